@@ -1,0 +1,448 @@
+"""YAML config -> frozen dataclasses, validated.
+
+Every error names the file, the key path and what to change. Relative paths are
+resolved against the folder of the config file, so the same file works from any
+working directory (and under systemd).
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+OPERATIONS = ("fit", "fill", "scale", "none")
+FORMATS = ("jpeg", "png", "webp", "avif", "same")
+INPUT_FORMATS = ("jpeg", "png", "webp", "tiff", "gif", "bmp", "avif")
+POSITIONS = (
+    "top-left", "top", "top-right",
+    "left", "center", "right",
+    "bottom-left", "bottom", "bottom-right",
+)
+METADATA = ("keep", "strip-gps", "strip-all")
+WATCH_MODES = ("auto", "inotify", "poll")
+ON_SUCCESS = ("archive", "delete")
+ANIMATION = ("first-frame", "fail")
+TEMPLATE_FIELDS = {"stem", "rendition", "ext", "name", "folder"}
+
+
+class ConfigError(Exception):
+    """The config cannot be used; the message says where and what to change."""
+
+    def __init__(self, source: str, key: str, reason: str):
+        self.source, self.key, self.reason = source, key, reason
+        where = f"{source}: {key}" if key else source
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass(frozen=True)
+class Watermark:
+    text: str | None = None
+    image: Path | None = None
+    position: str = "bottom-right"
+    opacity: float = 0.5
+    margin: float = 0.02  # fraction of the image's shorter side
+    size: float = 0.25  # watermark width as a fraction of the image width
+
+
+@dataclass(frozen=True)
+class Rendition:
+    name: str
+    operation: str = "fit"
+    width: int | None = None
+    height: int | None = None
+    scale: float | None = None
+    format: str = "same"
+    quality: int = 85
+    watermark: Watermark | None = None
+    filename: str = "{stem}_{rendition}.{ext}"
+    orient: bool = True
+    metadata: str = "strip-gps"
+    upscale: bool = False
+    background: tuple[int, int, int] = (255, 255, 255)
+
+    @property
+    def target_box(self) -> tuple[int, int] | None:
+        if self.operation in ("fit", "fill"):
+            return (self.width, self.height)  # type: ignore[return-value]
+        return None
+
+
+@dataclass(frozen=True)
+class Folder:
+    name: str
+    inbox: Path
+    output: Path
+    failed: Path
+    processing: Path
+    archive: Path | None
+    renditions: tuple[Rendition, ...]
+    on_success: str = "archive"
+    watch: str = "auto"
+    quiet_period: float = 0.25
+    rescan_interval: float = 30.0
+    output_mode: int = 0o644
+    output_group: str | None = None
+    animation: str = "first-frame"
+
+    def all_dirs(self) -> list[Path]:
+        dirs = [self.inbox, self.output, self.failed, self.processing]
+        if self.archive is not None:
+            dirs.append(self.archive)
+        return dirs
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path
+    folders: tuple[Folder, ...]
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    max_image_pixels: int = 100_000_000
+    accepted_formats: tuple[str, ...] = ("jpeg", "png", "webp", "tiff")
+    state_dir: Path = Path("var/state")
+    queue_size: int = 0  # 0: twice the worker count
+    drain_timeout: float = 30.0
+    file_timeout: float = 120.0
+    max_attempts: int = 3
+    reload_on_change: bool = False
+
+    @property
+    def queue_bound(self) -> int:
+        return self.queue_size or 2 * self.workers
+
+    @property
+    def status_file(self) -> Path:
+        return self.state_dir / "status.json"
+
+
+# --- validation -------------------------------------------------------------
+
+class _Reader:
+    """Walks one mapping of the YAML, remembering the key path for messages."""
+
+    def __init__(self, source: str, data: Any, path: str):
+        self.source, self.path = source, path
+        if not isinstance(data, dict):
+            self.fail("", f"must be a mapping of keys, not {_kind(data)}")
+        self.data = data
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def fail(self, name: str, reason: str):
+        raise ConfigError(self.source, self.key(name) if name else self.path, reason)
+
+    def has(self, name: str) -> bool:
+        return name in self.data and self.data[name] is not None
+
+    def raw(self, name: str, default: Any = None) -> Any:
+        self.used.add(name)
+        value = self.data.get(name)
+        return default if value is None else value
+
+    def str_(self, name, default=None, *, choices=None, required=False):
+        if required and not self.has(name):
+            self.fail(name, "is required")
+        value = self.raw(name, default)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            self.fail(name, f"must be a non-empty text, not {_kind(value)}")
+        if choices and value not in choices:
+            self.fail(name, f"{value!r} is not one of: {', '.join(choices)}")
+        return value
+
+    def bool_(self, name, default):
+        value = self.raw(name, default)
+        if not isinstance(value, bool):
+            self.fail(name, f"must be true or false, not {_kind(value)}")
+        return value
+
+    def int_(self, name, default, *, lo=None, hi=None):
+        value = self.raw(name, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(name, f"must be a whole number, not {_kind(value)}")
+        _check_range(self, name, value, lo, hi)
+        return value
+
+    def float_(self, name, default, *, lo=None, hi=None):
+        value = self.raw(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.fail(name, f"must be a number, not {_kind(value)}")
+        _check_range(self, name, value, lo, hi)
+        return float(value)
+
+    def path_(self, name, base: Path, default=None, required=False):
+        value = self.str_(name, default, required=required)
+        if value is None:
+            return None
+        p = Path(os.path.expanduser(value))
+        return (p if p.is_absolute() else base / p).resolve()
+
+    def done(self):
+        unknown = sorted(set(self.data) - self.used, key=str)
+        if unknown:
+            known = ", ".join(sorted(self.used))
+            self.fail(str(unknown[0]), f"unknown key (known keys here: {known})")
+
+
+def _check_range(r: _Reader, name, value, lo, hi):
+    if lo is not None and value < lo:
+        r.fail(name, f"must be at least {lo}, not {value}")
+    if hi is not None and value > hi:
+        r.fail(name, f"must be at most {hi}, not {value}")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _size(r: _Reader, name: str) -> tuple[int | None, int | None]:
+    """`size: 1600`, `size: 1600x1200`, `size: [1600, 1200]`; 0 or null leaves a side free."""
+    value = r.raw(name)
+    if value is None:
+        return None, None
+    if isinstance(value, int) and not isinstance(value, bool):
+        parts = [value, value]
+    elif isinstance(value, str) and re.fullmatch(r"\s*\d+\s*[xX×]\s*\d+\s*", value):
+        parts = [int(v) for v in re.split(r"[xX×]", value)]
+    elif isinstance(value, list) and len(value) == 2:
+        parts = value
+    else:
+        r.fail(name, f"must be WIDTHxHEIGHT (e.g. 1600x1200), a number, or [width, height], not {_kind(value)}")
+    out = []
+    for side in parts:
+        if side is None:
+            out.append(None)
+            continue
+        if isinstance(side, bool) or not isinstance(side, int) or side < 0 or side > 65535:
+            r.fail(name, f"each side must be a whole number of pixels from 1 to 65535, not {_kind(side)}")
+        out.append(side or None)
+    return out[0], out[1]
+
+
+def _color(r: _Reader, name: str, default: str) -> tuple[int, int, int]:
+    value = r.str_(name, default)
+    if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+        r.fail(name, f"must be a colour like '#ffffff', not {value!r}")
+    return tuple(int(value[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
+
+
+def _watermark(source: str, data: Any, path: str, base: Path) -> Watermark:
+    r = _Reader(source, data, path)
+    text = r.str_("text")
+    image = r.path_("image", base)
+    if (text is None) == (image is None):
+        r.fail("", "needs exactly one of `text` or `image`")
+    if image is not None and not image.is_file():
+        r.fail("image", f"file {image} does not exist")
+    wm = Watermark(
+        text=text,
+        image=image,
+        position=r.str_("position", "bottom-right", choices=POSITIONS),
+        opacity=r.float_("opacity", 0.5, lo=0.0, hi=1.0),
+        margin=r.float_("margin", 0.02, lo=0.0, hi=0.45),
+        size=r.float_("size", 0.25, lo=0.01, hi=1.0),
+    )
+    r.done()
+    return wm
+
+
+def _rendition(source: str, data: Any, path: str, base: Path) -> Rendition:
+    r = _Reader(source, data, path)
+    name = r.str_("name", required=True)
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+        r.fail("name", f"{name!r} may only hold letters, digits, '_', '-' and '.'")
+    operation = r.str_("operation", "fit", choices=OPERATIONS)
+    width, height = _size(r, "size")
+    scale = r.float_("scale", 1.0, lo=0.001, hi=16.0) if r.has("scale") else None
+    if operation == "fit" and width is None and height is None:
+        r.fail("size", "is required for operation fit (e.g. size: 1600x1600)")
+    if operation == "fill" and (width is None or height is None):
+        r.fail("size", "needs both width and height for operation fill (e.g. size: 400x400)")
+    if operation == "scale" and scale is None:
+        r.fail("scale", "is required for operation scale (e.g. scale: 0.5)")
+    if operation != "scale" and scale is not None:
+        r.fail("scale", f"only applies to operation scale, not {operation}")
+    if operation in ("none", "scale") and r.has("size"):
+        r.fail("size", f"does not apply to operation {operation}")
+    filename = r.str_("filename", "{stem}_{rendition}.{ext}")
+    _check_template(r, "filename", filename)
+    wm = _watermark(source, r.raw("watermark"), r.key("watermark"), base) if r.has("watermark") else None
+    rendition = Rendition(
+        name=name,
+        operation=operation,
+        width=width,
+        height=height,
+        scale=scale,
+        format=r.str_("format", "same", choices=FORMATS),
+        quality=r.int_("quality", 85, lo=1, hi=100),
+        watermark=wm,
+        filename=filename,
+        orient=r.bool_("orient", True),
+        metadata=r.str_("metadata", "strip-gps", choices=METADATA),
+        upscale=r.bool_("upscale", False),
+        background=_color(r, "background", "#ffffff"),
+    )
+    r.done()
+    return rendition
+
+
+def _check_template(r: _Reader, name: str, template: str):
+    try:
+        fields = {m.group(1) for m in re.finditer(r"\{([^{}]*)\}", template)}
+        template.format(**{f: "x" for f in TEMPLATE_FIELDS})
+    except (KeyError, ValueError, IndexError) as exc:
+        r.fail(name, f"{template!r} is not a valid template ({exc}); fields: {', '.join(sorted(TEMPLATE_FIELDS))}")
+    unknown = fields - TEMPLATE_FIELDS
+    if unknown:
+        r.fail(name, f"unknown field {{{sorted(unknown)[0]}}}; use {', '.join('{' + f + '}' for f in sorted(TEMPLATE_FIELDS))}")
+    if "/" in template.replace("{folder}", "") or template.startswith("."):
+        r.fail(name, f"{template!r} must name a file, not a path or a hidden file")
+    if "{stem}" not in template and "{name}" not in template:
+        r.fail(name, f"{template!r} must contain {{stem}} or {{name}}, or every input would write the same file")
+
+
+def _mode(r: _Reader, name: str) -> int:
+    value = r.raw(name, "0644")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = oct(value)[2:] if value > 0o777 else f"{value:o}"  # YAML 0644 reads as octal in 1.1
+    if not isinstance(value, str) or not re.fullmatch(r"0?[0-7]{3}", value):
+        r.fail(name, f"must be an octal file mode in quotes, like '0644', not {_kind(value)}")
+    return int(value, 8)
+
+
+def _folder(source: str, data: Any, path: str, base: Path, index: int) -> Folder:
+    r = _Reader(source, data, path)
+    inbox = r.path_("inbox", base, required=True)
+    name = r.str_("name", inbox.name if inbox.name != "inbox" else inbox.parent.name)
+    on_success = r.str_("on_success", "archive", choices=ON_SUCCESS)
+    archive = r.path_("archive", base)
+    if on_success == "archive" and archive is None:
+        r.fail("archive", "is required unless on_success: delete")
+    if on_success == "delete" and archive is not None:
+        r.fail("archive", "must be left out when on_success: delete (or set on_success: archive)")
+    items = r.raw("renditions")
+    if not isinstance(items, list) or not items:
+        r.fail("renditions", "must be a non-empty list of renditions")
+    renditions = tuple(
+        _rendition(source, item, f"{r.key('renditions')}[{i}]", base) for i, item in enumerate(items)
+    )
+    seen: set[str] = set()
+    for i, rend in enumerate(renditions):
+        if rend.name in seen:
+            raise ConfigError(source, f"{r.key('renditions')}[{i}].name", f"{rend.name!r} is used twice in this folder")
+        seen.add(rend.name)
+    folder = Folder(
+        name=name,
+        inbox=inbox,
+        output=r.path_("output", base, required=True),
+        failed=r.path_("failed", base, required=True),
+        processing=r.path_("processing", base, default=str(inbox.parent / "processing")),
+        archive=archive,
+        renditions=renditions,
+        on_success=on_success,
+        watch=r.str_("watch", "auto", choices=WATCH_MODES),
+        quiet_period=r.float_("quiet_period", 0.25, lo=0.0, hi=3600),
+        rescan_interval=r.float_("rescan_interval", 30.0, lo=0.1, hi=86400),
+        output_mode=_mode(r, "output_mode"),
+        output_group=r.str_("output_group"),
+        animation=r.str_("animation", "first-frame", choices=ANIMATION),
+    )
+    r.done()
+    _check_folder_dirs(source, path, folder)
+    return folder
+
+
+def _check_folder_dirs(source: str, path: str, folder: Folder):
+    named = {"inbox": folder.inbox, "output": folder.output, "failed": folder.failed,
+             "processing": folder.processing}
+    if folder.archive is not None:
+        named["archive"] = folder.archive
+    items = list(named.items())
+    for i, (a, pa) in enumerate(items):
+        for b, pb in items[i + 1:]:
+            if pa == pb:
+                raise ConfigError(source, f"{path}.{b}", f"is the same folder as {a} ({pa}); each must differ")
+            if a == "inbox" and pb.is_relative_to(pa):
+                raise ConfigError(source, f"{path}.{b}", f"{pb} lies inside the inbox; it would be watched as input")
+
+
+def parse(text: str, source: str = "<config>", base: Path | None = None) -> Config:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError(source, "", f"not valid YAML: {where}{getattr(exc, 'problem', exc)}") from None
+    if data is None:
+        raise ConfigError(source, "", "is empty; see config/hotfolder.yaml for an example")
+    base = base or Path.cwd()
+    r = _Reader(source, data, "")
+    workers_raw = r.raw("workers", "auto")
+    workers = os.cpu_count() or 1 if workers_raw == "auto" else r.int_("workers", 1, lo=1, hi=256)
+    formats = r.raw("accepted_formats", ["jpeg", "png", "webp", "tiff"])
+    if not isinstance(formats, list) or not formats:
+        r.fail("accepted_formats", "must be a non-empty list, e.g. [jpeg, png, webp, tiff]")
+    formats = tuple(str(f).lower() for f in formats)
+    for f in formats:
+        if f not in INPUT_FORMATS:
+            r.fail("accepted_formats", f"{f!r} is not one of: {', '.join(INPUT_FORMATS)}")
+    items = r.raw("folders")
+    if not isinstance(items, list) or not items:
+        r.fail("folders", "must be a non-empty list of watched folders")
+    folders = tuple(_folder(source, item, f"folders[{i}]", base, i) for i, item in enumerate(items))
+    _check_across_folders(source, folders)
+    config = Config(
+        source=Path(source).resolve() if source != "<config>" else Path(source),
+        folders=folders,
+        workers=workers,
+        max_image_pixels=r.int_("max_image_pixels", 100_000_000, lo=1, hi=2**40),
+        accepted_formats=formats,
+        state_dir=r.path_("state_dir", base, default="var/state"),
+        queue_size=r.int_("queue_size", 0, lo=0, hi=100_000),
+        drain_timeout=r.float_("drain_timeout", 30.0, lo=0.1, hi=3600),
+        file_timeout=r.float_("file_timeout", 120.0, lo=0.1, hi=86400),
+        max_attempts=r.int_("max_attempts", 3, lo=1, hi=100),
+        reload_on_change=r.bool_("reload_on_change", False),
+    )
+    r.done()
+    return config
+
+
+def _check_across_folders(source: str, folders: tuple[Folder, ...]):
+    names: dict[str, int] = {}
+    owner: dict[Path, str] = {}
+    for i, folder in enumerate(folders):
+        if folder.name in names:
+            raise ConfigError(source, f"folders[{i}].name", f"{folder.name!r} is used by folders[{names[folder.name]}] too")
+        names[folder.name] = i
+        for d in (folder.inbox, folder.processing):
+            if d in owner:
+                raise ConfigError(source, f"folders[{i}]", f"{d} is used by folder {owner[d]!r} too; give each folder its own inbox and processing folder")
+            owner[d] = folder.name
+
+
+def load(path: str | os.PathLike) -> Config:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(p), "", f"cannot read the config file: {exc.strerror or exc}") from None
+    return parse(text, str(p), p.resolve().parent)
