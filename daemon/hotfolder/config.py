@@ -305,14 +305,14 @@ def _rendition(source: str, data: Any, path: str, base: Path) -> Rendition:
 
 
 def _check_template(r: _Reader, name: str, template: str):
-    try:
-        fields = {m.group(1) for m in re.finditer(r"\{([^{}]*)\}", template)}
-        template.format(**{f: "x" for f in TEMPLATE_FIELDS})
-    except (KeyError, ValueError, IndexError) as exc:
-        r.fail(name, f"{template!r} is not a valid template ({exc}); fields: {', '.join(sorted(TEMPLATE_FIELDS))}")
+    fields = {m.group(1) for m in re.finditer(r"\{([^{}]*)\}", template)}
     unknown = fields - TEMPLATE_FIELDS
     if unknown:
         r.fail(name, f"unknown field {{{sorted(unknown)[0]}}}; use {', '.join('{' + f + '}' for f in sorted(TEMPLATE_FIELDS))}")
+    try:
+        template.format(**{f: "x" for f in TEMPLATE_FIELDS})
+    except (KeyError, ValueError, IndexError) as exc:
+        r.fail(name, f"{template!r} is not a valid template ({exc}); fields: {', '.join(sorted(TEMPLATE_FIELDS))}")
     if "/" in template.replace("{folder}", "") or template.startswith("."):
         r.fail(name, f"{template!r} must name a file, not a path or a hidden file")
     if "{stem}" not in template and "{name}" not in template:

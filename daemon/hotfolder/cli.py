@@ -1,0 +1,211 @@
+"""Command line: run, check-config, status, process, requeue.
+
+`main(argv)` returns the exit code, so tests call it directly.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from . import __version__, log
+from . import config as config_mod
+from .config import ConfigError
+
+EPILOG = "Config reference: README.md, section 'Config reference'."
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hotfolder",
+        description="Watch hot folders and turn every image dropped there into the renditions a YAML config asks for.",
+        epilog=EPILOG,
+    )
+    p.add_argument("--version", action="version", version=f"hotfolder {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def config_arg(sp, positional=False):
+        if positional:
+            sp.add_argument("config", metavar="FILE", type=Path, help="the YAML config file")
+        else:
+            sp.add_argument("--config", "-c", metavar="FILE", type=Path, required=True, help="the YAML config file")
+
+    run = sub.add_parser("run", help="watch the folders and render files as they arrive (foreground)",
+                         description="Watch the configured folders in the foreground until SIGTERM or Ctrl-C.")
+    config_arg(run)
+    run.add_argument("--log-format", choices=("json", "console"), default="json",
+                     help="json: one JSON object per line on stderr (default); console: for people")
+    run.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+
+    check = sub.add_parser("check-config", help="validate a config file; exit 0 if usable, 1 if not",
+                           description="Validate a config file. Prints what to change and exits 1 if it is not usable.")
+    config_arg(check, positional=True)
+
+    status = sub.add_parser("status", help="show what the running daemon is doing; exit 1 if it is not running",
+                            description="Read the status snapshot the running daemon keeps current.")
+    config_arg(status)
+    status.add_argument("--json", action="store_true", help="print the raw snapshot as JSON")
+
+    process = sub.add_parser("process", help="render the given files once, through the same pool, and exit",
+                             description="Render files once with a folder's renditions; the originals stay where they are.")
+    config_arg(process)
+    process.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or folders of them")
+    process.add_argument("--folder", help="which configured folder's renditions and output to use (default: the first)")
+    process.add_argument("--log-format", choices=("json", "console"), default="console")
+
+    requeue = sub.add_parser("requeue", help="move failed files back to the inbox (and drop their .error.json)",
+                             description="Move files from failed/ back to their inbox to be tried again.")
+    config_arg(requeue)
+    which = requeue.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="every failed file of every folder")
+    which.add_argument("paths", nargs="*", type=Path, default=[], metavar="PATH", help="failed files to requeue")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"hotfolder: config error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def cmd_check_config(args) -> int:
+    cfg = config_mod.load(args.config)
+    names = ", ".join(f"{f.name} ({len(f.renditions)} renditions)" for f in cfg.folders)
+    print(f"{args.config}: OK — {len(cfg.folders)} folder(s): {names}; {cfg.workers} workers")
+    return 0
+
+
+def cmd_run(args) -> int:
+    cfg = config_mod.load(args.config)
+    log.setup(args.log_format, args.log_level)
+    from .supervisor import Supervisor  # imported late: check-config and status stay light
+
+    return Supervisor(cfg, args.log_format).run()
+
+
+def cmd_status(args) -> int:
+    from .stats import daemon_alive, read_snapshot
+
+    cfg = config_mod.load(args.config)
+    snap = read_snapshot(cfg.status_file)
+    running = snap is not None and daemon_alive(snap)
+    if args.json:
+        print(json.dumps({**(snap or {}), "running": running}, indent=1))
+        return 0 if running else 1
+    if snap is None:
+        print(f"hotfolder is not running (no status file at {cfg.status_file})")
+        return 1
+    if not running:
+        print(f"hotfolder is not running (last seen {_ago(snap.get('updated', 0))}, "
+              f"pid {snap.get('pid')}, state {snap.get('state')})")
+        print(f"  last counts: processed {snap.get('processed')}, failed {snap.get('failed')}")
+        return 1
+    print(f"hotfolder is {snap['state']} (pid {snap['pid']}, up {_duration(time.time() - snap['started'])})")
+    print(f"  processed  {snap['processed']}")
+    print(f"  failed     {snap['failed']}")
+    print(f"  queued     {snap['queued'] + snap['waiting']}")
+    print(f"  in flight  {snap['in_flight']}")
+    print(f"  workers    {snap['workers_alive']}/{snap['workers']} alive")
+    if snap.get("message"):
+        print(f"  note       {snap['message']}")
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def _ago(ts: float) -> str:
+    return f"{_duration(time.time() - float(ts))} ago" if ts else "never"
+
+
+def cmd_process(args) -> int:
+    cfg = config_mod.load(args.config)
+    folder = cfg.folders[0]
+    if args.folder:
+        matches = [f for f in cfg.folders if f.name == args.folder]
+        if not matches:
+            print(f"hotfolder: no folder named {args.folder!r} in {args.config} "
+                  f"(folders: {', '.join(f.name for f in cfg.folders)})", file=sys.stderr)
+            return 2
+        folder = matches[0]
+    files, missing = _expand(args.paths)
+    for path in missing:
+        print(f"hotfolder: {path}: no such file or folder", file=sys.stderr)
+    if not files:
+        print("hotfolder: nothing to process", file=sys.stderr)
+        return 2
+    log.setup(args.log_format, "warning")
+    from .progress import Progress
+    from .supervisor import Supervisor
+
+    bar = Progress(len(files), sys.stderr)
+    t0 = time.monotonic()
+    results = Supervisor(cfg, args.log_format).run_batch(files, folder, bar.update)
+    bar.close()
+    ok = [r for _t, r in results if r.ok]
+    bad = [(t, r) for t, r in results if not r.ok]
+    elapsed = time.monotonic() - t0
+    print(f"processed {len(ok)} of {len(files)} file(s) in {elapsed:.1f} s "
+          f"({len(ok) / elapsed:.1f}/s) into {folder.output}; {len(bad)} failed", file=sys.stderr)
+    for tracked, result in bad:
+        print(f"  failed: {tracked.job.src}: {result.error}", file=sys.stderr)
+    return 0 if not bad and len(results) == len(files) else 1
+
+
+def _expand(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    from .spool import walk_files
+
+    files, missing = [], []
+    for p in paths:
+        if p.is_dir():
+            files.extend(sorted(walk_files(p)))
+        elif p.is_file():
+            files.append(p.resolve())
+        else:
+            missing.append(p)
+    return files, missing
+
+
+def cmd_requeue(args) -> int:
+    from . import spool
+
+    cfg = config_mod.load(args.config)
+    moved, problems = 0, 0
+    if args.all:
+        targets = [(f, p) for f in cfg.folders for p in list(spool.walk_failed(f))]
+    else:
+        targets = []
+        for p in args.paths:
+            p = p.resolve()
+            folder = next((f for f in cfg.folders if p.is_relative_to(f.failed)), None)
+            if folder is None or not p.is_file():
+                print(f"hotfolder: {p} is not a file in a failed/ folder of {args.config}", file=sys.stderr)
+                problems += 1
+                continue
+            targets.append((folder, p))
+    for folder, path in targets:
+        dst = spool.requeue(folder, path)
+        print(f"requeued {path} -> {dst}")
+        moved += 1
+    print(f"{moved} file(s) requeued")
+    return 1 if problems else 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "check-config": cmd_check_config,
+    "status": cmd_status,
+    "process": cmd_process,
+    "requeue": cmd_requeue,
+}

@@ -1,0 +1,66 @@
+"""structlog setup: one JSON object per line on stderr, in every process.
+
+Under systemd (JOURNAL_STREAM names our stderr) each line starts with a syslog
+priority prefix such as `<3>`, so `journalctl -p err` works while the structured
+fields stay in the JSON.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import structlog
+
+PRIORITY = {"critical": 2, "error": 3, "warning": 4, "info": 6, "debug": 7}
+
+
+def _stderr_is_journal() -> bool:
+    stream = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        dev, ino = (int(x) for x in stream.split(":"))
+        st = os.fstat(sys.stderr.fileno())
+    except (ValueError, OSError):
+        return False
+    return (st.st_dev, st.st_ino) == (dev, ino)
+
+
+def _journal_prefix(_logger, method_name: str, line: str) -> str:
+    return f"<{PRIORITY.get(method_name, 6)}>{line}"
+
+
+def setup(fmt: str = "json", level: str = "info", **context) -> None:
+    """Configure structlog for this process; call once after the process starts."""
+    if fmt == "console":
+        renderer = [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+    else:
+        renderer = [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        if _stderr_is_journal():
+            renderer.append(_journal_prefix)
+    # A line-buffered text stream of our own: each event is one whole write, even
+    # when several processes share the same stderr.
+    stream = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding="utf-8",
+                       errors="backslashreplace")
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
+        logger_factory=structlog.WriteLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )
+    structlog.contextvars.clear_contextvars()
+    if context:
+        structlog.contextvars.bind_contextvars(**context)
+    # watchdog and others log through the standard library: route their warnings
+    # (e.g. an inotify queue overflow) into the same stream.
+    logging.basicConfig(level=logging.WARNING, stream=stream,
+                        format='{"event": "%(message)s", "logger": "%(name)s", "level": "%(levelname)s"}',
+                        force=True)
+
+
+def get(name: str | None = None):
+    return structlog.get_logger(name) if name else structlog.get_logger()

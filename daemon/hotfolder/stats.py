@@ -1,0 +1,105 @@
+"""Lock-guarded shared counters and the status snapshot file.
+
+Workers add to the counters; the supervisor reads them and writes a JSON
+snapshot that `hotfolder status` reads. The counters are `multiprocessing.Value`s
+each guarded by its own `Lock`, as in the textbook pattern, with one addition: a
+bounded wait for the lock, because a worker SIGKILLed while holding it would
+otherwise block every other worker forever (the supervisor then rebuilds them).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+LOCK_WAIT = 2.0  # seconds; a healthy holder keeps the lock for microseconds
+
+
+class LockStuck(RuntimeError):
+    """A counter's lock could not be taken: its holder probably died with it."""
+
+
+class Counter:
+    def __init__(self, ctx, initial: int = 0):
+        self.value = ctx.Value("q", initial, lock=False)
+        self.lock = ctx.Lock()
+
+    def add(self, n: int = 1) -> None:
+        if not self.lock.acquire(timeout=LOCK_WAIT):
+            raise LockStuck("counter lock not released within %.0f s" % LOCK_WAIT)
+        try:
+            self.value.value += n
+        finally:
+            self.lock.release()
+
+    def read(self) -> int:
+        # A torn read is impossible for an aligned 64-bit value; no lock needed to look.
+        return self.value.value
+
+    def healthy(self, timeout: float = 0.5) -> bool:
+        if not self.lock.acquire(timeout=timeout):
+            return False
+        self.lock.release()
+        return True
+
+
+class Counters:
+    """The processed and failed counts shared by all workers."""
+
+    def __init__(self, ctx, processed: int = 0, failed: int = 0):
+        self.processed = Counter(ctx, processed)
+        self.failed = Counter(ctx, failed)
+
+    def healthy(self) -> bool:
+        return self.processed.healthy() and self.failed.healthy()
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.processed.read(), self.failed.read()
+
+
+@dataclass
+class Status:
+    pid: int
+    started: float
+    processed: int
+    failed: int
+    queued: int
+    waiting: int
+    in_flight: int
+    workers: int
+    workers_alive: int
+    state: str = "running"
+    message: str = ""
+    updated: float = 0.0
+    config: str = ""
+
+
+def write_snapshot(path: Path, status: Status) -> None:
+    """Atomically replace the snapshot (readers never see half a file)."""
+    status.updated = time.time()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(status.__dict__, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_snapshot(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def daemon_alive(snapshot: dict, stale_after: float = 15.0) -> bool:
+    """True when the snapshot's daemon process exists and keeps it current."""
+    if snapshot.get("state") == "stopped":
+        return False
+    try:
+        os.kill(int(snapshot["pid"]), 0)
+    except (KeyError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        pass  # running as another user (the service): it exists
+    return time.time() - float(snapshot.get("updated", 0)) < stale_after

@@ -1,0 +1,222 @@
+"""Finds inbox files that are ready: arrived, no longer written, not temp names.
+
+Watchdog events are only hints. Each watched folder has an observer (inotify, or
+polling on network file systems) whose handler records candidate paths, and a
+lazy rescan of the inbox that catches whatever the events missed (an inotify
+overflow, a directory moved in, files waiting at start). A candidate is ready
+when its size and mtime have not changed for the folder's quiet period.
+
+Memory stays bounded whatever the backlog: at most `max_pending` candidates are
+held; beyond that the handler only notes that a rescan is due, and the rescan
+walks the inbox lazily, taking only as many files as there is room for.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.polling import PollingObserver
+
+from . import log
+from .config import Folder
+from .spool import is_ignored_name, walk_files
+
+NETWORK_FS = {
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "ceph",
+    "glusterfs", "fuse.glusterfs", "lustre", "gpfs", "fuse.s3fs", "fuse.rclone", "davfs",
+    "fuse.davfs2", "virtiofs", "fuse",
+}
+
+
+def filesystem_type(path: Path, mounts: str = "/proc/self/mounts") -> str:
+    """The type of the file system holding `path`, from the mount table."""
+    path = Path(os.path.realpath(path))
+    best, best_type = "", ""
+    try:
+        with open(mounts, encoding="utf-8") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 3:
+                    continue
+                mnt = parts[1].replace("\\040", " ")
+                if (path == Path(mnt) or Path(mnt) in path.parents) and len(mnt) >= len(best):
+                    best, best_type = mnt, parts[2]
+    except OSError:
+        pass
+    return best_type
+
+
+def use_polling(folder: Folder, mounts: str = "/proc/self/mounts") -> bool:
+    if folder.watch != "auto":
+        return folder.watch == "poll"
+    return filesystem_type(folder.inbox, mounts) in NETWORK_FS
+
+
+@dataclass
+class Candidate:
+    path: Path
+    size: int = -1
+    mtime_ns: int = -1
+    changed: float = 0.0  # monotonic time of the last change seen
+
+
+class _Handler(FileSystemEventHandler):
+    """Records paths; never raises (a raising handler stops event delivery)."""
+
+    def __init__(self, inbox: "Inbox"):
+        self.inbox = inbox
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        try:
+            if event.event_type in ("opened", "closed_no_write", "deleted"):
+                return
+            if event.is_directory:
+                if event.event_type in ("created", "moved"):
+                    self.inbox.request_rescan()
+                return
+            path = event.dest_path if event.event_type == "moved" else event.src_path
+            self.inbox.note(Path(os.fsdecode(path)))
+        except Exception:  # noqa: BLE001 - keep the observer alive whatever happens
+            log.get().exception("watch_handler_error")
+
+
+class Inbox:
+    """The candidates of one watched folder."""
+
+    def __init__(self, folder: Folder, max_pending: int):
+        self.folder = folder
+        self.max_pending = max_pending
+        self._lock = threading.Lock()
+        self._pending: dict[Path, Candidate] = {}
+        self._rescan_due = threading.Event()
+        self._rescan_due.set()  # files already waiting at start
+        self._scan = None
+        self._next_rescan = 0.0
+
+    # -- called from the observer thread
+    def note(self, path: Path) -> None:
+        if is_ignored_name(path.name) or not path.is_relative_to(self.folder.inbox):
+            return
+        now = time.monotonic()
+        with self._lock:
+            cand = self._pending.get(path)
+            if cand is not None:
+                cand.changed = now
+            elif len(self._pending) < self.max_pending:
+                self._pending[path] = Candidate(path, changed=now)
+            else:
+                self._rescan_due.set()  # no room: the rescan will find it later
+
+    def request_rescan(self) -> None:
+        self._rescan_due.set()
+
+    def offer(self, path: Path) -> None:
+        """Look at this path again soon (e.g. a same-named file waited for its turn)."""
+        self.note(path)
+
+    # -- called from the supervisor's loop
+    def _fill_from_scan(self, now: float) -> None:
+        if self._scan is None:
+            if not self._rescan_due.is_set() and now < self._next_rescan:
+                return
+            self._rescan_due.clear()
+            self._scan = walk_files(self.folder.inbox)
+            self._next_rescan = now + self.folder.rescan_interval
+        with self._lock:
+            room = self.max_pending - len(self._pending)
+        added = []
+        while room > 0:
+            path = next(self._scan, None)
+            if path is None:
+                self._scan = None
+                break
+            if path not in self._pending:
+                added.append(path)
+                room -= 1
+        if added:
+            with self._lock:
+                for path in added:
+                    # Found by a scan, not an event: its mtime alone says whether it is still.
+                    self._pending.setdefault(path, Candidate(path, changed=now - self.folder.quiet_period))
+
+    def ready(self, limit: int, now: float | None = None) -> list[Path]:
+        """Up to `limit` paths whose size and mtime held still for the quiet period."""
+        now = time.monotonic() if now is None else now
+        self._fill_from_scan(now)
+        quiet = self.folder.quiet_period
+        out: list[Path] = []
+        gone: list[Path] = []
+        with self._lock:
+            items = list(self._pending.values())
+        for cand in items:
+            if len(out) >= limit:
+                break
+            first_look = cand.size < 0
+            if not first_look and now - cand.changed < quiet:
+                continue
+            try:
+                st = os.lstat(cand.path)
+            except OSError:
+                gone.append(cand.path)
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                gone.append(cand.path)
+                continue
+            seen = (st.st_size, st.st_mtime_ns)
+            if first_look:
+                cand.size, cand.mtime_ns = seen
+                # Untouched for the quiet period already (e.g. waiting since
+                # before we started): no second look needed.
+                if time.time() - st.st_mtime_ns / 1e9 >= quiet and now - cand.changed >= quiet:
+                    out.append(cand.path)
+            elif seen != (cand.size, cand.mtime_ns):
+                cand.size, cand.mtime_ns = seen
+                cand.changed = now
+            else:
+                out.append(cand.path)
+        with self._lock:
+            for path in gone + out:
+                self._pending.pop(path, None)
+        return out
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+
+class Watcher:
+    """One observer for all folders; one Inbox of candidates per folder."""
+
+    def __init__(self, folders: tuple[Folder, ...], max_pending: int = 2048):
+        self.inboxes = {f.name: Inbox(f, max_pending) for f in folders}
+        self._observers: list = []
+
+    def start(self) -> None:
+        native, polled = Observer(), PollingObserver(timeout=1.0)
+        for inbox in self.inboxes.values():
+            observer = polled if use_polling(inbox.folder) else native
+            observer.schedule(_Handler(inbox), str(inbox.folder.inbox), recursive=True)
+        for observer in (native, polled):
+            if observer.emitters:
+                observer.daemon = True
+                observer.start()
+                self._observers.append(observer)
+
+    def stop(self) -> None:
+        for observer in self._observers:
+            observer.stop()
+        for observer in self._observers:
+            observer.join(timeout=5)
+        self._observers.clear()
+
+    def healthy(self) -> bool:
+        return all(o.is_alive() for o in self._observers)
+
+    def pending_count(self) -> int:
+        return sum(i.pending_count() for i in self.inboxes.values())

@@ -1,0 +1,124 @@
+"""The consumer: take a Job from the queue, render it, report; stop on None.
+
+`process_one` does the work and is a plain function (tests call it directly);
+`consume` is the thin loop that runs in each worker process.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import log, pipeline, spool
+from .config import Folder
+from .stats import Counters, LockStuck
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    folder: Folder  # carried by each job, so a reloaded config applies to new jobs only
+    src: Path  # the file to read (under processing/, or anywhere for `hotfolder process`)
+    rel: str  # its path relative to the inbox: the output keeps its subfolders
+    accepted_formats: tuple[str, ...]
+    max_image_pixels: int
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class Result:
+    job_id: int
+    ok: bool
+    outputs: tuple[str, ...] = ()
+    error: str = ""
+    step: str = ""
+    retry_later: bool = False  # a resource problem (disk full), not the file's fault
+    duration_ms: float = 0.0
+    pid: int = field(default_factory=os.getpid)
+
+
+def process_one(job: Job) -> Result:
+    """Render every rendition of one file and write the outputs atomically."""
+    t0 = time.perf_counter()
+    folder = job.folder
+    logger = log.get().bind(file=job.rel, folder=folder.name, worker_pid=os.getpid(), attempt=job.attempt)
+    pipeline.configure(job.max_image_pixels)
+    written: list[str] = []
+    step = "render"
+    try:
+        outputs = pipeline.render(
+            job.src, folder.renditions,
+            accepted_formats=job.accepted_formats,
+            max_image_pixels=job.max_image_pixels,
+            animation=folder.animation,
+        )
+        step = "write"
+        out_dir = folder.output / Path(job.rel).parent
+        for out in outputs:
+            name = pipeline.output_name(out.rendition, Path(job.rel).name, out.ext, folder.name)
+            t1 = time.perf_counter()
+            spool.write_atomic(out_dir / name, out.data, folder.output_mode, folder.output_group)
+            written.append((Path(job.rel).parent / name).as_posix())
+            logger.info("rendition_written", rendition=out.rendition.name, output=written[-1],
+                        width=out.width, height=out.height, bytes=len(out.data),
+                        duration_ms=round((time.perf_counter() - t1) * 1000, 1), outcome="ok")
+    except pipeline.InputError as exc:
+        ms = round((time.perf_counter() - t0) * 1000, 1)
+        logger.warning("file_failed", step=exc.step, reason=str(exc), duration_ms=ms, outcome="failed")
+        return Result(job.id, False, error=str(exc), step=exc.step, duration_ms=ms)
+    except Exception as exc:  # noqa: BLE001 - report every failure; the daemon goes on
+        ms = round((time.perf_counter() - t0) * 1000, 1)
+        if spool.is_disk_full(exc):
+            logger.error("disk_full", step=step, reason=str(exc), duration_ms=ms, outcome="retry")
+            return Result(job.id, False, error=f"no space left on the output file system: {exc}",
+                          step=step, retry_later=True, duration_ms=ms)
+        logger.error("file_failed", step=step, reason=f"{type(exc).__name__}: {exc}", duration_ms=ms,
+                     outcome="failed", exc_info=True)
+        return Result(job.id, False, error=f"{type(exc).__name__}: {exc}", step=step, duration_ms=ms)
+    ms = round((time.perf_counter() - t0) * 1000, 1)
+    logger.info("file_rendered", outputs=len(written), duration_ms=ms, outcome="ok")
+    return Result(job.id, True, outputs=tuple(written), duration_ms=ms)
+
+
+def _warm_up() -> None:
+    """Load Pillow's codecs before the first file, not during it."""
+    from PIL import Image
+
+    Image.init()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """Workers leave by themselves when the main process dies (even by SIGKILL)."""
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent:
+            os._exit(3)
+
+
+def consume(slot: int, tasks, results, counters: Counters, parent: int, log_format: str) -> None:
+    """The worker process: Queue.get() until the None sentinel."""
+    # The supervisor decides when we stop: SIGTERM/SIGINT to the process group
+    # (Ctrl-C, systemd's KillMode=mixed) must not cut a render in half.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    log.setup(log_format, role="worker", slot=slot)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    _warm_up()
+    results.put(("ready", slot, os.getpid()))
+    while True:
+        job = tasks.get()
+        if job is None:
+            break
+        results.put(("start", slot, job.id))
+        result = process_one(job)
+        if not result.retry_later:
+            try:
+                (counters.processed if result.ok else counters.failed).add()
+            except LockStuck:
+                log.get().error("counter_lock_stuck", reason="a worker died holding the counter lock")
+        results.put(("done", slot, result))
+    results.close()
+    results.join_thread()

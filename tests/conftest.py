@@ -1,0 +1,239 @@
+"""Shared fixtures: a leak check on child processes, and a real daemon harness."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def _become_subreaper() -> None:
+    """Orphans of our children (workers of a killed daemon) are re-parented to us,
+    so the leak check below still sees them."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+_become_subreaper()
+
+
+def _reap_zombies() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _descendants(pid: int) -> set[int]:
+    """Every live descendant of pid, from /proc (no psutil needed)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] == "Z":
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found, stack = set(), [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            found.add(child)
+            stack.append(child)
+    return found
+
+
+def _is_hotfolder(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read().replace(b"\0", b" ")
+    except OSError:
+        return False
+    return b"hotfolder" in cmd or b"multiprocessing" in cmd
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_processes():
+    """Fail any test that leaves a child process running (and clean it up)."""
+    before = _descendants(os.getpid())
+    yield
+    _reap_zombies()
+    deadline = time.monotonic() + 10
+    leaked = set()
+    while time.monotonic() < deadline:
+        leaked = {p for p in _descendants(os.getpid()) - before if _is_hotfolder(p)}
+        if not leaked:
+            return
+        time.sleep(0.1)
+        _reap_zombies()
+    for pid in leaked:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    pytest.fail(f"test leaked child processes: {sorted(leaked)}")
+
+
+def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
+    """Poll until predicate() is truthy; fail with `what` at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
+
+
+def files_under(root: Path) -> list[str]:
+    if not root.exists():
+        return []
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+class Daemon:
+    """`hotfolder run` as a real subprocess on folders under a temp dir."""
+
+    def __init__(self, root: Path, extra: str = "", renditions: str | None = None, workers: int = 2,
+                 folder_extra: str = ""):
+        self.root = root
+        self.var = root / "var"
+        self.config = root / "hotfolder.yaml"
+        self.inbox = self.var / "inbox"
+        self.output = self.var / "output"
+        self.archive = self.var / "archive"
+        self.failed = self.var / "failed"
+        self.processing = self.var / "processing"
+        self.log_path = root / "daemon.log"
+        self.proc: subprocess.Popen | None = None
+        renditions = renditions or """
+              - name: web
+                operation: fit
+                size: 320x320
+                format: jpeg
+                quality: 85
+              - name: thumb
+                operation: fill
+                size: 64x64
+                format: webp
+        """
+        self.config.write_text(textwrap.dedent(f"""
+            workers: {workers}
+            state_dir: var/state
+            drain_timeout: 20
+            {extra}
+            folders:
+              - name: test
+                inbox: var/inbox
+                output: var/output
+                archive: var/archive
+                failed: var/failed
+                processing: var/processing
+                quiet_period: 0.2
+                rescan_interval: 2
+                {folder_extra}
+                renditions:
+        """) + textwrap.indent(textwrap.dedent(renditions), "      "))
+
+    def start(self, wait_ready: bool = True) -> "Daemon":
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "hotfolder", "run", "--config", str(self.config)],
+            stdout=self._log, stderr=self._log, cwd=self.root,
+        )
+        if wait_ready:
+            wait_for(lambda: self.event("ready") or self._dead(), 30, what="the daemon to be ready")
+            assert self.proc.poll() is None, f"daemon exited at start:\n{self.log_text()}"
+        return self
+
+    def _dead(self) -> bool:
+        return self.proc.poll() is not None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def events(self, name: str | None = None) -> list[dict]:
+        out = []
+        for line in self.log_text().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if name is None or record.get("event") == name:
+                out.append(record)
+        return out
+
+    def event(self, name: str) -> dict | None:
+        found = self.events(name)
+        return found[-1] if found else None
+
+    def status(self) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "hotfolder", "status", "--json", "--config", str(self.config)],
+                              capture_output=True, text=True, timeout=30)
+
+    def status_json(self) -> dict:
+        return json.loads(self.status().stdout)
+
+    def worker_pids(self) -> list[int]:
+        return sorted(_descendants(self.proc.pid))
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc is None:
+            return 0
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise AssertionError(f"daemon did not stop within {timeout} s:\n{self.log_text()[-3000:]}")
+        finally:
+            self._log.close()
+        return code
+
+    def outputs(self) -> list[str]:
+        return files_under(self.output)
+
+    def settled(self, n: int) -> bool:
+        """n originals have reached an end (archive or failed) and nothing is in flight."""
+        ends = len(files_under(self.archive)) + len([p for p in files_under(self.failed)
+                                                     if not p.endswith(".error.json")])
+        return ends >= n
+
+
+@pytest.fixture
+def daemon_factory(tmp_path):
+    made: list[Daemon] = []
+
+    def make(**kwargs) -> Daemon:
+        d = Daemon(tmp_path / f"d{len(made)}", **kwargs)
+        d.root.mkdir()
+        made.append(d)
+        return d
+
+    yield make
+    for d in made:
+        if d.proc is not None and d.proc.poll() is None:
+            d.proc.kill()
+            d.proc.wait(5)
+            for pid in _descendants(d.proc.pid):
+                os.kill(pid, signal.SIGKILL)
