@@ -1,0 +1,786 @@
+"""One benchmark command: hotfolder against what a user would pick instead, all
+measured in the same run, on the same corpus and the same recipe (12 MP JPEG ->
+fit 1600 px JPEG q85; --thumb adds a 400 px rendition), on all cores.
+
+    python -m bench                    # everything, 24 files per contender
+    python -m bench --quick            # 8 files, shorter windows
+    python -m bench --only seed,bare,daemon --files 48
+    python -m bench --write-results    # also append to bench/RESULTS.md
+
+Rows (see bench/README.md): seed-style Pool.map, bare draft+LANCZOS Pool.map
+(the physical-limit reference), vipsthumbnail and ImageMagick over xargs -P <cores>,
+the daemon's burst throughput, scaling efficiency, added latency close -> output,
+peak RSS of the daemon's process tree at a backlog of 10 / 10,000 / 100,000 small
+files, and the time to the first claim with 100,000 files waiting.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import PIL
+
+from bench import bare, corpus, seed
+from bench.recipe import Rendition, output_name, renditions as recipe_renditions
+
+ROOT = Path(__file__).resolve().parent
+RESULTS = ROOT / "RESULTS.md"
+SECTIONS = ("single", "seed", "bare", "vips", "magick", "daemon", "latency", "backlog")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+# --- small helpers ------------------------------------------------------------
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def fresh(path: Path) -> Path:
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    return path
+
+
+def expected_outputs(files, renditions) -> dict[str, tuple[str, ...]]:
+    """stem -> accepted final output names, one group per rendition."""
+    return {Path(f).stem: tuple(output_name(Path(f).stem, r) for r in renditions) for f in files}
+
+
+def count_done(outdir: Path, files, renditions) -> int:
+    names = set(os.listdir(outdir)) if outdir.exists() else set()
+    want = expected_outputs(files, renditions)
+    return sum(all(n in names for n in group) for group in want.values())
+
+
+def pct(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100)."""
+    s = sorted(values)
+    k = max(0, min(len(s) - 1, int(round(q / 100 * len(s) + 0.5)) - 1))
+    return s[k]
+
+
+def loadavg() -> str:
+    """The 1-minute load average: on a shared machine, shows what else was running."""
+    try:
+        return Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        return "?"
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    info = {
+        "nproc": cores(),
+        "cpu": cpu,
+        "memory_gib": round(mem / 2**30, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "pillow": PIL.__version__,
+        "loadavg_at_start": loadavg(),
+        "libjpeg_turbo": PIL.features.version("libjpeg_turbo") if hasattr(PIL, "features") else None,
+    }
+    vips = shutil.which("vipsthumbnail")
+    if vips:
+        out = subprocess.run([vips, "--vips-version"], capture_output=True, text=True)
+        info["vips"] = out.stdout.strip() or out.stderr.strip()
+    magick = find_magick()
+    if magick:
+        out = subprocess.run([magick, "-version"], capture_output=True, text=True)
+        info["imagemagick"] = out.stdout.splitlines()[0].replace("Version: ", "") if out.stdout else "?"
+    return info
+
+
+import PIL.features  # noqa: E402  (for machine())
+
+
+# --- contenders that are not the daemon ---------------------------------------
+
+def run_pool(module, files, outdir: Path, renditions, procs: int) -> float:
+    fresh(outdir)
+    with get_context("fork").Pool(procs) as pool:
+        pool.map(abs, range(procs))  # workers up before the clock starts
+        t0 = time.perf_counter()
+        module.run(pool, files, outdir, renditions)
+        elapsed = time.perf_counter() - t0
+    done = count_done(outdir, files, renditions)
+    if done != len(files):
+        raise RuntimeError(f"{module.__name__}: only {done} of {len(files)} files rendered")
+    return elapsed
+
+
+def run_single(files, outdir: Path, renditions) -> list[float]:
+    """bare.render in this process, one file after another: seconds per file."""
+    fresh(outdir)
+    times = []
+    for f in files:
+        t0 = time.perf_counter()
+        bare.render((str(f), str(outdir), renditions))
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def find_magick() -> str | None:
+    """A real ImageMagick binary (magick for IM7, convert for IM6); skips stand-ins."""
+    for c in (shutil.which("magick"), "/usr/bin/magick", "/usr/bin/convert", shutil.which("convert")):
+        if not c or not os.path.exists(c):
+            continue
+        try:
+            with open(os.path.realpath(c), "rb") as fh:
+                if fh.read(2) == b"#!":  # a script, e.g. a fake convert in /usr/local/bin
+                    continue
+            out = subprocess.run([c, "-version"], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if "ImageMagick" in out.stdout:
+            return c
+    return None
+
+
+def xargs(files, procs: int, command: list[str]) -> float:
+    """Run `command FILE` for every file over `xargs -0 -P procs -n 1`; wall seconds."""
+    data = b"".join(os.fsencode(str(f)) + b"\0" for f in files)
+    t0 = time.perf_counter()
+    proc = subprocess.run(["xargs", "-0", "-P", str(procs), "-n", "1", *command], input=data,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{command[0]} failed: {proc.stderr.decode(errors='replace')[-500:]}")
+    return elapsed
+
+
+def run_vips(files, outdir: Path, renditions, procs: int) -> float:
+    fresh(outdir)
+    steps = " && ".join(
+        f"vipsthumbnail -s {r.box} -o {shlex.quote(str(outdir))}/%s_{r.name}.jpg[Q={r.quality}] \"$1\""
+        for r in renditions)
+    elapsed = xargs(files, procs, ["sh", "-c", steps, "_"])
+    done = count_done(outdir, files, renditions)
+    if done != len(files):
+        raise RuntimeError(f"vipsthumbnail: only {done} of {len(files)} files rendered")
+    return elapsed
+
+
+def run_magick(binary: str, files, outdir: Path, renditions, procs: int) -> float:
+    fresh(outdir)
+    ordered = sorted(renditions, key=lambda r: -r.box)
+    ops = []
+    for i, r in enumerate(ordered):
+        target = f'"$o/${{b}}_{r.name}.jpg"'
+        ops.append(f'-resize "{r.box}x{r.box}>" -quality {r.quality} '
+                   + (f"-write {target}" if i < len(ordered) - 1 else target))
+    script = (f'o={shlex.quote(str(outdir))}; b=$(basename "$1" .jpg); '
+              f'exec {shlex.quote(binary)} "$1" -auto-orient {" ".join(ops)}')
+    elapsed = xargs(files, procs, ["sh", "-c", script, "_"])
+    done = count_done(outdir, files, renditions)
+    if done != len(files):
+        raise RuntimeError(f"ImageMagick: only {done} of {len(files)} files rendered")
+    return elapsed
+
+
+# --- the daemon ---------------------------------------------------------------
+
+class DaemonUnavailable(Exception):
+    pass
+
+
+def tree_pids(root: int) -> list[int]:
+    pids, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as fh:
+                    todo.extend(int(c) for c in fh.read().split())
+        except OSError:
+            continue
+    return pids
+
+
+def tree_rss(root: int) -> tuple[int, int]:
+    """(sum of RSS in bytes, number of processes) over root and all its descendants."""
+    total = n = 0
+    for pid in tree_pids(root):
+        try:
+            with open(f"/proc/{pid}/statm") as fh:
+                total += int(fh.read().split()[1]) * PAGE
+                n += 1
+        except (OSError, IndexError, ValueError):
+            pass
+    return total, n
+
+
+@dataclass
+class Daemon:
+    """`hotfolder run --config X` in a work folder, with its own folders and state."""
+    work: Path
+    renditions: tuple[Rendition, ...]
+    workers: int
+    quiet_period: float | None = None
+    proc: subprocess.Popen | None = None
+    started: float = 0.0
+    ready_at: float | None = None
+    log_pos: int = 0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def inbox(self) -> Path: return self.work / "inbox"
+    @property
+    def output(self) -> Path: return self.work / "output"
+    @property
+    def processing(self) -> Path: return self.work / "processing"
+    @property
+    def archive(self) -> Path: return self.work / "archive"
+    @property
+    def failed(self) -> Path: return self.work / "failed"
+    @property
+    def config(self) -> Path: return self.work / "hotfolder.yaml"
+    @property
+    def logfile(self) -> Path: return self.work / "daemon.log"
+
+    def write_config(self) -> None:
+        for d in (self.inbox, self.output, self.processing, self.archive, self.failed):
+            d.mkdir(parents=True, exist_ok=True)
+        folder = {
+            "name": "bench",
+            "inbox": str(self.inbox), "output": str(self.output),
+            "processing": str(self.processing), "archive": str(self.archive),
+            "failed": str(self.failed),
+            "renditions": [
+                {"name": r.name, "operation": "fit", "size": f"{r.box}x{r.box}", "format": "jpeg",
+                 "quality": r.quality, "filename": "{stem}_{rendition}.jpg"}
+                for r in self.renditions
+            ],
+        }
+        if self.quiet_period is not None:
+            folder["quiet_period"] = self.quiet_period
+        config = {"workers": self.workers, "state_dir": str(self.work / "state"), "folders": [folder]}
+        self.config.write_text(json.dumps(config, indent=2) + "\n")  # JSON is YAML
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "hotfolder", *args, "--config", str(self.config)]
+
+    def start(self) -> None:
+        if importlib.util.find_spec("hotfolder") is None:
+            raise DaemonUnavailable("the hotfolder package is not installed (pip install -e .)")
+        self.write_config()
+        env = dict(os.environ)
+        env.pop("NOTIFY_SOCKET", None)
+        out = open(self.logfile, "wb")
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(self.command("run"), stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env, cwd=self.work)
+        out.close()
+
+    def log_says_ready(self) -> bool:
+        try:
+            with open(self.logfile, "rb") as fh:
+                fh.seek(self.log_pos)
+                data = fh.read()
+        except OSError:
+            return False
+        cut = data.rfind(b"\n") + 1
+        self.log_pos += cut
+        for line in data[:cut].splitlines():
+            text = line.decode(errors="replace").lower()
+            if '"ready"' in text or text.split(" ")[-1:] == ["ready"] or " ready " in f" {text} ":
+                return True
+        return False
+
+    def wait_ready(self, timeout: float = 60.0, poll_status: bool = True) -> float:
+        """Seconds from start to readiness: the log line "ready" or `status` exiting 0."""
+        deadline = time.perf_counter() + timeout
+        next_status = 0.0
+        while time.perf_counter() < deadline:
+            self.check_alive()
+            if self.log_says_ready():
+                break
+            now = time.perf_counter()
+            if poll_status and now >= next_status:
+                st = subprocess.run(self.command("status"), stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, cwd=self.work)
+                if st.returncode == 0:
+                    break
+                next_status = time.perf_counter() + 0.3
+            time.sleep(0.02)
+        else:
+            raise DaemonUnavailable(f"not ready after {timeout:.0f} s (no 'ready' log line, "
+                                    f"`hotfolder status` never exited 0)\n{self.log_tail()}")
+        self.ready_at = time.perf_counter()
+        return self.ready_at - self.started
+
+    def check_alive(self) -> None:
+        if self.proc is not None and self.proc.poll() is not None:
+            raise DaemonUnavailable(f"`hotfolder run` exited with {self.proc.returncode}\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 12) -> str:
+        try:
+            tail = self.logfile.read_text(errors="replace").splitlines()[-lines:]
+        except OSError:
+            return ""
+        return textwrap.indent("\n".join(tail), "    | ")
+
+    def stop(self, timeout: float = 60.0) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log(f"daemon did not stop {timeout:.0f} s after SIGTERM; killing its process tree")
+            for pid in reversed(tree_pids(self.proc.pid)):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            return self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def wait_outputs(d: Daemon, files, renditions, timeout: float, poll: float = 0.005) -> float:
+    """Block until every file has all its outputs (or went to failed/); returns the
+    perf_counter time when that was first seen."""
+    want = expected_outputs(files, renditions)
+    pending = dict(want)
+    deadline = time.perf_counter() + timeout
+    failed_stems: set[str] = set()
+    while pending:
+        now = time.perf_counter()
+        if now > deadline:
+            raise RuntimeError(f"daemon: {len(pending)} of {len(want)} files have no output after "
+                               f"{timeout:.0f} s\n{d.log_tail()}")
+        names = set(os.listdir(d.output))
+        for stem in [s for s, group in pending.items() if all(n in names for n in group)]:
+            del pending[stem]
+        if pending and d.failed.exists():
+            for n in os.listdir(d.failed):
+                s = Path(n).stem
+                if s in pending and not n.endswith(".json"):
+                    failed_stems.add(s)
+                    del pending[s]
+        if pending:
+            d.check_alive()
+            time.sleep(poll)
+    if failed_stems:
+        raise RuntimeError(f"daemon: {len(failed_stems)} files went to failed/ "
+                           f"(e.g. {sorted(failed_stems)[0]})\n{d.log_tail()}")
+    return time.perf_counter()
+
+
+def daemon_burst(d: Daemon, files, renditions) -> float:
+    """Files renamed into the inbox at once; seconds until the last output exists."""
+    staging = fresh(d.work / "staging")
+    for f in files:
+        os.link(f, staging / Path(f).name)
+    names = [Path(f).name for f in files]
+    t0 = time.perf_counter()
+    for n in names:
+        os.rename(staging / n, d.inbox / n)
+    t1 = wait_outputs(d, files, renditions, timeout=60 + 10 * len(files))
+    return t1 - t0
+
+
+def daemon_latency(d: Daemon, source: Path, drops: int, renditions, gap: float = 0.5) -> list[float]:
+    """Write one file at a time into the idle daemon's inbox: seconds from close() to
+    the last output of that file."""
+    data = source.read_bytes()
+    lat = []
+    for i in range(drops):
+        name = f"latency_{i:03d}.jpg"
+        with open(d.inbox / name, "wb") as fh:
+            fh.write(data)
+        t0 = time.perf_counter()  # just after close()
+        t1 = wait_outputs(d, [d.inbox / name], renditions, timeout=60, poll=0.002)
+        lat.append(t1 - t0)
+        # idle again: the original has left inbox and processing
+        deadline = time.perf_counter() + 10
+        while time.perf_counter() < deadline and (
+                (d.inbox / name).exists() or (d.processing / name).exists()):
+            time.sleep(0.01)
+        time.sleep(gap)
+    return lat
+
+
+def first_entry(path: Path) -> bool:
+    try:
+        with os.scandir(path) as it:
+            return any(not e.name.startswith(".") for e in it)
+    except OSError:
+        return False
+
+
+def daemon_backlog(work: Path, small: list[Path], renditions, workers: int, window: float,
+                   quiet_period: float | None) -> dict:
+    """Start the daemon with len(small) files already waiting; sample the RSS of its
+    process tree for `window` seconds; note the first claim."""
+    d = Daemon(fresh(work), renditions, workers, quiet_period)
+    d.write_config()
+    t = time.perf_counter()
+    for f in small:
+        os.link(f, d.inbox / f.name)
+    link_s = time.perf_counter() - t
+    peak = peak_n = 0
+    samples = []
+    first_claim = None
+    with d:
+        d.start()
+        next_rss = 0.0
+        end = d.started + window
+        while True:
+            now = time.perf_counter()
+            if now >= end:
+                break
+            if first_claim is None and (first_entry(d.processing) or first_entry(d.output)
+                                        or first_entry(d.archive)):
+                first_claim = time.perf_counter() - d.started
+            if now >= next_rss:
+                rss, n = tree_rss(d.proc.pid)
+                samples.append(rss)
+                if rss > peak:
+                    peak, peak_n = rss, n
+                next_rss = now + 0.05
+            if d.ready_at is None and d.log_says_ready():
+                d.ready_at = time.perf_counter()
+            d.check_alive()
+            time.sleep(0.005 if first_claim is None else 0.05)
+        done = len(os.listdir(d.archive))
+        failed = sum(1 for n in os.listdir(d.failed) if not n.endswith(".json"))
+        stop_t = time.perf_counter()
+        rc = d.stop()
+        stop_s = time.perf_counter() - stop_t
+    return {
+        "backlog": len(small), "window_s": window, "peak_rss_bytes": peak, "peak_processes": peak_n,
+        "median_rss_bytes": int(statistics.median(samples)) if samples else 0,
+        "first_claim_s": first_claim,
+        "ready_s": None if d.ready_at is None else d.ready_at - d.started,
+        "archived_in_window": done, "failed_in_window": failed,
+        "stop_s": stop_s, "exit_code": rc, "link_s": link_s,
+    }
+
+
+# --- the run ------------------------------------------------------------------
+
+@dataclass
+class Row:
+    measure: str
+    result: str
+    ratios: str = ""
+    target: str = ""
+    met: str = ""
+
+
+def yes(ok: bool) -> str:
+    return "yes" if ok else "**no**"
+
+
+def fps(n: int, seconds: float) -> float:
+    return n / seconds if seconds > 0 else float("inf")
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="sections: " + ", ".join(SECTIONS))
+    p.add_argument("--files", type=int, help="12 MP files per contender (default 24; 8 with --quick)")
+    p.add_argument("--only", help="comma-separated sections to run (default: all)")
+    p.add_argument("--skip", help="comma-separated sections to leave out")
+    p.add_argument("--quick", action="store_true", help="fewer files, drops and shorter windows")
+    p.add_argument("--thumb", action="store_true", help="add a second rendition: 400 px thumbnail")
+    p.add_argument("--procs", type=int, default=cores(), help="processes / workers (default: all cores)")
+    p.add_argument("--latency-drops", type=int, help="files dropped one at a time (default 20; 6 with --quick)")
+    p.add_argument("--backlogs", default="10,10000,100000", help="backlog sizes for the RSS rows")
+    p.add_argument("--window", type=float, help="seconds of RSS sampling per backlog (default 20; 8 with --quick)")
+    p.add_argument("--quiet-period", type=float, help="set quiet_period in the daemon's config (default: the daemon's default)")
+    p.add_argument("--dir", type=Path, default=Path(os.environ.get("HOTFOLDER_BENCH_DIR", Path(tempfile.gettempdir()) / "hotfolder-bench")),
+                   help="corpus cache and scratch folder (default $HOTFOLDER_BENCH_DIR or /tmp/hotfolder-bench)")
+    p.add_argument("--write-results", action="store_true", help="append the table and raw numbers to bench/RESULTS.md")
+    args = p.parse_args(argv)
+    only = set(SECTIONS) if not args.only else {s.strip() for s in args.only.split(",")}
+    only -= {s.strip() for s in (args.skip or "").split(",") if s.strip()}
+    unknown = only - set(SECTIONS)
+    if unknown:
+        p.error(f"unknown section {sorted(unknown)[0]!r}; sections: {', '.join(SECTIONS)}")
+    args.sections = only
+    args.files = args.files or (8 if args.quick else 24)
+    args.latency_drops = args.latency_drops or (6 if args.quick else 20)
+    args.window = args.window or (8.0 if args.quick else 20.0)
+    args.backlog_sizes = [int(x) for x in args.backlogs.split(",") if x.strip()]
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    want = args.sections
+    procs = args.procs
+    rends = recipe_renditions(args.thumb)
+    root = args.dir.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="run-", dir=root))  # same filesystem as the corpus
+    raw: dict = {"machine": machine(), "files": args.files, "procs": procs,
+                 "renditions": [r.__dict__ for r in rends], "quiet_period": args.quiet_period}
+    notes: list[str] = []
+    t_all = time.perf_counter()
+
+    log(f"corpus: {args.files} x big12 in {root / 'corpus'}")
+    files = corpus.generate(root / "corpus" / "big12", "big12", args.files)
+    for f in files:  # into the page cache before any contender runs
+        f.read_bytes()
+    latency_src = files[2 % len(files)]
+
+    single = None
+    if want & {"single", "daemon", "latency"}:
+        log("single process: bare draft + LANCZOS, one file after another")
+        times = run_single(files, scratch / "out-single", rends)
+        proc_one = [t for _ in range(5) for t in run_single([latency_src], scratch / "out-single", rends)]
+        single = fps(len(files), sum(times))
+        raw["single"] = {"seconds_per_file": times, "files_per_s": single,
+                         "latency_source_seconds": proc_one}
+
+    results: dict[str, float] = {}  # contender -> files/s
+
+    def contender(key: str, label: str, fn):
+        log(f"{label} ...")
+        try:
+            seconds = fn()
+        except Exception as exc:  # noqa: BLE001 - a failed contender is a note, not a crash
+            notes.append(f"{label}: failed: {exc}")
+            log(f"  failed: {exc}")
+            return
+        results[key] = fps(len(files), seconds)
+        raw.setdefault("throughput", {})[key] = {"seconds": seconds, "files_per_s": results[key],
+                                                 "loadavg_after": loadavg()}
+        log(f"  {results[key]:.2f} files/s ({seconds:.2f} s)")
+
+    if "seed" in want:
+        contender("seed", "seed Pool.map", lambda: run_pool(seed, files, scratch / "out-seed", rends, procs))
+    if "bare" in want:
+        contender("bare", "bare Pool.map", lambda: run_pool(bare, files, scratch / "out-bare", rends, procs))
+    if "vips" in want:
+        if shutil.which("vipsthumbnail"):
+            contender("vips", "vipsthumbnail", lambda: run_vips(files, scratch / "out-vips", rends, procs))
+        else:
+            notes.append("vipsthumbnail: skipped, not installed (apt-get install libvips-tools)")
+    if "magick" in want:
+        binary = find_magick()
+        if binary:
+            raw["magick_binary"] = binary
+            contender("magick", "ImageMagick", lambda: run_magick(binary, files, scratch / "out-magick", rends, procs))
+        else:
+            notes.append("ImageMagick: skipped, not installed (apt-get install imagemagick)")
+
+    latency = None
+    if want & {"daemon", "latency"}:
+        d = Daemon(fresh(scratch / "daemon"), rends, procs, args.quiet_period)
+        try:
+            with d:
+                d.start()
+                ready = d.wait_ready()
+                raw["daemon_ready_s"] = ready
+                log(f"daemon ready after {ready:.2f} s")
+                if "daemon" in want:
+                    contender("daemon", "hotfolder daemon burst", lambda: daemon_burst(d, files, rends))
+                if "latency" in want:
+                    time.sleep(1.0)
+                    log(f"latency: {args.latency_drops} drops, one at a time")
+                    latency = daemon_latency(d, latency_src, args.latency_drops, rends)
+                    raw["latency_s"] = latency
+                rc = d.stop()
+                raw["daemon_exit_code"] = rc
+        except DaemonUnavailable as exc:
+            notes.append(f"daemon rows: skipped, the daemon is not usable yet: {exc}")
+            log(f"daemon unavailable: {exc}")
+        except Exception as exc:  # noqa: BLE001
+            notes.append(f"daemon rows: failed: {exc}")
+            log(f"daemon failed: {exc}")
+
+    backlog: list[dict] = []
+    if "backlog" in want and args.backlog_sizes:
+        biggest = max(args.backlog_sizes)
+        log(f"corpus: {biggest} x small")
+        small = corpus.generate(root / "corpus" / "small", "small", biggest)
+        for n in args.backlog_sizes:
+            log(f"backlog of {n} small files: {args.window:.0f} s of RSS sampling")
+            try:
+                b = daemon_backlog(scratch / f"backlog-{n}", small[:n], rends, procs, args.window,
+                                   args.quiet_period)
+            except DaemonUnavailable as exc:
+                notes.append(f"backlog rows: skipped, the daemon is not usable yet: {exc}")
+                log(f"daemon unavailable: {exc}")
+                break
+            except Exception as exc:  # noqa: BLE001
+                notes.append(f"backlog {n}: failed: {exc}")
+                log(f"backlog {n} failed: {exc}")
+                continue
+            finally:
+                shutil.rmtree(scratch / f"backlog-{n}", ignore_errors=True)
+            backlog.append(b)
+            log(f"  peak RSS {b['peak_rss_bytes'] / 2**20:.1f} MiB over {b['peak_processes']} processes, "
+                f"first claim {b['first_claim_s']}, {b['archived_in_window']} archived")
+        raw["backlog"] = backlog
+
+    rows = table_rows(args, results, single, latency, raw, backlog, procs)
+    raw["elapsed_s"] = time.perf_counter() - t_all
+    text = render(rows, notes, args, procs, rends)
+    print(text)
+    if args.write_results:
+        write_results(text, raw, argv)
+        log(f"appended to {RESULTS}")
+    shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+def table_rows(args, results, single, latency, raw, backlog, procs) -> list[Row]:
+    rows: list[Row] = []
+    base = {k: results.get(k) for k in ("seed", "bare", "vips", "magick")}
+
+    def vs(value: float, keys) -> str:
+        parts = [f"{value / base[k]:.2f}× {k}" for k in keys if base.get(k)]
+        return ", ".join(parts)
+
+    labels = {
+        "seed": "seed-style Pool.map (open → resize → save)",
+        "bare": "bare draft + LANCZOS Pool.map (reference)",
+        "vips": f"vipsthumbnail, xargs -P {procs}",
+        "magick": f"ImageMagick convert, xargs -P {procs}",
+    }
+    for key, label in labels.items():
+        if key in results:
+            v = results[key]
+            rows.append(Row(label, f"{v:.2f} files/s", vs(v, [k for k in ("seed",) if k != key])))
+    if single:
+        rows.append(Row("single process, bare (best single-process)", f"{single:.2f} files/s",
+                        f"{1000 / single:.0f} ms/file"))
+    if "daemon" in results:
+        v = results["daemon"]
+        checks = []
+        if base["seed"]:
+            checks.append(v / base["seed"] >= 2.5)
+        if base["vips"]:
+            checks.append(v / base["vips"] >= 2.0)
+        if base["magick"]:
+            checks.append(v > base["magick"])
+        if base["bare"]:
+            checks.append(v / base["bare"] >= 0.9)
+        rows.append(Row("**hotfolder daemon, burst**", f"**{v:.2f} files/s**",
+                        vs(v, ["seed", "vips", "magick", "bare"]),
+                        "≥2.5× seed, ≥2× vips, >1× magick, ≥0.9× bare", yes(all(checks)) if checks else ""))
+        if single:
+            eff = v / (procs * single)
+            raw["scaling_efficiency"] = eff
+            rows.append(Row("scaling efficiency", f"{eff:.2f}",
+                            f"{v:.2f} ÷ ({procs} × {single:.2f})", "≥ 0.9", yes(eff >= 0.9)))
+    if latency:
+        proc = statistics.median(raw["single"]["latency_source_seconds"])
+        added = [x - proc for x in latency]
+        p50, p95 = statistics.median(added), pct(added, 95)
+        raw["added_latency"] = {"processing_s": proc, "p50_s": p50, "p95_s": p95}
+        qp = "daemon default" if args.quiet_period is None else f"{args.quiet_period} s"
+        rows.append(Row("added latency close → output, idle daemon",
+                        f"p50 {p50 * 1000:.0f} ms, p95 {pct(added, 95) * 1000:.0f} ms",
+                        f"raw p50 {statistics.median(latency) * 1000:.0f} ms − processing {proc * 1000:.0f} ms; "
+                        f"{len(latency)} drops; quiet_period: {qp}",
+                        "p50 ≤ 250 ms", yes(p50 <= 0.25)))
+    if backlog:
+        ref = next((b for b in backlog if b["backlog"] == min(x["backlog"] for x in backlog)), None)
+        for b in backlog:
+            mib = b["peak_rss_bytes"] / 2**20
+            ratio = b["peak_rss_bytes"] / ref["peak_rss_bytes"] if ref and ref["peak_rss_bytes"] else 0
+            note = (f"{ratio:.2f}× backlog {ref['backlog']:,}; {b['peak_processes']} processes; "
+                    f"{b['archived_in_window']:,} done in {b['window_s']:.0f} s")
+            target = met = ""
+            if b is not ref and b["backlog"] >= 100_000:
+                target, met = "≤ 1.2× backlog 10", yes(ratio <= 1.2)
+            rows.append(Row(f"peak RSS, process tree, backlog {b['backlog']:,}", f"{mib:.1f} MiB", note, target, met))
+        big = max(backlog, key=lambda b: b["backlog"])
+        fc = big["first_claim_s"]
+        rows.append(Row(f"first claim, {big['backlog']:,} files waiting at start",
+                        "none in window" if fc is None else f"{fc:.2f} s",
+                        "from `hotfolder run` launch to the first file in processing/ or output/",
+                        "≤ 2 s", yes(fc is not None and fc <= 2.0)))
+    return rows
+
+
+def render(rows: list[Row], notes: list[str], args, procs, rends) -> str:
+    recipe = " + ".join(f"fit {r.box} px JPEG q{r.quality}" for r in rends)
+    head = (f"12 MP JPEG → {recipe}; {args.files} files per contender; {procs} processes; "
+            f"ratios from this run\n\n")
+    lines = ["| measure | result | ratios (same run) | target | met |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {r.measure} | {r.result} | {r.ratios} | {r.target} | {r.met} |" for r in rows]
+    text = head + "\n".join(lines) + "\n"
+    if notes:
+        text += "\n" + "\n".join(f"- {n.splitlines()[0]}" for n in notes) + "\n"
+    return text
+
+
+def write_results(text: str, raw: dict, argv) -> None:
+    m = raw["machine"]
+    cmd = "python -m bench " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
+    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    section = [
+        f"## {when}",
+        "",
+        f"- machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gib']} GiB, Linux {m['kernel']}",
+        f"- Python {m['python']}, Pillow {m['pillow']} (libjpeg-turbo {m.get('libjpeg_turbo')}), "
+        f"{m.get('vips', 'no libvips')}, {m.get('imagemagick', 'no ImageMagick')}",
+        f"- command: `{cmd.strip()}`",
+        "",
+        text.rstrip(),
+        "",
+        "<details><summary>raw numbers</summary>",
+        "",
+        "```json",
+        json.dumps(raw, indent=1, default=str),
+        "```",
+        "</details>",
+        "",
+    ]
+    if not RESULTS.exists():
+        RESULTS.write_text("# Benchmark results\n\nAppended by `python -m bench --write-results`; "
+                           "newest last. See bench/README.md for what each row means.\n\n")
+    with open(RESULTS, "a") as fh:
+        fh.write("\n".join(section) + "\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
