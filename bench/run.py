@@ -686,7 +686,10 @@ def table_rows(args, results, single, latency, raw, backlog, procs) -> list[Row]
     for key, label in labels.items():
         if key in results:
             v = results[key]
-            rows.append(Row(label, f"{v:.2f} files/s", vs(v, [k for k in ("seed",) if k != key])))
+            ratios = vs(v, [k for k in ("seed",) if k != key])
+            if key == "bare" and single:  # what this machine allows right now
+                ratios += f"{'; ' if ratios else ''}its own scaling {v / (procs * single):.2f}"
+            rows.append(Row(label, f"{v:.2f} files/s", ratios))
     if single:
         rows.append(Row("single process, bare (best single-process)", f"{single:.2f} files/s",
                         f"{1000 / single:.0f} ms/file"))
