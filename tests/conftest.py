@@ -125,33 +125,36 @@ class Daemon:
         self.log_path = root / "daemon.log"
         self.proc: subprocess.Popen | None = None
         renditions = renditions or """
-              - name: web
-                operation: fit
-                size: 320x320
-                format: jpeg
-                quality: 85
-              - name: thumb
-                operation: fill
-                size: 64x64
-                format: webp
+            - name: web
+              operation: fit
+              size: 320x320
+              format: jpeg
+              quality: 85
+            - name: thumb
+              operation: fill
+              size: 64x64
+              format: webp
         """
-        self.config.write_text(textwrap.dedent(f"""
-            workers: {workers}
-            state_dir: var/state
-            drain_timeout: 20
-            {extra}
-            folders:
-              - name: test
-                inbox: var/inbox
-                output: var/output
-                archive: var/archive
-                failed: var/failed
-                processing: var/processing
-                quiet_period: 0.2
-                rescan_interval: 2
-                {folder_extra}
-                renditions:
-        """) + textwrap.indent(textwrap.dedent(renditions), "      "))
+        root.mkdir(parents=True, exist_ok=True)
+        lines = [
+            f"workers: {workers}",
+            "state_dir: var/state",
+            "drain_timeout: 20",
+            textwrap.dedent(extra),
+            "folders:",
+            "  - name: test",
+            "    inbox: var/inbox",
+            "    output: var/output",
+            "    archive: var/archive",
+            "    failed: var/failed",
+            "    processing: var/processing",
+            "    quiet_period: 0.2",
+            "    rescan_interval: 2",
+            textwrap.indent(textwrap.dedent(folder_extra), "    "),
+            "    renditions:",
+            textwrap.indent(textwrap.dedent(renditions), "      "),
+        ]
+        self.config.write_text("\n".join(lines) + "\n")
 
     def start(self, wait_ready: bool = True) -> "Daemon":
         self._log = open(self.log_path, "ab")
@@ -226,7 +229,6 @@ def daemon_factory(tmp_path):
 
     def make(**kwargs) -> Daemon:
         d = Daemon(tmp_path / f"d{len(made)}", **kwargs)
-        d.root.mkdir()
         made.append(d)
         return d
 

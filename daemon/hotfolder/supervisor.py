@@ -139,9 +139,13 @@ class Supervisor:
                     self._stop_now()
                     return 1
             return self._drain()
+        except _StopNow:
+            return 0
         finally:
+            # Whatever ended the loop, no worker outlives us and every claim is given back.
             if self.watcher:
                 self.watcher.stop()
+            self._stop_now()
             self.state = "stopped"
             self._publish(force=True)
 
@@ -448,7 +452,9 @@ class Supervisor:
         return 0
 
     def _stop_now(self) -> None:
-        """Cold shutdown: kill what is left; every claimed file goes back to the inbox."""
+        """Cold shutdown: kill what is left; every claimed file goes back to the inbox.
+
+        Idempotent: also the last word of every exit path."""
         for slot in self.slots.values():
             if slot.process.is_alive():
                 self.log.warning("worker_killed", slot=slot.index, pid=slot.process.pid, reason="drain deadline")
@@ -463,6 +469,7 @@ class Supervisor:
             if q is not None:
                 q.cancel_join_thread()
                 q.close()
+        self.tasks = self.results = None
 
     # ------------------------------------------------------------------ status
     def status(self) -> Status:

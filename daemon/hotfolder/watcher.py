@@ -27,6 +27,16 @@ from . import log
 from .config import Folder
 from .spool import is_ignored_name, walk_files
 
+# A file written but never closed (a stalled upload) is taken after this long
+# without any change, rather than waiting forever.
+OPEN_WRITER_GRACE = 60.0
+
+# What an event says of the writer: a write means "still open", a close-write or a
+# move within the inbox means "done". A rename in from elsewhere arrives as a bare
+# "created" (a known watchdog trap): unknown, so the quiet period decides.
+CLOSED_AFTER = {"modified": False, "closed": True, "moved": True, "created": None}
+EMPTY_FILE_GRACE = 5.0  # a zero-byte file is likely still being created
+
 NETWORK_FS = {
     "nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "ceph",
     "glusterfs", "fuse.glusterfs", "lustre", "gpfs", "fuse.s3fs", "fuse.rclone", "davfs",
@@ -64,13 +74,17 @@ class Candidate:
     size: int = -1
     mtime_ns: int = -1
     changed: float = 0.0  # monotonic time of the last change seen
+    # Did the writer close it? True after a close-write or a move in, False after a
+    # create or a write event, None when unknown (found by a scan, or polled).
+    closed: bool | None = None
 
 
 class _Handler(FileSystemEventHandler):
     """Records paths; never raises (a raising handler stops event delivery)."""
 
-    def __init__(self, inbox: "Inbox"):
+    def __init__(self, inbox: "Inbox", polled: bool):
         self.inbox = inbox
+        self.polled = polled  # a polling observer sees no close events
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         try:
@@ -81,7 +95,11 @@ class _Handler(FileSystemEventHandler):
                     self.inbox.request_rescan()
                 return
             path = event.dest_path if event.event_type == "moved" else event.src_path
-            self.inbox.note(Path(os.fsdecode(path)))
+            kind = event.event_type
+            if self.polled:
+                self.inbox.note(Path(os.fsdecode(path)), None)
+            else:  # e.g. "attrib" (chmod after a copy) says nothing of the writer
+                self.inbox.note(Path(os.fsdecode(path)), CLOSED_AFTER.get(kind), kind_known=kind in CLOSED_AFTER)
         except Exception:  # noqa: BLE001 - keep the observer alive whatever happens
             log.get().exception("watch_handler_error")
 
@@ -100,7 +118,7 @@ class Inbox:
         self._next_rescan = 0.0
 
     # -- called from the observer thread
-    def note(self, path: Path) -> None:
+    def note(self, path: Path, closed: bool | None = None, kind_known: bool = True) -> None:
         if is_ignored_name(path.name) or not path.is_relative_to(self.folder.inbox):
             return
         now = time.monotonic()
@@ -108,8 +126,10 @@ class Inbox:
             cand = self._pending.get(path)
             if cand is not None:
                 cand.changed = now
+                if kind_known:
+                    cand.closed = closed
             elif len(self._pending) < self.max_pending:
-                self._pending[path] = Candidate(path, changed=now)
+                self._pending[path] = Candidate(path, changed=now, closed=closed)
             else:
                 self._rescan_due.set()  # no room: the rescan will find it later
 
@@ -169,6 +189,12 @@ class Inbox:
                 gone.append(cand.path)
                 continue
             seen = (st.st_size, st.st_mtime_ns)
+            if cand.closed is False and now - cand.changed < OPEN_WRITER_GRACE:
+                continue  # still open for writing: wait for its close event
+            if st.st_size == 0 and now - cand.changed < EMPTY_FILE_GRACE:
+                if first_look:
+                    cand.size, cand.mtime_ns = st.st_size, st.st_mtime_ns
+                continue
             if first_look:
                 cand.size, cand.mtime_ns = seen
                 # Untouched for the quiet period already (e.g. waiting since
@@ -200,8 +226,9 @@ class Watcher:
     def start(self) -> None:
         native, polled = Observer(), PollingObserver(timeout=1.0)
         for inbox in self.inboxes.values():
-            observer = polled if use_polling(inbox.folder) else native
-            observer.schedule(_Handler(inbox), str(inbox.folder.inbox), recursive=True)
+            polling = use_polling(inbox.folder)
+            observer = polled if polling else native
+            observer.schedule(_Handler(inbox, polling), str(inbox.folder.inbox), recursive=True)
         for observer in (native, polled):
             if observer.emitters:
                 observer.daemon = True

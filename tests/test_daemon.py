@@ -1,0 +1,164 @@
+"""`hotfolder run` as a real subprocess: files copied, moved and written slowly in."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from conftest import files_under, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def photo(path: Path, size=(800, 600), color=(200, 60, 40), fmt="JPEG", mode="RGB", **save) -> Path:
+    """A small photo-like image with a gradient, so encoders have real work."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    im = Image.linear_gradient("L").resize(size).convert(mode) if mode != "RGBA" else None
+    if mode == "RGBA":
+        im = Image.new("RGBA", size, color + (128,))
+    else:
+        im = Image.merge("RGB", [Image.linear_gradient("L").resize(size),
+                                  Image.new("L", size, color[1]),
+                                  Image.linear_gradient("L").rotate(90).resize(size)])
+    im.save(path, fmt, **save)
+    return path
+
+
+def stage(tmp_path: Path, names: list[str]) -> Path:
+    staging = tmp_path / "staging"
+    for name in names:
+        if name.endswith(".png"):
+            photo(staging / name, fmt="PNG", mode="RGBA")
+        else:
+            photo(staging / name)
+    return staging
+
+
+def test_copy_move_and_slow_write(daemon_factory, tmp_path):
+    d = daemon_factory().start()
+    staging = stage(tmp_path, [f"copied{i}.jpg" for i in range(4)] + ["moved.jpg", "alpha.png"])
+    for i in range(4):
+        shutil.copy(staging / f"copied{i}.jpg", d.inbox / f"copied{i}.jpg")
+    os.rename(staging / "moved.jpg", d.inbox / "moved.jpg")  # same file system: an atomic move
+    shutil.copy(staging / "alpha.png", d.inbox / "alpha.png")
+    (d.inbox / "notes.txt").write_text("not an image")
+
+    # A slow writer: the file grows over ~1.5 s with the handle open; it must not be read early.
+    data = (staging / "copied0.jpg").read_bytes()
+    with open(d.inbox / "slow.jpg", "wb") as f:
+        for i in range(0, len(data), len(data) // 6 + 1):
+            f.write(data[i:i + len(data) // 6 + 1])
+            f.flush()
+            time.sleep(0.25)
+            assert (d.inbox / "slow.jpg").exists(), "claimed while still being written"
+
+    wait_for(lambda: d.settled(8), 30, what="8 files to reach archive or failed")
+    outs = d.outputs()
+    for stem in ["copied0", "copied1", "copied2", "copied3", "moved", "alpha", "slow"]:
+        assert f"{stem}_web.jpg" in outs and f"{stem}_thumb.webp" in outs, outs
+    assert sorted(files_under(d.archive)) == sorted(
+        [f"copied{i}.jpg" for i in range(4)] + ["moved.jpg", "alpha.png", "slow.jpg"])
+    assert files_under(d.failed) == ["notes.txt", "notes.txt.error.json"]
+    record = json.loads((d.failed / "notes.txt.error.json").read_text())
+    assert "accepted" in record["error"] and record["step"] and record["time"]
+    with Image.open(d.output / "slow_web.jpg") as im:
+        im.load()  # a complete image, not half of one
+        assert im.size == (320, 240)
+
+    wait_for(lambda: d.status_json().get("processed") == 7, 10, what="status to say processed 7")
+    st = d.status_json()
+    assert (st["failed"], st["workers_alive"], st["running"]) == (1, 2, True)
+    children = d.worker_pids()
+    assert len(children) >= 2
+    assert d.stop(signal.SIGTERM) == 0
+    assert d.status().returncode == 1
+    assert not files_under(d.processing) and not files_under(d.inbox)
+    for pid in children:
+        wait_for(lambda: not os.path.exists(f"/proc/{pid}") or _zombie(pid), 5, what=f"pid {pid} to exit")
+    logs = d.events("rendition_written")
+    assert logs and {"file", "rendition", "duration_ms", "worker_pid", "outcome"} <= set(logs[0])
+    failed = d.events("file_failed")
+    assert failed and "reason" in failed[0]
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_subfolders_kept_and_temp_names_ignored(daemon_factory, tmp_path):
+    d = daemon_factory().start()
+    staging = stage(tmp_path, ["a.jpg"])
+    (d.inbox / "2026" / "june").mkdir(parents=True)
+    shutil.copy(staging / "a.jpg", d.inbox / "2026" / "june" / "a.jpg")
+    for ignored in (".hidden.jpg", "b.jpg.part", "c.tmp", "d.jpg.crdownload"):
+        shutil.copy(staging / "a.jpg", d.inbox / ignored)
+    wait_for(lambda: d.settled(1), 20, what="the file in a subfolder")
+    assert "2026/june/a_web.jpg" in d.outputs()
+    assert files_under(d.archive) == ["2026/june/a.jpg"]
+    time.sleep(0.5)  # the ignored names had as long as the real one; they must still be there
+    assert sorted(files_under(d.inbox)) == sorted([".hidden.jpg", "b.jpg.part", "c.tmp", "d.jpg.crdownload"])
+    assert d.stop() == 0
+
+
+def test_recovery_at_start(daemon_factory, tmp_path):
+    d = daemon_factory()
+    staging = stage(tmp_path, ["waiting.jpg", "interrupted.jpg"])
+    for sub in (d.inbox, d.processing, d.output, d.failed):
+        sub.mkdir(parents=True, exist_ok=True)
+    shutil.copy(staging / "waiting.jpg", d.inbox / "waiting.jpg")
+    shutil.copy(staging / "interrupted.jpg", d.processing / "interrupted.jpg")
+    (d.output / ".interrupted_web.jpg.hf-tmp-abc").write_bytes(b"half")
+    (d.output / "interrupted_web.jpg").write_bytes(b"stale output of the earlier run")
+    d.start()
+    wait_for(lambda: d.settled(2), 20, what="waiting and interrupted files")
+    assert sorted(files_under(d.archive)) == ["interrupted.jpg", "waiting.jpg"]
+    outs = d.outputs()
+    assert ".interrupted_web.jpg.hf-tmp-abc" not in outs
+    assert outs.count("interrupted_web.jpg") == 1 and "interrupted_web_1.jpg" not in outs
+    with Image.open(d.output / "interrupted_web.jpg") as im:
+        im.load()  # replaced by a real image
+    assert d.stop(signal.SIGINT) == 0
+
+
+def test_status_when_not_running(daemon_factory):
+    d = daemon_factory()
+    proc = d.status()
+    assert proc.returncode == 1
+    plain = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--config", str(d.config)],
+                           capture_output=True, text=True, timeout=30)
+    assert plain.returncode == 1 and "not running" in plain.stdout
+
+
+def test_process_batch(daemon_factory, tmp_path):
+    d = daemon_factory()
+    staging = stage(tmp_path, ["x.jpg", "y.jpg", "z.png"])
+    (staging / "bad.jpg").write_bytes(b"\xff\xd8 not really")
+    proc = subprocess.run([sys.executable, "-m", "hotfolder", "process", "--config", str(d.config), str(staging)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    assert "processed 3 of 4" in proc.stderr and "bad.jpg" in proc.stderr
+    assert sorted(d.outputs()) == sorted(f"{s}_{r}" for s in "xyz" for r in ("web.jpg", "thumb.webp"))
+    assert (staging / "x.jpg").exists(), "process leaves the originals in place"
+
+
+def test_requeue_moves_failed_back(daemon_factory):
+    d = daemon_factory().start()
+    (d.inbox / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    wait_for(lambda: (d.failed / "broken.jpg.error.json").exists(), 20, what="broken.jpg to fail")
+    assert d.stop() == 0
+    proc = subprocess.run([sys.executable, "-m", "hotfolder", "requeue", "--config", str(d.config), "--all"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0 and "1 file(s) requeued" in proc.stdout
+    assert files_under(d.inbox) == ["broken.jpg"] and files_under(d.failed) == []
