@@ -67,13 +67,34 @@ def photo_mosaic(size: tuple[int, int]) -> Image.Image:
     return canvas
 
 
+def camera_photo(size: tuple[int, int]) -> Image.Image:
+    """A camera file's pixel-level softness: the mosaic shot at half the size, enlarged 2x."""
+    half = photo_mosaic((size[0] // 2, size[1] // 2))
+    return half.resize(size, Image.Resampling.LANCZOS)
+
+
 def photo(size: tuple[int, int]) -> Image.Image:
     try:
-        return photo_mosaic(size)
+        return camera_photo(size)
     except ImportError:
         return synthetic_photo(size)
 
 
 def save(im: Image.Image, path: Path, fmt: str | None = None, **options) -> Path:
     im.save(path, format=fmt, **options)
+    return path
+
+
+def png_claiming(path: Path, width: int, height: int) -> Path:
+    """A tiny PNG whose header claims `width` x `height` (a decompression bomb's shape)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
     return path

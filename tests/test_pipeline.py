@@ -1,0 +1,390 @@
+"""pipeline: real image files under tmp_path, made with Pillow; no network."""
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import resource
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageCms
+
+from hotfolder import pipeline
+from hotfolder.config import Rendition, Watermark
+from hotfolder.pipeline import InputError, output_name, render
+
+from imaging import BLUE, GREY, RED, marked, png_claiming, stored_as
+
+ALL_FORMATS = ("jpeg", "png", "webp", "tiff", "gif", "bmp", "avif")
+
+
+def R(**fields) -> Rendition:
+    fields.setdefault("name", "r")
+    return Rendition(**fields)
+
+
+def run(src: Path, *renditions: Rendition, accepted=ALL_FORMATS, max_pixels=10_000_000, animation="first-frame"):
+    return render(src, renditions, accepted_formats=accepted, max_image_pixels=max_pixels, animation=animation)
+
+
+def run_one(src: Path, rendition: Rendition, **kw) -> Image.Image:
+    (out,) = run(src, rendition, **kw)
+    im = Image.open(io.BytesIO(out.data))
+    assert im.size == (out.width, out.height)
+    return im
+
+
+def near(a, b, tol=40) -> bool:
+    return all(abs(x - y) <= tol for x, y in zip(a, b))
+
+
+@pytest.fixture
+def jpeg(tmp_path) -> Path:
+    return marked((400, 300)).save(tmp_path / "photo.jpg", quality=95) or tmp_path / "photo.jpg"
+
+
+# --- operations --------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "rendition, size",
+    [
+        (R(operation="fit", width=200, height=200), (200, 150)),
+        (R(operation="fit", width=100, height=None), (100, 75)),
+        (R(operation="fit", width=None, height=60), (80, 60)),
+        (R(operation="fill", width=100, height=100), (100, 100)),
+        (R(operation="fill", width=160, height=90), (160, 90)),
+        (R(operation="scale", scale=0.5), (200, 150)),
+        (R(operation="none"), (400, 300)),
+    ],
+    ids=["fit", "fit-free-height", "fit-free-width", "fill-square", "fill-wide", "scale", "none"],
+)
+def test_operation_gives_the_size_asked(jpeg, rendition, size):
+    assert run_one(jpeg, rendition).size == size
+
+
+def test_fill_crops_the_centre(tmp_path):
+    im = Image.new("RGB", (300, 100), RED)
+    im.paste(BLUE, (100, 0, 200, 100))
+    src = tmp_path / "wide.png"
+    im.save(src)
+    out = run_one(src, R(operation="fill", width=50, height=50, format="png"))
+    assert out.size == (50, 50)
+    assert near(out.getpixel((4, 25)), BLUE, 5) and near(out.getpixel((45, 25)), BLUE, 5)
+
+
+def test_fit_and_fill_never_enlarge_unless_asked(tmp_path):
+    src = tmp_path / "small.png"
+    marked((100, 80)).save(src)
+    assert run_one(src, R(operation="fit", width=400, height=400)).size == (100, 80)
+    assert run_one(src, R(operation="fit", width=400, height=400, upscale=True)).size == (400, 320)
+    # Too small to fill: the largest centred crop of the box's shape, not enlarged.
+    assert run_one(src, R(operation="fill", width=200, height=100)).size == (100, 50)
+    assert run_one(src, R(operation="fill", width=200, height=100, upscale=True)).size == (200, 100)
+
+
+def test_scale_is_explicit_and_may_enlarge(tmp_path):
+    src = tmp_path / "small.png"
+    marked((100, 80)).save(src)
+    assert run_one(src, R(operation="scale", scale=2.0)).size == (200, 160)
+
+
+def test_renditions_share_one_decode_and_keep_their_order(jpeg):
+    small, big, crop = (
+        R(name="small", operation="fit", width=50, height=50),
+        R(name="big", operation="fit", width=300, height=300),
+        R(name="crop", operation="fill", width=40, height=40),
+    )
+    outs = run(jpeg, small, big, crop)
+    assert [o.rendition.name for o in outs] == ["small", "big", "crop"]
+    assert [(o.width, o.height) for o in outs] == [(50, 38), (300, 225), (40, 40)]
+    # Derived from the 300 px frame, the 50 px one matches a direct render.
+    direct = run_one(jpeg, small)
+    derived = Image.open(io.BytesIO(outs[0].data))
+    assert max(abs(a - b) for a, b in zip(direct.tobytes(), derived.tobytes())) <= 12
+
+
+def test_watermark_never_leaks_into_a_rendition_sharing_the_frame(jpeg):
+    marked_one = R(name="wm", operation="fit", width=200, height=200, format="png",
+                   watermark=Watermark(text="(c) hotfolder", opacity=1.0, size=0.5))
+    plain = R(name="plain", operation="fit", width=200, height=200, format="png")
+    wm, clean = (Image.open(io.BytesIO(o.data)) for o in run(jpeg, marked_one, plain))
+    assert wm.tobytes() != clean.tobytes()
+    assert clean.tobytes() == run_one(jpeg, plain).tobytes()
+
+
+# --- orientation -------------------------------------------------------------------
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("fmt", ["jpeg", "png"])
+def test_every_exif_orientation_comes_out_upright(tmp_path, orientation, fmt):
+    src = tmp_path / f"o{orientation}.{fmt}"
+    exif = Image.Exif()
+    exif[pipeline.ORIENTATION_TAG] = orientation
+    stored_as(marked((120, 80)), orientation).save(src, exif=exif, **({"quality": 95} if fmt == "jpeg" else {}))
+    out = run_one(src, R(operation="fit", width=60, height=60, format="png"))
+    assert out.size == (60, 40)
+    assert near(out.getpixel((3, 3)), RED) and near(out.getpixel((56, 3)), BLUE)
+    assert near(out.getpixel((30, 30)), GREY)
+    assert pipeline.ORIENTATION_TAG not in out.getexif()
+
+
+def test_orient_false_keeps_the_stored_pixels_and_the_tag(tmp_path):
+    src = tmp_path / "o6.jpg"
+    exif = Image.Exif()
+    exif[pipeline.ORIENTATION_TAG] = 6
+    stored_as(marked((120, 80)), 6).save(src, exif=exif, quality=95)
+    out = run_one(src, R(operation="fit", width=60, height=60, orient=False, metadata="keep"))
+    assert out.size == (40, 60)
+    assert out.getexif()[pipeline.ORIENTATION_TAG] == 6
+
+
+def test_draft_accounts_for_a_sideways_stored_jpeg(tmp_path):
+    # Stored 1000x3000 and turned upright to 3000x1000: fit 1400 needs 1400x467 upright,
+    # i.e. 467x1400 as stored, so a 1/2 decode (500x1500) suffices; unswapped it would not.
+    src = tmp_path / "side.jpg"
+    exif = Image.Exif()
+    exif[pipeline.ORIENTATION_TAG] = 6
+    Image.new("RGB", (1000, 3000), GREY).save(src, exif=exif)
+    with Image.open(src) as im:
+        pipeline._draft(im, [R(operation="fit", width=1400, height=1400)])
+        assert im.size == (500, 1500)
+    assert run_one(src, R(operation="fit", width=1400, height=1400)).size == (1400, 467)
+
+
+def test_draft_never_decodes_below_what_the_largest_rendition_needs(tmp_path):
+    src = tmp_path / "big.jpg"
+    Image.new("RGB", (2000, 1600), GREY).save(src)
+    for width, expected in [(1000, (1000, 800)), (999, (1000, 800)), (1001, (2000, 1600)), (250, (250, 200)), (100, (250, 200))]:
+        with Image.open(src) as im:
+            pipeline._draft(im, [R(operation="fit", width=width, height=width)])
+            assert im.size == expected, width
+
+
+# --- metadata ----------------------------------------------------------------------
+
+def srgb_icc() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def photo_with_metadata(path: Path) -> Path:
+    exif = Image.Exif()
+    exif[0x010F] = "Camera Maker"
+    gps = exif.get_ifd(pipeline.GPS_IFD_TAG)
+    gps[1], gps[2] = "N", (48.0, 51.0, 24.0)
+    marked((200, 150)).save(path, quality=90, exif=exif, icc_profile=srgb_icc())
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp", "avif"])
+@pytest.mark.parametrize("metadata", ["keep", "strip-gps", "strip-all"])
+def test_icc_profile_is_always_kept(tmp_path, fmt, metadata):
+    src = photo_with_metadata(tmp_path / "p.jpg")
+    out = run_one(src, R(operation="fit", width=100, height=100, format=fmt, metadata=metadata))
+    assert out.info.get("icc_profile") == srgb_icc()
+
+
+def test_gps_is_stripped_by_default(tmp_path):
+    out = run_one(photo_with_metadata(tmp_path / "p.jpg"), R(operation="fit", width=100, height=100))
+    exif = out.getexif()
+    assert exif[0x010F] == "Camera Maker"
+    assert pipeline.GPS_IFD_TAG not in exif
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp"])
+def test_gps_is_kept_with_keep(tmp_path, fmt):
+    src = photo_with_metadata(tmp_path / "p.jpg")
+    out = run_one(src, R(operation="fit", width=100, height=100, format=fmt, metadata="keep"))
+    assert out.getexif().get_ifd(pipeline.GPS_IFD_TAG)[1] == "N"
+
+
+def test_strip_all_drops_exif_xmp_and_comment(tmp_path):
+    src = tmp_path / "p.jpg"
+    exif = Image.Exif()
+    exif[0x010F] = "Camera Maker"
+    marked().save(src, exif=exif, xmp=b"<x:xmpmeta>hello</x:xmpmeta>", comment=b"secret")
+    out = run_one(src, R(operation="fit", width=50, height=50, metadata="strip-all"))
+    assert not out.getexif() and "xmp" not in out.info and "comment" not in out.info
+
+
+def test_xmp_with_gps_is_dropped_unless_keep(tmp_path):
+    src = tmp_path / "p.jpg"
+    xmp = b'<x:xmpmeta><rdf:Description exif:GPSLatitude="48,51.4N" tiff:Orientation="6"/></x:xmpmeta>'
+    marked().save(src, xmp=xmp)
+    assert "xmp" not in run_one(src, R(operation="fit", width=50, height=50)).info
+    kept = run_one(src, R(operation="fit", width=50, height=50, metadata="keep")).info["xmp"]
+    assert b"GPSLatitude" in kept and b'tiff:Orientation="1"' in kept
+
+
+# --- modes -------------------------------------------------------------------------
+
+def test_rgba_is_flattened_onto_the_background_for_jpeg(tmp_path):
+    src = tmp_path / "alpha.png"
+    im = Image.new("RGBA", (100, 100), (0, 0, 0, 0))
+    im.paste((255, 0, 0, 255), (50, 0, 100, 100))
+    im.save(src)
+    out = run_one(src, R(operation="fit", width=50, height=50, format="jpeg", background=(0, 200, 0)))
+    assert out.mode == "RGB"
+    assert near(out.getpixel((5, 25)), (0, 200, 0), 10) and near(out.getpixel((45, 25)), (255, 0, 0), 10)
+
+
+def test_palette_with_transparency_is_flattened_for_jpeg_and_kept_for_png(tmp_path):
+    src = tmp_path / "pal.png"
+    im = Image.new("P", (60, 60), 0)
+    im.putpalette([10, 10, 10, 255, 0, 0] + [0] * 762)
+    im.paste(1, (30, 0, 60, 60))
+    im.save(src, transparency=0)
+    jpg = run_one(src, R(operation="none", format="jpeg", background=(0, 0, 255)))
+    assert near(jpg.getpixel((5, 30)), (0, 0, 255), 10) and near(jpg.getpixel((55, 30)), (255, 0, 0), 10)
+    png = run_one(src, R(operation="fit", width=30, height=30, format="png"))
+    assert png.mode == "RGBA" and png.getpixel((2, 15))[3] == 0 and png.getpixel((28, 15)) == (255, 0, 0, 255)
+
+
+def test_16_bit_png_is_scaled_not_blown_out(tmp_path):
+    src = tmp_path / "deep.png"
+    Image.new("I;16", (64, 64), 128 * 257).save(src)
+    with Image.open(src) as check:
+        assert check.mode == "I;16"
+    for fmt in ("jpeg", "png", "webp"):
+        out = run_one(src, R(operation="fit", width=32, height=32, format=fmt)).convert("L")
+        assert abs(out.getpixel((16, 16)) - 128) <= 3, fmt
+
+
+def test_cmyk_jpeg_becomes_rgb(tmp_path):
+    src = tmp_path / "cmyk.jpg"
+    Image.new("CMYK", (80, 80), (0, 255, 255, 0)).save(src)  # pure red ink
+    for fmt in ("jpeg", "png", "webp"):
+        out = run_one(src, R(operation="fit", width=40, height=40, format=fmt))
+        assert out.mode == "RGB" and near(out.getpixel((20, 20)), (255, 0, 0), 20), fmt
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "LA"])
+def test_grey_modes_encode_to_every_format(tmp_path, mode):
+    src = tmp_path / f"{mode}.png"
+    Image.new(mode, (40, 40), 255 if mode != "LA" else (200, 255)).save(src)
+    for fmt in ("jpeg", "png", "webp", "avif"):
+        assert run_one(src, R(operation="fit", width=20, height=20, format=fmt)).size == (20, 20)
+
+
+def test_animated_gif_gives_its_first_frame_or_fails_when_asked(tmp_path):
+    src = tmp_path / "anim.gif"
+    frames = [Image.new("RGB", (40, 40), RED), Image.new("RGB", (40, 40), BLUE)]
+    frames[0].save(src, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    out = run_one(src, R(operation="none", format="png"))
+    assert near(out.convert("RGB").getpixel((20, 20)), RED, 10)
+    with pytest.raises(InputError, match="animated") as err:
+        run(src, R(), animation="fail")
+    assert err.value.step == "open"
+
+
+# --- bad input ---------------------------------------------------------------------
+
+def test_decompression_bomb_header_is_refused_quickly_without_allocating(tmp_path):
+    src = png_claiming(tmp_path / "bomb.png", 40000, 40000)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=100, height=100), max_pixels=100_000_000)
+    assert time.perf_counter() - start < 0.5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 100_000  # KiB; 40000² RGB is 4.8 GB
+    assert err.value.step == "open" and "pixels" in err.value.reason
+
+
+def test_image_over_the_limit_is_refused_not_just_warned(tmp_path):
+    # 1600 pixels against a limit of 1000: below Pillow's 2x error, above its warning.
+    src = tmp_path / "big.png"
+    Image.new("RGB", (40, 40)).save(src)
+    with pytest.raises(InputError, match="max_image_pixels|pixels"):
+        run(src, R(), max_pixels=1000)
+
+
+def test_truncated_jpeg_fails_at_decode(tmp_path):
+    src = tmp_path / "cut.jpg"
+    marked((400, 300)).save(src, quality=95)
+    src.write_bytes(src.read_bytes()[:3000])
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=100, height=100))
+    assert err.value.step == "decode" and "truncated" in err.value.reason
+
+
+@pytest.mark.parametrize("content", [b"", os.urandom(4096)], ids=["empty", "random"])
+def test_not_an_image_fails_at_open(tmp_path, content):
+    src = tmp_path / "fake.jpg"
+    src.write_bytes(content)
+    with pytest.raises(InputError) as err:
+        run(src, R())
+    assert err.value.step == "open"
+
+
+def test_format_not_accepted_is_named(tmp_path):
+    src = tmp_path / "x.png"
+    marked().save(src)
+    with pytest.raises(InputError, match=r"format png is not accepted \(accepted: jpeg, webp\)"):
+        run(src, R(), accepted=("jpeg", "webp"))
+
+
+def test_errors_not_about_the_input_propagate(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        run(tmp_path / "gone.jpg", R())
+
+
+def test_input_error_is_a_sentence_and_survives_pickling():
+    err = pickle.loads(pickle.dumps(InputError("decode", "image file is truncated")))
+    assert (err.step, err.reason) == ("decode", "image file is truncated")
+    assert str(err) == "The image could not be decoded: image file is truncated"
+
+
+# --- watermark ---------------------------------------------------------------------
+
+def diff_box(a: Image.Image, b: Image.Image) -> tuple[int, int, int, int] | None:
+    from PIL import ImageChops
+    return ImageChops.difference(a.convert("RGB"), b.convert("RGB")).point(lambda v: 255 if v > 30 else 0).getbbox()
+
+
+def test_text_watermark_lands_in_its_corner(jpeg):
+    base = R(operation="fit", width=200, height=200, format="png")
+    plain = run_one(jpeg, base)
+    wm = Watermark(text="(c) hotfolder", position="bottom-right", opacity=1.0, size=0.4, margin=0.05)
+    marked_im = run_one(jpeg, R(operation="fit", width=200, height=200, format="png", watermark=wm))
+    left, top, right, bottom = diff_box(plain, marked_im)
+    assert left >= 100 and top >= 100 and right <= 200 - 5 and bottom <= 150 - 5
+    assert right - left >= 0.3 * 200  # about `size` of the width
+
+
+def test_image_watermark_lands_in_its_corner_with_opacity(tmp_path, jpeg):
+    logo = tmp_path / "logo.png"
+    Image.new("RGBA", (50, 25), (255, 255, 0, 255)).save(logo)
+    wm = Watermark(image=logo, position="top-left", opacity=0.5, size=0.25, margin=0.0)
+    out = run_one(jpeg, R(operation="fit", width=200, height=200, format="png", watermark=wm))
+    # Half-opaque yellow over the red corner block: (red+yellow)/2.
+    assert near(out.getpixel((10, 5)), ((220 + 255) // 2, (20 + 255) // 2, 10), 20)
+    assert diff_box(run_one(jpeg, R(operation="fit", width=200, height=200, format="png")), out) == (0, 0, 50, 25)
+
+
+# --- names and formats -------------------------------------------------------------
+
+def test_output_name_fills_the_template():
+    r = R(name="web", filename="{folder}-{stem}_{rendition}.{ext}")
+    assert output_name(r, "holiday.photo.JPG", "jpg", folder="shop") == "shop-holiday.photo_web.jpg"
+    assert output_name(R(name="t", filename="{name}.{rendition}.{ext}"), "a.png", "webp") == "a.png.t.webp"
+
+
+@pytest.mark.parametrize(
+    "name, save_as, rendition_format, ext, written",
+    [
+        ("a.JPEG", "JPEG", "same", "jpeg", "JPEG"),
+        ("a.jpg", "JPEG", "webp", "webp", "WEBP"),
+        ("a.png", "JPEG", "same", "jpg", "JPEG"),  # a JPEG misnamed .png
+        ("a.tif", "TIFF", "same", "png", "PNG"),  # TIFF is not an output format
+        ("a.bmp", "BMP", "same", "png", "PNG"),
+        ("a.webp", "WEBP", "same", "webp", "WEBP"),
+        ("a.png", "PNG", "avif", "avif", "AVIF"),
+    ],
+)
+def test_output_format_and_extension(tmp_path, name, save_as, rendition_format, ext, written):
+    src = tmp_path / name
+    marked((60, 40)).save(src, format=save_as)
+    (out,) = run(src, R(operation="none", format=rendition_format))
+    assert out.ext == ext
+    assert Image.open(io.BytesIO(out.data)).format == written
