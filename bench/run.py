@@ -73,6 +73,25 @@ def count_done(outdir: Path, files, renditions) -> int:
     return sum(all(n in names for n in group) for group in want.values())
 
 
+def verify(outdir: Path, files, renditions) -> str | None:
+    """Every output has the upright size the recipe asks for (headers only, untimed):
+    no contender wins by doing less. Returns a problem, or None."""
+    from PIL import Image, ImageOps
+
+    from bench.recipe import fit
+    bad = []
+    for f in files:
+        with Image.open(f) as im:
+            upright = ImageOps.exif_transpose(im).size if im.getexif().get(0x0112, 1) in (5, 6, 7, 8) else im.size
+        for r in renditions:
+            out = outdir / output_name(Path(f).stem, r)
+            with Image.open(out) as o:
+                want = fit(upright, r.box)
+                if abs(o.size[0] - want[0]) > 1 or abs(o.size[1] - want[1]) > 1 or o.format != "JPEG":
+                    bad.append(f"{out.name}: {o.format} {o.size[0]}x{o.size[1]}, want {want[0]}x{want[1]}")
+    return f"{len(bad)} outputs differ from the recipe, e.g. {bad[0]}" if bad else None
+
+
 def pct(values: list[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100)."""
     s = sorted(values)
@@ -114,6 +133,15 @@ def machine() -> dict:
         "loadavg_at_start": loadavg(),
         "libjpeg_turbo": PIL.features.version("libjpeg_turbo") if hasattr(PIL, "features") else None,
     }
+    try:
+        repo = ROOT.parent
+        info["git"] = subprocess.run(["git", "-C", str(repo), "describe", "--always", "--dirty"],
+                                     capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "daemon"],
+                               capture_output=True, text=True).stdout.split("\n")
+        info["daemon_uncommitted"] = [line[3:] for line in dirty if line.strip()]
+    except OSError:
+        pass
     vips = shutil.which("vipsthumbnail")
     if vips:
         out = subprocess.run([vips, "--vips-version"], capture_output=True, text=True)
@@ -533,6 +561,7 @@ def parse_args(argv):
     p.add_argument("--quiet-period", type=float, help="set quiet_period in the daemon's config (default: the daemon's default)")
     p.add_argument("--dir", type=Path, default=Path(os.environ.get("HOTFOLDER_BENCH_DIR", Path(tempfile.gettempdir()) / "hotfolder-bench")),
                    help="corpus cache and scratch folder (default $HOTFOLDER_BENCH_DIR or /tmp/hotfolder-bench)")
+    p.add_argument("--keep", action="store_true", help="keep the scratch folder (daemon logs, outputs) and print its path")
     p.add_argument("--write-results", action="store_true", help="append the table and raw numbers to bench/RESULTS.md")
     args = p.parse_args(argv)
     only = set(SECTIONS) if not args.only else {s.strip() for s in args.only.split(",")}
@@ -591,13 +620,24 @@ def main(argv: list[str] | None = None) -> int:
                                                  "loadavg_after": loadavg()}
         log(f"  {results[key]:.2f} files/s ({seconds:.2f} s)")
 
+    def check(key: str, label: str, outdir: Path):
+        if key in results:
+            problem = verify(outdir, files, rends)
+            raw["throughput"][key]["verified"] = problem or "ok"
+            if problem:
+                why = " (expected: the seed ignores EXIF orientation)" if key == "seed" else ""
+                notes.append(f"{label}: {problem}{why}")
+
     if "seed" in want:
         contender("seed", "seed Pool.map", lambda: run_pool(seed, files, scratch / "out-seed", rends, procs))
+        check("seed", "seed Pool.map", scratch / "out-seed")
     if "bare" in want:
         contender("bare", "bare Pool.map", lambda: run_pool(bare, files, scratch / "out-bare", rends, procs))
+        check("bare", "bare Pool.map", scratch / "out-bare")
     if "vips" in want:
         if shutil.which("vipsthumbnail"):
             contender("vips", "vipsthumbnail", lambda: run_vips(files, scratch / "out-vips", rends, procs))
+            check("vips", "vipsthumbnail", scratch / "out-vips")
         else:
             notes.append("vipsthumbnail: skipped, not installed (apt-get install libvips-tools)")
     if "magick" in want:
@@ -605,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
         if binary:
             raw["magick_binary"] = binary
             contender("magick", "ImageMagick", lambda: run_magick(binary, files, scratch / "out-magick", rends, procs))
+            check("magick", "ImageMagick", scratch / "out-magick")
         else:
             notes.append("ImageMagick: skipped, not installed (apt-get install imagemagick)")
 
@@ -619,6 +660,7 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"daemon ready after {ready:.2f} s")
                 if "daemon" in want:
                     contender("daemon", "hotfolder daemon burst", lambda: daemon_burst(d, files, rends))
+                    check("daemon", "hotfolder daemon", d.output)
                 if "latency" in want:
                     time.sleep(1.0)
                     log(f"latency: {args.latency_drops} drops, one at a time")
@@ -665,7 +707,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_results:
         write_results(text, raw, argv)
         log(f"appended to {RESULTS}")
-    shutil.rmtree(scratch, ignore_errors=True)
+    if args.keep:
+        log(f"scratch kept: {scratch}")
+    else:
+        shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
@@ -766,7 +811,9 @@ def write_results(text: str, raw: dict, argv) -> None:
         f"- machine: {m['nproc']} cores ({m['cpu']}), {m['memory_gib']} GiB, Linux {m['kernel']}",
         f"- Python {m['python']}, Pillow {m['pillow']} (libjpeg-turbo {m.get('libjpeg_turbo')}), "
         f"{m.get('vips', 'no libvips')}, {m.get('imagemagick', 'no ImageMagick')}",
-        f"- command: `{cmd.strip()}`",
+        f"- command: `{cmd.strip()}` at `{m.get('git', '?')}`"
+        + (f" (uncommitted daemon files: {', '.join(m['daemon_uncommitted'])})" if m.get("daemon_uncommitted") else ""),
+        f"- load average (1 min) at start: {m.get('loadavg_at_start')}",
         "",
         text.rstrip(),
         "",
