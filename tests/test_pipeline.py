@@ -388,3 +388,95 @@ def test_output_format_and_extension(tmp_path, name, save_as, rendition_format, 
     (out,) = run(src, R(operation="none", format=rendition_format))
     assert out.ext == ext
     assert Image.open(io.BytesIO(out.data)).format == written
+
+
+# --- quality guard (issue 6.4) -------------------------------------------------------
+#
+# Every fit/fill output is compared with a reference made the slow, careful way: full
+# decode, no draft, one LANCZOS resample. The test photo is real photographs at a
+# camera's pixel-level softness (imaging.camera_photo, 2048x1536, JPEG q95).
+#
+# Measured (Pillow 13, libjpeg-turbo; SSIM against the reference):
+#
+#   rendition   draft          PNG out   JPEG q85   the reference itself at JPEG q85
+#   fit 1000    1/2 (1024)     0.9955    0.9626     0.9637
+#   fit 640     1/2 (1024)     0.9978    0.9558     0.9562
+#   fill 300    1/4 (512)      0.9954    0.9499     0.9516
+#   fit 256     1/8 (256)      0.9917    0.9401     0.9445
+#   one DCT step too small:
+#   fit 1000    1/4 (512)      0.9452    0.9244
+#   fit 640     1/4 (512)      0.9763    0.9411
+#   fill 300    1/8 (256)      0.9495    0.9168
+#
+# So lossless outputs must reach 0.985 (every too-small draft is below 0.98). For JPEG
+# q85 the encoder alone costs 0.04-0.06 on a thumbnail of a detailed photo, so 0.95 is
+# required where the encoder itself gets there, and elsewhere at most 0.01 less than
+# what the encoder does to the reference (a draft at exactly the target size costs 0.004).
+
+LOSSLESS_SSIM = 0.985
+JPEG_SSIM = 0.95
+JPEG_SLACK = 0.01
+QUALITY_CASES = [
+    R(name="fit1000", operation="fit", width=1000, height=1000),
+    R(name="fit640", operation="fit", width=640, height=640),
+    R(name="fill300", operation="fill", width=300, height=300),
+    R(name="fit256", operation="fit", width=256, height=256),
+]
+
+
+@pytest.fixture(scope="module")
+def camera_jpeg(tmp_path_factory) -> Path:
+    pytest.importorskip("skimage")
+    from imaging import camera_photo
+
+    path = tmp_path_factory.mktemp("quality") / "camera.jpg"
+    camera_photo((2048, 1536)).save(path, quality=95)
+    return path
+
+
+def ssim(a: Image.Image, b: Image.Image) -> float:
+    import numpy as np
+    from skimage.metrics import structural_similarity
+
+    return structural_similarity(np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB")), channel_axis=2, data_range=255)
+
+
+def reference(src: Path, rendition: Rendition, size: tuple[int, int], draft_scale: int = 1) -> Image.Image:
+    with Image.open(src) as im:
+        full = im.size
+        if draft_scale > 1:
+            im.draft("RGB", (full[0] // draft_scale, full[1] // draft_scale))
+        p = pipeline.plan(rendition, full)
+        crop = p.crop or (0, 0, 1, 1)
+        box = (crop[0] * im.width, crop[1] * im.height, crop[2] * im.width, crop[3] * im.height)
+        return im.resize(size, Image.Resampling.LANCZOS, box=box)
+
+
+def as_jpeg(im: Image.Image, quality: int = 85) -> Image.Image:
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    return Image.open(buf)
+
+
+@pytest.mark.parametrize("rendition", QUALITY_CASES, ids=lambda r: r.name)
+def test_resampling_matches_a_full_decode(camera_jpeg, rendition):
+    out = run_one(camera_jpeg, Rendition(**{**rendition.__dict__, "format": "png"}))
+    assert ssim(out, reference(camera_jpeg, rendition, out.size)) >= LOSSLESS_SSIM
+
+
+@pytest.mark.parametrize("rendition", QUALITY_CASES, ids=lambda r: r.name)
+def test_jpeg_q85_is_as_good_as_the_encoder_allows(camera_jpeg, rendition):
+    out = run_one(camera_jpeg, Rendition(**{**rendition.__dict__, "format": "jpeg", "quality": 85}))
+    ref = reference(camera_jpeg, rendition, out.size)
+    floor = ssim(as_jpeg(ref), ref)
+    assert ssim(out, ref) >= min(JPEG_SSIM, floor - JPEG_SLACK)
+
+
+@pytest.mark.parametrize("rendition, scale", [(QUALITY_CASES[0], 4), (QUALITY_CASES[1], 4), (QUALITY_CASES[2], 8)],
+                         ids=["fit1000", "fit640", "fill300"])
+def test_the_quality_guard_catches_a_draft_one_step_too_small(camera_jpeg, rendition, scale):
+    size = run(camera_jpeg, rendition)[0]
+    ref = reference(camera_jpeg, rendition, (size.width, size.height))
+    too_small = reference(camera_jpeg, rendition, ref.size, draft_scale=scale)
+    assert ssim(too_small, ref) < LOSSLESS_SSIM
+    assert ssim(as_jpeg(too_small), ref) < min(JPEG_SSIM, ssim(as_jpeg(ref), ref) - JPEG_SLACK)
