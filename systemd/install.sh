@@ -1,0 +1,111 @@
+#!/bin/bash
+# Install hotfolder as a system service from this checkout. Run as root:
+#
+#   systemd/install.sh [--no-start]
+#
+# What it does (each step is safe to repeat; running it again upgrades in place):
+#   1. creates the venv /opt/hotfolder/venv and pip-installs this checkout into it
+#   2. installs the user and group hotfolder (sysusers.d) and the default hot
+#      folder under /var/lib/hotfolder (tmpfiles.d)
+#   3. copies config/hotfolder.system.yaml to /etc/hotfolder/hotfolder.yaml unless
+#      that file exists already (yours is never overwritten), and checks it
+#   4. installs the unit, reloads systemd, and enables and starts the service
+#      (restarts it if it was running, to load the new code)
+#
+# --no-start  install and enable, but do not start or restart the service.
+# Offline installs: pip honours PIP_NO_INDEX=1 and PIP_FIND_LINKS=/dir/of/wheels.
+# Undo with systemd/uninstall.sh.
+set -eu
+
+PREFIX=/opt/hotfolder            # the unit's ExecStart names $PREFIX/venv/bin/hotfolder
+VENV=$PREFIX/venv
+CONF_DIR=/etc/hotfolder
+UNIT_DIR=/etc/systemd/system
+SYSUSERS=/etc/sysusers.d/hotfolder.conf
+TMPFILES=/etc/tmpfiles.d/hotfolder.conf
+PYTHON=${PYTHON:-python3}
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+START=yes
+
+usage() { sed -n '2,/^set -eu/p' "$0" | sed -e 's/^# \{0,1\}//' -e '/^set -eu/d'; }
+say() { printf 'hotfolder install: %s\n' "$*"; }
+die() { printf 'hotfolder install: error: %s\n' "$*" >&2; exit 1; }
+
+for arg in "$@"; do
+    case "$arg" in
+        --no-start) START=no ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown option: $arg" ;;
+    esac
+done
+
+[ "$(id -u)" = 0 ] || die "run me as root (sudo $0)"
+[ -f "$REPO/pyproject.toml" ] && [ -f "$REPO/systemd/hotfolder.service" ] \
+    || die "$REPO does not look like a hotfolder checkout"
+for tool in systemctl systemd-sysusers systemd-tmpfiles; do
+    command -v "$tool" >/dev/null || die "$tool not found: this needs a systemd system"
+done
+[ -x /bin/kill ] || die "/bin/kill (ExecReload=) is missing: apt-get install procps"
+command -v "$PYTHON" >/dev/null || die "$PYTHON not found (set PYTHON=/path/to/python3.11+)"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || die "$PYTHON is older than 3.11"
+"$PYTHON" -c 'import venv, ensurepip' 2>/dev/null \
+    || die "$PYTHON cannot create venvs: apt-get install python3-venv"
+
+# 1. the venv
+if [ ! -x "$VENV/bin/python" ]; then
+    say "creating $VENV"
+    install -d -m 0755 "$PREFIX"
+    "$PYTHON" -m venv "$VENV"
+fi
+say "installing hotfolder from $REPO into $VENV"
+# build from a copy so the checkout stays clean (and may be read-only)
+BUILD=$(mktemp -d)
+trap 'rm -rf "$BUILD"' EXIT
+tar -C "$REPO" --exclude=./.git --exclude=./.venv --exclude=./var --exclude=./build \
+    --exclude='*.egg-info' --exclude=__pycache__ --exclude=./bench -cf - . | tar -C "$BUILD" -xf -
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$BUILD"
+"$VENV/bin/hotfolder" --version >/dev/null || die "$VENV/bin/hotfolder does not run"
+
+# 2. user, group and folders
+say "installing $SYSUSERS and $TMPFILES"
+install -D -m 0644 "$REPO/systemd/hotfolder.sysusers" "$SYSUSERS"
+systemd-sysusers "$SYSUSERS"
+install -D -m 0644 "$REPO/systemd/hotfolder.tmpfiles" "$TMPFILES"
+systemd-tmpfiles --create "$TMPFILES"
+
+# 3. the config
+install -d -m 0755 "$CONF_DIR"
+if [ -e "$CONF_DIR/hotfolder.yaml" ]; then
+    say "keeping your $CONF_DIR/hotfolder.yaml"
+else
+    say "installing $CONF_DIR/hotfolder.yaml"
+    install -m 0644 "$REPO/config/hotfolder.system.yaml" "$CONF_DIR/hotfolder.yaml"
+fi
+"$VENV/bin/hotfolder" check-config "$CONF_DIR/hotfolder.yaml" \
+    || die "fix $CONF_DIR/hotfolder.yaml (see above), then run me again"
+
+# 4. the unit
+say "installing $UNIT_DIR/hotfolder.service"
+install -D -m 0644 "$REPO/systemd/hotfolder.service" "$UNIT_DIR/hotfolder.service"
+systemctl daemon-reload
+systemctl enable hotfolder.service
+if [ "$START" = no ]; then
+    say "enabled; start it with: systemctl start hotfolder"
+elif systemctl is-active --quiet hotfolder.service; then
+    say "restarting the running service"
+    systemctl restart hotfolder.service
+else
+    systemctl start hotfolder.service
+fi
+
+cat <<EOF
+hotfolder install: done.
+  drop images into   /var/lib/hotfolder/inbox   (members of the group hotfolder may write there)
+  renditions land in /var/lib/hotfolder/output
+  config             $CONF_DIR/hotfolder.yaml   (then: systemctl reload hotfolder)
+  status             systemctl status hotfolder; $VENV/bin/hotfolder status -c $CONF_DIR/hotfolder.yaml
+  logs               journalctl -u hotfolder
+  your own folders   systemctl edit hotfolder  ->  [Service] ReadWritePaths=/srv/photos
+EOF
