@@ -153,6 +153,22 @@ def test_draft_accounts_for_a_sideways_stored_jpeg(tmp_path):
     assert run_one(src, R(operation="fit", width=1400, height=1400)).size == (1400, 467)
 
 
+def test_camera_mpo_jpeg_is_treated_as_jpeg(tmp_path):
+    src = tmp_path / "camera.jpg"
+    first = marked((800, 600))
+    first.save(src, format="MPO", save_all=True, append_images=[marked((800, 600))], quality=95)
+    with Image.open(src, formats=["JPEG"]) as im:
+        assert im.format == "MPO"
+        pipeline._draft(im, [R(operation="fit", width=200, height=200)])
+        assert im.size == (200, 150)
+    (out,) = run(src, R(operation="fit", width=200, height=200), accepted=("jpeg",))
+    assert out.ext == "jpg" and Image.open(io.BytesIO(out.data)).format == "JPEG"
+
+
+def test_no_renditions_give_no_outputs(jpeg):
+    assert run(jpeg) == []
+
+
 def test_draft_never_decodes_below_what_the_largest_rendition_needs(tmp_path):
     src = tmp_path / "big.jpg"
     Image.new("RGB", (2000, 1600), GREY).save(src)
@@ -164,8 +180,8 @@ def test_draft_never_decodes_below_what_the_largest_rendition_needs(tmp_path):
 
 # --- metadata ----------------------------------------------------------------------
 
-def srgb_icc() -> bytes:
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+# Made once: the profile's header holds its creation time, so two calls may differ.
+SRGB_ICC = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
 def photo_with_metadata(path: Path) -> Path:
@@ -173,7 +189,7 @@ def photo_with_metadata(path: Path) -> Path:
     exif[0x010F] = "Camera Maker"
     gps = exif.get_ifd(pipeline.GPS_IFD_TAG)
     gps[1], gps[2] = "N", (48.0, 51.0, 24.0)
-    marked((200, 150)).save(path, quality=90, exif=exif, icc_profile=srgb_icc())
+    marked((200, 150)).save(path, quality=90, exif=exif, icc_profile=SRGB_ICC)
     return path
 
 
@@ -182,7 +198,7 @@ def photo_with_metadata(path: Path) -> Path:
 def test_icc_profile_is_always_kept(tmp_path, fmt, metadata):
     src = photo_with_metadata(tmp_path / "p.jpg")
     out = run_one(src, R(operation="fit", width=100, height=100, format=fmt, metadata=metadata))
-    assert out.info.get("icc_profile") == srgb_icc()
+    assert out.info.get("icc_profile") == SRGB_ICC
 
 
 def test_gps_is_stripped_by_default(tmp_path):

@@ -50,6 +50,8 @@ OUTPUT_EXT = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
 SOURCE_SUFFIXES = {
     "jpeg": {"jpg", "jpeg", "jpe", "jfif"}, "png": {"png"}, "webp": {"webp"}, "avif": {"avif"},
 }
+# Pillow opens a camera JPEG with a multi-picture (MPF) index as MPO: still a JPEG.
+JPEG_FORMATS = {"JPEG", "MPO"}
 # Formats whose multi-frame files are animations (a multi-page TIFF is not).
 ANIMATED_FORMATS = {"GIF", "WEBP", "PNG", "AVIF"}
 
@@ -86,6 +88,9 @@ DECODE_ERRORS = (
     IndexError, KeyError, TypeError, zlib.error,
     Image.DecompressionBombError, Image.DecompressionBombWarning,
 )
+
+# What an encoder raises on an image it cannot write (a TypeError would be our bug).
+ENCODE_ERRORS = (OSError, ValueError)
 
 STEP_WORDS = {
     "open": "opened", "decode": "decoded", "orient": "oriented", "resize": "resized",
@@ -188,7 +193,7 @@ def render(
         configure(max_image_pixels)
     with open_image(src, accepted_formats, max_image_pixels, animation) as im:
         stored = im.size
-        if im.format == "JPEG":  # its EXIF precedes the pixels: orientation is known before decoding
+        if im.format in JPEG_FORMATS:  # its EXIF precedes the pixels: orientation is known before decoding
             _draft(im, renditions)
         _load(im)
         meta = read_metadata(im)
@@ -328,6 +333,8 @@ def _draft(im: Image.Image, renditions: Sequence[Rendition]) -> None:
     """Ask libjpeg for the smallest DCT scale (1/8..1) still covering every rendition."""
     orientation = _orientation(im)
     needs = [_stored_need(p, orientation) for p in plans_for(renditions, im.size, orientation)]
+    if not needs:
+        return
     need_w = max(math.ceil(w) for w, _ in needs)
     need_h = max(math.ceil(h) for _, h in needs)
     if need_w * 2 <= im.width and need_h * 2 <= im.height:
@@ -358,6 +365,8 @@ def read_metadata(im: Image.Image) -> Metadata:
 
 
 def _config_format(pil_format: str | None) -> str:
+    if pil_format in JPEG_FORMATS:
+        return "jpeg"
     for name, pil in PIL_FORMATS.items():
         if pil == pil_format:
             return name
@@ -596,7 +605,7 @@ def encode(im: Image.Image, fmt: str, rendition: Rendition, meta: Metadata) -> b
     buffer = io.BytesIO()
     try:
         im.save(buffer, format=PIL_FORMATS[fmt], **options)
-    except DECODE_ERRORS as exc:  # e.g. WebP refuses sides over 16383 pixels
+    except ENCODE_ERRORS as exc:  # e.g. WebP refuses sides over 16383 pixels
         _reraise_unless_input(exc)
         raise InputError("encode", f"{fmt} output: {_describe(exc)}") from None
     return buffer.getvalue()
@@ -604,8 +613,6 @@ def encode(im: Image.Image, fmt: str, rendition: Rendition, meta: Metadata) -> b
 
 def _metadata_options(fmt: str, rendition: Rendition, meta: Metadata) -> dict:
     options: dict = {"icc_profile": meta.icc}
-    if fmt == "jpeg":
-        options["comment"] = b""
     if rendition.metadata == "strip-all":
         return options
     exif = output_exif(meta.exif, rendition)
