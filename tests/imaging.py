@@ -80,11 +80,6 @@ def photo(size: tuple[int, int]) -> Image.Image:
         return synthetic_photo(size)
 
 
-def save(im: Image.Image, path: Path, fmt: str | None = None, **options) -> Path:
-    im.save(path, format=fmt, **options)
-    return path
-
-
 def png_claiming(path: Path, width: int, height: int) -> Path:
     """A tiny PNG whose header claims `width` x `height` (a decompression bomb's shape)."""
     import struct

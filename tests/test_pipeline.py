@@ -42,7 +42,9 @@ def near(a, b, tol=40) -> bool:
 
 @pytest.fixture
 def jpeg(tmp_path) -> Path:
-    return marked((400, 300)).save(tmp_path / "photo.jpg", quality=95) or tmp_path / "photo.jpg"
+    path = tmp_path / "photo.jpg"
+    marked((400, 300)).save(path, quality=95)
+    return path
 
 
 # --- operations --------------------------------------------------------------------
