@@ -323,8 +323,38 @@ EOF""")
         m.sh(f"cp /root/good.yaml {CONFIG} && systemctl reload hotfolder.service")
         wait_until(lambda: "refused" not in _status_text(m), 30, "the refusal note to clear after a good reload")
 
-        # --- stop: drains and exits well within TimeoutStopSec, nothing left running
+        # --- the documented way to watch a folder of one's own: a ReadWritePaths= drop-in
+        m.sh("install -d -o root -g hotfolder -m 2775 /srv/photos "
+             "/srv/photos/inbox /srv/photos/output /srv/photos/archive /srv/photos/failed /srv/photos/processing")
+        m.sh(f"""cat >> {CONFIG} <<'EOF'
+  - name: srv
+    inbox: /srv/photos/inbox
+    output: /srv/photos/output
+    archive: /srv/photos/archive
+    failed: /srv/photos/failed
+    processing: /srv/photos/processing
+    renditions:
+      - name: web
+        operation: fit
+        size: 800x800
+        format: jpeg
+EOF""")
+        m.sh("mkdir -p /etc/systemd/system/hotfolder.service.d && "
+             "printf '[Service]\\nReadWritePaths=/srv/photos\\n' > /etc/systemd/system/hotfolder.service.d/paths.conf && "
+             "systemctl daemon-reload && systemctl restart hotfolder.service")
+        wait_until(lambda: _status_text(m).startswith("processed "), 30, "the restarted daemon's STATUS=")
+        m.sh("cp /images/four.jpg /srv/photos/inbox/.four.part && mv /srv/photos/inbox/.four.part /srv/photos/inbox/four.jpg")
+        wait_until(lambda: m.exists("/srv/photos/output/four_web.jpg"), 60,
+                   "the output in /srv/photos (journal:\n"
+                   + m.sh("journalctl -u hotfolder --no-pager | tail -10", check=False).stdout + ")")
+        assert m.sh("stat -c %G /srv/photos/output/four_web.jpg").stdout.strip() == "hotfolder"
+
+        # --- stop with files arriving: drains and exits well within TimeoutStopSec,
+        # nothing left running, every file either done or back in its inbox
         timeout_stop = m.show("TimeoutStopUSec")["TimeoutStopUSec"]
+        batch = [f"burst{i}.jpg" for i in range(8)]
+        m.sh(" && ".join(f"cp /images/one.jpg {VAR}/inbox/.{n}.part && mv {VAR}/inbox/.{n}.part {VAR}/inbox/{n}"
+                         for n in batch))
         t0 = time.monotonic()
         m.sh("systemctl stop hotfolder.service", timeout=120)
         stop_seconds = time.monotonic() - t0
@@ -334,6 +364,11 @@ EOF""")
         assert props["ExecMainStatus"] == "0" and props["NRestarts"] == "0", props
         assert stop_seconds < 45, f"stop took {stop_seconds:.1f} s"
         assert _hotfolder_pids(m) == []
+        assert m.sh(f"ls -A {VAR}/processing").stdout.strip() == "", "claims left in processing/ after stop"
+        for n in batch:
+            stem = n.removesuffix(".jpg")
+            done = m.exists(f"{VAR}/archive/{n}") and m.exists(f"{VAR}/output/{stem}_web.jpg")
+            assert done or m.exists(f"{VAR}/inbox/{n}"), f"{n} is neither done nor back in the inbox"
         r = m.sh(f"{HOTFOLDER} status --config {CONFIG}", check=False)
         assert r.returncode == 1 and "not running" in r.stdout, r.stdout
 
