@@ -271,6 +271,9 @@ def test_install_use_reload_stop_uninstall(rootfs, wheels, source, images, tmp_p
         assert props["Type"] == "notify" and props["NotifyAccess"] == "main"
         main_pid = props["MainPID"]
 
+        # the installed unit, with its real ExecStart, verifies without a word
+        r = m.sh("systemd-analyze verify /etc/systemd/system/hotfolder.service 2>&1")
+        assert r.stdout.strip() == "", f"systemd-analyze verify said:\n{r.stdout}"
         # the sandbox, measured by the running systemd (not only offline)
         r = m.sh("systemd-analyze security hotfolder.service --no-pager")
         exposure = float(re.search(r"Overall exposure level for hotfolder\.service:\s*([0-9.]+)", r.stdout).group(1))
