@@ -601,7 +601,8 @@ def main(argv: list[str] | None = None) -> int:
     root = args.dir.resolve()
     root.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="run-", dir=root))  # same filesystem as the corpus
-    raw: dict = {"machine": machine(), "files": args.files, "procs": procs,
+    raw: dict = {"started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                 "machine": machine(), "files": args.files, "procs": procs,
                  "renditions": [r.__dict__ for r in rends], "quiet_period": args.quiet_period}
     notes: list[str] = []
     t_all = time.perf_counter()
@@ -845,7 +846,7 @@ def render(rows: list[Row], notes: list[str], args, procs, rends) -> str:
 def write_results(text: str, raw: dict, argv) -> None:
     m = raw["machine"]
     cmd = "python -m bench " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
-    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = raw["started"]
     section = [
         f"## {when}",
         "",
@@ -861,7 +862,7 @@ def write_results(text: str, raw: dict, argv) -> None:
         "<details><summary>raw numbers</summary>",
         "",
         "```json",
-        json.dumps(raw, indent=1, default=str),
+        "{\n" + ",\n".join(f" {json.dumps(k)}: {json.dumps(v, default=str)}" for k, v in raw.items()) + "\n}",
         "```",
         "</details>",
         "",
