@@ -264,6 +264,16 @@ def tree_pids(root: int) -> list[int]:
     return pids
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (its own threads, not its children)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def tree_rss(root: int) -> tuple[int, int]:
     """(sum of RSS in bytes, number of processes) over root and all its descendants."""
     total = n = 0
@@ -346,6 +356,23 @@ class Daemon:
         self.proc = subprocess.Popen(self.command("run"), stdout=out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=env, cwd=self.work)
         out.close()
+
+    def logged_durations(self, event: str) -> list[float]:
+        """duration_ms of every `event` in the daemon's JSON log (diagnostic only)."""
+        out = []
+        try:
+            for line in self.logfile.read_text(errors="replace").splitlines():
+                if event not in line:
+                    continue
+                try:
+                    rec = json.loads(line[line.index("{"):])
+                except ValueError:
+                    continue
+                if rec.get("event") == event and isinstance(rec.get("duration_ms"), (int, float)):
+                    out.append(float(rec["duration_ms"]))
+        except OSError:
+            pass
+        return out
 
     def log_says_ready(self) -> bool:
         try:
@@ -664,8 +691,14 @@ def main(argv: list[str] | None = None) -> int:
             ready = d.wait_ready()
             raw.setdefault("daemon_ready_s", []).append(ready)
             raw["daemon_quiet_period_s"] = d.effective_quiet_period()
+            cpu0 = cpu_seconds(d.proc.pid)
             seconds = daemon_burst(d, files, rends)
+            main_cpu = cpu_seconds(d.proc.pid) - cpu0
+            raw.setdefault("daemon_main_cpu_share", []).append(main_cpu / seconds)
             raw.setdefault("daemon_exit_code", []).append(d.stop())
+            pipeline_ms = d.logged_durations("file_rendered")
+            if pipeline_ms:
+                raw.setdefault("daemon_pipeline_ms_median", []).append(statistics.median(pipeline_ms))
         return seconds
 
     if "daemon" in want:
@@ -794,6 +827,20 @@ def table_rows(args, results, single, latency, raw, backlog, procs) -> list[Row]
                         "; ".join(x for x in (vs(v, ["seed", "vips", "magick", "bare"]),
                                               f"includes quiet_period {qp:g} s" if qp is not None else "") if x),
                         "≥2.5× seed, ≥2× vips, >1× magick, ≥0.9× bare", ", ".join(checks)))
+        pm = raw.get("daemon_pipeline_ms_median")
+        if pm:
+            best = min(pm)
+            if base.get("bare"):
+                ref_ms, ref = procs * 1000 / base["bare"], f"bare Pool, {procs} at once"
+            elif single:
+                ref_ms, ref = 1000 / single, "bare alone"
+            else:
+                ref_ms = None
+            cpu = raw.get("daemon_main_cpu_share")
+            rows.append(Row("daemon worker time per file, during the burst (diagnostic)", f"{best:.0f} ms",
+                            (f"{best / ref_ms:.2f}× {ref} ({ref_ms:.0f} ms); " if ref_ms else "")
+                            + "median `file_rendered` duration_ms from its log"
+                            + (f"; supervisor used {min(cpu):.0%} of a core" if cpu else "")))
         if single:
             eff = v / (procs * single)
             raw["scaling_efficiency"] = eff
