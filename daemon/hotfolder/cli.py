@@ -83,6 +83,9 @@ def cmd_check_config(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from . import systemd
+
+    systemd.scrub_environ()  # before any process starts: only we may talk to systemd
     cfg = config_mod.load(args.config)
     log.setup(args.log_format, args.log_level)
     from .supervisor import Supervisor  # imported late: check-config and status stay light
@@ -113,6 +116,8 @@ def cmd_status(args) -> int:
     print(f"  queued     {snap['queued'] + snap['waiting']}")
     print(f"  in flight  {snap['in_flight']}")
     print(f"  workers    {snap['workers_alive']}/{snap['workers']} alive")
+    for busy in snap.get("current", []):
+        print(f"    pid {busy['pid']}: {busy['file']} ({busy['seconds']} s)")
     if snap.get("message"):
         print(f"  note       {snap['message']}")
     return 0

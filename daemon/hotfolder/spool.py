@@ -138,14 +138,14 @@ def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts
     return dst
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644, group: str | None = None) -> None:
+def write_atomic(path: Path, data: bytes, mode: int = 0o644, group: str | None = None, tag: str = "") -> None:
     """Temp file in the same folder, fsync, rename over the final name, fsync the folder.
 
     A reader never sees half a file under its final name, and a rerun replaces an
     earlier output instead of adding a copy.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{TEMP_MARK}")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{TEMP_MARK}{tag}")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -162,6 +162,21 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, group: str | None =
             pass
         raise
     fsync_dir(path.parent)
+
+
+def remove_temp_outputs(folder: Folder, rel: str, tag: str) -> int:
+    """Delete the temp outputs a killed worker left for one job (tagged with its id)."""
+    removed = 0
+    out_dir = folder.output / Path(rel).parent
+    try:
+        names = os.listdir(out_dir)
+    except OSError:
+        return 0
+    for name in names:
+        if f"{TEMP_MARK}{tag}" in name:
+            (out_dir / name).unlink(missing_ok=True)
+            removed += 1
+    return removed
 
 
 def _gid(group: str) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 LOCK_WAIT = 2.0  # seconds; a healthy holder keeps the lock for microseconds
@@ -74,6 +74,7 @@ class Status:
     message: str = ""
     updated: float = 0.0
     config: str = ""
+    current: list = field(default_factory=list)  # [{"pid", "file", "seconds"}] per busy worker
 
 
 def write_snapshot(path: Path, status: Status) -> None:

@@ -29,11 +29,16 @@ from . import log, spool, systemd
 from .config import Config, ConfigError, Folder
 from .stats import Counters, Status, write_snapshot
 from .watcher import Watcher
-from .worker import Job, Result, consume
+from .mailbox import Mailbox
+from .worker import Job, Result, consume, temp_tag
 
-START_METHOD = "spawn"  # never fork a process that runs watchdog threads
+# Never fork the main process: it runs watchdog threads. A forkserver is a clean,
+# single-threaded process started once; it forks workers with Pillow already
+# imported, so a dead worker is replaced in tens of milliseconds.
+START_METHOD = "forkserver"
+PRELOAD = ["hotfolder.worker", "hotfolder.pipeline", "PIL.Image", "PIL.JpegImagePlugin"]
 TICK = 0.05  # seconds the loop waits for results before looking at everything else
-WEDGE_AFTER = 5.0  # seconds of no progress, with work queued and a worker idle
+WEDGE_AFTER = 2.0  # seconds of no progress, with work queued and a worker idle
 STATUS_EVERY = 1.0
 MAX_BOOT_FAILURES = 5  # workers dying before they are ready: stop, don't flap
 
@@ -64,6 +69,7 @@ class Supervisor:
         self.log_format = log_format
         self.log = log.get("supervisor")
         self.ctx = mp.get_context(START_METHOD)
+        self.ctx.set_forkserver_preload(PRELOAD)
         self.counters = Counters(self.ctx)
         self.tasks = None
         self.results = None
@@ -88,7 +94,14 @@ class Supervisor:
     def _open_queues(self) -> None:
         # Bounded: claims stop at queue_bound unstarted jobs; the slack is for sentinels.
         self.tasks = self.ctx.Queue(maxsize=self.config.queue_bound + 256)
-        self.results = self.ctx.Queue()
+        self.results = Mailbox(self.ctx)
+
+    def _close_queues(self) -> None:
+        if self.tasks is not None:
+            self.tasks.cancel_join_thread()  # never block on jobs no worker will read
+            self.tasks.close()
+            self.results.close()
+        self.tasks = self.results = None
 
     def _spawn(self, index: int) -> None:
         process = self.ctx.Process(
@@ -155,8 +168,12 @@ class Supervisor:
         self._reap()
         self._kill_hung()
         self._check_wedged()
-        self._maybe_reload_on_change()
-        self._publish()
+        if time.monotonic() - self._last_status >= STATUS_EVERY:
+            if self.watcher is not None:
+                self.watcher.check()
+            self._check_counters()
+            self._maybe_reload_on_change()
+            self._publish()
 
     def _handle_signals(self) -> None:
         while self.signals:
@@ -239,7 +256,8 @@ class Supervisor:
         if slot is None:
             return  # from a worker already replaced
         now = time.monotonic()
-        self.last_progress = now
+        if kind != "ready":
+            self.last_progress = now  # a file started or ended
         if kind == "ready":
             slot.ready = True
             slot.since = now
@@ -292,6 +310,10 @@ class Supervisor:
 
     # ------------------------------------------------------------------ worker health
     def _reap(self) -> None:
+        if any(slot.process.exitcode is not None for slot in self.slots.values()):
+            # A dead worker's last words ("start" of the file that killed it) may
+            # still be in the pipe: read them first, so the right file is retried.
+            self._collect_results(0)
         for index, slot in list(self.slots.items()):
             code = slot.process.exitcode
             if code is None:
@@ -303,8 +325,8 @@ class Supervisor:
             cause = f"signal {-code}" if code < 0 else f"exit code {code}"
             self.log.error("worker_died", slot=index, pid=slot.process.pid, cause=cause,
                            job=self.jobs[slot.job_id].job.rel if slot.job_id in self.jobs else None)
-            if not slot.ready:
-                self.boot_failures += 1
+            if not slot.ready and code > 0:
+                self.boot_failures += 1  # it failed on its own (an exception at start), not killed
             self._retry_held(slot, f"worker died by {cause}")
             if not self.draining and index < self.config.workers:
                 self._spawn(index)
@@ -314,6 +336,7 @@ class Supervisor:
         if tracked is None:
             return
         job = tracked.job
+        spool.remove_temp_outputs(job.folder, job.rel, temp_tag(job))
         if job.attempt >= self.config.max_attempts or self.draining:
             if self.draining:
                 self._give_back_quietly(tracked)
@@ -345,16 +368,20 @@ class Supervisor:
                 slot.job_id = None
 
     def _check_wedged(self) -> None:
-        """Work waits, a worker is idle, yet nothing moves: a killed worker left a lock held."""
+        """Work waits, a worker is idle, yet no file starts or ends: a killed worker
+        took the queue's read lock (or the mailbox's write lock) to its grave."""
         now = time.monotonic()
         if now - self.last_progress < WEDGE_AFTER:
             return
         waiting = any(t.slot is None and now - t.queued_at > WEDGE_AFTER for t in self.jobs.values())
-        idle = any(s.ready and s.job_id is None and now - s.since > WEDGE_AFTER for s in self.slots.values())
-        stuck_counter = not self.counters.healthy()
-        if (waiting and idle) or stuck_counter:
-            self._rebuild("counter lock held by a dead worker" if stuck_counter
-                          else "queue stalled: work waits while workers idle")
+        idle = any(s.ready and s.job_id is None for s in self.slots.values())
+        if waiting and idle:
+            self._rebuild("queue stalled: work waits while workers idle")
+
+    def _check_counters(self) -> None:
+        """A worker killed while holding a counter's lock would block every count."""
+        if not self.counters.healthy():
+            self._rebuild("a counter lock is held by a dead worker")
 
     def _rebuild(self, why: str) -> None:
         """New queues, locks and workers; the counts and the in-flight files carried over."""
@@ -366,9 +393,7 @@ class Supervisor:
         self.slots.clear()
         processed, failed = self.counters.snapshot()
         self.counters = Counters(self.ctx, processed, failed)
-        for q in (self.tasks, self.results):
-            q.cancel_join_thread()
-            q.close()
+        self._close_queues()
         self._open_queues()
         pending = sorted(self.jobs.values(), key=lambda t: t.job.id)
         self.jobs.clear()
@@ -465,11 +490,7 @@ class Supervisor:
         for tracked in self.jobs.values():
             self._give_back_quietly(tracked)
         self.jobs.clear()
-        for q in (self.tasks, self.results):
-            if q is not None:
-                q.cancel_join_thread()
-                q.close()
-        self.tasks = self.results = None
+        self._close_queues()
 
     # ------------------------------------------------------------------ status
     def status(self) -> Status:
@@ -487,6 +508,9 @@ class Supervisor:
             state=self.state,
             message=self.message,
             config=str(self.config.source),
+            current=[{"pid": s.process.pid, "file": self.jobs[s.job_id].job.rel,
+                      "seconds": round(time.monotonic() - s.since, 1)}
+                     for s in self.slots.values() if s.job_id in self.jobs],
         )
 
     def _status_line(self) -> str:

@@ -12,6 +12,7 @@ walks the inbox lazily, taking only as many files as there is room for.
 """
 from __future__ import annotations
 
+import logging
 import os
 import stat
 import threading
@@ -216,34 +217,111 @@ class Inbox:
             return len(self._pending)
 
 
+class _OverflowAlarm(logging.Handler):
+    """watchdog only logs an inotify queue overflow: turn that into a rescan."""
+
+    def __init__(self, watcher: "Watcher"):
+        super().__init__(logging.WARNING)
+        self.watcher = watcher
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            for inbox in self.watcher.inboxes.values():
+                inbox.request_rescan()
+
+
 class Watcher:
-    """One observer for all folders; one Inbox of candidates per folder."""
+    """One observer for all folders; one Inbox of candidates per folder.
+
+    `check()` watches the watcher: an inbox that disappears (deleted, or a share
+    that became unreachable) is an outage, logged and retried with backoff, never
+    taken as the deletion of its files; when it is back, it is watched again and
+    rescanned.
+    """
 
     def __init__(self, folders: tuple[Folder, ...], max_pending: int = 2048):
         self.inboxes = {f.name: Inbox(f, max_pending) for f in folders}
-        self._observers: list = []
+        self._native = Observer()
+        self._polled = PollingObserver(timeout=1.0)
+        self._watches: dict[str, object] = {}
+        self._outage: dict[str, tuple[float, float]] = {}  # name -> (next try, backoff)
+        self._alarm = _OverflowAlarm(self)
+        self.log = log.get("watcher")
+
+    def _observer_for(self, inbox: Inbox):
+        return self._polled if use_polling(inbox.folder) else self._native
+
+    def _schedule(self, inbox: Inbox) -> bool:
+        observer = self._observer_for(inbox)
+        try:
+            self._watches[inbox.folder.name] = observer.schedule(
+                _Handler(inbox, observer is self._polled), str(inbox.folder.inbox), recursive=True)
+        except OSError as exc:
+            self._enter_outage(inbox, str(exc))
+            return False
+        inbox.request_rescan()
+        return True
+
+    def _unschedule(self, inbox: Inbox) -> None:
+        watch = self._watches.pop(inbox.folder.name, None)
+        if watch is not None:
+            try:
+                self._observer_for(inbox).unschedule(watch)
+            except (KeyError, OSError):
+                pass
 
     def start(self) -> None:
-        native, polled = Observer(), PollingObserver(timeout=1.0)
+        logging.getLogger("watchdog.observers").addHandler(self._alarm)
         for inbox in self.inboxes.values():
-            polling = use_polling(inbox.folder)
-            observer = polled if polling else native
-            observer.schedule(_Handler(inbox, polling), str(inbox.folder.inbox), recursive=True)
-        for observer in (native, polled):
-            if observer.emitters:
-                observer.daemon = True
-                observer.start()
-                self._observers.append(observer)
+            self._schedule(inbox)
+        for observer in (self._native, self._polled):
+            observer.daemon = True
+            observer.start()
 
     def stop(self) -> None:
-        for observer in self._observers:
-            observer.stop()
-        for observer in self._observers:
-            observer.join(timeout=5)
-        self._observers.clear()
+        logging.getLogger("watchdog.observers").removeHandler(self._alarm)
+        for observer in (self._native, self._polled):
+            if observer.is_alive():
+                observer.stop()
+        for observer in (self._native, self._polled):
+            if observer.is_alive():
+                observer.join(timeout=5)
+
+    def _emitter_alive(self, inbox: Inbox) -> bool:
+        watch = self._watches.get(inbox.folder.name)
+        if watch is None:
+            return False
+        return any(e.watch == watch and e.is_alive() for e in self._observer_for(inbox).emitters)
+
+    def _enter_outage(self, inbox: Inbox, reason: str) -> None:
+        now = time.monotonic()
+        _next, backoff = self._outage.get(inbox.folder.name, (0.0, 0.5))
+        backoff = min(60.0, backoff * 2)
+        if inbox.folder.name not in self._outage:
+            self.log.error("inbox_unavailable", folder=inbox.folder.name, inbox=str(inbox.folder.inbox),
+                           reason=reason, action="files are not touched; retrying with backoff")
+        self._outage[inbox.folder.name] = (now + backoff, backoff)
+
+    def check(self) -> None:
+        """Called about once a second from the supervisor's loop."""
+        now = time.monotonic()
+        for name, inbox in self.inboxes.items():
+            if name in self._outage and now < self._outage[name][0]:
+                continue
+            if not inbox.folder.inbox.is_dir():
+                self._unschedule(inbox)
+                self._enter_outage(inbox, "the inbox folder is missing or unreachable")
+                continue
+            if name in self._outage or not self._emitter_alive(inbox):
+                self._unschedule(inbox)
+                if self._schedule(inbox):
+                    if name in self._outage:
+                        self.log.info("inbox_back", folder=name, inbox=str(inbox.folder.inbox))
+                    self._outage.pop(name, None)
 
     def healthy(self) -> bool:
-        return all(o.is_alive() for o in self._observers)
+        observers_ok = all(o.is_alive() for o in (self._native, self._polled))
+        return observers_ok and not self._outage
 
     def pending_count(self) -> int:
         return sum(i.pending_count() for i in self.inboxes.values())

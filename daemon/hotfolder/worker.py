@@ -40,6 +40,11 @@ class Result:
     pid: int = field(default_factory=os.getpid)
 
 
+def temp_tag(job: Job) -> str:
+    """Marks a job's temp outputs, so those of a killed worker can be found and removed."""
+    return f"{job.id}-"
+
+
 def process_one(job: Job) -> Result:
     """Render every rendition of one file and write the outputs atomically."""
     t0 = time.perf_counter()
@@ -60,7 +65,8 @@ def process_one(job: Job) -> Result:
         for out in outputs:
             name = pipeline.output_name(out.rendition, Path(job.rel).name, out.ext, folder.name)
             t1 = time.perf_counter()
-            spool.write_atomic(out_dir / name, out.data, folder.output_mode, folder.output_group)
+            spool.write_atomic(out_dir / name, out.data, folder.output_mode, folder.output_group,
+                               tag=temp_tag(job))
             written.append((Path(job.rel).parent / name).as_posix())
             logger.info("rendition_written", rendition=out.rendition.name, output=written[-1],
                         width=out.width, height=out.height, bytes=len(out.data),
@@ -90,12 +96,27 @@ def _warm_up() -> None:
     Image.init()
 
 
-def _exit_when_orphaned(parent: int) -> None:
-    """Workers leave by themselves when the main process dies (even by SIGKILL)."""
+def _exit_when_orphaned(main_pid: int) -> None:
+    """Workers leave by themselves when the main process dies (even by SIGKILL).
+
+    Our parent is the forkserver, which exits when the main process is gone; we
+    are then re-parented. Checking the main pid as well covers both orders.
+    """
+    parent = os.getppid()
     while True:
         time.sleep(0.5)
-        if os.getppid() != parent:
+        if os.getppid() != parent or not _exists(main_pid):
             os._exit(3)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def consume(slot: int, tasks, results, counters: Counters, parent: int, log_format: str) -> None:
@@ -120,5 +141,3 @@ def consume(slot: int, tasks, results, counters: Counters, parent: int, log_form
             except LockStuck:
                 log.get().error("counter_lock_stuck", reason="a worker died holding the counter lock")
         results.put(("done", slot, result))
-    results.close()
-    results.join_thread()
