@@ -246,10 +246,6 @@ def test_fifo_named_jpg_is_never_opened(daemon_factory):
     assert d.stop() == 0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a 255-byte name loops forever: the temp output name `.NAME_web.jpg.hf-tmp-XXXXXXXX` and the sidecar "
-    "NAME.error.json exceed NAME_MAX (ENAMETOOLONG); spool.fail raises, _settle treats that OSError as "
-    "'retry later', gives the file back to the inbox and pauses claiming for every file (backoff up to 60 s)"))
 def test_name_at_name_max_reaches_an_end_without_stalling_others(daemon_factory):
     """A legal 255-byte name: its outputs and sidecar names are longer than NAME_MAX.
 

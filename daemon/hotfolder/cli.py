@@ -96,14 +96,14 @@ def cmd_run(args) -> int:
 def cmd_status(args) -> int:
     from .stats import daemon_alive, read_snapshot
 
-    cfg = config_mod.load(args.config)
-    snap = read_snapshot(cfg.status_file)
+    status_file = config_mod.status_file_of(args.config)
+    snap = read_snapshot(status_file)
     running = snap is not None and daemon_alive(snap)
     if args.json:
         print(json.dumps({**(snap or {}), "running": running}, indent=1))
         return 0 if running else 1
     if snap is None:
-        print(f"hotfolder is not running (no status file at {cfg.status_file})")
+        print(f"hotfolder is not running (no status file at {status_file})")
         return 1
     if not running:
         print(f"hotfolder is not running (last seen {_ago(snap.get('updated', 0))}, "

@@ -82,7 +82,7 @@ class Folder:
     renditions: tuple[Rendition, ...]
     on_success: str = "archive"
     watch: str = "auto"
-    quiet_period: float = 0.25
+    quiet_period: float = 0.1
     rescan_interval: float = 30.0
     output_mode: int = 0o644
     output_group: str | None = None
@@ -359,7 +359,7 @@ def _folder(source: str, data: Any, path: str, base: Path, index: int) -> Folder
         renditions=renditions,
         on_success=on_success,
         watch=r.str_("watch", "auto", choices=WATCH_MODES),
-        quiet_period=r.float_("quiet_period", 0.25, lo=0.0, hi=3600),
+        quiet_period=r.float_("quiet_period", 0.1, lo=0.0, hi=3600),
         rescan_interval=r.float_("rescan_interval", 30.0, lo=0.1, hi=86400),
         output_mode=_mode(r, "output_mode"),
         output_group=r.str_("output_group"),
@@ -437,6 +437,21 @@ def _check_across_folders(source: str, folders: tuple[Folder, ...]):
             if d in owner:
                 raise ConfigError(source, f"folders[{i}]", f"{d} is used by folder {owner[d]!r} too; give each folder its own inbox and processing folder")
             owner[d] = folder.name
+
+
+def status_file_of(path: str | os.PathLike) -> Path:
+    """Where the daemon of this config keeps its status, even if the rest of the file
+    is invalid (`hotfolder status` must work right after a refused reload)."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        data = None
+    state_dir = data.get("state_dir") if isinstance(data, dict) else None
+    if not isinstance(state_dir, str):
+        state_dir = "var/state"
+    state = Path(os.path.expanduser(state_dir))
+    return ((state if state.is_absolute() else p.resolve().parent / state) / "status.json").resolve()
 
 
 def load(path: str | os.PathLike) -> Config:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import grp
+import hashlib
 import json
 import os
 import stat
@@ -82,8 +83,24 @@ def claim(folder: Folder, src: Path) -> Claimed | None:
     return Claimed(rel, dst)
 
 
+NAME_MAX = 255  # bytes, on every Linux file system we expect
+
+
+def _fit(path: Path, reserve: int) -> Path:
+    """Shorten a name so that it, plus `reserve` bytes (a sidecar suffix, `_12`), fits NAME_MAX."""
+    name = path.name
+    if len(os.fsencode(name)) + reserve <= NAME_MAX:
+        return path
+    digest = hashlib.sha1(os.fsencode(name)).hexdigest()[:8]
+    suffix = path.suffix if len(os.fsencode(path.suffix)) < 16 else ""
+    room = NAME_MAX - reserve - len(suffix) - len(digest) - 1
+    stem = os.fsencode(name[: len(name) - len(suffix)])[:room].decode("utf-8", "ignore")
+    return path.with_name(f"{stem}~{digest}{suffix}")
+
+
 def _unique(path: Path) -> Path:
     """`path`, or `stem_1.ext`, `stem_2.ext`… : never overwrite an earlier file."""
+    path = _fit(path, len(SIDECAR) + 6)
     if not os.path.lexists(path) and not os.path.lexists(_sidecar(path)):
         return path
     n = 1
@@ -138,6 +155,13 @@ def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts
     return dst
 
 
+class NameTooLong(ValueError):
+    def __init__(self, name: str):
+        super().__init__(
+            f"the output name {name[:40]}… is {len(os.fsencode(name))} bytes, longer than the "
+            f"{NAME_MAX} a file name may have; shorten the input's name or the rendition's filename template")
+
+
 def write_atomic(path: Path, data: bytes, mode: int = 0o644, group: str | None = None, tag: str = "") -> None:
     """Temp file in the same folder, fsync, rename over the final name, fsync the folder.
 
@@ -145,7 +169,10 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, group: str | None =
     earlier output instead of adding a copy.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}{TEMP_MARK}{tag}")
+    if len(os.fsencode(path.name)) > NAME_MAX:
+        raise NameTooLong(path.name)
+    # The temp name starts with (part of) the final one, for people looking at the folder.
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:80]}{TEMP_MARK}{tag}")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

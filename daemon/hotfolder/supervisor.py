@@ -235,20 +235,23 @@ class Supervisor:
 
     # ------------------------------------------------------------------ results
     def _collect_results(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+        """Wait up to `timeout` for a message, then read all that are waiting.
+
+        Returns as soon as something was read, so a finished file frees its queue
+        slot for the next claim at once, not at the next tick.
+        """
+        wait = timeout
         while True:
             try:
-                message = self.results.get(timeout=max(0.0, deadline - time.monotonic()))
+                message = self.results.get(timeout=wait)
             except queue.Empty:
                 return
-            except Exception as exc:  # noqa: BLE001 - a worker died mid-write: the pipe is garbage
+            except Exception as exc:  # noqa: BLE001 - unreadable: a worker died mid-write
                 self.log.error("results_queue_broken", reason=repr(exc))
-                self._rebuild("the results queue is corrupted")
+                self._rebuild("the results pipe is corrupted")
                 return
             self._on_message(message)
-            if time.monotonic() >= deadline:
-                # keep reading while messages are waiting, without blocking again
-                deadline = time.monotonic()
+            wait = 0.0
 
     def _on_message(self, message) -> None:
         kind, index = message[0], message[1]
@@ -295,10 +298,24 @@ class Supervisor:
                 logger.warning("file_failed", reason=result.error, step=result.step, failed=str(where),
                                worker_pid=result.pid, outcome="failed")
         except OSError as exc:
-            self._give_back(tracked, f"could not move the original: {exc}")
+            if spool.is_disk_full(exc) or result.retry_later:
+                self._give_back(tracked, f"could not move the original: {exc}")
+            else:
+                self._fail_after_move_error(tracked, exc)
         inbox = self.watcher.inboxes.get(folder.name) if self.watcher else None
         if inbox is not None:
             inbox.offer(folder.inbox / job.rel)  # a same-named file may have waited for this one
+
+    def _fail_after_move_error(self, tracked: Tracked, exc: OSError) -> None:
+        """Archiving failed for a reason of this file's own: record it in failed/ rather
+        than loop on it. If even that is impossible, give it back and pause."""
+        job, claimed = tracked.job, tracked.claimed
+        try:
+            spool.fail(job.folder, claimed.path, claimed.rel, step="finish", attempts=job.attempt,
+                       error=f"rendered, but the original could not be archived: {exc}")
+            self.log.error("file_failed", file=job.rel, step="finish", reason=str(exc), outcome="failed")
+        except OSError as again:
+            self._give_back(tracked, f"could not move the original: {again}")
 
     def _give_back(self, tracked: Tracked, reason: str) -> None:
         """Not the file's fault (disk full): back to the inbox, and pause claiming."""

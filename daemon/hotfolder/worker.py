@@ -71,6 +71,10 @@ def process_one(job: Job) -> Result:
             logger.info("rendition_written", rendition=out.rendition.name, output=written[-1],
                         width=out.width, height=out.height, bytes=len(out.data),
                         duration_ms=round((time.perf_counter() - t1) * 1000, 1), outcome="ok")
+    except spool.NameTooLong as exc:
+        ms = round((time.perf_counter() - t0) * 1000, 1)
+        logger.warning("file_failed", step="write", reason=str(exc), duration_ms=ms, outcome="failed")
+        return Result(job.id, False, error=str(exc), step="write", duration_ms=ms)
     except pipeline.InputError as exc:
         ms = round((time.perf_counter() - t0) * 1000, 1)
         logger.warning("file_failed", step=exc.step, reason=str(exc), duration_ms=ms, outcome="failed")
