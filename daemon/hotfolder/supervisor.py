@@ -321,8 +321,10 @@ class Supervisor:
         """Not the file's fault (disk full): back to the inbox, and pause claiming."""
         if tracked.claimed is not None:
             spool.unclaim(tracked.job.folder, tracked.claimed)
-        self.pause_backoff = min(60.0, max(1.0, self.pause_backoff * 2))
-        self.pause_until = time.monotonic() + self.pause_backoff
+        now = time.monotonic()
+        if now >= self.pause_until:  # one doubling per episode, not per file given back
+            self.pause_backoff = min(60.0, max(1.0, self.pause_backoff * 2))
+            self.pause_until = now + self.pause_backoff
         self.log.error("claiming_paused", file=tracked.job.rel, reason=reason, retry_in_s=self.pause_backoff)
 
     # ------------------------------------------------------------------ worker health

@@ -82,6 +82,9 @@ def process_one(job: Job) -> Result:
     except Exception as exc:  # noqa: BLE001 - report every failure; the daemon goes on
         ms = round((time.perf_counter() - t0) * 1000, 1)
         if spool.is_disk_full(exc):
+            # The file comes back later: leave no incomplete set of outputs meanwhile.
+            for rel_out in written:
+                (folder.output / rel_out).unlink(missing_ok=True)
             logger.error("disk_full", step=step, reason=str(exc), duration_ms=ms, outcome="retry")
             return Result(job.id, False, error=f"no space left on the output file system: {exc}",
                           step=step, retry_later=True, duration_ms=ms)
