@@ -52,7 +52,6 @@ class Slot:
     ready: bool = False
     job_id: int | None = None
     since: float = field(default_factory=time.monotonic)  # start of the current job, or of idling
-    retiring: bool = False
 
 
 @dataclass
@@ -84,6 +83,7 @@ class Supervisor:
         self.pause_backoff = 0.0
         self.boot_failures = 0
         self.draining = False
+        self.retiring = 0  # sentinels sent to shrink the pool, not yet taken
         self.state = "starting"
         self.message = ""
         self.batch_results: list[tuple[Tracked, Result]] | None = None
@@ -339,7 +339,9 @@ class Supervisor:
                 continue
             slot.process.join()
             del self.slots[index]
-            if code == 0 and (slot.retiring or self.draining):
+            if code == 0 and (self.retiring or self.draining):
+                # It took a sentinel: whichever worker takes it is the one that retires.
+                self.retiring = max(0, self.retiring - 1)
                 continue
             cause = f"signal {-code}" if code < 0 else f"exit code {code}"
             self.log.error("worker_died", slot=index, pid=slot.process.pid, cause=cause,
@@ -347,7 +349,7 @@ class Supervisor:
             if not slot.ready and code > 0:
                 self.boot_failures += 1  # it failed on its own (an exception at start), not killed
             self._retry_held(slot, f"worker died by {cause}")
-            if not self.draining and index < self.config.workers:
+            if not self.draining and len(self.slots) < self.config.workers - self.retiring:
                 self._spawn(index)
 
     def _retry_held(self, slot: Slot, why: str) -> None:
@@ -416,6 +418,7 @@ class Supervisor:
         self._open_queues()
         pending = sorted(self.jobs.values(), key=lambda t: t.job.id)
         self.jobs.clear()
+        self.retiring = 0  # the sentinels went with the old queue
         self._start_workers()
         for tracked in pending:  # killed by us, not by the file: the attempt is not counted
             self._enqueue(tracked.job, tracked.claimed)
@@ -451,12 +454,12 @@ class Supervisor:
 
     def _resize_pool(self, old: int, new: int) -> None:
         if new > old:
-            for index in range(old, new):
-                self._spawn(index)
+            free = (i for i in range(new + len(self.slots)) if i not in self.slots)
+            for _ in range(new - old):
+                self._spawn(next(free))
         elif new < old:
             # Graceful: one sentinel per worker to retire; each finishes its file first.
-            for slot in sorted(self.slots.values(), key=lambda s: -s.index)[: old - new]:
-                slot.retiring = True
+            self.retiring += old - new
             for _ in range(old - new):
                 self.tasks.put(None, timeout=5)
 
@@ -540,7 +543,7 @@ class Supervisor:
 
     def _healthy(self) -> bool:
         alive = sum(1 for s in self.slots.values() if s.process.is_alive())
-        return alive == self.config.workers and (self.watcher is None or self.watcher.healthy())
+        return alive >= self.config.workers and (self.watcher is None or self.watcher.healthy())
 
     def _publish(self, force: bool = False) -> None:
         now = time.monotonic()
