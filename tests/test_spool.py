@@ -116,3 +116,28 @@ def test_delete_on_success(tmp_path):
     claimed = spool.claim(folder, folder.inbox / "a.jpg")
     assert spool.finish(folder, claimed) is None
     assert not claimed.path.exists()
+
+
+def test_write_atomic_sets_group(tmp_path):
+    import grp
+
+    if os.geteuid() != 0:
+        pytest.skip("changing a file's group to one we are not in needs root")
+    group = grp.getgrgid(1)  # 'daemon' on Debian: exists everywhere, not ours
+    target = tmp_path / "g.jpg"
+    spool.write_atomic(target, b"x", mode=0o664, group=group.gr_name)
+    assert target.stat().st_gid == group.gr_gid and target.stat().st_mode & 0o777 == 0o664
+    spool.write_atomic(target, b"y", group=str(group.gr_gid))
+    assert target.stat().st_gid == group.gr_gid
+
+
+def test_long_names_are_shortened_for_failed_and_archive(tmp_path):
+    folder = make_folder(tmp_path)
+    name = "é" * 120 + ".jpg"  # 244 bytes: legal, but NAME.error.json would not be
+    (folder.inbox / name).write_bytes(b"x")
+    claimed = spool.claim(folder, folder.inbox / name)
+    dst = spool.fail(folder, claimed.path, claimed.rel, error="e", step="open")
+    assert len(os.fsencode(dst.name + spool.SIDECAR)) <= 255 and dst.suffix == ".jpg"
+    assert (dst.parent / (dst.name + spool.SIDECAR)).exists()
+    with pytest.raises(spool.NameTooLong):
+        spool.write_atomic(tmp_path / ("a" * 256), b"x")

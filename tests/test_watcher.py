@@ -1,0 +1,111 @@
+"""Arrival rules of the watcher, on real files (no observer thread needed)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from hotfolder.config import Folder, Rendition
+from hotfolder.watcher import Inbox, filesystem_type, use_polling
+
+
+def folder(tmp_path: Path, **kw) -> Folder:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir(exist_ok=True)
+    return Folder(name="t", inbox=inbox, output=tmp_path / "o", failed=tmp_path / "f",
+                  processing=tmp_path / "p", archive=tmp_path / "a",
+                  renditions=(Rendition(name="r", width=10, height=10),), **kw)
+
+
+def test_network_file_systems_are_polled(tmp_path):
+    mounts = tmp_path / "mounts"
+    mounts.write_text(
+        "/dev/vda1 / ext4 rw 0 0\n"
+        "nas:/photos /mnt/nas nfs4 rw 0 0\n"
+        "//srv/share /mnt/smb\\040share cifs rw 0 0\n"
+        "user@host:/x /mnt/nas/deeper fuse.sshfs rw 0 0\n")
+    assert filesystem_type(Path("/mnt/nas/inbox"), str(mounts)) == "nfs4"
+    assert filesystem_type(Path("/mnt/smb share/in"), str(mounts)) == "cifs"
+    assert filesystem_type(Path("/mnt/nas/deeper/in"), str(mounts)) == "fuse.sshfs"  # the longest mount wins
+    assert filesystem_type(Path("/srv/local"), str(mounts)) == "ext4"
+    f = folder(tmp_path)
+    assert use_polling(f, str(mounts)) is False  # tmp_path is on the root fs in this table
+    nfs = Folder(**{**f.__dict__, "inbox": Path("/mnt/nas/inbox")})
+    assert use_polling(nfs, str(mounts)) is True
+    assert use_polling(Folder(**{**nfs.__dict__, "watch": "inotify"}), str(mounts)) is False
+    assert use_polling(Folder(**{**f.__dict__, "watch": "poll"}), str(mounts)) is True
+
+
+def test_closed_file_is_ready_after_the_quiet_period(tmp_path):
+    f = folder(tmp_path, quiet_period=0.2)
+    inbox = Inbox(f, max_pending=10)
+    inbox.ready(10)  # the first scan: nothing there yet
+    path = f.inbox / "a.jpg"
+    path.write_bytes(b"x" * 10)
+    t0 = time.monotonic()
+    inbox.note(path, closed=True)
+    assert inbox.ready(10, t0) == []
+    assert inbox.ready(10, t0 + 0.1) == []
+    assert inbox.ready(10, t0 + 0.25) == [path]
+    assert inbox.ready(10, t0 + 1) == []  # handed out once
+
+
+def test_open_file_waits_for_its_close(tmp_path):
+    f = folder(tmp_path, quiet_period=0.05)
+    inbox = Inbox(f, max_pending=10)
+    inbox.ready(10)
+    path = f.inbox / "slow.jpg"
+    path.write_bytes(b"part")
+    t0 = time.monotonic()
+    inbox.note(path, closed=False)  # a write event, no close yet
+    assert inbox.ready(10, t0 + 5) == []
+    inbox.note(path, closed=True)
+    t1 = time.monotonic()
+    inbox.ready(10, t1)
+    assert inbox.ready(10, t1 + 0.1) == [path]
+
+
+def test_changing_file_is_not_ready(tmp_path):
+    f = folder(tmp_path, quiet_period=0.05)
+    inbox = Inbox(f, max_pending=10)
+    inbox.ready(10)
+    path = f.inbox / "grow.jpg"
+    path.write_bytes(b"1")
+    t0 = time.monotonic()
+    inbox.note(path, closed=None)  # created by a rename from elsewhere, or polled: unknown
+    inbox.ready(10, t0)
+    path.write_bytes(b"12")
+    os.utime(path, ns=(time.time_ns(), time.time_ns() + 1_000_000))
+    assert inbox.ready(10, t0 + 0.1) == []  # changed since the first look
+    assert inbox.ready(10, t0 + 0.2) == [path]
+
+
+def test_files_waiting_at_start_need_no_second_look(tmp_path):
+    f = folder(tmp_path, quiet_period=0.5)
+    old = f.inbox / "sub" / "old.jpg"
+    old.parent.mkdir()
+    old.write_bytes(b"x")
+    past = time.time() - 60
+    os.utime(old, (past, past))
+    (f.inbox / ".hidden.jpg").write_bytes(b"x")
+    (f.inbox / "b.jpg.part").write_bytes(b"x")
+    assert Inbox(f, max_pending=10).ready(10) == [old]
+
+
+def test_pending_is_bounded_and_the_scan_takes_the_rest(tmp_path):
+    f = folder(tmp_path, quiet_period=0.0)
+    past = time.time() - 60
+    for i in range(25):
+        p = f.inbox / f"{i:02d}.jpg"
+        p.write_bytes(b"x")
+        os.utime(p, (past, past))
+    inbox = Inbox(f, max_pending=10)
+    seen = []
+    for _ in range(5):
+        inbox.request_rescan()
+        got = inbox.ready(100)
+        assert len(got) <= 10 and inbox.pending_count() <= 10
+        seen += got
+        for p in got:
+            p.unlink()  # claimed
+    assert sorted(p.name for p in seen) == sorted(f"{i:02d}.jpg" for i in range(25))
