@@ -198,9 +198,10 @@ class Inbox:
                 continue
             if first_look:
                 cand.size, cand.mtime_ns = seen
-                # Untouched for the quiet period already (e.g. waiting since
-                # before we started): no second look needed.
-                if time.time() - st.st_mtime_ns / 1e9 >= quiet and now - cand.changed >= quiet:
+                # Untouched for the quiet period already (waiting since before we
+                # started, or renamed in whole): no second look needed. A file
+                # being written has a fresh mtime, or write events marked it open.
+                if time.time() - st.st_mtime_ns / 1e9 >= quiet:
                     out.append(cand.path)
             elif seen != (cand.size, cand.mtime_ns):
                 cand.size, cand.mtime_ns = seen
