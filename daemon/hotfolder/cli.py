@@ -90,7 +90,7 @@ def cmd_run(args) -> int:
     log.setup(args.log_format, args.log_level)
     from .supervisor import Supervisor  # imported late: check-config and status stay light
 
-    return Supervisor(cfg, args.log_format).run()
+    return Supervisor(cfg, args.log_format, args.log_level).run()
 
 
 def cmd_status(args) -> int:
@@ -156,7 +156,7 @@ def cmd_process(args) -> int:
 
     bar = Progress(len(files), sys.stderr)
     t0 = time.monotonic()
-    results = Supervisor(cfg, args.log_format).run_batch(files, folder, bar.update)
+    results = Supervisor(cfg, args.log_format, "warning").run_batch(files, folder, bar.update)
     bar.close()
     ok = [r for _t, r in results if r.ok]
     bad = [(t, r) for t, r in results if not r.ok]

@@ -63,9 +63,10 @@ class Tracked:
 
 
 class Supervisor:
-    def __init__(self, config: Config, log_format: str = "json"):
+    def __init__(self, config: Config, log_format: str = "json", log_level: str = "info"):
         self.config = config
         self.log_format = log_format
+        self.log_level = log_level
         self.log = log.get("supervisor")
         self.ctx = mp.get_context(START_METHOD)
         self.ctx.set_forkserver_preload(PRELOAD)
@@ -106,7 +107,7 @@ class Supervisor:
     def _spawn(self, index: int) -> None:
         process = self.ctx.Process(
             target=consume,
-            args=(index, self.tasks, self.results, self.counters, os.getpid(), self.log_format),
+            args=(index, self.tasks, self.results, self.counters, os.getpid(), self.log_format, self.log_level),
             name=f"hotfolder-worker-{index}",
         )
         process.start()

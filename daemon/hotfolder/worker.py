@@ -126,13 +126,14 @@ def _exists(pid: int) -> bool:
     return True
 
 
-def consume(slot: int, tasks, results, counters: Counters, parent: int, log_format: str) -> None:
+def consume(slot: int, tasks, results, counters: Counters, parent: int, log_format: str,
+            log_level: str = "info") -> None:
     """The worker process: Queue.get() until the None sentinel."""
     # The supervisor decides when we stop: SIGTERM/SIGINT to the process group
     # (Ctrl-C, systemd's KillMode=mixed) must not cut a render in half.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    log.setup(log_format, role="worker", slot=slot)
+    log.setup(log_format, log_level, role="worker", slot=slot)
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
     _warm_up()
     results.put(("ready", slot, os.getpid()))
