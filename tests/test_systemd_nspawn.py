@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import wait_for
+
 pytestmark = pytest.mark.systemd
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,14 +52,7 @@ if _missing_tools():
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)
+    return wait_for(predicate, timeout, interval, what)
 
 
 # --- what the container needs, built on the host -----------------------------------
