@@ -117,13 +117,12 @@ def _exit_when_orphaned(main_pid: int) -> None:
 
 
 def _exists(pid: int) -> bool:
+    """Alive, and not a zombie waiting for its parent to reap it."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
         return False
-    except PermissionError:
-        pass
-    return True
 
 
 def consume(slot: int, tasks, results, counters: Counters, parent: int, log_format: str,
