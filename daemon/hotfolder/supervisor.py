@@ -41,6 +41,7 @@ TICK = 0.05  # seconds the loop waits for results before looking at everything e
 WEDGE_AFTER = 2.0  # seconds of no progress, with work queued and a worker idle
 STATUS_EVERY = 1.0
 MAX_BOOT_FAILURES = 5  # workers dying before they are ready: stop, don't flap
+MAX_ERRORS_PER_MINUTE = 20  # unexpected errors of the supervisor tolerated before exiting
 
 
 @dataclass
@@ -85,6 +86,7 @@ class Supervisor:
         self.boot_failures = 0
         self.draining = False
         self.retiring = 0  # sentinels sent to shrink the pool, not yet taken
+        self.recent_errors: list[float] = []
         self.state = "starting"
         self.message = ""
         self.batch_results: list[tuple[Tracked, Result]] | None = None
@@ -145,8 +147,14 @@ class Supervisor:
                 self._handle_signals()
                 if self.draining:
                     break
-                self._claim_ready()
-                self._step()
+                try:
+                    self._claim_ready()
+                    self._step()
+                except _StopNow:
+                    raise
+                except Exception:  # noqa: BLE001 - a bug of ours must not stop the service
+                    if not self._tolerate_error():
+                        return 1
                 if self.boot_failures >= MAX_BOOT_FAILURES:
                     self.log.error("workers_fail_at_boot", failures=self.boot_failures,
                                    reason="workers die before they are ready; see the worker errors above")
@@ -162,6 +170,17 @@ class Supervisor:
             self._stop_now()
             self.state = "stopped"
             self._publish(force=True)
+
+    def _tolerate_error(self) -> bool:
+        """Log an unexpected error and go on, unless they come too fast to be passing."""
+        now = time.monotonic()
+        self.recent_errors = [t for t in self.recent_errors if now - t < 60] + [now]
+        self.log.exception("supervisor_error", errors_last_minute=len(self.recent_errors))
+        if len(self.recent_errors) > MAX_ERRORS_PER_MINUTE:
+            self.log.error("giving_up", reason="too many unexpected errors; see the tracebacks above")
+            return False
+        time.sleep(TICK)  # no hot loop on a persistent error
+        return True
 
     def _step(self) -> None:
         """One turn of the loop: results, dead and hung workers, wedges, status."""
