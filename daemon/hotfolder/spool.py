@@ -162,8 +162,10 @@ class NameTooLong(ValueError):
             f"{NAME_MAX} a file name may have; shorten the input's name or the rendition's filename template")
 
 
-def write_atomic(path: Path, data: bytes, mode: int = 0o644, group: str | None = None, tag: str = "") -> None:
-    """Temp file in the same folder, fsync, rename over the final name, fsync the folder.
+def write_atomic(path: Path, data: bytes, mode: int = 0o644, group: str | None = None, tag: str = "",
+                 sync_dir: bool = True) -> None:
+    """Temp file in the same folder, fsync, rename over the final name, fsync the folder
+    (or leave that to the caller, who writes several files to one folder: sync_dir=False).
 
     A reader never sees half a file under its final name, and a rerun replaces an
     earlier output instead of adding a copy.
@@ -188,7 +190,8 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, group: str | None =
         except FileNotFoundError:
             pass
         raise
-    fsync_dir(path.parent)
+    if sync_dir:
+        fsync_dir(path.parent)
 
 
 def remove_temp_outputs(folder: Folder, rel: str, tag: str) -> int:

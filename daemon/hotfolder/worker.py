@@ -66,11 +66,14 @@ def process_one(job: Job) -> Result:
             name = pipeline.output_name(out.rendition, Path(job.rel).name, out.ext, folder.name)
             t1 = time.perf_counter()
             spool.write_atomic(out_dir / name, out.data, folder.output_mode, folder.output_group,
-                               tag=temp_tag(job))
+                               tag=temp_tag(job), sync_dir=False)
             written.append((Path(job.rel).parent / name).as_posix())
             logger.info("rendition_written", rendition=out.rendition.name, output=written[-1],
                         width=out.width, height=out.height, bytes=len(out.data),
                         duration_ms=round((time.perf_counter() - t1) * 1000, 1), outcome="ok")
+        # One fsync of the folder makes all the renames durable, before the result is
+        # reported and the original leaves processing/.
+        spool.fsync_dir(out_dir)
     except spool.NameTooLong as exc:
         ms = round((time.perf_counter() - t0) * 1000, 1)
         logger.warning("file_failed", step="write", reason=str(exc), duration_ms=ms, outcome="failed")
