@@ -96,6 +96,30 @@ class Folder:
 
 
 @dataclass(frozen=True)
+class Cluster:
+    """`cluster:` — render on several machines through Celery + Redis (off by default).
+    See docs/cluster.md; hotfolder.cluster holds the code that uses it."""
+
+    enabled: bool = False
+    broker_url: str = ""
+    queue: str = "hotfolder"
+    cluster_id: str = ""
+    shared_root: Path | None = None
+    path_map: tuple[tuple[Path, Path], ...] = ()  # (head path, this node's path), longest first
+    task_time_limit: float = 300.0
+    task_soft_time_limit: float = 240.0
+    visibility_timeout: float = 900.0
+    lease_ttl: float = 60.0
+    max_attempts: int = 3
+    reconcile_interval: float = 60.0
+    stale_after: float = 1200.0
+    max_in_flight: int = 64
+    concurrency: int = 0  # 0: one process per core of the worker's machine
+    max_tasks_per_child: int = 200
+    max_memory_per_child_mb: int = 1024  # 0: no limit
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path
     folders: tuple[Folder, ...]
@@ -108,6 +132,7 @@ class Config:
     file_timeout: float = 120.0
     max_attempts: int = 3
     reload_on_change: bool = False
+    cluster: Cluster = field(default_factory=Cluster)
 
     @property
     def queue_bound(self) -> int:
@@ -421,9 +446,75 @@ def parse(text: str, source: str = "<config>", base: Path | None = None) -> Conf
         file_timeout=r.float_("file_timeout", 120.0, lo=0.1, hi=86400),
         max_attempts=r.int_("max_attempts", 3, lo=1, hi=100),
         reload_on_change=r.bool_("reload_on_change", False),
+        cluster=_cluster(source, r.raw("cluster", {}), "cluster", base, folders),
     )
     r.done()
     return config
+
+
+def _expand_env(r: _Reader, name: str, value: str) -> str:
+    def sub(m):
+        if m.group(1) not in os.environ:
+            r.fail(name, f"uses ${{{m.group(1)}}}, but that environment variable is not set")
+        return os.environ[m.group(1)]
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", sub, value)
+
+
+def _cluster(source: str, data: Any, path: str, base: Path, folders: tuple[Folder, ...]) -> Cluster:
+    r = _Reader(source, data, path)
+    enabled = r.bool_("enabled", False)
+    url = r.str_("broker_url", required=enabled)
+    if url is not None:
+        url = _expand_env(r, "broker_url", url) if enabled else url
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            r.fail("broker_url", f"must be a redis://, rediss:// or unix:// URL, not {url.split(':')[0]!r}")
+    ident = r.str_("cluster_id", required=enabled)
+    for name, value in (("cluster_id", ident), ("queue", r.str_("queue", "hotfolder"))):
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value):
+            r.fail(name, f"{value!r} may only hold letters, digits, '_', '-' and '.' (64 at most)")
+    root = r.path_("shared_root", base, required=enabled)
+    raw_map = r.raw("path_map", {})
+    if not isinstance(raw_map, dict):
+        r.fail("path_map", f"must be a mapping of head path: this node's path, not {_kind(raw_map)}")
+    pairs = []
+    for k, v in raw_map.items():
+        if not isinstance(k, str) or not isinstance(v, str) or not k.startswith("/") or not v.startswith("/"):
+            r.fail("path_map", f"{k!r}: {v!r}: both sides must be absolute paths")
+        pairs.append((Path(k), Path(v)))
+    hard = r.float_("task_time_limit", 300.0, lo=1, hi=86400)
+    soft = r.float_("task_soft_time_limit", hard * 0.8, lo=0.5, hi=86400)
+    if soft >= hard:
+        r.fail("task_soft_time_limit", f"must be below task_time_limit ({hard:g}), so the task can "
+                                       "move the file to failed/ itself before it is killed")
+    vis = r.float_("visibility_timeout", 900.0, lo=1, hi=7 * 86400)
+    stale = r.float_("stale_after", vis + 300, lo=1, hi=7 * 86400)
+    if stale < vis:
+        r.fail("stale_after", f"must be at least visibility_timeout ({vis:g}); sooner, the reconciler "
+                              "would re-send jobs Redis still holds")
+    lease = r.float_("lease_ttl", 60.0, lo=1, hi=3600)
+    if lease >= stale:
+        r.fail("lease_ttl", f"must be below stale_after ({stale:g})")
+    cluster = Cluster(
+        enabled=enabled, broker_url=url or "", queue=r.str_("queue", "hotfolder"), cluster_id=ident or "",
+        shared_root=root, path_map=tuple(sorted(pairs, key=lambda p: -len(p[0].parts))),
+        task_time_limit=hard, task_soft_time_limit=soft, visibility_timeout=vis, lease_ttl=lease,
+        max_attempts=r.int_("max_attempts", 3, lo=1, hi=100),
+        reconcile_interval=r.float_("reconcile_interval", 60.0, lo=0.1, hi=3600),
+        stale_after=stale,
+        max_in_flight=r.int_("max_in_flight", 64, lo=1, hi=100_000),
+        concurrency=r.int_("concurrency", 0, lo=0, hi=256),
+        max_tasks_per_child=r.int_("max_tasks_per_child", 200, lo=0, hi=10**9),
+        max_memory_per_child_mb=r.int_("max_memory_per_child_mb", 1024, lo=0, hi=10**6),
+    )
+    r.done()
+    if enabled:
+        for i, folder in enumerate(folders):
+            for name in ("processing", "output", "failed", "archive"):
+                d = getattr(folder, name)
+                if d is not None and not d.is_relative_to(root):
+                    raise ConfigError(source, f"folders[{i}].{name}",
+                                      f"{d} is outside cluster.shared_root ({root}); every worker must reach it")
+    return cluster
 
 
 def _check_across_folders(source: str, folders: tuple[Folder, ...]):
