@@ -128,3 +128,29 @@ def test_enospc_on_output_pauses_and_loses_nothing(daemon_factory, tmp_path):
         if d.proc is not None and d.proc.poll() is None:
             d.stop()
         _umount(d.output)
+
+
+def test_read_only_output_waits_instead_of_failing_every_file(daemon_factory, tmp_path):
+    """A folder problem (here EROFS) is not the files' fault: none may land in failed/."""
+    d = daemon_factory()
+    d.output.mkdir(parents=True)
+    _mount_tmpfs(d.output, "16m")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro", str(d.output)], check=True)
+        d.start()
+        names = [f"ro{i}.jpg" for i in range(3)]
+        for name in names:
+            c.write(d.inbox / name, c.jpeg_bytes())
+        paused = wait_for(lambda: d.event("claiming_paused"), 30, what="claiming_paused")
+        assert "read-only" in paused["reason"] and "remount" in paused["reason"], paused
+        wait_for(lambda: not files_under(d.processing) and len(files_under(d.inbox)) == len(names), 30,
+                 what="the files back in the inbox")
+        assert c.failed_originals(d) == []
+        subprocess.run(["mount", "-o", "remount,rw", str(d.output)], check=True)
+        wait_for(lambda: len(c.archived(d)) == len(names), 90, what="all files once the folder is writable")
+        assert c.failed_originals(d) == []
+        assert d.stop() == 0
+    finally:
+        if d.proc is not None and d.proc.poll() is None:
+            d.stop()
+        _umount(d.output)

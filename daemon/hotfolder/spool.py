@@ -301,6 +301,28 @@ def is_disk_full(exc: BaseException) -> bool:
     return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
+# Writing an output failed for a reason of the output folder, not of the file: every
+# other file would fail the same way, so the file waits in the inbox instead.
+OUTPUT_PROBLEMS = {
+    errno.ENOSPC: "no space left on the output file system: free some space",
+    errno.EDQUOT: "the disk quota of the output file system is used up: raise it or free some space",
+    errno.EACCES: "the output folder is not writable by the daemon's user: fix its permissions",
+    errno.EPERM: "the output folder is not writable by the daemon's user: fix its permissions "
+                 "(or output_group names a group the daemon is not in)",
+    errno.EROFS: "the output file system is read-only: remount it read-write",
+    errno.ENOTCONN: "the output share is not connected: check the mount",
+    errno.ESTALE: "the output share went stale: check the mount",
+    errno.EIO: "input/output error on the output file system: check the disk or share",
+}
+
+
+def output_problem(exc: BaseException) -> str | None:
+    """What to fix when writing an output failed because of the output folder."""
+    if isinstance(exc, OSError):
+        return OUTPUT_PROBLEMS.get(exc.errno)
+    return None
+
+
 def unclaim(folder: Folder, claimed: Claimed) -> Path | None:
     """Give a claimed file back to the inbox (shutdown, disk full): it is not lost."""
     try:

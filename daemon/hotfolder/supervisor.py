@@ -318,7 +318,7 @@ class Supervisor:
                 logger.warning("file_failed", reason=result.error, step=result.step, failed=str(where),
                                worker_pid=result.pid, outcome="failed")
         except OSError as exc:
-            if spool.is_disk_full(exc) or result.retry_later:
+            if spool.output_problem(exc) or result.retry_later:
                 self._give_back(tracked, f"could not move the original: {exc}")
             else:
                 self._fail_after_move_error(tracked, exc)

@@ -84,13 +84,14 @@ def process_one(job: Job) -> Result:
         return Result(job.id, False, error=str(exc), step=exc.step, duration_ms=ms)
     except Exception as exc:  # noqa: BLE001 - report every failure; the daemon goes on
         ms = round((time.perf_counter() - t0) * 1000, 1)
-        if spool.is_disk_full(exc):
+        problem = spool.output_problem(exc) if step == "write" else None
+        if problem:
             # The file comes back later: leave no incomplete set of outputs meanwhile.
             for rel_out in written:
                 (folder.output / rel_out).unlink(missing_ok=True)
-            logger.error("disk_full", step=step, reason=str(exc), duration_ms=ms, outcome="retry")
-            return Result(job.id, False, error=f"no space left on the output file system: {exc}",
-                          step=step, retry_later=True, duration_ms=ms)
+            logger.error("output_unwritable", step=step, reason=f"{problem} ({exc})", duration_ms=ms,
+                         outcome="retry")
+            return Result(job.id, False, error=f"{problem} ({exc})", step=step, retry_later=True, duration_ms=ms)
         logger.error("file_failed", step=step, reason=f"{type(exc).__name__}: {exc}", duration_ms=ms,
                      outcome="failed", exc_info=True)
         return Result(job.id, False, error=f"{type(exc).__name__}: {exc}", step=step, duration_ms=ms)
