@@ -128,11 +128,7 @@ class Supervisor:
         """`hotfolder run`: serve until SIGTERM/SIGINT; returns the exit code."""
         systemd.scrub_environ()  # workers must never inherit NOTIFY_SOCKET
         self._install_signals()
-        for folder in self.config.folders:
-            spool.ensure_dirs(folder)
-            found = spool.recover(folder)
-            self.log.info("recovered", folder=folder.name, returned_to_inbox=found.returned,
-                          temp_removed=found.temp_removed, sidecars_removed=found.sidecars_removed)
+        self._recover()
         self._open_queues()
         self._start_workers()
         self.watcher = Watcher(self.config.folders)
@@ -170,6 +166,15 @@ class Supervisor:
             self._stop_now()
             self.state = "stopped"
             self._publish(force=True)
+
+    def _recover(self) -> None:
+        """At start: processing/ back to the inbox, temp outputs deleted (cluster mode
+        overrides this: remote workers may be rendering those files)."""
+        for folder in self.config.folders:
+            spool.ensure_dirs(folder)
+            found = spool.recover(folder)
+            self.log.info("recovered", folder=folder.name, returned_to_inbox=found.returned,
+                          temp_removed=found.temp_removed, sidecars_removed=found.sidecars_removed)
 
     def _tolerate_error(self) -> bool:
         """Log an unexpected error and go on, unless they come too fast to be passing."""
@@ -211,11 +216,15 @@ class Supervisor:
     def _unstarted(self) -> int:
         return sum(1 for t in self.jobs.values() if t.slot is None)
 
+    def _room(self) -> int:
+        """How many more files may be claimed now (cluster mode: jobs in flight)."""
+        return self.config.queue_bound - self._unstarted()
+
     def _claim_ready(self) -> None:
         now = time.monotonic()
         if now < self.pause_until:
             return
-        room = self.config.queue_bound - self._unstarted()
+        room = self._room()
         if room <= 0:
             return
         for folder in self.config.folders:
