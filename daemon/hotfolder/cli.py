@@ -1,4 +1,4 @@
-"""Command line: run, check-config, status, process, requeue.
+"""Command line: run, check-config, status, process, requeue, worker.
 
 `main(argv)` returns the exit code, so tests call it directly.
 """
@@ -61,6 +61,15 @@ def _parser() -> argparse.ArgumentParser:
     which = requeue.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help="every failed file of every folder")
     which.add_argument("paths", nargs="*", type=Path, default=[], metavar="PATH", help="failed files to requeue")
+    worker = sub.add_parser("worker", help="cluster mode: render jobs from the cluster's queue on this machine",
+                            description="Serve a hotfolder cluster (cluster.enabled in the config): check the "
+                                        "shared root, then render jobs with Celery's worker until SIGTERM.")
+    config_arg(worker)
+    worker.add_argument("--concurrency", "-j", type=int, metavar="N",
+                        help="render processes (default: cluster.concurrency, else one per core)")
+    worker.add_argument("--name", "-n", metavar="NAME", help="node name, %%h = host name (default hotfolder@%%h)")
+    worker.add_argument("--log-format", choices=("json", "console"), default="json")
+    worker.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
     return p
 
 
@@ -90,7 +99,16 @@ def cmd_run(args) -> int:
     log.setup(args.log_format, args.log_level)
     from .supervisor import Supervisor  # imported late: check-config and status stay light
 
+    if cfg.cluster.enabled:  # the head: claims here, renders on `hotfolder worker` machines
+        from .cluster.head import Head as Supervisor  # noqa: F811 - Celery only in cluster mode
     return Supervisor(cfg, args.log_format, args.log_level).run()
+
+
+def cmd_worker(args) -> int:
+    cfg = config_mod.load(args.config)
+    from .cluster import node  # imported late: local mode needs no Celery
+
+    return node.run(cfg, args.concurrency, args.name, args.log_format, args.log_level)
 
 
 def cmd_status(args) -> int:
@@ -118,6 +136,14 @@ def cmd_status(args) -> int:
     print(f"  workers    {snap['workers_alive']}/{snap['workers']} alive")
     for busy in snap.get("current", []):
         print(f"    pid {busy['pid']}: {busy['file']} ({busy['seconds']} s)")
+    cluster = snap.get("cluster")
+    if cluster:  # the head of a cluster: the counts above are cluster-wide
+        oldest = cluster.get("oldest_claimed_s")
+        print(f"  cluster    {cluster.get('cluster_id')} on {cluster.get('shared_root')}, broker {cluster.get('broker')}")
+        print(f"    queue length     {cluster.get('queue_length')}")
+        print(f"    oldest claimed   {'-' if oldest is None else _duration(oldest)}")
+        for node, n in sorted((cluster.get("per_node") or {}).items()):
+            print(f"    rendering on {node}: {n}")
     if snap.get("message"):
         print(f"  note       {snap['message']}")
     return 0
@@ -213,4 +239,5 @@ COMMANDS = {
     "status": cmd_status,
     "process": cmd_process,
     "requeue": cmd_requeue,
+    "worker": cmd_worker,
 }
