@@ -1,0 +1,169 @@
+"""Job records on the shared root, the cluster marker, and path translation.
+
+    <shared_root>/.hotfolder-cluster           the cluster id: a worker refuses any other root
+    <shared_root>/.hotfolder/jobs/<job>.json   one record per claimed file, until it ends
+
+A record exists from just after the claim (inbox/ -> processing/) until the file
+reached archive/ or failed/. So "no record" means "done" (or never sent): a second
+delivery of the same job is a no-op. The attempt count lives in the record, not in
+Redis, so a Redis restart does not reset it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from .. import spool
+from ..config import Cluster, Config, Folder
+
+MARKER = ".hotfolder-cluster"
+STATE_DIR = ".hotfolder"
+
+
+class SharedRootError(Exception):
+    """The shared root cannot be used on this node; the message says what to fix."""
+
+
+def new_job_id() -> str:
+    """Sortable by claim time, unique across heads and restarts."""
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + "-" + secrets.token_hex(5)
+
+
+@dataclass(frozen=True)
+class Record:
+    job: str
+    folder: str
+    rel: str  # relative to the folder's inbox (and processing/, output/, archive/)
+    src: str  # the original's path relative to the shared root (under processing/)
+    claimed_at: float
+    attempts: int = 0  # renders started so far
+    nodes: tuple[str, ...] = field(default_factory=tuple)  # who started them
+
+    def started(self, node: str) -> "Record":
+        return replace(self, attempts=self.attempts + 1, nodes=self.nodes + (node,))
+
+
+class Records:
+    """The job records under one shared root (as this node sees it)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.dir = root / STATE_DIR / "jobs"
+
+    def path(self, job: str) -> Path:
+        if "/" in job or job.startswith("."):
+            raise ValueError(f"not a job id: {job!r}")
+        return self.dir / f"{job}.json"
+
+    def write(self, record: Record) -> None:
+        data = json.dumps({**asdict(record), "nodes": list(record.nodes)}, indent=1) + "\n"
+        spool.write_atomic(self.path(record.job), data.encode())
+
+    def read(self, job: str) -> Record | None:
+        try:
+            data = json.loads(self.path(job).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except ValueError:
+            return None  # a torn record cannot happen (atomic writes); treat as gone
+        return Record(**{**data, "nodes": tuple(data.get("nodes", ()))})
+
+    def remove(self, job: str) -> None:
+        try:
+            os.unlink(self.path(job))
+        except FileNotFoundError:
+            return
+        spool.fsync_dir(self.dir)
+
+    def all(self) -> list[Record]:
+        try:
+            names = sorted(os.listdir(self.dir))
+        except FileNotFoundError:
+            return []
+        out = []
+        for name in names:
+            if name.endswith(".json") and not name.startswith("."):
+                record = self.read(name[:-5])
+                if record is not None:
+                    out.append(record)
+        return out
+
+    def count(self) -> int:
+        try:
+            return sum(1 for n in os.listdir(self.dir) if n.endswith(".json") and not n.startswith("."))
+        except FileNotFoundError:
+            return 0
+
+
+# --- the shared root ----------------------------------------------------------
+
+def mark(root: Path, cluster_id: str) -> None:
+    """The head: claim the shared root for this cluster, or refuse a foreign one."""
+    found = read_marker(root)
+    if found is None:
+        (root / STATE_DIR / "jobs").mkdir(parents=True, exist_ok=True)
+        spool.write_atomic(root / MARKER, (cluster_id + "\n").encode())
+    elif found != cluster_id:
+        raise SharedRootError(f"{root} belongs to cluster {found!r}, not {cluster_id!r} "
+                              f"(cluster.cluster_id); use another shared_root or fix the id")
+    (root / STATE_DIR / "jobs").mkdir(parents=True, exist_ok=True)
+
+
+def read_marker(root: Path) -> str | None:
+    try:
+        return (root / MARKER).read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+
+
+def check_root(root: Path, cluster_id: str) -> None:
+    """A worker: the shared root must be there, ours, and writable — before any task."""
+    if not root.is_dir():
+        raise SharedRootError(f"the shared root {root} does not exist or is not a folder "
+                              f"(is the share mounted? is cluster.path_map right for this machine?)")
+    found = read_marker(root)
+    if found is None:
+        raise SharedRootError(f"{root} has no {MARKER} file: it is not the shared root of a hotfolder "
+                              f"cluster (start the head once, or fix cluster.shared_root / cluster.path_map)")
+    if found != cluster_id:
+        raise SharedRootError(f"{root} belongs to cluster {found!r}, not {cluster_id!r}: "
+                              f"this machine mounts another cluster's share, or cluster.cluster_id is wrong")
+    probe = root / STATE_DIR / f".probe-{os.uname().nodename}-{os.getpid()}"
+    try:
+        probe.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as exc:
+        raise SharedRootError(f"cannot write to the shared root {root}: {exc.strerror or exc} "
+                              f"(mount it read-write for this user)") from None
+
+
+# --- path_map -----------------------------------------------------------------
+
+def translate(path: Path | None, cluster: Cluster) -> Path | None:
+    """A path as the head names it -> the same path on this node."""
+    if path is None:
+        return None
+    for head, node in cluster.path_map:
+        if path == head or path.is_relative_to(head):
+            return node / path.relative_to(head)
+    return path
+
+
+def local_folders(config: Config) -> dict[str, Folder]:
+    """The configured folders with their paths as this node sees them."""
+    c = config.cluster
+    out = {}
+    for f in config.folders:
+        out[f.name] = replace(f, inbox=translate(f.inbox, c), output=translate(f.output, c),
+                              failed=translate(f.failed, c), processing=translate(f.processing, c),
+                              archive=translate(f.archive, c))
+    return out
+
+
+def local_root(config: Config) -> Path:
+    return translate(config.cluster.shared_root, config.cluster)  # type: ignore[return-value]

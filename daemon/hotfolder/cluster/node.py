@@ -1,0 +1,116 @@
+"""`hotfolder worker`: check this machine can serve the cluster, then run Celery's worker.
+
+The checks run before anything is consumed, and each failure says what to fix
+(Tdarr's mapped nodes taught this: a node with a wrong path mapping or a lost
+mount must not take jobs and fail them all):
+
+- the config has cluster.enabled;
+- the shared root (after path_map) exists, holds .hotfolder-cluster with our
+  cluster_id, and is writable;
+- every folder's processing/ and output/ is there under it.
+
+Then Celery's prefork worker: one process per core by default, `--concurrency`
+to change it. SIGTERM is Celery's warm shutdown (the running render finishes,
+unacked messages go back to Redis). Under systemd (Type=notify) READY=1 is sent
+once the worker consumes, and WATCHDOG=1 only while the worker answers a ping
+through the broker, so one that silently stopped consuming (celery #8030) is
+restarted.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+
+from .. import log, systemd
+from ..config import Config
+from . import jobs
+
+
+class NodeError(Exception):
+    """This machine cannot serve the cluster; the message says what to change."""
+
+
+def check(config: Config) -> None:
+    c = config.cluster
+    if not c.enabled:
+        raise NodeError(f"{config.source}: cluster.enabled is not true; `hotfolder worker` only serves a "
+                        f"cluster (for one machine, use `hotfolder run`)")
+    root = jobs.local_root(config)
+    try:
+        jobs.check_root(root, c.cluster_id)
+    except jobs.SharedRootError as exc:
+        raise NodeError(str(exc)) from None
+    for folder in jobs.local_folders(config).values():
+        for what in ("processing", "output"):
+            d = getattr(folder, what)
+            if not d.is_dir():
+                raise NodeError(f"folder {folder.name!r}: its {what} folder {d} is missing on this machine "
+                                f"(is the share mounted the same way as on the head? see cluster.path_map)")
+
+
+def node_name(name: str | None) -> str:
+    return (name or "hotfolder@%h").replace("%h", socket.gethostname())
+
+
+def run(config: Config, concurrency: int | None = None, name: str | None = None,
+        log_format: str = "json", log_level: str = "info") -> int:
+    try:
+        check(config)
+    except NodeError as exc:
+        print(f"hotfolder worker: {exc}", file=sys.stderr)
+        return 2
+    notifier = systemd.scrub_environ()  # pool children must not talk to systemd
+    c = config.cluster
+    node = node_name(name)
+    log.setup(log_format, log_level, role="cluster-worker", node=node)
+    logger = log.get("worker")
+    if c.visibility_timeout <= c.task_time_limit:
+        logger.warning("visibility_timeout_short", visibility_timeout=c.visibility_timeout,
+                       task_time_limit=c.task_time_limit,
+                       reason="a long render is redelivered while it runs; the lease stops a second render")
+
+    from celery import signals  # imported here: local mode never needs Celery
+
+    from . import app as app_mod, tasks
+
+    app = app_mod.make_app(c)
+    tasks.register(app)
+    tasks.set_context(config, node)
+
+    @signals.worker_process_init.connect(weak=False)
+    def _child_init(**_kw):
+        log.setup(log_format, log_level, role="cluster-worker", node=node, worker_pid=os.getpid())
+
+    @signals.worker_ready.connect(weak=False)
+    def _ready(**_kw):
+        logger.info("ready", node=node, concurrency=concurrency or c.concurrency or os.cpu_count(),
+                    queue=c.queue, shared_root=str(jobs.local_root(config)), pid=os.getpid())
+        systemd.ready(f"serving cluster {c.cluster_id} as {node}")
+        interval = systemd.watchdog_interval()
+        if interval:
+            threading.Thread(target=_watchdog, args=(app, node, interval), daemon=True).start()
+
+    @signals.worker_shutting_down.connect(weak=False)
+    def _stopping(**_kw):
+        systemd.stopping("warm shutdown: finishing the running renders")
+
+    procs = concurrency or c.concurrency or (os.cpu_count() or 1)
+    argv = ["worker", "-n", node, "-c", str(procs), "-P", "prefork", "-Q", c.queue,
+            "--loglevel", log_level.upper(), "--without-gossip", "--without-mingle", "--without-heartbeat"]
+    del notifier
+    app.worker_main(argv)
+    return 0
+
+
+def _watchdog(app, node: str, interval: float) -> None:
+    """WATCHDOG=1 only while our own node answers a ping through the broker."""
+    while True:
+        try:
+            if app.control.ping(destination=[node], timeout=min(5.0, interval / 2)):
+                systemd.watchdog()
+        except Exception:  # noqa: BLE001 - no ping, no watchdog: systemd restarts us
+            pass
+        time.sleep(interval / 2)

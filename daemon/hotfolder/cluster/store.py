@@ -1,0 +1,171 @@
+"""Our own Redis keys, next to Celery's, under the same per-cluster prefix.
+
+    <prefix>hf:lease:<job>     who renders the job now ("node|host|pid|nonce"), with a TTL
+    <prefix>hf:enqueued        hash job -> when the head last sent it (for the reconciler)
+    <prefix>hf:stats:processed, <prefix>hf:stats:failed    cluster-wide counts
+
+A lease is refreshed by a thread of the process that renders; it dies with it. A
+refresh re-creates a lease that vanished (Redis restarted without persistence), so
+a running render keeps its lease across a Redis restart.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass
+
+import redis
+
+from ..config import Cluster
+
+_REFRESH = """
+local v = redis.call('GET', KEYS[1])
+if v == false or v == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"""
+_SWAP = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+  return 1
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")  # kombu's Redis priority lists
+
+
+def key_prefix(cluster: Cluster) -> str:
+    """Celery's `global_keyprefix` and ours: one namespace per cluster in a shared Redis."""
+    return f"hotfolder:{cluster.cluster_id}:"
+
+
+@dataclass(frozen=True)
+class Holder:
+    node: str
+    host: str
+    pid: int
+    nonce: str
+
+    def __str__(self) -> str:
+        return f"{self.node}|{self.host}|{self.pid}|{self.nonce}"
+
+    @classmethod
+    def here(cls, node: str) -> "Holder":
+        return cls(node, socket.gethostname(), os.getpid(), secrets.token_hex(4))
+
+    @classmethod
+    def parse(cls, text: str) -> "Holder | None":
+        parts = text.split("|")
+        if len(parts) != 4 or not parts[2].isdigit():
+            return None
+        return cls(parts[0], parts[1], int(parts[2]), parts[3])
+
+    def surely_dead(self) -> bool:
+        """Only provable on our own machine: the holder's process is gone (or a zombie)."""
+        if self.host != socket.gethostname():
+            return False
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                return f.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
+        except (OSError, IndexError):
+            return True
+
+
+class Store:
+    def __init__(self, cluster: Cluster, client: "redis.Redis | None" = None):
+        self.cluster = cluster
+        self.prefix = key_prefix(cluster)
+        self.r = client or redis.Redis.from_url(cluster.broker_url, socket_timeout=5,
+                                                socket_connect_timeout=5, health_check_interval=10)
+        self._refresh = self.r.register_script(_REFRESH)
+        self._swap = self.r.register_script(_SWAP)
+        self._release = self.r.register_script(_RELEASE)
+
+    def _k(self, *parts: str) -> str:
+        return self.prefix + "hf:" + ":".join(parts)
+
+    @property
+    def ttl_ms(self) -> int:
+        return int(self.cluster.lease_ttl * 1000)
+
+    # leases
+    def acquire(self, job: str, me: Holder) -> Holder | None:
+        """Take the job's lease. Returns None when we hold it, else the live holder.
+        A holder provably dead on this machine is replaced at once."""
+        key = self._k("lease", job)
+        for _ in range(3):
+            if self.r.set(key, str(me), nx=True, px=self.ttl_ms):
+                return None
+            current = self.r.get(key)
+            if current is None:
+                continue  # expired between the two calls
+            text = current.decode()
+            other = Holder.parse(text)
+            if other is not None and other.surely_dead():
+                if self._swap(keys=[key], args=[text, str(me), self.ttl_ms]):
+                    return None
+                continue
+            return other or Holder("?", "?", 0, text)
+        return Holder("?", "?", 0, "contended")
+
+    def refresh(self, job: str, me: Holder) -> bool:
+        return bool(self._refresh(keys=[self._k("lease", job)], args=[str(me), self.ttl_ms]))
+
+    def release(self, job: str, me: Holder) -> None:
+        self._release(keys=[self._k("lease", job)], args=[str(me)])
+
+    def holder(self, job: str) -> Holder | None:
+        value = self.r.get(self._k("lease", job))
+        return Holder.parse(value.decode()) if value else None
+
+    def leases(self) -> dict[str, Holder]:
+        out = {}
+        prefix = self._k("lease", "")
+        for key in self.r.scan_iter(match=prefix + "*", count=500):
+            value = self.r.get(key)
+            holder = Holder.parse(value.decode()) if value else None
+            if holder is not None:
+                out[key.decode()[len(prefix):]] = holder
+        return out
+
+    # enqueue times
+    def sent(self, job: str, when: float) -> None:
+        self.r.hset(self._k("enqueued"), job, repr(when))
+
+    def sent_at(self, jobs: list[str]) -> dict[str, float | None]:
+        if not jobs:
+            return {}
+        values = self.r.hmget(self._k("enqueued"), jobs)
+        return {j: float(v) if v is not None else None for j, v in zip(jobs, values)}
+
+    def forget(self, job: str) -> None:
+        self.r.hdel(self._k("enqueued"), job)
+
+    def prune_sent(self, live: set[str]) -> None:
+        stale = [j.decode() for j in self.r.hkeys(self._k("enqueued")) if j.decode() not in live]
+        if stale:
+            self.r.hdel(self._k("enqueued"), *stale)
+
+    # counts
+    def count(self, what: str) -> None:
+        self.r.incr(self._k("stats", what))
+
+    def counts(self) -> tuple[int, int]:
+        p, f = self.r.mget(self._k("stats", "processed"), self._k("stats", "failed"))
+        return int(p or 0), int(f or 0)
+
+    def queue_length(self) -> int:
+        base = self.prefix + self.cluster.queue
+        pipe = self.r.pipeline()
+        for suffix in PRIORITY_SUFFIXES:
+            pipe.llen(base + suffix)
+        return sum(pipe.execute())

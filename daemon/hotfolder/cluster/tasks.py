@@ -1,0 +1,179 @@
+"""The render task: idempotent, leased, attempt-counted; rendering is local mode's.
+
+    no record            -> "already_done"          (a duplicate message: no-op)
+    lease held elsewhere -> "in_progress_elsewhere" (a redelivery while it runs: no-op)
+    attempts exhausted   -> failed/ with "worker lost N times"  (a poison file: no loop)
+    otherwise            -> worker.process_one, then archive/ or failed/ like local mode
+
+The task moves the original itself (local mode's supervisor does that), deletes the
+record, then releases the lease. Outputs are replaced atomically (spool.write_atomic),
+so a re-run after a crash overwrites the same names with the same bytes.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .. import log, spool
+from ..config import Config, Folder
+from ..worker import Job, process_one
+from . import jobs
+from .app import TASK_NAME
+from .store import Holder, Store
+
+TEST_HOLD = "HOTFOLDER_TEST_HOLD"  # tests only: a folder of files that hold or kill a render
+
+
+@dataclass
+class Context:
+    config: Config
+    folders: dict[str, Folder]
+    records: jobs.Records
+    node: str
+    _store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        if self._store is None or self._store_pid != os.getpid():  # never share a socket across fork
+            self._store, self._store_pid = Store(self.config.cluster), os.getpid()
+        return self._store
+
+    _store_pid: int = 0
+
+
+_context: Context | None = None
+
+
+def set_context(config: Config, node: str) -> Context:
+    global _context
+    _context = Context(config, jobs.local_folders(config), jobs.Records(jobs.local_root(config)), node)
+    return _context
+
+
+def context() -> Context:
+    if _context is None:
+        raise RuntimeError("hotfolder.cluster.tasks: no context (start workers with `hotfolder worker`)")
+    return _context
+
+
+def register(app) -> None:
+    @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=20)
+    def render(self, job: str, folder: str, src: str) -> str:
+        return run(self, job, folder, src)
+
+
+class _Refresher(threading.Thread):
+    """Keeps the lease alive while the render runs; dies with the process."""
+
+    def __init__(self, store: Store, job: str, me: Holder):
+        super().__init__(daemon=True, name=f"lease-{job}")
+        self.store, self.job, self.me = store, job, me
+        self.stop_event = threading.Event()
+
+    def run(self) -> None:
+        interval = self.store.cluster.lease_ttl / 3
+        while not self.stop_event.wait(interval):
+            try:
+                if not self.store.refresh(self.job, self.me):
+                    log.get().error("lease_lost", job=self.job, reason="another holder took the lease")
+            except Exception as exc:  # noqa: BLE001 - Redis away: keep trying, keep rendering
+                log.get().warning("lease_refresh_failed", job=self.job, reason=str(exc))
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+
+def run(task, job: str, folder_name: str, src_rel: str) -> str:
+    ctx = context()
+    c = ctx.config.cluster
+    logger = log.get().bind(job=job, node=ctx.node, worker_pid=os.getpid())
+    record = ctx.records.read(job)
+    if record is None:
+        logger.info("job_skipped", reason="already_done", outcome="noop")
+        return "already_done"
+    folder = ctx.folders.get(record.folder)
+    if folder is None or record.src != src_rel or record.folder != folder_name:
+        logger.error("job_refused", reason=f"message ({folder_name}, {src_rel}) does not match the record "
+                     f"({record.folder}, {record.src}) or this node's config", outcome="noop")
+        return "refused"
+    logger = logger.bind(file=record.rel, folder=folder.name)
+    me = Holder.here(ctx.node)
+    other = ctx.store.acquire(job, me)
+    if other is not None:
+        logger.info("job_skipped", reason="in_progress_elsewhere", holder=str(other), outcome="noop")
+        return "in_progress_elsewhere"
+    refresher = _Refresher(ctx.store, job, me)
+    refresher.start()
+    try:
+        record = ctx.records.read(job)  # again, now that we hold the lease
+        src = ctx.records.root / record.src if record else None
+        if record is None or not os.path.lexists(src):
+            if record is not None:
+                ctx.records.remove(job)  # the last holder died between archiving and this
+            logger.info("job_skipped", reason="already_done", outcome="noop")
+            return "already_done"
+        if record.attempts >= c.max_attempts:
+            error = (f"worker lost {record.attempts} times (killed, out of memory, crashed or over the "
+                     f"hard time limit of {c.task_time_limit:g} s) on {', '.join(record.nodes)}")
+            return _end(ctx, logger, folder, record, src, ok=False, error=error, step="worker")
+        record = record.started(ctx.node)
+        ctx.records.write(record)
+        spool.remove_temp_outputs(folder, record.rel, f"{job}-")  # a killed attempt's leftovers
+        logger = logger.bind(attempt=record.attempts)
+        _test_hook(job, record)
+        result = process_one(Job(job, folder, src, record.rel, ctx.config.accepted_formats,  # type: ignore[arg-type]
+                                 ctx.config.max_image_pixels, attempt=record.attempts))
+        if result.retry_later:  # disk full: not the file's fault, not an attempt
+            ctx.records.write(replace(record, attempts=record.attempts - 1, nodes=record.nodes[:-1]))
+            logger.error("job_retry_later", reason=result.error, outcome="retry")
+            raise task.retry(countdown=min(30.0, c.visibility_timeout / 4))
+        error = result.error
+        if "SoftTimeLimitExceeded" in error:
+            error = f"timeout: rendering took longer than cluster.task_soft_time_limit ({c.task_soft_time_limit:g} s)"
+        return _end(ctx, logger, folder, record, src, ok=result.ok, error=error, step=result.step,
+                    outputs=result.outputs, duration_ms=result.duration_ms)
+    finally:
+        refresher.stop()
+        try:
+            ctx.store.release(job, me)
+        except Exception as exc:  # noqa: BLE001 - it expires by itself
+            logger.warning("lease_release_failed", reason=str(exc))
+
+
+def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *, ok: bool, error: str = "",
+         step: str = "", outputs=(), duration_ms: float = 0.0) -> str:
+    """The original to archive/ (or deleted) or failed/, then the record goes: the job is over."""
+    if ok:
+        where = spool.finish(folder, spool.Claimed(record.rel, src))
+        logger.info("file_done", outputs=list(outputs), duration_ms=duration_ms, attempts=record.attempts,
+                    archived=str(where) if where else None, outcome="ok")
+    else:
+        where = spool.fail(folder, src, record.rel, error=error, step=step, attempts=record.attempts)
+        logger.warning("file_failed", reason=error, step=step, attempts=record.attempts, failed=str(where),
+                       outcome="failed")
+    ctx.records.remove(record.job)
+    store = ctx.store
+    try:
+        store.forget(record.job)
+        store.count("processed" if ok else "failed")
+    except Exception as exc:  # noqa: BLE001 - the file is done; counts are only for status
+        logger.warning("count_failed", reason=str(exc))
+    return "processed" if ok else "failed"
+
+
+def _test_hook(job: str, record: jobs.Record) -> None:
+    """HOTFOLDER_TEST_HOLD=<dir>: say where we are, then obey kill-NAME / hold-NAME files."""
+    hold = os.environ.get(TEST_HOLD)
+    if not hold:
+        return
+    d, name = Path(hold), Path(record.rel).name
+    (d / f"started-{name}-{record.attempts}-{os.getpid()}").write_text(job)
+    if (d / f"kill-{name}").exists():
+        os.kill(os.getpid(), signal.SIGKILL)
+    deadline = time.monotonic() + 120
+    while (d / f"hold-{name}").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
