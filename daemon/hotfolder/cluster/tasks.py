@@ -18,9 +18,11 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from .. import log, spool
 from ..config import Config, Folder
-from ..worker import Job, process_one
+from ..worker import Job, Result, process_one
 from . import jobs
 from .app import TASK_NAME
 from .store import Holder, Store
@@ -124,9 +126,12 @@ def run(task, job: str, folder_name: str, src_rel: str) -> str:
         ctx.records.write(record)
         spool.remove_temp_outputs(folder, record.rel, f"{job}-")  # a killed attempt's leftovers
         logger = logger.bind(attempt=record.attempts)
-        _test_hook(job, record)
-        result = process_one(Job(job, folder, src, record.rel, ctx.config.accepted_formats,  # type: ignore[arg-type]
-                                 ctx.config.max_image_pixels, attempt=record.attempts))
+        try:
+            _test_hook(job, record)
+            result = process_one(Job(job, folder, src, record.rel, ctx.config.accepted_formats,  # type: ignore[arg-type]
+                                     ctx.config.max_image_pixels, attempt=record.attempts))
+        except SoftTimeLimitExceeded as exc:  # outside the pipeline (inside, process_one reports it)
+            result = Result(job, False, error=f"SoftTimeLimitExceeded: {exc}", step="render")  # type: ignore[arg-type]
         if result.retry_later:  # disk full: not the file's fault, not an attempt
             ctx.records.write(replace(record, attempts=record.attempts - 1, nodes=record.nodes[:-1]))
             logger.error("job_retry_later", reason=result.error, outcome="retry")
@@ -155,6 +160,7 @@ def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *
         where = spool.fail(folder, src, record.rel, error=error, step=step, attempts=record.attempts)
         logger.warning("file_failed", reason=error, step=step, attempts=record.attempts, failed=str(where),
                        outcome="failed")
+    spool.remove_temp_outputs(folder, record.rel, f"{record.job}-")  # a killed attempt's leftovers
     ctx.records.remove(record.job)
     store = ctx.store
     try:
