@@ -157,13 +157,15 @@ class Daemon:
         self.config.write_text("\n".join(lines) + "\n")
 
     def start(self, wait_ready: bool = True) -> "Daemon":
+        readies = len(self.events("ready"))
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hotfolder", "run", "--config", str(self.config)],
             stdout=self._log, stderr=self._log, cwd=self.root,
         )
         if wait_ready:
-            wait_for(lambda: self.event("ready") or self._dead(), 30, what="the daemon to be ready")
+            # the log may hold an earlier run's "ready": wait for this run's own
+            wait_for(lambda: len(self.events("ready")) > readies or self._dead(), 30, what="the daemon to be ready")
             assert self.proc.poll() is None, f"daemon exited at start:\n{self.log_text()}"
         return self
 

@@ -162,3 +162,19 @@ def test_requeue_moves_failed_back(daemon_factory):
                           capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0 and "1 file(s) requeued" in proc.stdout
     assert files_under(d.inbox) == ["broken.jpg"] and files_under(d.failed) == []
+
+
+def test_second_daemon_on_the_same_config_refuses_to_start(daemon_factory, tmp_path):
+    d = daemon_factory().start()
+    stage(tmp_path, ["a.jpg"])
+    os.rename(tmp_path / "staging" / "a.jpg", d.inbox / "a.jpg")
+    second = subprocess.run([sys.executable, "-m", "hotfolder", "run", "--config", str(d.config)],
+                            capture_output=True, text=True, timeout=30, cwd=d.root)
+    assert second.returncode == 1
+    assert "already running" in second.stderr and str(d.proc.pid) in second.stderr
+    wait_for(lambda: d.settled(1), 20, what="the first daemon to go on")
+    assert not d.events("claiming_paused") and d.proc.poll() is None
+    assert d.stop() == 0
+    # Once it is gone, the lock is free again.
+    d.start()
+    assert d.stop() == 0

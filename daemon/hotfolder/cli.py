@@ -13,6 +13,7 @@ from pathlib import Path
 from . import __version__, log
 from . import config as config_mod
 from .config import ConfigError
+from .stats import AlreadyRunning
 
 EPILOG = "Config reference: README.md, section 'Config reference'."
 
@@ -79,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
         print(f"hotfolder: config error: {exc}", file=sys.stderr)
+        return 1
+    except AlreadyRunning as exc:
+        print(f"hotfolder: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

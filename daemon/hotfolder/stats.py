@@ -104,3 +104,33 @@ def daemon_alive(snapshot: dict, stale_after: float = 15.0) -> bool:
     except PermissionError:
         pass  # running as another user (the service): it exists
     return time.time() - float(snapshot.get("updated", 0)) < stale_after
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+def lock_instance(state_dir: Path):
+    """One daemon per config: a second one's recovery would take files from the first.
+
+    An flock on state_dir/hotfolder.lock, held for the life of the process (the kernel
+    drops it when we die, even by SIGKILL). Returns the open file; keep it.
+    """
+    import fcntl
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    f = open(state_dir / "hotfolder.lock", "a+", encoding="utf-8")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        pid = f.read().strip() or "?"
+        f.close()
+        raise AlreadyRunning(
+            f"hotfolder is already running on this config (pid {pid}, lock {state_dir / 'hotfolder.lock'}); "
+            "stop it first, or give this config another state_dir") from None
+    f.seek(0)
+    f.truncate()
+    f.write(f"{os.getpid()}\n")
+    f.flush()
+    return f

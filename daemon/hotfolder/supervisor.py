@@ -27,7 +27,7 @@ from pathlib import Path
 from . import config as config_mod
 from . import log, spool, systemd
 from .config import Config, ConfigError, Folder
-from .stats import Counters, Status, write_snapshot
+from .stats import Counters, Status, lock_instance, write_snapshot
 from .watcher import Watcher
 from .mailbox import Mailbox
 from .worker import Job, Result, consume, temp_tag
@@ -127,6 +127,7 @@ class Supervisor:
     def run(self) -> int:
         """`hotfolder run`: serve until SIGTERM/SIGINT; returns the exit code."""
         systemd.scrub_environ()  # workers must never inherit NOTIFY_SOCKET
+        self._instance_lock = lock_instance(self.config.state_dir)
         self._install_signals()
         self._recover()
         self._open_queues()
