@@ -160,6 +160,11 @@ class Cluster:
         for name in names:
             os.rename(staging / name, self.inbox / name)
 
+    def settled(self, n: int) -> bool:
+        """n originals reached an end and every job is over (records go after the move)."""
+        return self.ended() == n and not files_under(self.processing) and \
+            not list((self.root / ".hotfolder" / "jobs").glob("*.json"))
+
     def ended(self) -> int:
         return len(files_under(self.archive)) + len([p for p in files_under(self.failed)
                                                      if not p.endswith(".error.json")])
@@ -228,6 +233,12 @@ def stat_count(c: Cluster, what: str) -> int:
     return int(redis_client(c).get(f"hotfolder:test-cluster:hf:stats:{what}") or 0)
 
 
+def wait_counts(c: Cluster, processed: int, failed: int = 0) -> None:
+    """The counts are added just after the job ends: wait for them, briefly."""
+    wait_for(lambda: (stat_count(c, "processed"), stat_count(c, "failed")) == (processed, failed), 5,
+             what=f"the cluster counts to read processed {processed}, failed {failed}")
+
+
 # ---------------------------------------------------------------------------------------------
 
 def test_burst_exactly_once_across_three_workers(cluster_factory):
@@ -237,11 +248,11 @@ def test_burst_exactly_once_across_three_workers(cluster_factory):
         c.start_worker(f"w{i}")
     names = [f"img{i:02d}.jpg" for i in range(30)]
     c.drop(names)
-    wait_for(lambda: c.ended() == 30 and not files_under(c.processing), 60, what="30 files to be archived")
+    wait_for(lambda: c.settled(30), 60, what="30 files to be archived")
     c.assert_exactly_once(names)
     nodes = Counter(e["node"].split("@")[0] for e in c.worker_events("file_done"))
     assert len(nodes) >= 2, f"the work was not shared: {nodes}"
-    assert stat_count(c, "processed") == 30
+    wait_counts(c, processed=30)
     wait_for(lambda: c.status().get("cluster", {}).get("processed") == 30, 10, what="status to say 30")
     st = c.status()
     assert st["running"] and st["cluster"]["in_flight"] == 0 and st["cluster"]["broker"] == "ok"
@@ -293,7 +304,7 @@ def test_pool_child_killed_mid_task_is_redelivered(cluster_factory):
     assert attempt == 1 and parent_of(pid) in {p.pid for p in c.procs.values()}  # a pool child
     os.kill(pid, signal.SIGKILL)
     held.unlink()
-    wait_for(lambda: c.ended() == 2, 30, what="both files to end")
+    wait_for(lambda: c.settled(2), 30, what="both files to end")
     c.assert_exactly_once(["a.jpg", "b.jpg"])
     assert done_event(c, "a.jpg")["attempts"] == 2
     assert [a for a, _ in c.started("a.jpg")] == [1, 2]
@@ -312,7 +323,7 @@ def test_whole_worker_killed_job_recovered(cluster_factory):
     t0 = time.monotonic()
     c.stop(victim, signal.SIGKILL)  # the whole process group: the machine is gone
     held.unlink()
-    wait_for(lambda: c.ended() == 1, 30, what="a.jpg to be done by the surviving worker")
+    wait_for(lambda: c.settled(1), 30, what="a.jpg to be done by the surviving worker")
     recovered_in = time.monotonic() - t0
     c.assert_exactly_once(["a.jpg"])
     survivor = done_event(c, "a.jpg")
@@ -327,14 +338,14 @@ def test_poison_file_fails_after_max_attempts(cluster_factory):
     c.start_worker("w1")
     (c.hold / "kill-poison.jpg").write_text("")  # every render of it kills its process
     c.drop(["poison.jpg", "good1.jpg", "good2.jpg"])
-    wait_for(lambda: c.ended() == 3, 60, what="the poison file to reach failed/")
+    wait_for(lambda: c.settled(3), 60, what="the poison file to reach failed/")
     assert files_under(c.failed) == ["poison.jpg", "poison.jpg.error.json"]
     record = json.loads((c.failed / "poison.jpg.error.json").read_text())
     assert "worker lost 3 times" in record["error"] and record["attempts"] == 3 and record["step"] == "worker"
     assert [a for a, _ in c.started("poison.jpg")] == [1, 2, 3]  # bounded: no fourth render
     assert sorted(files_under(c.archive)) == ["good1.jpg", "good2.jpg"]
     assert not files_under(c.processing)
-    assert stat_count(c, "failed") == 1 and stat_count(c, "processed") == 2
+    wait_counts(c, processed=2, failed=1)
 
 
 def test_same_job_sent_twice_is_a_noop(cluster_factory):
@@ -351,13 +362,13 @@ def test_same_job_sent_twice_is_a_noop(cluster_factory):
     wait_for(lambda: [e for e in c.worker_events("job_skipped") if e["reason"] == "in_progress_elsewhere"],
              20, what="the duplicate to be skipped (lease)")
     held.unlink()
-    wait_for(lambda: c.ended() == 1, 20, what="a.jpg to end")
+    wait_for(lambda: c.settled(1), 20, what="a.jpg to end")
     send_again(c, sent["job"], src)  # after it ended: nothing to do
     wait_for(lambda: [e for e in c.worker_events("job_skipped") if e["reason"] == "already_done"],
              20, what="the late duplicate to be a no-op")
     c.assert_exactly_once(["a.jpg"])
     assert len(c.started("a.jpg")) == 1
-    assert stat_count(c, "processed") == 1
+    wait_counts(c, processed=1)
 
 
 def test_task_longer_than_visibility_timeout_runs_once(cluster_factory):
@@ -372,7 +383,7 @@ def test_task_longer_than_visibility_timeout_runs_once(cluster_factory):
     wait_for(lambda: [e for e in c.worker_events("job_skipped") if e["reason"] == "in_progress_elsewhere"],
              20, what="the redelivered copy to meet the lease")
     held.unlink()
-    wait_for(lambda: c.ended() == 1, 20, what="long.jpg to end")
+    wait_for(lambda: c.settled(1), 20, what="long.jpg to end")
     time.sleep(1.0)  # a late redelivery would start a second render now
     c.assert_exactly_once(["long.jpg"])
     assert len(c.started("long.jpg")) == 1
@@ -392,7 +403,7 @@ def test_redis_restarted_mid_burst(cluster_factory):
     c.redis.restart()  # no persistence: the queue, the leases and the counts are gone
     for h in holds:
         h.unlink()
-    wait_for(lambda: c.ended() == 20 and not files_under(c.processing), 60, what="all 20 files after the restart")
+    wait_for(lambda: c.settled(20), 60, what="all 20 files after the restart")
     c.assert_exactly_once(names)
     assert c.events("head", "jobs_resent"), "the reconciler re-sent nothing"
 
@@ -427,7 +438,7 @@ def test_head_restart_leaves_claimed_files_to_the_workers(cluster_factory):
     time.sleep(1.0)
     assert files_under(c.processing) == ["a.jpg"] and not files_under(c.inbox)
     held.unlink()
-    wait_for(lambda: c.ended() == 1, 20, what="a.jpg to end")
+    wait_for(lambda: c.settled(1), 20, what="a.jpg to end")
     c.assert_exactly_once(["a.jpg"])
     assert len(c.started("a.jpg")) == 1
 
@@ -438,7 +449,7 @@ def test_soft_time_limit_moves_the_file_to_failed(cluster_factory):
     c.start_worker("w0")
     hold(c, "slow.jpg")  # never released: the soft limit must end it
     c.drop(["slow.jpg"])
-    wait_for(lambda: c.ended() == 1, 20, what="slow.jpg to reach failed/")
+    wait_for(lambda: c.settled(1), 20, what="slow.jpg to reach failed/")
     record = json.loads((c.failed / "slow.jpg.error.json").read_text())
     assert record["error"].startswith("timeout") and record["attempts"] == 1
     assert not files_under(c.output) and not files_under(c.processing)
