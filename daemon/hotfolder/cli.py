@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -28,8 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def config_arg(sp, positional=False):
-        if positional:
-            sp.add_argument("config", metavar="FILE", type=Path, help="the YAML config file")
+        if positional:  # FILE or --config FILE, like every other command
+            sp.add_argument("config_pos", metavar="FILE", type=Path, nargs="?", help="the YAML config file")
+            sp.add_argument("--config", "-c", metavar="FILE", type=Path, dest="config_opt", help=argparse.SUPPRESS)
         else:
             sp.add_argument("--config", "-c", metavar="FILE", type=Path, required=True, help="the YAML config file")
 
@@ -54,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     config_arg(process)
     process.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or folders of them")
     process.add_argument("--folder", help="which configured folder's renditions and output to use (default: the first)")
+    process.add_argument("--output", "-o", type=Path, metavar="DIR", help="write the outputs here instead of the folder's output")
     process.add_argument("--log-format", choices=("json", "console"), default="console")
 
     requeue = sub.add_parser("requeue", help="move failed files back to the inbox (and drop their .error.json)",
@@ -89,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_check_config(args) -> int:
+    args.config = args.config_pos or args.config_opt
+    if args.config is None:
+        print("hotfolder check-config: give the config file: hotfolder check-config FILE", file=sys.stderr)
+        return 2
     cfg = config_mod.load(args.config)
     names = ", ".join(f"{f.name} ({len(f.renditions)} renditions)" for f in cfg.folders)
     print(f"{args.config}: OK — {len(cfg.folders)} folder(s): {names}; {cfg.workers} workers")
@@ -174,6 +181,8 @@ def cmd_process(args) -> int:
                   f"(folders: {', '.join(f.name for f in cfg.folders)})", file=sys.stderr)
             return 2
         folder = matches[0]
+    if args.output:
+        folder = dataclasses.replace(folder, output=args.output.resolve())
     files, missing = _expand(args.paths)
     for path in missing:
         print(f"hotfolder: {path}: no such file or folder", file=sys.stderr)
@@ -198,18 +207,27 @@ def cmd_process(args) -> int:
     return 0 if not bad and len(results) == len(files) else 1
 
 
-def _expand(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+def _expand(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[Path]]:
+    """(file, path kept in the output) for each input; a folder keeps its subfolders."""
     from .spool import walk_files
 
-    files, missing = [], []
+    files: dict[str, Path] = {}
+    missing = []
     for p in paths:
         if p.is_dir():
-            files.extend(sorted(walk_files(p)))
+            found = [(f.resolve(), f.relative_to(p).as_posix()) for f in sorted(walk_files(p))]
         elif p.is_file():
-            files.append(p.resolve())
+            found = [(p.resolve(), p.name)]
         else:
             missing.append(p)
-    return files, missing
+            continue
+        for path, rel in found:
+            if rel in files and files[rel] != path:
+                print(f"hotfolder: skipping {path}: {files[rel]} has the same name and would get the same "
+                      f"outputs; process it separately (--output)", file=sys.stderr)
+                continue
+            files[rel] = path
+    return [(path, rel) for rel, path in files.items()], missing
 
 
 def cmd_requeue(args) -> int:
@@ -221,20 +239,31 @@ def cmd_requeue(args) -> int:
         targets = [(f, p) for f in cfg.folders for p in list(spool.walk_failed(f))]
     else:
         targets = []
-        for p in args.paths:
-            p = p.resolve()
+        for p in dict.fromkeys(_original_of(p.resolve()) for p in args.paths):  # a glob names sidecars too
             folder = next((f for f in cfg.folders if p.is_relative_to(f.failed)), None)
             if folder is None or not p.is_file():
-                print(f"hotfolder: {p} is not a file in a failed/ folder of {args.config}", file=sys.stderr)
+                print(f"hotfolder: {p} is not a failed file in a failed/ folder of {args.config}", file=sys.stderr)
                 problems += 1
                 continue
             targets.append((folder, p))
     for folder, path in targets:
-        dst = spool.requeue(folder, path)
+        try:
+            dst = spool.requeue(folder, path)
+        except FileNotFoundError:
+            print(f"hotfolder: {path} is gone (requeued already?)", file=sys.stderr)
+            problems += 1
+            continue
         print(f"requeued {path} -> {dst}")
         moved += 1
     print(f"{moved} file(s) requeued")
     return 1 if problems else 0
+
+
+def _original_of(path: Path) -> Path:
+    """`x.jpg.error.json` stands for `x.jpg`."""
+    from .spool import SIDECAR
+
+    return path.with_name(path.name[: -len(SIDECAR)]) if path.name.endswith(SIDECAR) else path
 
 
 COMMANDS = {

@@ -6,6 +6,8 @@ working directory (and under systemd).
 """
 from __future__ import annotations
 
+import difflib
+import grp
 import os
 import re
 from dataclasses import dataclass, field
@@ -171,7 +173,7 @@ class _Reader:
 
     def str_(self, name, default=None, *, choices=None, required=False):
         if required and not self.has(name):
-            self.fail(name, "is required")
+            self.missing(name, "is required")
         value = self.raw(name, default)
         if value is None:
             return None
@@ -211,8 +213,17 @@ class _Reader:
     def done(self):
         unknown = sorted(set(self.data) - self.used, key=str)
         if unknown:
+            close = difflib.get_close_matches(str(unknown[0]), sorted(self.used), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
             known = ", ".join(sorted(self.used))
-            self.fail(str(unknown[0]), f"unknown key (known keys here: {known})")
+            self.fail(str(unknown[0]), f"unknown key ({hint}known keys here: {known})")
+
+    def missing(self, name: str, what: str):
+        """A required key is absent: point at a misspelling of it, if there is one."""
+        close = difflib.get_close_matches(name, [str(k) for k in self.data], n=1)
+        if close:
+            self.fail(close[0], f"unknown key (did you mean {name!r}?); {name} {what}")
+        self.fail(name, what)
 
 
 def _check_range(r: _Reader, name, value, lo, hi):
@@ -347,7 +358,9 @@ def _check_template(r: _Reader, name: str, template: str):
 def _mode(r: _Reader, name: str) -> int:
     value = r.raw(name, "0644")
     if isinstance(value, int) and not isinstance(value, bool):
-        value = oct(value)[2:] if value > 0o777 else f"{value:o}"  # YAML 0644 reads as octal in 1.1
+        # Unquoted, YAML reads 0644 as octal (420) but 644 as decimal (644): a number
+        # above 0o777 can only be digits meant as octal. (Quote it to be sure.)
+        value = str(value) if value > 0o777 else f"{value:o}"
     if not isinstance(value, str) or not re.fullmatch(r"0?[0-7]{3}", value):
         r.fail(name, f"must be an octal file mode in quotes, like '0644', not {_kind(value)}")
     return int(value, 8)
@@ -387,7 +400,7 @@ def _folder(source: str, data: Any, path: str, base: Path, index: int) -> Folder
         quiet_period=r.float_("quiet_period", 0.1, lo=0.0, hi=3600),
         rescan_interval=r.float_("rescan_interval", 30.0, lo=0.1, hi=86400),
         output_mode=_mode(r, "output_mode"),
-        output_group=r.str_("output_group"),
+        output_group=_group(r, "output_group"),
         animation=r.str_("animation", "first-frame", choices=ANIMATION),
     )
     r.done()
@@ -395,7 +408,40 @@ def _folder(source: str, data: Any, path: str, base: Path, index: int) -> Folder
     return folder
 
 
+def _group(r: _Reader, name: str) -> str | None:
+    value = r.raw(name)
+    if value is None:
+        return None
+    value = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(value, str) or not value.strip():
+        r.fail(name, f"must be a group name or number, not {_kind(value)}")
+    if not value.isdigit():
+        try:
+            grp.getgrnam(value)
+        except KeyError:
+            r.fail(name, f"there is no group {value!r} on this machine (create it, or fix the name)")
+    return value
+
+
+def _device(path: Path) -> int:
+    """The file system of path, or of its nearest existing parent (folders are made at start)."""
+    for p in (path, *path.parents):
+        try:
+            return os.stat(p).st_dev
+        except OSError:
+            continue
+    return -1
+
+
 def _check_folder_dirs(source: str, path: str, folder: Folder):
+    # Originals move by rename(2), which cannot cross file systems.
+    inbox_dev = _device(folder.inbox)
+    for key in ("processing", "archive", "failed"):
+        p = getattr(folder, key)
+        if p is not None and _device(p) != inbox_dev:
+            raise ConfigError(source, f"{path}.{key}", f"{p} is on another file system than the inbox "
+                              f"({folder.inbox}); originals move between them by rename, which cannot cross "
+                              f"file systems: put it on the same disk (outputs may go anywhere)")
     named = {"inbox": folder.inbox, "output": folder.output, "failed": folder.failed,
              "processing": folder.processing}
     if folder.archive is not None:
@@ -430,6 +476,8 @@ def parse(text: str, source: str = "<config>", base: Path | None = None) -> Conf
         if f not in INPUT_FORMATS:
             r.fail("accepted_formats", f"{f!r} is not one of: {', '.join(INPUT_FORMATS)}")
     items = r.raw("folders")
+    if items is None:
+        r.missing("folders", "is required: a list of watched folders")
     if not isinstance(items, list) or not items:
         r.fail("folders", "must be a non-empty list of watched folders")
     folders = tuple(_folder(source, item, f"folders[{i}]", base, i) for i, item in enumerate(items))

@@ -213,8 +213,10 @@ def _gid(group: str) -> int:
     return int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
 
 
-def walk_files(root: Path):
-    """Yield the entries under root lazily (files and symlinks; not directories)."""
+def walk_files(root: Path, on_error=None):
+    """Yield the entries under root lazily (files and symlinks; not directories).
+
+    A folder that cannot be read is skipped; `on_error(folder, exc)` hears of it."""
     stack = [root]
     while stack:
         d = stack.pop()
@@ -230,7 +232,11 @@ def walk_files(root: Path):
                             yield Path(entry.path)
                     except OSError:
                         continue
-        except (FileNotFoundError, NotADirectoryError, PermissionError):
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        except OSError as exc:  # unreadable (permissions) or an I/O error on a share
+            if on_error is not None:
+                on_error(d, exc)
             continue
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from . import config as config_mod
 from . import log, spool, systemd
 from .config import Config, ConfigError, Folder
-from .stats import Counters, Status, lock_instance, write_snapshot
+from .stats import Counters, LockStuck, Status, lock_instance, write_snapshot
 from .watcher import Watcher
 from .mailbox import Mailbox
 from .worker import Job, Result, consume, temp_tag
@@ -244,6 +244,7 @@ class Supervisor:
         except spool.Refused as exc:
             rel = path.relative_to(folder.inbox).as_posix()
             spool.fail(folder, path, rel, error=str(exc), step="claim", attempts=0)
+            self._count(failed=1)
             self.log.warning("file_refused", folder=folder.name, file=rel, reason=str(exc), outcome="failed")
             return False
         except OSError as exc:
@@ -307,24 +308,35 @@ class Supervisor:
             if tracked is not None:
                 self._settle(tracked, result)
 
-    def _settle(self, tracked: Tracked, result: Result) -> None:
-        """Move the original to its end (or back to the inbox) after a worker's result."""
+    def _settle(self, tracked: Tracked, result: Result, counted: bool = True) -> None:
+        """Move the original to its end (or back to the inbox) after a worker's result.
+
+        `counted`: a worker counted the result already; the supervisor's own verdicts
+        (a file that kept killing workers) are counted here."""
         if self.batch_results is not None:
             self.batch_results.append((tracked, result))
             return
         job, claimed, folder = tracked.job, tracked.claimed, tracked.job.folder
         logger = self.log.bind(folder=folder.name, file=job.rel, attempt=job.attempt)
+        if not os.path.lexists(claimed.path):
+            # Someone removed it from processing/ meanwhile: nothing to archive or fail.
+            logger.warning("file_vanished", reason="the original left processing/ while it was rendered",
+                           outcome="gone")
+            return
         try:
             if result.ok:
                 where = spool.finish(folder, claimed)
                 logger.info("file_done", outputs=list(result.outputs), duration_ms=result.duration_ms,
                             archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
-                self.pause_backoff = 0.0
+                if self.pause_backoff:
+                    self.pause_backoff, self.message = 0.0, ""  # the folder works again
             elif result.retry_later:
                 self._give_back(tracked, result.error)
             else:
                 where = spool.fail(folder, claimed.path, claimed.rel, error=result.error,
                                    step=result.step, attempts=job.attempt)
+                if not counted:
+                    self._count(failed=1)
                 logger.warning("file_failed", reason=result.error, step=result.step, failed=str(where),
                                worker_pid=result.pid, outcome="failed")
         except OSError as exc:
@@ -343,6 +355,7 @@ class Supervisor:
         try:
             spool.fail(job.folder, claimed.path, claimed.rel, step="finish", attempts=job.attempt,
                        error=f"rendered, but the original could not be archived: {exc}")
+            self._count(processed=-1, failed=1)  # the worker counted it as processed
             self.log.error("file_failed", file=job.rel, step="finish", reason=str(exc), outcome="failed")
         except OSError as again:
             self._give_back(tracked, f"could not move the original: {again}")
@@ -355,7 +368,18 @@ class Supervisor:
         if now >= self.pause_until:  # one doubling per episode, not per file given back
             self.pause_backoff = min(60.0, max(1.0, self.pause_backoff * 2))
             self.pause_until = now + self.pause_backoff
+        self.message = f"claiming paused: {reason}"
         self.log.error("claiming_paused", file=tracked.job.rel, reason=reason, retry_in_s=self.pause_backoff)
+
+    def _count(self, processed: int = 0, failed: int = 0) -> None:
+        """Verdicts of the supervisor's own go into the same shared counters."""
+        try:
+            if processed:
+                self.counters.processed.add(processed)
+            if failed:
+                self.counters.failed.add(failed)
+        except LockStuck:
+            self._rebuild("a counter lock is held by a dead worker")
 
     # ------------------------------------------------------------------ worker health
     def _reap(self) -> None:
@@ -393,7 +417,7 @@ class Supervisor:
                 self._give_back_quietly(tracked)
                 return
             result = Result(job.id, False, error=f"{why} on attempt {job.attempt}", step="worker")
-            self._settle(tracked, result)
+            self._settle(tracked, result, counted=False)
             return
         retry = Job(job.id, job.folder, job.src, job.rel, job.accepted_formats, job.max_image_pixels,
                     attempt=job.attempt + 1)
@@ -589,11 +613,13 @@ class Supervisor:
             systemd.watchdog()
 
     # ------------------------------------------------------------------ batch
-    def run_batch(self, files: list[Path], folder: Folder, progress=None) -> list[tuple[Tracked, Result]]:
-        """`hotfolder process`: the same pool and pipeline over given files, left in place."""
+    def run_batch(self, files: list[tuple[Path, str]], folder: Folder, progress=None) -> list[tuple[Tracked, Result]]:
+        """`hotfolder process`: the same pool and pipeline over given files, left in place.
+
+        `files` pairs each file with the relative path its outputs keep."""
         systemd.scrub_environ()
         self._install_signals()
-        spool.ensure_dirs(folder)
+        folder.output.mkdir(parents=True, exist_ok=True)
         self.batch_results = []
         self._open_queues()
         self._start_workers()
@@ -602,8 +628,8 @@ class Supervisor:
         try:
             while (todo or self.jobs) and not self.signals:
                 while todo and self._unstarted() < self.config.queue_bound:
-                    path = todo.popleft()
-                    self._enqueue(Job(self._new_id(), folder, path, path.name,
+                    path, rel = todo.popleft()
+                    self._enqueue(Job(self._new_id(), folder, path, rel,
                                       self.config.accepted_formats, self.config.max_image_pixels), None)
                 before = len(self.batch_results)
                 self._collect_results(TICK)

@@ -117,6 +117,7 @@ class Inbox:
         self._rescan_due.set()  # files already waiting at start
         self._scan = None
         self._next_rescan = 0.0
+        self._warned: set[Path] = set()
 
     # -- called from the observer thread
     def note(self, path: Path, closed: bool | None = None, kind_known: bool = True) -> None:
@@ -134,6 +135,12 @@ class Inbox:
             else:
                 self._rescan_due.set()  # no room: the rescan will find it later
 
+    def _unreadable(self, folder: Path, exc: OSError) -> None:
+        if folder not in self._warned:  # once per folder, not at every rescan
+            self._warned.add(folder)
+            log.get("watcher").warning("inbox_folder_unreadable", folder=str(folder), reason=str(exc),
+                                       action="its files are not taken: make it readable by the daemon's user")
+
     def request_rescan(self) -> None:
         self._rescan_due.set()
 
@@ -147,7 +154,7 @@ class Inbox:
             if not self._rescan_due.is_set() and now < self._next_rescan:
                 return
             self._rescan_due.clear()
-            self._scan = walk_files(self.folder.inbox)
+            self._scan = walk_files(self.folder.inbox, self._unreadable)
             self._next_rescan = now + self.folder.rescan_interval
         with self._lock:
             room = self.max_pending - len(self._pending)
