@@ -1,6 +1,7 @@
 """Config validation: every error names the file, the key path and the reason."""
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -150,3 +151,35 @@ def test_parse_without_file_uses_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = parse(textwrap.dedent(BASE))
     assert cfg.folders[0].inbox == tmp_path / "in"
+
+
+def test_misspelt_keys_get_a_suggestion(tmp_path):
+    err = error_of(tmp_path, BASE.replace("folders:", "folder:"))
+    assert err.key == "folder" and "did you mean 'folders'" in err.reason
+    err = error_of(tmp_path, BASE + "        qualty: 80\n")
+    assert "did you mean 'quality'" in err.reason
+    err = error_of(tmp_path, BASE.replace("    inbox: in\n", "    inbx: in\n"))
+    assert err.key == "folders[0].inbx" and "did you mean 'inbox'" in err.reason
+
+
+def test_output_group_must_exist(tmp_path):
+    err = error_of(tmp_path, BASE.replace("    failed: bad\n", "    failed: bad\n    output_group: no-such-group-xyz\n"))
+    assert err.key == "folders[0].output_group" and "no group" in err.reason
+    cfg = load(write(tmp_path, BASE.replace("    failed: bad\n", "    failed: bad\n    output_group: 0\n")))
+    assert cfg.folders[0].output_group == "0"
+
+
+@pytest.mark.parametrize("written, mode", [("0644", 0o644), ("644", 0o644), ("'0640'", 0o640), ("755", 0o755)])
+def test_output_mode_as_people_write_it(tmp_path, written, mode):
+    cfg = load(write(tmp_path, BASE.replace("    failed: bad\n", f"    failed: bad\n    output_mode: {written}\n")))
+    assert cfg.folders[0].output_mode == mode
+
+
+def test_originals_must_stay_on_the_inbox_file_system(tmp_path):
+    other = Path("/dev/shm")
+    if not other.is_dir() or os.stat(other).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs /dev/shm on a file system other than the temp folder")
+    err = error_of(tmp_path, BASE.replace("archive: arch", f"archive: {other}/hotfolder-test-archive"))
+    assert err.key == "folders[0].archive" and "another file system" in err.reason
+    err = error_of(tmp_path, BASE + "    processing: /dev/shm/hotfolder-test-processing\n")
+    assert err.key == "folders[0].processing"

@@ -178,3 +178,34 @@ def test_second_daemon_on_the_same_config_refuses_to_start(daemon_factory, tmp_p
     # Once it is gone, the lock is free again.
     d.start()
     assert d.stop() == 0
+
+
+def test_every_end_is_counted_and_requeue_takes_a_glob(daemon_factory, tmp_path):
+    d = daemon_factory().start()
+    outside = tmp_path / "outside.jpg"
+    photo(outside)
+    (d.inbox / "link.jpg").symlink_to(outside)  # refused by the supervisor, not a worker
+    (d.inbox / "junk.jpg").write_bytes(b"junk")  # failed by a worker
+    wait_for(lambda: len([p for p in files_under(d.failed) if p.endswith(".error.json")]) == 2, 20,
+             what="both in failed/")
+    wait_for(lambda: d.status_json()["failed"] == 2, 10, what="status to count both")
+    assert d.stop() == 0
+    glob = sorted(str(p) for p in d.failed.iterdir())  # what `failed/*` expands to: sidecars too
+    proc = subprocess.run([sys.executable, "-m", "hotfolder", "requeue", "-c", str(d.config), *glob],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert "2 file(s) requeued" in proc.stdout and "Traceback" not in proc.stderr
+    assert sorted(files_under(d.inbox)) == ["junk.jpg", "link.jpg"] and files_under(d.failed) == []
+
+
+def test_process_keeps_subfolders(daemon_factory, tmp_path):
+    d = daemon_factory()
+    batch = tmp_path / "batch"
+    photo(batch / "a" / "shot.jpg")
+    photo(batch / "b" / "shot.jpg", color=(10, 200, 10))
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "hotfolder", "process", "-c", str(d.config), "-o", str(out),
+                           str(batch)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert files_under(out) == ["a/shot_thumb.webp", "a/shot_web.jpg", "b/shot_thumb.webp", "b/shot_web.jpg"]
+    assert d.outputs() == [], "--output was honoured"

@@ -239,9 +239,10 @@ def cmd_requeue(args) -> int:
         targets = [(f, p) for f in cfg.folders for p in list(spool.walk_failed(f))]
     else:
         targets = []
-        for p in dict.fromkeys(_original_of(p.resolve()) for p in args.paths):  # a glob names sidecars too
+        # A glob names the sidecars too; a failed entry may be a refused symlink: never follow it.
+        for p in dict.fromkeys(_original_of(p.absolute().parent.resolve() / p.name) for p in args.paths):
             folder = next((f for f in cfg.folders if p.is_relative_to(f.failed)), None)
-            if folder is None or not p.is_file():
+            if folder is None or not (p.is_symlink() or p.is_file()):
                 print(f"hotfolder: {p} is not a failed file in a failed/ folder of {args.config}", file=sys.stderr)
                 problems += 1
                 continue
