@@ -103,6 +103,19 @@ def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str
         time.sleep(interval)
 
 
+def log_events(text: str, name: str | None = None) -> list[dict]:
+    """The JSON log records in `text` (other lines skipped), those of event `name` if given."""
+    out = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and (name is None or record.get("event") == name):
+            out.append(record)
+    return out
+
+
 def files_under(root: Path) -> list[str]:
     if not root.exists():
         return []
@@ -176,15 +189,7 @@ class Daemon:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def events(self, name: str | None = None) -> list[dict]:
-        out = []
-        for line in self.log_text().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if name is None or record.get("event") == name:
-                out.append(record)
-        return out
+        return log_events(self.log_text(), name)
 
     def event(self, name: str) -> dict | None:
         found = self.events(name)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import _descendants, files_under, wait_for
+from conftest import _descendants, files_under, log_events, wait_for
 from redis_server import RedisServer
 
 pytestmark = [
@@ -140,17 +140,7 @@ class Cluster:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def events(self, name: str, event: str | None = None) -> list[dict]:
-        out = []
-        for line in self.log(name).splitlines():
-            if not line.startswith("{"):
-                continue
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if event is None or rec.get("event") == event:
-                out.append(rec)
-        return out
+        return log_events(self.log(name), event)
 
     def worker_events(self, event: str) -> list[dict]:
         return [e for n in self.procs if n != "head" for e in self.events(n, event)]
