@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from .errors import HotfolderError
+
 OPERATIONS = ("fit", "fill", "scale", "none")
 FORMATS = ("jpeg", "png", "webp", "avif", "same")
 INPUT_FORMATS = ("jpeg", "png", "webp", "tiff", "gif", "bmp", "avif")
@@ -31,7 +33,7 @@ ANIMATION = ("first-frame", "fail")
 TEMPLATE_FIELDS = {"stem", "rendition", "ext", "name", "folder"}
 
 
-class ConfigError(Exception):
+class ConfigError(HotfolderError):
     """The config cannot be used; the message says where and what to change."""
 
     def __init__(self, source: str, key: str, reason: str):

@@ -40,6 +40,7 @@ from typing import Sequence
 from PIL import Image, ImageCms, ImageDraw, ImageFont, PngImagePlugin
 
 from .config import Rendition, Watermark
+from .errors import HotfolderError
 
 PIL_FORMATS = {
     "jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF",
@@ -98,7 +99,7 @@ STEP_WORDS = {
 }
 
 
-class InputError(Exception):
+class InputError(HotfolderError):
     """The input file is bad: it goes to failed/ with this reason."""
 
     def __init__(self, step: str, reason: str):
@@ -109,7 +110,7 @@ class InputError(Exception):
         return (type(self), (self.step, self.reason))
 
 
-class WatermarkError(Exception):
+class WatermarkError(HotfolderError):
     """The configured watermark image cannot be used: a config problem, not the input's."""
 
     def __init__(self, path: Path, reason: str):

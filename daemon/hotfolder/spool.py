@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import Folder
+from .errors import HotfolderError
 
 TEMP_MARK = ".hf-tmp-"
 SIDECAR = ".error.json"
@@ -51,7 +52,7 @@ class Claimed:
     path: Path  # where the original lies now, under processing/
 
 
-class Refused(Exception):
+class Refused(HotfolderError):
     """The inbox entry must not be processed (e.g. a symlink); it goes to failed/."""
 
 
@@ -155,7 +156,7 @@ def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts
     return dst
 
 
-class NameTooLong(ValueError):
+class NameTooLong(HotfolderError, ValueError):
     def __init__(self, name: str):
         super().__init__(
             f"the output name {name[:40]}… is {len(os.fsencode(name))} bytes, longer than the "

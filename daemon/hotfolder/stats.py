@@ -14,10 +14,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .errors import HotfolderError
+
 LOCK_WAIT = 2.0  # seconds; a healthy holder keeps the lock for microseconds
 
 
-class LockStuck(RuntimeError):
+class LockStuck(HotfolderError):
     """A counter's lock could not be taken: its holder probably died with it."""
 
 
@@ -106,7 +108,7 @@ def daemon_alive(snapshot: dict, stale_after: float = 15.0) -> bool:
     return time.time() - float(snapshot.get("updated", 0)) < stale_after
 
 
-class AlreadyRunning(RuntimeError):
+class AlreadyRunning(HotfolderError):
     pass
 
 

@@ -19,12 +19,13 @@ from pathlib import Path
 
 from .. import spool
 from ..config import Cluster, Config, Folder
+from ..errors import HotfolderError
 
 MARKER = ".hotfolder-cluster"
 STATE_DIR = ".hotfolder"
 
 
-class SharedRootError(Exception):
+class SharedRootError(HotfolderError):
     """The shared root cannot be used on this node; the message says what to fix."""
 
 

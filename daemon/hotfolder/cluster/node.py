@@ -26,10 +26,11 @@ import time
 
 from .. import log, systemd
 from ..config import Config
+from ..errors import HotfolderError
 from . import jobs
 
 
-class NodeError(Exception):
+class NodeError(HotfolderError):
     """This machine cannot serve the cluster; the message says what to change."""
 
 
