@@ -93,7 +93,7 @@ def test_shared_root_checks(tmp_path):
 
 
 def test_local_mode_imports_no_celery():
-    code = ("import sys, hotfolder.cli, hotfolder.supervisor, hotfolder.config; "
+    code = ("import sys, hotfolder.cli, hotfolder.service, hotfolder.pool, hotfolder.batch, hotfolder.config; "
             "assert 'celery' not in sys.modules and 'redis' not in sys.modules, sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 

@@ -108,11 +108,17 @@ def cmd_run(args) -> int:
     systemd.scrub_environ()  # before any process starts: only we may talk to systemd
     cfg = config_mod.load(args.config)
     log.setup(args.log_format, args.log_level)
-    from .supervisor import Supervisor  # imported late: check-config and status stay light
+    from .service import Service  # imported late: check-config and status stay light
 
     if cfg.cluster.enabled:  # the head: claims here, renders on `hotfolder worker` machines
-        from .cluster.head import Head as Supervisor  # noqa: F811 - Celery only in cluster mode
-    return Supervisor(cfg, args.log_format, args.log_level).run()
+        from .cluster.backend import ClusterBackend  # Celery only in cluster mode
+
+        backend = ClusterBackend(cfg)
+    else:
+        from .pool import LocalPool
+
+        backend = LocalPool(cfg.workers, cfg.queue_bound, cfg.file_timeout, args.log_format, args.log_level)
+    return Service(cfg, backend).run()
 
 
 def cmd_worker(args) -> int:
@@ -191,19 +197,19 @@ def cmd_process(args) -> int:
         return 2
     log.setup(args.log_format, "warning")
     from .progress import Progress
-    from .supervisor import Supervisor
+    from . import batch
 
     bar = Progress(len(files), sys.stderr)
     t0 = time.monotonic()
-    results = Supervisor(cfg, args.log_format, "warning").run_batch(files, folder, bar.update)
+    results = batch.run(cfg, files, folder, bar.update, args.log_format, "warning")
     bar.close()
-    ok = [r for _t, r in results if r.ok]
-    bad = [(t, r) for t, r in results if not r.ok]
+    ok = [o for o in results if o.result.ok]
+    bad = [o for o in results if not o.result.ok]
     elapsed = time.monotonic() - t0
     print(f"processed {len(ok)} of {len(files)} file(s) in {elapsed:.1f} s "
           f"({len(ok) / elapsed:.1f}/s) into {folder.output}; {len(bad)} failed", file=sys.stderr)
-    for tracked, result in bad:
-        print(f"  failed: {tracked.job.src}: {result.error}", file=sys.stderr)
+    for outcome in bad:
+        print(f"  failed: {outcome.src}: {outcome.result.error}", file=sys.stderr)
     return 0 if not bad and len(results) == len(files) else 1
 
 

@@ -1,10 +1,15 @@
 """Lock-guarded shared counters and the status snapshot file.
 
-Workers add to the counters; the supervisor reads them and writes a JSON
-snapshot that `hotfolder status` reads. The counters are `multiprocessing.Value`s
-each guarded by its own `Lock`, as in the textbook pattern, with one addition: a
-bounded wait for the lock, because a worker SIGKILLed while holding it would
-otherwise block every other worker forever (the supervisor then rebuilds them).
+Workers count each file they processed or failed into `multiprocessing.Value`s, each
+guarded by its own `Lock`, as in the textbook pattern; the service reads them and
+writes a JSON snapshot that `hotfolder status` reads. Two additions:
+
+- a bounded wait for the lock: a worker SIGKILLed while holding it would otherwise
+  block every other worker for ever (the pool then rebuilds them);
+- a per-worker mark, set under the same lock as the count (`+job` processed, `-job`
+  failed): when a worker dies or is killed after counting a file but before saying
+  so, the pool reads the mark and the file's next attempt is not counted again. So
+  the counts are of files, not of attempts.
 """
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from pathlib import Path
 from .errors import HotfolderError
 
 LOCK_WAIT = 2.0  # seconds; a healthy holder keeps the lock for microseconds
+VERDICTS = ("processed", "failed")
 
 
 class LockStuck(HotfolderError):
@@ -28,11 +34,14 @@ class Counter:
         self.value = ctx.Value("q", initial, lock=False)
         self.lock = ctx.Lock()
 
-    def add(self, n: int = 1) -> None:
+    def add(self, n: int = 1, mark=None, mark_value: int = 0) -> None:
+        """Add n; set `mark` (a shared Value) under the same lock, so both or neither happen."""
         if not self.lock.acquire(timeout=LOCK_WAIT):
             raise LockStuck("counter lock not released within %.0f s" % LOCK_WAIT)
         try:
             self.value.value += n
+            if mark is not None:
+                mark.value = mark_value
         finally:
             self.lock.release()
 
@@ -48,17 +57,40 @@ class Counter:
 
 
 class Counters:
-    """The processed and failed counts shared by all workers."""
+    """The processed and failed counts (files, since start) shared by all workers."""
 
     def __init__(self, ctx, processed: int = 0, failed: int = 0):
         self.processed = Counter(ctx, processed)
         self.failed = Counter(ctx, failed)
+
+    def count(self, verdict: str, already: str = "", mark=None, mark_value: int = 0) -> None:
+        """Count one file as `verdict`, unless an earlier attempt counted it so already;
+        an earlier attempt that counted the other verdict is taken back."""
+        if verdict == already:
+            return
+        if already:
+            getattr(self, already).add(-1)
+        getattr(self, verdict).add(1, mark, mark_value)
+
+    def uncount(self, already: str) -> None:
+        """A counted file goes back to the inbox (it will be counted when it ends)."""
+        if already:
+            getattr(self, already).add(-1)
 
     def healthy(self) -> bool:
         return self.processed.healthy() and self.failed.healthy()
 
     def snapshot(self) -> tuple[int, int]:
         return self.processed.read(), self.failed.read()
+
+
+def verdict_of_mark(mark_value: int, job_id: int) -> str:
+    """What a worker's mark says it counted for job `job_id` ("" if nothing)."""
+    if mark_value == job_id:
+        return "processed"
+    if mark_value == -job_id:
+        return "failed"
+    return ""
 
 
 @dataclass
@@ -77,6 +109,7 @@ class Status:
     updated: float = 0.0
     config: str = ""
     current: list = field(default_factory=list)  # [{"pid", "file", "seconds"}] per busy worker
+    cluster: dict = field(default_factory=dict)  # cluster mode: the cluster-wide numbers
 
 
 def write_snapshot(path: Path, status: Status) -> None:

@@ -26,6 +26,7 @@ class Job:
     accepted_formats: tuple[str, ...]
     max_image_pixels: int
     attempt: int = 1
+    counted: str = ""  # "processed"/"failed": an earlier attempt of this file was counted so
 
 
 @dataclass(frozen=True)
@@ -129,10 +130,14 @@ def _exists(pid: int) -> bool:
         return False
 
 
-def consume(slot: int, tasks, results, counters: Counters, parent: int, log_format: str,
+def consume(slot: int, tasks, results, counters: Counters, mark, stopping, parent: int, log_format: str,
             log_level: str = "info") -> None:
-    """The worker process: Queue.get() until the None sentinel."""
-    # The supervisor decides when we stop: SIGTERM/SIGINT to the process group
+    """The worker process: Queue.get() until the None sentinel.
+
+    `mark` is this worker's own shared Value, set with each count (see stats);
+    `stopping` is a shared flag the pool raises when it drains: a job taken after it
+    is declined, not started, so a stop never begins new work."""
+    # The pool decides when we stop: SIGTERM/SIGINT to the process group
     # (Ctrl-C, systemd's KillMode=mixed) must not cut a render in half.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -144,11 +149,17 @@ def consume(slot: int, tasks, results, counters: Counters, parent: int, log_form
         job = tasks.get()
         if job is None:
             break
+        if stopping.value:
+            results.put(("declined", slot, job.id))
+            continue
         results.put(("start", slot, job.id))
         result = process_one(job)
+        counted = True
         if not result.retry_later:
+            verdict = "processed" if result.ok else "failed"
             try:
-                (counters.processed if result.ok else counters.failed).add()
+                counters.count(verdict, job.counted, mark, job.id if result.ok else -job.id)
             except LockStuck:
+                counted = False  # the pool counts it once it has rebuilt the counters
                 log.get().error("counter_lock_stuck", reason="a worker died holding the counter lock")
-        results.put(("done", slot, result))
+        results.put(("done", slot, result, counted))

@@ -12,7 +12,7 @@ harmless.
     app.py        the Celery app and its fixed reliability settings
     tasks.py      the render task (idempotent, leased, attempt-counted)
     reconcile.py  the head's pass that re-sends stale jobs
-    head.py       the supervisor subclass that dispatches to Celery instead of a local pool
+    backend.py    the head's backend: a job record and a Celery task instead of a local pool
     node.py       `hotfolder worker`: the start-up checks, then Celery's worker
 
 Nothing here is imported in local mode: Celery and redis are an optional extra.

@@ -1,0 +1,91 @@
+"""What the service needs of whatever renders its jobs: the local pool, or a cluster.
+
+    room()          how many more jobs may be submitted now
+    submit(job)     render this claimed file
+    poll(timeout)   wait up to `timeout`, look after the workers, and say what happened:
+                      Started(job, pid)     a worker began it
+                      Finished(job, result) a worker's Result: the service settles the original
+                      Lost(job, why, charged)  no result: the worker died or hung (charged, an
+                                            attempt of the file's own) or was stopped by us
+                      Ended(folder, rel)    rendered and settled elsewhere (cluster mode)
+    resize(n)       a new worker count, applied gracefully
+    drain()         start no new job; let the running ones finish
+    stop_now()      stop at once; returns the jobs that did not end
+    count(verdict, already) / uncount(already)   the service's own verdicts, in the same counts
+    snapshot()      the numbers `hotfolder status` shows
+    healthy()       for the systemd watchdog
+    idle()          nothing submitted is unfinished
+
+`LocalPool` (pool.py) and `ClusterBackend` (cluster/backend.py) implement it; the
+service (service.py) and batch mode (batch.py) use nothing else of them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .worker import Job, Result
+
+
+@dataclass(frozen=True)
+class Started:
+    job: Job
+    pid: int
+
+
+@dataclass(frozen=True)
+class Finished:
+    job: Job
+    result: Result
+
+
+@dataclass(frozen=True)
+class Lost:
+    """The job ended without a result. `charged`: the file's own doing (its worker
+    died or hung), an attempt; not charged: the pool was rebuilt or is stopping."""
+
+    job: Job
+    why: str
+    charged: bool
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A job rendered and settled by another machine: its original is at its end."""
+
+    folder: str
+    rel: str
+
+
+@dataclass(frozen=True)
+class BackendStatus:
+    processed: int
+    failed: int
+    queued: int  # submitted, not started
+    in_flight: int  # being rendered
+    workers: int  # the target
+    workers_alive: int
+    current: list = field(default_factory=list)  # [{"pid", "file", "seconds"}]
+    cluster: dict = field(default_factory=dict)  # cluster mode only
+
+
+Event = Started | Finished | Lost | Ended
+
+
+class Backend(Protocol):
+    # Cluster mode keeps claimed files in processing/ across a restart: remote
+    # workers may be rendering them. The local pool's claims die with it.
+    claims_survive_restart: bool
+
+    def start(self) -> None: ...
+    def room(self) -> int: ...
+    def submit(self, job: Job) -> None: ...
+    def poll(self, timeout: float) -> list: ...
+    def resize(self, workers: int) -> None: ...
+    def drain(self) -> None: ...
+    def stop_now(self) -> list[Job]: ...
+    def count(self, verdict: str, already: str = "") -> None: ...
+    def uncount(self, already: str) -> None: ...
+    def snapshot(self) -> BackendStatus: ...
+    def healthy(self) -> bool: ...
+    def idle(self) -> bool: ...

@@ -1,0 +1,180 @@
+"""ClusterBackend: the service's backend when `cluster.enabled` (the head's side).
+
+The service claims exactly as in local mode (rename into processing/); instead of
+Queue.put, `submit` writes a job record on the shared root and sends a Celery task
+naming it. No worker runs here: `hotfolder worker` renders on each machine and moves
+the original to archive/ or failed/ itself, then removes the record. So `poll`
+reports `Ended` when a record is gone, re-sends stale jobs (the reconciler), and
+keeps the cluster-wide numbers for the status.
+
+Claims survive a restart: files in processing/ may be rendered right now by a
+remote worker, so the head never moves them back; at start it adopts claimed files
+that have no record and lets the reconciler re-send what nobody holds.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from .. import log
+from ..backend import BackendStatus, Ended
+from ..config import Config
+from ..worker import Job
+from . import app as app_mod, jobs
+from .reconcile import Reconciler, adopt_orphans
+from .store import Store
+
+POLL_RECORDS = 0.25  # seconds between looks at which jobs ended (to offer same-named files)
+CLUSTER_STATUS_EVERY = 1.0
+SEND_BACKOFF = 2.0  # seconds without new claims after a send failed (the broker is away)
+
+
+class ClusterBackend:
+    claims_survive_restart = True
+
+    def __init__(self, config: Config):
+        self.config = config
+        c = config.cluster
+        self.root: Path = c.shared_root  # type: ignore[assignment]
+        self.records = jobs.Records(self.root)
+        self.app = app_mod.make_app(c)
+        self.store = Store(c)
+        self.reconciler = Reconciler(c, self.records, self.store, self._send_record)
+        self.log = log.get("cluster")
+        self.known: dict[str, tuple[str, str]] = {}  # job -> (folder, rel), to notice ends
+        self.in_flight = 0
+        self.paused_until = 0.0
+        self._next_poll = 0.0
+        self._next_reconcile = 0.0
+        self._next_info = 0.0
+        self.info: dict = {"broker": "unknown"}
+
+    # ------------------------------------------------------------------ life
+    def start(self) -> None:
+        """Claim the shared root for this cluster (or refuse a foreign one), adopt orphans."""
+        c = self.config.cluster
+        jobs.mark(self.root, c.cluster_id)
+        if c.visibility_timeout <= c.task_time_limit:
+            self.log.warning("visibility_timeout_short", visibility_timeout=c.visibility_timeout,
+                             task_time_limit=c.task_time_limit,
+                             reason="a long render is redelivered while it runs; the lease stops a second "
+                                    "render, but raise visibility_timeout above task_time_limit")
+        adopted = adopt_orphans(list(self.config.folders), self.records, self.root)
+        self.known = {r.job: (r.folder, r.rel) for r in self.records.all()}
+        self.in_flight = len(self.known)
+        self.log.info("recovered", mode="cluster", in_flight=self.in_flight, adopted=len(adopted),
+                      note="claimed files stay in processing/ for the workers")
+
+    def resize(self, workers: int) -> None:
+        pass  # each machine's `hotfolder worker` has its own concurrency
+
+    def drain(self) -> None:
+        pass  # nothing renders here; remote renders go on
+
+    def stop_now(self) -> list[Job]:
+        return []  # claims stay with the cluster
+
+    # ------------------------------------------------------------------ work
+    def room(self) -> int:
+        if time.monotonic() < self.paused_until:
+            return 0
+        return self.config.cluster.max_in_flight - self.in_flight
+
+    def submit(self, job: Job) -> None:
+        record = jobs.Record(jobs.new_job_id(), job.folder.name, job.rel,
+                             job.src.relative_to(self.root).as_posix(), time.time())
+        self.records.write(record)  # before the message: a worker must find it
+        self.known[record.job] = (job.folder.name, record.rel)
+        self.in_flight += 1
+        try:
+            self._send_record(record)
+            self.store.sent(record.job, time.time())
+        except Exception as exc:  # noqa: BLE001 - the record stays; the reconciler sends it later
+            self.log.error("send_failed", job=record.job, file=record.rel, reason=str(exc),
+                           note="kept in processing/; re-sent when the broker is back")
+            self.paused_until = time.monotonic() + SEND_BACKOFF
+        else:
+            self.log.info("file_sent", job=record.job, folder=job.folder.name, file=record.rel)
+
+    def _send_record(self, record: jobs.Record) -> None:
+        app_mod.send(self.app, self.config.cluster, record.job, record.folder, record.src)
+
+    def count(self, verdict: str, already: str = "") -> None:
+        """A verdict of the head's own (a refused symlink) in the cluster-wide counts."""
+        if verdict == already:
+            return
+        try:
+            self.store.count(verdict)
+        except Exception as exc:  # noqa: BLE001 - counts are only for status
+            self.log.warning("count_failed", reason=str(exc))
+
+    def uncount(self, already: str) -> None:
+        pass  # the head never settles a rendered file: workers count in Redis
+
+    def poll(self, timeout: float) -> list:
+        time.sleep(min(timeout, 0.02))
+        now = time.monotonic()
+        events: list = []
+        if now >= self._next_poll:
+            self._next_poll = now + POLL_RECORDS
+            events = self._notice_ends()
+        if now >= self._next_reconcile:
+            self._next_reconcile = now + self.config.cluster.reconcile_interval
+            self._reconcile()
+        if now >= self._next_info:
+            self._next_info = now + CLUSTER_STATUS_EVERY
+            self._refresh_info()
+        return events
+
+    def _notice_ends(self) -> list[Ended]:
+        try:
+            names = {n[:-5] for n in os.listdir(self.records.dir) if n.endswith(".json") and not n.startswith(".")}
+        except FileNotFoundError:
+            names = set()
+        ended = [Ended(*self.known.pop(job)) for job in [j for j in self.known if j not in names]]
+        self.in_flight = len(names)
+        return ended
+
+    def _reconcile(self) -> None:
+        try:
+            result = self.reconciler.run()
+        except Exception as exc:  # noqa: BLE001 - Redis away: try again next pass
+            self.log.warning("reconcile_failed", reason=str(exc))
+            return
+        if result.resent:
+            self.log.warning("jobs_resent", count=result.resent, in_flight=result.records, leased=result.leased,
+                             reason="no live lease and not sent recently (lost message, dead node, Redis restart)")
+        for rec in self.records.all():
+            self.known.setdefault(rec.job, (rec.folder, rec.rel))
+
+    # ------------------------------------------------------------------ status
+    def _refresh_info(self) -> None:
+        recs = self.records.all()
+        oldest = min((r.claimed_at for r in recs), default=None)
+        info = {"in_flight": len(recs), "oldest_claimed_s": round(time.time() - oldest, 1) if oldest else None,
+                "shared_root": str(self.root), "cluster_id": self.config.cluster.cluster_id}
+        try:
+            processed, failed = self.store.counts()
+            per_node: dict[str, int] = {}
+            for holder in self.store.leases().values():
+                per_node[holder.node] = per_node.get(holder.node, 0) + 1
+            info.update(broker="ok", queue_length=self.store.queue_length(), processed=processed, failed=failed,
+                        rendering=sum(per_node.values()), per_node=per_node)
+        except Exception as exc:  # noqa: BLE001 - status must not stop the head
+            keep = {k: self.info.get(k) for k in ("queue_length", "processed", "failed", "per_node", "rendering")}
+            info.update(keep, broker=f"unreachable: {exc}")
+        self.info = info
+
+    def snapshot(self) -> BackendStatus:
+        i = self.info
+        return BackendStatus(processed=i.get("processed") or 0, failed=i.get("failed") or 0,
+                             queued=i.get("queue_length") or 0, in_flight=i.get("in_flight", self.in_flight),
+                             workers=0, workers_alive=0, cluster=dict(i))
+
+    def healthy(self) -> bool:
+        # A Redis outage is shown in the status, not answered by a restart: it would not help.
+        return True
+
+    def idle(self) -> bool:
+        return True

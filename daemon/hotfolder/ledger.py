@@ -1,0 +1,218 @@
+"""The ledger of claimed files: what is in flight, and where each original goes next.
+
+    claim     inbox/x -> processing/x, and the Job that renders it
+    settle    after a worker's result: archive (or delete), failed/ with its reason,
+              or back to the inbox when the output folder is the problem (then pause)
+    lost      a job ended without a result: retry it (an attempt if its worker died
+              or hung), or fail it after max_attempts, or give it back when stopping
+    give_back at a stop: every file in flight goes back to the inbox
+
+This is the only caller of spool's moves in the daemon; the backend that renders
+(the local pool, or a cluster) never touches an original. Attempt policy and claim
+backoff live here too, because both are decisions about files, not processes.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+from . import log, spool
+from .config import Config, Folder
+from .worker import Job, Result, temp_tag
+
+MAX_PAUSE = 60.0  # seconds: the longest claim backoff while the output folder is unusable
+
+
+def next_attempt(job: Job, why: str, charged: bool, max_attempts: int) -> Job | Result:
+    """What follows a job that ended without a result: the same job again (we stopped
+    it: no attempt counted), its next attempt, or the verdict that it failed."""
+    if not charged:
+        return job
+    if job.attempt >= max_attempts:
+        return Result(job.id, False, error=f"{why} on attempt {job.attempt}", step="worker")
+    return replace(job, attempt=job.attempt + 1)
+
+
+@dataclass
+class Tracked:
+    job: Job
+    claimed: spool.Claimed
+
+
+class Counts:
+    """Where the ledger's own verdicts are counted (the backend's shared counters)."""
+
+    def count(self, verdict: str, already: str = "") -> None: ...
+    def uncount(self, already: str) -> None: ...
+
+
+class Ledger:
+    def __init__(self, config: Config, counts: Counts, on_end: Callable[[Folder, str], None]):
+        self.config = config
+        self.counts = counts
+        self.on_end = on_end  # a same-named file may wait in the inbox for this one to end
+        self.log = log.get("ledger")
+        self.tracked: dict[int, Tracked] = {}
+        self.next_id = 1
+        self.pause_until = 0.0
+        self.pause_backoff = 0.0
+        self.message = ""  # why claiming is paused, for the status
+
+    def reconfigure(self, config: Config) -> None:
+        """A reload: new claims use the new config; files in flight keep their own Folder."""
+        self.config = config
+
+    # ------------------------------------------------------------------ start
+    def prepare(self, folder: Folder) -> None:
+        """Make the folder's folders (OSError if one cannot be made)."""
+        spool.ensure_dirs(folder)
+
+    def recover(self, folder: Folder, return_claims: bool = True) -> spool.Recovery:
+        """The state a crash may have left in one folder, put right (see spool.recover)."""
+        spool.ensure_dirs(folder)
+        if not return_claims:
+            return spool.Recovery()
+        found = spool.recover(folder)
+        self.log.info("recovered", folder=folder.name, returned_to_inbox=found.returned,
+                      temp_removed=found.temp_removed, sidecars_removed=found.sidecars_removed)
+        return found
+
+    # ------------------------------------------------------------------ claims
+    def paused(self, now: float) -> bool:
+        return now < self.pause_until
+
+    def claim(self, folder: Folder, path: Path) -> Job | None:
+        """Take a ready inbox file; the Job to submit, or None if it was not taken."""
+        try:
+            claimed = spool.claim(folder, path)
+        except spool.Refused as exc:
+            rel = path.relative_to(folder.inbox).as_posix()
+            spool.fail(folder, path, rel, error=str(exc), step="claim", attempts=0)
+            self.counts.count("failed")
+            self.log.warning("file_refused", folder=folder.name, file=rel, reason=str(exc), outcome="failed")
+            return None
+        except OSError as exc:
+            self.log.error("claim_failed", folder=folder.name, file=str(path), reason=str(exc))
+            return None
+        if claimed is None:
+            return None
+        job = Job(self._new_id(), folder, claimed.path, claimed.rel,
+                  self.config.accepted_formats, self.config.max_image_pixels)
+        self.tracked[job.id] = Tracked(job, claimed)
+        return job
+
+    def _new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id - 1
+
+    def in_flight(self) -> int:
+        return len(self.tracked)
+
+    # ------------------------------------------------------------------ ends
+    def settle(self, job: Job, result: Result, counted_by_worker: bool = True) -> None:
+        """Move the original to its end (or back to the inbox) after a result.
+
+        `counted_by_worker`: the worker counted its verdict already; the ledger's own
+        verdicts (a file that kept killing workers) are counted here."""
+        tracked = self.tracked.pop(job.id, None)
+        if tracked is None:
+            return
+        folder, claimed = job.folder, tracked.claimed
+        # What the shared counters hold for this file now.
+        if counted_by_worker and not result.retry_later:
+            counted = "processed" if result.ok else "failed"
+        else:
+            counted = job.counted
+        logger = self.log.bind(folder=folder.name, file=job.rel, attempt=job.attempt)
+        if not os.path.lexists(claimed.path):
+            # Someone removed it from processing/ meanwhile: nothing to archive or fail.
+            logger.warning("file_vanished", reason="the original left processing/ while it was rendered",
+                           outcome="gone")
+            self.on_end(folder, job.rel)
+            return
+        try:
+            if result.ok:
+                where = spool.finish(folder, claimed)
+                logger.info("file_done", outputs=list(result.outputs), duration_ms=result.duration_ms,
+                            archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
+                if self.pause_backoff:
+                    self.pause_backoff, self.message = 0.0, ""  # the folder works again
+            elif result.retry_later:
+                self._give_back(tracked, result.error, counted)
+            else:
+                where = spool.fail(folder, claimed.path, claimed.rel, error=result.error,
+                                   step=result.step, attempts=job.attempt)
+                if not counted_by_worker:
+                    self.counts.count("failed", counted)
+                logger.warning("file_failed", reason=result.error, step=result.step, failed=str(where),
+                               worker_pid=result.pid, outcome="failed")
+        except OSError as exc:
+            if spool.output_problem(exc) or result.retry_later:
+                self._give_back(tracked, f"could not move the original: {exc}", counted)
+            else:
+                self._fail_after_move_error(tracked, exc, counted)
+        self.on_end(folder, job.rel)
+
+    def _fail_after_move_error(self, tracked: Tracked, exc: OSError, counted: str) -> None:
+        """Archiving failed for a reason of this file's own: record it in failed/ rather
+        than loop on it. If even that is impossible, give it back and pause."""
+        job, claimed = tracked.job, tracked.claimed
+        try:
+            spool.fail(job.folder, claimed.path, claimed.rel, step="finish", attempts=job.attempt,
+                       error=f"rendered, but the original could not be archived: {exc}")
+            self.counts.count("failed", counted)
+            self.log.error("file_failed", file=job.rel, step="finish", reason=str(exc), outcome="failed")
+        except OSError as again:
+            self._give_back(tracked, f"could not move the original: {again}", counted)
+
+    def _give_back(self, tracked: Tracked, reason: str, counted: str) -> None:
+        """Not the file's fault (disk full): back to the inbox, and pause claiming."""
+        spool.unclaim(tracked.job.folder, tracked.claimed)
+        self.counts.uncount(counted)  # it is counted again when it really ends
+        now = time.monotonic()
+        if now >= self.pause_until:  # one doubling per episode, not per file given back
+            self.pause_backoff = min(MAX_PAUSE, max(1.0, self.pause_backoff * 2))
+            self.pause_until = now + self.pause_backoff
+        self.message = f"claiming paused: {reason}"
+        self.log.error("claiming_paused", file=tracked.job.rel, reason=reason, retry_in_s=self.pause_backoff)
+
+    def lost(self, job: Job, why: str, charged: bool, stopping: bool = False) -> Job | None:
+        """A job ended without a result. Returns the job to submit again, if any."""
+        if job.id not in self.tracked:
+            return None
+        spool.remove_temp_outputs(job.folder, job.rel, temp_tag(job))  # a killed render's leftovers
+        if stopping:
+            self.give_back(job)
+            return None
+        following = next_attempt(job, why, charged, self.config.max_attempts)
+        if isinstance(following, Result):
+            self.settle(job, following, counted_by_worker=False)
+            return None
+        if charged:
+            self.log.warning("file_retry", file=job.rel, reason=why, attempt=following.attempt)
+        self.tracked[job.id].job = following
+        return following
+
+    def give_back(self, job: Job) -> None:
+        """A stop: the file goes back to the inbox, quietly; it is not lost."""
+        tracked = self.tracked.pop(job.id, None)
+        if tracked is None:
+            return
+        spool.unclaim(job.folder, tracked.claimed)
+        self.counts.uncount(job.counted)
+
+    def give_back_all(self) -> None:
+        for job_id in list(self.tracked):
+            self.give_back(self.tracked[job_id].job)
+
+    def ended(self, folder_name: str, rel: str) -> None:
+        """A job settled elsewhere (cluster mode): forget it, and wake a same-named file."""
+        for job_id, tracked in list(self.tracked.items()):
+            if tracked.job.folder.name == folder_name and tracked.job.rel == rel:
+                del self.tracked[job_id]
+        folder = next((f for f in self.config.folders if f.name == folder_name), None)
+        if folder is not None:
+            self.on_end(folder, rel)

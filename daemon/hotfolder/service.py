@@ -1,0 +1,296 @@
+"""The service: `hotfolder run`. One instance per config, a signal queue, the main loop.
+
+Each turn of the loop (after gunicorn's arbiter): act on the signals received (the
+handlers only queue them), claim ready inbox files while the backend has room, hand
+each event of the backend to the ledger, and about once a second watch the watcher,
+reload on a changed config if asked, and publish the status (file, sd_notify STATUS
+and WATCHDOG).
+
+    watcher ──ready paths──▶ ledger.claim ──Job──▶ backend.submit
+    backend.poll ──Started / Finished / Lost / Ended──▶ ledger (settle, retry, give back)
+
+The backend is the local pool (pool.py) or a cluster (cluster/backend.py); the
+service does not know which, beyond `claims_survive_restart`.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import deque
+from pathlib import Path
+
+from . import config as config_mod
+from . import log, systemd
+from .backend import Backend, Ended, Finished, Lost, Started
+from .config import Config, ConfigError, Folder
+from .errors import HotfolderError
+from .ledger import Ledger
+from .pool import BootFailure
+from .stats import Status, lock_instance, write_snapshot
+from .watcher import Watcher
+
+TICK = 0.05  # seconds the loop waits for the backend's events before looking at the rest
+STATUS_EVERY = 1.0
+MAX_ERRORS_PER_MINUTE = 20  # unexpected errors of our own tolerated before exiting
+
+
+class _StopNow(Exception):
+    """A second SIGTERM/SIGINT during the drain."""
+
+
+class Service:
+    def __init__(self, config: Config, backend: Backend):
+        self.config = config
+        self.backend = backend
+        self.log = log.get("service")
+        self.ledger = Ledger(config, backend, self._offer_again)
+        self.signals: deque[int] = deque()
+        self.watcher: Watcher | None = None
+        self.started = time.time()
+        self.draining = False
+        self.recent_errors: list[float] = []
+        self.state = "starting"
+        self.message = ""  # a refused reload, for the status
+        self._last_status = 0.0
+        self._config_mtime = _mtime(config.source)
+
+    # ------------------------------------------------------------------ life
+    def run(self) -> int:
+        """Serve until SIGTERM/SIGINT; returns the exit code."""
+        systemd.scrub_environ()  # workers must never inherit NOTIFY_SOCKET
+        self._instance_lock = lock_instance(self.config.state_dir)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, lambda signum, _frame: self.signals.append(signum))
+        try:
+            for folder in self.config.folders:
+                self.ledger.recover(folder, return_claims=not self.backend.claims_survive_restart)
+            self.backend.start()
+            self.watcher = Watcher(self.config.folders)
+            self.watcher.start()
+            self.state = "running"
+            self.log.info("ready", workers=self.config.workers, folders=[f.name for f in self.config.folders],
+                          pid=os.getpid(), config=str(self.config.source))
+            self._publish(force=True)
+            systemd.ready(self._status_line())
+            while not self.draining:
+                self._handle_signals()
+                if not self.draining and not self._turn():
+                    return 1
+            return self._drain()
+        except _StopNow:
+            return 0
+        except BootFailure as exc:
+            self.log.error("workers_fail_at_boot", reason=str(exc))
+            return 1
+        except HotfolderError as exc:  # at start: e.g. a shared root of another cluster
+            self.log.error("start_refused", reason=str(exc))
+            return 2
+        finally:
+            # Whatever ended the loop, no worker outlives us and every claim is given back.
+            if self.watcher:
+                self.watcher.stop()
+            self._stop_now()
+            self.state = "stopped"
+            self._publish(force=True)
+
+    def _turn(self) -> bool:
+        """One turn of the loop; False when unexpected errors come too fast to go on."""
+        try:
+            self._claim_ready()
+            self._handle(self.backend.poll(TICK))
+            if time.monotonic() - self._last_status >= STATUS_EVERY:
+                self.watcher.check()
+                self._maybe_reload_on_change()
+                self._publish()
+        except (_StopNow, BootFailure):
+            raise
+        except Exception:  # noqa: BLE001 - a bug of ours must not stop the service
+            return self._tolerate_error()
+        return True
+
+    def _tolerate_error(self) -> bool:
+        now = time.monotonic()
+        self.recent_errors = [t for t in self.recent_errors if now - t < 60] + [now]
+        self.log.exception("service_error", errors_last_minute=len(self.recent_errors))
+        if len(self.recent_errors) > MAX_ERRORS_PER_MINUTE:
+            self.log.error("giving_up", reason="too many unexpected errors; see the tracebacks above")
+            return False
+        time.sleep(TICK)  # no hot loop on a persistent error
+        return True
+
+    def _handle_signals(self) -> None:
+        while self.signals:
+            sig = self.signals.popleft()
+            if sig == signal.SIGHUP:
+                self.reload()
+            elif not self.draining:
+                self.log.info("stopping", signal=signal.Signals(sig).name, drain_timeout=self.config.drain_timeout)
+                self.draining = True
+            else:
+                self.log.warning("stopping_now", signal=signal.Signals(sig).name)
+                raise _StopNow
+
+    # ------------------------------------------------------------------ work
+    def _claim_ready(self) -> None:
+        now = time.monotonic()
+        if self.ledger.paused(now):
+            return
+        room = self.backend.room()
+        for folder in self.config.folders:
+            if room <= 0:
+                return
+            inbox = self.watcher.inboxes.get(folder.name)
+            if inbox is None:
+                continue
+            for path in inbox.ready(room, now):
+                job = self.ledger.claim(folder, path)
+                if job is not None:
+                    self.backend.submit(job)
+                    room -= 1
+
+    def _handle(self, events) -> None:
+        for event in events:
+            if isinstance(event, Finished):
+                self.ledger.settle(event.job, event.result)
+            elif isinstance(event, Lost):
+                again = self.ledger.lost(event.job, event.why, event.charged, stopping=self.draining)
+                if again is not None:
+                    self.backend.submit(again)
+            elif isinstance(event, Ended):
+                self.ledger.ended(event.folder, event.rel)
+            elif isinstance(event, Started):
+                pass  # the backend's status shows it
+
+    def _offer_again(self, folder: Folder, rel: str) -> None:
+        inbox = self.watcher.inboxes.get(folder.name) if self.watcher else None
+        if inbox is not None:
+            inbox.offer(folder.inbox / rel)
+
+    # ------------------------------------------------------------------ reload
+    def reload(self) -> bool:
+        """SIGHUP: load and validate the config; swap it in, or keep the running one.
+
+        Nothing here may stop the service: whatever goes wrong refuses the reload."""
+        if self.draining:
+            self._refuse_reload("the daemon is stopping", key="", source=str(self.config.source))
+            return False
+        systemd.reloading("reloading config")
+        try:
+            new = config_mod.load(self.config.source)
+            old_names = {f.name for f in self.config.folders}
+            for folder in new.folders:
+                if folder.name not in old_names:
+                    self.ledger.recover(folder, return_claims=not self.backend.claims_survive_restart)
+                else:
+                    self.ledger.prepare(folder)
+        except ConfigError as exc:
+            self._refuse_reload(exc.reason, key=exc.key, source=exc.source)
+            return False
+        except OSError as exc:
+            self._refuse_reload(f"a folder of the new config cannot be made: {exc}", key="",
+                                source=str(self.config.source))
+            return False
+        self.config = new
+        self.ledger.reconfigure(new)
+        self.watcher.stop()
+        self.watcher = Watcher(new.folders)
+        self.watcher.start()
+        self.backend.resize(new.workers)
+        self.message = ""
+        self.log.info("reloaded", workers=new.workers, folders=[f.name for f in new.folders])
+        systemd.ready(self._status_line())
+        self._publish(force=True)
+        return True
+
+    def _refuse_reload(self, reason: str, key: str, source: str) -> None:
+        self.message = f"reload refused, still running the previous config: {source}: {key + ': ' if key else ''}{reason}"
+        self.log.error("reload_refused", key=key, reason=reason, file=source)
+        if not self.draining:
+            systemd.ready(self._status_line())
+        self._publish(force=True)
+
+    def _maybe_reload_on_change(self) -> None:
+        if not self.config.reload_on_change:
+            return
+        mtime = _mtime(self.config.source)
+        if mtime != self._config_mtime:
+            self._config_mtime = mtime
+            self.log.info("config_changed", file=str(self.config.source))
+            self.reload()
+
+    # ------------------------------------------------------------------ stop
+    def _drain(self) -> int:
+        """Warm stop: stop watching; the files being rendered finish, no new one starts."""
+        systemd.stopping("draining")
+        self.state = "stopping"
+        self.watcher.stop()
+        self.backend.drain()
+        deadline = time.monotonic() + self.config.drain_timeout
+        try:
+            while not self.backend.idle() and time.monotonic() < deadline:
+                self._handle_signals()
+                self._handle(self.backend.poll(TICK))
+                self._publish()
+        except _StopNow:
+            pass
+        self._stop_now()
+        status = self.backend.snapshot()
+        self.log.info("stopped", processed=status.processed, failed=status.failed)
+        return 0
+
+    def _stop_now(self) -> None:
+        """Cold stop: the backend stops at once; every file in flight goes back to the inbox.
+
+        Idempotent: also the last word of every exit path."""
+        for job in self.backend.stop_now():
+            self.ledger.give_back(job)
+        if not self.backend.claims_survive_restart:
+            self.ledger.give_back_all()
+
+    # ------------------------------------------------------------------ status
+    def status(self) -> Status:
+        b = self.backend.snapshot()
+        return Status(
+            pid=os.getpid(), started=self.started, processed=b.processed, failed=b.failed,
+            queued=b.queued, waiting=self.watcher.pending_count() if self.watcher else 0,
+            in_flight=b.in_flight, workers=b.workers, workers_alive=b.workers_alive,
+            state=self.state, message=self._message(), config=str(self.config.source),
+            current=b.current, cluster=b.cluster,
+        )
+
+    def _message(self) -> str:
+        return "; ".join(m for m in (self.ledger.message, self.message) if m)
+
+    def _status_line(self) -> str:
+        s = self.status()
+        if s.cluster:
+            line = (f"cluster: processed {s.processed}, failed {s.failed}, queue {s.queued}, "
+                    f"in flight {s.in_flight}, broker {s.cluster.get('broker')}")
+        else:
+            line = (f"processed {s.processed}, failed {s.failed}, queued {s.queued + s.waiting}, "
+                    f"in flight {s.in_flight}, workers {s.workers_alive}/{s.workers}")
+        return f"{line}; {s.message}" if s.message else line
+
+    def _healthy(self) -> bool:
+        return self.backend.healthy() and (self.watcher is None or self.watcher.healthy())
+
+    def _publish(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_status < STATUS_EVERY:
+            return
+        self._last_status = now
+        try:
+            write_snapshot(self.config.status_file, self.status())
+        except OSError as exc:
+            self.log.error("status_write_failed", path=str(self.config.status_file), reason=str(exc))
+        systemd.status(self._status_line())
+        if self.state == "running" and self._healthy():
+            systemd.watchdog()
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
