@@ -466,3 +466,24 @@ def test_worker_refuses_a_wrong_shared_root(cluster_factory, case):
     assert proc.wait(30) == 2
     assert want in c.log("w0"), c.log("w0")
     assert not c.events("w0", "ready")
+
+
+def test_a_job_record_that_cannot_be_written_gives_the_file_back(cluster_factory):
+    """Finding: if writing the job record failed after the claim rename, the file stayed
+    in processing/ until the next head start."""
+    c = cluster_factory()
+    c.start_head()
+    jobs_dir = c.root / ".hotfolder" / "jobs"
+    jobs_dir.rmdir()
+    jobs_dir.write_text("a file where the job records should go")
+    try:
+        c.drop(["a.jpg"])
+        wait_for(lambda: c.events("head", "claiming_paused"), 20, what="the head to refuse to hand a.jpg over")
+        wait_for(lambda: files_under(c.inbox) == ["a.jpg"] and not files_under(c.processing), 10,
+                 what="a.jpg back in the inbox")
+    finally:
+        jobs_dir.unlink()
+        jobs_dir.mkdir()
+    c.start_worker("w0")
+    wait_for(lambda: c.settled(1), 30, what="a.jpg to be rendered once the records can be written")
+    c.assert_exactly_once(["a.jpg"])

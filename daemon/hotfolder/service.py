@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import config as config_mod
 from . import log, systemd
-from .backend import Backend, Ended, Finished, Lost, Started
+from .backend import Backend, Ended, Finished, Lost
 from .config import Config, ConfigError, Folder
 from .errors import HotfolderError
 from .ledger import Ledger
@@ -64,7 +64,7 @@ class Service:
             signal.signal(sig, lambda signum, _frame: self.signals.append(signum))
         try:
             for folder in self.config.folders:
-                self.ledger.recover(folder, return_claims=not self.backend.claims_survive_restart)
+                self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart)
             self.backend.start()
             self.watcher = Watcher(self.config.folders)
             self.watcher.start()
@@ -100,6 +100,7 @@ class Service:
             self._claim_ready()
             self._handle(self.backend.poll(TICK))
             if time.monotonic() - self._last_status >= STATUS_EVERY:
+                self.ledger.retry_stuck(time.monotonic())
                 self.watcher.check()
                 self._maybe_reload_on_change()
                 self._publish()
@@ -137,6 +138,9 @@ class Service:
         if self.ledger.paused(now):
             return
         room = self.backend.room()
+        for job in self.ledger.adopted(room):  # a crash's leftovers first: drop order is kept
+            self.backend.submit(job)
+            room -= 1
         for folder in self.config.folders:
             if room <= 0:
                 return
@@ -145,22 +149,29 @@ class Service:
                 continue
             for path in inbox.ready(room, now):
                 job = self.ledger.claim(folder, path)
-                if job is not None:
+                if job is None:
+                    continue
+                try:
                     self.backend.submit(job)
-                    room -= 1
+                except Exception as exc:  # noqa: BLE001 - e.g. the shared root's job record cannot be written
+                    self.ledger.give_back(job, pause_for=f"could not hand the file over: {exc}")
+                    return
+                room -= 1
 
     def _handle(self, events) -> None:
         for event in events:
+            again = None
             if isinstance(event, Finished):
-                self.ledger.settle(event.job, event.result)
+                again = self.ledger.settle(event.job, event.result)
             elif isinstance(event, Lost):
                 again = self.ledger.lost(event.job, event.why, event.charged, stopping=self.draining)
-                if again is not None:
-                    self.backend.submit(again)
             elif isinstance(event, Ended):
                 self.ledger.ended(event.folder, event.rel)
-            elif isinstance(event, Started):
-                pass  # the backend's status shows it
+            if again is not None:
+                if self.draining:
+                    self.ledger.give_back(again)
+                else:
+                    self.backend.submit(again)
 
     def _offer_again(self, folder: Folder, rel: str) -> None:
         inbox = self.watcher.inboxes.get(folder.name) if self.watcher else None
@@ -181,7 +192,7 @@ class Service:
             old_names = {f.name for f in self.config.folders}
             for folder in new.folders:
                 if folder.name not in old_names:
-                    self.ledger.recover(folder, return_claims=not self.backend.claims_survive_restart)
+                    self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart)
                 else:
                     self.ledger.prepare(folder)
         except ConfigError as exc:
@@ -193,8 +204,9 @@ class Service:
             return False
         self.config = new
         self.ledger.reconfigure(new)
-        self.watcher.stop()
-        self.watcher = Watcher(new.folders)
+        old_watcher = self.watcher
+        old_watcher.stop()
+        self.watcher = Watcher(new.folders, previous=old_watcher)
         self.watcher.start()
         self.backend.resize(new.workers)
         self.message = ""
@@ -260,7 +272,7 @@ class Service:
         )
 
     def _message(self) -> str:
-        return "; ".join(m for m in (self.ledger.message, self.message) if m)
+        return "; ".join(m for m in (self.ledger.message, self.message, log.dropped()) if m)
 
     def _status_line(self) -> str:
         s = self.status()

@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import threading
@@ -12,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import log, pipeline, spool
+from . import log, names, pipeline, spool
 from .config import Folder
 from .stats import Counters, LockStuck
 
@@ -37,8 +38,23 @@ class Result:
     error: str = ""
     step: str = ""
     retry_later: bool = False  # a resource problem (disk full), not the file's fault
+    transient: bool = False  # may pass (out of memory, a share's I/O error): retried as an attempt
     duration_ms: float = 0.0
     pid: int = field(default_factory=os.getpid)
+
+
+# Reading the input failed for a reason that may pass (a share's hiccup, not the bytes).
+TRANSIENT_READ_ERRNOS = {errno.EIO, errno.ESTALE, errno.ENOTCONN, errno.ETIMEDOUT, errno.EHOSTDOWN,
+                         errno.EAGAIN, errno.EINTR}
+
+
+def transient_reason(exc: BaseException) -> str | None:
+    """Why a render that raised `exc` deserves another attempt, or None if it does not."""
+    if isinstance(exc, MemoryError):
+        return "out of memory while rendering (MemoryError); another attempt may have more room"
+    if isinstance(exc, OSError) and exc.errno in TRANSIENT_READ_ERRNOS:
+        return f"the input could not be read: {exc.strerror or exc} (errno {errno.errorcode.get(exc.errno, exc.errno)})"
+    return None
 
 
 def temp_tag(job: Job) -> str:
@@ -63,19 +79,24 @@ def process_one(job: Job) -> Result:
         )
         step = "write"
         out_dir = folder.output / Path(job.rel).parent
-        for out in outputs:
-            name = pipeline.output_name(out.rendition, Path(job.rel).name, out.ext, folder.name)
+        wanted = [out_dir / names.output_name(out.rendition, Path(job.rel).name, out.ext, folder.name)
+                  for out in outputs]
+        for name in wanted:
+            if len(os.fsencode(name.name)) > spool.NAME_MAX:
+                raise spool.NameTooLong(name.name)
+        paths = names.reserve(folder, job.rel, wanted)
+        for out, path in zip(outputs, paths):
             t1 = time.perf_counter()
-            spool.write_atomic(out_dir / name, out.data, folder.output_mode, folder.output_group,
-                               tag=temp_tag(job), sync_dir=False)
-            written.append((Path(job.rel).parent / name).as_posix())
+            spool.write_atomic(path, out.data, folder.output_mode, folder.output_group,
+                               tag=temp_tag(job), sync_dir=False, token=folder.temp_token)
+            written.append(path.relative_to(folder.output).as_posix())
             logger.info("rendition_written", rendition=out.rendition.name, output=written[-1],
                         width=out.width, height=out.height, bytes=len(out.data),
                         duration_ms=round((time.perf_counter() - t1) * 1000, 1), outcome="ok")
         # One fsync of the folder makes all the renames durable, before the result is
         # reported and the original leaves processing/.
         spool.fsync_dir(out_dir)
-    except spool.NameTooLong as exc:
+    except (spool.NameTooLong, names.NameClash) as exc:
         ms = round((time.perf_counter() - t0) * 1000, 1)
         logger.warning("file_failed", step="write", reason=str(exc), duration_ms=ms, outcome="failed")
         return Result(job.id, False, error=str(exc), step="write", duration_ms=ms)
@@ -86,6 +107,10 @@ def process_one(job: Job) -> Result:
     except Exception as exc:  # noqa: BLE001 - report every failure; the daemon goes on
         ms = round((time.perf_counter() - t0) * 1000, 1)
         problem = spool.output_problem(exc) if step == "write" else None
+        transient = transient_reason(exc) if step == "render" else None
+        if transient:
+            logger.warning("render_interrupted", step=step, reason=transient, duration_ms=ms, outcome="retry")
+            return Result(job.id, False, error=transient, step=step, transient=True, duration_ms=ms)
         if problem:
             # The file comes back later: leave no incomplete set of outputs meanwhile.
             for rel_out in written:
@@ -155,7 +180,7 @@ def consume(slot: int, tasks, results, counters: Counters, mark, stopping, paren
         results.put(("start", slot, job.id))
         result = process_one(job)
         counted = True
-        if not result.retry_later:
+        if not (result.retry_later or result.transient):  # counted when it really ends
             verdict = "processed" if result.ok else "failed"
             try:
                 counters.count(verdict, job.counted, mark, job.id if result.ok else -job.id)

@@ -68,7 +68,7 @@ def adopt_orphans(folders: list[Folder], records: jobs.Records, root) -> list[jo
             for name in names:
                 path = os.path.join(dirpath, name)
                 src = os.path.relpath(path, root)
-                if src in known or spool.TEMP_MARK in name:
+                if src in known or spool.is_ignored_name(name):
                     continue
                 rel = os.path.relpath(path, folder.processing)
                 record = jobs.Record(jobs.new_job_id(), folder.name, rel, src, time.time())
