@@ -6,6 +6,7 @@ working directory (and under systemd).
 """
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import grp
 import os
@@ -30,7 +31,8 @@ METADATA = ("keep", "strip-gps", "strip-all")
 WATCH_MODES = ("auto", "inotify", "poll")
 ON_SUCCESS = ("archive", "delete")
 ANIMATION = ("first-frame", "fail")
-TEMPLATE_FIELDS = {"stem", "rendition", "ext", "name", "folder"}
+TEMPLATE_FIELDS = {"stem", "rendition", "ext", "name", "folder", "source_ext"}
+NAME_CLASH = ("suffix", "replace", "fail")
 
 
 class ConfigError(HotfolderError):
@@ -91,6 +93,12 @@ class Folder:
     output_mode: int = 0o644
     output_group: str | None = None
     animation: str = "first-frame"
+    # Two originals whose outputs would have the same name (a.jpg and a.png): `suffix`
+    # gives the later one distinct names, `replace` lets it replace, `fail` fails it.
+    on_name_clash: str = "suffix"
+    # Set from the rest of the config (not keys of the folder):
+    temp_token: str = "0" * 12  # marks our temp files (see spool.temp_prefix)
+    names_dir: Path | None = None  # who owns which output name (see names.py); None: not tracked
 
     def all_dirs(self) -> list[Path]:
         dirs = [self.inbox, self.output, self.failed, self.processing]
@@ -404,10 +412,30 @@ def _folder(source: str, data: Any, path: str, base: Path, index: int) -> Folder
         output_mode=_mode(r, "output_mode"),
         output_group=_group(r, "output_group"),
         animation=r.str_("animation", "first-frame", choices=ANIMATION),
+        on_name_clash=r.str_("on_name_clash", "suffix", choices=NAME_CLASH),
     )
     r.done()
     _check_folder_dirs(source, path, folder)
     return folder
+
+
+def temp_token_for(scope: str) -> str:
+    """A token of this daemon's (its state_dir, or its cluster), stable across restarts:
+    our temp files carry it, so no file of a user's can be taken for one by accident."""
+    import hashlib
+
+    return hashlib.sha256(scope.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+
+
+def _with_runtime_paths(folders: tuple[Folder, ...], state_dir: Path, cluster: "Cluster") -> tuple[Folder, ...]:
+    """The temp token and the name-ownership folder: per cluster when one shares the
+    outputs (every node must agree), else per daemon."""
+    if cluster.enabled:
+        token = temp_token_for(f"cluster:{cluster.cluster_id}")
+        names = cluster.shared_root / ".hotfolder" / "names"
+    else:
+        token, names = temp_token_for(str(state_dir)), state_dir / "names"
+    return tuple(dataclasses.replace(f, temp_token=token, names_dir=names) for f in folders)
 
 
 def _group(r: _Reader, name: str) -> str | None:
@@ -435,7 +463,24 @@ def _device(path: Path) -> int:
     return -1
 
 
+def _blocker(path: Path) -> Path | None:
+    """What stops `path` from being (made) a folder: itself or a parent that exists and
+    is not a folder (a file where a folder should be). None when it can be made."""
+    for p in (path, *path.parents):
+        if p.exists():
+            return None if p.is_dir() else p
+        if p.is_symlink():  # a dangling link
+            return p
+    return None
+
+
 def _check_folder_dirs(source: str, path: str, folder: Folder):
+    for key in ("inbox", "output", "failed", "processing", "archive"):
+        p = getattr(folder, key)
+        blocker = _blocker(p) if p is not None else None
+        if blocker is not None:
+            what = "is a file, not a folder" if blocker == p else f"cannot be made: {blocker} is a file, not a folder"
+            raise ConfigError(source, f"{path}.{key}", f"{p} {what}; point {key} at a folder")
     # Originals move by rename(2), which cannot cross file systems.
     inbox_dev = _device(folder.inbox)
     for key in ("processing", "archive", "failed"):
@@ -499,6 +544,10 @@ def parse(text: str, source: str = "<config>", base: Path | None = None) -> Conf
         cluster=_cluster(source, r.raw("cluster", {}), "cluster", base, folders),
     )
     r.done()
+    config = dataclasses.replace(config, folders=_with_runtime_paths(config.folders, config.state_dir, config.cluster))
+    blocker = _blocker(config.state_dir)
+    if blocker is not None:
+        raise ConfigError(source, "state_dir", f"{config.state_dir} cannot be a folder: {blocker} is a file")
     return config
 
 
@@ -582,17 +631,51 @@ def _check_across_folders(source: str, folders: tuple[Folder, ...]):
 
 def status_file_of(path: str | os.PathLike) -> Path:
     """Where the daemon of this config keeps its status, even if the rest of the file
-    is invalid (`hotfolder status` must work right after a refused reload)."""
+    is invalid (`hotfolder status` must work right after a refused reload), or the file
+    is gone (then a daemon running on it is asked: see _running_daemon_state_dir)."""
     p = Path(path)
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
+    except OSError:
+        running = _running_daemon_state_dir(p)
+        if running is not None:
+            return running / "status.json"
+        data = None
+    except yaml.YAMLError:
         data = None
     state_dir = data.get("state_dir") if isinstance(data, dict) else None
     if not isinstance(state_dir, str):
         state_dir = "var/state"
     state = Path(os.path.expanduser(state_dir))
     return ((state if state.is_absolute() else p.resolve().parent / state) / "status.json").resolve()
+
+
+def _running_daemon_state_dir(config: Path) -> Path | None:
+    """The state_dir of a `hotfolder run` started on `config`, found through /proc: its
+    command line names the config (relative to its working folder), and it holds the
+    instance lock `state_dir/hotfolder.lock` open. None if there is none (or /proc
+    does not let us look: another user's process)."""
+    target = Path(os.path.abspath(config))
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = [os.fsdecode(a) for a in Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")]
+            if "run" not in argv or not any("hotfolder" in a for a in argv):
+                continue
+            given = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--config", "-c")), None)
+            if given is None:
+                continue
+            cwd = os.readlink(f"/proc/{entry}/cwd")
+            if Path(os.path.abspath(os.path.join(cwd, given))) != target:
+                continue
+            for fd in os.listdir(f"/proc/{entry}/fd"):
+                held = os.readlink(f"/proc/{entry}/fd/{fd}")
+                if held.endswith("/hotfolder.lock"):
+                    return Path(held).parent
+        except OSError:
+            continue
+    return None
 
 
 def load(path: str | os.PathLike) -> Config:

@@ -24,6 +24,7 @@ from .config import Config, Folder
 from .worker import Job, Result, temp_tag
 
 MAX_PAUSE = 60.0  # seconds: the longest claim backoff while the output folder is unusable
+MAX_STUCK_WAIT = 60.0  # seconds between tries to move a file stuck in processing/
 
 
 def next_attempt(job: Job, why: str, charged: bool, max_attempts: int) -> Job | Result:
@@ -60,6 +61,8 @@ class Ledger:
         self.pause_until = 0.0
         self.pause_backoff = 0.0
         self.message = ""  # why claiming is paused, for the status
+        self._adopting: list = []  # lazy walks of processing/ after a crash
+        self.stuck: dict[Path, tuple[Folder, spool.Claimed, float, float]] = {}  # path -> (.., next try, wait)
 
     def reconfigure(self, config: Config) -> None:
         """A reload: new claims use the new config; files in flight keep their own Folder."""
@@ -70,15 +73,39 @@ class Ledger:
         """Make the folder's folders (OSError if one cannot be made)."""
         spool.ensure_dirs(folder)
 
-    def recover(self, folder: Folder, return_claims: bool = True) -> spool.Recovery:
-        """The state a crash may have left in one folder, put right (see spool.recover)."""
+    def recover(self, folder: Folder, adopt: bool = True) -> spool.Recovery:
+        """The state a crash may have left in one folder, put right (see spool.recover);
+        with `adopt`, the files left in processing/ are ours again, rendered first."""
         spool.ensure_dirs(folder)
-        if not return_claims:
+        if not adopt:
             return spool.Recovery()
         found = spool.recover(folder)
-        self.log.info("recovered", folder=folder.name, returned_to_inbox=found.returned,
-                      temp_removed=found.temp_removed, sidecars_removed=found.sidecars_removed)
+        for problem in found.problems:
+            self.log.warning("recovery_problem", folder=folder.name, reason=problem,
+                             action="skipped; the rest is served")
+        self.log.info("recovered", folder=folder.name, in_processing=found.in_processing,
+                      temp_removed=found.temp_removed, sidecars_finished=found.sidecars_finished)
+        if found.in_processing:
+            self._adopting.append(spool.claimed_files(folder))
         return found
+
+    def adopted(self, limit: int) -> list[Job]:
+        """Up to `limit` Jobs for the files a crash left in processing/ (read lazily:
+        a large processing/ costs no memory)."""
+        out: list[Job] = []
+        while self._adopting and len(out) < limit:
+            claimed = next(self._adopting[0], None)
+            if claimed is None:
+                self._adopting.pop(0)
+                continue
+            folder = next((f for f in self.config.folders if claimed.path.is_relative_to(f.processing)), None)
+            if folder is None:
+                continue
+            job = Job(self._new_id(), folder, claimed.path, claimed.rel,
+                      self.config.accepted_formats, self.config.max_image_pixels)
+            self.tracked[job.id] = Tracked(job, claimed)
+            out.append(job)
+        return out
 
     # ------------------------------------------------------------------ claims
     def paused(self, now: float) -> bool:
@@ -112,17 +139,21 @@ class Ledger:
         return len(self.tracked)
 
     # ------------------------------------------------------------------ ends
-    def settle(self, job: Job, result: Result, counted_by_worker: bool = True) -> None:
-        """Move the original to its end (or back to the inbox) after a result.
+    def settle(self, job: Job, result: Result, counted_by_worker: bool = True) -> Job | None:
+        """Move the original to its end (or back to the inbox) after a result. Returns
+        the job to submit again when the failure may pass (out of memory, a share's
+        I/O error) and attempts are left.
 
         `counted_by_worker`: the worker counted its verdict already; the ledger's own
         verdicts (a file that kept killing workers) are counted here."""
+        if result.transient and job.id in self.tracked:
+            return self.lost(job, result.error, charged=True)
         tracked = self.tracked.pop(job.id, None)
         if tracked is None:
-            return
+            return None
         folder, claimed = job.folder, tracked.claimed
         # What the shared counters hold for this file now.
-        if counted_by_worker and not result.retry_later:
+        if counted_by_worker and not (result.retry_later or result.transient):
             counted = "processed" if result.ok else "failed"
         else:
             counted = job.counted
@@ -132,7 +163,7 @@ class Ledger:
             logger.warning("file_vanished", reason="the original left processing/ while it was rendered",
                            outcome="gone")
             self.on_end(folder, job.rel)
-            return
+            return None
         try:
             if result.ok:
                 where = spool.finish(folder, claimed)
@@ -155,6 +186,7 @@ class Ledger:
             else:
                 self._fail_after_move_error(tracked, exc, counted)
         self.on_end(folder, job.rel)
+        return None
 
     def _fail_after_move_error(self, tracked: Tracked, exc: OSError, counted: str) -> None:
         """Archiving failed for a reason of this file's own: record it in failed/ rather
@@ -168,10 +200,44 @@ class Ledger:
         except OSError as again:
             self._give_back(tracked, f"could not move the original: {again}", counted)
 
+    def _unclaim(self, tracked: Tracked, counted: str) -> bool:
+        """Back to the inbox. A file that cannot leave processing/ (immutable, its
+        permissions changed) stays there: said once, rendered again at the next start."""
+        try:
+            spool.unclaim(tracked.job.folder, tracked.claimed)
+        except OSError as exc:
+            self._stuck(tracked.job.folder, tracked.claimed, exc)
+            return False
+        self.counts.uncount(counted)  # it is counted again when it really ends
+        return True
+
+    def _stuck(self, folder: Folder, claimed: spool.Claimed, exc: OSError, wait: float = 1.0) -> None:
+        first = claimed.path not in self.stuck
+        self.stuck[claimed.path] = (folder, claimed, time.monotonic() + wait, wait)
+        if first:
+            self.log.error("file_stuck", folder=folder.name, file=spool.display(claimed.rel),
+                           reason=f"it cannot be moved out of processing/: {exc.strerror or exc}",
+                           action="fix its permissions or attributes (lsattr, chattr -i); it is tried again "
+                                  "with backoff, and rendered again once it is back in the inbox")
+
+    def retry_stuck(self, now: float) -> None:
+        """Try again to move stuck files back to the inbox (they are rendered from there)."""
+        for path, (folder, claimed, due, wait) in list(self.stuck.items()):
+            if now < due:
+                continue
+            try:
+                spool.unclaim(folder, claimed)
+            except OSError as exc:
+                self._stuck(folder, claimed, exc, min(MAX_STUCK_WAIT, wait * 2))
+                continue
+            del self.stuck[path]
+            self.log.info("file_unstuck", folder=folder.name, file=spool.display(claimed.rel),
+                          action="back in the inbox")
+
     def _give_back(self, tracked: Tracked, reason: str, counted: str) -> None:
         """Not the file's fault (disk full): back to the inbox, and pause claiming."""
-        spool.unclaim(tracked.job.folder, tracked.claimed)
-        self.counts.uncount(counted)  # it is counted again when it really ends
+        if not self._unclaim(tracked, counted):
+            return
         now = time.monotonic()
         if now >= self.pause_until:  # one doubling per episode, not per file given back
             self.pause_backoff = min(MAX_PAUSE, max(1.0, self.pause_backoff * 2))
@@ -196,13 +262,16 @@ class Ledger:
         self.tracked[job.id].job = following
         return following
 
-    def give_back(self, job: Job) -> None:
-        """A stop: the file goes back to the inbox, quietly; it is not lost."""
+    def give_back(self, job: Job, pause_for: str = "") -> None:
+        """The file goes back to the inbox; it is not lost. Quietly at a stop; with
+        `pause_for`, the reason claiming pauses (the backend refused it)."""
         tracked = self.tracked.pop(job.id, None)
         if tracked is None:
             return
-        spool.unclaim(job.folder, tracked.claimed)
-        self.counts.uncount(job.counted)
+        if pause_for:
+            self._give_back(tracked, pause_for, job.counted)
+        else:
+            self._unclaim(tracked, job.counted)
 
     def give_back_all(self) -> None:
         for job_id in list(self.tracked):

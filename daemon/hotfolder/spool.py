@@ -17,15 +17,45 @@ import os
 import stat
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import Folder
 from .errors import HotfolderError
 
-TEMP_MARK = ".hf-tmp-"
 SIDECAR = ".error.json"
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", "~")
+
+
+def temp_prefix(token: str) -> str:
+    """Every temp file of ours starts with this: hidden, and carrying this daemon's token
+    (config.temp_token_for), so recovery never mistakes a user's file for one of ours,
+    whatever its name holds."""
+    return f".hf-{token}."
+
+
+def is_our_temp(name: str, token: str) -> bool:
+    return name.startswith(temp_prefix(token))
+
+
+def display(name: str) -> str:
+    """A name as text that can always be written (JSON, logs): bytes that are not UTF-8
+    (Linux allows any) are shown as \\xNN instead of making the write fail."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def cut(name: str, limit: int) -> str:
+    """`name` cut to at most `limit` bytes, at a character boundary where it is UTF-8."""
+    raw = os.fsencode(name)
+    if len(raw) <= limit:
+        return name
+    raw = raw[:max(0, limit)]
+    for trim in range(4):
+        try:
+            return raw[:len(raw) - trim].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return os.fsdecode(raw)
 
 
 def is_ignored_name(name: str) -> bool:
@@ -85,23 +115,25 @@ def claim(folder: Folder, src: Path) -> Claimed | None:
 
 
 NAME_MAX = 255  # bytes, on every Linux file system we expect
+TEMP_RANDOM = 8  # the random part mkstemp adds
+DEFAULT_TOKEN = "0" * 12  # a Folder made without a config (tests); config sets each folder's own
 
 
-def _fit(path: Path, reserve: int) -> Path:
+def fit_name(path: Path, reserve: int) -> Path:
     """Shorten a name so that it, plus `reserve` bytes (a sidecar suffix, `_12`), fits NAME_MAX."""
     name = path.name
     if len(os.fsencode(name)) + reserve <= NAME_MAX:
         return path
     digest = hashlib.sha1(os.fsencode(name)).hexdigest()[:8]
     suffix = path.suffix if len(os.fsencode(path.suffix)) < 16 else ""
-    room = NAME_MAX - reserve - len(suffix) - len(digest) - 1
-    stem = os.fsencode(name[: len(name) - len(suffix)])[:room].decode("utf-8", "ignore")
+    room = NAME_MAX - reserve - len(os.fsencode(suffix)) - len(digest) - 1
+    stem = cut(name[: len(name) - len(suffix)], room)
     return path.with_name(f"{stem}~{digest}{suffix}")
 
 
 def _unique(path: Path) -> Path:
     """`path`, or `stem_1.ext`, `stem_2.ext`… : never overwrite an earlier file."""
-    path = _fit(path, len(SIDECAR) + 6)
+    path = fit_name(path, len(SIDECAR) + 6)
     if not os.path.lexists(path) and not os.path.lexists(_sidecar(path)):
         return path
     n = 1
@@ -136,24 +168,42 @@ def finish(folder: Folder, claimed: Claimed) -> Path | None:
 def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts: int = 1) -> Path:
     """Move the original to failed/ with a sidecar saying why.
 
-    The sidecar is written first: a crash between the two leaves an orphan
-    sidecar (removed by recover) and the original still in processing/, never an
-    unexplained file in failed/.
+    Three steps, each one rename: the sidecar is written under a hidden temp name of
+    ours (which names where the original goes), the original is moved, then the
+    sidecar takes its final name. A crash between two leaves a temp sidecar, which
+    recovery finishes (the original is there) or removes (it is not): recovery never
+    has to guess from a name whether a file in failed/ is ours.
     """
     dst = _unique(folder.failed / rel)
     dst.parent.mkdir(parents=True, exist_ok=True)
     record = {
-        "file": rel,
-        "error": error,
+        "file": display(rel),
+        "error": display(error),
         "step": step,
         "attempts": attempts,
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "folder": folder.name,
+        "folder": display(folder.name),
+        "failed_as": os.fsencode(dst.name).hex(),  # for recovery: the exact bytes of the name
     }
-    write_atomic(_sidecar(dst), (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode())
-    os.rename(src, dst)
+    data = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    pending = _write_temp(dst.parent, data, temp_prefix(folder.temp_token) + "sidecar-")
+    try:
+        os.rename(src, dst)
+    except BaseException:
+        pending.unlink(missing_ok=True)
+        raise
+    os.rename(pending, _sidecar(dst))
     fsync_dir(dst.parent)
     return dst
+
+
+def read_failure(folder: Folder, path: Path) -> dict | None:
+    """The record of why a file in failed/ failed, or None if it has none."""
+    try:
+        record = json.loads(_sidecar(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 class NameTooLong(HotfolderError, ValueError):
@@ -163,8 +213,37 @@ class NameTooLong(HotfolderError, ValueError):
             f"{NAME_MAX} a file name may have; shorten the input's name or the rendition's filename template")
 
 
+def temp_output_path(final: Path, tag: str = "", token: str = DEFAULT_TOKEN) -> Path:
+    """A temp name for `final` (without the random part mkstemp adds): hidden, with our
+    token and the job's tag, then as much of the final name as fits, for people
+    looking at the folder."""
+    head = f"{temp_prefix(token)}{tag}"
+    room = NAME_MAX - len(os.fsencode(head)) - TEMP_RANDOM - 1
+    return final.with_name(f"{head}{cut(final.name, room)}.")
+
+
+def _write_temp(directory: Path, data: bytes, prefix: str, mode: int = 0o644, group: str | None = None) -> Path:
+    """Write data to a new temp file (name: prefix + random) in `directory`, fsync'ed."""
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=prefix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), mode)
+            if group is not None:
+                os.fchown(f.fileno(), -1, _gid(group))
+            os.fsync(f.fileno())
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return Path(tmp)
+
+
 def write_atomic(path: Path, data: bytes, mode: int = 0o644, group: str | None = None, tag: str = "",
-                 sync_dir: bool = True) -> None:
+                 sync_dir: bool = True, token: str = DEFAULT_TOKEN) -> None:
     """Temp file in the same folder, fsync, rename over the final name, fsync the folder
     (or leave that to the caller, who writes several files to one folder: sync_dir=False).
 
@@ -174,22 +253,11 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, group: str | None =
     path.parent.mkdir(parents=True, exist_ok=True)
     if len(os.fsencode(path.name)) > NAME_MAX:
         raise NameTooLong(path.name)
-    # The temp name starts with (part of) the final one, for people looking at the folder.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:80]}{TEMP_MARK}{tag}")
+    tmp = _write_temp(path.parent, data, temp_output_path(path, tag, token).name, mode, group)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), mode)
-            if group is not None:
-                os.fchown(f.fileno(), -1, _gid(group))
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+        tmp.unlink(missing_ok=True)
         raise
     if sync_dir:
         fsync_dir(path.parent)
@@ -203,10 +271,14 @@ def remove_temp_outputs(folder: Folder, rel: str, tag: str) -> int:
         names = os.listdir(out_dir)
     except OSError:
         return 0
+    mine = temp_prefix(folder.temp_token) + tag
     for name in names:
-        if f"{TEMP_MARK}{tag}" in name:
-            (out_dir / name).unlink(missing_ok=True)
-            removed += 1
+        if name.startswith(mine):
+            try:
+                (out_dir / name).unlink(missing_ok=True)
+                removed += 1
+            except OSError:
+                pass  # it goes at the next start
     return removed
 
 
@@ -249,40 +321,60 @@ def _walk_all(root: Path):
 
 @dataclass
 class Recovery:
-    returned: int = 0
+    in_processing: int = 0  # claimed files a crash left: rendered again where they are
     temp_removed: int = 0
-    sidecars_removed: int = 0
+    sidecars_finished: int = 0
+    problems: list[str] = field(default_factory=list)  # what could not be put right, and why
 
 
 def recover(folder: Folder) -> Recovery:
-    """At start: the state a crash may have left, put right.
+    """At start: the state a crash may have left, put right, never touching a file that
+    is not ours (ours carry the folder's temp token; see temp_prefix).
 
-    - temp outputs never renamed to their final name are deleted;
-    - originals left in processing/ go back to the inbox (to be rendered again,
-      replacing any outputs they already had);
-    - a sidecar in failed/ whose file never arrived there is removed.
+    - our temp outputs never renamed to their final name are deleted;
+    - a failure record a crash left under its temp name is finished, or deleted if its
+      original never reached failed/;
+    - originals left in processing/ stay there: the ledger adopts them, so they are
+      rendered again before a newer file of the same name (drop order is kept).
+    What cannot be put right (permissions, an immutable file) is reported and skipped.
     """
     result = Recovery()
     for path in _walk_all(folder.output):
-        if TEMP_MARK in path.name:
-            path.unlink(missing_ok=True)
-            result.temp_removed += 1
-    for path in _walk_all(folder.processing):
-        rel = path.relative_to(folder.processing).as_posix()
-        dst = _unique(folder.inbox / rel)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(path, dst)
-        result.returned += 1
-    for path in _walk_all(folder.failed):
-        if path.name.endswith(SIDECAR):
-            original = path.with_name(path.name[: -len(SIDECAR)])
-            if not os.path.lexists(original):
+        if is_our_temp(path.name, folder.temp_token):
+            try:
                 path.unlink(missing_ok=True)
-                result.sidecars_removed += 1
-        elif TEMP_MARK in path.name:
-            path.unlink(missing_ok=True)
+                result.temp_removed += 1
+            except OSError as exc:
+                result.problems.append(f"cannot remove the temp output {display(str(path))}: {exc.strerror or exc}")
+    for path in _walk_all(folder.failed):
+        if is_our_temp(path.name, folder.temp_token):
+            try:
+                result.sidecars_finished += _finish_sidecar(path)
+            except OSError as exc:
+                result.problems.append(f"cannot finish the failure record {display(str(path))}: {exc.strerror or exc}")
+    result.in_processing = sum(1 for _ in claimed_files(folder))
     _prune_empty_dirs(folder.processing)
     return result
+
+
+def _finish_sidecar(temp: Path) -> int:
+    """A temp failure record: give it its final name if its original reached failed/."""
+    try:
+        record = json.loads(temp.read_text(encoding="utf-8"))
+        original = temp.with_name(os.fsdecode(bytes.fromhex(record["failed_as"])))
+    except (ValueError, KeyError, TypeError):
+        original = None  # not a record (a temp output of ours?): nothing to finish
+    if original is not None and os.path.lexists(original) and not os.path.lexists(_sidecar(original)):
+        os.rename(temp, _sidecar(original))
+        return 1
+    temp.unlink(missing_ok=True)
+    return 0
+
+
+def claimed_files(folder: Folder, on_error=None):
+    """The originals in processing/, lazily, as Claimed."""
+    for path in walk_files(folder.processing, on_error):
+        yield Claimed(path.relative_to(folder.processing).as_posix(), path)
 
 
 def _prune_empty_dirs(root: Path) -> None:
@@ -342,7 +434,14 @@ def unclaim(folder: Folder, claimed: Claimed) -> Path | None:
 
 
 def walk_failed(folder: Folder):
-    """The failed originals of a folder (not their sidecars)."""
+    """The failed originals of a folder, not their records.
+
+    `X.error.json` is the record of X when X is there: fail() never gives an original
+    a name whose record name is taken, nor the other way round (see _unique). So a
+    user's own `notes.error.json` is an original like any other."""
     for path in _walk_all(folder.failed):
-        if not path.name.endswith(SIDECAR) and TEMP_MARK not in path.name:
-            yield path
+        if is_our_temp(path.name, folder.temp_token):
+            continue
+        if path.name.endswith(SIDECAR) and os.path.lexists(path.with_name(path.name[: -len(SIDECAR)])):
+            continue
+        yield path
