@@ -29,6 +29,39 @@ def _journal_prefix(_logger, method_name: str, line: str) -> str:
     return f"<{PRIORITY.get(method_name, 6)}>{line}"
 
 
+class _DroppingStream:
+    """The log stream, which never raises: a closed pipe (`| head`, a `tee` killed
+    first) or an I/O error on stderr must not stop rendering or a drain. Lines that
+    cannot be written are dropped; `dropped()` says so, for the status."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.broken: str | None = None
+
+    def write(self, text: str) -> int:
+        if self.broken is None:
+            try:
+                return self.stream.write(text)
+            except (OSError, ValueError) as exc:
+                self.broken = f"log lines are being dropped: stderr cannot be written ({exc})"
+        return len(text)
+
+    def flush(self) -> None:
+        if self.broken is None:
+            try:
+                self.stream.flush()
+            except (OSError, ValueError) as exc:
+                self.broken = f"log lines are being dropped: stderr cannot be written ({exc})"
+
+
+_stream: _DroppingStream | None = None
+
+
+def dropped() -> str | None:
+    """Why log lines are being dropped in this process, or None while they are written."""
+    return _stream.broken if _stream is not None else None
+
+
 def setup(fmt: str = "json", level: str = "info", **context) -> None:
     """Configure structlog for this process; call once after the process starts."""
     if fmt == "console":
@@ -39,8 +72,9 @@ def setup(fmt: str = "json", level: str = "info", **context) -> None:
             renderer.append(_journal_prefix)
     # A line-buffered text stream of our own: each event is one whole write, even
     # when several processes share the same stderr.
-    stream = os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding="utf-8",
-                       errors="backslashreplace")
+    global _stream
+    stream = _stream = _DroppingStream(os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding="utf-8",
+                                                 errors="backslashreplace"))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

@@ -12,6 +12,8 @@ walks the inbox lazily, taking only as many files as there is room for.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
 import os
 import stat
@@ -135,6 +137,12 @@ class Inbox:
             else:
                 self._rescan_due.set()  # no room: the rescan will find it later
 
+    def adopt(self, folder: Folder) -> "Inbox":
+        """Serve the same inbox under a reloaded config; its candidates are kept."""
+        self.folder = folder
+        self._rescan_due.set()  # the new observer may have missed events meanwhile
+        return self
+
     def _unreadable(self, folder: Path, exc: OSError) -> None:
         if folder not in self._warned:  # once per folder, not at every rescan
             self._warned.add(folder)
@@ -145,8 +153,11 @@ class Inbox:
         self._rescan_due.set()
 
     def offer(self, path: Path) -> None:
-        """Look at this path again soon (e.g. a same-named file waited for its turn)."""
-        self.note(path)
+        """Look at this path again soon (e.g. a same-named file waited for its turn).
+
+        What the events said of its writer stands: a re-upload still being written
+        keeps its "open" mark."""
+        self.note(path, kind_known=False)
 
     # -- called from the supervisor's loop
     def _fill_from_scan(self, now: float) -> None:
@@ -199,6 +210,11 @@ class Inbox:
             seen = (st.st_size, st.st_mtime_ns)
             if cand.closed is False and now - cand.changed < OPEN_WRITER_GRACE:
                 continue  # still open for writing: wait for its close event
+            if now - cand.changed < OPEN_WRITER_GRACE and open_for_writing(cand.path):
+                # Events can miss a writer (a scan after a start or a reload, a rename
+                # of a file still open): the kernel knows better.
+                cand.closed, cand.changed = False, now
+                continue
             if st.st_size == 0 and now - cand.changed < EMPTY_FILE_GRACE:
                 if first_look:
                     cand.size, cand.mtime_ns = st.st_size, st.st_mtime_ns
@@ -225,6 +241,28 @@ class Inbox:
             return len(self._pending)
 
 
+def open_for_writing(path: Path) -> bool:
+    """Whether some process has `path` open for writing, where the kernel can tell.
+
+    A read lease (fcntl F_SETLEASE) is refused with EAGAIN while any process holds the
+    file open for writing. Leases need a local file system and the file's owner (or
+    CAP_LEASE); where they are unavailable the answer is False, and the events and the
+    quiet period decide, as before."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_NOCTTY)
+    except OSError:
+        return False
+    try:
+        try:
+            fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+        except OSError as exc:
+            return exc.errno == errno.EAGAIN
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        return False
+    finally:
+        os.close(fd)
+
+
 class _OverflowAlarm(logging.Handler):
     """watchdog only logs an inotify queue overflow: turn that into a rescan."""
 
@@ -247,8 +285,13 @@ class Watcher:
     rescanned.
     """
 
-    def __init__(self, folders: tuple[Folder, ...], max_pending: int = 2048):
-        self.inboxes = {f.name: Inbox(f, max_pending) for f in folders}
+    def __init__(self, folders: tuple[Folder, ...], max_pending: int = 2048, previous: "Watcher | None" = None):
+        # A reload keeps what the old watcher knew of each inbox it watched (which
+        # files are still open for writing); judging them afresh by mtime alone would
+        # take a slow upload early.
+        kept = {i.folder.inbox: i for i in previous.inboxes.values()} if previous else {}
+        self.inboxes = {f.name: kept.pop(f.inbox).adopt(f) if f.inbox in kept else Inbox(f, max_pending)
+                        for f in folders}
         self._native = Observer()
         self._polled = PollingObserver(timeout=1.0)
         self._watches: dict[str, object] = {}
