@@ -19,7 +19,7 @@ from PIL import Image
 
 from conftest import _descendants, files_under
 
-TEMP_MARK = ".hf-tmp-"
+TEMP_MARK = ".hf-"  # every temp file of ours starts so (spool.temp_prefix)
 SIDECAR = ".error.json"
 
 
@@ -166,7 +166,7 @@ def entries(root: Path) -> list[str]:
 
 
 def failed_originals(d) -> list[str]:
-    return [p for p in entries(d.failed) if not p.endswith(SIDECAR) and TEMP_MARK not in p]
+    return [p for p in entries(d.failed) if not p.endswith(SIDECAR) and not Path(p).name.startswith(TEMP_MARK)]
 
 
 def archived(d) -> list[str]:
@@ -179,7 +179,7 @@ def ends(d) -> int:
 
 
 def temp_outputs(d) -> list[str]:
-    return [p for p in files_under(d.output) if TEMP_MARK in p]
+    return [p for p in files_under(d.output) if Path(p).name.startswith(TEMP_MARK)]
 
 
 def outputs_of(d, rel: str) -> list[str]:

@@ -55,7 +55,7 @@ def assert_each_exactly_once(d, names: list[str]) -> None:
         assert f"{stem}_web.jpg" in outputs and f"{stem}_thumb.webp" in outputs, f"outputs of {name}"
     for name in failed:
         assert (d.failed / f"{name}.error.json").exists(), f"no reason recorded for {name}"
-    leftovers = [p for p in outputs if ".hf-tmp-" in p or "_web_1" in p or "_thumb_1" in p]
+    leftovers = [p for p in outputs if Path(p).name.startswith(".hf-") or "~" in p or "_web_1" in p]
     assert not leftovers, leftovers
     assert not files_under(d.processing) and not [p for p in files_under(d.inbox)]
 

@@ -119,13 +119,18 @@ def test_recovery_at_start(daemon_factory, tmp_path):
         sub.mkdir(parents=True, exist_ok=True)
     shutil.copy(staging / "waiting.jpg", d.inbox / "waiting.jpg")
     shutil.copy(staging / "interrupted.jpg", d.processing / "interrupted.jpg")
-    (d.output / ".interrupted_web.jpg.hf-tmp-abc").write_bytes(b"half")
+    from hotfolder import config as config_mod, spool
+
+    token = config_mod.load(d.config).folders[0].temp_token
+    ours = spool.temp_prefix(token) + "3-interrupted_web.jpg.Xy12ab34"
+    (d.output / ours).write_bytes(b"half")
+    (d.output / ".interrupted_web.jpg.hf-tmp-abc").write_bytes(b"a user's hidden file, not ours")
     (d.output / "interrupted_web.jpg").write_bytes(b"stale output of the earlier run")
     d.start()
     wait_for(lambda: d.settled(2), 20, what="waiting and interrupted files")
     assert sorted(files_under(d.archive)) == ["interrupted.jpg", "waiting.jpg"]
     outs = d.outputs()
-    assert ".interrupted_web.jpg.hf-tmp-abc" not in outs
+    assert ours not in outs and ".interrupted_web.jpg.hf-tmp-abc" in outs
     assert outs.count("interrupted_web.jpg") == 1 and "interrupted_web_1.jpg" not in outs
     with Image.open(d.output / "interrupted_web.jpg") as im:
         im.load()  # replaced by a real image

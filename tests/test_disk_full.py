@@ -60,7 +60,7 @@ def _complete(path: Path) -> bool:
 
 def _check_outputs_whole(d) -> None:
     names = files_under(d.output)
-    assert not [n for n in names if c.TEMP_MARK in n], f"temp outputs left: {names}"
+    assert not [n for n in names if os.path.basename(n).startswith(c.TEMP_MARK)], f"temp outputs left: {names}"
     broken = [n for n in names if not _complete(d.output / n)]
     assert not broken, f"partial outputs under final names: {broken}"
 

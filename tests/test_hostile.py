@@ -117,12 +117,15 @@ def test_hostile_corpus(daemon_factory, tmp_path):
         wait_for(lambda: not (inbox / "replaced.png").exists(), 30, interval=0.005, what="replaced.png to be claimed")
         (inbox / "replaced.png").write_bytes(second_bytes)
 
-        # ...and a file rewritten through a handle its writer kept open across the claim.
+        # ...and a file whose writer keeps a handle open after it seemed done, then
+        # rewrites it: while the handle is open for writing, it is not taken.
         c.save(Image.new("RGB", (3000, 2000), (230, 20, 20)), inbox / "rewritten.png", "PNG", compress_level=1)
         fd = os.open(inbox / "rewritten.png", os.O_WRONLY)
         try:
-            wait_for(lambda: not (inbox / "rewritten.png").exists(), 30, interval=0.005,
-                     what="rewritten.png to be claimed")
+            held_until = time.monotonic() + 1.5  # far past the quiet period
+            while time.monotonic() < held_until:
+                assert (inbox / "rewritten.png").exists(), "taken while a writer held it open"
+                time.sleep(0.01)
             os.ftruncate(fd, 0)
             os.pwrite(fd, c.jpeg_bytes((300, 200)), 0)  # now a JPEG under a .png name
         finally:

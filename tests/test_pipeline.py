@@ -13,7 +13,8 @@ from PIL import Image, ImageCms
 
 from hotfolder import pipeline
 from hotfolder.config import Rendition, Watermark
-from hotfolder.pipeline import InputError, output_name, render
+from hotfolder.names import output_name
+from hotfolder.pipeline import InputError, render
 
 from imaging import BLUE, GREY, RED, marked, png_claiming, stored_as
 

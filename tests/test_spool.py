@@ -84,20 +84,67 @@ def test_write_atomic_replaces_and_sets_mode(tmp_path):
     assert os.listdir(target.parent) == ["a_web.jpg"]
 
 
-def test_recover_returns_processing_and_cleans(tmp_path):
+def test_recover_keeps_claims_in_place_and_removes_only_our_temps(tmp_path):
     folder = make_folder(tmp_path)
     (folder.processing / "sub").mkdir()
     (folder.processing / "sub" / "a.jpg").write_bytes(b"a")
     (folder.inbox / "b.jpg").write_bytes(b"new b")
     (folder.processing / "b.jpg").write_bytes(b"old b")
-    (folder.output / ".a_web.jpg.hf-tmp-123").write_bytes(b"half")
-    (folder.failed / "c.jpg.error.json").write_text("{}")
+    ours = spool.temp_output_path(folder.output / "a_web.jpg", "7-", folder.temp_token).with_name(
+        spool.temp_output_path(folder.output / "a_web.jpg", "7-", folder.temp_token).name + "abcdefgh")
+    ours.write_bytes(b"half")
+    users = ["c.hf-tmp-d_web.jpg", ".a_web.jpg.hf-tmp-123", ".hf-0123456789ab.x"]  # look like temps; are not ours
+    for name in users:
+        (folder.output / name).write_bytes(b"a user's file")
+    (folder.failed / "y.error.json").write_text("a user's file, failed as a non-image")
+    (folder.failed / "y.error.json.error.json").write_text("{}")
     found = spool.recover(folder)
-    assert (found.returned, found.temp_removed, found.sidecars_removed) == (2, 1, 1)
-    assert (folder.inbox / "sub" / "a.jpg").read_bytes() == b"a"
+    assert (found.in_processing, found.temp_removed, found.sidecars_finished) == (2, 1, 0)
+    assert not ours.exists()
+    assert sorted(p.name for p in folder.output.iterdir()) == sorted(users)
+    assert sorted(p.name for p in folder.failed.iterdir()) == ["y.error.json", "y.error.json.error.json"]
+    assert list(spool.walk_failed(folder)) == [folder.failed / "y.error.json"]
+    assert (folder.processing / "b.jpg").read_bytes() == b"old b", "adopted in place, before the newer b.jpg"
     assert (folder.inbox / "b.jpg").read_bytes() == b"new b"
-    assert (folder.inbox / "b_1.jpg").read_bytes() == b"old b"
-    assert list(folder.processing.iterdir()) == [] and list(folder.output.iterdir()) == []
+    assert sorted(c.rel for c in spool.claimed_files(folder)) == ["b.jpg", "sub/a.jpg"]
+
+
+def test_a_failure_record_cut_by_a_crash_is_finished_or_removed(tmp_path):
+    folder = make_folder(tmp_path)
+    (folder.inbox / "x.jpg").write_bytes(b"x")
+    (folder.inbox / "z.jpg").write_bytes(b"z")
+    claimed = spool.claim(folder, folder.inbox / "x.jpg")
+    spool.fail(folder, claimed.path, claimed.rel, error="bad", step="decode")
+    # A crash between the original's move and the record's rename: the record is still a temp.
+    record = folder.failed / "x.jpg.error.json"
+    os.rename(record, folder.failed / (spool.temp_prefix(folder.temp_token) + "sidecar-abc"))
+    # A crash before the original moved: a temp record for z.jpg, z.jpg still in processing/.
+    z = spool.claim(folder, folder.inbox / "z.jpg")
+    (folder.failed / (spool.temp_prefix(folder.temp_token) + "sidecar-def")).write_text(
+        json.dumps({"failed_as": b"z.jpg".hex(), "error": "bad"}))
+    found = spool.recover(folder)
+    assert found.sidecars_finished == 1
+    assert json.loads(record.read_text())["error"] == "bad"
+    assert sorted(p.name for p in folder.failed.iterdir()) == ["x.jpg", "x.jpg.error.json"]
+    assert z.path.exists()
+
+
+def test_names_that_are_not_utf8_reach_failed_with_a_readable_record(tmp_path):
+    folder = make_folder(tmp_path)
+    name = os.fsdecode(b"junk-\xff.jpg")
+    (folder.inbox / name).write_bytes(b"x")
+    claimed = spool.claim(folder, folder.inbox / name)
+    dst = spool.fail(folder, claimed.path, claimed.rel, error=f"cannot read {name}", step="open")
+    assert os.fsencode(dst.name) == b"junk-\xff.jpg"
+    record = spool.read_failure(folder, dst)
+    assert record["file"] == "junk-\\xff.jpg" and record["error"] == "cannot read junk-\\xff.jpg"
+
+
+def test_temp_names_fit_name_max_in_bytes(tmp_path):
+    final = tmp_path / ("🙂" * 60 + ".jpg")  # 244 bytes in 61 characters
+    spool.write_atomic(final, b"data", tag="123-")
+    assert final.read_bytes() == b"data"
+    assert len(os.fsencode(spool.temp_output_path(final, "123-").name)) + spool.TEMP_RANDOM <= spool.NAME_MAX
 
 
 def test_requeue(tmp_path):
