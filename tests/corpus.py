@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from conftest import _descendants, files_under
+from tests.harness import _descendants, files_under
 
 TEMP_MARK = ".hf-"  # every temp file of ours starts so (spool.temp_prefix)
 SIDECAR = ".error.json"

@@ -15,33 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
-from conftest import files_under, wait_for
+from tests.harness import drop_burst, ends, files_under, noise_jpeg, wait_for, worker_pids
 
 pytestmark = pytest.mark.integration
-
-
-def noise_jpeg(path: Path, size=(1600, 1200), seed=0) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.frombytes("RGB", size, random.Random(seed).randbytes(size[0] * size[1] * 3)).save(path, quality=90)
-    return path
-
-
-def drop_burst(d, tmp_path: Path, n: int, size=(1600, 1200)) -> list[str]:
-    """Write n distinct JPEGs to a staging folder, then move them in at once."""
-    staging = tmp_path / "staging"
-    template = noise_jpeg(staging / "template.jpg", size)
-    data = template.read_bytes()
-    names = []
-    for i in range(n):
-        name = f"burst{i:04d}.jpg"
-        # distinct files with the same pixels: append a JPEG comment-free trailer byte
-        (staging / name).write_bytes(data + bytes([i % 256]))
-        names.append(name)
-    for name in names:
-        os.rename(staging / name, d.inbox / name)
-    return names
 
 
 def assert_each_exactly_once(d, names: list[str]) -> None:
@@ -58,23 +35,6 @@ def assert_each_exactly_once(d, names: list[str]) -> None:
     leftovers = [p for p in outputs if Path(p).name.startswith(".hf-") or "~" in p or "_web_1" in p]
     assert not leftovers, leftovers
     assert not files_under(d.processing) and not [p for p in files_under(d.inbox)]
-
-
-def ends(d) -> int:
-    return len(files_under(d.archive)) + len([p for p in files_under(d.failed) if not p.endswith(".error.json")])
-
-
-def worker_pids(d) -> list[int]:
-    """The worker processes: forked by the forkserver, so grandchildren of the daemon."""
-    pids = []
-    for pid in d.worker_pids():
-        try:
-            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        if ppid != d.proc.pid:
-            pids.append(pid)
-    return pids
 
 
 def test_workers_killed_during_a_burst(daemon_factory, tmp_path):

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import _descendants, files_under, log_events, wait_for
-from redis_server import RedisServer
+from tests.harness import _descendants, files_under, log_events, wait_for
+from tests.redis_server import RedisServer
 
 pytestmark = [
     pytest.mark.integration,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from conftest import files_under, wait_for
+from tests.harness import files_under, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-import corpus as c
-from conftest import files_under, wait_for
+from tests import corpus as c
+from tests.harness import files_under, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hotfolder import config as config_mod
 from hotfolder.config import Config, Folder, Rendition
 from hotfolder.ledger import Ledger, next_attempt
 from hotfolder.stats import Counters

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import wait_for
+from tests.harness import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +67,6 @@ def test_ready_status_watchdog_reload_stopping(daemon_factory, tmp_path):
 
 
 def _descendants(pid: int) -> list[int]:
-    from conftest import _descendants as walk
+    from tests.harness import _descendants as walk
 
     return sorted(walk(pid))

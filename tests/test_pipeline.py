@@ -16,7 +16,7 @@ from hotfolder.config import Rendition, Watermark
 from hotfolder.names import output_name
 from hotfolder.pipeline import InputError, render
 
-from imaging import BLUE, GREY, RED, marked, png_claiming, stored_as
+from tests.imaging import BLUE, GREY, RED, marked, png_claiming, stored_as
 
 ALL_FORMATS = ("jpeg", "png", "webp", "tiff", "gif", "bmp", "avif")
 
@@ -446,7 +446,7 @@ QUALITY_CASES = [
 @pytest.fixture(scope="module")
 def camera_jpeg(tmp_path_factory) -> Path:
     pytest.importorskip("skimage")
-    from imaging import camera_photo
+    from tests.imaging import camera_photo
 
     path = tmp_path_factory.mktemp("quality") / "camera.jpg"
     camera_photo((2048, 1536)).save(path, quality=95)

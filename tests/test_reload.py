@@ -10,7 +10,7 @@ import sys
 import pytest
 from PIL import Image
 
-from conftest import wait_for
+from tests.harness import wait_for
 
 pytestmark = pytest.mark.integration
 

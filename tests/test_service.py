@@ -11,8 +11,8 @@ import time
 import pytest
 from PIL import Image
 
-from conftest import files_under, wait_for
-from test_chaos import drop_burst, ends, worker_pids
+from tests.harness import files_under, wait_for
+from tests.harness import drop_burst, ends, worker_pids
 
 pytestmark = pytest.mark.integration
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
+from tests.harness import wait_for
 
 pytestmark = pytest.mark.systemd
 

@@ -1,0 +1,1 @@
+"""The test suite; tests/harness.py holds what the tests share."""
