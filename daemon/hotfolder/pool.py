@@ -32,7 +32,7 @@ from .backend import BackendStatus, Event, Finished, Lost, Started
 from .errors import HotfolderError
 from .mailbox import Broken, Mailbox
 from .stats import Counters, LockStuck, verdict_of_mark
-from .worker import Job, Result, consume
+from .worker import Job, consume
 
 # Never fork the main process: it runs watchdog threads. A forkserver is a clean,
 # single-threaded process started once; it forks workers with Pillow already
@@ -348,7 +348,8 @@ class LocalPool:
     def _rebuild(self, why: str) -> None:
         """New queue, mailbox, counters and workers; the counts carried over, every job
         in flight handed back (not charged: killed by us, not by the file)."""
-        self.log.error("rebuilding_workers", reason=why, in_flight=len(self.jobs))
+        self.log.error("rebuilding_workers", reason=why, in_flight=len(self.jobs),
+                       workers=sorted(s.process.pid for s in self.slots.values()))
         for slot in self.slots.values():
             slot.process.kill()
         for slot in self.slots.values():
