@@ -214,3 +214,19 @@ def test_process_keeps_subfolders(daemon_factory, tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert files_under(out) == ["a/shot_thumb.webp", "a/shot_web.jpg", "b/shot_thumb.webp", "b/shot_web.jpg"]
     assert d.outputs() == [], "--output was honoured"
+
+
+def test_status_says_what_it_counts_and_what_is_in_failed_now(daemon_factory):
+    d = daemon_factory().start()
+    (d.inbox / "notes.jpg").write_bytes(b"not an image")
+    for n in range(1, 5):
+        wait_for(lambda: (d.failed / "notes.jpg.error.json").exists(), 20, what=f"failure {n}")
+        if n < 4:
+            subprocess.run([sys.executable, "-m", "hotfolder", "requeue", "--config", str(d.config), "--all"],
+                           check=True, capture_output=True, timeout=30)
+    wait_for(lambda: d.status_json()["failed"] == 4 and d.status_json()["in_failed"] == 1, 40,
+             what="4 failures since the start, 1 file in failed/ now")
+    text = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--config", str(d.config)],
+                          capture_output=True, text=True, timeout=30).stdout
+    assert "files moved to failed/ since the start (1 in failed/ now" in text, text
+    assert d.stop() == 0

@@ -146,8 +146,9 @@ def cmd_status(args) -> int:
         print(f"  last counts: processed {snap.get('processed')}, failed {snap.get('failed')}")
         return 1
     print(f"hotfolder is {snap['state']} (pid {snap['pid']}, up {_duration(time.time() - snap['started'])})")
-    print(f"  processed  {snap['processed']}")
-    print(f"  failed     {snap['failed']}")
+    print(f"  processed  {snap['processed']:<6} files rendered and archived since the start")
+    print(f"  failed     {snap['failed']:<6} files moved to failed/ since the start "
+          f"({snap.get('in_failed', 0)} in failed/ now; `hotfolder requeue` lists them)")
     print(f"  queued     {snap['queued'] + snap['waiting']}")
     print(f"  in flight  {snap['in_flight']}")
     print(f"  workers    {snap['workers_alive']}/{snap['workers']} alive")

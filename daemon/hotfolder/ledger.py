@@ -277,6 +277,10 @@ class Ledger:
         for job_id in list(self.tracked):
             self.give_back(self.tracked[job_id].job)
 
+    def count_failed(self) -> int:
+        """The files in the failed/ folders now."""
+        return sum(1 for folder in self.config.folders for _ in spool.walk_failed(folder))
+
     def ended(self, folder_name: str, rel: str) -> None:
         """A job settled elsewhere (cluster mode): forget it, and wake a same-named file."""
         for job_id, tracked in list(self.tracked.items()):

@@ -54,6 +54,9 @@ class Service:
         self.message = ""  # a refused reload, for the status
         self._last_status = 0.0
         self._config_mtime = _mtime(config.source)
+        self._failed_stamp: tuple = ()
+        self._failed_counted_at = 0.0
+        self._failed_count = 0
 
     # ------------------------------------------------------------------ life
     def run(self) -> int:
@@ -268,8 +271,18 @@ class Service:
             queued=b.queued, waiting=self.watcher.pending_count() if self.watcher else 0,
             in_flight=b.in_flight, workers=b.workers, workers_alive=b.workers_alive,
             state=self.state, message=self._message(), config=str(self.config.source),
-            current=b.current, cluster=b.cluster,
+            current=b.current, cluster=b.cluster, in_failed=self._in_failed(),
         )
+
+    def _in_failed(self) -> int:
+        """Files in failed/ now, recounted when a failed/ folder changed (or every 30 s:
+        a change inside a subfolder does not touch the top folder's mtime)."""
+        now = time.monotonic()
+        stamp = tuple(_mtime(f.failed) for f in self.config.folders)
+        if stamp != self._failed_stamp or now - self._failed_counted_at > 30:
+            self._failed_stamp, self._failed_counted_at = stamp, now
+            self._failed_count = self.ledger.count_failed()
+        return self._failed_count
 
     def _message(self) -> str:
         return "; ".join(m for m in (self.ledger.message, self.message, log.dropped()) if m)

@@ -110,6 +110,7 @@ class Status:
     config: str = ""
     current: list = field(default_factory=list)  # [{"pid", "file", "seconds"}] per busy worker
     cluster: dict = field(default_factory=dict)  # cluster mode: the cluster-wide numbers
+    in_failed: int = 0  # files in the failed/ folders now (a requeued file has left)
 
 
 def write_snapshot(path: Path, status: Status) -> None:
