@@ -42,8 +42,10 @@ def test_workers_killed_during_a_burst(daemon_factory, tmp_path):
     names = drop_burst(d, tmp_path, 80, size=(3000, 2000))
     rng = random.Random(7)
     killed: set[int] = set()
-    deadline = time.monotonic() + 90
-    while ends(d) < len(names) and time.monotonic() < deadline:
+    # A bounded chaos: on a loaded machine, a kill every few hundred ms can outpace the
+    # workers' boots for as long as it lasts; what is tested is that everything ends after.
+    deadline = time.monotonic() + 45
+    while ends(d) < len(names) and len(killed) < 40 and time.monotonic() < deadline:
         pids = worker_pids(d)
         if pids and ends(d) < len(names) - 5:
             pid = rng.choice(pids)
