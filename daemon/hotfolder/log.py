@@ -19,7 +19,7 @@ def _stderr_is_journal() -> bool:
     stream = os.environ.get("JOURNAL_STREAM", "")
     try:
         dev, ino = (int(x) for x in stream.split(":"))
-        st = os.fstat(sys.stderr.fileno())
+        st = os.fstat(2)
     except (ValueError, OSError):
         return False
     return (st.st_dev, st.st_ino) == (dev, ino)
@@ -57,6 +57,16 @@ class _DroppingStream:
 _stream: _DroppingStream | None = None
 
 
+def _own_stderr():
+    """A line-buffered text stream on a copy of fd 2; if there is no stderr at all (started
+    with `2>&-`), one that writes nowhere, so the daemon still runs."""
+    try:
+        fd = os.dup(2)
+    except OSError:
+        fd = os.open(os.devnull, os.O_WRONLY)
+    return os.fdopen(fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+
+
 def dropped() -> str | None:
     """Why log lines are being dropped in this process, or None while they are written."""
     return _stream.broken if _stream is not None else None
@@ -65,7 +75,7 @@ def dropped() -> str | None:
 def setup(fmt: str = "json", level: str = "info", **context) -> None:
     """Configure structlog for this process; call once after the process starts."""
     if fmt == "console":
-        renderer = [structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())]
+        renderer = [structlog.dev.ConsoleRenderer(colors=sys.stderr is not None and sys.stderr.isatty())]
     else:
         renderer = [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
         if _stderr_is_journal():
@@ -73,8 +83,7 @@ def setup(fmt: str = "json", level: str = "info", **context) -> None:
     # A line-buffered text stream of our own: each event is one whole write, even
     # when several processes share the same stderr.
     global _stream
-    stream = _stream = _DroppingStream(os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1, encoding="utf-8",
-                                                 errors="backslashreplace"))
+    stream = _stream = _DroppingStream(_own_stderr())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
