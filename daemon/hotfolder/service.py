@@ -31,6 +31,7 @@ from .stats import Status, lock_instance, write_snapshot
 from .watcher import Watcher
 
 TICK = 0.05  # seconds the loop waits for the backend's events before looking at the rest
+MIN_WAIT = 0.005  # the shortest wait: a candidate due now is looked at in the next turn
 STATUS_EVERY = 1.0
 MAX_ERRORS_PER_MINUTE = 20  # unexpected errors of our own tolerated before exiting
 
@@ -100,8 +101,8 @@ class Service:
     def _turn(self) -> bool:
         """One turn of the loop; False when unexpected errors come too fast to go on."""
         try:
-            self._claim_ready()
-            self._handle(self.backend.poll(TICK))
+            wait = self._claim_ready()
+            self._handle(self.backend.poll(wait))
             if time.monotonic() - self._last_status >= STATUS_EVERY:
                 self.ledger.retry_stuck(time.monotonic())
                 self.watcher.check()
@@ -136,17 +137,25 @@ class Service:
                 raise _StopNow
 
     # ------------------------------------------------------------------ work
-    def _claim_ready(self) -> None:
+    def _claim_ready(self) -> float:
+        """Claim what is ready while there is room; how long the loop may wait for events
+        before looking again (sooner when a candidate's quiet period ends sooner)."""
         now = time.monotonic()
         if self.ledger.paused(now):
-            return
+            return TICK
+        room = self._claim(now)
+        due = self.watcher.next_due() if room > 0 else None
+        return TICK if due is None else min(TICK, max(MIN_WAIT, due - time.monotonic()))
+
+    def _claim(self, now: float) -> int:
+        """Claim ready files into the backend's room; the room left."""
         room = self.backend.room()
         for job in self.ledger.adopted(room):  # a crash's leftovers first: drop order is kept
             self.backend.submit(job)
             room -= 1
         for folder in self.config.folders:
             if room <= 0:
-                return
+                return room
             inbox = self.watcher.inboxes.get(folder.name)
             if inbox is None:
                 continue
@@ -158,8 +167,9 @@ class Service:
                     self.backend.submit(job)
                 except Exception as exc:  # noqa: BLE001 - e.g. the shared root's job record cannot be written
                     self.ledger.give_back(job, pause_for=f"could not hand the file over: {exc}")
-                    return
+                    return 0
                 room -= 1
+        return room
 
     def _handle(self, events) -> None:
         for event in events:

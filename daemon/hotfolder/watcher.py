@@ -81,6 +81,14 @@ class Candidate:
     # create or a write event, None when unknown (found by a scan, or polled).
     closed: bool | None = None
 
+    def due(self, quiet: float) -> float:
+        """When `Inbox.ready` may take it, as far as is known now (the same rules)."""
+        if self.closed is False:
+            return self.changed + OPEN_WRITER_GRACE  # or sooner: its close event wakes us
+        if self.size == 0:
+            return self.changed + EMPTY_FILE_GRACE
+        return self.changed + quiet
+
 
 class _Handler(FileSystemEventHandler):
     """Records paths; never raises (a raising handler stops event delivery)."""
@@ -240,6 +248,13 @@ class Inbox:
         with self._lock:
             return len(self._pending)
 
+    def next_due(self) -> float | None:
+        """When the soonest candidate's quiet period ends (monotonic), so the loop can
+        look at it then instead of at its next tick."""
+        quiet = self.folder.quiet_period
+        with self._lock:
+            return min((c.due(quiet) for c in self._pending.values()), default=None)
+
 
 def open_for_writing(path: Path) -> bool:
     """Whether some process has `path` open for writing, where the kernel can tell.
@@ -376,3 +391,6 @@ class Watcher:
 
     def pending_count(self) -> int:
         return sum(i.pending_count() for i in self.inboxes.values())
+
+    def next_due(self) -> float | None:
+        return min((d for d in (i.next_due() for i in self.inboxes.values()) if d is not None), default=None)
