@@ -135,7 +135,7 @@ def test_large_copy_atomic_rename_and_rsync_temp_names(daemon_factory, tmp_path)
     assert d.stop() == 0
 
 
-@pytest.mark.slow  # ~135 s on 2 cores: the supervisor refills its 4-slot queue once per 50 ms tick
+@pytest.mark.slow  # ~17 s on 2 cores
 @pytest.mark.timeout(300)
 def test_burst_of_10000_files(daemon_factory):
     d = daemon_factory(renditions=CHEAP).start()
