@@ -117,7 +117,11 @@ class Ledger:
             claimed = spool.claim(folder, path)
         except spool.Refused as exc:
             rel = path.relative_to(folder.inbox).as_posix()
-            spool.fail(folder, path, rel, error=str(exc), step="claim", attempts=0)
+            try:
+                spool.fail(folder, path, rel, error=str(exc), step="claim", attempts=0)
+            except OSError as again:  # it stays in the inbox; the next rescan tries again
+                self.log.error("claim_failed", folder=folder.name, file=rel, reason=f"{exc}; and {again}")
+                return None
             self.counts.count("failed")
             self.log.warning("file_refused", folder=folder.name, file=rel, reason=str(exc), outcome="failed")
             return None
@@ -184,17 +188,18 @@ class Ledger:
             if spool.output_problem(exc) or result.retry_later:
                 self._give_back(tracked, f"could not move the original: {exc}", counted)
             else:
-                self._fail_after_move_error(tracked, exc, counted)
+                self._fail_after_move_error(tracked, exc, counted, rendered=result.ok)
         self.on_end(folder, job.rel)
         return None
 
-    def _fail_after_move_error(self, tracked: Tracked, exc: OSError, counted: str) -> None:
-        """Archiving failed for a reason of this file's own: record it in failed/ rather
-        than loop on it. If even that is impossible, give it back and pause."""
+    def _fail_after_move_error(self, tracked: Tracked, exc: OSError, counted: str, rendered: bool) -> None:
+        """Moving the original failed for a reason of this file's own: record it in
+        failed/ rather than loop on it. If even that is impossible, give it back."""
         job, claimed = tracked.job, tracked.claimed
+        what = "rendered, but the original could not be archived" if rendered else "the original could not be moved"
         try:
             spool.fail(job.folder, claimed.path, claimed.rel, step="finish", attempts=job.attempt,
-                       error=f"rendered, but the original could not be archived: {exc}")
+                       error=f"{what}: {exc}")
             self.counts.count("failed", counted)
             self.log.error("file_failed", file=job.rel, step="finish", reason=str(exc), outcome="failed")
         except OSError as again:
