@@ -93,6 +93,10 @@ class Ops:
     # ------------------------------------------------------------------ life
     def start(self) -> None:
         self.notifier.configure(self.config.notify, self.config.notify_interval)
+        if self.config.notify and _no_network():
+            self.log.warning("notify_offline", reason="this process has no network but the loopback (systemd's "
+                             "PrivateNetwork=yes): notifications to other machines cannot be sent",
+                             action="install systemd/hotfolder-notify.conf as a drop-in of hotfolder.service")
         self._listen()
 
     def reconfigure(self, config: Config) -> None:
@@ -135,6 +139,10 @@ class Ops:
             return
         self._server, self._listening, self._from_systemd = server, http, sock is not None
         self.problem = ""
+        if sock is None and _no_network():
+            self.log.warning("http_unreachable", reason="this process has no network but its own loopback "
+                             "(systemd's PrivateNetwork=yes): nobody else can reach the listener",
+                             action="systemctl enable --now hotfolder.socket && systemctl restart hotfolder")
         self.log.info("http_listening", url=url, socket="systemd" if sock else "own",
                       requeue="token" if self.auth.enabled else "off (no http.token: read-only)")
 
@@ -232,6 +240,14 @@ class Ops:
     def _answer(ask: _Ask, outcome: RequeueOutcome) -> None:
         ask.outcome = outcome
         ask.done.set()
+
+
+def _no_network() -> bool:
+    """Only a loopback interface: a private network namespace (PrivateNetwork=yes)."""
+    try:
+        return os.listdir("/sys/class/net") == ["lo"]
+    except OSError:
+        return False
 
 
 def _is_loopback(host: str) -> bool:
