@@ -86,6 +86,8 @@ class Ops:
         self._view: View | None = None
         self._server: WebServer | None = None
         self._listening: Http | None = None
+        # Taken now, before the pool starts processes: none of them may inherit LISTEN_FDS.
+        self._systemd_socket = systemd_socket()
         self._from_systemd = False
         self._next_bind = 0.0
         self.problem = ""  # for the status: the listener could not be had
@@ -126,7 +128,7 @@ class Ops:
         if http is None or (self._server is not None and self._server.running):
             return
         self._next_bind = time.monotonic() + BIND_RETRY
-        sock = systemd_socket() if not self._from_systemd else None
+        sock, self._systemd_socket = self._systemd_socket, None
         loopback = not sock and _is_loopback(http.host)
         server = WebServer(App(self, self.auth, loopback_only=loopback))
         try:
