@@ -31,7 +31,7 @@ SECURITY_HEADERS = (
                                 "frame-ancestors 'none'; base-uri 'none'"),
     ("X-Frame-Options", "DENY"),
     ("X-Content-Type-Options", "nosniff"),
-    ("Referrer-Policy", "no-referrer"),
+    ("Referrer-Policy", "same-origin"),
     ("Cache-Control", "no-store"),
 )
 FLASHES = {"requeued": "Requeued: the file is back in its inbox and appears under Done once rendered.",
@@ -222,12 +222,14 @@ class App:
 
     @staticmethod
     def _same_origin(req: Request) -> bool:
-        """Browsers say where a POST comes from; another site's is refused outright."""
-        if req.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-            return False
+        """Browsers say where a POST comes from; another site's is refused outright (the
+        CSRF field is checked as well: this is the first of two locks)."""
+        site = req.headers.get("sec-fetch-site")
+        if site is not None:
+            return site in ("same-origin", "none")
         origin = req.headers.get("origin")
         if origin in (None, "null"):
-            return origin is None
+            return True  # an older browser, or a script: the CSRF field decides
         return urlsplit(origin).netloc == req.headers.get("host", "")
 
 

@@ -43,7 +43,8 @@ def _clock(ts: float) -> str:
 
 
 def _doc(title: str, body: str, refresh: bool) -> str:
-    meta = f'<meta http-equiv="refresh" content="{REFRESH}">' if refresh else ""
+    # To "/": a message of the last action (?done=, ?error=) is not shown again.
+    meta = f'<meta http-equiv="refresh" content="{REFRESH}; url=/">' if refresh else ""
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">{meta}'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<title>{_e(title)}</title><link rel="stylesheet" href="/style.css"></head><body>{body}</body></html>')
