@@ -84,9 +84,9 @@ def _describe(n: Notice) -> str:
 
 
 def _line(n: Notice) -> str:
-    where = f"{n.folder}/{n.file}" if n.file else n.folder
+    where = "/".join(part for part in (n.folder, n.file) if part)
     step = f" (step {n.step}, attempt {n.attempts})" if n.step else ""
-    return f"{n.event}: {where}: {n.reason}{step}".replace(": : ", ": ")
+    return f"{n.event}: {where + ': ' if where else ''}{n.reason}{step}"
 
 
 def sign(secret: str, body: bytes) -> str:

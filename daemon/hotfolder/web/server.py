@@ -17,7 +17,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from .. import __version__, log
-from .app import App, Request, Response, text
+from .app import MAX_BODY, App, Request, Response, text
 
 MAX_REQUESTS = 32
 REQUEST_TIMEOUT = 10.0  # seconds a client may take to send its request
@@ -80,7 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = -1
-        if length < 0 or length > 16 * 1024:
+        if length < 0 or length > MAX_BODY:
             self._send(text(413, "request too large"))
             return
         self._serve(self.rfile.read(length))
