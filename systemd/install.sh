@@ -9,8 +9,10 @@
 #      folder under /var/lib/hotfolder (tmpfiles.d)
 #   3. copies config/hotfolder.system.yaml to /etc/hotfolder/hotfolder.yaml unless
 #      that file exists already (yours is never overwritten), and checks it
-#   4. installs the unit, reloads systemd, and enables and starts the service
-#      (restarts it if it was running, to load the new code)
+#   4. installs the units, reloads systemd, and enables and starts the service
+#      (restarts it if it was running, to load the new code); with `http:` in the
+#      config also hotfolder.socket (the status page and /metrics), with `notify:`
+#      items the drop-in that gives the service the network notifications need
 #
 # --no-start  install and enable, but do not start or restart the service.
 # Offline installs: pip honours PIP_NO_INDEX=1 and PIP_FIND_LINKS=/dir/of/wheels.
@@ -87,10 +89,23 @@ fi
     || die "fix $CONF_DIR/hotfolder.yaml (see above), then run me again"
 
 # 4. the unit
-say "installing $UNIT_DIR/hotfolder.service"
+say "installing $UNIT_DIR/hotfolder.service and hotfolder.socket"
 install -D -m 0644 "$REPO/systemd/hotfolder.service" "$UNIT_DIR/hotfolder.service"
+install -D -m 0644 "$REPO/systemd/hotfolder.socket" "$UNIT_DIR/hotfolder.socket"
+wants() {  # does the installed config have this top-level section?
+    "$VENV/bin/python" -c "import sys; from hotfolder import config; c = config.load(sys.argv[1]); sys.exit(0 if getattr(c, sys.argv[2]) else 1)" "$CONF_DIR/hotfolder.yaml" "$1"
+}
+if wants notify; then
+    say "notify: in the config: installing the drop-in $UNIT_DIR/hotfolder.service.d/notify.conf (network for notifications)"
+    install -D -m 0644 "$REPO/systemd/hotfolder-notify.conf" "$UNIT_DIR/hotfolder.service.d/notify.conf"
+fi
 systemctl daemon-reload
 systemctl enable hotfolder.service
+if wants http; then
+    say "http: in the config: enabling hotfolder.socket (status page and /metrics on 127.0.0.1:9464)"
+    systemctl enable hotfolder.socket
+    [ "$START" = no ] || systemctl start hotfolder.socket
+fi
 if [ "$START" = no ]; then
     say "enabled; start it with: systemctl start hotfolder"
 elif systemctl is-active --quiet hotfolder.service; then
@@ -108,4 +123,5 @@ hotfolder install: done.
   status             systemctl status hotfolder; $VENV/bin/hotfolder status -c $CONF_DIR/hotfolder.yaml
   logs               journalctl -u hotfolder
   your own folders   systemctl edit hotfolder  ->  [Service] ReadWritePaths=/srv/photos
+  status page        http: in the config, then systemctl enable --now hotfolder.socket; systemctl restart hotfolder
 EOF

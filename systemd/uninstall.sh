@@ -19,6 +19,7 @@ PREFIX=/opt/hotfolder
 CONF_DIR=/etc/hotfolder
 STATE_DIR=/var/lib/hotfolder
 UNIT=/etc/systemd/system/hotfolder.service
+SOCKET=/etc/systemd/system/hotfolder.socket
 DROPINS=/etc/systemd/system/hotfolder.service.d
 SYSUSERS=/etc/sysusers.d/hotfolder.conf
 TMPFILES=/etc/tmpfiles.d/hotfolder.conf
@@ -39,13 +40,16 @@ done
 
 # 1. stop the service (it drains within TimeoutStopSec) and forget it
 if command -v systemctl >/dev/null; then
+    if systemctl cat hotfolder.socket >/dev/null 2>&1; then
+        systemctl disable --now hotfolder.socket || true
+    fi
     if systemctl cat hotfolder.service >/dev/null 2>&1; then
         say "stopping and disabling hotfolder.service"
         systemctl disable --now hotfolder.service || true
     fi
-    systemctl reset-failed hotfolder.service >/dev/null 2>&1 || true
+    systemctl reset-failed hotfolder.service hotfolder.socket >/dev/null 2>&1 || true
 fi
-rm -f "$UNIT"
+rm -f "$UNIT" "$SOCKET" "$DROPINS/notify.conf"
 if [ "$PURGE" = yes ]; then
     rm -rf "$DROPINS"
 fi

@@ -64,12 +64,14 @@ def _descendants(pid: int) -> set[int]:
 
 
 def _is_hotfolder(pid: int) -> bool:
+    """Ours to account for: the daemon and its workers, and the browser tests' chromium
+    and chromedriver."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmd = f.read().replace(b"\0", b" ")
     except OSError:
         return False
-    return b"hotfolder" in cmd or b"multiprocessing" in cmd
+    return b"hotfolder" in cmd or b"multiprocessing" in cmd or b"chrom" in cmd
 
 
 def wait_for(predicate, timeout: float = 20.0, interval: float = 0.05, what: str = "condition"):
@@ -95,6 +97,11 @@ def log_events(text: str, name: str | None = None) -> list[dict]:
         if isinstance(record, dict) and (name is None or record.get("event") == name):
             out.append(record)
     return out
+
+
+def http_url(d, timeout: float = 20) -> str:
+    """Where the daemon's http listener answers (it logs the port it got for listen: ...:0)."""
+    return wait_for(lambda: d.event("http_listening"), timeout, what="the http listener")["url"]
 
 
 def files_under(root: Path) -> list[str]:

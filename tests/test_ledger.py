@@ -144,3 +144,25 @@ def test_next_attempt_policy():
     assert next_attempt(job, "why", charged=True, max_attempts=2).attempt == 2
     verdict = next_attempt(job, "died", charged=True, max_attempts=1)
     assert isinstance(verdict, Result) and verdict.error == "died on attempt 1" and verdict.step == "worker"
+
+
+def test_the_hook_hears_of_ends_and_of_claiming_paused_then_resumed(ledger):
+    heard = []
+    ledger.on_notice = heard.append
+    f = ledger.folder
+    job = ledger.claim(f, drop(f, "a.jpg"))
+    ledger.settle(job, Result(job.id, False, error="no space left on the output file system", step="write",
+                              retry_later=True))
+    assert [(n.event, n.file, n.reason) for n in heard] == [
+        ("paused", "a.jpg", "no space left on the output file system")]
+    job = ledger.claim(f, f.inbox / "a.jpg")
+    ledger.counters.count("processed", folder=f)
+    ledger.settle(job, Result(job.id, True, outputs=("a_web.jpg",), duration_ms=12.5))
+    assert [n.event for n in heard] == ["paused", "done", "recovered"]
+    assert heard[1].outputs == ("a_web.jpg",) and heard[1].duration_ms == 12.5
+    assert "claiming resumed" in heard[2].reason
+    job = ledger.claim(f, drop(f, "b.jpg"))
+    ledger.settle(job, Result(job.id, False, error="broken", step="decode"), counted_by_worker=False)
+    assert (heard[-1].event, heard[-1].file, heard[-1].reason, heard[-1].step, heard[-1].attempts) == (
+        "failed", "b.jpg", "broken", "decode", 1)
+    assert ledger.counters.snapshot() == (1, 1)

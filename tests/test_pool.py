@@ -183,6 +183,34 @@ def test_counter_lock_held_by_a_dead_process_is_rebuilt_and_counts_kept(pool, tm
         p.poll(0.05)
 
 
+def test_counts_per_folder_survive_a_rebuild_and_sum_to_the_totals(pool, tmp_path):
+    """Each folder's slot in the shared counts, kept by a rebuild of the counters (a lock
+    held by a dead process), including a count the stuck lock refused meanwhile."""
+    from dataclasses import replace
+
+    p = pool(2)
+    studio = make_folder(tmp_path / "studio")
+    shop = replace(make_folder(tmp_path / "shop"), name="shop", slot=1)
+    jobs = make_jobs(studio, 3) + make_jobs(shop, 2, start=10)
+    for job in jobs:
+        p.submit(job)
+    run_until(p, lambda ev: len(finished(ev)) == 5, 60, "five files")
+    assert p.snapshot().by_slot[:2] == ((3, 0), (2, 0))
+    holder = p.ctx.Process(target=_die_holding, args=(p.counters.failed.lock,))
+    holder.start()
+    holder.join(10)
+    p.count("failed", folder=shop)  # the service's own verdict, refused by the stuck lock: applied after
+    for job in make_jobs(shop, 1, start=20):
+        p.submit(job)
+    run_until(p, lambda ev: len(finished(ev)) == 1, 60, "a file after the rebuild")
+    deadline = time.monotonic() + 10
+    while p.snapshot().by_slot[:2] != ((3, 0), (3, 1)):
+        assert time.monotonic() < deadline, p.snapshot().by_slot[:2]
+        p.poll(0.05)
+    status = p.snapshot()
+    assert (status.processed, status.failed) == (6, 1) and not any(p or f for p, f in status.by_slot[2:])
+
+
 def _write_half_a_message(box: mailbox_mod.Mailbox) -> None:
     """A worker killed between two pieces of a message larger than PIPE_BUF."""
     data = b"x" * 100_000

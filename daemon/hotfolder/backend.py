@@ -11,7 +11,7 @@
     resize(n)       a new worker count, applied gracefully
     drain()         start no new job; let the running ones finish
     stop_now()      stop at once; returns the jobs that did not end
-    count(verdict, already) / uncount(already)   the service's own verdicts, in the same counts
+    count(verdict, already, folder) / uncount(already, folder)   the service's own verdicts, in the same counts
     snapshot()      the numbers `hotfolder status` shows
     healthy()       for the systemd watchdog
     idle()          nothing submitted is unfinished
@@ -65,8 +65,12 @@ class BackendStatus:
     in_flight: int  # being rendered
     workers: int  # the target
     workers_alive: int
-    current: list = field(default_factory=list)  # [{"pid", "file", "seconds"}]
+    current: list = field(default_factory=list)  # [{"pid", "file", "seconds", "folder"}]
     cluster: dict = field(default_factory=dict)  # cluster mode only
+    # Per folder, from the same counts as processed and failed: (processed, failed) by
+    # folder slot (local pool), or by folder name (cluster: Redis).
+    by_slot: tuple = ()
+    by_folder: dict = field(default_factory=dict)
 
 
 Event = Started | Finished | Lost | Ended
@@ -84,8 +88,8 @@ class Backend(Protocol):
     def resize(self, workers: int) -> None: ...
     def drain(self) -> None: ...
     def stop_now(self) -> list[Job]: ...
-    def count(self, verdict: str, already: str = "") -> None: ...
-    def uncount(self, already: str) -> None: ...
+    def count(self, verdict: str, already: str = "", folder=None) -> None: ...
+    def uncount(self, already: str, folder=None) -> None: ...
     def snapshot(self) -> BackendStatus: ...
     def healthy(self) -> bool: ...
     def idle(self) -> bool: ...

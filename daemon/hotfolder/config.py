@@ -33,6 +33,10 @@ ON_SUCCESS = ("archive", "delete")
 ANIMATION = ("first-frame", "fail")
 TEMPLATE_FIELDS = {"stem", "rendition", "ext", "name", "folder", "source_ext"}
 NAME_CLASH = ("suffix", "replace", "fail")
+NOTIFY_EVENTS = ("failed", "paused", "reload_refused", "worker_lost", "recovered")
+DEFAULT_NOTIFY_EVENTS = ("failed", "paused")
+HTTP_DEFAULT_HOST = "127.0.0.1"
+MIN_TOKEN_LENGTH = 16
 
 
 class ConfigError(HotfolderError):
@@ -99,6 +103,7 @@ class Folder:
     # Set from the rest of the config (not keys of the folder):
     temp_token: str = "0" * 12  # marks our temp files (see spool.temp_prefix)
     names_dir: Path | None = None  # who owns which output name (see names.py); None: not tracked
+    slot: int = 0  # set by the service: this folder's place in the shared per-folder counts (stats.FolderSlots)
 
     def all_dirs(self) -> list[Path]:
         dirs = [self.inbox, self.output, self.failed, self.processing]
@@ -132,6 +137,39 @@ class Cluster:
 
 
 @dataclass(frozen=True)
+class Http:
+    """`http:` — the listener for /metrics and the status page (off when absent)."""
+
+    host: str = HTTP_DEFAULT_HOST  # without brackets, also for IPv6
+    port: int = 9464  # 0: any free port (logged as http_listening)
+    token: str = ""  # empty: the page is read-only
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class NotifyTarget:
+    """One item of `notify:`: where to send which events."""
+
+    url: str
+    events: tuple[str, ...] = DEFAULT_NOTIFY_EVENTS
+    secret: str = ""  # http(s) only: HMAC-SHA256 signature of the body
+
+    @property
+    def is_webhook(self) -> bool:
+        return self.url.lower().startswith(("http://", "https://"))
+
+    @property
+    def shown(self) -> str:
+        """The URL without what may be a secret (user, password, path, query): for logs and the page."""
+        scheme, _, rest = self.url.partition("://")
+        host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+        return f"{scheme}://{host}" if self.is_webhook else f"{scheme}://…"
+
+
+@dataclass(frozen=True)
 class Config:
     source: Path
     folders: tuple[Folder, ...]
@@ -145,6 +183,9 @@ class Config:
     max_attempts: int = 3
     reload_on_change: bool = False
     cluster: Cluster = field(default_factory=Cluster)
+    http: Http | None = None
+    notify: tuple[NotifyTarget, ...] = ()
+    notify_interval: float = 30.0
 
     @property
     def queue_bound(self) -> int:
@@ -542,6 +583,9 @@ def parse(text: str, source: str = "<config>", base: Path | None = None) -> Conf
         max_attempts=r.int_("max_attempts", 3, lo=1, hi=100),
         reload_on_change=r.bool_("reload_on_change", False),
         cluster=_cluster(source, r.raw("cluster", {}), "cluster", base, folders),
+        http=_http(source, r.raw("http"), "http") if r.has("http") else None,
+        notify=_notify(source, r.raw("notify", []), "notify"),
+        notify_interval=r.float_("notify_interval", 30.0, lo=1, hi=86400),
     )
     r.done()
     config = dataclasses.replace(config, folders=_with_runtime_paths(config.folders, config.state_dir, config.cluster))
@@ -614,6 +658,107 @@ def _cluster(source: str, data: Any, path: str, base: Path, folders: tuple[Folde
                     raise ConfigError(source, f"folders[{i}].{name}",
                                       f"{d} is outside cluster.shared_root ({root}); every worker must reach it")
     return cluster
+
+
+def _http(source: str, data: Any, path: str) -> Http:
+    if isinstance(data, (int, str)) and not isinstance(data, bool):
+        data = {"listen": data}  # `http: 9464` or `http: "127.0.0.1:9464"`
+    r = _Reader(source, data, path)
+    listen = r.raw("listen", 9464)
+    host, port = _listen_address(r, "listen", listen)
+    token = r.str_("token") or ""
+    if token:
+        token = _expand_env(r, "token", token)
+        if len(token) < MIN_TOKEN_LENGTH:
+            r.fail("token", f"is {len(token)} characters; use at least {MIN_TOKEN_LENGTH} "
+                            "(e.g. the output of `openssl rand -hex 16`)")
+    http = Http(host=host, port=port, token=token)
+    r.done()
+    return http
+
+
+def _listen_address(r: _Reader, name: str, value: Any) -> tuple[str, int]:
+    """`9464` (loopback), `"host:port"`, `"[::1]:9464"`; a bare IPv6 address needs its brackets."""
+    import ipaddress
+
+    example = 'e.g. 9464, "127.0.0.1:9464", "0.0.0.0:9464" or "[::1]:9464"'
+    if isinstance(value, int) and not isinstance(value, bool):
+        host, port_text = HTTP_DEFAULT_HOST, str(value)
+    elif isinstance(value, str) and value.strip():
+        text = value.strip()
+        m = re.fullmatch(r"\[([0-9A-Fa-f:.%\w]+)\]:(\d+)", text)
+        if m:
+            host, port_text = m.group(1), m.group(2)
+        elif text.isdigit():
+            host, port_text = HTTP_DEFAULT_HOST, text
+        elif text.count(":") == 1:
+            host, port_text = text.split(":")
+        elif text.count(":") > 1:
+            r.fail(name, f"{text!r}: put an IPv6 address in brackets, as in \"[::1]:9464\"")
+        else:
+            r.fail(name, f"{text!r} has no port; {example}")
+    else:
+        r.fail(name, f"must be a port or host:port ({example}), not {_kind(value)}")
+    if not port_text.isdigit() or int(port_text) > 65535:
+        r.fail(name, f"{port_text!r} is not a port number from 0 to 65535; {example}")
+    host = host or "0.0.0.0"
+    try:
+        ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        if host != "localhost":
+            r.fail(name, f"{host!r} is not an IP address (or localhost); {example}")
+    if ":" in host and not (isinstance(value, str) and "[" in value):
+        r.fail(name, f"put the IPv6 address {host} in brackets, as in \"[{host}]:{port_text}\"")
+    return host, int(port_text)
+
+
+def _notify(source: str, data: Any, path: str) -> tuple[NotifyTarget, ...]:
+    if not isinstance(data, list):
+        raise ConfigError(source, path, f"must be a list of {{url, events, secret}} items, not {_kind(data)}")
+    return tuple(_notify_target(source, item, f"{path}[{i}]") for i, item in enumerate(data))
+
+
+def _notify_target(source: str, data: Any, path: str) -> NotifyTarget:
+    r = _Reader(source, data, path)
+    url = _expand_env(r, "url", r.str_("url", required=True).strip())
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if not re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme):
+        r.fail("url", f"{url[:40]!r} is not a URL; e.g. https://hooks.example.com/hotfolder, "
+                      "mailto://user:password@example.com, ntfy://topic")
+    events = r.raw("events", list(DEFAULT_NOTIFY_EVENTS))
+    if isinstance(events, str):
+        events = [events]
+    if not isinstance(events, list) or not events:
+        r.fail("events", f"must be a non-empty list of: {', '.join(NOTIFY_EVENTS)}")
+    for event in events:
+        if event not in NOTIFY_EVENTS:
+            r.fail("events", f"{event!r} is not one of: {', '.join(NOTIFY_EVENTS)}")
+    secret = r.str_("secret") or ""
+    if secret:
+        secret = _expand_env(r, "secret", secret)
+    target = NotifyTarget(url=url, events=tuple(dict.fromkeys(events)), secret=secret)
+    if target.is_webhook:
+        from urllib.parse import urlsplit
+
+        if not urlsplit(url).hostname:
+            r.fail("url", f"{target.shown} has no host name")
+    else:
+        if secret:
+            r.fail("secret", f"only applies to http:// and https:// URLs (signing the JSON body), not {scheme}://")
+        _check_apprise_url(r, url, scheme)
+    r.done()
+    return target
+
+
+def _check_apprise_url(r: _Reader, url: str, scheme: str) -> None:
+    """Other schemes go through apprise: it must be installed and know the URL."""
+    try:
+        import apprise
+    except ImportError:
+        r.fail("url", f"{scheme}:// URLs are sent through apprise, which is not installed (pip install apprise)")
+    if apprise.Apprise.instantiate(url, asset=apprise.AppriseAsset(storage_mode="memory")) is None:
+        r.fail("url", f"apprise does not accept this {scheme}:// URL; see https://github.com/caronc/apprise/wiki "
+                      "for the form of each service's URL")
 
 
 def _check_across_folders(source: str, folders: tuple[Folder, ...]):

@@ -21,6 +21,7 @@ from typing import Callable
 
 from . import log, spool
 from .config import Config, Folder
+from .notices import Hook, Notice, ignore
 from .worker import Job, Result, temp_tag
 
 MAX_PAUSE = 60.0  # seconds: the longest claim backoff while the output folder is unusable
@@ -46,15 +47,17 @@ class Tracked:
 class Counts:
     """Where the ledger's own verdicts are counted (the backend's shared counters)."""
 
-    def count(self, verdict: str, already: str = "") -> None: ...
-    def uncount(self, already: str) -> None: ...
+    def count(self, verdict: str, already: str = "", folder: Folder | None = None) -> None: ...
+    def uncount(self, already: str, folder: Folder | None = None) -> None: ...
 
 
 class Ledger:
-    def __init__(self, config: Config, counts: Counts, on_end: Callable[[Folder, str], None]):
+    def __init__(self, config: Config, counts: Counts, on_end: Callable[[Folder, str], None],
+                 on_notice: Hook = ignore):
         self.config = config
         self.counts = counts
         self.on_end = on_end  # a same-named file may wait in the inbox for this one to end
+        self.on_notice = on_notice  # the service's hook: files done or failed, claiming paused or resumed
         self.log = log.get("ledger")
         self.tracked: dict[int, Tracked] = {}
         self.next_id = 1
@@ -122,8 +125,9 @@ class Ledger:
             except OSError as again:  # it stays in the inbox; the next rescan tries again
                 self.log.error("claim_failed", folder=folder.name, file=rel, reason=f"{exc}; and {again}")
                 return None
-            self.counts.count("failed")
+            self.counts.count("failed", folder=folder)
             self.log.warning("file_refused", folder=folder.name, file=rel, reason=str(exc), outcome="failed")
+            self.on_notice(Notice("failed", folder.name, spool.display(rel), str(exc), "claim", 0))
             return None
         except OSError as exc:
             self.log.error("claim_failed", folder=folder.name, file=str(path), reason=str(exc))
@@ -141,6 +145,13 @@ class Ledger:
 
     def in_flight(self) -> int:
         return len(self.tracked)
+
+    def claimed_by_folder(self) -> dict[str, int]:
+        """Files claimed and not yet at an end, per folder name (for the status)."""
+        out: dict[str, int] = {}
+        for tracked in self.tracked.values():
+            out[tracked.job.folder.name] = out.get(tracked.job.folder.name, 0) + 1
+        return out
 
     # ------------------------------------------------------------------ ends
     def settle(self, job: Job, result: Result, counted_by_worker: bool = True) -> Job | None:
@@ -173,17 +184,23 @@ class Ledger:
                 where = spool.finish(folder, claimed)
                 logger.info("file_done", outputs=list(result.outputs), duration_ms=result.duration_ms,
                             archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
+                self.on_notice(Notice("done", folder.name, spool.display(job.rel), outputs=result.outputs,
+                                      duration_ms=result.duration_ms, attempts=job.attempt))
                 if self.pause_backoff:
                     self.pause_backoff, self.message = 0.0, ""  # the folder works again
+                    self.on_notice(Notice("recovered", folder.name, reason="claiming resumed: the output "
+                                                                           "folder works again"))
             elif result.retry_later:
                 self._give_back(tracked, result.error, counted)
             else:
                 where = spool.fail(folder, claimed.path, claimed.rel, error=result.error,
                                    step=result.step, attempts=job.attempt)
                 if not counted_by_worker:
-                    self.counts.count("failed", counted)
+                    self.counts.count("failed", counted, folder=folder)
                 logger.warning("file_failed", reason=result.error, step=result.step, failed=str(where),
                                worker_pid=result.pid, outcome="failed")
+                self.on_notice(Notice("failed", folder.name, spool.display(job.rel), result.error, result.step,
+                                      job.attempt))
         except OSError as exc:
             if spool.output_problem(exc) or result.retry_later:
                 self._give_back(tracked, f"could not move the original: {exc}", counted)
@@ -200,8 +217,10 @@ class Ledger:
         try:
             spool.fail(job.folder, claimed.path, claimed.rel, step="finish", attempts=job.attempt,
                        error=f"{what}: {exc}")
-            self.counts.count("failed", counted)
+            self.counts.count("failed", counted, folder=job.folder)
             self.log.error("file_failed", file=job.rel, step="finish", reason=str(exc), outcome="failed")
+            self.on_notice(Notice("failed", job.folder.name, spool.display(job.rel), f"{what}: {exc}", "finish",
+                                  job.attempt))
         except OSError as again:
             self._give_back(tracked, f"could not move the original: {again}", counted)
 
@@ -213,7 +232,7 @@ class Ledger:
         except OSError as exc:
             self._stuck(tracked.job.folder, tracked.claimed, exc)
             return False
-        self.counts.uncount(counted)  # it is counted again when it really ends
+        self.counts.uncount(counted, tracked.job.folder)  # it is counted again when it really ends
         return True
 
     def _stuck(self, folder: Folder, claimed: spool.Claimed, exc: OSError, wait: float = 1.0) -> None:
@@ -247,6 +266,7 @@ class Ledger:
         if now >= self.pause_until:  # one doubling per episode, not per file given back
             self.pause_backoff = min(MAX_PAUSE, max(1.0, self.pause_backoff * 2))
             self.pause_until = now + self.pause_backoff
+            self.on_notice(Notice("paused", tracked.job.folder.name, spool.display(tracked.job.rel), reason))
         self.message = f"claiming paused: {reason}"
         self.log.error("claiming_paused", file=tracked.job.rel, reason=reason, retry_in_s=self.pause_backoff)
 

@@ -99,7 +99,7 @@ class LocalPool:
         self.boot_failures = 0
         self.last_progress = time.monotonic()
         self._events: list[Event] = []
-        self._uncounted: list[tuple[str, str]] = []  # verdicts a stuck counter lock refused
+        self._uncounted: list[tuple] = []  # (verdict, already, folder) a stuck counter lock refused
         self._lock_misses = 0
         self._next_health = 0.0
 
@@ -188,21 +188,21 @@ class LocalPool:
         self.jobs[job.id] = _Entry(job)
         self.tasks.put(job, timeout=5)
 
-    def count(self, verdict: str, already: str = "") -> None:
+    def count(self, verdict: str, already: str = "", folder=None) -> None:
         """A verdict of the service's own (a file that kept killing workers) is counted
         in the same shared counters."""
         try:
-            self.counters.count(verdict, already)
+            self.counters.count(verdict, already, folder=folder)
         except LockStuck:
-            self._uncounted.append((verdict, already))
+            self._uncounted.append((verdict, already, folder))
             self._rebuild("a counter lock is held by a dead worker")
 
-    def uncount(self, already: str) -> None:
+    def uncount(self, already: str, folder=None) -> None:
         if already:
             try:
-                self.counters.uncount(already)
+                self.counters.uncount(already, folder)
             except LockStuck:
-                self._uncounted.append(("", already))
+                self._uncounted.append(("", already, folder))
 
     def poll(self, timeout: float) -> list[Event]:
         """Wait up to `timeout` for messages, look after the workers; what happened."""
@@ -259,7 +259,8 @@ class LocalPool:
             if entry is not None:
                 del self.jobs[entry.job.id]
                 if not counted and not result.retry_later:
-                    self._uncounted.append(("processed" if result.ok else "failed", entry.job.counted))
+                    self._uncounted.append(("processed" if result.ok else "failed", entry.job.counted,
+                                            entry.job.folder))
                 self._events.append(Finished(entry.job, result))
         elif kind == "declined" and entry is not None:
             del self.jobs[entry.job.id]
@@ -339,11 +340,11 @@ class LocalPool:
 
     def _apply_uncounted(self) -> None:
         pending, self._uncounted = self._uncounted, []
-        for verdict, already in pending:
+        for verdict, already, folder in pending:
             if verdict:
-                self.counters.count(verdict, already)
+                self.counters.count(verdict, already, folder=folder)
             else:
-                self.counters.uncount(already)
+                self.counters.uncount(already, folder)
 
     def _rebuild(self, why: str) -> None:
         """New queue, mailbox, counters and workers; the counts carried over, every job
@@ -356,8 +357,7 @@ class LocalPool:
             slot.process.join(5)
         held = {s.job.id: s for s in self.slots.values() if s.job is not None}
         self.slots.clear()
-        processed, failed = self.counters.snapshot()
-        self.counters = Counters(self.ctx, processed, failed)
+        self.counters = Counters(self.ctx, carried=self.counters)
         self._apply_uncounted()
         self._close_queues()
         self._open_queues()
@@ -400,5 +400,7 @@ class LocalPool:
             processed=processed, failed=failed, queued=self.unstarted(),
             in_flight=sum(1 for s in self.slots.values() if s.job is not None),
             workers=self.target, workers_alive=self.alive(),
-            current=[{"pid": b.pid, "file": b.job.rel, "seconds": b.seconds} for b in self.busy()],
+            current=[{"pid": b.pid, "file": b.job.rel, "seconds": b.seconds, "folder": b.job.folder.name}
+                     for b in self.busy()],
+            by_slot=self.counters.by_slot(),
         )

@@ -26,8 +26,10 @@ from .backend import Backend, Ended, Finished, Lost
 from .config import Config, ConfigError, Folder
 from .errors import HotfolderError
 from .ledger import Ledger
+from .notices import Notice
+from .ops import Ops
 from .pool import BootFailure
-from .stats import Status, lock_instance, write_snapshot
+from .stats import FolderSlots, Status, lock_instance, write_snapshot
 from .watcher import Watcher
 
 TICK = 0.05  # seconds the loop waits for the backend's events before looking at the rest
@@ -42,10 +44,13 @@ class _StopNow(Exception):
 
 class Service:
     def __init__(self, config: Config, backend: Backend):
+        self.slots = FolderSlots()  # each folder's place in the shared per-folder counts
+        config = self.slots.assign(config)
         self.config = config
         self.backend = backend
         self.log = log.get("service")
-        self.ledger = Ledger(config, backend, self._offer_again)
+        self.ops = Ops(config)  # metrics, the status page, notifications; its hook hears the ledger
+        self.ledger = Ledger(config, backend, self._offer_again, on_notice=self.ops.notice)
         self.signals: deque[int] = deque()
         self.watcher: Watcher | None = None
         self.started = time.time()
@@ -67,16 +72,18 @@ class Service:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda signum, _frame: self.signals.append(signum))
         try:
-            for folder in self.config.folders:
-                self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart)
+            found = [self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart)
+                     for folder in self.config.folders]
             self.backend.start()
             self.watcher = Watcher(self.config.folders)
             self.watcher.start()
+            self.ops.start()  # its threads start after the pool's forkserver, as the watcher's do
             self.state = "running"
             self.log.info("ready", workers=self.config.workers, folders=[f.name for f in self.config.folders],
                           pid=os.getpid(), config=str(self.config.source))
             self._publish(force=True)
             systemd.ready(self._status_line())
+            self.ops.notice(Notice("recovered", reason=_recovery_summary(found)))
             while not self.draining:
                 self._handle_signals()
                 if not self.draining and not self._turn():
@@ -97,12 +104,15 @@ class Service:
             self._stop_now()
             self.state = "stopped"
             self._publish(force=True)
+            self.ops.stop()
 
     def _turn(self) -> bool:
         """One turn of the loop; False when unexpected errors come too fast to go on."""
         try:
             wait = self._claim_ready()
             self._handle(self.backend.poll(wait))
+            if self.ops.serve(stopping=False):  # requeues the status page asked for
+                self._publish(force=True)
             if time.monotonic() - self._last_status >= STATUS_EVERY:
                 self.ledger.retry_stuck(time.monotonic())
                 self.watcher.check()
@@ -175,8 +185,12 @@ class Service:
         for event in events:
             again = None
             if isinstance(event, Finished):
+                self.ops.finished(event.job.folder.name, event.result.duration_ms)
                 again = self.ledger.settle(event.job, event.result)
             elif isinstance(event, Lost):
+                if event.charged:  # its worker died or hung (not our rebuild or stop)
+                    self.ops.notice(Notice("worker_lost", event.job.folder.name, event.job.rel, event.why,
+                                           "worker", event.job.attempt))
                 again = self.ledger.lost(event.job, event.why, event.charged, stopping=self.draining)
             elif isinstance(event, Ended):
                 self.ledger.ended(event.folder, event.rel)
@@ -201,7 +215,7 @@ class Service:
             return False
         systemd.reloading("reloading config")
         try:
-            new = config_mod.load(self.config.source)
+            new = self.slots.assign(config_mod.load(self.config.source))
             old_names = {f.name for f in self.config.folders}
             for folder in new.folders:
                 if folder.name not in old_names:
@@ -222,6 +236,7 @@ class Service:
         self.watcher = Watcher(new.folders, previous=old_watcher)
         self.watcher.start()
         self.backend.resize(new.workers)
+        self.ops.reconfigure(new)
         self.message = ""
         self.log.info("reloaded", workers=new.workers, folders=[f.name for f in new.folders])
         systemd.ready(self._status_line())
@@ -231,6 +246,8 @@ class Service:
     def _refuse_reload(self, reason: str, key: str, source: str) -> None:
         self.message = f"reload refused, still running the previous config: {source}: {key + ': ' if key else ''}{reason}"
         self.log.error("reload_refused", key=key, reason=reason, file=source)
+        self.ops.notice(Notice("reload_refused", reason=f"{source}: {key + ': ' if key else ''}{reason}",
+                               step="reload"))
         if not self.draining:
             systemd.ready(self._status_line())
         self._publish(force=True)
@@ -256,6 +273,7 @@ class Service:
             while not self.backend.idle() and time.monotonic() < deadline:
                 self._handle_signals()
                 self._handle(self.backend.poll(TICK))
+                self.ops.serve(stopping=True)
                 self._publish()
         except _StopNow:
             pass
@@ -282,7 +300,23 @@ class Service:
             in_flight=b.in_flight, workers=b.workers, workers_alive=b.workers_alive,
             state=self.state, message=self._message(), config=str(self.config.source),
             current=b.current, cluster=b.cluster, in_failed=self._in_failed(),
+            folders=self._folder_counts(b), claiming_paused=self.ledger.paused(time.monotonic()),
+            reload_failed=bool(self.message),
         )
+
+    def _folder_counts(self, b) -> dict:
+        """Per folder: processed and failed from the backend's shared counts (every folder
+        counted since the start, also one a reload removed), waiting and claimed now."""
+        names = self.slots.names()
+        counts = dict(b.by_folder) or {name: b.by_slot[i] for i, name in enumerate(names) if i < len(b.by_slot)}
+        claimed = self.ledger.claimed_by_folder()
+        out = {}
+        for name in dict.fromkeys([*names, *counts]):
+            processed, failed = counts.get(name, (0, 0))
+            inbox = self.watcher.inboxes.get(name) if self.watcher else None
+            out[name] = {"processed": processed, "failed": failed, "claimed": claimed.get(name, 0),
+                         "waiting": inbox.pending_count() if inbox else 0}
+        return out
 
     def _in_failed(self) -> int:
         """Files in failed/ now, recounted when a failed/ folder changed (or every 30 s:
@@ -295,7 +329,7 @@ class Service:
         return self._failed_count
 
     def _message(self) -> str:
-        return "; ".join(m for m in (self.ledger.message, self.message, log.dropped()) if m)
+        return "; ".join(m for m in (self.ledger.message, self.message, log.dropped(), self.ops.problem) if m)
 
     def _status_line(self) -> str:
         s = self.status()
@@ -315,13 +349,26 @@ class Service:
         if not force and now - self._last_status < STATUS_EVERY:
             return
         self._last_status = now
+        status = self.status()
         try:
-            write_snapshot(self.config.status_file, self.status())
+            write_snapshot(self.config.status_file, status)
         except OSError as exc:
             self.log.error("status_write_failed", path=str(self.config.status_file), reason=str(exc))
+        self.ops.publish(status)  # the same snapshot, for /metrics and the status page
         systemd.status(self._status_line())
         if self.state == "running" and self._healthy():
             systemd.watchdog()
+
+
+def _recovery_summary(found) -> str:
+    adopted = sum(r.in_processing for r in found)
+    temp = sum(r.temp_removed for r in found)
+    problems = [p for r in found for p in r.problems]
+    parts = [f"{adopted} file(s) a stop left in processing/ are rendered again" if adopted else "",
+             f"{temp} unfinished temp output(s) removed" if temp else "",
+             f"{len(problems)} problem(s) skipped (see recovery_problem in the log)" if problems else ""]
+    done = "; ".join(p for p in parts if p) or "nothing needed putting right"
+    return f"the daemon started (pid {os.getpid()}) and recovery ran: {done}"
 
 
 def _mtime(path: Path) -> float | None:

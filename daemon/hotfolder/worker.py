@@ -183,7 +183,7 @@ def consume(slot: int, tasks, results, counters: Counters, mark, stopping, paren
         if not (result.retry_later or result.transient):  # counted when it really ends
             verdict = "processed" if result.ok else "failed"
             try:
-                counters.count(verdict, job.counted, mark, job.id if result.ok else -job.id)
+                counters.count(verdict, job.counted, mark, job.id if result.ok else -job.id, folder=job.folder)
             except LockStuck:
                 counted = False  # the pool counts it once it has rebuilt the counters
                 log.get().error("counter_lock_stuck", reason="a worker died holding the counter lock")

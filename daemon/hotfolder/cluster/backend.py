@@ -100,16 +100,16 @@ class ClusterBackend:
     def _send_record(self, record: jobs.Record) -> None:
         app_mod.send(self.app, self.config.cluster, record.job, record.folder, record.src)
 
-    def count(self, verdict: str, already: str = "") -> None:
+    def count(self, verdict: str, already: str = "", folder=None) -> None:
         """A verdict of the head's own (a refused symlink) in the cluster-wide counts."""
         if verdict == already:
             return
         try:
-            self.store.count(verdict)
+            self.store.count(verdict, folder.name if folder is not None else "")
         except Exception as exc:  # noqa: BLE001 - counts are only for status
             self.log.warning("count_failed", reason=str(exc))
 
-    def uncount(self, already: str) -> None:
+    def uncount(self, already: str, folder=None) -> None:
         pass  # the head never settles a rendered file: workers count in Redis
 
     def poll(self, timeout: float) -> list:
@@ -156,13 +156,15 @@ class ClusterBackend:
                 "shared_root": str(self.root), "cluster_id": self.config.cluster.cluster_id}
         try:
             processed, failed = self.store.counts()
+            info["by_folder"] = self.store.counts_by_folder()
             per_node: dict[str, int] = {}
             for holder in self.store.leases().values():
                 per_node[holder.node] = per_node.get(holder.node, 0) + 1
             info.update(broker="ok", queue_length=self.store.queue_length(), processed=processed, failed=failed,
                         rendering=sum(per_node.values()), per_node=per_node)
         except Exception as exc:  # noqa: BLE001 - status must not stop the head
-            keep = {k: self.info.get(k) for k in ("queue_length", "processed", "failed", "per_node", "rendering")}
+            keep = {k: self.info.get(k) for k in ("queue_length", "processed", "failed", "per_node", "rendering",
+                                                  "by_folder")}
             info.update(keep, broker=f"unreachable: {exc}")
         self.info = info
 
@@ -170,7 +172,8 @@ class ClusterBackend:
         i = self.info
         return BackendStatus(processed=i.get("processed") or 0, failed=i.get("failed") or 0,
                              queued=i.get("queue_length") or 0, in_flight=i.get("in_flight", self.in_flight),
-                             workers=0, workers_alive=0, cluster=dict(i))
+                             workers=0, workers_alive=0, cluster={k: v for k, v in i.items() if k != "by_folder"},
+                             by_folder=dict(i.get("by_folder") or {}))
 
     def healthy(self) -> bool:
         # A Redis outage is shown in the status, not answered by a restart: it would not help.

@@ -3,6 +3,7 @@
     <prefix>hf:lease:<job>     who renders the job now ("node|host|pid|nonce"), with a TTL
     <prefix>hf:enqueued        hash job -> when the head last sent it (for the reconciler)
     <prefix>hf:stats:processed, <prefix>hf:stats:failed    cluster-wide counts
+    <prefix>hf:stats:processed:by_folder (and failed)      the same per folder name (hash)
 
 A lease is refreshed by a thread of the process that renders; it dies with it. A
 refresh re-creates a lease that vanished (Redis restarted without persistence), so
@@ -156,8 +157,18 @@ class Store:
             self.r.hdel(self._k("enqueued"), *stale)
 
     # counts
-    def count(self, what: str) -> None:
-        self.r.incr(self._k("stats", what))
+    def count(self, what: str, folder: str = "") -> None:
+        pipe = self.r.pipeline()  # MULTI/EXEC: the total and its folder's share move together
+        pipe.incr(self._k("stats", what))
+        if folder:
+            pipe.hincrby(self._k("stats", what, "by_folder"), folder, 1)
+        pipe.execute()
+
+    def counts_by_folder(self) -> dict[str, tuple[int, int]]:
+        processed = self.r.hgetall(self._k("stats", "processed", "by_folder"))
+        failed = self.r.hgetall(self._k("stats", "failed", "by_folder"))
+        names = {k.decode() for k in (*processed, *failed)}
+        return {n: (int(processed.get(n.encode(), 0)), int(failed.get(n.encode(), 0))) for n in sorted(names)}
 
     def counts(self) -> tuple[int, int]:
         p, f = self.r.mget(self._k("stats", "processed"), self._k("stats", "failed"))

@@ -165,7 +165,7 @@ def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *
     store = ctx.store
     try:
         store.forget(record.job)
-        store.count("processed" if ok else "failed")
+        store.count("processed" if ok else "failed", folder.name)
     except Exception as exc:  # noqa: BLE001 - the file is done; counts are only for status
         logger.warning("count_failed", reason=str(exc))
     return "processed" if ok else "failed"
