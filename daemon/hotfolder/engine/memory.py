@@ -1,8 +1,8 @@
 """Keep freed pixel memory for the next file instead of giving it back to the kernel.
 
 By default glibc returns large freed blocks to the kernel (munmap, heap trim), and the
-next file faults every page in again: measured, ~6,500 page faults and ~8 ms of a 12 MP
-file's ~80 ms (bench/stages.py). With blocks up to 32 MiB served from the heap and up
+next file faults every page in again: measured, 6,500–9,000 page faults, 7–18 ms of a
+12 MP file's 75–90 ms. With blocks up to 32 MiB served from the heap and up
 to 64 MiB of free heap kept, a worker faults almost nothing after its first file, at
 the price of ~25 MiB more resident memory per worker. Larger images still use mmap and
 are returned at once, so memory stays bounded.
