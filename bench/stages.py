@@ -10,9 +10,9 @@ daemon), so the figures compare like with like. The libvips rows materialise the
 result (to memory), as the engine must. The "whole recipe" rows put the stages
 together: all Pillow (the engine before libvips), all libvips, the engine as built
 (`pipeline.render`), and the floor (the decode at DCT scale + the encodes, nothing
-else). The last rows time `render()` on an otherwise idle machine with one libvips
-thread and with --threads (default: every core): the latency of one file on an idle
-daemon.
+else); then `render()` with one libvips thread and with --threads (default: every
+core): the latency of one file on an idle daemon. The process is prepared as a worker
+is (`pipeline.warm_up()`: freed memory kept, libvips loaded).
 
 Run it alone (`flock /tmp/hotfolder-bench.lock python -m bench.stages`): on a shared
 machine, say the load with the figures.
@@ -22,15 +22,14 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import pyvips
 from PIL import Image, ImageCms
 
 from bench import corpus
+from bench.timing import median_ms
 from hotfolder import pipeline
 from hotfolder.config import Rendition, Watermark
 from hotfolder.engine import colour, resample, watermark
@@ -43,16 +42,6 @@ DRAFT = (2000, 1500)  # the DCT scale 1/2 of a 4000x3000 frame: the smallest cov
 FIT_SIZE = (1600, 1200)
 FILL_BOX = (200, 0, 1400, 1200)  # the centred square of the 1600 frame
 LANCZOS = Image.Resampling.LANCZOS
-
-
-def median_ms(fn, repeat: int) -> float:
-    fn()  # warm up: plugin imports, caches, libvips threads
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
 
 
 def pil_decode(src: Path) -> Image.Image:
