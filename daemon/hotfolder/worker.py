@@ -67,7 +67,8 @@ def process_one(job: Job) -> Result:
     """Render every rendition of one file and write the outputs atomically."""
     t0 = time.perf_counter()
     folder = job.folder
-    logger = log.get().bind(file=job.rel, folder=folder.name, worker_pid=os.getpid(), attempt=job.attempt)
+    logger = log.get().bind(file=job.rel, folder=folder.name, worker_pid=os.getpid(), attempt=job.attempt,
+                            threads=job.threads)
     pipeline.configure(job.max_image_pixels)
     written: list[str] = []
     step = "render"
