@@ -273,7 +273,7 @@ def worker_pids(main: int) -> list[int]:
             with open(f"/proc/{pid}/cmdline", "rb") as fh:
                 if b"forkserver" not in fh.read():
                     continue
-            return [p for p in tree_pids(pid)[1:]]
+            return tree_pids(pid)[1:]
         except OSError:
             continue
     return []
@@ -719,7 +719,7 @@ def main(argv: list[str] | None = None) -> int:
             work = sum(cpu_seconds(w) for w in workers) - work0
             main_cpu = cpu_seconds(d.proc.pid) - cpu0
             raw.setdefault("daemon_main_cpu_share", []).append(main_cpu / seconds)
-            if len(workers) == procs:  # a worker replaced during the burst: no figure
+            if len(workers) == procs:  # else the workers were not all found: no figure
                 raw.setdefault("daemon_busy_share", []).append(work / (seconds * procs))
             raw.setdefault("daemon_exit_code", []).append(d.stop())
             pipeline_ms = d.logged_durations("file_rendered")

@@ -119,7 +119,6 @@ def test_watermark_never_leaks_into_a_rendition_sharing_the_frame(jpeg):
     assert clean.tobytes() == run_one(jpeg, plain).tobytes()
 
 
-
 @pytest.mark.parametrize("source", ["jpeg", "png"])
 def test_a_watermark_drawn_between_two_plain_renditions_of_one_frame_reaches_neither(tmp_path, source):
     src = tmp_path / f"photo.{source}"
@@ -152,7 +151,6 @@ def test_transparent_colour_does_not_bleed_into_a_resized_edge(tmp_path):
     edge = [out.getpixel((x, 2)) for x in range(22, 28)]
     assert any(0 < a < 255 for *_, a in edge), edge
     assert all(r >= 250 and g <= 5 for r, g, _, a in edge if a >= 8), edge
-
 
 
 MEMORY_PROBE = """
@@ -202,7 +200,6 @@ def test_every_exif_orientation_comes_out_upright(tmp_path, orientation, fmt):
     assert near(out.getpixel((3, 3)), RED) and near(out.getpixel((56, 3)), BLUE)
     assert near(out.getpixel((30, 30)), GREY)
     assert pipeline.ORIENTATION_TAG not in out.getexif()
-
 
 
 @pytest.mark.parametrize("orientation", range(1, 9))

@@ -102,7 +102,6 @@ def test_a_burst_through_the_pool_is_counted_once_per_file(pool, tmp_path):
     assert p.idle() and p.alive() == 2
 
 
-
 def test_a_file_alone_gets_every_core_and_a_busy_pool_a_core_per_worker(pool, tmp_path):
     cores = len(os.sched_getaffinity(0))
     p = pool(cores)

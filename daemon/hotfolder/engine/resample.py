@@ -57,7 +57,7 @@ class Frame:
     def __init__(self, pil: Image.Image | None = None, *, data: bytes = b"",
                  mode: str = "", size: tuple[int, int] = (0, 0)):
         self._pil = pil
-        self.decoded = pil is not None  # the decoder's own image, not one made from `data`
+        self.given = pil is not None  # a Pillow image we were handed (the decoded frame), not one made here
         self.mode = pil.mode if pil is not None else mode
         self.size = pil.size if pil is not None else size
         self._data = data  # packed pixels, owned here: the libvips image points into them
@@ -77,7 +77,7 @@ class Frame:
         must be copied before drawing on it). A rendered frame hands its image out once
         and makes a new one from its pixels for any later taker: the output may be drawn
         on without a copy, and the frame's libvips form never sees it."""
-        if self.decoded:
+        if self.given:
             return self.pil(), True
         image, self._pil = self.pil(), None
         return image, False
