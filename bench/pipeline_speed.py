@@ -10,33 +10,24 @@ from __future__ import annotations
 
 import argparse
 import io
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))  # run as a script: `bench` importable
 
 from imaging import photo  # noqa: E402
+
+from bench.timing import median_ms  # noqa: E402
 
 from hotfolder import pipeline  # noqa: E402
 from hotfolder.config import Rendition  # noqa: E402
 
 FIT = Rendition(name="web", operation="fit", width=1600, height=1600, format="jpeg", quality=85)
-
-
-def median_ms(fn, repeat: int) -> float:
-    fn()  # warm up: plugin imports, caches
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
 
 
 def naive(src: Path) -> bytes:

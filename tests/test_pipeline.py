@@ -5,6 +5,8 @@ import io
 import os
 import pickle
 import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -117,6 +119,73 @@ def test_watermark_never_leaks_into_a_rendition_sharing_the_frame(jpeg):
     assert clean.tobytes() == run_one(jpeg, plain).tobytes()
 
 
+@pytest.mark.parametrize("source", ["jpeg", "png"])
+def test_a_watermark_drawn_between_two_plain_renditions_of_one_frame_reaches_neither(tmp_path, source):
+    src = tmp_path / f"photo.{source}"
+    marked((400, 300)).save(src)
+    plain = R(name="plain", operation="fit", width=200, height=200, format="png")
+    wm = R(name="wm", operation="fit", width=200, height=200, format="png",
+           watermark=Watermark(text="(c) hotfolder", opacity=1.0, size=0.5))
+    again = R(name="again", operation="fit", width=200, height=200, format="png")
+    first, middle, last = (Image.open(io.BytesIO(o.data)).tobytes() for o in run(src, plain, wm, again))
+    alone = run_one(src, plain).tobytes()
+    assert first == last == alone and middle != alone
+
+
+def test_threads_change_the_speed_not_the_pixels(jpeg):
+    renditions = (R(name="big", operation="fit", width=300, height=300, format="png"),
+                  R(name="crop", operation="fill", width=90, height=60, format="png"))
+    one = [o.data for o in render(jpeg, renditions, accepted_formats=ALL_FORMATS, max_image_pixels=10**7, threads=1)]
+    many = [o.data for o in render(jpeg, renditions, accepted_formats=ALL_FORMATS, max_image_pixels=10**7, threads=4)]
+    assert one == many
+
+
+def test_transparent_colour_does_not_bleed_into_a_resized_edge(tmp_path):
+    # Transparent *black* beside opaque red: resampled naively, the edge turns dark red;
+    # weighted by alpha (as Pillow and the engine do), it stays red and fades out.
+    src = tmp_path / "edge.png"
+    im = Image.new("RGBA", (100, 10), (0, 0, 0, 0))
+    im.paste((255, 0, 0, 255), (50, 0, 100, 10))
+    im.save(src)
+    out = run_one(src, R(operation="fit", width=50, height=50, format="png"))
+    edge = [out.getpixel((x, 2)) for x in range(22, 28)]
+    assert any(0 < a < 255 for *_, a in edge), edge
+    assert all(r >= 250 and g <= 5 for r, g, _, a in edge if a >= 8), edge
+
+
+MEMORY_PROBE = """
+import resource, sys
+from hotfolder import pipeline
+from hotfolder.config import Rendition
+if sys.argv[2] == "warm":
+    pipeline.warm_up()
+renditions = (Rendition(name="a", width=1000, height=1000, format="jpeg"),
+              Rendition(name="b", operation="fill", width=300, height=300, format="webp"))
+for i in range(2):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    pipeline.render(sys.argv[1], renditions, accepted_formats=("jpeg",), max_image_pixels=10**8)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def test_a_warmed_up_worker_keeps_freed_frame_memory_for_the_next_file(tmp_path):
+    # glibc hands large freed blocks back to the kernel, and the next file faults every
+    # page in again; after warm_up() a second file of the same size faults almost none.
+    import ctypes
+    if not hasattr(ctypes.CDLL(None), "mallopt"):
+        pytest.skip("no glibc mallopt here")
+    src = tmp_path / "big.jpg"
+    marked((3000, 2000)).save(src)
+
+    def faults_of_the_second_file(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(src), mode],
+                             capture_output=True, text=True, timeout=60, check=True)
+        return int(out.stdout)
+
+    cold, warm = faults_of_the_second_file("cold"), faults_of_the_second_file("warm")
+    assert warm < 1000 < cold, (warm, cold)
+
+
 # --- orientation -------------------------------------------------------------------
 
 @pytest.mark.parametrize("orientation", range(1, 9))
@@ -131,6 +200,23 @@ def test_every_exif_orientation_comes_out_upright(tmp_path, orientation, fmt):
     assert near(out.getpixel((3, 3)), RED) and near(out.getpixel((56, 3)), BLUE)
     assert near(out.getpixel((30, 30)), GREY)
     assert pipeline.ORIENTATION_TAG not in out.getexif()
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_exif_orientation_crops_the_upright_centre(tmp_path, orientation):
+    # A fill crops the upright picture; the engine crops the stored pixels and turns
+    # the result: both must show the same region (the red block's corner stays in).
+    upright = marked((120, 80))
+    src = tmp_path / f"o{orientation}.png"
+    exif = Image.Exif()
+    exif[pipeline.ORIENTATION_TAG] = orientation
+    stored_as(upright, orientation).save(src, exif=exif)
+    reference = tmp_path / "upright.png"
+    upright.save(reference)
+    fill = R(operation="fill", width=40, height=30, format="png")
+    out, want = run_one(src, fill), run_one(reference, fill)
+    assert out.size == want.size == (40, 30)
+    assert max(abs(a - b) for a, b in zip(out.tobytes(), want.tobytes())) <= 2
 
 
 def test_orient_false_keeps_the_stored_pixels_and_the_tag(tmp_path):

@@ -102,6 +102,20 @@ def test_a_burst_through_the_pool_is_counted_once_per_file(pool, tmp_path):
     assert p.idle() and p.alive() == 2
 
 
+def test_a_file_alone_gets_every_core_and_a_busy_pool_a_core_per_worker(pool, tmp_path):
+    cores = len(os.sched_getaffinity(0))
+    p = pool(cores)
+    first, second, later = make_jobs(make_folder(tmp_path), 3)
+    p.submit(first)
+    p.submit(second)  # the first is still in the pool
+    events = run_until(p, lambda ev: len(finished(ev)) == 2, 30, "two files")
+    p.submit(later)  # the pool is empty again
+    events += run_until(p, lambda ev: later.id in finished(ev), 30, "the later file")
+    done = {e.job.id: e for e in events if isinstance(e, Finished)}
+    assert all(e.result.ok for e in done.values())
+    assert {i: e.job.threads for i, e in done.items()} == {first.id: cores, second.id: 1, later.id: cores}
+
+
 def test_room_is_the_queue_bound_minus_unstarted_jobs(pool, tmp_path):
     p = pool(1, queue_bound=3)
     folder = make_folder(tmp_path)

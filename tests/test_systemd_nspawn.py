@@ -87,11 +87,20 @@ def wheels(rootfs) -> Path:
         return out
     shutil.rmtree(out, ignore_errors=True)
     abi = "cp" + pyver.replace(".", "")
+    out.mkdir(parents=True)
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--dest", str(out),
+           "--find-links", str(out),
            "--python-version", pyver, "--implementation", "cp", "--abi", abi, "--abi", "abi3", "--abi", "none",
            "--platform", "manylinux_2_28_x86_64", "--platform", "manylinux_2_17_x86_64",
-           "--platform", "manylinux2014_x86_64", *reqs]
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+           "--platform", "manylinux2014_x86_64"]
+    for req in reqs:
+        # A pure-Python package published only as source (pyvips): built into a
+        # py3-none-any wheel here, which the container installs as it is.
+        if subprocess.run([*cmd, "--no-deps", req], capture_output=True, timeout=600).returncode != 0:
+            built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                                    "--wheel-dir", str(out), req], capture_output=True, text=True, timeout=600)
+            assert built.returncode == 0, f"no wheel of {req} for the container:\n{built.stderr[-4000:]}"
+    r = subprocess.run([*cmd, *reqs], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, f"pip download for the container failed:\n{r.stderr[-4000:]}"
     (out / ".complete").touch()
     return out

@@ -185,6 +185,10 @@ class LocalPool:
         return self.queue_bound - sum(1 for e in self.jobs.values() if not e.started)
 
     def submit(self, job: Job) -> None:
+        # libvips threads: every core for a file the pool renders alone (lower latency),
+        # a worker's share of the cores once others are in the pool (no oversubscription).
+        cores = len(os.sched_getaffinity(0))
+        job = replace(job, threads=cores if not self.jobs else max(1, cores // self.target))
         self.jobs[job.id] = _Entry(job)
         self.tasks.put(job, timeout=5)
 

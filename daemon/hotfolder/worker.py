@@ -28,6 +28,7 @@ class Job:
     max_image_pixels: int
     attempt: int = 1
     counted: str = ""  # "processed"/"failed": an earlier attempt of this file was counted so
+    threads: int = 1  # libvips threads for this file: more only when it has the machine to itself
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,8 @@ def process_one(job: Job) -> Result:
     """Render every rendition of one file and write the outputs atomically."""
     t0 = time.perf_counter()
     folder = job.folder
-    logger = log.get().bind(file=job.rel, folder=folder.name, worker_pid=os.getpid(), attempt=job.attempt)
+    logger = log.get().bind(file=job.rel, folder=folder.name, worker_pid=os.getpid(), attempt=job.attempt,
+                            threads=job.threads)
     pipeline.configure(job.max_image_pixels)
     written: list[str] = []
     step = "render"
@@ -76,6 +78,7 @@ def process_one(job: Job) -> Result:
             accepted_formats=job.accepted_formats,
             max_image_pixels=job.max_image_pixels,
             animation=folder.animation,
+            threads=job.threads,
         )
         step = "write"
         out_dir = folder.output / Path(job.rel).parent
@@ -126,13 +129,6 @@ def process_one(job: Job) -> Result:
     return Result(job.id, True, outputs=tuple(written), duration_ms=ms)
 
 
-def _warm_up() -> None:
-    """Load Pillow's codecs before the first file, not during it."""
-    from PIL import Image
-
-    Image.init()
-
-
 def _exit_when_orphaned(main_pid: int) -> None:
     """Workers leave by themselves when the main process dies (even by SIGKILL).
 
@@ -168,7 +164,7 @@ def consume(slot: int, tasks, results, counters: Counters, mark, stopping, paren
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     log.setup(log_format, log_level, role="worker", slot=slot)
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
-    _warm_up()
+    pipeline.warm_up()  # codecs and libvips loaded before the first file, not during it
     results.put(("ready", slot, os.getpid()))
     while True:
         job = tasks.get()

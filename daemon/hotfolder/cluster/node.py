@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 
-from .. import log, systemd
+from .. import log, pipeline, systemd
 from ..config import Config
 from ..errors import HotfolderError
 from . import jobs
@@ -84,6 +84,7 @@ def run(config: Config, concurrency: int | None = None, name: str | None = None,
     @signals.worker_process_init.connect(weak=False)
     def _child_init(**_kw):
         log.setup(log_format, log_level, role="cluster-worker", node=node, worker_pid=os.getpid())
+        pipeline.warm_up()  # in each child: libvips threads must not start in the parent that forks
 
     @signals.worker_ready.connect(weak=False)
     def _ready(**_kw):

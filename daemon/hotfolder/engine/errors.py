@@ -1,0 +1,65 @@
+"""What the engine raises, and how it tells a bad file from a failing system.
+
+A file that cannot be read, decoded or encoded raises `InputError`: it goes to
+failed/ with the reason. Errors that are not about the input (MemoryError, an OSError
+with an errno such as ENOENT, EIO or ENOSPC, a broken watermark file, a bug) propagate.
+"""
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+from PIL import Image
+
+from ..errors import HotfolderError
+
+# What Pillow raises on a bad file. OSError is filtered further by `reraise_unless_input`.
+DECODE_ERRORS = (
+    OSError, ValueError, SyntaxError, struct.error, EOFError, ZeroDivisionError,
+    IndexError, KeyError, TypeError, zlib.error,
+    Image.DecompressionBombError, Image.DecompressionBombWarning,
+)
+
+# What an encoder raises on an image it cannot write (a TypeError would be our bug).
+ENCODE_ERRORS = (OSError, ValueError)
+
+STEP_WORDS = {
+    "open": "opened", "decode": "decoded", "orient": "oriented", "resize": "resized",
+    "watermark": "watermarked", "encode": "encoded",
+}
+
+
+class InputError(HotfolderError):
+    """The input file is bad: it goes to failed/ with this reason."""
+
+    def __init__(self, step: str, reason: str):
+        self.step, self.reason = step, reason
+        super().__init__(f"The image could not be {STEP_WORDS.get(step, step)}: {reason}")
+
+    def __reduce__(self):  # crosses process boundaries intact
+        return (type(self), (self.step, self.reason))
+
+
+class WatermarkError(HotfolderError):
+    """The configured watermark image cannot be used: a config problem, not the input's."""
+
+    def __init__(self, path: Path, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"watermark image {path} cannot be used: {reason}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.reason))
+
+
+def reraise_unless_input(exc: BaseException) -> None:
+    """An OSError with an errno (ENOENT, EIO, ENOSPC, ...) is about the system, not the file."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        raise exc
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
+        return f"too many pixels: {text}"
+    return text or type(exc).__name__

@@ -1,0 +1,108 @@
+"""Metadata, with Pillow (the better tool for editing EXIF and XMP): what the source
+carries, and what each output keeps of it (`Rendition.metadata`):
+
+  keep       EXIF (Orientation removed once the pixels are upright) + ICC + XMP.
+  strip-gps  the same without the GPS IFD; an XMP packet that carries GPS fields
+             is dropped whole (editing XMP is out of scope).
+  strip-all  no EXIF, no XMP, no comment. The ICC profile is kept: dropping it
+             changes the colours, which no user wants.
+A JPEG comment is never copied.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from PIL import Image, PngImagePlugin
+
+from ..config import Rendition
+from . import orient
+from .decode import JPEG_FORMATS, PIL_FORMATS
+from .errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
+
+GPS_IFD_TAG = 0x8825
+# TIFF tags that describe the pixel layout of a TIFF source, not the photo: never copied.
+TIFF_STRUCTURE_TAGS = {
+    254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 320,
+    322, 323, 324, 325, 338, 339, 340, 341, 530, 531, 532, 700, 33723, 34377, 34675,
+}
+XMP_ORIENTATION = re.compile(rb'(tiff:Orientation="|<tiff:Orientation>)\d')
+
+
+@dataclass(frozen=True)
+class Metadata:
+    format: str  # config name of the source format: jpeg, png, ...
+    orientation: int
+    exif: bytes  # raw EXIF ("Exif\0\0" + TIFF), b"" if none
+    icc: bytes | None
+    xmp: bytes | None
+
+
+def read_metadata(im: Image.Image) -> Metadata:
+    """EXIF, ICC and XMP of the decoded image (after load: PNG may keep eXIf after the pixels)."""
+    icc = im.info.get("icc_profile") or None
+    xmp = im.info.get("xmp") or None
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    try:
+        exif = im.getexif()
+        if im.format == "TIFF":
+            for tag in TIFF_STRUCTURE_TAGS & set(exif):
+                del exif[tag]
+        orientation = exif.get(orient.ORIENTATION_TAG, 1)
+        raw = exif.tobytes() if len(exif) else b""
+    except DECODE_ERRORS as exc:
+        reraise_unless_input(exc)
+        raise InputError("orient", f"the EXIF data is corrupt: {describe(exc)}") from None
+    return Metadata(format=_config_format(im.format), orientation=orient.valid(orientation),
+                    exif=raw, icc=icc, xmp=xmp)
+
+
+def _config_format(pil_format: str | None) -> str:
+    if pil_format in JPEG_FORMATS:
+        return "jpeg"
+    for name, pil in PIL_FORMATS.items():
+        if pil == pil_format:
+            return name
+    return "png"
+
+
+def save_options(fmt: str, rendition: Rendition, meta: Metadata) -> dict:
+    """The metadata arguments of Pillow's save() for one output."""
+    options: dict = {"icc_profile": meta.icc}
+    if rendition.metadata == "strip-all":
+        return options
+    exif = output_exif(meta.exif, rendition)
+    if exif:
+        options["exif"] = exif
+    xmp = output_xmp(meta.xmp, rendition, meta.orientation)
+    if xmp:
+        if fmt == "png":
+            info = PngImagePlugin.PngInfo()
+            info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8", "replace"))
+            options["pnginfo"] = info
+        else:
+            options["xmp"] = xmp
+    return options
+
+
+def output_exif(raw: bytes, rendition: Rendition) -> bytes:
+    if not raw or rendition.metadata == "strip-all":
+        return b""
+    exif = Image.Exif()
+    exif.load(raw)
+    if rendition.orient:
+        exif.pop(orient.ORIENTATION_TAG, None)
+    if rendition.metadata == "strip-gps":
+        exif.pop(GPS_IFD_TAG, None)
+    return exif.tobytes() if len(exif) else b""
+
+
+def output_xmp(xmp: bytes | None, rendition: Rendition, orientation: int) -> bytes | None:
+    if not xmp or rendition.metadata == "strip-all":
+        return None
+    if rendition.metadata == "strip-gps" and b"exif:GPS" in xmp:
+        return None
+    if rendition.orient and orientation != 1:
+        xmp = XMP_ORIENTATION.sub(rb"\g<1>1", xmp)
+    return xmp

@@ -1,0 +1,41 @@
+"""EXIF orientation: read it, and turn a frame upright.
+
+The turn is done with Pillow's transpose after resampling, on the (smaller) output:
+measured, Pillow turns a 1600×1200 frame in ~1.5 ms, libvips' rot90 takes ~4.5 ms to
+memory, and ~8 ms more fused into the resample (bench/stages.py).
+"""
+from __future__ import annotations
+
+from PIL import Image
+
+from .errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
+
+ORIENTATION_TAG = 0x0112
+TRANSPOSE_FOR = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def valid(value) -> int:
+    """An orientation we can apply, or 1 (a missing or nonsensical tag)."""
+    return value if value in TRANSPOSE_FOR else 1
+
+
+def orientation(im: Image.Image) -> int:
+    """The EXIF orientation of an opened image (read from its header, before decoding)."""
+    try:
+        return valid(im.getexif().get(ORIENTATION_TAG, 1))
+    except DECODE_ERRORS as exc:
+        reraise_unless_input(exc)
+        raise InputError("orient", f"the EXIF data is corrupt: {describe(exc)}") from None
+
+
+def upright(im: Image.Image, orientation: int) -> Image.Image:
+    """A new image, turned as the orientation says (the same image for 1)."""
+    return im if orientation == 1 else im.transpose(TRANSPOSE_FOR[orientation])

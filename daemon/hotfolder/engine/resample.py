@@ -1,0 +1,149 @@
+"""Resampling and cropping, on libvips: the pixel work that Pillow does slowest.
+
+Measured on one core (bench/stages.py; DESIGN.md, "The engine"), libvips' lanczos3
+resamples a 12 MP file's 1600 px rendition ~2.5× faster than Pillow's LANCZOS (17 vs
+42 ms) and cuts the 400 px fill from it ~3× faster; a copy between the two libraries
+costs ~2 ms. So frames cross to libvips for resampling and come back to Pillow.
+
+A file is decoded once for all its renditions. Each rendition is resampled from the
+smallest frame already made that is still at least as large as it needs (the decoded
+frame, or a full-frame resize made for a larger rendition), in the pixels' stored
+orientation; turning upright happens after, on the smaller output.
+
+Threads: libvips sizes the thread pool of each pipeline from its concurrency setting
+when the pipeline starts, so `render(threads=...)` sets it per file: one thread when
+every worker is busy (no oversubscription), more for a lone file on an idle daemon.
+
+Trap: pyvips' `copy_memory()` of an image made by `new_from_memory()` returns the same
+pixels without the reference that keeps their Python buffer alive; once the first
+wrapper is collected, the pixels are freed under the copy (a segfault). Frames are
+therefore materialised with `write_to_memory()` into bytes that the frame owns.
+"""
+from __future__ import annotations
+
+import pyvips
+from PIL import Image
+
+from .geometry import Plan
+
+KERNEL = "lanczos3"  # the same filter as Pillow's LANCZOS: the SSIM guard holds
+REDUCING_GAP = 3.0  # box-shrink first only beyond 3x (Pillow's reducing_gap, as before)
+BANDS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
+
+_configured = False
+
+
+def use_threads(threads: int) -> None:
+    """libvips threads for the pipelines of this render (read when each one starts)."""
+    global _configured
+    if not _configured:
+        # The operation cache would keep frames of earlier files alive; every render
+        # makes new images, so it would never hit anyway.
+        pyvips.cache_set_max(0)
+        _configured = True
+    pyvips.concurrency_set(max(1, threads))
+
+
+def warm_up() -> None:
+    """Load libvips' operations and start its threads before the first file, not during it.
+    Never in the forkserver: a process that forks must not have started libvips threads."""
+    use_threads(1)
+    _materialise(resize(Frame(Image.new("RGB", (8, 8))).vips(), (4, 4), alpha=False))
+
+
+class Frame:
+    """One frame, in Pillow or libvips or both, each made from the other on demand."""
+
+    def __init__(self, pil: Image.Image | None = None, *, data: bytes = b"",
+                 mode: str = "", size: tuple[int, int] = (0, 0)):
+        self._pil = pil
+        self.given = pil is not None  # a Pillow image we were handed (the decoded frame), not one made here
+        self.mode = pil.mode if pil is not None else mode
+        self.size = pil.size if pil is not None else size
+        self._data = data  # packed pixels, owned here: the libvips image points into them
+        self._vips: pyvips.Image | None = None
+
+    @classmethod
+    def rendered(cls, image: pyvips.Image, mode: str) -> Frame:
+        return cls(data=_materialise(image), mode=mode, size=(image.width, image.height))
+
+    def pil(self) -> Image.Image:
+        if self._pil is None:
+            self._pil = Image.frombytes(self.mode, self.size, self._data)
+        return self._pil
+
+    def take(self) -> tuple[Image.Image, bool]:
+        """A Pillow image of this frame for one output, and whether it is shared (so it
+        must be copied before drawing on it). A rendered frame hands its image out once
+        and makes a new one from its pixels for any later taker: the output may be drawn
+        on without a copy, and the frame's libvips form never sees it."""
+        if self.given:
+            return self.pil(), True
+        image, self._pil = self.pil(), None
+        return image, False
+
+    def vips(self) -> pyvips.Image:
+        if self._vips is None:
+            if not self._data:
+                self._data = self._pil.tobytes()
+            self._vips = pyvips.Image.new_from_memory(self._data, *self.size, BANDS[self.mode], "uchar")
+        return self._vips
+
+
+def _materialise(image: pyvips.Image) -> bytes:
+    """Run the pipeline; its pixels, packed."""
+    try:
+        return image.write_to_memory()
+    except pyvips.Error as exc:
+        if "out of memory" in str(exc):
+            raise MemoryError(str(exc).strip()) from None  # retried as an attempt, like Pillow's
+        raise
+
+
+def resize(image: pyvips.Image, size: tuple[int, int], *, alpha: bool) -> pyvips.Image:
+    """`image` resampled to exactly `size` (libvips rounds width × scale to the nearest)."""
+    hscale, vscale = size[0] / image.width, size[1] / image.height
+    if not alpha:
+        return image.resize(hscale, vscale=vscale, kernel=KERNEL, gap=REDUCING_GAP)
+    # Resample colour weighted by alpha, as Pillow does: transparent pixels' colour
+    # must not bleed into the visible edge.
+    return (image.premultiply()
+            .resize(hscale, vscale=vscale, kernel=KERNEL, gap=REDUCING_GAP)
+            .unpremultiply().rint().cast("uchar"))
+
+
+def pixel_box(crop: tuple[float, float, float, float], width: int, height: int) -> tuple[int, int, int, int]:
+    """A crop in fractions as whole pixels (left, top, width, height), at least 1×1."""
+    x0, y0 = min(width - 1, round(crop[0] * width)), min(height - 1, round(crop[1] * height))
+    x1, y1 = max(x0 + 1, round(crop[2] * width)), max(y0 + 1, round(crop[3] * height))
+    return x0, y0, min(x1, width) - x0, min(y1, height) - y0
+
+
+class Frames:
+    """The decoded frame and every full-frame resize made from it, in stored orientation."""
+
+    def __init__(self, base: Image.Image, threads: int = 1):
+        use_threads(threads)
+        self.mode = base.mode
+        self.alpha = base.mode in ("LA", "RGBA")
+        self.ladder = [Frame(base)]
+
+    def resample(self, p: Plan) -> tuple[Image.Image, bool]:
+        """The output of `p` as a Pillow image, and whether other renditions may reuse it
+        (so it must be copied before drawing on it)."""
+        source = self._smallest_covering(p.frame)
+        if p.crop is None and source.size == p.size:
+            return source.take()
+        image = source.vips()
+        if p.crop is not None:
+            image = image.crop(*pixel_box(p.crop, image.width, image.height))
+        frame = Frame.rendered(resize(image, p.size, alpha=self.alpha), self.mode)
+        if p.crop is None:
+            self.ladder.append(frame)
+        return frame.take()
+
+    def _smallest_covering(self, frame: tuple[float, float]) -> Frame:
+        covering = [f for f in self.ladder if f.size[0] >= frame[0] - 0.5 and f.size[1] >= frame[1] - 0.5]
+        if not covering:
+            return self.ladder[0]  # upscaling: start from the decoded frame
+        return min(covering, key=lambda f: f.size[0] * f.size[1])
