@@ -50,13 +50,20 @@ class Mailbox:
                 view = view[os.write(fd, view):]
 
     # -- the pool's side
-    def get(self, timeout: float):
-        """The next message; raises queue.Empty after `timeout` s, Broken on half a message."""
+    def get(self, timeout: float, wake=None):
+        """The next message; raises queue.Empty after `timeout` s (or sooner, when `wake`,
+        a Waker, is woken), Broken on half a message."""
         message = self._take()
         if message is not None:
             return message
         fd = self._reader.fileno()
-        if not self._wait_readable(fd, timeout):
+        if wake is not None:
+            readable, _, _ = select.select([fd, wake.fd], [], [], max(0.0, timeout))
+            if wake.fd in readable:
+                wake.drain()
+            if fd not in readable:
+                raise queue.Empty
+        elif not self._wait_readable(fd, timeout):
             raise queue.Empty
         deadline = time.monotonic() + COMPLETE_WITHIN
         while True:

@@ -208,9 +208,10 @@ class LocalPool:
             except LockStuck:
                 self._uncounted.append(("", already, folder))
 
-    def poll(self, timeout: float) -> list[Event]:
-        """Wait up to `timeout` for messages, look after the workers; what happened."""
-        self._read(timeout)
+    def poll(self, timeout: float, wake=None) -> list[Event]:
+        """Wait up to `timeout` for messages (or until `wake`, a Waker, is woken), look
+        after the workers; what happened."""
+        self._read(timeout, wake)
         self._reap()
         self._kill_hung()
         self._check_stalled()
@@ -224,13 +225,13 @@ class LocalPool:
         events, self._events = self._events, []
         return events
 
-    def _read(self, timeout: float) -> None:
+    def _read(self, timeout: float, wake=None) -> None:
         """Read every message waiting; returns at the first lull after one arrived, so a
         finished file frees its place in the queue at once, not at the next tick."""
         wait = timeout
         while self.results is not None:
             try:
-                message = self.results.get(timeout=wait)
+                message = self.results.get(timeout=wait, wake=wake)
             except queue.Empty:
                 return
             except (Broken, OSError) as exc:

@@ -110,7 +110,7 @@ class Service:
         """One turn of the loop; False when unexpected errors come too fast to go on."""
         try:
             wait = self._claim_ready()
-            self._handle(self.backend.poll(wait))
+            self._handle(self.backend.poll(wait, self.watcher.waker))
             if self.ops.serve(stopping=False):  # requeues the status page asked for
                 self._publish(force=True)
             if time.monotonic() - self._last_status >= STATUS_EVERY:

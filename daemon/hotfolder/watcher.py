@@ -118,7 +118,8 @@ class _Handler(FileSystemEventHandler):
 class Inbox:
     """The candidates of one watched folder."""
 
-    def __init__(self, folder: Folder, max_pending: int):
+    def __init__(self, folder: Folder, max_pending: int, waker: "Waker | None" = None):
+        self.waker = waker or Waker()
         self.folder = folder
         self.max_pending = max_pending
         self._lock = threading.Lock()
@@ -144,6 +145,9 @@ class Inbox:
                 self._pending[path] = Candidate(path, changed=now, closed=closed)
             else:
                 self._rescan_due.set()  # no room: the rescan will find it later
+                return
+        if cand is None or closed:
+            self.waker.wake()  # a new file, or one its writer closed: worth a look now
 
     def adopt(self, folder: Folder) -> "Inbox":
         """Serve the same inbox under a reloaded config; its candidates are kept."""
@@ -291,6 +295,28 @@ class _OverflowAlarm(logging.Handler):
                 inbox.request_rescan()
 
 
+class Waker:
+    """A pipe the observer threads write a byte to when a file worth a look arrives, so
+    the service's loop, waiting on its workers' messages, wakes at once instead of at the
+    end of its tick (a burst moved in is claimed tens of milliseconds sooner)."""
+
+    def __init__(self):
+        self.fd, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def wake(self) -> None:
+        try:
+            os.write(self._w, b"!")
+        except BlockingIOError:
+            pass  # woken already: the pipe is full of wake-ups
+
+    def drain(self) -> None:
+        try:
+            while os.read(self.fd, 4096):
+                pass
+        except BlockingIOError:
+            pass
+
+
 class Watcher:
     """One observer for all folders; one Inbox of candidates per folder.
 
@@ -305,7 +331,8 @@ class Watcher:
         # files are still open for writing); judging them afresh by mtime alone would
         # take a slow upload early.
         kept = {i.folder.inbox: i for i in previous.inboxes.values()} if previous else {}
-        self.inboxes = {f.name: kept.pop(f.inbox).adopt(f) if f.inbox in kept else Inbox(f, max_pending)
+        self.waker = previous.waker if previous else Waker()
+        self.inboxes = {f.name: kept.pop(f.inbox).adopt(f) if f.inbox in kept else Inbox(f, max_pending, self.waker)
                         for f in folders}
         self._native = Observer()
         self._polled = PollingObserver(timeout=1.0)

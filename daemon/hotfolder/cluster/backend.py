@@ -14,6 +14,7 @@ that have no record and lets the reconciler re-send what nobody holds.
 from __future__ import annotations
 
 import os
+import select
 import time
 from pathlib import Path
 
@@ -112,8 +113,12 @@ class ClusterBackend:
     def uncount(self, already: str, folder=None) -> None:
         pass  # the head never settles a rendered file: workers count in Redis
 
-    def poll(self, timeout: float) -> list:
-        time.sleep(min(timeout, 0.02))
+    def poll(self, timeout: float, wake=None) -> list:
+        if wake is not None:  # a new file in an inbox ends the wait, as in local mode
+            if select.select([wake.fd], [], [], min(timeout, 0.02))[0]:
+                wake.drain()
+        else:
+            time.sleep(min(timeout, 0.02))
         now = time.monotonic()
         events: list = []
         if now >= self._next_poll:
