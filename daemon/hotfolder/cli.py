@@ -82,7 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
-        print(f"hotfolder: config error: {exc}", file=sys.stderr)
+        if len(exc.problems) == 1:
+            print(f"hotfolder: config error: {exc}", file=sys.stderr)
+        else:  # one per line, each with its FILE:LINE:COLUMN, as compilers do
+            print(f"hotfolder: config error: {exc.source}: {len(exc.problems)} problems:", file=sys.stderr)
+            for line in exc.lines():
+                print(f"  {line}", file=sys.stderr)
         return 1
     except AlreadyRunning as exc:
         print(f"hotfolder: {exc}", file=sys.stderr)

@@ -209,12 +209,13 @@ class Service:
                 else:
                     self.ledger.prepare(folder)
         except ConfigError as exc:
-            self._refuse_reload(exc.reason, key=exc.key, source=exc.source)
+            self._refuse_reload(exc.reason, key=exc.key, source=exc.source, problems=exc.lines())
             return False
         except OSError as exc:
             self._refuse_reload(f"a folder of the new config cannot be made: {exc}", key="",
                                 source=str(self.config.source))
             return False
+        changes = config_mod.describe_changes(self.config, new)
         self.config = new
         self.ledger.reconfigure(new)
         old_watcher = self.watcher
@@ -223,14 +224,15 @@ class Service:
         self.watcher.start()
         self.backend.resize(new.workers)
         self.message = ""
-        self.log.info("reloaded", workers=new.workers, folders=[f.name for f in new.folders])
+        self.log.info("reloaded", workers=new.workers, folders=[f.name for f in new.folders], changes=changes)
         systemd.ready(self._status_line())
         self._publish(force=True)
         return True
 
-    def _refuse_reload(self, reason: str, key: str, source: str) -> None:
-        self.message = f"reload refused, still running the previous config: {source}: {key + ': ' if key else ''}{reason}"
-        self.log.error("reload_refused", key=key, reason=reason, file=source)
+    def _refuse_reload(self, reason: str, key: str, source: str, problems: list[str] | None = None) -> None:
+        said = "; ".join(problems or []) or f"{source}: {key + ': ' if key else ''}{reason}"
+        self.message = f"reload refused, still running the previous config: {said}"
+        self.log.error("reload_refused", key=key, reason=reason, file=source, problems=list(problems or []))
         if not self.draining:
             systemd.ready(self._status_line())
         self._publish(force=True)
