@@ -171,7 +171,8 @@ class Ledger:
         try:
             if result.ok:
                 where = spool.finish(folder, claimed)
-                logger.info("file_done", outputs=list(result.outputs), duration_ms=result.duration_ms,
+                logger.info("file_done", renditions=[r.name for r in folder.renditions],
+                            outputs=list(result.outputs), duration_ms=result.duration_ms,
                             archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
                 if self.pause_backoff:
                     self.pause_backoff, self.message = 0.0, ""  # the folder works again

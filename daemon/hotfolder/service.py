@@ -74,6 +74,7 @@ class Service:
             self.watcher.start()
             self.state = "running"
             self.log.info("ready", workers=self.config.workers, folders=[f.name for f in self.config.folders],
+                          inboxes=[str(f.inbox) for f in self.config.folders],
                           pid=os.getpid(), config=str(self.config.source))
             self._publish(force=True)
             systemd.ready(self._status_line())
