@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hotfolder import cli
-from hotfolder.config import ConfigError, load, parse
+from hotfolder.config import ConfigError, describe_changes, load, parse
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -264,3 +264,19 @@ def test_check_config_prints_each_problem_on_its_own_line(tmp_path, capsys):
     assert err[0] == f"hotfolder: config error: {bad}: 7 problems:"
     assert err[2] == f"  {bad}:11:9: folders[photos].renditions[web].quality: must be at most 100, not 300"
     assert len(err) == 8
+
+
+def test_describe_changes_says_what_a_reload_changes(tmp_path):
+    old = load(write(tmp_path, "workers: 2\n" + BASE + "        watermark: {text: hi}\n"))
+    assert describe_changes(old, old) == []
+    new_text = ("workers: 1\nmax_attempts: 5\n" + BASE.replace("1600x1200", "1200x800")
+                + "        quality: 70\n        watermark: {text: hi, opacity: 0.7}\n"
+                + "      - {name: tiny, size: 32}\n"
+                + "  - {name: two, inbox: in2, output: out2, archive: arch2, failed: bad2, processing: proc2,\n"
+                + "     renditions: [{name: x, size: 10}]}\n")
+    new = load(write(tmp_path, new_text))
+    assert describe_changes(old, new) == [
+        "workers 2 → 1", "max_attempts 3 → 5", "folder two added", "shop: rendition tiny added",
+        "shop: web: width 1600 → 1200", "shop: web: height 1200 → 800", "shop: web: quality 85 → 70",
+        "shop: web: watermark.opacity 0.5 → 0.7"]
+    assert describe_changes(new, old)[:3] == ["workers 1 → 2", "max_attempts 5 → 3", "folder two removed"]
