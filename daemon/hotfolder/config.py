@@ -546,10 +546,12 @@ def _folder(source: str, data: Any, path: str, base: Path, index: int) -> Folder
     )
     seen: set[str] = set()
     for i, rend in enumerate(renditions):
-        if rend is not None and rend.name in seen:
+        if rend is None:  # its problems are reported already
+            continue
+        if rend.name in seen:
             with _recorded():
                 r.fail(f"renditions[{i}].name", f"{rend.name!r} is used twice in this folder")
-        seen.add(rend.name if rend is not None else None)
+        seen.add(rend.name)
     renditions = _built(renditions)
     folder = Folder(
         name=name,
