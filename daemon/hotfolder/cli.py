@@ -298,16 +298,17 @@ def cmd_requeue(args) -> int:
         targets = [(f, p) for f in cfg.folders for p in list(spool.walk_failed(f))]
     else:
         failed = [(f, p) for f in cfg.folders for p in spool.walk_failed(f)]
-        targets = []
+        chosen: dict = {}  # in the order named, each once
         for name in args.names:
-            found = _failed_matching(cfg, failed, name)
+            found = _failed_matching(failed, name)
             if not found:
                 shown = ", ".join(_shown(f, p) for f, p in failed[:5]) + (", …" if len(failed) > 5 else "")
                 print(f"hotfolder: no failed file matches {name!r} "
                       f"({'failed files: ' + shown if failed else 'failed/ is empty'}; "
                       "`hotfolder requeue` lists them)", file=sys.stderr)
                 problems += 1
-            targets += [t for t in found if t not in targets]
+            chosen.update(dict.fromkeys(found))
+        targets = list(chosen)
     moved = 0
     for folder, path in targets:
         try:
@@ -322,7 +323,7 @@ def cmd_requeue(args) -> int:
     return 1 if problems else 0
 
 
-def _failed_matching(cfg, failed: list, name: str) -> list:
+def _failed_matching(failed: list, name: str) -> list:
     """The failed files `name` stands for: a path to one (its .error.json stands for it),
     or a name or glob matched against the names and paths in failed/."""
     from fnmatch import fnmatchcase
