@@ -54,7 +54,7 @@ def test_defaults_follow_the_notes():
     (GOOD + ", path_map: {relative: /x}}", "cluster.path_map", "absolute"),
     (GOOD + ", broker_url: 'redis://:${HF_SURELY_UNSET_VAR}@x'}", "cluster.broker_url", "HF_SURELY_UNSET_VAR"),
     (GOOD + ", workers: 3}", "cluster.workers", "unknown key"),
-    ("{enabled: true, broker_url: 'redis://x', cluster_id: c, shared_root: /srv/other}", "folders[0].processing",
+    ("{enabled: true, broker_url: 'redis://x', cluster_id: c, shared_root: /srv/other}", "folders[photos].processing",
      "outside cluster.shared_root"),
 ])
 def test_errors_name_the_key(cluster, key, words):

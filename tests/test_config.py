@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hotfolder import cli
-from hotfolder.config import ConfigError, load, parse
+from hotfolder.config import ConfigError, describe_changes, load, parse
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -62,18 +62,18 @@ def test_defaults_and_relative_paths(tmp_path):
 @pytest.mark.parametrize(
     "patch, key, reason",
     [
-        ("        quality: 300\n", "folders[0].renditions[0].quality", "at most 100"),
-        ("        qualty: 80\n", "folders[0].renditions[0].qualty", "unknown key"),
-        ("        operation: stretch\n", "folders[0].renditions[0].operation", "not one of: fit, fill, scale, none"),
-        ("        format: gif\n", "folders[0].renditions[0].format", "not one of"),
-        ("        quality: high\n", "folders[0].renditions[0].quality", "whole number"),
-        ("        orient: maybe\n", "folders[0].renditions[0].orient", "true or false"),
-        ("        filename: \"{stem}_{size}.{ext}\"\n", "folders[0].renditions[0].filename", "unknown field {size}"),
-        ("        filename: \"web.{ext}\"\n", "folders[0].renditions[0].filename", "{stem}"),
-        ("        watermark: {text: hi, position: middle}\n", "folders[0].renditions[0].watermark.position", "not one of"),
-        ("        watermark: {text: hi, opacity: 2}\n", "folders[0].renditions[0].watermark.opacity", "at most 1"),
-        ("        watermark: {image: nope.png}\n", "folders[0].renditions[0].watermark.image", "does not exist"),
-        ("        metadata: none\n", "folders[0].renditions[0].metadata", "keep, strip-gps, strip-all"),
+        ("        quality: 300\n", "folders[shop].renditions[web].quality", "at most 100"),
+        ("        qualty: 80\n", "folders[shop].renditions[web].qualty", "unknown key"),
+        ("        operation: stretch\n", "folders[shop].renditions[web].operation", "not one of: fit, fill, scale, none"),
+        ("        format: gif\n", "folders[shop].renditions[web].format", "not one of"),
+        ("        quality: high\n", "folders[shop].renditions[web].quality", "whole number"),
+        ("        orient: maybe\n", "folders[shop].renditions[web].orient", "true or false"),
+        ("        filename: \"{stem}_{size}.{ext}\"\n", "folders[shop].renditions[web].filename", "unknown field {size}"),
+        ("        filename: \"web.{ext}\"\n", "folders[shop].renditions[web].filename", "{stem}"),
+        ("        watermark: {text: hi, position: middle}\n", "folders[shop].renditions[web].watermark.position", "not one of"),
+        ("        watermark: {text: hi, opacity: 2}\n", "folders[shop].renditions[web].watermark.opacity", "at most 1"),
+        ("        watermark: {image: nope.png}\n", "folders[shop].renditions[web].watermark.image", "does not exist"),
+        ("        metadata: none\n", "folders[shop].renditions[web].metadata", "keep, strip-gps, strip-all"),
     ],
 )
 def test_rendition_errors_name_the_key(tmp_path, patch, key, reason):
@@ -94,26 +94,26 @@ def test_size_forms(tmp_path):
 
 def test_fill_needs_both_sides(tmp_path):
     err = error_of(tmp_path, BASE.replace("size: 1600x1200", "operation: fill\n        size: [400, null]"))
-    assert err.key == "folders[0].renditions[0].size" and "both" in err.reason
+    assert err.key == "folders[shop].renditions[web].size" and "both" in err.reason
 
 
 def test_scale_needs_factor(tmp_path):
     err = error_of(tmp_path, BASE.replace("size: 1600x1200", "operation: scale"))
-    assert err.key == "folders[0].renditions[0].scale"
+    assert err.key == "folders[shop].renditions[web].scale"
     cfg = load(write(tmp_path, BASE.replace("size: 1600x1200", "operation: scale\n        scale: 0.5")))
     assert cfg.folders[0].renditions[0].scale == 0.5
 
 
 def test_archive_or_delete(tmp_path):
     err = error_of(tmp_path, BASE.replace("    archive: arch\n", ""))
-    assert err.key == "folders[0].archive" and "on_success: delete" in err.reason
+    assert err.key == "folders[shop].archive" and "on_success: delete" in err.reason
     cfg = load(write(tmp_path, BASE.replace("    archive: arch\n", "    on_success: delete\n")))
     assert cfg.folders[0].archive is None
 
 
 def test_folder_inside_inbox_refused(tmp_path):
     err = error_of(tmp_path, BASE.replace("output: out", "output: in/out"))
-    assert err.key == "folders[0].output" and "inside the inbox" in err.reason
+    assert err.key == "folders[shop].output" and "inside the inbox" in err.reason
 
 
 def test_top_level_errors(tmp_path):
@@ -122,7 +122,8 @@ def test_top_level_errors(tmp_path):
     assert "not one of" in error_of(tmp_path, "accepted_formats: [jpeg, psd]\n" + BASE).reason
     assert error_of(tmp_path, "folders: []\n").key == "folders"
     assert "empty" in error_of(tmp_path, "").reason
-    assert "not valid YAML: line" in error_of(tmp_path, "folders: [\n").reason
+    err = error_of(tmp_path, "folders: [\n")
+    assert "not valid YAML" in err.reason and (err.line, err.column) == (2, 1)
 
 
 def test_duplicate_names(tmp_path):
@@ -142,7 +143,7 @@ def test_check_config_cli(tmp_path, capsys):
     bad = write(tmp_path, BASE + "        quality: 0\n")
     assert cli.main(["check-config", str(bad)]) == 1
     err = capsys.readouterr().err
-    assert "folders[0].renditions[0].quality: must be at least 1" in err and str(bad) in err
+    assert "folders[shop].renditions[web].quality: must be at least 1" in err and str(bad) in err
     assert cli.main(["check-config", str(tmp_path / "missing.yaml")]) == 1
     assert "cannot read" in capsys.readouterr().err
 
@@ -159,12 +160,12 @@ def test_misspelt_keys_get_a_suggestion(tmp_path):
     err = error_of(tmp_path, BASE + "        qualty: 80\n")
     assert "did you mean 'quality'" in err.reason
     err = error_of(tmp_path, BASE.replace("    inbox: in\n", "    inbx: in\n"))
-    assert err.key == "folders[0].inbx" and "did you mean 'inbox'" in err.reason
+    assert err.key == "folders[shop].inbx" and "did you mean 'inbox'" in err.reason
 
 
 def test_output_group_must_exist(tmp_path):
     err = error_of(tmp_path, BASE.replace("    failed: bad\n", "    failed: bad\n    output_group: no-such-group-xyz\n"))
-    assert err.key == "folders[0].output_group" and "no group" in err.reason
+    assert err.key == "folders[shop].output_group" and "no group" in err.reason
     cfg = load(write(tmp_path, BASE.replace("    failed: bad\n", "    failed: bad\n    output_group: 0\n")))
     assert cfg.folders[0].output_group == "0"
 
@@ -180,6 +181,112 @@ def test_originals_must_stay_on_the_inbox_file_system(tmp_path):
     if not other.is_dir() or os.stat(other).st_dev == os.stat(tmp_path).st_dev:
         pytest.skip("needs /dev/shm on a file system other than the temp folder")
     err = error_of(tmp_path, BASE.replace("archive: arch", f"archive: {other}/hotfolder-test-archive"))
-    assert err.key == "folders[0].archive" and "another file system" in err.reason
+    assert err.key == "folders[shop].archive" and "another file system" in err.reason
     err = error_of(tmp_path, BASE + "    processing: /dev/shm/hotfolder-test-processing\n")
-    assert err.key == "folders[0].processing"
+    assert err.key == "folders[shop].processing"
+
+
+MANY = """\
+wrokers: 2
+folders:
+  - name: photos
+    inbox: in
+    output: out
+    archive: arch
+    failed: bad
+    renditions:
+      - name: web
+        size: 1600x1200
+        quality: 300
+      - name: thumb
+        operation: fill
+        size: [400, null]
+        qualty: 80
+      - name: web
+        size: 10
+  - inbox: in2
+    output: out2
+    failed: bad2
+    processing: proc2
+    renditions: [{name: small, size: big}]
+"""
+
+
+def test_every_problem_at_once_with_its_line_column_and_names(tmp_path):
+    err = error_of(tmp_path, MANY)
+    found = [(p.key, p.line, p.column) for p in err.problems]
+    assert found == [
+        ("wrokers", 1, 1),
+        ("folders[photos].renditions[web].quality", 11, 9),
+        ("folders[photos].renditions[thumb].size", 14, 9),  # a check across keys (fill needs both)
+        ("folders[photos].renditions[thumb].qualty", 15, 9),
+        ("folders[photos].renditions[web].name", 16, 9),  # used twice: at the second one
+        ("folders[1].archive", 18, 5),  # no name: by index; a missing key: at its mapping
+        ("folders[1].renditions[small].size", 22, 32),
+    ], found
+    assert "did you mean 'quality'" in err.problems[3].reason
+    # the first problem, for callers that show one
+    assert (err.source, err.key, err.line) == (str(tmp_path / "hotfolder.yaml"), "wrokers", 1)
+    assert f"{tmp_path / 'hotfolder.yaml'}:11:9: folders[photos].renditions[web].quality: must be at most 100" \
+        in str(err)
+
+
+def test_a_missing_required_key_still_lets_the_rest_be_checked(tmp_path):
+    err = error_of(tmp_path, BASE.replace("    inbox: in\n", "") + "        quality: 0\n")
+    assert [p.key for p in err.problems] == ["folders[shop].inbox", "folders[shop].renditions[web].quality"]
+
+
+def test_checks_across_folders_name_the_folder_and_its_line(tmp_path):
+    two = BASE + BASE.replace("folders:\n", "").replace("in\n", "in2\n").replace("out\n", "out2\n")
+    err = error_of(tmp_path, two)
+    second = [i + 1 for i, line in enumerate(two.splitlines()) if line == "  - name: shop"][1]
+    assert [(p.key, p.line, p.column) for p in err.problems] == [("folders[shop].name", second, 5)]
+    assert "used by folders[0] too" in err.reason
+
+
+def test_marks_change_nothing_of_safe_load():
+    import yaml
+    from hotfolder import problems
+
+    example = (REPO / "config" / "hotfolder.yaml").read_text()
+    merged = "base: &b {quality: 80, format: jpeg}\nweb: {<<: *b, quality: 90}\nlist: [1, two, {a: b}]\n"
+    for text in (example, merged):
+        assert problems.load_marked(text) == yaml.safe_load(text)
+    assert problems.load_marked(merged)["web"] == {"quality": 90, "format": "jpeg"}
+    with pytest.raises(yaml.YAMLError):
+        problems.load_marked("!!python/object/apply:os.system ['echo hi']\n")
+
+
+def test_check_config_prints_each_problem_on_its_own_line(tmp_path, capsys):
+    bad = write(tmp_path, MANY)
+    assert cli.main(["check-config", str(bad)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"hotfolder: config error: {bad}: 7 problems:"
+    assert err[2] == f"  {bad}:11:9: folders[photos].renditions[web].quality: must be at most 100, not 300"
+    assert len(err) == 8
+
+
+def test_describe_changes_says_what_a_reload_changes(tmp_path):
+    old = load(write(tmp_path, "workers: 2\n" + BASE + "        watermark: {text: hi}\n"))
+    assert describe_changes(old, old) == []
+    new_text = ("workers: 1\nmax_attempts: 5\n" + BASE.replace("1600x1200", "1200x800")
+                + "        quality: 70\n        watermark: {text: hi, opacity: 0.7}\n"
+                + "      - {name: tiny, size: 32}\n"
+                + "  - {name: two, inbox: in2, output: out2, archive: arch2, failed: bad2, processing: proc2,\n"
+                + "     renditions: [{name: x, size: 10}]}\n")
+    new = load(write(tmp_path, new_text))
+    assert describe_changes(old, new) == [
+        "workers 2 → 1", "max_attempts 3 → 5", "folder two added", "shop: rendition tiny added",
+        "shop: web: width 1600 → 1200", "shop: web: height 1200 → 800", "shop: web: quality 85 → 70",
+        "shop: web: watermark.opacity 0.5 → 0.7"]
+    assert describe_changes(new, old)[:3] == ["workers 1 → 2", "max_attempts 5 → 3", "folder two removed"]
+
+
+def test_problems_in_http_and_notify_are_reported_with_the_rest(tmp_path):
+    text = BASE.replace("folders:\n", 'http: {listen: "1.2.3.4:99999", token: short}\n'
+                                      'notify:\n  - {url: "not a url"}\n  - {url: "https://h.example", events: [nope]}\n'
+                                      "folders:\n") + "        quality: 0\n"
+    keys = [p.key for p in error_of(tmp_path, text).problems]
+    assert keys[:2] == ["http.listen", "http.token"], keys
+    assert "notify[0].url" in keys and "notify[1].events" in keys
+    assert keys[-1] == "folders[shop].renditions[web].quality"

@@ -63,7 +63,7 @@ def test_mistakes_name_the_key_and_what_to_change(tmp_path, extra, key, says):
     with pytest.raises(ConfigError) as err:
         load(tmp_path, extra)
     assert err.value.key == key and says in err.value.reason, str(err.value)
-    assert str(err.value).startswith("hotfolder.yaml: ")
+    assert str(err.value).startswith("hotfolder.yaml:")
 
 
 def test_notify_items_defaults_secrets_from_the_environment(tmp_path, monkeypatch):

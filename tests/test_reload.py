@@ -31,22 +31,30 @@ def test_sighup_swaps_a_good_config_and_refuses_a_bad_one(daemon_factory):
     d.config.write_text(original.replace("workers: 2", "workers: 1") + (
         "      - name: tiny\n        operation: fit\n        size: 32x32\n        format: png\n"))
     d.proc.send_signal(signal.SIGHUP)
-    wait_for(lambda: d.event("reloaded"), 20, what="the reload")
+    reloaded = wait_for(lambda: d.event("reloaded"), 20, what="the reload")
+    assert reloaded["changes"] == ["workers 2 → 1", "test: rendition tiny added"], reloaded
     wait_for(lambda: d.status_json().get("workers_alive") == 1, 20, what="one worker after the reload")
     drop(d, "after.jpg")
     wait_for(lambda: "after_tiny.png" in d.outputs(), 20, what="the new rendition")
     with Image.open(d.output / "after_tiny.png") as im:
         assert max(im.size) == 32
 
-    # A bad config: refused, the running one stays, and status says why.
-    d.config.write_text(original.replace("quality: 85", "quality: 850"))
+    # A bad config, two problems: refused, the running one stays, and status says both.
+    bad = original.replace("quality: 85", "quality: 850").replace("format: webp", "format: gif")
+    d.config.write_text(bad)
     d.proc.send_signal(signal.SIGHUP)
     refused = wait_for(lambda: d.event("reload_refused"), 20, what="the refusal")
-    assert refused["key"] == "folders[0].renditions[0].quality" and "at most 100" in refused["reason"]
+    assert refused["key"] == "folders[test].renditions[web].quality" and "at most 100" in refused["reason"]
+    lines = bad.splitlines()
+    quality = next(i for i, line in enumerate(lines) if "quality: 850" in line) + 1
+    fmt = next(i for i, line in enumerate(lines) if "format: gif" in line) + 1
+    assert [p.split(": ", 1)[0] for p in refused["problems"]] == [f"{d.config}:{quality}:9", f"{d.config}:{fmt}:9"]
+    assert "renditions[thumb].format" in refused["problems"][1]
     wait_for(lambda: "reload refused" in d.status_json().get("message", ""), 10, what="status to say so")
     plain = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--config", str(d.config)],
                            capture_output=True, text=True, timeout=30)
-    assert plain.returncode == 0 and "reload refused" in plain.stdout and "quality" in plain.stdout
+    assert plain.returncode == 0 and "reload refused" in plain.stdout
+    assert "renditions[web].quality" in plain.stdout and "renditions[thumb].format" in plain.stdout
     drop(d, "still.jpg")
     wait_for(lambda: "still_tiny.png" in d.outputs(), 20, what="the previous config still serving")
     assert d.proc.poll() is None

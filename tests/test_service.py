@@ -46,12 +46,12 @@ def test_a_reload_that_cannot_make_its_folders_is_refused(daemon_factory, tmp_pa
     d.config.write_text(bad)
     d.proc.send_signal(signal.SIGHUP)
     refused = wait_for(lambda: d.event("reload_refused"), 10, what="the reload to be refused")
-    assert refused["key"] == "folders[0].output" and "is a file, not a folder" in refused["reason"], refused
+    assert refused["key"] == "folders[test].output" and "is a file, not a folder" in refused["reason"], refused
     assert d.proc.poll() is None, "the daemon stays up on its previous config"
     assert "reload refused" in d.status_json()["message"]
     check = subprocess.run([sys.executable, "-m", "hotfolder", "check-config", str(d.config)],
                            capture_output=True, text=True, timeout=30)
-    assert check.returncode == 1 and "folders[0].output" in check.stderr, check.stderr
+    assert check.returncode == 1 and "folders[test].output" in check.stderr, check.stderr
     assert d.stop() == 0
     run = subprocess.run([sys.executable, "-m", "hotfolder", "run", "--config", str(d.config)],
                          capture_output=True, text=True, timeout=30)

@@ -31,7 +31,7 @@ class Outcome:
 
 
 def run(config: Config, files: list[tuple[Path, str]], folder: Folder,
-        progress: Callable[[int, int], None] | None = None,
+        progress: Callable[[list[Outcome], int], None] | None = None,
         log_format: str = "console", log_level: str = "warning") -> list[Outcome]:
     """Render `files` (each with the relative path its outputs keep); one Outcome each,
     or fewer if interrupted (SIGINT/SIGTERM: what was started finishes, nothing new)."""
@@ -62,8 +62,8 @@ def run(config: Config, files: list[tuple[Path, str]], folder: Folder,
                         outcomes.append(Outcome(event.job.src, event.job.rel, following))
                     elif not pool.draining:
                         pool.submit(following)
-                if progress:
-                    progress(len(outcomes), len(files))
+                if progress:  # the outcomes so far, and how many files in all
+                    progress(outcomes, len(files))
             if stop and not pool.processes():
                 break
         if not pool.draining:

@@ -11,12 +11,17 @@ import sys
 import time
 from pathlib import Path
 
-from . import __version__, log
+from . import __version__, configfile, log
 from . import config as config_mod
 from .config import ConfigError
 from .stats import AlreadyRunning
 
 EPILOG = "Config reference: README.md, section 'Config reference'."
+CONFIG_HELP = (f"the YAML config file (default: ${configfile.ENV}, else "
+               + ", else ".join(str(p) for p in configfile.PLACES) + ")")
+LEVELS = ("debug", "info", "warning", "error")
+LEVEL_HELP = ("how much to log: debug (every rendition written, and each line's details), "
+              "info (one line per file; the default), warning (problems only), error")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -29,18 +34,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def config_arg(sp, positional=False):
-        if positional:  # FILE or --config FILE, like every other command
-            sp.add_argument("config_pos", metavar="FILE", type=Path, nargs="?", help="the YAML config file")
-            sp.add_argument("--config", "-c", metavar="FILE", type=Path, dest="config_opt", help=argparse.SUPPRESS)
-        else:
-            sp.add_argument("--config", "-c", metavar="FILE", type=Path, required=True, help="the YAML config file")
+        sp.add_argument("--config", "-c", metavar="FILE", type=Path, help=CONFIG_HELP)
+        if positional:  # `check-config FILE` as well as --config FILE
+            sp.add_argument("config_pos", metavar="FILE", type=Path, nargs="?", help="the same as --config FILE")
 
     run = sub.add_parser("run", help="watch the folders and render files as they arrive (foreground)",
                          description="Watch the configured folders in the foreground until SIGTERM or Ctrl-C.")
     config_arg(run)
     run.add_argument("--log-format", choices=("json", "console"), default="json",
                      help="json: one JSON object per line on stderr (default); console: for people")
-    run.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    run.add_argument("--log-level", choices=LEVELS, default="info", help=LEVEL_HELP)
 
     check = sub.add_parser("check-config", help="validate a config file; exit 0 if usable, 1 if not",
                            description="Validate a config file. Prints what to change and exits 1 if it is not usable.")
@@ -57,14 +60,21 @@ def _parser() -> argparse.ArgumentParser:
     process.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or folders of them")
     process.add_argument("--folder", help="which configured folder's renditions and output to use (default: the first)")
     process.add_argument("--output", "-o", type=Path, metavar="DIR", help="write the outputs here instead of the folder's output")
-    process.add_argument("--log-format", choices=("json", "console"), default="console")
+    process.add_argument("--log-format", choices=("json", "console"), default="console",
+                         help="console: for people (default); json: one JSON object per line")
+    process.add_argument("--log-level", choices=LEVELS, default="warning",
+                         help="warning: the files that failed (default); info: every file; "
+                              "debug: everything, without the progress bar")
 
-    requeue = sub.add_parser("requeue", help="move failed files back to the inbox (and drop their .error.json)",
-                             description="Move files from failed/ back to their inbox to be tried again.")
+    requeue = sub.add_parser("requeue", help="list failed files, or move them back to the inbox to try again",
+                             description="Without arguments: list the failed files and why they failed. With "
+                                         "NAME (a file in failed/, by name or path), a glob ('*.jpg', quoted) "
+                                         "or --all: move them back to their inbox (their .error.json goes).")
     config_arg(requeue)
-    which = requeue.add_mutually_exclusive_group(required=True)
+    which = requeue.add_mutually_exclusive_group()
     which.add_argument("--all", action="store_true", help="every failed file of every folder")
-    which.add_argument("paths", nargs="*", type=Path, default=[], metavar="PATH", help="failed files to requeue")
+    which.add_argument("names", nargs="*", default=[], metavar="NAME",
+                       help="failed files: names as listed, paths, or globs")
     worker = sub.add_parser("worker", help="cluster mode: render jobs from the cluster's queue on this machine",
                             description="Serve a hotfolder cluster (cluster.enabled in the config): check the "
                                         "shared root, then render jobs with Celery's worker until SIGTERM.")
@@ -73,16 +83,25 @@ def _parser() -> argparse.ArgumentParser:
                         help="render processes (default: cluster.concurrency, else one per core)")
     worker.add_argument("--name", "-n", metavar="NAME", help="node name, %%h = host name (default hotfolder@%%h)")
     worker.add_argument("--log-format", choices=("json", "console"), default="json")
-    worker.add_argument("--log-level", choices=("debug", "info", "warning", "error"), default="info")
+    worker.add_argument("--log-level", choices=LEVELS, default="info", help=LEVEL_HELP)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        _find_config(args)
         return COMMANDS[args.command](args)
+    except configfile.NoConfig as exc:
+        print(f"hotfolder {args.command}: {exc}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
-        print(f"hotfolder: config error: {exc}", file=sys.stderr)
+        if len(exc.problems) == 1:
+            print(f"hotfolder: config error: {exc}", file=sys.stderr)
+        else:  # one per line, each with its FILE:LINE:COLUMN, as compilers do
+            print(f"hotfolder: config error: {exc.source}: {len(exc.problems)} problems:", file=sys.stderr)
+            for line in exc.lines():
+                print(f"  {line}", file=sys.stderr)
         return 1
     except AlreadyRunning as exc:
         print(f"hotfolder: {exc}", file=sys.stderr)
@@ -91,11 +110,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _find_config(args) -> None:
+    """--config, or the first of the usual places; said on stderr when not given."""
+    found = configfile.find(getattr(args, "config_pos", None) or args.config)
+    if found.origin:
+        print(found.said(), file=sys.stderr)
+    args.config = found.path
+
+
 def cmd_check_config(args) -> int:
-    args.config = args.config_pos or args.config_opt
-    if args.config is None:
-        print("hotfolder check-config: give the config file: hotfolder check-config FILE", file=sys.stderr)
-        return 2
     cfg = config_mod.load(args.config)
     names = ", ".join(f"{f.name} ({len(f.renditions)} renditions)" for f in cfg.folders)
     print(f"{args.config}: OK — {len(cfg.folders)} folder(s): {names}; {cfg.workers} workers")
@@ -190,28 +213,55 @@ def cmd_process(args) -> int:
         folder = matches[0]
     if args.output:
         folder = dataclasses.replace(folder, output=args.output.resolve())
+    from . import batch
+    from .progress import Progress
+
+    # The main process says what happened to each file, above the bar; the workers stay
+    # silent (their lines would cut through the bar), except at debug, drawn without a bar.
+    verbose = args.log_level == "debug"
+    bar = Progress(0, sys.stderr, enabled=sys.stderr.isatty() and not verbose)
+    log.setup(args.log_format, args.log_level, stream=bar)
+    logger = log.get("batch")
     files, missing = _expand(args.paths)
     for path in missing:
-        print(f"hotfolder: {path}: no such file or folder", file=sys.stderr)
+        logger.warning("file_not_found", file=str(path), outcome="failed")
     if not files:
+        bar.close()
         print("hotfolder: nothing to process", file=sys.stderr)
         return 2
-    log.setup(args.log_format, "warning")
-    from .progress import Progress
-    from . import batch
+    bar.update(0, len(files))
+    reported = 0
 
-    bar = Progress(len(files), sys.stderr)
+    def progress(outcomes: list, total: int) -> None:
+        nonlocal reported
+        for outcome in outcomes[reported:]:
+            _report(logger, folder, outcome)
+        reported = len(outcomes)
+        bar.update(reported, total)
+
     t0 = time.monotonic()
-    results = batch.run(cfg, files, folder, bar.update, args.log_format, "warning")
+    results = batch.run(cfg, files, folder, progress, args.log_format, "debug" if verbose else "critical")
     bar.close()
-    ok = [o for o in results if o.result.ok]
-    bad = [o for o in results if not o.result.ok]
+    ok = sum(1 for o in results if o.result.ok)
+    bad = len(results) - ok
     elapsed = time.monotonic() - t0
-    print(f"processed {len(ok)} of {len(files)} file(s) in {elapsed:.1f} s "
-          f"({len(ok) / elapsed:.1f}/s) into {folder.output}; {len(bad)} failed", file=sys.stderr)
-    for outcome in bad:
-        print(f"  failed: {outcome.src}: {outcome.result.error}", file=sys.stderr)
-    return 0 if not bad and len(results) == len(files) else 1
+    summary = [f"{bad} failed"] + ([f"{len(missing)} not found"] if missing else []) + (
+        [f"{len(files) - len(results)} not processed (stopped)"] if len(results) < len(files) else [])
+    print(f"processed {ok} of {len(files) + len(missing)} file(s) in {elapsed:.1f} s "
+          f"({ok / elapsed:.1f}/s) into {folder.output}; {', '.join(summary)}", file=sys.stderr)
+    return 0 if ok == len(files) + len(missing) else 1
+
+
+def _report(logger, folder, outcome) -> None:
+    """One file's end, as the daemon logs it (the same events and fields)."""
+    result = outcome.result
+    if result.ok:
+        logger.info("file_done", file=outcome.rel, src=str(outcome.src),
+                    renditions=[r.name for r in folder.renditions], outputs=list(result.outputs),
+                    duration_ms=result.duration_ms, worker_pid=result.pid, outcome="ok")
+    else:
+        logger.warning("file_failed", file=outcome.rel, src=str(outcome.src), reason=result.error,
+                       step=result.step, worker_pid=result.pid, outcome="failed")
 
 
 def _expand(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[Path]]:
@@ -241,19 +291,25 @@ def cmd_requeue(args) -> int:
     from . import spool
 
     cfg = config_mod.load(args.config)
-    moved, problems = 0, 0
+    if not args.all and not args.names:
+        return _list_failed(cfg)
+    problems = 0
     if args.all:
         targets = [(f, p) for f in cfg.folders for p in list(spool.walk_failed(f))]
     else:
-        targets = []
-        # A glob names the sidecars too; a failed entry may be a refused symlink: never follow it.
-        for p in dict.fromkeys(_original_of(p.absolute().parent.resolve() / p.name) for p in args.paths):
-            folder = next((f for f in cfg.folders if p.is_relative_to(f.failed)), None)
-            if folder is None or not (p.is_symlink() or p.is_file()):
-                print(f"hotfolder: {p} is not a failed file in a failed/ folder of {args.config}", file=sys.stderr)
+        failed = [(f, p) for f in cfg.folders for p in spool.walk_failed(f)]
+        chosen: dict = {}  # in the order named, each once
+        for name in args.names:
+            found = _failed_matching(failed, name)
+            if not found:
+                shown = ", ".join(_shown(f, p) for f, p in failed[:5]) + (", …" if len(failed) > 5 else "")
+                print(f"hotfolder: no failed file matches {name!r} "
+                      f"({'failed files: ' + shown if failed else 'failed/ is empty'}; "
+                      "`hotfolder requeue` lists them)", file=sys.stderr)
                 problems += 1
-                continue
-            targets.append((folder, p))
+            chosen.update(dict.fromkeys(found))
+        targets = list(chosen)
+    moved = 0
     for folder, path in targets:
         try:
             dst = spool.requeue(folder, path)
@@ -261,10 +317,50 @@ def cmd_requeue(args) -> int:
             print(f"hotfolder: {path} is gone (requeued already?)", file=sys.stderr)
             problems += 1
             continue
-        print(f"requeued {path} -> {dst}")
+        print(f"requeued {_shown(folder, path)} -> {dst}")
         moved += 1
     print(f"{moved} file(s) requeued")
     return 1 if problems else 0
+
+
+def _failed_matching(failed: list, name: str) -> list:
+    """The failed files `name` stands for: a path to one (its .error.json stands for it),
+    or a name or glob matched against the names and paths in failed/."""
+    from fnmatch import fnmatchcase
+
+    path = _original_of(Path(name).absolute().parent.resolve() / Path(name).name)
+    # A path given (or a shell glob, expanded): never followed, a failed entry may be a refused symlink.
+    exact = [(f, p) for f, p in failed if p == path]
+    if exact:
+        return exact
+    pattern = name[: -len(".error.json")] if name.endswith(".error.json") else name
+    return [(f, p) for f, p in failed
+            if fnmatchcase(p.relative_to(f.failed).as_posix(), pattern) or fnmatchcase(p.name, pattern)]
+
+
+def _list_failed(cfg) -> int:
+    from . import spool
+
+    total = 0
+    for folder in cfg.folders:
+        failed = sorted(spool.walk_failed(folder))
+        total += len(failed)
+        print(f"{folder.name}: {len(failed)} failed file(s) in {folder.failed}")
+        width = max((len(_shown(folder, p)) for p in failed), default=0)
+        for path in failed:
+            record = spool.read_failure(folder, path) or {}
+            why = record.get("error", "(no record of why)")
+            when = f"{record['time']}, attempt {record.get('attempts', '?')}: " if record.get("time") else ""
+            print(f"  {_shown(folder, path):<{width}}  {when}{why}")
+    if total:
+        print("requeue with: hotfolder requeue NAME …, a quoted glob ('*.jpg'), or --all")
+    return 0
+
+
+def _shown(folder, path: Path) -> str:
+    from .spool import display
+
+    return display(path.relative_to(folder.failed).as_posix())
 
 
 def _original_of(path: Path) -> Path:

@@ -6,9 +6,12 @@ working directory (and under systemd).
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
+import functools
 import grp
+import inspect
 import os
 import re
 from dataclasses import dataclass, field
@@ -17,7 +20,9 @@ from typing import Any
 
 import yaml
 
+from . import problems
 from .errors import HotfolderError
+from .problems import Problem, Problems
 
 OPERATIONS = ("fit", "fill", "scale", "none")
 FORMATS = ("jpeg", "png", "webp", "avif", "same")
@@ -40,12 +45,29 @@ MIN_TOKEN_LENGTH = 16
 
 
 class ConfigError(HotfolderError):
-    """The config cannot be used; the message says where and what to change."""
+    """The config cannot be used; the message says where and what to change.
 
-    def __init__(self, source: str, key: str, reason: str):
+    `problems` holds every problem found, each with its YAML line and column;
+    `source`, `key` and `reason` are those of the first (for callers that show one)."""
+
+    def __init__(self, source: str, key: str, reason: str, problems: tuple[Problem, ...] = ()):
         self.source, self.key, self.reason = source, key, reason
-        where = f"{source}: {key}" if key else source
-        super().__init__(f"{where}: {reason}")
+        self.problems = problems or (Problem(source, key, reason),)
+        self.line, self.column = self.problems[0].line, self.problems[0].column
+        if len(self.problems) == 1:
+            message = str(self.problems[0])
+        else:  # one line: it also goes into logs and the status
+            message = f"{len(self.problems)} problems: " + "; ".join(self.lines())
+        super().__init__(message)
+
+    @classmethod
+    def of(cls, found: list[Problem]) -> "ConfigError":
+        first = found[0]
+        return cls(first.source, first.key, first.reason, tuple(found))
+
+    def lines(self) -> list[str]:
+        """One line per problem: `FILE:LINE:COLUMN: KEY: REASON`."""
+        return [str(p) for p in self.problems]
 
 
 @dataclass(frozen=True)
@@ -197,22 +219,133 @@ class Config:
 
 
 # --- validation -------------------------------------------------------------
+#
+# Every problem is reported at once. While `parse` runs, `_Reader.fail` records the
+# problem (with its YAML line and column, see problems.py) and raises `_Invalid`, which
+# stops only what was being read:
+#   - a key (a reader method such as `r.int_`, or a helper marked `@_per_key`): the key
+#     reads as its default, and the rest of its mapping is still checked;
+#   - a block of checks across keys, under `with _recorded():`;
+#   - otherwise, the mapping (a function marked `@_section`: a folder, a rendition, …),
+#     which is then left out; the other mappings are still checked.
+# At the end, `parse` raises one ConfigError holding every problem.
+
+class _Invalid(Exception):
+    """A problem was recorded; stop reading this key, block or mapping."""
+
+
+_DEFAULT = object()
+
+
+def _per_key(fallback: Any = _DEFAULT):
+    """Reads one key: after a problem, the key reads as `fallback` (by default the
+    reader's own `default` argument), so the rest of the mapping is still checked."""
+    def wrap(read):
+        signature = inspect.signature(read)
+
+        @functools.wraps(read)
+        def checked(*args, **kwargs):
+            try:
+                return read(*args, **kwargs)
+            except _Invalid:
+                if fallback is not _DEFAULT:
+                    return fallback(*args, **kwargs) if callable(fallback) else fallback
+                bound = signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                return bound.arguments.get("default")
+        return checked
+    return wrap
+
+
+@contextlib.contextmanager
+def _recorded():
+    """Checks across keys: a problem found here is recorded, and what follows the block
+    is still checked. A ConfigError raised here directly is recorded the same way."""
+    try:
+        yield
+    except _Invalid:
+        pass
+    except ConfigError as exc:
+        found = problems.CURRENT.get()
+        if found is None:
+            raise
+        found.add(exc.key, exc.reason)
+
+
+def _section(build):
+    """Builds one mapping of the config (a folder, a rendition, …); None when it has
+    problems (they are recorded), so the next mapping is still checked."""
+    @functools.wraps(build)
+    def checked(source, data, path, *args, **kwargs):
+        found = problems.CURRENT.get()
+        if found is None:
+            return build(source, data, path, *args, **kwargs)
+        before = len(found)
+        try:
+            return build(source, data, path, *args, **kwargs)
+        except _Invalid:
+            return None
+        except ConfigError as exc:
+            found.add(exc.key, exc.reason)
+            return None
+        except Exception:  # noqa: BLE001 - e.g. a default standing in for a bad key
+            if len(found) > before:
+                return None  # a consequence of a problem already recorded here
+            raise
+    return checked
+
+
+def _built(sections) -> tuple:
+    """The mappings that could be built (None: their problems are recorded)."""
+    return tuple(s for s in sections if s is not None)
+
+
+def _named(path: str, data: Any) -> str:
+    """`folders[0]` → `folders[photos]` when the item has a name: what people look for."""
+    m = re.fullmatch(r"(.*)\[\d+\]", path)
+    name = data.get("name") if isinstance(data, dict) else None
+    if m and isinstance(name, str) and name.strip():
+        return f"{m.group(1)}[{name}]"
+    return path
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
 
 class _Reader:
     """Walks one mapping of the YAML, remembering the key path for messages."""
 
     def __init__(self, source: str, data: Any, path: str):
-        self.source, self.path = source, path
+        self.source, self.path = source, _named(path, data)
+        self.data = data if isinstance(data, dict) else {}
+        self.used: set[str] = set()
+        found = problems.CURRENT.get()
+        if found is not None:
+            self._register(found, path, data)
         if not isinstance(data, dict):
             self.fail("", f"must be a mapping of keys, not {_kind(data)}")
-        self.data = data
-        self.used: set[str] = set()
+
+    def _register(self, found: Problems, path: str, data: Any) -> None:
+        """Tell the collector where this mapping, its keys and their list items are."""
+        mark = getattr(data, "mark", None)
+        found.place(path, self.path, mark if mark is not None else found.locate(path)[1])
+        for key, key_mark in getattr(data, "key_marks", {}).items():
+            found.place(_join(path, key), self.key(str(key)), key_mark)
+            value = data.get(key)
+            for i, item_mark in enumerate(getattr(value, "item_marks", ())):
+                found.place(f"{_join(path, key)}[{i}]", f"{self.key(str(key))}[{i}]", item_mark)
 
     def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
+        return _join(self.path, name)
 
     def fail(self, name: str, reason: str):
-        raise ConfigError(self.source, self.key(name) if name else self.path, reason)
+        key = self.key(name) if name else self.path
+        found = problems.CURRENT.get()
+        if found is None:
+            raise ConfigError(self.source, key, reason)
+        found.add(key, reason)
+        raise _Invalid
 
     def has(self, name: str) -> bool:
         return name in self.data and self.data[name] is not None
@@ -222,6 +355,7 @@ class _Reader:
         value = self.data.get(name)
         return default if value is None else value
 
+    @_per_key()
     def str_(self, name, default=None, *, choices=None, required=False):
         if required and not self.has(name):
             self.missing(name, "is required")
@@ -234,12 +368,14 @@ class _Reader:
             self.fail(name, f"{value!r} is not one of: {', '.join(choices)}")
         return value
 
+    @_per_key()
     def bool_(self, name, default):
         value = self.raw(name, default)
         if not isinstance(value, bool):
             self.fail(name, f"must be true or false, not {_kind(value)}")
         return value
 
+    @_per_key()
     def int_(self, name, default, *, lo=None, hi=None):
         value = self.raw(name, default)
         if isinstance(value, bool) or not isinstance(value, int):
@@ -247,6 +383,7 @@ class _Reader:
         _check_range(self, name, value, lo, hi)
         return value
 
+    @_per_key()
     def float_(self, name, default, *, lo=None, hi=None):
         value = self.raw(name, default)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -262,17 +399,19 @@ class _Reader:
         return (p if p.is_absolute() else base / p).resolve()
 
     def done(self):
-        unknown = sorted(set(self.data) - self.used, key=str)
-        if unknown:
-            close = difflib.get_close_matches(str(unknown[0]), sorted(self.used), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            known = ", ".join(sorted(self.used))
-            self.fail(str(unknown[0]), f"unknown key ({hint}known keys here: {known})")
+        """Every key not read is unknown: each is reported."""
+        for key in sorted(set(self.data) - self.used, key=str):
+            with _recorded():
+                close = difflib.get_close_matches(str(key), sorted(self.used), n=1)
+                hint = f"did you mean {close[0]!r}? " if close else ""
+                known = ", ".join(sorted(self.used))
+                self.fail(str(key), f"unknown key ({hint}known keys here: {known})")
 
     def missing(self, name: str, what: str):
         """A required key is absent: point at a misspelling of it, if there is one."""
         close = difflib.get_close_matches(name, [str(k) for k in self.data], n=1)
         if close:
+            self.used.add(close[0])  # said here; not again as an unknown key
             self.fail(close[0], f"unknown key (did you mean {name!r}?); {name} {what}")
         self.fail(name, what)
 
@@ -300,6 +439,7 @@ def _kind(value: Any) -> str:
     return type(value).__name__
 
 
+@_per_key((None, None))
 def _size(r: _Reader, name: str) -> tuple[int | None, int | None]:
     """`size: 1600`, `size: 1600x1200`, `size: [1600, 1200]`; 0 or null leaves a side free."""
     value = r.raw(name)
@@ -324,6 +464,7 @@ def _size(r: _Reader, name: str) -> tuple[int | None, int | None]:
     return out[0], out[1]
 
 
+@_per_key((255, 255, 255))
 def _color(r: _Reader, name: str, default: str) -> tuple[int, int, int]:
     value = r.str_(name, default)
     if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
@@ -331,6 +472,7 @@ def _color(r: _Reader, name: str, default: str) -> tuple[int, int, int]:
     return tuple(int(value[i:i + 2], 16) for i in (1, 3, 5))  # type: ignore[return-value]
 
 
+@_section
 def _watermark(source: str, data: Any, path: str, base: Path) -> Watermark:
     r = _Reader(source, data, path)
     text = r.str_("text")
@@ -351,24 +493,27 @@ def _watermark(source: str, data: Any, path: str, base: Path) -> Watermark:
     return wm
 
 
+@_section
 def _rendition(source: str, data: Any, path: str, base: Path) -> Rendition:
     r = _Reader(source, data, path)
     name = r.str_("name", required=True)
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-        r.fail("name", f"{name!r} may only hold letters, digits, '_', '-' and '.'")
+    with _recorded():
+        if name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
+            r.fail("name", f"{name!r} may only hold letters, digits, '_', '-' and '.'")
     operation = r.str_("operation", "fit", choices=OPERATIONS)
     width, height = _size(r, "size")
     scale = r.float_("scale", 1.0, lo=0.001, hi=16.0) if r.has("scale") else None
-    if operation == "fit" and width is None and height is None:
-        r.fail("size", "is required for operation fit (e.g. size: 1600x1600)")
-    if operation == "fill" and (width is None or height is None):
-        r.fail("size", "needs both width and height for operation fill (e.g. size: 400x400)")
-    if operation == "scale" and scale is None:
-        r.fail("scale", "is required for operation scale (e.g. scale: 0.5)")
-    if operation != "scale" and scale is not None:
-        r.fail("scale", f"only applies to operation scale, not {operation}")
-    if operation in ("none", "scale") and r.has("size"):
-        r.fail("size", f"does not apply to operation {operation}")
+    with _recorded():
+        if operation == "fit" and width is None and height is None:
+            r.fail("size", "is required for operation fit (e.g. size: 1600x1600)")
+        if operation == "fill" and (width is None or height is None):
+            r.fail("size", "needs both width and height for operation fill (e.g. size: 400x400)")
+        if operation == "scale" and scale is None:
+            r.fail("scale", "is required for operation scale (e.g. scale: 0.5)")
+        if operation != "scale" and scale is not None:
+            r.fail("scale", f"only applies to operation scale, not {operation}")
+        if operation in ("none", "scale") and r.has("size"):
+            r.fail("size", f"does not apply to operation {operation}")
     filename = r.str_("filename", "{stem}_{rendition}.{ext}")
     _check_template(r, "filename", filename)
     wm = _watermark(source, r.raw("watermark"), r.key("watermark"), base) if r.has("watermark") else None
@@ -391,6 +536,7 @@ def _rendition(source: str, data: Any, path: str, base: Path) -> Rendition:
     return rendition
 
 
+@_per_key(None)
 def _check_template(r: _Reader, name: str, template: str):
     fields = {m.group(1) for m in re.finditer(r"\{([^{}]*)\}", template)}
     unknown = fields - TEMPLATE_FIELDS
@@ -406,6 +552,7 @@ def _check_template(r: _Reader, name: str, template: str):
         r.fail(name, f"{template!r} must contain {{stem}} or {{name}}, or every input would write the same file")
 
 
+@_per_key(0o644)
 def _mode(r: _Reader, name: str) -> int:
     value = r.raw(name, "0644")
     if isinstance(value, int) and not isinstance(value, bool):
@@ -417,33 +564,42 @@ def _mode(r: _Reader, name: str) -> int:
     return int(value, 8)
 
 
+@_section
 def _folder(source: str, data: Any, path: str, base: Path, index: int) -> Folder:
     r = _Reader(source, data, path)
     inbox = r.path_("inbox", base, required=True)
-    name = r.str_("name", inbox.name if inbox.name != "inbox" else inbox.parent.name)
+    beside = inbox.parent if inbox else base  # a missing inbox is reported; the rest is still checked
+    name = r.str_("name", inbox.name if inbox and inbox.name != "inbox" else beside.name)
     on_success = r.str_("on_success", "archive", choices=ON_SUCCESS)
     archive = r.path_("archive", base)
-    if on_success == "archive" and archive is None:
-        r.fail("archive", "is required unless on_success: delete")
-    if on_success == "delete" and archive is not None:
-        r.fail("archive", "must be left out when on_success: delete (or set on_success: archive)")
+    with _recorded():
+        if on_success == "archive" and archive is None:
+            r.fail("archive", "is required unless on_success: delete")
+        if on_success == "delete" and archive is not None:
+            r.fail("archive", "must be left out when on_success: delete (or set on_success: archive)")
     items = r.raw("renditions")
-    if not isinstance(items, list) or not items:
-        r.fail("renditions", "must be a non-empty list of renditions")
+    with _recorded():
+        if not isinstance(items, list) or not items:
+            r.fail("renditions", "must be a non-empty list of renditions")
     renditions = tuple(
-        _rendition(source, item, f"{r.key('renditions')}[{i}]", base) for i, item in enumerate(items)
+        _rendition(source, item, f"{r.key('renditions')}[{i}]", base)
+        for i, item in enumerate(items if isinstance(items, list) else [])
     )
     seen: set[str] = set()
     for i, rend in enumerate(renditions):
+        if rend is None:  # its problems are reported already
+            continue
         if rend.name in seen:
-            raise ConfigError(source, f"{r.key('renditions')}[{i}].name", f"{rend.name!r} is used twice in this folder")
+            with _recorded():
+                r.fail(f"renditions[{i}].name", f"{rend.name!r} is used twice in this folder")
         seen.add(rend.name)
+    renditions = _built(renditions)
     folder = Folder(
         name=name,
         inbox=inbox,
         output=r.path_("output", base, required=True),
         failed=r.path_("failed", base, required=True),
-        processing=r.path_("processing", base, default=str(inbox.parent / "processing")),
+        processing=r.path_("processing", base, default=str(beside / "processing")),
         archive=archive,
         renditions=renditions,
         on_success=on_success,
@@ -479,6 +635,7 @@ def _with_runtime_paths(folders: tuple[Folder, ...], state_dir: Path, cluster: "
     return tuple(dataclasses.replace(f, temp_token=token, names_dir=names) for f in folders)
 
 
+@_per_key(None)
 def _group(r: _Reader, name: str) -> str | None:
     value = r.raw(name)
     if value is None:
@@ -544,32 +701,55 @@ def _check_folder_dirs(source: str, path: str, folder: Folder):
 
 
 def parse(text: str, source: str = "<config>", base: Path | None = None) -> Config:
+    """The config in `text`; a ConfigError holding every problem found if it is not usable."""
     try:
-        data = yaml.safe_load(text)
+        data = problems.load_marked(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        raise ConfigError(source, "", f"not valid YAML: {where}{getattr(exc, 'problem', exc)}") from None
+        line, column = problems.position(getattr(exc, "problem_mark", None))
+        reason = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
+        started = problems.position(getattr(exc, "context_mark", None))[0]
+        if getattr(exc, "context", None) and started and started != line:  # e.g. an unclosed [ or quote
+            reason += f" ({exc.context} that starts at line {started})"
+        if "'\\t'" in reason:
+            reason += "; YAML indents with spaces, not tabs"
+        raise ConfigError(source, "", reason, (Problem(source, "", reason, line, column),)) from None
     if data is None:
         raise ConfigError(source, "", "is empty; see config/hotfolder.yaml for an example")
-    base = base or Path.cwd()
-    r = _Reader(source, data, "")
+    found = Problems(source)
+    token = problems.CURRENT.set(found)
+    try:
+        config = _config(source, data, "", base or Path.cwd())
+    finally:
+        problems.CURRENT.reset(token)
+    if found:
+        raise ConfigError.of(found.in_order())
+    return config
+
+
+@_section
+def _config(source: str, data: Any, path: str, base: Path) -> Config:
+    r = _Reader(source, data, path)
     workers_raw = r.raw("workers", "auto")
     workers = os.cpu_count() or 1 if workers_raw == "auto" else r.int_("workers", 1, lo=1, hi=256)
     formats = r.raw("accepted_formats", ["jpeg", "png", "webp", "tiff"])
-    if not isinstance(formats, list) or not formats:
-        r.fail("accepted_formats", "must be a non-empty list, e.g. [jpeg, png, webp, tiff]")
-    formats = tuple(str(f).lower() for f in formats)
-    for f in formats:
-        if f not in INPUT_FORMATS:
-            r.fail("accepted_formats", f"{f!r} is not one of: {', '.join(INPUT_FORMATS)}")
+    with _recorded():
+        if not isinstance(formats, list) or not formats:
+            r.fail("accepted_formats", "must be a non-empty list, e.g. [jpeg, png, webp, tiff]")
+        formats = tuple(str(f).lower() for f in formats)
+        for f in formats:
+            if f not in INPUT_FORMATS:
+                r.fail("accepted_formats", f"{f!r} is not one of: {', '.join(INPUT_FORMATS)}")
     items = r.raw("folders")
-    if items is None:
-        r.missing("folders", "is required: a list of watched folders")
-    if not isinstance(items, list) or not items:
-        r.fail("folders", "must be a non-empty list of watched folders")
-    folders = tuple(_folder(source, item, f"folders[{i}]", base, i) for i, item in enumerate(items))
-    _check_across_folders(source, folders)
+    with _recorded():
+        if items is None:
+            r.missing("folders", "is required: a list of watched folders")
+        if not isinstance(items, list) or not items:
+            r.fail("folders", "must be a non-empty list of watched folders")
+    folders = tuple(_folder(source, item, f"folders[{i}]", base, i)
+                    for i, item in enumerate(items if isinstance(items, list) else []))
+    with _recorded():
+        _check_across_folders(source, folders)
+    folders = _built(folders)
     config = Config(
         source=Path(source).resolve() if source != "<config>" else Path(source),
         folders=folders,
@@ -584,7 +764,7 @@ def parse(text: str, source: str = "<config>", base: Path | None = None) -> Conf
         reload_on_change=r.bool_("reload_on_change", False),
         cluster=_cluster(source, r.raw("cluster", {}), "cluster", base, folders),
         http=_http(source, r.raw("http"), "http") if r.has("http") else None,
-        notify=_notify(source, r.raw("notify", []), "notify"),
+        notify=_notify(source, r.raw("notify", []), "notify") or (),
         notify_interval=r.float_("notify_interval", 30.0, lo=1, hi=86400),
     )
     r.done()
@@ -595,6 +775,7 @@ def parse(text: str, source: str = "<config>", base: Path | None = None) -> Conf
     return config
 
 
+@_per_key(lambda r, name, value: value)
 def _expand_env(r: _Reader, name: str, value: str) -> str:
     def sub(m):
         if m.group(1) not in os.environ:
@@ -603,6 +784,7 @@ def _expand_env(r: _Reader, name: str, value: str) -> str:
     return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", sub, value)
 
 
+@_section
 def _cluster(source: str, data: Any, path: str, base: Path, folders: tuple[Folder, ...]) -> Cluster:
     r = _Reader(source, data, path)
     enabled = r.bool_("enabled", False)
@@ -660,6 +842,7 @@ def _cluster(source: str, data: Any, path: str, base: Path, folders: tuple[Folde
     return cluster
 
 
+@_section
 def _http(source: str, data: Any, path: str) -> Http:
     if isinstance(data, (int, str)) and not isinstance(data, bool):
         data = {"listen": data}  # `http: 9464` or `http: "127.0.0.1:9464"`
@@ -677,6 +860,7 @@ def _http(source: str, data: Any, path: str) -> Http:
     return http
 
 
+@_per_key(lambda r, name, value: (HTTP_DEFAULT_HOST, 9464))
 def _listen_address(r: _Reader, name: str, value: Any) -> tuple[str, int]:
     """`9464` (loopback), `"host:port"`, `"[::1]:9464"`; a bare IPv6 address needs its brackets."""
     import ipaddress
@@ -712,12 +896,14 @@ def _listen_address(r: _Reader, name: str, value: Any) -> tuple[str, int]:
     return host, int(port_text)
 
 
+@_section
 def _notify(source: str, data: Any, path: str) -> tuple[NotifyTarget, ...]:
     if not isinstance(data, list):
         raise ConfigError(source, path, f"must be a list of {{url, events, secret}} items, not {_kind(data)}")
-    return tuple(_notify_target(source, item, f"{path}[{i}]") for i, item in enumerate(data))
+    return _built(_notify_target(source, item, f"{path}[{i}]") for i, item in enumerate(data))
 
 
+@_section
 def _notify_target(source: str, data: Any, path: str) -> NotifyTarget:
     r = _Reader(source, data, path)
     url = _expand_env(r, "url", r.str_("url", required=True).strip())
@@ -765,6 +951,8 @@ def _check_across_folders(source: str, folders: tuple[Folder, ...]):
     names: dict[str, int] = {}
     owner: dict[Path, str] = {}
     for i, folder in enumerate(folders):
+        if folder is None:  # its problems are reported already
+            continue
         if folder.name in names:
             raise ConfigError(source, f"folders[{i}].name", f"{folder.name!r} is used by folders[{names[folder.name]}] too")
         names[folder.name] = i
@@ -830,3 +1018,46 @@ def load(path: str | os.PathLike) -> Config:
     except OSError as exc:
         raise ConfigError(str(p), "", f"cannot read the config file: {exc.strerror or exc}") from None
     return parse(text, str(p), p.resolve().parent)
+
+
+# Set from elsewhere, not read from the file: no news to a person reloading it.
+_DERIVED_FIELDS = {"source", "renditions", "temp_token", "names_dir"}
+
+
+def describe_changes(old: Config, new: Config) -> list[str]:
+    """What a reload changes, for people: `workers 2 → 1`, `folder shop added`,
+    `photos: rendition tiny added`, `photos: web: quality 85 → 70`; [] when nothing."""
+    changes = _changed_fields(dataclasses.replace(old, folders=()), dataclasses.replace(new, folders=()))
+    before = {f.name: f for f in old.folders}
+    after = {f.name: f for f in new.folders}
+    changes += [f"folder {name} added" for name in after if name not in before]
+    changes += [f"folder {name} removed" for name in before if name not in after]
+    for name in (n for n in after if n in before):
+        changes += [f"{name}: {c}" for c in _changed_fields(before[name], after[name])]
+        old_r = {r.name: r for r in before[name].renditions}
+        new_r = {r.name: r for r in after[name].renditions}
+        changes += [f"{name}: rendition {r} added" for r in new_r if r not in old_r]
+        changes += [f"{name}: rendition {r} removed" for r in old_r if r not in new_r]
+        changes += [f"{name}: {r}: {c}" for r in new_r if r in old_r for c in _changed_fields(old_r[r], new_r[r])]
+    return changes
+
+
+def _changed_fields(old, new, prefix: str = "") -> list[str]:
+    out = []
+    for f in dataclasses.fields(old):
+        a, b = getattr(old, f.name), getattr(new, f.name)
+        if f.name in _DERIVED_FIELDS or a == b:
+            continue
+        if dataclasses.is_dataclass(a) and dataclasses.is_dataclass(b):  # a watermark, the cluster
+            out += _changed_fields(a, b, f"{prefix}{f.name}.")
+        elif dataclasses.is_dataclass(a) or dataclasses.is_dataclass(b):
+            out.append(f"{prefix}{f.name} {'added' if a is None else 'removed'}")
+        else:
+            out.append(f"{prefix}{f.name} {_show(a)} → {_show(b)}")
+    return out
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return "none" if value is None else str(value)

@@ -182,7 +182,8 @@ class Ledger:
         try:
             if result.ok:
                 where = spool.finish(folder, claimed)
-                logger.info("file_done", outputs=list(result.outputs), duration_ms=result.duration_ms,
+                logger.info("file_done", renditions=[r.name for r in folder.renditions],
+                            outputs=list(result.outputs), duration_ms=result.duration_ms,
                             archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
                 self.on_notice(Notice("done", folder.name, spool.display(job.rel), outputs=result.outputs,
                                       duration_ms=result.duration_ms, attempts=job.attempt))

@@ -2,15 +2,20 @@
 
 Under systemd (JOURNAL_STREAM names our stderr) each line starts with a syslog
 priority prefix such as `<3>`, so `journalctl -p err` works while the structured
-fields stay in the JSON.
+fields stay in the JSON. `--log-format console` renders the same events as short
+lines for people (console.py). The standard library's records (watchdog's, and any
+other library's) go through the same renderer, as events of their own.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 
 import structlog
+
+from .console import ConsoleRenderer
 
 PRIORITY = {"critical": 2, "error": 3, "warning": 4, "info": 6, "debug": 7}
 
@@ -72,10 +77,14 @@ def dropped() -> str | None:
     return _stream.broken if _stream is not None else None
 
 
-def setup(fmt: str = "json", level: str = "info", **context) -> None:
-    """Configure structlog for this process; call once after the process starts."""
+def setup(fmt: str = "json", level: str = "info", stream=None, **context) -> None:
+    """Configure structlog for this process; call once after the process starts.
+
+    `stream`: where lines go instead of our own copy of stderr (`hotfolder process`
+    gives its progress bar, which writes them above itself)."""
     if fmt == "console":
-        renderer = [structlog.dev.ConsoleRenderer(colors=sys.stderr is not None and sys.stderr.isatty())]
+        colors = sys.stderr is not None and sys.stderr.isatty()
+        renderer = [structlog.processors.format_exc_info, ConsoleRenderer(colors, verbose=level == "debug")]
     else:
         renderer = [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
         if _stderr_is_journal():
@@ -83,7 +92,7 @@ def setup(fmt: str = "json", level: str = "info", **context) -> None:
     # A line-buffered text stream of our own: each event is one whole write, even
     # when several processes share the same stderr.
     global _stream
-    stream = _stream = _DroppingStream(_own_stderr())
+    stream = _stream = _DroppingStream(stream if stream is not None else _own_stderr())
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -98,11 +107,54 @@ def setup(fmt: str = "json", level: str = "info", **context) -> None:
     structlog.contextvars.clear_contextvars()
     if context:
         structlog.contextvars.bind_contextvars(**context)
-    # watchdog and others log through the standard library: route their warnings
-    # (e.g. an inotify queue overflow) into the same stream.
-    logging.basicConfig(level=logging.WARNING, stream=stream,
-                        format='{"event": "%(message)s", "logger": "%(name)s", "level": "%(levelname)s"}',
-                        force=True)
+    # watchdog and others log through the standard library: their warnings (e.g. an
+    # inotify queue overflow) become our events, rendered like every other line.
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(_ToStructlog())
+    root.setLevel(logging.WARNING)
+
+
+class _ToStructlog(logging.Handler):
+    """A standard-library record as a structlog event: `event` is its message, `logger`
+    its logger's name, at its level (a level of its own counts as a warning)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            method = record.levelname.lower()
+            if method not in PRIORITY:
+                method = "warning"
+            fields = {"logger": record.name}
+            if record.exc_info:
+                fields["exc_info"] = record.exc_info
+            getattr(structlog.get_logger(), method)(record.getMessage(), **fields)
+        except Exception:  # noqa: BLE001 - logging must never raise into the library
+            self.handleError(record)
+
+
+class _Demote(logging.Filter):
+    def __init__(self, words: str):
+        super().__init__()
+        self.words = words
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.words in record.getMessage():
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+@contextlib.contextmanager
+def demoted(logger_name: str, words: str):
+    """While inside, a record of `logger_name` whose message holds `words` is logged at
+    DEBUG: for a library's alarm that we know is harmless in that moment (say why)."""
+    demote = _Demote(words)
+    logger = logging.getLogger(logger_name)
+    logger.addFilter(demote)
+    try:
+        yield
+    finally:
+        logger.removeFilter(demote)
 
 
 def get(name: str | None = None):

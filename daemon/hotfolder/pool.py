@@ -393,8 +393,9 @@ class LocalPool:
         return working >= self.target and self._lock_misses == 0
 
     def idle(self) -> bool:
-        """Nothing submitted is unfinished, or (draining) no worker is left to finish it."""
-        return not self.jobs or (self.draining and not self.slots)
+        """Nothing submitted is unfinished; draining: no worker is left either (they leave
+        on their sentinels, so a clean stop kills none)."""
+        return not self.slots if self.draining else not self.jobs
 
     def processes(self) -> int:
         return len(self.slots)

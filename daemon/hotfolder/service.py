@@ -80,6 +80,7 @@ class Service:
             self.ops.start()  # its threads start after the pool's forkserver, as the watcher's do
             self.state = "running"
             self.log.info("ready", workers=self.config.workers, folders=[f.name for f in self.config.folders],
+                          inboxes=[str(f.inbox) for f in self.config.folders],
                           pid=os.getpid(), config=str(self.config.source))
             self._publish(force=True)
             systemd.ready(self._status_line())
@@ -223,12 +224,13 @@ class Service:
                 else:
                     self.ledger.prepare(folder)
         except ConfigError as exc:
-            self._refuse_reload(exc.reason, key=exc.key, source=exc.source)
+            self._refuse_reload(exc.reason, key=exc.key, source=exc.source, problems=exc.lines())
             return False
         except OSError as exc:
             self._refuse_reload(f"a folder of the new config cannot be made: {exc}", key="",
                                 source=str(self.config.source))
             return False
+        changes = config_mod.describe_changes(self.config, new)
         self.config = new
         self.ledger.reconfigure(new)
         old_watcher = self.watcher
@@ -238,16 +240,16 @@ class Service:
         self.backend.resize(new.workers)
         self.ops.reconfigure(new)
         self.message = ""
-        self.log.info("reloaded", workers=new.workers, folders=[f.name for f in new.folders])
+        self.log.info("reloaded", workers=new.workers, folders=[f.name for f in new.folders], changes=changes)
         systemd.ready(self._status_line())
         self._publish(force=True)
         return True
 
-    def _refuse_reload(self, reason: str, key: str, source: str) -> None:
-        self.message = f"reload refused, still running the previous config: {source}: {key + ': ' if key else ''}{reason}"
-        self.log.error("reload_refused", key=key, reason=reason, file=source)
-        self.ops.notice(Notice("reload_refused", reason=f"{source}: {key + ': ' if key else ''}{reason}",
-                               step="reload"))
+    def _refuse_reload(self, reason: str, key: str, source: str, problems: list[str] | None = None) -> None:
+        said = "; ".join(problems or []) or f"{source}: {key + ': ' if key else ''}{reason}"
+        self.message = f"reload refused, still running the previous config: {said}"
+        self.log.error("reload_refused", key=key, reason=reason, file=source, problems=list(problems or []))
+        self.ops.notice(Notice("reload_refused", reason=said, step="reload"))
         if not self.draining:
             systemd.ready(self._status_line())
         self._publish(force=True)

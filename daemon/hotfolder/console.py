@@ -1,0 +1,158 @@
+"""`--log-format console`: log events as short lines for people.
+
+One line per file (`done IMG_0001.jpg → web, thumb  0.21 s`, `failed x.jpg: <reason>`),
+one per event of the daemon's life. The details stay behind `--log-level debug`: there,
+each line also shows its remaining fields, and the events that only add detail (each
+rendition written, a worker's own view of a failure the main process reports too) are
+shown. The JSON format is not affected: it keeps every event and field.
+"""
+from __future__ import annotations
+
+import time
+
+# Events that add detail to a line people see anyway: shown at --log-level debug only.
+DETAIL = {"rendition_written", "file_rendered", "file_sent", "job_skipped"}
+# What a worker says of its file, the main process says again (file_failed, file_retry,
+# claiming_paused) with the outcome: at info, people read the main process's line.
+SAID_AGAIN_BY_MAIN = {"file_failed", "render_interrupted", "output_unwritable"}
+
+# Fields of our own, never worth a `key=value` (the line says them, or they are noise).
+QUIET_FIELDS = {"event", "level", "timestamp", "logger", "exception", "outcome", "role", "slot"}
+
+
+def _secs(ms) -> str:
+    try:
+        return f"{float(ms) / 1000:.2f} s"
+    except (TypeError, ValueError):
+        return "? s"
+
+
+def _names(items) -> str:
+    return ", ".join(str(i) for i in items) if isinstance(items, (list, tuple)) else str(items)
+
+
+def _recovered(e: dict) -> str | None:
+    parts = []
+    if e.get("in_processing"):
+        parts.append(f"{e['in_processing']} file(s) a stop left in processing/ are rendered again")
+    if e.get("temp_removed"):
+        parts.append(f"{e['temp_removed']} unfinished temp file(s) removed")
+    if e.get("sidecars_finished"):
+        parts.append(f"{e['sidecars_finished']} failure record(s) completed")
+    return f"recovered {e.get('folder')}: " + "; ".join(parts) if parts else None
+
+
+def _ready(e: dict) -> str:
+    inboxes = e.get("inboxes") or e.get("folders") or []
+    return (f"ready: watching {_names(inboxes)} with {e.get('workers')} worker(s) (pid {e.get('pid')}); "
+            f"drop files there, Ctrl-C stops")
+
+
+def _reloaded(e: dict) -> str:
+    changes = e.get("changes")
+    if changes is None:
+        return f"reloaded: {e.get('workers')} worker(s), folders {_names(e.get('folders', []))}"
+    return "reloaded: " + ("; ".join(changes) if changes else "nothing changed")
+
+
+def _refused(e: dict) -> str:
+    problems = e.get("problems") or [f"{e.get('file')}: {e.get('key')}: {e.get('reason')}"]
+    return "reload refused, the running config stays:\n" + "\n".join(f"  {p}" for p in problems)
+
+
+def _died(e: dict) -> str:
+    on = f" while rendering {e['job']}" if e.get("job") else ""
+    return f"worker {e.get('slot')} (pid {e.get('pid')}) died ({e.get('cause')}){on}"
+
+
+LINES = {
+    "file_done": lambda e: f"done {e.get('file')} → {_names(e.get('renditions') or e.get('outputs') or [])}"
+                           f"  {_secs(e.get('duration_ms'))}",
+    "file_failed": lambda e: f"failed {e.get('file')}: {e.get('reason')}",
+    "file_refused": lambda e: f"failed {e.get('file')}: {e.get('reason')}",
+    "file_not_found": lambda e: f"failed {e.get('file')}: no such file or folder",
+    "file_retry": lambda e: f"retrying {e.get('file')} (attempt {e.get('attempt')}): {e.get('reason')}",
+    "file_vanished": lambda e: f"{e.get('file')} left processing/ while it was rendered; nothing to archive",
+    "file_stuck": lambda e: f"{e.get('file')} is stuck in processing/: {e.get('reason')}; {e.get('action')}",
+    "file_unstuck": lambda e: f"{e.get('file')} is back in the inbox",
+    "claim_failed": lambda e: f"could not take {e.get('file')}: {e.get('reason')}",
+    "claiming_paused": lambda e: f"taking new files paused for {e.get('retry_in_s')} s: {e.get('reason')}",
+    "ready": _ready,
+    "recovered": _recovered,
+    "recovery_problem": lambda e: f"recovery of {e.get('folder')}: {e.get('reason')} ({e.get('action')})",
+    "stopping": lambda e: f"stopping ({e.get('signal')}): the files being rendered finish (up to "
+                          f"{e.get('drain_timeout')} s); press Ctrl-C again to stop at once",
+    "stopping_now": lambda e: f"stopping now ({e.get('signal')}); unfinished files go back to the inbox",
+    "stopped": lambda e: f"stopped: {e.get('processed')} processed, {e.get('failed')} failed since the start",
+    "config_changed": lambda e: f"{e.get('file')} changed: reloading",
+    "reloaded": _reloaded,
+    "reload_refused": _refused,
+    "worker_died": _died,
+    "worker_hung": lambda e: f"worker {e.get('slot')} (pid {e.get('pid')}) spent more than {e.get('timeout_s')} s "
+                             f"on {e.get('file')}: killed",
+    "worker_killed": lambda e: f"worker {e.get('slot')} (pid {e.get('pid')}) killed: {e.get('reason')}",
+    "rebuilding_workers": lambda e: f"restarting the workers: {e.get('reason')}",
+    "workers_fail_at_boot": lambda e: f"the workers fail at start: {e.get('reason')}",
+    "inbox_unavailable": lambda e: f"the inbox of {e.get('folder')} is unavailable ({e.get('inbox')}): "
+                                   f"{e.get('reason')}; {e.get('action')}",
+    "inbox_back": lambda e: f"the inbox of {e.get('folder')} is back ({e.get('inbox')})",
+    "inbox_folder_unreadable": lambda e: f"{e.get('folder')} cannot be read: {e.get('reason')}; {e.get('action')}",
+    "status_write_failed": lambda e: f"cannot write the status to {e.get('path')}: {e.get('reason')}",
+    "start_refused": lambda e: f"cannot start: {e.get('reason')}",
+    "giving_up": lambda e: f"giving up: {e.get('reason')}",
+}
+
+COLORS = {"warning": "\033[33m", "error": "\033[31m", "critical": "\033[31;1m", "exception": "\033[31m"}
+DIM, RESET = "\033[2m", "\033[0m"
+
+
+class ConsoleRenderer:
+    """A structlog renderer: event dict -> the line people read (or DropEvent)."""
+
+    def __init__(self, colors: bool = False, verbose: bool = False):
+        self.colors, self.verbose = colors, verbose
+
+    def __call__(self, _logger, method_name: str, event: dict) -> str:
+        import structlog
+
+        name = str(event.get("event", ""))
+        if not self.verbose and (name in DETAIL or (event.get("role") == "worker" and name in SAID_AGAIN_BY_MAIN)):
+            raise structlog.DropEvent
+        make = LINES.get(name)
+        text = make(event) if make else None
+        if text is None and make is not None and not self.verbose:
+            raise structlog.DropEvent  # nothing worth a line (e.g. a recovery that found nothing)
+        level = str(event.get("level", method_name))
+        if text is None:  # no line of its own: the event and its fields, as they are
+            text = self._generic(name, event, level)
+        elif self.verbose:
+            shown = set(_fields_named_in(name))
+            extra = " ".join(f"{k}={event[k]}" for k in event if k not in QUIET_FIELDS and k not in shown)
+            if extra:
+                text += f"  {DIM if self.colors else ''}{extra}{RESET if self.colors else ''}"
+        if event.get("exception"):
+            text += "\n" + str(event["exception"]).rstrip()
+        if self.colors and level in COLORS:
+            text = f"{COLORS[level]}{text}{RESET}"
+        return f"{time.strftime('%H:%M:%S')} {text}"
+
+    @staticmethod
+    def _generic(name: str, event: dict, level: str) -> str:
+        said = f"{event['logger']}: {name}" if event.get("logger") else name  # a library's own line
+        fields = " ".join(f"{k}={event[k]}" for k in event if k not in QUIET_FIELDS)
+        label = f"{level}: " if level in ("warning", "error", "critical") else ""
+        return f"{label}{said}" + (f"  {fields}" if fields else "")
+
+
+def _fields_named_in(name: str) -> tuple[str, ...]:
+    """The fields a line already says (not repeated as key=value at debug)."""
+    return {
+        "file_done": ("file", "renditions", "outputs", "duration_ms"),
+        "file_failed": ("file", "reason"),
+        "file_refused": ("file", "reason"),
+        "file_retry": ("file", "attempt", "reason"),
+        "ready": ("inboxes", "workers", "pid"),
+        "reloaded": ("changes",),
+        "reload_refused": ("problems", "file", "key", "reason"),
+        "stopped": ("processed", "failed"),
+    }.get(name, ())

@@ -1,0 +1,193 @@
+"""The command line as a new user meets it: finding the config, requeue by name, process with a bar."""
+from __future__ import annotations
+
+import io
+import os
+import pty
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from hotfolder import cli, config, configfile, spool
+from hotfolder.progress import CLEAR, Progress
+
+CONFIG = """
+state_dir: var/state
+workers: 1
+folders:
+  - name: photos
+    inbox: var/inbox
+    output: var/output
+    archive: var/archive
+    failed: var/failed
+    renditions:
+      - {name: web, size: 64, format: jpeg}
+"""
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A folder laid out like a checkout: ./config/hotfolder.yaml; no $HOTFOLDER_CONFIG."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "hotfolder.yaml").write_text(textwrap.dedent(CONFIG).replace("var/", "../var/"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(configfile.ENV, raising=False)
+    return tmp_path
+
+
+# --- which config ------------------------------------------------------------
+
+def test_the_config_is_found_in_order(tmp_path):
+    here, system = tmp_path / "here.yaml", tmp_path / "system.yaml"
+    places = (here, system)
+    with pytest.raises(configfile.NoConfig) as info:
+        configfile.find(None, {}, places)
+    assert "HOTFOLDER_CONFIG" in str(info.value) and str(here) in str(info.value) and "--config" in str(info.value)
+    system.write_text("x")
+    assert configfile.find(None, {}, places) == configfile.Found(system, "the system's config")
+    here.write_text("x")
+    assert configfile.find(None, {}, places).path == here
+    assert configfile.find(None, {"HOTFOLDER_CONFIG": "/elsewhere.yaml"}, places).path == Path("/elsewhere.yaml")
+    assert configfile.find(Path("given.yaml"), {"HOTFOLDER_CONFIG": "/e.yaml"}, places) == \
+        configfile.Found(Path("given.yaml"), "")
+
+
+def test_commands_without_config_say_which_one_they_use(home, capsys, monkeypatch):
+    assert cli.main(["check-config"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ("hotfolder: using config/hotfolder.yaml (found in the current folder; "
+                            "--config FILE for another)\n")
+    assert "OK" in captured.out
+    other = home / "other.yaml"
+    other.write_text("folders: []\n")
+    monkeypatch.setenv(configfile.ENV, str(other))
+    assert cli.main(["status"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"hotfolder: using {other} (from $HOTFOLDER_CONFIG;")
+    assert cli.main(["check-config", "--config", "config/hotfolder.yaml"]) == 0
+    assert "using" not in capsys.readouterr().err  # given: nothing to say
+
+
+def test_no_config_anywhere_says_what_to_do(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(configfile.ENV, raising=False)
+    monkeypatch.setattr(configfile, "PLACES", (Path("config/hotfolder.yaml"), tmp_path / "no-etc.yaml"))
+    assert cli.main(["requeue"]) == 2
+    assert "hotfolder requeue: no config given and none found" in capsys.readouterr().err
+
+
+def test_every_command_takes_config_and_log_level_has_help(capsys):
+    for command in ("run", "check-config", "status", "process", "requeue", "worker"):
+        with pytest.raises(SystemExit):
+            cli.main([command, "--help"])
+        text = capsys.readouterr().out
+        assert "--config FILE" in text and "HOTFOLDER_CONFIG" in text, command
+        if command in ("run", "worker"):
+            assert "how much to log: debug" in text, text
+        if command == "process":
+            assert "warning: the files that failed (default)" in text, text
+
+
+# --- requeue -----------------------------------------------------------------
+
+def failed_files(home: Path, names: list[str]) -> config.Folder:
+    folder = config.load(home / "config" / "hotfolder.yaml").folders[0]
+    spool.ensure_dirs(folder)
+    for name in names:
+        src = folder.processing / name
+        src.parent.mkdir(parents=True, exist_ok=True)
+        src.write_bytes(b"junk")
+        spool.fail(folder, src, name, error=f"{name} is junk", step="open", attempts=2)
+    return folder
+
+
+def test_requeue_with_nothing_lists_the_failed_files_and_why(home, capsys):
+    failed_files(home, ["notes.jpg", "2026/june/a.png"])
+    assert cli.main(["requeue"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == f"photos: 2 failed file(s) in {home / 'var' / 'failed'}"
+    assert re.fullmatch(r"  2026/june/a\.png  \S+Z, attempt 2: 2026/june/a\.png is junk", out[1]), out
+    assert re.fullmatch(r"  notes\.jpg        \S+Z, attempt 2: notes\.jpg is junk", out[2]), out
+    assert "--all" in out[3]
+
+
+def test_requeue_takes_a_bare_name_a_glob_or_a_path(home, capsys):
+    folder = failed_files(home, ["notes.jpg", "b.jpg", "c.png", "2026/d.jpg"])
+    assert cli.main(["requeue", "notes.jpg"]) == 0
+    assert "1 file(s) requeued" in capsys.readouterr().out
+    assert (folder.inbox / "notes.jpg").is_file() and not (folder.failed / "notes.jpg.error.json").exists()
+    assert cli.main(["requeue", "*.jpg"]) == 0  # quoted by the user: every .jpg, in subfolders too
+    assert "2 file(s) requeued" in capsys.readouterr().out
+    assert (folder.inbox / "2026" / "d.jpg").is_file()
+    assert cli.main(["requeue", str(folder.failed / "c.png.error.json")]) == 0  # a shell glob names sidecars too
+    assert sorted(p.name for p in folder.inbox.rglob("*") if p.is_file()) == ["b.jpg", "c.png", "d.jpg", "notes.jpg"]
+    capsys.readouterr()
+    failed_files(home, ["e.jpg"])
+    assert cli.main(["requeue", "nope.jpg"]) == 1
+    err = capsys.readouterr().err
+    assert "no failed file matches 'nope.jpg' (failed files: e.jpg;" in err and "`hotfolder requeue` lists" in err
+
+
+# --- process -----------------------------------------------------------------
+
+def test_lines_written_through_the_bar_go_above_it():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term = Terminal()
+    bar = Progress(4, term)
+    bar.update(1)
+    bar.write("12:00:00 failed x.jpg: ")  # a line may come in pieces: shown when whole
+    assert "failed" not in term.getvalue()
+    bar.write("bad\n")
+    bar.update(2)
+    bar.close()
+    screen = term.getvalue()
+    assert f"{CLEAR}12:00:00 failed x.jpg: bad\n{CLEAR}[" in screen
+    for line in screen.replace(CLEAR, "\n").splitlines():
+        assert not ("[" in line and "failed" in line), line  # never on one line
+
+
+def run_on_a_terminal(argv: list[str], cwd: Path) -> tuple[int, str]:
+    """Run with stderr on a real pseudo-terminal, as in a person's shell."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=child, stdout=child, stderr=child, cwd=cwd, close_fds=True)
+    os.close(child)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the child closed its side
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(main)
+    return proc.wait(60), out.decode("utf-8", "replace")
+
+
+@pytest.mark.integration
+def test_process_counts_a_missing_path_and_keeps_the_bar_apart(home):
+    batch = home / "batch"
+    batch.mkdir()
+    for i in range(3):
+        Image.new("RGB", (320, 240), (i * 60, 80, 120)).save(batch / f"IMG_{i}.jpg")
+    (batch / "bad.jpg").write_bytes(b"\xff\xd8 not really")
+    code, screen = run_on_a_terminal([sys.executable, "-m", "hotfolder", "process", "batch", "missing.jpg"], home)
+    assert code == 1, screen
+    lines = [ln for ln in screen.replace(CLEAR, "\n").replace("\r", "\n").splitlines() if ln.strip()]
+    bars = [ln for ln in lines if ln.startswith("[")]
+    said = [ln for ln in lines if not ln.startswith("[")]
+    assert bars and bars[-1].startswith("[" + "#" * 30 + "] 4/4"), lines
+    assert all(re.fullmatch(r"\[[#.]{30}\] \d/4  [\d.]+ files/s", b) for b in bars), bars  # nothing else on them
+    assert said[0].startswith("hotfolder: using config/hotfolder.yaml")
+    assert re.fullmatch(r"\d\d:\d\d:\d\d (\x1b\[33m)?failed missing\.jpg: no such file or folder(\x1b\[0m)?", said[1])
+    assert re.fullmatch(r"\d\d:\d\d:\d\d (\x1b\[33m)?failed bad\.jpg: .*", said[2]), said
+    assert re.fullmatch(r"processed 3 of 5 file\(s\) in .* into .*; 1 failed, 1 not found", said[3]), said
+    assert len(said) == 4, said
