@@ -236,8 +236,14 @@ class Inbox:
                 # Untouched for the quiet period already (waiting since before we
                 # started, or renamed in whole): no second look needed. A file
                 # being written has a fresh mtime, or write events marked it open.
-                if time.time() - st.st_mtime_ns / 1e9 >= quiet:
+                age = time.time() - st.st_mtime_ns / 1e9
+                if age >= quiet:
                     out.append(cand.path)
+                elif cand.closed is not False and age >= 0:
+                    # Its mtime says when its bytes last changed: the quiet period runs
+                    # from then, not from the event (a file written just before it was
+                    # renamed in needs only the rest of it).
+                    cand.changed = min(cand.changed, now - age)
             elif seen != (cand.size, cand.mtime_ns):
                 cand.size, cand.mtime_ns = seen
                 cand.changed = now
