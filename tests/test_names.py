@@ -337,3 +337,25 @@ def test_status_of_a_running_daemon_whose_config_is_gone(daemon_factory):
     finally:
         d.config.write_text(saved)
     assert d.stop() == 0
+
+
+def test_status_finds_a_daemon_started_without_config_whose_config_is_gone(daemon_factory):
+    d = daemon_factory()
+    d.config.write_text(d.config.read_text().replace("state_dir: var/state", "state_dir: elsewhere/state"))
+    (d.root / "config").mkdir()
+    found = d.root / "config" / "hotfolder.yaml"
+    found.write_text(d.config.read_text().replace("var/", "../var/").replace("elsewhere/", "../elsewhere/"))
+    log = open(d.log_path, "ab")
+    proc = subprocess.Popen([sys.executable, "-m", "hotfolder", "run"], stdout=log, stderr=log, cwd=d.root)
+    try:
+        wait_for(lambda: d.event("ready"), 30, what="the daemon, started without --config")
+        saved = found.read_text()
+        found.unlink()
+        result = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--json", "--config", str(found)],
+                                capture_output=True, text=True, timeout=30)
+        found.write_text(saved)
+        assert result.returncode == 0 and json.loads(result.stdout)["running"], result.stdout + result.stderr
+    finally:
+        proc.terminate()
+        assert proc.wait(30) == 0
+        log.close()

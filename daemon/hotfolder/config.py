@@ -984,29 +984,28 @@ def status_file_of(path: str | os.PathLike) -> Path:
 
 
 def _running_daemon_state_dir(config: Path) -> Path | None:
-    """The state_dir of a `hotfolder run` started on `config`, found through /proc: its
-    command line names the config (relative to its working folder), and it holds the
-    instance lock `state_dir/hotfolder.lock` open. None if there is none (or /proc
-    does not let us look: another user's process)."""
-    target = Path(os.path.abspath(config))
+    """The state_dir of a running `hotfolder run` on `config`, found through /proc: it
+    holds the instance lock `state_dir/hotfolder.lock` open, and the status it keeps
+    there names its config (however it found it: --config, $HOTFOLDER_CONFIG, the usual
+    places). None if there is none (or /proc does not let us look: another user's)."""
+    import json
+
+    target = os.path.realpath(config)
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
-            argv = [os.fsdecode(a) for a in Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")]
-            if "run" not in argv or not any("hotfolder" in a for a in argv):
-                continue
-            given = next((argv[i + 1] for i, a in enumerate(argv[:-1]) if a in ("--config", "-c")), None)
-            if given is None:
-                continue
-            cwd = os.readlink(f"/proc/{entry}/cwd")
-            if Path(os.path.abspath(os.path.join(cwd, given))) != target:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            if b"run" not in argv or not any(b"hotfolder" in a for a in argv):
                 continue
             for fd in os.listdir(f"/proc/{entry}/fd"):
                 held = os.readlink(f"/proc/{entry}/fd/{fd}")
                 if held.endswith("/hotfolder.lock"):
-                    return Path(held).parent
-        except OSError:
+                    state_dir = Path(held).parent
+                    status = json.loads((state_dir / "status.json").read_text(encoding="utf-8"))
+                    if os.path.realpath(status.get("config", "")) == target:
+                        return state_dir
+        except (OSError, ValueError):
             continue
     return None
 
