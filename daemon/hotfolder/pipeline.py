@@ -43,7 +43,7 @@ from .engine.watermark import apply_watermark
 
 __all__ = [
     "render", "Output", "InputError", "WatermarkError", "configure", "warm_up", "plan", "Plan",
-    "output_name", "output_format", "output_ext", "ENCODER_OPTIONS", "PIL_FORMATS", "OUTPUT_EXT",
+    "output_format", "output_ext", "ENCODER_OPTIONS", "PIL_FORMATS", "OUTPUT_EXT",
     "ORIENTATION_TAG", "GPS_IFD_TAG", "TRANSPOSE_FOR", "Metadata",
 ]
 
@@ -72,14 +72,7 @@ def warm_up() -> None:
     resample.warm_up()
 
 
-# --- naming -------------------------------------------------------------------
-
-def output_name(rendition: Rendition, src_name: str, ext: str, folder: str = "") -> str:
-    """The output file name: the rendition's template filled in."""
-    return rendition.filename.format(
-        stem=Path(src_name).stem, name=src_name, ext=ext, rendition=rendition.name, folder=folder,
-    )
-
+# --- formats ------------------------------------------------------------------
 
 def output_format(rendition: Rendition, source_format: str) -> str:
     """The config name of the format written: `same` maps non-web sources to PNG."""
