@@ -7,9 +7,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import sys
 import time
 from pathlib import Path
+
+# A SIGHUP (reload) that arrives before `run` has its handler would end the process
+# (the default action): hold it back from the first moment; the service lets it
+# through once it can take it as a reload, main() at once for every other command.
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
 
 from . import __version__, configfile, log
 from . import config as config_mod
@@ -89,6 +95,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command != "run":
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
     try:
         _find_config(args)
         return COMMANDS[args.command](args)
@@ -324,18 +332,27 @@ def cmd_requeue(args) -> int:
 
 
 def _failed_matching(failed: list, name: str) -> list:
-    """The failed files `name` stands for: a path to one (its .error.json stands for it),
-    or a name or glob matched against the names and paths in failed/."""
+    """The failed files `name` stands for: a path to one, or a name or glob matched
+    against the names and paths in failed/ — as listed, first (a user's own file may be
+    named `x.error.json`); failing that, a record's path stands for its original."""
     from fnmatch import fnmatchcase
 
-    path = _original_of(Path(name).absolute().parent.resolve() / Path(name).name)
-    # A path given (or a shell glob, expanded): never followed, a failed entry may be a refused symlink.
-    exact = [(f, p) for f, p in failed if p == path]
-    if exact:
-        return exact
-    pattern = name[: -len(".error.json")] if name.endswith(".error.json") else name
-    return [(f, p) for f, p in failed
-            if fnmatchcase(p.relative_to(f.failed).as_posix(), pattern) or fnmatchcase(p.name, pattern)]
+    from .spool import SIDECAR
+
+    given = Path(name).absolute().parent.resolve() / Path(name).name
+    record_of = name.endswith(SIDECAR)
+    for path, pattern in ((given, name), (_original_of(given), name[: -len(SIDECAR)]) if record_of else (None, None)):
+        if path is None:
+            continue
+        # A path given (or a shell glob, expanded): never followed, a failed entry may be a refused symlink.
+        exact = [(f, p) for f, p in failed if p == path]
+        if exact:
+            return exact
+        globbed = [(f, p) for f, p in failed
+                   if fnmatchcase(p.relative_to(f.failed).as_posix(), pattern) or fnmatchcase(p.name, pattern)]
+        if globbed:
+            return globbed
+    return []
 
 
 def _list_failed(cfg) -> int:

@@ -960,6 +960,19 @@ def _check_across_folders(source: str, folders: tuple[Folder, ...]):
             if d in owner:
                 raise ConfigError(source, f"folders[{i}]", f"{d} is used by folder {owner[d]!r} too; give each folder its own inbox and processing folder")
             owner[d] = folder.name
+    built = [f for f in folders if f is not None]
+    for i, folder in enumerate(folders):
+        if folder is None:
+            continue
+        for other in built:
+            if other is folder:
+                continue
+            for key in ("inbox", "output", "failed", "processing", "archive"):
+                d = getattr(folder, key)
+                if d is not None and d != other.inbox and d.is_relative_to(other.inbox):
+                    raise ConfigError(source, f"folders[{i}].{key}",
+                                      f"{d} lies inside the inbox of folder {other.name!r} ({other.inbox}): that "
+                                      f"folder would take its files as input; put it elsewhere")
 
 
 def status_file_of(path: str | os.PathLike) -> Path:

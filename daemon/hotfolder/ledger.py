@@ -13,6 +13,7 @@ backoff live here too, because both are decisions about files, not processes.
 """
 from __future__ import annotations
 
+import errno
 import os
 import time
 from dataclasses import dataclass, replace
@@ -26,6 +27,7 @@ from .worker import Job, Result, temp_tag
 
 MAX_PAUSE = 60.0  # seconds: the longest claim backoff while the output folder is unusable
 MAX_STUCK_WAIT = 60.0  # seconds between tries to move a file stuck in processing/
+MAX_REMEMBERED = 1000  # unclaimable files remembered, so each is said once (memory stays bounded)
 
 
 def next_attempt(job: Job, why: str, charged: bool, max_attempts: int) -> Job | Result:
@@ -65,6 +67,9 @@ class Ledger:
         self.pause_backoff = 0.0
         self.message = ""  # why claiming is paused, for the status
         self._adopting: list = []  # lazy walks of processing/ after a crash
+        self._deferred: list[Job] = []  # given back while running, kept in processing/ (see _keep_in_line)
+        self.stopping = False  # set by the service when it drains: nothing is deferred then
+        self.on_other_fs: set[Path] = set()  # inbox files a mount makes unclaimable (said once each)
         self.stuck: dict[Path, tuple[Folder, spool.Claimed, float, float]] = {}  # path -> (.., next try, wait)
 
     def reconfigure(self, config: Config) -> None:
@@ -76,11 +81,18 @@ class Ledger:
         """Make the folder's folders (OSError if one cannot be made)."""
         spool.ensure_dirs(folder)
 
-    def recover(self, folder: Folder, adopt: bool = True) -> spool.Recovery:
+    def recover(self, folder: Folder, adopt: bool = True, running: bool = False) -> spool.Recovery:
         """The state a crash may have left in one folder, put right (see spool.recover);
-        with `adopt`, the files left in processing/ are ours again, rendered first."""
+        with `adopt`, the files left in processing/ are ours again, rendered first.
+
+        `running`: a folder a reload adds while files render. Nothing is cleaned (a temp
+        output may be one being written now, under another name for the same folders),
+        and only files in processing/ that no job holds are adopted."""
         spool.ensure_dirs(folder)
         if not adopt:
+            return spool.Recovery()
+        if running:
+            self._adopting.append(spool.claimed_files(folder))
             return spool.Recovery()
         found = spool.recover(folder)
         for problem in found.problems:
@@ -92,15 +104,21 @@ class Ledger:
             self._adopting.append(spool.claimed_files(folder))
         return found
 
-    def adopted(self, limit: int) -> list[Job]:
-        """Up to `limit` Jobs for the files a crash left in processing/ (read lazily:
-        a large processing/ costs no memory)."""
+    def waiting(self, limit: int) -> list[Job]:
+        """Up to `limit` Jobs of files already in processing/ that wait for the backend:
+        those given back while running but kept in line, then those a crash left there
+        (read lazily: a large processing/ costs no memory)."""
         out: list[Job] = []
+        while self._deferred and len(out) < limit:
+            out.append(self._deferred.pop(0))
+        held = {t.claimed.path for t in self.tracked.values()} if self._adopting else set()
         while self._adopting and len(out) < limit:
             claimed = next(self._adopting[0], None)
             if claimed is None:
                 self._adopting.pop(0)
                 continue
+            if claimed.path in held:
+                continue  # in flight already (a reload renamed or re-added its folder)
             folder = next((f for f in self.config.folders if claimed.path.is_relative_to(f.processing)), None)
             if folder is None:
                 continue
@@ -130,7 +148,10 @@ class Ledger:
             self.on_notice(Notice("failed", folder.name, spool.display(rel), str(exc), "claim", 0))
             return None
         except OSError as exc:
-            self.log.error("claim_failed", folder=folder.name, file=str(path), reason=str(exc))
+            if exc.errno == errno.EXDEV:
+                self._cross_device(folder, path)
+            else:
+                self.log.error("claim_failed", folder=folder.name, file=str(path), reason=str(exc))
             return None
         if claimed is None:
             return None
@@ -138,6 +159,26 @@ class Ledger:
                   self.config.accepted_formats, self.config.max_image_pixels)
         self.tracked[job.id] = Tracked(job, claimed)
         return job
+
+    def _cross_device(self, folder: Folder, path: Path) -> None:
+        """A file on a file system mounted inside the inbox cannot be claimed by rename
+        (nor moved to failed/): said once per file, and in the status while any is left."""
+        if path in self.on_other_fs:
+            return
+        if len(self.on_other_fs) < MAX_REMEMBERED:
+            self.on_other_fs.add(path)
+        self.log.error("file_on_another_file_system", folder=folder.name, file=spool.display(str(path)),
+                       reason="it is on another file system than the inbox (a mount inside it): it cannot be "
+                              "taken by rename", action="copy it into the inbox instead of mounting there")
+
+    def notes(self) -> str:
+        """What the status should say besides a pause."""
+        left = [p for p in self.on_other_fs if os.path.lexists(p)]
+        self.on_other_fs = set(left)
+        if not left:
+            return ""
+        return (f"{len(left)} file(s) in an inbox are on another file system (e.g. {spool.display(str(left[0]))}) "
+                "and cannot be taken: copy them in instead of mounting inside the inbox")
 
     def _new_id(self) -> int:
         self.next_id += 1
@@ -230,10 +271,22 @@ class Ledger:
         permissions changed) stays there: said once, rendered again at the next start."""
         try:
             spool.unclaim(tracked.job.folder, tracked.claimed)
+        except spool.NameTaken:
+            return self._keep_in_line(tracked, counted)
         except OSError as exc:
             self._stuck(tracked.job.folder, tracked.claimed, exc)
             return False
         self.counts.uncount(counted, tracked.job.folder)  # it is counted again when it really ends
+        return True
+
+    def _keep_in_line(self, tracked: Tracked, counted: str) -> bool:
+        """A newer file of its name waits in the inbox: the claim stays in processing/.
+        While running it is submitted again once claiming resumes; at a stop it waits
+        there, and the next start renders it first."""
+        self.counts.uncount(counted, tracked.job.folder)
+        if not self.stopping:
+            self._deferred.append(replace(tracked.job, counted=""))
+            self.tracked[tracked.job.id] = tracked
         return True
 
     def _stuck(self, folder: Folder, claimed: spool.Claimed, exc: OSError, wait: float = 1.0) -> None:

@@ -29,13 +29,23 @@ from pathlib import Path
 
 from .config import Folder, Rendition
 from .errors import HotfolderError
-from .spool import NAME_MAX, fit_name, display, walk_files
+from .spool import NAME_MAX, claimed_files, display, fit_name
 
 MAX_SUFFIX = 99  # `~2` … `~99`: past that, something is wrong with the templates
 
 
 class NameClash(HotfolderError):
     """on_name_clash: fail, and the output's name is owned by another original."""
+
+
+class RecordsUnwritable(HotfolderError):
+    """The name-ownership records (in state_dir) cannot be written: the daemon's folder is
+    the problem, not the file (the file waits, and claiming pauses, as for a full disk)."""
+
+    def __init__(self, names_dir: Path, exc: OSError):
+        self.errno = exc.errno
+        super().__init__(f"the records of which output names are whose ({names_dir}, in state_dir) cannot be "
+                         f"written: {exc.strerror or exc}; free space there or fix its permissions")
 
 
 def output_name(rendition: Rendition, src_name: str, ext: str, folder: str = "") -> str:
@@ -100,6 +110,13 @@ def reserve(folder: Folder, rel: str, outputs: list[Path]) -> list[Path]:
     or its own, else per the folder's on_name_clash. Raises NameClash (policy fail)."""
     if folder.names_dir is None:
         return list(outputs)
+    try:
+        return _reserve(folder, rel, outputs)
+    except OSError as exc:
+        raise RecordsUnwritable(folder.names_dir, exc) from None
+
+
+def _reserve(folder: Folder, rel: str, outputs: list[Path]) -> list[Path]:
     me = owner_id(folder, rel)
     source_ext = Path(rel).suffix.lstrip(".").lower()
     chosen: list[Path] = []
@@ -113,8 +130,7 @@ def reserve(folder: Folder, rel: str, outputs: list[Path]) -> list[Path]:
                 free = owner is None or owner == me or folder.on_name_clash == "replace"
                 if not free and not os.path.lexists(path):
                     if in_flight is None:  # only when needed: processing/ is small
-                        in_flight = {owner_id(folder, p.relative_to(folder.processing).as_posix())
-                                     for p in walk_files(folder.processing)}
+                        in_flight = {owner_id(folder, c.rel) for c in claimed_files(folder)}
                     free = owner not in in_flight  # stale: its output is gone, its owner not rendering
                 if free:
                     break

@@ -29,7 +29,7 @@ from .ledger import Ledger
 from .notices import Notice
 from .ops import Ops
 from .pool import BootFailure
-from .stats import FolderSlots, Status, lock_instance, write_snapshot
+from .stats import AlreadyRunning, FolderSlots, Status, lock_folder, lock_instance, write_snapshot
 from .watcher import Watcher
 
 TICK = 0.05  # seconds the loop waits for the backend's events before looking at the rest
@@ -69,8 +69,10 @@ class Service:
         """Serve until SIGTERM/SIGINT; returns the exit code."""
         systemd.scrub_environ()  # workers must never inherit NOTIFY_SOCKET
         self._instance_lock = lock_instance(self.config.state_dir)
+        self._folder_locks = {f.processing: lock_folder(f.processing) for f in self.config.folders}
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda signum, _frame: self.signals.append(signum))
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # held back since the start (cli)
         try:
             found = [self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart)
                      for folder in self.config.folders]
@@ -142,7 +144,7 @@ class Service:
                 self.reload()
             elif not self.draining:
                 self.log.info("stopping", signal=signal.Signals(sig).name, drain_timeout=self.config.drain_timeout)
-                self.draining = True
+                self.draining = self.ledger.stopping = True
             else:
                 self.log.warning("stopping_now", signal=signal.Signals(sig).name)
                 raise _StopNow
@@ -161,7 +163,7 @@ class Service:
     def _claim(self, now: float) -> int:
         """Claim ready files into the backend's room; the room left."""
         room = self.backend.room()
-        for job in self.ledger.adopted(room):  # a crash's leftovers first: drop order is kept
+        for job in self.ledger.waiting(room):  # files in processing/ first: drop order is kept
             self.backend.submit(job)
             room -= 1
         for folder in self.config.folders:
@@ -217,14 +219,19 @@ class Service:
         systemd.reloading("reloading config")
         try:
             new = self.slots.assign(config_mod.load(self.config.source))
+            _check_reloadable(self.config, new)
+            self._lock_folders(new)
             old_names = {f.name for f in self.config.folders}
             for folder in new.folders:
                 if folder.name not in old_names:
-                    self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart)
+                    self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart, running=True)
                 else:
                     self.ledger.prepare(folder)
         except ConfigError as exc:
             self._refuse_reload(exc.reason, key=exc.key, source=exc.source, problems=exc.lines())
+            return False
+        except AlreadyRunning as exc:
+            self._refuse_reload(str(exc), key="", source=str(self.config.source))
             return False
         except OSError as exc:
             self._refuse_reload(f"a folder of the new config cannot be made: {exc}", key="",
@@ -244,6 +251,14 @@ class Service:
         systemd.ready(self._status_line())
         self._publish(force=True)
         return True
+
+    def _lock_folders(self, new: Config) -> None:
+        """The new config's folders are this daemon's too (AlreadyRunning if another's).
+        A folder a reload removes stays locked until the daemon stops: its files in
+        flight still finish there."""
+        for folder in new.folders:
+            if folder.processing not in self._folder_locks:
+                self._folder_locks[folder.processing] = lock_folder(folder.processing)
 
     def _refuse_reload(self, reason: str, key: str, source: str, problems: list[str] | None = None) -> None:
         said = "; ".join(problems or []) or f"{source}: {key + ': ' if key else ''}{reason}"
@@ -288,6 +303,7 @@ class Service:
         """Cold stop: the backend stops at once; every file in flight goes back to the inbox.
 
         Idempotent: also the last word of every exit path."""
+        self.ledger.stopping = True
         for job in self.backend.stop_now():
             self.ledger.give_back(job)
         if not self.backend.claims_survive_restart:
@@ -331,7 +347,8 @@ class Service:
         return self._failed_count
 
     def _message(self) -> str:
-        return "; ".join(m for m in (self.ledger.message, self.message, log.dropped(), self.ops.problem) if m)
+        return "; ".join(m for m in (self.ledger.message, self.ledger.notes(), self.message, log.dropped(),
+                                     self.ops.problem) if m)
 
     def _status_line(self) -> str:
         s = self.status()
@@ -360,6 +377,18 @@ class Service:
         systemd.status(self._status_line())
         if self.state == "running" and self._healthy():
             systemd.watchdog()
+
+
+def _check_reloadable(old: Config, new: Config) -> None:
+    """What a running daemon cannot take over from a reload: its instance lock and status
+    live in state_dir (a second daemon could start on the old one), and local and
+    cluster mode are different backends."""
+    source = str(new.source)
+    if new.state_dir != old.state_dir:
+        raise ConfigError(source, "state_dir", f"cannot change while the daemon runs (its lock and status are in "
+                                               f"{old.state_dir}): restart the daemon to use {new.state_dir}")
+    if new.cluster.enabled != old.cluster.enabled:
+        raise ConfigError(source, "cluster.enabled", "cannot change while the daemon runs: restart the daemon")
 
 
 def _recovery_summary(found) -> str:

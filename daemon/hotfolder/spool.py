@@ -58,6 +58,17 @@ def cut(name: str, limit: int) -> str:
     return os.fsdecode(raw)
 
 
+def is_ignored_path(path: Path, root: Path) -> bool:
+    """A file under `root` whose own name, or one of whose folders' names, is ignored
+    (`inbox/.sync/a.jpg`, `inbox/upload.tmp/a.jpg`): the same rule for the watcher's
+    events and for every scan, so what is taken while running is what a rescan finds."""
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        return True
+    return any(is_ignored_name(part) for part in parts)
+
+
 def is_ignored_name(name: str) -> bool:
     """Hidden files and the temp names of browsers, rsync, and copy tools."""
     return name.startswith(".") or name.lower().endswith(IGNORED_SUFFIXES)
@@ -148,9 +159,34 @@ def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + SIDECAR)
 
 
+def folder_for(root: Path, rel_dir: str | Path) -> Path:
+    """The folder `root/rel_dir`, made if needed. A file standing where one of its
+    subfolders should be (`archive/2024` is a photo, and now `2024/img.jpg` arrives) is
+    not an error: that subfolder becomes `2024~1` (then `~2`…). A file where `root`
+    itself should be is the folder's problem (ENOTDIR: claiming pauses, see
+    OUTPUT_PROBLEMS), never the file's."""
+    if os.path.lexists(root) and not root.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "a file stands where this folder should be", str(root))
+    root.mkdir(parents=True, exist_ok=True)
+    here = root
+    for part in Path(rel_dir).parts:
+        candidate, n = here / part, 1
+        while os.path.lexists(candidate) and not candidate.is_dir():
+            candidate = here / fit_name(here / f"{part}~{n}", 0).name
+            n += 1
+        candidate.mkdir(exist_ok=True)
+        here = candidate
+    return here
+
+
+def _place(root: Path, rel: str) -> Path:
+    """Where `rel` goes under root: its folders made (see folder_for), its name unique."""
+    rel_path = Path(rel)
+    return _unique(folder_for(root, rel_path.parent) / rel_path.name)
+
+
 def _move(src: Path, dst_dir: Path, rel: str) -> Path:
-    dst = _unique(dst_dir / rel)
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst = _place(dst_dir, rel)
     os.rename(src, dst)
     fsync_dir(dst.parent)
     return dst
@@ -174,8 +210,7 @@ def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts
     recovery finishes (the original is there) or removes (it is not): recovery never
     has to guess from a name whether a file in failed/ is ours.
     """
-    dst = _unique(folder.failed / rel)
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst = _place(folder.failed, rel)
     record = {
         "file": display(rel),
         "error": display(error),
@@ -184,6 +219,7 @@ def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts
         "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "folder": display(folder.name),
         "failed_as": os.fsencode(dst.name).hex(),  # for recovery: the exact bytes of the name
+        "file_as": os.fsencode(rel).hex(),  # for requeue: the name it came in with, exactly
     }
     data = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
     pending = _write_temp(dst.parent, data, temp_prefix(folder.temp_token) + "sidecar-")
@@ -371,9 +407,10 @@ def _finish_sidecar(temp: Path) -> int:
     return 0
 
 
-def claimed_files(folder: Folder, on_error=None):
-    """The originals in processing/, lazily, as Claimed."""
-    for path in walk_files(folder.processing, on_error):
+def claimed_files(folder: Folder):
+    """The originals in processing/, lazily, as Claimed: every file there is ours, whatever
+    its name (no name rule applies, so nothing claimed is ever left behind)."""
+    for path in _walk_all(folder.processing):
         yield Claimed(path.relative_to(folder.processing).as_posix(), path)
 
 
@@ -387,10 +424,15 @@ def _prune_empty_dirs(root: Path) -> None:
 
 
 def requeue(folder: Folder, path: Path) -> Path:
-    """Move a failed file back to the inbox and drop its sidecar."""
+    """Move a failed file back to the inbox, under the name it came in with (failed/ may
+    have had to change it), and drop its record."""
     rel = path.relative_to(folder.failed).as_posix()
-    dst = _unique(folder.inbox / rel)
-    dst.parent.mkdir(parents=True, exist_ok=True)
+    record = read_failure(folder, path) or {}
+    try:
+        rel = os.fsdecode(bytes.fromhex(record["file_as"]))
+    except (KeyError, ValueError, TypeError):
+        pass  # an older record: the name it has in failed/
+    dst = _place(folder.inbox, rel)
     os.rename(path, dst)
     _sidecar(path).unlink(missing_ok=True)
     return dst
@@ -412,6 +454,7 @@ OUTPUT_PROBLEMS = {
     errno.ENOTCONN: "the output share is not connected: check the mount",
     errno.ESTALE: "the output share went stale: check the mount",
     errno.EIO: "input/output error on the output file system: check the disk or share",
+    errno.ENOTDIR: "a file stands where a folder of this folder's config should be: move it away",
 }
 
 
@@ -422,11 +465,20 @@ def output_problem(exc: BaseException) -> str | None:
     return None
 
 
+class NameTaken(HotfolderError):
+    """A newer file of the same name waits in the inbox: the claim keeps its place."""
+
+
 def unclaim(folder: Folder, claimed: Claimed) -> Path | None:
-    """Give a claimed file back to the inbox (shutdown, disk full): it is not lost."""
+    """Give a claimed file back to the inbox (shutdown, disk full): it is not lost.
+
+    Raises NameTaken when a newer file of its name is in the inbox: renaming the older
+    one (`a_1.png`) would give the user a name they never dropped, and its outputs with
+    it; it stays in processing/, in line before the newer one."""
+    if os.path.lexists(folder.inbox / claimed.rel):
+        raise NameTaken(f"{display(claimed.rel)}: a newer file of this name waits in the inbox")
     try:
-        dst = _unique(folder.inbox / claimed.rel)
-        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst = _place(folder.inbox, claimed.rel)
         os.rename(claimed.path, dst)
         return dst
     except FileNotFoundError:

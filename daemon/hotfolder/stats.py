@@ -209,19 +209,41 @@ def lock_instance(state_dir: Path):
     An flock on state_dir/hotfolder.lock, held for the life of the process (the kernel
     drops it when we die, even by SIGKILL). Returns the open file; keep it.
     """
+    return _lock(state_dir / "hotfolder.lock",
+                 "hotfolder is already running on this config (pid {pid}, lock {lock}); "
+                 "stop it first, or give this config another state_dir")
+
+
+def lock_folder(processing: Path) -> int:
+    """One daemon per folder, whatever its config says: an flock on the processing/
+    folder itself (two configs, or one whose state_dir was edited, must not claim from
+    one processing/). No file is added to the folder. Returns the fd; keep it open."""
     import fcntl
 
-    state_dir.mkdir(parents=True, exist_ok=True)
-    f = open(state_dir / "hotfolder.lock", "a+", encoding="utf-8")
+    processing.mkdir(parents=True, exist_ok=True)
+    fd = os.open(processing, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise AlreadyRunning(f"another hotfolder daemon is using the folder whose processing folder is "
+                             f"{processing} (it holds a lock on it); stop it first, or give this folder its "
+                             f"own processing folder") from None
+    return fd
+
+
+def _lock(path: Path, refusal: str, **fields):
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f = open(path, "a+", encoding="utf-8")
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         f.seek(0)
         pid = f.read().strip() or "?"
         f.close()
-        raise AlreadyRunning(
-            f"hotfolder is already running on this config (pid {pid}, lock {state_dir / 'hotfolder.lock'}); "
-            "stop it first, or give this config another state_dir") from None
+        raise AlreadyRunning(refusal.format(pid=pid, lock=path, **fields)) from None
     f.seek(0)
     f.truncate()
     f.write(f"{os.getpid()}\n")

@@ -28,7 +28,7 @@ from watchdog.observers.polling import PollingObserver
 
 from . import log
 from .config import Folder
-from .spool import is_ignored_name, walk_files
+from .spool import is_ignored_path, walk_files
 
 # A file written but never closed (a stalled upload) is taken after this long
 # without any change, rather than waiting forever.
@@ -39,6 +39,7 @@ OPEN_WRITER_GRACE = 60.0
 # "created" (a known watchdog trap): unknown, so the quiet period decides.
 CLOSED_AFTER = {"modified": False, "closed": True, "moved": True, "created": None}
 EMPTY_FILE_GRACE = 5.0  # a zero-byte file is likely still being created
+LEASE_RECHECK = 1.0  # seconds between asking the kernel whether a writer still holds a file
 
 NETWORK_FS = {
     "nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "ceph",
@@ -80,14 +81,15 @@ class Candidate:
     # Did the writer close it? True after a close-write or a move in, False after a
     # create or a write event, None when unknown (found by a scan, or polled).
     closed: bool | None = None
+    recheck: float = 0.0  # the kernel said a writer holds it open: ask again then
 
     def due(self, quiet: float) -> float:
         """When `Inbox.ready` may take it, as far as is known now (the same rules)."""
         if self.closed is False:
             return self.changed + OPEN_WRITER_GRACE  # or sooner: its close event wakes us
         if self.size == 0:
-            return self.changed + EMPTY_FILE_GRACE
-        return self.changed + quiet
+            return max(self.recheck, self.changed + EMPTY_FILE_GRACE)
+        return max(self.recheck, self.changed + quiet)
 
 
 class _Handler(FileSystemEventHandler):
@@ -132,7 +134,7 @@ class Inbox:
 
     # -- called from the observer thread
     def note(self, path: Path, closed: bool | None = None, kind_known: bool = True) -> None:
-        if is_ignored_name(path.name) or not path.is_relative_to(self.folder.inbox):
+        if is_ignored_path(path, self.folder.inbox):
             return
         now = time.monotonic()
         with self._lock:
@@ -209,8 +211,8 @@ class Inbox:
             if len(out) >= limit:
                 break
             first_look = cand.size < 0
-            if not first_look and now - cand.changed < quiet:
-                continue
+            if not first_look and now < cand.due(quiet):
+                continue  # not yet (no lstat: a flood of waiting files costs nothing)
             try:
                 st = os.lstat(cand.path)
             except OSError:
@@ -224,8 +226,9 @@ class Inbox:
                 continue  # still open for writing: wait for its close event
             if now - cand.changed < OPEN_WRITER_GRACE and open_for_writing(cand.path):
                 # Events can miss a writer (a scan after a start or a reload, a rename
-                # of a file still open): the kernel knows better.
-                cand.closed, cand.changed = False, now
+                # or a hard link of a file still open elsewhere, whose close the inbox
+                # never sees): the kernel knows better. Ask it again in a second.
+                cand.recheck = now + LEASE_RECHECK
                 continue
             if st.st_size == 0 and now - cand.changed < EMPTY_FILE_GRACE:
                 if first_look:

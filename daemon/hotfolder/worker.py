@@ -81,7 +81,7 @@ def process_one(job: Job) -> Result:
             threads=job.threads,
         )
         step = "write"
-        out_dir = folder.output / Path(job.rel).parent
+        out_dir = spool.folder_for(folder.output, Path(job.rel).parent)
         wanted = [out_dir / names.output_name(out.rendition, Path(job.rel).name, out.ext, folder.name)
                   for out in outputs]
         for name in wanted:
@@ -110,6 +110,8 @@ def process_one(job: Job) -> Result:
     except Exception as exc:  # noqa: BLE001 - report every failure; the daemon goes on
         ms = round((time.perf_counter() - t0) * 1000, 1)
         problem = spool.output_problem(exc) if step == "write" else None
+        if isinstance(exc, names.RecordsUnwritable):
+            problem = str(exc)
         transient = transient_reason(exc) if step == "render" else None
         if transient:
             logger.warning("render_interrupted", step=step, reason=transient, duration_ms=ms, outcome="retry")
@@ -118,9 +120,10 @@ def process_one(job: Job) -> Result:
             # The file comes back later: leave no incomplete set of outputs meanwhile.
             for rel_out in written:
                 (folder.output / rel_out).unlink(missing_ok=True)
-            logger.error("output_unwritable", step=step, reason=f"{problem} ({exc})", duration_ms=ms,
-                         outcome="retry")
-            return Result(job.id, False, error=f"{problem} ({exc})", step=step, retry_later=True, duration_ms=ms)
+            logger.error("output_unwritable", step=step, reason=problem if problem == str(exc) else f"{problem} ({exc})",
+                         duration_ms=ms, outcome="retry")
+            reason = problem if problem == str(exc) else f"{problem} ({exc})"
+            return Result(job.id, False, error=reason, step=step, retry_later=True, duration_ms=ms)
         logger.error("file_failed", step=step, reason=f"{type(exc).__name__}: {exc}", duration_ms=ms,
                      outcome="failed", exc_info=True)
         return Result(job.id, False, error=f"{type(exc).__name__}: {exc}", step=step, duration_ms=ms)
