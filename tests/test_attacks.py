@@ -8,7 +8,6 @@ requeue by the listed name, a flood of empty files, a hard link with its writer 
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
 import subprocess
