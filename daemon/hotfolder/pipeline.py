@@ -3,8 +3,9 @@ bytes of each out. It knows nothing of processes or folders.
 
 `render()` decodes a file once for all its renditions (a JPEG at the smallest DCT scale
 that covers the largest), resamples each from the smallest frame already made that
-still covers it, turns it upright, watermarks it and encodes it. The work is shared
-between two libraries, each where it measured faster (see DESIGN.md, "The engine"):
+still covers it, turns it upright, sharpens and watermarks it if asked, and encodes
+it. The work is shared between two libraries, each where it measured faster (see
+DESIGN.md, "The engine"):
 
   engine/decode     Pillow: open safely, draft, decode
   engine/metadata   Pillow: EXIF, ICC, XMP read, and what each output keeps
@@ -12,6 +13,7 @@ between two libraries, each where it measured faster (see DESIGN.md, "The engine
   engine/geometry   pure: sizes, crops, the stored orientation's frame
   engine/resample   libvips: resample and crop (lanczos3), threads per render
   engine/orient     Pillow: turn upright, after resampling
+  engine/sharpen    Pillow: the unsharp mask, scaled by the downscale
   engine/watermark  Pillow: the mark, composited onto its box
   engine/encode     Pillow: JPEG, PNG, WebP, AVIF at measured settings
 
@@ -31,7 +33,7 @@ from typing import Sequence
 from PIL import Image
 
 from .config import Rendition
-from .engine import memory, resample
+from .engine import memory, resample, sharpen
 from .engine.colour import convert_for, normalise_mode
 from .engine.decode import JPEG_FORMATS, PIL_FORMATS, configure, draft, load, open_image
 from .engine.encode import ENCODER_OPTIONS, encode
@@ -130,14 +132,18 @@ def render(
         image, shared = frames.resample(as_stored(p, turn))
         if turn != 1:
             image, shared = upright(image, turn), False
-        outputs[id(p.rendition)] = finish(image, p.rendition, meta, src.name, shared=shared)
+        outputs[id(p.rendition)] = finish(image, p.rendition, meta, src.name, shared=shared,
+                                          downscale=sharpen.downscale_factor(stored, p.frame))
     return [outputs[id(r)] for r in renditions]
 
 
-def finish(image: Image.Image, rendition: Rendition, meta: Metadata, src_name: str, *, shared: bool) -> Output:
-    """Convert for the output format, watermark, encode."""
+def finish(image: Image.Image, rendition: Rendition, meta: Metadata, src_name: str, *, shared: bool,
+           downscale: float = 1.0) -> Output:
+    """Convert for the output format, sharpen, watermark, encode."""
     fmt = output_format(rendition, meta.format)
     converted = convert_for(image, fmt, rendition.background)
+    if rendition.sharpen is not None:
+        converted, shared = sharpen.sharpen(converted, rendition.sharpen, downscale), False
     if rendition.watermark is not None:
         if converted is image and shared:
             converted = converted.copy()  # never draw on a frame other renditions reuse
