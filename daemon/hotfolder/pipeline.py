@@ -3,15 +3,16 @@ bytes of each out. It knows nothing of processes or folders.
 
 `render()` decodes a file once for all its renditions (a JPEG at the smallest DCT scale
 that covers the largest), resamples each from the smallest frame already made that
-still covers it, turns it upright, sharpens and watermarks it if asked, and encodes
-it. The work is shared between two libraries, each where it measured faster (see
-DESIGN.md, "The engine"):
+still covers it (or smart-crops it), turns it upright, sharpens and watermarks it if
+asked, and encodes it. The work is shared between two libraries, each where it
+measured faster (see DESIGN.md, "The engine"):
 
   engine/decode     Pillow: open safely, draft, decode
   engine/metadata   Pillow: EXIF, ICC, XMP read, and what each output keeps
   engine/colour     Pillow: modes, CMYK through its profile, 16-bit, alpha flattening
   engine/geometry   pure: sizes, crops, the stored orientation's frame
   engine/resample   libvips: resample and crop (lanczos3), threads per render
+  engine/smartcrop  libvips: `crop: attention | entropy` for fill, on the upright frame
   engine/orient     Pillow: turn upright, after resampling
   engine/sharpen    Pillow: the unsharp mask, scaled by the downscale
   engine/watermark  Pillow: the mark, composited onto its box
@@ -33,7 +34,7 @@ from typing import Sequence
 from PIL import Image
 
 from .config import Rendition
-from .engine import memory, resample, sharpen
+from .engine import memory, resample, sharpen, smartcrop
 from .engine.colour import convert_for, normalise_mode
 from .engine.decode import JPEG_FORMATS, PIL_FORMATS, configure, draft, load, open_image
 from .engine.encode import ENCODER_OPTIONS, encode
@@ -129,9 +130,12 @@ def render(
     for p in sorted(plans_for(renditions, stored, meta.orientation),
                     key=lambda p: p.frame[0] * p.frame[1], reverse=True):
         turn = meta.orientation if p.rendition.orient else 1
-        image, shared = frames.resample(as_stored(p, turn))
-        if turn != 1:
-            image, shared = upright(image, turn), False
+        if p.rendition.operation == "fill" and p.rendition.crop != "center":
+            image, shared = smartcrop.smart_fill(frames, p, turn), False
+        else:
+            image, shared = frames.resample(as_stored(p, turn))
+            if turn != 1:
+                image, shared = upright(image, turn), False
         outputs[id(p.rendition)] = finish(image, p.rendition, meta, src.name, shared=shared,
                                           downscale=sharpen.downscale_factor(stored, p.frame))
     return [outputs[id(r)] for r in renditions]
