@@ -16,6 +16,7 @@ measured faster (see DESIGN.md, "The engine"):
   engine/orient     Pillow: turn upright, after resampling
   engine/sharpen    Pillow: the unsharp mask, scaled by the downscale
   engine/watermark  Pillow: the mark, composited onto its box
+  engine/rights     set_metadata and copyright-only: EXIF and XMP (engine/xmp)
   engine/encode     Pillow: JPEG, PNG, WebP, AVIF at measured settings
 
 Format `same`: JPEG, PNG, WebP and AVIF sources keep their format; any other source
@@ -34,7 +35,7 @@ from typing import Sequence
 from PIL import Image
 
 from .config import Rendition
-from .engine import memory, resample, sharpen, smartcrop
+from .engine import memory, resample, rights, sharpen, smartcrop
 from .engine.colour import convert_for, normalise_mode
 from .engine.decode import JPEG_FORMATS, PIL_FORMATS, configure, draft, load, open_image
 from .engine.encode import ENCODER_OPTIONS, encode
@@ -65,6 +66,7 @@ class Output:
     ext: str
     width: int
     height: int
+    notes: tuple[str, ...] = ()  # what the user should hear of (a source XMP that could not be edited)
 
 
 def warm_up() -> None:
@@ -109,11 +111,13 @@ def render(
     max_image_pixels: int,
     animation: str = "first-frame",
     threads: int = 1,
+    folder: str = "",
 ) -> list[Output]:
     """Decode `src` once and return one Output per rendition, in the order given.
 
     `threads`: libvips threads for this file; 1 when other files are being rendered at
-    the same time (one worker per core already uses every core)."""
+    the same time (one worker per core already uses every core). `folder`: the folder's
+    name, for set_metadata's `{folder}`."""
     src = Path(src)
     if Image.MAX_IMAGE_PIXELS != max_image_pixels:
         configure(max_image_pixels)
@@ -136,13 +140,14 @@ def render(
             image, shared = frames.resample(as_stored(p, turn))
             if turn != 1:
                 image, shared = upright(image, turn), False
+        credits = rights.credits_for(p.rendition.set_metadata, meta.exif, folder)
         outputs[id(p.rendition)] = finish(image, p.rendition, meta, src.name, shared=shared,
-                                          downscale=sharpen.downscale_factor(stored, p.frame))
+                                          downscale=sharpen.downscale_factor(stored, p.frame), credits=credits)
     return [outputs[id(r)] for r in renditions]
 
 
 def finish(image: Image.Image, rendition: Rendition, meta: Metadata, src_name: str, *, shared: bool,
-           downscale: float = 1.0) -> Output:
+           downscale: float = 1.0, credits: rights.Credits | None = None) -> Output:
     """Convert for the output format, sharpen, watermark, encode."""
     fmt = output_format(rendition, meta.format)
     converted = convert_for(image, fmt, rendition.background)
@@ -152,6 +157,8 @@ def finish(image: Image.Image, rendition: Rendition, meta: Metadata, src_name: s
         if converted is image and shared:
             converted = converted.copy()  # never draw on a frame other renditions reuse
         converted = apply_watermark(converted, rendition.watermark)
-    data = encode(converted, fmt, rendition, meta)
+    notes: list[str] = []
+    data = encode(converted, fmt, rendition, meta, credits, notes)
     ext = output_ext(rendition, meta.format, src_name)
-    return Output(rendition=rendition, data=data, ext=ext, width=converted.width, height=converted.height)
+    return Output(rendition=rendition, data=data, ext=ext, width=converted.width, height=converted.height,
+                  notes=tuple(notes))

@@ -15,6 +15,7 @@ from ..config import Rendition
 from .decode import PIL_FORMATS
 from .errors import ENCODE_ERRORS, InputError, describe, reraise_unless_input
 from .metadata import Metadata, save_options
+from .rights import Credits
 
 # Fast settings of no visible loss (bench/pipeline_speed.py --encoders).
 ENCODER_OPTIONS = {
@@ -25,11 +26,12 @@ ENCODER_OPTIONS = {
 }
 
 
-def encode(im: Image.Image, fmt: str, rendition: Rendition, meta: Metadata) -> bytes:
+def encode(im: Image.Image, fmt: str, rendition: Rendition, meta: Metadata,
+           credits: Credits | None = None, notes: list[str] | None = None) -> bytes:
     options = dict(ENCODER_OPTIONS[fmt])
     if fmt != "png":
         options["quality"] = rendition.quality
-    options.update(save_options(fmt, rendition, meta))
+    options.update(save_options(fmt, rendition, meta, credits, notes))
     im.info = {}  # Pillow falls back to info (comment, transparency, ...): only what we pass is written
     buffer = io.BytesIO()
     try:
