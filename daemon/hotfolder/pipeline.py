@@ -17,7 +17,7 @@ measured faster (see DESIGN.md, "The engine"):
   engine/sharpen    Pillow: the unsharp mask, scaled by the downscale
   engine/watermark  Pillow: the mark, composited onto its box
   engine/rights     set_metadata and copyright-only: EXIF and XMP (engine/xmp)
-  engine/encode     Pillow: JPEG, PNG, WebP, AVIF at measured settings
+  engine/encode     Pillow: JPEG, PNG, WebP, AVIF at measured settings; max_bytes
 
 Format `same`: JPEG, PNG, WebP and AVIF sources keep their format; any other source
 (TIFF, GIF, BMP) is written as PNG, since those are not output formats.
