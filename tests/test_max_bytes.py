@@ -104,8 +104,13 @@ def test_progressive_jpeg_is_written_progressive_and_optimised(camera_jpeg):
     assert len(prog.data) < len(plain.data)
 
 
-def test_a_size_limit_optimises_the_huffman_tables(camera_jpeg):
+def test_the_search_optimises_the_huffman_tables_and_a_file_that_fits_pays_nothing(camera_jpeg, monkeypatch):
     plain = run(camera_jpeg, rendition(format="jpeg", quality=85))
-    limited = run(camera_jpeg, rendition(format="jpeg", quality=85, max_bytes=10_000_000))
-    assert len(limited.data) < len(plain.data)  # the same quality, smaller: optimised tables
-    assert Image.open(io.BytesIO(limited.data)).tobytes() == Image.open(io.BytesIO(plain.data)).tobytes()
+    assert run(camera_jpeg, rendition(format="jpeg", quality=85, max_bytes=10_000_000)).data == plain.data
+    tried = recorded(monkeypatch)
+    limited = run(camera_jpeg, rendition(format="jpeg", quality=85, max_bytes=len(plain.data) * 6 // 10))
+    chosen = max(q for q, n in tried.items() if n <= len(plain.data) * 6 // 10)
+    monkeypatch.undo()
+    unoptimised = run(camera_jpeg, rendition(format="jpeg", quality=chosen))
+    assert len(limited.data) < len(unoptimised.data)  # the same quality, smaller: optimised tables
+    assert Image.open(io.BytesIO(limited.data)).tobytes() == Image.open(io.BytesIO(unoptimised.data)).tobytes()
