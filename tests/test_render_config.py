@@ -2,6 +2,7 @@
 named with the file, the line and the key path."""
 from __future__ import annotations
 
+import re
 import textwrap
 from pathlib import Path
 
@@ -135,3 +136,20 @@ def test_a_reload_says_what_changed_in_the_new_keys(tmp_path):
     assert "shop: web: sharpen.amount 0.35 → 1.0" in changes
     assert "shop: web: max_bytes none → 500000" in changes
     assert "shop: web: set_metadata added" in changes
+
+
+def test_the_example_config_shows_every_new_key_and_is_valid_with_them_on(tmp_path):
+    example = (Path(__file__).resolve().parent.parent / "config" / "hotfolder.yaml").read_text()
+    keys = ("sharpen", "progressive", "max_bytes", "set_metadata", "artist", "copyright", "credit",
+            "usage_terms", "size_of", "crop", "metadata")
+    lines = []
+    for line in example.splitlines():
+        m = re.fullmatch(r"(\s+)# (\s*)(\w+): (.*)", line)
+        lines.append(f"{m.group(1)}{m.group(2)}{m.group(3)}: {m.group(4)}" if m and m.group(3) in keys else line)
+    on = tmp_path / "config" / "hotfolder.yaml"
+    on.parent.mkdir()
+    on.write_text("\n".join(lines) + "\n")
+    web, thumb = load(on).folders[0].renditions
+    assert web.sharpen == SHARPEN_PRESETS["standard"] and web.progressive and web.max_bytes == 500_000
+    assert web.set_metadata.copyright == "© {year} Example Studio" and web.watermark.size_of == "shorter"
+    assert thumb.crop == "attention" and thumb.metadata == "copyright-only"

@@ -575,7 +575,7 @@ def _rendition(source: str, data: Any, path: str, base: Path) -> Rendition:
         background=_color(r, "background", "#ffffff"),
         sharpen=_sharpen(source, r, "sharpen"),
         crop=r.str_("crop", "center", choices=CROPS),
-        set_metadata=_set_metadata(source, r.raw("set_metadata"), r.key("set_metadata")) if r.has("set_metadata") else None,
+        set_metadata=_set_metadata_of(source, r, "set_metadata"),
         max_bytes=_byte_size(r, "max_bytes"),
         progressive=r.bool_("progressive", False),
     )
@@ -609,6 +609,11 @@ def _sharpen_mapping(source: str, data: Any, path: str) -> Sharpen:
     )
     r.done()
     return sharpen
+
+
+def _set_metadata_of(source: str, r: _Reader, name: str) -> SetMetadata | None:
+    data = r.raw(name)  # read even when absent: a misspelt key is then told about it
+    return None if data is None else _set_metadata(source, data, r.key(name))
 
 
 @_section
