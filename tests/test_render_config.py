@@ -10,18 +10,9 @@ import pytest
 
 from hotfolder.config import SHARPEN_PRESETS, ConfigError, SetMetadata, Sharpen, describe_changes, load
 
-HEAD = """
-folders:
-  - name: shop
-    inbox: in
-    output: out
-    archive: arch
-    failed: bad
-    renditions:
-      - name: web
-        size: 1600x1200
-        format: jpeg
-"""
+from tests.test_config import BASE
+
+HEAD = BASE  # one folder, shop, with one rendition, web
 
 
 def config_with(tmp_path: Path, keys: str, head: str = HEAD) -> Path:

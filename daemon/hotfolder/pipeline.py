@@ -34,7 +34,7 @@ from typing import Sequence
 
 from PIL import Image
 
-from .config import Rendition
+from .config import Rendition, SetMetadata
 from .engine import memory, resample, rights, sharpen, smartcrop
 from .engine.colour import convert_for, normalise_mode
 from .engine.decode import JPEG_FORMATS, PIL_FORMATS, configure, draft, load, open_image
@@ -147,7 +147,7 @@ def render(
 
 
 def finish(image: Image.Image, rendition: Rendition, meta: Metadata, src_name: str, *, shared: bool,
-           downscale: float = 1.0, credits: rights.Credits | None = None) -> Output:
+           downscale: float = 1.0, credits: SetMetadata | None = None) -> Output:
     """Convert for the output format, sharpen, watermark, encode."""
     fmt = output_format(rendition, meta.format)
     converted = convert_for(image, fmt, rendition.background)

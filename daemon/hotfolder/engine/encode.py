@@ -12,11 +12,10 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from ..config import Rendition
+from ..config import Rendition, SetMetadata
 from .decode import PIL_FORMATS
 from .errors import ENCODE_ERRORS, InputError, describe, reraise_unless_input
 from .metadata import Metadata, save_options
-from .rights import Credits
 
 # Fast settings of no visible loss (bench/pipeline_speed.py --encoders).
 ENCODER_OPTIONS = {
@@ -28,7 +27,7 @@ ENCODER_OPTIONS = {
 
 
 def encode(im: Image.Image, fmt: str, rendition: Rendition, meta: Metadata,
-           credits: Credits | None = None, notes: list[str] | None = None) -> bytes:
+           credits: SetMetadata | None = None, notes: list[str] | None = None) -> bytes:
     options = dict(ENCODER_OPTIONS[fmt])
     if fmt != "png":
         options["quality"] = rendition.quality

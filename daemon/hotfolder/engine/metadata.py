@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from PIL import Image, PngImagePlugin
 
-from ..config import Rendition
+from ..config import Rendition, SetMetadata
 from . import orient, rights
 from .decode import JPEG_FORMATS, PIL_FORMATS
 from .errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
@@ -69,7 +69,7 @@ def _config_format(pil_format: str | None) -> str:
     return "png"
 
 
-def save_options(fmt: str, rendition: Rendition, meta: Metadata, credits: rights.Credits | None = None,
+def save_options(fmt: str, rendition: Rendition, meta: Metadata, credits: SetMetadata | None = None,
                  notes: list[str] | None = None) -> dict:
     """The metadata arguments of Pillow's save() for one output. `credits`: the rights
     fields to write (engine/rights.py); `notes` gets what the user should hear of."""
@@ -89,7 +89,7 @@ def save_options(fmt: str, rendition: Rendition, meta: Metadata, credits: rights
     return options
 
 
-def _output_exif_xmp(rendition: Rendition, meta: Metadata, credits: rights.Credits | None,
+def _output_exif_xmp(rendition: Rendition, meta: Metadata, credits: SetMetadata | None,
                      notes: list[str]) -> tuple[bytes, bytes | None]:
     if rendition.metadata == "copyright-only":
         return rights.copyright_only(meta.exif, meta.xmp, rendition, meta.orientation, credits, notes)

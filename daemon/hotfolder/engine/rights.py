@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from dataclasses import dataclass
 
 from PIL import Image
 
@@ -48,26 +47,18 @@ ASCII_SPELLING = {
 }
 
 
-@dataclass(frozen=True)
-class Credits:
-    """The rights fields for one output, templates filled in (None: not set)."""
-
-    artist: str | None = None
-    copyright: str | None = None
-    credit: str | None = None
-    usage_terms: str | None = None
-
-    def items(self) -> list[tuple[str, str]]:
-        return [(key, getattr(self, key)) for key in SET_METADATA_KEYS if getattr(self, key) is not None]
-
-
-def credits_for(spec: SetMetadata | None, exif: bytes, folder: str) -> Credits | None:
-    """`spec` with `{year}` (the year the photo was taken, else this year) and `{folder}` filled in."""
+def credits_for(spec: SetMetadata | None, exif: bytes, folder: str) -> SetMetadata | None:
+    """The fields of one output: `spec` with `{year}` (the year the photo was taken, else
+    this year) and `{folder}` filled in."""
     if spec is None:
         return None
     year = str(capture_year(exif) or dt.date.today().year)
-    return Credits(**{key: None if getattr(spec, key) is None else getattr(spec, key).format(year=year, folder=folder)
-                      for key in SET_METADATA_KEYS})
+    return SetMetadata(**{key: text.format(year=year, folder=folder) for key, text in fields(spec)})
+
+
+def fields(credits: SetMetadata) -> list[tuple[str, str]]:
+    """The fields that are set, in order."""
+    return [(key, getattr(credits, key)) for key in SET_METADATA_KEYS if getattr(credits, key) is not None]
 
 
 def capture_year(raw: bytes) -> int | None:
@@ -94,23 +85,23 @@ def ascii_text(text: str) -> str:
     return "".join(c if 32 <= ord(c) < 127 else "?" for c in plain)
 
 
-def signed(exif: bytes, xmp: bytes | None, credits: Credits, notes: list[str]) -> tuple[bytes, bytes]:
+def signed(exif: bytes, xmp: bytes | None, credits: SetMetadata, notes: list[str]) -> tuple[bytes, bytes]:
     """The output's EXIF and XMP with `credits` written into both, replacing the values
     they held. A packet that cannot be read is replaced by one holding the credits (said in `notes`)."""
     out = Image.Exif()
     if exif:
         out.load(exif)
-    for key, value in credits.items():
+    for key, value in fields(credits):
         if key in EXIF_TAGS:
             out[EXIF_TAGS[key]] = ascii_text(value)
     packet = _packet_or_new(xmp, notes, "replaced by one holding only set_metadata's fields")
-    for key, value in credits.items():
+    for key, value in fields(credits):
         packet.put(XMP_PROPERTIES[key], value)
     return out.tobytes(), packet.tobytes()
 
 
 def copyright_only(exif: bytes, xmp: bytes | None, rendition: Rendition, orientation: int,
-                   credits: Credits | None, notes: list[str]) -> tuple[bytes, bytes | None]:
+                   credits: SetMetadata | None, notes: list[str]) -> tuple[bytes, bytes | None]:
     """EXIF and XMP holding only the source's rights fields, then `credits` over them."""
     source, out = Image.Exif(), Image.Exif()
     if exif:

@@ -133,12 +133,3 @@ def _register(prefix: str, uri: str) -> None:
         except ValueError:
             pass  # a prefix ElementTree keeps for itself: it writes its own
 
-
-def texts(found: ET.Element | str | None) -> list[str]:
-    """The values of a property as found: its list items, or its text."""
-    if found is None:
-        return []
-    if isinstance(found, str):
-        return [found]
-    items = [li.text or "" for li in found.iter(LI)]
-    return items if items else [found.text or ""]
