@@ -174,3 +174,22 @@ def test_year_is_when_the_photo_was_taken_or_else_this_year(tmp_path, camera_jpe
 ])
 def test_exif_text_is_spelt_in_ascii(text, spelt):
     assert rights.ascii_text(text) == spelt
+
+
+@pytest.mark.parametrize("packet", [
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">'
+    b'<!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">'
+    b'<!ENTITY g "&f;&f;&f;&f;&f;&f;&f;&f;&f;&f;">]><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description>&g;</rdf:Description>'
+    b'</rdf:RDF></x:xmpmeta>',
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description>&e;</rdf:Description>'
+    b'</rdf:RDF></x:xmpmeta>',
+], ids=["entity-expansion", "external-entity"])
+def test_a_hostile_xmp_packet_is_refused_and_replaced(tmp_path, packet):
+    src = tmp_path / "hostile.jpg"
+    photo((200, 100)).save(src, xmp=packet)
+    im, notes = one(src, set_metadata=SetMetadata(artist="Ann"), metadata="keep")
+    assert values(xmp_of(im), "dc:creator") == ["Ann"] and b"root:" not in im.info["xmp"]
+    assert len(notes) == 1 and "cannot be read" in notes[0]

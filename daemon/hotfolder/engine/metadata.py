@@ -3,7 +3,7 @@ carries, and what each output keeps of it (`Rendition.metadata`):
 
   keep       EXIF (Orientation removed once the pixels are upright) + ICC + XMP.
   strip-gps  the same without the GPS IFD; an XMP packet that carries GPS fields
-             is dropped whole (editing XMP is out of scope).
+             is dropped whole (its GPS fields are not edited out).
   strip-all  no EXIF, no XMP, no comment. The ICC profile is kept: dropping it
              changes the colours, which no user wants.
   copyright-only  the source's rights fields only (engine/rights.py) + ICC.

@@ -7,9 +7,9 @@ every colour band (alpha untouched). Sharpening the luminance only, as Lightroom
 libvips' `sharpen` do, makes no colour fringes, and blurs one band instead of three.
 
 Measured on one core (bench/stages.py; DESIGN.md, "The engine"), on a 1600×1200 frame:
-this mask ~25 ms; Pillow's `UnsharpMask` (every band, the same blur) ~60 ms; libvips'
-`sharpen` (through LabS and back) ~135 ms; libvips' integer `conv` is fast but, with a
-sharpening kernel's negative weights, off by up to 64 levels. A radius up to 0.7 blurs
+this mask 25-30 ms; Pillow's `UnsharpMask` (every band, the same blur) 2.4-2.8× as
+long; libvips' `sharpen` (through LabS and back) 5-6× as long; libvips' integer `conv`
+is fast but, with a sharpening kernel's negative weights, off by up to 64 levels. A radius up to 0.7 blurs
 with a 3×3 Gaussian kernel (the sampled Gaussian: closer to the exact blur than Pillow's
 box-based GaussianBlur, and twice as fast); larger ones with GaussianBlur.
 
@@ -17,7 +17,7 @@ Scaling. What limits output sharpening is the noise and the camera's own sharpen
 both at the source's pixel scale: a downscale by f averages f² source pixels into one,
 and leaves ~1/f of the noise (measured, lanczos3: noise σ × f stays between 8.95 and
 9.30 for f from 1.2 to 8). Per pixel, a larger downscale is not softer (measured: the
-output's Laplacian energy grows with f); it is more sharpening that it can bear. The amount applied is therefore
+output's Laplacian energy grows with f): it bears more sharpening. The amount applied is
 
     amount × strength(f),  strength(f) = max(0.25, (1 − 1/f) / (1 − 1/4))
 

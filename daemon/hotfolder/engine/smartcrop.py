@@ -20,7 +20,8 @@ from .geometry import Plan, as_stored
 from .orient import upright
 from .resample import Frame, Frames
 
-INTERPRETATION = {"L": "b-w", "LA": "b-w", "RGB": "srgb", "RGBA": "srgb"}  # new_from_memory says "multiband" for LA and RGBA
+# What the bands are: new_from_memory() says "multiband" for LA and RGBA.
+INTERPRETATION = {"L": "b-w", "LA": "b-w", "RGB": "srgb", "RGBA": "srgb"}
 
 
 def smart_fill(frames: Frames, p: Plan, turn: int) -> Image.Image:
