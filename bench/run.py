@@ -12,8 +12,9 @@ Rows (see bench/README.md): seed-style Pool.map, Pillow draft+LANCZOS Pool.map
 <cores>, the floor (decode at DCT scale + the encodes, nothing else), the daemon's
 burst throughput, its per-file worker cost against the floor's, its workers' busy
 share during the burst, added latency close -> output, peak RSS of the daemon's
-process tree at a backlog of 10 / 10,000 / 100,000 small files, and the time to the
-first claim with 100,000 files waiting.
+process tree at a backlog of 10 / 10,000 / 100,000 small files, the time to the
+first claim with 100,000 files waiting, and what each optional rendition key (sharpen,
+crop, max_bytes, progressive, set_metadata) adds to one file's render.
 """
 from __future__ import annotations
 
@@ -47,7 +48,8 @@ from bench.recipe import Rendition, output_name, renditions as recipe_renditions
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "RESULTS.md"
-SECTIONS = ("single", "seed", "bare", "pyvips", "vips", "magick", "floor", "daemon", "latency", "backlog")
+SECTIONS = ("single", "seed", "bare", "pyvips", "vips", "magick", "floor", "daemon", "latency", "backlog",
+            "features")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -834,7 +836,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"first claim {b['first_claim_s']}, {b['archived_in_window']} archived")
         raw["backlog"] = backlog
 
+    if "features" in want:
+        log("features: what each optional rendition key costs (python -m bench.features, in a child process)")
+        try:
+            raw["features"] = run_features(root, 5 if args.quick else 11)
+        except (subprocess.CalledProcessError, ValueError) as exc:
+            notes.append(f"features rows: failed: {exc}")
     rows = table_rows(args, results, single, latency, raw, backlog, procs)
+    rows += feature_rows(raw.get("features"))
     raw["elapsed_s"] = time.perf_counter() - t_all
     text = render(rows, notes, args, procs, rends)
     print(text)
@@ -846,6 +855,27 @@ def main(argv: list[str] | None = None) -> int:
     else:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
+
+
+def run_features(root: Path, repeat: int) -> list[dict]:
+    """bench/features.py in a child: libvips threads must not start in this process, which forks."""
+    out = subprocess.run([sys.executable, "-m", "bench.features", "--json", "--repeat", str(repeat), "--dir", str(root)],
+                         capture_output=True, text=True, check=True, cwd=ROOT.parent, timeout=900)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def feature_rows(found: list[dict] | None) -> list[Row]:
+    """One row per optional key: its cost per file against the plain recipe (fit 1600 JPEG
+    with the watermark + fill 400 WebP), in one process, one libvips thread."""
+    if not found:
+        return []
+    base = found[0]
+    rows = [Row(f"render(), {base['variant']} (fit 1600 JPEG + watermark, fill 400 WebP), 1 thread",
+                f"{base['ms']:.1f} ms", "the base of the rows below")]
+    for f in found[1:]:
+        rows.append(Row(f"render() + {f['variant']}", f"{f['ms']:.1f} ms",
+                        f"{f['ratio']:.2f}× plain; {f['encodes']} encodes; fit output {f['fit_bytes'] / 1000:.0f} KB"))
+    return rows
 
 
 def table_rows(args, results, single, latency, raw, backlog, procs) -> list[Row]:

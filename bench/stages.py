@@ -26,15 +26,16 @@ import tempfile
 from pathlib import Path
 
 import pyvips
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageFilter
 
 from bench import corpus
 from bench.timing import median_ms
 from hotfolder import pipeline
-from hotfolder.config import Rendition, Watermark
+from hotfolder.config import SHARPEN_PRESETS, Rendition, Watermark
 from hotfolder.engine import colour, resample, watermark
+from hotfolder.engine import sharpen as sharpening
 
-WATERMARK = Watermark(text="© Example Studio", opacity=0.6, size=0.25, margin=0.02)
+WATERMARK = Watermark(text="© Example Studio", opacity=0.6, size=0.33, margin=0.02)  # the example config's
 FIT = Rendition(name="web", operation="fit", width=1600, height=1600, format="jpeg", quality=85,
                 watermark=WATERMARK)
 FILL = Rendition(name="thumb", operation="fill", width=400, height=400, format="webp", quality=80)
@@ -79,8 +80,8 @@ def pil_mark(im: Image.Image) -> Image.Image:
 class VipsMark:
     """The same mark as a libvips image, made once (as the engine caches its marks)."""
 
-    def __init__(self, width: int):
-        mark = watermark.mark_image(WATERMARK, round(width * WATERMARK.size))
+    def __init__(self, frame: tuple[int, int]):
+        mark = watermark.mark_image(WATERMARK, watermark.mark_width(frame, WATERMARK))
         self.size = mark.size
         self.image = resample.Frame(mark).vips().copy(interpretation="srgb")
 
@@ -100,7 +101,7 @@ def stage_rows(src: Path, repeat: int) -> list[tuple[str, float, float, str]]:
     fit = base.resize(FIT_SIZE, LANCZOS)
     vfit = resample.Frame(fit).vips()
     fill = fit.resize((400, 400), LANCZOS, box=FILL_BOX)
-    vmark = VipsMark(FIT_SIZE[0])
+    vmark = VipsMark(FIT_SIZE)
     cmyk = base.convert("CMYK")
     vcmyk = pyvips.Image.new_from_memory(cmyk.tobytes(), *cmyk.size, 4, "uchar").copy(interpretation="cmyk")
     profile = cmyk_profile()
@@ -134,6 +135,31 @@ def stage_rows(src: Path, repeat: int) -> list[tuple[str, float, float, str]]:
         ("JPEG encode 1600×1200 q85", t(lambda: pil_jpeg(fit)), t(lambda: vfit.jpegsave_buffer(Q=85)), "Pillow"),
         ("WebP encode 400×400 q80", t(lambda: pil_webp(fill)),
          t(lambda: resample.Frame(fill).vips().webpsave_buffer(Q=80, effort=2)), "Pillow (method 2 / effort 2)"),
+    ]
+
+
+def feature_stage_rows(src: Path, repeat: int) -> list[tuple[str, float, float, str]]:
+    """The stages of the optional keys (sharpen, crop, max_bytes' optimised tables)."""
+    t = lambda fn: median_ms(fn, repeat)  # noqa: E731
+    fit = pil_decode(src).resize(FIT_SIZE, LANCZOS)
+    vfit = resample.Frame(fit).vips()
+    frame = fit.resize((533, 400), LANCZOS)  # the fill's frame: what the smart crop is cut from
+    vframe = resample.Frame(frame).vips()
+    spec = SHARPEN_PRESETS["standard"]
+    unsharp = ImageFilter.UnsharpMask(spec.radius, round(spec.amount * 100), spec.threshold)
+    lab = dict(sigma=spec.radius, x1=spec.threshold * 100 / 255, m1=0, m2=spec.amount, y2=100, y3=100)
+    optimised = {**pipeline.ENCODER_OPTIONS["jpeg"], "optimize": True}
+    return [
+        ("sharpen 1600×1200: the engine's luminance mask (standard)", t(lambda: sharpening.sharpen(fit, spec, 4.0)),
+         t(lambda: to_pil(vfit.sharpen(**lab).cast("uchar"))), "Pillow, luminance (libvips: `sharpen`, LabS)"),
+        ("sharpen 1600×1200: Pillow's UnsharpMask, every band", t(lambda: fit.filter(unsharp)), float("nan"),
+         "not used: twice the engine's mask"),
+        ("smart crop 400×400 from 533×400, attention", float("nan"),
+         t(lambda: to_pil(vframe.smartcrop(400, 400, interesting="attention"))), "libvips (Pillow has none)"),
+        ("smart crop 400×400 from 533×400, entropy", float("nan"),
+         t(lambda: to_pil(vframe.smartcrop(400, 400, interesting="entropy"))), "libvips"),
+        ("JPEG encode 1600×1200 q85, optimised Huffman", t(lambda: fit.save(io.BytesIO(), "JPEG", quality=85, **optimised)),
+         t(lambda: vfit.jpegsave_buffer(Q=85, optimize_coding=True)), "Pillow; only in the max_bytes search"),
     ]
 
 
@@ -177,7 +203,7 @@ def main(argv=None) -> None:
     print(f"source: {src.name}, 4000×3000 JPEG, {src.stat().st_size / 1e6:.1f} MB; Pillow {Image.__version__}, "
           f"libvips {pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}; median of {args.repeat}; "
           f"load {load} at start\n")
-    mark = VipsMark(FIT_SIZE[0])
+    mark = VipsMark(FIT_SIZE)
     whole = {
         "all Pillow (draft + LANCZOS, the engine before)": median_ms(lambda: all_pillow(src), args.repeat),
         "all libvips (shrink-on-load, lanczos3, libvips encoders)": median_ms(lambda: all_vips(src, mark), args.repeat),
@@ -195,7 +221,7 @@ def main(argv=None) -> None:
     resample.use_threads(1)
     print("| stage | Pillow | libvips, 1 thread | engine |\n|---|---|---|---|")
     fmt = lambda ms: "" if ms != ms else f"{ms:.1f} ms"  # noqa: E731 - NaN: not applicable
-    for name, pil_ms, vips_ms, choice in stage_rows(src, args.repeat):
+    for name, pil_ms, vips_ms, choice in stage_rows(src, args.repeat) + feature_stage_rows(src, args.repeat):
         print(f"| {name} | {fmt(pil_ms)} | {fmt(vips_ms)} | {choice} |")
 
 

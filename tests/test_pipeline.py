@@ -460,7 +460,7 @@ def test_text_watermark_lands_in_its_corner(jpeg):
 def test_image_watermark_lands_in_its_corner_with_opacity(tmp_path, jpeg):
     logo = tmp_path / "logo.png"
     Image.new("RGBA", (50, 25), (255, 255, 0, 255)).save(logo)
-    wm = Watermark(image=logo, position="top-left", opacity=0.5, size=0.25, margin=0.0)
+    wm = Watermark(image=logo, position="top-left", opacity=0.5, size=0.25, margin=0.0, size_of="width")
     out = run_one(jpeg, R(operation="fit", width=200, height=200, format="png", watermark=wm))
     # Half-opaque yellow over the red corner block: (red+yellow)/2.
     assert near(out.getpixel((10, 5)), ((220 + 255) // 2, (20 + 255) // 2, 10), 20)

@@ -32,7 +32,14 @@ POSITIONS = (
     "left", "center", "right",
     "bottom-left", "bottom", "bottom-right",
 )
-METADATA = ("keep", "strip-gps", "strip-all")
+METADATA = ("keep", "strip-gps", "strip-all", "copyright-only")
+CROPS = ("center", "attention", "entropy")
+WATERMARK_SIZE_OF = ("shorter", "width", "height")
+SET_METADATA_KEYS = ("artist", "copyright", "credit", "usage_terms")
+SET_METADATA_FIELDS = {"year", "folder"}
+# `max_bytes` units: SI (KB = 1000 bytes) and binary (KiB = 1024 bytes), case aside.
+BYTE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "kib": 1024, "mib": 1024**2}
+MIN_MAX_BYTES = 1000
 WATCH_MODES = ("auto", "inotify", "poll")
 ON_SUCCESS = ("archive", "delete")
 ANIMATION = ("first-frame", "fail")
@@ -77,7 +84,36 @@ class Watermark:
     position: str = "bottom-right"
     opacity: float = 0.5
     margin: float = 0.02  # fraction of the image's shorter side
-    size: float = 0.25  # watermark width as a fraction of the image width
+    size: float = 0.25  # watermark width as a fraction of the side named by size_of
+    size_of: str = "shorter"  # shorter: the same mark on a portrait and a landscape; width: the old sizing
+
+
+@dataclass(frozen=True)
+class Sharpen:
+    """An unsharp mask, as Photoshop's: at a downscale by 4 or more it is applied as
+    given; smaller downscales get less (engine/sharpen.py says how much and why)."""
+
+    radius: float  # sigma of the Gaussian, in output pixels
+    amount: float  # 1.0 is Photoshop's 100 %
+    threshold: int  # 0-255: smaller differences from the blurred image are left alone
+    preset: str = "custom"
+
+
+SHARPEN_PRESETS = {
+    "low": Sharpen(radius=0.5, amount=0.35, threshold=2, preset="low"),
+    "standard": Sharpen(radius=0.6, amount=0.6, threshold=2, preset="standard"),
+    "high": Sharpen(radius=0.7, amount=1.0, threshold=2, preset="high"),
+}
+
+
+@dataclass(frozen=True)
+class SetMetadata:
+    """Rights fields written into every output (templates: `{year}`, `{folder}`)."""
+
+    artist: str | None = None
+    copyright: str | None = None
+    credit: str | None = None
+    usage_terms: str | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +131,11 @@ class Rendition:
     metadata: str = "strip-gps"
     upscale: bool = False
     background: tuple[int, int, int] = (255, 255, 255)
+    sharpen: Sharpen | None = None  # an unsharp mask after resampling; None: not sharpened
+    crop: str = "center"  # fill only: center, or libvips' smartcrop (attention, entropy)
+    set_metadata: SetMetadata | None = None  # copyright and credit written into EXIF and XMP
+    max_bytes: int | None = None  # the output never exceeds this (quality lowered as needed)
+    progressive: bool = False  # JPEG only
 
     @property
     def target_box(self) -> tuple[int, int] | None:
@@ -488,6 +529,7 @@ def _watermark(source: str, data: Any, path: str, base: Path) -> Watermark:
         opacity=r.float_("opacity", 0.5, lo=0.0, hi=1.0),
         margin=r.float_("margin", 0.02, lo=0.0, hi=0.45),
         size=r.float_("size", 0.25, lo=0.01, hi=1.0),
+        size_of=r.str_("size_of", "shorter", choices=WATERMARK_SIZE_OF),
     )
     r.done()
     return wm
@@ -531,9 +573,121 @@ def _rendition(source: str, data: Any, path: str, base: Path) -> Rendition:
         metadata=r.str_("metadata", "strip-gps", choices=METADATA),
         upscale=r.bool_("upscale", False),
         background=_color(r, "background", "#ffffff"),
+        sharpen=_sharpen(source, r, "sharpen"),
+        crop=r.str_("crop", "center", choices=CROPS),
+        set_metadata=_set_metadata_of(source, r, "set_metadata"),
+        max_bytes=_byte_size(r, "max_bytes"),
+        progressive=r.bool_("progressive", False),
     )
+    _check_output_keys(r, rendition)
     r.done()
     return rendition
+
+
+@_per_key(None)
+def _sharpen(source: str, r: _Reader, name: str) -> Sharpen | None:
+    """`sharpen: none | low | standard | high`, or `{radius, amount, threshold}`."""
+    value = r.raw(name)
+    if value is None or value is False or value == "none":  # `sharpen: off` is YAML's false
+        return None
+    if isinstance(value, str) and value in SHARPEN_PRESETS:
+        return SHARPEN_PRESETS[value]
+    if isinstance(value, dict):
+        return _sharpen_mapping(source, value, r.key(name))
+    r.fail(name, f"must be one of: none, {', '.join(SHARPEN_PRESETS)}, or a mapping "
+                 f"{{radius, amount, threshold}}, not {_kind(value)}")
+
+
+@_section
+def _sharpen_mapping(source: str, data: Any, path: str) -> Sharpen:
+    r = _Reader(source, data, path)
+    like = SHARPEN_PRESETS["standard"]  # what a key left out reads as
+    sharpen = Sharpen(
+        radius=r.float_("radius", like.radius, lo=0.1, hi=5.0),
+        amount=r.float_("amount", like.amount, lo=0.01, hi=5.0),
+        threshold=r.int_("threshold", like.threshold, lo=0, hi=255),
+    )
+    r.done()
+    return sharpen
+
+
+def _set_metadata_of(source: str, r: _Reader, name: str) -> SetMetadata | None:
+    data = r.raw(name)  # read even when absent: a misspelt key is then told about it
+    return None if data is None else _set_metadata(source, data, r.key(name))
+
+
+@_section
+def _set_metadata(source: str, data: Any, path: str) -> SetMetadata:
+    r = _Reader(source, data, path)
+    given = [key for key in SET_METADATA_KEYS if r.has(key)]
+    values = {key: _metadata_text(r, key) for key in SET_METADATA_KEYS}
+    r.done()
+    if not given:
+        r.fail("", f"needs at least one of: {', '.join(SET_METADATA_KEYS)}")
+    return SetMetadata(**values)
+
+
+@_per_key(None)
+def _metadata_text(r: _Reader, name: str) -> str | None:
+    value = r.raw(name)
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)  # `credit: 2026` is meant as text
+    if not isinstance(value, str) or not value.strip():
+        r.fail(name, f"must be a non-empty text, not {_kind(value)}")
+    if len(value) > 2000:
+        r.fail(name, f"is {len(value)} characters; 2000 at most")
+    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", value):
+        r.fail(name, "holds a control character, which XMP cannot carry; remove it")
+    fields = {m.group(1) for m in re.finditer(r"\{([^{}]*)\}", value)}
+    unknown = fields - SET_METADATA_FIELDS
+    if unknown:
+        r.fail(name, f"unknown field {{{sorted(unknown)[0]}}}; use {{year}} (the year the photo was taken) "
+                     f"or {{folder}}, and {{{{ }}}} for a literal brace")
+    try:
+        value.format(year="2026", folder="x")
+    except (KeyError, ValueError, IndexError) as exc:
+        r.fail(name, f"{value!r} is not a valid template ({exc}); fields: {{year}}, {{folder}}")
+    return value
+
+
+@_per_key(None)
+def _byte_size(r: _Reader, name: str) -> int | None:
+    """`max_bytes: 500000`, `500KB`, `1.5 MB`, `512KiB`, `2MiB` (KB = 1000 bytes, KiB = 1024)."""
+    value = r.raw(name)
+    if value is None:
+        return None
+    example = "e.g. 500KB, 1.5MB, 512KiB or a number of bytes"
+    if isinstance(value, int) and not isinstance(value, bool):
+        size = value
+    elif isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value)):
+        unit = m.group(2).lower()
+        if unit not in BYTE_UNITS:
+            r.fail(name, f"unknown unit {m.group(2)!r} in {value!r}; use B, KB, MB, KiB or MiB ({example})")
+        size = int(float(m.group(1)) * BYTE_UNITS[unit])
+    else:
+        r.fail(name, f"must be a size, {example}, not {_kind(value)}")
+    if size < MIN_MAX_BYTES:
+        r.fail(name, f"is {size} bytes; at least {MIN_MAX_BYTES} (1KB), or no image fits")
+    if size > 2**30:
+        r.fail(name, f"is {size:,} bytes; at most 1GiB")
+    return size
+
+
+def _check_output_keys(r: _Reader, rendition: Rendition) -> None:
+    """Keys that only apply to some operations or formats."""
+    with _recorded():
+        if r.has("crop") and rendition.operation != "fill":
+            r.fail("crop", f"only applies to operation fill (operation {rendition.operation} crops nothing)")
+    with _recorded():
+        if rendition.max_bytes is not None and rendition.format not in ("jpeg", "webp", "avif"):
+            why = ("PNG has no quality to lower" if rendition.format == "png" else
+                   "format same writes PNG for PNG, TIFF, GIF and BMP sources, and PNG has no quality to lower")
+            r.fail("max_bytes", f"needs format jpeg, webp or avif: {why}")
+    with _recorded():
+        if rendition.progressive and rendition.format not in ("jpeg", "same"):
+            r.fail("progressive", f"only applies to JPEG outputs, not format {rendition.format}")
 
 
 @_per_key(None)

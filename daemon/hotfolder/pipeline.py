@@ -3,17 +3,21 @@ bytes of each out. It knows nothing of processes or folders.
 
 `render()` decodes a file once for all its renditions (a JPEG at the smallest DCT scale
 that covers the largest), resamples each from the smallest frame already made that
-still covers it, turns it upright, watermarks it and encodes it. The work is shared
-between two libraries, each where it measured faster (see DESIGN.md, "The engine"):
+still covers it (or smart-crops it), turns it upright, sharpens and watermarks it if
+asked, and encodes it. The work is shared between two libraries, each where it
+measured faster (see DESIGN.md, "The engine"):
 
   engine/decode     Pillow: open safely, draft, decode
   engine/metadata   Pillow: EXIF, ICC, XMP read, and what each output keeps
   engine/colour     Pillow: modes, CMYK through its profile, 16-bit, alpha flattening
   engine/geometry   pure: sizes, crops, the stored orientation's frame
   engine/resample   libvips: resample and crop (lanczos3), threads per render
+  engine/smartcrop  libvips: `crop: attention | entropy` for fill, on the upright frame
   engine/orient     Pillow: turn upright, after resampling
+  engine/sharpen    Pillow: the unsharp mask, scaled by the downscale
   engine/watermark  Pillow: the mark, composited onto its box
-  engine/encode     Pillow: JPEG, PNG, WebP, AVIF at measured settings
+  engine/rights     set_metadata and copyright-only: EXIF and XMP (engine/xmp)
+  engine/encode     Pillow: JPEG, PNG, WebP, AVIF at measured settings; max_bytes
 
 Format `same`: JPEG, PNG, WebP and AVIF sources keep their format; any other source
 (TIFF, GIF, BMP) is written as PNG, since those are not output formats.
@@ -30,8 +34,8 @@ from typing import Sequence
 
 from PIL import Image
 
-from .config import Rendition
-from .engine import memory, resample
+from .config import Rendition, SetMetadata
+from .engine import memory, resample, rights, sharpen, smartcrop
 from .engine.colour import convert_for, normalise_mode
 from .engine.decode import JPEG_FORMATS, PIL_FORMATS, configure, draft, load, open_image
 from .engine.encode import ENCODER_OPTIONS, encode
@@ -62,6 +66,7 @@ class Output:
     ext: str
     width: int
     height: int
+    notes: tuple[str, ...] = ()  # what the user should hear of (a source XMP that could not be edited)
 
 
 def warm_up() -> None:
@@ -99,11 +104,13 @@ def render(
     max_image_pixels: int,
     animation: str = "first-frame",
     threads: int = 1,
+    folder: str = "",
 ) -> list[Output]:
     """Decode `src` once and return one Output per rendition, in the order given.
 
     `threads`: libvips threads for this file; 1 when other files are being rendered at
-    the same time (one worker per core already uses every core)."""
+    the same time (one worker per core already uses every core). `folder`: the folder's
+    name, for set_metadata's `{folder}`."""
     src = Path(src)
     if Image.MAX_IMAGE_PIXELS != max_image_pixels:
         configure(max_image_pixels)
@@ -120,21 +127,31 @@ def render(
     for p in sorted(plans_for(renditions, stored, meta.orientation),
                     key=lambda p: p.frame[0] * p.frame[1], reverse=True):
         turn = meta.orientation if p.rendition.orient else 1
-        image, shared = frames.resample(as_stored(p, turn))
-        if turn != 1:
-            image, shared = upright(image, turn), False
-        outputs[id(p.rendition)] = finish(image, p.rendition, meta, src.name, shared=shared)
+        if p.rendition.operation == "fill" and p.rendition.crop != "center":
+            image, shared = smartcrop.smart_fill(frames, p, turn), False
+        else:
+            image, shared = frames.resample(as_stored(p, turn))
+            if turn != 1:
+                image, shared = upright(image, turn), False
+        credits = rights.credits_for(p.rendition.set_metadata, meta.exif, folder)
+        outputs[id(p.rendition)] = finish(image, p.rendition, meta, src.name, shared=shared,
+                                          downscale=sharpen.downscale_factor(stored, p.frame), credits=credits)
     return [outputs[id(r)] for r in renditions]
 
 
-def finish(image: Image.Image, rendition: Rendition, meta: Metadata, src_name: str, *, shared: bool) -> Output:
-    """Convert for the output format, watermark, encode."""
+def finish(image: Image.Image, rendition: Rendition, meta: Metadata, src_name: str, *, shared: bool,
+           downscale: float = 1.0, credits: SetMetadata | None = None) -> Output:
+    """Convert for the output format, sharpen, watermark, encode."""
     fmt = output_format(rendition, meta.format)
     converted = convert_for(image, fmt, rendition.background)
+    if rendition.sharpen is not None:
+        converted, shared = sharpen.sharpen(converted, rendition.sharpen, downscale), False
     if rendition.watermark is not None:
         if converted is image and shared:
             converted = converted.copy()  # never draw on a frame other renditions reuse
         converted = apply_watermark(converted, rendition.watermark)
-    data = encode(converted, fmt, rendition, meta)
+    notes: list[str] = []
+    data = encode(converted, fmt, rendition, meta, credits, notes)
     ext = output_ext(rendition, meta.format, src_name)
-    return Output(rendition=rendition, data=data, ext=ext, width=converted.width, height=converted.height)
+    return Output(rendition=rendition, data=data, ext=ext, width=converted.width, height=converted.height,
+                  notes=tuple(notes))

@@ -79,6 +79,7 @@ def process_one(job: Job) -> Result:
             max_image_pixels=job.max_image_pixels,
             animation=folder.animation,
             threads=job.threads,
+            folder=folder.name,
         )
         step = "write"
         out_dir = spool.folder_for(folder.output, Path(job.rel).parent)
@@ -96,6 +97,8 @@ def process_one(job: Job) -> Result:
             logger.info("rendition_written", rendition=out.rendition.name, output=written[-1],
                         width=out.width, height=out.height, bytes=len(out.data),
                         duration_ms=round((time.perf_counter() - t1) * 1000, 1), outcome="ok")
+            for note in out.notes:
+                logger.warning("rendition_note", rendition=out.rendition.name, output=written[-1], note=note)
         # One fsync of the folder makes all the renames durable, before the result is
         # reported and the original leaves processing/.
         spool.fsync_dir(out_dir)

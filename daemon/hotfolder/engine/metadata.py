@@ -3,9 +3,11 @@ carries, and what each output keeps of it (`Rendition.metadata`):
 
   keep       EXIF (Orientation removed once the pixels are upright) + ICC + XMP.
   strip-gps  the same without the GPS IFD; an XMP packet that carries GPS fields
-             is dropped whole (editing XMP is out of scope).
+             is dropped whole (its GPS fields are not edited out).
   strip-all  no EXIF, no XMP, no comment. The ICC profile is kept: dropping it
              changes the colours, which no user wants.
+  copyright-only  the source's rights fields only (engine/rights.py) + ICC.
+`set_metadata` writes its fields over any of these (engine/rights.py).
 A JPEG comment is never copied.
 """
 from __future__ import annotations
@@ -15,8 +17,8 @@ from dataclasses import dataclass
 
 from PIL import Image, PngImagePlugin
 
-from ..config import Rendition
-from . import orient
+from ..config import Rendition, SetMetadata
+from . import orient, rights
 from .decode import JPEG_FORMATS, PIL_FORMATS
 from .errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 
@@ -67,15 +69,16 @@ def _config_format(pil_format: str | None) -> str:
     return "png"
 
 
-def save_options(fmt: str, rendition: Rendition, meta: Metadata) -> dict:
-    """The metadata arguments of Pillow's save() for one output."""
+def save_options(fmt: str, rendition: Rendition, meta: Metadata, credits: SetMetadata | None = None,
+                 notes: list[str] | None = None) -> dict:
+    """The metadata arguments of Pillow's save() for one output. `credits`: the rights
+    fields to write (engine/rights.py); `notes` gets what the user should hear of."""
     options: dict = {"icc_profile": meta.icc}
-    if rendition.metadata == "strip-all":
+    if rendition.metadata == "strip-all" and credits is None:
         return options
-    exif = output_exif(meta.exif, rendition)
+    exif, xmp = _output_exif_xmp(rendition, meta, credits, [] if notes is None else notes)
     if exif:
         options["exif"] = exif
-    xmp = output_xmp(meta.xmp, rendition, meta.orientation)
     if xmp:
         if fmt == "png":
             info = PngImagePlugin.PngInfo()
@@ -84,6 +87,17 @@ def save_options(fmt: str, rendition: Rendition, meta: Metadata) -> dict:
         else:
             options["xmp"] = xmp
     return options
+
+
+def _output_exif_xmp(rendition: Rendition, meta: Metadata, credits: SetMetadata | None,
+                     notes: list[str]) -> tuple[bytes, bytes | None]:
+    if rendition.metadata == "copyright-only":
+        return rights.copyright_only(meta.exif, meta.xmp, rendition, meta.orientation, credits, notes)
+    exif = output_exif(meta.exif, rendition)
+    xmp = output_xmp(meta.xmp, rendition, meta.orientation)
+    if credits is not None:
+        exif, xmp = rights.signed(exif, xmp, credits, notes)
+    return exif, xmp
 
 
 def output_exif(raw: bytes, rendition: Rendition) -> bytes:

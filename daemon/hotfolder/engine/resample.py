@@ -142,6 +142,16 @@ class Frames:
             self.ladder.append(frame)
         return frame.take()
 
+    def full_frame(self, size: tuple[int, int]) -> Frame:
+        """The whole frame at `size` (stored orientation), made from the smallest covering
+        one and kept for later renditions: what a smart crop is cut from."""
+        source = self._smallest_covering(size)
+        if source.size == size:
+            return source
+        frame = Frame.rendered(resize(source.vips(), size, alpha=self.alpha), self.mode)
+        self.ladder.append(frame)
+        return frame
+
     def _smallest_covering(self, frame: tuple[float, float]) -> Frame:
         covering = [f for f in self.ladder if f.size[0] >= frame[0] - 0.5 and f.size[1] >= frame[1] - 0.5]
         if not covering:

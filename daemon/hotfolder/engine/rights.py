@@ -1,0 +1,134 @@
+"""Copyright and credit in the outputs: `set_metadata` and `metadata: copyright-only`.
+
+Each field goes where readers look for it (the IPTC Photo Metadata mapping, as
+exiftool and Lightroom write it):
+
+  artist       EXIF Artist (0x013B)      XMP dc:creator (rdf:Seq)
+  copyright    EXIF Copyright (0x8298)   XMP dc:rights (rdf:Alt, x-default)
+  credit       —                         XMP photoshop:Credit ("Credit Line")
+  usage_terms  —                         XMP xmpRights:UsageTerms (rdf:Alt, x-default)
+
+EXIF's Artist and Copyright are ASCII: `©` is spelt `(c)`, accents are dropped, and what
+has no ASCII spelling becomes `?` (Pillow would write `?` for all of it); XMP carries
+the exact text. A field set here replaces the source's value in both places; the
+source's other XMP stays as it was. `copyright-only` keeps of the source only these
+fields (and the ICC profile, and the orientation tag of an output left sideways by
+`orient: false`): no camera, lens, GPS, dates or serial numbers.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+
+from PIL import Image
+
+from ..config import SET_METADATA_KEYS, Rendition, SetMetadata
+from . import orient
+from .errors import DECODE_ERRORS
+from .xmp import Packet, Property, Unreadable, q
+
+ARTIST_TAG, COPYRIGHT_TAG = 0x013B, 0x8298
+EXIF_IFD_TAG, DATETIME_ORIGINAL_TAG, DATETIME_TAG = 0x8769, 0x9003, 0x0132
+EXIF_TAGS = {"artist": ARTIST_TAG, "copyright": COPYRIGHT_TAG}
+XMP_PROPERTIES = {
+    "artist": Property(q("dc", "creator"), "seq"),
+    "copyright": Property(q("dc", "rights"), "alt"),
+    "credit": Property(q("photoshop", "Credit"), "text"),
+    "usage_terms": Property(q("xmpRights", "UsageTerms"), "alt"),
+}
+
+# What NFKD does not take apart; the rest loses its accents.
+ASCII_SPELLING = {
+    "©": "(c)", "℗": "(p)", "®": "(R)", "™": "(TM)", "–": "-", "—": "-", "‐": "-", "−": "-",
+    "‘": "'", "’": "'", "‚": "'", "“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "…": "...",
+    "\u00a0": " ", "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "ø": "o", "Ø": "O",
+    "ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th", "€": "EUR",
+}
+
+
+def credits_for(spec: SetMetadata | None, exif: bytes, folder: str) -> SetMetadata | None:
+    """The fields of one output: `spec` with `{year}` (the year the photo was taken, else
+    this year) and `{folder}` filled in."""
+    if spec is None:
+        return None
+    year = str(capture_year(exif) or dt.date.today().year)
+    return SetMetadata(**{key: text.format(year=year, folder=folder) for key, text in fields(spec)})
+
+
+def fields(credits: SetMetadata) -> list[tuple[str, str]]:
+    """The fields that are set, in order."""
+    return [(key, getattr(credits, key)) for key in SET_METADATA_KEYS if getattr(credits, key) is not None]
+
+
+def capture_year(raw: bytes) -> int | None:
+    """The year of EXIF DateTimeOriginal (else DateTime), if the file says."""
+    if not raw:
+        return None
+    exif = Image.Exif()
+    try:
+        exif.load(raw)
+        stamps = (exif.get_ifd(EXIF_IFD_TAG).get(DATETIME_ORIGINAL_TAG), exif.get(DATETIME_TAG))
+    except DECODE_ERRORS:  # a damaged date is no date
+        return None
+    for stamp in stamps:
+        m = re.match(r"\s*(\d{4})[:\-]", stamp) if isinstance(stamp, str) else None
+        if m and 1800 <= int(m.group(1)) <= 9999:
+            return int(m.group(1))
+    return None
+
+
+def ascii_text(text: str) -> str:
+    """The nearest ASCII spelling of `text` (for EXIF's ASCII fields)."""
+    spelt = "".join(ASCII_SPELLING.get(c, c) for c in text)
+    plain = "".join(c for c in unicodedata.normalize("NFKD", spelt) if not unicodedata.combining(c))
+    return "".join(c if 32 <= ord(c) < 127 else "?" for c in plain)
+
+
+def signed(exif: bytes, xmp: bytes | None, credits: SetMetadata, notes: list[str]) -> tuple[bytes, bytes]:
+    """The output's EXIF and XMP with `credits` written into both, replacing the values
+    they held. A packet that cannot be read is replaced by one holding the credits (said in `notes`)."""
+    out = Image.Exif()
+    if exif:
+        out.load(exif)
+    for key, value in fields(credits):
+        if key in EXIF_TAGS:
+            out[EXIF_TAGS[key]] = ascii_text(value)
+    packet = _packet_or_new(xmp, notes, "replaced by one holding only set_metadata's fields")
+    for key, value in fields(credits):
+        packet.put(XMP_PROPERTIES[key], value)
+    return out.tobytes(), packet.tobytes()
+
+
+def copyright_only(exif: bytes, xmp: bytes | None, rendition: Rendition, orientation: int,
+                   credits: SetMetadata | None, notes: list[str]) -> tuple[bytes, bytes | None]:
+    """EXIF and XMP holding only the source's rights fields, then `credits` over them."""
+    source, out = Image.Exif(), Image.Exif()
+    if exif:
+        source.load(exif)
+    for tag in EXIF_TAGS.values():
+        if isinstance(source.get(tag), str) and source[tag].strip():
+            out[tag] = source[tag]
+    if not rendition.orient and orientation != 1:
+        out[orient.ORIENTATION_TAG] = orientation  # the pixels stay as stored: viewers still need to turn them
+    kept = Packet.new()
+    found = _packet_or_new(xmp, notes, "left out: its rights fields could not be kept") if xmp else None
+    for prop in XMP_PROPERTIES.values():
+        value = found.find(prop) if found is not None else None
+        if value is not None:
+            kept.put(prop, value)
+    if credits is not None:
+        exif_out, xmp_out = signed(out.tobytes() if len(out) else b"", kept.tobytes(), credits, notes)
+        return exif_out, xmp_out
+    has_rights = any(len(d) or set(d.attrib) - {q("rdf", "about")} for d in kept.descriptions())
+    return (out.tobytes() if len(out) else b""), (kept.tobytes() if has_rights else None)
+
+
+def _packet_or_new(xmp: bytes | None, notes: list[str], what_instead: str) -> Packet:
+    if not xmp:
+        return Packet.new()
+    try:
+        return Packet.parse(xmp)
+    except Unreadable as exc:
+        notes.append(f"the source's XMP packet cannot be read ({exc}); {what_instead}")
+        return Packet.new()

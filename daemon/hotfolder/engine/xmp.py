@@ -1,0 +1,135 @@
+"""XMP packets, with the standard library's xml.etree: read one, replace properties in
+it, write it back as a valid packet.
+
+A property is replaced wherever the packet holds it (as an element or, for simple
+values, as an attribute of any rdf:Description), so an edited packet never holds two
+values of one property. The namespace prefixes of the source are kept: some readers
+match `dc:rights`, not the namespace. ElementTree resolves no external entity, and
+expat (≥ 2.4) refuses entity expansion attacks.
+"""
+from __future__ import annotations
+
+import copy
+import io
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+NS = {
+    "x": "adobe:ns:meta/",
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "dc": "http://purl.org/dc/elements/1.1/",
+    "photoshop": "http://ns.adobe.com/photoshop/1.0/",
+    "xmpRights": "http://ns.adobe.com/xap/1.0/rights/",
+}
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+PACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+PACKET_END = '\n<?xpacket end="w"?>'
+
+
+def q(prefix: str, name: str) -> str:
+    """`dc`, `rights` → ElementTree's `{http://purl.org/dc/elements/1.1/}rights`."""
+    return f"{{{NS[prefix]}}}{name}"
+
+
+RDF, DESCRIPTION, ABOUT, LI = q("rdf", "RDF"), q("rdf", "Description"), q("rdf", "about"), q("rdf", "li")
+
+
+@dataclass(frozen=True)
+class Property:
+    """One XMP property and its form: `text` (simple), `seq` (ordered list) or `alt`
+    (language alternatives; written as x-default)."""
+
+    tag: str
+    form: str
+
+
+class Unreadable(ValueError):
+    """The packet is not XML, or not XMP."""
+
+
+class Packet:
+    """A parsed XMP packet: its x:xmpmeta root and the prefixes its source declared."""
+
+    def __init__(self, root: ET.Element, prefixes: tuple[tuple[str, str], ...] = ()):
+        self.root, self.prefixes = root, prefixes
+
+    @classmethod
+    def new(cls) -> Packet:
+        root = ET.Element(q("x", "xmpmeta"))
+        ET.SubElement(ET.SubElement(root, RDF), DESCRIPTION, {ABOUT: ""})
+        return cls(root)
+
+    @classmethod
+    def parse(cls, data: bytes) -> Packet:
+        text = data.replace(b"\0", b"").strip()
+        prefixes: list[tuple[str, str]] = []
+        root = None
+        try:
+            for event, item in ET.iterparse(io.BytesIO(text), events=("start-ns", "start")):
+                if event == "start-ns":
+                    prefixes.append(item)
+                elif root is None:
+                    root = item
+        except ET.ParseError as exc:
+            raise Unreadable(f"not valid XML ({exc})") from None
+        if root is None or root.tag not in (q("x", "xmpmeta"), RDF):
+            raise Unreadable("no x:xmpmeta or rdf:RDF element")
+        if root.tag == RDF:  # a bare rdf:RDF: wrap it as a packet
+            meta = ET.Element(q("x", "xmpmeta"))
+            meta.append(root)
+            root = meta
+        if root.find(RDF) is None:
+            raise Unreadable("no rdf:RDF element")
+        return cls(root, tuple(prefixes))
+
+    def descriptions(self) -> list[ET.Element]:
+        return self.root.find(RDF).findall(DESCRIPTION)
+
+    def find(self, prop: Property) -> ET.Element | str | None:
+        """The property's element, or its value when written as an attribute."""
+        for desc in self.descriptions():
+            element = desc.find(prop.tag)
+            if element is not None:
+                return element
+            if prop.tag in desc.attrib:
+                return desc.attrib[prop.tag]
+        return None
+
+    def remove(self, prop: Property) -> None:
+        for desc in self.descriptions():
+            desc.attrib.pop(prop.tag, None)
+            for element in desc.findall(prop.tag):
+                desc.remove(element)
+
+    def put(self, prop: Property, value: str | ET.Element) -> None:
+        """Set `prop` to a text, or to a copy of another packet's element (or attribute
+        value) for it, replacing whatever the packet held."""
+        self.remove(prop)
+        descriptions = self.descriptions() or [ET.SubElement(self.root.find(RDF), DESCRIPTION, {ABOUT: ""})]
+        if isinstance(value, ET.Element):
+            descriptions[0].append(copy.deepcopy(value))
+            return
+        element = ET.SubElement(descriptions[0], prop.tag)
+        if prop.form == "text":
+            element.text = value
+        elif prop.form == "seq":
+            ET.SubElement(ET.SubElement(element, q("rdf", "Seq")), LI).text = value
+        else:
+            ET.SubElement(ET.SubElement(element, q("rdf", "Alt")), LI, {XML_LANG: "x-default"}).text = value
+
+    def tobytes(self) -> bytes:
+        for prefix, uri in self.prefixes:
+            _register(prefix, uri)
+        for prefix, uri in NS.items():  # ours last: they win over a source's odd choices
+            _register(prefix, uri)
+        return (PACKET_BEGIN + ET.tostring(self.root, encoding="unicode") + PACKET_END).encode("utf-8")
+
+
+def _register(prefix: str, uri: str) -> None:
+    if prefix and not re.fullmatch(r"ns\d+", prefix) and uri != "http://www.w3.org/XML/1998/namespace":
+        try:
+            ET.register_namespace(prefix, uri)
+        except ValueError:
+            pass  # a prefix ElementTree keeps for itself: it writes its own
+
