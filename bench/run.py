@@ -13,8 +13,9 @@ Rows (see bench/README.md): seed-style Pool.map, Pillow draft+LANCZOS Pool.map
 burst throughput, its per-file worker cost against the floor's, its workers' busy
 share during the burst, added latency close -> output, peak RSS of the daemon's
 process tree at a backlog of 10 / 10,000 / 100,000 small files, the time to the
-first claim with 100,000 files waiting, and what each optional rendition key (sharpen,
-crop, max_bytes, progressive, set_metadata) adds to one file's render.
+first claim with 100,000 files waiting, what each optional rendition key (sharpen,
+crop, max_bytes, progressive, set_metadata) adds to one file's render, and what a HEIC,
+a RAW (preview, develop) and a Display P3 JPEG cost against an sRGB JPEG (bench/formats.py).
 """
 from __future__ import annotations
 
@@ -49,7 +50,7 @@ from bench.recipe import Rendition, output_name, renditions as recipe_renditions
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "RESULTS.md"
 SECTIONS = ("single", "seed", "bare", "pyvips", "vips", "magick", "floor", "daemon", "latency", "backlog",
-            "features")
+            "features", "formats")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -844,6 +845,8 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"features rows: failed: {exc}")
     rows = table_rows(args, results, single, latency, raw, backlog, procs)
     rows += feature_rows(raw.get("features"))
+    if "formats" in want:
+        rows += format_rows(root, args, raw, notes)
     raw["elapsed_s"] = time.perf_counter() - t_all
     text = render(rows, notes, args, procs, rends)
     print(text)
@@ -938,7 +941,7 @@ def table_rows(args, results, single, latency, raw, backlog, procs) -> list[Row]
         if busy:
             share = max(busy)  # the best round, as for the throughput
             waited = raw.get("daemon_runqueue_share") or []
-            preempted = (f"; runnable but waiting for a CPU (another process on the core): "
+            preempted = ("; runnable but waiting for a CPU (another process on the core): "
                          + ", ".join(f"{w:.2f}" for w in waited)) if len(waited) == len(busy) else ""
             rows.append(Row("workers' busy share during the burst", f"{share:.2f}",
                             f"workers' CPU time ÷ (wall time × {procs} workers); rounds: "
@@ -977,6 +980,22 @@ def table_rows(args, results, single, latency, raw, backlog, procs) -> list[Row]
                         "from `hotfolder run` launch to the first file in processing/ or output/",
                         "≤ 2 s", yes(fc is not None and fc <= 2.0)))
     return rows
+
+
+def format_rows(root: Path, args, raw: dict, notes: list[str]) -> list[Row]:
+    """HEIC, RAW (preview, develop) and a P3 JPEG against an sRGB JPEG: bench/formats.py."""
+    from bench import formats
+
+    log("formats: HEIC, DNG (preview, develop), P3 JPEG through render(), one thread")
+    try:
+        photo = corpus.generate(root / "corpus" / "big12", "big12", 1)[0]
+        measured = formats.measure(root / "formats", photo, 3 if args.quick else 7)
+    except Exception as exc:  # noqa: BLE001 - a failed section is a note, not a crash
+        notes.append(f"formats rows: failed: {str(exc).splitlines()[0]}")
+        return []
+    raw["formats_ms"] = {case.label: ms for case, ms in measured}
+    return [Row(f"{label}, 1 thread", result, ratio)
+            for label, result, ratio in formats.table(measured)]
 
 
 def render(rows: list[Row], notes: list[str], args, procs, rends) -> str:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import time
-from pathlib import Path
 
 import pytest
 from PIL import Image

@@ -290,3 +290,45 @@ def test_problems_in_http_and_notify_are_reported_with_the_rest(tmp_path):
     assert keys[:2] == ["http.listen", "http.token"], keys
     assert "notify[0].url" in keys and "notify[1].events" in keys
     assert keys[-1] == "folders[shop].renditions[web].quality"
+
+
+# --- formats and colour (issue 12) ----------------------------------------------------
+
+def test_heic_and_raw_are_accepted_by_default_and_raw_develops_when_it_must(tmp_path):
+    cfg = load(write(tmp_path, BASE))
+    assert cfg.accepted_formats == ("jpeg", "png", "webp", "tiff", "heic", "raw")
+    assert cfg.folders[0].raw == "auto" and cfg.folders[0].renditions[0].color_profile == "srgb"
+    example = load(REPO / "config" / "hotfolder.yaml")
+    assert {"heic", "raw"} <= set(example.accepted_formats)
+    err = error_of(tmp_path, BASE.replace("    failed: bad\n", "    failed: bad\n    raw: develope\n"))
+    assert err.key == "folders[shop].raw" and "'develope' is not one of: auto, preview, develop" in err.reason
+
+
+def with_profile(value: str) -> str:
+    return BASE.replace("        format: jpeg\n", f"        format: jpeg\n        color_profile: {value}\n")
+
+
+def test_a_color_profile_path_is_checked_at_load(tmp_path):
+    from tests.sources import adobe_rgb_icc
+
+    (tmp_path / "printer.icc").write_bytes(adobe_rgb_icc())
+    cfg = load(write(tmp_path, with_profile("printer.icc")))  # relative to the config's folder
+    assert cfg.folders[0].renditions[0].color_profile == str(tmp_path / "printer.icc")
+    assert load(write(tmp_path, with_profile("keep"))).folders[0].renditions[0].color_profile == "keep"
+
+    err = error_of(tmp_path, with_profile("missing.icc"))
+    assert err.key == "folders[shop].renditions[web].color_profile"
+    assert "'missing.icc' is not srgb, keep, or a usable ICC profile: cannot read" in err.reason
+    (tmp_path / "notes.icc").write_text("not a profile")
+    assert "is not an ICC profile LittleCMS can read" in error_of(tmp_path, with_profile("notes.icc")).reason
+
+
+def test_a_profile_that_is_not_rgb_cannot_be_a_target(tmp_path):
+    from PIL import ImageCms
+
+    # LittleCMS's own Lab profile: a real ICC profile, but the outputs are RGB.
+    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB"))
+    (tmp_path / "lab.icc").write_bytes(lab.tobytes())
+    err = error_of(tmp_path, with_profile("lab.icc"))
+    assert err.key == "folders[shop].renditions[web].color_profile"
+    assert "is a Lab profile; JPEG, PNG, WebP and AVIF outputs need an RGB one" in err.reason, err.reason

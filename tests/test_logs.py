@@ -149,6 +149,6 @@ def test_console_lines_from_start_to_stop(daemon_factory):
     assert sum(1 for s in said if re.fullmatch(r"done IMG_\d\.jpg → web, thumb  \d+\.\d\d s", s)) == 2, said
     assert [s for s in said if s.startswith("failed")] == [
         "failed notes.jpg: The image could not be opened: not an image in an accepted format "
-        "(accepted: jpeg, png, webp, tiff)"], said
+        "(accepted: jpeg, png, webp, tiff, heic, raw)"], said
     assert said[-2].startswith("stopping (SIGINT)") and said[-1] == "stopped: 2 processed, 1 failed since the start"
     assert len(said) == 6, said  # nothing else at info

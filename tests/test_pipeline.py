@@ -19,29 +19,7 @@ from hotfolder.names import output_name
 from hotfolder.pipeline import InputError, render
 
 from tests.imaging import BLUE, GREY, RED, marked, png_claiming, stored_as
-
-ALL_FORMATS = ("jpeg", "png", "webp", "tiff", "gif", "bmp", "avif")
-
-
-def R(**fields) -> Rendition:
-    fields.setdefault("name", "r")
-    return Rendition(**fields)
-
-
-def run(src: Path, *renditions: Rendition, accepted=ALL_FORMATS, max_pixels=10_000_000, animation="first-frame"):
-    return render(src, renditions, accepted_formats=accepted, max_image_pixels=max_pixels, animation=animation)
-
-
-def run_one(src: Path, rendition: Rendition, **kw) -> Image.Image:
-    (out,) = run(src, rendition, **kw)
-    im = Image.open(io.BytesIO(out.data))
-    assert im.size == (out.width, out.height)
-    return im
-
-
-def near(a, b, tol=40) -> bool:
-    return all(abs(x - y) <= tol for x, y in zip(a, b))
-
+from tests.rendering import ALL_FORMATS, R, near, run, run_one
 
 @pytest.fixture
 def jpeg(tmp_path) -> Path:
@@ -285,9 +263,16 @@ def photo_with_metadata(path: Path) -> Path:
 @pytest.mark.parametrize("fmt", ["jpeg", "png", "webp", "avif"])
 @pytest.mark.parametrize("metadata", ["keep", "strip-gps", "strip-all"])
 def test_icc_profile_is_always_kept(tmp_path, fmt, metadata):
+    # color_profile: keep writes the source's own profile; srgb (the default) writes the
+    # compact sRGB one for an sRGB source, its pixels unchanged (see tests/test_colour.py).
+    from hotfolder.engine.colour import srgb_icc
+
     src = photo_with_metadata(tmp_path / "p.jpg")
+    kept = run_one(src, R(operation="fit", width=100, height=100, format=fmt, metadata=metadata, color_profile="keep"))
+    assert kept.info.get("icc_profile") == SRGB_ICC
     out = run_one(src, R(operation="fit", width=100, height=100, format=fmt, metadata=metadata))
-    assert out.info.get("icc_profile") == SRGB_ICC
+    assert out.info.get("icc_profile") == srgb_icc() != SRGB_ICC
+    assert out.tobytes() == kept.tobytes()
 
 
 def test_gps_is_stripped_by_default(tmp_path):

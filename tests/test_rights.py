@@ -11,6 +11,7 @@ from PIL import Image, ImageCms
 
 from hotfolder.config import Rendition, SetMetadata
 from hotfolder.engine import rights
+from hotfolder.engine.colour import srgb_icc
 from hotfolder.pipeline import GPS_IFD_TAG, render
 
 from tests.imaging import photo
@@ -131,7 +132,7 @@ def test_copyright_only_leaves_no_camera_lens_gps_dates_or_serial_numbers(camera
     assert values(root, "dc:creator") == ["Source Artist"] and values(root, "photoshop:Credit") == ["Source Agency"]
     assert sorted(values(root, "dc:rights")) == ["Quellrechte", "Source rights"]  # kept whole
     assert values(root, "aux:SerialNumber") == [] and values(root, "dc:subject") == []
-    assert im.info["icc_profile"] == SRGB_ICC
+    assert im.info["icc_profile"] == srgb_icc()  # the source's sRGB, as the compact one (color_profile: srgb)
 
 
 def test_copyright_only_with_set_metadata_keeps_only_the_rights_fields_signed_over(camera_jpeg):

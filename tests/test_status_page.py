@@ -117,7 +117,7 @@ def test_a_studio_member_sees_a_failure_logs_in_and_requeues_it(daemon_factory, 
 
     browser.get(url)
     row = wait_for(lambda: failed_row(browser, "portrait.jpg"), 15, what="the failed file on the page")
-    assert "1000 pixels" in row.find_element("css selector", ".reason").text  # the reason, from its record
+    assert "more than max_image_pixels (1,000)" in row.find_element("css selector", ".reason").text  # the reason, from its record
     assert not row.find_elements("css selector", "button"), "no Requeue button before logging in"
     assert browser.find_element("id", "count-failed").text.startswith("1")
 

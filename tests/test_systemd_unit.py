@@ -186,7 +186,7 @@ def test_sysusers_and_tmpfiles_apply_to_an_empty_root(tmp_path):
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
     for name in ("passwd", "group"):
-        (root / "etc" / name).write_text(f"root:x:0:0:root:/root:/bin/sh\n" if name == "passwd" else "root:x:0:\n")
+        (root / "etc" / name).write_text("root:x:0:0:root:/root:/bin/sh\n" if name == "passwd" else "root:x:0:\n")
     r = run("systemd-sysusers", f"--root={root}", str(SYSUSERS))
     assert r.returncode == 0, r.stderr
     passwd = (root / "etc" / "passwd").read_text()

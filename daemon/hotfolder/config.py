@@ -26,7 +26,10 @@ from .problems import Problem, Problems
 
 OPERATIONS = ("fit", "fill", "scale", "none")
 FORMATS = ("jpeg", "png", "webp", "avif", "same")
-INPUT_FORMATS = ("jpeg", "png", "webp", "tiff", "gif", "bmp", "avif")
+INPUT_FORMATS = ("jpeg", "png", "webp", "tiff", "gif", "bmp", "avif", "heic", "raw")
+DEFAULT_FORMATS = ("jpeg", "png", "webp", "tiff", "heic", "raw")
+RAW_MODES = ("auto", "preview", "develop")  # a camera RAW: its embedded JPEG preview, or demosaiced
+COLOR_PROFILES = ("srgb", "keep")  # or the path of an ICC profile
 POSITIONS = (
     "top-left", "top", "top-right",
     "left", "center", "right",
@@ -136,6 +139,7 @@ class Rendition:
     set_metadata: SetMetadata | None = None  # copyright and credit written into EXIF and XMP
     max_bytes: int | None = None  # the output never exceeds this (quality lowered as needed)
     progressive: bool = False  # JPEG only
+    color_profile: str = "srgb"  # srgb, keep, or the absolute path of an RGB ICC profile
 
     @property
     def target_box(self) -> tuple[int, int] | None:
@@ -163,6 +167,7 @@ class Folder:
     # Two originals whose outputs would have the same name (a.jpg and a.png): `suffix`
     # gives the later one distinct names, `replace` lets it replace, `fail` fails it.
     on_name_clash: str = "suffix"
+    raw: str = "auto"  # camera RAWs: preview, develop, or auto (the preview when it is large enough)
     # Set from the rest of the config (not keys of the folder):
     temp_token: str = "0" * 12  # marks our temp files (see spool.temp_prefix)
     names_dir: Path | None = None  # who owns which output name (see names.py); None: not tracked
@@ -238,7 +243,7 @@ class Config:
     folders: tuple[Folder, ...]
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     max_image_pixels: int = 100_000_000
-    accepted_formats: tuple[str, ...] = ("jpeg", "png", "webp", "tiff")
+    accepted_formats: tuple[str, ...] = DEFAULT_FORMATS
     state_dir: Path = Path("var/state")
     queue_size: int = 0  # 0: twice the worker count
     drain_timeout: float = 30.0
@@ -578,10 +583,27 @@ def _rendition(source: str, data: Any, path: str, base: Path) -> Rendition:
         set_metadata=_set_metadata_of(source, r, "set_metadata"),
         max_bytes=_byte_size(r, "max_bytes"),
         progressive=r.bool_("progressive", False),
+        color_profile=_color_profile(r, "color_profile", base),
     )
     _check_output_keys(r, rendition)
     r.done()
     return rendition
+
+
+@_per_key("srgb")
+def _color_profile(r: _Reader, name: str, base: Path) -> str:
+    """`srgb`, `keep`, or an ICC profile file (relative to the config), checked now: it
+    must exist and be an RGB profile LittleCMS can read (the outputs are RGB)."""
+    value = r.str_(name, "srgb")
+    if value in COLOR_PROFILES:
+        return value
+    path = r.path_(name, base)
+    from .engine.colour import profile_problem  # LittleCMS, only when a path is given
+
+    problem = profile_problem(path)
+    if problem:
+        r.fail(name, f"{value!r} is not srgb, keep, or a usable ICC profile: {problem}")
+    return str(path)
 
 
 @_per_key(None)
@@ -764,6 +786,7 @@ def _folder(source: str, data: Any, path: str, base: Path, index: int) -> Folder
         output_group=_group(r, "output_group"),
         animation=r.str_("animation", "first-frame", choices=ANIMATION),
         on_name_clash=r.str_("on_name_clash", "suffix", choices=NAME_CLASH),
+        raw=r.str_("raw", "auto", choices=RAW_MODES),
     )
     r.done()
     _check_folder_dirs(source, path, folder)
@@ -885,10 +908,10 @@ def _config(source: str, data: Any, path: str, base: Path) -> Config:
     r = _Reader(source, data, path)
     workers_raw = r.raw("workers", "auto")
     workers = os.cpu_count() or 1 if workers_raw == "auto" else r.int_("workers", 1, lo=1, hi=256)
-    formats = r.raw("accepted_formats", ["jpeg", "png", "webp", "tiff"])
+    formats = r.raw("accepted_formats", list(DEFAULT_FORMATS))
     with _recorded():
         if not isinstance(formats, list) or not formats:
-            r.fail("accepted_formats", "must be a non-empty list, e.g. [jpeg, png, webp, tiff]")
+            r.fail("accepted_formats", f"must be a non-empty list, e.g. [{', '.join(DEFAULT_FORMATS)}]")
         formats = tuple(str(f).lower() for f in formats)
         for f in formats:
             if f not in INPUT_FORMATS:

@@ -7,9 +7,10 @@ still covers it (or smart-crops it), turns it upright, sharpens and watermarks i
 asked, and encodes it. The work is shared between two libraries, each where it
 measured faster (see DESIGN.md, "The engine"):
 
-  engine/decode     Pillow: open safely, draft, decode
+  engine/decode     Pillow: open safely, draft, decode (engine/heif: HEIC; engine/raw: LibRaw)
   engine/metadata   Pillow: EXIF, ICC, XMP read, and what each output keeps
-  engine/colour     Pillow: modes, CMYK through its profile, 16-bit, alpha flattening
+  engine/colour     modes, CMYK through its profile, 16-bit, alpha flattening (Pillow);
+                    each rendition's colour profile (libvips: LittleCMS)
   engine/geometry   pure: sizes, crops, the stored orientation's frame
   engine/resample   libvips: resample and crop (lanczos3), threads per render
   engine/smartcrop  libvips: `crop: attention | entropy` for fill, on the upright frame
@@ -19,7 +20,8 @@ measured faster (see DESIGN.md, "The engine"):
   engine/rights     set_metadata and copyright-only: EXIF and XMP (engine/xmp)
   engine/encode     Pillow: JPEG, PNG, WebP, AVIF at measured settings; max_bytes
 
-Format `same`: JPEG, PNG, WebP and AVIF sources keep their format; any other source
+Format `same`: JPEG, PNG, WebP and AVIF sources keep their format; HEIC and camera RAW
+sources are written as JPEG (photos, and what every viewer shows); any other source
 (TIFF, GIF, BMP) is written as PNG, since those are not output formats.
 
 Errors: a file that cannot be read, decoded or encoded raises `InputError`. Errors that
@@ -35,13 +37,13 @@ from typing import Sequence
 from PIL import Image
 
 from .config import Rendition, SetMetadata
-from .engine import memory, resample, rights, sharpen, smartcrop
-from .engine.colour import convert_for, normalise_mode
-from .engine.decode import JPEG_FORMATS, PIL_FORMATS, configure, draft, load, open_image
+from .engine import colour, memory, resample, rights, sharpen, smartcrop
+from .engine.colour import convert_for
+from .engine.decode import PIL_FORMATS, configure, decode, draft
 from .engine.encode import ENCODER_OPTIONS, encode
 from .engine.errors import InputError, WatermarkError
 from .engine.geometry import Plan, as_stored, plan, plans_for
-from .engine.metadata import GPS_IFD_TAG, Metadata, read_metadata
+from .engine.metadata import GPS_IFD_TAG, Metadata
 from .engine.orient import ORIENTATION_TAG, TRANSPOSE_FOR, upright
 from .engine.watermark import apply_watermark
 
@@ -56,6 +58,8 @@ OUTPUT_EXT = {"jpeg": "jpg", "png": "png", "webp": "webp", "avif": "avif"}
 SOURCE_SUFFIXES = {
     "jpeg": {"jpg", "jpeg", "jpe", "jfif"}, "png": {"png"}, "webp": {"webp"}, "avif": {"avif"},
 }
+# What format `same` writes for sources that are not output formats (else PNG).
+SAME_AS = {"heic": "jpeg", "raw": "jpeg"}
 _draft = draft  # the tests check the DCT scale chosen
 
 
@@ -83,7 +87,7 @@ def output_format(rendition: Rendition, source_format: str) -> str:
     """The config name of the format written: `same` maps non-web sources to PNG."""
     if rendition.format != "same":
         return rendition.format
-    return source_format if source_format in OUTPUT_EXT else "png"
+    return source_format if source_format in OUTPUT_EXT else SAME_AS.get(source_format, "png")
 
 
 def output_ext(rendition: Rendition, source_format: str, src_name: str) -> str:
@@ -103,40 +107,61 @@ def render(
     accepted_formats: Sequence[str],
     max_image_pixels: int,
     animation: str = "first-frame",
+    raw: str = "auto",
     threads: int = 1,
     folder: str = "",
 ) -> list[Output]:
     """Decode `src` once and return one Output per rendition, in the order given.
 
-    `threads`: libvips threads for this file; 1 when other files are being rendered at
-    the same time (one worker per core already uses every core). `folder`: the folder's
-    name, for set_metadata's `{folder}`."""
+    `raw`: the folder's `raw:` mode for camera RAWs (engine/raw).
+    `threads`: libvips (and libheif) threads for this file; 1 when other files are being
+    rendered at the same time (one worker per core already uses every core). `folder`:
+    the folder's name, for set_metadata's `{folder}`."""
     src = Path(src)
     if Image.MAX_IMAGE_PIXELS != max_image_pixels:
         configure(max_image_pixels)
-    with open_image(src, accepted_formats, max_image_pixels, animation) as im:
-        stored = im.size
-        if im.format in JPEG_FORMATS:
-            draft(im, renditions)
-        load(im)
-        meta = read_metadata(im)
-        base, icc = normalise_mode(im, meta.icc)
-    meta = dataclasses.replace(meta, icc=icc)
-    frames = resample.Frames(base, threads)
+    decoded = decode(src, renditions, accepted_formats=accepted_formats, max_image_pixels=max_image_pixels,
+                     animation=animation, raw_mode=raw, threads=threads)
+    meta = decoded.meta
+    frames, profiles = _frames(decoded, renditions, threads)
     outputs: dict[int, Output] = {}
-    for p in sorted(plans_for(renditions, stored, meta.orientation),
+    for p in sorted(plans_for(renditions, decoded.size, meta.orientation),
                     key=lambda p: p.frame[0] * p.frame[1], reverse=True):
         turn = meta.orientation if p.rendition.orient else 1
+        key = _frames_key(decoded, p.rendition)
         if p.rendition.operation == "fill" and p.rendition.crop != "center":
-            image, shared = smartcrop.smart_fill(frames, p, turn), False
+            image, shared = smartcrop.smart_fill(frames[key], p, turn), False
         else:
-            image, shared = frames.resample(as_stored(p, turn))
+            image, shared = frames[key].resample(as_stored(p, turn))
             if turn != 1:
                 image, shared = upright(image, turn), False
+        if key is None:  # 8-bit: converted here, on the (smaller) output
+            converted, icc = colour.to_target(image, meta.icc, p.rendition.color_profile)
+            image, shared = converted, shared and converted is image
+        else:  # converted at decode, from 16 bits
+            icc = profiles[key]
+        out_meta = meta if icc == meta.icc else dataclasses.replace(meta, icc=icc)
         credits = rights.credits_for(p.rendition.set_metadata, meta.exif, folder)
-        outputs[id(p.rendition)] = finish(image, p.rendition, meta, src.name, shared=shared,
-                                          downscale=sharpen.downscale_factor(stored, p.frame), credits=credits)
+        outputs[id(p.rendition)] = finish(image, p.rendition, out_meta, src.name, shared=shared,
+                                          downscale=sharpen.downscale_factor(decoded.size, p.frame),
+                                          credits=credits)
     return [outputs[id(r)] for r in renditions]
+
+
+def _frames_key(decoded, rendition: Rendition) -> str | None:
+    """A 16-bit source has one frame per target profile (made from its 16 bits); an 8-bit one, one frame."""
+    return rendition.color_profile if decoded.deep is not None else None
+
+
+def _frames(decoded, renditions: Sequence[Rendition], threads: int):
+    """The frames renditions are resampled from, by `_frames_key`, and the profile each carries."""
+    if decoded.deep is None:
+        return {None: resample.Frames(decoded.frame, threads)}, {None: decoded.meta.icc}
+    frames, profiles = {}, {}
+    for target in dict.fromkeys(r.color_profile for r in renditions):
+        base, profiles[target] = colour.deep_to_target(decoded.deep, decoded.meta.icc, target)
+        frames[target] = resample.Frames(base, threads)
+    return frames, profiles
 
 
 def finish(image: Image.Image, rendition: Rendition, meta: Metadata, src_name: str, *, shared: bool,

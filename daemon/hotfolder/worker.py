@@ -78,6 +78,7 @@ def process_one(job: Job) -> Result:
             accepted_formats=job.accepted_formats,
             max_image_pixels=job.max_image_pixels,
             animation=folder.animation,
+            raw=folder.raw,
             threads=job.threads,
             folder=folder.name,
         )

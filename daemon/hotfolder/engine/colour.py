@@ -1,21 +1,177 @@
-"""Pixel modes and colour, with Pillow: bring whatever was decoded to L, LA, RGB or RGBA,
-and give each encoder the mode it needs.
+"""Pixel modes and colour: bring whatever was decoded to L, LA, RGB or RGBA, convert it
+to the profile each rendition asks for (`color_profile`), and give each encoder the mode
+it needs.
 
 A CMYK image is converted to sRGB through its ICC profile when it has one (LittleCMS,
 as Pillow's ImageCms), and then carries the sRGB profile. 16- and 32-bit grey is
 scaled to 8 bits, not clipped.
+
+`color_profile` (see `to_target`): `srgb` converts an RGB frame from its embedded
+profile (Display P3, Adobe RGB, ProPhoto, a camera's) to sRGB and embeds libvips'
+compact sRGB profile (480 bytes); a frame without a profile is taken as sRGB and left
+as it is, and one whose profile already is sRGB (it changes no colour) is not
+converted. `keep` leaves pixels and profile alone. A path converts to that profile.
+The intent is perceptual where both profiles have it, else relative colorimetric with
+black point compensation (what Photoshop and Lightroom fall back to). Matrix profiles
+(P3, Adobe RGB, ProPhoto) have no perceptual table: LittleCMS renders them colorimetric,
+so colours outside sRGB are clipped to its gamut, as in every raw converter's sRGB export.
+
+The conversion runs in libvips (LittleCMS inside, as for Pillow), measured faster than
+Pillow's ImageCms (41 vs 66 ms for 2000×1500, one core), and on each rendition's
+output after resampling, which is smaller than the decoded frame: a 12 MP HEIC is
+decoded whole, its 1600 px rendition has 1/6 of its pixels. A 16-bit frame (PNG, TIFF,
+a 10-bit HEIC) is converted once per profile at decode instead, straight from its 16
+bits to 8 (`deep_to_target`), so no precision is lost before the conversion.
 """
 from __future__ import annotations
 
 import functools
 import io
+import os
+from pathlib import Path
 
+import pyvips
 from PIL import Image, ImageCms
+
+SRGB, KEEP = "srgb", "keep"
+# Probe colours, 8 levels a channel from 0 to 255: a profile that maps every one of them to
+# itself in sRGB (within a level) is sRGB, whatever its name (cameras embed HP's 3 KB
+# "sRGB IEC61966-2.1"; libvips and browsers their own).
+_LEVELS = [round(i * 255 / 7) for i in range(8)]
+_PROBE = Image.frombytes("RGB", (8 * 8 * 8, 1), bytes(
+    v for r in _LEVELS for g in _LEVELS for b in _LEVELS for v in (r, g, b)))
 
 
 @functools.lru_cache(maxsize=1)
 def srgb() -> ImageCms.ImageCmsProfile:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+@functools.lru_cache(maxsize=1)
+def srgb_icc() -> bytes:
+    """libvips' built-in compact sRGB profile: the same bytes every time (no creation date)."""
+    return _builtin_profile("srgb")
+
+
+@functools.lru_cache(maxsize=1)
+def p3_icc() -> bytes:
+    """libvips' built-in Display P3 profile (for HEIFs that say P3 by code, not by profile)."""
+    return _builtin_profile("p3")
+
+
+def _builtin_profile(name: str) -> bytes:
+    pixel = pyvips.Image.black(1, 1, bands=3).cast("uchar").copy(interpretation="srgb")
+    source = "p3" if name == "srgb" else "srgb"
+    return pixel.icc_transform(name, input_profile=source).get("icc-profile-data")
+
+
+def profile_problem(path: Path) -> str | None:
+    """Why the ICC profile at `path` cannot be a rendition's target, or None."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"cannot read {path}: {exc.strerror or exc}"
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(data))
+    except (ImageCms.PyCMSError, OSError, ValueError) as exc:
+        return f"{path} is not an ICC profile LittleCMS can read ({exc})"
+    if profile.profile.xcolor_space.strip() != "RGB":
+        return (f"{path} is a {profile.profile.xcolor_space.strip()} profile; JPEG, PNG, WebP and AVIF "
+                "outputs need an RGB one")
+    return None
+
+
+def target_icc(target: str) -> bytes | None:
+    """The profile a rendition's outputs carry: None for keep (the source's own)."""
+    if target == KEEP:
+        return None
+    if target == SRGB:
+        return srgb_icc()
+    return _profile_file(target, os.stat(target).st_mtime_ns)  # a replaced file is read again
+
+
+@functools.lru_cache(maxsize=8)
+def _profile_file(path: str, mtime_ns: int) -> bytes:
+    return Path(path).read_bytes()
+
+
+@functools.lru_cache(maxsize=32)
+def _profile(icc: bytes) -> ImageCms.ImageCmsProfile | None:
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return None  # a broken profile: the frame is taken as sRGB
+    return profile if profile.profile.xcolor_space.strip() == "RGB" else None
+
+
+@functools.lru_cache(maxsize=32)
+def _is_srgb(icc: bytes) -> bool:
+    source = _profile(icc)
+    if source is None:
+        return False
+    probe = ImageCms.profileToProfile(_PROBE, source, srgb(), renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC)
+    return all(abs(a - b) <= 1 for a, b in zip(probe.tobytes(), _PROBE.tobytes()))
+
+
+def _intent(source: bytes, target: bytes) -> tuple[str, bool]:
+    """Perceptual where both profiles have it, else relative colorimetric with black point compensation."""
+    perceptual = ImageCms.Intent.PERCEPTUAL
+    src, dst = _profile(source), _profile(target)
+    if (src is not None and dst is not None
+            and ImageCms.isIntentSupported(src, perceptual, ImageCms.Direction.INPUT)
+            and ImageCms.isIntentSupported(dst, perceptual, ImageCms.Direction.OUTPUT)):
+        return "perceptual", False
+    return "relative", True
+
+
+def conversion(icc: bytes | None, target: str) -> tuple[bytes | None, bytes | None]:
+    """(the profile to convert from, or None: no conversion; the profile the output carries)."""
+    if target == KEEP:
+        return None, icc
+    out = target_icc(target)
+    if icc is not None and _profile(icc) is None:
+        icc = None  # broken, or not RGB: not a profile we can convert from
+    if icc is None:
+        if target == SRGB:
+            return None, None  # no profile: taken as sRGB, left as it is
+        icc = srgb_icc()
+    if icc == out or (target == SRGB and _is_srgb(icc)):
+        return None, out
+    return icc, out
+
+
+def to_target(im: Image.Image, icc: bytes | None, target: str) -> tuple[Image.Image, bytes | None]:
+    """An 8-bit rendition in the profile `target` asks for, and the profile it now carries.
+    Grey frames keep their own profile (an sRGB output would triple them for no colour)."""
+    if im.mode not in ("RGB", "RGBA"):
+        return im, icc
+    source, out = conversion(icc, target)
+    if source is None:
+        return im, out
+    vips = pyvips.Image.new_from_memory(im.tobytes(), im.width, im.height, len(im.mode), "uchar")
+    converted = _transform(vips.copy(interpretation="srgb"), source, target, depth=8)
+    return Image.frombytes(im.mode, im.size, converted.write_to_memory()), out
+
+
+def deep_to_target(frame: pyvips.Image, icc: bytes | None, target: str) -> tuple[Image.Image, bytes | None]:
+    """A 16-bit RGB(A) frame (libvips ushort) as 8 bits in `target`'s profile: converted
+    from its 16 bits, or scaled (65535 → 255, rounded) when no conversion is due."""
+    mode = "RGBA" if frame.bands == 4 else "RGB"
+    source, out = conversion(icc, target)
+    if source is None:
+        eight = (frame / 257).rint().cast("uchar")
+    else:
+        eight = _transform(frame.copy(interpretation="rgb16"), source, target, depth=8)
+    return Image.frombytes(mode, (frame.width, frame.height), eight.write_to_memory()), out
+
+
+def _transform(image: pyvips.Image, source: bytes, target: str, depth: int) -> pyvips.Image:
+    intent, bpc = _intent(source, target_icc(target))
+    image = image.copy()
+    image.set_type(pyvips.GValue.blob_type, "icc-profile-data", source)
+    output = "srgb" if target == SRGB else target  # libvips' built-in name, or the file
+    return image.icc_transform(output, embedded=True, intent=intent, black_point_compensation=bpc,
+                               depth=depth).cast("uchar")
 
 
 def normalise_mode(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:

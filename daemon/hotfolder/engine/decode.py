@@ -1,33 +1,69 @@
-"""Open an image safely and decode it with Pillow, a JPEG at the smallest DCT scale
-that still covers every rendition.
+"""Open an image safely and decode it: with Pillow (a JPEG at the smallest DCT scale
+that still covers every rendition; a HEIC through pi-heif's plugin, engine/heif), or,
+for a camera RAW, with LibRaw (engine/raw).
 
 Pillow decodes: measured, its `draft()` decode of a 12 MP JPEG at 1/2 scale is faster
 than libvips' `shrink=2` (bench/stages.py), and it keeps in one place what a hostile
 file meets: the formats accepted (`formats=`), the pixel limit read from the header
 before any pixel is allocated, animations, and the messages users know.
+
+The pixel limit is ours for every format (`max_image_pixels`, checked from the header):
+Pillow's own check is lifted while a source is opened, so its message never stands in
+for ours; it stays the backstop for any other image the process opens.
+
+16-bit RGB(A) PNGs and TIFFs: Pillow has no 16-bit RGB mode and would keep only the top
+8 bits, so after Pillow has read and checked the header, libvips decodes their pixels at
+16 bits for the colour conversion (engine/colour.deep_to_target). 10- and 12-bit HEICs
+are decoded at 16 bits by pi-heif.
 """
 from __future__ import annotations
 
-import math
+import contextlib
+import dataclasses
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
+import pyvips
 from PIL import Image
 
 from ..config import Rendition
-from . import orient
+from . import heif, orient, raw
+from .colour import normalise_mode, srgb_icc
 from .errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
-from .geometry import as_stored, plans_for
+from .geometry import draft_size
+
+if TYPE_CHECKING:
+    from .metadata import Metadata  # which imports this module's format names: not at run time
 
 PIL_FORMATS = {
     "jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF",
-    "gif": "GIF", "bmp": "BMP", "avif": "AVIF",
+    "gif": "GIF", "bmp": "BMP", "avif": "AVIF", "heic": heif.PIL_FORMAT,
 }
+# Read by LibRaw, not Pillow (engine/raw).
+RAW = "raw"
 # Pillow opens a camera JPEG with a multi-picture (MPF) index as MPO: still a JPEG.
 JPEG_FORMATS = {"JPEG", "MPO"}
 # Formats whose multi-frame files are animations (a multi-page TIFF is not).
 ANIMATED_FORMATS = {"GIF", "WEBP", "PNG", "AVIF"}
+
+
+# Deep (16-bit per sample) RGB layouts of Pillow's PNG and TIFF readers.
+DEEP_RAWMODES = ("RGB;16", "RGBA;16", "RGBX;16")
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A source decoded: 8-bit pixels (L, LA, RGB or RGBA) as stored, or a 16-bit RGB(A)
+    frame (libvips ushort) the colour step reduces; and what the file says about them.
+    `size` is the picture's full size, which renditions are planned on: the pixels may be
+    smaller (a JPEG's DCT draft, a RAW developed at half size)."""
+
+    meta: Metadata
+    size: tuple[int, int]
+    frame: Image.Image | None = None
+    deep: pyvips.Image | None = None
 
 
 def configure(max_image_pixels: int) -> None:
@@ -35,11 +71,95 @@ def configure(max_image_pixels: int) -> None:
     Image.MAX_IMAGE_PIXELS = max_image_pixels
 
 
+def decode(src: Path, renditions: Sequence[Rendition], *, accepted_formats: Sequence[str],
+           max_image_pixels: int, animation: str, raw_mode: str = "auto", threads: int = 1) -> Decoded:
+    """Open `src` safely and decode it once, as small as every rendition allows."""
+    from .metadata import read_metadata  # metadata imports PIL_FORMATS from here
+
+    if raw.is_raw(src):
+        if RAW not in accepted_formats:
+            raise InputError("open", f"format raw is not accepted (accepted: {', '.join(accepted_formats)})")
+        return _decode_raw(src, renditions, max_image_pixels, raw_mode)
+    heif.use_threads(threads)
+    with open_image(src, accepted_formats, max_image_pixels, animation) as im:
+        size = im.size
+        if im.format in JPEG_FORMATS:
+            draft(im, renditions)
+        deep = _deep_pixels(src, im)
+        if deep is None:
+            load(im)
+        meta = read_metadata(im)
+        icc = heif.profile(im) if im.format == heif.PIL_FORMAT else meta.icc
+        if deep is not None:
+            return Decoded(_replace_icc(meta, icc), size, deep=deep)
+        frame, icc = normalise_mode(im, icc)
+    return Decoded(_replace_icc(meta, icc), size, frame=frame)
+
+
+def _replace_icc(meta, icc: bytes | None):
+    return meta if meta.icc == icc else dataclasses.replace(meta, icc=icc)
+
+
+def _decode_raw(src: Path, renditions: Sequence[Rendition], max_image_pixels: int, mode: str) -> Decoded:
+    from .metadata import Metadata
+
+    with raw.open_raw(src, max_image_pixels) as opened:
+        got = raw.develop(opened, renditions, mode)
+    icc = srgb_icc() if got.srgb else got.icc
+    meta = Metadata(format=RAW, orientation=got.orientation, exif=got.exif, icc=icc, xmp=None)
+    return Decoded(meta, got.size, frame=got.image)
+
+
+def _deep_pixels(src: Path, im: Image.Image) -> pyvips.Image | None:
+    """The 16-bit pixels of a deep RGB(A) PNG, TIFF or HEIC, or None for any other image."""
+    if heif.is_deep(im):
+        loader = heif.load_deep
+    elif im.format in ("PNG", "TIFF") and _rawmode(im).startswith(DEEP_RAWMODES):
+        loader = _vips_load
+    else:
+        return None
+    try:
+        return loader(src)
+    except (pyvips.Error, *DECODE_ERRORS) as exc:
+        reraise_unless_input(exc)
+        raise InputError("decode", describe(exc).splitlines()[0]) from None
+
+
+def _rawmode(im: Image.Image) -> str:
+    """How the first tile's samples are laid out in the file (Pillow's name, e.g. "RGB;16B")."""
+    if not im.tile:
+        return ""
+    args = im.tile[0].args
+    return str(args[0] if isinstance(args, tuple) else args)
+
+
+def _vips_load(src: Path) -> pyvips.Image:
+    """A 16-bit PNG or TIFF's first image, decoded whole by libvips (the header is Pillow's
+    and passed its checks). A truncated or corrupt file fails here."""
+    image = pyvips.Image.new_from_file(str(src), fail_on="error")
+    if image.format != "ushort" or image.bands not in (3, 4):
+        image = image.colourspace("rgb16").cast("ushort")
+    # Materialised now, so a corrupt file fails in this step, and the file can be moved.
+    return pyvips.Image.new_from_memory(image.write_to_memory(), image.width, image.height, image.bands, "ushort")
+
+
+@contextlib.contextmanager
+def _our_pixel_limit():
+    """Pillow's decompression-bomb check lifted while a source is opened: ours, from the same
+    header, says "more than max_image_pixels" for every format (Pillow's would say its own)."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
 def open_image(src: Path, accepted_formats: Sequence[str], max_image_pixels: int, animation: str) -> Image.Image:
     """Open the header only, refusing formats not accepted, bombs and (if asked) animations."""
-    formats = [PIL_FORMATS[f] for f in accepted_formats]
+    formats = [PIL_FORMATS[f] for f in accepted_formats if f in PIL_FORMATS]
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _our_pixel_limit():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(src, formats=formats)
     except Image.UnidentifiedImageError:
@@ -62,10 +182,11 @@ def _unaccepted_reason(src: Path, accepted_formats: Sequence[str]) -> str:
     others = [PIL_FORMATS[f] for f in PIL_FORMATS if f not in accepted_formats]
     if others:
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _our_pixel_limit():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(src, formats=others) as probe:
-                    return f"format {probe.format.lower()} is not accepted (accepted: {accepted})"
+                    name = next((f for f, pil in PIL_FORMATS.items() if pil == probe.format), probe.format.lower())
+                    return f"format {name} is not accepted (accepted: {accepted})"
         except DECODE_ERRORS as exc:
             reraise_unless_input(exc)
     if src.stat().st_size == 0:
@@ -94,18 +215,15 @@ def _check_animation(im: Image.Image, animation: str) -> None:
         raise InputError("open", "the image is animated, and this folder is set to `animation: fail`")
 
 
-def draft(im: Image.Image, renditions: Sequence[Rendition]) -> None:
+def draft(im: Image.Image, renditions: Sequence[Rendition], orientation: int | None = None) -> None:
     """Ask libjpeg for the smallest DCT scale (1/8..1) still covering every rendition.
 
-    A JPEG's EXIF precedes its pixels, so the orientation is known before decoding."""
-    o = orient.orientation(im)
-    needs = [as_stored(p, o).frame for p in plans_for(renditions, im.size, o)]
-    if not needs:
-        return
-    need_w = max(math.ceil(w) for w, _ in needs)
-    need_h = max(math.ceil(h) for _, h in needs)
-    if need_w * 2 <= im.width and need_h * 2 <= im.height:
-        im.draft(im.mode, (need_w, need_h))
+    A JPEG's EXIF precedes its pixels, so the orientation is known before decoding (a RAW's
+    preview is turned by the RAW's flip, given as `orientation`)."""
+    o = orient.orientation(im) if orientation is None else orientation
+    size = draft_size(renditions, im.size, o)
+    if size is not None:
+        im.draft(im.mode, size)
 
 
 def load(im: Image.Image) -> None:

@@ -5,6 +5,7 @@ No pixels here, no library: plain arithmetic that the tests check exhaustively.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Sequence
 
@@ -70,6 +71,19 @@ def oriented_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
 def plans_for(renditions: Sequence[Rendition], stored: tuple[int, int], orientation: int) -> list[Plan]:
     """The plan of each rendition on the frame it shows: upright unless `orient: false`."""
     return [plan(r, oriented_size(stored, orientation if r.orient else 1)) for r in renditions]
+
+
+def draft_size(renditions: Sequence[Rendition], stored: tuple[int, int], orientation: int) -> tuple[int, int] | None:
+    """The smallest size (as stored) a decoder may reduce the frame to and still cover
+    every rendition, when that is at most half of it on both sides (a JPEG's DCT scale, a
+    RAW's half-size develop); None when the full frame is needed."""
+    needs = [as_stored(p, orientation).frame for p in plans_for(renditions, stored, orientation)]
+    if not needs:
+        return None
+    need_w, need_h = (max(math.ceil(side[i]) for side in needs) for i in (0, 1))
+    if need_w * 2 <= stored[0] and need_h * 2 <= stored[1]:
+        return need_w, need_h
+    return None
 
 
 def _swap(pair):

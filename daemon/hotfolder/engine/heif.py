@@ -1,0 +1,62 @@
+"""HEIC/HEIF input, through pi-heif (libheif with libde265; decode only: no GPL x265 encoder).
+
+pi-heif is registered as a Pillow plugin, so a HEIC is opened like any other format
+(`formats=`, the pixel limit from its header, EXIF and ICC in `info`) and decoded by
+`load()`. Only the primary image is decoded: thumbnails, depth maps and auxiliary
+images (alpha, HDR gain maps) are not even listed.
+
+Orientation: libheif applies the file's own transforms (irot, imir, clap) while
+decoding, as the HEIF standard asks, so the pixels come out upright; the EXIF
+Orientation tag of a HEIF is informational (MIAF) and pi-heif resets it to 1 when
+the file is opened. An iPhone writes both (irot 270° and EXIF 6, the same turn): it is
+turned once. A tag without a transform is not applied, as libheif, Apple and libvips
+show such a file.
+
+Colour: an ICC profile (`prof`/`rICC`) is read like a JPEG's; a file that describes its
+colours by code (`nclx`) with the Display P3 primaries gets libvips' P3 profile.
+10- and 12-bit images are decoded to 16 bits (`load_deep`), for the colour conversion.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pi_heif
+import pyvips
+from PIL import Image
+
+from . import colour
+
+PIL_FORMAT = "HEIF"
+NCLX_P3 = 12  # colour_primaries: SMPTE EG 432-1, Display P3's
+NCLX_SRGB = {1, 2}  # BT.709 (sRGB's), unspecified
+
+pi_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
+
+
+def use_threads(threads: int) -> None:
+    """libheif's decoding threads (for a HEIC made of a grid of tiles, as phones write them):
+    as many as this file has cores, 1 on a busy daemon."""
+    pi_heif.options.DECODE_THREADS = max(1, threads)
+
+
+def is_deep(im: Image.Image) -> bool:
+    return im.format == PIL_FORMAT and im.info.get("bit_depth", 8) > 8
+
+
+def profile(im: Image.Image) -> bytes | None:
+    """The ICC profile the HEIF carries, or the one its nclx colour code stands for."""
+    icc = im.info.get("icc_profile")
+    if icc:
+        return icc
+    nclx = im.info.get("nclx_profile") or {}
+    return colour.p3_icc() if nclx.get("color_primaries") == NCLX_P3 else None
+
+
+def load_deep(src: Path) -> pyvips.Image:
+    """The primary image of a 10- or 12-bit HEIF at 16 bits (RGB or RGBA, libvips ushort).
+    pi-heif's Pillow plugin decodes these to 8 bits (Pillow has no 16-bit RGB mode)."""
+    heif = pi_heif.open_heif(src, convert_hdr_to_8bit=False)
+    bands = 4 if heif.has_alpha else 3
+    width, height = heif.size
+    data = heif.data  # contiguous: open_heif removes the stride
+    return pyvips.Image.new_from_memory(bytes(data), width, height, bands, "ushort")

@@ -1,0 +1,221 @@
+"""Camera RAW input, through rawpy (LibRaw): the embedded JPEG preview, or a develop.
+
+A file is a RAW by its extension (`RAW_SUFFIXES`); LibRaw then reads the bytes and
+refuses, with its own reason, what is not a RAW it knows. Opening reads the header only
+(sizes, the flip), so the pixel limit is checked before any pixel is unpacked.
+
+The folder's `raw:` key chooses the pixels:
+  preview  the embedded JPEG preview (most cameras embed one at or near full size),
+           decoded by Pillow; a RAW without a usable one fails with that reason
+  develop  LibRaw demosaics (AHD) with the camera's white balance, to sRGB, 8-bit;
+           at half size (2×2 photosites per pixel, no interpolation: a fraction of the
+           time, bench/formats.py) when every rendition needs at most half the sensor,
+           as a JPEG's DCT draft
+  auto     the preview when it covers what the largest rendition needs, else develop
+
+Orientation: the RAW's own flip, applied once by the engine after resampling (LibRaw
+is told not to turn). An embedded preview is stored as the sensor saw it; one that a
+camera stored already turned (its sides the other way round from the sensor's) is not
+turned again, and the preview's own EXIF Orientation is never applied.
+
+Metadata: the EXIF of the embedded JPEG preview (the same policy as any EXIF: GPS
+stripped by default). A preview that does not start with its own EXIF gets one from
+LibRaw, made of the RAW's own tags (make, model, date, exposure, GPS): so the RAW's
+metadata reaches the outputs in either mode, without LibRaw's "dcraw" Software tag.
+The develop is sRGB and says so.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Sequence
+
+from PIL import Image
+
+from ..config import Rendition
+from . import orient
+from .errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
+from .geometry import SIDEWAYS, draft_size, oriented_size, plans_for
+
+if TYPE_CHECKING:
+    import rawpy
+
+RAW_SUFFIXES = {"dng", "cr2", "cr3", "nef", "nrw", "arw", "raf", "orf", "rw2", "pef", "srw"}
+# LibRaw's flip (dcraw's: bit 2 transposes, bits 0 and 1 mirror) as an EXIF orientation.
+FLIP_TO_ORIENTATION = {0: 1, 1: 2, 3: 3, 2: 4, 4: 5, 6: 6, 7: 7, 5: 8}
+SRGB_GAMMA = (2.4, 12.92)  # LibRaw's default is BT.709's (2.222, 4.5)
+SOFTWARE_TAG = 0x0131
+STDERR = 2
+
+
+@dataclass(frozen=True)
+class Developed:
+    """What a RAW gives the engine: 8-bit RGB pixels as stored, and how to turn them."""
+
+    image: Image.Image
+    size: tuple[int, int]  # what renditions are planned on: the sensor's (a half-size develop is smaller)
+    orientation: int
+    exif: bytes  # b"" when the preview has none
+    srgb: bool  # LibRaw's develop (sRGB); False: the preview, in whatever its JPEG says
+    icc: bytes | None = None  # the preview's own profile, if any
+
+
+def _rawpy():
+    """rawpy, imported with the first RAW: it brings LibRaw and numpy (~80 ms), which the
+    main process never needs. The workers' forkserver preloads it (pool.PRELOAD)."""
+    import rawpy
+
+    return rawpy
+
+
+def is_raw(src: Path) -> bool:
+    return src.suffix.lower().lstrip(".") in RAW_SUFFIXES
+
+
+def _reason(exc: Exception) -> str:
+    text = exc.args[0] if exc.args else ""
+    text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    return text.strip() or type(exc).__name__
+
+
+@contextlib.contextmanager
+def _libraw_messages():
+    """What LibRaw prints about bad data while inside (its default handler writes to stderr:
+    rawpy gives no other), kept off the worker's log stream and yielded as a list of lines
+    without the file name, to give a failure its reason ("Unexpected end of file")."""
+    lines: list[str] = []
+    saved = os.dup(STDERR)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), STDERR)
+        try:
+            yield lines
+        finally:
+            os.dup2(saved, STDERR)
+            os.close(saved)
+            sink.seek(0)
+            for line in sink.read().decode("utf-8", "replace").splitlines():
+                lines.append(line.rsplit(": ", 1)[-1].strip())
+
+
+def open_raw(src: Path, max_image_pixels: int) -> rawpy.RawPy:
+    """The RAW opened (its header parsed, no pixel unpacked), refused if too large."""
+    rawpy = _rawpy()
+    if src.stat().st_size == 0:
+        raise InputError("open", "the file is empty")
+    try:
+        with _libraw_messages():
+            raw = rawpy.imread(str(src))
+    except (rawpy.LibRawFileUnsupportedError, rawpy.LibRawIOError) as exc:  # not a RAW, or too short for one
+        raise InputError("open", f"not a camera RAW that LibRaw can read (LibRaw: {_reason(exc)})") from None
+    except rawpy.LibRawError as exc:
+        raise InputError("open", f"LibRaw: {_reason(exc)}") from None
+    width, height = raw.sizes.width, raw.sizes.height
+    if width * height > max_image_pixels:
+        raw.close()
+        raise InputError("open", f"{width}x{height} is {width * height:,} pixels, "
+                                 f"more than max_image_pixels ({max_image_pixels:,})")
+    return raw
+
+
+def develop(raw: rawpy.RawPy, renditions: Sequence[Rendition], mode: str) -> Developed:
+    """The pixels `mode` asks for (see the module's doc)."""
+    rawpy = _rawpy()
+    sizes = raw.sizes
+    stored = (sizes.width, sizes.height)
+    orientation = FLIP_TO_ORIENTATION.get(sizes.flip, 1)
+    preview = _Preview.of(raw, stored, orientation)
+    if mode == "preview" and preview.unusable:
+        raise InputError("decode", f"the RAW has no usable embedded preview ({preview.unusable}); "
+                                   "set the folder's raw: to develop or auto")
+    if mode == "preview" or (mode == "auto" and not preview.unusable
+                             and preview.covers(renditions, stored, orientation)):
+        return preview.decode(renditions)
+    half = draft_size(renditions, stored, orientation) is not None
+    with _libraw_messages() as printed:
+        try:
+            pixels = raw.postprocess(use_camera_wb=True, output_color=rawpy.ColorSpace.sRGB, output_bps=8,
+                                     gamma=SRGB_GAMMA, user_flip=0, half_size=half)
+        except rawpy.LibRawError as exc:
+            failure = _reason(exc)
+        else:
+            failure = None
+    if failure is not None:
+        said = "; ".join(dict.fromkeys(line for line in printed if line))
+        raise InputError("decode", f"the RAW data could not be read (LibRaw: {failure}{': ' + said if said else ''})")
+    return Developed(Image.fromarray(pixels, "RGB"), stored, orientation, preview.exif, srgb=True)
+
+
+@dataclass(frozen=True)
+class _Preview:
+    """The embedded preview, its header read (a JPEG is decoded only if it is used)."""
+
+    unusable: str  # why it cannot be used; "" when it can
+    jpeg: bytes = b""
+    bitmap: Image.Image | None = None
+    size: tuple[int, int] = (0, 0)
+    orientation: int = 1
+    exif: bytes = b""  # carried by a develop too
+    icc: bytes | None = None
+
+    @classmethod
+    def of(cls, raw: rawpy.RawPy, stored: tuple[int, int], orientation: int) -> _Preview:
+        rawpy = _rawpy()
+        try:
+            thumb = raw.extract_thumb()
+        except rawpy.LibRawError as exc:
+            return cls(f"LibRaw: {_reason(exc)}")
+        if thumb.format == rawpy.ThumbFormat.JPEG:
+            try:
+                with Image.open(io.BytesIO(thumb.data), formats=["JPEG"]) as jpeg:
+                    size, exif, icc = jpeg.size, _carried_exif(jpeg), jpeg.info.get("icc_profile") or None
+            except DECODE_ERRORS as exc:
+                reraise_unless_input(exc)
+                return cls(f"its JPEG cannot be read: {describe(exc)}")
+            found = cls("", jpeg=thumb.data, size=size, exif=exif, icc=icc)
+        elif thumb.format == rawpy.ThumbFormat.BITMAP and thumb.data.ndim == 3 and thumb.data.shape[2] == 3:
+            bitmap = Image.fromarray(thumb.data, "RGB")
+            found = cls("", bitmap=bitmap, size=bitmap.size)
+        else:
+            return cls(f"its preview is in a form hotfolder cannot use ({thumb.format.name})")
+        # A preview the camera stored already turned has its sides the other way round.
+        turned = orientation in SIDEWAYS and (found.size[0] > found.size[1]) != (stored[0] > stored[1])
+        return replace(found, orientation=1 if turned else orientation)
+
+    def covers(self, renditions: Sequence[Rendition], stored: tuple[int, int], orientation: int) -> bool:
+        """Whether the preview is at least as large as every rendition needs of the RAW, upright."""
+        width, height = oriented_size(self.size, self.orientation)
+        return all(width >= p.frame[0] - 0.5 and height >= p.frame[1] - 0.5
+                   for p in plans_for(renditions, stored, orientation))
+
+    def decode(self, renditions: Sequence[Rendition]) -> Developed:
+        """Its pixels; a JPEG at the smallest DCT scale that covers every rendition."""
+        if self.bitmap is not None:
+            return Developed(self.bitmap, self.size, self.orientation, self.exif, srgb=False)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(io.BytesIO(self.jpeg), formats=["JPEG"]) as jpeg:
+                    scaled = draft_size(renditions, jpeg.size, self.orientation)
+                    if scaled is not None:
+                        jpeg.draft("RGB", scaled)
+                    jpeg.load()
+                    image = jpeg.convert("RGB")
+        except DECODE_ERRORS as exc:
+            reraise_unless_input(exc)
+            raise InputError("decode", f"the RAW's embedded preview cannot be decoded: {describe(exc)}") from None
+        return Developed(image, self.size, self.orientation, self.exif, srgb=False, icc=self.icc)
+
+
+def _carried_exif(jpeg: Image.Image) -> bytes:
+    """The preview's EXIF, without its Orientation (the RAW's flip decides, applied by the
+    engine) and without the Software tag LibRaw writes into an EXIF it makes."""
+    exif = jpeg.getexif()
+    exif.pop(orient.ORIENTATION_TAG, None)
+    if str(exif.get(SOFTWARE_TAG, "")).startswith("dcraw"):
+        del exif[SOFTWARE_TAG]
+    return exif.tobytes() if len(exif) else b""

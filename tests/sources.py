@@ -1,0 +1,218 @@
+"""Source files the tests make themselves: HEICs (pillow-heif, a test-only dependency:
+its wheel carries the GPL x265 encoder, which the daemon never loads), DNGs (a small
+TIFF writer of ours: a photo's mosaic and the DNG tags LibRaw needs), and ICC profiles.
+"""
+from __future__ import annotations
+
+import io
+import struct
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ORIENTATION = 0x0112
+
+
+# --- ICC profiles ---------------------------------------------------------------------
+
+def _s15(v: float) -> bytes:
+    return struct.pack(">i", round(v * 65536))
+
+
+def _xyz(x: float, y: float, z: float) -> bytes:
+    return b"XYZ \0\0\0\0" + _s15(x) + _s15(y) + _s15(z)
+
+
+def _text_description(text: str) -> bytes:
+    ascii_ = text.encode("ascii") + b"\0"
+    return b"desc\0\0\0\0" + struct.pack(">I", len(ascii_)) + ascii_ + b"\0" * 8 + b"\0" * 3 + b"\0" * 67
+
+
+def matrix_profile(name: str, colorants, gamma: float) -> bytes:
+    """An ICC v2 display profile: three colorants (XYZ, D50-adapted) and one gamma curve."""
+    trc = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256)) + b"\0\0"
+    tags = [(b"desc", _text_description(name)), (b"cprt", b"text\0\0\0\0" + b"no copyright, test data\0"),
+            (b"wtpt", _xyz(0.9642, 1.0, 0.8249)),
+            (b"rXYZ", _xyz(*colorants[0])), (b"gXYZ", _xyz(*colorants[1])), (b"bXYZ", _xyz(*colorants[2])),
+            (b"rTRC", trc), (b"gTRC", trc), (b"bTRC", trc)]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = struct.pack(">I", len(tags)), b""
+    for sig, data in tags:
+        data += b"\0" * (-len(data) % 4)
+        table += sig + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    now = time.gmtime(0)
+    header = (struct.pack(">I", size) + b"none" + bytes([2, 0x10, 0, 0]) + b"mntrRGB XYZ "
+              + struct.pack(">6H", now.tm_year, now.tm_mon, now.tm_mday, 0, 0, 0) + b"acsp" + b"\0" * 24
+              + struct.pack(">I", 0) + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + b"none" + b"\0" * 44)
+    assert len(header) == 128
+    return header + table + body
+
+
+def adobe_rgb_icc() -> bytes:
+    """Adobe RGB (1998): its published D50 colorants and gamma 563/256."""
+    return matrix_profile("Adobe RGB (1998) test", [(0.60974, 0.31111, 0.01947), (0.20528, 0.62567, 0.06087),
+                                                      (0.14919, 0.06322, 0.74457)], 563 / 256)
+
+
+def display_p3_icc() -> bytes:
+    """Display P3 as libvips ships it (Compact ICC Profiles' P3, v4): a profile real files carry."""
+    import pyvips
+
+    pixel = pyvips.Image.black(1, 1, bands=3).cast("uchar").copy(interpretation="srgb")
+    return pixel.icc_transform("p3", input_profile="srgb").get("icc-profile-data")
+
+
+# --- HEIC -----------------------------------------------------------------------------
+
+def heic(path: Path, image: Image.Image | np.ndarray, *, exif: bytes | None = None, icc: bytes | None = None,
+         exif_orientation_only: int | None = None, quality: int = -1) -> Path:
+    """Write a HEIC with pillow-heif: lossless and 4:4:4 by default, so colours survive for
+    the comparison (a camera's `quality` 0-100 is lossy 4:2:0, and decodes faster).
+
+    `image` may be a uint16 array (H, W, 3): a 10-bit HEIC. pillow-heif turns an EXIF
+    Orientation into the HEIF's irot/imir transform (and keeps the tag), as an iPhone
+    writes both; `exif_orientation_only` writes the tag alone, with no transform, as
+    editing a HEIC's EXIF (exiftool) leaves it."""
+    import pillow_heif
+
+    if isinstance(image, np.ndarray):
+        height, width, _ = image.shape
+        heif = pillow_heif.from_bytes("RGB;16", (width, height), np.ascontiguousarray(image, "<u2").tobytes())
+    else:
+        heif = pillow_heif.from_pillow(image)
+    if exif_orientation_only is not None:
+        tags = Image.Exif()
+        if exif:
+            tags.load(exif)
+        tags[ORIENTATION] = 1
+        exif = tags.tobytes()
+    options = {"quality": quality, "chroma": 444 if quality == -1 else 420}
+    if exif is not None:
+        options["exif"] = exif
+    if icc is not None:
+        options["icc_profile"] = icc
+    heif.save(path, **options)
+    if exif_orientation_only is not None:
+        data = path.read_bytes()
+        for order in "<>":  # the entry as written (Pillow's byte order), value 1 → the one asked
+            entry = struct.pack(order + "HHIH", ORIENTATION, 3, 1, 1)
+            if data.count(entry) == 1:
+                path.write_bytes(data.replace(entry, struct.pack(order + "HHIH", ORIENTATION, 3, 1,
+                                                                 exif_orientation_only)))
+                break
+        else:
+            raise AssertionError("the EXIF orientation entry is not in the file once")
+    return path
+
+
+# --- DNG ------------------------------------------------------------------------------
+
+_TYPES = {1: "B", 3: "H", 4: "I", 5: "II", 10: "ii"}
+
+
+def _tiff(ifd0: tuple[dict, bytes], children: dict[int, tuple[dict, bytes | None]]) -> bytes:
+    """A little-endian TIFF: IFD0 and child IFDs it points to by tag (330: SubIFD, 34853:
+    GPS), each with one strip of data or none. Entries are {tag: (type, value or values)};
+    ASCII (type 2) takes a str."""
+    def encode(typ, values):
+        if typ == 2:
+            data = values.encode() + b"\0"
+            return data, len(data)
+        values = list(values) if isinstance(values, (list, tuple)) else [values]
+        if typ in (5, 10):
+            return b"".join(struct.pack("<" + _TYPES[typ], *v) for v in values), len(values)
+        return struct.pack(f"<{len(values)}{_TYPES[typ]}", *values), len(values)
+
+    ifds = [ifd0, *children.values()]
+    for entries, data in ifds:
+        if data is not None:
+            entries[273], entries[279] = (4, 0), (4, len(data))
+    for tag in children:
+        ifd0[0][tag] = (4, 0)
+
+    def size(entries):
+        blobs = [encode(*v)[0] for v in entries.values()]
+        return 2 + 12 * len(entries) + 4 + sum(len(b) + len(b) % 2 for b in blobs if len(b) > 4)
+
+    starts, pos = [], 8
+    for entries, _ in ifds:
+        starts.append(pos)
+        pos += size(entries)
+    for entries, data in ifds:
+        if data is not None:
+            entries[273] = (4, pos)
+            pos += len(data) + len(data) % 2
+    for tag, start in zip(children, starts[1:]):
+        ifd0[0][tag] = (4, start)
+    out = bytearray(b"II*\0" + struct.pack("<I", 8))
+    for start, (entries, _) in zip(starts, ifds):
+        body, extra = bytearray(struct.pack("<H", len(entries))), bytearray()
+        extra_at = start + 2 + 12 * len(entries) + 4
+        for tag in sorted(entries):
+            data, count = encode(*entries[tag])
+            if len(data) <= 4:
+                body += struct.pack("<HHI", tag, entries[tag][0], count) + data.ljust(4, b"\0")
+            else:
+                body += struct.pack("<HHII", tag, entries[tag][0], count, extra_at + len(extra))
+                extra += data + b"\0" * (len(data) % 2)
+        out += body + struct.pack("<I", 0) + extra
+    for _, data in ifds:
+        if data is not None:
+            out += data + b"\0" * (len(data) % 2)
+    return bytes(out)
+
+
+# XYZ (D65) → linear sRGB: the DNG's ColorMatrix1 when the "camera" records linear sRGB.
+XYZ_TO_SRGB = (3.2404542, -1.5371385, -0.4985314, -0.9692660, 1.8760108, 0.0415560,
+               0.0556434, -0.2040259, 1.0572252)
+WHITE_LEVEL = 4095  # a 12-bit sensor
+
+
+def dng(path: Path, photo: Image.Image, *, orientation: int = 1, preview_scale: int | None = 4,
+        preview_exif: bytes | None = None, preview_stored_upright: bool = False,
+        preview_image: Image.Image | None = None, gps: bool = False) -> Path:
+    """A DNG whose sensor saw `photo` (RGB, as stored): an RGGB mosaic of its linear
+    light at 12 bits, with as-shot white balance neutral, and an embedded JPEG preview
+    of `photo` 1/preview_scale the size (None: no preview). `orientation` is the DNG's
+    Orientation tag (LibRaw's flip). `preview_stored_upright`: the preview is stored
+    already turned, as some cameras do. `preview_image`: another picture for the preview,
+    so a test can tell which one an output was made from. `gps`: the DNG records where it
+    was shot (a GPS IFD: 48°51'24" N)."""
+    rgb = np.asarray(photo.convert("RGB")).astype(np.float64) / 255
+    linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    height, width, _ = rgb.shape
+    mosaic = np.empty((height, width), np.float64)
+    mosaic[0::2, 0::2] = linear[0::2, 0::2, 0]
+    mosaic[0::2, 1::2] = linear[0::2, 1::2, 1]
+    mosaic[1::2, 0::2] = linear[1::2, 0::2, 1]
+    mosaic[1::2, 1::2] = linear[1::2, 1::2, 2]
+    cfa = np.round(mosaic * WHITE_LEVEL).astype("<u2").tobytes()
+    raw = {254: (4, 0), 256: (4, width), 257: (4, height), 258: (3, 16), 259: (3, 1), 262: (3, 32803),
+           277: (3, 1), 278: (4, height), 284: (3, 1), 33421: (3, [2, 2]), 33422: (1, [0, 1, 1, 2]),
+           50714: (4, 0), 50717: (4, WHITE_LEVEL)}
+    ifd0 = {271: (2, "Hotfolder"), 272: (2, "Test DNG"), 274: (3, orientation),
+            50706: (1, [1, 4, 0, 0]), 50707: (1, [1, 1, 0, 0]), 50708: (2, "Hotfolder Test DNG"),
+            50721: (10, [(round(v * 10000), 10000) for v in XYZ_TO_SRGB]), 50778: (3, 21),
+            50728: (5, [(1, 1)] * 3)}
+    children: dict = {}
+    if gps:
+        children[34853] = ({0: (1, [2, 2, 0, 0]), 1: (2, "N"), 2: (5, [(48, 1), (51, 1), (24, 1)]),
+                            3: (2, "E"), 4: (5, [(2, 1), (21, 1), (0, 1)])}, None)
+    if preview_scale is None:  # the raw itself in IFD0, no preview
+        path.write_bytes(_tiff(({**ifd0, **raw}, cfa), children))
+        return path
+    small = (preview_image or photo).convert("RGB").resize((width // preview_scale, height // preview_scale), Image.Resampling.LANCZOS)
+    if preview_stored_upright:
+        from hotfolder.pipeline import TRANSPOSE_FOR
+
+        small = small.transpose(TRANSPOSE_FOR[orientation]) if orientation in TRANSPOSE_FOR else small
+    buffer = io.BytesIO()
+    small.save(buffer, "JPEG", quality=92, **({"exif": preview_exif} if preview_exif else {}))
+    ifd0.update({254: (4, 1), 256: (4, small.width), 257: (4, small.height), 258: (3, [8, 8, 8]), 259: (3, 7),
+                 262: (3, 6), 277: (3, 3), 278: (4, small.height)})
+    path.write_bytes(_tiff((ifd0, buffer.getvalue()), {330: (raw, cfa), **children}))
+    return path
