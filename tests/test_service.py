@@ -97,11 +97,14 @@ def test_counts_are_of_files_after_kills_and_a_rebuild(daemon_factory, tmp_path)
     d = daemon_factory(extra="max_attempts: 10").start()
     names = drop_burst(d, tmp_path, 30, size=(2000, 1500))
     deadline = time.monotonic() + 30
-    kills = 0
-    while ends(d) < len(names) - 3 and time.monotonic() < deadline:
+    kills = rounds = 0
+    # Bounded: on a slow machine, kills every 0.3 s can outpace the workers' boots for as
+    # long as they go on; twelve rounds give rebuilds and retries enough.
+    while ends(d) < len(names) - 3 and rounds < 12 and time.monotonic() < deadline:
         for pid in worker_pids(d):
             os.kill(pid, signal.SIGKILL)  # both at once, now and then: rebuilds and retries
             kills += 1
+        rounds += 1
         time.sleep(0.3)
     wait_for(lambda: ends(d) == len(names), 60, what="every file")
     assert kills
