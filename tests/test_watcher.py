@@ -65,6 +65,35 @@ def test_open_file_waits_for_its_close(tmp_path):
     assert inbox.ready(10, t1 + 0.1) == [path]
 
 
+def test_a_file_still_held_by_a_writer_after_its_close_event_is_asked_about_again_soon(tmp_path):
+    # The kernel queues IN_CLOSE_WRITE before it drops the writer count, so the lease can
+    # be refused right after the event: the same state as a second writer holding the
+    # file, made here with a real open descriptor.
+    f = folder(tmp_path, quiet_period=0.05)
+    inbox = Inbox(f, max_pending=10)
+    inbox.ready(10)
+    path = f.inbox / "a.jpg"
+    path.write_bytes(b"x" * 10)
+    os.utime(path, (time.time() - 10, time.time() - 10))  # its bytes long still: only the lease decides
+    held = os.open(path, os.O_WRONLY)
+    try:
+        inbox.note(path, closed=True)
+        t0 = time.monotonic()
+        assert inbox.ready(10, t0 + 0.1) == []  # the lease is refused: not taken
+        first = inbox.next_due() - (t0 + 0.1)
+        assert 0 < first <= 0.011, first  # asked again within ~10 ms, not a second later
+        waits = []
+        for _ in range(12):  # and less often while it stays held, up to once a second
+            due = inbox.next_due()
+            assert inbox.ready(10, due) == []
+            waits.append(inbox.next_due() - due)
+        assert waits[0] > first and max(waits) == waits[-1] == 1.0, waits
+    finally:
+        os.close(held)
+    due = inbox.next_due()
+    assert inbox.ready(10, due) == [path]
+
+
 def test_changing_file_is_not_ready(tmp_path):
     f = folder(tmp_path, quiet_period=0.05)
     inbox = Inbox(f, max_pending=10)

@@ -40,6 +40,11 @@ OPEN_WRITER_GRACE = 60.0
 CLOSED_AFTER = {"modified": False, "closed": True, "moved": True, "created": None}
 EMPTY_FILE_GRACE = 5.0  # a zero-byte file is likely still being created
 LEASE_RECHECK = 1.0  # seconds between asking the kernel whether a writer still holds a file
+# ... after a first wait this short: the kernel queues a close event before it drops the
+# file's writer count (__fput), so a lease asked for right after the event can still be
+# refused; doubling from here to LEASE_RECHECK (a drop on an idle daemon lost ~1 s in one
+# of ten tries with a flat second).
+LEASE_RECHECK_FIRST = 0.01
 
 NETWORK_FS = {
     "nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "ceph",
@@ -82,6 +87,7 @@ class Candidate:
     # create or a write event, None when unknown (found by a scan, or polled).
     closed: bool | None = None
     recheck: float = 0.0  # the kernel said a writer holds it open: ask again then
+    lease_wait: float = 0.0  # the last wait before asking the kernel again
 
     def due(self, quiet: float) -> float:
         """When `Inbox.ready` may take it, as far as is known now (the same rules)."""
@@ -227,8 +233,9 @@ class Inbox:
             if now - cand.changed < OPEN_WRITER_GRACE and open_for_writing(cand.path):
                 # Events can miss a writer (a scan after a start or a reload, a rename
                 # or a hard link of a file still open elsewhere, whose close the inbox
-                # never sees): the kernel knows better. Ask it again in a second.
-                cand.recheck = now + LEASE_RECHECK
+                # never sees): the kernel knows better. Ask it again soon, then less often.
+                cand.lease_wait = min(LEASE_RECHECK, 2 * cand.lease_wait or LEASE_RECHECK_FIRST)
+                cand.recheck = now + cand.lease_wait
                 continue
             if st.st_size == 0 and now - cand.changed < EMPTY_FILE_GRACE:
                 if first_look:
