@@ -140,7 +140,7 @@ def render(
             image, shared = converted, shared and converted is image
         else:  # converted at decode, from 16 bits
             icc = profiles[key]
-        out_meta = meta if icc == meta.icc else dataclasses.replace(meta, icc=icc)
+        out_meta = meta.with_icc(icc)
         credits = rights.credits_for(p.rendition.set_metadata, meta.exif, folder)
         outputs[id(p.rendition)] = finish(image, p.rendition, out_meta, src.name, shared=shared,
                                           downscale=sharpen.downscale_factor(decoded.size, p.frame),

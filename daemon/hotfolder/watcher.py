@@ -42,8 +42,8 @@ EMPTY_FILE_GRACE = 5.0  # a zero-byte file is likely still being created
 LEASE_RECHECK = 1.0  # seconds between asking the kernel whether a writer still holds a file
 # ... after a first wait this short: the kernel queues a close event before it drops the
 # file's writer count (__fput), so a lease asked for right after the event can still be
-# refused; doubling from here to LEASE_RECHECK (a drop on an idle daemon lost ~1 s in one
-# of ten tries with a flat second).
+# refused; doubling from here to LEASE_RECHECK (with a flat second, most drops on an idle
+# daemon waited ~1 s: DESIGN.md, "Arrival").
 LEASE_RECHECK_FIRST = 0.01
 
 NETWORK_FS = {

@@ -149,7 +149,7 @@ def to_target(im: Image.Image, icc: bytes | None, target: str) -> tuple[Image.Im
     if source is None:
         return im, out
     vips = pyvips.Image.new_from_memory(im.tobytes(), im.width, im.height, len(im.mode), "uchar")
-    converted = _transform(vips.copy(interpretation="srgb"), source, target, depth=8)
+    converted = _transform(vips.copy(interpretation="srgb"), source, target, out)
     return Image.frombytes(im.mode, im.size, converted.write_to_memory()), out
 
 
@@ -161,17 +161,18 @@ def deep_to_target(frame: pyvips.Image, icc: bytes | None, target: str) -> tuple
     if source is None:
         eight = (frame / 257).rint().cast("uchar")
     else:
-        eight = _transform(frame.copy(interpretation="rgb16"), source, target, depth=8)
+        eight = _transform(frame.copy(interpretation="rgb16"), source, target, out)
     return Image.frombytes(mode, (frame.width, frame.height), eight.write_to_memory()), out
 
 
-def _transform(image: pyvips.Image, source: bytes, target: str, depth: int) -> pyvips.Image:
-    intent, bpc = _intent(source, target_icc(target))
+def _transform(image: pyvips.Image, source: bytes, target: str, out: bytes) -> pyvips.Image:
+    """`image` from `source` to 8 bits in `target` (whose profile is `out`)."""
+    intent, bpc = _intent(source, out)
     image = image.copy()
     image.set_type(pyvips.GValue.blob_type, "icc-profile-data", source)
     output = "srgb" if target == SRGB else target  # libvips' built-in name, or the file
     return image.icc_transform(output, embedded=True, intent=intent, black_point_compensation=bpc,
-                               depth=depth).cast("uchar")
+                               depth=8).cast("uchar")
 
 
 def normalise_mode(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:

@@ -19,7 +19,6 @@ are decoded at 16 bits by pi-heif.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,13 +90,9 @@ def decode(src: Path, renditions: Sequence[Rendition], *, accepted_formats: Sequ
         meta = read_metadata(im)
         icc = heif.profile(im) if im.format == heif.PIL_FORMAT else meta.icc
         if deep is not None:
-            return Decoded(_replace_icc(meta, icc), size, deep=deep)
+            return Decoded(meta.with_icc(icc), size, deep=deep)
         frame, icc = normalise_mode(im, icc)
-    return Decoded(_replace_icc(meta, icc), size, frame=frame)
-
-
-def _replace_icc(meta, icc: bytes | None):
-    return meta if meta.icc == icc else dataclasses.replace(meta, icc=icc)
+    return Decoded(meta.with_icc(icc), size, frame=frame)
 
 
 def _decode_raw(src: Path, renditions: Sequence[Rendition], max_image_pixels: int, mode: str) -> Decoded:

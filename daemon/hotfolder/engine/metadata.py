@@ -13,7 +13,7 @@ A JPEG comment is never copied.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image, PngImagePlugin
 
@@ -38,6 +38,9 @@ class Metadata:
     exif: bytes  # raw EXIF ("Exif\0\0" + TIFF), b"" if none
     icc: bytes | None
     xmp: bytes | None
+
+    def with_icc(self, icc: bytes | None) -> "Metadata":
+        return self if icc == self.icc else replace(self, icc=icc)
 
 
 def read_metadata(im: Image.Image) -> Metadata:

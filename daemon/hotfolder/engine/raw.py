@@ -194,15 +194,15 @@ class _Preview:
 
     def decode(self, renditions: Sequence[Rendition]) -> Developed:
         """Its pixels; a JPEG at the smallest DCT scale that covers every rendition."""
+        from .decode import draft  # decode imports this module
+
         if self.bitmap is not None:
             return Developed(self.bitmap, self.size, self.orientation, self.exif, srgb=False)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 with Image.open(io.BytesIO(self.jpeg), formats=["JPEG"]) as jpeg:
-                    scaled = draft_size(renditions, jpeg.size, self.orientation)
-                    if scaled is not None:
-                        jpeg.draft("RGB", scaled)
+                    draft(jpeg, renditions, self.orientation)
                     jpeg.load()
                     image = jpeg.convert("RGB")
         except DECODE_ERRORS as exc:
