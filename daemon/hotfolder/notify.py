@@ -107,8 +107,7 @@ class Endpoint(threading.Thread):
     def adopt(self, notices: tuple[Notice, ...], omitted: int) -> None:
         """Events to send (from the loop, or handed over by the endpoint this one replaced)."""
         with self.cond:
-            retired, successor = self.retired, self.successor
-            if not retired:
+            if not self.retired:
                 if notices and not self.pending and not self.omitted:
                     self.first_at = time.monotonic()
                 room = max(0, MAX_PENDING - len(self.pending))
@@ -116,10 +115,16 @@ class Endpoint(threading.Thread):
                 self.omitted += omitted + max(0, len(notices) - room)
                 self.cond.notify()
                 return
-        if successor is not None:  # replaced meanwhile (two reloads in a row): on to the newest
+        self._pass_on(notices, omitted)  # replaced meanwhile (two reloads in a row): on to the newest
+
+    def _pass_on(self, notices: tuple[Notice, ...], omitted: int) -> None:
+        """Events a retired endpoint will not send: to its successor, or counted as dropped."""
+        successor = self.successor
+        if successor is not None:
             successor.adopt(tuple(n for n in notices if n.event in successor.target.events), omitted)
-        else:
-            self.counts["dropped"] += len(notices) + omitted
+        elif notices or omitted:
+            with self.cond:
+                self.counts["dropped"] += len(notices) + omitted
 
     def stop(self) -> None:
         with self.cond:
@@ -143,10 +148,7 @@ class Endpoint(threading.Thread):
             notices, omitted = tuple(self.pending), self.omitted
             self.pending, self.omitted = [], 0
             self.cond.notify()
-        if successor is not None:
-            successor.adopt(tuple(n for n in notices if n.event in successor.target.events), omitted)
-        elif notices or omitted:
-            self.counts["dropped"] += len(notices) + omitted
+        self._pass_on(notices, omitted)
         self.abort("abandoned: a reload replaced this notify item")
 
     def run(self) -> None:
@@ -221,10 +223,8 @@ class Endpoint(threading.Thread):
 
     def _failed(self, message: Message, reason: str, tries: int) -> None:
         self.counts["failed"] += 1
-        successor = self.successor
-        if successor is not None:  # its events are not lost: the item's new endpoint sends them
-            notices = tuple(n for n in message.notices if n.event in successor.target.events)
-            successor.adopt(notices, message.total - len(message.notices))
+        if self.successor is not None:  # its events are not lost: the item's new endpoint sends them
+            self._pass_on(message.notices, message.total - len(message.notices))
             action = "its events go to the reloaded item"
         else:
             action = "dropped; the daemon goes on (check the URL and the endpoint)"
