@@ -80,5 +80,6 @@ notify:
     assert web.events == ("failed", "paused") and web.secret == "from-the-environment" and web.is_webhook
     assert mail.events == ("failed", "recovered") and not mail.is_webhook
     assert cfg.notify_interval == 10
-    # What logs and the page show of a URL: never its path, query or password.
-    assert web.shown == "https://hooks.example.com" and mail.shown == "mailto://…"
+    # What logs and the page show of a URL: never a webhook's path or query, nor a password
+    # (an apprise URL's private parts are those apprise's privacy form hides).
+    assert web.shown == "https://hooks.example.com/***" and mail.shown == "mailto://user:***@example.com"

@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from . import problems
+from . import problems, redact
 from .errors import HotfolderError
 from .problems import Problem, Problems
 
@@ -186,7 +186,7 @@ class Cluster:
     See docs/cluster.md; hotfolder.cluster holds the code that uses it."""
 
     enabled: bool = False
-    broker_url: str = ""
+    broker_url: str = field(default="", metadata=redact.URL)  # may hold a password
     queue: str = "hotfolder"
     cluster_id: str = ""
     shared_root: Path | None = None
@@ -203,6 +203,8 @@ class Cluster:
     max_tasks_per_child: int = 200
     max_memory_per_child_mb: int = 1024  # 0: no limit
 
+    __repr__ = redact.dataclass_repr
+
 
 @dataclass(frozen=True)
 class Http:
@@ -210,7 +212,9 @@ class Http:
 
     host: str = HTTP_DEFAULT_HOST  # without brackets, also for IPv6
     port: int = 9464  # 0: any free port (logged as http_listening)
-    token: str = ""  # empty: the page is read-only
+    token: str = field(default="", metadata=redact.VALUE)  # empty: the page is read-only
+
+    __repr__ = redact.dataclass_repr
 
     @property
     def address(self) -> str:
@@ -221,9 +225,11 @@ class Http:
 class NotifyTarget:
     """One item of `notify:`: where to send which events."""
 
-    url: str
+    url: str = field(metadata=redact.URL)  # user:password@, a token in the path or the host
     events: tuple[str, ...] = DEFAULT_NOTIFY_EVENTS
-    secret: str = ""  # http(s) only: HMAC-SHA256 signature of the body
+    secret: str = field(default="", metadata=redact.VALUE)  # http(s) only: HMAC-SHA256 signature of the body
+
+    __repr__ = redact.dataclass_repr
 
     @property
     def is_webhook(self) -> bool:
@@ -231,10 +237,8 @@ class NotifyTarget:
 
     @property
     def shown(self) -> str:
-        """The URL without what may be a secret (user, password, path, query): for logs and the page."""
-        scheme, _, rest = self.url.partition("://")
-        host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
-        return f"{scheme}://{host}" if self.is_webhook else f"{scheme}://…"
+        """The URL with its secret parts as *** (see redact.url): for logs and messages."""
+        return redact.url(self.url)
 
 
 @dataclass(frozen=True)
@@ -402,14 +406,15 @@ class _Reader:
         return default if value is None else value
 
     @_per_key()
-    def str_(self, name, default=None, *, choices=None, required=False):
+    def str_(self, name, default=None, *, choices=None, required=False, secret=False):
+        """secret: the value is never quoted in a message."""
         if required and not self.has(name):
             self.missing(name, "is required")
         value = self.raw(name, default)
         if value is None:
             return None
         if not isinstance(value, str) or not value.strip():
-            self.fail(name, f"must be a non-empty text, not {_kind(value)}")
+            self.fail(name, f"must be a non-empty text, not {_kind(value, secret)}")
         if choices and value not in choices:
             self.fail(name, f"{value!r} is not one of: {', '.join(choices)}")
         return value
@@ -469,15 +474,15 @@ def _check_range(r: _Reader, name, value, lo, hi):
         r.fail(name, f"must be at most {hi}, not {value}")
 
 
-def _kind(value: Any) -> str:
+def _kind(value: Any, secret: bool = False) -> str:
     if value is None:
         return "empty"
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
     if isinstance(value, (int, float)):
-        return f"the number {value}"
+        return f"the number {redact.MASK if secret else value}"
     if isinstance(value, str):
-        return f"the text {value!r}"
+        return f"the text {redact.MASK if secret and value.strip() else repr(value)}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
@@ -900,6 +905,7 @@ def parse(text: str, source: str = "<config>", base: Path | None = None) -> Conf
         problems.CURRENT.reset(token)
     if found:
         raise ConfigError.of(found.in_order())
+    redact.register(redact.secrets_in(config))  # the log's last line of defence knows them from now on
     return config
 
 
@@ -969,7 +975,7 @@ def _cluster(source: str, data: Any, path: str, base: Path, folders: tuple[Folde
     if url is not None:
         url = _expand_env(r, "broker_url", url) if enabled else url
         if not url.startswith(("redis://", "rediss://", "unix://")):
-            r.fail("broker_url", f"must be a redis://, rediss:// or unix:// URL, not {url.split(':')[0]!r}")
+            r.fail("broker_url", f"must be a redis://, rediss:// or unix:// URL, not {redact.url(url)!r}")
     ident = r.str_("cluster_id", required=enabled)
     for name, value in (("cluster_id", ident), ("queue", r.str_("queue", "hotfolder"))):
         if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value):
@@ -1026,7 +1032,7 @@ def _http(source: str, data: Any, path: str) -> Http:
     r = _Reader(source, data, path)
     listen = r.raw("listen", 9464)
     host, port = _listen_address(r, "listen", listen)
-    token = r.str_("token") or ""
+    token = r.str_("token", secret=True) or ""
     if token:
         token = _expand_env(r, "token", token)
         if len(token) < MIN_TOKEN_LENGTH:
@@ -1086,7 +1092,7 @@ def _notify_target(source: str, data: Any, path: str) -> NotifyTarget:
     url = _expand_env(r, "url", r.str_("url", required=True).strip())
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     if not re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme):
-        r.fail("url", f"{url[:40]!r} is not a URL; e.g. https://hooks.example.com/hotfolder, "
+        r.fail("url", f"{redact.url(url)[:60]!r} is not a URL; e.g. https://hooks.example.com/hotfolder, "
                       "mailto://user:password@example.com, ntfy://topic")
     events = r.raw("events", list(DEFAULT_NOTIFY_EVENTS))
     if isinstance(events, str):
@@ -1096,7 +1102,7 @@ def _notify_target(source: str, data: Any, path: str) -> NotifyTarget:
     for event in events:
         if event not in NOTIFY_EVENTS:
             r.fail("events", f"{event!r} is not one of: {', '.join(NOTIFY_EVENTS)}")
-    secret = r.str_("secret") or ""
+    secret = r.str_("secret", secret=True) or ""
     if secret:
         secret = _expand_env(r, "secret", secret)
     target = NotifyTarget(url=url, events=tuple(dict.fromkeys(events)), secret=secret)
@@ -1115,9 +1121,8 @@ def _notify_target(source: str, data: Any, path: str) -> NotifyTarget:
 
 def _check_apprise_url(r: _Reader, url: str, scheme: str) -> None:
     """Other schemes go through apprise: it must be installed and know the URL."""
-    try:
-        import apprise
-    except ImportError:
+    apprise = redact.apprise_module()  # silenced: it logs the URLs it refuses, tokens and all
+    if apprise is None:
         r.fail("url", f"{scheme}:// URLs are sent through apprise, which is not installed (pip install apprise)")
     if apprise.Apprise.instantiate(url, asset=apprise.AppriseAsset(storage_mode="memory")) is None:
         r.fail("url", f"apprise does not accept this {scheme}:// URL; see https://github.com/caronc/apprise/wiki "
@@ -1215,8 +1220,17 @@ _DERIVED_FIELDS = {"source", "renditions", "temp_token", "names_dir"}
 
 def describe_changes(old: Config, new: Config) -> list[str]:
     """What a reload changes, for people: `workers 2 → 1`, `folder shop added`,
-    `photos: rendition tiny added`, `photos: web: quality 85 → 70`; [] when nothing."""
-    changes = _changed_fields(dataclasses.replace(old, folders=()), dataclasses.replace(new, folders=()))
+    `photos: rendition tiny added`, `photos: web: quality 85 → 70`, `http.token changed`
+    (a secret's value is never said); [] when nothing."""
+    changes = _changed_fields(dataclasses.replace(old, folders=(), notify=()),
+                              dataclasses.replace(new, folders=(), notify=()))
+    for i in range(max(len(old.notify), len(new.notify))):
+        a = old.notify[i] if i < len(old.notify) else None
+        b = new.notify[i] if i < len(new.notify) else None
+        if a is None or b is None:
+            changes.append(f"notify[{i}] {'added' if a is None else 'removed'}: {(b or a).shown}")
+        else:
+            changes += [f"notify[{i}]: {c}" for c in _changed_fields(a, b)]
     before = {f.name: f for f in old.folders}
     after = {f.name: f for f in new.folders}
     changes += [f"folder {name} added" for name in after if name not in before]
@@ -1237,13 +1251,23 @@ def _changed_fields(old, new, prefix: str = "") -> list[str]:
         a, b = getattr(old, f.name), getattr(new, f.name)
         if f.name in _DERIVED_FIELDS or a == b:
             continue
-        if dataclasses.is_dataclass(a) and dataclasses.is_dataclass(b):  # a watermark, the cluster
+        if f.metadata.get("secret"):
+            out.append(f"{prefix}{f.name} {_secret_change(f, a, b)}")
+        elif dataclasses.is_dataclass(a) and dataclasses.is_dataclass(b):  # a watermark, the cluster
             out += _changed_fields(a, b, f"{prefix}{f.name}.")
         elif dataclasses.is_dataclass(a) or dataclasses.is_dataclass(b):
             out.append(f"{prefix}{f.name} {'added' if a is None else 'removed'}")
         else:
             out.append(f"{prefix}{f.name} {_show(a)} → {_show(b)}")
     return out
+
+
+def _secret_change(f: dataclasses.Field, a: Any, b: Any) -> str:
+    """`changed`, `set`, `removed`; a URL's shown parts when they changed. Never a value."""
+    if not a or not b:
+        return "set" if b else "removed"
+    shown_a, shown_b = redact.shown(f, a), redact.shown(f, b)
+    return f"{shown_a} → {shown_b}" if shown_a != shown_b else "changed"
 
 
 def _show(value: Any) -> str:

@@ -14,7 +14,9 @@ import os
 import sys
 
 import structlog
+from structlog.tracebacks import ExceptionDictTransformer
 
+from . import redact
 from .console import ConsoleRenderer
 
 PRIORITY = {"critical": 2, "error": 3, "warning": 4, "info": 6, "debug": 7}
@@ -82,11 +84,16 @@ def setup(fmt: str = "json", level: str = "info", stream=None, **context) -> Non
 
     `stream`: where lines go instead of our own copy of stderr (`hotfolder process`
     gives its progress bar, which writes them above itself)."""
+    # redact.mask_event comes after the traceback is rendered (an exception's message may
+    # quote a secret) and before the line is. Tracebacks carry no local variables: a
+    # frame's locals (a password, the Authorization header made of it) are no journal's business.
     if fmt == "console":
         colors = sys.stderr is not None and sys.stderr.isatty()
-        renderer = [structlog.processors.format_exc_info, ConsoleRenderer(colors, verbose=level == "debug")]
+        renderer = [structlog.processors.format_exc_info, redact.mask_event,
+                    ConsoleRenderer(colors, verbose=level == "debug")]
     else:
-        renderer = [structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer()]
+        tracebacks = structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+        renderer = [tracebacks, redact.mask_event, structlog.processors.JSONRenderer()]
         if _stderr_is_journal():
             renderer.append(_journal_prefix)
     # A line-buffered text stream of our own: each event is one whole write, even

@@ -11,37 +11,27 @@ never holds more than MAX_PENDING events in memory.
 http:// and https:// URLs get a JSON POST, signed with HMAC-SHA256 of the body in
 `X-Hotfolder-Signature: sha256=<hex>` when the item has a `secret` (GitHub's
 X-Hub-Signature-256 convention). Any other scheme goes through apprise.
+
+A try has a deadline for the whole of it, and a reload that replaces an endpoint
+abandons its try at once (senders.py): a stuck endpoint never holds a thread or a socket
+for long, and is counted and logged as failing.
 """
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import logging
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
-from . import __version__, log
+from . import log, redact
 from .config import NotifyTarget
 from .notices import Notice
+from .senders import SEND_TIMEOUT, AppriseSender, Try, Undeliverable, post_webhook
 
 GATHER = 1.0  # seconds the first event of a quiet endpoint waits for the rest of its burst
 RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)  # between the tries of one message
 MAX_PENDING = 100  # events kept per endpoint; more are counted in the message, not listed
-SEND_TIMEOUT = 10.0  # seconds for one try
 STOP_GRACE = 2.0  # seconds a stopping daemon gives its endpoints to send what is pending
-# An answer that another try may change; other 4xx (a wrong URL, a rejected signature) will not.
-RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
-
-
-class Undeliverable(Exception):
-    def __init__(self, reason: str, retry: bool = True):
-        super().__init__(reason)
-        self.retry = retry
 
 
 @dataclass(frozen=True)
@@ -89,58 +79,6 @@ def _line(n: Notice) -> str:
     return f"{n.event}: {where + ': ' if where else ''}{n.reason}{step}"
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A webhook that redirects is misconfigured; urllib would resend the POST as a GET."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirect)
-
-
-def post_webhook(target: NotifyTarget, message: Message) -> None:
-    body = json.dumps(message.payload(), ensure_ascii=False).encode("utf-8")
-    headers = {"Content-Type": "application/json", "User-Agent": f"hotfolder/{__version__}",
-               "X-Hotfolder-Event": message.notices[0].event}
-    if target.secret:
-        headers["X-Hotfolder-Signature"] = sign(target.secret, body)
-    request = urllib.request.Request(target.url, data=body, headers=headers, method="POST")
-    try:
-        with _opener.open(request, timeout=SEND_TIMEOUT) as response:
-            response.read(65536)
-    except urllib.error.HTTPError as exc:
-        raise Undeliverable(f"HTTP {exc.code} {exc.reason}", retry=exc.code in RETRY_STATUS) from None
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise Undeliverable(str(getattr(exc, "reason", exc))) from None
-
-
-class AppriseSender:
-    """Other schemes (mailto://, slack://, ntfy://, matrix://, …) through apprise."""
-
-    def __init__(self, url: str):
-        import apprise
-
-        logging.getLogger("apprise").addHandler(logging.NullHandler())  # we log the outcome ourselves
-        logging.getLogger("apprise").propagate = False
-        self.apprise = apprise
-        self.client = apprise.Apprise(asset=apprise.AppriseAsset(storage_mode="memory"))
-        if not self.client.add(url):
-            raise Undeliverable("apprise does not accept this URL", retry=False)
-
-    def __call__(self, _target: NotifyTarget, message: Message) -> None:
-        title, body = message.text()
-        bad = any(n.event != "recovered" for n in message.notices)
-        kind = self.apprise.NotifyType.FAILURE if bad else self.apprise.NotifyType.SUCCESS
-        if not self.client.notify(body=body, title=title, notify_type=kind):
-            raise Undeliverable("apprise could not deliver it (see the service's own error, e.g. with "
-                                "`apprise -vv URL`)")
-
-
 class Endpoint(threading.Thread):
     """One notify item: its pending events, its pace, its deliveries."""
 
@@ -156,31 +94,68 @@ class Endpoint(threading.Thread):
         self.next_send = 0.0  # not before: one message per interval
         self.stopping = False
         self.counts = {"sent": 0, "failed": 0, "dropped": 0}
+        self.current: Try | None = None  # the try under way
+        self.retired = False  # a reload replaced it
+        self.successor: Endpoint | None = None  # the item's new endpoint, if the item is still there
         self._send = None
 
     def put(self, notice: Notice) -> None:
         """Never blocks on the network (the loop calls it)."""
-        if notice.event not in self.target.events:
-            return
+        if notice.event in self.target.events:
+            self.adopt((notice,), 0)
+
+    def adopt(self, notices: tuple[Notice, ...], omitted: int) -> None:
+        """Events to send (from the loop, or handed over by the endpoint this one replaced)."""
         with self.cond:
-            if not self.pending and not self.omitted:
-                self.first_at = time.monotonic()
-            if len(self.pending) < MAX_PENDING:
-                self.pending.append(notice)
-            else:
-                self.omitted += 1
-            self.cond.notify()
+            if not self.retired:
+                if notices and not self.pending and not self.omitted:
+                    self.first_at = time.monotonic()
+                room = max(0, MAX_PENDING - len(self.pending))
+                self.pending.extend(notices[:room])
+                self.omitted += omitted + max(0, len(notices) - room)
+                self.cond.notify()
+                return
+        self._pass_on(notices, omitted)  # replaced meanwhile (two reloads in a row): on to the newest
+
+    def _pass_on(self, notices: tuple[Notice, ...], omitted: int) -> None:
+        """Events a retired endpoint will not send: to its successor, or counted as dropped."""
+        successor = self.successor
+        if successor is not None:
+            successor.adopt(tuple(n for n in notices if n.event in successor.target.events), omitted)
+        elif notices or omitted:
+            with self.cond:
+                self.counts["dropped"] += len(notices) + omitted
 
     def stop(self) -> None:
         with self.cond:
             self.stopping = True
             self.cond.notify()
 
+    def abort(self, why: str) -> None:
+        """End the try under way now (its socket shut down); it counts as failed."""
+        with self.cond:
+            current = self.current
+        if current is not None:
+            current.abort(why)
+
+    def retire(self, successor: Endpoint | None) -> None:
+        """A reload replaced this item: what is pending, and the events of a try cut
+        short, go to its successor (the item at the same place, if any); the thread ends
+        at once, even when stuck in a try (never waits on the network: the loop calls this)."""
+        with self.cond:
+            self.stopping = self.retired = True
+            self.successor = successor
+            notices, omitted = tuple(self.pending), self.omitted
+            self.pending, self.omitted = [], 0
+            self.cond.notify()
+        self._pass_on(notices, omitted)
+        self.abort("abandoned: a reload replaced this notify item")
+
     def run(self) -> None:
         try:
             self._send = post_webhook if self.target.is_webhook else AppriseSender(self.target.url)
         except Exception as exc:  # noqa: BLE001 - a broken endpoint is logged, never fatal
-            self.log.error("notify_unusable", reason=str(exc))
+            self.log.error("notify_unusable", reason=redact.text(str(exc)))
             return
         while True:
             message = self._next_message()
@@ -207,28 +182,53 @@ class Endpoint(threading.Thread):
             self.pending, self.omitted = [], 0
             return Message(notices, total, self.host)
 
+    def _try(self, message: Message) -> None:
+        """One try, under its deadline: the whole try, not each read."""
+        call = Try(SEND_TIMEOUT)
+        with self.cond:
+            if self.retired:  # replaced while it waited to try again
+                raise Undeliverable("abandoned: a reload replaced this notify item")
+            self.current = call
+        timer = threading.Timer(SEND_TIMEOUT, call.expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            self._send(self.target, message, call)
+        finally:
+            timer.cancel()
+            with self.cond:
+                self.current = None
+
     def _deliver(self, message: Message) -> None:
         for attempt, delay in enumerate((*RETRY_DELAYS, None), start=1):
             try:
-                self._send(self.target, message)
+                self._try(message)
             except Undeliverable as exc:
                 if delay is None or not exc.retry or self.stopping:
-                    self.counts["failed"] += 1
-                    self.log.error("notify_failed", reason=str(exc), events=message.total, tries=attempt,
-                                   action="dropped; the daemon goes on (check the URL and the endpoint)")
+                    self._failed(message, str(exc), attempt)
                     break
                 self.log.warning("notify_retry", reason=str(exc), tries=attempt, retry_in_s=delay)
                 with self.cond:
                     self.cond.wait_for(lambda: self.stopping, delay)
             except Exception as exc:  # noqa: BLE001 - never let a sender's bug end the thread
                 self.counts["failed"] += 1
-                self.log.exception("notify_failed", reason=f"{type(exc).__name__}: {exc}", events=message.total)
+                self.log.exception("notify_failed", reason=redact.text(f"{type(exc).__name__}: {exc}"),
+                                   events=message.total)
                 break
             else:
                 self.counts["sent"] += 1
                 self.log.info("notify_sent", events=message.total, first=message.notices[0].event, tries=attempt)
                 break
         self.next_send = time.monotonic() + self.interval
+
+    def _failed(self, message: Message, reason: str, tries: int) -> None:
+        self.counts["failed"] += 1
+        if self.successor is not None:  # its events are not lost: the item's new endpoint sends them
+            self._pass_on(message.notices, message.total - len(message.notices))
+            action = "its events go to the reloaded item"
+        else:
+            action = "dropped; the daemon goes on (check the URL and the endpoint)"
+        self.log.error("notify_failed", reason=reason, events=message.total, tries=tries, action=action)
 
 
 class Notifier:
@@ -238,7 +238,8 @@ class Notifier:
         self.host = socket.gethostname()
         self.endpoints: list[Endpoint] = []
         self.interval = 30.0
-        self._gone: dict[tuple[str, str], int] = {}  # counts of endpoints a reload removed
+        self._gone: dict[tuple[str, str], int] = {}  # counts of endpoints a reload replaced
+        self._retired: list[Endpoint] = []  # replaced, their counts still moving (a try cut short)
 
     def configure(self, targets: tuple[NotifyTarget, ...], interval: float) -> None:
         old = {(e.index, e.target, e.interval): e for e in self.endpoints}
@@ -250,28 +251,41 @@ class Notifier:
                 endpoint.start()
             kept.append(endpoint)
         for endpoint in old.values():
-            endpoint.stop()  # it sends what it holds, then ends
+            endpoint.retire(kept[endpoint.index] if endpoint.index < len(kept) else None)
+            self._retired.append(endpoint)
+        self.endpoints, self.interval = kept, interval
+        self._settle_retired()
+
+    def _settle_retired(self) -> None:
+        """Fold the counts of replaced endpoints whose thread has ended into `_gone`."""
+        for endpoint in [e for e in self._retired if not e.is_alive()]:
+            self._retired.remove(endpoint)
             for outcome, n in endpoint.counts.items():
                 key = (endpoint.name_, outcome)
                 self._gone[key] = self._gone.get(key, 0) + n
-        self.endpoints, self.interval = kept, interval
 
     def submit(self, notice: Notice) -> None:
         for endpoint in self.endpoints:
             endpoint.put(notice)
 
     def counts(self) -> dict[tuple[str, str], int]:
+        self._settle_retired()
         out = dict(self._gone)
-        for e in self.endpoints:
+        for e in (*self.endpoints, *self._retired):
             for outcome, n in e.counts.items():
                 out[(e.name_, outcome)] = out.get((e.name_, outcome), 0) + n
         return out
 
     def stop(self, grace: float = STOP_GRACE) -> None:
-        """Each endpoint sends what is pending (one try), within `grace` seconds in all."""
+        """Each endpoint sends what is pending (one try), within `grace` seconds in all;
+        a try still under way then is cut short (counted and logged as failed)."""
         for endpoint in self.endpoints:
             endpoint.stop()
         deadline = time.monotonic() + grace
         for endpoint in self.endpoints:
             endpoint.join(max(0.0, deadline - time.monotonic()))
+        for endpoint in (*self.endpoints, *self._retired):
+            endpoint.abort("the daemon is stopping")
+        for endpoint in self.endpoints:
+            endpoint.join(0.5)  # woken: it logs the failure and ends
         self.endpoints = []

@@ -22,7 +22,7 @@ import time
 from collections import deque
 from dataclasses import asdict, dataclass, field, replace
 
-from . import __version__, log, spool
+from . import __version__, log, redact, spool
 from .config import Config, Http
 from .failed_files import FailedFile, FailedIndex
 from .metrics import Metrics
@@ -157,7 +157,7 @@ class Ops:
     def notice(self, notice: Notice) -> None:
         """The service's hook. Never raises, never blocks: a notification's trouble is not the loop's."""
         try:
-            notice = replace(notice, file=spool.display(notice.file), reason=spool.display(notice.reason))
+            notice = replace(notice, file=spool.display(notice.file), reason=redact.text(spool.display(notice.reason)))
             if notice.event == "done":
                 self.recent.appendleft(notice)
             else:

@@ -21,7 +21,7 @@ from collections import deque
 from pathlib import Path
 
 from . import config as config_mod
-from . import log, systemd
+from . import log, redact, systemd
 from .backend import Backend, Ended, Finished, Lost
 from .config import Config, ConfigError, Folder
 from .errors import HotfolderError
@@ -316,8 +316,8 @@ class Service:
             pid=os.getpid(), started=self.started, processed=b.processed, failed=b.failed,
             queued=b.queued, waiting=self.watcher.pending_count() if self.watcher else 0,
             in_flight=b.in_flight, workers=b.workers, workers_alive=b.workers_alive,
-            state=self.state, message=self._message(), config=str(self.config.source),
-            current=b.current, cluster=b.cluster, in_failed=self._in_failed(),
+            state=self.state, message=redact.text(self._message()), config=str(self.config.source),
+            current=b.current, cluster=_masked(b.cluster), in_failed=self._in_failed(),
             folders=self._folder_counts(b), claiming_paused=self.ledger.paused(time.monotonic()),
             reload_failed=bool(self.message),
         )
@@ -389,6 +389,13 @@ def _check_reloadable(old: Config, new: Config) -> None:
                                                f"{old.state_dir}): restart the daemon to use {new.state_dir}")
     if new.cluster.enabled != old.cluster.enabled:
         raise ConfigError(source, "cluster.enabled", "cannot change while the daemon runs: restart the daemon")
+
+
+def _masked(cluster: dict | None) -> dict | None:
+    """The cluster's part of the status: its texts (the broker's error) with every known secret masked."""
+    if not cluster:
+        return cluster
+    return {k: redact.text(v) if isinstance(v, str) else v for k, v in cluster.items()}
 
 
 def _recovery_summary(found) -> str:
