@@ -181,10 +181,23 @@ def test_a_stop_keeps_a_claim_in_line_beside_a_newer_drop(daemon_factory, tmp_pa
     assert d.stop() == 0
 
 
+def sighup_blocked(pid: int) -> bool:
+    """Whether the process holds SIGHUP back (SigBlk in /proc/PID/status)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigBlk:"))
+    except (OSError, StopIteration):
+        return False
+    return bool(mask & (1 << (signal.SIGHUP - 1)))
+
+
 def test_a_sighup_right_at_start_is_a_reload_not_a_death(daemon_factory):
     d = daemon_factory()
     d.start(wait_ready=False)
-    time.sleep(0.15)  # while it still imports its modules, long before its handlers exist
+    # As soon as SIGHUP is held back (cli's first statement), while the daemon still
+    # imports its modules, long before its handlers exist.
+    wait_for(lambda: d.proc.poll() is not None or sighup_blocked(d.proc.pid), 30,
+             interval=0.002, what="the daemon to hold SIGHUP back")
     d.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: d.events("ready") or d.proc.poll() is not None, 30, what="the daemon to start")
     assert d.proc.poll() is None, f"the SIGHUP killed it:\n{d.log_text()[-2000:]}"
