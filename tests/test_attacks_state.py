@@ -5,6 +5,7 @@ records in state_dir, and the count of a large failed/.
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,120 @@ def test_nestings_that_make_an_end_ambiguous_are_refused_each_with_its_reason(tm
     assert "replace it (on_name_clash: replace)" in found["folders[e].archive"].reason
     for problem in found.values():
         assert "give" in problem.reason and "a folder of its own" in problem.reason
+
+
+# ---------------------------------------------------------------- 15. state_dir/names
+
+RED, GREEN = (210, 20, 20), (20, 200, 20)
+
+
+def colour_of(path: Path) -> tuple[int, int, int]:
+    with Image.open(path) as im:
+        return im.convert("RGB").resize((1, 1)).getpixel((0, 0))
+
+
+def near(a, b, tol=12) -> bool:
+    return all(abs(x - y) <= tol for x, y in zip(a, b))
+
+
+def markers(state: Path) -> list[Path]:
+    names = state / "names"
+    return [p for p in names.rglob("*") if p.is_symlink()] if names.exists() else []
+
+
+def drop(d, name: str, data: bytes) -> None:
+    staging = d.root / "staging"
+    staging.mkdir(exist_ok=True)
+    (staging / name).write_bytes(data)
+    (staging / name).rename(d.inbox / name)
+
+
+def test_deleting_the_name_records_does_not_let_another_original_replace_an_output(daemon_factory):
+    """With state_dir/names gone, y.png used to replace y.jpg's outputs silently."""
+    d = daemon_factory().start()
+    drop(d, "y.jpg", jpeg(RED))
+    wait_for(lambda: files_under(d.archive) == ["y.jpg"], 30, what="y.jpg")
+    assert d.stop() == 0
+    import shutil
+
+    shutil.rmtree(d.var / "state" / "names")
+    d.start()
+    drop(d, "y.png", jpeg(GREEN, fmt="PNG"))
+    wait_for(lambda: len(files_under(d.archive)) == 2, 30, what="y.png")
+    assert sorted(d.outputs()) == ["y_thumb.webp", "y_thumb~png.webp", "y_web.jpg", "y_web~png.jpg"]
+    assert near(colour_of(d.output / "y_web.jpg"), RED), "y.jpg's output was replaced by another original's"
+    assert near(colour_of(d.output / "y_web~png.jpg"), GREEN)
+    assert d.stop() == 0
+
+
+def test_an_output_of_unknown_owner_is_kept_or_replaced_as_on_name_clash_says(tmp_path):
+    """No record and an output there: which original wrote it cannot be known (the file
+    says nothing of it, and a.jpg and a.png make the same name): it is another's."""
+    from hotfolder import names
+
+    path = write_config(tmp_path, folder_yaml("a"))
+    folder = config_mod.load(path).folders[0]
+    folder.output.mkdir(parents=True)
+    made = folder.output / "a_web.jpg"
+    made.write_bytes(b"written before the records, or their record deleted")
+    assert names.reserve(folder, "a.jpg", [made]) == [folder.output / "a_web~jpg.jpg"]
+    import dataclasses
+
+    with pytest.raises(names.NameClash) as clash:
+        names.reserve(dataclasses.replace(folder, on_name_clash="fail"), "a.png", [made])
+    assert "which original wrote it is not known" in str(clash.value) and "remove or rename that output" \
+        in str(clash.value)
+    assert names.reserve(dataclasses.replace(folder, on_name_clash="replace"), "a.png", [made]) == [made]
+    free = folder.output / "b_web.jpg"
+    assert names.reserve(folder, "b.jpg", [free]) == [free], "a name with no output is free"
+
+
+def test_the_records_of_outputs_that_are_gone_are_pruned_at_start(daemon_factory):
+    """One marker per output name ever written, never pruned: 40,000 after 20,000 files."""
+    d = daemon_factory().start()
+    for i in range(3):
+        drop(d, f"p{i}.jpg", jpeg((60 * i, 30, 30)))
+    wait_for(lambda: len(files_under(d.archive)) == 3, 30, what="three files")
+    assert len(markers(d.var / "state")) == 6  # two renditions each
+    assert d.stop() == 0
+    for name in ("p0_web.jpg", "p0_thumb.webp", "p1_web.jpg"):  # a consumer took these away
+        (d.output / name).unlink()
+    d.start()
+    pruned = wait_for(lambda: d.event("names_pruned"), 10, what="the prune at start")
+    assert (pruned["kept"], pruned["removed"]) == (3, 3), pruned
+    assert len(markers(d.var / "state")) == 3
+    drop(d, "p1.png", jpeg(GREEN, fmt="PNG"))  # p1_web.jpg is free again; p1_thumb.webp is still p1.jpg's
+    wait_for(lambda: len(files_under(d.archive)) == 4, 30, what="p1.png")
+    assert {"p1_web.jpg", "p1_thumb~png.webp", "p1_thumb.webp"} <= set(d.outputs()), d.outputs()
+    assert near(colour_of(d.output / "p1_web.jpg"), GREEN)
+    assert d.stop() == 0
+
+
+def test_a_prune_keeps_the_records_of_outputs_there_and_of_files_being_rendered(tmp_path):
+    from hotfolder import names
+
+    path = write_config(tmp_path, folder_yaml("a"))
+    folder = config_mod.load(path).folders[0]
+    for d in folder.all_dirs():
+        d.mkdir(parents=True)
+    out = folder.output
+    (out / "sub").mkdir()
+    names.reserve(folder, "sub/kept.jpg", [out / "sub" / "kept_web.jpg"])
+    (out / "sub" / "kept_web.jpg").write_bytes(b"an output")
+    names.reserve(folder, "gone.jpg", [out / "gone_web.jpg"])  # its output was taken away
+    (folder.processing / "busy.jpg").write_bytes(b"being rendered")
+    names.reserve(folder, "busy.jpg", [out / "busy_web.jpg"])  # reserved, not written yet
+    leftover = next((folder.names_dir).glob("??")) / ".0123abcd.4242"  # a crash between symlink and rename
+    os.symlink("x", leftover)
+    pruned = names.prune((folder,))
+    assert (pruned.kept, pruned.removed) == (2, 2), pruned
+    assert not os.path.lexists(leftover)
+    # the kept records still say whose each name is
+    assert names.reserve(folder, "busy.png", [out / "busy_web.jpg"]) == [out / "busy_web~png.jpg"]
+    assert names.reserve(folder, "sub/kept.png", [out / "sub" / "kept_web.jpg"]) == \
+        [out / "sub" / "kept_web~png.jpg"]
+    # and the pruning runs again only after as many files as it kept records (PRUNE_AFTER at least)
+    pruning = names.Pruning()
+    again = pruning.run(config_mod.load(path), rendered=0)
+    assert (again.kept, again.removed) == (2, 2)  # the ~png two: no output, their owners not rendering
+    assert pruning.next_at == names.PRUNE_AFTER

@@ -21,7 +21,7 @@ from collections import deque
 from pathlib import Path
 
 from . import config as config_mod
-from . import log, systemd
+from . import log, names, systemd
 from .backend import Backend, Ended, Finished, Lost
 from .config import Config, ConfigError, Folder
 from .errors import HotfolderError
@@ -63,6 +63,7 @@ class Service:
         self._failed_stamp: tuple = ()
         self._failed_counted_at = 0.0
         self._failed_count = 0
+        self.name_pruning = names.Pruning()  # the name records of outputs that are gone
 
     # ------------------------------------------------------------------ life
     def run(self) -> int:
@@ -76,6 +77,7 @@ class Service:
         try:
             found = [self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart)
                      for folder in self.config.folders]
+            self.name_pruning.when_due(self.config, 0, self.log)  # before any worker reserves a name
             self.backend.start()
             self.watcher = Watcher(self.config.folders)
             self.watcher.start()
@@ -374,6 +376,8 @@ class Service:
         except OSError as exc:
             self.log.error("status_write_failed", path=str(self.config.status_file), reason=str(exc))
         self.ops.publish(status)  # the same snapshot, for /metrics and the status page
+        if self.state == "running":
+            self.name_pruning.when_due(self.config, status.processed, self.log)
         systemd.status(self._status_line())
         if self.state == "running" and self._healthy():
             systemd.watchdog()
