@@ -492,7 +492,8 @@ def walk_failed(folder: Folder):
     original a name whose record name is taken, nor the other way round (see _unique).
     So a user's own `notes.error.json` is an original like any other. Each folder is
     listed once and a record told by the names beside it, with no stat a file: 150,000
-    failed files took 0.36 s to walk, against 3.8 s with an lexists for each record."""
+    failed files took 0.6–1.5 s to walk, against 2.7–5.3 s with an lexists for each
+    record (a loaded 2-core machine)."""
     stack = [folder.failed]
     while stack:
         here = stack.pop()
