@@ -497,7 +497,7 @@ def walk_failed(folder: Folder):
     stack = [folder.failed]
     while stack:
         here = stack.pop()
-        files: set[str] = set()
+        files: list[str] = []  # in the folder's own order, as os.walk gave them
         try:
             with os.scandir(here) as entries:
                 for entry in entries:
@@ -507,12 +507,13 @@ def walk_failed(folder: Folder):
                             continue
                     except OSError:
                         continue
-                    files.add(entry.name)
+                    files.append(entry.name)
         except OSError:  # gone, or unreadable: skipped, as os.walk does
             continue
+        present = set(files)
         for name in files:
             if is_our_temp(name, folder.temp_token):
                 continue
-            if name.endswith(SIDECAR) and name[: -len(SIDECAR)] in files:
+            if name.endswith(SIDECAR) and name[: -len(SIDECAR)] in present:
                 continue
             yield here / name
