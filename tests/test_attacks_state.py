@@ -123,6 +123,7 @@ def test_nestings_that_make_an_end_ambiguous_are_refused_each_with_its_reason(tm
         folder_yaml("d", processing="a/output/d"),  # a's outputs for inbox/d/ would be adopted by d
         folder_yaml("e", archive="a/output/e"),  # an output could replace an archived original
         folder_yaml("f", output="a/output", archive="a/archive"),  # shared: names are owned, archives never overwrite
+        folder_yaml("g", failed="a/inbox/.g-failed"),  # in an inbox under a name it ignores: never taken
     )
     found = {p.key: p for p in problems_of(path)}
     assert sorted(found) == ["folders[b].failed", "folders[c].failed", "folders[d].processing",
@@ -310,3 +311,18 @@ def test_a_failure_costs_no_walk_of_a_large_failed_folder(tmp_path, monkeypatch)
     (folder.failed / "bad0.jpg.error.json").unlink()
     wait_for(lambda: service.status().in_failed == n + 3, 10, what="the count to follow a change by hand")
     assert service.ops.failed.walks == 2  # the one at start, and this one
+
+
+def test_a_state_dir_inside_an_inbox_is_refused(tmp_path):
+    """Its status.json would be taken as input every second, and its name records (symlinks)
+    refused into failed/, leaving every output unowned."""
+    path = write_config(tmp_path, folder_yaml("a"))
+    path.write_text(path.read_text().replace("state_dir: state", "state_dir: a/inbox/state"))
+    proc = check_config(path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert f"{path}:1:1: state_dir: " in proc.stderr, proc.stderr
+    assert "lies inside folders[a].inbox" in proc.stderr and "taken as input by folder 'a'" in proc.stderr
+    for fine in (".", "a/inbox/.state"):  # holding the folders, or in the inbox under a name it ignores
+        path.write_text(path.read_text().replace("state_dir: a/inbox/state", f"state_dir: {fine}"))
+        assert check_config(path).returncode == 0, fine
+        path.write_text(path.read_text().replace(f"state_dir: {fine}", "state_dir: a/inbox/state"))

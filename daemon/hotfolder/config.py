@@ -936,6 +936,9 @@ def _config(source: str, data: Any, path: str, base: Path) -> Config:
     )
     r.done()
     config = dataclasses.replace(config, folders=_with_runtime_paths(config.folders, config.state_dir, config.cluster))
+    for reason in nesting.state_dir_problems(config.state_dir, config.folders):
+        with _recorded():
+            raise ConfigError(source, "state_dir", reason)
     blocker = _blocker(config.state_dir)
     if blocker is not None:
         raise ConfigError(source, "state_dir", f"{config.state_dir} cannot be a folder: {blocker} is a file")

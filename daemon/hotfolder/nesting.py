@@ -11,7 +11,8 @@ receive its files. Every overlap is refused except those known to be harmless:
     output or archive → an inbox          a chain: that inbox's folder renders what this
                                           one writes; refused when chains close a cycle
 
-The rest make a file's end ambiguous: whatever lies in processing/ is adopted and
+A place inside an inbox under a name the watcher ignores (`inbox/.state`) is apart
+from it. The rest make a file's end ambiguous: whatever lies in processing/ is adopted and
 rendered again as an original at every start; whatever lies in failed/ is listed,
 counted and requeued as that folder's failure (and its records finished at start);
 two inboxes take the same files; an output named like an archived original replaces
@@ -71,6 +72,8 @@ def problems(folders) -> list[tuple[str, str]]:
             inner, outer = (b, a) if relation == "holds" else (a, b)
             if relation == "same":
                 inner, outer = b, a  # the later one is reported, as for a name used twice
+            if _unseen_in_inbox(inner.path, outer):
+                continue
             chain = _chain(inner, outer)
             if chain is not None:
                 chains.append(chain)
@@ -78,6 +81,21 @@ def problems(folders) -> list[tuple[str, str]]:
                 found.append((inner.key_path, _refused(inner, outer)))
     found += [(c.source.key_path, _self_feeding(c)) for c in chains if c.source.index == c.inbox.index]
     found += [_cycle_problem(cycle) for cycle in _cycles([c for c in chains if c.source.index != c.inbox.index])]
+    return found
+
+
+def state_dir_problems(state_dir: Path, folders) -> list[str]:
+    """state_dir is, or lies inside, a place whose files the daemon takes (an inbox,
+    processing/, failed/): its status and its records of output names would be taken
+    as input, adopted or requeued. Holding the folders (`var/` for `var/inbox`) is fine."""
+    found = []
+    for place in _places(folders):
+        if (place.key in TAKEN and _relation(state_dir, place.path) in ("same", "inside")
+                and not _unseen_in_inbox(state_dir, place)):
+            where = f"is {place.named}" if state_dir == place.path else f"lies inside {place.named} ({place.path})"
+            found.append(f"{state_dir} {where}: everything in it (the daemon's status, and its records of which "
+                         f"output name is whose) would be {TAKEN[place.key].format(folder=place.folder)}; put "
+                         f"state_dir outside every folder's inbox, processing and failed")
     return found
 
 
@@ -91,6 +109,15 @@ def _places(folders) -> list[Place]:
             if path is not None:
                 out.append(Place(index, folder.name, key, path))
     return out
+
+
+def _unseen_in_inbox(path: Path, place: Place) -> bool:
+    """`path` lies in the inbox `place` under a name the watcher and every scan ignore
+    (`inbox/.state`, `inbox/x.tmp/…`): nothing in it is taken. (Imported here: spool
+    imports config, which imports this module.)"""
+    from .spool import is_ignored_path
+
+    return place.key == "inbox" and path != place.path and is_ignored_path(path, place.path)
 
 
 def _relation(a: Path, b: Path) -> str | None:
