@@ -142,6 +142,7 @@ def test_a_reload_cannot_move_state_dir(daemon_factory):
 
 
 def test_a_folder_inside_another_folders_inbox_is_a_config_error(tmp_path):
+    """(An output there is a chain, allowed unless it cycles: test_attacks_state.py.)"""
     from hotfolder import config as config_mod
 
     text = f"""
@@ -154,14 +155,15 @@ folders:
     renditions: [{{name: web, size: 100}}]
   - name: b
     inbox: {tmp_path}/b/inbox
-    output: {tmp_path}/a/inbox/b-output
+    output: {tmp_path}/b/output
     archive: {tmp_path}/b/archive
-    failed: {tmp_path}/b/failed
+    failed: {tmp_path}/a/inbox/b-failed
     renditions: [{{name: web, size: 100}}]
 """
     with pytest.raises(config_mod.ConfigError) as err:
         config_mod.parse(text, str(tmp_path / "c.yaml"), tmp_path)
-    assert err.value.key == "folders[b].output" and "inside the inbox of folder 'a'" in err.value.reason
+    assert err.value.key == "folders[b].failed" and "inside folders[a].inbox" in err.value.reason
+    assert "taken as input by folder 'a'" in err.value.reason
 
 
 def test_a_stop_keeps_a_claim_in_line_beside_a_newer_drop(daemon_factory, tmp_path):

@@ -237,7 +237,8 @@ def test_a_missing_required_key_still_lets_the_rest_be_checked(tmp_path):
 
 
 def test_checks_across_folders_name_the_folder_and_its_line(tmp_path):
-    two = BASE + BASE.replace("folders:\n", "").replace("in\n", "in2\n").replace("out\n", "out2\n")
+    two = BASE + BASE.replace("folders:\n", "").replace("in\n", "in2\n").replace("out\n", "out2\n") \
+        .replace("bad\n", "bad2\n").replace("    renditions:", "    processing: proc2\n    renditions:")
     err = error_of(tmp_path, two)
     second = [i + 1 for i, line in enumerate(two.splitlines()) if line == "  - name: shop"][1]
     assert [(p.key, p.line, p.column) for p in err.problems] == [("folders[shop].name", second, 5)]

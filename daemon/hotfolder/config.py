@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from . import problems, redact
+from . import nesting, problems, redact
 from .errors import HotfolderError
 from .problems import Problem, Problems
 
@@ -869,17 +869,7 @@ def _check_folder_dirs(source: str, path: str, folder: Folder):
             raise ConfigError(source, f"{path}.{key}", f"{p} is on another file system than the inbox "
                               f"({folder.inbox}); originals move between them by rename, which cannot cross "
                               f"file systems: put it on the same disk (outputs may go anywhere)")
-    named = {"inbox": folder.inbox, "output": folder.output, "failed": folder.failed,
-             "processing": folder.processing}
-    if folder.archive is not None:
-        named["archive"] = folder.archive
-    items = list(named.items())
-    for i, (a, pa) in enumerate(items):
-        for b, pb in items[i + 1:]:
-            if pa == pb:
-                raise ConfigError(source, f"{path}.{b}", f"is the same folder as {a} ({pa}); each must differ")
-            if a == "inbox" and pb.is_relative_to(pa):
-                raise ConfigError(source, f"{path}.{b}", f"{pb} lies inside the inbox; it would be watched as input")
+    # Which of the folder's own places may lie in which: nesting.py, with the other folders'.
 
 
 def parse(text: str, source: str = "<config>", base: Path | None = None) -> Config:
@@ -952,6 +942,9 @@ def _config(source: str, data: Any, path: str, base: Path) -> Config:
     )
     r.done()
     config = dataclasses.replace(config, folders=_with_runtime_paths(config.folders, config.state_dir, config.cluster))
+    for reason in nesting.state_dir_problems(config.state_dir, config.folders):
+        with _recorded():
+            raise ConfigError(source, "state_dir", reason)
     blocker = _blocker(config.state_dir)
     if blocker is not None:
         raise ConfigError(source, "state_dir", f"{config.state_dir} cannot be a folder: {blocker} is a file")
@@ -1131,30 +1124,17 @@ def _check_apprise_url(r: _Reader, url: str, scheme: str) -> None:
 
 def _check_across_folders(source: str, folders: tuple[Folder, ...]):
     names: dict[str, int] = {}
-    owner: dict[Path, str] = {}
     for i, folder in enumerate(folders):
         if folder is None:  # its problems are reported already
             continue
         if folder.name in names:
-            raise ConfigError(source, f"folders[{i}].name", f"{folder.name!r} is used by folders[{names[folder.name]}] too")
-        names[folder.name] = i
-        for d in (folder.inbox, folder.processing):
-            if d in owner:
-                raise ConfigError(source, f"folders[{i}]", f"{d} is used by folder {owner[d]!r} too; give each folder its own inbox and processing folder")
-            owner[d] = folder.name
-    built = [f for f in folders if f is not None]
-    for i, folder in enumerate(folders):
-        if folder is None:
-            continue
-        for other in built:
-            if other is folder:
-                continue
-            for key in ("inbox", "output", "failed", "processing", "archive"):
-                d = getattr(folder, key)
-                if d is not None and d != other.inbox and d.is_relative_to(other.inbox):
-                    raise ConfigError(source, f"folders[{i}].{key}",
-                                      f"{d} lies inside the inbox of folder {other.name!r} ({other.inbox}): that "
-                                      f"folder would take its files as input; put it elsewhere")
+            with _recorded():
+                raise ConfigError(source, f"folders[{i}].name",
+                                  f"{folder.name!r} is used by folders[{names[folder.name]}] too")
+        names.setdefault(folder.name, i)
+    for key, reason in nesting.problems(folders):  # folders inside folders, and cycles of chains
+        with _recorded():
+            raise ConfigError(source, key, reason)
 
 
 def status_file_of(path: str | os.PathLike) -> Path:

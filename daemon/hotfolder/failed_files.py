@@ -1,10 +1,26 @@
-"""The failed files the status page lists, and the only ones a requeue from it may take.
+"""The failed files: how many each folder holds now, the most recent ones the status
+page lists, and the only ones a requeue from it may take.
 
-The daemon walks its own failed/ folders (spool.walk_failed: originals, not their
-records, so a user's own `x.error.json` is an original like any other) and gives
-each file an opaque id. A request names an id, never a path: the loop looks the id
-up in this list, made by the daemon, so nothing a request sends reaches the file
-system.
+The daemon's own moves keep the index: `added` when the ledger moves a file to failed/,
+`removed` when the page's requeue moves one out. A failure costs a stat and the read of
+its small record, whatever the size of failed/ (a walk per failure of 150,000 failed
+files took a full core). The folders are walked again (spool.walk_failed) only
+
+  - at the first look, and when the folders change (a reload);
+  - when a failed/ folder changed under us: its mtime is not the one our own moves
+    left (`hotfolder requeue`, a hand, a cluster node), or a requeue names an id not
+    listed, or a count would go below zero;
+  - after RECOUNT_EVERY, for changes inside subfolders (they leave the top folder's
+    mtime alone);
+
+and never more often than WALK_SHARE of the time allows: 150,000 failed files took
+2.4–3.5 s to walk (with the stat that orders them; 5.3–8.2 s before walk_failed
+listed folders instead of testing each record, on a loaded 2-core machine), so such
+a folder is walked at most every two minutes or so. A change made by others in the
+same moment as one of ours is seen at the next recount.
+
+A request names an id, never a path: the loop looks the id up in this list, made by
+the daemon, so nothing a request sends reaches the file system.
 """
 from __future__ import annotations
 
@@ -20,6 +36,7 @@ from .config import Folder
 
 SHOWN = 200  # the most recent failures the page lists
 RECOUNT_EVERY = 30.0  # seconds; a change inside a subfolder does not touch the top folder's mtime
+WALK_SHARE = 0.02  # at most this share of the loop's time goes to walking failed/ again
 
 
 @dataclass(frozen=True)
@@ -31,7 +48,7 @@ class FailedFile:
     step: str
     attempts: int
     time: str
-    mtime: float
+    mtime: float  # when it failed: its record's mtime (the original's own, without a record)
 
 
 def file_id(folder: str, rel_bytes: bytes) -> str:
@@ -40,34 +57,77 @@ def file_id(folder: str, rel_bytes: bytes) -> str:
 
 class FailedIndex:
     def __init__(self):
-        self.files: tuple[FailedFile, ...] = ()
+        self.files: tuple[FailedFile, ...] = ()  # the SHOWN most recent, newest first
+        self.counts: dict[str, int] = {}  # folder name -> failed originals now
+        self.walks = 0  # how many times failed/ was walked (the status and tests read it)
         self._paths: dict[str, tuple[str, Path]] = {}  # id -> (folder name, path), of the files listed
-        self._stamp: tuple = ()
-        self._at = 0.0
+        self._walked: tuple = ()  # the folders of the last walk: (name, failed/) each
+        self._stamps: dict[str, float | None] = {}  # folder name -> failed/'s mtime as we left it
+        self._stale = False
+        self._at = float("-inf")  # when the last walk ended (monotonic)
+        self._cost = 0.0  # how long it took
 
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    # ------------------------------------------------------------------ walks
     def refresh(self, folders: tuple[Folder, ...], force: bool = False) -> bool:
-        """Walk the failed/ folders again if one changed (or RECOUNT_EVERY passed)."""
+        """Walk the failed/ folders again if needed (see the top); True if it did."""
+        if _which(folders) != self._walked:
+            return self._walk(folders)
         now = time.monotonic()
-        stamp = tuple((f.name, _mtime(f.failed)) for f in folders)
-        if not force and stamp == self._stamp and now - self._at < RECOUNT_EVERY:
+        self._stale = (self._stale or force or now - self._at >= RECOUNT_EVERY
+                       or any(_mtime(f.failed) != self._stamps.get(f.name) for f in folders))
+        if not self._stale or now - self._at < self._cost / WALK_SHARE:
             return False
-        self._stamp, self._at = stamp, now
-        found: list[tuple[float, str, Folder, Path]] = []
-        for folder in folders:
+        return self._walk(folders)
+
+    def _walk(self, folders: tuple[Folder, ...]) -> bool:
+        t0 = time.monotonic()
+        newest: list[tuple[float, str, int, Path]] = []  # a bounded heap: memory stays SHOWN entries
+        counts, stamps = {}, {}
+        for i, folder in enumerate(folders):
+            stamps[folder.name] = _mtime(folder.failed)  # before: a change during the walk is seen next time
+            counts[folder.name] = 0
             for path in spool.walk_failed(folder):
-                found.append((_mtime(path, follow=False) or 0.0, str(path), folder, path))
-        newest = heapq.nlargest(SHOWN, found, key=lambda t: (t[0], t[1]))
-        files, paths = [], {}
-        for mtime, _, folder, path in newest:
-            rel = path.relative_to(folder.failed)
-            record = spool.read_failure(folder, path) or {}
-            fid = file_id(folder.name, os.fsencode(rel))
-            files.append(FailedFile(fid, folder.name, spool.display(rel.as_posix()), str(record.get("error", "")),
-                                    str(record.get("step", "")), _int(record.get("attempts")),
-                                    str(record.get("time", "")), mtime))
-            paths[fid] = (folder.name, path)
-        self.files, self._paths = tuple(files), paths
+                counts[folder.name] += 1
+                item = (_failed_at(path), str(path), i, path)
+                if len(newest) < SHOWN:
+                    heapq.heappush(newest, item)
+                elif item > newest[0]:
+                    heapq.heapreplace(newest, item)
+        listed = [_entry(folders[i], path, at) for at, _, i, path in sorted(newest, reverse=True)]
+        self.files = tuple(f for f, _ in listed)
+        self._paths = {f.id: (f.folder, path) for f, path in listed}
+        self.counts, self._stamps, self._walked = counts, stamps, _which(folders)
+        self._stale, self.walks = False, self.walks + 1
+        self._at = time.monotonic()
+        self._cost = self._at - t0
         return True
+
+    # ------------------------------------------------------------------ our own moves
+    def added(self, folder: Folder, path: Path) -> None:
+        """The ledger moved a file to failed/ (now at `path`): counted and listed first."""
+        if folder.name not in self.counts:
+            return  # not walked yet: the first walk counts it
+        self.counts[folder.name] += 1
+        entry, _ = _entry(folder, path, _failed_at(path))
+        kept = [f for f in self.files if f.id != entry.id and f.id in self._paths][: SHOWN - 1]
+        self._paths = {f.id: self._paths[f.id] for f in kept} | {entry.id: (folder.name, path)}
+        self.files = (entry, *kept)
+        self._stamps[folder.name] = _mtime(folder.failed)
+
+    def removed(self, folder: Folder, path: Path) -> None:
+        """A requeue moved the file at `path` out of failed/."""
+        fid = file_id(folder.name, os.fsencode(path.relative_to(folder.failed)))
+        if self.counts.get(folder.name, 0) > 0:
+            self.counts[folder.name] -= 1
+        else:
+            self._stale = True  # found wrong: counted again at the next refresh
+        self.files = tuple(f for f in self.files if f.id != fid)
+        self._paths.pop(fid, None)
+        self._stamps[folder.name] = _mtime(folder.failed)
 
     def lookup(self, fid: str) -> tuple[str, Path] | None:
         """(folder name, path) of a listed file that is still there, or None."""
@@ -75,6 +135,25 @@ class FailedIndex:
         if found is None or not os.path.lexists(found[1]):
             return None
         return found
+
+
+def _which(folders: tuple[Folder, ...]) -> tuple:
+    return tuple((f.name, f.failed) for f in folders)
+
+
+def _entry(folder: Folder, path: Path, at: float) -> tuple[FailedFile, Path]:
+    rel = path.relative_to(folder.failed)
+    record = spool.read_failure(folder, path) or {}
+    fid = file_id(folder.name, os.fsencode(rel))
+    return FailedFile(fid, folder.name, spool.display(rel.as_posix()), str(record.get("error", "")),
+                      str(record.get("step", "")), _int(record.get("attempts")), str(record.get("time", "")),
+                      at), path
+
+
+def _failed_at(path: Path) -> float:
+    """When the file failed: its record was written then (a rename keeps the original's
+    own mtime, which may be years old)."""
+    return _mtime(path.with_name(path.name + spool.SIDECAR), follow=False) or _mtime(path, follow=False) or 0.0
 
 
 def _int(value) -> int:

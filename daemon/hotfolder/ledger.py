@@ -22,6 +22,7 @@ from typing import Callable
 
 from . import log, spool
 from .config import Config, Folder
+from .failed_files import FailedIndex
 from .notices import Hook, Notice, ignore
 from .worker import Job, Result, temp_tag
 
@@ -55,9 +56,10 @@ class Counts:
 
 class Ledger:
     def __init__(self, config: Config, counts: Counts, on_end: Callable[[Folder, str], None],
-                 on_notice: Hook = ignore):
+                 on_notice: Hook = ignore, failed: FailedIndex | None = None):
         self.config = config
         self.counts = counts
+        self.failed = failed if failed is not None else FailedIndex()  # told of each file we move there
         self.on_end = on_end  # a same-named file may wait in the inbox for this one to end
         self.on_notice = on_notice  # the service's hook: files done or failed, claiming paused or resumed
         self.log = log.get("ledger")
@@ -139,7 +141,7 @@ class Ledger:
         except spool.Refused as exc:
             rel = path.relative_to(folder.inbox).as_posix()
             try:
-                spool.fail(folder, path, rel, error=str(exc), step="claim", attempts=0)
+                self.failed.added(folder, spool.fail(folder, path, rel, error=str(exc), step="claim", attempts=0))
             except OSError as again:  # it stays in the inbox; the next rescan tries again
                 self.log.error("claim_failed", folder=folder.name, file=rel, reason=f"{exc}; and {again}")
                 return None
@@ -237,6 +239,7 @@ class Ledger:
             else:
                 where = spool.fail(folder, claimed.path, claimed.rel, error=result.error,
                                    step=result.step, attempts=job.attempt)
+                self.failed.added(folder, where)
                 if not counted_by_worker:
                     self.counts.count("failed", counted, folder=folder)
                 logger.warning("file_failed", reason=result.error, step=result.step, failed=str(where),
@@ -257,8 +260,9 @@ class Ledger:
         job, claimed = tracked.job, tracked.claimed
         what = "rendered, but the original could not be archived" if rendered else "the original could not be moved"
         try:
-            spool.fail(job.folder, claimed.path, claimed.rel, step="finish", attempts=job.attempt,
-                       error=f"{what}: {exc}")
+            where = spool.fail(job.folder, claimed.path, claimed.rel, step="finish", attempts=job.attempt,
+                               error=f"{what}: {exc}")
+            self.failed.added(job.folder, where)
             self.counts.count("failed", counted, folder=job.folder)
             self.log.error("file_failed", file=job.rel, step="finish", reason=str(exc), outcome="failed")
             self.on_notice(Notice("failed", job.folder.name, spool.display(job.rel), f"{what}: {exc}", "finish",
@@ -355,10 +359,6 @@ class Ledger:
     def give_back_all(self) -> None:
         for job_id in list(self.tracked):
             self.give_back(self.tracked[job_id].job)
-
-    def count_failed(self) -> int:
-        """The files in the failed/ folders now."""
-        return sum(1 for folder in self.config.folders for _ in spool.walk_failed(folder))
 
     def ended(self, folder_name: str, rel: str) -> None:
         """A job settled elsewhere (cluster mode): forget it, and wake a same-named file."""

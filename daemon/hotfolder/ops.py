@@ -234,7 +234,7 @@ class Ops:
             return RequeueOutcome(False, "move", f"could not move it back: {exc.strerror or exc}", status=500)
         rel = spool.display(path.relative_to(folder.failed).as_posix())
         self.log.info("requeued", folder=folder.name, file=rel, inbox=spool.display(str(dst)), by="http")
-        self.failed.refresh(self.config.folders, force=True)
+        self.failed.removed(folder, path)
         return RequeueOutcome(True, file=rel, folder=folder.name,
                               message=f"back in the inbox as {spool.display(os.path.basename(dst))}")
 

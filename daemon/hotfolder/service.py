@@ -21,7 +21,7 @@ from collections import deque
 from pathlib import Path
 
 from . import config as config_mod
-from . import log, redact, systemd
+from . import log, names, redact, systemd
 from .backend import Backend, Ended, Finished, Lost
 from .config import Config, ConfigError, Folder
 from .errors import HotfolderError
@@ -50,7 +50,7 @@ class Service:
         self.backend = backend
         self.log = log.get("service")
         self.ops = Ops(config)  # metrics, the status page, notifications; its hook hears the ledger
-        self.ledger = Ledger(config, backend, self._offer_again, on_notice=self.ops.notice)
+        self.ledger = Ledger(config, backend, self._offer_again, on_notice=self.ops.notice, failed=self.ops.failed)
         self.signals: deque[int] = deque()
         self.watcher: Watcher | None = None
         self.started = time.time()
@@ -60,9 +60,7 @@ class Service:
         self.message = ""  # a refused reload, for the status
         self._last_status = 0.0
         self._config_mtime = _mtime(config.source)
-        self._failed_stamp: tuple = ()
-        self._failed_counted_at = 0.0
-        self._failed_count = 0
+        self.name_pruning = names.Pruning()  # the name records of outputs that are gone
 
     # ------------------------------------------------------------------ life
     def run(self) -> int:
@@ -76,6 +74,7 @@ class Service:
         try:
             found = [self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart)
                      for folder in self.config.folders]
+            self.name_pruning.when_due(self.config, 0, self.log)  # before any worker reserves a name
             self.backend.start()
             self.watcher = Watcher(self.config.folders)
             self.watcher.start()
@@ -337,14 +336,10 @@ class Service:
         return out
 
     def _in_failed(self) -> int:
-        """Files in failed/ now, recounted when a failed/ folder changed (or every 30 s:
-        a change inside a subfolder does not touch the top folder's mtime)."""
-        now = time.monotonic()
-        stamp = tuple(_mtime(f.failed) for f in self.config.folders)
-        if stamp != self._failed_stamp or now - self._failed_counted_at > 30:
-            self._failed_stamp, self._failed_counted_at = stamp, now
-            self._failed_count = self.ledger.count_failed()
-        return self._failed_count
+        """Files in failed/ now: kept by the ledger's moves and the page's requeues, walked
+        again only when something else changed failed/ (failed_files.FailedIndex)."""
+        self.ops.failed.refresh(self.config.folders)
+        return self.ops.failed.total
 
     def _message(self) -> str:
         return "; ".join(m for m in (self.ledger.message, self.ledger.notes(), self.message, log.dropped(),
@@ -374,6 +369,8 @@ class Service:
         except OSError as exc:
             self.log.error("status_write_failed", path=str(self.config.status_file), reason=str(exc))
         self.ops.publish(status)  # the same snapshot, for /metrics and the status page
+        if self.state == "running":
+            self.name_pruning.when_due(self.config, status.processed, self.log)
         systemd.status(self._status_line())
         if self.state == "running" and self._healthy():
             systemd.watchdog()
