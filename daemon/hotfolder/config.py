@@ -1062,7 +1062,7 @@ def _listen_address(r: _Reader, name: str, value: Any) -> tuple[str, int]:
         r.fail(name, f"must be a port or host:port ({example}), not {_kind(value)}")
     if not port_text.isdigit() or int(port_text) > 65535:
         r.fail(name, f"{port_text!r} is not a port number from 0 to 65535; {example}")
-    host = host or "0.0.0.0"
+    host = host or HTTP_DEFAULT_HOST  # ":9464" too: every address only when asked for, as "0.0.0.0:9464"
     try:
         ipaddress.ip_address(host.split("%")[0])
     except ValueError:
