@@ -6,9 +6,10 @@ throttle never sleeps, so a flood of guesses holds no thread and no slot a scrap
 While a client is throttled its tokens are not checked at all, the right one neither:
 an answer that differed would tell the token from a guess.
 
-The table is bounded (MAX_CLIENTS, the least recently wrong forgotten first). Against
-the tokens the config accepts (auth.token_weakness: 48 bits at the least) even a client
-with many addresses guesses nothing; the throttle keeps the log and the threads free.
+The table is bounded (MAX_CLIENTS, the least recently wrong forgotten first). A client
+with many addresses could guess faster, but not a token the config accepts (see
+auth.token_weakness; `openssl rand -hex 16` is 128 bits): the throttle is there to keep
+the log and the threads free, and to slow down guesses at a token typed by hand.
 """
 from __future__ import annotations
 
