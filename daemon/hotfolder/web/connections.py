@@ -7,10 +7,11 @@ Two bounds, checked at each accept:
   limit (RLIMIT_NOFILE). Claiming, a new worker and the logs need them more than a
   client does.
 
-At either bound the connection that has waited longest for a request, or for its
-answer to be taken (an idle keep-alive, a slowloris), is closed to make room; a scrape
-sends its request at once and is answered in milliseconds, so it gets in under any
-flood. Only when every connection held is being answered is the new one refused (503).
+At either bound a connection waiting for a request, or for its answer to be taken, is
+closed to make room: an idle keep-alive first (its client opens another when it needs
+one), else the one that has waited longest (a slowloris: a scrape sends its request at
+once and is answered in milliseconds, so it gets in under any flood). Only when every
+connection held is being answered is the new one refused (503).
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ class Conn:
     client: str
     since: float  # loop time it began to wait (for a request, or for its answer to be taken)
     busy: bool = False  # a request is being answered: not to be closed for another
+    answered: int = 0  # requests answered on it
     task: asyncio.Task | None = None
     closed_for: str = ""  # why the listener closed it (not the client)
 
@@ -48,6 +50,12 @@ class Conn:
             self.task.cancel()  # its `finally` closes the socket, once the loop has let go of it
         else:
             self.sock.close()
+
+
+def _first_to_go(conn: Conn) -> tuple[bool, float]:
+    """An idle keep-alive before a connection that has not been answered yet (its client
+    may be about to send, or have sent, its first request), the oldest first."""
+    return conn.answered == 0, conn.since
 
 
 def descriptors_left() -> int:
@@ -83,7 +91,7 @@ class Connections:
         waiting = [c for c in live if not c.busy]
         if not waiting:
             return False, f"{why}, all of them being answered"
-        min(waiting, key=lambda c: c.since).close_for(f"closed for a newer one: {why}")
+        min(waiting, key=_first_to_go).close_for(f"closed for a newer one: {why}")
         if left < FD_RESERVE - RESERVE_SLACK:
             return False, why  # the daemon itself took some of its reserve: give two back, not one
         self.held.add(conn)
