@@ -157,12 +157,13 @@ class Daemon:
         ]
         self.config.write_text("\n".join(lines) + "\n")
 
-    def start(self, wait_ready: bool = True) -> "Daemon":
+    def start(self, wait_ready: bool = True, preexec_fn=None) -> "Daemon":
+        """`preexec_fn`: run in the child before the daemon starts (e.g. a lower RLIMIT_NOFILE)."""
         readies = len(self.events("ready"))
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "hotfolder", "run", "--config", str(self.config)],
-            stdout=self._log, stderr=self._log, cwd=self.root,
+            stdout=self._log, stderr=self._log, cwd=self.root, preexec_fn=preexec_fn,
         )
         if wait_ready:
             # the log may hold an earlier run's "ready": wait for this run's own

@@ -174,7 +174,10 @@ def test_a_socket_passed_by_systemd_is_served(daemon_factory):
     d = daemon_factory(extra='http: {listen: "127.0.0.1:1"}')  # the passed socket wins over the config
     port = _free_port()
     d._log = open(d.log_path, "ab")
-    d.proc = subprocess.Popen(["systemd-socket-activate", "-l", f"127.0.0.1:{port}", sys.executable, "-m",
+    # -E PYTHONPATH: the tool passes on only what it is told to; else the daemon would be
+    # whichever hotfolder the venv has installed, not this tree's
+    d.proc = subprocess.Popen(["systemd-socket-activate", "-E", "PYTHONPATH", "-l", f"127.0.0.1:{port}",
+                               sys.executable, "-m",
                                "hotfolder", "run", "--config", str(d.config)],
                               stdout=d._log, stderr=d._log, cwd=d.root)
     wait_for(lambda: _connects(port), 10, what="systemd-socket-activate to listen")

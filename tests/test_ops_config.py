@@ -23,6 +23,7 @@ def load(tmp_path, extra: str):
 @pytest.mark.parametrize("listen, host, port", [
     ("9464", "127.0.0.1", 9464),
     ('"9464"', "127.0.0.1", 9464),
+    ('":9100"', "127.0.0.1", 9100),  # a bare port is loopback, with its colon too
     ('"0.0.0.0:9100"', "0.0.0.0", 9100),
     ('"[::1]:9464"', "::1", 9464),
     ('"[::]:0"', "::", 0),

@@ -148,6 +148,17 @@ def test_unit_has_what_the_daemon_relies_on():
     assert one["ProtectSystem"] == "strict"
 
 
+def test_the_descriptor_limit_leaves_room_above_the_listeners_cap():
+    """systemd's default soft limit is 1,024; idle HTTP clients once took all of them.
+    The listener holds at most http.max_connections and keeps a reserve (web/connections.py);
+    the limit is raised in the unit, as the daemon may not raise it itself (@resources)."""
+    from hotfolder.web.connections import FD_RESERVE
+
+    limit = unit_directives(UNIT.read_text())["LimitNOFILE"][-1]
+    soft = int(limit.split(":")[0])
+    assert soft >= 8192 and soft >= 1000 + FD_RESERVE, limit
+
+
 def _seconds(value: str) -> float:
     m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(s|sec|min|m)?", value)
     assert m, f"cannot read the time span {value!r}"

@@ -23,6 +23,8 @@ import yaml
 from . import nesting, problems, redact
 from .errors import HotfolderError
 from .problems import Problem, Problems
+from .web.auth import token_weakness
+from .web.hosts import host_name_problem
 
 OPERATIONS = ("fit", "fill", "scale", "none")
 FORMATS = ("jpeg", "png", "webp", "avif", "same")
@@ -51,7 +53,6 @@ NAME_CLASH = ("suffix", "replace", "fail")
 NOTIFY_EVENTS = ("failed", "paused", "reload_refused", "worker_lost", "recovered")
 DEFAULT_NOTIFY_EVENTS = ("failed", "paused")
 HTTP_DEFAULT_HOST = "127.0.0.1"
-MIN_TOKEN_LENGTH = 16
 
 
 class ConfigError(HotfolderError):
@@ -213,6 +214,9 @@ class Http:
     host: str = HTTP_DEFAULT_HOST  # without brackets, also for IPv6
     port: int = 9464  # 0: any free port (logged as http_listening)
     token: str = field(default="", metadata=redact.VALUE)  # empty: the page is read-only
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered besides localhost and addresses (web/hosts.py)
+    max_connections: int = 64  # connections held at once (web/connections.py)
+    request_timeout: float = 10.0  # seconds for a whole request to arrive, and for its answer to be taken
 
     __repr__ = redact.dataclass_repr
 
@@ -1028,12 +1032,26 @@ def _http(source: str, data: Any, path: str) -> Http:
     token = r.str_("token", secret=True) or ""
     if token:
         token = _expand_env(r, "token", token)
-        if len(token) < MIN_TOKEN_LENGTH:
-            r.fail("token", f"is {len(token)} characters; use at least {MIN_TOKEN_LENGTH} "
-                            "(e.g. the output of `openssl rand -hex 16`)")
-    http = Http(host=host, port=port, token=token)
+        weakness = token_weakness(token)
+        if weakness:
+            r.fail("token", weakness)
+    http = Http(host=host, port=port, token=token, allowed_hosts=_allowed_hosts(r, "allowed_hosts"),
+                max_connections=r.int_("max_connections", 64, lo=1, hi=10_000),
+                request_timeout=r.float_("request_timeout", 10.0, lo=1, hi=600))
     r.done()
     return http
+
+
+@_per_key(())
+def _allowed_hosts(r: _Reader, name: str) -> tuple[str, ...]:
+    value = r.raw(name, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        r.fail(name, f"must be a list of host names, e.g. [studio.example], not {_kind(value)}")
+    for i, item in enumerate(value):
+        problem = host_name_problem(item)
+        if problem:
+            r.fail(f"{name}[{i}]", problem)
+    return tuple(value)
 
 
 @_per_key(lambda r, name, value: (HTTP_DEFAULT_HOST, 9464))
@@ -1061,7 +1079,7 @@ def _listen_address(r: _Reader, name: str, value: Any) -> tuple[str, int]:
         r.fail(name, f"must be a port or host:port ({example}), not {_kind(value)}")
     if not port_text.isdigit() or int(port_text) > 65535:
         r.fail(name, f"{port_text!r} is not a port number from 0 to 65535; {example}")
-    host = host or "0.0.0.0"
+    host = host or HTTP_DEFAULT_HOST  # ":9464" too: every address only when asked for, as "0.0.0.0:9464"
     try:
         ipaddress.ip_address(host.split("%")[0])
     except ValueError:

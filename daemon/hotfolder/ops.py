@@ -31,7 +31,8 @@ from .notify import Notifier
 from .stats import Status
 from .web.app import App
 from .web.auth import Auth
-from .web.server import WebServer, systemd_socket
+from .web.hosts import HostPolicy
+from .web.server import Limits, WebServer, systemd_socket
 
 RECENT = 50  # files done, for the page
 REQUEUE_WAIT = 10.0  # seconds a request waits for the loop to carry out its requeue
@@ -105,6 +106,9 @@ class Ops:
         self.config = config
         self.notifier.configure(config.notify, config.notify_interval)
         self.auth.set_token(config.http.token if config.http else "")
+        if self._server is not None and config.http is not None:
+            self._server.configure(_limits(config.http))
+            self._server.app.hosts = HostPolicy.of(self._server.app.hosts.loopback, config.http.allowed_hosts)
         if self._from_systemd:
             return  # the socket is systemd's; its address is hotfolder.socket's business
         wanted = (config.http.host, config.http.port) if config.http else None
@@ -129,10 +133,10 @@ class Ops:
             return
         self._next_bind = time.monotonic() + BIND_RETRY
         sock, self._systemd_socket = self._systemd_socket, None
-        loopback = not sock and _is_loopback(http.host)
-        server = WebServer(App(self, self.auth, loopback_only=loopback))
+        loopback = _is_loopback(sock.getsockname()[0] if sock else http.host)
+        server = WebServer(App(self, self.auth, HostPolicy.of(loopback, http.allowed_hosts)))
         try:
-            url = server.start(http.host, http.port, sock)
+            url = server.start(http.host, http.port, sock, _limits(http))
         except OSError as exc:
             self.problem = f"the status page and /metrics are off: cannot listen on {http.address}: " \
                            f"{exc.strerror or exc}"
@@ -146,7 +150,10 @@ class Ops:
                              "(systemd's PrivateNetwork=yes): nobody else can reach the listener",
                              action="systemctl enable --now hotfolder.socket && systemctl restart hotfolder")
         self.log.info("http_listening", url=url, socket="systemd" if sock else "own",
-                      requeue="token" if self.auth.enabled else "off (no http.token: read-only)")
+                      requeue="token" if self.auth.enabled else "off (no http.token: read-only)",
+                      hosts=("localhost, loopback addresses" if loopback else "localhost, IP addresses")
+                      + "".join(f", {h}" for h in http.allowed_hosts),
+                      max_connections=http.max_connections)
 
     def _stop_listening(self) -> None:
         if self._server is not None:
@@ -250,6 +257,10 @@ def _no_network() -> bool:
         return os.listdir("/sys/class/net") == ["lo"]
     except OSError:
         return False
+
+
+def _limits(http: Http) -> Limits:
+    return Limits(max_connections=http.max_connections, request_timeout=http.request_timeout)
 
 
 def _is_loopback(host: str) -> bool:

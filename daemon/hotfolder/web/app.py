@@ -6,12 +6,15 @@
     POST /logout                                   POST /requeue      id=<a failed file's id>
 
 POST /requeue needs the token: a session cookie plus the form's CSRF field (a
-browser), or `Authorization: Bearer <token>` (a script; JSON answer).
+browser), or `Authorization: Bearer <token>` (a script; JSON answer). A token given at
+the login form or as Bearer goes through the same throttle (throttle.py) and log line.
+Every route first checks the Host name (hosts.py).
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 from typing import TYPE_CHECKING
@@ -19,13 +22,18 @@ from urllib.parse import parse_qs, urlsplit
 
 from .. import log
 from . import page
-from .auth import PRE_COOKIE, SESSION_COOKIE, SESSION_TTL, Auth, new_pre_cookie
+from .auth import PRE_COOKIE, SESSION_COOKIE, SESSION_TTL, Auth, bearer_token, new_pre_cookie
+from .hosts import HostPolicy
+from .ratelog import RateLimitedLog
+from .throttle import Throttle
 
 if TYPE_CHECKING:
     from ..ops import Ops
 
 MAX_BODY = 16 * 1024
-LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
+# Requeues answered at once: each waits on the daemon's loop (up to ops.REQUEUE_WAIT), and
+# the listener has 4 threads (server.WORKERS): 2 stay free for the page and the scrape.
+REQUEUES_AT_ONCE = 2
 SECURITY_HEADERS = (
     ("Content-Security-Policy", "default-src 'none'; style-src 'self'; form-action 'self'; "
                                 "frame-ancestors 'none'; base-uri 'none'"),
@@ -100,16 +108,26 @@ def cookie_header(name: str, value: str, max_age: int) -> tuple[str, str]:
 
 
 class App:
-    def __init__(self, ops: "Ops", auth: Auth, loopback_only: bool):
+    def __init__(self, ops: "Ops", auth: Auth, hosts: HostPolicy):
         self.ops = ops
         self.auth = auth
-        self.loopback_only = loopback_only
+        self.hosts = hosts  # replaced whole by a reload
+        self.throttle = Throttle()
         self.log = log.get("http")
+        self._requeues = threading.BoundedSemaphore(REQUEUES_AT_ONCE)
+        self._wrong_token = RateLimitedLog(self.log, "http_auth_failed", "warning", interval=1.0)
+        self._throttled = RateLimitedLog(self.log, "http_auth_throttled", "warning")
+        self._other_host = RateLimitedLog(self.log, "http_host_refused")
+
+    def flush_logs(self, due_only: bool) -> None:
+        for counted in (self._wrong_token, self._throttled, self._other_host):
+            counted.flush(due_only)
 
     def handle(self, req: Request) -> Response:
-        if self.loopback_only and not self._host_is_loopback(req):
-            # A page of another site whose name was pointed at 127.0.0.1 (DNS rebinding).
-            return text(421, "this listener answers to 127.0.0.1, [::1] and localhost only")
+        if not self.hosts.admits(req.headers.get("host", "")):
+            # A page of another site whose name was pointed at this address (DNS rebinding).
+            self._other_host.note(client=req.client, host=_shown(req.headers.get("host", "")))
+            return text(421, self.hosts.refusal())
         route = ROUTES.get((req.method, req.path))
         if route is None:
             known = {m for (m, p) in ROUTES if p == req.path}
@@ -120,15 +138,6 @@ class App:
             return text(413, "request too large")
         response = route(self, req)
         return response.with_headers(*SECURITY_HEADERS)
-
-    @staticmethod
-    def _host_is_loopback(req: Request) -> bool:
-        host = req.headers.get("host", "")
-        if host.startswith("["):
-            name = host[1:].split("]", 1)[0]
-        else:
-            name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-        return name.lower() in LOOPBACK_NAMES or name.startswith("127.")
 
     # ------------------------------------------------------------------ reading
     def page(self, req: Request) -> Response:
@@ -173,10 +182,12 @@ class App:
             return text(403, "no http.token is configured: the page is read-only")
         if not self._same_origin(req) or not self.auth.csrf_ok(req.cookie(PRE_COOKIE), req.form("csrf")):
             return text(403, "the login form expired or came from another site; open /login again")
-        sid = self.auth.login(req.form("token"))
-        if sid is None:
-            self.log.warning("http_login_failed", client=req.client)
+        refusal = self._throttle(req, api=False)
+        if refusal is not None:
+            return refusal
+        if not self._token_right(req, "login", req.form("token")):
             return redirect("/login?error=token")
+        sid = self.auth.open_session()
         self.log.info("http_login", client=req.client)
         return redirect("/?done=in", cookie_header(SESSION_COOKIE, sid, int(SESSION_TTL)),
                         cookie_header(PRE_COOKIE, "", 0))
@@ -193,7 +204,10 @@ class App:
         if not self.auth.enabled:
             return self._refuse(api, 403, "no http.token is configured: the page is read-only")
         if api:
-            if not self.auth.bearer_ok(req.headers["authorization"]):
+            refusal = self._throttle(req, api=True)
+            if refusal is not None:
+                return refusal
+            if not self._token_right(req, "bearer", bearer_token(req.headers["authorization"])):
                 return self._refuse(True, 401, "wrong token").with_headers(("WWW-Authenticate", "Bearer"))
             fid = req.form("id") or _json_field(req, "id")
         else:
@@ -205,7 +219,13 @@ class App:
             fid = req.form("id")
         if not fid:
             return self._refuse(api, 400, "say which file: id=<the id the page or /api/status lists>")
-        outcome = self.ops.request_requeue(fid[:100])
+        if not self._requeues.acquire(blocking=False):
+            return self._refuse(api, 503, "other requeues are being carried out; try again").with_headers(
+                ("Retry-After", "1"))
+        try:
+            outcome = self.ops.request_requeue(fid[:100])
+        finally:
+            self._requeues.release()
         self.log.info("http_requeue", client=req.client, ok=outcome.ok, file=outcome.file, reason=outcome.message)
         if api:
             return Response(200 if outcome.ok else outcome.status,
@@ -213,6 +233,23 @@ class App:
         if outcome.ok:
             return redirect("/?done=requeued")
         return redirect(f"/?error={outcome.code}")
+
+    # ------------------------------------------------------------------ the token
+    def _throttle(self, req: Request, api: bool) -> Response | None:
+        """429 while this client has sent too many wrong tokens (its token is then not checked)."""
+        wait = self.throttle.retry_after(req.client)
+        if not wait:
+            return None
+        self._throttled.note(client=req.client, retry_after_s=wait)
+        return self._refuse(api, 429, f"too many wrong tokens from your address; try again in {wait} s").with_headers(
+            ("Retry-After", str(wait)))
+
+    def _token_right(self, req: Request, via: str, given: str) -> bool:
+        if self.auth.token_ok(given):
+            return True
+        self.throttle.failed(req.client)
+        self._wrong_token.note(client=req.client, via=via)  # never what was given: it may be a mistyped token
+        return False
 
     @staticmethod
     def _refuse(api: bool, status: int, message: str) -> Response:
@@ -231,6 +268,11 @@ class App:
         if origin in (None, "null"):
             return True  # an older browser, or a script: the CSRF field decides
         return urlsplit(origin).netloc == req.headers.get("host", "")
+
+
+def _shown(value: str, limit: int = 100) -> str:
+    """A header's value for the log: visible ASCII only (no terminal escapes), cut short."""
+    return "".join(c if " " <= c <= "~" else "?" for c in value[:limit])
 
 
 def _json_field(req: Request, name: str) -> str:

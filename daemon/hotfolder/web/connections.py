@@ -1,0 +1,107 @@
+"""The connections the listener holds, and which one goes when a new one comes.
+
+Two bounds, checked at each accept:
+
+- `max_connections` (http.max_connections, 64) at once;
+- FD_RESERVE: the listener takes none of the process's last descriptors below its
+  limit (RLIMIT_NOFILE). Claiming, a new worker and the logs need them more than a
+  client does.
+
+At either bound a connection waiting for a request, or for its answer to be taken, is
+closed to make room: an idle keep-alive first (its client opens another when it needs
+one), else the one that has waited longest (a slowloris: a scrape sends its request at
+once and is answered in milliseconds, so it gets in under any flood). Only when every
+connection held is being answered is the new one refused (503).
+"""
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import resource
+import socket
+from dataclasses import dataclass, field
+
+# Descriptors the listener leaves to the daemon: a running daemon holds ~26 with 2
+# workers and ~3 more per worker (measured); a claim, a worker start or a rescan takes
+# a few more for a moment. 128 leaves room for ~30 workers besides.
+FD_RESERVE = 128
+# Below the reserve by more than this (the daemon's own use grew, not a file opened for a
+# moment by another thread while we counted), the listener shrinks instead of swapping.
+RESERVE_SLACK = 8
+
+
+@dataclass(eq=False)
+class Conn:
+    sock: socket.socket
+    client: str
+    since: float  # loop time it began to wait (for a request, or for its answer to be taken)
+    busy: bool = False  # a request is being answered: not to be closed for another
+    answered: int = 0  # requests answered on it
+    task: asyncio.Task | None = None
+    closed_for: str = ""  # why the listener closed it (not the client)
+
+    def wait(self, now: float) -> None:
+        self.busy, self.since = False, now
+
+    def close_for(self, reason: str) -> None:
+        self.closed_for = reason
+        if self.task is not None:
+            self.task.cancel()  # its `finally` closes the socket, once the loop has let go of it
+        else:
+            self.sock.close()
+
+
+def _first_to_go(conn: Conn) -> tuple[bool, float]:
+    """An idle keep-alive before a connection that has not been answered yet (its client
+    may be about to send, or have sent, its first request), the oldest first."""
+    return conn.answered == 0, conn.since
+
+
+def descriptors_left() -> int:
+    """How many more descriptors this process may open before RLIMIT_NOFILE."""
+    soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if soft == resource.RLIM_INFINITY:
+        return 1 << 30
+    try:
+        used = len(os.listdir("/proc/self/fd")) - 1  # listdir's own descriptor
+    except OSError as exc:
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            return 0  # not even one to look with
+        return soft  # no /proc: the connection cap alone bounds the listener
+    return soft - used
+
+
+@dataclass
+class Connections:
+    held: set[Conn] = field(default_factory=set)
+
+    def admit(self, conn: Conn, max_connections: int) -> tuple[bool, str]:
+        """(kept, why): `conn` kept, having closed the connection waiting longest to make
+        room, if `why` says so; or refused, `why` saying why (the caller closes it)."""
+        live = [c for c in self.held if not c.closed_for]  # the others go at the loop's next turn
+        left = descriptors_left()  # `conn` counted
+        if len(live) >= max_connections:
+            why = f"{max_connections} connections (http.max_connections) were open"
+        elif left < FD_RESERVE:
+            why = f"the daemon is near its descriptor limit (LimitNOFILE): the last {FD_RESERVE} are its own"
+        else:
+            self.held.add(conn)
+            return True, ""
+        waiting = [c for c in live if not c.busy]
+        if not waiting:
+            return False, f"{why}, all of them being answered"
+        min(waiting, key=_first_to_go).close_for(f"closed for a newer one: {why}")
+        if left < FD_RESERVE - RESERVE_SLACK:
+            return False, why  # the daemon itself took some of its reserve: give two back, not one
+        self.held.add(conn)
+        return True, why
+
+    def release(self, conn: Conn) -> None:
+        self.held.discard(conn)
+
+    def close_all(self) -> list[asyncio.Task]:
+        tasks = [c.task for c in self.held if c.task is not None]
+        for conn in list(self.held):
+            conn.close_for("the listener stops")
+        return tasks
