@@ -120,6 +120,7 @@ class LocalPool:
         self._uncounted: list[tuple] = []  # (verdict, already, folder) a stuck counter lock refused
         self._lock_misses = 0
         self._next_health = 0.0
+        self._dying: list = []  # killed hung workers not yet reaped by the kernel
 
     # ------------------------------------------------------------------ life
     def start(self) -> None:
@@ -187,9 +188,10 @@ class LocalPool:
             if slot.process.is_alive():
                 self.log.warning("worker_killed", slot=slot.index, pid=slot.process.pid, reason="stopping")
                 slot.process.kill()
-        for slot in self.slots.values():
-            slot.process.join(5)
+        for process in [s.process for s in self.slots.values()] + self._dying:
+            process.join(5)
         self.slots.clear()
+        self._dying.clear()
         left = [self._with_count(e.job, None) for e in self.jobs.values()]
         self.jobs.clear()
         self._close_queues()
@@ -291,6 +293,7 @@ class LocalPool:
 
     # ------------------------------------------------------------------ health
     def _reap(self) -> None:
+        self._dying = [p for p in self._dying if p.exitcode is None]  # exitcode polls (reaps) them
         if any(slot.process.exitcode is not None for slot in self.slots.values()):
             # A dead worker's last words ("start" of the file that killed it) may
             # still be in the pipe: read them first, so the right file is retried.
@@ -327,13 +330,20 @@ class LocalPool:
         return replace(job, counted=counted) if counted else job
 
     def _kill_hung(self) -> None:
+        """A worker past file_timeout is killed and its slot emptied at once: `_manage`
+        replaces it in this turn. Left in `slots` until the next reap, its dead slot
+        looked free to `_check_stalled`, which then rebuilt the pool, killing every
+        healthy busy worker with it (their files restarted uncharged)."""
         now = time.monotonic()
-        for slot in self.slots.values():
+        for index, slot in list(self.slots.items()):
             if slot.job is not None and now - slot.since > self.file_timeout:
                 self.log.error("worker_hung", slot=slot.index, pid=slot.process.pid, file=slot.job.rel,
                                timeout_s=self.file_timeout)
                 slot.process.kill()
                 slot.process.join(5)
+                del self.slots[index]
+                if slot.process.exitcode is None:
+                    self._dying.append(slot.process)  # in the kernel still (D state): joined later
                 self._lose(slot, f"worker timed out after {self.file_timeout:g} s", charged=True)
 
     def _check_stalled(self) -> None:
@@ -345,8 +355,8 @@ class LocalPool:
         if now - self.last_progress < WEDGE_AFTER:
             return
         waiting = any(not e.started and now - e.queued_at > WEDGE_AFTER for e in self.jobs.values())
-        free = any((s.ready and s.job is None) or (not s.ready and now - s.spawned > BOOT_DEADLINE)
-                   for s in self.slots.values())
+        free = any(((s.ready and s.job is None) or (not s.ready and now - s.spawned > BOOT_DEADLINE))
+                   and s.process.exitcode is None for s in self.slots.values())  # a dead one is _reap's
         if waiting and free:
             self._rebuild("queue stalled: work waits while workers are free")
 
