@@ -10,9 +10,14 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
 
 from hotfolder.backend import Finished, Lost, Started
 from hotfolder.pool import WEDGE_AFTER, LocalPool
+from tests.harness import files_under, wait_for
 from tests.test_pool import FULL, make_folder, make_jobs, pool  # noqa: F401 - `pool` is a fixture
 
 # ---------------------------------------------------------------------------------------------
@@ -88,3 +93,100 @@ def test_a_hung_worker_is_replaced_alone_and_the_busy_one_keeps_its_file(pool, t
     assert done[busy.id].result.ok and done[busy.id].result.pid == busy_pid, "the busy worker did not keep its file"
     assert done[waiting.id].result.ok
     assert p.alive() == 2 and p.counters.snapshot() == (2, 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# 19. A reload logged file_timeout and queue_size changes and never applied them
+
+FULL_PNG = """
+- name: full
+  operation: none
+  format: png
+"""
+
+
+def _drop(d, tmp_path: Path, name: str, size=(320, 240), noise: bool = False) -> None:
+    staging = tmp_path / "staging"
+    staging.mkdir(exist_ok=True)
+    pixels = os.urandom(size[0] * size[1] * 3) if noise else bytes(size[0] * size[1] * 3)
+    Image.frombytes("RGB", size, pixels).save(staging / name, "JPEG", quality=90)
+    os.rename(staging / name, d.inbox / name)
+
+
+def _reload(d, old: str, new: str) -> dict:
+    reloads = len(d.events("reloaded"))
+    d.config.write_text(d.config.read_text().replace(old, new))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(d.events("reloaded")) > reloads or d.event("reload_refused"), 20, what="the reload")
+    assert not d.event("reload_refused"), d.event("reload_refused")
+    return d.events("reloaded")[-1]
+
+
+def _hold_the_render_of(d, name: str) -> int:
+    """SIGSTOP the worker rendering `name` (a file of seconds): busy and silent, as a long
+    render is. The status names it only after it started, so it holds no lock then."""
+    busy = wait_for(lambda: [b for b in d.status_json().get("current", []) if b["file"] == name] or
+                    d.events("worker_hung"), 30, what=f"{name} to be rendered")
+    assert not d.events("worker_hung"), f"killed by the old file_timeout: {d.events('worker_hung')}"
+    os.kill(busy[0]["pid"], signal.SIGSTOP)
+    return busy[0]["pid"]
+
+
+@pytest.mark.integration
+def test_a_reload_applies_file_timeout_to_the_files_that_follow(daemon_factory, tmp_path):
+    """Finding: `file_timeout 1 → 60` was logged, and a file held for 3 s was still killed
+    at 1 s (a valid 30 s file failed at the old 20 s)."""
+    d = daemon_factory(renditions=FULL_PNG, workers=1, extra="file_timeout: 1").start()
+    reloaded = _reload(d, "file_timeout: 1", "file_timeout: 60")
+    assert "file_timeout 1.0 → 60.0" in reloaded["changes"], reloaded
+    _drop(d, tmp_path, "long.jpg", size=(5000, 4000), noise=True)
+    pid = _hold_the_render_of(d, "long.jpg")
+    try:
+        # Held well past the old limit: the status counts its seconds.
+        wait_for(lambda: any(b["seconds"] >= 3 for b in d.status_json().get("current", [])) or
+                 d.events("worker_hung"), 30, what="the render to run 3 s")
+    finally:
+        _resume(pid)
+    wait_for(lambda: files_under(d.archive) == ["long.jpg"] or d.events("worker_hung"), 60, what="long.jpg")
+    assert not d.events("worker_hung"), f"killed by the old file_timeout: {d.events('worker_hung')}"
+    assert files_under(d.archive) == ["long.jpg"] and d.outputs() == ["long_full.png"]
+    assert d.stop() == 0
+
+
+@pytest.mark.integration
+def test_a_reload_applies_queue_size(daemon_factory, tmp_path):
+    """Finding: `queue_size 1 → 4` was logged, and the pool kept taking one file at a time."""
+    d = daemon_factory(renditions=FULL_PNG, workers=1, extra="queue_size: 1").start()
+    _drop(d, tmp_path, "long.jpg", size=(5000, 4000), noise=True)
+    pid = _hold_the_render_of(d, "long.jpg")
+    try:
+        for i in range(6):
+            _drop(d, tmp_path, f"small{i}.jpg")
+        # One rendering and one claimed for the queue; the rest wait in the inbox.
+        wait_for(lambda: d.status_json()["waiting"] == 5 and len(files_under(d.processing)) == 2, 20,
+                 what="one file queued, five waiting")
+        reloaded = _reload(d, "queue_size: 1", "queue_size: 4")
+        assert "queue_size 1 → 4" in reloaded["changes"], reloaded
+        wait_for(lambda: len(files_under(d.processing)) == 5, 20,
+                 what=f"four files queued after the reload (processing: {files_under(d.processing)})")
+    finally:
+        _resume(pid)
+    wait_for(lambda: len(files_under(d.archive)) == 7, 60, what="every file")
+    assert not files_under(d.failed)
+    assert d.stop() == 0
+
+
+def test_every_config_key_is_applied_by_a_reload_or_refused():
+    """The table of reloadable.py names every key of the config: a new key cannot be
+    reported by a reload without being applied, or refused."""
+    from dataclasses import fields
+
+    from hotfolder import reloadable
+    from hotfolder.config import Cluster, Config
+
+    keys = {f.name for f in fields(Config) if f.name not in ("source", "cluster")}
+    keys |= {f"cluster.{f.name}" for f in fields(Cluster)}
+    assert set(reloadable.KEYS) == keys
+    assert {k for k, r in reloadable.KEYS.items() if r.applies == reloadable.RESTART} == {
+        "state_dir", "cluster.enabled", "cluster.broker_url", "cluster.cluster_id", "cluster.shared_root",
+        "cluster.queue"}

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 
 from . import log
 from .backend import BackendStatus, Event, Finished, Lost, Started
+from .config import MAX_QUEUE_SIZE
 from .errors import HotfolderError
 from .mailbox import Broken, Mailbox
 from .stats import Counters, LockStuck, verdict_of_mark
@@ -128,9 +129,10 @@ class LocalPool:
         self._manage()
 
     def _open_queues(self) -> None:
-        # Bounded: the service submits at most queue_bound unstarted jobs; the slack
-        # is for sentinels and for the jobs a rebuild submits again.
-        self.tasks = self.ctx.Queue(maxsize=self.queue_bound + 1024)
+        # Bounded: the service submits at most queue_bound unstarted jobs (`room`); the
+        # slack is for sentinels and for the jobs a rebuild submits again. Sized for the
+        # largest queue_size a config allows, so a reload can raise it on this queue.
+        self.tasks = self.ctx.Queue(maxsize=max(self.queue_bound, MAX_QUEUE_SIZE) + 1024)
         self.results = Mailbox(self.ctx)
         self.stopping = self.ctx.Value("b", 1 if self.draining else 0, lock=False)
 
@@ -170,6 +172,13 @@ class LocalPool:
 
     def resize(self, workers: int) -> None:
         self.target = workers
+
+    def reconfigure(self, config) -> None:
+        """A reload: the new worker count (applied gracefully by `_manage`), room and
+        file_timeout (also for the files running now: the limit is read each turn)."""
+        self.resize(config.workers)
+        self.queue_bound = config.queue_bound
+        self.file_timeout = config.file_timeout
 
     def drain(self) -> None:
         """Warm stop: no job starts from now on; one sentinel per worker."""

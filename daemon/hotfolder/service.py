@@ -21,7 +21,7 @@ from collections import deque
 from pathlib import Path
 
 from . import config as config_mod
-from . import log, systemd
+from . import log, reloadable, systemd
 from .backend import Backend, Ended, Finished, Lost
 from .config import Config, ConfigError, Folder
 from .errors import HotfolderError
@@ -219,7 +219,7 @@ class Service:
         systemd.reloading("reloading config")
         try:
             new = self.slots.assign(config_mod.load(self.config.source))
-            _check_reloadable(self.config, new)
+            for_nodes = reloadable.check(self.config, new)
             self._lock_folders(new)
             old_names = {f.name for f in self.config.folders}
             for folder in new.folders:
@@ -244,10 +244,11 @@ class Service:
         old_watcher.stop()
         self.watcher = Watcher(new.folders, previous=old_watcher)
         self.watcher.start()
-        self.backend.resize(new.workers)
+        self.backend.reconfigure(new)
         self.ops.reconfigure(new)
         self.message = ""
-        self.log.info("reloaded", workers=new.workers, folders=[f.name for f in new.folders], changes=changes)
+        self.log.info("reloaded", workers=new.workers, folders=[f.name for f in new.folders], changes=changes,
+                      **({"nodes_restart_needed": for_nodes} if for_nodes else {}))
         systemd.ready(self._status_line())
         self._publish(force=True)
         return True
@@ -377,18 +378,6 @@ class Service:
         systemd.status(self._status_line())
         if self.state == "running" and self._healthy():
             systemd.watchdog()
-
-
-def _check_reloadable(old: Config, new: Config) -> None:
-    """What a running daemon cannot take over from a reload: its instance lock and status
-    live in state_dir (a second daemon could start on the old one), and local and
-    cluster mode are different backends."""
-    source = str(new.source)
-    if new.state_dir != old.state_dir:
-        raise ConfigError(source, "state_dir", f"cannot change while the daemon runs (its lock and status are in "
-                                               f"{old.state_dir}): restart the daemon to use {new.state_dir}")
-    if new.cluster.enabled != old.cluster.enabled:
-        raise ConfigError(source, "cluster.enabled", "cannot change while the daemon runs: restart the daemon")
 
 
 def _recovery_summary(found) -> str:

@@ -67,8 +67,11 @@ class ClusterBackend:
         self.log.info("recovered", mode="cluster", in_flight=self.in_flight, adopted=len(adopted),
                       note="claimed files stay in processing/ for the workers")
 
-    def resize(self, workers: int) -> None:
-        pass  # each machine's `hotfolder worker` has its own concurrency
+    def reconfigure(self, config: Config) -> None:
+        """A reload: the room and the reconciler's timings (reloadable.py). The workers
+        count is unused here: each machine's `hotfolder worker` has its own concurrency."""
+        self.config = config
+        self.reconciler.cluster = self.store.cluster = config.cluster
 
     def drain(self) -> None:
         pass  # nothing renders here; remote renders go on
