@@ -7,8 +7,11 @@ needs: a worker that is stopped is busy and silent, as a long render is), real d
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from PIL import Image
 from hotfolder.backend import Finished, Lost, Started
 from hotfolder.pool import WEDGE_AFTER, LocalPool
 from tests.harness import files_under, wait_for
+from tests.test_disk_full import _mount_tmpfs, _umount
 from tests.test_pool import FULL, make_folder, make_jobs, pool  # noqa: F401 - `pool` is a fixture
 
 # ---------------------------------------------------------------------------------------------
@@ -190,3 +194,61 @@ def test_every_config_key_is_applied_by_a_reload_or_refused():
     assert {k for k, r in reloadable.KEYS.items() if r.applies == reloadable.RESTART} == {
         "state_dir", "cluster.enabled", "cluster.broker_url", "cluster.cluster_id", "cluster.shared_root",
         "cluster.queue"}
+
+
+# ---------------------------------------------------------------------------------------------
+# 21. status said "not running" while state_dir was full
+
+
+def _fill(where: Path) -> Path:
+    """Write a file until the file system is full (ENOSPC)."""
+    filler = where / "filler"
+    with open(filler, "wb") as f:
+        while True:
+            try:
+                f.write(b"\0" * 65536)
+                f.flush()
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC, exc
+                break
+    return filler
+
+
+@pytest.mark.integration
+def test_status_reports_a_running_daemon_whose_state_dir_is_full(daemon_factory):
+    """Finding: with state_dir full the snapshot could not be replaced, and 15 s later
+    `hotfolder status` said "not running" about a daemon that was serving files. The
+    instance lock says it runs; its note (written in bytes reserved at start) says why
+    the snapshot is stale."""
+    d = daemon_factory()
+    state = d.var / "state"
+    state.mkdir(parents=True)
+    _mount_tmpfs(state, "256k")  # a real file system that fills
+    try:
+        d.start()
+        wait_for(lambda: d.status_json().get("running"), 20, what="a first snapshot")
+        filler = _fill(state)
+        wait_for(lambda: d.event("status_write_failed"), 20, what="the daemon to fail to write its status")
+        st = d.status_json()
+        assert st["running"] and st["pid"] == d.proc.pid, st
+        assert "No space left on device" in st.get("snapshot_stale", {}).get("reason", ""), st
+        # Past the age at which the snapshot alone made status call the daemon dead.
+        wait_for(lambda: time.time() - st["updated"] > 16, 30, interval=0.5, what="the snapshot to age")
+        plain = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--config", str(d.config)],
+                               capture_output=True, text=True, timeout=30)
+        assert plain.returncode == 0, plain.stdout + plain.stderr
+        first = plain.stdout.splitlines()[0]
+        assert first.startswith(f"hotfolder is running (pid {d.proc.pid}), status snapshot stale since "), first
+        assert "cannot be written: [Errno 28] No space left on device" in first, first
+        assert len(d.events("status_write_failed")) == 1, "said once per episode, not once a second"
+
+        # Room again: the snapshot is current, the note gone.
+        filler.unlink()
+        wait_for(lambda: d.event("status_write_recovered"), 20, what="the status to be written again")
+        st = d.status_json()
+        assert st["running"] and "snapshot_stale" not in st and time.time() - st["updated"] < 5, st
+        assert d.stop() == 0
+        assert not d.status_json()["running"]
+    finally:
+        d.stop()
+        _umount(state)

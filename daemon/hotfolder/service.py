@@ -29,7 +29,8 @@ from .ledger import Ledger
 from .notices import Notice
 from .ops import Ops
 from .pool import BootFailure
-from .stats import AlreadyRunning, FolderSlots, Status, lock_folder, lock_instance, write_snapshot
+from .instance import SnapshotWriter, lock_instance
+from .stats import AlreadyRunning, FolderSlots, Status, lock_folder
 from .watcher import Watcher
 
 TICK = 0.05  # seconds the loop waits for the backend's events before looking at the rest
@@ -63,12 +64,13 @@ class Service:
         self._failed_stamp: tuple = ()
         self._failed_counted_at = 0.0
         self._failed_count = 0
+        self._snapshot = SnapshotWriter()
 
     # ------------------------------------------------------------------ life
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; returns the exit code."""
         systemd.scrub_environ()  # workers must never inherit NOTIFY_SOCKET
-        self._instance_lock = lock_instance(self.config.state_dir)
+        self._snapshot.lock = lock_instance(self.config.state_dir)
         self._folder_locks = {f.processing: lock_folder(f.processing) for f in self.config.folders}
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda signum, _frame: self.signals.append(signum))
@@ -349,7 +351,7 @@ class Service:
 
     def _message(self) -> str:
         return "; ".join(m for m in (self.ledger.message, self.ledger.notes(), self.message, log.dropped(),
-                                     self.ops.problem) if m)
+                                     self.ops.problem, self._snapshot.problem) if m)
 
     def _status_line(self) -> str:
         s = self.status()
@@ -370,10 +372,7 @@ class Service:
             return
         self._last_status = now
         status = self.status()
-        try:
-            write_snapshot(self.config.status_file, status)
-        except OSError as exc:
-            self.log.error("status_write_failed", path=str(self.config.status_file), reason=str(exc))
+        self._snapshot.write(self.config.status_file, status)
         self.ops.publish(status)  # the same snapshot, for /metrics and the status page
         systemd.status(self._status_line())
         if self.state == "running" and self._healthy():
