@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,11 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from hotfolder.backend import Finished, Lost, Started
 from hotfolder.pool import WEDGE_AFTER, LocalPool
-from tests.harness import files_under, wait_for
+from tests.harness import REPO, files_under, wait_for
 from tests.test_disk_full import _mount_tmpfs, _umount
 from tests.test_pool import FULL, make_folder, make_jobs, pool  # noqa: F401 - `pool` is a fixture
 
@@ -252,3 +253,89 @@ def test_status_reports_a_running_daemon_whose_state_dir_is_full(daemon_factory)
     finally:
         d.stop()
         _umount(state)
+
+
+# ---------------------------------------------------------------------------------------------
+# 20. A missing or unusable watermark failed every file dropped meanwhile
+
+
+def _status_when(d, condition, what: str, timeout: float = 10) -> dict:
+    """The daemon's status once `condition(status)` holds (it is written once a second)."""
+    found: list[dict] = []
+
+    def check() -> bool:
+        found[:] = [d.status_json()]
+        return condition(found[0])
+
+    wait_for(check, timeout, what=what)
+    return found[0]
+
+
+def _recipe(tmp_path: Path) -> tuple[str, dict[str, Path]]:
+    mark = tmp_path / "mark.jpg"
+    shutil.copy(REPO / "docs" / "watermark-landscape.jpg", mark)
+    icc = tmp_path / "target.icc"
+    icc.write_bytes(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    renditions = f"""
+        - name: web
+          operation: fit
+          size: 200x200
+          format: jpeg
+          watermark:
+            image: {mark}
+        - name: tuned
+          operation: fit
+          size: 100x100
+          format: png
+          color_profile: {icc}
+    """
+    return renditions, {"watermark": mark, "profile": icc}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("part, garbage_says", [("watermark", "cannot identify image file"),
+                                                 ("profile", "not an ICC profile")])
+def test_a_broken_recipe_pauses_its_folder_and_fails_no_file(daemon_factory, tmp_path, part, garbage_says):
+    """Finding: with the watermark image gone, every file dropped meanwhile went to
+    failed/. A problem of the recipe (the same for every file) now pauses claiming for
+    that folder, says why once, is checked again with backoff, and resumes by itself;
+    a file's own problem still fails that file."""
+    renditions, files = _recipe(tmp_path)
+    d = daemon_factory(renditions=renditions).start()
+    (d.inbox / "bad.jpg").write_bytes(b"not an image at all")  # the file's own problem
+    wait_for(lambda: "bad.jpg" in files_under(d.failed), 20, what="bad.jpg to fail")
+    assert not d.events("claiming_paused")
+
+    broken = files[part]
+    good = broken.read_bytes()
+    broken.unlink()
+    names = ["a.jpg", "b.jpg", "c.jpg"]
+    for name in names:
+        _drop(d, tmp_path, name)
+    wait_for(lambda: d.event("claiming_paused") or set(names) & set(files_under(d.failed)), 30,
+             what="claiming to pause")
+    assert sorted(files_under(d.failed)) == ["bad.jpg", "bad.jpg.error.json"], "a file failed for the recipe"
+    paused = d.event("claiming_paused")
+    assert paused["folder"] == "test" and str(broken) in paused["reason"], paused
+    assert "No such file or directory" in paused["reason"], paused
+    wait_for(lambda: sorted(files_under(d.inbox)) == names and not files_under(d.processing), 20,
+             what="the files back in the inbox")
+    st = d.status_json()
+    assert st["claiming_paused"] and st["folders"]["test"]["paused"], st
+    assert f"claiming paused for folder test: {paused['reason']}" in st["message"], st["message"]
+    assert sorted(files_under(d.failed)) == ["bad.jpg", "bad.jpg.error.json"], "a file failed for the recipe"
+    assert st["failed"] == 1 and not [o for o in d.outputs() if not o.startswith("bad")]
+
+    # Broken another way: the re-check sees it (the status follows), the log does not repeat.
+    broken.write_text("junk, not a " + part)
+    wait_for(lambda: garbage_says in d.status_json()["message"], 30, what="the re-check to see the new problem")
+    assert len(d.events("claiming_paused")) == 1, d.events("claiming_paused")
+
+    # Fixed: claiming resumes by itself and every file is rendered once.
+    broken.write_bytes(good)
+    wait_for(lambda: d.event("claiming_resumed"), 90, what="claiming to resume")
+    wait_for(lambda: sorted(files_under(d.archive)) == names, 30, what="every file rendered")
+    assert sorted(d.outputs()) == sorted(f"{n[:-4]}_{r}" for n in names for r in ("web.jpg", "tuned.png"))
+    st = _status_when(d, lambda st: st["processed"] == 3, "the status to count them")
+    assert not st["claiming_paused"] and st["failed"] == 1 and not st["folders"]["test"]["paused"], st
+    assert d.stop() == 0

@@ -88,7 +88,8 @@ class _SnapshotCollector:
             yield _gauge("hotfolder_workers_alive", "Worker processes alive", status.workers_alive)
             yield _gauge("hotfolder_workers", "Worker processes wanted (the config's workers)", status.workers)
         yield _gauge("hotfolder_claiming_paused", "1 while taking new files is paused (the output folder is "
-                     "unusable: disk full, permissions)", int(status.claiming_paused))
+                     "unusable: disk full, permissions; or a folder's watermark or colour profile is)",
+                     int(status.claiming_paused))
         yield _gauge("hotfolder_config_reload_failed", "1 when the last reload was refused (the previous config "
                      "runs on)", int(status.reload_failed))
         yield _gauge("hotfolder_start_time_seconds", "When the daemon started (Unix time)", status.started)

@@ -292,7 +292,7 @@ class LocalPool:
             slot.job, slot.since = None, now
             if entry is not None:
                 del self.jobs[entry.job.id]
-                if not counted and not result.retry_later:
+                if not counted and result.final:
                     self._uncounted.append(("processed" if result.ok else "failed", entry.job.counted,
                                             entry.job.folder))
                 self._events.append(Finished(entry.job, result))

@@ -120,6 +120,7 @@ class Service:
                 self._publish(force=True)
             if time.monotonic() - self._last_status >= STATUS_EVERY:
                 self.ledger.retry_stuck(time.monotonic())
+                self.ledger.recipes.recheck(self.config.folders, time.monotonic())
                 self.watcher.check()
                 self._maybe_reload_on_change()
                 self._publish()
@@ -172,7 +173,7 @@ class Service:
             if room <= 0:
                 return room
             inbox = self.watcher.inboxes.get(folder.name)
-            if inbox is None:
+            if inbox is None or self.ledger.recipes.paused(folder.name):
                 continue
             for path in inbox.ready(room, now):
                 job = self.ledger.claim(folder, path)
@@ -321,7 +322,8 @@ class Service:
             in_flight=b.in_flight, workers=b.workers, workers_alive=b.workers_alive,
             state=self.state, message=self._message(), config=str(self.config.source),
             current=b.current, cluster=b.cluster, in_failed=self._in_failed(),
-            folders=self._folder_counts(b), claiming_paused=self.ledger.paused(time.monotonic()),
+            folders=self._folder_counts(b),
+            claiming_paused=self.ledger.paused(time.monotonic()) or bool(self.ledger.recipes.pauses),
             reload_failed=bool(self.message),
         )
 
@@ -331,12 +333,13 @@ class Service:
         names = self.slots.names()
         counts = dict(b.by_folder) or {name: b.by_slot[i] for i, name in enumerate(names) if i < len(b.by_slot)}
         claimed = self.ledger.claimed_by_folder()
+        paused = self.ledger.recipes.reasons()
         out = {}
         for name in dict.fromkeys([*names, *counts]):
             processed, failed = counts.get(name, (0, 0))
             inbox = self.watcher.inboxes.get(name) if self.watcher else None
             out[name] = {"processed": processed, "failed": failed, "claimed": claimed.get(name, 0),
-                         "waiting": inbox.pending_count() if inbox else 0}
+                         "waiting": inbox.pending_count() if inbox else 0, "paused": paused.get(name, "")}
         return out
 
     def _in_failed(self) -> int:

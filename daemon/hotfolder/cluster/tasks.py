@@ -132,7 +132,7 @@ def run(task, job: str, folder_name: str, src_rel: str) -> str:
                                      ctx.config.max_image_pixels, attempt=record.attempts))
         except SoftTimeLimitExceeded as exc:  # outside the pipeline (inside, process_one reports it)
             result = Result(job, False, error=f"SoftTimeLimitExceeded: {exc}", step="render")  # type: ignore[arg-type]
-        if result.retry_later:  # disk full: not the file's fault, not an attempt
+        if result.retry_later or result.recipe:  # disk full, a broken watermark: not the file's fault
             ctx.records.write(replace(record, attempts=record.attempts - 1, nodes=record.nodes[:-1]))
             logger.error("job_retry_later", reason=result.error, outcome="retry")
             raise task.retry(countdown=min(30.0, c.visibility_timeout / 4))
