@@ -73,6 +73,7 @@ class BackendStatus:
     # folder slot (local pool), or by folder name (cluster: Redis).
     by_slot: tuple = ()
     by_folder: dict = field(default_factory=dict)
+    problem: str = ""  # what the status must say of the backend (cluster: nodes of another config)
 
 
 Event = Started | Finished | Lost | Ended

@@ -208,6 +208,9 @@ def cmd_status(args) -> int:
         print(f"    oldest claimed   {'-' if oldest is None else _duration(oldest)}")
         for node, n in sorted((cluster.get("per_node") or {}).items()):
             print(f"    rendering on {node}: {n}")
+        for folder, by_node in sorted((cluster.get("nodes") or {}).items()):
+            nodes = ", ".join(f"{node} ({state})" for node, state in by_node.items()) or "none registered"
+            print(f"    folder {folder}: config version {(cluster.get('versions') or {}).get(folder)}; nodes: {nodes}")
     if snap.get("message"):
         print(f"  note       {snap['message']}")
     return 0

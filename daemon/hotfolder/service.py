@@ -320,7 +320,7 @@ class Service:
             pid=os.getpid(), started=self.started, processed=b.processed, failed=b.failed,
             queued=b.queued, waiting=self.watcher.pending_count() if self.watcher else 0,
             in_flight=b.in_flight, workers=b.workers, workers_alive=b.workers_alive,
-            state=self.state, message=self._message(), config=str(self.config.source),
+            state=self.state, message=self._message(b.problem), config=str(self.config.source),
             current=b.current, cluster=b.cluster, in_failed=self._in_failed(),
             folders=self._folder_counts(b),
             claiming_paused=self.ledger.paused(time.monotonic()) or bool(self.ledger.recipes.pauses),
@@ -352,9 +352,9 @@ class Service:
             self._failed_count = self.ledger.count_failed()
         return self._failed_count
 
-    def _message(self) -> str:
+    def _message(self, backend_problem: str = "") -> str:
         return "; ".join(m for m in (self.ledger.message, self.ledger.notes(), self.message, log.dropped(),
-                                     self.ops.problem, self._snapshot.problem) if m)
+                                     self.ops.problem, self._snapshot.problem, backend_problem) if m)
 
     def _status_line(self) -> str:
         s = self.status()
