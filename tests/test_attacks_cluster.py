@@ -75,7 +75,7 @@ def metric(text: str, name: str, **labels) -> float | None:
     return None
 
 
-def test_nodes_with_another_config_take_none_of_its_files(cluster_factory):
+def test_nodes_with_another_config_take_none_of_its_files(cluster_factory):  # noqa: F811 - the fixture
     c = cluster_factory()
     c.config.write_text(c.config.read_text() + "http: {listen: \"127.0.0.1:0\"}\n")
     stale, bare = stale_config(c), bare_config(c)
@@ -115,7 +115,7 @@ def test_nodes_with_another_config_take_none_of_its_files(cluster_factory):
     assert "takes none of its files" in st["message"], st["message"]  # the stale nodes are still said
 
 
-def test_a_job_a_node_cannot_render_is_refused_and_goes_to_a_node_of_the_heads_config(cluster_factory):
+def test_a_job_a_node_refuses_goes_to_a_node_of_the_heads_config(cluster_factory):  # noqa: F811 - the fixture
     """A message that reaches a node of another config (sent there by hand, or by a head
     of an older release) is refused with the reason, and the head sends the job again to
     the nodes of its config: it is rendered once, by one of them."""
@@ -159,7 +159,7 @@ def test_a_job_a_node_cannot_render_is_refused_and_goes_to_a_node_of_the_heads_c
     assert [e["node"].split("@")[0] for e in c.worker_events("file_done")] == ["good"]
 
 
-def test_a_heads_reload_refuses_its_connection_keys_and_applies_the_rest(cluster_factory):
+def test_a_heads_reload_refuses_its_connection_keys_and_applies_the_rest(cluster_factory):  # noqa: F811 - the fixture
     c = cluster_factory()
     c.start_head()
     original = c.config.read_text()
@@ -181,7 +181,8 @@ def test_a_heads_reload_refuses_its_connection_keys_and_applies_the_rest(cluster
 
     done = reload(max_in_flight=1, concurrency=2)
     assert done["event"] == "reloaded", done
-    assert "cluster.max_in_flight 64 → 1" in done["changes"] and done["nodes_restart_needed"] == ["cluster.concurrency"]
+    assert "cluster.max_in_flight 64 → 1" in done["changes"]
+    assert done["nodes_restart_needed"] == ["cluster.concurrency"]
     c.drop(["a.jpg", "b.jpg", "c.jpg"])  # no node runs: what is claimed stays claimed
     wait_for(lambda: len(files_under(c.processing)) >= 1, 20, what="a claim")
     wait_for(lambda: len(c.events("head", "file_sent")) >= 1, 20, what="a send")

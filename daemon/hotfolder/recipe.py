@@ -79,7 +79,8 @@ class RecipePauses:
             still = problem(folder) if folder is not None else None  # a folder a reload removed: forget it
             if still is None:
                 del self.pauses[name]
-                self.log.info("claiming_resumed", folder=name, cause="recipe", paused_s=round(time.time() - pause.since))
+                self.log.info("claiming_resumed", folder=name, cause="recipe",
+                              paused_s=round(time.time() - pause.since))
                 self.on_notice(Notice("recovered", name, reason="claiming resumed: the folder's recipe works again"))
                 continue
             pause.reason = still  # the status shows what is wrong now

@@ -12,7 +12,9 @@ mount must not take jobs and fail them all):
 Then Celery's prefork worker: one process per core by default, `--concurrency`
 to change it. It consumes only the queues of its own folders' config versions, and
 registers those versions in Redis while it runs (versions.py), so a node with a stale
-copy of the config takes none of the jobs it would render differently. SIGTERM is Celery's warm shutdown (the running render finishes,
+copy of the config takes none of the jobs it would render differently.
+
+SIGTERM is Celery's warm shutdown (the running render finishes,
 unacked messages go back to Redis). Under systemd (Type=notify) READY=1 is sent
 once the worker consumes, and WATCHDOG=1 only while the worker answers a ping
 through the broker, so one that silently stopped consuming (celery #8030) is
