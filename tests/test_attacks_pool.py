@@ -320,8 +320,8 @@ def test_a_broken_recipe_pauses_its_folder_and_fails_no_file(daemon_factory, tmp
     assert "No such file or directory" in paused["reason"], paused
     wait_for(lambda: sorted(files_under(d.inbox)) == names and not files_under(d.processing), 20,
              what="the files back in the inbox")
-    st = d.status_json()
-    assert st["claiming_paused"] and st["folders"]["test"]["paused"], st
+    st = _status_when(d, lambda st: st["claiming_paused"], "the status to say claiming is paused")
+    assert st["folders"]["test"]["paused"] == paused["reason"], st
     assert f"claiming paused for folder test: {paused['reason']}" in st["message"], st["message"]
     assert sorted(files_under(d.failed)) == ["bad.jpg", "bad.jpg.error.json"], "a file failed for the recipe"
     assert st["failed"] == 1 and not [o for o in d.outputs() if not o.startswith("bad")]
