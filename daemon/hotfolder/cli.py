@@ -168,7 +168,7 @@ def cmd_status(args) -> int:
     fresh = snap is not None and daemon_alive(snap)
     lock = holder(status_file.parent)  # the instance lock says whether a daemon runs, not the snapshot's age
     running = fresh if lock.held is None else lock.held
-    stale = _stale_snapshot(snap, lock) if running else None
+    stale = _stale_snapshot(snap, lock, fresh) if running else None
     if args.json:
         extra = {"running": running}
         if stale:
@@ -216,15 +216,13 @@ def cmd_status(args) -> int:
     return 0
 
 
-def _stale_snapshot(snap: dict | None, lock) -> dict | None:
+def _stale_snapshot(snap: dict | None, lock, fresh: bool) -> dict | None:
     """Why the snapshot of a running daemon is not current (None when it is): the note the
-    daemon left in its lock, else the snapshot's own age."""
+    daemon left in its lock, else the snapshot's own age (or another daemon's pid)."""
     note = lock.note or {}
     if note.get("status_unwritable_since"):
         return {"since": note["status_unwritable_since"], "reason": f"cannot be written: {note.get('reason')}"}
-    from .stats import daemon_alive
-
-    if snap is not None and daemon_alive(snap) and (lock.pid is None or snap.get("pid") == lock.pid):
+    if fresh and (lock.pid is None or snap.get("pid") == lock.pid):
         return None
     return {"since": (snap or {}).get("updated") or None,
             "reason": "not written by the running daemon (it may be starting, or could not say why)"}

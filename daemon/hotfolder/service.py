@@ -25,11 +25,11 @@ from . import log, reloadable, systemd
 from .backend import Backend, Ended, Finished, Lost
 from .config import Config, ConfigError, Folder
 from .errors import HotfolderError
+from .instance import SnapshotWriter, lock_instance
 from .ledger import Ledger
 from .notices import Notice
 from .ops import Ops
 from .pool import BootFailure
-from .instance import SnapshotWriter, lock_instance
 from .stats import AlreadyRunning, FolderSlots, Status, lock_folder
 from .watcher import Watcher
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 import os
 import select
 import time
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 from .. import log
 from ..backend import BackendStatus, Ended
