@@ -272,15 +272,23 @@ def done_event(c: Cluster, name: str) -> dict:
     return found[0]
 
 
+def queued(c: Cluster) -> int:
+    """Messages waiting in the cluster's queues (one per config version)."""
+    r = redis_client(c)
+    return sum(r.llen(key) for key in r.scan_iter(match="hotfolder:test-cluster:hotfolder.*"))
+
+
 def send_again(c: Cluster, job: str, src: str) -> None:
     """The same message the head sent, once more (a duplicate delivery)."""
     from hotfolder import config as config_mod
     from hotfolder.cluster import app as app_mod
 
+    from hotfolder.cluster import versions
+
     cfg = config_mod.load(c.config)
     app = app_mod.make_app(cfg.cluster)
     try:
-        app_mod.send(app, cfg.cluster, job, "photos", src)
+        app_mod.send(app, cfg.cluster, job, "photos", src, versions.of_config(cfg)["photos"])
     finally:
         app.close()
 
@@ -390,8 +398,7 @@ def test_redis_restarted_mid_burst(cluster_factory):
     names = [f"img{i:02d}.jpg" for i in range(20)]
     c.drop(names)
     wait_for(lambda: c.started("img00.jpg") and c.started("img01.jpg"), 20, what="both held files to start")
-    wait_for(lambda: redis_client(c).llen("hotfolder:test-cluster:hotfolder") >= 10, 10,
-             what="the other files to wait in the queue")
+    wait_for(lambda: queued(c) >= 10, 10, what="the other files to wait in the queue")
     c.redis.restart()  # no persistence: the queue, the leases and the counts are gone
     for h in holds:
         h.unlink()

@@ -9,7 +9,8 @@
                       Lost(job, why, charged)  no result: the worker died or hung (charged, an
                                             attempt of the file's own) or was stopped by us
                       Ended(folder, rel)    rendered and settled elsewhere (cluster mode)
-    resize(n)       a new worker count, applied gracefully
+    reconfigure(config)  a reload: what the backend reads of the config (workers, queue_size,
+                    file_timeout; the cluster's room and reconciler), applied now (reloadable.py)
     drain()         start no new job; let the running ones finish
     stop_now()      stop at once; returns the jobs that did not end
     count(verdict, already, folder) / uncount(already, folder)   the service's own verdicts, in the same counts
@@ -72,6 +73,7 @@ class BackendStatus:
     # folder slot (local pool), or by folder name (cluster: Redis).
     by_slot: tuple = ()
     by_folder: dict = field(default_factory=dict)
+    problem: str = ""  # what the status must say of the backend (cluster: nodes of another config)
 
 
 Event = Started | Finished | Lost | Ended
@@ -86,7 +88,7 @@ class Backend(Protocol):
     def room(self) -> int: ...
     def submit(self, job: Job) -> None: ...
     def poll(self, timeout: float, wake=None) -> list: ...
-    def resize(self, workers: int) -> None: ...
+    def reconfigure(self, config) -> None: ...
     def drain(self) -> None: ...
     def stop_now(self) -> list[Job]: ...
     def count(self, verdict: str, already: str = "", folder=None) -> None: ...

@@ -160,14 +160,29 @@ def cmd_worker(args) -> int:
 
 
 def cmd_status(args) -> int:
+    from .instance import holder
     from .stats import daemon_alive, read_snapshot
 
     status_file = config_mod.status_file_of(args.config)
     snap = read_snapshot(status_file)
-    running = snap is not None and daemon_alive(snap)
+    fresh = snap is not None and daemon_alive(snap)
+    lock = holder(status_file.parent)  # the instance lock says whether a daemon runs, not the snapshot's age
+    running = fresh if lock.held is None else lock.held
+    stale = _stale_snapshot(snap, lock, fresh) if running else None
     if args.json:
-        print(json.dumps({**(snap or {}), "running": running}, indent=1))
+        extra = {"running": running}
+        if stale:
+            extra.update(pid=lock.pid, snapshot_stale=stale)
+        print(json.dumps({**(snap or {}), **extra}, indent=1))
         return 0 if running else 1
+    if stale:
+        pid = lock.pid if lock.pid is not None else "unknown"
+        print(f"hotfolder is running (pid {pid}), status snapshot stale since {_when(stale['since'])}: "
+              f"{stale['reason']}")
+        if snap is not None:
+            print(f"  last counts: processed {snap.get('processed')}, failed {snap.get('failed')} "
+                  f"(snapshot of pid {snap.get('pid')})")
+        return 0
     if snap is None:
         print(f"hotfolder is not running (no status file at {status_file})")
         return 1
@@ -193,9 +208,30 @@ def cmd_status(args) -> int:
         print(f"    oldest claimed   {'-' if oldest is None else _duration(oldest)}")
         for node, n in sorted((cluster.get("per_node") or {}).items()):
             print(f"    rendering on {node}: {n}")
+        for folder, by_node in sorted((cluster.get("nodes") or {}).items()):
+            nodes = ", ".join(f"{node} ({state})" for node, state in by_node.items()) or "none registered"
+            print(f"    folder {folder}: config version {(cluster.get('versions') or {}).get(folder)}; nodes: {nodes}")
     if snap.get("message"):
         print(f"  note       {snap['message']}")
     return 0
+
+
+def _stale_snapshot(snap: dict | None, lock, fresh: bool) -> dict | None:
+    """Why the snapshot of a running daemon is not current (None when it is): the note the
+    daemon left in its lock, else the snapshot's own age (or another daemon's pid)."""
+    note = lock.note or {}
+    if note.get("status_unwritable_since"):
+        return {"since": note["status_unwritable_since"], "reason": f"cannot be written: {note.get('reason')}"}
+    if fresh and (lock.pid is None or snap.get("pid") == lock.pid):
+        return None
+    return {"since": (snap or {}).get("updated") or None,
+            "reason": "not written by the running daemon (it may be starting, or could not say why)"}
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return "its start (never written)"
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(ts)))} ({_ago(ts)})"
 
 
 def _duration(seconds: float) -> str:

@@ -52,6 +52,7 @@ TEMPLATE_FIELDS = {"stem", "rendition", "ext", "name", "folder", "source_ext"}
 NAME_CLASH = ("suffix", "replace", "fail")
 NOTIFY_EVENTS = ("failed", "paused", "reload_refused", "worker_lost", "recovered")
 DEFAULT_NOTIFY_EVENTS = ("failed", "paused")
+MAX_QUEUE_SIZE = 100_000
 HTTP_DEFAULT_HOST = "127.0.0.1"
 
 
@@ -934,7 +935,7 @@ def _config(source: str, data: Any, path: str, base: Path) -> Config:
         max_image_pixels=r.int_("max_image_pixels", 100_000_000, lo=1, hi=2**40),
         accepted_formats=formats,
         state_dir=r.path_("state_dir", base, default="var/state"),
-        queue_size=r.int_("queue_size", 0, lo=0, hi=100_000),
+        queue_size=r.int_("queue_size", 0, lo=0, hi=MAX_QUEUE_SIZE),
         drain_timeout=r.float_("drain_timeout", 30.0, lo=0.1, hi=3600),
         file_timeout=r.float_("file_timeout", 120.0, lo=0.1, hi=86400),
         max_attempts=r.int_("max_attempts", 3, lo=1, hi=100),

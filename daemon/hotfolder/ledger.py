@@ -24,6 +24,7 @@ from . import log, spool
 from .config import Config, Folder
 from .failed_files import FailedIndex
 from .notices import Hook, Notice, ignore
+from .recipe import RecipePauses
 from .worker import Job, Result, temp_tag
 
 MAX_PAUSE = 60.0  # seconds: the longest claim backoff while the output folder is unusable
@@ -73,6 +74,7 @@ class Ledger:
         self.stopping = False  # set by the service when it drains: nothing is deferred then
         self.on_other_fs: set[Path] = set()  # inbox files a mount makes unclaimable (said once each)
         self.stuck: dict[Path, tuple[Folder, spool.Claimed, float, float]] = {}  # path -> (.., next try, wait)
+        self.recipes = RecipePauses(on_notice)  # folders paused for their recipe (watermark, profile)
 
     def reconfigure(self, config: Config) -> None:
         """A reload: new claims use the new config; files in flight keep their own Folder."""
@@ -111,8 +113,11 @@ class Ledger:
         those given back while running but kept in line, then those a crash left there
         (read lazily: a large processing/ costs no memory)."""
         out: list[Job] = []
+        kept = [job for job in self._deferred if self.recipes.paused(job.folder.name)]  # wait for the recipe
+        self._deferred = [job for job in self._deferred if not self.recipes.paused(job.folder.name)]
         while self._deferred and len(out) < limit:
             out.append(self._deferred.pop(0))
+        self._deferred += kept
         held = {t.claimed.path for t in self.tracked.values()} if self._adopting else set()
         while self._adopting and len(out) < limit:
             claimed = next(self._adopting[0], None)
@@ -174,13 +179,13 @@ class Ledger:
                               "taken by rename", action="copy it into the inbox instead of mounting there")
 
     def notes(self) -> str:
-        """What the status should say besides a pause."""
+        """What the status should say besides a pause of all claims: folders paused for
+        their recipe, files an inbox cannot give up."""
         left = [p for p in self.on_other_fs if os.path.lexists(p)]
         self.on_other_fs = set(left)
-        if not left:
-            return ""
-        return (f"{len(left)} file(s) in an inbox are on another file system (e.g. {spool.display(str(left[0]))}) "
-                "and cannot be taken: copy them in instead of mounting inside the inbox")
+        mounted = (f"{len(left)} file(s) in an inbox are on another file system (e.g. {spool.display(str(left[0]))}) "
+                   "and cannot be taken: copy them in instead of mounting inside the inbox") if left else ""
+        return "; ".join(n for n in (self.recipes.notes(), mounted) if n)
 
     def _new_id(self) -> int:
         self.next_id += 1
@@ -211,7 +216,7 @@ class Ledger:
             return None
         folder, claimed = job.folder, tracked.claimed
         # What the shared counters hold for this file now.
-        if counted_by_worker and not (result.retry_later or result.transient):
+        if counted_by_worker and result.final:
             counted = "processed" if result.ok else "failed"
         else:
             counted = job.counted
@@ -234,6 +239,9 @@ class Ledger:
                     self.pause_backoff, self.message = 0.0, ""  # the folder works again
                     self.on_notice(Notice("recovered", folder.name, reason="claiming resumed: the output "
                                                                            "folder works again"))
+            elif result.recipe:  # not the file's fault, and the same for every file of its folder
+                if self._unclaim(tracked, counted):
+                    self.recipes.pause(folder, result.error, spool.display(job.rel))
             elif result.retry_later:
                 self._give_back(tracked, result.error, counted)
             else:

@@ -87,8 +87,11 @@ class _SnapshotCollector:
         if not self.metrics.cluster:  # in cluster mode the workers are other machines' (see docs/cluster.md)
             yield _gauge("hotfolder_workers_alive", "Worker processes alive", status.workers_alive)
             yield _gauge("hotfolder_workers", "Worker processes wanted (the config's workers)", status.workers)
+        if self.metrics.cluster:
+            yield from _cluster_families(status.cluster)
         yield _gauge("hotfolder_claiming_paused", "1 while taking new files is paused (the output folder is "
-                     "unusable: disk full, permissions)", int(status.claiming_paused))
+                     "unusable: disk full, permissions; or a folder's watermark or colour profile is)",
+                     int(status.claiming_paused))
         yield _gauge("hotfolder_config_reload_failed", "1 when the last reload was refused (the previous config "
                      "runs on)", int(status.reload_failed))
         yield _gauge("hotfolder_start_time_seconds", "When the daemon started (Unix time)", status.started)
@@ -98,6 +101,20 @@ class _SnapshotCollector:
         for (endpoint, outcome), n in sorted(notifications.items()):
             sent.add_metric([endpoint, outcome], n)
         yield sent
+
+
+def _cluster_families(cluster: dict):
+    """Nodes per folder by config version (cluster/versions.py), and the jobs nodes refused."""
+    nodes = GaugeMetricFamily("hotfolder_cluster_nodes", "Nodes registered now, per folder of the head and their "
+                              "config of it: same (the head's version), other (another version: they take none of "
+                              "its files), missing (they have no such folder)", labels=["folder", "config"])
+    for folder, by_node in sorted((cluster.get("nodes") or {}).items()):
+        for state in ("same", "other", "missing"):
+            nodes.add_metric([folder, state], sum(1 for s in by_node.values() if s == state))
+    yield nodes
+    yield CounterMetricFamily("hotfolder_cluster_jobs_refused", "Jobs nodes refused (another config version, a "
+                              "folder they lack); each is sent again to the nodes of the head's config",
+                              value=cluster.get("refused") or 0)
 
 
 def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:

@@ -24,9 +24,10 @@ Format `same`: JPEG, PNG, WebP and AVIF sources keep their format; HEIC and came
 sources are written as JPEG (photos, and what every viewer shows); any other source
 (TIFF, GIF, BMP) is written as PNG, since those are not output formats.
 
-Errors: a file that cannot be read, decoded or encoded raises `InputError`. Errors that
-are not about the input (MemoryError, an OSError with an errno such as ENOENT, EIO or
-ENOSPC, a broken watermark file, a bug) propagate unchanged.
+Errors: a file that cannot be read, decoded or encoded raises `InputError`; a watermark
+image or colour profile of the recipe that cannot be used raises a `RecipeError` (the
+same for every file). Errors that are not about the input (MemoryError, an OSError with
+an errno such as ENOENT, EIO or ENOSPC, a bug) propagate unchanged.
 """
 from __future__ import annotations
 
@@ -41,14 +42,14 @@ from .engine import colour, memory, resample, rights, sharpen, smartcrop
 from .engine.colour import convert_for
 from .engine.decode import PIL_FORMATS, configure, decode, draft
 from .engine.encode import ENCODER_OPTIONS, encode
-from .engine.errors import InputError, WatermarkError
+from .engine.errors import InputError, RecipeError, WatermarkError
 from .engine.geometry import Plan, as_stored, plan, plans_for
 from .engine.metadata import GPS_IFD_TAG, Metadata
 from .engine.orient import ORIENTATION_TAG, TRANSPOSE_FOR, upright
 from .engine.watermark import apply_watermark
 
 __all__ = [
-    "render", "Output", "InputError", "WatermarkError", "configure", "warm_up", "plan", "Plan",
+    "render", "Output", "InputError", "RecipeError", "WatermarkError", "configure", "warm_up", "plan", "Plan",
     "output_format", "output_ext", "ENCODER_OPTIONS", "PIL_FORMATS", "OUTPUT_EXT",
     "ORIENTATION_TAG", "GPS_IFD_TAG", "TRANSPOSE_FOR", "Metadata",
 ]

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 
 from . import log
 from .backend import BackendStatus, Event, Finished, Lost, Started
+from .config import MAX_QUEUE_SIZE
 from .errors import HotfolderError
 from .mailbox import Broken, Mailbox
 from .stats import Counters, LockStuck, verdict_of_mark
@@ -120,6 +121,7 @@ class LocalPool:
         self._uncounted: list[tuple] = []  # (verdict, already, folder) a stuck counter lock refused
         self._lock_misses = 0
         self._next_health = 0.0
+        self._dying: list = []  # killed hung workers not yet reaped by the kernel
 
     # ------------------------------------------------------------------ life
     def start(self) -> None:
@@ -127,9 +129,10 @@ class LocalPool:
         self._manage()
 
     def _open_queues(self) -> None:
-        # Bounded: the service submits at most queue_bound unstarted jobs; the slack
-        # is for sentinels and for the jobs a rebuild submits again.
-        self.tasks = self.ctx.Queue(maxsize=self.queue_bound + 1024)
+        # Bounded: the service submits at most queue_bound unstarted jobs (`room`); the
+        # slack is for sentinels and for the jobs a rebuild submits again. Sized for the
+        # largest queue_size a config allows, so a reload can raise it on this queue.
+        self.tasks = self.ctx.Queue(maxsize=max(self.queue_bound, MAX_QUEUE_SIZE) + 1024)
         self.results = Mailbox(self.ctx)
         self.stopping = self.ctx.Value("b", 1 if self.draining else 0, lock=False)
 
@@ -170,6 +173,13 @@ class LocalPool:
     def resize(self, workers: int) -> None:
         self.target = workers
 
+    def reconfigure(self, config) -> None:
+        """A reload: the new worker count (applied gracefully by `_manage`), room and
+        file_timeout (also for the files running now: the limit is read each turn)."""
+        self.resize(config.workers)
+        self.queue_bound = config.queue_bound
+        self.file_timeout = config.file_timeout
+
     def drain(self) -> None:
         """Warm stop: no job starts from now on; one sentinel per worker."""
         self.draining = True
@@ -187,9 +197,10 @@ class LocalPool:
             if slot.process.is_alive():
                 self.log.warning("worker_killed", slot=slot.index, pid=slot.process.pid, reason="stopping")
                 slot.process.kill()
-        for slot in self.slots.values():
-            slot.process.join(5)
+        for process in [s.process for s in self.slots.values()] + self._dying:
+            process.join(5)
         self.slots.clear()
+        self._dying.clear()
         left = [self._with_count(e.job, None) for e in self.jobs.values()]
         self.jobs.clear()
         self._close_queues()
@@ -281,7 +292,7 @@ class LocalPool:
             slot.job, slot.since = None, now
             if entry is not None:
                 del self.jobs[entry.job.id]
-                if not counted and not result.retry_later:
+                if not counted and result.final:
                     self._uncounted.append(("processed" if result.ok else "failed", entry.job.counted,
                                             entry.job.folder))
                 self._events.append(Finished(entry.job, result))
@@ -291,6 +302,7 @@ class LocalPool:
 
     # ------------------------------------------------------------------ health
     def _reap(self) -> None:
+        self._dying = [p for p in self._dying if p.exitcode is None]  # exitcode polls (reaps) them
         if any(slot.process.exitcode is not None for slot in self.slots.values()):
             # A dead worker's last words ("start" of the file that killed it) may
             # still be in the pipe: read them first, so the right file is retried.
@@ -327,13 +339,20 @@ class LocalPool:
         return replace(job, counted=counted) if counted else job
 
     def _kill_hung(self) -> None:
+        """A worker past file_timeout is killed and its slot emptied at once: `_manage`
+        replaces it in this turn. Left in `slots` until the next reap, its dead slot
+        looked free to `_check_stalled`, which then rebuilt the pool, killing every
+        healthy busy worker with it (their files restarted uncharged)."""
         now = time.monotonic()
-        for slot in self.slots.values():
+        for index, slot in list(self.slots.items()):
             if slot.job is not None and now - slot.since > self.file_timeout:
                 self.log.error("worker_hung", slot=slot.index, pid=slot.process.pid, file=slot.job.rel,
                                timeout_s=self.file_timeout)
                 slot.process.kill()
                 slot.process.join(5)
+                del self.slots[index]
+                if slot.process.exitcode is None:
+                    self._dying.append(slot.process)  # in the kernel still (D state): joined later
                 self._lose(slot, f"worker timed out after {self.file_timeout:g} s", charged=True)
 
     def _check_stalled(self) -> None:
@@ -345,8 +364,8 @@ class LocalPool:
         if now - self.last_progress < WEDGE_AFTER:
             return
         waiting = any(not e.started and now - e.queued_at > WEDGE_AFTER for e in self.jobs.values())
-        free = any((s.ready and s.job is None) or (not s.ready and now - s.spawned > BOOT_DEADLINE)
-                   for s in self.slots.values())
+        free = any(((s.ready and s.job is None) or (not s.ready and now - s.spawned > BOOT_DEADLINE))
+                   and s.process.exitcode is None for s in self.slots.values())  # a dead one is _reap's
         if waiting and free:
             self._rebuild("queue stalled: work waits while workers are free")
 

@@ -21,15 +21,16 @@ from collections import deque
 from pathlib import Path
 
 from . import config as config_mod
-from . import log, names, redact, systemd
+from . import log, names, redact, reloadable, systemd
 from .backend import Backend, Ended, Finished, Lost
 from .config import Config, ConfigError, Folder
 from .errors import HotfolderError
+from .instance import SnapshotWriter, lock_instance
 from .ledger import Ledger
 from .notices import Notice
 from .ops import Ops
 from .pool import BootFailure
-from .stats import AlreadyRunning, FolderSlots, Status, lock_folder, lock_instance, write_snapshot
+from .stats import AlreadyRunning, FolderSlots, Status, lock_folder
 from .watcher import Watcher
 
 TICK = 0.05  # seconds the loop waits for the backend's events before looking at the rest
@@ -61,12 +62,13 @@ class Service:
         self._last_status = 0.0
         self._config_mtime = _mtime(config.source)
         self.name_pruning = names.Pruning()  # the name records of outputs that are gone
+        self._snapshot = SnapshotWriter()
 
     # ------------------------------------------------------------------ life
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; returns the exit code."""
         systemd.scrub_environ()  # workers must never inherit NOTIFY_SOCKET
-        self._instance_lock = lock_instance(self.config.state_dir)
+        self._snapshot.lock = lock_instance(self.config.state_dir)
         self._folder_locks = {f.processing: lock_folder(f.processing) for f in self.config.folders}
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda signum, _frame: self.signals.append(signum))
@@ -117,6 +119,7 @@ class Service:
                 self._publish(force=True)
             if time.monotonic() - self._last_status >= STATUS_EVERY:
                 self.ledger.retry_stuck(time.monotonic())
+                self.ledger.recipes.recheck(self.config.folders, time.monotonic())
                 self.watcher.check()
                 self._maybe_reload_on_change()
                 self._publish()
@@ -169,7 +172,7 @@ class Service:
             if room <= 0:
                 return room
             inbox = self.watcher.inboxes.get(folder.name)
-            if inbox is None:
+            if inbox is None or self.ledger.recipes.paused(folder.name):
                 continue
             for path in inbox.ready(room, now):
                 job = self.ledger.claim(folder, path)
@@ -218,7 +221,7 @@ class Service:
         systemd.reloading("reloading config")
         try:
             new = self.slots.assign(config_mod.load(self.config.source))
-            _check_reloadable(self.config, new)
+            for_nodes = reloadable.check(self.config, new)
             self._lock_folders(new)
             old_names = {f.name for f in self.config.folders}
             for folder in new.folders:
@@ -243,10 +246,11 @@ class Service:
         old_watcher.stop()
         self.watcher = Watcher(new.folders, previous=old_watcher)
         self.watcher.start()
-        self.backend.resize(new.workers)
+        self.backend.reconfigure(new)
         self.ops.reconfigure(new)
         self.message = ""
-        self.log.info("reloaded", workers=new.workers, folders=[f.name for f in new.folders], changes=changes)
+        self.log.info("reloaded", workers=new.workers, folders=[f.name for f in new.folders], changes=changes,
+                      **({"nodes_restart_needed": for_nodes} if for_nodes else {}))
         systemd.ready(self._status_line())
         self._publish(force=True)
         return True
@@ -315,9 +319,10 @@ class Service:
             pid=os.getpid(), started=self.started, processed=b.processed, failed=b.failed,
             queued=b.queued, waiting=self.watcher.pending_count() if self.watcher else 0,
             in_flight=b.in_flight, workers=b.workers, workers_alive=b.workers_alive,
-            state=self.state, message=redact.text(self._message()), config=str(self.config.source),
+            state=self.state, message=redact.text(self._message(b.problem)), config=str(self.config.source),
             current=b.current, cluster=_masked(b.cluster), in_failed=self._in_failed(),
-            folders=self._folder_counts(b), claiming_paused=self.ledger.paused(time.monotonic()),
+            folders=self._folder_counts(b),
+            claiming_paused=self.ledger.paused(time.monotonic()) or bool(self.ledger.recipes.pauses),
             reload_failed=bool(self.message),
         )
 
@@ -327,12 +332,13 @@ class Service:
         names = self.slots.names()
         counts = dict(b.by_folder) or {name: b.by_slot[i] for i, name in enumerate(names) if i < len(b.by_slot)}
         claimed = self.ledger.claimed_by_folder()
+        paused = self.ledger.recipes.reasons()
         out = {}
         for name in dict.fromkeys([*names, *counts]):
             processed, failed = counts.get(name, (0, 0))
             inbox = self.watcher.inboxes.get(name) if self.watcher else None
             out[name] = {"processed": processed, "failed": failed, "claimed": claimed.get(name, 0),
-                         "waiting": inbox.pending_count() if inbox else 0}
+                         "waiting": inbox.pending_count() if inbox else 0, "paused": paused.get(name, "")}
         return out
 
     def _in_failed(self) -> int:
@@ -341,9 +347,9 @@ class Service:
         self.ops.failed.refresh(self.config.folders)
         return self.ops.failed.total
 
-    def _message(self) -> str:
+    def _message(self, backend_problem: str = "") -> str:
         return "; ".join(m for m in (self.ledger.message, self.ledger.notes(), self.message, log.dropped(),
-                                     self.ops.problem) if m)
+                                     self.ops.problem, self._snapshot.problem, backend_problem) if m)
 
     def _status_line(self) -> str:
         s = self.status()
@@ -364,28 +370,13 @@ class Service:
             return
         self._last_status = now
         status = self.status()
-        try:
-            write_snapshot(self.config.status_file, status)
-        except OSError as exc:
-            self.log.error("status_write_failed", path=str(self.config.status_file), reason=str(exc))
+        self._snapshot.write(self.config.status_file, status)
         self.ops.publish(status)  # the same snapshot, for /metrics and the status page
         if self.state == "running":
             self.name_pruning.when_due(self.config, status.processed, self.log)
         systemd.status(self._status_line())
         if self.state == "running" and self._healthy():
             systemd.watchdog()
-
-
-def _check_reloadable(old: Config, new: Config) -> None:
-    """What a running daemon cannot take over from a reload: its instance lock and status
-    live in state_dir (a second daemon could start on the old one), and local and
-    cluster mode are different backends."""
-    source = str(new.source)
-    if new.state_dir != old.state_dir:
-        raise ConfigError(source, "state_dir", f"cannot change while the daemon runs (its lock and status are in "
-                                               f"{old.state_dir}): restart the daemon to use {new.state_dir}")
-    if new.cluster.enabled != old.cluster.enabled:
-        raise ConfigError(source, "cluster.enabled", "cannot change while the daemon runs: restart the daemon")
 
 
 def _masked(cluster: dict | None) -> dict | None:

@@ -203,17 +203,6 @@ class AlreadyRunning(HotfolderError):
     pass
 
 
-def lock_instance(state_dir: Path):
-    """One daemon per config: a second one's recovery would take files from the first.
-
-    An flock on state_dir/hotfolder.lock, held for the life of the process (the kernel
-    drops it when we die, even by SIGKILL). Returns the open file; keep it.
-    """
-    return _lock(state_dir / "hotfolder.lock",
-                 "hotfolder is already running on this config (pid {pid}, lock {lock}); "
-                 "stop it first, or give this config another state_dir")
-
-
 def lock_folder(processing: Path) -> int:
     """One daemon per folder, whatever its config says: an flock on the processing/
     folder itself (two configs, or one whose state_dir was edited, must not claim from
@@ -230,22 +219,3 @@ def lock_folder(processing: Path) -> int:
                              f"{processing} (it holds a lock on it); stop it first, or give this folder its "
                              f"own processing folder") from None
     return fd
-
-
-def _lock(path: Path, refusal: str, **fields):
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    f = open(path, "a+", encoding="utf-8")
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        f.seek(0)
-        pid = f.read().strip() or "?"
-        f.close()
-        raise AlreadyRunning(refusal.format(pid=pid, lock=path, **fields)) from None
-    f.seek(0)
-    f.truncate()
-    f.write(f"{os.getpid()}\n")
-    f.flush()
-    return f

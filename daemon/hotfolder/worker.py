@@ -40,8 +40,14 @@ class Result:
     step: str = ""
     retry_later: bool = False  # a resource problem (disk full), not the file's fault
     transient: bool = False  # may pass (out of memory, a share's I/O error): retried as an attempt
+    recipe: bool = False  # the folder's recipe cannot be used (watermark, profile): the file waits
     duration_ms: float = 0.0
     pid: int = field(default_factory=os.getpid)
+
+    @property
+    def final(self) -> bool:
+        """The file ends with this result (and is counted); otherwise it comes back."""
+        return not (self.retry_later or self.transient or self.recipe)
 
 
 # Reading the input failed for a reason that may pass (a share's hiccup, not the bytes).
@@ -111,6 +117,10 @@ def process_one(job: Job) -> Result:
         ms = round((time.perf_counter() - t0) * 1000, 1)
         logger.warning("file_failed", step=exc.step, reason=str(exc), duration_ms=ms, outcome="failed")
         return Result(job.id, False, error=str(exc), step=exc.step, duration_ms=ms)
+    except pipeline.RecipeError as exc:  # every file of the folder would fail alike: this one waits
+        ms = round((time.perf_counter() - t0) * 1000, 1)
+        logger.info("recipe_unusable", reason=str(exc), duration_ms=ms, outcome="retry")
+        return Result(job.id, False, error=str(exc), step="render", recipe=True, duration_ms=ms)
     except Exception as exc:  # noqa: BLE001 - report every failure; the daemon goes on
         ms = round((time.perf_counter() - t0) * 1000, 1)
         problem = spool.output_problem(exc) if step == "write" else None
@@ -183,7 +193,7 @@ def consume(slot: int, tasks, results, counters: Counters, mark, stopping, paren
         results.put(("start", slot, job.id))
         result = process_one(job)
         counted = True
-        if not (result.retry_later or result.transient):  # counted when it really ends
+        if result.final:  # counted when it really ends
             verdict = "processed" if result.ok else "failed"
             try:
                 counters.count(verdict, job.counted, mark, job.id if result.ok else -job.id, folder=job.folder)

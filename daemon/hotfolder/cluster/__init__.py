@@ -14,6 +14,7 @@ harmless.
     reconcile.py  the head's pass that re-sends stale jobs
     backend.py    the head's backend: a job record and a Celery task instead of a local pool
     node.py       `hotfolder worker`: the start-up checks, then Celery's worker
+    versions.py   each folder's config version: jobs go to its queue; nodes register theirs
 
 Nothing here is imported in local mode: Celery and redis are an optional extra.
 """

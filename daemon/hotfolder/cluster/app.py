@@ -20,6 +20,7 @@ from __future__ import annotations
 from celery import Celery
 
 from ..config import Cluster
+from . import versions
 from .store import key_prefix
 
 TASK_NAME = "hotfolder.render"
@@ -77,7 +78,8 @@ def make_app(cluster: Cluster) -> Celery:
     return app
 
 
-def send(app: Celery, cluster: Cluster, job: str, folder: str, src: str) -> None:
-    """The doorbell: a job id and a path relative to the shared root (task id = job id)."""
-    app.send_task(TASK_NAME, kwargs={"job": job, "folder": folder, "src": src}, task_id=job,
-                  queue=cluster.queue)
+def send(app: Celery, cluster: Cluster, job: str, folder: str, src: str, version: str) -> None:
+    """The doorbell: a job id, a path relative to the shared root (task id = job id), and
+    the head's config version of the folder, on that version's queue (versions.py)."""
+    app.send_task(TASK_NAME, kwargs={"job": job, "folder": folder, "src": src, "version": version}, task_id=job,
+                  queue=versions.queue_name(cluster, version))

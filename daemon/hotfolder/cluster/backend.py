@@ -16,13 +16,14 @@ from __future__ import annotations
 import os
 import select
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from .. import log
 from ..backend import BackendStatus, Ended
 from ..config import Config
 from ..worker import Job
-from . import app as app_mod, jobs
+from . import app as app_mod, jobs, versions
 from .reconcile import Reconciler, adopt_orphans
 from .store import Store
 
@@ -43,6 +44,7 @@ class ClusterBackend:
         self.store = Store(c)
         self.reconciler = Reconciler(c, self.records, self.store, self._send_record)
         self.log = log.get("cluster")
+        self.versions = versions.of_config(config)  # folder -> our config version: the queue its jobs go to
         self.known: dict[str, tuple[str, str]] = {}  # job -> (folder, rel), to notice ends
         self.in_flight = 0
         self.paused_until = 0.0
@@ -50,6 +52,7 @@ class ClusterBackend:
         self._next_reconcile = 0.0
         self._next_info = 0.0
         self.info: dict = {"broker": "unknown"}
+        self._versions_said: tuple = ()  # the node versions last logged about
 
     # ------------------------------------------------------------------ life
     def start(self) -> None:
@@ -67,8 +70,12 @@ class ClusterBackend:
         self.log.info("recovered", mode="cluster", in_flight=self.in_flight, adopted=len(adopted),
                       note="claimed files stay in processing/ for the workers")
 
-    def resize(self, workers: int) -> None:
-        pass  # each machine's `hotfolder worker` has its own concurrency
+    def reconfigure(self, config: Config) -> None:
+        """A reload: the room and the reconciler's timings (reloadable.py). The workers
+        count is unused here: each machine's `hotfolder worker` has its own concurrency."""
+        self.config = config
+        self.reconciler.cluster = self.store.cluster = config.cluster
+        self.versions = versions.of_config(config)  # new jobs (and re-sent ones) go to the new versions
 
     def drain(self) -> None:
         pass  # nothing renders here; remote renders go on
@@ -84,7 +91,8 @@ class ClusterBackend:
 
     def submit(self, job: Job) -> None:
         record = jobs.Record(jobs.new_job_id(), job.folder.name, job.rel,
-                             job.src.relative_to(self.root).as_posix(), time.time())
+                             job.src.relative_to(self.root).as_posix(), time.time(),
+                             version=self.versions.get(job.folder.name, ""))
         self.records.write(record)  # before the message: a worker must find it
         self.known[record.job] = (job.folder.name, record.rel)
         self.in_flight += 1
@@ -99,7 +107,26 @@ class ClusterBackend:
             self.log.info("file_sent", job=record.job, folder=job.folder.name, file=record.rel)
 
     def _send_record(self, record: jobs.Record) -> None:
-        app_mod.send(self.app, self.config.cluster, record.job, record.folder, record.src)
+        """Send (or send again) a job, for our current config version of its folder."""
+        version = self.versions.get(record.folder, record.version)
+        if version != record.version:  # a reload changed the recipe since it was first sent
+            record = replace(record, version=version)
+            self.records.write(record)
+        app_mod.send(self.app, self.config.cluster, record.job, record.folder, record.src, version)
+
+    def _send_refused(self) -> None:
+        """Jobs a node refused (another config version, a folder it lacks) go again to the
+        queue of our version, which only nodes with our config consume."""
+        again: dict[str, jobs.Record] = {}
+        for refusal in self.store.take_refusals():
+            record = self.records.read(str(refusal.get("job")))
+            self.log.warning("job_refused_by_node", job=refusal.get("job"), node=refusal.get("node"),
+                             reason=refusal.get("reason"), file=record.rel if record else None,
+                             action="sent again to the nodes of the head's config" if record else "already ended")
+            if record is not None:
+                again[record.job] = record
+        for record in again.values():  # once, however many nodes refused it
+            self._send_record(record)
 
     def count(self, verdict: str, already: str = "", folder=None) -> None:
         """A verdict of the head's own (a refused symlink) in the cluster-wide counts."""
@@ -158,27 +185,48 @@ class ClusterBackend:
         recs = self.records.all()
         oldest = min((r.claimed_at for r in recs), default=None)
         info = {"in_flight": len(recs), "oldest_claimed_s": round(time.time() - oldest, 1) if oldest else None,
-                "shared_root": str(self.root), "cluster_id": self.config.cluster.cluster_id}
+                "shared_root": str(self.root), "cluster_id": self.config.cluster.cluster_id,
+                "versions": dict(self.versions)}
         try:
+            self._send_refused()
             processed, failed = self.store.counts()
             info["by_folder"] = self.store.counts_by_folder()
             per_node: dict[str, int] = {}
             for holder in self.store.leases().values():
                 per_node[holder.node] = per_node.get(holder.node, 0) + 1
-            info.update(broker="ok", queue_length=self.store.queue_length(), processed=processed, failed=failed,
-                        rendering=sum(per_node.values()), per_node=per_node)
+            queues = {versions.queue_name(self.config.cluster, v) for v in [*self.versions.values(),
+                                                                             *(r.version for r in recs)]}
+            info.update(broker="ok", queue_length=self.store.queue_length(sorted(queues)), processed=processed,
+                        failed=failed, rendering=sum(per_node.values()), per_node=per_node,
+                        refused=self.store.refused_count(), **self._node_versions(recs))
         except Exception as exc:  # noqa: BLE001 - status must not stop the head
             keep = {k: self.info.get(k) for k in ("queue_length", "processed", "failed", "per_node", "rendering",
-                                                  "by_folder")}
+                                                  "by_folder", "refused", "nodes", "version_problems")}
             info.update(keep, broker=f"unreachable: {exc}")
         self.info = info
+
+    def _node_versions(self, recs: list[jobs.Record]) -> dict:
+        """Each node's config against ours, per folder; what people must hear of it."""
+        nodes = self.store.nodes()
+        waiting: dict[str, int] = {}
+        for record in recs:
+            waiting[record.folder] = waiting.get(record.folder, 0) + 1
+        found = versions.problems(self.versions, nodes, waiting)
+        states = versions.compare(self.versions, nodes)
+        stuck = sorted(f for f, by_node in states.items() if waiting.get(f) and versions.SAME not in by_node.values())
+        if found and (states, stuck) != self._versions_said:  # once per change of the nodes, not each second
+            for problem in found:
+                self.log.error("config_version_mismatch", reason=problem)
+        self._versions_said = (states, stuck)
+        return {"nodes": states, "version_problems": found}
 
     def snapshot(self) -> BackendStatus:
         i = self.info
         return BackendStatus(processed=i.get("processed") or 0, failed=i.get("failed") or 0,
                              queued=i.get("queue_length") or 0, in_flight=i.get("in_flight", self.in_flight),
                              workers=0, workers_alive=0, cluster={k: v for k, v in i.items() if k != "by_folder"},
-                             by_folder=dict(i.get("by_folder") or {}))
+                             by_folder=dict(i.get("by_folder") or {}),
+                             problem="; ".join(i.get("version_problems") or ()))
 
     def healthy(self) -> bool:
         # A Redis outage is shown in the status, not answered by a restart: it would not help.

@@ -43,6 +43,7 @@ class Record:
     claimed_at: float
     attempts: int = 0  # renders started so far
     nodes: tuple[str, ...] = field(default_factory=tuple)  # who started them
+    version: str = ""  # the head's config version of its folder when last sent (versions.py)
 
     def started(self, node: str) -> "Record":
         return replace(self, attempts=self.attempts + 1, nodes=self.nodes + (node,))

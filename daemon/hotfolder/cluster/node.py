@@ -10,7 +10,11 @@ mount must not take jobs and fail them all):
 - every folder's processing/ and output/ is there under it.
 
 Then Celery's prefork worker: one process per core by default, `--concurrency`
-to change it. SIGTERM is Celery's warm shutdown (the running render finishes,
+to change it. It consumes only the queues of its own folders' config versions, and
+registers those versions in Redis while it runs (versions.py), so a node with a stale
+copy of the config takes none of the jobs it would render differently.
+
+SIGTERM is Celery's warm shutdown (the running render finishes,
 unacked messages go back to Redis). Under systemd (Type=notify) READY=1 is sent
 once the worker consumes, and WATCHDOG=1 only while the worker answers a ping
 through the broker, so one that silently stopped consuming (celery #8030) is
@@ -27,7 +31,10 @@ import time
 from .. import log, pipeline, systemd
 from ..config import Config
 from ..errors import HotfolderError
-from . import jobs
+from . import jobs, versions
+
+
+REGISTRATION_TTL = 15.0  # seconds a node stays registered after its last refresh (every TTL/3)
 
 
 class NodeError(HotfolderError):
@@ -79,7 +86,8 @@ def run(config: Config, concurrency: int | None = None, name: str | None = None,
 
     app = app_mod.make_app(c)
     tasks.register(app)
-    tasks.set_context(config, node)
+    ctx = tasks.set_context(config, node)
+    registration = Registration(ctx.store, node, ctx.versions)
 
     @signals.worker_process_init.connect(weak=False)
     def _child_init(**_kw):
@@ -88,8 +96,9 @@ def run(config: Config, concurrency: int | None = None, name: str | None = None,
 
     @signals.worker_ready.connect(weak=False)
     def _ready(**_kw):
+        registration.start()  # the head compares our config versions with its own
         logger.info("ready", node=node, concurrency=concurrency or c.concurrency or os.cpu_count(),
-                    queue=c.queue, shared_root=str(jobs.local_root(config)), pid=os.getpid())
+                    queues=queues, versions=ctx.versions, shared_root=str(jobs.local_root(config)), pid=os.getpid())
         systemd.ready(f"serving cluster {c.cluster_id} as {node}")
         interval = systemd.watchdog_interval()
         if interval:
@@ -97,14 +106,44 @@ def run(config: Config, concurrency: int | None = None, name: str | None = None,
 
     @signals.worker_shutting_down.connect(weak=False)
     def _stopping(**_kw):
+        registration.stop()
         systemd.stopping("warm shutdown: finishing the running renders")
 
+    # Only the queues of our folders' config versions: a job of another version (another
+    # rendition size, a folder we lack) is never delivered here (versions.py).
+    queues = sorted({versions.queue_name(c, v) for v in ctx.versions.values()})
     procs = concurrency or c.concurrency or (os.cpu_count() or 1)
-    argv = ["worker", "-n", node, "-c", str(procs), "-P", "prefork", "-Q", c.queue,
+    argv = ["worker", "-n", node, "-c", str(procs), "-P", "prefork", "-Q", ",".join(queues),
             "--loglevel", log_level.upper(), "--without-gossip", "--without-mingle", "--without-heartbeat"]
     del notifier
     app.worker_main(argv)
     return 0
+
+
+class Registration(threading.Thread):
+    """This node's config versions in Redis, refreshed while it runs (the key expires
+    REGISTRATION_TTL after the last refresh: a node that died drops out by itself)."""
+
+    def __init__(self, store, node: str, folder_versions: dict[str, str]):
+        super().__init__(daemon=True, name="registration")
+        self.store, self.node, self.versions = store, node, folder_versions
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            try:
+                self.store.register(self.node, self.versions, REGISTRATION_TTL)
+            except Exception as exc:  # noqa: BLE001 - Redis away: the head sees no node meanwhile
+                log.get("worker").warning("registration_failed", reason=str(exc))
+            if self.stopped.wait(REGISTRATION_TTL / 3):
+                return
+
+    def stop(self) -> None:
+        self.stopped.set()
+        try:
+            self.store.unregister(self.node)
+        except Exception:  # noqa: BLE001 - it expires by itself
+            pass
 
 
 def _watchdog(app, node: str, interval: float) -> None:

@@ -4,6 +4,9 @@
     <prefix>hf:enqueued        hash job -> when the head last sent it (for the reconciler)
     <prefix>hf:stats:processed, <prefix>hf:stats:failed    cluster-wide counts
     <prefix>hf:stats:processed:by_folder (and failed)      the same per folder name (hash)
+    <prefix>hf:node:<name>     a node's config versions ({folder: version}), with a TTL (versions.py)
+    <prefix>hf:refused         hash "job|node" -> why that node refused the job (the head sends it again)
+    <prefix>hf:stats:refused   jobs refused by nodes (another config version, no such folder)
 
 A lease is refreshed by a thread of the process that renders; it dies with it. A
 refresh re-creates a lease that vanished (Redis restarted without persistence), so
@@ -11,6 +14,7 @@ a running render keeps its lease across a Redis restart.
 """
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
@@ -174,9 +178,54 @@ class Store:
         p, f = self.r.mget(self._k("stats", "processed"), self._k("stats", "failed"))
         return int(p or 0), int(f or 0)
 
-    def queue_length(self) -> int:
-        base = self.prefix + self.cluster.queue
+    def queue_length(self, queues: list[str]) -> int:
+        """Messages waiting in these queues (one per config version, see versions.py)."""
         pipe = self.r.pipeline()
-        for suffix in PRIORITY_SUFFIXES:
-            pipe.llen(base + suffix)
+        for queue in queues:
+            for suffix in PRIORITY_SUFFIXES:
+                pipe.llen(self.prefix + queue + suffix)
         return sum(pipe.execute())
+
+    # nodes and their config versions
+    def register(self, node: str, versions: dict[str, str], ttl: float) -> None:
+        self.r.set(self._k("node", node), json.dumps({"node": node, "versions": versions}), px=int(ttl * 1000))
+
+    def unregister(self, node: str) -> None:
+        self.r.delete(self._k("node", node))
+
+    def nodes(self) -> dict[str, dict[str, str]]:
+        """Node name -> {folder: version} of every node registered now."""
+        out = {}
+        prefix = self._k("node", "")
+        for key in self.r.scan_iter(match=prefix + "*", count=500):
+            value = self.r.get(key)
+            try:
+                data = json.loads(value) if value else None
+                versions = {str(k): str(v) for k, v in data["versions"].items()}
+            except (ValueError, TypeError, KeyError, AttributeError):
+                continue  # expired meanwhile, or not ours
+            out[key.decode()[len(prefix):]] = versions
+        return out
+
+    # refusals
+    def refuse(self, job: str, node: str, reason: str) -> None:
+        pipe = self.r.pipeline()
+        pipe.hset(self._k("refused"), f"{job}|{node}", json.dumps({"job": job, "node": node, "reason": reason}))
+        pipe.incr(self._k("stats", "refused"))
+        pipe.execute()
+
+    def take_refusals(self) -> list[dict]:
+        """The refusals not yet handled ({job, node, reason} each), removed as they are read."""
+        found = self.r.hgetall(self._k("refused"))
+        if found:
+            self.r.hdel(self._k("refused"), *found)
+        out = []
+        for value in found.values():
+            try:
+                out.append(json.loads(value))
+            except ValueError:
+                continue
+        return out
+
+    def refused_count(self) -> int:
+        return int(self.r.get(self._k("stats", "refused")) or 0)

@@ -23,7 +23,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from .. import log, spool
 from ..config import Config, Folder
 from ..worker import Job, Result, process_one
-from . import jobs
+from . import jobs, versions
 from .app import TASK_NAME
 from .store import Holder, Store
 
@@ -36,6 +36,7 @@ class Context:
     folders: dict[str, Folder]
     records: jobs.Records
     node: str
+    versions: dict[str, str]  # this node's config version of each folder (versions.py)
     _store: Store | None = None
 
     @property
@@ -52,7 +53,8 @@ _context: Context | None = None
 
 def set_context(config: Config, node: str) -> Context:
     global _context
-    _context = Context(config, jobs.local_folders(config), jobs.Records(jobs.local_root(config)), node)
+    _context = Context(config, jobs.local_folders(config), jobs.Records(jobs.local_root(config)), node,
+                       versions.of_config(config))
     return _context
 
 
@@ -64,8 +66,8 @@ def context() -> Context:
 
 def register(app) -> None:
     @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=20)
-    def render(self, job: str, folder: str, src: str) -> str:
-        return run(self, job, folder, src)
+    def render(self, job: str, folder: str, src: str, version: str = "") -> str:
+        return run(self, job, folder, src, version)
 
 
 class _Refresher(threading.Thread):
@@ -89,7 +91,7 @@ class _Refresher(threading.Thread):
         self.stop_event.set()
 
 
-def run(task, job: str, folder_name: str, src_rel: str) -> str:
+def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> str:
     ctx = context()
     c = ctx.config.cluster
     logger = log.get().bind(job=job, node=ctx.node, worker_pid=os.getpid())
@@ -97,11 +99,19 @@ def run(task, job: str, folder_name: str, src_rel: str) -> str:
     if record is None:
         logger.info("job_skipped", reason="already_done", outcome="noop")
         return "already_done"
-    folder = ctx.folders.get(record.folder)
-    if folder is None or record.src != src_rel or record.folder != folder_name:
-        logger.error("job_refused", reason=f"message ({folder_name}, {src_rel}) does not match the record "
-                     f"({record.folder}, {record.src}) or this node's config", outcome="noop")
+    if record.src != src_rel or record.folder != folder_name:
+        logger.error("job_refused", reason=f"the message ({folder_name}, {src_rel}) does not match the job "
+                     f"record ({record.folder}, {record.src})", outcome="noop")
         return "refused"
+    refusal = _refusal(ctx, folder_name, version)
+    if refusal:  # the head hears of it and sends the job to a node of its version
+        logger.error("job_refused", folder=folder_name, file=record.rel, reason=refusal, outcome="refused")
+        try:
+            ctx.store.refuse(job, ctx.node, refusal)
+        except Exception as exc:  # noqa: BLE001 - the head's reconciler sends it again anyway
+            logger.warning("refusal_not_recorded", reason=str(exc))
+        return "refused"
+    folder = ctx.folders[folder_name]
     logger = logger.bind(file=record.rel, folder=folder.name)
     me = Holder.here(ctx.node)
     other = ctx.store.acquire(job, me)
@@ -132,7 +142,7 @@ def run(task, job: str, folder_name: str, src_rel: str) -> str:
                                      ctx.config.max_image_pixels, attempt=record.attempts))
         except SoftTimeLimitExceeded as exc:  # outside the pipeline (inside, process_one reports it)
             result = Result(job, False, error=f"SoftTimeLimitExceeded: {exc}", step="render")  # type: ignore[arg-type]
-        if result.retry_later:  # disk full: not the file's fault, not an attempt
+        if result.retry_later or result.recipe:  # disk full, a broken watermark: not the file's fault
             ctx.records.write(replace(record, attempts=record.attempts - 1, nodes=record.nodes[:-1]))
             logger.error("job_retry_later", reason=result.error, outcome="retry")
             raise task.retry(countdown=min(30.0, c.visibility_timeout / 4))
@@ -147,6 +157,18 @@ def run(task, job: str, folder_name: str, src_rel: str) -> str:
             ctx.store.release(job, me)
         except Exception as exc:  # noqa: BLE001 - it expires by itself
             logger.warning("lease_release_failed", reason=str(exc))
+
+
+def _refusal(ctx: Context, folder: str, version: str) -> str:
+    """Why this node must not render a job of `folder` sent for config `version` ("": it may)."""
+    if folder not in ctx.folders:
+        return f"this node has no folder {folder} (its config lacks it): restart it with the head's config"
+    mine = ctx.versions[folder]
+    if version != mine:
+        sent = version or "none (sent by an older head)"
+        return (f"this node has config version {mine} of folder {folder}, the job was sent for version {sent}: "
+                "its outputs would differ; restart this node with the head's config")
+    return ""
 
 
 def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *, ok: bool, error: str = "",

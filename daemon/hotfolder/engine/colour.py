@@ -33,6 +33,8 @@ from pathlib import Path
 import pyvips
 from PIL import Image, ImageCms
 
+from .errors import ProfileError
+
 SRGB, KEEP = "srgb", "keep"
 # Probe colours, 8 levels a channel from 0 to 255: a profile that maps every one of them to
 # itself in sRGB (within a level) is sRGB, whatever its name (cameras embed HP's 3 KB
@@ -71,6 +73,10 @@ def profile_problem(path: Path) -> str | None:
         data = path.read_bytes()
     except OSError as exc:
         return f"cannot read {path}: {exc.strerror or exc}"
+    return _profile_data_problem(path, data)
+
+
+def _profile_data_problem(path: Path, data: bytes) -> str | None:
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(data))
     except (ImageCms.PyCMSError, OSError, ValueError) as exc:
@@ -87,12 +93,19 @@ def target_icc(target: str) -> bytes | None:
         return None
     if target == SRGB:
         return srgb_icc()
-    return _profile_file(target, os.stat(target).st_mtime_ns)  # a replaced file is read again
+    try:
+        return _profile_file(target, os.stat(target).st_mtime_ns)  # a replaced file is read again
+    except OSError as exc:  # checked at load, gone or unreadable since: the recipe's, not the input's
+        raise ProfileError(Path(target), exc.strerror or str(exc)) from None
 
 
 @functools.lru_cache(maxsize=8)
 def _profile_file(path: str, mtime_ns: int) -> bytes:
-    return Path(path).read_bytes()
+    data = Path(path).read_bytes()
+    problem = _profile_data_problem(Path(path), data)
+    if problem:
+        raise ProfileError(Path(path), problem)
+    return data
 
 
 @functools.lru_cache(maxsize=32)

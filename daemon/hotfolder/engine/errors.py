@@ -1,8 +1,10 @@
 """What the engine raises, and how it tells a bad file from a failing system.
 
 A file that cannot be read, decoded or encoded raises `InputError`: it goes to
-failed/ with the reason. Errors that are not about the input (MemoryError, an OSError
-with an errno such as ENOENT, EIO or ENOSPC, a broken watermark file, a bug) propagate.
+failed/ with the reason. A file of the folder's recipe that cannot be used (the
+watermark image, a colour profile) raises a `RecipeError`: every file would fail alike,
+so the file waits. Other errors that are not about the input (MemoryError, an OSError
+with an errno such as ENOENT, EIO or ENOSPC, a bug) propagate.
 """
 from __future__ import annotations
 
@@ -41,12 +43,29 @@ class InputError(HotfolderError):
         return (type(self), (self.step, self.reason))
 
 
-class WatermarkError(HotfolderError):
+class RecipeError(HotfolderError):
+    """A file of the folder's recipe (its watermark image, a colour profile) cannot be
+    used: the same for every file of the folder, not the input's. The file waits (its
+    folder's claiming pauses) instead of failing."""
+
+
+class WatermarkError(RecipeError):
     """The configured watermark image cannot be used: a config problem, not the input's."""
 
     def __init__(self, path: Path, reason: str):
         self.path, self.reason = path, reason
         super().__init__(f"watermark image {path} cannot be used: {reason}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.reason))
+
+
+class ProfileError(RecipeError):
+    """A rendition's colour profile file cannot be used (gone, unreadable, not an RGB profile)."""
+
+    def __init__(self, path: Path, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"colour profile {path} cannot be used: {reason}")
 
     def __reduce__(self):
         return (type(self), (self.path, self.reason))

@@ -61,6 +61,19 @@ def mark_image(wm: Watermark, width: int) -> Image.Image:
     return _image_mark(path, mtime, width, wm.opacity)
 
 
+def check_image(wm: Watermark) -> None:
+    """WatermarkError if this mark's image cannot be used now, as `mark_image` would
+    raise it; decoded without keeping it (the supervisor re-checks a paused folder)."""
+    if wm.image is None:
+        return
+    path = Path(wm.image)
+    try:
+        mtime = path.stat().st_mtime_ns
+    except OSError as exc:
+        raise WatermarkError(path, exc.strerror or str(exc)) from None
+    _load_mark.__wrapped__(path, mtime)
+
+
 @functools.lru_cache(maxsize=64)
 def _text_mark(text: str, width: int, opacity: float) -> Image.Image:
     """White text on a dark halo (readable on any photo), its glyphs `width` pixels wide."""

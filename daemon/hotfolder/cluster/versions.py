@@ -1,0 +1,99 @@
+"""Config versions: which nodes render a folder's files exactly as the head's config says.
+
+Each machine reads its own copy of the config. A node started with a stale copy (a
+640 px rendition where the head has 160 px, one rendition more, a folder less) would
+render different outputs, unnoticed. So each folder's recipe has a version: a hash of
+everything that decides its outputs (its renditions, with the content of their
+watermark images and colour profiles, not their paths; animation, raw, on_name_clash,
+output_mode and output_group; accepted_formats, max_image_pixels; hotfolder's own
+version), not of what path_map changes from machine to machine.
+
+- The head sends each job to the queue of its folder's version (`<queue>.<version>`)
+  and writes the version in the job record. A node consumes only the queues of its own
+  folders' versions: a stale node, or one without the folder, never receives the job;
+  one with the head's config takes it.
+- Each node registers its versions in Redis (a key with a TTL, refreshed while it runs).
+  The head compares them with its own, and says in the status and /metrics which nodes
+  have another version or lack a folder, and which folders have jobs no node can take.
+- A node that receives a job of another version anyway (a message sent by hand, a head
+  of another config on the same queue name) refuses it with the reason; the head logs
+  the refusal, counts it, and sends the job again to its version's queue.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+from .. import __version__
+from ..config import Cluster, Config, Folder
+
+SAME, OTHER, MISSING = "same", "other", "missing"
+
+
+def of_folder(folder: Folder, config: Config) -> str:
+    """The version of one folder's recipe (12 hex digits)."""
+    recipe = {
+        "hotfolder": __version__,
+        "folder": folder.name,
+        "renditions": [_rendition(r) for r in folder.renditions],
+        "animation": folder.animation, "raw": folder.raw, "on_name_clash": folder.on_name_clash,
+        "output_mode": folder.output_mode, "output_group": folder.output_group,
+        "accepted_formats": list(config.accepted_formats), "max_image_pixels": config.max_image_pixels,
+    }
+    data = json.dumps(recipe, sort_keys=True, default=str).encode()
+    return hashlib.sha256(data).hexdigest()[:12]
+
+
+def of_config(config: Config) -> dict[str, str]:
+    """Folder name -> the version of its recipe."""
+    return {f.name: of_folder(f, config) for f in config.folders}
+
+
+def queue_name(cluster: Cluster, version: str) -> str:
+    return f"{cluster.queue}.{version}"
+
+
+def _rendition(rendition) -> dict:
+    out = dataclasses.asdict(rendition)
+    if rendition.watermark is not None and rendition.watermark.image is not None:
+        out["watermark"]["image"] = _content(Path(rendition.watermark.image))
+    if rendition.color_profile not in ("srgb", "keep"):
+        out["color_profile"] = _content(Path(rendition.color_profile))
+    return out
+
+
+def _content(path: Path) -> str:
+    """What a file of the recipe holds, by digest: machines may keep it at other paths."""
+    try:
+        return "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        return f"unreadable: {exc.strerror or exc}"
+
+
+# --- the head's view of the nodes -----------------------------------------------------------
+
+def compare(head: dict[str, str], nodes: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """For each of the head's folders, each node's state: SAME, OTHER (another version)
+    or MISSING (the node has no such folder). `nodes`: node name -> its versions."""
+    return {folder: {node: (SAME if theirs.get(folder) == version else OTHER if folder in theirs else MISSING)
+                     for node, theirs in sorted(nodes.items())}
+            for folder, version in head.items()}
+
+
+def problems(head: dict[str, str], nodes: dict[str, dict[str, str]], waiting: dict[str, int]) -> list[str]:
+    """What people must hear: folders whose jobs no node can take, nodes that take none
+    of a folder's jobs. `waiting`: folder name -> jobs in flight."""
+    out = []
+    for folder, states in compare(head, nodes).items():
+        others = [f"{node} has {'no folder ' + folder if s == MISSING else 'version ' + nodes[node][folder]}"
+                  for node, s in states.items() if s != SAME]
+        if SAME not in states.values() and waiting.get(folder):
+            who = "; ".join(others) or "no node is registered"
+            out.append(f"folder {folder}: {waiting[folder]} job(s) wait for its config (version {head[folder]}), "
+                       f"which no node has ({who}): start a node with the head's config")
+        elif others:
+            out.append(f"folder {folder} (version {head[folder]}): {'; '.join(others)}: such a node takes none of "
+                       "its files; restart it with the head's config")
+    return out
