@@ -22,6 +22,7 @@ from typing import Callable
 
 from . import log, spool
 from .config import Config, Folder
+from .failed_files import failed_originals
 from .notices import Hook, Notice, ignore
 from .worker import Job, Result, temp_tag
 
@@ -358,7 +359,7 @@ class Ledger:
 
     def count_failed(self) -> int:
         """The files in the failed/ folders now."""
-        return sum(1 for folder in self.config.folders for _ in spool.walk_failed(folder))
+        return sum(1 for _ in failed_originals(self.config.folders))  # each file once, whatever the layout
 
     def ended(self, folder_name: str, rel: str) -> None:
         """A job settled elsewhere (cluster mode): forget it, and wake a same-named file."""

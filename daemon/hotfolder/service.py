@@ -347,7 +347,8 @@ class Service:
         return self._failed_count
 
     def _message(self) -> str:
-        return "; ".join(m for m in (self.ledger.message, self.ledger.notes(), self.message, log.dropped(),
+        watcher = self.watcher.notes() if self.watcher else ""
+        return "; ".join(m for m in (self.ledger.message, self.ledger.notes(), watcher, self.message, log.dropped(),
                                      self.ops.problem) if m)
 
     def _status_line(self) -> str:

@@ -102,6 +102,10 @@ def run(task, job: str, folder_name: str, src_rel: str) -> str:
         logger.error("job_refused", reason=f"message ({folder_name}, {src_rel}) does not match the record "
                      f"({record.folder}, {record.src}) or this node's config", outcome="noop")
         return "refused"
+    if spool.relative_name(record.rel) is None:  # a record's name is data: never a way out of the folders
+        logger.error("job_refused", reason=f"the record names {spool.display(record.rel)[:80]!r}, not a path "
+                     f"inside the folder's inbox", outcome="noop")
+        return "refused"
     logger = logger.bind(file=record.rel, folder=folder.name)
     me = Holder.here(ctx.node)
     other = ctx.store.acquire(job, me)
@@ -112,7 +116,12 @@ def run(task, job: str, folder_name: str, src_rel: str) -> str:
     refresher.start()
     try:
         record = ctx.records.read(job)  # again, now that we hold the lease
-        src = ctx.records.root / record.src if record else None
+        # The original is where the claim put it: processing/ + its checked name (the
+        # record's `src` only has to match the message).
+        if record is not None and spool.relative_name(record.rel) is None:
+            logger.error("job_refused", reason="the record changed to a name outside the folder", outcome="noop")
+            return "refused"
+        src = folder.processing / record.rel if record else None
         if record is None or not os.path.lexists(src):
             if record is not None:
                 ctx.records.remove(job)  # the last holder died between archiving and this
