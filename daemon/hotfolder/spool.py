@@ -4,8 +4,10 @@
                                   └──fail───▶ failed/ + NAME.error.json
 
 The folders are the queue: nothing a restart needs is kept in memory. Every move
-is one `os.rename` on one file system, so a file is always in exactly one state.
-Only the supervisor process moves originals; workers only write outputs.
+is one rename on one file system, so a file is always in exactly one state; it is
+made between folders opened by descriptor (nofollow), so a folder swapped for a link
+is never followed. Only the supervisor process moves originals; workers only write
+outputs.
 """
 from __future__ import annotations
 
