@@ -36,19 +36,24 @@ class FolderSwapped(OSError):
 def open_dir(path: Path, make: bool = False) -> int:
     """A descriptor (O_RDONLY) of the folder `path`, reached from / through real folders
     only. With `make`, missing folders are made (as `mkdir -p`). Raises FolderSwapped for
-    a link on the way, NotADirectoryError for a file, FileNotFoundError for a gap."""
+    a link on the way, NotADirectoryError for a file, FileNotFoundError for a gap.
+
+    ~2 syscalls a component (openat, close): ~20 µs for a folder six deep."""
     if not path.is_absolute():
         raise ValueError(f"not an absolute path: {path}")
-    parts = path.parts[1:]
+    parts = path.parts
+    last = len(parts) - 1
     fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    here = Path("/")
     try:
-        for i, part in enumerate(parts):
-            mode = os.O_RDONLY if i == len(parts) - 1 else os.O_PATH  # search rights suffice on the way
-            child = open_child(fd, part, mode, make, here, path)
+        for i in range(1, len(parts)):
+            mode = os.O_RDONLY if i == last else os.O_PATH  # search rights suffice on the way
+            try:
+                child = os.open(parts[i], mode | DIR_FLAGS, dir_fd=fd)
+            except OSError:  # the rare case, with its checks and its messages
+                child = open_child(fd, parts[i], mode, make, Path(*parts[:i]), path)
             os.close(fd)
-            fd, here = child, here / part
-        if not parts:
+            fd = child
+        if last == 0:
             child = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
             os.close(fd)
             fd = child
@@ -68,11 +73,13 @@ def open_child(parent: int, name: str, mode: int = os.O_RDONLY, make: bool = Fal
         return os.open(name, mode | DIR_FLAGS, dir_fd=parent)
     except FileNotFoundError:
         if not make:
-            raise FileNotFoundError(errno.ENOENT, "no such folder", str(where / name)) from None
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(where / name)) from None
     except NotADirectoryError:  # O_DIRECTORY|O_NOFOLLOW says ENOTDIR for a link and for a file alike
         if is_link(parent, name):
             raise FolderSwapped(path or where / name, where / name) from None
         raise NotADirectoryError(errno.ENOTDIR, "a file stands where a folder should be", str(where / name)) from None
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(where / name)) from None
     try:
         os.mkdir(name, dir_fd=parent)
     except FileExistsError:

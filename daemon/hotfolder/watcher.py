@@ -434,8 +434,8 @@ class Watcher:
             problem = _unusable(inbox.folder)
             if problem:  # never watched through a link (watchdog would follow it)
                 self._enter_outage(inbox, problem.reason, problem.swapped)
-            else:
-                self._schedule(inbox)
+            elif self._schedule(inbox):
+                inbox.available = True  # an inbox a reload keeps may have been in an outage
         for observer in (self._native, self._polled):
             observer.daemon = True
             observer.start()
