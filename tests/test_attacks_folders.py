@@ -166,8 +166,7 @@ def test_a_swapped_inbox_is_neither_scanned_nor_claimed_from(tmp_path):
     aside = swap_for_link(folder.inbox, victim)
     assert list(spool.walk_files(folder.inbox)) == []
     for name in ("keep.jpg", "bad.jpg", "mine.jpg"):
-        with pytest.raises(spool.FolderSwapped):
-            spool.claim(folder, folder.inbox / name)
+        assert spool.claim(folder, folder.inbox / name) is None  # not there, as far as the daemon can see
     assert tree(victim) == before and tree(folder.processing) == {}
     assert "inbox" in spool.swapped_folder(folder)
     put_back(folder.inbox, aside)
@@ -214,6 +213,19 @@ def test_a_swapped_archive_or_failed_folder_receives_nothing(tmp_path, kind):
     assert tree(victim) == before and tree(folder.processing) == {"a.jpg": b"the user's drop"}
     assert list(failed_originals([folder])) == []  # a swapped failed/ lists nothing (requeue takes nothing)
     put_back(getattr(folder, kind), aside)
+
+
+def test_a_file_given_back_steps_around_a_link_planted_where_its_inbox_folder_was(tmp_path):
+    folder = make_folder(tmp_path / "var")
+    victim = victim_tree(tmp_path)
+    before = tree(victim)
+    (folder.inbox / "sub").mkdir()
+    (folder.inbox / "sub" / "new.jpg").write_bytes(b"drop")
+    claimed = spool.claim(folder, folder.inbox / "sub" / "new.jpg")
+    os.rmdir(folder.inbox / "sub")
+    os.symlink(victim, folder.inbox / "sub")
+    assert spool.unclaim(folder, claimed) == folder.inbox / "sub~1" / "new.jpg"
+    assert tree(victim) == before
 
 
 def test_a_linked_subfolder_of_archive_or_output_is_stepped_around(tmp_path):
@@ -397,7 +409,7 @@ def test_a_folder_swapped_for_a_link_while_running_is_an_outage_never_a_new_plac
                              capture_output=True, text=True, timeout=30)
         assert run.returncode != 0 and "symbolic link" in run.stderr, run.stdout + run.stderr
     put_back(path, aside)
-    wait_for(lambda: d.event("inbox_back"), 30, what="the folder back in service")
+    wait_for(lambda: d.event("inbox_back"), 45, what="the folder back in service")
     wait_for(lambda: "second.jpg" in files_under(d.archive) and "third.jpg" in files_under(d.failed), 30,
              what="the waiting files served")
     assert tree(victim) == before
@@ -471,3 +483,48 @@ def test_a_path_longer_than_path_max_reaches_failed_with_its_reason(daemon_facto
     wait_for(lambda: "ok.jpg" in files_under(d.archive), 20, what="ok.jpg: the daemon goes on")
     assert len([e for e in d.events("file_refused") if "PATH_MAX" in e["reason"]]) == 1, "said once"
     assert d.stop() == 0
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """A head and one worker (tests/test_cluster.py's Cluster) on a real redis-server."""
+    from tests.redis_server import RedisServer
+
+    if RedisServer.binary is None and not os.environ.get("HOTFOLDER_REQUIRE_REDIS"):
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    pytest.importorskip("celery", reason="the cluster extra is not installed (pip install -e '.[cluster]')")
+    from tests.test_cluster import Cluster
+
+    server = RedisServer(tmp_path / "redis").start()
+    c = Cluster(tmp_path / "c", server)
+    try:
+        yield c
+    finally:
+        c.stop_all()
+        server.stop()
+
+
+@pytest.mark.integration
+def test_a_forged_cluster_job_record_cannot_take_or_place_a_file_outside_the_folders(cluster):
+    """Anyone who can write the shared root's job records writes `rel` and `src`: a worker
+    takes the original from its processing/ + a checked name, never from the record's path."""
+    from tests.test_cluster import send_again
+
+    c = cluster
+    c.start_head()
+    c.start_worker("w0")
+    outside = c.tmp / "outside"  # ../../../outside from the folders under shared/photos/
+    outside.mkdir()
+    (outside / "x.jpg").write_bytes(jpeg())
+    before = tree(outside)
+    job = "20260101T000000-f0f0f0f0f0"
+    record = {"job": job, "folder": "photos", "rel": "../../../outside/x.jpg", "src": "../outside/x.jpg",
+              "claimed_at": time.time(), "attempts": 0, "nodes": []}
+    (c.root / ".hotfolder" / "jobs" / f"{job}.json").write_text(json.dumps(record))
+    send_again(c, job, record["src"])
+    wait_for(lambda: c.worker_events("job_refused") or tree(outside) != before, 30, what="the forged job refused")
+    assert tree(outside) == before, "the worker took a file outside the folders, or put one there"
+    assert not files_under(c.output) and not files_under(c.archive)
+    assert "not a path inside" in c.worker_events("job_refused")[0]["reason"]
+    c.drop(["ok.jpg"])  # and the cluster goes on
+    wait_for(lambda: "ok.jpg" in files_under(c.archive), 30, what="ok.jpg")

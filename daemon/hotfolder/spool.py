@@ -148,8 +148,8 @@ def claim(folder: Folder, src: Path) -> Claimed | None:
     rel = src.relative_to(folder.inbox).as_posix()
     try:
         src_dir = nofollow.open_dir(src.parent)
-    except (FileNotFoundError, NotADirectoryError):
-        return None  # its folder is gone
+    except (FileNotFoundError, NotADirectoryError, FolderSwapped):
+        return None  # its folder is gone, or a link now (the watcher says so if it is the inbox)
     try:
         try:
             st = os.stat(src.name, dir_fd=src_dir, follow_symlinks=False)
@@ -580,8 +580,10 @@ def requeue(folder: Folder, path: Path) -> Path:
                 f"{display(str(path))}: its failure record asks to requeue it as {display(str(named))[:80]!r}, which "
                 f"is not a name inside the inbox (absolute, '..', or not a name): a record is data, never a path "
                 f"to follow; delete {display(path.name + SIDECAR)} to requeue it under its name in failed/")
-    dst = _move(path, folder.inbox, rel)
-    _unlink(_sidecar(path))
+    with nofollow.opened(path.parent) as src_dir, _opened_place(folder.inbox, rel) as (dst_dir, dst):
+        os.rename(path.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
+        _unlink_at(src_dir, path.name + SIDECAR)
+        os.fsync(dst_dir.fd)
     return dst
 
 
@@ -624,7 +626,11 @@ def unclaim(folder: Folder, claimed: Claimed) -> Path | None:
     Raises NameTaken when a newer file of its name is in the inbox: renaming the older
     one (`a_1.png`) would give the user a name they never dropped, and its outputs with
     it; it stays in processing/, in line before the newer one."""
-    if nofollow.lexists(folder.inbox / claimed.rel):
+    try:
+        taken = nofollow.lexists(folder.inbox / claimed.rel)
+    except FolderSwapped:  # a link where its folder was: _move steps around it (refuses if it is the inbox)
+        taken = False
+    if taken:
         raise NameTaken(f"{display(claimed.rel)}: a newer file of this name waits in the inbox")
     try:
         return _move(claimed.path, folder.inbox, claimed.rel)
