@@ -366,8 +366,8 @@ def test_a_planted_record_cannot_send_a_file_out_by_command_or_by_the_api(daemon
     outside.mkdir()
     plant_failure(d.failed, "abs.jpg", str(outside / "abs.jpg"))
     plant_failure(d.failed, "up.jpg", "../../../outside/up.jpg")
-    ids = wait_for(lambda: (lambda f: f if {"abs.jpg", "up.jpg"} <= set(f) else None)(listed_failed(url)), 20,
-                   what="the planted files listed")
+    wait_for(lambda: {"abs.jpg", "up.jpg"} <= set(listed_failed(url)), 20, what="the planted files listed")
+    ids = listed_failed(url)
     for name in ("abs.jpg", "up.jpg"):
         status, body = api_requeue(url, ids[name])
         assert status == 409 and body["code"] == "refused" and "not a name inside the inbox" in body["message"], body
