@@ -51,7 +51,7 @@ def near(a, b, tol=12) -> bool:
 
 def failed_originals(d) -> list[str]:
     """X.error.json is X's record when X is there; otherwise it is an original itself."""
-    names = set(files_under(d.failed))
+    names = {p for p in files_under(d.failed) if not Path(p).name.startswith(".hf-")}  # not a record in the making
     return [p for p in names if not (p.endswith(".error.json") and p[: -len(".error.json")] in names)]
 
 

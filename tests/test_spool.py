@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from hotfolder import spool
+from hotfolder.failed_files import failed_originals
 from hotfolder.config import Folder, Rendition
 
 
@@ -103,7 +104,7 @@ def test_recover_keeps_claims_in_place_and_removes_only_our_temps(tmp_path):
     assert not ours.exists()
     assert sorted(p.name for p in folder.output.iterdir()) == sorted(users)
     assert sorted(p.name for p in folder.failed.iterdir()) == ["y.error.json", "y.error.json.error.json"]
-    assert list(spool.walk_failed(folder)) == [folder.failed / "y.error.json"]
+    assert [p for _, p in failed_originals([folder])] == [folder.failed / "y.error.json"]
     assert (folder.processing / "b.jpg").read_bytes() == b"old b", "adopted in place, before the newer b.jpg"
     assert (folder.inbox / "b.jpg").read_bytes() == b"new b"
     assert sorted(c.rel for c in spool.claimed_files(folder)) == ["b.jpg", "sub/a.jpg"]
@@ -152,7 +153,7 @@ def test_requeue(tmp_path):
     (folder.inbox / "bad.jpg").write_bytes(b"x")
     claimed = spool.claim(folder, folder.inbox / "bad.jpg")
     spool.fail(folder, claimed.path, claimed.rel, error="e", step="open")
-    assert list(spool.walk_failed(folder)) == [folder.failed / "bad.jpg"]
+    assert [p for _, p in failed_originals([folder])] == [folder.failed / "bad.jpg"]
     spool.requeue(folder, folder.failed / "bad.jpg")
     assert (folder.inbox / "bad.jpg").exists() and list(folder.failed.iterdir()) == []
 

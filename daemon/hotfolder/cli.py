@@ -316,7 +316,8 @@ def _expand(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[Path]]:
     missing = []
     for p in paths:
         if p.is_dir():
-            found = [(f.resolve(), f.relative_to(p).as_posix()) for f in sorted(walk_files(p))]
+            root = p.resolve()  # named by the user: followed, as the files in it are (not our folders)
+            found = [(f.resolve(), f.relative_to(root).as_posix()) for f in sorted(walk_files(root))]
         elif p.is_file():
             found = [(p.resolve(), p.name)]
         else:
@@ -333,15 +334,16 @@ def _expand(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[Path]]:
 
 def cmd_requeue(args) -> int:
     from . import spool
+    from .failed_files import failed_originals
 
     cfg = config_mod.load(args.config)
     if not args.all and not args.names:
         return _list_failed(cfg)
     problems = 0
+    failed = list(failed_originals(cfg.folders))  # each file once, with the folder it failed in
     if args.all:
-        targets = [(f, p) for f in cfg.folders for p in list(spool.walk_failed(f))]
+        targets = failed
     else:
-        failed = [(f, p) for f in cfg.folders for p in spool.walk_failed(f)]
         chosen: dict = {}  # in the order named, each once
         for name in args.names:
             found = _failed_matching(failed, name)
@@ -359,6 +361,10 @@ def cmd_requeue(args) -> int:
             dst = spool.requeue(folder, path)
         except FileNotFoundError:
             print(f"hotfolder: {path} is gone (requeued already?)", file=sys.stderr)
+            problems += 1
+            continue
+        except (spool.UnsafeRecord, OSError) as exc:  # a record naming a path, a folder swapped for a link
+            print(f"hotfolder: not requeued: {exc}", file=sys.stderr)
             problems += 1
             continue
         print(f"requeued {_shown(folder, path)} -> {dst}")
@@ -384,8 +390,8 @@ def _failed_matching(failed: list, name: str) -> list:
         exact = [(f, p) for f, p in failed if p == path]
         if exact:
             return exact
-        globbed = [(f, p) for f, p in failed
-                   if fnmatchcase(p.relative_to(f.failed).as_posix(), pattern) or fnmatchcase(p.name, pattern)]
+        globbed = [(f, p) for f, p in failed if any(fnmatchcase(shown, pattern) for shown in (
+                   p.relative_to(f.failed).as_posix(), p.name, f"{f.name}/{p.relative_to(f.failed).as_posix()}"))]
         if globbed:
             return globbed
     return []
@@ -393,10 +399,12 @@ def _failed_matching(failed: list, name: str) -> list:
 
 def _list_failed(cfg) -> int:
     from . import spool
+    from .failed_files import failed_originals
 
     total = 0
+    found = list(failed_originals(cfg.folders))
     for folder in cfg.folders:
-        failed = sorted(spool.walk_failed(folder))
+        failed = sorted(p for f, p in found if f is folder)
         total += len(failed)
         print(f"{folder.name}: {len(failed)} failed file(s) in {folder.failed}")
         width = max((len(_shown(folder, p)) for p in failed), default=0)

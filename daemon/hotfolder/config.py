@@ -447,12 +447,19 @@ class _Reader:
         _check_range(self, name, value, lo, hi)
         return float(value)
 
-    def path_(self, name, base: Path, default=None, required=False):
+    def path_(self, name, base: Path, default=None, required=False, folder=False):
+        """A path, absolute and resolved. A `folder` of the daemon's own (inbox, output, …)
+        must not be a symbolic link itself: anyone who can write beside it could point it
+        elsewhere (its parents are resolved: a linked /srv is the admin's layout)."""
         value = self.str_(name, default, required=required)
         if value is None:
             return None
         p = Path(os.path.expanduser(value))
-        return (p if p.is_absolute() else base / p).resolve()
+        p = p if p.is_absolute() else base / p
+        if folder and p.name not in ("", ".", "..") and os.path.islink(p):
+            self.fail(name, f"{p} is a symbolic link (to {os.readlink(p)}): name the real folder "
+                            f"({p.resolve()}); the daemon never reaches its folders through a link")
+        return p.resolve()
 
     def done(self):
         """Every key not read is unknown: each is reported."""
@@ -753,11 +760,11 @@ def _mode(r: _Reader, name: str) -> int:
 @_section
 def _folder(source: str, data: Any, path: str, base: Path, index: int) -> Folder:
     r = _Reader(source, data, path)
-    inbox = r.path_("inbox", base, required=True)
+    inbox = r.path_("inbox", base, required=True, folder=True)
     beside = inbox.parent if inbox else base  # a missing inbox is reported; the rest is still checked
     name = r.str_("name", inbox.name if inbox and inbox.name != "inbox" else beside.name)
     on_success = r.str_("on_success", "archive", choices=ON_SUCCESS)
-    archive = r.path_("archive", base)
+    archive = r.path_("archive", base, folder=True)
     with _recorded():
         if on_success == "archive" and archive is None:
             r.fail("archive", "is required unless on_success: delete")
@@ -783,9 +790,9 @@ def _folder(source: str, data: Any, path: str, base: Path, index: int) -> Folder
     folder = Folder(
         name=name,
         inbox=inbox,
-        output=r.path_("output", base, required=True),
-        failed=r.path_("failed", base, required=True),
-        processing=r.path_("processing", base, default=str(beside / "processing")),
+        output=r.path_("output", base, required=True, folder=True),
+        failed=r.path_("failed", base, required=True, folder=True),
+        processing=r.path_("processing", base, default=str(beside / "processing"), folder=True),
         archive=archive,
         renditions=renditions,
         on_success=on_success,

@@ -235,6 +235,9 @@ class Ops:
             dst = spool.requeue(folder, path)
         except FileNotFoundError:
             return RequeueOutcome(False, "gone", "no such file in failed/ (requeued already?)", status=404)
+        except spool.UnsafeRecord as exc:  # its record names a place outside the inbox: data, not a path
+            self.log.error("requeue_refused", folder=folder.name, file=spool.display(str(path)), reason=str(exc))
+            return RequeueOutcome(False, "refused", str(exc), status=409)
         except OSError as exc:
             self.log.error("requeue_failed", folder=folder.name, file=spool.display(str(path)),
                            reason=exc.strerror or str(exc))

@@ -348,7 +348,8 @@ class Service:
         return self.ops.failed.total
 
     def _message(self, backend_problem: str = "") -> str:
-        return "; ".join(m for m in (self.ledger.message, self.ledger.notes(), self.message, log.dropped(),
+        watcher = self.watcher.notes() if self.watcher else ""
+        return "; ".join(m for m in (self.ledger.message, self.ledger.notes(), watcher, self.message, log.dropped(),
                                      self.ops.problem, self._snapshot.problem, backend_problem) if m)
 
     def _status_line(self) -> str:

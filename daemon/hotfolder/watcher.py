@@ -26,9 +26,9 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.polling import PollingObserver
 
-from . import log
+from . import log, nofollow
 from .config import Folder
-from .spool import is_ignored_path, walk_files
+from .spool import is_ignored_path, swapped_folder, walk_files
 
 # A file written but never closed (a stalled upload) is taken after this long
 # without any change, rather than waiting forever.
@@ -137,6 +137,9 @@ class Inbox:
         self._scan = None
         self._next_rescan = 0.0
         self._warned: set[Path] = set()
+        # False while the Watcher has the inbox in an outage (missing, or a folder of it
+        # swapped for a link): nothing is handed out, nothing is scanned.
+        self.available = True
 
     # -- called from the observer thread
     def note(self, path: Path, closed: bool | None = None, kind_known: bool = True) -> None:
@@ -181,6 +184,9 @@ class Inbox:
 
     # -- called from the supervisor's loop
     def _fill_from_scan(self, now: float) -> None:
+        if not self.available:
+            self._scan = None  # a scan begun before the outage is begun again after it
+            return
         if self._scan is None:
             if not self._rescan_due.is_set() and now < self._next_rescan:
                 return
@@ -219,9 +225,8 @@ class Inbox:
             first_look = cand.size < 0
             if not first_look and now < cand.due(quiet):
                 continue  # not yet (no lstat: a flood of waiting files costs nothing)
-            try:
-                st = os.lstat(cand.path)
-            except OSError:
+            st = _lstat(cand.path)
+            if st is None:
                 gone.append(cand.path)
                 continue
             if stat.S_ISDIR(st.st_mode):
@@ -259,10 +264,20 @@ class Inbox:
                 cand.changed = now
             else:
                 out.append(cand.path)
+        if out and not self._claimable():
+            return []  # kept as candidates: taken once the outage is over
         with self._lock:
             for path in gone + out:
                 self._pending.pop(path, None)
         return out
+
+    def _claimable(self) -> bool:
+        """No folder of this folder's is a link now (checked as files are handed out, ~50
+        syscalls a batch, so a swap between the Watcher's checks holds claims back at once);
+        False marks the inbox unavailable until the Watcher's next check says otherwise."""
+        if self.available and swapped_folder(self.folder):
+            self.available = False
+        return self.available
 
     def pending_count(self) -> int:
         with self._lock:
@@ -274,6 +289,20 @@ class Inbox:
         quiet = self.folder.quiet_period
         with self._lock:
             return min((c.due(quiet) for c in self._pending.values()), default=None)
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    """lstat, also of a path longer than PATH_MAX (reached by its folders' descriptors:
+    nofollow.lstat), so such a file is taken, and refused with its reason, not lost sight of."""
+    try:
+        return os.lstat(path)
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            return None
+    try:
+        return nofollow.lstat(path)
+    except OSError:
+        return None
 
 
 def open_for_writing(path: Path) -> bool:
@@ -333,6 +362,24 @@ class Waker:
             pass
 
 
+@dataclass(frozen=True)
+class Unusable:
+    reason: str
+    swapped: bool  # a folder is a link now: a restart would not help (see Watcher.healthy)
+
+
+def _unusable(folder: Folder) -> Unusable | None:
+    """Why the folder's inbox cannot be served now, or None: the inbox is missing, or one
+    of its five folders is reached through a symbolic link (swapped while running: never
+    followed, never a new source; see nofollow)."""
+    swapped = swapped_folder(folder)
+    if swapped:
+        return Unusable(swapped, True)
+    if not folder.inbox.is_dir():
+        return Unusable("the inbox folder is missing or unreachable", False)
+    return None
+
+
 class Watcher:
     """One observer for all folders; one Inbox of candidates per folder.
 
@@ -354,6 +401,8 @@ class Watcher:
         self._polled = PollingObserver(timeout=1.0)
         self._watches: dict[str, object] = {}
         self._outage: dict[str, tuple[float, float]] = {}  # name -> (next try, backoff)
+        self._why: dict[str, str] = {}  # name -> why its inbox is not served (for the status)
+        self._swapped: set[str] = set()  # of those, the folders with a folder swapped for a link
         self._alarm = _OverflowAlarm(self)
         self.log = log.get("watcher")
 
@@ -382,7 +431,11 @@ class Watcher:
     def start(self) -> None:
         logging.getLogger("watchdog.observers").addHandler(self._alarm)
         for inbox in self.inboxes.values():
-            self._schedule(inbox)
+            problem = _unusable(inbox.folder)
+            if problem:  # never watched through a link (watchdog would follow it)
+                self._enter_outage(inbox, problem.reason, problem.swapped)
+            elif self._schedule(inbox):
+                inbox.available = True  # an inbox a reload keeps may have been in an outage
         for observer in (self._native, self._polled):
             observer.daemon = True
             observer.start()
@@ -406,10 +459,16 @@ class Watcher:
             return False
         return any(e.watch == watch and e.is_alive() for e in self._observer_for(inbox).emitters)
 
-    def _enter_outage(self, inbox: Inbox, reason: str) -> None:
+    def _enter_outage(self, inbox: Inbox, reason: str, swapped: bool = False) -> None:
+        inbox.available = False
+        if swapped:
+            self._swapped.add(inbox.folder.name)
+        else:
+            self._swapped.discard(inbox.folder.name)
         now = time.monotonic()
         _next, backoff = self._outage.get(inbox.folder.name, (0.0, 0.5))
         backoff = min(60.0, backoff * 2)
+        self._why[inbox.folder.name] = reason
         if inbox.folder.name not in self._outage:
             self.log.error("inbox_unavailable", folder=inbox.folder.name, inbox=str(inbox.folder.inbox),
                            reason=reason, action="files are not touched; retrying with backoff")
@@ -421,9 +480,10 @@ class Watcher:
         for name, inbox in self.inboxes.items():
             if name in self._outage and now < self._outage[name][0]:
                 continue
-            if not inbox.folder.inbox.is_dir():
+            problem = _unusable(inbox.folder)
+            if problem:
                 self._unschedule(inbox)
-                self._enter_outage(inbox, "the inbox folder is missing or unreachable")
+                self._enter_outage(inbox, problem.reason, problem.swapped)
                 continue
             if name in self._outage or not self._emitter_alive(inbox):
                 self._unschedule(inbox)
@@ -431,13 +491,24 @@ class Watcher:
                     if name in self._outage:
                         self.log.info("inbox_back", folder=name, inbox=str(inbox.folder.inbox))
                     self._outage.pop(name, None)
+                    self._swapped.discard(name)
+                    self._why.pop(name, None)
+            inbox.available = name not in self._outage
 
     def healthy(self) -> bool:
+        """For the systemd watchdog: a restart must help. It does not for a folder swapped
+        for a link (the config refuses one at start: the restart would stop every folder),
+        so that outage is said in the log and the status, and the others are served."""
         observers_ok = all(o.is_alive() for o in (self._native, self._polled))
-        return observers_ok and not self._outage
+        return observers_ok and not (set(self._outage) - self._swapped)
 
     def pending_count(self) -> int:
         return sum(i.pending_count() for i in self.inboxes.values())
+
+    def notes(self) -> str:
+        """What the status should say of inboxes not served now, and why."""
+        return "; ".join(f"folder {name!r} not served: {why}" for name, why in self._why.items()
+                         if name in self._outage)
 
     def next_due(self) -> float | None:
         return min((d for d in (i.next_due() for i in self.inboxes.values()) if d is not None), default=None)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import log, names, pipeline, spool
+from . import log, names, nofollow, pipeline, spool
 from .config import Folder
 from .stats import Counters, LockStuck
 
@@ -79,6 +79,7 @@ def process_one(job: Job) -> Result:
     written: list[str] = []
     step = "render"
     try:
+        _check_source(job)
         outputs = pipeline.render(
             job.src, folder.renditions,
             accepted_formats=job.accepted_formats,
@@ -89,26 +90,7 @@ def process_one(job: Job) -> Result:
             folder=folder.name,
         )
         step = "write"
-        out_dir = spool.folder_for(folder.output, Path(job.rel).parent)
-        wanted = [out_dir / names.output_name(out.rendition, Path(job.rel).name, out.ext, folder.name)
-                  for out in outputs]
-        for name in wanted:
-            if len(os.fsencode(name.name)) > spool.NAME_MAX:
-                raise spool.NameTooLong(name.name)
-        paths = names.reserve(folder, job.rel, wanted)
-        for out, path in zip(outputs, paths):
-            t1 = time.perf_counter()
-            spool.write_atomic(path, out.data, folder.output_mode, folder.output_group,
-                               tag=temp_tag(job), sync_dir=False, token=folder.temp_token)
-            written.append(path.relative_to(folder.output).as_posix())
-            logger.info("rendition_written", rendition=out.rendition.name, output=written[-1],
-                        width=out.width, height=out.height, bytes=len(out.data),
-                        duration_ms=round((time.perf_counter() - t1) * 1000, 1), outcome="ok")
-            for note in out.notes:
-                logger.warning("rendition_note", rendition=out.rendition.name, output=written[-1], note=note)
-        # One fsync of the folder makes all the renames durable, before the result is
-        # reported and the original leaves processing/.
-        spool.fsync_dir(out_dir)
+        _write_outputs(job, outputs, written, logger)
     except (spool.NameTooLong, names.NameClash) as exc:
         ms = round((time.perf_counter() - t0) * 1000, 1)
         logger.warning("file_failed", step="write", reason=str(exc), duration_ms=ms, outcome="failed")
@@ -130,10 +112,9 @@ def process_one(job: Job) -> Result:
         if transient:
             logger.warning("render_interrupted", step=step, reason=transient, duration_ms=ms, outcome="retry")
             return Result(job.id, False, error=transient, step=step, transient=True, duration_ms=ms)
+        if isinstance(exc, nofollow.FolderSwapped):  # processing/ or output/ swapped for a link
+            problem = str(exc)
         if problem:
-            # The file comes back later: leave no incomplete set of outputs meanwhile.
-            for rel_out in written:
-                (folder.output / rel_out).unlink(missing_ok=True)
             logger.error("output_unwritable", step=step, reason=problem if problem == str(exc) else f"{problem} ({exc})",
                          duration_ms=ms, outcome="retry")
             reason = problem if problem == str(exc) else f"{problem} ({exc})"
@@ -144,6 +125,50 @@ def process_one(job: Job) -> Result:
     ms = round((time.perf_counter() - t0) * 1000, 1)
     logger.info("file_rendered", outputs=len(written), duration_ms=ms, outcome="ok")
     return Result(job.id, True, outputs=tuple(written), duration_ms=ms)
+
+
+def _check_source(job: Job) -> None:
+    """A file of processing/ is read by its path (the decoders take one): its folders must
+    be real ones now, not a link someone swapped processing/ (or a folder in it) for.
+    The window left, between this check and the decoder's open, is microseconds; the
+    supervisor's moves are by descriptor and have none."""
+    if job.src.is_relative_to(job.folder.processing):  # not a file of `hotfolder process`
+        nofollow.reachable(job.src.parent)
+
+
+def _write_outputs(job: Job, outputs, written: list[str], logger) -> None:
+    """Each output written atomically into its folder, opened once by descriptor
+    (spool.opened_folder): an output folder swapped for a link raises FolderSwapped and
+    receives nothing, and a swap after the open cannot redirect a write. If writing
+    fails for a reason of the folder (OUTPUT_PROBLEMS), what was written is removed (by
+    the same descriptor): the file comes back later, and leaves no incomplete set."""
+    folder = job.folder
+    with spool.opened_folder(folder.output, Path(job.rel).parent) as out_dir:
+        wanted = [out_dir.path / names.output_name(out.rendition, Path(job.rel).name, out.ext, folder.name)
+                  for out in outputs]
+        for name in wanted:
+            if len(os.fsencode(name.name)) > spool.NAME_MAX:
+                raise spool.NameTooLong(name.name)
+        paths = names.reserve(folder, job.rel, wanted)
+        try:
+            for out, path in zip(outputs, paths):
+                t1 = time.perf_counter()
+                spool.write_atomic_at(out_dir, path.name, out.data, folder.output_mode, folder.output_group,
+                                      tag=temp_tag(job), token=folder.temp_token)
+                written.append(path.relative_to(folder.output).as_posix())
+                logger.info("rendition_written", rendition=out.rendition.name, output=written[-1],
+                            width=out.width, height=out.height, bytes=len(out.data),
+                            duration_ms=round((time.perf_counter() - t1) * 1000, 1), outcome="ok")
+                for note in out.notes:
+                    logger.warning("rendition_note", rendition=out.rendition.name, output=written[-1], note=note)
+            # One fsync of the folder makes all the renames durable, before the result is
+            # reported and the original leaves processing/.
+            os.fsync(out_dir.fd)
+        except Exception as exc:
+            if spool.output_problem(exc):
+                for path in paths[:len(written)]:
+                    spool.remove_at(out_dir, path.name)
+            raise
 
 
 def _exit_when_orphaned(main_pid: int) -> None:

@@ -157,13 +157,19 @@ def translate(path: Path | None, cluster: Cluster) -> Path | None:
 
 
 def local_folders(config: Config) -> dict[str, Folder]:
-    """The configured folders with their paths as this node sees them."""
+    """The configured folders with their paths as this node sees them, resolved as the
+    head's config resolves its own (a linked mount point is this machine's layout; the
+    folders themselves are then reached without links: see nofollow)."""
     c = config.cluster
+
+    def here(path: Path | None) -> Path | None:
+        local = translate(path, c)
+        return None if local is None else Path(os.path.realpath(local))
+
     out = {}
     for f in config.folders:
-        out[f.name] = replace(f, inbox=translate(f.inbox, c), output=translate(f.output, c),
-                              failed=translate(f.failed, c), processing=translate(f.processing, c),
-                              archive=translate(f.archive, c))
+        out[f.name] = replace(f, inbox=here(f.inbox), output=here(f.output), failed=here(f.failed),
+                              processing=here(f.processing), archive=here(f.archive))
     return out
 
 

@@ -103,6 +103,10 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> st
         logger.error("job_refused", reason=f"the message ({folder_name}, {src_rel}) does not match the job "
                      f"record ({record.folder}, {record.src})", outcome="noop")
         return "refused"
+    if spool.relative_name(record.rel) is None:  # a record's name is data: never a way out of the folders
+        logger.error("job_refused", reason=f"the record names {spool.display(record.rel)[:80]!r}, not a path "
+                     f"inside the folder's inbox", outcome="noop")
+        return "refused"
     refusal = _refusal(ctx, folder_name, version)
     if refusal:  # the head hears of it and sends the job to a node of its version
         logger.error("job_refused", folder=folder_name, file=record.rel, reason=refusal, outcome="refused")
@@ -122,7 +126,12 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> st
     refresher.start()
     try:
         record = ctx.records.read(job)  # again, now that we hold the lease
-        src = ctx.records.root / record.src if record else None
+        # The original is where the claim put it: processing/ + its checked name (the
+        # record's `src` only has to match the message).
+        if record is not None and spool.relative_name(record.rel) is None:
+            logger.error("job_refused", reason="the record changed to a name outside the folder", outcome="noop")
+            return "refused"
+        src = folder.processing / record.rel if record else None
         if record is None or not os.path.lexists(src):
             if record is not None:
                 ctx.records.remove(job)  # the last holder died between archiving and this

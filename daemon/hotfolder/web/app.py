@@ -49,6 +49,7 @@ ERRORS = {"gone": "That file is no longer in failed/ (requeued already, or moved
           "stopping": "The daemon is stopping; requeue it after the next start.",
           "busy": "The daemon did not answer in time; try again.",
           "move": "The file could not be moved back to its inbox; the daemon's log says why.",
+          "refused": "Not requeued: its failure record names a place outside its inbox; the daemon's log says why.",
           "readonly": "No http.token is configured: the page is read-only.",
           "token": "Wrong token.", "login": "Log in to requeue."}
 
