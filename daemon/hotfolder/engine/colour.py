@@ -75,6 +75,9 @@ def profile_problem(path: Path) -> str | None:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(data))
     except (ImageCms.PyCMSError, OSError, ValueError) as exc:
         return f"{path} is not an ICC profile LittleCMS can read ({exc})"
+    if profile.profile.device_class not in DEVICE_CLASSES:
+        return (f"{path} is a {_CLASS_NAMES.get(profile.profile.device_class, profile.profile.device_class)} "
+                "profile, which describes no device; a rendition's target must be a display or output profile")
     if profile.profile.xcolor_space.strip() != "RGB":
         return (f"{path} is a {profile.profile.xcolor_space.strip()} profile; JPEG, PNG, WebP and AVIF "
                 "outputs need an RGB one")
@@ -95,13 +98,24 @@ def _profile_file(path: str, mtime_ns: int) -> bytes:
     return Path(path).read_bytes()
 
 
+# ICC device classes that describe a device's colours, so pixels can be converted from
+# (or to) them: input, display, output, colour space. A device link ('link'), an abstract
+# ('abst') or a named-colour ('nmcl') profile describes no device: LittleCMS opens one
+# and then refuses to build a transform from it to sRGB ("cannot build transform").
+DEVICE_CLASSES = {"scnr", "mntr", "prtr", "spac"}
+_CLASS_NAMES = {"link": "device link", "abst": "abstract", "nmcl": "named colour"}
+
+
 @functools.lru_cache(maxsize=32)
 def _profile(icc: bytes) -> ImageCms.ImageCmsProfile | None:
+    """The RGB profile `icc` as LittleCMS reads it, or None: broken, not RGB, or of no
+    device (then the frame is taken as sRGB, as without a profile)."""
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
     except (ImageCms.PyCMSError, OSError, ValueError):
-        return None  # a broken profile: the frame is taken as sRGB
-    return profile if profile.profile.xcolor_space.strip() == "RGB" else None
+        return None
+    usable = profile.profile.xcolor_space.strip() == "RGB" and profile.profile.device_class in DEVICE_CLASSES
+    return profile if usable else None
 
 
 @functools.lru_cache(maxsize=32)

@@ -19,6 +19,7 @@ are decoded at 16 bits by pi-heif.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,7 @@ import pyvips
 from PIL import Image
 
 from ..config import Rendition
-from . import heif, orient, raw
+from . import heif, jpegscan, orient, raw
 from .colour import normalise_mode, srgb_icc
 from .errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 from .geometry import draft_size
@@ -83,6 +84,7 @@ def decode(src: Path, renditions: Sequence[Rendition], *, accepted_formats: Sequ
     with open_image(src, accepted_formats, max_image_pixels, animation) as im:
         size = im.size
         if im.format in JPEG_FORMATS:
+            check_scans(src)
             draft(im, renditions)
         deep = _deep_pixels(src, im)
         if deep is None:
@@ -99,7 +101,7 @@ def _decode_raw(src: Path, renditions: Sequence[Rendition], max_image_pixels: in
     from .metadata import Metadata
 
     with raw.open_raw(src, max_image_pixels) as opened:
-        got = raw.develop(opened, renditions, mode)
+        got = raw.develop(opened, renditions, mode, max_image_pixels)
     icc = srgb_icc() if got.srgb else got.icc
     meta = Metadata(format=RAW, orientation=got.orientation, exif=got.exif, icc=icc, xmp=None)
     return Decoded(meta, got.size, frame=got.image)
@@ -115,6 +117,10 @@ def _deep_pixels(src: Path, im: Image.Image) -> pyvips.Image | None:
         return None
     try:
         return loader(src)
+    except RuntimeError as exc:
+        if loader is not heif.load_deep:
+            raise
+        raise heif.failure(exc) from None
     except (pyvips.Error, *DECODE_ERRORS) as exc:
         reraise_unless_input(exc)
         raise InputError("decode", describe(exc).splitlines()[0]) from None
@@ -139,7 +145,7 @@ def _vips_load(src: Path) -> pyvips.Image:
 
 
 @contextlib.contextmanager
-def _our_pixel_limit():
+def our_pixel_limit():
     """Pillow's decompression-bomb check lifted while a source is opened: ours, from the same
     header, says "more than max_image_pixels" for every format (Pillow's would say its own)."""
     saved = Image.MAX_IMAGE_PIXELS
@@ -154,7 +160,7 @@ def open_image(src: Path, accepted_formats: Sequence[str], max_image_pixels: int
     """Open the header only, refusing formats not accepted, bombs and (if asked) animations."""
     formats = [PIL_FORMATS[f] for f in accepted_formats if f in PIL_FORMATS]
     try:
-        with warnings.catch_warnings(), _our_pixel_limit():
+        with warnings.catch_warnings(), our_pixel_limit():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(src, formats=formats)
     except Image.UnidentifiedImageError:
@@ -177,7 +183,7 @@ def _unaccepted_reason(src: Path, accepted_formats: Sequence[str]) -> str:
     others = [PIL_FORMATS[f] for f in PIL_FORMATS if f not in accepted_formats]
     if others:
         try:
-            with warnings.catch_warnings(), _our_pixel_limit():
+            with warnings.catch_warnings(), our_pixel_limit():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(src, formats=others) as probe:
                     name = next((f for f, pil in PIL_FORMATS.items() if pil == probe.format), probe.format.lower())
@@ -187,6 +193,15 @@ def _unaccepted_reason(src: Path, accepted_formats: Sequence[str]) -> str:
     if src.stat().st_size == 0:
         return "the file is empty"
     return f"not an image in an accepted format (accepted: {accepted})"
+
+
+def check_scans(src: Path) -> None:
+    """Refuse a JPEG with more scans than libjpeg should run (engine/jpegscan), from its
+    markers, before any is decoded."""
+    with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        reason = jpegscan.too_many_scans(data)
+    if reason is not None:
+        raise InputError("decode", reason)
 
 
 def _check_pixels(im: Image.Image, max_image_pixels: int) -> None:
@@ -230,3 +245,7 @@ def load(im: Image.Image) -> None:
     except DECODE_ERRORS as exc:
         reraise_unless_input(exc)
         raise InputError("decode", describe(exc)) from None
+    except RuntimeError as exc:  # pi-heif's for libheif's other errors (engine/heif)
+        if im.format != heif.PIL_FORMAT:
+            raise
+        raise heif.failure(exc) from None

@@ -25,8 +25,13 @@ import pyvips
 from PIL import Image
 
 from . import colour
+from .errors import InputError
 
 PIL_FORMAT = "HEIF"
+# How libheif words a refusal by its security limits (image size, tiles, boxes, memory),
+# which pi-heif raises as a RuntimeError ("Memory allocation error: Security limit
+# exceeded: Image size 70000x70000 exceeds the maximum image size 1073741824\n").
+SECURITY_LIMIT = "Security limit exceeded:"
 NCLX_P3 = 12  # colour_primaries: SMPTE EG 432-1, Display P3's
 NCLX_SRGB = {1, 2}  # BT.709 (sRGB's), unspecified
 
@@ -60,3 +65,17 @@ def load_deep(src: Path) -> pyvips.Image:
     width, height = heif.size
     data = heif.data  # contiguous: open_heif removes the stride
     return pyvips.Image.new_from_memory(bytes(data), width, height, bands, "ushort")
+
+
+def failure(exc: RuntimeError) -> InputError | MemoryError:
+    """What a RuntimeError of pi-heif's (libheif's errors other than bad input) means: a
+    security limit is the file's fault, worded as our reasons are; a failed allocation
+    may pass (retried, as a MemoryError); anything else is libheif's reason for the file."""
+    text = " ".join(str(exc).split())  # one line: libheif ends its messages with a newline
+    _, limit, said = text.partition(SECURITY_LIMIT)
+    if limit:
+        said = said.strip()
+        return InputError("decode", f"the HEIF is over a libheif security limit ({said[:1].lower() + said[1:]})")
+    if text.startswith("Memory allocation error"):
+        return MemoryError(text)
+    return InputError("decode", f"libheif: {text}")
