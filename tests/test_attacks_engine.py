@@ -1,0 +1,213 @@
+"""Attacks on the image engine (issue 20, the third round), kept as tests with real files
+and real decoders: a progressive-JPEG scan bomb, RAW previews larger than the limit,
+location that survived strip-gps in XMP, a device-link profile, libheif's security
+limit, and a worker's memory at the pixel limit."""
+from __future__ import annotations
+
+import io
+import struct
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from hotfolder.engine import jpegscan
+from hotfolder.pipeline import InputError
+
+from tests import attack_files as af
+from tests import sources
+from tests.rendering import R, run, run_one
+
+SMALL = R(operation="fit", width=200, height=200, format="jpeg")
+
+
+# --- item 13: a progressive JPEG of many scans ------------------------------------------
+
+def test_a_scan_bomb_is_refused_from_its_markers_before_libjpeg_runs_a_scan(tmp_path):
+    # 4000x3000 grey and 5,006 scans: 130 KB, and ~4 s of libjpeg's CPU before the fix
+    # (the issue's 100 MP, 40,000-scan file took 306 s); refused now in milliseconds.
+    src = af.scan_bomb(tmp_path / "bomb.jpg", (4000, 3000), 5000)
+    started = time.process_time()
+    with pytest.raises(InputError) as refused:
+        run(src, SMALL, max_pixels=10**8)
+    assert time.process_time() - started < 1.0
+    assert refused.value.step == "decode"
+    assert "more than 500 scans" in str(refused.value) and "decoding bomb" in str(refused.value)
+
+
+def test_real_progressive_and_baseline_jpegs_pass_and_are_counted_exactly(tmp_path):
+    buffer = io.BytesIO()
+    sources_photo = Image.effect_noise((640, 480), 40).convert("RGB")
+    for options in ({}, {"progressive": True}, {"progressive": True, "restart_marker_blocks": 3},
+                    {"restart_marker_rows": 1}):
+        buffer = io.BytesIO()
+        sources_photo.save(buffer, "JPEG", quality=95, **options)
+        data = buffer.getvalue()
+        assert jpegscan.count_scans(data) == af.scans_by_libjpeg_script(data) == (10 if options.get("progressive") else 1)
+        src = tmp_path / "ok.jpg"
+        src.write_bytes(data)
+        assert run_one(src, SMALL).size == (200, 150)
+
+
+def test_the_limit_is_500_scans_and_counting_stops_at_the_first_image(tmp_path):
+    at_limit = af.scan_bomb(tmp_path / "at.jpg", (64, 64), 490, mode="RGB")  # + the 10 of libjpeg's script
+    assert jpegscan.count_scans(at_limit.read_bytes()) == 500
+    assert run_one(at_limit, SMALL).size == (64, 64)
+    over = af.scan_bomb(tmp_path / "over.jpg", (64, 64), 491, mode="RGB").read_bytes()
+    assert jpegscan.count_scans(over) == 501
+    # What follows the first image's EOI (an MPO's other images) is never decoded, never counted.
+    assert jpegscan.count_scans(at_limit.read_bytes() + over) == 500
+
+
+def test_a_scan_bomb_as_a_raws_preview_is_not_decoded(tmp_path):
+    bomb = af.scan_bomb(tmp_path / "bomb.jpg", (256, 192), 600, mode="RGB").read_bytes()
+    dng = af.dng_with_jpeg_preview(tmp_path / "bomb.dng", (256, 192), bomb, (256, 192))
+    with pytest.raises(InputError, match="more than 500 scans"):
+        run(dng, SMALL, raw="preview")
+    assert run_one(dng, SMALL, raw="auto").size == (200, 150)  # developed instead
+
+
+# --- item 14 (part): a RAW's preview is held to the pixel limit ---------------------------
+
+def test_a_raw_bitmap_preview_over_the_limit_is_refused_before_it_is_copied(tmp_path):
+    # The sensor is within the limit; the preview's tags claim 16x its pixels, and
+    # LibRaw hands them out zero-filled from a file of a few KB.
+    dng = af.dng_with_bitmap_preview(tmp_path / "p.dng", (64, 48), (1024, 768), stored_bytes=3000)
+    with pytest.raises(InputError, match=r"1024x768 is 786,432 pixels, more than max_image_pixels \(100,000\)"):
+        run(dng, SMALL, raw="preview", max_pixels=100_000)
+    assert run_one(dng, SMALL, raw="auto", max_pixels=100_000).size == (64, 48)  # developed instead
+
+
+def test_a_raw_jpeg_preview_over_the_limit_is_refused_in_our_words(tmp_path):
+    buffer = io.BytesIO()
+    Image.new("RGB", (1024, 768), (90, 160, 220)).save(buffer, "JPEG")
+    dng = af.dng_with_jpeg_preview(tmp_path / "p.dng", (64, 48), buffer.getvalue(), (1024, 768))
+    with pytest.raises(InputError, match=r"preview.*1024x768 is 786,432 pixels, more than max_image_pixels"):
+        run(dng, SMALL, raw="preview", max_pixels=100_000)
+
+
+# --- item 23 (part): a device-link profile, libheif's security limit ----------------------
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png"])
+def test_a_device_link_profile_is_ignored_like_any_unusable_profile(tmp_path, fmt):
+    src = tmp_path / f"link.{'jpg' if fmt == 'jpeg' else 'png'}"
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(src, icc_profile=af.device_link_icc())
+    out = run_one(src, R(operation="fit", width=32, height=32, format=fmt))
+    assert out.info.get("icc_profile") is None  # taken as sRGB, as a broken profile is
+    r, g, b = out.convert("RGB").getpixel((16, 12))
+    assert r > 180 and g < 60 and b < 60
+
+
+def test_a_device_link_profile_cannot_be_a_renditions_target(tmp_path):
+    from hotfolder.engine.colour import profile_problem
+
+    path = tmp_path / "link.icc"
+    path.write_bytes(af.device_link_icc())
+    assert "device link" in profile_problem(path)
+
+
+def test_libheifs_security_limit_is_worded_like_the_other_reasons(tmp_path):
+    # The coded image's ispe patched to 70000x70000: the picture's own size (what the
+    # pixel limit reads) is unchanged, and libheif refuses at decode with its security limit.
+    src = sources.heic(tmp_path / "a.heic", Image.new("RGB", (64, 48), (200, 10, 10)))
+    data = src.read_bytes()
+    at = data.index(b"ispe") + 8
+    src.write_bytes(data[:at] + struct.pack(">II", 70000, 70000) + data[at + 8:])
+    with pytest.raises(InputError) as refused:
+        run(src, SMALL, max_pixels=10**10)
+    message = str(refused.value)
+    assert message == ("The image could not be decoded: the HEIF is over a libheif security limit "
+                       "(image size 70000x70000 exceeds the maximum image size 1073741824)"), message
+
+
+# --- item 5: location in XMP under any prefix, and IPTC-IIM ---------------------------------
+
+def _xmp_text(im: Image.Image) -> str:
+    data = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp") or b""
+    return data.decode("utf-8") if isinstance(data, bytes) else data
+
+
+def _location_left(text: str) -> list[str]:
+    return [t for t in af.LOCATION_TEXTS if t in text]
+
+
+@pytest.mark.parametrize("source, fmt", [("jpg", "jpeg"), ("jpg", "png"), ("jpg", "webp"), ("png", "jpeg")])
+def test_strip_gps_removes_xmp_location_under_any_prefix_and_keeps_the_rest(tmp_path, source, fmt):
+    src = tmp_path / f"located.{source}"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways, as the packet's tiff:Orientation says too
+    if source == "png":
+        from PIL import PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", af.LOCATED_XMP.decode("utf-8"))
+        Image.new("RGB", (80, 60), (90, 120, 150)).save(src, pnginfo=info, exif=exif)
+    else:
+        Image.new("RGB", (80, 60), (90, 120, 150)).save(src, xmp=af.LOCATED_XMP, exif=exif)
+    out = run_one(src, R(operation="fit", width=40, height=40, format=fmt))  # strip-gps: the default
+    text = _xmp_text(out)
+    assert _location_left(text) == [], text
+    assert all(kept in text for kept in af.KEPT_TEXTS), text
+    assert 'Orientation="1"' in text  # the pixels were turned upright (EXIF 6 in the XMP)
+    kept = _xmp_text(run_one(src, R(operation="fit", width=40, height=40, format=fmt, metadata="keep")))
+    assert _location_left(kept) == list(af.LOCATION_TEXTS)
+
+
+def test_an_xmp_packet_without_location_passes_strip_gps_byte_for_byte(tmp_path):
+    packet = af.LOCATED_XMP.replace(b"<ps:Country>France</ps:Country>", b"")
+    from hotfolder.engine.metadata import output_xmp
+
+    clean = output_xmp(packet, R(metadata="strip-gps"), 1)
+    assert clean is not None and b"France" not in clean
+    assert output_xmp(clean, R(metadata="strip-gps"), 1) == clean
+
+
+@pytest.mark.parametrize("hostile", [
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">'
+    b'<!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">]>'
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:e="http://ns.adobe.com/exif/1.0/" e:GPSLatitude="43,17.7N">&f;</rdf:Description>'
+    b'</rdf:RDF></x:xmpmeta>',
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY s SYSTEM "file:///etc/hostname">]><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+    b'xmlns:e="http://ns.adobe.com/exif/1.0/" e:GPSLatitude="43,17.7N">&s;</rdf:Description></rdf:RDF></x:xmpmeta>',
+], ids=["entity-expansion", "external-entity"])
+def test_a_hostile_xmp_packet_is_left_out_by_strip_gps_and_said(tmp_path, hostile):
+    src = tmp_path / "hostile.jpg"
+    Image.new("RGB", (80, 60)).save(src, xmp=hostile)
+    started = time.process_time()
+    (out,) = run(src, R(operation="fit", width=40, height=40))
+    assert time.process_time() - started < 2.0
+    assert "xmp" not in Image.open(io.BytesIO(out.data)).info
+    assert any("XMP packet cannot be read" in note and "location" in note for note in out.notes), out.notes
+
+
+def _iim_of(data: bytes) -> dict:
+    from PIL import IptcImagePlugin
+
+    return IptcImagePlugin.getiptcinfo(Image.open(io.BytesIO(data))) or {}
+
+
+def test_iptc_iim_keywords_and_caption_survive_strip_gps_and_its_location_does_not(tmp_path):
+    src = tmp_path / "agency.jpg"
+    Image.new("RGB", (80, 60)).save(src, extra=af.app13(af.IIM))
+    (stripped,) = run(src, R(operation="fit", width=40, height=40))
+    iim = _iim_of(stripped.data)
+    assert iim.get((2, 25)) == [b"harbour", b"boats"] and iim.get((2, 120)) == b"Boats at dawn", iim
+    assert iim.get((2, 80)) == b"Ann Smith" and iim.get((2, 116)) == b"(c) Ann Smith"
+    assert not af.IIM_LOCATION & set(iim), iim
+    (kept,) = run(src, R(operation="fit", width=40, height=40, metadata="keep"))
+    assert af.IIM_LOCATION <= set(_iim_of(kept.data))
+
+
+def test_set_metadata_leaves_no_iim_rights_field_contradicting_it(tmp_path):
+    from hotfolder.config import SetMetadata
+
+    src = tmp_path / "agency.jpg"
+    Image.new("RGB", (80, 60)).save(src, extra=af.app13(af.IIM))
+    (out,) = run(src, R(operation="fit", width=40, height=40, set_metadata=SetMetadata(copyright="(c) Studio")))
+    iim = _iim_of(out.data)
+    assert (2, 116) not in iim and iim.get((2, 80)) == b"Ann Smith" and iim.get((2, 25)) == [b"harbour", b"boats"]
+    assert "(c) Studio" in _xmp_text(Image.open(io.BytesIO(out.data)))
