@@ -33,6 +33,9 @@ from pathlib import Path
 import pyvips
 from PIL import Image, ImageCms
 
+from . import resample
+from .errors import InputError
+
 SRGB, KEEP = "srgb", "keep"
 # Probe colours, 8 levels a channel from 0 to 255: a profile that maps every one of them to
 # itself in sRGB (within a level) is sRGB, whatever its name (cameras embed HP's 3 KB
@@ -162,21 +165,27 @@ def to_target(im: Image.Image, icc: bytes | None, target: str) -> tuple[Image.Im
     source, out = conversion(icc, target)
     if source is None:
         return im, out
-    vips = pyvips.Image.new_from_memory(im.tobytes(), im.width, im.height, len(im.mode), "uchar")
+    vips = pyvips.Image.new_from_memory(resample.pack(im), im.width, im.height, len(im.mode), "uchar")
     converted = _transform(vips.copy(interpretation="srgb"), source, target, out)
     return Image.frombytes(im.mode, im.size, converted.write_to_memory()), out
 
 
-def deep_to_target(frame: pyvips.Image, icc: bytes | None, target: str) -> tuple[Image.Image, bytes | None]:
-    """A 16-bit RGB(A) frame (libvips ushort) as 8 bits in `target`'s profile: converted
-    from its 16 bits, or scaled (65535 → 255, rounded) when no conversion is due."""
-    mode = "RGBA" if frame.bands == 4 else "RGB"
+def deep_to_target(open_frame, icc: bytes | None, target: str) -> tuple[resample.Frame, bytes | None]:
+    """A 16-bit RGB(A) frame as 8 bits in `target`'s profile: converted from its 16 bits,
+    or scaled (65535 → 255, rounded) when no conversion is due. `open_frame()` gives a new
+    libvips pipeline over the 16 bits (decode.Decoded.deep), run here in strips into the
+    8-bit frame, which is all that is kept."""
     source, out = conversion(icc, target)
-    if source is None:
-        eight = (frame / 257).rint().cast("uchar")
-    else:
-        eight = _transform(frame.copy(interpretation="rgb16"), source, target, out)
-    return Image.frombytes(mode, (frame.width, frame.height), eight.write_to_memory()), out
+    try:
+        frame = open_frame()
+        mode = "RGBA" if frame.bands == 4 else "RGB"
+        if source is None:
+            eight = (frame / 257).rint().cast("uchar")
+        else:
+            eight = _transform(frame.copy(interpretation="rgb16"), source, target, out)
+        return resample.Frame.rendered(eight, mode), out
+    except pyvips.Error as exc:  # a truncated or corrupt file, read now
+        raise InputError("decode", str(exc).strip().splitlines()[0]) from None
 
 
 def _transform(image: pyvips.Image, source: bytes, target: str, out: bytes) -> pyvips.Image:

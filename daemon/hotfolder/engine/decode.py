@@ -13,8 +13,10 @@ for ours; it stays the backstop for any other image the process opens.
 
 16-bit RGB(A) PNGs and TIFFs: Pillow has no 16-bit RGB mode and would keep only the top
 8 bits, so after Pillow has read and checked the header, libvips decodes their pixels at
-16 bits for the colour conversion (engine/colour.deep_to_target). 10- and 12-bit HEICs
-are decoded at 16 bits by pi-heif.
+16 bits for the colour conversion (engine/colour.deep_to_target), in strips, straight
+into the 8-bit frame each target profile needs: the 16 bits are never all in memory (a
+100 MP 16-bit PNG peaked at 2 GB when they were). 10- and 12-bit HEICs are decoded at
+16 bits by pi-heif, once; libvips reads libheif's buffer in place.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import mmap
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import pyvips
 from PIL import Image
@@ -33,6 +35,7 @@ from . import heif, jpegscan, orient, raw
 from .colour import normalise_mode, srgb_icc
 from .errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 from .geometry import draft_size
+from .resample import Frame
 
 if TYPE_CHECKING:
     from .metadata import Metadata  # which imports this module's format names: not at run time
@@ -62,8 +65,8 @@ class Decoded:
 
     meta: Metadata
     size: tuple[int, int]
-    frame: Image.Image | None = None
-    deep: pyvips.Image | None = None
+    frame: Image.Image | Frame | None = None  # a Frame: packed pixels (a RAW's develop)
+    deep: Callable[[], pyvips.Image] | None = None  # a new pipeline over the 16-bit pixels at each call
 
 
 def configure(max_image_pixels: int) -> None:
@@ -107,21 +110,18 @@ def _decode_raw(src: Path, renditions: Sequence[Rendition], max_image_pixels: in
     return Decoded(meta, got.size, frame=got.image)
 
 
-def _deep_pixels(src: Path, im: Image.Image) -> pyvips.Image | None:
-    """The 16-bit pixels of a deep RGB(A) PNG, TIFF or HEIC, or None for any other image."""
-    if heif.is_deep(im):
-        loader = heif.load_deep
-    elif im.format in ("PNG", "TIFF") and _rawmode(im).startswith(DEEP_RAWMODES):
-        loader = _vips_load
-    else:
+def _deep_pixels(src: Path, im: Image.Image) -> Callable[[], pyvips.Image] | None:
+    """The 16-bit pixels of a deep RGB(A) PNG, TIFF or HEIC (as `Decoded.deep`), or None
+    for any other image."""
+    if im.format in ("PNG", "TIFF") and _rawmode(im).startswith(DEEP_RAWMODES):
+        return lambda: _vips_open(src)
+    if not heif.is_deep(im):
         return None
     try:
-        return loader(src)
+        return heif.DeepPixels(src)
     except RuntimeError as exc:
-        if loader is not heif.load_deep:
-            raise
         raise heif.failure(exc) from None
-    except (pyvips.Error, *DECODE_ERRORS) as exc:
+    except DECODE_ERRORS as exc:
         reraise_unless_input(exc)
         raise InputError("decode", describe(exc).splitlines()[0]) from None
 
@@ -134,14 +134,14 @@ def _rawmode(im: Image.Image) -> str:
     return str(args[0] if isinstance(args, tuple) else args)
 
 
-def _vips_load(src: Path) -> pyvips.Image:
-    """A 16-bit PNG or TIFF's first image, decoded whole by libvips (the header is Pillow's
-    and passed its checks). A truncated or corrupt file fails here."""
-    image = pyvips.Image.new_from_file(str(src), fail_on="error")
+def _vips_open(src: Path) -> pyvips.Image:
+    """A 16-bit PNG or TIFF's first image, to be read once from top to bottom by libvips
+    (the header is Pillow's and passed its checks). A truncated or corrupt file fails
+    when the pipeline runs (colour.deep_to_target)."""
+    image = pyvips.Image.new_from_file(str(src), access="sequential", fail_on="error")
     if image.format != "ushort" or image.bands not in (3, 4):
         image = image.colourspace("rgb16").cast("ushort")
-    # Materialised now, so a corrupt file fails in this step, and the file can be moved.
-    return pyvips.Image.new_from_memory(image.write_to_memory(), image.width, image.height, image.bands, "ushort")
+    return image
 
 
 @contextlib.contextmanager

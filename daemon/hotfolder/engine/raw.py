@@ -41,6 +41,7 @@ from ..config import Rendition
 from . import jpegscan, orient
 from .errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 from .geometry import SIDEWAYS, draft_size, oriented_size, plans_for
+from .resample import Frame
 
 if TYPE_CHECKING:
     import rawpy
@@ -57,7 +58,7 @@ STDERR = 2
 class Developed:
     """What a RAW gives the engine: 8-bit RGB pixels as stored, and how to turn them."""
 
-    image: Image.Image
+    image: Image.Image | Frame  # a develop: LibRaw's packed RGB, read in place
     size: tuple[int, int]  # what renditions are planned on: the sensor's (a half-size develop is smaller)
     orientation: int
     exif: bytes  # b"" when the preview has none
@@ -153,7 +154,10 @@ def develop(raw: rawpy.RawPy, renditions: Sequence[Rendition], mode: str, max_im
     if failure is not None:
         said = "; ".join(dict.fromkeys(line for line in printed if line))
         raise InputError("decode", f"the RAW data could not be read (LibRaw: {failure}{': ' + said if said else ''})")
-    return Developed(Image.fromarray(pixels, "RGB"), stored, orientation, preview.exif, srgb=True)
+    raw.close()  # LibRaw's own buffers (10 bytes a photosite), before the pixels are used
+    height, width, _ = pixels.shape
+    frame = Frame(data=pixels.data, mode="RGB", size=(width, height))  # packed RGB: no copy
+    return Developed(frame, stored, orientation, preview.exif, srgb=True)
 
 
 @dataclass(frozen=True)
