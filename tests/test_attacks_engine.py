@@ -219,8 +219,9 @@ def test_set_metadata_leaves_no_iim_rights_field_contradicting_it(tmp_path):
 # --- item 14: a worker's memory ---------------------------------------------------------
 
 # Renders each file named on the command line in this fresh process (as a worker, after
-# warm_up), then prints its peak resident set (VmHWM, kB): a forked child's ru_maxrss
-# would start at its parent's, the test runner's.
+# warm_up), then prints its peak resident set (VmHWM, in bytes): a forked child's
+# ru_maxrss would start at its parent's, the test runner's. Arguments: the watermark
+# file or "-", "example" or "full" (a full-size JPEG too), then the files.
 RENDER_AND_REPORT = """
 import sys
 from pathlib import Path
@@ -230,23 +231,25 @@ pipeline.warm_up()
 mark = Watermark(image=sys.argv[1]) if sys.argv[1] != "-" else None
 renditions = [Rendition(name="web", width=1600, height=1600, format="jpeg", watermark=mark),
               Rendition(name="thumb", operation="fill", width=400, height=400, format="webp")]
-for src in sys.argv[2:]:
+if sys.argv[2] == "full":
+    renditions.append(Rendition(name="full", operation="none", format="jpeg"))
+for src in sys.argv[3:]:
     if src.startswith("mark:"):  # replace the watermark file, as an admin would
         import shutil
         shutil.copyfile(src[5:], sys.argv[1])
         continue
-    pipeline.render(Path(src), renditions, accepted_formats=("jpeg", "png", "tiff", "heic"), max_image_pixels=10**8)
+    pipeline.render(Path(src), renditions, accepted_formats=("jpeg", "png", "tiff", "heic", "webp"), max_image_pixels=10**8)
 with open("/proc/self/status") as f:
     print(next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) * 1024)
 """
 
 
-def peak_rss(*args: str) -> int:
+def peak_rss(mark: str, *files: str, recipe: str = "example") -> int:
     """Bytes: the peak resident set of a fresh process rendering as RENDER_AND_REPORT."""
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", RENDER_AND_REPORT, *args], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-c", RENDER_AND_REPORT, mark, recipe, *files], capture_output=True, text=True,
                           timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     return int(done.stdout.split()[-1])
@@ -306,3 +309,29 @@ def test_a_watermark_file_replaced_again_and_again_is_not_kept_each_time(tmp_pat
     args = [a for v in versions for a in (f"mark:{v}", str(small_jpeg))]
     six = peak_rss(str(logo), *args)
     assert six - once < 160 * 2**20, f"{(six - once) / 2**20:.0f} MiB more for six versions than for one"
+
+
+@pytest.mark.parametrize("fmt, width, height", [("webp", 6000, 4500), ("png-16-bit-rgba", 4000, 3000),
+                                                 ("jpeg", 4000, 3000)])
+def test_a_worker_stays_within_its_documented_peak_at_full_size(tmp_path, fmt, width, height):
+    # engine/memory.worker_peak (and the unit's MemoryMax, sized from it), for the
+    # formats that cost most per pixel, with a full-size output: 12-27 MP here
+    # (bench/memory measures 120 MP: the same bytes a pixel, less fixed cost: the WebP is
+    # larger, its margin is the thinnest). Before: a 16-bit PNG took 21 a pixel.
+    import pyvips
+
+    from hotfolder.engine.memory import worker_peak
+
+    picture = (pyvips.Image.gaussnoise(width, height, sigma=40, mean=128).cast("uchar")
+               .bandjoin([pyvips.Image.black(width, height) + 90, pyvips.Image.black(width, height) + 160])
+               .cast("uchar").copy(interpretation="srgb"))
+    src = tmp_path / f"big.{fmt.split('-')[0]}"
+    if fmt == "webp":
+        picture.webpsave(str(src), Q=80, effort=0)
+    elif fmt == "jpeg":
+        picture.jpegsave(str(src), Q=90)
+    else:
+        (picture.cast("ushort") * 257).cast("ushort").bandjoin(65535).copy(interpretation="rgb16").pngsave(
+            str(src), bitdepth=16, compression=1)
+    peak = peak_rss("-", str(src), recipe="full")
+    assert peak <= worker_peak(width * height), f"{peak / 2**20:.0f} MiB > {worker_peak(width * height) / 2**20:.0f}"
