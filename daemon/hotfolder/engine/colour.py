@@ -78,12 +78,13 @@ def profile_problem(path: Path) -> str | None:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(data))
     except (ImageCms.PyCMSError, OSError, ValueError) as exc:
         return f"{path} is not an ICC profile LittleCMS can read ({exc})"
-    if profile.profile.device_class not in DEVICE_CLASSES:
-        return (f"{path} is a {_CLASS_NAMES.get(profile.profile.device_class, profile.profile.device_class)} "
-                "profile, which describes no device; a rendition's target must be a display or output profile")
     if profile.profile.xcolor_space.strip() != "RGB":
         return (f"{path} is a {profile.profile.xcolor_space.strip()} profile; JPEG, PNG, WebP and AVIF "
                 "outputs need an RGB one")
+    if profile.profile.device_class not in DEVICE_CLASSES:
+        kind = _CLASS_NAMES.get(profile.profile.device_class, f"a '{profile.profile.device_class}'")
+        return (f"{path} is {kind} profile, which describes no device; a rendition's target must be a "
+                "display or output profile")
     return None
 
 
@@ -106,7 +107,7 @@ def _profile_file(path: str, mtime_ns: int) -> bytes:
 # ('abst') or a named-colour ('nmcl') profile describes no device: LittleCMS opens one
 # and then refuses to build a transform from it to sRGB ("cannot build transform").
 DEVICE_CLASSES = {"scnr", "mntr", "prtr", "spac"}
-_CLASS_NAMES = {"link": "device link", "abst": "abstract", "nmcl": "named colour"}
+_CLASS_NAMES = {"link": "a device link", "abst": "an abstract", "nmcl": "a named colour"}
 
 
 @functools.lru_cache(maxsize=32)
