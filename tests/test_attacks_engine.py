@@ -296,6 +296,16 @@ def test_a_10_bit_heic_is_read_in_libheifs_buffer_while_that_buffer_lives(tmp_pa
     assert grown < 20 * width * height, f"{grown / 2**20:.0f} MiB over a worker's baseline"
 
 
+def test_a_watermark_file_is_held_to_the_pixel_limit(tmp_path, small_jpeg):
+    from hotfolder.config import Watermark
+    from hotfolder.pipeline import WatermarkError
+
+    logo = tmp_path / "logo.png"
+    Image.new("RGBA", (300, 300), (255, 255, 255, 128)).save(logo)  # 90,000 pixels: 1.8x the limit below
+    with pytest.raises(WatermarkError, match="too many pixels"):
+        run(small_jpeg, R(width=32, height=32, watermark=Watermark(image=str(logo))), max_pixels=50_000)
+
+
 def test_a_watermark_file_replaced_again_and_again_is_not_kept_each_time(tmp_path, small_jpeg):
     # 4000x4000 RGBA watermarks, 64 MB each decoded, six versions of one file: before,
     # each (name, mtime) was a new cache entry, and all six stayed (384 MB and more).
