@@ -176,6 +176,25 @@ def test_stop_timeout_leaves_room_for_the_drain():
         assert stop >= drain + 10, f"TimeoutStopSec={stop}s leaves no room after a {drain}s drain"
 
 
+def _bytes(value: str) -> int:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]?)", value)
+    assert m, f"cannot read the size {value!r}"
+    return int(float(m.group(1)) * 1024 ** " KMGT".index(m.group(2) or " "))
+
+
+def test_memory_max_holds_four_workers_at_the_pixel_limit():
+    # A worker's documented peak at max_image_pixels (engine/memory, measured by
+    # `python -m bench.memory`), for the 4 workers the unit's comment promises, and the
+    # main process (status, watchers, the forkserver: ~100 MiB measured).
+    from hotfolder import config
+    from hotfolder.engine.memory import worker_peak
+
+    system = config.load(REPO / "config" / "hotfolder.system.yaml")
+    memory_max = _bytes(unit_directives(UNIT.read_text())["MemoryMax"][-1])
+    assert memory_max >= 4 * worker_peak(system.max_image_pixels) + 256 * 2**20
+    assert memory_max < 5 * worker_peak(system.max_image_pixels), "sized for 4 workers, as its comment says"
+
+
 def test_system_config_uses_the_state_directory():
     from hotfolder import config
 

@@ -251,7 +251,7 @@ class Config:
     source: Path
     folders: tuple[Folder, ...]
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
-    max_image_pixels: int = 100_000_000
+    max_image_pixels: int = 120_000_000  # 102 MP medium-format sensors (GFX100, X2D 100C) with a margin
     accepted_formats: tuple[str, ...] = DEFAULT_FORMATS
     state_dir: Path = Path("var/state")
     queue_size: int = 0  # 0: twice the worker count
@@ -939,7 +939,7 @@ def _config(source: str, data: Any, path: str, base: Path) -> Config:
         source=Path(source).resolve() if source != "<config>" else Path(source),
         folders=folders,
         workers=workers,
-        max_image_pixels=r.int_("max_image_pixels", 100_000_000, lo=1, hi=2**40),
+        max_image_pixels=r.int_("max_image_pixels", 120_000_000, lo=1, hi=2**40),
         accepted_formats=formats,
         state_dir=r.path_("state_dir", base, default="var/state"),
         queue_size=r.int_("queue_size", 0, lo=0, hi=MAX_QUEUE_SIZE),

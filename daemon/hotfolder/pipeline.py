@@ -7,8 +7,10 @@ still covers it (or smart-crops it), turns it upright, sharpens and watermarks i
 asked, and encodes it. The work is shared between two libraries, each where it
 measured faster (see DESIGN.md, "The engine"):
 
-  engine/decode     Pillow: open safely, draft, decode (engine/heif: HEIC; engine/raw: LibRaw)
-  engine/metadata   Pillow: EXIF, ICC, XMP read, and what each output keeps
+  engine/decode     Pillow: open safely, draft, decode (engine/heif: HEIC; engine/raw: LibRaw;
+                    engine/jpegscan: a JPEG of too many scans refused before libjpeg runs)
+  engine/metadata   Pillow: EXIF, ICC, XMP, IPTC-IIM read, and what each output keeps
+                    (engine/location: what strip-gps removes; engine/iptc: IIM)
   engine/colour     modes, CMYK through its profile, 16-bit, alpha flattening (Pillow);
                     each rendition's colour profile (libvips: LittleCMS)
   engine/geometry   pure: sizes, crops, the stored orientation's frame

@@ -33,7 +33,8 @@ from pathlib import Path
 import pyvips
 from PIL import Image, ImageCms
 
-from .errors import ProfileError
+from . import resample
+from .errors import InputError, ProfileError
 
 SRGB, KEEP = "srgb", "keep"
 # Probe colours, 8 levels a channel from 0 to 255: a profile that maps every one of them to
@@ -84,6 +85,10 @@ def _profile_data_problem(path: Path, data: bytes) -> str | None:
     if profile.profile.xcolor_space.strip() != "RGB":
         return (f"{path} is a {profile.profile.xcolor_space.strip()} profile; JPEG, PNG, WebP and AVIF "
                 "outputs need an RGB one")
+    if profile.profile.device_class not in DEVICE_CLASSES:
+        kind = _CLASS_NAMES.get(profile.profile.device_class, f"a '{profile.profile.device_class}'")
+        return (f"{path} is {kind} profile, which describes no device; a rendition's target must be a "
+                "display or output profile")
     return None
 
 
@@ -108,13 +113,24 @@ def _profile_file(path: str, mtime_ns: int) -> bytes:
     return data
 
 
+# ICC device classes that describe a device's colours, so pixels can be converted from
+# (or to) them: input, display, output, colour space. A device link ('link'), an abstract
+# ('abst') or a named-colour ('nmcl') profile describes no device: LittleCMS opens one
+# and then refuses to build a transform from it to sRGB ("cannot build transform").
+DEVICE_CLASSES = {"scnr", "mntr", "prtr", "spac"}
+_CLASS_NAMES = {"link": "a device link", "abst": "an abstract", "nmcl": "a named colour"}
+
+
 @functools.lru_cache(maxsize=32)
 def _profile(icc: bytes) -> ImageCms.ImageCmsProfile | None:
+    """The RGB profile `icc` as LittleCMS reads it, or None: broken, not RGB, or of no
+    device (then the frame is taken as sRGB, as without a profile)."""
     try:
         profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
     except (ImageCms.PyCMSError, OSError, ValueError):
-        return None  # a broken profile: the frame is taken as sRGB
-    return profile if profile.profile.xcolor_space.strip() == "RGB" else None
+        return None
+    usable = profile.profile.xcolor_space.strip() == "RGB" and profile.profile.device_class in DEVICE_CLASSES
+    return profile if usable else None
 
 
 @functools.lru_cache(maxsize=32)
@@ -161,21 +177,27 @@ def to_target(im: Image.Image, icc: bytes | None, target: str) -> tuple[Image.Im
     source, out = conversion(icc, target)
     if source is None:
         return im, out
-    vips = pyvips.Image.new_from_memory(im.tobytes(), im.width, im.height, len(im.mode), "uchar")
+    vips = pyvips.Image.new_from_memory(resample.pack(im), im.width, im.height, len(im.mode), "uchar")
     converted = _transform(vips.copy(interpretation="srgb"), source, target, out)
     return Image.frombytes(im.mode, im.size, converted.write_to_memory()), out
 
 
-def deep_to_target(frame: pyvips.Image, icc: bytes | None, target: str) -> tuple[Image.Image, bytes | None]:
-    """A 16-bit RGB(A) frame (libvips ushort) as 8 bits in `target`'s profile: converted
-    from its 16 bits, or scaled (65535 → 255, rounded) when no conversion is due."""
-    mode = "RGBA" if frame.bands == 4 else "RGB"
+def deep_to_target(open_frame, icc: bytes | None, target: str) -> tuple[resample.Frame, bytes | None]:
+    """A 16-bit RGB(A) frame as 8 bits in `target`'s profile: converted from its 16 bits,
+    or scaled (65535 → 255, rounded) when no conversion is due. `open_frame()` gives a new
+    libvips pipeline over the 16 bits (decode.Decoded.deep), run here in strips into the
+    8-bit frame, which is all that is kept."""
     source, out = conversion(icc, target)
-    if source is None:
-        eight = (frame / 257).rint().cast("uchar")
-    else:
-        eight = _transform(frame.copy(interpretation="rgb16"), source, target, out)
-    return Image.frombytes(mode, (frame.width, frame.height), eight.write_to_memory()), out
+    try:
+        frame = open_frame()
+        mode = "RGBA" if frame.bands == 4 else "RGB"
+        if source is None:
+            eight = (frame / 257).rint().cast("uchar")
+        else:
+            eight = _transform(frame.copy(interpretation="rgb16"), source, target, out)
+        return resample.Frame.rendered(eight, mode), out
+    except pyvips.Error as exc:  # a truncated or corrupt file, read now
+        raise InputError("decode", str(exc).strip().splitlines()[0]) from None
 
 
 def _transform(image: pyvips.Image, source: bytes, target: str, out: bytes) -> pyvips.Image:

@@ -13,25 +13,29 @@ for ours; it stays the backstop for any other image the process opens.
 
 16-bit RGB(A) PNGs and TIFFs: Pillow has no 16-bit RGB mode and would keep only the top
 8 bits, so after Pillow has read and checked the header, libvips decodes their pixels at
-16 bits for the colour conversion (engine/colour.deep_to_target). 10- and 12-bit HEICs
-are decoded at 16 bits by pi-heif.
+16 bits for the colour conversion (engine/colour.deep_to_target), in strips, straight
+into the 8-bit frame each target profile needs: the 16 bits are never all in memory (a
+100 MP 16-bit PNG peaked at 2 GB when they were). 10- and 12-bit HEICs are decoded at
+16 bits by pi-heif, once; libvips reads libheif's buffer in place.
 """
 from __future__ import annotations
 
 import contextlib
+import mmap
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import pyvips
 from PIL import Image
 
 from ..config import Rendition
-from . import heif, orient, raw
+from . import heif, jpegscan, orient, raw
 from .colour import normalise_mode, srgb_icc
 from .errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 from .geometry import draft_size
+from .resample import Frame
 
 if TYPE_CHECKING:
     from .metadata import Metadata  # which imports this module's format names: not at run time
@@ -61,8 +65,8 @@ class Decoded:
 
     meta: Metadata
     size: tuple[int, int]
-    frame: Image.Image | None = None
-    deep: pyvips.Image | None = None
+    frame: Image.Image | Frame | None = None  # a Frame: packed pixels (a RAW's develop)
+    deep: Callable[[], pyvips.Image] | None = None  # a new pipeline over the 16-bit pixels at each call
 
 
 def configure(max_image_pixels: int) -> None:
@@ -83,6 +87,7 @@ def decode(src: Path, renditions: Sequence[Rendition], *, accepted_formats: Sequ
     with open_image(src, accepted_formats, max_image_pixels, animation) as im:
         size = im.size
         if im.format in JPEG_FORMATS:
+            check_scans(src)
             draft(im, renditions)
         deep = _deep_pixels(src, im)
         if deep is None:
@@ -99,23 +104,24 @@ def _decode_raw(src: Path, renditions: Sequence[Rendition], max_image_pixels: in
     from .metadata import Metadata
 
     with raw.open_raw(src, max_image_pixels) as opened:
-        got = raw.develop(opened, renditions, mode)
+        got = raw.develop(opened, renditions, mode, max_image_pixels)
     icc = srgb_icc() if got.srgb else got.icc
     meta = Metadata(format=RAW, orientation=got.orientation, exif=got.exif, icc=icc, xmp=None)
     return Decoded(meta, got.size, frame=got.image)
 
 
-def _deep_pixels(src: Path, im: Image.Image) -> pyvips.Image | None:
-    """The 16-bit pixels of a deep RGB(A) PNG, TIFF or HEIC, or None for any other image."""
-    if heif.is_deep(im):
-        loader = heif.load_deep
-    elif im.format in ("PNG", "TIFF") and _rawmode(im).startswith(DEEP_RAWMODES):
-        loader = _vips_load
-    else:
+def _deep_pixels(src: Path, im: Image.Image) -> Callable[[], pyvips.Image] | None:
+    """The 16-bit pixels of a deep RGB(A) PNG, TIFF or HEIC (as `Decoded.deep`), or None
+    for any other image."""
+    if im.format in ("PNG", "TIFF") and _rawmode(im).startswith(DEEP_RAWMODES):
+        return lambda: _vips_open(src)
+    if not heif.is_deep(im):
         return None
     try:
-        return loader(src)
-    except (pyvips.Error, *DECODE_ERRORS) as exc:
+        return heif.DeepPixels(src)
+    except RuntimeError as exc:
+        raise heif.failure(exc) from None
+    except DECODE_ERRORS as exc:
         reraise_unless_input(exc)
         raise InputError("decode", describe(exc).splitlines()[0]) from None
 
@@ -128,18 +134,18 @@ def _rawmode(im: Image.Image) -> str:
     return str(args[0] if isinstance(args, tuple) else args)
 
 
-def _vips_load(src: Path) -> pyvips.Image:
-    """A 16-bit PNG or TIFF's first image, decoded whole by libvips (the header is Pillow's
-    and passed its checks). A truncated or corrupt file fails here."""
-    image = pyvips.Image.new_from_file(str(src), fail_on="error")
+def _vips_open(src: Path) -> pyvips.Image:
+    """A 16-bit PNG or TIFF's first image, to be read once from top to bottom by libvips
+    (the header is Pillow's and passed its checks). A truncated or corrupt file fails
+    when the pipeline runs (colour.deep_to_target)."""
+    image = pyvips.Image.new_from_file(str(src), access="sequential", fail_on="error")
     if image.format != "ushort" or image.bands not in (3, 4):
         image = image.colourspace("rgb16").cast("ushort")
-    # Materialised now, so a corrupt file fails in this step, and the file can be moved.
-    return pyvips.Image.new_from_memory(image.write_to_memory(), image.width, image.height, image.bands, "ushort")
+    return image
 
 
 @contextlib.contextmanager
-def _our_pixel_limit():
+def our_pixel_limit():
     """Pillow's decompression-bomb check lifted while a source is opened: ours, from the same
     header, says "more than max_image_pixels" for every format (Pillow's would say its own)."""
     saved = Image.MAX_IMAGE_PIXELS
@@ -154,7 +160,7 @@ def open_image(src: Path, accepted_formats: Sequence[str], max_image_pixels: int
     """Open the header only, refusing formats not accepted, bombs and (if asked) animations."""
     formats = [PIL_FORMATS[f] for f in accepted_formats if f in PIL_FORMATS]
     try:
-        with warnings.catch_warnings(), _our_pixel_limit():
+        with warnings.catch_warnings(), our_pixel_limit():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(src, formats=formats)
     except Image.UnidentifiedImageError:
@@ -177,7 +183,7 @@ def _unaccepted_reason(src: Path, accepted_formats: Sequence[str]) -> str:
     others = [PIL_FORMATS[f] for f in PIL_FORMATS if f not in accepted_formats]
     if others:
         try:
-            with warnings.catch_warnings(), _our_pixel_limit():
+            with warnings.catch_warnings(), our_pixel_limit():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 with Image.open(src, formats=others) as probe:
                     name = next((f for f, pil in PIL_FORMATS.items() if pil == probe.format), probe.format.lower())
@@ -187,6 +193,15 @@ def _unaccepted_reason(src: Path, accepted_formats: Sequence[str]) -> str:
     if src.stat().st_size == 0:
         return "the file is empty"
     return f"not an image in an accepted format (accepted: {accepted})"
+
+
+def check_scans(src: Path) -> None:
+    """Refuse a JPEG with more scans than libjpeg should run (engine/jpegscan), from its
+    markers, before any is decoded."""
+    with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        reason = jpegscan.too_many_scans(data)
+    if reason is not None:
+        raise InputError("decode", reason)
 
 
 def _check_pixels(im: Image.Image, max_image_pixels: int) -> None:
@@ -230,3 +245,7 @@ def load(im: Image.Image) -> None:
     except DECODE_ERRORS as exc:
         reraise_unless_input(exc)
         raise InputError("decode", describe(exc)) from None
+    except RuntimeError as exc:  # pi-heif's for libheif's other errors (engine/heif)
+        if im.format != heif.PIL_FORMAT:
+            raise
+        raise heif.failure(exc) from None

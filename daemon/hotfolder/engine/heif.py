@@ -25,8 +25,13 @@ import pyvips
 from PIL import Image
 
 from . import colour
+from .errors import InputError
 
 PIL_FORMAT = "HEIF"
+# How libheif words a refusal by its security limits (image size, tiles, boxes, memory),
+# which pi-heif raises as a RuntimeError ("Memory allocation error: Security limit
+# exceeded: Image size 70000x70000 exceeds the maximum image size 1073741824\n").
+SECURITY_LIMIT = "Security limit exceeded:"
 NCLX_P3 = 12  # colour_primaries: SMPTE EG 432-1, Display P3's
 NCLX_SRGB = {1, 2}  # BT.709 (sRGB's), unspecified
 
@@ -52,11 +57,34 @@ def profile(im: Image.Image) -> bytes | None:
     return colour.p3_icc() if nclx.get("color_primaries") == NCLX_P3 else None
 
 
-def load_deep(src: Path) -> pyvips.Image:
-    """The primary image of a 10- or 12-bit HEIF at 16 bits (RGB or RGBA, libvips ushort).
-    pi-heif's Pillow plugin decodes these to 8 bits (Pillow has no 16-bit RGB mode)."""
-    heif = pi_heif.open_heif(src, convert_hdr_to_8bit=False)
-    bands = 4 if heif.has_alpha else 3
-    width, height = heif.size
-    data = heif.data  # contiguous: open_heif removes the stride
-    return pyvips.Image.new_from_memory(bytes(data), width, height, bands, "ushort")
+class DeepPixels:
+    """The primary image of a 10- or 12-bit HEIF at 16 bits (RGB or RGBA), decoded once by
+    libheif; each call is a new libvips image over that buffer, read in place. pi-heif's
+    Pillow plugin decodes these to 8 bits (Pillow has no 16-bit RGB mode).
+
+    Trap: pi-heif's `data` is a memoryview with no owner (`obj` is None): the buffer is
+    freed with the HeifFile, and libvips then reads freed memory (a segfault). The file
+    object is kept here, beside the view."""
+
+    def __init__(self, src: Path):
+        self._heif = pi_heif.open_heif(src, convert_hdr_to_8bit=False)
+        self._data = self._heif.data  # contiguous: open_heif removes the stride
+        self._width, self._height = self._heif.size
+        self._bands = 4 if self._heif.has_alpha else 3
+
+    def __call__(self) -> pyvips.Image:
+        return pyvips.Image.new_from_memory(self._data, self._width, self._height, self._bands, "ushort")
+
+
+def failure(exc: RuntimeError) -> InputError | MemoryError:
+    """What a RuntimeError of pi-heif's (libheif's errors other than bad input) means: a
+    security limit is the file's fault, worded as our reasons are; a failed allocation
+    may pass (retried, as a MemoryError); anything else is libheif's reason for the file."""
+    text = " ".join(str(exc).split())  # one line: libheif ends its messages with a newline
+    _, limit, said = text.partition(SECURITY_LIMIT)
+    if limit:
+        said = said.strip()
+        return InputError("decode", f"the HEIF is over a libheif security limit ({said[:1].lower() + said[1:]})")
+    if text.startswith("Memory allocation error"):
+        return MemoryError(text)
+    return InputError("decode", f"libheif: {text}")

@@ -1,9 +1,11 @@
 """Metadata, with Pillow (the better tool for editing EXIF and XMP): what the source
 carries, and what each output keeps of it (`Rendition.metadata`):
 
-  keep       EXIF (Orientation removed once the pixels are upright) + ICC + XMP.
-  strip-gps  the same without the GPS IFD; an XMP packet that carries GPS fields
-             is dropped whole (its GPS fields are not edited out).
+  keep       EXIF (Orientation removed once the pixels are upright) + ICC + XMP, and a
+             JPEG's IPTC-IIM into JPEG outputs (engine/iptc).
+  strip-gps  the same without the location (engine/location): EXIF's GPS IFD, XMP's
+             location properties (the rest of the packet kept), IPTC-IIM's location
+             datasets. A packet that cannot be parsed is left out (and said).
   strip-all  no EXIF, no XMP, no comment. The ICC profile is kept: dropping it
              changes the colours, which no user wants.
   copyright-only  the source's rights fields only (engine/rights.py) + ICC.
@@ -18,9 +20,10 @@ from dataclasses import dataclass, replace
 from PIL import Image, PngImagePlugin
 
 from ..config import Rendition, SetMetadata
-from . import orient, rights
+from . import iptc, location, orient, rights
 from .decode import JPEG_FORMATS, PIL_FORMATS
 from .errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
+from .xmp import Packet, Unreadable, q
 
 GPS_IFD_TAG = 0x8825
 # TIFF tags that describe the pixel layout of a TIFF source, not the photo: never copied.
@@ -38,6 +41,7 @@ class Metadata:
     exif: bytes  # raw EXIF ("Exif\0\0" + TIFF), b"" if none
     icc: bytes | None
     xmp: bytes | None
+    iim: iptc.Iim | None = None  # a JPEG's IPTC-IIM (engine/iptc)
 
     def with_icc(self, icc: bytes | None) -> "Metadata":
         return self if icc == self.icc else replace(self, icc=icc)
@@ -60,7 +64,7 @@ def read_metadata(im: Image.Image) -> Metadata:
         reraise_unless_input(exc)
         raise InputError("orient", f"the EXIF data is corrupt: {describe(exc)}") from None
     return Metadata(format=_config_format(im.format), orientation=orient.valid(orientation),
-                    exif=raw, icc=icc, xmp=xmp)
+                    exif=raw, icc=icc, xmp=xmp, iim=iptc.read(im.info.get("photoshop")))
 
 
 def _config_format(pil_format: str | None) -> str:
@@ -79,7 +83,8 @@ def save_options(fmt: str, rendition: Rendition, meta: Metadata, credits: SetMet
     options: dict = {"icc_profile": meta.icc}
     if rendition.metadata == "strip-all" and credits is None:
         return options
-    exif, xmp = _output_exif_xmp(rendition, meta, credits, [] if notes is None else notes)
+    notes = [] if notes is None else notes
+    exif, xmp = _output_exif_xmp(rendition, meta, credits, notes)
     if exif:
         options["exif"] = exif
     if xmp:
@@ -89,6 +94,9 @@ def save_options(fmt: str, rendition: Rendition, meta: Metadata, credits: SetMet
             options["pnginfo"] = info
         else:
             options["xmp"] = xmp
+    if fmt == "jpeg" and meta.iim is not None and rendition.metadata in ("keep", "strip-gps"):
+        if segment := iptc.output_segment(meta.iim, rendition.metadata == "strip-gps", credits, notes):
+            options["extra"] = segment  # raw marker bytes: Pillow writes no APP13 itself
     return options
 
 
@@ -97,7 +105,7 @@ def _output_exif_xmp(rendition: Rendition, meta: Metadata, credits: SetMetadata 
     if rendition.metadata == "copyright-only":
         return rights.copyright_only(meta.exif, meta.xmp, rendition, meta.orientation, credits, notes)
     exif = output_exif(meta.exif, rendition)
-    xmp = output_xmp(meta.xmp, rendition, meta.orientation)
+    xmp = output_xmp(meta.xmp, rendition, meta.orientation, notes)
     if credits is not None:
         exif, xmp = rights.signed(exif, xmp, credits, notes)
     return exif, xmp
@@ -115,11 +123,27 @@ def output_exif(raw: bytes, rendition: Rendition) -> bytes:
     return exif.tobytes() if len(exif) else b""
 
 
-def output_xmp(xmp: bytes | None, rendition: Rendition, orientation: int) -> bytes | None:
+def output_xmp(xmp: bytes | None, rendition: Rendition, orientation: int,
+               notes: list[str] | None = None) -> bytes | None:
     if not xmp or rendition.metadata == "strip-all":
         return None
-    if rendition.metadata == "strip-gps" and b"exif:GPS" in xmp:
+    upright = rendition.orient and orientation != 1
+    if rendition.metadata == "strip-gps":
+        return _without_location(xmp, upright, [] if notes is None else notes)
+    return XMP_ORIENTATION.sub(rb"\g<1>1", xmp) if upright else xmp
+
+
+def _without_location(xmp: bytes, upright: bool, notes: list[str]) -> bytes | None:
+    """The packet without its location (engine/location), the rest kept; as it came when
+    it holds none. A packet that cannot be parsed cannot be cleaned: it is left out."""
+    try:
+        packet = Packet.parse(xmp)
+    except Unreadable as exc:
+        notes.append(f"the source's XMP packet cannot be read ({exc}); left out, since its location "
+                     "could not be removed")
         return None
-    if rendition.orient and orientation != 1:
-        xmp = XMP_ORIENTATION.sub(rb"\g<1>1", xmp)
-    return xmp
+    if not packet.remove_where(location.is_location):
+        return XMP_ORIENTATION.sub(rb"\g<1>1", xmp) if upright else xmp
+    if upright:
+        packet.set_everywhere(q("tiff", "Orientation"), "1")
+    return packet.tobytes()

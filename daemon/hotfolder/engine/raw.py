@@ -38,9 +38,10 @@ from typing import TYPE_CHECKING, Sequence
 from PIL import Image
 
 from ..config import Rendition
-from . import orient
+from . import jpegscan, orient
 from .errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 from .geometry import SIDEWAYS, draft_size, oriented_size, plans_for
+from .resample import Frame
 
 if TYPE_CHECKING:
     import rawpy
@@ -57,7 +58,7 @@ STDERR = 2
 class Developed:
     """What a RAW gives the engine: 8-bit RGB pixels as stored, and how to turn them."""
 
-    image: Image.Image
+    image: Image.Image | Frame  # a develop: LibRaw's packed RGB, read in place
     size: tuple[int, int]  # what renditions are planned on: the sensor's (a half-size develop is smaller)
     orientation: int
     exif: bytes  # b"" when the preview has none
@@ -114,21 +115,27 @@ def open_raw(src: Path, max_image_pixels: int) -> rawpy.RawPy:
         raise InputError("open", f"not a camera RAW that LibRaw can read (LibRaw: {_reason(exc)})") from None
     except rawpy.LibRawError as exc:
         raise InputError("open", f"LibRaw: {_reason(exc)}") from None
-    width, height = raw.sizes.width, raw.sizes.height
-    if width * height > max_image_pixels:
+    too_many = _too_many_pixels((raw.sizes.width, raw.sizes.height), max_image_pixels)
+    if too_many:
         raw.close()
-        raise InputError("open", f"{width}x{height} is {width * height:,} pixels, "
-                                 f"more than max_image_pixels ({max_image_pixels:,})")
+        raise InputError("open", too_many)
     return raw
 
 
-def develop(raw: rawpy.RawPy, renditions: Sequence[Rendition], mode: str) -> Developed:
+def _too_many_pixels(size: tuple[int, int], max_image_pixels: int) -> str | None:
+    width, height = size
+    if width * height <= max_image_pixels:
+        return None
+    return f"{width}x{height} is {width * height:,} pixels, more than max_image_pixels ({max_image_pixels:,})"
+
+
+def develop(raw: rawpy.RawPy, renditions: Sequence[Rendition], mode: str, max_image_pixels: int) -> Developed:
     """The pixels `mode` asks for (see the module's doc)."""
     rawpy = _rawpy()
     sizes = raw.sizes
     stored = (sizes.width, sizes.height)
     orientation = FLIP_TO_ORIENTATION.get(sizes.flip, 1)
-    preview = _Preview.of(raw, stored, orientation)
+    preview = _Preview.of(raw, stored, orientation, max_image_pixels)
     if mode == "preview" and preview.unusable:
         raise InputError("decode", f"the RAW has no usable embedded preview ({preview.unusable}); "
                                    "set the folder's raw: to develop or auto")
@@ -147,7 +154,10 @@ def develop(raw: rawpy.RawPy, renditions: Sequence[Rendition], mode: str) -> Dev
     if failure is not None:
         said = "; ".join(dict.fromkeys(line for line in printed if line))
         raise InputError("decode", f"the RAW data could not be read (LibRaw: {failure}{': ' + said if said else ''})")
-    return Developed(Image.fromarray(pixels, "RGB"), stored, orientation, preview.exif, srgb=True)
+    raw.close()  # LibRaw's own buffers (10 bytes a photosite), before the pixels are used
+    height, width, _ = pixels.shape
+    frame = Frame(data=pixels.data, mode="RGB", size=(width, height))  # packed RGB: no copy
+    return Developed(frame, stored, orientation, preview.exif, srgb=True)
 
 
 @dataclass(frozen=True)
@@ -163,7 +173,13 @@ class _Preview:
     icc: bytes | None = None
 
     @classmethod
-    def of(cls, raw: rawpy.RawPy, stored: tuple[int, int], orientation: int) -> _Preview:
+    def of(cls, raw: rawpy.RawPy, stored: tuple[int, int], orientation: int, max_image_pixels: int) -> _Preview:
+        """The preview, or why it cannot be used: its pixels are held to `max_image_pixels`
+        like any image's (LibRaw hands out a bitmap preview of whatever size its tags say,
+        zero-filled past the file's end: 121 MP from a 8 KB DNG), and a JPEG's scans to
+        engine/jpegscan's limit, before any pixel is copied or decoded."""
+        from .decode import our_pixel_limit  # decode imports this module
+
         rawpy = _rawpy()
         try:
             thumb = raw.extract_thumb()
@@ -171,13 +187,19 @@ class _Preview:
             return cls(f"LibRaw: {_reason(exc)}")
         if thumb.format == rawpy.ThumbFormat.JPEG:
             try:
-                with Image.open(io.BytesIO(thumb.data), formats=["JPEG"]) as jpeg:
+                with our_pixel_limit(), Image.open(io.BytesIO(thumb.data), formats=["JPEG"]) as jpeg:
                     size, exif, icc = jpeg.size, _carried_exif(jpeg), jpeg.info.get("icc_profile") or None
             except DECODE_ERRORS as exc:
                 reraise_unless_input(exc)
                 return cls(f"its JPEG cannot be read: {describe(exc)}")
+            too_many = _too_many_pixels(size, max_image_pixels) or jpegscan.too_many_scans(thumb.data)
+            if too_many:
+                return cls(too_many)
             found = cls("", jpeg=thumb.data, size=size, exif=exif, icc=icc)
         elif thumb.format == rawpy.ThumbFormat.BITMAP and thumb.data.ndim == 3 and thumb.data.shape[2] == 3:
+            height, width, _ = thumb.data.shape
+            if too_many := _too_many_pixels((width, height), max_image_pixels):
+                return cls(too_many)
             bitmap = Image.fromarray(thumb.data, "RGB")
             found = cls("", bitmap=bitmap, size=bitmap.size)
         else:

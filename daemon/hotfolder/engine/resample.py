@@ -85,9 +85,31 @@ class Frame:
     def vips(self) -> pyvips.Image:
         if self._vips is None:
             if not self._data:
-                self._data = self._pil.tobytes()
+                self._data = pack(self._pil)
             self._vips = pyvips.Image.new_from_memory(self._data, *self.size, BANDS[self.mode], "uchar")
         return self._vips
+
+
+# Pillow's tobytes() gathers the pixels in chunks and joins them: twice the packed size
+# at its peak (600 MB more for a 100 MP RGB frame). Above PACK_WHOLE, frames are packed
+# a strip at a time into one buffer; below it (a 12 MP JPEG's 2000x1500 draft is 9 MB),
+# tobytes() as before.
+PACK_WHOLE = 32 * 2**20
+STRIP = 4 * 2**20
+
+
+def pack(im: Image.Image) -> bytes | bytearray:
+    """`im`'s pixels, packed (what libvips' new_from_memory reads), at most a strip more
+    than their own size in memory while it runs."""
+    row = im.width * BANDS.get(im.mode, len(im.getbands()))
+    if row * im.height <= PACK_WHOLE:
+        return im.tobytes()
+    packed = bytearray(row * im.height)
+    rows = max(1, STRIP // row)
+    for top in range(0, im.height, rows):
+        strip = im.crop((0, top, im.width, min(im.height, top + rows))).tobytes()
+        packed[top * row:top * row + len(strip)] = strip
+    return packed
 
 
 def _materialise(image: pyvips.Image) -> bytes:
@@ -122,11 +144,11 @@ def pixel_box(crop: tuple[float, float, float, float], width: int, height: int) 
 class Frames:
     """The decoded frame and every full-frame resize made from it, in stored orientation."""
 
-    def __init__(self, base: Image.Image, threads: int = 1):
+    def __init__(self, base: Image.Image | Frame, threads: int = 1):
         use_threads(threads)
         self.mode = base.mode
         self.alpha = base.mode in ("LA", "RGBA")
-        self.ladder = [Frame(base)]
+        self.ladder = [base if isinstance(base, Frame) else Frame(base)]
 
     def resample(self, p: Plan) -> tuple[Image.Image, bool]:
         """The output of `p` as a Pillow image, and whether other renditions may reuse it

@@ -10,10 +10,19 @@ tests/test_watermark.py measures the contrast on each.
 
 Pillow composites only the mark's box (~0.1 ms for the example's 400 px mark); libvips'
 composite2 passes over the whole frame (~13 ms; bench/stages.py), so the paste stays here.
+
+Memory: marks are kept by what they are made of (the text, or the SHA-256 of the image
+file's bytes), least recently used out first past MARK_BUDGET; a watermark file is
+kept decoded (at most SOURCE_BUDGET, reduced to fit) under its digest, not under its
+name and mtime: a file replaced six times by 8000x8000 images kept 1.8 GB when each
+mtime was a new entry. A watermark file is held to max_image_pixels like any image.
 """
 from __future__ import annotations
 
-import functools
+import hashlib
+import io
+import warnings
+from collections import OrderedDict
 from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
@@ -50,15 +59,117 @@ def mark_position(size: tuple[int, int], mark: tuple[int, int], wm: Watermark) -
     return max(0, x), max(0, y)  # a mark wider than the image starts at the edge
 
 
+class ByteBudget:
+    """Images by key, least recently used first out once their pixels pass `budget`
+    bytes; one larger than the budget is not kept."""
+
+    def __init__(self, budget: int):
+        self.budget, self.used = budget, 0
+        self._items: OrderedDict[object, Image.Image] = OrderedDict()
+
+    def get(self, key) -> Image.Image | None:
+        item = self._items.get(key)
+        if item is not None:
+            self._items.move_to_end(key)
+        return item
+
+    def put(self, key, image: Image.Image) -> Image.Image:
+        size = _nbytes(image)
+        if key in self._items:
+            self.used -= _nbytes(self._items.pop(key))
+        if size <= self.budget:
+            while self.used + size > self.budget:
+                self.used -= _nbytes(self._items.popitem(last=False)[1])
+            self._items[key] = image
+            self.used += size
+        return image
+
+
+def _nbytes(image: Image.Image) -> int:
+    return image.width * image.height * len(image.getbands())
+
+
+# Measured: the example's 400 px text mark is 400x71 RGBA, 114 KB; a 2,000 px one 2.8 MB.
+MARK_BUDGET = 32 * 2**20
+SOURCE_BUDGET = 64 * 2**20  # a 4096x4096 RGBA logo
+_marks = ByteBudget(MARK_BUDGET)
+_sources = ByteBudget(SOURCE_BUDGET)
+_digests: OrderedDict[tuple, str] = OrderedDict()  # (path, stat) -> SHA-256 of its bytes
+DIGESTS_KEPT = 16
+
+
 def mark_image(wm: Watermark, width: int) -> Image.Image:
+    """The mark `width` pixels wide: kept, or made now (and kept)."""
     if wm.text is not None:
-        return _text_mark(wm.text, width, wm.opacity)
-    path = Path(wm.image)
+        key: tuple = ("text", wm.text, width, wm.opacity)
+    else:
+        path = Path(wm.image)
+        digest, data = _digest(path)
+        key = ("image", digest, width, wm.opacity)
+    mark = _marks.get(key)
+    if mark is not None:
+        return mark
+    if wm.text is not None:
+        return _marks.put(key, _text_mark(wm.text, width, wm.opacity))
+    source = _mark_source(path, digest, data, width)
+    height = max(1, round(source.height * width / source.width))
+    return _marks.put(key, _fade(source.resize((width, height), Image.Resampling.LANCZOS), wm.opacity))
+
+
+def _digest(path: Path) -> tuple[str, bytes | None]:
+    """The SHA-256 of the file's bytes, read again only when its stat changes (and the
+    bytes, when they were read now)."""
     try:
-        mtime = path.stat().st_mtime_ns
+        st = path.stat()
+        key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if key in _digests:
+            _digests.move_to_end(key)
+            return _digests[key], None
+        data = path.read_bytes()
     except OSError as exc:
         raise WatermarkError(path, exc.strerror or str(exc)) from None
-    return _image_mark(path, mtime, width, wm.opacity)
+    _digests[key] = hashlib.sha256(data).hexdigest()
+    while len(_digests) > DIGESTS_KEPT:
+        _digests.popitem(last=False)
+    return _digests[key], data
+
+
+def _mark_source(path: Path, digest: str, data: bytes | None, width: int) -> Image.Image:
+    """The watermark file decoded, at least `width` wide when it is: the copy kept under
+    its digest, or decoded again (a mark wider than the kept, reduced copy)."""
+    kept = _sources.get(digest)
+    if kept is not None and (kept.width >= width or kept.info.get("whole")):
+        return kept
+    if data is None:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise WatermarkError(path, exc.strerror or str(exc)) from None
+    source = _decode_mark(path, data)
+    _sources.put(digest, _within(source, SOURCE_BUDGET))
+    return source
+
+
+def _within(image: Image.Image, budget: int) -> Image.Image:
+    """`image`, or a copy reduced to fit `budget` bytes; `info["whole"]` when not reduced."""
+    if _nbytes(image) <= budget:
+        image.info["whole"] = True
+        return image
+    scale = (budget / _nbytes(image)) ** 0.5
+    size = (max(1, int(image.width * scale)), max(1, int(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _decode_mark(path: Path, data: bytes) -> Image.Image:
+    """The watermark file's pixels (RGBA), held to the pixel limit (Pillow's, set from
+    max_image_pixels by decode.configure)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as im:
+                return im.convert("RGBA")
+    except DECODE_ERRORS as exc:
+        raise WatermarkError(path, describe(exc)) from None
 
 
 def check_image(wm: Watermark) -> None:
@@ -68,13 +179,12 @@ def check_image(wm: Watermark) -> None:
         return
     path = Path(wm.image)
     try:
-        mtime = path.stat().st_mtime_ns
+        data = path.read_bytes()
     except OSError as exc:
         raise WatermarkError(path, exc.strerror or str(exc)) from None
-    _load_mark.__wrapped__(path, mtime)
+    _decode_mark(path, data)
 
 
-@functools.lru_cache(maxsize=64)
 def _text_mark(text: str, width: int, opacity: float) -> Image.Image:
     """White text on a dark halo (readable on any photo), its glyphs `width` pixels wide."""
     glyphs = text_glyphs(text, width)
@@ -101,23 +211,6 @@ def text_glyphs(text: str, width: int) -> Image.Image:
     glyphs = Image.new("L", (max(1, right - left) + 2 * pad, max(1, bottom - top) + 2 * pad), 0)
     ImageDraw.Draw(glyphs).text((pad - left, pad - top), text, font=font, fill=255)
     return glyphs
-
-
-@functools.lru_cache(maxsize=64)
-def _image_mark(path: Path, mtime_ns: int, width: int, opacity: float) -> Image.Image:
-    source = _load_mark(path, mtime_ns)
-    height = max(1, round(source.height * width / source.width))
-    return _fade(source.resize((width, height), Image.Resampling.LANCZOS), opacity)
-
-
-@functools.lru_cache(maxsize=8)
-def _load_mark(path: Path, mtime_ns: int) -> Image.Image:
-    """The watermark file, decoded once per process (a new mtime reloads it)."""
-    try:
-        with Image.open(path) as im:
-            return im.convert("RGBA")
-    except DECODE_ERRORS as exc:
-        raise WatermarkError(path, describe(exc)) from None
 
 
 def _fade(mark: Image.Image, opacity: float) -> Image.Image:

@@ -4,8 +4,14 @@ it, write it back as a valid packet.
 A property is replaced wherever the packet holds it (as an element or, for simple
 values, as an attribute of any rdf:Description), so an edited packet never holds two
 values of one property. The namespace prefixes of the source are kept: some readers
-match `dc:rights`, not the namespace. ElementTree resolves no external entity, and
-expat (≥ 2.4) refuses entity expansion attacks.
+match `dc:rights`, not the namespace. `remove_where` takes out properties by name at
+any depth (strip-gps: engine/location).
+
+Hostile XML: a packet that declares a DTD is refused before it is parsed (XMP never
+needs one; entities are how XML is made to expand or to read files). Behind that,
+ElementTree resolves no external entity, and expat (≥ 2.4) stops an expansion past
+8 MiB of output; below that, 1 MB from a 600-byte packet would pass, and make the
+output's XMP too long to write.
 """
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ import copy
 import io
 import re
 import xml.etree.ElementTree as ET
+from xml.parsers import expat
 from dataclasses import dataclass
 
 NS = {
@@ -21,6 +28,7 @@ NS = {
     "dc": "http://purl.org/dc/elements/1.1/",
     "photoshop": "http://ns.adobe.com/photoshop/1.0/",
     "xmpRights": "http://ns.adobe.com/xap/1.0/rights/",
+    "tiff": "http://ns.adobe.com/tiff/1.0/",
 }
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 PACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
@@ -63,6 +71,7 @@ class Packet:
     @classmethod
     def parse(cls, data: bytes) -> Packet:
         text = data.replace(b"\0", b"").strip()
+        _refuse_dtd(text)
         prefixes: list[tuple[str, str]] = []
         root = None
         try:
@@ -102,6 +111,27 @@ class Packet:
             for element in desc.findall(prop.tag):
                 desc.remove(element)
 
+    def remove_where(self, matches) -> int:
+        """Remove every element and attribute whose name `matches(tag)`, at any depth;
+        how many were removed."""
+        removed = 0
+        for element in list(self.root.iter()):
+            for name in [n for n in element.attrib if matches(n)]:
+                del element.attrib[name]
+                removed += 1
+            for child in [c for c in element if matches(c.tag)]:
+                element.remove(child)
+                removed += 1
+        return removed
+
+    def set_everywhere(self, tag: str, value: str) -> None:
+        """Give the simple property `tag` the text `value` wherever the packet holds it."""
+        for element in self.root.iter():
+            if tag in element.attrib:
+                element.attrib[tag] = value
+            for child in element.findall(tag):
+                child.text = value
+
     def put(self, prop: Property, value: str | ET.Element) -> None:
         """Set `prop` to a text, or to a copy of another packet's element (or attribute
         value) for it, replacing whatever the packet held."""
@@ -124,6 +154,26 @@ class Packet:
         for prefix, uri in NS.items():  # ours last: they win over a source's odd choices
             _register(prefix, uri)
         return (PACKET_BEGIN + ET.tostring(self.root, encoding="unicode") + PACKET_END).encode("utf-8")
+
+
+class _Prolog(Exception):
+    """The root element started: the prolog, where a DTD would be, is over."""
+
+
+def _refuse_dtd(text: bytes) -> None:
+    """Unreadable if the packet declares a DTD; reads only the prolog (up to the root)."""
+    def doctype(*_):
+        raise Unreadable("it declares a DTD, which XMP never needs (entities are refused)")
+
+    def root(*_):
+        raise _Prolog
+
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler, parser.StartElementHandler = doctype, root
+    try:
+        parser.Parse(text, True)
+    except (_Prolog, expat.ExpatError):
+        pass  # the root, or not XML: ElementTree says why
 
 
 def _register(prefix: str, uri: str) -> None:
