@@ -255,9 +255,9 @@ class Pruning:
             logger.warning("names_prune_failed", reason=exc.strerror or str(exc),
                            action=f"tried again after {self.next_at - rendered} more files")
             return
-        if pruned is not None:
-            logger.info("names_pruned", kept=pruned.kept, removed=pruned.removed,
-                        duration_ms=round(pruned.seconds * 1000, 1))
+        if pruned is not None:  # said at info only when it removed something: a start says "ready" first
+            (logger.info if pruned.removed else logger.debug)(
+                "names_pruned", kept=pruned.kept, removed=pruned.removed, duration_ms=round(pruned.seconds * 1000, 1))
 
     def run(self, config: Config, rendered: int) -> Pruned | None:
         """Prune now (None where the markers are not this daemon's to judge); the next
