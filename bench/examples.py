@@ -17,7 +17,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from hotfolder import config, pipeline
+from hotfolder.config import load, model
+from hotfolder.engine import pipeline
 from hotfolder.engine.orient import ORIENTATION_TAG
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,9 +38,9 @@ def sources(into: Path) -> dict[str, Path]:
     return paths
 
 
-def example_web_rendition() -> config.Rendition:
+def example_web_rendition() -> model.Rendition:
     """The example config's `web` rendition (its watermark as configured), at 600 px."""
-    example = config.load(ROOT / "config" / "hotfolder.yaml")
+    example = load.load(ROOT / "config" / "hotfolder.yaml")
     web = next(r for r in example.folders[0].renditions if r.name == "web")
     return dataclasses.replace(web, width=600, height=600, quality=85)
 

@@ -22,9 +22,8 @@ from pathlib import Path
 from bench import corpus
 from bench.stages import FILL, FIT
 from bench.timing import median_ms
-from hotfolder import pipeline
-from hotfolder.config import SHARPEN_PRESETS, SetMetadata
-from hotfolder.engine import encode
+from hotfolder.config.model import SHARPEN_PRESETS, SetMetadata
+from hotfolder.engine import encode, pipeline
 
 SIGNED = SetMetadata(artist="Example Studio", copyright="© {year} Example Studio", credit="Example Studio",
                      usage_terms="Web use only")

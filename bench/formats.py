@@ -23,8 +23,8 @@ from PIL import Image
 from bench import corpus
 from bench.stages import FILL, FIT
 from bench.timing import median_ms
-from hotfolder import pipeline
-from hotfolder.config import Rendition
+from hotfolder.config.model import Rendition
+from hotfolder.engine import pipeline
 
 ALL = ("jpeg", "png", "webp", "tiff", "heic", "raw")
 FULL = Rendition(name="full", operation="fit", width=4000, height=4000, format="jpeg")  # needs the whole sensor

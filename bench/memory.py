@@ -26,7 +26,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hotfolder.config import Config
+from hotfolder.config.model import Config
 
 DEFAULT_PIXELS = Config.__dataclass_fields__["max_image_pixels"].default
 ALL = ("jpeg", "png", "webp", "tiff", "heic", "raw")
@@ -34,8 +34,8 @@ HEIC_PIXELS = 5120 * 3840
 
 CHILD = """
 import sys
-from hotfolder import pipeline
-from hotfolder.config import Rendition, Watermark
+from hotfolder.engine import pipeline
+from hotfolder.config.model import Rendition, Watermark
 pipeline.warm_up()
 mark = Watermark(text="\\u00a9 Example Studio", opacity=0.6, size=0.33, margin=0.02)
 renditions = [Rendition(name="web", operation="fit", width=1600, height=1600, format="jpeg", watermark=mark),

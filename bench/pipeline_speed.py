@@ -23,9 +23,8 @@ sys.path.insert(0, str(ROOT))  # run as a script: `bench` importable
 from imaging import photo  # noqa: E402
 
 from bench.timing import median_ms  # noqa: E402
-
-from hotfolder import pipeline  # noqa: E402
-from hotfolder.config import Rendition  # noqa: E402
+from hotfolder.config.model import Rendition  # noqa: E402
+from hotfolder.engine import pipeline  # noqa: E402
 
 FIT = Rendition(name="web", operation="fit", width=1600, height=1600, format="jpeg", quality=85)
 

@@ -45,7 +45,8 @@ from multiprocessing import get_context
 import PIL
 
 from bench import bare, corpus, floor, pyvips_pool, seed
-from bench.recipe import Rendition, output_name, renditions as recipe_renditions
+from bench.recipe import Rendition, output_name
+from bench.recipe import renditions as recipe_renditions
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "RESULTS.md"
@@ -163,7 +164,6 @@ def machine() -> dict:
 
 
 import PIL.features  # noqa: E402  (for machine())
-
 
 # --- contenders that are not the daemon ---------------------------------------
 
@@ -364,8 +364,8 @@ class Daemon:
     def effective_quiet_period(self) -> float | None:
         """The quiet_period the daemon reads from our config (its default unless set)."""
         try:
-            from hotfolder import config as hf_config
-            return hf_config.load(self.config).folders[0].quiet_period
+            from hotfolder.config import load
+            return load.load(self.config).folders[0].quiet_period
         except Exception:  # noqa: BLE001 - only for the table
             return self.quiet_period
 

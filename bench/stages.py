@@ -30,9 +30,8 @@ from PIL import Image, ImageCms, ImageFilter
 
 from bench import corpus
 from bench.timing import median_ms
-from hotfolder import pipeline
-from hotfolder.config import SHARPEN_PRESETS, Rendition, Watermark
-from hotfolder.engine import colour, resample, watermark
+from hotfolder.config.model import SHARPEN_PRESETS, Rendition, Watermark
+from hotfolder.engine import colour, pipeline, resample, watermark
 from hotfolder.engine import sharpen as sharpening
 
 WATERMARK = Watermark(text="© Example Studio", opacity=0.6, size=0.33, margin=0.02)  # the example config's

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from hotfolder.config import Rendition
-from hotfolder.pipeline import render
+from hotfolder.config.model import Rendition
+from hotfolder.engine.pipeline import render
 
 ALL_FORMATS = ("jpeg", "png", "webp", "tiff", "gif", "bmp", "avif", "heic", "raw")
 

@@ -207,7 +207,7 @@ def dng(path: Path, photo: Image.Image, *, orientation: int = 1, preview_scale: 
         return path
     small = (preview_image or photo).convert("RGB").resize((width // preview_scale, height // preview_scale), Image.Resampling.LANCZOS)
     if preview_stored_upright:
-        from hotfolder.pipeline import TRANSPOSE_FOR
+        from hotfolder.engine.pipeline import TRANSPOSE_FOR
 
         small = small.transpose(TRANSPOSE_FOR[orientation]) if orientation in TRANSPOSE_FOR else small
     buffer = io.BytesIO()

@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from hotfolder.metrics import Metrics
-from hotfolder.stats import Status
+from hotfolder.ops.metrics import Metrics
+from hotfolder.status import Status
 
 RULES = Path(__file__).resolve().parent.parent / "docs" / "alerts.yml"
 PROMETHEUS_OWN = {"up"}

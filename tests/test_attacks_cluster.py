@@ -17,8 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from tests.harness import files_under, wait_for
-from tests.test_cluster import (Cluster, cluster_factory, pytestmark, redis_client,  # noqa: F401 - fixtures
-                                redis_server)
+from tests.test_cluster import Cluster, cluster_factory, pytestmark, redis_client, redis_server  # noqa: F401 - fixtures
 
 EXTRA_RENDITION = """\
       - name: extra
@@ -120,7 +119,7 @@ def test_a_job_a_node_refuses_goes_to_a_node_of_the_heads_config(cluster_factory
     of an older release) is refused with the reason, and the head sends the job again to
     the nodes of its config: it is rendered once, by one of them."""
     from hotfolder.cluster.app import TASK_NAME, make_app
-    from hotfolder.config import load
+    from hotfolder.config.load import load
 
     c = cluster_factory()
     stale, bare = stale_config(c), bare_config(c)

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hotfolder.pipeline import InputError
-
+from hotfolder.engine.pipeline import InputError
 from tests import attack_files as af
 from tests import sources
 from tests.rendering import R, run, run_one
@@ -206,7 +205,7 @@ def test_iptc_iim_keywords_and_caption_survive_strip_gps_and_its_location_does_n
 
 
 def test_set_metadata_leaves_no_iim_rights_field_contradicting_it(tmp_path):
-    from hotfolder.config import SetMetadata
+    from hotfolder.config.model import SetMetadata
 
     src = tmp_path / "agency.jpg"
     Image.new("RGB", (80, 60)).save(src, extra=af.app13(af.IIM))
@@ -225,8 +224,8 @@ def test_set_metadata_leaves_no_iim_rights_field_contradicting_it(tmp_path):
 RENDER_AND_REPORT = """
 import sys
 from pathlib import Path
-from hotfolder import pipeline
-from hotfolder.config import Rendition, Watermark
+from hotfolder.engine import pipeline
+from hotfolder.config.model import Rendition, Watermark
 pipeline.warm_up()
 mark = Watermark(image=sys.argv[1]) if sys.argv[1] != "-" else None
 renditions = [Rendition(name="web", width=1600, height=1600, format="jpeg", watermark=mark),
@@ -297,8 +296,8 @@ def test_a_10_bit_heic_is_read_in_libheifs_buffer_while_that_buffer_lives(tmp_pa
 
 
 def test_a_watermark_file_is_held_to_the_pixel_limit(tmp_path, small_jpeg):
-    from hotfolder.config import Watermark
-    from hotfolder.pipeline import WatermarkError
+    from hotfolder.config.model import Watermark
+    from hotfolder.engine.pipeline import WatermarkError
 
     logo = tmp_path / "logo.png"
     Image.new("RGBA", (300, 300), (255, 255, 255, 128)).save(logo)  # 90,000 pixels: 1.8x the limit below

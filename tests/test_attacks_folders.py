@@ -27,10 +27,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hotfolder import spool, worker
-from hotfolder.config import Folder, Rendition
+from hotfolder import jobs
+from hotfolder.config.model import Folder, Rendition
 from hotfolder.errors import HotfolderError
-from hotfolder.failed_files import FailedIndex, failed_originals
+from hotfolder.spool import atomic, fsnames, moves, nofollow, oserrors, recovery
+from hotfolder.spool import records as spool_records
+from hotfolder.spool.failed_files import FailedIndex, failed_originals
+from hotfolder.workers import render
 from tests.harness import files_under, http_url, wait_for
 
 TOKEN = "folders-token-0123456789"
@@ -46,7 +49,7 @@ def jpeg(color=(200, 30, 30), size=(320, 240)) -> bytes:
 def make_folder(root: Path, name: str = "t", **dirs: Path) -> Folder:
     paths = {kind: dirs.get(kind, root / kind) for kind in KINDS}
     folder = Folder(name=name, renditions=(Rendition(name="web", width=100, height=100),), **paths)
-    spool.ensure_dirs(folder)
+    moves.ensure_dirs(folder)
     return folder
 
 
@@ -77,7 +80,7 @@ def plant_failure(folder_failed: Path, name: str, file_as: str, data: bytes = b"
     (folder_failed / name).write_bytes(data)
     record = {"file": name, "error": "x", "step": "render", "attempts": 1, "time": "2026-01-01T00:00:00Z",
               "folder": "t", "failed_as": os.fsencode(name).hex(), "file_as": os.fsencode(file_as).hex()}
-    (folder_failed / (name + spool.SIDECAR)).write_text(json.dumps(record))
+    (folder_failed / (name + spool_records.SIDECAR)).write_text(json.dumps(record))
     return folder_failed / name
 
 
@@ -104,7 +107,7 @@ def test_requeue_refuses_a_record_that_names_a_path_outside_the_inbox(tmp_path, 
     outside.mkdir()
     planted = plant_failure(folder.failed, "evil.jpg", file_as.format(outside=outside))
     with pytest.raises(HotfolderError, match="not a name inside the inbox"):
-        spool.requeue(folder, planted)
+        moves.requeue(folder, planted)
     assert planted.read_bytes() == b"planted" and (folder.failed / "evil.jpg.error.json").exists()
     assert tree(outside) == {} and tree(folder.inbox) == {}
     assert not (tmp_path / "evil.jpg").exists() and not (tmp_path / "var" / "evil.jpg").exists()
@@ -114,7 +117,7 @@ def test_requeue_of_a_good_record_still_restores_the_name_inside_the_inbox(tmp_p
     folder = make_folder(tmp_path / "var")
     (folder.failed / "sub").mkdir()
     planted = plant_failure(folder.failed / "sub", "a_1.jpg", "sub/a.jpg")
-    assert spool.requeue(folder, planted) == folder.inbox / "sub" / "a.jpg"
+    assert moves.requeue(folder, planted) == folder.inbox / "sub" / "a.jpg"
     assert tree(folder.inbox) == {"sub/a.jpg": b"planted"} and tree(folder.failed) == {}
 
 
@@ -126,7 +129,7 @@ def test_requeue_never_moves_into_a_linked_subfolder_of_the_inbox(tmp_path):
     os.symlink(outside, folder.inbox / "sub")
     (folder.failed / "sub").mkdir()
     planted = plant_failure(folder.failed / "sub", "a.jpg", "sub/a.jpg")
-    dst = spool.requeue(folder, planted)
+    dst = moves.requeue(folder, planted)
     assert dst == folder.inbox / "sub~1" / "a.jpg" and dst.read_bytes() == b"planted"
     assert tree(outside) == {}
 
@@ -137,9 +140,9 @@ def test_recovery_takes_a_records_failed_as_as_one_name_only(tmp_path):
     (folder.failed / "sub").mkdir()
     (folder.failed / "evil.jpg").write_bytes(b"a user's file, one folder up")
     for i, failed_as in enumerate(["../evil.jpg", "..", "/etc/passwd", ""]):
-        temp = folder.failed / "sub" / f"{spool.temp_prefix(folder.temp_token)}sidecar-{i}"
+        temp = folder.failed / "sub" / f"{atomic.temp_prefix(folder.temp_token)}sidecar-{i}"
         temp.write_text(json.dumps({"failed_as": os.fsencode(failed_as).hex()}))
-    found = spool.recover(folder)
+    found = recovery.recover(folder)
     assert found.sidecars_finished == 0 and not found.problems
     assert tree(folder.failed) == {"evil.jpg": b"a user's file, one folder up"}
 
@@ -152,8 +155,8 @@ def test_a_record_that_is_a_link_or_a_fifo_is_not_read(tmp_path):
     os.symlink(secret, folder.failed / "a.jpg.error.json")
     (folder.failed / "b.jpg").write_bytes(b"x")
     os.mkfifo(folder.failed / "b.jpg.error.json")  # read_text() would wait for a writer for ever
-    assert spool.read_failure(folder, folder.failed / "a.jpg") is None
-    assert spool.read_failure(folder, folder.failed / "b.jpg") is None
+    assert spool_records.read_failure(folder, folder.failed / "a.jpg") is None
+    assert spool_records.read_failure(folder, folder.failed / "b.jpg") is None
 
 
 # ---------------------------------------------------------------- 2. a folder swapped for a link (spool, worker)
@@ -164,35 +167,35 @@ def test_a_swapped_inbox_is_neither_scanned_nor_claimed_from(tmp_path):
     before = tree(victim)
     (folder.inbox / "mine.jpg").write_bytes(jpeg())
     aside = swap_for_link(folder.inbox, victim)
-    assert list(spool.walk_files(folder.inbox)) == []
+    assert list(fsnames.walk_files(folder.inbox)) == []
     for name in ("keep.jpg", "bad.jpg", "mine.jpg"):
-        assert spool.claim(folder, folder.inbox / name) is None  # not there, as far as the daemon can see
+        assert moves.claim(folder, folder.inbox / name) is None  # not there, as far as the daemon can see
     assert tree(victim) == before and tree(folder.processing) == {}
-    assert "inbox" in spool.swapped_folder(folder)
+    assert "inbox" in moves.swapped_folder(folder)
     put_back(folder.inbox, aside)
-    assert spool.swapped_folder(folder) is None
-    assert spool.claim(folder, folder.inbox / "mine.jpg").rel == "mine.jpg"
+    assert moves.swapped_folder(folder) is None
+    assert moves.claim(folder, folder.inbox / "mine.jpg").rel == "mine.jpg"
 
 
 def test_a_swapped_processing_folder_receives_no_claim_and_gives_nothing_back(tmp_path):
     folder = make_folder(tmp_path / "var")
     victim = victim_tree(tmp_path)
     (folder.inbox / "keep.jpg").write_bytes(b"the user's drop")
-    claimed = spool.claim(folder, folder.inbox / "keep.jpg")
+    claimed = moves.claim(folder, folder.inbox / "keep.jpg")
     (folder.inbox / "bad.jpg").write_bytes(b"a second drop")
     aside = swap_for_link(folder.processing, victim)
     before = tree(victim)
-    with pytest.raises(spool.FolderSwapped):
-        spool.claim(folder, folder.inbox / "bad.jpg")
-    for move in (lambda: spool.finish(folder, claimed), lambda: spool.unclaim(folder, claimed),
-                 lambda: spool.fail(folder, claimed.path, claimed.rel, error="x", step="render")):
-        with pytest.raises(spool.FolderSwapped):
+    with pytest.raises(nofollow.FolderSwapped):
+        moves.claim(folder, folder.inbox / "bad.jpg")
+    for move in (lambda: moves.finish(folder, claimed), lambda: moves.unclaim(folder, claimed),
+                 lambda: moves.fail(folder, claimed.path, claimed.rel, error="x", step="render")):
+        with pytest.raises(nofollow.FolderSwapped):
             move()  # the victim's keep.jpg has the claimed file's name: it must not be taken for it
-    assert list(spool.claimed_files(folder)) == []
+    assert list(recovery.claimed_files(folder)) == []
     assert tree(victim) == before and tree(folder.archive) == {} and tree(folder.failed) == {}
     assert tree(folder.inbox) == {"bad.jpg": b"a second drop"}
     put_back(folder.processing, aside)
-    spool.finish(folder, claimed)
+    moves.finish(folder, claimed)
     assert tree(folder.archive) == {"keep.jpg": b"the user's drop"}
 
 
@@ -202,14 +205,14 @@ def test_a_swapped_archive_or_failed_folder_receives_nothing(tmp_path, kind):
     victim = victim_tree(tmp_path)
     before = tree(victim)
     (folder.inbox / "a.jpg").write_bytes(b"the user's drop")
-    claimed = spool.claim(folder, folder.inbox / "a.jpg")
+    claimed = moves.claim(folder, folder.inbox / "a.jpg")
     aside = swap_for_link(getattr(folder, kind), victim)
-    with pytest.raises(spool.FolderSwapped) as caught:
+    with pytest.raises(nofollow.FolderSwapped) as caught:
         if kind == "archive":
-            spool.finish(folder, claimed)
+            moves.finish(folder, claimed)
         else:
-            spool.fail(folder, claimed.path, claimed.rel, error="bad", step="render")
-    assert spool.output_problem(caught.value), "the ledger gives the file back and pauses, as for a full disk"
+            moves.fail(folder, claimed.path, claimed.rel, error="bad", step="render")
+    assert oserrors.output_problem(caught.value), "the ledger gives the file back and pauses, as for a full disk"
     assert tree(victim) == before and tree(folder.processing) == {"a.jpg": b"the user's drop"}
     assert list(failed_originals([folder])) == []  # a swapped failed/ lists nothing (requeue takes nothing)
     put_back(getattr(folder, kind), aside)
@@ -221,10 +224,10 @@ def test_a_file_given_back_steps_around_a_link_planted_where_its_inbox_folder_wa
     before = tree(victim)
     (folder.inbox / "sub").mkdir()
     (folder.inbox / "sub" / "new.jpg").write_bytes(b"drop")
-    claimed = spool.claim(folder, folder.inbox / "sub" / "new.jpg")
+    claimed = moves.claim(folder, folder.inbox / "sub" / "new.jpg")
     os.rmdir(folder.inbox / "sub")
     os.symlink(victim, folder.inbox / "sub")
-    assert spool.unclaim(folder, claimed) == folder.inbox / "sub~1" / "new.jpg"
+    assert moves.unclaim(folder, claimed) == folder.inbox / "sub~1" / "new.jpg"
     assert tree(victim) == before
 
 
@@ -235,14 +238,14 @@ def test_a_linked_subfolder_of_archive_or_output_is_stepped_around(tmp_path):
     os.symlink(victim, folder.archive / "2024")
     (folder.inbox / "2024").mkdir()
     (folder.inbox / "2024" / "a.jpg").write_bytes(b"drop")
-    spool.finish(folder, spool.claim(folder, folder.inbox / "2024" / "a.jpg"))
+    moves.finish(folder, moves.claim(folder, folder.inbox / "2024" / "a.jpg"))
     assert tree(folder.archive / "2024~1") == {"a.jpg": b"drop"} and tree(victim) == before
 
 
-def render_job(folder: Folder, tmp_path: Path) -> worker.Job:
+def render_job(folder: Folder, tmp_path: Path) -> jobs.Job:
     (folder.inbox / "a.jpg").write_bytes(jpeg())
-    claimed = spool.claim(folder, folder.inbox / "a.jpg")
-    return worker.Job(1, folder, claimed.path, claimed.rel, ("jpeg", "png"), 100_000_000)
+    claimed = moves.claim(folder, folder.inbox / "a.jpg")
+    return jobs.Job(1, folder, claimed.path, claimed.rel, ("jpeg", "png"), 100_000_000)
 
 
 def test_a_worker_writes_no_output_into_a_swapped_output_folder(tmp_path):
@@ -251,11 +254,11 @@ def test_a_worker_writes_no_output_into_a_swapped_output_folder(tmp_path):
     before = tree(victim)
     job = render_job(folder, tmp_path)
     aside = swap_for_link(folder.output, victim)
-    result = worker.process_one(job)
+    result = render.process_one(job)
     assert not result.ok and result.retry_later and "symbolic link" in result.error, result
     assert tree(victim) == before
     put_back(folder.output, aside)
-    result = worker.process_one(job)
+    result = render.process_one(job)
     assert result.ok and tree(folder.output).keys() == {"a_web.jpg"}
 
 
@@ -266,14 +269,14 @@ def test_a_worker_reads_no_source_through_a_swapped_processing_folder(tmp_path):
     (victim / "a.jpg").write_bytes(jpeg((0, 0, 255)))  # someone's photo, named as the claimed file
     job = render_job(folder, tmp_path)
     aside = swap_for_link(folder.processing, victim)
-    result = worker.process_one(job)
+    result = render.process_one(job)
     assert not result.ok and result.retry_later, result
     assert tree(folder.output) == {}, "the victim's photo was rendered into output/"
     put_back(folder.processing, aside)
 
 
 def test_the_watcher_holds_a_swapped_folder_in_an_outage_without_failing_the_systemd_watchdog(tmp_path):
-    from hotfolder.watcher import Watcher
+    from hotfolder.arrival.watcher import Watcher
 
     folder = make_folder(tmp_path / "var")
     victim = victim_tree(tmp_path)
@@ -305,8 +308,8 @@ def test_a_failed_file_belongs_to_the_folder_whose_failed_folder_holds_it_most_c
                          archive=tmp_path / "failed" / "print-archive")
     for folder, name in ((photos, "a.jpg"), (prints, "client_print.jpg")):
         (folder.inbox / name).write_bytes(b"bad " + name.encode())
-        claimed = spool.claim(folder, folder.inbox / name)
-        spool.fail(folder, claimed.path, claimed.rel, error="bad", step="render")
+        claimed = moves.claim(folder, folder.inbox / name)
+        moves.fail(folder, claimed.path, claimed.rel, error="bad", step="render")
     (prints.archive / "done.jpg").write_bytes(b"print's archive: not a failed file of anyone's")
     found = sorted((f.name, p.relative_to(tmp_path).as_posix()) for f, p in failed_originals([photos, prints]))
     assert found == [("photos", "failed/a.jpg"), ("print", "failed/print/client_print.jpg")]
@@ -315,7 +318,7 @@ def test_a_failed_file_belongs_to_the_folder_whose_failed_folder_holds_it_most_c
     assert sorted((f.folder, f.file) for f in index.files) == [("photos", "a.jpg"), ("print", "client_print.jpg")]
     listed = {f.file: f.id for f in index.files}
     name, path = index.lookup(listed["client_print.jpg"])
-    spool.requeue(prints if name == "print" else photos, path)
+    moves.requeue(prints if name == "print" else photos, path)
     assert tree(prints.inbox) == {"client_print.jpg": b"bad client_print.jpg"} and tree(photos.inbox) == {}
 
 
@@ -324,7 +327,7 @@ def test_hotfolder_requeue_refuses_a_config_whose_failed_folders_nest(tmp_path, 
     sent the file to photos' inbox. Such a layout is now refused by every command (the
     config's nesting check), naming the way out; failed_originals above keeps each file
     to its own folder whatever the layout."""
-    from hotfolder import cli
+    from hotfolder.cli import commands
 
     config = tmp_path / "hotfolder.yaml"
     config.write_text("state_dir: state\nfolders:\n" + "".join(
@@ -334,9 +337,9 @@ def test_hotfolder_requeue_refuses_a_config_whose_failed_folders_nest(tmp_path, 
     for n, name in (("photos", "a.jpg"), ("print", "client_print.jpg")):
         folder = make_folder(tmp_path / n, n, failed=tmp_path / "failed" / ("print" if n == "print" else ""))
         (folder.inbox / name).write_bytes(b"bad")
-        claimed = spool.claim(folder, folder.inbox / name)
-        spool.fail(folder, claimed.path, claimed.rel, error="bad", step="render")
-    assert cli.main(["requeue", "--config", str(config), "print/client_print.jpg"]) == 1
+        claimed = moves.claim(folder, folder.inbox / name)
+        moves.fail(folder, claimed.path, claimed.rel, error="bad", step="render")
+    assert commands.main(["requeue", "--config", str(config), "print/client_print.jpg"]) == 1
     err = capsys.readouterr().err
     assert "failed" in err and "a folder of its own" in err, err
     assert tree(tmp_path / "print" / "inbox") == {} and tree(tmp_path / "photos" / "inbox") == {}

@@ -27,8 +27,17 @@ import pytest
 from PIL import Image
 
 from tests.harness import http_url, wait_for, worker_pids
-from tests.http_clients import (Drip, FdSampler, address, ask, login_form, reset, served_connections, status_of,
-                                until_closed)
+from tests.http_clients import (
+    Drip,
+    FdSampler,
+    address,
+    ask,
+    login_form,
+    reset,
+    served_connections,
+    status_of,
+    until_closed,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -113,14 +122,14 @@ def test_the_names_the_admin_lists_are_answered(daemon_factory):
     ("studio.example", "must be a list"),
 ])
 def test_allowed_hosts_mistakes_name_the_key(tmp_path, hosts, says):
-    from hotfolder import config
-    from hotfolder.config import ConfigError
+    from hotfolder.config import load
+    from hotfolder.config.model import ConfigError
 
     text = (f"http: {{listen: 9464, allowed_hosts: {hosts}}}\nfolders:\n  - inbox: {tmp_path}/in\n"
             f"    output: {tmp_path}/out\n    archive: {tmp_path}/arc\n    failed: {tmp_path}/failed\n"
             "    renditions: [{name: web, size: 100}]\n")
     with pytest.raises(ConfigError) as err:
-        config.parse(text, "hotfolder.yaml")
+        load.parse(text, "hotfolder.yaml")
     assert err.value.key.startswith("http.allowed_hosts") and says in err.value.reason, str(err.value)
 
 
@@ -279,7 +288,7 @@ def test_dripping_connections_cannot_take_the_descriptors_the_daemon_needs(daemo
         wait_for(lambda: d.settled(4), 40, what="a file rendered after the worker's death")
         assert d.proc.poll() is None, d.log_text()[-3000:]
         assert drip.opened > 400, "the server closed dripping connections to make room"
-    from hotfolder.web.connections import FD_RESERVE, RESERVE_SLACK
+    from hotfolder.ops.web.connections import FD_RESERVE, RESERVE_SLACK
 
     # The listener stops at the reserve; what the daemon opens for a moment comes out of it.
     assert fds.most <= soft - FD_RESERVE + RESERVE_SLACK, f"the daemon held {fds.most} of {soft} descriptors"
@@ -333,7 +342,7 @@ def test_a_login_flood_leaves_the_scrape_and_the_page_answering(daemon_factory):
 
 
 def test_the_throttle_table_stays_bounded():
-    from hotfolder.web.throttle import MAX_CLIENTS, Throttle
+    from hotfolder.ops.web.throttle import MAX_CLIENTS, Throttle
 
     throttle = Throttle()
     for i in range(MAX_CLIENTS * 3):

@@ -20,7 +20,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from hotfolder.backend import Finished, Lost, Started
-from hotfolder.pool import WEDGE_AFTER, LocalPool
+from hotfolder.workers.pool import WEDGE_AFTER, LocalPool
 from tests.harness import REPO, files_under, wait_for
 from tests.test_disk_full import _mount_tmpfs, _umount
 from tests.test_pool import FULL, make_folder, make_jobs, pool  # noqa: F401 - `pool` is a fixture
@@ -186,8 +186,8 @@ def test_every_config_key_is_applied_by_a_reload_or_refused():
     reported by a reload without being applied, or refused."""
     from dataclasses import fields
 
-    from hotfolder import reloadable
-    from hotfolder.config import Cluster, Config
+    from hotfolder.config import reloadable
+    from hotfolder.config.model import Cluster, Config
 
     keys = {f.name for f in fields(Config) if f.name not in ("source", "cluster")}
     keys |= {f"cluster.{f.name}" for f in fields(Cluster)}

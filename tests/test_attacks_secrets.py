@@ -30,8 +30,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import structlog
 
-from hotfolder import config as config_mod
-from hotfolder import log
+from hotfolder.config import load
+from hotfolder.runtime import log
 from tests.harness import http_url, log_events, wait_for
 
 
@@ -224,9 +224,9 @@ def test_a_reload_diff_says_what_changed_never_the_values(tmp_path):
                 f"folders:\n  - {{name: a, inbox: {base}/in, output: {base}/out, failed: {base}/failed, "
                 f"processing: {base}/proc, archive: {base}/arch,\n     renditions: [{{name: w, size: 10}}]}}\n")
 
-    a = config_mod.parse(text(old), "x.yaml", tmp_path)
-    b = config_mod.parse(text(new), "x.yaml", tmp_path)
-    changes = config_mod.describe_changes(a, b)
+    a = load.parse(text(old), "x.yaml", tmp_path)
+    b = load.parse(text(new), "x.yaml", tmp_path)
+    changes = load.describe_changes(a, b)
     said = "\n".join(changes)
     assert not leaks(said, [*old.values(), *new.values()]), said
     assert "http.token changed" in changes, changes
@@ -254,7 +254,7 @@ def test_the_log_pipeline_masks_every_known_secret_and_prints_no_locals(captured
     its frames' local variables (a header built from a password is one)."""
     token, password = tok("tok"), tok("pw")
     (tmp_path / "in").mkdir()
-    config_mod.parse(f"http: {{token: {token}}}\nnotify: [{{url: 'https://u:{password}@h.example.com/'}}]\n"
+    load.parse(f"http: {{token: {token}}}\nnotify: [{{url: 'https://u:{password}@h.example.com/'}}]\n"
                      f"folders: [{{inbox: in, output: out, failed: f, archive: a, renditions: [{{name: w, size: 9}}]}}]\n",
                      "x.yaml", tmp_path)
     log.setup(fmt, "info", stream=captured)
@@ -448,10 +448,10 @@ def test_a_trickling_webhook_is_cut_at_the_deadline_counted_and_logged(daemon_fa
 def test_one_try_is_cut_at_its_deadline_even_in_a_tls_handshake(servers, scheme):
     """The sender on its own (real sockets): a deadline ends the try wherever it is stuck,
     reading the answer's head or in a TLS handshake whose record never ends."""
-    from hotfolder.config import NotifyTarget
-    from hotfolder.notices import Notice
-    from hotfolder.notify import Message
-    from hotfolder.senders import Try, Undeliverable, post_webhook
+    from hotfolder.config.model import NotifyTarget
+    from hotfolder.ops.notices import Notice
+    from hotfolder.ops.notify import Message
+    from hotfolder.ops.senders import Try, Undeliverable, post_webhook
 
     t = servers(Trickle) if scheme == "http" else \
         servers(lambda: Trickle(answer=Trickle.TLS, then=b"\0", head_ends=b""))  # drips at once

@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from hotfolder import config as config_mod
 from PIL import Image
 
+from hotfolder.config import load, model
 from tests.harness import files_under, wait_for
 
 pytestmark = pytest.mark.integration
@@ -50,8 +50,8 @@ def line_of(path: Path, text: str, nth: int = 0) -> int:
 
 
 def problems_of(path: Path) -> list:
-    with pytest.raises(config_mod.ConfigError) as info:
-        config_mod.load(path)
+    with pytest.raises(model.ConfigError) as info:
+        load.load(path)
     return list(info.value.problems)
 
 
@@ -186,10 +186,10 @@ def test_deleting_the_name_records_does_not_let_another_original_replace_an_outp
 def test_an_output_of_unknown_owner_is_kept_or_replaced_as_on_name_clash_says(tmp_path):
     """No record and an output there: which original wrote it cannot be known (the file
     says nothing of it, and a.jpg and a.png make the same name): it is another's."""
-    from hotfolder import names
+    from hotfolder.spool import owners as names
 
     path = write_config(tmp_path, folder_yaml("a"))
-    folder = config_mod.load(path).folders[0]
+    folder = load.load(path).folders[0]
     folder.output.mkdir(parents=True)
     made = folder.output / "a_web.jpg"
     made.write_bytes(b"written before the records, or their record deleted")
@@ -227,10 +227,10 @@ def test_the_records_of_outputs_that_are_gone_are_pruned_at_start(daemon_factory
 
 
 def test_a_prune_keeps_the_records_of_outputs_there_and_of_files_being_rendered(tmp_path):
-    from hotfolder import names
+    from hotfolder.spool import owners as names
 
     path = write_config(tmp_path, folder_yaml("a"))
-    folder = config_mod.load(path).folders[0]
+    folder = load.load(path).folders[0]
     for d in folder.all_dirs():
         d.mkdir(parents=True)
     out = folder.output
@@ -251,7 +251,7 @@ def test_a_prune_keeps_the_records_of_outputs_there_and_of_files_being_rendered(
         [out / "sub" / "kept_web~png.jpg"]
     # and the pruning runs again only after as many files as it kept records (PRUNE_AFTER at least)
     pruning = names.Pruning()
-    again = pruning.run(config_mod.load(path), rendered=0)
+    again = pruning.run(load.load(path), rendered=0)
     assert (again.kept, again.removed) == (2, 2)  # the ~png two: no output, their owners not rendering
     assert pruning.next_at == names.PRUNE_AFTER
 
@@ -265,11 +265,11 @@ def test_a_failure_costs_no_walk_of_a_large_failed_folder(tmp_path, monkeypatch)
     import json
     import threading
 
-    from hotfolder.pool import LocalPool
-    from hotfolder.service import Service
-    from hotfolder.worker import Result
+    from hotfolder.jobs import Result
+    from hotfolder.supervisor.service import Service
+    from hotfolder.workers.pool import LocalPool
 
-    config = config_mod.load(write_config(tmp_path, folder_yaml("a")))
+    config = load.load(write_config(tmp_path, folder_yaml("a")))
     folder = config.folders[0]
     for d in folder.all_dirs():
         d.mkdir(parents=True)

@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hotfolder import cli, config, configfile, spool
-from hotfolder.progress import CLEAR, Progress
+from hotfolder.cli import commands
+from hotfolder.config import load, model
+from hotfolder.config import locate as configfile
+from hotfolder.runtime.progress import CLEAR, Progress
+from hotfolder.spool import moves
 
 CONFIG = """
 state_dir: var/state
@@ -58,7 +61,7 @@ def test_the_config_is_found_in_order(tmp_path):
 
 
 def test_commands_without_config_say_which_one_they_use(home, capsys, monkeypatch):
-    assert cli.main(["check-config"]) == 0
+    assert commands.main(["check-config"]) == 0
     captured = capsys.readouterr()
     assert captured.err == ("hotfolder: using config/hotfolder.yaml (found in the current folder; "
                             "--config FILE for another)\n")
@@ -66,10 +69,10 @@ def test_commands_without_config_say_which_one_they_use(home, capsys, monkeypatc
     other = home / "other.yaml"
     other.write_text("folders: []\n")
     monkeypatch.setenv(configfile.ENV, str(other))
-    assert cli.main(["status"]) == 1
+    assert commands.main(["status"]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"hotfolder: using {other} (from $HOTFOLDER_CONFIG;")
-    assert cli.main(["check-config", "--config", "config/hotfolder.yaml"]) == 0
+    assert commands.main(["check-config", "--config", "config/hotfolder.yaml"]) == 0
     assert "using" not in capsys.readouterr().err  # given: nothing to say
 
 
@@ -77,14 +80,14 @@ def test_no_config_anywhere_says_what_to_do(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv(configfile.ENV, raising=False)
     monkeypatch.setattr(configfile, "PLACES", (Path("config/hotfolder.yaml"), tmp_path / "no-etc.yaml"))
-    assert cli.main(["requeue"]) == 2
+    assert commands.main(["requeue"]) == 2
     assert "hotfolder requeue: no config given and none found" in capsys.readouterr().err
 
 
 def test_every_command_takes_config_and_log_level_has_help(capsys):
     for command in ("run", "check-config", "status", "process", "requeue", "worker"):
         with pytest.raises(SystemExit):
-            cli.main([command, "--help"])
+            commands.main([command, "--help"])
         text = capsys.readouterr().out
         assert "--config FILE" in text and "HOTFOLDER_CONFIG" in text, command
         if command in ("run", "worker"):
@@ -95,20 +98,20 @@ def test_every_command_takes_config_and_log_level_has_help(capsys):
 
 # --- requeue -----------------------------------------------------------------
 
-def failed_files(home: Path, names: list[str]) -> config.Folder:
-    folder = config.load(home / "config" / "hotfolder.yaml").folders[0]
-    spool.ensure_dirs(folder)
+def failed_files(home: Path, names: list[str]) -> model.Folder:
+    folder = load.load(home / "config" / "hotfolder.yaml").folders[0]
+    moves.ensure_dirs(folder)
     for name in names:
         src = folder.processing / name
         src.parent.mkdir(parents=True, exist_ok=True)
         src.write_bytes(b"junk")
-        spool.fail(folder, src, name, error=f"{name} is junk", step="open", attempts=2)
+        moves.fail(folder, src, name, error=f"{name} is junk", step="open", attempts=2)
     return folder
 
 
 def test_requeue_with_nothing_lists_the_failed_files_and_why(home, capsys):
     failed_files(home, ["notes.jpg", "2026/june/a.png"])
-    assert cli.main(["requeue"]) == 0
+    assert commands.main(["requeue"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == f"photos: 2 failed file(s) in {home / 'var' / 'failed'}"
     assert re.fullmatch(r"  2026/june/a\.png  \S+Z, attempt 2: 2026/june/a\.png is junk", out[1]), out
@@ -118,17 +121,17 @@ def test_requeue_with_nothing_lists_the_failed_files_and_why(home, capsys):
 
 def test_requeue_takes_a_bare_name_a_glob_or_a_path(home, capsys):
     folder = failed_files(home, ["notes.jpg", "b.jpg", "c.png", "2026/d.jpg"])
-    assert cli.main(["requeue", "notes.jpg"]) == 0
+    assert commands.main(["requeue", "notes.jpg"]) == 0
     assert "1 file(s) requeued" in capsys.readouterr().out
     assert (folder.inbox / "notes.jpg").is_file() and not (folder.failed / "notes.jpg.error.json").exists()
-    assert cli.main(["requeue", "*.jpg"]) == 0  # quoted by the user: every .jpg, in subfolders too
+    assert commands.main(["requeue", "*.jpg"]) == 0  # quoted by the user: every .jpg, in subfolders too
     assert "2 file(s) requeued" in capsys.readouterr().out
     assert (folder.inbox / "2026" / "d.jpg").is_file()
-    assert cli.main(["requeue", str(folder.failed / "c.png.error.json")]) == 0  # a shell glob names sidecars too
+    assert commands.main(["requeue", str(folder.failed / "c.png.error.json")]) == 0  # a shell glob names sidecars too
     assert sorted(p.name for p in folder.inbox.rglob("*") if p.is_file()) == ["b.jpg", "c.png", "d.jpg", "notes.jpg"]
     capsys.readouterr()
     failed_files(home, ["e.jpg"])
-    assert cli.main(["requeue", "nope.jpg"]) == 1
+    assert commands.main(["requeue", "nope.jpg"]) == 1
     err = capsys.readouterr().err
     assert "no failed file matches 'nope.jpg' (failed files: e.jpg;" in err and "`hotfolder requeue` lists" in err
 

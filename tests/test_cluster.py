@@ -280,12 +280,11 @@ def queued(c: Cluster) -> int:
 
 def send_again(c: Cluster, job: str, src: str) -> None:
     """The same message the head sent, once more (a duplicate delivery)."""
-    from hotfolder import config as config_mod
     from hotfolder.cluster import app as app_mod
-
     from hotfolder.cluster import versions
+    from hotfolder.config import load
 
-    cfg = config_mod.load(c.config)
+    cfg = load.load(c.config)
     app = app_mod.make_app(cfg.cluster)
     try:
         app_mod.send(app, cfg.cluster, job, "photos", src, versions.of_config(cfg)["photos"])

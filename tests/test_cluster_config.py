@@ -3,15 +3,15 @@ the shared-root checks a worker makes, and the worker unit (systemd-analyze)."""
 from __future__ import annotations
 
 import shutil
-import sys
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from hotfolder import config
-from hotfolder.config import ConfigError
+from hotfolder.config import load, model
+from hotfolder.config.model import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 UNIT = REPO / "systemd" / "hotfolder-worker.service"
@@ -28,12 +28,12 @@ FOLDERS = textwrap.dedent("""\
 GOOD = "{enabled: true, broker_url: 'redis://127.0.0.1:6379/0', cluster_id: c1, shared_root: /srv/hf"
 
 
-def parse(cluster: str) -> config.Config:
-    return config.parse(FOLDERS + f"cluster: {cluster}\n")
+def parse(cluster: str) -> model.Config:
+    return load.parse(FOLDERS + f"cluster: {cluster}\n")
 
 
 def test_off_by_default_and_needs_nothing():
-    cfg = config.parse(FOLDERS)
+    cfg = load.parse(FOLDERS)
     assert cfg.cluster.enabled is False
 
 
@@ -93,7 +93,7 @@ def test_shared_root_checks(tmp_path):
 
 
 def test_local_mode_imports_no_celery():
-    code = ("import sys, hotfolder.cli, hotfolder.service, hotfolder.pool, hotfolder.batch, hotfolder.config; "
+    code = ("import sys, hotfolder.cli, hotfolder.supervisor.service, hotfolder.workers.pool, hotfolder.workers.batch, hotfolder.config.load; "
             "assert 'celery' not in sys.modules and 'redis' not in sys.modules, sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 

@@ -6,14 +6,13 @@ import io
 from pathlib import Path
 
 import numpy as np
-import pyvips
 import pytest
+import pyvips
 from PIL import Image, ImageCms
 
-from hotfolder.config import Rendition
+from hotfolder.config.model import Rendition
 from hotfolder.engine.colour import srgb_icc
-from hotfolder.pipeline import render
-
+from hotfolder.engine.pipeline import render
 from tests import sources
 
 ALL = ("jpeg", "png", "webp", "tiff", "heic", "raw")

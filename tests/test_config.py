@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hotfolder import cli
-from hotfolder.config import ConfigError, describe_changes, load, parse
+from hotfolder.cli import commands
+from hotfolder.config.load import describe_changes, load, parse
+from hotfolder.config.model import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -138,13 +139,13 @@ def test_safe_load_only(tmp_path):
 
 def test_check_config_cli(tmp_path, capsys):
     good = write(tmp_path, BASE)
-    assert cli.main(["check-config", str(good)]) == 0
+    assert commands.main(["check-config", str(good)]) == 0
     assert "OK" in capsys.readouterr().out
     bad = write(tmp_path, BASE + "        quality: 0\n")
-    assert cli.main(["check-config", str(bad)]) == 1
+    assert commands.main(["check-config", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "folders[shop].renditions[web].quality: must be at least 1" in err and str(bad) in err
-    assert cli.main(["check-config", str(tmp_path / "missing.yaml")]) == 1
+    assert commands.main(["check-config", str(tmp_path / "missing.yaml")]) == 1
     assert "cannot read" in capsys.readouterr().err
 
 
@@ -247,7 +248,8 @@ def test_checks_across_folders_name_the_folder_and_its_line(tmp_path):
 
 def test_marks_change_nothing_of_safe_load():
     import yaml
-    from hotfolder import problems
+
+    from hotfolder.config import problems
 
     example = (REPO / "config" / "hotfolder.yaml").read_text()
     merged = "base: &b {quality: 80, format: jpeg}\nweb: {<<: *b, quality: 90}\nlist: [1, two, {a: b}]\n"
@@ -260,7 +262,7 @@ def test_marks_change_nothing_of_safe_load():
 
 def test_check_config_prints_each_problem_on_its_own_line(tmp_path, capsys):
     bad = write(tmp_path, MANY)
-    assert cli.main(["check-config", str(bad)]) == 1
+    assert commands.main(["check-config", str(bad)]) == 1
     err = capsys.readouterr().err.splitlines()
     assert err[0] == f"hotfolder: config error: {bad}: 7 problems:"
     assert err[2] == f"  {bad}:11:9: folders[photos].renditions[web].quality: must be at most 100, not 300"

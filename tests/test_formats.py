@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hotfolder import pipeline
+from hotfolder.engine import pipeline
 from hotfolder.engine.colour import srgb_icc
-from hotfolder.pipeline import InputError
-
+from hotfolder.engine.pipeline import InputError
 from tests import sources
 from tests.harness import log_events
 from tests.imaging import BLUE, GREY, RED, marked, photo, stored_as
@@ -269,7 +268,9 @@ def test_raw_not_accepted_is_named(tmp_path):
 
 
 def test_a_raw_and_a_jpeg_of_one_stem_keep_their_own_outputs(tmp_path):
-    from hotfolder import config, worker
+    from hotfolder import jobs
+    from hotfolder.config import load
+    from hotfolder.workers import render
 
     folder_yaml = textwrap.dedent("""
         folders:
@@ -279,12 +280,12 @@ def test_a_raw_and_a_jpeg_of_one_stem_keep_their_own_outputs(tmp_path):
             failed: failed
             renditions: [{name: web, size: 200, format: jpeg}]
     """)
-    cfg = config.parse(folder_yaml, "<test>", tmp_path)
+    cfg = load.parse(folder_yaml, "<test>", tmp_path)
     folder = cfg.folders[0]
     folder.processing.mkdir(parents=True)
     sources.dng(folder.processing / "IMG_0001.CR3", Image.new("RGB", (320, 240), BLUE))
     Image.new("RGB", (320, 240), RED).save(folder.processing / "IMG_0001.JPG")
-    results = [worker.process_one(worker.Job(i, folder, folder.processing / name, name, cfg.accepted_formats,
+    results = [render.process_one(jobs.Job(i, folder, folder.processing / name, name, cfg.accepted_formats,
                                              cfg.max_image_pixels))
                for i, name in enumerate(["IMG_0001.JPG", "IMG_0001.CR3"])]
     assert [r.outputs for r in results] == [("IMG_0001_web.jpg",), ("IMG_0001_web~cr3.jpg",)], results

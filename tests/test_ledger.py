@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hotfolder.config import Config, Folder, Rendition
-from hotfolder.ledger import Ledger, next_attempt
-from hotfolder.stats import Counters
-from hotfolder.worker import Job, Result, temp_tag
+from hotfolder.config.model import Config, Folder, Rendition
+from hotfolder.jobs import Job, Result, temp_tag
+from hotfolder.supervisor.ledger import Ledger, next_attempt
+from hotfolder.workers.counters import Counters
 
 
 def make_folder(tmp_path: Path) -> Folder:
@@ -94,8 +94,8 @@ def test_a_job_we_stopped_keeps_its_attempt_and_loses_its_temp_outputs(ledger):
     f = ledger.folder
     job = ledger.claim(f, drop(f, "a.jpg"))
     f.output.mkdir(parents=True, exist_ok=True)
-    from hotfolder import spool
-    temp = spool.temp_output_path(f.output / "a_web.jpg", temp_tag(job))
+    from hotfolder.spool import atomic
+    temp = atomic.temp_output_path(f.output / "a_web.jpg", temp_tag(job))
     temp.write_bytes(b"half a jpeg")
     other = f.output / "b_web.jpg"
     other.write_bytes(b"someone else's")

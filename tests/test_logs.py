@@ -14,8 +14,8 @@ import pytest
 import structlog
 from PIL import Image
 
-from hotfolder import log
-from hotfolder.console import ConsoleRenderer
+from hotfolder.runtime import log
+from hotfolder.runtime.console import ConsoleRenderer
 from tests.harness import files_under, log_events, wait_for
 
 TIME = r"\d\d:\d\d:\d\d "

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hotfolder.config import Rendition, SetMetadata
+from hotfolder.config.model import Rendition, SetMetadata
 from hotfolder.engine import encode
-from hotfolder.pipeline import InputError, render
-
+from hotfolder.engine.pipeline import InputError, render
 from tests.imaging import photo
 
 

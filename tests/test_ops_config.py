@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from hotfolder import config
-from hotfolder.config import ConfigError
+from hotfolder.config import load as config_load
+from hotfolder.config.model import ConfigError
 
 BASE = """
 folders:
@@ -17,7 +17,7 @@ folders:
 
 
 def load(tmp_path, extra: str):
-    return config.parse(BASE.format(root=tmp_path) + extra, "hotfolder.yaml")
+    return config_load.parse(BASE.format(root=tmp_path) + extra, "hotfolder.yaml")
 
 
 @pytest.mark.parametrize("listen, host, port", [

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageCms
 
-from hotfolder import pipeline
-from hotfolder.config import Rendition, Watermark
-from hotfolder.names import output_name
-from hotfolder.pipeline import InputError, render
-
+from hotfolder.config.model import Rendition, Watermark
+from hotfolder.engine import pipeline
+from hotfolder.engine.pipeline import InputError, render
+from hotfolder.spool.owners import output_name
 from tests.imaging import BLUE, GREY, RED, marked, png_claiming, stored_as
 from tests.rendering import ALL_FORMATS, R, near, run, run_one
+
 
 @pytest.fixture
 def jpeg(tmp_path) -> Path:
@@ -133,8 +133,8 @@ def test_transparent_colour_does_not_bleed_into_a_resized_edge(tmp_path):
 
 MEMORY_PROBE = """
 import resource, sys
-from hotfolder import pipeline
-from hotfolder.config import Rendition
+from hotfolder.engine import pipeline
+from hotfolder.config.model import Rendition
 if sys.argv[2] == "warm":
     pipeline.warm_up()
 renditions = (Rendition(name="a", width=1000, height=1000, format="jpeg"),

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hotfolder import mailbox as mailbox_mod
 from hotfolder.backend import Finished, Lost, Started
-from hotfolder.config import Folder, Rendition
-from hotfolder.pool import LocalPool
-from hotfolder.worker import Job
+from hotfolder.config.model import Folder, Rendition
+from hotfolder.jobs import Job
+from hotfolder.workers import mailbox as mailbox_mod
+from hotfolder.workers.pool import LocalPool
 
 FORMATS = ("jpeg", "png", "webp", "tiff")
 

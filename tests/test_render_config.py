@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hotfolder.config import SHARPEN_PRESETS, ConfigError, SetMetadata, Sharpen, describe_changes, load
-
+from hotfolder.config.load import describe_changes, load
+from hotfolder.config.model import SHARPEN_PRESETS, ConfigError, SetMetadata, Sharpen
 from tests.test_config import BASE
 
 HEAD = BASE  # one folder, shop, with one rendition, web

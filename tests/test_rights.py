@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageCms
 
-from hotfolder.config import Rendition, SetMetadata
+from hotfolder.config.model import Rendition, SetMetadata
 from hotfolder.engine import rights
 from hotfolder.engine.colour import srgb_icc
-from hotfolder.pipeline import GPS_IFD_TAG, render
-
+from hotfolder.engine.pipeline import GPS_IFD_TAG, render
 from tests.imaging import photo
 
 NS = {

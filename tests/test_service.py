@@ -11,8 +11,7 @@ import time
 import pytest
 from PIL import Image
 
-from tests.harness import files_under, wait_for
-from tests.harness import drop_burst, ends, worker_pids
+from tests.harness import drop_burst, ends, files_under, wait_for, worker_pids
 
 pytestmark = pytest.mark.integration
 

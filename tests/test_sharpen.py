@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageStat
 
-from hotfolder.config import SHARPEN_PRESETS, Rendition, Sharpen
+from hotfolder.config.model import SHARPEN_PRESETS, Rendition, Sharpen
 from hotfolder.engine import sharpen as sharpening
-from hotfolder.pipeline import render
-
+from hotfolder.engine.pipeline import render
 from tests.imaging import photo
 
 
@@ -119,7 +118,7 @@ def test_sharpening_one_rendition_leaves_one_sharing_its_frame_untouched(camera_
 
 def test_sharpening_comes_before_the_watermark(camera_jpeg):
     # The mark's edges are not sharpened: the mark is the same pixels on the sharpened frame.
-    from hotfolder.config import Watermark
+    from hotfolder.config.model import Watermark
     wm = Watermark(text="(c) hotfolder", opacity=1.0, size=0.5, position="center")
     sharp = one(camera_jpeg, sharpen=SHARPEN_PRESETS["high"], watermark=wm)
     reference = sharpening.sharpen(one(camera_jpeg), SHARPEN_PRESETS["high"], math.sqrt(2400 * 1600 / (600 * 400)))

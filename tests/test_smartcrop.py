@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from hotfolder import pipeline
-from hotfolder.config import Rendition
-from hotfolder.pipeline import render
-
+from hotfolder.config.model import Rendition
+from hotfolder.engine import pipeline
+from hotfolder.engine.pipeline import render
 from tests.imaging import stored_as
 
 skimage_data = pytest.importorskip("skimage.data")

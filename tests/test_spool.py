@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from hotfolder import spool
-from hotfolder.failed_files import failed_originals
-from hotfolder.config import Folder, Rendition
+from hotfolder.config.model import Folder, Rendition
+from hotfolder.spool import atomic, fsnames, moves, records, recovery
+from hotfolder.spool.failed_files import failed_originals
 
 
 def make_folder(tmp_path: Path, on_success: str = "archive") -> Folder:
@@ -18,7 +18,7 @@ def make_folder(tmp_path: Path, on_success: str = "archive") -> Folder:
         processing=tmp_path / "processing", archive=tmp_path / "archive" if on_success == "archive" else None,
         renditions=(Rendition(name="web", width=100, height=100),), on_success=on_success,
     )
-    spool.ensure_dirs(folder)
+    moves.ensure_dirs(folder)
     return folder
 
 
@@ -27,7 +27,7 @@ def make_folder(tmp_path: Path, on_success: str = "archive") -> Folder:
     ("a.crdownload", True), (".photo.jpg.Xa3b9", True), ("-dash.jpg", False), ("sp ace.jpg", False),
 ])
 def test_ignored_names(name, ignored):
-    assert spool.is_ignored_name(name) is ignored
+    assert fsnames.is_ignored_name(name) is ignored
 
 
 def test_claim_finish_archive_never_overwrites(tmp_path):
@@ -36,10 +36,10 @@ def test_claim_finish_archive_never_overwrites(tmp_path):
         (folder.inbox / "sub").mkdir(exist_ok=True)
         src = folder.inbox / "sub" / "a.jpg"
         src.write_bytes(b"v%d" % round_)
-        claimed = spool.claim(folder, src)
+        claimed = moves.claim(folder, src)
         assert claimed.rel == "sub/a.jpg" and claimed.path == folder.processing / "sub" / "a.jpg"
         assert not src.exists()
-        spool.finish(folder, claimed)
+        moves.finish(folder, claimed)
     names = sorted(p.name for p in (folder.archive / "sub").iterdir())
     assert names == ["a.jpg", "a_1.jpg", "a_2.jpg"]
     assert (folder.archive / "sub" / "a.jpg").read_bytes() == b"v0"
@@ -48,9 +48,9 @@ def test_claim_finish_archive_never_overwrites(tmp_path):
 def test_claim_waits_while_same_name_in_processing(tmp_path):
     folder = make_folder(tmp_path)
     (folder.inbox / "a.jpg").write_bytes(b"1")
-    first = spool.claim(folder, folder.inbox / "a.jpg")
+    first = moves.claim(folder, folder.inbox / "a.jpg")
     (folder.inbox / "a.jpg").write_bytes(b"2")
-    assert spool.claim(folder, folder.inbox / "a.jpg") is None
+    assert moves.claim(folder, folder.inbox / "a.jpg") is None
     assert (folder.inbox / "a.jpg").read_bytes() == b"2"
     assert first.path.read_bytes() == b"1"
 
@@ -60,16 +60,16 @@ def test_claim_refuses_symlink_without_following(tmp_path):
     secret = tmp_path / "secret.jpg"
     secret.write_bytes(b"secret")
     (folder.inbox / "link.jpg").symlink_to(secret)
-    with pytest.raises(spool.Refused):
-        spool.claim(folder, folder.inbox / "link.jpg")
-    assert spool.claim(folder, folder.inbox / "gone.jpg") is None
+    with pytest.raises(moves.Refused):
+        moves.claim(folder, folder.inbox / "link.jpg")
+    assert moves.claim(folder, folder.inbox / "gone.jpg") is None
 
 
 def test_fail_writes_sidecar(tmp_path):
     folder = make_folder(tmp_path)
     (folder.inbox / "bad.jpg").write_bytes(b"x")
-    claimed = spool.claim(folder, folder.inbox / "bad.jpg")
-    dst = spool.fail(folder, claimed.path, claimed.rel, error="cannot identify image", step="open", attempts=2)
+    claimed = moves.claim(folder, folder.inbox / "bad.jpg")
+    dst = moves.fail(folder, claimed.path, claimed.rel, error="cannot identify image", step="open", attempts=2)
     assert dst == folder.failed / "bad.jpg" and dst.read_bytes() == b"x"
     record = json.loads((folder.failed / "bad.jpg.error.json").read_text())
     assert record["error"] == "cannot identify image" and record["step"] == "open" and record["attempts"] == 2
@@ -78,8 +78,8 @@ def test_fail_writes_sidecar(tmp_path):
 
 def test_write_atomic_replaces_and_sets_mode(tmp_path):
     target = tmp_path / "out" / "a_web.jpg"
-    spool.write_atomic(target, b"one", mode=0o640)
-    spool.write_atomic(target, b"two", mode=0o640)
+    atomic.write_atomic(target, b"one", mode=0o640)
+    atomic.write_atomic(target, b"two", mode=0o640)
     assert target.read_bytes() == b"two"
     assert target.stat().st_mode & 0o777 == 0o640
     assert os.listdir(target.parent) == ["a_web.jpg"]
@@ -91,15 +91,15 @@ def test_recover_keeps_claims_in_place_and_removes_only_our_temps(tmp_path):
     (folder.processing / "sub" / "a.jpg").write_bytes(b"a")
     (folder.inbox / "b.jpg").write_bytes(b"new b")
     (folder.processing / "b.jpg").write_bytes(b"old b")
-    ours = spool.temp_output_path(folder.output / "a_web.jpg", "7-", folder.temp_token).with_name(
-        spool.temp_output_path(folder.output / "a_web.jpg", "7-", folder.temp_token).name + "abcdefgh")
+    ours = atomic.temp_output_path(folder.output / "a_web.jpg", "7-", folder.temp_token).with_name(
+        atomic.temp_output_path(folder.output / "a_web.jpg", "7-", folder.temp_token).name + "abcdefgh")
     ours.write_bytes(b"half")
     users = ["c.hf-tmp-d_web.jpg", ".a_web.jpg.hf-tmp-123", ".hf-0123456789ab.x"]  # look like temps; are not ours
     for name in users:
         (folder.output / name).write_bytes(b"a user's file")
     (folder.failed / "y.error.json").write_text("a user's file, failed as a non-image")
     (folder.failed / "y.error.json.error.json").write_text("{}")
-    found = spool.recover(folder)
+    found = recovery.recover(folder)
     assert (found.in_processing, found.temp_removed, found.sidecars_finished) == (2, 1, 0)
     assert not ours.exists()
     assert sorted(p.name for p in folder.output.iterdir()) == sorted(users)
@@ -107,23 +107,23 @@ def test_recover_keeps_claims_in_place_and_removes_only_our_temps(tmp_path):
     assert [p for _, p in failed_originals([folder])] == [folder.failed / "y.error.json"]
     assert (folder.processing / "b.jpg").read_bytes() == b"old b", "adopted in place, before the newer b.jpg"
     assert (folder.inbox / "b.jpg").read_bytes() == b"new b"
-    assert sorted(c.rel for c in spool.claimed_files(folder)) == ["b.jpg", "sub/a.jpg"]
+    assert sorted(c.rel for c in recovery.claimed_files(folder)) == ["b.jpg", "sub/a.jpg"]
 
 
 def test_a_failure_record_cut_by_a_crash_is_finished_or_removed(tmp_path):
     folder = make_folder(tmp_path)
     (folder.inbox / "x.jpg").write_bytes(b"x")
     (folder.inbox / "z.jpg").write_bytes(b"z")
-    claimed = spool.claim(folder, folder.inbox / "x.jpg")
-    spool.fail(folder, claimed.path, claimed.rel, error="bad", step="decode")
+    claimed = moves.claim(folder, folder.inbox / "x.jpg")
+    moves.fail(folder, claimed.path, claimed.rel, error="bad", step="decode")
     # A crash between the original's move and the record's rename: the record is still a temp.
     record = folder.failed / "x.jpg.error.json"
-    os.rename(record, folder.failed / (spool.temp_prefix(folder.temp_token) + "sidecar-abc"))
+    os.rename(record, folder.failed / (atomic.temp_prefix(folder.temp_token) + "sidecar-abc"))
     # A crash before the original moved: a temp record for z.jpg, z.jpg still in processing/.
-    z = spool.claim(folder, folder.inbox / "z.jpg")
-    (folder.failed / (spool.temp_prefix(folder.temp_token) + "sidecar-def")).write_text(
+    z = moves.claim(folder, folder.inbox / "z.jpg")
+    (folder.failed / (atomic.temp_prefix(folder.temp_token) + "sidecar-def")).write_text(
         json.dumps({"failed_as": b"z.jpg".hex(), "error": "bad"}))
-    found = spool.recover(folder)
+    found = recovery.recover(folder)
     assert found.sidecars_finished == 1
     assert json.loads(record.read_text())["error"] == "bad"
     assert sorted(p.name for p in folder.failed.iterdir()) == ["x.jpg", "x.jpg.error.json"]
@@ -134,35 +134,35 @@ def test_names_that_are_not_utf8_reach_failed_with_a_readable_record(tmp_path):
     folder = make_folder(tmp_path)
     name = os.fsdecode(b"junk-\xff.jpg")
     (folder.inbox / name).write_bytes(b"x")
-    claimed = spool.claim(folder, folder.inbox / name)
-    dst = spool.fail(folder, claimed.path, claimed.rel, error=f"cannot read {name}", step="open")
+    claimed = moves.claim(folder, folder.inbox / name)
+    dst = moves.fail(folder, claimed.path, claimed.rel, error=f"cannot read {name}", step="open")
     assert os.fsencode(dst.name) == b"junk-\xff.jpg"
-    record = spool.read_failure(folder, dst)
+    record = records.read_failure(folder, dst)
     assert record["file"] == "junk-\\xff.jpg" and record["error"] == "cannot read junk-\\xff.jpg"
 
 
 def test_temp_names_fit_name_max_in_bytes(tmp_path):
     final = tmp_path / ("🙂" * 60 + ".jpg")  # 244 bytes in 61 characters
-    spool.write_atomic(final, b"data", tag="123-")
+    atomic.write_atomic(final, b"data", tag="123-")
     assert final.read_bytes() == b"data"
-    assert len(os.fsencode(spool.temp_output_path(final, "123-").name)) + spool.TEMP_RANDOM <= spool.NAME_MAX
+    assert len(os.fsencode(atomic.temp_output_path(final, "123-").name)) + atomic.TEMP_RANDOM <= fsnames.NAME_MAX
 
 
 def test_requeue(tmp_path):
     folder = make_folder(tmp_path)
     (folder.inbox / "bad.jpg").write_bytes(b"x")
-    claimed = spool.claim(folder, folder.inbox / "bad.jpg")
-    spool.fail(folder, claimed.path, claimed.rel, error="e", step="open")
+    claimed = moves.claim(folder, folder.inbox / "bad.jpg")
+    moves.fail(folder, claimed.path, claimed.rel, error="e", step="open")
     assert [p for _, p in failed_originals([folder])] == [folder.failed / "bad.jpg"]
-    spool.requeue(folder, folder.failed / "bad.jpg")
+    moves.requeue(folder, folder.failed / "bad.jpg")
     assert (folder.inbox / "bad.jpg").exists() and list(folder.failed.iterdir()) == []
 
 
 def test_delete_on_success(tmp_path):
     folder = make_folder(tmp_path, on_success="delete")
     (folder.inbox / "a.jpg").write_bytes(b"a")
-    claimed = spool.claim(folder, folder.inbox / "a.jpg")
-    assert spool.finish(folder, claimed) is None
+    claimed = moves.claim(folder, folder.inbox / "a.jpg")
+    assert moves.finish(folder, claimed) is None
     assert not claimed.path.exists()
 
 
@@ -173,9 +173,9 @@ def test_write_atomic_sets_group(tmp_path):
         pytest.skip("changing a file's group to one we are not in needs root")
     group = grp.getgrgid(1)  # 'daemon' on Debian: exists everywhere, not ours
     target = tmp_path / "g.jpg"
-    spool.write_atomic(target, b"x", mode=0o664, group=group.gr_name)
+    atomic.write_atomic(target, b"x", mode=0o664, group=group.gr_name)
     assert target.stat().st_gid == group.gr_gid and target.stat().st_mode & 0o777 == 0o664
-    spool.write_atomic(target, b"y", group=str(group.gr_gid))
+    atomic.write_atomic(target, b"y", group=str(group.gr_gid))
     assert target.stat().st_gid == group.gr_gid
 
 
@@ -183,9 +183,9 @@ def test_long_names_are_shortened_for_failed_and_archive(tmp_path):
     folder = make_folder(tmp_path)
     name = "é" * 120 + ".jpg"  # 244 bytes: legal, but NAME.error.json would not be
     (folder.inbox / name).write_bytes(b"x")
-    claimed = spool.claim(folder, folder.inbox / name)
-    dst = spool.fail(folder, claimed.path, claimed.rel, error="e", step="open")
-    assert len(os.fsencode(dst.name + spool.SIDECAR)) <= 255 and dst.suffix == ".jpg"
-    assert (dst.parent / (dst.name + spool.SIDECAR)).exists()
-    with pytest.raises(spool.NameTooLong):
-        spool.write_atomic(tmp_path / ("a" * 256), b"x")
+    claimed = moves.claim(folder, folder.inbox / name)
+    dst = moves.fail(folder, claimed.path, claimed.rel, error="e", step="open")
+    assert len(os.fsencode(dst.name + records.SIDECAR)) <= 255 and dst.suffix == ".jpg"
+    assert (dst.parent / (dst.name + records.SIDECAR)).exists()
+    with pytest.raises(fsnames.NameTooLong):
+        atomic.write_atomic(tmp_path / ("a" * 256), b"x")

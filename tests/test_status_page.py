@@ -11,6 +11,7 @@ import shutil
 import signal
 import urllib.error
 import urllib.request
+
 import pytest
 from PIL import Image
 

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from hotfolder import systemd
+from hotfolder.runtime import systemd
 
 
 @pytest.fixture

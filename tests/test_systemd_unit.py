@@ -152,7 +152,7 @@ def test_the_descriptor_limit_leaves_room_above_the_listeners_cap():
     """systemd's default soft limit is 1,024; idle HTTP clients once took all of them.
     The listener holds at most http.max_connections and keeps a reserve (web/connections.py);
     the limit is raised in the unit, as the daemon may not raise it itself (@resources)."""
-    from hotfolder.web.connections import FD_RESERVE
+    from hotfolder.ops.web.connections import FD_RESERVE
 
     limit = unit_directives(UNIT.read_text())["LimitNOFILE"][-1]
     soft = int(limit.split(":")[0])
@@ -166,12 +166,12 @@ def _seconds(value: str) -> float:
 
 
 def test_stop_timeout_leaves_room_for_the_drain():
-    from hotfolder import config
+    from hotfolder.config import load, model
 
     d = unit_directives(UNIT.read_text())
     stop = _seconds(d["TimeoutStopSec"][-1])
-    system = config.load(REPO / "config" / "hotfolder.system.yaml")
-    default_drain = config.Config.__dataclass_fields__["drain_timeout"].default
+    system = load.load(REPO / "config" / "hotfolder.system.yaml")
+    default_drain = model.Config.__dataclass_fields__["drain_timeout"].default
     for drain in (system.drain_timeout, default_drain):
         assert stop >= drain + 10, f"TimeoutStopSec={stop}s leaves no room after a {drain}s drain"
 
@@ -186,19 +186,19 @@ def test_memory_max_holds_four_workers_at_the_pixel_limit():
     # A worker's documented peak at max_image_pixels (engine/memory, measured by
     # `python -m bench.memory`), for the 4 workers the unit's comment promises, and the
     # main process (status, watchers, the forkserver: ~100 MiB measured).
-    from hotfolder import config
+    from hotfolder.config import load
     from hotfolder.engine.memory import worker_peak
 
-    system = config.load(REPO / "config" / "hotfolder.system.yaml")
+    system = load.load(REPO / "config" / "hotfolder.system.yaml")
     memory_max = _bytes(unit_directives(UNIT.read_text())["MemoryMax"][-1])
     assert memory_max >= 4 * worker_peak(system.max_image_pixels) + 256 * 2**20
     assert memory_max < 5 * worker_peak(system.max_image_pixels), "sized for 4 workers, as its comment says"
 
 
 def test_system_config_uses_the_state_directory():
-    from hotfolder import config
+    from hotfolder.config import load
 
-    cfg = config.load(REPO / "config" / "hotfolder.system.yaml")
+    cfg = load.load(REPO / "config" / "hotfolder.system.yaml")
     assert cfg.state_dir == Path("/var/lib/hotfolder/state")
     for folder in cfg.folders:
         for d in folder.all_dirs():

@@ -5,8 +5,9 @@ import os
 import time
 from pathlib import Path
 
-from hotfolder.config import Folder, Rendition
-from hotfolder.watcher import Inbox, filesystem_type, use_polling
+from hotfolder.arrival.inbox import Inbox
+from hotfolder.arrival.mounts import filesystem_type, use_polling
+from hotfolder.config.model import Folder, Rendition
 
 
 def folder(tmp_path: Path, **kw) -> Folder:

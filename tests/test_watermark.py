@@ -6,10 +6,9 @@ import io
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
-from hotfolder.config import Rendition, Watermark
+from hotfolder.config.model import Rendition, Watermark
 from hotfolder.engine import watermark
-from hotfolder.pipeline import render
-
+from hotfolder.engine.pipeline import render
 from tests.imaging import photo
 
 TEXT = "© Example Studio"

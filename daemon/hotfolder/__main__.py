@@ -1,5 +1,5 @@
 import sys
 
-from hotfolder.cli import main
+from hotfolder.cli.commands import main
 
 sys.exit(main())

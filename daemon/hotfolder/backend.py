@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .worker import Job, Result
+from hotfolder.jobs import Job, Result
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from celery import Celery
 
-from ..config import Cluster
-from . import versions
-from .store import key_prefix
+from hotfolder.cluster import versions
+from hotfolder.cluster.store import key_prefix
+from hotfolder.config.model import Cluster
 
 TASK_NAME = "hotfolder.render"
 

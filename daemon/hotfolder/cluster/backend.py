@@ -19,13 +19,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from .. import log
-from ..backend import BackendStatus, Ended
-from ..config import Config
-from ..worker import Job
-from . import app as app_mod, jobs, versions
-from .reconcile import Reconciler, adopt_orphans
-from .store import Store
+from hotfolder.backend import BackendStatus, Ended
+from hotfolder.cluster import app as app_mod
+from hotfolder.cluster import jobs, versions
+from hotfolder.cluster.reconcile import Reconciler, adopt_orphans
+from hotfolder.cluster.store import Store
+from hotfolder.config.model import Config
+from hotfolder.jobs import Job
+from hotfolder.runtime import log
 
 POLL_RECORDS = 0.25  # seconds between looks at which jobs ended (to offer same-named files)
 CLUSTER_STATUS_EVERY = 1.0

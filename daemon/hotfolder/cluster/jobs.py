@@ -17,9 +17,9 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from .. import spool
-from ..config import Cluster, Config, Folder
-from ..errors import HotfolderError
+from hotfolder.config.model import Cluster, Config, Folder
+from hotfolder.errors import HotfolderError
+from hotfolder.spool import atomic
 
 MARKER = ".hotfolder-cluster"
 STATE_DIR = ".hotfolder"
@@ -63,7 +63,7 @@ class Records:
 
     def write(self, record: Record) -> None:
         data = json.dumps({**asdict(record), "nodes": list(record.nodes)}, indent=1) + "\n"
-        spool.write_atomic(self.path(record.job), data.encode())
+        atomic.write_atomic(self.path(record.job), data.encode())
 
     def read(self, job: str) -> Record | None:
         try:
@@ -79,7 +79,7 @@ class Records:
             os.unlink(self.path(job))
         except FileNotFoundError:
             return
-        spool.fsync_dir(self.dir)
+        atomic.fsync_dir(self.dir)
 
     def all(self) -> list[Record]:
         try:
@@ -108,7 +108,7 @@ def mark(root: Path, cluster_id: str) -> None:
     found = read_marker(root)
     if found is None:
         (root / STATE_DIR / "jobs").mkdir(parents=True, exist_ok=True)
-        spool.write_atomic(root / MARKER, (cluster_id + "\n").encode())
+        atomic.write_atomic(root / MARKER, (cluster_id + "\n").encode())
     elif found != cluster_id:
         raise SharedRootError(f"{root} belongs to cluster {found!r}, not {cluster_id!r} "
                               f"(cluster.cluster_id); use another shared_root or fix the id")

@@ -28,11 +28,11 @@ import sys
 import threading
 import time
 
-from .. import log, pipeline, systemd
-from ..config import Config
-from ..errors import HotfolderError
-from . import jobs, versions
-
+from hotfolder.cluster import jobs, versions
+from hotfolder.config.model import Config
+from hotfolder.engine import pipeline
+from hotfolder.errors import HotfolderError
+from hotfolder.runtime import log, systemd
 
 REGISTRATION_TTL = 15.0  # seconds a node stays registered after its last refresh (every TTL/3)
 
@@ -82,7 +82,8 @@ def run(config: Config, concurrency: int | None = None, name: str | None = None,
 
     from celery import signals  # imported here: local mode never needs Celery
 
-    from . import app as app_mod, tasks
+    from hotfolder.cluster import app as app_mod
+    from hotfolder.cluster import tasks
 
     app = app_mod.make_app(c)
     tasks.register(app)

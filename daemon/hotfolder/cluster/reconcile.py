@@ -13,10 +13,10 @@ import os
 import time
 from dataclasses import dataclass
 
-from .. import spool
-from ..config import Cluster, Folder
-from . import jobs
-from .store import Store
+from hotfolder.cluster import jobs
+from hotfolder.cluster.store import Store
+from hotfolder.config.model import Cluster, Folder
+from hotfolder.spool import fsnames
 
 
 @dataclass
@@ -68,7 +68,7 @@ def adopt_orphans(folders: list[Folder], records: jobs.Records, root) -> list[jo
             for name in names:
                 path = os.path.join(dirpath, name)
                 src = os.path.relpath(path, root)
-                if src in known or spool.is_ignored_name(name):
+                if src in known or fsnames.is_ignored_name(name):
                     continue
                 rel = os.path.relpath(path, folder.processing)
                 record = jobs.Record(jobs.new_job_id(), folder.name, rel, src, time.time())

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import redis
 
-from ..config import Cluster
+from hotfolder.config.model import Cluster
 
 _REFRESH = """
 local v = redis.call('GET', KEYS[1])

@@ -20,12 +20,14 @@ from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from .. import log, spool
-from ..config import Config, Folder
-from ..worker import Job, Result, process_one
-from . import jobs, versions
-from .app import TASK_NAME
-from .store import Holder, Store
+from hotfolder.cluster import jobs, versions
+from hotfolder.cluster.app import TASK_NAME
+from hotfolder.cluster.store import Holder, Store
+from hotfolder.config.model import Config, Folder
+from hotfolder.jobs import Job, Result
+from hotfolder.runtime import log
+from hotfolder.spool import atomic, fsnames, moves
+from hotfolder.workers.render import process_one
 
 TEST_HOLD = "HOTFOLDER_TEST_HOLD"  # tests only: a folder of files that hold or kill a render
 
@@ -103,8 +105,8 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> st
         logger.error("job_refused", reason=f"the message ({folder_name}, {src_rel}) does not match the job "
                      f"record ({record.folder}, {record.src})", outcome="noop")
         return "refused"
-    if spool.relative_name(record.rel) is None:  # a record's name is data: never a way out of the folders
-        logger.error("job_refused", reason=f"the record names {spool.display(record.rel)[:80]!r}, not a path "
+    if fsnames.relative_name(record.rel) is None:  # a record's name is data: never a way out of the folders
+        logger.error("job_refused", reason=f"the record names {fsnames.display(record.rel)[:80]!r}, not a path "
                      f"inside the folder's inbox", outcome="noop")
         return "refused"
     refusal = _refusal(ctx, folder_name, version)
@@ -128,7 +130,7 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> st
         record = ctx.records.read(job)  # again, now that we hold the lease
         # The original is where the claim put it: processing/ + its checked name (the
         # record's `src` only has to match the message).
-        if record is not None and spool.relative_name(record.rel) is None:
+        if record is not None and fsnames.relative_name(record.rel) is None:
             logger.error("job_refused", reason="the record changed to a name outside the folder", outcome="noop")
             return "refused"
         src = folder.processing / record.rel if record else None
@@ -143,7 +145,7 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> st
             return _end(ctx, logger, folder, record, src, ok=False, error=error, step="worker")
         record = record.started(ctx.node)
         ctx.records.write(record)
-        spool.remove_temp_outputs(folder, record.rel, f"{job}-")  # a killed attempt's leftovers
+        atomic.remove_temp_outputs(folder, record.rel, f"{job}-")  # a killed attempt's leftovers
         logger = logger.bind(attempt=record.attempts)
         try:
             _test_hook(job, record)
@@ -184,14 +186,14 @@ def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *
          step: str = "", outputs=(), duration_ms: float = 0.0) -> str:
     """The original to archive/ (or deleted) or failed/, then the record goes: the job is over."""
     if ok:
-        where = spool.finish(folder, spool.Claimed(record.rel, src))
+        where = moves.finish(folder, moves.Claimed(record.rel, src))
         logger.info("file_done", outputs=list(outputs), duration_ms=duration_ms, attempts=record.attempts,
                     archived=str(where) if where else None, outcome="ok")
     else:
-        where = spool.fail(folder, src, record.rel, error=error, step=step, attempts=record.attempts)
+        where = moves.fail(folder, src, record.rel, error=error, step=step, attempts=record.attempts)
         logger.warning("file_failed", reason=error, step=step, attempts=record.attempts, failed=str(where),
                        outcome="failed")
-    spool.remove_temp_outputs(folder, record.rel, f"{record.job}-")  # a killed attempt's leftovers
+    atomic.remove_temp_outputs(folder, record.rel, f"{record.job}-")  # a killed attempt's leftovers
     ctx.records.remove(record.job)
     store = ctx.store
     try:

@@ -26,8 +26,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from .. import __version__
-from ..config import Cluster, Config, Folder
+from hotfolder import __version__
+from hotfolder.config.model import Cluster, Config, Folder
 
 SAME, OTHER, MISSING = "same", "other", "missing"
 

@@ -33,8 +33,8 @@ from pathlib import Path
 import pyvips
 from PIL import Image, ImageCms
 
-from . import resample
-from .errors import InputError, ProfileError
+from hotfolder.engine import resample
+from hotfolder.engine.errors import InputError, ProfileError
 
 SRGB, KEEP = "srgb", "keep"
 # Probe colours, 8 levels a channel from 0 to 255: a profile that maps every one of them to

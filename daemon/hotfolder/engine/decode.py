@@ -30,15 +30,15 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import pyvips
 from PIL import Image
 
-from ..config import Rendition
-from . import heif, jpegscan, orient, raw
-from .colour import normalise_mode, srgb_icc
-from .errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
-from .geometry import draft_size
-from .resample import Frame
+from hotfolder.config.model import Rendition
+from hotfolder.engine import heif, jpegscan, orient, raw
+from hotfolder.engine.colour import normalise_mode, srgb_icc
+from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
+from hotfolder.engine.geometry import draft_size
+from hotfolder.engine.resample import Frame
 
 if TYPE_CHECKING:
-    from .metadata import Metadata  # which imports this module's format names: not at run time
+    from hotfolder.engine.metadata import Metadata  # which imports this module's format names: not at run time
 
 PIL_FORMATS = {
     "jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF",
@@ -77,7 +77,7 @@ def configure(max_image_pixels: int) -> None:
 def decode(src: Path, renditions: Sequence[Rendition], *, accepted_formats: Sequence[str],
            max_image_pixels: int, animation: str, raw_mode: str = "auto", threads: int = 1) -> Decoded:
     """Open `src` safely and decode it once, as small as every rendition allows."""
-    from .metadata import read_metadata  # metadata imports PIL_FORMATS from here
+    from hotfolder.engine.metadata import read_metadata  # metadata imports PIL_FORMATS from here
 
     if raw.is_raw(src):
         if RAW not in accepted_formats:
@@ -101,7 +101,7 @@ def decode(src: Path, renditions: Sequence[Rendition], *, accepted_formats: Sequ
 
 
 def _decode_raw(src: Path, renditions: Sequence[Rendition], max_image_pixels: int, mode: str) -> Decoded:
-    from .metadata import Metadata
+    from hotfolder.engine.metadata import Metadata
 
     with raw.open_raw(src, max_image_pixels) as opened:
         got = raw.develop(opened, renditions, mode, max_image_pixels)

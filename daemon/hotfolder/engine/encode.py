@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from ..config import Rendition, SetMetadata
-from .decode import PIL_FORMATS
-from .errors import ENCODE_ERRORS, InputError, describe, reraise_unless_input
-from .metadata import Metadata, save_options
+from hotfolder.config.model import Rendition, SetMetadata
+from hotfolder.engine.decode import PIL_FORMATS
+from hotfolder.engine.errors import ENCODE_ERRORS, InputError, describe, reraise_unless_input
+from hotfolder.engine.metadata import Metadata, save_options
 
 # Fast settings of no visible loss (bench/pipeline_speed.py --encoders).
 ENCODER_OPTIONS = {

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..errors import HotfolderError
+from hotfolder.errors import HotfolderError
 
 # What Pillow raises on a bad file. OSError is filtered further by `reraise_unless_input`.
 DECODE_ERRORS = (

@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-from ..config import Rendition
+from hotfolder.config.model import Rendition
 
 # EXIF orientation 5..8 store the picture on its side: width and height swap.
 SIDEWAYS = (5, 6, 7, 8)

@@ -24,8 +24,8 @@ import pi_heif
 import pyvips
 from PIL import Image
 
-from . import colour
-from .errors import InputError
+from hotfolder.engine import colour
+from hotfolder.engine.errors import InputError
 
 PIL_FORMAT = "HEIF"
 # How libheif words a refusal by its security limits (image size, tiles, boxes, memory),

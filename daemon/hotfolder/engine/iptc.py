@@ -21,8 +21,8 @@ import hashlib
 import struct
 from dataclasses import dataclass
 
-from ..config import SetMetadata
-from . import location
+from hotfolder.config.model import SetMetadata
+from hotfolder.engine import location
 
 IIM_RESOURCE, DIGEST_RESOURCE = 0x0404, 0x0425
 TAG_MARKER = 0x1C

@@ -19,11 +19,11 @@ from dataclasses import dataclass, replace
 
 from PIL import Image, PngImagePlugin
 
-from ..config import Rendition, SetMetadata
-from . import iptc, location, orient, rights
-from .decode import JPEG_FORMATS, PIL_FORMATS
-from .errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
-from .xmp import Packet, Unreadable, q
+from hotfolder.config.model import Rendition, SetMetadata
+from hotfolder.engine import iptc, location, orient, rights
+from hotfolder.engine.decode import JPEG_FORMATS, PIL_FORMATS
+from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
+from hotfolder.engine.xmp import Packet, Unreadable, q
 
 GPS_IFD_TAG = 0x8825
 # TIFF tags that describe the pixel layout of a TIFF source, not the photo: never copied.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from .errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
+from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 
 ORIENTATION_TAG = 0x0112
 TRANSPOSE_FOR = {

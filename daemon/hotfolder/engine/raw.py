@@ -37,11 +37,11 @@ from typing import TYPE_CHECKING, Sequence
 
 from PIL import Image
 
-from ..config import Rendition
-from . import jpegscan, orient
-from .errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
-from .geometry import SIDEWAYS, draft_size, oriented_size, plans_for
-from .resample import Frame
+from hotfolder.config.model import Rendition
+from hotfolder.engine import jpegscan, orient
+from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
+from hotfolder.engine.geometry import SIDEWAYS, draft_size, oriented_size, plans_for
+from hotfolder.engine.resample import Frame
 
 if TYPE_CHECKING:
     import rawpy
@@ -178,7 +178,7 @@ class _Preview:
         like any image's (LibRaw hands out a bitmap preview of whatever size its tags say,
         zero-filled past the file's end: 121 MP from a 8 KB DNG), and a JPEG's scans to
         engine/jpegscan's limit, before any pixel is copied or decoded."""
-        from .decode import our_pixel_limit  # decode imports this module
+        from hotfolder.engine.decode import our_pixel_limit  # decode imports this module
 
         rawpy = _rawpy()
         try:
@@ -216,7 +216,7 @@ class _Preview:
 
     def decode(self, renditions: Sequence[Rendition]) -> Developed:
         """Its pixels; a JPEG at the smallest DCT scale that covers every rendition."""
-        from .decode import draft  # decode imports this module
+        from hotfolder.engine.decode import draft  # decode imports this module
 
         if self.bitmap is not None:
             return Developed(self.bitmap, self.size, self.orientation, self.exif, srgb=False)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import pyvips
 from PIL import Image
 
-from .geometry import Plan
+from hotfolder.engine.geometry import Plan
 
 KERNEL = "lanczos3"  # the same filter as Pillow's LANCZOS: the SSIM guard holds
 REDUCING_GAP = 3.0  # box-shrink first only beyond 3x (Pillow's reducing_gap, as before)

@@ -23,10 +23,10 @@ import unicodedata
 
 from PIL import Image
 
-from ..config import SET_METADATA_KEYS, Rendition, SetMetadata
-from . import orient
-from .errors import DECODE_ERRORS
-from .xmp import Packet, Property, Unreadable, q
+from hotfolder.config.model import SET_METADATA_KEYS, Rendition, SetMetadata
+from hotfolder.engine import orient
+from hotfolder.engine.errors import DECODE_ERRORS
+from hotfolder.engine.xmp import Packet, Property, Unreadable, q
 
 ARTIST_TAG, COPYRIGHT_TAG = 0x013B, 0x8298
 EXIF_IFD_TAG, DATETIME_ORIGINAL_TAG, DATETIME_TAG = 0x8769, 0x9003, 0x0132

@@ -34,7 +34,7 @@ import math
 
 from PIL import Image, ImageChops, ImageFilter
 
-from ..config import Sharpen
+from hotfolder.config.model import Sharpen
 
 REFERENCE_DOWNSCALE = 4.0  # the downscale at which `amount` applies as given
 MIN_STRENGTH = 0.25

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from PIL import Image
 
-from .geometry import Plan, as_stored
-from .orient import upright
-from .resample import Frame, Frames
+from hotfolder.engine.geometry import Plan, as_stored
+from hotfolder.engine.orient import upright
+from hotfolder.engine.resample import Frame, Frames
 
 # What the bands are: new_from_memory() says "multiband" for LA and RGBA.
 INTERPRETATION = {"L": "b-w", "LA": "b-w", "RGB": "srgb", "RGBA": "srgb"}

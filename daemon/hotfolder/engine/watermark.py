@@ -27,8 +27,8 @@ from pathlib import Path
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
-from ..config import Watermark
-from .errors import DECODE_ERRORS, WatermarkError, describe
+from hotfolder.config.model import Watermark
+from hotfolder.engine.errors import DECODE_ERRORS, WatermarkError, describe
 
 
 def apply_watermark(im: Image.Image, wm: Watermark) -> Image.Image:

@@ -19,8 +19,8 @@ import copy
 import io
 import re
 import xml.etree.ElementTree as ET
-from xml.parsers import expat
 from dataclasses import dataclass
+from xml.parsers import expat
 
 NS = {
     "x": "adobe:ns:meta/",

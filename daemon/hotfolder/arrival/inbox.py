@@ -1,0 +1,229 @@
+"""One inbox: candidates from events and scans, and the rules that make one ready.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hotfolder.arrival.lease import LEASE_RECHECK, LEASE_RECHECK_FIRST, open_for_writing
+from hotfolder.arrival.waker import Waker
+from hotfolder.config.model import Folder
+from hotfolder.runtime import log
+from hotfolder.spool import nofollow
+from hotfolder.spool.fsnames import is_ignored_path, walk_files
+from hotfolder.spool.moves import swapped_folder
+
+# A file written but never closed (a stalled upload) is taken after this long
+# without any change, rather than waiting forever.
+OPEN_WRITER_GRACE = 60.0
+
+
+EMPTY_FILE_GRACE = 5.0  # a zero-byte file is likely still being created
+
+
+@dataclass
+class Candidate:
+    path: Path
+    size: int = -1
+    mtime_ns: int = -1
+    changed: float = 0.0  # monotonic time of the last change seen
+    # Did the writer close it? True after a close-write or a move in, False after a
+    # create or a write event, None when unknown (found by a scan, or polled).
+    closed: bool | None = None
+    recheck: float = 0.0  # the kernel said a writer holds it open: ask again then
+    lease_wait: float = 0.0  # the last wait before asking the kernel again
+
+    def due(self, quiet: float) -> float:
+        """When `Inbox.ready` may take it, as far as is known now (the same rules)."""
+        if self.closed is False:
+            return self.changed + OPEN_WRITER_GRACE  # or sooner: its close event wakes us
+        if self.size == 0:
+            return max(self.recheck, self.changed + EMPTY_FILE_GRACE)
+        return max(self.recheck, self.changed + quiet)
+
+
+class Inbox:
+    """The candidates of one watched folder."""
+
+    def __init__(self, folder: Folder, max_pending: int, waker: "Waker | None" = None):
+        self.waker = waker or Waker()
+        self.folder = folder
+        self.max_pending = max_pending
+        self._lock = threading.Lock()
+        self._pending: dict[Path, Candidate] = {}
+        self._rescan_due = threading.Event()
+        self._rescan_due.set()  # files already waiting at start
+        self._scan = None
+        self._next_rescan = 0.0
+        self._warned: set[Path] = set()
+        # False while the Watcher has the inbox in an outage (missing, or a folder of it
+        # swapped for a link): nothing is handed out, nothing is scanned.
+        self.available = True
+
+    # -- called from the observer thread
+    def note(self, path: Path, closed: bool | None = None, kind_known: bool = True) -> None:
+        if is_ignored_path(path, self.folder.inbox):
+            return
+        now = time.monotonic()
+        with self._lock:
+            cand = self._pending.get(path)
+            if cand is not None:
+                cand.changed = now
+                if kind_known:
+                    cand.closed = closed
+            elif len(self._pending) < self.max_pending:
+                self._pending[path] = Candidate(path, changed=now, closed=closed)
+            else:
+                self._rescan_due.set()  # no room: the rescan will find it later
+                return
+        if cand is None or closed:
+            self.waker.wake()  # a new file, or one its writer closed: worth a look now
+
+    def adopt(self, folder: Folder) -> "Inbox":
+        """Serve the same inbox under a reloaded config; its candidates are kept."""
+        self.folder = folder
+        self._rescan_due.set()  # the new observer may have missed events meanwhile
+        return self
+
+    def _unreadable(self, folder: Path, exc: OSError) -> None:
+        if folder not in self._warned:  # once per folder, not at every rescan
+            self._warned.add(folder)
+            log.get("watcher").warning("inbox_folder_unreadable", folder=str(folder), reason=str(exc),
+                                       action="its files are not taken: make it readable by the daemon's user")
+
+    def request_rescan(self) -> None:
+        self._rescan_due.set()
+
+    def offer(self, path: Path) -> None:
+        """Look at this path again soon (e.g. a same-named file waited for its turn).
+
+        What the events said of its writer stands: a re-upload still being written
+        keeps its "open" mark."""
+        self.note(path, kind_known=False)
+
+    # -- called from the supervisor's loop
+    def _fill_from_scan(self, now: float) -> None:
+        if not self.available:
+            self._scan = None  # a scan begun before the outage is begun again after it
+            return
+        if self._scan is None:
+            if not self._rescan_due.is_set() and now < self._next_rescan:
+                return
+            self._rescan_due.clear()
+            self._scan = walk_files(self.folder.inbox, self._unreadable)
+            self._next_rescan = now + self.folder.rescan_interval
+        with self._lock:
+            room = self.max_pending - len(self._pending)
+        added = []
+        while room > 0:
+            path = next(self._scan, None)
+            if path is None:
+                self._scan = None
+                break
+            if path not in self._pending:
+                added.append(path)
+                room -= 1
+        if added:
+            with self._lock:
+                for path in added:
+                    # Found by a scan, not an event: its mtime alone says whether it is still.
+                    self._pending.setdefault(path, Candidate(path, changed=now - self.folder.quiet_period))
+
+    def ready(self, limit: int, now: float | None = None) -> list[Path]:
+        """Up to `limit` paths whose size and mtime held still for the quiet period."""
+        now = time.monotonic() if now is None else now
+        self._fill_from_scan(now)
+        quiet = self.folder.quiet_period
+        out: list[Path] = []
+        gone: list[Path] = []
+        with self._lock:
+            items = list(self._pending.values())
+        for cand in items:
+            if len(out) >= limit:
+                break
+            first_look = cand.size < 0
+            if not first_look and now < cand.due(quiet):
+                continue  # not yet (no lstat: a flood of waiting files costs nothing)
+            st = _lstat(cand.path)
+            if st is None:
+                gone.append(cand.path)
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                gone.append(cand.path)
+                continue
+            seen = (st.st_size, st.st_mtime_ns)
+            if cand.closed is False and now - cand.changed < OPEN_WRITER_GRACE:
+                continue  # still open for writing: wait for its close event
+            if now - cand.changed < OPEN_WRITER_GRACE and open_for_writing(cand.path):
+                # Events can miss a writer (a scan after a start or a reload, a rename
+                # or a hard link of a file still open elsewhere, whose close the inbox
+                # never sees): the kernel knows better. Ask it again soon, then less often.
+                cand.lease_wait = min(LEASE_RECHECK, 2 * cand.lease_wait or LEASE_RECHECK_FIRST)
+                cand.recheck = now + cand.lease_wait
+                continue
+            if st.st_size == 0 and now - cand.changed < EMPTY_FILE_GRACE:
+                if first_look:
+                    cand.size, cand.mtime_ns = st.st_size, st.st_mtime_ns
+                continue
+            if first_look:
+                cand.size, cand.mtime_ns = seen
+                # Untouched for the quiet period already (waiting since before we
+                # started, or renamed in whole): no second look needed. A file
+                # being written has a fresh mtime, or write events marked it open.
+                age = time.time() - st.st_mtime_ns / 1e9
+                if age >= quiet:
+                    out.append(cand.path)
+                elif cand.closed is not False and age >= 0:
+                    # Its mtime says when its bytes last changed: the quiet period runs
+                    # from then, not from the event (a file written just before it was
+                    # renamed in needs only the rest of it).
+                    cand.changed = min(cand.changed, now - age)
+            elif seen != (cand.size, cand.mtime_ns):
+                cand.size, cand.mtime_ns = seen
+                cand.changed = now
+            else:
+                out.append(cand.path)
+        if out and not self._claimable():
+            return []  # kept as candidates: taken once the outage is over
+        with self._lock:
+            for path in gone + out:
+                self._pending.pop(path, None)
+        return out
+
+    def _claimable(self) -> bool:
+        """No folder of this folder's is a link now (checked as files are handed out, ~50
+        syscalls a batch, so a swap between the Watcher's checks holds claims back at once);
+        False marks the inbox unavailable until the Watcher's next check says otherwise."""
+        if self.available and swapped_folder(self.folder):
+            self.available = False
+        return self.available
+
+    def pending_count(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def next_due(self) -> float | None:
+        """When the soonest candidate's quiet period ends (monotonic), so the loop can
+        look at it then instead of at its next tick."""
+        quiet = self.folder.quiet_period
+        with self._lock:
+            return min((c.due(quiet) for c in self._pending.values()), default=None)
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    """lstat, also of a path longer than PATH_MAX (reached by its folders' descriptors:
+    nofollow.lstat), so such a file is taken, and refused with its reason, not lost sight of."""
+    try:
+        return os.lstat(path)
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            return None
+    try:
+        return nofollow.lstat(path)
+    except OSError:
+        return None

@@ -1,0 +1,38 @@
+"""Which file system a folder is on, and whether it must be polled (no inotify on shares).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from hotfolder.config.model import Folder
+
+NETWORK_FS = {
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "fuse.sshfs", "9p", "afs", "ceph",
+    "glusterfs", "fuse.glusterfs", "lustre", "gpfs", "fuse.s3fs", "fuse.rclone", "davfs",
+    "fuse.davfs2", "virtiofs", "fuse",
+}
+
+
+def filesystem_type(path: Path, mounts: str = "/proc/self/mounts") -> str:
+    """The type of the file system holding `path`, from the mount table."""
+    path = Path(os.path.realpath(path))
+    best, best_type = "", ""
+    try:
+        with open(mounts, encoding="utf-8") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 3:
+                    continue
+                mnt = parts[1].replace("\\040", " ")
+                if (path == Path(mnt) or Path(mnt) in path.parents) and len(mnt) >= len(best):
+                    best, best_type = mnt, parts[2]
+    except OSError:
+        pass
+    return best_type
+
+
+def use_polling(folder: Folder, mounts: str = "/proc/self/mounts") -> bool:
+    if folder.watch != "auto":
+        return folder.watch == "poll"
+    return filesystem_type(folder.inbox, mounts) in NETWORK_FS

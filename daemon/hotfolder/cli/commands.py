@@ -1,0 +1,137 @@
+"""The parser, the table of commands, and main(argv) -> exit code (tests call it directly).
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from hotfolder import __version__
+from hotfolder.cli.check import cmd_check_config
+from hotfolder.cli.process import cmd_process
+from hotfolder.cli.requeue import cmd_requeue
+from hotfolder.cli.run import cmd_run, cmd_worker
+from hotfolder.cli.status import cmd_status
+from hotfolder.config import locate as configfile
+from hotfolder.config.model import ConfigError
+from hotfolder.supervisor.locks import AlreadyRunning
+
+EPILOG = "Config reference: README.md, section 'Config reference'."
+
+
+CONFIG_HELP = (f"the YAML config file (default: ${configfile.ENV}, else "
+               + ", else ".join(str(p) for p in configfile.PLACES) + ")")
+
+
+LEVELS = ("debug", "info", "warning", "error")
+
+
+LEVEL_HELP = ("how much to log: debug (every rendition written, and each line's details), "
+              "info (one line per file; the default), warning (problems only), error")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hotfolder",
+        description="Watch hot folders and turn every image dropped there into the renditions a YAML config asks for.",
+        epilog=EPILOG,
+    )
+    p.add_argument("--version", action="version", version=f"hotfolder {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def config_arg(sp, positional=False):
+        sp.add_argument("--config", "-c", metavar="FILE", type=Path, help=CONFIG_HELP)
+        if positional:  # `check-config FILE` as well as --config FILE
+            sp.add_argument("config_pos", metavar="FILE", type=Path, nargs="?", help="the same as --config FILE")
+
+    run = sub.add_parser("run", help="watch the folders and render files as they arrive (foreground)",
+                         description="Watch the configured folders in the foreground until SIGTERM or Ctrl-C.")
+    config_arg(run)
+    run.add_argument("--log-format", choices=("json", "console"), default="json",
+                     help="json: one JSON object per line on stderr (default); console: for people")
+    run.add_argument("--log-level", choices=LEVELS, default="info", help=LEVEL_HELP)
+
+    check = sub.add_parser("check-config", help="validate a config file; exit 0 if usable, 1 if not",
+                           description="Validate a config file. Prints what to change and exits 1 if it is not usable.")
+    config_arg(check, positional=True)
+
+    status = sub.add_parser("status", help="show what the running daemon is doing; exit 1 if it is not running",
+                            description="Read the status snapshot the running daemon keeps current.")
+    config_arg(status)
+    status.add_argument("--json", action="store_true", help="print the raw snapshot as JSON")
+
+    process = sub.add_parser("process", help="render the given files once, through the same pool, and exit",
+                             description="Render files once with a folder's renditions; the originals stay where they are.")
+    config_arg(process)
+    process.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or folders of them")
+    process.add_argument("--folder", help="which configured folder's renditions and output to use (default: the first)")
+    process.add_argument("--output", "-o", type=Path, metavar="DIR", help="write the outputs here instead of the folder's output")
+    process.add_argument("--log-format", choices=("json", "console"), default="console",
+                         help="console: for people (default); json: one JSON object per line")
+    process.add_argument("--log-level", choices=LEVELS, default="warning",
+                         help="warning: the files that failed (default); info: every file; "
+                              "debug: everything, without the progress bar")
+
+    requeue = sub.add_parser("requeue", help="list failed files, or move them back to the inbox to try again",
+                             description="Without arguments: list the failed files and why they failed. With "
+                                         "NAME (a file in failed/, by name or path), a glob ('*.jpg', quoted) "
+                                         "or --all: move them back to their inbox (their .error.json goes).")
+    config_arg(requeue)
+    which = requeue.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true", help="every failed file of every folder")
+    which.add_argument("names", nargs="*", default=[], metavar="NAME",
+                       help="failed files: names as listed, paths, or globs")
+    worker = sub.add_parser("worker", help="cluster mode: render jobs from the cluster's queue on this machine",
+                            description="Serve a hotfolder cluster (cluster.enabled in the config): check the "
+                                        "shared root, then render jobs with Celery's worker until SIGTERM.")
+    config_arg(worker)
+    worker.add_argument("--concurrency", "-j", type=int, metavar="N",
+                        help="render processes (default: cluster.concurrency, else one per core)")
+    worker.add_argument("--name", "-n", metavar="NAME", help="node name, %%h = host name (default hotfolder@%%h)")
+    worker.add_argument("--log-format", choices=("json", "console"), default="json")
+    worker.add_argument("--log-level", choices=LEVELS, default="info", help=LEVEL_HELP)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command != "run":
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
+    try:
+        _find_config(args)
+        return COMMANDS[args.command](args)
+    except configfile.NoConfig as exc:
+        print(f"hotfolder {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        if len(exc.problems) == 1:
+            print(f"hotfolder: config error: {exc}", file=sys.stderr)
+        else:  # one per line, each with its FILE:LINE:COLUMN, as compilers do
+            print(f"hotfolder: config error: {exc.source}: {len(exc.problems)} problems:", file=sys.stderr)
+            for line in exc.lines():
+                print(f"  {line}", file=sys.stderr)
+        return 1
+    except AlreadyRunning as exc:
+        print(f"hotfolder: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _find_config(args) -> None:
+    """--config, or the first of the usual places; said on stderr when not given."""
+    found = configfile.find(getattr(args, "config_pos", None) or args.config)
+    if found.origin:
+        print(found.said(), file=sys.stderr)
+    args.config = found.path
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "check-config": cmd_check_config,
+    "status": cmd_status,
+    "process": cmd_process,
+    "requeue": cmd_requeue,
+    "worker": cmd_worker,
+}

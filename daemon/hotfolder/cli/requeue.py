@@ -1,0 +1,107 @@
+"""`hotfolder requeue`.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from hotfolder.config import load
+
+
+def cmd_requeue(args) -> int:
+    from hotfolder.spool import moves
+    from hotfolder.spool.failed_files import failed_originals
+
+    cfg = load.load(args.config)
+    if not args.all and not args.names:
+        return _list_failed(cfg)
+    problems = 0
+    failed = list(failed_originals(cfg.folders))  # each file once, with the folder it failed in
+    if args.all:
+        targets = failed
+    else:
+        chosen: dict = {}  # in the order named, each once
+        for name in args.names:
+            found = _failed_matching(failed, name)
+            if not found:
+                shown = ", ".join(_shown(f, p) for f, p in failed[:5]) + (", …" if len(failed) > 5 else "")
+                print(f"hotfolder: no failed file matches {name!r} "
+                      f"({'failed files: ' + shown if failed else 'failed/ is empty'}; "
+                      "`hotfolder requeue` lists them)", file=sys.stderr)
+                problems += 1
+            chosen.update(dict.fromkeys(found))
+        targets = list(chosen)
+    moved = 0
+    for folder, path in targets:
+        try:
+            dst = moves.requeue(folder, path)
+        except FileNotFoundError:
+            print(f"hotfolder: {path} is gone (requeued already?)", file=sys.stderr)
+            problems += 1
+            continue
+        except (moves.UnsafeRecord, OSError) as exc:  # a record naming a path, a folder swapped for a link
+            print(f"hotfolder: not requeued: {exc}", file=sys.stderr)
+            problems += 1
+            continue
+        print(f"requeued {_shown(folder, path)} -> {dst}")
+        moved += 1
+    print(f"{moved} file(s) requeued")
+    return 1 if problems else 0
+
+
+def _failed_matching(failed: list, name: str) -> list:
+    """The failed files `name` stands for: a path to one, or a name or glob matched
+    against the names and paths in failed/ — as listed, first (a user's own file may be
+    named `x.error.json`); failing that, a record's path stands for its original."""
+    from fnmatch import fnmatchcase
+
+    from hotfolder.spool.records import SIDECAR
+
+    given = Path(name).absolute().parent.resolve() / Path(name).name
+    record_of = name.endswith(SIDECAR)
+    for path, pattern in ((given, name), (_original_of(given), name[: -len(SIDECAR)]) if record_of else (None, None)):
+        if path is None:
+            continue
+        # A path given (or a shell glob, expanded): never followed, a failed entry may be a refused symlink.
+        exact = [(f, p) for f, p in failed if p == path]
+        if exact:
+            return exact
+        globbed = [(f, p) for f, p in failed if any(fnmatchcase(shown, pattern) for shown in (
+                   p.relative_to(f.failed).as_posix(), p.name, f"{f.name}/{p.relative_to(f.failed).as_posix()}"))]
+        if globbed:
+            return globbed
+    return []
+
+
+def _list_failed(cfg) -> int:
+    from hotfolder.spool import records
+    from hotfolder.spool.failed_files import failed_originals
+
+    total = 0
+    found = list(failed_originals(cfg.folders))
+    for folder in cfg.folders:
+        failed = sorted(p for f, p in found if f is folder)
+        total += len(failed)
+        print(f"{folder.name}: {len(failed)} failed file(s) in {folder.failed}")
+        width = max((len(_shown(folder, p)) for p in failed), default=0)
+        for path in failed:
+            record = records.read_failure(folder, path) or {}
+            why = record.get("error", "(no record of why)")
+            when = f"{record['time']}, attempt {record.get('attempts', '?')}: " if record.get("time") else ""
+            print(f"  {_shown(folder, path):<{width}}  {when}{why}")
+    if total:
+        print("requeue with: hotfolder requeue NAME …, a quoted glob ('*.jpg'), or --all")
+    return 0
+
+
+def _shown(folder, path: Path) -> str:
+    from hotfolder.spool.fsnames import display
+
+    return display(path.relative_to(folder.failed).as_posix())
+
+
+def _original_of(path: Path) -> Path:
+    """`x.jpg.error.json` stands for `x.jpg`."""
+    from hotfolder.spool.records import SIDECAR
+
+    return path.with_name(path.name[: -len(SIDECAR)]) if path.name.endswith(SIDECAR) else path

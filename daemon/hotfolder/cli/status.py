@@ -1,0 +1,94 @@
+"""`hotfolder status`.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+from hotfolder.config import load
+
+
+def cmd_status(args) -> int:
+    from hotfolder.status import daemon_alive, read_snapshot
+    from hotfolder.supervisor.instance import holder
+
+    status_file = load.status_file_of(args.config)
+    snap = read_snapshot(status_file)
+    fresh = snap is not None and daemon_alive(snap)
+    lock = holder(status_file.parent)  # the instance lock says whether a daemon runs, not the snapshot's age
+    running = fresh if lock.held is None else lock.held
+    stale = _stale_snapshot(snap, lock, fresh) if running else None
+    if args.json:
+        extra = {"running": running}
+        if stale:
+            extra.update(pid=lock.pid, snapshot_stale=stale)
+        print(json.dumps({**(snap or {}), **extra}, indent=1))
+        return 0 if running else 1
+    if stale:
+        pid = lock.pid if lock.pid is not None else "unknown"
+        print(f"hotfolder is running (pid {pid}), status snapshot stale since {_when(stale['since'])}: "
+              f"{stale['reason']}")
+        if snap is not None:
+            print(f"  last counts: processed {snap.get('processed')}, failed {snap.get('failed')} "
+                  f"(snapshot of pid {snap.get('pid')})")
+        return 0
+    if snap is None:
+        print(f"hotfolder is not running (no status file at {status_file})")
+        return 1
+    if not running:
+        print(f"hotfolder is not running (last seen {_ago(snap.get('updated', 0))}, "
+              f"pid {snap.get('pid')}, state {snap.get('state')})")
+        print(f"  last counts: processed {snap.get('processed')}, failed {snap.get('failed')}")
+        return 1
+    print(f"hotfolder is {snap['state']} (pid {snap['pid']}, up {_duration(time.time() - snap['started'])})")
+    print(f"  processed  {snap['processed']:<6} files rendered and archived since the start")
+    print(f"  failed     {snap['failed']:<6} files moved to failed/ since the start "
+          f"({snap.get('in_failed', 0)} in failed/ now; `hotfolder requeue` lists them)")
+    print(f"  queued     {snap['queued'] + snap['waiting']}")
+    print(f"  in flight  {snap['in_flight']}")
+    print(f"  workers    {snap['workers_alive']}/{snap['workers']} alive")
+    for busy in snap.get("current", []):
+        print(f"    pid {busy['pid']}: {busy['file']} ({busy['seconds']} s)")
+    cluster = snap.get("cluster")
+    if cluster:  # the head of a cluster: the counts above are cluster-wide
+        oldest = cluster.get("oldest_claimed_s")
+        print(f"  cluster    {cluster.get('cluster_id')} on {cluster.get('shared_root')}, broker {cluster.get('broker')}")
+        print(f"    queue length     {cluster.get('queue_length')}")
+        print(f"    oldest claimed   {'-' if oldest is None else _duration(oldest)}")
+        for node, n in sorted((cluster.get("per_node") or {}).items()):
+            print(f"    rendering on {node}: {n}")
+        for folder, by_node in sorted((cluster.get("nodes") or {}).items()):
+            nodes = ", ".join(f"{node} ({state})" for node, state in by_node.items()) or "none registered"
+            print(f"    folder {folder}: config version {(cluster.get('versions') or {}).get(folder)}; nodes: {nodes}")
+    if snap.get("message"):
+        print(f"  note       {snap['message']}")
+    return 0
+
+
+def _stale_snapshot(snap: dict | None, lock, fresh: bool) -> dict | None:
+    """Why the snapshot of a running daemon is not current (None when it is): the note the
+    daemon left in its lock, else the snapshot's own age (or another daemon's pid)."""
+    note = lock.note or {}
+    if note.get("status_unwritable_since"):
+        return {"since": note["status_unwritable_since"], "reason": f"cannot be written: {note.get('reason')}"}
+    if fresh and (lock.pid is None or snap.get("pid") == lock.pid):
+        return None
+    return {"since": (snap or {}).get("updated") or None,
+            "reason": "not written by the running daemon (it may be starting, or could not say why)"}
+
+
+def _when(ts: float | None) -> str:
+    if not ts:
+        return "its start (never written)"
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(float(ts)))} ({_ago(ts)})"
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    h, rem = divmod(seconds, 3600)
+    m, s = divmod(rem, 60)
+    return f"{h}h{m:02d}m{s:02d}s" if h else f"{m}m{s:02d}s"
+
+
+def _ago(ts: float) -> str:
+    return f"{_duration(time.time() - float(ts))} ago" if ts else "never"

@@ -1,0 +1,2 @@
+"""The YAML config: parsed, checked, every problem at once with its line; plain data after.
+"""

@@ -1,0 +1,47 @@
+"""Which config file a command uses when `--config` is not given.
+
+The order: `$HOTFOLDER_CONFIG`, then `./config/hotfolder.yaml` (a checkout of this
+repository), then `/etc/hotfolder/hotfolder.yaml` (what systemd/install.sh installs).
+A command that found its config this way says which one (one line on stderr), so a
+status or requeue never silently acts on another daemon's folders.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from hotfolder.errors import HotfolderError
+
+ENV = "HOTFOLDER_CONFIG"
+PLACES = (Path("config/hotfolder.yaml"), Path("/etc/hotfolder/hotfolder.yaml"))
+
+
+class NoConfig(HotfolderError):
+    """No --config, and none of the usual places holds a config."""
+
+
+@dataclass(frozen=True)
+class Found:
+    path: Path
+    origin: str  # how it was found, for the one line that says so; "" when given
+
+    def said(self) -> str:
+        return f"hotfolder: using {self.path} ({self.origin}; --config FILE for another)"
+
+
+def find(given: Path | None, environ=os.environ, places: tuple[Path, ...] = PLACES) -> Found:
+    """The config to use: `given`, else the first of $HOTFOLDER_CONFIG and `places`.
+    $HOTFOLDER_CONFIG is used even if the file is missing: it says what was meant, and
+    loading it then says it cannot be read."""
+    if given is not None:
+        return Found(given, "")
+    if environ.get(ENV):
+        return Found(Path(environ[ENV]), f"from ${ENV}")
+    for place in places:
+        if place.is_file():
+            where = "found in the current folder" if not place.is_absolute() else "the system's config"
+            return Found(place, where)
+    tried = ", ".join(str(p) for p in places)
+    raise NoConfig(f"no config given and none found (tried ${ENV}, {tried}); "
+                   "give one with --config FILE, or start from config/hotfolder.yaml of the repository")

@@ -1,0 +1,301 @@
+"""The config as plain data: frozen dataclasses and the choices of each key (no I/O).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hotfolder import redact
+from hotfolder.config.problems import Problem
+from hotfolder.errors import HotfolderError
+
+OPERATIONS = ("fit", "fill", "scale", "none")
+
+
+FORMATS = ("jpeg", "png", "webp", "avif", "same")
+
+
+INPUT_FORMATS = ("jpeg", "png", "webp", "tiff", "gif", "bmp", "avif", "heic", "raw")
+
+
+DEFAULT_FORMATS = ("jpeg", "png", "webp", "tiff", "heic", "raw")
+
+
+RAW_MODES = ("auto", "preview", "develop")  # a camera RAW: its embedded JPEG preview, or demosaiced
+
+
+COLOR_PROFILES = ("srgb", "keep")  # or the path of an ICC profile
+
+
+POSITIONS = (
+    "top-left", "top", "top-right",
+    "left", "center", "right",
+    "bottom-left", "bottom", "bottom-right",
+)
+
+
+METADATA = ("keep", "strip-gps", "strip-all", "copyright-only")
+
+
+CROPS = ("center", "attention", "entropy")
+
+
+WATERMARK_SIZE_OF = ("shorter", "width", "height")
+
+
+SET_METADATA_KEYS = ("artist", "copyright", "credit", "usage_terms")
+
+
+SET_METADATA_FIELDS = {"year", "folder"}
+
+
+# `max_bytes` units: SI (KB = 1000 bytes) and binary (KiB = 1024 bytes), case aside.
+BYTE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "kib": 1024, "mib": 1024**2}
+
+
+MIN_MAX_BYTES = 1000
+
+
+WATCH_MODES = ("auto", "inotify", "poll")
+
+
+ON_SUCCESS = ("archive", "delete")
+
+
+ANIMATION = ("first-frame", "fail")
+
+
+TEMPLATE_FIELDS = {"stem", "rendition", "ext", "name", "folder", "source_ext"}
+
+
+NAME_CLASH = ("suffix", "replace", "fail")
+
+
+NOTIFY_EVENTS = ("failed", "paused", "reload_refused", "worker_lost", "recovered")
+
+
+DEFAULT_NOTIFY_EVENTS = ("failed", "paused")
+
+
+MAX_QUEUE_SIZE = 100_000
+
+
+HTTP_DEFAULT_HOST = "127.0.0.1"
+
+
+class ConfigError(HotfolderError):
+    """The config cannot be used; the message says where and what to change.
+
+    `problems` holds every problem found, each with its YAML line and column;
+    `source`, `key` and `reason` are those of the first (for callers that show one)."""
+
+    def __init__(self, source: str, key: str, reason: str, problems: tuple[Problem, ...] = ()):
+        self.source, self.key, self.reason = source, key, reason
+        self.problems = problems or (Problem(source, key, reason),)
+        self.line, self.column = self.problems[0].line, self.problems[0].column
+        if len(self.problems) == 1:
+            message = str(self.problems[0])
+        else:  # one line: it also goes into logs and the status
+            message = f"{len(self.problems)} problems: " + "; ".join(self.lines())
+        super().__init__(message)
+
+    @classmethod
+    def of(cls, found: list[Problem]) -> "ConfigError":
+        first = found[0]
+        return cls(first.source, first.key, first.reason, tuple(found))
+
+    def lines(self) -> list[str]:
+        """One line per problem: `FILE:LINE:COLUMN: KEY: REASON`."""
+        return [str(p) for p in self.problems]
+
+
+@dataclass(frozen=True)
+class Watermark:
+    text: str | None = None
+    image: Path | None = None
+    position: str = "bottom-right"
+    opacity: float = 0.5
+    margin: float = 0.02  # fraction of the image's shorter side
+    size: float = 0.25  # watermark width as a fraction of the side named by size_of
+    size_of: str = "shorter"  # shorter: the same mark on a portrait and a landscape; width: the old sizing
+
+
+@dataclass(frozen=True)
+class Sharpen:
+    """An unsharp mask, as Photoshop's: at a downscale by 4 or more it is applied as
+    given; smaller downscales get less (engine/sharpen.py says how much and why)."""
+
+    radius: float  # sigma of the Gaussian, in output pixels
+    amount: float  # 1.0 is Photoshop's 100 %
+    threshold: int  # 0-255: smaller differences from the blurred image are left alone
+    preset: str = "custom"
+
+
+SHARPEN_PRESETS = {
+    "low": Sharpen(radius=0.5, amount=0.35, threshold=2, preset="low"),
+    "standard": Sharpen(radius=0.6, amount=0.6, threshold=2, preset="standard"),
+    "high": Sharpen(radius=0.7, amount=1.0, threshold=2, preset="high"),
+}
+
+
+@dataclass(frozen=True)
+class SetMetadata:
+    """Rights fields written into every output (templates: `{year}`, `{folder}`)."""
+
+    artist: str | None = None
+    copyright: str | None = None
+    credit: str | None = None
+    usage_terms: str | None = None
+
+
+@dataclass(frozen=True)
+class Rendition:
+    name: str
+    operation: str = "fit"
+    width: int | None = None
+    height: int | None = None
+    scale: float | None = None
+    format: str = "same"
+    quality: int = 85
+    watermark: Watermark | None = None
+    filename: str = "{stem}_{rendition}.{ext}"
+    orient: bool = True
+    metadata: str = "strip-gps"
+    upscale: bool = False
+    background: tuple[int, int, int] = (255, 255, 255)
+    sharpen: Sharpen | None = None  # an unsharp mask after resampling; None: not sharpened
+    crop: str = "center"  # fill only: center, or libvips' smartcrop (attention, entropy)
+    set_metadata: SetMetadata | None = None  # copyright and credit written into EXIF and XMP
+    max_bytes: int | None = None  # the output never exceeds this (quality lowered as needed)
+    progressive: bool = False  # JPEG only
+    color_profile: str = "srgb"  # srgb, keep, or the absolute path of an RGB ICC profile
+
+    @property
+    def target_box(self) -> tuple[int, int] | None:
+        if self.operation in ("fit", "fill"):
+            return (self.width, self.height)  # type: ignore[return-value]
+        return None
+
+
+@dataclass(frozen=True)
+class Folder:
+    name: str
+    inbox: Path
+    output: Path
+    failed: Path
+    processing: Path
+    archive: Path | None
+    renditions: tuple[Rendition, ...]
+    on_success: str = "archive"
+    watch: str = "auto"
+    quiet_period: float = 0.1
+    rescan_interval: float = 30.0
+    output_mode: int = 0o644
+    output_group: str | None = None
+    animation: str = "first-frame"
+    # Two originals whose outputs would have the same name (a.jpg and a.png): `suffix`
+    # gives the later one distinct names, `replace` lets it replace, `fail` fails it.
+    on_name_clash: str = "suffix"
+    raw: str = "auto"  # camera RAWs: preview, develop, or auto (the preview when it is large enough)
+    # Set from the rest of the config (not keys of the folder):
+    temp_token: str = "0" * 12  # marks our temp files (see spool.temp_prefix)
+    names_dir: Path | None = None  # who owns which output name (see names.py); None: not tracked
+    slot: int = 0  # set by the service: this folder's place in the shared per-folder counts (stats.FolderSlots)
+
+    def all_dirs(self) -> list[Path]:
+        dirs = [self.inbox, self.output, self.failed, self.processing]
+        if self.archive is not None:
+            dirs.append(self.archive)
+        return dirs
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """`cluster:` — render on several machines through Celery + Redis (off by default).
+    See docs/cluster.md; hotfolder.cluster holds the code that uses it."""
+
+    enabled: bool = False
+    broker_url: str = field(default="", metadata=redact.URL)  # may hold a password
+    queue: str = "hotfolder"
+    cluster_id: str = ""
+    shared_root: Path | None = None
+    path_map: tuple[tuple[Path, Path], ...] = ()  # (head path, this node's path), longest first
+    task_time_limit: float = 300.0
+    task_soft_time_limit: float = 240.0
+    visibility_timeout: float = 900.0
+    lease_ttl: float = 60.0
+    max_attempts: int = 3
+    reconcile_interval: float = 60.0
+    stale_after: float = 1200.0
+    max_in_flight: int = 64
+    concurrency: int = 0  # 0: one process per core of the worker's machine
+    max_tasks_per_child: int = 200
+    max_memory_per_child_mb: int = 1024  # 0: no limit
+
+    __repr__ = redact.dataclass_repr
+
+
+@dataclass(frozen=True)
+class Http:
+    """`http:` — the listener for /metrics and the status page (off when absent)."""
+
+    host: str = HTTP_DEFAULT_HOST  # without brackets, also for IPv6
+    port: int = 9464  # 0: any free port (logged as http_listening)
+    token: str = field(default="", metadata=redact.VALUE)  # empty: the page is read-only
+    allowed_hosts: tuple[str, ...] = ()  # Host names answered besides localhost and addresses (web/hosts.py)
+    max_connections: int = 64  # connections held at once (web/connections.py)
+    request_timeout: float = 10.0  # seconds for a whole request to arrive, and for its answer to be taken
+
+    __repr__ = redact.dataclass_repr
+
+    @property
+    def address(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class NotifyTarget:
+    """One item of `notify:`: where to send which events."""
+
+    url: str = field(metadata=redact.URL)  # user:password@, a token in the path or the host
+    events: tuple[str, ...] = DEFAULT_NOTIFY_EVENTS
+    secret: str = field(default="", metadata=redact.VALUE)  # http(s) only: HMAC-SHA256 signature of the body
+
+    __repr__ = redact.dataclass_repr
+
+    @property
+    def is_webhook(self) -> bool:
+        return self.url.lower().startswith(("http://", "https://"))
+
+    @property
+    def shown(self) -> str:
+        """The URL with its secret parts as *** (see redact.url): for logs and messages."""
+        return redact.url(self.url)
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path
+    folders: tuple[Folder, ...]
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    max_image_pixels: int = 120_000_000  # 102 MP medium-format sensors (GFX100, X2D 100C) with a margin
+    accepted_formats: tuple[str, ...] = DEFAULT_FORMATS
+    state_dir: Path = Path("var/state")
+    queue_size: int = 0  # 0: twice the worker count
+    drain_timeout: float = 30.0
+    file_timeout: float = 120.0
+    max_attempts: int = 3
+    reload_on_change: bool = False
+    cluster: Cluster = field(default_factory=Cluster)
+    http: Http | None = None
+    notify: tuple[NotifyTarget, ...] = ()
+    notify_interval: float = 30.0
+
+    @property
+    def queue_bound(self) -> int:
+        return self.queue_size or 2 * self.workers
+
+    @property
+    def status_file(self) -> Path:
+        return self.state_dir / "status.json"

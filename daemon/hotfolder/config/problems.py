@@ -1,0 +1,122 @@
+"""Where each problem of a config is: YAML marks kept, and every problem collected.
+
+`load_marked` is `yaml.safe_load` whose mappings and lists remember the line and column
+of each key and item (PyYAML's node marks, which `safe_load` throws away). While a
+config is checked, a `Problems` collector records each problem with its place, so
+`check-config` can report all of them at once, each as
+
+    config/hotfolder.yaml:31:9: folders[photos].renditions[web].quality: must be at most 100, not 300
+
+Key paths name list items by their `name:` where they have one (`folders[photos]`, not
+`folders[0]`): readers register each mapping they walk, and a key path written with an
+index (by a check across keys) is translated through that register.
+"""
+from __future__ import annotations
+
+import contextvars
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Problem:
+    source: str
+    key: str  # the key path, items by name: folders[photos].renditions[web].quality
+    reason: str
+    line: int | None = None  # 1-based, as editors count
+    column: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.source}:{self.line}:{self.column}" if self.line else self.source
+        return f"{where}: {self.key}: {self.reason}" if self.key else f"{where}: {self.reason}"
+
+
+# --- YAML with marks ----------------------------------------------------------
+
+class MarkedDict(dict):
+    """A mapping of the config, and where each of its keys is (`key_marks`)."""
+
+    mark: Any = None
+    key_marks: dict
+
+
+class MarkedList(list):
+    mark: Any = None
+    item_marks: list
+
+
+class _MarkedLoader(yaml.SafeLoader):
+    """SafeLoader, constructing MarkedDict/MarkedList: the same values as safe_load."""
+
+
+def _construct_map(loader: _MarkedLoader, node: yaml.MappingNode):
+    data = MarkedDict()
+    data.mark, data.key_marks = node.start_mark, {}
+    yield data
+    data.update(loader.construct_mapping(node))  # flattens merge keys (<<) into node.value
+    for key_node, _value in node.value:  # merged keys first, then the node's own: the last one wins
+        data.key_marks[loader.construct_object(key_node)] = key_node.start_mark
+
+
+def _construct_seq(loader: _MarkedLoader, node: yaml.SequenceNode):
+    data = MarkedList()
+    data.mark, data.item_marks = node.start_mark, [child.start_mark for child in node.value]
+    yield data
+    data.extend(loader.construct_sequence(node))
+
+
+_MarkedLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
+_MarkedLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
+
+
+def load_marked(text: str) -> Any:
+    """`yaml.safe_load(text)`, with marks on every mapping and list; raises yaml.YAMLError."""
+    return yaml.load(text, Loader=_MarkedLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+def position(mark) -> tuple[int | None, int | None]:
+    return (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+
+
+# --- collecting ---------------------------------------------------------------
+
+class Problems:
+    """Every problem found while one config is checked, each with its place."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.found: list[Problem] = []
+        self._places: dict[str, tuple[str, Any]] = {"": ("", None)}  # key path -> (named path, mark)
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    def place(self, path: str, named: str, mark) -> None:
+        """`path` (as code writes it, maybe with indexes) is `named`, found at `mark`."""
+        self._places[path] = self._places[named] = (named, mark)
+
+    def add(self, key: str, reason: str) -> None:
+        named, mark = self.locate(key)
+        problem = Problem(self.source, named, reason, *position(mark))
+        # One problem per key and place: `size: big` is not also "size is required".
+        if not any((p.key, p.line, p.column) == (problem.key, problem.line, problem.column) for p in self.found):
+            self.found.append(problem)
+
+    def locate(self, key: str) -> tuple[str, Any]:
+        """The named path of `key` and the mark of the nearest place known on its path."""
+        prefix = key
+        while prefix not in self._places:
+            cut = max(prefix.rfind("."), prefix.rfind("["))
+            prefix = prefix[:cut] if cut > 0 else ""
+        named, mark = self._places[prefix]
+        return named + key[len(prefix):], mark
+
+    def in_order(self) -> list[Problem]:
+        """In the order of the file (problems without a line last)."""
+        return sorted(self.found, key=lambda p: (p.line is None, p.line or 0, p.column or 0))
+
+
+CURRENT: contextvars.ContextVar[Problems | None] = contextvars.ContextVar("hotfolder_config_problems",
+                                                                          default=None)

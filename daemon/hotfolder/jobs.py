@@ -1,0 +1,46 @@
+"""What travels between the supervisor and the workers: Job and Result (standard library only).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hotfolder.config.model import Folder
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    folder: Folder  # carried by each job, so a reloaded config applies to new jobs only
+    src: Path  # the file to read (under processing/, or anywhere for `hotfolder process`)
+    rel: str  # its path relative to the inbox: the output keeps its subfolders
+    accepted_formats: tuple[str, ...]
+    max_image_pixels: int
+    attempt: int = 1
+    counted: str = ""  # "processed"/"failed": an earlier attempt of this file was counted so
+    threads: int = 1  # libvips threads for this file: more only when it has the machine to itself
+
+
+@dataclass(frozen=True)
+class Result:
+    job_id: int
+    ok: bool
+    outputs: tuple[str, ...] = ()
+    error: str = ""
+    step: str = ""
+    retry_later: bool = False  # a resource problem (disk full), not the file's fault
+    transient: bool = False  # may pass (out of memory, a share's I/O error): retried as an attempt
+    recipe: bool = False  # the folder's recipe cannot be used (watermark, profile): the file waits
+    duration_ms: float = 0.0
+    pid: int = field(default_factory=os.getpid)
+
+    @property
+    def final(self) -> bool:
+        """The file ends with this result (and is counted); otherwise it comes back."""
+        return not (self.retry_later or self.transient or self.recipe)
+
+
+def temp_tag(job: Job) -> str:
+    """Marks a job's temp outputs, so those of a killed worker can be found and removed."""
+    return f"{job.id}-"

@@ -1,0 +1,2 @@
+"""What admins see and hear: the status view, /metrics, the status page, notifications.
+"""

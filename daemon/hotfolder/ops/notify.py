@@ -1,0 +1,292 @@
+"""Notifications: each `notify:` item hears the events it asked for, off the main loop.
+
+Each endpoint has its own thread and a bounded list of pending events. The loop only
+appends to that list (never waits on the network). The thread gathers a burst for a
+moment (GATHER), sends everything pending as one message, then sends at most one
+message per `notify_interval`: a hundred files failing at once make one or two
+messages, not a hundred. A message that cannot be delivered is retried with backoff
+(RETRY_DELAYS), then logged and dropped: a dead endpoint never stops the daemon, and
+never holds more than MAX_PENDING events in memory.
+
+http:// and https:// URLs get a JSON POST, signed with HMAC-SHA256 of the body in
+`X-Hotfolder-Signature: sha256=<hex>` when the item has a `secret` (GitHub's
+X-Hub-Signature-256 convention). Any other scheme goes through apprise.
+
+A try has a deadline for the whole of it, and a reload that replaces an endpoint
+abandons its try at once (senders.py): a stuck endpoint never holds a thread or a socket
+for long, and is counted and logged as failing.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+from hotfolder import redact
+from hotfolder.config.model import NotifyTarget
+from hotfolder.ops.notices import Notice
+from hotfolder.ops.senders import SEND_TIMEOUT, AppriseSender, Try, Undeliverable, post_webhook
+from hotfolder.runtime import log
+
+GATHER = 1.0  # seconds the first event of a quiet endpoint waits for the rest of its burst
+RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)  # between the tries of one message
+MAX_PENDING = 100  # events kept per endpoint; more are counted in the message, not listed
+STOP_GRACE = 2.0  # seconds a stopping daemon gives its endpoints to send what is pending
+
+
+@dataclass(frozen=True)
+class Message:
+    """One delivery: the events it carries, and how many there were in all."""
+
+    notices: tuple[Notice, ...]
+    total: int
+    host: str
+
+    def payload(self) -> dict:
+        """The first event's fields at the top level (a receiver that handles one event
+        reads those), every event listed in `events`, `count` of them in all."""
+        events = [_fields(n, self.host) for n in self.notices]
+        return {**events[0], "count": self.total, "events": events}
+
+    def text(self) -> tuple[str, str]:
+        """Title and body for apprise (mail, chat, push)."""
+        first = self.notices[0]
+        kinds = sorted({n.event for n in self.notices})
+        if self.total == 1:
+            title = f"hotfolder on {self.host}: {_describe(first)}"
+        else:
+            title = f"hotfolder on {self.host}: {self.total} events ({', '.join(kinds)})"
+        lines = [_line(n) for n in self.notices]
+        if self.total > len(self.notices):
+            lines.append(f"… and {self.total - len(self.notices)} more")
+        return title, "\n".join(lines)
+
+
+def _fields(n: Notice, host: str) -> dict:
+    return {"event": n.event, "folder": n.folder, "file": n.file, "reason": n.reason, "step": n.step,
+            "attempts": n.attempts, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(n.time)), "host": host}
+
+
+def _describe(n: Notice) -> str:
+    what = {"failed": "file failed", "paused": "claiming paused", "reload_refused": "reload refused",
+            "worker_lost": "worker lost", "recovered": "recovered"}.get(n.event, n.event)
+    return f"{what}: {n.folder}/{n.file}" if n.file else what
+
+
+def _line(n: Notice) -> str:
+    where = "/".join(part for part in (n.folder, n.file) if part)
+    step = f" (step {n.step}, attempt {n.attempts})" if n.step else ""
+    return f"{n.event}: {where + ': ' if where else ''}{n.reason}{step}"
+
+
+class Endpoint(threading.Thread):
+    """One notify item: its pending events, its pace, its deliveries."""
+
+    def __init__(self, index: int, target: NotifyTarget, interval: float, host: str):
+        super().__init__(name=f"hotfolder-notify-{index}", daemon=True)
+        self.index, self.target, self.interval, self.host = index, target, interval, host
+        self.name_ = f"notify[{index}]"
+        self.log = log.get("notify").bind(endpoint=self.name_, url=target.shown)
+        self.cond = threading.Condition()
+        self.pending: list[Notice] = []
+        self.omitted = 0  # events beyond MAX_PENDING since the last message
+        self.first_at = 0.0  # when the oldest pending event arrived
+        self.next_send = 0.0  # not before: one message per interval
+        self.stopping = False
+        self.counts = {"sent": 0, "failed": 0, "dropped": 0}
+        self.current: Try | None = None  # the try under way
+        self.retired = False  # a reload replaced it
+        self.successor: Endpoint | None = None  # the item's new endpoint, if the item is still there
+        self._send = None
+
+    def put(self, notice: Notice) -> None:
+        """Never blocks on the network (the loop calls it)."""
+        if notice.event in self.target.events:
+            self.adopt((notice,), 0)
+
+    def adopt(self, notices: tuple[Notice, ...], omitted: int) -> None:
+        """Events to send (from the loop, or handed over by the endpoint this one replaced)."""
+        with self.cond:
+            if not self.retired:
+                if notices and not self.pending and not self.omitted:
+                    self.first_at = time.monotonic()
+                room = max(0, MAX_PENDING - len(self.pending))
+                self.pending.extend(notices[:room])
+                self.omitted += omitted + max(0, len(notices) - room)
+                self.cond.notify()
+                return
+        self._pass_on(notices, omitted)  # replaced meanwhile (two reloads in a row): on to the newest
+
+    def _pass_on(self, notices: tuple[Notice, ...], omitted: int) -> None:
+        """Events a retired endpoint will not send: to its successor, or counted as dropped."""
+        successor = self.successor
+        if successor is not None:
+            successor.adopt(tuple(n for n in notices if n.event in successor.target.events), omitted)
+        elif notices or omitted:
+            with self.cond:
+                self.counts["dropped"] += len(notices) + omitted
+
+    def stop(self) -> None:
+        with self.cond:
+            self.stopping = True
+            self.cond.notify()
+
+    def abort(self, why: str) -> None:
+        """End the try under way now (its socket shut down); it counts as failed."""
+        with self.cond:
+            current = self.current
+        if current is not None:
+            current.abort(why)
+
+    def retire(self, successor: Endpoint | None) -> None:
+        """A reload replaced this item: what is pending, and the events of a try cut
+        short, go to its successor (the item at the same place, if any); the thread ends
+        at once, even when stuck in a try (never waits on the network: the loop calls this)."""
+        with self.cond:
+            self.stopping = self.retired = True
+            self.successor = successor
+            notices, omitted = tuple(self.pending), self.omitted
+            self.pending, self.omitted = [], 0
+            self.cond.notify()
+        self._pass_on(notices, omitted)
+        self.abort("abandoned: a reload replaced this notify item")
+
+    def run(self) -> None:
+        try:
+            self._send = post_webhook if self.target.is_webhook else AppriseSender(self.target.url)
+        except Exception as exc:  # noqa: BLE001 - a broken endpoint is logged, never fatal
+            self.log.error("notify_unusable", reason=redact.text(str(exc)))
+            return
+        while True:
+            message = self._next_message()
+            if message is None:
+                return
+            self._deliver(message)
+
+    def _next_message(self) -> Message | None:
+        with self.cond:
+            while True:
+                if self.pending:
+                    due = max(self.first_at + GATHER, self.next_send)
+                    wait = due - time.monotonic()
+                    if wait <= 0 or self.stopping:
+                        break
+                    self.cond.wait(wait)
+                elif self.stopping:
+                    return None
+                else:
+                    self.cond.wait()
+            notices, total = tuple(self.pending), len(self.pending) + self.omitted
+            if self.omitted:
+                self.counts["dropped"] += self.omitted
+            self.pending, self.omitted = [], 0
+            return Message(notices, total, self.host)
+
+    def _try(self, message: Message) -> None:
+        """One try, under its deadline: the whole try, not each read."""
+        call = Try(SEND_TIMEOUT)
+        with self.cond:
+            if self.retired:  # replaced while it waited to try again
+                raise Undeliverable("abandoned: a reload replaced this notify item")
+            self.current = call
+        timer = threading.Timer(SEND_TIMEOUT, call.expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            self._send(self.target, message, call)
+        finally:
+            timer.cancel()
+            with self.cond:
+                self.current = None
+
+    def _deliver(self, message: Message) -> None:
+        for attempt, delay in enumerate((*RETRY_DELAYS, None), start=1):
+            try:
+                self._try(message)
+            except Undeliverable as exc:
+                if delay is None or not exc.retry or self.stopping:
+                    self._failed(message, str(exc), attempt)
+                    break
+                self.log.warning("notify_retry", reason=str(exc), tries=attempt, retry_in_s=delay)
+                with self.cond:
+                    self.cond.wait_for(lambda: self.stopping, delay)
+            except Exception as exc:  # noqa: BLE001 - never let a sender's bug end the thread
+                self.counts["failed"] += 1
+                self.log.exception("notify_failed", reason=redact.text(f"{type(exc).__name__}: {exc}"),
+                                   events=message.total)
+                break
+            else:
+                self.counts["sent"] += 1
+                self.log.info("notify_sent", events=message.total, first=message.notices[0].event, tries=attempt)
+                break
+        self.next_send = time.monotonic() + self.interval
+
+    def _failed(self, message: Message, reason: str, tries: int) -> None:
+        self.counts["failed"] += 1
+        if self.successor is not None:  # its events are not lost: the item's new endpoint sends them
+            self._pass_on(message.notices, message.total - len(message.notices))
+            action = "its events go to the reloaded item"
+        else:
+            action = "dropped; the daemon goes on (check the URL and the endpoint)"
+        self.log.error("notify_failed", reason=reason, events=message.total, tries=tries, action=action)
+
+
+class Notifier:
+    """Every endpoint of the config; kept across reloads when an item is unchanged."""
+
+    def __init__(self):
+        self.host = socket.gethostname()
+        self.endpoints: list[Endpoint] = []
+        self.interval = 30.0
+        self._gone: dict[tuple[str, str], int] = {}  # counts of endpoints a reload replaced
+        self._retired: list[Endpoint] = []  # replaced, their counts still moving (a try cut short)
+
+    def configure(self, targets: tuple[NotifyTarget, ...], interval: float) -> None:
+        old = {(e.index, e.target, e.interval): e for e in self.endpoints}
+        kept: list[Endpoint] = []
+        for i, target in enumerate(targets):
+            endpoint = old.pop((i, target, interval), None)
+            if endpoint is None:
+                endpoint = Endpoint(i, target, interval, self.host)
+                endpoint.start()
+            kept.append(endpoint)
+        for endpoint in old.values():
+            endpoint.retire(kept[endpoint.index] if endpoint.index < len(kept) else None)
+            self._retired.append(endpoint)
+        self.endpoints, self.interval = kept, interval
+        self._settle_retired()
+
+    def _settle_retired(self) -> None:
+        """Fold the counts of replaced endpoints whose thread has ended into `_gone`."""
+        for endpoint in [e for e in self._retired if not e.is_alive()]:
+            self._retired.remove(endpoint)
+            for outcome, n in endpoint.counts.items():
+                key = (endpoint.name_, outcome)
+                self._gone[key] = self._gone.get(key, 0) + n
+
+    def submit(self, notice: Notice) -> None:
+        for endpoint in self.endpoints:
+            endpoint.put(notice)
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        self._settle_retired()
+        out = dict(self._gone)
+        for e in (*self.endpoints, *self._retired):
+            for outcome, n in e.counts.items():
+                out[(e.name_, outcome)] = out.get((e.name_, outcome), 0) + n
+        return out
+
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """Each endpoint sends what is pending (one try), within `grace` seconds in all;
+        a try still under way then is cut short (counted and logged as failed)."""
+        for endpoint in self.endpoints:
+            endpoint.stop()
+        deadline = time.monotonic() + grace
+        for endpoint in self.endpoints:
+            endpoint.join(max(0.0, deadline - time.monotonic()))
+        for endpoint in (*self.endpoints, *self._retired):
+            endpoint.abort("the daemon is stopping")
+        for endpoint in self.endpoints:
+            endpoint.join(0.5)  # woken: it logs the failure and ends
+        self.endpoints = []

@@ -1,0 +1,168 @@
+"""structlog setup: one JSON object per line on stderr, in every process.
+
+Under systemd (JOURNAL_STREAM names our stderr) each line starts with a syslog
+priority prefix such as `<3>`, so `journalctl -p err` works while the structured
+fields stay in the JSON. `--log-format console` renders the same events as short
+lines for people (console.py). The standard library's records (watchdog's, and any
+other library's) go through the same renderer, as events of their own.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+
+import structlog
+from structlog.tracebacks import ExceptionDictTransformer
+
+from hotfolder import redact
+from hotfolder.runtime.console import ConsoleRenderer
+
+PRIORITY = {"critical": 2, "error": 3, "warning": 4, "info": 6, "debug": 7}
+
+
+def _stderr_is_journal() -> bool:
+    stream = os.environ.get("JOURNAL_STREAM", "")
+    try:
+        dev, ino = (int(x) for x in stream.split(":"))
+        st = os.fstat(2)
+    except (ValueError, OSError):
+        return False
+    return (st.st_dev, st.st_ino) == (dev, ino)
+
+
+def _journal_prefix(_logger, method_name: str, line: str) -> str:
+    return f"<{PRIORITY.get(method_name, 6)}>{line}"
+
+
+class _DroppingStream:
+    """The log stream, which never raises: a closed pipe (`| head`, a `tee` killed
+    first) or an I/O error on stderr must not stop rendering or a drain. Lines that
+    cannot be written are dropped; `dropped()` says so, for the status."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.broken: str | None = None
+
+    def write(self, text: str) -> int:
+        if self.broken is None:
+            try:
+                return self.stream.write(text)
+            except (OSError, ValueError) as exc:
+                self.broken = f"log lines are being dropped: stderr cannot be written ({exc})"
+        return len(text)
+
+    def flush(self) -> None:
+        if self.broken is None:
+            try:
+                self.stream.flush()
+            except (OSError, ValueError) as exc:
+                self.broken = f"log lines are being dropped: stderr cannot be written ({exc})"
+
+
+_stream: _DroppingStream | None = None
+
+
+def _own_stderr():
+    """A line-buffered text stream on a copy of fd 2; if there is no stderr at all (started
+    with `2>&-`), one that writes nowhere, so the daemon still runs."""
+    try:
+        fd = os.dup(2)
+    except OSError:
+        fd = os.open(os.devnull, os.O_WRONLY)
+    return os.fdopen(fd, "w", buffering=1, encoding="utf-8", errors="backslashreplace")
+
+
+def dropped() -> str | None:
+    """Why log lines are being dropped in this process, or None while they are written."""
+    return _stream.broken if _stream is not None else None
+
+
+def setup(fmt: str = "json", level: str = "info", stream=None, **context) -> None:
+    """Configure structlog for this process; call once after the process starts.
+
+    `stream`: where lines go instead of our own copy of stderr (`hotfolder process`
+    gives its progress bar, which writes them above itself)."""
+    # redact.mask_event comes after the traceback is rendered (an exception's message may
+    # quote a secret) and before the line is. Tracebacks carry no local variables: a
+    # frame's locals (a password, the Authorization header made of it) are no journal's business.
+    if fmt == "console":
+        colors = sys.stderr is not None and sys.stderr.isatty()
+        renderer = [structlog.processors.format_exc_info, redact.mask_event,
+                    ConsoleRenderer(colors, verbose=level == "debug")]
+    else:
+        tracebacks = structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
+        renderer = [tracebacks, redact.mask_event, structlog.processors.JSONRenderer()]
+        if _stderr_is_journal():
+            renderer.append(_journal_prefix)
+    # A line-buffered text stream of our own: each event is one whole write, even
+    # when several processes share the same stderr.
+    global _stream
+    stream = _stream = _DroppingStream(stream if stream is not None else _own_stderr())
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level.upper())),
+        logger_factory=structlog.WriteLoggerFactory(file=stream),
+        cache_logger_on_first_use=False,
+    )
+    structlog.contextvars.clear_contextvars()
+    if context:
+        structlog.contextvars.bind_contextvars(**context)
+    # watchdog and others log through the standard library: their warnings (e.g. an
+    # inotify queue overflow) become our events, rendered like every other line.
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    root.addHandler(_ToStructlog())
+    root.setLevel(logging.WARNING)
+
+
+class _ToStructlog(logging.Handler):
+    """A standard-library record as a structlog event: `event` is its message, `logger`
+    its logger's name, at its level (a level of its own counts as a warning)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            method = record.levelname.lower()
+            if method not in PRIORITY:
+                method = "warning"
+            fields = {"logger": record.name}
+            if record.exc_info:
+                fields["exc_info"] = record.exc_info
+            getattr(structlog.get_logger(), method)(record.getMessage(), **fields)
+        except Exception:  # noqa: BLE001 - logging must never raise into the library
+            self.handleError(record)
+
+
+class _Demote(logging.Filter):
+    def __init__(self, words: str):
+        super().__init__()
+        self.words = words
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.words in record.getMessage():
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+@contextlib.contextmanager
+def demoted(logger_name: str, words: str):
+    """While inside, a record of `logger_name` whose message holds `words` is logged at
+    DEBUG: for a library's alarm that we know is harmless in that moment (say why)."""
+    demote = _Demote(words)
+    logger = logging.getLogger(logger_name)
+    logger.addFilter(demote)
+    try:
+        yield
+    finally:
+        logger.removeFilter(demote)
+
+
+def get(name: str | None = None):
+    return structlog.get_logger(name) if name else structlog.get_logger()

@@ -1,0 +1,144 @@
+"""Our temp names (hidden, with the daemon's token) and writes that a reader never sees half of.
+"""
+from __future__ import annotations
+
+import grp
+import os
+import secrets
+from pathlib import Path
+
+from hotfolder.config.model import Folder
+from hotfolder.spool import nofollow
+from hotfolder.spool.fsnames import NAME_MAX, NameTooLong, cut
+from hotfolder.spool.nofollow import Opened
+
+
+def temp_prefix(token: str) -> str:
+    """Every temp file of ours starts with this: hidden, and carrying this daemon's token
+    (config.temp_token_for), so recovery never mistakes a user's file for one of ours,
+    whatever its name holds."""
+    return f".hf-{token}."
+
+
+def is_our_temp(name: str, token: str) -> bool:
+    return name.startswith(temp_prefix(token))
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def exists_at(dir_fd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+TEMP_RANDOM = 8  # the random part of our temp names
+
+
+DEFAULT_TOKEN = "0" * 12  # a Folder made without a config (tests); config sets each folder's own
+
+
+def temp_output_path(final: Path, tag: str = "", token: str = DEFAULT_TOKEN) -> Path:
+    """A temp name for `final` (without the random part mkstemp adds): hidden, with our
+    token and the job's tag, then as much of the final name as fits, for people
+    looking at the folder."""
+    head = f"{temp_prefix(token)}{tag}"
+    room = NAME_MAX - len(os.fsencode(head)) - TEMP_RANDOM - 1
+    return final.with_name(f"{head}{cut(final.name, room)}.")
+
+
+def write_temp(dir_fd: int, data: bytes, prefix: str, mode: int = 0o644, group: str | None = None) -> str:
+    """Write data to a new temp file (name: prefix + random) in the folder open as
+    `dir_fd`, fsync'ed; its name."""
+    while True:
+        name = prefix + secrets.token_hex(TEMP_RANDOM // 2)
+        try:
+            fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                         dir_fd=dir_fd)
+            break
+        except FileExistsError:
+            continue
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), mode)
+            if group is not None:
+                os.fchown(f.fileno(), -1, _gid(group))
+            os.fsync(f.fileno())
+    except BaseException:
+        unlink_at(dir_fd, name)
+        raise
+    return name
+
+
+def remove_at(folder: Opened, name: str) -> None:
+    unlink_at(folder.fd, name)
+
+
+def unlink_at(dir_fd: int, name: str) -> None:
+    try:
+        os.unlink(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644, group: str | None = None, tag: str = "",
+                 token: str = DEFAULT_TOKEN) -> None:
+    """write_atomic_at in `path`'s folder (made if needed), reached by its path as it is:
+    for the daemon's own state (status, cluster records), not for a folder of the config."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        write_atomic_at(Opened(path.parent, fd), path.name, data, mode, group, tag, token)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic_at(folder: Opened, name: str, data: bytes, mode: int = 0o644, group: str | None = None,
+                    tag: str = "", token: str = DEFAULT_TOKEN) -> None:
+    """Temp file in the open folder, fsync, rename over the final name; the caller fsyncs
+    the folder (once for all the files it writes there).
+
+    A reader never sees half a file under its final name, and a rerun replaces an
+    earlier output instead of adding a copy.
+    """
+    if len(os.fsencode(name)) > NAME_MAX:
+        raise NameTooLong(name)
+    tmp = write_temp(folder.fd, data, temp_output_path(folder.path / name, tag, token).name, mode, group)
+    try:
+        os.replace(tmp, name, src_dir_fd=folder.fd, dst_dir_fd=folder.fd)
+    except BaseException:
+        unlink_at(folder.fd, tmp)
+        raise
+
+
+def remove_temp_outputs(folder: Folder, rel: str, tag: str) -> int:
+    """Delete the temp outputs a killed worker left for one job (tagged with its id)."""
+    removed = 0
+    mine = temp_prefix(folder.temp_token) + tag
+    try:
+        with nofollow.opened(folder.output / Path(rel).parent) as out_dir:
+            for name in os.listdir(out_dir):
+                if name.startswith(mine):
+                    try:
+                        unlink_at(out_dir, name)
+                        removed += 1
+                    except OSError:
+                        pass  # it goes at the next start
+    except OSError:
+        return removed
+    return removed
+
+
+def _gid(group: str) -> int:
+    return int(group) if group.isdigit() else grp.getgrnam(group).gr_gid

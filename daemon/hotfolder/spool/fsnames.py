@@ -1,0 +1,101 @@
+"""Names as bytes: shown safely, cut to fit, the ignore rules, and the walk that applies them.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from hotfolder.errors import HotfolderError
+from hotfolder.spool import nofollow
+
+IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", "~")
+
+
+def display(name: str) -> str:
+    """A name as text that can always be written (JSON, logs): bytes that are not UTF-8
+    (Linux allows any) are shown as \\xNN instead of making the write fail."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def cut(name: str, limit: int) -> str:
+    """`name` cut to at most `limit` bytes, at a character boundary where it is UTF-8."""
+    raw = os.fsencode(name)
+    if len(raw) <= limit:
+        return name
+    raw = raw[:max(0, limit)]
+    for trim in range(4):
+        try:
+            return raw[:len(raw) - trim].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+    return os.fsdecode(raw)
+
+
+def is_ignored_path(path: Path, root: Path) -> bool:
+    """A file under `root` whose own name, or one of whose folders' names, is ignored
+    (`inbox/.sync/a.jpg`, `inbox/upload.tmp/a.jpg`): the same rule for the watcher's
+    events and for every scan, so what is taken while running is what a rescan finds."""
+    try:
+        parts = path.relative_to(root).parts
+    except ValueError:
+        return True
+    return any(is_ignored_name(part) for part in parts)
+
+
+def is_ignored_name(name: str) -> bool:
+    """Hidden files and the temp names of browsers, rsync, and copy tools."""
+    return name.startswith(".") or name.lower().endswith(IGNORED_SUFFIXES)
+
+
+NAME_MAX = 255  # bytes, on every Linux file system we expect
+
+
+def fit_name(path: Path, reserve: int) -> Path:
+    """Shorten a name so that it, plus `reserve` bytes (a sidecar suffix, `_12`), fits NAME_MAX."""
+    name = path.name
+    if len(os.fsencode(name)) + reserve <= NAME_MAX:
+        return path
+    digest = hashlib.sha1(os.fsencode(name)).hexdigest()[:8]
+    suffix = path.suffix if len(os.fsencode(path.suffix)) < 16 else ""
+    room = NAME_MAX - reserve - len(os.fsencode(suffix)) - len(digest) - 1
+    stem = cut(name[: len(name) - len(suffix)], room)
+    return path.with_name(f"{stem}~{digest}{suffix}")
+
+
+class NameTooLong(HotfolderError, ValueError):
+    def __init__(self, name: str):
+        super().__init__(
+            f"the output name {name[:40]}… is {len(os.fsencode(name))} bytes, longer than the "
+            f"{NAME_MAX} a file name may have; shorten the input's name or the rendition's filename template")
+
+
+def walk_files(root: Path, on_error=None):
+    """Yield the entries under root lazily (files and symlinks; not directories), but
+    not those with an ignored name or in a folder with one. Folders are opened by
+    descriptor (nofollow.walk): a link is an entry, never a way in.
+
+    A folder that cannot be read is skipped; `on_error(folder, exc)` hears of it."""
+    return nofollow.walk(root, skip=is_ignored_name, on_error=on_error)
+
+
+def from_hex(value) -> str | None:
+    try:
+        return os.fsdecode(bytes.fromhex(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def file_name(text: str | None) -> str | None:
+    """`text` if it is one plain name (no '/', not '.' or '..', no NUL, at most
+    NAME_MAX bytes), else None: a name read from a record is never a path."""
+    if not isinstance(text, str) or text in ("", ".", "..") or "/" in text or "\0" in text:
+        return None
+    return text if len(os.fsencode(text)) <= NAME_MAX else None
+
+
+def relative_name(text: str | None) -> str | None:
+    """`text` if it is a path inside a folder (relative, each part a file_name), else None."""
+    if not isinstance(text, str):
+        return None
+    return text if all(file_name(part) for part in text.split("/")) else None

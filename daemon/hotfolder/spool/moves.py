@@ -1,0 +1,267 @@
+"""The moves of an original between the states:
+
+    inbox/ ──claim──▶ processing/ ──finish──▶ archive/ (or deleted)
+                                  └──fail───▶ failed/ + NAME.error.json
+
+Every move is one rename between two folders opened without following a link,
+so a file is always in exactly one state. Only the supervisor moves originals.
+"""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from hotfolder.config.model import Folder
+from hotfolder.errors import HotfolderError
+from hotfolder.spool import nofollow
+from hotfolder.spool.atomic import exists_at, temp_prefix, unlink_at, write_temp
+from hotfolder.spool.fsnames import display, fit_name, from_hex, relative_name
+from hotfolder.spool.nofollow import FolderSwapped, Opened
+from hotfolder.spool.records import SIDECAR, read_failure
+
+
+def ensure_dirs(folder: Folder) -> None:
+    for d in folder.all_dirs():
+        os.close(nofollow.open_dir(d, make=True))
+
+
+FOLDER_KINDS = ("inbox", "processing", "output", "archive", "failed")
+
+
+def swapped_folder(folder: Folder, kinds: tuple[str, ...] = FOLDER_KINDS) -> str | None:
+    """Why one of the folder's folders (of `kinds`) cannot be used: it is reached through
+    a symbolic link now. None when none is. A missing folder, or a file where one should
+    be, is not this (the first is made again when needed, the second pauses claiming:
+    OUTPUT_PROBLEMS)."""
+    for kind in kinds:
+        path = getattr(folder, kind)
+        if path is None:
+            continue
+        try:
+            nofollow.reachable(path)
+        except FolderSwapped as exc:
+            return (f"the {kind} folder {display(str(path))} is reached through a symbolic link "
+                    f"({display(str(exc.link))}): a swapped folder is never followed; put the real folder back")
+        except OSError:
+            continue
+    return None
+
+
+
+@dataclass(frozen=True)
+class Claimed:
+    rel: str  # path relative to the inbox, kept for output, archive and failed
+    path: Path  # where the original lies now, under processing/
+
+
+class Refused(HotfolderError):
+    """The inbox entry must not be processed (e.g. a symlink); it goes to failed/."""
+
+
+PATH_MAX = 4096  # bytes with the final NUL: the longest path open(2) takes on Linux
+
+
+def claim(folder: Folder, src: Path) -> Claimed | None:
+    """Take ownership of an inbox file by renaming it into processing/.
+
+    Returns None when the file is gone or a file of the same name is still being
+    processed (it stays in the inbox and is offered again after that one ends).
+    Raises Refused for entries that are not plain files: a symlink is moved as a
+    link, never followed. Both folders are opened by descriptor (nofollow): a folder
+    swapped for a link raises FolderSwapped, and nothing moves.
+    """
+    rel = src.relative_to(folder.inbox).as_posix()
+    try:
+        src_dir = nofollow.open_dir(src.parent)
+    except (FileNotFoundError, NotADirectoryError, FolderSwapped):
+        return None  # its folder is gone, or a link now (the watcher says so if it is the inbox)
+    try:
+        try:
+            st = os.stat(src.name, dir_fd=src_dir, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        if stat.S_ISLNK(st.st_mode):
+            raise Refused("symbolic links are not followed; copy the file itself into the inbox")
+        if not stat.S_ISREG(st.st_mode):
+            return None  # a directory, fifo or socket: nothing to render
+        _refuse_too_long(folder, rel)
+        dst = folder.processing / rel
+        with nofollow.opened(dst.parent, make=True) as dst_dir:
+            if exists_at(dst_dir, dst.name):
+                return None
+            try:
+                os.rename(src.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir)
+            except FileNotFoundError:
+                return None
+    finally:
+        os.close(src_dir)
+    return Claimed(rel, dst)
+
+
+def _refuse_too_long(folder: Folder, rel: str) -> None:
+    """A path the decoders (and every other program that opens it by name) cannot open:
+    the daemon reaches it by descriptor, and sends it to failed/ with this reason."""
+    longest = max((d / rel for d in (folder.inbox, folder.processing, folder.output, folder.archive) if d),
+                  key=lambda p: len(os.fsencode(str(p))))
+    size = len(os.fsencode(str(longest)))
+    if size >= PATH_MAX:
+        raise Refused(f"its path ({size} bytes, as {display(str(longest)[:60])}…) is longer than the "
+                      f"{PATH_MAX - 1} bytes a path may have on Linux (PATH_MAX): programs cannot open it by "
+                      f"name; move it to a shallower folder or shorten its folders' names")
+
+
+def _unique(folder: Opened, name: str) -> Path:
+    """`name` in the open folder, or `stem_1.ext`, `stem_2.ext`… : never overwrite an earlier file."""
+    path = fit_name(folder.path / name, len(SIDECAR) + 6)
+    n = 1
+    candidate = path
+    while exists_at(folder.fd, candidate.name) or exists_at(folder.fd, candidate.name + SIDECAR):
+        candidate = path.with_name(f"{path.stem}_{n}{path.suffix}")
+        n += 1
+    return candidate
+
+
+@contextmanager
+def opened_folder(root: Path, rel_dir: str | Path) -> Iterator[Opened]:
+    """The folder `root/rel_dir`, made if needed, open by descriptor (nofollow): a
+    folder on the way that is a link raises FolderSwapped, as for `root` itself.
+
+    A file (or a link) standing where one of its subfolders should be (`archive/2024`
+    is a photo, and now `2024/img.jpg` arrives) is not an error: that subfolder
+    becomes `2024~1` (then `~2`…). A file where `root` itself should be is the folder's
+    problem (ENOTDIR: claiming pauses, see OUTPUT_PROBLEMS), never the file's."""
+    fd = nofollow.open_dir(root, make=True)
+    here = root
+    try:
+        for part in Path(rel_dir).parts:
+            name, n = part, 1
+            while True:
+                try:
+                    child = nofollow.open_child(fd, name, make=True, where=here)
+                    break
+                except (NotADirectoryError, FolderSwapped):  # the user's file or link: go beside it
+                    name = fit_name(here / f"{part}~{n}", 0).name
+                    n += 1
+            os.close(fd)
+            fd, here = child, here / name
+        yield Opened(here, fd)
+    finally:
+        os.close(fd)
+
+
+def folder_for(root: Path, rel_dir: str | Path) -> Path:
+    """The path of `opened_folder(root, rel_dir)`, made if needed."""
+    with opened_folder(root, rel_dir) as folder:
+        return folder.path
+
+
+@contextmanager
+def _opened_place(root: Path, rel: str) -> Iterator[tuple[Opened, Path]]:
+    """Where `rel` goes under root: its folder open (see opened_folder), its name unique."""
+    rel_path = Path(rel)
+    with opened_folder(root, rel_path.parent) as folder:
+        yield folder, _unique(folder, rel_path.name)
+
+
+def _move(src: Path, dst_root: Path, rel: str) -> Path:
+    with nofollow.opened(src.parent) as src_dir, _opened_place(dst_root, rel) as (dst_dir, dst):
+        os.rename(src.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
+        os.fsync(dst_dir.fd)
+    return dst
+
+
+def finish(folder: Folder, claimed: Claimed) -> Path | None:
+    """The outputs are durable: archive (never overwriting) or delete the original."""
+    if folder.on_success == "delete":
+        with nofollow.opened(claimed.path.parent) as src_dir:
+            os.unlink(claimed.path.name, dir_fd=src_dir)
+            os.fsync(src_dir)
+        return None
+    return _move(claimed.path, folder.archive, claimed.rel)  # type: ignore[arg-type]
+
+
+def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts: int = 1) -> Path:
+    """Move the original to failed/ with a sidecar saying why.
+
+    Three steps, each one rename: the sidecar is written under a hidden temp name of
+    ours (which names where the original goes), the original is moved, then the
+    sidecar takes its final name. A crash between two leaves a temp sidecar, which
+    recovery finishes (the original is there) or removes (it is not): recovery never
+    has to guess from a name whether a file in failed/ is ours.
+    """
+    with nofollow.opened(src.parent) as src_dir, _opened_place(folder.failed, rel) as (dst_dir, dst):
+        record = {
+            "file": display(rel),
+            "error": display(error),
+            "step": step,
+            "attempts": attempts,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "folder": display(folder.name),
+            "failed_as": os.fsencode(dst.name).hex(),  # for recovery: the exact bytes of the name
+            "file_as": os.fsencode(rel).hex(),  # for requeue: the name it came in with, exactly
+        }
+        data = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        pending = write_temp(dst_dir.fd, data, temp_prefix(folder.temp_token) + "sidecar-")
+        try:
+            os.rename(src.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
+        except BaseException:
+            unlink_at(dst_dir.fd, pending)
+            raise
+        os.rename(pending, dst.name + SIDECAR, src_dir_fd=dst_dir.fd, dst_dir_fd=dst_dir.fd)
+        os.fsync(dst_dir.fd)
+    return dst
+
+
+class UnsafeRecord(HotfolderError):
+    """A failure record names a place outside the folder's inbox: it is not followed."""
+
+
+def requeue(folder: Folder, path: Path) -> Path:
+    """Move a failed file back to the inbox, under the name it came in with (failed/ may
+    have had to change it), and drop its record.
+
+    The record's name is data: it must be a path inside the inbox (no '..', not
+    absolute), or the requeue is refused (UnsafeRecord) and nothing moves."""
+    rel = path.relative_to(folder.failed).as_posix()
+    record = read_failure(folder, path) or {}
+    if "file_as" in record:
+        named = from_hex(record["file_as"])
+        rel = relative_name(named)
+        if rel is None:
+            raise UnsafeRecord(
+                f"{display(str(path))}: its failure record asks to requeue it as {display(str(named))[:80]!r}, which "
+                f"is not a name inside the inbox (absolute, '..', or not a name): a record is data, never a path "
+                f"to follow; delete {display(path.name + SIDECAR)} to requeue it under its name in failed/")
+    with nofollow.opened(path.parent) as src_dir, _opened_place(folder.inbox, rel) as (dst_dir, dst):
+        os.rename(path.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
+        unlink_at(src_dir, path.name + SIDECAR)
+        os.fsync(dst_dir.fd)
+    return dst
+
+
+class NameTaken(HotfolderError):
+    """A newer file of the same name waits in the inbox: the claim keeps its place."""
+
+
+def unclaim(folder: Folder, claimed: Claimed) -> Path | None:
+    """Give a claimed file back to the inbox (shutdown, disk full): it is not lost.
+
+    Raises NameTaken when a newer file of its name is in the inbox: renaming the older
+    one (`a_1.png`) would give the user a name they never dropped, and its outputs with
+    it; it stays in processing/, in line before the newer one."""
+    try:
+        taken = nofollow.lexists(folder.inbox / claimed.rel)
+    except FolderSwapped:  # a link where its folder was: _move steps around it (refuses if it is the inbox)
+        taken = False
+    if taken:
+        raise NameTaken(f"{display(claimed.rel)}: a newer file of this name waits in the inbox")
+    try:
+        return _move(claimed.path, folder.inbox, claimed.rel)
+    except FileNotFoundError:
+        return None  # gone from processing/ meanwhile

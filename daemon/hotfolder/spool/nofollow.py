@@ -1,0 +1,199 @@
+"""Folders reached without following a symbolic link, and walked by descriptor.
+
+A folder of the daemon (inbox, processing, output, archive, failed, and every subfolder
+in them) is opened from / one component at a time, each relative to the one before
+(openat) with O_NOFOLLOW: a component that is a symbolic link is refused
+(`FolderSwapped`), never followed. The config resolves the folders' paths when it is
+read, so a link found later is one someone put there while the daemon ran.
+
+Callers then work through the descriptor (renameat, mkdirat, unlinkat, openat): if the
+folder is swapped between the open and the move, the move still lands in the folder
+that was opened, never at the link's target. Opening by components also reaches files
+whose whole path is longer than PATH_MAX (every name stays within NAME_MAX).
+"""
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+DIR_FLAGS = os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class FolderSwapped(OSError):
+    """A folder was to be reached through a symbolic link. errno ELOOP, as the kernel says
+    for a link met with O_NOFOLLOW; `link` is the component that is one."""
+
+    def __init__(self, path: Path, link: Path):
+        self.link = link
+        super().__init__(errno.ELOOP, f"{link} is a symbolic link, and a folder of the daemon is never reached "
+                                      f"through one (was it swapped while the daemon ran?)", str(path))
+
+
+def open_dir(path: Path, make: bool = False) -> int:
+    """A descriptor (O_RDONLY) of the folder `path`, reached from / through real folders
+    only. With `make`, missing folders are made (as `mkdir -p`). Raises FolderSwapped for
+    a link on the way, NotADirectoryError for a file, FileNotFoundError for a gap.
+
+    ~2 syscalls a component (openat, close): ~20 µs for a folder six deep."""
+    if not path.is_absolute():
+        raise ValueError(f"not an absolute path: {path}")
+    parts = path.parts
+    last = len(parts) - 1
+    fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for i in range(1, len(parts)):
+            mode = os.O_RDONLY if i == last else os.O_PATH  # search rights suffice on the way
+            try:
+                child = os.open(parts[i], mode | DIR_FLAGS, dir_fd=fd)
+            except OSError:  # the rare case, with its checks and its messages
+                child = open_child(fd, parts[i], mode, make, Path(*parts[:i]), path)
+            os.close(fd)
+            fd = child
+        if last == 0:
+            child = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=fd)
+            os.close(fd)
+            fd = child
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def open_child(parent: int, name: str, mode: int = os.O_RDONLY, make: bool = False,
+               where: Path = Path("."), path: Path | None = None) -> int:
+    """The folder `name` in the folder open as `parent`, never through a link (made if
+    missing and `make`). `where` names `parent` in errors."""
+    if name in ("", ".", "..") or "/" in name:
+        raise OSError(errno.EINVAL, "not a folder name", str(where / name))
+    try:
+        return os.open(name, mode | DIR_FLAGS, dir_fd=parent)
+    except FileNotFoundError:
+        if not make:
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(where / name)) from None
+    except NotADirectoryError:  # O_DIRECTORY|O_NOFOLLOW says ENOTDIR for a link and for a file alike
+        if is_link(parent, name):
+            raise FolderSwapped(path or where / name, where / name) from None
+        raise NotADirectoryError(errno.ENOTDIR, "a file stands where a folder should be", str(where / name)) from None
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(where / name)) from None
+    try:
+        os.mkdir(name, dir_fd=parent)
+    except FileExistsError:
+        pass  # made meanwhile (another worker): open it as it is
+    return open_child(parent, name, mode, False, where, path)
+
+
+def is_link(parent: int, name: str) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+@contextmanager
+def opened(path: Path, make: bool = False) -> Iterator[int]:
+    fd = open_dir(path, make)
+    try:
+        yield fd
+    finally:
+        os.close(fd)
+
+
+def reachable(path: Path) -> None:
+    """Raise as open_dir does if the folder `path` cannot be reached without a link."""
+    os.close(open_dir(path))
+
+
+def lstat(path: Path) -> os.stat_result:
+    """lstat of `path`, its folders reached as open_dir does (so also past PATH_MAX)."""
+    with opened(path.parent) as fd:
+        return os.stat(path.name, dir_fd=fd, follow_symlinks=False)
+
+
+def lexists(path: Path) -> bool:
+    """Whether `path` exists (a link counts: it is an entry); its folders reached as
+    open_dir does. A link on the way raises FolderSwapped."""
+    try:
+        lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return True
+
+
+def read_small(path: Path, limit: int) -> bytes:
+    """The bytes of the regular file `path` (not a link, a fifo or a device: it is never
+    opened as one), at most `limit` of them. ValueError if it is larger."""
+    with opened(path.parent) as parent:
+        fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        if st.st_size > limit:
+            raise ValueError(f"{path} is larger than {limit} bytes")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, limit + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise ValueError(f"{path} is larger than {limit} bytes")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def walk(root: Path, skip: Callable[[str], bool] = lambda name: False,
+         prune: Callable[[Path], bool] = lambda folder: False,
+         on_error: Callable[[Path, OSError], None] | None = None) -> Iterator[Path]:
+    """The entries under `root` that are not folders (files, links, fifos), lazily.
+
+    Each folder is opened as open_dir does, when its turn comes: a link is listed as an
+    entry, never entered, and a folder swapped for a link while the walk runs is not
+    entered either. Names for which `skip` is true are left out (and not entered);
+    folders for which `prune` is true are not entered. A folder that cannot be read is
+    passed over, and `on_error(folder, exc)` hears of it (not of one that is gone)."""
+    stack = [root]
+    while stack:
+        here = stack.pop()
+        try:
+            fd = open_dir(here)
+        except (FileNotFoundError, NotADirectoryError, FolderSwapped):
+            continue  # gone, or not a folder now: nothing to list there
+        except OSError as exc:  # unreadable (permissions) or an I/O error on a share
+            if on_error is not None:
+                on_error(here, exc)
+            continue
+        try:
+            with os.scandir(fd) as entries:
+                for entry in entries:
+                    if skip(entry.name):
+                        continue
+                    path = here / entry.name
+                    try:
+                        is_dir = entry.is_dir(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if not is_dir:
+                        yield path
+                    elif not prune(path):
+                        stack.append(path)
+        except OSError as exc:
+            if on_error is not None:
+                on_error(here, exc)
+        finally:
+            os.close(fd)
+
+@dataclass(frozen=True)
+class Opened:
+    """A folder open by descriptor (see nofollow): what is done in it stays in it, even if
+    its path is swapped for a link meanwhile. `path` is for names and messages only."""
+    path: Path
+    fd: int

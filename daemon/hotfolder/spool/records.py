@@ -1,0 +1,35 @@
+"""Failure records (NAME.error.json): where they lie and how they are read, as data, never paths.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hotfolder.config.model import Folder
+from hotfolder.spool import nofollow
+
+SIDECAR = ".error.json"
+
+
+def sidecar_of(path: Path) -> Path:
+    return path.with_name(path.name + SIDECAR)
+
+
+RECORD_LIMIT = 1 << 20  # bytes: a failure record is a few hundred; a larger "record" is not ours
+
+
+def read_record(path: Path) -> dict | None:
+    """A JSON record of ours at `path` (a failure record, or one in the making), or None.
+
+    Read as data: never through a link (nor a fifo or device, which could block), never
+    more than RECORD_LIMIT bytes."""
+    try:
+        record = json.loads(nofollow.read_small(path, RECORD_LIMIT).decode("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def read_failure(folder: Folder, path: Path) -> dict | None:
+    """The record of why a file in failed/ failed, or None if it has none."""
+    return read_record(sidecar_of(path))

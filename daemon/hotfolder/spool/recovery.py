@@ -1,0 +1,103 @@
+"""Recovery at start: our stale temp files removed, cut-short failure records finished,
+and what a crash left in processing/ adopted.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hotfolder.config.model import Folder
+from hotfolder.spool import nofollow
+from hotfolder.spool.atomic import exists_at, is_our_temp, unlink_at
+from hotfolder.spool.fsnames import display, file_name, from_hex
+from hotfolder.spool.moves import Claimed
+from hotfolder.spool.records import SIDECAR, read_record
+
+
+def _walk_all(root: Path, prune=lambda folder: False):
+    return nofollow.walk(root, prune=prune)
+
+
+@dataclass
+class Recovery:
+    in_processing: int = 0  # claimed files a crash left: rendered again where they are
+    temp_removed: int = 0
+    sidecars_finished: int = 0
+    problems: list[str] = field(default_factory=list)  # what could not be put right, and why
+
+
+def recover(folder: Folder) -> Recovery:
+    """At start: the state a crash may have left, put right, never touching a file that
+    is not ours (ours carry the folder's temp token; see temp_prefix).
+
+    - our temp outputs never renamed to their final name are deleted;
+    - a failure record a crash left under its temp name is finished, or deleted if its
+      original never reached failed/;
+    - originals left in processing/ stay there: the ledger adopts them, so they are
+      rendered again before a newer file of the same name (drop order is kept).
+    What cannot be put right (permissions, an immutable file) is reported and skipped.
+    """
+    result = Recovery()
+    for path in _walk_all(folder.output):
+        if is_our_temp(path.name, folder.temp_token):
+            try:
+                _unlink(path)
+                result.temp_removed += 1
+            except OSError as exc:
+                result.problems.append(f"cannot remove the temp output {display(str(path))}: {exc.strerror or exc}")
+    for path in _walk_all(folder.failed):
+        if is_our_temp(path.name, folder.temp_token):
+            try:
+                result.sidecars_finished += _finish_sidecar(path)
+            except OSError as exc:
+                result.problems.append(f"cannot finish the failure record {display(str(path))}: {exc.strerror or exc}")
+    result.in_processing = sum(1 for _ in claimed_files(folder))
+    _prune_empty_dirs(folder.processing)
+    return result
+
+
+def _unlink(path: Path) -> None:
+    with nofollow.opened(path.parent) as parent:
+        unlink_at(parent, path.name)
+
+
+def _finish_sidecar(temp: Path) -> int:
+    """A temp failure record: give it its final name if its original reached failed/.
+    The name it gives (`failed_as`) is data: one name in this folder, or nothing."""
+    record = read_record(temp) or {}
+    original = file_name(from_hex(record.get("failed_as")))
+    with nofollow.opened(temp.parent) as here:
+        if original is not None and exists_at(here, original) and not exists_at(here, original + SIDECAR):
+            os.rename(temp.name, original + SIDECAR, src_dir_fd=here, dst_dir_fd=here)
+            return 1
+        unlink_at(here, temp.name)
+    return 0
+
+
+def claimed_files(folder: Folder):
+    """The originals in processing/, lazily, as Claimed: every file there is ours, whatever
+    its name (no name rule applies, so nothing claimed is ever left behind)."""
+    for path in _walk_all(folder.processing):
+        yield Claimed(path.relative_to(folder.processing).as_posix(), path)
+
+
+def _prune_empty_dirs(root: Path) -> None:
+    """Remove the empty folders under root, deepest first (by a stack: a deep tree
+    must not exhaust Python's recursion), each by descriptor."""
+    found, stack = [], [root]
+    while stack:
+        here = stack.pop()
+        try:
+            with nofollow.opened(here) as fd, os.scandir(fd) as entries:
+                subs = [here / e.name for e in entries if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            continue
+        found += subs
+        stack += subs
+    for folder in reversed(found):  # every folder comes after its parent in `found`
+        try:
+            with nofollow.opened(folder.parent) as parent:
+                os.rmdir(folder.name, dir_fd=parent)
+        except OSError:
+            pass

@@ -1,0 +1,63 @@
+"""The status snapshot: what the daemon publishes once a second, written and read as JSON.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Status:
+    pid: int
+    started: float
+    processed: int
+    failed: int
+    queued: int
+    waiting: int
+    in_flight: int
+    workers: int
+    workers_alive: int
+    state: str = "running"
+    message: str = ""
+    updated: float = 0.0
+    config: str = ""
+    current: list = field(default_factory=list)  # [{"pid", "file", "seconds"}] per busy worker
+    cluster: dict = field(default_factory=dict)  # cluster mode: the cluster-wide numbers
+    in_failed: int = 0  # files in the failed/ folders now (a requeued file has left)
+    # per folder name: {"processed", "failed", "waiting", "claimed"}; processed and failed
+    # sum to the totals above (folders a reload removed keep their counts here)
+    folders: dict = field(default_factory=dict)
+    claiming_paused: bool = False
+    reload_failed: bool = False
+
+
+def write_snapshot(path: Path, status: Status) -> None:
+    """Atomically replace the snapshot (readers never see half a file)."""
+    status.updated = time.time()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(status.__dict__, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_snapshot(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def daemon_alive(snapshot: dict, stale_after: float = 15.0) -> bool:
+    """True when the snapshot's daemon process exists and keeps it current."""
+    if snapshot.get("state") == "stopped":
+        return False
+    try:
+        os.kill(int(snapshot["pid"]), 0)
+    except (KeyError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        pass  # running as another user (the service): it exists
+    return time.time() - float(snapshot.get("updated", 0)) < stale_after

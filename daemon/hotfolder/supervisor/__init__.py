@@ -1,0 +1,2 @@
+"""The main process: the loop, the ledger of claims, the locks, the pauses.
+"""

@@ -1,0 +1,197 @@
+"""The instance lock: one daemon per config, and what `hotfolder status` learns from it.
+
+    state_dir/hotfolder.lock     line 1: the daemon's pid
+                                 then NOTE_BYTES reserved at start: a note, when the
+                                 status snapshot cannot be written (and why)
+
+The daemon holds an flock on the file for its whole life (the kernel drops it when
+the process dies, even by SIGKILL). So the lock, not the snapshot's age, says whether
+a daemon runs: a daemon whose state_dir is full cannot replace status.json, and its
+status once read "not running". The note is written in place into bytes the daemon
+wrote at its start, so a full file system does not stop it (no new block is needed on
+ext4, XFS or tmpfs; a copy-on-write file system may still refuse, and then status says
+the snapshot is stale without the reason).
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hotfolder.runtime import log
+from hotfolder.status import write_snapshot
+from hotfolder.supervisor.locks import AlreadyRunning
+
+LOCK_NAME = "hotfolder.lock"
+
+
+NOTE_BYTES = 512  # reserved after the pid line: a note (JSON) and its padding
+
+
+class InstanceLock:
+    """The held lock of the running daemon; keep it for the life of the process."""
+
+    def __init__(self, fd: int, path: Path, note_at: int):
+        self.fd, self.path, self._note_at = fd, path, note_at
+
+    def note(self, since: float, reason: str) -> bool:
+        """Record that the status snapshot cannot be written since `since`, and why."""
+        text = json.dumps({"status_unwritable_since": since, "reason": _cut(reason, NOTE_BYTES - 100)})
+        return self._write(text)
+
+    def clear(self) -> bool:
+        return self._write("")
+
+    def _write(self, text: str) -> bool:
+        data = text.encode().ljust(NOTE_BYTES - 1) + b"\n"
+        try:
+            os.pwrite(self.fd, data, self._note_at)
+        except OSError:
+            return False
+        return True
+
+
+class SnapshotWriter:
+    """Writes the status snapshot (stats.write_snapshot). When it cannot (a full
+    state_dir), it says so once per episode, in the log and in the lock's note, and
+    `problem` says it for the status page and /metrics."""
+
+    def __init__(self):
+        self.lock: InstanceLock | None = None  # the service's, once it holds it
+        self.unwritable: tuple[float, str] | None = None  # since, why
+        self.log = log.get("service")
+
+    @property
+    def problem(self) -> str:
+        return f"the status snapshot cannot be written: {self.unwritable[1]}" if self.unwritable else ""
+
+    def write(self, path: Path, status) -> None:
+        try:
+            write_snapshot(path, status)
+        except OSError as exc:
+            if self.unwritable is None:
+                self.unwritable = (time.time(), str(exc))
+                noted = self.lock is not None and self.lock.note(*self.unwritable)
+                self.log.error("status_write_failed", path=str(path), reason=str(exc), noted_in_lock=noted,
+                               action="free space in state_dir (or fix its permissions); `hotfolder status` "
+                                      "reports the daemon from its lock meanwhile")
+            return
+        if self.unwritable is not None:
+            self.unwritable = None
+            if self.lock is not None:
+                self.lock.clear()
+            self.log.info("status_write_recovered", path=str(path))
+
+
+def lock_instance(state_dir: Path) -> InstanceLock:
+    """One daemon per config: a second one's recovery would take files from the first.
+
+    An flock on state_dir/hotfolder.lock; the file is rewritten with our pid and the
+    note's reserved bytes (written now, while there is room)."""
+    path = state_dir / LOCK_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)  # no O_APPEND: the note is pwritten
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = _read(fd).split(b"\n", 1)[0].decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise AlreadyRunning(f"hotfolder is already running on this config (pid {pid}, lock {path}); "
+                             "stop it first, or give this config another state_dir") from None
+    head = f"{os.getpid()}\n".encode()
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, head + b" " * (NOTE_BYTES - 1) + b"\n", 0)
+    except OSError:  # a full disk at start: the lock holds; status cannot name the pid or a note
+        pass
+    return InstanceLock(fd, path, len(head))
+
+
+@dataclass(frozen=True)
+class Holder:
+    """What the lock says: `held` True/False, or None when it cannot be told (no
+    permission); the holder's pid and its note ({} when none)."""
+
+    held: bool | None
+    pid: int | None = None
+    note: dict = field(default_factory=dict)
+
+
+def holder(state_dir: Path) -> Holder:
+    """Whether a daemon holds the instance lock of `state_dir`, without taking it (a
+    daemon starting at that moment must not find it taken): /proc/locks lists every
+    flock with its holder's pid and its file's device and inode."""
+    path = state_dir / LOCK_NAME
+    try:
+        st = os.stat(path)
+        with open(path, "rb") as f:
+            data = f.read(64 + NOTE_BYTES)
+    except FileNotFoundError:
+        return Holder(False)
+    except OSError:
+        return Holder(None)
+    first, _, rest = data.partition(b"\n")
+    pid = int(first.strip()) if first.strip().isdigit() else None
+    held = _flocked(st, pid)
+    if held is None:
+        held = _probe(path)
+    if not held:
+        return Holder(held)
+    try:
+        note = json.loads(rest.strip() or b"{}")
+    except ValueError:
+        note = {}
+    return Holder(True, pid, note if isinstance(note, dict) else {})
+
+
+def _flocked(st: os.stat_result, pid: int | None) -> bool | None:
+    """Whether /proc/locks shows an flock on this file (None: cannot read it). The
+    device may read differently through an overlay: the inode and the pid the file
+    names then decide."""
+    device = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}"
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        fields = line.split()
+        # "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters have "->" after the index
+        if len(fields) < 6 or fields[1] != "FLOCK":
+            continue
+        dev, _, ino = fields[5].rpartition(":")
+        if ino == str(st.st_ino) and (dev == device or fields[4] == str(pid)):
+            return True
+    return False
+
+
+def _probe(path: Path) -> bool | None:
+    """Where /proc/locks is not readable: try a shared lock, released at once."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    finally:
+        os.close(fd)  # closing drops the shared lock, if we got it
+    return False
+
+
+def _read(fd: int) -> bytes:
+    try:
+        return os.pread(fd, 64, 0)
+    except OSError:
+        return b""
+
+
+def _cut(text: str, limit: int) -> str:
+    data = text.encode()
+    return text if len(data) <= limit else data[:limit].decode(errors="ignore") + "…"

@@ -1,0 +1,379 @@
+"""The ledger of claimed files: what is in flight, and where each original goes next.
+
+    claim     inbox/x -> processing/x, and the Job that renders it
+    settle    after a worker's result: archive (or delete), failed/ with its reason,
+              or back to the inbox when the output folder is the problem (then pause)
+    lost      a job ended without a result: retry it (an attempt if its worker died
+              or hung), or fail it after max_attempts, or give it back when stopping
+    give_back at a stop: every file in flight goes back to the inbox
+
+This is the only caller of spool's moves in the daemon; the backend that renders
+(the local pool, or a cluster) never touches an original. Attempt policy and claim
+backoff live here too, because both are decisions about files, not processes.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+from hotfolder.config.model import Config, Folder
+from hotfolder.jobs import Job, Result, temp_tag
+from hotfolder.ops.notices import Hook, Notice, ignore
+from hotfolder.runtime import log
+from hotfolder.spool import atomic, fsnames, moves, oserrors, recovery
+from hotfolder.spool.failed_files import FailedIndex
+from hotfolder.supervisor.recipe import RecipePauses
+
+MAX_PAUSE = 60.0  # seconds: the longest claim backoff while the output folder is unusable
+MAX_STUCK_WAIT = 60.0  # seconds between tries to move a file stuck in processing/
+MAX_REMEMBERED = 1000  # unclaimable files remembered, so each is said once (memory stays bounded)
+
+
+def next_attempt(job: Job, why: str, charged: bool, max_attempts: int) -> Job | Result:
+    """What follows a job that ended without a result: the same job again (we stopped
+    it: no attempt counted), its next attempt, or the verdict that it failed."""
+    if not charged:
+        return job
+    if job.attempt >= max_attempts:
+        return Result(job.id, False, error=f"{why} on attempt {job.attempt}", step="worker")
+    return replace(job, attempt=job.attempt + 1)
+
+
+@dataclass
+class Tracked:
+    job: Job
+    claimed: moves.Claimed
+
+
+class Counts:
+    """Where the ledger's own verdicts are counted (the backend's shared counters)."""
+
+    def count(self, verdict: str, already: str = "", folder: Folder | None = None) -> None: ...
+    def uncount(self, already: str, folder: Folder | None = None) -> None: ...
+
+
+class Ledger:
+    def __init__(self, config: Config, counts: Counts, on_end: Callable[[Folder, str], None],
+                 on_notice: Hook = ignore, failed: FailedIndex | None = None):
+        self.config = config
+        self.counts = counts
+        self.failed = failed if failed is not None else FailedIndex()  # told of each file we move there
+        self.on_end = on_end  # a same-named file may wait in the inbox for this one to end
+        self.on_notice = on_notice  # the service's hook: files done or failed, claiming paused or resumed
+        self.log = log.get("ledger")
+        self.tracked: dict[int, Tracked] = {}
+        self.next_id = 1
+        self.pause_until = 0.0
+        self.pause_backoff = 0.0
+        self.message = ""  # why claiming is paused, for the status
+        self._adopting: list = []  # lazy walks of processing/ after a crash
+        self._deferred: list[Job] = []  # given back while running, kept in processing/ (see _keep_in_line)
+        self.stopping = False  # set by the service when it drains: nothing is deferred then
+        self.on_other_fs: set[Path] = set()  # inbox files a mount makes unclaimable (said once each)
+        self.stuck: dict[Path, tuple[Folder, moves.Claimed, float, float]] = {}  # path -> (.., next try, wait)
+        self.recipes = RecipePauses(on_notice)  # folders paused for their recipe (watermark, profile)
+
+    def reconfigure(self, config: Config) -> None:
+        """A reload: new claims use the new config; files in flight keep their own Folder."""
+        self.config = config
+
+    # ------------------------------------------------------------------ start
+    def prepare(self, folder: Folder) -> None:
+        """Make the folder's folders (OSError if one cannot be made)."""
+        moves.ensure_dirs(folder)
+
+    def recover(self, folder: Folder, adopt: bool = True, running: bool = False) -> recovery.Recovery:
+        """The state a crash may have left in one folder, put right (see spool.recover);
+        with `adopt`, the files left in processing/ are ours again, rendered first.
+
+        `running`: a folder a reload adds while files render. Nothing is cleaned (a temp
+        output may be one being written now, under another name for the same folders),
+        and only files in processing/ that no job holds are adopted."""
+        moves.ensure_dirs(folder)
+        if not adopt:
+            return recovery.Recovery()
+        if running:
+            self._adopting.append(recovery.claimed_files(folder))
+            return recovery.Recovery()
+        found = recovery.recover(folder)
+        for problem in found.problems:
+            self.log.warning("recovery_problem", folder=folder.name, reason=problem,
+                             action="skipped; the rest is served")
+        self.log.info("recovered", folder=folder.name, in_processing=found.in_processing,
+                      temp_removed=found.temp_removed, sidecars_finished=found.sidecars_finished)
+        if found.in_processing:
+            self._adopting.append(recovery.claimed_files(folder))
+        return found
+
+    def waiting(self, limit: int) -> list[Job]:
+        """Up to `limit` Jobs of files already in processing/ that wait for the backend:
+        those given back while running but kept in line, then those a crash left there
+        (read lazily: a large processing/ costs no memory)."""
+        out: list[Job] = []
+        kept = [job for job in self._deferred if self.recipes.paused(job.folder.name)]  # wait for the recipe
+        self._deferred = [job for job in self._deferred if not self.recipes.paused(job.folder.name)]
+        while self._deferred and len(out) < limit:
+            out.append(self._deferred.pop(0))
+        self._deferred += kept
+        held = {t.claimed.path for t in self.tracked.values()} if self._adopting else set()
+        while self._adopting and len(out) < limit:
+            claimed = next(self._adopting[0], None)
+            if claimed is None:
+                self._adopting.pop(0)
+                continue
+            if claimed.path in held:
+                continue  # in flight already (a reload renamed or re-added its folder)
+            folder = next((f for f in self.config.folders if claimed.path.is_relative_to(f.processing)), None)
+            if folder is None:
+                continue
+            job = Job(self._new_id(), folder, claimed.path, claimed.rel,
+                      self.config.accepted_formats, self.config.max_image_pixels)
+            self.tracked[job.id] = Tracked(job, claimed)
+            out.append(job)
+        return out
+
+    # ------------------------------------------------------------------ claims
+    def paused(self, now: float) -> bool:
+        return now < self.pause_until
+
+    def claim(self, folder: Folder, path: Path) -> Job | None:
+        """Take a ready inbox file; the Job to submit, or None if it was not taken."""
+        try:
+            claimed = moves.claim(folder, path)
+        except moves.Refused as exc:
+            rel = path.relative_to(folder.inbox).as_posix()
+            try:
+                self.failed.added(folder, moves.fail(folder, path, rel, error=str(exc), step="claim", attempts=0))
+            except OSError as again:  # it stays in the inbox; the next rescan tries again
+                self.log.error("claim_failed", folder=folder.name, file=rel, reason=f"{exc}; and {again}")
+                return None
+            self.counts.count("failed", folder=folder)
+            self.log.warning("file_refused", folder=folder.name, file=rel, reason=str(exc), outcome="failed")
+            self.on_notice(Notice("failed", folder.name, fsnames.display(rel), str(exc), "claim", 0))
+            return None
+        except OSError as exc:
+            if exc.errno == errno.EXDEV:
+                self._cross_device(folder, path)
+            else:
+                self.log.error("claim_failed", folder=folder.name, file=str(path), reason=str(exc))
+            return None
+        if claimed is None:
+            return None
+        job = Job(self._new_id(), folder, claimed.path, claimed.rel,
+                  self.config.accepted_formats, self.config.max_image_pixels)
+        self.tracked[job.id] = Tracked(job, claimed)
+        return job
+
+    def _cross_device(self, folder: Folder, path: Path) -> None:
+        """A file on a file system mounted inside the inbox cannot be claimed by rename
+        (nor moved to failed/): said once per file, and in the status while any is left."""
+        if path in self.on_other_fs:
+            return
+        if len(self.on_other_fs) < MAX_REMEMBERED:
+            self.on_other_fs.add(path)
+        self.log.error("file_on_another_file_system", folder=folder.name, file=fsnames.display(str(path)),
+                       reason="it is on another file system than the inbox (a mount inside it): it cannot be "
+                              "taken by rename", action="copy it into the inbox instead of mounting there")
+
+    def notes(self) -> str:
+        """What the status should say besides a pause of all claims: folders paused for
+        their recipe, files an inbox cannot give up."""
+        left = [p for p in self.on_other_fs if os.path.lexists(p)]
+        self.on_other_fs = set(left)
+        mounted = (f"{len(left)} file(s) in an inbox are on another file system (e.g. {fsnames.display(str(left[0]))}) "
+                   "and cannot be taken: copy them in instead of mounting inside the inbox") if left else ""
+        return "; ".join(n for n in (self.recipes.notes(), mounted) if n)
+
+    def _new_id(self) -> int:
+        self.next_id += 1
+        return self.next_id - 1
+
+    def in_flight(self) -> int:
+        return len(self.tracked)
+
+    def claimed_by_folder(self) -> dict[str, int]:
+        """Files claimed and not yet at an end, per folder name (for the status)."""
+        out: dict[str, int] = {}
+        for tracked in self.tracked.values():
+            out[tracked.job.folder.name] = out.get(tracked.job.folder.name, 0) + 1
+        return out
+
+    # ------------------------------------------------------------------ ends
+    def settle(self, job: Job, result: Result, counted_by_worker: bool = True) -> Job | None:
+        """Move the original to its end (or back to the inbox) after a result. Returns
+        the job to submit again when the failure may pass (out of memory, a share's
+        I/O error) and attempts are left.
+
+        `counted_by_worker`: the worker counted its verdict already; the ledger's own
+        verdicts (a file that kept killing workers) are counted here."""
+        if result.transient and job.id in self.tracked:
+            return self.lost(job, result.error, charged=True)
+        tracked = self.tracked.pop(job.id, None)
+        if tracked is None:
+            return None
+        folder, claimed = job.folder, tracked.claimed
+        # What the shared counters hold for this file now.
+        if counted_by_worker and result.final:
+            counted = "processed" if result.ok else "failed"
+        else:
+            counted = job.counted
+        logger = self.log.bind(folder=folder.name, file=job.rel, attempt=job.attempt)
+        if not os.path.lexists(claimed.path):
+            # Someone removed it from processing/ meanwhile: nothing to archive or fail.
+            logger.warning("file_vanished", reason="the original left processing/ while it was rendered",
+                           outcome="gone")
+            self.on_end(folder, job.rel)
+            return None
+        try:
+            if result.ok:
+                where = moves.finish(folder, claimed)
+                logger.info("file_done", renditions=[r.name for r in folder.renditions],
+                            outputs=list(result.outputs), duration_ms=result.duration_ms,
+                            archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
+                self.on_notice(Notice("done", folder.name, fsnames.display(job.rel), outputs=result.outputs,
+                                      duration_ms=result.duration_ms, attempts=job.attempt))
+                if self.pause_backoff:
+                    self.pause_backoff, self.message = 0.0, ""  # the folder works again
+                    self.on_notice(Notice("recovered", folder.name, reason="claiming resumed: the output "
+                                                                           "folder works again"))
+            elif result.recipe:  # not the file's fault, and the same for every file of its folder
+                if self._unclaim(tracked, counted):
+                    self.recipes.pause(folder, result.error, fsnames.display(job.rel))
+            elif result.retry_later:
+                self._give_back(tracked, result.error, counted)
+            else:
+                where = moves.fail(folder, claimed.path, claimed.rel, error=result.error,
+                                   step=result.step, attempts=job.attempt)
+                self.failed.added(folder, where)
+                if not counted_by_worker:
+                    self.counts.count("failed", counted, folder=folder)
+                logger.warning("file_failed", reason=result.error, step=result.step, failed=str(where),
+                               worker_pid=result.pid, outcome="failed")
+                self.on_notice(Notice("failed", folder.name, fsnames.display(job.rel), result.error, result.step,
+                                      job.attempt))
+        except OSError as exc:
+            if oserrors.output_problem(exc) or result.retry_later:
+                self._give_back(tracked, f"could not move the original: {exc}", counted)
+            else:
+                self._fail_after_move_error(tracked, exc, counted, rendered=result.ok)
+        self.on_end(folder, job.rel)
+        return None
+
+    def _fail_after_move_error(self, tracked: Tracked, exc: OSError, counted: str, rendered: bool) -> None:
+        """Moving the original failed for a reason of this file's own: record it in
+        failed/ rather than loop on it. If even that is impossible, give it back."""
+        job, claimed = tracked.job, tracked.claimed
+        what = "rendered, but the original could not be archived" if rendered else "the original could not be moved"
+        try:
+            where = moves.fail(job.folder, claimed.path, claimed.rel, step="finish", attempts=job.attempt,
+                               error=f"{what}: {exc}")
+            self.failed.added(job.folder, where)
+            self.counts.count("failed", counted, folder=job.folder)
+            self.log.error("file_failed", file=job.rel, step="finish", reason=str(exc), outcome="failed")
+            self.on_notice(Notice("failed", job.folder.name, fsnames.display(job.rel), f"{what}: {exc}", "finish",
+                                  job.attempt))
+        except OSError as again:
+            self._give_back(tracked, f"could not move the original: {again}", counted)
+
+    def _unclaim(self, tracked: Tracked, counted: str) -> bool:
+        """Back to the inbox. A file that cannot leave processing/ (immutable, its
+        permissions changed) stays there: said once, rendered again at the next start."""
+        try:
+            moves.unclaim(tracked.job.folder, tracked.claimed)
+        except moves.NameTaken:
+            return self._keep_in_line(tracked, counted)
+        except OSError as exc:
+            self._stuck(tracked.job.folder, tracked.claimed, exc)
+            return False
+        self.counts.uncount(counted, tracked.job.folder)  # it is counted again when it really ends
+        return True
+
+    def _keep_in_line(self, tracked: Tracked, counted: str) -> bool:
+        """A newer file of its name waits in the inbox: the claim stays in processing/.
+        While running it is submitted again once claiming resumes; at a stop it waits
+        there, and the next start renders it first."""
+        self.counts.uncount(counted, tracked.job.folder)
+        if not self.stopping:
+            self._deferred.append(replace(tracked.job, counted=""))
+            self.tracked[tracked.job.id] = tracked
+        return True
+
+    def _stuck(self, folder: Folder, claimed: moves.Claimed, exc: OSError, wait: float = 1.0) -> None:
+        first = claimed.path not in self.stuck
+        self.stuck[claimed.path] = (folder, claimed, time.monotonic() + wait, wait)
+        if first:
+            self.log.error("file_stuck", folder=folder.name, file=fsnames.display(claimed.rel),
+                           reason=f"it cannot be moved out of processing/: {exc.strerror or exc}",
+                           action="fix its permissions or attributes (lsattr, chattr -i); it is tried again "
+                                  "with backoff, and rendered again once it is back in the inbox")
+
+    def retry_stuck(self, now: float) -> None:
+        """Try again to move stuck files back to the inbox (they are rendered from there)."""
+        for path, (folder, claimed, due, wait) in list(self.stuck.items()):
+            if now < due:
+                continue
+            try:
+                moves.unclaim(folder, claimed)
+            except OSError as exc:
+                self._stuck(folder, claimed, exc, min(MAX_STUCK_WAIT, wait * 2))
+                continue
+            del self.stuck[path]
+            self.log.info("file_unstuck", folder=folder.name, file=fsnames.display(claimed.rel),
+                          action="back in the inbox")
+
+    def _give_back(self, tracked: Tracked, reason: str, counted: str) -> None:
+        """Not the file's fault (disk full): back to the inbox, and pause claiming."""
+        if not self._unclaim(tracked, counted):
+            return
+        now = time.monotonic()
+        if now >= self.pause_until:  # one doubling per episode, not per file given back
+            self.pause_backoff = min(MAX_PAUSE, max(1.0, self.pause_backoff * 2))
+            self.pause_until = now + self.pause_backoff
+            self.on_notice(Notice("paused", tracked.job.folder.name, fsnames.display(tracked.job.rel), reason))
+        self.message = f"claiming paused: {reason}"
+        self.log.error("claiming_paused", file=tracked.job.rel, reason=reason, retry_in_s=self.pause_backoff)
+
+    def lost(self, job: Job, why: str, charged: bool, stopping: bool = False) -> Job | None:
+        """A job ended without a result. Returns the job to submit again, if any."""
+        if job.id not in self.tracked:
+            return None
+        atomic.remove_temp_outputs(job.folder, job.rel, temp_tag(job))  # a killed render's leftovers
+        if stopping:
+            self.give_back(job)
+            return None
+        following = next_attempt(job, why, charged, self.config.max_attempts)
+        if isinstance(following, Result):
+            self.settle(job, following, counted_by_worker=False)
+            return None
+        if charged:
+            self.log.warning("file_retry", file=job.rel, reason=why, attempt=following.attempt)
+        self.tracked[job.id].job = following
+        return following
+
+    def give_back(self, job: Job, pause_for: str = "") -> None:
+        """The file goes back to the inbox; it is not lost. Quietly at a stop; with
+        `pause_for`, the reason claiming pauses (the backend refused it)."""
+        tracked = self.tracked.pop(job.id, None)
+        if tracked is None:
+            return
+        if pause_for:
+            self._give_back(tracked, pause_for, job.counted)
+        else:
+            self._unclaim(tracked, job.counted)
+
+    def give_back_all(self) -> None:
+        for job_id in list(self.tracked):
+            self.give_back(self.tracked[job_id].job)
+
+    def ended(self, folder_name: str, rel: str) -> None:
+        """A job settled elsewhere (cluster mode): forget it, and wake a same-named file."""
+        for job_id, tracked in list(self.tracked.items()):
+            if tracked.job.folder.name == folder_name and tracked.job.rel == rel:
+                del self.tracked[job_id]
+        folder = next((f for f in self.config.folders if f.name == folder_name), None)
+        if folder is not None:
+            self.on_end(folder, rel)

@@ -1,0 +1,76 @@
+"""`hotfolder process`: the same pool and pipeline over given files, left in place.
+
+Batch mode drives the local pool directly: it submits the files as the queue has
+room, applies the same attempt policy as the service (ledger.next_attempt), and
+collects one Result per file. No original is moved, so there is no ledger.
+"""
+from __future__ import annotations
+
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from hotfolder.backend import Finished, Lost
+from hotfolder.config.model import Config, Folder
+from hotfolder.jobs import Job, Result
+from hotfolder.runtime import systemd
+from hotfolder.supervisor.ledger import next_attempt
+from hotfolder.workers.pool import LocalPool
+
+TICK = 0.05
+
+
+@dataclass(frozen=True)
+class Outcome:
+    src: Path
+    rel: str
+    result: Result
+
+
+def run(config: Config, files: list[tuple[Path, str]], folder: Folder,
+        progress: Callable[[list[Outcome], int], None] | None = None,
+        log_format: str = "console", log_level: str = "warning") -> list[Outcome]:
+    """Render `files` (each with the relative path its outputs keep); one Outcome each,
+    or fewer if interrupted (SIGINT/SIGTERM: what was started finishes, nothing new)."""
+    systemd.scrub_environ()
+    stop: list[int] = []
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, _frame: stop.append(signum))
+    folder.output.mkdir(parents=True, exist_ok=True)
+    pool = LocalPool(config.workers, config.queue_bound, config.file_timeout, log_format, log_level)
+    outcomes: list[Outcome] = []
+    todo = deque(files)
+    next_id = 1
+    try:
+        pool.start()
+        while todo or not pool.idle():
+            if stop and not pool.draining:
+                pool.drain()
+            while todo and not stop and pool.room() > 0:
+                src, rel = todo.popleft()
+                pool.submit(Job(next_id, folder, src, rel, config.accepted_formats, config.max_image_pixels))
+                next_id += 1
+            for event in pool.poll(TICK):
+                if isinstance(event, Finished):
+                    outcomes.append(Outcome(event.job.src, event.job.rel, event.result))
+                elif isinstance(event, Lost):
+                    following = next_attempt(event.job, event.why, event.charged, config.max_attempts)
+                    if isinstance(following, Result):
+                        outcomes.append(Outcome(event.job.src, event.job.rel, following))
+                    elif not pool.draining:
+                        pool.submit(following)
+                if progress:  # the outcomes so far, and how many files in all
+                    progress(outcomes, len(files))
+            if stop and not pool.processes():
+                break
+        if not pool.draining:
+            pool.drain()
+        deadline = time.monotonic() + config.drain_timeout
+        while pool.processes() and time.monotonic() < deadline:
+            pool.poll(TICK)
+    finally:
+        pool.stop_now()
+    return outcomes

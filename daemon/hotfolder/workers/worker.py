@@ -1,0 +1,70 @@
+"""The consumer process: take jobs from the queue until the None sentinel.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+from hotfolder.engine import pipeline
+from hotfolder.runtime import log
+from hotfolder.workers.counters import Counters, LockStuck
+from hotfolder.workers.render import process_one
+
+
+def _exit_when_orphaned(main_pid: int) -> None:
+    """Workers leave by themselves when the main process dies (even by SIGKILL).
+
+    Our parent is the forkserver, which exits when the main process is gone; we
+    are then re-parented. Checking the main pid as well covers both orders.
+    """
+    parent = os.getppid()
+    while True:
+        time.sleep(0.5)
+        if os.getppid() != parent or not _exists(main_pid):
+            os._exit(3)
+
+
+def _exists(pid: int) -> bool:
+    """Alive, and not a zombie waiting for its parent to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return False
+
+
+def consume(slot: int, tasks, results, counters: Counters, mark, stopping, parent: int, log_format: str,
+            log_level: str = "info") -> None:
+    """The worker process: Queue.get() until the None sentinel.
+
+    `mark` is this worker's own shared Value, set with each count (see stats);
+    `stopping` is a shared flag the pool raises when it drains: a job taken after it
+    is declined, not started, so a stop never begins new work."""
+    # The pool decides when we stop: SIGTERM/SIGINT to the process group
+    # (Ctrl-C, systemd's KillMode=mixed) must not cut a render in half.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    log.setup(log_format, log_level, role="worker", slot=slot)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    pipeline.warm_up()  # codecs and libvips loaded before the first file, not during it
+    results.put(("ready", slot, os.getpid()))
+    while True:
+        job = tasks.get()
+        if job is None:
+            break
+        if stopping.value:
+            results.put(("declined", slot, job.id))
+            continue
+        results.put(("start", slot, job.id))
+        result = process_one(job)
+        counted = True
+        if result.final:  # counted when it really ends
+            verdict = "processed" if result.ok else "failed"
+            try:
+                counters.count(verdict, job.counted, mark, job.id if result.ok else -job.id, folder=job.folder)
+            except LockStuck:
+                counted = False  # the pool counts it once it has rebuilt the counters
+                log.get().error("counter_lock_stuck", reason="a worker died holding the counter lock")
+        results.put(("done", slot, result, counted))
