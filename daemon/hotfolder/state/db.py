@@ -1,0 +1,71 @@
+"""The daemon's SQLite database in state_dir: opened the same way by every process.
+
+WAL lets the supervisor, the workers and the CLI read while one of them writes; each
+write is a short `BEGIN IMMEDIATE` transaction, so a writer waits for another instead
+of failing halfway (busy timeout). `synchronous=FULL`: a commit survives a power cut,
+since the daemon acts on it at once (an original archived, a number handed out).
+
+Each part of the state (a counter, an index) keeps its own tables and its own schema
+version in the `schema` table, and brings them up to date itself (`ensure`): parts
+are added without a shared list of migrations to edit.
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+DB_NAME = "hotfolder.db"
+BUSY_TIMEOUT = 30.0  # seconds a writer waits for another; writes here take milliseconds
+
+Migration = str | Callable[[sqlite3.Connection], None]
+
+
+def path_in(state_dir: Path) -> Path:
+    return state_dir / DB_NAME
+
+
+def connect(state_dir: Path) -> sqlite3.Connection:
+    """A connection to state_dir's database, made (with its folder) if needed."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path_in(state_dir), timeout=BUSY_TIMEOUT, isolation_level=None,
+                           check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE IF NOT EXISTS schema (part TEXT PRIMARY KEY, version INTEGER NOT NULL)")
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction, taken at once (`BEGIN IMMEDIATE`): committed, or rolled back
+    on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def version(conn: sqlite3.Connection, part: str) -> int:
+    row = conn.execute("SELECT version FROM schema WHERE part = ?", (part,)).fetchone()
+    return row[0] if row else 0
+
+
+def ensure(conn: sqlite3.Connection, part: str, migrations: Sequence[Migration]) -> None:
+    """Bring `part`'s tables up to date: migration i (SQL, or a function of the
+    connection) runs once, in order, each in its own transaction with its version."""
+    for number, migration in enumerate(migrations, start=1):
+        with transaction(conn):
+            if version(conn, part) >= number:  # read inside the lock: another process may have run it
+                continue
+            if callable(migration):
+                migration(conn)
+            else:
+                for statement in filter(str.strip, migration.split(";")):
+                    conn.execute(statement)
+            conn.execute("INSERT INTO schema (part, version) VALUES (?, ?) "
+                         "ON CONFLICT(part) DO UPDATE SET version = excluded.version", (part, number))
