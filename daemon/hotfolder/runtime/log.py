@@ -17,19 +17,10 @@ import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
 from hotfolder import redact
+from hotfolder.runtime import systemd
 from hotfolder.runtime.console import ConsoleRenderer
 
 PRIORITY = {"critical": 2, "error": 3, "warning": 4, "info": 6, "debug": 7}
-
-
-def _stderr_is_journal() -> bool:
-    stream = os.environ.get("JOURNAL_STREAM", "")
-    try:
-        dev, ino = (int(x) for x in stream.split(":"))
-        st = os.fstat(2)
-    except (ValueError, OSError):
-        return False
-    return (st.st_dev, st.st_ino) == (dev, ino)
 
 
 def _journal_prefix(_logger, method_name: str, line: str) -> str:
@@ -94,7 +85,7 @@ def setup(fmt: str = "json", level: str = "info", stream=None, **context) -> Non
     else:
         tracebacks = structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
         renderer = [tracebacks, redact.mask_event, structlog.processors.JSONRenderer()]
-        if _stderr_is_journal():
+        if systemd.under_journal():  # stderr is the journal's stream, not only inherited from it
             renderer.append(_journal_prefix)
     # A line-buffered text stream of our own: each event is one whole write, even
     # when several processes share the same stderr.
