@@ -17,14 +17,13 @@ import socket
 import ssl
 import threading
 import time
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 from hotfolder import __version__, redact
 from hotfolder.config.model import NotifyTarget
-
-if TYPE_CHECKING:
-    from hotfolder.ops.notify import Message
+from hotfolder.ops.message import Message
 
 SEND_TIMEOUT = 10.0  # seconds for one whole try: connect, send, the answer's head
 # An answer that another try may change; other 4xx (a wrong URL, a rejected signature) will not.
@@ -32,6 +31,8 @@ RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
 class Undeliverable(Exception):
+    """This try did not deliver the message; `retry`: another try may."""
+
     def __init__(self, reason: str, retry: bool = True):
         super().__init__(redact.text(reason))  # a library's words may quote a secret
         self.retry = retry
@@ -84,6 +85,11 @@ def _shutdown(sock: socket.socket) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
     except OSError:
         pass  # closed already, or never connected
+
+
+# A sender: one try of one message to one target, under the try's deadline; raises
+# Undeliverable when it did not arrive. post_webhook, or an AppriseSender.
+Send = Callable[[NotifyTarget, Message, Try], None]
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -171,8 +177,7 @@ class AppriseSender:
 
     def __call__(self, _target: NotifyTarget, message: Message, call: Try) -> None:
         title, body = message.text()
-        bad = any(n.event != "recovered" for n in message.notices)
-        kind = self.apprise.NotifyType.FAILURE if bad else self.apprise.NotifyType.SUCCESS
+        kind = self.apprise.NotifyType.SUCCESS if message.all_good else self.apprise.NotifyType.FAILURE
         outcome: list = []
 
         def run() -> None:
