@@ -17,8 +17,8 @@ from hotfolder.backoff import Backoff
 from hotfolder.config.model import Folder
 from hotfolder.runtime import log
 from hotfolder.spool import nofollow
+from hotfolder.spool.folders import swapped_folder
 from hotfolder.spool.fsnames import is_ignored_path, walk_files
-from hotfolder.spool.moves import swapped_folder
 
 # A file written but never closed (a stalled upload) is taken after this long
 # without any change, rather than waiting forever.

@@ -19,7 +19,7 @@ from hotfolder.arrival.waker import Waker
 from hotfolder.backoff import Backoff
 from hotfolder.config.model import Folder
 from hotfolder.runtime import log
-from hotfolder.spool.moves import swapped_folder
+from hotfolder.spool.folders import swapped_folder
 
 # What an event says of the writer: a write means "still open", a close-write or a
 # move within the inbox means "done". A rename in from elsewhere arrives as a bare

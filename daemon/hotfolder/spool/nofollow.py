@@ -88,6 +88,23 @@ def open_child(parent: int, name: str, mode: int = os.O_RDONLY, make: bool = Fal
     return open_child(parent, name, mode, False, where, path)
 
 
+def exists_at(parent: int, name: str) -> bool:
+    """Whether `name` is an entry of the folder open as `parent` (a link counts)."""
+    try:
+        os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def unlink_at(parent: int, name: str) -> None:
+    """Remove `name` from the folder open as `parent`; gone already is fine."""
+    try:
+        os.unlink(name, dir_fd=parent)
+    except FileNotFoundError:
+        pass
+
+
 def is_link(parent: int, name: str) -> bool:
     try:
         return stat.S_ISLNK(os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode)
@@ -190,6 +207,7 @@ def walk(root: Path, skip: Callable[[str], bool] = lambda name: False,
                 on_error(here, exc)
         finally:
             os.close(fd)
+
 
 @dataclass(frozen=True)
 class Opened:

@@ -24,7 +24,7 @@ from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, temp_tag
 from hotfolder.ops.notices import Hook, Notice, NoticeKind, ignore
 from hotfolder.runtime import log
-from hotfolder.spool import atomic, fsnames, moves, oserrors, recovery
+from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery
 from hotfolder.spool.failed_files import FailedIndex
 from hotfolder.supervisor.recipe import RecipePauses
 
@@ -84,7 +84,7 @@ class Ledger:
     # ------------------------------------------------------------------ start
     def prepare(self, folder: Folder) -> None:
         """Make the folder's folders (OSError if one cannot be made)."""
-        moves.ensure_dirs(folder)
+        folders.ensure_dirs(folder)
 
     def recover(self, folder: Folder, adopt: bool = True, running: bool = False) -> recovery.Recovery:
         """The state a crash may have left in one folder, put right (see spool.recover);
@@ -93,7 +93,7 @@ class Ledger:
         `running`: a folder a reload adds while files render. Nothing is cleaned (a temp
         output may be one being written now, under another name for the same folders),
         and only files in processing/ that no job holds are adopted."""
-        moves.ensure_dirs(folder)
+        folders.ensure_dirs(folder)
         if not adopt:
             return recovery.Recovery()
         if running:
