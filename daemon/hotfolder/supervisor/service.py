@@ -25,7 +25,7 @@ from hotfolder.arrival.watcher import Watcher
 from hotfolder.backend import Backend, Ended, Finished, Lost
 from hotfolder.config import load, reloadable
 from hotfolder.config.model import Config, ConfigError, Folder
-from hotfolder.errors import HotfolderError
+from hotfolder.errors import ExitCode, HotfolderError
 from hotfolder.ops.notices import Notice, NoticeKind
 from hotfolder.ops.ops import Ops
 from hotfolder.runtime import log, systemd
@@ -101,10 +101,10 @@ class Service:
             return 0
         except BootFailure as exc:
             self.log.error("workers_fail_at_boot", reason=str(exc))
-            return 1
+            return ExitCode.BOOT_FAILURE
         except HotfolderError as exc:  # at start: e.g. a shared root of another cluster
             self.log.error("start_refused", reason=str(exc))
-            return 2
+            return ExitCode.USAGE
         finally:
             # Whatever ended the loop, no worker outlives us and every claim is given back.
             if self.watcher:
