@@ -74,8 +74,8 @@ def _url(value: str) -> str:
 
 def _split(rest: str) -> tuple[str, str]:
     """`user:pw@host:port` and the rest (path, query, fragment)."""
-    m = re.match(r"[^/?#]*", rest)
-    return rest[:m.end()], rest[m.end():]
+    head = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    return head, rest[len(head):]
 
 
 def _userinfo(netloc: str) -> tuple[str, str | None, str]:

@@ -22,6 +22,7 @@ from hotfolder.cli.status import cmd_status
 from hotfolder.config import locate as configfile
 from hotfolder.config.model import ConfigError
 from hotfolder.errors import ExitCode, HotfolderError
+from hotfolder.runtime.log import LogFormat
 from hotfolder.spool.fsnames import display
 
 EPILOG = "Config reference: README.md, section 'Config reference'."
@@ -55,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="watch the folders and render files as they arrive (foreground)",
                          description="Watch the configured folders in the foreground until SIGTERM or Ctrl-C.")
     config_arg(run)
-    run.add_argument("--log-format", choices=("json", "console"), default="json",
+    run.add_argument("--log-format", choices=list(LogFormat), default=LogFormat.JSON,
                      help="json: one JSON object per line on stderr (default); console: for people")
     run.add_argument("--log-level", choices=LEVELS, default="info", help=LEVEL_HELP)
 
@@ -76,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     process.add_argument("--folder", help="which configured folder's renditions and output to use (default: the first)")
     process.add_argument("--output", "-o", type=Path, metavar="DIR",
                          help="write the outputs here instead of the folder's output")
-    process.add_argument("--log-format", choices=("json", "console"), default="console",
+    process.add_argument("--log-format", choices=list(LogFormat), default=LogFormat.CONSOLE,
                          help="console: for people (default); json: one JSON object per line")
     process.add_argument("--log-level", choices=LEVELS, default="warning",
                          help="warning: the files that failed (default); info: every file; "
@@ -98,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", "-j", type=int, metavar="N",
                         help="render processes (default: cluster.concurrency, else one per core)")
     worker.add_argument("--name", "-n", metavar="NAME", help="node name, %%h = host name (default hotfolder@%%h)")
-    worker.add_argument("--log-format", choices=("json", "console"), default="json")
+    worker.add_argument("--log-format", choices=list(LogFormat), default=LogFormat.JSON)
     worker.add_argument("--log-level", choices=LEVELS, default="info", help=LEVEL_HELP)
     return p
 

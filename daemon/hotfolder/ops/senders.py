@@ -117,16 +117,19 @@ def post_webhook(target: NotifyTarget, message: Message, call: Try) -> None:
         port = parts.port or (443 if https else 80)
     except ValueError:
         raise Undeliverable("the URL's port is not a number from 0 to 65535", retry=False) from None
+    host = parts.hostname
+    if not host:  # refused by the config already; never the loopback in its place (getaddrinfo(None))
+        raise Undeliverable("the URL has no host name", retry=False)
     sock = conn = None
     try:
-        sock = socket.create_connection((parts.hostname, port), timeout=call.remaining())
+        sock = socket.create_connection((host, port), timeout=call.remaining())
         call.attach(sock)
         if https:
             _tls = _tls or ssl.create_default_context()
-            sock = _tls.wrap_socket(sock, server_hostname=parts.hostname, do_handshake_on_connect=False)
+            sock = _tls.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
             call.attach(sock)  # the plain socket object is detached now; this one holds the connection
             sock.do_handshake()
-        conn = (http.client.HTTPSConnection if https else http.client.HTTPConnection)(parts.hostname, port)
+        conn = (http.client.HTTPSConnection if https else http.client.HTTPConnection)(host, port)
         conn.sock = sock  # ours, attached: the deadline reaches every read
         conn.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body, headers)
         response = conn.getresponse()  # the status is the answer: its body is not waited for

@@ -12,6 +12,9 @@ import contextlib
 import logging
 import os
 import sys
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
 
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
@@ -21,6 +24,13 @@ from hotfolder.runtime import systemd
 from hotfolder.runtime.console import ConsoleRenderer
 
 PRIORITY = {"critical": 2, "error": 3, "warning": 4, "info": 6, "debug": 7}
+
+
+class LogFormat(StrEnum):
+    """`--log-format`."""
+
+    JSON = "json"  # one JSON object per line: every event and field (the journal's)
+    CONSOLE = "console"  # one short line per event, for people (console.py)
 
 
 def _journal_prefix(_logger, method_name: str, line: str) -> str:
@@ -70,7 +80,7 @@ def dropped() -> str | None:
     return _stream.broken if _stream is not None else None
 
 
-def setup(fmt: str = "json", level: str = "info", stream=None, **context) -> None:
+def setup(fmt: str = LogFormat.JSON, level: str = "info", stream=None, **context) -> None:
     """Configure structlog for this process; call once after the process starts.
 
     `stream`: where lines go instead of our own copy of stderr (`hotfolder process`
@@ -78,7 +88,8 @@ def setup(fmt: str = "json", level: str = "info", stream=None, **context) -> Non
     # redact.mask_event comes after the traceback is rendered (an exception's message may
     # quote a secret) and before the line is. Tracebacks carry no local variables: a
     # frame's locals (a password, the Authorization header made of it) are no journal's business.
-    if fmt == "console":
+    renderer: list[Callable[..., Any]]  # the last ones take the rendered line, not the event
+    if fmt == LogFormat.CONSOLE:
         colors = sys.stderr is not None and sys.stderr.isatty()
         renderer = [structlog.processors.format_exc_info, redact.mask_event,
                     ConsoleRenderer(colors, verbose=level == "debug")]
@@ -123,7 +134,7 @@ class _ToStructlog(logging.Handler):
             method = record.levelname.lower()
             if method not in PRIORITY:
                 method = "warning"
-            fields = {"logger": record.name}
+            fields: dict[str, object] = {"logger": record.name}
             if record.exc_info:
                 fields["exc_info"] = record.exc_info
             getattr(structlog.get_logger(), method)(record.getMessage(), **fields)

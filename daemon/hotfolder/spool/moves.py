@@ -122,7 +122,9 @@ def finish(folder: Folder, claimed: Claimed) -> Path | None:
             os.unlink(claimed.path.name, dir_fd=src_dir)
             os.fsync(src_dir)
         return None
-    return _move(claimed.path, folder.archive, claimed.rel)  # type: ignore[arg-type]
+    if folder.archive is None:  # the config gives every folder that archives its archive/
+        raise ValueError(f"folder {folder.name!r} archives its originals but has no archive folder")
+    return _move(claimed.path, folder.archive, claimed.rel)
 
 
 def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts: int = 1) -> Path:
@@ -171,12 +173,13 @@ def requeue(folder: Folder, path: Path) -> Path:
     record = read_failure(folder, path) or {}
     if "file_as" in record:
         named = name_from_hex(record["file_as"])
-        rel = relative_name(named)
-        if rel is None:
+        inside = relative_name(named)
+        if inside is None:
             raise UnsafeRecord(
                 f"{display(str(path))}: its failure record asks to requeue it as {display(str(named))[:80]!r}, which "
                 f"is not a name inside the inbox (absolute, '..', or not a name): a record is data, never a path "
                 f"to follow; delete {display(path.name + SIDECAR)} to requeue it under its name in failed/")
+        rel = inside
     with nofollow.opened(path.parent) as src_dir, _opened_place(folder.inbox, rel) as (dst_dir, dst):
         os.rename(path.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
         unlink_at(src_dir, path.name + SIDECAR)
