@@ -53,8 +53,8 @@ class Endpoint(threading.Thread):
     def __init__(self, index: int, target: NotifyTarget, interval: float, host: str):
         super().__init__(name=f"hotfolder-notify-{index}", daemon=True)
         self.index, self.target, self.interval, self.host = index, target, interval, host
-        self.name_ = f"notify[{index}]"
-        self.log = log.get("notify").bind(endpoint=self.name_, url=target.shown)
+        self.item = f"notify[{index}]"  # the config item, as logs and /metrics name it
+        self.log = log.get("notify").bind(endpoint=self.item, url=target.shown)
         self.cond = threading.Condition()
         self.pending: list[Notice] = []
         self.omitted = 0  # events beyond MAX_PENDING since the last message
@@ -208,7 +208,6 @@ class Notifications:
     def __init__(self):
         self.host = socket.gethostname()
         self.endpoints: list[Endpoint] = []
-        self.interval = 30.0
         self._gone: dict[tuple[str, str], int] = {}  # counts of endpoints a reload replaced
         self._retired: list[Endpoint] = []  # replaced, their counts still moving (a try cut short)
 
@@ -224,7 +223,7 @@ class Notifications:
         for endpoint in old.values():
             endpoint.retire(kept[endpoint.index] if endpoint.index < len(kept) else None)
             self._retired.append(endpoint)
-        self.endpoints, self.interval = kept, interval
+        self.endpoints = kept
         self._settle_retired()
 
     def _settle_retired(self) -> None:
@@ -232,7 +231,7 @@ class Notifications:
         for endpoint in [e for e in self._retired if not e.is_alive()]:
             self._retired.remove(endpoint)
             for outcome, n in endpoint.counts.items():
-                key = (endpoint.name_, outcome)
+                key = (endpoint.item, outcome)
                 self._gone[key] = self._gone.get(key, 0) + n
 
     def submit(self, notice: Notice) -> None:
@@ -240,11 +239,12 @@ class Notifications:
             endpoint.put(notice)
 
     def counts(self) -> dict[tuple[str, str], int]:
+        """(item, outcome) -> messages, for /metrics: of every endpoint since the start."""
         self._settle_retired()
         out = dict(self._gone)
         for e in (*self.endpoints, *self._retired):
             for outcome, n in e.counts.items():
-                out[(e.name_, outcome)] = out.get((e.name_, outcome), 0) + n
+                out[(e.item, outcome)] = out.get((e.item, outcome), 0) + n
         return out
 
     def stop(self, grace: float = STOP_GRACE) -> None:

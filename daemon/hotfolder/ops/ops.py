@@ -7,9 +7,12 @@ requeue, and notifications. The service owns one Ops and talks to it in four pla
     publish(status)  once a second: the snapshot every request reads
     serve(...)       each turn: carry out the requeues the page asked for
 
+The web reads it through two protocols (view.py): StatusSource (the view, /metrics) and
+Requeuer (request_requeue, from a request's thread); it never imports this module.
+
 Threads (all daemon threads of the main process, started after the pool's forkserver):
-the HTTP listener and one short-lived thread per request (web/server.py), and one
-thread per notify endpoint (notify.py). None of them touches the ledger, the pool or
+the HTTP listener (one asyncio loop, and the few threads that answer whole requests:
+web/server.py), and one thread per notify endpoint (notify.py). None of them touches the ledger, the pool or
 a file of the spool: the loop does, when it carries out a request.
 """
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Names as bytes: shown safely, cut to fit, the ignore rules, and the walk that applies them.
+"""Names as bytes: shown safely, cut to fit, the ignore rules and the walk that applies
+them, and names kept in records (their exact bytes as hex; read back as data, never a path).
 """
 from __future__ import annotations
 

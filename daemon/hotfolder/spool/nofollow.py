@@ -1,4 +1,5 @@
-"""Folders reached without following a symbolic link, and walked by descriptor.
+"""Folders reached without following a symbolic link, walked by descriptor, and the
+names in a folder open so (exists_at, unlink_at).
 
 A folder of the daemon (inbox, processing, output, archive, failed, and every subfolder
 in them) is opened from / one component at a time, each relative to the one before
