@@ -17,6 +17,7 @@ a file of the spool: the loop does, when it carries out a request.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import queue
 import socket
@@ -259,8 +260,6 @@ def _limits(http: Http) -> Limits:
 
 
 def _is_loopback(host: str) -> bool:
-    import ipaddress
-
     try:
         return host == "localhost" or ipaddress.ip_address(host.split("%")[0]).is_loopback
     except ValueError:
