@@ -30,7 +30,7 @@ from PIL import Image
 from hotfolder import jobs
 from hotfolder.config.model import Folder, Rendition
 from hotfolder.errors import HotfolderError
-from hotfolder.spool import atomic, fsnames, moves, nofollow, oserrors, recovery
+from hotfolder.spool import atomic, folders, fsnames, moves, nofollow, oserrors, recovery
 from hotfolder.spool import records as spool_records
 from hotfolder.spool.failed_files import FailedIndex, failed_originals
 from hotfolder.workers import render
@@ -49,7 +49,7 @@ def jpeg(color=(200, 30, 30), size=(320, 240)) -> bytes:
 def make_folder(root: Path, name: str = "t", **dirs: Path) -> Folder:
     paths = {kind: dirs.get(kind, root / kind) for kind in KINDS}
     folder = Folder(name=name, renditions=(Rendition(name="web", width=100, height=100),), **paths)
-    moves.ensure_dirs(folder)
+    folders.ensure_dirs(folder)
     return folder
 
 
@@ -171,9 +171,9 @@ def test_a_swapped_inbox_is_neither_scanned_nor_claimed_from(tmp_path):
     for name in ("keep.jpg", "bad.jpg", "mine.jpg"):
         assert moves.claim(folder, folder.inbox / name) is None  # not there, as far as the daemon can see
     assert tree(victim) == before and tree(folder.processing) == {}
-    assert "inbox" in moves.swapped_folder(folder)
+    assert "inbox" in folders.swapped_folder(folder)
     put_back(folder.inbox, aside)
-    assert moves.swapped_folder(folder) is None
+    assert folders.swapped_folder(folder) is None
     assert moves.claim(folder, folder.inbox / "mine.jpg").rel == "mine.jpg"
 
 

@@ -449,8 +449,8 @@ def test_one_try_is_cut_at_its_deadline_even_in_a_tls_handshake(servers, scheme)
     """The sender on its own (real sockets): a deadline ends the try wherever it is stuck,
     reading the answer's head or in a TLS handshake whose record never ends."""
     from hotfolder.config.model import NotifyTarget
+    from hotfolder.ops.message import Message
     from hotfolder.ops.notices import Notice
-    from hotfolder.ops.notify import Message
     from hotfolder.ops.senders import Try, Undeliverable, post_webhook
 
     t = servers(Trickle) if scheme == "http" else \

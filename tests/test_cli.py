@@ -17,7 +17,7 @@ from hotfolder.cli import commands
 from hotfolder.config import load, model
 from hotfolder.config import locate as configfile
 from hotfolder.runtime.progress import CLEAR, Progress
-from hotfolder.spool import moves
+from hotfolder.spool import folders, moves
 
 CONFIG = """
 state_dir: var/state
@@ -100,7 +100,7 @@ def test_every_command_takes_config_and_log_level_has_help(capsys):
 
 def failed_files(home: Path, names: list[str]) -> model.Folder:
     folder = load.load(home / "config" / "hotfolder.yaml").folders[0]
-    moves.ensure_dirs(folder)
+    folders.ensure_dirs(folder)
     for name in names:
         src = folder.processing / name
         src.parent.mkdir(parents=True, exist_ok=True)

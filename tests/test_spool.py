@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hotfolder.config.model import Folder, Rendition
-from hotfolder.spool import atomic, fsnames, moves, records, recovery
+from hotfolder.spool import atomic, folders, fsnames, moves, records, recovery
 from hotfolder.spool.failed_files import failed_originals
 
 
@@ -18,7 +18,7 @@ def make_folder(tmp_path: Path, on_success: str = "archive") -> Folder:
         processing=tmp_path / "processing", archive=tmp_path / "archive" if on_success == "archive" else None,
         renditions=(Rendition(name="web", width=100, height=100),), on_success=on_success,
     )
-    moves.ensure_dirs(folder)
+    folders.ensure_dirs(folder)
     return folder
 
 

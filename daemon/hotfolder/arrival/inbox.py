@@ -7,16 +7,18 @@ import os
 import stat
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotfolder.arrival.lease import LEASE_RECHECK, LEASE_RECHECK_FIRST, open_for_writing
 from hotfolder.arrival.waker import Waker
+from hotfolder.backoff import Backoff
 from hotfolder.config.model import Folder
 from hotfolder.runtime import log
 from hotfolder.spool import nofollow
+from hotfolder.spool.folders import swapped_folder
 from hotfolder.spool.fsnames import is_ignored_path, walk_files
-from hotfolder.spool.moves import swapped_folder
 
 # A file written but never closed (a stalled upload) is taken after this long
 # without any change, rather than waiting forever.
@@ -36,7 +38,7 @@ class Candidate:
     # create or a write event, None when unknown (found by a scan, or polled).
     closed: bool | None = None
     recheck: float = 0.0  # the kernel said a writer holds it open: ask again then
-    lease_wait: float = 0.0  # the last wait before asking the kernel again
+    lease: Backoff = field(default_factory=lambda: Backoff(LEASE_RECHECK_FIRST, LEASE_RECHECK))
 
     def due(self, quiet: float) -> float:
         """When `Inbox.ready` may take it, as far as is known now (the same rules)."""
@@ -50,7 +52,7 @@ class Candidate:
 class Inbox:
     """The candidates of one watched folder."""
 
-    def __init__(self, folder: Folder, max_pending: int, waker: "Waker | None" = None):
+    def __init__(self, folder: Folder, max_pending: int, waker: Waker | None = None):
         self.waker = waker or Waker()
         self.folder = folder
         self.max_pending = max_pending
@@ -58,7 +60,7 @@ class Inbox:
         self._pending: dict[Path, Candidate] = {}
         self._rescan_due = threading.Event()
         self._rescan_due.set()  # files already waiting at start
-        self._scan = None
+        self._scan: Iterator[Path] | None = None  # a rescan under way, taken up where it stopped
         self._next_rescan = 0.0
         self._warned: set[Path] = set()
         # False while the Watcher has the inbox in an outage (missing, or a folder of it
@@ -84,7 +86,7 @@ class Inbox:
         if cand is None or closed:
             self.waker.wake()  # a new file, or one its writer closed: worth a look now
 
-    def adopt(self, folder: Folder) -> "Inbox":
+    def adopt(self, folder: Folder) -> Inbox:
         """Serve the same inbox under a reloaded config; its candidates are kept."""
         self.folder = folder
         self._rescan_due.set()  # the new observer may have missed events meanwhile
@@ -163,8 +165,7 @@ class Inbox:
                 # Events can miss a writer (a scan after a start or a reload, a rename
                 # or a hard link of a file still open elsewhere, whose close the inbox
                 # never sees): the kernel knows better. Ask it again soon, then less often.
-                cand.lease_wait = min(LEASE_RECHECK, 2 * cand.lease_wait or LEASE_RECHECK_FIRST)
-                cand.recheck = now + cand.lease_wait
+                cand.recheck = now + cand.lease.failed()
                 continue
             if st.st_size == 0 and now - cand.changed < EMPTY_FILE_GRACE:
                 if first_look:

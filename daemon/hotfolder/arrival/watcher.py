@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -15,20 +16,23 @@ from watchdog.observers.polling import PollingObserver
 from hotfolder.arrival.inbox import Inbox
 from hotfolder.arrival.mounts import use_polling
 from hotfolder.arrival.waker import Waker
+from hotfolder.backoff import Backoff
 from hotfolder.config.model import Folder
 from hotfolder.runtime import log
-from hotfolder.spool.moves import swapped_folder
+from hotfolder.spool.folders import swapped_folder
 
 # What an event says of the writer: a write means "still open", a close-write or a
 # move within the inbox means "done". A rename in from elsewhere arrives as a bare
 # "created" (a known watchdog trap): unknown, so the quiet period decides.
 CLOSED_AFTER = {"modified": False, "closed": True, "moved": True, "created": None}
 
+OUTAGE_RETRY_FIRST, OUTAGE_RETRY_CAP = 1.0, 60.0  # seconds between looks at an inbox not served
+
 
 class _Handler(FileSystemEventHandler):
     """Records paths; never raises (a raising handler stops event delivery)."""
 
-    def __init__(self, inbox: "Inbox", polled: bool):
+    def __init__(self, inbox: Inbox, polled: bool):
         self.inbox = inbox
         self.polled = polled  # a polling observer sees no close events
 
@@ -53,7 +57,7 @@ class _Handler(FileSystemEventHandler):
 class _OverflowAlarm(logging.Handler):
     """watchdog only logs an inotify queue overflow: turn that into a rescan."""
 
-    def __init__(self, watcher: "Watcher"):
+    def __init__(self, watcher: Watcher):
         super().__init__(logging.WARNING)
         self.watcher = watcher
 
@@ -63,10 +67,27 @@ class _OverflowAlarm(logging.Handler):
                 inbox.request_rescan()
 
 
+class OutageKind(StrEnum):
+    """Why an inbox is not served: whether a restart could mend it (see Watcher.healthy)."""
+
+    UNREACHABLE = "unreachable"  # missing, unreachable (a share), or it cannot be watched
+    SWAPPED = "swapped"  # one of its five folders is a link now: never followed, and the config refuses it
+
+
 @dataclass(frozen=True)
 class Unusable:
+    kind: OutageKind
     reason: str
-    swapped: bool  # a folder is a link now: a restart would not help (see Watcher.healthy)
+
+
+@dataclass
+class Outage:
+    """An inbox not served: why, and when to look again (with backoff)."""
+
+    kind: OutageKind
+    reason: str
+    backoff: Backoff = field(default_factory=lambda: Backoff(OUTAGE_RETRY_FIRST, OUTAGE_RETRY_CAP))
+    next_try: float = 0.0
 
 
 def _unusable(folder: Folder) -> Unusable | None:
@@ -75,9 +96,9 @@ def _unusable(folder: Folder) -> Unusable | None:
     followed, never a new source; see nofollow)."""
     swapped = swapped_folder(folder)
     if swapped:
-        return Unusable(swapped, True)
+        return Unusable(OutageKind.SWAPPED, swapped)
     if not folder.inbox.is_dir():
-        return Unusable("the inbox folder is missing or unreachable", False)
+        return Unusable(OutageKind.UNREACHABLE, "the inbox folder is missing or unreachable")
     return None
 
 
@@ -90,20 +111,19 @@ class Watcher:
     rescanned.
     """
 
-    def __init__(self, folders: tuple[Folder, ...], max_pending: int = 2048, previous: "Watcher | None" = None):
+    def __init__(self, folders: tuple[Folder, ...], max_pending: int = 2048, previous: Watcher | None = None):
         # A reload keeps what the old watcher knew of each inbox it watched (which
         # files are still open for writing); judging them afresh by mtime alone would
         # take a slow upload early.
         kept = {i.folder.inbox: i for i in previous.inboxes.values()} if previous else {}
-        self.waker = previous.waker if previous else Waker()
-        self.inboxes = {f.name: kept.pop(f.inbox).adopt(f) if f.inbox in kept else Inbox(f, max_pending, self.waker)
-                        for f in folders}
+        self.waker: Waker = previous.waker if previous else Waker()
+        self.inboxes: dict[str, Inbox] = {
+            f.name: kept.pop(f.inbox).adopt(f) if f.inbox in kept else Inbox(f, max_pending, self.waker)
+            for f in folders}
         self._native = Observer()
         self._polled = PollingObserver(timeout=1.0)
         self._watches: dict[str, object] = {}
-        self._outage: dict[str, tuple[float, float]] = {}  # name -> (next try, backoff)
-        self._why: dict[str, str] = {}  # name -> why its inbox is not served (for the status)
-        self._swapped: set[str] = set()  # of those, the folders with a folder swapped for a link
+        self._outages: dict[str, Outage] = {}  # folder name -> why its inbox is not served now
         self._alarm = _OverflowAlarm(self)
         self.log = log.get("watcher")
 
@@ -116,7 +136,7 @@ class Watcher:
             self._watches[inbox.folder.name] = observer.schedule(
                 _Handler(inbox, observer is self._polled), str(inbox.folder.inbox), recursive=True)
         except OSError as exc:
-            self._enter_outage(inbox, str(exc))
+            self._enter_outage(inbox, Unusable(OutageKind.UNREACHABLE, str(exc)))
             return False
         inbox.request_rescan()
         return True
@@ -134,7 +154,7 @@ class Watcher:
         for inbox in self.inboxes.values():
             problem = _unusable(inbox.folder)
             if problem:  # never watched through a link (watchdog would follow it)
-                self._enter_outage(inbox, problem.reason, problem.swapped)
+                self._enter_outage(inbox, problem)
             elif self._schedule(inbox):
                 inbox.available = True  # an inbox a reload keeps may have been in an outage
         for observer in (self._native, self._polled):
@@ -160,56 +180,49 @@ class Watcher:
             return False
         return any(e.watch == watch and e.is_alive() for e in self._observer_for(inbox).emitters)
 
-    def _enter_outage(self, inbox: Inbox, reason: str, swapped: bool = False) -> None:
+    def _enter_outage(self, inbox: Inbox, problem: Unusable) -> None:
+        """The inbox is not served (or still not): said once, looked at again after a backoff."""
         inbox.available = False
-        if swapped:
-            self._swapped.add(inbox.folder.name)
-        else:
-            self._swapped.discard(inbox.folder.name)
-        now = time.monotonic()
-        _next, backoff = self._outage.get(inbox.folder.name, (0.0, 0.5))
-        backoff = min(60.0, backoff * 2)
-        self._why[inbox.folder.name] = reason
-        if inbox.folder.name not in self._outage:
+        outage = self._outages.get(inbox.folder.name)
+        if outage is None:
             self.log.error("inbox_unavailable", folder=inbox.folder.name, inbox=str(inbox.folder.inbox),
-                           reason=reason, action="files are not touched; retrying with backoff")
-        self._outage[inbox.folder.name] = (now + backoff, backoff)
+                           reason=problem.reason, action="files are not touched; retrying with backoff")
+            outage = self._outages[inbox.folder.name] = Outage(problem.kind, problem.reason)
+        outage.kind, outage.reason = problem.kind, problem.reason
+        outage.next_try = time.monotonic() + outage.backoff.failed()
 
     def check(self) -> None:
         """Called about once a second from the supervisor's loop."""
         now = time.monotonic()
         for name, inbox in self.inboxes.items():
-            if name in self._outage and now < self._outage[name][0]:
+            outage = self._outages.get(name)
+            if outage is not None and now < outage.next_try:
                 continue
             problem = _unusable(inbox.folder)
             if problem:
                 self._unschedule(inbox)
-                self._enter_outage(inbox, problem.reason, problem.swapped)
+                self._enter_outage(inbox, problem)
                 continue
-            if name in self._outage or not self._emitter_alive(inbox):
+            if outage is not None or not self._emitter_alive(inbox):
                 self._unschedule(inbox)
-                if self._schedule(inbox):
-                    if name in self._outage:
-                        self.log.info("inbox_back", folder=name, inbox=str(inbox.folder.inbox))
-                    self._outage.pop(name, None)
-                    self._swapped.discard(name)
-                    self._why.pop(name, None)
-            inbox.available = name not in self._outage
+                if self._schedule(inbox) and outage is not None:
+                    self.log.info("inbox_back", folder=name, inbox=str(inbox.folder.inbox))
+                    del self._outages[name]
+            inbox.available = name not in self._outages
 
     def healthy(self) -> bool:
         """For the systemd watchdog: a restart must help. It does not for a folder swapped
         for a link (the config refuses one at start: the restart would stop every folder),
         so that outage is said in the log and the status, and the others are served."""
         observers_ok = all(o.is_alive() for o in (self._native, self._polled))
-        return observers_ok and not (set(self._outage) - self._swapped)
+        return observers_ok and all(o.kind == OutageKind.SWAPPED for o in self._outages.values())
 
     def pending_count(self) -> int:
         return sum(i.pending_count() for i in self.inboxes.values())
 
     def notes(self) -> str:
         """What the status should say of inboxes not served now, and why."""
-        return "; ".join(f"folder {name!r} not served: {why}" for name, why in self._why.items()
-                         if name in self._outage)
+        return "; ".join(f"folder {name!r} not served: {o.reason}" for name, o in self._outages.items())
 
     def next_due(self) -> float | None:
         return min((d for d in (i.next_due() for i in self.inboxes.values()) if d is not None), default=None)

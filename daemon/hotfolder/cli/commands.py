@@ -1,10 +1,16 @@
 """The parser, the table of commands, and main(argv) -> exit code (tests call it directly).
+
+main() is where every error of ours ends: a HotfolderError (each kind with its exit code,
+errors.ExitCode) or an OSError (a file or folder the command needed) is said in one
+line on stderr, never as a traceback; a bug still shows its traceback.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from hotfolder import __version__
@@ -15,7 +21,9 @@ from hotfolder.cli.run import cmd_run, cmd_worker
 from hotfolder.cli.status import cmd_status
 from hotfolder.config import locate as configfile
 from hotfolder.config.model import ConfigError
-from hotfolder.supervisor.locks import AlreadyRunning
+from hotfolder.errors import ExitCode, HotfolderError
+from hotfolder.runtime.log import LogFormat
+from hotfolder.spool.fsnames import display
 
 EPILOG = "Config reference: README.md, section 'Config reference'."
 
@@ -40,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"hotfolder {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def config_arg(sp, positional=False):
+    def config_arg(sp: argparse.ArgumentParser, positional: bool = False) -> None:
         sp.add_argument("--config", "-c", metavar="FILE", type=Path, help=CONFIG_HELP)
         if positional:  # `check-config FILE` as well as --config FILE
             sp.add_argument("config_pos", metavar="FILE", type=Path, nargs="?", help="the same as --config FILE")
@@ -48,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="watch the folders and render files as they arrive (foreground)",
                          description="Watch the configured folders in the foreground until SIGTERM or Ctrl-C.")
     config_arg(run)
-    run.add_argument("--log-format", choices=("json", "console"), default="json",
+    run.add_argument("--log-format", choices=list(LogFormat), default=LogFormat.JSON,
                      help="json: one JSON object per line on stderr (default); console: for people")
     run.add_argument("--log-level", choices=LEVELS, default="info", help=LEVEL_HELP)
 
@@ -62,12 +70,14 @@ def _parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print the raw snapshot as JSON")
 
     process = sub.add_parser("process", help="render the given files once, through the same pool, and exit",
-                             description="Render files once with a folder's renditions; the originals stay where they are.")
+                             description="Render files once with a folder's renditions; the originals stay where "
+                                         "they are.")
     config_arg(process)
     process.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or folders of them")
     process.add_argument("--folder", help="which configured folder's renditions and output to use (default: the first)")
-    process.add_argument("--output", "-o", type=Path, metavar="DIR", help="write the outputs here instead of the folder's output")
-    process.add_argument("--log-format", choices=("json", "console"), default="console",
+    process.add_argument("--output", "-o", type=Path, metavar="DIR",
+                         help="write the outputs here instead of the folder's output")
+    process.add_argument("--log-format", choices=list(LogFormat), default=LogFormat.CONSOLE,
                          help="console: for people (default); json: one JSON object per line")
     process.add_argument("--log-level", choices=LEVELS, default="warning",
                          help="warning: the files that failed (default); info: every file; "
@@ -89,37 +99,50 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", "-j", type=int, metavar="N",
                         help="render processes (default: cluster.concurrency, else one per core)")
     worker.add_argument("--name", "-n", metavar="NAME", help="node name, %%h = host name (default hotfolder@%%h)")
-    worker.add_argument("--log-format", choices=("json", "console"), default="json")
+    worker.add_argument("--log-format", choices=list(LogFormat), default=LogFormat.JSON)
     worker.add_argument("--log-level", choices=LEVELS, default="info", help=LEVEL_HELP)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command; its exit code (errors.ExitCode). argparse exits 2 by itself on a
+    bad command line, 0 after --help or --version."""
     args = _parser().parse_args(argv)
     if args.command != "run":
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
     try:
         _find_config(args)
-        return COMMANDS[args.command](args)
-    except configfile.NoConfig as exc:
-        print(f"hotfolder {args.command}: {exc}", file=sys.stderr)
-        return 2
+        return int(COMMANDS[args.command](args))
     except ConfigError as exc:
-        if len(exc.problems) == 1:
-            print(f"hotfolder: config error: {exc}", file=sys.stderr)
-        else:  # one per line, each with its FILE:LINE:COLUMN, as compilers do
-            print(f"hotfolder: config error: {exc.source}: {len(exc.problems)} problems:", file=sys.stderr)
-            for line in exc.lines():
-                print(f"  {line}", file=sys.stderr)
-        return 1
-    except AlreadyRunning as exc:
-        print(f"hotfolder: {exc}", file=sys.stderr)
-        return 1
+        _say_config_error(exc)
+        return exc.exit_code
+    except HotfolderError as exc:  # no config found, already running, workers that cannot start, ...
+        print(f"hotfolder {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except OSError as exc:  # a file or folder the command needed: its name and the system's word
+        print(f"hotfolder {args.command}: {_os_problem(exc)}", file=sys.stderr)
+        return ExitCode.FAILED
     except KeyboardInterrupt:
-        return 130
+        return ExitCode.INTERRUPTED
 
 
-def _find_config(args) -> None:
+def _say_config_error(exc: ConfigError) -> None:
+    if len(exc.problems) == 1:
+        print(f"hotfolder: config error: {exc}", file=sys.stderr)
+    else:  # one per line, each with its FILE:LINE:COLUMN, as compilers do
+        print(f"hotfolder: config error: {exc.source}: {len(exc.problems)} problems:", file=sys.stderr)
+        for line in exc.lines():
+            print(f"  {line}", file=sys.stderr)
+
+
+def _os_problem(exc: OSError) -> str:
+    """`PATH: what the system said` (and the second path of a rename), on one line."""
+    said = exc.strerror or str(exc)
+    paths = [display(os.fsdecode(p)) for p in (exc.filename, exc.filename2) if isinstance(p, (str, bytes))]
+    return ": ".join([" -> ".join(paths), said] if paths else [said]).replace("\n", " ")
+
+
+def _find_config(args: argparse.Namespace) -> None:
     """--config, or the first of the usual places; said on stderr when not given."""
     found = configfile.find(getattr(args, "config_pos", None) or args.config)
     if found.origin:
@@ -127,7 +150,7 @@ def _find_config(args) -> None:
     args.config = found.path
 
 
-COMMANDS = {
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": cmd_run,
     "check-config": cmd_check_config,
     "status": cmd_status,

@@ -2,16 +2,21 @@
 """
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import sys
 import time
 from pathlib import Path
 
 from hotfolder.config import load
+from hotfolder.config.model import Folder
+from hotfolder.errors import ExitCode
 from hotfolder.runtime import log
+from hotfolder.runtime.progress import Progress
+from hotfolder.spool.fsnames import walk_files
 
 
-def cmd_process(args) -> int:
+def cmd_process(args: argparse.Namespace) -> int:
     cfg = load.load(args.config)
     folder = cfg.folders[0]
     if args.folder:
@@ -19,11 +24,12 @@ def cmd_process(args) -> int:
         if not matches:
             print(f"hotfolder: no folder named {args.folder!r} in {args.config} "
                   f"(folders: {', '.join(f.name for f in cfg.folders)})", file=sys.stderr)
-            return 2
+            return ExitCode.USAGE
         folder = matches[0]
     if args.output:
         folder = dataclasses.replace(folder, output=args.output.resolve())
-    from hotfolder.runtime.progress import Progress
+    # Imported here, not at the top: the pool and the engine (pyvips, Pillow) cost ~0.4 s,
+    # which the other commands, and this one's own mistakes above, need not pay.
     from hotfolder.workers import batch
 
     # The main process says what happened to each file, above the bar; the workers stay
@@ -38,7 +44,7 @@ def cmd_process(args) -> int:
     if not files:
         bar.close()
         print("hotfolder: nothing to process", file=sys.stderr)
-        return 2
+        return ExitCode.USAGE
     bar.update(0, len(files))
     reported = 0
 
@@ -50,8 +56,10 @@ def cmd_process(args) -> int:
         bar.update(reported, total)
 
     t0 = time.monotonic()
-    results = batch.run(cfg, files, folder, progress, args.log_format, "debug" if verbose else "critical")
-    bar.close()
+    try:
+        results = batch.run(cfg, files, folder, progress, args.log_format, "debug" if verbose else "critical")
+    finally:  # cleared before any line says what went wrong (cli.commands.main)
+        bar.close()
     ok = sum(1 for o in results if o.result.ok)
     bad = len(results) - ok
     elapsed = time.monotonic() - t0
@@ -59,10 +67,10 @@ def cmd_process(args) -> int:
         [f"{len(files) - len(results)} not processed (stopped)"] if len(results) < len(files) else [])
     print(f"processed {ok} of {len(files) + len(missing)} file(s) in {elapsed:.1f} s "
           f"({ok / elapsed:.1f}/s) into {folder.output}; {', '.join(summary)}", file=sys.stderr)
-    return 0 if ok == len(files) + len(missing) else 1
+    return ExitCode.OK if ok == len(files) + len(missing) else ExitCode.FAILED
 
 
-def _report(logger, folder, outcome) -> None:
+def _report(logger, folder: Folder, outcome) -> None:
     """One file's end, as the daemon logs it (the same events and fields)."""
     result = outcome.result
     if result.ok:
@@ -76,8 +84,6 @@ def _report(logger, folder, outcome) -> None:
 
 def _expand(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[Path]]:
     """(file, path kept in the output) for each input; a folder keeps its subfolders."""
-    from hotfolder.spool.fsnames import walk_files
-
     files: dict[str, Path] = {}
     missing = []
     for p in paths:

@@ -2,16 +2,23 @@
 """
 from __future__ import annotations
 
+import argparse
 import sys
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from hotfolder.config import load
+from hotfolder.config.model import Config, Folder
+from hotfolder.errors import ExitCode
+from hotfolder.spool import moves, records
+from hotfolder.spool.failed_files import failed_originals
+from hotfolder.spool.fsnames import display
+from hotfolder.spool.records import SIDECAR, original_of
+
+Failed = tuple[Folder, Path]  # a failed original, with the folder it failed in
 
 
-def cmd_requeue(args) -> int:
-    from hotfolder.spool import moves
-    from hotfolder.spool.failed_files import failed_originals
-
+def cmd_requeue(args: argparse.Namespace) -> int:
     cfg = load.load(args.config)
     if not args.all and not args.names:
         return _list_failed(cfg)
@@ -20,7 +27,7 @@ def cmd_requeue(args) -> int:
     if args.all:
         targets = failed
     else:
-        chosen: dict = {}  # in the order named, each once
+        chosen: dict[Failed, None] = {}  # in the order named, each once
         for name in args.names:
             found = _failed_matching(failed, name)
             if not found:
@@ -46,22 +53,18 @@ def cmd_requeue(args) -> int:
         print(f"requeued {_shown(folder, path)} -> {dst}")
         moved += 1
     print(f"{moved} file(s) requeued")
-    return 1 if problems else 0
+    return ExitCode.FAILED if problems else ExitCode.OK
 
 
-def _failed_matching(failed: list, name: str) -> list:
+def _failed_matching(failed: list[Failed], name: str) -> list[Failed]:
     """The failed files `name` stands for: a path to one, or a name or glob matched
     against the names and paths in failed/ — as listed, first (a user's own file may be
     named `x.error.json`); failing that, a record's path stands for its original."""
-    from fnmatch import fnmatchcase
-
-    from hotfolder.spool.records import SIDECAR
-
     given = Path(name).absolute().parent.resolve() / Path(name).name
-    record_of = name.endswith(SIDECAR)
-    for path, pattern in ((given, name), (_original_of(given), name[: -len(SIDECAR)]) if record_of else (None, None)):
-        if path is None:
-            continue
+    tries = [(given, name)]
+    if name.endswith(SIDECAR):
+        tries.append((original_of(given), name[: -len(SIDECAR)]))
+    for path, pattern in tries:
         # A path given (or a shell glob, expanded): never followed, a failed entry may be a refused symlink.
         exact = [(f, p) for f, p in failed if p == path]
         if exact:
@@ -73,10 +76,7 @@ def _failed_matching(failed: list, name: str) -> list:
     return []
 
 
-def _list_failed(cfg) -> int:
-    from hotfolder.spool import records
-    from hotfolder.spool.failed_files import failed_originals
-
+def _list_failed(cfg: Config) -> int:
     total = 0
     found = list(failed_originals(cfg.folders))
     for folder in cfg.folders:
@@ -91,17 +91,8 @@ def _list_failed(cfg) -> int:
             print(f"  {_shown(folder, path):<{width}}  {when}{why}")
     if total:
         print("requeue with: hotfolder requeue NAME …, a quoted glob ('*.jpg'), or --all")
-    return 0
+    return ExitCode.OK
 
 
-def _shown(folder, path: Path) -> str:
-    from hotfolder.spool.fsnames import display
-
+def _shown(folder: Folder, path: Path) -> str:
     return display(path.relative_to(folder.failed).as_posix())
-
-
-def _original_of(path: Path) -> Path:
-    """`x.jpg.error.json` stands for `x.jpg`."""
-    from hotfolder.spool.records import SIDECAR
-
-    return path.with_name(path.name[: -len(SIDECAR)]) if path.name.endswith(SIDECAR) else path

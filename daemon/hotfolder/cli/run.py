@@ -2,18 +2,23 @@
 """
 from __future__ import annotations
 
+import argparse
+
+from hotfolder.backend import Backend
 from hotfolder.config import load
-from hotfolder.runtime import log
+from hotfolder.runtime import log, systemd
 
 
-def cmd_run(args) -> int:
-    from hotfolder.runtime import systemd
-
+def cmd_run(args: argparse.Namespace) -> int:
     systemd.scrub_environ()  # before any process starts: only we may talk to systemd
     cfg = load.load(args.config)
     log.setup(args.log_format, args.log_level)
-    from hotfolder.supervisor.service import Service  # imported late: check-config and status stay light
+    # Imported here, not at the top: the service brings watchdog, and each backend its
+    # renderer (LocalPool: pyvips and Pillow; ClusterBackend: Celery), which check-config,
+    # status and requeue must not pay for (~0.4 s).
+    from hotfolder.supervisor.service import Service
 
+    backend: Backend
     if cfg.cluster.enabled:  # the head: claims here, renders on `hotfolder worker` machines
         from hotfolder.cluster.backend import ClusterBackend  # Celery only in cluster mode
 
@@ -25,8 +30,8 @@ def cmd_run(args) -> int:
     return Service(cfg, backend).run()
 
 
-def cmd_worker(args) -> int:
+def cmd_worker(args: argparse.Namespace) -> int:
     cfg = load.load(args.config)
-    from hotfolder.cluster import node  # imported late: local mode needs no Celery
+    from hotfolder.cluster import node  # Celery: imported only by the command that needs it
 
     return node.run(cfg, args.concurrency, args.name, args.log_format, args.log_level)

@@ -2,16 +2,17 @@
 """
 from __future__ import annotations
 
+import argparse
 import json
 import time
 
 from hotfolder.config import load
+from hotfolder.errors import ExitCode
+from hotfolder.status import daemon_alive, read_snapshot
+from hotfolder.supervisor.instance import Holder, holder
 
 
-def cmd_status(args) -> int:
-    from hotfolder.status import daemon_alive, read_snapshot
-    from hotfolder.supervisor.instance import holder
-
+def cmd_status(args: argparse.Namespace) -> int:
     status_file = load.status_file_of(args.config)
     snap = read_snapshot(status_file)
     fresh = snap is not None and daemon_alive(snap)
@@ -19,11 +20,11 @@ def cmd_status(args) -> int:
     running = fresh if lock.held is None else lock.held
     stale = _stale_snapshot(snap, lock, fresh) if running else None
     if args.json:
-        extra = {"running": running}
+        extra: dict[str, object] = {"running": running}
         if stale:
             extra.update(pid=lock.pid, snapshot_stale=stale)
         print(json.dumps({**(snap or {}), **extra}, indent=1))
-        return 0 if running else 1
+        return ExitCode.OK if running else ExitCode.NOT_RUNNING
     if stale:
         pid = lock.pid if lock.pid is not None else "unknown"
         print(f"hotfolder is running (pid {pid}), status snapshot stale since {_when(stale['since'])}: "
@@ -31,15 +32,15 @@ def cmd_status(args) -> int:
         if snap is not None:
             print(f"  last counts: processed {snap.get('processed')}, failed {snap.get('failed')} "
                   f"(snapshot of pid {snap.get('pid')})")
-        return 0
+        return ExitCode.OK
     if snap is None:
         print(f"hotfolder is not running (no status file at {status_file})")
-        return 1
+        return ExitCode.NOT_RUNNING
     if not running:
         print(f"hotfolder is not running (last seen {_ago(snap.get('updated', 0))}, "
               f"pid {snap.get('pid')}, state {snap.get('state')})")
         print(f"  last counts: processed {snap.get('processed')}, failed {snap.get('failed')}")
-        return 1
+        return ExitCode.NOT_RUNNING
     print(f"hotfolder is {snap['state']} (pid {snap['pid']}, up {_duration(time.time() - snap['started'])})")
     print(f"  processed  {snap['processed']:<6} files rendered and archived since the start")
     print(f"  failed     {snap['failed']:<6} files moved to failed/ since the start "
@@ -52,7 +53,8 @@ def cmd_status(args) -> int:
     cluster = snap.get("cluster")
     if cluster:  # the head of a cluster: the counts above are cluster-wide
         oldest = cluster.get("oldest_claimed_s")
-        print(f"  cluster    {cluster.get('cluster_id')} on {cluster.get('shared_root')}, broker {cluster.get('broker')}")
+        print(f"  cluster    {cluster.get('cluster_id')} on {cluster.get('shared_root')}, "
+              f"broker {cluster.get('broker')}")
         print(f"    queue length     {cluster.get('queue_length')}")
         print(f"    oldest claimed   {'-' if oldest is None else _duration(oldest)}")
         for node, n in sorted((cluster.get("per_node") or {}).items()):
@@ -62,16 +64,16 @@ def cmd_status(args) -> int:
             print(f"    folder {folder}: config version {(cluster.get('versions') or {}).get(folder)}; nodes: {nodes}")
     if snap.get("message"):
         print(f"  note       {snap['message']}")
-    return 0
+    return ExitCode.OK
 
 
-def _stale_snapshot(snap: dict | None, lock, fresh: bool) -> dict | None:
+def _stale_snapshot(snap: dict | None, lock: Holder, fresh: bool) -> dict | None:
     """Why the snapshot of a running daemon is not current (None when it is): the note the
     daemon left in its lock, else the snapshot's own age (or another daemon's pid)."""
     note = lock.note or {}
     if note.get("status_unwritable_since"):
         return {"since": note["status_unwritable_since"], "reason": f"cannot be written: {note.get('reason')}"}
-    if fresh and (lock.pid is None or snap.get("pid") == lock.pid):
+    if fresh and snap is not None and (lock.pid is None or snap.get("pid") == lock.pid):
         return None
     return {"since": (snap or {}).get("updated") or None,
             "reason": "not written by the running daemon (it may be starting, or could not say why)"}

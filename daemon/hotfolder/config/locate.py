@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotfolder.errors import HotfolderError
+from hotfolder.errors import ExitCode, HotfolderError
 
 ENV = "HOTFOLDER_CONFIG"
 PLACES = (Path("config/hotfolder.yaml"), Path("/etc/hotfolder/hotfolder.yaml"))
@@ -19,6 +19,8 @@ PLACES = (Path("config/hotfolder.yaml"), Path("/etc/hotfolder/hotfolder.yaml"))
 
 class NoConfig(HotfolderError):
     """No --config, and none of the usual places holds a config."""
+
+    exit_code = ExitCode.USAGE
 
 
 @dataclass(frozen=True)

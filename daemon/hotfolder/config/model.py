@@ -8,7 +8,7 @@ from pathlib import Path
 
 from hotfolder import redact
 from hotfolder.config.problems import Problem
-from hotfolder.errors import HotfolderError
+from hotfolder.errors import ExitCode, HotfolderError
 
 OPERATIONS = ("fit", "fill", "scale", "none")
 
@@ -89,6 +89,8 @@ class ConfigError(HotfolderError):
 
     `problems` holds every problem found, each with its YAML line and column;
     `source`, `key` and `reason` are those of the first (for callers that show one)."""
+
+    exit_code = ExitCode.CONFIG_ERROR
 
     def __init__(self, source: str, key: str, reason: str, problems: tuple[Problem, ...] = ()):
         self.source, self.key, self.reason = source, key, reason

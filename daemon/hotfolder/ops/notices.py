@@ -5,24 +5,29 @@ file reaches an end or claiming pauses, the service where a reload is refused, a
 worker is lost (a `Lost` event the worker's death or hang caused) or the daemon has
 recovered. What hears them (the status page, notifications) lives in ops.py, so the
 ledger and the service know nothing of HTTP.
-
-    done            a file's outputs are written and the original archived (the page's list)
-    failed          a file went to failed/ (its reason, step and attempts)
-    paused          claiming paused: the output folder is unusable (disk full, permissions)
-    reload_refused  a reload was refused; the previous config runs on
-    worker_lost     a worker died or hung while rendering a file (the file is retried)
-    recovered       the daemon started and its recovery ran, or claiming resumed after a pause
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from enum import StrEnum
+
+
+class NoticeKind(StrEnum):
+    """What a notice tells of (`notify[].events` names these)."""
+
+    DONE = "done"  # a file's outputs are written and the original archived (the page's list)
+    FAILED = "failed"  # a file went to failed/ (its reason, step and attempts)
+    PAUSED = "paused"  # claiming paused: the output folder is unusable (disk full, permissions)
+    RELOAD_REFUSED = "reload_refused"  # a reload was refused; the previous config runs on
+    WORKER_LOST = "worker_lost"  # a worker died or hung while rendering a file (the file is retried)
+    RECOVERED = "recovered"  # the daemon started and its recovery ran, or claiming resumed after a pause
 
 
 @dataclass(frozen=True)
 class Notice:
-    event: str
+    event: NoticeKind
     folder: str = ""
     file: str = ""
     reason: str = ""

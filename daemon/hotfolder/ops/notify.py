@@ -5,7 +5,7 @@ appends to that list (never waits on the network). The thread gathers a burst fo
 moment (GATHER), sends everything pending as one message, then sends at most one
 message per `notify_interval`: a hundred files failing at once make one or two
 messages, not a hundred. A message that cannot be delivered is retried with backoff
-(RETRY_DELAYS), then logged and dropped: a dead endpoint never stops the daemon, and
+(1, 2, 4, 8, 16 s), then logged and dropped: a dead endpoint never stops the daemon, and
 never holds more than MAX_PENDING events in memory.
 
 http:// and https:// URLs get a JSON POST, signed with HMAC-SHA256 of the body in
@@ -18,66 +18,33 @@ for long, and is counted and logged as failing.
 """
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from enum import StrEnum
 
 from hotfolder import redact
+from hotfolder.backoff import Backoff
 from hotfolder.config.model import NotifyTarget
+from hotfolder.ops.message import Message
 from hotfolder.ops.notices import Notice
-from hotfolder.ops.senders import SEND_TIMEOUT, AppriseSender, Try, Undeliverable, post_webhook
+from hotfolder.ops.senders import SEND_TIMEOUT, AppriseSender, Send, Try, Undeliverable, post_webhook
 from hotfolder.runtime import log
 
 GATHER = 1.0  # seconds the first event of a quiet endpoint waits for the rest of its burst
-RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0)  # between the tries of one message
+RETRY_FIRST, RETRY_CAP = 1.0, 16.0  # seconds between the tries of one message: 1, 2, 4, 8, 16
+TRIES = 6  # of one message: the first and five retries
 MAX_PENDING = 100  # events kept per endpoint; more are counted in the message, not listed
 STOP_GRACE = 2.0  # seconds a stopping daemon gives its endpoints to send what is pending
 
 
-@dataclass(frozen=True)
-class Message:
-    """One delivery: the events it carries, and how many there were in all."""
+class Delivery(StrEnum):
+    """What became of a message (the `outcome` label of hotfolder_notifications)."""
 
-    notices: tuple[Notice, ...]
-    total: int
-    host: str
-
-    def payload(self) -> dict:
-        """The first event's fields at the top level (a receiver that handles one event
-        reads those), every event listed in `events`, `count` of them in all."""
-        events = [_fields(n, self.host) for n in self.notices]
-        return {**events[0], "count": self.total, "events": events}
-
-    def text(self) -> tuple[str, str]:
-        """Title and body for apprise (mail, chat, push)."""
-        first = self.notices[0]
-        kinds = sorted({n.event for n in self.notices})
-        if self.total == 1:
-            title = f"hotfolder on {self.host}: {_describe(first)}"
-        else:
-            title = f"hotfolder on {self.host}: {self.total} events ({', '.join(kinds)})"
-        lines = [_line(n) for n in self.notices]
-        if self.total > len(self.notices):
-            lines.append(f"… and {self.total - len(self.notices)} more")
-        return title, "\n".join(lines)
-
-
-def _fields(n: Notice, host: str) -> dict:
-    return {"event": n.event, "folder": n.folder, "file": n.file, "reason": n.reason, "step": n.step,
-            "attempts": n.attempts, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(n.time)), "host": host}
-
-
-def _describe(n: Notice) -> str:
-    what = {"failed": "file failed", "paused": "claiming paused", "reload_refused": "reload refused",
-            "worker_lost": "worker lost", "recovered": "recovered"}.get(n.event, n.event)
-    return f"{what}: {n.folder}/{n.file}" if n.file else what
-
-
-def _line(n: Notice) -> str:
-    where = "/".join(part for part in (n.folder, n.file) if part)
-    step = f" (step {n.step}, attempt {n.attempts})" if n.step else ""
-    return f"{n.event}: {where + ': ' if where else ''}{n.reason}{step}"
+    SENT = "sent"
+    FAILED = "failed"  # after its retries
+    DROPPED = "dropped"  # events beyond MAX_PENDING, or that a replaced endpoint could not pass on
 
 
 class Endpoint(threading.Thread):
@@ -86,19 +53,19 @@ class Endpoint(threading.Thread):
     def __init__(self, index: int, target: NotifyTarget, interval: float, host: str):
         super().__init__(name=f"hotfolder-notify-{index}", daemon=True)
         self.index, self.target, self.interval, self.host = index, target, interval, host
-        self.name_ = f"notify[{index}]"
-        self.log = log.get("notify").bind(endpoint=self.name_, url=target.shown)
+        self.item = f"notify[{index}]"  # the config item, as logs and /metrics name it
+        self.log = log.get("notify").bind(endpoint=self.item, url=target.shown)
         self.cond = threading.Condition()
         self.pending: list[Notice] = []
         self.omitted = 0  # events beyond MAX_PENDING since the last message
         self.first_at = 0.0  # when the oldest pending event arrived
         self.next_send = 0.0  # not before: one message per interval
         self.stopping = False
-        self.counts = {"sent": 0, "failed": 0, "dropped": 0}
+        self.counts = dict.fromkeys(Delivery, 0)
         self.current: Try | None = None  # the try under way
         self.retired = False  # a reload replaced it
         self.successor: Endpoint | None = None  # the item's new endpoint, if the item is still there
-        self._send = None
+        self._send: Send | None = None
 
     def put(self, notice: Notice) -> None:
         """Never blocks on the network (the loop calls it)."""
@@ -125,7 +92,7 @@ class Endpoint(threading.Thread):
             successor.adopt(tuple(n for n in notices if n.event in successor.target.events), omitted)
         elif notices or omitted:
             with self.cond:
-                self.counts["dropped"] += len(notices) + omitted
+                self.counts[Delivery.DROPPED] += len(notices) + omitted
 
     def stop(self) -> None:
         with self.cond:
@@ -179,7 +146,7 @@ class Endpoint(threading.Thread):
                     self.cond.wait()
             notices, total = tuple(self.pending), len(self.pending) + self.omitted
             if self.omitted:
-                self.counts["dropped"] += self.omitted
+                self.counts[Delivery.DROPPED] += self.omitted
             self.pending, self.omitted = [], 0
             return Message(notices, total, self.host)
 
@@ -194,6 +161,7 @@ class Endpoint(threading.Thread):
         timer.daemon = True
         timer.start()
         try:
+            assert self._send is not None  # run() sets it before the first message
             self._send(self.target, message, call)
         finally:
             timer.cancel()
@@ -201,29 +169,31 @@ class Endpoint(threading.Thread):
                 self.current = None
 
     def _deliver(self, message: Message) -> None:
-        for attempt, delay in enumerate((*RETRY_DELAYS, None), start=1):
+        backoff = Backoff(RETRY_FIRST, RETRY_CAP)
+        for attempt in itertools.count(1):
             try:
                 self._try(message)
             except Undeliverable as exc:
-                if delay is None or not exc.retry or self.stopping:
+                if attempt >= TRIES or not exc.retry or self.stopping:
                     self._failed(message, str(exc), attempt)
                     break
+                delay = backoff.failed()
                 self.log.warning("notify_retry", reason=str(exc), tries=attempt, retry_in_s=delay)
                 with self.cond:
                     self.cond.wait_for(lambda: self.stopping, delay)
             except Exception as exc:  # noqa: BLE001 - never let a sender's bug end the thread
-                self.counts["failed"] += 1
+                self.counts[Delivery.FAILED] += 1
                 self.log.exception("notify_failed", reason=redact.text(f"{type(exc).__name__}: {exc}"),
                                    events=message.total)
                 break
             else:
-                self.counts["sent"] += 1
+                self.counts[Delivery.SENT] += 1
                 self.log.info("notify_sent", events=message.total, first=message.notices[0].event, tries=attempt)
                 break
         self.next_send = time.monotonic() + self.interval
 
     def _failed(self, message: Message, reason: str, tries: int) -> None:
-        self.counts["failed"] += 1
+        self.counts[Delivery.FAILED] += 1
         if self.successor is not None:  # its events are not lost: the item's new endpoint sends them
             self._pass_on(message.notices, message.total - len(message.notices))
             action = "its events go to the reloaded item"
@@ -232,13 +202,12 @@ class Endpoint(threading.Thread):
         self.log.error("notify_failed", reason=reason, events=message.total, tries=tries, action=action)
 
 
-class Notifier:
-    """Every endpoint of the config; kept across reloads when an item is unchanged."""
+class Notifications:
+    """Every endpoint of `notify:`; an endpoint is kept across reloads when its item is unchanged."""
 
     def __init__(self):
         self.host = socket.gethostname()
         self.endpoints: list[Endpoint] = []
-        self.interval = 30.0
         self._gone: dict[tuple[str, str], int] = {}  # counts of endpoints a reload replaced
         self._retired: list[Endpoint] = []  # replaced, their counts still moving (a try cut short)
 
@@ -254,7 +223,7 @@ class Notifier:
         for endpoint in old.values():
             endpoint.retire(kept[endpoint.index] if endpoint.index < len(kept) else None)
             self._retired.append(endpoint)
-        self.endpoints, self.interval = kept, interval
+        self.endpoints = kept
         self._settle_retired()
 
     def _settle_retired(self) -> None:
@@ -262,7 +231,7 @@ class Notifier:
         for endpoint in [e for e in self._retired if not e.is_alive()]:
             self._retired.remove(endpoint)
             for outcome, n in endpoint.counts.items():
-                key = (endpoint.name_, outcome)
+                key = (endpoint.item, outcome)
                 self._gone[key] = self._gone.get(key, 0) + n
 
     def submit(self, notice: Notice) -> None:
@@ -270,11 +239,12 @@ class Notifier:
             endpoint.put(notice)
 
     def counts(self) -> dict[tuple[str, str], int]:
+        """(item, outcome) -> messages, for /metrics: of every endpoint since the start."""
         self._settle_retired()
         out = dict(self._gone)
         for e in (*self.endpoints, *self._retired):
             for outcome, n in e.counts.items():
-                out[(e.name_, outcome)] = out.get((e.name_, outcome), 0) + n
+                out[(e.item, outcome)] = out.get((e.item, outcome), 0) + n
         return out
 
     def stop(self, grace: float = STOP_GRACE) -> None:

@@ -7,13 +7,17 @@ requeue, and notifications. The service owns one Ops and talks to it in four pla
     publish(status)  once a second: the snapshot every request reads
     serve(...)       each turn: carry out the requeues the page asked for
 
+The web reads it through two protocols (view.py): StatusSource (the view, /metrics) and
+Requeuer (request_requeue, from a request's thread); it never imports this module.
+
 Threads (all daemon threads of the main process, started after the pool's forkserver):
-the HTTP listener and one short-lived thread per request (web/server.py), and one
-thread per notify endpoint (notify.py). None of them touches the ledger, the pool or
+the HTTP listener (one asyncio loop, and the few threads that answer whole requests:
+web/server.py), and one thread per notify endpoint (notify.py). None of them touches the ledger, the pool or
 a file of the spool: the loop does, when it carries out a request.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
 import queue
 import socket
@@ -25,9 +29,9 @@ from dataclasses import dataclass, field, replace
 from hotfolder import __version__, redact
 from hotfolder.config.model import Config, Http
 from hotfolder.ops.metrics import Metrics
-from hotfolder.ops.notices import Notice
-from hotfolder.ops.notify import Notifier
-from hotfolder.ops.view import RequeueOutcome, View
+from hotfolder.ops.notices import Notice, NoticeKind
+from hotfolder.ops.notify import Notifications
+from hotfolder.ops.view import RequeueCode, RequeueOutcome, View
 from hotfolder.ops.web.app import App
 from hotfolder.ops.web.auth import Auth
 from hotfolder.ops.web.hosts import HostPolicy
@@ -62,7 +66,7 @@ class Ops:
         self.log = log.get("ops")
         self.host = socket.gethostname()
         self.metrics = Metrics(cluster=config.cluster.enabled)
-        self.notifier = Notifier()
+        self.notifications = Notifications()
         self.failed = FailedIndex()
         self.recent: deque[Notice] = deque(maxlen=RECENT)
         self.auth = Auth(config.http.token if config.http else "")
@@ -78,7 +82,7 @@ class Ops:
 
     # ------------------------------------------------------------------ life
     def start(self) -> None:
-        self.notifier.configure(self.config.notify, self.config.notify_interval)
+        self.notifications.configure(self.config.notify, self.config.notify_interval)
         if self.config.notify and _no_network():
             self.log.warning("notify_offline", reason="this process has no network but the loopback (systemd's "
                              "PrivateNetwork=yes): notifications to other machines cannot be sent",
@@ -87,7 +91,7 @@ class Ops:
 
     def reconfigure(self, config: Config) -> None:
         self.config = config
-        self.notifier.configure(config.notify, config.notify_interval)
+        self.notifications.configure(config.notify, config.notify_interval)
         self.auth.set_token(config.http.token if config.http else "")
         if self._server is not None and config.http is not None:
             self._server.configure(_limits(config.http))
@@ -102,13 +106,13 @@ class Ops:
 
     def stop(self) -> None:
         self._stop_listening()
-        self.notifier.stop()
+        self.notifications.stop()
         while True:  # whoever still waits for a requeue hears no
             try:
                 ask = self._asks.get_nowait()
             except queue.Empty:
                 break
-            self._answer(ask, RequeueOutcome(False, "stopping", "the daemon is stopping", status=503))
+            self._answer(ask, RequeueOutcome(False, RequeueCode.STOPPING, "the daemon is stopping", status=503))
 
     def _listen(self) -> None:
         http = self.config.http
@@ -117,7 +121,7 @@ class Ops:
         self._next_bind = time.monotonic() + BIND_RETRY
         sock, self._systemd_socket = self._systemd_socket, None
         loopback = _is_loopback(sock.getsockname()[0] if sock else http.host)
-        server = WebServer(App(self, self.auth, HostPolicy.of(loopback, http.allowed_hosts)))
+        server = WebServer(App(self, self, self.auth, HostPolicy.of(loopback, http.allowed_hosts)))
         try:
             url = server.start(http.host, http.port, sock, _limits(http))
         except OSError as exc:
@@ -147,11 +151,12 @@ class Ops:
     def notice(self, notice: Notice) -> None:
         """The service's hook. Never raises, never blocks: a notification's trouble is not the loop's."""
         try:
-            notice = replace(notice, file=fsnames.display(notice.file), reason=redact.text(fsnames.display(notice.reason)))
-            if notice.event == "done":
+            notice = replace(notice, file=fsnames.display(notice.file),
+                             reason=redact.text(fsnames.display(notice.reason)))
+            if notice.event == NoticeKind.DONE:
                 self.recent.appendleft(notice)
             else:
-                self.notifier.submit(notice)
+                self.notifications.submit(notice)
         except Exception:  # noqa: BLE001 - see the docstring
             self.log.exception("notice_failed", event=notice.event)
 
@@ -170,7 +175,7 @@ class Ops:
         if self.config.http is None:
             return
         self.failed.refresh(self.config.folders)
-        self.metrics.publish(status, self.notifier.counts())
+        self.metrics.publish(status, self.notifications.counts())
         self._view = View(status, self.failed.files, tuple(self.recent), self.host, __version__, self.auth.enabled)
 
     @property
@@ -178,18 +183,23 @@ class Ops:
         return self._server is not None and self._server.running
 
     def view(self) -> View | None:
+        """The status page's view of the last second (StatusSource); None before the first."""
         return self._view
+
+    def exposition(self, accept: str) -> tuple[bytes, str]:
+        """/metrics as the scraper asked for it (StatusSource)."""
+        return self.metrics.exposition(accept)
 
     # ------------------------------------------------------------------ requeue
     def request_requeue(self, fid: str) -> RequeueOutcome:
-        """From a request's thread: ask the loop, wait for its answer (with a deadline)."""
+        """From a request's thread: ask the loop, wait for its answer (with a deadline). (Requeuer)"""
         ask = _Ask(fid)
         try:
             self._asks.put_nowait(ask)
         except queue.Full:
-            return RequeueOutcome(False, "busy", "too many requests waiting", status=503)
-        if not ask.done.wait(REQUEUE_WAIT):
-            return RequeueOutcome(False, "busy", "the daemon did not answer in time", status=503)
+            return RequeueOutcome(False, RequeueCode.BUSY, "too many requests waiting", status=503)
+        if not ask.done.wait(REQUEUE_WAIT) or ask.outcome is None:
+            return RequeueOutcome(False, RequeueCode.BUSY, "the daemon did not answer in time", status=503)
         return ask.outcome
 
     def serve(self, stopping: bool) -> bool:
@@ -200,7 +210,7 @@ class Ops:
                 ask = self._asks.get_nowait()
             except queue.Empty:
                 return moved
-            outcome = (RequeueOutcome(False, "stopping", "the daemon is stopping", status=503) if stopping
+            outcome = (RequeueOutcome(False, RequeueCode.STOPPING, "the daemon is stopping", status=503) if stopping
                        else self._requeue(ask.fid))
             moved = moved or outcome.ok
             self._answer(ask, outcome)
@@ -212,19 +222,19 @@ class Ops:
             found = self.failed.lookup(fid)
         folder = next((f for f in self.config.folders if found and f.name == found[0]), None)
         if found is None or folder is None:
-            return RequeueOutcome(False, "gone", "no such file in failed/ (requeued already?)", status=404)
+            return RequeueOutcome(False, RequeueCode.GONE, "no such file in failed/ (requeued already?)", status=404)
         path = found[1]
         try:
             dst = moves.requeue(folder, path)
         except FileNotFoundError:
-            return RequeueOutcome(False, "gone", "no such file in failed/ (requeued already?)", status=404)
+            return RequeueOutcome(False, RequeueCode.GONE, "no such file in failed/ (requeued already?)", status=404)
         except moves.UnsafeRecord as exc:  # its record names a place outside the inbox: data, not a path
             self.log.error("requeue_refused", folder=folder.name, file=fsnames.display(str(path)), reason=str(exc))
-            return RequeueOutcome(False, "refused", str(exc), status=409)
+            return RequeueOutcome(False, RequeueCode.REFUSED, str(exc), status=409)
         except OSError as exc:
             self.log.error("requeue_failed", folder=folder.name, file=fsnames.display(str(path)),
                            reason=exc.strerror or str(exc))
-            return RequeueOutcome(False, "move", f"could not move it back: {exc.strerror or exc}", status=500)
+            return RequeueOutcome(False, RequeueCode.MOVE, f"could not move it back: {exc.strerror or exc}", status=500)
         rel = fsnames.display(path.relative_to(folder.failed).as_posix())
         self.log.info("requeued", folder=folder.name, file=rel, inbox=fsnames.display(str(dst)), by="http")
         self.failed.removed(folder, path)
@@ -250,8 +260,6 @@ def _limits(http: Http) -> Limits:
 
 
 def _is_loopback(host: str) -> bool:
-    import ipaddress
-
     try:
         return host == "localhost" or ipaddress.ip_address(host.split("%")[0]).is_loopback
     except ValueError:

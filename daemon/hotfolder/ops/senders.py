@@ -17,14 +17,13 @@ import socket
 import ssl
 import threading
 import time
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 from hotfolder import __version__, redact
 from hotfolder.config.model import NotifyTarget
-
-if TYPE_CHECKING:
-    from hotfolder.ops.notify import Message
+from hotfolder.ops.message import Message
 
 SEND_TIMEOUT = 10.0  # seconds for one whole try: connect, send, the answer's head
 # An answer that another try may change; other 4xx (a wrong URL, a rejected signature) will not.
@@ -32,6 +31,8 @@ RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
 class Undeliverable(Exception):
+    """This try did not deliver the message; `retry`: another try may."""
+
     def __init__(self, reason: str, retry: bool = True):
         super().__init__(redact.text(reason))  # a library's words may quote a secret
         self.retry = retry
@@ -86,6 +87,11 @@ def _shutdown(sock: socket.socket) -> None:
         pass  # closed already, or never connected
 
 
+# A sender: one try of one message to one target, under the try's deadline; raises
+# Undeliverable when it did not arrive. post_webhook, or an AppriseSender.
+Send = Callable[[NotifyTarget, Message, Try], None]
+
+
 def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
@@ -111,16 +117,19 @@ def post_webhook(target: NotifyTarget, message: Message, call: Try) -> None:
         port = parts.port or (443 if https else 80)
     except ValueError:
         raise Undeliverable("the URL's port is not a number from 0 to 65535", retry=False) from None
+    host = parts.hostname
+    if not host:  # refused by the config already; never the loopback in its place (getaddrinfo(None))
+        raise Undeliverable("the URL has no host name", retry=False)
     sock = conn = None
     try:
-        sock = socket.create_connection((parts.hostname, port), timeout=call.remaining())
+        sock = socket.create_connection((host, port), timeout=call.remaining())
         call.attach(sock)
         if https:
             _tls = _tls or ssl.create_default_context()
-            sock = _tls.wrap_socket(sock, server_hostname=parts.hostname, do_handshake_on_connect=False)
+            sock = _tls.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
             call.attach(sock)  # the plain socket object is detached now; this one holds the connection
             sock.do_handshake()
-        conn = (http.client.HTTPSConnection if https else http.client.HTTPConnection)(parts.hostname, port)
+        conn = (http.client.HTTPSConnection if https else http.client.HTTPConnection)(host, port)
         conn.sock = sock  # ours, attached: the deadline reaches every read
         conn.request("POST", (parts.path or "/") + (f"?{parts.query}" if parts.query else ""), body, headers)
         response = conn.getresponse()  # the status is the answer: its body is not waited for
@@ -171,8 +180,7 @@ class AppriseSender:
 
     def __call__(self, _target: NotifyTarget, message: Message, call: Try) -> None:
         title, body = message.text()
-        bad = any(n.event != "recovered" for n in message.notices)
-        kind = self.apprise.NotifyType.FAILURE if bad else self.apprise.NotifyType.SUCCESS
+        kind = self.apprise.NotifyType.SUCCESS if message.all_good else self.apprise.NotifyType.FAILURE
         outcome: list = []
 
         def run() -> None:

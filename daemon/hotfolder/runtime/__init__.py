@@ -1,2 +1,2 @@
-"""The process's surroundings: systemd notifications, logging, the console and the progress bar.
+"""The process's surroundings: systemd's notify protocol (sd_notify), logging, the console and the progress bar.
 """

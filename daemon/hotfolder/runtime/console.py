@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import time
 
+import structlog
+
 # Events that add detail to a line people see anyway: shown at --log-level debug only.
 DETAIL = {"rendition_written", "file_rendered", "file_sent", "job_skipped"}
 # What a worker says of its file, the main process says again (file_failed, file_retry,
@@ -113,8 +115,6 @@ class ConsoleRenderer:
         self.colors, self.verbose = colors, verbose
 
     def __call__(self, _logger, method_name: str, event: dict) -> str:
-        import structlog
-
         name = str(event.get("event", ""))
         if not self.verbose and (name in DETAIL or (event.get("role") == "worker" and name in SAID_AGAIN_BY_MAIN)):
             raise structlog.DropEvent

@@ -12,24 +12,25 @@ import contextlib
 import logging
 import os
 import sys
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
 
 import structlog
 from structlog.tracebacks import ExceptionDictTransformer
 
 from hotfolder import redact
+from hotfolder.runtime import systemd
 from hotfolder.runtime.console import ConsoleRenderer
 
 PRIORITY = {"critical": 2, "error": 3, "warning": 4, "info": 6, "debug": 7}
 
 
-def _stderr_is_journal() -> bool:
-    stream = os.environ.get("JOURNAL_STREAM", "")
-    try:
-        dev, ino = (int(x) for x in stream.split(":"))
-        st = os.fstat(2)
-    except (ValueError, OSError):
-        return False
-    return (st.st_dev, st.st_ino) == (dev, ino)
+class LogFormat(StrEnum):
+    """`--log-format`."""
+
+    JSON = "json"  # one JSON object per line: every event and field (the journal's)
+    CONSOLE = "console"  # one short line per event, for people (console.py)
 
 
 def _journal_prefix(_logger, method_name: str, line: str) -> str:
@@ -79,7 +80,7 @@ def dropped() -> str | None:
     return _stream.broken if _stream is not None else None
 
 
-def setup(fmt: str = "json", level: str = "info", stream=None, **context) -> None:
+def setup(fmt: str = LogFormat.JSON, level: str = "info", stream=None, **context) -> None:
     """Configure structlog for this process; call once after the process starts.
 
     `stream`: where lines go instead of our own copy of stderr (`hotfolder process`
@@ -87,14 +88,15 @@ def setup(fmt: str = "json", level: str = "info", stream=None, **context) -> Non
     # redact.mask_event comes after the traceback is rendered (an exception's message may
     # quote a secret) and before the line is. Tracebacks carry no local variables: a
     # frame's locals (a password, the Authorization header made of it) are no journal's business.
-    if fmt == "console":
+    renderer: list[Callable[..., Any]]  # the last ones take the rendered line, not the event
+    if fmt == LogFormat.CONSOLE:
         colors = sys.stderr is not None and sys.stderr.isatty()
         renderer = [structlog.processors.format_exc_info, redact.mask_event,
                     ConsoleRenderer(colors, verbose=level == "debug")]
     else:
         tracebacks = structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
         renderer = [tracebacks, redact.mask_event, structlog.processors.JSONRenderer()]
-        if _stderr_is_journal():
+        if systemd.under_journal():  # stderr is the journal's stream, not only inherited from it
             renderer.append(_journal_prefix)
     # A line-buffered text stream of our own: each event is one whole write, even
     # when several processes share the same stderr.
@@ -132,7 +134,7 @@ class _ToStructlog(logging.Handler):
             method = record.levelname.lower()
             if method not in PRIORITY:
                 method = "warning"
-            fields = {"logger": record.name}
+            fields: dict[str, object] = {"logger": record.name}
             if record.exc_info:
                 fields["exc_info"] = record.exc_info
             getattr(structlog.get_logger(), method)(record.getMessage(), **fields)

@@ -4,7 +4,7 @@ The protocol (sd_notify(3)) is one datagram of newline-separated ``KEY=value`` l
 sent to the AF_UNIX socket named by ``$NOTIFY_SOCKET`` (a path, or ``@name`` for an
 abstract socket). Without ``NOTIFY_SOCKET`` every call is a no-op that returns False.
 Nothing here raises into the daemon: a failed send returns False and leaves the
-reason in ``Notifier.last_error`` for the caller to log.
+reason in ``SdNotify.last_error`` for the caller to log.
 
 Only the main process may talk to systemd (``NotifyAccess=main``), so the supervisor
 calls ``scrub_environ()`` before it starts any worker: the socket address stays in
@@ -57,8 +57,9 @@ def monotonic_usec() -> int:
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
 
 
-class Notifier:
-    """Sends notify messages to one socket address; ``address=None`` disables it."""
+class SdNotify:
+    """Sends sd_notify messages to one socket address; ``address=None`` disables it.
+    (Not to be confused with ops/notify.py: notifications to people.)"""
 
     def __init__(self, address: str | None, watchdog_usec: int | None = None,
                  send_timeout: float = SEND_TIMEOUT):
@@ -69,7 +70,7 @@ class Notifier:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None, pid: int | None = None) -> Notifier:
+    def from_environ(cls, environ: Mapping[str, str] | None = None, pid: int | None = None) -> SdNotify:
         """Read NOTIFY_SOCKET, WATCHDOG_USEC and WATCHDOG_PID (as sd_watchdog_enabled(3))."""
         env = os.environ if environ is None else environ
         address = env.get("NOTIFY_SOCKET") or None
@@ -122,10 +123,6 @@ class Notifier:
     def watchdog(self) -> bool:
         return self.notify(WATCHDOG=1)
 
-    def watchdog_trigger(self) -> bool:
-        """Tell systemd the service is unhealthy now (it acts as on a missed ping)."""
-        return self.notify(WATCHDOG="trigger")
-
     def stopping(self, status: str | None = None) -> bool:
         return self.notify(STOPPING=1, **({"STATUS": status} if status is not None else {}))
 
@@ -135,10 +132,6 @@ class Notifier:
             fields["STATUS"] = status
         return self.notify(**fields)
 
-    def extend_timeout(self, seconds: float) -> bool:
-        """Ask for more time to start, reload or stop (EXTEND_TIMEOUT_USEC)."""
-        return self.notify(EXTEND_TIMEOUT_USEC=max(1, int(seconds * 1_000_000)))
-
     def watchdog_interval(self) -> float | None:
         """Seconds between WATCHDOG=1 pings (half of WatchdogSec), or None if not asked for."""
         if self.address is None or self.watchdog_usec is None:
@@ -146,80 +139,63 @@ class Notifier:
         return self.watchdog_usec / 2_000_000
 
 
-# --- the process-wide notifier -------------------------------------------------
+# --- the process's own --------------------------------------------------------
 
-_default: Notifier | None = None
+_default: SdNotify | None = None
 _default_lock = threading.Lock()
 
 
-def notifier() -> Notifier:
-    """The notifier of this process, read from os.environ on first use."""
+def this_process() -> SdNotify:
+    """The sd_notify client of this process, read from os.environ on first use."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = Notifier.from_environ()
+            _default = SdNotify.from_environ()
         return _default
 
 
-def reset(environ: Mapping[str, str] | None = None) -> Notifier:
+def reset(environ: Mapping[str, str] | None = None) -> SdNotify:
     """Forget the remembered address and read it again (for tests)."""
     global _default
     with _default_lock:
-        _default = Notifier.from_environ(environ)
+        _default = SdNotify.from_environ(environ)
         return _default
 
 
-def scrub_child_env(env: Mapping[str, str]) -> dict[str, str]:
-    """A copy of ``env`` without NOTIFY_SOCKET and WATCHDOG_* (for subprocess env=)."""
-    return {k: v for k, v in env.items() if k not in CHILD_SCRUB}
-
-
-def scrub_environ(environ: MutableMapping[str, str] | None = None) -> Notifier:
+def scrub_environ(environ: MutableMapping[str, str] | None = None) -> SdNotify:
     """Remember the notify socket, then drop it from os.environ so no child inherits it.
 
     Call once in the supervisor before starting workers; later calls are harmless.
     """
-    n = notifier()
+    n = this_process()
     env = os.environ if environ is None else environ
     for key in CHILD_SCRUB:
         env.pop(key, None)
     return n
 
 
-def notify(**fields: object) -> bool:
-    return notifier().notify(**fields)
-
-
 def ready(status: str | None = None) -> bool:
-    return notifier().ready(status)
+    return this_process().ready(status)
 
 
 def status(text: str) -> bool:
-    return notifier().status(text)
+    return this_process().status(text)
 
 
 def watchdog() -> bool:
-    return notifier().watchdog()
+    return this_process().watchdog()
 
 
 def stopping(status: str | None = None) -> bool:
-    return notifier().stopping(status)
+    return this_process().stopping(status)
 
 
 def reloading(status: str | None = None) -> bool:
-    return notifier().reloading(status)
-
-
-def extend_timeout(seconds: float) -> bool:
-    return notifier().extend_timeout(seconds)
+    return this_process().reloading(status)
 
 
 def watchdog_interval() -> float | None:
-    return notifier().watchdog_interval()
-
-
-def enabled() -> bool:
-    return notifier().enabled
+    return this_process().watchdog_interval()
 
 
 def under_journal(stream: int = 2, environ: Mapping[str, str] | None = None) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 from hotfolder.config.model import Folder
 from hotfolder.spool import nofollow
 from hotfolder.spool.fsnames import NAME_MAX, NameTooLong, cut
-from hotfolder.spool.nofollow import Opened
+from hotfolder.spool.nofollow import Opened, unlink_at
 
 
 def temp_prefix(token: str) -> str:
@@ -25,19 +25,12 @@ def is_our_temp(name: str, token: str) -> bool:
 
 
 def fsync_dir(path: Path) -> None:
+    """Make the names written in the folder `path` durable (our own state's folders)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def exists_at(dir_fd: int, name: str) -> bool:
-    try:
-        os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    return True
 
 
 TEMP_RANDOM = 8  # the random part of our temp names
@@ -81,14 +74,8 @@ def write_temp(dir_fd: int, data: bytes, prefix: str, mode: int = 0o644, group: 
 
 
 def remove_at(folder: Opened, name: str) -> None:
+    """Remove `name` (an output of ours) from the open folder, if it is there."""
     unlink_at(folder.fd, name)
-
-
-def unlink_at(dir_fd: int, name: str) -> None:
-    try:
-        os.unlink(name, dir_fd=dir_fd)
-    except FileNotFoundError:
-        pass
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644, group: str | None = None, tag: str = "",

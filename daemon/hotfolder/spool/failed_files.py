@@ -41,7 +41,7 @@ from hotfolder.config.model import Folder
 from hotfolder.spool import fsnames, nofollow, records
 from hotfolder.spool.atomic import is_our_temp
 from hotfolder.spool.fsnames import display
-from hotfolder.spool.records import SIDECAR, read_record
+from hotfolder.spool.records import SIDECAR, read_record, record_of
 
 SHOWN = 200  # the most recent failures the page lists
 RECOUNT_EVERY = 30.0  # seconds; a change inside a subfolder does not touch the top folder's mtime
@@ -74,7 +74,7 @@ def failed_originals(folders: Iterable[Folder]) -> Iterator[tuple[Folder, Path]]
     `folder` (the first of them has those without one).
 
     `X.error.json` is the record of X when X is there: fail() never gives an original
-    a name whose record name is taken, nor the other way round (see spool._unique). So a
+    a name whose record name is taken, nor the other way round (see moves._unique). So a
     user's own `notes.error.json` is an original like any other."""
     folders = tuple(folders)
     by_root: dict[Path, list[Folder]] = {}
@@ -99,7 +99,7 @@ def failed_originals(folders: Iterable[Folder]) -> Iterator[tuple[Folder, Path]]
 def _owner(sharing: list[Folder], path: Path) -> Folder:
     if len(sharing) == 1:
         return sharing[0]
-    named = str((read_record(path.with_name(path.name + SIDECAR)) or {}).get("folder", ""))
+    named = str((read_record(record_of(path)) or {}).get("folder", ""))
     return next((f for f in sharing if display(f.name) == named), sharing[0])
 
 
@@ -136,7 +136,8 @@ class FailedIndex:
         newest: list[tuple[float, str, int, Path]] = []  # a bounded heap: memory stays SHOWN entries
         index = {folder.name: i for i, folder in enumerate(folders)}
         counts = {folder.name: 0 for folder in folders}
-        stamps = {folder.name: _mtime(folder.failed) for folder in folders}  # before: a change during the walk is seen next time
+        # Before the walk: a change made during it is seen next time.
+        stamps = {folder.name: _mtime(folder.failed) for folder in folders}
         for folder, path in failed_originals(folders):
             counts[folder.name] += 1
             item = (_failed_at(path), str(path), index[folder.name], path)
@@ -201,7 +202,7 @@ def _entry(folder: Folder, path: Path, at: float) -> tuple[FailedFile, Path]:
 def _failed_at(path: Path) -> float:
     """When the file failed: its record was written then (a rename keeps the original's
     own mtime, which may be years old)."""
-    return _mtime(path.with_name(path.name + records.SIDECAR), follow=False) or _mtime(path, follow=False) or 0.0
+    return _mtime(record_of(path), follow=False) or _mtime(path, follow=False) or 0.0
 
 
 def _int(value) -> int:

@@ -1,4 +1,5 @@
-"""Names as bytes: shown safely, cut to fit, the ignore rules, and the walk that applies them.
+"""Names as bytes: shown safely, cut to fit, the ignore rules and the walk that applies
+them, and names kept in records (their exact bytes as hex; read back as data, never a path).
 """
 from __future__ import annotations
 
@@ -79,10 +80,19 @@ def walk_files(root: Path, on_error=None):
     return nofollow.walk(root, skip=is_ignored_name, on_error=on_error)
 
 
-def from_hex(value) -> str | None:
+def name_as_hex(name: str) -> str:
+    """A name's exact bytes, as a record keeps them (JSON cannot hold bytes that are not UTF-8)."""
+    return os.fsencode(name).hex()
+
+
+def name_from_hex(value: object) -> str | None:
+    """The name a record kept with name_as_hex, or None if `value` is not one. Only text:
+    whether it may be used as a name (file_name, relative_name) is the caller's check."""
+    if not isinstance(value, str):
+        return None
     try:
         return os.fsdecode(bytes.fromhex(value))
-    except (TypeError, ValueError):
+    except ValueError:
         return None
 
 

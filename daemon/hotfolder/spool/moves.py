@@ -20,38 +20,11 @@ from pathlib import Path
 from hotfolder.config.model import Folder
 from hotfolder.errors import HotfolderError
 from hotfolder.spool import nofollow
-from hotfolder.spool.atomic import exists_at, temp_prefix, unlink_at, write_temp
-from hotfolder.spool.fsnames import display, fit_name, from_hex, relative_name
-from hotfolder.spool.nofollow import FolderSwapped, Opened
+from hotfolder.spool.atomic import temp_prefix, write_temp
+from hotfolder.spool.folders import opened_folder
+from hotfolder.spool.fsnames import display, fit_name, name_as_hex, name_from_hex, relative_name
+from hotfolder.spool.nofollow import FolderSwapped, Opened, exists_at, unlink_at
 from hotfolder.spool.records import SIDECAR, read_failure
-
-
-def ensure_dirs(folder: Folder) -> None:
-    for d in folder.all_dirs():
-        os.close(nofollow.open_dir(d, make=True))
-
-
-FOLDER_KINDS = ("inbox", "processing", "output", "archive", "failed")
-
-
-def swapped_folder(folder: Folder, kinds: tuple[str, ...] = FOLDER_KINDS) -> str | None:
-    """Why one of the folder's folders (of `kinds`) cannot be used: it is reached through
-    a symbolic link now. None when none is. A missing folder, or a file where one should
-    be, is not this (the first is made again when needed, the second pauses claiming:
-    OUTPUT_PROBLEMS)."""
-    for kind in kinds:
-        path = getattr(folder, kind)
-        if path is None:
-            continue
-        try:
-            nofollow.reachable(path)
-        except FolderSwapped as exc:
-            return (f"the {kind} folder {display(str(path))} is reached through a symbolic link "
-                    f"({display(str(exc.link))}): a swapped folder is never followed; put the real folder back")
-        except OSError:
-            continue
-    return None
-
 
 
 @dataclass(frozen=True)
@@ -128,40 +101,6 @@ def _unique(folder: Opened, name: str) -> Path:
 
 
 @contextmanager
-def opened_folder(root: Path, rel_dir: str | Path) -> Iterator[Opened]:
-    """The folder `root/rel_dir`, made if needed, open by descriptor (nofollow): a
-    folder on the way that is a link raises FolderSwapped, as for `root` itself.
-
-    A file (or a link) standing where one of its subfolders should be (`archive/2024`
-    is a photo, and now `2024/img.jpg` arrives) is not an error: that subfolder
-    becomes `2024~1` (then `~2`…). A file where `root` itself should be is the folder's
-    problem (ENOTDIR: claiming pauses, see OUTPUT_PROBLEMS), never the file's."""
-    fd = nofollow.open_dir(root, make=True)
-    here = root
-    try:
-        for part in Path(rel_dir).parts:
-            name, n = part, 1
-            while True:
-                try:
-                    child = nofollow.open_child(fd, name, make=True, where=here)
-                    break
-                except (NotADirectoryError, FolderSwapped):  # the user's file or link: go beside it
-                    name = fit_name(here / f"{part}~{n}", 0).name
-                    n += 1
-            os.close(fd)
-            fd, here = child, here / name
-        yield Opened(here, fd)
-    finally:
-        os.close(fd)
-
-
-def folder_for(root: Path, rel_dir: str | Path) -> Path:
-    """The path of `opened_folder(root, rel_dir)`, made if needed."""
-    with opened_folder(root, rel_dir) as folder:
-        return folder.path
-
-
-@contextmanager
 def _opened_place(root: Path, rel: str) -> Iterator[tuple[Opened, Path]]:
     """Where `rel` goes under root: its folder open (see opened_folder), its name unique."""
     rel_path = Path(rel)
@@ -183,7 +122,9 @@ def finish(folder: Folder, claimed: Claimed) -> Path | None:
             os.unlink(claimed.path.name, dir_fd=src_dir)
             os.fsync(src_dir)
         return None
-    return _move(claimed.path, folder.archive, claimed.rel)  # type: ignore[arg-type]
+    if folder.archive is None:  # the config gives every folder that archives its archive/
+        raise ValueError(f"folder {folder.name!r} archives its originals but has no archive folder")
+    return _move(claimed.path, folder.archive, claimed.rel)
 
 
 def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts: int = 1) -> Path:
@@ -203,8 +144,8 @@ def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts
             "attempts": attempts,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "folder": display(folder.name),
-            "failed_as": os.fsencode(dst.name).hex(),  # for recovery: the exact bytes of the name
-            "file_as": os.fsencode(rel).hex(),  # for requeue: the name it came in with, exactly
+            "failed_as": name_as_hex(dst.name),  # for recovery: the exact bytes of the name
+            "file_as": name_as_hex(rel),  # for requeue: the name it came in with, exactly
         }
         data = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
         pending = write_temp(dst_dir.fd, data, temp_prefix(folder.temp_token) + "sidecar-")
@@ -231,13 +172,14 @@ def requeue(folder: Folder, path: Path) -> Path:
     rel = path.relative_to(folder.failed).as_posix()
     record = read_failure(folder, path) or {}
     if "file_as" in record:
-        named = from_hex(record["file_as"])
-        rel = relative_name(named)
-        if rel is None:
+        named = name_from_hex(record["file_as"])
+        inside = relative_name(named)
+        if inside is None:
             raise UnsafeRecord(
                 f"{display(str(path))}: its failure record asks to requeue it as {display(str(named))[:80]!r}, which "
                 f"is not a name inside the inbox (absolute, '..', or not a name): a record is data, never a path "
                 f"to follow; delete {display(path.name + SIDECAR)} to requeue it under its name in failed/")
+        rel = inside
     with nofollow.opened(path.parent) as src_dir, _opened_place(folder.inbox, rel) as (dst_dir, dst):
         os.rename(path.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
         unlink_at(src_dir, path.name + SIDECAR)

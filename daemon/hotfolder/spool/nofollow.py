@@ -1,4 +1,5 @@
-"""Folders reached without following a symbolic link, and walked by descriptor.
+"""Folders reached without following a symbolic link, walked by descriptor, and the
+names in a folder open so (exists_at, unlink_at).
 
 A folder of the daemon (inbox, processing, output, archive, failed, and every subfolder
 in them) is opened from / one component at a time, each relative to the one before
@@ -86,6 +87,23 @@ def open_child(parent: int, name: str, mode: int = os.O_RDONLY, make: bool = Fal
     except FileExistsError:
         pass  # made meanwhile (another worker): open it as it is
     return open_child(parent, name, mode, False, where, path)
+
+
+def exists_at(parent: int, name: str) -> bool:
+    """Whether `name` is an entry of the folder open as `parent` (a link counts)."""
+    try:
+        os.stat(name, dir_fd=parent, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def unlink_at(parent: int, name: str) -> None:
+    """Remove `name` from the folder open as `parent`; gone already is fine."""
+    try:
+        os.unlink(name, dir_fd=parent)
+    except FileNotFoundError:
+        pass
 
 
 def is_link(parent: int, name: str) -> bool:
@@ -190,6 +208,7 @@ def walk(root: Path, skip: Callable[[str], bool] = lambda name: False,
                 on_error(here, exc)
         finally:
             os.close(fd)
+
 
 @dataclass(frozen=True)
 class Opened:

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 import errno
 
-
-def is_disk_full(exc: BaseException) -> bool:
-    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT)
-
-
 # Writing an output failed for a reason of the output folder, not of the file: every
 # other file would fail the same way, so the file waits in the inbox instead.
 OUTPUT_PROBLEMS = {
@@ -29,6 +24,6 @@ OUTPUT_PROBLEMS = {
 
 def output_problem(exc: BaseException) -> str | None:
     """What to fix when writing an output failed because of the output folder."""
-    if isinstance(exc, OSError):
+    if isinstance(exc, OSError) and exc.errno is not None:
         return OUTPUT_PROBLEMS.get(exc.errno)
     return None

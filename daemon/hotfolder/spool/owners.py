@@ -126,22 +126,22 @@ def reserve(folder: Folder, rel: str, outputs: list[Path]) -> list[Path]:
     if folder.names_dir is None:
         return list(outputs)
     try:
-        return _reserve(folder, rel, outputs)
+        return _reserve(folder, folder.names_dir, rel, outputs)
     except OSError as exc:
         raise RecordsUnwritable(folder.names_dir, exc) from None
 
 
-def _reserve(folder: Folder, rel: str, outputs: list[Path]) -> list[Path]:
+def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path]) -> list[Path]:
     me = owner_id(folder, rel)
     source_ext = Path(rel).suffix.lstrip(".").lower()
     chosen: list[Path] = []
-    with _locked(folder.names_dir):
+    with _locked(names_dir):
         in_flight: set[str] | None = None
         for output in outputs:
             for path in candidates(output, source_ext):
                 if path in chosen:
                     continue  # two renditions of this file on one name: the second moves over
-                owner = _read(_marker(folder.names_dir, path))
+                owner = _read(_marker(names_dir, path))
                 if owner is None:  # no record: free, unless an output whose owner is unknown is there
                     free = folder.on_name_clash == "replace" or not os.path.lexists(path)
                 else:
@@ -158,7 +158,7 @@ def _reserve(folder: Folder, rel: str, outputs: list[Path]) -> list[Path]:
                 raise NameClash(f"every name for the output {display(output.name)} up to ~{MAX_SUFFIX} is "
                                 f"taken by other originals; add {{source_ext}} to the rendition's filename")
             if owner != me:
-                _write(_marker(folder.names_dir, path), me)
+                _write(_marker(names_dir, path), me)
             chosen.append(path)
     return chosen
 

@@ -11,8 +11,14 @@ from hotfolder.spool import nofollow
 SIDECAR = ".error.json"
 
 
-def sidecar_of(path: Path) -> Path:
-    return path.with_name(path.name + SIDECAR)
+def record_of(original: Path) -> Path:
+    """Where the failure record of the failed file `original` lies: `x.jpg.error.json`."""
+    return original.with_name(original.name + SIDECAR)
+
+
+def original_of(record: Path) -> Path:
+    """The failed file a record's path stands for (`x.jpg.error.json` → `x.jpg`); any other path as it is."""
+    return record.with_name(record.name[: -len(SIDECAR)]) if record.name.endswith(SIDECAR) else record
 
 
 RECORD_LIMIT = 1 << 20  # bytes: a failure record is a few hundred; a larger "record" is not ours
@@ -32,4 +38,4 @@ def read_record(path: Path) -> dict | None:
 
 def read_failure(folder: Folder, path: Path) -> dict | None:
     """The record of why a file in failed/ failed, or None if it has none."""
-    return read_record(sidecar_of(path))
+    return read_record(record_of(path))

@@ -4,19 +4,17 @@ and what a crash left in processing/ adopted.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotfolder.config.model import Folder
 from hotfolder.spool import nofollow
-from hotfolder.spool.atomic import exists_at, is_our_temp, unlink_at
-from hotfolder.spool.fsnames import display, file_name, from_hex
+from hotfolder.spool.atomic import is_our_temp
+from hotfolder.spool.fsnames import display, file_name, name_from_hex
 from hotfolder.spool.moves import Claimed
+from hotfolder.spool.nofollow import exists_at, unlink_at
 from hotfolder.spool.records import SIDECAR, read_record
-
-
-def _walk_all(root: Path, prune=lambda folder: False):
-    return nofollow.walk(root, prune=prune)
 
 
 @dataclass
@@ -39,14 +37,14 @@ def recover(folder: Folder) -> Recovery:
     What cannot be put right (permissions, an immutable file) is reported and skipped.
     """
     result = Recovery()
-    for path in _walk_all(folder.output):
+    for path in nofollow.walk(folder.output):
         if is_our_temp(path.name, folder.temp_token):
             try:
                 _unlink(path)
                 result.temp_removed += 1
             except OSError as exc:
                 result.problems.append(f"cannot remove the temp output {display(str(path))}: {exc.strerror or exc}")
-    for path in _walk_all(folder.failed):
+    for path in nofollow.walk(folder.failed):
         if is_our_temp(path.name, folder.temp_token):
             try:
                 result.sidecars_finished += _finish_sidecar(path)
@@ -66,7 +64,7 @@ def _finish_sidecar(temp: Path) -> int:
     """A temp failure record: give it its final name if its original reached failed/.
     The name it gives (`failed_as`) is data: one name in this folder, or nothing."""
     record = read_record(temp) or {}
-    original = file_name(from_hex(record.get("failed_as")))
+    original = file_name(name_from_hex(record.get("failed_as")))
     with nofollow.opened(temp.parent) as here:
         if original is not None and exists_at(here, original) and not exists_at(here, original + SIDECAR):
             os.rename(temp.name, original + SIDECAR, src_dir_fd=here, dst_dir_fd=here)
@@ -75,10 +73,10 @@ def _finish_sidecar(temp: Path) -> int:
     return 0
 
 
-def claimed_files(folder: Folder):
+def claimed_files(folder: Folder) -> Iterator[Claimed]:
     """The originals in processing/, lazily, as Claimed: every file there is ours, whatever
     its name (no name rule applies, so nothing claimed is ever left behind)."""
-    for path in _walk_all(folder.processing):
+    for path in nofollow.walk(folder.processing):
         yield Claimed(path.relative_to(folder.processing).as_posix(), path)
 
 

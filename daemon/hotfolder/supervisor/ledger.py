@@ -22,9 +22,9 @@ from typing import Callable
 
 from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, temp_tag
-from hotfolder.ops.notices import Hook, Notice, ignore
+from hotfolder.ops.notices import Hook, Notice, NoticeKind, ignore
 from hotfolder.runtime import log
-from hotfolder.spool import atomic, fsnames, moves, oserrors, recovery
+from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery
 from hotfolder.spool.failed_files import FailedIndex
 from hotfolder.supervisor.recipe import RecipePauses
 
@@ -84,7 +84,7 @@ class Ledger:
     # ------------------------------------------------------------------ start
     def prepare(self, folder: Folder) -> None:
         """Make the folder's folders (OSError if one cannot be made)."""
-        moves.ensure_dirs(folder)
+        folders.ensure_dirs(folder)
 
     def recover(self, folder: Folder, adopt: bool = True, running: bool = False) -> recovery.Recovery:
         """The state a crash may have left in one folder, put right (see spool.recover);
@@ -93,7 +93,7 @@ class Ledger:
         `running`: a folder a reload adds while files render. Nothing is cleaned (a temp
         output may be one being written now, under another name for the same folders),
         and only files in processing/ that no job holds are adopted."""
-        moves.ensure_dirs(folder)
+        folders.ensure_dirs(folder)
         if not adopt:
             return recovery.Recovery()
         if running:
@@ -153,7 +153,7 @@ class Ledger:
                 return None
             self.counts.count("failed", folder=folder)
             self.log.warning("file_refused", folder=folder.name, file=rel, reason=str(exc), outcome="failed")
-            self.on_notice(Notice("failed", folder.name, fsnames.display(rel), str(exc), "claim", 0))
+            self.on_notice(Notice(NoticeKind.FAILED, folder.name, fsnames.display(rel), str(exc), "claim", 0))
             return None
         except OSError as exc:
             if exc.errno == errno.EXDEV:
@@ -234,11 +234,11 @@ class Ledger:
                 logger.info("file_done", renditions=[r.name for r in folder.renditions],
                             outputs=list(result.outputs), duration_ms=result.duration_ms,
                             archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
-                self.on_notice(Notice("done", folder.name, fsnames.display(job.rel), outputs=result.outputs,
+                self.on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), outputs=result.outputs,
                                       duration_ms=result.duration_ms, attempts=job.attempt))
                 if self.pause_backoff:
                     self.pause_backoff, self.message = 0.0, ""  # the folder works again
-                    self.on_notice(Notice("recovered", folder.name, reason="claiming resumed: the output "
+                    self.on_notice(Notice(NoticeKind.RECOVERED, folder.name, reason="claiming resumed: the output "
                                                                            "folder works again"))
             elif result.recipe:  # not the file's fault, and the same for every file of its folder
                 if self._unclaim(tracked, counted):
@@ -253,8 +253,8 @@ class Ledger:
                     self.counts.count("failed", counted, folder=folder)
                 logger.warning("file_failed", reason=result.error, step=result.step, failed=str(where),
                                worker_pid=result.pid, outcome="failed")
-                self.on_notice(Notice("failed", folder.name, fsnames.display(job.rel), result.error, result.step,
-                                      job.attempt))
+                self.on_notice(Notice(NoticeKind.FAILED, folder.name, fsnames.display(job.rel), result.error,
+                                      result.step, job.attempt))
         except OSError as exc:
             if oserrors.output_problem(exc) or result.retry_later:
                 self._give_back(tracked, f"could not move the original: {exc}", counted)
@@ -274,8 +274,8 @@ class Ledger:
             self.failed.added(job.folder, where)
             self.counts.count("failed", counted, folder=job.folder)
             self.log.error("file_failed", file=job.rel, step="finish", reason=str(exc), outcome="failed")
-            self.on_notice(Notice("failed", job.folder.name, fsnames.display(job.rel), f"{what}: {exc}", "finish",
-                                  job.attempt))
+            self.on_notice(Notice(NoticeKind.FAILED, job.folder.name, fsnames.display(job.rel), f"{what}: {exc}",
+                                  "finish", job.attempt))
         except OSError as again:
             self._give_back(tracked, f"could not move the original: {again}", counted)
 
@@ -333,7 +333,7 @@ class Ledger:
         if now >= self.pause_until:  # one doubling per episode, not per file given back
             self.pause_backoff = min(MAX_PAUSE, max(1.0, self.pause_backoff * 2))
             self.pause_until = now + self.pause_backoff
-            self.on_notice(Notice("paused", tracked.job.folder.name, fsnames.display(tracked.job.rel), reason))
+            self.on_notice(Notice(NoticeKind.PAUSED, tracked.job.folder.name, fsnames.display(tracked.job.rel), reason))
         self.message = f"claiming paused: {reason}"
         self.log.error("claiming_paused", file=tracked.job.rel, reason=reason, retry_in_s=self.pause_backoff)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hotfolder.errors import HotfolderError
+from hotfolder.errors import ExitCode, HotfolderError
 
 
 class AlreadyRunning(HotfolderError):
-    pass
+    """Another daemon holds this config's instance lock, or a folder's processing/."""
+
+    exit_code = ExitCode.ALREADY_RUNNING
 
 
 def lock_folder(processing: Path) -> int:

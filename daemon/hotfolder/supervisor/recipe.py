@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from hotfolder.config.model import Folder
 from hotfolder.engine import colour, watermark
 from hotfolder.engine.errors import RecipeError
-from hotfolder.ops.notices import Hook, Notice, ignore
+from hotfolder.ops.notices import Hook, Notice, NoticeKind, ignore
 from hotfolder.runtime import log
 
 FIRST_CHECK = 1.0  # seconds after the pause; then doubled
@@ -64,7 +64,7 @@ class RecipePauses:
         self.log.error("claiming_paused", folder=folder.name, reason=reason, cause="recipe", file=file,
                        action="fix the folder's watermark image or colour profile; its files wait in the inbox "
                               "and claiming resumes by itself once it works")
-        self.on_notice(Notice("paused", folder.name, file, f"the folder's recipe cannot be used: {reason}"))
+        self.on_notice(Notice(NoticeKind.PAUSED, folder.name, file, f"the folder's recipe cannot be used: {reason}"))
 
     def paused(self, name: str) -> bool:
         return name in self.pauses
@@ -81,7 +81,8 @@ class RecipePauses:
                 del self.pauses[name]
                 self.log.info("claiming_resumed", folder=name, cause="recipe",
                               paused_s=round(time.time() - pause.since))
-                self.on_notice(Notice("recovered", name, reason="claiming resumed: the folder's recipe works again"))
+                self.on_notice(Notice(NoticeKind.RECOVERED, name,
+                                      reason="claiming resumed: the folder's recipe works again"))
                 continue
             pause.reason = still  # the status shows what is wrong now
             pause.wait = min(MAX_CHECK, pause.wait * 2)

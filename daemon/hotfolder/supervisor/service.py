@@ -25,8 +25,8 @@ from hotfolder.arrival.watcher import Watcher
 from hotfolder.backend import Backend, Ended, Finished, Lost
 from hotfolder.config import load, reloadable
 from hotfolder.config.model import Config, ConfigError, Folder
-from hotfolder.errors import HotfolderError
-from hotfolder.ops.notices import Notice
+from hotfolder.errors import ExitCode, HotfolderError
+from hotfolder.ops.notices import Notice, NoticeKind
 from hotfolder.ops.ops import Ops
 from hotfolder.runtime import log, systemd
 from hotfolder.spool import owners as names
@@ -91,7 +91,7 @@ class Service:
                           pid=os.getpid(), config=str(self.config.source))
             self._publish(force=True)
             systemd.ready(self._status_line())
-            self.ops.notice(Notice("recovered", reason=_recovery_summary(found)))
+            self.ops.notice(Notice(NoticeKind.RECOVERED, reason=_recovery_summary(found)))
             while not self.draining:
                 self._handle_signals()
                 if not self.draining and not self._turn():
@@ -101,10 +101,10 @@ class Service:
             return 0
         except BootFailure as exc:
             self.log.error("workers_fail_at_boot", reason=str(exc))
-            return 1
+            return ExitCode.BOOT_FAILURE
         except HotfolderError as exc:  # at start: e.g. a shared root of another cluster
             self.log.error("start_refused", reason=str(exc))
-            return 2
+            return ExitCode.USAGE
         finally:
             # Whatever ended the loop, no worker outlives us and every claim is given back.
             if self.watcher:
@@ -198,7 +198,7 @@ class Service:
                 again = self.ledger.settle(event.job, event.result)
             elif isinstance(event, Lost):
                 if event.charged:  # its worker died or hung (not our rebuild or stop)
-                    self.ops.notice(Notice("worker_lost", event.job.folder.name, event.job.rel, event.why,
+                    self.ops.notice(Notice(NoticeKind.WORKER_LOST, event.job.folder.name, event.job.rel, event.why,
                                            "worker", event.job.attempt))
                 again = self.ledger.lost(event.job, event.why, event.charged, stopping=self.draining)
             elif isinstance(event, Ended):
@@ -271,7 +271,7 @@ class Service:
         said = "; ".join(problems or []) or f"{source}: {key + ': ' if key else ''}{reason}"
         self.message = f"reload refused, still running the previous config: {said}"
         self.log.error("reload_refused", key=key, reason=reason, file=source, problems=list(problems or []))
-        self.ops.notice(Notice("reload_refused", reason=said, step="reload"))
+        self.ops.notice(Notice(NoticeKind.RELOAD_REFUSED, reason=said, step="reload"))
         if not self.draining:
             systemd.ready(self._status_line())
         self._publish(force=True)

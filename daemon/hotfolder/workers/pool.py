@@ -30,7 +30,7 @@ from dataclasses import dataclass, field, replace
 
 from hotfolder.backend import BackendStatus, Event, Finished, Lost, Started
 from hotfolder.config.model import MAX_QUEUE_SIZE
-from hotfolder.errors import HotfolderError
+from hotfolder.errors import ExitCode, HotfolderError
 from hotfolder.jobs import Job
 from hotfolder.runtime import log
 from hotfolder.workers.counters import Counters, LockStuck, verdict_of_mark
@@ -51,6 +51,8 @@ MAX_BOOT_FAILURES = 5  # workers failing before they are ready: stop, don't flap
 
 class BootFailure(HotfolderError):
     """Workers die before they are ready: a broken install, not a bad file."""
+
+    exit_code = ExitCode.BOOT_FAILURE
 
 
 @dataclass

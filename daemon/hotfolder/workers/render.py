@@ -10,7 +10,7 @@ from pathlib import Path
 from hotfolder.engine import pipeline
 from hotfolder.jobs import Job, Result, temp_tag
 from hotfolder.runtime import log
-from hotfolder.spool import atomic, fsnames, moves, nofollow, oserrors
+from hotfolder.spool import atomic, folders, fsnames, nofollow, oserrors
 from hotfolder.spool import owners as names
 
 # Reading the input failed for a reason that may pass (a share's hiccup, not the bytes).
@@ -96,12 +96,12 @@ def _check_source(job: Job) -> None:
 
 def _write_outputs(job: Job, outputs, written: list[str], logger) -> None:
     """Each output written atomically into its folder, opened once by descriptor
-    (spool.opened_folder): an output folder swapped for a link raises FolderSwapped and
+    (spool.folders.opened_folder): an output folder swapped for a link raises FolderSwapped and
     receives nothing, and a swap after the open cannot redirect a write. If writing
     fails for a reason of the folder (OUTPUT_PROBLEMS), what was written is removed (by
     the same descriptor): the file comes back later, and leaves no incomplete set."""
     folder = job.folder
-    with moves.opened_folder(folder.output, Path(job.rel).parent) as out_dir:
+    with folders.opened_folder(folder.output, Path(job.rel).parent) as out_dir:
         wanted = [out_dir.path / names.output_name(out.rendition, Path(job.rel).name, out.ext, folder.name)
                   for out in outputs]
         for name in wanted:

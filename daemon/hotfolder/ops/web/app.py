@@ -17,18 +17,15 @@ import json
 import threading
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
+from hotfolder.ops.view import RequeueCode, Requeuer, StatusSource
 from hotfolder.ops.web import page
 from hotfolder.ops.web.auth import PRE_COOKIE, SESSION_COOKIE, SESSION_TTL, Auth, bearer_token, new_pre_cookie
 from hotfolder.ops.web.hosts import HostPolicy
 from hotfolder.ops.web.ratelog import RateLimitedLog
 from hotfolder.ops.web.throttle import Throttle
 from hotfolder.runtime import log
-
-if TYPE_CHECKING:
-    from hotfolder.ops.ops import Ops
 
 MAX_BODY = 16 * 1024
 # Requeues answered at once: each waits on the daemon's loop (up to ops.REQUEUE_WAIT), and
@@ -45,11 +42,12 @@ SECURITY_HEADERS = (
 FLASHES = {"requeued": "Requeued: the file is back in its inbox and appears under Done once rendered.",
            "in": "Logged in.", "out": "Logged out."}
 # What the page may say went wrong: by code, so a link cannot put words of its own on the page.
-ERRORS = {"gone": "That file is no longer in failed/ (requeued already, or moved away).",
-          "stopping": "The daemon is stopping; requeue it after the next start.",
-          "busy": "The daemon did not answer in time; try again.",
-          "move": "The file could not be moved back to its inbox; the daemon's log says why.",
-          "refused": "Not requeued: its failure record names a place outside its inbox; the daemon's log says why.",
+ERRORS = {RequeueCode.GONE: "That file is no longer in failed/ (requeued already, or moved away).",
+          RequeueCode.STOPPING: "The daemon is stopping; requeue it after the next start.",
+          RequeueCode.BUSY: "The daemon did not answer in time; try again.",
+          RequeueCode.MOVE: "The file could not be moved back to its inbox; the daemon's log says why.",
+          RequeueCode.REFUSED: "Not requeued: its failure record names a place outside its inbox; the daemon's "
+                               "log says why.",
           "readonly": "No http.token is configured: the page is read-only.",
           "token": "Wrong token.", "login": "Log in to requeue."}
 
@@ -90,7 +88,7 @@ class Response:
     content_type: str = "text/plain; charset=utf-8"
     headers: tuple[tuple[str, str], ...] = ()
 
-    def with_headers(self, *more: tuple[str, str]) -> "Response":
+    def with_headers(self, *more: tuple[str, str]) -> Response:
         return dataclasses.replace(self, headers=self.headers + more)
 
 
@@ -109,8 +107,12 @@ def cookie_header(name: str, value: str, max_age: int) -> tuple[str, str]:
 
 
 class App:
-    def __init__(self, ops: "Ops", auth: Auth, hosts: HostPolicy):
-        self.ops = ops
+    """The answers of the listener: reads what `status` published, asks `requeuer` for
+    requeues (both are ops.Ops in the daemon)."""
+
+    def __init__(self, status: StatusSource, requeuer: Requeuer, auth: Auth, hosts: HostPolicy):
+        self.status = status
+        self.requeuer = requeuer
         self.auth = auth
         self.hosts = hosts  # replaced whole by a reload
         self.throttle = Throttle()
@@ -142,7 +144,7 @@ class App:
 
     # ------------------------------------------------------------------ reading
     def page(self, req: Request) -> Response:
-        view = self.ops.view()
+        view = self.status.view()
         if view is None:
             return text(503, "starting; try again in a second").with_headers(("Retry-After", "1"))
         sid = req.cookie(SESSION_COOKIE)
@@ -155,17 +157,17 @@ class App:
         return Response(200, page.STYLE.encode("utf-8"), "text/css; charset=utf-8")
 
     def metrics(self, req: Request) -> Response:
-        body, content_type = self.ops.metrics.exposition(req.headers.get("accept", ""))
+        body, content_type = self.status.exposition(req.headers.get("accept", ""))
         return Response(200, body, content_type)
 
     def api_status(self, _req: Request) -> Response:
-        view = self.ops.view()
+        view = self.status.view()
         if view is None:
             return text(503, "starting")
         return Response(200, json.dumps(view.as_json(), indent=1).encode("utf-8"), "application/json")
 
     def healthz(self, _req: Request) -> Response:
-        view = self.ops.view()
+        view = self.status.view()
         ok = view is not None and view.status.state == "running"
         return text(200 if ok else 503, view.status.state if view else "starting")
 
@@ -224,7 +226,7 @@ class App:
             return self._refuse(api, 503, "other requeues are being carried out; try again").with_headers(
                 ("Retry-After", "1"))
         try:
-            outcome = self.ops.request_requeue(fid[:100])
+            outcome = self.requeuer.request_requeue(fid[:100])
         finally:
             self._requeues.release()
         self.log.info("http_requeue", client=req.client, ok=outcome.ok, file=outcome.file, reason=outcome.message)

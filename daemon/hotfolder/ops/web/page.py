@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import time
 from html import escape
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from hotfolder.ops.view import View
+from hotfolder.ops.view import View
 
 REFRESH = 5  # seconds between the page's own reloads
 
@@ -19,9 +17,11 @@ h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.1em;margin:1.4em 0 .4em}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{text-align:left;padding:.25em .6em;border-bottom:1px solid #ddd;vertical-align:top}
 th{background:#eee}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.counts{display:flex;flex-wrap:wrap;gap:1.2em;margin:.6em 0}.counts div{background:#fff;padding:.4em .8em;border:1px solid #ddd}
+.counts{display:flex;flex-wrap:wrap;gap:1.2em;margin:.6em 0}
+.counts div{background:#fff;padding:.4em .8em;border:1px solid #ddd}
 .counts b{display:block;font-size:1.4em}.note{background:#fff3cd;border:1px solid #e0c060;padding:.4em .8em}
-.flash{background:#d4edda;border:1px solid #8c8;padding:.4em .8em}.error{background:#f8d7da;border:1px solid #c88;padding:.4em .8em}
+.flash{background:#d4edda;border:1px solid #8c8;padding:.4em .8em}
+.error{background:#f8d7da;border:1px solid #c88;padding:.4em .8em}
 .muted{color:#777}.reason{color:#a00}form.inline{display:inline;margin:0}code{font-size:.95em}
 header{display:flex;justify-content:space-between;align-items:baseline}
 """
@@ -57,7 +57,7 @@ def _table(headers: list[str], rows: list[str], empty: str) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def render_page(view: "View", *, logged_in: bool, csrf: str, flash: str = "", error: str = "") -> str:
+def render_page(view: View, *, logged_in: bool, csrf: str, flash: str = "", error: str = "") -> str:
     s = view.status
     parts = [f'<header><h1>hotfolder on {_e(view.host)}</h1>{_account(view, logged_in, csrf)}</header>',
              f'<p class="muted">{_e(s.state)} · pid {s.pid} · up {_duration(time.time() - s.started)} · '
@@ -68,8 +68,9 @@ def render_page(view: "View", *, logged_in: bool, csrf: str, flash: str = "", er
         parts.append(f'<p class="error" id="error">{_e(error)}</p>')
     if s.message:
         parts.append(f'<p class="note" id="note">{_e(s.message)}</p>')
-    counts = [("processed", s.processed), ("failed", s.failed), ("in failed/ now", s.in_failed),
-              ("queued", s.queued + s.waiting), ("in flight", s.in_flight)]
+    counts: list[tuple[str, int | str]] = [
+        ("processed", s.processed), ("failed", s.failed), ("in failed/ now", s.in_failed),
+        ("queued", s.queued + s.waiting), ("in flight", s.in_flight)]
     if not s.cluster:
         counts.append(("workers", f"{s.workers_alive}/{s.workers}"))
     parts.append('<div class="counts">' + "".join(
@@ -94,7 +95,7 @@ def render_page(view: "View", *, logged_in: bool, csrf: str, flash: str = "", er
     return _doc(f"hotfolder on {view.host}", "".join(parts), refresh=True)
 
 
-def _account(view: "View", logged_in: bool, csrf: str) -> str:
+def _account(view: View, logged_in: bool, csrf: str) -> str:
     if not view.requeue_enabled:
         return '<span class="muted" id="readonly">read-only (set http.token in the config to requeue from here)</span>'
     if logged_in:
@@ -103,7 +104,7 @@ def _account(view: "View", logged_in: bool, csrf: str) -> str:
     return '<a href="/login" id="login">Log in to requeue</a>'
 
 
-def _failed(view: "View", logged_in: bool, csrf: str) -> str:
+def _failed(view: View, logged_in: bool, csrf: str) -> str:
     shown = len(view.failed)
     more = f" (the {shown} most recent of {view.status.in_failed})" if view.status.in_failed > shown else ""
     rows = []

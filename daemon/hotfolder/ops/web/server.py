@@ -232,58 +232,70 @@ class _Listener:
             return text(500, "internal error; the daemon's log has the details")
 
 
+@dataclass(frozen=True)
+class _Running:
+    """A started listener: its loop, the loop's thread and the threads that answer."""
+
+    listener: _Listener
+    loop: asyncio.AbstractEventLoop
+    thread: threading.Thread
+    pool: ThreadPoolExecutor
+
+
 class WebServer:
     """Start, find out where it listens, change its limits, stop."""
 
     def __init__(self, app: App):
         self.app = app
-        self._listener: _Listener | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._pool: ThreadPoolExecutor | None = None
+        self._running: _Running | None = None
 
     @property
     def running(self) -> bool:
-        return self._listener is not None
+        return self._running is not None
 
     def start(self, host: str, port: int, sock: socket.socket | None = None, limits: Limits = Limits()) -> str:
         """Listen (OSError if the address cannot be had); the URL it answers on."""
         sock = sock if sock is not None else listening_socket(host, port)
         sock.setblocking(False)
-        self._loop = asyncio.new_event_loop()
-        self._pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="hotfolder-http-request")
-        self._listener = _Listener(sock, self.app, limits, self._loop, self._pool)
-        self._thread = threading.Thread(target=self._run, name="hotfolder-http", daemon=True)
-        self._thread.start()
+        loop = asyncio.new_event_loop()
+        pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="hotfolder-http-request")
+        listener = _Listener(sock, self.app, limits, loop, pool)
+        thread = threading.Thread(target=_run, args=(listener,), name="hotfolder-http", daemon=True)
+        self._running = _Running(listener, loop, thread, pool)
+        thread.start()
         return self.url
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        self._listener.start()
-        self._loop.run_forever()
 
     def configure(self, limits: Limits) -> None:
         """New limits (a reload): for the connections and requests that come next."""
-        if self._listener is not None:
-            self._listener.limits = limits
+        if self._running is not None:
+            self._running.listener.limits = limits
 
     @property
     def url(self) -> str:
-        host, port = self._listener.sock.getsockname()[:2]
+        if self._running is None:
+            return ""
+        host, port = self._running.listener.sock.getsockname()[:2]
         return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
     def stop(self) -> None:
-        if self._listener is None:
+        running, self._running = self._running, None
+        if running is None:
             return
-        closing = asyncio.run_coroutine_threadsafe(self._listener.close(), self._loop)
+        closing = asyncio.run_coroutine_threadsafe(running.listener.close(), running.loop)
         try:
             closing.result(5)
         except Exception:  # noqa: BLE001 - stopping goes on whatever a connection did
             pass
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-        if not self._thread.is_alive():
-            self._loop.close()
-        self._listener.sock.close()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self._listener = self._loop = self._thread = self._pool = None
+        running.loop.call_soon_threadsafe(running.loop.stop)
+        running.thread.join(5)
+        if not running.thread.is_alive():
+            running.loop.close()
+        running.listener.sock.close()
+        running.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _run(listener: _Listener) -> None:
+    """The listener's thread: its loop, until stop() stops it."""
+    asyncio.set_event_loop(listener.loop)
+    listener.start()
+    listener.loop.run_forever()

@@ -1,0 +1,65 @@
+"""One notification message: the events it carries, as a webhook's JSON or apprise's title and body.
+
+Made by an endpoint (notify.py), sent by a sender (senders.py): both read it, neither
+knows the other's insides.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from hotfolder.ops.notices import Notice, NoticeKind
+
+# A title's words for a message of one event.
+TITLES = {NoticeKind.FAILED: "file failed", NoticeKind.PAUSED: "claiming paused",
+          NoticeKind.RELOAD_REFUSED: "reload refused", NoticeKind.WORKER_LOST: "worker lost",
+          NoticeKind.RECOVERED: "recovered"}
+
+
+@dataclass(frozen=True)
+class Message:
+    """One delivery: the events it carries, and how many there were in all."""
+
+    notices: tuple[Notice, ...]
+    total: int
+    host: str
+
+    def payload(self) -> dict:
+        """The first event's fields at the top level (a receiver that handles one event
+        reads those), every event listed in `events`, `count` of them in all."""
+        events = [_fields(n, self.host) for n in self.notices]
+        return {**events[0], "count": self.total, "events": events}
+
+    def text(self) -> tuple[str, str]:
+        """Title and body for apprise (mail, chat, push)."""
+        first = self.notices[0]
+        kinds = sorted({n.event for n in self.notices})
+        if self.total == 1:
+            title = f"hotfolder on {self.host}: {_describe(first)}"
+        else:
+            title = f"hotfolder on {self.host}: {self.total} events ({', '.join(kinds)})"
+        lines = [_line(n) for n in self.notices]
+        if self.total > len(self.notices):
+            lines.append(f"… and {self.total - len(self.notices)} more")
+        return title, "\n".join(lines)
+
+    @property
+    def all_good(self) -> bool:
+        """Only good news (recoveries): apprise shows it as a success, anything else as a failure."""
+        return all(n.event == NoticeKind.RECOVERED for n in self.notices)
+
+
+def _fields(n: Notice, host: str) -> dict:
+    return {"event": str(n.event), "folder": n.folder, "file": n.file, "reason": n.reason, "step": n.step,
+            "attempts": n.attempts, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(n.time)), "host": host}
+
+
+def _describe(n: Notice) -> str:
+    what = TITLES.get(n.event, n.event)
+    return f"{what}: {n.folder}/{n.file}" if n.file else what
+
+
+def _line(n: Notice) -> str:
+    where = "/".join(part for part in (n.folder, n.file) if part)
+    step = f" (step {n.step}, attempt {n.attempts})" if n.step else ""
+    return f"{n.event}: {where + ': ' if where else ''}{n.reason}{step}"

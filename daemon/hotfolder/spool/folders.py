@@ -1,0 +1,72 @@
+"""A folder's places on disk: made, opened by descriptor, and checked for a swap.
+
+Each Folder of the config has five places (inbox, processing, output, archive, failed);
+every subfolder in them is reached as nofollow reaches a folder: never through a link.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from hotfolder.config.model import Folder
+from hotfolder.spool import nofollow
+from hotfolder.spool.fsnames import display, fit_name
+from hotfolder.spool.nofollow import FolderSwapped, Opened
+
+
+def ensure_dirs(folder: Folder) -> None:
+    """Make the folder's places that are missing (each reached without a link)."""
+    for d in folder.all_dirs():
+        os.close(nofollow.open_dir(d, make=True))
+
+
+FOLDER_KINDS = ("inbox", "processing", "output", "archive", "failed")
+
+
+def swapped_folder(folder: Folder, kinds: tuple[str, ...] = FOLDER_KINDS) -> str | None:
+    """Why one of the folder's folders (of `kinds`) cannot be used: it is reached through
+    a symbolic link now. None when none is. A missing folder, or a file where one should
+    be, is not this (the first is made again when needed, the second pauses claiming:
+    OUTPUT_PROBLEMS)."""
+    for kind in kinds:
+        path = getattr(folder, kind)
+        if path is None:
+            continue
+        try:
+            nofollow.reachable(path)
+        except FolderSwapped as exc:
+            return (f"the {kind} folder {display(str(path))} is reached through a symbolic link "
+                    f"({display(str(exc.link))}): a swapped folder is never followed; put the real folder back")
+        except OSError:
+            continue
+    return None
+
+
+@contextmanager
+def opened_folder(root: Path, rel_dir: str | Path) -> Iterator[Opened]:
+    """The folder `root/rel_dir`, made if needed, open by descriptor (nofollow): a
+    folder on the way that is a link raises FolderSwapped, as for `root` itself.
+
+    A file (or a link) standing where one of its subfolders should be (`archive/2024`
+    is a photo, and now `2024/img.jpg` arrives) is not an error: that subfolder
+    becomes `2024~1` (then `~2`…). A file where `root` itself should be is the folder's
+    problem (ENOTDIR: claiming pauses, see OUTPUT_PROBLEMS), never the file's."""
+    fd = nofollow.open_dir(root, make=True)
+    here = root
+    try:
+        for part in Path(rel_dir).parts:
+            name, n = part, 1
+            while True:
+                try:
+                    child = nofollow.open_child(fd, name, make=True, where=here)
+                    break
+                except (NotADirectoryError, FolderSwapped):  # the user's file or link: go beside it
+                    name = fit_name(here / f"{part}~{n}", 0).name
+                    n += 1
+            os.close(fd)
+            fd, here = child, here / name
+        yield Opened(here, fd)
+    finally:
+        os.close(fd)
