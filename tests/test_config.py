@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hotfolder.cli import commands
-from hotfolder.config.load import describe_changes, load, parse
+from hotfolder.config import describe_changes, load, parse
 from hotfolder.config.model import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent

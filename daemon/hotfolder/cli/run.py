@@ -10,7 +10,7 @@ def cmd_run(args) -> int:
     from hotfolder.runtime import systemd
 
     systemd.scrub_environ()  # before any process starts: only we may talk to systemd
-    cfg = load.load(args.config)
+    cfg = load(args.config)
     log.setup(args.log_format, args.log_level)
     from hotfolder.supervisor.service import Service  # imported late: check-config and status stay light
 
@@ -26,7 +26,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    cfg = load.load(args.config)
+    cfg = load(args.config)
     from hotfolder.cluster import node  # imported late: local mode needs no Celery
 
     return node.run(cfg, args.concurrency, args.name, args.log_format, args.log_level)

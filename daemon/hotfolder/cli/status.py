@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import time
 
-from hotfolder.config import load
-
 
 def cmd_status(args) -> int:
     from hotfolder.status import daemon_alive, read_snapshot
-    from hotfolder.supervisor.instance import holder
+    from hotfolder.supervisor.instance import holder, status_file_of
 
-    status_file = load.status_file_of(args.config)
+    status_file = status_file_of(args.config)
     snap = read_snapshot(status_file)
     fresh = snap is not None and daemon_alive(snap)
     lock = holder(status_file.parent)  # the instance lock says whether a daemon runs, not the snapshot's age
