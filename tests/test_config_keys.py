@@ -3,12 +3,14 @@ rules: a key cannot exist undeclared, undocumented, or with a default of its own
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hotfolder import config
 from hotfolder.config import docs, model
@@ -134,3 +136,36 @@ def test_a_rendition_steps_keys_load_nothing_of_the_engine():
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     assert [step.name for step in STEPS] == ["geometry", "encode", "orient", "metadata", "colour", "rights",
                                              "sharpen", "smartcrop", "watermark"]
+
+
+# --- issue 26.4: one source of defaults for the shipped configs ---------------------------
+
+SHIPPED = [REPO / "config" / "hotfolder.yaml", REPO / "config" / "hotfolder.system.yaml"]
+
+
+def test_the_installed_config_accepts_what_the_readme_lists():
+    """The system config (what install.sh puts in place) said accepted_formats: [jpeg,
+    png, webp, tiff] while the README said HEIC and RAW are accepted by default."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    row = re.search(r"^\| `accepted_formats` \| `\[([^\]]*)\]` \|", readme, re.M)
+    assert row, "the README's top-level table has no accepted_formats row"
+    listed = {name.strip() for name in row.group(1).split(",")}
+    assert {"heic", "raw"} <= listed
+    for path in SHIPPED:
+        accepted = set(config.load(path).accepted_formats)
+        assert listed <= accepted, f"{path.name} does not accept {sorted(listed - accepted)}, which the README lists"
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_the_shipped_configs_restate_no_top_level_default(path):
+    """A top-level key a shipped config writes is a decision of its own: one it left as
+    the default would go on saying the old default after the declaration changes (the
+    defaults are shown there as comments)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    shipped = config.load(path)
+    for key in data:
+        if key == "folders":
+            continue
+        without = yaml.safe_dump({k: v for k, v in data.items() if k != key})
+        default = config.parse(without, str(path), path.parent)
+        assert getattr(shipped, key) != getattr(default, key), f"{path.name} restates the default of {key}"
