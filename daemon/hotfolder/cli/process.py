@@ -12,7 +12,7 @@ from hotfolder.runtime import log
 
 
 def cmd_process(args) -> int:
-    cfg = load(args.config)
+    cfg = load(args.config, serving=frozenset())  # serves no http, sends no notification
     folder = cfg.folders[0]
     if args.folder:
         matches = [f for f in cfg.folders if f.name == args.folder]

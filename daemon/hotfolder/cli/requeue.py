@@ -12,7 +12,7 @@ def cmd_requeue(args) -> int:
     from hotfolder.spool import moves
     from hotfolder.spool.failed_files import failed_originals
 
-    cfg = load(args.config)
+    cfg = load(args.config, serving=frozenset())  # no ${VAR} of the service's is needed here
     if not args.all and not args.names:
         return _list_failed(cfg)
     problems = 0

@@ -26,7 +26,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_worker(args) -> int:
-    cfg = load(args.config)
+    cfg = load(args.config, serving=frozenset({"cluster"}))  # the broker's URL, not the status page's token
     from hotfolder.cluster import node  # imported late: local mode needs no Celery
 
     return node.run(cfg, args.concurrency, args.name, args.log_format, args.log_level)

@@ -196,23 +196,41 @@ class Reader:
         self.fail(name, what)
 
     def expand(self, name: str, value: str) -> str:
-        """`${VAR}` from the environment. Unset, it is an error for a command that serves
-        this part of the config (`hotfolder run`), a warning for one that does not
-        (`requeue` needs no status page token): then the key keeps its text (Unset)."""
+        """`${VAR}` from the environment (or a systemd credential). Unset, it is an error
+        for a command that serves this part of the config (`hotfolder run`), a warning
+        for one that does not (`requeue` needs no status page token): then the key keeps
+        its text (Unset)."""
         if not self.ctx.expand:
             return value
-        unset = sorted({m.group(1) for m in _VARIABLE.finditer(value)} - set(self.ctx.environ))
+        found = {m.group(1): variable(self.ctx.environ, m.group(1)) for m in _VARIABLE.finditer(value)}
+        unset = sorted(var for var, got in found.items() if got is None)
         if unset:
             said = f"uses ${{{unset[0]}}}, but that environment variable is not set"
             if self.part in self.ctx.serving:
                 self.fail(name, said)
             self.warn(name, f"{said} here (the service needs it: {_GIVE_IT})")
             raise Unset(value)
-        return _VARIABLE.sub(lambda m: self.ctx.environ[m.group(1)], value)
+        return _VARIABLE.sub(lambda m: found[m.group(1)] or "", value)
 
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_GIVE_IT = "an EnvironmentFile= in a drop-in of the unit; README, Config reference"
+_GIVE_IT = "EnvironmentFile= or LoadCredential= in a drop-in of the unit; README, Config reference"
+
+
+def variable(environ: Mapping[str, str], name: str) -> str | None:
+    """$name from the environment, else the systemd credential of that name: with
+    `LoadCredential=name:/etc/hotfolder/name` systemd puts the file in
+    $CREDENTIALS_DIRECTORY, readable by the service alone, where no child process
+    inherits it as it inherits the environment. None when neither holds it."""
+    if name in environ:
+        return environ[name]
+    folder = environ.get("CREDENTIALS_DIRECTORY")
+    if not folder:
+        return None
+    try:  # the name is [A-Za-z_][A-Za-z0-9_]*: a file in that folder, never a path
+        return (Path(folder) / name).read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def kind(value: Any, secret: bool = False) -> str:
