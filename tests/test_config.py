@@ -372,3 +372,28 @@ def test_one_mistake_is_one_problem(tmp_path, old, new, key, meant):
     err = error_of(tmp_path, BASE.replace(old, new))
     assert [p.key for p in err.problems] == [key], err.lines()
     assert meant in err.reason, err.reason
+
+
+def test_machine_problems_come_with_the_rest_each_at_its_line(tmp_path):
+    """preflight.py runs after the sections, on what could be built: its problems are
+    reported with the parse's, at their keys' lines, an unnamed folder by its index."""
+    (tmp_path / "blocked").write_text("a file where a folder should be")
+    text = (BASE.replace("        format: jpeg\n", "        format: jpeg\n        quality: 300\n"
+                                                    "        watermark: {image: missing.png}\n")
+            + "  - inbox: in2\n    output: blocked/out\n    failed: bad2\n    processing: proc2\n"
+            + "    archive: arch2\n    output_group: no-such-group-xyz\n"
+            + "    renditions: [{name: small, size: 10}]\n")
+    path = write(tmp_path, text)
+    err = error_of(tmp_path, text)
+    lines = path.read_text().splitlines()
+
+    def at(text: str) -> int:
+        return next(i + 1 for i, line in enumerate(lines) if line.strip().startswith(text))
+
+    assert [(p.key, p.line) for p in err.problems] == [
+        ("folders[shop].renditions[web].quality", at("quality: 300")),
+        ("folders[shop].renditions[web].watermark.image", at("watermark:")),
+        ("folders[1].output", at("output: blocked/out")),
+        ("folders[1].output_group", at("output_group:")),
+    ], err.lines()
+    assert "is a file, not a folder" in err.problems[2].reason or "cannot be made" in err.problems[2].reason
