@@ -72,7 +72,8 @@ def rewritten(readme: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m hotfolder.config.docs", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m hotfolder.config.docs",
+                                     description="The README's config reference, printed from the key declarations.")
     parser.add_argument("--write", type=Path, metavar="README", help="replace the tables between the markers")
     args = parser.parse_args(argv)
     if args.write is None:
