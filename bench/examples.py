@@ -40,7 +40,7 @@ def sources(into: Path) -> dict[str, Path]:
 
 def example_web_rendition() -> model.Rendition:
     """The example config's `web` rendition (its watermark as configured), at 600 px."""
-    example = load.load(ROOT / "config" / "hotfolder.yaml")
+    example = load(ROOT / "config" / "hotfolder.yaml")
     web = next(r for r in example.folders[0].renditions if r.name == "web")
     return dataclasses.replace(web, width=600, height=600, quality=85)
 

@@ -365,7 +365,7 @@ class Daemon:
         """The quiet_period the daemon reads from our config (its default unless set)."""
         try:
             from hotfolder.config import load
-            return load.load(self.config).folders[0].quiet_period
+            return load(self.config).folders[0].quiet_period
         except Exception:  # noqa: BLE001 - only for the table
             return self.quiet_period
 

@@ -143,7 +143,7 @@ def test_a_reload_cannot_move_state_dir(daemon_factory):
 
 def test_a_folder_inside_another_folders_inbox_is_a_config_error(tmp_path):
     """(An output there is a chain, allowed unless it cycles: test_attacks_state.py.)"""
-    from hotfolder.config import load, model
+    from hotfolder.config import model, parse
 
     text = f"""
 folders:
@@ -161,7 +161,7 @@ folders:
     renditions: [{{name: web, size: 100}}]
 """
     with pytest.raises(model.ConfigError) as err:
-        load.parse(text, str(tmp_path / "c.yaml"), tmp_path)
+        parse(text, str(tmp_path / "c.yaml"), tmp_path)
     assert err.value.key == "folders[b].failed" and "inside folders[a].inbox" in err.value.reason
     assert "taken as input by folder 'a'" in err.value.reason
 

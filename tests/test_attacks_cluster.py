@@ -119,7 +119,7 @@ def test_a_job_a_node_refuses_goes_to_a_node_of_the_heads_config(cluster_factory
     of an older release) is refused with the reason, and the head sends the job again to
     the nodes of its config: it is rendered once, by one of them."""
     from hotfolder.cluster.app import TASK_NAME, make_app
-    from hotfolder.config.load import load
+    from hotfolder.config import load
 
     c = cluster_factory()
     stale, bare = stale_config(c), bare_config(c)

@@ -122,14 +122,14 @@ def test_the_names_the_admin_lists_are_answered(daemon_factory):
     ("studio.example", "must be a list"),
 ])
 def test_allowed_hosts_mistakes_name_the_key(tmp_path, hosts, says):
-    from hotfolder.config import load
+    from hotfolder.config import parse
     from hotfolder.config.model import ConfigError
 
     text = (f"http: {{listen: 9464, allowed_hosts: {hosts}}}\nfolders:\n  - inbox: {tmp_path}/in\n"
             f"    output: {tmp_path}/out\n    archive: {tmp_path}/arc\n    failed: {tmp_path}/failed\n"
             "    renditions: [{name: web, size: 100}]\n")
     with pytest.raises(ConfigError) as err:
-        load.parse(text, "hotfolder.yaml")
+        parse(text, "hotfolder.yaml")
     assert err.value.key.startswith("http.allowed_hosts") and says in err.value.reason, str(err.value)
 
 

@@ -182,16 +182,19 @@ def test_a_reload_applies_queue_size(daemon_factory, tmp_path):
 
 
 def test_every_config_key_is_applied_by_a_reload_or_refused():
-    """The table of reloadable.py names every key of the config: a new key cannot be
-    reported by a reload without being applied, or refused."""
+    """Every key of the config declares what a reload does with it (Key.reload): a new
+    key cannot be reported by a reload without being applied, or refused."""
     from dataclasses import fields
 
     from hotfolder.config import reloadable
     from hotfolder.config.model import Cluster, Config
+    from hotfolder.config.sections import cluster, daemon
 
     keys = {f.name for f in fields(Config) if f.name not in ("source", "cluster")}
     keys |= {f"cluster.{f.name}" for f in fields(Cluster)}
     assert set(reloadable.KEYS) == keys
+    declared = {k.name for k in daemon.KEYS if k.reload} | {f"cluster.{k.name}" for k in cluster.KEYS if k.reload}
+    assert declared == keys
     assert {k for k, r in reloadable.KEYS.items() if r.applies == reloadable.RESTART} == {
         "state_dir", "cluster.enabled", "cluster.broker_url", "cluster.cluster_id", "cluster.shared_root",
         "cluster.queue"}

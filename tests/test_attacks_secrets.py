@@ -30,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import structlog
 
-from hotfolder.config import load
+from hotfolder.config import describe_changes, parse
 from hotfolder.runtime import log
 from tests.harness import http_url, log_events, wait_for
 
@@ -224,9 +224,9 @@ def test_a_reload_diff_says_what_changed_never_the_values(tmp_path):
                 f"folders:\n  - {{name: a, inbox: {base}/in, output: {base}/out, failed: {base}/failed, "
                 f"processing: {base}/proc, archive: {base}/arch,\n     renditions: [{{name: w, size: 10}}]}}\n")
 
-    a = load.parse(text(old), "x.yaml", tmp_path)
-    b = load.parse(text(new), "x.yaml", tmp_path)
-    changes = load.describe_changes(a, b)
+    a = parse(text(old), "x.yaml", tmp_path)
+    b = parse(text(new), "x.yaml", tmp_path)
+    changes = describe_changes(a, b)
     said = "\n".join(changes)
     assert not leaks(said, [*old.values(), *new.values()]), said
     assert "http.token changed" in changes, changes
@@ -254,7 +254,7 @@ def test_the_log_pipeline_masks_every_known_secret_and_prints_no_locals(captured
     its frames' local variables (a header built from a password is one)."""
     token, password = tok("tok"), tok("pw")
     (tmp_path / "in").mkdir()
-    load.parse(f"http: {{token: {token}}}\nnotify: [{{url: 'https://u:{password}@h.example.com/'}}]\n"
+    parse(f"http: {{token: {token}}}\nnotify: [{{url: 'https://u:{password}@h.example.com/'}}]\n"
                      f"folders: [{{inbox: in, output: out, failed: f, archive: a, renditions: [{{name: w, size: 9}}]}}]\n",
                      "x.yaml", tmp_path)
     log.setup(fmt, "info", stream=captured)

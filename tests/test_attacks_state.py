@@ -51,7 +51,7 @@ def line_of(path: Path, text: str, nth: int = 0) -> int:
 
 def problems_of(path: Path) -> list:
     with pytest.raises(model.ConfigError) as info:
-        load.load(path)
+        load(path)
     return list(info.value.problems)
 
 
@@ -189,7 +189,7 @@ def test_an_output_of_unknown_owner_is_kept_or_replaced_as_on_name_clash_says(tm
     from hotfolder.spool import owners as names
 
     path = write_config(tmp_path, folder_yaml("a"))
-    folder = load.load(path).folders[0]
+    folder = load(path).folders[0]
     folder.output.mkdir(parents=True)
     made = folder.output / "a_web.jpg"
     made.write_bytes(b"written before the records, or their record deleted")
@@ -230,7 +230,7 @@ def test_a_prune_keeps_the_records_of_outputs_there_and_of_files_being_rendered(
     from hotfolder.spool import owners as names
 
     path = write_config(tmp_path, folder_yaml("a"))
-    folder = load.load(path).folders[0]
+    folder = load(path).folders[0]
     for d in folder.all_dirs():
         d.mkdir(parents=True)
     out = folder.output
@@ -251,7 +251,7 @@ def test_a_prune_keeps_the_records_of_outputs_there_and_of_files_being_rendered(
         [out / "sub" / "kept_web~png.jpg"]
     # and the pruning runs again only after as many files as it kept records (PRUNE_AFTER at least)
     pruning = names.Pruning()
-    again = pruning.run(load.load(path), rendered=0)
+    again = pruning.run(load(path), rendered=0)
     assert (again.kept, again.removed) == (2, 2)  # the ~png two: no output, their owners not rendering
     assert pruning.next_at == names.PRUNE_AFTER
 
@@ -269,7 +269,7 @@ def test_a_failure_costs_no_walk_of_a_large_failed_folder(tmp_path, monkeypatch)
     from hotfolder.supervisor.service import Service
     from hotfolder.workers.pool import LocalPool
 
-    config = load.load(write_config(tmp_path, folder_yaml("a")))
+    config = load(write_config(tmp_path, folder_yaml("a")))
     folder = config.folders[0]
     for d in folder.all_dirs():
         d.mkdir(parents=True)

@@ -99,7 +99,7 @@ def test_every_command_takes_config_and_log_level_has_help(capsys):
 # --- requeue -----------------------------------------------------------------
 
 def failed_files(home: Path, names: list[str]) -> model.Folder:
-    folder = load.load(home / "config" / "hotfolder.yaml").folders[0]
+    folder = load(home / "config" / "hotfolder.yaml").folders[0]
     folders.ensure_dirs(folder)
     for name in names:
         src = folder.processing / name

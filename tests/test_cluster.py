@@ -284,7 +284,7 @@ def send_again(c: Cluster, job: str, src: str) -> None:
     from hotfolder.cluster import versions
     from hotfolder.config import load
 
-    cfg = load.load(c.config)
+    cfg = load(c.config)
     app = app_mod.make_app(cfg.cluster)
     try:
         app_mod.send(app, cfg.cluster, job, "photos", src, versions.of_config(cfg)["photos"])

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from hotfolder.config import load, model
+from hotfolder import config
+from hotfolder.config import model
 from hotfolder.config.model import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -29,11 +30,11 @@ GOOD = "{enabled: true, broker_url: 'redis://127.0.0.1:6379/0', cluster_id: c1, 
 
 
 def parse(cluster: str) -> model.Config:
-    return load.parse(FOLDERS + f"cluster: {cluster}\n")
+    return config.parse(FOLDERS + f"cluster: {cluster}\n")
 
 
 def test_off_by_default_and_needs_nothing():
-    cfg = load.parse(FOLDERS)
+    cfg = config.parse(FOLDERS)
     assert cfg.cluster.enabled is False
 
 
@@ -93,7 +94,8 @@ def test_shared_root_checks(tmp_path):
 
 
 def test_local_mode_imports_no_celery():
-    code = ("import sys, hotfolder.cli, hotfolder.supervisor.service, hotfolder.workers.pool, hotfolder.workers.batch, hotfolder.config.load; "
+    code = ("import sys, hotfolder.cli, hotfolder.supervisor.service, hotfolder.workers.pool, "
+            "hotfolder.workers.batch, hotfolder.config.parsing; "
             "assert 'celery' not in sys.modules and 'redis' not in sys.modules, sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 

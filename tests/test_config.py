@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hotfolder.cli import commands
-from hotfolder.config.load import describe_changes, load, parse
+from hotfolder.config import describe_changes, load, parse
 from hotfolder.config.model import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -335,3 +335,65 @@ def test_a_profile_that_is_not_rgb_cannot_be_a_target(tmp_path):
     err = error_of(tmp_path, with_profile("lab.icc"))
     assert err.key == "folders[shop].renditions[web].color_profile"
     assert "is a Lab profile; JPEG, PNG, WebP and AVIF outputs need an RGB one" in err.reason, err.reason
+
+
+# --- did you mean, and one problem for one mistake (issue 26.13) ----------------------
+
+@pytest.mark.parametrize("old, new, key, meant", [
+    ("format: jpeg", "format: jpg", "folders[shop].renditions[web].format", "'jpg' is not one of: jpeg, png, webp, "
+                                                                          "avif, same (did you mean 'jpeg'?)"),
+    ("format: jpeg", "format: jpeg\n        watermark: {text: hi, position: bottom right}",
+     "folders[shop].renditions[web].watermark.position", "(did you mean 'bottom-right'?)"),
+    ("format: jpeg", "format: jpeg\n        watermark: {text: hi, position: Top_Left}",
+     "folders[shop].renditions[web].watermark.position", "(did you mean 'top-left'?)"),
+    ("format: jpeg", "format: jpeg\n        metadata: strip_gps", "folders[shop].renditions[web].metadata",
+     "(did you mean 'strip-gps'?)"),
+    ("    failed: bad\n", "    failed: bad\n    on_name_clash: sufix\n", "folders[shop].on_name_clash",
+     "(did you mean 'suffix'?)"),
+    ("folders:", "accepted_formats: [jpeg, tif]\nfolders:", "accepted_formats", "(did you mean 'tiff'?)"),
+    ("format: jpeg", "format: jpeg\n        sharpen: hihg", "folders[shop].renditions[web].sharpen",
+     "(did you mean 'high'?)"),
+])
+def test_a_wrong_choice_says_what_was_meant(tmp_path, old, new, key, meant):
+    err = error_of(tmp_path, BASE.replace(old, new))
+    assert [p.key for p in err.problems] == [key], err.lines()
+    assert meant in err.reason, err.reason
+
+
+@pytest.mark.parametrize("old, new, key, meant", [
+    # `crop` is not an operation: said once, not also "crop only applies to fill" nor "size is required for fit"
+    ("size: 1600x1200", "operation: crop\n        crop: attention", "folders[shop].renditions[web].operation",
+     "did you mean 'fill'?"),
+    # a wrong format is not also "max_bytes needs format jpeg, webp or avif"
+    ("format: jpeg", "format: gif\n        max_bytes: 500KB", "folders[shop].renditions[web].format",
+     "'gif' is not one of"),
+])
+def test_one_mistake_is_one_problem(tmp_path, old, new, key, meant):
+    err = error_of(tmp_path, BASE.replace(old, new))
+    assert [p.key for p in err.problems] == [key], err.lines()
+    assert meant in err.reason, err.reason
+
+
+def test_machine_problems_come_with_the_rest_each_at_its_line(tmp_path):
+    """preflight.py runs after the sections, on what could be built: its problems are
+    reported with the parse's, at their keys' lines, an unnamed folder by its index."""
+    (tmp_path / "blocked").write_text("a file where a folder should be")
+    text = (BASE.replace("        format: jpeg\n", "        format: jpeg\n        quality: 300\n"
+                                                    "        watermark: {image: missing.png}\n")
+            + "  - inbox: in2\n    output: blocked/out\n    failed: bad2\n    processing: proc2\n"
+            + "    archive: arch2\n    output_group: no-such-group-xyz\n"
+            + "    renditions: [{name: small, size: 10}]\n")
+    path = write(tmp_path, text)
+    err = error_of(tmp_path, text)
+    lines = path.read_text().splitlines()
+
+    def at(text: str) -> int:
+        return next(i + 1 for i, line in enumerate(lines) if line.strip().startswith(text))
+
+    assert [(p.key, p.line) for p in err.problems] == [
+        ("folders[shop].renditions[web].quality", at("quality: 300")),
+        ("folders[shop].renditions[web].watermark.image", at("watermark:")),
+        ("folders[1].output", at("output: blocked/out")),
+        ("folders[1].output_group", at("output_group:")),
+    ], err.lines()
+    assert "is a file, not a folder" in err.problems[2].reason or "cannot be made" in err.problems[2].reason

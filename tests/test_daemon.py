@@ -123,12 +123,12 @@ def test_recovery_at_start(daemon_factory, tmp_path):
     from hotfolder.spool import atomic
     from hotfolder.spool import owners as names
 
-    token = load.load(d.config).folders[0].temp_token
+    token = load(d.config).folders[0].temp_token
     ours = atomic.temp_prefix(token) + "3-interrupted_web.jpg.Xy12ab34"
     (d.output / ours).write_bytes(b"half")
     (d.output / ".interrupted_web.jpg.hf-tmp-abc").write_bytes(b"a user's hidden file, not ours")
     # the earlier run recorded the name as interrupted.jpg's, then wrote it
-    names.reserve(load.load(d.config).folders[0], "interrupted.jpg", [d.output / "interrupted_web.jpg"])
+    names.reserve(load(d.config).folders[0], "interrupted.jpg", [d.output / "interrupted_web.jpg"])
     (d.output / "interrupted_web.jpg").write_bytes(b"stale output of the earlier run")
     d.start()
     wait_for(lambda: d.settled(2), 20, what="waiting and interrupted files")

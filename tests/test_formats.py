@@ -269,7 +269,7 @@ def test_raw_not_accepted_is_named(tmp_path):
 
 def test_a_raw_and_a_jpeg_of_one_stem_keep_their_own_outputs(tmp_path):
     from hotfolder import jobs
-    from hotfolder.config import load
+    from hotfolder.config import parse
     from hotfolder.workers import render
 
     folder_yaml = textwrap.dedent("""
@@ -280,7 +280,7 @@ def test_a_raw_and_a_jpeg_of_one_stem_keep_their_own_outputs(tmp_path):
             failed: failed
             renditions: [{name: web, size: 200, format: jpeg}]
     """)
-    cfg = load.parse(folder_yaml, "<test>", tmp_path)
+    cfg = parse(folder_yaml, "<test>", tmp_path)
     folder = cfg.folders[0]
     folder.processing.mkdir(parents=True)
     sources.dng(folder.processing / "IMG_0001.CR3", Image.new("RGB", (320, 240), BLUE))

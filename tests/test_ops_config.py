@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from hotfolder.config import load as config_load
+from hotfolder.config import parse
 from hotfolder.config.model import ConfigError
 
 BASE = """
@@ -17,7 +17,7 @@ folders:
 
 
 def load(tmp_path, extra: str):
-    return config_load.parse(BASE.format(root=tmp_path) + extra, "hotfolder.yaml")
+    return parse(BASE.format(root=tmp_path) + extra, "hotfolder.yaml")
 
 
 @pytest.mark.parametrize("listen, host, port", [

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hotfolder.config.load import describe_changes, load
+from hotfolder.config import describe_changes, load
 from hotfolder.config.model import SHARPEN_PRESETS, ConfigError, SetMetadata, Sharpen
 from tests.test_config import BASE
 

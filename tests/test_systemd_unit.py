@@ -170,7 +170,7 @@ def test_stop_timeout_leaves_room_for_the_drain():
 
     d = unit_directives(UNIT.read_text())
     stop = _seconds(d["TimeoutStopSec"][-1])
-    system = load.load(REPO / "config" / "hotfolder.system.yaml")
+    system = load(REPO / "config" / "hotfolder.system.yaml")
     default_drain = model.Config.__dataclass_fields__["drain_timeout"].default
     for drain in (system.drain_timeout, default_drain):
         assert stop >= drain + 10, f"TimeoutStopSec={stop}s leaves no room after a {drain}s drain"
@@ -189,7 +189,7 @@ def test_memory_max_holds_four_workers_at_the_pixel_limit():
     from hotfolder.config import load
     from hotfolder.engine.memory import worker_peak
 
-    system = load.load(REPO / "config" / "hotfolder.system.yaml")
+    system = load(REPO / "config" / "hotfolder.system.yaml")
     memory_max = _bytes(unit_directives(UNIT.read_text())["MemoryMax"][-1])
     assert memory_max >= 4 * worker_peak(system.max_image_pixels) + 256 * 2**20
     assert memory_max < 5 * worker_peak(system.max_image_pixels), "sized for 4 workers, as its comment says"
@@ -198,7 +198,7 @@ def test_memory_max_holds_four_workers_at_the_pixel_limit():
 def test_system_config_uses_the_state_directory():
     from hotfolder.config import load
 
-    cfg = load.load(REPO / "config" / "hotfolder.system.yaml")
+    cfg = load(REPO / "config" / "hotfolder.system.yaml")
     assert cfg.state_dir == Path("/var/lib/hotfolder/state")
     for folder in cfg.folders:
         for d in folder.all_dirs():

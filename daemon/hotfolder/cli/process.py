@@ -17,7 +17,7 @@ from hotfolder.spool.fsnames import walk_files
 
 
 def cmd_process(args: argparse.Namespace) -> int:
-    cfg = load.load(args.config)
+    cfg = load(args.config, serving=frozenset())  # serves no http, sends no notification
     folder = cfg.folders[0]
     if args.folder:
         matches = [f for f in cfg.folders if f.name == args.folder]

@@ -19,7 +19,7 @@ Failed = tuple[Folder, Path]  # a failed original, with the folder it failed in
 
 
 def cmd_requeue(args: argparse.Namespace) -> int:
-    cfg = load.load(args.config)
+    cfg = load(args.config, serving=frozenset())  # no ${VAR} of the service's is needed here
     if not args.all and not args.names:
         return _list_failed(cfg)
     problems = 0

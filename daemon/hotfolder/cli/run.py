@@ -11,7 +11,7 @@ from hotfolder.runtime import log, systemd
 
 def cmd_run(args: argparse.Namespace) -> int:
     systemd.scrub_environ()  # before any process starts: only we may talk to systemd
-    cfg = load.load(args.config)
+    cfg = load(args.config)
     log.setup(args.log_format, args.log_level)
     # Imported here, not at the top: the service brings watchdog, and each backend its
     # renderer (LocalPool: pyvips and Pillow; ClusterBackend: Celery), which check-config,
@@ -31,7 +31,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    cfg = load.load(args.config)
+    cfg = load(args.config, serving=frozenset({"cluster"}))  # the broker's URL, not the status page's token
     from hotfolder.cluster import node  # Celery: imported only by the command that needs it
 
     return node.run(cfg, args.concurrency, args.name, args.log_format, args.log_level)

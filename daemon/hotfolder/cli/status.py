@@ -6,14 +6,13 @@ import argparse
 import json
 import time
 
-from hotfolder.config import load
 from hotfolder.errors import ExitCode
 from hotfolder.status import daemon_alive, read_snapshot
-from hotfolder.supervisor.instance import Holder, holder
+from hotfolder.supervisor.instance import Holder, holder, status_file_of
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    status_file = load.status_file_of(args.config)
+    status_file = status_file_of(args.config)
     snap = read_snapshot(status_file)
     fresh = snap is not None and daemon_alive(snap)
     lock = holder(status_file.parent)  # the instance lock says whether a daemon runs, not the snapshot's age

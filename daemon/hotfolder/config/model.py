@@ -1,16 +1,26 @@
-"""The config as plain data: frozen dataclasses and the choices of each key (no I/O).
+"""The config as plain data: frozen dataclasses, the choices of each key (no I/O).
+
+The choices are `StrEnum`s: a member is equal to its text (`Operation.FIT == "fit"`), so
+code written against the strings keeps working. The output and input formats stay
+tuples of names: they will come from the engine's format table.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from hotfolder import redact
 from hotfolder.config.problems import Problem
 from hotfolder.errors import ExitCode, HotfolderError
 
-OPERATIONS = ("fit", "fill", "scale", "none")
+
+class Operation(StrEnum):
+    FIT = "fit"  # within the box, the aspect kept
+    FILL = "fill"  # cover the box, cropped to exactly its size
+    SCALE = "scale"  # by a factor
+    NONE = "none"
 
 
 FORMATS = ("jpeg", "png", "webp", "avif", "same")
@@ -22,26 +32,92 @@ INPUT_FORMATS = ("jpeg", "png", "webp", "tiff", "gif", "bmp", "avif", "heic", "r
 DEFAULT_FORMATS = ("jpeg", "png", "webp", "tiff", "heic", "raw")
 
 
-RAW_MODES = ("auto", "preview", "develop")  # a camera RAW: its embedded JPEG preview, or demosaiced
+class RawMode(StrEnum):
+    """A camera RAW: its embedded JPEG preview, demosaiced, or the preview when it is large enough."""
+
+    AUTO = "auto"
+    PREVIEW = "preview"
+    DEVELOP = "develop"
 
 
 COLOR_PROFILES = ("srgb", "keep")  # or the path of an ICC profile
 
 
-POSITIONS = (
-    "top-left", "top", "top-right",
-    "left", "center", "right",
-    "bottom-left", "bottom", "bottom-right",
-)
+class Position(StrEnum):
+    TOP_LEFT = "top-left"
+    TOP = "top"
+    TOP_RIGHT = "top-right"
+    LEFT = "left"
+    CENTER = "center"
+    RIGHT = "right"
+    BOTTOM_LEFT = "bottom-left"
+    BOTTOM = "bottom"
+    BOTTOM_RIGHT = "bottom-right"
 
 
-METADATA = ("keep", "strip-gps", "strip-all", "copyright-only")
+class Metadata(StrEnum):
+    KEEP = "keep"
+    STRIP_GPS = "strip-gps"
+    STRIP_ALL = "strip-all"
+    COPYRIGHT_ONLY = "copyright-only"
 
 
-CROPS = ("center", "attention", "entropy")
+class Crop(StrEnum):
+    CENTER = "center"
+    ATTENTION = "attention"  # libvips' smartcrop: the most salient region
+    ENTROPY = "entropy"  # libvips' smartcrop: the most detailed region
 
 
-WATERMARK_SIZE_OF = ("shorter", "width", "height")
+class SizeOf(StrEnum):
+    """The side of the image a watermark's `size` is a fraction of."""
+
+    SHORTER = "shorter"
+    WIDTH = "width"
+    HEIGHT = "height"
+
+
+class WatchMode(StrEnum):
+    AUTO = "auto"
+    INOTIFY = "inotify"
+    POLL = "poll"
+
+
+class OnSuccess(StrEnum):
+    ARCHIVE = "archive"
+    DELETE = "delete"
+
+
+class Animation(StrEnum):
+    FIRST_FRAME = "first-frame"
+    FAIL = "fail"
+
+
+class NameClash(StrEnum):
+    SUFFIX = "suffix"
+    REPLACE = "replace"
+    FAIL = "fail"
+
+
+class NotifyEvent(StrEnum):
+    FAILED = "failed"
+    PAUSED = "paused"
+    RELOAD_REFUSED = "reload_refused"
+    WORKER_LOST = "worker_lost"
+    RECOVERED = "recovered"
+
+
+# The choices as tuples of their texts, as the rest of the code has known them.
+OPERATIONS = tuple(Operation)
+RAW_MODES = tuple(RawMode)
+POSITIONS = tuple(Position)
+METADATA = tuple(Metadata)
+CROPS = tuple(Crop)
+WATERMARK_SIZE_OF = tuple(SizeOf)
+WATCH_MODES = tuple(WatchMode)
+ON_SUCCESS = tuple(OnSuccess)
+ANIMATION = tuple(Animation)
+NAME_CLASH = tuple(NameClash)
+NOTIFY_EVENTS = tuple(NotifyEvent)
 
 
 SET_METADATA_KEYS = ("artist", "copyright", "credit", "usage_terms")
@@ -57,31 +133,20 @@ BYTE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "kib": 1024, "mib": 1024
 MIN_MAX_BYTES = 1000
 
 
-WATCH_MODES = ("auto", "inotify", "poll")
-
-
-ON_SUCCESS = ("archive", "delete")
-
-
-ANIMATION = ("first-frame", "fail")
-
-
 TEMPLATE_FIELDS = {"stem", "rendition", "ext", "name", "folder", "source_ext"}
 
 
-NAME_CLASH = ("suffix", "replace", "fail")
-
-
-NOTIFY_EVENTS = ("failed", "paused", "reload_refused", "worker_lost", "recovered")
-
-
-DEFAULT_NOTIFY_EVENTS = ("failed", "paused")
+DEFAULT_NOTIFY_EVENTS = (NotifyEvent.FAILED, NotifyEvent.PAUSED)
 
 
 MAX_QUEUE_SIZE = 100_000
 
 
 HTTP_DEFAULT_HOST = "127.0.0.1"
+
+
+# Field metadata: set from the rest of the config or by the daemon, not a key of the file.
+DERIVED = {"derived": True}
 
 
 class ConfigError(HotfolderError):
@@ -103,7 +168,7 @@ class ConfigError(HotfolderError):
         super().__init__(message)
 
     @classmethod
-    def of(cls, found: list[Problem]) -> "ConfigError":
+    def of(cls, found: list[Problem]) -> ConfigError:
         first = found[0]
         return cls(first.source, first.key, first.reason, tuple(found))
 
@@ -116,11 +181,11 @@ class ConfigError(HotfolderError):
 class Watermark:
     text: str | None = None
     image: Path | None = None
-    position: str = "bottom-right"
+    position: Position = Position.BOTTOM_RIGHT
     opacity: float = 0.5
     margin: float = 0.02  # fraction of the image's shorter side
     size: float = 0.25  # watermark width as a fraction of the side named by size_of
-    size_of: str = "shorter"  # shorter: the same mark on a portrait and a landscape; width: the old sizing
+    size_of: SizeOf = SizeOf.SHORTER  # shorter: the same mark on a portrait and a landscape; width: the old sizing
 
 
 @dataclass(frozen=True)
@@ -131,7 +196,7 @@ class Sharpen:
     radius: float  # sigma of the Gaussian, in output pixels
     amount: float  # 1.0 is Photoshop's 100 %
     threshold: int  # 0-255: smaller differences from the blurred image are left alone
-    preset: str = "custom"
+    preset: str = field(default="custom", metadata=DERIVED)  # the preset it is, or custom
 
 
 SHARPEN_PRESETS = {
@@ -154,7 +219,7 @@ class SetMetadata:
 @dataclass(frozen=True)
 class Rendition:
     name: str
-    operation: str = "fit"
+    operation: Operation = Operation.FIT
     width: int | None = None
     height: int | None = None
     scale: float | None = None
@@ -163,21 +228,15 @@ class Rendition:
     watermark: Watermark | None = None
     filename: str = "{stem}_{rendition}.{ext}"
     orient: bool = True
-    metadata: str = "strip-gps"
+    metadata: Metadata = Metadata.STRIP_GPS
     upscale: bool = False
     background: tuple[int, int, int] = (255, 255, 255)
     sharpen: Sharpen | None = None  # an unsharp mask after resampling; None: not sharpened
-    crop: str = "center"  # fill only: center, or libvips' smartcrop (attention, entropy)
+    crop: Crop = Crop.CENTER  # fill only: center, or libvips' smartcrop (attention, entropy)
     set_metadata: SetMetadata | None = None  # copyright and credit written into EXIF and XMP
     max_bytes: int | None = None  # the output never exceeds this (quality lowered as needed)
     progressive: bool = False  # JPEG only
     color_profile: str = "srgb"  # srgb, keep, or the absolute path of an RGB ICC profile
-
-    @property
-    def target_box(self) -> tuple[int, int] | None:
-        if self.operation in ("fit", "fill"):
-            return (self.width, self.height)  # type: ignore[return-value]
-        return None
 
 
 @dataclass(frozen=True)
@@ -189,21 +248,23 @@ class Folder:
     processing: Path
     archive: Path | None
     renditions: tuple[Rendition, ...]
-    on_success: str = "archive"
-    watch: str = "auto"
+    on_success: OnSuccess = OnSuccess.ARCHIVE
+    watch: WatchMode = WatchMode.AUTO
     quiet_period: float = 0.1
     rescan_interval: float = 30.0
     output_mode: int = 0o644
     output_group: str | None = None
-    animation: str = "first-frame"
+    animation: Animation = Animation.FIRST_FRAME
     # Two originals whose outputs would have the same name (a.jpg and a.png): `suffix`
     # gives the later one distinct names, `replace` lets it replace, `fail` fails it.
-    on_name_clash: str = "suffix"
-    raw: str = "auto"  # camera RAWs: preview, develop, or auto (the preview when it is large enough)
+    on_name_clash: NameClash = NameClash.SUFFIX
+    raw: RawMode = RawMode.AUTO  # camera RAWs: preview, develop, or auto (the preview when it is large enough)
     # Set from the rest of the config (not keys of the folder):
-    temp_token: str = "0" * 12  # marks our temp files (see spool.temp_prefix)
-    names_dir: Path | None = None  # who owns which output name (see names.py); None: not tracked
-    slot: int = 0  # set by the service: this folder's place in the shared per-folder counts (stats.FolderSlots)
+    temp_token: str = field(default="0" * 12, metadata=DERIVED)  # marks our temp files (see spool.temp_prefix)
+    # who owns which output name (see spool/owners.py); None: not tracked
+    names_dir: Path | None = field(default=None, metadata=DERIVED)
+    # set by the service: this folder's place in the shared per-folder counts (workers/counters.py)
+    slot: int = field(default=0, metadata=DERIVED)
 
     def all_dirs(self) -> list[Path]:
         dirs = [self.inbox, self.output, self.failed, self.processing]
@@ -261,7 +322,7 @@ class NotifyTarget:
     """One item of `notify:`: where to send which events."""
 
     url: str = field(metadata=redact.URL)  # user:password@, a token in the path or the host
-    events: tuple[str, ...] = DEFAULT_NOTIFY_EVENTS
+    events: tuple[NotifyEvent, ...] = DEFAULT_NOTIFY_EVENTS
     secret: str = field(default="", metadata=redact.VALUE)  # http(s) only: HMAC-SHA256 signature of the body
 
     __repr__ = redact.dataclass_repr
@@ -278,7 +339,7 @@ class NotifyTarget:
 
 @dataclass(frozen=True)
 class Config:
-    source: Path
+    source: Path = field(metadata=DERIVED)  # the file it was read from
     folders: tuple[Folder, ...]
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     max_image_pixels: int = 120_000_000  # 102 MP medium-format sensors (GFX100, X2D 100C) with a margin

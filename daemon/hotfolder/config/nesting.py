@@ -142,6 +142,7 @@ def _where(inner: Place, outer: Place, named: bool = False) -> str:
     """`/x/out lies inside folders[b].inbox (/x/in)`, for messages; `named`: the inner
     place by its key too."""
     relation = _relation(inner.path, outer.path)
+    assert relation is not None, "asked only of places that overlap"
     verb = {"same": "is", "inside": "lies inside", "holds": "holds"}[relation]
     where = f"{inner.named} ({inner.path})" if named else str(inner.path)
     other = f"the {outer.key}" if outer.index == inner.index else outer.named

@@ -88,7 +88,9 @@ class Problems:
     def __init__(self, source: str):
         self.source = source
         self.found: list[Problem] = []
+        self.warnings: list[Problem] = []  # what does not make the config unusable
         self._places: dict[str, tuple[str, Any]] = {"": ("", None)}  # key path -> (named path, mark)
+        self._aliases: dict[str, str] = {}  # another name of a mapping's path -> its path
 
     def __len__(self) -> int:
         return len(self.found)
@@ -97,15 +99,30 @@ class Problems:
         """`path` (as code writes it, maybe with indexes) is `named`, found at `mark`."""
         self._places[path] = self._places[named] = (named, mark)
 
+    def alias(self, path: str, named: str) -> None:
+        """`path` names the mapping at `named` too: a folder without a `name:` key is
+        `folders[1]` in the file, and `folders[<its inbox's name>]` to a later check."""
+        self._aliases[path] = named
+
     def add(self, key: str, reason: str) -> None:
+        self._record(self.found, key, reason)
+
+    def warn(self, key: str, reason: str) -> None:
+        self._record(self.warnings, key, reason)
+
+    def _record(self, into: list[Problem], key: str, reason: str) -> None:
         named, mark = self.locate(key)
         problem = Problem(self.source, named, reason, *position(mark))
         # One problem per key and place: `size: big` is not also "size is required".
-        if not any((p.key, p.line, p.column) == (problem.key, problem.line, problem.column) for p in self.found):
-            self.found.append(problem)
+        if not any((p.key, p.line, p.column) == (problem.key, problem.line, problem.column) for p in into):
+            into.append(problem)
 
     def locate(self, key: str) -> tuple[str, Any]:
         """The named path of `key` and the mark of the nearest place known on its path."""
+        for alias, path in self._aliases.items():
+            if key == alias or key.startswith((alias + ".", alias + "[")):
+                key = path + key[len(alias):]
+                break
         prefix = key
         while prefix not in self._places:
             cut = max(prefix.rfind("."), prefix.rfind("["))
@@ -113,9 +130,10 @@ class Problems:
         named, mark = self._places[prefix]
         return named + key[len(prefix):], mark
 
-    def in_order(self) -> list[Problem]:
+    def in_order(self, found: list[Problem] | None = None) -> list[Problem]:
         """In the order of the file (problems without a line last)."""
-        return sorted(self.found, key=lambda p: (p.line is None, p.line or 0, p.column or 0))
+        return sorted(self.found if found is None else found,
+                      key=lambda p: (p.line is None, p.line or 0, p.column or 0))
 
 
 CURRENT: contextvars.ContextVar[Problems | None] = contextvars.ContextVar("hotfolder_config_problems",

@@ -1,4 +1,4 @@
-"""What a reload may change while the daemon runs: one table for every config key.
+"""What a reload may change while the daemon runs: the rule of every key.
 
 Each key of the config is either applied by the reload (the part that reads it is
 named), or refused while the daemon runs: the reload is refused naming the key, and the
@@ -9,58 +9,25 @@ In cluster mode some keys belong to the nodes: `hotfolder worker` reads them at 
 start, the head has no use for them. The head's reload takes them (its config file is
 the cluster's), and its log names them as applying when the nodes restart.
 
-tests/test_attacks_pool.py checks that every key of config.Config is in this table.
+The rules are declared with the keys (`Key.reload` in sections/daemon.py and
+sections/cluster.py); the keys of a folder, a rendition, `http:` and `notify:` follow
+their section's top-level key. A test checks that every key of config.Config and
+config.Cluster has a rule.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
+from hotfolder.config.keys import Applies, Reload
 from hotfolder.config.model import Config, ConfigError
+from hotfolder.config.sections import cluster, daemon
 
-NOW, RESTART, NODES = "now", "restart", "nodes"
-
-
-@dataclass(frozen=True)
-class Rule:
-    applies: str  # NOW, RESTART, or NODES
-    how: str  # who applies it, or why the daemon must restart
-    cluster_only: bool = False  # the rule holds in cluster mode; in local mode nothing reads the key
+NOW, RESTART, NODES = Applies.NOW, Applies.RESTART, Applies.NODES
 
 
-KEYS: dict[str, Rule] = {
-    "folders": Rule(NOW, "each new job carries its folder (files in flight finish with theirs); the "
-                         "watcher and the folder locks follow the new folders"),
-    "workers": Rule(NOW, "the pool grows at once or shrinks as workers finish their files"),
-    "queue_size": Rule(NOW, "the pool's room for claimed files"),
-    "file_timeout": Rule(NOW, "the pool's limit for the files that start from now on and those running"),
-    "max_image_pixels": Rule(NOW, "new claims"),
-    "accepted_formats": Rule(NOW, "new claims"),
-    "max_attempts": Rule(NOW, "the ledger's next verdict"),
-    "drain_timeout": Rule(NOW, "read when a stop begins"),
-    "reload_on_change": Rule(NOW, "read once a second"),
-    "http": Rule(NOW, "the listener moves to the new address (unless systemd's socket), the token changes"),
-    "notify": Rule(NOW, "the notifier's endpoints"),
-    "notify_interval": Rule(NOW, "the notifier's batches"),
-    "state_dir": Rule(RESTART, "the instance lock and the status are in the old state_dir (a second daemon "
-                               "could start on it)"),
-    "cluster.enabled": Rule(RESTART, "local and cluster mode are different backends"),
-    "cluster.broker_url": Rule(RESTART, "the head's connection to the broker is made at its start", True),
-    "cluster.cluster_id": Rule(RESTART, "the shared root's marker, the Redis keys and the temp names are "
-                                        "the cluster id's", True),
-    "cluster.shared_root": Rule(RESTART, "the job records and the marker are under it", True),
-    "cluster.queue": Rule(RESTART, "the nodes consume the queues named after it since their start", True),
-    "cluster.max_in_flight": Rule(NOW, "the head's room for claimed files", True),
-    "cluster.reconcile_interval": Rule(NOW, "the head's reconciler", True),
-    "cluster.lease_ttl": Rule(NOW, "the head's reconciler (the nodes' leases: at their restart)", True),
-    "cluster.stale_after": Rule(NOW, "the head's reconciler", True),
-    "cluster.path_map": Rule(NODES, "each node's paths", True),
-    "cluster.task_time_limit": Rule(NODES, "the nodes' Celery time limits", True),
-    "cluster.task_soft_time_limit": Rule(NODES, "the nodes' Celery time limits", True),
-    "cluster.visibility_timeout": Rule(NODES, "the nodes' broker transport", True),
-    "cluster.max_attempts": Rule(NODES, "the render task on the nodes", True),
-    "cluster.concurrency": Rule(NODES, "the nodes' Celery pools", True),
-    "cluster.max_tasks_per_child": Rule(NODES, "the nodes' Celery pools", True),
-    "cluster.max_memory_per_child_mb": Rule(NODES, "the nodes' Celery pools", True),
+KEYS: dict[str, Reload] = {
+    **{key.name: key.reload for key in daemon.KEYS if key.reload is not None},
+    **{f"cluster.{key.name}": key.reload for key in cluster.KEYS if key.reload is not None},
 }
 
 
@@ -81,8 +48,8 @@ def check(old: Config, new: Config) -> list[str]:
     return [key for key in changed_keys(old, new) if clustered and KEYS[key].applies == NODES]
 
 
-def _value(config: Config, key: str):
-    value = config
+def _value(config: Config, key: str) -> Any:
+    value: Any = config
     for part in key.split("."):
         value = getattr(value, part)
     return value

@@ -15,7 +15,7 @@ from hotfolder.spool.nofollow import Opened, unlink_at
 
 def temp_prefix(token: str) -> str:
     """Every temp file of ours starts with this: hidden, and carrying this daemon's token
-    (config.temp_token_for), so recovery never mistakes a user's file for one of ours,
+    (config/sections/daemon.py, temp_token_for), so recovery never mistakes a user's file for one of ours,
     whatever its name holds."""
     return f".hf-{token}."
 

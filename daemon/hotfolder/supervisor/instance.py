@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hotfolder.config import state_dir_in, state_dir_of
 from hotfolder.runtime import log
 from hotfolder.status import write_snapshot
 from hotfolder.supervisor.locks import AlreadyRunning
@@ -145,6 +146,44 @@ def holder(state_dir: Path) -> Holder:
     except ValueError:
         note = {}
     return Holder(True, pid, note if isinstance(note, dict) else {})
+
+
+def status_file_of(config: Path) -> Path:
+    """Where the daemon of this config keeps its status: the config's state_dir, read
+    even if the rest of the file is invalid (`hotfolder status` must work right after a
+    refused reload); when the file is gone, the state_dir of a daemon running on it."""
+    state_dir = state_dir_of(config)
+    if state_dir is None:
+        running = running_state_dir(config)
+        if running is not None:
+            return running / "status.json"
+        state_dir = state_dir_in(None, config)
+    return (state_dir / "status.json").resolve()
+
+
+def running_state_dir(config: Path) -> Path | None:
+    """The state_dir of a running `hotfolder run` on `config`, found through /proc: it
+    holds the instance lock `state_dir/hotfolder.lock` open, and the status it keeps
+    there names its config (however it found it: --config, $HOTFOLDER_CONFIG, the usual
+    places). None if there is none (or /proc does not let us look: another user's)."""
+    target = os.path.realpath(config)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
+            if b"run" not in argv or not any(b"hotfolder" in a for a in argv):
+                continue
+            for fd in os.listdir(f"/proc/{entry}/fd"):
+                held = os.readlink(f"/proc/{entry}/fd/{fd}")
+                if held.endswith(f"/{LOCK_NAME}"):
+                    state_dir = Path(held).parent
+                    status = json.loads((state_dir / "status.json").read_text(encoding="utf-8"))
+                    if os.path.realpath(status.get("config", "")) == target:
+                        return state_dir
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def _flocked(st: os.stat_result, pid: int | None) -> bool | None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from hotfolder import redact
 from hotfolder.arrival.watcher import Watcher
 from hotfolder.backend import Backend, Ended, Finished, Lost
-from hotfolder.config import load, reloadable
+from hotfolder.config import describe_changes, load, reloadable
 from hotfolder.config.model import Config, ConfigError, Folder
 from hotfolder.errors import ExitCode, HotfolderError
 from hotfolder.ops.notices import Notice, NoticeKind
@@ -224,7 +224,7 @@ class Service:
             return False
         systemd.reloading("reloading config")
         try:
-            new = self.slots.assign(load.load(self.config.source))
+            new = self.slots.assign(load(self.config.source))
             for_nodes = reloadable.check(self.config, new)
             self._lock_folders(new)
             old_names = {f.name for f in self.config.folders}
@@ -243,7 +243,7 @@ class Service:
             self._refuse_reload(f"a folder of the new config cannot be made: {exc}", key="",
                                 source=str(self.config.source))
             return False
-        changes = load.describe_changes(self.config, new)
+        changes = describe_changes(self.config, new)
         self.config = new
         self.ledger.reconfigure(new)
         old_watcher = self.watcher

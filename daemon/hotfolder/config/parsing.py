@@ -1,0 +1,116 @@
+"""YAML config -> frozen dataclasses, validated; then the machine checks (preflight.py).
+
+Every error names the file, the line and column, the key path and what to change, all
+of them at once. Relative paths are resolved against the folder of the config file, so
+the same file works from any working directory (and under systemd).
+
+`serving` says which parts of the config the command serves (`hotfolder run`: all):
+a `${VAR}` left unset in a part it does not serve is a warning, not an error, so a
+shell without the status page's token can still requeue files.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from hotfolder import preflight, redact
+from hotfolder.config import problems
+from hotfolder.config.model import Config, ConfigError
+from hotfolder.config.problems import Problem, Problems
+from hotfolder.config.reader import EVERY_PART, Context
+from hotfolder.config.sections import daemon
+
+STATE_DIR = next(key for key in daemon.KEYS if key.name == "state_dir")
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A usable config, and what was found that does not make it unusable."""
+
+    config: Config
+    warnings: tuple[Problem, ...] = ()
+
+
+def load(path: str | os.PathLike, *, serving: frozenset[str] = EVERY_PART) -> Config:
+    """The config in the file at `path`; a ConfigError holding every problem if it is not usable."""
+    return check(path, serving=serving).config
+
+
+def parse(text: str, source: str = "<config>", base: Path | None = None, *,
+          serving: frozenset[str] = EVERY_PART) -> Config:
+    """The config in `text`; a ConfigError holding every problem found if it is not usable."""
+    return check_text(text, source, base, serving=serving).config
+
+
+def check(path: str | os.PathLike, *, serving: frozenset[str] = frozenset()) -> Checked:
+    """`hotfolder check-config`: the config and its warnings. By default no part is
+    served: an unset `${VAR}` is a warning (the shell need not hold the service's secrets)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(p), "", f"cannot read the config file: {exc.strerror or exc}") from None
+    return check_text(text, str(p), p.resolve().parent, serving=serving)
+
+
+def check_text(text: str, source: str = "<config>", base: Path | None = None, *,
+               serving: frozenset[str] = frozenset()) -> Checked:
+    data = _yaml(text, source)
+    found = Problems(source)
+    token = problems.CURRENT.set(found)
+    try:
+        config = daemon.read(Context(source, base or Path.cwd(), serving), data, "")
+        if config is not None:  # what could be built; problems of keys already said are not said again
+            for key, reason in preflight.problems(config):
+                found.add(key, reason)
+    finally:
+        problems.CURRENT.reset(token)
+    if found:
+        raise ConfigError.of(found.in_order())
+    assert config is not None  # a mapping is None only when its problems are recorded
+    redact.register(redact.secrets_in(config))  # the log's last line of defence knows them from now on
+    return Checked(config, tuple(found.in_order(found.warnings)))
+
+
+def _yaml(text: str, source: str) -> dict:
+    try:
+        data = problems.load_marked(text)
+    except yaml.YAMLError as exc:
+        line, column = problems.position(getattr(exc, "problem_mark", None))
+        reason = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
+        started = problems.position(getattr(exc, "context_mark", None))[0]
+        context = getattr(exc, "context", None)
+        if context and started and started != line:  # e.g. an unclosed [ or quote
+            reason += f" ({context} that starts at line {started})"
+        if "'\\t'" in reason:
+            reason += "; YAML indents with spaces, not tabs"
+        raise ConfigError(source, "", reason, (Problem(source, "", reason, line, column),)) from None
+    if data is None:
+        raise ConfigError(source, "", "is empty; see config/hotfolder.yaml for an example")
+    return data
+
+
+def state_dir_of(path: str | os.PathLike) -> Path | None:
+    """The state_dir of the config at `path`, read even if the rest of the file is
+    invalid (`hotfolder status` must work right after a refused reload): its default
+    when the file names none. None when the file cannot be read."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+    except yaml.YAMLError:
+        data = None
+    return state_dir_in(data, p)
+
+
+def state_dir_in(data: object, path: Path) -> Path:
+    """The state_dir a config's data names (its default if none), for the file at `path`."""
+    state_dir = data.get("state_dir") if isinstance(data, dict) else None
+    if not isinstance(state_dir, str):
+        state_dir = str(STATE_DIR.default)
+    state = Path(os.path.expanduser(state_dir))
+    return (state if state.is_absolute() else path.resolve().parent / state).resolve()

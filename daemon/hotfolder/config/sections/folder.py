@@ -1,0 +1,74 @@
+"""A watched folder: its places, what happens to its originals, its renditions."""
+from __future__ import annotations
+
+from typing import Any
+
+from hotfolder.config.keys import Key, as_fields, read_keys
+from hotfolder.config.model import Animation, Folder, NameClash, OnSuccess, RawMode, WatchMode
+from hotfolder.config.reader import Context, Reader, built, recorded, section
+from hotfolder.config.sections import rendition
+from hotfolder.config.values import Choice, Float, Group, Items, Mode, Path_, Text, resolve
+
+_WHERE = "which folders may lie in which: [where the folders may lie](#the-folders-a-files-life)"
+
+KEYS = (
+    Key("name", Text(), None, "used in logs and the `{folder}` template field", shown="the inbox's parent"),
+    Key("inbox", Path_(folder=True), None, f"required; where files are dropped; {_WHERE}", required=True),
+    Key("output", Path_(folder=True), None, "required; where the renditions are written", required=True),
+    Key("failed", Path_(folder=True), None, "required; files that could not be rendered, each with "
+                                            "`NAME.error.json` saying why", required=True),
+    Key("archive", Path_(folder=True), None, "the originals after success; required unless `on_success: delete`"),
+    Key("processing", Path_(folder=True), None,
+        "processing, archive and failed must be on the inbox's file system (originals move by rename); checked "
+        "at load. Outputs may go anywhere.", shown="`<inbox>/../processing`"),
+    Key("on_success", Choice(OnSuccess), OnSuccess.ARCHIVE, "or `delete`"),
+    Key("watch", Choice(WatchMode), WatchMode.AUTO,
+        "`inotify`, `poll`, or `auto`: polls on network file systems (NFS, SMB/CIFS, sshfs, 9p, …), read from "
+        "the mount table"),
+    Key("quiet_period", Float(lo=0.0, hi=3600), 0.1, "seconds a closed file must stay unchanged"),
+    Key("rescan_interval", Float(lo=0.1, hi=86400), 30.0, "a full rescan of the inbox, the safety net for missed "
+                                                          "events"),
+    Key("output_mode", Mode(), 0o644, "file mode of the outputs (quote it)"),
+    Key("output_group", Group(), None, "group of the outputs (name or gid; must exist)"),
+    Key("animation", Choice(Animation, aliases={"first": "first-frame", "first_frame": "first-frame"}),
+        Animation.FIRST_FRAME, "animated GIF/WebP: render the first frame, or `fail`"),
+    Key("on_name_clash", Choice(NameClash), NameClash.SUFFIX,
+        "when another original's output has the name this one's would get: `suffix` (`a_web~png.jpg`), "
+        "`replace`, or `fail` (to `failed/`, naming the clash)"),
+    Key("raw", Choice(RawMode), RawMode.AUTO,
+        "camera RAWs: `preview` (the embedded JPEG), `develop` (LibRaw: camera white balance, sRGB), or `auto` "
+        "(the preview when it is as large as the largest rendition needs, else a develop)"),
+    Key("renditions", Items(rendition.read, "renditions"), (), "a list, below",
+        required="is required: a non-empty list of renditions"),
+)
+
+
+@section
+def read(ctx: Context, data: Any, path: str) -> Folder:
+    r = Reader(ctx, data, path)
+    values = read_keys(r, KEYS)
+    inbox = values["inbox"]
+    beside = inbox.parent if inbox else ctx.base  # a missing inbox is reported; the rest is still checked
+    if values["name"] is None:
+        values["name"] = inbox.name if inbox and inbox.name != "inbox" else beside.name
+        r.alias(f"{path.rpartition('[')[0]}[{values['name']}]")  # how later checks name it
+    if values["processing"] is None:
+        with recorded():
+            values["processing"] = resolve(r, "processing", str(beside / "processing"), folder=True)
+    with recorded():
+        if r.ok("on_success", "archive"):
+            if values["on_success"] == OnSuccess.ARCHIVE and values["archive"] is None:
+                r.fail("archive", "is required unless on_success: delete")
+            if values["on_success"] == OnSuccess.DELETE and values["archive"] is not None:
+                r.fail("archive", "must be left out when on_success: delete (or set on_success: archive)")
+    seen: set[str] = set()
+    for i, rend in enumerate(values["renditions"]):
+        if rend is None:  # its problems are reported already
+            continue
+        if rend.name in seen:
+            with recorded():
+                r.fail(f"renditions[{i}].name", f"{rend.name!r} is used twice in this folder")
+        seen.add(rend.name)
+    values["renditions"] = built(values["renditions"])
+    r.done()
+    return Folder(**as_fields(KEYS, values))

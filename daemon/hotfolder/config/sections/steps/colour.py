@@ -1,0 +1,32 @@
+"""The outputs' colours (engine/colour.py): color_profile."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from hotfolder.config.keys import Key, Step
+from hotfolder.config.model import COLOR_PROFILES
+from hotfolder.config.reader import Reader
+from hotfolder.config.values import Kind, resolve, text
+
+
+@dataclass(frozen=True)
+class ColourProfile(Kind):
+    """`srgb`, `keep`, or an ICC profile file (relative to the config): its absolute path.
+    Whether the file is a usable RGB profile is preflight.py's to say."""
+
+    def read(self, r: Reader, name: str, default: Any) -> str:
+        value = text(r, name)
+        if value is None:
+            return default
+        return value if value in COLOR_PROFILES else str(resolve(r, name, value))
+
+
+KEYS = (
+    Key("color_profile", ColourProfile(), "srgb",
+        "`srgb` (convert from the source's profile to sRGB and embed a compact sRGB profile; a source without "
+        "one is left as it is), `keep` (pixels and profile as they are), or the path of an RGB ICC profile to "
+        "convert to (e.g. a printer's; checked when the config is loaded)"),
+)
+
+STEP = Step("colour", KEYS)

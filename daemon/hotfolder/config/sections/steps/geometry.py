@@ -1,0 +1,44 @@
+"""The rendition's geometry (engine/geometry.py): operation, size, scale, upscale."""
+from __future__ import annotations
+
+from typing import Any
+
+from hotfolder.config.keys import Key, Step
+from hotfolder.config.model import Operation
+from hotfolder.config.reader import Reader, recorded
+from hotfolder.config.values import Bool, Choice, Float, Size
+
+KEYS = (
+    Key("operation", Choice(Operation, aliases={"crop": "fill", "cover": "fill", "resize": "fit", "contain": "fit"}),
+        Operation.FIT,
+        "`fit` (within the box, aspect kept), `fill` (cover the box, cropped to exactly its size: see `crop`), "
+        "`scale` (by `scale:` factor), `none`"),
+    Key("size", Size(), (None, None),
+        "`1600x1200`, `1600` (a square box), or `[1600, null]` (width only); fit needs one side, fill both",
+        fields=("width", "height")),
+    Key("scale", Float(lo=0.001, hi=16.0), None, "factor for `operation: scale`, e.g. 0.5"),
+    Key("upscale", Bool(), False, "let fit/fill enlarge small images"),
+)
+
+
+def check(r: Reader, values: dict[str, Any]) -> None:
+    """What each operation needs of size and scale. A wrong operation is one problem:
+    nothing is said of size or scale against an operation that was not written."""
+    if not r.ok("operation"):
+        return
+    operation, scale = values["operation"], values["scale"]
+    width, height = values["size"]
+    with recorded():
+        if operation == Operation.FIT and width is None and height is None and r.ok("size"):
+            r.fail("size", "is required for operation fit (e.g. size: 1600x1600)")
+        if operation == Operation.FILL and (width is None or height is None) and r.ok("size"):
+            r.fail("size", "needs both width and height for operation fill (e.g. size: 400x400)")
+        if operation == Operation.SCALE and scale is None and r.ok("scale"):
+            r.fail("scale", "is required for operation scale (e.g. scale: 0.5)")
+        if operation != Operation.SCALE and scale is not None:
+            r.fail("scale", f"only applies to operation scale, not {operation}")
+        if operation in (Operation.NONE, Operation.SCALE) and r.has("size"):
+            r.fail("size", f"does not apply to operation {operation}")
+
+
+STEP = Step("geometry", KEYS, check)

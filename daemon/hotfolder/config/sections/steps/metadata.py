@@ -1,0 +1,21 @@
+"""What metadata the outputs keep (engine/metadata.py): metadata."""
+from __future__ import annotations
+
+from hotfolder.config.keys import Key, Step
+from hotfolder.config.model import Metadata
+from hotfolder.config.values import Choice
+
+KEYS = (
+    Key("metadata", Choice(Metadata, aliases={"strip": "strip-all", "none": "strip-all", "all": "keep"}),
+        Metadata.STRIP_GPS,
+        "`keep` (EXIF, XMP, ICC, and a JPEG's IPTC-IIM in JPEG outputs), `strip-gps` (the same without where the "
+        "photo was taken: EXIF's GPS block; in XMP, GPS coordinates under any prefix, IPTC location, city, state, "
+        "country, places shown, drone positions — the rest of the packet, captions, creator, keywords, stays; in "
+        "IPTC-IIM, the city, sublocation, state, country and location datasets; an XMP packet that cannot be "
+        "parsed is left out, and the log says so), `strip-all` (no EXIF/XMP), `copyright-only` (only the rights "
+        "fields of `set_metadata`, as the source has them, and the ICC profile: no camera, lens, GPS, dates or "
+        "serial numbers — what a web publisher wants). An ICC colour profile is always written when the pixels "
+        "have one (the source's, or the one `color_profile` converted to): dropping it changes colours."),
+)
+
+STEP = Step("metadata", KEYS)

@@ -1,0 +1,57 @@
+"""Your rights in every output (engine/rights.py): set_metadata."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from hotfolder.config.keys import Key, Step, read_keys
+from hotfolder.config.model import SET_METADATA_FIELDS, SET_METADATA_KEYS, SetMetadata
+from hotfolder.config.reader import Context, Reader, section
+from hotfolder.config.values import Nested, Template
+
+
+def _text_problem(value: str) -> str | None:
+    if len(value) > 2000:
+        return f"is {len(value)} characters; 2000 at most"
+    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", value):
+        return "holds a control character, which XMP cannot carry; remove it"
+    return None
+
+
+_TEXT = Template(frozenset(SET_METADATA_FIELDS),
+                 lambda value: "use {year} (the year the photo was taken) or {folder}, and {{ }} for a literal brace")
+
+_WRITTEN_AS = {
+    "artist": "EXIF Artist, XMP dc:creator",
+    "copyright": "EXIF Copyright, XMP dc:rights",
+    "credit": 'XMP photoshop:Credit, the IPTC "Credit Line"',
+    "usage_terms": "XMP xmpRights:UsageTerms",
+}
+
+FIELD_KEYS = tuple(Key(name, _TEXT, None, f"written as {_WRITTEN_AS[name]}", check=_text_problem)
+                   for name in SET_METADATA_KEYS)
+
+
+@section
+def read(ctx: Context, data: Any, path: str) -> SetMetadata:
+    r = Reader(ctx, data, path)
+    given = [key.name for key in FIELD_KEYS if r.has(key.name)]
+    values = read_keys(r, FIELD_KEYS)
+    r.done()
+    if not given:
+        r.fail("", f"needs at least one of: {', '.join(SET_METADATA_KEYS)}")
+    return SetMetadata(**values)
+
+
+KEYS = (
+    Key("set_metadata", Nested(read), None,
+        "your rights in every output, over whatever `metadata` keeps (with `strip-all`, only these): the keys "
+        "below, each optional. Fields: `{year}` (the year the photo was taken, from its EXIF; else this year) "
+        "and `{folder}`, e.g. `copyright: \"© {year} Ann Smith\"`. EXIF holds only ASCII: `©` is written "
+        "`(c)`, accents are dropped; XMP keeps the exact text. The source's XMP is edited, not duplicated: a "
+        "field set here replaces its value there, the rest stays; a packet that cannot be parsed is replaced "
+        "(and the log says so, `rendition_note`). A JPEG's IPTC-IIM loses the datasets of the fields set here "
+        "(by-line, credit, copyright notice), so no reader sees the old ones. JPEG, WebP, AVIF and PNG."),
+)
+
+STEP = Step("rights", KEYS)

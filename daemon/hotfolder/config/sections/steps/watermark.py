@@ -1,0 +1,45 @@
+"""A text or image mark on every output (engine/watermark.py): watermark."""
+from __future__ import annotations
+
+from typing import Any
+
+from hotfolder.config.keys import Key, Step, read_keys
+from hotfolder.config.model import Position, SizeOf, Watermark
+from hotfolder.config.reader import Context, Reader, section
+from hotfolder.config.values import Choice, Float, Nested, Path_, Text
+
+_POSITION_ALIASES = {"centre": "center", "middle": "center", "bottom-centre": "bottom", "top-centre": "top",
+                     "bottom-center": "bottom", "top-center": "top"}
+
+MAPPING_KEYS = (
+    Key("text", Text(), None,
+        "the mark's text, e.g. `\"© Studio\"`: white on a soft dark halo, legible on white and on busy light "
+        "areas. Exactly one of `text` and `image`"),
+    Key("image", Path_(), None, "an image file for the mark, e.g. `logo.png` (relative to the config)"),
+    Key("position", Choice(Position, aliases=_POSITION_ALIASES), Position.BOTTOM_RIGHT,
+        "`top-left`, `top`, `top-right`, `left`, `center`, `right`, `bottom-left`, `bottom`, `bottom-right`"),
+    Key("opacity", Float(lo=0.0, hi=1.0), 0.5, "0–1"),
+    Key("size", Float(lo=0.01, hi=1.0), 0.25, "the mark's width as a fraction of the side `size_of` names"),
+    Key("size_of", Choice(SizeOf), SizeOf.SHORTER,
+        "`shorter`: the same mark on a portrait and a landscape; `width`: the sizing before this version, a "
+        "third smaller on a 3:2 portrait; `height`"),
+    Key("margin", Float(lo=0.0, hi=0.45), 0.02, "fraction of the shorter side"),
+)
+
+
+@section
+def read(ctx: Context, data: Any, path: str) -> Watermark:
+    r = Reader(ctx, data, path)
+    values = read_keys(r, MAPPING_KEYS)
+    r.done()
+    if (values["text"] is None) == (values["image"] is None) and r.ok("text", "image"):
+        r.fail("", "needs exactly one of `text` or `image`")
+    return Watermark(**values)
+
+
+KEYS = (
+    Key("watermark", Nested(read), None, "`text: \"© Studio\"` or `image: logo.png`, and where and how large: "
+                                         "the keys below"),
+)
+
+STEP = Step("watermark", KEYS)

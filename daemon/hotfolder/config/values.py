@@ -1,0 +1,380 @@
+"""The kinds of values a key may hold, each read from YAML with the message that says
+what to write instead: numbers in a range, choices (with "did you mean"), paths,
+sizes, colours, byte sizes, templates, file modes, lists of choices, nested mappings.
+
+A kind reads the value of `name` from the reader (absent: `default`) and returns what
+the model holds; a problem goes through `r.fail`, which records it and raises.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from hotfolder.config.model import BYTE_UNITS, MIN_MAX_BYTES
+from hotfolder.config.reader import Reader, kind
+
+
+def show(default: Any) -> str:
+    """A default as the README writes it: numbers bare, words in backticks."""
+    if default is None:
+        return "—"
+    if isinstance(default, bool):
+        return str(default).lower()
+    if isinstance(default, str):  # a StrEnum too
+        return f"`{default}`"
+    if isinstance(default, float):
+        return f"{default:g}"
+    if isinstance(default, int):
+        return str(default)
+    if isinstance(default, tuple):
+        return "`[" + ", ".join(str(v) for v in default) + "]`"
+    return f"`{default}`"
+
+
+class Kind:
+    """The defaults of a kind: shown as `show` writes it."""
+
+    def shown(self, default: Any) -> str:
+        return show(default)
+
+
+@dataclass(frozen=True)
+class Bool(Kind):
+    def read(self, r: Reader, name: str, default: Any) -> bool:
+        value = r.raw(name)
+        if value is None:
+            return default
+        if not isinstance(value, bool):
+            r.fail(name, f"must be true or false, not {kind(value)}")
+        return value
+
+
+def _check_range(r: Reader, name: str, value: float, lo: float | None, hi: float | None) -> None:
+    if lo is not None and value < lo:
+        r.fail(name, f"must be at least {lo}, not {value}")
+    if hi is not None and value > hi:
+        r.fail(name, f"must be at most {hi}, not {value}")
+
+
+@dataclass(frozen=True)
+class Int(Kind):
+    lo: int | None = None
+    hi: int | None = None
+
+    def read(self, r: Reader, name: str, default: Any) -> int | None:
+        value = r.raw(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            r.fail(name, f"must be a whole number, not {kind(value)}")
+        _check_range(r, name, value, self.lo, self.hi)
+        return value
+
+
+@dataclass(frozen=True)
+class Float(Kind):
+    lo: float | None = None
+    hi: float | None = None
+
+    def read(self, r: Reader, name: str, default: Any) -> float | None:
+        value = r.raw(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            r.fail(name, f"must be a number, not {kind(value)}")
+        _check_range(r, name, value, self.lo, self.hi)
+        return float(value)
+
+
+def text(r: Reader, name: str, secret: bool = False) -> str | None:
+    """A non-empty text, or None when absent. secret: the value is never quoted."""
+    value = r.raw(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        r.fail(name, f"must be a non-empty text, not {kind(value, secret)}")
+    return value
+
+
+@dataclass(frozen=True)
+class Text(Kind):
+    secret: bool = False  # never quoted in a message
+    env: bool = False  # `${VAR}` is taken from the environment (Reader.expand)
+    strip: bool = False
+
+    def read(self, r: Reader, name: str, default: Any) -> str | None:
+        value = text(r, name, self.secret)
+        if value is None:
+            return default
+        value = value.strip() if self.strip else value
+        return r.expand(name, value) if self.env else value
+
+
+def suggestion(value: str, choices: Iterable[str], aliases: Mapping[str, str] | None = None) -> str | None:
+    """The choice `value` was probably meant as: an alias people use (jpg → jpeg), the
+    same words spaced otherwise (`bottom right` → `bottom-right`), or a close spelling."""
+    choices = [str(c) for c in choices]
+    said = value.strip().lower()
+    if aliases and said in aliases:
+        return aliases[said]
+    words = re.sub(r"[\s_-]+", "-", said)
+    for choice in choices:
+        if re.sub(r"[\s_-]+", "-", choice) == words:
+            return choice
+    close = difflib.get_close_matches(said, choices, n=1)
+    return close[0] if close else None
+
+
+def not_one_of(value: Any, choices: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:
+    """`'jpg' is not one of: jpeg, png, … (did you mean 'jpeg'?)`"""
+    choices = [str(c) for c in choices]
+    said = f"{value!r} is not one of: {', '.join(choices)}"
+    meant = suggestion(value, choices, aliases) if isinstance(value, str) else None
+    return f"{said} (did you mean {meant!r}?)" if meant and meant != value else said
+
+
+@dataclass(frozen=True)
+class Choice(Kind):
+    """One of `choices` (a StrEnum's members, or texts): the member is returned."""
+
+    choices: type[StrEnum] | tuple[str, ...]
+    aliases: Mapping[str, str] = field(default_factory=dict)  # what people write -> the choice meant
+
+    def read(self, r: Reader, name: str, default: Any) -> Any:
+        value = text(r, name)
+        if value is None:
+            return default
+        if value not in tuple(self.choices):
+            r.fail(name, not_one_of(value, self.choices, self.aliases))
+        return self.choices(value) if isinstance(self.choices, type) else value
+
+
+@dataclass(frozen=True)
+class Choices(Kind):
+    """A non-empty list of choices (a single one may be written bare), each once."""
+
+    choices: type[StrEnum] | tuple[str, ...]
+    empty: str  # what to say of an empty list
+    aliases: Mapping[str, str] = field(default_factory=dict)
+
+    def read(self, r: Reader, name: str, default: Any) -> tuple:
+        value = r.raw(name, list(default))
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value:
+            r.fail(name, self.empty)
+        out = []
+        for item in value:
+            said = str(item).lower()
+            if said not in tuple(self.choices):
+                r.fail(name, not_one_of(said, self.choices, self.aliases))
+            out.append(self.choices(said) if isinstance(self.choices, type) else said)
+        return tuple(dict.fromkeys(out))
+
+
+@dataclass(frozen=True)
+class Path_(Kind):
+    """A path, absolute and resolved; relative to the config file's folder.
+
+    `folder`: a folder of the daemon's own (inbox, output, …) must not be a symbolic
+    link itself: anyone who can write beside it could point it elsewhere (its parents
+    are resolved: a linked /srv is the admin's layout). Resolving is reading the file
+    system, so this one check is made here, not in preflight.py."""
+
+    folder: bool = False
+
+    def read(self, r: Reader, name: str, default: Any) -> Path | None:
+        value = text(r, name)
+        if value is None:
+            return None if default is None else resolve(r, name, str(default), self.folder)
+        return resolve(r, name, value, self.folder)
+
+
+def resolve(r: Reader, name: str, value: str, folder: bool = False) -> Path:
+    p = Path(os.path.expanduser(value))
+    p = p if p.is_absolute() else r.ctx.base / p
+    if folder and p.name not in ("", ".", "..") and os.path.islink(p):
+        r.fail(name, f"{p} is a symbolic link (to {os.readlink(p)}): name the real folder "
+                     f"({p.resolve()}); the daemon never reaches its folders through a link")
+    return p.resolve()
+
+
+@dataclass(frozen=True)
+class Size(Kind):
+    """`size: 1600`, `size: 1600x1200`, `size: [1600, 1200]`; 0 or null leaves a side free."""
+
+    def read(self, r: Reader, name: str, default: Any) -> tuple[int | None, int | None]:
+        value = r.raw(name)
+        if value is None:
+            return None, None
+        if isinstance(value, int) and not isinstance(value, bool):
+            parts = [value, value]
+        elif isinstance(value, str) and re.fullmatch(r"\s*\d+\s*[xX×]\s*\d+\s*", value):
+            parts = [int(v) for v in re.split(r"[xX×]", value)]
+        elif isinstance(value, list) and len(value) == 2:
+            parts = value
+        else:
+            r.fail(name, "must be WIDTHxHEIGHT (e.g. 1600x1200), a number, or [width, height], "
+                         f"not {kind(value)}")
+        out = []
+        for side in parts:
+            if side is None:
+                out.append(None)
+                continue
+            if isinstance(side, bool) or not isinstance(side, int) or side < 0 or side > 65535:
+                r.fail(name, f"each side must be a whole number of pixels from 1 to 65535, not {kind(side)}")
+            out.append(side or None)
+        return out[0], out[1]
+
+    def shown(self, default: Any) -> str:
+        return "—"
+
+
+@dataclass(frozen=True)
+class Colour(Kind):
+    """`"#rrggbb"` -> (r, g, b)."""
+
+    def read(self, r: Reader, name: str, default: Any) -> tuple[int, int, int]:
+        value = text(r, name)
+        if value is None:
+            return default
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+            r.fail(name, f"must be a colour like '#ffffff', not {value!r}")
+        red, green, blue = (int(value[i:i + 2], 16) for i in (1, 3, 5))
+        return red, green, blue
+
+    def shown(self, default: Any) -> str:
+        return '`"#{:02x}{:02x}{:02x}"`'.format(*default)
+
+
+@dataclass(frozen=True)
+class ByteSize(Kind):
+    """`max_bytes: 500000`, `500KB`, `1.5 MB`, `512KiB`, `2MiB` (KB = 1000 bytes, KiB = 1024)."""
+
+    def read(self, r: Reader, name: str, default: Any) -> int | None:
+        value = r.raw(name)
+        if value is None:
+            return None
+        example = "e.g. 500KB, 1.5MB, 512KiB or a number of bytes"
+        if isinstance(value, int) and not isinstance(value, bool):
+            size = value
+        elif isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value)):
+            unit = m.group(2).lower()
+            if unit not in BYTE_UNITS:
+                r.fail(name, f"unknown unit {m.group(2)!r} in {value!r}; use B, KB, MB, KiB or MiB ({example})")
+            size = int(float(m.group(1)) * BYTE_UNITS[unit])
+        else:
+            r.fail(name, f"must be a size, {example}, not {kind(value)}")
+        if size < MIN_MAX_BYTES:
+            r.fail(name, f"is {size} bytes; at least {MIN_MAX_BYTES} (1KB), or no image fits")
+        if size > 2**30:
+            r.fail(name, f"is {size:,} bytes; at most 1GiB")
+        return size
+
+
+@dataclass(frozen=True)
+class Mode(Kind):
+    """A file mode, `"0644"`: unquoted, YAML reads 0644 as octal (420) but 644 as decimal
+    (644): a number above 0o777 can only be digits meant as octal. (Quote it to be sure.)"""
+
+    def read(self, r: Reader, name: str, default: Any) -> int:
+        value = r.raw(name, f"{default:04o}")
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value) if value > 0o777 else f"{value:o}"
+        if not isinstance(value, str) or not re.fullmatch(r"0?[0-7]{3}", value):
+            r.fail(name, f"must be an octal file mode in quotes, like '0644', not {kind(value)}")
+        return int(value, 8)
+
+    def shown(self, default: Any) -> str:
+        return f'`"{default:04o}"`'
+
+
+@dataclass(frozen=True)
+class Group(Kind):
+    """A group name or number (whether it exists is preflight.py's to say)."""
+
+    def read(self, r: Reader, name: str, default: Any) -> str | None:
+        value = r.raw(name)
+        if value is None:
+            return None
+        value = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(value, str) or not value.strip():
+            r.fail(name, f"must be a group name or number, not {kind(value)}")
+        return value
+
+
+@dataclass(frozen=True)
+class Template(Kind):
+    """A text with `{field}`s: known fields only, and a valid format string."""
+
+    fields: frozenset[str]
+    unknown_says: Callable[[str], str]  # what to say of an unknown field
+
+    def read(self, r: Reader, name: str, default: Any) -> str | None:
+        value = r.raw(name)
+        if value is None:
+            return default
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # `credit: 2026` is meant as text
+        if not isinstance(value, str) or not value.strip():
+            r.fail(name, f"must be a non-empty text, not {kind(value)}")
+        unknown = {m.group(1) for m in re.finditer(r"\{([^{}]*)\}", value)} - self.fields
+        if unknown:
+            r.fail(name, f"unknown field {{{sorted(unknown)[0]}}}; {self.unknown_says(value)}")
+        try:
+            value.format(**{f: "x" for f in self.fields})
+        except (KeyError, ValueError, IndexError) as exc:
+            fields = ", ".join("{" + f + "}" for f in sorted(self.fields))
+            r.fail(name, f"{value!r} is not a valid template ({exc}); fields: {fields}")
+        return value
+
+
+SectionReader = Callable[..., Any]  # (ctx, data, path) -> the model of one mapping, or None
+
+
+@dataclass(frozen=True)
+class Nested(Kind):
+    """A mapping read by a section of its own (a watermark, `http:`, `cluster:`)."""
+
+    read_section: SectionReader
+    shorthand: str | None = None  # a bare value stands for this key: `http: 9464` is `http: {listen: 9464}`
+
+    def read(self, r: Reader, name: str, default: Any) -> Any:
+        data = r.raw(name)
+        if data is None:
+            return default
+        if self.shorthand and isinstance(data, (int, str)) and not isinstance(data, bool):
+            data = {self.shorthand: data}
+        return self.read_section(r.ctx, data, r.key(name))
+
+    def shown(self, default: Any) -> str:
+        return "—" if default is None else "(its keys' defaults)"
+
+
+@dataclass(frozen=True)
+class Items(Kind):
+    """A list of mappings, each read by a section; None in place of an item that has
+    problems (recorded), so checks across items keep their indexes."""
+
+    read_section: SectionReader
+    what: str  # "watched folders"
+    non_empty: bool = True
+
+    def read(self, r: Reader, name: str, default: Any) -> tuple:
+        value = r.raw(name)
+        if value is None and not self.non_empty:
+            return ()
+        if not isinstance(value, list) or (self.non_empty and not value):
+            r.fail(name, f"must be a {'non-empty ' if self.non_empty else ''}list of {self.what}"
+                         + ("" if self.non_empty else f", not {kind(value)}"))
+        return tuple(self.read_section(r.ctx, item, f"{r.key(name)}[{i}]") for i, item in enumerate(value))
+
+    def shown(self, default: Any) -> str:
+        return "—" if self.non_empty else "`[]`"
+
