@@ -33,7 +33,7 @@ from pathlib import Path
 import pyvips
 from PIL import Image, ImageCms
 
-from hotfolder.engine import resample
+from hotfolder.engine import formats, resample
 from hotfolder.engine.errors import InputError, ProfileError
 
 SRGB, KEEP = "srgb", "keep"
@@ -257,12 +257,13 @@ def _cmyk_to_rgb(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes
     return im.convert("RGB"), None
 
 
-def convert_for(im: Image.Image, fmt: str, background: tuple[int, int, int]) -> Image.Image:
-    """The mode the encoder of `fmt` needs; alpha is flattened onto `background` for JPEG."""
-    if fmt == "jpeg" and im.mode in ("LA", "RGBA"):
+def convert_for(im: Image.Image, fmt: formats.Format, background: tuple[int, int, int]) -> Image.Image:
+    """The mode the encoder of `fmt` needs: alpha flattened onto `background` where the
+    format keeps none (JPEG), grey as RGB where it has no grey (WebP, AVIF)."""
+    if not fmt.alpha and im.mode in ("LA", "RGBA"):
         flat = Image.new("RGB", im.size, background)
         flat.paste(im, (0, 0), im)
         return flat
-    if fmt in ("webp", "avif") and im.mode in ("L", "LA"):
+    if not fmt.grey and im.mode in ("L", "LA"):
         return im.convert("RGB" if im.mode == "L" else "RGBA")
     return im
