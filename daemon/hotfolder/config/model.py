@@ -172,12 +172,6 @@ class Rendition:
     progressive: bool = False  # JPEG only
     color_profile: str = "srgb"  # srgb, keep, or the absolute path of an RGB ICC profile
 
-    @property
-    def target_box(self) -> tuple[int, int] | None:
-        if self.operation in ("fit", "fill"):
-            return (self.width, self.height)  # type: ignore[return-value]
-        return None
-
 
 @dataclass(frozen=True)
 class Folder:
