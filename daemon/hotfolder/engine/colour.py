@@ -29,6 +29,7 @@ import functools
 import io
 import os
 from pathlib import Path
+from typing import cast
 
 import pyvips
 from PIL import Image, ImageCms
@@ -139,13 +140,14 @@ def _is_srgb(icc: bytes) -> bool:
     if source is None:
         return False
     probe = ImageCms.profileToProfile(_PROBE, source, srgb(), renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC)
-    return all(abs(a - b) <= 1 for a, b in zip(probe.tobytes(), _PROBE.tobytes()))
+    assert probe is not None  # None only when converting in place
+    return all(abs(a - b) <= 1 for a, b in zip(probe.tobytes(), _PROBE.tobytes(), strict=True))
 
 
-def _intent(source: bytes, target: bytes) -> tuple[str, bool]:
+def _intent(source: bytes, target: bytes | None) -> tuple[str, bool]:
     """Perceptual where both profiles have it, else relative colorimetric with black point compensation."""
     perceptual = ImageCms.Intent.PERCEPTUAL
-    src, dst = _profile(source), _profile(target)
+    src, dst = _profile(source), (_profile(target) if target is not None else None)
     if (src is not None and dst is not None
             and ImageCms.isIntentSupported(src, perceptual, ImageCms.Direction.INPUT)
             and ImageCms.isIntentSupported(dst, perceptual, ImageCms.Direction.OUTPUT)):
@@ -200,7 +202,7 @@ def deep_to_target(open_frame, icc: bytes | None, target: str) -> tuple[resample
         raise InputError("decode", str(exc).strip().splitlines()[0]) from None
 
 
-def _transform(image: pyvips.Image, source: bytes, target: str, out: bytes) -> pyvips.Image:
+def _transform(image: pyvips.Image, source: bytes, target: str, out: bytes | None) -> pyvips.Image:
     """`image` from `source` to 8 bits in `target` (whose profile is `out`)."""
     intent, bpc = _intent(source, out)
     image = image.copy()
@@ -237,9 +239,9 @@ def _to_8bit(im: Image.Image) -> Image.Image:
     if im.mode.startswith("I;16") and im.mode != "I;16":
         im = im.convert("I")
     if im.mode == "I;16":
-        top = 65535
+        top: float = 65535
     else:
-        low, high = im.getextrema()
+        high = cast(float, im.getextrema()[1])  # one band: (low, high)
         top = 1.0 if im.mode == "F" and high <= 1.0 else (255 if high <= 255 else 65535 if high <= 65535 else high)
     if top != 255:
         im = im.point(lambda v: v * (255 / top))
@@ -251,6 +253,7 @@ def _cmyk_to_rgb(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             rgb = ImageCms.profileToProfile(im, source, srgb(), outputMode="RGB")
+            assert rgb is not None  # None only when converting in place
             return rgb, srgb().tobytes()
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass  # a broken profile: fall back to the plain formula

@@ -147,13 +147,12 @@ def develop(raw: rawpy.RawPy, renditions: Sequence[Rendition], mode: str, max_im
         return preview.decode(renditions)
     half = draft_size(renditions, stored, orientation) is not None
     with _libraw_messages() as printed:
+        failure: str | None = None
         try:
             pixels = raw.postprocess(use_camera_wb=True, output_color=rawpy.ColorSpace.sRGB, output_bps=8,
                                      gamma=SRGB_GAMMA, user_flip=0, half_size=half)
         except rawpy.LibRawError as exc:
             failure = _reason(exc)
-        else:
-            failure = None
     if failure is not None:
         said = "; ".join(dict.fromkeys(line for line in printed if line))
         raise InputError("decode", f"the RAW data could not be read (LibRaw: {failure}{': ' + said if said else ''})")
@@ -186,22 +185,24 @@ class _Preview:
             thumb = raw.extract_thumb()
         except rawpy.LibRawError as exc:
             return cls(f"LibRaw: {_reason(exc)}")
-        if thumb.format == rawpy.ThumbFormat.JPEG:
+        data = thumb.data  # bytes for a JPEG, an array for a bitmap
+        if thumb.format == rawpy.ThumbFormat.JPEG and isinstance(data, bytes):
             try:
-                with our_pixel_limit(), Image.open(io.BytesIO(thumb.data), formats=["JPEG"]) as jpeg:
+                with our_pixel_limit(), Image.open(io.BytesIO(data), formats=["JPEG"]) as jpeg:
                     size, exif, icc = jpeg.size, _carried_exif(jpeg), jpeg.info.get("icc_profile") or None
             except DECODE_ERRORS as exc:
                 reraise_unless_input(exc)
                 return cls(f"its JPEG cannot be read: {describe(exc)}")
-            too_many = too_many_pixels(size, max_image_pixels) or jpegscan.too_many_scans(thumb.data)
+            too_many = too_many_pixels(size, max_image_pixels) or jpegscan.too_many_scans(data)
             if too_many:
                 return cls(too_many)
-            found = cls("", jpeg=thumb.data, size=size, exif=exif, icc=icc)
-        elif thumb.format == rawpy.ThumbFormat.BITMAP and thumb.data.ndim == 3 and thumb.data.shape[2] == 3:
-            height, width, _ = thumb.data.shape
+            found = cls("", jpeg=data, size=size, exif=exif, icc=icc)
+        elif (thumb.format == rawpy.ThumbFormat.BITMAP and not isinstance(data, bytes)
+              and data.ndim == 3 and data.shape[2] == 3):
+            height, width, _ = data.shape
             if too_many := too_many_pixels((width, height), max_image_pixels):
                 return cls(too_many)
-            bitmap = Image.fromarray(thumb.data, "RGB")
+            bitmap = Image.fromarray(data, "RGB")
             found = cls("", bitmap=bitmap, size=bitmap.size)
         else:
             return cls(f"its preview is in a form hotfolder cannot use ({thumb.format.name})")
