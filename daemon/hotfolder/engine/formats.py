@@ -110,7 +110,7 @@ TABLE: tuple[Format, ...] = (
            quality=False, alpha=True, grey=True, animation=False, exif=True, xmp=True, icc=True,
            decoder=decoder("pillow:decode_deep"), same="png", default=True),
     Format("gif", ("gif",), "image/gif", pil="GIF", vips="gif",
-           quality=False, alpha=True, grey=True, animation=True, exif=False, xmp=True, icc=True,
+           quality=False, alpha=True, grey=True, animation=True, exif=False, xmp=False, icc=False,
            decoder=decoder("pillow:decode"), same="png"),
     Format("bmp", ("bmp",), "image/bmp", pil="BMP", vips=None,
            quality=False, alpha=True, grey=True, animation=False, exif=False, xmp=False, icc=False,
