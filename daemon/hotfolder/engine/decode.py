@@ -17,8 +17,6 @@ from hotfolder.engine.decoders import Decoded, Wanted, heif
 from hotfolder.engine.errors import InputError
 from hotfolder.engine.opening import open_image
 
-__all__ = ["decode", "Decoded", "DECODERS"]
-
 # Every decoder, imported with the engine (a forkserver that preloads it forks workers
 # with them loaded, pi-heif's Pillow plugin registered).
 DECODERS: dict[str, Callable[..., Decoded]] = {

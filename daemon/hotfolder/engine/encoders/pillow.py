@@ -35,7 +35,7 @@ def jpeg(im: Image.Image, encoding: Encoding) -> bytes:
         options["optimize"] = True
     if encoding.metadata.iim:
         options["extra"] = encoding.metadata.iim  # raw marker bytes: Pillow writes no APP13 itself
-    return _save(im, "JPEG", options, encoding.metadata)
+    return save(im, "JPEG", options, encoding.metadata)
 
 
 def png(im: Image.Image, encoding: Encoding) -> bytes:
@@ -45,18 +45,19 @@ def png(im: Image.Image, encoding: Encoding) -> bytes:
         info = PngImagePlugin.PngInfo()
         info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8", "replace"))
         options["pnginfo"] = info
-    return _save(im, "PNG", options, encoding.metadata, xmp=False)
+    return save(im, "PNG", options, encoding.metadata, xmp=False)
 
 
 def webp(im: Image.Image, encoding: Encoding) -> bytes:
-    return _save(im, "WEBP", {**ENCODER_OPTIONS["webp"], "quality": encoding.quality}, encoding.metadata)
+    return save(im, "WEBP", {**ENCODER_OPTIONS["webp"], "quality": encoding.quality}, encoding.metadata)
 
 
 def avif(im: Image.Image, encoding: Encoding) -> bytes:
-    return _save(im, "AVIF", {**ENCODER_OPTIONS["avif"], "quality": encoding.quality}, encoding.metadata)
+    return save(im, "AVIF", {**ENCODER_OPTIONS["avif"], "quality": encoding.quality}, encoding.metadata)
 
 
-def _save(im: Image.Image, pil_format: str, options: dict[str, Any], metadata: Embedded, *, xmp: bool = True) -> bytes:
+def save(im: Image.Image, pil_format: str, options: dict[str, Any], metadata: Embedded, *, xmp: bool = True) -> bytes:
+    """Pillow's save() with the metadata: for every encoder that writes through Pillow."""
     options["icc_profile"] = metadata.icc
     if metadata.exif:
         options["exif"] = metadata.exif
