@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -184,10 +185,11 @@ def to_target(im: Image.Image, icc: bytes | None, target: str) -> tuple[Image.Im
     return Image.frombytes(im.mode, im.size, converted.write_to_memory()), out
 
 
-def deep_to_target(open_frame, icc: bytes | None, target: str) -> tuple[resample.Frame, bytes | None]:
+def deep_to_target(open_frame: Callable[[], pyvips.Image], icc: bytes | None,
+                   target: str) -> tuple[resample.Frame, bytes | None]:
     """A 16-bit RGB(A) frame as 8 bits in `target`'s profile: converted from its 16 bits,
     or scaled (65535 → 255, rounded) when no conversion is due. `open_frame()` gives a new
-    libvips pipeline over the 16 bits (decode.Decoded.deep), run here in strips into the
+    libvips pipeline over the 16 bits (decoders.Decoded.deep), run here in strips into the
     8-bit frame, which is all that is kept."""
     source, out = conversion(icc, target)
     try:

@@ -164,7 +164,7 @@ def _within(image: Image.Image, budget: int) -> Image.Image:
 
 def _decode_mark(path: Path, data: bytes) -> Image.Image:
     """The watermark file's pixels (RGBA), held to the pixel limit (Pillow's, set from
-    max_image_pixels by decode.configure)."""
+    max_image_pixels by opening.configure)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
