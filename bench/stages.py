@@ -31,7 +31,7 @@ from PIL import Image, ImageCms, ImageFilter
 from bench import corpus
 from bench.timing import median_ms
 from hotfolder.config.model import SHARPEN_PRESETS, Rendition, Watermark
-from hotfolder.engine import colour, pipeline, resample, watermark
+from hotfolder.engine import colour, formats, pipeline, resample, watermark
 from hotfolder.engine import sharpen as sharpening
 
 WATERMARK = Watermark(text="© Example Studio", opacity=0.6, size=0.33, margin=0.02)  # the example config's
@@ -126,7 +126,8 @@ def stage_rows(src: Path, repeat: int) -> list[tuple[str, float, float, str]]:
          t(lambda: turned(vfit)), "Pillow, after resampling"),
         ("watermark: text mark, 400 px onto 1600×1200", t(lambda: pil_mark(fit.copy())) - t(fit.copy),
          t(lambda: to_pil(vmark.onto(vfit))) - t(lambda: to_pil(vfit.copy())), "Pillow (pastes the mark's box only)"),
-        ("alpha flattened onto white, 1600×1200 RGBA", t(lambda: colour.convert_for(rgba, "jpeg", (255, 255, 255))),
+        ("alpha flattened onto white, 1600×1200 RGBA",
+         t(lambda: colour.convert_for(rgba, formats.get("jpeg"), (255, 255, 255))),
          t(lambda: to_pil(vrgba.flatten(background=[255, 255, 255]))), "Pillow (rare: alpha sources)"),
         ("CMYK → sRGB through an ICC profile, 2000×1500",
          t(lambda: ImageCms.profileToProfile(cmyk, cms_source, colour.srgb(), outputMode="RGB")),

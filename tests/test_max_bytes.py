@@ -37,7 +37,7 @@ def recorded(monkeypatch) -> dict[int, int]:
 
     def watched(im, fmt, options):
         data = real(im, fmt, options)
-        tried[options["quality"]] = len(data)
+        tried[options.quality] = len(data)
         return data
 
     monkeypatch.setattr(encode, "_save", watched)

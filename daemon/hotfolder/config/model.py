@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hotfolder import redact
 from hotfolder.config.problems import Problem
+from hotfolder.engine import formats
 from hotfolder.errors import ExitCode, HotfolderError
 
 
@@ -23,13 +24,13 @@ class Operation(StrEnum):
     NONE = "none"
 
 
-FORMATS = ("jpeg", "png", "webp", "avif", "same")
+FORMATS = (*formats.OUTPUTS, formats.SAME)  # engine/formats: the table of formats
 
 
-INPUT_FORMATS = ("jpeg", "png", "webp", "tiff", "gif", "bmp", "avif", "heic", "raw")
+INPUT_FORMATS = formats.INPUTS
 
 
-DEFAULT_FORMATS = ("jpeg", "png", "webp", "tiff", "heic", "raw")
+DEFAULT_FORMATS = formats.DEFAULT_INPUTS
 
 
 class RawMode(StrEnum):

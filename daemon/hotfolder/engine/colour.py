@@ -28,12 +28,14 @@ from __future__ import annotations
 import functools
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pyvips
 from PIL import Image, ImageCms
 
-from hotfolder.engine import resample
+from hotfolder.engine import formats, resample
 from hotfolder.engine.errors import InputError, ProfileError
 
 SRGB, KEEP = "srgb", "keep"
@@ -139,13 +141,14 @@ def _is_srgb(icc: bytes) -> bool:
     if source is None:
         return False
     probe = ImageCms.profileToProfile(_PROBE, source, srgb(), renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC)
-    return all(abs(a - b) <= 1 for a, b in zip(probe.tobytes(), _PROBE.tobytes()))
+    assert probe is not None  # None only when converting in place
+    return all(abs(a - b) <= 1 for a, b in zip(probe.tobytes(), _PROBE.tobytes(), strict=True))
 
 
-def _intent(source: bytes, target: bytes) -> tuple[str, bool]:
+def _intent(source: bytes, target: bytes | None) -> tuple[str, bool]:
     """Perceptual where both profiles have it, else relative colorimetric with black point compensation."""
     perceptual = ImageCms.Intent.PERCEPTUAL
-    src, dst = _profile(source), _profile(target)
+    src, dst = _profile(source), (_profile(target) if target is not None else None)
     if (src is not None and dst is not None
             and ImageCms.isIntentSupported(src, perceptual, ImageCms.Direction.INPUT)
             and ImageCms.isIntentSupported(dst, perceptual, ImageCms.Direction.OUTPUT)):
@@ -182,10 +185,11 @@ def to_target(im: Image.Image, icc: bytes | None, target: str) -> tuple[Image.Im
     return Image.frombytes(im.mode, im.size, converted.write_to_memory()), out
 
 
-def deep_to_target(open_frame, icc: bytes | None, target: str) -> tuple[resample.Frame, bytes | None]:
+def deep_to_target(open_frame: Callable[[], pyvips.Image], icc: bytes | None,
+                   target: str) -> tuple[resample.Frame, bytes | None]:
     """A 16-bit RGB(A) frame as 8 bits in `target`'s profile: converted from its 16 bits,
     or scaled (65535 → 255, rounded) when no conversion is due. `open_frame()` gives a new
-    libvips pipeline over the 16 bits (decode.Decoded.deep), run here in strips into the
+    libvips pipeline over the 16 bits (decoders.Decoded.deep), run here in strips into the
     8-bit frame, which is all that is kept."""
     source, out = conversion(icc, target)
     try:
@@ -200,7 +204,7 @@ def deep_to_target(open_frame, icc: bytes | None, target: str) -> tuple[resample
         raise InputError("decode", str(exc).strip().splitlines()[0]) from None
 
 
-def _transform(image: pyvips.Image, source: bytes, target: str, out: bytes) -> pyvips.Image:
+def _transform(image: pyvips.Image, source: bytes, target: str, out: bytes | None) -> pyvips.Image:
     """`image` from `source` to 8 bits in `target` (whose profile is `out`)."""
     intent, bpc = _intent(source, out)
     image = image.copy()
@@ -237,9 +241,9 @@ def _to_8bit(im: Image.Image) -> Image.Image:
     if im.mode.startswith("I;16") and im.mode != "I;16":
         im = im.convert("I")
     if im.mode == "I;16":
-        top = 65535
+        top: float = 65535
     else:
-        low, high = im.getextrema()
+        high = cast(float, im.getextrema()[1])  # one band: (low, high)
         top = 1.0 if im.mode == "F" and high <= 1.0 else (255 if high <= 255 else 65535 if high <= 65535 else high)
     if top != 255:
         im = im.point(lambda v: v * (255 / top))
@@ -251,18 +255,20 @@ def _cmyk_to_rgb(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes
         try:
             source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
             rgb = ImageCms.profileToProfile(im, source, srgb(), outputMode="RGB")
+            assert rgb is not None  # None only when converting in place
             return rgb, srgb().tobytes()
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass  # a broken profile: fall back to the plain formula
     return im.convert("RGB"), None
 
 
-def convert_for(im: Image.Image, fmt: str, background: tuple[int, int, int]) -> Image.Image:
-    """The mode the encoder of `fmt` needs; alpha is flattened onto `background` for JPEG."""
-    if fmt == "jpeg" and im.mode in ("LA", "RGBA"):
+def convert_for(im: Image.Image, fmt: formats.Format, background: tuple[int, int, int]) -> Image.Image:
+    """The mode the encoder of `fmt` needs: alpha flattened onto `background` where the
+    format keeps none (JPEG), grey as RGB where it has no grey (WebP, AVIF)."""
+    if not fmt.alpha and im.mode in ("LA", "RGBA"):
         flat = Image.new("RGB", im.size, background)
         flat.paste(im, (0, 0), im)
         return flat
-    if fmt in ("webp", "avif") and im.mode in ("L", "LA"):
+    if not fmt.grey and im.mode in ("L", "LA"):
         return im.convert("RGB" if im.mode == "L" else "RGBA")
     return im

@@ -1,70 +1,46 @@
-"""Encode an output with Pillow, at the settings chosen by measurement.
+"""Encode an output with its format's encoder (engine/formats, engine/encoders), at the
+rendition's quality; with `max_bytes`, at the highest quality that fits.
 
-Pillow encodes: measured, its JPEG encoder (libjpeg-turbo) writes a 1600×1200 q85 frame
-faster than libvips' jpegsave, and its WebP at method 2 is on par with libvips at
-effort 2 (bench/stages.py); and Pillow writes exactly the EXIF, XMP and ICC that
-`metadata.save_options` chose.
+`max_bytes`: one encode at `quality`; if it is too long, a bisection over [30, quality):
+at most ⌈log2(quality − 30)⌉ + 1 more encodes (7 for q85), each a real encode, so the
+output is always one measured to fit (DESIGN.md, "The engine", says why not a secant).
 """
 from __future__ import annotations
 
-import io
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from PIL import Image
 
-from hotfolder.config.model import Rendition, SetMetadata
-from hotfolder.engine.decode import PIL_FORMATS
+from hotfolder.config.model import Rendition
+from hotfolder.engine import formats
+from hotfolder.engine.encoders import Embedded, Encoding
 from hotfolder.engine.errors import ENCODE_ERRORS, InputError, describe, reraise_unless_input
-from hotfolder.engine.metadata import Metadata, save_options
+from hotfolder.engine.formats import Format
 
-# Fast settings of no visible loss (bench/pipeline_speed.py --encoders).
-ENCODER_OPTIONS = {
-    "jpeg": {"optimize": False, "progressive": False},
-    "webp": {"method": 2},
-    "avif": {"speed": 9, "max_threads": 1},  # speed 8 is 4x slower for 9% less; one worker per core uses every core
-    "png": {"compress_level": 3},
+# Every encoder, imported with the engine (as engine/decode's decoders).
+ENCODERS: dict[str, Callable[[Image.Image, Encoding], bytes]] = {
+    f.name: f.encoder.resolve() for f in formats.TABLE if f.encoder is not None
 }
-
-
-def encode(im: Image.Image, fmt: str, rendition: Rendition, meta: Metadata,
-           credits: SetMetadata | None = None, notes: list[str] | None = None) -> bytes:
-    options = dict(ENCODER_OPTIONS[fmt])
-    if fmt != "png":
-        options["quality"] = rendition.quality
-    if fmt == "jpeg":
-        options.update(jpeg_options(rendition))
-    options.update(save_options(fmt, rendition, meta, credits, notes))
-    im.info = {}  # Pillow falls back to info (comment, transparency, ...): only what we pass is written
-    if rendition.max_bytes is not None and fmt != "png":
-        return encode_within(im, fmt, rendition, options)
-    return _save(im, fmt, options)
-
-
-def _save(im: Image.Image, fmt: str, options: dict) -> bytes:
-    buffer = io.BytesIO()
-    try:
-        im.save(buffer, format=PIL_FORMATS[fmt], **options)
-    except ENCODE_ERRORS as exc:  # e.g. WebP refuses sides over 16383 pixels
-        reraise_unless_input(exc)
-        raise InputError("encode", f"{fmt} output: {describe(exc)}") from None
-    return buffer.getvalue()
-
-
-# --- max_bytes and progressive ------------------------------------------------------
-
 MIN_QUALITY = 30  # below this a photo shows its blocks: the file fails instead
 
 
-def jpeg_options(rendition: Rendition) -> dict:
-    """`progressive` (libjpeg optimises a progressive file's Huffman tables in any case)."""
-    return {"progressive": True, "optimize": True} if rendition.progressive else {}
+def encode(im: Image.Image, fmt: Format, rendition: Rendition, metadata: Embedded) -> bytes:
+    """`im` (in the mode `fmt` takes) encoded as `rendition` asks, carrying `metadata`."""
+    im.info = {}  # Pillow falls back to info (comment, transparency, ...): only what we pass is written
+    encoding = Encoding(rendition.quality if fmt.quality else None, metadata, progressive=rendition.progressive)
+    if rendition.max_bytes is None or encoding.quality is None:
+        return _save(im, fmt, encoding)
+    return encode_within(im, fmt, rendition, encoding, rendition.max_bytes)
 
 
-# Optimised Huffman tables, for the search only: measured on the bench corpus (1600 px),
-# they make a file 0.3 % smaller at q85, 1-3 % at q50, 5-11 % at q30 (about one quality
-# step where the search lands), for 5-10 ms more an encode (bench/stages.py): a file
-# that fits at its quality does not pay for them.
-SEARCH_OPTIONS = {"jpeg": {"optimize": True}}
+def _save(im: Image.Image, fmt: Format, encoding: Encoding) -> bytes:
+    """One encode: every one passes here (the tests watch it)."""
+    try:
+        return ENCODERS[fmt.name](im, encoding)
+    except ENCODE_ERRORS as exc:  # e.g. WebP refuses sides over 16383 pixels
+        reraise_unless_input(exc)
+        raise InputError("encode", f"{fmt.name} output: {describe(exc)}") from None
 
 
 @dataclass(frozen=True)
@@ -74,17 +50,18 @@ class Fit:
     encodes: int  # how many encodes the search took, the first at the rendition's quality included
 
 
-def encode_within(im: Image.Image, fmt: str, rendition: Rendition, options: dict) -> bytes:
-    """The encoding at the highest quality ≤ `rendition.quality` that is at most
-    `max_bytes` long; InputError naming the rendition, the limit and the smallest size
-    reached if even quality 30 is longer."""
-    searched = {**options, **SEARCH_OPTIONS.get(fmt, {})}
-    fit = highest_fitting(lambda q: _save(im, fmt, options if q == rendition.quality else {**searched, "quality": q}),
-                          rendition.max_bytes, rendition.quality, f"rendition {rendition.name}: {fmt.upper()}")
-    return fit.data
+def encode_within(im: Image.Image, fmt: Format, rendition: Rendition, encoding: Encoding, limit: int) -> bytes:
+    """The encoding at the highest quality ≤ `rendition.quality` that is at most `limit`
+    bytes long; InputError naming the rendition, the limit and the smallest size reached
+    if even quality 30 is longer."""
+    def encode_at(quality: int) -> bytes:
+        trial = encoding if quality == rendition.quality else replace(encoding, quality=quality, search=True)
+        return _save(im, fmt, trial)
+
+    return highest_fitting(encode_at, limit, rendition.quality, f"rendition {rendition.name}: {fmt.name.upper()}").data
 
 
-def highest_fitting(encode_at, limit: int, quality: int, what: str) -> Fit:
+def highest_fitting(encode_at: Callable[[int], bytes], limit: int, quality: int, what: str) -> Fit:
     """Bisection over the quality: `encode_at(q)` is tried at `quality` first, then at
     most ⌈log2(quality − 30)⌉ + 1 more times (7 for quality 85, 8 for 100). The size
     grows with the quality (nearly always; where it does not, the result is still an

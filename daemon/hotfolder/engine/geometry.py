@@ -6,11 +6,13 @@ No pixels here, no library: plain arithmetic that the tests check exhaustively.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import TypeVar
 
 from hotfolder.config.model import Rendition
 
+T = TypeVar("T")
 # EXIF orientation 5..8 store the picture on its side: width and height swap.
 SIDEWAYS = (5, 6, 7, 8)
 
@@ -37,7 +39,7 @@ def plan(rendition: Rendition, size: tuple[int, int]) -> Plan:
         if not rendition.upscale:
             scale = min(scale, 1.0)
     elif op == "scale":
-        scale = rendition.scale  # explicit: `upscale` only guards fit and fill
+        scale = _given(rendition.scale, rendition, "scale")  # explicit: `upscale` only guards fit and fill
     else:
         scale = 1.0
     out = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -47,7 +49,7 @@ def plan(rendition: Rendition, size: tuple[int, int]) -> Plan:
 
 
 def _plan_fill(rendition: Rendition, w: int, h: int) -> Plan:
-    box_w, box_h = rendition.width, rendition.height
+    box_w, box_h = _given(rendition.width, rendition, "width"), _given(rendition.height, rendition, "height")
     if w * box_h > h * box_w:  # wider than the box: crop the sides
         crop_w, crop_h = h * box_w / box_h, float(h)
     else:
@@ -62,6 +64,13 @@ def _plan_fill(rendition: Rendition, w: int, h: int) -> Plan:
     fx, fy = crop_w / w, crop_h / h
     crop = ((1 - fx) / 2, (1 - fy) / 2, (1 + fx) / 2, (1 + fy) / 2)
     return Plan(rendition, (w * scale, h * scale), crop, out)
+
+
+def _given(value: T | None, rendition: Rendition, key: str) -> T:
+    """A key the config requires for this operation (fill: width and height; scale: scale)."""
+    if value is None:
+        raise ValueError(f"rendition {rendition.name}: operation {rendition.operation} without {key}")
+    return value
 
 
 def oriented_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:

@@ -17,11 +17,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 from hotfolder.config.model import Rendition, SetMetadata
-from hotfolder.engine import iptc, location, orient, rights
-from hotfolder.engine.decode import JPEG_FORMATS, PIL_FORMATS
+from hotfolder.engine import formats, iptc, location, orient, rights
+from hotfolder.engine.encoders import Embedded
 from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 from hotfolder.engine.xmp import Packet, Unreadable, q
 
@@ -43,7 +43,7 @@ class Metadata:
     xmp: bytes | None
     iim: iptc.Iim | None = None  # a JPEG's IPTC-IIM (engine/iptc)
 
-    def with_icc(self, icc: bytes | None) -> "Metadata":
+    def with_icc(self, icc: bytes | None) -> Metadata:
         return self if icc == self.icc else replace(self, icc=icc)
 
 
@@ -63,41 +63,24 @@ def read_metadata(im: Image.Image) -> Metadata:
     except DECODE_ERRORS as exc:
         reraise_unless_input(exc)
         raise InputError("orient", f"the EXIF data is corrupt: {describe(exc)}") from None
-    return Metadata(format=_config_format(im.format), orientation=orient.valid(orientation),
+    known = formats.of_pil(im.format)
+    return Metadata(format=known.name if known is not None else "png", orientation=orient.valid(orientation),
                     exif=raw, icc=icc, xmp=xmp, iim=iptc.read(im.info.get("photoshop")))
 
 
-def _config_format(pil_format: str | None) -> str:
-    if pil_format in JPEG_FORMATS:
-        return "jpeg"
-    for name, pil in PIL_FORMATS.items():
-        if pil == pil_format:
-            return name
-    return "png"
-
-
-def save_options(fmt: str, rendition: Rendition, meta: Metadata, credits: SetMetadata | None = None,
-                 notes: list[str] | None = None) -> dict:
-    """The metadata arguments of Pillow's save() for one output. `credits`: the rights
-    fields to write (engine/rights.py); `notes` gets what the user should hear of."""
-    options: dict = {"icc_profile": meta.icc}
+def embedded(fmt: formats.Format, rendition: Rendition, meta: Metadata, credits: SetMetadata | None = None,
+             notes: list[str] | None = None) -> Embedded:
+    """What one output in `fmt` carries. `credits`: the rights fields to write
+    (engine/rights.py); `notes` gets what the user should hear of."""
+    icc = meta.icc if fmt.icc else None
     if rendition.metadata == "strip-all" and credits is None:
-        return options
+        return Embedded(icc=icc)
     notes = [] if notes is None else notes
     exif, xmp = _output_exif_xmp(rendition, meta, credits, notes)
-    if exif:
-        options["exif"] = exif
-    if xmp:
-        if fmt == "png":
-            info = PngImagePlugin.PngInfo()
-            info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8", "replace"))
-            options["pnginfo"] = info
-        else:
-            options["xmp"] = xmp
-    if fmt == "jpeg" and meta.iim is not None and rendition.metadata in ("keep", "strip-gps"):
-        if segment := iptc.output_segment(meta.iim, rendition.metadata == "strip-gps", credits, notes):
-            options["extra"] = segment  # raw marker bytes: Pillow writes no APP13 itself
-    return options
+    iim = None
+    if fmt.iptc and meta.iim is not None and rendition.metadata in ("keep", "strip-gps"):
+        iim = iptc.output_segment(meta.iim, rendition.metadata == "strip-gps", credits, notes) or None
+    return Embedded(exif=exif if fmt.exif else b"", xmp=xmp if fmt.xmp else None, icc=icc, iim=iim)
 
 
 def _output_exif_xmp(rendition: Rendition, meta: Metadata, credits: SetMetadata | None,

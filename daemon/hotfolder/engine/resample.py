@@ -31,6 +31,8 @@ REDUCING_GAP = 3.0  # box-shrink first only beyond 3x (Pillow's reducing_gap, as
 BANDS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 
 _configured = False
+# Packed pixels: libvips' write_to_memory(), `pack`'s strips, a RAW's develop read in place.
+Packed = bytes | bytearray | memoryview
 
 
 def use_threads(threads: int) -> None:
@@ -54,7 +56,7 @@ def warm_up() -> None:
 class Frame:
     """One frame, in Pillow or libvips or both, each made from the other on demand."""
 
-    def __init__(self, pil: Image.Image | None = None, *, data: bytes = b"",
+    def __init__(self, pil: Image.Image | None = None, *, data: Packed = b"",
                  mode: str = "", size: tuple[int, int] = (0, 0)):
         self._pil = pil
         self.given = pil is not None  # a Pillow image we were handed (the decoded frame), not one made here
@@ -85,7 +87,7 @@ class Frame:
     def vips(self) -> pyvips.Image:
         if self._vips is None:
             if not self._data:
-                self._data = pack(self._pil)
+                self._data = pack(self.pil())
             self._vips = pyvips.Image.new_from_memory(self._data, *self.size, BANDS[self.mode], "uchar")
         return self._vips
 

@@ -103,6 +103,8 @@ def mark_image(wm: Watermark, width: int) -> Image.Image:
     if wm.text is not None:
         key: tuple = ("text", wm.text, width, wm.opacity)
     else:
+        if wm.image is None:  # the config gives every mark a text or an image
+            raise ValueError("a watermark without a text or an image")
         path = Path(wm.image)
         digest, data = _digest(path)
         key = ("image", digest, width, wm.opacity)
@@ -162,7 +164,7 @@ def _within(image: Image.Image, budget: int) -> Image.Image:
 
 def _decode_mark(path: Path, data: bytes) -> Image.Image:
     """The watermark file's pixels (RGBA), held to the pixel limit (Pillow's, set from
-    max_image_pixels by decode.configure)."""
+    max_image_pixels by opening.configure)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -205,10 +207,11 @@ def text_glyphs(text: str, width: int) -> Image.Image:
     the same size as the mark."""
     probe = ImageFont.load_default(size=100)
     length = max(1.0, probe.getlength(text))
-    font = ImageFont.load_default(size=max(4, round(100 * width / length)))
+    size = max(4, round(100 * width / length))
+    font = ImageFont.load_default(size=size)
     left, top, right, bottom = font.getbbox(text)
-    pad = max(2, round(font.size / 6))
-    glyphs = Image.new("L", (max(1, right - left) + 2 * pad, max(1, bottom - top) + 2 * pad), 0)
+    pad = max(2, round(size / 6))
+    glyphs = Image.new("L", (max(1, int(right - left)) + 2 * pad, max(1, int(bottom - top)) + 2 * pad), 0)
     ImageDraw.Draw(glyphs).text((pad - left, pad - top), text, font=font, fill=255)
     return glyphs
 

@@ -93,7 +93,13 @@ class Packet:
         return cls(root, tuple(prefixes))
 
     def descriptions(self) -> list[ET.Element]:
-        return self.root.find(RDF).findall(DESCRIPTION)
+        return self._rdf().findall(DESCRIPTION)
+
+    def _rdf(self) -> ET.Element:
+        rdf = self.root.find(RDF)
+        if rdf is None:  # parse() refuses a packet without one, new() makes one
+            raise Unreadable("no rdf:RDF element")
+        return rdf
 
     def find(self, prop: Property) -> ET.Element | str | None:
         """The property's element, or its value when written as an attribute."""
@@ -136,7 +142,7 @@ class Packet:
         """Set `prop` to a text, or to a copy of another packet's element (or attribute
         value) for it, replacing whatever the packet held."""
         self.remove(prop)
-        descriptions = self.descriptions() or [ET.SubElement(self.root.find(RDF), DESCRIPTION, {ABOUT: ""})]
+        descriptions = self.descriptions() or [ET.SubElement(self._rdf(), DESCRIPTION, {ABOUT: ""})]
         if isinstance(value, ET.Element):
             descriptions[0].append(copy.deepcopy(value))
             return

@@ -1,6 +1,6 @@
 """Camera RAW input, through rawpy (LibRaw): the embedded JPEG preview, or a develop.
 
-A file is a RAW by its extension (`RAW_SUFFIXES`); LibRaw then reads the bytes and
+A file is a RAW by its extension (its entry in engine/formats); LibRaw then reads the bytes and
 refuses, with its own reason, what is not a RAW it knows. Opening reads the header only
 (sizes, the flip), so the pixel limit is checked before any pixel is unpacked.
 
@@ -31,22 +31,26 @@ import io
 import os
 import tempfile
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
 from hotfolder.config.model import Rendition
 from hotfolder.engine import jpegscan, orient
+from hotfolder.engine.colour import srgb_icc
+from hotfolder.engine.decoders import Decoded, Wanted
 from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 from hotfolder.engine.geometry import SIDEWAYS, draft_size, oriented_size, plans_for
+from hotfolder.engine.metadata import Metadata
+from hotfolder.engine.opening import draft, our_pixel_limit, too_many_pixels
 from hotfolder.engine.resample import Frame
 
 if TYPE_CHECKING:
     import rawpy
 
-RAW_SUFFIXES = {"dng", "cr2", "cr3", "nef", "nrw", "arw", "raf", "orf", "rw2", "pef", "srw"}
 # LibRaw's flip (dcraw's: bit 2 transposes, bits 0 and 1 mirror) as an EXIF orientation.
 FLIP_TO_ORIENTATION = {0: 1, 1: 2, 3: 3, 2: 4, 4: 5, 6: 6, 7: 7, 5: 8}
 SRGB_GAMMA = (2.4, 12.92)  # LibRaw's default is BT.709's (2.222, 4.5)
@@ -74,8 +78,14 @@ def _rawpy():
     return rawpy
 
 
-def is_raw(src: Path) -> bool:
-    return src.suffix.lower().lstrip(".") in RAW_SUFFIXES
+def decode(src: Path, header: None, wanted: Wanted) -> Decoded:
+    """The RAW's pixels as `wanted.raw_mode` chooses (see the module's doc). `header` is
+    None: Pillow does not open a RAW, LibRaw does (and checks the pixel limit)."""
+    with open_raw(src, wanted.max_image_pixels) as opened:
+        got = develop(opened, wanted.renditions, wanted.raw_mode, wanted.max_image_pixels)
+    icc = srgb_icc() if got.srgb else got.icc
+    meta = Metadata(format="raw", orientation=got.orientation, exif=got.exif, icc=icc, xmp=None)
+    return Decoded(meta, got.size, frame=got.image)
 
 
 def _reason(exc: Exception) -> str:
@@ -115,18 +125,11 @@ def open_raw(src: Path, max_image_pixels: int) -> rawpy.RawPy:
         raise InputError("open", f"not a camera RAW that LibRaw can read (LibRaw: {_reason(exc)})") from None
     except rawpy.LibRawError as exc:
         raise InputError("open", f"LibRaw: {_reason(exc)}") from None
-    too_many = _too_many_pixels((raw.sizes.width, raw.sizes.height), max_image_pixels)
+    too_many = too_many_pixels((raw.sizes.width, raw.sizes.height), max_image_pixels)
     if too_many:
         raw.close()
         raise InputError("open", too_many)
     return raw
-
-
-def _too_many_pixels(size: tuple[int, int], max_image_pixels: int) -> str | None:
-    width, height = size
-    if width * height <= max_image_pixels:
-        return None
-    return f"{width}x{height} is {width * height:,} pixels, more than max_image_pixels ({max_image_pixels:,})"
 
 
 def develop(raw: rawpy.RawPy, renditions: Sequence[Rendition], mode: str, max_image_pixels: int) -> Developed:
@@ -144,13 +147,12 @@ def develop(raw: rawpy.RawPy, renditions: Sequence[Rendition], mode: str, max_im
         return preview.decode(renditions)
     half = draft_size(renditions, stored, orientation) is not None
     with _libraw_messages() as printed:
+        failure: str | None = None
         try:
             pixels = raw.postprocess(use_camera_wb=True, output_color=rawpy.ColorSpace.sRGB, output_bps=8,
                                      gamma=SRGB_GAMMA, user_flip=0, half_size=half)
         except rawpy.LibRawError as exc:
             failure = _reason(exc)
-        else:
-            failure = None
     if failure is not None:
         said = "; ".join(dict.fromkeys(line for line in printed if line))
         raise InputError("decode", f"the RAW data could not be read (LibRaw: {failure}{': ' + said if said else ''})")
@@ -178,29 +180,29 @@ class _Preview:
         like any image's (LibRaw hands out a bitmap preview of whatever size its tags say,
         zero-filled past the file's end: 121 MP from a 8 KB DNG), and a JPEG's scans to
         engine/jpegscan's limit, before any pixel is copied or decoded."""
-        from hotfolder.engine.decode import our_pixel_limit  # decode imports this module
-
         rawpy = _rawpy()
         try:
             thumb = raw.extract_thumb()
         except rawpy.LibRawError as exc:
             return cls(f"LibRaw: {_reason(exc)}")
-        if thumb.format == rawpy.ThumbFormat.JPEG:
+        data = thumb.data  # bytes for a JPEG, an array for a bitmap
+        if thumb.format == rawpy.ThumbFormat.JPEG and isinstance(data, bytes):
             try:
-                with our_pixel_limit(), Image.open(io.BytesIO(thumb.data), formats=["JPEG"]) as jpeg:
+                with our_pixel_limit(), Image.open(io.BytesIO(data), formats=["JPEG"]) as jpeg:
                     size, exif, icc = jpeg.size, _carried_exif(jpeg), jpeg.info.get("icc_profile") or None
             except DECODE_ERRORS as exc:
                 reraise_unless_input(exc)
                 return cls(f"its JPEG cannot be read: {describe(exc)}")
-            too_many = _too_many_pixels(size, max_image_pixels) or jpegscan.too_many_scans(thumb.data)
+            too_many = too_many_pixels(size, max_image_pixels) or jpegscan.too_many_scans(data)
             if too_many:
                 return cls(too_many)
-            found = cls("", jpeg=thumb.data, size=size, exif=exif, icc=icc)
-        elif thumb.format == rawpy.ThumbFormat.BITMAP and thumb.data.ndim == 3 and thumb.data.shape[2] == 3:
-            height, width, _ = thumb.data.shape
-            if too_many := _too_many_pixels((width, height), max_image_pixels):
+            found = cls("", jpeg=data, size=size, exif=exif, icc=icc)
+        elif (thumb.format == rawpy.ThumbFormat.BITMAP and not isinstance(data, bytes)
+              and data.ndim == 3 and data.shape[2] == 3):
+            height, width, _ = data.shape
+            if too_many := too_many_pixels((width, height), max_image_pixels):
                 return cls(too_many)
-            bitmap = Image.fromarray(thumb.data, "RGB")
+            bitmap = Image.fromarray(data, "RGB")
             found = cls("", bitmap=bitmap, size=bitmap.size)
         else:
             return cls(f"its preview is in a form hotfolder cannot use ({thumb.format.name})")
@@ -216,8 +218,6 @@ class _Preview:
 
     def decode(self, renditions: Sequence[Rendition]) -> Developed:
         """Its pixels; a JPEG at the smallest DCT scale that covers every rendition."""
-        from hotfolder.engine.decode import draft  # decode imports this module
-
         if self.bitmap is not None:
             return Developed(self.bitmap, self.size, self.orientation, self.exif, srgb=False)
         try:

@@ -14,7 +14,8 @@ show such a file.
 
 Colour: an ICC profile (`prof`/`rICC`) is read like a JPEG's; a file that describes its
 colours by code (`nclx`) with the Display P3 primaries gets libvips' P3 profile.
-10- and 12-bit images are decoded to 16 bits (`load_deep`), for the colour conversion.
+10- and 12-bit images are decoded to 16 bits by pi-heif, once (`DeepPixels`), for the
+colour conversion; libvips reads libheif's buffer in place.
 """
 from __future__ import annotations
 
@@ -22,30 +23,55 @@ from pathlib import Path
 
 import pi_heif
 import pyvips
-from PIL import Image
+from PIL import Image, ImageFile
 
 from hotfolder.engine import colour
-from hotfolder.engine.errors import InputError
+from hotfolder.engine.decoders import Decoded, Wanted
+from hotfolder.engine.decoders.pillow import eight_bit
+from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
+from hotfolder.engine.metadata import read_metadata
+from hotfolder.engine.opening import load
 
-PIL_FORMAT = "HEIF"
 # How libheif words a refusal by its security limits (image size, tiles, boxes, memory),
 # which pi-heif raises as a RuntimeError ("Memory allocation error: Security limit
 # exceeded: Image size 70000x70000 exceeds the maximum image size 1073741824\n").
 SECURITY_LIMIT = "Security limit exceeded:"
 NCLX_P3 = 12  # colour_primaries: SMPTE EG 432-1, Display P3's
-NCLX_SRGB = {1, 2}  # BT.709 (sRGB's), unspecified
 
 pi_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
 
 def use_threads(threads: int) -> None:
     """libheif's decoding threads (for a HEIC made of a grid of tiles, as phones write them):
-    as many as this file has cores, 1 on a busy daemon."""
+    as many as this file has cores, 1 on a busy daemon. pi-heif reads them when it opens a
+    file, so engine/decode sets them before opening any (its format is not known yet)."""
     pi_heif.options.DECODE_THREADS = max(1, threads)
 
 
+def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
+    size = header.size  # before load: pi-heif sets the decoded image's
+    if is_deep(header):
+        deep = _deep_pixels(src)
+        return Decoded(read_metadata(header).with_icc(profile(header)), size, deep=deep)
+    try:
+        load(header)
+    except RuntimeError as exc:  # pi-heif's, for libheif's errors other than bad data
+        raise failure(exc) from None
+    return eight_bit(header, size, read_metadata(header).with_icc(profile(header)))
+
+
+def _deep_pixels(src: Path) -> DeepPixels:
+    try:
+        return DeepPixels(src)
+    except RuntimeError as exc:
+        raise failure(exc) from None
+    except DECODE_ERRORS as exc:
+        reraise_unless_input(exc)
+        raise InputError("decode", describe(exc).splitlines()[0]) from None
+
+
 def is_deep(im: Image.Image) -> bool:
-    return im.format == PIL_FORMAT and im.info.get("bit_depth", 8) > 8
+    return im.info.get("bit_depth", 8) > 8
 
 
 def profile(im: Image.Image) -> bytes | None:

@@ -1,0 +1,66 @@
+"""The formats Pillow decodes whole: PNG, TIFF, WebP, GIF, BMP, AVIF; and `eight_bit`,
+which every Pillow decoder ends with (modes brought to L, LA, RGB or RGBA).
+
+Pillow decodes: measured, its `draft()` decode of a 12 MP JPEG at 1/2 scale is faster
+than libvips' `shrink=2` (bench/stages.py), and it keeps what a hostile file meets in
+one place (engine/opening).
+
+16-bit RGB(A) PNGs and TIFFs (`decode_deep`): Pillow has no 16-bit RGB mode and would
+keep only the top 8 bits, so after Pillow has read and checked the header, libvips
+decodes their pixels at 16 bits for the colour conversion (engine/colour.deep_to_target),
+in strips, straight into the 8-bit frame each target profile needs: the 16 bits are
+never all in memory (a 100 MP 16-bit PNG peaked at 2 GB when they were).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyvips
+from PIL import Image, ImageFile
+
+from hotfolder.engine.colour import normalise_mode
+from hotfolder.engine.decoders import Decoded, Wanted
+from hotfolder.engine.metadata import Metadata, read_metadata
+from hotfolder.engine.opening import load
+
+# Deep (16-bit per sample) RGB layouts of Pillow's PNG and TIFF readers.
+DEEP_RAWMODES = ("RGB;16", "RGBA;16", "RGBX;16")
+
+
+def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
+    """WebP, GIF, BMP, AVIF (and 8-bit PNG and TIFF): the first frame, whole."""
+    size = header.size
+    load(header)
+    return eight_bit(header, size, read_metadata(header))
+
+
+def decode_deep(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
+    """PNG and TIFF: 16-bit RGB(A) read by libvips (see the module's doc), else as `decode`."""
+    if not _rawmode(header).startswith(DEEP_RAWMODES):
+        return decode(src, header, wanted)
+    return Decoded(read_metadata(header), header.size, deep=lambda: _vips_open(src))
+
+
+def eight_bit(im: Image.Image, size: tuple[int, int], meta: Metadata) -> Decoded:
+    """A decoded Pillow image in a mode the engine works in, with the profile that now
+    describes it (a CMYK image is converted to sRGB)."""
+    frame, icc = normalise_mode(im, meta.icc)
+    return Decoded(meta.with_icc(icc), size, frame=frame)
+
+
+def _rawmode(im: ImageFile.ImageFile) -> str:
+    """How the first tile's samples are laid out in the file (Pillow's name, e.g. "RGB;16B")."""
+    if not im.tile:
+        return ""
+    args = im.tile[0].args
+    return str(args[0] if isinstance(args, tuple) else args)
+
+
+def _vips_open(src: Path) -> pyvips.Image:
+    """A 16-bit PNG or TIFF's first image, to be read once from top to bottom by libvips
+    (the header is Pillow's and passed its checks). A truncated or corrupt file fails
+    when the pipeline runs (colour.deep_to_target)."""
+    image = pyvips.Image.new_from_file(str(src), access="sequential", fail_on="error")
+    if image.format != "ushort" or image.bands not in (3, 4):
+        image = image.colourspace("rgb16").cast("ushort")
+    return image

@@ -1,0 +1,135 @@
+"""Opening a source safely, the one place a hostile file meets Pillow before its decoder:
+the formats accepted (`formats=`), the pixel limit read from the header before any pixel
+is allocated, animations, a JPEG's scans counted before libjpeg runs, and the messages
+users know. Every decoder (engine/decoders) starts from here; a RAW's LibRaw header and
+its embedded preview are held to the same pixel limit and scan count.
+
+The pixel limit is ours for every format (`max_image_pixels`, checked from the header):
+Pillow's own check is lifted while a source is opened, so its message never stands in
+for ours; it stays the backstop for any other image the process opens.
+"""
+from __future__ import annotations
+
+import contextlib
+import mmap
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from PIL import Image, ImageFile
+
+from hotfolder.config.model import Rendition
+from hotfolder.engine import formats, jpegscan, orient
+from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
+from hotfolder.engine.geometry import draft_size
+
+
+def configure(max_image_pixels: int) -> None:
+    """Set Pillow's decompression-bomb limit; call once per process."""
+    Image.MAX_IMAGE_PIXELS = max_image_pixels
+
+
+@contextlib.contextmanager
+def our_pixel_limit() -> Iterator[None]:
+    """Pillow's decompression-bomb check lifted while a source is opened: ours, from the same
+    header, says "more than max_image_pixels" for every format (Pillow's would say its own)."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+
+
+def too_many_pixels(size: tuple[int, int], max_image_pixels: int) -> str | None:
+    """Why a picture of `size` is refused, or None."""
+    width, height = size
+    if width * height <= max_image_pixels:
+        return None
+    return f"{width}x{height} is {width * height:,} pixels, more than max_image_pixels ({max_image_pixels:,})"
+
+
+def open_image(src: Path, accepted_formats: Sequence[str], max_image_pixels: int,
+               animation: str) -> ImageFile.ImageFile:
+    """Open the header only, refusing formats not accepted, bombs and (if asked) animations."""
+    pil_names = [f.pil for f in map(formats.get, accepted_formats) if f.pil is not None]
+    try:
+        with warnings.catch_warnings(), our_pixel_limit():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(src, formats=pil_names)
+    except Image.UnidentifiedImageError:
+        raise InputError("open", _unaccepted_reason(src, accepted_formats)) from None
+    except DECODE_ERRORS as exc:
+        reraise_unless_input(exc)
+        raise InputError("open", describe(exc)) from None
+    try:
+        if reason := too_many_pixels(im.size, max_image_pixels):
+            raise InputError("open", reason)
+        _check_animation(im, animation)
+    except BaseException:
+        im.close()
+        raise
+    return im
+
+
+def _unaccepted_reason(src: Path, accepted_formats: Sequence[str]) -> str:
+    """Say which format the file is if it is one we know but this config refuses."""
+    accepted = ", ".join(accepted_formats)
+    others = [f.pil for f in formats.TABLE if f.pil is not None and f.name not in accepted_formats]
+    if others:
+        try:
+            with warnings.catch_warnings(), our_pixel_limit():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(src, formats=others) as probe:
+                    known = formats.of_pil(probe.format)
+                    name = known.name if known is not None else str(probe.format).lower()
+                    return f"format {name} is not accepted (accepted: {accepted})"
+        except DECODE_ERRORS as exc:
+            reraise_unless_input(exc)
+    if src.stat().st_size == 0:
+        return "the file is empty"
+    return f"not an image in an accepted format (accepted: {accepted})"
+
+
+def _check_animation(im: Image.Image, animation: str) -> None:
+    known = formats.of_pil(im.format)
+    if animation != "fail" or known is None or not known.animation:
+        return
+    try:
+        animated = getattr(im, "is_animated", False)
+    except DECODE_ERRORS as exc:
+        reraise_unless_input(exc)
+        raise InputError("open", describe(exc)) from None
+    if animated:
+        raise InputError("open", "the image is animated, and this folder is set to `animation: fail`")
+
+
+def check_scans(src: Path) -> None:
+    """Refuse a JPEG with more scans than libjpeg should run (engine/jpegscan), from its
+    markers, before any is decoded."""
+    with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        reason = jpegscan.too_many_scans(data)
+    if reason is not None:
+        raise InputError("decode", reason)
+
+
+def draft(im: Image.Image, renditions: Sequence[Rendition], orientation: int | None = None) -> None:
+    """Ask libjpeg for the smallest DCT scale (1/8..1) still covering every rendition.
+
+    A JPEG's EXIF precedes its pixels, so the orientation is known before decoding (a RAW's
+    preview is turned by the RAW's flip, given as `orientation`)."""
+    o = orient.orientation(im) if orientation is None else orientation
+    size = draft_size(renditions, im.size, o)
+    if size is not None:
+        im.draft(im.mode, size)
+
+
+def load(im: Image.Image) -> None:
+    """Decode the pixels; a truncated or corrupt file fails here."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im.load()
+    except DECODE_ERRORS as exc:
+        reraise_unless_input(exc)
+        raise InputError("decode", describe(exc)) from None

@@ -1,0 +1,22 @@
+"""Step: what the output carries (`metadata`, `set_metadata`): the source's EXIF, XMP,
+ICC and IPTC-IIM as the policy keeps them, the rights fields written over them
+(`{year}`, `{folder}` filled in), as far as the output's format holds each
+(engine/metadata, engine/rights; Pillow's EXIF reader, xml.etree).
+
+Light to import: Pillow is imported with the first rendition.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hotfolder.engine.steps.work import Work
+
+
+def apply(work: Work) -> Work:
+    from hotfolder.engine import metadata, rights  # Pillow: see the module's doc
+
+    source, rendition = work.source, work.rendition
+    credits = rights.credits_for(rendition.set_metadata, source.meta.exif, source.folder)
+    notes = list(work.notes)
+    carried = metadata.embedded(work.format, rendition, source.meta.with_icc(work.icc), credits, notes)
+    return replace(work, metadata=carried, notes=tuple(notes))

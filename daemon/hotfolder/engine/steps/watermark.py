@@ -1,0 +1,20 @@
+"""Step: the watermark (`watermark`), a text or image mark composited onto its box
+(engine/watermark, Pillow); drawn on a copy when the frame is another rendition's too.
+
+Light to import: Pillow is imported with the first watermarked rendition.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hotfolder.engine.steps.work import Work
+
+
+def apply(work: Work) -> Work:
+    spec = work.rendition.watermark
+    if spec is None:
+        return work
+    from hotfolder.engine.watermark import apply_watermark  # Pillow: see the module's doc
+
+    image = work.pixels.copy() if work.shared else work.pixels  # never draw on a frame other renditions reuse
+    return replace(work, image=apply_watermark(image, spec), shared=False)
