@@ -22,7 +22,7 @@ from pathlib import Path
 
 from hotfolder import redact
 from hotfolder.arrival.watcher import Watcher
-from hotfolder.backend import Backend, Ended, Finished, Lost
+from hotfolder.backend import Backend, BootFailure, Ended, Finished, Lost
 from hotfolder.config import load, reloadable
 from hotfolder.config.model import Config, ConfigError, Folder
 from hotfolder.errors import HotfolderError
@@ -31,11 +31,10 @@ from hotfolder.ops.ops import Ops
 from hotfolder.runtime import log, systemd
 from hotfolder.spool import owners as names
 from hotfolder.status import Status
+from hotfolder.supervisor.folder_slots import FolderSlots
 from hotfolder.supervisor.instance import SnapshotWriter, lock_instance
 from hotfolder.supervisor.ledger import Ledger
 from hotfolder.supervisor.locks import AlreadyRunning, lock_folder
-from hotfolder.workers.counters import FolderSlots
-from hotfolder.workers.pool import BootFailure
 
 TICK = 0.05  # seconds the loop waits for the backend's events before looking at the rest
 MIN_WAIT = 0.005  # the shortest wait: a candidate due now is looked at in the next turn
