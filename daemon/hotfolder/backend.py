@@ -18,20 +18,28 @@
     healthy()       for the systemd watchdog
     idle()          nothing submitted is unfinished
 
-`LocalPool` (workers/pool.py) and `ClusterBackend` (cluster/backend.py) implement it;
-the service (supervisor/service.py) and batch mode (workers/batch.py) use nothing else
-of them.
+`LocalPool` (workers/pool.py) and `ClusterBackend` (cluster/backend.py) implement it,
+registered by name in BACKENDS; the service (supervisor/service.py) and batch mode
+(workers/batch.py) use nothing else of them. Importing this module loads neither: a
+backend's module is imported when it is opened (the pool's brings the engine, the
+cluster's Celery).
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
-from typing import Protocol, Self
+from typing import Protocol, Self, cast
 
 from hotfolder.config.model import Config, Folder
 from hotfolder.errors import HotfolderError
 from hotfolder.jobs import Job, Result, Verdict
 
 MAX_FOLDERS = 256  # distinct folder names one daemon counts (slots in the shared counts; never reused)
+
+BACKENDS = {  # name -> "module:class", imported only when opened
+    "local": "hotfolder.workers.pool:LocalPool",
+    "cluster": "hotfolder.cluster.backend:ClusterBackend",
+}
 
 
 class BootFailure(HotfolderError):
@@ -116,3 +124,13 @@ class Backend(Protocol):
     def healthy(self) -> bool: ...
     def idle(self) -> bool: ...
 
+
+def backend_class(name: str) -> type[Backend]:
+    """The backend registered as `name` (BACKENDS), its module imported now."""
+    module, _, attr = BACKENDS[name].partition(":")
+    return cast("type[Backend]", getattr(importlib.import_module(module), attr))
+
+
+def open_backend(config: Config, log_format: str = "json", log_level: str = "info") -> Backend:
+    """The backend `config` asks for: the cluster head's with cluster.enabled, else the local pool."""
+    return backend_class("cluster" if config.cluster.enabled else "local").for_config(config, log_format, log_level)

@@ -12,17 +12,10 @@ def cmd_run(args) -> int:
     systemd.scrub_environ()  # before any process starts: only we may talk to systemd
     cfg = load.load(args.config)
     log.setup(args.log_format, args.log_level)
+    from hotfolder.backend import open_backend  # the pool, or the cluster head's (Celery only in cluster mode)
     from hotfolder.supervisor.service import Service  # imported late: check-config and status stay light
 
-    if cfg.cluster.enabled:  # the head: claims here, renders on `hotfolder worker` machines
-        from hotfolder.cluster.backend import ClusterBackend  # Celery only in cluster mode
-
-        backend = ClusterBackend(cfg)
-    else:
-        from hotfolder.workers.pool import LocalPool
-
-        backend = LocalPool(cfg.workers, cfg.queue_bound, cfg.file_timeout, args.log_format, args.log_level)
-    return Service(cfg, backend).run()
+    return Service(cfg, open_backend(cfg, args.log_format, args.log_level)).run()
 
 
 def cmd_worker(args) -> int:
