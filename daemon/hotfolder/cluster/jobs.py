@@ -94,12 +94,6 @@ class Records:
                     out.append(record)
         return out
 
-    def count(self) -> int:
-        try:
-            return sum(1 for n in os.listdir(self.dir) if n.endswith(".json") and not n.startswith("."))
-        except FileNotFoundError:
-            return 0
-
 
 # --- the shared root ----------------------------------------------------------
 

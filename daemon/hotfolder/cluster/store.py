@@ -134,10 +134,6 @@ class Store:
     def release(self, job: str, me: Holder) -> None:
         self._release(keys=[self._k("lease", job)], args=[str(me)])
 
-    def holder(self, job: str) -> Holder | None:
-        value = self.r.get(self._k("lease", job))
-        return Holder.parse(_text(value)) if value else None
-
     def leases(self) -> dict[str, Holder]:
         out = {}
         prefix = self._k("lease", "")
