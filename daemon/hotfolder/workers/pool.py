@@ -46,10 +46,8 @@ from hotfolder.workers.counters import Counters, Owed, SharedInt
 from hotfolder.workers.mailbox import Broken, Mailbox
 from hotfolder.workers.messages import Declined, Done, Message, Ready, Starting
 from hotfolder.workers.slots import Book, Slot
-from hotfolder.workers.wedge import WEDGE_AFTER, LockProbe
+from hotfolder.workers.wedge import LockProbe
 from hotfolder.workers.worker import consume
-
-__all__ = ["WEDGE_AFTER", "BootFailure", "LocalPool"]  # the tests' (and the service's, once) names
 
 # Never fork the main process: it runs watchdog threads. A forkserver is a clean,
 # single-threaded process started once; it forks workers with Pillow already
