@@ -20,7 +20,8 @@ import pytest
 from PIL import Image, ImageCms
 
 from hotfolder.backend import Finished, Lost, Started
-from hotfolder.workers.pool import WEDGE_AFTER, LocalPool
+from hotfolder.workers.pool import LocalPool
+from hotfolder.workers.wedge import WEDGE_AFTER
 from tests.harness import REPO, files_under, wait_for
 from tests.test_disk_full import _mount_tmpfs, _umount
 from tests.test_pool import FULL, make_folder, make_jobs, pool  # noqa: F401 - `pool` is a fixture

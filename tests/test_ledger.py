@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from hotfolder.config.model import Config, Folder, Rendition
-from hotfolder.jobs import Job, Result, temp_tag
-from hotfolder.supervisor.ledger import Ledger, next_attempt
+from hotfolder.jobs import Job, Result, next_attempt, temp_tag
+from hotfolder.supervisor.ledger import Ledger
 from hotfolder.workers.counters import Counters
 
 
@@ -72,8 +72,8 @@ def test_output_folder_problem_gives_back_pauses_and_is_not_counted(ledger):
     f = ledger.folder
     job = ledger.claim(f, drop(f, "a.jpg"))
     ledger.settle(job, Result(job.id, False, error="no space left", step="write", retry_later=True))
-    assert (f.inbox / "a.jpg").exists() and ledger.paused(ledger.pause_until - 0.01)
-    assert ledger.message.startswith("claiming paused")
+    assert (f.inbox / "a.jpg").exists() and ledger.gate.paused(ledger.gate.pause_until - 0.01)
+    assert ledger.gate.message.startswith("claiming paused")
     assert ledger.counters.snapshot() == (0, 0)
 
 
