@@ -54,7 +54,7 @@ from hotfolder.workers.worker import consume
 # imported, so a dead worker is replaced in tens of milliseconds.
 START_METHOD: Final = "forkserver"
 PRELOAD = ["hotfolder.workers.worker", "hotfolder.engine.pipeline", "PIL.Image", "PIL.JpegImagePlugin",
-           "rawpy"]  # LibRaw and numpy: ~80 ms to import, once here rather than in each worker (engine/raw)
+           "rawpy"]  # LibRaw and numpy: ~80 ms to import, once here rather than in each worker (engine/decoders/raw)
 HEALTH_EVERY = 1.0  # seconds between probes of the shared locks
 MAX_BOOT_FAILURES = 5  # workers failing before they are ready: stop, don't flap
 
