@@ -20,10 +20,8 @@ from hotfolder.spool import nofollow
 from hotfolder.spool.folders import swapped_folder
 from hotfolder.spool.fsnames import is_ignored_path, walk_files
 
-# A file written but never closed (a stalled upload) is taken after this long
-# without any change, rather than waiting forever.
-OPEN_WRITER_GRACE = 60.0
-
+# A file written but never closed (a stalled upload) is taken after the folder's
+# `stalled_after` (60 s by default) without any change, rather than waiting forever.
 
 EMPTY_FILE_GRACE = 5.0  # a zero-byte file is likely still being created
 
@@ -39,11 +37,17 @@ class Candidate:
     closed: bool | None = None
     recheck: float = 0.0  # the kernel said a writer holds it open: ask again then
     lease: Backoff = field(default_factory=lambda: Backoff(LEASE_RECHECK_FIRST, LEASE_RECHECK))
+    # Given back cut short (see hold): not taken before then unless it changes from `held_as`.
+    held_until: float = 0.0
+    held_as: tuple[int, int, int] = (-1, -1, -1)  # size, mtime_ns, inode when given back
+    stirred: bool = False  # an event came since it was held: look whether it changed
 
-    def due(self, quiet: float) -> float:
+    def due(self, quiet: float, stalled: float) -> float:
         """When `Inbox.ready` may take it, as far as is known now (the same rules)."""
+        if self.held_until and not self.stirred:
+            return self.held_until  # or sooner: an event of its writer wakes us
         if self.closed is False:
-            return self.changed + OPEN_WRITER_GRACE  # or sooner: its close event wakes us
+            return self.changed + stalled  # or sooner: its close event wakes us
         if self.size == 0:
             return max(self.recheck, self.changed + EMPTY_FILE_GRACE)
         return max(self.recheck, self.changed + quiet)
@@ -76,6 +80,7 @@ class Inbox:
             cand = self._pending.get(path)
             if cand is not None:
                 cand.changed = now
+                cand.stirred = True
                 if kind_known:
                     cand.closed = closed
             elif len(self._pending) < self.max_pending:
@@ -111,6 +116,37 @@ class Inbox:
         keeps its "open" mark."""
         if _lstat(path) is not None:
             self.note(path, kind_known=False)
+
+    def hold(self, path: Path, until: float) -> None:
+        """A file given back cut short (it failed as truncated: its writer may go on, as FTP
+        resume and `cat >>` loops do after a close): not taken again before `until` (the
+        folder's stalled_after) unless it changes; then the usual rules apply, so it is
+        taken once it is closed and quiet again, as one file. Called from the loop, right
+        after the file came back, before any scan could take it."""
+        st = _lstat(path)
+        if st is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            cand = self._pending.get(path)
+            if cand is None:
+                if len(self._pending) >= self.max_pending:
+                    return  # no room: a rescan takes it, and it fails if it did not grow (the ledger knows)
+                cand = self._pending[path] = Candidate(path, changed=now)
+            cand.held_until, cand.held_as, cand.stirred = until, _identity(st), False
+            cand.size, cand.mtime_ns, cand.changed = st.st_size, st.st_mtime_ns, now
+
+    def _held(self, cand: Candidate, st: os.stat_result, now: float) -> bool:
+        """Whether a held candidate stays held; a change ends the hold (the quiet period runs
+        from now), and so does the end of the hold (then it is taken as it is)."""
+        if _identity(st) != cand.held_as:
+            cand.held_until, cand.size, cand.mtime_ns, cand.changed = 0.0, st.st_size, st.st_mtime_ns, now
+            return True  # grown: taken once quiet, by the usual rules, from the next look
+        if now < cand.held_until:
+            cand.stirred = False  # unchanged: asleep again until the hold ends or an event comes
+            return True
+        cand.held_until = 0.0
+        return False
 
     def forget(self, path: Path) -> None:
         """A file left the inbox (deleted, claimed, moved away): its candidate goes, unless
@@ -156,7 +192,7 @@ class Inbox:
         """Up to `limit` paths whose size and mtime held still for the quiet period."""
         now = time.monotonic() if now is None else now
         self._fill_from_scan(now)
-        quiet = self.folder.quiet_period
+        quiet, stalled = self.folder.quiet_period, self.folder.stalled_after
         out: list[Path] = []
         gone: list[Path] = []
         with self._lock:
@@ -165,7 +201,7 @@ class Inbox:
             if len(out) >= limit:
                 break
             first_look = cand.size < 0
-            if not first_look and now < cand.due(quiet):
+            if not first_look and now < cand.due(quiet, stalled):
                 continue  # not yet (no lstat: a flood of waiting files costs nothing)
             st = _lstat(cand.path)
             if st is None:
@@ -174,10 +210,15 @@ class Inbox:
             if stat.S_ISDIR(st.st_mode):
                 gone.append(cand.path)
                 continue
+            if cand.held_until:
+                if self._held(cand, st, now):
+                    continue
+                out.append(cand.path)  # unchanged for stalled_after: taken as it is (and fails)
+                continue
             seen = (st.st_size, st.st_mtime_ns)
-            if cand.closed is False and now - cand.changed < OPEN_WRITER_GRACE:
+            if cand.closed is False and now - cand.changed < stalled:
                 continue  # still open for writing: wait for its close event
-            if now - cand.changed < OPEN_WRITER_GRACE and open_for_writing(cand.path):
+            if now - cand.changed < stalled and open_for_writing(cand.path):
                 # Events can miss a writer (a scan after a start or a reload, a rename
                 # or a hard link of a file still open elsewhere, whose close the inbox
                 # never sees): the kernel knows better. Ask it again soon, then less often.
@@ -227,9 +268,13 @@ class Inbox:
     def next_due(self) -> float | None:
         """When the soonest candidate's quiet period ends (monotonic), so the loop can
         look at it then instead of at its next tick."""
-        quiet = self.folder.quiet_period
+        quiet, stalled = self.folder.quiet_period, self.folder.stalled_after
         with self._lock:
-            return min((c.due(quiet) for c in self._pending.values()), default=None)
+            return min((c.due(quiet, stalled) for c in self._pending.values()), default=None)
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int]:
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 def _lstat(path: Path) -> os.stat_result | None:

@@ -252,6 +252,7 @@ class Folder:
     on_success: OnSuccess = OnSuccess.ARCHIVE
     watch: WatchMode = WatchMode.AUTO
     quiet_period: float = 0.1
+    stalled_after: float = 60.0  # a writer paused this long (file open, or cut short and given back) is done
     rescan_interval: float = 30.0
     output_mode: int = 0o644
     output_group: str | None = None

@@ -25,7 +25,12 @@ KEYS = (
     Key("watch", Choice(WatchMode), WatchMode.AUTO,
         "`inotify`, `poll`, or `auto`: polls on network file systems (NFS, SMB/CIFS, sshfs, 9p, …), read from "
         "the mount table"),
-    Key("quiet_period", Float(lo=0.0, hi=3600), 0.1, "seconds a closed file must stay unchanged"),
+    Key("quiet_period", Float(lo=0.0, hi=3600), 0.1,
+        "seconds a closed file must stay unchanged; raise it above the pauses of a writer that closes between "
+        "chunks (FTP resume, `cat >>` loops, some NAS clients): [writers](#dropping-files)"),
+    Key("stalled_after", Float(lo=1.0, hi=86400), 60.0,
+        "seconds a writer may pause before its file is taken as it is: one held open without a change, or one "
+        "that turned out cut short (given back to the inbox to grow; it fails as truncated if it does not)"),
     Key("rescan_interval", Float(lo=0.1, hi=86400), 30.0, "a full rescan of the inbox, the safety net for missed "
                                                           "events"),
     Key("output_mode", Mode(), 0o644, "file mode of the outputs (quote it)"),
