@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hotfolder.arrival import rules
 from hotfolder.arrival.lease import LEASE_RECHECK, LEASE_RECHECK_FIRST, open_for_writing
 from hotfolder.arrival.waker import Waker
 from hotfolder.backoff import Backoff
@@ -18,7 +19,7 @@ from hotfolder.config.model import Folder
 from hotfolder.runtime import log
 from hotfolder.spool import nofollow
 from hotfolder.spool.folders import swapped_folder
-from hotfolder.spool.fsnames import is_ignored_path, walk_files
+from hotfolder.spool.fsnames import walk_files
 
 # A file written but never closed (a stalled upload) is taken after the folder's
 # `stalled_after` (60 s by default) without any change, rather than waiting forever.
@@ -73,7 +74,7 @@ class Inbox:
 
     # -- called from the observer thread
     def note(self, path: Path, closed: bool | None = None, kind_known: bool = True) -> None:
-        if is_ignored_path(path, self.folder.inbox):
+        if rules.ignored(self.folder, path):
             return
         now = time.monotonic()
         with self._lock:
@@ -169,7 +170,8 @@ class Inbox:
             if not self._rescan_due.is_set() and now < self._next_rescan:
                 return
             self._rescan_due.clear()
-            self._scan = walk_files(self.folder.inbox, self._unreadable)
+            folder = self.folder
+            self._scan = walk_files(folder.inbox, self._unreadable, skip=lambda name: rules.ignored_name(folder, name))
             self._next_rescan = now + self.folder.rescan_interval
         with self._lock:
             room = self.max_pending - len(self._pending)

@@ -96,6 +96,7 @@ LINES = {
                                    f"joined on; {e.get('action')}",
     "file_cut_short_replaced": lambda e: f"{e.get('file')}: {e.get('action')}",
     "requeued": _requeued,
+    "file_passed_through": lambda e: f"archived {e.get('file')} as it is (pass_through)",
     "claim_failed": lambda e: f"could not take {e.get('file')}: {e.get('reason')}",
     "claiming_paused": lambda e: f"taking new files paused for {e.get('retry_in_s')} s: {e.get('reason')}",
     "ready": _ready,

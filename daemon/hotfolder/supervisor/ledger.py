@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from hotfolder.arrival import rules
 from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, Verdict, next_attempt, temp_tag
 from hotfolder.ops.notices import Hook, Notice, NoticeKind, ignore
@@ -131,6 +132,9 @@ class Ledger:
             if joined is not None or awaiting in self.tracked:
                 return joined
         try:
+            if rules.passes_through(folder, path):  # a video, a sidecar: archived as it is
+                self._passed_through(folder, path, moves.pass_through(folder, path))
+                return None
             claimed = moves.claim(folder, path)
         except moves.Refused as exc:
             rel = path.relative_to(folder.inbox).as_posix()
@@ -155,6 +159,11 @@ class Ledger:
                   self.config.accepted_formats, self.config.max_image_pixels)
         self.tracked[job.id] = Tracked(job, claimed)
         return job
+
+    def _passed_through(self, folder: Folder, path: Path, where: Path | None) -> None:
+        if where is not None:
+            self.log.info("file_passed_through", folder=folder.name, file=fsnames.display(
+                path.relative_to(folder.inbox).as_posix()), archived=fsnames.display(str(where)), outcome="archived")
 
     def _join(self, tracked: Tracked, piece: Path) -> Job | None:
         """Join an inbox file onto the claimed file cut short that awaits it (unfinished.py):

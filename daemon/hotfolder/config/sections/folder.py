@@ -4,10 +4,19 @@ from __future__ import annotations
 from typing import Any
 
 from hotfolder.config.keys import Key, as_fields, read_keys
-from hotfolder.config.model import Animation, Folder, NameClash, OnSuccess, RawMode, WatchMode
+from hotfolder.config.model import (
+    DEFAULT_IGNORE,
+    DEFAULT_PASS_THROUGH,
+    Animation,
+    Folder,
+    NameClash,
+    OnSuccess,
+    RawMode,
+    WatchMode,
+)
 from hotfolder.config.reader import Context, Reader, built, recorded, section
 from hotfolder.config.sections import rendition
-from hotfolder.config.values import Choice, Float, Group, Items, Mode, Path_, Text, resolve
+from hotfolder.config.values import Choice, Float, Globs, Group, Items, Mode, Path_, Text, resolve
 
 _WHERE = "which folders may lie in which: [where the folders may lie](#the-folders-a-files-life)"
 
@@ -43,6 +52,13 @@ KEYS = (
     Key("raw", Choice(RawMode), RawMode.AUTO,
         "camera RAWs: `preview` (the embedded JPEG), `develop` (LibRaw: camera white balance, sRGB), or `auto` "
         "(the preview when it is as large as the largest rendition needs, else a develop)"),
+    Key("ignore", Globs(), DEFAULT_IGNORE,
+        "file name patterns left alone in the inbox, never a failure (a folder so named: everything in it); "
+        "case does not matter; hidden names (`.DS_Store`, `._*`) and temp names are always ignored: "
+        "[what a card dump holds](#dropping-files)"),
+    Key("pass_through", Globs(), DEFAULT_PASS_THROUGH,
+        "file name patterns moved to `archive/` untouched (videos, sidecars), never rendered nor failed; with "
+        "`on_success: delete` they are left in the inbox. A list replaces the default: repeat what you keep"),
     Key("renditions", Items(rendition.read, "renditions"), (), "a list, below",
         required="is required: a non-empty list of renditions"),
 )
