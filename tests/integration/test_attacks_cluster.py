@@ -3,7 +3,7 @@ the config rendered other outputs unnoticed (640 px and an extra rendition on on
 160 px on another), and a node lacking a folder left its file in processing/ for ever,
 with a message naming the wrong cause. Also a head's reload of its cluster keys.
 
-The real thing, as tests/test_cluster.py: redis-server, the head and `hotfolder worker`
+The real thing, as tests/integration/test_cluster.py: redis-server, the head and `hotfolder worker`
 processes, each node with its own copy of the config.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from tests.harness import files_under, wait_for
-from tests.test_cluster import Cluster, cluster_factory, pytestmark, redis_client, redis_server  # noqa: F401 - fixtures
+from tests.integration.test_cluster import Cluster, cluster_factory, pytestmark, redis_client, redis_server  # noqa: F401 - fixtures
 
 EXTRA_RENDITION = """\
       - name: extra

@@ -22,8 +22,8 @@ from PIL import Image, ImageCms
 from hotfolder.backend import Finished, Lost, Started
 from hotfolder.workers.pool import WEDGE_AFTER, LocalPool
 from tests.harness import REPO, files_under, wait_for
-from tests.test_disk_full import _mount_tmpfs, _umount
-from tests.test_pool import FULL, make_folder, make_jobs, pool  # noqa: F401 - `pool` is a fixture
+from tests.integration.test_disk_full import _mount_tmpfs, _umount
+from tests.process.test_pool import FULL, make_folder, make_jobs, pool  # noqa: F401 - `pool` is a fixture
 
 # ---------------------------------------------------------------------------------------------
 # 18. One hung worker rebuilt the whole pool

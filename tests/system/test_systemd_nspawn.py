@@ -2,7 +2,7 @@
 
 Slow and root-only, so marked `systemd` (the default run skips it). Run it with
 
-    sudo python -m pytest -m systemd tests/test_systemd_nspawn.py     # or .ci/systemd-nspawn.sh test
+    sudo python -m pytest -m systemd tests/system/test_systemd_nspawn.py     # or .ci/systemd-nspawn.sh test
 
 Needs: systemd-nspawn (apt: systemd-container), debootstrap, nsenter (util-linux),
 and access to a Debian mirror and to PyPI from the host the first time. The root file
@@ -27,11 +27,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import wait_for
+from tests.harness import REPO, wait_for
 
 pytestmark = pytest.mark.systemd
 
-REPO = Path(__file__).resolve().parent.parent
 HELPER = REPO / ".ci" / "systemd-nspawn.sh"
 CACHE = Path(os.environ.get("HOTFOLDER_NSPAWN_CACHE", Path.home() / ".cache" / "hotfolder-nspawn"))
 CONFIG = "/etc/hotfolder/hotfolder.yaml"

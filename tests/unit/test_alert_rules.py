@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from hotfolder.ops.metrics import Metrics
 from hotfolder.status import Status
+from tests.harness import REPO
 
-RULES = Path(__file__).resolve().parent.parent / "docs" / "alerts.yml"
+RULES = REPO / "docs" / "alerts.yml"
 PROMETHEUS_OWN = {"up"}
 FUNCTIONS = {"increase", "rate", "sum", "by", "on", "and", "histogram_quantile", "without"}
 

@@ -491,13 +491,13 @@ def test_a_path_longer_than_path_max_reaches_failed_with_its_reason(daemon_facto
 
 @pytest.fixture
 def cluster(tmp_path):
-    """A head and one worker (tests/test_cluster.py's Cluster) on a real redis-server."""
+    """A head and one worker (tests/integration/test_cluster.py's Cluster) on a real redis-server."""
     from tests.redis_server import RedisServer
 
     if RedisServer.binary is None and not os.environ.get("HOTFOLDER_REQUIRE_REDIS"):
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
     pytest.importorskip("celery", reason="the cluster extra is not installed (pip install -e '.[cluster]')")
-    from tests.test_cluster import Cluster
+    from tests.integration.test_cluster import Cluster
 
     server = RedisServer(tmp_path / "redis").start()
     c = Cluster(tmp_path / "c", server)
@@ -512,7 +512,7 @@ def cluster(tmp_path):
 def test_a_forged_cluster_job_record_cannot_take_or_place_a_file_outside_the_folders(cluster):
     """Anyone who can write the shared root's job records writes `rel` and `src`: a worker
     takes the original from its processing/ + a checked name, never from the record's path."""
-    from tests.test_cluster import send_again
+    from tests.integration.test_cluster import send_again
 
     c = cluster
     c.start_head()

@@ -12,8 +12,8 @@ import pytest
 
 from hotfolder.config import load, model
 from hotfolder.config.model import ConfigError
+from tests.harness import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 UNIT = REPO / "systemd" / "hotfolder-worker.service"
 
 FOLDERS = textwrap.dedent("""\

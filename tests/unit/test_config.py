@@ -10,8 +10,7 @@ import pytest
 from hotfolder.cli import commands
 from hotfolder.config.load import describe_changes, load, parse
 from hotfolder.config.model import ConfigError
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.harness import REPO
 
 BASE = """
 folders:

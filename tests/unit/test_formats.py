@@ -18,7 +18,7 @@ from hotfolder.engine import pipeline
 from hotfolder.engine.colour import srgb_icc
 from hotfolder.engine.pipeline import InputError
 from tests import sources
-from tests.harness import log_events
+from tests.harness import REPO, log_events
 from tests.imaging import BLUE, GREY, RED, marked, photo, stored_as
 from tests.rendering import ALL_FORMATS, R, near, run, run_one
 
@@ -299,9 +299,8 @@ def test_the_example_config_renders_heic_raw_and_wide_gamut_files_and_fails_brok
     """What a new user drops: iPhone HEICs, a DNG and two other RAWs, P3 and Adobe RGB
     files, a corrupt HEIC and a truncated RAW; through `hotfolder process` on the
     example config, as it is."""
-    repo = Path(__file__).resolve().parent.parent
     (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "hotfolder.yaml").write_text((repo / "config" / "hotfolder.yaml").read_text())
+    (tmp_path / "config" / "hotfolder.yaml").write_text((REPO / "config" / "hotfolder.yaml").read_text())
     drops = tmp_path / "drops"
     drops.mkdir()
     upright = marked((900, 600))

@@ -264,7 +264,7 @@ def photo_with_metadata(path: Path) -> Path:
 @pytest.mark.parametrize("metadata", ["keep", "strip-gps", "strip-all"])
 def test_icc_profile_is_always_kept(tmp_path, fmt, metadata):
     # color_profile: keep writes the source's own profile; srgb (the default) writes the
-    # compact sRGB one for an sRGB source, its pixels unchanged (see tests/test_colour.py).
+    # compact sRGB one for an sRGB source, its pixels unchanged (see tests/unit/test_colour.py).
     from hotfolder.engine.colour import srgb_icc
 
     src = photo_with_metadata(tmp_path / "p.jpg")

@@ -10,7 +10,8 @@ import pytest
 
 from hotfolder.config.load import describe_changes, load
 from hotfolder.config.model import SHARPEN_PRESETS, ConfigError, SetMetadata, Sharpen
-from tests.test_config import BASE
+from tests.harness import REPO
+from tests.unit.test_config import BASE
 
 HEAD = BASE  # one folder, shop, with one rendition, web
 
@@ -130,7 +131,7 @@ def test_a_reload_says_what_changed_in_the_new_keys(tmp_path):
 
 
 def test_the_example_config_shows_every_new_key_and_is_valid_with_them_on(tmp_path):
-    example = (Path(__file__).resolve().parent.parent / "config" / "hotfolder.yaml").read_text()
+    example = (REPO / "config" / "hotfolder.yaml").read_text()
     keys = ("sharpen", "progressive", "max_bytes", "set_metadata", "artist", "copyright", "credit",
             "usage_terms", "size_of", "crop", "metadata")
     lines = []

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.harness import REPO
+
 UNIT = REPO / "systemd" / "hotfolder.service"
 SYSUSERS = REPO / "systemd" / "hotfolder.sysusers"
 TMPFILES = REPO / "systemd" / "hotfolder.tmpfiles"
