@@ -1,4 +1,5 @@
-"""The fixtures: a leak check on child processes, and a real daemon factory.
+"""The fixtures of every tier: a leak check on child processes, and a real daemon factory;
+and each test marked with its tier, the folder it lives in (`pytest -m "not integration"`).
 
 The helpers they use live in tests/harness.py (`from tests.harness import ...`).
 """
@@ -7,12 +8,23 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.harness import Daemon, _become_subreaper, _descendants, _is_hotfolder, _reap_zombies
 
 _become_subreaper()
+
+TIERS = ("unit", "process", "integration", "system")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: the tier's mark must be there by then
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = Path(item.path).parent.name
+        if tier in TIERS:
+            item.add_marker(tier)
 
 
 def _own_multiprocessing_servers() -> set[int]:
