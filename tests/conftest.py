@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import textwrap
 import time
 from pathlib import Path
 
@@ -84,3 +85,28 @@ def daemon_factory(tmp_path):
             d.proc.wait(5)
             for pid in _descendants(d.proc.pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+CHECKOUT_CONFIG = """
+state_dir: ../var/state
+workers: 1
+folders:
+  - name: photos
+    inbox: ../var/inbox
+    output: ../var/output
+    archive: ../var/archive
+    failed: ../var/failed
+    renditions:
+      - {name: web, size: 64, format: jpeg}
+"""
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A folder laid out like a checkout, the current directory: ./config/hotfolder.yaml
+    (folders in ./var), no $HOTFOLDER_CONFIG."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "hotfolder.yaml").write_text(textwrap.dedent(CHECKOUT_CONFIG))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOTFOLDER_CONFIG", raising=False)
+    return tmp_path

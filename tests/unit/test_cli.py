@@ -2,46 +2,16 @@
 from __future__ import annotations
 
 import io
-import os
-import pty
 import re
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from hotfolder.cli import commands
 from hotfolder.config import load, model
 from hotfolder.config import locate as configfile
 from hotfolder.runtime.progress import CLEAR, Progress
 from hotfolder.spool import moves
-
-CONFIG = """
-state_dir: var/state
-workers: 1
-folders:
-  - name: photos
-    inbox: var/inbox
-    output: var/output
-    archive: var/archive
-    failed: var/failed
-    renditions:
-      - {name: web, size: 64, format: jpeg}
-"""
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    """A folder laid out like a checkout: ./config/hotfolder.yaml; no $HOTFOLDER_CONFIG."""
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "hotfolder.yaml").write_text(textwrap.dedent(CONFIG).replace("var/", "../var/"))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv(configfile.ENV, raising=False)
-    return tmp_path
-
 
 # --- which config ------------------------------------------------------------
 
@@ -155,42 +125,3 @@ def test_lines_written_through_the_bar_go_above_it():
     assert f"{CLEAR}12:00:00 failed x.jpg: bad\n{CLEAR}[" in screen
     for line in screen.replace(CLEAR, "\n").splitlines():
         assert not ("[" in line and "failed" in line), line  # never on one line
-
-
-def run_on_a_terminal(argv: list[str], cwd: Path) -> tuple[int, str]:
-    """Run with stderr on a real pseudo-terminal, as in a person's shell."""
-    main, child = pty.openpty()
-    proc = subprocess.Popen(argv, stdin=child, stdout=child, stderr=child, cwd=cwd, close_fds=True)
-    os.close(child)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(main, 65536)
-        except OSError:  # the child closed its side
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(main)
-    return proc.wait(60), out.decode("utf-8", "replace")
-
-
-@pytest.mark.integration
-def test_process_counts_a_missing_path_and_keeps_the_bar_apart(home):
-    batch = home / "batch"
-    batch.mkdir()
-    for i in range(3):
-        Image.new("RGB", (320, 240), (i * 60, 80, 120)).save(batch / f"IMG_{i}.jpg")
-    (batch / "bad.jpg").write_bytes(b"\xff\xd8 not really")
-    code, screen = run_on_a_terminal([sys.executable, "-m", "hotfolder", "process", "batch", "missing.jpg"], home)
-    assert code == 1, screen
-    lines = [ln for ln in screen.replace(CLEAR, "\n").replace("\r", "\n").splitlines() if ln.strip()]
-    bars = [ln for ln in lines if ln.startswith("[")]
-    said = [ln for ln in lines if not ln.startswith("[")]
-    assert bars and bars[-1].startswith("[" + "#" * 30 + "] 4/4"), lines
-    assert all(re.fullmatch(r"\[[#.]{30}\] \d/4  [\d.]+ files/s", b) for b in bars), bars  # nothing else on them
-    assert said[0].startswith("hotfolder: using config/hotfolder.yaml")
-    assert re.fullmatch(r"\d\d:\d\d:\d\d (\x1b\[33m)?failed missing\.jpg: no such file or folder(\x1b\[0m)?", said[1])
-    assert re.fullmatch(r"\d\d:\d\d:\d\d (\x1b\[33m)?failed bad\.jpg: .*", said[2]), said
-    assert re.fullmatch(r"processed 3 of 5 file\(s\) in .* into .*; 1 failed, 1 not found", said[3]), said
-    assert len(said) == 4, screen  # nothing else: the interpreter's own lines neither (pool.TRACKER_WARNINGS)

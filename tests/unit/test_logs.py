@@ -4,19 +4,14 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import re
-import signal
-import subprocess
-import sys
 
 import pytest
 import structlog
-from PIL import Image
 
 from hotfolder.runtime import log
 from hotfolder.runtime.console import ConsoleRenderer
-from tests.harness import files_under, log_events, wait_for
+from tests.harness import log_events
 
 TIME = r"\d\d:\d\d:\d\d "
 
@@ -101,54 +96,3 @@ def test_demoted_only_inside_and_only_that_message(captured):
     events = [(e["event"], e["level"]) for e in log_events(captured.getvalue())]
     assert events == [("something else", "error"),
                       ("InotifyEmitter.queue_events() called when the thread is inactive", "error")]
-
-
-# --- a real daemon -------------------------------------------------------------
-
-def drop_and_wait(d, n: int, tag: str) -> None:
-    for i in range(n):
-        tmp = d.root / f"{tag}{i}.jpg"
-        Image.new("RGB", (640, 480), (i * 30 % 256, 90, 160)).save(tmp, "JPEG")
-        os.rename(tmp, d.inbox / tmp.name)
-    wait_for(lambda: len([p for p in files_under(d.archive) if p.startswith(tag)]) == n, 30,
-             what=f"{n} files archived")
-
-
-@pytest.mark.integration
-def test_a_clean_stop_logs_nothing_above_info(daemon_factory):
-    """Stopped right after claims: watchdog still holds each move out of the inbox for
-    0.5 s, and used to log an ERROR at the stop; the drain used to kill idle workers."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        d = daemon_factory().start()
-        drop_and_wait(d, 4, "a")
-        assert d.stop(sig) == 0
-        loud = [e for e in d.events() if str(e.get("level", "")).lower() not in ("info", "debug")]
-        assert not loud, loud
-        assert d.event("stopped") is not None
-
-
-@pytest.mark.integration
-def test_console_lines_from_start_to_stop(daemon_factory):
-    d = daemon_factory()
-    d.inbox.mkdir(parents=True)
-    with open(d.log_path, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "hotfolder", "run", "-c", str(d.config),
-                                 "--log-format", "console"], stdout=out, stderr=out, cwd=d.root)
-        try:
-            wait_for(lambda: " ready: " in d.log_text(), 30, what="ready")
-            (d.inbox / "notes.jpg").write_bytes(b"not an image")
-            drop_and_wait(d, 2, "IMG_")
-            wait_for(lambda: "failed notes.jpg" in d.log_text(), 20, what="the failure line")
-        finally:
-            proc.send_signal(signal.SIGINT)
-            assert proc.wait(30) == 0
-    lines = d.log_text().splitlines()
-    assert all(re.match(TIME, line) for line in lines), lines  # every line is ours: no JSON, no library format
-    said = [line[9:] for line in lines]
-    assert said[0] == f"ready: watching {d.inbox} with 2 worker(s) (pid {proc.pid}); drop files there, Ctrl-C stops"
-    assert sum(1 for s in said if re.fullmatch(r"done IMG_\d\.jpg → web, thumb  \d+\.\d\d s", s)) == 2, said
-    assert [s for s in said if s.startswith("failed")] == [
-        "failed notes.jpg: The image could not be opened: not an image in an accepted format "
-        "(accepted: jpeg, png, webp, tiff, heic, raw)"], said
-    assert said[-2].startswith("stopping (SIGINT)") and said[-1] == "stopped: 2 processed, 1 failed since the start"
-    assert len(said) == 6, said  # nothing else at info
