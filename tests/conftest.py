@@ -1,7 +1,7 @@
 """The fixtures of every tier: a leak check on child processes, and a real daemon factory;
 and each test marked with its tier, the folder it lives in (`pytest -m "not integration"`).
 
-The helpers they use live in tests/harness.py (`from tests.harness import ...`).
+The helpers they use live in tests/harness/ (`from tests.harness import ...`).
 """
 from __future__ import annotations
 
@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import Daemon, _become_subreaper, _descendants, _is_hotfolder, _reap_zombies
+from tests.harness import Daemon
+from tests.harness.cluster import Cluster
+from tests.harness.procs import become_subreaper, descendants, is_ours, reap_zombies
+from tests.redis_server import RedisServer
 
-_become_subreaper()
+become_subreaper()
 
 TIERS = ("unit", "process", "integration", "system")
 
@@ -33,7 +36,7 @@ def _own_multiprocessing_servers() -> set[int]:
     process: one each for the whole session, by design, not a leak. (A daemon's own
     are its children, not ours, and die with it.)"""
     mine = set()
-    for pid in _descendants(os.getpid()):
+    for pid in descendants(os.getpid()):
         try:
             with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
                 ppid = int(f.read().rsplit(")", 1)[1].split()[1])
@@ -49,18 +52,18 @@ def _own_multiprocessing_servers() -> set[int]:
 @pytest.fixture(autouse=True)
 def no_leaked_processes():
     """Fail any test that leaves a child process running (and clean it up)."""
-    before = _descendants(os.getpid())
+    before = descendants(os.getpid())
     yield
-    _reap_zombies()
+    reap_zombies()
     deadline = time.monotonic() + 10
     leaked = set()
     while time.monotonic() < deadline:
-        leaked = {p for p in _descendants(os.getpid()) - before - _own_multiprocessing_servers()
-                  if _is_hotfolder(p)}
+        leaked = {p for p in descendants(os.getpid()) - before - _own_multiprocessing_servers()
+                  if is_ours(p)}
         if not leaked:
             return
         time.sleep(0.1)
-        _reap_zombies()
+        reap_zombies()
     for pid in leaked:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -74,17 +77,48 @@ def daemon_factory(tmp_path):
     made: list[Daemon] = []
 
     def make(**kwargs) -> Daemon:
-        d = Daemon(tmp_path / f"d{len(made)}", **kwargs)
+        d = Daemon(tmp_path / f"d{len(made)}").write_config(**kwargs)
         made.append(d)
         return d
 
     yield make
     for d in made:
-        if d.proc is not None and d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait(5)
-            for pid in _descendants(d.proc.pid):
-                os.kill(pid, signal.SIGKILL)
+        if d.running():
+            d.kill()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A throwaway redis-server; CI sets HOTFOLDER_REQUIRE_REDIS=1, and there a missing one
+    is a failure, not a skip."""
+    if RedisServer.binary is None and not os.environ.get("HOTFOLDER_REQUIRE_REDIS"):
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cluster_factory(tmp_path, redis_server):
+    """Clusters (tests/harness/cluster.py) on one redis-server, every process stopped after."""
+    pytest.importorskip("celery", reason="the cluster extra is not installed (pip install -e '.[cluster]')")
+    made: list[Cluster] = []
+
+    def make(**settings) -> Cluster:
+        c = Cluster(tmp_path / f"c{len(made)}", redis_server, **settings)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.stop_all()
+    for c in made:  # the leak check fails the test on leaks; kill stragglers of the groups we made
+        for proc in c.procs.values():
+            for pid in descendants(proc.pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
 
 
 CHECKOUT_CONFIG = """

@@ -17,11 +17,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.harness import _descendants, files_under
-
-TEMP_MARK = ".hf-"  # every temp file of ours starts so (spool.temp_prefix)
-SIDECAR = ".error.json"
-
+from tests.harness.folders import SIDECAR, TEMP_MARK, archived, failed_originals, files_under
+from tests.harness.procs import descendants
 
 # --------------------------------------------------------------------- good images
 
@@ -156,28 +153,6 @@ def sidecar(failed_dir: Path, rel: str) -> dict:
     return json.loads((failed_dir / (rel + SIDECAR)).read_text(encoding="utf-8"))
 
 
-def entries(root: Path) -> list[str]:
-    """Non-directory entries under root (files, symlinks: never followed), relative."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in filenames + [n for n in dirnames if os.path.islink(os.path.join(dirpath, n))]:
-            out.append(Path(dirpath, name).relative_to(root).as_posix())
-    return sorted(out)
-
-
-def failed_originals(d) -> list[str]:
-    return [p for p in entries(d.failed) if not p.endswith(SIDECAR) and not Path(p).name.startswith(TEMP_MARK)]
-
-
-def archived(d) -> list[str]:
-    return entries(d.archive)
-
-
-def ends(d) -> int:
-    """Originals that reached an end (archive, or failed/ — symlinks included)."""
-    return len(archived(d)) + len(failed_originals(d))
-
-
 def temp_outputs(d) -> list[str]:
     return [p for p in files_under(d.output) if Path(p).name.startswith(TEMP_MARK)]
 
@@ -231,7 +206,7 @@ def done_counts(d) -> dict[str, int]:
 
 def tree_rss_mb(pid: int) -> float:
     total = 0
-    for p in {pid} | _descendants(pid):
+    for p in {pid} | descendants(pid):
         try:
             with open(f"/proc/{p}/status", encoding="utf-8") as f:
                 for line in f:

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from tests import corpus as c
-from tests.harness import files_under, wait_for
+from tests.harness import ends, entries, files_under, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +79,7 @@ def test_slow_writer_never_read_early(daemon_factory, tmp_path):
             assert path.exists(), f"claimed while still being written ({i + step} of {len(data)} bytes)"
             assert files_under(d.processing) == []
             assert c.failed_originals(d) == []
-    wait_for(lambda: c.ends(d) >= 1, 20, what="slow.jpg to reach an end")
+    wait_for(lambda: ends(d) >= 1, 20, what="slow.jpg to reach an end")
     c.assert_succeeded(d, "slow.jpg")
     assert (d.archive / "slow.jpg").read_bytes() == data
     with Image.open(d.output / "slow_web.jpg") as im:
@@ -119,14 +119,14 @@ def test_large_copy_atomic_rename_and_rsync_temp_names(daemon_factory, tmp_path)
     assert tmp.exists(), "an rsync temp file was claimed"
     os.rename(tmp, d.inbox / "photo.jpg")
 
-    wait_for(lambda: c.ends(d) >= 3, 60, what="big.tif, renamed.jpg and photo.jpg to reach an end")
+    wait_for(lambda: ends(d) >= 3, 60, what="big.tif, renamed.jpg and photo.jpg to reach an end")
     for name in ("big.tif", "renamed.jpg", "photo.jpg"):
         c.assert_succeeded(d, name)
     assert (d.archive / "big.tif").read_bytes() == big.read_bytes()
     assert (d.archive / "photo.jpg").read_bytes() == photo
     with Image.open(d.output / "big_web.jpg") as im:
         assert im.size == (320, 320)
-    assert not [n for n in c.entries(d.var) if "AbC123" in n], "the rsync temp name left a trace"
+    assert not [n for n in entries(d.var) if "AbC123" in n], "the rsync temp name left a trace"
     assert sorted(c.archived(d)) == ["big.tif", "photo.jpg", "renamed.jpg"]
     assert c.failed_originals(d) == []
     c.assert_nothing_left(d)
@@ -144,8 +144,8 @@ def test_burst_of_10000_files(daemon_factory):
         with open(d.inbox / name, "wb") as f:
             f.write(data)
     wrote = time.monotonic() - t0
-    wait_for(lambda: c.ends(d) >= len(names), 240, interval=0.5,
-             what=f"10,000 files to reach an end (have {c.ends(d)})")
+    wait_for(lambda: ends(d) >= len(names), 240, interval=0.5,
+             what=f"10,000 files to reach an end (have {ends(d)})")
     took = time.monotonic() - t0
     print(f"\nburst: 10,000 files written in {wrote:.1f} s, all ended after {took:.1f} s "
           f"({len(names) / took:.0f} files/s)")
@@ -165,8 +165,8 @@ def test_backlog_waiting_at_start(daemon_factory):
     names.append("sub/deep.jpg")
     t0 = time.monotonic()
     d.start()
-    wait_for(lambda: c.ends(d) >= len(names), 120, interval=0.25,
-             what=f"1,001 waiting files to reach an end (have {c.ends(d)})")
+    wait_for(lambda: ends(d) >= len(names), 120, interval=0.25,
+             what=f"1,001 waiting files to reach an end (have {ends(d)})")
     print(f"\nbacklog: 1,001 files done {time.monotonic() - t0:.1f} s after start")
     _assert_burst_ends(d, names)
     assert d.stop() == 0
@@ -238,7 +238,7 @@ def test_polling_mode(daemon_factory, tmp_path):
     names.append("growing.jpg")
     (d.inbox / "notes.txt").write_text("not an image")
 
-    wait_for(lambda: c.ends(d) >= len(names) + 1, 30, what="the polled files to reach an end")
+    wait_for(lambda: ends(d) >= len(names) + 1, 30, what="the polled files to reach an end")
     for name in names:
         c.assert_succeeded(d, name)
     assert (d.archive / "growing.jpg").read_bytes() == data

@@ -17,7 +17,7 @@ from pathlib import Path
 from PIL import Image
 
 from tests.harness import files_under, wait_for
-from tests.integration.test_cluster import Cluster, cluster_factory, pytestmark, redis_client, redis_server  # noqa: F401 - fixtures
+from tests.harness.cluster import Cluster, redis_client
 
 EXTRA_RENDITION = """\
       - name: extra

@@ -18,6 +18,7 @@ import pytest
 
 from tests.folder_attacks import KINDS, jpeg, plant_failure, put_back, swap_for_link, tree, victim_tree
 from tests.harness import files_under, http_url, wait_for
+from tests.harness.cluster import send_again
 
 TOKEN = "folders-token-0123456789"
 
@@ -160,31 +161,10 @@ def test_a_path_longer_than_path_max_reaches_failed_with_its_reason(daemon_facto
     assert d.stop() == 0
 
 
-@pytest.fixture
-def cluster(tmp_path):
-    """A head and one worker (tests/integration/test_cluster.py's Cluster) on a real redis-server."""
-    from tests.redis_server import RedisServer
-
-    if RedisServer.binary is None and not os.environ.get("HOTFOLDER_REQUIRE_REDIS"):
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    pytest.importorskip("celery", reason="the cluster extra is not installed (pip install -e '.[cluster]')")
-    from tests.integration.test_cluster import Cluster
-
-    server = RedisServer(tmp_path / "redis").start()
-    c = Cluster(tmp_path / "c", server)
-    try:
-        yield c
-    finally:
-        c.stop_all()
-        server.stop()
-
-
-def test_a_forged_cluster_job_record_cannot_take_or_place_a_file_outside_the_folders(cluster):
+def test_a_forged_cluster_job_record_cannot_take_or_place_a_file_outside_the_folders(cluster_factory):
     """Anyone who can write the shared root's job records writes `rel` and `src`: a worker
     takes the original from its processing/ + a checked name, never from the record's path."""
-    from tests.integration.test_cluster import send_again
-
-    c = cluster
+    c = cluster_factory()
     c.start_head()
     c.start_worker("w0")
     outside = c.tmp / "outside"  # ../../../outside from the folders under shared/photos/

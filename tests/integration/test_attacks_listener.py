@@ -140,12 +140,9 @@ def test_a_socket_passed_by_systemd_checks_the_host_too(daemon_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    d._log = open(d.log_path, "ab")
     # -E PYTHONPATH: the tool passes on only what it is told to; else the daemon would be
     # whichever hotfolder the venv has installed, not this tree's
-    d.proc = subprocess.Popen(["systemd-socket-activate", "-E", "PYTHONPATH", "-l", f"127.0.0.1:{port}",
-                               sys.executable, "-m", "hotfolder", "run", "--config", str(d.config)],
-                              stdout=d._log, stderr=d._log, cwd=d.root)
+    d.start(launcher=["systemd-socket-activate", "-E", "PYTHONPATH", "-l", f"127.0.0.1:{port}"], wait_ready=False)
     url = f"http://127.0.0.1:{port}"
     wait_for(lambda: status_of(url, "/healthz", timeout=10) == 200, 30, what="the daemon behind the socket")
     assert ask(url, "/api/status", host="127.evil.com")[0] == 421

@@ -32,7 +32,7 @@ import structlog
 
 from hotfolder.config import load
 from hotfolder.runtime import log
-from tests.harness import http_url, log_events, wait_for
+from tests.harness import hotfolder, http_url, log_events, wait_for
 
 
 def tok(prefix: str, n: int = 24) -> str:
@@ -316,28 +316,20 @@ def test_a_reload_shows_no_secret_in_the_log_or_the_status(daemon_factory, monke
     monkeypatch.setenv("HOTFOLDER_TEST_TOKEN", first["token"])
     d = daemon_factory(extra=secret_config({**first, "token": "${HOTFOLDER_TEST_TOKEN}"}), workers=1)
     d.inbox.mkdir(parents=True)
-    with open(d.log_path, "ab") as out:
-        proc = d.proc = subprocess.Popen([sys.executable, "-m", "hotfolder", "run", "-c", str(d.config),
-                                          "--log-format", fmt], stdout=out, stderr=out, cwd=d.root)
-        try:
-            said = (lambda what: f" {what}: " in d.log_text()) if fmt == "console" else \
-                (lambda what: d.event(what) is not None)
-            wait_for(lambda: said("ready") or proc.poll() is not None, 30, what="ready")
-            assert proc.poll() is None, d.log_text()
-            second = secret_values()
-            d.config.write_text(d.config.read_text().replace("workers: 1", "workers: 2").replace(
-                secret_config({**first, "token": "${HOTFOLDER_TEST_TOKEN}"}), secret_config(second)))
-            proc.send_signal(signal.SIGHUP)
-            wait_for(lambda: said("reloaded"), 20, what="the reload")
-            status = d.status()
-            plain = subprocess.run([sys.executable, "-m", "hotfolder", "status", "-c", str(d.config)],
-                                   capture_output=True, text=True, timeout=30, check=True)
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(30) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(5)
+    d.start("--log-format", fmt, wait_ready=False)
+    said = (lambda what: f" {what}: " in d.log_text()) if fmt == "console" else \
+        (lambda what: d.event(what) is not None)
+    wait_for(lambda: said("ready") or not d.running(), 30, what="ready")
+    d.check_alive()
+    second = secret_values()
+    d.config.write_text(d.config.read_text().replace("workers: 1", "workers: 2").replace(
+        secret_config({**first, "token": "${HOTFOLDER_TEST_TOKEN}"}), secret_config(second)))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: said("reloaded"), 20, what="the reload")
+    status = d.status()
+    plain = hotfolder("status", "-c", str(d.config))
+    assert plain.returncode == 0, plain.stderr
+    assert d.stop() == 0
     text = d.log_text()
     if fmt == "json":
         changes = d.event("reloaded")["changes"]

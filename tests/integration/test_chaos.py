@@ -73,7 +73,6 @@ def test_main_process_killed_mid_burst_then_restarted(daemon_factory, tmp_path):
     workers = worker_pids(d)
     d.proc.kill()
     d.proc.wait(10)
-    d._log.close()
     # The workers notice their parent is gone and leave by themselves.
     for pid in workers:
         wait_for(lambda: not _alive(pid), 10, what=f"orphaned worker {pid} to exit")

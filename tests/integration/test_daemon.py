@@ -76,7 +76,7 @@ def test_copy_move_and_slow_write(daemon_factory, tmp_path):
     wait_for(lambda: d.status_json().get("processed") == 7, 10, what="status to say processed 7")
     st = d.status_json()
     assert (st["failed"], st["workers_alive"], st["running"]) == (1, 2, True)
-    children = d.worker_pids()
+    children = d.descendants()
     assert len(children) >= 2
     assert d.stop(signal.SIGTERM) == 0
     assert d.status().returncode == 1

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from tests import corpus as c
-from tests.harness import files_under, wait_for
+from tests.harness import ends, entries, files_under, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -133,7 +133,7 @@ def test_hostile_corpus(daemon_factory, tmp_path):
         claimed_deleted = [n for n, won in deleted.items() if not won]
         expected = (len(good) + len(bad) + 1 + 2 + 1 + 2 + 1 + len(claimed_deleted))
         # good + bad + flipped + 2 links + x.jpg/inner.jpg + replaced twice + rewritten + deleted-too-late
-        wait_for(lambda: c.ends(d) >= expected, 60,
+        wait_for(lambda: ends(d) >= expected, 60,
                  what=f"{expected} files to reach an end (have archive={c.archived(d)}, failed={c.failed_originals(d)})")
 
     # ---- memory stayed bounded through the bomb (and everything else)
@@ -263,14 +263,14 @@ def test_name_at_name_max_reaches_an_end_without_stalling_others(daemon_factory)
     # Claims are never paused for long: these finish promptly.
     wait_for(lambda: all(f"beside_{i}.jpg" in c.archived(d) for i in range(3)), 5,
              what="the files beside the long name (claiming paused by it?)")
-    wait_for(lambda: c.ends(d) >= 4, 12, what="the long name to reach an end")
+    wait_for(lambda: ends(d) >= 4, 12, what="the long name to reach an end")
     assert c.archived(d).count(name) + len([f for f in c.failed_originals(d) if f.startswith("aaaa")]) == 1
     assert name not in files_under(d.inbox) and files_under(d.processing) == []
     paused = [e for e in d.events("claiming_paused")]
     assert not paused, f"claiming paused by a name, not by a full disk: {paused[0]}"
     for f in c.failed_originals(d):
-        sidecars = [s for s in c.entries(d.failed) if s.endswith(c.SIDECAR)]
-        assert len(sidecars) == 1, c.entries(d.failed)
+        sidecars = [s for s in entries(d.failed) if s.endswith(c.SIDECAR)]
+        assert len(sidecars) == 1, entries(d.failed)
         reason = json.loads((d.failed / sidecars[0]).read_text())["error"].lower()
         assert "name" in reason and "long" in reason, reason
     c.assert_nothing_left(d)

@@ -4,8 +4,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
-import sys
 
 from PIL import Image
 
@@ -38,21 +36,16 @@ def test_a_clean_stop_logs_nothing_above_info(daemon_factory):
 def test_console_lines_from_start_to_stop(daemon_factory):
     d = daemon_factory()
     d.inbox.mkdir(parents=True)
-    with open(d.log_path, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "hotfolder", "run", "-c", str(d.config),
-                                 "--log-format", "console"], stdout=out, stderr=out, cwd=d.root)
-        try:
-            wait_for(lambda: " ready: " in d.log_text(), 30, what="ready")
-            (d.inbox / "notes.jpg").write_bytes(b"not an image")
-            drop_and_wait(d, 2, "IMG_")
-            wait_for(lambda: "failed notes.jpg" in d.log_text(), 20, what="the failure line")
-        finally:
-            proc.send_signal(signal.SIGINT)
-            assert proc.wait(30) == 0
+    d.start("--log-format", "console", wait_ready=False)
+    wait_for(lambda: " ready: " in d.log_text(), 30, what="ready")
+    (d.inbox / "notes.jpg").write_bytes(b"not an image")
+    drop_and_wait(d, 2, "IMG_")
+    wait_for(lambda: "failed notes.jpg" in d.log_text(), 20, what="the failure line")
+    assert d.stop(signal.SIGINT) == 0
     lines = d.log_text().splitlines()
     assert all(re.match(TIME, line) for line in lines), lines  # every line is ours: no JSON, no library format
     said = [line[9:] for line in lines]
-    assert said[0] == f"ready: watching {d.inbox} with 2 worker(s) (pid {proc.pid}); drop files there, Ctrl-C stops"
+    assert said[0] == f"ready: watching {d.inbox} with 2 worker(s) (pid {d.proc.pid}); drop files there, Ctrl-C stops"
     assert sum(1 for s in said if re.fullmatch(r"done IMG_\d\.jpg → web, thumb  \d+\.\d\d s", s)) == 2, said
     assert [s for s in said if s.startswith("failed")] == [
         "failed notes.jpg: The image could not be opened: not an image in an accepted format "

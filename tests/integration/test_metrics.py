@@ -9,8 +9,6 @@ import os
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import textwrap
 import urllib.request
 
@@ -18,7 +16,7 @@ import pytest
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.harness import files_under, http_url, wait_for, worker_pids
+from tests.harness import Dirs, ends, http_url, wait_for, worker_pids
 
 pytestmark = pytest.mark.integration
 
@@ -70,12 +68,6 @@ def drop(d, folder: str, name: str, good: bool = True, size=(120, 90)) -> None:
     os.rename(tmp, inbox / name)
 
 
-def ends(d, folder: str) -> int:
-    archived = files_under(d.var / folder / "archive")
-    failed = [p for p in files_under(d.var / folder / "failed") if not p.endswith(".error.json")]
-    return len(archived) + len(failed)
-
-
 def test_a_scraper_reads_the_counts_of_hotfolder_status_per_folder_through_crashes_and_reloads(daemon_factory):
     d = daemon_factory()
     folders_config(d, ["studio", "shop"], 'http: {listen: "127.0.0.1:0"}')
@@ -86,7 +78,8 @@ def test_a_scraper_reads_the_counts_of_hotfolder_status_per_folder_through_crash
     drop(d, "shop", "p0.jpg")
     drop(d, "shop", "bad0.jpg", good=False)
     drop(d, "shop", "bad1.jpg", good=False)
-    wait_for(lambda: ends(d, "studio") == 3 and ends(d, "shop") == 3, 30, what="six files at their ends")
+    wait_for(lambda: ends(Dirs.under(d.var / "studio")) == 3 and ends(Dirs.under(d.var / "shop")) == 3, 30,
+             what="six files at their ends")
     wait_for(lambda: d.status_json()["processed"] == 4, 10, what="the status to count them")
 
     m = scrape(url)
@@ -109,7 +102,7 @@ def test_a_scraper_reads_the_counts_of_hotfolder_status_per_folder_through_crash
     os.kill(victim, signal.SIGKILL)
     wait_for(lambda: victim not in worker_pids(d) and len(worker_pids(d)) == 2, 20, what="the worker replaced")
     drop(d, "studio", "s3.jpg")
-    wait_for(lambda: ends(d, "studio") == 4, 20, what="the next file")
+    wait_for(lambda: ends(Dirs.under(d.var / "studio")) == 4, 20, what="the next file")
     wait_for(lambda: by_folder(scrape(url), "hotfolder_files_processed_total").get("studio") == 4, 10,
              what="the counter to go on from 3")
     assert by_folder(scrape(url), "hotfolder_files_processed_total") == {"studio": 4, "shop": 1}
@@ -120,7 +113,7 @@ def test_a_scraper_reads_the_counts_of_hotfolder_status_per_folder_through_crash
     d.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: len(d.events("reloaded")) > reloads, 10, what="the reload")
     drop(d, "books", "b0.jpg")
-    wait_for(lambda: ends(d, "books") == 1, 20, what="a file of the new folder")
+    wait_for(lambda: ends(Dirs.under(d.var / "books")) == 1, 20, what="a file of the new folder")
     wait_for(lambda: by_folder(scrape(url), "hotfolder_files_processed_total").get("books") == 1, 10,
              what="the new folder's counter")
     m = scrape(url)
@@ -173,13 +166,9 @@ def test_a_socket_passed_by_systemd_is_served(daemon_factory):
     """What hotfolder.socket does: systemd listens and hands the socket over (LISTEN_FDS)."""
     d = daemon_factory(extra='http: {listen: "127.0.0.1:1"}')  # the passed socket wins over the config
     port = _free_port()
-    d._log = open(d.log_path, "ab")
     # -E PYTHONPATH: the tool passes on only what it is told to; else the daemon would be
     # whichever hotfolder the venv has installed, not this tree's
-    d.proc = subprocess.Popen(["systemd-socket-activate", "-E", "PYTHONPATH", "-l", f"127.0.0.1:{port}",
-                               sys.executable, "-m",
-                               "hotfolder", "run", "--config", str(d.config)],
-                              stdout=d._log, stderr=d._log, cwd=d.root)
+    d.start(launcher=["systemd-socket-activate", "-E", "PYTHONPATH", "-l", f"127.0.0.1:{port}"], wait_ready=False)
     wait_for(lambda: _connects(port), 10, what="systemd-socket-activate to listen")
     # It starts the daemon at the first connection, which waits in the backlog meanwhile.
     m = scrape(f"http://127.0.0.1:{port}")

@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.harness import files_under, wait_for
+from tests.harness import ends, files_under, hotfolder, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -47,16 +46,6 @@ def colour_of(path: Path) -> tuple[int, int, int]:
 
 def near(a, b, tol=12) -> bool:
     return all(abs(x - y) <= tol for x, y in zip(a, b))
-
-
-def failed_originals(d) -> list[str]:
-    """X.error.json is X's record when X is there; otherwise it is an original itself."""
-    names = {p for p in files_under(d.failed) if not Path(p).name.startswith(".hf-")}  # not a record in the making
-    return [p for p in names if not (p.endswith(".error.json") and p[: -len(".error.json")] in names)]
-
-
-def ends(d) -> int:
-    return len(files_under(d.archive)) + len(failed_originals(d))
 
 
 RED, GREEN, BLUE = (210, 20, 20), (20, 200, 20), (20, 20, 210)
@@ -283,27 +272,19 @@ def test_a_file_that_cannot_leave_processing_stops_nothing(daemon_factory):
 # ---------------------------------------------------------------- 8. a closed log pipe
 
 def test_a_closed_log_pipe_stops_nothing(daemon_factory):
-    d = daemon_factory()
-    proc = subprocess.Popen([sys.executable, "-m", "hotfolder", "run", "--config", str(d.config)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=d.root)
-    try:
-        head = proc.stdout.read(300)  # `| head -c 300`
-        assert b'"event"' in head
-        proc.stdout.close()  # the reader is gone: every later write is EPIPE
-        names = [f"p{i:03d}.jpg" for i in range(30)]
-        for name in names:
-            drop(d, name, image_bytes(RED, size=(800, 600)))
-        wait_for(lambda: ends(d) == len(names), 60, what="every file despite the closed pipe")
-        outs = set(files_under(d.output))
-        assert all(f"{Path(n).stem}_web.jpg" in outs and f"{Path(n).stem}_thumb.webp" in outs for n in names)
-        wait_for(lambda: "log lines are being dropped" in d.status_json()["message"], 10,
-                 what="the status to say that log lines are dropped")
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(5)
+    d = daemon_factory().start(stdout=subprocess.PIPE, wait_ready=False)
+    head = d.proc.stdout.read(300)  # `| head -c 300`
+    assert b'"event"' in head
+    d.proc.stdout.close()  # the reader is gone: every later write is EPIPE
+    names = [f"p{i:03d}.jpg" for i in range(30)]
+    for name in names:
+        drop(d, name, image_bytes(RED, size=(800, 600)))
+    wait_for(lambda: ends(d) == len(names), 60, what="every file despite the closed pipe")
+    outs = set(files_under(d.output))
+    assert all(f"{Path(n).stem}_web.jpg" in outs and f"{Path(n).stem}_thumb.webp" in outs for n in names)
+    wait_for(lambda: "log lines are being dropped" in d.status_json()["message"], 10,
+             what="the status to say that log lines are dropped")
+    assert d.stop() == 0
 
 
 # ---------------------------------------------------------------- 9. drop order after a crash
@@ -345,17 +326,10 @@ def test_status_finds_a_daemon_started_without_config_whose_config_is_gone(daemo
     (d.root / "config").mkdir()
     found = d.root / "config" / "hotfolder.yaml"
     found.write_text(d.config.read_text().replace("var/", "../var/").replace("elsewhere/", "../elsewhere/"))
-    log = open(d.log_path, "ab")
-    proc = subprocess.Popen([sys.executable, "-m", "hotfolder", "run"], stdout=log, stderr=log, cwd=d.root)
-    try:
-        wait_for(lambda: d.event("ready"), 30, what="the daemon, started without --config")
-        saved = found.read_text()
-        found.unlink()
-        result = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--json", "--config", str(found)],
-                                capture_output=True, text=True, timeout=30)
-        found.write_text(saved)
-        assert result.returncode == 0 and json.loads(result.stdout)["running"], result.stdout + result.stderr
-    finally:
-        proc.terminate()
-        assert proc.wait(30) == 0
-        log.close()
+    d.start(with_config=False)  # it finds config/hotfolder.yaml
+    saved = found.read_text()
+    found.unlink()
+    result = hotfolder("status", "--json", "--config", str(found))
+    found.write_text(saved)
+    assert result.returncode == 0 and json.loads(result.stdout)["running"], result.stdout + result.stderr
+    assert d.stop() == 0

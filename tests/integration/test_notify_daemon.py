@@ -1,11 +1,9 @@
 """The daemon's sd_notify conversation, against a real datagram socket as systemd listens."""
 from __future__ import annotations
 
-import os
+import re
 import signal
 import socket
-import subprocess
-import sys
 
 import pytest
 
@@ -39,34 +37,26 @@ class Listener:
 def test_ready_status_watchdog_reload_stopping(daemon_factory, tmp_path):
     d = daemon_factory()
     listener = Listener(tmp_path / "notify.sock")
-    env = dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify.sock"), WATCHDOG_USEC="2000000")
-    with open(d.log_path, "ab") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "hotfolder", "run", "--config", str(d.config)],
-                                stdout=log, stderr=log, cwd=d.root, env=env)
-        try:
-            ready = wait_for(lambda: listener.seen("READY", "1"), 30, what="READY=1")
-            assert "workers 2/2" in ready.get("STATUS", "") or listener.seen("STATUS")
-            wait_for(lambda: listener.seen("WATCHDOG", "1"), 10, what="WATCHDOG=1 while healthy")
-            # Workers (and every other child) never inherit the socket: only we talk to systemd.
-            children = _descendants(proc.pid)
-            assert children
-            for pid in children:
-                environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
-                assert not any(e.startswith((b"NOTIFY_SOCKET=", b"WATCHDOG_")) for e in environ), pid
-            proc.send_signal(signal.SIGHUP)
-            reloading = wait_for(lambda: listener.seen("RELOADING", "1"), 20, what="RELOADING=1")
-            assert int(reloading["MONOTONIC_USEC"]) > 0
-            proc.send_signal(signal.SIGTERM)
-            wait_for(lambda: listener.seen("STOPPING", "1"), 20, what="STOPPING=1")
-            assert proc.wait(30) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(5)
-            listener.sock.close()
-
-
-def _descendants(pid: int) -> list[int]:
-    from tests.harness import _descendants as walk
-
-    return sorted(walk(pid))
+    try:
+        d.start(env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "2000000"})
+        ready = wait_for(lambda: listener.seen("READY", "1"), 30, what="READY=1")
+        # READY carries the status line; the workers may still be starting then, and the
+        # status, sent again every second, says so once both are up
+        idle = "processed 0, failed 0, queued 0, in flight 0"
+        assert re.fullmatch(idle + r", workers [0-2]/2", ready.get("STATUS", "")), ready
+        wait_for(lambda: listener.seen("STATUS", idle + ", workers 2/2"), 10, what="STATUS with both workers alive")
+        wait_for(lambda: listener.seen("WATCHDOG", "1"), 10, what="WATCHDOG=1 while healthy")
+        # Workers (and every other child) never inherit the socket: only we talk to systemd.
+        children = d.descendants()
+        assert children
+        for pid in children:
+            environ = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+            assert not any(e.startswith((b"NOTIFY_SOCKET=", b"WATCHDOG_")) for e in environ), pid
+        d.proc.send_signal(signal.SIGHUP)
+        reloading = wait_for(lambda: listener.seen("RELOADING", "1"), 20, what="RELOADING=1")
+        assert int(reloading["MONOTONIC_USEC"]) > 0
+        d.proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: listener.seen("STOPPING", "1"), 20, what="STOPPING=1")
+        assert d.stop() == 0
+    finally:
+        listener.sock.close()
