@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.harness import files_under, wait_for
+from tests.harness import ends, failed_originals, files_under, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -27,15 +27,6 @@ def jpeg(color=(200, 30, 30), size=(320, 240), fmt="JPEG") -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", size, color).save(buf, fmt)
     return buf.getvalue()
-
-
-def originals(root: Path) -> list[str]:
-    names = set(files_under(root))
-    return sorted(p for p in names if not (p.endswith(".error.json") and p[:-11] in names))
-
-
-def ends(d) -> int:
-    return len(files_under(d.archive)) + len(originals(d.failed))
 
 
 FULL = """
@@ -105,7 +96,7 @@ def test_a_file_and_a_folder_of_one_name_each_reach_one_end(daemon_factory, tmp_
         os.rename(staging / name, d.inbox / name)
     wait_for(lambda: ends(d) == 6, 30, what="the three folders' files")
     assert sorted(files_under(d.archive)) == ["2024", "2024~1/img.jpg", "a.jpg", "a_web.jpg/p.jpg"]
-    assert originals(d.failed) == ["bad.jpg", "bad.jpg~1/x.jpg"]
+    assert failed_originals(d) == ["bad.jpg", "bad.jpg~1/x.jpg"]
     assert "a_web.jpg~1/p_web.jpg" in d.outputs()
     assert not d.events("claiming_paused")
     assert d.stop() == 0
@@ -122,7 +113,7 @@ def test_a_file_where_a_whole_folder_should_be_pauses_instead_of_failing(daemon_
     (d.inbox / "a.jpg").write_bytes(jpeg())
     paused = wait_for(lambda: d.event("claiming_paused"), 20, what="claiming to pause")
     assert "a file stands where" in paused["reason"], paused
-    assert not originals(d.failed), "no file is failed for a problem of the folder"
+    assert not failed_originals(d), "no file is failed for a problem of the folder"
     target.unlink()
     target.mkdir()
     wait_for(lambda: "a.jpg" in files_under(d.archive), 70, what="a.jpg once the folder is back")
@@ -139,31 +130,6 @@ def test_a_reload_cannot_move_state_dir(daemon_factory):
                             capture_output=True, text=True, timeout=30, cwd=d.root)
     assert second.returncode == 1 and "another hotfolder daemon" in second.stderr, second.stderr
     assert d.stop() == 0
-
-
-def test_a_folder_inside_another_folders_inbox_is_a_config_error(tmp_path):
-    """(An output there is a chain, allowed unless it cycles: test_attacks_state.py.)"""
-    from hotfolder.config import load, model
-
-    text = f"""
-folders:
-  - name: a
-    inbox: {tmp_path}/a/inbox
-    output: {tmp_path}/a/output
-    archive: {tmp_path}/a/archive
-    failed: {tmp_path}/a/failed
-    renditions: [{{name: web, size: 100}}]
-  - name: b
-    inbox: {tmp_path}/b/inbox
-    output: {tmp_path}/b/output
-    archive: {tmp_path}/b/archive
-    failed: {tmp_path}/a/inbox/b-failed
-    renditions: [{{name: web, size: 100}}]
-"""
-    with pytest.raises(model.ConfigError) as err:
-        load.parse(text, str(tmp_path / "c.yaml"), tmp_path)
-    assert err.value.key == "folders[b].failed" and "inside folders[a].inbox" in err.value.reason
-    assert "taken as input by folder 'a'" in err.value.reason
 
 
 def test_a_stop_keeps_a_claim_in_line_beside_a_newer_drop(daemon_factory, tmp_path):
@@ -224,7 +190,7 @@ def test_a_requeued_file_gets_its_own_name_back(daemon_factory):
     (d.inbox / "y.jpg").write_bytes(b"bad")
     wait_for(lambda: (d.failed / "y.jpg.error.json").exists(), 20, what="y.jpg to fail")
     (d.inbox / "y.jpg.error.json").write_bytes(b"a user's file, bad too")
-    wait_for(lambda: len(originals(d.failed)) == 2, 20, what="the second failure")
+    wait_for(lambda: len(failed_originals(d)) == 2, 20, what="the second failure")
     assert d.stop() == 0
     run = subprocess.run([sys.executable, "-m", "hotfolder", "requeue", "--config", str(d.config), "--all"],
                          capture_output=True, text=True, timeout=30)

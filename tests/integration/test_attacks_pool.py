@@ -1,9 +1,10 @@
-"""The third attack round on the supervisor and the pool (issue 20): one hung worker
-rebuilding the whole pool, reloads that reported keys they never applied, a broken
-watermark failing every file, and `status` calling a daemon with a full state_dir dead.
+"""The third attack round on the supervisor and the pool (issue 20), on real daemons:
+reloads that reported keys they never applied, a broken watermark failing every file, and
+`status` calling a daemon with a full state_dir dead. (One hung worker rebuilding the whole
+pool: tests/process/test_attacks_pool.py.)
 
-Real worker processes, real signals (SIGSTOP holds a render exactly as long as a test
-needs: a worker that is stopped is busy and silent, as a long render is), real daemons.
+Real signals: SIGSTOP holds a render exactly as long as a test needs (a worker that is
+stopped is busy and silent, as a long render is).
 """
 from __future__ import annotations
 
@@ -19,86 +20,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageCms
 
-from hotfolder.backend import Finished, Lost, Started
-from hotfolder.workers.pool import WEDGE_AFTER, LocalPool
-from tests.harness import REPO, files_under, wait_for
-from tests.integration.test_disk_full import _mount_tmpfs, _umount
-from tests.process.test_pool import FULL, make_folder, make_jobs, pool  # noqa: F401 - `pool` is a fixture
-
-# ---------------------------------------------------------------------------------------------
-# 18. One hung worker rebuilt the whole pool
-
-
-def _poll_until(p: LocalPool, events: list, done, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}; events: {events}"
-        for event in p.poll(0.05):
-            events.append(event)
-            if isinstance(event, Lost) and not event.charged:
-                p.submit(event.job)  # what the ledger does with a job the pool stopped
-
-
-def _resume(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGCONT)
-    except ProcessLookupError:
-        pass  # killed meanwhile (the finding): the assertions say so
-
-
-def test_a_hung_worker_is_replaced_alone_and_the_busy_one_keeps_its_file(pool, tmp_path):  # noqa: F811
-    """Finding: after file_timeout killed one worker, the stall check saw its slot free
-    and a job waiting, and rebuilt the pool: the healthy busy worker was killed too and
-    its file started again uncharged (a 60 s file ran 3 x 60 s before an attempt counted).
-    Now only the hung worker is replaced; the other file ends on its one attempt."""
-    timeout = WEDGE_AFTER + 4.0
-    p = pool(2, file_timeout=timeout)
-    folder = make_folder(tmp_path, FULL)
-    (hung,) = make_jobs(folder, 1, size=(6000, 4000))  # seconds of work: stopped mid-render
-    (busy,) = make_jobs(folder, 1, start=2, size=(2000, 1500))  # ~0.3 s of work left when resumed
-    (waiting,) = make_jobs(folder, 1, start=3)
-    events: list = []
-
-    def started(job) -> int | None:
-        return next((e.pid for e in events if isinstance(e, Started) and e.job.id == job.id), None)
-
-    def stop_rendering(job) -> int:
-        """SIGSTOP the worker of `job` once it let go of the mailbox's lock (its "start" is
-        written; a render holds no lock): busy and silent, as a long render is."""
-        _poll_until(p, events, lambda: started(job), 30, f"{job.rel} to start")
-        assert p.results.lock_free(timeout=5)
-        os.kill(started(job), signal.SIGSTOP)
-        return started(job)
-
-    p.submit(hung)
-    stop_rendering(hung)  # it never ends: file_timeout must kill it
-    # The busy file starts WEDGE_AFTER + 1 s before the hung one times out: nothing is heard
-    # from then on, and its own timeout is still 3 s away when the hung one's expires.
-    deadline = time.monotonic() + timeout - WEDGE_AFTER - 1.0
-    while time.monotonic() < deadline:
-        events += p.poll(0.05)
-    p.submit(busy)
-    busy_pid = stop_rendering(busy)
-    p.submit(waiting)  # no worker is free: it waits in the queue for more than WEDGE_AFTER
-    try:
-        _poll_until(p, events, lambda: any(isinstance(e, Lost) for e in events), timeout + 10,
-                    "the hung worker to be killed")
-    finally:
-        _resume(busy_pid)
-    _poll_until(p, events, lambda: {busy.id, waiting.id} <= {e.job.id for e in events if isinstance(e, Finished)},
-                60, "the busy and the waiting file to finish")
-
-    lost = [e for e in events if isinstance(e, Lost)]
-    assert [(e.job.id, e.charged) for e in lost] == [(hung.id, True)], \
-        f"only the hung file is lost: {[(e.job.rel, e.why) for e in lost]}"
-    assert "timed out" in lost[0].why
-    starts = [e.job.id for e in events if isinstance(e, Started)]
-    assert starts.count(busy.id) == 1, f"the busy file was started again: {starts}"
-    done = {e.job.id: e for e in events if isinstance(e, Finished)}
-    assert done[busy.id].result.ok and done[busy.id].result.pid == busy_pid, "the busy worker did not keep its file"
-    assert done[waiting.id].result.ok
-    assert p.alive() == 2 and p.counters.snapshot() == (2, 0)
-
+from tests.harness import REPO, files_under, resume, wait_for
+from tests.harness.mounts import mount_tmpfs, umount
 
 # ---------------------------------------------------------------------------------------------
 # 19. A reload logged file_timeout and queue_size changes and never applied them
@@ -151,7 +74,7 @@ def test_a_reload_applies_file_timeout_to_the_files_that_follow(daemon_factory, 
         wait_for(lambda: any(b["seconds"] >= 3 for b in d.status_json().get("current", [])) or
                  d.events("worker_hung"), 30, what="the render to run 3 s")
     finally:
-        _resume(pid)
+        resume(pid)
     wait_for(lambda: files_under(d.archive) == ["long.jpg"] or d.events("worker_hung"), 60, what="long.jpg")
     assert not d.events("worker_hung"), f"killed by the old file_timeout: {d.events('worker_hung')}"
     assert files_under(d.archive) == ["long.jpg"] and d.outputs() == ["long_full.png"]
@@ -175,7 +98,7 @@ def test_a_reload_applies_queue_size(daemon_factory, tmp_path):
         wait_for(lambda: len(files_under(d.processing)) == 5, 20,
                  what=f"four files queued after the reload (processing: {files_under(d.processing)})")
     finally:
-        _resume(pid)
+        resume(pid)
     wait_for(lambda: len(files_under(d.archive)) == 7, 60, what="every file")
     assert not files_under(d.failed)
     assert d.stop() == 0
@@ -224,7 +147,7 @@ def test_status_reports_a_running_daemon_whose_state_dir_is_full(daemon_factory)
     d = daemon_factory()
     state = d.var / "state"
     state.mkdir(parents=True)
-    _mount_tmpfs(state, "256k")  # a real file system that fills
+    mount_tmpfs(state, "256k")  # a real file system that fills
     try:
         d.start()
         wait_for(lambda: d.status_json().get("running"), 20, what="a first snapshot")
@@ -252,7 +175,7 @@ def test_status_reports_a_running_daemon_whose_state_dir_is_full(daemon_factory)
         assert not d.status_json()["running"]
     finally:
         d.stop()
-        _umount(state)
+        umount(state)
 
 
 # ---------------------------------------------------------------------------------------------

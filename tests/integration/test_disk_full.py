@@ -16,6 +16,7 @@ from PIL import Image
 
 from tests import corpus as c
 from tests.harness import files_under, wait_for
+from tests.harness.mounts import mount_tmpfs, umount
 
 pytestmark = pytest.mark.integration
 
@@ -37,18 +38,6 @@ def _noise_png(path: Path, side: int) -> Path:
                   compress_level=1)
 
 
-def _mount_tmpfs(where: Path, size: str) -> None:
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)],
-                          capture_output=True, text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN): {proc.stderr.strip()}")
-
-
-def _umount(where: Path) -> None:
-    if subprocess.run(["umount", str(where)], capture_output=True).returncode != 0:
-        subprocess.run(["umount", "-l", str(where)], capture_output=True)
-
-
 def _complete(path: Path) -> bool:
     try:
         with Image.open(path) as im:
@@ -68,7 +57,7 @@ def _check_outputs_whole(d) -> None:
 def test_enospc_on_output_pauses_and_loses_nothing(daemon_factory, tmp_path):
     d = daemon_factory(renditions=RENDITIONS)
     d.output.mkdir(parents=True)
-    _mount_tmpfs(d.output, "2m")
+    mount_tmpfs(d.output, "2m")
     try:
         d.start()
         staging = tmp_path / "staging"
@@ -127,14 +116,14 @@ def test_enospc_on_output_pauses_and_loses_nothing(daemon_factory, tmp_path):
     finally:
         if d.proc is not None and d.proc.poll() is None:
             d.stop()
-        _umount(d.output)
+        umount(d.output)
 
 
 def test_read_only_output_waits_instead_of_failing_every_file(daemon_factory, tmp_path):
     """A folder problem (here EROFS) is not the files' fault: none may land in failed/."""
     d = daemon_factory()
     d.output.mkdir(parents=True)
-    _mount_tmpfs(d.output, "16m")
+    mount_tmpfs(d.output, "16m")
     try:
         subprocess.run(["mount", "-o", "remount,ro", str(d.output)], check=True)
         d.start()
@@ -153,4 +142,4 @@ def test_read_only_output_waits_instead_of_failing_every_file(daemon_factory, tm
     finally:
         if d.proc is not None and d.proc.poll() is None:
             d.stop()
-        _umount(d.output)
+        umount(d.output)

@@ -1,48 +1,18 @@
-"""The third attack round (issue 20), on the daemon's state: folders that feed each
-other in a cycle, folders inside processing/ or another folder's failed/, the name
-records in state_dir, and the count of a large failed/.
+"""The third attack round (issue 20), on the daemon's state, as the config and spool see
+it: folders that feed each other in a cycle, folders inside processing/, another folder's
+inbox or failed/, state_dir inside an inbox, the name records in state_dir. (On a running
+daemon: tests/integration/test_attacks_state.py; the count of a large failed/:
+tests/process/test_attacks_state.py.)
 """
 from __future__ import annotations
 
-import io
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from hotfolder.config import load, model
-from tests.harness import files_under, wait_for
-
-pytestmark = pytest.mark.integration
-
-
-def jpeg(color=(200, 30, 30), size=(320, 240), fmt="JPEG") -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, color).save(buf, fmt)
-    return buf.getvalue()
-
-
-def folder_yaml(name: str, **paths: str) -> str:
-    """One folder of a config; each place under its own name unless given."""
-    places = {key: f"{name}/{key}" for key in ("inbox", "output", "archive", "failed", "processing")}
-    places.update(paths)
-    lines = [f"  - name: {name}"] + [f"    {key}: {value}" for key, value in places.items()]
-    return "\n".join(lines + ["    renditions: [{name: web, size: 100, format: jpeg}]"]) + "\n"
-
-
-def write_config(root: Path, *folders: str) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / "hotfolder.yaml"
-    path.write_text("state_dir: state\nfolders:\n" + "".join(folders))
-    return path
-
-
-def check_config(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hotfolder", "check-config", str(path)],
-                          capture_output=True, text=True, timeout=60, check=False)
+from tests.harness import check_config, folder_yaml, write_config
 
 
 def line_of(path: Path, text: str, nth: int = 0) -> int:
@@ -81,22 +51,6 @@ def test_a_cycle_through_three_folders_and_nested_paths_is_refused_once(tmp_path
     for said in ("folders[a].output", "lies inside folders[b].inbox", "folders[b].output",
                  "holds folders[c].inbox", "folders[c].archive", "is folders[a].inbox", "'a', 'b', 'c'"):
         assert said in problem.reason, (said, problem.reason)
-
-
-def test_an_output_inside_another_folders_inbox_is_a_chain_that_is_served(daemon_factory):
-    """A legitimate chain (b renders what a writes), refused before as a folder inside an inbox."""
-    d = daemon_factory()
-    d.config.write_text("state_dir: var/state\nfolders:\n"
-                        + folder_yaml("a", output="var/b/inbox/from-a").replace("a/", "var/a/")
-                        + folder_yaml("b").replace("b/", "var/b/"))
-    assert check_config(d.config).returncode == 0
-    d.start()
-    (d.root / "var/a/inbox").mkdir(parents=True, exist_ok=True)
-    (d.root / "var/a/inbox/x.jpg").write_bytes(jpeg())
-    wait_for(lambda: files_under(d.root / "var/b/archive") == ["from-a/x_web.jpg"], 30, what="b to render a's output")
-    assert files_under(d.root / "var/b/output") == ["from-a/x_web_web.jpg"]
-    assert files_under(d.root / "var/a/archive") == ["x.jpg"]
-    assert d.stop() == 0
 
 
 # ---------------------------------------------------------------- 12. folders inside processing/
@@ -139,49 +93,30 @@ def test_nestings_that_make_an_end_ambiguous_are_refused_each_with_its_reason(tm
         assert "give" in problem.reason and "a folder of its own" in problem.reason
 
 
+def test_a_folder_inside_another_folders_inbox_is_a_config_error(tmp_path):
+    """(An output there is a chain, allowed unless it cycles: tests/integration/test_attacks_state.py.)"""
+    text = f"""
+folders:
+  - name: a
+    inbox: {tmp_path}/a/inbox
+    output: {tmp_path}/a/output
+    archive: {tmp_path}/a/archive
+    failed: {tmp_path}/a/failed
+    renditions: [{{name: web, size: 100}}]
+  - name: b
+    inbox: {tmp_path}/b/inbox
+    output: {tmp_path}/b/output
+    archive: {tmp_path}/b/archive
+    failed: {tmp_path}/a/inbox/b-failed
+    renditions: [{{name: web, size: 100}}]
+"""
+    with pytest.raises(model.ConfigError) as err:
+        load.parse(text, str(tmp_path / "c.yaml"), tmp_path)
+    assert err.value.key == "folders[b].failed" and "inside folders[a].inbox" in err.value.reason
+    assert "taken as input by folder 'a'" in err.value.reason
+
+
 # ---------------------------------------------------------------- 15. state_dir/names
-
-RED, GREEN = (210, 20, 20), (20, 200, 20)
-
-
-def colour_of(path: Path) -> tuple[int, int, int]:
-    with Image.open(path) as im:
-        return im.convert("RGB").resize((1, 1)).getpixel((0, 0))
-
-
-def near(a, b, tol=12) -> bool:
-    return all(abs(x - y) <= tol for x, y in zip(a, b))
-
-
-def markers(state: Path) -> list[Path]:
-    names = state / "names"
-    return [p for p in names.rglob("*") if p.is_symlink()] if names.exists() else []
-
-
-def drop(d, name: str, data: bytes) -> None:
-    staging = d.root / "staging"
-    staging.mkdir(exist_ok=True)
-    (staging / name).write_bytes(data)
-    (staging / name).rename(d.inbox / name)
-
-
-def test_deleting_the_name_records_does_not_let_another_original_replace_an_output(daemon_factory):
-    """With state_dir/names gone, y.png used to replace y.jpg's outputs silently."""
-    d = daemon_factory().start()
-    drop(d, "y.jpg", jpeg(RED))
-    wait_for(lambda: files_under(d.archive) == ["y.jpg"], 30, what="y.jpg")
-    assert d.stop() == 0
-    import shutil
-
-    shutil.rmtree(d.var / "state" / "names")
-    d.start()
-    drop(d, "y.png", jpeg(GREEN, fmt="PNG"))
-    wait_for(lambda: len(files_under(d.archive)) == 2, 30, what="y.png")
-    assert sorted(d.outputs()) == ["y_thumb.webp", "y_thumb~png.webp", "y_web.jpg", "y_web~png.jpg"]
-    assert near(colour_of(d.output / "y_web.jpg"), RED), "y.jpg's output was replaced by another original's"
-    assert near(colour_of(d.output / "y_web~png.jpg"), GREEN)
-    assert d.stop() == 0
-
 
 def test_an_output_of_unknown_owner_is_kept_or_replaced_as_on_name_clash_says(tmp_path):
     """No record and an output there: which original wrote it cannot be known (the file
@@ -203,27 +138,6 @@ def test_an_output_of_unknown_owner_is_kept_or_replaced_as_on_name_clash_says(tm
     assert names.reserve(dataclasses.replace(folder, on_name_clash="replace"), "a.png", [made]) == [made]
     free = folder.output / "b_web.jpg"
     assert names.reserve(folder, "b.jpg", [free]) == [free], "a name with no output is free"
-
-
-def test_the_records_of_outputs_that_are_gone_are_pruned_at_start(daemon_factory):
-    """One marker per output name ever written, never pruned: 40,000 after 20,000 files."""
-    d = daemon_factory().start()
-    for i in range(3):
-        drop(d, f"p{i}.jpg", jpeg((60 * i, 30, 30)))
-    wait_for(lambda: len(files_under(d.archive)) == 3, 30, what="three files")
-    assert len(markers(d.var / "state")) == 6  # two renditions each
-    assert d.stop() == 0
-    for name in ("p0_web.jpg", "p0_thumb.webp", "p1_web.jpg"):  # a consumer took these away
-        (d.output / name).unlink()
-    d.start()
-    pruned = wait_for(lambda: d.event("names_pruned"), 10, what="the prune at start")
-    assert (pruned["kept"], pruned["removed"]) == (3, 3), pruned
-    assert len(markers(d.var / "state")) == 3
-    drop(d, "p1.png", jpeg(GREEN, fmt="PNG"))  # p1_web.jpg is free again; p1_thumb.webp is still p1.jpg's
-    wait_for(lambda: len(files_under(d.archive)) == 4, 30, what="p1.png")
-    assert {"p1_web.jpg", "p1_thumb~png.webp", "p1_thumb.webp"} <= set(d.outputs()), d.outputs()
-    assert near(colour_of(d.output / "p1_web.jpg"), GREEN)
-    assert d.stop() == 0
 
 
 def test_a_prune_keeps_the_records_of_outputs_there_and_of_files_being_rendered(tmp_path):
@@ -254,63 +168,6 @@ def test_a_prune_keeps_the_records_of_outputs_there_and_of_files_being_rendered(
     again = pruning.run(load.load(path), rendered=0)
     assert (again.kept, again.removed) == (2, 2)  # the ~png two: no output, their owners not rendering
     assert pruning.next_at == names.PRUNE_AFTER
-
-
-# ---------------------------------------------------------------- 16. a large failed/
-
-def test_a_failure_costs_no_walk_of_a_large_failed_folder(tmp_path, monkeypatch):
-    """Each failure used to walk all of failed/ again (150,000 files: a full core). Now the
-    ledger's own moves keep the count and the page's list, and failed/ is walked at the
-    first look, and again only when something else changed it."""
-    import json
-    import threading
-
-    from hotfolder.jobs import Result
-    from hotfolder.supervisor.service import Service
-    from hotfolder.workers.pool import LocalPool
-
-    config = load.load(write_config(tmp_path, folder_yaml("a")))
-    folder = config.folders[0]
-    for d in folder.all_dirs():
-        d.mkdir(parents=True)
-    n = 2000
-    for i in range(n):
-        original = folder.failed / f"day{i % 30}" / f"old{i}.jpg"
-        original.parent.mkdir(exist_ok=True)
-        original.write_bytes(b"x")
-        original.with_name(original.name + ".error.json").write_text(json.dumps({"error": "old", "step": "decode"}))
-    service = Service(config, LocalPool(1, 2, 60, log_level="error"))
-    reads = []
-    real_scandir = os.scandir
-    monkeypatch.setattr(os, "scandir", lambda path=".": reads.append(path) or real_scandir(path))
-
-    assert service.status().in_failed == n  # the one walk at start
-    assert len(reads) == 31  # failed/ and its 30 subfolders
-    for i in range(5):
-        (folder.inbox / f"bad{i}.jpg").write_bytes(b"not an image")
-        job = service.ledger.claim(folder, folder.inbox / f"bad{i}.jpg")
-        service.ledger.settle(job, Result(job.id, False, error="cannot identify image file", step="decode"))
-        reads.clear()
-        assert service.status().in_failed == n + i + 1
-        assert reads == [], f"failure {i} walked failed/ again: {len(reads)} folders read"
-        assert service.ops.failed.files[0].file == f"bad{i}.jpg"  # listed first, for the page
-    # a requeue from the page: uncounted and unlisted, no walk either
-    newest = service.ops.failed.files[0]
-    asked = {}
-    asker = threading.Thread(target=lambda: asked.update(outcome=service.ops.request_requeue(newest.id)))
-    asker.start()
-    wait_for(lambda: service.ops.serve(stopping=False) or not asker.is_alive(), 10, what="the requeue")
-    asker.join(10)
-    assert asked["outcome"].ok, asked
-    assert (folder.inbox / "bad4.jpg").exists()
-    reads.clear()
-    assert service.status().in_failed == n + 4 and reads == []
-    assert newest.id not in {f.id for f in service.ops.failed.files}
-    # someone else's change (a hand, `hotfolder requeue`) is seen: one walk puts the count right
-    (folder.failed / "bad0.jpg").unlink()
-    (folder.failed / "bad0.jpg.error.json").unlink()
-    wait_for(lambda: service.status().in_failed == n + 3, 10, what="the count to follow a change by hand")
-    assert service.ops.failed.walks == 2  # the one at start, and this one
 
 
 def test_a_state_dir_inside_an_inbox_is_refused(tmp_path):
