@@ -15,7 +15,6 @@ from hotfolder.runtime import log
 from tests.fake_secrets import leaks, tgram_token, tok
 from tests.harness import log_events
 
-
 # --- 3. secrets: the one place that knows them ------------------------------------
 
 def test_redacted_urls_keep_what_is_public_and_hide_what_apprise_calls_private():

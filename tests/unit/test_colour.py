@@ -12,8 +12,8 @@ from PIL import Image, ImageCms
 
 from hotfolder.config.model import Rendition
 from hotfolder.engine.colour import srgb_icc
-from hotfolder.engine.pipeline import render
 from tests import sources
+from tests.rendering import opened, run, run_one
 
 ALL = ("jpeg", "png", "webp", "tiff", "heic", "raw")
 # Saturated, but inside sRGB once converted: a conversion that did nothing would be far off.
@@ -28,11 +28,6 @@ def R(**fields) -> Rendition:
     fields.setdefault("operation", "none")
     fields.setdefault("format", "png")
     return Rendition(**fields)
-
-
-def run_one(src: Path, rendition: Rendition) -> Image.Image:
-    (out,) = render(src, [rendition], accepted_formats=ALL, max_image_pixels=10**8)
-    return Image.open(io.BytesIO(out.data))
 
 
 def patch_image() -> Image.Image:
@@ -107,10 +102,9 @@ def test_renditions_with_different_profiles_share_one_decode(tmp_path):
     icc = sources.display_p3_icc()
     src = tmp_path / "p3.png"
     patch_image().save(src, icc_profile=icc)
-    web, kept = render(src, [R(name="web"), R(name="kept", color_profile="keep")],
-                       accepted_formats=ALL, max_image_pixels=10**8)
-    assert Image.open(io.BytesIO(web.data)).info["icc_profile"] == srgb_icc()
-    assert centres(Image.open(io.BytesIO(kept.data))) == PATCHES
+    web, kept = run(src, R(name="web"), R(name="kept", color_profile="keep"))
+    assert opened(web).info["icc_profile"] == srgb_icc()
+    assert centres(opened(kept)) == PATCHES
 
 
 # --- 16 bits -----------------------------------------------------------------------

@@ -10,8 +10,9 @@ from PIL import Image
 
 from hotfolder.config.model import Rendition, SetMetadata
 from hotfolder.engine import encode
-from hotfolder.engine.pipeline import InputError, render
+from hotfolder.engine.pipeline import InputError
 from tests.imaging import photo
+from tests.rendering import render_one as run
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +24,6 @@ def camera_jpeg(tmp_path_factory) -> Path:
 
 def rendition(**fields) -> Rendition:
     return Rendition(**{"name": "web", "operation": "fit", "width": 1200, "height": 1200, **fields})
-
-
-def run(src: Path, r: Rendition):
-    (out,) = render(src, [r], accepted_formats=("jpeg",), max_image_pixels=10**8)
-    return out
 
 
 def recorded(monkeypatch) -> dict[int, int]:

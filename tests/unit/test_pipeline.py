@@ -15,10 +15,10 @@ from PIL import Image, ImageCms
 
 from hotfolder.config.model import Rendition, Watermark
 from hotfolder.engine import pipeline
-from hotfolder.engine.pipeline import InputError, render
+from hotfolder.engine.pipeline import InputError
 from hotfolder.spool.owners import output_name
 from tests.imaging import BLUE, GREY, RED, marked, png_claiming, stored_as
-from tests.rendering import ALL_FORMATS, R, near, run, run_one
+from tests.rendering import R, near, run, run_one
 
 
 @pytest.fixture
@@ -113,8 +113,8 @@ def test_a_watermark_drawn_between_two_plain_renditions_of_one_frame_reaches_nei
 def test_threads_change_the_speed_not_the_pixels(jpeg):
     renditions = (R(name="big", operation="fit", width=300, height=300, format="png"),
                   R(name="crop", operation="fill", width=90, height=60, format="png"))
-    one = [o.data for o in render(jpeg, renditions, accepted_formats=ALL_FORMATS, max_image_pixels=10**7, threads=1)]
-    many = [o.data for o in render(jpeg, renditions, accepted_formats=ALL_FORMATS, max_image_pixels=10**7, threads=4)]
+    one = [o.data for o in run(jpeg, *renditions, threads=1)]
+    many = [o.data for o in run(jpeg, *renditions, threads=4)]
     assert one == many
 
 

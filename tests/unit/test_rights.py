@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageCms
 
-from hotfolder.config.model import Rendition, SetMetadata
+from hotfolder.config.model import SetMetadata
 from hotfolder.engine import rights
 from hotfolder.engine.colour import srgb_icc
-from hotfolder.engine.pipeline import GPS_IFD_TAG, render
+from hotfolder.engine.pipeline import GPS_IFD_TAG
 from tests.imaging import photo
+from tests.rendering import R, opened, render_one
 
 NS = {
     "x": "adobe:ns:meta/", "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
@@ -58,11 +58,8 @@ def camera_jpeg(tmp_path) -> Path:
 
 
 def one(src: Path, fmt: str = "jpeg", folder: str = "shop", **fields) -> tuple[Image.Image, tuple[str, ...]]:
-    r = Rendition(name="r", operation="fit", width=300, height=300, format=fmt, **fields)
-    (out,) = render(src, [r], accepted_formats=("jpeg", "png"), max_image_pixels=10**8, folder=folder)
-    im = Image.open(io.BytesIO(out.data))
-    im.load()
-    return im, out.notes
+    out = render_one(src, R(operation="fit", width=300, height=300, format=fmt, **fields), folder=folder)
+    return opened(out), out.notes
 
 
 def xmp_of(im: Image.Image) -> ET.Element | None:

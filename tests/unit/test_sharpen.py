@@ -1,7 +1,6 @@
 """sharpen: an unsharp mask after resampling, scaled by the downscale; real photos, real encoders."""
 from __future__ import annotations
 
-import io
 import math
 from pathlib import Path
 
@@ -10,8 +9,8 @@ from PIL import Image, ImageStat
 
 from hotfolder.config.model import SHARPEN_PRESETS, Rendition, Sharpen
 from hotfolder.engine import sharpen as sharpening
-from hotfolder.engine.pipeline import render
 from tests.imaging import photo
+from tests.rendering import R, opened, run, run_one
 
 
 def high_frequency(im: Image.Image) -> float:
@@ -31,9 +30,7 @@ def camera_jpeg(tmp_path_factory) -> Path:
 
 
 def one(src: Path, **fields) -> Image.Image:
-    fields = {"name": "r", "operation": "fit", "width": 600, "height": 600, "format": "png", **fields}
-    (out,) = render(src, [Rendition(**fields)], accepted_formats=("jpeg", "png"), max_image_pixels=10**8)
-    return Image.open(io.BytesIO(out.data))
+    return run_one(src, R(**{"operation": "fit", "width": 600, "height": 600, "format": "png", **fields}))
 
 
 def test_each_preset_raises_the_fine_detail_and_none_leaves_it(camera_jpeg):
@@ -110,9 +107,8 @@ def test_sharpening_one_rendition_leaves_one_sharing_its_frame_untouched(camera_
     sharp = Rendition(name="sharp", operation="fit", width=600, height=600, format="png",
                       sharpen=SHARPEN_PRESETS["high"])
     plain = Rendition(name="plain", operation="fit", width=600, height=600, format="png")
-    outs = render(camera_jpeg, [plain, sharp, plain.__class__(**{**plain.__dict__, "name": "again"})],
-                  accepted_formats=("jpeg",), max_image_pixels=10**8)
-    first, middle, last = (Image.open(io.BytesIO(o.data)).tobytes() for o in outs)
+    outs = run(camera_jpeg, plain, sharp, plain.__class__(**{**plain.__dict__, "name": "again"}))
+    first, middle, last = (opened(o).tobytes() for o in outs)
     assert first == last == one(camera_jpeg).tobytes() and middle != first
 
 

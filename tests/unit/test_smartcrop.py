@@ -1,7 +1,6 @@
 """crop: attention | entropy for fill (libvips smartcrop) on real photographs."""
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
@@ -9,8 +8,8 @@ from PIL import Image, ImageChops, ImageStat
 
 from hotfolder.config.model import Rendition
 from hotfolder.engine import pipeline
-from hotfolder.engine.pipeline import render
 from tests.imaging import stored_as
+from tests.rendering import R, opened, run, run_one
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -29,9 +28,7 @@ def scene(subject_left: int) -> Image.Image:
 
 
 def fill(src: Path, crop: str, **fields) -> Image.Image:
-    r = Rendition(name="t", operation="fill", width=300, height=300, crop=crop, format="png", **fields)
-    (out,) = render(src, [r], accepted_formats=("jpeg", "png"), max_image_pixels=10**8)
-    return Image.open(io.BytesIO(out.data))
+    return run_one(src, R(name="t", operation="fill", width=300, height=300, crop=crop, format="png", **fields))
 
 
 def shows_the_subject(out: Image.Image) -> bool:
@@ -79,11 +76,11 @@ def test_a_smart_crop_shares_the_one_decode_and_its_frame_with_other_renditions(
     smart = Rendition(name="smart", operation="fill", width=300, height=300, crop="attention", format="png")
     wide = Rendition(name="wide", operation="fit", width=900, height=900, format="png")
     small = Rendition(name="small", operation="fit", width=150, height=150, format="png")
-    with_smart = render(src, [small, smart], accepted_formats=("jpeg",), max_image_pixels=10**8)
-    with_wide = render(src, [small, wide], accepted_formats=("jpeg",), max_image_pixels=10**8)
+    with_smart = run(src, small, smart)
+    with_wide = run(src, small, wide)
     assert [(o.width, o.height) for o in with_smart] == [(150, 50), (300, 300)]
     assert with_smart[0].data == with_wide[0].data
-    assert Image.open(io.BytesIO(with_smart[1].data)).tobytes() == fill(src, "attention").tobytes()
+    assert opened(with_smart[1]).tobytes() == fill(src, "attention").tobytes()
 
 
 @pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])

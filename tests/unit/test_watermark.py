@@ -1,15 +1,13 @@
 """The watermark: sized by the shorter side, and legible on white and on busy light photos."""
 from __future__ import annotations
 
-import io
-
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
-from hotfolder.config.model import Rendition, Watermark
+from hotfolder.config.model import Watermark
 from hotfolder.engine import watermark
-from hotfolder.engine.pipeline import render
 from tests.imaging import photo
+from tests.rendering import R, run_one
 
 TEXT = "© Example Studio"
 
@@ -89,9 +87,6 @@ def test_the_rendered_mark_is_as_wide_on_a_portrait_as_on_a_landscape(tmp_path, 
     src = tmp_path / "p.png"
     photo(size).save(src)
     wm = Watermark(text=TEXT, opacity=1.0, size=0.3, position="bottom-right")
-    plain, with_mark = (Image.open(io.BytesIO(render(src, [Rendition(name="r", operation="none", format="png",
-                                                                     watermark=w)],
-                                                     accepted_formats=("png",), max_image_pixels=10**8)[0].data))
-                        for w in (None, wm))
+    plain, with_mark = (run_one(src, R(operation="none", format="png", watermark=w)) for w in (None, wm))
     left, top, right, bottom = ImageChops.difference(plain, with_mark).point(lambda v: 255 if v > 40 else 0).getbbox()
     assert abs((right - left) - 0.3 * 600) <= 0.1 * 600  # the glyphs (and their halo) span ~30 % of 600
