@@ -168,6 +168,17 @@ class Daemon:
                 pass
         self.proc.wait(5)
 
+    def __enter__(self) -> Daemon:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        """Stopped, whatever happened in the block (and killed if it will not stop)."""
+        if self.running():
+            try:
+                self.stop(timeout=60)
+            except DaemonFailed:
+                pass  # killed, with its tree
+
     def descendants(self) -> list[int]:
         return sorted(descendants(self.proc.pid)) if self.proc is not None else []
 
