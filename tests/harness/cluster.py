@@ -41,7 +41,8 @@ class Cluster:
         self.root = tmp / "shared"
         self.base = self.root / "photos"
         self.inbox, self.output = self.base / "inbox", self.base / "output"
-        self.archive, self.failed, self.processing = self.base / "archive", self.base / "failed", self.base / "processing"
+        self.archive, self.failed = self.base / "archive", self.base / "failed"
+        self.processing = self.base / "processing"
         self.hold = tmp / "hold"
         self.hold.mkdir(parents=True, exist_ok=True)
         self.config = tmp / "hotfolder.yaml"
@@ -107,7 +108,7 @@ class Cluster:
         return proc.wait(timeout)
 
     def stop_all(self) -> None:
-        for name, proc in self.procs.items():
+        for proc in self.procs.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 20

@@ -297,7 +297,7 @@ def test_clients_that_reset_early_cost_a_log_line_not_tracebacks(daemon_factory)
     url = http_url(d)
     host, port = address(url)
     running(url)
-    for i in range(200):
+    for _ in range(200):
         s = socket.create_connection((host, port), timeout=5)
         s.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # half a request, then gone
         reset(s)

@@ -26,7 +26,8 @@ def assert_each_exactly_once(d, names: list[str]) -> None:
     failed = {p for p in files_under(d.failed) if not p.endswith(".error.json")}
     outputs = set(d.outputs())
     assert not archived & failed, f"both archived and failed: {archived & failed}"
-    assert archived | failed == set(names), f"missing: {set(names) - archived - failed}; extra: {(archived | failed) - set(names)}"
+    assert archived | failed == set(names), \
+        f"missing: {set(names) - archived - failed}; extra: {(archived | failed) - set(names)}"
     for name in archived:
         stem = Path(name).stem
         assert f"{stem}_web.jpg" in outputs and f"{stem}_thumb.webp" in outputs, f"outputs of {name}"
@@ -75,7 +76,7 @@ def test_main_process_killed_mid_burst_then_restarted(daemon_factory, tmp_path):
     d.proc.wait(10)
     # The workers notice their parent is gone and leave by themselves.
     for pid in workers:
-        wait_for(lambda: not _alive(pid), 10, what=f"orphaned worker {pid} to exit")
+        wait_for(lambda pid=pid: not _alive(pid), 10, what=f"orphaned worker {pid} to exit")
     assert ends(d) < len(names), "the kill came too late to test anything"
     d.start()
     wait_for(lambda: ends(d) == len(names), 60, what="all files after the restart")
@@ -109,7 +110,7 @@ def test_file_that_keeps_killing_workers_goes_to_failed(daemon_factory, tmp_path
         # Whoever holds the poison file open dies (the way a decoder segfault would).
         pid = wait_for(lambda: _holder_of(d, "poison.jpg"), 30, interval=0.005, what="a worker to open poison.jpg")
         os.kill(pid, signal.SIGKILL)
-        wait_for(lambda: not _alive(pid), 10, interval=0.005, what=f"killed worker {pid} to be gone")
+        wait_for(lambda pid=pid: not _alive(pid), 10, interval=0.005, what=f"killed worker {pid} to be gone")
         killed += 1
     wait_for(lambda: (d.failed / "poison.jpg.error.json").exists(), 20, what="poison.jpg in failed/")
     record = json.loads((d.failed / "poison.jpg.error.json").read_text())

@@ -82,7 +82,7 @@ def test_copy_move_and_slow_write(daemon_factory, tmp_path):
     assert d.status().returncode == 1
     assert not files_under(d.processing) and not files_under(d.inbox)
     for pid in children:
-        wait_for(lambda: not os.path.exists(f"/proc/{pid}") or _zombie(pid), 5, what=f"pid {pid} to exit")
+        wait_for(lambda pid=pid: not os.path.exists(f"/proc/{pid}") or _zombie(pid), 5, what=f"pid {pid} to exit")
     logs = d.events("rendition_written")
     assert logs and {"file", "rendition", "duration_ms", "worker_pid", "outcome"} <= set(logs[0])
     failed = d.events("file_failed")

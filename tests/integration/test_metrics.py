@@ -87,7 +87,8 @@ def test_a_scraper_reads_the_counts_of_hotfolder_status_per_folder_through_crash
     assert by_folder(m, "hotfolder_files_processed_total") == {"studio": 3, "shop": 1}
     assert by_folder(m, "hotfolder_files_failed_total") == {"studio": 0, "shop": 2}
     assert (status["processed"], status["failed"]) == (4, 2), "the same source as hotfolder status"
-    assert {k: (v["processed"], v["failed"]) for k, v in status["folders"].items()} == {"studio": (3, 0), "shop": (1, 2)}
+    per_folder = {k: (v["processed"], v["failed"]) for k, v in status["folders"].items()}
+    assert per_folder == {"studio": (3, 0), "shop": (1, 2)}
     assert by_folder(m, "hotfolder_render_seconds_count") == {"studio": 3, "shop": 3}
     assert all(v > 0 for v in by_folder(m, "hotfolder_render_seconds_sum").values())
     for gauge in GAUGES:
@@ -161,7 +162,8 @@ def _connects(port: int) -> bool:
         return False
 
 
-@pytest.mark.skipif(shutil.which("systemd-socket-activate") is None, reason="needs systemd-socket-activate (apt: systemd)")
+@pytest.mark.skipif(shutil.which("systemd-socket-activate") is None,
+                    reason="needs systemd-socket-activate (apt: systemd)")
 def test_a_socket_passed_by_systemd_is_served(daemon_factory):
     """What hotfolder.socket does: systemd listens and hands the socket over (LISTEN_FDS)."""
     d = daemon_factory(extra='http: {listen: "127.0.0.1:1"}')  # the passed socket wins over the config

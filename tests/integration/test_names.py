@@ -45,7 +45,7 @@ def colour_of(path: Path) -> tuple[int, int, int]:
 
 
 def near(a, b, tol=12) -> bool:
-    return all(abs(x - y) <= tol for x, y in zip(a, b))
+    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=False))
 
 
 RED, GREEN, BLUE = (210, 20, 20), (20, 200, 20), (20, 20, 210)

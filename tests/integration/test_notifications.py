@@ -128,7 +128,7 @@ def test_many_failures_at_once_are_batched_per_interval(daemon_factory, receiver
              what=f"every failure notified once (got {[e['file'] for e in r.events()]})")
     posts = r.ok_posts()
     assert len(posts) <= 3, f"{len(posts)} messages for one burst"
-    for a, b in zip(posts, posts[1:]):
+    for a, b in zip(posts, posts[1:], strict=False):
         assert b["at"] - a["at"] >= interval - 0.3, "more than one message per notify_interval"
     assert sum(json.loads(p["body"])["count"] for p in posts) == len(names)
     assert d.stop() == 0

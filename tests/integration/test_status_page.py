@@ -118,7 +118,8 @@ def test_a_studio_member_sees_a_failure_logs_in_and_requeues_it(daemon_factory, 
 
     browser.get(url)
     row = wait_for(lambda: failed_row(browser, "portrait.jpg"), 15, what="the failed file on the page")
-    assert "more than max_image_pixels (1,000)" in row.find_element("css selector", ".reason").text  # the reason, from its record
+    reason = row.find_element("css selector", ".reason").text  # the reason, from its record
+    assert "more than max_image_pixels (1,000)" in reason
     assert not row.find_elements("css selector", "button"), "no Requeue button before logging in"
     assert browser.find_element("id", "count-failed").text.startswith("1")
 
@@ -214,7 +215,8 @@ def test_requeue_needs_the_token_and_takes_only_what_the_daemon_lists(daemon_fac
     cookie = next(c for c in headers.get_all("Set-Cookie") if c.startswith("hf_session="))
     assert status == 303 and "HttpOnly" in cookie and "SameSite=Strict" in cookie
     session = cookie.split("hf_session=")[1].split(";")[0]
-    status, _, _ = call(url + "/requeue", "POST", f"id={ids['b.jpg']}".encode(), {**form, "Cookie": f"hf_session={session}"})
+    status, _, _ = call(url + "/requeue", "POST", f"id={ids['b.jpg']}".encode(),
+                        {**form, "Cookie": f"hf_session={session}"})
     assert status == 403, "no CSRF field"
     status, _, page = call(url + "/", headers={"Cookie": f"hf_session={session}"})
     csrf = page.decode().split('name="csrf" value="')[1].split('"')[0]

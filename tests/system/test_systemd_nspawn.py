@@ -241,7 +241,8 @@ def _drop(m: Machine, name: str) -> None:
 def _wait_outputs(m: Machine, names: list[str], timeout: float = 60) -> None:
     test = " && ".join(f"test -s {VAR}/output/{n}" for n in names)
     wait_until(lambda: m.sh(test, check=False).returncode == 0, timeout,
-               f"outputs {names} (journal:\n{m.sh('journalctl -u hotfolder --no-pager | tail -20', check=False).stdout})")
+               f"outputs {names} (journal:\n"
+               f"{m.sh('journalctl -u hotfolder --no-pager | tail -20', check=False).stdout})")
 
 
 def _status_text(m: Machine) -> str:
@@ -346,10 +347,12 @@ EOF""")
         format: jpeg
 EOF""")
         m.sh("mkdir -p /etc/systemd/system/hotfolder.service.d && "
-             "printf '[Service]\\nReadWritePaths=/srv/photos\\n' > /etc/systemd/system/hotfolder.service.d/paths.conf && "
+             "printf '[Service]\\nReadWritePaths=/srv/photos\\n' "
+             "> /etc/systemd/system/hotfolder.service.d/paths.conf && "
              "systemctl daemon-reload && systemctl restart hotfolder.service")
         wait_until(lambda: _status_text(m).startswith("processed "), 30, "the restarted daemon's STATUS=")
-        m.sh("cp /images/four.jpg /srv/photos/inbox/.four.part && mv /srv/photos/inbox/.four.part /srv/photos/inbox/four.jpg")
+        m.sh("cp /images/four.jpg /srv/photos/inbox/.four.part "
+             "&& mv /srv/photos/inbox/.four.part /srv/photos/inbox/four.jpg")
         wait_until(lambda: m.exists("/srv/photos/output/four_web.jpg"), 60,
                    "the output in /srv/photos (journal:\n"
                    + m.sh("journalctl -u hotfolder --no-pager | tail -10", check=False).stdout + ")")

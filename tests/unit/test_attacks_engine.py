@@ -44,7 +44,8 @@ def test_real_progressive_and_baseline_jpegs_pass_and_are_counted_exactly(tmp_pa
         buffer = io.BytesIO()
         sources_photo.save(buffer, "JPEG", quality=95, **options)
         data = buffer.getvalue()
-        assert jpegscan.count_scans(data) == af.scans_by_libjpeg_script(data) == (10 if options.get("progressive") else 1)
+        scans = 10 if options.get("progressive") else 1
+        assert jpegscan.count_scans(data) == af.scans_by_libjpeg_script(data) == scans
         src = tmp_path / "ok.jpg"
         src.write_bytes(data)
         assert run_one(src, SMALL).size == (200, 150)
@@ -237,7 +238,8 @@ for src in sys.argv[3:]:
         import shutil
         shutil.copyfile(src[5:], sys.argv[1])
         continue
-    pipeline.render(Path(src), renditions, accepted_formats=("jpeg", "png", "tiff", "heic", "webp"), max_image_pixels=10**8)
+    pipeline.render(Path(src), renditions, accepted_formats=("jpeg", "png", "tiff", "heic", "webp"),
+                    max_image_pixels=10**8)
 with open("/proc/self/status") as f:
     print(next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) * 1024)
 """
@@ -248,8 +250,8 @@ def peak_rss(mark: str, *files: str, recipe: str = "example") -> int:
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-c", RENDER_AND_REPORT, mark, recipe, *files], capture_output=True, text=True,
-                          timeout=120, check=False)
+    done = subprocess.run([sys.executable, "-c", RENDER_AND_REPORT, mark, recipe, *files], capture_output=True,
+                          text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     return int(done.stdout.split()[-1])
 

@@ -97,7 +97,8 @@ def test_the_log_pipeline_masks_every_known_secret_and_prints_no_locals(captured
     token, password = tok("tok"), tok("pw")
     (tmp_path / "in").mkdir()
     load.parse(f"http: {{token: {token}}}\nnotify: [{{url: 'https://u:{password}@h.example.com/'}}]\n"
-                     f"folders: [{{inbox: in, output: out, failed: f, archive: a, renditions: [{{name: w, size: 9}}]}}]\n",
+                     "folders: [{inbox: in, output: out, failed: f, archive: a, "
+                     "renditions: [{name: w, size: 9}]}]\n",
                      "x.yaml", tmp_path)
     log.setup(fmt, "info", stream=captured)
     logger = log.get("test")

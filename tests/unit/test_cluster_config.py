@@ -48,7 +48,8 @@ def test_defaults_follow_the_notes():
     ("{enabled: true, broker_url: 'amqp://x', cluster_id: c, shared_root: /srv/hf}", "cluster.broker_url", "redis://"),
     ("{enabled: true, broker_url: 'redis://x', shared_root: /srv/hf}", "cluster.cluster_id", "is required"),
     ("{enabled: true, broker_url: 'redis://x', cluster_id: c}", "cluster.shared_root", "is required"),
-    ("{enabled: true, broker_url: 'redis://x', cluster_id: 'a b', shared_root: /srv/hf}", "cluster.cluster_id", "letters"),
+    ("{enabled: true, broker_url: 'redis://x', cluster_id: 'a b', shared_root: /srv/hf}", "cluster.cluster_id",
+     "letters"),
     (GOOD + ", task_time_limit: 10, task_soft_time_limit: 10}", "cluster.task_soft_time_limit", "below"),
     (GOOD + ", visibility_timeout: 100, stale_after: 50}", "cluster.stale_after", "at least visibility_timeout"),
     (GOOD + ", path_map: {relative: /x}}", "cluster.path_map", "absolute"),
@@ -93,14 +94,16 @@ def test_shared_root_checks(tmp_path):
 
 
 def test_local_mode_imports_no_celery():
-    code = ("import sys, hotfolder.cli, hotfolder.supervisor.service, hotfolder.workers.pool, hotfolder.workers.batch, hotfolder.config.load; "
+    code = ("import sys, hotfolder.cli, hotfolder.supervisor.service, hotfolder.workers.pool, "
+            "hotfolder.workers.batch, hotfolder.config.load; "
             "assert 'celery' not in sys.modules and 'redis' not in sys.modules, sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
 def test_worker_unit_verifies(tmp_path):
-    text = UNIT.read_text().replace("ExecStart=/opt/hotfolder/venv/bin/hotfolder ", f"ExecStart={shutil.which('true')} ")
+    text = UNIT.read_text().replace("ExecStart=/opt/hotfolder/venv/bin/hotfolder ",
+                                    f"ExecStart={shutil.which('true')} ")
     copy = tmp_path / "hotfolder-worker.service"
     copy.write_text(text)
     result = subprocess.run(["systemd-analyze", "verify", "--man=no", str(copy)], capture_output=True, text=True,

@@ -49,7 +49,7 @@ def littlecms_srgb(im: Image.Image, icc: bytes) -> list[tuple[int, ...]]:
 
 
 def worst(a, b) -> int:
-    return max(abs(x - y) for p, q in zip(a, b) for x, y in zip(p, q))
+    return max(abs(x - y) for p, q in zip(a, b, strict=False) for x, y in zip(p, q, strict=False))
 
 
 @pytest.mark.parametrize("name, icc, fmt", [("p3", sources.display_p3_icc, "JPEG"),

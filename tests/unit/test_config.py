@@ -54,7 +54,8 @@ def test_defaults_and_relative_paths(tmp_path):
     assert folder.inbox == tmp_path / "in"
     assert folder.processing == tmp_path / "processing"
     r = folder.renditions[0]
-    assert (r.operation, r.width, r.height, r.quality, r.metadata, r.orient) == ("fit", 1600, 1200, 85, "strip-gps", True)
+    assert (r.operation, r.width, r.height, r.quality, r.metadata, r.orient) == \
+        ("fit", 1600, 1200, 85, "strip-gps", True)
     assert r.filename == "{stem}_{rendition}.{ext}"
     assert cfg.workers >= 1 and cfg.max_attempts == 3 and cfg.file_timeout == 120
 
@@ -64,13 +65,16 @@ def test_defaults_and_relative_paths(tmp_path):
     [
         ("        quality: 300\n", "folders[shop].renditions[web].quality", "at most 100"),
         ("        qualty: 80\n", "folders[shop].renditions[web].qualty", "unknown key"),
-        ("        operation: stretch\n", "folders[shop].renditions[web].operation", "not one of: fit, fill, scale, none"),
+        ("        operation: stretch\n", "folders[shop].renditions[web].operation",
+         "not one of: fit, fill, scale, none"),
         ("        format: gif\n", "folders[shop].renditions[web].format", "not one of"),
         ("        quality: high\n", "folders[shop].renditions[web].quality", "whole number"),
         ("        orient: maybe\n", "folders[shop].renditions[web].orient", "true or false"),
-        ("        filename: \"{stem}_{size}.{ext}\"\n", "folders[shop].renditions[web].filename", "unknown field {size}"),
+        ("        filename: \"{stem}_{size}.{ext}\"\n", "folders[shop].renditions[web].filename",
+         "unknown field {size}"),
         ("        filename: \"web.{ext}\"\n", "folders[shop].renditions[web].filename", "{stem}"),
-        ("        watermark: {text: hi, position: middle}\n", "folders[shop].renditions[web].watermark.position", "not one of"),
+        ("        watermark: {text: hi, position: middle}\n", "folders[shop].renditions[web].watermark.position",
+         "not one of"),
         ("        watermark: {text: hi, opacity: 2}\n", "folders[shop].renditions[web].watermark.opacity", "at most 1"),
         ("        watermark: {image: nope.png}\n", "folders[shop].renditions[web].watermark.image", "does not exist"),
         ("        metadata: none\n", "folders[shop].renditions[web].metadata", "keep, strip-gps, strip-all"),
@@ -164,7 +168,8 @@ def test_misspelt_keys_get_a_suggestion(tmp_path):
 
 
 def test_output_group_must_exist(tmp_path):
-    err = error_of(tmp_path, BASE.replace("    failed: bad\n", "    failed: bad\n    output_group: no-such-group-xyz\n"))
+    err = error_of(tmp_path, BASE.replace("    failed: bad\n",
+                                          "    failed: bad\n    output_group: no-such-group-xyz\n"))
     assert err.key == "folders[shop].output_group" and "no group" in err.reason
     cfg = load(write(tmp_path, BASE.replace("    failed: bad\n", "    failed: bad\n    output_group: 0\n")))
     assert cfg.folders[0].output_group == "0"
@@ -286,7 +291,8 @@ def test_describe_changes_says_what_a_reload_changes(tmp_path):
 
 def test_problems_in_http_and_notify_are_reported_with_the_rest(tmp_path):
     text = BASE.replace("folders:\n", 'http: {listen: "1.2.3.4:99999", token: short}\n'
-                                      'notify:\n  - {url: "not a url"}\n  - {url: "https://h.example", events: [nope]}\n'
+                                      'notify:\n  - {url: "not a url"}\n'
+                                      '  - {url: "https://h.example", events: [nope]}\n'
                                       "folders:\n") + "        quality: 0\n"
     keys = [p.key for p in error_of(tmp_path, text).problems]
     assert keys[:2] == ["http.listen", "http.token"], keys

@@ -208,7 +208,8 @@ def test_auto_takes_the_preview_when_it_covers_the_largest_rendition(tmp_path):
     # The preview shows another picture (all blue), so the output tells which was used.
     src = sources.dng(tmp_path / "a.dng", marked((480, 320)), preview_scale=2,
                       preview_image=Image.new("RGB", (480, 320), BLUE))
-    small, large = R(name="s", operation="fit", width=200, height=200), R(name="l", operation="fit", width=400, height=400)
+    small = R(name="s", operation="fit", width=200, height=200)
+    large = R(name="l", operation="fit", width=400, height=400)
     covered = [Image.open(io.BytesIO(o.data)) for o in run(src, small)]
     assert near(covered[0].getpixel((100, 60)), BLUE, 30)  # 240x160 preview covers 200
     developed = [Image.open(io.BytesIO(o.data)) for o in run(src, small, large)]

@@ -36,7 +36,8 @@ def test_one_short_line_per_file():
 def test_details_only_at_debug():
     rendition = {"event": "rendition_written", "file": "a.jpg", "rendition": "web", "output": "a_web.jpg"}
     assert render(rendition) is None
-    assert "rendition_written" in render(rendition, verbose=True) and "output=a_web.jpg" in render(rendition, verbose=True)
+    verbose = render(rendition, verbose=True)
+    assert "rendition_written" in verbose and "output=a_web.jpg" in verbose
     # a worker's own view of a failure the main process reports too
     worker_said = {"event": "file_failed", "file": "x.jpg", "reason": "bad", "role": "worker"}
     assert render(worker_said, level="warning") is None

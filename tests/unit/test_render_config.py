@@ -112,7 +112,7 @@ def test_every_mistake_is_named_with_its_line_and_key_path(tmp_path):
         (27, f"{key}[same].max_bytes: is 10 bytes; at least 1000 (1KB)"),
     ]
     assert len(lines) == len(want), "\n".join(lines)
-    for line, (number, text) in zip(lines, want):
+    for line, (number, text) in zip(lines, want, strict=False):
         assert f":{number}:" in line and text in line, (line, number, text)
 
 

@@ -30,7 +30,8 @@ SOURCE_XMP = b"""<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>
   <rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"
     xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" xmlns:aux="http://ns.adobe.com/exif/1.0/aux/"
     photoshop:Credit="Source Agency" aux:SerialNumber="0123456789">
-   <dc:rights><rdf:Alt><rdf:li xml:lang="x-default">Source rights</rdf:li><rdf:li xml:lang="de">Quellrechte</rdf:li></rdf:Alt></dc:rights>
+   <dc:rights><rdf:Alt>
+    <rdf:li xml:lang="x-default">Source rights</rdf:li><rdf:li xml:lang="de">Quellrechte</rdf:li></rdf:Alt></dc:rights>
    <dc:creator><rdf:Seq><rdf:li>Source Artist</rdf:li></rdf:Seq></dc:creator>
    <dc:subject><rdf:Bag><rdf:li>harbour</rdf:li></rdf:Bag></dc:subject>
   </rdf:Description>
@@ -71,13 +72,14 @@ def xmp_of(im: Image.Image) -> ET.Element | None:
 
 def values(root: ET.Element, prop: str) -> list[str]:
     """Every value the packet holds for `prop` (elements' list items and attributes)."""
-    tag = "{%s}%s" % (NS[prop.split(":")[0]], prop.split(":")[1])
+    prefix, name = prop.split(":")
+    tag = f"{{{NS[prefix]}}}{name}"
     found = []
-    for desc in root.iter("{%s}Description" % NS["rdf"]):
+    for desc in root.iter(f"{{{NS['rdf']}}}Description"):
         if tag in desc.attrib:
             found.append(desc.attrib[tag])
         for element in desc.findall(tag):
-            items = element.findall(".//{%s}li" % NS["rdf"])
+            items = element.findall(f".//{{{NS['rdf']}}}li")
             found += [li.text for li in items] if items else [element.text]
     return found
 
@@ -103,7 +105,7 @@ def test_the_source_xmp_is_edited_not_duplicated(camera_jpeg):
     assert values(root, "photoshop:Credit") == ["Studio"]  # was an attribute: not kept beside the new one
     assert values(root, "dc:creator") == ["Source Artist"]  # not set here: the source's stays
     assert values(root, "dc:subject") == ["harbour"] and values(root, "aux:SerialNumber") == ["0123456789"]
-    assert root.tag == "{adobe:ns:meta/}xmpmeta" and len(root.findall("{%s}RDF" % NS["rdf"])) == 1
+    assert root.tag == "{adobe:ns:meta/}xmpmeta" and len(root.findall(f"{{{NS['rdf']}}}RDF")) == 1
     raw = im.info["xmp"]
     assert raw.startswith(b"<?xpacket begin=") and raw.rstrip().endswith(b"<?xpacket end=\"w\"?>")
     assert b"<dc:rights>" in raw and b"aux:SerialNumber" in raw  # the source's prefixes kept

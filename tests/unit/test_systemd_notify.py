@@ -148,7 +148,8 @@ def test_scrub_environ_keeps_the_address_in_memory(listener, monkeypatch):
     assert fields(sock.recv(4096)) == {"READY": "1", "STATUS": "up"}
     # a child started now (as workers are) inherits no socket
     out = subprocess.run(
-        [sys.executable, "-c", "import os; print(os.environ.get('NOTIFY_SOCKET', '-'), os.environ.get('WATCHDOG_USEC', '-'))"],
+        [sys.executable, "-c",
+         "import os; print(os.environ.get('NOTIFY_SOCKET', '-'), os.environ.get('WATCHDOG_USEC', '-'))"],
         capture_output=True, text=True, check=True,
     )
     assert out.stdout.split() == ["-", "-"]

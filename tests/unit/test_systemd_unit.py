@@ -128,7 +128,8 @@ def test_the_socket_unit_verifies(tmp_path):
 @needs_analyze
 def test_security_threshold_option_agrees():
     """--threshold makes systemd-analyze itself fail above the limit (exit 1)."""
-    result = run(ANALYZE, "security", "--offline=true", "--no-pager", f"--threshold={int(MAX_EXPOSURE * 10)}", str(UNIT))
+    result = run(ANALYZE, "security", "--offline=true", "--no-pager", f"--threshold={int(MAX_EXPOSURE * 10)}",
+                 str(UNIT))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
