@@ -16,8 +16,6 @@ from PIL import Image
 from tests import corpus as c
 from tests.harness import ends, entries, files_under, wait_for
 
-pytestmark = pytest.mark.integration
-
 CHEAP = """
 - name: t
   operation: fit

@@ -20,8 +20,6 @@ from PIL import Image
 
 from tests.harness import ends, failed_originals, files_under, wait_for
 
-pytestmark = pytest.mark.integration
-
 
 def jpeg(color=(200, 30, 30), size=(320, 240), fmt="JPEG") -> bytes:
     buf = io.BytesIO()

@@ -38,8 +38,6 @@ from tests.http_clients import (
     until_closed,
 )
 
-pytestmark = pytest.mark.integration
-
 TOKEN = "studio-token-0123456789"
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 DEFAULT_MAX_CONNECTIONS = 64  # http.max_connections when the config does not say

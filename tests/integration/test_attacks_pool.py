@@ -60,7 +60,6 @@ def _hold_the_render_of(d, name: str) -> int:
     return busy[0]["pid"]
 
 
-@pytest.mark.integration
 def test_a_reload_applies_file_timeout_to_the_files_that_follow(daemon_factory, tmp_path):
     """Finding: `file_timeout 1 → 60` was logged, and a file held for 3 s was still killed
     at 1 s (a valid 30 s file failed at the old 20 s)."""
@@ -81,7 +80,6 @@ def test_a_reload_applies_file_timeout_to_the_files_that_follow(daemon_factory, 
     assert d.stop() == 0
 
 
-@pytest.mark.integration
 def test_a_reload_applies_queue_size(daemon_factory, tmp_path):
     """Finding: `queue_size 1 → 4` was logged, and the pool kept taking one file at a time."""
     d = daemon_factory(renditions=FULL_PNG, workers=1, extra="queue_size: 1").start()
@@ -138,7 +136,6 @@ def _fill(where: Path) -> Path:
     return filler
 
 
-@pytest.mark.integration
 def test_status_reports_a_running_daemon_whose_state_dir_is_full(daemon_factory):
     """Finding: with state_dir full the snapshot could not be replaced, and 15 s later
     `hotfolder status` said "not running" about a daemon that was serving files. The
@@ -215,7 +212,6 @@ def _recipe(tmp_path: Path) -> tuple[str, dict[str, Path]]:
     return renditions, {"watermark": mark, "profile": icc}
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize("part, garbage_says", [("watermark", "cannot identify image file"),
                                                  ("profile", "not an ICC profile")])
 def test_a_broken_recipe_pauses_its_folder_and_fails_no_file(daemon_factory, tmp_path, part, garbage_says):

@@ -14,11 +14,7 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.harness import drop_burst, ends, files_under, noise_jpeg, wait_for, worker_pids
-
-pytestmark = pytest.mark.integration
 
 
 def assert_each_exactly_once(d, names: list[str]) -> None:

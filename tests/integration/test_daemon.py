@@ -10,12 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from tests.harness import files_under, wait_for
-
-pytestmark = pytest.mark.integration
 
 
 def photo(path: Path, size=(800, 600), color=(200, 60, 40), fmt="JPEG", mode="RGB", **save) -> Path:

@@ -11,14 +11,11 @@ import subprocess
 import time
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from tests import corpus as c
 from tests.harness import files_under, wait_for
 from tests.harness.mounts import mount_tmpfs, umount
-
-pytestmark = pytest.mark.integration
 
 RENDITIONS = """
 - name: big

@@ -13,13 +13,10 @@ import signal
 import time
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from tests import corpus as c
 from tests.harness import ends, entries, files_under, wait_for
-
-pytestmark = pytest.mark.integration
 
 ALL_FORMATS = "accepted_formats: [jpeg, png, webp, tiff, gif]"
 RSS_LIMIT_MB = 600

@@ -18,8 +18,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.harness import Dirs, ends, http_url, wait_for, worker_pids
 
-pytestmark = pytest.mark.integration
-
 GAUGES = ("hotfolder_queued", "hotfolder_in_flight", "hotfolder_workers_alive", "hotfolder_claiming_paused",
           "hotfolder_config_reload_failed", "hotfolder_build_info")
 

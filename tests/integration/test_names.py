@@ -20,8 +20,6 @@ from PIL import Image
 
 from tests.harness import ends, files_under, hotfolder, wait_for
 
-pytestmark = pytest.mark.integration
-
 
 def image_bytes(color=(200, 30, 30), size=(640, 480), fmt="JPEG") -> bytes:
     buf = io.BytesIO()

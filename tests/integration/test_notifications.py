@@ -19,8 +19,6 @@ from PIL import Image
 
 from tests.harness import files_under, wait_for, worker_pids
 
-pytestmark = pytest.mark.integration
-
 SECRET = "a shared secret"
 
 

@@ -5,11 +5,7 @@ import re
 import signal
 import socket
 
-import pytest
-
 from tests.harness import wait_for
-
-pytestmark = pytest.mark.integration
 
 
 class Listener:

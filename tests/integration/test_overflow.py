@@ -9,8 +9,6 @@ from PIL import Image
 
 from tests.harness import files_under, wait_for
 
-pytestmark = pytest.mark.integration
-
 LIMIT = Path("/proc/sys/fs/inotify/max_queued_events")
 
 

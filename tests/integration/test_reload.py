@@ -7,12 +7,9 @@ import signal
 import subprocess
 import sys
 
-import pytest
 from PIL import Image
 
 from tests.harness import wait_for
-
-pytestmark = pytest.mark.integration
 
 
 def drop(d, name: str) -> None:

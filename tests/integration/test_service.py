@@ -8,12 +8,9 @@ import subprocess
 import sys
 import time
 
-import pytest
 from PIL import Image
 
 from tests.harness import drop_burst, ends, files_under, wait_for, worker_pids
-
-pytestmark = pytest.mark.integration
 
 FULL = """
 - name: full

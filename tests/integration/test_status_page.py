@@ -17,8 +17,6 @@ from PIL import Image
 
 from tests.harness import files_under, http_url, wait_for
 
-pytestmark = pytest.mark.integration
-
 TOKEN = "studio-token-0123456789"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
