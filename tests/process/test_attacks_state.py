@@ -2,9 +2,16 @@
 in-process on a real pool."""
 from __future__ import annotations
 
+import json
 import os
+import threading
+import time
 
 from hotfolder.config import load
+from hotfolder.jobs import Result
+from hotfolder.spool.failed_files import WALK_SHARE
+from hotfolder.supervisor.service import Service
+from hotfolder.workers.pool import LocalPool
 from tests.harness import folder_yaml, wait_for, write_config
 
 
@@ -12,13 +19,6 @@ def test_a_failure_costs_no_walk_of_a_large_failed_folder(tmp_path, monkeypatch)
     """Each failure used to walk all of failed/ again (150,000 files: a full core). Now the
     ledger's own moves keep the count and the page's list, and failed/ is walked at the
     first look, and again only when something else changed it."""
-    import json
-    import threading
-
-    from hotfolder.jobs import Result
-    from hotfolder.supervisor.service import Service
-    from hotfolder.workers.pool import LocalPool
-
     config = load.load(write_config(tmp_path, folder_yaml("a")))
     folder = config.folders[0]
     for d in folder.all_dirs():
@@ -34,7 +34,9 @@ def test_a_failure_costs_no_walk_of_a_large_failed_folder(tmp_path, monkeypatch)
     real_scandir = os.scandir
     monkeypatch.setattr(os, "scandir", lambda path=".": reads.append(path) or real_scandir(path))
 
+    started = time.monotonic()
     assert service.status().in_failed == n  # the one walk at start
+    first_walk = time.monotonic() - started  # the next walk waits 1/WALK_SHARE times its cost
     assert len(reads) == 31  # failed/ and its 30 subfolders
     for i in range(5):
         (folder.inbox / f"bad{i}.jpg").write_bytes(b"not an image")
@@ -59,5 +61,6 @@ def test_a_failure_costs_no_walk_of_a_large_failed_folder(tmp_path, monkeypatch)
     # someone else's change (a hand, `hotfolder requeue`) is seen: one walk puts the count right
     (folder.failed / "bad0.jpg").unlink()
     (folder.failed / "bad0.jpg.error.json").unlink()
-    wait_for(lambda: service.status().in_failed == n + 3, 10, what="the count to follow a change by hand")
+    wait_for(lambda: service.status().in_failed == n + 3, first_walk / WALK_SHARE + 10,
+             what="the count to follow a change by hand")
     assert service.ops.failed.walks == 2  # the one at start, and this one
