@@ -15,7 +15,7 @@ import pytest
 
 from tests.harness import Daemon
 from tests.harness.cluster import Cluster
-from tests.harness.procs import become_subreaper, descendants, is_ours, reap_zombies
+from tests.harness.procs import become_subreaper, descendants, is_ours, parent_of, reap_zombies
 from tests.redis_server import RedisServer
 
 become_subreaper()
@@ -38,13 +38,11 @@ def _own_multiprocessing_servers() -> set[int]:
     mine = set()
     for pid in descendants(os.getpid()):
         try:
-            with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 cmd = f.read()
-        except (OSError, ValueError, IndexError):
+        except OSError:
             continue
-        if ppid == os.getpid() and (b"forkserver" in cmd or b"resource_tracker" in cmd):
+        if parent_of(pid) == os.getpid() and (b"forkserver" in cmd or b"resource_tracker" in cmd):
             mine.add(pid)
     return mine
 

@@ -81,6 +81,7 @@ class Daemon:
         self.log = LogFile(self.log_path)
         self.proc: subprocess.Popen | None = None
         self.started = 0.0  # time.perf_counter() at the last start
+        self._readies = 0  # "ready" lines in the log before the last start (earlier runs')
         root.mkdir(parents=True, exist_ok=True)
 
     def write_config(self, extra: str = "", renditions: str | None = None, workers: int = 2,
@@ -118,20 +119,20 @@ class Daemon:
         it finds its own); `env`: variables to set; `launcher`: a command that runs it (e.g.
         systemd-socket-activate); `preexec_fn`: run in the child first (e.g. a lower
         RLIMIT_NOFILE). Waits for this start's own "ready" unless told not to."""
-        readies = len(self.events("ready"))
+        self._readies = len(self.events("ready"))
         run = ["run", *(["--config", str(self.config)] if with_config else []), *args]
         self.started = time.perf_counter()
         self.proc = launch(run, self.log_path, self.root, env=env, launcher=launcher, stdout=stdout,
                            preexec_fn=preexec_fn)
         if wait_ready:
-            self.wait_ready(timeout, readies)
+            self.wait_ready(timeout)
         return self
 
-    def wait_ready(self, timeout: float = 30, readies: int = 0) -> float:
-        """Seconds from the start to the ready line (after `readies` earlier runs' ones)."""
+    def wait_ready(self, timeout: float = 30) -> float:
+        """Seconds from the last start to its own "ready" line (the log keeps earlier runs')."""
         try:
-            wait_for(lambda: len(self.events("ready")) > readies or not self.running(), timeout, interval=0.02,
-                     what="the daemon to be ready")
+            wait_for(lambda: len(self.events("ready")) > self._readies or not self.running(), timeout,
+                     interval=0.02, what="the daemon to be ready")
         except AssertionError:
             raise DaemonFailed(f"not ready after {timeout:g} s:\n{self.log.tail()}") from None
         self.check_alive()
