@@ -19,6 +19,7 @@ from PIL import Image
 
 from tests.harness.folders import SIDECAR, TEMP_MARK, archived, failed_originals, files_under
 from tests.harness.procs import descendants
+from tests.harness.waiting import wait_for
 
 # --------------------------------------------------------------------- good images
 
@@ -196,6 +197,11 @@ def assert_nothing_left(d) -> None:
 
 
 def done_counts(d) -> dict[str, int]:
+    """file_done lines per file, once there is one for each archived original: the daemon
+    writes the line just after the move, so a test that saw the file archived can be a
+    moment ahead of it."""
+    wait_for(lambda: len(d.events("file_done")) >= len(archived(d)), 10,
+             what="a file_done line for each archived original")
     counts: dict[str, int] = {}
     for e in d.events("file_done"):
         counts[e["file"]] = counts.get(e["file"], 0) + 1
