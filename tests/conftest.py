@@ -1,5 +1,5 @@
 """The fixtures of every tier: a leak check on child processes, and a real daemon factory;
-and each test marked with its tier, the folder it lives in (`pytest -m "not integration"`).
+and each test marked with its tier, the folder it lives in (`pytest -m "unit or process"`).
 
 The helpers they use live in tests/harness/ (`from tests.harness import ...`).
 """
