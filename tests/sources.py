@@ -146,10 +146,10 @@ def _tiff(ifd0: tuple[dict, bytes], children: dict[int, tuple[dict, bytes | None
         if data is not None:
             entries[273] = (4, pos)
             pos += len(data) + len(data) % 2
-    for tag, start in zip(children, starts[1:]):
+    for tag, start in zip(children, starts[1:], strict=False):
         ifd0[0][tag] = (4, start)
     out = bytearray(b"II*\0" + struct.pack("<I", 8))
-    for start, (entries, _) in zip(starts, ifds):
+    for start, (entries, _) in zip(starts, ifds, strict=False):
         body, extra = bytearray(struct.pack("<H", len(entries))), bytearray()
         extra_at = start + 2 + 12 * len(entries) + 4
         for tag in sorted(entries):
@@ -205,7 +205,8 @@ def dng(path: Path, photo: Image.Image, *, orientation: int = 1, preview_scale: 
     if preview_scale is None:  # the raw itself in IFD0, no preview
         path.write_bytes(_tiff(({**ifd0, **raw}, cfa), children))
         return path
-    small = (preview_image or photo).convert("RGB").resize((width // preview_scale, height // preview_scale), Image.Resampling.LANCZOS)
+    small = (preview_image or photo).convert("RGB").resize((width // preview_scale, height // preview_scale),
+                                                            Image.Resampling.LANCZOS)
     if preview_stored_upright:
         from hotfolder.engine.pipeline import TRANSPOSE_FOR
 

@@ -6,7 +6,7 @@ a portrait and a landscape of the same size get the same mark; `size_of: width` 
 sizing of before (a third smaller on a 3:2 portrait). A text mark is white glyphs on a
 soft dark halo that hugs them (a knocked-out, blurred dilation of the glyphs): on white
 or on busy light areas the glyphs keep a dark surround, on dark ones their own light;
-tests/test_watermark.py measures the contrast on each.
+tests/unit/test_watermark.py measures the contrast on each.
 
 Pillow composites only the mark's box (~0.1 ms for the example's 400 px mark); libvips'
 composite2 passes over the whole frame (~13 ms; bench/stages.py), so the paste stays here.
