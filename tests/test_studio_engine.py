@@ -1,0 +1,310 @@
+"""Issue 26, what a studio trips over in its first week, in the engine: in-camera Adobe RGB
+(no profile, only EXIF's DCF tags), a DNG without a preview keeping its EXIF, float TIFFs,
+a readable watermark on a panorama, and outputs whose EXIF describes them (density, size).
+Real files the tests make (tests/sources.py), rendered by the real pipeline."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageCms
+
+from hotfolder.config.model import SetMetadata
+from hotfolder.engine.colour import srgb_icc
+from tests import sources
+from tests.imaging import photo
+from tests.rendering import R, run, run_one
+
+EXIF_IFD, INTEROP_IFD, GPS_IFD = 0x8769, 0xA005, 0x8825
+COLOR_SPACE, INTEROP_INDEX = 0xA001, 0x0001
+MAKE, MODEL, DATETIME_ORIGINAL, MAKER_NOTE = 0x010F, 0x0110, 0x9003, 0x927C
+X_RES, Y_RES, RES_UNIT, PIXEL_W, PIXEL_H = 0x011A, 0x011B, 0x0128, 0xA002, 0xA003
+SRGB, ADOBE_RGB, UNCALIBRATED = 1, 2, 0xFFFF
+
+# Saturated patches, inside sRGB once converted: a conversion that did not happen is far off.
+PATCHES = [(200, 60, 30), (60, 170, 80), (40, 70, 190), (220, 200, 60), (170, 60, 170), (128, 128, 128)]
+SIDE = 32
+
+
+def patch_image() -> Image.Image:
+    im = Image.new("RGB", (SIDE * len(PATCHES), SIDE))
+    for i, colour in enumerate(PATCHES):
+        im.paste(colour, (i * SIDE, 0, (i + 1) * SIDE, SIDE))
+    return im
+
+
+def centres(im: Image.Image) -> list[tuple[int, ...]]:
+    return [im.convert("RGB").getpixel((i * SIDE + SIDE // 2, SIDE // 2)) for i in range(len(PATCHES))]
+
+
+def worst(a, b) -> int:
+    return max(abs(x - y) for p, q in zip(a, b, strict=True) for x, y in zip(p, q, strict=True))
+
+
+def as_srgb(im: Image.Image, icc: bytes) -> list[tuple[int, ...]]:
+    """What LittleCMS makes of `im` in profile `icc`, through Pillow's ImageCms (not the engine)."""
+    source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    return centres(ImageCms.profileToProfile(im.convert("RGB"), source, ImageCms.createProfile("sRGB")))
+
+
+def camera_exif(space: int | None, index: str | None = None, **tags) -> bytes:
+    """A camera JPEG's EXIF: Make, and ColorSpace / InteropIndex as DCF writes them."""
+    exif = Image.Exif()
+    exif[MAKE] = "Canon"
+    photo_ifd = exif.get_ifd(EXIF_IFD)
+    if space is not None:
+        photo_ifd[COLOR_SPACE] = space
+    if index is not None:
+        photo_ifd[INTEROP_IFD] = {INTEROP_INDEX: index, 2: b"0100"}
+    for tag, value in tags.items():
+        exif[int(tag, 16)] = value
+    return exif.tobytes()
+
+
+def camera_jpeg(path: Path, exif: bytes, icc: bytes | None = None) -> Path:
+    patch_image().save(path, "JPEG", quality=100, subsampling=0, exif=exif,
+                       **({"icc_profile": icc} if icc else {}))
+    return path
+
+
+def tags(im: Image.Image) -> tuple[int | None, str | None]:
+    exif = im.getexif()
+    return exif.get_ifd(EXIF_IFD).get(COLOR_SPACE), exif.get_ifd(INTEROP_IFD).get(INTEROP_INDEX)
+
+
+# --- 26.3: in-camera Adobe RGB ----------------------------------------------------------
+
+def test_an_in_camera_adobe_rgb_jpeg_comes_out_as_the_same_file_tagged_would(tmp_path):
+    # Canon, Nikon and Sony set to Adobe RGB embed no profile: ColorSpace Uncalibrated and R03.
+    src = camera_jpeg(tmp_path / "IMG_0001.JPG", camera_exif(UNCALIBRATED, "R03"))
+    tagged = camera_jpeg(tmp_path / "tagged.jpg", camera_exif(UNCALIBRATED, "R03"), icc=sources.adobe_rgb_icc())
+    with Image.open(src) as stored:
+        expected, as_stored = as_srgb(stored, sources.adobe_rgb_icc()), centres(stored)
+    out = run_one(src, R(operation="none", format="png"))
+    assert out.info.get("icc_profile") == srgb_icc()
+    assert worst(centres(out), expected) <= 2, (centres(out), expected)
+    assert worst(centres(out), centres(run_one(tagged, R(operation="none", format="png")))) <= 1
+    assert worst(as_stored, expected) > 15  # left as it was (the bug) would be caught
+
+
+def test_an_srgb_output_no_longer_says_adobe_rgb(tmp_path):
+    src = camera_jpeg(tmp_path / "IMG_0001.JPG", camera_exif(UNCALIBRATED, "R03"))
+    out = run_one(src, R(operation="none", format="jpeg", metadata="keep"))
+    assert tags(out) == (SRGB, None)
+    assert out.getexif().get_ifd(INTEROP_IFD).get(2) == b"0100"  # the rest of the IFD stays
+
+
+@pytest.mark.parametrize("space, index, adobe", [
+    (ADOBE_RGB, None, True),  # not in the standard, written by some cameras and converters
+    (UNCALIBRATED, "R98", False),
+    (UNCALIBRATED, None, False),  # Uncalibrated alone names nothing
+    (SRGB, "R03", False),  # contradictory: ColorSpace wins, as darktable reads it
+    (None, None, False),
+])
+def test_only_the_tags_that_name_adobe_rgb_convert(tmp_path, space, index, adobe):
+    src = camera_jpeg(tmp_path / "c.jpg", camera_exif(space, index))
+    with Image.open(src) as stored:
+        expected = as_srgb(stored, sources.adobe_rgb_icc()) if adobe else centres(stored)
+    out = run_one(src, R(operation="none", format="png"))
+    assert worst(centres(out), expected) <= 2, (centres(out), expected)
+
+
+def test_an_embedded_profile_wins_over_the_tags(tmp_path):
+    p3 = sources.display_p3_icc()
+    src = camera_jpeg(tmp_path / "p3.jpg", camera_exif(UNCALIBRATED, "R03"), icc=p3)
+    with Image.open(src) as stored:
+        expected = as_srgb(stored, p3)
+    assert worst(centres(run_one(src, R(operation="none", format="png"))), expected) <= 2
+
+
+def test_keep_writes_the_profile_the_tags_stand_for(tmp_path):
+    src = camera_jpeg(tmp_path / "IMG_0001.JPG", camera_exif(UNCALIBRATED, "R03"))
+    out = run_one(src, R(operation="none", format="png", color_profile="keep", metadata="keep"))
+    with Image.open(src) as stored:
+        assert centres(out) == centres(stored)  # pixels untouched
+    from hotfolder.engine import adobergb
+
+    assert out.info.get("icc_profile") == adobergb.icc()  # and said: a viewer ignoring EXIF still gets it right
+    assert tags(out) == (UNCALIBRATED, "R03")
+
+
+def test_the_adobe_rgb_profile_is_adobes_encoding():
+    """Built from the published primaries, it converts as Adobe's numbers do (within a
+    level), is a v2 display profile, and is not sRGB."""
+    from hotfolder.engine import adobergb
+
+    ours = ImageCms.ImageCmsProfile(io.BytesIO(adobergb.icc()))
+    assert ours.profile.version == 2.1 and ours.profile.device_class == "mntr"
+    assert "Adobe RGB (1998)" in ours.profile.profile_description
+    grid = Image.frombytes("RGB", (512, 1), bytes(v for r in range(0, 256, 36) for g in range(0, 256, 36)
+                                                   for b in range(0, 256, 36) for v in (r, g, b)))
+    reference = ImageCms.ImageCmsProfile(io.BytesIO(sources.adobe_rgb_icc()))
+    srgb = ImageCms.createProfile("sRGB")
+    a, b = (ImageCms.profileToProfile(grid, p, srgb).tobytes() for p in (ours, reference))
+    assert max(abs(x - y) for x, y in zip(a, b, strict=True)) <= 1
+    assert max(abs(x - y) for x, y in zip(a, grid.tobytes(), strict=True)) > 20
+    assert adobergb.icc() == adobergb.icc.__wrapped__()  # the same bytes every time
+
+
+def test_a_camera_tiff_with_an_interoperability_ifd_renders(tmp_path):
+    # Pillow reads a TIFF's EXIF sub-IFDs from the file, which decoding closes: every
+    # camera TIFF (its EXIF has an Interoperability IFD) failed as "the EXIF data is corrupt".
+    src = sources.tiff(tmp_path / "scan.tif", patch_image(), exif={COLOR_SPACE: (3, SRGB)}, interop="R98")
+    out = run_one(src, R(operation="none", format="jpeg", metadata="keep"))
+    assert tags(out) == (SRGB, "R98")
+
+
+def test_a_tiff_whose_tags_say_adobe_rgb_is_converted(tmp_path):
+    src = sources.tiff(tmp_path / "camera.tif", patch_image(), exif={COLOR_SPACE: (3, UNCALIBRATED)}, interop="R03")
+    out = run_one(src, R(operation="none", format="png"))
+    assert worst(centres(out), as_srgb(patch_image(), sources.adobe_rgb_icc())) <= 2
+    assert out.info["icc_profile"] == srgb_icc()
+
+
+def test_a_heic_with_the_same_tags_is_not_taken_for_adobe_rgb(tmp_path):
+    # A HEIC says its colour in its own box (a profile, or an nclx code): DCF's tags are not its.
+    src = sources.heic(tmp_path / "IMG_0001.HEIC", patch_image(), exif=camera_exif(UNCALIBRATED, "R03"))
+    out = run_one(src, R(operation="none", format="png"))
+    assert worst(centres(out), PATCHES) <= 3 and "icc_profile" not in out.info
+
+
+def test_a_raw_preview_in_adobe_rgb_is_converted(tmp_path):
+    src = sources.dng(tmp_path / "IMG_0001.dng", patch_image().resize((SIDE * 6 * 4, SIDE * 4), Image.NEAREST),
+                      preview_exif=camera_exif(UNCALIBRATED, "R03"), preview_exif_first=True)
+    out = run_one(src, R(operation="none", format="png"), raw="preview")
+    with Image.open(io.BytesIO(_preview_jpeg(src))) as preview:
+        expected = as_srgb(preview, sources.adobe_rgb_icc())
+    assert worst(centres(out), expected) <= 3, (centres(out), expected)
+
+
+def test_a_raw_whose_own_tags_say_adobe_rgb_has_its_preview_converted(tmp_path):
+    # A NEF's or CR2's preview carries no EXIF of its own; the RAW's EXIF IFD says the colour space.
+    src = sources.dng(tmp_path / "DSC_0001.dng", patch_image().resize((SIDE * 6 * 4, SIDE * 4), Image.NEAREST),
+                      exif={COLOR_SPACE: (3, UNCALIBRATED)}, interop="R03")
+    out = run_one(src, R(operation="none", format="png"), raw="preview")
+    with Image.open(io.BytesIO(_preview_jpeg(src))) as preview:
+        expected = as_srgb(preview, sources.adobe_rgb_icc())
+    assert worst(centres(out), expected) <= 3, (centres(out), expected)
+
+
+def test_a_develop_is_srgb_and_its_exif_says_so(tmp_path):
+    src = sources.dng(tmp_path / "DSC_0001.dng", photo((240, 160)), preview_scale=None,
+                      exif={COLOR_SPACE: (3, UNCALIBRATED)}, interop="R03")
+    out = run_one(src, R(operation="none", format="jpeg", metadata="keep"), raw="develop")
+    assert out.info["icc_profile"] == srgb_icc() and tags(out) == (SRGB, None)
+
+
+def _preview_jpeg(dng: Path) -> bytes:
+    import rawpy
+
+    with rawpy.imread(str(dng)) as raw:
+        return raw.extract_thumb().data
+
+
+# --- 26.5: a DNG without a preview keeps its EXIF ------------------------------------------
+
+def test_a_dng_without_a_preview_keeps_its_exif(tmp_path):
+    src = sources.dng(tmp_path / "bare.dng", photo((240, 160)), preview_scale=None, gps=True,
+                      exif={DATETIME_ORIGINAL: (2, "2024:05:06 07:08:09"), 0x829A: (5, [(1, 250)]),
+                            0x8827: (3, 400)})
+    out = run_one(src, R(operation="fit", width=120, height=120, format="jpeg",
+                         set_metadata=SetMetadata(copyright="© {year} Studio")))
+    exif = out.getexif()
+    assert exif[MAKE] == "Hotfolder" and exif[MODEL] == "Test DNG"
+    photo_ifd = exif.get_ifd(EXIF_IFD)
+    assert photo_ifd[DATETIME_ORIGINAL] == "2024:05:06 07:08:09" and photo_ifd[0x8827] == 400
+    assert float(photo_ifd[0x829A]) == pytest.approx(1 / 250)
+    assert exif[0x8298] == "(c) 2024 Studio"  # {year}: when it was taken, read from the DNG
+    assert GPS_IFD not in exif  # strip-gps, the default
+    kept = run_one(src, R(operation="fit", width=120, height=120, format="jpeg", metadata="keep"))
+    assert kept.getexif().get_ifd(GPS_IFD)[1] == "N"
+
+
+def test_a_raws_maker_note_is_not_carried(tmp_path):
+    # Tens of KB, with offsets into the RAW: past a JPEG's 64 KB EXIF segment it would fail the file.
+    src = sources.dng(tmp_path / "nikon.dng", photo((240, 160)), preview_scale=None,
+                      exif={DATETIME_ORIGINAL: (2, "2024:05:06 07:08:09"), MAKER_NOTE: (7, b"Nikon\0" + bytes(70_000))})
+    exif = run_one(src, R(operation="fit", width=120, height=120, format="jpeg", metadata="keep")).getexif()
+    assert exif[MAKE] == "Hotfolder" and MAKER_NOTE not in exif.get_ifd(EXIF_IFD)
+    assert exif.get_ifd(EXIF_IFD)[DATETIME_ORIGINAL] == "2024:05:06 07:08:09"
+
+
+def test_a_raws_tags_that_cannot_be_read_give_what_can_be(tmp_path):
+    # LibRaw refuses a DNG whose EXIF IFD points past its end; our reader, used for other
+    # RAWs too, gives IFD0's tags and no error.
+    src = sources.dng(tmp_path / "odd.dng", photo((240, 160)), preview_scale=None,
+                      exif={DATETIME_ORIGINAL: (2, "2024:05:06 07:08:09")})
+    data = bytearray(src.read_bytes())
+    at = data.index(bytes.fromhex("6987040001000000"))  # the EXIF IFD's pointer, sent past the file's end
+    data[at + 8:at + 12] = (len(data) + 10_000).to_bytes(4, "little")
+    src.write_bytes(bytes(data))
+    from hotfolder.engine import tifftags
+
+    exif = Image.Exif()
+    exif.load(tifftags.raw_photo_exif(tifftags.read(src)))
+    assert exif[MAKE] == "Hotfolder" and DATETIME_ORIGINAL not in exif.get_ifd(EXIF_IFD)
+    not_tiff = tmp_path / "x.cr3"
+    not_tiff.write_bytes(b"\0\0\0\x18ftypcrx " + bytes(100))
+    assert tifftags.read(not_tiff) is None
+
+
+# --- 26.17: an output's EXIF describes the output ------------------------------------------
+
+def _jfif(im: Image.Image) -> tuple[tuple[int, int], int]:
+    return im.info["jfif_density"], im.info["jfif_unit"]
+
+
+@pytest.mark.parametrize("exif_tags, jfif, exif_says", [
+    ({}, ((72, 72), 1), (72.0, 72.0, 2)),  # none: 72 dpi, written into both
+    ({"011a": 300.0, "011b": 300.0, "0128": 2}, ((300, 300), 1), (300.0, 300.0, 2)),
+    ({"011a": 118.11, "011b": 118.11, "0128": 3}, ((300, 300), 1), (118.11, 118.11, 3)),  # per cm
+    ({"011a": 0.0, "011b": 0.0}, ((72, 72), 1), (72.0, 72.0, 2)),  # unusable: as none
+], ids=["none", "300dpi", "per-cm", "zero"])
+def test_jfif_and_exif_state_the_same_density(tmp_path, exif_tags, jfif, exif_says):
+    src = camera_jpeg(tmp_path / "d.jpg", camera_exif(SRGB, **exif_tags))
+    out = run_one(src, R(operation="fit", width=96, height=96, format="jpeg", metadata="keep"))
+    assert _jfif(out) == jfif
+    exif = out.getexif()
+    assert (round(float(exif[X_RES]), 2), round(float(exif[Y_RES]), 2), exif[RES_UNIT]) == exif_says
+    png = run_one(src, R(operation="fit", width=96, height=96, format="png"))
+    assert png.info["dpi"] == pytest.approx(tuple(float(v) for v in jfif[0]), abs=0.1)
+
+
+def test_an_output_without_exif_states_72_dpi(tmp_path):
+    src = tmp_path / "plain.jpg"
+    patch_image().save(src, quality=95)
+    assert _jfif(run_one(src, R(operation="none", format="jpeg", metadata="strip-all"))) == ((72, 72), 1)
+
+
+@pytest.mark.parametrize("orientation, size", [(1, (96, 16)), (6, (16, 96))])
+def test_exif_image_width_and_height_are_the_outputs(tmp_path, orientation, size):
+    exif = Image.Exif()
+    exif.load(camera_exif(SRGB))
+    exif[0x0112] = orientation
+    exif.get_ifd(EXIF_IFD).update({PIXEL_W: 192, PIXEL_H: 32})
+    src = tmp_path / "sized.jpg"
+    patch_image().save(src, quality=95, exif=exif.tobytes())
+    out = run_one(src, R(operation="fit", width=96, height=96, format="jpeg", metadata="keep"))
+    assert out.size == size
+    photo_ifd = out.getexif().get_ifd(EXIF_IFD)
+    assert (photo_ifd[PIXEL_W], photo_ifd[PIXEL_H]) == size
+
+
+def test_a_source_without_pixel_dimensions_gets_none(tmp_path):
+    src = camera_jpeg(tmp_path / "c.jpg", camera_exif(SRGB))
+    out = run_one(src, R(operation="fit", width=96, height=96, format="jpeg", metadata="keep"))
+    assert PIXEL_W not in out.getexif().get_ifd(EXIF_IFD)
+
+
+def test_outputs_of_one_source_each_state_their_own_size(tmp_path):
+    exif = Image.Exif()
+    exif.load(camera_exif(SRGB))
+    exif.get_ifd(EXIF_IFD).update({PIXEL_W: 192, PIXEL_H: 32})
+    src = tmp_path / "two.jpg"
+    patch_image().save(src, quality=95, exif=exif.tobytes())
+    big, small = run(src, R(name="big", operation="none", format="jpeg", metadata="keep"),
+                     R(name="small", operation="fit", width=48, height=48, format="webp", metadata="keep"))
+    for out, size in ((big, (192, 32)), (small, (48, 8))):
+        photo_ifd = Image.open(io.BytesIO(out.data)).getexif().get_ifd(EXIF_IFD)
+        assert (photo_ifd[PIXEL_W], photo_ifd[PIXEL_H]) == size
