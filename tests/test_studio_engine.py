@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageCms
 
-from hotfolder.config.model import SetMetadata
+from hotfolder.config.model import SetMetadata, Watermark
 from hotfolder.engine.colour import srgb_icc
 from tests import sources
 from tests.imaging import photo
@@ -308,3 +308,42 @@ def test_outputs_of_one_source_each_state_their_own_size(tmp_path):
     for out, size in ((big, (192, 32)), (small, (48, 8))):
         photo_ifd = Image.open(io.BytesIO(out.data)).getexif().get_ifd(EXIF_IFD)
         assert (photo_ifd[PIXEL_W], photo_ifd[PIXEL_H]) == size
+
+
+# --- 26.15: a panorama's watermark stays readable -------------------------------------------
+
+EXAMPLE_MARK = Watermark(text="© Example Studio", position="bottom-right", opacity=0.6, size=0.33, margin=0.02)
+
+
+def _mark_box(src: Path, wm: Watermark, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    from PIL import ImageChops
+
+    plain, marked = (run_one(src, R(operation="fit", width=size[0], height=size[1], format="png", watermark=w))
+                     for w in (None, wm))
+    return ImageChops.difference(plain, marked).point(lambda v: 255 if v > 30 else 0).getbbox()
+
+
+def test_a_panoramas_mark_is_at_least_the_minimum_width(tmp_path):
+    # The example's mark on a 1600x240 web image: 0.33 of 240 is 80 px, its capitals 8 px tall.
+    src = tmp_path / "pano.jpg"
+    photo((3200, 480)).save(src, quality=90)
+    left, top, right, bottom = _mark_box(src, EXAMPLE_MARK, (1600, 1600))
+    assert right - left >= 120 - 4  # the glyphs of a 120 px mark (its halo is faint at the ends)
+    assert right <= 1600 - 0.02 * 240 and bottom <= 240 - 0.02 * 240  # still in its corner
+    assert bottom - top >= 14  # capitals 10 px and the descender; ~11 at 80 px
+
+
+def test_min_size_never_makes_a_mark_wider_than_the_image_and_0_turns_it_off():
+    from hotfolder.engine.watermark import mark_width
+
+    assert mark_width((100, 60), EXAMPLE_MARK) == 100
+    assert mark_width((1600, 240), Watermark(text="x", size=0.33, min_size=0)) == 79
+    assert mark_width((1600, 240), Watermark(text="x", size=0.33, min_size=300)) == 300
+    assert mark_width((1600, 1067), EXAMPLE_MARK) == 352  # an ordinary photo's is larger anyway
+
+
+@pytest.mark.parametrize("size, width", [((1600, 240), 160), ((240, 1600), 160), ((1200, 800), 120)])
+def test_size_of_longer_sizes_by_the_longer_side(size, width):
+    from hotfolder.engine.watermark import mark_width
+
+    assert mark_width(size, Watermark(text="x", size=0.1, size_of="longer", min_size=0)) == width
