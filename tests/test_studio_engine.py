@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
@@ -347,3 +348,121 @@ def test_size_of_longer_sizes_by_the_longer_side(size, width):
     from hotfolder.engine.watermark import mark_width
 
     assert mark_width(size, Watermark(text="x", size=0.1, size_of="longer", min_size=0)) == width
+
+
+# --- 26.14: float TIFFs ----------------------------------------------------------------------
+
+FLOAT_WIDTH = 1000
+
+
+def srgb_encoded(linear) -> np.ndarray:
+    x = np.clip(np.asarray(linear, np.float64), 0, 1)
+    return np.round(255 * np.where(x <= 0.0031308, 12.92 * x, 1.055 * x ** (1 / 2.4) - 0.055)).astype(int)
+
+
+def float_ramp(top: float, dtype="float32", bands: int = 3):
+    """Linear light from 0 to `top` along the width: red the ramp, green half of it, blue a quarter."""
+    ramp = np.linspace(0, top, FLOAT_WIDTH)
+    pixels = np.zeros((8, FLOAT_WIDTH, bands), np.float64)
+    for band, share in zip(range(min(bands, 3)), (1, 0.5, 0.25), strict=False):
+        pixels[..., band] = ramp * share
+    if bands == 4:
+        pixels[..., 3] = 0.5
+    return ramp, pixels.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+def test_a_display_referred_float_tiff_is_the_srgb_encoding_of_its_light(tmp_path, dtype):
+    ramp, pixels = float_ramp(1.0, dtype)
+    src = sources.tiff(tmp_path / "linear.tif", pixels)
+    out = np.asarray(run_one(src, R(operation="none", format="png")).convert("RGB"))[4].astype(int)
+    tolerance = 1 if dtype == "float32" else 2  # half floats: 10 bits of mantissa
+    for band, share in enumerate((1, 0.5, 0.25)):
+        assert np.abs(out[:, band] - srgb_encoded(ramp.astype(dtype).astype(float) * share)).max() <= tolerance
+
+
+def test_an_hdr_float_tiff_keeps_its_midtones_and_rolls_its_highlights_off(tmp_path):
+    ramp, pixels = float_ramp(4.0)  # an HDR merge: highlights up to 4x white
+    src = sources.tiff(tmp_path / "merge.tif", pixels)
+    red = np.asarray(run_one(src, R(operation="none", format="png")).convert("RGB"))[4, :, 0].astype(int)
+    below = ramp <= 0.8
+    assert np.abs(red[below] - srgb_encoded(ramp[below])).max() <= 1  # midtones: their exposure kept
+    assert np.all(np.diff(red) >= 0) and red[-1] == 255
+    above = red[(ramp > 1.0) & (ramp < 3.9)]  # clipped at 1.0, these would all be 255
+    assert len(set(above.tolist())) >= 10 and above.min() < 250
+
+
+def test_a_float_tiff_with_a_profile_is_in_its_profile(tmp_path):
+    # Photoshop's 32-bit files embed a linear profile: the values are linear light in it.
+    linear_srgb = sources.matrix_profile("linear sRGB", [(0.4361, 0.2225, 0.0139), (0.3851, 0.7169, 0.0971),
+                                                         (0.1431, 0.0606, 0.7141)], 1.0)
+    ramp, pixels = float_ramp(1.0)
+    src = sources.tiff(tmp_path / "ps32.tif", pixels, icc=linear_srgb)
+    out = run_one(src, R(operation="none", format="png"))
+    assert out.info["icc_profile"] == srgb_icc()
+    red = np.asarray(out.convert("RGB"))[4, :, 0].astype(int)
+    assert np.abs(red - srgb_encoded(ramp)).max() <= 3  # through LittleCMS from its 16 bits
+
+
+def test_a_grey_float_tiff_and_one_with_alpha(tmp_path):
+    ramp, pixels = float_ramp(1.0, bands=1)
+    grey = run_one(sources.tiff(tmp_path / "grey.tif", pixels[..., 0]), R(operation="none", format="png"))
+    assert grey.mode == "L" and np.abs(np.asarray(grey)[4].astype(int) - srgb_encoded(ramp)).max() <= 1
+    _, rgba = float_ramp(1.0, bands=4)
+    out = run_one(sources.tiff(tmp_path / "rgba.tif", rgba), R(operation="none", format="png"))
+    assert out.mode == "RGBA" and abs(np.asarray(out)[4, :, 3].astype(int) - 128).max() <= 1
+
+
+def test_a_float_tiffs_orientation_and_tags_are_kept(tmp_path):
+    _, pixels = float_ramp(1.0)
+    src = sources.tiff(tmp_path / "turned.tif", pixels, exif={DATETIME_ORIGINAL: (2, "2025:01:02 03:04:05")})
+    data = bytearray(src.read_bytes())  # IFD0 gains Orientation 6 (in place of PlanarConfiguration's 1)
+    at = data.index(bytes.fromhex("1c01030001000000"))
+    data[at:at + 12] = bytes.fromhex("120103000100000006000000")
+    src.write_bytes(bytes(data))
+    out = run_one(src, R(operation="none", format="jpeg", metadata="keep"))
+    assert out.size == (8, FLOAT_WIDTH)  # turned upright
+    assert out.getexif().get_ifd(EXIF_IFD)[DATETIME_ORIGINAL] == "2025:01:02 03:04:05"
+    assert np.asarray(out.convert("L"))[0, 4] < np.asarray(out.convert("L"))[-1, 4]  # the ramp runs downwards
+
+
+@pytest.mark.parametrize("dtype, said", [
+    ("float64", "a TIFF of 3 × 64-bit floating-point samples (RGB), which hotfolder cannot read: save it with "
+                "16- or 32-bit float samples"),
+    ("int16", "a TIFF of 3 × 16-bit signed integer samples (RGB), which hotfolder cannot read"),
+])
+def test_a_tiff_hotfolder_cannot_read_is_named_by_its_samples(tmp_path, dtype, said):
+    from hotfolder.engine.pipeline import InputError
+
+    src = sources.tiff(tmp_path / "odd.tif", np.zeros((8, 8, 3), dtype))
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="none", format="png"))
+    assert err.value.reason == said
+
+
+def test_a_float_tiff_is_held_to_the_pixel_limit_and_to_accepted_formats(tmp_path):
+    from hotfolder.engine.pipeline import InputError
+
+    src = sources.tiff(tmp_path / "big.tif", np.zeros((8, 8, 3), np.float32))
+    data = bytearray(src.read_bytes())  # ImageWidth 8 → 2,000,000, before any sample is read
+    at = data.index(bytes.fromhex("0001040001000000"))
+    data[at + 8:at + 12] = (2_000_000).to_bytes(4, "little")
+    src.write_bytes(bytes(data))
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="none", format="png"))
+    assert "more than max_image_pixels" in err.value.reason
+    small = sources.tiff(tmp_path / "small.tif", np.zeros((8, 8, 3), np.float32))
+    with pytest.raises(InputError) as err:
+        run(small, R(operation="none", format="png"), accepted=("jpeg", "png"))
+    assert err.value.reason == "format tiff is not accepted (accepted: jpeg, png)"
+
+
+@pytest.mark.parametrize("shape", [(64, 64, 3), (64, 64)], ids=["rgb", "grey"])
+def test_a_truncated_float_tiff_fails_with_libtiffs_reason(tmp_path, shape):
+    from hotfolder.engine.pipeline import InputError
+
+    src = sources.tiff(tmp_path / "cut.tif", np.random.default_rng(1).random(shape, np.float32))
+    src.write_bytes(src.read_bytes()[:-8_000])
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="none", format="png"))
+    assert err.value.step == "decode" and "Read error at scanline" in err.value.reason

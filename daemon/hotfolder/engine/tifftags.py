@@ -12,6 +12,7 @@ a 24 MP test DNG (DESIGN.md, "The engine").
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
@@ -31,6 +32,39 @@ RAW_PHOTO_TAGS = {
     0x013B,  # Artist
     0x8298,  # Copyright
 }
+
+
+SAMPLE_KINDS = {1: "unsigned integer", 2: "signed integer", 3: "floating-point", 4: "untyped"}
+PHOTOMETRIC = {0: "grey, white at 0", 1: "grey", 2: "RGB", 3: "palette", 4: "mask", 5: "CMYK", 6: "YCbCr",
+               8: "CIELab", 9: "ICC Lab", 10: "ITU Lab", 32803: "a sensor's mosaic", 32844: "LogL", 32845: "LogLuv"}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """IFD0's samples, as the file says them (BitsPerSample and SampleFormat: the first)."""
+
+    size: tuple[int, int]
+    bands: int
+    bits: int
+    kind: int  # SampleFormat: 1 unsigned integer, 2 signed integer, 3 floating-point
+    photometric: int
+
+    def __str__(self) -> str:
+        kind = SAMPLE_KINDS.get(self.kind, f"SampleFormat {self.kind}")
+        space = PHOTOMETRIC.get(self.photometric, f"photometric {self.photometric}")
+        return f"{self.bands} × {self.bits}-bit {kind} samples ({space})"
+
+
+def layout(tags: Image.Exif) -> Layout:
+    return Layout((_first(tags.get(256, 0)), _first(tags.get(257, 0))), _first(tags.get(277, 1)),
+                  _first(tags.get(258, 1)), _first(tags.get(339, 1)), _first(tags.get(262, -1)))
+
+
+def _first(value: object) -> int:
+    """A tag's first value (BitsPerSample and SampleFormat give one per sample); 0 for junk."""
+    if isinstance(value, tuple):
+        value = value[0] if value else 0
+    return int(value) if isinstance(value, (int, float)) else 0
 
 
 def read(src: Path) -> Image.Exif | None:
