@@ -13,9 +13,9 @@ Tone mapping, stated: a picture within 0..1 (display-referred) is taken as it is
 with highlights above 1 (scene-referred: an HDR merge) keeps every value below KNEE (0.8)
 as it is and rolls the rest off, each channel, along an extended Reinhard curve (slope 1
 at the knee, so no kink) that brings its white point to 1.0: the 99.9th percentile of its
-brightest channel, so the 0.1 % above (the sun, speculars) clips. Why: clipping at 1.0,
-Photoshop's 32-to-8-bit default (Exposure and Gamma at 0 and 1.0) and libvips' own
-scRGB-to-sRGB, turns an HDR merge's sky and lamps flat white; a curve scaled to the
+brightest channel, so the 0.1 % above (the sun, speculars) clips. Why: clipping at 1.0
+(libvips' own scRGB to sRGB; Photoshop's Exposure and Gamma conversion at 0 and 1.0)
+turns an HDR merge's sky and lamps flat white; a curve scaled to the
 maximum would darken the whole picture for one specular pixel. This keeps the midtones'
 exposure and the highlights' detail, compressed; per channel, a bright colour fades
 towards white as film's does. Then sRGB's curve (no profile), at 16 bits: from there
@@ -23,10 +23,13 @@ the file is a 16-bit TIFF (engine/colour.deep_to_target converts it to each rend
 profile from its 16 bits). Grey: the same, to 8 bits.
 
 libvips reads the file twice, in strips (the white point's histogram, then the frame):
-the floats are never all in memory.
+the floats are never all in memory. Measured on a 12 MP 32-bit HDR TIFF (144 MB), the
+example recipe, one thread: 0.6-0.8 s and a 210 MiB peak, against 0.17-0.2 s and 148 MiB
+for the same picture as a 16-bit TIFF (2 shared cores, load 6.7).
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pyvips
@@ -44,6 +47,7 @@ FLOAT = 3  # SampleFormat
 KNEE = 0.8  # values below stay as they are (linear: sRGB level 231)
 WHITE_PERCENTILE = 99.9
 WHITE_STEPS = 4096  # the histogram's steps per 1.0; a white point is found up to 16.0
+LUT_STEPS = 65535  # the tone curve's table (see _curve)
 READ_BITS, MINISBLACK, RGB = (16, 32), 1, 2
 ICC_TAG, XMP_TAG = 34675, 700
 
@@ -112,17 +116,30 @@ def _white_point(image: pyvips.Image, colours: int) -> float:
 
 
 def _tone_mapped(image: pyvips.Image, colours: int, white: float, linear: bool) -> pyvips.Image:
-    """16-bit pixels: the colours rolled off (see the module's doc) and encoded, alpha scaled."""
-    colour = image.extract_band(0, n=colours).clamp(min=0, max=white)  # the rest clips (inf too)
-    if white > 1.0:
-        colour = rolled_off(colour, white)
-    if linear:
-        colour = (colour > 0.0031308).ifthenelse(1.055 * colour ** (1 / 2.4) - 0.055, 12.92 * colour)
-    bands = [colour]
+    """16-bit pixels: the colours rolled off and encoded (see the module's doc) through one
+    table of 65536 steps over 0..white, alpha scaled."""
+    index = image.extract_band(0, n=colours).clamp(min=0, max=white).linear(LUT_STEPS / white, 0.5).cast("ushort")
+    bands = [index.maplut(_curve(white, linear))]
     if image.bands > colours:  # alpha, 0..1
-        bands.append(image.extract_band(colours).clamp(min=0, max=1))
-    out = (bands[0].bandjoin(bands[1:]) if len(bands) > 1 else bands[0]) * 65535
-    return out.rint().cast("ushort").copy(interpretation="rgb16" if colours == 3 else "grey16")
+        bands.append(image.extract_band(colours).clamp(min=0, max=1).linear(65535, 0.5).cast("ushort"))
+    out = bands[0].bandjoin(bands[1:]) if len(bands) > 1 else bands[0]
+    return out.copy(interpretation="rgb16" if colours == 3 else "grey16")
+
+
+@functools.lru_cache(maxsize=8)
+def _curve(white: float, linear: bool) -> pyvips.Image:
+    """The table: step i is the value i/LUT_STEPS·white, rolled off above the knee when
+    white > 1, then encoded with sRGB's curve when linear; as 16 bits. One lookup a sample:
+    a 12 MP HDR merge took 2.4 s through libvips' pow() and ten arithmetic passes, 0.5 s so.
+    Precision: a step is white/65535 of linear light, 0.15 of an 8-bit sRGB level near
+    black for a white point of 3, 0.8 at the highest white point read (16)."""
+    x = pyvips.Image.identity(ushort=True).cast("double") * (white / LUT_STEPS)
+    if white > 1.0:
+        x = rolled_off(x, white)
+    x = x.clamp(min=0, max=1)
+    if linear:
+        x = (x > 0.0031308).ifthenelse(1.055 * x ** (1 / 2.4) - 0.055, 12.92 * x)
+    return (x * 65535).rint().cast("ushort").copy_memory()
 
 
 def rolled_off(x: pyvips.Image, white: float) -> pyvips.Image:
