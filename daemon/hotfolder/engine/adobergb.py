@@ -63,7 +63,7 @@ def _xyz_of(xy: tuple[float, float]) -> tuple[float, float, float]:
 
 
 def _mul(m, v) -> tuple[float, float, float]:
-    return tuple(sum(m[i][k] * v[k] for k in range(3)) for i in range(3))  # type: ignore[return-value]
+    return tuple(sum(m[i][k] * v[k] for k in range(3)) for i in range(3))
 
 
 def _matmul(a, b):
