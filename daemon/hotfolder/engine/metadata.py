@@ -60,7 +60,10 @@ def read_exif_early(im: Image.Image) -> None:
     """Read the EXIF's sub-IFDs while the file is open: a TIFF's are read from the file
     itself, which `load` closes (an Interoperability IFD, which cameras write, then failed
     as "the EXIF data is corrupt: seek of closed file"). What fails here fails again, and
-    is reported, in `read_metadata`."""
+    is reported, in `read_metadata`. Other formats' EXIF is in memory (and a PNG's
+    `getexif` would decode the pixels to find an eXIf after them)."""
+    if im.format != "TIFF":
+        return
     try:
         exif = im.getexif()
         for ifd in (EXIF_IFD_TAG, GPS_IFD_TAG, dcf.INTEROP_IFD):
