@@ -6,8 +6,9 @@ NEF, NRW, CR2, ARW, PEF, SRW) whose preview carries no EXIF (engine/decoders/raw
 a TIFF of floating-point samples (engine/decoders/floattiff). Other RAWs (CR3, RAF, ORF,
 RW2) are not TIFFs: None.
 
-Cost: the directories only, a few reads near the start of the file; measured 0.2 ms on
-a 24 MP test DNG (DESIGN.md, "The engine").
+Cost: the directories' entries and values, not the pixels: 0.35 ms on a 24 MP test DNG
+with a 100 KB maker's note, 7.6 ms on one whose IFD0 embeds a 30 MB original
+(OriginalRawFileData: Pillow reads every value of an IFD, bounded by the file's size).
 """
 from __future__ import annotations
 
