@@ -21,7 +21,7 @@ from hotfolder.cli import commands
 from hotfolder.config import locate as configfile
 from hotfolder.errors import ExitCode
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 CONFIG = """
 state_dir: var/state

@@ -17,7 +17,7 @@ from hotfolder.config import docs, model
 from hotfolder.config.sections import cluster, daemon, folder, http, notify, rendition
 from hotfolder.config.sections.steps import STEPS, rights, sharpen, watermark
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 DECLARED = [
     (daemon.KEYS, model.Config),

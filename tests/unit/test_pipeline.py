@@ -436,7 +436,7 @@ def diff_box(a: Image.Image, b: Image.Image) -> tuple[int, int, int, int] | None
 def test_text_watermark_lands_in_its_corner(jpeg):
     base = R(operation="fit", width=200, height=200, format="png")
     plain = run_one(jpeg, base)
-    wm = Watermark(text="(c) hotfolder", position="bottom-right", opacity=1.0, size=0.4, margin=0.05)
+    wm = Watermark(text="(c) hotfolder", position="bottom-right", opacity=1.0, size=0.4, margin=0.05, min_size=0)
     marked_im = run_one(jpeg, R(operation="fit", width=200, height=200, format="png", watermark=wm))
     left, top, right, bottom = diff_box(plain, marked_im)
     assert left >= 100 and top >= 100 and right <= 200 - 5 and bottom <= 150 - 5
@@ -446,7 +446,8 @@ def test_text_watermark_lands_in_its_corner(jpeg):
 def test_image_watermark_lands_in_its_corner_with_opacity(tmp_path, jpeg):
     logo = tmp_path / "logo.png"
     Image.new("RGBA", (50, 25), (255, 255, 0, 255)).save(logo)
-    wm = Watermark(image=logo, position="top-left", opacity=0.5, size=0.25, margin=0.0, size_of="width")
+    wm = Watermark(image=logo, position="top-left", opacity=0.5, size=0.25, margin=0.0, size_of="width",
+                   min_size=0)
     out = run_one(jpeg, R(operation="fit", width=200, height=200, format="png", watermark=wm))
     # Half-opaque yellow over the red corner block: (red+yellow)/2.
     assert near(out.getpixel((10, 5)), ((220 + 255) // 2, (20 + 255) // 2, 10), 20)

@@ -70,6 +70,14 @@ def test_set_metadata_and_progressive(tmp_path):
     assert r.set_metadata == SetMetadata(artist="Ann Smith", copyright="© {year} Ann Smith, {folder}", credit="2026")
 
 
+def test_a_watermark_by_the_longer_side_with_a_minimum_width(tmp_path):
+    wm = web(tmp_path, "watermark: {text: x, size_of: longer, min_size: 200}\n").watermark
+    assert (wm.size_of, wm.min_size) == ("longer", 200)
+    assert web(tmp_path, "watermark: {text: x}\n").watermark.min_size == 120
+    (line,) = problems(tmp_path, "watermark: {text: x, min_size: -5}\n")
+    assert "watermark.min_size: must be at least 0, not -5" in line
+
+
 def test_smart_crop_on_fill(tmp_path):
     head = HEAD.replace("size: 1600x1200\n        format: jpeg", "operation: fill\n        size: 400x400")
     assert load(config_with(tmp_path, "crop: attention\n", head)).folders[0].renditions[0].crop == "attention"
@@ -89,7 +97,7 @@ def test_every_mistake_is_named_with_its_line_and_key_path(tmp_path):
         max_bytes: 20KB
         progressive: true
         set_metadata: {}
-        watermark: {text: x, size_of: longer}
+        watermark: {text: x, size_of: diagonal}
       - name: same
         size: 100
         max_bytes: 10
@@ -108,7 +116,7 @@ def test_every_mistake_is_named_with_its_line_and_key_path(tmp_path):
         (21, f"{key}[png].max_bytes: needs format jpeg, webp or avif: PNG has no quality to lower"),
         (22, f"{key}[png].progressive: only applies to JPEG outputs, not format png"),
         (23, f"{key}[png].set_metadata: needs at least one of: artist, copyright, credit, usage_terms"),
-        (24, f"{key}[png].watermark.size_of: 'longer' is not one of: shorter, width, height"),
+        (24, f"{key}[png].watermark.size_of: 'diagonal' is not one of: shorter, width, height, longer"),
         (27, f"{key}[same].max_bytes: is 10 bytes; at least 1000 (1KB)"),
     ]
     assert len(lines) == len(want), "\n".join(lines)
@@ -133,7 +141,7 @@ def test_a_reload_says_what_changed_in_the_new_keys(tmp_path):
 def test_the_example_config_shows_every_new_key_and_is_valid_with_them_on(tmp_path):
     example = (REPO / "config" / "hotfolder.yaml").read_text()
     keys = ("sharpen", "progressive", "max_bytes", "set_metadata", "artist", "copyright", "credit",
-            "usage_terms", "size_of", "crop", "metadata")
+            "usage_terms", "size_of", "min_size", "crop", "metadata")
     lines = []
     for line in example.splitlines():
         m = re.fullmatch(r"(\s+)# (\s*)(\w+): (.*)", line)
@@ -144,4 +152,5 @@ def test_the_example_config_shows_every_new_key_and_is_valid_with_them_on(tmp_pa
     web, thumb = load(on).folders[0].renditions
     assert web.sharpen == SHARPEN_PRESETS["standard"] and web.progressive and web.max_bytes == 500_000
     assert web.set_metadata.copyright == "© {year} Example Studio" and web.watermark.size_of == "shorter"
+    assert web.watermark.min_size == 120
     assert thumb.crop == "attention" and thumb.metadata == "copyright-only"
