@@ -11,12 +11,8 @@ import subprocess
 import sys
 import textwrap
 
-import pytest
-
 from tests import corpus as c
-from tests.harness import files_under, wait_for
-
-pytestmark = pytest.mark.integration
+from tests.harness import archived, ends, failed_originals, files_under, wait_for
 
 SLOW_FIRST = """
 - name: web
@@ -48,7 +44,7 @@ def _cat_loop(parts, dst, pause: float) -> subprocess.Popen:
 def _assert_one_file(d, name: str, data: bytes) -> None:
     c.assert_succeeded(d, name)
     assert (d.archive / name).read_bytes() == data, "archived, but not the whole file"
-    assert c.failed_originals(d) == [], f"pieces in failed/: {c.failed_originals(d)}"
+    assert failed_originals(d) == [], f"pieces in failed/: {failed_originals(d)}"
     assert c.done_counts(d) == {name: 1}
     assert files_under(d.inbox) == []
     c.assert_nothing_left(d)
@@ -61,7 +57,7 @@ def test_a_writer_closing_between_chunks_gives_one_file_not_six_failed_pieces(da
     # Each pause is longer than the quiet period (0.2 s): every chunk's close looks final.
     writer = _cat_loop(parts, d.inbox / "IMG_0001.JPG", 0.6)
     assert writer.wait(60) == 0
-    wait_for(lambda: c.ends(d) >= 1 and not files_under(d.inbox), 60, what="IMG_0001.JPG to reach an end")
+    wait_for(lambda: ends(d) >= 1 and not files_under(d.inbox), 60, what="IMG_0001.JPG to reach an end")
     _assert_one_file(d, "IMG_0001.JPG", data)
     assert d.events("file_cut_short"), "never taken before it was complete: the test did not test"
     assert d.stop() == 0
@@ -79,10 +75,10 @@ def test_a_chunk_written_while_the_file_was_claimed_is_joined_onto_it(daemon_fac
     wait_for(lambda: not (d.inbox / "IMG_0002.JPG").exists(), 10, interval=0.01, what="the first chunk to be claimed")
     writer = _cat_loop(parts[1:], d.inbox / "IMG_0002.JPG", 0.6)
     assert writer.wait(60) == 0
-    wait_for(lambda: c.ends(d) >= 2 and not files_under(d.inbox), 90, what="both files to reach an end")
+    wait_for(lambda: ends(d) >= 2 and not files_under(d.inbox), 90, what="both files to reach an end")
     _joined = d.events("file_piece_joined")
     assert _joined, "no piece was joined: the claim did not overlap the writer"
-    assert c.failed_originals(d) == [], f"pieces in failed/: {c.failed_originals(d)}"
+    assert failed_originals(d) == [], f"pieces in failed/: {failed_originals(d)}"
     assert (d.archive / "IMG_0002.JPG").read_bytes() == data
     assert c.done_counts(d) == {"IMG_0002.JPG": 1, "big.jpg": 1}
     c.assert_nothing_left(d)
@@ -123,9 +119,9 @@ def test_an_upload_paused_past_stalled_after_is_given_back_and_taken_whole(daemo
     writer = _paused_writer(src, d.inbox / "upload.jpg")
     # Taken as stalled after 2 s, cut short: given back, and held for its writer.
     wait_for(lambda: d.event("file_cut_short"), 20, what="the stalled upload to be taken and given back")
-    assert (d.inbox / "upload.jpg").exists() and c.failed_originals(d) == []
+    assert (d.inbox / "upload.jpg").exists() and failed_originals(d) == []
     _go_on(writer)
-    wait_for(lambda: c.ends(d) >= 1 and not files_under(d.inbox), 30, what="upload.jpg to reach an end")
+    wait_for(lambda: ends(d) >= 1 and not files_under(d.inbox), 30, what="upload.jpg to reach an end")
     _assert_one_file(d, "upload.jpg", data)
     assert d.stop() == 0
 
@@ -141,7 +137,7 @@ def test_an_upload_that_completes_inside_failed_is_requeued_by_itself(daemon_fac
     assert record["step"] == "decode"
     # ...and its writer, which held it open all along, finishes it inside failed/.
     _go_on(writer)
-    wait_for(lambda: "upload.jpg" in c.archived(d), 30, what="the grown file to be requeued and rendered")
+    wait_for(lambda: "upload.jpg" in archived(d), 30, what="the grown file to be requeued and rendered")
     _assert_one_file(d, "upload.jpg", data)
     assert [e for e in d.events("requeued") if e.get("by") == "grown"]
     assert d.stop() == 0
@@ -152,9 +148,9 @@ def test_a_file_really_cut_short_fails_once_after_stalled_after(daemon_factory, 
     c.truncated_jpeg(tmp_path / "cut.jpg").rename(d.inbox / "cut.jpg")
     wait_for(lambda: d.event("file_cut_short"), 20, what="cut.jpg to be given back")
     assert (d.inbox / "cut.jpg").exists(), "held in the inbox for its writer"
-    wait_for(lambda: c.failed_originals(d) == ["cut.jpg"], 20, what="cut.jpg to fail")
+    wait_for(lambda: failed_originals(d) == ["cut.jpg"], 20, what="cut.jpg to fail")
     c.assert_failed(d, "cut.jpg", "truncated")
-    assert c.archived(d) == [] and files_under(d.inbox) == []
+    assert archived(d) == [] and files_under(d.inbox) == []
     st = wait_for(lambda: (lambda s: s if s["failed"] else None)(d.status_json()), 5, what="the failure counted")
     assert st["failed"] == 1 and st["processed"] == 0, st
     assert d.stop() == 0

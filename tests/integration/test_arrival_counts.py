@@ -10,13 +10,9 @@ import subprocess
 import threading
 import time
 
-import pytest
-
 from tests import corpus as c
-from tests.harness import files_under, http_url, wait_for
-from tests.test_metrics import scrape
-
-pytestmark = pytest.mark.integration
+from tests.harness import archived, files_under, http_url, wait_for
+from tests.integration.test_metrics import scrape
 
 SLOWISH = """
 - name: web
@@ -120,5 +116,5 @@ def test_files_taken_back_out_of_the_inbox_no_longer_count_as_waiting(daemon_fac
     said = snap["queued"] + snap["waiting"]
     assert said <= len(first), f"{said} said to wait, {len(first)} kept at most: the deleted files count"
     wait_for(lambda: not files_under(d.inbox) and not files_under(d.processing), 120, what="the first card to be done")
-    assert set(c.archived(d)) >= {p.name for p in first}
+    assert set(archived(d)) >= {p.name for p in first}
     assert d.stop() == 0

@@ -7,12 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 from tests import corpus as c
-from tests.harness import files_under, wait_for
-
-pytestmark = pytest.mark.integration
+from tests.harness import archived, ends, failed_originals, files_under, wait_for
 
 XMP = (b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
@@ -51,9 +47,9 @@ def test_a_card_dump_leaves_nothing_in_failed(daemon_factory, tmp_path):
     photos = ["card1/DCIM/100CANON/IMG_0001.JPG", "card1/DCIM/100CANON/IMG_0002.JPG"]
     passed = ["card1/DCIM/100CANON/MVI_0003.MOV", "card1/DCIM/100CANON/MVI_0003.THM",
               "card1/DCIM/100CANON/IMG_0004.xmp"]
-    wait_for(lambda: set(photos + passed) <= set(c.archived(d)) or c.failed_originals(d), 30,
+    wait_for(lambda: set(photos + passed) <= set(archived(d)) or failed_originals(d), 30,
              what="the photos and clips to be archived")
-    assert c.failed_originals(d) == [], c.failed_originals(d)
+    assert failed_originals(d) == [], failed_originals(d)
     for rel in photos:
         c.assert_succeeded(d, rel)
     for rel in passed:  # moved as they are, never rendered
@@ -68,7 +64,7 @@ def test_a_card_dump_leaves_nothing_in_failed(daemon_factory, tmp_path):
     st = wait_for(lambda: (lambda s: s if s["processed"] == 2 else None)(d.status_json()), 10,
                   what="the photos counted")
     assert st["failed"] == 0 and st["in_failed"] == 0, st
-    assert c.failed_originals(d) == [] and not d.events("file_failed") and not d.events("file_refused")
+    assert failed_originals(d) == [] and not d.events("file_failed") and not d.events("file_refused")
     assert sorted(e["file"] for e in d.events("file_passed_through")) == sorted(passed)
     c.assert_nothing_left(d)
     assert d.stop() == 0
@@ -85,8 +81,8 @@ def test_the_patterns_are_a_folders_own(daemon_factory, tmp_path):
     c.write(d.inbox / "notes" / "a.jpg", c.jpeg_bytes())
     c.write(d.inbox / "MVI_0003.THM", c.jpeg_bytes((160, 120)))
     c.write(d.inbox / "MVI_0003.MOV", MOV)
-    wait_for(lambda: c.ends(d) >= 2, 20, what="the thumbnail and the clip to reach an end")
-    assert c.archived(d) == ["MVI_0003.THM"] and c.failed_originals(d) == ["MVI_0003.MOV"]
+    wait_for(lambda: ends(d) >= 2, 20, what="the thumbnail and the clip to reach an end")
+    assert archived(d) == ["MVI_0003.THM"] and failed_originals(d) == ["MVI_0003.MOV"]
     assert sorted(files_under(d.inbox)) == ["brief.pdf", "notes/a.jpg"]
     assert d.stop() == 0
 
