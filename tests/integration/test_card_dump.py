@@ -99,3 +99,14 @@ def test_a_pattern_is_a_name_not_a_path(tmp_path):
         "folder name, not a path; write '*.mov'" in proc.stderr, proc.stderr
     assert "ignore: each item must be a file name pattern such as '*.mov', not the number 3" in proc.stderr, \
         proc.stderr
+
+
+def test_an_unquoted_pattern_says_to_quote_it(tmp_path):
+    """`pass_through: [*.mov]` is a YAML alias, not a pattern: the message says so."""
+    config = tmp_path / "hotfolder.yaml"
+    config.write_text("folders:\n  - inbox: in\n    output: out\n    failed: failed\n    archive: archive\n"
+                      "    pass_through: [*.mov]\n    renditions: [{name: web, size: 64}]\n")
+    proc = subprocess.run([sys.executable, "-m", "hotfolder", "check-config", str(config)], capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 1
+    assert f"{config}:6:21: not valid YAML" in proc.stderr and "quote it, e.g. '*.mov'" in proc.stderr, proc.stderr
