@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hotfolder.arrival import rules
 from hotfolder.arrival.lease import LEASE_RECHECK, LEASE_RECHECK_FIRST, open_for_writing
+from hotfolder.arrival.tidy import EmptiedFolders
 from hotfolder.arrival.waker import Waker
 from hotfolder.backoff import Backoff
 from hotfolder.config.model import Folder
@@ -71,6 +72,7 @@ class Inbox:
         # False while the Watcher has the inbox in an outage (missing, or a folder of it
         # swapped for a link): nothing is handed out, nothing is scanned.
         self.available = True
+        self.emptied = EmptiedFolders()  # subfolders files were handed out from: removed once empty
 
     # -- called from the observer thread
     def note(self, path: Path, closed: bool | None = None, kind_known: bool = True) -> None:
@@ -253,7 +255,15 @@ class Inbox:
         with self._lock:
             for path in gone + out:
                 self._pending.pop(path, None)
+        for path in out:
+            if path.parent != self.folder.inbox:
+                self.emptied.noted(path.parent)
         return out
+
+    def tidy(self) -> None:
+        """About once a second: the subfolders claims emptied, removed when due (tidy.py)."""
+        if self.available:
+            self.emptied.tidy(self.folder.inbox, self.folder.stalled_after)
 
     def _claimable(self) -> bool:
         """No folder of this folder's is a link now (checked as files are handed out, ~50

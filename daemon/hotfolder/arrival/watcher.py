@@ -213,6 +213,7 @@ class Watcher:
                     self.log.info("inbox_back", folder=name, inbox=str(inbox.folder.inbox))
                     del self._outages[name]
             inbox.available = name not in self._outages
+            inbox.tidy()
 
     def healthy(self) -> bool:
         """For the systemd watchdog: a restart must help. It does not for a folder swapped
