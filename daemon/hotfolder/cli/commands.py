@@ -18,6 +18,7 @@ from hotfolder.cli.check import cmd_check_config
 from hotfolder.cli.init import cmd_init
 from hotfolder.cli.process import cmd_process
 from hotfolder.cli.requeue import cmd_requeue
+from hotfolder.cli.rerender import cmd_rerender
 from hotfolder.cli.run import cmd_run, cmd_worker
 from hotfolder.cli.status import cmd_status
 from hotfolder.config import locate as configfile
@@ -84,6 +85,25 @@ def _parser() -> argparse.ArgumentParser:
     process.add_argument("--log-level", choices=LEVELS, default="warning",
                          help="warning: the files that failed (default); info: every file; "
                               "debug: everything, without the progress bar")
+
+    rerender = sub.add_parser("rerender", help="render archived originals again with today's recipe, replacing "
+                                               "their outputs",
+                              description="Render archived originals again with today's renditions, into the "
+                                          "places and under the names the daemon gave their outputs, replacing "
+                                          "them (an output name another original owns is not taken: "
+                                          "on_name_clash). The originals stay in archive/.")
+    config_arg(rerender)
+    rerender.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                          help="archived originals, or folders of them, in a folder's archive/ (default: every "
+                               "folder's whole archive)")
+    rerender.add_argument("--folder", help="only this configured folder")
+    rerender.add_argument("--dry-run", "-n", action="store_true",
+                          help="say what would be rendered and what would happen to each output; write nothing")
+    rerender.add_argument("--log-format", choices=list(LogFormat), default=LogFormat.CONSOLE,
+                          help="console: for people (default); json: one JSON object per line")
+    rerender.add_argument("--log-level", choices=LEVELS, default="warning",
+                          help="warning: the files that failed (default); info: every file; "
+                               "debug: everything, without the progress bar")
 
     requeue = sub.add_parser("requeue", help="list failed files, or move them back to the inbox to try again",
                              description="Without arguments: list the failed files and why they failed. With "
@@ -166,4 +186,5 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "requeue": cmd_requeue,
     "worker": cmd_worker,
     "init": cmd_init,
+    "rerender": cmd_rerender,
 }

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hotfolder.config.model import Folder
 from hotfolder.errors import HotfolderError
-from hotfolder.spool import nofollow
+from hotfolder.spool import archived, nofollow
 from hotfolder.spool.atomic import temp_prefix, write_temp
 from hotfolder.spool.folders import opened_folder
 from hotfolder.spool.fsnames import display, fit_name, name_as_hex, name_from_hex, relative_name
@@ -146,7 +146,10 @@ def finish(folder: Folder, claimed: Claimed) -> Path | None:
         return None
     if folder.archive is None:  # the config gives every folder that archives its archive/
         raise ValueError(f"folder {folder.name!r} archives its originals but has no archive folder")
-    return _move(claimed.path, folder.archive, claimed.rel)
+    where = _move(claimed.path, folder.archive, claimed.rel)
+    if where.relative_to(folder.archive).as_posix() != claimed.rel:  # `a_1.jpg`: the path it came in with
+        archived.remember(where, claimed.rel)                          # is kept (for `hotfolder rerender`)
+    return where
 
 
 def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts: int = 1) -> Path:
