@@ -33,7 +33,6 @@ def cmd_rerender(args: argparse.Namespace) -> int:
     if isinstance(chosen, str):
         print(f"hotfolder rerender: {chosen}", file=sys.stderr)
         return ExitCode.USAGE
-    bar = None if args.dry_run else batchrun.setup_log(args)
     code = ExitCode.OK
     for folder, archive, roots in chosen:
         found = list(archived.originals(archive, roots, _skip(folder)))
@@ -45,8 +44,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         if not current:
             print(f"folder {folder.name}: no archived original to render", file=sys.stderr)
             continue
-        if bar is None or bar.done:  # one bar per folder
-            bar = batchrun.setup_log(args)
+        bar = batchrun.setup_log(args)  # one bar per folder
         results, elapsed = batchrun.render(args, cfg, folder, [(a.path, a.rel) for a in current], bar)
         ok = sum(1 for o in results if o.result.ok)
         stopped = len(current) - len(results)
