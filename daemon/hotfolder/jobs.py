@@ -41,6 +41,7 @@ class Result:
     retry_later: bool = False  # a resource problem (disk full), not the file's fault
     transient: bool = False  # may pass (out of memory, a share's I/O error): retried as an attempt
     recipe: bool = False  # the folder's recipe cannot be used (watermark, profile): the file waits
+    cut_short: bool = False  # failed as truncated: its writer may go on (the ledger may give it back to grow)
     duration_ms: float = 0.0
     pid: int = field(default_factory=os.getpid)
 

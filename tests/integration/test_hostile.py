@@ -49,7 +49,7 @@ def _drop_deleted(inbox: Path, n: int = 8) -> dict[str, bool]:
 
 
 def test_hostile_corpus(daemon_factory, tmp_path):
-    d = daemon_factory(extra=ALL_FORMATS).start()
+    d = daemon_factory(extra=ALL_FORMATS, folder_extra="stalled_after: 2").start()  # truncated.jpg: held 2 s
     inbox = d.inbox
     staging = tmp_path / "staging"
     staging.mkdir()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from hotfolder.arrival import rules
 from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, Verdict, next_attempt, temp_tag
 from hotfolder.ops.notices import Hook, Notice, NoticeKind, ignore
@@ -29,6 +30,7 @@ from hotfolder.runtime import log
 from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery
 from hotfolder.spool.failed_files import FailedIndex
 from hotfolder.supervisor.gate import ClaimGate
+from hotfolder.supervisor.unfinished import Joined, Kept, Unfinished
 
 
 @dataclass
@@ -46,7 +48,8 @@ class Counts(Protocol):
 
 class Ledger:
     def __init__(self, config: Config, counts: Counts, on_end: Callable[[Folder, str], None],
-                 on_notice: Hook = ignore, failed: FailedIndex | None = None, gate: ClaimGate | None = None):
+                 on_notice: Hook = ignore, failed: FailedIndex | None = None, gate: ClaimGate | None = None,
+                 on_hold: Callable[[Folder, str, float], None] = lambda folder, rel, until: None):
         self.config = config
         self.counts = counts
         self.failed = failed if failed is not None else FailedIndex()  # told of each file we move there
@@ -54,6 +57,7 @@ class Ledger:
         self.on_notice = on_notice  # the service's hook: files done or failed, claiming paused or resumed
         self.log = log.get("ledger")
         self.gate = gate if gate is not None else ClaimGate(on_notice)  # what stops claiming, and why
+        self.unfinished = Unfinished(on_hold, self.failed)  # files cut short whose writer may go on
         self.tracked: dict[int, Tracked] = {}
         self.next_id = 1
         self._adopting: list[Iterator[moves.Claimed]] = []  # lazy walks of processing/ after a crash
@@ -122,7 +126,15 @@ class Ledger:
     # ------------------------------------------------------------------ claims
     def claim(self, folder: Folder, path: Path) -> Job | None:
         """Take a ready inbox file; the Job to submit, or None if it was not taken."""
+        awaiting = self.unfinished.awaited(folder, path)
+        if awaiting in self.tracked:  # the next piece of a claimed file cut short
+            joined = self._join(self.tracked[awaiting], path)
+            if joined is not None or awaiting in self.tracked:
+                return joined
         try:
+            if rules.passes_through(folder, path):  # a video, a sidecar: archived as it is
+                self._passed_through(folder, path, moves.pass_through(folder, path))
+                return None
             claimed = moves.claim(folder, path)
         except moves.Refused as exc:
             rel = path.relative_to(folder.inbox).as_posix()
@@ -147,6 +159,33 @@ class Ledger:
                   self.config.accepted_formats, self.config.max_image_pixels)
         self.tracked[job.id] = Tracked(job, claimed)
         return job
+
+    def _passed_through(self, folder: Folder, path: Path, where: Path | None) -> None:
+        if where is not None:
+            self.log.info("file_passed_through", folder=folder.name, file=fsnames.display(
+                path.relative_to(folder.inbox).as_posix()), archived=fsnames.display(str(where)), outcome="archived")
+
+    def _join(self, tracked: Tracked, piece: Path) -> Job | None:
+        """Join an inbox file onto the claimed file cut short that awaits it (unfinished.py):
+        the claimed file's new job, or None (then the piece is claimed as any file, unless
+        the claimed one still awaits it)."""
+        job = tracked.job
+        joined = self.unfinished.join(job.folder, tracked.claimed, piece)
+        if joined is Joined.NOT_NOW:
+            self.unfinished.await_piece(job.folder, job.rel, job.id)
+            return None
+        if joined is Joined.APPENDED:
+            del self.tracked[job.id]
+            again = replace(job, id=self._new_id(), counted=None)
+            self.tracked[again.id] = Tracked(again, tracked.claimed)
+            return again
+        if joined is Joined.SUPERSEDED:
+            self.settle(job, Result(job.id, False, step="decode", error="The image could not be decoded: cut short, "
+                                    "and a new whole file of its name arrived before it was complete (an upload "
+                                    "begun again): this part is kept here"), counted_by_worker=False)
+        else:
+            del self.tracked[job.id]
+        return None
 
     def _new_id(self) -> int:
         self.next_id += 1
@@ -196,6 +235,7 @@ class Ledger:
                             archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
                 self.on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), outputs=result.outputs,
                                       duration_ms=result.duration_ms, attempts=job.attempt))
+                self.unfinished.ended(folder, job.rel)
                 if self.gate.resume():  # the folder works again
                     self.on_notice(Notice(NoticeKind.RECOVERED, folder.name, reason="claiming resumed: the output "
                                                                            "folder works again"))
@@ -204,10 +244,14 @@ class Ledger:
                     self.gate.recipes.pause(folder, result.error, fsnames.display(job.rel))
             elif result.retry_later:
                 self._give_back(tracked, result.error, counted)
+            elif result.cut_short and self._cut_short(tracked, result.error, counted):
+                pass  # back in the inbox to grow, or awaiting its next piece
             else:
                 where = moves.fail(folder, claimed.path, claimed.rel, error=result.error,
                                    step=result.step, attempts=job.attempt)
                 self.failed.added(folder, where)
+                if result.cut_short:
+                    self.unfinished.watch(folder, where)
                 if not counted_by_worker:
                     self.counts.count(Verdict.FAILED, counted, folder=folder)
                 logger.warning("file_failed", reason=result.error, step=result.step, failed=str(where),
@@ -237,6 +281,27 @@ class Ledger:
                                   "finish", job.attempt))
         except OSError as again:
             self._give_back(tracked, f"could not move the original: {again}", counted)
+
+    def _cut_short(self, tracked: Tracked, reason: str, counted: Verdict | None) -> bool:
+        """Failed as truncated, its writer may go on (closes between chunks, or paused): back
+        to the inbox to grow, or kept for the piece its writer began; False: it fails."""
+        kept = self.unfinished.give_back(tracked.job.folder, tracked.claimed, tracked.job.id, reason)
+        if kept is Kept.NO:
+            return False
+        self.counts.uncount(counted, tracked.job.folder)  # counted when it really ends
+        if kept is Kept.AWAITING:
+            self.tracked[tracked.job.id] = Tracked(replace(tracked.job, counted=None), tracked.claimed)
+        return True
+
+    def look_after(self, now: float) -> None:
+        """About once a second: files cut short. Those that grew in failed/ are requeued;
+        one awaiting a piece that left the inbox is given back as it is."""
+        self.unfinished.look(now)
+        for _, _, job_id in self.unfinished.orphans():
+            if job_id in self.tracked:
+                self.settle(self.tracked[job_id].job, Result(job_id, False, step="decode", cut_short=True,
+                            error="The image could not be decoded: cut short (its next piece left the inbox)"),
+                            counted_by_worker=False)
 
     def _unclaim(self, tracked: Tracked, counted: Verdict | None) -> bool:
         """Back to the inbox. A file that cannot leave processing/ (immutable, its

@@ -61,7 +61,7 @@ class Service:
         self.ops = Ops(config)  # metrics, the status page, notifications; its hook hears the ledger
         self.gate = ClaimGate(on_notice=self.ops.notice)  # what stops claiming, and why
         self.ledger = Ledger(config, backend, self._offer_again, on_notice=self.ops.notice, failed=self.ops.failed,
-                             gate=self.gate)
+                             gate=self.gate, on_hold=self._hold)
         self.publisher = Publisher(self)  # the status: snapshot, /metrics and the page, sd_notify
         self.signals: deque[int] = deque()
         self.watcher: Watcher | None = None
@@ -146,6 +146,7 @@ class Service:
     def _look_after(self) -> None:
         """About once a second: the gate's retries, the watcher, a changed config, the status."""
         self.gate.look_again(self.config.folders, time.monotonic())
+        self.ledger.look_after(time.monotonic())
         self.watching.check()
         if self.config.reload_on_change and self.config_watch.changed():
             self.log.info("config_changed", file=str(self.config.source))
@@ -234,6 +235,12 @@ class Service:
         inbox = self.watcher.inboxes.get(folder.name) if self.watcher else None
         if inbox is not None:
             inbox.offer(folder.inbox / rel)
+
+    def _hold(self, folder: Folder, rel: str, until: float) -> None:
+        """A file cut short is back in the inbox: not taken before `until` unless it grows."""
+        inbox = self.watcher.inboxes.get(folder.name) if self.watcher else None
+        if inbox is not None:
+            inbox.hold(folder.inbox / rel, until)
 
     # ------------------------------------------------------------------ reload
     def reload(self) -> bool:

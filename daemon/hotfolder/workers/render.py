@@ -12,6 +12,7 @@ from hotfolder.jobs import Job, Result, temp_tag
 from hotfolder.runtime import log
 from hotfolder.spool import atomic, folders, fsnames, nofollow, oserrors
 from hotfolder.spool import owners as names
+from hotfolder.workers import truncation
 
 # Reading the input failed for a reason that may pass (a share's hiccup, not the bytes).
 TRANSIENT_READ_ERRNOS = {errno.EIO, errno.ESTALE, errno.ENOTCONN, errno.ETIMEDOUT, errno.EHOSTDOWN,
@@ -56,7 +57,8 @@ def process_one(job: Job) -> Result:
     except pipeline.InputError as exc:
         ms = round((time.perf_counter() - t0) * 1000, 1)
         logger.warning("file_failed", step=exc.step, reason=str(exc), duration_ms=ms, outcome="failed")
-        return Result(job.id, False, error=str(exc), step=exc.step, duration_ms=ms)
+        return Result(job.id, False, error=str(exc), step=exc.step, duration_ms=ms,
+                      cut_short=truncation.cut_short(exc.reason, job.src))
     except pipeline.RecipeError as exc:  # every file of the folder would fail alike: this one waits
         ms = round((time.perf_counter() - t0) * 1000, 1)
         logger.info("recipe_unusable", reason=str(exc), duration_ms=ms, outcome="retry")
