@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from hotfolder.config.keys import Key, as_fields, read_keys
-from hotfolder.config.model import Animation, Folder, NameClash, OnSuccess, RawMode, WatchMode
+from hotfolder.config.model import Animation, Folder, NameClash, OnNoRendition, OnSuccess, RawMode, WatchMode
 from hotfolder.config.reader import Context, Reader, built, recorded, section
 from hotfolder.config.sections import rendition
 from hotfolder.config.values import Choice, Float, Group, Items, Mode, Path_, Text, resolve
@@ -38,6 +38,14 @@ KEYS = (
     Key("raw", Choice(RawMode), RawMode.AUTO,
         "camera RAWs: `preview` (the embedded JPEG), `develop` (LibRaw: camera white balance, sRGB), or `auto` "
         "(the preview when it is as large as the largest rendition needs, else a develop)"),
+    Key("on_no_rendition", Choice(OnNoRendition), OnNoRendition.ARCHIVE,
+        "a file none of whose renditions' `when:` holds: `archive` (archived, or deleted with `on_success: "
+        "delete`, with a `file_unmatched` log line and a count: not a failure), or `fail` (to `failed/`, "
+        "saying which condition excluded each rendition)"),
+    Key("sidecar_wait", Float(lo=0.0, hi=3600), 5.0,
+        "seconds an XMP sidecar (`IMG_0001.xmp`, `IMG_0001.CR3.xmp`) waits in the inbox for its image, and an "
+        "image for the sidecar being written beside it; a sidecar whose image never comes is archived, with a "
+        "note in the log"),
     Key("renditions", Items(rendition.read, "renditions"), (), "a list, below",
         required="is required: a non-empty list of renditions"),
 )
