@@ -20,10 +20,11 @@ from dataclasses import dataclass, replace
 from PIL import Image
 
 from hotfolder.config.model import Rendition, SetMetadata
-from hotfolder.engine import formats, iptc, location, orient, rights
+from hotfolder.engine import captions, formats, iptc, location, orient, rights
 from hotfolder.engine.encoders import Embedded
 from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 from hotfolder.engine.xmp import Packet, Unreadable, q
+from hotfolder.recipes.facts import Described, XmpFields
 
 GPS_IFD_TAG = 0x8825
 # TIFF tags that describe the pixel layout of a TIFF source, not the photo: never copied.
@@ -69,29 +70,46 @@ def read_metadata(im: Image.Image) -> Metadata:
 
 
 def embedded(fmt: formats.Format, rendition: Rendition, meta: Metadata, credits: SetMetadata | None = None,
-             notes: list[str] | None = None) -> Embedded:
-    """What one output in `fmt` carries. `credits`: the rights fields to write
-    (engine/rights.py); `notes` gets what the user should hear of."""
+             notes: list[str] | None = None, described: Described | None = None) -> Embedded:
+    """What one output in `fmt` carries. `credits`: the fields to write (engine/rights.py);
+    `described`: an XMP sidecar's fields, written over the source's where the policy keeps
+    XMP (`keep`, `strip-gps`), and the photo's own keywords; `notes` gets what the user
+    should hear of."""
     icc = meta.icc if fmt.icc else None
     if rendition.metadata == "strip-all" and credits is None:
         return Embedded(icc=icc)
     notes = [] if notes is None else notes
-    exif, xmp = _output_exif_xmp(rendition, meta, credits, notes)
+    sidecar = described.sidecar if described is not None and rendition.metadata in ("keep", "strip-gps") else None
+    exif, xmp = _output_exif_xmp(rendition, meta, credits, notes, sidecar, described.keywords if described else ())
     iim = None
     if fmt.iptc and meta.iim is not None and rendition.metadata in ("keep", "strip-gps"):
-        iim = iptc.output_segment(meta.iim, rendition.metadata == "strip-gps", credits, notes) or None
+        iim = iptc.output_segment(meta.iim, rendition.metadata == "strip-gps", credits, notes, sidecar) or None
     return Embedded(exif=exif if fmt.exif else b"", xmp=xmp if fmt.xmp else None, icc=icc, iim=iim)
 
 
-def _output_exif_xmp(rendition: Rendition, meta: Metadata, credits: SetMetadata | None,
-                     notes: list[str]) -> tuple[bytes, bytes | None]:
+def _output_exif_xmp(rendition: Rendition, meta: Metadata, credits: SetMetadata | None, notes: list[str],
+                     sidecar: XmpFields | None, keywords: tuple[str, ...]) -> tuple[bytes, bytes | None]:
     if rendition.metadata == "copyright-only":
         return rights.copyright_only(meta.exif, meta.xmp, rendition, meta.orientation, credits, notes)
     exif = output_exif(meta.exif, rendition)
     xmp = output_xmp(meta.xmp, rendition, meta.orientation, notes)
+    if sidecar:
+        xmp = _with_sidecar(xmp, sidecar, notes)
     if credits is not None:
-        exif, xmp = rights.signed(exif, xmp, credits, notes)
+        exif, xmp = rights.signed(exif, xmp, credits, notes, keywords)
     return exif, xmp
+
+
+def _with_sidecar(xmp: bytes | None, sidecar: XmpFields, notes: list[str]) -> bytes:
+    """The output's packet with an XMP sidecar's fields over its own (the sidecar is the
+    newer word: Lightroom writes there what it was told after the shot)."""
+    try:
+        packet = Packet.parse(xmp) if xmp else Packet.new()
+    except Unreadable as exc:
+        notes.append(f"the source's XMP packet cannot be read ({exc}); replaced by the XMP sidecar's fields")
+        packet = Packet.new()
+    captions.put(packet, sidecar)
+    return packet.tobytes()
 
 
 def output_exif(raw: bytes, rendition: Rendition) -> bytes:

@@ -1,7 +1,8 @@
 """Step: what the output carries (`metadata`, `set_metadata`): the source's EXIF, XMP,
 ICC and IPTC-IIM as the policy keeps them, the rights fields written over them
-(`{year}`, `{folder}` filled in), as far as the output's format holds each
-(engine/metadata, engine/rights; Pillow's EXIF reader, xml.etree).
+(their templates filled in with the worker's values, `{year}` and `{folder}`), an XMP
+sidecar's fields, as far as the output's format holds each (engine/metadata,
+engine/rights, engine/captions; Pillow's EXIF reader, xml.etree).
 
 Light to import: Pillow is imported with the first rendition.
 """
@@ -16,7 +17,9 @@ def apply(work: Work) -> Work:
     from hotfolder.engine import metadata, rights  # Pillow: see the module's doc
 
     source, rendition = work.source, work.rendition
-    credits = rights.credits_for(rendition.set_metadata, source.meta.exif, source.folder)
+    described = source.described
+    values = {"rendition": rendition.name, **(described.values if described else {})}
+    credits = rights.credits_for(rendition.set_metadata, source.meta.exif, source.folder, values)
     notes = list(work.notes)
-    carried = metadata.embedded(work.format, rendition, source.meta.with_icc(work.icc), credits, notes)
+    carried = metadata.embedded(work.format, rendition, source.meta.with_icc(work.icc), credits, notes, described)
     return replace(work, metadata=carried, notes=tuple(notes))
