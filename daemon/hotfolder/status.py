@@ -42,6 +42,9 @@ class Status:
     folders: dict = field(default_factory=dict)
     claiming_paused: bool = False
     reload_failed: bool = False
+    # files no rendition's `when:` took (archived, counted in `processed` too), since the
+    # start; local mode (a cluster's nodes log theirs as file_unmatched)
+    unmatched: int = 0
 
 
 def write_snapshot(path: Path, status: Status) -> None:

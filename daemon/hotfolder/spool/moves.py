@@ -127,7 +127,8 @@ def finish(folder: Folder, claimed: Claimed) -> Path | None:
     return _move(claimed.path, folder.archive, claimed.rel)
 
 
-def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts: int = 1) -> Path:
+def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts: int = 1,
+         explained: tuple[str, ...] = ()) -> Path:
     """Move the original to failed/ with a sidecar saying why.
 
     Three steps, each one rename: the sidecar is written under a hidden temp name of
@@ -147,6 +148,8 @@ def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts
             "failed_as": name_as_hex(dst.name),  # for recovery: the exact bytes of the name
             "file_as": name_as_hex(rel),  # for requeue: the name it came in with, exactly
         }
+        if explained:  # what `hotfolder explain` says of it (the status page shows it)
+            record["explain"] = [display(line) for line in explained]
         data = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
         pending = write_temp(dst_dir.fd, data, temp_prefix(folder.temp_token) + "sidecar-")
         try:

@@ -59,6 +59,7 @@ class Ledger:
         self._adopting: list[Iterator[moves.Claimed]] = []  # lazy walks of processing/ after a crash
         self._deferred: list[Job] = []  # given back while running, kept in processing/ (see _keep_in_line)
         self.stopping = False  # set by the service when it drains: nothing is deferred then
+        self.unmatched: dict[str, int] = {}  # per folder: files no rendition's `when:` took, since the start
 
     def reconfigure(self, config: Config) -> None:
         """A reload: new claims use the new config; files in flight keep their own Folder."""
@@ -191,9 +192,14 @@ class Ledger:
         try:
             if result.ok:
                 where = moves.finish(folder, claimed)
-                logger.info("file_done", renditions=[r.name for r in folder.renditions],
-                            outputs=list(result.outputs), duration_ms=result.duration_ms,
-                            archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
+                if result.unmatched:  # no rendition's `when:` held: archived, counted, not a failure
+                    self.unmatched[folder.name] = self.unmatched.get(folder.name, 0) + 1
+                    logger.info("file_unmatched", reason=result.unmatched, duration_ms=result.duration_ms,
+                                archived=str(where) if where else None, worker_pid=result.pid, outcome="unmatched")
+                else:
+                    logger.info("file_done", renditions=[r.name for r in folder.renditions],
+                                outputs=list(result.outputs), duration_ms=result.duration_ms,
+                                archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
                 self.on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), outputs=result.outputs,
                                       duration_ms=result.duration_ms, attempts=job.attempt))
                 if self.gate.resume():  # the folder works again
@@ -206,7 +212,7 @@ class Ledger:
                 self._give_back(tracked, result.error, counted)
             else:
                 where = moves.fail(folder, claimed.path, claimed.rel, error=result.error,
-                                   step=result.step, attempts=job.attempt)
+                                   step=result.step, attempts=job.attempt, explained=result.explained)
                 self.failed.added(folder, where)
                 if not counted_by_worker:
                     self.counts.count(Verdict.FAILED, counted, folder=folder)

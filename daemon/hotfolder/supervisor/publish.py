@@ -81,7 +81,7 @@ class Publisher:
             state=s.state, message=redact.text(self._message(b.problem)), config=str(s.config.source),
             current=b.current, cluster=_masked(b.cluster), in_failed=self._in_failed(),
             folders=self._folder_counts(b), claiming_paused=s.gate.closed_anywhere(time.monotonic()),
-            reload_failed=bool(s.refused_reload),
+            reload_failed=bool(s.refused_reload), unmatched=sum(s.ledger.unmatched.values()),
         )
 
     def line(self, status: Status | None = None) -> str:
@@ -108,7 +108,8 @@ class Publisher:
             processed, failed = counts.get(name, (0, 0))
             inbox = s.watcher.inboxes.get(name) if s.watcher else None
             out[name] = {"processed": processed, "failed": failed, "claimed": claimed.get(name, 0),
-                         "waiting": inbox.pending_count() if inbox else 0, "paused": paused.get(name, "")}
+                         "waiting": inbox.pending_count() if inbox else 0, "paused": paused.get(name, ""),
+                         "unmatched": s.ledger.unmatched.get(name, 0)}
         return out
 
     def _in_failed(self) -> int:
