@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotfolder.arrival.lease import LEASE_RECHECK, LEASE_RECHECK_FIRST, open_for_writing
+from hotfolder.arrival.pairs import HOLD_RECHECK, Pairs
 from hotfolder.arrival.waker import Waker
 from hotfolder.backoff import Backoff
 from hotfolder.config.model import Folder
@@ -66,6 +67,7 @@ class Inbox:
         # False while the Watcher has the inbox in an outage (missing, or a folder of it
         # swapped for a link): nothing is handed out, nothing is scanned.
         self.available = True
+        self.pairs = Pairs()  # XMP sidecars held for their images, and the other way round
 
     # -- called from the observer thread
     def note(self, path: Path, closed: bool | None = None, kind_known: bool = True) -> None:
@@ -191,10 +193,22 @@ class Inbox:
                 out.append(cand.path)
         if out and not self._claimable():
             return []  # kept as candidates: taken once the outage is over
+        if out:  # XMP sidecars and their images go together (arrival/pairs.py)
+            out, held = self.pairs.arrange(out, now, self.folder.sidecar_wait, _stamp)
+            with self._lock:
+                for path in held:
+                    if (cand := self._pending.get(path)) is not None:
+                        cand.recheck = now + HOLD_RECHECK
         with self._lock:
             for path in gone + out:
                 self._pending.pop(path, None)
+        for path in gone:
+            self.pairs.forget(path)
         return out
+
+    def partner(self, path: Path) -> Path | None:
+        """The XMP sidecar to claim with the image `path` that `ready` handed out, if any."""
+        return self.pairs.partner(path)
 
     def _claimable(self) -> bool:
         """No folder of this folder's is a link now (checked as files are handed out, ~50
@@ -214,6 +228,11 @@ class Inbox:
         quiet = self.folder.quiet_period
         with self._lock:
             return min((c.due(quiet) for c in self._pending.values()), default=None)
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    st = _lstat(path)
+    return None if st is None else (st.st_size, st.st_mtime_ns)
 
 
 def _lstat(path: Path) -> os.stat_result | None:

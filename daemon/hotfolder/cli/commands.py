@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hotfolder import __version__
+from hotfolder.cli import explain
 from hotfolder.cli.check import cmd_check_config
 from hotfolder.cli.process import cmd_process
 from hotfolder.cli.requeue import cmd_requeue
@@ -92,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every failed file of every folder")
     which.add_argument("names", nargs="*", default=[], metavar="NAME",
                        help="failed files: names as listed, paths, or globs")
+    explain.add_parser(sub, config_arg)
     worker = sub.add_parser("worker", help="cluster mode: render jobs from the cluster's queue on this machine",
                             description="Serve a hotfolder cluster (cluster.enabled in the config): check the "
                                         "shared root, then render jobs with Celery's worker until SIGTERM.")
@@ -156,5 +158,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": cmd_status,
     "process": cmd_process,
     "requeue": cmd_requeue,
+    "explain": explain.cmd_explain,
     "worker": cmd_worker,
 }

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hotfolder.config.model import Folder
+from hotfolder.sidecars import image_of, is_sidecar
 from hotfolder.spool import fsnames, nofollow, records
 from hotfolder.spool.atomic import is_our_temp
 from hotfolder.spool.fsnames import display
@@ -93,6 +94,8 @@ def failed_originals(folders: Iterable[Folder]) -> Iterator[tuple[Folder, Path]]
                     continue
                 if path.name.endswith(SIDECAR) and path.name[: -len(SIDECAR)] in present:
                     continue
+                if is_sidecar(path.name) and (image_of(path.name, present) or "") + SIDECAR in present:
+                    continue  # an XMP sidecar that failed beside its image: requeued with it
                 yield _owner(sharing, path), path
 
 

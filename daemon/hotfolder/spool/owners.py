@@ -167,6 +167,15 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path]) -> 
     return chosen
 
 
+def taken_by_another(folder: Folder, rel: str, output: Path) -> bool:
+    """Whether `output` is another original's now, as far as can be read without the lock
+    or a write (`hotfolder explain`): its marker names another, or it has none and is there."""
+    if folder.names_dir is None or folder.on_name_clash == "replace" or not os.path.lexists(output):
+        return False
+    owner = _read(_marker(folder.names_dir, output))
+    return owner != owner_id(folder, rel)
+
+
 def _clash_reason(path: Path, owner: str | None) -> str:
     if owner is None:
         return (f"its output {display(path.name)} exists, and which original wrote it is not known (no record in "

@@ -26,7 +26,8 @@ from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, Verdict, next_attempt, temp_tag
 from hotfolder.ops.notices import Hook, Notice, NoticeKind, ignore
 from hotfolder.runtime import log
-from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery
+from hotfolder.sidecars import is_sidecar
+from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery, xmp_sidecars
 from hotfolder.spool.failed_files import FailedIndex
 from hotfolder.supervisor.gate import ClaimGate
 
@@ -115,16 +116,21 @@ class Ledger:
             if folder is None:
                 continue
             job = Job(self._new_id(), folder, claimed.path, claimed.rel,
-                      self.config.accepted_formats, self.config.max_image_pixels)
+                      self.config.accepted_formats, self.config.max_image_pixels, sidecar=claimed.sidecar)
             self.tracked[job.id] = Tracked(job, claimed)
             out.append(job)
         return out
 
     # ------------------------------------------------------------------ claims
-    def claim(self, folder: Folder, path: Path) -> Job | None:
-        """Take a ready inbox file; the Job to submit, or None if it was not taken."""
+    def claim(self, folder: Folder, path: Path, sidecar: Path | None = None) -> Job | None:
+        """Take a ready inbox file (with its XMP sidecar, when arrival paired one); the Job
+        to submit, or None if it was not taken. A sidecar handed out alone (its image never
+        came) is archived with a note: it is never a failure."""
+        if is_sidecar(path.name):
+            self._sidecar_alone(folder, path)
+            return None
         try:
-            claimed = moves.claim(folder, path)
+            claimed = moves.claim(folder, path, sidecar)
         except moves.Refused as exc:
             rel = path.relative_to(folder.inbox).as_posix()
             try:
@@ -145,9 +151,21 @@ class Ledger:
         if claimed is None:
             return None
         job = Job(self._new_id(), folder, claimed.path, claimed.rel,
-                  self.config.accepted_formats, self.config.max_image_pixels)
+                  self.config.accepted_formats, self.config.max_image_pixels, sidecar=claimed.sidecar)
         self.tracked[job.id] = Tracked(job, claimed)
         return job
+
+    def _sidecar_alone(self, folder: Folder, path: Path) -> None:
+        rel = path.relative_to(folder.inbox).as_posix()
+        try:
+            where = xmp_sidecars.alone(folder, path)
+        except OSError as exc:  # it stays in the inbox; the next rescan tries again
+            self.log.error("sidecar_not_moved", folder=folder.name, file=rel, reason=str(exc))
+            return
+        self.log.info("sidecar_alone", folder=folder.name, file=rel, archived=str(where) if where else None,
+                      note=f"no image of it arrived within sidecar_wait ({folder.sidecar_wait:g} s): "
+                           + ("archived alone" if where else "deleted (on_success: delete)")
+                           + "; drop a sidecar with its image, or raise sidecar_wait")
 
     def _new_id(self) -> int:
         self.next_id += 1
@@ -211,8 +229,8 @@ class Ledger:
             elif result.retry_later:
                 self._give_back(tracked, result.error, counted)
             else:
-                where = moves.fail(folder, claimed.path, claimed.rel, error=result.error,
-                                   step=result.step, attempts=job.attempt, explained=result.explained)
+                where = moves.fail(folder, claimed.path, claimed.rel, error=result.error, step=result.step,
+                                   attempts=job.attempt, explained=result.explained, sidecar=claimed.sidecar)
                 self.failed.added(folder, where)
                 if not counted_by_worker:
                     self.counts.count(Verdict.FAILED, counted, folder=folder)
@@ -235,7 +253,7 @@ class Ledger:
         what = "rendered, but the original could not be archived" if rendered else "the original could not be moved"
         try:
             where = moves.fail(job.folder, claimed.path, claimed.rel, step="finish", attempts=job.attempt,
-                               error=f"{what}: {exc}")
+                               error=f"{what}: {exc}", sidecar=claimed.sidecar)
             self.failed.added(job.folder, where)
             self.counts.count(Verdict.FAILED, counted, folder=job.folder)
             self.log.error("file_failed", file=job.rel, step="finish", reason=str(exc), outcome="failed")

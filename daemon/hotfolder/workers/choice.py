@@ -18,7 +18,7 @@ from hotfolder.config.model import Folder
 from hotfolder.engine import facts as reading
 from hotfolder.engine.fingerprint import content_hash
 from hotfolder.recipes import select
-from hotfolder.recipes.facts import Described, Facts, Photo, need_of_fields
+from hotfolder.recipes.facts import NOTHING, Described, Facts, Need, Photo, need_of_fields
 from hotfolder.recipes.select import Selection
 from hotfolder.recipes.sequence import Numbers
 
@@ -42,9 +42,9 @@ def subdir_of(rel: str) -> str:
 
 
 def read_facts(folder: Folder, src: Path, rel: str, *, accepted_formats, max_image_pixels: int,
-               sidecar: Path | None = None, notes: list[str] | None = None) -> Facts:
-    """What the folder's recipe needs of the file (InputError when it cannot be opened)."""
-    need = select.folder_need(folder)
+               sidecar: Path | None = None, notes: list[str] | None = None, extra: Need = NOTHING) -> Facts:
+    """What the folder's recipe needs of the file, and `extra` (InputError when it cannot be opened)."""
+    need = select.folder_need(folder) | extra
     photo = Photo()
     if need.reads_file or need.mtime or sidecar is not None:
         photo = reading.read(src, need, accepted_formats=accepted_formats, max_image_pixels=max_image_pixels,

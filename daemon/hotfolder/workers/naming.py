@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 
+from hotfolder.config.model import Rendition
 from hotfolder.engine.pipeline import Output
 from hotfolder.errors import HotfolderError
 from hotfolder.recipes import templates
@@ -23,9 +24,14 @@ class EmptyName(HotfolderError, ValueError):
 
 def output_rel(out: Output, rel: str, folder: str, values: Mapping[str, object]) -> str:
     """The output's path relative to the folder's output (before clashes)."""
-    rendition = out.rendition
-    given = {**values, "width": out.width, "height": out.height}
-    name = owners.output_name(rendition, PurePosixPath(rel).name, out.ext, folder, given)
+    return planned_rel(out.rendition, out.ext, (out.width, out.height), rel, folder, values)
+
+
+def planned_rel(rendition: Rendition, ext: str, size: tuple[int, int] | None, rel: str, folder: str,
+                values: Mapping[str, object]) -> str:
+    """The same for an output of `size` that is not rendered (`hotfolder explain`)."""
+    given = {**values, "width": size[0] if size else None, "height": size[1] if size else None}
+    name = owners.output_name(rendition, PurePosixPath(rel).name, ext, folder, given)
     template = templates.parsed(rendition.filename)
     if not name or not _ends_in_a_name(template, given):
         raise EmptyName(f"the filename template {rendition.filename!r} of rendition {rendition.name} gives no file "
