@@ -47,6 +47,7 @@ from hotfolder.spool.records import SIDECAR, read_record, record_of
 SHOWN = 200  # the most recent failures the page lists
 RECOUNT_EVERY = 30.0  # seconds; a change inside a subfolder does not touch the top folder's mtime
 WALK_SHARE = 0.02  # at most this share of the loop's time goes to walking failed/ again
+EXPLAIN_LINES, EXPLAIN_WIDTH = 64, 600  # what of a record's explanation the page keeps (SHOWN files of it)
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class FailedFile:
     attempts: int
     time: str
     mtime: float  # when it failed: its record's mtime (the original's own, without a record)
+    explain: tuple[str, ...] = ()  # what `hotfolder explain` said of it when it failed (its record's lines)
 
 
 def file_id(folder: str, rel_bytes: bytes) -> str:
@@ -199,7 +201,14 @@ def _entry(folder: Folder, path: Path, at: float) -> tuple[FailedFile, Path]:
     fid = file_id(folder.name, os.fsencode(rel))
     return FailedFile(fid, folder.name, fsnames.display(rel.as_posix()), str(record.get("error", "")),
                       str(record.get("step", "")), _int(record.get("attempts")), str(record.get("time", "")),
-                      at), path
+                      at, _lines(record.get("explain"))), path
+
+
+def _lines(value: object) -> tuple[str, ...]:
+    """A record's explanation: texts only (a record is data), at most EXPLAIN_LINES of them."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(str(line)[:EXPLAIN_WIDTH] for line in value[:EXPLAIN_LINES] if isinstance(line, str))
 
 
 def _failed_at(path: Path) -> float:
