@@ -131,3 +131,34 @@ def test_the_content_hash_is_sha256_of_the_bytes(tmp_path):
     data = os.urandom(3 << 20) + b"tail"
     (tmp_path / "x").write_bytes(data)
     assert content_hash(tmp_path / "x") == hashlib.sha256(data).hexdigest()
+
+
+def test_reading_a_recipe_s_fields_costs_at_most_2_percent_of_its_render(tmp_path):
+    """Issue 22's bound, on a 12 MP camera-like JPEG with a Lightroom-sized XMP packet: the
+    fields the README's studio recipe reads, against the example recipe's render of the
+    same file (fit 1600 JPEG with a watermark, fill 400 WebP), measured interleaved so that
+    the machine's load moves both alike (bench/features.py reports the same figure)."""
+    import statistics
+    import time
+
+    from hotfolder.config.model import Rendition, Watermark
+    from hotfolder.engine import pipeline
+
+    keywords = tuple(f"keyword {i}" for i in range(40))
+    src = sources.camera_jpeg(tmp_path / "big.jpg", (4000, 3000), xmp=sources.xmp_packet(
+        rating=4, keywords=keywords, title="A title", extra="".join(f"<crs:S{i}>{i}</crs:S{i}>" for i in range(300))))
+    fit = Rendition(name="web", width=1600, height=1600, format="jpeg", watermark=Watermark(text="© Studio"))
+    fill = Rendition(name="thumb", operation="fill", width=400, height=400, format="webp", quality=80)
+    need = Need(header=True, exif=True, xmp=True, mtime=True)
+    pipeline.warm_up()
+    renders, reads = [], []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        pipeline.render(src, (fit, fill), accepted_formats=("jpeg",), max_image_pixels=10**8)
+        renders.append(time.perf_counter() - t0)
+        for _ in range(7):
+            t0 = time.perf_counter()
+            read(src, need)
+            reads.append(time.perf_counter() - t0)
+    ratio = statistics.median(reads) / statistics.median(renders)
+    assert ratio <= 0.02, f"reading the fields took {ratio:.1%} of the render"
