@@ -97,3 +97,26 @@ def test_an_empty_slug_takes_the_default():
 def test_a_parsed_template_says_which_fields_it_uses():
     t = templates.parsed("{taken:%Y}/{camera|slug}_{seq:04}.{ext}")
     assert t.fields == {"taken", "camera", "seq", "ext"} and t.uses("seq") and not t.uses("subdir")
+
+
+def test_the_readme_says_every_field_and_filter_and_its_studio_example_is_valid():
+    from pathlib import Path
+
+    from hotfolder import config
+
+    repo = Path(__file__).resolve().parent.parent
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    recipes = readme.split("## Recipes", 1)[1].split("## Config reference", 1)[0]
+    for name in templates.FIELDS:
+        if name != "year":  # set_metadata's, in its table
+            assert "{" + name + "}" in recipes or "{" + name + ":" in recipes, name
+    for name in filters.FILTERS:
+        assert f"\\|{name}" in recipes, name
+    studio = config.load(repo / "config" / "studio.yaml")
+    assert [r.name for r in studio.folders[0].renditions] == ["client", "square", "portfolio", "print"]
+    shown = recipes.split("```yaml\n", 1)[1].split("```", 1)[0]
+    head = "folders:\n  - name: studio\n    inbox: in\n    output: out\n    archive: arch\n    failed: bad\n"
+    said = config.parse(head + shown, "README.md", repo / "var").folders[0]
+    for told, real in zip(said.renditions, studio.folders[0].renditions, strict=True):
+        assert (told.name, told.filename, told.when, told.operation, told.long) == (
+            real.name, real.filename, real.when, real.operation, real.long)
