@@ -120,3 +120,7 @@ def test_the_readme_says_every_field_and_filter_and_its_studio_example_is_valid(
     for told, real in zip(said.renditions, studio.folders[0].renditions, strict=True):
         assert (told.name, told.filename, told.when, told.operation, told.long) == (
             real.name, real.filename, real.when, real.operation, real.long)
+
+
+def test_the_original_s_own_name_is_kept_as_linux_allows_it():
+    assert path("{stem}_{rendition}.{ext}", {**VALUES, "stem": "new\nline"}) == "new\nline_web.jpg"

@@ -13,7 +13,8 @@ Filled in as a path (`as_path`), a value never leaves the output folder: a `/` i
 value becomes `_` (the date's own spec, written in the config, and `{subdir}`, whose
 parts are real folder names of the inbox, keep theirs), and the path is cleaned:
 empty and `.` parts dropped, a part starting with `.` (`..`, a hidden name) starts
-with `_` instead, control characters become `_`. So `../../etc` from a photo's EXIF is
+with `_` instead, and the photo's own texts (EXIF, XMP) lose their control characters
+(`_`); the original's name is kept as it is. So `../../etc` from a photo's EXIF is
 `_._.._etc`, never a way out, and `/etc` is `_etc`.
 """
 from __future__ import annotations
@@ -252,6 +253,8 @@ def _value(field: Field, value: object, as_path: bool) -> str:
         return ""
     if as_path and field.kind not in (Kind.DATE, Kind.PATH):
         text = text.replace("/", "_")
+    if as_path and FIELDS[field.name].reads in ("exif", "xmp"):  # the photo's text: no control character
+        text = _CONTROL.sub("_", text)
     return text
 
 
@@ -274,9 +277,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 def clean_path(text: str) -> str:
     """A relative path that stays inside its folder: no empty, `.` or `..` parts, no
-    hidden names, no control characters (see the top). May be "" (nothing was left)."""
+    hidden names (see the top). May be "" (nothing was left). The original's own name is
+    kept as it is (any name Linux allows, a newline too); only the photo's texts lose
+    their control characters (`_value`)."""
     parts = []
-    for part in _CONTROL.sub("_", text).split("/"):
+    for part in text.split("/"):
         if part in ("", "."):
             continue
         if part.startswith("."):
