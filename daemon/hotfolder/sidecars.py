@@ -34,7 +34,8 @@ def image_of(sidecar: str, names: Iterable[str]) -> str | None:
         return base
     same_stem = sorted(n for n in names if PurePosixPath(n).suffix and PurePosixPath(n).stem == base)
     raws = [n for n in same_stem if formats.opened_by_own_decoder(n) is not None]
-    return (raws or same_stem or [None])[0]
+    found = raws or same_stem
+    return found[0] if found else None
 
 
 def sidecar_of(image: str, names: Iterable[str]) -> str | None:

@@ -197,8 +197,8 @@ class Inbox:
             out, held = self.pairs.arrange(out, now, self.folder.sidecar_wait, _stamp)
             with self._lock:
                 for path in held:
-                    if (cand := self._pending.get(path)) is not None:
-                        cand.recheck = now + HOLD_RECHECK
+                    if (waiting := self._pending.get(path)) is not None:
+                        waiting.recheck = now + HOLD_RECHECK
         with self._lock:
             for path in gone + out:
                 self._pending.pop(path, None)

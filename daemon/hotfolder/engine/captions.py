@@ -17,7 +17,6 @@ each at most MAX_TEXT characters, at most MAX_KEYWORDS keywords.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from dataclasses import replace
 
 from hotfolder.engine import iptc
 from hotfolder.engine.xmp import LI, XML_LANG, Packet, Property, Unreadable, q
@@ -131,11 +130,12 @@ def from_iim(iim: iptc.Iim | None, notes: list[str]) -> XmpFields:
 def merged(*layers: XmpFields) -> XmpFields:
     """The first layer's value of each field where it has one (a sidecar's before the
     file's XMP before its IIM); the keywords of all, once each."""
-    out = XmpFields(keywords=keywords_of([k for layer in layers for k in layer.keywords]))
-    for name in ("rating", "label", "title", "description", "headline"):
-        value = next((getattr(layer, name) for layer in layers if getattr(layer, name) is not None), None)
-        out = replace(out, **{name: value})
-    return out
+    def first(name: str):
+        return next((getattr(layer, name) for layer in layers if getattr(layer, name) is not None), None)
+
+    return XmpFields(rating=first("rating"), label=first("label"), title=first("title"),
+                     description=first("description"), headline=first("headline"),
+                     keywords=keywords_of([k for layer in layers for k in layer.keywords]))
 
 
 # --- writing ------------------------------------------------------------------

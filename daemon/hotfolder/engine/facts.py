@@ -193,8 +193,9 @@ def _taken(stamp: str | None, offset: str | None) -> dt.datetime | None:
     m = _DATE.match(stamp or "")
     if m is None:
         return None
+    year, month, day, hour, minute, second = (int(g) for g in m.groups())
     try:
-        when = dt.datetime(*(int(g) for g in m.groups()))
+        when = dt.datetime(year, month, day, hour, minute, second)
     except ValueError:  # 0000:00:00 00:00:00, a camera that never had its clock set
         return None
     o = _OFFSET.fullmatch((offset or "").strip())

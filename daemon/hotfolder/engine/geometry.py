@@ -45,10 +45,10 @@ def plan(rendition: Rendition, size: tuple[int, int]) -> Plan:
     out = (max(1, round(w * scale)), max(1, round(h * scale)))
     if op in ("fit", "pad"):  # the limiting side lands exactly on the box
         out = (min(out[0], rendition.width or out[0]), min(out[1], rendition.height or out[1]))
-        if rendition.long or rendition.short:
-            limit = rendition.long or rendition.short
-            longer = 0 if (w >= h) == bool(rendition.long) else 1  # the side the limit is on
-            out = (min(out[0], limit), out[1]) if longer == 0 else (out[0], min(out[1], limit))
+        limit = rendition.long or rendition.short
+        if limit:  # the side the limit is on lands exactly on it
+            on_width = (w >= h) == bool(rendition.long)
+            out = (min(out[0], limit), out[1]) if on_width else (out[0], min(out[1], limit))
     canvas = None
     if op == "pad":
         canvas = (_given(rendition.width, rendition, "width"), _given(rendition.height, rendition, "height"))

@@ -4,6 +4,7 @@ entry checked with its line, a misspelt one named with what was meant; `any:` an
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,11 +84,20 @@ class ExifTags(Kind):
 class Among(Choices):
     """Choices that may be left out (None)."""
 
-    def read(self, r: Reader, name: str, default: Any) -> tuple | None:
+    def read(self, r: Reader, name: str, default: Any) -> tuple:
         if not r.has(name):
             r.raw(name)
-            return None
+            return ()
         return super().read(r, name, ())
+
+
+@dataclass(frozen=True)
+class Conditions(Kind):
+    """`any:` (a list of mappings of these entries) and `not:` (one): read by the section
+    itself, recursively; declared for the README's table."""
+
+    def read(self, r: Reader, name: str, default: Any) -> Any:
+        return r.raw(name)
 
 
 ORIENTATION = Among(c.ORIENTATIONS, "must be portrait, landscape or square, or a list of them")
@@ -112,8 +122,8 @@ KEYS = (
                                    "keywords, an XMP sidecar's"),
     Key("rating", Comparison(), None, "a comparison on the XMP rating (a sidecar's first): `\">= 4\"`, `\"< 2\"`, "
                                       "`5`; an unrated photo counts as 0, as in Lightroom"),
-    Key("any", Kind(), None, "a list of mappings of these entries: holds when one of them holds"),
-    Key("not", Kind(), None, "a mapping of these entries: holds when it does not hold"),
+    Key("any", Conditions(), None, "a list of mappings of these entries: holds when one of them holds"),
+    Key("not", Conditions(), None, "a mapping of these entries: holds when it does not hold"),
 )
 
 
@@ -129,8 +139,9 @@ def read(ctx, data: Any, path: str) -> c.When:
                 r.fail("any", f"must be a non-empty list of mappings of conditions, not {kind(options)}")
         else:
             built = [read(ctx, item, f"{r.key('any')}[{i}]") for i, item in enumerate(options)]
-            if all(b is not None for b in built):
-                nested["any"] = c.AnyOf(tuple(built))
+            options_read = tuple(b for b in built if b is not None)
+            if len(options_read) == len(built):
+                nested["any"] = c.AnyOf(options_read)
     if r.has("not"):
         inner = read(ctx, r.raw("not"), r.key("not"))
         if inner is not None:
@@ -150,7 +161,7 @@ def _entries(name: str, values: dict[str, Any], nested: dict[str, Any]) -> list[
     if name in nested:
         return [nested[name]]
     value = values.get(name)
-    if value is None:
+    if value is None or value == ():
         return []
     if name == "exif":
         return [c.ExifTag(tag, globs) for tag, globs in value]
@@ -158,8 +169,9 @@ def _entries(name: str, values: dict[str, Any], nested: dict[str, Any]) -> list[
         return [c.Bound(name, value)]
     if name == "rating":
         return [c.Rating(*value)]
-    simple = {"subfolder": c.Subfolder, "name": c.Name, "format": c.Format, "orientation": c.Orientation,
-              "camera": c.Camera, "keywords": c.Keywords}
+    simple: dict[str, Callable[[tuple[str, ...]], c.Entry]] = {
+        "subfolder": c.Subfolder, "name": c.Name, "format": c.Format, "orientation": c.Orientation,
+        "camera": c.Camera, "keywords": c.Keywords}
     return [simple[name](tuple(value))]
 
 
