@@ -518,6 +518,11 @@ def feature_rows(found: list[dict] | None) -> list[Row]:
     rows = [Row(f"render(), {base['variant']} (fit 1600 JPEG + watermark, fill 400 WebP), 1 thread",
                 f"{base['ms']:.1f} ms", "the base of the rows below")]
     for f in found[1:]:
+        if "base_ms" in f:  # reading a recipe's fields, against the render of the same camera-like file
+            rows.append(Row(f["variant"], f"{f['ms']:.2f} ms",
+                            f"{f['ratio'] * 100:.1f} % of that file's plain render ({f['base_ms']:.1f} ms); "
+                            f"issue 22 allows 2 %"))
+            continue
         rows.append(Row(f"render() + {f['variant']}", f"{f['ms']:.1f} ms",
                         f"{f['ratio']:.2f}× plain; {f['encodes']} encodes; fit output {f['fit_bytes'] / 1000:.0f} KB"))
     return rows

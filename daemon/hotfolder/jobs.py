@@ -29,6 +29,7 @@ class Job:
     attempt: int = 1
     counted: Verdict | None = None  # an earlier attempt of this file was counted so
     threads: int = 1  # libvips threads for this file: more only when it has the machine to itself
+    sidecar: str | None = None  # its XMP sidecar, claimed with it: relative to the inbox, as `rel`
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Result:
     transient: bool = False  # may pass (out of memory, a share's I/O error): retried as an attempt
     recipe: bool = False  # the folder's recipe cannot be used (watermark, profile): the file waits
     cut_short: bool = False  # failed as truncated: its writer may go on (the ledger may give it back to grow)
+    unmatched: str = ""  # no rendition's `when:` holds (why, for the log): archived, nothing written
+    explained: tuple[str, ...] = ()  # what `hotfolder explain` says of it: kept in a failure's record
     duration_ms: float = 0.0
     pid: int = field(default_factory=os.getpid)
 

@@ -56,7 +56,10 @@ def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tu
 def report(logger, folder: Folder, outcome) -> None:
     """One file's end, as the daemon logs it (the same events and fields)."""
     result = outcome.result
-    if result.ok:
+    if result.ok and result.unmatched:
+        logger.info("file_unmatched", file=outcome.rel, src=str(outcome.src), reason=result.unmatched,
+                    duration_ms=result.duration_ms, worker_pid=result.pid, outcome="unmatched")
+    elif result.ok:
         logger.info("file_done", file=outcome.rel, src=str(outcome.src),
                     renditions=[r.name for r in folder.renditions], outputs=list(result.outputs),
                     duration_ms=result.duration_ms, worker_pid=result.pid, outcome="ok")

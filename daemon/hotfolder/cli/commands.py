@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hotfolder import __version__
+from hotfolder.cli import explain
 from hotfolder.cli.check import cmd_check_config
 from hotfolder.cli.init import cmd_init
 from hotfolder.cli.process import cmd_process
@@ -119,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
                                       "make the folders it names under DIR/var/; from DIR, every command finds "
                                       "the config without --config. An existing config is never replaced.")
     init.add_argument("dir", type=Path, metavar="DIR", help="the folder to set up (made if missing)")
+    explain.add_parser(sub, config_arg)
     worker = sub.add_parser("worker", help="cluster mode: render jobs from the cluster's queue on this machine",
                             description="Serve a hotfolder cluster (cluster.enabled in the config): check the "
                                         "shared root, then render jobs with Celery's worker until SIGTERM.")
@@ -184,6 +186,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": cmd_status,
     "process": cmd_process,
     "requeue": cmd_requeue,
+    "explain": explain.cmd_explain,
     "worker": cmd_worker,
     "init": cmd_init,
     "rerender": cmd_rerender,

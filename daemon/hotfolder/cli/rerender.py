@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path, PurePath
+from pathlib import Path
 
 from hotfolder.arrival import rules
-from hotfolder.cli import batchrun
+from hotfolder.cli import batchrun, explain
 from hotfolder.config import load
 from hotfolder.config.model import Config, Folder
-from hotfolder.engine import formats
 from hotfolder.errors import ExitCode
+from hotfolder.sidecars import is_sidecar
 from hotfolder.spool import archived, owners
 from hotfolder.spool.atomic import is_our_temp
 from hotfolder.spool.fsnames import display
@@ -39,7 +39,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         current = [a for a in found if a.newer is None]
         earlier = [a for a in found if a.newer is not None]
         if args.dry_run:
-            _say_plan(folder, archive, current, earlier)
+            _say_plan(cfg, folder, archive, current, earlier)
             continue
         if not current:
             print(f"folder {folder.name}: no archived original to render", file=sys.stderr)
@@ -86,17 +86,18 @@ def _chosen(cfg: Config, args: argparse.Namespace) -> list[tuple[Folder, Path, l
 
 
 def _skip(folder: Folder):
-    """Names left out: hidden and ignored names, what passes through (videos), our temp files."""
+    """Names left out: hidden and ignored names, what passes through (videos), XMP sidecars
+    (read with their images), our temp files."""
     return lambda name: (rules.ignored_name(folder, name) or rules.passes_through(folder, Path(name))
-                         or is_our_temp(name, folder.temp_token))
+                         or is_sidecar(name) or is_our_temp(name, folder.temp_token))
 
 
-def _say_plan(folder: Folder, archive: Path, current: list[archived.Archived],
+def _say_plan(cfg: Config, folder: Folder, archive: Path, current: list[archived.Archived],
               earlier: list[archived.Archived]) -> None:
     """--dry-run: each original, its outputs and what would happen to each; nothing is written."""
     tally: dict[str, int] = {}
     for item in current:
-        planned = owners.plan(folder, item.rel, _wanted(folder, item.rel))
+        planned = owners.plan(folder, item.rel, _wanted(cfg, folder, item))
         said = []
         for p in planned:
             how = "fails" if p.how.startswith("fails") else p.how
@@ -117,12 +118,9 @@ def _say_plan(folder: Folder, archive: Path, current: list[archived.Archived],
           f"{', '.join(parts)}; {len(earlier)} earlier drop(s) of a name skipped. Nothing was written (--dry-run).")
 
 
-def _wanted(folder: Folder, rel: str) -> list[Path]:
-    """The outputs the daemon's templates give `rel` (formats by the file's extension: the
-    daemon decides by its content, which a dry run does not read)."""
-    name = PurePath(rel).name
-    suffix = PurePath(name).suffix.lower().lstrip(".")
-    source = next((f.name for f in formats.TABLE if suffix in f.extensions), "")
-    out_dir = folder.output / PurePath(rel).parent
-    return [out_dir / owners.output_name(r, name, formats.output_ext(r.format, source, name), folder.name)
-            for r in folder.renditions]
+def _wanted(cfg: Config, folder: Folder, item: archived.Archived) -> list[Path]:
+    """The outputs the daemon's templates give the original (its conditions and the fields
+    they name read from it, as `hotfolder explain` reads them: the header, not the pixels)."""
+    said = explain.explain_as(cfg, folder, item.path, item.rel, "in its archive/")
+    named = [s.output for s in said.renditions if s.applies and s.output]
+    return [folder.output / out for out in named if not out.startswith("(")]  # "(no name: …)": none

@@ -42,6 +42,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         return ExitCode.NOT_RUNNING
     print(f"hotfolder is {snap['state']} (pid {snap['pid']}, up {_duration(time.time() - snap['started'])})")
     print(f"  processed  {snap['processed']:<6} files rendered and archived since the start")
+    if snap.get("unmatched"):
+        print(f"  unmatched  {snap['unmatched']:<6} of them taken by no rendition's `when:` (archived, nothing "
+              "written; `hotfolder explain FILE` says why)")
     print(f"  failed     {snap['failed']:<6} files moved to failed/ since the start "
           f"({snap.get('in_failed', 0)} in failed/ now; `hotfolder requeue` lists them)")
     print(f"  queued     {snap['queued'] + snap['waiting']}")

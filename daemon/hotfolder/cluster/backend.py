@@ -99,7 +99,7 @@ class ClusterBackend:
     def submit(self, job: Job) -> None:
         record = jobs.Record(jobs.new_job_id(), job.folder.name, job.rel,
                              job.src.relative_to(self.root).as_posix(), time.time(),
-                             version=self.versions.get(job.folder.name, ""))
+                             version=self.versions.get(job.folder.name, ""), sidecar=job.sidecar or "")
         self.records.write(record)  # before the message: a worker must find it
         self.known[record.job] = (job.folder.name, record.rel)
         self.in_flight += 1

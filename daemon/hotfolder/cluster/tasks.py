@@ -164,7 +164,9 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> Ou
             # A cluster job's id is its record's name (a str where the pool numbers its jobs):
             # here only temp_tag and the log read it.
             result = process_one(Job(job, folder, src, record.rel, ctx.config.accepted_formats,  # type: ignore[arg-type]
-                                     ctx.config.max_image_pixels, attempt=record.attempts))
+                                     ctx.config.max_image_pixels, attempt=record.attempts,
+                                     sidecar=_sidecar(record)),
+                                 numbers=ctx.store)  # `{seq}`: the cluster's Redis counts it
         except SoftTimeLimitExceeded as exc:  # outside the pipeline (inside, process_one reports it)
             result = Result(job, False, error=f"SoftTimeLimitExceeded: {exc}", step="render")  # type: ignore[arg-type]
         if result.retry_later or result.recipe:  # disk full, a broken watermark: not the file's fault
@@ -175,7 +177,8 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> Ou
         if "SoftTimeLimitExceeded" in error:
             error = f"timeout: rendering took longer than cluster.task_soft_time_limit ({c.task_soft_time_limit:g} s)"
         return _end(ctx, logger, folder, record, src, ok=result.ok, error=error, step=result.step,
-                    outputs=result.outputs, duration_ms=result.duration_ms)
+                    outputs=result.outputs, duration_ms=result.duration_ms, explained=result.explained,
+                    unmatched=result.unmatched)
     finally:
         refresher.stop()
         try:
@@ -197,14 +200,17 @@ def _refusal(ctx: Context, folder: str, version: str) -> str:
 
 
 def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *, ok: bool, error: str = "",
-         step: str = "", outputs: tuple[str, ...] = (), duration_ms: float = 0.0) -> Outcome:
+         step: str = "", outputs: tuple[str, ...] = (), duration_ms: float = 0.0,
+         explained: tuple[str, ...] = (), unmatched: str = "") -> Outcome:
     """The original to archive/ (or deleted) or failed/, then the record goes: the job is over."""
     if ok:
-        where = moves.finish(folder, moves.Claimed(record.rel, src))
-        logger.info("file_done", outputs=list(outputs), duration_ms=duration_ms, attempts=record.attempts,
-                    archived=str(where) if where else None, outcome="ok")
+        where = moves.finish(folder, moves.Claimed(record.rel, src, _sidecar(record)))
+        logger.info("file_unmatched" if unmatched else "file_done", outputs=list(outputs), duration_ms=duration_ms,
+                    attempts=record.attempts, archived=str(where) if where else None,
+                    **({"reason": unmatched} if unmatched else {}), outcome="unmatched" if unmatched else "ok")
     else:
-        where = moves.fail(folder, src, record.rel, error=error, step=step, attempts=record.attempts)
+        where = moves.fail(folder, src, record.rel, error=error, step=step, attempts=record.attempts,
+                           explained=explained, sidecar=_sidecar(record))
         logger.warning("file_failed", reason=error, step=step, attempts=record.attempts, failed=str(where),
                        outcome="failed")
     atomic.remove_temp_outputs(folder, record.rel, f"{record.job}-")  # a killed attempt's leftovers
@@ -216,6 +222,12 @@ def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *
     except Exception as exc:  # noqa: BLE001 - the file is done; counts are only for status
         logger.warning("count_failed", reason=str(exc))
     return Outcome.PROCESSED if ok else Outcome.FAILED
+
+
+def _sidecar(record: jobs.Record) -> str | None:
+    """The record's sidecar: a name beside its original (data: never a path elsewhere)."""
+    side = fsnames.relative_name(record.sidecar) if record.sidecar else None
+    return side if side is not None and Path(side).parent == Path(record.rel).parent else None
 
 
 def _test_hook(job: str, record: jobs.Record) -> None:

@@ -48,6 +48,7 @@ from hotfolder.engine.opening import configure, draft
 from hotfolder.engine.orient import ORIENTATION_TAG, TRANSPOSE_FOR
 from hotfolder.engine.steps import STEPS
 from hotfolder.engine.steps.work import Source, Work
+from hotfolder.recipes.facts import Described
 
 __all__ = [
     "render", "Output", "InputError", "RecipeError", "WatermarkError", "configure", "warm_up",
@@ -86,19 +87,21 @@ def render(
     raw: str = "auto",
     threads: int = 1,
     folder: str = "",
+    described: Described | None = None,
 ) -> list[Output]:
     """Decode `src` once and return one Output per rendition, in the order given.
 
     `raw`: the folder's `raw:` mode for camera RAWs (engine/decoders/raw).
     `threads`: libvips (and libheif) threads for this file; 1 when other files are being
     rendered at the same time (one worker per core already uses every core). `folder`:
-    the folder's name, for set_metadata's `{folder}`."""
+    the folder's name, for set_metadata's `{folder}`. `described`: what the worker read
+    beyond the file's bytes (set_metadata's values, an XMP sidecar's fields)."""
     src = Path(src)
     if Image.MAX_IMAGE_PIXELS != max_image_pixels:
         configure(max_image_pixels)
     decoded = decode(src, renditions, accepted_formats=accepted_formats, max_image_pixels=max_image_pixels,
                      animation=animation, raw_mode=raw, threads=threads)
-    source = _source(decoded, renditions, threads, src.name, folder)
+    source = dataclasses.replace(_source(decoded, renditions, threads, src.name, folder), described=described)
     outputs: dict[int, Output] = {}
     for p in sorted(plans_for(renditions, decoded.size, decoded.meta.orientation),
                     key=lambda p: p.frame[0] * p.frame[1], reverse=True):

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from hotfolder.config.model import Folder
 from hotfolder.errors import HotfolderError
-from hotfolder.spool import archived, nofollow
+from hotfolder.sidecars import beside
+from hotfolder.spool import archived, nofollow, xmp_sidecars
 from hotfolder.spool.atomic import temp_prefix, write_temp
 from hotfolder.spool.folders import opened_folder
 from hotfolder.spool.fsnames import display, fit_name, name_as_hex, name_from_hex, relative_name
@@ -31,6 +32,11 @@ from hotfolder.spool.records import SIDECAR, read_failure
 class Claimed:
     rel: str  # path relative to the inbox, kept for output, archive and failed
     path: Path  # where the original lies now, under processing/
+    sidecar: str | None = None  # its XMP sidecar, claimed with it: relative to processing/, as `rel`
+
+    @property
+    def sidecar_path(self) -> Path | None:
+        return self.path.parent / Path(self.sidecar).name if self.sidecar else None
 
 
 class Refused(HotfolderError):
@@ -40,8 +46,9 @@ class Refused(HotfolderError):
 PATH_MAX = 4096  # bytes with the final NUL: the longest path open(2) takes on Linux
 
 
-def claim(folder: Folder, src: Path) -> Claimed | None:
-    """Take ownership of an inbox file by renaming it into processing/.
+def claim(folder: Folder, src: Path, sidecar: Path | None = None) -> Claimed | None:
+    """Take ownership of an inbox file by renaming it into processing/ (and its XMP
+    sidecar, when arrival paired one with it: spool/xmp_sidecars.py).
 
     Returns None when the file is gone or a file of the same name is still being
     processed (it stays in the inbox and is offered again after that one ends).
@@ -74,7 +81,7 @@ def claim(folder: Folder, src: Path) -> Claimed | None:
                 return None
     finally:
         os.close(src_dir)
-    return Claimed(rel, dst)
+    return Claimed(rel, dst, xmp_sidecars.claim(folder, rel, sidecar) if sidecar is not None else None)
 
 
 def pass_through(folder: Folder, src: Path) -> Path | None:
@@ -138,10 +145,14 @@ def _move(src: Path, dst_root: Path, rel: str) -> Path:
 
 
 def finish(folder: Folder, claimed: Claimed) -> Path | None:
-    """The outputs are durable: archive (never overwriting) or delete the original."""
+    """The outputs are durable: archive (never overwriting) or delete the original, and
+    its XMP sidecar with it."""
+    side = claimed.sidecar_path
     if folder.on_success == "delete":
         with nofollow.opened(claimed.path.parent) as src_dir:
             os.unlink(claimed.path.name, dir_fd=src_dir)
+            if side is not None:
+                unlink_at(src_dir, side.name)
             os.fsync(src_dir)
         return None
     if folder.archive is None:  # the config gives every folder that archives its archive/
@@ -149,10 +160,13 @@ def finish(folder: Folder, claimed: Claimed) -> Path | None:
     where = _move(claimed.path, folder.archive, claimed.rel)
     if where.relative_to(folder.archive).as_posix() != claimed.rel:  # `a_1.jpg`: the path it came in with
         archived.remember(where, claimed.rel)                          # is kept (for `hotfolder rerender`)
+    if side is not None:
+        xmp_sidecars.follow(side, where.parent, beside(side.name, claimed.path.name, where.name))
     return where
 
 
-def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts: int = 1) -> Path:
+def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts: int = 1,
+         explained: tuple[str, ...] = (), sidecar: str | None = None) -> Path:
     """Move the original to failed/ with a sidecar saying why.
 
     Three steps, each one rename: the sidecar is written under a hidden temp name of
@@ -172,6 +186,10 @@ def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts
             "failed_as": name_as_hex(dst.name),  # for recovery: the exact bytes of the name
             "file_as": name_as_hex(rel),  # for requeue: the name it came in with, exactly
         }
+        if explained:  # what `hotfolder explain` says of it (the status page shows it)
+            record["explain"] = [display(line) for line in explained]
+        if sidecar:  # its XMP sidecar goes beside it: requeue brings it back under this name
+            record["sidecar_as"] = name_as_hex(sidecar)
         data = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
         pending = write_temp(dst_dir.fd, data, temp_prefix(folder.temp_token) + "sidecar-")
         try:
@@ -181,6 +199,9 @@ def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts
             raise
         os.rename(pending, dst.name + SIDECAR, src_dir_fd=dst_dir.fd, dst_dir_fd=dst_dir.fd)
         os.fsync(dst_dir.fd)
+    if sidecar:
+        name = Path(sidecar).name
+        xmp_sidecars.follow(src.parent / name, dst.parent, beside(name, src.name, dst.name))
     return dst
 
 
@@ -205,7 +226,10 @@ def requeue(folder: Folder, path: Path) -> Path:
                 f"is not a name inside the inbox (absolute, '..', or not a name): a record is data, never a path "
                 f"to follow; delete {display(path.name + SIDECAR)} to requeue it under its name in failed/")
         rel = inside
+    side = xmp_sidecars.failed_beside(path, record)
     with nofollow.opened(path.parent) as src_dir, _opened_place(folder.inbox, rel) as (dst_dir, dst):
+        if side is not None:  # first: the image it waits for is not in the inbox yet
+            xmp_sidecars.follow(path.parent / side[0], dst.parent, side[1])
         os.rename(path.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
         unlink_at(src_dir, path.name + SIDECAR)
         os.fsync(dst_dir.fd)
@@ -229,6 +253,9 @@ def unclaim(folder: Folder, claimed: Claimed) -> Path | None:
     if taken:
         raise NameTaken(f"{display(claimed.rel)}: a newer file of this name waits in the inbox")
     try:
+        side = claimed.sidecar_path
+        if side is not None:  # first: back in the inbox, it waits for its image
+            xmp_sidecars.follow(side, (folder.inbox / claimed.rel).parent, side.name)
         return _move(claimed.path, folder.inbox, claimed.rel)
     except FileNotFoundError:
         return None  # gone from processing/ meanwhile

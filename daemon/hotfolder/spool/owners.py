@@ -32,12 +32,14 @@ import fcntl
 import hashlib
 import os
 import time
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from hotfolder.config.model import Config, Folder, Rendition
 from hotfolder.errors import HotfolderError
+from hotfolder.recipes import templates
 from hotfolder.spool.fsnames import NAME_MAX, display, fit_name
 from hotfolder.spool.recovery import claimed_files
 
@@ -59,13 +61,15 @@ class RecordsUnwritable(HotfolderError):
                          f"written: {exc.strerror or exc}; free space there or fix its permissions")
 
 
-def output_name(rendition: Rendition, src_name: str, ext: str, folder: str = "") -> str:
-    """The output file name the rendition's template asks for (before clashes)."""
+def output_name(rendition: Rendition, src_name: str, ext: str, folder: str = "",
+                values: Mapping[str, object] | None = None) -> str:
+    """The output's path the rendition's template asks for (before clashes), relative to
+    its folder: one name, or folders and a name when the template has a `/`. `values`:
+    the photo's fields and the output's own (workers/naming.py), over the name's."""
     src = Path(src_name)
-    return rendition.filename.format(
-        stem=src.stem, name=src_name, ext=ext, rendition=rendition.name, folder=folder,
-        source_ext=src.suffix.lstrip(".").lower(),
-    )
+    given = {"stem": src.stem, "name": src_name, "ext": ext, "rendition": rendition.name, "folder": folder,
+             "source_ext": src.suffix.lstrip(".").lower(), **(values or {})}
+    return templates.fill(templates.parsed(rendition.filename), given, as_path=True)
 
 
 def owner_id(folder: Folder, rel: str) -> str:
@@ -193,6 +197,15 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], wri
                 _write(_marker(names_dir, path), me)
             chosen.append(path)
     return chosen
+
+
+def taken_by_another(folder: Folder, rel: str, output: Path) -> bool:
+    """Whether `output` is another original's now, as far as can be read without the lock
+    or a write (`hotfolder explain`): its marker names another, or it has none and is there."""
+    if folder.names_dir is None or folder.on_name_clash == "replace" or not os.path.lexists(output):
+        return False
+    owner = _read(_marker(folder.names_dir, output))
+    return owner != owner_id(folder, rel)
 
 
 def _clash_reason(path: Path, owner: str | None) -> str:

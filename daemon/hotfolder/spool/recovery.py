@@ -3,18 +3,21 @@ and what a crash left in processing/ adopted.
 """
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotfolder.config.model import Folder
+from hotfolder.sidecars import image_of, is_sidecar, sidecar_of
 from hotfolder.spool import nofollow
 from hotfolder.spool.atomic import is_our_temp
 from hotfolder.spool.fsnames import display, file_name, name_from_hex
 from hotfolder.spool.moves import Claimed
 from hotfolder.spool.nofollow import exists_at, unlink_at
 from hotfolder.spool.records import SIDECAR, read_record
+from hotfolder.spool.xmp_sidecars import follow
 
 
 @dataclass
@@ -50,6 +53,12 @@ def recover(folder: Folder) -> Recovery:
                 result.sidecars_finished += _finish_sidecar(path)
             except OSError as exc:
                 result.problems.append(f"cannot finish the failure record {display(str(path))}: {exc.strerror or exc}")
+    for path in list(_sidecars_alone(folder)):  # its image left before a crash: it waits in the inbox again
+        try:
+            follow(path, (folder.inbox / path.relative_to(folder.processing)).parent, path.name)
+        except OSError as exc:
+            result.problems.append(f"cannot give the sidecar {display(str(path))} back to the inbox: "
+                                   f"{exc.strerror or exc}")
     result.in_processing = sum(1 for _ in claimed_files(folder))
     _prune_empty_dirs(folder.processing)
     return result
@@ -75,9 +84,25 @@ def _finish_sidecar(temp: Path) -> int:
 
 def claimed_files(folder: Folder) -> Iterator[Claimed]:
     """The originals in processing/, lazily, as Claimed: every file there is ours, whatever
-    its name (no name rule applies, so nothing claimed is ever left behind)."""
-    for path in nofollow.walk(folder.processing):
-        yield Claimed(path.relative_to(folder.processing).as_posix(), path)
+    its name (no name rule applies, so nothing claimed is ever left behind), each with the
+    XMP sidecar claimed with it (sidecars.py's rules). A sidecar there whose image is not
+    is no original: recovery gives it back to the inbox (`recover`)."""
+    for _, entries in itertools.groupby(nofollow.walk(folder.processing), key=lambda p: p.parent):
+        paths = list(entries)
+        names = [p.name for p in paths]
+        for path in paths:
+            if is_sidecar(path.name):
+                continue
+            side = sidecar_of(path.name, names)
+            rel = path.relative_to(folder.processing).as_posix()
+            yield Claimed(rel, path, (Path(rel).parent / side).as_posix() if side else None)
+
+
+def _sidecars_alone(folder: Folder) -> Iterator[Path]:
+    for _, entries in itertools.groupby(nofollow.walk(folder.processing), key=lambda p: p.parent):
+        paths = list(entries)
+        names = [p.name for p in paths]
+        yield from (p for p in paths if is_sidecar(p.name) and image_of(p.name, names) is None)
 
 
 def _prune_empty_dirs(root: Path) -> None:

@@ -27,7 +27,8 @@ from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, Verdict, next_attempt, temp_tag
 from hotfolder.ops.notices import Hook, Notice, NoticeKind, ignore
 from hotfolder.runtime import log
-from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery
+from hotfolder.sidecars import is_sidecar
+from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery, xmp_sidecars
 from hotfolder.spool.failed_files import FailedIndex
 from hotfolder.supervisor.gate import ClaimGate
 from hotfolder.supervisor.unfinished import Joined, Kept, Unfinished
@@ -63,6 +64,7 @@ class Ledger:
         self._adopting: list[Iterator[moves.Claimed]] = []  # lazy walks of processing/ after a crash
         self._deferred: list[Job] = []  # given back while running, kept in processing/ (see _keep_in_line)
         self.stopping = False  # set by the service when it drains: nothing is deferred then
+        self.unmatched: dict[str, int] = {}  # per folder: files no rendition's `when:` took, since the start
 
     def reconfigure(self, config: Config) -> None:
         """A reload: new claims use the new config; files in flight keep their own Folder."""
@@ -118,24 +120,29 @@ class Ledger:
             if folder is None:
                 continue
             job = Job(self._new_id(), folder, claimed.path, claimed.rel,
-                      self.config.accepted_formats, self.config.max_image_pixels)
+                      self.config.accepted_formats, self.config.max_image_pixels, sidecar=claimed.sidecar)
             self.tracked[job.id] = Tracked(job, claimed)
             out.append(job)
         return out
 
     # ------------------------------------------------------------------ claims
-    def claim(self, folder: Folder, path: Path) -> Job | None:
-        """Take a ready inbox file; the Job to submit, or None if it was not taken."""
+    def claim(self, folder: Folder, path: Path, sidecar: Path | None = None) -> Job | None:
+        """Take a ready inbox file (with its XMP sidecar, when arrival paired one); the Job
+        to submit, or None if it was not taken. A sidecar handed out alone (its image never
+        came) is archived with a note: it is never a failure."""
         awaiting = self.unfinished.awaited(folder, path)
         if awaiting in self.tracked:  # the next piece of a claimed file cut short
             joined = self._join(self.tracked[awaiting], path)
             if joined is not None or awaiting in self.tracked:
                 return joined
+        if is_sidecar(path.name):
+            self._sidecar_alone(folder, path)
+            return None
         try:
-            if rules.passes_through(folder, path):  # a video, a sidecar: archived as it is
+            if rules.passes_through(folder, path):  # a video: archived as it is
                 self._passed_through(folder, path, moves.pass_through(folder, path))
                 return None
-            claimed = moves.claim(folder, path)
+            claimed = moves.claim(folder, path, sidecar)
         except moves.Refused as exc:
             rel = path.relative_to(folder.inbox).as_posix()
             try:
@@ -156,7 +163,7 @@ class Ledger:
         if claimed is None:
             return None
         job = Job(self._new_id(), folder, claimed.path, claimed.rel,
-                  self.config.accepted_formats, self.config.max_image_pixels)
+                  self.config.accepted_formats, self.config.max_image_pixels, sidecar=claimed.sidecar)
         self.tracked[job.id] = Tracked(job, claimed)
         return job
 
@@ -186,6 +193,18 @@ class Ledger:
         else:
             del self.tracked[job.id]
         return None
+
+    def _sidecar_alone(self, folder: Folder, path: Path) -> None:
+        rel = path.relative_to(folder.inbox).as_posix()
+        try:
+            where = xmp_sidecars.alone(folder, path)
+        except OSError as exc:  # it stays in the inbox; the next rescan tries again
+            self.log.error("sidecar_not_moved", folder=folder.name, file=rel, reason=str(exc))
+            return
+        self.log.info("sidecar_alone", folder=folder.name, file=rel, archived=str(where) if where else None,
+                      note=f"no image of it arrived within sidecar_wait ({folder.sidecar_wait:g} s): "
+                           + ("archived alone" if where else "deleted (on_success: delete)")
+                           + "; drop a sidecar with its image, or raise sidecar_wait")
 
     def _new_id(self) -> int:
         self.next_id += 1
@@ -230,9 +249,14 @@ class Ledger:
         try:
             if result.ok:
                 where = moves.finish(folder, claimed)
-                logger.info("file_done", renditions=[r.name for r in folder.renditions],
-                            outputs=list(result.outputs), duration_ms=result.duration_ms,
-                            archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
+                if result.unmatched:  # no rendition's `when:` held: archived, counted, not a failure
+                    self.unmatched[folder.name] = self.unmatched.get(folder.name, 0) + 1
+                    logger.info("file_unmatched", reason=result.unmatched, duration_ms=result.duration_ms,
+                                archived=str(where) if where else None, worker_pid=result.pid, outcome="unmatched")
+                else:
+                    logger.info("file_done", renditions=[r.name for r in folder.renditions],
+                                outputs=list(result.outputs), duration_ms=result.duration_ms,
+                                archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
                 self.on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), outputs=result.outputs,
                                       duration_ms=result.duration_ms, attempts=job.attempt))
                 self.unfinished.ended(folder, job.rel)
@@ -247,8 +271,8 @@ class Ledger:
             elif result.cut_short and self._cut_short(tracked, result.error, counted):
                 pass  # back in the inbox to grow, or awaiting its next piece
             else:
-                where = moves.fail(folder, claimed.path, claimed.rel, error=result.error,
-                                   step=result.step, attempts=job.attempt)
+                where = moves.fail(folder, claimed.path, claimed.rel, error=result.error, step=result.step,
+                                   attempts=job.attempt, explained=result.explained, sidecar=claimed.sidecar)
                 self.failed.added(folder, where)
                 if result.cut_short:
                     self.unfinished.watch(folder, where)
@@ -273,7 +297,7 @@ class Ledger:
         what = "rendered, but the original could not be archived" if rendered else "the original could not be moved"
         try:
             where = moves.fail(job.folder, claimed.path, claimed.rel, step="finish", attempts=job.attempt,
-                               error=f"{what}: {exc}")
+                               error=f"{what}: {exc}", sidecar=claimed.sidecar)
             self.failed.added(job.folder, where)
             self.counts.count(Verdict.FAILED, counted, folder=job.folder)
             self.log.error("file_failed", file=job.rel, step="finish", reason=str(exc), outcome="failed")

@@ -73,15 +73,18 @@ class Publisher:
 
     def status(self) -> Status:
         s = self.service
+        # Stamped before the figures are taken (~ms under load): a reader comparing it with
+        # the time of an event knows the figures came after it.
+        taken = time.time()
         b = s.backend.snapshot()
         return Status(
-            pid=os.getpid(), started=s.started, processed=b.processed, failed=b.failed,
+            updated=taken, pid=os.getpid(), started=s.started, processed=b.processed, failed=b.failed,
             queued=b.queued, waiting=s.watcher.pending_count() if s.watcher else 0,
             in_flight=b.in_flight, workers=b.workers, workers_alive=b.workers_alive,
             state=s.state, message=redact.text(self._message(b.problem)), config=str(s.config.source),
             current=b.current, cluster=_masked(b.cluster), in_failed=self._in_failed(),
             folders=self._folder_counts(b), claiming_paused=s.gate.closed_anywhere(time.monotonic()),
-            reload_failed=bool(s.refused_reload),
+            reload_failed=bool(s.refused_reload), unmatched=sum(s.ledger.unmatched.values()),
         )
 
     def line(self, status: Status | None = None) -> str:
@@ -108,7 +111,8 @@ class Publisher:
             processed, failed = counts.get(name, (0, 0))
             inbox = s.watcher.inboxes.get(name) if s.watcher else None
             out[name] = {"processed": processed, "failed": failed, "claimed": claimed.get(name, 0),
-                         "waiting": inbox.pending_count() if inbox else 0, "paused": paused.get(name, "")}
+                         "waiting": inbox.pending_count() if inbox else 0, "paused": paused.get(name, ""),
+                         "unmatched": s.ledger.unmatched.get(name, 0)}
         return out
 
     def _in_failed(self) -> int:

@@ -199,7 +199,7 @@ class Service:
             if inbox is None or not self.gate.open_for(folder.name):
                 continue
             for path in inbox.ready(room, now):
-                job = self.ledger.claim(folder, path)
+                job = self.ledger.claim(folder, path, sidecar=inbox.partner(path))
                 if job is None:
                     continue
                 try:

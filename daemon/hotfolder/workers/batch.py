@@ -17,6 +17,7 @@ from hotfolder.backend import Finished, Lost
 from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, next_attempt
 from hotfolder.runtime import systemd
+from hotfolder.sidecars import find_sidecar
 from hotfolder.workers.pool import LocalPool
 
 TICK = 0.05
@@ -50,7 +51,9 @@ def run(config: Config, files: list[tuple[Path, str]], folder: Folder,
                 pool.drain()
             while todo and not stop and pool.room() > 0:
                 src, rel = todo.popleft()
-                pool.submit(Job(next_id, folder, src, rel, config.accepted_formats, config.max_image_pixels))
+                side = find_sidecar(src.parent, src.name)  # read where it lies, left in place like the image
+                pool.submit(Job(next_id, folder, src, rel, config.accepted_formats, config.max_image_pixels,
+                                sidecar=side))
                 next_id += 1
             for event in pool.poll(TICK):
                 if isinstance(event, Finished):

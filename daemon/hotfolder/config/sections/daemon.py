@@ -131,9 +131,11 @@ def temp_token_for(scope: str) -> str:
 def _with_runtime_paths(folders: tuple[Folder, ...], state_dir: Path, config: Cluster) -> tuple[Folder, ...]:
     """The temp token and the name-ownership folder: per cluster when one shares the
     outputs (every node must agree), else per daemon."""
+    state: Path | None = state_dir
     if config.enabled and config.shared_root is not None:
         token = temp_token_for(f"cluster:{config.cluster_id}")
         names = config.shared_root / ".hotfolder" / "names"
+        state = None  # `{seq}` counts in the cluster's Redis (cluster/store.py)
     else:
         token, names = temp_token_for(str(state_dir)), state_dir / "names"
-    return tuple(replace(f, temp_token=token, names_dir=names) for f in folders)
+    return tuple(replace(f, temp_token=token, names_dir=names, state_dir=state) for f in folders)

@@ -24,6 +24,7 @@ th{background:#eee}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .error{background:#f8d7da;border:1px solid #c88;padding:.4em .8em}
 .muted{color:#777}.reason{color:#a00}form.inline{display:inline;margin:0}code{font-size:.95em}
 header{display:flex;justify-content:space-between;align-items:baseline}
+details.explain{color:#222;margin-top:.3em}details.explain pre{white-space:pre-wrap;font-size:.9em;margin:.2em 0}
 """
 
 
@@ -114,8 +115,10 @@ def _failed(view: View, logged_in: bool, csrf: str) -> str:
         if logged_in:
             action = (f'<form class="inline" method="post" action="/requeue"><input type="hidden" name="csrf" '
                       f'value="{_e(csrf)}"><button type="submit" name="id" value="{_e(f.id)}">Requeue</button></form>')
+        why = (f'<details class="explain"><summary>why</summary><pre>{_e(chr(10).join(f.explain))}</pre></details>'
+               if f.explain else "")
         rows.append(f'<tr class="failed" data-id="{_e(f.id)}"><td>{_e(f.folder)}</td><td><code>{_e(f.file)}</code></td>'
-                    f'<td class="reason">{_e(f.reason)}</td><td>{_e(f.step)}</td><td class="n">{f.attempts}</td>'
+                    f'<td class="reason">{_e(f.reason)}{why}</td><td>{_e(f.step)}</td><td class="n">{f.attempts}</td>'
                     f'<td>{_e(f.time)}</td><td>{action}</td></tr>')
     return f"<h2>Failed{_e(more)}</h2>" + _table(
         ["folder", "file", "reason", "step", "attempts", "when (UTC)", ""], rows, "no file in failed/")
