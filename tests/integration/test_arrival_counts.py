@@ -123,8 +123,8 @@ def test_files_taken_back_out_of_the_inbox_no_longer_count_as_waiting(daemon_fac
         path.unlink()
     gone = time.time()
     for _ in range(3):  # three snapshots after the deletion, across a scan
-        snap = wait_for(lambda: (lambda s: s if s["updated"] > gone + 0.1 else None)(d.status_json()), 10,
-                        what="a snapshot after the deletion")
+        snap = wait_for(lambda after=gone + 0.1: (lambda s: s if s["updated"] > after else None)(d.status_json()),
+                        10, what="a snapshot after the deletion")
         said = snap["queued"] + snap["waiting"]
         assert said <= len(first), f"{said} said to wait, {len(first)} kept at most: the deleted files count"
         gone = snap["updated"] + 0.5
