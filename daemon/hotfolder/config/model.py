@@ -99,12 +99,35 @@ class NameClash(StrEnum):
     FAIL = "fail"
 
 
+class OnDuplicate(StrEnum):
+    """An original whose bytes equal an earlier original's."""
+
+    SKIP = "skip"  # not rendered: to the duplicates folder with NAME.duplicate.json
+    PROCESS = "process"  # rendered again (and recorded as a duplicate)
+    FAIL = "fail"  # to failed/, naming the earlier original
+
+
+class DuplicateScope(StrEnum):
+    FOLDER = "folder"  # earlier originals of the same folder
+    ALL = "all"  # of every folder
+
+
+class Similar(StrEnum):
+    """An original that looks like an earlier one (a resized, recompressed, turned copy)."""
+
+    OFF = "off"
+    FLAG = "flag"  # rendered, and recorded with what it resembles
+    SKIP = "skip"  # treated as a duplicate
+
+
 class NotifyEvent(StrEnum):
     FAILED = "failed"
     PAUSED = "paused"
     RELOAD_REFUSED = "reload_refused"
     WORKER_LOST = "worker_lost"
     RECOVERED = "recovered"
+    DUPLICATE = "duplicate"
+    SIMILAR = "similar"
 
 
 # The choices as tuples of their texts, as the rest of the code has known them.
@@ -260,10 +283,19 @@ class Folder:
     # gives the later one distinct names, `replace` lets it replace, `fail` fails it.
     on_name_clash: NameClash = NameClash.SUFFIX
     raw: RawMode = RawMode.AUTO  # camera RAWs: preview, develop, or auto (the preview when it is large enough)
+    # The same photo known by its content (issue 23; config/sections/duplicates.py).
+    on_duplicate: OnDuplicate = OnDuplicate.SKIP
+    duplicate_scope: DuplicateScope = DuplicateScope.FOLDER
+    duplicates: Path | None = None  # where skipped duplicates go; set beside failed/ when not given
+    similar: Similar = Similar.FLAG
+    similar_distance: int = 6  # bits of the 64-bit pHash; measured (likeness.py)
+    duplicate_window: float = 365 * 86400.0  # seconds: older entries of the index are forgotten
     # Set from the rest of the config (not keys of the folder):
     temp_token: str = field(default="0" * 12, metadata=DERIVED)  # marks our temp files (see spool.temp_prefix)
     # who owns which output name (see spool/owners.py); None: not tracked
     names_dir: Path | None = field(default=None, metadata=DERIVED)
+    # where the index of originals lives (state_dir: state/originals.py); None: no index (batch mode)
+    index_dir: Path | None = field(default=None, metadata=DERIVED)
     # set by the service: this folder's place in the shared per-folder counts (workers/counters.py)
     slot: int = field(default=0, metadata=DERIVED)
 

@@ -1,6 +1,6 @@
 """Which folders of a config may lie in which, and the chains between folders.
 
-Each folder has up to five places: inbox, processing, output, failed, archive. Two
+Each folder has up to six places: inbox, processing, output, failed, archive, duplicates. Two
 places *overlap* when they are one folder or one lies inside the other, either way: the
 daemon writes into subfolders of output/, archive/ and failed/ that mirror the inbox's
 (`inbox/print/a.jpg` → `output/print/a_web.jpg`), so a place inside one of those can
@@ -30,7 +30,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-KEYS = ("inbox", "processing", "output", "failed", "archive")
+KEYS = ("inbox", "processing", "output", "failed", "archive", "duplicates")
 SHARED = {("output", "output"), ("archive", "archive")}  # may overlap across folders
 FEEDS = ("output", "archive")  # what they hold may be another folder's input
 
@@ -154,6 +154,7 @@ TAKEN = {  # what becomes of a file lying in each place the daemon reads
     "processing": "adopted and rendered again as an original of folder {folder!r} at every start",
     "failed": "listed, counted and requeued as a failure of folder {folder!r} (its records finished or removed "
               "at start)",
+    "duplicates": "filed with the skipped duplicates of folder {folder!r}",
 }
 
 

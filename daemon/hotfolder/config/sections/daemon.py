@@ -129,11 +129,13 @@ def temp_token_for(scope: str) -> str:
 
 
 def _with_runtime_paths(folders: tuple[Folder, ...], state_dir: Path, config: Cluster) -> tuple[Folder, ...]:
-    """The temp token and the name-ownership folder: per cluster when one shares the
+    """The temp token, the name-ownership folder and the index: per cluster when one shares the
     outputs (every node must agree), else per daemon."""
     if config.enabled and config.shared_root is not None:
         token = temp_token_for(f"cluster:{config.cluster_id}")
         names = config.shared_root / ".hotfolder" / "names"
     else:
         token, names = temp_token_for(str(state_dir)), state_dir / "names"
-    return tuple(replace(f, temp_token=token, names_dir=names) for f in folders)
+    # The index of originals: state_dir's database; a cluster's is in Redis (cluster/originals.py).
+    index = None if config.enabled else state_dir
+    return tuple(replace(f, temp_token=token, names_dir=names, index_dir=index) for f in folders)

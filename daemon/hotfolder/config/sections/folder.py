@@ -6,7 +6,7 @@ from typing import Any
 from hotfolder.config.keys import Key, as_fields, read_keys
 from hotfolder.config.model import Animation, Folder, NameClash, OnSuccess, RawMode, WatchMode
 from hotfolder.config.reader import Context, Reader, built, recorded, section
-from hotfolder.config.sections import rendition
+from hotfolder.config.sections import duplicates, rendition
 from hotfolder.config.values import Choice, Float, Group, Items, Mode, Path_, Text, resolve
 
 _WHERE = "which folders may lie in which: [where the folders may lie](#the-folders-a-files-life)"
@@ -38,6 +38,7 @@ KEYS = (
     Key("raw", Choice(RawMode), RawMode.AUTO,
         "camera RAWs: `preview` (the embedded JPEG), `develop` (LibRaw: camera white balance, sRGB), or `auto` "
         "(the preview when it is as large as the largest rendition needs, else a develop)"),
+    *duplicates.KEYS,
     Key("renditions", Items(rendition.read, "renditions"), (), "a list, below",
         required="is required: a non-empty list of renditions"),
 )
@@ -55,6 +56,10 @@ def read(ctx: Context, data: Any, path: str) -> Folder:
     if values["processing"] is None:
         with recorded():
             values["processing"] = resolve(r, "processing", str(beside / "processing"), folder=True)
+    if values["duplicates"] is None:
+        with recorded():
+            values["duplicates"] = resolve(r, "duplicates", str(duplicates.beside(values["failed"] or beside / "failed")),
+                                           folder=True)
     with recorded():
         if r.ok("on_success", "archive"):
             if values["on_success"] == OnSuccess.ARCHIVE and values["archive"] is None:
