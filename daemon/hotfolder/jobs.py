@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from hotfolder.config.model import Folder
+from hotfolder.likeness import Match, Naming
 
 
 class Verdict(StrEnum):
@@ -43,11 +44,22 @@ class Result:
     recipe: bool = False  # the folder's recipe cannot be used (watermark, profile): the file waits
     duration_ms: float = 0.0
     pid: int = field(default_factory=os.getpid)
+    # What the index of originals found (issue 23; workers/duplicates.py):
+    match: Match | None = None  # an earlier original it repeats or resembles
+    skipped: bool = False  # not rendered (a duplicate): the original goes to the duplicates folder
+    busy: bool = False  # the same bytes are being rendered from another file: it comes again, not an attempt
+    naming: Naming = Naming.FIRST  # a drop under a used name: a new version, or a different photo (26.2)
+    record: int = 0  # its row in the index (where the original went is noted there)
 
     @property
     def final(self) -> bool:
         """The file ends with this result (and is counted); otherwise it comes back."""
-        return not (self.retry_later or self.transient or self.recipe)
+        return not (self.retry_later or self.transient or self.recipe or self.busy)
+
+    @property
+    def counted(self) -> bool:
+        """Counted as processed or failed when final: a skipped duplicate is counted apart."""
+        return self.final and not self.skipped
 
     @property
     def verdict(self) -> Verdict:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +86,7 @@ def read_original(path: Path) -> Original:
     return Original(Path(path), data, digest, size, st.st_ino, st.st_mtime_ns)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _dct_rows(n: int, keep: int) -> np.ndarray:
     k = np.arange(keep)[:, None]
     i = np.arange(n)[None, :]

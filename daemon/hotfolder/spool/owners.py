@@ -68,9 +68,13 @@ def output_name(rendition: Rendition, src_name: str, ext: str, folder: str = "")
     )
 
 
-def owner_id(folder: Folder, rel: str) -> str:
-    """An original's identity: its path in processing/ (one per folder and inbox path)."""
-    return hashlib.sha1(os.fsencode(str(folder.processing / rel))).hexdigest()
+def owner_id(folder: Folder, rel: str, generation: int = 0) -> str:
+    """An original's identity: its path in processing/ (one per folder and inbox path), and
+    which photo of that name it is (issue 26.2: the index of originals tells a new version
+    of the earlier photo, which keeps its generation, from a different photo, which gets the
+    next). Generation 0 is the identity markers had before generations existed."""
+    path = os.fsencode(str(folder.processing / rel))
+    return hashlib.sha1(path if not generation else path + b"\0%d" % generation).hexdigest()
 
 
 def _key(output: Path) -> str:
@@ -109,7 +113,8 @@ def _locked(names_dir: Path):
 
 
 def candidates(output: Path, source_ext: str):
-    """`a_web.jpg`, then `a_web~png.jpg`, `a_web~2.jpg`, `a_web~3.jpg`…"""
+    """`a_web.jpg`, then `a_web~png.jpg`, `a_web~2.jpg`, `a_web~3.jpg`… (without a
+    `source_ext`: a different photo under the same name goes straight to `~2`)."""
     yield output
     stem, suffix = output.stem, output.suffix
     tags = ([source_ext] if source_ext else []) + [str(n) for n in range(2, MAX_SUFFIX + 1)]
@@ -120,20 +125,22 @@ def candidates(output: Path, source_ext: str):
         yield output.with_name(name)
 
 
-def reserve(folder: Folder, rel: str, outputs: list[Path]) -> list[Path]:
+def reserve(folder: Folder, rel: str, outputs: list[Path], generation: int = 0) -> list[Path]:
     """The paths this original's outputs are written to: `outputs` where they are free
-    or its own, else per the folder's on_name_clash. Raises NameClash (policy fail)."""
+    or its own, else per the folder's on_name_clash. Raises NameClash (policy fail).
+    `generation`: which photo of this name it is (owner_id); a later one's clashes are
+    numbered (`~2`), the extension being the same."""
     if folder.names_dir is None:
         return list(outputs)
     try:
-        return _reserve(folder, folder.names_dir, rel, outputs)
+        return _reserve(folder, folder.names_dir, rel, outputs, generation)
     except OSError as exc:
         raise RecordsUnwritable(folder.names_dir, exc) from None
 
 
-def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path]) -> list[Path]:
-    me = owner_id(folder, rel)
-    source_ext = Path(rel).suffix.lstrip(".").lower()
+def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], generation: int) -> list[Path]:
+    me = owner_id(folder, rel, generation)
+    source_ext = "" if generation else Path(rel).suffix.lstrip(".").lower()
     chosen: list[Path] = []
     with _locked(names_dir):
         in_flight: set[str] | None = None

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,3 +295,14 @@ def _archived_text(archived: bytes | None, name: bytes) -> str:
 
 def _text(raw: bytes) -> str:
     return os.fsdecode(raw)
+
+
+_open: dict[tuple[int, Path], Originals] = {}
+
+
+def opened(state_dir: Path) -> Originals:
+    """This process's index of `state_dir`, opened at its first use (never shared across a fork)."""
+    key = (os.getpid(), state_dir)
+    if key not in _open:
+        _open[key] = Originals(state_dir)
+    return _open[key]

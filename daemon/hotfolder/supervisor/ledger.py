@@ -1,8 +1,9 @@
 """The ledger of claimed files: what is in flight, and where each original goes next.
 
     claim     inbox/x -> processing/x, and the Job that renders it
-    settle    after a worker's result: archive (or delete), failed/ with its reason,
-              or back to the inbox when the output folder is the problem (then pause)
+    settle    after a worker's result: archive (or delete), failed/ with its reason, the
+              duplicates folder (a duplicate skipped: duplicates.py), or back to the inbox
+              when the output folder is the problem (then pause)
     lost      a job ended without a result: retry it (an attempt if its worker died
               or hung), or fail it after max_attempts, or give it back when stopping
     give_back at a stop: every file in flight goes back to the inbox
@@ -24,10 +25,12 @@ from typing import Protocol
 
 from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, Verdict, next_attempt, temp_tag
+from hotfolder.likeness import Naming
 from hotfolder.ops.notices import Hook, Notice, NoticeKind, ignore
 from hotfolder.runtime import log
 from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery
 from hotfolder.spool.failed_files import FailedIndex
+from hotfolder.supervisor.duplicates import Sameness
 from hotfolder.supervisor.gate import ClaimGate
 
 
@@ -54,6 +57,7 @@ class Ledger:
         self.on_notice = on_notice  # the service's hook: files done or failed, claiming paused or resumed
         self.log = log.get("ledger")
         self.gate = gate if gate is not None else ClaimGate(on_notice)  # what stops claiming, and why
+        self.sameness = Sameness(on_notice, self.log)  # duplicates: their moves, counts and events
         self.tracked: dict[int, Tracked] = {}
         self.next_id = 1
         self._adopting: list[Iterator[moves.Claimed]] = []  # lazy walks of processing/ after a crash
@@ -172,12 +176,14 @@ class Ledger:
         verdicts (a file that kept killing workers) are counted here."""
         if result.transient and job.id in self.tracked:
             return self.lost(job, result.error, charged=True)
+        if result.busy and job.id in self.tracked:  # its bytes are being rendered from another file
+            return self.lost(job, result.error, charged=False)
         tracked = self.tracked.pop(job.id, None)
         if tracked is None:
             return None
         folder, claimed = job.folder, tracked.claimed
         # What the shared counters hold for this file now.
-        if counted_by_worker and result.final:
+        if counted_by_worker and result.counted:
             counted: Verdict | None = result.verdict
         else:
             counted = job.counted
@@ -189,12 +195,17 @@ class Ledger:
             self.on_end(folder, job.rel)
             return None
         try:
-            if result.ok:
+            if result.skipped:  # a duplicate: not rendered (supervisor/duplicates.py)
+                self.sameness.skipped(folder, job, claimed, result)
+            elif result.ok:
                 where = moves.finish(folder, claimed)
+                self.sameness.settled(folder, job, result, where)
                 logger.info("file_done", renditions=[r.name for r in folder.renditions],
                             outputs=list(result.outputs), duration_ms=result.duration_ms,
-                            archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
-                self.on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), outputs=result.outputs,
+                            archived=str(where) if where else None, worker_pid=result.pid, outcome="ok",
+                            **_found(result))
+                self.on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel),
+                                      NAMING.get(result.naming, ""), outputs=result.outputs,
                                       duration_ms=result.duration_ms, attempts=job.attempt))
                 if self.gate.resume():  # the folder works again
                     self.on_notice(Notice(NoticeKind.RECOVERED, folder.name, reason="claiming resumed: the output "
@@ -208,6 +219,7 @@ class Ledger:
                 where = moves.fail(folder, claimed.path, claimed.rel, error=result.error,
                                    step=result.step, attempts=job.attempt)
                 self.failed.added(folder, where)
+                self.sameness.settled(folder, job, result, None)
                 if not counted_by_worker:
                     self.counts.count(Verdict.FAILED, counted, folder=folder)
                 logger.warning("file_failed", reason=result.error, step=result.step, failed=str(where),
@@ -309,3 +321,19 @@ class Ledger:
         folder = next((f for f in self.config.folders if f.name == folder_name), None)
         if folder is not None:
             self.on_end(folder, rel)
+
+
+NAMING = {Naming.NEW_VERSION: "a new version of the earlier photo of this name: its outputs were replaced",
+          Naming.DIFFERENT: "a different photo under a name used before: the earlier outputs were kept, this "
+                            "one's are numbered"}
+
+
+def _found(result: Result) -> dict:
+    """What the index of originals found, for the file_done line (issue 23, 26.2)."""
+    out: dict = {}
+    if result.naming:
+        out["naming"] = str(result.naming)
+    if result.match is not None:
+        out.update(matched=fsnames.display(f"{result.match.folder}/{result.match.name}"),
+                   kind=str(result.match.kind), bits=result.match.bits)
+    return out

@@ -94,6 +94,7 @@ class Service:
             found = [self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart)
                      for folder in self.config.folders]
             self.name_pruning.when_due(self.config, 0, self.log)  # before any worker reserves a name
+            self.ledger.sameness.recover(self.config)  # before any worker claims some bytes
             self.backend.start()
             self.watcher = Watcher(self.config.folders)
             self.watcher.start()
@@ -215,7 +216,8 @@ class Service:
         for event in events:
             again = None
             if isinstance(event, Finished):
-                self.ops.finished(event.job.folder.name, event.result.duration_ms)
+                if not (event.result.skipped or event.result.busy):  # the histogram is of renders
+                    self.ops.finished(event.job.folder.name, event.result.duration_ms)
                 again = self.ledger.settle(event.job, event.result)
             elif isinstance(event, Lost):
                 if event.charged:  # its worker died or hung (not our rebuild or stop)
@@ -317,6 +319,7 @@ class Service:
         status = self.publisher.publish(force)
         if status is not None and self.state == ServiceState.RUNNING:
             self.name_pruning.when_due(self.config, status.processed, self.log)
+            self.ledger.sameness.forget_old(self.config, time.monotonic())  # the index's window, hourly
 
 
 def _recovery_summary(found: list[Recovery]) -> str:

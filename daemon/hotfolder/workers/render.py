@@ -7,11 +7,14 @@ import os
 import time
 from pathlib import Path
 
-from hotfolder.engine import pipeline
+from hotfolder.engine import fingerprint, pipeline
 from hotfolder.jobs import Job, Result, temp_tag
+from hotfolder.likeness import Naming
 from hotfolder.runtime import log
 from hotfolder.spool import atomic, folders, fsnames, nofollow, oserrors
 from hotfolder.spool import owners as names
+from hotfolder.state import originals
+from hotfolder.workers.duplicates import Sameness
 
 # Reading the input failed for a reason that may pass (a share's hiccup, not the bytes).
 TRANSIENT_READ_ERRNOS = {errno.EIO, errno.ESTALE, errno.ENOTCONN, errno.ETIMEDOUT, errno.EHOSTDOWN,
@@ -27,8 +30,10 @@ def transient_reason(exc: BaseException) -> str | None:
     return None
 
 
-def process_one(job: Job) -> Result:
-    """Render every rendition of one file and write the outputs atomically."""
+def process_one(job: Job, index=None) -> Result:
+    """Render every rendition of one file and write the outputs atomically; unless the
+    index of originals (the folder's `index_dir`, or `index`: a cluster's) knows its bytes
+    or its look (workers/duplicates.py)."""
     t0 = time.perf_counter()
     folder = job.folder
     logger = log.get().bind(file=job.rel, folder=folder.name, worker_pid=os.getpid(), attempt=job.attempt,
@@ -36,9 +41,17 @@ def process_one(job: Job) -> Result:
     pipeline.configure(job.max_image_pixels)
     written: list[str] = []
     step = "render"
+    same: Sameness | None = None
     try:
         _check_source(job)
-        outputs = pipeline.render(
+        original = fingerprint.read_original(job.src)  # read once: hashed, then decoded from memory
+        if index is None and folder.index_dir is not None:
+            index = originals.opened(folder.index_dir)
+        if index is not None:
+            same = Sameness(job, original, index, logger)
+            if (ended := same.claim(t0)) is not None:
+                return ended
+        opened = pipeline.open_source(
             job.src, folder.renditions,
             accepted_formats=job.accepted_formats,
             max_image_pixels=job.max_image_pixels,
@@ -46,9 +59,14 @@ def process_one(job: Job) -> Result:
             raw=folder.raw,
             threads=job.threads,
             folder=folder.name,
+            data=original.data,
         )
+        if same is not None and (ended := same.judge(opened.look, t0)) is not None:
+            return ended
+        outputs = pipeline.render_opened(opened, folder.renditions)
         step = "write"
-        _write_outputs(job, outputs, written, logger)
+        _write_outputs(job, outputs, written, logger, same.generation if same else 0)
+        record = same.recorded(tuple(written)) if same is not None else 0
     except (fsnames.NameTooLong, names.NameClash) as exc:
         ms = round((time.perf_counter() - t0) * 1000, 1)
         logger.warning("file_failed", step="write", reason=str(exc), duration_ms=ms, outcome="failed")
@@ -66,6 +84,8 @@ def process_one(job: Job) -> Result:
         problem = oserrors.output_problem(exc) if step == "write" else None
         if isinstance(exc, names.RecordsUnwritable):
             problem = str(exc)
+        if _index_problem(exc):  # state_dir's database or the cluster's Redis: the daemon's, not the file's
+            problem = f"the index of originals cannot be used: {type(exc).__name__}: {exc}"
         transient = transient_reason(exc) if step == "render" else None
         if transient:
             logger.warning("render_interrupted", step=step, reason=transient, duration_ms=ms, outcome="retry")
@@ -79,9 +99,28 @@ def process_one(job: Job) -> Result:
         logger.error("file_failed", step=step, reason=f"{type(exc).__name__}: {exc}", duration_ms=ms,
                      outcome="failed", exc_info=True)
         return Result(job.id, False, error=f"{type(exc).__name__}: {exc}", step=step, duration_ms=ms)
+    finally:
+        if same is not None:
+            _release(same, logger)
     ms = round((time.perf_counter() - t0) * 1000, 1)
     logger.info("file_rendered", outputs=len(written), duration_ms=ms, outcome="ok")
-    return Result(job.id, True, outputs=tuple(written), duration_ms=ms)
+    return Result(job.id, True, outputs=tuple(written), duration_ms=ms, match=same.match if same else None,
+                  naming=same.naming if same else Naming.FIRST, record=record)
+
+
+def _release(same: Sameness, logger) -> None:
+    """A render that did not end in its record: its bytes may be claimed again. Said, never
+    raised (a claim left behind is taken over once its file has left processing/)."""
+    try:
+        same.release()
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("duplicate_claim_kept", reason=f"{type(exc).__name__}: {exc}")
+
+
+def _index_problem(exc: BaseException) -> bool:
+    """An error of the index's store (sqlite3, or redis-py in cluster mode; by module, so
+    that local mode never imports redis)."""
+    return type(exc).__module__.split(".")[0] in ("sqlite3", "redis")
 
 
 def _check_source(job: Job) -> None:
@@ -93,7 +132,7 @@ def _check_source(job: Job) -> None:
         nofollow.reachable(job.src.parent)
 
 
-def _write_outputs(job: Job, outputs, written: list[str], logger) -> None:
+def _write_outputs(job: Job, outputs, written: list[str], logger, generation: int = 0) -> None:
     """Each output written atomically into its folder, opened once by descriptor
     (spool.folders.opened_folder): an output folder swapped for a link raises FolderSwapped and
     receives nothing, and a swap after the open cannot redirect a write. If writing
@@ -106,7 +145,7 @@ def _write_outputs(job: Job, outputs, written: list[str], logger) -> None:
         for name in wanted:
             if len(os.fsencode(name.name)) > fsnames.NAME_MAX:
                 raise fsnames.NameTooLong(name.name)
-        paths = names.reserve(folder, job.rel, wanted)
+        paths = names.reserve(folder, job.rel, wanted, generation)
         try:
             for out, path in zip(outputs, paths, strict=True):  # reserve gives one path per output
                 t1 = time.perf_counter()

@@ -63,7 +63,7 @@ def consume(slot: int, tasks: Queue, results: Mailbox, counters: Counters, mark:
         results.put(Starting(slot, job.id))
         result = process_one(job)
         counted = True
-        if result.final:  # counted when it really ends
+        if result.counted:  # counted when it really ends (a skipped duplicate is the ledger's to count)
             try:
                 counters.count(result.verdict, job.counted, mark, job.id if result.ok else -job.id, folder=job.folder)
             except LockStuck:

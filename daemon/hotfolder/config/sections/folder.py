@@ -58,8 +58,8 @@ def read(ctx: Context, data: Any, path: str) -> Folder:
             values["processing"] = resolve(r, "processing", str(beside / "processing"), folder=True)
     if values["duplicates"] is None:
         with recorded():
-            values["duplicates"] = resolve(r, "duplicates", str(duplicates.beside(values["failed"] or beside / "failed")),
-                                           folder=True)
+            default = duplicates.beside(values["failed"] or beside / "failed")
+            values["duplicates"] = resolve(r, "duplicates", str(default), folder=True)
     with recorded():
         if r.ok("on_success", "archive"):
             if values["on_success"] == OnSuccess.ARCHIVE and values["archive"] is None:
