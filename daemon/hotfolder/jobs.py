@@ -30,6 +30,7 @@ class Job:
     attempt: int = 1
     counted: Verdict | None = None  # an earlier attempt of this file was counted so
     threads: int = 1  # libvips threads for this file: more only when it has the machine to itself
+    reindex: bool = False  # not an original to render: an archived one to put in the index (workers/reindex.py)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Result:
     busy: bool = False  # the same bytes are being rendered from another file: it comes again, not an attempt
     naming: Naming = Naming.FIRST  # a drop under a used name: a new version, or a different photo (26.2)
     record: int = 0  # its row in the index (where the original went is noted there)
+    indexed: bool = False  # the result of a Job.reindex: no original's end, never counted
 
     @property
     def final(self) -> bool:
@@ -59,7 +61,7 @@ class Result:
     @property
     def counted(self) -> bool:
         """Counted as processed or failed when final: a skipped duplicate is counted apart."""
-        return self.final and not self.skipped
+        return self.final and not (self.skipped or self.indexed)
 
     @property
     def verdict(self) -> Verdict:

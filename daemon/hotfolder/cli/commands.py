@@ -15,6 +15,7 @@ from pathlib import Path
 
 from hotfolder import __version__
 from hotfolder.cli.check import cmd_check_config
+from hotfolder.cli.duplicates import cmd_duplicates, cmd_index
 from hotfolder.cli.process import cmd_process
 from hotfolder.cli.requeue import cmd_requeue
 from hotfolder.cli.run import cmd_run, cmd_worker
@@ -92,6 +93,18 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every failed file of every folder")
     which.add_argument("names", nargs="*", default=[], metavar="NAME",
                        help="failed files: names as listed, paths, or globs")
+    dupes = sub.add_parser("duplicates", help="list the files found to repeat or resemble earlier originals",
+                           description="What the index of originals found: duplicates skipped (in each folder's "
+                                       "duplicates folder) or failed, look-alikes flagged or skipped, and the "
+                                       "earlier original each matched.")
+    config_arg(dupes)
+    dupes.add_argument("--json", action="store_true", help="print them as JSON")
+    dupes.add_argument("--limit", type=int, default=1000, metavar="N", help="the N most recent (default 1000)")
+    index = sub.add_parser("index", help="the index of originals: `index rebuild` makes it again from the archives",
+                           description="rebuild: read, hash and look at every archived original again (after a "
+                                       "restore, or to index originals archived before duplicates were known).")
+    config_arg(index)
+    index.add_argument("action", choices=["rebuild"], help="rebuild the index from the archives")
     worker = sub.add_parser("worker", help="cluster mode: render jobs from the cluster's queue on this machine",
                             description="Serve a hotfolder cluster (cluster.enabled in the config): check the "
                                         "shared root, then render jobs with Celery's worker until SIGTERM.")
@@ -157,4 +170,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "process": cmd_process,
     "requeue": cmd_requeue,
     "worker": cmd_worker,
+    "duplicates": cmd_duplicates,
+    "index": cmd_index,
 }

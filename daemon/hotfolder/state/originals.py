@@ -88,6 +88,23 @@ class Named:
     generation: int
 
 
+ACTIONS = {RENDERED: "rendered", DUPLICATE: "skipped", LOOKALIKE: "skipped", REFUSED: "failed"}
+
+
+@dataclass(frozen=True)
+class Found:
+    """An original found to repeat or resemble an earlier one (`hotfolder duplicates`)."""
+
+    record: int
+    folder: str
+    name: str
+    action: str  # skipped (in the duplicates folder), rendered (flagged, or on_duplicate: process), failed
+    time: float
+    where: str  # its name in the duplicates folder (skipped) or archive/ (rendered)
+    outputs: tuple[str, ...]
+    match: Match | None  # None: the earlier original was forgotten since (duplicate_window)
+
+
 @dataclass(frozen=True)
 class Entry:
     """One original's row: what became of it and what it was found to be."""
@@ -101,9 +118,10 @@ class Entry:
     look: Look | None = None
     generation: int = 0
     other: int | None = None  # the row it repeats or resembles
-    bits: int | None = None
+    bits: int | None = None  # the pHashes' distance to `other` when it resembles it; None: the same bytes
     outputs: tuple[str, ...] = ()
     archived: str | None = None
+    time: float | None = None  # when it was seen (now; a rebuild: when it was archived)
 
 
 class Originals:
@@ -111,6 +129,7 @@ class Originals:
 
     def __init__(self, state_dir: Path):
         self.conn = db.connect(state_dir)
+        self.made = db.version(self.conn, PART) == 0  # no index before: a new database, or an upgrade
         db.ensure(self.conn, PART, MIGRATIONS)
         self._folders: dict[str, int] = {}
         self._mirror = None  # state/mirror.Mirror, made at the first lookup (numpy: workers only)
@@ -205,7 +224,7 @@ class Originals:
                 "INSERT INTO originals (key, content, state, folder, name, name_key, job, time, size, phash, width, "
                 "height, chroma, generation, other, bits, archived, outputs) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (_key8(digest), digest, e.state, fid, name, _key8(name), e.job, time.time(), e.size,
+                (_key8(digest), digest, e.state, fid, name, _key8(name), e.job, e.time or time.time(), e.size,
                  signed64(look.phash) if look else None, look.width if look else None,
                  look.height if look else None, look.packed_chroma if look else None, e.generation, e.other,
                  e.bits, _archived(e.archived, name), _joined(e.outputs)))
@@ -233,6 +252,19 @@ class Originals:
         return Match(kind, row[0], _text(row[1]), _archived_text(row[2], row[1]), _split(row[3]), row[4],
                      bits, record)
 
+    def found(self, limit: int = 1000) -> list[Found]:
+        """What was found to be seen before, newest first: skipped, failed, flagged, rendered again."""
+        rows = self.conn.execute(
+            "SELECT o.id, f.name, o.name, o.state, o.time, o.other, o.bits, o.archived, o.outputs FROM originals o "
+            "JOIN originals_folders f ON f.id = o.folder WHERE o.other IS NOT NULL ORDER BY o.id DESC LIMIT ?",
+            (limit,)).fetchall()
+        out = []
+        for record, folder, name, state, when, other, bits, archived, outputs in rows:
+            kind = Kind.EXACT if bits is None else Kind.SIMILAR  # an exact match keeps no distance
+            out.append(Found(record, folder, _text(name), ACTIONS[state], when, _archived_text(archived, name),
+                             _split(outputs), self.match(other, kind, bits or 0)))
+        return out
+
     # ------------------------------------------------------------------ upkeep (the service)
     def recover(self) -> int:
         """At the start, before any worker: the claims of renders a stop or crash cut short."""
@@ -247,6 +279,21 @@ class Originals:
             if n:
                 self._bump_epoch()
         return n
+
+    def known(self, content: str, folder: str) -> bool:
+        """A rendered row of `folder` has these bytes (a rebuild skips what it indexed before)."""
+        digest = bytes.fromhex(content)
+        return self.conn.execute("SELECT 1 FROM originals WHERE key = ? AND content = ? AND folder = ? AND state = ?",
+                                 (_key8(digest), digest, self.folder_id(folder), RENDERED)).fetchone() is not None
+
+    def rebuild_due(self, due: bool | None = None) -> bool:
+        """Whether the index must be rebuilt from the archives (it was made anew while originals
+        were archived: a deleted database, or the first start of this version); `due` sets it."""
+        if due is not None:
+            with db.transaction(self.conn):
+                self.conn.execute("INSERT OR REPLACE INTO originals_meta VALUES ('rebuild', ?)", (int(due),))
+        row = self.conn.execute("SELECT value FROM originals_meta WHERE key = 'rebuild'").fetchone()
+        return bool(row and row[0])
 
     def count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM originals").fetchone()[0]

@@ -24,6 +24,7 @@ from hotfolder.jobs import Job, Result
 from hotfolder.likeness import Kind, Naming
 from hotfolder.ops.notices import Hook, Notice, NoticeKind
 from hotfolder.spool import fsnames, moves
+from hotfolder.spool.folders import archived_files
 from hotfolder.state import originals
 
 FORGET_EVERY = 3600.0  # seconds between two looks for rows older than a folder's duplicate_window
@@ -84,19 +85,31 @@ class Sameness:
             self.log.warning("index_note_failed", folder=folder.name, reason=f"{type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------------ upkeep
-    def recover(self, config: Config) -> None:
+    def recover(self, config: Config) -> bool:
         """At the start, before any worker: claims a stop or crash cut short are dropped, and
-        what is older than each folder's duplicate_window forgotten."""
+        what is older than each folder's duplicate_window forgotten. True when the index must
+        be rebuilt from the archives (Rebuild): it was made anew while they hold originals."""
         self._next_forget = 0.0
+        rebuild = False
         for state_dir in dict.fromkeys(f.index_dir for f in config.folders if f.index_dir is not None):
             try:
-                dropped = self._opened(state_dir).recover()
+                index = self._opened(state_dir)
+                dropped = index.recover()
+                if index.made and any(next(archived_files(f), None) for f in config.folders
+                                      if f.index_dir == state_dir):
+                    index.rebuild_due(True)
+                rebuild = rebuild or index.rebuild_due()
             except Exception as exc:  # noqa: BLE001 - the workers meet it too, as an output problem
                 self.log.error("index_unusable", reason=f"{type(exc).__name__}: {exc}", state_dir=str(state_dir))
                 continue
             if dropped:
                 self.log.info("index_recovered", claims_dropped=dropped)
         self.forget_old(config, time.monotonic())
+        return rebuild
+
+    def rebuilt(self, config: Config) -> None:
+        for state_dir in dict.fromkeys(f.index_dir for f in config.folders if f.index_dir is not None):
+            self._opened(state_dir).rebuild_due(False)
 
     def forget_old(self, config: Config, now: float) -> None:
         """Once an hour: rows older than their folder's duplicate_window are deleted."""
@@ -122,3 +135,47 @@ class Sameness:
             index = self._index[state_dir] = originals.Originals(state_dir)
             index.conn.execute("PRAGMA synchronous=NORMAL")
         return index
+
+
+class Rebuild:
+    """The daemon's own rebuild of an index made anew while the archives hold originals (a
+    deleted database, or the first start of this version): each archived original a job for
+    the pool (workers/reindex.py), fed only into room the inboxes left, at most half the
+    workers at a time, so files dropped meanwhile go first. Until it ends, a copy of an
+    original not indexed yet is rendered again (the warning says so)."""
+
+    def __init__(self, config: Config, new_id, log):
+        self.config, self.new_id, self.log = config, new_id, log
+        self._files = ((f, p) for f in config.folders if f.index_dir is not None for p in archived_files(f))
+        self._next = next(self._files, None)  # looked at ahead: the end is known when the last job ends
+        self.in_flight = self.indexed = self.known = self.failed = 0
+
+    @property
+    def ended(self) -> bool:
+        return self._next is None
+
+    def feed(self, backend, room: int) -> int:
+        """Submit up to `room` jobs (within the limit); how many."""
+        sent = 0
+        limit = max(1, self.config.workers // 2)
+        while self._next is not None and room > sent and self.in_flight < limit:
+            folder, path = self._next
+            backend.submit(Job(self.new_id(), folder, path, path.name, self.config.accepted_formats,
+                               self.config.max_image_pixels, reindex=True))
+            self._next = next(self._files, None)
+            self.in_flight += 1
+            sent += 1
+        return sent
+
+    def finished(self, result: Result | None) -> bool:
+        """A job's result (None: lost); True when the rebuild is over."""
+        self.in_flight -= 1
+        if result is None or not result.ok:
+            if result is not None and result.error:
+                self.failed += 1
+                self.log.warning("index_rebuild_skipped", reason=result.error)
+            else:
+                self.known += 1
+        else:
+            self.indexed += 1
+        return self.ended and self.in_flight == 0

@@ -117,7 +117,7 @@ class Ledger:
             folder = next((f for f in self.config.folders if claimed.path.is_relative_to(f.processing)), None)
             if folder is None:
                 continue
-            job = Job(self._new_id(), folder, claimed.path, claimed.rel,
+            job = Job(self.new_id(), folder, claimed.path, claimed.rel,
                       self.config.accepted_formats, self.config.max_image_pixels)
             self.tracked[job.id] = Tracked(job, claimed)
             out.append(job)
@@ -147,12 +147,12 @@ class Ledger:
             return None
         if claimed is None:
             return None
-        job = Job(self._new_id(), folder, claimed.path, claimed.rel,
+        job = Job(self.new_id(), folder, claimed.path, claimed.rel,
                   self.config.accepted_formats, self.config.max_image_pixels)
         self.tracked[job.id] = Tracked(job, claimed)
         return job
 
-    def _new_id(self) -> int:
+    def new_id(self) -> int:
         self.next_id += 1
         return self.next_id - 1
 

@@ -161,7 +161,7 @@ class Sameness:
         return self.index.record(Entry(
             self.original.content, self.key, state, self.job.folder.name, self.job.rel, self.original.size,
             look=self.look, generation=self.generation, other=other.record if other else None,
-            bits=other.bits if other else None, outputs=outputs))
+            bits=other.bits if other and other.kind == Kind.SIMILAR else None, outputs=outputs))
 
 
 def _ms(t0: float) -> float:
