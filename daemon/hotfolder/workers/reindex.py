@@ -53,12 +53,18 @@ def reindex_one(job: Job) -> Result:
 
 
 def reindex_config(config: Config, progress=None) -> tuple[int, int, int]:
-    """`hotfolder index rebuild`: every folder's archive, in this process. (indexed, known, failed)."""
+    """`hotfolder index rebuild`: every folder's archive, in this process, into state_dir's
+    index or (cluster mode) the cluster's. (indexed, known, failed)."""
     added = known = failed = 0
+    shared = None
+    if config.cluster.enabled:
+        from hotfolder.cluster.originals import shared as cluster_index  # redis: cluster mode only
+
+        shared = cluster_index(config.cluster)
     for folder in config.folders:
-        if folder.index_dir is None:
+        if shared is None and folder.index_dir is None:
             continue
-        index = originals.opened(folder.index_dir)
+        index = shared if shared is not None else originals.opened(folder.index_dir)
         for path in archived_files(folder):
             try:
                 if reindex(folder, path, index, config.accepted_formats, config.max_image_pixels):
