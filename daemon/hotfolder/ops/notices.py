@@ -41,6 +41,7 @@ class Notice:
 
 
 Hook = Callable[[Notice], None]
+SKIPPED = "skipped"  # the step of a duplicate or look-alike that was not rendered (it is at its end)
 
 
 def ignore(_notice: Notice) -> None:

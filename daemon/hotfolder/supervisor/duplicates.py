@@ -22,7 +22,7 @@ from pathlib import Path
 from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result
 from hotfolder.likeness import Kind, Naming
-from hotfolder.ops.notices import Hook, Notice, NoticeKind
+from hotfolder.ops.notices import SKIPPED, Hook, Notice, NoticeKind
 from hotfolder.spool import fsnames, moves
 from hotfolder.spool.folders import archived_files
 from hotfolder.state import originals
@@ -55,7 +55,7 @@ class Sameness:
         self._note(folder, result.record, where.relative_to(folder.duplicates).as_posix()
                    if folder.duplicates else None)
         self.on_notice(Notice(KINDS[match.kind], folder.name, fsnames.display(job.rel),
-                              f"skipped: {match.said()}", "duplicate", outputs=match.outputs))
+                              f"skipped: {match.said()}", SKIPPED, outputs=match.outputs))
         return where
 
     def settled(self, folder: Folder, job: Job, result: Result, archived: Path | None) -> None:

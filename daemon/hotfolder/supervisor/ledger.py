@@ -204,8 +204,10 @@ class Ledger:
                             outputs=list(result.outputs), duration_ms=result.duration_ms,
                             archived=str(where) if where else None, worker_pid=result.pid, outcome="ok",
                             **_found(result))
-                self.on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel),
-                                      NAMING.get(result.naming, ""), outputs=result.outputs,
+                note = "; ".join(filter(None, (NAMING.get(result.naming, ""),
+                                               result.match.said() if result.match else "")))
+                self.on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), note,
+                                      outputs=result.outputs,
                                       duration_ms=result.duration_ms, attempts=job.attempt))
                 if self.gate.resume():  # the folder works again
                     self.on_notice(Notice(NoticeKind.RECOVERED, folder.name, reason="claiming resumed: the output "
