@@ -95,11 +95,11 @@ def test_a_file_and_a_folder_of_one_name_each_reach_one_end(daemon_factory, tmp_
     d = daemon_factory().start()
     (d.inbox / "2024").write_bytes(jpeg())  # a JPEG without extension: archive/2024
     (d.inbox / "bad.jpg").write_bytes(b"not an image")  # failed/bad.jpg
-    (d.inbox / "a.jpg").write_bytes(jpeg())  # output/a_web.jpg
+    (d.inbox / "a.jpg").write_bytes(jpeg((30, 200, 30)))  # output/a_web.jpg (other bytes: not a duplicate)
     wait_for(lambda: ends(d) == 3, 20, what="the three first files")
     staging = tmp_path / "staging"
-    for name, inner, data in (("2024", "img.jpg", jpeg()), ("bad.jpg", "x.jpg", b"also bad"),
-                              ("a_web.jpg", "p.jpg", jpeg())):
+    for name, inner, data in (("2024", "img.jpg", jpeg((30, 30, 200))), ("bad.jpg", "x.jpg", b"also bad"),
+                              ("a_web.jpg", "p.jpg", jpeg((120, 120, 30)))):
         (staging / name).mkdir(parents=True)
         (staging / name / inner).write_bytes(data)
         os.rename(staging / name, d.inbox / name)
@@ -119,7 +119,7 @@ def test_a_file_where_a_whole_folder_should_be_pauses_instead_of_failing(daemon_
     wait_for(lambda: ends(d) == 1, 20, what="a first file")
     subprocess.run(["rm", "-rf", str(target)], check=True)
     target.write_text("a file where the folder was")
-    (d.inbox / "a.jpg").write_bytes(jpeg())
+    (d.inbox / "a.jpg").write_bytes(jpeg((30, 200, 30)))  # not first.jpg's bytes: a duplicate is not written
     paused = wait_for(lambda: d.event("claiming_paused"), 20, what="claiming to pause")
     assert "a file stands where" in paused["reason"], paused
     assert not originals(d.failed), "no file is failed for a problem of the folder"
@@ -179,7 +179,8 @@ def test_a_stop_keeps_a_claim_in_line_beside_a_newer_drop(daemon_factory, tmp_pa
         "the cut-off claim waits in processing/, in line before the newer drop"
     d.start()
     wait_for(lambda: ends(d) == 2, 90, what="both a.png")
-    assert sorted(d.outputs()) == ["a_full.png"], d.outputs()
+    # A different picture under the name keeps the first one's output and gets its own (26.2).
+    assert sorted(d.outputs()) == ["a_full.png", "a_full~2.png"], d.outputs()
     assert d.stop() == 0
 
 

@@ -33,18 +33,20 @@ def photo(path: Path, size=(800, 600), color=(200, 60, 40), fmt="JPEG", mode="RG
 
 
 def stage(tmp_path: Path, names: list[str]) -> Path:
+    """One photo per name, each of its own colour: the same bytes twice would be a duplicate."""
     staging = tmp_path / "staging"
-    for name in names:
+    for i, name in enumerate(names):
+        color = (200, 60 + 20 * i, 40)
         if name.endswith(".png"):
-            photo(staging / name, fmt="PNG", mode="RGBA")
+            photo(staging / name, color=color, fmt="PNG", mode="RGBA")
         else:
-            photo(staging / name)
+            photo(staging / name, color=color)
     return staging
 
 
 def test_copy_move_and_slow_write(daemon_factory, tmp_path):
     d = daemon_factory().start()
-    staging = stage(tmp_path, [f"copied{i}.jpg" for i in range(4)] + ["moved.jpg", "alpha.png"])
+    staging = stage(tmp_path, [f"copied{i}.jpg" for i in range(4)] + ["moved.jpg", "alpha.png", "slow.jpg"])
     for i in range(4):
         shutil.copy(staging / f"copied{i}.jpg", d.inbox / f"copied{i}.jpg")
     os.rename(staging / "moved.jpg", d.inbox / "moved.jpg")  # same file system: an atomic move
@@ -52,7 +54,7 @@ def test_copy_move_and_slow_write(daemon_factory, tmp_path):
     (d.inbox / "notes.txt").write_text("not an image")
 
     # A slow writer: the file grows over ~1.5 s with the handle open; it must not be read early.
-    data = (staging / "copied0.jpg").read_bytes()
+    data = (staging / "slow.jpg").read_bytes()
     with open(d.inbox / "slow.jpg", "wb") as f:
         for i in range(0, len(data), len(data) // 6 + 1):
             f.write(data[i:i + len(data) // 6 + 1])

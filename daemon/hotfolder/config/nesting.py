@@ -79,9 +79,22 @@ def problems(folders) -> list[tuple[str, str]]:
                 chains.append(chain)
             else:
                 found.append((inner.key_path, _refused(inner, outer)))
+    found = _implied_dropped(found, folders)
     found += [(c.source.key_path, _self_feeding(c)) for c in chains if c.source.index == c.inbox.index]
     found += [_cycle_problem(cycle) for cycle in _cycles([c for c in chains if c.source.index != c.inbox.index])]
     return found
+
+
+def _implied_dropped(found: list[tuple[str, str]], folders) -> list[tuple[str, str]]:
+    """A duplicates folder left to its default lies beside failed/: when failed/ has a problem,
+    its default's is the same one again (one mistake, one problem)."""
+    from hotfolder.config.sections.duplicates import beside  # (sections import this module's importers)
+
+    keys = {k for k, _ in found}
+    implied = {f"folders[{i}].duplicates" for i, f in enumerate(folders)
+               if f is not None and f.failed is not None and f.duplicates == beside(f.failed)
+               and f"folders[{i}].failed" in keys}
+    return [(k, reason) for k, reason in found if k not in implied]
 
 
 def state_dir_problems(state_dir: Path, folders) -> list[str]:

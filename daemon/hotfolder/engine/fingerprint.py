@@ -115,7 +115,9 @@ def look_of(frame: Image.Image, orientation: int, size: tuple[int, int]) -> Look
     rgb = _UPRIGHT.get(orientation, _UPRIGHT[1])(_small_rgb(frame))
     grey = np.rint(rgb @ _LUMA)  # Pillow's "L": ITU-R 601, rounded
     d = _dct_rows(SIZE, KEEP)
-    coefficients = d @ grey @ d.T
+    # Rounded: a flat picture's AC coefficients are 0 but for the float's last bits, which
+    # would set its bits at random; now only DC is set, and the colour tells flat pictures apart.
+    coefficients = np.round(d @ grey @ d.T, 6)
     bits = (coefficients > np.median(coefficients)).ravel()
     phash = int(np.bitwise_or.reduce(_BITS[bits]))
     r, g, b = (float(rgb[:, :, i].mean()) for i in range(3))

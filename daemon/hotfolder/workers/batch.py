@@ -10,7 +10,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hotfolder.backend import Finished, Lost
@@ -35,6 +35,7 @@ def run(config: Config, files: list[tuple[Path, str]], folder: Folder,
     """Render `files` (each with the relative path its outputs keep); one Outcome each,
     or fewer if interrupted (SIGINT/SIGTERM: what was started finishes, nothing new)."""
     systemd.scrub_environ()
+    folder = replace(folder, index_dir=None)  # rendered as asked: the index of originals is the daemon's
     stop: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: stop.append(signum))
