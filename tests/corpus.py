@@ -45,6 +45,15 @@ def solid_jpeg_bytes(size=(200, 150), color=(220, 20, 20)) -> bytes:
     return buf.getvalue()
 
 
+def unique(data: bytes, i: int) -> bytes:
+    """Another file of the same JPEG picture: a comment (COM) segment after SOI, numbered. The
+    same bytes twice are a duplicate (skipped by default): tests of arrival, bursts and names
+    drop each file's own bytes (its picture is then a look-alike: rendered, and flagged)."""
+    assert data[:2] == b"\xff\xd8", "a JPEG"
+    note = b"hotfolder test %d" % i
+    return data[:2] + b"\xff\xfe" + (len(note) + 2).to_bytes(2, "big") + note + data[2:]
+
+
 def write(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)

@@ -140,9 +140,9 @@ def test_burst_of_10000_files(daemon_factory):
     data = c.solid_jpeg_bytes((48, 48), (120, 40, 200))
     names = [f"b{i:05d}.jpg" for i in range(10_000)]
     t0 = time.monotonic()
-    for name in names:
+    for i, name in enumerate(names):
         with open(d.inbox / name, "wb") as f:
-            f.write(data)
+            f.write(c.unique(data, i))
     wrote = time.monotonic() - t0
     wait_for(lambda: c.ends(d) >= len(names), 240, interval=0.5,
              what=f"10,000 files to reach an end (have {c.ends(d)})")
@@ -158,10 +158,10 @@ def test_backlog_waiting_at_start(daemon_factory):
     d.inbox.mkdir(parents=True)
     data = c.solid_jpeg_bytes((48, 48))
     names = [f"w{i:04d}.jpg" for i in range(1000)]
-    for name in names:
-        (d.inbox / name).write_bytes(data)
+    for i, name in enumerate(names):
+        (d.inbox / name).write_bytes(c.unique(data, i))
     (d.inbox / "sub").mkdir()
-    (d.inbox / "sub" / "deep.jpg").write_bytes(data)
+    (d.inbox / "sub" / "deep.jpg").write_bytes(c.unique(data, -1))
     names.append("sub/deep.jpg")
     t0 = time.monotonic()
     d.start()
@@ -184,7 +184,7 @@ def test_inbox_deleted_and_recreated(daemon_factory, tmp_path):
     assert d.proc.poll() is None
     d.inbox.mkdir(exist_ok=True)  # the daemon may have made it again itself
     for i in range(3):
-        (d.inbox / f"back{i}.jpg").write_bytes(data)
+        (d.inbox / f"back{i}.jpg").write_bytes(c.unique(data, 10 + i))
     # Within the rescan interval (2 s) plus the outage backoff at worst.
     wait_for(lambda: all(f"back{i}.jpg" in c.archived(d) for i in range(3)), 15,
              what="files in the recreated inbox")
@@ -194,13 +194,13 @@ def test_inbox_deleted_and_recreated(daemon_factory, tmp_path):
     d.inbox.mkdir()
     (d.inbox / "sub").mkdir()
     for i in range(3):
-        (d.inbox / f"again{i}.jpg").write_bytes(data)
-    (d.inbox / "sub" / "again_sub.jpg").write_bytes(data)
+        (d.inbox / f"again{i}.jpg").write_bytes(c.unique(data, 20 + i))
+    (d.inbox / "sub" / "again_sub.jpg").write_bytes(c.unique(data, 30))
     wait_for(lambda: {f"again{i}.jpg" for i in range(3)} | {"sub/again_sub.jpg"} <= _archived_set(d), 15,
              what="files in the inbox recreated at once")
 
     # ...and new events are seen again, not only rescans: a file is taken well within a rescan.
-    (d.inbox / "live.jpg").write_bytes(data)
+    (d.inbox / "live.jpg").write_bytes(c.unique(data, 40))
     wait_for(lambda: "live.jpg" in c.archived(d), 15, what="live.jpg")
 
     names = (["before.jpg", "live.jpg", "sub/again_sub.jpg"] + [f"back{i}.jpg" for i in range(3)]
@@ -216,12 +216,12 @@ def test_polling_mode(daemon_factory, tmp_path):
     staging.mkdir()
     names = []
     for i in range(3):
-        shutil.copy(c.write(staging / f"copied{i}.jpg", c.jpeg_bytes()), d.inbox / f"copied{i}.jpg")
+        shutil.copy(c.write(staging / f"copied{i}.jpg", c.unique(c.jpeg_bytes(), i)), d.inbox / f"copied{i}.jpg")
         names.append(f"copied{i}.jpg")
-    c.write(staging / "moved.jpg", c.jpeg_bytes())
+    c.write(staging / "moved.jpg", c.unique(c.jpeg_bytes(), 10))
     os.rename(staging / "moved.jpg", d.inbox / "moved.jpg")
     (d.inbox / "2026").mkdir()
-    c.write(d.inbox / "2026" / "nested.jpg", c.jpeg_bytes())
+    c.write(d.inbox / "2026" / "nested.jpg", c.unique(c.jpeg_bytes(), 11))
     names += ["moved.jpg", "2026/nested.jpg"]
 
     # A writer that keeps the file growing (every 50 ms, over ~2 s): polling sees no close

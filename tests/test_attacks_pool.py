@@ -8,6 +8,7 @@ needs: a worker that is stopped is busy and silent, as a long render is), real d
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import shutil
 import signal
@@ -112,9 +113,13 @@ FULL_PNG = """
 
 
 def _drop(d, tmp_path: Path, name: str, size=(320, 240), noise: bool = False) -> None:
+    """A black JPEG (or noise) of its own: its name in a corner pixel, so no two files have
+    the same bytes (the same bytes twice are a duplicate, skipped by default)."""
     staging = tmp_path / "staging"
     staging.mkdir(exist_ok=True)
     pixels = os.urandom(size[0] * size[1] * 3) if noise else bytes(size[0] * size[1] * 3)
+    if not noise:
+        pixels = hashlib.sha256(name.encode()).digest()[:3] + pixels[3:]
     Image.frombytes("RGB", size, pixels).save(staging / name, "JPEG", quality=90)
     os.rename(staging / name, d.inbox / name)
 

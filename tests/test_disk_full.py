@@ -139,8 +139,8 @@ def test_read_only_output_waits_instead_of_failing_every_file(daemon_factory, tm
         subprocess.run(["mount", "-o", "remount,ro", str(d.output)], check=True)
         d.start()
         names = [f"ro{i}.jpg" for i in range(3)]
-        for name in names:
-            c.write(d.inbox / name, c.jpeg_bytes())
+        for i, name in enumerate(names):
+            c.write(d.inbox / name, c.unique(c.jpeg_bytes(), i))  # each its own bytes: not duplicates
         paused = wait_for(lambda: d.event("claiming_paused"), 30, what="claiming_paused")
         assert "read-only" in paused["reason"] and "remount" in paused["reason"], paused
         wait_for(lambda: not files_under(d.processing) and len(files_under(d.inbox)) == len(names), 30,
