@@ -52,7 +52,7 @@ CREATE TABLE originals_claims (content BLOB PRIMARY KEY, job INTEGER NOT NULL, p
 CREATE TABLE originals (
     id INTEGER PRIMARY KEY AUTOINCREMENT, key INTEGER NOT NULL, content BLOB NOT NULL,
     state INTEGER NOT NULL, folder INTEGER NOT NULL, name BLOB NOT NULL, name_key INTEGER NOT NULL,
-    job INTEGER NOT NULL, time REAL NOT NULL, size INTEGER NOT NULL,
+    job INTEGER, time INTEGER NOT NULL, size INTEGER NOT NULL,
     phash INTEGER, width INTEGER, height INTEGER, chroma INTEGER, generation INTEGER NOT NULL DEFAULT 0,
     other INTEGER, bits INTEGER, archived BLOB, outputs BLOB);
 CREATE INDEX originals_by_content ON originals(key);
@@ -227,10 +227,10 @@ class Originals:
                 "INSERT INTO originals (key, content, state, folder, name, name_key, job, time, size, phash, width, "
                 "height, chroma, generation, other, bits, archived, outputs) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (_key8(digest), digest, e.state, fid, name, _key8(name), e.job, e.time or time.time(), e.size,
+                (_key8(digest), digest, e.state, fid, name, _key8(name), e.job, int(e.time or time.time()), e.size,
                  signed64(look.phash) if look else None, look.width if look else None,
                  look.height if look else None, look.packed_chroma if look else None, e.generation, e.other,
-                 e.bits, _archived(e.archived, name), _joined(e.outputs)))
+                 e.bits, _archived(e.archived, name), _joined(e.outputs, name)))
             self.conn.execute("DELETE FROM originals_claims WHERE content = ? AND job = ?", (digest, e.job))
         assert cur.lastrowid is not None
         return cur.lastrowid
@@ -241,8 +241,8 @@ class Originals:
         losing it loses only the name shown."""
         with db.transaction(self.conn):
             row = self.conn.execute("SELECT name FROM originals WHERE id = ?", (record,)).fetchone()
-            if row is not None:
-                self.conn.execute("UPDATE originals SET archived = ? WHERE id = ?",
+            if row is not None:  # it left processing/: its job is no one's now (9 bytes a row)
+                self.conn.execute("UPDATE originals SET archived = ?, job = NULL WHERE id = ?",
                                   (_archived(archived, row[0]) if archived else b"", record))
 
     # ------------------------------------------------------------------ reading
@@ -252,7 +252,7 @@ class Originals:
             "JOIN originals_folders f ON f.id = o.folder WHERE o.id = ?", (record,)).fetchone()
         if row is None:
             return None
-        return Match(kind, row[0], _text(row[1]), _archived_text(row[2], row[1]), _split(row[3]), row[4],
+        return Match(kind, row[0], _text(row[1]), _archived_text(row[2], row[1]), _split(row[3], row[1]), row[4],
                      bits, record)
 
     def found(self, limit: int = 1000) -> list[Found]:
@@ -265,7 +265,7 @@ class Originals:
         for record, folder, name, state, when, other, bits, archived, outputs in rows:
             kind = Kind.EXACT if bits is None else Kind.SIMILAR  # an exact match keeps no distance
             out.append(Found(record, folder, _text(name), ACTIONS[state], when, _archived_text(archived, name),
-                             _split(outputs), self.match(other, kind, bits or 0)))
+                             _split(outputs, name), self.match(other, kind, bits or 0)))
         return out
 
     # ------------------------------------------------------------------ upkeep (the service)
@@ -333,12 +333,27 @@ def _look(row) -> Look:
     return Look(phash & ((1 << 64) - 1), width or 0, height or 0, Look.unpack_chroma(chroma))
 
 
-def _joined(outputs: tuple[str, ...]) -> bytes | None:
-    return b"\0".join(os.fsencode(o) for o in outputs) if outputs else None
+STEM = b"\x01"  # an output's name that starts with its original's folder and stem stores the rest only
 
 
-def _split(blob: bytes | None) -> tuple[str, ...]:
-    return tuple(os.fsdecode(p) for p in blob.split(b"\0")) if blob else ()
+def _stem(name: bytes) -> bytes:
+    """`2026/card03/DSC01234.JPG` -> `2026/card03/DSC01234`: what the template's outputs begin with."""
+    slash = name.rfind(b"/") + 1
+    dot = name.rfind(b".")
+    return name[:dot] if dot > slash else name
+
+
+def _joined(outputs: tuple[str, ...], name: bytes) -> bytes | None:
+    """The outputs, each without the folder and stem it shares with its original: two outputs
+    of `2026-06-01/card03/DSC01234.JPG` took 70 bytes, now 20 (~50 MB less at 1,000,000)."""
+    stem = _stem(name)
+    raw = (os.fsencode(o) for o in outputs)
+    return b"\0".join(STEM + o[len(stem):] if stem and o.startswith(stem) else o for o in raw) if outputs else None
+
+
+def _split(blob: bytes | None, name: bytes) -> tuple[str, ...]:
+    stem = _stem(name)
+    return tuple(os.fsdecode(stem + p[1:] if p.startswith(STEM) else p) for p in blob.split(b"\0")) if blob else ()
 
 
 def _archived(archived: str | None, name: bytes) -> bytes | None:
