@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -18,6 +20,40 @@ from tests.same_photos import card, jpeg, scene, shot
 pytestmark = pytest.mark.integration
 
 CARD = ("astronaut", "coffee", "chelsea")
+
+
+class Webhook:
+    """A real HTTP endpoint for `notify:`: the events of every POST it received."""
+
+    def __init__(self):
+        self.events: list[dict] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                hook.events += json.loads(body)["events"]
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook():
+    hook = Webhook()
+    yield hook
+    hook.close()
 
 
 def _card_files() -> dict[str, bytes]:
@@ -56,8 +92,10 @@ def _found(d) -> dict[str, dict]:
     return {f"{f['folder']}/{f['file']}": f for f in json.loads(out.stdout)}
 
 
-def test_a_studio_drop_is_known_by_content_across_restarts_and_a_lost_database(daemon_factory):
-    d = daemon_factory(extra="http: {listen: '127.0.0.1:0'}", on_duplicate=None).start()  # the defaults
+def test_a_studio_drop_is_known_by_content_across_restarts_and_a_lost_database(daemon_factory, webhook):
+    extra = (f"http: {{listen: '127.0.0.1:0'}}\nnotify_interval: 1\n"
+             f"notify: [{{url: '{webhook.url}', events: [duplicate, similar]}}]")
+    d = daemon_factory(extra=extra, on_duplicate=None).start()  # the folder's defaults
     photos = card("astronaut")
     for name, data in _card_files().items():
         _drop(d, f"card1/{name}", data)
@@ -94,6 +132,16 @@ def test_a_studio_drop_is_known_by_content_across_restarts_and_a_lost_database(d
     metrics = urllib.request.urlopen(http_url(d) + "/metrics", timeout=10).read().decode()
     assert 'hotfolder_duplicates_total{folder="test",kind="exact"} 3.0' in metrics
     assert 'hotfolder_duplicates_total{folder="test",kind="similar"} 2.0' in metrics
+    page = urllib.request.urlopen(http_url(d) + "/", timeout=10).read().decode()
+    assert '<td class="n dup-exact">3</td>' in page and '<td class="n dup-similar">2</td>' in page
+    assert "skipped: the same bytes as test/card1/astronaut.jpg" in page  # the Done list says why
+    human = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--config", str(d.config)],
+                           capture_output=True, text=True, timeout=60).stdout
+    assert "duplicates 3 " in " ".join(human.split()), human
+    events = wait_for(lambda: len(webhook.events) >= 5 and webhook.events, 20, what="the webhook's events")
+    kinds = sorted((e["event"], e["file"]) for e in events)
+    assert kinds == sorted([("duplicate", f"card2/{n}") for n in _card_files()]
+                           + [("similar", "edits/resized.jpg"), ("similar", "edits/turned.jpg")]), kinds
     assert d.stop() == 0
 
     # After a restart the same holds.
