@@ -30,8 +30,12 @@ import json
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hotfolder.likeness import Kind, Look, Match
+
+if TYPE_CHECKING:
+    from hotfolder.cluster.mirror import SharedMirror
 from hotfolder.state.originals import ACTIONS, NAMED_LIMIT, RENDERED, Claim, Entry, Found, Named
 
 CLAIM = """
@@ -118,7 +122,7 @@ class SharedOriginals:
         self._folders: dict[str, int] = {}
         self._held: dict[str, str] = {}  # content -> job key: the claims this process refreshes
         self._lock = threading.Lock()
-        self._mirror = None
+        self._mirror: SharedMirror | None = None
 
     def _k(self, *parts: str) -> str:
         return self.p + ":".join(parts)
@@ -226,11 +230,12 @@ class SharedOriginals:
 
         if self._mirror is None:
             self._mirror = SharedMirror(self.r, self._k("phash"), self._k("epoch"))
-        out = []
+        out: list[tuple[int, int, Look]] = []
         for record, apart in self._mirror.near(look.phash, bits, None if scope_all else self.folder_id(folder)):
             rec = self._rec(record) if record not in exclude else None
-            if rec is not None and rec["t"] >= since and rec.get("s") == RENDERED:
-                out.append((record, apart, _look(rec)))
+            look_of = _look(rec) if rec is not None and rec["t"] >= since and rec.get("s") == RENDERED else None
+            if look_of is not None:
+                out.append((record, apart, look_of))
         return out
 
     def found(self, limit: int) -> list[Found]:

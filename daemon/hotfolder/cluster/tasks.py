@@ -217,10 +217,10 @@ def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *
     goes: the job is over. `found`: what the index of originals found (supervisor/duplicates.py
     does the same in local mode)."""
     if found is not None and found.skipped and found.match is not None:
-        where = moves.duplicate(folder, src, record.rel, kind=str(found.match.kind), matched=found.match.as_json())
-        logger.info("file_skipped", kind=str(found.match.kind), matched=found.match.said(), duplicates=str(where),
+        moved = moves.duplicate(folder, src, record.rel, kind=str(found.match.kind), matched=found.match.as_json())
+        logger.info("file_skipped", kind=str(found.match.kind), matched=found.match.said(), duplicates=str(moved),
                     outcome="duplicate")
-        _found(ctx, logger, folder, found, where.relative_to(folder.duplicates).as_posix() if folder.duplicates
+        _found(ctx, logger, folder, found, moved.relative_to(folder.duplicates).as_posix() if folder.duplicates
                else None)
         atomic.remove_temp_outputs(folder, record.rel, f"{record.job}-")
         ctx.records.remove(record.job)

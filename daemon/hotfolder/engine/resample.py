@@ -79,7 +79,7 @@ class Frame:
         look): unlike pil(), nothing is kept, so the frame's memory stays as it was."""
         if self._pil is not None or not self._data:
             return self.pil()
-        return Image.frombuffer(self.mode, self.size, self._data, "raw", self.mode, 0, 1)
+        return Image.frombuffer(self.mode, self.size, self._data, "raw", self.mode, 0, 1)  # type: ignore[arg-type]
 
     def take(self) -> tuple[Image.Image, bool]:
         """A Pillow image of this frame for one output, and whether it is shared (so it

@@ -20,11 +20,14 @@ import numpy as np
 
 class Mirror:
     def __init__(self):
+        self._reset(None)
+
+    def _reset(self, epoch: int | None) -> None:
         self.ids = np.empty(0, dtype=np.int64)
         self.hashes = np.empty(0, dtype=np.uint64)
         self.folders = np.empty(0, dtype=np.int32)
         self.last = 0
-        self.epoch: int | None = None
+        self.epoch = epoch
 
     def catch_up(self, conn: sqlite3.Connection, rendered: int) -> None:
         """Read what was added since the last look (one read transaction: one snapshot)."""
@@ -33,8 +36,7 @@ class Mirror:
             epoch = conn.execute("SELECT value FROM originals_meta WHERE key = 'epoch'").fetchone()
             epoch = epoch[0] if epoch else 0
             if epoch != self.epoch:
-                self.__init__()
-                self.epoch = epoch
+                self._reset(epoch)
             rows = conn.execute("SELECT id, folder, phash FROM originals WHERE id > ? AND state = ? "
                                 "AND phash IS NOT NULL", (self.last, rendered)).fetchall()
             top = conn.execute("SELECT max(id) FROM originals").fetchone()[0]

@@ -34,9 +34,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hotfolder.likeness import Kind, Look, Match
 from hotfolder.state import db
+
+if TYPE_CHECKING:
+    from hotfolder.state.mirror import Mirror
 
 PART = "originals"
 RENDERED, DUPLICATE, LOOKALIKE, REFUSED = 1, 2, 3, 4  # a row's state: what became of the original
@@ -135,7 +139,7 @@ class Originals:
         self.made = db.version(self.conn, PART) == 0  # no index before: a new database, or an upgrade
         db.ensure(self.conn, PART, MIGRATIONS)
         self._folders: dict[str, int] = {}
-        self._mirror = None  # state/mirror.Mirror, made at the first lookup (numpy: workers only)
+        self._mirror: Mirror | None = None  # made at the first lookup (numpy: the workers only)
 
     def close(self) -> None:
         self.conn.close()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from hotfolder.config.model import Config, Folder
 from hotfolder.engine import fingerprint, pipeline
@@ -62,9 +63,13 @@ def reindex_config(config: Config, progress=None) -> tuple[int, int, int]:
 
         shared = cluster_index(config.cluster)
     for folder in config.folders:
-        if shared is None and folder.index_dir is None:
+        index: Any
+        if shared is not None:
+            index = shared
+        elif folder.index_dir is not None:
+            index = originals.opened(folder.index_dir)
+        else:
             continue
-        index = shared if shared is not None else originals.opened(folder.index_dir)
         for path in archived_files(folder):
             try:
                 if reindex(folder, path, index, config.accepted_formats, config.max_image_pixels):
