@@ -59,7 +59,7 @@ CREATE TABLE originals (
     job INTEGER, time INTEGER NOT NULL, size INTEGER NOT NULL,
     phash INTEGER, width INTEGER, height INTEGER, chroma INTEGER, generation INTEGER NOT NULL DEFAULT 0,
     other INTEGER, bits INTEGER, archived BLOB, outputs BLOB);
-CREATE INDEX originals_by_content ON originals(key);
+CREATE INDEX originals_by_content ON originals(key, state, job);
 CREATE INDEX originals_by_name ON originals(folder, name_key)
 """,)
 
@@ -157,14 +157,17 @@ class Originals:
         digest = bytes.fromhex(content)
         fid = self.folder_id(folder)
         with _lightly(self.conn), db.transaction(self.conn):
-            mine = self.conn.execute("DELETE FROM originals WHERE key = ? AND content = ? AND job = ? AND state = ?",
-                                     (_key8(digest), digest, job, RENDERED)).rowcount
+            mine = self.conn.execute("DELETE FROM originals WHERE key = ? AND state = ? AND job = ? AND content = ?",
+                                     (_key8(digest), RENDERED, job, digest)).rowcount
             if mine:  # a crash came between its record and its archive: rendered again, not a duplicate
                 self._bump_epoch()
             scope = "" if scope_all else " AND folder = ?"
-            args = (_key8(digest), digest, RENDERED, since, *(() if scope_all else (fid,)))
-            row = self.conn.execute(f"SELECT id FROM originals WHERE key = ? AND content = ? AND state = ? "
-                                    f"AND time >= ?{scope} ORDER BY id LIMIT 1", args).fetchone()
+            # The index is (key, state, job): one seek however many copies were rendered again
+            # (on_duplicate: process) or skipped; ordering by id scanned them all (10,000 copies
+            # of one file: minutes).
+            args = (_key8(digest), RENDERED, digest, since, *(() if scope_all else (fid,)))
+            row = self.conn.execute(f"SELECT id FROM originals WHERE key = ? AND state = ? AND content = ? "
+                                    f"AND time >= ?{scope} LIMIT 1", args).fetchone()
             if row is not None:
                 return Claim("duplicate", self.match(row[0], Kind.EXACT, 0))
             holder = self.conn.execute("SELECT job, path, inode, mtime FROM originals_claims WHERE content = ?",
@@ -290,8 +293,8 @@ class Originals:
     def known(self, content: str, folder: str) -> bool:
         """A rendered row of `folder` has these bytes (a rebuild skips what it indexed before)."""
         digest = bytes.fromhex(content)
-        return self.conn.execute("SELECT 1 FROM originals WHERE key = ? AND content = ? AND folder = ? AND state = ?",
-                                 (_key8(digest), digest, self.folder_id(folder), RENDERED)).fetchone() is not None
+        return self.conn.execute("SELECT 1 FROM originals WHERE key = ? AND state = ? AND content = ? AND folder = ?",
+                                 (_key8(digest), RENDERED, digest, self.folder_id(folder))).fetchone() is not None
 
     def rebuild_due(self, due: bool | None = None) -> bool:
         """Whether the index must be rebuilt from the archives (it was made anew while originals
