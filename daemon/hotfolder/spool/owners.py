@@ -3,7 +3,10 @@
 `a.jpg`, `a.png` and a camera's `a.CR3` all render to `a_web.jpg` with the default
 template; so do `x_big.jpg`'s `web` and `x.jpg`'s `big_web`. The first original to
 write a name owns it; re-dropping the same original (same folder, same path in the
-inbox) replaces its own outputs. Another original whose output would land on an
+inbox) replaces its own outputs, when it is the same photo: the index of originals tells a
+new version (an edit, a re-export: the same generation) from a different photo under a used
+name (IMG_7777 again on another card: the next generation, another owner, whose clashes go
+straight to `~2`), issue 26.2. Another original whose output would land on an
 owned name follows the folder's `on_name_clash`:
 
     suffix  (default) its output gets `~<its extension>` before the output's own
@@ -73,8 +76,14 @@ def owner_id(folder: Folder, rel: str, generation: int = 0) -> str:
     which photo of that name it is (issue 26.2: the index of originals tells a new version
     of the earlier photo, which keeps its generation, from a different photo, which gets the
     next). Generation 0 is the identity markers had before generations existed."""
-    path = os.fsencode(str(folder.processing / rel))
-    return hashlib.sha1(path if not generation else path + b"\0%d" % generation).hexdigest()
+    digest = hashlib.sha1(os.fsencode(str(folder.processing / rel))).hexdigest()
+    return digest if not generation else f"{digest}:{generation}"
+
+
+def _file_of(owner: str | None) -> str | None:
+    """The file part of an owner (its path in processing/), whichever photo of the name it is:
+    what tells whether the owner is being rendered now."""
+    return owner.partition(":")[0] if owner else owner
 
 
 def _key(output: Path) -> str:
@@ -156,7 +165,7 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gen
                     if not free and not os.path.lexists(path):
                         if in_flight is None:  # only when needed: processing/ is small
                             in_flight = {owner_id(folder, c.rel) for c in claimed_files(folder)}
-                        free = owner not in in_flight  # stale: its output is gone, its owner not rendering
+                        free = _file_of(owner) not in in_flight  # stale: its output is gone, its owner not rendering
                 if free:
                     break
                 if folder.on_name_clash == "fail":
@@ -221,7 +230,7 @@ def _prune_markers(names_dir: Path, live: set[str], in_flight: set[str]) -> tupl
             with os.scandir(bucket.path) as markers:
                 for marker in list(markers):
                     if marker.name in live or (not marker.name.startswith(".")
-                                               and _owner_of(marker.path) in in_flight):
+                                               and _file_of(_owner_of(marker.path)) in in_flight):
                         kept += 1
                         continue
                     os.unlink(marker.path)
