@@ -114,7 +114,7 @@ def _check_shared_root(r: Reader, config: Cluster, folders: tuple[Folder, ...]) 
     if not config.enabled or config.shared_root is None:
         return
     for item in folders:
-        for name in ("processing", "output", "failed", "archive"):
+        for name in ("processing", "output", "failed", "archive", "duplicates"):
             d = getattr(item, name)
             if d is not None and not d.is_relative_to(config.shared_root):
                 with recorded():
