@@ -12,7 +12,7 @@ from PIL import Image
 
 from hotfolder.engine import facts, iptc
 from hotfolder.engine.errors import InputError
-from hotfolder.engine.fingerprint import content_hash
+from hotfolder.engine.fingerprint import content_hash, file_hash
 from hotfolder.recipes.facts import Need
 from tests import sources
 
@@ -125,12 +125,14 @@ def test_a_file_that_is_no_image_says_so_as_a_render_would(tmp_path):
     assert read(bad, Need()).read == ()  # nothing needed: nothing opened
 
 
-def test_the_content_hash_is_sha256_of_the_bytes(tmp_path):
-    import hashlib
+def test_a_files_hash_is_the_content_hash_of_its_bytes(tmp_path):
+    """`{hash}` of `hotfolder explain` (the file hashed in chunks) is the one the worker
+    computes of the bytes it read once, and the duplicates index keys on: BLAKE3-256."""
+    from blake3 import blake3
 
-    data = os.urandom(3 << 20) + b"tail"
+    data = os.urandom(9 << 20) + b"tail"  # more than two chunks
     (tmp_path / "x").write_bytes(data)
-    assert content_hash(tmp_path / "x") == hashlib.sha256(data).hexdigest()
+    assert file_hash(tmp_path / "x") == content_hash(data) == blake3(data).hexdigest()
 
 
 def test_reading_a_recipe_s_fields_costs_at_most_2_percent_of_its_render(tmp_path):

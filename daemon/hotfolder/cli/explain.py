@@ -98,9 +98,9 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str) ->
     used = need_of_fields(select.template_fields(selection.chosen))
     seq = sequence.peek(folder.state_dir, folder.name) if used.seq and folder.state_dir is not None else None
     if used.hash:
-        from hotfolder.engine.fingerprint import content_hash
+        from hotfolder.engine.fingerprint import file_hash
 
-        facts = Facts(facts.name, facts.subdir, facts.folder, facts.photo, content_hash(path))
+        facts = Facts(facts.name, facts.subdir, facts.folder, facts.photo, file_hash(path))
     values = {**facts.values(), "seq": seq}
     outputs = {r.name: _output(folder, r, facts, rel, values, notes) for r in selection.chosen}
     if used.seq:

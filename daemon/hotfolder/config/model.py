@@ -107,6 +107,25 @@ class OnNoRendition(StrEnum):
 
     ARCHIVE = "archive"  # archived (or deleted, on_success: delete) with a log line and a count
     FAIL = "fail"  # to failed/, saying which entry excluded each rendition
+class OnDuplicate(StrEnum):
+    """An original whose bytes equal an earlier original's."""
+
+    SKIP = "skip"  # not rendered: to the duplicates folder with NAME.duplicate.json
+    PROCESS = "process"  # rendered again (and recorded as a duplicate)
+    FAIL = "fail"  # to failed/, naming the earlier original
+
+
+class DuplicateScope(StrEnum):
+    FOLDER = "folder"  # earlier originals of the same folder
+    ALL = "all"  # of every folder
+
+
+class Similar(StrEnum):
+    """An original that looks like an earlier one (a resized, recompressed, turned copy)."""
+
+    OFF = "off"
+    FLAG = "flag"  # rendered, and recorded with what it resembles
+    SKIP = "skip"  # treated as a duplicate
 
 
 class NotifyEvent(StrEnum):
@@ -115,6 +134,8 @@ class NotifyEvent(StrEnum):
     RELOAD_REFUSED = "reload_refused"
     WORKER_LOST = "worker_lost"
     RECOVERED = "recovered"
+    DUPLICATE = "duplicate"
+    SIMILAR = "similar"
 
 
 # The choices as tuples of their texts, as the rest of the code has known them.
@@ -287,12 +308,21 @@ class Folder:
     pass_through: tuple[str, ...] = DEFAULT_PASS_THROUGH  # name globs moved to archive/ untouched
     on_no_rendition: OnNoRendition = OnNoRendition.ARCHIVE  # a file no rendition's `when:` takes
     sidecar_wait: float = 5.0  # seconds an XMP sidecar and its image wait for each other
+    # The same photo known by its content (issue 23; config/sections/duplicates.py).
+    on_duplicate: OnDuplicate = OnDuplicate.SKIP
+    duplicate_scope: DuplicateScope = DuplicateScope.FOLDER
+    duplicates: Path | None = None  # where skipped duplicates go; set beside failed/ when not given
+    similar: Similar = Similar.FLAG
+    similar_distance: int = 6  # bits of the 64-bit pHash; measured (likeness.py)
+    duplicate_window: float = 365 * 86400.0  # seconds: older entries of the index are forgotten
     # Set from the rest of the config (not keys of the folder):
     temp_token: str = field(default="0" * 12, metadata=DERIVED)  # marks our temp files (see spool.temp_prefix)
     # who owns which output name (see spool/owners.py); None: not tracked
     names_dir: Path | None = field(default=None, metadata=DERIVED)
     # the daemon's state (state/db.py: `{seq}`); None: no sequence here (cluster mode counts in Redis)
     state_dir: Path | None = field(default=None, metadata=DERIVED)
+    # where the index of originals lives (state_dir: state/originals.py); None: no index (batch mode)
+    index_dir: Path | None = field(default=None, metadata=DERIVED)
     # set by the service: this folder's place in the shared per-folder counts (workers/counters.py)
     slot: int = field(default=0, metadata=DERIVED)
 

@@ -87,7 +87,7 @@ class Facts:
     subdir: str = ""  # its folder under the inbox, "" at the top
     folder: str = ""  # the folder's name
     photo: Photo = field(default_factory=Photo)
-    hash: str | None = None  # SHA-256 of its bytes, hex (when a template uses it)
+    hash: str | None = None  # BLAKE3-256 of its bytes, hex (engine/fingerprint; when a template uses it)
 
     @property
     def stem(self) -> str:

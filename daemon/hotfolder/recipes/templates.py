@@ -78,7 +78,8 @@ _FIELDS = (
     FieldDef("headline", Kind.TEXT, "XMP photoshop:Headline, else IPTC's", reads="xmp"),
     FieldDef("keywords", Kind.TEXT, "the keywords (XMP dc:subject, IPTC, a sidecar's), joined by `, `",
              reads="xmp"),
-    FieldDef("hash", Kind.HASH, "the SHA-256 of the original's bytes in hex; `{hash:8}`: its first 8 digits",
+    FieldDef("hash", Kind.HASH, "the content hash (BLAKE3-256) of the original's bytes in hex; `{hash:8}`: its "
+             "first 8 digits",
              reads="hash"),
     FieldDef("seq", Kind.NUMBER, "a number per folder, one more for each file rendered with it, never "
                                  "repeated (across restarts and crashes; a number may be skipped); `{seq:04}`: "

@@ -16,7 +16,7 @@ from hotfolder.spool.atomic import is_our_temp
 from hotfolder.spool.fsnames import display, file_name, name_from_hex
 from hotfolder.spool.moves import Claimed
 from hotfolder.spool.nofollow import exists_at, unlink_at
-from hotfolder.spool.records import SIDECAR, read_record
+from hotfolder.spool.records import DUPLICATE_RECORD, SIDECAR, read_record
 from hotfolder.spool.xmp_sidecars import follow
 
 
@@ -47,12 +47,14 @@ def recover(folder: Folder) -> Recovery:
                 result.temp_removed += 1
             except OSError as exc:
                 result.problems.append(f"cannot remove the temp output {display(str(path))}: {exc.strerror or exc}")
-    for path in nofollow.walk(folder.failed):
-        if is_our_temp(path.name, folder.temp_token):
-            try:
-                result.sidecars_finished += _finish_sidecar(path)
-            except OSError as exc:
-                result.problems.append(f"cannot finish the failure record {display(str(path))}: {exc.strerror or exc}")
+    for root, moved_as, sidecar in ((folder.failed, "failed_as", SIDECAR),
+                                    (folder.duplicates, "duplicate_as", DUPLICATE_RECORD)):
+        for path in nofollow.walk(root) if root is not None else ():
+            if is_our_temp(path.name, folder.temp_token):
+                try:
+                    result.sidecars_finished += _finish_sidecar(path, moved_as, sidecar)
+                except OSError as exc:
+                    result.problems.append(f"cannot finish the record {display(str(path))}: {exc.strerror or exc}")
     for path in list(_sidecars_alone(folder)):  # its image left before a crash: it waits in the inbox again
         try:
             follow(path, (folder.inbox / path.relative_to(folder.processing)).parent, path.name)
@@ -69,14 +71,14 @@ def _unlink(path: Path) -> None:
         unlink_at(parent, path.name)
 
 
-def _finish_sidecar(temp: Path) -> int:
-    """A temp failure record: give it its final name if its original reached failed/.
-    The name it gives (`failed_as`) is data: one name in this folder, or nothing."""
+def _finish_sidecar(temp: Path, moved_as: str = "failed_as", sidecar: str = SIDECAR) -> int:
+    """A temp record (failure, or duplicate): give it its final name if its original reached
+    its folder. The name it gives (`moved_as`) is data: one name in this folder, or nothing."""
     record = read_record(temp) or {}
-    original = file_name(name_from_hex(record.get("failed_as")))
+    original = file_name(name_from_hex(record.get(moved_as)))
     with nofollow.opened(temp.parent) as here:
-        if original is not None and exists_at(here, original) and not exists_at(here, original + SIDECAR):
-            os.rename(temp.name, original + SIDECAR, src_dir_fd=here, dst_dir_fd=here)
+        if original is not None and exists_at(here, original) and not exists_at(here, original + sidecar):
+            os.rename(temp.name, original + sidecar, src_dir_fd=here, dst_dir_fd=here)
             return 1
         unlink_at(here, temp.name)
     return 0

@@ -1,8 +1,9 @@
 """The ledger of claimed files: what is in flight, and where each original goes next.
 
     claim     inbox/x -> processing/x, and the Job that renders it
-    settle    after a worker's result: archive (or delete), failed/ with its reason,
-              or back to the inbox when the output folder is the problem (then pause)
+    settle    after a worker's result: archive (or delete), failed/ with its reason, the
+              duplicates folder (a duplicate skipped: duplicates.py), or back to the inbox
+              when the output folder is the problem (then pause)
     lost      a job ended without a result: retry it (an attempt if its worker died
               or hung), or fail it after max_attempts, or give it back when stopping
     give_back at a stop: every file in flight goes back to the inbox
@@ -25,11 +26,13 @@ from typing import Protocol
 from hotfolder.arrival import rules
 from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, Verdict, next_attempt, temp_tag
+from hotfolder.likeness import Naming
 from hotfolder.ops.notices import Hook, Notice, NoticeKind, ignore
 from hotfolder.runtime import log
 from hotfolder.sidecars import is_sidecar
 from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery, xmp_sidecars
 from hotfolder.spool.failed_files import FailedIndex
+from hotfolder.supervisor.duplicates import Sameness
 from hotfolder.supervisor.gate import ClaimGate
 from hotfolder.supervisor.unfinished import Joined, Kept, Unfinished
 
@@ -59,6 +62,7 @@ class Ledger:
         self.log = log.get("ledger")
         self.gate = gate if gate is not None else ClaimGate(on_notice)  # what stops claiming, and why
         self.unfinished = Unfinished(on_hold, self.failed)  # files cut short whose writer may go on
+        self.sameness = Sameness(on_notice, self.log)  # duplicates: their moves, counts and events
         self.tracked: dict[int, Tracked] = {}
         self.next_id = 1
         self._adopting: list[Iterator[moves.Claimed]] = []  # lazy walks of processing/ after a crash
@@ -119,7 +123,7 @@ class Ledger:
             folder = next((f for f in self.config.folders if claimed.path.is_relative_to(f.processing)), None)
             if folder is None:
                 continue
-            job = Job(self._new_id(), folder, claimed.path, claimed.rel,
+            job = Job(self.new_id(), folder, claimed.path, claimed.rel,
                       self.config.accepted_formats, self.config.max_image_pixels, sidecar=claimed.sidecar)
             self.tracked[job.id] = Tracked(job, claimed)
             out.append(job)
@@ -162,7 +166,7 @@ class Ledger:
             return None
         if claimed is None:
             return None
-        job = Job(self._new_id(), folder, claimed.path, claimed.rel,
+        job = Job(self.new_id(), folder, claimed.path, claimed.rel,
                   self.config.accepted_formats, self.config.max_image_pixels, sidecar=claimed.sidecar)
         self.tracked[job.id] = Tracked(job, claimed)
         return job
@@ -183,7 +187,7 @@ class Ledger:
             return None
         if joined is Joined.APPENDED:
             del self.tracked[job.id]
-            again = replace(job, id=self._new_id(), counted=None)
+            again = replace(job, id=self.new_id(), counted=None)
             self.tracked[again.id] = Tracked(again, tracked.claimed)
             return again
         if joined is Joined.SUPERSEDED:
@@ -206,7 +210,7 @@ class Ledger:
                            + ("archived alone" if where else "deleted (on_success: delete)")
                            + "; drop a sidecar with its image, or raise sidecar_wait")
 
-    def _new_id(self) -> int:
+    def new_id(self) -> int:
         self.next_id += 1
         return self.next_id - 1
 
@@ -230,12 +234,14 @@ class Ledger:
         verdicts (a file that kept killing workers) are counted here."""
         if result.transient and job.id in self.tracked:
             return self.lost(job, result.error, charged=True)
+        if result.busy and job.id in self.tracked:  # its bytes are being rendered from another file
+            return self.lost(job, result.error, charged=False)
         tracked = self.tracked.pop(job.id, None)
         if tracked is None:
             return None
         folder, claimed = job.folder, tracked.claimed
         # What the shared counters hold for this file now.
-        if counted_by_worker and result.final:
+        if counted_by_worker and result.counted:
             counted: Verdict | None = result.verdict
         else:
             counted = job.counted
@@ -247,8 +253,11 @@ class Ledger:
             self.on_end(folder, job.rel)
             return None
         try:
-            if result.ok:
+            if result.skipped:  # a duplicate: not rendered (supervisor/duplicates.py)
+                self.sameness.skipped(folder, job, claimed, result)
+            elif result.ok:
                 where = moves.finish(folder, claimed)
+                self.sameness.settled(folder, job, result, where)
                 if result.unmatched:  # no rendition's `when:` held: archived, counted, not a failure
                     self.unmatched[folder.name] = self.unmatched.get(folder.name, 0) + 1
                     logger.info("file_unmatched", reason=result.unmatched, duration_ms=result.duration_ms,
@@ -256,8 +265,12 @@ class Ledger:
                 else:
                     logger.info("file_done", renditions=[r.name for r in folder.renditions],
                                 outputs=list(result.outputs), duration_ms=result.duration_ms,
-                                archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
-                self.on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), outputs=result.outputs,
+                                archived=str(where) if where else None, worker_pid=result.pid, outcome="ok",
+                                **_found(result))
+                note = "; ".join(filter(None, (NAMING.get(result.naming, ""),
+                                               result.match.said() if result.match else "")))
+                self.on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), note,
+                                      outputs=result.outputs,
                                       duration_ms=result.duration_ms, attempts=job.attempt))
                 self.unfinished.ended(folder, job.rel)
                 if self.gate.resume():  # the folder works again
@@ -276,6 +289,7 @@ class Ledger:
                 self.failed.added(folder, where)
                 if result.cut_short:
                     self.unfinished.watch(folder, where)
+                self.sameness.settled(folder, job, result, None)
                 if not counted_by_worker:
                     self.counts.count(Verdict.FAILED, counted, folder=folder)
                 logger.warning("file_failed", reason=result.error, step=result.step, failed=str(where),
@@ -398,3 +412,19 @@ class Ledger:
         folder = next((f for f in self.config.folders if f.name == folder_name), None)
         if folder is not None:
             self.on_end(folder, rel)
+
+
+NAMING = {Naming.NEW_VERSION: "a new version of the earlier photo of this name: its outputs were replaced",
+          Naming.DIFFERENT: "a different photo under a name used before: the earlier outputs were kept, this "
+                            "one's are numbered"}
+
+
+def _found(result: Result) -> dict:
+    """What the index of originals found, for the file_done line (issue 23, 26.2)."""
+    out: dict = {}
+    if result.naming:
+        out["naming"] = str(result.naming)
+    if result.match is not None:
+        out.update(matched=fsnames.display(f"{result.match.folder}/{result.match.name}"),
+                   kind=str(result.match.kind), bits=result.match.bits)
+    return out

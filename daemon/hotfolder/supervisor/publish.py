@@ -106,13 +106,17 @@ class Publisher:
         counts = dict(b.by_folder) or {name: b.by_slot[i] for i, name in enumerate(names) if i < len(b.by_slot)}
         claimed = s.ledger.claimed_by_folder()
         paused = s.gate.recipes.reasons()
+        same = {**b.duplicates, **s.ledger.sameness.counts}  # the cluster's (Redis) or this daemon's own
         out = {}
         for name in dict.fromkeys([*names, *counts]):
             processed, failed = counts.get(name, (0, 0))
             inbox = s.watcher.inboxes.get(name) if s.watcher else None
+            tally = same.get(name) or {}
             out[name] = {"processed": processed, "failed": failed, "claimed": claimed.get(name, 0),
                          "waiting": inbox.pending_count() if inbox else 0, "paused": paused.get(name, ""),
-                         "unmatched": s.ledger.unmatched.get(name, 0)}
+                         "unmatched": s.ledger.unmatched.get(name, 0),
+                         "duplicates": {k: tally.get(k, 0) for k in ("exact", "similar")},
+                         "names_reused": {k: tally.get(k, 0) for k in ("new_version", "different_photo")}}
         return out
 
     def _in_failed(self) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from hotfolder.config.model import Folder
 from hotfolder.engine import facts as reading
-from hotfolder.engine.fingerprint import content_hash
+from hotfolder.engine.fingerprint import file_hash
 from hotfolder.recipes import select
 from hotfolder.recipes.facts import NOTHING, Described, Facts, Need, Photo, need_of_fields
 from hotfolder.recipes.select import Selection
@@ -53,14 +53,16 @@ def read_facts(folder: Folder, src: Path, rel: str, *, accepted_formats, max_ima
 
 
 def choose(folder: Folder, src: Path, rel: str, *, accepted_formats, max_image_pixels: int,
-           sidecar: Path | None = None, numbers: Numbers | None = None) -> Choice:
+           sidecar: Path | None = None, numbers: Numbers | None = None, content: str | None = None) -> Choice:
+    """The renditions whose `when:` holds for the file, and its template values. `content`:
+    its content hash when read already (engine/fingerprint), else read here if `{hash}` is used."""
     notes: list[str] = []
     facts = read_facts(folder, src, rel, accepted_formats=accepted_formats, max_image_pixels=max_image_pixels,
                        sidecar=sidecar, notes=notes)
     selection = select.select(folder.renditions, facts)
     used = need_of_fields(select.template_fields(selection.chosen))
     if used.hash:
-        facts = Facts(facts.name, facts.subdir, facts.folder, facts.photo, content_hash(src))
+        facts = Facts(facts.name, facts.subdir, facts.folder, facts.photo, content or file_hash(src))
     seq = None
     if used.seq and selection.chosen:
         if numbers is None:

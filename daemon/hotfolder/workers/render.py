@@ -9,16 +9,19 @@ import os
 import time
 from pathlib import Path, PurePosixPath
 
-from hotfolder.engine import pipeline
+from hotfolder.engine import fingerprint, pipeline
 from hotfolder.jobs import Job, Result, temp_tag
+from hotfolder.likeness import Naming
 from hotfolder.recipes import select, sequence
 from hotfolder.recipes.explain import Explanation, shown_fields, verdicts
 from hotfolder.recipes.sequence import Numbers
 from hotfolder.runtime import log
 from hotfolder.spool import atomic, folders, fsnames, nofollow, oserrors
 from hotfolder.spool import owners as names
+from hotfolder.state import originals
 from hotfolder.workers import naming, truncation
 from hotfolder.workers.choice import Choice, choose, subdir_of
+from hotfolder.workers.duplicates import Sameness
 
 # Reading the input failed for a reason that may pass (a share's hiccup, not the bytes).
 TRANSIENT_READ_ERRNOS = {errno.EIO, errno.ESTALE, errno.ENOTCONN, errno.ETIMEDOUT, errno.EHOSTDOWN,
@@ -34,9 +37,11 @@ def transient_reason(exc: BaseException) -> str | None:
     return None
 
 
-def process_one(job: Job, numbers: Numbers | None = None) -> Result:
+def process_one(job: Job, numbers: Numbers | None = None, index=None) -> Result:
     """Choose the renditions that apply (workers/choice.py), render them, and write the
-    outputs atomically. `numbers`: where `{seq}` counts (default: the folder's state_dir)."""
+    outputs atomically; unless the index of originals (the folder's `index_dir`, or
+    `index`: a cluster's) knows its bytes or its look (workers/duplicates.py). `numbers`:
+    where `{seq}` counts (default: the folder's state_dir)."""
     t0 = time.perf_counter()
     folder = job.folder
     logger = log.get().bind(file=job.rel, folder=folder.name, worker_pid=os.getpid(), attempt=job.attempt,
@@ -45,6 +50,8 @@ def process_one(job: Job, numbers: Numbers | None = None) -> Result:
     written: list[str] = []
     step = "read"
     choice: Choice | None = None
+    same: Sameness | None = None
+    record = 0
 
     def ms() -> float:
         return round((time.perf_counter() - t0) * 1000, 1)
@@ -56,15 +63,22 @@ def process_one(job: Job, numbers: Numbers | None = None) -> Result:
 
     try:
         _check_source(job)
+        original = fingerprint.read_original(job.src)  # read once: hashed, then decoded from memory
+        if index is None and folder.index_dir is not None:
+            index = originals.opened(folder.index_dir)
+        if index is not None:
+            same = Sameness(job, original, index, logger)
+            if (ended := same.claim(t0)) is not None:
+                return ended
         choice = choose(folder, job.src, job.rel, accepted_formats=job.accepted_formats,
                         max_image_pixels=job.max_image_pixels, sidecar=_sidecar(job),
-                        numbers=numbers or _numbers(folder))
+                        numbers=numbers or _numbers(folder), content=original.content)
         for note in choice.notes:
             logger.warning("file_note", note=note)
         if not choice.selection.chosen:
             return _unmatched(job, choice, logger, ms())
         step = "render"
-        outputs = pipeline.render(
+        opened = pipeline.open_source(
             job.src, choice.selection.chosen,
             accepted_formats=job.accepted_formats,
             max_image_pixels=job.max_image_pixels,
@@ -73,9 +87,14 @@ def process_one(job: Job, numbers: Numbers | None = None) -> Result:
             threads=job.threads,
             folder=folder.name,
             described=choice.described,
+            data=original.data,
         )
+        if same is not None and (ended := same.judge(opened.look, t0)) is not None:
+            return ended
+        outputs = pipeline.render_opened(opened, choice.selection.chosen)
         step = "write"
-        _write_outputs(job, outputs, written, logger, choice.values)
+        _write_outputs(job, outputs, written, logger, choice.values, same.generation if same else job.generation)
+        record = same.recorded(tuple(written)) if same is not None else 0
     except (fsnames.NameTooLong, names.NameClash, naming.EmptyName) as exc:
         return failed(str(exc), "write")
     except pipeline.InputError as exc:
@@ -87,6 +106,8 @@ def process_one(job: Job, numbers: Numbers | None = None) -> Result:
         problem = oserrors.output_problem(exc) if step == "write" else None
         if isinstance(exc, names.RecordsUnwritable):
             problem = str(exc)
+        if _index_problem(exc):  # state_dir's database or the cluster's Redis: the daemon's, not the file's
+            problem = f"the index of originals cannot be used: {type(exc).__name__}: {exc}"
         transient = transient_reason(exc) if step in ("read", "render") else None
         if transient:
             logger.warning("render_interrupted", step=step, reason=transient, duration_ms=ms(), outcome="retry")
@@ -101,8 +122,12 @@ def process_one(job: Job, numbers: Numbers | None = None) -> Result:
                      outcome="failed", exc_info=True)
         return Result(job.id, False, error=f"{type(exc).__name__}: {exc}", step=step, duration_ms=ms(),
                       explained=_explained(job, choice, f"{type(exc).__name__}: {exc}"))
+    finally:
+        if same is not None:
+            _release(same, logger)
     logger.info("file_rendered", outputs=len(written), duration_ms=ms(), outcome="ok")
-    return Result(job.id, True, outputs=tuple(written), duration_ms=ms())
+    return Result(job.id, True, outputs=tuple(written), duration_ms=ms(), match=same.match if same else None,
+                  naming=same.naming if same else Naming.FIRST, record=record)
 
 
 def _numbers(folder) -> Numbers | None:
@@ -141,6 +166,21 @@ def _explained(job: Job, choice: Choice | None, problem: str) -> tuple[str, ...]
     return tuple(said.lines())
 
 
+def _release(same: Sameness, logger) -> None:
+    """A render that did not end in its record: its bytes may be claimed again. Said, never
+    raised (a claim left behind is taken over once its file has left processing/)."""
+    try:
+        same.release()
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("duplicate_claim_kept", reason=f"{type(exc).__name__}: {exc}")
+
+
+def _index_problem(exc: BaseException) -> bool:
+    """An error of the index's store (sqlite3, or redis-py in cluster mode; by module, so
+    that local mode never imports redis)."""
+    return type(exc).__module__.split(".")[0] in ("sqlite3", "redis")
+
+
 def _check_source(job: Job) -> None:
     """A file of processing/ is read by its path (the decoders take one): its folders must
     be real ones now, not a link someone swapped processing/ (or a folder in it) for.
@@ -150,7 +190,7 @@ def _check_source(job: Job) -> None:
         nofollow.reachable(job.src.parent)
 
 
-def _write_outputs(job: Job, outputs, written: list[str], logger, values) -> None:
+def _write_outputs(job: Job, outputs, written: list[str], logger, values, generation: int = 0) -> None:
     """Each output written atomically into its folder (workers/naming.py says which), each
     folder opened once by descriptor (spool.folders.opened_folder): an output folder
     swapped for a link raises FolderSwapped and receives nothing, and a swap after the
@@ -168,7 +208,7 @@ def _write_outputs(job: Job, outputs, written: list[str], logger, values) -> Non
             dirs[d] = stack.enter_context(folders.opened_folder(folder.output, d))
         stage = dirs.get(home) or stack.enter_context(folders.opened_folder(folder.output, ""))
         wanted = [dirs[_parent(r)].path / PurePosixPath(r).name for r in rels]
-        paths = names.reserve(folder, job.rel, wanted)
+        paths = names.reserve(folder, job.rel, wanted, generation)
         done: list[tuple[nofollow.Opened, str]] = []
         try:
             for out, rel, path in zip(outputs, rels, paths, strict=True):  # reserve gives one path per output

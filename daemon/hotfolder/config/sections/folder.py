@@ -16,7 +16,7 @@ from hotfolder.config.model import (
     WatchMode,
 )
 from hotfolder.config.reader import Context, Reader, built, recorded, section
-from hotfolder.config.sections import rendition
+from hotfolder.config.sections import duplicates, rendition
 from hotfolder.config.values import Choice, Float, Globs, Group, Items, Mode, Path_, Text, resolve
 
 _WHERE = "which folders may lie in which: [where the folders may lie](#the-folders-a-files-life)"
@@ -69,6 +69,7 @@ KEYS = (
         "seconds an XMP sidecar (`IMG_0001.xmp`, `IMG_0001.CR3.xmp`) waits in the inbox for its image, and an "
         "image for the sidecar being written beside it; a sidecar whose image never comes is archived, with a "
         "note in the log"),
+    *duplicates.KEYS,
     Key("renditions", Items(rendition.read, "renditions"), (), "a list, below",
         required="is required: a non-empty list of renditions"),
 )
@@ -86,6 +87,10 @@ def read(ctx: Context, data: Any, path: str) -> Folder:
     if values["processing"] is None:
         with recorded():
             values["processing"] = resolve(r, "processing", str(beside / "processing"), folder=True)
+    if values["duplicates"] is None:
+        with recorded():
+            default = duplicates.beside(values["failed"] or beside / "failed")
+            values["duplicates"] = resolve(r, "duplicates", str(default), folder=True)
     with recorded():
         if r.ok("on_success", "archive"):
             if values["on_success"] == OnSuccess.ARCHIVE and values["archive"] is None:
