@@ -26,13 +26,14 @@ from typing import Protocol
 from hotfolder.arrival import rules
 from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, Verdict, next_attempt, temp_tag
-from hotfolder.likeness import Naming
 from hotfolder.ops.notices import Hook, Notice, NoticeKind, ignore
 from hotfolder.runtime import log
 from hotfolder.sidecars import is_sidecar
-from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery, xmp_sidecars
+from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery
 from hotfolder.spool.failed_files import FailedIndex
+from hotfolder.supervisor import endings, side_files
 from hotfolder.supervisor.duplicates import Sameness
+from hotfolder.supervisor.failing import Failing
 from hotfolder.supervisor.gate import ClaimGate
 from hotfolder.supervisor.unfinished import Joined, Kept, Unfinished
 
@@ -63,6 +64,7 @@ class Ledger:
         self.gate = gate if gate is not None else ClaimGate(on_notice)  # what stops claiming, and why
         self.unfinished = Unfinished(on_hold, self.failed)  # files cut short whose writer may go on
         self.sameness = Sameness(on_notice, self.log)  # duplicates: their moves, counts and events
+        self.failing = Failing(self.failed, counts, self.log, on_notice)  # originals sent to failed/
         self.tracked: dict[int, Tracked] = {}
         self.next_id = 1
         self._adopting: list[Iterator[moves.Claimed]] = []  # lazy walks of processing/ after a crash
@@ -140,23 +142,15 @@ class Ledger:
             if joined is not None or awaiting in self.tracked:
                 return joined
         if is_sidecar(path.name):
-            self._sidecar_alone(folder, path)
+            side_files.sidecar_alone(self.log, folder, path)
             return None
         try:
             if rules.passes_through(folder, path):  # a video: archived as it is
-                self._passed_through(folder, path, moves.pass_through(folder, path))
+                side_files.pass_through(self.log, folder, path)
                 return None
             claimed = moves.claim(folder, path, sidecar)
         except moves.Refused as exc:
-            rel = path.relative_to(folder.inbox).as_posix()
-            try:
-                self.failed.added(folder, moves.fail(folder, path, rel, error=str(exc), step="claim", attempts=0))
-            except OSError as again:  # it stays in the inbox; the next rescan tries again
-                self.log.error("claim_failed", folder=folder.name, file=rel, reason=f"{exc}; and {again}")
-                return None
-            self.counts.count(Verdict.FAILED, folder=folder)
-            self.log.warning("file_refused", folder=folder.name, file=rel, reason=str(exc), outcome="failed")
-            self.on_notice(Notice(NoticeKind.FAILED, folder.name, fsnames.display(rel), str(exc), "claim", 0))
+            self.failing.refused(folder, path, exc)
             return None
         except OSError as exc:
             if exc.errno == errno.EXDEV:
@@ -170,11 +164,6 @@ class Ledger:
                   self.config.accepted_formats, self.config.max_image_pixels, sidecar=claimed.sidecar)
         self.tracked[job.id] = Tracked(job, claimed)
         return job
-
-    def _passed_through(self, folder: Folder, path: Path, where: Path | None) -> None:
-        if where is not None:
-            self.log.info("file_passed_through", folder=folder.name, file=fsnames.display(
-                path.relative_to(folder.inbox).as_posix()), archived=fsnames.display(str(where)), outcome="archived")
 
     def _join(self, tracked: Tracked, piece: Path) -> Job | None:
         """Join an inbox file onto the claimed file cut short that awaits it (unfinished.py):
@@ -197,18 +186,6 @@ class Ledger:
         else:
             del self.tracked[job.id]
         return None
-
-    def _sidecar_alone(self, folder: Folder, path: Path) -> None:
-        rel = path.relative_to(folder.inbox).as_posix()
-        try:
-            where = xmp_sidecars.alone(folder, path)
-        except OSError as exc:  # it stays in the inbox; the next rescan tries again
-            self.log.error("sidecar_not_moved", folder=folder.name, file=rel, reason=str(exc))
-            return
-        self.log.info("sidecar_alone", folder=folder.name, file=rel, archived=str(where) if where else None,
-                      note=f"no image of it arrived within sidecar_wait ({folder.sidecar_wait:g} s): "
-                           + ("archived alone" if where else "deleted (on_success: delete)")
-                           + "; drop a sidecar with its image, or raise sidecar_wait")
 
     def new_id(self) -> int:
         self.next_id += 1
@@ -258,20 +235,7 @@ class Ledger:
             elif result.ok:
                 where = moves.finish(folder, claimed)
                 self.sameness.settled(folder, job, result, where)
-                if result.unmatched:  # no rendition's `when:` held: archived, counted, not a failure
-                    self.unmatched[folder.name] = self.unmatched.get(folder.name, 0) + 1
-                    logger.info("file_unmatched", reason=result.unmatched, duration_ms=result.duration_ms,
-                                archived=str(where) if where else None, worker_pid=result.pid, outcome="unmatched")
-                else:
-                    logger.info("file_done", renditions=[r.name for r in folder.renditions],
-                                outputs=list(result.outputs), duration_ms=result.duration_ms,
-                                archived=str(where) if where else None, worker_pid=result.pid, outcome="ok",
-                                **_found(result))
-                note = "; ".join(filter(None, (NAMING.get(result.naming, ""),
-                                               result.match.said() if result.match else "")))
-                self.on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), note,
-                                      outputs=result.outputs,
-                                      duration_ms=result.duration_ms, attempts=job.attempt))
+                endings.done(logger, folder, job, result, where, self.on_notice, self.unmatched)
                 self.unfinished.ended(folder, job.rel)
                 if self.gate.resume():  # the folder works again
                     self.on_notice(Notice(NoticeKind.RECOVERED, folder.name, reason="claiming resumed: the output "
@@ -284,18 +248,10 @@ class Ledger:
             elif result.cut_short and self._cut_short(tracked, result.error, counted):
                 pass  # back in the inbox to grow, or awaiting its next piece
             else:
-                where = moves.fail(folder, claimed.path, claimed.rel, error=result.error, step=result.step,
-                                   attempts=job.attempt, explained=result.explained, sidecar=claimed.sidecar)
-                self.failed.added(folder, where)
+                where = self.failing.rendered(logger, job, claimed, result, counted, counted_by_worker)
                 if result.cut_short:
                     self.unfinished.watch(folder, where)
                 self.sameness.settled(folder, job, result, None)
-                if not counted_by_worker:
-                    self.counts.count(Verdict.FAILED, counted, folder=folder)
-                logger.warning("file_failed", reason=result.error, step=result.step, failed=str(where),
-                               worker_pid=result.pid, outcome="failed")
-                self.on_notice(Notice(NoticeKind.FAILED, folder.name, fsnames.display(job.rel), result.error,
-                                      result.step, job.attempt))
         except OSError as exc:
             if oserrors.output_problem(exc) or result.retry_later:
                 self._give_back(tracked, f"could not move the original: {exc}", counted)
@@ -305,18 +261,10 @@ class Ledger:
         return None
 
     def _fail_after_move_error(self, tracked: Tracked, exc: OSError, counted: Verdict | None, rendered: bool) -> None:
-        """Moving the original failed for a reason of this file's own: record it in
-        failed/ rather than loop on it. If even that is impossible, give it back."""
-        job, claimed = tracked.job, tracked.claimed
-        what = "rendered, but the original could not be archived" if rendered else "the original could not be moved"
+        """Moving the original failed for a reason of this file's own: to failed/ (failing.py);
+        if even that is impossible, give it back."""
         try:
-            where = moves.fail(job.folder, claimed.path, claimed.rel, step="finish", attempts=job.attempt,
-                               error=f"{what}: {exc}", sidecar=claimed.sidecar)
-            self.failed.added(job.folder, where)
-            self.counts.count(Verdict.FAILED, counted, folder=job.folder)
-            self.log.error("file_failed", file=job.rel, step="finish", reason=str(exc), outcome="failed")
-            self.on_notice(Notice(NoticeKind.FAILED, job.folder.name, fsnames.display(job.rel), f"{what}: {exc}",
-                                  "finish", job.attempt))
+            self.failing.not_moved(tracked.job, tracked.claimed, exc, counted, rendered)
         except OSError as again:
             self._give_back(tracked, f"could not move the original: {again}", counted)
 
@@ -412,19 +360,3 @@ class Ledger:
         folder = next((f for f in self.config.folders if f.name == folder_name), None)
         if folder is not None:
             self.on_end(folder, rel)
-
-
-NAMING = {Naming.NEW_VERSION: "a new version of the earlier photo of this name: its outputs were replaced",
-          Naming.DIFFERENT: "a different photo under a name used before: the earlier outputs were kept, this "
-                            "one's are numbered"}
-
-
-def _found(result: Result) -> dict:
-    """What the index of originals found, for the file_done line (issue 23, 26.2)."""
-    out: dict = {}
-    if result.naming:
-        out["naming"] = str(result.naming)
-    if result.match is not None:
-        out.update(matched=fsnames.display(f"{result.match.folder}/{result.match.name}"),
-                   kind=str(result.match.kind), bits=result.match.bits)
-    return out
