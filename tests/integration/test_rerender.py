@@ -14,6 +14,7 @@ from PIL import Image
 from tests import corpus as c
 from tests.harness import archived, files_under, hotfolder, wait_for
 from tests.integration.test_cli import run_on_a_terminal
+from tests.same_photos import jpeg, scene
 
 RED, BLUE, GREEN = (220, 20, 20), (20, 20, 220), (20, 200, 40)
 
@@ -88,14 +89,18 @@ def test_rerender_replaces_the_outputs_where_the_daemon_put_them(daemon_factory,
     assert _size(d.output / "a_web.jpg") == (160, 120) and files_under(d.output) == before
 
 
-def test_of_two_drops_of_a_name_the_last_is_rendered(daemon_factory):
-    """A re-drop of a.jpg replaced its outputs and was archived as a_1.jpg: rerendering gives
-    a_web.jpg the second photo again, never a_1_web.jpg, never the first photo."""
+def test_of_two_versions_of_a_photo_the_last_is_rendered(daemon_factory):
+    """A re-export of a.jpg (the same photo, other bytes) replaced its outputs and was
+    archived as a_1.jpg: rerendering gives a_web.jpg the second version again, never
+    a_1_web.jpg, never the first version."""
     d = daemon_factory().start()
-    _drop(d, "a.jpg", _solid(RED), 1)
-    _drop(d, "a.jpg", _solid(BLUE), 2)
+    photo = scene().resize((640, 480))  # a real picture (scikit-image's): its look is stable
+    _drop(d, "a.jpg", jpeg(photo, quality=95), 1)
+    _drop(d, "a.jpg", jpeg(photo, quality=70), 2)
     assert sorted(archived(d)) == ["a.jpg", "a_1.jpg"]
+    assert files_under(d.output) == ["a_thumb.webp", "a_web.jpg"], "a new version replaces its outputs"
     assert d.stop() == 0
+    second = (d.archive / "a_1.jpg").read_bytes()
     _new_recipe(d)
     dry = hotfolder("rerender", "-n", "--config", str(d.config))
     assert "a_1.jpg (came in as a.jpg) → a_web.jpg (replaced), a_thumb.webp (replaced)" in dry.stdout, dry.stdout
@@ -103,7 +108,30 @@ def test_of_two_drops_of_a_name_the_last_is_rendered(daemon_factory):
     done = hotfolder("rerender", "--config", str(d.config))
     assert done.returncode == 0 and "1 earlier drop(s) of a name skipped" in done.stderr, done.stderr
     assert files_under(d.output) == ["a_thumb.webp", "a_web.jpg"]
-    assert _size(d.output / "a_web.jpg") == (160, 120) and _near(_colour(d.output / "a_web.jpg"), BLUE)
+    assert _size(d.output / "a_web.jpg") == (160, 120)
+    assert (d.archive / "a_1.jpg").read_bytes() == second  # the originals stay as they are
+
+
+def test_two_different_photos_of_a_name_each_keep_their_outputs(daemon_factory):
+    """Issue 26.2 with rerender: a different photo dropped under a used name got outputs of
+    its own (a_web~2.jpg); rerendering renders each photo into its own outputs (the index
+    of originals says which photo each archived file is), never one over the other's."""
+    d = daemon_factory().start()
+    _drop(d, "a.jpg", _solid(RED), 1)
+    _drop(d, "a.jpg", _solid(BLUE), 2)
+    assert sorted(archived(d)) == ["a.jpg", "a_1.jpg"]
+    assert files_under(d.output) == ["a_thumb.webp", "a_thumb~2.webp", "a_web.jpg", "a_web~2.jpg"]
+    assert d.stop() == 0
+    _new_recipe(d)
+    dry = hotfolder("rerender", "-n", "--config", str(d.config))
+    assert "a.jpg → a_web.jpg (replaced), a_thumb.webp (replaced)" in dry.stdout, dry.stdout
+    assert "a_1.jpg (came in as a.jpg) → a_web~2.jpg (replaced), a_thumb~2.webp (replaced)" in dry.stdout, dry.stdout
+    assert "0 earlier drop(s) of a name skipped" in dry.stdout, dry.stdout
+    done = hotfolder("rerender", "--config", str(d.config))
+    assert done.returncode == 0, done.stderr
+    assert files_under(d.output) == ["a_thumb.webp", "a_thumb~2.webp", "a_web.jpg", "a_web~2.jpg"]
+    assert _size(d.output / "a_web.jpg") == (160, 120) and _near(_colour(d.output / "a_web.jpg"), RED)
+    assert _size(d.output / "a_web~2.jpg") == (160, 120) and _near(_colour(d.output / "a_web~2.jpg"), BLUE)
 
 
 def test_names_another_original_owns_are_never_taken(daemon_factory):
