@@ -25,6 +25,10 @@ class Operation(StrEnum):
 
 
 FORMATS = (*formats.OUTPUTS, formats.SAME)  # engine/formats: the table of formats
+# What the output formats can do, from their entries (the encode step's checks read these).
+QUALITY_FORMATS = tuple(f.name for f in formats.TABLE if f.encoder is not None and f.quality)
+PROGRESSIVE_FORMATS = tuple(f.name for f in formats.TABLE if f.encoder is not None and f.progressive)
+PROFILE_FORMATS = tuple(f.name for f in formats.TABLE if f.encoder is not None and f.icc)  # carry an ICC profile
 
 
 INPUT_FORMATS = formats.INPUTS
@@ -134,6 +138,9 @@ BYTE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "kib": 1024, "mib": 1024
 MIN_MAX_BYTES = 1000
 
 
+AUTO_QUALITY = "auto"  # `quality: auto`: per photo, the lowest quality reaching `quality_target`
+
+
 TEMPLATE_FIELDS = {"stem", "rendition", "ext", "name", "folder", "source_ext"}
 
 
@@ -225,7 +232,8 @@ class Rendition:
     height: int | None = None
     scale: float | None = None
     format: str = "same"
-    quality: int = 85
+    quality: int | str = 85  # 1-100, or AUTO_QUALITY
+    quality_target: float = 80.0  # SSIMULACRA2 score `quality: auto` reaches
     watermark: Watermark | None = None
     filename: str = "{stem}_{rendition}.{ext}"
     orient: bool = True

@@ -66,6 +66,8 @@ class Output:
     width: int
     height: int
     notes: tuple[str, ...] = ()  # what the user should hear of (a source XMP that could not be edited)
+    quality: int | None = None  # the quality written (None: the format has none)
+    score: float | None = None  # the SSIMULACRA2 estimate, when `quality: auto` measured it
 
 
 def warm_up() -> None:
@@ -127,4 +129,4 @@ def _output(work: Work) -> Output:
     image = work.pixels
     return Output(rendition=work.rendition, data=work.data,
                   ext=formats.output_ext(work.rendition.format, work.source.meta.format, work.source.name),
-                  width=image.width, height=image.height, notes=work.notes)
+                  width=image.width, height=image.height, notes=work.notes, quality=work.quality, score=work.score)

@@ -1,0 +1,168 @@
+"""`quality: auto`: the search's bounds (engine/autoquality) on score curves of known
+shape, and the whole thing through the engine with the real encoders: the target
+reached by the kept output (scored here again, independently of the search), at most 4
+encodes, `max_bytes` still the cap, the quality and score on the output."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hotfolder.config.model import Rendition, Watermark
+from hotfolder.engine import autoencode, autoquality, encode, formats, ssimulacra2
+from hotfolder.engine.autoquality import Start
+from hotfolder.engine.pipeline import render
+from tests.imaging import photo
+
+JPEGLI = autoquality.STARTS["jpegli"]
+
+
+def curve(q_star: float, slope: float, ceiling: float = 100.0):
+    """A score that reaches 80 at `q_star`, `slope` points per quality unit, capped."""
+    return lambda q: min(ceiling, 80.0 + slope * (q - q_star))
+
+
+def run(score_at, start: Start = JPEGLI, target: float = 80.0):
+    encodes: list[int] = []
+
+    def encode_at(q: int) -> bytes:
+        encodes.append(q)
+        return q.to_bytes(1, "big") * (100 + 10 * q)  # longer with the quality, as real encodings
+
+    found = autoquality.search(encode_at, lambda data: score_at(data[0]), start, target)
+    return found, encodes
+
+
+@pytest.mark.parametrize("q_star", range(40, 96, 3))
+@pytest.mark.parametrize("spread", [0.75, 1.0, 1.25])  # the slope's spread across photos (p10-p90: about ±25 %)
+def test_the_search_lands_near_the_target_within_its_bounds(q_star, spread):
+    score_at = curve(q_star, JPEGLI.slope * spread)
+    found, encodes = run(score_at)
+    assert len(encodes) == found.encodes <= autoquality.MAX_ENCODES <= 4
+    assert found.scores <= autoquality.MAX_SCORES
+    assert all(JPEGLI.lo <= q <= JPEGLI.hi for q in encodes)
+    assert found.data == run(score_at)[0].data and found.data[0] == found.quality  # the kept encoding, as made
+    true = score_at(found.quality)
+    if JPEGLI.lo < q_star < JPEGLI.hi - 1:  # reachable: reached, give or take the slope's error
+        assert 78.5 <= true <= 83.5, (found.trace, true)
+    if found.measured:
+        assert found.score == pytest.approx(true)
+    else:  # predicted along the slope: within the estimate's own error of the truth
+        assert abs(found.score - true) <= 2.5, (found.trace, true)
+
+
+def test_a_start_within_the_accepted_band_costs_one_encode_and_one_score():
+    found, encodes = run(curve(JPEGLI.quality - 1, JPEGLI.slope))  # scores 80.45 at the start
+    assert encodes == [JPEGLI.quality] and found.scores == 1 and found.measured
+
+
+def test_a_photo_that_never_reaches_the_target_keeps_the_best_it_measured():
+    found, encodes = run(lambda q: 60 + 0.09 * q)  # under 70 at the highest quality
+    assert found.quality == JPEGLI.hi and found.score == pytest.approx(60 + 0.09 * JPEGLI.hi) and len(encodes) <= 3
+
+
+def test_an_easy_photo_goes_no_lower_than_the_bound():
+    found, encodes = run(curve(-100, 0.45))
+    assert min(encodes) >= JPEGLI.lo and found.quality == JPEGLI.lo
+
+
+def test_the_start_moves_with_the_target_and_thumbnails_start_higher():
+    start = autoquality.start_for("jpegli", 1600 * 1200, 80.0)
+    assert start == JPEGLI
+    assert autoquality.start_for("jpegli", 1600 * 1200, 90.0).quality == round(81 + 10 / 0.45) or \
+        autoquality.start_for("jpegli", 1600 * 1200, 90.0).quality == JPEGLI.hi
+    assert autoquality.start_for("jpegli", 400 * 400, 80.0).quality > start.quality
+    assert autoquality.start_for("a-new-encoder", 10**6, 80.0) == autoquality.UNKNOWN
+
+
+# --- through the engine -------------------------------------------------------
+
+WATERMARK = Watermark(text="© Example Studio", opacity=0.6, size=0.33, margin=0.02)
+
+
+@pytest.fixture(scope="module")
+def camera_jpeg(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("auto") / "camera.jpg"
+    photo((2400, 1600)).save(path, quality=95)
+    return path
+
+
+def rendition(**fields) -> Rendition:
+    return Rendition(**{"name": "web", "operation": "fit", "width": 1200, "height": 1200, "watermark": WATERMARK,
+                        **fields})
+
+
+def rendered(src: Path, r: Rendition):
+    (out,) = render(src, [r], accepted_formats=("jpeg",), max_image_pixels=10**8)
+    return out
+
+
+def watched(monkeypatch) -> list[int | None]:
+    """The quality of every encode the engine makes (the real encoder, watched)."""
+    made: list[int | None] = []
+    real = encode._save
+
+    def counted(im, fmt, encoding):
+        made.append(encoding.quality)
+        return real(im, fmt, encoding)
+
+    monkeypatch.setattr(encode, "_save", counted)
+    return made
+
+
+def read(data: bytes, fmt: str) -> Image.Image:
+    return autoencode.read_back(data, formats.get(fmt)).convert("RGB")
+
+
+@pytest.mark.parametrize("fmt", formats.OUTPUTS)
+def test_auto_reaches_the_target_in_at_most_four_encodes_with_every_encoder(camera_jpeg, monkeypatch, fmt):
+    frame = Image.open(io.BytesIO(rendered(camera_jpeg, rendition(format="png")).data)).convert("RGB")
+    made = watched(monkeypatch)
+    out = rendered(camera_jpeg, rendition(format=fmt, quality="auto"))
+    if not formats.get(fmt).quality:
+        assert out.quality is None and out.score is None and made == [None]
+        return
+    assert 1 <= len(made) <= 4 and out.quality == made[-1] or out.quality in made
+    assert isinstance(out.quality, int) and isinstance(out.score, float)
+    # Scored again here, every row, on the frame the encoder got (the PNG rendition of it):
+    again = ssimulacra2.Reference(frame, ssimulacra2.EXACT).score(read(out.data, fmt))
+    assert again >= 78.0, (fmt, out.quality, out.score, again)
+    assert abs(again - out.score) <= 2.5, (out.score, again)
+
+
+def test_a_higher_target_costs_more_bytes_and_scores_higher(camera_jpeg):
+    low = rendered(camera_jpeg, rendition(format="jpeg", quality="auto", quality_target=70))
+    high = rendered(camera_jpeg, rendition(format="jpeg", quality="auto", quality_target=88))
+    assert len(low.data) < len(high.data) and low.quality < high.quality
+    assert 69 <= low.score < high.score and high.score >= 87
+
+
+def test_max_bytes_still_caps_what_auto_found(camera_jpeg, monkeypatch):
+    free = rendered(camera_jpeg, rendition(format="jpeg", quality="auto"))
+    limit = len(free.data) * 7 // 10
+    made = watched(monkeypatch)
+    capped = rendered(camera_jpeg, rendition(format="jpeg", quality="auto", max_bytes=limit))
+    assert len(capped.data) <= limit < len(free.data)
+    assert capped.quality < free.quality and capped.score is None  # lowered past the search: not measured
+    assert made.count(free.quality) == 1  # the search's encoding at its quality was not made again
+    roomy = rendered(camera_jpeg, rendition(format="jpeg", quality="auto", max_bytes=len(free.data)))
+    assert roomy.data == free.data and roomy.score == free.score
+
+
+def test_a_fixed_quality_is_written_at_that_quality_unscored(camera_jpeg):
+    out = rendered(camera_jpeg, rendition(format="webp", quality=77))
+    assert out.quality == 77 and out.score is None
+
+
+def test_a_transparent_frame_is_searched_too(tmp_path):
+    rgba = photo((900, 600)).convert("RGBA")
+    rgba.putalpha(Image.fromarray(np.linspace(255, 60, 900).astype(np.uint8)[None, :].repeat(600, 0)))
+    src = tmp_path / "cut-out.png"
+    rgba.save(src)
+    (out,) = render(src, [rendition(format="webp", quality="auto", watermark=None)], accepted_formats=("png",),
+                    max_image_pixels=10**8)
+    decoded = Image.open(io.BytesIO(out.data))
+    assert decoded.mode == "RGBA" and out.score is not None and out.score >= 78
