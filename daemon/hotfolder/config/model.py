@@ -79,6 +79,7 @@ class SizeOf(StrEnum):
     SHORTER = "shorter"
     WIDTH = "width"
     HEIGHT = "height"
+    LONGER = "longer"
 
 
 class WatchMode(StrEnum):
@@ -194,6 +195,7 @@ class Watermark:
     margin: float = 0.02  # fraction of the image's shorter side
     size: float = 0.25  # watermark width as a fraction of the side named by size_of
     size_of: SizeOf = SizeOf.SHORTER  # shorter: the same mark on a portrait and a landscape; width: the old sizing
+    min_size: int = 120  # px: the mark is never narrower (unless the image is), so it stays readable
 
 
 @dataclass(frozen=True)

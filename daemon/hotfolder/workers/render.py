@@ -73,9 +73,8 @@ def process_one(job: Job) -> Result:
         if isinstance(exc, nofollow.FolderSwapped):  # processing/ or output/ swapped for a link
             problem = str(exc)
         if problem:
-            logger.error("output_unwritable", step=step, reason=problem if problem == str(exc) else f"{problem} ({exc})",
-                         duration_ms=ms, outcome="retry")
             reason = problem if problem == str(exc) else f"{problem} ({exc})"
+            logger.error("output_unwritable", step=step, reason=reason, duration_ms=ms, outcome="retry")
             return Result(job.id, False, error=reason, step=step, retry_later=True, duration_ms=ms)
         logger.error("file_failed", step=step, reason=f"{type(exc).__name__}: {exc}", duration_ms=ms,
                      outcome="failed", exc_info=True)
@@ -109,7 +108,7 @@ def _write_outputs(job: Job, outputs, written: list[str], logger) -> None:
                 raise fsnames.NameTooLong(name.name)
         paths = names.reserve(folder, job.rel, wanted)
         try:
-            for out, path in zip(outputs, paths):
+            for out, path in zip(outputs, paths, strict=True):  # reserve gives one path per output
                 t1 = time.perf_counter()
                 atomic.write_atomic_at(out_dir, path.name, out.data, folder.output_mode, folder.output_group,
                                       tag=temp_tag(job), token=folder.temp_token)
