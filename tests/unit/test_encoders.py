@@ -25,11 +25,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def app_segments(data: bytes) -> list[bytes]:
-    """The APP1, APP2 and APP13 segments of a JPEG, whole, in order (JFIF's APP0 aside)."""
+    """The APPn segments of a JPEG, whole, in order."""
     out, i = [], 2
     while data[i] == 0xFF and data[i + 1] != 0xDA:
         marker, length = data[i + 1], struct.unpack(">H", data[i + 2:i + 4])[0]
-        if marker in (0xE1, 0xE2, 0xED):
+        if 0xE0 <= marker <= 0xEF:
             out.append(data[i:i + 2 + length])
         i += 2 + length
     return out
@@ -37,7 +37,7 @@ def app_segments(data: bytes) -> list[bytes]:
 
 def carried(icc: bytes | None = None) -> Embedded:
     return Embedded(exif=exif(), xmp=XMP, icc=icc or sources.adobe_rgb_icc(),
-                    iim=iptc.output_segment(iptc.Iim(IIM, False), False, None, []))
+                    iim=iptc.output_segment(iptc.Iim(IIM, False), False, None, []), dpi=(300, 299.6))
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,9 @@ def test_jpegli_writes_the_frame_with_the_segments_pillow_would_write(frame):
     ours = jpeg.encode(frame, Encoding(85, metadata))
     theirs = pillow.jpeg(frame, Encoding(85, metadata))
     assert sorted(app_segments(ours)) == sorted(app_segments(theirs))
+    assert app_segments(jpeg.encode(frame, Encoding(85)))[0] == app_segments(pillow.jpeg(frame, Encoding(85)))[0]
     with Image.open(io.BytesIO(ours)) as im:
+        assert im.info["dpi"] == (300, 300) and im.info["jfif_version"] == (1, 1)
         assert im.info["icc_profile"] == big_icc and im.info["xmp"] == XMP
         assert im.getexif()[0x010F] == "Round Trip"
         assert iptc.read(im.info.get("photoshop")).data == IIM
@@ -65,7 +67,7 @@ def test_metadata_too_long_for_a_segment_is_refused_as_pillow_refuses_it(frame):
         jpeg.encode(frame, Encoding(85, Embedded(exif=b"Exif\0\0" + bytes(70_000))))
     with pytest.raises(ValueError, match="XMP data is too long"):
         jpeg.encode(frame, Encoding(85, Embedded(xmp=bytes(65_510))))
-    assert jpegmarkers.with_metadata(b"\xff\xd8rest", Embedded()) == b"\xff\xd8rest"
+    assert jpegmarkers.with_metadata(b"\xff\xd8rest", Embedded()) == b"\xff\xd8" + jpegmarkers.jfif(None) + b"rest"
 
 
 def test_grey_and_progressive_frames_are_libjpeg_turbos(frame):

@@ -1,7 +1,8 @@
 """The metadata segments of a JPEG, for an encoder that writes none (jpegli through
-pyjpegli takes pixels only): EXIF (APP1), XMP (APP1), the ICC profile (APP2, in chunks)
-and IPTC-IIM (APP13, made whole by engine/iptc), put right after the SOI marker, as
-Pillow writes them for libjpeg-turbo (the same bytes, the same limits and messages).
+pyjpegli takes pixels only): JFIF (APP0: its density), EXIF (APP1), XMP (APP1), the ICC
+profile (APP2, in chunks) and IPTC-IIM (APP13, made whole by engine/iptc), put right
+after the SOI marker, as Pillow and libjpeg-turbo write them (the same bytes, the same
+limits and messages).
 """
 from __future__ import annotations
 
@@ -20,9 +21,16 @@ def segment(marker: int, body: bytes) -> bytes:
     return struct.pack(">BBH", 0xFF, marker, len(body) + 2) + body
 
 
+def jfif(dpi: tuple[float, float] | None) -> bytes:
+    """libjpeg's JFIF 1.01 segment: the density in dots per inch, or an aspect of 1:1."""
+    x, y = (round(dpi[0]), round(dpi[1])) if dpi else (0, 0)
+    unit, x, y = (1, x, y) if x > 0 and y > 0 else (0, 1, 1)
+    return segment(0xE0, b"JFIF\x00\x01\x01" + struct.pack(">BHH", unit, x, y) + b"\x00\x00")
+
+
 def segments(metadata: Embedded) -> bytes:
     """The APPn segments that carry `metadata`; ValueError (as Pillow's) for one too long."""
-    out = []
+    out = [jfif(metadata.dpi)]
     if metadata.exif:  # "Exif\0\0" + TIFF already
         if len(metadata.exif) > MAX_SEGMENT:
             raise ValueError("EXIF data is too long")
@@ -45,5 +53,4 @@ def with_metadata(jpeg: bytes, metadata: Embedded) -> bytes:
     """`jpeg` (starting with SOI) with the segments of `metadata` right after its SOI."""
     if not jpeg.startswith(SOI):
         raise ValueError("the encoder's output does not start with a JPEG SOI marker")
-    extra = segments(metadata)
-    return SOI + extra + jpeg[2:] if extra else jpeg
+    return SOI + segments(metadata) + jpeg[2:]
