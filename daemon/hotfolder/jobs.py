@@ -43,6 +43,7 @@ class Result:
     recipe: bool = False  # the folder's recipe cannot be used (watermark, profile): the file waits
     duration_ms: float = 0.0
     pid: int = field(default_factory=os.getpid)
+    manifest: str = ""  # the manifest written with the outputs (its JSON), for the `done` event; "": none
 
     @property
     def final(self) -> bool:

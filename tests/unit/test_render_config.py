@@ -168,7 +168,8 @@ def test_quality_auto_and_its_target(tmp_path):
     ("quality: 0\n", "quality: must be at least 1, not 0"),
     ("quality: 85\nquality_target: 85\n", "quality_target: only applies with quality: auto (quality is 85)"),
     ("quality: auto\nquality_target: 99\n", "quality_target: must be at most 95"),
-    ("format: png\nquality: auto\n", "quality: auto needs format jpeg, webp, avif or jxl: PNG has no quality to search"),
+    ("format: png\nquality: auto\n",
+     "quality: auto needs format jpeg, webp, avif or jxl: PNG has no quality to search"),
     ("format: jxl\ncolor_profile: keep\n", "color_profile: format jxl cannot carry a colour profile"),
     ("format: jxl\nprogressive: true\n", "progressive: only applies to JPEG outputs, not format jxl"),
 ])

@@ -105,6 +105,7 @@ class NameClash(StrEnum):
 
 
 class NotifyEvent(StrEnum):
+    DONE = "done"  # a file's outputs are written (with its manifest, when the folder writes one)
     FAILED = "failed"
     PAUSED = "paused"
     RELOAD_REFUSED = "reload_refused"
@@ -143,6 +144,9 @@ AUTO_QUALITY = "auto"  # `quality: auto`: per photo, the lowest quality reaching
 
 
 TEMPLATE_FIELDS = {"stem", "rendition", "ext", "name", "folder", "source_ext"}
+
+
+MANIFEST_FIELDS = TEMPLATE_FIELDS - {"rendition", "ext"}  # a manifest is the original's, not a rendition's
 
 
 DEFAULT_NOTIFY_EVENTS = (NotifyEvent.FAILED, NotifyEvent.PAUSED)
@@ -270,6 +274,7 @@ class Folder:
     # gives the later one distinct names, `replace` lets it replace, `fail` fails it.
     on_name_clash: NameClash = NameClash.SUFFIX
     raw: RawMode = RawMode.AUTO  # camera RAWs: preview, develop, or auto (the preview when it is large enough)
+    manifest: str | None = None  # a file name template: a JSON manifest per original beside its outputs; None: none
     # Set from the rest of the config (not keys of the folder):
     temp_token: str = field(default="0" * 12, metadata=DERIVED)  # marks our temp files (see spool.temp_prefix)
     # who owns which output name (see spool/owners.py); None: not tracked

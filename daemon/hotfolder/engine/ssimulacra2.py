@@ -71,7 +71,7 @@ SCALES = 5  # scale 5 has no kept term
 # Per scale: the channels with a kept term ([[Y], [X, Y], [X, Y], [X, Y, B], [X, Y, B]]), and
 # which (norm, map) pairs are kept for some channel.
 CHANNELS = [tuple(c for c in range(3) if KEPT[c, s].any()) for s in range(SCALES)]
-NEEDED = [KEPT[:, s].any(axis=0) for s in range(SCALES)]
+NEEDED: list[np.ndarray] = [np.asarray(KEPT[:, s].any(axis=0)) for s in range(SCALES)]
 
 _v = np.arange(256) / 255.0
 LINEAR = np.where(_v <= 0.04045, _v / 12.92, ((_v + 0.055) / 1.055) ** 2.4).astype(np.float32)  # sRGB 8-bit -> linear
@@ -268,11 +268,13 @@ def _planes(im: Image.Image, sampling: Sampling, spans: list[list[tuple[int, int
     if n == 0:
         return []
     current = _linear_half(im)
-    scales = [_band_rows(im, spans[0], band) if spans[0] is not None else _linear(np.asarray(im))]
+    first = spans[0]
+    scales = [_band_rows(im, first, band) if first is not None else _linear(np.asarray(im))]
     for s in range(1, n):
         if s > 1:
             current = _halve(current)
-        scales.append(_bands(current, spans[s], band) if spans[s] is not None else current)
+        these = spans[s]
+        scales.append(_bands(current, these, band) if these is not None else current)
     return scales
 
 
@@ -418,7 +420,8 @@ class Reference:
         if decoded.size != self.size:
             raise ValueError(f"a {decoded.size[0]}x{decoded.size[1]} image scored against a "
                              f"{self.size[0]}x{self.size[1]} frame")
-        return float(min(final(side.weighted_sum(im)) for side, im in zip(self._sides, _opaque(decoded, self.alpha))))
+        opaque = _opaque(decoded, self.alpha)
+        return float(min(final(side.weighted_sum(im)) for side, im in zip(self._sides, opaque, strict=True)))
 
 
 def _opaque(im: Image.Image, alpha: bool) -> list[Image.Image]:

@@ -155,8 +155,7 @@ class Ops:
                              reason=redact.text(fsnames.display(notice.reason)))
             if notice.event == NoticeKind.DONE:
                 self.recent.appendleft(notice)
-            else:
-                self.notifications.submit(notice)
+            self.notifications.submit(notice)  # each endpoint takes the events it asked for (`done`: opt-in)
         except Exception:  # noqa: BLE001 - see the docstring
             self.log.exception("notice_failed", event=notice.event)
 

@@ -59,13 +59,20 @@ class RecordsUnwritable(HotfolderError):
                          f"written: {exc.strerror or exc}; free space there or fix its permissions")
 
 
+def template_fields(src_name: str, folder: str = "") -> dict[str, str]:
+    """What an original gives every file name template (config/model.TEMPLATE_FIELDS)."""
+    src = Path(src_name)
+    return {"stem": src.stem, "name": src_name, "folder": folder, "source_ext": src.suffix.lstrip(".").lower()}
+
+
 def output_name(rendition: Rendition, src_name: str, ext: str, folder: str = "") -> str:
     """The output file name the rendition's template asks for (before clashes)."""
-    src = Path(src_name)
-    return rendition.filename.format(
-        stem=src.stem, name=src_name, ext=ext, rendition=rendition.name, folder=folder,
-        source_ext=src.suffix.lstrip(".").lower(),
-    )
+    return rendition.filename.format(**template_fields(src_name, folder), ext=ext, rendition=rendition.name)
+
+
+def manifest_name(template: str, src_name: str, folder: str = "") -> str:
+    """The file name a folder's `manifest` template asks for (before clashes)."""
+    return template.format(**template_fields(src_name, folder))
 
 
 def owner_id(folder: Folder, rel: str) -> str:

@@ -195,7 +195,7 @@ class Ledger:
                             outputs=list(result.outputs), duration_ms=result.duration_ms,
                             archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
                 self.on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), outputs=result.outputs,
-                                      duration_ms=result.duration_ms, attempts=job.attempt))
+                                      duration_ms=result.duration_ms, attempts=job.attempt, manifest=result.manifest))
                 if self.gate.resume():  # the folder works again
                     self.on_notice(Notice(NoticeKind.RECOVERED, folder.name, reason="claiming resumed: the output "
                                                                            "folder works again"))

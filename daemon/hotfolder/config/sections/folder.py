@@ -4,10 +4,15 @@ from __future__ import annotations
 from typing import Any
 
 from hotfolder.config.keys import Key, as_fields, read_keys
-from hotfolder.config.model import Animation, Folder, NameClash, OnSuccess, RawMode, WatchMode
+from hotfolder.config.model import MANIFEST_FIELDS, Animation, Folder, NameClash, OnSuccess, RawMode, WatchMode
 from hotfolder.config.reader import Context, Reader, built, recorded, section
 from hotfolder.config.sections import rendition
-from hotfolder.config.values import Choice, Float, Group, Items, Mode, Path_, Text, resolve
+from hotfolder.config.values import Choice, Float, Group, Items, Mode, Path_, Template, Text, resolve
+
+
+def _manifest_fields() -> str:
+    return ", ".join("{" + f + "}" for f in sorted(MANIFEST_FIELDS))
+
 
 _WHERE = "which folders may lie in which: [where the folders may lie](#the-folders-a-files-life)"
 
@@ -38,6 +43,10 @@ KEYS = (
     Key("raw", Choice(RawMode), RawMode.AUTO,
         "camera RAWs: `preview` (the embedded JPEG), `develop` (LibRaw: camera white balance, sRGB), or `auto` "
         "(the preview when it is as large as the largest rendition needs, else a develop)"),
+    Key("manifest", Template(frozenset(MANIFEST_FIELDS), lambda value: f"use {_manifest_fields()}"), None,
+        "a JSON manifest per original, written beside its outputs with them: a file name template such as "
+        "`\"{stem}.json\"` (fields: `{stem}`, `{name}`, `{source_ext}`, `{folder}`); see \"Manifests\"",
+        check=rendition.file_name_problem),
     Key("renditions", Items(rendition.read, "renditions"), (), "a list, below",
         required="is required: a non-empty list of renditions"),
 )

@@ -21,7 +21,8 @@ def _fields() -> str:
     return ", ".join("{" + f + "}" for f in sorted(TEMPLATE_FIELDS))
 
 
-def _filename_problem(template: str) -> str | None:
+def file_name_problem(template: str) -> str | None:
+    """What is wrong with a file name template (a rendition's `filename`, a folder's `manifest`)."""
     if "/" in template.replace("{folder}", "") or template.startswith("."):
         return f"{template!r} must name a file, not a path or a hidden file"
     if "{stem}" not in template and "{name}" not in template:
@@ -34,7 +35,7 @@ OWN_KEYS = (
     Key("filename", Template(frozenset(TEMPLATE_FIELDS), lambda value: f"use {_fields()}"),
         "{stem}_{rendition}.{ext}",
         "fields: `{stem}`, `{name}` (with extension), `{rendition}`, `{ext}` (the output's), `{source_ext}` "
-        "(the original's, lower case, no dot), `{folder}`", check=_filename_problem),
+        "(the original's, lower case, no dot), `{folder}`", check=file_name_problem),
 )
 
 KEYS: tuple[Key, ...] = OWN_KEYS + tuple(key for step in STEPS for key in step.keys)

@@ -42,7 +42,9 @@ class Quality(Kind):
             return AUTO_QUALITY
         if isinstance(value, bool) or not isinstance(value, int):
             r.fail(name, f"must be a whole number from 1 to 100, or auto, not {kind(value)}")
-        return Int(lo=1, hi=100).read(r, name, default)
+        number = Int(lo=1, hi=100).read(r, name, default)
+        assert number is not None  # the value is there: read above
+        return number
 
 
 KEYS = (
