@@ -42,16 +42,21 @@ def test_the_search_lands_near_the_target_within_its_bounds(q_star, spread):
     score_at = curve(q_star, JPEGLI.slope * spread)
     found, encodes = run(score_at)
     assert len(encodes) == found.encodes <= autoquality.MAX_ENCODES <= 4
-    assert found.scores <= autoquality.MAX_SCORES
+    assert found.scores == 1
     assert all(JPEGLI.lo <= q <= JPEGLI.hi for q in encodes)
     assert found.data == run(score_at)[0].data and found.data[0] == found.quality  # the kept encoding, as made
     true = score_at(found.quality)
-    if JPEGLI.lo < q_star < JPEGLI.hi - 1:  # reachable: reached, give or take the slope's error
-        assert 78.5 <= true <= 83.5, (found.trace, true)
+    step = abs(found.quality - JPEGLI.quality)
+    if JPEGLI.lo < q_star < JPEGLI.hi and step <= autoquality.BIG:  # a short step lands, give or take the slope
+        assert 79.0 <= true <= 82.0, (found.trace, true)
+    if JPEGLI.lo + 5 < q_star < JPEGLI.hi - 1:  # a damped step too: never below 77 (the floor)
+        assert true >= 77.0, (found.trace, true)
     if found.measured:
         assert found.score == pytest.approx(true)
-    else:  # predicted along the slope: within the estimate's own error of the truth
-        assert abs(found.score - true) <= 2.5, (found.trace, true)
+    elif step <= autoquality.BIG:  # predicted along the slope: within the slope's error of the truth
+        assert abs(found.score - true) <= 1.5, (found.trace, true)
+    else:  # past BIG the slope is not known well enough to say
+        assert found.score is None
 
 
 def test_a_start_within_the_accepted_band_costs_one_encode_and_one_score():
@@ -59,21 +64,22 @@ def test_a_start_within_the_accepted_band_costs_one_encode_and_one_score():
     assert encodes == [JPEGLI.quality] and found.scores == 1 and found.measured
 
 
-def test_a_photo_that_never_reaches_the_target_keeps_the_best_it_measured():
+def test_a_photo_that_never_reaches_the_target_gets_the_highest_quality():
     found, encodes = run(lambda q: 60 + 0.09 * q)  # under 70 at the highest quality
-    assert found.quality == JPEGLI.hi and found.score == pytest.approx(60 + 0.09 * JPEGLI.hi) and len(encodes) <= 3
+    assert found.quality == JPEGLI.hi and len(encodes) == 2 and found.score is None
 
 
 def test_an_easy_photo_goes_no_lower_than_the_bound():
     found, encodes = run(curve(-100, 0.45))
-    assert min(encodes) >= JPEGLI.lo and found.quality == JPEGLI.lo
+    assert min(encodes) >= JPEGLI.lo and found.quality < JPEGLI.quality - 5
 
 
 def test_the_start_moves_with_the_target_and_thumbnails_start_higher():
     start = autoquality.start_for("jpegli", 1600 * 1200, 80.0)
     assert start == JPEGLI
-    assert autoquality.start_for("jpegli", 1600 * 1200, 90.0).quality == round(81 + 10 / 0.45) or \
-        autoquality.start_for("jpegli", 1600 * 1200, 90.0).quality == JPEGLI.hi
+    high = autoquality.start_for("jpegli", 1600 * 1200, 90.0)
+    assert high.quality == 100 and high.hi == 100  # 81 + 10 / 0.45, within JPEG's top for a high target
+    assert autoquality.start_for("jpegli", 1600 * 1200, 70.0) == Start(59, 0.45, 40, 95)
     assert autoquality.start_for("jpegli", 400 * 400, 80.0).quality > start.quality
     assert autoquality.start_for("a-new-encoder", 10**6, 80.0) == autoquality.UNKNOWN
 
@@ -125,19 +131,19 @@ def test_auto_reaches_the_target_in_at_most_four_encodes_with_every_encoder(came
     if not formats.get(fmt).quality:
         assert out.quality is None and out.score is None and made == [None]
         return
-    assert 1 <= len(made) <= 4 and out.quality == made[-1] or out.quality in made
-    assert isinstance(out.quality, int) and isinstance(out.score, float)
+    assert 1 <= len(made) <= 2 and out.quality == made[-1]
+    assert isinstance(out.quality, int)
     # Scored again here, every row, on the frame the encoder got (the PNG rendition of it):
     again = ssimulacra2.Reference(frame, ssimulacra2.EXACT).score(read(out.data, fmt))
     assert again >= 78.0, (fmt, out.quality, out.score, again)
-    assert abs(again - out.score) <= 2.5, (out.score, again)
+    if out.score is not None:
+        assert abs(again - out.score) <= (1.5 if out.score_measured else 2.5), (out.score, again)
 
 
 def test_a_higher_target_costs_more_bytes_and_scores_higher(camera_jpeg):
     low = rendered(camera_jpeg, rendition(format="jpeg", quality="auto", quality_target=70))
     high = rendered(camera_jpeg, rendition(format="jpeg", quality="auto", quality_target=88))
     assert len(low.data) < len(high.data) and low.quality < high.quality
-    assert 69 <= low.score < high.score and high.score >= 87
 
 
 def test_max_bytes_still_caps_what_auto_found(camera_jpeg, monkeypatch):
@@ -146,7 +152,7 @@ def test_max_bytes_still_caps_what_auto_found(camera_jpeg, monkeypatch):
     made = watched(monkeypatch)
     capped = rendered(camera_jpeg, rendition(format="jpeg", quality="auto", max_bytes=limit))
     assert len(capped.data) <= limit < len(free.data)
-    assert capped.quality < free.quality and capped.score is None  # lowered past the search: not measured
+    assert capped.quality < free.quality and capped.score is None  # lowered past the search: not known
     assert made.count(free.quality) == 1  # the search's encoding at its quality was not made again
     roomy = rendered(camera_jpeg, rendition(format="jpeg", quality="auto", max_bytes=len(free.data)))
     assert roomy.data == free.data and roomy.score == free.score
@@ -165,4 +171,6 @@ def test_a_transparent_frame_is_searched_too(tmp_path):
     (out,) = render(src, [rendition(format="webp", quality="auto", watermark=None)], accepted_formats=("png",),
                     max_image_pixels=10**8)
     decoded = Image.open(io.BytesIO(out.data))
-    assert decoded.mode == "RGBA" and out.score is not None and out.score >= 78
+    frame = Image.open(io.BytesIO(render(src, [rendition(format="png", watermark=None)], accepted_formats=("png",),
+                                         max_image_pixels=10**8)[0].data))
+    assert decoded.mode == "RGBA" and ssimulacra2.Reference(frame).score(decoded) >= 78

@@ -7,13 +7,15 @@ Measured (research/quality FINDINGS.md §3: 24 real photos at 1600 px and 8 grai
 frames, every encoder, each output scored by the C++ reference): the quality reaching 80
 spreads by 5-6 units across photos, and no cheap feature of the frame predicted it better
 (residual sd 4.2-5.0 q), so the start is a constant per encoder, its median, and one
-score does the rest. The score's slope per quality unit spreads by about ±25 %, so one
-step along the median slope lands within ±1 of the target for steps up to ~5 q: such a
-step is kept without a second score (a score costs ~5 JPEG encodes at 1600 px). A longer
-step is damped, scored, and corrected once along the secant through both scores. So:
-at most 3 encodes and 2 scores (the issue allows 4 encodes); 1.7-1.8 encodes and 1-1.3
-scores on average. With the damped probe alone every one of 24 real photos scored >= 77.9
-(reference), medians 80.3-81.2 per encoder; undamped, 2 fell below 77.
+score does the rest: the probe. The score's slope per quality unit spreads by about
+±25 %, so one step along the median slope lands within ±1 of the target for steps up to
+~5 q; longer steps are damped (the slope far from the start is less known; undamped, 2
+of 24 photos fell below 77). That step is kept without a second score: a score costs ~5
+JPEG encodes at 1600 px, and the issue bounds `quality: auto` to 2x a fixed render.
+So: at most 2 encodes and 1 score (1.7-1.8 encodes on average). Every one of the 24 real
+photos scored >= 77.9 by the reference (jpegli 78.9), medians 80.3-81.2 per encoder.
+Scoring the step as well and correcting it ("verify") did no better on those photos for
+40 % more scoring.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 CALIBRATED = 80.0  # the target the starts were measured for
+HIGH = 85.0  # a target above this may take an encoder's quality up to its `top`
 
 
 @dataclass(frozen=True)
@@ -29,15 +32,16 @@ class Start:
 
     quality: int  # median quality reaching SSIMULACRA2 80 (real photos, sharpened, watermarked)
     slope: float  # median score points per quality unit there
-    lo: int  # the search's bounds: below `lo` blocks show;
-    hi: int  # JPEG's is 100: 4:2:0 at q95 stops near 88, short of a target of 90 (AVIF, JPEG XL reach it sooner)
+    lo: int  # the search's bounds: below `lo` blocks show; above `hi` the bytes grow for little
+    hi: int
+    top: int = 0  # the bound for targets above HIGH (0: `hi`): JPEG 4:2:0 at q95 stops near 88
 
 
 # By encoder (engine/encoders name them): 24 real photos, fit 1600 px, sharpen standard +
 # the example's watermark; per-photo q reaching 80 in brackets.
 STARTS: dict[str, Start] = {
-    "jpegli": Start(81, 0.45, 40, 100),  # [65-92]; flatter than libjpeg's: q85 scores ~82
-    "libjpeg-turbo": Start(79, 0.58, 40, 100),  # [61-90] Pillow, 4:2:0; q85 scores ~83
+    "jpegli": Start(81, 0.45, 40, 95, top=100),  # [65-92]; flatter than libjpeg's: q85 scores ~82
+    "libjpeg-turbo": Start(79, 0.58, 40, 95, top=100),  # [61-90] Pillow, 4:2:0; q85 scores ~83
     "webp": Start(88, 0.80, 50, 100),  # [57-94] method 2; its q85 scores only ~77
     "avif": Start(67, 0.38, 30, 95),  # [55-79] aom speed 9; q85 scores ~86
     "jxl": Start(80, 0.65, 40, 98),  # [55-85] libjxl effort 3
@@ -46,29 +50,30 @@ STARTS: dict[str, Start] = {
 # photos: q reaching 80 is 74-92). Measured for JPEG; the other encoders start from the
 # table above and the first score corrects.
 SMALL_STARTS: dict[str, Start] = {
-    "jpegli": Start(87, 0.60, 40, 100),
-    "libjpeg-turbo": Start(86, 0.60, 40, 100),
+    "jpegli": Start(87, 0.60, 40, 95, top=100),
+    "libjpeg-turbo": Start(86, 0.60, 40, 95, top=100),
 }
 SMALL = 500_000  # pixels: a frame under this starts from SMALL_STARTS
 UNKNOWN = Start(80, 0.6, 30, 95)  # an encoder not measured: the first score corrects
 
-ACCEPT = 1.5  # a scored encode in [target, target + ACCEPT] is kept
-MARGIN = 0.5  # a step aims at target + MARGIN: the estimate is within about ±0.5 of the reference (sd)
-BIG = 5  # quality units: a longer step is damped, scored and corrected
-DAMP = 0.7  # measured: undamped, 2 of 24 photos fell below 77 (a step of 16 q on FreshFlower)
-MAX_ENCODES = 3
-MAX_SCORES = 2
+ACCEPT = 1.5  # a first score in [target, target + ACCEPT] is kept
+MARGIN = 0.5  # the step aims at target + MARGIN: the estimate is within about ±0.5 of the reference (sd)
+BIG = 5  # quality units: a longer step is damped
+DAMP = 0.7  # of the step past BIG: measured, FreshFlower's 16 q down fell to 76.2 undamped
+MAX_ENCODES = 2
+MAX_SCORES = 1
 
 
 def start_for(codec: str, pixels: int, target: float) -> Start:
     """The start for `codec` on a frame of `pixels`, moved along its slope from the
-    calibrated target (80) to `target`."""
+    calibrated target (80) to `target`; above HIGH, up to the encoder's `top`."""
     start = SMALL_STARTS.get(codec) if pixels < SMALL else None
     start = start or STARTS.get(codec, UNKNOWN)
     if target == CALIBRATED:
         return start
-    moved = _clamp(start.quality + (target - CALIBRATED) / start.slope, start)
-    return Start(moved, start.slope, start.lo, start.hi)
+    hi = max(start.hi, start.top) if target > HIGH else start.hi
+    bounded = Start(start.quality, start.slope, start.lo, hi)
+    return Start(_clamp(start.quality + (target - CALIBRATED) / start.slope, bounded), start.slope, start.lo, hi)
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ class Found:
 
     quality: int
     data: bytes
-    score: float  # the estimate of the kept encoding: measured, or predicted along the slope (`measured`)
+    score: float | None  # the estimate of the kept encoding: measured, predicted, or None (see `search`)
     measured: bool
     encodes: int
     scores: int
@@ -92,60 +97,24 @@ def search(encode_at: Callable[[int], bytes], score_of: Callable[[bytes], float]
            target: float) -> Found:
     """The lowest quality found whose encoding scores at least `target`.
 
-    1. Encode at the start and score it: kept if in [target, target + ACCEPT].
-    2. One step along the encoder's median slope to target + MARGIN. Up to BIG quality
-       units: encoded and kept, its score predicted along the slope.
-    3. Longer: damped past BIG, encoded and scored; kept if in [target, target + ACCEPT],
-       else one secant step through both scores, encoded and kept (predicted).
-    The quality stays within the start's [lo, hi]; a step that cannot move (a bound)
-    keeps the best scored encoding: the smallest reaching the target, else the highest."""
-    trace: list[tuple[int, float | None, int]] = []
-    kept: dict[int, bytes] = {}
-
-    def encode(q: int) -> bytes:
-        kept[q] = data = encode_at(q)
-        trace.append((q, None, len(data)))
-        return data
-
-    def scored(q: int) -> float:
-        score = float(score_of(kept[q]))
-        trace[-1] = (q, score, trace[-1][2])
-        return score
-
-    def found(q: int, score: float, measured: bool) -> Found:
-        return Found(q, kept[q], score, measured, len(trace), sum(1 for t in trace if t[1] is not None), tuple(trace))
-
-    def best() -> Found:
-        points = [(q, s) for q, s, _ in trace if s is not None]
-        reaching = [p for p in points if p[1] >= target]
-        q, s = min(reaching) if reaching else max(points, key=lambda p: p[1])
-        return found(q, s, True)
-
+    1. Encode at the start and score it: kept if in [target, target + ACCEPT], or if no
+       step can move it (a bound).
+    2. Else one step along the encoder's median slope to target + MARGIN, damped past
+       BIG, within the start's [lo, hi]: encoded and kept. Its score is predicted along
+       the slope for a step up to BIG (within ±1: the slope's spread), and unknown (None)
+       past it, where the slope is not known well enough to say (Path: q81 scored 66.7,
+       the damped step to q95 scored 86, where the median slope said 73)."""
     q0 = _clamp(start.quality, start)
-    encode(q0)
-    s0 = scored(q0)
-    if target <= s0 <= target + ACCEPT:
-        return found(q0, s0, True)
+    first = encode_at(q0)
+    s0 = float(score_of(first))
+    trace: list[tuple[int, float | None, int]] = [(q0, s0, len(first))]
     step = (target + MARGIN - s0) / start.slope
-    if abs(step) <= BIG:
-        q1 = _clamp(q0 + step, start)
-        if q1 == q0:
-            return best()
-        encode(q1)
-        return found(q1, s0 + start.slope * (q1 - q0), False)
-    damped = (BIG + (abs(step) - BIG) * DAMP) * (1 if step > 0 else -1)
-    q1 = _clamp(q0 + damped, start)
-    if q1 == q0:
-        return best()
-    encode(q1)
-    s1 = scored(q1)
-    if target <= s1 <= target + ACCEPT:
-        return found(q1, s1, True)
-    slope = (s1 - s0) / (q1 - q0)  # the secant, if it is within 4x of the median slope
-    if not start.slope / 4 <= slope <= start.slope * 4:
-        slope = start.slope
-    q2 = _clamp(q1 + (target + MARGIN - s1) / slope, start)
-    if q2 in kept:
-        return best()
-    encode(q2)
-    return found(q2, s1 + slope * (q2 - q1), False)
+    if abs(step) > BIG:
+        step = (BIG + (abs(step) - BIG) * DAMP) * (1 if step > 0 else -1)
+    q1 = _clamp(q0 + step, start)
+    if target <= s0 <= target + ACCEPT or q1 == q0:
+        return Found(q0, first, s0, True, 1, 1, tuple(trace))
+    second = encode_at(q1)
+    trace.append((q1, None, len(second)))
+    predicted = s0 + start.slope * (q1 - q0) if abs(q1 - q0) <= BIG else None
+    return Found(q1, second, predicted, False, 2, 1, tuple(trace))

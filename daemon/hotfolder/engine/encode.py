@@ -32,7 +32,8 @@ class Encoded:
 
     data: bytes
     quality: int | None  # None: the format has no quality
-    score: float | None = None  # SSIMULACRA2 (estimated) with `quality: auto`; None: not measured
+    score: float | None = None  # SSIMULACRA2 (estimated) with `quality: auto` (engine/autoquality.Found)
+    measured: bool = False  # the score was measured (else predicted along the encoder's slope, or None)
     encodes: int = 1
 
 
@@ -59,10 +60,10 @@ def _auto(im: Image.Image, fmt: Format, rendition: Rendition, metadata: Embedded
     encoding = Encoding(None, metadata, progressive=rendition.progressive)
     found = autoencode.search(im, fmt, encoding, rendition.quality_target, lambda e: _save(im, fmt, e))
     if rendition.max_bytes is None or len(found.data) <= rendition.max_bytes:
-        return Encoded(found.data, found.quality, found.score, found.encodes)
+        return Encoded(found.data, found.quality, found.score, found.measured, found.encodes)
     fit = _fitting(im, fmt, rendition, replace(encoding, quality=found.quality), found.quality, rendition.max_bytes,
                    first=found.data)
-    return Encoded(fit.data, fit.quality, None, found.encodes + fit.encodes - 1)
+    return Encoded(fit.data, fit.quality, None, False, found.encodes + fit.encodes - 1)
 
 
 def _save(im: Image.Image, fmt: Format, encoding: Encoding) -> bytes:

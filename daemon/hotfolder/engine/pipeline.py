@@ -70,7 +70,8 @@ class Output:
     height: int
     notes: tuple[str, ...] = ()  # what the user should hear of (a source XMP that could not be edited)
     quality: int | None = None  # the quality written (None: the format has none)
-    score: float | None = None  # the SSIMULACRA2 estimate with `quality: auto` (engine/autoquality)
+    score: float | None = None  # the SSIMULACRA2 estimate with `quality: auto` (engine/autoquality.Found)
+    score_measured: bool = False  # measured, else predicted along the encoder's slope (None: neither)
     format: str = ""  # the format written (engine/formats' name)
 
 
@@ -166,4 +167,4 @@ def _output(work: Work) -> Output:
     return Output(rendition=work.rendition, data=work.data,
                   ext=formats.output_ext(work.rendition.format, work.source.meta.format, work.source.name),
                   width=image.width, height=image.height, notes=work.notes, quality=work.quality, score=work.score,
-                  format=work.format.name)
+                  score_measured=work.score_measured, format=work.format.name)

@@ -171,22 +171,21 @@ def _linear(rgb8: np.ndarray) -> np.ndarray:
 _PAIRS = (LINEAR[:, None] + LINEAR[None, :]).ravel()  # a + b in linear light, for sRGB bytes a, b: index a * 256 + b
 
 
-def _linear_half(im: Image.Image) -> np.ndarray:
-    """The first 2x2 halving in linear light, straight from the sRGB bytes: each vertical
-    pair of bytes looks its linear sum up in one 256 KB table (_PAIRS), then the columns
-    are added. Exactly `_halve(_linear(...))`, in half the time (7.7 ms against 17 at
-    1600x1200), and the whole frame is never linearised."""
-    w, h = im.size
+def _linear_half(rgb8: np.ndarray) -> np.ndarray:
+    """The first 2x2 halving in linear light, straight from HxWx3 sRGB bytes: each
+    vertical pair of bytes looks its linear sum up in one 256 KB table (_PAIRS), then the
+    columns are added. Exactly `_halve(_linear(...))` in half the time (7.7 ms against
+    17 at 1600x1200), and the whole frame is never linearised."""
+    h, w = rgb8.shape[:2]
+    if h % 2:  # an odd last row or column is repeated, as the reference does
+        rgb8 = np.concatenate([rgb8, rgb8[-1:]])
+    if w % 2:
+        rgb8 = np.concatenate([rgb8, rgb8[:, -1:]], axis=1)
     out = np.empty((3, (h + 1) // 2, (w + 1) // 2), np.float32)
-    for k, channel in enumerate(im.split()):
-        a = np.asarray(channel)
-        if h % 2:  # an odd last row or column is repeated, as the reference does
-            a = np.concatenate([a, a[-1:]])
-        if w % 2:
-            a = np.concatenate([a, a[:, -1:]], axis=1)
-        index = a[0::2].astype(np.uint16)
+    for k in range(3):
+        index = rgb8[0::2, :, k].astype(np.uint16)
         index <<= 8
-        index |= a[1::2]
+        index |= rgb8[1::2, :, k]
         sums = np.take(_PAIRS, index)
         np.add(sums[:, 0::2], sums[:, 1::2], out=out[k])
     out *= np.float32(0.25)
@@ -238,14 +237,14 @@ def _bands(planes: np.ndarray, spans: list[tuple[int, int]], band: int) -> np.nd
     return out
 
 
-def _band_rows(im: Image.Image, spans: list[tuple[int, int]], band: int) -> np.ndarray:
-    """Like `_bands`, from an sRGB image: only the rows a band needs are read and linearised."""
-    w, h = im.size
+def _band_rows(rgb8: np.ndarray, spans: list[tuple[int, int]], band: int) -> np.ndarray:
+    """Like `_bands`, from HxWx3 sRGB bytes: only the rows a band needs are linearised."""
+    h, w = rgb8.shape[:2]
     out = np.zeros((3, len(spans), band + 2 * CTX, w), np.float32)
     for k, (lo, hi) in enumerate(spans):
         a, b = max(0, lo - CTX), min(h, hi + CTX)
         top = CTX - (lo - a)
-        out[:, k, top:top + (b - a)] = _linear(np.asarray(im.crop((0, a, w, b))))
+        out[:, k, top:top + (b - a)] = _linear(rgb8[a:b])
     return out
 
 
@@ -267,9 +266,10 @@ def _planes(im: Image.Image, sampling: Sampling, spans: list[list[tuple[int, int
     band = sampling.band
     if n == 0:
         return []
-    current = _linear_half(im)
+    rgb8 = np.asarray(im)  # one copy of the frame out of Pillow, read by every scale
+    current = _linear_half(rgb8)
     first = spans[0]
-    scales = [_band_rows(im, first, band) if first is not None else _linear(np.asarray(im))]
+    scales = [_band_rows(rgb8, first, band) if first is not None else _linear(rgb8)]
     for s in range(1, n):
         if s > 1:
             current = _halve(current)

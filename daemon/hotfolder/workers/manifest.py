@@ -37,7 +37,7 @@ def document(name: str, content_hash: str, size: int, rendered: Rendered, paths:
 def _output(out: Output, path: str) -> dict:
     return {"rendition": out.rendition.name, "path": display(path), "width": out.width, "height": out.height,
             "bytes": len(out.data), "format": out.format, "quality": out.quality,
-            "score": None if out.score is None else round(out.score, 2)}
+            "score": None if out.score is None else round(out.score, 2), "score_measured": out.score_measured}
 
 
 def text(doc: dict) -> str:

@@ -127,7 +127,7 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
                 written.append(path.relative_to(folder.output).as_posix())
                 logger.info("rendition_written", rendition=out.rendition.name, output=written[-1],
                             width=out.width, height=out.height, bytes=len(out.data), quality=out.quality,
-                            score=None if out.score is None else round(out.score, 2),
+                            score=None if out.score is None else round(out.score, 2), scored=out.score_measured,
                             duration_ms=round((time.perf_counter() - t1) * 1000, 1), outcome="ok")
                 for note in out.notes:
                     logger.warning("rendition_note", rendition=out.rendition.name, output=written[-1], note=note)

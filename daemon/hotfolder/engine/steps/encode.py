@@ -15,4 +15,5 @@ def apply(work: Work) -> Work:
     from hotfolder.engine import encode  # Pillow: see the module's doc
 
     encoded = encode.encode(work.pixels, work.format, work.rendition, work.metadata)
-    return replace(work, data=encoded.data, quality=encoded.quality, score=encoded.score)
+    return replace(work, data=encoded.data, quality=encoded.quality, score=encoded.score,
+                   score_measured=encoded.measured)
