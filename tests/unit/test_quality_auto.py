@@ -39,7 +39,8 @@ def run(score_at, start: Start = JPEGLI, target: float = 80.0):
 @pytest.mark.parametrize("q_star", range(40, 96, 3))
 @pytest.mark.parametrize("spread", [0.75, 1.0, 1.25])  # the slope's spread across photos (p10-p90: about ±25 %)
 def test_the_search_lands_near_the_target_within_its_bounds(q_star, spread):
-    score_at = curve(q_star, JPEGLI.slope * spread)
+    slope = JPEGLI.up if q_star > JPEGLI.quality else JPEGLI.down
+    score_at = curve(q_star, slope * spread)
     found, encodes = run(score_at)
     assert len(encodes) == found.encodes <= autoquality.MAX_ENCODES <= 4
     assert found.scores == 1
@@ -60,8 +61,18 @@ def test_the_search_lands_near_the_target_within_its_bounds(q_star, spread):
 
 
 def test_a_start_within_the_accepted_band_costs_one_encode_and_one_score():
-    found, encodes = run(curve(JPEGLI.quality - 1, JPEGLI.slope))  # scores 80.45 at the start
+    found, encodes = run(curve(JPEGLI.quality - 1, JPEGLI.down))  # scores 80.4 at the start
     assert encodes == [JPEGLI.quality] and found.scores == 1 and found.measured
+
+
+def test_the_step_follows_the_slope_of_its_direction():
+    """Below the target a photo climbs steeply (jpegli 0.65 a unit), above it descends gently
+    (0.40): the same distance from the target is a shorter step up than down."""
+    below, _ = run(lambda q: 78.0)  # 2.5 short of 80.5: +2.5 / 0.65 = +3.8 units
+    above, _ = run(lambda q: 82.5)  # 2 over: -2 / 0.40 = -5 units
+    assert [q for q, _, _ in below.trace] == [81, 85]
+    assert [q for q, _, _ in above.trace] == [81, 76]
+    assert below.score == pytest.approx(78.0 + 0.65 * 4) and above.score == pytest.approx(82.5 - 0.40 * 5)
 
 
 def test_a_photo_that_never_reaches_the_target_gets_the_highest_quality():
@@ -70,7 +81,7 @@ def test_a_photo_that_never_reaches_the_target_gets_the_highest_quality():
 
 
 def test_an_easy_photo_goes_no_lower_than_the_bound():
-    found, encodes = run(curve(-100, 0.45))
+    found, encodes = run(curve(-100, 0.40))
     assert min(encodes) >= JPEGLI.lo and found.quality < JPEGLI.quality - 5
 
 
@@ -78,8 +89,8 @@ def test_the_start_moves_with_the_target_and_thumbnails_start_higher():
     start = autoquality.start_for("jpegli", 1600 * 1200, 80.0)
     assert start == JPEGLI
     high = autoquality.start_for("jpegli", 1600 * 1200, 90.0)
-    assert high.quality == 100 and high.hi == 100  # 81 + 10 / 0.45, within JPEG's top for a high target
-    assert autoquality.start_for("jpegli", 1600 * 1200, 70.0) == Start(59, 0.45, 40, 95)
+    assert high.quality == 96 and high.hi == 100  # 81 + 10 / 0.65, within JPEG's top for a high target
+    assert autoquality.start_for("jpegli", 1600 * 1200, 70.0) == Start(56, 0.65, 0.40, 40, 95)  # 81 - 10 / 0.4
     assert autoquality.start_for("jpegli", 400 * 400, 80.0).quality > start.quality
     assert autoquality.start_for("a-new-encoder", 10**6, 80.0) == autoquality.UNKNOWN
 
