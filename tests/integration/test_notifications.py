@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from tests.harness import files_under, wait_for, worker_pids
+from tests.harness.daemon import RENDITIONS
 
 SECRET = "a shared secret"
 
@@ -195,6 +196,7 @@ def test_done_is_sent_to_who_asks_with_the_manifest_written_beside_the_outputs(d
     r = receiver()
     d = daemon_factory(extra=notify_config(f'{{url: "{r.url}/done", events: [done]}}', f'{{url: "{r.url}/default"}}',
                                            interval=1),
+                       renditions=RENDITIONS.replace("quality: 85", "quality: auto"),
                        folder_extra='manifest: "{stem}.json"').start()
     good(d, "fine.jpg", size=(640, 480))
     done = wait_for(lambda: r.events("/done"), 20, what="the done event")[0]
@@ -207,6 +209,11 @@ def test_done_is_sent_to_who_asks_with_the_manifest_written_beside_the_outputs(d
         name: (d.output / name).stat().st_size for name in ("fine_web.jpg", "fine_thumb.webp")}
     assert manifest["placeholder"] and manifest["dominant_color"].startswith("#")
     assert d.events("manifest_written")[0]["manifest"] == "fine.json"
+    # The quality chosen and its score: in the log as in the manifest (web: quality auto; thumb: 85, no score).
+    logged = {e["rendition"]: (e["quality"], e["score"], e["scored"]) for e in d.events("rendition_written")}
+    assert logged == {o["rendition"]: (o["quality"], o["score"], o["score_measured"]) for o in manifest["outputs"]}
+    assert 40 <= logged["web"][0] <= 100 and logged["thumb"] == (85, None, False)
+    assert logged["web"][1] is None or logged["web"][1] >= 77
     bad(d, "broken.jpg")
     wait_for(lambda: r.events("/default"), 20, what="the failure, to the default item")
     assert {e["event"] for e in r.events("/default")} == {"failed"}, "done is only for who asks for it"
