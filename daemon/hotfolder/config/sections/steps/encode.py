@@ -55,8 +55,9 @@ KEYS = (
         "1–100, for JPEG, WebP, AVIF and JPEG XL; or `auto`: per photo, the lowest quality whose SSIMULACRA2 "
         "score reaches `quality_target` (see \"Quality: auto\")"),
     Key("quality_target", Float(lo=50, hi=95), DEFAULT_TARGET,
-        "with `quality: auto`: the SSIMULACRA2 score to reach, 50–95: 90 visually lossless, 80 high (the "
-        "default: artefacts only when looked for), 70 medium, 50 low"),
+        "with `quality: auto`: the SSIMULACRA2 score to reach, 50–95, on its authors' scale: 90 visually "
+        "lossless, 85 excellent, 80 very high (the default: no difference seen side by side at 1:1), 70 high "
+        "(artefacts seen up close, not annoying), 50 medium (see \"Quality: auto\")"),
     Key("max_bytes", ByteSize(), None,
         "the output never exceeds this size: `500KB`, `1.5MB`, `512KiB`, or a number of bytes (KB = 1000 bytes, "
         "KiB = 1024). The quality is the highest, at most `quality` (or the one `quality: auto` found), whose "
