@@ -160,7 +160,7 @@ def test_process_batch(daemon_factory, tmp_path):
 
 
 def test_requeue_moves_failed_back(daemon_factory):
-    d = daemon_factory().start()
+    d = daemon_factory(folder_extra="stalled_after: 1").start()  # cut short: held 1 s for its writer, then failed
     (d.inbox / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
     wait_for(lambda: (d.failed / "broken.jpg.error.json").exists(), 20, what="broken.jpg to fail")
     assert d.stop() == 0

@@ -204,7 +204,7 @@ def test_done_is_sent_to_who_asks_with_the_manifest_written_beside_the_outputs(d
     assert sorted(done["outputs"]) == ["fine_thumb.webp", "fine_web.jpg"]
     manifest = done["manifest"]
     assert manifest == json.loads((d.output / "fine.json").read_text())
-    assert manifest["source"]["name"] == "fine.jpg" and len(manifest["source"]["sha256"]) == 64
+    assert manifest["source"]["name"] == "fine.jpg" and len(manifest["source"]["blake3"]) == 64
     assert {o["path"]: o["bytes"] for o in manifest["outputs"]} == {
         name: (d.output / name).stat().st_size for name in ("fine_web.jpg", "fine_thumb.webp")}
     assert manifest["placeholder"] and manifest["dominant_color"].startswith("#")

@@ -5,7 +5,6 @@ frozen (SIGSTOP) the moment its first output of a new version replaces the old o
 then killed (SIGKILL)."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -15,6 +14,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from blake3 import blake3
 from PIL import Image
 
 from hotfolder import jobs
@@ -60,7 +60,7 @@ def consistent(out: Path, original: Path) -> str:
         doc = json.loads((out / "a.json").read_text())
     except FileNotFoundError:
         return ""
-    if doc["source"]["sha256"] != hashlib.sha256(original.read_bytes()).hexdigest():
+    if doc["source"]["blake3"] != blake3(original.read_bytes()).hexdigest():
         return "the manifest is another version's"
     for entry in doc["outputs"]:
         path = out / entry["path"]
@@ -76,7 +76,8 @@ def test_a_worker_stopped_or_killed_mid_file_leaves_no_manifest_of_other_outputs
     folder = cfg.folders[0]
     for place in folder.all_dirs():
         place.mkdir(parents=True, exist_ok=True)
-    photo((1600, 1000)).save(folder.inbox / "a.jpg", quality=92)
+    picture = photo((1600, 1000))
+    picture.save(folder.inbox / "a.jpg", quality=92)
     claimed = moves.claim(folder, folder.inbox / "a.jpg")
     first = render.process_one(jobs.Job(1, folder, claimed.path, claimed.rel, cfg.accepted_formats,
                                         cfg.max_image_pixels))
@@ -84,8 +85,12 @@ def test_a_worker_stopped_or_killed_mid_file_leaves_no_manifest_of_other_outputs
 
     caught_mid_file = False
     for attempt in range(5):  # until the freeze lands between the first new output and the manifest
-        # A new version of the original: other pixels, other sizes.
-        Image.open(claimed.path).convert("RGB").rotate(90 + attempt, expand=True).save(claimed.path, quality=80)
+        # A new version of the original: a re-export of the same photo (so the index of
+        # originals takes it for the same photo, whose outputs it replaces: issue 26.2), with
+        # other pixels and bytes.
+        scale = 0.9 - 0.05 * attempt
+        picture.resize((round(1600 * scale), round(1000 * scale)), Image.Resampling.LANCZOS).save(
+            claimed.path, quality=80 - 3 * attempt)
         first_output = folder.output / "a_r0.png"
         before = {p.name: p.stat().st_ino for p in folder.output.iterdir()}
         worker = subprocess.Popen([sys.executable, "-c", WORKER, str(config(tmp_path))], cwd=tmp_path)

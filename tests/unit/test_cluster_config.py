@@ -96,7 +96,7 @@ def test_shared_root_checks(tmp_path):
 
 def test_local_mode_imports_no_celery():
     code = ("import sys, hotfolder.cli, hotfolder.supervisor.service, hotfolder.workers.pool, "
-            "hotfolder.workers.batch, hotfolder.config.load; "
+            "hotfolder.workers.batch, hotfolder.config.parsing; "
             "assert 'celery' not in sys.modules and 'redis' not in sys.modules, sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 

@@ -79,6 +79,16 @@ def test_grey_and_progressive_frames_are_libjpeg_turbos(frame):
     assert jpeg.encode(grey, Encoding(85)) == pillow.jpeg(grey, Encoding(85))
 
 
+def test_a_frame_past_jpeglis_pixel_bound_is_libjpeg_turbos():
+    # jpegli holds the whole frame: past 12 MP it would break the worker's memory bound
+    # (test_attacks_engine's full-size 27 MP output measured 526 MiB against 502 allowed).
+    at_bound = Image.new("RGB", (4000, 3000), (90, 120, 150))
+    assert jpeg.codec(at_bound, Encoding(85)) == jpeg.JPEGLI
+    past = Image.new("RGB", (4001, 3000), (90, 120, 150))
+    assert jpeg.codec(past, Encoding(85)) == jpeg.LIBJPEG
+    assert jpeg.encode(past, Encoding(85)) == pillow.jpeg(past, Encoding(85))
+
+
 BROKEN = {
     "missing": "raise ImportError('no pyjpegli here')\n",
     "broken": "def encode(data, width, height, quality=75):\n    raise RuntimeError('a broken wheel')\n",

@@ -4,13 +4,13 @@ theirs, its JSON carried by the `done` event (ops/message.py)."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import json
 import textwrap
 from pathlib import Path
 
 import pytest
+from blake3 import blake3
 from PIL import Image
 
 from hotfolder import jobs
@@ -75,7 +75,7 @@ def test_the_manifest_describes_the_original_and_each_output_as_written(tmp_path
     assert result.manifest == text
     doc = json.loads(text)
     assert doc["version"] == 1
-    assert doc["source"] == {"name": "a.jpg", "sha256": hashlib.sha256(original).hexdigest(), "bytes": len(original),
+    assert doc["source"] == {"name": "a.jpg", "blake3": blake3(original).hexdigest(), "bytes": len(original),
                              "width": 1200, "height": 800, "taken": "2024-06-01T12:34:56+02:00",
                              "camera": "Canon EOS R5"}
     web, thumb = doc["outputs"]
@@ -124,6 +124,33 @@ def test_a_subfolder_keeps_its_manifest_beside_its_outputs_with_paths_from_the_o
     assert [o["path"] for o in doc["outputs"]] == list(result.outputs) == ["2024/a_web.jpg", "2024/a_thumb.webp"]
 
 
+def test_outputs_a_template_sends_elsewhere_are_listed_by_the_manifest_in_the_files_own_subfolder(tmp_path):
+    # Recipes (issue 22): a filename template may put outputs in folders of their own; the
+    # manifest stays in the original's subfolder of the output, listing where they went.
+    cfg = parse(textwrap.dedent("""\
+        folders:
+          - inbox: in
+            output: out
+            archive: archive
+            failed: failed
+            manifest: "{stem}.json"
+            renditions:
+              - {name: web, size: 640, format: jpeg, filename: "web/{subdir}/{stem}.{ext}"}
+              - {name: thumb, operation: fill, size: 160x160, format: webp}
+        """), "<test>", tmp_path)
+    folder = cfg.folders[0]
+    for place in folder.all_dirs():
+        place.mkdir(parents=True, exist_ok=True)
+    (folder.inbox / "2024").mkdir()
+    camera_jpeg(folder.inbox / "2024" / "a.jpg")
+    result = rendered(cfg, folder, "2024/a.jpg")
+    assert result.ok and result.outputs == ("web/2024/a.jpg", "2024/a_thumb.webp")
+    assert (folder.output / "2024" / "a.json").read_text() == result.manifest
+    doc = json.loads(result.manifest)
+    assert [o["path"] for o in doc["outputs"]] == list(result.outputs)
+    assert not (folder.output / "web" / "2024" / "a.json").exists()
+
+
 def test_an_original_without_exif_has_no_date_or_camera(tmp_path):
     cfg, folder = folder_config(tmp_path)
     photo((500, 300)).save(folder.inbox / "a.png")
@@ -133,7 +160,7 @@ def test_an_original_without_exif_has_no_date_or_camera(tmp_path):
 
 @pytest.mark.parametrize("manifest, said", [
     ('"manifest.json"', "must contain {stem} or {name}"),
-    ('"{stem}_{rendition}.json"', "unknown field {rendition}; use {folder}, {name}, {source_ext}, {stem}"),
+    ('"{stem}_{rendition}.json"', "unknown field {rendition}; fields here: {folder}, {name}, {source_ext}, {stem}"),
     ('"../{stem}.json"', "must name a file, not a path"),
 ])
 def test_a_manifest_template_is_checked_as_a_file_name(tmp_path, manifest, said):

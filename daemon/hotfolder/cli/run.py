@@ -11,6 +11,7 @@ from hotfolder.runtime import log, systemd
 def cmd_run(args: argparse.Namespace) -> int:
     systemd.scrub_environ()  # before any process starts: only we may talk to systemd
     cfg = load(args.config)
+    args.log_format = log.chosen(args.log_format)  # the workers and the cluster's head get the same
     log.setup(args.log_format, args.log_level)
     # Imported here, not at the top: the service brings watchdog, and each backend its
     # renderer (LocalPool: pyvips and Pillow; ClusterBackend: Celery), which check-config,

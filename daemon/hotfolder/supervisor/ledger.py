@@ -1,8 +1,9 @@
 """The ledger of claimed files: what is in flight, and where each original goes next.
 
     claim     inbox/x -> processing/x, and the Job that renders it
-    settle    after a worker's result: archive (or delete), failed/ with its reason,
-              or back to the inbox when the output folder is the problem (then pause)
+    settle    after a worker's result: archive (or delete), failed/ with its reason, the
+              duplicates folder (a duplicate skipped: duplicates.py), or back to the inbox
+              when the output folder is the problem (then pause)
     lost      a job ended without a result: retry it (an attempt if its worker died
               or hung), or fail it after max_attempts, or give it back when stopping
     give_back at a stop: every file in flight goes back to the inbox
@@ -22,13 +23,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from hotfolder.arrival import rules
 from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, Verdict, next_attempt, temp_tag
 from hotfolder.ops.notices import Hook, Notice, NoticeKind, ignore
 from hotfolder.runtime import log
+from hotfolder.sidecars import is_sidecar
 from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery
 from hotfolder.spool.failed_files import FailedIndex
+from hotfolder.supervisor import endings, side_files
+from hotfolder.supervisor.duplicates import Sameness
+from hotfolder.supervisor.failing import Failing
 from hotfolder.supervisor.gate import ClaimGate
+from hotfolder.supervisor.unfinished import Joined, Kept, Unfinished
 
 
 @dataclass
@@ -46,7 +53,8 @@ class Counts(Protocol):
 
 class Ledger:
     def __init__(self, config: Config, counts: Counts, on_end: Callable[[Folder, str], None],
-                 on_notice: Hook = ignore, failed: FailedIndex | None = None, gate: ClaimGate | None = None):
+                 on_notice: Hook = ignore, failed: FailedIndex | None = None, gate: ClaimGate | None = None,
+                 on_hold: Callable[[Folder, str, float], None] = lambda folder, rel, until: None):
         self.config = config
         self.counts = counts
         self.failed = failed if failed is not None else FailedIndex()  # told of each file we move there
@@ -54,11 +62,15 @@ class Ledger:
         self.on_notice = on_notice  # the service's hook: files done or failed, claiming paused or resumed
         self.log = log.get("ledger")
         self.gate = gate if gate is not None else ClaimGate(on_notice)  # what stops claiming, and why
+        self.unfinished = Unfinished(on_hold, self.failed)  # files cut short whose writer may go on
+        self.sameness = Sameness(on_notice, self.log)  # duplicates: their moves, counts and events
+        self.failing = Failing(self.failed, counts, self.log, on_notice)  # originals sent to failed/
         self.tracked: dict[int, Tracked] = {}
         self.next_id = 1
         self._adopting: list[Iterator[moves.Claimed]] = []  # lazy walks of processing/ after a crash
         self._deferred: list[Job] = []  # given back while running, kept in processing/ (see _keep_in_line)
         self.stopping = False  # set by the service when it drains: nothing is deferred then
+        self.unmatched: dict[str, int] = {}  # per folder: files no rendition's `when:` took, since the start
 
     def reconfigure(self, config: Config) -> None:
         """A reload: new claims use the new config; files in flight keep their own Folder."""
@@ -113,27 +125,32 @@ class Ledger:
             folder = next((f for f in self.config.folders if claimed.path.is_relative_to(f.processing)), None)
             if folder is None:
                 continue
-            job = Job(self._new_id(), folder, claimed.path, claimed.rel,
-                      self.config.accepted_formats, self.config.max_image_pixels)
+            job = Job(self.new_id(), folder, claimed.path, claimed.rel,
+                      self.config.accepted_formats, self.config.max_image_pixels, sidecar=claimed.sidecar)
             self.tracked[job.id] = Tracked(job, claimed)
             out.append(job)
         return out
 
     # ------------------------------------------------------------------ claims
-    def claim(self, folder: Folder, path: Path) -> Job | None:
-        """Take a ready inbox file; the Job to submit, or None if it was not taken."""
+    def claim(self, folder: Folder, path: Path, sidecar: Path | None = None) -> Job | None:
+        """Take a ready inbox file (with its XMP sidecar, when arrival paired one); the Job
+        to submit, or None if it was not taken. A sidecar handed out alone (its image never
+        came) is archived with a note: it is never a failure."""
+        awaiting = self.unfinished.awaited(folder, path)
+        if awaiting in self.tracked:  # the next piece of a claimed file cut short
+            joined = self._join(self.tracked[awaiting], path)
+            if joined is not None or awaiting in self.tracked:
+                return joined
+        if is_sidecar(path.name):
+            side_files.sidecar_alone(self.log, folder, path)
+            return None
         try:
-            claimed = moves.claim(folder, path)
-        except moves.Refused as exc:
-            rel = path.relative_to(folder.inbox).as_posix()
-            try:
-                self.failed.added(folder, moves.fail(folder, path, rel, error=str(exc), step="claim", attempts=0))
-            except OSError as again:  # it stays in the inbox; the next rescan tries again
-                self.log.error("claim_failed", folder=folder.name, file=rel, reason=f"{exc}; and {again}")
+            if rules.passes_through(folder, path):  # a video: archived as it is
+                side_files.pass_through(self.log, folder, path)
                 return None
-            self.counts.count(Verdict.FAILED, folder=folder)
-            self.log.warning("file_refused", folder=folder.name, file=rel, reason=str(exc), outcome="failed")
-            self.on_notice(Notice(NoticeKind.FAILED, folder.name, fsnames.display(rel), str(exc), "claim", 0))
+            claimed = moves.claim(folder, path, sidecar)
+        except moves.Refused as exc:
+            self.failing.refused(folder, path, exc)
             return None
         except OSError as exc:
             if exc.errno == errno.EXDEV:
@@ -143,12 +160,34 @@ class Ledger:
             return None
         if claimed is None:
             return None
-        job = Job(self._new_id(), folder, claimed.path, claimed.rel,
-                  self.config.accepted_formats, self.config.max_image_pixels)
+        job = Job(self.new_id(), folder, claimed.path, claimed.rel,
+                  self.config.accepted_formats, self.config.max_image_pixels, sidecar=claimed.sidecar)
         self.tracked[job.id] = Tracked(job, claimed)
         return job
 
-    def _new_id(self) -> int:
+    def _join(self, tracked: Tracked, piece: Path) -> Job | None:
+        """Join an inbox file onto the claimed file cut short that awaits it (unfinished.py):
+        the claimed file's new job, or None (then the piece is claimed as any file, unless
+        the claimed one still awaits it)."""
+        job = tracked.job
+        joined = self.unfinished.join(job.folder, tracked.claimed, piece)
+        if joined is Joined.NOT_NOW:
+            self.unfinished.await_piece(job.folder, job.rel, job.id)
+            return None
+        if joined is Joined.APPENDED:
+            del self.tracked[job.id]
+            again = replace(job, id=self.new_id(), counted=None)
+            self.tracked[again.id] = Tracked(again, tracked.claimed)
+            return again
+        if joined is Joined.SUPERSEDED:
+            self.settle(job, Result(job.id, False, step="decode", error="The image could not be decoded: cut short, "
+                                    "and a new whole file of its name arrived before it was complete (an upload "
+                                    "begun again): this part is kept here"), counted_by_worker=False)
+        else:
+            del self.tracked[job.id]
+        return None
+
+    def new_id(self) -> int:
         self.next_id += 1
         return self.next_id - 1
 
@@ -172,12 +211,14 @@ class Ledger:
         verdicts (a file that kept killing workers) are counted here."""
         if result.transient and job.id in self.tracked:
             return self.lost(job, result.error, charged=True)
+        if result.busy and job.id in self.tracked:  # its bytes are being rendered from another file
+            return self.lost(job, result.error, charged=False)
         tracked = self.tracked.pop(job.id, None)
         if tracked is None:
             return None
         folder, claimed = job.folder, tracked.claimed
         # What the shared counters hold for this file now.
-        if counted_by_worker and result.final:
+        if counted_by_worker and result.counted:
             counted: Verdict | None = result.verdict
         else:
             counted = job.counted
@@ -189,13 +230,13 @@ class Ledger:
             self.on_end(folder, job.rel)
             return None
         try:
-            if result.ok:
+            if result.skipped:  # a duplicate: not rendered (supervisor/duplicates.py)
+                self.sameness.skipped(folder, job, claimed, result)
+            elif result.ok:
                 where = moves.finish(folder, claimed)
-                logger.info("file_done", renditions=[r.name for r in folder.renditions],
-                            outputs=list(result.outputs), duration_ms=result.duration_ms,
-                            archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
-                self.on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), outputs=result.outputs,
-                                      duration_ms=result.duration_ms, attempts=job.attempt, manifest=result.manifest))
+                self.sameness.settled(folder, job, result, where)
+                endings.done(logger, folder, job, result, where, self.on_notice, self.unmatched)
+                self.unfinished.ended(folder, job.rel)
                 if self.gate.resume():  # the folder works again
                     self.on_notice(Notice(NoticeKind.RECOVERED, folder.name, reason="claiming resumed: the output "
                                                                            "folder works again"))
@@ -204,16 +245,13 @@ class Ledger:
                     self.gate.recipes.pause(folder, result.error, fsnames.display(job.rel))
             elif result.retry_later:
                 self._give_back(tracked, result.error, counted)
+            elif result.cut_short and self._cut_short(tracked, result.error, counted):
+                pass  # back in the inbox to grow, or awaiting its next piece
             else:
-                where = moves.fail(folder, claimed.path, claimed.rel, error=result.error,
-                                   step=result.step, attempts=job.attempt)
-                self.failed.added(folder, where)
-                if not counted_by_worker:
-                    self.counts.count(Verdict.FAILED, counted, folder=folder)
-                logger.warning("file_failed", reason=result.error, step=result.step, failed=str(where),
-                               worker_pid=result.pid, outcome="failed")
-                self.on_notice(Notice(NoticeKind.FAILED, folder.name, fsnames.display(job.rel), result.error,
-                                      result.step, job.attempt))
+                where = self.failing.rendered(logger, job, claimed, result, counted, counted_by_worker)
+                if result.cut_short:
+                    self.unfinished.watch(folder, where)
+                self.sameness.settled(folder, job, result, None)
         except OSError as exc:
             if oserrors.output_problem(exc) or result.retry_later:
                 self._give_back(tracked, f"could not move the original: {exc}", counted)
@@ -223,20 +261,33 @@ class Ledger:
         return None
 
     def _fail_after_move_error(self, tracked: Tracked, exc: OSError, counted: Verdict | None, rendered: bool) -> None:
-        """Moving the original failed for a reason of this file's own: record it in
-        failed/ rather than loop on it. If even that is impossible, give it back."""
-        job, claimed = tracked.job, tracked.claimed
-        what = "rendered, but the original could not be archived" if rendered else "the original could not be moved"
+        """Moving the original failed for a reason of this file's own: to failed/ (failing.py);
+        if even that is impossible, give it back."""
         try:
-            where = moves.fail(job.folder, claimed.path, claimed.rel, step="finish", attempts=job.attempt,
-                               error=f"{what}: {exc}")
-            self.failed.added(job.folder, where)
-            self.counts.count(Verdict.FAILED, counted, folder=job.folder)
-            self.log.error("file_failed", file=job.rel, step="finish", reason=str(exc), outcome="failed")
-            self.on_notice(Notice(NoticeKind.FAILED, job.folder.name, fsnames.display(job.rel), f"{what}: {exc}",
-                                  "finish", job.attempt))
+            self.failing.not_moved(tracked.job, tracked.claimed, exc, counted, rendered)
         except OSError as again:
             self._give_back(tracked, f"could not move the original: {again}", counted)
+
+    def _cut_short(self, tracked: Tracked, reason: str, counted: Verdict | None) -> bool:
+        """Failed as truncated, its writer may go on (closes between chunks, or paused): back
+        to the inbox to grow, or kept for the piece its writer began; False: it fails."""
+        kept = self.unfinished.give_back(tracked.job.folder, tracked.claimed, tracked.job.id, reason)
+        if kept is Kept.NO:
+            return False
+        self.counts.uncount(counted, tracked.job.folder)  # counted when it really ends
+        if kept is Kept.AWAITING:
+            self.tracked[tracked.job.id] = Tracked(replace(tracked.job, counted=None), tracked.claimed)
+        return True
+
+    def look_after(self, now: float) -> None:
+        """About once a second: files cut short. Those that grew in failed/ are requeued;
+        one awaiting a piece that left the inbox is given back as it is."""
+        self.unfinished.look(now)
+        for _, _, job_id in self.unfinished.orphans():
+            if job_id in self.tracked:
+                self.settle(self.tracked[job_id].job, Result(job_id, False, step="decode", cut_short=True,
+                            error="The image could not be decoded: cut short (its next piece left the inbox)"),
+                            counted_by_worker=False)
 
     def _unclaim(self, tracked: Tracked, counted: Verdict | None) -> bool:
         """Back to the inbox. A file that cannot leave processing/ (immutable, its

@@ -20,13 +20,14 @@ VERSION = 1  # of the manifest's layout: a reader checks it
 
 def document(name: str, content_hash: str, size: int, rendered: Rendered, paths: Sequence[str]) -> dict:
     """The manifest of one original named `name` (its name in the inbox), its bytes'
-    SHA-256, its size in bytes, and its outputs at `paths` (under the output folder).
+    BLAKE3 hash (engine/fingerprint.content_hash: the one the index of originals and
+    `{hash}` use), its size in bytes, and its outputs at `paths` (under the output folder).
     Names are shown as the logs show them (a byte that is not UTF-8 as `\\xNN`)."""
     source = rendered.source
     shown = rendered.placeholder
     return {
         "version": VERSION,
-        "source": {"name": display(name), "sha256": content_hash, "bytes": size, "width": source.width,
+        "source": {"name": display(name), "blake3": content_hash, "bytes": size, "width": source.width,
                    "height": source.height, "taken": source.taken, "camera": source.camera},
         "outputs": [_output(out, path) for out, path in zip(rendered.outputs, paths, strict=True)],
         "placeholder": shown.thumbhash if shown else None,

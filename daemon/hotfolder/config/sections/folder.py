@@ -4,14 +4,32 @@ from __future__ import annotations
 from typing import Any
 
 from hotfolder.config.keys import Key, as_fields, read_keys
-from hotfolder.config.model import MANIFEST_FIELDS, Animation, Folder, NameClash, OnSuccess, RawMode, WatchMode
+from hotfolder.config.model import (
+    DEFAULT_IGNORE,
+    DEFAULT_PASS_THROUGH,
+    MANIFEST_FIELDS,
+    Animation,
+    Folder,
+    NameClash,
+    OnNoRendition,
+    OnSuccess,
+    RawMode,
+    WatchMode,
+)
 from hotfolder.config.reader import Context, Reader, built, recorded, section
-from hotfolder.config.sections import rendition
-from hotfolder.config.values import Choice, Float, Group, Items, Mode, Path_, Template, Text, resolve
+from hotfolder.config.sections import duplicates, rendition
+from hotfolder.config.values import Choice, Float, Globs, Group, Items, Mode, Path_, Template, Text, resolve
+from hotfolder.recipes.templates import Template as TemplateText
 
 
-def _manifest_fields() -> str:
-    return ", ".join("{" + f + "}" for f in sorted(MANIFEST_FIELDS))
+def _manifest_problem(template: TemplateText) -> str | None:
+    """A file name (in the file's own subfolder of the output) that tells the originals apart."""
+    skeleton = "".join(p if isinstance(p, str) else "x" for p in template.parts)
+    if "/" in skeleton or skeleton.startswith("."):
+        return f"{template.text!r} must name a file, not a path or a hidden file"
+    if not template.fields & {"stem", "name"}:
+        return f"{template.text!r} must contain {{stem}} or {{name}}, or every input would write the same file"
+    return None
 
 
 _WHERE = "which folders may lie in which: [where the folders may lie](#the-folders-a-files-life)"
@@ -30,7 +48,12 @@ KEYS = (
     Key("watch", Choice(WatchMode), WatchMode.AUTO,
         "`inotify`, `poll`, or `auto`: polls on network file systems (NFS, SMB/CIFS, sshfs, 9p, …), read from "
         "the mount table"),
-    Key("quiet_period", Float(lo=0.0, hi=3600), 0.1, "seconds a closed file must stay unchanged"),
+    Key("quiet_period", Float(lo=0.0, hi=3600), 0.1,
+        "seconds a closed file must stay unchanged; raise it above the pauses of a writer that closes between "
+        "chunks (FTP resume, `cat >>` loops, some NAS clients): [writers](#dropping-files)"),
+    Key("stalled_after", Float(lo=1.0, hi=86400), 60.0,
+        "seconds a writer may pause before its file is taken as it is: one held open without a change, or one "
+        "that turned out cut short (given back to the inbox to grow; it fails as truncated if it does not)"),
     Key("rescan_interval", Float(lo=0.1, hi=86400), 30.0, "a full rescan of the inbox, the safety net for missed "
                                                           "events"),
     Key("output_mode", Mode(), 0o644, "file mode of the outputs (quote it)"),
@@ -43,10 +66,26 @@ KEYS = (
     Key("raw", Choice(RawMode), RawMode.AUTO,
         "camera RAWs: `preview` (the embedded JPEG), `develop` (LibRaw: camera white balance, sRGB), or `auto` "
         "(the preview when it is as large as the largest rendition needs, else a develop)"),
-    Key("manifest", Template(frozenset(MANIFEST_FIELDS), lambda value: f"use {_manifest_fields()}"), None,
+    Key("manifest", Template(MANIFEST_FIELDS, _manifest_problem), None,
         "a JSON manifest per original, written beside its outputs with them: a file name template such as "
-        "`\"{stem}.json\"` (fields: `{stem}`, `{name}`, `{source_ext}`, `{folder}`); see \"Manifests\"",
-        check=rendition.file_name_problem),
+        "`\"{stem}.json\"` (fields: `{stem}`, `{name}`, `{source_ext}`, `{folder}`); see \"Manifests\""),
+    Key("ignore", Globs(), DEFAULT_IGNORE,
+        "file name patterns left alone in the inbox, never a failure (a folder so named: everything in it); "
+        "case does not matter; hidden names (`.DS_Store`, `._*`) and temp names are always ignored: "
+        "[what a card dump holds](#dropping-files)"),
+    Key("pass_through", Globs(), DEFAULT_PASS_THROUGH,
+        "file name patterns moved to `archive/` untouched (videos; XMP sidecars go with their images: "
+        "`sidecar_wait`), never rendered nor failed; with "
+        "`on_success: delete` they are left in the inbox. A list replaces the default: repeat what you keep"),
+    Key("on_no_rendition", Choice(OnNoRendition), OnNoRendition.ARCHIVE,
+        "a file none of whose renditions' `when:` holds: `archive` (archived, or deleted with `on_success: "
+        "delete`, with a `file_unmatched` log line and a count: not a failure), or `fail` (to `failed/`, "
+        "saying which condition excluded each rendition)"),
+    Key("sidecar_wait", Float(lo=0.0, hi=3600), 5.0,
+        "seconds an XMP sidecar (`IMG_0001.xmp`, `IMG_0001.CR3.xmp`) waits in the inbox for its image, and an "
+        "image for the sidecar being written beside it; a sidecar whose image never comes is archived, with a "
+        "note in the log"),
+    *duplicates.KEYS,
     Key("renditions", Items(rendition.read, "renditions"), (), "a list, below",
         required="is required: a non-empty list of renditions"),
 )
@@ -64,6 +103,10 @@ def read(ctx: Context, data: Any, path: str) -> Folder:
     if values["processing"] is None:
         with recorded():
             values["processing"] = resolve(r, "processing", str(beside / "processing"), folder=True)
+    if values["duplicates"] is None:
+        with recorded():
+            default = duplicates.beside(values["failed"] or beside / "failed")
+            values["duplicates"] = resolve(r, "duplicates", str(default), folder=True)
     with recorded():
         if r.ok("on_success", "archive"):
             if values["on_success"] == OnSuccess.ARCHIVE and values["archive"] is None:

@@ -17,7 +17,7 @@ from hotfolder.engine.opening import check_scans, draft, load
 
 def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     size = header.size  # the picture's: the draft makes the pixels smaller
-    check_scans(src)
+    check_scans(src, wanted.data)
     draft(header, wanted.renditions)
     load(header)
     return eight_bit(header, size, read_metadata(header))

@@ -7,11 +7,12 @@ Pillow's encode time (+2 ms at 1600 px). mozjpeg's trellis (in the pyvips-binary
 libjpeg) gains the same at about 10x the encode time; libvips' `quant_table=3` alone
 -10 % at 2.1x. The README's dependency table says why the wheel is acceptable.
 
-jpegli writes RGB, 4:2:0, baseline, and no metadata: grey frames and `progressive: true`
-stay with libjpeg-turbo, and the EXIF, XMP, ICC and IPTC-IIM segments are put in by
-engine/encoders/jpegmarkers, the same bytes Pillow would write. If pyjpegli cannot be
-imported, or fails its check when the engine loads (a broken wheel), or raises on a frame,
-libjpeg-turbo writes it: the output is never lost to the newer encoder.
+jpegli writes RGB, 4:2:0, baseline, and no metadata: grey frames, `progressive: true` and
+frames past JPEGLI_MAX_PIXELS (the memory bound) stay with libjpeg-turbo, and the EXIF,
+XMP, ICC and IPTC-IIM segments are put in by engine/encoders/jpegmarkers, the same bytes
+Pillow would write. If pyjpegli cannot be imported, or fails its check when the engine
+loads (a broken wheel), or raises on a frame, libjpeg-turbo writes it: the output is
+never lost to the newer encoder.
 """
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ from hotfolder.engine.encoders import Encoding, jpegmarkers, pillow
 
 JPEGLI = "jpegli"
 LIBJPEG = "libjpeg-turbo"
+# Past this, libjpeg-turbo writes the frame: jpegli holds the whole frame (packed RGB and its
+# own buffers), ~1.7 bytes a pixel more at the worker's peak (measured, a 27 MP full-size
+# output of a 6000x4500 WebP: 528 MiB against 482 MiB), which would break the 17 bytes a
+# pixel engine/memory.worker_peak (the unit's MemoryMax) allows. Up to 12 MP the extra is
+# at most ~20 MiB, inside WORKER_BASE's headroom (64 MiB for 43-47 measured); jpegli's
+# gains were measured at 400-2048 px renditions (README "Quality: auto").
+JPEGLI_MAX_PIXELS = 12_000_000
 
 
 def _load_jpegli():
@@ -47,7 +55,8 @@ _jpegli = _load_jpegli()
 def codec(im: Image.Image, encoding: Encoding) -> str:
     """The encoder that writes `im` with `encoding` (the quality scales differ: the
     `quality: auto` search starts from the encoder's own calibration)."""
-    if _jpegli is not None and im.mode == "RGB" and not encoding.progressive:
+    if (_jpegli is not None and im.mode == "RGB" and not encoding.progressive
+            and im.width * im.height <= JPEGLI_MAX_PIXELS):
         return JPEGLI
     return LIBJPEG
 

@@ -1,0 +1,160 @@
+"""`hotfolder rerender`: render archived originals again with today's recipe, into the places
+and under the names the daemon gave their outputs, replacing them — what a studio does after
+changing a recipe.
+
+Each archived original is rendered as the daemon rendered it: its path under archive/ is
+the path it came in with (or the one the archive kept when it had to rename it: see
+spool/archived.py), so its outputs go to the same subfolder of output/ under the same
+names, and it owns them (spool/owners.py): its own are replaced; a name another original
+owns is not taken (on_name_clash decides, as for a drop). Of several drops of one name
+only the last of each photo, whose outputs are there, is rendered: a new version replaced
+the earlier one's outputs, a different photo got its own (`~2`; the index of originals
+says which photo each was). `{seq}` gives the next numbers, as for any render. The
+originals stay where they are.
+`--dry-run` says all this per file and renders nothing.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from hotfolder.arrival import rules
+from hotfolder.cli import batchrun, explain
+from hotfolder.config import load
+from hotfolder.config.model import Config, Folder
+from hotfolder.errors import ExitCode
+from hotfolder.sidecars import is_sidecar
+from hotfolder.spool import archived, owners
+from hotfolder.spool.atomic import is_our_temp
+from hotfolder.spool.fsnames import display
+
+
+def cmd_rerender(args: argparse.Namespace) -> int:
+    cfg = load(args.config, serving=frozenset())  # serves no http, sends no notification
+    chosen = _chosen(cfg, args)
+    if isinstance(chosen, str):
+        print(f"hotfolder rerender: {chosen}", file=sys.stderr)
+        return ExitCode.USAGE
+    code = ExitCode.OK
+    for folder, archive, roots in chosen:
+        found = list(archived.originals(archive, roots, _skip(folder)))
+        generations = _generations(folder, found)
+        current, earlier = _current(found, generations)
+        if args.dry_run:
+            _say_plan(cfg, folder, archive, current, earlier, generations)
+            continue
+        if not current:
+            print(f"folder {folder.name}: no archived original to render", file=sys.stderr)
+            continue
+        bar = batchrun.setup_log(args)  # one bar per folder
+        results, elapsed = batchrun.render(args, cfg, folder, [(a.path, a.rel) for a in current], bar, generations)
+        ok = sum(1 for o in results if o.result.ok)
+        stopped = len(current) - len(results)
+        print(f"folder {folder.name}: rendered {ok} of {len(current)} archived original(s) again in {elapsed:.1f} s "
+              f"into {folder.output}; {len(results) - ok} failed" + (f", {stopped} not rendered (stopped)"
+                                                                     if stopped else "")
+              + (f"; {len(earlier)} earlier drop(s) of a name skipped" if earlier else ""), file=sys.stderr)
+        if ok < len(current):
+            code = ExitCode.FAILED
+        if stopped:
+            break
+    return code
+
+
+def _chosen(cfg: Config, args: argparse.Namespace) -> list[tuple[Folder, Path, list[Path]]] | str:
+    """(folder, its archive/, the paths to render there) each; or what is wrong."""
+    folders = [f for f in cfg.folders if not args.folder or f.name == args.folder]
+    if not folders:
+        return f"no folder named {args.folder!r} in {args.config} (folders: {', '.join(f.name for f in cfg.folders)})"
+    archives = [(f, f.archive) for f in folders if f.archive is not None]
+    if not args.paths:
+        kept = [(f, archive, [archive]) for f, archive in archives]
+        return kept or "no folder archives its originals (on_success: delete): there is nothing to render again"
+    out: dict[str, tuple[Folder, Path, list[Path]]] = {}
+    for given in args.paths:
+        path = Path(given).absolute()
+        # The folder whose archive holds it most closely (one folder's archive may lie in another's).
+        holders = sorted(((f, a) for f, a in archives if path.is_relative_to(a)), key=lambda fa: len(fa[1].parts),
+                         reverse=True)
+        if not holders:
+            where = ", ".join(f"{f.name}: {a}" for f, a in archives)
+            return (f"{given} is not in the archive of {'folder ' + args.folder if args.folder else 'any folder'} "
+                    f"({where or 'none archives'}); to render other files, use `hotfolder process`")
+        if not path.exists():
+            return f"{given}: no such file or folder"
+        folder, archive = holders[0]
+        out.setdefault(folder.name, (folder, archive, []))[2].append(path)
+    return list(out.values())
+
+
+def _generations(folder: Folder, found: list[archived.Archived]) -> dict[Path, int]:
+    """Which photo of its name each archived original was rendered as (issue 26.2: a
+    different photo under a used name got outputs of its own, `IMG_7777_web~2.jpg`), as the
+    index of originals knows it by its bytes; 0 (the first) where no index says otherwise."""
+    if folder.index_dir is None or not found:
+        return {}
+    from hotfolder.engine.fingerprint import file_hash
+    from hotfolder.state import originals
+
+    index = originals.opened(folder.index_dir)
+    try:
+        return {a.path: index.generation_of(file_hash(a.path), folder.name, a.rel) or 0 for a in found}
+    finally:
+        index.close()
+
+
+def _current(found: list[archived.Archived], generations: dict[Path, int]
+             ) -> tuple[list[archived.Archived], list[archived.Archived]]:
+    """(the originals to render, the earlier drops skipped): of several drops of one name,
+    the last of each photo (generation) owns that photo's outputs now; a new version of a
+    photo replaced the earlier version's."""
+    last: dict[tuple[str, int], archived.Archived] = {}
+    for a in found:  # each name's drops in the order they were archived
+        last[(a.rel, generations.get(a.path, 0))] = a
+    current = [replace(a, newer=None) for a in last.values()]
+    kept = {a.path for a in current}
+    earlier = [replace(a, newer=last[(a.rel, generations.get(a.path, 0))].path) for a in found if a.path not in kept]
+    return current, earlier
+
+
+def _skip(folder: Folder):
+    """Names left out: hidden and ignored names, what passes through (videos), XMP sidecars
+    (read with their images), our temp files."""
+    return lambda name: (rules.ignored_name(folder, name) or rules.passes_through(folder, Path(name))
+                         or is_sidecar(name) or is_our_temp(name, folder.temp_token))
+
+
+def _say_plan(cfg: Config, folder: Folder, archive: Path, current: list[archived.Archived],
+              earlier: list[archived.Archived], generations: dict[Path, int]) -> None:
+    """--dry-run: each original, its outputs and what would happen to each; nothing is written."""
+    tally: dict[str, int] = {}
+    for item in current:
+        planned = owners.plan(folder, item.rel, _wanted(cfg, folder, item), generations.get(item.path, 0))
+        said = []
+        for p in planned:
+            how = "fails" if p.how.startswith("fails") else p.how
+            tally[how] = tally.get(how, 0) + 1
+            said.append(f"{display(p.path.relative_to(folder.output).as_posix())} ({p.how})")
+        came = "" if item.path == archive / item.rel else f" (came in as {display(item.rel)})"
+        print(f"{display(item.path.relative_to(archive).as_posix())}{came} → {', '.join(said)}")
+    for item in earlier:
+        newer = item.newer.relative_to(archive).as_posix() if item.newer else "?"
+        print(f"{display(item.path.relative_to(archive).as_posix())}: skipped, an earlier drop of "
+              f"{display(item.rel)} (its outputs are {display(newer)}'s now)")
+    parts = [f"{tally.get(k, 0)} {label}" for k, label in (
+        ("replaced", "replaced"), ("new", "new"), ("renamed", "new under another name (the name is another "
+                                                             "original's)"),
+        ("taken over", "taken over from another original (on_name_clash: replace)"),
+        ("fails", "would fail (on_name_clash: fail)"))]
+    print(f"folder {folder.name}: would render {len(current)} archived original(s) into {folder.output}; outputs: "
+          f"{', '.join(parts)}; {len(earlier)} earlier drop(s) of a name skipped. Nothing was written (--dry-run).")
+
+
+def _wanted(cfg: Config, folder: Folder, item: archived.Archived) -> list[Path]:
+    """The outputs the daemon's templates give the original (its conditions and the fields
+    they name read from it, as `hotfolder explain` reads them: the header, not the pixels)."""
+    said = explain.explain_as(cfg, folder, item.path, item.rel, "in its archive/")
+    named = [s.output for s in said.renditions if s.applies and s.output]
+    return [folder.output / out for out in named if not out.startswith("(")]  # "(no name: …)": none
