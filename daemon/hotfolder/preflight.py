@@ -21,7 +21,8 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from hotfolder.config.model import COLOR_PROFILES, Config, Folder, Rendition
+from hotfolder.config.choices import COLOR_PROFILES
+from hotfolder.config.model import Config, Folder, Rendition
 
 Problem = tuple[str, str]  # (key path, what to change)
 

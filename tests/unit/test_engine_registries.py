@@ -17,7 +17,8 @@ import pyvips
 from PIL import Image, TiffImagePlugin
 
 from hotfolder.config import load
-from hotfolder.config.model import DEFAULT_FORMATS, FORMATS, INPUT_FORMATS, ConfigError, Rendition
+from hotfolder.config.choices import DEFAULT_FORMATS, FORMATS, INPUT_FORMATS
+from hotfolder.config.model import ConfigError, Rendition
 from hotfolder.engine import decode, encode, formats, iptc
 from hotfolder.engine.colour import convert_for
 from hotfolder.engine.encoders import Embedded, Encoding

@@ -14,7 +14,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from hotfolder.config.model import Folder, OnSuccess
+from hotfolder.config.choices import OnSuccess
+from hotfolder.config.model import Folder
 from hotfolder.spool.fsnames import is_ignored_name
 
 

@@ -1,6 +1,7 @@
 """The kinds of values a key may hold, each read from YAML with the message that says
 what to write instead: numbers in a range, choices (with "did you mean"), paths,
-sizes, colours, byte sizes, templates, file modes, lists of choices, nested mappings.
+sizes, colours, byte sizes, file modes, lists of choices, nested mappings (templates:
+template_values.py).
 
 A kind reads the value of `name` from the reader (absent: `default`) and returns what
 the model holds; a problem goes through `r.fail`, which records it and raises.
@@ -18,8 +19,6 @@ from typing import Any
 
 from hotfolder.config.model import BYTE_UNITS, MIN_MAX_BYTES
 from hotfolder.config.reader import Reader, kind
-from hotfolder.recipes import templates
-from hotfolder.recipes.templates import Template as TemplateText
 
 
 def show(default: Any) -> str:
@@ -353,52 +352,6 @@ class Group(Kind):
         if not isinstance(value, str) or not value.strip():
             r.fail(name, f"must be a group name or number, not {kind(value)}")
         return value
-
-
-@dataclass(frozen=True)
-class Template(Kind):
-    """A text with `{field:spec|filter}`s (recipes/templates.py): known fields and filters
-    only, each spec one its field can take. `check` is a further test of the parsed template."""
-
-    fields: frozenset[str]
-    check: Callable[[TemplateText], str | None] | None = None
-
-    def read(self, r: Reader, name: str, default: Any) -> str | None:
-        value = r.raw(name)
-        return default if value is None else self.text(r, name, value)
-
-    def text(self, r: Reader, at: str, value: Any) -> str:
-        """`value` (read at `at`) as a template's text, or its problem said there."""
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = str(value)  # `credit: 2026` is meant as text
-        if not isinstance(value, str) or not value.strip():
-            r.fail(at, f"must be a non-empty text, not {kind(value)}")
-        try:
-            parsed = templates.parse(value, self.fields)
-        except templates.TemplateError as exc:
-            r.fail(at, str(exc))
-        problem = self.check(parsed) if self.check is not None else None
-        if problem:
-            r.fail(at, problem)
-        return value
-
-
-@dataclass(frozen=True)
-class Templates(Kind):
-    """One template or a list of them (`keywords: [client, "{folder}"]`), each checked."""
-
-    item: Template
-
-    def read(self, r: Reader, name: str, default: Any) -> tuple[str, ...]:
-        value = r.raw(name)
-        if value is None:
-            return default
-        if isinstance(value, list):
-            return tuple(self.item.text(r, f"{name}[{i}]", item) for i, item in enumerate(value))
-        return (self.item.text(r, name, value),)
-
-    def shown(self, default: Any) -> str:
-        return "—"
 
 
 SectionReader = Callable[..., Any]  # (ctx, data, path) -> the model of one mapping, or None

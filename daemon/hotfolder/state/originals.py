@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hotfolder.likeness import Kind, Look, Match
-from hotfolder.state import db
+from hotfolder.state import db, rows
 
 if TYPE_CHECKING:
     from hotfolder.state.mirror import Mirror
@@ -247,7 +247,7 @@ class Originals:
                 (_key8(digest), digest, e.state, fid, name, _key8(name), e.job, int(e.time or time.time()), e.size,
                  signed64(look.phash) if look else None, look.width if look else None,
                  look.height if look else None, look.packed_chroma if look else None, e.generation, e.other,
-                 e.bits, _archived(e.archived, name), _joined(e.outputs, name)))
+                 e.bits, rows.archived(e.archived, name), rows.joined(e.outputs, name)))
             self.conn.execute("DELETE FROM originals_claims WHERE content = ? AND job = ?", (digest, e.job))
         assert cur.lastrowid is not None
         return cur.lastrowid
@@ -260,7 +260,7 @@ class Originals:
             row = self.conn.execute("SELECT name FROM originals WHERE id = ?", (record,)).fetchone()
             if row is not None:  # it left processing/: its job is no one's now (9 bytes a row)
                 self.conn.execute("UPDATE originals SET archived = ?, job = NULL WHERE id = ?",
-                                  (_archived(archived, row[0]) if archived else b"", record))
+                                  (rows.archived(archived, row[0]) if archived else b"", record))
 
     # ------------------------------------------------------------------ reading
     def match(self, record: int, kind: Kind, bits: int) -> Match | None:
@@ -269,20 +269,20 @@ class Originals:
             "JOIN originals_folders f ON f.id = o.folder WHERE o.id = ?", (record,)).fetchone()
         if row is None:
             return None
-        return Match(kind, row[0], _text(row[1]), _archived_text(row[2], row[1]), _split(row[3], row[1]), row[4],
-                     bits, record)
+        return Match(kind, row[0], rows.text(row[1]), rows.archived_text(row[2], row[1]),
+                     rows.split(row[3], row[1]), row[4], bits, record)
 
     def found(self, limit: int = 1000) -> list[Found]:
         """What was found to be seen before, newest first: skipped, failed, flagged, rendered again."""
-        rows = self.conn.execute(
+        found = self.conn.execute(
             "SELECT o.id, f.name, o.name, o.state, o.time, o.other, o.bits, o.archived, o.outputs FROM originals o "
             "JOIN originals_folders f ON f.id = o.folder WHERE o.other IS NOT NULL ORDER BY o.id DESC LIMIT ?",
             (limit,)).fetchall()
         out = []
-        for record, folder, name, state, when, other, bits, archived, outputs in rows:
+        for record, folder, name, state, when, other, bits, archived, outputs in found:
             kind = Kind.EXACT if bits is None else Kind.SIMILAR  # an exact match keeps no distance
-            out.append(Found(record, folder, _text(name), ACTIONS[state], when, _archived_text(archived, name),
-                             _split(outputs, name), self.match(other, kind, bits or 0)))
+            out.append(Found(record, folder, rows.text(name), ACTIONS[state], when, rows.archived_text(archived, name),
+                             rows.split(outputs, name), self.match(other, kind, bits or 0)))
         return out
 
     # ------------------------------------------------------------------ upkeep (the service)
@@ -348,47 +348,6 @@ def _alive(path: bytes, inode: int, mtime: int) -> bool:
 def _look(row) -> Look:
     phash, width, height, chroma = row
     return Look(phash & ((1 << 64) - 1), width or 0, height or 0, Look.unpack_chroma(chroma))
-
-
-STEM = b"\x01"  # an output's name that starts with its original's folder and stem stores the rest only
-
-
-def _stem(name: bytes) -> bytes:
-    """`2026/card03/DSC01234.JPG` -> `2026/card03/DSC01234`: what the template's outputs begin with."""
-    slash = name.rfind(b"/") + 1
-    dot = name.rfind(b".")
-    return name[:dot] if dot > slash else name
-
-
-def _joined(outputs: tuple[str, ...], name: bytes) -> bytes | None:
-    """The outputs, each without the folder and stem it shares with its original: two outputs
-    of `2026-06-01/card03/DSC01234.JPG` took 70 bytes, now 20 (~50 MB less at 1,000,000)."""
-    stem = _stem(name)
-    raw = (os.fsencode(o) for o in outputs)
-    return b"\0".join(STEM + o[len(stem):] if stem and o.startswith(stem) else o for o in raw) if outputs else None
-
-
-def _split(blob: bytes | None, name: bytes) -> tuple[str, ...]:
-    stem = _stem(name)
-    return tuple(os.fsdecode(stem + p[1:] if p.startswith(STEM) else p) for p in blob.split(b"\0")) if blob else ()
-
-
-def _archived(archived: str | None, name: bytes) -> bytes | None:
-    """NULL when it is the name (most are: 9 bytes a row saved), b"" when it is gone."""
-    if archived is None:
-        return None
-    raw = os.fsencode(archived)
-    return None if raw == name else raw
-
-
-def _archived_text(archived: bytes | None, name: bytes) -> str:
-    if archived is None:
-        return os.fsdecode(name)
-    return os.fsdecode(archived)
-
-
-def _text(raw: bytes) -> str:
-    return os.fsdecode(raw)
 
 
 _open: dict[tuple[int, Path], Originals] = {}

@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from hotfolder.config.model import NameClash, OnDuplicate, Similar
+from hotfolder.config.choices import NameClash, OnDuplicate, Similar
 from hotfolder.engine.fingerprint import Original
 from hotfolder.jobs import Job, Result
 from hotfolder.likeness import Kind, Look, Match, Naming, alike

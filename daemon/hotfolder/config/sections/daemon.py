@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from hotfolder.config import nesting
+from hotfolder.config.choices import DEFAULT_FORMATS, INPUT_FORMATS
 from hotfolder.config.keys import Applies, Key, Reload, as_fields, read_keys
-from hotfolder.config.model import DEFAULT_FORMATS, INPUT_FORMATS, MAX_QUEUE_SIZE, Cluster, Config, Folder
+from hotfolder.config.model import MAX_QUEUE_SIZE, Cluster, Config, Folder
 from hotfolder.config.reader import Context, Reader, built, recorded, section
 from hotfolder.config.sections import cluster, folder, http, notify
 from hotfolder.config.sections.steps.encode import FORMAT_ALIASES

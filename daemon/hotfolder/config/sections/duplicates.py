@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hotfolder.config.choices import DuplicateScope, OnDuplicate, Similar
 from hotfolder.config.keys import Key
-from hotfolder.config.model import DuplicateScope, OnDuplicate, Similar
 from hotfolder.config.reader import Reader, kind
 from hotfolder.config.values import Choice, Int, Path_
 

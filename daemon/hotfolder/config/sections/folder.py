@@ -3,22 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from hotfolder.config.choices import Animation, NameClash, OnNoRendition, OnSuccess, RawMode, WatchMode
 from hotfolder.config.keys import Key, as_fields, read_keys
-from hotfolder.config.model import (
-    DEFAULT_IGNORE,
-    DEFAULT_PASS_THROUGH,
-    MANIFEST_FIELDS,
-    Animation,
-    Folder,
-    NameClash,
-    OnNoRendition,
-    OnSuccess,
-    RawMode,
-    WatchMode,
-)
+from hotfolder.config.model import DEFAULT_IGNORE, DEFAULT_PASS_THROUGH, MANIFEST_FIELDS, Folder
 from hotfolder.config.reader import Context, Reader, built, recorded, section
 from hotfolder.config.sections import duplicates, rendition
-from hotfolder.config.values import Choice, Float, Globs, Group, Items, Mode, Path_, Template, Text, resolve
+from hotfolder.config.template_values import Template
+from hotfolder.config.values import Choice, Float, Globs, Group, Items, Mode, Path_, Text, resolve
 from hotfolder.recipes.templates import Template as TemplateText
 
 

@@ -6,8 +6,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hotfolder import redact
+from hotfolder.config.choices import NOTIFY_EVENTS, NotifyEvent
 from hotfolder.config.keys import Key, read_keys
-from hotfolder.config.model import DEFAULT_NOTIFY_EVENTS, NOTIFY_EVENTS, NotifyEvent, NotifyTarget
+from hotfolder.config.model import DEFAULT_NOTIFY_EVENTS, NotifyTarget
 from hotfolder.config.reader import Context, Reader, recorded, section
 from hotfolder.config.values import Choices, Text
 

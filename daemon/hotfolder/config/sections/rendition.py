@@ -9,7 +9,8 @@ from hotfolder.config.model import Rendition
 from hotfolder.config.reader import Context, Reader, recorded, section
 from hotfolder.config.sections import when
 from hotfolder.config.sections.steps import STEPS
-from hotfolder.config.values import Nested, Template, Text
+from hotfolder.config.template_values import Template
+from hotfolder.config.values import Nested, Text
 from hotfolder.recipes import templates
 from hotfolder.recipes.templates import Template as TemplateText
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from hotfolder.config.choices import COLOR_PROFILES
 from hotfolder.config.keys import Key, Step
-from hotfolder.config.model import COLOR_PROFILES
 from hotfolder.config.reader import Reader
 from hotfolder.config.values import Kind, resolve, text
 

@@ -1,21 +1,15 @@
 """The output file (engine/encode.py): format, quality, quality_target, max_bytes,
 progressive, background. What a format can do (a quality, progressive, a colour profile)
-is its entry's in engine/formats, read through config/model: a new format needs no edit
+is its entry's in engine/formats, read through config/choices: a new format needs no edit
 here."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from hotfolder.config.choices import FORMATS, PROFILE_FORMATS, PROGRESSIVE_FORMATS, QUALITY_FORMATS
 from hotfolder.config.keys import Key, Step
-from hotfolder.config.model import (
-    AUTO_QUALITY,
-    FORMATS,
-    PROFILE_FORMATS,
-    PROGRESSIVE_FORMATS,
-    QUALITY_FORMATS,
-    Rendition,
-)
+from hotfolder.config.model import AUTO_QUALITY, Rendition
 from hotfolder.config.reader import Reader, kind, recorded
 from hotfolder.config.values import Bool, ByteSize, Choice, Colour, Float, Int, Kind
 

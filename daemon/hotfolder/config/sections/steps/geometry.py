@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hotfolder.config.choices import Operation
 from hotfolder.config.keys import Key, Step
-from hotfolder.config.model import Operation
 from hotfolder.config.reader import Reader, recorded
 from hotfolder.config.values import NO_SIZE, Bool, Choice, Float, Size
 

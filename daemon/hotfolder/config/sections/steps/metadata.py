@@ -1,8 +1,8 @@
 """What metadata the outputs keep (engine/metadata.py): metadata."""
 from __future__ import annotations
 
+from hotfolder.config.choices import Metadata
 from hotfolder.config.keys import Key, Step
-from hotfolder.config.model import Metadata
 from hotfolder.config.values import Choice
 
 KEYS = (

@@ -7,7 +7,8 @@ from typing import Any
 from hotfolder.config.keys import Key, Step, read_keys
 from hotfolder.config.model import SET_METADATA_KEYS, SetMetadata
 from hotfolder.config.reader import Context, Reader, section
-from hotfolder.config.values import Nested, Template, Templates
+from hotfolder.config.template_values import Template, Templates
+from hotfolder.config.values import Nested
 from hotfolder.recipes.templates import METADATA_FIELDS
 
 

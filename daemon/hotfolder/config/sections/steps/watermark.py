@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hotfolder.config.choices import Position, SizeOf
 from hotfolder.config.keys import Key, Step, read_keys
-from hotfolder.config.model import Position, SizeOf, Watermark
+from hotfolder.config.model import Watermark
 from hotfolder.config.reader import Context, Reader, section
 from hotfolder.config.values import Choice, Float, Int, Nested, Path_, Text
 
