@@ -63,7 +63,7 @@ from tests.harness import Daemon, DaemonFailed, worker_pids
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "RESULTS.md"
 SECTIONS = ("single", "seed", "bare", "pyvips", "vips", "magick", "floor", "daemon", "latency", "backlog",
-            "features", "formats", "duplicates")
+            "features", "formats", "quality", "duplicates")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -488,6 +488,14 @@ def main(argv: list[str] | None = None) -> int:
     rows += feature_rows(raw.get("features"))
     if "formats" in want:
         rows += format_rows(root, args, raw, notes)
+    if "quality" in want:
+        log("quality: quality: auto against a fixed 85 (python -m bench.quality, in a child process)")
+        try:
+            raw["quality"] = run_child("bench.quality", root, "--files", "4" if args.quick else "8",
+                                       "--repeat", "1" if args.quick else "3")
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, ValueError) as exc:
+            notes.append(f"quality rows: failed: {exc}")
+        rows += quality_rows(raw.get("quality"))
     if "duplicates" in want:
         rows += duplicate_rows(root, args, raw, notes)
     raw["elapsed_s"] = time.perf_counter() - t_all
@@ -509,6 +517,22 @@ def run_features(root: Path, repeat: int) -> list[dict]:
                           "--dir", str(root)],
                          capture_output=True, text=True, check=True, cwd=ROOT.parent, timeout=900)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def run_child(module: str, root: Path, *args: str) -> list[dict]:
+    """A bench module's --json figures, from a child (libvips threads must not start here)."""
+    out = subprocess.run([sys.executable, "-m", module, "--json", "--dir", str(root), *args],
+                         capture_output=True, text=True, check=True, cwd=ROOT.parent, timeout=1800)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def quality_rows(found: list[dict] | None) -> list[Row]:
+    """`quality: auto` against a fixed 85 on the same big12 files (bench/quality.py)."""
+    return [Row(f"render(), fit 1600 {r['auto']} vs {r['against']} ({r['files']} big12 files)",
+                f"{r['time_ratio']:.2f}× time",
+                f"max {r['time_ratio_max']:.2f}×; bytes {r['bytes_ratio']:.2f}× median, "
+                f"{r['bytes_total_ratio']:.2f}× total; q {min(r['qualities'])}–{max(r['qualities'])}; "
+                f"{r['encodes']:.1f} encodes") for r in found or []]
 
 
 def duplicate_rows(root: Path, args, raw: dict, notes: list[str]) -> list[Row]:

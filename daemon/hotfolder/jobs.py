@@ -50,6 +50,7 @@ class Result:
     explained: tuple[str, ...] = ()  # what `hotfolder explain` says of it: kept in a failure's record
     duration_ms: float = 0.0
     pid: int = field(default_factory=os.getpid)
+    manifest: str = ""  # the manifest written with the outputs (its JSON), for the `done` event; "": none
     # What the index of originals found (issue 23; workers/duplicates.py):
     match: Match | None = None  # an earlier original it repeats or resembles
     skipped: bool = False  # not rendered (a duplicate): the original goes to the duplicates folder

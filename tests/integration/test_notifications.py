@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from tests.harness import files_under, wait_for, worker_pids
+from tests.harness.daemon import RENDITIONS
 
 SECRET = "a shared secret"
 
@@ -188,4 +189,32 @@ def test_apprise_urls_and_the_other_events(daemon_factory, receiver):
     lost = wait_for(lambda: [e for e in r.events("/all") if e["event"] == "worker_lost"], 10, what="worker_lost")[0]
     assert lost["file"] == "huge.png" and "signal 9" in lost["reason"] and lost["attempts"] == 1
     assert len(r.ok_posts("/apprise")) == 1, "the apprise item asked for recovered only"
+    assert d.stop() == 0
+
+
+def test_done_is_sent_to_who_asks_with_the_manifest_written_beside_the_outputs(daemon_factory, receiver):
+    r = receiver()
+    d = daemon_factory(extra=notify_config(f'{{url: "{r.url}/done", events: [done]}}', f'{{url: "{r.url}/default"}}',
+                                           interval=1),
+                       renditions=RENDITIONS.replace("quality: 85", "quality: auto"),
+                       folder_extra='manifest: "{stem}.json"').start()
+    good(d, "fine.jpg", size=(640, 480))
+    done = wait_for(lambda: r.events("/done"), 20, what="the done event")[0]
+    assert (done["event"], done["folder"], done["file"]) == ("done", "test", "fine.jpg")
+    assert sorted(done["outputs"]) == ["fine_thumb.webp", "fine_web.jpg"]
+    manifest = done["manifest"]
+    assert manifest == json.loads((d.output / "fine.json").read_text())
+    assert manifest["source"]["name"] == "fine.jpg" and len(manifest["source"]["blake3"]) == 64
+    assert {o["path"]: o["bytes"] for o in manifest["outputs"]} == {
+        name: (d.output / name).stat().st_size for name in ("fine_web.jpg", "fine_thumb.webp")}
+    assert manifest["placeholder"] and manifest["dominant_color"].startswith("#")
+    assert d.events("manifest_written")[0]["manifest"] == "fine.json"
+    # The quality chosen and its score: in the log as in the manifest (web: quality auto; thumb: 85, no score).
+    logged = {e["rendition"]: (e["quality"], e["score"], e["scored"]) for e in d.events("rendition_written")}
+    assert logged == {o["rendition"]: (o["quality"], o["score"], o["score_measured"]) for o in manifest["outputs"]}
+    assert 40 <= logged["web"][0] <= 100 and logged["thumb"] == (85, None, False)
+    assert logged["web"][1] is None or logged["web"][1] >= 77
+    bad(d, "broken.jpg")
+    wait_for(lambda: r.events("/default"), 20, what="the failure, to the default item")
+    assert {e["event"] for e in r.events("/default")} == {"failed"}, "done is only for who asks for it"
     assert d.stop() == 0

@@ -346,7 +346,7 @@ def test_a_profile_that_is_not_rgb_cannot_be_a_target(tmp_path):
 
 @pytest.mark.parametrize("old, new, key, meant", [
     ("format: jpeg", "format: jpg", "folders[shop].renditions[web].format", "'jpg' is not one of: jpeg, png, webp, "
-                                                                          "avif, same (did you mean 'jpeg'?)"),
+                                                                          "avif, jxl, same (did you mean 'jpeg'?)"),
     ("format: jpeg", "format: jpeg\n        watermark: {text: hi, position: bottom right}",
      "folders[shop].renditions[web].watermark.position", "(did you mean 'bottom-right'?)"),
     ("format: jpeg", "format: jpeg\n        watermark: {text: hi, position: Top_Left}",

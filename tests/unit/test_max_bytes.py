@@ -10,6 +10,7 @@ from PIL import Image
 
 from hotfolder.config.model import Rendition, SetMetadata
 from hotfolder.engine import encode
+from hotfolder.engine.encoders import jpeg
 from hotfolder.engine.pipeline import InputError
 from tests.imaging import photo
 from tests.rendering import render_one as run
@@ -88,7 +89,9 @@ def test_the_bisection_fails_below_quality_30():
         encode.highest_fitting(lambda q: b"x" * (10 * q), 299, 85, "rendition t: JPEG")
 
 
-def test_progressive_jpeg_is_written_progressive_and_optimised(camera_jpeg):
+def test_progressive_jpeg_is_written_progressive_and_optimised(camera_jpeg, monkeypatch):
+    """By libjpeg-turbo (jpegli writes baseline only): smaller than its own baseline."""
+    monkeypatch.setattr(jpeg, "_jpegli", None)
     plain = run(camera_jpeg, rendition(format="jpeg"))
     prog = run(camera_jpeg, rendition(format="jpeg", progressive=True))
     with Image.open(io.BytesIO(prog.data)) as im:
@@ -96,15 +99,20 @@ def test_progressive_jpeg_is_written_progressive_and_optimised(camera_jpeg):
     with Image.open(io.BytesIO(plain.data)) as im:
         assert not im.info.get("progressive")
     assert len(prog.data) < len(plain.data)
+    monkeypatch.undo()
+    assert run(camera_jpeg, rendition(format="jpeg", progressive=True)).data == prog.data  # whatever writes the rest
 
 
 def test_the_search_optimises_the_huffman_tables_and_a_file_that_fits_pays_nothing(camera_jpeg, monkeypatch):
+    """libjpeg-turbo's search (jpegli's tables are its own: its trial encodes are plain ones)."""
+    monkeypatch.setattr(jpeg, "_jpegli", None)
+    real_save = encode._save
     plain = run(camera_jpeg, rendition(format="jpeg", quality=85))
     assert run(camera_jpeg, rendition(format="jpeg", quality=85, max_bytes=10_000_000)).data == plain.data
     tried = recorded(monkeypatch)
     limited = run(camera_jpeg, rendition(format="jpeg", quality=85, max_bytes=len(plain.data) * 6 // 10))
     chosen = max(q for q, n in tried.items() if n <= len(plain.data) * 6 // 10)
-    monkeypatch.undo()
+    monkeypatch.setattr(encode, "_save", real_save)  # no longer watched
     unoptimised = run(camera_jpeg, rendition(format="jpeg", quality=chosen))
     assert len(limited.data) < len(unoptimised.data)  # the same quality, smaller: optimised tables
     assert Image.open(io.BytesIO(limited.data)).tobytes() == Image.open(io.BytesIO(unoptimised.data)).tobytes()

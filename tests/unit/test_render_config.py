@@ -113,7 +113,7 @@ def test_every_mistake_is_named_with_its_line_and_key_path(tmp_path):
         (16, f"{key}[web].set_metadata.copyright: unknown field {{yaer}}; use {{year}}"),
         (16, f"{key}[web].set_metadata.credit: must be a non-empty text, not a list"),
         (20, f"{key}[png].sharpen: must be one of: none, low, standard, high, or a mapping"),
-        (21, f"{key}[png].max_bytes: needs format jpeg, webp or avif: PNG has no quality to lower"),
+        (21, f"{key}[png].max_bytes: needs format jpeg, webp, avif or jxl: PNG has no quality to lower"),
         (22, f"{key}[png].progressive: only applies to JPEG outputs, not format png"),
         (23, f"{key}[png].set_metadata: needs at least one of: artist, copyright, credit, usage_terms"),
         (24, f"{key}[png].watermark.size_of: 'diagonal' is not one of: shorter, width, height, longer"),
@@ -154,3 +154,31 @@ def test_the_example_config_shows_every_new_key_and_is_valid_with_them_on(tmp_pa
     assert web.set_metadata.copyright == "© {year} Example Studio" and web.watermark.size_of == "shorter"
     assert web.watermark.min_size == 120
     assert thumb.crop == "attention" and thumb.metadata == "copyright-only"
+
+
+def test_quality_auto_and_its_target(tmp_path):
+    r = web(tmp_path, "quality: auto\nquality_target: 85\n")
+    assert (r.quality, r.quality_target) == ("auto", 85.0)
+    assert web(tmp_path, "quality: Auto\n").quality_target == 80.0  # the default target
+    assert web(tmp_path, "quality: 70\n").quality == 70
+
+
+@pytest.mark.parametrize("keys, said", [
+    ("quality: best\n", "quality: must be a whole number from 1 to 100, or auto, not the text 'best'"),
+    ("quality: 0\n", "quality: must be at least 1, not 0"),
+    ("quality: 85\nquality_target: 85\n", "quality_target: only applies with quality: auto (quality is 85)"),
+    ("quality: auto\nquality_target: 99\n", "quality_target: must be at most 95"),
+    ("format: png\nquality: auto\n",
+     "quality: auto needs format jpeg, webp, avif or jxl: PNG has no quality to search"),
+    ("format: jxl\ncolor_profile: keep\n", "color_profile: format jxl cannot carry a colour profile"),
+    ("format: jxl\nprogressive: true\n", "progressive: only applies to JPEG outputs, not format jxl"),
+])
+def test_what_a_format_cannot_do_is_named_from_its_entry(tmp_path, keys, said):
+    (line,) = problems(tmp_path, keys)
+    assert said in line, line
+
+
+def test_a_format_that_takes_a_quality_takes_auto_and_max_bytes(tmp_path):
+    for fmt in ("jpeg", "webp", "avif", "jxl", "same"):
+        r = web(tmp_path, f"format: {fmt}\nquality: auto\n" + ("max_bytes: 500KB\n" if fmt != "same" else ""))
+        assert r.quality == "auto"

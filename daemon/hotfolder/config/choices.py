@@ -18,6 +18,10 @@ class Operation(StrEnum):
 
 
 FORMATS = (*formats.OUTPUTS, formats.SAME)  # engine/formats: the table of formats
+# What the output formats can do, from their entries (the encode step's checks read these).
+QUALITY_FORMATS = tuple(f.name for f in formats.TABLE if f.encoder is not None and f.quality)
+PROGRESSIVE_FORMATS = tuple(f.name for f in formats.TABLE if f.encoder is not None and f.progressive)
+PROFILE_FORMATS = tuple(f.name for f in formats.TABLE if f.encoder is not None and f.icc)  # carry an ICC profile
 
 
 INPUT_FORMATS = formats.INPUTS
@@ -120,6 +124,7 @@ class Similar(StrEnum):
 
 
 class NotifyEvent(StrEnum):
+    DONE = "done"  # a file's outputs are written (with its manifest, when the folder writes one)
     FAILED = "failed"
     PAUSED = "paused"
     RELOAD_REFUSED = "reload_refused"

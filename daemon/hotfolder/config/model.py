@@ -40,11 +40,19 @@ BYTE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "kib": 1024, "mib": 1024
 MIN_MAX_BYTES = 1000
 
 
+AUTO_QUALITY = "auto"  # `quality: auto`: per photo, the lowest quality reaching `quality_target`
+
+
 # What a card dump or a desktop leaves in an inbox besides photos (issue 26). Hidden names
 # (`.DS_Store`, `._IMG_0001.JPG`) are always ignored (spool/fsnames.py).
 DEFAULT_IGNORE = ("Thumbs.db", "ehthumbs.db", "desktop.ini", "$RECYCLE.BIN", "System Volume Information")
 DEFAULT_PASS_THROUGH = ("*.mov", "*.mp4", "*.m4v", "*.avi", "*.mts", "*.m2ts", "*.mkv", "*.3gp", "*.thm",
                         "*.lrv", "*.wav")
+
+
+# A folder's `manifest` template: the original's names only (a manifest is the original's,
+# not a rendition's; no photo fields: it lies beside the outputs, in the file's own subfolder).
+MANIFEST_FIELDS = frozenset({"stem", "name", "folder", "source_ext"})
 
 
 DEFAULT_NOTIFY_EVENTS = (NotifyEvent.FAILED, NotifyEvent.PAUSED)
@@ -143,7 +151,8 @@ class Rendition:
     megapixels: float | None = None  # `size: {megapixels: 2}`: the pixel count, in millions (fit)
     scale: float | None = None
     format: str = "same"
-    quality: int = 85
+    quality: int | str = 85  # 1-100, or AUTO_QUALITY
+    quality_target: float = 80.0  # SSIMULACRA2 score `quality: auto` reaches
     watermark: Watermark | None = None
     filename: str = "{stem}_{rendition}.{ext}"
     orient: bool = True
@@ -180,6 +189,7 @@ class Folder:
     # gives the later one distinct names, `replace` lets it replace, `fail` fails it.
     on_name_clash: NameClash = NameClash.SUFFIX
     raw: RawMode = RawMode.AUTO  # camera RAWs: preview, develop, or auto (the preview when it is large enough)
+    manifest: str | None = None  # a file name template: a JSON manifest per original beside its outputs; None: none
     ignore: tuple[str, ...] = DEFAULT_IGNORE  # name globs left in the inbox (a folder so named: all in it)
     pass_through: tuple[str, ...] = DEFAULT_PASS_THROUGH  # name globs moved to archive/ untouched
     on_no_rendition: OnNoRendition = OnNoRendition.ARCHIVE  # a file no rendition's `when:` takes

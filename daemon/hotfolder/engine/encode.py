@@ -1,5 +1,6 @@
 """Encode an output with its format's encoder (engine/formats, engine/encoders), at the
-rendition's quality; with `max_bytes`, at the highest quality that fits.
+rendition's quality, or with `quality: auto` at the one the search found
+(engine/autoencode); with `max_bytes`, at the highest quality, at most that one, that fits.
 
 `max_bytes`: one encode at `quality`; if it is too long, a bisection over [30, quality):
 at most ⌈log2(quality − 30)⌉ + 1 more encodes (7 for q85), each a real encode, so the
@@ -12,7 +13,7 @@ from dataclasses import dataclass, replace
 
 from PIL import Image
 
-from hotfolder.config.model import Rendition
+from hotfolder.config.model import AUTO_QUALITY, Rendition
 from hotfolder.engine import formats
 from hotfolder.engine.encoders import Embedded, Encoding
 from hotfolder.engine.errors import ENCODE_ERRORS, InputError, describe, reraise_unless_input
@@ -25,13 +26,44 @@ ENCODERS: dict[str, Callable[[Image.Image, Encoding], bytes]] = {
 MIN_QUALITY = 30  # below this a photo shows its blocks: the file fails instead
 
 
-def encode(im: Image.Image, fmt: Format, rendition: Rendition, metadata: Embedded) -> bytes:
+@dataclass(frozen=True)
+class Encoded:
+    """An output's bytes, and the quality and score they were written at."""
+
+    data: bytes
+    quality: int | None  # None: the format has no quality
+    score: float | None = None  # SSIMULACRA2 (estimated) with `quality: auto` (engine/autoquality.Found)
+    measured: bool = False  # the score was measured (else predicted along the encoder's slope, or None)
+    encodes: int = 1
+
+
+def encode(im: Image.Image, fmt: Format, rendition: Rendition, metadata: Embedded) -> Encoded:
     """`im` (in the mode `fmt` takes) encoded as `rendition` asks, carrying `metadata`."""
     im.info = {}  # Pillow falls back to info (comment, transparency, ...): only what we pass is written
-    encoding = Encoding(rendition.quality if fmt.quality else None, metadata, progressive=rendition.progressive)
-    if rendition.max_bytes is None or encoding.quality is None:
-        return _save(im, fmt, encoding)
-    return encode_within(im, fmt, rendition, encoding, rendition.max_bytes)
+    if not fmt.quality:
+        return Encoded(_save(im, fmt, Encoding(None, metadata, progressive=rendition.progressive)), None)
+    if rendition.quality == AUTO_QUALITY:
+        return _auto(im, fmt, rendition, metadata)
+    assert isinstance(rendition.quality, int)
+    encoding = Encoding(rendition.quality, metadata, progressive=rendition.progressive)
+    if rendition.max_bytes is None:
+        return Encoded(_save(im, fmt, encoding), rendition.quality)
+    fit = _fitting(im, fmt, rendition, encoding, rendition.quality, rendition.max_bytes)
+    return Encoded(fit.data, fit.quality, encodes=fit.encodes)
+
+
+def _auto(im: Image.Image, fmt: Format, rendition: Rendition, metadata: Embedded) -> Encoded:
+    """`quality: auto`: the search's encoding; if it is longer than `max_bytes`, the
+    highest lower quality that fits (its score then unmeasured)."""
+    from hotfolder.engine import autoencode
+
+    encoding = Encoding(None, metadata, progressive=rendition.progressive)
+    found = autoencode.search(im, fmt, encoding, rendition.quality_target, lambda e: _save(im, fmt, e))
+    if rendition.max_bytes is None or len(found.data) <= rendition.max_bytes:
+        return Encoded(found.data, found.quality, found.score, found.measured, found.encodes)
+    fit = _fitting(im, fmt, rendition, replace(encoding, quality=found.quality), found.quality, rendition.max_bytes,
+                   first=found.data)
+    return Encoded(fit.data, fit.quality, None, False, found.encodes + fit.encodes - 1)
 
 
 def _save(im: Image.Image, fmt: Format, encoding: Encoding) -> bytes:
@@ -50,23 +82,26 @@ class Fit:
     encodes: int  # how many encodes the search took, the first at the rendition's quality included
 
 
-def encode_within(im: Image.Image, fmt: Format, rendition: Rendition, encoding: Encoding, limit: int) -> bytes:
-    """The encoding at the highest quality ≤ `rendition.quality` that is at most `limit`
-    bytes long; InputError naming the rendition, the limit and the smallest size reached
-    if even quality 30 is longer."""
-    def encode_at(quality: int) -> bytes:
-        trial = encoding if quality == rendition.quality else replace(encoding, quality=quality, search=True)
+def _fitting(im: Image.Image, fmt: Format, rendition: Rendition, encoding: Encoding, quality: int, limit: int,
+             first: bytes | None = None) -> Fit:
+    """The encoding at the highest quality ≤ `quality` that is at most `limit` bytes
+    long; InputError naming the rendition, the limit and the smallest size reached if
+    even quality 30 is longer. `first`: the encoding at `quality`, when made already."""
+    def encode_at(q: int) -> bytes:
+        trial = encoding if q == quality else replace(encoding, quality=q, search=True)
         return _save(im, fmt, trial)
 
-    return highest_fitting(encode_at, limit, rendition.quality, f"rendition {rendition.name}: {fmt.name.upper()}").data
+    return highest_fitting(encode_at, limit, quality, f"rendition {rendition.name}: {fmt.name.upper()}", first)
 
 
-def highest_fitting(encode_at: Callable[[int], bytes], limit: int, quality: int, what: str) -> Fit:
-    """Bisection over the quality: `encode_at(q)` is tried at `quality` first, then at
-    most ⌈log2(quality − 30)⌉ + 1 more times (7 for quality 85, 8 for 100). The size
-    grows with the quality (nearly always; where it does not, the result is still an
-    encoding that was measured to fit, only maybe not the best)."""
-    data = encode_at(quality)
+def highest_fitting(encode_at: Callable[[int], bytes], limit: int, quality: int, what: str,
+                    first: bytes | None = None) -> Fit:
+    """Bisection over the quality: `encode_at(q)` is tried at `quality` first (unless
+    `first` is its encoding already), then at most ⌈log2(quality − 30)⌉ + 1 more times
+    (7 for quality 85, 8 for 100). The size grows with the quality (nearly always; where
+    it does not, the result is still an encoding that was measured to fit, only maybe
+    not the best)."""
+    data = encode_at(quality) if first is None else first
     encodes, smallest = 1, len(data)
     if len(data) <= limit:
         return Fit(quality, data, encodes)

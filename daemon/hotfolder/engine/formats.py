@@ -15,7 +15,8 @@ What reads the fields:
                  encoders save as; `pil_also` other names Pillow gives such a file
   vips           libvips' name (its `<vips>load`/`<vips>save` operations); None where
                  this libvips has no loader for it
-  quality        the encoder takes a quality (max_bytes lowers it)
+  quality        the encoder takes a quality (max_bytes lowers it; `quality: auto` searches it)
+  progressive    the encoder can write a progressive file (`progressive: true`)
   alpha, grey    an output keeps transparency (else flattened onto `background`),
                  writes grey frames as grey (else as RGB): engine/colour.convert_for
   animation      a file of several frames is an animation (`animation: fail`)
@@ -90,6 +91,7 @@ class Format:
     same: str | None = None
     default: bool = False
     pil_also: tuple[str, ...] = ()
+    progressive: bool = False
 
     @property
     def ext(self) -> str:
@@ -101,8 +103,8 @@ class Format:
 TABLE: tuple[Format, ...] = (
     Format("jpeg", ("jpg", "jpeg", "jpe", "jfif"), "image/jpeg", pil="JPEG", vips="jpeg",
            quality=True, alpha=False, grey=True, animation=False, exif=True, xmp=True, icc=True, iptc=True,
-           dcf=True, decoder=decoder("jpeg:decode"), encoder=encoder("pillow:jpeg"), default=True,
-           pil_also=("MPO",)),  # a camera JPEG with a multi-picture (MPF) index
+           dcf=True, decoder=decoder("jpeg:decode"), encoder=encoder("jpeg:encode"), default=True,
+           pil_also=("MPO",), progressive=True),  # MPO: a camera JPEG with a multi-picture (MPF) index
     Format("png", ("png",), "image/png", pil="PNG", vips="png",
            quality=False, alpha=True, grey=True, animation=True, exif=True, xmp=True, icc=True,
            decoder=decoder("pillow:decode_deep"), encoder=encoder("pillow:png"), default=True),
@@ -121,6 +123,9 @@ TABLE: tuple[Format, ...] = (
     Format("avif", ("avif",), "image/avif", pil="AVIF", vips="heif",
            quality=True, alpha=True, grey=False, animation=True, exif=True, xmp=True, icc=True,
            decoder=decoder("pillow:decode"), encoder=encoder("pillow:avif")),
+    Format("jxl", ("jxl",), "image/jxl", pil=None, vips=None,  # written through imagecodecs (libjxl)
+           quality=True, alpha=True, grey=True, animation=False, exif=True, xmp=True, icc=False,
+           encoder=encoder("jxl:encode")),
     Format("heic", ("heic", "heif", "hif"), "image/heic", pil="HEIF", vips="heif",  # through pi-heif's plugin
            quality=True, alpha=True, grey=True, animation=False, exif=True, xmp=True, icc=True,
            decoder=decoder("heif:decode"), same="jpeg", default=True),

@@ -5,13 +5,14 @@ knows the other's insides.
 """
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
 from hotfolder.ops.notices import Notice, NoticeKind
 
 # A title's words for a message of one event.
-TITLES = {NoticeKind.FAILED: "file failed", NoticeKind.PAUSED: "claiming paused",
+TITLES = {NoticeKind.DONE: "file done", NoticeKind.FAILED: "file failed", NoticeKind.PAUSED: "claiming paused",
           NoticeKind.RELOAD_REFUSED: "reload refused", NoticeKind.WORKER_LOST: "worker lost",
           NoticeKind.RECOVERED: "recovered", NoticeKind.DUPLICATE: "duplicate", NoticeKind.SIMILAR: "look-alike"}
 
@@ -45,13 +46,18 @@ class Message:
 
     @property
     def all_good(self) -> bool:
-        """Only good news (recoveries): apprise shows it as a success, anything else as a failure."""
-        return all(n.event == NoticeKind.RECOVERED for n in self.notices)
+        """Only good news (files done, recoveries): apprise shows it as a success, anything else as a failure."""
+        return all(n.event in (NoticeKind.DONE, NoticeKind.RECOVERED) for n in self.notices)
 
 
 def _fields(n: Notice, host: str) -> dict:
-    return {"event": str(n.event), "folder": n.folder, "file": n.file, "reason": n.reason, "step": n.step,
-            "attempts": n.attempts, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(n.time)), "host": host}
+    fields = {"event": str(n.event), "folder": n.folder, "file": n.file, "reason": n.reason, "step": n.step,
+              "attempts": n.attempts, "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(n.time)),
+              "host": host}
+    if n.event == NoticeKind.DONE:  # what was written: the outputs, and the manifest when the folder writes one
+        fields["outputs"] = list(n.outputs)
+        fields["manifest"] = json.loads(n.manifest) if n.manifest else None
+    return fields
 
 
 def _describe(n: Notice) -> str:
@@ -61,5 +67,7 @@ def _describe(n: Notice) -> str:
 
 def _line(n: Notice) -> str:
     where = "/".join(part for part in (n.folder, n.file) if part)
+    if n.event == NoticeKind.DONE:
+        return f"done: {where}: {', '.join(n.outputs)}"
     step = f" (step {n.step}, attempt {n.attempts})" if n.step else ""
     return f"{n.event}: {where + ': ' if where else ''}{n.reason}{step}"

@@ -17,7 +17,7 @@ from enum import StrEnum
 class NoticeKind(StrEnum):
     """What a notice tells of (`notify[].events` names these)."""
 
-    DONE = "done"  # a file's outputs are written and the original archived (the page's list)
+    DONE = "done"  # a file's outputs are written and the original archived (the page's list; notify: `done`)
     FAILED = "failed"  # a file went to failed/ (its reason, step and attempts)
     PAUSED = "paused"  # claiming paused: the output folder is unusable (disk full, permissions)
     RELOAD_REFUSED = "reload_refused"  # a reload was refused; the previous config runs on
@@ -37,6 +37,7 @@ class Notice:
     attempts: int = 0
     outputs: tuple[str, ...] = ()
     duration_ms: float = 0.0
+    manifest: str = ""  # DONE: the manifest written with the outputs (its JSON), when the folder writes one
     time: float = field(default_factory=time.time)
 
 

@@ -155,8 +155,7 @@ class Ops:
                              reason=redact.text(fsnames.display(notice.reason)))
             if notice.event == NoticeKind.DONE or notice.step == SKIPPED:
                 self.recent.appendleft(notice)  # the page's list: what became of each file, skipped duplicates too
-            if notice.event != NoticeKind.DONE:
-                self.notifications.submit(notice)
+            self.notifications.submit(notice)  # each endpoint takes the events it asked for (`done`: opt-in)
         except Exception:  # noqa: BLE001 - see the docstring
             self.log.exception("notice_failed", event=notice.event)
 

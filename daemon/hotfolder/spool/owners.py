@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotfolder.config.model import Config, Folder, Rendition
+from hotfolder.config.model import MANIFEST_FIELDS, Config, Folder, Rendition
 from hotfolder.errors import HotfolderError
 from hotfolder.recipes import templates
 from hotfolder.spool.fsnames import NAME_MAX, display, fit_name
@@ -73,6 +73,14 @@ def output_name(rendition: Rendition, src_name: str, ext: str, folder: str = "",
     given = {"stem": src.stem, "name": src_name, "ext": ext, "rendition": rendition.name, "folder": folder,
              "source_ext": src.suffix.lstrip(".").lower(), **(values or {})}
     return templates.fill(templates.parsed(rendition.filename), given, as_path=True)
+
+
+def manifest_name(template: str, src_name: str, folder: str = "") -> str:
+    """The file name a folder's `manifest` template asks for (before clashes)."""
+    src = Path(src_name)
+    given = {"stem": src.stem, "name": src_name, "folder": folder, "source_ext": src.suffix.lstrip(".").lower()}
+    name = templates.fill(templates.parsed(template, MANIFEST_FIELDS), given, as_path=True)
+    return name.replace("/", "_")  # one name, in the file's own subfolder (a `{folder}` with a / too)
 
 
 def owner_id(folder: Folder, rel: str, generation: int = 0) -> str:

@@ -31,7 +31,7 @@ def done(logger, folder: Folder, job: Job, result: Result, where: Path | None, o
                     **found(result))
     note = "; ".join(filter(None, (NAMING.get(result.naming, ""), result.match.said() if result.match else "")))
     on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), note, outputs=result.outputs,
-                     duration_ms=result.duration_ms, attempts=job.attempt))
+                     duration_ms=result.duration_ms, attempts=job.attempt, manifest=result.manifest))
 
 
 def found(result: Result) -> dict:

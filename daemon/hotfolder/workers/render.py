@@ -1,5 +1,6 @@
 """One job in a worker: choose the renditions that apply (workers/choice.py), render them,
-reserve the output names (workers/naming.py, spool/owners.py), write the outputs.
+reserve the output names (workers/naming.py, spool/owners.py), write the outputs (and the
+folder's manifest with them: workers/manifest.py).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from hotfolder.runtime import log
 from hotfolder.spool import atomic, folders, fsnames, nofollow, oserrors
 from hotfolder.spool import owners as names
 from hotfolder.state import originals
-from hotfolder.workers import naming, truncation
+from hotfolder.workers import manifest, naming, truncation
 from hotfolder.workers.choice import Choice, choose, subdir_of
 from hotfolder.workers.duplicates import Sameness
 
@@ -91,9 +92,10 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None) -> Result:
         )
         if same is not None and (ended := same.judge(opened.look, t0)) is not None:
             return ended
-        outputs = pipeline.render_opened(opened, choice.selection.chosen)
+        rendered = pipeline.render_with_facts(opened, choice.selection.chosen, placeholder=folder.manifest is not None)
         step = "write"
-        _write_outputs(job, outputs, written, logger, choice.values, same.generation if same else job.generation)
+        described = _write_outputs(job, rendered, written, logger, choice.values,
+                                   same.generation if same else job.generation, original)
         record = same.recorded(tuple(written)) if same is not None else 0
     except (fsnames.NameTooLong, names.NameClash, naming.EmptyName) as exc:
         return failed(str(exc), "write")
@@ -127,7 +129,7 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None) -> Result:
             _release(same, logger)
     logger.info("file_rendered", outputs=len(written), duration_ms=ms(), outcome="ok")
     return Result(job.id, True, outputs=tuple(written), duration_ms=ms(), match=same.match if same else None,
-                  naming=same.naming if same else Naming.FIRST, record=record)
+                  naming=same.naming if same else Naming.FIRST, record=record, manifest=described)
 
 
 def _numbers(folder) -> Numbers | None:
@@ -190,7 +192,8 @@ def _check_source(job: Job) -> None:
         nofollow.reachable(job.src.parent)
 
 
-def _write_outputs(job: Job, outputs, written: list[str], logger, values, generation: int = 0) -> None:
+def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], logger, values, generation: int,
+                   original: fingerprint.Original) -> str:
     """Each output written atomically into its folder (workers/naming.py says which), each
     folder opened once by descriptor (spool.folders.opened_folder): an output folder
     swapped for a link raises FolderSwapped and receives nothing, and a swap after the
@@ -198,17 +201,29 @@ def _write_outputs(job: Job, outputs, written: list[str], logger, values, genera
     file's own subfolder is staged in the output folder itself, where a killed job's are
     looked for. If writing fails for a reason of the folder (OUTPUT_PROBLEMS), what was
     written is removed (by the same descriptors): the file comes back later, and leaves
-    no incomplete set."""
-    folder = job.folder
+    no incomplete set.
+
+    With a `manifest:`, its name (in the file's own subfolder) is reserved with the outputs'
+    (a clash is settled the same way); an earlier manifest at that name is removed, durably,
+    before any output is replaced, and the new one written after the last: its JSON is
+    returned ("": none)."""
+    folder, outputs = job.folder, rendered.outputs
     rels = [naming.output_rel(out, job.rel, folder.name, values) for out in outputs]
     home = subdir_of(job.rel)
     with contextlib.ExitStack() as stack:
         dirs: dict[str, nofollow.Opened] = {}
-        for d in dict.fromkeys(_parent(r) for r in rels):
+        for d in dict.fromkeys([*(_parent(r) for r in rels), *([home] if folder.manifest is not None else [])]):
             dirs[d] = stack.enter_context(folders.opened_folder(folder.output, d))
         stage = dirs.get(home) or stack.enter_context(folders.opened_folder(folder.output, ""))
         wanted = [dirs[_parent(r)].path / PurePosixPath(r).name for r in rels]
+        if folder.manifest is not None:
+            name = names.manifest_name(folder.manifest, PurePosixPath(job.rel).name, folder.name)
+            if len(os.fsencode(name)) > fsnames.NAME_MAX:
+                raise fsnames.NameTooLong(name)
+            wanted.append(dirs[home].path / name)
         paths = names.reserve(folder, job.rel, wanted, generation)
+        manifest_at = _without_stale_manifest(dirs[home], paths.pop()) if folder.manifest is not None else None
+        described = ""
         done: list[tuple[nofollow.Opened, str]] = []
         try:
             for out, rel, path in zip(outputs, rels, paths, strict=True):  # reserve gives one path per output
@@ -220,7 +235,8 @@ def _write_outputs(job: Job, outputs, written: list[str], logger, values, genera
                 done.append((out_dir, path.name))
                 written.append(path.relative_to(folder.output).as_posix())
                 logger.info("rendition_written", rendition=out.rendition.name, output=written[-1],
-                            width=out.width, height=out.height, bytes=len(out.data),
+                            width=out.width, height=out.height, bytes=len(out.data), quality=out.quality,
+                            score=None if out.score is None else round(out.score, 2), scored=out.score_measured,
                             duration_ms=round((time.perf_counter() - t1) * 1000, 1), outcome="ok")
                 for note in out.notes:
                     logger.warning("rendition_note", rendition=out.rendition.name, output=written[-1], note=note)
@@ -228,13 +244,42 @@ def _write_outputs(job: Job, outputs, written: list[str], logger, values, genera
             # reported and the original leaves processing/.
             for out_dir in dirs.values():
                 os.fsync(out_dir.fd)
+            if manifest_at is not None:
+                described = _write_manifest(job, rendered, written, dirs[home], manifest_at, original, logger)
         except Exception as exc:
             if oserrors.output_problem(exc):
                 for out_dir, name in done:
                     atomic.remove_at(out_dir, name)
             raise
+    return described
 
 
 def _parent(rel: str) -> str:
     parent = PurePosixPath(rel).parent.as_posix()
     return "" if parent == "." else parent
+
+
+def _without_stale_manifest(out_dir: nofollow.Opened, path: Path) -> str:
+    """The manifest's name, with an earlier manifest there removed durably (the folder
+    synced) before any output of this version replaces one of that version's."""
+    try:
+        os.unlink(path.name, dir_fd=out_dir.fd)
+    except FileNotFoundError:
+        return path.name
+    os.fsync(out_dir.fd)
+    return path.name
+
+
+def _write_manifest(job: Job, rendered: pipeline.Rendered, written: list[str], out_dir: nofollow.Opened,
+                    name: str, original: fingerprint.Original, logger) -> str:
+    """The manifest, written atomically once every output is in place (and synced); its JSON.
+    The source's hash and size are those of the bytes read once (`original`), no second read."""
+    text = manifest.text(manifest.document(PurePosixPath(job.rel).name, original.content, original.size,
+                                           rendered, written))
+    folder = job.folder
+    atomic.write_atomic_at(out_dir, name, text.encode("utf-8"), folder.output_mode, folder.output_group,
+                           tag=temp_tag(job), token=folder.temp_token)
+    os.fsync(out_dir.fd)
+    logger.info("manifest_written", manifest=(out_dir.path / name).relative_to(folder.output).as_posix(),
+                bytes=len(text), outcome="ok")
+    return text

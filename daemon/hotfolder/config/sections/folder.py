@@ -5,10 +5,23 @@ from typing import Any
 
 from hotfolder.config.choices import Animation, NameClash, OnNoRendition, OnSuccess, RawMode, WatchMode
 from hotfolder.config.keys import Key, as_fields, read_keys
-from hotfolder.config.model import DEFAULT_IGNORE, DEFAULT_PASS_THROUGH, Folder
+from hotfolder.config.model import DEFAULT_IGNORE, DEFAULT_PASS_THROUGH, MANIFEST_FIELDS, Folder
 from hotfolder.config.reader import Context, Reader, built, recorded, section
 from hotfolder.config.sections import duplicates, rendition
+from hotfolder.config.template_values import Template
 from hotfolder.config.values import Choice, Float, Globs, Group, Items, Mode, Path_, Text, resolve
+from hotfolder.recipes.templates import Template as TemplateText
+
+
+def _manifest_problem(template: TemplateText) -> str | None:
+    """A file name (in the file's own subfolder of the output) that tells the originals apart."""
+    skeleton = "".join(p if isinstance(p, str) else "x" for p in template.parts)
+    if "/" in skeleton or skeleton.startswith("."):
+        return f"{template.text!r} must name a file, not a path or a hidden file"
+    if not template.fields & {"stem", "name"}:
+        return f"{template.text!r} must contain {{stem}} or {{name}}, or every input would write the same file"
+    return None
+
 
 _WHERE = "which folders may lie in which: [where the folders may lie](#the-folders-a-files-life)"
 
@@ -44,6 +57,9 @@ KEYS = (
     Key("raw", Choice(RawMode), RawMode.AUTO,
         "camera RAWs: `preview` (the embedded JPEG), `develop` (LibRaw: camera white balance, sRGB), or `auto` "
         "(the preview when it is as large as the largest rendition needs, else a develop)"),
+    Key("manifest", Template(MANIFEST_FIELDS, _manifest_problem), None,
+        "a JSON manifest per original, written beside its outputs with them: a file name template such as "
+        "`\"{stem}.json\"` (fields: `{stem}`, `{name}`, `{source_ext}`, `{folder}`); see \"Manifests\""),
     Key("ignore", Globs(), DEFAULT_IGNORE,
         "file name patterns left alone in the inbox, never a failure (a folder so named: everything in it); "
         "case does not matter; hidden names (`.DS_Store`, `._*`) and temp names are always ignored: "

@@ -36,7 +36,9 @@ KEYS = (
         "folder's watermark image or colour profile), `reload_refused`, `worker_lost` (a worker died or hung "
         "while rendering a file; the file is retried), `recovered` (the daemon started and its recovery ran, or "
         "claiming resumed after a pause), `duplicate` (an original with the same bytes as an earlier one: skipped, "
-        "failed or rendered again), `similar` (a look-alike of an earlier one: flagged or skipped)"),
+        "failed or rendered again), `similar` (a look-alike of an earlier one: flagged or skipped), `done` (a "
+        "file's outputs are written: their names, and the folder's manifest when it writes one; one event per "
+        "file, so ask for it where a page or shop imports them)"),
     Key("secret", Text(secret=True, env=True), "",
         "http(s) only: the body is signed with HMAC-SHA256, in `X-Hotfolder-Signature: sha256=<hex>`. `${VAR}` "
         "is taken from the environment.", shown="—", env=True),

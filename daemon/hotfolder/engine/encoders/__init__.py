@@ -1,12 +1,17 @@
 """Encoders, named by their formats' entries (engine/formats):
 
-  pillow  JPEG, PNG, WebP, AVIF, at measured settings
+  jpeg    JPEG: jpegli (pyjpegli), libjpeg-turbo (Pillow) where jpegli cannot write or load;
+          jpegmarkers puts the metadata segments in for jpegli
+  pillow  PNG, WebP, AVIF at measured settings, and libjpeg-turbo's JPEG
+  jxl     JPEG XL through imagecodecs (libjxl), EXIF and XMP in its container's boxes
 
 Every encoder has one shape: `encode(image, encoding) -> bytes`, a Pillow image in the
 mode its format takes (engine/colour.convert_for) and what to write; engine/encode calls
-it (once, or for each quality max_bytes' search tries) and turns what it raises about
-the image into the file's reason. An encoder for another library (libvips' `jxlsave`)
-takes the same `Encoding`: nothing in it is Pillow's.
+it (once, for each quality max_bytes' search tries, or for each `quality: auto`
+candidate) and turns what it raises about the image into the file's reason. Nothing in
+an `Encoding` is Pillow's, so an encoder of another library takes the same. The module
+of a format Pillow cannot read back (JPEG XL) also has `decoded(data) -> Image`, which
+the `quality: auto` search scores (engine/autoencode).
 """
 from __future__ import annotations
 

@@ -1,9 +1,13 @@
-"""JPEG, PNG, WebP and AVIF, with Pillow, at the settings chosen by measurement.
+"""PNG, WebP, AVIF and libjpeg-turbo's JPEG (engine/encoders/jpeg: grey, progressive, and
+when jpegli cannot load), with Pillow, at the settings chosen by measurement.
 
 Pillow encodes: measured, its JPEG encoder (libjpeg-turbo) writes a 1600×1200 q85 frame
 faster than libvips' jpegsave, and its WebP at method 2 is on par with libvips at
 effort 2 (bench/stages.py); and Pillow writes exactly the EXIF, XMP and ICC that
-engine/metadata chose.
+engine/metadata chose. AVIF at aom's speed 9 (research/quality FINDINGS.md §6, one
+thread, 1600 px): 57-157 ms, every frame under 0.4 s, its files 0.70-0.81x WebP's at the
+same SSIMULACRA2 score; speed 8 is 7 % smaller for 2-4x the time (0.30-0.58 s on grainy
+frames), Pillow's default speed 6 took 1.19 s.
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from hotfolder.engine.encoders import Embedded, Encoding
 ENCODER_OPTIONS: dict[str, dict[str, Any]] = {
     "jpeg": {"optimize": False, "progressive": False},
     "webp": {"method": 2},
-    "avif": {"speed": 9, "max_threads": 1},  # speed 8 is 4x slower for 9% less; one worker per core uses every core
+    "avif": {"speed": 9, "max_threads": 1},  # see the module's doc; one worker per core uses every core
     "png": {"compress_level": 3},
 }
 

@@ -1,5 +1,6 @@
-"""Step: the output's bytes (`format`, `quality`, `max_bytes`, `progressive`), by its
-format's encoder (engine/encode, engine/encoders).
+"""Step: the output's bytes (`format`, `quality`, `quality_target`, `max_bytes`,
+`progressive`), by its format's encoder (engine/encode, engine/encoders), at the quality
+the rendition names or the one `quality: auto` finds (engine/autoencode).
 
 Light to import: Pillow is imported with the first rendition.
 """
@@ -13,4 +14,6 @@ from hotfolder.engine.steps.work import Work
 def apply(work: Work) -> Work:
     from hotfolder.engine import encode  # Pillow: see the module's doc
 
-    return replace(work, data=encode.encode(work.pixels, work.format, work.rendition, work.metadata))
+    encoded = encode.encode(work.pixels, work.format, work.rendition, work.metadata)
+    return replace(work, data=encoded.data, quality=encoded.quality, score=encoded.score,
+                   score_measured=encoded.measured)

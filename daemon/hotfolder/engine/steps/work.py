@@ -55,6 +55,9 @@ class Work:
     icc: bytes | None = None  # the profile the pixels are in (the colour step)
     metadata: Embedded = Embedded()  # what the output carries (the metadata step)
     data: bytes = b""  # the output's bytes (the encode step)
+    quality: int | None = None  # the quality they were written at (None: the format has none)
+    score: float | None = None  # their SSIMULACRA2 estimate with `quality: auto` (engine/autoquality.Found)
+    score_measured: bool = False  # measured by the metric, else predicted along the encoder's slope
     notes: tuple[str, ...] = ()  # what the user should hear of (a source XMP that could not be edited)
 
     @property

@@ -1,31 +1,68 @@
-"""The output file (engine/encode.py): format, quality, max_bytes, progressive, background."""
+"""The output file (engine/encode.py): format, quality, quality_target, max_bytes,
+progressive, background. What a format can do (a quality, progressive, a colour profile)
+is its entry's in engine/formats, read through config/choices: a new format needs no edit
+here."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from hotfolder.config.choices import FORMATS
+from hotfolder.config.choices import FORMATS, PROFILE_FORMATS, PROGRESSIVE_FORMATS, QUALITY_FORMATS
 from hotfolder.config.keys import Key, Step
-from hotfolder.config.reader import Reader, recorded
-from hotfolder.config.values import Bool, ByteSize, Choice, Colour, Int
+from hotfolder.config.model import AUTO_QUALITY, Rendition
+from hotfolder.config.reader import Reader, kind, recorded
+from hotfolder.config.values import Bool, ByteSize, Choice, Colour, Float, Int, Kind
 
 # What people write for a format: said back as "did you mean", never taken silently.
 FORMAT_ALIASES = {"jpg": "jpeg", "jpe": "jpeg", "tif": "tiff", "heif": "heic", "hif": "heic", "original": "same",
                   "keep": "same"}
+DEFAULT_TARGET = Rendition.__dataclass_fields__["quality_target"].default
+
+
+def _names(formats: tuple[str, ...]) -> str:
+    """`jpeg, webp, avif or jxl`"""
+    return ", ".join(formats[:-1]) + f" or {formats[-1]}" if len(formats) > 1 else formats[0]
+
+
+@dataclass(frozen=True)
+class Quality(Kind):
+    """A whole number 1-100, or `auto`."""
+
+    def read(self, r: Reader, name: str, default: Any) -> int | str:
+        value = r.raw(name)
+        if value is None:
+            return default
+        if isinstance(value, str) and value.strip().lower() == AUTO_QUALITY:
+            return AUTO_QUALITY
+        if isinstance(value, bool) or not isinstance(value, int):
+            r.fail(name, f"must be a whole number from 1 to 100, or auto, not {kind(value)}")
+        number = Int(lo=1, hi=100).read(r, name, default)
+        assert number is not None  # the value is there: read above
+        return number
+
 
 KEYS = (
     Key("format", Choice(FORMATS, aliases=FORMAT_ALIASES), "same",
-        "`jpeg`, `png`, `webp`, `avif`, or `same` (HEIC and RAW sources become JPEG; TIFF, GIF and BMP sources "
-        "become PNG)"),
-    Key("quality", Int(lo=1, hi=100), 85, "1–100, for JPEG, WebP and AVIF"),
+        "`jpeg`, `png`, `webp`, `avif`, `jxl` (JPEG XL), or `same` (HEIC and RAW sources become JPEG; TIFF, GIF and "
+        "BMP sources become PNG)"),
+    Key("quality", Quality(), 85,
+        "1–100, for JPEG, WebP, AVIF and JPEG XL; or `auto`: per photo, the lowest quality whose SSIMULACRA2 "
+        "score reaches `quality_target` (see \"Quality: auto\")"),
+    Key("quality_target", Float(lo=50, hi=95), DEFAULT_TARGET,
+        "with `quality: auto`: the SSIMULACRA2 score to reach, 50–95, on its authors' scale: 90 visually "
+        "lossless, 85 excellent, 80 very high (the default: no difference seen side by side at 1:1), 70 high "
+        "(artefacts seen up close, not annoying), 50 medium (see \"Quality: auto\")"),
     Key("max_bytes", ByteSize(), None,
         "the output never exceeds this size: `500KB`, `1.5MB`, `512KiB`, or a number of bytes (KB = 1000 bytes, "
-        "KiB = 1024). The quality is the highest, at most `quality`, whose file fits (a bisection: one encode "
-        "when the file fits at `quality`, at most 7 more for 85); if even quality 30 is larger, the file goes "
-        "to `failed/` naming the rendition, the limit and the smallest size reached. Needs `format` jpeg, webp "
-        "or avif. JPEG: the search uses optimised Huffman tables (1–11 % smaller at the same quality, the more "
-        "the lower it is); a file that fits at `quality` is written exactly as without `max_bytes`"),
+        "KiB = 1024). The quality is the highest, at most `quality` (or the one `quality: auto` found), whose "
+        "file fits (a bisection: one encode when the file fits at `quality`, at most 7 more for 85); if even "
+        "quality 30 is larger, the file goes to `failed/` naming the rendition, the limit and the smallest size "
+        f"reached. Needs `format` {_names(QUALITY_FORMATS)}. JPEG written by libjpeg-turbo: the search uses "
+        "optimised Huffman tables (1–11 % smaller at the same quality, the more the lower it is); a file that "
+        "fits at `quality` is written exactly as without `max_bytes`"),
     Key("progressive", Bool(), False,
-        "progressive JPEG (loads blurry-then-sharp; usually a few per cent smaller, slower to encode)"),
+        "progressive JPEG (loads blurry-then-sharp; usually a few per cent smaller, slower to encode; written by "
+        "libjpeg-turbo, not jpegli)"),
     Key("background", Colour(), (255, 255, 255), "what transparency is flattened onto for JPEG, and the colour "
                                                  "`operation: pad` fills the rest of the box with"),
 )
@@ -33,17 +70,28 @@ KEYS = (
 
 def check(r: Reader, values: dict[str, Any]) -> None:
     """Keys that only apply to some formats (not said against a format that was not written)."""
+    if r.ok("quality", "quality_target") and values["quality"] != AUTO_QUALITY and r.has("quality_target"):
+        with recorded():
+            r.fail("quality_target", f"only applies with quality: auto (quality is {values['quality']})")
     if not r.ok("format"):
         return
     fmt = values["format"]
     with recorded():
-        if values["max_bytes"] is not None and fmt not in ("jpeg", "webp", "avif"):
-            why = ("PNG has no quality to lower" if fmt == "png" else
-                   "format same writes PNG for PNG, TIFF, GIF and BMP sources, and PNG has no quality to lower")
-            r.fail("max_bytes", f"needs format jpeg, webp or avif: {why}")
+        if values["quality"] == AUTO_QUALITY and fmt not in (*QUALITY_FORMATS, "same"):
+            r.fail("quality", f"auto needs format {_names(QUALITY_FORMATS)}: {fmt.upper()} has no quality to search")
     with recorded():
-        if values["progressive"] and fmt not in ("jpeg", "same"):
-            r.fail("progressive", f"only applies to JPEG outputs, not format {fmt}")
+        if values["max_bytes"] is not None and fmt not in QUALITY_FORMATS:
+            why = (f"{fmt.upper()} has no quality to lower" if fmt != "same" else
+                   "format same writes PNG for PNG, TIFF, GIF and BMP sources, and PNG has no quality to lower")
+            r.fail("max_bytes", f"needs format {_names(QUALITY_FORMATS)}: {why}")
+    with recorded():
+        if values["progressive"] and fmt not in (*PROGRESSIVE_FORMATS, "same"):
+            r.fail("progressive", f"only applies to {_names(PROGRESSIVE_FORMATS).upper()} outputs, not format {fmt}")
+    with recorded():
+        profile = values.get("color_profile", "srgb")
+        if r.ok("color_profile") and profile != "srgb" and fmt not in (*PROFILE_FORMATS, "same"):
+            r.fail("color_profile", f"format {fmt} cannot carry a colour profile (its encoder writes sRGB only): "
+                                    "use srgb, or a format that does")
 
 
 STEP = Step("encode", KEYS, check)

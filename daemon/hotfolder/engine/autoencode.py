@@ -1,0 +1,55 @@
+"""`quality: auto` wired to an encoder: the frame's SSIMULACRA2 side prepared once
+(engine/ssimulacra2.Reference), each candidate encoded by the format's encoder, read
+back and scored, and the search (engine/autoquality) choosing among them.
+
+Each candidate is a real encode of the frame with its metadata, so the encoding kept is
+written as it is: no encode is repeated for the output.
+"""
+from __future__ import annotations
+
+import importlib
+import io
+from collections.abc import Callable
+
+from PIL import Image
+
+from hotfolder.engine import autoquality, ssimulacra2
+from hotfolder.engine.autoquality import Found
+from hotfolder.engine.encoders import Encoding, jpeg
+from hotfolder.engine.formats import Format
+
+
+def search(im: Image.Image, fmt: Format, encoding: Encoding, target: float,
+           save: Callable[[Encoding], bytes]) -> Found:
+    """The lowest quality found whose encoding of `im` scores `target`; `save(encoding)`
+    is one encode (engine/encode's, so every encode passes one place)."""
+    start = autoquality.start_for(codec(im, fmt, encoding), im.width * im.height, target)
+    reference = ssimulacra2.Reference(im)
+
+    def encode_at(quality: int) -> bytes:
+        return save(Encoding(quality, encoding.metadata, progressive=encoding.progressive))
+
+    def score_of(data: bytes) -> float:
+        return reference.score(read_back(data, fmt))
+
+    return autoquality.search(encode_at, score_of, start, target)
+
+
+def codec(im: Image.Image, fmt: Format, encoding: Encoding) -> str:
+    """The encoder that writes `im` (its quality scale is what the search starts from).
+    JPEG has two (jpegli; libjpeg-turbo for grey, progressive, or without jpegli)."""
+    if fmt.name == "jpeg":
+        return jpeg.codec(im, encoding)
+    return fmt.name
+
+
+def read_back(data: bytes, fmt: Format) -> Image.Image:
+    """An encoding decoded to be scored: by Pillow, or, for a format Pillow does not read
+    (JPEG XL), by its encoder module's `decoded(data)`."""
+    if fmt.pil is None:
+        assert fmt.encoder is not None
+        module = importlib.import_module(fmt.encoder.target.partition(":")[0])
+        return module.decoded(data)
+    with Image.open(io.BytesIO(data), formats=[fmt.pil]) as im:
+        im.load()
+        return im

@@ -1,0 +1,46 @@
+"""A manifest per original (a folder's `manifest:`): what a web page needs of its outputs
+(`<img width height>`, the bytes, a blur-up placeholder), as JSON, beside the outputs.
+
+The worker writes it with the outputs (workers/render.py): an earlier version is removed
+before the first output is replaced, and the new one is written, atomically, after the
+last output is in place and the folder synced. So a manifest, whenever one is there,
+describes exactly the outputs beside it: a kill mid-file leaves none, never one listing
+missing outputs or another version's.
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from hotfolder.engine.pipeline import Output, Rendered
+from hotfolder.spool.fsnames import display
+
+VERSION = 1  # of the manifest's layout: a reader checks it
+
+
+def document(name: str, content_hash: str, size: int, rendered: Rendered, paths: Sequence[str]) -> dict:
+    """The manifest of one original named `name` (its name in the inbox), its bytes'
+    BLAKE3 hash (engine/fingerprint.content_hash: the one the index of originals and
+    `{hash}` use), its size in bytes, and its outputs at `paths` (under the output folder).
+    Names are shown as the logs show them (a byte that is not UTF-8 as `\\xNN`)."""
+    source = rendered.source
+    shown = rendered.placeholder
+    return {
+        "version": VERSION,
+        "source": {"name": display(name), "blake3": content_hash, "bytes": size, "width": source.width,
+                   "height": source.height, "taken": source.taken, "camera": source.camera},
+        "outputs": [_output(out, path) for out, path in zip(rendered.outputs, paths, strict=True)],
+        "placeholder": shown.thumbhash if shown else None,
+        "dominant_color": shown.dominant_color if shown else None,
+    }
+
+
+def _output(out: Output, path: str) -> dict:
+    return {"rendition": out.rendition.name, "path": display(path), "width": out.width, "height": out.height,
+            "bytes": len(out.data), "format": out.format, "quality": out.quality,
+            "score": None if out.score is None else round(out.score, 2), "score_measured": out.score_measured}
+
+
+def text(doc: dict) -> str:
+    """The JSON as written (UTF-8)."""
+    return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"

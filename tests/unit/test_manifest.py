@@ -1,0 +1,183 @@
+"""A folder's `manifest:`: the JSON a web page needs of an original's outputs, written by
+the worker with them (workers/manifest.py, workers/render.py), its name reserved with
+theirs, its JSON carried by the `done` event (ops/message.py)."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+from blake3 import blake3
+from PIL import Image
+
+from hotfolder import jobs
+from hotfolder.config import parse
+from hotfolder.config.model import ConfigError
+from hotfolder.ops.message import Message
+from hotfolder.ops.notices import Notice, NoticeKind
+from hotfolder.spool import moves
+from hotfolder.workers import render
+from tests.imaging import photo
+
+MAKE, MODEL, EXIF_IFD, DATETIME_ORIGINAL, OFFSET_TIME_ORIGINAL = 0x010F, 0x0110, 0x8769, 0x9003, 0x9011
+
+
+def folder_config(tmp_path: Path, manifest: str | None = '"{stem}.json"', extra: str = ""):
+    text = textwrap.dedent(f"""\
+        folders:
+          - inbox: in
+            output: out
+            archive: archive
+            failed: failed
+            {"manifest: " + manifest if manifest else ""}
+            {extra}
+            renditions:
+              - {{name: web, size: 640, format: jpeg, quality: auto}}
+              - {{name: thumb, operation: fill, size: 160x160, format: webp}}
+        """)
+    cfg = parse(text, "<test>", tmp_path)
+    folder = cfg.folders[0]
+    for place in folder.all_dirs():
+        place.mkdir(parents=True, exist_ok=True)
+    return cfg, folder
+
+
+def camera_jpeg(path: Path, colour_shift: int = 0) -> bytes:
+    exif = Image.Exif()
+    exif[MAKE], exif[MODEL] = "Canon", "Canon EOS R5\0"
+    exif.get_ifd(EXIF_IFD)[DATETIME_ORIGINAL] = "2024:06:01 12:34:56"
+    exif.get_ifd(EXIF_IFD)[OFFSET_TIME_ORIGINAL] = "+02:00"
+    im = photo((1200, 800))
+    if colour_shift:
+        im = im.point(lambda v: min(255, v + colour_shift))
+    im.save(path, quality=92, exif=exif.tobytes())
+    return path.read_bytes()
+
+
+def job_for(cfg, folder, name: str = "a.jpg", job_id: int = 1) -> jobs.Job:
+    claimed = moves.claim(folder, folder.inbox / name)
+    return jobs.Job(job_id, folder, claimed.path, claimed.rel, cfg.accepted_formats, cfg.max_image_pixels)
+
+
+def rendered(cfg, folder, name: str = "a.jpg", job_id: int = 1) -> jobs.Result:
+    return render.process_one(job_for(cfg, folder, name, job_id))
+
+
+def test_the_manifest_describes_the_original_and_each_output_as_written(tmp_path):
+    cfg, folder = folder_config(tmp_path)
+    original = camera_jpeg(folder.inbox / "a.jpg")
+    result = rendered(cfg, folder)
+    assert result.ok and result.outputs == ("a_web.jpg", "a_thumb.webp")
+    text = (folder.output / "a.json").read_text()
+    assert result.manifest == text
+    doc = json.loads(text)
+    assert doc["version"] == 1
+    assert doc["source"] == {"name": "a.jpg", "blake3": blake3(original).hexdigest(), "bytes": len(original),
+                             "width": 1200, "height": 800, "taken": "2024-06-01T12:34:56+02:00",
+                             "camera": "Canon EOS R5"}
+    web, thumb = doc["outputs"]
+    for entry, name in ((web, "a_web.jpg"), (thumb, "a_thumb.webp")):
+        data = (folder.output / name).read_bytes()
+        with Image.open(io.BytesIO(data)) as im:
+            assert (entry["path"], entry["width"], entry["height"], entry["bytes"]) == (name, *im.size, len(data))
+    assert (web["rendition"], web["format"], thumb["format"]) == ("web", "jpeg", "webp")
+    assert isinstance(web["quality"], int) and isinstance(web["score_measured"], bool)  # quality: auto
+    assert web["score"] is None or web["score"] >= 79  # measured, predicted, or unknown after a long step
+    assert (thumb["quality"], thumb["score"], thumb["score_measured"]) == (85, None, False)  # a fixed quality
+    assert len(base64.b64decode(doc["placeholder"])) >= 20
+    assert doc["dominant_color"].startswith("#") and len(doc["dominant_color"]) == 7
+
+
+def test_without_manifest_key_nothing_more_is_written(tmp_path):
+    cfg, folder = folder_config(tmp_path, manifest=None)
+    camera_jpeg(folder.inbox / "a.jpg")
+    result = rendered(cfg, folder)
+    assert result.ok and result.manifest == ""
+    assert sorted(p.name for p in folder.output.iterdir()) == ["a_thumb.webp", "a_web.jpg"]
+
+
+def test_two_originals_of_one_stem_get_their_own_manifests(tmp_path):
+    cfg, folder = folder_config(tmp_path)
+    camera_jpeg(folder.inbox / "a.jpg")
+    photo((600, 400)).save(folder.inbox / "a.png")
+    job = job_for(cfg, folder, "a.jpg", 1)
+    first, second = render.process_one(job), rendered(cfg, folder, "a.png", 2)
+    assert first.ok and second.ok
+    assert json.loads((folder.output / "a.json").read_text())["source"]["name"] == "a.jpg"
+    theirs = json.loads(second.manifest)
+    assert theirs["source"]["name"] == "a.png" and (folder.output / "a~png.json").read_text() == second.manifest
+    assert [o["path"] for o in theirs["outputs"]] == ["a_web~png.jpg", "a_thumb~png.webp"]
+    again = render.process_one(job)  # the same original again (a retry): its own names, not a third
+    assert again.ok and again.manifest == (folder.output / "a.json").read_text() == first.manifest
+    assert sorted(p.name for p in folder.output.iterdir() if p.suffix == ".json") == ["a.json", "a~png.json"]
+
+
+def test_a_subfolder_keeps_its_manifest_beside_its_outputs_with_paths_from_the_output_folder(tmp_path):
+    cfg, folder = folder_config(tmp_path)
+    (folder.inbox / "2024").mkdir()
+    camera_jpeg(folder.inbox / "2024" / "a.jpg")
+    result = rendered(cfg, folder, "2024/a.jpg")
+    doc = json.loads((folder.output / "2024" / "a.json").read_text())
+    assert [o["path"] for o in doc["outputs"]] == list(result.outputs) == ["2024/a_web.jpg", "2024/a_thumb.webp"]
+
+
+def test_outputs_a_template_sends_elsewhere_are_listed_by_the_manifest_in_the_files_own_subfolder(tmp_path):
+    # Recipes (issue 22): a filename template may put outputs in folders of their own; the
+    # manifest stays in the original's subfolder of the output, listing where they went.
+    cfg = parse(textwrap.dedent("""\
+        folders:
+          - inbox: in
+            output: out
+            archive: archive
+            failed: failed
+            manifest: "{stem}.json"
+            renditions:
+              - {name: web, size: 640, format: jpeg, filename: "web/{subdir}/{stem}.{ext}"}
+              - {name: thumb, operation: fill, size: 160x160, format: webp}
+        """), "<test>", tmp_path)
+    folder = cfg.folders[0]
+    for place in folder.all_dirs():
+        place.mkdir(parents=True, exist_ok=True)
+    (folder.inbox / "2024").mkdir()
+    camera_jpeg(folder.inbox / "2024" / "a.jpg")
+    result = rendered(cfg, folder, "2024/a.jpg")
+    assert result.ok and result.outputs == ("web/2024/a.jpg", "2024/a_thumb.webp")
+    assert (folder.output / "2024" / "a.json").read_text() == result.manifest
+    doc = json.loads(result.manifest)
+    assert [o["path"] for o in doc["outputs"]] == list(result.outputs)
+    assert not (folder.output / "web" / "2024" / "a.json").exists()
+
+
+def test_an_original_without_exif_has_no_date_or_camera(tmp_path):
+    cfg, folder = folder_config(tmp_path)
+    photo((500, 300)).save(folder.inbox / "a.png")
+    doc = json.loads(rendered(cfg, folder, "a.png").manifest)
+    assert (doc["source"]["taken"], doc["source"]["camera"]) == (None, None)
+
+
+@pytest.mark.parametrize("manifest, said", [
+    ('"manifest.json"', "must contain {stem} or {name}"),
+    ('"{stem}_{rendition}.json"', "unknown field {rendition}; fields here: {folder}, {name}, {source_ext}, {stem}"),
+    ('"../{stem}.json"', "must name a file, not a path"),
+])
+def test_a_manifest_template_is_checked_as_a_file_name(tmp_path, manifest, said):
+    with pytest.raises(ConfigError) as info:
+        folder_config(tmp_path, manifest)
+    assert said in str(info.value) and "manifest" in str(info.value)
+
+
+def test_the_done_event_carries_the_manifest():
+    manifest = json.dumps({"version": 1, "outputs": [{"path": "a_web.jpg"}]})
+    done = Notice(NoticeKind.DONE, "shop", "a.jpg", outputs=("a_web.jpg",), manifest=manifest)
+    message = Message((done,), 1, "host")
+    payload = message.payload()
+    assert payload["event"] == "done" and payload["outputs"] == ["a_web.jpg"]
+    assert payload["manifest"] == json.loads(manifest)
+    assert message.text()[0] == "hotfolder on host: file done: shop/a.jpg" and message.all_good
+    bare = Message((Notice(NoticeKind.DONE, "shop", "b.jpg", outputs=("b_web.jpg",)),), 1, "host").payload()
+    assert bare["manifest"] is None
+    failed = Message((Notice(NoticeKind.FAILED, "shop", "c.jpg", "bad"),), 1, "host").payload()
+    assert "manifest" not in failed
