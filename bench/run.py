@@ -345,6 +345,7 @@ class Daemon:
     ready_at: float | None = None
     log_pos: int = 0
     extra: dict = field(default_factory=dict)
+    recipe: list[dict] | None = None  # the folder's renditions as the config writes them (default: the bench's)
 
     @property
     def inbox(self) -> Path: return self.work / "inbox"
@@ -377,7 +378,7 @@ class Daemon:
             "inbox": str(self.inbox), "output": str(self.output),
             "processing": str(self.processing), "archive": str(self.archive),
             "failed": str(self.failed),
-            "renditions": [
+            "renditions": self.recipe or [
                 {"name": r.name, "operation": "fit", "size": f"{r.box}x{r.box}", "format": "jpeg",
                  "quality": r.quality, "filename": "{stem}_{rendition}.jpg"}
                 for r in self.renditions
