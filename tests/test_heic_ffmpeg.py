@@ -40,6 +40,13 @@ TURN = {1: lambda a: a, 2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: 
 NCLX_P3 = {"color_primaries": 12, "transfer_characteristics": 13, "matrix_coefficients": 6, "full_range_flag": 1}
 
 
+@pytest.fixture(autouse=True)
+def pillows_own_limit(monkeypatch):
+    """Pillow's bomb check at its default: an earlier test's render may have left a small
+    limit, which the photos these tests make (scikit-image's, read by Pillow) would trip."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10**8)
+
+
 def libheif_pixels(src: Path, deep: bool = False) -> np.ndarray:
     """libheif's decode (pi-heif), upright, as the engine's libheif path reads it."""
     import pi_heif
