@@ -32,6 +32,8 @@ import time
 from multiprocessing import get_context
 from pathlib import Path
 
+from bench.bursts import daemon_rate
+
 EXTENSIONS = (".heic", ".heif", ".hif")
 EXAMPLE_RECIPE = [  # config/hotfolder.yaml's renditions
     {"name": "web", "operation": "fit", "size": "1600x1600", "format": "jpeg", "quality": 85,
@@ -120,40 +122,13 @@ def interleaved(files: list[Path], procs: int, rounds: int, work: Path) -> dict[
                 t0 = time.perf_counter()
                 pool.map(_decode_alone if m == 0 else _render, jobs, chunksize=1)
                 rates[MODES[m]].append(len(jobs) / (time.perf_counter() - t0))
-            rates[DAEMON].append(daemon_rate(work / f"daemon-{k}", files, procs))
+            rates[DAEMON].append(daemon_rate(work / f"daemon-{k}", files, procs, EXAMPLE_RECIPE,
+                                             outputs_per_file=2))
     finally:
         for pool in started:
             pool.close()
             pool.join()
     return rates
-
-
-def daemon_rate(work: Path, files: list[Path], procs: int) -> float:
-    """files/s of a fresh `hotfolder run` with the example recipe: files renamed in at once."""
-    from bench.run import Daemon, fresh
-
-    d = Daemon(fresh(work), (), procs, recipe=EXAMPLE_RECIPE)
-    with d:
-        d.start()
-        d.wait_ready()
-        staging = fresh(work / "staging")
-        for f in files:
-            os.link(f, staging / f.name)
-        t0 = time.perf_counter()
-        for f in files:
-            os.rename(staging / f.name, d.inbox / f.name)
-        deadline = t0 + 60 + 10 * len(files)
-        while True:
-            done = [n for n in os.listdir(d.output) if not n.startswith(".")]
-            failed = [n for n in os.listdir(d.failed) if not n.endswith(".json")]
-            if failed:
-                raise RuntimeError(f"daemon: {len(failed)} HEICs failed, e.g. {failed[0]}\n{d.log_tail()}")
-            if len(done) >= 2 * len(files):
-                return len(files) / (time.perf_counter() - t0)
-            if time.perf_counter() > deadline:
-                raise RuntimeError(f"daemon: {len(done)} of {2 * len(files)} outputs in time\n{d.log_tail()}")
-            d.check_alive()
-            time.sleep(0.01)
 
 
 def measure(root: Path, heic_dir: Path | None, procs: int, rounds: int, copies: int) -> dict:
@@ -197,9 +172,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--copies", type=int, default=2, help="each file this many times a round")
     p.add_argument("--dir", type=Path, default=Path(os.environ.get(
         "HOTFOLDER_BENCH_DIR", Path(tempfile.gettempdir()) / "hotfolder-bench")))
+    p.add_argument("--json", action="store_true", help="print the measurements as one JSON line (python -m bench)")
     args = p.parse_args(argv)
     load = Path("/proc/loadavg").read_text().split()[0]
     found = measure(args.dir.resolve(), args.heic, args.procs, args.rounds, args.copies)
+    if args.json:
+        import json
+
+        print(json.dumps({**found, "load": [load, Path("/proc/loadavg").read_text().split()[0]]}))
+        return 0
     print(f"load {load} at start, {Path('/proc/loadavg').read_text().split()[0]} at the end\n")
     print("| measure | result | ratios (same run) | target | met |\n|---|---|---|---|---|")
     for row in table(found):

@@ -51,7 +51,7 @@ from bench.recipe import renditions as recipe_renditions
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "RESULTS.md"
 SECTIONS = ("single", "seed", "bare", "pyvips", "vips", "magick", "floor", "daemon", "latency", "backlog",
-            "features", "formats")
+            "features", "formats", "heic", "imgproxy", "small")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -346,6 +346,7 @@ class Daemon:
     log_pos: int = 0
     extra: dict = field(default_factory=dict)
     recipe: list[dict] | None = None  # the folder's renditions as the config writes them (default: the bench's)
+    env: dict = field(default_factory=dict)  # more environment for `hotfolder run` (another tree's PYTHONPATH)
 
     @property
     def inbox(self) -> Path: return self.work / "inbox"
@@ -396,7 +397,7 @@ class Daemon:
         if importlib.util.find_spec("hotfolder") is None:
             raise DaemonUnavailable("the hotfolder package is not installed (pip install -e .)")
         self.write_config()
-        env = dict(os.environ)
+        env = {**os.environ, **self.env}
         env.pop("NOTIFY_SOCKET", None)
         out = open(self.logfile, "wb")
         self.started = time.perf_counter()
@@ -652,6 +653,9 @@ def parse_args(argv):
                    help="corpus cache and scratch folder (default $HOTFOLDER_BENCH_DIR or /tmp/hotfolder-bench)")
     p.add_argument("--keep", action="store_true", help="keep the scratch folder (daemon logs, outputs) and print its path")
     p.add_argument("--write-results", action="store_true", help="append the table and raw numbers to bench/RESULTS.md")
+    p.add_argument("--heic", type=Path, default=os.environ.get("HOTFOLDER_BENCH_HEICS"),
+                   help="section heic: a folder of (real phone) HEICs (default: iPhone-shaped ones made here)")
+    p.add_argument("--baseline-tree", type=Path, help="section small: another checkout's root, run in the same run")
     args = p.parse_args(argv)
     only = set(SECTIONS) if not args.only else {s.strip() for s in args.only.split(",")}
     only -= {s.strip() for s in (args.skip or "").split(",") if s.strip()}
@@ -848,6 +852,10 @@ def main(argv: list[str] | None = None) -> int:
     rows += feature_rows(raw.get("features"))
     if "formats" in want:
         rows += format_rows(root, args, raw, notes)
+    for name, extra in (("heic", ["--heic", str(args.heic)] if args.heic else []), ("imgproxy", []),
+                        ("small", ["--baseline-tree", str(args.baseline_tree)] if args.baseline_tree else [])):
+        if name in want:
+            rows += section_rows(name, root, [*extra, "--rounds", "1" if args.quick else "3"], raw, notes)
     raw["elapsed_s"] = time.perf_counter() - t_all
     text = render(rows, notes, args, procs, rends)
     print(text)
@@ -859,6 +867,24 @@ def main(argv: list[str] | None = None) -> int:
     else:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
+
+
+def section_rows(name: str, root: Path, argv: list[str], raw: dict, notes: list[str]) -> list[Row]:
+    """A section of its own module (bench/heic, imgproxy, small), in a child process: its
+    pools and libvips threads never start in this process, which forks."""
+    log(f"{name}: python -m bench.{name} {' '.join(argv)}")
+    try:
+        out = subprocess.run([sys.executable, "-m", f"bench.{name}", "--json", "--dir", str(root), *argv],
+                             capture_output=True, text=True, check=True, cwd=ROOT.parent, timeout=3600)
+        found = json.loads(out.stdout.strip().splitlines()[-1])
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, ValueError, IndexError) as exc:
+        tail = getattr(exc, "stderr", "") or ""
+        said = (tail.strip().splitlines() or [""])[-1]
+        notes.append(f"{name} rows: failed: {str(exc).splitlines()[0]} {said}")
+        return []
+    raw[name] = found
+    module = importlib.import_module(f"bench.{name}")
+    return [Row(*row) for row in module.table(found)]
 
 
 def run_features(root: Path, repeat: int) -> list[dict]:
