@@ -105,9 +105,8 @@ def through_ffmpeg(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> De
     height, width, _ = pixels.rgb.shape
     if pixels.depth > 8:
         return Decoded(meta, stored, deep=ArrayPixels(pixels.rgb))
-    # a memoryview: Frame tests `not data`, which an array refuses; the view keeps the array alive
-    return Decoded(meta, stored, frame=Frame(data=memoryview(pixels.rgb.reshape(-1)), mode="RGB",
-                                             size=(width, height)))
+    # a memoryview (`.data`): Frame tests `not data`, which an array refuses; the view keeps the array alive
+    return Decoded(meta, stored, frame=Frame(data=pixels.rgb.reshape(-1).data, mode="RGB", size=(width, height)))
 
 
 def _half_will_do(layout: heifmeta.Layout, wanted: Wanted) -> bool:

@@ -23,6 +23,7 @@ import struct
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 MAX_META = 4 * 2**20
 MAX_TILES = 256 * 256  # a grid's rows and columns are one byte each
@@ -38,7 +39,7 @@ class Unsupported(Exception):
 @dataclass(frozen=True)
 class Prop:
     kind: str
-    value: object
+    value: Any  # what `_property` makes of its kind: a size, a turn, a clap, an nclx, an hvcC
     essential: bool
 
 
@@ -50,7 +51,7 @@ class Item:
     construction: int
     props: tuple[Prop, ...]
 
-    def prop(self, kind: str) -> object:
+    def prop(self, kind: str) -> Any:
         return next((p.value for p in self.props if p.kind == kind), None)
 
 
@@ -204,7 +205,7 @@ def _iref(data: bytes, s: int, e: int) -> dict[str, dict[int, tuple[int, ...]]]:
     return refs
 
 
-def _property(kind: str, data: bytes, s: int, e: int) -> object:
+def _property(kind: str, data: bytes, s: int, e: int) -> Any:
     if kind == "ispe":
         return struct.unpack_from(">II", data, s + 4)
     if kind in ("irot", "imir"):
@@ -247,7 +248,7 @@ def parse(meta: bytes) -> Boxes:
     locs: dict[int, tuple[int, tuple[tuple[int, int], ...]]] = {}
     refs: dict[str, dict[int, tuple[int, ...]]] = {}
     idat = b""
-    ipco: list[tuple[str, object]] = []
+    ipco: list[tuple[str, Any]] = []
     ipma: dict[int, list[tuple[int, bool]]] = {}
     for kind, s, e in _boxes(meta, 4, len(meta)):  # meta is a full box: 4 bytes of version and flags
         if kind == "pitm":
@@ -287,6 +288,7 @@ def layout(boxes: Boxes, fd: int) -> Layout:
         aux = boxes.items.get(src)
         if prim.id in to and aux is not None and str(aux.prop("auxC") or "").startswith(ALPHA_AUX):
             raise Unsupported("alpha")  # libheif composes it (rare in photos)
+    tiles: tuple[Item, ...]
     if prim.type == "hvc1":
         tiles, (width, height), (rows, cols) = (prim,), _ispe(prim), (1, 1)
     elif prim.type == "grid":
@@ -357,10 +359,11 @@ _EXIF = {(False, 0): 1, (True, 0): 2, (False, 2): 3, (True, 2): 4,
          (True, 1): 5, (False, 3): 6, (True, 3): 7, (False, 1): 8}
 
 
-def _clap_box(clap: object, width: int, height: int) -> tuple[int, int, int, int]:
+def _clap_box(clap: tuple[Fraction, Fraction, Fraction, Fraction], width: int,
+              height: int) -> tuple[int, int, int, int]:
     """ISO 14496-12: the aperture of cw × ch centred at ((w-1)/2 + hoff, (h-1)/2 + voff),
     rounded down as libheif does (checked on 29×100 in 64×100, 16×16 in 64×64, 1001×667 in 1002×668)."""
-    cw, ch, hoff, voff = clap  # type: ignore[misc]
+    cw, ch, hoff, voff = clap
     if cw <= 0 or ch <= 0:
         raise Unsupported("an empty clean aperture")
     left = Fraction(width - 1, 2) + hoff - (cw - 1) / 2

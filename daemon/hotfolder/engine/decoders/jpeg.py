@@ -60,6 +60,6 @@ def _turbo(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded | 
         except ValueError:
             return None
     height, width = pixels.shape[:2]
-    # a memoryview: Frame tests `not data`, which an array refuses; the view keeps the array alive
-    frame = Frame(data=memoryview(pixels.reshape(-1)), mode=header.mode, size=(width, height))
+    # a memoryview (`.data`): Frame tests `not data`, which an array refuses; the view keeps the array alive
+    frame = Frame(data=pixels.reshape(-1).data, mode=header.mode, size=(width, height))
     return Decoded(read_metadata(header), header.size, frame=frame)
