@@ -51,7 +51,7 @@ from bench.recipe import renditions as recipe_renditions
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "RESULTS.md"
 SECTIONS = ("single", "seed", "bare", "pyvips", "vips", "magick", "floor", "daemon", "latency", "backlog",
-            "features", "formats", "heic", "imgproxy", "small")
+            "features", "formats", "recipe", "heic", "imgproxy", "small")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -852,10 +852,14 @@ def main(argv: list[str] | None = None) -> int:
     rows += feature_rows(raw.get("features"))
     if "formats" in want:
         rows += format_rows(root, args, raw, notes)
-    for name, extra in (("heic", ["--heic", str(args.heic)] if args.heic else []), ("imgproxy", []),
-                        ("small", ["--baseline-tree", str(args.baseline_tree)] if args.baseline_tree else [])):
+    rounds = ["--rounds", "1" if args.quick else "3"]
+    for name, module, extra in (
+            ("recipe", "stages", ["--repeat", "7" if args.quick else "21"]),
+            ("heic", "heic", [*rounds, *(["--heic", str(args.heic)] if args.heic else [])]),
+            ("imgproxy", "imgproxy", rounds),
+            ("small", "small", [*rounds, *(["--baseline-tree", str(args.baseline_tree)] if args.baseline_tree else [])])):
         if name in want:
-            rows += section_rows(name, root, [*extra, "--rounds", "1" if args.quick else "3"], raw, notes)
+            rows += section_rows(module, root, extra, raw, notes)
     raw["elapsed_s"] = time.perf_counter() - t_all
     text = render(rows, notes, args, procs, rends)
     print(text)

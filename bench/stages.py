@@ -211,6 +211,7 @@ def main(argv=None) -> None:
                    help="libvips threads for the idle-latency row (default: every core)")
     p.add_argument("--dir", type=Path, default=Path(os.environ.get(
         "HOTFOLDER_BENCH_DIR", Path(tempfile.gettempdir()) / "hotfolder-bench")))
+    p.add_argument("--json", action="store_true", help="the whole-recipe rows only, as one JSON line (python -m bench)")
     args = p.parse_args(argv)
     src = corpus.generate(args.dir / "corpus" / "big12", "big12", 1)[0]  # orientation 1
     src.read_bytes()
@@ -220,13 +221,42 @@ def main(argv=None) -> None:
           f"libvips {pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}; median of {args.repeat}; "
           f"load {load} at start\n")
     mark = VipsMark(FIT_SIZE)
-    whole = interleaved_ms({
+    whole = whole_recipe(src, mark, args.repeat)
+    if args.json:
+        import json
+
+        print(json.dumps({"ms": whole, "load": [load, Path("/proc/loadavg").read_text().split()[0]],
+                          "repeat": args.repeat}))
+        return
+    print_whole(src, whole, args)
+
+
+def whole_recipe(src: Path, mark: VipsMark, repeat: int) -> dict[str, float]:
+    return interleaved_ms({
         "all Pillow (draft + LANCZOS, the engine before)": lambda: all_pillow(src),
         "all libvips (shrink-on-load, lanczos3, libvips encoders)": lambda: all_vips(src, mark),
         "**the engine: `pipeline.render()`**, 1 thread": lambda: render(src),
         "floor: decode at DCT scale + the two encodes": lambda: floor(src),
         "floor with the engine's decoder (TurboJPEG)": lambda: floor_turbo(src),
-    }, args.repeat)
+    }, repeat)
+
+
+def table(found: dict) -> list[tuple[str, str, str, str, str]]:
+    """The whole-recipe rows for `python -m bench` (section `recipe`): ratios to both floors."""
+    ms = found["ms"]
+    base, turbo = ms["floor: decode at DCT scale + the two encodes"], ms["floor with the engine's decoder (TurboJPEG)"]
+    rows = []
+    for name, value in ms.items():
+        ratio = value / base
+        engine = name.startswith("**the engine")
+        rows.append((f"example recipe on one 12 MP JPEG, 1 thread: {name}", f"{value:.1f} ms",
+                     f"{ratio:.2f}× floor, {value / turbo:.2f}× the floor with TurboJPEG; medians of "
+                     f"{found['repeat']} interleaved, load {found['load'][0]}→{found['load'][1]}",
+                     "≤ 1.5× floor" if engine else "", ("yes" if ratio <= 1.5 else "**no**") if engine else ""))
+    return rows
+
+
+def print_whole(src: Path, whole: dict[str, float], args) -> None:
     threaded = median_ms(lambda: render(src, args.threads), args.repeat)
     ours = whole["**the engine: `pipeline.render()`**, 1 thread"]
     base = whole["floor: decode at DCT scale + the two encodes"]
