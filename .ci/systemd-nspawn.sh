@@ -1,5 +1,5 @@
 #!/bin/bash
-# Helper for the real-systemd integration test (tests/test_systemd_nspawn.py).
+# Helper for the real-systemd integration test (tests/system/test_systemd_nspawn.py).
 #
 #   .ci/systemd-nspawn.sh rootfs     build (once) and print the cached Debian root file system
 #   .ci/systemd-nspawn.sh test       run the nspawn test with pytest (-m systemd)
@@ -66,7 +66,7 @@ case "${1:-}" in
         cd "$(dirname "$0")/.."
         py=${PYTHON:-}
         [ -n "$py" ] || { [ -x .venv/bin/python ] && py=.venv/bin/python; } || py=python3
-        exec "$py" -m pytest -m systemd tests/test_systemd_nspawn.py "$@"
+        exec "$py" -m pytest -m systemd tests/system/test_systemd_nspawn.py "$@"
         ;;
     *) die "usage: $0 rootfs|deps|clean|test [pytest args]" ;;
 esac

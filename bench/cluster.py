@@ -19,76 +19,61 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
-import json
 import os
 import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
 
 from bench import corpus
+from bench.daemon import bench_daemon, daemon_burst
 from bench.recipe import renditions as recipe_renditions
-from bench.run import Daemon, DaemonUnavailable, cores, daemon_burst, fps, fresh, log, verify
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from redis_server import RedisServer  # noqa: E402 - the tests' throwaway server, shared
-
-
-@dataclass
-class ClusterDaemon(Daemon):
-    """The head (`hotfolder run`, cluster.enabled) and N `hotfolder worker` processes."""
-    broker_url: str = ""
-    nodes: int = 1
-    worker_procs: tuple = ()
-
-    def write_config(self) -> None:
-        super().write_config()
-        config = json.loads(self.config.read_text())
-        config["cluster"] = {"enabled": True, "broker_url": self.broker_url, "cluster_id": f"bench-{self.work.name}",
-                             "shared_root": str(self.work), "reconcile_interval": 5}
-        self.config.write_text(json.dumps(config, indent=2) + "\n")
-
-    def start(self) -> None:
-        super().start()
-        self.wait_ready()
-        procs = []
-        for i in range(self.nodes):
-            logfile = self.work / f"worker{i}.log"
-            with open(logfile, "wb") as out:
-                procs.append(subprocess.Popen(self.command("worker", "--concurrency", "1", "--name", f"w{i}@%h"),
-                                              stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                              cwd=self.work, start_new_session=True))
-        self.worker_procs = tuple(procs)
-        deadline = time.monotonic() + 60
-        for i, p in enumerate(procs):
-            logfile = self.work / f"worker{i}.log"
-            while '"event": "ready"' not in logfile.read_text(errors="replace"):
-                if p.poll() is not None or time.monotonic() > deadline:
-                    raise DaemonUnavailable(f"worker {i} not ready:\n{logfile.read_text(errors='replace')[-2000:]}")
-                time.sleep(0.05)
-
-    def stop(self, timeout: float = 60.0):
-        for p in self.worker_procs:
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.worker_procs:
-            try:
-                p.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
-        return super().stop(timeout)
+from bench.run import cores, fps, verify
+from bench.workspace import fresh, log
+from tests.harness import Daemon, DaemonFailed, LogFile, launch
+from tests.redis_server import RedisServer
 
 
-def burst(make, files, rends) -> tuple[float, str | None]:
-    d = make()
+def start_nodes(d: Daemon, nodes: int) -> list[subprocess.Popen]:
+    """N `hotfolder worker` processes (one render process each) beside the head, each in
+    its own process group, once each says it is ready."""
+    procs, logs = [], []
+    for i in range(nodes):
+        logs.append(LogFile(d.root / f"worker{i}.log"))
+        procs.append(launch(["worker", "--concurrency", "1", "--name", f"w{i}@%h", "--config", str(d.config)],
+                            logs[-1].path, d.root, new_session=True))
+    deadline = time.monotonic() + 60
+    for i, (p, worker_log) in enumerate(zip(procs, logs, strict=True)):
+        while not worker_log.events("ready"):
+            if p.poll() is not None or time.monotonic() > deadline:
+                raise DaemonFailed(f"worker {i} not ready:\n{worker_log.text()[-2000:]}")
+            time.sleep(0.05)
+    return procs
+
+
+def stop_nodes(procs: list[subprocess.Popen], timeout: float = 60.0) -> None:
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+
+
+def burst(d: Daemon, nodes: int, files, rends) -> tuple[float, str | None]:
+    """The head (local mode when nodes == 0) and its nodes started and ready, then the burst."""
+    procs: list[subprocess.Popen] = []
     with d:
-        d.start()
-        if not isinstance(d, ClusterDaemon):
-            d.wait_ready()
-        time.sleep(0.5)  # workers settled
-        seconds = daemon_burst(d, files, rends)
+        d.start(timeout=60)
+        try:
+            procs = start_nodes(d, nodes)
+            time.sleep(0.5)  # workers settled
+            seconds = daemon_burst(d, files, rends)
+        finally:
+            stop_nodes(procs)
     return seconds, verify(d.output, files, rends)
 
 
@@ -121,10 +106,12 @@ def main(argv: list[str] | None = None) -> int:
                 for k in range(args.rounds):
                     work = fresh(scratch / f"{mode}-{n}-{k}")
                     if mode == "local":
-                        make = lambda: Daemon(work, rends, n)  # noqa: E731
+                        d, nodes = bench_daemon(work, rends, n, None), 0
                     else:
-                        make = lambda: ClusterDaemon(work, rends, 1, broker_url=redis.url, nodes=n)  # noqa: E731
-                    seconds, problem = burst(make, files, rends)
+                        cluster = {"enabled": True, "broker_url": redis.url, "cluster_id": f"bench-{work.name}",
+                                   "shared_root": str(work), "reconcile_interval": 5}
+                        d, nodes = bench_daemon(work, rends, 1, None, cluster=cluster), n
+                    seconds, problem = burst(d, nodes, files, rends)
                     if problem:
                         raise SystemExit(f"{mode} N={n}: {problem}")
                     times.append(seconds)

@@ -24,7 +24,7 @@ import io
 import os
 import sys
 import time
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -61,13 +61,13 @@ def data_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "data"
 
 
-@lru_cache(maxsize=None)
+@cache
 def source(name: str) -> Image.Image:
     with Image.open(data_dir() / name) as im:
         return im.convert("RGB")
 
 
-@lru_cache(maxsize=None)
+@cache
 def grain(size: int) -> np.ndarray:
     rng = np.random.default_rng(20240601)
     return rng.integers(-GRAIN, GRAIN + 1, size=(size, size, 3), dtype=np.int16)
@@ -140,7 +140,7 @@ def alpha_png(width: int, height: int, index: int) -> bytes:
     return buf.getvalue()
 
 
-@lru_cache(maxsize=None)
+@cache
 def small_base() -> bytes:
     im = source("astronaut.png").resize((64, 64), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
@@ -186,7 +186,7 @@ def generate(out: str | os.PathLike, set_name: str, count: int, *, start: int = 
     paths = []
     t0 = time.perf_counter()
     existing = set(os.listdir(out)) if not force else set()
-    for i, name in zip(range(start, start + count), out_names):
+    for i, name in zip(range(start, start + count), out_names, strict=False):
         path = out / name
         paths.append(path)
         if name in existing:

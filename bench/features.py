@@ -73,7 +73,7 @@ def measure(src: Path, repeat: int) -> list[dict]:
     pipeline.warm_up()
     found = []
     for name, (fit, fill) in variants(src).items():
-        ms = median_ms(lambda: render(src, fit, fill), repeat)
+        ms = median_ms(lambda fit=fit, fill=fill: render(src, fit, fill), repeat)
         found.append({"variant": name, "ms": ms, "encodes": encodes_of(src, fit, fill),
                       "fit_bytes": len(render(src, fit, fill)[0].data)})
     base = found[0]["ms"]

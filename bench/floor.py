@@ -21,7 +21,7 @@ def render(job: tuple[str, str, tuple[Rendition, ...]]) -> str:
         sizes = [fit(im.size, r.box) for r in renditions]  # the box is square: the same as stored
         im.draft("RGB", max(sizes))
         im.load()
-        for r, (w, h) in zip(renditions, sizes):
+        for r, (w, h) in zip(renditions, sizes, strict=False):
             im.crop((0, 0, w, h)).save(os.path.join(outdir, output_name(stem, r)), "JPEG", quality=r.quality)
     return path
 

@@ -7,9 +7,9 @@ example recipe (fit 1600 px JPEG q85 with the watermark + fill 400 px WebP q80) 
 
 The sources are made from one 12 MP photo of the bench corpus, with the tests' own
 file makers (tests/sources.py): the JPEG itself (sRGB, no profile), the same tagged
-Display P3, a HEIC of it (pillow-heif, quality 90, 4:2:0, as a phone writes), and a DNG whose sensor saw it (12-bit RGGB mosaic) with a full-size
-embedded JPEG preview, as most cameras embed. Medians of --repeat, ratios against the
-sRGB JPEG in the same run.
+Display P3, a HEIC of it (pillow-heif, quality 90, 4:2:0, as a phone writes), and a DNG
+whose sensor saw it (12-bit RGGB mosaic) with a full-size embedded JPEG preview, as most
+cameras embed. Medians of --repeat, ratios against the sRGB JPEG in the same run.
 """
 from __future__ import annotations
 

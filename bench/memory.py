@@ -44,11 +44,11 @@ if sys.argv[3] == "full":
     renditions.insert(0, Rendition(name="full", operation="none", format="jpeg", quality=90))
 raw = "develop" if sys.argv[1].endswith(".develop.dng") else "auto"
 try:
-    pipeline.render(sys.argv[1], renditions, accepted_formats=%r, max_image_pixels=int(sys.argv[2]), raw=raw)
+    pipeline.render(sys.argv[1], renditions, accepted_formats=ALL_FORMATS, max_image_pixels=int(sys.argv[2]), raw=raw)
 finally:  # this process's own peak (a forked child's ru_maxrss starts at its parent's)
     with open("/proc/self/status") as f:
         print(next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")))
-""" % (ALL,)
+""".replace("ALL_FORMATS", repr(ALL))
 
 
 def shape(pixels: int) -> tuple[int, int]:
@@ -98,7 +98,8 @@ def make_sources(work: Path, pixels: int, only: set[str] | None) -> dict[str, Pa
         deep = (picture.cast("ushort") * 257).cast("ushort").bandjoin(65535).copy(interpretation="rgb16")
         deep.pngsave(str(p), compression=1, bitdepth=16)
     if p := want("tiff-16-bit", "rgb16.tif"):
-        (picture.cast("ushort") * 257).cast("ushort").copy(interpretation="rgb16").tiffsave(str(p), compression="deflate")
+        rgb16 = (picture.cast("ushort") * 257).cast("ushort").copy(interpretation="rgb16")
+        rgb16.tiffsave(str(p), compression="deflate")
     if p := want("tiff-cmyk", "cmyk.tif"):
         picture.icc_transform("cmyk", input_profile="srgb").tiffsave(str(p), compression="deflate")
     if p := want("webp", "photo.webp"):

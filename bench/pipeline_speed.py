@@ -69,7 +69,7 @@ def time_encoders(repeat: int) -> None:
     for fmt, options in cases:
         size = 0
 
-        def save():
+        def save(fmt=fmt, options=options):
             nonlocal size
             buf = io.BytesIO()
             im.save(buf, fmt, **options)

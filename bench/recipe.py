@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -29,3 +30,8 @@ def fit(size: tuple[int, int], box: int) -> tuple[int, int]:
 
 def output_name(stem: str, rendition: Rendition) -> str:
     return f"{stem}_{rendition.name}.jpg"
+
+
+def expected_outputs(files, renditions) -> dict[str, tuple[str, ...]]:
+    """stem -> accepted final output names, one group per rendition."""
+    return {Path(f).stem: tuple(output_name(Path(f).stem, r) for r in renditions) for f in files}

@@ -27,26 +27,39 @@ if __package__ in (None, ""):  # `python bench/run.py`: make `import bench` work
 
 import argparse
 import datetime as dt
-import importlib.util
+import importlib
 import json
 import os
 import platform
 import shlex
 import shutil
-import signal
 import statistics
 import subprocess
 import tempfile
-import textwrap
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from multiprocessing import get_context
 
 import PIL
 
 from bench import bare, corpus, floor, pyvips_pool, seed
-from bench.recipe import Rendition, output_name
+from bench.daemon import (
+    DaemonUnavailable,
+    bench_daemon,
+    cpu_seconds,
+    daemon_backlog,
+    daemon_burst,
+    daemon_latency,
+    effective_quiet_period,
+    logged_durations,
+    runqueue_seconds,
+    runqueue_waits,
+    stop,
+)
+from bench.recipe import expected_outputs, output_name
 from bench.recipe import renditions as recipe_renditions
+from bench.workspace import fresh, log
+from tests.harness import Daemon, DaemonFailed, worker_pids
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "RESULTS.md"
@@ -61,20 +74,10 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def log(msg: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def fresh(path: Path) -> Path:
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    return path
 
 
-def expected_outputs(files, renditions) -> dict[str, tuple[str, ...]]:
-    """stem -> accepted final output names, one group per rendition."""
-    return {Path(f).stem: tuple(output_name(Path(f).stem, r) for r in renditions) for f in files}
 
 
 def count_done(outdir: Path, files, renditions) -> int:
@@ -249,371 +252,6 @@ def run_magick(binary: str, files, outdir: Path, renditions, procs: int) -> floa
     return elapsed
 
 
-# --- the daemon ---------------------------------------------------------------
-
-class DaemonUnavailable(Exception):
-    pass
-
-
-def tree_pids(root: int) -> list[int]:
-    pids, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        pids.append(pid)
-        try:
-            for task in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{task}/children") as fh:
-                    todo.extend(int(c) for c in fh.read().split())
-        except OSError:
-            continue
-    return pids
-
-
-def worker_pids(main: int) -> list[int]:
-    """The daemon's workers: the children of its forkserver (a child of the main process)."""
-    for pid in tree_pids(main)[1:]:
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as fh:
-                if b"forkserver" not in fh.read():
-                    continue
-            return tree_pids(pid)[1:]
-        except OSError:
-            continue
-    return []
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of one process (its own threads, not its children)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def runqueue_waits(pid: int) -> dict[int, float]:
-    """Seconds each thread of `pid` has spent runnable but waiting for a CPU
-    (/proc/PID/task/TID/schedstat, second field, in ns): time another process held the
-    core. On a shared machine it separates "the workers had nothing to do" from "they
-    had work and no CPU"."""
-    waits = {}
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return waits
-    for tid in tids:
-        try:
-            with open(f"/proc/{pid}/task/{tid}/schedstat") as fh:
-                waits[int(tid)] = int(fh.read().split()[1]) / 1e9
-        except (OSError, IndexError, ValueError):
-            continue
-    return waits
-
-
-def runqueue_seconds(before: dict[int, dict[int, float]], pids: list[int]) -> float:
-    """Runqueue wait of `pids`' threads since `before` (threads born since count whole)."""
-    total = 0.0
-    for pid in pids:
-        then = before.get(pid, {})
-        total += sum(w - then.get(tid, 0.0) for tid, w in runqueue_waits(pid).items())
-    return total
-
-
-def tree_rss(root: int) -> tuple[int, int]:
-    """(sum of RSS in bytes, number of processes) over root and all its descendants."""
-    total = n = 0
-    for pid in tree_pids(root):
-        try:
-            with open(f"/proc/{pid}/statm") as fh:
-                total += int(fh.read().split()[1]) * PAGE
-                n += 1
-        except (OSError, IndexError, ValueError):
-            pass
-    return total, n
-
-
-@dataclass
-class Daemon:
-    """`hotfolder run --config X` in a work folder, with its own folders and state."""
-    work: Path
-    renditions: tuple[Rendition, ...]
-    workers: int
-    quiet_period: float | None = None
-    proc: subprocess.Popen | None = None
-    started: float = 0.0
-    ready_at: float | None = None
-    log_pos: int = 0
-    extra: dict = field(default_factory=dict)
-    recipe: list[dict] | None = None  # the folder's renditions as the config writes them (default: the bench's)
-    env: dict = field(default_factory=dict)  # more environment for `hotfolder run` (another tree's PYTHONPATH)
-
-    @property
-    def inbox(self) -> Path: return self.work / "inbox"
-    @property
-    def output(self) -> Path: return self.work / "output"
-    @property
-    def processing(self) -> Path: return self.work / "processing"
-    @property
-    def archive(self) -> Path: return self.work / "archive"
-    @property
-    def failed(self) -> Path: return self.work / "failed"
-    @property
-    def config(self) -> Path: return self.work / "hotfolder.yaml"
-    @property
-    def logfile(self) -> Path: return self.work / "daemon.log"
-
-    def effective_quiet_period(self) -> float | None:
-        """The quiet_period the daemon reads from our config (its default unless set)."""
-        try:
-            from hotfolder.config import load
-            return load(self.config).folders[0].quiet_period
-        except Exception:  # noqa: BLE001 - only for the table
-            return self.quiet_period
-
-    def write_config(self) -> None:
-        for d in (self.inbox, self.output, self.processing, self.archive, self.failed):
-            d.mkdir(parents=True, exist_ok=True)
-        folder = {
-            "name": "bench",
-            "inbox": str(self.inbox), "output": str(self.output),
-            "processing": str(self.processing), "archive": str(self.archive),
-            "failed": str(self.failed),
-            "renditions": self.recipe or [
-                {"name": r.name, "operation": "fit", "size": f"{r.box}x{r.box}", "format": "jpeg",
-                 "quality": r.quality, "filename": "{stem}_{rendition}.jpg"}
-                for r in self.renditions
-            ],
-        }
-        if self.quiet_period is not None:
-            folder["quiet_period"] = self.quiet_period
-        config = {"workers": self.workers, "state_dir": str(self.work / "state"), "folders": [folder]}
-        self.config.write_text(json.dumps(config, indent=2) + "\n")  # JSON is YAML
-
-    def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "hotfolder", *args, "--config", str(self.config)]
-
-    def start(self) -> None:
-        if importlib.util.find_spec("hotfolder") is None:
-            raise DaemonUnavailable("the hotfolder package is not installed (pip install -e .)")
-        self.write_config()
-        env = {**os.environ, **self.env}
-        env.pop("NOTIFY_SOCKET", None)
-        out = open(self.logfile, "wb")
-        self.started = time.perf_counter()
-        self.proc = subprocess.Popen(self.command("run"), stdout=out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, env=env, cwd=self.work)
-        out.close()
-
-    def logged_durations(self, event: str) -> list[float]:
-        """duration_ms of every `event` in the daemon's JSON log (diagnostic only)."""
-        out = []
-        try:
-            for line in self.logfile.read_text(errors="replace").splitlines():
-                if event not in line:
-                    continue
-                try:
-                    rec = json.loads(line[line.index("{"):])
-                except ValueError:
-                    continue
-                if rec.get("event") == event and isinstance(rec.get("duration_ms"), (int, float)):
-                    out.append(float(rec["duration_ms"]))
-        except OSError:
-            pass
-        return out
-
-    def log_says_ready(self) -> bool:
-        try:
-            with open(self.logfile, "rb") as fh:
-                fh.seek(self.log_pos)
-                data = fh.read()
-        except OSError:
-            return False
-        cut = data.rfind(b"\n") + 1
-        self.log_pos += cut
-        for line in data[:cut].splitlines():
-            text = line.decode(errors="replace").lower()
-            if '"ready"' in text or text.split(" ")[-1:] == ["ready"] or " ready " in f" {text} ":
-                return True
-        return False
-
-    def wait_ready(self, timeout: float = 60.0, poll_status: bool = True) -> float:
-        """Seconds from start to readiness: the log line "ready" or `status` exiting 0."""
-        deadline = time.perf_counter() + timeout
-        next_status = 0.0
-        while time.perf_counter() < deadline:
-            self.check_alive()
-            if self.log_says_ready():
-                break
-            now = time.perf_counter()
-            if poll_status and now >= next_status:
-                st = subprocess.run(self.command("status"), stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL, cwd=self.work)
-                if st.returncode == 0:
-                    break
-                next_status = time.perf_counter() + 0.3
-            time.sleep(0.02)
-        else:
-            raise DaemonUnavailable(f"not ready after {timeout:.0f} s (no 'ready' log line, "
-                                    f"`hotfolder status` never exited 0)\n{self.log_tail()}")
-        self.ready_at = time.perf_counter()
-        return self.ready_at - self.started
-
-    def check_alive(self) -> None:
-        if self.proc is not None and self.proc.poll() is not None:
-            raise DaemonUnavailable(f"`hotfolder run` exited with {self.proc.returncode}\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 12) -> str:
-        try:
-            tail = self.logfile.read_text(errors="replace").splitlines()[-lines:]
-        except OSError:
-            return ""
-        return textwrap.indent("\n".join(tail), "    | ")
-
-    def stop(self, timeout: float = 60.0) -> int | None:
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            log(f"daemon did not stop {timeout:.0f} s after SIGTERM; killing its process tree")
-            for pid in reversed(tree_pids(self.proc.pid)):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
-            return self.proc.wait()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-
-def wait_outputs(d: Daemon, files, renditions, timeout: float, poll: float = 0.005) -> float:
-    """Block until every file has all its outputs (or went to failed/); returns the
-    perf_counter time when that was first seen."""
-    want = expected_outputs(files, renditions)
-    pending = dict(want)
-    deadline = time.perf_counter() + timeout
-    failed_stems: set[str] = set()
-    while pending:
-        now = time.perf_counter()
-        if now > deadline:
-            raise RuntimeError(f"daemon: {len(pending)} of {len(want)} files have no output after "
-                               f"{timeout:.0f} s\n{d.log_tail()}")
-        names = set(os.listdir(d.output))
-        for stem in [s for s, group in pending.items() if all(n in names for n in group)]:
-            del pending[stem]
-        if pending and d.failed.exists():
-            for n in os.listdir(d.failed):
-                s = Path(n).stem
-                if s in pending and not n.endswith(".json"):
-                    failed_stems.add(s)
-                    del pending[s]
-        if pending:
-            d.check_alive()
-            time.sleep(poll)
-    if failed_stems:
-        raise RuntimeError(f"daemon: {len(failed_stems)} files went to failed/ "
-                           f"(e.g. {sorted(failed_stems)[0]})\n{d.log_tail()}")
-    return time.perf_counter()
-
-
-def daemon_burst(d: Daemon, files, renditions, prefix: str = "") -> float:
-    """Files renamed into the inbox at once (as prefix+name); seconds until the last
-    output exists."""
-    staging = fresh(d.work / "staging")
-    names = [prefix + Path(f).name for f in files]
-    for f, n in zip(files, names):
-        os.link(f, staging / n)
-    t0 = time.perf_counter()
-    for n in names:
-        os.rename(staging / n, d.inbox / n)
-    t1 = wait_outputs(d, [d.inbox / n for n in names], renditions, timeout=60 + 10 * len(files))
-    return t1 - t0
-
-
-def daemon_latency(d: Daemon, source: Path, drops: int, renditions, gap: float = 0.5) -> list[float]:
-    """Write one file at a time into the idle daemon's inbox: seconds from close() to
-    the last output of that file."""
-    data = source.read_bytes()
-    lat = []
-    for i in range(drops):
-        name = f"latency_{i:03d}.jpg"
-        with open(d.inbox / name, "wb") as fh:
-            fh.write(data)
-        t0 = time.perf_counter()  # just after close()
-        t1 = wait_outputs(d, [d.inbox / name], renditions, timeout=60, poll=0.002)
-        lat.append(t1 - t0)
-        # idle again: the original has left inbox and processing
-        deadline = time.perf_counter() + 10
-        while time.perf_counter() < deadline and (
-                (d.inbox / name).exists() or (d.processing / name).exists()):
-            time.sleep(0.01)
-        time.sleep(gap)
-    return lat
-
-
-def first_entry(path: Path) -> bool:
-    try:
-        with os.scandir(path) as it:
-            return any(not e.name.startswith(".") for e in it)
-    except OSError:
-        return False
-
-
-def daemon_backlog(work: Path, small: list[Path], renditions, workers: int, window: float,
-                   quiet_period: float | None) -> dict:
-    """Start the daemon with len(small) files already waiting; sample the RSS of its
-    process tree for `window` seconds; note the first claim."""
-    d = Daemon(fresh(work), renditions, workers, quiet_period)
-    d.write_config()
-    t = time.perf_counter()
-    for f in small:
-        os.link(f, d.inbox / f.name)
-    link_s = time.perf_counter() - t
-    peak = peak_n = 0
-    samples = []
-    first_claim = None
-    with d:
-        d.start()
-        next_rss = 0.0
-        end = d.started + window
-        while True:
-            now = time.perf_counter()
-            if now >= end:
-                break
-            if first_claim is None and (first_entry(d.processing) or first_entry(d.output)
-                                        or first_entry(d.archive)):
-                first_claim = time.perf_counter() - d.started
-            if now >= next_rss:
-                rss, n = tree_rss(d.proc.pid)
-                samples.append(rss)
-                if rss > peak:
-                    peak, peak_n = rss, n
-                next_rss = now + 0.05
-            if d.ready_at is None and d.log_says_ready():
-                d.ready_at = time.perf_counter()
-            d.check_alive()
-            time.sleep(0.005 if first_claim is None else 0.05)
-        done = len(os.listdir(d.archive))
-        failed = sum(1 for n in os.listdir(d.failed) if not n.endswith(".json"))
-        stop_t = time.perf_counter()
-        rc = d.stop()
-        stop_s = time.perf_counter() - stop_t
-    return {
-        "backlog": len(small), "window_s": window, "peak_rss_bytes": peak, "peak_processes": peak_n,
-        "median_rss_bytes": int(statistics.median(samples)) if samples else 0,
-        "first_claim_s": first_claim,
-        "ready_s": None if d.ready_at is None else d.ready_at - d.started,
-        "archived_in_window": done, "failed_in_window": failed,
-        "stop_s": stop_s, "exit_code": rc, "link_s": link_s,
-    }
-
-
 # --- the run ------------------------------------------------------------------
 
 @dataclass
@@ -648,10 +286,13 @@ def parse_args(argv):
     p.add_argument("--latency-drops", type=int, help="files dropped one at a time (default 20; 6 with --quick)")
     p.add_argument("--backlogs", default="10,10000,100000", help="backlog sizes for the RSS rows")
     p.add_argument("--window", type=float, help="seconds of RSS sampling per backlog (default 20; 8 with --quick)")
-    p.add_argument("--quiet-period", type=float, help="set quiet_period in the daemon's config (default: the daemon's default)")
-    p.add_argument("--dir", type=Path, default=Path(os.environ.get("HOTFOLDER_BENCH_DIR", Path(tempfile.gettempdir()) / "hotfolder-bench")),
+    p.add_argument("--quiet-period", type=float,
+                   help="set quiet_period in the daemon's config (default: the daemon's default)")
+    p.add_argument("--dir", type=Path,
+                   default=Path(os.environ.get("HOTFOLDER_BENCH_DIR", Path(tempfile.gettempdir()) / "hotfolder-bench")),
                    help="corpus cache and scratch folder (default $HOTFOLDER_BENCH_DIR or /tmp/hotfolder-bench)")
-    p.add_argument("--keep", action="store_true", help="keep the scratch folder (daemon logs, outputs) and print its path")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the scratch folder (daemon logs, outputs) and print its path")
     p.add_argument("--write-results", action="store_true", help="append the table and raw numbers to bench/RESULTS.md")
     p.add_argument("--heic", type=Path, default=os.environ.get("HOTFOLDER_BENCH_HEICS"),
                    help="section heic: a folder of (real phone) HEICs (default: iPhone-shaped ones made here)")
@@ -679,7 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     root = args.dir.resolve()
     root.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="run-", dir=root))  # same filesystem as the corpus
-    raw: dict = {"started": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    raw: dict = {"started": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
                  "machine": machine(), "files": args.files, "procs": procs,
                  "renditions": [r.__dict__ for r in rends], "quiet_period": args.quiet_period}
     notes: list[str] = []
@@ -742,13 +383,13 @@ def main(argv: list[str] | None = None) -> int:
     def daemon_round(k: int) -> float:
         """A fresh daemon per round, started and ready before the clock starts, stopped
         after: nothing of it runs while the other contenders are timed."""
-        d = daemons[k] = Daemon(fresh(scratch / f"daemon-r{k}"), rends, procs, args.quiet_period)
+        d = daemons[k] = bench_daemon(fresh(scratch / f"daemon-r{k}"), rends, procs, args.quiet_period)
         with d:
-            d.start()
-            ready = d.wait_ready()
+            d.start(wait_ready=False)
+            ready = d.wait_ready(60)
             raw.setdefault("daemon_ready_s", []).append(ready)
-            raw["daemon_quiet_period_s"] = d.effective_quiet_period()
-            workers = worker_pids(d.proc.pid)
+            raw["daemon_quiet_period_s"] = effective_quiet_period(d, args.quiet_period)
+            workers = worker_pids(d)
             cpu0 = cpu_seconds(d.proc.pid)
             work0 = sum(cpu_seconds(w) for w in workers)
             waits0 = {w: runqueue_waits(w) for w in workers}
@@ -760,8 +401,8 @@ def main(argv: list[str] | None = None) -> int:
             if len(workers) == procs:  # else the workers were not all found: no figure
                 raw.setdefault("daemon_busy_share", []).append(work / (seconds * procs))
                 raw.setdefault("daemon_runqueue_share", []).append(waited / (seconds * procs))
-            raw.setdefault("daemon_exit_code", []).append(d.stop())
-            pipeline_ms = d.logged_durations("file_rendered")
+            raw.setdefault("daemon_exit_code", []).append(stop(d))
+            pipeline_ms = logged_durations(d, "file_rendered")
             if pipeline_ms:
                 raw.setdefault("daemon_pipeline_ms_median", []).append(statistics.median(pipeline_ms))
         return seconds
@@ -778,7 +419,8 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 seconds = run_fn(k)
             except Exception as exc:  # noqa: BLE001 - a failed contender is a note, not a crash
-                what = "skipped, the daemon is not usable yet" if isinstance(exc, DaemonUnavailable) else "failed"
+                unusable = isinstance(exc, (DaemonUnavailable, DaemonFailed))
+                what = "skipped, the daemon is not usable yet" if unusable else "failed"
                 notes.append(f"{label}: {what}: {str(exc).splitlines()[0]}")
                 log(f"  {label} failed: {exc}")
                 rounds[key] = None
@@ -800,17 +442,15 @@ def main(argv: list[str] | None = None) -> int:
 
     latency = None
     if "latency" in want and rounds.get("daemon", []) is not None:
-        d = Daemon(fresh(scratch / "daemon-latency"), rends, procs, args.quiet_period)
         try:
-            with d:
-                d.start()
-                d.wait_ready()
+            with bench_daemon(fresh(scratch / "daemon-latency"), rends, procs, args.quiet_period) as d:
+                d.start(timeout=60)
                 time.sleep(1.0)
                 log(f"latency: {args.latency_drops} drops, one at a time")
                 latency = daemon_latency(d, latency_src, args.latency_drops, rends)
                 raw["latency_s"] = latency
-                raw["latency_render_ms"] = d.logged_durations("file_rendered")
-        except DaemonUnavailable as exc:
+                raw["latency_render_ms"] = logged_durations(d, "file_rendered")
+        except (DaemonUnavailable, DaemonFailed) as exc:
             notes.append(f"latency row: skipped, the daemon is not usable yet: {str(exc).splitlines()[0]}")
             log(f"daemon unavailable: {exc}")
         except Exception as exc:  # noqa: BLE001
@@ -827,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 b = daemon_backlog(scratch / f"backlog-{n}", small[:n], rends, procs, args.window,
                                    args.quiet_period)
-            except DaemonUnavailable as exc:
+            except (DaemonUnavailable, DaemonFailed) as exc:
                 notes.append(f"backlog rows: skipped, the daemon is not usable yet: {exc}")
                 log(f"daemon unavailable: {exc}")
                 break
@@ -853,11 +493,13 @@ def main(argv: list[str] | None = None) -> int:
     if "formats" in want:
         rows += format_rows(root, args, raw, notes)
     rounds = ["--rounds", "1" if args.quick else "3"]
+    heics = ["--heic", str(args.heic)] if args.heic else []
+    baseline = ["--baseline-tree", str(args.baseline_tree)] if args.baseline_tree else []
     for name, module, extra in (
             ("recipe", "stages", ["--repeat", "7" if args.quick else "21"]),
-            ("heic", "heic", [*rounds, *(["--heic", str(args.heic)] if args.heic else [])]),
+            ("heic", "heic", [*rounds, *heics]),
             ("imgproxy", "imgproxy", rounds),
-            ("small", "small", [*rounds, *(["--baseline-tree", str(args.baseline_tree)] if args.baseline_tree else [])])):
+            ("small", "small", [*rounds, *baseline])):
         if name in want:
             rows += section_rows(module, root, extra, raw, notes)
     raw["elapsed_s"] = time.perf_counter() - t_all
@@ -893,7 +535,8 @@ def section_rows(name: str, root: Path, argv: list[str], raw: dict, notes: list[
 
 def run_features(root: Path, repeat: int) -> list[dict]:
     """bench/features.py in a child: libvips threads must not start in this process, which forks."""
-    out = subprocess.run([sys.executable, "-m", "bench.features", "--json", "--repeat", str(repeat), "--dir", str(root)],
+    out = subprocess.run([sys.executable, "-m", "bench.features", "--json", "--repeat", str(repeat),
+                          "--dir", str(root)],
                          capture_output=True, text=True, check=True, cwd=ROOT.parent, timeout=900)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -980,7 +623,7 @@ def table_rows(args, results, single, latency, raw, backlog, procs) -> list[Row]
     if latency:
         own = raw.get("latency_render_ms") or []
         if len(own) == len(latency):  # each drop minus its own render, as the daemon logged it
-            added = [x - ms / 1000 for x, ms in zip(latency, own)]
+            added = [x - ms / 1000 for x, ms in zip(latency, own, strict=False)]
         else:
             added = [x - statistics.median(own) / 1000 for x in latency] if own else list(latency)
         p50, p95 = statistics.median(added), pct(added, 95)

@@ -167,7 +167,8 @@ def feature_stage_rows(src: Path, repeat: int) -> list[tuple[str, float, float, 
          t(lambda: to_pil(vframe.smartcrop(400, 400, interesting="attention"))), "libvips (Pillow has none)"),
         ("smart crop 400×400 from 533×400, entropy", float("nan"),
          t(lambda: to_pil(vframe.smartcrop(400, 400, interesting="entropy"))), "libvips"),
-        ("JPEG encode 1600×1200 q85, optimised Huffman", t(lambda: fit.save(io.BytesIO(), "JPEG", quality=85, **optimised)),
+        ("JPEG encode 1600×1200 q85, optimised Huffman",
+         t(lambda: fit.save(io.BytesIO(), "JPEG", quality=85, **optimised)),
          t(lambda: vfit.jpegsave_buffer(Q=85, optimize_coding=True)), "Pillow; only in the max_bytes search"),
     ]
 

@@ -1,1 +1,2 @@
-"""The test suite; tests/harness.py holds what the tests share."""
+"""The test suite, by tier (unit/, process/, integration/, system/); tests/harness/ holds what the
+tests and the benchmark share, conftest.py the fixtures of every tier."""

@@ -125,7 +125,8 @@ LOCATED_XMP = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
     iptcCore:CountryCode="FRA" ps:City="Marseille" drone-dji:GpsLatitude="+43.2951"
     drone-dji:GpsLongtitude="+5.3683" drone-dji:AbsoluteAltitude="+151.2" drone-dji:RelativeAltitude="+120.5"
     exifEX:GPSHPositioningError="3/1" Camera:GPSXYAccuracy="1.5" t:Orientation="6">
-   <dc:description><rdf:Alt><rdf:li xml:lang="x-default">Boats in the harbour at dawn</rdf:li></rdf:Alt></dc:description>
+   <dc:description><rdf:Alt>
+    <rdf:li xml:lang="x-default">Boats in the harbour at dawn</rdf:li></rdf:Alt></dc:description>
    <dc:creator><rdf:Seq><rdf:li>Ann Smith</rdf:li></rdf:Seq></dc:creator>
    <dc:subject><rdf:Bag><rdf:li>harbour</rdf:li><rdf:li>boats</rdf:li></rdf:Bag></dc:subject>
    <ps:State>Provence-Alpes-Cote-d-Azur</ps:State>

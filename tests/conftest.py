@@ -1,18 +1,34 @@
-"""The fixtures: a leak check on child processes, and a real daemon factory.
+"""The fixtures of every tier: a leak check on child processes, and a real daemon factory;
+and each test marked with its tier, the folder it lives in (`pytest -m "unit or process"`).
 
-The helpers they use live in tests/harness.py (`from tests.harness import ...`).
+The helpers they use live in tests/harness/ (`from tests.harness import ...`).
 """
 from __future__ import annotations
 
 import os
 import signal
+import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.harness import Daemon, _become_subreaper, _descendants, _is_hotfolder, _reap_zombies
+from tests.harness import Daemon
+from tests.harness.cluster import Cluster
+from tests.harness.procs import become_subreaper, descendants, is_ours, parent_of, reap_zombies
+from tests.redis_server import RedisServer
 
-_become_subreaper()
+become_subreaper()
+
+TIERS = ("unit", "process", "integration", "system")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects: the tier's mark must be there by then
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = Path(item.path).parent.name
+        if tier in TIERS:
+            item.add_marker(tier)
 
 
 def _own_multiprocessing_servers() -> set[int]:
@@ -20,15 +36,13 @@ def _own_multiprocessing_servers() -> set[int]:
     process: one each for the whole session, by design, not a leak. (A daemon's own
     are its children, not ours, and die with it.)"""
     mine = set()
-    for pid in _descendants(os.getpid()):
+    for pid in descendants(os.getpid()):
         try:
-            with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 cmd = f.read()
-        except (OSError, ValueError, IndexError):
+        except OSError:
             continue
-        if ppid == os.getpid() and (b"forkserver" in cmd or b"resource_tracker" in cmd):
+        if parent_of(pid) == os.getpid() and (b"forkserver" in cmd or b"resource_tracker" in cmd):
             mine.add(pid)
     return mine
 
@@ -36,18 +50,18 @@ def _own_multiprocessing_servers() -> set[int]:
 @pytest.fixture(autouse=True)
 def no_leaked_processes():
     """Fail any test that leaves a child process running (and clean it up)."""
-    before = _descendants(os.getpid())
+    before = descendants(os.getpid())
     yield
-    _reap_zombies()
+    reap_zombies()
     deadline = time.monotonic() + 10
     leaked = set()
     while time.monotonic() < deadline:
-        leaked = {p for p in _descendants(os.getpid()) - before - _own_multiprocessing_servers()
-                  if _is_hotfolder(p)}
+        leaked = {p for p in descendants(os.getpid()) - before - _own_multiprocessing_servers()
+                  if is_ours(p)}
         if not leaked:
             return
         time.sleep(0.1)
-        _reap_zombies()
+        reap_zombies()
     for pid in leaked:
         try:
             os.kill(pid, signal.SIGKILL)
@@ -61,14 +75,70 @@ def daemon_factory(tmp_path):
     made: list[Daemon] = []
 
     def make(**kwargs) -> Daemon:
-        d = Daemon(tmp_path / f"d{len(made)}", **kwargs)
+        d = Daemon(tmp_path / f"d{len(made)}").write_config(**kwargs)
         made.append(d)
         return d
 
     yield make
     for d in made:
-        if d.proc is not None and d.proc.poll() is None:
-            d.proc.kill()
-            d.proc.wait(5)
-            for pid in _descendants(d.proc.pid):
-                os.kill(pid, signal.SIGKILL)
+        if d.running():
+            d.kill()
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A throwaway redis-server; CI sets HOTFOLDER_REQUIRE_REDIS=1, and there a missing one
+    is a failure, not a skip."""
+    if RedisServer.binary is None and not os.environ.get("HOTFOLDER_REQUIRE_REDIS"):
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer(tmp_path / "redis").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cluster_factory(tmp_path, redis_server):
+    """Clusters (tests/harness/cluster.py) on one redis-server, every process stopped after."""
+    pytest.importorskip("celery", reason="the cluster extra is not installed (pip install -e '.[cluster]')")
+    made: list[Cluster] = []
+
+    def make(**settings) -> Cluster:
+        c = Cluster(tmp_path / f"c{len(made)}", redis_server, **settings)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.stop_all()
+    for c in made:  # the leak check fails the test on leaks; kill stragglers of the groups we made
+        for proc in c.procs.values():
+            for pid in descendants(proc.pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+
+
+CHECKOUT_CONFIG = """
+state_dir: ../var/state
+workers: 1
+folders:
+  - name: photos
+    inbox: ../var/inbox
+    output: ../var/output
+    archive: ../var/archive
+    failed: ../var/failed
+    renditions:
+      - {name: web, size: 64, format: jpeg}
+"""
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A folder laid out like a checkout, the current directory: ./config/hotfolder.yaml
+    (folders in ./var), no $HOTFOLDER_CONFIG."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "hotfolder.yaml").write_text(textwrap.dedent(CHECKOUT_CONFIG))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HOTFOLDER_CONFIG", raising=False)
+    return tmp_path

@@ -17,11 +17,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from tests.harness import _descendants, files_under
-
-TEMP_MARK = ".hf-"  # every temp file of ours starts so (spool.temp_prefix)
-SIDECAR = ".error.json"
-
+from tests.harness.folders import SIDECAR, TEMP_MARK, archived, failed_originals, files_under
+from tests.harness.procs import descendants
+from tests.harness.waiting import wait_for
 
 # --------------------------------------------------------------------- good images
 
@@ -156,28 +154,6 @@ def sidecar(failed_dir: Path, rel: str) -> dict:
     return json.loads((failed_dir / (rel + SIDECAR)).read_text(encoding="utf-8"))
 
 
-def entries(root: Path) -> list[str]:
-    """Non-directory entries under root (files, symlinks: never followed), relative."""
-    out = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in filenames + [n for n in dirnames if os.path.islink(os.path.join(dirpath, n))]:
-            out.append(Path(dirpath, name).relative_to(root).as_posix())
-    return sorted(out)
-
-
-def failed_originals(d) -> list[str]:
-    return [p for p in entries(d.failed) if not p.endswith(SIDECAR) and not Path(p).name.startswith(TEMP_MARK)]
-
-
-def archived(d) -> list[str]:
-    return entries(d.archive)
-
-
-def ends(d) -> int:
-    """Originals that reached an end (archive, or failed/ — symlinks included)."""
-    return len(archived(d)) + len(failed_originals(d))
-
-
 def temp_outputs(d) -> list[str]:
     return [p for p in files_under(d.output) if Path(p).name.startswith(TEMP_MARK)]
 
@@ -221,6 +197,11 @@ def assert_nothing_left(d) -> None:
 
 
 def done_counts(d) -> dict[str, int]:
+    """file_done lines per file, once there is one for each archived original: the daemon
+    writes the line just after the move, so a test that saw the file archived can be a
+    moment ahead of it."""
+    wait_for(lambda: len(d.events("file_done")) >= len(archived(d)), 10,
+             what="a file_done line for each archived original")
     counts: dict[str, int] = {}
     for e in d.events("file_done"):
         counts[e["file"]] = counts.get(e["file"], 0) + 1
@@ -231,7 +212,7 @@ def done_counts(d) -> dict[str, int]:
 
 def tree_rss_mb(pid: int) -> float:
     total = 0
-    for p in {pid} | _descendants(pid):
+    for p in {pid} | descendants(pid):
         try:
             with open(f"/proc/{p}/status", encoding="utf-8") as f:
                 for line in f:
@@ -259,7 +240,7 @@ class RssSampler:
             self.samples += 1
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._thread.start()
         return self
 

@@ -111,7 +111,7 @@ class Drip:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="drip", daemon=True)
 
-    def __enter__(self) -> "Drip":
+    def __enter__(self) -> Drip:
         self._thread.start()
         return self
 
@@ -152,7 +152,7 @@ class FdSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> "FdSampler":
+    def __enter__(self) -> FdSampler:
         self._thread.start()
         return self
 

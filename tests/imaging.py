@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image, ImageChops, ImageDraw
+from PIL import ExifTags, Image, ImageChops, ImageDraw
 
 RED, BLUE, GREY = (220, 20, 20), (20, 20, 220), (128, 128, 128)
 
@@ -93,3 +93,14 @@ def png_claiming(path: Path, width: int, height: int) -> Path:
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
     )
     return path
+
+
+def camera_exif(orientation: int | None = None) -> bytes:
+    """EXIF as a camera writes it: its maker, a GPS position, and the orientation if given."""
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "Camera Maker"
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[1], gps[2] = "N", (48.0, 51.0, 24.0)
+    if orientation is not None:
+        exif[ExifTags.Base.Orientation] = orientation
+    return exif.tobytes()

@@ -42,7 +42,7 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self, deadline: float = 15.0) -> "RedisServer":
+    def start(self, deadline: float = 15.0) -> RedisServer:
         log = open(self.dir / "redis.log", "ab")
         self.proc = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
@@ -80,7 +80,7 @@ class RedisServer:
             time.sleep(0.05)
         self.start()
 
-    def __enter__(self) -> "RedisServer":
+    def __enter__(self) -> RedisServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

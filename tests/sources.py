@@ -140,25 +140,37 @@ def phone_heic(path: Path, image: Image.Image | np.ndarray, *, tile: int | None 
 _TYPES = {1: "B", 3: "H", 4: "I", 5: "II", 10: "ii"}
 
 
-def _tiff(ifd0: tuple[dict, bytes], children: dict[int, tuple[dict, bytes | None]]) -> bytes:
+def _tiff(ifd0: tuple[dict, bytes], children: dict[int, tuple]) -> bytes:
     """A little-endian TIFF: IFD0 and child IFDs it points to by tag (330: SubIFD, 34853:
-    GPS), each with one strip of data or none. Entries are {tag: (type, value or values)};
-    ASCII (type 2) takes a str."""
+    GPS, 34665: EXIF), each with one strip of data or none, and children of its own as a
+    third item (the EXIF IFD's 40965: Interoperability). Entries are {tag: (type, value or
+    values)}; ASCII (type 2) takes a str, UNDEFINED (type 7) bytes."""
     def encode(typ, values):
         if typ == 2:
             data = values.encode() + b"\0"
             return data, len(data)
+        if typ == 7:
+            return bytes(values), len(values)
         values = list(values) if isinstance(values, (list, tuple)) else [values]
         if typ in (5, 10):
             return b"".join(struct.pack("<" + _TYPES[typ], *v) for v in values), len(values)
         return struct.pack(f"<{len(values)}{_TYPES[typ]}", *values), len(values)
 
-    ifds = [ifd0, *children.values()]
+    ifds: list[tuple[dict, bytes | None]] = [ifd0]
+    links: list[tuple[int, int, int]] = []  # (parent's index, tag, child's index)
+
+    def add(parent: int, kids: dict[int, tuple]) -> None:
+        for tag, (entries, data, *grandchildren) in kids.items():
+            ifds.append((entries, data))
+            links.append((parent, tag, len(ifds) - 1))
+            add(len(ifds) - 1, grandchildren[0] if grandchildren else {})
+
+    add(0, children)
     for entries, data in ifds:
         if data is not None:
             entries[273], entries[279] = (4, 0), (4, len(data))
-    for tag in children:
-        ifd0[0][tag] = (4, 0)
+    for parent, tag, _ in links:
+        ifds[parent][0][tag] = (4, 0)
 
     def size(entries):
         blobs = [encode(*v)[0] for v in entries.values()]
@@ -172,10 +184,10 @@ def _tiff(ifd0: tuple[dict, bytes], children: dict[int, tuple[dict, bytes | None
         if data is not None:
             entries[273] = (4, pos)
             pos += len(data) + len(data) % 2
-    for tag, start in zip(children, starts[1:]):
-        ifd0[0][tag] = (4, start)
+    for parent, tag, child in links:
+        ifds[parent][0][tag] = (4, starts[child])
     out = bytearray(b"II*\0" + struct.pack("<I", 8))
-    for start, (entries, _) in zip(starts, ifds):
+    for start, (entries, _) in zip(starts, ifds, strict=True):
         body, extra = bytearray(struct.pack("<H", len(entries))), bytearray()
         extra_at = start + 2 + 12 * len(entries) + 4
         for tag in sorted(entries):
@@ -192,6 +204,45 @@ def _tiff(ifd0: tuple[dict, bytes], children: dict[int, tuple[dict, bytes | None
     return bytes(out)
 
 
+def _exif_first(jpeg: bytes) -> bytes:
+    """The JPEG with its APP1 (EXIF) moved before Pillow's APP0 (JFIF)."""
+    data = bytearray(jpeg)
+    assert data[:4] == b"\xff\xd8\xff\xe0"
+    app1_at = 4 + int.from_bytes(data[4:6], "big")
+    assert data[app1_at:app1_at + 2] == b"\xff\xe1"
+    app1 = data[app1_at:app1_at + 2 + int.from_bytes(data[app1_at + 2:app1_at + 4], "big")]
+    app0 = data[2:app1_at]
+    data[2:app1_at + len(app1)] = app1 + app0
+    return bytes(data)
+
+
+def tiff(path: Path, image: Image.Image | np.ndarray, *, exif: dict | None = None, interop: str | None = None,
+         icc: bytes | None = None) -> Path:
+    """An uncompressed TIFF: 8-bit RGB from a Pillow image, or an array's own samples (H, W)
+    or (H, W, bands), little-endian; floats (16, 32, 64 bits) with SampleFormat 3 (IEEE),
+    as Photoshop and HDR tools write them. `exif`: entries of its EXIF IFD ({tag: (type,
+    value)}), `interop` the InteropIndex there ("R03": a camera set to Adobe RGB); `icc`:
+    an embedded profile."""
+    pixels = np.asarray(image.convert("RGB")) if isinstance(image, Image.Image) else image
+    height, width = pixels.shape[:2]
+    bands = 1 if pixels.ndim == 2 else pixels.shape[2]
+    kind = {"f": 3, "i": 2, "u": 1}[pixels.dtype.kind]
+    bits = pixels.dtype.itemsize * 8
+    ifd0 = {256: (4, width), 257: (4, height), 258: (3, [bits] * bands), 259: (3, 1),
+            262: (3, 2 if bands >= 3 else 1), 277: (3, bands), 278: (4, height), 284: (3, 1),
+            339: (3, [kind] * bands)}
+    if bands in (2, 4):
+        ifd0[338] = (3, 2)  # unassociated alpha
+    if icc is not None:
+        ifd0[34675] = (7, icc)
+    children: dict = {}
+    if exif is not None or interop is not None:
+        nested = {40965: ({1: (2, interop)}, None)} if interop is not None else {}
+        children[34665] = (dict(exif or {}), None, nested)
+    path.write_bytes(_tiff((ifd0, np.ascontiguousarray(pixels, pixels.dtype.newbyteorder("<")).tobytes()), children))
+    return path
+
+
 # XYZ (D65) → linear sRGB: the DNG's ColorMatrix1 when the "camera" records linear sRGB.
 XYZ_TO_SRGB = (3.2404542, -1.5371385, -0.4985314, -0.9692660, 1.8760108, 0.0415560,
                0.0556434, -0.2040259, 1.0572252)
@@ -200,14 +251,19 @@ WHITE_LEVEL = 4095  # a 12-bit sensor
 
 def dng(path: Path, photo: Image.Image, *, orientation: int = 1, preview_scale: int | None = 4,
         preview_exif: bytes | None = None, preview_stored_upright: bool = False,
-        preview_image: Image.Image | None = None, gps: bool = False) -> Path:
+        preview_image: Image.Image | None = None, gps: bool = False, exif: dict | None = None,
+        interop: str | None = None, preview_exif_first: bool = False) -> Path:
     """A DNG whose sensor saw `photo` (RGB, as stored): an RGGB mosaic of its linear
     light at 12 bits, with as-shot white balance neutral, and an embedded JPEG preview
     of `photo` 1/preview_scale the size (None: no preview). `orientation` is the DNG's
     Orientation tag (LibRaw's flip). `preview_stored_upright`: the preview is stored
     already turned, as some cameras do. `preview_image`: another picture for the preview,
     so a test can tell which one an output was made from. `gps`: the DNG records where it
-    was shot (a GPS IFD: 48°51'24" N)."""
+    was shot (a GPS IFD: 48°51'24" N). `exif`: the entries of the DNG's own EXIF IFD
+    ({tag: (type, value)}: DateTimeOriginal, ColorSpace, ...), `interop` its
+    InteropIndex ("R03": a camera set to Adobe RGB). `preview_exif_first`: the preview
+    starts with its EXIF, as a camera writes it, so LibRaw hands it out as it is (else
+    LibRaw puts an EXIF of its own, from the DNG's tags, before it)."""
     rgb = np.asarray(photo.convert("RGB")).astype(np.float64) / 255
     linear = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
     height, width, _ = rgb.shape
@@ -225,19 +281,25 @@ def dng(path: Path, photo: Image.Image, *, orientation: int = 1, preview_scale: 
             50721: (10, [(round(v * 10000), 10000) for v in XYZ_TO_SRGB]), 50778: (3, 21),
             50728: (5, [(1, 1)] * 3)}
     children: dict = {}
+    if exif is not None or interop is not None:
+        nested = {40965: ({1: (2, interop)}, None)} if interop is not None else {}
+        children[34665] = (dict(exif or {}), None, nested)
     if gps:
         children[34853] = ({0: (1, [2, 2, 0, 0]), 1: (2, "N"), 2: (5, [(48, 1), (51, 1), (24, 1)]),
                             3: (2, "E"), 4: (5, [(2, 1), (21, 1), (0, 1)])}, None)
     if preview_scale is None:  # the raw itself in IFD0, no preview
         path.write_bytes(_tiff(({**ifd0, **raw}, cfa), children))
         return path
-    small = (preview_image or photo).convert("RGB").resize((width // preview_scale, height // preview_scale), Image.Resampling.LANCZOS)
+    small = (preview_image or photo).convert("RGB").resize((width // preview_scale, height // preview_scale),
+                                                            Image.Resampling.LANCZOS)
     if preview_stored_upright:
         from hotfolder.engine.pipeline import TRANSPOSE_FOR
 
         small = small.transpose(TRANSPOSE_FOR[orientation]) if orientation in TRANSPOSE_FOR else small
     buffer = io.BytesIO()
     small.save(buffer, "JPEG", quality=92, **({"exif": preview_exif} if preview_exif else {}))
+    if preview_exif_first:
+        buffer = io.BytesIO(_exif_first(buffer.getvalue()))
     ifd0.update({254: (4, 1), 256: (4, small.width), 257: (4, small.height), 258: (3, [8, 8, 8]), 259: (3, 7),
                  262: (3, 6), 277: (3, 3), 278: (4, small.height)})
     path.write_bytes(_tiff((ifd0, buffer.getvalue()), {330: (raw, cfa), **children}))

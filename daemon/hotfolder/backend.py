@@ -18,15 +18,34 @@
     healthy()       for the systemd watchdog
     idle()          nothing submitted is unfinished
 
-`LocalPool` (pool.py) and `ClusterBackend` (cluster/backend.py) implement it; the
-service (service.py) and batch mode (batch.py) use nothing else of them.
+`LocalPool` (workers/pool.py) and `ClusterBackend` (cluster/backend.py) implement it,
+registered by name in BACKENDS; the service (supervisor/service.py) and batch mode
+(workers/batch.py) use nothing else of them. Importing this module loads neither: a
+backend's module is imported when it is opened (the pool's brings the engine, the
+cluster's Celery).
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, Self, cast
 
-from hotfolder.jobs import Job, Result
+from hotfolder.config.model import Config, Folder
+from hotfolder.errors import ExitCode, HotfolderError
+from hotfolder.jobs import Job, Result, Verdict
+
+MAX_FOLDERS = 256  # distinct folder names one daemon counts (slots in the shared counts; never reused)
+
+BACKENDS = {  # name -> "module:class", imported only when opened
+    "local": "hotfolder.workers.pool:LocalPool",
+    "cluster": "hotfolder.cluster.backend:ClusterBackend",
+}
+
+
+class BootFailure(HotfolderError):
+    """Workers die before they are ready: a broken install, not a bad file."""
+
+    exit_code = ExitCode.BOOT_FAILURE
 
 
 @dataclass(frozen=True)
@@ -59,6 +78,9 @@ class Ended:
     rel: str
 
 
+Event = Started | Finished | Lost | Ended
+
+
 @dataclass(frozen=True)
 class BackendStatus:
     processed: int
@@ -67,16 +89,21 @@ class BackendStatus:
     in_flight: int  # being rendered
     workers: int  # the target
     workers_alive: int
-    current: list = field(default_factory=list)  # [{"pid", "file", "seconds", "folder"}]
+    current: list[dict] = field(default_factory=list)  # [{"pid", "file", "seconds", "folder"}]
     cluster: dict = field(default_factory=dict)  # cluster mode only
     # Per folder, from the same counts as processed and failed: (processed, failed) by
     # folder slot (local pool), or by folder name (cluster: Redis).
-    by_slot: tuple = ()
-    by_folder: dict = field(default_factory=dict)
+    by_slot: tuple[tuple[int, int], ...] = ()
+    by_folder: dict[str, tuple[int, int]] = field(default_factory=dict)
     problem: str = ""  # what the status must say of the backend (cluster: nodes of another config)
 
 
-Event = Started | Finished | Lost | Ended
+class Wake(Protocol):
+    """What ends a poll's wait early (arrival.waker.Waker: a new file in an inbox)."""
+
+    fd: int
+
+    def drain(self) -> None: ...
 
 
 class Backend(Protocol):
@@ -84,15 +111,28 @@ class Backend(Protocol):
     # workers may be rendering them. The local pool's claims die with it.
     claims_survive_restart: bool
 
+    @classmethod
+    def for_config(cls, config: Config, log_format: str = "json", log_level: str = "info") -> Self: ...
     def start(self) -> None: ...
     def room(self) -> int: ...
     def submit(self, job: Job) -> None: ...
-    def poll(self, timeout: float, wake=None) -> list: ...
-    def reconfigure(self, config) -> None: ...
+    def poll(self, timeout: float, wake: Wake | None = None) -> list[Event]: ...
+    def reconfigure(self, config: Config) -> None: ...
     def drain(self) -> None: ...
     def stop_now(self) -> list[Job]: ...
-    def count(self, verdict: str, already: str = "", folder=None) -> None: ...
-    def uncount(self, already: str, folder=None) -> None: ...
+    def count(self, verdict: Verdict, already: Verdict | None = None, folder: Folder | None = None) -> None: ...
+    def uncount(self, already: Verdict | None, folder: Folder | None = None) -> None: ...
     def snapshot(self) -> BackendStatus: ...
     def healthy(self) -> bool: ...
     def idle(self) -> bool: ...
+
+
+def backend_class(name: str) -> type[Backend]:
+    """The backend registered as `name` (BACKENDS), its module imported now."""
+    module, _, attr = BACKENDS[name].partition(":")
+    return cast("type[Backend]", getattr(importlib.import_module(module), attr))
+
+
+def open_backend(config: Config, log_format: str = "json", log_level: str = "info") -> Backend:
+    """The backend `config` asks for: the cluster head's with cluster.enabled, else the local pool."""
+    return backend_class("cluster" if config.cluster.enabled else "local").for_config(config, log_format, log_level)

@@ -1,12 +1,21 @@
-"""What travels between the supervisor and the workers: Job and Result (standard library only).
+"""What travels between the supervisor and the workers: Job, Result, the verdict a file is
+counted under, and the attempt policy (standard library only: importing it loads no decoder).
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from pathlib import Path
 
 from hotfolder.config.model import Folder
+
+
+class Verdict(StrEnum):
+    """What a file that reached its end is counted as (the shared counters, the status)."""
+
+    PROCESSED = "processed"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -18,7 +27,7 @@ class Job:
     accepted_formats: tuple[str, ...]
     max_image_pixels: int
     attempt: int = 1
-    counted: str = ""  # "processed"/"failed": an earlier attempt of this file was counted so
+    counted: Verdict | None = None  # an earlier attempt of this file was counted so
     threads: int = 1  # libvips threads for this file: more only when it has the machine to itself
 
 
@@ -32,6 +41,7 @@ class Result:
     retry_later: bool = False  # a resource problem (disk full), not the file's fault
     transient: bool = False  # may pass (out of memory, a share's I/O error): retried as an attempt
     recipe: bool = False  # the folder's recipe cannot be used (watermark, profile): the file waits
+    cut_short: bool = False  # failed as truncated: its writer may go on (the ledger may give it back to grow)
     duration_ms: float = 0.0
     pid: int = field(default_factory=os.getpid)
 
@@ -40,7 +50,23 @@ class Result:
         """The file ends with this result (and is counted); otherwise it comes back."""
         return not (self.retry_later or self.transient or self.recipe)
 
+    @property
+    def verdict(self) -> Verdict:
+        """What the file is counted as when this result is final."""
+        return Verdict.PROCESSED if self.ok else Verdict.FAILED
+
 
 def temp_tag(job: Job) -> str:
     """Marks a job's temp outputs, so those of a killed worker can be found and removed."""
     return f"{job.id}-"
+
+
+def next_attempt(job: Job, why: str, charged: bool, max_attempts: int) -> Job | Result:
+    """What follows a job that ended without a result: the same job again (we stopped
+    it: no attempt counted), its next attempt, or the verdict that it failed. The one
+    attempt policy of the service (the ledger) and of batch mode."""
+    if not charged:
+        return job
+    if job.attempt >= max_attempts:
+        return Result(job.id, False, error=f"{why} on attempt {job.attempt}", step="worker")
+    return replace(job, attempt=job.attempt + 1)

@@ -6,7 +6,17 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
+
+
+class ServiceState(StrEnum):
+    """Where the service is in its life (the snapshot's `state`)."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
 
 
 @dataclass
@@ -20,11 +30,11 @@ class Status:
     in_flight: int
     workers: int
     workers_alive: int
-    state: str = "running"
+    state: ServiceState = ServiceState.RUNNING
     message: str = ""
     updated: float = 0.0
     config: str = ""
-    current: list = field(default_factory=list)  # [{"pid", "file", "seconds"}] per busy worker
+    current: list[dict] = field(default_factory=list)  # [{"pid", "file", "seconds"}] per busy worker
     cluster: dict = field(default_factory=dict)  # cluster mode: the cluster-wide numbers
     in_failed: int = 0  # files in the failed/ folders now (a requeued file has left)
     # per folder name: {"processed", "failed", "waiting", "claimed"}; processed and failed
@@ -52,7 +62,7 @@ def read_snapshot(path: Path) -> dict | None:
 
 def daemon_alive(snapshot: dict, stale_after: float = 15.0) -> bool:
     """True when the snapshot's daemon process exists and keeps it current."""
-    if snapshot.get("state") == "stopped":
+    if snapshot.get("state") == ServiceState.STOPPED:
         return False
     try:
         os.kill(int(snapshot["pid"]), 0)

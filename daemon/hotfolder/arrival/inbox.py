@@ -11,19 +11,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hotfolder.arrival import rules
 from hotfolder.arrival.lease import LEASE_RECHECK, LEASE_RECHECK_FIRST, open_for_writing
+from hotfolder.arrival.tidy import EmptiedFolders
 from hotfolder.arrival.waker import Waker
 from hotfolder.backoff import Backoff
 from hotfolder.config.model import Folder
 from hotfolder.runtime import log
 from hotfolder.spool import nofollow
 from hotfolder.spool.folders import swapped_folder
-from hotfolder.spool.fsnames import is_ignored_path, walk_files
+from hotfolder.spool.fsnames import walk_files
 
-# A file written but never closed (a stalled upload) is taken after this long
-# without any change, rather than waiting forever.
-OPEN_WRITER_GRACE = 60.0
-
+# A file written but never closed (a stalled upload) is taken after the folder's
+# `stalled_after` (60 s by default) without any change, rather than waiting forever.
 
 EMPTY_FILE_GRACE = 5.0  # a zero-byte file is likely still being created
 
@@ -39,11 +39,17 @@ class Candidate:
     closed: bool | None = None
     recheck: float = 0.0  # the kernel said a writer holds it open: ask again then
     lease: Backoff = field(default_factory=lambda: Backoff(LEASE_RECHECK_FIRST, LEASE_RECHECK))
+    # Given back cut short (see hold): not taken before then unless it changes from `held_as`.
+    held_until: float = 0.0
+    held_as: tuple[int, int, int] = (-1, -1, -1)  # size, mtime_ns, inode when given back
+    stirred: bool = False  # an event came since it was held: look whether it changed
 
-    def due(self, quiet: float) -> float:
+    def due(self, quiet: float, stalled: float) -> float:
         """When `Inbox.ready` may take it, as far as is known now (the same rules)."""
+        if self.held_until and not self.stirred:
+            return self.held_until  # or sooner: an event of its writer wakes us
         if self.closed is False:
-            return self.changed + OPEN_WRITER_GRACE  # or sooner: its close event wakes us
+            return self.changed + stalled  # or sooner: its close event wakes us
         if self.size == 0:
             return max(self.recheck, self.changed + EMPTY_FILE_GRACE)
         return max(self.recheck, self.changed + quiet)
@@ -66,16 +72,18 @@ class Inbox:
         # False while the Watcher has the inbox in an outage (missing, or a folder of it
         # swapped for a link): nothing is handed out, nothing is scanned.
         self.available = True
+        self.emptied = EmptiedFolders()  # subfolders files were handed out from: removed once empty
 
     # -- called from the observer thread
     def note(self, path: Path, closed: bool | None = None, kind_known: bool = True) -> None:
-        if is_ignored_path(path, self.folder.inbox):
+        if rules.ignored(self.folder, path):
             return
         now = time.monotonic()
         with self._lock:
             cand = self._pending.get(path)
             if cand is not None:
                 cand.changed = now
+                cand.stirred = True
                 if kind_known:
                     cand.closed = closed
             elif len(self._pending) < self.max_pending:
@@ -102,11 +110,58 @@ class Inbox:
         self._rescan_due.set()
 
     def offer(self, path: Path) -> None:
-        """Look at this path again soon (e.g. a same-named file waited for its turn).
+        """Look at this path again soon (e.g. a same-named file waited for its turn), if a
+        file is there: the ledger offers the name of every file that ended, and a candidate
+        made for each would be counted as waiting until the loop next looked at it (a
+        burst of 240 showed 220 waiting over an empty inbox).
 
         What the events said of its writer stands: a re-upload still being written
         keeps its "open" mark."""
-        self.note(path, kind_known=False)
+        if _lstat(path) is not None:
+            self.note(path, kind_known=False)
+
+    def hold(self, path: Path, until: float) -> None:
+        """A file given back cut short (it failed as truncated: its writer may go on, as FTP
+        resume and `cat >>` loops do after a close): not taken again before `until` (the
+        folder's stalled_after) unless it changes; then the usual rules apply, so it is
+        taken once it is closed and quiet again, as one file. Called from the loop, right
+        after the file came back, before any scan could take it."""
+        st = _lstat(path)
+        if st is None:
+            return
+        now = time.monotonic()
+        with self._lock:
+            cand = self._pending.get(path)
+            if cand is None:
+                if len(self._pending) >= self.max_pending:
+                    return  # no room: a rescan takes it, and it fails if it did not grow (the ledger knows)
+                cand = self._pending[path] = Candidate(path, changed=now)
+            cand.held_until, cand.held_as, cand.stirred = until, _identity(st), False
+            cand.size, cand.mtime_ns, cand.changed = st.st_size, st.st_mtime_ns, now
+
+    def _held(self, cand: Candidate, st: os.stat_result, now: float) -> bool:
+        """Whether a held candidate stays held; a change ends the hold (the quiet period runs
+        from now), and so does the end of the hold (then it is taken as it is)."""
+        if _identity(st) != cand.held_as:
+            cand.held_until, cand.size, cand.mtime_ns, cand.changed = 0.0, st.st_size, st.st_mtime_ns, now
+            return True  # grown: taken once quiet, by the usual rules, from the next look
+        if now < cand.held_until:
+            cand.stirred = False  # unchanged: asleep again until the hold ends or an event comes
+            return True
+        cand.held_until = 0.0
+        return False
+
+    def forget(self, path: Path) -> None:
+        """A file left the inbox (deleted, claimed, moved away): its candidate goes, unless
+        a file is there again by now. Events of a file that arrive after its claim (a
+        scan found it first) made a new candidate; the claim's own event, later in the
+        same queue, takes it away here, so it is not counted as waiting."""
+        with self._lock:
+            if path not in self._pending:
+                return
+        if _lstat(path) is None:
+            with self._lock:
+                self._pending.pop(path, None)
 
     # -- called from the supervisor's loop
     def _fill_from_scan(self, now: float) -> None:
@@ -117,7 +172,8 @@ class Inbox:
             if not self._rescan_due.is_set() and now < self._next_rescan:
                 return
             self._rescan_due.clear()
-            self._scan = walk_files(self.folder.inbox, self._unreadable)
+            folder = self.folder
+            self._scan = walk_files(folder.inbox, self._unreadable, skip=lambda name: rules.ignored_name(folder, name))
             self._next_rescan = now + self.folder.rescan_interval
         with self._lock:
             room = self.max_pending - len(self._pending)
@@ -140,7 +196,7 @@ class Inbox:
         """Up to `limit` paths whose size and mtime held still for the quiet period."""
         now = time.monotonic() if now is None else now
         self._fill_from_scan(now)
-        quiet = self.folder.quiet_period
+        quiet, stalled = self.folder.quiet_period, self.folder.stalled_after
         out: list[Path] = []
         gone: list[Path] = []
         with self._lock:
@@ -149,7 +205,7 @@ class Inbox:
             if len(out) >= limit:
                 break
             first_look = cand.size < 0
-            if not first_look and now < cand.due(quiet):
+            if not first_look and now < cand.due(quiet, stalled):
                 continue  # not yet (no lstat: a flood of waiting files costs nothing)
             st = _lstat(cand.path)
             if st is None:
@@ -158,10 +214,15 @@ class Inbox:
             if stat.S_ISDIR(st.st_mode):
                 gone.append(cand.path)
                 continue
+            if cand.held_until:
+                if self._held(cand, st, now):
+                    continue
+                out.append(cand.path)  # unchanged for stalled_after: taken as it is (and fails)
+                continue
             seen = (st.st_size, st.st_mtime_ns)
-            if cand.closed is False and now - cand.changed < OPEN_WRITER_GRACE:
+            if cand.closed is False and now - cand.changed < stalled:
                 continue  # still open for writing: wait for its close event
-            if now - cand.changed < OPEN_WRITER_GRACE and open_for_writing(cand.path):
+            if now - cand.changed < stalled and open_for_writing(cand.path):
                 # Events can miss a writer (a scan after a start or a reload, a rename
                 # or a hard link of a file still open elsewhere, whose close the inbox
                 # never sees): the kernel knows better. Ask it again soon, then less often.
@@ -194,7 +255,15 @@ class Inbox:
         with self._lock:
             for path in gone + out:
                 self._pending.pop(path, None)
+        for path in out:
+            if path.parent != self.folder.inbox:
+                self.emptied.noted(path.parent)
         return out
+
+    def tidy(self) -> None:
+        """About once a second: the subfolders claims emptied, removed when due (tidy.py)."""
+        if self.available:
+            self.emptied.tidy(self.folder.inbox, self.folder.stalled_after)
 
     def _claimable(self) -> bool:
         """No folder of this folder's is a link now (checked as files are handed out, ~50
@@ -211,9 +280,13 @@ class Inbox:
     def next_due(self) -> float | None:
         """When the soonest candidate's quiet period ends (monotonic), so the loop can
         look at it then instead of at its next tick."""
-        quiet = self.folder.quiet_period
+        quiet, stalled = self.folder.quiet_period, self.folder.stalled_after
         with self._lock:
-            return min((c.due(quiet) for c in self._pending.values()), default=None)
+            return min((c.due(quiet, stalled) for c in self._pending.values()), default=None)
+
+
+def _identity(st: os.stat_result) -> tuple[int, int, int]:
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 def _lstat(path: Path) -> os.stat_result | None:

@@ -38,12 +38,16 @@ class _Handler(FileSystemEventHandler):
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         try:
-            if event.event_type in ("opened", "closed_no_write", "deleted"):
+            if event.event_type in ("opened", "closed_no_write"):
                 return
             if event.is_directory:
                 if event.event_type in ("created", "moved"):
                     self.inbox.request_rescan()
                 return
+            if event.event_type in ("deleted", "moved"):  # its source left the inbox (a claim is a move out)
+                self.inbox.forget(Path(os.fsdecode(event.src_path)))
+                if event.event_type == "deleted":
+                    return
             path = event.dest_path if event.event_type == "moved" else event.src_path
             kind = event.event_type
             if self.polled:
@@ -209,6 +213,7 @@ class Watcher:
                     self.log.info("inbox_back", folder=name, inbox=str(inbox.folder.inbox))
                     del self._outages[name]
             inbox.available = name not in self._outages
+            inbox.tidy()
 
     def healthy(self) -> bool:
         """For the systemd watchdog: a restart must help. It does not for a folder swapped

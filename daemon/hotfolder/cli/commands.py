@@ -15,14 +15,16 @@ from pathlib import Path
 
 from hotfolder import __version__
 from hotfolder.cli.check import cmd_check_config
+from hotfolder.cli.init import cmd_init
 from hotfolder.cli.process import cmd_process
 from hotfolder.cli.requeue import cmd_requeue
+from hotfolder.cli.rerender import cmd_rerender
 from hotfolder.cli.run import cmd_run, cmd_worker
 from hotfolder.cli.status import cmd_status
 from hotfolder.config import locate as configfile
 from hotfolder.config.model import ConfigError
 from hotfolder.errors import ExitCode, HotfolderError
-from hotfolder.runtime.log import LogFormat
+from hotfolder.runtime.log import AUTO, LogFormat
 from hotfolder.spool.fsnames import display
 
 EPILOG = "Config reference: README.md, section 'Config reference'."
@@ -56,8 +58,9 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="watch the folders and render files as they arrive (foreground)",
                          description="Watch the configured folders in the foreground until SIGTERM or Ctrl-C.")
     config_arg(run)
-    run.add_argument("--log-format", choices=list(LogFormat), default=LogFormat.JSON,
-                     help="json: one JSON object per line on stderr (default); console: for people")
+    run.add_argument("--log-format", choices=[*LogFormat, AUTO], default=AUTO,
+                     help="auto (default): console on a terminal, json otherwise (the journal, a pipe, a file); "
+                          "json: one JSON object per line on stderr; console: for people")
     run.add_argument("--log-level", choices=LEVELS, default="info", help=LEVEL_HELP)
 
     check = sub.add_parser("check-config", help="validate a config file; exit 0 if usable, 1 if not",
@@ -83,6 +86,25 @@ def _parser() -> argparse.ArgumentParser:
                          help="warning: the files that failed (default); info: every file; "
                               "debug: everything, without the progress bar")
 
+    rerender = sub.add_parser("rerender", help="render archived originals again with today's recipe, replacing "
+                                               "their outputs",
+                              description="Render archived originals again with today's renditions, into the "
+                                          "places and under the names the daemon gave their outputs, replacing "
+                                          "them (an output name another original owns is not taken: "
+                                          "on_name_clash). The originals stay in archive/.")
+    config_arg(rerender)
+    rerender.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                          help="archived originals, or folders of them, in a folder's archive/ (default: every "
+                               "folder's whole archive)")
+    rerender.add_argument("--folder", help="only this configured folder")
+    rerender.add_argument("--dry-run", "-n", action="store_true",
+                          help="say what would be rendered and what would happen to each output; write nothing")
+    rerender.add_argument("--log-format", choices=list(LogFormat), default=LogFormat.CONSOLE,
+                          help="console: for people (default); json: one JSON object per line")
+    rerender.add_argument("--log-level", choices=LEVELS, default="warning",
+                          help="warning: the files that failed (default); info: every file; "
+                               "debug: everything, without the progress bar")
+
     requeue = sub.add_parser("requeue", help="list failed files, or move them back to the inbox to try again",
                              description="Without arguments: list the failed files and why they failed. With "
                                          "NAME (a file in failed/, by name or path), a glob ('*.jpg', quoted) "
@@ -92,6 +114,11 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="every failed file of every folder")
     which.add_argument("names", nargs="*", default=[], metavar="NAME",
                        help="failed files: names as listed, paths, or globs")
+    init = sub.add_parser("init", help="write a config to edit, and its folders, into DIR",
+                          description="Write DIR/config/hotfolder.yaml (the example config, yours to edit) and "
+                                      "make the folders it names under DIR/var/; from DIR, every command finds "
+                                      "the config without --config. An existing config is never replaced.")
+    init.add_argument("dir", type=Path, metavar="DIR", help="the folder to set up (made if missing)")
     worker = sub.add_parser("worker", help="cluster mode: render jobs from the cluster's queue on this machine",
                             description="Serve a hotfolder cluster (cluster.enabled in the config): check the "
                                         "shared root, then render jobs with Celery's worker until SIGTERM.")
@@ -111,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command != "run":
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})
     try:
-        _find_config(args)
+        if args.command != "init":  # init makes the config the others look for
+            _find_config(args)
         return int(COMMANDS[args.command](args))
     except ConfigError as exc:
         _say_config_error(exc)
@@ -157,4 +185,6 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "process": cmd_process,
     "requeue": cmd_requeue,
     "worker": cmd_worker,
+    "init": cmd_init,
+    "rerender": cmd_rerender,
 }

@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
-import time
 from pathlib import Path
 
+from hotfolder.cli import batchrun
 from hotfolder.config import load
-from hotfolder.config.model import Folder
 from hotfolder.errors import ExitCode
 from hotfolder.runtime import log
-from hotfolder.runtime.progress import Progress
 from hotfolder.spool.fsnames import walk_files
 
 
@@ -28,41 +26,18 @@ def cmd_process(args: argparse.Namespace) -> int:
         folder = matches[0]
     if args.output:
         folder = dataclasses.replace(folder, output=args.output.resolve())
-    # Imported here, not at the top: the pool and the engine (pyvips, Pillow) cost ~0.4 s,
-    # which the other commands, and this one's own mistakes above, need not pay.
-    from hotfolder.workers import batch
-
-    # The main process says what happened to each file, above the bar; the workers stay
-    # silent (their lines would cut through the bar), except at debug, drawn without a bar.
-    verbose = args.log_level == "debug"
-    bar = Progress(0, sys.stderr, enabled=sys.stderr.isatty() and not verbose)
-    log.setup(args.log_format, args.log_level, stream=bar)
-    logger = log.get("batch")
+    bar = batchrun.setup_log(args)
     files, missing = _expand(args.paths)
     for path in missing:
-        logger.warning("file_not_found", file=str(path), outcome="failed")
+        log.get("batch").warning("file_not_found", file=str(path), outcome="failed")
     if not files:
         bar.close()
         print("hotfolder: nothing to process", file=sys.stderr)
         return ExitCode.USAGE
-    bar.update(0, len(files))
-    reported = 0
-
-    def progress(outcomes: list, total: int) -> None:
-        nonlocal reported
-        for outcome in outcomes[reported:]:
-            _report(logger, folder, outcome)
-        reported = len(outcomes)
-        bar.update(reported, total)
-
-    t0 = time.monotonic()
-    try:
-        results = batch.run(cfg, files, folder, progress, args.log_format, "debug" if verbose else "critical")
-    finally:  # cleared before any line says what went wrong (cli.commands.main)
-        bar.close()
+    _say_if_archived(cfg, [p for p in args.paths if p.exists()])
+    results, elapsed = batchrun.render(args, cfg, folder, files, bar)
     ok = sum(1 for o in results if o.result.ok)
     bad = len(results) - ok
-    elapsed = time.monotonic() - t0
     summary = [f"{bad} failed"] + ([f"{len(missing)} not found"] if missing else []) + (
         [f"{len(files) - len(results)} not processed (stopped)"] if len(results) < len(files) else [])
     print(f"processed {ok} of {len(files) + len(missing)} file(s) in {elapsed:.1f} s "
@@ -70,16 +45,18 @@ def cmd_process(args: argparse.Namespace) -> int:
     return ExitCode.OK if ok == len(files) + len(missing) else ExitCode.FAILED
 
 
-def _report(logger, folder: Folder, outcome) -> None:
-    """One file's end, as the daemon logs it (the same events and fields)."""
-    result = outcome.result
-    if result.ok:
-        logger.info("file_done", file=outcome.rel, src=str(outcome.src),
-                    renditions=[r.name for r in folder.renditions], outputs=list(result.outputs),
-                    duration_ms=result.duration_ms, worker_pid=result.pid, outcome="ok")
-    else:
-        logger.warning("file_failed", file=outcome.rel, src=str(outcome.src), reason=result.error,
-                       step=result.step, worker_pid=result.pid, outcome="failed")
+def _say_if_archived(cfg, paths: list[Path]) -> None:
+    """Archived originals given to `process` get outputs named from where they are given
+    (`output/b5_web.jpg`), not where the daemon put theirs (`output/shoot_B/b5_web.jpg`):
+    rerender is the command for them."""
+    for path in paths:
+        where = path.resolve()
+        folder = next((f for f in cfg.folders if f.archive and where.is_relative_to(f.archive)), None)
+        if folder is not None:
+            print(f"hotfolder: {path} is in the archive of folder {folder.name!r}: `hotfolder rerender {path}` "
+                  f"renders archived originals again into the places and names the daemon gave them, replacing "
+                  f"their outputs; `process` writes new ones named from here", file=sys.stderr)
+            return
 
 
 def _expand(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[Path]]:

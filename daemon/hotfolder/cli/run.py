@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from hotfolder.backend import Backend
 from hotfolder.config import load
 from hotfolder.runtime import log, systemd
 
@@ -12,22 +11,15 @@ from hotfolder.runtime import log, systemd
 def cmd_run(args: argparse.Namespace) -> int:
     systemd.scrub_environ()  # before any process starts: only we may talk to systemd
     cfg = load(args.config)
+    args.log_format = log.chosen(args.log_format)  # the workers and the cluster's head get the same
     log.setup(args.log_format, args.log_level)
     # Imported here, not at the top: the service brings watchdog, and each backend its
     # renderer (LocalPool: pyvips and Pillow; ClusterBackend: Celery), which check-config,
     # status and requeue must not pay for (~0.4 s).
+    from hotfolder.backend import open_backend
     from hotfolder.supervisor.service import Service
 
-    backend: Backend
-    if cfg.cluster.enabled:  # the head: claims here, renders on `hotfolder worker` machines
-        from hotfolder.cluster.backend import ClusterBackend  # Celery only in cluster mode
-
-        backend = ClusterBackend(cfg)
-    else:
-        from hotfolder.workers.pool import LocalPool
-
-        backend = LocalPool(cfg.workers, cfg.queue_bound, cfg.file_timeout, args.log_format, args.log_level)
-    return Service(cfg, backend).run()
+    return Service(cfg, open_backend(cfg, args.log_format, args.log_level)).run()
 
 
 def cmd_worker(args: argparse.Namespace) -> int:

@@ -18,14 +18,15 @@ import select
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any, Self
 
-from hotfolder.backend import BackendStatus, Ended
+from hotfolder.backend import BackendStatus, Ended, Event, Wake
 from hotfolder.cluster import app as app_mod
 from hotfolder.cluster import jobs, versions
 from hotfolder.cluster.reconcile import Reconciler, adopt_orphans
 from hotfolder.cluster.store import Store
-from hotfolder.config.model import Config
-from hotfolder.jobs import Job
+from hotfolder.config.model import Config, Folder
+from hotfolder.jobs import Job, Verdict
 from hotfolder.runtime import log
 
 POLL_RECORDS = 0.25  # seconds between looks at which jobs ended (to offer same-named files)
@@ -39,7 +40,8 @@ class ClusterBackend:
     def __init__(self, config: Config):
         self.config = config
         c = config.cluster
-        self.root: Path = c.shared_root  # type: ignore[assignment]
+        assert c.shared_root is not None, "cluster.enabled requires shared_root (config/load.py)"
+        self.root: Path = c.shared_root
         self.records = jobs.Records(self.root)
         self.app = app_mod.make_app(c)
         self.store = Store(c)
@@ -54,6 +56,10 @@ class ClusterBackend:
         self._next_info = 0.0
         self.info: dict = {"broker": "unknown"}
         self._versions_said: tuple = ()  # the node versions last logged about
+
+    @classmethod
+    def for_config(cls, config: Config, log_format: str = "json", log_level: str = "info") -> Self:
+        return cls(config)  # the head's own log is set up by the cli; nothing renders here
 
     # ------------------------------------------------------------------ life
     def start(self) -> None:
@@ -129,7 +135,7 @@ class ClusterBackend:
         for record in again.values():  # once, however many nodes refused it
             self._send_record(record)
 
-    def count(self, verdict: str, already: str = "", folder=None) -> None:
+    def count(self, verdict: Verdict, already: Verdict | None = None, folder: Folder | None = None) -> None:
         """A verdict of the head's own (a refused symlink) in the cluster-wide counts."""
         if verdict == already:
             return
@@ -138,17 +144,17 @@ class ClusterBackend:
         except Exception as exc:  # noqa: BLE001 - counts are only for status
             self.log.warning("count_failed", reason=str(exc))
 
-    def uncount(self, already: str, folder=None) -> None:
+    def uncount(self, already: Verdict | None, folder: Folder | None = None) -> None:
         pass  # the head never settles a rendered file: workers count in Redis
 
-    def poll(self, timeout: float, wake=None) -> list:
+    def poll(self, timeout: float, wake: Wake | None = None) -> list[Event]:
         if wake is not None:  # a new file in an inbox ends the wait, as in local mode
             if select.select([wake.fd], [], [], min(timeout, 0.02))[0]:
                 wake.drain()
         else:
             time.sleep(min(timeout, 0.02))
         now = time.monotonic()
-        events: list = []
+        events: list[Event] = []
         if now >= self._next_poll:
             self._next_poll = now + POLL_RECORDS
             events = self._notice_ends()
@@ -160,12 +166,12 @@ class ClusterBackend:
             self._refresh_info()
         return events
 
-    def _notice_ends(self) -> list[Ended]:
+    def _notice_ends(self) -> list[Event]:
         try:
             names = {n[:-5] for n in os.listdir(self.records.dir) if n.endswith(".json") and not n.startswith(".")}
         except FileNotFoundError:
             names = set()
-        ended = [Ended(*self.known.pop(job)) for job in [j for j in self.known if j not in names]]
+        ended: list[Event] = [Ended(*self.known.pop(job)) for job in [j for j in self.known if j not in names]]
         self.in_flight = len(names)
         return ended
 
@@ -185,9 +191,10 @@ class ClusterBackend:
     def _refresh_info(self) -> None:
         recs = self.records.all()
         oldest = min((r.claimed_at for r in recs), default=None)
-        info = {"in_flight": len(recs), "oldest_claimed_s": round(time.time() - oldest, 1) if oldest else None,
-                "shared_root": str(self.root), "cluster_id": self.config.cluster.cluster_id,
-                "versions": dict(self.versions)}
+        info: dict[str, Any] = {
+            "in_flight": len(recs), "oldest_claimed_s": round(time.time() - oldest, 1) if oldest else None,
+            "shared_root": str(self.root), "cluster_id": self.config.cluster.cluster_id,
+            "versions": dict(self.versions)}
         try:
             self._send_refused()
             processed, failed = self.store.counts()
@@ -214,7 +221,8 @@ class ClusterBackend:
             waiting[record.folder] = waiting.get(record.folder, 0) + 1
         found = versions.problems(self.versions, nodes, waiting)
         states = versions.compare(self.versions, nodes)
-        stuck = sorted(f for f, by_node in states.items() if waiting.get(f) and versions.SAME not in by_node.values())
+        stuck = sorted(f for f, by_node in states.items()
+                       if waiting.get(f) and versions.NodeVersion.SAME not in by_node.values())
         if found and (states, stuck) != self._versions_said:  # once per change of the nodes, not each second
             for problem in found:
                 self.log.error("config_version_mismatch", reason=problem)

@@ -45,7 +45,7 @@ class Record:
     nodes: tuple[str, ...] = field(default_factory=tuple)  # who started them
     version: str = ""  # the head's config version of its folder when last sent (versions.py)
 
-    def started(self, node: str) -> "Record":
+    def started(self, node: str) -> Record:
         return replace(self, attempts=self.attempts + 1, nodes=self.nodes + (node,))
 
 
@@ -94,12 +94,6 @@ class Records:
                     out.append(record)
         return out
 
-    def count(self) -> int:
-        try:
-            return sum(1 for n in os.listdir(self.dir) if n.endswith(".json") and not n.startswith("."))
-        except FileNotFoundError:
-            return 0
-
 
 # --- the shared root ----------------------------------------------------------
 
@@ -146,10 +140,8 @@ def check_root(root: Path, cluster_id: str) -> None:
 
 # --- path_map -----------------------------------------------------------------
 
-def translate(path: Path | None, cluster: Cluster) -> Path | None:
+def translate(path: Path, cluster: Cluster) -> Path:
     """A path as the head names it -> the same path on this node."""
-    if path is None:
-        return None
     for head, node in cluster.path_map:
         if path == head or path.is_relative_to(head):
             return node / path.relative_to(head)
@@ -162,16 +154,17 @@ def local_folders(config: Config) -> dict[str, Folder]:
     folders themselves are then reached without links: see nofollow)."""
     c = config.cluster
 
-    def here(path: Path | None) -> Path | None:
-        local = translate(path, c)
-        return None if local is None else Path(os.path.realpath(local))
+    def here(path: Path) -> Path:
+        return Path(os.path.realpath(translate(path, c)))
 
     out = {}
     for f in config.folders:
         out[f.name] = replace(f, inbox=here(f.inbox), output=here(f.output), failed=here(f.failed),
-                              processing=here(f.processing), archive=here(f.archive))
+                              processing=here(f.processing), archive=here(f.archive) if f.archive else None)
     return out
 
 
 def local_root(config: Config) -> Path:
-    return translate(config.cluster.shared_root, config.cluster)  # type: ignore[return-value]
+    root = config.cluster.shared_root
+    assert root is not None, "cluster.enabled requires shared_root (config/load.py)"
+    return translate(root, config.cluster)

@@ -70,7 +70,7 @@ def run(config: Config, concurrency: int | None = None, name: str | None = None,
     except NodeError as exc:
         print(f"hotfolder worker: {exc}", file=sys.stderr)
         return 2
-    notifier = systemd.scrub_environ()  # pool children must not talk to systemd
+    systemd.scrub_environ()  # pool children must not talk to systemd
     c = config.cluster
     node = node_name(name)
     log.setup(log_format, log_level, role="cluster-worker", node=node)
@@ -116,7 +116,6 @@ def run(config: Config, concurrency: int | None = None, name: str | None = None,
     procs = concurrency or c.concurrency or (os.cpu_count() or 1)
     argv = ["worker", "-n", node, "-c", str(procs), "-P", "prefork", "-Q", ",".join(queues),
             "--loglevel", log_level.upper(), "--without-gossip", "--without-mingle", "--without-heartbeat"]
-    del notifier
     app.worker_main(argv)
     return 0
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import redis
 
 from hotfolder.config.model import Cluster
+from hotfolder.jobs import Verdict
 
 _REFRESH = """
 local v = redis.call('GET', KEYS[1])
@@ -53,6 +54,11 @@ def key_prefix(cluster: Cluster) -> str:
     return f"hotfolder:{cluster.cluster_id}:"
 
 
+def _text(value: bytes | str) -> str:
+    """A Redis reply as text (bytes, as this client is made, unless decode_responses)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 @dataclass(frozen=True)
 class Holder:
     node: str
@@ -64,11 +70,11 @@ class Holder:
         return f"{self.node}|{self.host}|{self.pid}|{self.nonce}"
 
     @classmethod
-    def here(cls, node: str) -> "Holder":
+    def here(cls, node: str) -> Holder:
         return cls(node, socket.gethostname(), os.getpid(), secrets.token_hex(4))
 
     @classmethod
-    def parse(cls, text: str) -> "Holder | None":
+    def parse(cls, text: str) -> Holder | None:
         parts = text.split("|")
         if len(parts) != 4 or not parts[2].isdigit():
             return None
@@ -86,7 +92,7 @@ class Holder:
 
 
 class Store:
-    def __init__(self, cluster: Cluster, client: "redis.Redis | None" = None):
+    def __init__(self, cluster: Cluster, client: redis.Redis | None = None):
         self.cluster = cluster
         self.prefix = key_prefix(cluster)
         self.r = client or redis.Redis.from_url(cluster.broker_url, socket_timeout=5,
@@ -113,7 +119,7 @@ class Store:
             current = self.r.get(key)
             if current is None:
                 continue  # expired between the two calls
-            text = current.decode()
+            text = _text(current)
             other = Holder.parse(text)
             if other is not None and other.surely_dead():
                 if self._swap(keys=[key], args=[text, str(me), self.ttl_ms]):
@@ -128,18 +134,14 @@ class Store:
     def release(self, job: str, me: Holder) -> None:
         self._release(keys=[self._k("lease", job)], args=[str(me)])
 
-    def holder(self, job: str) -> Holder | None:
-        value = self.r.get(self._k("lease", job))
-        return Holder.parse(value.decode()) if value else None
-
     def leases(self) -> dict[str, Holder]:
         out = {}
         prefix = self._k("lease", "")
         for key in self.r.scan_iter(match=prefix + "*", count=500):
             value = self.r.get(key)
-            holder = Holder.parse(value.decode()) if value else None
+            holder = Holder.parse(_text(value)) if value else None
             if holder is not None:
-                out[key.decode()[len(prefix):]] = holder
+                out[_text(key)[len(prefix):]] = holder
         return out
 
     # enqueue times
@@ -150,18 +152,18 @@ class Store:
         if not jobs:
             return {}
         values = self.r.hmget(self._k("enqueued"), jobs)
-        return {j: float(v) if v is not None else None for j, v in zip(jobs, values)}
+        return {j: float(v) if v is not None else None for j, v in zip(jobs, values, strict=True)}
 
     def forget(self, job: str) -> None:
         self.r.hdel(self._k("enqueued"), job)
 
     def prune_sent(self, live: set[str]) -> None:
-        stale = [j.decode() for j in self.r.hkeys(self._k("enqueued")) if j.decode() not in live]
+        stale = [_text(j) for j in self.r.hkeys(self._k("enqueued")) if _text(j) not in live]
         if stale:
             self.r.hdel(self._k("enqueued"), *stale)
 
     # counts
-    def count(self, what: str, folder: str = "") -> None:
+    def count(self, what: Verdict, folder: str = "") -> None:
         pipe = self.r.pipeline()  # MULTI/EXEC: the total and its folder's share move together
         pipe.incr(self._k("stats", what))
         if folder:
@@ -171,7 +173,7 @@ class Store:
     def counts_by_folder(self) -> dict[str, tuple[int, int]]:
         processed = self.r.hgetall(self._k("stats", "processed", "by_folder"))
         failed = self.r.hgetall(self._k("stats", "failed", "by_folder"))
-        names = {k.decode() for k in (*processed, *failed)}
+        names = {_text(k) for k in (*processed, *failed)}
         return {n: (int(processed.get(n.encode(), 0)), int(failed.get(n.encode(), 0))) for n in sorted(names)}
 
     def counts(self) -> tuple[int, int]:
@@ -200,11 +202,11 @@ class Store:
         for key in self.r.scan_iter(match=prefix + "*", count=500):
             value = self.r.get(key)
             try:
-                data = json.loads(value) if value else None
+                data = json.loads(value) if value else {}
                 versions = {str(k): str(v) for k, v in data["versions"].items()}
             except (ValueError, TypeError, KeyError, AttributeError):
                 continue  # expired meanwhile, or not ours
-            out[key.decode()[len(prefix):]] = versions
+            out[_text(key)[len(prefix):]] = versions
         return out
 
     # refusals

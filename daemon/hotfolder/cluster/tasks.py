@@ -1,9 +1,10 @@
 """The render task: idempotent, leased, attempt-counted; rendering is local mode's.
 
-    no record            -> "already_done"          (a duplicate message: no-op)
-    lease held elsewhere -> "in_progress_elsewhere" (a redelivery while it runs: no-op)
+    no record            -> ALREADY_DONE            (a duplicate message: no-op)
+    lease held elsewhere -> IN_PROGRESS_ELSEWHERE   (a redelivery while it runs: no-op)
+    another config       -> REFUSED                 (the head sends it again to its version's nodes)
     attempts exhausted   -> failed/ with "worker lost N times"  (a poison file: no loop)
-    otherwise            -> worker.process_one, then archive/ or failed/ like local mode
+    otherwise            -> render.process_one, then archive/ or failed/ like local mode
 
 The task moves the original itself (local mode's supervisor does that), deletes the
 record, then releases the lease. Outputs are replaced atomically (spool.write_atomic),
@@ -16,6 +17,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -24,12 +26,22 @@ from hotfolder.cluster import jobs, versions
 from hotfolder.cluster.app import TASK_NAME
 from hotfolder.cluster.store import Holder, Store
 from hotfolder.config.model import Config, Folder
-from hotfolder.jobs import Job, Result
+from hotfolder.jobs import Job, Result, Verdict
 from hotfolder.runtime import log
 from hotfolder.spool import atomic, fsnames, moves
 from hotfolder.workers.render import process_one
 
 TEST_HOLD = "HOTFOLDER_TEST_HOLD"  # tests only: a folder of files that hold or kill a render
+
+
+class Outcome(StrEnum):
+    """What a task did (its return value; Celery keeps no result: for the worker's log and tests)."""
+
+    ALREADY_DONE = "already_done"
+    IN_PROGRESS_ELSEWHERE = "in_progress_elsewhere"
+    REFUSED = "refused"
+    PROCESSED = Verdict.PROCESSED.value
+    FAILED = Verdict.FAILED.value
 
 
 @dataclass
@@ -68,7 +80,7 @@ def context() -> Context:
 
 def register(app) -> None:
     @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=20)
-    def render(self, job: str, folder: str, src: str, version: str = "") -> str:
+    def render(self, job: str, folder: str, src: str, version: str = "") -> Outcome:
         return run(self, job, folder, src, version)
 
 
@@ -93,22 +105,22 @@ class _Refresher(threading.Thread):
         self.stop_event.set()
 
 
-def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> str:
+def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> Outcome:
     ctx = context()
     c = ctx.config.cluster
     logger = log.get().bind(job=job, node=ctx.node, worker_pid=os.getpid())
     record = ctx.records.read(job)
     if record is None:
-        logger.info("job_skipped", reason="already_done", outcome="noop")
-        return "already_done"
+        logger.info("job_skipped", reason=Outcome.ALREADY_DONE, outcome="noop")
+        return Outcome.ALREADY_DONE
     if record.src != src_rel or record.folder != folder_name:
         logger.error("job_refused", reason=f"the message ({folder_name}, {src_rel}) does not match the job "
                      f"record ({record.folder}, {record.src})", outcome="noop")
-        return "refused"
+        return Outcome.REFUSED
     if fsnames.relative_name(record.rel) is None:  # a record's name is data: never a way out of the folders
         logger.error("job_refused", reason=f"the record names {fsnames.display(record.rel)[:80]!r}, not a path "
                      f"inside the folder's inbox", outcome="noop")
-        return "refused"
+        return Outcome.REFUSED
     refusal = _refusal(ctx, folder_name, version)
     if refusal:  # the head hears of it and sends the job to a node of its version
         logger.error("job_refused", folder=folder_name, file=record.rel, reason=refusal, outcome="refused")
@@ -116,14 +128,14 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> st
             ctx.store.refuse(job, ctx.node, refusal)
         except Exception as exc:  # noqa: BLE001 - the head's reconciler sends it again anyway
             logger.warning("refusal_not_recorded", reason=str(exc))
-        return "refused"
+        return Outcome.REFUSED
     folder = ctx.folders[folder_name]
     logger = logger.bind(file=record.rel, folder=folder.name)
     me = Holder.here(ctx.node)
     other = ctx.store.acquire(job, me)
     if other is not None:
-        logger.info("job_skipped", reason="in_progress_elsewhere", holder=str(other), outcome="noop")
-        return "in_progress_elsewhere"
+        logger.info("job_skipped", reason=Outcome.IN_PROGRESS_ELSEWHERE, holder=str(other), outcome="noop")
+        return Outcome.IN_PROGRESS_ELSEWHERE
     refresher = _Refresher(ctx.store, job, me)
     refresher.start()
     try:
@@ -132,13 +144,13 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> st
         # record's `src` only has to match the message).
         if record is not None and fsnames.relative_name(record.rel) is None:
             logger.error("job_refused", reason="the record changed to a name outside the folder", outcome="noop")
-            return "refused"
-        src = folder.processing / record.rel if record else None
-        if record is None or not os.path.lexists(src):
+            return Outcome.REFUSED
+        if record is None or not os.path.lexists(folder.processing / record.rel):
             if record is not None:
                 ctx.records.remove(job)  # the last holder died between archiving and this
-            logger.info("job_skipped", reason="already_done", outcome="noop")
-            return "already_done"
+            logger.info("job_skipped", reason=Outcome.ALREADY_DONE, outcome="noop")
+            return Outcome.ALREADY_DONE
+        src = folder.processing / record.rel
         if record.attempts >= c.max_attempts:
             error = (f"worker lost {record.attempts} times (killed, out of memory, crashed or over the "
                      f"hard time limit of {c.task_time_limit:g} s) on {', '.join(record.nodes)}")
@@ -149,6 +161,8 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> st
         logger = logger.bind(attempt=record.attempts)
         try:
             _test_hook(job, record)
+            # A cluster job's id is its record's name (a str where the pool numbers its jobs):
+            # here only temp_tag and the log read it.
             result = process_one(Job(job, folder, src, record.rel, ctx.config.accepted_formats,  # type: ignore[arg-type]
                                      ctx.config.max_image_pixels, attempt=record.attempts))
         except SoftTimeLimitExceeded as exc:  # outside the pipeline (inside, process_one reports it)
@@ -183,7 +197,7 @@ def _refusal(ctx: Context, folder: str, version: str) -> str:
 
 
 def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *, ok: bool, error: str = "",
-         step: str = "", outputs=(), duration_ms: float = 0.0) -> str:
+         step: str = "", outputs: tuple[str, ...] = (), duration_ms: float = 0.0) -> Outcome:
     """The original to archive/ (or deleted) or failed/, then the record goes: the job is over."""
     if ok:
         where = moves.finish(folder, moves.Claimed(record.rel, src))
@@ -198,10 +212,10 @@ def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *
     store = ctx.store
     try:
         store.forget(record.job)
-        store.count("processed" if ok else "failed", folder.name)
+        store.count(Verdict.PROCESSED if ok else Verdict.FAILED, folder.name)
     except Exception as exc:  # noqa: BLE001 - the file is done; counts are only for status
         logger.warning("count_failed", reason=str(exc))
-    return "processed" if ok else "failed"
+    return Outcome.PROCESSED if ok else Outcome.FAILED
 
 
 def _test_hook(job: str, record: jobs.Record) -> None:

@@ -24,12 +24,20 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from enum import StrEnum
 from pathlib import Path
 
 from hotfolder import __version__
-from hotfolder.config.model import Cluster, Config, Folder
+from hotfolder.config.model import Cluster, Config, Folder, Rendition
 
-SAME, OTHER, MISSING = "same", "other", "missing"
+
+class NodeVersion(StrEnum):
+    """A node's config of one of the head's folders."""
+
+    SAME = "same"  # the head's version: it takes the folder's jobs
+    OTHER = "other"  # another version: it takes none of them
+    MISSING = "missing"  # no such folder
+
 
 
 def of_folder(folder: Folder, config: Config) -> str:
@@ -55,7 +63,7 @@ def queue_name(cluster: Cluster, version: str) -> str:
     return f"{cluster.queue}.{version}"
 
 
-def _rendition(rendition) -> dict:
+def _rendition(rendition: Rendition) -> dict:
     out = dataclasses.asdict(rendition)
     if rendition.watermark is not None and rendition.watermark.image is not None:
         out["watermark"]["image"] = _content(Path(rendition.watermark.image))
@@ -74,12 +82,17 @@ def _content(path: Path) -> str:
 
 # --- the head's view of the nodes -----------------------------------------------------------
 
-def compare(head: dict[str, str], nodes: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-    """For each of the head's folders, each node's state: SAME, OTHER (another version)
-    or MISSING (the node has no such folder). `nodes`: node name -> its versions."""
-    return {folder: {node: (SAME if theirs.get(folder) == version else OTHER if folder in theirs else MISSING)
-                     for node, theirs in sorted(nodes.items())}
+def compare(head: dict[str, str], nodes: dict[str, dict[str, str]]) -> dict[str, dict[str, NodeVersion]]:
+    """For each of the head's folders, each node's state (NodeVersion). `nodes`: node
+    name -> its versions."""
+    return {folder: {node: _state(theirs, folder, version) for node, theirs in sorted(nodes.items())}
             for folder, version in head.items()}
+
+
+def _state(theirs: dict[str, str], folder: str, version: str) -> NodeVersion:
+    if theirs.get(folder) == version:
+        return NodeVersion.SAME
+    return NodeVersion.OTHER if folder in theirs else NodeVersion.MISSING
 
 
 def problems(head: dict[str, str], nodes: dict[str, dict[str, str]], waiting: dict[str, int]) -> list[str]:
@@ -87,9 +100,9 @@ def problems(head: dict[str, str], nodes: dict[str, dict[str, str]], waiting: di
     of a folder's jobs. `waiting`: folder name -> jobs in flight."""
     out = []
     for folder, states in compare(head, nodes).items():
-        others = [f"{node} has {'no folder ' + folder if s == MISSING else 'version ' + nodes[node][folder]}"
-                  for node, s in states.items() if s != SAME]
-        if SAME not in states.values() and waiting.get(folder):
+        others = [f"{node} has no folder {folder}" if s == NodeVersion.MISSING else
+                  f"{node} has version {nodes[node][folder]}" for node, s in states.items() if s != NodeVersion.SAME]
+        if NodeVersion.SAME not in states.values() and waiting.get(folder):
             who = "; ".join(others) or "no node is registered"
             out.append(f"folder {folder}: {waiting[folder]} job(s) wait for its config (version {head[folder]}), "
                        f"which no node has ({who}): start a node with the head's config")

@@ -10,7 +10,7 @@ In the README each table stands between two markers,
     …
     <!-- /config-keys -->
 
-and the prose around them is the README's own. tests/test_config_docs.py fails when a
+and the prose around them is the README's own. tests/unit/test_config_keys.py fails when a
 table differs from the declarations, so a key cannot exist undocumented.
 """
 from __future__ import annotations

@@ -46,4 +46,5 @@ def find(given: Path | None, environ=os.environ, places: tuple[Path, ...] = PLAC
             return Found(place, where)
     tried = ", ".join(str(p) for p in places)
     raise NoConfig(f"no config given and none found (tried ${ENV}, {tried}); "
-                   "give one with --config FILE, or start from config/hotfolder.yaml of the repository")
+                   "give one with --config FILE, or make one to edit with `hotfolder init DIR` and run the "
+                   "commands from DIR")

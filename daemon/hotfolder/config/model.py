@@ -75,6 +75,7 @@ class SizeOf(StrEnum):
     SHORTER = "shorter"
     WIDTH = "width"
     HEIGHT = "height"
+    LONGER = "longer"
 
 
 class WatchMode(StrEnum):
@@ -137,6 +138,13 @@ MIN_MAX_BYTES = 1000
 TEMPLATE_FIELDS = {"stem", "rendition", "ext", "name", "folder", "source_ext"}
 
 
+# What a card dump or a desktop leaves in an inbox besides photos (issue 26). Hidden names
+# (`.DS_Store`, `._IMG_0001.JPG`) are always ignored (spool/fsnames.py).
+DEFAULT_IGNORE = ("Thumbs.db", "ehthumbs.db", "desktop.ini", "$RECYCLE.BIN", "System Volume Information")
+DEFAULT_PASS_THROUGH = ("*.xmp", "*.mov", "*.mp4", "*.m4v", "*.avi", "*.mts", "*.m2ts", "*.mkv", "*.3gp", "*.thm",
+                        "*.lrv", "*.wav")
+
+
 DEFAULT_NOTIFY_EVENTS = (NotifyEvent.FAILED, NotifyEvent.PAUSED)
 
 
@@ -187,6 +195,7 @@ class Watermark:
     margin: float = 0.02  # fraction of the image's shorter side
     size: float = 0.25  # watermark width as a fraction of the side named by size_of
     size_of: SizeOf = SizeOf.SHORTER  # shorter: the same mark on a portrait and a landscape; width: the old sizing
+    min_size: int = 120  # px: the mark is never narrower (unless the image is), so it stays readable
 
 
 @dataclass(frozen=True)
@@ -252,6 +261,7 @@ class Folder:
     on_success: OnSuccess = OnSuccess.ARCHIVE
     watch: WatchMode = WatchMode.AUTO
     quiet_period: float = 0.1
+    stalled_after: float = 60.0  # a writer paused this long (file open, or cut short and given back) is done
     rescan_interval: float = 30.0
     output_mode: int = 0o644
     output_group: str | None = None
@@ -260,6 +270,8 @@ class Folder:
     # gives the later one distinct names, `replace` lets it replace, `fail` fails it.
     on_name_clash: NameClash = NameClash.SUFFIX
     raw: RawMode = RawMode.AUTO  # camera RAWs: preview, develop, or auto (the preview when it is large enough)
+    ignore: tuple[str, ...] = DEFAULT_IGNORE  # name globs left in the inbox (a folder so named: all in it)
+    pass_through: tuple[str, ...] = DEFAULT_PASS_THROUGH  # name globs moved to archive/ untouched
     # Set from the rest of the config (not keys of the folder):
     temp_token: str = field(default="0" * 12, metadata=DERIVED)  # marks our temp files (see spool.temp_prefix)
     # who owns which output name (see spool/owners.py); None: not tracked

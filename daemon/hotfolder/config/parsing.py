@@ -87,6 +87,8 @@ def _yaml(text: str, source: str) -> dict:
             reason += f" ({context} that starts at line {started})"
         if "'\\t'" in reason:
             reason += "; YAML indents with spaces, not tabs"
+        if getattr(exc, "context", None) == "while scanning an alias":  # `pass_through: [*.mov]`
+            reason += "; a value that starts with * is read as a YAML alias: quote it, e.g. '*.mov'"
         raise ConfigError(source, "", reason, (Problem(source, "", reason, line, column),)) from None
     if data is None:
         raise ConfigError(source, "", "is empty; see config/hotfolder.yaml for an example")

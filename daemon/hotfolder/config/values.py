@@ -179,6 +179,26 @@ class Choices(Kind):
 
 
 @dataclass(frozen=True)
+class Globs(Kind):
+    """File name patterns (`*.mov`, `Thumbs.db`; fnmatch's `* ? [...]`): a list, or one bare;
+    `[]` is none. Each matches one name, never a path."""
+
+    def read(self, r: Reader, name: str, default: Any) -> tuple:
+        value = r.raw(name)
+        if value is None:
+            return default
+        if not isinstance(value, (list, str)):
+            r.fail(name, f"must be a list of file name patterns such as '*.mov', not {kind(value)}")
+        for item in value if isinstance(value, list) else [value]:
+            if not isinstance(item, str) or not item.strip():
+                r.fail(name, f"each item must be a file name pattern such as '*.mov', not {kind(item)}")
+            if "/" in item:
+                r.fail(name, f"{item!r}: a pattern matches a file or folder name, not a path; write "
+                             f"{item.rstrip('/').rsplit('/', 1)[-1]!r}")
+        return tuple(dict.fromkeys(value if isinstance(value, list) else [value]))
+
+
+@dataclass(frozen=True)
 class Path_(Kind):
     """A path, absolute and resolved; relative to the config file's folder.
 

@@ -135,6 +135,11 @@ def _profile(icc: bytes) -> ImageCms.ImageCmsProfile | None:
     return profile if usable else None
 
 
+def usable_profile(icc: bytes) -> bool:
+    """Whether `icc` is an RGB profile of a device that pixels can be converted from."""
+    return _profile(icc) is not None
+
+
 @functools.lru_cache(maxsize=32)
 def _is_srgb(icc: bytes) -> bool:
     source = _profile(icc)

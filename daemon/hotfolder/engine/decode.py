@@ -4,7 +4,9 @@ other after the safe open (engine/opening) has read its header and accepted it.
 
 libvips never parses an input file (16-bit PNG and TIFF pixels aside, read after
 Pillow checked the header): a hostile file meets one decoder, with the messages users
-know.
+know. One exception: a TIFF of floating-point samples, which Pillow cannot open in
+colour, is read by libvips (decoders/floattiff) after Pillow's TIFF directory reader has
+read its layout and its size was held to the pixel limit.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pathlib import Path
 
 from hotfolder.config.model import Rendition
 from hotfolder.engine import formats
-from hotfolder.engine.decoders import Decoded, Wanted, heif
+from hotfolder.engine.decoders import Decoded, Wanted, floattiff, heif
 from hotfolder.engine.errors import InputError
 from hotfolder.engine.opening import open_image
 
@@ -33,6 +35,8 @@ def decode(src: Path, renditions: Sequence[Rendition], *, accepted_formats: Sequ
         if own.name not in accepted_formats:
             raise InputError("open", f"format {own.name} is not accepted (accepted: {', '.join(accepted_formats)})")
         return DECODERS[own.name](src, None, wanted)
+    if "tiff" in accepted_formats and (floats := floattiff.layout(src)) is not None:
+        return floattiff.decode(src, floats, wanted)  # Pillow has no float RGB mode: libvips reads it
     heif.use_threads(threads)  # read by pi-heif when it opens a file, whatever its format turns out to be
     with open_image(src, accepted_formats, max_image_pixels, animation) as header:
         fmt = formats.of_pil(header.format)

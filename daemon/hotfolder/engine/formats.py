@@ -20,6 +20,8 @@ What reads the fields:
                  writes grey frames as grey (else as RGB): engine/colour.convert_for
   animation      a file of several frames is an animation (`animation: fail`)
   exif, xmp, icc, iptc   what a source gives and an output carries (engine/metadata)
+  dcf            a source without a profile is in the colour space its EXIF names by
+                 DCF's tags (engine/dcf: a camera's Adobe RGB)
   same           what format `same` writes for such a source (None: this format)
   default        in `accepted_formats` when the config does not say
 
@@ -82,6 +84,7 @@ class Format:
     xmp: bool
     icc: bool
     iptc: bool = False
+    dcf: bool = False
     decoder: Ref | None = None
     encoder: Ref | None = None
     same: str | None = None
@@ -98,7 +101,7 @@ class Format:
 TABLE: tuple[Format, ...] = (
     Format("jpeg", ("jpg", "jpeg", "jpe", "jfif"), "image/jpeg", pil="JPEG", vips="jpeg",
            quality=True, alpha=False, grey=True, animation=False, exif=True, xmp=True, icc=True, iptc=True,
-           decoder=decoder("jpeg:decode"), encoder=encoder("pillow:jpeg"), default=True,
+           dcf=True, decoder=decoder("jpeg:decode"), encoder=encoder("pillow:jpeg"), default=True,
            pil_also=("MPO",)),  # a camera JPEG with a multi-picture (MPF) index
     Format("png", ("png",), "image/png", pil="PNG", vips="png",
            quality=False, alpha=True, grey=True, animation=True, exif=True, xmp=True, icc=True,
@@ -108,7 +111,7 @@ TABLE: tuple[Format, ...] = (
            decoder=decoder("pillow:decode"), encoder=encoder("pillow:webp"), default=True),
     Format("tiff", ("tif", "tiff"), "image/tiff", pil="TIFF", vips="tiff",
            quality=False, alpha=True, grey=True, animation=False, exif=True, xmp=True, icc=True,
-           decoder=decoder("pillow:decode_deep"), same="png", default=True),
+           dcf=True, decoder=decoder("pillow:decode_deep"), same="png", default=True),
     Format("gif", ("gif",), "image/gif", pil="GIF", vips="gif",
            quality=False, alpha=True, grey=True, animation=True, exif=False, xmp=False, icc=False,
            decoder=decoder("pillow:decode"), same="png"),
@@ -124,7 +127,7 @@ TABLE: tuple[Format, ...] = (
     Format("raw", ("dng", "cr2", "cr3", "nef", "nrw", "arw", "raf", "orf", "rw2", "pef", "srw"),
            "image/x-dcraw", pil=None, vips=None,  # LibRaw reads it; known by its extension
            quality=False, alpha=False, grey=False, animation=False, exif=True, xmp=False, icc=True,
-           decoder=decoder("raw:decode"), same="jpeg", default=True),
+           dcf=True, decoder=decoder("raw:decode"), same="jpeg", default=True),
 )
 
 BY_NAME = {f.name: f for f in TABLE}

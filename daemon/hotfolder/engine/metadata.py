@@ -11,16 +11,22 @@ carries, and what each output keeps of it (`Rendition.metadata`):
   copyright-only  the source's rights fields only (engine/rights.py) + ICC.
 `set_metadata` writes its fields over any of these (engine/rights.py).
 A JPEG comment is never copied.
+
+An output's EXIF describes the output (`Pixels`): ExifImageWidth/Height its own size,
+ColorSpace its colour after a conversion (engine/dcf), and a density that JFIF (or
+PNG's pHYs) states too: the source EXIF's X/YResolution and unit, else 72 dpi.
 """
 from __future__ import annotations
 
+import functools
+import math
 import re
 from dataclasses import dataclass, replace
 
 from PIL import Image
 
 from hotfolder.config.model import Rendition, SetMetadata
-from hotfolder.engine import formats, iptc, location, orient, rights
+from hotfolder.engine import adobergb, dcf, formats, iptc, location, orient, rights
 from hotfolder.engine.encoders import Embedded
 from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 from hotfolder.engine.xmp import Packet, Unreadable, q
@@ -32,6 +38,9 @@ TIFF_STRUCTURE_TAGS = {
     322, 323, 324, 325, 338, 339, 340, 341, 530, 531, 532, 700, 33723, 34377, 34675,
 }
 XMP_ORIENTATION = re.compile(rb'(tiff:Orientation="|<tiff:Orientation>)\d')
+X_RESOLUTION, Y_RESOLUTION, RESOLUTION_UNIT = 0x011A, 0x011B, 0x0128
+PER_INCH, PER_CENTIMETRE = 2, 3  # EXIF ResolutionUnit
+EXIF_IFD_TAG, PIXEL_WIDTH, PIXEL_HEIGHT = 0x8769, 0xA002, 0xA003  # ExifImageWidth/Height
 
 
 @dataclass(frozen=True)
@@ -47,8 +56,26 @@ class Metadata:
         return self if icc == self.icc else replace(self, icc=icc)
 
 
+def read_exif_early(im: Image.Image) -> None:
+    """Read the EXIF's sub-IFDs while the file is open: a TIFF's are read from the file
+    itself, which `load` closes (an Interoperability IFD, which cameras write, then failed
+    as "the EXIF data is corrupt: seek of closed file"). What fails here fails again, and
+    is reported, in `read_metadata`. Other formats' EXIF is in memory (and a PNG's
+    `getexif` would decode the pixels to find an eXIf after them)."""
+    if im.format != "TIFF":
+        return
+    try:
+        exif = im.getexif()
+        for ifd in (EXIF_IFD_TAG, GPS_IFD_TAG, dcf.INTEROP_IFD):
+            exif.get_ifd(ifd)
+    except DECODE_ERRORS as exc:
+        reraise_unless_input(exc)
+
+
 def read_metadata(im: Image.Image) -> Metadata:
-    """EXIF, ICC and XMP of the decoded image (after load: PNG may keep eXIf after the pixels)."""
+    """EXIF, ICC and XMP of the decoded image (after load: PNG may keep eXIf after the pixels).
+    An RGB JPEG or TIFF without a profile whose EXIF says Adobe RGB (a camera's, engine/dcf)
+    is given the profile it stands for."""
     icc = im.info.get("icc_profile") or None
     xmp = im.info.get("xmp") or None
     if isinstance(xmp, str):
@@ -64,37 +91,68 @@ def read_metadata(im: Image.Image) -> Metadata:
         reraise_unless_input(exc)
         raise InputError("orient", f"the EXIF data is corrupt: {describe(exc)}") from None
     known = formats.of_pil(im.format)
+    if icc is None and known is not None and known.dcf and im.mode in ("RGB", "RGBA") and dcf.names_adobe_rgb(exif):
+        icc = adobergb.icc()
     return Metadata(format=known.name if known is not None else "png", orientation=orient.valid(orientation),
                     exif=raw, icc=icc, xmp=xmp, iim=iptc.read(im.info.get("photoshop")))
 
 
+@dataclass(frozen=True)
+class Pixels:
+    """What an output's EXIF says of its own pixels: their size, and the EXIF ColorSpace
+    after a conversion (engine/dcf: SRGB or UNCALIBRATED; None: not converted)."""
+
+    size: tuple[int, int]
+    colour_space: int | None = None
+
+
+@dataclass(frozen=True)
+class Density:
+    """Pixels per unit, as EXIF says it (per inch or per centimetre)."""
+
+    x: float
+    y: float
+    unit: int = PER_INCH
+
+    @property
+    def dpi(self) -> tuple[float, float]:
+        """What JFIF and pHYs are given (Pillow's `dpi`)."""
+        per_inch = 2.54 if self.unit == PER_CENTIMETRE else 1.0
+        return self.x * per_inch, self.y * per_inch
+
+
+DEFAULT_DENSITY = Density(72.0, 72.0)  # EXIF's default, and what cameras write
+
+
 def embedded(fmt: formats.Format, rendition: Rendition, meta: Metadata, credits: SetMetadata | None = None,
-             notes: list[str] | None = None) -> Embedded:
+             notes: list[str] | None = None, pixels: Pixels | None = None) -> Embedded:
     """What one output in `fmt` carries. `credits`: the rights fields to write
-    (engine/rights.py); `notes` gets what the user should hear of."""
+    (engine/rights.py); `notes` gets what the user should hear of; `pixels`: the output's
+    own, which its EXIF and density then describe."""
     icc = meta.icc if fmt.icc else None
+    dpi = density(meta.exif).dpi if pixels is not None else None
     if rendition.metadata == "strip-all" and credits is None:
-        return Embedded(icc=icc)
+        return Embedded(icc=icc, dpi=dpi)
     notes = [] if notes is None else notes
-    exif, xmp = _output_exif_xmp(rendition, meta, credits, notes)
+    exif, xmp = _output_exif_xmp(rendition, meta, credits, notes, pixels)
     iim = None
     if fmt.iptc and meta.iim is not None and rendition.metadata in ("keep", "strip-gps"):
         iim = iptc.output_segment(meta.iim, rendition.metadata == "strip-gps", credits, notes) or None
-    return Embedded(exif=exif if fmt.exif else b"", xmp=xmp if fmt.xmp else None, icc=icc, iim=iim)
+    return Embedded(exif=exif if fmt.exif else b"", xmp=xmp if fmt.xmp else None, icc=icc, iim=iim, dpi=dpi)
 
 
 def _output_exif_xmp(rendition: Rendition, meta: Metadata, credits: SetMetadata | None,
-                     notes: list[str]) -> tuple[bytes, bytes | None]:
+                     notes: list[str], pixels: Pixels | None) -> tuple[bytes, bytes | None]:
     if rendition.metadata == "copyright-only":
         return rights.copyright_only(meta.exif, meta.xmp, rendition, meta.orientation, credits, notes)
-    exif = output_exif(meta.exif, rendition)
+    exif = output_exif(meta.exif, rendition, pixels)
     xmp = output_xmp(meta.xmp, rendition, meta.orientation, notes)
     if credits is not None:
         exif, xmp = rights.signed(exif, xmp, credits, notes)
     return exif, xmp
 
 
-def output_exif(raw: bytes, rendition: Rendition) -> bytes:
+def output_exif(raw: bytes, rendition: Rendition, pixels: Pixels | None = None) -> bytes:
     if not raw or rendition.metadata == "strip-all":
         return b""
     exif = Image.Exif()
@@ -103,7 +161,42 @@ def output_exif(raw: bytes, rendition: Rendition) -> bytes:
         exif.pop(orient.ORIENTATION_TAG, None)
     if rendition.metadata == "strip-gps":
         exif.pop(GPS_IFD_TAG, None)
+    if pixels is not None and len(exif):
+        _describe(exif, pixels, density(raw))
     return exif.tobytes() if len(exif) else b""
+
+
+def _describe(exif: Image.Exif, pixels: Pixels, found: Density) -> None:
+    """Make `exif` say what the output is (the module's doc): its size where the source
+    gave one, its colour space after a conversion, its density (72 dpi written in when
+    the source had none, so EXIF and JFIF agree)."""
+    photo = exif.get_ifd(EXIF_IFD_TAG)
+    for tag, value in ((PIXEL_WIDTH, pixels.size[0]), (PIXEL_HEIGHT, pixels.size[1])):
+        if tag in photo:
+            photo[tag] = value
+    if pixels.colour_space is not None:
+        dcf.mark_converted(exif, pixels.colour_space)
+    if found is DEFAULT_DENSITY:
+        exif[X_RESOLUTION], exif[Y_RESOLUTION], exif[RESOLUTION_UNIT] = found.x, found.y, found.unit
+
+
+@functools.lru_cache(maxsize=8)
+def density(raw: bytes) -> Density:
+    """The source EXIF's resolution, or 72 dpi when it gives none that JFIF can state
+    (a unit of inches or centimetres, 1 to 65535 dpi)."""
+    if not raw:
+        return DEFAULT_DENSITY
+    exif = Image.Exif()
+    try:
+        exif.load(raw)
+        found = Density(float(exif[X_RESOLUTION]), float(exif[Y_RESOLUTION]), int(exif.get(RESOLUTION_UNIT, PER_INCH)))
+    except (*DECODE_ERRORS, ArithmeticError):  # absent, or not a number
+        return DEFAULT_DENSITY
+    if found.unit not in (PER_INCH, PER_CENTIMETRE):
+        return DEFAULT_DENSITY
+    if not all(math.isfinite(v) and 1 <= v <= 65535 for v in found.dpi):
+        return DEFAULT_DENSITY
+    return found
 
 
 def output_xmp(xmp: bytes | None, rendition: Rendition, orientation: int,

@@ -19,7 +19,7 @@ from pathlib import Path
 from PIL import Image, ImageFile
 
 from hotfolder.config.model import Rendition
-from hotfolder.engine import formats, jpegscan, orient
+from hotfolder.engine import formats, jpegscan, orient, tifftags
 from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 from hotfolder.engine.geometry import draft_size
 
@@ -88,6 +88,10 @@ def _unaccepted_reason(src: Path, accepted_formats: Sequence[str]) -> str:
             reraise_unless_input(exc)
     if src.stat().st_size == 0:
         return "the file is empty"
+    if (tags := tifftags.read(src)) is not None:  # a TIFF whose samples Pillow has no mode for
+        if "tiff" not in accepted_formats:
+            return f"format tiff is not accepted (accepted: {accepted})"
+        return f"a TIFF of {tifftags.layout(tags)}, which hotfolder cannot read"
     return f"not an image in an accepted format (accepted: {accepted})"
 
 

@@ -3,10 +3,12 @@ composited onto the finished frame.
 
 Its width is a fraction (`size`) of the image's shorter side by default (`size_of`), so
 a portrait and a landscape of the same size get the same mark; `size_of: width` is the
-sizing of before (a third smaller on a 3:2 portrait). A text mark is white glyphs on a
+sizing of before (a third smaller on a 3:2 portrait), `longer` sizes a panorama's mark
+by its length. It is never narrower than `min_size` pixels: a 1600x240 panorama's mark
+at 0.33 of its shorter side was 80 px, its type 10 px, its capitals 8 px tall. A text mark is white glyphs on a
 soft dark halo that hugs them (a knocked-out, blurred dilation of the glyphs): on white
 or on busy light areas the glyphs keep a dark surround, on dark ones their own light;
-tests/test_watermark.py measures the contrast on each.
+tests/unit/test_watermark.py measures the contrast on each.
 
 Pillow composites only the mark's box (~0.1 ms for the example's 400 px mark); libvips'
 composite2 passes over the whole frame (~13 ms; bench/stages.py), so the paste stays here.
@@ -44,10 +46,11 @@ def apply_watermark(im: Image.Image, wm: Watermark) -> Image.Image:
 
 
 def mark_width(size: tuple[int, int], wm: Watermark) -> int:
-    """The mark's width in pixels: `size` of the side `size_of` names, never wider than the image."""
+    """The mark's width in pixels: `size` of the side `size_of` names, at least `min_size`,
+    never wider than the image."""
     w, h = size
-    side = {"shorter": min(w, h), "width": w, "height": h}[wm.size_of]
-    return max(1, min(w, round(side * wm.size)))
+    side = {"shorter": min(w, h), "width": w, "height": h, "longer": max(w, h)}[wm.size_of]
+    return max(1, min(w, max(wm.min_size, round(side * wm.size))))
 
 
 def mark_position(size: tuple[int, int], mark: tuple[int, int], wm: Watermark) -> tuple[int, int]:

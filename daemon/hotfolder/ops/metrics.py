@@ -2,7 +2,7 @@
 
 The counts are not kept here: `hotfolder_files_processed_total` and
 `hotfolder_files_failed_total` are read from the Status snapshot the loop builds once
-a second, which reads the workers' shared Lock-guarded counters (stats.Counters), the
+a second, which reads the workers' shared Lock-guarded counters (workers/counters.py), the
 same numbers `hotfolder status` prints. So a worker crash, a pool rebuild or a reload
 changes nothing, and a file is never counted twice. (A prometheus_client Counter
 incremented in the main process would be a second count that could drift; its

@@ -62,6 +62,20 @@ def _refused(e: dict) -> str:
     return "reload refused, the running config stays:\n" + "\n".join(f"  {p}" for p in problems)
 
 
+def _stopping(e: dict) -> str:
+    """What stops it at once depends on how it was asked to stop: a terminal's Ctrl-C, or a
+    signal (systemd's stop sends SIGTERM, and there is no Ctrl-C to press)."""
+    again = ("press Ctrl-C again to stop at once" if e.get("signal") == "SIGINT"
+             else f"a second {e.get('signal')} stops at once")
+    return (f"stopping ({e.get('signal')}): the files being rendered finish (up to {e.get('drain_timeout')} s); "
+            f"{again}")
+
+
+def _requeued(e: dict) -> str:
+    why = f": {e['reason']}" if e.get("reason") else ""
+    return f"requeued {e.get('file')}{why}"
+
+
 def _died(e: dict) -> str:
     on = f" while rendering {e['job']}" if e.get("job") else ""
     return f"worker {e.get('slot')} (pid {e.get('pid')}) died ({e.get('cause')}){on}"
@@ -77,13 +91,18 @@ LINES = {
     "file_vanished": lambda e: f"{e.get('file')} left processing/ while it was rendered; nothing to archive",
     "file_stuck": lambda e: f"{e.get('file')} is stuck in processing/: {e.get('reason')}; {e.get('action')}",
     "file_unstuck": lambda e: f"{e.get('file')} is back in the inbox",
+    "file_cut_short": lambda e: f"{e.get('file')} ends early, its writer may go on: {e.get('action')}",
+    "file_piece_joined": lambda e: f"{e.get('file')}: the next piece its writer wrote ({e.get('bytes')} bytes) is "
+                                   f"joined on; {e.get('action')}",
+    "file_cut_short_replaced": lambda e: f"{e.get('file')}: {e.get('action')}",
+    "requeued": _requeued,
+    "file_passed_through": lambda e: f"archived {e.get('file')} as it is (pass_through)",
     "claim_failed": lambda e: f"could not take {e.get('file')}: {e.get('reason')}",
     "claiming_paused": lambda e: f"taking new files paused for {e.get('retry_in_s')} s: {e.get('reason')}",
     "ready": _ready,
     "recovered": _recovered,
     "recovery_problem": lambda e: f"recovery of {e.get('folder')}: {e.get('reason')} ({e.get('action')})",
-    "stopping": lambda e: f"stopping ({e.get('signal')}): the files being rendered finish (up to "
-                          f"{e.get('drain_timeout')} s); press Ctrl-C again to stop at once",
+    "stopping": _stopping,
     "stopping_now": lambda e: f"stopping now ({e.get('signal')}); unfinished files go back to the inbox",
     "stopped": lambda e: f"stopped: {e.get('processed')} processed, {e.get('failed')} failed since the start",
     "config_changed": lambda e: f"{e.get('file')} changed: reloading",

@@ -33,6 +33,18 @@ class LogFormat(StrEnum):
     CONSOLE = "console"  # one short line per event, for people (console.py)
 
 
+AUTO = "auto"  # `hotfolder run`'s default: what suits where stderr goes
+
+
+def chosen(fmt: str) -> str:
+    """The format `auto` means here: console lines on a terminal, JSON for the journal, a
+    pipe or a file (the example config's `hotfolder run` printed JSON on a terminal)."""
+    if fmt != AUTO:
+        return fmt
+    on_terminal = sys.stderr is not None and sys.stderr.isatty() and not systemd.under_journal()
+    return LogFormat.CONSOLE if on_terminal else LogFormat.JSON
+
+
 def _journal_prefix(_logger, method_name: str, line: str) -> str:
     return f"<{PRIORITY.get(method_name, 6)}>{line}"
 

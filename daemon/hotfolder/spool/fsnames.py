@@ -71,13 +71,14 @@ class NameTooLong(HotfolderError, ValueError):
             f"{NAME_MAX} a file name may have; shorten the input's name or the rendition's filename template")
 
 
-def walk_files(root: Path, on_error=None):
+def walk_files(root: Path, on_error=None, skip=is_ignored_name):
     """Yield the entries under root lazily (files and symlinks; not directories), but
-    not those with an ignored name or in a folder with one. Folders are opened by
-    descriptor (nofollow.walk): a link is an entry, never a way in.
+    not those with an ignored name or in a folder with one (`skip`: an inbox's own rules
+    add to these). Folders are opened by descriptor (nofollow.walk): a link is an entry,
+    never a way in.
 
     A folder that cannot be read is skipped; `on_error(folder, exc)` hears of it."""
-    return nofollow.walk(root, skip=is_ignored_name, on_error=on_error)
+    return nofollow.walk(root, skip=skip, on_error=on_error)
 
 
 def name_as_hex(name: str) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from hotfolder.config.model import Folder
 from hotfolder.errors import HotfolderError
-from hotfolder.spool import nofollow
+from hotfolder.spool import archived, nofollow
 from hotfolder.spool.atomic import temp_prefix, write_temp
 from hotfolder.spool.folders import opened_folder
 from hotfolder.spool.fsnames import display, fit_name, name_as_hex, name_from_hex, relative_name
@@ -77,6 +77,28 @@ def claim(folder: Folder, src: Path) -> Claimed | None:
     return Claimed(rel, dst)
 
 
+def pass_through(folder: Folder, src: Path) -> Path | None:
+    """Move an inbox file to archive/ as it is, in one rename (a video, a sidecar: the
+    folder's `pass_through`); where it went, or None when it is gone. Like a claim: a
+    symlink is Refused (to failed/), never followed; anything but a file is left alone."""
+    if folder.archive is None:
+        raise ValueError(f"folder {folder.name!r} has no archive to pass files through to")
+    rel = src.relative_to(folder.inbox).as_posix()
+    try:
+        with nofollow.opened(src.parent) as src_dir:
+            st = os.stat(src.name, dir_fd=src_dir, follow_symlinks=False)
+            if stat.S_ISLNK(st.st_mode):
+                raise Refused("symbolic links are not followed; copy the file itself into the inbox")
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            with _opened_place(folder.archive, rel) as (dst_dir, dst):
+                os.rename(src.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
+                os.fsync(dst_dir.fd)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return dst
+
+
 def _refuse_too_long(folder: Folder, rel: str) -> None:
     """A path the decoders (and every other program that opens it by name) cannot open:
     the daemon reaches it by descriptor, and sends it to failed/ with this reason."""
@@ -124,7 +146,10 @@ def finish(folder: Folder, claimed: Claimed) -> Path | None:
         return None
     if folder.archive is None:  # the config gives every folder that archives its archive/
         raise ValueError(f"folder {folder.name!r} archives its originals but has no archive folder")
-    return _move(claimed.path, folder.archive, claimed.rel)
+    where = _move(claimed.path, folder.archive, claimed.rel)
+    if where.relative_to(folder.archive).as_posix() != claimed.rel:  # `a_1.jpg`: the path it came in with
+        archived.remember(where, claimed.rel)                          # is kept (for `hotfolder rerender`)
+    return where
 
 
 def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts: int = 1) -> Path:

@@ -131,7 +131,39 @@ def reserve(folder: Folder, rel: str, outputs: list[Path]) -> list[Path]:
         raise RecordsUnwritable(folder.names_dir, exc) from None
 
 
-def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path]) -> list[Path]:
+@dataclass(frozen=True)
+class Planned:
+    """What reserve would do with one output, said without doing it (`hotfolder rerender
+    --dry-run`): `path` it would be written to, and `how`: "replaced" (this original's own
+    output), "new", "renamed" (a new output under another name: the name is another
+    original's, on_name_clash suffix), "taken over" (another's, on_name_clash replace), or
+    why it would fail (on_name_clash fail)."""
+
+    path: Path
+    how: str
+
+
+def plan(folder: Folder, rel: str, outputs: list[Path]) -> list[Planned]:
+    """What reserve(folder, rel, outputs) would choose now, under the same lock, writing nothing."""
+    names_dir = folder.names_dir
+    try:
+        chosen = list(outputs) if names_dir is None else _reserve(folder, names_dir, rel, outputs, write=False)
+    except NameClash as exc:
+        return [Planned(out, f"fails: {exc}") for out in outputs]
+    me = owner_id(folder, rel)
+    out = []
+    for wanted, path in zip(outputs, chosen, strict=True):
+        if not os.path.lexists(path):
+            how = "new" if path == wanted else "renamed"
+        elif names_dir is None or _read(_marker(names_dir, path)) == me:
+            how = "replaced"
+        else:
+            how = "taken over"
+        out.append(Planned(path, how))
+    return out
+
+
+def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], write: bool = True) -> list[Path]:
     me = owner_id(folder, rel)
     source_ext = Path(rel).suffix.lstrip(".").lower()
     chosen: list[Path] = []
@@ -157,7 +189,7 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path]) -> 
             else:
                 raise NameClash(f"every name for the output {display(output.name)} up to ~{MAX_SUFFIX} is "
                                 f"taken by other originals; add {{source_ext}} to the rendition's filename")
-            if owner != me:
+            if owner != me and write:
                 _write(_marker(names_dir, path), me)
             chosen.append(path)
     return chosen

@@ -56,7 +56,7 @@ class InstanceLock:
 
 
 class SnapshotWriter:
-    """Writes the status snapshot (stats.write_snapshot). When it cannot (a full
+    """Writes the status snapshot (status.write_snapshot). When it cannot (a full
     state_dir), it says so once per episode, in the log and in the lock's note, and
     `problem` says it for the status page and /metrics."""
 

@@ -8,39 +8,29 @@
     give_back at a stop: every file in flight goes back to the inbox
 
 This is the only caller of spool's moves in the daemon; the backend that renders
-(the local pool, or a cluster) never touches an original. Attempt policy and claim
-backoff live here too, because both are decisions about files, not processes.
+(the local pool, or a cluster) never touches an original. The attempt policy is
+jobs.next_attempt; what the ledger meets that stops claiming (an unusable output
+folder, a broken recipe, a file stuck in processing/) it tells the claim gate (gate.py).
 """
 from __future__ import annotations
 
 import errno
 import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Protocol
 
+from hotfolder.arrival import rules
 from hotfolder.config.model import Config, Folder
-from hotfolder.jobs import Job, Result, temp_tag
+from hotfolder.jobs import Job, Result, Verdict, next_attempt, temp_tag
 from hotfolder.ops.notices import Hook, Notice, NoticeKind, ignore
 from hotfolder.runtime import log
 from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery
 from hotfolder.spool.failed_files import FailedIndex
-from hotfolder.supervisor.recipe import RecipePauses
-
-MAX_PAUSE = 60.0  # seconds: the longest claim backoff while the output folder is unusable
-MAX_STUCK_WAIT = 60.0  # seconds between tries to move a file stuck in processing/
-MAX_REMEMBERED = 1000  # unclaimable files remembered, so each is said once (memory stays bounded)
-
-
-def next_attempt(job: Job, why: str, charged: bool, max_attempts: int) -> Job | Result:
-    """What follows a job that ended without a result: the same job again (we stopped
-    it: no attempt counted), its next attempt, or the verdict that it failed."""
-    if not charged:
-        return job
-    if job.attempt >= max_attempts:
-        return Result(job.id, False, error=f"{why} on attempt {job.attempt}", step="worker")
-    return replace(job, attempt=job.attempt + 1)
+from hotfolder.supervisor.gate import ClaimGate
+from hotfolder.supervisor.unfinished import Joined, Kept, Unfinished
 
 
 @dataclass
@@ -49,33 +39,30 @@ class Tracked:
     claimed: moves.Claimed
 
 
-class Counts:
+class Counts(Protocol):
     """Where the ledger's own verdicts are counted (the backend's shared counters)."""
 
-    def count(self, verdict: str, already: str = "", folder: Folder | None = None) -> None: ...
-    def uncount(self, already: str, folder: Folder | None = None) -> None: ...
+    def count(self, verdict: Verdict, already: Verdict | None = None, *, folder: Folder | None = None) -> None: ...
+    def uncount(self, already: Verdict | None, folder: Folder | None = None) -> None: ...
 
 
 class Ledger:
     def __init__(self, config: Config, counts: Counts, on_end: Callable[[Folder, str], None],
-                 on_notice: Hook = ignore, failed: FailedIndex | None = None):
+                 on_notice: Hook = ignore, failed: FailedIndex | None = None, gate: ClaimGate | None = None,
+                 on_hold: Callable[[Folder, str, float], None] = lambda folder, rel, until: None):
         self.config = config
         self.counts = counts
         self.failed = failed if failed is not None else FailedIndex()  # told of each file we move there
         self.on_end = on_end  # a same-named file may wait in the inbox for this one to end
         self.on_notice = on_notice  # the service's hook: files done or failed, claiming paused or resumed
         self.log = log.get("ledger")
+        self.gate = gate if gate is not None else ClaimGate(on_notice)  # what stops claiming, and why
+        self.unfinished = Unfinished(on_hold, self.failed)  # files cut short whose writer may go on
         self.tracked: dict[int, Tracked] = {}
         self.next_id = 1
-        self.pause_until = 0.0
-        self.pause_backoff = 0.0
-        self.message = ""  # why claiming is paused, for the status
-        self._adopting: list = []  # lazy walks of processing/ after a crash
+        self._adopting: list[Iterator[moves.Claimed]] = []  # lazy walks of processing/ after a crash
         self._deferred: list[Job] = []  # given back while running, kept in processing/ (see _keep_in_line)
         self.stopping = False  # set by the service when it drains: nothing is deferred then
-        self.on_other_fs: set[Path] = set()  # inbox files a mount makes unclaimable (said once each)
-        self.stuck: dict[Path, tuple[Folder, moves.Claimed, float, float]] = {}  # path -> (.., next try, wait)
-        self.recipes = RecipePauses(on_notice)  # folders paused for their recipe (watermark, profile)
 
     def reconfigure(self, config: Config) -> None:
         """A reload: new claims use the new config; files in flight keep their own Folder."""
@@ -114,8 +101,8 @@ class Ledger:
         those given back while running but kept in line, then those a crash left there
         (read lazily: a large processing/ costs no memory)."""
         out: list[Job] = []
-        kept = [job for job in self._deferred if self.recipes.paused(job.folder.name)]  # wait for the recipe
-        self._deferred = [job for job in self._deferred if not self.recipes.paused(job.folder.name)]
+        kept = [job for job in self._deferred if not self.gate.open_for(job.folder.name)]  # wait for the recipe
+        self._deferred = [job for job in self._deferred if self.gate.open_for(job.folder.name)]
         while self._deferred and len(out) < limit:
             out.append(self._deferred.pop(0))
         self._deferred += kept
@@ -137,12 +124,17 @@ class Ledger:
         return out
 
     # ------------------------------------------------------------------ claims
-    def paused(self, now: float) -> bool:
-        return now < self.pause_until
-
     def claim(self, folder: Folder, path: Path) -> Job | None:
         """Take a ready inbox file; the Job to submit, or None if it was not taken."""
+        awaiting = self.unfinished.awaited(folder, path)
+        if awaiting in self.tracked:  # the next piece of a claimed file cut short
+            joined = self._join(self.tracked[awaiting], path)
+            if joined is not None or awaiting in self.tracked:
+                return joined
         try:
+            if rules.passes_through(folder, path):  # a video, a sidecar: archived as it is
+                self._passed_through(folder, path, moves.pass_through(folder, path))
+                return None
             claimed = moves.claim(folder, path)
         except moves.Refused as exc:
             rel = path.relative_to(folder.inbox).as_posix()
@@ -151,13 +143,13 @@ class Ledger:
             except OSError as again:  # it stays in the inbox; the next rescan tries again
                 self.log.error("claim_failed", folder=folder.name, file=rel, reason=f"{exc}; and {again}")
                 return None
-            self.counts.count("failed", folder=folder)
+            self.counts.count(Verdict.FAILED, folder=folder)
             self.log.warning("file_refused", folder=folder.name, file=rel, reason=str(exc), outcome="failed")
             self.on_notice(Notice(NoticeKind.FAILED, folder.name, fsnames.display(rel), str(exc), "claim", 0))
             return None
         except OSError as exc:
             if exc.errno == errno.EXDEV:
-                self._cross_device(folder, path)
+                self.gate.unclaimable(folder, path)
             else:
                 self.log.error("claim_failed", folder=folder.name, file=str(path), reason=str(exc))
             return None
@@ -168,25 +160,32 @@ class Ledger:
         self.tracked[job.id] = Tracked(job, claimed)
         return job
 
-    def _cross_device(self, folder: Folder, path: Path) -> None:
-        """A file on a file system mounted inside the inbox cannot be claimed by rename
-        (nor moved to failed/): said once per file, and in the status while any is left."""
-        if path in self.on_other_fs:
-            return
-        if len(self.on_other_fs) < MAX_REMEMBERED:
-            self.on_other_fs.add(path)
-        self.log.error("file_on_another_file_system", folder=folder.name, file=fsnames.display(str(path)),
-                       reason="it is on another file system than the inbox (a mount inside it): it cannot be "
-                              "taken by rename", action="copy it into the inbox instead of mounting there")
+    def _passed_through(self, folder: Folder, path: Path, where: Path | None) -> None:
+        if where is not None:
+            self.log.info("file_passed_through", folder=folder.name, file=fsnames.display(
+                path.relative_to(folder.inbox).as_posix()), archived=fsnames.display(str(where)), outcome="archived")
 
-    def notes(self) -> str:
-        """What the status should say besides a pause of all claims: folders paused for
-        their recipe, files an inbox cannot give up."""
-        left = [p for p in self.on_other_fs if os.path.lexists(p)]
-        self.on_other_fs = set(left)
-        mounted = (f"{len(left)} file(s) in an inbox are on another file system (e.g. {fsnames.display(str(left[0]))}) "
-                   "and cannot be taken: copy them in instead of mounting inside the inbox") if left else ""
-        return "; ".join(n for n in (self.recipes.notes(), mounted) if n)
+    def _join(self, tracked: Tracked, piece: Path) -> Job | None:
+        """Join an inbox file onto the claimed file cut short that awaits it (unfinished.py):
+        the claimed file's new job, or None (then the piece is claimed as any file, unless
+        the claimed one still awaits it)."""
+        job = tracked.job
+        joined = self.unfinished.join(job.folder, tracked.claimed, piece)
+        if joined is Joined.NOT_NOW:
+            self.unfinished.await_piece(job.folder, job.rel, job.id)
+            return None
+        if joined is Joined.APPENDED:
+            del self.tracked[job.id]
+            again = replace(job, id=self._new_id(), counted=None)
+            self.tracked[again.id] = Tracked(again, tracked.claimed)
+            return again
+        if joined is Joined.SUPERSEDED:
+            self.settle(job, Result(job.id, False, step="decode", error="The image could not be decoded: cut short, "
+                                    "and a new whole file of its name arrived before it was complete (an upload "
+                                    "begun again): this part is kept here"), counted_by_worker=False)
+        else:
+            del self.tracked[job.id]
+        return None
 
     def _new_id(self) -> int:
         self.next_id += 1
@@ -218,7 +217,7 @@ class Ledger:
         folder, claimed = job.folder, tracked.claimed
         # What the shared counters hold for this file now.
         if counted_by_worker and result.final:
-            counted = "processed" if result.ok else "failed"
+            counted: Verdict | None = result.verdict
         else:
             counted = job.counted
         logger = self.log.bind(folder=folder.name, file=job.rel, attempt=job.attempt)
@@ -236,21 +235,25 @@ class Ledger:
                             archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
                 self.on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), outputs=result.outputs,
                                       duration_ms=result.duration_ms, attempts=job.attempt))
-                if self.pause_backoff:
-                    self.pause_backoff, self.message = 0.0, ""  # the folder works again
+                self.unfinished.ended(folder, job.rel)
+                if self.gate.resume():  # the folder works again
                     self.on_notice(Notice(NoticeKind.RECOVERED, folder.name, reason="claiming resumed: the output "
                                                                            "folder works again"))
             elif result.recipe:  # not the file's fault, and the same for every file of its folder
                 if self._unclaim(tracked, counted):
-                    self.recipes.pause(folder, result.error, fsnames.display(job.rel))
+                    self.gate.recipes.pause(folder, result.error, fsnames.display(job.rel))
             elif result.retry_later:
                 self._give_back(tracked, result.error, counted)
+            elif result.cut_short and self._cut_short(tracked, result.error, counted):
+                pass  # back in the inbox to grow, or awaiting its next piece
             else:
                 where = moves.fail(folder, claimed.path, claimed.rel, error=result.error,
                                    step=result.step, attempts=job.attempt)
                 self.failed.added(folder, where)
+                if result.cut_short:
+                    self.unfinished.watch(folder, where)
                 if not counted_by_worker:
-                    self.counts.count("failed", counted, folder=folder)
+                    self.counts.count(Verdict.FAILED, counted, folder=folder)
                 logger.warning("file_failed", reason=result.error, step=result.step, failed=str(where),
                                worker_pid=result.pid, outcome="failed")
                 self.on_notice(Notice(NoticeKind.FAILED, folder.name, fsnames.display(job.rel), result.error,
@@ -263,7 +266,7 @@ class Ledger:
         self.on_end(folder, job.rel)
         return None
 
-    def _fail_after_move_error(self, tracked: Tracked, exc: OSError, counted: str, rendered: bool) -> None:
+    def _fail_after_move_error(self, tracked: Tracked, exc: OSError, counted: Verdict | None, rendered: bool) -> None:
         """Moving the original failed for a reason of this file's own: record it in
         failed/ rather than loop on it. If even that is impossible, give it back."""
         job, claimed = tracked.job, tracked.claimed
@@ -272,14 +275,35 @@ class Ledger:
             where = moves.fail(job.folder, claimed.path, claimed.rel, step="finish", attempts=job.attempt,
                                error=f"{what}: {exc}")
             self.failed.added(job.folder, where)
-            self.counts.count("failed", counted, folder=job.folder)
+            self.counts.count(Verdict.FAILED, counted, folder=job.folder)
             self.log.error("file_failed", file=job.rel, step="finish", reason=str(exc), outcome="failed")
             self.on_notice(Notice(NoticeKind.FAILED, job.folder.name, fsnames.display(job.rel), f"{what}: {exc}",
                                   "finish", job.attempt))
         except OSError as again:
             self._give_back(tracked, f"could not move the original: {again}", counted)
 
-    def _unclaim(self, tracked: Tracked, counted: str) -> bool:
+    def _cut_short(self, tracked: Tracked, reason: str, counted: Verdict | None) -> bool:
+        """Failed as truncated, its writer may go on (closes between chunks, or paused): back
+        to the inbox to grow, or kept for the piece its writer began; False: it fails."""
+        kept = self.unfinished.give_back(tracked.job.folder, tracked.claimed, tracked.job.id, reason)
+        if kept is Kept.NO:
+            return False
+        self.counts.uncount(counted, tracked.job.folder)  # counted when it really ends
+        if kept is Kept.AWAITING:
+            self.tracked[tracked.job.id] = Tracked(replace(tracked.job, counted=None), tracked.claimed)
+        return True
+
+    def look_after(self, now: float) -> None:
+        """About once a second: files cut short. Those that grew in failed/ are requeued;
+        one awaiting a piece that left the inbox is given back as it is."""
+        self.unfinished.look(now)
+        for _, _, job_id in self.unfinished.orphans():
+            if job_id in self.tracked:
+                self.settle(self.tracked[job_id].job, Result(job_id, False, step="decode", cut_short=True,
+                            error="The image could not be decoded: cut short (its next piece left the inbox)"),
+                            counted_by_worker=False)
+
+    def _unclaim(self, tracked: Tracked, counted: Verdict | None) -> bool:
         """Back to the inbox. A file that cannot leave processing/ (immutable, its
         permissions changed) stays there: said once, rendered again at the next start."""
         try:
@@ -287,55 +311,28 @@ class Ledger:
         except moves.NameTaken:
             return self._keep_in_line(tracked, counted)
         except OSError as exc:
-            self._stuck(tracked.job.folder, tracked.claimed, exc)
+            self.gate.stuck_in_processing(tracked.job.folder, tracked.claimed, exc)
             return False
         self.counts.uncount(counted, tracked.job.folder)  # it is counted again when it really ends
         return True
 
-    def _keep_in_line(self, tracked: Tracked, counted: str) -> bool:
+    def _keep_in_line(self, tracked: Tracked, counted: Verdict | None) -> bool:
         """A newer file of its name waits in the inbox: the claim stays in processing/.
         While running it is submitted again once claiming resumes; at a stop it waits
         there, and the next start renders it first."""
         self.counts.uncount(counted, tracked.job.folder)
         if not self.stopping:
-            self._deferred.append(replace(tracked.job, counted=""))
+            self._deferred.append(replace(tracked.job, counted=None))
             self.tracked[tracked.job.id] = tracked
         return True
 
-    def _stuck(self, folder: Folder, claimed: moves.Claimed, exc: OSError, wait: float = 1.0) -> None:
-        first = claimed.path not in self.stuck
-        self.stuck[claimed.path] = (folder, claimed, time.monotonic() + wait, wait)
-        if first:
-            self.log.error("file_stuck", folder=folder.name, file=fsnames.display(claimed.rel),
-                           reason=f"it cannot be moved out of processing/: {exc.strerror or exc}",
-                           action="fix its permissions or attributes (lsattr, chattr -i); it is tried again "
-                                  "with backoff, and rendered again once it is back in the inbox")
-
-    def retry_stuck(self, now: float) -> None:
-        """Try again to move stuck files back to the inbox (they are rendered from there)."""
-        for path, (folder, claimed, due, wait) in list(self.stuck.items()):
-            if now < due:
-                continue
-            try:
-                moves.unclaim(folder, claimed)
-            except OSError as exc:
-                self._stuck(folder, claimed, exc, min(MAX_STUCK_WAIT, wait * 2))
-                continue
-            del self.stuck[path]
-            self.log.info("file_unstuck", folder=folder.name, file=fsnames.display(claimed.rel),
-                          action="back in the inbox")
-
-    def _give_back(self, tracked: Tracked, reason: str, counted: str) -> None:
+    def _give_back(self, tracked: Tracked, reason: str, counted: Verdict | None) -> None:
         """Not the file's fault (disk full): back to the inbox, and pause claiming."""
         if not self._unclaim(tracked, counted):
             return
-        now = time.monotonic()
-        if now >= self.pause_until:  # one doubling per episode, not per file given back
-            self.pause_backoff = min(MAX_PAUSE, max(1.0, self.pause_backoff * 2))
-            self.pause_until = now + self.pause_backoff
+        if self.gate.pause(time.monotonic(), reason):  # a new episode, not another file of this one
             self.on_notice(Notice(NoticeKind.PAUSED, tracked.job.folder.name, fsnames.display(tracked.job.rel), reason))
-        self.message = f"claiming paused: {reason}"
-        self.log.error("claiming_paused", file=tracked.job.rel, reason=reason, retry_in_s=self.pause_backoff)
+        self.log.error("claiming_paused", file=tracked.job.rel, reason=reason, retry_in_s=self.gate.pause_backoff.delay)
 
     def lost(self, job: Job, why: str, charged: bool, stopping: bool = False) -> Job | None:
         """A job ended without a result. Returns the job to submit again, if any."""

@@ -2,14 +2,17 @@
 """
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
+from hotfolder.config.model import Folder
 from hotfolder.errors import ExitCode, HotfolderError
 
 
 class AlreadyRunning(HotfolderError):
-    """Another daemon holds this config's instance lock, or a folder's processing/."""
+    """Another daemon holds the lock of this config or of one of its folders."""
 
     exit_code = ExitCode.ALREADY_RUNNING
 
@@ -18,7 +21,6 @@ def lock_folder(processing: Path) -> int:
     """One daemon per folder, whatever its config says: an flock on the processing/
     folder itself (two configs, or one whose state_dir was edited, must not claim from
     one processing/). No file is added to the folder. Returns the fd; keep it open."""
-    import fcntl
 
     processing.mkdir(parents=True, exist_ok=True)
     fd = os.open(processing, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -30,3 +32,17 @@ def lock_folder(processing: Path) -> int:
                              f"{processing} (it holds a lock on it); stop it first, or give this folder its "
                              f"own processing folder") from None
     return fd
+
+
+class FolderLocks:
+    """The processing/ folders this daemon holds, for its whole life: a folder a reload
+    removes stays locked until the daemon stops (its files in flight still finish there)."""
+
+    def __init__(self):
+        self.fds: dict[Path, int] = {}  # processing/ -> its flock'ed descriptor, kept open
+
+    def hold(self, folders: Iterable[Folder]) -> None:
+        """Lock each folder's processing/ not held yet (AlreadyRunning if another daemon's)."""
+        for folder in folders:
+            if folder.processing not in self.fds:
+                self.fds[folder.processing] = lock_folder(folder.processing)

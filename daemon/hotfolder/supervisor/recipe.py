@@ -15,11 +15,10 @@ itself when it works again.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from hotfolder.backoff import Backoff
 from hotfolder.config.model import Folder
-from hotfolder.engine import colour, watermark
-from hotfolder.engine.errors import RecipeError
 from hotfolder.ops.notices import Hook, Notice, NoticeKind, ignore
 from hotfolder.runtime import log
 
@@ -29,6 +28,11 @@ MAX_CHECK = 60.0
 
 def problem(folder: Folder) -> str | None:
     """Why the folder's recipe cannot be used now, or None."""
+    # Imported here, at the first re-check of a paused folder (once, ~0.3 s): the ledger and
+    # the service import this module, and load neither Pillow nor libvips to start.
+    from hotfolder.engine import colour, watermark
+    from hotfolder.engine.errors import RecipeError
+
     try:
         for rendition in folder.renditions:
             if rendition.watermark is not None:
@@ -44,8 +48,8 @@ def problem(folder: Folder) -> str | None:
 class Pause:
     reason: str
     since: float  # time.time(), for people
-    next_check: float  # time.monotonic()
-    wait: float
+    next_check: float = 0.0  # time.monotonic()
+    backoff: Backoff = field(default_factory=lambda: Backoff(FIRST_CHECK, MAX_CHECK))
 
 
 class RecipePauses:
@@ -60,7 +64,8 @@ class RecipePauses:
         """A worker found the recipe unusable: said once per episode."""
         if folder.name in self.pauses:
             return
-        self.pauses[folder.name] = Pause(reason, time.time(), time.monotonic() + FIRST_CHECK, FIRST_CHECK)
+        pause = self.pauses[folder.name] = Pause(reason, time.time())
+        pause.next_check = time.monotonic() + pause.backoff.failed()
         self.log.error("claiming_paused", folder=folder.name, reason=reason, cause="recipe", file=file,
                        action="fix the folder's watermark image or colour profile; its files wait in the inbox "
                               "and claiming resumes by itself once it works")
@@ -85,9 +90,8 @@ class RecipePauses:
                                       reason="claiming resumed: the folder's recipe works again"))
                 continue
             pause.reason = still  # the status shows what is wrong now
-            pause.wait = min(MAX_CHECK, pause.wait * 2)
-            pause.next_check = now + pause.wait
-            self.log.debug("recipe_still_unusable", folder=name, reason=still, next_check_s=pause.wait)
+            pause.next_check = now + pause.backoff.failed()
+            self.log.debug("recipe_still_unusable", folder=name, reason=still, next_check_s=pause.backoff.delay)
 
     def reasons(self) -> dict[str, str]:
         return {name: p.reason for name, p in self.pauses.items()}

@@ -1,16 +1,21 @@
 """The service: `hotfolder run`. One instance per config, a signal queue, the main loop.
 
-Each turn of the loop (after gunicorn's arbiter): act on the signals received (the
-handlers only queue them), claim ready inbox files while the backend has room, hand
-each event of the backend to the ledger, and about once a second watch the watcher,
-reload on a changed config if asked, and publish the status (file, sd_notify STATUS
-and WATCHDOG).
+Each turn of the loop, in phases (after gunicorn's arbiter):
+
+    signals      act on the signals received (the handlers only queue them)
+    claim        claim ready inbox files while the backend has room and the gate is open
+    settle       hand each event of the backend to the ledger (settle, retry, give back)
+    serve        answer the status page's requests (a requeue)
+    look after   about once a second: the gate's retries, the watcher, a changed config
+                 (reload_on_change), and the status published (publish.py)
 
     watcher ──ready paths──▶ ledger.claim ──Job──▶ backend.submit
     backend.poll ──Started / Finished / Lost / Ended──▶ ledger (settle, retry, give back)
 
-The backend is the local pool (pool.py) or a cluster (cluster/backend.py); the
-service does not know which, beyond `claims_survive_restart`.
+Its collaborators: the ledger (claims in flight, where originals go), the claim gate
+(what stops claiming), the publisher (the status), the backend (the local pool in
+workers/pool.py or a cluster in cluster/backend.py: the service does not know which,
+beyond `claims_survive_restart`) and ops (metrics, the page, notifications).
 """
 from __future__ import annotations
 
@@ -18,28 +23,27 @@ import os
 import signal
 import time
 from collections import deque
-from pathlib import Path
 
-from hotfolder import redact
 from hotfolder.arrival.watcher import Watcher
-from hotfolder.backend import Backend, Ended, Finished, Lost
-from hotfolder.config import describe_changes, load, reloadable
-from hotfolder.config.model import Config, ConfigError, Folder
+from hotfolder.backend import Backend, BootFailure, Ended, Event, Finished, Lost
+from hotfolder.config.model import Config, Folder
 from hotfolder.errors import ExitCode, HotfolderError
 from hotfolder.ops.notices import Notice, NoticeKind
 from hotfolder.ops.ops import Ops
 from hotfolder.runtime import log, systemd
 from hotfolder.spool import owners as names
-from hotfolder.status import Status
-from hotfolder.supervisor.instance import SnapshotWriter, lock_instance
+from hotfolder.spool.recovery import Recovery
+from hotfolder.status import ServiceState, Status
+from hotfolder.supervisor.folder_slots import FolderSlots
+from hotfolder.supervisor.gate import ClaimGate
+from hotfolder.supervisor.instance import lock_instance
 from hotfolder.supervisor.ledger import Ledger
-from hotfolder.supervisor.locks import AlreadyRunning, lock_folder
-from hotfolder.workers.counters import FolderSlots
-from hotfolder.workers.pool import BootFailure
+from hotfolder.supervisor.locks import FolderLocks
+from hotfolder.supervisor.publish import Publisher
+from hotfolder.supervisor.reload import ConfigWatch, Refused, prepare
 
 TICK = 0.05  # seconds the loop waits for the backend's events before looking at the rest
 MIN_WAIT = 0.005  # the shortest wait: a candidate due now is looked at in the next turn
-STATUS_EVERY = 1.0
 MAX_ERRORS_PER_MINUTE = 20  # unexpected errors of our own tolerated before exiting
 
 
@@ -55,25 +59,34 @@ class Service:
         self.backend = backend
         self.log = log.get("service")
         self.ops = Ops(config)  # metrics, the status page, notifications; its hook hears the ledger
-        self.ledger = Ledger(config, backend, self._offer_again, on_notice=self.ops.notice, failed=self.ops.failed)
+        self.gate = ClaimGate(on_notice=self.ops.notice)  # what stops claiming, and why
+        self.ledger = Ledger(config, backend, self._offer_again, on_notice=self.ops.notice, failed=self.ops.failed,
+                             gate=self.gate, on_hold=self._hold)
+        self.publisher = Publisher(self)  # the status: snapshot, /metrics and the page, sd_notify
         self.signals: deque[int] = deque()
         self.watcher: Watcher | None = None
         self.started = time.time()
         self.draining = False
         self.recent_errors: list[float] = []
-        self.state = "starting"
-        self.message = ""  # a refused reload, for the status
-        self._last_status = 0.0
-        self._config_mtime = _mtime(config.source)
+        self.state = ServiceState.STARTING
+        self.refused_reload = ""  # why the last reload was refused, for the status
+        self.config_watch = ConfigWatch(config.source)  # reload_on_change
         self.name_pruning = names.Pruning()  # the name records of outputs that are gone
-        self._snapshot = SnapshotWriter()
+        self.folder_locks = FolderLocks()
+
+    @property
+    def watching(self) -> Watcher:
+        """The watcher, once `run` started it."""
+        if self.watcher is None:
+            raise RuntimeError("the service is not running: no watcher yet")
+        return self.watcher
 
     # ------------------------------------------------------------------ life
     def run(self) -> int:
         """Serve until SIGTERM/SIGINT; returns the exit code."""
         systemd.scrub_environ()  # workers must never inherit NOTIFY_SOCKET
-        self._snapshot.lock = lock_instance(self.config.state_dir)
-        self._folder_locks = {f.processing: lock_folder(f.processing) for f in self.config.folders}
+        self.publisher.snapshot.lock = lock_instance(self.config.state_dir)
+        self.folder_locks.hold(self.config.folders)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda signum, _frame: self.signals.append(signum))
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # held back since the start (cli)
@@ -85,12 +98,12 @@ class Service:
             self.watcher = Watcher(self.config.folders)
             self.watcher.start()
             self.ops.start()  # its threads start after the pool's forkserver, as the watcher's do
-            self.state = "running"
+            self.state = ServiceState.RUNNING
             self.log.info("ready", workers=self.config.workers, folders=[f.name for f in self.config.folders],
                           inboxes=[str(f.inbox) for f in self.config.folders],
                           pid=os.getpid(), config=str(self.config.source))
             self._publish(force=True)
-            systemd.ready(self._status_line())
+            systemd.ready(self.publisher.line())
             self.ops.notice(Notice(NoticeKind.RECOVERED, reason=_recovery_summary(found)))
             while not self.draining:
                 self._handle_signals()
@@ -110,28 +123,35 @@ class Service:
             if self.watcher:
                 self.watcher.stop()
             self._stop_now()
-            self.state = "stopped"
+            self.state = ServiceState.STOPPED
             self._publish(force=True)
             self.ops.stop()
 
     def _turn(self) -> bool:
-        """One turn of the loop; False when unexpected errors come too fast to go on."""
+        """One turn of the loop (the signals are handled by `run`, before it); False when
+        unexpected errors come too fast to go on."""
         try:
             wait = self._claim_ready()
-            self._handle(self.backend.poll(wait, self.watcher.waker))
+            self._settle(self.backend.poll(wait, self.watching.waker))
             if self.ops.serve(stopping=False):  # requeues the status page asked for
                 self._publish(force=True)
-            if time.monotonic() - self._last_status >= STATUS_EVERY:
-                self.ledger.retry_stuck(time.monotonic())
-                self.ledger.recipes.recheck(self.config.folders, time.monotonic())
-                self.watcher.check()
-                self._maybe_reload_on_change()
-                self._publish()
+            if self.publisher.due(time.monotonic()):
+                self._look_after()
         except (_StopNow, BootFailure):
             raise
         except Exception:  # noqa: BLE001 - a bug of ours must not stop the service
             return self._tolerate_error()
         return True
+
+    def _look_after(self) -> None:
+        """About once a second: the gate's retries, the watcher, a changed config, the status."""
+        self.gate.look_again(self.config.folders, time.monotonic())
+        self.ledger.look_after(time.monotonic())
+        self.watching.check()
+        if self.config.reload_on_change and self.config_watch.changed():
+            self.log.info("config_changed", file=str(self.config.source))
+            self.reload()
+        self._publish()
 
     def _tolerate_error(self) -> bool:
         now = time.monotonic()
@@ -160,23 +180,23 @@ class Service:
         """Claim what is ready while there is room; how long the loop may wait for events
         before looking again (sooner when a candidate's quiet period ends sooner)."""
         now = time.monotonic()
-        if self.ledger.paused(now):
+        if self.gate.paused(now):
             return TICK
         room = self._claim(now)
-        due = self.watcher.next_due() if room > 0 else None
+        due = self.watching.next_due() if room > 0 else None
         return TICK if due is None else min(TICK, max(MIN_WAIT, due - time.monotonic()))
 
     def _claim(self, now: float) -> int:
         """Claim ready files into the backend's room; the room left."""
         room = self.backend.room()
-        for job in self.ledger.waiting(room):  # files in processing/ first: drop order is kept
-            self.backend.submit(job)
+        for waiting in self.ledger.waiting(room):  # files in processing/ first: drop order is kept
+            self.backend.submit(waiting)
             room -= 1
         for folder in self.config.folders:
             if room <= 0:
                 return room
-            inbox = self.watcher.inboxes.get(folder.name)
-            if inbox is None or self.ledger.recipes.paused(folder.name):
+            inbox = self.watching.inboxes.get(folder.name)
+            if inbox is None or not self.gate.open_for(folder.name):
                 continue
             for path in inbox.ready(room, now):
                 job = self.ledger.claim(folder, path)
@@ -190,7 +210,9 @@ class Service:
                 room -= 1
         return room
 
-    def _handle(self, events) -> None:
+    def _settle(self, events: list[Event]) -> None:
+        """The backend's events, each to the ledger; a job to render again goes back to the
+        backend (or, draining, its file back to the inbox)."""
         for event in events:
             again = None
             if isinstance(event, Finished):
@@ -214,89 +236,64 @@ class Service:
         if inbox is not None:
             inbox.offer(folder.inbox / rel)
 
+    def _hold(self, folder: Folder, rel: str, until: float) -> None:
+        """A file cut short is back in the inbox: not taken before `until` unless it grows."""
+        inbox = self.watcher.inboxes.get(folder.name) if self.watcher else None
+        if inbox is not None:
+            inbox.hold(folder.inbox / rel, until)
+
     # ------------------------------------------------------------------ reload
     def reload(self) -> bool:
         """SIGHUP: load and validate the config; swap it in, or keep the running one.
 
         Nothing here may stop the service: whatever goes wrong refuses the reload."""
         if self.draining:
-            self._refuse_reload("the daemon is stopping", key="", source=str(self.config.source))
+            self._refuse_reload(Refused("the daemon is stopping", str(self.config.source)))
             return False
         systemd.reloading("reloading config")
         try:
-            new = self.slots.assign(load(self.config.source))
-            for_nodes = reloadable.check(self.config, new)
-            self._lock_folders(new)
-            old_names = {f.name for f in self.config.folders}
-            for folder in new.folders:
-                if folder.name not in old_names:
-                    self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart, running=True)
-                else:
-                    self.ledger.prepare(folder)
-        except ConfigError as exc:
-            self._refuse_reload(exc.reason, key=exc.key, source=exc.source, problems=exc.lines())
+            ready = prepare(self.config, self.slots, self.folder_locks, self.ledger,
+                            adopt=not self.backend.claims_survive_restart)
+        except Refused as refused:
+            self._refuse_reload(refused)
             return False
-        except AlreadyRunning as exc:
-            self._refuse_reload(str(exc), key="", source=str(self.config.source))
-            return False
-        except OSError as exc:
-            self._refuse_reload(f"a folder of the new config cannot be made: {exc}", key="",
-                                source=str(self.config.source))
-            return False
-        changes = describe_changes(self.config, new)
-        self.config = new
+        new = self.config = ready.config
         self.ledger.reconfigure(new)
-        old_watcher = self.watcher
-        old_watcher.stop()
-        self.watcher = Watcher(new.folders, previous=old_watcher)
+        watcher = self.watching
+        watcher.stop()
+        self.watcher = Watcher(new.folders, previous=watcher)
         self.watcher.start()
         self.backend.reconfigure(new)
         self.ops.reconfigure(new)
-        self.message = ""
-        self.log.info("reloaded", workers=new.workers, folders=[f.name for f in new.folders], changes=changes,
-                      **({"nodes_restart_needed": for_nodes} if for_nodes else {}))
-        systemd.ready(self._status_line())
+        self.refused_reload = ""
+        self.log.info("reloaded", workers=new.workers, folders=[f.name for f in new.folders], changes=ready.changes,
+                      **({"nodes_restart_needed": ready.for_nodes} if ready.for_nodes else {}))
+        systemd.ready(self.publisher.line())
         self._publish(force=True)
         return True
 
-    def _lock_folders(self, new: Config) -> None:
-        """The new config's folders are this daemon's too (AlreadyRunning if another's).
-        A folder a reload removes stays locked until the daemon stops: its files in
-        flight still finish there."""
-        for folder in new.folders:
-            if folder.processing not in self._folder_locks:
-                self._folder_locks[folder.processing] = lock_folder(folder.processing)
-
-    def _refuse_reload(self, reason: str, key: str, source: str, problems: list[str] | None = None) -> None:
-        said = "; ".join(problems or []) or f"{source}: {key + ': ' if key else ''}{reason}"
-        self.message = f"reload refused, still running the previous config: {said}"
-        self.log.error("reload_refused", key=key, reason=reason, file=source, problems=list(problems or []))
+    def _refuse_reload(self, refused: Refused) -> None:
+        said = refused.said()
+        self.refused_reload = f"reload refused, still running the previous config: {said}"
+        self.log.error("reload_refused", key=refused.key, reason=refused.reason, file=refused.source,
+                       problems=list(refused.problems))
         self.ops.notice(Notice(NoticeKind.RELOAD_REFUSED, reason=said, step="reload"))
         if not self.draining:
-            systemd.ready(self._status_line())
+            systemd.ready(self.publisher.line())
         self._publish(force=True)
-
-    def _maybe_reload_on_change(self) -> None:
-        if not self.config.reload_on_change:
-            return
-        mtime = _mtime(self.config.source)
-        if mtime != self._config_mtime:
-            self._config_mtime = mtime
-            self.log.info("config_changed", file=str(self.config.source))
-            self.reload()
 
     # ------------------------------------------------------------------ stop
     def _drain(self) -> int:
         """Warm stop: stop watching; the files being rendered finish, no new one starts."""
         systemd.stopping("draining")
-        self.state = "stopping"
-        self.watcher.stop()
+        self.state = ServiceState.STOPPING
+        self.watching.stop()
         self.backend.drain()
         deadline = time.monotonic() + self.config.drain_timeout
         try:
             while not self.backend.idle() and time.monotonic() < deadline:
                 self._handle_signals()
-                self._handle(self.backend.poll(TICK))
+                self._settle(self.backend.poll(TICK))
                 self.ops.serve(stopping=True)
                 self._publish()
         except _StopNow:
@@ -318,80 +315,18 @@ class Service:
 
     # ------------------------------------------------------------------ status
     def status(self) -> Status:
-        b = self.backend.snapshot()
-        return Status(
-            pid=os.getpid(), started=self.started, processed=b.processed, failed=b.failed,
-            queued=b.queued, waiting=self.watcher.pending_count() if self.watcher else 0,
-            in_flight=b.in_flight, workers=b.workers, workers_alive=b.workers_alive,
-            state=self.state, message=redact.text(self._message(b.problem)), config=str(self.config.source),
-            current=b.current, cluster=_masked(b.cluster), in_failed=self._in_failed(),
-            folders=self._folder_counts(b),
-            claiming_paused=self.ledger.paused(time.monotonic()) or bool(self.ledger.recipes.pauses),
-            reload_failed=bool(self.message),
-        )
-
-    def _folder_counts(self, b) -> dict:
-        """Per folder: processed and failed from the backend's shared counts (every folder
-        counted since the start, also one a reload removed), waiting and claimed now."""
-        names = self.slots.names()
-        counts = dict(b.by_folder) or {name: b.by_slot[i] for i, name in enumerate(names) if i < len(b.by_slot)}
-        claimed = self.ledger.claimed_by_folder()
-        paused = self.ledger.recipes.reasons()
-        out = {}
-        for name in dict.fromkeys([*names, *counts]):
-            processed, failed = counts.get(name, (0, 0))
-            inbox = self.watcher.inboxes.get(name) if self.watcher else None
-            out[name] = {"processed": processed, "failed": failed, "claimed": claimed.get(name, 0),
-                         "waiting": inbox.pending_count() if inbox else 0, "paused": paused.get(name, "")}
-        return out
-
-    def _in_failed(self) -> int:
-        """Files in failed/ now: kept by the ledger's moves and the page's requeues, walked
-        again only when something else changed failed/ (failed_files.FailedIndex)."""
-        self.ops.failed.refresh(self.config.folders)
-        return self.ops.failed.total
-
-    def _message(self, backend_problem: str = "") -> str:
-        watcher = self.watcher.notes() if self.watcher else ""
-        return "; ".join(m for m in (self.ledger.message, self.ledger.notes(), watcher, self.message, log.dropped(),
-                                     self.ops.problem, self._snapshot.problem, backend_problem) if m)
-
-    def _status_line(self) -> str:
-        s = self.status()
-        if s.cluster:
-            line = (f"cluster: processed {s.processed}, failed {s.failed}, queue {s.queued}, "
-                    f"in flight {s.in_flight}, broker {s.cluster.get('broker')}")
-        else:
-            line = (f"processed {s.processed}, failed {s.failed}, queued {s.queued + s.waiting}, "
-                    f"in flight {s.in_flight}, workers {s.workers_alive}/{s.workers}")
-        return f"{line}; {s.message}" if s.message else line
-
-    def _healthy(self) -> bool:
-        return self.backend.healthy() and (self.watcher is None or self.watcher.healthy())
+        """The status now (what the publisher publishes)."""
+        return self.publisher.status()
 
     def _publish(self, force: bool = False) -> None:
-        now = time.monotonic()
-        if not force and now - self._last_status < STATUS_EVERY:
-            return
-        self._last_status = now
-        status = self.status()
-        self._snapshot.write(self.config.status_file, status)
-        self.ops.publish(status)  # the same snapshot, for /metrics and the status page
-        if self.state == "running":
+        """The status, once a second (or now); while running, the name records of outputs
+        that are gone are pruned when due (counted in files rendered since the last time)."""
+        status = self.publisher.publish(force)
+        if status is not None and self.state == ServiceState.RUNNING:
             self.name_pruning.when_due(self.config, status.processed, self.log)
-        systemd.status(self._status_line())
-        if self.state == "running" and self._healthy():
-            systemd.watchdog()
 
 
-def _masked(cluster: dict | None) -> dict | None:
-    """The cluster's part of the status: its texts (the broker's error) with every known secret masked."""
-    if not cluster:
-        return cluster
-    return {k: redact.text(v) if isinstance(v, str) else v for k, v in cluster.items()}
-
-
-def _recovery_summary(found) -> str:
+def _recovery_summary(found: list[Recovery]) -> str:
     adopted = sum(r.in_processing for r in found)
     temp = sum(r.temp_removed for r in found)
     problems = [p for r in found for p in r.problems]
@@ -401,9 +336,3 @@ def _recovery_summary(found) -> str:
     done = "; ".join(p for p in parts if p) or "nothing needed putting right"
     return f"the daemon started (pid {os.getpid()}) and recovery ran: {done}"
 
-
-def _mtime(path: Path) -> float | None:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return None

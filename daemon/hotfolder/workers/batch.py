@@ -1,7 +1,7 @@
 """`hotfolder process`: the same pool and pipeline over given files, left in place.
 
 Batch mode drives the local pool directly: it submits the files as the queue has
-room, applies the same attempt policy as the service (ledger.next_attempt), and
+room, applies the same attempt policy as the service (jobs.next_attempt), and
 collects one Result per file. No original is moved, so there is no ledger.
 """
 from __future__ import annotations
@@ -9,15 +9,14 @@ from __future__ import annotations
 import signal
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from hotfolder.backend import Finished, Lost
 from hotfolder.config.model import Config, Folder
-from hotfolder.jobs import Job, Result
+from hotfolder.jobs import Job, Result, next_attempt
 from hotfolder.runtime import systemd
-from hotfolder.supervisor.ledger import next_attempt
 from hotfolder.workers.pool import LocalPool
 
 TICK = 0.05
@@ -40,7 +39,7 @@ def run(config: Config, files: list[tuple[Path, str]], folder: Folder,
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: stop.append(signum))
     folder.output.mkdir(parents=True, exist_ok=True)
-    pool = LocalPool(config.workers, config.queue_bound, config.file_timeout, log_format, log_level)
+    pool = LocalPool.for_config(config, log_format, log_level)
     outcomes: list[Outcome] = []
     todo = deque(files)
     next_id = 1
@@ -64,12 +63,12 @@ def run(config: Config, files: list[tuple[Path, str]], folder: Folder,
                         pool.submit(following)
                 if progress:  # the outcomes so far, and how many files in all
                     progress(outcomes, len(files))
-            if stop and not pool.processes():
+            if stop and pool.draining and pool.idle():  # no worker is left
                 break
         if not pool.draining:
             pool.drain()
         deadline = time.monotonic() + config.drain_timeout
-        while pool.processes() and time.monotonic() < deadline:
+        while not pool.idle() and time.monotonic() < deadline:  # draining: until no worker is left
             pool.poll(TICK)
     finally:
         pool.stop_now()

@@ -2,15 +2,20 @@
 """
 from __future__ import annotations
 
+from typing import Protocol
+
+from hotfolder.backend import MAX_FOLDERS
+from hotfolder.config.model import Folder
 from hotfolder.errors import HotfolderError
+from hotfolder.jobs import Verdict
 
 LOCK_WAIT = 2.0  # seconds; a healthy holder keeps the lock for microseconds
 
 
-VERDICTS = ("processed", "failed")
+class SharedInt(Protocol):
+    """A lock-free shared integer (`ctx.Value(code, 0, lock=False)`): a worker's mark, the stop flag."""
 
-
-MAX_FOLDERS = 256  # distinct folder names one daemon can count (slots are never reused)
+    value: int
 
 
 class LockStuck(HotfolderError):
@@ -26,10 +31,10 @@ class Counter:
             self.by_slot[slot] = n
         self.lock = ctx.Lock()
 
-    def add(self, n: int = 1, mark=None, mark_value: int = 0, slot: int = 0) -> None:
+    def add(self, n: int = 1, mark: SharedInt | None = None, mark_value: int = 0, slot: int = 0) -> None:
         """Add n; set `mark` (a shared Value) under the same lock, so both or neither happen."""
         if not self.lock.acquire(timeout=LOCK_WAIT):
-            raise LockStuck("counter lock not released within %.0f s" % LOCK_WAIT)
+            raise LockStuck(f"counter lock not released within {LOCK_WAIT:.0f} s")
         try:
             self.by_slot[slot] += n
             if mark is not None:
@@ -54,26 +59,30 @@ class Counter:
 class Counters:
     """The processed and failed counts (files, since start, per folder) shared by all workers."""
 
-    def __init__(self, ctx, carried: "Counters | None" = None):
+    def __init__(self, ctx, carried: Counters | None = None):
         """New counters; `carried`: old ones whose values go on (a rebuild replaces locks
         a dead worker may hold, not the counts)."""
-        self.processed = Counter(ctx, carried.processed.slots() if carried else ())
-        self.failed = Counter(ctx, carried.failed.slots() if carried else ())
+        self.processed: Counter = Counter(ctx, carried.processed.slots() if carried else ())
+        self.failed: Counter = Counter(ctx, carried.failed.slots() if carried else ())
 
-    def count(self, verdict: str, already: str = "", mark=None, mark_value: int = 0, folder=None) -> None:
+    def of(self, verdict: Verdict) -> Counter:
+        return self.processed if verdict == Verdict.PROCESSED else self.failed
+
+    def count(self, verdict: Verdict, already: Verdict | None = None, mark: SharedInt | None = None,
+              mark_value: int = 0, folder: Folder | None = None) -> None:
         """Count one file of `folder` as `verdict`, unless an earlier attempt counted it so
         already; an earlier attempt that counted the other verdict is taken back."""
         if verdict == already:
             return
         slot = _slot(folder)
         if already:
-            getattr(self, already).add(-1, slot=slot)
-        getattr(self, verdict).add(1, mark, mark_value, slot=slot)
+            self.of(already).add(-1, slot=slot)
+        self.of(verdict).add(1, mark, mark_value, slot=slot)
 
-    def uncount(self, already: str, folder=None) -> None:
+    def uncount(self, already: Verdict | None, folder: Folder | None = None) -> None:
         """A counted file goes back to the inbox (it will be counted when it ends)."""
         if already:
-            getattr(self, already).add(-1, slot=_slot(folder))
+            self.of(already).add(-1, slot=_slot(folder))
 
     def healthy(self) -> bool:
         return self.processed.healthy() and self.failed.healthy()
@@ -83,46 +92,56 @@ class Counters:
 
     def by_slot(self) -> tuple[tuple[int, int], ...]:
         """(processed, failed) of each folder slot."""
-        return tuple(zip(self.processed.slots(), self.failed.slots()))
+        return tuple(zip(self.processed.slots(), self.failed.slots(), strict=True))
 
 
-def _slot(folder) -> int:
+def _slot(folder: Folder | None) -> int:
     return folder.slot if folder is not None else 0
 
 
-class FolderSlots:
-    """Which slot of the shared counts each folder name has: given at first sight and
-    kept for the life of the process, so a reload that removes a folder and brings it
-    back continues its counts, and a new folder never inherits another's."""
+def verdict_of_mark(mark_value: int, job_id: int) -> Verdict | None:
+    """What a worker's mark says it counted for job `job_id` (None if nothing)."""
+    if mark_value == job_id:
+        return Verdict.PROCESSED
+    if mark_value == -job_id:
+        return Verdict.FAILED
+    return None
+
+
+class Owed:
+    """Counts a stuck counter lock refused (its holder died with it): kept here, and paid
+    into the counters once the lock is seen free or the counters are rebuilt, so every
+    file is still counted exactly once."""
 
     def __init__(self):
-        self._slots: dict[str, int] = {}
+        self._owed: list[tuple[Verdict | None, Verdict | None, Folder | None]] = []  # verdict None: an uncount
 
-    def assign(self, config):
-        """The config, each folder carrying its slot. ConfigError when there is no slot left."""
-        import dataclasses
+    def __bool__(self) -> bool:
+        return bool(self._owed)
 
-        from hotfolder.config.model import ConfigError
+    def owe(self, verdict: Verdict | None, already: Verdict | None, folder: Folder | None) -> None:
+        """A count nobody could make yet (a worker's refused one); verdict None: an uncount."""
+        self._owed.append((verdict, already, folder))
 
-        for i, folder in enumerate(config.folders):
-            if folder.name not in self._slots:
-                if len(self._slots) >= MAX_FOLDERS:
-                    raise ConfigError(str(config.source), f"folders[{i}].name",
-                                      f"this daemon has counted {MAX_FOLDERS} folder names since it started; "
-                                      "restart it to use a new one")
-                self._slots[folder.name] = len(self._slots)
-        folders = tuple(dataclasses.replace(f, slot=self._slots[f.name]) for f in config.folders)
-        return dataclasses.replace(config, folders=folders)
+    def count(self, counters: Counters, verdict: Verdict, already: Verdict | None, folder: Folder | None) -> bool:
+        """Count now, or owe it; False when the lock is stuck (the counters need rebuilding)."""
+        try:
+            counters.count(verdict, already, folder=folder)
+        except LockStuck:
+            self.owe(verdict, already, folder)
+            return False
+        return True
 
-    def names(self) -> list[str]:
-        """Every folder name given a slot, in slot order (including folders a reload removed)."""
-        return sorted(self._slots, key=self._slots.__getitem__)
+    def uncount(self, counters: Counters, already: Verdict | None, folder: Folder | None) -> None:
+        try:
+            counters.uncount(already, folder)
+        except LockStuck:
+            self.owe(None, already, folder)
 
-
-def verdict_of_mark(mark_value: int, job_id: int) -> str:
-    """What a worker's mark says it counted for job `job_id` ("" if nothing)."""
-    if mark_value == job_id:
-        return "processed"
-    if mark_value == -job_id:
-        return "failed"
-    return ""
+    def pay(self, counters: Counters) -> None:
+        owed, self._owed = self._owed, []
+        for verdict, already, folder in owed:
+            if verdict is not None:
+                counters.count(verdict, already, folder=folder)
+            else:
+                counters.uncount(already, folder)

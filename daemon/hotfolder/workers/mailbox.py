@@ -1,7 +1,7 @@
 """Workers -> pool messages, written synchronously, read with a deadline.
 
 A `multiprocessing.Queue` hands `put()` to a feeder thread: a worker SIGKILLed a
-moment after `put(("start", job))` may die with the message still in its memory,
+moment after `put(Starting(slot, job_id))` may die with the message still in its memory,
 and the pool would not know which file killed it. Here `put()` returns only once
 the message is in the pipe.
 
@@ -22,7 +22,9 @@ import select
 import struct
 import time
 
+from hotfolder.backend import Wake
 from hotfolder.errors import HotfolderError
+from hotfolder.workers.messages import Message
 
 HEADER = struct.Struct("!I")
 COMPLETE_WITHIN = 2.0  # seconds a started message may take to arrive whole
@@ -40,7 +42,7 @@ class Mailbox:
         self._buffer = bytearray()
 
     # -- the workers' side
-    def put(self, message) -> None:
+    def put(self, message: Message) -> None:
         data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         frame = HEADER.pack(len(data)) + data
         fd = self._writer.fileno()
@@ -50,9 +52,9 @@ class Mailbox:
                 view = view[os.write(fd, view):]
 
     # -- the pool's side
-    def get(self, timeout: float, wake=None):
+    def get(self, timeout: float, wake: Wake | None = None) -> Message:
         """The next message; raises queue.Empty after `timeout` s (or sooner, when `wake`,
-        a Waker, is woken), Broken on half a message."""
+        the watcher's Waker, is woken), Broken on half a message."""
         message = self._take()
         if message is not None:
             return message
@@ -77,7 +79,7 @@ class Mailbox:
             if not self._wait_readable(fd, deadline - time.monotonic()):
                 raise Broken(f"a message stayed incomplete for {COMPLETE_WITHIN:g} s: its writer died mid-write")
 
-    def _take(self):
+    def _take(self) -> Message | None:
         if len(self._buffer) < HEADER.size:
             return None
         (size,) = HEADER.unpack_from(self._buffer)

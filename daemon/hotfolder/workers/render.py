@@ -12,6 +12,7 @@ from hotfolder.jobs import Job, Result, temp_tag
 from hotfolder.runtime import log
 from hotfolder.spool import atomic, folders, fsnames, nofollow, oserrors
 from hotfolder.spool import owners as names
+from hotfolder.workers import truncation
 
 # Reading the input failed for a reason that may pass (a share's hiccup, not the bytes).
 TRANSIENT_READ_ERRNOS = {errno.EIO, errno.ESTALE, errno.ENOTCONN, errno.ETIMEDOUT, errno.EHOSTDOWN,
@@ -56,7 +57,8 @@ def process_one(job: Job) -> Result:
     except pipeline.InputError as exc:
         ms = round((time.perf_counter() - t0) * 1000, 1)
         logger.warning("file_failed", step=exc.step, reason=str(exc), duration_ms=ms, outcome="failed")
-        return Result(job.id, False, error=str(exc), step=exc.step, duration_ms=ms)
+        return Result(job.id, False, error=str(exc), step=exc.step, duration_ms=ms,
+                      cut_short=truncation.cut_short(exc.reason, job.src))
     except pipeline.RecipeError as exc:  # every file of the folder would fail alike: this one waits
         ms = round((time.perf_counter() - t0) * 1000, 1)
         logger.info("recipe_unusable", reason=str(exc), duration_ms=ms, outcome="retry")
@@ -73,9 +75,8 @@ def process_one(job: Job) -> Result:
         if isinstance(exc, nofollow.FolderSwapped):  # processing/ or output/ swapped for a link
             problem = str(exc)
         if problem:
-            logger.error("output_unwritable", step=step, reason=problem if problem == str(exc) else f"{problem} ({exc})",
-                         duration_ms=ms, outcome="retry")
             reason = problem if problem == str(exc) else f"{problem} ({exc})"
+            logger.error("output_unwritable", step=step, reason=reason, duration_ms=ms, outcome="retry")
             return Result(job.id, False, error=reason, step=step, retry_later=True, duration_ms=ms)
         logger.error("file_failed", step=step, reason=f"{type(exc).__name__}: {exc}", duration_ms=ms,
                      outcome="failed", exc_info=True)
@@ -109,7 +110,7 @@ def _write_outputs(job: Job, outputs, written: list[str], logger) -> None:
                 raise fsnames.NameTooLong(name.name)
         paths = names.reserve(folder, job.rel, wanted)
         try:
-            for out, path in zip(outputs, paths):
+            for out, path in zip(outputs, paths, strict=True):  # reserve gives one path per output
                 t1 = time.perf_counter()
                 atomic.write_atomic_at(out_dir, path.name, out.data, folder.output_mode, folder.output_group,
                                       tag=temp_tag(job), token=folder.temp_token)

@@ -6,10 +6,13 @@ import os
 import signal
 import threading
 import time
+from multiprocessing.queues import Queue
 
 from hotfolder.engine import pipeline
 from hotfolder.runtime import log
-from hotfolder.workers.counters import Counters, LockStuck
+from hotfolder.workers.counters import Counters, LockStuck, SharedInt
+from hotfolder.workers.mailbox import Mailbox
+from hotfolder.workers.messages import Declined, Done, Ready, Starting
 from hotfolder.workers.render import process_one
 
 
@@ -35,11 +38,11 @@ def _exists(pid: int) -> bool:
         return False
 
 
-def consume(slot: int, tasks, results, counters: Counters, mark, stopping, parent: int, log_format: str,
-            log_level: str = "info") -> None:
+def consume(slot: int, tasks: Queue, results: Mailbox, counters: Counters, mark: SharedInt, stopping: SharedInt,
+            parent: int, log_format: str, log_level: str = "info") -> None:
     """The worker process: Queue.get() until the None sentinel.
 
-    `mark` is this worker's own shared Value, set with each count (see stats);
+    `mark` is this worker's own shared Value, set with each count (see counters);
     `stopping` is a shared flag the pool raises when it drains: a job taken after it
     is declined, not started, so a stop never begins new work."""
     # The pool decides when we stop: SIGTERM/SIGINT to the process group
@@ -49,22 +52,21 @@ def consume(slot: int, tasks, results, counters: Counters, mark, stopping, paren
     log.setup(log_format, log_level, role="worker", slot=slot)
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
     pipeline.warm_up()  # codecs and libvips loaded before the first file, not during it
-    results.put(("ready", slot, os.getpid()))
+    results.put(Ready(slot, os.getpid()))
     while True:
         job = tasks.get()
         if job is None:
             break
         if stopping.value:
-            results.put(("declined", slot, job.id))
+            results.put(Declined(slot, job.id))
             continue
-        results.put(("start", slot, job.id))
+        results.put(Starting(slot, job.id))
         result = process_one(job)
         counted = True
         if result.final:  # counted when it really ends
-            verdict = "processed" if result.ok else "failed"
             try:
-                counters.count(verdict, job.counted, mark, job.id if result.ok else -job.id, folder=job.folder)
+                counters.count(result.verdict, job.counted, mark, job.id if result.ok else -job.id, folder=job.folder)
             except LockStuck:
                 counted = False  # the pool counts it once it has rebuilt the counters
                 log.get().error("counter_lock_stuck", reason="a worker died holding the counter lock")
-        results.put(("done", slot, result, counted))
+        results.put(Done(slot, result, counted))

@@ -4,10 +4,19 @@ from __future__ import annotations
 from typing import Any
 
 from hotfolder.config.keys import Key, as_fields, read_keys
-from hotfolder.config.model import Animation, Folder, NameClash, OnSuccess, RawMode, WatchMode
+from hotfolder.config.model import (
+    DEFAULT_IGNORE,
+    DEFAULT_PASS_THROUGH,
+    Animation,
+    Folder,
+    NameClash,
+    OnSuccess,
+    RawMode,
+    WatchMode,
+)
 from hotfolder.config.reader import Context, Reader, built, recorded, section
 from hotfolder.config.sections import rendition
-from hotfolder.config.values import Choice, Float, Group, Items, Mode, Path_, Text, resolve
+from hotfolder.config.values import Choice, Float, Globs, Group, Items, Mode, Path_, Text, resolve
 
 _WHERE = "which folders may lie in which: [where the folders may lie](#the-folders-a-files-life)"
 
@@ -25,7 +34,12 @@ KEYS = (
     Key("watch", Choice(WatchMode), WatchMode.AUTO,
         "`inotify`, `poll`, or `auto`: polls on network file systems (NFS, SMB/CIFS, sshfs, 9p, …), read from "
         "the mount table"),
-    Key("quiet_period", Float(lo=0.0, hi=3600), 0.1, "seconds a closed file must stay unchanged"),
+    Key("quiet_period", Float(lo=0.0, hi=3600), 0.1,
+        "seconds a closed file must stay unchanged; raise it above the pauses of a writer that closes between "
+        "chunks (FTP resume, `cat >>` loops, some NAS clients): [writers](#dropping-files)"),
+    Key("stalled_after", Float(lo=1.0, hi=86400), 60.0,
+        "seconds a writer may pause before its file is taken as it is: one held open without a change, or one "
+        "that turned out cut short (given back to the inbox to grow; it fails as truncated if it does not)"),
     Key("rescan_interval", Float(lo=0.1, hi=86400), 30.0, "a full rescan of the inbox, the safety net for missed "
                                                           "events"),
     Key("output_mode", Mode(), 0o644, "file mode of the outputs (quote it)"),
@@ -38,6 +52,13 @@ KEYS = (
     Key("raw", Choice(RawMode), RawMode.AUTO,
         "camera RAWs: `preview` (the embedded JPEG), `develop` (LibRaw: camera white balance, sRGB), or `auto` "
         "(the preview when it is as large as the largest rendition needs, else a develop)"),
+    Key("ignore", Globs(), DEFAULT_IGNORE,
+        "file name patterns left alone in the inbox, never a failure (a folder so named: everything in it); "
+        "case does not matter; hidden names (`.DS_Store`, `._*`) and temp names are always ignored: "
+        "[what a card dump holds](#dropping-files)"),
+    Key("pass_through", Globs(), DEFAULT_PASS_THROUGH,
+        "file name patterns moved to `archive/` untouched (videos, sidecars), never rendered nor failed; with "
+        "`on_success: delete` they are left in the inbox. A list replaces the default: repeat what you keep"),
     Key("renditions", Items(rendition.read, "renditions"), (), "a list, below",
         required="is required: a non-empty list of renditions"),
 )

@@ -4,6 +4,8 @@
   pillow  PNG and TIFF (16-bit RGB(A) read by libvips), WebP, GIF, BMP, AVIF
   heif    HEIC/HEIF through pi-heif (libheif); 10/12-bit at 16 bits
   raw     camera RAWs through LibRaw: the embedded preview, or a develop
+  floattiff  TIFFs of floating-point samples (Pillow has no float RGB mode): libvips,
+          tone-mapped to 16 bits; engine/decode sends them here before the safe open
 
 Every decoder has one shape: `decode(src, header, wanted) -> Decoded`. `header` is the
 file opened by engine/opening (the format accepted, the pixel limit and animation

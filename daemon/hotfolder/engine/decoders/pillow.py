@@ -20,7 +20,7 @@ from PIL import Image, ImageFile
 
 from hotfolder.engine.colour import normalise_mode
 from hotfolder.engine.decoders import Decoded, Wanted
-from hotfolder.engine.metadata import Metadata, read_metadata
+from hotfolder.engine.metadata import Metadata, read_exif_early, read_metadata
 from hotfolder.engine.opening import load
 
 # Deep (16-bit per sample) RGB layouts of Pillow's PNG and TIFF readers.
@@ -30,6 +30,7 @@ DEEP_RAWMODES = ("RGB;16", "RGBA;16", "RGBX;16")
 def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     """WebP, GIF, BMP, AVIF (and 8-bit PNG and TIFF): the first frame, whole."""
     size = header.size
+    read_exif_early(header)  # a TIFF's, from the file that `load` closes
     load(header)
     return eight_bit(header, size, read_metadata(header))
 

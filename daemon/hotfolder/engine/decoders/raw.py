@@ -20,9 +20,14 @@ turned again, and the preview's own EXIF Orientation is never applied.
 
 Metadata: the EXIF of the embedded JPEG preview (the same policy as any EXIF: GPS
 stripped by default). A preview that does not start with its own EXIF gets one from
-LibRaw, made of the RAW's own tags (make, model, date, exposure, GPS): so the RAW's
-metadata reaches the outputs in either mode, without LibRaw's "dcraw" Software tag.
-The develop is sRGB and says so.
+LibRaw, made of the RAW's own tags (make, model, date, exposure, GPS), without LibRaw's
+"dcraw" Software tag. A RAW with no preview, or a bitmap one, has its EXIF read from its
+own TIFF directories (engine/tifftags: DNG, NEF, CR2, ARW, PEF, SRW; no pixel decoded):
+so the RAW's metadata reaches the outputs in either mode.
+
+Colour: the develop is sRGB, and its EXIF says so (engine/dcf). A preview is in the
+profile its JPEG embeds; without one, in Adobe RGB when its EXIF or the RAW's own tags
+say so (a camera set to Adobe RGB renders its preview so), else taken as sRGB.
 """
 from __future__ import annotations
 
@@ -39,7 +44,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from hotfolder.config.model import Rendition
-from hotfolder.engine import jpegscan, orient
+from hotfolder.engine import adobergb, dcf, jpegscan, orient, tifftags
 from hotfolder.engine.colour import srgb_icc
 from hotfolder.engine.decoders import Decoded, Wanted
 from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
@@ -83,9 +88,38 @@ def decode(src: Path, header: None, wanted: Wanted) -> Decoded:
     None: Pillow does not open a RAW, LibRaw does (and checks the pixel limit)."""
     with open_raw(src, wanted.max_image_pixels) as opened:
         got = develop(opened, wanted.renditions, wanted.raw_mode, wanted.max_image_pixels)
-    icc = srgb_icc() if got.srgb else got.icc
-    meta = Metadata(format="raw", orientation=got.orientation, exif=got.exif, icc=icc, xmp=None)
-    return Decoded(meta, got.size, frame=got.image)
+    return Decoded(_metadata(src, got), got.size, frame=got.image)
+
+
+def _metadata(src: Path, got: Developed) -> Metadata:
+    """The EXIF carried (the preview's, else the RAW's own tags) and the pixels' profile."""
+    own = tifftags.read(src)
+    exif = got.exif or (tifftags.raw_photo_exif(own) if own is not None else b"")
+    if got.srgb:
+        icc: bytes | None = srgb_icc()
+        exif = _said_srgb(exif)
+    else:
+        icc = got.icc
+        if icc is None and (_names_adobe_rgb(got.exif) or (own is not None and dcf.names_adobe_rgb(own))):
+            icc = adobergb.icc()
+    return Metadata(format="raw", orientation=got.orientation, exif=exif, icc=icc, xmp=None)
+
+
+def _names_adobe_rgb(raw: bytes) -> bool:
+    exif = Image.Exif()
+    if raw:
+        exif.load(raw)
+    return dcf.names_adobe_rgb(exif)
+
+
+def _said_srgb(raw: bytes) -> bytes:
+    """EXIF that says sRGB where it said the camera's colour space: the develop is sRGB."""
+    if not raw:
+        return raw
+    exif = Image.Exif()
+    exif.load(raw)
+    dcf.mark_converted(exif, dcf.SRGB)
+    return exif.tobytes()
 
 
 def _reason(exc: Exception) -> str:

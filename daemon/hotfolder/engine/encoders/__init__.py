@@ -21,6 +21,7 @@ class Embedded:
     xmp: bytes | None = None  # a whole packet
     icc: bytes | None = None
     iim: bytes | None = None  # a whole APP13 segment (IPTC-IIM), for JPEG
+    dpi: tuple[float, float] | None = None  # JFIF's or pHYs' density, as the EXIF says it (engine/metadata)
 
 
 @dataclass(frozen=True)

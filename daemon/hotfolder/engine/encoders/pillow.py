@@ -63,6 +63,8 @@ def save(im: Image.Image, pil_format: str, options: dict[str, Any], metadata: Em
         options["exif"] = metadata.exif
     if xmp and metadata.xmp:
         options["xmp"] = metadata.xmp
+    if metadata.dpi:  # JPEG's JFIF and PNG's pHYs; WebP and AVIF have no such field
+        options["dpi"] = metadata.dpi
     buffer = io.BytesIO()
     im.save(buffer, format=pil_format, **options)
     return buffer.getvalue()

@@ -5,7 +5,7 @@ small file each. engine/pipeline runs them for every rendition of a file.
 Adding a step is a module here and a line in `STEPS`. A step that does not apply to a
 rendition returns the work it was given. Every step module is light to import (no
 imaging library: Pillow and libvips come with its first run), so the config can read
-what a step declares without loading them (tests/test_engine_registries.py checks).
+what a step declares without loading them (tests/unit/test_engine_registries.py checks).
 """
 from __future__ import annotations
 

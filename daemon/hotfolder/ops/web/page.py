@@ -68,13 +68,14 @@ def render_page(view: View, *, logged_in: bool, csrf: str, flash: str = "", erro
         parts.append(f'<p class="error" id="error">{_e(error)}</p>')
     if s.message:
         parts.append(f'<p class="note" id="note">{_e(s.message)}</p>')
-    counts: list[tuple[str, int | str]] = [
-        ("processed", s.processed), ("failed", s.failed), ("in failed/ now", s.in_failed),
-        ("queued", s.queued + s.waiting), ("in flight", s.in_flight)]
+    counts: list[tuple[str, str, int | str]] = [  # (id, label, value): each id its own
+        ("processed", "processed", s.processed), ("failed", "failed", s.failed),
+        ("in-failed", "in failed/ now", s.in_failed), ("queued", "queued", s.queued + s.waiting),
+        ("in-flight", "in flight", s.in_flight)]
     if not s.cluster:
-        counts.append(("workers", f"{s.workers_alive}/{s.workers}"))
+        counts.append(("workers", "workers", f"{s.workers_alive}/{s.workers}"))
     parts.append('<div class="counts">' + "".join(
-        f'<div id="count-{_e(k.split()[0])}"><b>{_e(v)}</b>{_e(k)}</div>' for k, v in counts) + "</div>")
+        f'<div id="count-{i}"><b>{_e(v)}</b>{_e(k)}</div>' for i, k, v in counts) + "</div>")
     parts.append("<h2>Folders</h2>" + _table(
         ["folder", "waiting in the inbox", "claimed", "processed", "failed"],
         [f'<tr><td>{_e(name)}</td><td class="n">{c.get("waiting", 0)}</td><td class="n">{c.get("claimed", 0)}</td>'

@@ -25,8 +25,9 @@ class ColourProfile(Kind):
 KEYS = (
     Key("color_profile", ColourProfile(), "srgb",
         "`srgb` (convert from the source's profile to sRGB and embed a compact sRGB profile; a source without "
-        "one is left as it is), `keep` (pixels and profile as they are), or the path of an RGB ICC profile to "
-        "convert to (e.g. a printer's; checked when the config is loaded)"),
+        "one is left as it is, unless its camera marked it Adobe RGB: then converted from Adobe RGB), `keep` "
+        "(pixels and profile as they are; a camera's Adobe RGB gets the profile its tags stand for), or the "
+        "path of an RGB ICC profile to convert to (e.g. a printer's; checked when the config is loaded)"),
 )
 
 STEP = Step("colour", KEYS)

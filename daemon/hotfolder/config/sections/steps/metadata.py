@@ -15,7 +15,10 @@ KEYS = (
         "parsed is left out, and the log says so), `strip-all` (no EXIF/XMP), `copyright-only` (only the rights "
         "fields of `set_metadata`, as the source has them, and the ICC profile: no camera, lens, GPS, dates or "
         "serial numbers — what a web publisher wants). An ICC colour profile is always written when the pixels "
-        "have one (the source's, or the one `color_profile` converted to): dropping it changes colours."),
+        "have one (the source's, or the one `color_profile` converted to): dropping it changes colours. The EXIF "
+        "kept describes the output: its pixel size (ExifImageWidth/Height), its colour space once converted "
+        "(ColorSpace; a camera's Adobe RGB mark R03 dropped), and its density, which JPEG's JFIF and PNG's pHYs "
+        "state too: the source's X/YResolution and unit, else 72 dpi."),
 )
 
 STEP = Step("metadata", KEYS)

@@ -6,7 +6,7 @@ from typing import Any
 from hotfolder.config.keys import Key, Step, read_keys
 from hotfolder.config.model import Position, SizeOf, Watermark
 from hotfolder.config.reader import Context, Reader, section
-from hotfolder.config.values import Choice, Float, Nested, Path_, Text
+from hotfolder.config.values import Choice, Float, Int, Nested, Path_, Text
 
 _POSITION_ALIASES = {"centre": "center", "middle": "center", "bottom-centre": "bottom", "top-centre": "top",
                      "bottom-center": "bottom", "top-center": "top"}
@@ -22,7 +22,11 @@ MAPPING_KEYS = (
     Key("size", Float(lo=0.01, hi=1.0), 0.25, "the mark's width as a fraction of the side `size_of` names"),
     Key("size_of", Choice(SizeOf), SizeOf.SHORTER,
         "`shorter`: the same mark on a portrait and a landscape; `width`: the sizing before this version, a "
-        "third smaller on a 3:2 portrait; `height`"),
+        "third smaller on a 3:2 portrait; `height`; `longer`: a panorama's mark in proportion to its length"),
+    Key("min_size", Int(lo=0, hi=10_000), 120,
+        "pixels: the mark is never narrower than this (never wider than the image either), so a panorama's "
+        "or a small image's mark stays readable: 120 px sets the example's `© Example Studio` in 15 px type, "
+        "capitals 10 px tall (at 80 px, 8 px: hard to read). 0: no minimum"),
     Key("margin", Float(lo=0.0, hi=0.45), 0.02, "fraction of the shorter side"),
 )
 

@@ -1,0 +1,65 @@
+"""Rendering a list of files through the local pool with a progress bar: what `hotfolder
+process` and `hotfolder rerender` share.
+
+The main process says what happened to each file, above the bar (the same events and
+fields as the daemon's log); the workers stay silent (their lines would cut through the
+bar), except at debug, which draws no bar.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from hotfolder.config.model import Config, Folder
+from hotfolder.runtime import log
+from hotfolder.runtime.progress import Progress
+
+
+def setup_log(args: argparse.Namespace) -> Progress:
+    """The bar (drawn on a terminal, unless at debug), which is also the log's stream."""
+    verbose = args.log_level == "debug"
+    bar = Progress(0, sys.stderr, enabled=sys.stderr.isatty() and not verbose)
+    log.setup(args.log_format, args.log_level, stream=bar)
+    return bar
+
+
+def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tuple[Path, str]],
+           bar: Progress) -> tuple[list, float]:
+    """Render `files` (each with the relative path its outputs keep) with the folder's
+    renditions: the Outcomes, in the order they ended, and the seconds it took."""
+    # Imported here, not at the top: the pool and the engine (pyvips, Pillow) cost ~0.4 s,
+    # which the commands' own mistakes need not pay.
+    from hotfolder.workers import batch
+
+    logger = log.get("batch")
+    bar.update(0, len(files))
+    reported = 0
+
+    def progress(outcomes: list, total: int) -> None:
+        nonlocal reported
+        for outcome in outcomes[reported:]:
+            report(logger, folder, outcome)
+        reported = len(outcomes)
+        bar.update(reported, total)
+
+    t0 = time.monotonic()
+    level = "debug" if args.log_level == "debug" else "critical"
+    try:
+        results = batch.run(cfg, files, folder, progress, args.log_format, level)
+    finally:  # cleared before any line says what went wrong (cli.commands.main)
+        bar.close()
+    return results, time.monotonic() - t0
+
+
+def report(logger, folder: Folder, outcome) -> None:
+    """One file's end, as the daemon logs it (the same events and fields)."""
+    result = outcome.result
+    if result.ok:
+        logger.info("file_done", file=outcome.rel, src=str(outcome.src),
+                    renditions=[r.name for r in folder.renditions], outputs=list(result.outputs),
+                    duration_ms=result.duration_ms, worker_pid=result.pid, outcome="ok")
+    else:
+        logger.warning("file_failed", file=outcome.rel, src=str(outcome.src), reason=result.error,
+                       step=result.step, worker_pid=result.pid, outcome="failed")

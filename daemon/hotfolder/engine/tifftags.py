@@ -1,0 +1,113 @@
+"""The tags of a TIFF-structured file, read by Pillow's TIFF directory reader without
+touching its pixels: IFD0 and the EXIF, GPS and Interoperability IFDs it points to.
+
+Used where Pillow cannot open the file as an image: a camera RAW built on TIFF (DNG,
+NEF, NRW, CR2, ARW, PEF, SRW) whose preview carries no EXIF (engine/decoders/raw), and
+a TIFF of floating-point samples (engine/decoders/floattiff). Other RAWs (CR3, RAF, ORF,
+RW2) are not TIFFs: None.
+
+Cost: the directories' entries and values, not the pixels: 0.35 ms on a 24 MP test DNG
+with a 100 KB maker's note, 7.6 ms on one whose IFD0 embeds a 30 MB original
+(OriginalRawFileData: Pillow reads every value of an IFD, bounded by the file's size).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image
+
+from hotfolder.engine.errors import DECODE_ERRORS, reraise_unless_input
+
+EXIF_IFD, GPS_IFD, INTEROP_IFD = 0x8769, 0x8825, 0xA005
+MAKER_NOTE = 0x927C
+# What IFD0 of a RAW says of the photo (TIFF/EP, EXIF 2.3 IFD0 tags); the rest describes
+# its pixels, a thumbnail or the sensor (DNG's colour matrices, strips, SubIFDs).
+RAW_PHOTO_TAGS = {
+    0x010E,  # ImageDescription
+    0x010F,  # Make
+    0x0110,  # Model
+    0x0131,  # Software
+    0x0132,  # DateTime
+    0x013B,  # Artist
+    0x8298,  # Copyright
+}
+
+
+SAMPLE_KINDS = {1: "unsigned integer", 2: "signed integer", 3: "floating-point", 4: "untyped"}
+PHOTOMETRIC = {0: "grey, white at 0", 1: "grey", 2: "RGB", 3: "palette", 4: "mask", 5: "CMYK", 6: "YCbCr",
+               8: "CIELab", 9: "ICC Lab", 10: "ITU Lab", 32803: "a sensor's mosaic", 32844: "LogL", 32845: "LogLuv"}
+
+
+@dataclass(frozen=True)
+class Layout:
+    """IFD0's samples, as the file says them (BitsPerSample and SampleFormat: the first)."""
+
+    size: tuple[int, int]
+    bands: int
+    bits: int
+    kind: int  # SampleFormat: 1 unsigned integer, 2 signed integer, 3 floating-point
+    photometric: int
+
+    def __str__(self) -> str:
+        kind = SAMPLE_KINDS.get(self.kind, f"SampleFormat {self.kind}")
+        space = PHOTOMETRIC.get(self.photometric, f"photometric {self.photometric}")
+        return f"{self.bands} × {self.bits}-bit {kind} samples ({space})"
+
+
+def layout(tags: Image.Exif) -> Layout:
+    return Layout((_first(tags.get(256, 0)), _first(tags.get(257, 0))), _first(tags.get(277, 1)),
+                  _first(tags.get(258, 1)), _first(tags.get(339, 1)), _first(tags.get(262, -1)))
+
+
+def _first(value: object) -> int:
+    """A tag's first value (BitsPerSample and SampleFormat give one per sample); 0 for junk."""
+    if isinstance(value, tuple):
+        value = value[0] if value else 0
+    return int(value) if isinstance(value, (int, float)) else 0
+
+
+def read(src: Path) -> Image.Exif | None:
+    """IFD0 of `src` with its EXIF, GPS and Interoperability IFDs loaded (the file is
+    closed after), or None when `src` is not a TIFF or its directories cannot be read."""
+    try:
+        with open(src, "rb") as f, warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns of tags past the file's end, and skips them
+            if f.read(4) not in (b"II*\0", b"MM\0*"):
+                return None
+            f.seek(0)
+            exif = Image.Exif()
+            exif.load_from_fp(f)
+            for ifd in (EXIF_IFD, GPS_IFD, INTEROP_IFD):  # read now: they are read lazily, from `f`
+                exif.get_ifd(ifd)
+            return exif
+    except DECODE_ERRORS as exc:
+        reraise_unless_input(exc)  # the disk's error, not the file's
+        return None
+
+
+def raw_photo_exif(tags: Image.Exif) -> bytes:
+    """The EXIF a RAW's own tags (`read`) make, b"" when none: IFD0's photo tags (make,
+    model, date, artist, copyright), the EXIF IFD without the maker's note (tens of KB,
+    its offsets the RAW's own; a JPEG segment holds 64 KB), and the GPS IFD (stripped by
+    the policy later)."""
+    out = Image.Exif()
+    try:
+        for tag in RAW_PHOTO_TAGS & set(tags):
+            out[tag] = tags[tag]
+        photo = {tag: value for tag, value in tags.get_ifd(EXIF_IFD).items() if tag != MAKER_NOTE}
+        if photo:
+            interop = tags.get_ifd(INTEROP_IFD)
+            if INTEROP_IFD in photo and interop:
+                photo[INTEROP_IFD] = dict(interop)
+            else:
+                photo.pop(INTEROP_IFD, None)
+            out[EXIF_IFD] = photo
+        gps = tags.get_ifd(GPS_IFD)
+        if gps:
+            out[GPS_IFD] = dict(gps)
+        return out.tobytes() if len(out) else b""
+    except DECODE_ERRORS as exc:  # a value Pillow cannot write back: no EXIF rather than no file
+        reraise_unless_input(exc)
+        return b""

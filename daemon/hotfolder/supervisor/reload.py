@@ -1,0 +1,86 @@
+"""A reload, up to the swap: the new config read, checked and made ready, or refused.
+
+    read      the file loaded and validated, every problem at once (ConfigError)
+    check     what a running daemon cannot take is refused, naming the key
+              (config/reloadable.py); what applies only when cluster nodes restart is said
+    folders   the new config's processing/ folders locked for this daemon (AlreadyRunning
+              if another one's), its folders made, a new folder's claimed files adopted
+
+Nothing of the running service changes here: `Service.reload` swaps the parts in
+once `prepare` returned a `Prepared`, and says a `Refused` in the log, the status and
+a notice. `ConfigWatch` notices a changed file for `reload_on_change`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hotfolder.config import describe_changes, load, reloadable
+from hotfolder.config.model import Config, ConfigError
+from hotfolder.supervisor.folder_slots import FolderSlots
+from hotfolder.supervisor.ledger import Ledger
+from hotfolder.supervisor.locks import AlreadyRunning, FolderLocks
+
+
+@dataclass(frozen=True)
+class Prepared:
+    config: Config  # each folder with its slot in the shared counts
+    changes: list[str]  # for people: `workers 2 → 1`, `folder shop added`
+    for_nodes: list[str]  # keys that apply only once the cluster's nodes restart
+
+
+class Refused(Exception):
+    """The reload cannot be applied; the previous config runs on."""
+
+    def __init__(self, reason: str, source: str, key: str = "", problems: tuple[str, ...] = ()):
+        super().__init__(reason)
+        self.reason, self.source, self.key, self.problems = reason, source, key, problems
+
+    def said(self) -> str:
+        """One line: every problem with its FILE:LINE:COL, or the file, the key and the reason."""
+        return "; ".join(self.problems) or f"{self.source}: {self.key + ': ' if self.key else ''}{self.reason}"
+
+
+def prepare(current: Config, slots: FolderSlots, locks: FolderLocks, ledger: Ledger, adopt: bool) -> Prepared:
+    """The config file read again, ready to swap in; Refused with the reason otherwise.
+    `adopt`: a new folder's files left in processing/ are ours (the local pool's claims)."""
+    source = str(current.source)
+    try:
+        new = slots.assign(load(current.source))
+        for_nodes = reloadable.check(current, new)
+        locks.hold(new.folders)
+        old_names = {f.name for f in current.folders}
+        for folder in new.folders:
+            if folder.name not in old_names:
+                ledger.recover(folder, adopt=adopt, running=True)
+            else:
+                ledger.prepare(folder)
+    except ConfigError as exc:
+        raise Refused(exc.reason, exc.source, exc.key, tuple(exc.lines())) from None
+    except AlreadyRunning as exc:
+        raise Refused(str(exc), source) from None
+    except OSError as exc:
+        raise Refused(f"a folder of the new config cannot be made: {exc}", source) from None
+    return Prepared(new, describe_changes(current, new), for_nodes)
+
+
+class ConfigWatch:
+    """Whether the config file changed since it was last looked at (its mtime)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.mtime = _mtime(path)
+
+    def changed(self) -> bool:
+        mtime = _mtime(self.path)
+        if mtime == self.mtime:
+            return False
+        self.mtime = mtime
+        return True
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None

@@ -1,0 +1,69 @@
+"""What is in a folder's places, as the tests count it: the ends a file can reach
+(archive, or failed/ beside its record) and the files in a tree."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+TEMP_MARK = ".hf-"  # every temp file of ours starts so (spool.atomic's temp_prefix)
+SIDECAR = ".error.json"
+
+
+class Places(Protocol):
+    """Anything with a folder's places: a Daemon, a Cluster, a Dirs."""
+    archive: Path
+    failed: Path
+    processing: Path
+
+
+@dataclass(frozen=True)
+class Dirs:
+    """One folder's places under root/<kind>, for a config of several folders."""
+    inbox: Path
+    output: Path
+    archive: Path
+    failed: Path
+    processing: Path
+
+    @classmethod
+    def under(cls, root: Path) -> Dirs:
+        return cls(*(root / kind for kind in ("inbox", "output", "archive", "failed", "processing")))
+
+
+def files_under(root: Path) -> list[str]:
+    """Regular files under root, relative, sorted (a link to a file counts as one)."""
+    if not root.exists():
+        return []
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def entries(root: Path) -> list[str]:
+    """Non-directory entries under root (files, symbolic links: never followed), relative."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in filenames + [n for n in dirnames if os.path.islink(os.path.join(dirpath, n))]:
+            out.append(Path(dirpath, name).relative_to(root).as_posix())
+    return sorted(out)
+
+
+def archived(where: Places) -> list[str]:
+    return entries(where.archive)
+
+
+def failed_originals(where: Places) -> list[str]:
+    """The originals in failed/: not our temp files (a record being written), and X.error.json
+    only when it is not X's record (a dropped file may be named so)."""
+    names = {p for p in entries(where.failed) if not Path(p).name.startswith(TEMP_MARK)}
+    return sorted(p for p in names if not (p.endswith(SIDECAR) and p[: -len(SIDECAR)] in names))
+
+
+def ends(where: Places) -> int:
+    """Originals that reached an end: archived, or failed."""
+    return len(archived(where)) + len(failed_originals(where))
+
+
+def settled(where: Places, n: int) -> bool:
+    """Exactly n originals reached an end and none is being rendered (processing/ is empty)."""
+    return ends(where) == n and not entries(where.processing)

@@ -1,0 +1,120 @@
+"""What the status says waits is what waits (issue 26, item 10).
+
+A card dump copied in with `cp`, rendered by one worker: at every moment `queued`
+(claimed, not started) plus `waiting` (in the inbox) is at most what the inbox and
+processing/ hold, and `hotfolder_queued` on /metrics says the same.
+"""
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+
+from tests import corpus as c
+from tests.harness import archived, files_under, http_url, wait_for
+from tests.integration.test_metrics import scrape
+
+SLOWISH = """
+- name: web
+  operation: fit
+  size: 800x800
+  format: jpeg
+"""
+
+SLOW = """
+- name: print
+  operation: fit
+  size: 1600x1600
+  format: png
+"""
+
+
+class _InboxCounts:
+    """The files in inbox/ and processing/, sampled every 20 ms with the time of each sample."""
+
+    def __init__(self, d):
+        self.d = d
+        self.samples: list[tuple[float, int, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t = time.time()
+            self.samples.append((t, len(files_under(self.d.inbox)), len(files_under(self.d.processing))))
+            time.sleep(0.02)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(5)
+
+    def most_since(self, t: float) -> int:
+        """The files inbox/ and processing/ held together at the last sample before `t`."""
+        before = [s for s in self.samples if s[0] <= t]
+        return before[-1][1] + before[-1][2] if before else 1 << 30
+
+
+def test_queued_counts_the_files_that_wait_during_a_burst(daemon_factory, tmp_path):
+    d = daemon_factory(renditions=SLOWISH, workers=1, extra="http: '127.0.0.1:0'").start()
+    url = http_url(d)
+    card = tmp_path / "card"
+    card.mkdir()
+    data = c.jpeg_bytes((1600, 1200))
+    n = 240
+    for i in range(n):
+        (card / f"IMG_{i:04d}.JPG").write_bytes(data + bytes([i % 256]))
+    checked = 0
+    worst: list[str] = []
+    with _InboxCounts(d) as counts:
+        time.sleep(0.1)
+        subprocess.run(f"cp {card}/*.JPG {d.inbox}/", shell=True, check=True)
+        dropped = time.time()  # from now on inbox/ and processing/ only shrink
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            s = d.status_json()
+            said = s["queued"] + s["waiting"]
+            there = counts.most_since(s["updated"])
+            if s["updated"] > dropped and said > there:
+                worst.append(f"processed {s['processed']}: status says {said} wait, inbox + processing held "
+                             f"{there}")
+            asked = time.time()
+            metric = scrape(url)["hotfolder_queued"][()]
+            # The snapshot behind /metrics is at most a second old (2 s: a loaded machine).
+            if asked - 2.0 > dropped and metric > counts.most_since(asked - 2.0):
+                worst.append(f"hotfolder_queued {metric:g}, inbox + processing held "
+                             f"{counts.most_since(asked - 2.0)} 2 s before")
+            checked += 1
+            if s["processed"] + s["failed"] >= n:
+                break
+            time.sleep(0.3)
+        assert s["processed"] == n, s
+        # Once every file has ended, nothing waits, on /metrics either.
+        wait_for(lambda: scrape(url)["hotfolder_queued"][()] == 0, 10, what="hotfolder_queued to reach 0")
+    assert checked >= 5, "the burst ended before the status was looked at"
+    assert not worst, "\n".join(worst[:10])
+    assert d.stop() == 0
+
+
+def test_files_taken_back_out_of_the_inbox_no_longer_count_as_waiting(daemon_factory, tmp_path):
+    """A studio drops the wrong card and deletes it again while the first is rendered: the
+    deleted files stop counting at once, not when the daemon would have reached them."""
+    d = daemon_factory(renditions=SLOW, workers=1).start()  # ~0.3 s a file
+    data = c.jpeg_bytes((1600, 1200))
+    first = [c.write(d.inbox / f"keep_{i:03d}.jpg", data + bytes([i])) for i in range(30)]
+    wait_for(lambda: d.status_json()["processed"] >= 1, 30, what="the first card to be under way")
+    wrong = [c.write(d.inbox / f"IMG_{i:04d}.jpg", data + bytes([i % 256])) for i in range(120)]
+    wait_for(lambda: d.status_json()["waiting"] >= 100, 10, what="the wrong card to be seen")
+    for path in wrong:
+        path.unlink()
+    gone = time.time()
+    snap = wait_for(lambda: (lambda s: s if s["updated"] > gone + 0.1 else None)(d.status_json()), 10,
+                    what="a snapshot after the deletion")
+    said = snap["queued"] + snap["waiting"]
+    assert said <= len(first), f"{said} said to wait, {len(first)} kept at most: the deleted files count"
+    wait_for(lambda: not files_under(d.inbox) and not files_under(d.processing), 120, what="the first card to be done")
+    assert set(archived(d)) >= {p.name for p in first}
+    assert d.stop() == 0

@@ -1,0 +1,112 @@
+"""A card dump as a studio copies it in (issue 26, item 9): the photos are rendered, the
+videos and sidecars are archived untouched, the operating systems' own files are left
+alone, and none of it is a failure or a notification.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests import corpus as c
+from tests.harness import archived, ends, failed_originals, files_under, wait_for
+
+XMP = (b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+       b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+       b'<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="4"/>'
+       b'</rdf:RDF></x:xmpmeta>\n<?xpacket end="w"?>')
+# A QuickTime file's first atom (`ftyp`, brand `qt  `), then media data: what a camera's .MOV starts with.
+MOV = b"\x00\x00\x00\x14ftypqt  \x00\x00\x02\x00qt  " + b"\x00\x00\x10\x08mdat" + bytes(4096)
+THUMBS_DB = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)  # an OLE compound file, as Windows writes it
+DESKTOP_INI = b"[.ShellClassInfo]\r\nIconResource=C:\\Windows\\System32\\imageres.dll,-3\r\n"
+
+
+def _card(root) -> dict[str, bytes]:
+    """The card's files by their path under the card folder."""
+    files = {
+        "DCIM/100CANON/IMG_0001.JPG": c.jpeg_bytes((1200, 800)),
+        "DCIM/100CANON/IMG_0002.JPG": c.jpeg_bytes((800, 1200), color=(30, 140, 200)),
+        "DCIM/100CANON/MVI_0003.MOV": MOV,
+        "DCIM/100CANON/MVI_0003.THM": c.jpeg_bytes((160, 120)),  # the video's thumbnail: a JPEG
+        "DCIM/100CANON/IMG_0004.xmp": XMP,  # a lone sidecar (its RAW was not copied)
+        "DCIM/100CANON/Thumbs.db": THUMBS_DB,
+        "desktop.ini": DESKTOP_INI,
+        ".DS_Store": b"\x00\x00\x00\x01Bud1" + bytes(64),
+        "DCIM/100CANON/._IMG_0001.JPG": b"\x00\x05\x16\x07" + bytes(60),  # AppleDouble
+        "System Volume Information/IndexerVolumeGuid": "{a0b1c2d3}".encode("utf-16-le"),
+    }
+    for rel, data in files.items():
+        c.write(root / rel, data)
+    return files
+
+
+def test_a_card_dump_leaves_nothing_in_failed(daemon_factory, tmp_path):
+    d = daemon_factory().start()
+    card = tmp_path / "card1"
+    files = _card(card)
+    subprocess.run(["cp", "-r", str(card), str(d.inbox)], check=True)
+    photos = ["card1/DCIM/100CANON/IMG_0001.JPG", "card1/DCIM/100CANON/IMG_0002.JPG"]
+    passed = ["card1/DCIM/100CANON/MVI_0003.MOV", "card1/DCIM/100CANON/MVI_0003.THM",
+              "card1/DCIM/100CANON/IMG_0004.xmp"]
+    wait_for(lambda: set(photos + passed) <= set(archived(d)) or failed_originals(d), 30,
+             what="the photos and clips to be archived")
+    assert failed_originals(d) == [], failed_originals(d)
+    for rel in photos:
+        c.assert_succeeded(d, rel)
+    for rel in passed:  # moved as they are, never rendered
+        assert (d.archive / rel).read_bytes() == files[rel.removeprefix("card1/")]
+        stem = rel.rsplit(".", 1)[0]
+        assert not [o for o in files_under(d.output) if o.startswith(stem + "_")], f"{rel} was rendered"
+    left = sorted(files_under(d.inbox))
+    assert left == sorted("card1/" + rel for rel in ("DCIM/100CANON/Thumbs.db", "desktop.ini", ".DS_Store",
+                                                      "DCIM/100CANON/._IMG_0001.JPG",
+                                                      "System Volume Information/IndexerVolumeGuid")), left
+    # Nothing failed, nothing was notified as failed, and the count says so.
+    st = wait_for(lambda: (lambda s: s if s["processed"] == 2 else None)(d.status_json()), 10,
+                  what="the photos counted")
+    assert st["failed"] == 0 and st["in_failed"] == 0, st
+    assert failed_originals(d) == [] and not d.events("file_failed") and not d.events("file_refused")
+    assert sorted(e["file"] for e in d.events("file_passed_through")) == sorted(passed)
+    c.assert_nothing_left(d)
+    assert d.stop() == 0
+
+
+def test_the_patterns_are_a_folders_own(daemon_factory, tmp_path):
+    """`pass_through: []` renders the clip's JPEG thumbnail and fails the video, as before;
+    `ignore` takes the studio's own patterns, case aside."""
+    d = daemon_factory(folder_extra="""
+        ignore: ["*.PDF", notes]
+        pass_through: []
+    """).start()
+    c.write(d.inbox / "brief.pdf", b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    c.write(d.inbox / "notes" / "a.jpg", c.jpeg_bytes())
+    c.write(d.inbox / "MVI_0003.THM", c.jpeg_bytes((160, 120)))
+    c.write(d.inbox / "MVI_0003.MOV", MOV)
+    wait_for(lambda: ends(d) >= 2, 20, what="the thumbnail and the clip to reach an end")
+    assert archived(d) == ["MVI_0003.THM"] and failed_originals(d) == ["MVI_0003.MOV"]
+    assert sorted(files_under(d.inbox)) == ["brief.pdf", "notes/a.jpg"]
+    assert d.stop() == 0
+
+
+def test_a_pattern_is_a_name_not_a_path(tmp_path):
+    config = tmp_path / "hotfolder.yaml"
+    config.write_text("folders:\n  - inbox: in\n    output: out\n    failed: failed\n    archive: archive\n"
+                      "    pass_through: ['clips/*.mov']\n    ignore: [3]\n"
+                      "    renditions: [{name: web, size: 64}]\n")
+    proc = subprocess.run([sys.executable, "-m", "hotfolder", "check-config", str(config)], capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 1
+    assert f"{config}:6:5: folders[" in proc.stderr and "pass_through: 'clips/*.mov': a pattern matches a file or " \
+        "folder name, not a path; write '*.mov'" in proc.stderr, proc.stderr
+    assert "ignore: each item must be a file name pattern such as '*.mov', not the number 3" in proc.stderr, \
+        proc.stderr
+
+
+def test_an_unquoted_pattern_says_to_quote_it(tmp_path):
+    """`pass_through: [*.mov]` is a YAML alias, not a pattern: the message says so."""
+    config = tmp_path / "hotfolder.yaml"
+    config.write_text("folders:\n  - inbox: in\n    output: out\n    failed: failed\n    archive: archive\n"
+                      "    pass_through: [*.mov]\n    renditions: [{name: web, size: 64}]\n")
+    proc = subprocess.run([sys.executable, "-m", "hotfolder", "check-config", str(config)], capture_output=True,
+                          text=True, timeout=30)
+    assert proc.returncode == 1
+    assert f"{config}:6:21: not valid YAML" in proc.stderr and "quote it, e.g. '*.mov'" in proc.stderr, proc.stderr

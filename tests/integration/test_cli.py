@@ -1,0 +1,51 @@
+"""`hotfolder process` on a real terminal, as a person runs it: the bar and the lines apart."""
+from __future__ import annotations
+
+import os
+import pty
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from hotfolder.runtime.progress import CLEAR
+
+
+def run_on_a_terminal(argv: list[str], cwd: Path) -> tuple[int, str]:
+    """Run with stderr on a real pseudo-terminal, as in a person's shell."""
+    main, child = pty.openpty()
+    proc = subprocess.Popen(argv, stdin=child, stdout=child, stderr=child, cwd=cwd, close_fds=True)
+    os.close(child)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the child closed its side
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(main)
+    return proc.wait(60), out.decode("utf-8", "replace")
+
+
+def test_process_counts_a_missing_path_and_keeps_the_bar_apart(home):
+    batch = home / "batch"
+    batch.mkdir()
+    for i in range(3):
+        Image.new("RGB", (320, 240), (i * 60, 80, 120)).save(batch / f"IMG_{i}.jpg")
+    (batch / "bad.jpg").write_bytes(b"\xff\xd8 not really")
+    code, screen = run_on_a_terminal([sys.executable, "-m", "hotfolder", "process", "batch", "missing.jpg"], home)
+    assert code == 1, screen
+    lines = [ln for ln in screen.replace(CLEAR, "\n").replace("\r", "\n").splitlines() if ln.strip()]
+    bars = [ln for ln in lines if ln.startswith("[")]
+    said = [ln for ln in lines if not ln.startswith("[")]
+    assert bars and bars[-1].startswith("[" + "#" * 30 + "] 4/4"), lines
+    assert all(re.fullmatch(r"\[[#.]{30}\] \d/4  [\d.]+ files/s", b) for b in bars), bars  # nothing else on them
+    assert said[0].startswith("hotfolder: using config/hotfolder.yaml")
+    assert re.fullmatch(r"\d\d:\d\d:\d\d (\x1b\[33m)?failed missing\.jpg: no such file or folder(\x1b\[0m)?", said[1])
+    assert re.fullmatch(r"\d\d:\d\d:\d\d (\x1b\[33m)?failed bad\.jpg: .*", said[2]), said
+    assert re.fullmatch(r"processed 3 of 5 file\(s\) in .* into .*; 1 failed, 1 not found", said[3]), said
+    assert len(said) == 4, screen  # nothing else: the interpreter's own lines neither (pool.TRACKER_WARNINGS)

@@ -1,0 +1,281 @@
+"""Cluster mode with the real thing: redis-server, the head (`hotfolder run`) and 2–3
+`hotfolder worker` processes (one render process each) on a temp shared root
+(tests/harness/cluster.py; its hook holds or kills a render mid-task). Every wait has a deadline.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.harness import files_under, wait_for
+from tests.harness.cluster import Cluster, redis_client, send_again
+
+
+def stat_count(c: Cluster, what: str) -> int:
+    return int(redis_client(c).get(f"hotfolder:test-cluster:hf:stats:{what}") or 0)
+
+
+def wait_counts(c: Cluster, processed: int, failed: int = 0) -> None:
+    """The counts are added just after the job ends: wait for them, briefly."""
+    wait_for(lambda: (stat_count(c, "processed"), stat_count(c, "failed")) == (processed, failed), 5,
+             what=f"the cluster counts to read processed {processed}, failed {failed}")
+
+
+# ---------------------------------------------------------------------------------------------
+
+def test_burst_exactly_once_across_three_workers(cluster_factory):
+    c = cluster_factory()
+    c.start_head()
+    for i in range(3):
+        c.start_worker(f"w{i}")
+    names = [f"img{i:02d}.jpg" for i in range(30)]
+    c.drop(names)
+    wait_for(lambda: c.settled(30), 60, what="30 files to be archived")
+    c.assert_exactly_once(names)
+    nodes = Counter(e["node"].split("@")[0] for e in c.worker_events("file_done"))
+    assert len(nodes) >= 2, f"the work was not shared: {nodes}"
+    wait_counts(c, processed=30)
+    wait_for(lambda: c.status().get("cluster", {}).get("processed") == 30, 10, what="status to say 30")
+    st = c.status()
+    assert st["running"] and st["cluster"]["in_flight"] == 0 and st["cluster"]["broker"] == "ok"
+    human = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--config", str(c.config)],
+                           capture_output=True, text=True, timeout=30).stdout
+    assert "queue length" in human and "oldest claimed" in human
+    assert c.stop("head") == 0
+    assert c.stop("w0") == 0
+
+
+def parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def hold(c: Cluster, name: str) -> Path:
+    path = c.hold / f"hold-{name}"
+    path.write_text("")
+    return path
+
+
+def done_event(c: Cluster, name: str) -> dict:
+    found = [e for e in c.worker_events("file_done") if e["file"] == name]
+    assert len(found) == 1, f"{name}: {len(found)} file_done events\n{c.logs()}"
+    return found[0]
+
+
+def queued(c: Cluster) -> int:
+    """Messages waiting in the cluster's queues (one per config version)."""
+    r = redis_client(c)
+    return sum(r.llen(key) for key in r.scan_iter(match="hotfolder:test-cluster:hotfolder.*"))
+
+
+
+
+def test_pool_child_killed_mid_task_is_redelivered(cluster_factory):
+    c = cluster_factory()
+    c.start_head()
+    c.start_worker("w0")
+    c.start_worker("w1")
+    held = hold(c, "a.jpg")
+    c.drop(["a.jpg", "b.jpg"])
+    (attempt, pid), = wait_for(lambda: c.started("a.jpg"), 20, what="a.jpg to start")
+    assert attempt == 1 and parent_of(pid) in {p.pid for p in c.procs.values()}  # a pool child
+    os.kill(pid, signal.SIGKILL)
+    held.unlink()
+    wait_for(lambda: c.settled(2), 30, what="both files to end")
+    c.assert_exactly_once(["a.jpg", "b.jpg"])
+    assert done_event(c, "a.jpg")["attempts"] == 2
+    assert [a for a, _ in c.started("a.jpg")] == [1, 2]
+
+
+def test_whole_worker_killed_job_recovered(cluster_factory):
+    # visibility_timeout 5: Redis gives the dead node's message back; stale_after 8: else the reconciler
+    c = cluster_factory(visibility_timeout=5, stale_after=8, lease_ttl=2)
+    c.start_head()
+    c.start_worker("w0")
+    c.start_worker("w1")
+    held = hold(c, "a.jpg")
+    c.drop(["a.jpg"])
+    (_, pid), = wait_for(lambda: c.started("a.jpg"), 20, what="a.jpg to start")
+    victim = next(n for n, p in c.procs.items() if p.pid == parent_of(pid))
+    t0 = time.monotonic()
+    c.stop(victim, signal.SIGKILL)  # the whole process group: the machine is gone
+    held.unlink()
+    wait_for(lambda: c.settled(1), 30, what="a.jpg to be done by the surviving worker")
+    recovered_in = time.monotonic() - t0
+    c.assert_exactly_once(["a.jpg"])
+    survivor = done_event(c, "a.jpg")
+    assert survivor["node"].split("@")[0] != victim and survivor["attempts"] == 2
+    assert recovered_in < 30
+
+
+def test_poison_file_fails_after_max_attempts(cluster_factory):
+    c = cluster_factory(max_attempts=3)
+    c.start_head()
+    c.start_worker("w0")
+    c.start_worker("w1")
+    (c.hold / "kill-poison.jpg").write_text("")  # every render of it kills its process
+    c.drop(["poison.jpg", "good1.jpg", "good2.jpg"])
+    wait_for(lambda: c.settled(3), 60, what="the poison file to reach failed/")
+    assert files_under(c.failed) == ["poison.jpg", "poison.jpg.error.json"]
+    record = json.loads((c.failed / "poison.jpg.error.json").read_text())
+    assert "worker lost 3 times" in record["error"] and record["attempts"] == 3 and record["step"] == "worker"
+    assert [a for a, _ in c.started("poison.jpg")] == [1, 2, 3]  # bounded: no fourth render
+    assert sorted(files_under(c.archive)) == ["good1.jpg", "good2.jpg"]
+    assert not files_under(c.processing)
+    wait_counts(c, processed=2, failed=1)
+
+
+def test_same_job_sent_twice_is_a_noop(cluster_factory):
+    c = cluster_factory()
+    c.start_head()
+    c.start_worker("w0")
+    c.start_worker("w1")
+    held = hold(c, "a.jpg")
+    c.drop(["a.jpg"])
+    wait_for(lambda: c.started("a.jpg"), 20, what="a.jpg to start")
+    sent = c.events("head", "file_sent")[0]
+    src = "photos/processing/a.jpg"
+    send_again(c, sent["job"], src)  # while it renders: the other worker must not start it
+    wait_for(lambda: [e for e in c.worker_events("job_skipped") if e["reason"] == "in_progress_elsewhere"],
+             20, what="the duplicate to be skipped (lease)")
+    held.unlink()
+    wait_for(lambda: c.settled(1), 20, what="a.jpg to end")
+    send_again(c, sent["job"], src)  # after it ended: nothing to do
+    wait_for(lambda: [e for e in c.worker_events("job_skipped") if e["reason"] == "already_done"],
+             20, what="the late duplicate to be a no-op")
+    c.assert_exactly_once(["a.jpg"])
+    assert len(c.started("a.jpg")) == 1
+    wait_counts(c, processed=1)
+
+
+def test_task_longer_than_visibility_timeout_runs_once(cluster_factory):
+    # Redis hands the unacked message out again after 3 s while the render takes ~7 s (celery #5935)
+    c = cluster_factory(visibility_timeout=3, stale_after=30, lease_ttl=1)
+    c.start_head()
+    c.start_worker("w0")
+    c.start_worker("w1")
+    held = hold(c, "long.jpg")
+    c.drop(["long.jpg"])
+    wait_for(lambda: c.started("long.jpg"), 20, what="long.jpg to start")
+    wait_for(lambda: [e for e in c.worker_events("job_skipped") if e["reason"] == "in_progress_elsewhere"],
+             20, what="the redelivered copy to meet the lease")
+    held.unlink()
+    wait_for(lambda: c.settled(1), 20, what="long.jpg to end")
+    time.sleep(1.0)  # a late redelivery would start a second render now
+    c.assert_exactly_once(["long.jpg"])
+    assert len(c.started("long.jpg")) == 1
+
+
+def test_redis_restarted_mid_burst(cluster_factory):
+    c = cluster_factory(lease_ttl=1)
+    c.start_head()
+    c.start_worker("w0")
+    c.start_worker("w1")
+    holds = [hold(c, "img00.jpg"), hold(c, "img01.jpg")]  # both workers busy: the rest waits in Redis
+    names = [f"img{i:02d}.jpg" for i in range(20)]
+    c.drop(names)
+    wait_for(lambda: c.started("img00.jpg") and c.started("img01.jpg"), 20, what="both held files to start")
+    wait_for(lambda: queued(c) >= 10, 10, what="the other files to wait in the queue")
+    c.redis.restart()  # no persistence: the queue, the leases and the counts are gone
+    for h in holds:
+        h.unlink()
+    wait_for(lambda: c.settled(20), 60, what="all 20 files after the restart")
+    c.assert_exactly_once(names)
+    assert c.events("head", "jobs_resent"), "the reconciler re-sent nothing"
+
+
+def test_worker_sigterm_mid_task_finishes_it(cluster_factory):
+    c = cluster_factory()
+    c.start_head()
+    c.start_worker("w0")
+    held = hold(c, "a.jpg")
+    c.drop(["a.jpg"])
+    (_, pid), = wait_for(lambda: c.started("a.jpg"), 20, what="a.jpg to start")
+    c.procs["w0"].send_signal(signal.SIGTERM)  # warm shutdown
+    time.sleep(1.0)
+    assert c.procs["w0"].poll() is None, "the worker left with a render running"
+    held.unlink()
+    assert c.procs["w0"].wait(20) == 0
+    assert c.ended() == 1
+    c.assert_exactly_once(["a.jpg"])
+    assert done_event(c, "a.jpg")["attempts"] == 1
+
+
+def test_head_restart_leaves_claimed_files_to_the_workers(cluster_factory):
+    c = cluster_factory()
+    c.start_head()
+    c.start_worker("w0")
+    held = hold(c, "a.jpg")
+    c.drop(["a.jpg"])
+    wait_for(lambda: c.started("a.jpg"), 20, what="a.jpg to start")
+    assert c.stop("head", signal.SIGTERM) == 0
+    assert files_under(c.processing) == ["a.jpg"] and not files_under(c.inbox)  # not given back
+    c.start_head()
+    time.sleep(1.0)
+    assert files_under(c.processing) == ["a.jpg"] and not files_under(c.inbox)
+    held.unlink()
+    wait_for(lambda: c.settled(1), 20, what="a.jpg to end")
+    c.assert_exactly_once(["a.jpg"])
+    assert len(c.started("a.jpg")) == 1
+
+
+def test_soft_time_limit_moves_the_file_to_failed(cluster_factory):
+    c = cluster_factory(task_soft_time_limit=1, task_time_limit=10)
+    c.start_head()
+    c.start_worker("w0")
+    hold(c, "slow.jpg")  # never released: the soft limit must end it
+    c.drop(["slow.jpg"])
+    wait_for(lambda: c.settled(1), 20, what="slow.jpg to reach failed/")
+    record = json.loads((c.failed / "slow.jpg.error.json").read_text())
+    assert record["error"].startswith("timeout") and record["attempts"] == 1
+    assert not files_under(c.output) and not files_under(c.processing)
+
+
+@pytest.mark.parametrize("case", ["no_marker", "foreign", "missing"])
+def test_worker_refuses_a_wrong_shared_root(cluster_factory, case):
+    c = cluster_factory()
+    c.root.mkdir(parents=True)
+    config = c.config
+    if case == "foreign":
+        (c.root / ".hotfolder-cluster").write_text("someone-else\n")
+        want = "belongs to cluster 'someone-else'"
+    elif case == "missing":
+        config = c.write_config({"enabled": True, "broker_url": c.redis.url, "cluster_id": "test-cluster",
+                                 "shared_root": str(c.root), "path_map": {str(c.root): "/nonexistent/share"}},
+                                c.tmp / "node.yaml")
+        want = "does not exist"
+    else:
+        want = "has no .hotfolder-cluster"
+    proc = c.start_worker("w0", wait=False, config=config)
+    assert proc.wait(30) == 2
+    assert want in c.log("w0"), c.log("w0")
+    assert not c.events("w0", "ready")
+
+
+def test_a_job_record_that_cannot_be_written_gives_the_file_back(cluster_factory):
+    """Finding: if writing the job record failed after the claim rename, the file stayed
+    in processing/ until the next head start."""
+    c = cluster_factory()
+    c.start_head()
+    jobs_dir = c.root / ".hotfolder" / "jobs"
+    jobs_dir.rmdir()
+    jobs_dir.write_text("a file where the job records should go")
+    try:
+        c.drop(["a.jpg"])
+        wait_for(lambda: c.events("head", "claiming_paused"), 20, what="the head to refuse to hand a.jpg over")
+        wait_for(lambda: files_under(c.inbox) == ["a.jpg"] and not files_under(c.processing), 10,
+                 what="a.jpg back in the inbox")
+    finally:
+        jobs_dir.unlink()
+        jobs_dir.mkdir()
+    c.start_worker("w0")
+    wait_for(lambda: c.settled(1), 30, what="a.jpg to be rendered once the records can be written")
+    c.assert_exactly_once(["a.jpg"])

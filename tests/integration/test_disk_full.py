@@ -1,0 +1,142 @@
+"""Out of space on the output file system (ENOSPC), on a real 2 MB tmpfs.
+
+No partial output under a final name, no temp file left, no original lost or failed
+for lack of space: the daemon gives the files back to the inbox, pauses claiming,
+keeps running, and finishes everything once space is freed.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from tests import corpus as c
+from tests.harness import files_under, wait_for
+from tests.harness.mounts import mount_tmpfs, umount
+
+RENDITIONS = """
+- name: big
+  operation: fit
+  size: 4000x4000
+  format: png
+- name: small
+  operation: fit
+  size: 64x64
+  format: jpeg
+"""
+
+
+def _noise_png(path: Path, side: int) -> Path:
+    """Incompressible: its PNG output is as large as its pixels (side*side*3 bytes)."""
+    return c.save(Image.frombytes("RGB", (side, side), os.urandom(side * side * 3)), path, "PNG",
+                  compress_level=1)
+
+
+def _complete(path: Path) -> bool:
+    try:
+        with Image.open(path) as im:
+            im.load()
+        return True
+    except Exception:  # noqa: BLE001 - anything short of a full decode is a partial file
+        return False
+
+
+def _check_outputs_whole(d) -> None:
+    names = files_under(d.output)
+    assert not [n for n in names if os.path.basename(n).startswith(c.TEMP_MARK)], f"temp outputs left: {names}"
+    broken = [n for n in names if not _complete(d.output / n)]
+    assert not broken, f"partial outputs under final names: {broken}"
+
+
+def test_enospc_on_output_pauses_and_loses_nothing(daemon_factory, tmp_path):
+    d = daemon_factory(renditions=RENDITIONS)
+    d.output.mkdir(parents=True)
+    mount_tmpfs(d.output, "2m")
+    try:
+        d.start()
+        staging = tmp_path / "staging"
+        # Four files of ~0.9 MB of output each (two fit in 2 MB, at most) and one of ~3 MB
+        # (never fits): most outputs cannot be written.
+        names = [f"n{i}.png" for i in range(4)] + ["huge.png"]
+        for name in names:
+            _noise_png(staging / name, 1000 if name == "huge.png" else 550)
+        originals = {n: (staging / n).read_bytes() for n in names}
+        for name in names:
+            os.rename(staging / name, d.inbox / name)
+
+        # Disk full: the daemon says so, pauses, and gives the files back.
+        wait_for(lambda: d.event("claiming_paused"), 30, what="claiming_paused in the log")
+        paused = d.event("claiming_paused")
+        assert "space" in paused.get("reason", "").lower(), paused
+
+        def quiet() -> bool:
+            """Every original is archived or back in the inbox; none in processing."""
+            return not files_under(d.processing) and len(c.archived(d)) + len(files_under(d.inbox)) == len(names)
+
+        wait_for(quiet, 30, what="the originals to be back in the inbox (or done)")
+        assert d.proc.poll() is None, "the daemon died of a full disk"
+        assert c.failed_originals(d) == [], f"failed for lack of space: {c.failed_originals(d)}"
+        assert "huge.png" in files_under(d.inbox), "a file whose output can never fit was lost or failed"
+        assert len(c.archived(d)) <= 2
+        for name in files_under(d.inbox):  # given back intact
+            assert (d.inbox / name).read_bytes() == originals[name]
+        _check_outputs_whole(d)
+        st = d.status_json()
+        assert st["running"] and st["workers_alive"] == 2, st
+        paused_count = len(d.events("claiming_paused"))
+
+        # Space comes back: everything completes, each file exactly once.
+        t_free = time.monotonic()
+        subprocess.run(["mount", "-o", "remount,size=64m", str(d.output)], check=True)
+        wait_for(lambda: len(c.archived(d)) == len(names), 90,
+                 what=f"all files to complete after space was freed (archived {c.archived(d)}, "
+                      f"inbox {files_under(d.inbox)})")
+        print(f"\nENOSPC: {paused_count} pauses while full; all done {time.monotonic() - t_free:.1f} s "
+              f"after space was freed (last pause {d.event('claiming_paused').get('retry_in_s')} s)")
+        for name in names:
+            c.assert_succeeded(d, name, renditions=("big.png", "small.jpg"))
+            assert (d.archive / name).read_bytes() == originals[name]
+        with Image.open(d.output / "huge_big.png") as im:
+            assert im.size == (1000, 1000)
+        _check_outputs_whole(d)
+        assert sorted(files_under(d.output)) == sorted(
+            f"{n[:-4]}_{r}" for n in names for r in ("big.png", "small.jpg")), "a _1 copy or a stray output"
+        assert c.failed_originals(d) == []
+        counts = c.done_counts(d)
+        assert counts == {n: 1 for n in names}, counts
+        c.assert_nothing_left(d)
+        assert files_under(d.inbox) == []
+        assert d.stop() == 0
+    finally:
+        if d.proc is not None and d.proc.poll() is None:
+            d.stop()
+        umount(d.output)
+
+
+def test_read_only_output_waits_instead_of_failing_every_file(daemon_factory, tmp_path):
+    """A folder problem (here EROFS) is not the files' fault: none may land in failed/."""
+    d = daemon_factory()
+    d.output.mkdir(parents=True)
+    mount_tmpfs(d.output, "16m")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro", str(d.output)], check=True)
+        d.start()
+        names = [f"ro{i}.jpg" for i in range(3)]
+        for name in names:
+            c.write(d.inbox / name, c.jpeg_bytes())
+        paused = wait_for(lambda: d.event("claiming_paused"), 30, what="claiming_paused")
+        assert "read-only" in paused["reason"] and "remount" in paused["reason"], paused
+        wait_for(lambda: not files_under(d.processing) and len(files_under(d.inbox)) == len(names), 30,
+                 what="the files back in the inbox")
+        assert c.failed_originals(d) == []
+        subprocess.run(["mount", "-o", "remount,rw", str(d.output)], check=True)
+        wait_for(lambda: len(c.archived(d)) == len(names), 90, what="all files once the folder is writable")
+        assert c.failed_originals(d) == []
+        assert d.stop() == 0
+    finally:
+        if d.proc is not None and d.proc.poll() is None:
+            d.stop()
+        umount(d.output)

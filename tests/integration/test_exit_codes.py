@@ -1,0 +1,172 @@
+"""How a command ends: one line on stderr and an exit code per kind of problem, never a traceback.
+
+In-process (cli.main) where the command stays in this process; as `python -m hotfolder`
+where it starts workers, takes the instance lock or sets up logging for its process.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from hotfolder.cli import commands
+from hotfolder.config import locate as configfile
+from hotfolder.errors import ExitCode
+
+REPO = Path(__file__).resolve().parents[2]
+
+CONFIG = """
+state_dir: var/state
+workers: 1
+folders:
+  - name: photos
+    inbox: var/inbox
+    output: var/output
+    archive: var/archive
+    failed: var/failed
+    renditions:
+      - {name: web, size: 64, format: jpeg}
+"""
+
+# A broken install as a worker meets it: its renderer cannot be loaded. Only workers call
+# pipeline.warm_up (never the main process, nor the forkserver), so only they fail.
+BROKEN_RENDERER = '''
+from hotfolder.engine import pipeline
+
+
+def _broken() -> None:
+    raise ImportError("libvips cannot be loaded (a broken install, made by tests/test_exit_codes.py)")
+
+
+pipeline.warm_up = _broken
+'''
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    (tmp_path / "hotfolder.yaml").write_text(textwrap.dedent(CONFIG))
+    Image.new("RGB", (120, 80), (200, 40, 40)).save(tmp_path / "a.jpg")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(configfile.ENV, raising=False)
+    return tmp_path
+
+
+def hotfolder(home: Path, *argv: str, pythonpath: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(pythonpath), env.get("PYTHONPATH", "")) if p)
+    return subprocess.run([sys.executable, "-m", "hotfolder", *argv], cwd=home, env=env,
+                          capture_output=True, text=True, timeout=90)
+
+
+def said_once(stderr: str, prefix: str) -> str:
+    """The one line of ours on stderr: it starts with `prefix`, and no traceback came with it."""
+    assert "Traceback" not in stderr, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(prefix), stderr
+    return lines[0]
+
+
+# --- the codes ------------------------------------------------------------------
+
+def test_every_exit_code_is_documented_and_the_documented_ones_kept():
+    """The README's table names each code there is, and nothing else; the codes the
+    README gave before they had names keep their values (scripts test for them)."""
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("Exit codes"):].split("\n\n")[1]
+    documented = {int(m) for m in re.findall(r"^\| (\d+) \|", table, re.MULTILINE)}
+    assert documented == {int(code) for code in ExitCode}, table
+    assert (ExitCode.OK, ExitCode.FAILED, ExitCode.CONFIG_ERROR, ExitCode.NOT_RUNNING, ExitCode.USAGE) == (
+        0, 1, 1, 1, 2)
+
+
+# --- in this process ------------------------------------------------------------
+
+def test_a_config_error_is_said_and_exits_1_from_any_command(home, capsys):
+    (home / "bad.yaml").write_text(textwrap.dedent(CONFIG).replace("size: 64", "size: -3"))
+    for argv in (["check-config", "bad.yaml"], ["requeue", "-c", "bad.yaml"]):
+        assert commands.main(argv) == ExitCode.CONFIG_ERROR == 1, argv
+        line = said_once(capsys.readouterr().err, "hotfolder: config error: ")
+        assert "bad.yaml:" in line and "size" in line, line
+
+
+def test_a_folder_not_in_the_config_is_a_usage_error(home, capsys):
+    assert commands.main(["process", "-c", "hotfolder.yaml", "--folder", "nope", "a.jpg"]) == ExitCode.USAGE == 2
+    said_once(capsys.readouterr().err, "hotfolder: no folder named 'nope'")
+
+
+# --- as a process of its own ------------------------------------------------------
+
+def test_python_m_hotfolder_says_a_config_it_cannot_find_in_one_line(home):
+    done = hotfolder(home, "status", "-c", "missing.yaml")
+    assert done.returncode == ExitCode.NOT_RUNNING, done.stdout + done.stderr  # status reads no config: not running
+    done = hotfolder(home, "check-config", "missing.yaml")
+    assert done.returncode == ExitCode.CONFIG_ERROR, done.stderr
+    said_once(done.stderr, "hotfolder: config error: ")
+
+
+def test_a_state_dir_that_cannot_hold_the_lock_ends_run_in_one_line(home):
+    """Was a traceback (IsADirectoryError) and exit 1: now the path and the system's word."""
+    (home / "var" / "state" / "hotfolder.lock").mkdir(parents=True)
+    done = hotfolder(home, "run", "-c", "hotfolder.yaml")
+    assert done.returncode == ExitCode.FAILED, done.stderr
+    line = said_once(done.stderr, "hotfolder run: ")
+    assert line == f"hotfolder run: {home / 'var' / 'state' / 'hotfolder.lock'}: Is a directory", line
+
+
+def test_an_output_folder_that_cannot_be_made_ends_process_in_one_line(home):
+    """Was a traceback (NotADirectoryError from mkdir): now the path and the system's word."""
+    (home / "plain-file").write_text("not a folder")
+    done = hotfolder(home, "process", "-c", "hotfolder.yaml", "-o", "plain-file/out", "a.jpg")
+    assert done.returncode == ExitCode.FAILED, done.stderr
+    line = said_once(done.stderr, "hotfolder process: ")
+    assert line == f"hotfolder process: {home / 'plain-file' / 'out'}: Not a directory", line
+    assert not (home / "var" / "output").exists()
+
+
+def test_a_second_daemon_on_a_held_lock_says_so_and_exits_1(home):
+    lock = home / "var" / "state" / "hotfolder.lock"
+    lock.parent.mkdir(parents=True)
+    with open(lock, "w") as held:
+        held.write("4242\n")
+        held.flush()
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as a running daemon holds it
+        done = hotfolder(home, "run", "-c", "hotfolder.yaml")
+    assert done.returncode == ExitCode.ALREADY_RUNNING == 1, done.stderr
+    line = said_once(done.stderr, "hotfolder run: hotfolder is already running on this config (pid 4242")
+    assert "stop it first" in line
+
+
+@pytest.mark.integration
+def test_workers_that_cannot_start_end_process_with_exit_3_and_one_line_of_ours(home, tmp_path_factory):
+    """Was the main process's traceback (BootFailure) and exit 1. The workers' own
+    tracebacks stay: they say why the install is broken ("see the worker errors above")."""
+    broken = tmp_path_factory.mktemp("broken-install")
+    (broken / "sitecustomize.py").write_text(BROKEN_RENDERER)
+    done = hotfolder(home, "process", "-c", "hotfolder.yaml", "a.jpg", pythonpath=broken)
+    assert done.returncode == ExitCode.BOOT_FAILURE == 3, done.stderr
+    assert "libvips cannot be loaded" in done.stderr  # the workers' words, above
+    assert "BootFailure" not in done.stderr, done.stderr  # no traceback of the main process
+    last = done.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(r"hotfolder process: \d+ workers died before they were ready; see the worker errors above",
+                        last), done.stderr
+    assert not list((home / "var" / "output").rglob("*.jpg"))
+
+
+@pytest.mark.integration
+def test_workers_that_cannot_start_end_run_with_exit_3(home, tmp_path_factory):
+    broken = tmp_path_factory.mktemp("broken-install")
+    (broken / "sitecustomize.py").write_text(BROKEN_RENDERER)
+    done = hotfolder(home, "run", "-c", "hotfolder.yaml", pythonpath=broken)
+    assert done.returncode == ExitCode.BOOT_FAILURE == 3, done.stderr
+    events = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    assert [e for e in events if e["event"] == "workers_fail_at_boot"], done.stderr
+    assert "BootFailure" not in done.stderr, done.stderr

@@ -1,0 +1,333 @@
+"""Names are not state (issue 10): a daemon attacked through file names, timings and
+its log pipe. Each test drops real files into a running daemon and checks the folders.
+
+Nothing is lost, nothing is read early, nothing is stuck; no output of one original
+silently replaces another's.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tests.harness import ends, files_under, hotfolder, wait_for
+
+
+def image_bytes(color=(200, 30, 30), size=(640, 480), fmt="JPEG") -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+    return buf.getvalue()
+
+
+def drop(d, name: str, data: bytes) -> Path:
+    """Write elsewhere, then rename in (an atomic arrival)."""
+    staging = d.root / "staging"
+    staging.mkdir(exist_ok=True)
+    tmp = staging / name
+    tmp.write_bytes(data)
+    os.rename(tmp, d.inbox / name)
+    return d.inbox / name
+
+
+def colour_of(path: Path) -> tuple[int, int, int]:
+    with Image.open(path) as im:
+        return im.convert("RGB").resize((1, 1)).getpixel((0, 0))
+
+
+def near(a, b, tol=12) -> bool:
+    return all(abs(x - y) <= tol for x, y in zip(a, b, strict=False))
+
+
+RED, GREEN, BLUE = (210, 20, 20), (20, 200, 20), (20, 20, 210)
+
+
+# ---------------------------------------------------------------- 1. restarts delete nothing of the user's
+
+def test_a_restart_deletes_no_file_a_user_dropped(daemon_factory):
+    d = daemon_factory().start()
+    drop(d, "y.error.json", b'{"not": "an image"}')
+    drop(d, "c.hf-tmp-d.jpg", image_bytes(RED))
+    wait_for(lambda: ends(d) == 2, 30, what="both files to reach an end")
+    failed_before = files_under(d.failed)
+    outputs_before = d.outputs()
+    assert "y.error.json" in failed_before and "y.error.json.error.json" in failed_before
+    assert "c.hf-tmp-d_web.jpg" in outputs_before and "c.hf-tmp-d_thumb.webp" in outputs_before
+    assert d.stop() == 0
+    d.start()
+    recovered = d.event("recovered")
+    assert recovered["temp_removed"] == 0 and recovered["sidecars_finished"] == 0
+    assert files_under(d.failed) == failed_before
+    assert d.outputs() == outputs_before
+    assert d.stop() == 0
+
+
+# ---------------------------------------------------------------- 2. clashes
+
+def test_originals_with_one_stem_keep_distinct_outputs_across_restarts(daemon_factory):
+    d = daemon_factory().start()
+    drop(d, "a.jpg", image_bytes(RED))
+    wait_for(lambda: ends(d) == 1, 30, what="a.jpg")
+    drop(d, "a.png", image_bytes(GREEN, fmt="PNG"))
+    drop(d, "a.tif", image_bytes(BLUE, fmt="TIFF"))
+    wait_for(lambda: ends(d) == 3, 30, what="a.png and a.tif")
+    outs = set(d.outputs())
+    assert {"a_web.jpg", "a_web~png.jpg", "a_web~tif.jpg", "a_thumb.webp", "a_thumb~png.webp",
+            "a_thumb~tif.webp"} <= outs, outs
+    assert near(colour_of(d.output / "a_web.jpg"), RED)
+    assert near(colour_of(d.output / "a_web~png.jpg"), GREEN)
+    assert near(colour_of(d.output / "a_web~tif.jpg"), BLUE)
+    assert d.stop() == 0
+    # Across a restart: a.png dropped again replaces its own outputs, not a.jpg's.
+    d.start()
+    drop(d, "a.png", image_bytes(BLUE, fmt="PNG"))
+    wait_for(lambda: ends(d) == 4, 30, what="a.png again")
+    assert len([o for o in d.outputs() if o.endswith(".jpg")]) == 3
+    assert near(colour_of(d.output / "a_web~png.jpg"), BLUE)
+    assert near(colour_of(d.output / "a_web.jpg"), RED)
+    assert d.stop() == 0
+
+
+def test_a_clash_between_renditions_of_two_originals(daemon_factory):
+    renditions = """
+        - name: web
+          size: 320x320
+          format: jpeg
+        - name: big_web
+          size: 480x480
+          format: jpeg
+    """
+    d = daemon_factory(renditions=renditions).start()
+    drop(d, "x.jpg", image_bytes(RED))
+    wait_for(lambda: ends(d) == 1, 30, what="x.jpg")
+    drop(d, "x_big.jpg", image_bytes(GREEN))
+    wait_for(lambda: ends(d) == 2, 30, what="x_big.jpg")
+    outs = d.outputs()
+    assert near(colour_of(d.output / "x_big_web.jpg"), RED), "x.jpg's big_web kept its name"
+    assert near(colour_of(d.output / "x_big_web~jpg.jpg"), GREEN)
+    assert sorted(outs) == ["x_big_big_web.jpg", "x_big_web.jpg", "x_big_web~jpg.jpg", "x_web.jpg"]
+    assert d.stop() == 0
+
+
+@pytest.mark.parametrize("policy", ["fail", "replace"])
+def test_on_name_clash_fail_and_replace(daemon_factory, policy):
+    d = daemon_factory(folder_extra=f"on_name_clash: {policy}").start()
+    drop(d, "a.jpg", image_bytes(RED))
+    wait_for(lambda: ends(d) == 1, 30, what="a.jpg")
+    drop(d, "a.png", image_bytes(GREEN, fmt="PNG"))
+    wait_for(lambda: ends(d) == 2, 30, what="a.png")
+    if policy == "fail":
+        record = json.loads((d.failed / "a.png.error.json").read_text())
+        assert "a_web.jpg would replace the output of another original" in record["error"], record
+        assert near(colour_of(d.output / "a_web.jpg"), RED)
+    else:
+        assert near(colour_of(d.output / "a_web.jpg"), GREEN)
+        assert not files_under(d.failed)
+    assert "~" not in "".join(d.outputs())
+    assert d.stop() == 0
+
+
+def test_source_ext_template_field(daemon_factory):
+    renditions = """
+        - name: web
+          size: 320x320
+          format: jpeg
+          filename: "{stem}-{source_ext}_{rendition}.{ext}"
+    """
+    d = daemon_factory(renditions=renditions).start()
+    drop(d, "a.jpg", image_bytes(RED))
+    drop(d, "a.png", image_bytes(GREEN, fmt="PNG"))
+    wait_for(lambda: ends(d) == 2, 30, what="both")
+    assert sorted(d.outputs()) == ["a-jpg_web.jpg", "a-png_web.jpg"]
+    assert d.stop() == 0
+
+
+# ---------------------------------------------------------------- 3, 4. read while still written
+
+def slow_write(path: Path, data: bytes, chunks: int = 10, pause: float = 0.3) -> None:
+    step = len(data) // chunks + 1
+    with open(path, "wb") as f:
+        for i in range(0, len(data), step):
+            f.write(data[i:i + step])
+            f.flush()
+            time.sleep(pause)
+
+
+def test_a_re_upload_of_a_name_being_processed_is_not_read_early(daemon_factory):
+    full = """
+        - name: full
+          operation: none
+          format: png
+    """
+    d = daemon_factory(renditions=full, workers=1).start()
+    drop(d, "a.jpg", image_bytes(RED, size=(1600, 1200)))
+    wait_for(lambda: not (d.inbox / "a.jpg").exists(), 20, interval=0.005, what="a.jpg to be claimed")
+    # The first ends during the second's pauses (1 s, as a slow uploader's).
+    slow_write(d.inbox / "a.jpg", image_bytes(GREEN, size=(1600, 1200)), chunks=5, pause=1.0)
+    wait_for(lambda: ends(d) == 2, 60, what="both uploads of a.jpg")
+    assert not files_under(d.failed), [json.loads((d.failed / p).read_text()) for p in files_under(d.failed)
+                                       if p.endswith(".json")]
+    assert sorted(files_under(d.archive)) == ["a.jpg", "a_1.jpg"]
+    assert near(colour_of(d.output / "a_full.png"), GREEN), "the second upload replaced the first's output"
+    assert d.stop() == 0
+
+
+def test_a_reload_during_a_slow_upload_does_not_take_it_early(daemon_factory):
+    d = daemon_factory().start()
+    writer = threading.Thread(target=slow_write, args=(d.inbox / "slow.jpg", image_bytes(RED, size=(2000, 1500))),
+                              kwargs={"chunks": 10, "pause": 0.4})
+    writer.start()
+    time.sleep(0.6)
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: d.event("reloaded"), 10, what="the reload")
+    writer.join(30)
+    wait_for(lambda: ends(d) == 1, 30, what="slow.jpg")
+    assert files_under(d.archive) == ["slow.jpg"] and not files_under(d.failed)
+    assert d.stop() == 0
+
+
+# ---------------------------------------------------------------- 5, 6. names that are bytes, and long
+
+def test_names_that_are_not_utf8_reach_an_end_and_the_daemon_goes_on(daemon_factory):
+    d = daemon_factory().start()
+    inbox = os.fsencode(d.inbox)
+    for i in range(25):
+        data = image_bytes(RED) if i % 2 else b"not an image"
+        with open(inbox + b"/junk-\xff%02d.jpg" % i, "wb") as f:
+            f.write(data)
+    wait_for(lambda: ends(d) == 25, 60, what="25 non-UTF-8 names to reach an end")
+    assert d.proc.poll() is None
+    assert not os.listdir(os.fsencode(d.processing))
+    failed = [n for n in os.listdir(os.fsencode(d.failed)) if n.endswith(b".error.json")]
+    assert len(failed) == 13
+    record = json.loads((Path(os.fsdecode(os.fsencode(d.failed) + b"/" + failed[0]))).read_text())
+    assert "\\xff" in record["file"]
+    wait_for(lambda: (d.status_json()["processed"], d.status_json()["failed"]) == (12, 13), 10,
+             what="the status to count 12 processed and 13 failed")
+    assert d.stop() == 0
+    d.start()  # and it starts again
+    assert d.stop() == 0
+
+
+def test_a_long_name_in_bytes_gets_its_outputs_or_fails_once(daemon_factory):
+    d = daemon_factory().start()
+    fits = "🙂" * 60 + ".jpg"  # 244 bytes in 64 characters
+    too_long = "🙂" * 62 + ".jpg"  # 252 bytes: "_thumb.webp" makes an output name of 259
+    drop(d, fits, image_bytes(RED))
+    drop(d, too_long, image_bytes(GREEN))
+    wait_for(lambda: ends(d) == 2, 30, what="both long names")
+    assert f"{'🙂' * 60}_web.jpg" in d.outputs() and f"{'🙂' * 60}_thumb.webp" in d.outputs()
+    failed = [p for p in files_under(d.failed) if p.endswith(".error.json")]
+    assert len(failed) == 1 and "longer than the 255" in json.loads((d.failed / failed[0]).read_text())["error"]
+    assert not d.events("claiming_paused")
+    t0 = time.monotonic()
+    drop(d, "unrelated.jpg", image_bytes(BLUE))
+    wait_for(lambda: "unrelated.jpg" in files_under(d.archive), 10, what="an unrelated file, promptly")
+    assert time.monotonic() - t0 < 10
+    assert d.stop() == 0
+
+
+# ---------------------------------------------------------------- 7. stuck in processing/
+
+def _chattr(flag: str, path: Path) -> bool:
+    return subprocess.run(["chattr", flag, str(path)], capture_output=True).returncode == 0
+
+
+def test_a_file_that_cannot_leave_processing_stops_nothing(daemon_factory):
+    full = """
+        - name: full
+          operation: none
+          format: png
+    """
+    d = daemon_factory(renditions=full, workers=1).start()
+    drop(d, "stuck.jpg", image_bytes(RED, size=(4000, 3000)))
+    stuck = d.processing / "stuck.jpg"
+    wait_for(lambda: stuck.exists(), 20, interval=0.005, what="stuck.jpg to be claimed")
+    if not _chattr("+i", stuck):
+        pytest.skip("chattr +i is not allowed here (needs root and CAP_LINUX_IMMUTABLE on ext4/xfs/btrfs)")
+    try:
+        wait_for(lambda: d.event("file_stuck"), 30, what="the file to be reported stuck")
+        drop(d, "after.jpg", image_bytes(GREEN))
+        wait_for(lambda: "after.jpg" in files_under(d.archive), 20, what="the next file")
+        assert d.stop() == 0
+        d.start()  # the next start serves the rest, and says what it could not do
+        drop(d, "later.jpg", image_bytes(BLUE))
+        wait_for(lambda: "later.jpg" in files_under(d.archive), 20, what="a file after the restart")
+        assert stuck.exists()
+    finally:
+        _chattr("-i", stuck)
+    wait_for(lambda: not stuck.exists(), 30, what="stuck.jpg to end once it can move")
+    assert d.stop() == 0
+
+
+# ---------------------------------------------------------------- 8. a closed log pipe
+
+def test_a_closed_log_pipe_stops_nothing(daemon_factory):
+    d = daemon_factory().start(stdout=subprocess.PIPE, wait_ready=False)
+    head = d.proc.stdout.read(300)  # `| head -c 300`
+    assert b'"event"' in head
+    d.proc.stdout.close()  # the reader is gone: every later write is EPIPE
+    names = [f"p{i:03d}.jpg" for i in range(30)]
+    for name in names:
+        drop(d, name, image_bytes(RED, size=(800, 600)))
+    wait_for(lambda: ends(d) == len(names), 60, what="every file despite the closed pipe")
+    outs = set(files_under(d.output))
+    assert all(f"{Path(n).stem}_web.jpg" in outs and f"{Path(n).stem}_thumb.webp" in outs for n in names)
+    wait_for(lambda: "log lines are being dropped" in d.status_json()["message"], 10,
+             what="the status to say that log lines are dropped")
+    assert d.stop() == 0
+
+
+# ---------------------------------------------------------------- 9. drop order after a crash
+
+def test_a_crash_leftover_is_rendered_before_a_newer_drop_of_its_name(daemon_factory):
+    d = daemon_factory()
+    for sub in (d.inbox, d.processing):
+        sub.mkdir(parents=True, exist_ok=True)
+    (d.processing / "big.png").write_bytes(image_bytes(RED, fmt="PNG"))  # left by a SIGKILL
+    (d.inbox / "big.png").write_bytes(image_bytes(GREEN, fmt="PNG"))  # dropped since
+    d.start()
+    wait_for(lambda: ends(d) == 2, 30, what="both big.png")
+    assert sorted(d.outputs()) == ["big_thumb.webp", "big_web.jpg"], "replaced, not duplicated"
+    assert near(colour_of(d.output / "big_web.jpg"), GREEN), "the newer drop's outputs win"
+    assert sorted(files_under(d.archive)) == ["big.png", "big_1.png"]
+    assert near(colour_of(d.archive / "big.png"), RED), "the older one went first"
+    assert d.stop() == 0
+
+
+# ---------------------------------------------------------------- 10. status without the config
+
+def test_status_of_a_running_daemon_whose_config_is_gone(daemon_factory):
+    d = daemon_factory()
+    d.config.write_text(d.config.read_text().replace("state_dir: var/state", "state_dir: elsewhere/state"))
+    d.start()
+    saved = d.config.read_text()
+    d.config.unlink()
+    try:
+        result = d.status()
+        assert result.returncode == 0 and json.loads(result.stdout)["running"], result.stdout + result.stderr
+    finally:
+        d.config.write_text(saved)
+    assert d.stop() == 0
+
+
+def test_status_finds_a_daemon_started_without_config_whose_config_is_gone(daemon_factory):
+    d = daemon_factory()
+    d.config.write_text(d.config.read_text().replace("state_dir: var/state", "state_dir: elsewhere/state"))
+    (d.root / "config").mkdir()
+    found = d.root / "config" / "hotfolder.yaml"
+    found.write_text(d.config.read_text().replace("var/", "../var/").replace("elsewhere/", "../elsewhere/"))
+    d.start(with_config=False)  # it finds config/hotfolder.yaml
+    saved = found.read_text()
+    found.unlink()
+    result = hotfolder("status", "--json", "--config", str(found))
+    found.write_text(saved)
+    assert result.returncode == 0 and json.loads(result.stdout)["running"], result.stdout + result.stderr
+    assert d.stop() == 0

@@ -1,0 +1,191 @@
+"""Notifications to a real HTTP receiver: signed, batched, retried, never in the way.
+
+The receiver is an `http.server` in the test; the daemon is the real `hotfolder run`.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from PIL import Image
+
+from tests.harness import files_under, wait_for, worker_pids
+
+SECRET = "a shared secret"
+
+
+class Receiver:
+    """Records every POST; answers `fail_first` of them with 500."""
+
+    def __init__(self, fail_first: int = 0):
+        self.posts: list[dict] = []
+        self.fail_first = fail_first
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver.lock:
+                    n = len(receiver.posts)
+                    receiver.posts.append({"path": self.path, "headers": dict(self.headers), "body": body,
+                                           "at": time.monotonic()})
+                self.send_response(500 if n < receiver.fail_first else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def ok_posts(self, path: str | None = None) -> list[dict]:
+        with self.lock:
+            return [p for i, p in enumerate(self.posts) if i >= self.fail_first and (path is None or p["path"] == path)]
+
+    def events(self, path: str | None = None) -> list[dict]:
+        return [e for p in self.ok_posts(path) for e in json.loads(p["body"])["events"]]
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    made: list[Receiver] = []
+
+    def make(**kw) -> Receiver:
+        made.append(Receiver(**kw))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.close()
+
+
+def bad(d, name: str) -> None:
+    d.inbox.mkdir(parents=True, exist_ok=True)
+    (d.root / name).write_bytes(b"not an image at all")
+    os.rename(d.root / name, d.inbox / name)
+
+
+def good(d, name: str, size=(160, 120)) -> None:
+    d.inbox.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, (10, 200, 90)).save(d.root / name, "JPEG")
+    os.rename(d.root / name, d.inbox / name)
+
+
+def notify_config(*items: str, interval: float = 2) -> str:
+    return f"notify_interval: {interval}\nnotify:\n" + "".join(f"  - {item}\n" for item in items)
+
+
+def test_a_failing_file_posts_a_signed_webhook_within_seconds(daemon_factory, receiver):
+    r = receiver()
+    d = daemon_factory(extra=notify_config(f'{{url: "{r.url}/hook", secret: "{SECRET}"}}')).start()
+    t0 = time.monotonic()
+    bad(d, "broken.jpg")
+    post = wait_for(lambda: r.ok_posts("/hook"), 10, what="the webhook")[0]
+    assert post["at"] - t0 < 5, f"took {post['at'] - t0:.1f} s"
+    expected = "sha256=" + hmac.new(SECRET.encode(), post["body"], hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(post["headers"]["X-Hotfolder-Signature"], expected)
+    assert post["headers"]["Content-Type"] == "application/json"
+    assert post["headers"]["X-Hotfolder-Event"] == "failed"
+    body = json.loads(post["body"])
+    assert {k: body[k] for k in ("event", "folder", "file", "step", "attempts")} == {
+        "event": "failed", "folder": "test", "file": "broken.jpg", "step": "open", "attempts": 1}
+    assert "accepted" in body["reason"] and body["host"] == socket.gethostname()
+    assert body["time"].endswith("Z") and body["count"] == 1 and len(body["events"]) == 1
+    # The default events are failed and paused: the start's "recovered" was not sent.
+    assert {e["event"] for e in r.events()} == {"failed"}
+    assert d.stop() == 0
+
+
+def test_many_failures_at_once_are_batched_per_interval(daemon_factory, receiver):
+    r = receiver()
+    interval = 3
+    d = daemon_factory(extra=notify_config(f'{{url: "{r.url}/hook", events: [failed]}}', interval=interval)).start()
+    names = [f"bad{i:02d}.jpg" for i in range(12)]
+    for name in names:
+        (d.root / name).write_bytes(b"garbage " + name.encode())
+    d.inbox.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        os.rename(d.root / name, d.inbox / name)
+    wait_for(lambda: sorted(e["file"] for e in r.events()) == names, 30,
+             what=f"every failure notified once (got {[e['file'] for e in r.events()]})")
+    posts = r.ok_posts()
+    assert len(posts) <= 3, f"{len(posts)} messages for one burst"
+    for a, b in zip(posts, posts[1:], strict=False):
+        assert b["at"] - a["at"] >= interval - 0.3, "more than one message per notify_interval"
+    assert sum(json.loads(p["body"])["count"] for p in posts) == len(names)
+    assert d.stop() == 0
+
+
+def test_a_dead_or_failing_endpoint_is_retried_and_never_stops_the_work(daemon_factory, receiver):
+    flaky = receiver(fail_first=2)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]  # closed again: connections are refused
+    d = daemon_factory(extra=notify_config(f'{{url: "http://127.0.0.1:{dead}/nobody"}}',
+                                           f'{{url: "{flaky.url}/flaky"}}')).start()
+    bad(d, "broken.jpg")
+    for i in range(5):
+        good(d, f"fine{i}.jpg")
+    wait_for(lambda: d.settled(6), 30, what="every file at its end despite the endpoints")
+    assert sorted(files_under(d.archive)) == [f"fine{i}.jpg" for i in range(5)]
+    got = wait_for(lambda: flaky.ok_posts(), 20, what="the flaky endpoint's third try")
+    assert json.loads(got[0]["body"])["file"] == "broken.jpg" and len(flaky.posts) == 3
+    retries = [e for e in d.events("notify_retry") if e["endpoint"] == "notify[0]"]
+    assert retries and "refused" in retries[0]["reason"].lower()
+    assert all("nobody" not in json.dumps(e) for e in d.events("notify_retry")), "no URL path (secrets) in logs"
+    assert d.proc.poll() is None
+    t0 = time.monotonic()
+    assert d.stop() == 0
+    assert time.monotonic() - t0 < 15, "a dead endpoint must not hold up the stop"
+
+
+def test_apprise_urls_and_the_other_events(daemon_factory, receiver):
+    """json:// goes through apprise to the same kind of receiver; reload_refused,
+    worker_lost and recovered reach the items that asked for them."""
+    r = receiver()
+    every = "[failed, paused, reload_refused, worker_lost, recovered]"
+    port = r.url.rsplit(":", 1)[1]
+    d = daemon_factory(extra=notify_config(f'{{url: "{r.url}/all", events: {every}}}',
+                                           f'{{url: "json://127.0.0.1:{port}/apprise", events: [recovered]}}',
+                                           interval=1),
+                       renditions="- name: full\n  operation: none\n  format: png\n", workers=1).start()
+    wait_for(lambda: r.ok_posts("/apprise"), 10, what="apprise's message")
+    sent = json.loads(r.ok_posts("/apprise")[0]["body"])
+    assert "recovered" in sent["title"] and "recovery ran" in sent["message"], sent
+    start = wait_for(lambda: [e for e in r.events("/all") if e["event"] == "recovered"], 10, what="recovered")[0]
+    assert "recovery ran" in start["reason"]
+
+    d.config.write_text(d.config.read_text().replace("workers: 1", "workers: lots"))
+    d.proc.send_signal(signal.SIGHUP)
+    refused = wait_for(lambda: [e for e in r.events("/all") if e["event"] == "reload_refused"], 10,
+                       what="reload_refused")[0]
+    assert "workers" in refused["reason"] and "hotfolder.yaml" in refused["reason"]
+    d.config.write_text(d.config.read_text().replace("workers: lots", "workers: 1"))
+
+    # A big image keeps the worker busy; kill it mid-render.
+    Image.effect_noise((3000, 3000), 60).convert("RGB").save(d.root / "huge.png")
+    os.rename(d.root / "huge.png", d.inbox / "huge.png")
+    busy = wait_for(lambda: [c for c in d.status_json().get("current", []) if c["file"] == "huge.png"], 20,
+                    interval=0.02, what="the big file being rendered")[0]
+    assert busy["pid"] in worker_pids(d) and busy["folder"] == "test"
+    os.kill(busy["pid"], signal.SIGKILL)
+    lost = wait_for(lambda: [e for e in r.events("/all") if e["event"] == "worker_lost"], 10, what="worker_lost")[0]
+    assert lost["file"] == "huge.png" and "signal 9" in lost["reason"] and lost["attempts"] == 1
+    assert len(r.ok_posts("/apprise")) == 1, "the apprise item asked for recovered only"
+    assert d.stop() == 0

@@ -1,0 +1,89 @@
+"""SIGHUP and reload_on_change: good configs swapped in, bad ones refused; journal prefixes."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from PIL import Image
+
+from tests.harness import wait_for
+
+
+def drop(d, name: str) -> None:
+    tmp = d.root / name
+    Image.new("RGB", (640, 480), (10, 120, 200)).save(tmp, "JPEG")
+    os.rename(tmp, d.inbox / name)
+
+
+def test_sighup_swaps_a_good_config_and_refuses_a_bad_one(daemon_factory):
+    d = daemon_factory().start()
+    drop(d, "before.jpg")
+    wait_for(lambda: "before_web.jpg" in d.outputs(), 20, what="a file under the first config")
+    original = d.config.read_text()
+
+    # A good config: one more rendition, one worker fewer.
+    d.config.write_text(original.replace("workers: 2", "workers: 1") + (
+        "      - name: tiny\n        operation: fit\n        size: 32x32\n        format: png\n"))
+    d.proc.send_signal(signal.SIGHUP)
+    reloaded = wait_for(lambda: d.event("reloaded"), 20, what="the reload")
+    assert reloaded["changes"] == ["workers 2 → 1", "test: rendition tiny added"], reloaded
+    wait_for(lambda: d.status_json().get("workers_alive") == 1, 20, what="one worker after the reload")
+    drop(d, "after.jpg")
+    wait_for(lambda: "after_tiny.png" in d.outputs(), 20, what="the new rendition")
+    with Image.open(d.output / "after_tiny.png") as im:
+        assert max(im.size) == 32
+
+    # A bad config, two problems: refused, the running one stays, and status says both.
+    bad = original.replace("quality: 85", "quality: 850").replace("format: webp", "format: gif")
+    d.config.write_text(bad)
+    d.proc.send_signal(signal.SIGHUP)
+    refused = wait_for(lambda: d.event("reload_refused"), 20, what="the refusal")
+    assert refused["key"] == "folders[test].renditions[web].quality" and "at most 100" in refused["reason"]
+    lines = bad.splitlines()
+    quality = next(i for i, line in enumerate(lines) if "quality: 850" in line) + 1
+    fmt = next(i for i, line in enumerate(lines) if "format: gif" in line) + 1
+    assert [p.split(": ", 1)[0] for p in refused["problems"]] == [f"{d.config}:{quality}:9", f"{d.config}:{fmt}:9"]
+    assert "renditions[thumb].format" in refused["problems"][1]
+    wait_for(lambda: "reload refused" in d.status_json().get("message", ""), 10, what="status to say so")
+    plain = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--config", str(d.config)],
+                           capture_output=True, text=True, timeout=30)
+    assert plain.returncode == 0 and "reload refused" in plain.stdout
+    assert "renditions[web].quality" in plain.stdout and "renditions[thumb].format" in plain.stdout
+    drop(d, "still.jpg")
+    wait_for(lambda: "still_tiny.png" in d.outputs(), 20, what="the previous config still serving")
+    assert d.proc.poll() is None
+    assert d.stop() == 0
+
+
+def test_reload_on_change(daemon_factory):
+    d = daemon_factory(extra="reload_on_change: true").start()
+    text = d.config.read_text()
+    d.config.write_text(text.replace("size: 320x320", "size: 100x100"))
+    wait_for(lambda: d.event("reloaded"), 20, what="a reload after the edit")
+    drop(d, "x.jpg")
+    wait_for(lambda: "x_web.jpg" in d.outputs(), 20, what="x_web.jpg")
+    with Image.open(d.output / "x_web.jpg") as im:
+        assert max(im.size) == 100
+    assert d.stop() == 0
+
+
+def test_journal_priority_prefix(daemon_factory):
+    """Under systemd (JOURNAL_STREAM names our stderr) each line starts with <N>."""
+    d = daemon_factory()
+    d.log_path.touch()
+    st = os.stat(d.log_path)
+    # its lines start with <N>: not JSON, so the harness does not see "ready" by itself
+    d.start(env={"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}, wait_ready=False)
+    wait_for(lambda: '"event": "ready"' in d.log_text(), 30, what="ready")
+    (d.inbox).mkdir(parents=True, exist_ok=True)
+    (d.inbox / "junk.jpg").write_bytes(b"junk")
+    wait_for(lambda: '"file_failed"' in d.log_text(), 20, what="a failure line")
+    assert d.stop() == 0
+    lines = [ln for ln in d.log_text().splitlines() if ln.startswith("<")]
+    ready = next(ln for ln in lines if '"ready"' in ln)
+    assert ready.startswith("<6>{") and json.loads(ready[3:])["event"] == "ready"
+    failed = next(ln for ln in lines if '"file_failed"' in ln)
+    assert failed.startswith("<4>{")  # a bad input file is a warning for the admin, not an error of ours

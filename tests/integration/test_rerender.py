@@ -1,0 +1,146 @@
+"""`hotfolder rerender` (issue 26, item 6): after a recipe changes, archived originals are
+rendered again into the places and under the names the daemon gave their outputs,
+replacing them — never a second set beside them (`process` on the archive wrote
+`output/b5_web.jpg` next to the daemon's `output/shoot_B/b5_web.jpg`), never over an output
+another original owns.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from PIL import Image
+
+from tests import corpus as c
+from tests.harness import archived, files_under, hotfolder, wait_for
+from tests.integration.test_cli import run_on_a_terminal
+
+RED, BLUE, GREEN = (220, 20, 20), (20, 20, 220), (20, 200, 40)
+
+
+def _solid(color, size=(640, 480)) -> bytes:
+    return c.solid_jpeg_bytes(size, color)
+
+
+def _png(path, color):
+    Image.new("RGB", (640, 480), color).save(path, "PNG")
+    return path
+
+
+def _drop(d, rel: str, data: bytes, count: int) -> None:
+    """Drop one file (by rename, whole) and wait until `count` originals are archived."""
+    staged = c.write(d.root / "staging" / os.path.basename(rel), data)
+    (d.inbox / rel).parent.mkdir(parents=True, exist_ok=True)
+    staged.rename(d.inbox / rel)
+    wait_for(lambda: len(archived(d)) == count, 20, what=f"{rel} archived")
+
+
+def _colour(path) -> tuple[int, int, int]:
+    with Image.open(path) as im:
+        return im.convert("RGB").resize((1, 1)).getpixel((0, 0))
+
+
+def _near(a, b) -> bool:
+    return all(abs(x - y) < 40 for x, y in zip(a, b, strict=True))
+
+
+def _size(path) -> tuple[int, int]:
+    with Image.open(path) as im:
+        return im.size
+
+
+def _new_recipe(d) -> None:
+    d.config.write_text(d.config.read_text().replace("size: 320x320", "size: 160x160"))
+
+
+def _tree(root) -> dict[str, tuple[int, int]]:
+    return {p: (os.stat(root / p).st_mtime_ns, os.stat(root / p).st_size) for p in files_under(root)}
+
+
+def test_rerender_replaces_the_outputs_where_the_daemon_put_them(daemon_factory, tmp_path):
+    d = daemon_factory().start()
+    _drop(d, "shoot_B/b5.jpg", _solid(RED), 1)
+    _drop(d, "a.jpg", _solid(BLUE), 2)
+    assert d.stop() == 0
+    before = files_under(d.output)
+    assert before == ["a_thumb.webp", "a_web.jpg", "shoot_B/b5_thumb.webp", "shoot_B/b5_web.jpg"]
+    _new_recipe(d)
+
+    dry = hotfolder("rerender", "--dry-run", "--config", str(d.config), str(d.archive / "shoot_B"))
+    assert dry.returncode == 0, dry.stderr
+    assert "shoot_B/b5.jpg → shoot_B/b5_web.jpg (replaced), shoot_B/b5_thumb.webp (replaced)" in dry.stdout
+    assert "2 replaced, 0 new" in dry.stdout and "Nothing was written" in dry.stdout, dry.stdout
+    assert _size(d.output / "shoot_B" / "b5_web.jpg") == (320, 240), "the dry run wrote"
+
+    code, screen = run_on_a_terminal([sys.executable, "-m", "hotfolder", "rerender", "--config", str(d.config),
+                                      str(d.archive / "shoot_B")], d.root)
+    assert code == 0, screen
+    assert "[" + "#" * 30 + "] 1/1" in screen, f"no progress bar: {screen!r}"
+    assert "rendered 1 of 1 archived original(s) again" in screen
+    assert files_under(d.output) == before, "a second set of outputs"
+    assert _size(d.output / "shoot_B" / "b5_web.jpg") == (160, 120)
+    assert _near(_colour(d.output / "shoot_B" / "b5_web.jpg"), RED)
+    assert _size(d.output / "a_web.jpg") == (320, 240), "only what was asked for is rendered"
+    assert sorted(archived(d)) == ["a.jpg", "shoot_B/b5.jpg"], "the originals stay in the archive"
+
+    whole = hotfolder("rerender", "--config", str(d.config))  # no path: the folder's whole archive
+    assert whole.returncode == 0, whole.stderr
+    assert _size(d.output / "a_web.jpg") == (160, 120) and files_under(d.output) == before
+
+
+def test_of_two_drops_of_a_name_the_last_is_rendered(daemon_factory):
+    """A re-drop of a.jpg replaced its outputs and was archived as a_1.jpg: rerendering gives
+    a_web.jpg the second photo again, never a_1_web.jpg, never the first photo."""
+    d = daemon_factory().start()
+    _drop(d, "a.jpg", _solid(RED), 1)
+    _drop(d, "a.jpg", _solid(BLUE), 2)
+    assert sorted(archived(d)) == ["a.jpg", "a_1.jpg"]
+    assert d.stop() == 0
+    _new_recipe(d)
+    dry = hotfolder("rerender", "-n", "--config", str(d.config))
+    assert "a_1.jpg (came in as a.jpg) → a_web.jpg (replaced), a_thumb.webp (replaced)" in dry.stdout, dry.stdout
+    assert "a.jpg: skipped, an earlier drop of a.jpg (its outputs are a_1.jpg's now)" in dry.stdout, dry.stdout
+    done = hotfolder("rerender", "--config", str(d.config))
+    assert done.returncode == 0 and "1 earlier drop(s) of a name skipped" in done.stderr, done.stderr
+    assert files_under(d.output) == ["a_thumb.webp", "a_web.jpg"]
+    assert _size(d.output / "a_web.jpg") == (160, 120) and _near(_colour(d.output / "a_web.jpg"), BLUE)
+
+
+def test_names_another_original_owns_are_never_taken(daemon_factory):
+    """IMG_0001.jpg and IMG_0001.png share a name: each rerendered keeps its own outputs. An
+    output put there by hand (no owner known) is left as it is."""
+    d = daemon_factory().start()
+    _drop(d, "IMG_0001.jpg", _solid(RED), 1)
+    png = _png(d.root / "IMG_0001.png", BLUE)
+    _drop(d, "IMG_0001.png", png.read_bytes(), 2)
+    assert d.stop() == 0
+    assert files_under(d.output) == ["IMG_0001_thumb.webp", "IMG_0001_thumb~png.webp", "IMG_0001_web.jpg",
+                                     "IMG_0001_web~png.jpg"]
+    c.write(d.archive / "hand.jpg", _solid(GREEN))  # archived by hand, its output made by hand too
+    c.write(d.output / "hand_web.jpg", b"made by hand")
+    _new_recipe(d)
+    dry = hotfolder("rerender", "-n", "--config", str(d.config))
+    assert "IMG_0001.png → IMG_0001_web~png.jpg (replaced), IMG_0001_thumb~png.webp (replaced)" in dry.stdout
+    assert "hand.jpg → hand_web~jpg.jpg (renamed), hand_thumb.webp (new)" in dry.stdout, dry.stdout
+    done = hotfolder("rerender", "--config", str(d.config))
+    assert done.returncode == 0, done.stderr
+    out = d.output
+    assert _near(_colour(out / "IMG_0001_web.jpg"), RED) and _near(_colour(out / "IMG_0001_web~png.jpg"), BLUE)
+    assert _size(out / "IMG_0001_web.jpg") == (160, 120) and _size(out / "IMG_0001_web~png.jpg") == (160, 120)
+    assert (out / "hand_web.jpg").read_bytes() == b"made by hand"
+    assert _near(_colour(out / "hand_web~jpg.jpg"), GREEN)
+
+
+def test_what_is_not_an_archived_original_is_refused_or_left_out(daemon_factory, tmp_path):
+    d = daemon_factory().start()
+    c.write(d.inbox / "clip" / "MVI_0003.MOV", b"\x00\x00\x00\x14ftypqt  " + bytes(600))  # passes through
+    _drop(d, "clip/IMG_0002.jpg", _solid(GREEN), 2)
+    assert d.stop() == 0
+    outside = c.write(tmp_path / "elsewhere.jpg", _solid(RED))
+    refused = hotfolder("rerender", "--config", str(d.config), str(outside))
+    assert refused.returncode == 2 and "is not in the archive of any folder" in refused.stderr, refused.stderr
+    assert "hotfolder process" in refused.stderr
+    before = _tree(d.output)
+    dry = hotfolder("rerender", "-n", "--config", str(d.config), str(d.archive / "clip"))
+    assert "MVI_0003" not in dry.stdout and "clip/IMG_0002.jpg →" in dry.stdout, dry.stdout
+    assert _tree(d.output) == before, "the dry run wrote"

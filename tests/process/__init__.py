@@ -1,0 +1,1 @@
+"""Process tests: the pool, ledger and service in-process, with real worker processes."""

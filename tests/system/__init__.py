@@ -1,0 +1,1 @@
+"""System tests: the service installed in a booted container (systemd-nspawn; root)."""

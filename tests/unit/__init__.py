@@ -1,0 +1,1 @@
+"""Unit tests: pure functions, the engine on real files, config parsing (seconds)."""

@@ -1,0 +1,348 @@
+"""Attacks on the image engine (issue 20, the third round), kept as tests with real files
+and real decoders: a progressive-JPEG scan bomb, RAW previews larger than the limit,
+location that survived strip-gps in XMP, a device-link profile, libheif's security
+limit, and a worker's memory at the pixel limit."""
+from __future__ import annotations
+
+import io
+import struct
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from hotfolder.engine.pipeline import InputError
+from tests import attack_files as af
+from tests import sources
+from tests.rendering import R, run, run_one
+
+SMALL = R(operation="fit", width=200, height=200, format="jpeg")
+
+
+# --- item 13: a progressive JPEG of many scans ------------------------------------------
+
+def test_a_scan_bomb_is_refused_from_its_markers_before_libjpeg_runs_a_scan(tmp_path):
+    # 4000x3000 grey and 5,006 scans: 130 KB, and ~4 s of libjpeg's CPU before the fix
+    # (the issue's 100 MP, 40,000-scan file took 306 s); refused now in milliseconds.
+    src = af.scan_bomb(tmp_path / "bomb.jpg", (4000, 3000), 5000)
+    started = time.process_time()
+    with pytest.raises(InputError) as refused:
+        run(src, SMALL, max_pixels=10**8)
+    assert time.process_time() - started < 1.0
+    assert refused.value.step == "decode"
+    assert "more than 500 scans" in str(refused.value) and "decoding bomb" in str(refused.value)
+
+
+def test_real_progressive_and_baseline_jpegs_pass_and_are_counted_exactly(tmp_path):
+    from hotfolder.engine import jpegscan
+
+    buffer = io.BytesIO()
+    sources_photo = Image.effect_noise((640, 480), 40).convert("RGB")
+    for options in ({}, {"progressive": True}, {"progressive": True, "restart_marker_blocks": 3},
+                    {"restart_marker_rows": 1}):
+        buffer = io.BytesIO()
+        sources_photo.save(buffer, "JPEG", quality=95, **options)
+        data = buffer.getvalue()
+        scans = 10 if options.get("progressive") else 1
+        assert jpegscan.count_scans(data) == af.scans_by_libjpeg_script(data) == scans
+        src = tmp_path / "ok.jpg"
+        src.write_bytes(data)
+        assert run_one(src, SMALL).size == (200, 150)
+
+
+def test_the_limit_is_500_scans_and_counting_stops_at_the_first_image(tmp_path):
+    from hotfolder.engine import jpegscan
+
+    at_limit = af.scan_bomb(tmp_path / "at.jpg", (64, 64), 490, mode="RGB")  # + the 10 of libjpeg's script
+    assert jpegscan.count_scans(at_limit.read_bytes()) == 500
+    assert run_one(at_limit, SMALL).size == (64, 64)
+    over = af.scan_bomb(tmp_path / "over.jpg", (64, 64), 491, mode="RGB").read_bytes()
+    assert jpegscan.count_scans(over) == 501
+    # What follows the first image's EOI (an MPO's other images) is never decoded, never counted.
+    assert jpegscan.count_scans(at_limit.read_bytes() + over) == 500
+
+
+def test_a_scan_bomb_as_a_raws_preview_is_not_decoded(tmp_path):
+    bomb = af.scan_bomb(tmp_path / "bomb.jpg", (256, 192), 600, mode="RGB").read_bytes()
+    dng = af.dng_with_jpeg_preview(tmp_path / "bomb.dng", (256, 192), bomb, (256, 192))
+    with pytest.raises(InputError, match="more than 500 scans"):
+        run(dng, SMALL, raw="preview")
+    assert run_one(dng, SMALL, raw="auto").size == (200, 150)  # developed instead
+
+
+# --- item 14 (part): a RAW's preview is held to the pixel limit ---------------------------
+
+def test_a_raw_bitmap_preview_over_the_limit_is_refused_before_it_is_copied(tmp_path):
+    # The sensor is within the limit; the preview's tags claim 16x its pixels, and
+    # LibRaw hands them out zero-filled from a file of a few KB.
+    dng = af.dng_with_bitmap_preview(tmp_path / "p.dng", (64, 48), (1024, 768), stored_bytes=3000)
+    with pytest.raises(InputError, match=r"1024x768 is 786,432 pixels, more than max_image_pixels \(100,000\)"):
+        run(dng, SMALL, raw="preview", max_pixels=100_000)
+    assert run_one(dng, SMALL, raw="auto", max_pixels=100_000).size == (64, 48)  # developed instead
+
+
+def test_a_raw_jpeg_preview_over_the_limit_is_refused_in_our_words(tmp_path):
+    buffer = io.BytesIO()
+    Image.new("RGB", (1024, 768), (90, 160, 220)).save(buffer, "JPEG")
+    dng = af.dng_with_jpeg_preview(tmp_path / "p.dng", (64, 48), buffer.getvalue(), (1024, 768))
+    with pytest.raises(InputError, match=r"preview.*1024x768 is 786,432 pixels, more than max_image_pixels"):
+        run(dng, SMALL, raw="preview", max_pixels=100_000)
+
+
+# --- item 23 (part): a device-link profile, libheif's security limit ----------------------
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png"])
+def test_a_device_link_profile_is_ignored_like_any_unusable_profile(tmp_path, fmt):
+    src = tmp_path / f"link.{'jpg' if fmt == 'jpeg' else 'png'}"
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(src, icc_profile=af.device_link_icc())
+    out = run_one(src, R(operation="fit", width=32, height=32, format=fmt))
+    assert out.info.get("icc_profile") is None  # taken as sRGB, as a broken profile is
+    r, g, b = out.convert("RGB").getpixel((16, 12))
+    assert r > 180 and g < 60 and b < 60
+
+
+def test_a_device_link_profile_cannot_be_a_renditions_target(tmp_path):
+    from hotfolder.engine.colour import profile_problem
+
+    path = tmp_path / "link.icc"
+    path.write_bytes(af.device_link_icc())
+    assert "device link" in profile_problem(path)
+
+
+def test_libheifs_security_limit_is_worded_like_the_other_reasons(tmp_path):
+    # The coded image's ispe patched to 70000x70000: the picture's own size (what the
+    # pixel limit reads) is unchanged, and libheif refuses at decode with its security limit.
+    src = sources.heic(tmp_path / "a.heic", Image.new("RGB", (64, 48), (200, 10, 10)))
+    data = src.read_bytes()
+    at = data.index(b"ispe") + 8
+    src.write_bytes(data[:at] + struct.pack(">II", 70000, 70000) + data[at + 8:])
+    with pytest.raises(InputError) as refused:
+        run(src, SMALL, max_pixels=10**10)
+    message = str(refused.value)
+    assert message == ("The image could not be decoded: the HEIF is over a libheif security limit "
+                       "(image size 70000x70000 exceeds the maximum image size 1073741824)"), message
+
+
+# --- item 5: location in XMP under any prefix, and IPTC-IIM ---------------------------------
+
+def _xmp_text(im: Image.Image) -> str:
+    data = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp") or b""
+    return data.decode("utf-8") if isinstance(data, bytes) else data
+
+
+def _location_left(text: str) -> list[str]:
+    return [t for t in af.LOCATION_TEXTS if t in text]
+
+
+@pytest.mark.parametrize("source, fmt", [("jpg", "jpeg"), ("jpg", "png"), ("jpg", "webp"), ("png", "jpeg")])
+def test_strip_gps_removes_xmp_location_under_any_prefix_and_keeps_the_rest(tmp_path, source, fmt):
+    src = tmp_path / f"located.{source}"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways, as the packet's tiff:Orientation says too
+    if source == "png":
+        from PIL import PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", af.LOCATED_XMP.decode("utf-8"))
+        Image.new("RGB", (80, 60), (90, 120, 150)).save(src, pnginfo=info, exif=exif)
+    else:
+        Image.new("RGB", (80, 60), (90, 120, 150)).save(src, xmp=af.LOCATED_XMP, exif=exif)
+    out = run_one(src, R(operation="fit", width=40, height=40, format=fmt))  # strip-gps: the default
+    text = _xmp_text(out)
+    assert _location_left(text) == [], text
+    assert all(kept in text for kept in af.KEPT_TEXTS), text
+    assert 'Orientation="1"' in text  # the pixels were turned upright (EXIF 6 in the XMP)
+    kept = _xmp_text(run_one(src, R(operation="fit", width=40, height=40, format=fmt, metadata="keep")))
+    assert _location_left(kept) == list(af.LOCATION_TEXTS)
+
+
+def test_an_xmp_packet_without_location_passes_strip_gps_byte_for_byte(tmp_path):
+    packet = af.LOCATED_XMP.replace(b"<ps:Country>France</ps:Country>", b"")
+    from hotfolder.engine.metadata import output_xmp
+
+    clean = output_xmp(packet, R(metadata="strip-gps"), 1)
+    assert clean is not None and b"France" not in clean
+    assert output_xmp(clean, R(metadata="strip-gps"), 1) == clean
+
+
+@pytest.mark.parametrize("hostile", [
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+    b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">'
+    b'<!ENTITY e "&d;&d;&d;&d;&d;&d;&d;&d;&d;&d;"><!ENTITY f "&e;&e;&e;&e;&e;&e;&e;&e;&e;&e;">]>'
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:e="http://ns.adobe.com/exif/1.0/" e:GPSLatitude="43,17.7N">&f;</rdf:Description>'
+    b'</rdf:RDF></x:xmpmeta>',
+    b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY s SYSTEM "file:///etc/hostname">]><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+    b'xmlns:e="http://ns.adobe.com/exif/1.0/" e:GPSLatitude="43,17.7N">&s;</rdf:Description></rdf:RDF></x:xmpmeta>',
+], ids=["entity-expansion", "external-entity"])
+def test_a_hostile_xmp_packet_is_left_out_by_strip_gps_and_said(tmp_path, hostile):
+    src = tmp_path / "hostile.jpg"
+    Image.new("RGB", (80, 60)).save(src, xmp=hostile)
+    started = time.process_time()
+    (out,) = run(src, R(operation="fit", width=40, height=40))
+    assert time.process_time() - started < 2.0
+    assert "xmp" not in Image.open(io.BytesIO(out.data)).info
+    assert any("XMP packet cannot be read" in note and "location" in note for note in out.notes), out.notes
+
+
+def _iim_of(data: bytes) -> dict:
+    from PIL import IptcImagePlugin
+
+    return IptcImagePlugin.getiptcinfo(Image.open(io.BytesIO(data))) or {}
+
+
+def test_iptc_iim_keywords_and_caption_survive_strip_gps_and_its_location_does_not(tmp_path):
+    src = tmp_path / "agency.jpg"
+    Image.new("RGB", (80, 60)).save(src, extra=af.app13(af.IIM))
+    (stripped,) = run(src, R(operation="fit", width=40, height=40))
+    iim = _iim_of(stripped.data)
+    assert iim.get((2, 25)) == [b"harbour", b"boats"] and iim.get((2, 120)) == b"Boats at dawn", iim
+    assert iim.get((2, 80)) == b"Ann Smith" and iim.get((2, 116)) == b"(c) Ann Smith"
+    assert not af.IIM_LOCATION & set(iim), iim
+    (kept,) = run(src, R(operation="fit", width=40, height=40, metadata="keep"))
+    assert af.IIM_LOCATION <= set(_iim_of(kept.data))
+
+
+def test_set_metadata_leaves_no_iim_rights_field_contradicting_it(tmp_path):
+    from hotfolder.config.model import SetMetadata
+
+    src = tmp_path / "agency.jpg"
+    Image.new("RGB", (80, 60)).save(src, extra=af.app13(af.IIM))
+    (out,) = run(src, R(operation="fit", width=40, height=40, set_metadata=SetMetadata(copyright="(c) Studio")))
+    iim = _iim_of(out.data)
+    assert (2, 116) not in iim and iim.get((2, 80)) == b"Ann Smith" and iim.get((2, 25)) == [b"harbour", b"boats"]
+    assert "(c) Studio" in _xmp_text(Image.open(io.BytesIO(out.data)))
+
+
+# --- item 14: a worker's memory ---------------------------------------------------------
+
+# Renders each file named on the command line in this fresh process (as a worker, after
+# warm_up), then prints its peak resident set (VmHWM, in bytes): a forked child's
+# ru_maxrss would start at its parent's, the test runner's. Arguments: the watermark
+# file or "-", "example" or "full" (a full-size JPEG too), then the files.
+RENDER_AND_REPORT = """
+import sys
+from pathlib import Path
+from hotfolder.engine import pipeline
+from hotfolder.config.model import Rendition, Watermark
+pipeline.warm_up()
+mark = Watermark(image=sys.argv[1]) if sys.argv[1] != "-" else None
+renditions = [Rendition(name="web", width=1600, height=1600, format="jpeg", watermark=mark),
+              Rendition(name="thumb", operation="fill", width=400, height=400, format="webp")]
+if sys.argv[2] == "full":
+    renditions.append(Rendition(name="full", operation="none", format="jpeg"))
+for src in sys.argv[3:]:
+    if src.startswith("mark:"):  # replace the watermark file, as an admin would
+        import shutil
+        shutil.copyfile(src[5:], sys.argv[1])
+        continue
+    pipeline.render(Path(src), renditions, accepted_formats=("jpeg", "png", "tiff", "heic", "webp"),
+                    max_image_pixels=10**8)
+with open("/proc/self/status") as f:
+    print(next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) * 1024)
+"""
+
+
+def peak_rss(mark: str, *files: str, recipe: str = "example") -> int:
+    """Bytes: the peak resident set of a fresh process rendering as RENDER_AND_REPORT."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", RENDER_AND_REPORT, mark, recipe, *files], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1])
+
+
+@pytest.fixture(scope="module")
+def small_jpeg(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("small") / "small.jpg"
+    Image.new("RGB", (64, 48), (90, 120, 150)).save(path)
+    return path
+
+
+def test_a_16_bit_png_is_converted_in_strips_without_its_16_bits_in_memory(tmp_path, small_jpeg):
+    import pyvips
+
+    # 30 MP, 16-bit RGBA, flat: 0.3 MB on disk, 240 MB as 16 bits, 120 MB as the 8-bit
+    # frame kept. Before: the 16 bits, a copy, the 8 bits twice and a packed copy, ~21
+    # bytes a pixel (2 GB at 100 MP). Now ~8: the 8-bit frame, libvips' buffers while it
+    # resamples, and the freed heap a worker keeps (engine/memory).
+    width, height = 6000, 5000
+    src = tmp_path / "deep.png"
+    flat = pyvips.Image.black(width, height, bands=3).cast("ushort") + [30000, 20000, 10000]
+    flat.cast("ushort").bandjoin(65535).copy(interpretation="rgb16").pngsave(str(src), bitdepth=16)
+    baseline = peak_rss("-", str(small_jpeg))
+    grown = peak_rss("-", str(src)) - baseline
+    assert grown < 10 * width * height, f"{grown / 2**20:.0f} MiB over a worker's baseline"
+
+
+def test_a_10_bit_heic_is_read_in_libheifs_buffer_while_that_buffer_lives(tmp_path, small_jpeg):
+    import numpy as np
+
+    # 2900x2200 at 16 bits is 38 MB: above the 32 MiB past which malloc maps a block of
+    # its own, and unmaps it when freed. pi-heif's buffer is freed with its HeifFile (its
+    # memoryview has no owner): read after that, it is a segfault, not stale pixels.
+    width, height = 2900, 2200
+    ramp = np.linspace(0, 1023, width).astype(np.uint16)
+    pixels = np.broadcast_to(ramp[None, :, None], (height, width, 3)) * np.array([64, 48, 32], np.uint16)
+    src = sources.heic(tmp_path / "deep.heic", pixels, quality=90)
+    twice = peak_rss("-", str(src), str(src))  # a second file: a buffer freed, another made
+    grown = twice - peak_rss("-", str(small_jpeg))
+    # libheif's own peak while it decodes (HEVC frames, YCbCr planes, 16-bit RGB: ~12
+    # bytes a pixel), then its RGB (6) and the 8-bit frame (3): measured 14.9 a pixel
+    # here; 22.7 when the 16 bits were copied out, then packed twice.
+    assert grown < 20 * width * height, f"{grown / 2**20:.0f} MiB over a worker's baseline"
+
+
+def test_a_watermark_file_is_held_to_the_pixel_limit(tmp_path, small_jpeg):
+    from hotfolder.config.model import Watermark
+    from hotfolder.engine.pipeline import WatermarkError
+
+    logo = tmp_path / "logo.png"
+    Image.new("RGBA", (300, 300), (255, 255, 255, 128)).save(logo)  # 90,000 pixels: 1.8x the limit below
+    with pytest.raises(WatermarkError, match="too many pixels"):
+        run(small_jpeg, R(width=32, height=32, watermark=Watermark(image=str(logo))), max_pixels=50_000)
+
+
+def test_a_watermark_file_replaced_again_and_again_is_not_kept_each_time(tmp_path, small_jpeg):
+    # 4000x4000 RGBA watermarks, 64 MB each decoded, six versions of one file: before,
+    # each (name, mtime) was a new cache entry, and all six stayed (384 MB and more).
+    versions = []
+    for i in range(6):
+        versions.append(tmp_path / f"logo{i}.png")
+        Image.new("RGBA", (4000, 4000), (40 * i, 255 - 40 * i, 128, 200)).save(versions[-1], compress_level=1)
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(versions[0].read_bytes())
+    once = peak_rss(str(logo), str(small_jpeg))
+    args = [a for v in versions for a in (f"mark:{v}", str(small_jpeg))]
+    six = peak_rss(str(logo), *args)
+    assert six - once < 160 * 2**20, f"{(six - once) / 2**20:.0f} MiB more for six versions than for one"
+
+
+@pytest.mark.parametrize("fmt, width, height", [("webp", 6000, 4500), ("png-16-bit-rgba", 4000, 3000),
+                                                 ("jpeg", 4000, 3000)])
+def test_a_worker_stays_within_its_documented_peak_at_full_size(tmp_path, fmt, width, height):
+    # engine/memory.worker_peak (and the unit's MemoryMax, sized from it), for the
+    # formats that cost most per pixel, with a full-size output: 12-27 MP here
+    # (bench/memory measures 120 MP: the same bytes a pixel, less fixed cost: the WebP is
+    # larger, its margin is the thinnest). Before: a 16-bit PNG took 21 a pixel.
+    import pyvips
+
+    from hotfolder.engine.memory import worker_peak
+
+    picture = (pyvips.Image.gaussnoise(width, height, sigma=40, mean=128).cast("uchar")
+               .bandjoin([pyvips.Image.black(width, height) + 90, pyvips.Image.black(width, height) + 160])
+               .cast("uchar").copy(interpretation="srgb"))
+    src = tmp_path / f"big.{fmt.split('-')[0]}"
+    if fmt == "webp":
+        picture.webpsave(str(src), Q=80, effort=0)
+    elif fmt == "jpeg":
+        picture.jpegsave(str(src), Q=90)
+    else:
+        (picture.cast("ushort") * 257).cast("ushort").bandjoin(65535).copy(interpretation="rgb16").pngsave(
+            str(src), bitdepth=16, compression=1)
+    peak = peak_rss("-", str(src), recipe="full")
+    assert peak <= worker_peak(width * height), f"{peak / 2**20:.0f} MiB > {worker_peak(width * height) / 2**20:.0f}"

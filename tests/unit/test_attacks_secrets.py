@@ -1,0 +1,125 @@
+"""The third attack round (issue 20), its secrets where they are known: redact's URLs, the
+reload diff, and the log pipeline, the last line of defence (JSON and console).
+(Through real daemons and webhooks: tests/integration/test_attacks_secrets.py.)"""
+from __future__ import annotations
+
+import base64
+import io
+import logging
+
+import pytest
+import structlog
+
+from hotfolder.config import describe_changes, parse
+from hotfolder.runtime import log
+from tests.fake_secrets import leaks, tgram_token, tok
+from tests.harness import log_events
+
+# --- 3. secrets: the one place that knows them ------------------------------------
+
+def test_redacted_urls_keep_what_is_public_and_hide_what_apprise_calls_private():
+    """apprise's own privacy form shows a token's first and last character (`1...w`):
+    it tells which parts are private, and we show those as *** whole."""
+    from hotfolder import redact
+
+    bot = tgram_token()
+    discord_token = tok("dtok")
+    slack = (tok("T", 8).upper(), tok("B", 8).upper(), tok("s", 24))
+    mail_password = tok("mailpw")
+    ntfy_token = tok("tk_")
+    cases = {
+        f"tgram://{bot}/-1001234567890": (bot.split(":"), ["-1001234567890"]),
+        f"discord://4174216298/{discord_token}": ([discord_token, "4174216298"], []),
+        f"slack://{slack[0]}/{slack[1]}/{slack[2]}/#general": (list(slack), ["general"]),
+        f"mailto://studio:{mail_password}@mail.example.com": ([mail_password], ["studio", "mail.example.com"]),
+        f"ntfy://ntfy.example.com/photos?token={ntfy_token}": ([ntfy_token], ["ntfy.example.com", "photos"]),
+        f"json://hook:{mail_password}@127.0.0.1:8080/apprise": ([mail_password], ["hook", "127.0.0.1:8080"]),
+        f"https://hook:{mail_password}@hooks.example.com/services/{discord_token}?sig={ntfy_token}":
+            ([mail_password, discord_token, ntfy_token], ["hook", "hooks.example.com"]),
+        f"redis://:{mail_password}@redis.example.com:6379/0": ([mail_password], ["redis.example.com:6379/0"]),
+        f"studio:{mail_password}@smtp.example.com": ([mail_password], ["smtp.example.com"]),
+    }
+    for url, (hidden, shown) in cases.items():
+        out = redact.url(url)
+        assert redact.MASK in out, (url, out)
+        assert not leaks(out, hidden), (url, out)
+        assert "..." not in out and "services" not in out, (url, out)  # a webhook's path: all of it
+        for part in shown:
+            assert part in out, (url, out, part)
+        for value in hidden:  # each is known to the last line of defence, whole
+            if len(value) >= redact.MIN_REGISTERED:
+                assert value in redact.url_secrets(url), (url, value)
+
+
+def test_a_reload_diff_says_what_changed_never_the_values(tmp_path):
+    """describe_changes (the `reloaded` event's `changes`) names a secret that changed."""
+    base = tmp_path / "d"
+    (base / "in").mkdir(parents=True)
+    old = {"token": tok("t"), "secret": tok("s"), "pw": tok("p"), "broker": tok("b")}
+    new = {k: tok(k) for k in old}
+
+    def text(v):
+        return (f"http: {{listen: 9464, token: {v['token']}}}\n"
+                f"notify:\n  - {{url: 'https://u:{v['pw']}@hooks.example.com/x', secret: {v['secret']}}}\n"
+                f"cluster: {{enabled: true, broker_url: 'redis://:{v['broker']}@127.0.0.1:6379/0', "
+                f"cluster_id: c1, shared_root: {base}}}\n"
+                f"folders:\n  - {{name: a, inbox: {base}/in, output: {base}/out, failed: {base}/failed, "
+                f"processing: {base}/proc, archive: {base}/arch,\n     renditions: [{{name: w, size: 10}}]}}\n")
+
+    a = parse(text(old), "x.yaml", tmp_path)
+    b = parse(text(new), "x.yaml", tmp_path)
+    changes = describe_changes(a, b)
+    said = "\n".join(changes)
+    assert not leaks(said, [*old.values(), *new.values()]), said
+    assert "http.token changed" in changes, changes
+    assert "notify[0]: secret changed" in changes, changes
+    assert any(c.startswith("notify[0]: url") for c in changes), changes
+    assert any(c.startswith("cluster.broker_url") for c in changes), changes
+    # The reprs that a traceback or a debugger prints hide them too.
+    assert not leaks(repr(b), new.values()), repr(b)
+
+
+@pytest.fixture
+def captured():
+    """log.setup on a stream of ours; structlog and the root logger put back after."""
+    stream = io.StringIO()
+    handlers = logging.getLogger().handlers[:]
+    yield stream
+    structlog.reset_defaults()
+    logging.getLogger().handlers[:] = handlers
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_the_log_pipeline_masks_every_known_secret_and_prints_no_locals(captured, fmt, tmp_path):
+    """The last line of defence: a library's message or a traceback quoting a secret
+    of the config is masked, wherever it sits in the event; and no traceback carries
+    its frames' local variables (a header built from a password is one)."""
+    token, password = tok("tok"), tok("pw")
+    (tmp_path / "in").mkdir()
+    parse(f"http: {{token: {token}}}\nnotify: [{{url: 'https://u:{password}@h.example.com/'}}]\n"
+          "folders: [{inbox: in, output: out, failed: f, archive: a, renditions: [{name: w, size: 9}]}]\n",
+          "x.yaml", tmp_path)
+    log.setup(fmt, "info", stream=captured)
+    logger = log.get("test")
+    logger.warning("library_said", reason=f"nonnumeric port: '{password}@h.example.com'",
+                   nested={"deep": [f"Bearer {token}"]})
+    logging.getLogger("somelib").warning("connecting with %s", token)
+
+    def send(auth_header):
+        basic = "Basic " + base64.b64encode(f"u:{password}".encode()).decode()  # noqa: F841 - a local
+        raise RuntimeError(f"refused {auth_header}")
+
+    try:
+        send(f"Bearer {token}")
+    except RuntimeError:
+        logger.exception("send_failed")
+    out = captured.getvalue()
+    basic = base64.b64encode(f"u:{password}".encode()).decode()
+    assert not leaks(out, [token, password, basic]), out
+    assert out.count("***") >= 4, out
+    assert "RuntimeError" in out and "send_failed" in out
+    if fmt == "json":
+        records = log_events(out)
+        assert records[0]["reason"] == "nonnumeric port: '***@h.example.com'", records[0]
+        frames = [f for r in records for e in r.get("exception", []) for f in e.get("frames", [])]
+        assert frames and not any("locals" in f for f in frames), frames

@@ -1,0 +1,113 @@
+"""Cluster mode without processes: the `cluster:` section's validation, path_map,
+the shared-root checks a worker makes, and the worker unit (systemd-analyze)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hotfolder import config
+from hotfolder.config import model
+from hotfolder.config.model import ConfigError
+from tests.harness import REPO
+
+UNIT = REPO / "systemd" / "hotfolder-worker.service"
+
+FOLDERS = textwrap.dedent("""\
+    folders:
+      - name: photos
+        inbox: /srv/hf/photos/inbox
+        output: /srv/hf/photos/output
+        archive: /srv/hf/photos/archive
+        failed: /srv/hf/photos/failed
+        renditions: [{name: web, size: 100}]
+    """)
+GOOD = "{enabled: true, broker_url: 'redis://127.0.0.1:6379/0', cluster_id: c1, shared_root: /srv/hf"
+
+
+def parse(cluster: str) -> model.Config:
+    return config.parse(FOLDERS + f"cluster: {cluster}\n")
+
+
+def test_off_by_default_and_needs_nothing():
+    cfg = config.parse(FOLDERS)
+    assert cfg.cluster.enabled is False
+
+
+def test_defaults_follow_the_notes():
+    c = parse(GOOD + "}").cluster
+    assert (c.task_time_limit, c.task_soft_time_limit, c.visibility_timeout, c.stale_after) == (300, 240, 900, 1200)
+    assert (c.max_attempts, c.lease_ttl, c.queue) == (3, 60, "hotfolder")
+
+
+@pytest.mark.parametrize("cluster, key, words", [
+    ("{enabled: true}", "cluster.broker_url", "is required"),
+    ("{enabled: true, broker_url: 'amqp://x', cluster_id: c, shared_root: /srv/hf}", "cluster.broker_url", "redis://"),
+    ("{enabled: true, broker_url: 'redis://x', shared_root: /srv/hf}", "cluster.cluster_id", "is required"),
+    ("{enabled: true, broker_url: 'redis://x', cluster_id: c}", "cluster.shared_root", "is required"),
+    ("{enabled: true, broker_url: 'redis://x', cluster_id: 'a b', shared_root: /srv/hf}", "cluster.cluster_id",
+     "letters"),
+    (GOOD + ", task_time_limit: 10, task_soft_time_limit: 10}", "cluster.task_soft_time_limit", "below"),
+    (GOOD + ", visibility_timeout: 100, stale_after: 50}", "cluster.stale_after", "at least visibility_timeout"),
+    (GOOD + ", path_map: {relative: /x}}", "cluster.path_map", "absolute"),
+    (GOOD + ", broker_url: 'redis://:${HF_SURELY_UNSET_VAR}@x'}", "cluster.broker_url", "HF_SURELY_UNSET_VAR"),
+    (GOOD + ", workers: 3}", "cluster.workers", "unknown key"),
+    ("{enabled: true, broker_url: 'redis://x', cluster_id: c, shared_root: /srv/other}", "folders[photos].processing",
+     "outside cluster.shared_root"),
+])
+def test_errors_name_the_key(cluster, key, words):
+    with pytest.raises(ConfigError) as info:
+        parse(cluster)
+    assert info.value.key == key and words in info.value.reason, str(info.value)
+
+
+def test_password_from_the_environment(monkeypatch):
+    monkeypatch.setenv("HF_TEST_REDIS_PASSWORD", "s3cret")
+    c = parse(GOOD + ", broker_url: 'redis://hotfolder:${HF_TEST_REDIS_PASSWORD}@10.0.0.5:6379/0'}").cluster
+    assert c.broker_url == "redis://hotfolder:s3cret@10.0.0.5:6379/0"
+
+
+def test_path_map_translates_every_folder():
+    jobs = pytest.importorskip("hotfolder.cluster.jobs")
+    cfg = parse(GOOD + ", path_map: {/srv/hf: /mnt/nas/hf, /srv/hf/photos/output: /mnt/fast/out}}")
+    folders = jobs.local_folders(cfg)
+    assert jobs.local_root(cfg) == Path("/mnt/nas/hf")
+    assert folders["photos"].processing == Path("/mnt/nas/hf/photos/processing")
+    assert folders["photos"].output == Path("/mnt/fast/out")  # the longest prefix wins
+
+
+def test_shared_root_checks(tmp_path):
+    jobs = pytest.importorskip("hotfolder.cluster.jobs")
+    with pytest.raises(jobs.SharedRootError, match="does not exist"):
+        jobs.check_root(tmp_path / "nope", "c1")
+    with pytest.raises(jobs.SharedRootError, match="no .hotfolder-cluster"):
+        jobs.check_root(tmp_path, "c1")
+    jobs.mark(tmp_path, "c1")
+    jobs.check_root(tmp_path, "c1")
+    with pytest.raises(jobs.SharedRootError, match="belongs to cluster 'c1'"):
+        jobs.check_root(tmp_path, "c2")
+    with pytest.raises(jobs.SharedRootError, match="belongs to cluster 'c1'"):
+        jobs.mark(tmp_path, "c2")
+
+
+def test_local_mode_imports_no_celery():
+    code = ("import sys, hotfolder.cli, hotfolder.supervisor.service, hotfolder.workers.pool, "
+            "hotfolder.workers.batch, hotfolder.config.parsing; "
+            "assert 'celery' not in sys.modules and 'redis' not in sys.modules, sorted(sys.modules)")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_worker_unit_verifies(tmp_path):
+    text = UNIT.read_text().replace("ExecStart=/opt/hotfolder/venv/bin/hotfolder ",
+                                    f"ExecStart={shutil.which('true')} ")
+    copy = tmp_path / "hotfolder-worker.service"
+    copy.write_text(text)
+    result = subprocess.run(["systemd-analyze", "verify", "--man=no", str(copy)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0 and (result.stdout + result.stderr).strip() == "", result.stdout + result.stderr
+    assert "TimeoutStopSec=330s" in text and "KillMode=mixed" in text and "Type=notify" in text

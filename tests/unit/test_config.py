@@ -1,0 +1,404 @@
+"""Config validation: every error names the file, the key path and the reason."""
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hotfolder.cli import commands
+from hotfolder.config import describe_changes, load, parse
+from hotfolder.config.model import ConfigError
+from tests.harness import REPO
+
+BASE = """
+folders:
+  - name: shop
+    inbox: in
+    output: out
+    archive: arch
+    failed: bad
+    renditions:
+      - name: web
+        size: 1600x1200
+        format: jpeg
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "hotfolder.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def error_of(tmp_path: Path, text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        load(write(tmp_path, text))
+    return info.value
+
+
+def test_example_config_is_valid_and_lands_under_var():
+    cfg = load(REPO / "config" / "hotfolder.yaml")
+    assert cfg.folders, "the example has a folder"
+    for folder in cfg.folders:
+        for d in folder.all_dirs():
+            assert d.is_relative_to(REPO / "var"), d
+        assert {r.operation for r in folder.renditions} >= {"fit", "fill"}
+    assert cfg.state_dir.is_relative_to(REPO / "var")
+
+
+def test_defaults_and_relative_paths(tmp_path):
+    cfg = load(write(tmp_path, BASE))
+    folder = cfg.folders[0]
+    assert folder.inbox == tmp_path / "in"
+    assert folder.processing == tmp_path / "processing"
+    r = folder.renditions[0]
+    assert (r.operation, r.width, r.height, r.quality, r.metadata, r.orient) == \
+        ("fit", 1600, 1200, 85, "strip-gps", True)
+    assert r.filename == "{stem}_{rendition}.{ext}"
+    assert cfg.workers >= 1 and cfg.max_attempts == 3 and cfg.file_timeout == 120
+
+
+@pytest.mark.parametrize(
+    "patch, key, reason",
+    [
+        ("        quality: 300\n", "folders[shop].renditions[web].quality", "at most 100"),
+        ("        qualty: 80\n", "folders[shop].renditions[web].qualty", "unknown key"),
+        ("        operation: stretch\n", "folders[shop].renditions[web].operation",
+         "not one of: fit, fill, scale, none"),
+        ("        format: gif\n", "folders[shop].renditions[web].format", "not one of"),
+        ("        quality: high\n", "folders[shop].renditions[web].quality", "whole number"),
+        ("        orient: maybe\n", "folders[shop].renditions[web].orient", "true or false"),
+        ("        filename: \"{stem}_{size}.{ext}\"\n", "folders[shop].renditions[web].filename",
+         "unknown field {size}"),
+        ("        filename: \"web.{ext}\"\n", "folders[shop].renditions[web].filename", "{stem}"),
+        ("        watermark: {text: hi, position: middle}\n", "folders[shop].renditions[web].watermark.position",
+         "not one of"),
+        ("        watermark: {text: hi, opacity: 2}\n", "folders[shop].renditions[web].watermark.opacity", "at most 1"),
+        ("        watermark: {image: nope.png}\n", "folders[shop].renditions[web].watermark.image", "does not exist"),
+        ("        metadata: none\n", "folders[shop].renditions[web].metadata", "keep, strip-gps, strip-all"),
+    ],
+)
+def test_rendition_errors_name_the_key(tmp_path, patch, key, reason):
+    err = error_of(tmp_path, BASE + patch)
+    assert err.key == key
+    assert reason in err.reason
+    assert str(tmp_path / "hotfolder.yaml") in str(err)
+
+
+def test_size_forms(tmp_path):
+    for size, expected in [("800", (800, 800)), ("800x600", (800, 600)), ("[800, null]", (800, None))]:
+        cfg = load(write(tmp_path, BASE.replace("1600x1200", size)))
+        r = cfg.folders[0].renditions[0]
+        assert (r.width, r.height) == expected
+    err = error_of(tmp_path, BASE.replace("1600x1200", "big"))
+    assert err.key.endswith("size") and "WIDTHxHEIGHT" in err.reason
+
+
+def test_fill_needs_both_sides(tmp_path):
+    err = error_of(tmp_path, BASE.replace("size: 1600x1200", "operation: fill\n        size: [400, null]"))
+    assert err.key == "folders[shop].renditions[web].size" and "both" in err.reason
+
+
+def test_scale_needs_factor(tmp_path):
+    err = error_of(tmp_path, BASE.replace("size: 1600x1200", "operation: scale"))
+    assert err.key == "folders[shop].renditions[web].scale"
+    cfg = load(write(tmp_path, BASE.replace("size: 1600x1200", "operation: scale\n        scale: 0.5")))
+    assert cfg.folders[0].renditions[0].scale == 0.5
+
+
+def test_archive_or_delete(tmp_path):
+    err = error_of(tmp_path, BASE.replace("    archive: arch\n", ""))
+    assert err.key == "folders[shop].archive" and "on_success: delete" in err.reason
+    cfg = load(write(tmp_path, BASE.replace("    archive: arch\n", "    on_success: delete\n")))
+    assert cfg.folders[0].archive is None
+
+
+def test_folder_inside_inbox_refused(tmp_path):
+    err = error_of(tmp_path, BASE.replace("output: out", "output: in/out"))
+    assert err.key == "folders[shop].output" and "inside the inbox" in err.reason
+
+
+def test_top_level_errors(tmp_path):
+    assert error_of(tmp_path, "workers: 0\n" + BASE).key == "workers"
+    assert error_of(tmp_path, "wrokers: 2\n" + BASE).key == "wrokers"
+    assert "not one of" in error_of(tmp_path, "accepted_formats: [jpeg, psd]\n" + BASE).reason
+    assert error_of(tmp_path, "folders: []\n").key == "folders"
+    assert "empty" in error_of(tmp_path, "").reason
+    err = error_of(tmp_path, "folders: [\n")
+    assert "not valid YAML" in err.reason and (err.line, err.column) == (2, 1)
+
+
+def test_duplicate_names(tmp_path):
+    two = BASE + "      - name: web\n        size: 10\n"
+    assert "used twice" in error_of(tmp_path, two).reason
+
+
+def test_safe_load_only(tmp_path):
+    err = error_of(tmp_path, "!!python/object/apply:os.system ['echo hi']\n")
+    assert "not valid YAML" in err.reason
+
+
+def test_check_config_cli(tmp_path, capsys):
+    good = write(tmp_path, BASE)
+    assert commands.main(["check-config", str(good)]) == 0
+    assert "OK" in capsys.readouterr().out
+    bad = write(tmp_path, BASE + "        quality: 0\n")
+    assert commands.main(["check-config", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert "folders[shop].renditions[web].quality: must be at least 1" in err and str(bad) in err
+    assert commands.main(["check-config", str(tmp_path / "missing.yaml")]) == 1
+    assert "cannot read" in capsys.readouterr().err
+
+
+def test_parse_without_file_uses_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = parse(textwrap.dedent(BASE))
+    assert cfg.folders[0].inbox == tmp_path / "in"
+
+
+def test_misspelt_keys_get_a_suggestion(tmp_path):
+    err = error_of(tmp_path, BASE.replace("folders:", "folder:"))
+    assert err.key == "folder" and "did you mean 'folders'" in err.reason
+    err = error_of(tmp_path, BASE + "        qualty: 80\n")
+    assert "did you mean 'quality'" in err.reason
+    err = error_of(tmp_path, BASE.replace("    inbox: in\n", "    inbx: in\n"))
+    assert err.key == "folders[shop].inbx" and "did you mean 'inbox'" in err.reason
+
+
+def test_output_group_must_exist(tmp_path):
+    err = error_of(tmp_path, BASE.replace("    failed: bad\n",
+                                          "    failed: bad\n    output_group: no-such-group-xyz\n"))
+    assert err.key == "folders[shop].output_group" and "no group" in err.reason
+    cfg = load(write(tmp_path, BASE.replace("    failed: bad\n", "    failed: bad\n    output_group: 0\n")))
+    assert cfg.folders[0].output_group == "0"
+
+
+@pytest.mark.parametrize("written, mode", [("0644", 0o644), ("644", 0o644), ("'0640'", 0o640), ("755", 0o755)])
+def test_output_mode_as_people_write_it(tmp_path, written, mode):
+    cfg = load(write(tmp_path, BASE.replace("    failed: bad\n", f"    failed: bad\n    output_mode: {written}\n")))
+    assert cfg.folders[0].output_mode == mode
+
+
+def test_originals_must_stay_on_the_inbox_file_system(tmp_path):
+    other = Path("/dev/shm")
+    if not other.is_dir() or os.stat(other).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs /dev/shm on a file system other than the temp folder")
+    err = error_of(tmp_path, BASE.replace("archive: arch", f"archive: {other}/hotfolder-test-archive"))
+    assert err.key == "folders[shop].archive" and "another file system" in err.reason
+    err = error_of(tmp_path, BASE + "    processing: /dev/shm/hotfolder-test-processing\n")
+    assert err.key == "folders[shop].processing"
+
+
+MANY = """\
+wrokers: 2
+folders:
+  - name: photos
+    inbox: in
+    output: out
+    archive: arch
+    failed: bad
+    renditions:
+      - name: web
+        size: 1600x1200
+        quality: 300
+      - name: thumb
+        operation: fill
+        size: [400, null]
+        qualty: 80
+      - name: web
+        size: 10
+  - inbox: in2
+    output: out2
+    failed: bad2
+    processing: proc2
+    renditions: [{name: small, size: big}]
+"""
+
+
+def test_every_problem_at_once_with_its_line_column_and_names(tmp_path):
+    err = error_of(tmp_path, MANY)
+    found = [(p.key, p.line, p.column) for p in err.problems]
+    assert found == [
+        ("wrokers", 1, 1),
+        ("folders[photos].renditions[web].quality", 11, 9),
+        ("folders[photos].renditions[thumb].size", 14, 9),  # a check across keys (fill needs both)
+        ("folders[photos].renditions[thumb].qualty", 15, 9),
+        ("folders[photos].renditions[web].name", 16, 9),  # used twice: at the second one
+        ("folders[1].archive", 18, 5),  # no name: by index; a missing key: at its mapping
+        ("folders[1].renditions[small].size", 22, 32),
+    ], found
+    assert "did you mean 'quality'" in err.problems[3].reason
+    # the first problem, for callers that show one
+    assert (err.source, err.key, err.line) == (str(tmp_path / "hotfolder.yaml"), "wrokers", 1)
+    assert f"{tmp_path / 'hotfolder.yaml'}:11:9: folders[photos].renditions[web].quality: must be at most 100" \
+        in str(err)
+
+
+def test_a_missing_required_key_still_lets_the_rest_be_checked(tmp_path):
+    err = error_of(tmp_path, BASE.replace("    inbox: in\n", "") + "        quality: 0\n")
+    assert [p.key for p in err.problems] == ["folders[shop].inbox", "folders[shop].renditions[web].quality"]
+
+
+def test_checks_across_folders_name_the_folder_and_its_line(tmp_path):
+    two = BASE + BASE.replace("folders:\n", "").replace("in\n", "in2\n").replace("out\n", "out2\n") \
+        .replace("bad\n", "bad2\n").replace("    renditions:", "    processing: proc2\n    renditions:")
+    err = error_of(tmp_path, two)
+    second = [i + 1 for i, line in enumerate(two.splitlines()) if line == "  - name: shop"][1]
+    assert [(p.key, p.line, p.column) for p in err.problems] == [("folders[shop].name", second, 5)]
+    assert "used by folders[0] too" in err.reason
+
+
+def test_marks_change_nothing_of_safe_load():
+    import yaml
+
+    from hotfolder.config import problems
+
+    example = (REPO / "config" / "hotfolder.yaml").read_text()
+    merged = "base: &b {quality: 80, format: jpeg}\nweb: {<<: *b, quality: 90}\nlist: [1, two, {a: b}]\n"
+    for text in (example, merged):
+        assert problems.load_marked(text) == yaml.safe_load(text)
+    assert problems.load_marked(merged)["web"] == {"quality": 90, "format": "jpeg"}
+    with pytest.raises(yaml.YAMLError):
+        problems.load_marked("!!python/object/apply:os.system ['echo hi']\n")
+
+
+def test_check_config_prints_each_problem_on_its_own_line(tmp_path, capsys):
+    bad = write(tmp_path, MANY)
+    assert commands.main(["check-config", str(bad)]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == f"hotfolder: config error: {bad}: 7 problems:"
+    assert err[2] == f"  {bad}:11:9: folders[photos].renditions[web].quality: must be at most 100, not 300"
+    assert len(err) == 8
+
+
+def test_describe_changes_says_what_a_reload_changes(tmp_path):
+    old = load(write(tmp_path, "workers: 2\n" + BASE + "        watermark: {text: hi}\n"))
+    assert describe_changes(old, old) == []
+    new_text = ("workers: 1\nmax_attempts: 5\n" + BASE.replace("1600x1200", "1200x800")
+                + "        quality: 70\n        watermark: {text: hi, opacity: 0.7}\n"
+                + "      - {name: tiny, size: 32}\n"
+                + "  - {name: two, inbox: in2, output: out2, archive: arch2, failed: bad2, processing: proc2,\n"
+                + "     renditions: [{name: x, size: 10}]}\n")
+    new = load(write(tmp_path, new_text))
+    assert describe_changes(old, new) == [
+        "workers 2 → 1", "max_attempts 3 → 5", "folder two added", "shop: rendition tiny added",
+        "shop: web: width 1600 → 1200", "shop: web: height 1200 → 800", "shop: web: quality 85 → 70",
+        "shop: web: watermark.opacity 0.5 → 0.7"]
+    assert describe_changes(new, old)[:3] == ["workers 1 → 2", "max_attempts 5 → 3", "folder two removed"]
+
+
+def test_problems_in_http_and_notify_are_reported_with_the_rest(tmp_path):
+    text = BASE.replace("folders:\n", 'http: {listen: "1.2.3.4:99999", token: short}\n'
+                                      'notify:\n  - {url: "not a url"}\n'
+                                      '  - {url: "https://h.example", events: [nope]}\n'
+                                      "folders:\n") + "        quality: 0\n"
+    keys = [p.key for p in error_of(tmp_path, text).problems]
+    assert keys[:2] == ["http.listen", "http.token"], keys
+    assert "notify[0].url" in keys and "notify[1].events" in keys
+    assert keys[-1] == "folders[shop].renditions[web].quality"
+
+
+# --- formats and colour (issue 12) ----------------------------------------------------
+
+def test_heic_and_raw_are_accepted_by_default_and_raw_develops_when_it_must(tmp_path):
+    cfg = load(write(tmp_path, BASE))
+    assert cfg.accepted_formats == ("jpeg", "png", "webp", "tiff", "heic", "raw")
+    assert cfg.folders[0].raw == "auto" and cfg.folders[0].renditions[0].color_profile == "srgb"
+    example = load(REPO / "config" / "hotfolder.yaml")
+    assert {"heic", "raw"} <= set(example.accepted_formats)
+    err = error_of(tmp_path, BASE.replace("    failed: bad\n", "    failed: bad\n    raw: develope\n"))
+    assert err.key == "folders[shop].raw" and "'develope' is not one of: auto, preview, develop" in err.reason
+
+
+def with_profile(value: str) -> str:
+    return BASE.replace("        format: jpeg\n", f"        format: jpeg\n        color_profile: {value}\n")
+
+
+def test_a_color_profile_path_is_checked_at_load(tmp_path):
+    from tests.sources import adobe_rgb_icc
+
+    (tmp_path / "printer.icc").write_bytes(adobe_rgb_icc())
+    cfg = load(write(tmp_path, with_profile("printer.icc")))  # relative to the config's folder
+    assert cfg.folders[0].renditions[0].color_profile == str(tmp_path / "printer.icc")
+    assert load(write(tmp_path, with_profile("keep"))).folders[0].renditions[0].color_profile == "keep"
+
+    err = error_of(tmp_path, with_profile("missing.icc"))
+    assert err.key == "folders[shop].renditions[web].color_profile"
+    assert "'missing.icc' is not srgb, keep, or a usable ICC profile: cannot read" in err.reason
+    (tmp_path / "notes.icc").write_text("not a profile")
+    assert "is not an ICC profile LittleCMS can read" in error_of(tmp_path, with_profile("notes.icc")).reason
+
+
+def test_a_profile_that_is_not_rgb_cannot_be_a_target(tmp_path):
+    from PIL import ImageCms
+
+    # LittleCMS's own Lab profile: a real ICC profile, but the outputs are RGB.
+    lab = ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB"))
+    (tmp_path / "lab.icc").write_bytes(lab.tobytes())
+    err = error_of(tmp_path, with_profile("lab.icc"))
+    assert err.key == "folders[shop].renditions[web].color_profile"
+    assert "is a Lab profile; JPEG, PNG, WebP and AVIF outputs need an RGB one" in err.reason, err.reason
+
+
+# --- did you mean, and one problem for one mistake (issue 26.13) ----------------------
+
+@pytest.mark.parametrize("old, new, key, meant", [
+    ("format: jpeg", "format: jpg", "folders[shop].renditions[web].format", "'jpg' is not one of: jpeg, png, webp, "
+                                                                          "avif, same (did you mean 'jpeg'?)"),
+    ("format: jpeg", "format: jpeg\n        watermark: {text: hi, position: bottom right}",
+     "folders[shop].renditions[web].watermark.position", "(did you mean 'bottom-right'?)"),
+    ("format: jpeg", "format: jpeg\n        watermark: {text: hi, position: Top_Left}",
+     "folders[shop].renditions[web].watermark.position", "(did you mean 'top-left'?)"),
+    ("format: jpeg", "format: jpeg\n        metadata: strip_gps", "folders[shop].renditions[web].metadata",
+     "(did you mean 'strip-gps'?)"),
+    ("    failed: bad\n", "    failed: bad\n    on_name_clash: sufix\n", "folders[shop].on_name_clash",
+     "(did you mean 'suffix'?)"),
+    ("folders:", "accepted_formats: [jpeg, tif]\nfolders:", "accepted_formats", "(did you mean 'tiff'?)"),
+    ("format: jpeg", "format: jpeg\n        sharpen: hihg", "folders[shop].renditions[web].sharpen",
+     "(did you mean 'high'?)"),
+])
+def test_a_wrong_choice_says_what_was_meant(tmp_path, old, new, key, meant):
+    err = error_of(tmp_path, BASE.replace(old, new))
+    assert [p.key for p in err.problems] == [key], err.lines()
+    assert meant in err.reason, err.reason
+
+
+@pytest.mark.parametrize("old, new, key, meant", [
+    # `crop` is not an operation: said once, not also "crop only applies to fill" nor "size is required for fit"
+    ("size: 1600x1200", "operation: crop\n        crop: attention", "folders[shop].renditions[web].operation",
+     "did you mean 'fill'?"),
+    # a wrong format is not also "max_bytes needs format jpeg, webp or avif"
+    ("format: jpeg", "format: gif\n        max_bytes: 500KB", "folders[shop].renditions[web].format",
+     "'gif' is not one of"),
+])
+def test_one_mistake_is_one_problem(tmp_path, old, new, key, meant):
+    err = error_of(tmp_path, BASE.replace(old, new))
+    assert [p.key for p in err.problems] == [key], err.lines()
+    assert meant in err.reason, err.reason
+
+
+def test_machine_problems_come_with_the_rest_each_at_its_line(tmp_path):
+    """preflight.py runs after the sections, on what could be built: its problems are
+    reported with the parse's, at their keys' lines, an unnamed folder by its index."""
+    (tmp_path / "blocked").write_text("a file where a folder should be")
+    text = (BASE.replace("        format: jpeg\n", "        format: jpeg\n        quality: 300\n"
+                                                    "        watermark: {image: missing.png}\n")
+            + "  - inbox: in2\n    output: blocked/out\n    failed: bad2\n    processing: proc2\n"
+            + "    archive: arch2\n    output_group: no-such-group-xyz\n"
+            + "    renditions: [{name: small, size: 10}]\n")
+    path = write(tmp_path, text)
+    err = error_of(tmp_path, text)
+    lines = path.read_text().splitlines()
+
+    def at(text: str) -> int:
+        return next(i + 1 for i, line in enumerate(lines) if line.strip().startswith(text))
+
+    assert [(p.key, p.line) for p in err.problems] == [
+        ("folders[shop].renditions[web].quality", at("quality: 300")),
+        ("folders[shop].renditions[web].watermark.image", at("watermark:")),
+        ("folders[1].output", at("output: blocked/out")),
+        ("folders[1].output_group", at("output_group:")),
+    ], err.lines()
+    assert "is a file, not a folder" in err.problems[2].reason or "cannot be made" in err.problems[2].reason

@@ -1,0 +1,281 @@
+"""HEIC (pi-heif) and camera RAW (rawpy/LibRaw) sources, on files the tests make
+(tests/sources.py): upright exactly once, at the right size, in sRGB, GPS stripped;
+broken ones refused with the decoder's reason."""
+from __future__ import annotations
+
+import io
+import os
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from hotfolder.engine import pipeline
+from hotfolder.engine.colour import srgb_icc
+from hotfolder.engine.pipeline import InputError
+from tests import sources
+from tests.imaging import BLUE, GREY, RED, camera_exif, marked, photo, stored_as
+from tests.rendering import ALL_FORMATS, R, near, run, run_one
+
+MAKE, SOFTWARE, GPS = 0x010F, 0x0131, pipeline.GPS_IFD_TAG
+
+
+def upright_marks(im: Image.Image, tol=40) -> bool:
+    """marked(): red top-left, blue top-right, grey below."""
+    im = im.convert("RGB")
+    w, h = im.size
+    return (near(im.getpixel((2, 2)), RED, tol) and near(im.getpixel((w - 3, 2)), BLUE, tol)
+            and near(im.getpixel((w // 2, h - 3)), GREY, tol))
+
+
+# --- HEIC ----------------------------------------------------------------------------
+
+def test_an_iphone_heic_is_turned_once_converted_to_srgb_and_stripped_of_gps(tmp_path):
+    # An iPhone writes the turn twice: as the HEIF's irot transform and as EXIF 6.
+    src = sources.heic(tmp_path / "IMG_0001.HEIC", stored_as(marked((240, 160)), 6),
+                       exif=camera_exif(orientation=6), icc=sources.display_p3_icc())
+    (out,) = run(src, R(operation="fit", width=120, height=120))
+    im = Image.open(io.BytesIO(out.data))
+    assert out.ext == "jpg" and im.format == "JPEG"  # format `same` writes JPEG for HEIC
+    assert im.size == (120, 80) and upright_marks(im)
+    assert im.info["icc_profile"] == srgb_icc()
+    exif = im.getexif()
+    assert exif[MAKE] == "Camera Maker" and GPS not in exif and pipeline.ORIENTATION_TAG not in exif
+    kept = run_one(src, R(operation="fit", width=120, height=120, metadata="keep", color_profile="keep"))
+    assert kept.getexif().get_ifd(GPS)[1] == "N" and kept.info["icc_profile"] == sources.display_p3_icc()
+
+
+def test_a_heic_exif_orientation_without_a_transform_is_not_applied(tmp_path):
+    # HEIF's own transforms orient it; an EXIF tag alone is informational (MIAF), as
+    # libheif and libvips show such a file. It is not carried either: no viewer turns it.
+    stored = stored_as(marked((240, 160)), 6)
+    src = sources.heic(tmp_path / "tagged.heic", stored, exif=camera_exif(), exif_orientation_only=6)
+    im = run_one(src, R(operation="fit", width=120, height=120, format="png"))
+    assert im.size == (80, 120)
+    assert near(im.getpixel((2, 2)), stored.resize((80, 120)).getpixel((2, 2)), 40)
+    assert pipeline.ORIENTATION_TAG not in im.getexif() and im.getexif()[MAKE] == "Camera Maker"
+
+
+def test_orient_false_cannot_undo_what_libheif_applied(tmp_path):
+    src = sources.heic(tmp_path / "o6.heic", stored_as(marked((240, 160)), 6), exif=camera_exif(orientation=6))
+    im = run_one(src, R(operation="fit", width=120, height=120, format="png", orient=False, metadata="keep"))
+    assert im.size == (120, 80) and upright_marks(im)
+    assert im.getexif().get(pipeline.ORIENTATION_TAG, 1) == 1  # never a tag that would turn it again
+
+
+def test_a_10_bit_p3_heic_is_converted_from_its_16_bits(tmp_path):
+    ramp = np.linspace(0, 65535, 1024).round().astype(np.uint16)
+    pixels = np.zeros((16, 1024, 3), np.uint16)
+    pixels[..., 0] = ramp
+    src = sources.heic(tmp_path / "deep.heic", pixels, icc=sources.display_p3_icc())
+    with Image.open(src) as check:
+        assert check.info["bit_depth"] == 10
+    out = run_one(src, R(operation="none", format="png"))
+    red = np.asarray(out)[8, :, 0].astype(int)
+    assert out.info["icc_profile"] == srgb_icc()
+    assert red[0] <= 1 and red[-1] >= 254 and np.all(np.diff(red) >= -1)
+    assert len(set(red.tolist())) >= 245  # 10 bits converted, not 8 (which loses ~10 % of levels)
+
+
+def test_only_the_primary_image_of_a_heic_is_rendered(tmp_path):
+    import pillow_heif
+
+    src = tmp_path / "two.heic"
+    heif = pillow_heif.from_pillow(Image.new("RGB", (64, 48), RED))
+    heif.add_from_pillow(Image.new("RGB", (96, 64), BLUE))
+    heif.save(src, quality=-1, chroma=444, primary_index=1)
+    for animation in ("first-frame", "fail"):  # several images are not an animation
+        im = run_one(src, R(operation="none", format="png"), animation=animation)
+        assert im.size == (96, 64) and near(im.getpixel((10, 10)), BLUE, 10)
+
+
+def test_a_truncated_heic_fails_with_libheifs_reason(tmp_path):
+    src = sources.heic(tmp_path / "cut.heic", photo((256, 192)))
+    data = src.read_bytes()
+    src.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=64, height=64))
+    assert err.value.step in ("open", "decode") and err.value.reason
+
+
+def test_heic_not_accepted_is_named(tmp_path):
+    src = sources.heic(tmp_path / "a.heic", marked())
+    with pytest.raises(InputError, match=r"format heic is not accepted \(accepted: jpeg, png\)"):
+        run(src, R(), accepted=("jpeg", "png"))
+
+
+# --- the pixel limit ---------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg", "webp", "tiff", "gif", "bmp", "avif", "heic", "dng"])
+def test_the_pixel_limit_speaks_for_itself_in_every_format(tmp_path, fmt):
+    # 60x40 = 2,400 pixels against 1,000: Pillow's own check (an error beyond 2x) would
+    # speak first; ours names the key to change.
+    src = tmp_path / f"big.{fmt}"
+    if fmt == "heic":
+        sources.heic(src, marked((60, 40)))
+    elif fmt == "dng":
+        sources.dng(src, marked((60, 40)))
+    else:
+        marked((60, 40)).save(src, format=fmt.upper())
+    with pytest.raises(InputError) as err:
+        run(src, R(), max_pixels=1000, accepted=ALL_FORMATS)
+    assert err.value.step == "open"
+    assert err.value.reason == "60x40 is 2,400 pixels, more than max_image_pixels (1,000)"
+
+
+# --- RAW -----------------------------------------------------------------------------
+
+def dng_of_marks(path: Path, **kw) -> Path:
+    """A DNG whose sensor saw marked() on its side (the camera held upright: flip 6)."""
+    kw.setdefault("orientation", 6)
+    return sources.dng(path, stored_as(marked((480, 320)), kw["orientation"]), **kw)
+
+
+@pytest.mark.parametrize("orientation", [1, 3, 6, 8])
+@pytest.mark.parametrize("mode", ["develop", "preview"])
+def test_a_dng_is_upright_in_srgb_at_the_size_asked(tmp_path, orientation, mode):
+    src = dng_of_marks(tmp_path / "IMG_0002.dng", orientation=orientation, preview_scale=1)
+    (out,) = run(src, R(operation="fit", width=240, height=240), raw=mode)
+    im = Image.open(io.BytesIO(out.data))
+    assert out.ext == "jpg" and im.format == "JPEG" and im.size == (240, 160)
+    assert upright_marks(im, tol=45)
+    assert pipeline.ORIENTATION_TAG not in im.getexif()
+    assert im.info.get("icc_profile") == (srgb_icc() if mode == "develop" else None)
+
+
+def test_a_develop_of_a_photo_matches_it(tmp_path):
+    pytest.importorskip("skimage")
+    from skimage.metrics import structural_similarity
+
+    picture = photo((640, 480))
+    src = sources.dng(tmp_path / "photo.dng", picture)
+    for size in (640, 200):  # full, then half size (every rendition needs at most half)
+        out = run_one(src, R(operation="fit", width=size, height=size, format="png"), raw="develop")
+        ref = picture.resize(out.size, Image.Resampling.LANCZOS)
+        score = structural_similarity(np.asarray(out.convert("L")), np.asarray(ref.convert("L")), data_range=255)
+        assert score >= 0.8, (size, score)
+
+
+def test_preview_mode_uses_the_embedded_jpeg_turned_once_by_the_raws_flip(tmp_path):
+    # LibRaw hands the preview out with an EXIF made of the RAW's tags, Orientation (6)
+    # and GPS included: turned once, GPS stripped, the RAW's make carried.
+    src = dng_of_marks(tmp_path / "p.dng", gps=True)
+    (out,) = run(src, R(operation="fit", width=400, height=400), raw="preview")
+    im = Image.open(io.BytesIO(out.data))
+    assert im.size == (120, 80)  # the preview (1/4 of the sensor), not enlarged
+    assert upright_marks(im)
+    exif = im.getexif()
+    assert exif[MAKE] == "Hotfolder" and GPS not in exif and pipeline.ORIENTATION_TAG not in exif
+    assert SOFTWARE not in exif  # LibRaw's "dcraw v9.26", not the camera's
+    kept = run_one(src, R(operation="fit", width=400, height=400, metadata="keep"), raw="develop")
+    assert kept.getexif().get_ifd(GPS)[2] == (48.0, 51.0, 24.0) and upright_marks(kept, tol=45)
+
+
+def test_a_preview_with_an_exif_orientation_of_its_own_is_turned_by_the_flip_only(tmp_path):
+    # A camera's preview that starts with its own EXIF (here Orientation 3) keeps it: the
+    # flip (6) still decides, once.
+    exif = camera_exif(orientation=3)
+    src = dng_of_marks(tmp_path / "p.dng", preview_exif=exif)
+    _jpeg_starts_with_exif(src)
+    im = run_one(src, R(operation="fit", width=400, height=400), raw="preview")
+    assert im.size == (120, 80) and upright_marks(im)
+    assert im.getexif()[MAKE] == "Camera Maker" and GPS not in im.getexif()
+
+
+def _jpeg_starts_with_exif(src: Path) -> None:
+    """Move the preview's APP1 (EXIF) before Pillow's APP0 (JFIF), as a camera writes it,
+    so LibRaw hands the preview out as it is."""
+    data = bytearray(src.read_bytes())
+    soi = data.index(b"\xff\xd8\xff\xe0")
+    app0_len = int.from_bytes(data[soi + 4:soi + 6], "big")
+    app0 = data[soi + 2:soi + 4 + app0_len]
+    app1_at = soi + 4 + app0_len
+    assert data[app1_at:app1_at + 2] == b"\xff\xe1"
+    app1 = data[app1_at:app1_at + 2 + int.from_bytes(data[app1_at + 2:app1_at + 4], "big")]
+    data[soi + 2:app1_at + len(app1)] = app1 + app0
+    src.write_bytes(bytes(data))
+
+
+def test_a_preview_stored_already_turned_is_not_turned_again(tmp_path):
+    src = dng_of_marks(tmp_path / "p.dng", preview_stored_upright=True)
+    im = run_one(src, R(operation="fit", width=400, height=400), raw="preview")
+    assert im.size == (120, 80) and upright_marks(im)
+
+
+def test_auto_takes_the_preview_when_it_covers_the_largest_rendition(tmp_path):
+    # The preview shows another picture (all blue), so the output tells which was used.
+    src = sources.dng(tmp_path / "a.dng", marked((480, 320)), preview_scale=2,
+                      preview_image=Image.new("RGB", (480, 320), BLUE))
+    small = R(name="s", operation="fit", width=200, height=200)
+    large = R(name="l", operation="fit", width=400, height=400)
+    covered = [Image.open(io.BytesIO(o.data)) for o in run(src, small)]
+    assert near(covered[0].getpixel((100, 60)), BLUE, 30)  # 240x160 preview covers 200
+    developed = [Image.open(io.BytesIO(o.data)) for o in run(src, small, large)]
+    assert all(upright_marks(im, tol=45) for im in developed)  # 240 px does not cover 400: developed
+    assert developed[1].size == (400, 267)
+
+
+def test_a_raw_without_a_preview_fails_in_preview_mode_and_develops_in_auto(tmp_path):
+    src = dng_of_marks(tmp_path / "bare.dng", preview_scale=None)
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=100, height=100), raw="preview")
+    assert err.value.step == "decode"
+    assert "no usable embedded preview" in err.value.reason and "raw: to develop or auto" in err.value.reason
+    assert upright_marks(run_one(src, R(operation="fit", width=120, height=120), raw="auto"), tol=45)
+
+
+def test_a_truncated_raw_fails_at_decode_with_libraws_reason(tmp_path):
+    src = dng_of_marks(tmp_path / "cut.dng")
+    data = src.read_bytes()
+    src.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=400, height=400), raw="develop")
+    assert err.value.step == "decode"
+    assert err.value.reason == "the RAW data could not be read (LibRaw: Input/output error: Unexpected end of file)"
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"", "the file is empty"),
+    (os.urandom(4096), "not a camera RAW that LibRaw can read (LibRaw: Unsupported file format or not RAW file)"),
+    (b"\xff\xd8\xff\xe0 a JPEG's start", "not a camera RAW that LibRaw can read (LibRaw: Input/output error)"),
+], ids=["empty", "random", "short"])
+def test_bytes_that_are_not_a_raw_are_refused_by_libraw(tmp_path, content, reason):
+    src = tmp_path / "fake.cr2"
+    src.write_bytes(content)
+    with pytest.raises(InputError) as err:
+        run(src, R())
+    assert err.value.step == "open" and err.value.reason == reason
+
+
+def test_raw_not_accepted_is_named(tmp_path):
+    src = dng_of_marks(tmp_path / "a.nef")
+    with pytest.raises(InputError, match=r"format raw is not accepted \(accepted: jpeg, heic\)"):
+        run(src, R(), accepted=("jpeg", "heic"))
+
+
+def test_a_raw_and_a_jpeg_of_one_stem_keep_their_own_outputs(tmp_path):
+    from hotfolder import jobs
+    from hotfolder.config import parse
+    from hotfolder.workers import render
+
+    folder_yaml = textwrap.dedent("""
+        folders:
+          - inbox: in
+            output: out
+            archive: archive
+            failed: failed
+            renditions: [{name: web, size: 200, format: jpeg}]
+    """)
+    cfg = parse(folder_yaml, "<test>", tmp_path)
+    folder = cfg.folders[0]
+    folder.processing.mkdir(parents=True)
+    sources.dng(folder.processing / "IMG_0001.CR3", Image.new("RGB", (320, 240), BLUE))
+    Image.new("RGB", (320, 240), RED).save(folder.processing / "IMG_0001.JPG")
+    results = [render.process_one(jobs.Job(i, folder, folder.processing / name, name, cfg.accepted_formats,
+                                             cfg.max_image_pixels))
+               for i, name in enumerate(["IMG_0001.JPG", "IMG_0001.CR3"])]
+    assert [r.outputs for r in results] == [("IMG_0001_web.jpg",), ("IMG_0001_web~cr3.jpg",)], results
+    with Image.open(folder.output / "IMG_0001_web~cr3.jpg") as im:
+        assert near(im.convert("RGB").getpixel((100, 75)), BLUE, 40)

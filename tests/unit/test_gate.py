@@ -1,0 +1,104 @@
+"""The claim gate in-process, on real files: the output pause and its backoff, a folder
+paused for its recipe and re-checked, a file stuck in processing/, files an inbox
+cannot give up. The ledger's side (what makes it pause) is in test_ledger.py."""
+from __future__ import annotations
+
+import errno
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from hotfolder.config.model import Folder, Rendition, Watermark
+from hotfolder.ops.notices import Notice
+from hotfolder.spool import moves
+from hotfolder.supervisor.gate import MAX_PAUSE, ClaimGate
+
+
+def make_folder(tmp_path: Path, watermark: Path | None = None) -> Folder:
+    mark = Watermark(image=watermark) if watermark else None
+    folder = Folder(name="t", inbox=tmp_path / "inbox", output=tmp_path / "output", failed=tmp_path / "failed",
+                    processing=tmp_path / "processing", archive=tmp_path / "archive",
+                    renditions=(Rendition(name="web", width=64, height=64, format="jpeg", watermark=mark),))
+    for d in folder.all_dirs():
+        d.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_the_output_pause_doubles_once_per_episode_and_starts_over_after_a_success():
+    gate = ClaimGate()
+    now = 100.0
+    assert gate.pause(now, "no space left") and gate.paused(now + 0.99) and not gate.paused(now + 1.0)
+    assert not gate.pause(now + 0.5, "no space left"), "another file of the same episode: no doubling"
+    waits = []
+    for _ in range(8):
+        now = gate.pause_until
+        assert gate.pause(now, "no space left")
+        waits.append(gate.pause_until - now)
+    assert waits == [2.0, 4.0, 8.0, 16.0, 32.0, MAX_PAUSE, MAX_PAUSE, MAX_PAUSE]
+    assert gate.message == "claiming paused: no space left" and gate.closed_anywhere(now)
+    assert gate.resume() and not gate.resume(), "resumed once"
+    assert gate.message == ""
+    now = gate.pause_until
+    assert gate.pause(now, "disk full") and gate.pause_until == now + 1.0, "a new episode waits 1 s again"
+
+
+def test_a_folder_paused_for_its_recipe_is_rechecked_with_backoff_and_resumes(tmp_path):
+    heard: list[Notice] = []
+    mark = tmp_path / "mark.png"
+    folder = make_folder(tmp_path, watermark=mark)
+    gate = ClaimGate(heard.append)
+    gate.recipes.pause(folder, "the watermark image is missing", "a.jpg")
+    gate.recipes.pause(folder, "the watermark image is missing", "b.jpg")  # said once per episode
+    assert not gate.open_for("t") and gate.closed_anywhere(0.0)
+    assert [n.event for n in heard] == ["paused"]
+    pause = gate.recipes.pauses["t"]
+    first = pause.next_check
+    gate.look_again((folder,), first)  # still missing: the next check twice as far
+    assert not gate.open_for("t") and pause.next_check == first + 2.0
+    assert "mark.png" in gate.recipes.reasons()["t"] and "claiming paused for folder t" in gate.notes()
+    Image.new("RGBA", (16, 16), (255, 255, 255, 128)).save(mark)
+    gate.look_again((folder,), first + 1.0)  # not due yet
+    assert not gate.open_for("t")
+    gate.look_again((folder,), first + 2.0)
+    assert gate.open_for("t") and not gate.closed_anywhere(0.0) and gate.notes() == ""
+    assert [n.event for n in heard] == ["paused", "recovered"]
+
+
+def _chattr(flag: str, path: Path) -> bool:
+    return subprocess.run(["chattr", flag, str(path)], capture_output=True).returncode == 0
+
+
+def test_a_file_stuck_in_processing_is_retried_with_backoff_until_it_moves(tmp_path):
+    folder = make_folder(tmp_path)
+    path = folder.processing / "a.jpg"
+    path.write_bytes(b"x")
+    if not _chattr("+i", path):
+        pytest.skip("chattr +i is not allowed here (needs root and CAP_LINUX_IMMUTABLE on ext4/xfs/btrfs)")
+    gate = ClaimGate()
+    try:
+        gate.stuck_in_processing(folder, moves.Claimed("a.jpg", path), OSError(errno.EPERM, "Operation not permitted"))
+        entry = gate.stuck[path]
+        first = entry.due
+        gate.retry_stuck(first - 0.01)  # not due
+        assert entry.backoff.delay == 1.0
+        gate.retry_stuck(first)  # due, and still immutable: twice the wait
+        assert entry.due == first + 2.0 and path.exists()
+    finally:
+        _chattr("-i", path)
+    gate.retry_stuck(entry.due)
+    assert not gate.stuck and (folder.inbox / "a.jpg").exists() and not path.exists()
+
+
+def test_an_unclaimable_file_is_said_once_and_noted_while_it_is_there(tmp_path):
+    folder = make_folder(tmp_path)
+    path = folder.inbox / "mounted.jpg"
+    path.write_bytes(b"x")
+    gate = ClaimGate()
+    gate.unclaimable(folder, path)
+    gate.unclaimable(folder, path)
+    assert gate.on_other_fs == {path}
+    assert "1 file(s) in an inbox are on another file system" in gate.notes()
+    path.unlink()
+    assert gate.notes() == "" and not gate.on_other_fs

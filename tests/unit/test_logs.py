@@ -1,0 +1,99 @@
+"""Logs: console lines for people, every line through our renderer, a clean stop says nothing above info."""
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+
+import pytest
+import structlog
+
+from hotfolder.runtime import log
+from hotfolder.runtime.console import ConsoleRenderer
+from tests.harness import log_events
+
+TIME = r"\d\d:\d\d:\d\d "
+
+
+def render(event: dict, verbose: bool = False, level: str = "info") -> str | None:
+    try:
+        return ConsoleRenderer(verbose=verbose)(None, level, {"level": level, **event})
+    except structlog.DropEvent:
+        return None
+
+
+def test_one_short_line_per_file():
+    done = render({"event": "file_done", "file": "IMG_0001.jpg", "renditions": ["web", "thumb"],
+                   "outputs": ["IMG_0001_web.jpg", "IMG_0001_thumb.webp"], "duration_ms": 212.4,
+                   "worker_pid": 7, "archived": "/x/archive/IMG_0001.jpg", "attempt": 1, "outcome": "ok"})
+    assert re.fullmatch(TIME + "done IMG_0001.jpg → web, thumb  0.21 s", done), done
+    failed = render({"event": "file_failed", "file": "x.jpg", "reason": "the file is empty", "step": "open"},
+                    level="warning")
+    assert re.fullmatch(TIME + "failed x.jpg: the file is empty", failed), failed
+
+
+def test_details_only_at_debug():
+    rendition = {"event": "rendition_written", "file": "a.jpg", "rendition": "web", "output": "a_web.jpg"}
+    assert render(rendition) is None
+    verbose = render(rendition, verbose=True)
+    assert "rendition_written" in verbose and "output=a_web.jpg" in verbose
+    # a worker's own view of a failure the main process reports too
+    worker_said = {"event": "file_failed", "file": "x.jpg", "reason": "bad", "role": "worker"}
+    assert render(worker_said, level="warning") is None
+    assert render(worker_said, verbose=True, level="warning").endswith("failed x.jpg: bad")
+    done = {"event": "file_done", "file": "a.jpg", "renditions": ["web"], "duration_ms": 10, "worker_pid": 9}
+    assert "worker_pid" not in render(done) and "worker_pid=9" in render(done, verbose=True)
+    nothing = {"event": "recovered", "folder": "photos", "in_processing": 0, "temp_removed": 0}
+    assert render(nothing) is None and render({**nothing, "in_processing": 2}).endswith(
+        "recovered photos: 2 file(s) a stop left in processing/ are rendered again")
+
+
+def test_events_without_a_line_of_their_own_keep_their_fields():
+    line = render({"event": "lease_release_failed", "job": "j1", "reason": "gone"}, level="warning")
+    assert re.fullmatch(TIME + "warning: lease_release_failed  job=j1 reason=gone", line), line
+
+
+def test_a_reload_refused_lists_every_problem():
+    line = render({"event": "reload_refused", "problems": ["f.yaml:3:9: a: bad", "f.yaml:7:9: b: worse"]},
+                  level="error")
+    assert line.splitlines()[1:] == ["  f.yaml:3:9: a: bad", "  f.yaml:7:9: b: worse"]
+
+
+@pytest.fixture
+def captured():
+    """log.setup on a stream of ours; structlog and the root logger put back after."""
+    stream = io.StringIO()
+    handlers = logging.getLogger().handlers[:]
+    yield stream
+    structlog.reset_defaults()
+    logging.getLogger().handlers[:] = handlers
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_library_lines_go_through_our_renderer(captured, fmt):
+    log.setup(fmt, "info", stream=captured)
+    logging.getLogger("watchdog.observers.inotify").warning("Inotify queue overflowed; reconciling %r", "/in")
+    logging.getLogger("watchdog.observers.inotify").info("not shown: libraries speak from warning up")
+    lines = captured.getvalue().splitlines()
+    assert len(lines) == 1, lines
+    if fmt == "json":
+        record = json.loads(lines[0])
+        assert (record["event"], record["level"], record["logger"]) == (
+            "Inotify queue overflowed; reconciling '/in'", "warning", "watchdog.observers.inotify")
+        assert "timestamp" in record
+    else:
+        assert re.fullmatch(TIME + "warning: watchdog.observers.inotify: Inotify queue overflowed; reconciling '/in'",
+                            lines[0]), lines
+
+
+def test_demoted_only_inside_and_only_that_message(captured):
+    log.setup("json", "info", stream=captured)
+    lib = logging.getLogger("watchdog.observers.inotify")
+    with log.demoted("watchdog.observers.inotify", "called when the thread is inactive"):
+        lib.error("InotifyEmitter.queue_events() called when the thread is inactive")
+        lib.error("something else")
+    lib.error("InotifyEmitter.queue_events() called when the thread is inactive")
+    events = [(e["event"], e["level"]) for e in log_events(captured.getvalue())]
+    assert events == [("something else", "error"),
+                      ("InotifyEmitter.queue_events() called when the thread is inactive", "error")]

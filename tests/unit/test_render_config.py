@@ -1,0 +1,156 @@
+"""The rendition keys of issue 13 and the watermark's size_of: values, and every mistake
+named with the file, the line and the key path."""
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from hotfolder.config import describe_changes, load
+from hotfolder.config.model import SHARPEN_PRESETS, ConfigError, SetMetadata, Sharpen
+from tests.harness import REPO
+from tests.unit.test_config import BASE
+
+HEAD = BASE  # one folder, shop, with one rendition, web
+
+
+def config_with(tmp_path: Path, keys: str, head: str = HEAD) -> Path:
+    path = tmp_path / "hotfolder.yaml"
+    path.write_text(textwrap.dedent(head) + textwrap.indent(textwrap.dedent(keys), " " * 8))
+    return path
+
+
+def web(tmp_path: Path, keys: str):
+    return load(config_with(tmp_path, keys)).folders[0].renditions[0]
+
+
+def problems(tmp_path: Path, keys: str, head: str = HEAD) -> list[str]:
+    path = config_with(tmp_path, keys, head)
+    with pytest.raises(ConfigError) as info:
+        load(path)
+    lines = info.value.lines()
+    assert all(line.startswith(f"{path}:") for line in lines), lines
+    return lines
+
+
+def test_the_defaults_change_nothing(tmp_path):
+    r = web(tmp_path, "")
+    assert (r.sharpen, r.crop, r.set_metadata, r.max_bytes, r.progressive) == (None, "center", None, None, False)
+
+
+@pytest.mark.parametrize("written, sharpen", [
+    ("none", None), ("off", None), ("low", SHARPEN_PRESETS["low"]), ("standard", SHARPEN_PRESETS["standard"]),
+    ("high", SHARPEN_PRESETS["high"]),
+    ("{radius: 1.0, amount: 1.5, threshold: 0}", Sharpen(1.0, 1.5, 0)),
+    ("{amount: 0.4}", Sharpen(SHARPEN_PRESETS["standard"].radius, 0.4, SHARPEN_PRESETS["standard"].threshold)),
+])
+def test_sharpen_forms(tmp_path, written, sharpen):
+    assert web(tmp_path, f"sharpen: {written}\n").sharpen == sharpen
+
+
+@pytest.mark.parametrize("written, size", [
+    ("500000", 500_000), ("500KB", 500_000), ("500 kB", 500_000), ("1.5MB", 1_500_000), ("512KiB", 524_288),
+    ("2 MiB", 2_097_152), ("1000B", 1000),
+])
+def test_max_bytes_units(tmp_path, written, size):
+    assert web(tmp_path, f"max_bytes: {written}\n").max_bytes == size
+
+
+def test_set_metadata_and_progressive(tmp_path):
+    r = web(tmp_path, """\
+        progressive: true
+        set_metadata:
+          artist: Ann Smith
+          copyright: "© {year} Ann Smith, {folder}"
+          credit: 2026
+        """)
+    assert r.progressive is True
+    assert r.set_metadata == SetMetadata(artist="Ann Smith", copyright="© {year} Ann Smith, {folder}", credit="2026")
+
+
+def test_a_watermark_by_the_longer_side_with_a_minimum_width(tmp_path):
+    wm = web(tmp_path, "watermark: {text: x, size_of: longer, min_size: 200}\n").watermark
+    assert (wm.size_of, wm.min_size) == ("longer", 200)
+    assert web(tmp_path, "watermark: {text: x}\n").watermark.min_size == 120
+    (line,) = problems(tmp_path, "watermark: {text: x, min_size: -5}\n")
+    assert "watermark.min_size: must be at least 0, not -5" in line
+
+
+def test_smart_crop_on_fill(tmp_path):
+    head = HEAD.replace("size: 1600x1200\n        format: jpeg", "operation: fill\n        size: 400x400")
+    assert load(config_with(tmp_path, "crop: attention\n", head)).folders[0].renditions[0].crop == "attention"
+
+
+def test_every_mistake_is_named_with_its_line_and_key_path(tmp_path):
+    lines = problems(tmp_path, "", HEAD + """\
+        sharpen: {radius: 9, amont: 1}
+        crop: attention
+        max_bytes: 5 GB
+        progressive: 1
+        set_metadata: {artist: "", copyright: "© {yaer}", credit: [a]}
+      - name: png
+        format: png
+        size: 100
+        sharpen: true
+        max_bytes: 20KB
+        progressive: true
+        set_metadata: {}
+        watermark: {text: x, size_of: diagonal}
+      - name: same
+        size: 100
+        max_bytes: 10
+""")
+    key = "folders[shop].renditions"
+    want = [
+        (12, f"{key}[web].sharpen.radius: must be at most 5.0, not 9"),
+        (12, f"{key}[web].sharpen.amont: unknown key (did you mean 'amount'?"),
+        (13, f"{key}[web].crop: only applies to operation fill (operation fit crops nothing)"),
+        (14, f"{key}[web].max_bytes: unknown unit 'GB' in '5 GB'; use B, KB, MB, KiB or MiB"),
+        (15, f"{key}[web].progressive: must be true or false, not the number 1"),
+        (16, f"{key}[web].set_metadata.artist: must be a non-empty text, not the text ''"),
+        (16, f"{key}[web].set_metadata.copyright: unknown field {{yaer}}; use {{year}}"),
+        (16, f"{key}[web].set_metadata.credit: must be a non-empty text, not a list"),
+        (20, f"{key}[png].sharpen: must be one of: none, low, standard, high, or a mapping"),
+        (21, f"{key}[png].max_bytes: needs format jpeg, webp or avif: PNG has no quality to lower"),
+        (22, f"{key}[png].progressive: only applies to JPEG outputs, not format png"),
+        (23, f"{key}[png].set_metadata: needs at least one of: artist, copyright, credit, usage_terms"),
+        (24, f"{key}[png].watermark.size_of: 'diagonal' is not one of: shorter, width, height, longer"),
+        (27, f"{key}[same].max_bytes: is 10 bytes; at least 1000 (1KB)"),
+    ]
+    assert len(lines) == len(want), "\n".join(lines)
+    for line, (number, text) in zip(lines, want, strict=False):
+        assert f":{number}:" in line and text in line, (line, number, text)
+
+
+def test_max_bytes_with_format_same_says_why(tmp_path):
+    (line,) = problems(tmp_path, "format: same\nmax_bytes: 500KB\n", HEAD.replace("        format: jpeg\n", ""))
+    assert "format same writes PNG for PNG, TIFF, GIF and BMP sources" in line
+
+
+def test_a_reload_says_what_changed_in_the_new_keys(tmp_path):
+    old = load(config_with(tmp_path, "sharpen: low\n"))
+    new = load(config_with(tmp_path, "sharpen: high\nmax_bytes: 500KB\nset_metadata: {artist: Ann}\n"))
+    changes = describe_changes(old, new)
+    assert "shop: web: sharpen.amount 0.35 → 1.0" in changes
+    assert "shop: web: max_bytes none → 500000" in changes
+    assert "shop: web: set_metadata added" in changes
+
+
+def test_the_example_config_shows_every_new_key_and_is_valid_with_them_on(tmp_path):
+    example = (REPO / "config" / "hotfolder.yaml").read_text()
+    keys = ("sharpen", "progressive", "max_bytes", "set_metadata", "artist", "copyright", "credit",
+            "usage_terms", "size_of", "min_size", "crop", "metadata")
+    lines = []
+    for line in example.splitlines():
+        m = re.fullmatch(r"(\s+)# (\s*)(\w+): (.*)", line)
+        lines.append(f"{m.group(1)}{m.group(2)}{m.group(3)}: {m.group(4)}" if m and m.group(3) in keys else line)
+    on = tmp_path / "config" / "hotfolder.yaml"
+    on.parent.mkdir()
+    on.write_text("\n".join(lines) + "\n")
+    web, thumb = load(on).folders[0].renditions
+    assert web.sharpen == SHARPEN_PRESETS["standard"] and web.progressive and web.max_bytes == 500_000
+    assert web.set_metadata.copyright == "© {year} Example Studio" and web.watermark.size_of == "shorter"
+    assert web.watermark.min_size == 120
+    assert thumb.crop == "attention" and thumb.metadata == "copyright-only"

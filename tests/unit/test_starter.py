@@ -1,0 +1,26 @@
+"""The example config and what `hotfolder init` writes are one text under two headers
+(issue 26, item 17): the example in the repository is exactly config/starter.py's."""
+from __future__ import annotations
+
+import yaml
+
+from hotfolder import config
+from hotfolder.config import starter
+from tests.harness import REPO
+
+
+def test_the_repositorys_example_is_the_starter():
+    assert (REPO / "config" / "hotfolder.yaml").read_text(encoding="utf-8") == starter.example(), (
+        "config/hotfolder.yaml differs from config/starter.py: edit starter.py, then write the example with "
+        "PYTHONPATH=daemon python -c 'from hotfolder.config import starter; "
+        "open(\"config/hotfolder.yaml\", \"w\").write(starter.example())'")
+
+
+def test_what_init_writes_reads_as_the_example(tmp_path):
+    (tmp_path / "config").mkdir()
+    mine = tmp_path / "config" / "hotfolder.yaml"
+    mine.write_text(starter.for_init(), encoding="utf-8")
+    assert yaml.safe_load(starter.for_init()) == yaml.safe_load(starter.example())
+    cfg = config.load(mine)
+    assert cfg.state_dir == tmp_path / "var" / "state"
+    assert [f.inbox for f in cfg.folders] == [tmp_path / "var" / "photos" / "inbox"]
