@@ -304,3 +304,71 @@ def dng(path: Path, photo: Image.Image, *, orientation: int = 1, preview_scale: 
                  262: (3, 6), 277: (3, 3), 278: (4, small.height)})
     path.write_bytes(_tiff((ifd0, buffer.getvalue()), {330: (raw, cfa), **children}))
     return path
+
+
+# --- camera-like files and XMP sidecars --------------------------------------------------
+
+EXIF_IFD, MAKE, MODEL, LENS_MODEL, ISO = 0x8769, 0x010F, 0x0110, 0xA434, 0x8827
+DATE_ORIGINAL, OFFSET_ORIGINAL, F_NUMBER, EXPOSURE = 0x9003, 0x9011, 0x829D, 0x829A
+
+
+def camera_exif(make: str | None = "Canon", model: str | None = "Canon EOS R5", lens: str | None = "RF50mm F1.2 L USM",
+                taken: str | None = "2024:05:01 14:03:22", offset: str | None = "+02:00", iso: int | None = 400,
+                orientation: int = 1) -> bytes:
+    """EXIF as a camera writes it: Make, Model, Orientation in IFD0; LensModel, ISO,
+    DateTimeOriginal with OffsetTimeOriginal, FNumber, ExposureTime in the Exif IFD."""
+    from PIL.TiffImagePlugin import IFDRational
+
+    exif = Image.Exif()
+    if make:
+        exif[MAKE] = make
+    if model:
+        exif[MODEL] = model
+    exif[ORIENTATION] = orientation
+    sub = exif.get_ifd(EXIF_IFD)
+    if lens:
+        sub[LENS_MODEL] = lens
+    if taken:
+        sub[DATE_ORIGINAL] = taken
+    if offset:
+        sub[OFFSET_ORIGINAL] = offset
+    if iso:
+        sub[ISO] = iso
+    sub[F_NUMBER], sub[EXPOSURE] = IFDRational(12, 10), IFDRational(1, 250)
+    return exif.tobytes()
+
+
+def xmp_packet(rating: int | None = None, label: str | None = None, keywords: tuple[str, ...] = (),
+               title: str | None = None, description: str | None = None, extra: str = "") -> bytes:
+    """An XMP packet as Lightroom writes one (into a file, or as a sidecar)."""
+    attrs = (f' xmp:Rating="{rating}"' if rating is not None else "") + (f' xmp:Label="{label}"' if label else "")
+    body = ""
+    if keywords:
+        body += "<dc:subject><rdf:Bag>" + "".join(f"<rdf:li>{k}</rdf:li>" for k in keywords) + "</rdf:Bag></dc:subject>"
+    for name, value in (("title", title), ("description", description)):
+        if value:
+            body += f'<dc:{name}><rdf:Alt><rdf:li xml:lang="x-default">{value}</rdf:li></rdf:Alt></dc:{name}>'
+    text = (f'<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+            f'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            f'<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+            f'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/"'
+            f' crs:Exposure2012="+0.35"{attrs}>{body}{extra}</rdf:Description></rdf:RDF></x:xmpmeta>\n'
+            f'<?xpacket end="w"?>')
+    return text.encode("utf-8")
+
+
+def camera_jpeg(path: Path, size=(1200, 800), *, exif: bytes | None = None, xmp: bytes | None = None,
+                seed: int = 0, quality: int = 90) -> Path:
+    """A JPEG as a camera (and Lightroom, for `xmp`) leaves it: a photo-like picture of
+    `size` as stored, EXIF (camera_exif() by default), an XMP packet if given."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    base = np.linspace(0, 255, w, dtype=np.float64)[None, :, None] * np.ones((h, 1, 3))
+    noise = rng.normal(0, 12, (h, w, 3))
+    pixels = np.clip(base * (0.5 + 0.5 * rng.random(3)) + noise, 0, 255).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options = {"quality": quality, "exif": camera_exif() if exif is None else exif}
+    if xmp is not None:
+        options["xmp"] = xmp
+    Image.fromarray(pixels, "RGB").save(path, "JPEG", **options)
+    return path

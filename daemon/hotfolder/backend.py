@@ -96,6 +96,9 @@ class BackendStatus:
     by_slot: tuple[tuple[int, int], ...] = ()
     by_folder: dict[str, tuple[int, int]] = field(default_factory=dict)
     problem: str = ""  # what the status must say of the backend (cluster: nodes of another config)
+    # Cluster mode: per folder name, what the nodes found ({"exact", "similar", "new_version",
+    # "different_photo"}: counts in Redis); local mode counts them in the ledger.
+    duplicates: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class Wake(Protocol):

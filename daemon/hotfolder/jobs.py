@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from hotfolder.config.model import Folder
+from hotfolder.likeness import Match, Naming
 
 
 class Verdict(StrEnum):
@@ -29,6 +30,9 @@ class Job:
     attempt: int = 1
     counted: Verdict | None = None  # an earlier attempt of this file was counted so
     threads: int = 1  # libvips threads for this file: more only when it has the machine to itself
+    sidecar: str | None = None  # its XMP sidecar, claimed with it: relative to the inbox, as `rel`
+    generation: int = 0  # which photo of its name it is (spool/owners.py), where no index decides: rerender
+    reindex: bool = False  # not an original to render: an archived one to put in the index (workers/reindex.py)
 
 
 @dataclass(frozen=True)
@@ -42,13 +46,27 @@ class Result:
     transient: bool = False  # may pass (out of memory, a share's I/O error): retried as an attempt
     recipe: bool = False  # the folder's recipe cannot be used (watermark, profile): the file waits
     cut_short: bool = False  # failed as truncated: its writer may go on (the ledger may give it back to grow)
+    unmatched: str = ""  # no rendition's `when:` holds (why, for the log): archived, nothing written
+    explained: tuple[str, ...] = ()  # what `hotfolder explain` says of it: kept in a failure's record
     duration_ms: float = 0.0
     pid: int = field(default_factory=os.getpid)
+    # What the index of originals found (issue 23; workers/duplicates.py):
+    match: Match | None = None  # an earlier original it repeats or resembles
+    skipped: bool = False  # not rendered (a duplicate): the original goes to the duplicates folder
+    busy: bool = False  # the same bytes are being rendered from another file: it comes again, not an attempt
+    naming: Naming = Naming.FIRST  # a drop under a used name: a new version, or a different photo (26.2)
+    record: int = 0  # its row in the index (where the original went is noted there)
+    indexed: bool = False  # the result of a Job.reindex: no original's end, never counted
 
     @property
     def final(self) -> bool:
         """The file ends with this result (and is counted); otherwise it comes back."""
-        return not (self.retry_later or self.transient or self.recipe)
+        return not (self.retry_later or self.transient or self.recipe or self.busy)
+
+    @property
+    def counted(self) -> bool:
+        """Counted as processed or failed when final: a skipped duplicate is counted apart."""
+        return self.final and not (self.skipped or self.indexed)
 
     @property
     def verdict(self) -> Verdict:

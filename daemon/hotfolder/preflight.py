@@ -25,8 +25,8 @@ from hotfolder.config.model import COLOR_PROFILES, Config, Folder, Rendition
 
 Problem = tuple[str, str]  # (key path, what to change)
 
-_PLACES = ("inbox", "output", "failed", "processing", "archive")
-_BY_RENAME = ("processing", "archive", "failed")  # where originals move from the inbox
+_PLACES = ("inbox", "output", "failed", "processing", "archive", "duplicates")
+_BY_RENAME = ("processing", "archive", "failed", "duplicates")  # where originals move from the inbox
 
 
 def problems(config: Config) -> Iterator[Problem]:

@@ -42,11 +42,15 @@ class Status:
     folders: dict = field(default_factory=dict)
     claiming_paused: bool = False
     reload_failed: bool = False
+    # files no rendition's `when:` took (archived, counted in `processed` too), since the
+    # start; local mode (a cluster's nodes log theirs as file_unmatched)
+    unmatched: int = 0
 
 
 def write_snapshot(path: Path, status: Status) -> None:
-    """Atomically replace the snapshot (readers never see half a file)."""
-    status.updated = time.time()
+    """Atomically replace the snapshot (readers never see half a file). `updated` is when
+    its figures were taken (Publisher.status), else now."""
+    status.updated = status.updated or time.time()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(status.__dict__, indent=1) + "\n", encoding="utf-8")

@@ -85,10 +85,13 @@ class Daemon:
         root.mkdir(parents=True, exist_ok=True)
 
     def write_config(self, extra: str = "", renditions: str | None = None, workers: int = 2,
-                     folder_extra: str = "") -> Daemon:
+                     folder_extra: str = "", on_duplicate: str | None = "process") -> Daemon:
         """The tests' config: one folder, `test`, quick to see files (quiet_period 0.2 s),
         two renditions (web 320 px JPEG, thumb 64 px WebP) unless `renditions` says;
-        `extra` adds top-level keys, `folder_extra` the folder's."""
+        `extra` adds top-level keys, `folder_extra` the folder's. `on_duplicate`: the tests of
+        other features (and the benchmark) drop the same bytes under many names and expect
+        each rendered, so duplicates are rendered again (`process`); the duplicate tests pass
+        None (the product's default, `skip`)."""
         lines = [
             f"workers: {workers}",
             "state_dir: var/state",
@@ -103,6 +106,7 @@ class Daemon:
             "    processing: var/processing",
             "    quiet_period: 0.2",
             "    rescan_interval: 2",
+            f"    on_duplicate: {on_duplicate}" if on_duplicate else "",
             textwrap.indent(textwrap.dedent(folder_extra), "    "),
             "    renditions:",
             textwrap.indent(textwrap.dedent(renditions or RENDITIONS), "      "),

@@ -6,12 +6,13 @@ processing/ hold, and `hotfolder_queued` on /metrics says the same.
 """
 from __future__ import annotations
 
+import shutil
 import subprocess
 import threading
 import time
 
 from tests import corpus as c
-from tests.harness import archived, files_under, http_url, wait_for
+from tests.harness import REPO, archived, files_under, http_url, wait_for
 from tests.integration.test_metrics import scrape
 
 SLOWISH = """
@@ -59,21 +60,23 @@ class _InboxCounts:
 
 
 def test_queued_counts_the_files_that_wait_during_a_burst(daemon_factory, tmp_path):
+    """The card is long enough to be looked at five times at any speed renders reach here
+    (600 files: 6 ms a file would end it before; ~20 ms measured on a quiet machine)."""
     d = daemon_factory(renditions=SLOWISH, workers=1, extra="http: '127.0.0.1:0'").start()
     url = http_url(d)
     card = tmp_path / "card"
     card.mkdir()
     data = c.jpeg_bytes((1600, 1200))
-    n = 240
+    n = 600
     for i in range(n):
-        (card / f"IMG_{i:04d}.JPG").write_bytes(data + bytes([i % 256]))
+        (card / f"IMG_{i:04d}.JPG").write_bytes(data + i.to_bytes(2, "big"))
     checked = 0
     worst: list[str] = []
     with _InboxCounts(d) as counts:
         time.sleep(0.1)
         subprocess.run(f"cp {card}/*.JPG {d.inbox}/", shell=True, check=True)
         dropped = time.time()  # from now on inbox/ and processing/ only shrink
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             s = d.status_json()
             said = s["queued"] + s["waiting"]
@@ -100,21 +103,32 @@ def test_queued_counts_the_files_that_wait_during_a_burst(daemon_factory, tmp_pa
 
 
 def test_files_taken_back_out_of_the_inbox_no_longer_count_as_waiting(daemon_factory, tmp_path):
-    """A studio drops the wrong card and deletes it again while the first is rendered: the
-    deleted files stop counting at once, not when the daemon would have reached them."""
-    d = daemon_factory(renditions=SLOW, workers=1).start()  # ~0.3 s a file
+    """A studio drops the wrong card and deletes it again while the first waits: the deleted
+    files stop counting at once, not when the daemon would have reached them. The folder
+    waits for its watermark image (gone: its claims pause, a recipe problem), so nothing
+    of either card is claimed meanwhile however fast renders are, and the inbox's
+    periodic scans (every 2 s here) run meanwhile: a scan listing the folder before a
+    deletion must not count the deleted files again."""
+    mark = tmp_path / "mark.jpg"
+    shutil.copy(REPO / "docs" / "watermark-landscape.jpg", mark)
+    d = daemon_factory(renditions=SLOW + f"  watermark:\n    image: {mark}\n", workers=1).start()
+    kept = mark.read_bytes()
+    mark.unlink()
     data = c.jpeg_bytes((1600, 1200))
     first = [c.write(d.inbox / f"keep_{i:03d}.jpg", data + bytes([i])) for i in range(30)]
-    wait_for(lambda: d.status_json()["processed"] >= 1, 30, what="the first card to be under way")
+    wait_for(lambda: d.event("claiming_paused"), 30, what="claiming to pause for the watermark")
     wrong = [c.write(d.inbox / f"IMG_{i:04d}.jpg", data + bytes([i % 256])) for i in range(120)]
     wait_for(lambda: d.status_json()["waiting"] >= 100, 10, what="the wrong card to be seen")
     for path in wrong:
         path.unlink()
     gone = time.time()
-    snap = wait_for(lambda: (lambda s: s if s["updated"] > gone + 0.1 else None)(d.status_json()), 10,
-                    what="a snapshot after the deletion")
-    said = snap["queued"] + snap["waiting"]
-    assert said <= len(first), f"{said} said to wait, {len(first)} kept at most: the deleted files count"
+    for _ in range(3):  # three snapshots after the deletion, across a scan
+        snap = wait_for(lambda after=gone + 0.1: (lambda s: s if s["updated"] > after else None)(d.status_json()),
+                        10, what="a snapshot after the deletion")
+        said = snap["queued"] + snap["waiting"]
+        assert said <= len(first), f"{said} said to wait, {len(first)} kept at most: the deleted files count"
+        gone = snap["updated"] + 0.5
+    mark.write_bytes(kept)
     wait_for(lambda: not files_under(d.inbox) and not files_under(d.processing), 120, what="the first card to be done")
     assert set(archived(d)) >= {p.name for p in first}
     assert d.stop() == 0

@@ -97,14 +97,14 @@ FULL_SIZE = """
 
 
 def test_file_that_keeps_killing_workers_goes_to_failed(daemon_factory, tmp_path):
-    # A full-size rendition: the decode reads the file for long enough to catch it open.
+    # A full-size rendition of 35 MP of noise: its read and its render last long enough to be seen.
     d = daemon_factory(extra="max_attempts: 3", renditions=FULL_SIZE).start()
-    poison = noise_jpeg(tmp_path / "poison.jpg", size=(6000, 4500), seed=3)
+    poison = noise_jpeg(tmp_path / "poison.jpg", size=(7000, 5000), seed=3)
     os.rename(poison, d.inbox / "poison.jpg")
     killed = 0
     while killed < 3:
         # Whoever holds the poison file open dies (the way a decoder segfault would).
-        pid = wait_for(lambda: _holder_of(d, "poison.jpg"), 30, interval=0.005, what="a worker to open poison.jpg")
+        pid = wait_for(lambda: _holder_of(d, "poison.jpg"), 30, interval=0.005, what="a worker to render poison.jpg")
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda pid=pid: not _alive(pid), 10, interval=0.005, what=f"killed worker {pid} to be gone")
         killed += 1
@@ -131,13 +131,25 @@ def _blocked(pid: int) -> bool:
 
 
 def _holder_of(d, name: str) -> int | None:
-    for pid in worker_pids(d):
+    """The worker rendering `name` now: the one holding it open (a worker reads an original
+    once into memory, its content hash's read, and decodes from there: the file is open for
+    that read only), or the one the pool says renders it (the status snapshot's `current`,
+    once a second)."""
+    workers = worker_pids(d)
+    for pid in workers:
         try:
             for fd in os.listdir(f"/proc/{pid}/fd"):
                 if os.readlink(f"/proc/{pid}/fd/{fd}").endswith("processing/" + name):
                     return pid
         except OSError:
             continue
+    try:
+        snapshot = json.loads((d.var / "state" / "status.json").read_text())
+    except (OSError, ValueError):
+        return None
+    for busy in snapshot.get("current", []):
+        if busy.get("file") == name and busy.get("pid") in workers and _alive(busy["pid"]):
+            return busy["pid"]
     return None
 
 

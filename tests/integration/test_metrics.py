@@ -50,6 +50,7 @@ def folders_config(d, names: list[str], extra: str = "") -> None:
         processing: var/{n}/processing
         quiet_period: 0.2
         rescan_interval: 2
+        on_duplicate: process  # its files are one picture, each to be counted as processed
         renditions: [{{name: web, size: 64, format: jpeg}}]
     """) for n in names)
     d.config.write_text(f"workers: 2\nstate_dir: var/state\ndrain_timeout: 20\n{extra}\nfolders:{folders}")

@@ -47,6 +47,9 @@ def near(a, b, tol=12) -> bool:
 
 
 RED, GREEN, BLUE = (210, 20, 20), (20, 200, 20), (20, 20, 210)
+# The red picture exported again, a little brighter: another file, the same photo to the index
+# of originals (a new version replaces the outputs of its name; a different photo would not: 26.2).
+RED_AGAIN = (240, 30, 20)
 
 
 # ---------------------------------------------------------------- 1. restarts delete nothing of the user's
@@ -85,12 +88,19 @@ def test_originals_with_one_stem_keep_distinct_outputs_across_restarts(daemon_fa
     assert near(colour_of(d.output / "a_web~png.jpg"), GREEN)
     assert near(colour_of(d.output / "a_web~tif.jpg"), BLUE)
     assert d.stop() == 0
-    # Across a restart: a.png dropped again replaces its own outputs, not a.jpg's.
+    # Across a restart: a.png dropped again as a new version of its picture (re-exported
+    # larger) replaces its own outputs, not a.jpg's; a different picture under the name keeps
+    # them and gets its own (issue 26.2).
     d.start()
-    drop(d, "a.png", image_bytes(BLUE, fmt="PNG"))
+    drop(d, "a.png", image_bytes(GREEN, size=(800, 600), fmt="PNG"))
     wait_for(lambda: ends(d) == 4, 30, what="a.png again")
     assert len([o for o in d.outputs() if o.endswith(".jpg")]) == 3
-    assert near(colour_of(d.output / "a_web~png.jpg"), BLUE)
+    assert near(colour_of(d.output / "a_web~png.jpg"), GREEN)
+    drop(d, "a.png", image_bytes(BLUE, fmt="PNG"))
+    wait_for(lambda: ends(d) == 5, 30, what="another a.png")
+    assert len([o for o in d.outputs() if o.endswith(".jpg")]) == 4
+    assert near(colour_of(d.output / "a_web~png.jpg"), GREEN)
+    assert near(colour_of(d.output / "a_web~2.jpg"), BLUE)
     assert near(colour_of(d.output / "a_web.jpg"), RED)
     assert d.stop() == 0
 
@@ -170,12 +180,12 @@ def test_a_re_upload_of_a_name_being_processed_is_not_read_early(daemon_factory)
     drop(d, "a.jpg", image_bytes(RED, size=(1600, 1200)))
     wait_for(lambda: not (d.inbox / "a.jpg").exists(), 20, interval=0.005, what="a.jpg to be claimed")
     # The first ends during the second's pauses (1 s, as a slow uploader's).
-    slow_write(d.inbox / "a.jpg", image_bytes(GREEN, size=(1600, 1200)), chunks=5, pause=1.0)
+    slow_write(d.inbox / "a.jpg", image_bytes(RED_AGAIN, size=(1600, 1200)), chunks=5, pause=1.0)
     wait_for(lambda: ends(d) == 2, 60, what="both uploads of a.jpg")
     assert not files_under(d.failed), [json.loads((d.failed / p).read_text()) for p in files_under(d.failed)
                                        if p.endswith(".json")]
     assert sorted(files_under(d.archive)) == ["a.jpg", "a_1.jpg"]
-    assert near(colour_of(d.output / "a_full.png"), GREEN), "the second upload replaced the first's output"
+    assert near(colour_of(d.output / "a_full.png"), RED_AGAIN), "the second upload replaced the first's output"
     assert d.stop() == 0
 
 
@@ -292,11 +302,11 @@ def test_a_crash_leftover_is_rendered_before_a_newer_drop_of_its_name(daemon_fac
     for sub in (d.inbox, d.processing):
         sub.mkdir(parents=True, exist_ok=True)
     (d.processing / "big.png").write_bytes(image_bytes(RED, fmt="PNG"))  # left by a SIGKILL
-    (d.inbox / "big.png").write_bytes(image_bytes(GREEN, fmt="PNG"))  # dropped since
+    (d.inbox / "big.png").write_bytes(image_bytes(RED_AGAIN, fmt="PNG"))  # dropped since: a new version
     d.start()
     wait_for(lambda: ends(d) == 2, 30, what="both big.png")
     assert sorted(d.outputs()) == ["big_thumb.webp", "big_web.jpg"], "replaced, not duplicated"
-    assert near(colour_of(d.output / "big_web.jpg"), GREEN), "the newer drop's outputs win"
+    assert near(colour_of(d.output / "big_web.jpg"), RED_AGAIN), "the newer drop's outputs win"
     assert sorted(files_under(d.archive)) == ["big.png", "big_1.png"]
     assert near(colour_of(d.archive / "big.png"), RED), "the older one went first"
     assert d.stop() == 0

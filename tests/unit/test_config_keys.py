@@ -71,7 +71,7 @@ def test_the_declared_defaults_are_the_models(tmp_path):
              model.Http: cfg.http, model.NotifyTarget: cfg.notify[0], model.Cluster: cfg.cluster}
     given = {"name", "inbox", "output", "archive", "failed", "renditions", "folders", "size", "width", "height",
              "watermark", "sharpen", "set_metadata", "text", "artist", "http", "notify", "url", "state_dir",
-             "processing"}  # written above, or a path (made absolute)
+             "processing", "duplicates"}  # written above, or a path (made absolute)
     for keys, cls in DECLARED:
         defaults = {f.name: f for f in dataclasses.fields(cls)}
         for key in keys:

@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hotfolder.engine import resample
+from hotfolder.engine import fingerprint, resample
 from hotfolder.engine.decode import decode
+from hotfolder.engine.pipeline import open_source
 from hotfolder.engine.resample import Frame
+from hotfolder.likeness import distance
 from tests.imaging import camera_photo, marked
 from tests.rendering import R, run_one
 
@@ -86,3 +88,37 @@ def test_a_frame_above_the_break_even_is_resampled_by_libvips(tmp_path):
     pillow = picture.resize((240, 160), Image.Resampling.LANCZOS)
     assert not np.array_equal(np.asarray(out), np.asarray(pillow))  # libvips' lanczos2, not Pillow's
     assert np.abs(np.asarray(out, int) - np.asarray(pillow, int)).mean() < 2
+
+
+def test_turbojpeg_decodes_the_bytes_read_once_not_the_path(tmp_path):
+    """The worker reads an original once (engine/fingerprint) and the decoders read those
+    bytes: the path may be gone or hold other bytes by then, and nothing reads it again."""
+    src = tmp_path / "photo.jpg"
+    camera_photo((1024, 768)).save(src, quality=90)
+    wanted = (R(operation="fit", width=512, height=512),)
+    from_path = decode(src, wanted, accepted_formats=("jpeg",), max_image_pixels=10**8, animation="first-frame")
+    data = src.read_bytes()
+    src.unlink()
+    got = decode(src, wanted, accepted_formats=("jpeg",), max_image_pixels=10**8, animation="first-frame",
+                 data=data)
+    assert isinstance(got.frame, Frame) and got.frame.size == (512, 384)
+    assert bytes(got.frame._data) == bytes(from_path.frame._data)
+
+
+def test_the_look_of_a_turbojpeg_frame_is_that_of_pillows_decode(tmp_path):
+    """Opened.look reads the packed TurboJPEG frame through Frame.view(): the same look as
+    the picture decoded by Pillow (the hash must not depend on the decoder or its scale)."""
+    src = tmp_path / "photo.jpg"
+    camera_photo((2040, 1356)).save(src, quality=90)
+    data = src.read_bytes()
+    opened = open_source(src, (R(operation="fit", width=512, height=512),), accepted_formats=("jpeg",),
+                         max_image_pixels=10**8, data=data)
+    base = next(iter(opened.source.frames.values())).ladder[0]
+    assert base.size == (765, 509)  # TurboJPEG's 3/8, not a Pillow draft
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        reference = fingerprint.look_of(im, 1, im.size)
+    look = opened.look
+    assert (look.width, look.height) == (2040, 1356)
+    assert distance(look.phash, reference.phash) <= 2
+    assert all(abs(a - b) <= 1 for a, b in zip(look.chroma, reference.chroma, strict=True))

@@ -197,6 +197,20 @@ def test_two_decoding_threads_give_the_same_pixels_as_one(tmp_path):
     assert bytes(one.frame._data) == bytes(two.frame._data)
 
 
+def test_the_ffmpeg_path_decodes_the_bytes_read_once_not_the_path(tmp_path):
+    """The worker reads an original once (engine/fingerprint): the FFmpeg path reads the
+    boxes and tiles from those bytes, not from the path (gone by then, here)."""
+    src = sources.phone_heic(tmp_path / "a.heic", camera_photo((700, 500)))
+    from_path = ffmpeg_decoded(src)
+    data = src.read_bytes()
+    src.unlink()
+    wanted = Wanted((R(operation="none"),), 10**9, data=data)
+    with open_image(src, ("heic",), 10**9, "first-frame", data) as header:
+        got = heif.through_ffmpeg(src, header, wanted)
+    assert got is not None and from_path is not None, "the FFmpeg path did not take it"
+    assert got.frame.size == (700, 500) and bytes(got.frame._data) == bytes(from_path.frame._data)
+
+
 # --- what the FFmpeg path leaves to libheif ---------------------------------------------
 
 def test_alpha_limited_range_and_grey_files_are_left_to_libheif(tmp_path):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hotfolder.arrival import rules
 from hotfolder.arrival.lease import LEASE_RECHECK, LEASE_RECHECK_FIRST, open_for_writing
+from hotfolder.arrival.pairs import HOLD_RECHECK, Pairs
 from hotfolder.arrival.tidy import EmptiedFolders
 from hotfolder.arrival.waker import Waker
 from hotfolder.backoff import Backoff
@@ -73,6 +74,7 @@ class Inbox:
         # swapped for a link): nothing is handed out, nothing is scanned.
         self.available = True
         self.emptied = EmptiedFolders()  # subfolders files were handed out from: removed once empty
+        self.pairs = Pairs()  # XMP sidecars held for their images, and the other way round
 
     # -- called from the observer thread
     def note(self, path: Path, closed: bool | None = None, kind_known: bool = True) -> None:
@@ -156,11 +158,8 @@ class Inbox:
         a file is there again by now. Events of a file that arrive after its claim (a
         scan found it first) made a new candidate; the claim's own event, later in the
         same queue, takes it away here, so it is not counted as waiting."""
-        with self._lock:
-            if path not in self._pending:
-                return
-        if _lstat(path) is None:
-            with self._lock:
+        with self._lock:  # the lstat under the lock: a scan adding names waits (_fill_from_scan)
+            if path in self._pending and _lstat(path) is None:
                 self._pending.pop(path, None)
 
     # -- called from the supervisor's loop
@@ -189,8 +188,12 @@ class Inbox:
         if added:
             with self._lock:
                 for path in added:
-                    # Found by a scan, not an event: its mtime alone says whether it is still.
-                    self._pending.setdefault(path, Candidate(path, changed=now - self.folder.quiet_period))
+                    # A scan lists a folder before it looks at the names: one deleted since (its
+                    # event handled by `forget`, under this lock) is not made a candidate again,
+                    # where it would count as waiting until a free slot looked at it.
+                    if path not in self._pending and _lstat(path) is not None:
+                        # Found by a scan, not an event: its mtime alone says whether it is still.
+                        self._pending[path] = Candidate(path, changed=now - self.folder.quiet_period)
 
     def ready(self, limit: int, now: float | None = None) -> list[Path]:
         """Up to `limit` paths whose size and mtime held still for the quiet period."""
@@ -252,13 +255,25 @@ class Inbox:
                 out.append(cand.path)
         if out and not self._claimable():
             return []  # kept as candidates: taken once the outage is over
+        if out:  # XMP sidecars and their images go together (arrival/pairs.py)
+            out, held = self.pairs.arrange(out, now, self.folder.sidecar_wait, _stamp)
+            with self._lock:
+                for path in held:
+                    if (waiting := self._pending.get(path)) is not None:
+                        waiting.recheck = now + HOLD_RECHECK
         with self._lock:
             for path in gone + out:
                 self._pending.pop(path, None)
+        for path in gone:
+            self.pairs.forget(path)
         for path in out:
             if path.parent != self.folder.inbox:
                 self.emptied.noted(path.parent)
         return out
+
+    def partner(self, path: Path) -> Path | None:
+        """The XMP sidecar to claim with the image `path` that `ready` handed out, if any."""
+        return self.pairs.partner(path)
 
     def tidy(self) -> None:
         """About once a second: the subfolders claims emptied, removed when due (tidy.py)."""
@@ -287,6 +302,11 @@ class Inbox:
 
 def _identity(st: os.stat_result) -> tuple[int, int, int]:
     return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    st = _lstat(path)
+    return None if st is None else (st.st_size, st.st_mtime_ns)
 
 
 def _lstat(path: Path) -> os.stat_result | None:

@@ -26,7 +26,7 @@ def setup_log(args: argparse.Namespace) -> Progress:
 
 
 def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tuple[Path, str]],
-           bar: Progress) -> tuple[list, float]:
+           bar: Progress, generations: dict[Path, int] | None = None) -> tuple[list, float]:
     """Render `files` (each with the relative path its outputs keep) with the folder's
     renditions: the Outcomes, in the order they ended, and the seconds it took."""
     # Imported here, not at the top: the pool and the engine (pyvips, Pillow) cost ~0.4 s,
@@ -47,7 +47,7 @@ def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tu
     t0 = time.monotonic()
     level = "debug" if args.log_level == "debug" else "critical"
     try:
-        results = batch.run(cfg, files, folder, progress, args.log_format, level)
+        results = batch.run(cfg, files, folder, progress, args.log_format, level, generations)
     finally:  # cleared before any line says what went wrong (cli.commands.main)
         bar.close()
     return results, time.monotonic() - t0
@@ -56,7 +56,10 @@ def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tu
 def report(logger, folder: Folder, outcome) -> None:
     """One file's end, as the daemon logs it (the same events and fields)."""
     result = outcome.result
-    if result.ok:
+    if result.ok and result.unmatched:
+        logger.info("file_unmatched", file=outcome.rel, src=str(outcome.src), reason=result.unmatched,
+                    duration_ms=result.duration_ms, worker_pid=result.pid, outcome="unmatched")
+    elif result.ok:
         logger.info("file_done", file=outcome.rel, src=str(outcome.src),
                     renditions=[r.name for r in folder.renditions], outputs=list(result.outputs),
                     duration_ms=result.duration_ms, worker_pid=result.pid, outcome="ok")

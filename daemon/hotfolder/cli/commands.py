@@ -14,7 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hotfolder import __version__
+from hotfolder.cli import explain
 from hotfolder.cli.check import cmd_check_config
+from hotfolder.cli.duplicates import cmd_duplicates, cmd_index
 from hotfolder.cli.init import cmd_init
 from hotfolder.cli.process import cmd_process
 from hotfolder.cli.requeue import cmd_requeue
@@ -119,6 +121,19 @@ def _parser() -> argparse.ArgumentParser:
                                       "make the folders it names under DIR/var/; from DIR, every command finds "
                                       "the config without --config. An existing config is never replaced.")
     init.add_argument("dir", type=Path, metavar="DIR", help="the folder to set up (made if missing)")
+    explain.add_parser(sub, config_arg)
+    dupes = sub.add_parser("duplicates", help="list the files found to repeat or resemble earlier originals",
+                           description="What the index of originals found: duplicates skipped (in each folder's "
+                                       "duplicates folder) or failed, look-alikes flagged or skipped, and the "
+                                       "earlier original each matched.")
+    config_arg(dupes)
+    dupes.add_argument("--json", action="store_true", help="print them as JSON")
+    dupes.add_argument("--limit", type=int, default=1000, metavar="N", help="the N most recent (default 1000)")
+    index = sub.add_parser("index", help="the index of originals: `index rebuild` makes it again from the archives",
+                           description="rebuild: read, hash and look at every archived original again (after a "
+                                       "restore, or to index originals archived before duplicates were known).")
+    config_arg(index)
+    index.add_argument("action", choices=["rebuild"], help="rebuild the index from the archives")
     worker = sub.add_parser("worker", help="cluster mode: render jobs from the cluster's queue on this machine",
                             description="Serve a hotfolder cluster (cluster.enabled in the config): check the "
                                         "shared root, then render jobs with Celery's worker until SIGTERM.")
@@ -184,7 +199,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "status": cmd_status,
     "process": cmd_process,
     "requeue": cmd_requeue,
+    "explain": explain.cmd_explain,
     "worker": cmd_worker,
     "init": cmd_init,
     "rerender": cmd_rerender,
+    "duplicates": cmd_duplicates,
+    "index": cmd_index,
 }

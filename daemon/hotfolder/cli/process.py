@@ -11,6 +11,7 @@ from hotfolder.cli import batchrun
 from hotfolder.config import load
 from hotfolder.errors import ExitCode
 from hotfolder.runtime import log
+from hotfolder.sidecars import is_sidecar
 from hotfolder.spool.fsnames import walk_files
 
 
@@ -73,6 +74,8 @@ def _expand(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[Path]]:
             missing.append(p)
             continue
         for path, rel in found:
+            if is_sidecar(path.name):
+                continue  # an XMP sidecar is read with its image (workers/batch.py), never rendered
             if rel in files and files[rel] != path:
                 print(f"hotfolder: skipping {path}: {files[rel]} has the same name and would get the same "
                       f"outputs; process it separately (--output)", file=sys.stderr)

@@ -7,21 +7,25 @@ the path it came in with (or the one the archive kept when it had to rename it: 
 spool/archived.py), so its outputs go to the same subfolder of output/ under the same
 names, and it owns them (spool/owners.py): its own are replaced; a name another original
 owns is not taken (on_name_clash decides, as for a drop). Of several drops of one name
-only the last, whose outputs are there, is rendered. The originals stay where they are.
+only the last of each photo, whose outputs are there, is rendered: a new version replaced
+the earlier one's outputs, a different photo got its own (`~2`; the index of originals
+says which photo each was). `{seq}` gives the next numbers, as for any render. The
+originals stay where they are.
 `--dry-run` says all this per file and renders nothing.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path, PurePath
+from dataclasses import replace
+from pathlib import Path
 
 from hotfolder.arrival import rules
-from hotfolder.cli import batchrun
+from hotfolder.cli import batchrun, explain
 from hotfolder.config import load
 from hotfolder.config.model import Config, Folder
-from hotfolder.engine import formats
 from hotfolder.errors import ExitCode
+from hotfolder.sidecars import is_sidecar
 from hotfolder.spool import archived, owners
 from hotfolder.spool.atomic import is_our_temp
 from hotfolder.spool.fsnames import display
@@ -36,16 +40,16 @@ def cmd_rerender(args: argparse.Namespace) -> int:
     code = ExitCode.OK
     for folder, archive, roots in chosen:
         found = list(archived.originals(archive, roots, _skip(folder)))
-        current = [a for a in found if a.newer is None]
-        earlier = [a for a in found if a.newer is not None]
+        generations = _generations(folder, found)
+        current, earlier = _current(found, generations)
         if args.dry_run:
-            _say_plan(folder, archive, current, earlier)
+            _say_plan(cfg, folder, archive, current, earlier, generations)
             continue
         if not current:
             print(f"folder {folder.name}: no archived original to render", file=sys.stderr)
             continue
         bar = batchrun.setup_log(args)  # one bar per folder
-        results, elapsed = batchrun.render(args, cfg, folder, [(a.path, a.rel) for a in current], bar)
+        results, elapsed = batchrun.render(args, cfg, folder, [(a.path, a.rel) for a in current], bar, generations)
         ok = sum(1 for o in results if o.result.ok)
         stopped = len(current) - len(results)
         print(f"folder {folder.name}: rendered {ok} of {len(current)} archived original(s) again in {elapsed:.1f} s "
@@ -85,18 +89,49 @@ def _chosen(cfg: Config, args: argparse.Namespace) -> list[tuple[Folder, Path, l
     return list(out.values())
 
 
+def _generations(folder: Folder, found: list[archived.Archived]) -> dict[Path, int]:
+    """Which photo of its name each archived original was rendered as (issue 26.2: a
+    different photo under a used name got outputs of its own, `IMG_7777_web~2.jpg`), as the
+    index of originals knows it by its bytes; 0 (the first) where no index says otherwise."""
+    if folder.index_dir is None or not found:
+        return {}
+    from hotfolder.engine.fingerprint import file_hash
+    from hotfolder.state import originals
+
+    index = originals.opened(folder.index_dir)
+    try:
+        return {a.path: index.generation_of(file_hash(a.path), folder.name, a.rel) or 0 for a in found}
+    finally:
+        index.close()
+
+
+def _current(found: list[archived.Archived], generations: dict[Path, int]
+             ) -> tuple[list[archived.Archived], list[archived.Archived]]:
+    """(the originals to render, the earlier drops skipped): of several drops of one name,
+    the last of each photo (generation) owns that photo's outputs now; a new version of a
+    photo replaced the earlier version's."""
+    last: dict[tuple[str, int], archived.Archived] = {}
+    for a in found:  # each name's drops in the order they were archived
+        last[(a.rel, generations.get(a.path, 0))] = a
+    current = [replace(a, newer=None) for a in last.values()]
+    kept = {a.path for a in current}
+    earlier = [replace(a, newer=last[(a.rel, generations.get(a.path, 0))].path) for a in found if a.path not in kept]
+    return current, earlier
+
+
 def _skip(folder: Folder):
-    """Names left out: hidden and ignored names, what passes through (videos), our temp files."""
+    """Names left out: hidden and ignored names, what passes through (videos), XMP sidecars
+    (read with their images), our temp files."""
     return lambda name: (rules.ignored_name(folder, name) or rules.passes_through(folder, Path(name))
-                         or is_our_temp(name, folder.temp_token))
+                         or is_sidecar(name) or is_our_temp(name, folder.temp_token))
 
 
-def _say_plan(folder: Folder, archive: Path, current: list[archived.Archived],
-              earlier: list[archived.Archived]) -> None:
+def _say_plan(cfg: Config, folder: Folder, archive: Path, current: list[archived.Archived],
+              earlier: list[archived.Archived], generations: dict[Path, int]) -> None:
     """--dry-run: each original, its outputs and what would happen to each; nothing is written."""
     tally: dict[str, int] = {}
     for item in current:
-        planned = owners.plan(folder, item.rel, _wanted(folder, item.rel))
+        planned = owners.plan(folder, item.rel, _wanted(cfg, folder, item), generations.get(item.path, 0))
         said = []
         for p in planned:
             how = "fails" if p.how.startswith("fails") else p.how
@@ -117,12 +152,9 @@ def _say_plan(folder: Folder, archive: Path, current: list[archived.Archived],
           f"{', '.join(parts)}; {len(earlier)} earlier drop(s) of a name skipped. Nothing was written (--dry-run).")
 
 
-def _wanted(folder: Folder, rel: str) -> list[Path]:
-    """The outputs the daemon's templates give `rel` (formats by the file's extension: the
-    daemon decides by its content, which a dry run does not read)."""
-    name = PurePath(rel).name
-    suffix = PurePath(name).suffix.lower().lstrip(".")
-    source = next((f.name for f in formats.TABLE if suffix in f.extensions), "")
-    out_dir = folder.output / PurePath(rel).parent
-    return [out_dir / owners.output_name(r, name, formats.output_ext(r.format, source, name), folder.name)
-            for r in folder.renditions]
+def _wanted(cfg: Config, folder: Folder, item: archived.Archived) -> list[Path]:
+    """The outputs the daemon's templates give the original (its conditions and the fields
+    they name read from it, as `hotfolder explain` reads them: the header, not the pixels)."""
+    said = explain.explain_as(cfg, folder, item.path, item.rel, "in its archive/")
+    named = [s.output for s in said.renditions if s.applies and s.output]
+    return [folder.output / out for out in named if not out.startswith("(")]  # "(no name: …)": none

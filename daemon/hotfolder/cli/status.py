@@ -42,8 +42,21 @@ def cmd_status(args: argparse.Namespace) -> int:
         return ExitCode.NOT_RUNNING
     print(f"hotfolder is {snap['state']} (pid {snap['pid']}, up {_duration(time.time() - snap['started'])})")
     print(f"  processed  {snap['processed']:<6} files rendered and archived since the start")
+    if snap.get("unmatched"):
+        print(f"  unmatched  {snap['unmatched']:<6} of them taken by no rendition's `when:` (archived, nothing "
+              "written; `hotfolder explain FILE` says why)")
     print(f"  failed     {snap['failed']:<6} files moved to failed/ since the start "
           f"({snap.get('in_failed', 0)} in failed/ now; `hotfolder requeue` lists them)")
+    folders = (snap.get("folders") or {}).values()
+    exact = sum((f.get("duplicates") or {}).get("exact", 0) for f in folders)
+    similar = sum((f.get("duplicates") or {}).get("similar", 0) for f in folders)
+    versions = sum((f.get("names_reused") or {}).get("new_version", 0) for f in folders)
+    others = sum((f.get("names_reused") or {}).get("different_photo", 0) for f in folders)
+    print(f"  duplicates {exact:<6} the same bytes as an earlier original, {similar} look-alikes "
+          f"(`hotfolder duplicates` lists them)")
+    if versions or others:
+        print(f"  names      {versions} re-dropped as a new version (outputs replaced), {others} a different photo "
+              f"under a used name (earlier outputs kept, its own numbered)")
     print(f"  queued     {snap['queued'] + snap['waiting']}")
     print(f"  in flight  {snap['in_flight']}")
     print(f"  workers    {snap['workers_alive']}/{snap['workers']} alive")

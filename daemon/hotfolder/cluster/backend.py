@@ -23,11 +23,13 @@ from typing import Any, Self
 from hotfolder.backend import BackendStatus, Ended, Event, Wake
 from hotfolder.cluster import app as app_mod
 from hotfolder.cluster import jobs, versions
+from hotfolder.cluster.originals import SharedOriginals
 from hotfolder.cluster.reconcile import Reconciler, adopt_orphans
 from hotfolder.cluster.store import Store
 from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Verdict
 from hotfolder.runtime import log
+from hotfolder.spool.folders import archived_files
 
 POLL_RECORDS = 0.25  # seconds between looks at which jobs ended (to offer same-named files)
 CLUSTER_STATUS_EVERY = 1.0
@@ -45,6 +47,7 @@ class ClusterBackend:
         self.records = jobs.Records(self.root)
         self.app = app_mod.make_app(c)
         self.store = Store(c)
+        self.originals = SharedOriginals(self.store.r, self.store.prefix, self.store.ttl_ms)  # its counts, its state
         self.reconciler = Reconciler(c, self.records, self.store, self._send_record)
         self.log = log.get("cluster")
         self.versions = versions.of_config(config)  # folder -> our config version: the queue its jobs go to
@@ -72,10 +75,24 @@ class ClusterBackend:
                              reason="a long render is redelivered while it runs; the lease stops a second "
                                     "render, but raise visibility_timeout above task_time_limit")
         adopted = adopt_orphans(list(self.config.folders), self.records, self.root)
+        self._check_index()
         self.known = {r.job: (r.folder, r.rel) for r in self.records.all()}
         self.in_flight = len(self.known)
         self.log.info("recovered", mode="cluster", in_flight=self.in_flight, adopted=len(adopted),
                       note="claimed files stay in processing/ for the workers")
+
+    def _check_index(self) -> None:
+        """The cluster's index of originals is empty while the archives hold originals (Redis
+        lost its data, or this version runs for the first time): said, with what to run."""
+        try:
+            empty = self.originals.r.get(self.originals.p + "next") is None
+        except Exception as exc:  # noqa: BLE001 - the broker's trouble is said by the status
+            self.log.warning("index_unreachable", reason=str(exc))
+            return
+        if empty and any(next(archived_files(f), None) for f in self.config.folders):
+            self.log.warning("index_empty", reason="the cluster's index of originals (in Redis) is empty while "
+                             "the archives hold originals: copies of them are not known as duplicates",
+                             action="run `hotfolder index rebuild` once (on any machine with the config)")
 
     def reconfigure(self, config: Config) -> None:
         """A reload: the room and the reconciler's timings (reloadable.py). The workers
@@ -99,7 +116,7 @@ class ClusterBackend:
     def submit(self, job: Job) -> None:
         record = jobs.Record(jobs.new_job_id(), job.folder.name, job.rel,
                              job.src.relative_to(self.root).as_posix(), time.time(),
-                             version=self.versions.get(job.folder.name, ""))
+                             version=self.versions.get(job.folder.name, ""), sidecar=job.sidecar or "")
         self.records.write(record)  # before the message: a worker must find it
         self.known[record.job] = (job.folder.name, record.rel)
         self.in_flight += 1
@@ -204,12 +221,13 @@ class ClusterBackend:
                 per_node[holder.node] = per_node.get(holder.node, 0) + 1
             queues = {versions.queue_name(self.config.cluster, v) for v in [*self.versions.values(),
                                                                              *(r.version for r in recs)]}
+            info["duplicates"] = self.originals.counts()
             info.update(broker="ok", queue_length=self.store.queue_length(sorted(queues)), processed=processed,
                         failed=failed, rendering=sum(per_node.values()), per_node=per_node,
                         refused=self.store.refused_count(), **self._node_versions(recs))
         except Exception as exc:  # noqa: BLE001 - status must not stop the head
             keep = {k: self.info.get(k) for k in ("queue_length", "processed", "failed", "per_node", "rendering",
-                                                  "by_folder", "refused", "nodes", "version_problems")}
+                                                  "by_folder", "refused", "nodes", "version_problems", "duplicates")}
             info.update(keep, broker=f"unreachable: {exc}")
         self.info = info
 
@@ -233,8 +251,9 @@ class ClusterBackend:
         i = self.info
         return BackendStatus(processed=i.get("processed") or 0, failed=i.get("failed") or 0,
                              queued=i.get("queue_length") or 0, in_flight=i.get("in_flight", self.in_flight),
-                             workers=0, workers_alive=0, cluster={k: v for k, v in i.items() if k != "by_folder"},
-                             by_folder=dict(i.get("by_folder") or {}),
+                             workers=0, workers_alive=0,
+                             cluster={k: v for k, v in i.items() if k not in ("by_folder", "duplicates")},
+                             by_folder=dict(i.get("by_folder") or {}), duplicates=dict(i.get("duplicates") or {}),
                              problem="; ".join(i.get("version_problems") or ()))
 
     def healthy(self) -> bool:

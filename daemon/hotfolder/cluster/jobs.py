@@ -44,6 +44,7 @@ class Record:
     attempts: int = 0  # renders started so far
     nodes: tuple[str, ...] = field(default_factory=tuple)  # who started them
     version: str = ""  # the head's config version of its folder when last sent (versions.py)
+    sidecar: str = ""  # its XMP sidecar, claimed with it: relative to processing/, as `rel` ("" none)
 
     def started(self, node: str) -> Record:
         return replace(self, attempts=self.attempts + 1, nodes=self.nodes + (node,))

@@ -162,6 +162,10 @@ class Store:
         if stale:
             self.r.hdel(self._k("enqueued"), *stale)
 
+    # `{seq}` (recipes/sequence.py): one INCR, atomic across every node
+    def next_number(self, folder: str) -> int:
+        return int(self.r.incr(self._k("seq", folder)))
+
     # counts
     def count(self, what: Verdict, folder: str = "") -> None:
         pipe = self.r.pipeline()  # MULTI/EXEC: the total and its folder's share move together

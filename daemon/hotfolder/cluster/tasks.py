@@ -24,6 +24,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from hotfolder.cluster import jobs, versions
 from hotfolder.cluster.app import TASK_NAME
+from hotfolder.cluster.originals import SharedOriginals
 from hotfolder.cluster.store import Holder, Store
 from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, Verdict
@@ -32,6 +33,7 @@ from hotfolder.spool import atomic, fsnames, moves
 from hotfolder.workers.render import process_one
 
 TEST_HOLD = "HOTFOLDER_TEST_HOLD"  # tests only: a folder of files that hold or kill a render
+BUSY_AGAIN = 1.0  # seconds before a job whose bytes another node renders is tried again (it waited 30 s already)
 
 
 class Outcome(StrEnum):
@@ -42,6 +44,7 @@ class Outcome(StrEnum):
     REFUSED = "refused"
     PROCESSED = Verdict.PROCESSED.value
     FAILED = Verdict.FAILED.value
+    DUPLICATE = "duplicate"  # not rendered: to the duplicates folder (issue 23)
 
 
 @dataclass
@@ -60,6 +63,15 @@ class Context:
         return self._store
 
     _store_pid: int = 0
+    _originals: SharedOriginals | None = None
+
+    @property
+    def originals(self) -> SharedOriginals:
+        """The cluster's index of originals (cluster/originals.py), on this process's client."""
+        store = self.store
+        if self._originals is None or self._originals.r is not store.r:
+            self._originals = SharedOriginals(store.r, store.prefix, store.ttl_ms)
+        return self._originals
 
 
 _context: Context | None = None
@@ -87,15 +99,17 @@ def register(app) -> None:
 class _Refresher(threading.Thread):
     """Keeps the lease alive while the render runs; dies with the process."""
 
-    def __init__(self, store: Store, job: str, me: Holder):
+    def __init__(self, store: Store, job: str, me: Holder, originals: SharedOriginals | None = None):
         super().__init__(daemon=True, name=f"lease-{job}")
-        self.store, self.job, self.me = store, job, me
+        self.store, self.job, self.me, self.originals = store, job, me, originals
         self.stop_event = threading.Event()
 
     def run(self) -> None:
         interval = self.store.cluster.lease_ttl / 3
         while not self.stop_event.wait(interval):
             try:
+                if self.originals is not None:  # the claim of the bytes lives as long as the job's lease
+                    self.originals.refresh_claims()
                 if not self.store.refresh(self.job, self.me):
                     log.get().error("lease_lost", job=self.job, reason="another holder took the lease")
             except Exception as exc:  # noqa: BLE001 - Redis away: keep trying, keep rendering
@@ -136,7 +150,7 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> Ou
     if other is not None:
         logger.info("job_skipped", reason=Outcome.IN_PROGRESS_ELSEWHERE, holder=str(other), outcome="noop")
         return Outcome.IN_PROGRESS_ELSEWHERE
-    refresher = _Refresher(ctx.store, job, me)
+    refresher = _Refresher(ctx.store, job, me, ctx.originals)
     refresher.start()
     try:
         record = ctx.records.read(job)  # again, now that we hold the lease
@@ -164,18 +178,21 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> Ou
             # A cluster job's id is its record's name (a str where the pool numbers its jobs):
             # here only temp_tag and the log read it.
             result = process_one(Job(job, folder, src, record.rel, ctx.config.accepted_formats,  # type: ignore[arg-type]
-                                     ctx.config.max_image_pixels, attempt=record.attempts))
+                                     ctx.config.max_image_pixels, attempt=record.attempts,
+                                     sidecar=_sidecar(record)),
+                                 numbers=ctx.store, index=ctx.originals)  # `{seq}`: the cluster's Redis counts it
         except SoftTimeLimitExceeded as exc:  # outside the pipeline (inside, process_one reports it)
             result = Result(job, False, error=f"SoftTimeLimitExceeded: {exc}", step="render")  # type: ignore[arg-type]
-        if result.retry_later or result.recipe:  # disk full, a broken watermark: not the file's fault
+        if result.retry_later or result.recipe or result.busy:  # disk full, a broken watermark, its bytes
             ctx.records.write(replace(record, attempts=record.attempts - 1, nodes=record.nodes[:-1]))
-            logger.error("job_retry_later", reason=result.error, outcome="retry")
-            raise task.retry(countdown=min(30.0, c.visibility_timeout / 4))
+            logger.error("job_retry_later", reason=result.error, outcome="retry")  # rendered elsewhere now
+            raise task.retry(countdown=BUSY_AGAIN if result.busy else min(30.0, c.visibility_timeout / 4))
         error = result.error
         if "SoftTimeLimitExceeded" in error:
             error = f"timeout: rendering took longer than cluster.task_soft_time_limit ({c.task_soft_time_limit:g} s)"
         return _end(ctx, logger, folder, record, src, ok=result.ok, error=error, step=result.step,
-                    outputs=result.outputs, duration_ms=result.duration_ms)
+                    outputs=result.outputs, duration_ms=result.duration_ms, explained=result.explained,
+                    unmatched=result.unmatched, found=result)
     finally:
         refresher.stop()
         try:
@@ -197,16 +214,36 @@ def _refusal(ctx: Context, folder: str, version: str) -> str:
 
 
 def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *, ok: bool, error: str = "",
-         step: str = "", outputs: tuple[str, ...] = (), duration_ms: float = 0.0) -> Outcome:
-    """The original to archive/ (or deleted) or failed/, then the record goes: the job is over."""
+         step: str = "", outputs: tuple[str, ...] = (), duration_ms: float = 0.0,
+         explained: tuple[str, ...] = (), unmatched: str = "", found: Result | None = None) -> Outcome:
+    """The original to archive/ (or deleted), the duplicates folder or failed/, then the record
+    goes: the job is over. `found`: what the index of originals found (supervisor/duplicates.py
+    does the same in local mode)."""
+    if found is not None and found.skipped and found.match is not None:
+        moved = moves.duplicate(folder, src, record.rel, kind=str(found.match.kind), matched=found.match.as_json(),
+                                sidecar=_sidecar(record))
+        logger.info("file_skipped", kind=str(found.match.kind), matched=found.match.said(), duplicates=str(moved),
+                    outcome="duplicate")
+        _found(ctx, logger, folder, found, moved.relative_to(folder.duplicates).as_posix() if folder.duplicates
+               else None)
+        atomic.remove_temp_outputs(folder, record.rel, f"{record.job}-")
+        ctx.records.remove(record.job)
+        return Outcome.DUPLICATE
     if ok:
-        where = moves.finish(folder, moves.Claimed(record.rel, src))
-        logger.info("file_done", outputs=list(outputs), duration_ms=duration_ms, attempts=record.attempts,
-                    archived=str(where) if where else None, outcome="ok")
+        where = moves.finish(folder, moves.Claimed(record.rel, src, _sidecar(record)))
+        logger.info("file_unmatched" if unmatched else "file_done", outputs=list(outputs), duration_ms=duration_ms,
+                    attempts=record.attempts, archived=str(where) if where else None,
+                    **({"reason": unmatched} if unmatched else {}), outcome="unmatched" if unmatched else "ok")
+        if found is not None:
+            _found(ctx, logger, folder, found, where.relative_to(folder.archive).as_posix()
+                   if where is not None and folder.archive is not None else None)
     else:
-        where = moves.fail(folder, src, record.rel, error=error, step=step, attempts=record.attempts)
+        where = moves.fail(folder, src, record.rel, error=error, step=step, attempts=record.attempts,
+                           explained=explained, sidecar=_sidecar(record))
         logger.warning("file_failed", reason=error, step=step, attempts=record.attempts, failed=str(where),
                        outcome="failed")
+        if found is not None and found.match is not None:
+            _found(ctx, logger, folder, found, None)
     atomic.remove_temp_outputs(folder, record.rel, f"{record.job}-")  # a killed attempt's leftovers
     ctx.records.remove(record.job)
     store = ctx.store
@@ -216,6 +253,26 @@ def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *
     except Exception as exc:  # noqa: BLE001 - the file is done; counts are only for status
         logger.warning("count_failed", reason=str(exc))
     return Outcome.PROCESSED if ok else Outcome.FAILED
+
+
+def _sidecar(record: jobs.Record) -> str | None:
+    """The record's sidecar: a name beside its original (data: never a path elsewhere)."""
+    side = fsnames.relative_name(record.sidecar) if record.sidecar else None
+    return side if side is not None and Path(side).parent == Path(record.rel).parent else None
+
+
+def _found(ctx: Context, logger, folder: Folder, result: Result, where: str | None) -> None:
+    """What the index found, counted in Redis for the head's status; where the original went."""
+    try:
+        originals = ctx.originals
+        if result.record and where is not None:
+            originals.archived(result.record, where)
+        if result.match is not None:
+            originals.count(folder.name, str(result.match.kind))
+        if result.naming:
+            originals.count(folder.name, str(result.naming))
+    except Exception as exc:  # noqa: BLE001 - the file is at its end; counts and names are for people
+        logger.warning("count_failed", reason=str(exc))
 
 
 def _test_hook(job: str, record: jobs.Record) -> None:

@@ -47,6 +47,7 @@ def of_folder(folder: Folder, config: Config) -> str:
         "folder": folder.name,
         "renditions": [_rendition(r) for r in folder.renditions],
         "animation": folder.animation, "raw": folder.raw, "on_name_clash": folder.on_name_clash,
+        "on_no_rendition": folder.on_no_rendition,
         "output_mode": folder.output_mode, "output_group": folder.output_group,
         "accepted_formats": list(config.accepted_formats), "max_image_pixels": config.max_image_pixels,
     }

@@ -9,7 +9,7 @@ from hotfolder import redact
 from hotfolder.config.model import Config
 
 # Set from elsewhere, not read from the file: no news to a person reloading it.
-_DERIVED_FIELDS = {"source", "renditions", "temp_token", "names_dir"}
+_DERIVED_FIELDS = {"source", "renditions", "temp_token", "names_dir", "index_dir"}
 
 
 def describe_changes(old: Config, new: Config) -> list[str]:

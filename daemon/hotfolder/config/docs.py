@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from hotfolder.config.keys import Applies, Key
-from hotfolder.config.sections import cluster, daemon, folder, http, notify, rendition
+from hotfolder.config.sections import cluster, daemon, folder, http, notify, rendition, when
 from hotfolder.config.sections.steps import rights, sharpen, watermark
 
 # name -> (keys, with the reload column)
@@ -30,6 +30,7 @@ TABLES: dict[str, tuple[tuple[Key, ...], bool]] = {
     "daemon": (daemon.KEYS, True),
     "folder": (folder.KEYS, False),
     "rendition": (rendition.KEYS, False),
+    "when": (when.KEYS, False),
     "watermark": (watermark.MAPPING_KEYS, False),
     "sharpen": (sharpen.MAPPING_KEYS, False),
     "set_metadata": (rights.FIELD_KEYS, False),

@@ -15,6 +15,7 @@ from hotfolder import redact
 from hotfolder.config.problems import Problem
 from hotfolder.engine import formats
 from hotfolder.errors import ExitCode, HotfolderError
+from hotfolder.recipes.conditions import When
 
 
 class Operation(StrEnum):
@@ -22,6 +23,7 @@ class Operation(StrEnum):
     FILL = "fill"  # cover the box, cropped to exactly its size
     SCALE = "scale"  # by a factor
     NONE = "none"
+    PAD = "pad"  # within the box, then centred on `background` to exactly its size
 
 
 FORMATS = (*formats.OUTPUTS, formats.SAME)  # engine/formats: the table of formats
@@ -100,12 +102,40 @@ class NameClash(StrEnum):
     FAIL = "fail"
 
 
+class OnNoRendition(StrEnum):
+    """A file none of whose renditions' `when:` holds."""
+
+    ARCHIVE = "archive"  # archived (or deleted, on_success: delete) with a log line and a count
+    FAIL = "fail"  # to failed/, saying which entry excluded each rendition
+class OnDuplicate(StrEnum):
+    """An original whose bytes equal an earlier original's."""
+
+    SKIP = "skip"  # not rendered: to the duplicates folder with NAME.duplicate.json
+    PROCESS = "process"  # rendered again (and recorded as a duplicate)
+    FAIL = "fail"  # to failed/, naming the earlier original
+
+
+class DuplicateScope(StrEnum):
+    FOLDER = "folder"  # earlier originals of the same folder
+    ALL = "all"  # of every folder
+
+
+class Similar(StrEnum):
+    """An original that looks like an earlier one (a resized, recompressed, turned copy)."""
+
+    OFF = "off"
+    FLAG = "flag"  # rendered, and recorded with what it resembles
+    SKIP = "skip"  # treated as a duplicate
+
+
 class NotifyEvent(StrEnum):
     FAILED = "failed"
     PAUSED = "paused"
     RELOAD_REFUSED = "reload_refused"
     WORKER_LOST = "worker_lost"
     RECOVERED = "recovered"
+    DUPLICATE = "duplicate"
+    SIMILAR = "similar"
 
 
 # The choices as tuples of their texts, as the rest of the code has known them.
@@ -119,13 +149,12 @@ WATCH_MODES = tuple(WatchMode)
 ON_SUCCESS = tuple(OnSuccess)
 ANIMATION = tuple(Animation)
 NAME_CLASH = tuple(NameClash)
+ON_NO_RENDITION = tuple(OnNoRendition)
 NOTIFY_EVENTS = tuple(NotifyEvent)
 
 
-SET_METADATA_KEYS = ("artist", "copyright", "credit", "usage_terms")
-
-
-SET_METADATA_FIELDS = {"year", "folder"}
+SET_METADATA_KEYS = ("artist", "copyright", "credit", "usage_terms", "title", "description", "headline",
+                     "keywords")
 
 
 # `max_bytes` units: SI (KB = 1000 bytes) and binary (KiB = 1024 bytes), case aside.
@@ -135,13 +164,10 @@ BYTE_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "kib": 1024, "mib": 1024
 MIN_MAX_BYTES = 1000
 
 
-TEMPLATE_FIELDS = {"stem", "rendition", "ext", "name", "folder", "source_ext"}
-
-
 # What a card dump or a desktop leaves in an inbox besides photos (issue 26). Hidden names
 # (`.DS_Store`, `._IMG_0001.JPG`) are always ignored (spool/fsnames.py).
 DEFAULT_IGNORE = ("Thumbs.db", "ehthumbs.db", "desktop.ini", "$RECYCLE.BIN", "System Volume Information")
-DEFAULT_PASS_THROUGH = ("*.xmp", "*.mov", "*.mp4", "*.m4v", "*.avi", "*.mts", "*.m2ts", "*.mkv", "*.3gp", "*.thm",
+DEFAULT_PASS_THROUGH = ("*.mov", "*.mp4", "*.m4v", "*.avi", "*.mts", "*.m2ts", "*.mkv", "*.3gp", "*.thm",
                         "*.lrv", "*.wav")
 
 
@@ -218,12 +244,16 @@ SHARPEN_PRESETS = {
 
 @dataclass(frozen=True)
 class SetMetadata:
-    """Rights fields written into every output (templates: `{year}`, `{folder}`)."""
+    """Fields written into every output, each a template (recipes/templates.py)."""
 
     artist: str | None = None
     copyright: str | None = None
     credit: str | None = None
     usage_terms: str | None = None
+    title: str | None = None  # XMP dc:title
+    description: str | None = None  # XMP dc:description, EXIF ImageDescription
+    headline: str | None = None  # XMP photoshop:Headline
+    keywords: tuple[str, ...] = ()  # added to the photo's own (XMP dc:subject)
 
 
 @dataclass(frozen=True)
@@ -232,6 +262,9 @@ class Rendition:
     operation: Operation = Operation.FIT
     width: int | None = None
     height: int | None = None
+    long: int | None = None  # `size: {long: 2048}`: the longer side (fit)
+    short: int | None = None  # `size: {short: 1080}`: the shorter side (fit)
+    megapixels: float | None = None  # `size: {megapixels: 2}`: the pixel count, in millions (fit)
     scale: float | None = None
     format: str = "same"
     quality: int = 85
@@ -247,6 +280,7 @@ class Rendition:
     max_bytes: int | None = None  # the output never exceeds this (quality lowered as needed)
     progressive: bool = False  # JPEG only
     color_profile: str = "srgb"  # srgb, keep, or the absolute path of an RGB ICC profile
+    when: When | None = None  # the conditions a file must meet for this rendition (recipes/conditions.py)
 
 
 @dataclass(frozen=True)
@@ -272,10 +306,23 @@ class Folder:
     raw: RawMode = RawMode.AUTO  # camera RAWs: preview, develop, or auto (the preview when it is large enough)
     ignore: tuple[str, ...] = DEFAULT_IGNORE  # name globs left in the inbox (a folder so named: all in it)
     pass_through: tuple[str, ...] = DEFAULT_PASS_THROUGH  # name globs moved to archive/ untouched
+    on_no_rendition: OnNoRendition = OnNoRendition.ARCHIVE  # a file no rendition's `when:` takes
+    sidecar_wait: float = 5.0  # seconds an XMP sidecar and its image wait for each other
+    # The same photo known by its content (issue 23; config/sections/duplicates.py).
+    on_duplicate: OnDuplicate = OnDuplicate.SKIP
+    duplicate_scope: DuplicateScope = DuplicateScope.FOLDER
+    duplicates: Path | None = None  # where skipped duplicates go; set beside failed/ when not given
+    similar: Similar = Similar.FLAG
+    similar_distance: int = 6  # bits of the 64-bit pHash; measured (likeness.py)
+    duplicate_window: float = 365 * 86400.0  # seconds: older entries of the index are forgotten
     # Set from the rest of the config (not keys of the folder):
     temp_token: str = field(default="0" * 12, metadata=DERIVED)  # marks our temp files (see spool.temp_prefix)
     # who owns which output name (see spool/owners.py); None: not tracked
     names_dir: Path | None = field(default=None, metadata=DERIVED)
+    # the daemon's state (state/db.py: `{seq}`); None: no sequence here (cluster mode counts in Redis)
+    state_dir: Path | None = field(default=None, metadata=DERIVED)
+    # where the index of originals lives (state_dir: state/originals.py); None: no index (batch mode)
+    index_dir: Path | None = field(default=None, metadata=DERIVED)
     # set by the service: this folder's place in the shared per-folder counts (workers/counters.py)
     slot: int = field(default=0, metadata=DERIVED)
 

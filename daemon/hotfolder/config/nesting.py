@@ -1,6 +1,6 @@
 """Which folders of a config may lie in which, and the chains between folders.
 
-Each folder has up to five places: inbox, processing, output, failed, archive. Two
+Each folder has up to six places: inbox, processing, output, failed, archive, duplicates. Two
 places *overlap* when they are one folder or one lies inside the other, either way: the
 daemon writes into subfolders of output/, archive/ and failed/ that mirror the inbox's
 (`inbox/print/a.jpg` → `output/print/a_web.jpg`), so a place inside one of those can
@@ -30,7 +30,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-KEYS = ("inbox", "processing", "output", "failed", "archive")
+KEYS = ("inbox", "processing", "output", "failed", "archive", "duplicates")
 SHARED = {("output", "output"), ("archive", "archive")}  # may overlap across folders
 FEEDS = ("output", "archive")  # what they hold may be another folder's input
 
@@ -79,9 +79,22 @@ def problems(folders) -> list[tuple[str, str]]:
                 chains.append(chain)
             else:
                 found.append((inner.key_path, _refused(inner, outer)))
+    found = _implied_dropped(found, folders)
     found += [(c.source.key_path, _self_feeding(c)) for c in chains if c.source.index == c.inbox.index]
     found += [_cycle_problem(cycle) for cycle in _cycles([c for c in chains if c.source.index != c.inbox.index])]
     return found
+
+
+def _implied_dropped(found: list[tuple[str, str]], folders) -> list[tuple[str, str]]:
+    """A duplicates folder left to its default lies beside failed/: when failed/ has a problem,
+    its default's is the same one again (one mistake, one problem)."""
+    from hotfolder.config.sections.duplicates import beside  # (sections import this module's importers)
+
+    keys = {k for k, _ in found}
+    implied = {f"folders[{i}].duplicates" for i, f in enumerate(folders)
+               if f is not None and f.failed is not None and f.duplicates == beside(f.failed)
+               and f"folders[{i}].failed" in keys}
+    return [(k, reason) for k, reason in found if k not in implied]
 
 
 def state_dir_problems(state_dir: Path, folders) -> list[str]:
@@ -154,6 +167,7 @@ TAKEN = {  # what becomes of a file lying in each place the daemon reads
     "processing": "adopted and rendered again as an original of folder {folder!r} at every start",
     "failed": "listed, counted and requeued as a failure of folder {folder!r} (its records finished or removed "
               "at start)",
+    "duplicates": "filed with the skipped duplicates of folder {folder!r}",
 }
 
 

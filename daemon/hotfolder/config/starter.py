@@ -64,9 +64,11 @@ folders:
                                       # (5 for FTP or NAS clients, which close the file between chunks)
     # stalled_after: 60               # seconds a writer may pause (holding the file open) before it is taken
     # ignore: [Thumbs.db, ehthumbs.db, desktop.ini, $RECYCLE.BIN, System Volume Information]  # left alone
-    # pass_through: ["*.xmp", "*.mov", "*.mp4", "*.mts", "*.thm"]  # archived untouched (quote a leading *)
+    # pass_through: ["*.mov", "*.mp4", "*.mts", "*.thm"]  # archived untouched (quote a leading *)
     raw: auto                         # camera RAWs: preview (the embedded JPEG), develop, or auto
                                       # (the preview when it is as large as the largest rendition needs)
+    # Renditions for some files only (when:), names from the photo ({taken:%Y/%m}/{camera|slug}),
+    # captions, XMP sidecars: see config/studio.yaml and the README's "Recipes".
     renditions:
       - name: web
         operation: fit               # fit | fill (crop to exact size) | scale | none

@@ -18,6 +18,8 @@ from typing import Any
 
 from hotfolder.config.model import BYTE_UNITS, MIN_MAX_BYTES
 from hotfolder.config.reader import Reader, kind
+from hotfolder.recipes import templates
+from hotfolder.recipes.templates import Template as TemplateText
 
 
 def show(default: Any) -> str:
@@ -225,14 +227,23 @@ def resolve(r: Reader, name: str, value: str, folder: bool = False) -> Path:
     return p.resolve()
 
 
+SizeValue = tuple[int | None, int | None, int | None, int | None, float | None]  # width, height, long, short, MP
+NO_SIZE: SizeValue = (None, None, None, None, None)
+SIZE_FORMS = "WIDTHxHEIGHT (e.g. 1600x1200), a number, [width, height], {long: 2048}, {short: 1080} or {megapixels: 2}"
+
+
 @dataclass(frozen=True)
 class Size(Kind):
-    """`size: 1600`, `size: 1600x1200`, `size: [1600, 1200]`; 0 or null leaves a side free."""
+    """`size: 1600`, `1600x1200`, `[1600, 1200]` (0 or null leaves a side free), or as
+    photographers give it: `{long: 2048}`, `{short: 1080}`, `{megapixels: 2}`.
+    Read as (width, height, long, short, megapixels)."""
 
-    def read(self, r: Reader, name: str, default: Any) -> tuple[int | None, int | None]:
+    def read(self, r: Reader, name: str, default: Any) -> SizeValue:
         value = r.raw(name)
         if value is None:
-            return None, None
+            return NO_SIZE
+        if isinstance(value, dict):
+            return self._photographers(r, name, value)
         if isinstance(value, int) and not isinstance(value, bool):
             parts = [value, value]
         elif isinstance(value, str) and re.fullmatch(r"\s*\d+\s*[xX×]\s*\d+\s*", value):
@@ -240,8 +251,7 @@ class Size(Kind):
         elif isinstance(value, list) and len(value) == 2:
             parts = value
         else:
-            r.fail(name, "must be WIDTHxHEIGHT (e.g. 1600x1200), a number, or [width, height], "
-                         f"not {kind(value)}")
+            r.fail(name, f"must be {SIZE_FORMS}, not {kind(value)}")
         out = []
         for side in parts:
             if side is None:
@@ -250,7 +260,23 @@ class Size(Kind):
             if isinstance(side, bool) or not isinstance(side, int) or side < 0 or side > 65535:
                 r.fail(name, f"each side must be a whole number of pixels from 1 to 65535, not {kind(side)}")
             out.append(side or None)
-        return out[0], out[1]
+        return out[0], out[1], None, None, None
+
+    @staticmethod
+    def _photographers(r: Reader, name: str, value: dict) -> SizeValue:
+        known = ("long", "short", "megapixels")
+        given = [k for k in value if value[k] is not None]
+        if len(given) != 1 or given[0] not in known:
+            said = ", ".join(map(str, given)) or "nothing"
+            r.fail(name, f"as a mapping takes one of long, short, megapixels (e.g. {{long: 2048}}), not {said}")
+        key, side = given[0], value[given[0]]
+        if key == "megapixels":
+            if isinstance(side, bool) or not isinstance(side, (int, float)) or not 0.01 <= side <= 1000:
+                r.fail(name, f"megapixels must be a number from 0.01 to 1000, not {kind(side)}")
+            return None, None, None, None, float(side)
+        if isinstance(side, bool) or not isinstance(side, int) or not 1 <= side <= 65535:
+            r.fail(name, f"{key} must be a whole number of pixels from 1 to 65535, not {kind(side)}")
+        return None, None, (side if key == "long" else None), (side if key == "short" else None), None
 
     def shown(self, default: Any) -> str:
         return "—"
@@ -331,28 +357,48 @@ class Group(Kind):
 
 @dataclass(frozen=True)
 class Template(Kind):
-    """A text with `{field}`s: known fields only, and a valid format string."""
+    """A text with `{field:spec|filter}`s (recipes/templates.py): known fields and filters
+    only, each spec one its field can take. `check` is a further test of the parsed template."""
 
     fields: frozenset[str]
-    unknown_says: Callable[[str], str]  # what to say of an unknown field
+    check: Callable[[TemplateText], str | None] | None = None
 
     def read(self, r: Reader, name: str, default: Any) -> str | None:
         value = r.raw(name)
-        if value is None:
-            return default
+        return default if value is None else self.text(r, name, value)
+
+    def text(self, r: Reader, at: str, value: Any) -> str:
+        """`value` (read at `at`) as a template's text, or its problem said there."""
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)  # `credit: 2026` is meant as text
         if not isinstance(value, str) or not value.strip():
-            r.fail(name, f"must be a non-empty text, not {kind(value)}")
-        unknown = {m.group(1) for m in re.finditer(r"\{([^{}]*)\}", value)} - self.fields
-        if unknown:
-            r.fail(name, f"unknown field {{{sorted(unknown)[0]}}}; {self.unknown_says(value)}")
+            r.fail(at, f"must be a non-empty text, not {kind(value)}")
         try:
-            value.format(**{f: "x" for f in self.fields})
-        except (KeyError, ValueError, IndexError) as exc:
-            fields = ", ".join("{" + f + "}" for f in sorted(self.fields))
-            r.fail(name, f"{value!r} is not a valid template ({exc}); fields: {fields}")
+            parsed = templates.parse(value, self.fields)
+        except templates.TemplateError as exc:
+            r.fail(at, str(exc))
+        problem = self.check(parsed) if self.check is not None else None
+        if problem:
+            r.fail(at, problem)
         return value
+
+
+@dataclass(frozen=True)
+class Templates(Kind):
+    """One template or a list of them (`keywords: [client, "{folder}"]`), each checked."""
+
+    item: Template
+
+    def read(self, r: Reader, name: str, default: Any) -> tuple[str, ...]:
+        value = r.raw(name)
+        if value is None:
+            return default
+        if isinstance(value, list):
+            return tuple(self.item.text(r, f"{name}[{i}]", item) for i, item in enumerate(value))
+        return (self.item.text(r, name, value),)
+
+    def shown(self, default: Any) -> str:
+        return "—"
 
 
 SectionReader = Callable[..., Any]  # (ctx, data, path) -> the model of one mapping, or None

@@ -27,9 +27,13 @@ DECODERS: dict[str, Callable[..., Decoded]] = {
 
 
 def decode(src: Path, renditions: Sequence[Rendition], *, accepted_formats: Sequence[str],
-           max_image_pixels: int, animation: str, raw_mode: str = "auto", threads: int = 1) -> Decoded:
-    """Open `src` safely and decode it once, as small as every rendition allows."""
-    wanted = Wanted(renditions, max_image_pixels, raw_mode, threads)
+           max_image_pixels: int, animation: str, raw_mode: str = "auto", threads: int = 1,
+           data: bytes | None = None) -> Decoded:
+    """Open `src` safely and decode it once, as small as every rendition allows. `data`: its
+    bytes, read once already (engine/fingerprint): Pillow's decoders, TurboJPEG and the FFmpeg
+    HEIC path read them, not the path (LibRaw, pi-heif's 16-bit reader and libvips' 16-bit
+    PNG/TIFF reader still open the path: a second read, from the page cache)."""
+    wanted = Wanted(renditions, max_image_pixels, raw_mode, threads, data)
     own = formats.opened_by_own_decoder(src.name)
     if own is not None:
         if own.name not in accepted_formats:
@@ -38,7 +42,7 @@ def decode(src: Path, renditions: Sequence[Rendition], *, accepted_formats: Sequ
     if "tiff" in accepted_formats and (floats := floattiff.layout(src)) is not None:
         return floattiff.decode(src, floats, wanted)  # Pillow has no float RGB mode: libvips reads it
     heif.use_threads(threads)  # read by pi-heif when it opens a file, whatever its format turns out to be
-    with open_image(src, accepted_formats, max_image_pixels, animation) as header:
+    with open_image(src, accepted_formats, max_image_pixels, animation, data) as header:
         fmt = formats.of_pil(header.format)
         if fmt is None:  # not one of the table's: open_image passed only theirs to Pillow
             raise InputError("open", f"format {header.format} is not one hotfolder reads")

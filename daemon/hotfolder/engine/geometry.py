@@ -24,7 +24,8 @@ class Plan:
     rendition: Rendition
     frame: tuple[float, float]  # the whole frame resampled to this size covers the output
     crop: tuple[float, float, float, float] | None  # region of the frame, in fractions
-    size: tuple[int, int]  # the output size
+    size: tuple[int, int]  # the resampled picture's size
+    canvas: tuple[int, int] | None = None  # pad: the output's size, the picture centred on it (upright)
 
 
 def plan(rendition: Rendition, size: tuple[int, int]) -> Plan:
@@ -33,9 +34,8 @@ def plan(rendition: Rendition, size: tuple[int, int]) -> Plan:
     op = rendition.operation
     if op == "fill":
         return _plan_fill(rendition, w, h)
-    if op == "fit":
-        scales = [b / s for b, s in ((rendition.width, w), (rendition.height, h)) if b]
-        scale = min(scales)
+    if op in ("fit", "pad"):
+        scale = _fit_scale(rendition, w, h)
         if not rendition.upscale:
             scale = min(scale, 1.0)
     elif op == "scale":
@@ -43,9 +43,31 @@ def plan(rendition: Rendition, size: tuple[int, int]) -> Plan:
     else:
         scale = 1.0
     out = (max(1, round(w * scale)), max(1, round(h * scale)))
-    if op == "fit":  # the limiting side lands exactly on the box
+    if op in ("fit", "pad"):  # the limiting side lands exactly on the box
         out = (min(out[0], rendition.width or out[0]), min(out[1], rendition.height or out[1]))
-    return Plan(rendition, (w * scale, h * scale), None, out)
+        limit = rendition.long or rendition.short
+        if limit:  # the side the limit is on lands exactly on it
+            on_width = (w >= h) == bool(rendition.long)
+            out = (min(out[0], limit), out[1]) if on_width else (out[0], min(out[1], limit))
+    canvas = None
+    if op == "pad":
+        canvas = (_given(rendition.width, rendition, "width"), _given(rendition.height, rendition, "height"))
+    return Plan(rendition, (w * scale, h * scale), None, out, canvas)
+
+
+def _fit_scale(rendition: Rendition, w: int, h: int) -> float:
+    """The scale that fits the box: width and/or height, or as photographers give it (the
+    longer or the shorter side, or a number of megapixels)."""
+    if rendition.long:
+        return rendition.long / max(w, h)
+    if rendition.short:
+        return rendition.short / min(w, h)
+    if rendition.megapixels:
+        return math.sqrt(rendition.megapixels * 1_000_000 / (w * h))
+    scales = [b / s for b, s in ((rendition.width, w), (rendition.height, h)) if b]
+    if not scales:
+        raise ValueError(f"rendition {rendition.name}: operation {rendition.operation} without a size")
+    return min(scales)
 
 
 def _plan_fill(rendition: Rendition, w: int, h: int) -> Plan:

@@ -26,8 +26,11 @@ from hotfolder.engine import location
 
 IIM_RESOURCE, DIGEST_RESOURCE = 0x0404, 0x0425
 TAG_MARKER = 0x1C
-# What set_metadata's fields replace in IIM: by-line (2:80), credit (2:110), copyright notice (2:116).
-RIGHTS_DATASETS = {"artist": {(2, 80)}, "credit": {(2, 110)}, "copyright": {(2, 116)}}
+# What set_metadata's fields (and an XMP sidecar's) replace in IIM: by-line (2:80), credit
+# (2:110), copyright notice (2:116), object name (2:05), caption (2:120), headline (2:105),
+# keywords (2:25).
+RIGHTS_DATASETS = {"artist": {(2, 80)}, "credit": {(2, 110)}, "copyright": {(2, 116)}, "title": {(2, 5)},
+                   "description": {(2, 120)}, "headline": {(2, 105)}, "keywords": {(2, 25)}}
 APP13_HEADER = b"Photoshop 3.0\0"
 MAX_SEGMENT = 65533  # a marker segment's data, its length field excluded
 
@@ -86,12 +89,14 @@ def serialise(sets: list[tuple[int, int, bytes]]) -> bytes:
     return bytes(out)
 
 
-def output_segment(iim: Iim, strip_location: bool, credits: SetMetadata | None, notes: list[str]) -> bytes:
+def output_segment(iim: Iim, strip_location: bool, credits: SetMetadata | None, notes: list[str],
+                   described: object = None) -> bytes:
     """The APP13 segment an output carries (b"" when none): the source's IIM, without the
-    location datasets when asked and without the rights fields `credits` sets."""
+    location datasets when asked and without the fields `credits` (or `described`, an XMP
+    sidecar's fields) set, so no reader sees the old ones beside the new."""
     unwanted = set(location.IIM_DATASETS) if strip_location else set()
     for key, sets in RIGHTS_DATASETS.items():
-        if credits is not None and getattr(credits, key) is not None:
+        if any(getattr(given, key, None) not in (None, ()) for given in (credits, described)):
             unwanted |= sets
     data = iim.data
     if unwanted:

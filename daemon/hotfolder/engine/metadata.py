@@ -26,10 +26,11 @@ from dataclasses import dataclass, replace
 from PIL import Image
 
 from hotfolder.config.model import Rendition, SetMetadata
-from hotfolder.engine import adobergb, dcf, formats, iptc, location, orient, rights
+from hotfolder.engine import adobergb, captions, dcf, formats, iptc, location, orient, rights
 from hotfolder.engine.encoders import Embedded
 from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 from hotfolder.engine.xmp import Packet, Unreadable, q
+from hotfolder.recipes.facts import Described, XmpFields
 
 GPS_IFD_TAG = 0x8825
 # TIFF tags that describe the pixel layout of a TIFF source, not the photo: never copied.
@@ -125,31 +126,50 @@ DEFAULT_DENSITY = Density(72.0, 72.0)  # EXIF's default, and what cameras write
 
 
 def embedded(fmt: formats.Format, rendition: Rendition, meta: Metadata, credits: SetMetadata | None = None,
-             notes: list[str] | None = None, pixels: Pixels | None = None) -> Embedded:
-    """What one output in `fmt` carries. `credits`: the rights fields to write
-    (engine/rights.py); `notes` gets what the user should hear of; `pixels`: the output's
-    own, which its EXIF and density then describe."""
+             notes: list[str] | None = None, pixels: Pixels | None = None,
+             described: Described | None = None) -> Embedded:
+    """What one output in `fmt` carries. `credits`: the fields to write (engine/rights.py);
+    `notes` gets what the user should hear of; `pixels`: the output's own, which its EXIF
+    and density then describe; `described`: an XMP sidecar's fields, written over the
+    source's where the policy keeps XMP (`keep`, `strip-gps`), and the photo's own keywords."""
     icc = meta.icc if fmt.icc else None
     dpi = density(meta.exif).dpi if pixels is not None else None
     if rendition.metadata == "strip-all" and credits is None:
         return Embedded(icc=icc, dpi=dpi)
     notes = [] if notes is None else notes
-    exif, xmp = _output_exif_xmp(rendition, meta, credits, notes, pixels)
+    sidecar = described.sidecar if described is not None and rendition.metadata in ("keep", "strip-gps") else None
+    exif, xmp = _output_exif_xmp(rendition, meta, credits, notes, pixels, sidecar,
+                                 described.keywords if described else ())
     iim = None
     if fmt.iptc and meta.iim is not None and rendition.metadata in ("keep", "strip-gps"):
-        iim = iptc.output_segment(meta.iim, rendition.metadata == "strip-gps", credits, notes) or None
+        iim = iptc.output_segment(meta.iim, rendition.metadata == "strip-gps", credits, notes, sidecar) or None
     return Embedded(exif=exif if fmt.exif else b"", xmp=xmp if fmt.xmp else None, icc=icc, iim=iim, dpi=dpi)
 
 
-def _output_exif_xmp(rendition: Rendition, meta: Metadata, credits: SetMetadata | None,
-                     notes: list[str], pixels: Pixels | None) -> tuple[bytes, bytes | None]:
+def _output_exif_xmp(rendition: Rendition, meta: Metadata, credits: SetMetadata | None, notes: list[str],
+                     pixels: Pixels | None, sidecar: XmpFields | None,
+                     keywords: tuple[str, ...]) -> tuple[bytes, bytes | None]:
     if rendition.metadata == "copyright-only":
         return rights.copyright_only(meta.exif, meta.xmp, rendition, meta.orientation, credits, notes)
     exif = output_exif(meta.exif, rendition, pixels)
     xmp = output_xmp(meta.xmp, rendition, meta.orientation, notes)
+    if sidecar:
+        xmp = _with_sidecar(xmp, sidecar, notes)
     if credits is not None:
-        exif, xmp = rights.signed(exif, xmp, credits, notes)
+        exif, xmp = rights.signed(exif, xmp, credits, notes, keywords)
     return exif, xmp
+
+
+def _with_sidecar(xmp: bytes | None, sidecar: XmpFields, notes: list[str]) -> bytes:
+    """The output's packet with an XMP sidecar's fields over its own (the sidecar is the
+    newer word: Lightroom writes there what it was told after the shot)."""
+    try:
+        packet = Packet.parse(xmp) if xmp else Packet.new()
+    except Unreadable as exc:
+        notes.append(f"the source's XMP packet cannot be read ({exc}); replaced by the XMP sidecar's fields")
+        packet = Packet.new()
+    captions.put(packet, sidecar)
+    return packet.tobytes()
 
 
 def output_exif(raw: bytes, rendition: Rendition, pixels: Pixels | None = None) -> bytes:

@@ -11,6 +11,7 @@ for ours; it stays the backstop for any other image the process opens.
 from __future__ import annotations
 
 import contextlib
+import io
 import mmap
 import warnings
 from collections.abc import Iterator, Sequence
@@ -50,13 +51,14 @@ def too_many_pixels(size: tuple[int, int], max_image_pixels: int) -> str | None:
 
 
 def open_image(src: Path, accepted_formats: Sequence[str], max_image_pixels: int,
-               animation: str) -> ImageFile.ImageFile:
-    """Open the header only, refusing formats not accepted, bombs and (if asked) animations."""
+               animation: str, data: bytes | None = None) -> ImageFile.ImageFile:
+    """Open the header only, refusing formats not accepted, bombs and (if asked) animations.
+    `data`: the file's bytes, read already (engine/fingerprint), opened instead of the path."""
     pil_names = [f.pil for f in map(formats.get, accepted_formats) if f.pil is not None]
     try:
         with warnings.catch_warnings(), our_pixel_limit():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(src, formats=pil_names)
+            im = Image.open(src if data is None else io.BytesIO(data), formats=pil_names)
     except Image.UnidentifiedImageError:
         raise InputError("open", _unaccepted_reason(src, accepted_formats)) from None
     except DECODE_ERRORS as exc:
@@ -108,11 +110,14 @@ def _check_animation(im: Image.Image, animation: str) -> None:
         raise InputError("open", "the image is animated, and this folder is set to `animation: fail`")
 
 
-def check_scans(src: Path) -> None:
+def check_scans(src: Path, data: bytes | None = None) -> None:
     """Refuse a JPEG with more scans than libjpeg should run (engine/jpegscan), from its
-    markers, before any is decoded."""
-    with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+    markers, before any is decoded; from `data` when the bytes were read already."""
+    if data is not None:
         reason = jpegscan.too_many_scans(data)
+    else:
+        with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            reason = jpegscan.too_many_scans(mapped)
     if reason is not None:
         raise InputError("decode", reason)
 

@@ -39,3 +39,20 @@ def orientation(im: Image.Image) -> int:
 def upright(im: Image.Image, orientation: int) -> Image.Image:
     """A new image, turned as the orientation says (the same image for 1)."""
     return im if orientation == 1 else im.transpose(TRANSPOSE_FOR[orientation])
+
+
+def padded(im: Image.Image, canvas: tuple[int, int], background: tuple[int, int, int]) -> Image.Image:
+    """`operation: pad`: the picture centred on a canvas of exactly `canvas`, the rest
+    `background` (opaque), in the picture's own mode."""
+    if im.size == canvas:
+        return im
+    if im.mode in ("L", "LA"):
+        grey = round(0.299 * background[0] + 0.587 * background[1] + 0.114 * background[2])
+        fill: tuple[int, ...] = (grey,) if im.mode == "L" else (grey, 255)
+    else:
+        fill = background if im.mode == "RGB" else (*background, 255)
+    out = Image.new(im.mode, canvas, fill)
+    out.paste(im, ((canvas[0] - im.width) // 2, (canvas[1] - im.height) // 2))
+    if "icc_profile" in im.info:
+        out.info["icc_profile"] = im.info["icc_profile"]
+    return out

@@ -31,13 +31,14 @@ an errno such as ENOENT, EIO or ENOSPC, a bug) propagate unchanged.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image
 
 from hotfolder.config.model import Rendition
-from hotfolder.engine import colour, formats, memory, resample
+from hotfolder.engine import colour, fingerprint, formats, memory, resample
 from hotfolder.engine.decode import decode
 from hotfolder.engine.decoders import Decoded, hevc
 from hotfolder.engine.encoders.pillow import ENCODER_OPTIONS
@@ -48,9 +49,12 @@ from hotfolder.engine.opening import configure, draft
 from hotfolder.engine.orient import ORIENTATION_TAG, TRANSPOSE_FOR
 from hotfolder.engine.steps import STEPS
 from hotfolder.engine.steps.work import Source, Work
+from hotfolder.likeness import Look
+from hotfolder.recipes.facts import Described
 
 __all__ = [
-    "render", "Output", "InputError", "RecipeError", "WatermarkError", "configure", "warm_up",
+    "render", "open_source", "render_opened", "Opened", "Output", "InputError", "RecipeError", "WatermarkError",
+    "configure", "warm_up",
     # for the tests and bench/stages
     "plan", "ENCODER_OPTIONS", "ORIENTATION_TAG", "GPS_IFD_TAG", "TRANSPOSE_FOR",
 ]
@@ -78,6 +82,43 @@ def warm_up() -> None:
     hevc.warm_up()
 
 
+class Opened:
+    """A source decoded once for all its renditions, and the look of its picture."""
+
+    def __init__(self, source: Source):
+        self.source = source
+
+    @functools.cached_property
+    def look(self) -> Look:
+        """The picture's fingerprint (engine/fingerprint), from the frame decoded anyway:
+        an 8-bit source's, or a 16-bit one's first target frame. 0.6 ms at 2000x1500."""
+        base = next(iter(self.source.frames.values())).ladder[0]
+        return fingerprint.look_of(base.view(), self.source.meta.orientation, self.source.size)
+
+
+def open_source(
+    src: Path,
+    renditions: Sequence[Rendition],
+    *,
+    accepted_formats: Sequence[str],
+    max_image_pixels: int,
+    animation: str = "first-frame",
+    raw: str = "auto",
+    threads: int = 1,
+    folder: str = "",
+    data: bytes | None = None,
+    described: Described | None = None,
+) -> Opened:
+    """Decode `src` once, as small as every rendition allows (`data`: its bytes, read once
+    already by engine/fingerprint). See `render` for the rest."""
+    src = Path(src)
+    if Image.MAX_IMAGE_PIXELS != max_image_pixels:
+        configure(max_image_pixels)
+    decoded = decode(src, renditions, accepted_formats=accepted_formats, max_image_pixels=max_image_pixels,
+                     animation=animation, raw_mode=raw, threads=threads, data=data)
+    return Opened(dataclasses.replace(_source(decoded, renditions, threads, src.name, folder), described=described))
+
+
 def render(
     src: Path,
     renditions: Sequence[Rendition],
@@ -88,21 +129,27 @@ def render(
     raw: str = "auto",
     threads: int = 1,
     folder: str = "",
+    described: Described | None = None,
+    data: bytes | None = None,
 ) -> list[Output]:
     """Decode `src` once and return one Output per rendition, in the order given.
 
     `raw`: the folder's `raw:` mode for camera RAWs (engine/decoders/raw).
     `threads`: libvips (and libheif) threads for this file; 1 when other files are being
     rendered at the same time (one worker per core already uses every core). `folder`:
-    the folder's name, for set_metadata's `{folder}`."""
-    src = Path(src)
-    if Image.MAX_IMAGE_PIXELS != max_image_pixels:
-        configure(max_image_pixels)
-    decoded = decode(src, renditions, accepted_formats=accepted_formats, max_image_pixels=max_image_pixels,
-                     animation=animation, raw_mode=raw, threads=threads)
-    source = _source(decoded, renditions, threads, src.name, folder)
+    the folder's name, for set_metadata's `{folder}`. `described`: what the worker read
+    beyond the file's bytes (set_metadata's values, an XMP sidecar's fields)."""
+    opened = open_source(src, renditions, accepted_formats=accepted_formats, max_image_pixels=max_image_pixels,
+                         animation=animation, raw=raw, threads=threads, folder=folder, data=data,
+                         described=described)
+    return render_opened(opened, renditions)
+
+
+def render_opened(opened: Opened, renditions: Sequence[Rendition]) -> list[Output]:
+    """One Output per rendition of a source `open_source` decoded, in the order given."""
+    source = opened.source
     outputs: dict[int, Output] = {}
-    for p in sorted(plans_for(renditions, decoded.size, decoded.meta.orientation),
+    for p in sorted(plans_for(renditions, source.size, source.meta.orientation),
                     key=lambda p: p.frame[0] * p.frame[1], reverse=True):
         work = Work(source, p)
         for step in STEPS:

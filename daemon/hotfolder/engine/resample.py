@@ -84,6 +84,13 @@ class Frame:
             self._pil = Image.frombytes(self.mode, self.size, self._data)
         return self._pil
 
+    def view(self) -> Image.Image:
+        """A Pillow image over the pixels without a copy, to read only (the fingerprint's
+        look): unlike pil(), nothing is kept, so the frame's memory stays as it was."""
+        if self._pil is not None or not self._data:
+            return self.pil()
+        return Image.frombuffer(self.mode, self.size, self._data, "raw", self.mode, 0, 1)  # type: ignore[arg-type]
+
     def take(self) -> tuple[Image.Image, bool]:
         """A Pillow image of this frame for one output, and whether it is shared (so it
         must be copied before drawing on it). A rendered frame hands its image out once

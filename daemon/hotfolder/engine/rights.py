@@ -1,4 +1,4 @@
-"""Copyright and credit in the outputs: `set_metadata` and `metadata: copyright-only`.
+"""Copyright, credit and captions in the outputs: `set_metadata` and `metadata: copyright-only`.
 
 Each field goes where readers look for it (the IPTC Photo Metadata mapping, as
 exiftool and Lightroom write it):
@@ -7,12 +7,19 @@ exiftool and Lightroom write it):
   copyright    EXIF Copyright (0x8298)   XMP dc:rights (rdf:Alt, x-default)
   credit       —                         XMP photoshop:Credit ("Credit Line")
   usage_terms  —                         XMP xmpRights:UsageTerms (rdf:Alt, x-default)
+  title        —                         XMP dc:title (rdf:Alt, x-default)
+  description  EXIF ImageDescription     XMP dc:description (rdf:Alt, x-default)
+  headline     —                         XMP photoshop:Headline
+  keywords     —                         XMP dc:subject (rdf:Bag), added to the photo's own
+
+Each is a template (recipes/templates.py), filled in here with the values the worker
+gives (`credits_for`).
 
 EXIF's Artist and Copyright are ASCII: `©` is spelt `(c)`, accents are dropped, and what
 has no ASCII spelling becomes `?` (Pillow would write `?` for all of it); XMP carries
 the exact text. A field set here replaces the source's value in both places; the
-source's other XMP stays as it was. `copyright-only` keeps of the source only these
-fields (and the ICC profile, and the orientation tag of an output left sideways by
+source's other XMP stays as it was. `copyright-only` keeps of the source only the four
+rights fields (and the ICC profile, and the orientation tag of an output left sideways by
 `orient: false`): no camera, lens, GPS, dates or serial numbers.
 """
 from __future__ import annotations
@@ -20,23 +27,29 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Mapping
 
 from PIL import Image
 
 from hotfolder.config.model import SET_METADATA_KEYS, Rendition, SetMetadata
-from hotfolder.engine import orient
+from hotfolder.engine import captions, orient
 from hotfolder.engine.errors import DECODE_ERRORS
 from hotfolder.engine.xmp import Packet, Property, Unreadable, q
+from hotfolder.recipes import templates
+from hotfolder.recipes.facts import XmpFields
 
-ARTIST_TAG, COPYRIGHT_TAG = 0x013B, 0x8298
+ARTIST_TAG, COPYRIGHT_TAG, DESCRIPTION_TAG = 0x013B, 0x8298, 0x010E
 EXIF_IFD_TAG, DATETIME_ORIGINAL_TAG, DATETIME_TAG = 0x8769, 0x9003, 0x0132
-EXIF_TAGS = {"artist": ARTIST_TAG, "copyright": COPYRIGHT_TAG}
-XMP_PROPERTIES = {
+EXIF_TAGS = {"artist": ARTIST_TAG, "copyright": COPYRIGHT_TAG, "description": DESCRIPTION_TAG}
+RIGHTS_TAGS = (ARTIST_TAG, COPYRIGHT_TAG)  # what copyright-only keeps of the source's EXIF
+RIGHTS_PROPERTIES = {
     "artist": Property(q("dc", "creator"), "seq"),
     "copyright": Property(q("dc", "rights"), "alt"),
     "credit": Property(q("photoshop", "Credit"), "text"),
     "usage_terms": Property(q("xmpRights", "UsageTerms"), "alt"),
 }
+XMP_PROPERTIES = {**RIGHTS_PROPERTIES, "title": captions.TITLE, "description": captions.DESCRIPTION,
+                  "headline": captions.HEADLINE}
 
 # What NFKD does not take apart; the rest loses its accents.
 ASCII_SPELLING = {
@@ -47,18 +60,26 @@ ASCII_SPELLING = {
 }
 
 
-def credits_for(spec: SetMetadata | None, exif: bytes, folder: str) -> SetMetadata | None:
-    """The fields of one output: `spec` with `{year}` (the year the photo was taken, else
-    this year) and `{folder}` filled in."""
+def credits_for(spec: SetMetadata | None, exif: bytes, folder: str,
+                values: Mapping[str, object] | None = None) -> SetMetadata | None:
+    """The fields of one output: `spec`'s templates filled in with `values` (the worker's:
+    the photo's fields, `{seq}`, …), `{year}` (the year the photo was taken, else this year)
+    and `{folder}`. A field whose template gives nothing (a missing value) is not written."""
     if spec is None:
         return None
-    year = str(capture_year(exif) or dt.date.today().year)
-    return SetMetadata(**{key: text.format(year=year, folder=folder) for key, text in fields(spec)})
+    given = {"folder": folder, **(values or {}), "year": capture_year(exif) or dt.date.today().year}
+
+    def filled(text: str) -> str | None:
+        return templates.fill(templates.parsed(text, templates.METADATA_FIELDS), given).strip() or None
+
+    keywords = tuple(word for word in map(filled, spec.keywords) if word)
+    return SetMetadata(**{key: filled(text) for key, text in fields(spec)}, keywords=keywords)
 
 
 def fields(credits: SetMetadata) -> list[tuple[str, str]]:
-    """The fields that are set, in order."""
-    return [(key, getattr(credits, key)) for key in SET_METADATA_KEYS if getattr(credits, key) is not None]
+    """The text fields that are set, in order (keywords are a list: `credits.keywords`)."""
+    return [(key, getattr(credits, key)) for key in SET_METADATA_KEYS
+            if key != "keywords" and getattr(credits, key) is not None]
 
 
 def capture_year(raw: bytes) -> int | None:
@@ -85,9 +106,12 @@ def ascii_text(text: str) -> str:
     return "".join(c if 32 <= ord(c) < 127 else "?" for c in plain)
 
 
-def signed(exif: bytes, xmp: bytes | None, credits: SetMetadata, notes: list[str]) -> tuple[bytes, bytes]:
+def signed(exif: bytes, xmp: bytes | None, credits: SetMetadata, notes: list[str],
+           keywords: tuple[str, ...] = ()) -> tuple[bytes, bytes]:
     """The output's EXIF and XMP with `credits` written into both, replacing the values
-    they held. A packet that cannot be read is replaced by one holding the credits (said in `notes`)."""
+    they held; its keywords added to the packet's own and the photo's (`keywords`: IPTC's,
+    a sidecar's). A packet that cannot be read is replaced by one holding the credits
+    (said in `notes`)."""
     out = Image.Exif()
     if exif:
         out.load(exif)
@@ -97,6 +121,8 @@ def signed(exif: bytes, xmp: bytes | None, credits: SetMetadata, notes: list[str
     packet = _packet_or_new(xmp, notes, "replaced by one holding only set_metadata's fields")
     for key, value in fields(credits):
         packet.put(XMP_PROPERTIES[key], value)
+    if credits.keywords:
+        captions.put(packet, XmpFields(keywords=(*keywords, *credits.keywords)))
     return out.tobytes(), packet.tobytes()
 
 
@@ -106,14 +132,14 @@ def copyright_only(exif: bytes, xmp: bytes | None, rendition: Rendition, orienta
     source, out = Image.Exif(), Image.Exif()
     if exif:
         source.load(exif)
-    for tag in EXIF_TAGS.values():
+    for tag in RIGHTS_TAGS:
         if isinstance(source.get(tag), str) and source[tag].strip():
             out[tag] = source[tag]
     if not rendition.orient and orientation != 1:
         out[orient.ORIENTATION_TAG] = orientation  # the pixels stay as stored: viewers still need to turn them
     kept = Packet.new()
     found = _packet_or_new(xmp, notes, "left out: its rights fields could not be kept") if xmp else None
-    for prop in XMP_PROPERTIES.values():
+    for prop in RIGHTS_PROPERTIES.values():
         value = found.find(prop) if found is not None else None
         if value is not None:
             kept.put(prop, value)

@@ -29,6 +29,7 @@ NS = {
     "photoshop": "http://ns.adobe.com/photoshop/1.0/",
     "xmpRights": "http://ns.adobe.com/xap/1.0/rights/",
     "tiff": "http://ns.adobe.com/tiff/1.0/",
+    "xmp": "http://ns.adobe.com/xap/1.0/",
 }
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 PACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
@@ -95,6 +96,11 @@ class Packet:
     def descriptions(self) -> list[ET.Element]:
         return self._rdf().findall(DESCRIPTION)
 
+    def description(self) -> ET.Element:
+        """The first rdf:Description, where new properties go (made if there is none)."""
+        found = self.descriptions()
+        return found[0] if found else ET.SubElement(self._rdf(), DESCRIPTION, {ABOUT: ""})
+
     def _rdf(self) -> ET.Element:
         rdf = self.root.find(RDF)
         if rdf is None:  # parse() refuses a packet without one, new() makes one
@@ -142,11 +148,11 @@ class Packet:
         """Set `prop` to a text, or to a copy of another packet's element (or attribute
         value) for it, replacing whatever the packet held."""
         self.remove(prop)
-        descriptions = self.descriptions() or [ET.SubElement(self._rdf(), DESCRIPTION, {ABOUT: ""})]
+        target = self.description()
         if isinstance(value, ET.Element):
-            descriptions[0].append(copy.deepcopy(value))
+            target.append(copy.deepcopy(value))
             return
-        element = ET.SubElement(descriptions[0], prop.tag)
+        element = ET.SubElement(target, prop.tag)
         if prop.form == "text":
             element.text = value
         elif prop.form == "seq":

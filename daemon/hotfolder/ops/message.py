@@ -13,7 +13,7 @@ from hotfolder.ops.notices import Notice, NoticeKind
 # A title's words for a message of one event.
 TITLES = {NoticeKind.FAILED: "file failed", NoticeKind.PAUSED: "claiming paused",
           NoticeKind.RELOAD_REFUSED: "reload refused", NoticeKind.WORKER_LOST: "worker lost",
-          NoticeKind.RECOVERED: "recovered"}
+          NoticeKind.RECOVERED: "recovered", NoticeKind.DUPLICATE: "duplicate", NoticeKind.SIMILAR: "look-alike"}
 
 
 @dataclass(frozen=True)

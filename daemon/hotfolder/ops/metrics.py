@@ -80,6 +80,14 @@ class _SnapshotCollector:
             failed.add_metric([name], counts.get("failed", 0))
         yield processed
         yield failed
+        duplicates = CounterMetricFamily("hotfolder_duplicates", "Originals found to repeat an earlier one (kind "
+                                         "exact: the same bytes) or to look like one (similar), since the daemon "
+                                         "started: skipped, flagged, failed or rendered again as the folder says",
+                                         labels=["folder", "kind"])
+        for name, counts in status.folders.items():
+            for kind in ("exact", "similar"):
+                duplicates.add_metric([name, kind], (counts.get("duplicates") or {}).get(kind, 0))
+        yield duplicates
         yield _gauge("hotfolder_queued", "Files waiting: claimed and not yet started, or ready in an inbox",
                      status.queued + status.waiting)
         yield _gauge("hotfolder_in_flight", "Files being rendered now", status.in_flight)

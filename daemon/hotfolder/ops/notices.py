@@ -23,6 +23,8 @@ class NoticeKind(StrEnum):
     RELOAD_REFUSED = "reload_refused"  # a reload was refused; the previous config runs on
     WORKER_LOST = "worker_lost"  # a worker died or hung while rendering a file (the file is retried)
     RECOVERED = "recovered"  # the daemon started and its recovery ran, or claiming resumed after a pause
+    DUPLICATE = "duplicate"  # the same bytes as an earlier original: skipped, failed or rendered again
+    SIMILAR = "similar"  # a look-alike of an earlier original: flagged (rendered) or skipped
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class Notice:
 
 
 Hook = Callable[[Notice], None]
+SKIPPED = "skipped"  # the step of a duplicate or look-alike that was not rendered (it is at its end)
 
 
 def ignore(_notice: Notice) -> None:

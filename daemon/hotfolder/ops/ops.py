@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from hotfolder import __version__, redact
 from hotfolder.config.model import Config, Http
 from hotfolder.ops.metrics import Metrics
-from hotfolder.ops.notices import Notice, NoticeKind
+from hotfolder.ops.notices import SKIPPED, Notice, NoticeKind
 from hotfolder.ops.notify import Notifications
 from hotfolder.ops.view import RequeueCode, RequeueOutcome, View
 from hotfolder.ops.web.app import App
@@ -153,9 +153,9 @@ class Ops:
         try:
             notice = replace(notice, file=fsnames.display(notice.file),
                              reason=redact.text(fsnames.display(notice.reason)))
-            if notice.event == NoticeKind.DONE:
-                self.recent.appendleft(notice)
-            else:
+            if notice.event == NoticeKind.DONE or notice.step == SKIPPED:
+                self.recent.appendleft(notice)  # the page's list: what became of each file, skipped duplicates too
+            if notice.event != NoticeKind.DONE:
                 self.notifications.submit(notice)
         except Exception:  # noqa: BLE001 - see the docstring
             self.log.exception("notice_failed", event=notice.event)

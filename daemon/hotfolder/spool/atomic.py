@@ -2,6 +2,7 @@
 """
 from __future__ import annotations
 
+import errno
 import grp
 import os
 import secrets
@@ -92,38 +93,48 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644, group: str | None =
 
 
 def write_atomic_at(folder: Opened, name: str, data: bytes, mode: int = 0o644, group: str | None = None,
-                    tag: str = "", token: str = DEFAULT_TOKEN) -> None:
-    """Temp file in the open folder, fsync, rename over the final name; the caller fsyncs
-    the folder (once for all the files it writes there).
+                    tag: str = "", token: str = DEFAULT_TOKEN, stage: Opened | None = None) -> None:
+    """Temp file in the open folder (or in `stage`, a folder of the same file system where
+    a killed job's temp files are looked for: remove_temp_outputs), fsync, rename over the
+    final name; the caller fsyncs the folder (once for all the files it writes there).
 
     A reader never sees half a file under its final name, and a rerun replaces an
     earlier output instead of adding a copy.
     """
     if len(os.fsencode(name)) > NAME_MAX:
         raise NameTooLong(name)
-    tmp = write_temp(folder.fd, data, temp_output_path(folder.path / name, tag, token).name, mode, group)
+    at = stage or folder
+    tmp = write_temp(at.fd, data, temp_output_path(folder.path / name, tag, token).name, mode, group)
     try:
-        os.replace(tmp, name, src_dir_fd=folder.fd, dst_dir_fd=folder.fd)
+        os.replace(tmp, name, src_dir_fd=at.fd, dst_dir_fd=folder.fd)
+    except OSError as exc:
+        unlink_at(at.fd, tmp)
+        if stage is None or exc.errno != errno.EXDEV:
+            raise
+        write_atomic_at(folder, name, data, mode, group, tag, token)  # a mount inside the output: write there
     except BaseException:
-        unlink_at(folder.fd, tmp)
+        unlink_at(at.fd, tmp)
         raise
 
 
 def remove_temp_outputs(folder: Folder, rel: str, tag: str) -> int:
-    """Delete the temp outputs a killed worker left for one job (tagged with its id)."""
+    """Delete the temp outputs a killed worker left for one job (tagged with its id): in
+    the output folder of its subfolder, and in the output folder itself (where the temp
+    files of outputs a template puts elsewhere are staged: workers/render.py)."""
     removed = 0
     mine = temp_prefix(folder.temp_token) + tag
-    try:
-        with nofollow.opened(folder.output / Path(rel).parent) as out_dir:
-            for name in os.listdir(out_dir):
-                if name.startswith(mine):
-                    try:
-                        unlink_at(out_dir, name)
-                        removed += 1
-                    except OSError:
-                        pass  # it goes at the next start
-    except OSError:
-        return removed
+    for place in dict.fromkeys((folder.output / Path(rel).parent, folder.output)):
+        try:
+            with nofollow.opened(place) as out_dir:
+                for name in os.listdir(out_dir):
+                    if name.startswith(mine):
+                        try:
+                            unlink_at(out_dir, name)
+                            removed += 1
+                        except OSError:
+                            pass  # it goes at the next start
+        except OSError:
+            continue
     return removed
 
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hotfolder.config.model import Folder
+from hotfolder.sidecars import image_of, is_sidecar
 from hotfolder.spool import fsnames, nofollow, records
 from hotfolder.spool.atomic import is_our_temp
 from hotfolder.spool.fsnames import display
@@ -46,6 +47,7 @@ from hotfolder.spool.records import SIDECAR, read_record, record_of
 SHOWN = 200  # the most recent failures the page lists
 RECOUNT_EVERY = 30.0  # seconds; a change inside a subfolder does not touch the top folder's mtime
 WALK_SHARE = 0.02  # at most this share of the loop's time goes to walking failed/ again
+EXPLAIN_LINES, EXPLAIN_WIDTH = 64, 600  # what of a record's explanation the page keeps (SHOWN files of it)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class FailedFile:
     attempts: int
     time: str
     mtime: float  # when it failed: its record's mtime (the original's own, without a record)
+    explain: tuple[str, ...] = ()  # what `hotfolder explain` said of it when it failed (its record's lines)
 
 
 def file_id(folder: str, rel_bytes: bytes) -> str:
@@ -93,6 +96,8 @@ def failed_originals(folders: Iterable[Folder]) -> Iterator[tuple[Folder, Path]]
                     continue
                 if path.name.endswith(SIDECAR) and path.name[: -len(SIDECAR)] in present:
                     continue
+                if is_sidecar(path.name) and (image_of(path.name, present) or "") + SIDECAR in present:
+                    continue  # an XMP sidecar that failed beside its image: requeued with it
                 yield _owner(sharing, path), path
 
 
@@ -196,7 +201,14 @@ def _entry(folder: Folder, path: Path, at: float) -> tuple[FailedFile, Path]:
     fid = file_id(folder.name, os.fsencode(rel))
     return FailedFile(fid, folder.name, fsnames.display(rel.as_posix()), str(record.get("error", "")),
                       str(record.get("step", "")), _int(record.get("attempts")), str(record.get("time", "")),
-                      at), path
+                      at, _lines(record.get("explain"))), path
+
+
+def _lines(value: object) -> tuple[str, ...]:
+    """A record's explanation: texts only (a record is data), at most EXPLAIN_LINES of them."""
+    if not isinstance(value, list):
+        return ()
+    return tuple(str(line)[:EXPLAIN_WIDTH] for line in value[:EXPLAIN_LINES] if isinstance(line, str))
 
 
 def _failed_at(path: Path) -> float:

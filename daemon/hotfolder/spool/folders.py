@@ -12,7 +12,8 @@ from pathlib import Path
 
 from hotfolder.config.model import Folder
 from hotfolder.spool import nofollow
-from hotfolder.spool.fsnames import display, fit_name
+from hotfolder.spool.atomic import is_our_temp
+from hotfolder.spool.fsnames import display, fit_name, is_ignored_path
 from hotfolder.spool.nofollow import FolderSwapped, Opened
 
 
@@ -70,3 +71,13 @@ def opened_folder(root: Path, rel_dir: str | Path) -> Iterator[Opened]:
         yield Opened(here, fd)
     finally:
         os.close(fd)
+
+
+def archived_files(folder: Folder) -> Iterator[Path]:
+    """The originals in the folder's archive/, lazily (none when it deletes them): what the
+    index of originals is rebuilt from (workers/reindex.py)."""
+    if folder.archive is None:
+        return
+    for path in nofollow.walk(folder.archive):
+        if not is_our_temp(path.name, folder.temp_token) and not is_ignored_path(path, folder.archive):
+            yield path

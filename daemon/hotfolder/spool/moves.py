@@ -1,7 +1,8 @@
 """The moves of an original between the states:
 
-    inbox/ ──claim──▶ processing/ ──finish──▶ archive/ (or deleted)
-                                  └──fail───▶ failed/ + NAME.error.json
+    inbox/ ──claim──▶ processing/ ──finish─────▶ archive/ (or deleted)
+                                  ├──fail───────▶ failed/ + NAME.error.json
+                                  └──duplicate──▶ duplicates/ + NAME.duplicate.json
 
 Every move is one rename between two folders opened without following a link,
 so a file is always in exactly one state. Only the supervisor moves originals.
@@ -19,18 +20,24 @@ from pathlib import Path
 
 from hotfolder.config.model import Folder
 from hotfolder.errors import HotfolderError
-from hotfolder.spool import archived, nofollow
+from hotfolder.sidecars import beside
+from hotfolder.spool import archived, nofollow, xmp_sidecars
 from hotfolder.spool.atomic import temp_prefix, write_temp
 from hotfolder.spool.folders import opened_folder
 from hotfolder.spool.fsnames import display, fit_name, name_as_hex, name_from_hex, relative_name
 from hotfolder.spool.nofollow import FolderSwapped, Opened, exists_at, unlink_at
-from hotfolder.spool.records import SIDECAR, read_failure
+from hotfolder.spool.records import DUPLICATE_RECORD, SIDECAR, read_failure
 
 
 @dataclass(frozen=True)
 class Claimed:
     rel: str  # path relative to the inbox, kept for output, archive and failed
     path: Path  # where the original lies now, under processing/
+    sidecar: str | None = None  # its XMP sidecar, claimed with it: relative to processing/, as `rel`
+
+    @property
+    def sidecar_path(self) -> Path | None:
+        return self.path.parent / Path(self.sidecar).name if self.sidecar else None
 
 
 class Refused(HotfolderError):
@@ -40,8 +47,9 @@ class Refused(HotfolderError):
 PATH_MAX = 4096  # bytes with the final NUL: the longest path open(2) takes on Linux
 
 
-def claim(folder: Folder, src: Path) -> Claimed | None:
-    """Take ownership of an inbox file by renaming it into processing/.
+def claim(folder: Folder, src: Path, sidecar: Path | None = None) -> Claimed | None:
+    """Take ownership of an inbox file by renaming it into processing/ (and its XMP
+    sidecar, when arrival paired one with it: spool/xmp_sidecars.py).
 
     Returns None when the file is gone or a file of the same name is still being
     processed (it stays in the inbox and is offered again after that one ends).
@@ -74,7 +82,7 @@ def claim(folder: Folder, src: Path) -> Claimed | None:
                 return None
     finally:
         os.close(src_dir)
-    return Claimed(rel, dst)
+    return Claimed(rel, dst, xmp_sidecars.claim(folder, rel, sidecar) if sidecar is not None else None)
 
 
 def pass_through(folder: Folder, src: Path) -> Path | None:
@@ -111,23 +119,23 @@ def _refuse_too_long(folder: Folder, rel: str) -> None:
                       f"name; move it to a shallower folder or shorten its folders' names")
 
 
-def _unique(folder: Opened, name: str) -> Path:
+def _unique(folder: Opened, name: str, sidecar: str = SIDECAR) -> Path:
     """`name` in the open folder, or `stem_1.ext`, `stem_2.ext`… : never overwrite an earlier file."""
-    path = fit_name(folder.path / name, len(SIDECAR) + 6)
+    path = fit_name(folder.path / name, len(sidecar) + 6)
     n = 1
     candidate = path
-    while exists_at(folder.fd, candidate.name) or exists_at(folder.fd, candidate.name + SIDECAR):
+    while exists_at(folder.fd, candidate.name) or exists_at(folder.fd, candidate.name + sidecar):
         candidate = path.with_name(f"{path.stem}_{n}{path.suffix}")
         n += 1
     return candidate
 
 
 @contextmanager
-def _opened_place(root: Path, rel: str) -> Iterator[tuple[Opened, Path]]:
+def _opened_place(root: Path, rel: str, sidecar: str = SIDECAR) -> Iterator[tuple[Opened, Path]]:
     """Where `rel` goes under root: its folder open (see opened_folder), its name unique."""
     rel_path = Path(rel)
     with opened_folder(root, rel_path.parent) as folder:
-        yield folder, _unique(folder, rel_path.name)
+        yield folder, _unique(folder, rel_path.name, sidecar)
 
 
 def _move(src: Path, dst_root: Path, rel: str) -> Path:
@@ -138,10 +146,14 @@ def _move(src: Path, dst_root: Path, rel: str) -> Path:
 
 
 def finish(folder: Folder, claimed: Claimed) -> Path | None:
-    """The outputs are durable: archive (never overwriting) or delete the original."""
+    """The outputs are durable: archive (never overwriting) or delete the original, and
+    its XMP sidecar with it."""
+    side = claimed.sidecar_path
     if folder.on_success == "delete":
         with nofollow.opened(claimed.path.parent) as src_dir:
             os.unlink(claimed.path.name, dir_fd=src_dir)
+            if side is not None:
+                unlink_at(src_dir, side.name)
             os.fsync(src_dir)
         return None
     if folder.archive is None:  # the config gives every folder that archives its archive/
@@ -149,29 +161,52 @@ def finish(folder: Folder, claimed: Claimed) -> Path | None:
     where = _move(claimed.path, folder.archive, claimed.rel)
     if where.relative_to(folder.archive).as_posix() != claimed.rel:  # `a_1.jpg`: the path it came in with
         archived.remember(where, claimed.rel)                          # is kept (for `hotfolder rerender`)
+    if side is not None:
+        xmp_sidecars.follow(side, where.parent, beside(side.name, claimed.path.name, where.name))
     return where
 
 
-def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts: int = 1) -> Path:
-    """Move the original to failed/ with a sidecar saying why.
+def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts: int = 1,
+         explained: tuple[str, ...] = (), sidecar: str | None = None) -> Path:
+    """Move the original to failed/ with a record saying why (and its XMP `sidecar`, a
+    path relative to the inbox as `rel`, beside it).
 
-    Three steps, each one rename: the sidecar is written under a hidden temp name of
+    Three steps, each one rename: the record is written under a hidden temp name of
     ours (which names where the original goes), the original is moved, then the
-    sidecar takes its final name. A crash between two leaves a temp sidecar, which
+    record takes its final name. A crash between two leaves a temp record, which
     recovery finishes (the original is there) or removes (it is not): recovery never
     has to guess from a name whether a file in failed/ is ours.
     """
-    with nofollow.opened(src.parent) as src_dir, _opened_place(folder.failed, rel) as (dst_dir, dst):
+    fields: dict = {"error": display(error), "step": step, "attempts": attempts}
+    if explained:  # what `hotfolder explain` says of it (the status page shows it)
+        fields["explain"] = [display(line) for line in explained]
+    return _move_with_record(folder, src, rel, folder.failed, SIDECAR, "failed_as", fields, sidecar)
+
+
+def duplicate(folder: Folder, src: Path, rel: str, *, kind: str, matched: dict, sidecar: str | None = None) -> Path:
+    """Move a skipped duplicate to the folder's duplicates folder with `NAME.duplicate.json`
+    naming the earlier original it repeats or resembles (`matched`), as fail() does."""
+    if folder.duplicates is None:  # the config gives every folder one
+        raise ValueError(f"folder {folder.name!r} has no duplicates folder")
+    fields = {"kind": kind, "matched": matched}
+    return _move_with_record(folder, src, rel, folder.duplicates, DUPLICATE_RECORD, "duplicate_as", fields, sidecar)
+
+
+def _move_with_record(folder: Folder, src: Path, rel: str, root: Path, suffix: str, moved_as: str,
+                      fields: dict, xmp: str | None) -> Path:
+    """The original to `root` with its JSON record beside it (`NAME` + `suffix`): the record
+    under a temp name, the move, the record's rename (see fail()); then its XMP sidecar."""
+    with nofollow.opened(src.parent) as src_dir, _opened_place(root, rel, suffix) as (dst_dir, dst):
         record = {
             "file": display(rel),
-            "error": display(error),
-            "step": step,
-            "attempts": attempts,
+            **fields,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "folder": display(folder.name),
-            "failed_as": name_as_hex(dst.name),  # for recovery: the exact bytes of the name
+            moved_as: name_as_hex(dst.name),  # for recovery: the exact bytes of the name
             "file_as": name_as_hex(rel),  # for requeue: the name it came in with, exactly
         }
+        if xmp:  # its XMP sidecar goes beside it: requeue brings it back under this name
+            record["sidecar_as"] = name_as_hex(xmp)
         data = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
         pending = write_temp(dst_dir.fd, data, temp_prefix(folder.temp_token) + "sidecar-")
         try:
@@ -179,8 +214,11 @@ def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts
         except BaseException:
             unlink_at(dst_dir.fd, pending)
             raise
-        os.rename(pending, dst.name + SIDECAR, src_dir_fd=dst_dir.fd, dst_dir_fd=dst_dir.fd)
+        os.rename(pending, dst.name + suffix, src_dir_fd=dst_dir.fd, dst_dir_fd=dst_dir.fd)
         os.fsync(dst_dir.fd)
+    if xmp:
+        name = Path(xmp).name
+        xmp_sidecars.follow(src.parent / name, dst.parent, beside(name, src.name, dst.name))
     return dst
 
 
@@ -205,7 +243,10 @@ def requeue(folder: Folder, path: Path) -> Path:
                 f"is not a name inside the inbox (absolute, '..', or not a name): a record is data, never a path "
                 f"to follow; delete {display(path.name + SIDECAR)} to requeue it under its name in failed/")
         rel = inside
+    side = xmp_sidecars.failed_beside(path, record)
     with nofollow.opened(path.parent) as src_dir, _opened_place(folder.inbox, rel) as (dst_dir, dst):
+        if side is not None:  # first: the image it waits for is not in the inbox yet
+            xmp_sidecars.follow(path.parent / side[0], dst.parent, side[1])
         os.rename(path.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
         unlink_at(src_dir, path.name + SIDECAR)
         os.fsync(dst_dir.fd)
@@ -229,6 +270,9 @@ def unclaim(folder: Folder, claimed: Claimed) -> Path | None:
     if taken:
         raise NameTaken(f"{display(claimed.rel)}: a newer file of this name waits in the inbox")
     try:
+        side = claimed.sidecar_path
+        if side is not None:  # first: back in the inbox, it waits for its image
+            xmp_sidecars.follow(side, (folder.inbox / claimed.rel).parent, side.name)
         return _move(claimed.path, folder.inbox, claimed.rel)
     except FileNotFoundError:
         return None  # gone from processing/ meanwhile

@@ -3,7 +3,10 @@
 `a.jpg`, `a.png` and a camera's `a.CR3` all render to `a_web.jpg` with the default
 template; so do `x_big.jpg`'s `web` and `x.jpg`'s `big_web`. The first original to
 write a name owns it; re-dropping the same original (same folder, same path in the
-inbox) replaces its own outputs. Another original whose output would land on an
+inbox) replaces its own outputs, when it is the same photo: the index of originals tells a
+new version (an edit, a re-export: the same generation) from a different photo under a used
+name (IMG_7777 again on another card: the next generation, another owner, whose clashes go
+straight to `~2`), issue 26.2. Another original whose output would land on an
 owned name follows the folder's `on_name_clash`:
 
     suffix  (default) its output gets `~<its extension>` before the output's own
@@ -32,12 +35,14 @@ import fcntl
 import hashlib
 import os
 import time
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from hotfolder.config.model import Config, Folder, Rendition
 from hotfolder.errors import HotfolderError
+from hotfolder.recipes import templates
 from hotfolder.spool.fsnames import NAME_MAX, display, fit_name
 from hotfolder.spool.recovery import claimed_files
 
@@ -59,18 +64,30 @@ class RecordsUnwritable(HotfolderError):
                          f"written: {exc.strerror or exc}; free space there or fix its permissions")
 
 
-def output_name(rendition: Rendition, src_name: str, ext: str, folder: str = "") -> str:
-    """The output file name the rendition's template asks for (before clashes)."""
+def output_name(rendition: Rendition, src_name: str, ext: str, folder: str = "",
+                values: Mapping[str, object] | None = None) -> str:
+    """The output's path the rendition's template asks for (before clashes), relative to
+    its folder: one name, or folders and a name when the template has a `/`. `values`:
+    the photo's fields and the output's own (workers/naming.py), over the name's."""
     src = Path(src_name)
-    return rendition.filename.format(
-        stem=src.stem, name=src_name, ext=ext, rendition=rendition.name, folder=folder,
-        source_ext=src.suffix.lstrip(".").lower(),
-    )
+    given = {"stem": src.stem, "name": src_name, "ext": ext, "rendition": rendition.name, "folder": folder,
+             "source_ext": src.suffix.lstrip(".").lower(), **(values or {})}
+    return templates.fill(templates.parsed(rendition.filename), given, as_path=True)
 
 
-def owner_id(folder: Folder, rel: str) -> str:
-    """An original's identity: its path in processing/ (one per folder and inbox path)."""
-    return hashlib.sha1(os.fsencode(str(folder.processing / rel))).hexdigest()
+def owner_id(folder: Folder, rel: str, generation: int = 0) -> str:
+    """An original's identity: its path in processing/ (one per folder and inbox path), and
+    which photo of that name it is (issue 26.2: the index of originals tells a new version
+    of the earlier photo, which keeps its generation, from a different photo, which gets the
+    next). Generation 0 is the identity markers had before generations existed."""
+    digest = hashlib.sha1(os.fsencode(str(folder.processing / rel))).hexdigest()
+    return digest if not generation else f"{digest}:{generation}"
+
+
+def _file_of(owner: str | None) -> str | None:
+    """The file part of an owner (its path in processing/), whichever photo of the name it is:
+    what tells whether the owner is being rendered now."""
+    return owner.partition(":")[0] if owner else owner
 
 
 def _key(output: Path) -> str:
@@ -109,7 +126,8 @@ def _locked(names_dir: Path):
 
 
 def candidates(output: Path, source_ext: str):
-    """`a_web.jpg`, then `a_web~png.jpg`, `a_web~2.jpg`, `a_web~3.jpg`…"""
+    """`a_web.jpg`, then `a_web~png.jpg`, `a_web~2.jpg`, `a_web~3.jpg`… (without a
+    `source_ext`: a different photo under the same name goes straight to `~2`)."""
     yield output
     stem, suffix = output.stem, output.suffix
     tags = ([source_ext] if source_ext else []) + [str(n) for n in range(2, MAX_SUFFIX + 1)]
@@ -120,13 +138,15 @@ def candidates(output: Path, source_ext: str):
         yield output.with_name(name)
 
 
-def reserve(folder: Folder, rel: str, outputs: list[Path]) -> list[Path]:
+def reserve(folder: Folder, rel: str, outputs: list[Path], generation: int = 0) -> list[Path]:
     """The paths this original's outputs are written to: `outputs` where they are free
-    or its own, else per the folder's on_name_clash. Raises NameClash (policy fail)."""
+    or its own, else per the folder's on_name_clash. Raises NameClash (policy fail).
+    `generation`: which photo of this name it is (owner_id); a later one's clashes are
+    numbered (`~2`), the extension being the same."""
     if folder.names_dir is None:
         return list(outputs)
     try:
-        return _reserve(folder, folder.names_dir, rel, outputs)
+        return _reserve(folder, folder.names_dir, rel, outputs, generation)
     except OSError as exc:
         raise RecordsUnwritable(folder.names_dir, exc) from None
 
@@ -143,14 +163,16 @@ class Planned:
     how: str
 
 
-def plan(folder: Folder, rel: str, outputs: list[Path]) -> list[Planned]:
-    """What reserve(folder, rel, outputs) would choose now, under the same lock, writing nothing."""
+def plan(folder: Folder, rel: str, outputs: list[Path], generation: int = 0) -> list[Planned]:
+    """What reserve(folder, rel, outputs, generation) would choose now, under the same lock,
+    writing nothing."""
     names_dir = folder.names_dir
     try:
-        chosen = list(outputs) if names_dir is None else _reserve(folder, names_dir, rel, outputs, write=False)
+        chosen = (list(outputs) if names_dir is None
+                  else _reserve(folder, names_dir, rel, outputs, generation, write=False))
     except NameClash as exc:
         return [Planned(out, f"fails: {exc}") for out in outputs]
-    me = owner_id(folder, rel)
+    me = owner_id(folder, rel, generation)
     out = []
     for wanted, path in zip(outputs, chosen, strict=True):
         if not os.path.lexists(path):
@@ -163,9 +185,10 @@ def plan(folder: Folder, rel: str, outputs: list[Path]) -> list[Planned]:
     return out
 
 
-def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], write: bool = True) -> list[Path]:
-    me = owner_id(folder, rel)
-    source_ext = Path(rel).suffix.lstrip(".").lower()
+def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], generation: int,
+             write: bool = True) -> list[Path]:
+    me = owner_id(folder, rel, generation)
+    source_ext = "" if generation else Path(rel).suffix.lstrip(".").lower()
     chosen: list[Path] = []
     with _locked(names_dir):
         in_flight: set[str] | None = None
@@ -181,7 +204,7 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], wri
                     if not free and not os.path.lexists(path):
                         if in_flight is None:  # only when needed: processing/ is small
                             in_flight = {owner_id(folder, c.rel) for c in claimed_files(folder)}
-                        free = owner not in in_flight  # stale: its output is gone, its owner not rendering
+                        free = _file_of(owner) not in in_flight  # stale: its output is gone, its owner not rendering
                 if free:
                     break
                 if folder.on_name_clash == "fail":
@@ -193,6 +216,15 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], wri
                 _write(_marker(names_dir, path), me)
             chosen.append(path)
     return chosen
+
+
+def taken_by_another(folder: Folder, rel: str, output: Path) -> bool:
+    """Whether `output` is another original's now, as far as can be read without the lock
+    or a write (`hotfolder explain`): its marker names another, or it has none and is there."""
+    if folder.names_dir is None or folder.on_name_clash == "replace" or not os.path.lexists(output):
+        return False
+    owner = _read(_marker(folder.names_dir, output))
+    return owner != owner_id(folder, rel)
 
 
 def _clash_reason(path: Path, owner: str | None) -> str:
@@ -246,7 +278,7 @@ def _prune_markers(names_dir: Path, live: set[str], in_flight: set[str]) -> tupl
             with os.scandir(bucket.path) as markers:
                 for marker in list(markers):
                     if marker.name in live or (not marker.name.startswith(".")
-                                               and _owner_of(marker.path) in in_flight):
+                                               and _file_of(_owner_of(marker.path)) in in_flight):
                         kept += 1
                         continue
                     os.unlink(marker.path)

@@ -9,6 +9,7 @@ from hotfolder.config.model import Folder
 from hotfolder.spool import nofollow
 
 SIDECAR = ".error.json"
+DUPLICATE_RECORD = ".duplicate.json"  # beside a skipped duplicate: the original it repeats
 
 
 def record_of(original: Path) -> Path:

@@ -3,18 +3,21 @@ and what a crash left in processing/ adopted.
 """
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotfolder.config.model import Folder
+from hotfolder.sidecars import image_of, is_sidecar, sidecar_of
 from hotfolder.spool import nofollow
 from hotfolder.spool.atomic import is_our_temp
 from hotfolder.spool.fsnames import display, file_name, name_from_hex
 from hotfolder.spool.moves import Claimed
 from hotfolder.spool.nofollow import exists_at, unlink_at
-from hotfolder.spool.records import SIDECAR, read_record
+from hotfolder.spool.records import DUPLICATE_RECORD, SIDECAR, read_record
+from hotfolder.spool.xmp_sidecars import follow
 
 
 @dataclass
@@ -44,12 +47,20 @@ def recover(folder: Folder) -> Recovery:
                 result.temp_removed += 1
             except OSError as exc:
                 result.problems.append(f"cannot remove the temp output {display(str(path))}: {exc.strerror or exc}")
-    for path in nofollow.walk(folder.failed):
-        if is_our_temp(path.name, folder.temp_token):
-            try:
-                result.sidecars_finished += _finish_sidecar(path)
-            except OSError as exc:
-                result.problems.append(f"cannot finish the failure record {display(str(path))}: {exc.strerror or exc}")
+    for root, moved_as, sidecar in ((folder.failed, "failed_as", SIDECAR),
+                                    (folder.duplicates, "duplicate_as", DUPLICATE_RECORD)):
+        for path in nofollow.walk(root) if root is not None else ():
+            if is_our_temp(path.name, folder.temp_token):
+                try:
+                    result.sidecars_finished += _finish_sidecar(path, moved_as, sidecar)
+                except OSError as exc:
+                    result.problems.append(f"cannot finish the record {display(str(path))}: {exc.strerror or exc}")
+    for path in list(_sidecars_alone(folder)):  # its image left before a crash: it waits in the inbox again
+        try:
+            follow(path, (folder.inbox / path.relative_to(folder.processing)).parent, path.name)
+        except OSError as exc:
+            result.problems.append(f"cannot give the sidecar {display(str(path))} back to the inbox: "
+                                   f"{exc.strerror or exc}")
     result.in_processing = sum(1 for _ in claimed_files(folder))
     _prune_empty_dirs(folder.processing)
     return result
@@ -60,14 +71,14 @@ def _unlink(path: Path) -> None:
         unlink_at(parent, path.name)
 
 
-def _finish_sidecar(temp: Path) -> int:
-    """A temp failure record: give it its final name if its original reached failed/.
-    The name it gives (`failed_as`) is data: one name in this folder, or nothing."""
+def _finish_sidecar(temp: Path, moved_as: str = "failed_as", sidecar: str = SIDECAR) -> int:
+    """A temp record (failure, or duplicate): give it its final name if its original reached
+    its folder. The name it gives (`moved_as`) is data: one name in this folder, or nothing."""
     record = read_record(temp) or {}
-    original = file_name(name_from_hex(record.get("failed_as")))
+    original = file_name(name_from_hex(record.get(moved_as)))
     with nofollow.opened(temp.parent) as here:
-        if original is not None and exists_at(here, original) and not exists_at(here, original + SIDECAR):
-            os.rename(temp.name, original + SIDECAR, src_dir_fd=here, dst_dir_fd=here)
+        if original is not None and exists_at(here, original) and not exists_at(here, original + sidecar):
+            os.rename(temp.name, original + sidecar, src_dir_fd=here, dst_dir_fd=here)
             return 1
         unlink_at(here, temp.name)
     return 0
@@ -75,9 +86,25 @@ def _finish_sidecar(temp: Path) -> int:
 
 def claimed_files(folder: Folder) -> Iterator[Claimed]:
     """The originals in processing/, lazily, as Claimed: every file there is ours, whatever
-    its name (no name rule applies, so nothing claimed is ever left behind)."""
-    for path in nofollow.walk(folder.processing):
-        yield Claimed(path.relative_to(folder.processing).as_posix(), path)
+    its name (no name rule applies, so nothing claimed is ever left behind), each with the
+    XMP sidecar claimed with it (sidecars.py's rules). A sidecar there whose image is not
+    is no original: recovery gives it back to the inbox (`recover`)."""
+    for _, entries in itertools.groupby(nofollow.walk(folder.processing), key=lambda p: p.parent):
+        paths = list(entries)
+        names = [p.name for p in paths]
+        for path in paths:
+            if is_sidecar(path.name):
+                continue
+            side = sidecar_of(path.name, names)
+            rel = path.relative_to(folder.processing).as_posix()
+            yield Claimed(rel, path, (Path(rel).parent / side).as_posix() if side else None)
+
+
+def _sidecars_alone(folder: Folder) -> Iterator[Path]:
+    for _, entries in itertools.groupby(nofollow.walk(folder.processing), key=lambda p: p.parent):
+        paths = list(entries)
+        names = [p.name for p in paths]
+        yield from (p for p in paths if is_sidecar(p.name) and image_of(p.name, names) is None)
 
 
 def _prune_empty_dirs(root: Path) -> None:

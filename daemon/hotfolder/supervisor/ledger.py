@@ -1,8 +1,9 @@
 """The ledger of claimed files: what is in flight, and where each original goes next.
 
     claim     inbox/x -> processing/x, and the Job that renders it
-    settle    after a worker's result: archive (or delete), failed/ with its reason,
-              or back to the inbox when the output folder is the problem (then pause)
+    settle    after a worker's result: archive (or delete), failed/ with its reason, the
+              duplicates folder (a duplicate skipped: duplicates.py), or back to the inbox
+              when the output folder is the problem (then pause)
     lost      a job ended without a result: retry it (an attempt if its worker died
               or hung), or fail it after max_attempts, or give it back when stopping
     give_back at a stop: every file in flight goes back to the inbox
@@ -27,8 +28,12 @@ from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, Verdict, next_attempt, temp_tag
 from hotfolder.ops.notices import Hook, Notice, NoticeKind, ignore
 from hotfolder.runtime import log
+from hotfolder.sidecars import is_sidecar
 from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery
 from hotfolder.spool.failed_files import FailedIndex
+from hotfolder.supervisor import endings, side_files
+from hotfolder.supervisor.duplicates import Sameness
+from hotfolder.supervisor.failing import Failing
 from hotfolder.supervisor.gate import ClaimGate
 from hotfolder.supervisor.unfinished import Joined, Kept, Unfinished
 
@@ -58,11 +63,14 @@ class Ledger:
         self.log = log.get("ledger")
         self.gate = gate if gate is not None else ClaimGate(on_notice)  # what stops claiming, and why
         self.unfinished = Unfinished(on_hold, self.failed)  # files cut short whose writer may go on
+        self.sameness = Sameness(on_notice, self.log)  # duplicates: their moves, counts and events
+        self.failing = Failing(self.failed, counts, self.log, on_notice)  # originals sent to failed/
         self.tracked: dict[int, Tracked] = {}
         self.next_id = 1
         self._adopting: list[Iterator[moves.Claimed]] = []  # lazy walks of processing/ after a crash
         self._deferred: list[Job] = []  # given back while running, kept in processing/ (see _keep_in_line)
         self.stopping = False  # set by the service when it drains: nothing is deferred then
+        self.unmatched: dict[str, int] = {}  # per folder: files no rendition's `when:` took, since the start
 
     def reconfigure(self, config: Config) -> None:
         """A reload: new claims use the new config; files in flight keep their own Folder."""
@@ -117,35 +125,32 @@ class Ledger:
             folder = next((f for f in self.config.folders if claimed.path.is_relative_to(f.processing)), None)
             if folder is None:
                 continue
-            job = Job(self._new_id(), folder, claimed.path, claimed.rel,
-                      self.config.accepted_formats, self.config.max_image_pixels)
+            job = Job(self.new_id(), folder, claimed.path, claimed.rel,
+                      self.config.accepted_formats, self.config.max_image_pixels, sidecar=claimed.sidecar)
             self.tracked[job.id] = Tracked(job, claimed)
             out.append(job)
         return out
 
     # ------------------------------------------------------------------ claims
-    def claim(self, folder: Folder, path: Path) -> Job | None:
-        """Take a ready inbox file; the Job to submit, or None if it was not taken."""
+    def claim(self, folder: Folder, path: Path, sidecar: Path | None = None) -> Job | None:
+        """Take a ready inbox file (with its XMP sidecar, when arrival paired one); the Job
+        to submit, or None if it was not taken. A sidecar handed out alone (its image never
+        came) is archived with a note: it is never a failure."""
         awaiting = self.unfinished.awaited(folder, path)
         if awaiting in self.tracked:  # the next piece of a claimed file cut short
             joined = self._join(self.tracked[awaiting], path)
             if joined is not None or awaiting in self.tracked:
                 return joined
+        if is_sidecar(path.name):
+            side_files.sidecar_alone(self.log, folder, path)
+            return None
         try:
-            if rules.passes_through(folder, path):  # a video, a sidecar: archived as it is
-                self._passed_through(folder, path, moves.pass_through(folder, path))
+            if rules.passes_through(folder, path):  # a video: archived as it is
+                side_files.pass_through(self.log, folder, path)
                 return None
-            claimed = moves.claim(folder, path)
+            claimed = moves.claim(folder, path, sidecar)
         except moves.Refused as exc:
-            rel = path.relative_to(folder.inbox).as_posix()
-            try:
-                self.failed.added(folder, moves.fail(folder, path, rel, error=str(exc), step="claim", attempts=0))
-            except OSError as again:  # it stays in the inbox; the next rescan tries again
-                self.log.error("claim_failed", folder=folder.name, file=rel, reason=f"{exc}; and {again}")
-                return None
-            self.counts.count(Verdict.FAILED, folder=folder)
-            self.log.warning("file_refused", folder=folder.name, file=rel, reason=str(exc), outcome="failed")
-            self.on_notice(Notice(NoticeKind.FAILED, folder.name, fsnames.display(rel), str(exc), "claim", 0))
+            self.failing.refused(folder, path, exc)
             return None
         except OSError as exc:
             if exc.errno == errno.EXDEV:
@@ -155,15 +160,10 @@ class Ledger:
             return None
         if claimed is None:
             return None
-        job = Job(self._new_id(), folder, claimed.path, claimed.rel,
-                  self.config.accepted_formats, self.config.max_image_pixels)
+        job = Job(self.new_id(), folder, claimed.path, claimed.rel,
+                  self.config.accepted_formats, self.config.max_image_pixels, sidecar=claimed.sidecar)
         self.tracked[job.id] = Tracked(job, claimed)
         return job
-
-    def _passed_through(self, folder: Folder, path: Path, where: Path | None) -> None:
-        if where is not None:
-            self.log.info("file_passed_through", folder=folder.name, file=fsnames.display(
-                path.relative_to(folder.inbox).as_posix()), archived=fsnames.display(str(where)), outcome="archived")
 
     def _join(self, tracked: Tracked, piece: Path) -> Job | None:
         """Join an inbox file onto the claimed file cut short that awaits it (unfinished.py):
@@ -176,7 +176,7 @@ class Ledger:
             return None
         if joined is Joined.APPENDED:
             del self.tracked[job.id]
-            again = replace(job, id=self._new_id(), counted=None)
+            again = replace(job, id=self.new_id(), counted=None)
             self.tracked[again.id] = Tracked(again, tracked.claimed)
             return again
         if joined is Joined.SUPERSEDED:
@@ -187,7 +187,7 @@ class Ledger:
             del self.tracked[job.id]
         return None
 
-    def _new_id(self) -> int:
+    def new_id(self) -> int:
         self.next_id += 1
         return self.next_id - 1
 
@@ -211,12 +211,14 @@ class Ledger:
         verdicts (a file that kept killing workers) are counted here."""
         if result.transient and job.id in self.tracked:
             return self.lost(job, result.error, charged=True)
+        if result.busy and job.id in self.tracked:  # its bytes are being rendered from another file
+            return self.lost(job, result.error, charged=False)
         tracked = self.tracked.pop(job.id, None)
         if tracked is None:
             return None
         folder, claimed = job.folder, tracked.claimed
         # What the shared counters hold for this file now.
-        if counted_by_worker and result.final:
+        if counted_by_worker and result.counted:
             counted: Verdict | None = result.verdict
         else:
             counted = job.counted
@@ -228,13 +230,12 @@ class Ledger:
             self.on_end(folder, job.rel)
             return None
         try:
-            if result.ok:
+            if result.skipped:  # a duplicate: not rendered (supervisor/duplicates.py)
+                self.sameness.skipped(folder, job, claimed, result)
+            elif result.ok:
                 where = moves.finish(folder, claimed)
-                logger.info("file_done", renditions=[r.name for r in folder.renditions],
-                            outputs=list(result.outputs), duration_ms=result.duration_ms,
-                            archived=str(where) if where else None, worker_pid=result.pid, outcome="ok")
-                self.on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), outputs=result.outputs,
-                                      duration_ms=result.duration_ms, attempts=job.attempt))
+                self.sameness.settled(folder, job, result, where)
+                endings.done(logger, folder, job, result, where, self.on_notice, self.unmatched)
                 self.unfinished.ended(folder, job.rel)
                 if self.gate.resume():  # the folder works again
                     self.on_notice(Notice(NoticeKind.RECOVERED, folder.name, reason="claiming resumed: the output "
@@ -247,17 +248,10 @@ class Ledger:
             elif result.cut_short and self._cut_short(tracked, result.error, counted):
                 pass  # back in the inbox to grow, or awaiting its next piece
             else:
-                where = moves.fail(folder, claimed.path, claimed.rel, error=result.error,
-                                   step=result.step, attempts=job.attempt)
-                self.failed.added(folder, where)
+                where = self.failing.rendered(logger, job, claimed, result, counted, counted_by_worker)
                 if result.cut_short:
                     self.unfinished.watch(folder, where)
-                if not counted_by_worker:
-                    self.counts.count(Verdict.FAILED, counted, folder=folder)
-                logger.warning("file_failed", reason=result.error, step=result.step, failed=str(where),
-                               worker_pid=result.pid, outcome="failed")
-                self.on_notice(Notice(NoticeKind.FAILED, folder.name, fsnames.display(job.rel), result.error,
-                                      result.step, job.attempt))
+                self.sameness.settled(folder, job, result, None)
         except OSError as exc:
             if oserrors.output_problem(exc) or result.retry_later:
                 self._give_back(tracked, f"could not move the original: {exc}", counted)
@@ -267,18 +261,10 @@ class Ledger:
         return None
 
     def _fail_after_move_error(self, tracked: Tracked, exc: OSError, counted: Verdict | None, rendered: bool) -> None:
-        """Moving the original failed for a reason of this file's own: record it in
-        failed/ rather than loop on it. If even that is impossible, give it back."""
-        job, claimed = tracked.job, tracked.claimed
-        what = "rendered, but the original could not be archived" if rendered else "the original could not be moved"
+        """Moving the original failed for a reason of this file's own: to failed/ (failing.py);
+        if even that is impossible, give it back."""
         try:
-            where = moves.fail(job.folder, claimed.path, claimed.rel, step="finish", attempts=job.attempt,
-                               error=f"{what}: {exc}")
-            self.failed.added(job.folder, where)
-            self.counts.count(Verdict.FAILED, counted, folder=job.folder)
-            self.log.error("file_failed", file=job.rel, step="finish", reason=str(exc), outcome="failed")
-            self.on_notice(Notice(NoticeKind.FAILED, job.folder.name, fsnames.display(job.rel), f"{what}: {exc}",
-                                  "finish", job.attempt))
+            self.failing.not_moved(tracked.job, tracked.claimed, exc, counted, rendered)
         except OSError as again:
             self._give_back(tracked, f"could not move the original: {again}", counted)
 

@@ -73,15 +73,18 @@ class Publisher:
 
     def status(self) -> Status:
         s = self.service
+        # Stamped before the figures are taken (~ms under load): a reader comparing it with
+        # the time of an event knows the figures came after it.
+        taken = time.time()
         b = s.backend.snapshot()
         return Status(
-            pid=os.getpid(), started=s.started, processed=b.processed, failed=b.failed,
+            updated=taken, pid=os.getpid(), started=s.started, processed=b.processed, failed=b.failed,
             queued=b.queued, waiting=s.watcher.pending_count() if s.watcher else 0,
             in_flight=b.in_flight, workers=b.workers, workers_alive=b.workers_alive,
             state=s.state, message=redact.text(self._message(b.problem)), config=str(s.config.source),
             current=b.current, cluster=_masked(b.cluster), in_failed=self._in_failed(),
             folders=self._folder_counts(b), claiming_paused=s.gate.closed_anywhere(time.monotonic()),
-            reload_failed=bool(s.refused_reload),
+            reload_failed=bool(s.refused_reload), unmatched=sum(s.ledger.unmatched.values()),
         )
 
     def line(self, status: Status | None = None) -> str:
@@ -103,12 +106,17 @@ class Publisher:
         counts = dict(b.by_folder) or {name: b.by_slot[i] for i, name in enumerate(names) if i < len(b.by_slot)}
         claimed = s.ledger.claimed_by_folder()
         paused = s.gate.recipes.reasons()
+        same = {**b.duplicates, **s.ledger.sameness.counts}  # the cluster's (Redis) or this daemon's own
         out = {}
         for name in dict.fromkeys([*names, *counts]):
             processed, failed = counts.get(name, (0, 0))
             inbox = s.watcher.inboxes.get(name) if s.watcher else None
+            tally = same.get(name) or {}
             out[name] = {"processed": processed, "failed": failed, "claimed": claimed.get(name, 0),
-                         "waiting": inbox.pending_count() if inbox else 0, "paused": paused.get(name, "")}
+                         "waiting": inbox.pending_count() if inbox else 0, "paused": paused.get(name, ""),
+                         "unmatched": s.ledger.unmatched.get(name, 0),
+                         "duplicates": {k: tally.get(k, 0) for k in ("exact", "similar")},
+                         "names_reused": {k: tally.get(k, 0) for k in ("new_version", "different_photo")}}
         return out
 
     def _in_failed(self) -> int:

@@ -34,6 +34,7 @@ from hotfolder.runtime import log, systemd
 from hotfolder.spool import owners as names
 from hotfolder.spool.recovery import Recovery
 from hotfolder.status import ServiceState, Status
+from hotfolder.supervisor.duplicates import Rebuild
 from hotfolder.supervisor.folder_slots import FolderSlots
 from hotfolder.supervisor.gate import ClaimGate
 from hotfolder.supervisor.instance import lock_instance
@@ -72,6 +73,7 @@ class Service:
         self.refused_reload = ""  # why the last reload was refused, for the status
         self.config_watch = ConfigWatch(config.source)  # reload_on_change
         self.name_pruning = names.Pruning()  # the name records of outputs that are gone
+        self.rebuild: Rebuild | None = None  # the index of originals rebuilt from the archives
         self.folder_locks = FolderLocks()
 
     @property
@@ -94,6 +96,13 @@ class Service:
             found = [self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart)
                      for folder in self.config.folders]
             self.name_pruning.when_due(self.config, 0, self.log)  # before any worker reserves a name
+            if self.ledger.sameness.recover(self.config):  # before any worker claims some bytes
+                self.rebuild = Rebuild(self.config, self.ledger.new_id, self.log)
+                self.log.warning("index_rebuilding", state_dir=str(self.config.state_dir),
+                                 reason="the index of originals was made anew (a deleted database, or the first "
+                                        "start of this version) while the archives hold originals: it is rebuilt "
+                                        "from them, behind the files dropped meanwhile; until it ends, a copy of an "
+                                        "original not indexed yet is rendered again")
             self.backend.start()
             self.watcher = Watcher(self.config.folders)
             self.watcher.start()
@@ -183,6 +192,8 @@ class Service:
         if self.gate.paused(now):
             return TICK
         room = self._claim(now)
+        if self.rebuild is not None and room > 0 and not self.draining:  # only into the room files left
+            room -= self.rebuild.feed(self.backend, room)
         due = self.watching.next_due() if room > 0 else None
         return TICK if due is None else min(TICK, max(MIN_WAIT, due - time.monotonic()))
 
@@ -199,7 +210,7 @@ class Service:
             if inbox is None or not self.gate.open_for(folder.name):
                 continue
             for path in inbox.ready(room, now):
-                job = self.ledger.claim(folder, path)
+                job = self.ledger.claim(folder, path, sidecar=inbox.partner(path))
                 if job is None:
                     continue
                 try:
@@ -215,8 +226,11 @@ class Service:
         backend (or, draining, its file back to the inbox)."""
         for event in events:
             again = None
-            if isinstance(event, Finished):
-                self.ops.finished(event.job.folder.name, event.result.duration_ms)
+            if isinstance(event, Finished | Lost) and event.job.reindex:
+                self._rebuilt(event.result if isinstance(event, Finished) else None)
+            elif isinstance(event, Finished):
+                if not (event.result.skipped or event.result.busy):  # the histogram is of renders
+                    self.ops.finished(event.job.folder.name, event.result.duration_ms)
                 again = self.ledger.settle(event.job, event.result)
             elif isinstance(event, Lost):
                 if event.charged:  # its worker died or hung (not our rebuild or stop)
@@ -230,6 +244,13 @@ class Service:
                     self.ledger.give_back(again)
                 else:
                     self.backend.submit(again)
+
+    def _rebuilt(self, result) -> None:
+        """A job of the index's rebuild ended; said when the whole rebuild has."""
+        if self.rebuild is not None and self.rebuild.finished(result):
+            r, self.rebuild = self.rebuild, None
+            self.ledger.sameness.rebuilt(self.config)
+            self.log.warning("index_rebuilt", indexed=r.indexed, known=r.known, unreadable=r.failed)
 
     def _offer_again(self, folder: Folder, rel: str) -> None:
         inbox = self.watcher.inboxes.get(folder.name) if self.watcher else None
@@ -324,6 +345,7 @@ class Service:
         status = self.publisher.publish(force)
         if status is not None and self.state == ServiceState.RUNNING:
             self.name_pruning.when_due(self.config, status.processed, self.log)
+            self.ledger.sameness.forget_old(self.config, time.monotonic())  # the index's window, hourly
 
 
 def _recovery_summary(found: list[Recovery]) -> str:

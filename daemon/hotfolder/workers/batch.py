@@ -9,14 +9,15 @@ from __future__ import annotations
 import signal
 import time
 from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hotfolder.backend import Finished, Lost
 from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, next_attempt
 from hotfolder.runtime import systemd
+from hotfolder.sidecars import find_sidecar
 from hotfolder.workers.pool import LocalPool
 
 TICK = 0.05
@@ -31,10 +32,13 @@ class Outcome:
 
 def run(config: Config, files: list[tuple[Path, str]], folder: Folder,
         progress: Callable[[list[Outcome], int], None] | None = None,
-        log_format: str = "console", log_level: str = "warning") -> list[Outcome]:
+        log_format: str = "console", log_level: str = "warning",
+        generations: Mapping[Path, int] | None = None) -> list[Outcome]:
     """Render `files` (each with the relative path its outputs keep); one Outcome each,
-    or fewer if interrupted (SIGINT/SIGTERM: what was started finishes, nothing new)."""
+    or fewer if interrupted (SIGINT/SIGTERM: what was started finishes, nothing new).
+    `generations`: which photo of its name each file is (rerender: the index said)."""
     systemd.scrub_environ()
+    folder = replace(folder, index_dir=None)  # rendered as asked: the index of originals is the daemon's
     stop: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: stop.append(signum))
@@ -50,7 +54,9 @@ def run(config: Config, files: list[tuple[Path, str]], folder: Folder,
                 pool.drain()
             while todo and not stop and pool.room() > 0:
                 src, rel = todo.popleft()
-                pool.submit(Job(next_id, folder, src, rel, config.accepted_formats, config.max_image_pixels))
+                side = find_sidecar(src.parent, src.name)  # read where it lies, left in place like the image
+                pool.submit(Job(next_id, folder, src, rel, config.accepted_formats, config.max_image_pixels,
+                                sidecar=side, generation=(generations or {}).get(src, 0)))
                 next_id += 1
             for event in pool.poll(TICK):
                 if isinstance(event, Finished):

@@ -242,7 +242,7 @@ class LocalPool:
                 event = self.book.starting(slot, job_id, now)
             case Done(result=result, counted=counted):
                 event = self.book.done(slot, result, now)
-                if event is not None and not counted and result.final:
+                if event is not None and not counted and result.counted:
                     self.owed.owe(result.verdict, event.job.counted, event.job.folder)
             case Declined(job_id=job_id):
                 event = self.book.declined(job_id)

@@ -1,18 +1,27 @@
-"""One job in a worker: render the original, reserve the output names, write the outputs.
+"""One job in a worker: choose the renditions that apply (workers/choice.py), render them,
+reserve the output names (workers/naming.py, spool/owners.py), write the outputs.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from hotfolder.engine import pipeline
+from hotfolder.engine import fingerprint, pipeline
 from hotfolder.jobs import Job, Result, temp_tag
+from hotfolder.likeness import Naming
+from hotfolder.recipes import select, sequence
+from hotfolder.recipes.explain import Explanation, shown_fields, verdicts
+from hotfolder.recipes.sequence import Numbers
 from hotfolder.runtime import log
 from hotfolder.spool import atomic, folders, fsnames, nofollow, oserrors
 from hotfolder.spool import owners as names
-from hotfolder.workers import truncation
+from hotfolder.state import originals
+from hotfolder.workers import naming, truncation
+from hotfolder.workers.choice import Choice, choose, subdir_of
+from hotfolder.workers.duplicates import Sameness
 
 # Reading the input failed for a reason that may pass (a share's hiccup, not the bytes).
 TRANSIENT_READ_ERRNOS = {errno.EIO, errno.ESTALE, errno.ENOTCONN, errno.ETIMEDOUT, errno.EHOSTDOWN,
@@ -28,62 +37,148 @@ def transient_reason(exc: BaseException) -> str | None:
     return None
 
 
-def process_one(job: Job) -> Result:
-    """Render every rendition of one file and write the outputs atomically."""
+def process_one(job: Job, numbers: Numbers | None = None, index=None) -> Result:
+    """Choose the renditions that apply (workers/choice.py), render them, and write the
+    outputs atomically; unless the index of originals (the folder's `index_dir`, or
+    `index`: a cluster's) knows its bytes or its look (workers/duplicates.py). `numbers`:
+    where `{seq}` counts (default: the folder's state_dir)."""
     t0 = time.perf_counter()
     folder = job.folder
     logger = log.get().bind(file=job.rel, folder=folder.name, worker_pid=os.getpid(), attempt=job.attempt,
                             threads=job.threads)
     pipeline.configure(job.max_image_pixels)
     written: list[str] = []
-    step = "render"
+    step = "read"
+    choice: Choice | None = None
+    same: Sameness | None = None
+    record = 0
+
+    def ms() -> float:
+        return round((time.perf_counter() - t0) * 1000, 1)
+
+    def failed(reason: str, at: str, cut_short: bool = False) -> Result:
+        logger.warning("file_failed", step=at, reason=reason, duration_ms=ms(), outcome="failed")
+        return Result(job.id, False, error=reason, step=at, duration_ms=ms(), explained=_explained(job, choice, reason),
+                      cut_short=cut_short)
+
     try:
         _check_source(job)
-        outputs = pipeline.render(
-            job.src, folder.renditions,
+        original = fingerprint.read_original(job.src)  # read once: hashed, then decoded from memory
+        if index is None and folder.index_dir is not None:
+            index = originals.opened(folder.index_dir)
+        if index is not None:
+            same = Sameness(job, original, index, logger)
+            if (ended := same.claim(t0)) is not None:
+                return ended
+        choice = choose(folder, job.src, job.rel, accepted_formats=job.accepted_formats,
+                        max_image_pixels=job.max_image_pixels, sidecar=_sidecar(job),
+                        numbers=numbers or _numbers(folder), content=original.content)
+        for note in choice.notes:
+            logger.warning("file_note", note=note)
+        if not choice.selection.chosen:
+            return _unmatched(job, choice, logger, ms())
+        step = "render"
+        opened = pipeline.open_source(
+            job.src, choice.selection.chosen,
             accepted_formats=job.accepted_formats,
             max_image_pixels=job.max_image_pixels,
             animation=folder.animation,
             raw=folder.raw,
             threads=job.threads,
             folder=folder.name,
+            described=choice.described,
+            data=original.data,
         )
+        if same is not None and (ended := same.judge(opened.look, t0)) is not None:
+            return ended
+        outputs = pipeline.render_opened(opened, choice.selection.chosen)
         step = "write"
-        _write_outputs(job, outputs, written, logger)
-    except (fsnames.NameTooLong, names.NameClash) as exc:
-        ms = round((time.perf_counter() - t0) * 1000, 1)
-        logger.warning("file_failed", step="write", reason=str(exc), duration_ms=ms, outcome="failed")
-        return Result(job.id, False, error=str(exc), step="write", duration_ms=ms)
+        _write_outputs(job, outputs, written, logger, choice.values, same.generation if same else job.generation)
+        record = same.recorded(tuple(written)) if same is not None else 0
+    except (fsnames.NameTooLong, names.NameClash, naming.EmptyName) as exc:
+        return failed(str(exc), "write")
     except pipeline.InputError as exc:
-        ms = round((time.perf_counter() - t0) * 1000, 1)
-        logger.warning("file_failed", step=exc.step, reason=str(exc), duration_ms=ms, outcome="failed")
-        return Result(job.id, False, error=str(exc), step=exc.step, duration_ms=ms,
-                      cut_short=truncation.cut_short(exc.reason, job.src))
+        return failed(str(exc), exc.step, cut_short=truncation.cut_short(exc.reason, job.src))
     except pipeline.RecipeError as exc:  # every file of the folder would fail alike: this one waits
-        ms = round((time.perf_counter() - t0) * 1000, 1)
-        logger.info("recipe_unusable", reason=str(exc), duration_ms=ms, outcome="retry")
-        return Result(job.id, False, error=str(exc), step="render", recipe=True, duration_ms=ms)
+        logger.info("recipe_unusable", reason=str(exc), duration_ms=ms(), outcome="retry")
+        return Result(job.id, False, error=str(exc), step="render", recipe=True, duration_ms=ms())
     except Exception as exc:  # noqa: BLE001 - report every failure; the daemon goes on
-        ms = round((time.perf_counter() - t0) * 1000, 1)
         problem = oserrors.output_problem(exc) if step == "write" else None
         if isinstance(exc, names.RecordsUnwritable):
             problem = str(exc)
-        transient = transient_reason(exc) if step == "render" else None
+        if _index_problem(exc):  # state_dir's database or the cluster's Redis: the daemon's, not the file's
+            problem = f"the index of originals cannot be used: {type(exc).__name__}: {exc}"
+        transient = transient_reason(exc) if step in ("read", "render") else None
         if transient:
-            logger.warning("render_interrupted", step=step, reason=transient, duration_ms=ms, outcome="retry")
-            return Result(job.id, False, error=transient, step=step, transient=True, duration_ms=ms)
+            logger.warning("render_interrupted", step=step, reason=transient, duration_ms=ms(), outcome="retry")
+            return Result(job.id, False, error=transient, step=step, transient=True, duration_ms=ms())
         if isinstance(exc, nofollow.FolderSwapped):  # processing/ or output/ swapped for a link
             problem = str(exc)
         if problem:
             reason = problem if problem == str(exc) else f"{problem} ({exc})"
-            logger.error("output_unwritable", step=step, reason=reason, duration_ms=ms, outcome="retry")
-            return Result(job.id, False, error=reason, step=step, retry_later=True, duration_ms=ms)
-        logger.error("file_failed", step=step, reason=f"{type(exc).__name__}: {exc}", duration_ms=ms,
+            logger.error("output_unwritable", step=step, reason=reason, duration_ms=ms(), outcome="retry")
+            return Result(job.id, False, error=reason, step=step, retry_later=True, duration_ms=ms())
+        logger.error("file_failed", step=step, reason=f"{type(exc).__name__}: {exc}", duration_ms=ms(),
                      outcome="failed", exc_info=True)
-        return Result(job.id, False, error=f"{type(exc).__name__}: {exc}", step=step, duration_ms=ms)
-    ms = round((time.perf_counter() - t0) * 1000, 1)
-    logger.info("file_rendered", outputs=len(written), duration_ms=ms, outcome="ok")
-    return Result(job.id, True, outputs=tuple(written), duration_ms=ms)
+        return Result(job.id, False, error=f"{type(exc).__name__}: {exc}", step=step, duration_ms=ms(),
+                      explained=_explained(job, choice, f"{type(exc).__name__}: {exc}"))
+    finally:
+        if same is not None:
+            _release(same, logger)
+    logger.info("file_rendered", outputs=len(written), duration_ms=ms(), outcome="ok")
+    return Result(job.id, True, outputs=tuple(written), duration_ms=ms(), match=same.match if same else None,
+                  naming=same.naming if same else Naming.FIRST, record=record)
+
+
+def _numbers(folder) -> Numbers | None:
+    return sequence.local(folder.state_dir) if folder.state_dir is not None else None
+
+
+def _sidecar(job: Job) -> Path | None:
+    """The XMP sidecar claimed with the file (beside it in processing/), if any."""
+    if job.sidecar is None:
+        return None
+    return job.src.parent / Path(job.sidecar).name
+
+
+def _unmatched(job: Job, choice: Choice, logger, duration_ms: float) -> Result:
+    """No rendition's `when:` holds: archived (a count, not a failure), or failed when the
+    folder says `on_no_rendition: fail`."""
+    why = choice.selection.said()
+    if job.folder.on_no_rendition == "fail":
+        reason = f"no rendition applies (on_no_rendition: fail): {why}"
+        logger.warning("file_failed", step="conditions", reason=reason, duration_ms=duration_ms, outcome="failed")
+        return Result(job.id, False, error=reason, step="conditions", duration_ms=duration_ms,
+                      explained=_explained(job, choice, ""))
+    logger.info("file_rendered", outputs=0, duration_ms=duration_ms, outcome="unmatched")
+    return Result(job.id, True, unmatched=why, duration_ms=duration_ms)
+
+
+def _explained(job: Job, choice: Choice | None, problem: str) -> tuple[str, ...]:
+    """What `hotfolder explain` would say of the file, for its failure record."""
+    folder = job.folder
+    if choice is None:
+        said = Explanation(job.rel, folder.name, "in its inbox", select.folder_need(folder).said(), problem=problem)
+    else:
+        said = Explanation(job.rel, folder.name, "in its inbox", select.folder_need(folder).said(),
+                           shown_fields(choice.facts, choice.seq), verdicts(choice.selection), problem,
+                           choice.notes)
+    return tuple(said.lines())
+
+
+def _release(same: Sameness, logger) -> None:
+    """A render that did not end in its record: its bytes may be claimed again. Said, never
+    raised (a claim left behind is taken over once its file has left processing/)."""
+    try:
+        same.release()
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("duplicate_claim_kept", reason=f"{type(exc).__name__}: {exc}")
+
+
+def _index_problem(exc: BaseException) -> bool:
+    """An error of the index's store (sqlite3, or redis-py in cluster mode; by module, so
+    that local mode never imports redis)."""
+    return type(exc).__module__.split(".")[0] in ("sqlite3", "redis")
 
 
 def _check_source(job: Job) -> None:
@@ -95,36 +190,51 @@ def _check_source(job: Job) -> None:
         nofollow.reachable(job.src.parent)
 
 
-def _write_outputs(job: Job, outputs, written: list[str], logger) -> None:
-    """Each output written atomically into its folder, opened once by descriptor
-    (spool.folders.opened_folder): an output folder swapped for a link raises FolderSwapped and
-    receives nothing, and a swap after the open cannot redirect a write. If writing
-    fails for a reason of the folder (OUTPUT_PROBLEMS), what was written is removed (by
-    the same descriptor): the file comes back later, and leaves no incomplete set."""
+def _write_outputs(job: Job, outputs, written: list[str], logger, values, generation: int = 0) -> None:
+    """Each output written atomically into its folder (workers/naming.py says which), each
+    folder opened once by descriptor (spool.folders.opened_folder): an output folder
+    swapped for a link raises FolderSwapped and receives nothing, and a swap after the
+    open cannot redirect a write. The temp file of an output that goes elsewhere than the
+    file's own subfolder is staged in the output folder itself, where a killed job's are
+    looked for. If writing fails for a reason of the folder (OUTPUT_PROBLEMS), what was
+    written is removed (by the same descriptors): the file comes back later, and leaves
+    no incomplete set."""
     folder = job.folder
-    with folders.opened_folder(folder.output, Path(job.rel).parent) as out_dir:
-        wanted = [out_dir.path / names.output_name(out.rendition, Path(job.rel).name, out.ext, folder.name)
-                  for out in outputs]
-        for name in wanted:
-            if len(os.fsencode(name.name)) > fsnames.NAME_MAX:
-                raise fsnames.NameTooLong(name.name)
-        paths = names.reserve(folder, job.rel, wanted)
+    rels = [naming.output_rel(out, job.rel, folder.name, values) for out in outputs]
+    home = subdir_of(job.rel)
+    with contextlib.ExitStack() as stack:
+        dirs: dict[str, nofollow.Opened] = {}
+        for d in dict.fromkeys(_parent(r) for r in rels):
+            dirs[d] = stack.enter_context(folders.opened_folder(folder.output, d))
+        stage = dirs.get(home) or stack.enter_context(folders.opened_folder(folder.output, ""))
+        wanted = [dirs[_parent(r)].path / PurePosixPath(r).name for r in rels]
+        paths = names.reserve(folder, job.rel, wanted, generation)
+        done: list[tuple[nofollow.Opened, str]] = []
         try:
-            for out, path in zip(outputs, paths, strict=True):  # reserve gives one path per output
+            for out, rel, path in zip(outputs, rels, paths, strict=True):  # reserve gives one path per output
                 t1 = time.perf_counter()
+                out_dir = dirs[_parent(rel)]
                 atomic.write_atomic_at(out_dir, path.name, out.data, folder.output_mode, folder.output_group,
-                                      tag=temp_tag(job), token=folder.temp_token)
+                                       tag=temp_tag(job), token=folder.temp_token,
+                                       stage=None if out_dir is stage else stage)
+                done.append((out_dir, path.name))
                 written.append(path.relative_to(folder.output).as_posix())
                 logger.info("rendition_written", rendition=out.rendition.name, output=written[-1],
                             width=out.width, height=out.height, bytes=len(out.data),
                             duration_ms=round((time.perf_counter() - t1) * 1000, 1), outcome="ok")
                 for note in out.notes:
                     logger.warning("rendition_note", rendition=out.rendition.name, output=written[-1], note=note)
-            # One fsync of the folder makes all the renames durable, before the result is
+            # One fsync of each folder makes its renames durable, before the result is
             # reported and the original leaves processing/.
-            os.fsync(out_dir.fd)
+            for out_dir in dirs.values():
+                os.fsync(out_dir.fd)
         except Exception as exc:
             if oserrors.output_problem(exc):
-                for path in paths[:len(written)]:
-                    atomic.remove_at(out_dir, path.name)
+                for out_dir, name in done:
+                    atomic.remove_at(out_dir, name)
             raise
+
+
+def _parent(rel: str) -> str:
+    parent = PurePosixPath(rel).parent.as_posix()
+    return "" if parent == "." else parent

@@ -13,6 +13,7 @@ from hotfolder.runtime import log
 from hotfolder.workers.counters import Counters, LockStuck, SharedInt
 from hotfolder.workers.mailbox import Mailbox
 from hotfolder.workers.messages import Declined, Done, Ready, Starting
+from hotfolder.workers.reindex import reindex_one
 from hotfolder.workers.render import process_one
 
 
@@ -61,9 +62,9 @@ def consume(slot: int, tasks: Queue, results: Mailbox, counters: Counters, mark:
             results.put(Declined(slot, job.id))
             continue
         results.put(Starting(slot, job.id))
-        result = process_one(job)
+        result = reindex_one(job) if job.reindex else process_one(job)
         counted = True
-        if result.final:  # counted when it really ends
+        if result.counted:  # counted when it really ends (a skipped duplicate is the ledger's to count)
             try:
                 counters.count(result.verdict, job.counted, mark, job.id if result.ok else -job.id, folder=job.folder)
             except LockStuck:

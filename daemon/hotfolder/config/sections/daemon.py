@@ -114,7 +114,7 @@ def _check_shared_root(r: Reader, config: Cluster, folders: tuple[Folder, ...]) 
     if not config.enabled or config.shared_root is None:
         return
     for item in folders:
-        for name in ("processing", "output", "failed", "archive"):
+        for name in ("processing", "output", "failed", "archive", "duplicates"):
             d = getattr(item, name)
             if d is not None and not d.is_relative_to(config.shared_root):
                 with recorded():
@@ -129,11 +129,15 @@ def temp_token_for(scope: str) -> str:
 
 
 def _with_runtime_paths(folders: tuple[Folder, ...], state_dir: Path, config: Cluster) -> tuple[Folder, ...]:
-    """The temp token and the name-ownership folder: per cluster when one shares the
+    """The temp token, the name-ownership folder and the index: per cluster when one shares the
     outputs (every node must agree), else per daemon."""
+    state: Path | None = state_dir
     if config.enabled and config.shared_root is not None:
         token = temp_token_for(f"cluster:{config.cluster_id}")
         names = config.shared_root / ".hotfolder" / "names"
+        state = None  # `{seq}` counts in the cluster's Redis (cluster/store.py)
     else:
         token, names = temp_token_for(str(state_dir)), state_dir / "names"
-    return tuple(replace(f, temp_token=token, names_dir=names) for f in folders)
+    # The index of originals: state_dir's database; a cluster's is in Redis (cluster/originals.py).
+    index = None if config.enabled else state_dir
+    return tuple(replace(f, temp_token=token, names_dir=names, state_dir=state, index_dir=index) for f in folders)

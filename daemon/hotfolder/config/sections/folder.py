@@ -10,12 +10,13 @@ from hotfolder.config.model import (
     Animation,
     Folder,
     NameClash,
+    OnNoRendition,
     OnSuccess,
     RawMode,
     WatchMode,
 )
 from hotfolder.config.reader import Context, Reader, built, recorded, section
-from hotfolder.config.sections import rendition
+from hotfolder.config.sections import duplicates, rendition
 from hotfolder.config.values import Choice, Float, Globs, Group, Items, Mode, Path_, Text, resolve
 
 _WHERE = "which folders may lie in which: [where the folders may lie](#the-folders-a-files-life)"
@@ -57,8 +58,18 @@ KEYS = (
         "case does not matter; hidden names (`.DS_Store`, `._*`) and temp names are always ignored: "
         "[what a card dump holds](#dropping-files)"),
     Key("pass_through", Globs(), DEFAULT_PASS_THROUGH,
-        "file name patterns moved to `archive/` untouched (videos, sidecars), never rendered nor failed; with "
+        "file name patterns moved to `archive/` untouched (videos; XMP sidecars go with their images: "
+        "`sidecar_wait`), never rendered nor failed; with "
         "`on_success: delete` they are left in the inbox. A list replaces the default: repeat what you keep"),
+    Key("on_no_rendition", Choice(OnNoRendition), OnNoRendition.ARCHIVE,
+        "a file none of whose renditions' `when:` holds: `archive` (archived, or deleted with `on_success: "
+        "delete`, with a `file_unmatched` log line and a count: not a failure), or `fail` (to `failed/`, "
+        "saying which condition excluded each rendition)"),
+    Key("sidecar_wait", Float(lo=0.0, hi=3600), 5.0,
+        "seconds an XMP sidecar (`IMG_0001.xmp`, `IMG_0001.CR3.xmp`) waits in the inbox for its image, and an "
+        "image for the sidecar being written beside it; a sidecar whose image never comes is archived, with a "
+        "note in the log"),
+    *duplicates.KEYS,
     Key("renditions", Items(rendition.read, "renditions"), (), "a list, below",
         required="is required: a non-empty list of renditions"),
 )
@@ -76,6 +87,10 @@ def read(ctx: Context, data: Any, path: str) -> Folder:
     if values["processing"] is None:
         with recorded():
             values["processing"] = resolve(r, "processing", str(beside / "processing"), folder=True)
+    if values["duplicates"] is None:
+        with recorded():
+            default = duplicates.beside(values["failed"] or beside / "failed")
+            values["duplicates"] = resolve(r, "duplicates", str(default), folder=True)
     with recorded():
         if r.ok("on_success", "archive"):
             if values["on_success"] == OnSuccess.ARCHIVE and values["archive"] is None:

@@ -34,7 +34,8 @@ KEYS = (
         "any of `failed` (a file went to failed/), `paused` (claiming paused: the output folder is unusable, or a "
         "folder's watermark image or colour profile), `reload_refused`, `worker_lost` (a worker died or hung "
         "while rendering a file; the file is retried), `recovered` (the daemon started and its recovery ran, or "
-        "claiming resumed after a pause)"),
+        "claiming resumed after a pause), `duplicate` (an original with the same bytes as an earlier one: skipped, "
+        "failed or rendered again), `similar` (a look-alike of an earlier one: flagged or skipped)"),
     Key("secret", Text(secret=True, env=True), "",
         "http(s) only: the body is signed with HMAC-SHA256, in `X-Hotfolder-Signature: sha256=<hex>`. `${VAR}` "
         "is taken from the environment.", shown="—", env=True),

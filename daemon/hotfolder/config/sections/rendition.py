@@ -5,10 +5,13 @@ import re
 from typing import Any
 
 from hotfolder.config.keys import Key, as_fields, read_keys
-from hotfolder.config.model import TEMPLATE_FIELDS, Rendition
+from hotfolder.config.model import Rendition
 from hotfolder.config.reader import Context, Reader, recorded, section
+from hotfolder.config.sections import when
 from hotfolder.config.sections.steps import STEPS
-from hotfolder.config.values import Template, Text
+from hotfolder.config.values import Nested, Template, Text
+from hotfolder.recipes import templates
+from hotfolder.recipes.templates import Template as TemplateText
 
 
 def _name_problem(name: str) -> str | None:
@@ -17,24 +20,31 @@ def _name_problem(name: str) -> str | None:
     return None
 
 
-def _fields() -> str:
-    return ", ".join("{" + f + "}" for f in sorted(TEMPLATE_FIELDS))
-
-
-def _filename_problem(template: str) -> str | None:
-    if "/" in template.replace("{folder}", "") or template.startswith("."):
-        return f"{template!r} must name a file, not a path or a hidden file"
-    if "{stem}" not in template and "{name}" not in template:
-        return f"{template!r} must contain {{stem}} or {{name}}, or every input would write the same file"
+def _filename_problem(template: TemplateText) -> str | None:
+    """A path inside the output folder, ending in a file name, that tells the originals apart."""
+    skeleton = "".join(p if isinstance(p, str) else "x" for p in template.parts)  # a field is never a . or ..
+    parts = skeleton.split("/")
+    if skeleton.startswith("/"):
+        return f"{template.text!r} must be a path inside the output folder, not an absolute one"
+    if any(p in (".", "..") or p.startswith(".") for p in parts if p) or not parts[-1]:
+        return (f"{template.text!r} must name a file, in folders under the output if it has a /, with no "
+                "'..' or hidden (.) names")
+    if not template.fields & {"stem", "name", "seq", "hash"}:
+        return (f"{template.text!r} must contain {{stem}}, {{name}}, {{seq}} or {{hash}}, or every input would "
+                "write the same file")
     return None
 
 
+_FIELDS_SAID = ("fields (the README's Recipes section says each): " + ", ".join(
+    f"`{{{name}}}`" for name in sorted(templates.FILENAME_FIELDS)) + "; filters `|slug`, `|lower`, `|upper`, "
+    "`|default(text)`; `/` makes subfolders under the output")
+
 OWN_KEYS = (
     Key("name", Text(), None, "required; letters, digits, `_ - .`", required=True, check=_name_problem),
-    Key("filename", Template(frozenset(TEMPLATE_FIELDS), lambda value: f"use {_fields()}"),
-        "{stem}_{rendition}.{ext}",
-        "fields: `{stem}`, `{name}` (with extension), `{rendition}`, `{ext}` (the output's), `{source_ext}` "
-        "(the original's, lower case, no dot), `{folder}`", check=_filename_problem),
+    Key("filename", Template(templates.FILENAME_FIELDS, _filename_problem), "{stem}_{rendition}.{ext}",
+        _FIELDS_SAID),
+    Key("when", Nested(when.read), None, "conditions a file must meet for this rendition, all of them (below); "
+                                         "without it, every file"),
 )
 
 KEYS: tuple[Key, ...] = OWN_KEYS + tuple(key for step in STEPS for key in step.keys)

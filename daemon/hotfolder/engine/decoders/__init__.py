@@ -36,6 +36,7 @@ class Wanted:
     max_image_pixels: int
     raw_mode: str = "auto"  # the folder's `raw:` (decoders/raw)
     threads: int = 1  # the file's threads (libheif decodes a tiled HEIC's tiles side by side)
+    data: bytes | None = None  # the file's bytes when read already (engine/fingerprint): read them, not the path
 
 
 @dataclass(frozen=True)

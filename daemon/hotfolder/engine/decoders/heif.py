@@ -83,30 +83,43 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
 
 
 def through_ffmpeg(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded | None:
-    """The file decoded by FFmpeg (decoders/hevc), or None: libheif decodes it."""
-    fd = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
-    try:
+    """The file decoded by FFmpeg (decoders/hevc), or None: libheif decodes it. From the
+    bytes the worker read (`wanted.data`), else from the path."""
+    if wanted.data is not None:
+        found = _through_ffmpeg(wanted.data, header, wanted)
+    else:
+        fd = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
         try:
-            layout = heifmeta.read_layout(fd)
-        except heifmeta.Unsupported:
-            return None
-        stored = layout.stored_size
-        if oriented_size(stored, layout.orientation) != header.size:
-            return None  # libheif reads another image as the primary one (a bad pitm): its word stands
-        if layout.orientation != 1 and not all(r.orient for r in wanted.renditions):
-            return None  # `orient: false` cannot undo a HEIF's turn: libheif applies it
-        scale = 2 if _half_will_do(layout, wanted) else 1
-        pixels = hevc.decode(fd, layout, scale=scale, threads=wanted.threads)
-    finally:
-        os.close(fd)
-    if pixels is None or (pixels.depth > 8) != is_deep(header):
+            found = _through_ffmpeg(fd, header, wanted)
+        finally:
+            os.close(fd)
+    if found is None:
         return None
+    layout, pixels = found
+    stored = layout.stored_size
     meta = replace(read_metadata(header).with_icc(profile(header)), orientation=layout.orientation)
     height, width, _ = pixels.rgb.shape
     if pixels.depth > 8:
         return Decoded(meta, stored, deep=ArrayPixels(pixels.rgb))
     # a memoryview (`.data`): Frame tests `not data`, which an array refuses; the view keeps the array alive
     return Decoded(meta, stored, frame=Frame(data=pixels.rgb.reshape(-1).data, mode="RGB", size=(width, height)))
+
+
+def _through_ffmpeg(file: heifmeta.File, header: ImageFile.ImageFile,
+                    wanted: Wanted) -> tuple[heifmeta.Layout, hevc.Pixels] | None:
+    try:
+        layout = heifmeta.read_layout(file)
+    except heifmeta.Unsupported:
+        return None
+    if oriented_size(layout.stored_size, layout.orientation) != header.size:
+        return None  # libheif reads another image as the primary one (a bad pitm): its word stands
+    if layout.orientation != 1 and not all(r.orient for r in wanted.renditions):
+        return None  # `orient: false` cannot undo a HEIF's turn: libheif applies it
+    scale = 2 if _half_will_do(layout, wanted) else 1
+    pixels = hevc.decode(file, layout, scale=scale, threads=wanted.threads)
+    if pixels is None or (pixels.depth > 8) != is_deep(header):
+        return None
+    return layout, pixels
 
 
 def _half_will_do(layout: heifmeta.Layout, wanted: Wanted) -> bool:

@@ -31,6 +31,16 @@ MAX_TILES = 256 * 256  # a grid's rows and columns are one byte each
 UNDERSTOOD = {"ispe", "pixi", "colr", "hvcC", "auxC", "rloc", "lsel", "clap", "irot", "imir"}
 ALPHA_AUX = ("urn:mpeg:hevc:2015:auxid:1", "urn:mpeg:mpegB:cicp:systems:auxiliary:alpha")
 
+# The file: an open descriptor, or its bytes when the worker read them already (engine/fingerprint)
+File = int | bytes
+
+
+def pread(file: File, length: int, offset: int) -> bytes:
+    """`length` bytes of the file at `offset` (fewer at its end)."""
+    if isinstance(file, int):
+        return os.pread(file, length, offset)
+    return file[offset:offset + length]
+
 
 class Unsupported(Exception):
     """Not for this path: libheif decodes the file."""
@@ -89,15 +99,15 @@ class Layout:
         return right - left, bottom - top
 
 
-def read_layout(fd: int) -> Layout:
+def read_layout(file: File) -> Layout:
     """The primary image's layout, or `Unsupported`."""
     try:
-        return layout(parse(_meta_box(fd)), fd)
+        return layout(parse(_meta_box(file)), file)
     except (struct.error, IndexError, ValueError, UnicodeDecodeError, ZeroDivisionError):
         raise Unsupported("a box this reader cannot parse") from None
 
 
-def item_data(item: Item, idat: bytes, fd: int) -> bytes:
+def item_data(item: Item, idat: bytes, file: File) -> bytes:
     """An item's bytes (a tile's length-prefixed NAL units, a grid's descriptor)."""
     if item.construction not in (0, 1):
         raise Unsupported("an item built from another item's data")
@@ -106,7 +116,7 @@ def item_data(item: Item, idat: bytes, fd: int) -> bytes:
         if item.construction == 1:
             chunk = idat[offset:offset + length]
         else:
-            chunk = os.pread(fd, length, offset)
+            chunk = pread(file, length, offset)
         if len(chunk) != length:
             raise Unsupported("an item's data runs past the end of the file")
         parts.append(chunk)
@@ -129,10 +139,10 @@ def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[str, int, int]]:
         pos += size
 
 
-def _meta_box(fd: int) -> bytes:
+def _meta_box(file: File) -> bytes:
     pos = 0
     while True:
-        head = os.pread(fd, 16, pos)
+        head = pread(file, 16, pos)
         if len(head) < 8:
             raise Unsupported("no meta box")
         size, kind = struct.unpack_from(">I4s", head)
@@ -142,7 +152,7 @@ def _meta_box(fd: int) -> bytes:
         if kind == b"meta":
             if not hl + 4 <= size <= MAX_META:
                 raise Unsupported("meta box too large")
-            data = os.pread(fd, size - hl, pos + hl)
+            data = pread(file, size - hl, pos + hl)
             if len(data) != size - hl:
                 raise Unsupported("meta box cut short")
             return data
@@ -278,7 +288,7 @@ def parse(meta: bytes) -> Boxes:
     return Boxes(primary, items, refs, idat)
 
 
-def layout(boxes: Boxes, fd: int) -> Layout:
+def layout(boxes: Boxes, file: File) -> Layout:
     prim = boxes.items.get(boxes.primary)
     if prim is None:
         raise Unsupported("the primary item is not listed")
@@ -292,7 +302,7 @@ def layout(boxes: Boxes, fd: int) -> Layout:
     if prim.type == "hvc1":
         tiles, (width, height), (rows, cols) = (prim,), _ispe(prim), (1, 1)
     elif prim.type == "grid":
-        tiles, (width, height), (rows, cols) = _grid(boxes, prim, fd)
+        tiles, (width, height), (rows, cols) = _grid(boxes, prim, file)
     else:
         raise Unsupported(f"a primary image of type {prim.type}")  # iovl overlays, av01, ...
     sizes = {_ispe(t) for t in tiles}
@@ -323,8 +333,8 @@ def _ispe(item: Item) -> tuple[int, int]:
     return ispe
 
 
-def _grid(boxes: Boxes, prim: Item, fd: int) -> tuple[tuple[Item, ...], tuple[int, int], tuple[int, int]]:
-    desc = item_data(prim, boxes.idat, fd)
+def _grid(boxes: Boxes, prim: Item, file: File) -> tuple[tuple[Item, ...], tuple[int, int], tuple[int, int]]:
+    desc = item_data(prim, boxes.idat, file)
     if len(desc) < 8 or desc[0] != 0:
         raise Unsupported("a grid descriptor of another version")
     rows, cols = desc[2] + 1, desc[3] + 1

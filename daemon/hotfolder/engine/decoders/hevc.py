@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from hotfolder.engine.decoders.heifmeta import Layout, Unsupported, item_data
+from hotfolder.engine.decoders.heifmeta import File, Layout, Unsupported, item_data
 
 EIGHT = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"}
 DEEPER = {"yuv420p10le", "yuv420p12le", "yuv422p10le", "yuv422p12le", "yuv444p10le", "yuv444p12le"}
@@ -81,23 +81,23 @@ class Pixels:
     depth: int  # bits per sample in the file
 
 
-def decode(fd: int, layout: Layout, *, scale: int = 1, threads: int = 1) -> Pixels | None:
+def decode(file: File, layout: Layout, *, scale: int = 1, threads: int = 1) -> Pixels | None:
     """The primary image's pixels at 1/scale, or None: not for this path (libheif decodes it)."""
     av = _av()
     if av is None:
         return None
     try:
-        return _assemble(av, fd, layout, scale, threads)
+        return _assemble(av, file, layout, scale, threads)
     except (av.error.FFmpegError, Unsupported, ValueError):
         return None
 
 
-def _assemble(av: Any, fd: int, layout: Layout, scale: int, threads: int) -> Pixels | None:
+def _assemble(av: Any, file: File, layout: Layout, scale: int, threads: int) -> Pixels | None:
     (tw, th), (width, height) = layout.tile_size, (layout.width, layout.height)
     whole = layout.tile_size == (width, height)  # one coded image: its RGB is the picture, not copied
     out: np.ndarray | None = None
     convert: _Converter | None = None
-    for i, frame in _frames(av, fd, layout, threads):
+    for i, frame in _frames(av, file, layout, threads):
         if frame.width != tw or frame.height != th:
             return None
         if convert is None:
@@ -122,7 +122,7 @@ def _assemble(av: Any, fd: int, layout: Layout, scale: int, threads: int) -> Pix
     return Pixels(np.ascontiguousarray(out), convert.depth)
 
 
-def _frames(av: Any, fd: int, layout: Layout, threads: int) -> Iterator[tuple[int, Any]]:
+def _frames(av: Any, file: File, layout: Layout, threads: int) -> Iterator[tuple[int, Any]]:
     """(tile index, decoded frame), in order: every tile to one decoder."""
     cc = av.CodecContext.create("hevc", "r")
     cc.extradata = layout.hvcc
@@ -135,7 +135,7 @@ def _frames(av: Any, fd: int, layout: Layout, threads: int) -> Iterator[tuple[in
     pending: list[int] = []
     for i, tile in enumerate(layout.tiles):
         pending.append(i)
-        for frame in cc.decode(av.Packet(item_data(tile, layout.idat, fd))):
+        for frame in cc.decode(av.Packet(item_data(tile, layout.idat, file))):
             yield pending.pop(0), frame
     for frame in cc.decode(None):
         yield pending.pop(0), frame

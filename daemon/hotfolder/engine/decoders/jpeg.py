@@ -22,6 +22,7 @@ from __future__ import annotations
 import mmap
 from pathlib import Path
 
+import numpy as np
 import simplejpeg
 from PIL import ImageFile
 
@@ -38,7 +39,7 @@ COLOURSPACES = {"RGB": "RGB", "L": "GRAY"}  # Pillow's mode of the file -> what 
 
 def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     size = header.size  # the picture's: the draft makes the pixels smaller
-    check_scans(src)
+    check_scans(src, wanted.data)
     fast = _turbo(src, header, wanted)
     if fast is not None:
         return fast
@@ -54,12 +55,19 @@ def _turbo(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded | 
     if colourspace is None:
         return None
     need = draft_size(wanted.renditions, header.size, orient.orientation(header)) or (0, 0)
-    with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        try:
-            pixels = simplejpeg.decode_jpeg(data, colorspace=colourspace, min_width=need[0], min_height=need[1])
-        except ValueError:
-            return None
+    try:
+        if wanted.data is not None:  # the bytes read once already (engine/fingerprint)
+            pixels = _decode(wanted.data, colourspace, need)
+        else:
+            with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                pixels = _decode(mapped, colourspace, need)
+    except ValueError:
+        return None
     height, width = pixels.shape[:2]
     # a memoryview (`.data`): Frame tests `not data`, which an array refuses; the view keeps the array alive
     frame = Frame(data=pixels.reshape(-1).data, mode=header.mode, size=(width, height))
     return Decoded(read_metadata(header), header.size, frame=frame)
+
+
+def _decode(data: bytes | mmap.mmap, colourspace: str, need: tuple[int, int]) -> np.ndarray:
+    return simplejpeg.decode_jpeg(data, colorspace=colourspace, min_width=need[0], min_height=need[1])

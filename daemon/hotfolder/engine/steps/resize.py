@@ -2,7 +2,7 @@
 `upscale`, `crop`, `orient`): resampled from the smallest frame already made that
 covers it (engine/resample, libvips), or, for `fill` with `crop: attention | entropy`,
 cut where libvips' smartcrop looks (engine/smartcrop); then turned upright (Pillow,
-on the small output: engine/orient).
+on the small output: engine/orient), and for `pad` centred on its canvas.
 
 Light to import: libvips and Pillow are imported with the first rendition.
 """
@@ -25,4 +25,6 @@ def apply(work: Work) -> Work:
     image, shared = frames.resample(as_stored(p, turn))
     if turn != 1:
         image, shared = orient.upright(image, turn), False
+    if p.canvas is not None:
+        image, shared = orient.padded(image, p.canvas, rendition.background), False
     return replace(work, image=image, shared=shared)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from hotfolder.engine.geometry import Plan
     from hotfolder.engine.metadata import Metadata
     from hotfolder.engine.resample import Frames
+    from hotfolder.recipes.facts import Described
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Source:
     # made from its 16 bits, and the profile each carries.
     frames: Mapping[str | None, Frames]
     profiles: Mapping[str | None, bytes | None] = field(default_factory=dict)
+    described: Described | None = None  # the worker's: set_metadata's values, a sidecar's fields
 
     def frames_for(self, rendition: Rendition) -> Frames:
         return self.frames[self.frames_key(rendition)]

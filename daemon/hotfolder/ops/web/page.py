@@ -24,6 +24,7 @@ th{background:#eee}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .error{background:#f8d7da;border:1px solid #c88;padding:.4em .8em}
 .muted{color:#777}.reason{color:#a00}form.inline{display:inline;margin:0}code{font-size:.95em}
 header{display:flex;justify-content:space-between;align-items:baseline}
+details.explain{color:#222;margin-top:.3em}details.explain pre{white-space:pre-wrap;font-size:.9em;margin:.2em 0}
 """
 
 
@@ -77,9 +78,14 @@ def render_page(view: View, *, logged_in: bool, csrf: str, flash: str = "", erro
     parts.append('<div class="counts">' + "".join(
         f'<div id="count-{i}"><b>{_e(v)}</b>{_e(k)}</div>' for i, k, v in counts) + "</div>")
     parts.append("<h2>Folders</h2>" + _table(
-        ["folder", "waiting in the inbox", "claimed", "processed", "failed"],
+        ["folder", "waiting in the inbox", "claimed", "processed", "failed", "duplicates", "look-alikes",
+         "names reused (new version / different photo)"],
         [f'<tr><td>{_e(name)}</td><td class="n">{c.get("waiting", 0)}</td><td class="n">{c.get("claimed", 0)}</td>'
-         f'<td class="n">{c.get("processed", 0)}</td><td class="n">{c.get("failed", 0)}</td></tr>'
+         f'<td class="n">{c.get("processed", 0)}</td><td class="n">{c.get("failed", 0)}</td>'
+         f'<td class="n dup-exact">{_e((c.get("duplicates") or {}).get("exact", 0))}</td>'
+         f'<td class="n dup-similar">{_e((c.get("duplicates") or {}).get("similar", 0))}</td>'
+         f'<td class="n">{_e((c.get("names_reused") or {}).get("new_version", 0))} / '
+         f'{_e((c.get("names_reused") or {}).get("different_photo", 0))}</td></tr>'
          for name, c in s.folders.items()], "no folders"))
     parts.append("<h2>Being rendered</h2>" + _table(
         ["folder", "file", "for", "worker"],
@@ -88,10 +94,10 @@ def render_page(view: View, *, logged_in: bool, csrf: str, flash: str = "", erro
          for b in s.current], "nothing is being rendered"))
     parts.append(_failed(view, logged_in, csrf))
     parts.append(f"<h2>Done (the last {len(view.recent)})</h2>" + _table(
-        ["when", "folder", "file", "outputs", "render"],
-        [f'<tr class="done"><td>{_clock(n.time)}</td><td>{_e(n.folder)}</td><td><code>{_e(n.file)}</code></td>'
-         f'<td>{"<br>".join(f"<code>{_e(o)}</code>" for o in n.outputs)}</td>'
-         f'<td class="n">{n.duration_ms:.0f} ms</td></tr>' for n in view.recent],
+        ["when", "folder", "file", "outputs", "render", "note"],
+        [f'<tr class="done {_e(n.event)}"><td>{_clock(n.time)}</td><td>{_e(n.folder)}</td>'
+         f'<td><code>{_e(n.file)}</code></td><td>{"<br>".join(f"<code>{_e(o)}</code>" for o in n.outputs)}</td>'
+         f'<td class="n">{n.duration_ms:.0f} ms</td><td>{_e(n.reason)}</td></tr>' for n in view.recent],
         "no file done since the daemon started"))
     return _doc(f"hotfolder on {view.host}", "".join(parts), refresh=True)
 
@@ -114,8 +120,10 @@ def _failed(view: View, logged_in: bool, csrf: str) -> str:
         if logged_in:
             action = (f'<form class="inline" method="post" action="/requeue"><input type="hidden" name="csrf" '
                       f'value="{_e(csrf)}"><button type="submit" name="id" value="{_e(f.id)}">Requeue</button></form>')
+        why = (f'<details class="explain"><summary>why</summary><pre>{_e(chr(10).join(f.explain))}</pre></details>'
+               if f.explain else "")
         rows.append(f'<tr class="failed" data-id="{_e(f.id)}"><td>{_e(f.folder)}</td><td><code>{_e(f.file)}</code></td>'
-                    f'<td class="reason">{_e(f.reason)}</td><td>{_e(f.step)}</td><td class="n">{f.attempts}</td>'
+                    f'<td class="reason">{_e(f.reason)}{why}</td><td>{_e(f.step)}</td><td class="n">{f.attempts}</td>'
                     f'<td>{_e(f.time)}</td><td>{action}</td></tr>')
     return f"<h2>Failed{_e(more)}</h2>" + _table(
         ["folder", "file", "reason", "step", "attempts", "when (UTC)", ""], rows, "no file in failed/")

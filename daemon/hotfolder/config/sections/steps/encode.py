@@ -26,7 +26,8 @@ KEYS = (
         "the lower it is); a file that fits at `quality` is written exactly as without `max_bytes`"),
     Key("progressive", Bool(), False,
         "progressive JPEG (loads blurry-then-sharp; usually a few per cent smaller, slower to encode)"),
-    Key("background", Colour(), (255, 255, 255), "what transparency is flattened onto for JPEG"),
+    Key("background", Colour(), (255, 255, 255), "what transparency is flattened onto for JPEG, and the colour "
+                                                 "`operation: pad` fills the rest of the box with"),
 )
 
 

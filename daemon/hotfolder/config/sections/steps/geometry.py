@@ -6,16 +6,19 @@ from typing import Any
 from hotfolder.config.keys import Key, Step
 from hotfolder.config.model import Operation
 from hotfolder.config.reader import Reader, recorded
-from hotfolder.config.values import Bool, Choice, Float, Size
+from hotfolder.config.values import NO_SIZE, Bool, Choice, Float, Size
 
 KEYS = (
     Key("operation", Choice(Operation, aliases={"crop": "fill", "cover": "fill", "resize": "fit", "contain": "fit"}),
         Operation.FIT,
         "`fit` (within the box, aspect kept), `fill` (cover the box, cropped to exactly its size: see `crop`), "
-        "`scale` (by `scale:` factor), `none`"),
-    Key("size", Size(), (None, None),
-        "`1600x1200`, `1600` (a square box), or `[1600, null]` (width only); fit needs one side, fill both",
-        fields=("width", "height")),
+        "`scale` (by `scale:` factor), `pad` (within the box, then centred on `background` to exactly the box's "
+        "size: letterboxed), `none`"),
+    Key("size", Size(), NO_SIZE,
+        "`1600x1200`, `1600` (a square box), or `[1600, null]` (width only); fit needs one side, fill and pad "
+        "both. For fit, as photographers give it: `{long: 2048}` (the longer side, a portrait's height), "
+        "`{short: 1080}` (the shorter side), `{megapixels: 2}` (about 2,000,000 pixels, the aspect kept)",
+        fields=("width", "height", "long", "short", "megapixels")),
     Key("scale", Float(lo=0.001, hi=16.0), None, "factor for `operation: scale`, e.g. 0.5"),
     Key("upscale", Bool(), False, "let fit/fill enlarge small images"),
 )
@@ -27,12 +30,15 @@ def check(r: Reader, values: dict[str, Any]) -> None:
     if not r.ok("operation"):
         return
     operation, scale = values["operation"], values["scale"]
-    width, height = values["size"]
+    width, height, long, short, megapixels = values["size"]
+    photographers = long is not None or short is not None or megapixels is not None
     with recorded():
-        if operation == Operation.FIT and width is None and height is None and r.ok("size"):
-            r.fail("size", "is required for operation fit (e.g. size: 1600x1600)")
-        if operation == Operation.FILL and (width is None or height is None) and r.ok("size"):
-            r.fail("size", "needs both width and height for operation fill (e.g. size: 400x400)")
+        if operation == Operation.FIT and values["size"] == NO_SIZE and r.ok("size"):
+            r.fail("size", "is required for operation fit (e.g. size: 1600x1600, or {long: 2048})")
+        if operation in (Operation.FILL, Operation.PAD) and (width is None or height is None) and r.ok("size"):
+            shape = "{long: …}, {short: …} or {megapixels: …} fit a box only with operation fit; " \
+                if photographers else ""
+            r.fail("size", f"{shape}needs both width and height for operation {operation} (e.g. size: 400x400)")
         if operation == Operation.SCALE and scale is None and r.ok("scale"):
             r.fail("scale", "is required for operation scale (e.g. scale: 0.5)")
         if operation != Operation.SCALE and scale is not None:

@@ -5,9 +5,10 @@ import re
 from typing import Any
 
 from hotfolder.config.keys import Key, Step, read_keys
-from hotfolder.config.model import SET_METADATA_FIELDS, SET_METADATA_KEYS, SetMetadata
+from hotfolder.config.model import SET_METADATA_KEYS, SetMetadata
 from hotfolder.config.reader import Context, Reader, section
-from hotfolder.config.values import Nested, Template
+from hotfolder.config.values import Nested, Template, Templates
+from hotfolder.recipes.templates import METADATA_FIELDS
 
 
 def _text_problem(value: str) -> str | None:
@@ -18,18 +19,28 @@ def _text_problem(value: str) -> str | None:
     return None
 
 
-_TEXT = Template(frozenset(SET_METADATA_FIELDS),
-                 lambda value: "use {year} (the year the photo was taken) or {folder}, and {{ }} for a literal brace")
+def _each_problem(values: tuple[str, ...]) -> str | None:
+    return next((problem for value in values if (problem := _text_problem(value))), None)
+
+
+_TEXT = Template(METADATA_FIELDS)
 
 _WRITTEN_AS = {
     "artist": "EXIF Artist, XMP dc:creator",
     "copyright": "EXIF Copyright, XMP dc:rights",
     "credit": 'XMP photoshop:Credit, the IPTC "Credit Line"',
     "usage_terms": "XMP xmpRights:UsageTerms",
+    "title": "XMP dc:title",
+    "description": "XMP dc:description (the caption), EXIF ImageDescription",
+    "headline": "XMP photoshop:Headline",
 }
 
 FIELD_KEYS = tuple(Key(name, _TEXT, None, f"written as {_WRITTEN_AS[name]}", check=_text_problem)
-                   for name in SET_METADATA_KEYS)
+                   for name in SET_METADATA_KEYS if name != "keywords") + (
+    Key("keywords", Templates(_TEXT), (), "a keyword or a list of them, added to the photo's own (XMP "
+                                          "dc:subject; IPTC keywords and a sidecar's among them)",
+        check=_each_problem),
+)
 
 
 @section
@@ -45,13 +56,15 @@ def read(ctx: Context, data: Any, path: str) -> SetMetadata:
 
 KEYS = (
     Key("set_metadata", Nested(read), None,
-        "your rights in every output, over whatever `metadata` keeps (with `strip-all`, only these): the keys "
-        "below, each optional. Fields: `{year}` (the year the photo was taken, from its EXIF; else this year) "
-        "and `{folder}`, e.g. `copyright: \"© {year} Ann Smith\"`. EXIF holds only ASCII: `©` is written "
-        "`(c)`, accents are dropped; XMP keeps the exact text. The source's XMP is edited, not duplicated: a "
-        "field set here replaces its value there, the rest stays; a packet that cannot be parsed is replaced "
-        "(and the log says so, `rendition_note`). A JPEG's IPTC-IIM loses the datasets of the fields set here "
-        "(by-line, credit, copyright notice), so no reader sees the old ones. JPEG, WebP, AVIF and PNG."),
+        "your rights and captions in every output, over whatever `metadata` keeps (with `strip-all`, only "
+        "these): the keys below, each optional, each a template with the fields of a file name but the output's "
+        "own (ext, width, height) and `{year}` (the year the photo was taken, from its EXIF; else this year), "
+        "e.g. `copyright: \"© {year} Ann Smith\"`, `title: \"{title|default(Untitled)}\"`. EXIF holds only "
+        "ASCII: `©` is written `(c)`, accents are dropped; XMP keeps the exact text. The source's XMP is edited, "
+        "not duplicated: a field set here replaces its value there (keywords add to it), the rest stays; a "
+        "packet that cannot be parsed is replaced (and the log says so, `rendition_note`). A JPEG's IPTC-IIM "
+        "loses the datasets of the fields set here (by-line, credit, copyright notice, object name, caption, "
+        "headline, keywords), so no reader sees the old ones. JPEG, WebP, AVIF and PNG."),
 )
 
 STEP = Step("rights", KEYS)

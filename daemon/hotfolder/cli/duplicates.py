@@ -1,0 +1,59 @@
+"""`hotfolder duplicates` (what the index of originals found: skipped, flagged, failed,
+rendered again) and `hotfolder index rebuild` (the index made again from the archives).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from hotfolder.config import load
+from hotfolder.errors import ExitCode
+from hotfolder.spool.fsnames import display
+from hotfolder.state import originals
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    cfg = load(args.config, serving=frozenset())
+    if cfg.cluster.enabled:
+        from hotfolder.cluster.originals import found_in_cluster  # redis: only in cluster mode
+
+        found = found_in_cluster(cfg, args.limit)
+    else:
+        found = originals.Originals(cfg.state_dir).found(args.limit)
+    if args.json:
+        print(json.dumps([_as_json(f) for f in found], indent=1, ensure_ascii=False))
+        return ExitCode.OK
+    if not found:
+        print("no duplicate or look-alike found (within each folder's duplicate_window)")
+        return ExitCode.OK
+    for f in found:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(f.time))
+        what = {"skipped": f"skipped (in duplicates/ as {display(f.where)})", "rendered": "rendered",
+                "failed": "failed"}.get(f.action, f.action)
+        print(f"{when}  {f.folder}/{display(f.name)}: {what}")
+        m = f.match
+        if m is None:
+            print("    it matched an original forgotten since (older than duplicate_window)")
+            continue
+        print(f"    {m.said()}" + (f"; its outputs: {', '.join(display(o) for o in m.outputs)}" if m.outputs else ""))
+    return ExitCode.OK
+
+
+def _as_json(f: originals.Found) -> dict:
+    return {"folder": f.folder, "file": display(f.name), "action": f.action,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(f.time)), "where": display(f.where),
+            "outputs": [display(o) for o in f.outputs], "matched": f.match.as_json() if f.match else None}
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    """`hotfolder index rebuild`: every archived original read, hashed and looked at again."""
+    cfg = load(args.config, serving=frozenset())
+    from hotfolder.workers.reindex import reindex_config  # the engine: only this command decodes
+
+    t0 = time.monotonic()
+    added, known, failed = reindex_config(cfg, progress=lambda line: print(f"  {line}", file=sys.stderr))
+    print(f"index rebuilt from the archives in {time.monotonic() - t0:.1f} s: {added} originals indexed, "
+          f"{known} known already, {failed} unreadable")
+    return ExitCode.FAILED if failed else ExitCode.OK

@@ -1,0 +1,147 @@
+"""`hotfolder explain FILE… [--json]`: for each file (in an inbox, processing/, failed/,
+archive/, or anywhere), which folder takes it, what its recipe reads of it, which
+renditions apply and where their outputs would go, and which entry of its `when:`
+excluded each other one. It writes nothing: the state database is read read-only, no
+number of `{seq}` is handed out (the next one is shown), no folder is made.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path, PurePosixPath
+
+from hotfolder.config import load
+from hotfolder.config.model import Config, Folder
+from hotfolder.errors import ExitCode
+from hotfolder.recipes import select, sequence
+from hotfolder.recipes.explain import Explanation, shown_fields, verdicts
+from hotfolder.recipes.facts import Facts, Need, need_of_fields
+from hotfolder.sidecars import find_image, find_sidecar, is_sidecar
+from hotfolder.spool import records
+from hotfolder.spool.fsnames import display, name_from_hex, relative_name
+
+PLACES = {"inbox": "in its inbox", "processing": "in its processing/, being rendered",
+          "failed": "in its failed/, as it was dropped", "archive": "in its archive/, as it was dropped"}
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    cfg = load(args.config, serving=frozenset())
+    if args.folder and not any(f.name == args.folder for f in cfg.folders):
+        print(f"hotfolder: no folder named {args.folder!r} in {args.config} "
+              f"(folders: {', '.join(f.name for f in cfg.folders)})", file=sys.stderr)
+        return ExitCode.USAGE
+    missing = 0
+    said: list[Explanation] = []
+    for given in args.files:
+        path = Path(given).absolute()
+        if not path.is_file():
+            print(f"hotfolder: {given}: no such file", file=sys.stderr)
+            missing += 1
+            continue
+        said.append(explain(cfg, path, args.folder, args.subfolder or ""))
+    if args.json:
+        print(json.dumps([e.as_json() for e in said], indent=1, ensure_ascii=False, default=str))
+    else:
+        for explanation in said:
+            print("\n".join(explanation.lines()))
+    return ExitCode.FAILED if missing else ExitCode.OK
+
+
+def locate(cfg: Config, path: Path, folder_name: str | None, subfolder: str) -> tuple[Folder, str, str]:
+    """(the folder that takes the file, its path under the inbox, how it gets there)."""
+    found = [(len(root.parts), f, kind, root) for f in cfg.folders for kind in PLACES
+             if (root := getattr(f, kind)) is not None and path.is_relative_to(root)]
+    if found and not folder_name:
+        _, folder, kind, root = max(found, key=lambda item: item[0])
+        rel = path.relative_to(root).as_posix()
+        if kind == "failed":  # the name it came in with, if its record says (as data: a path inside the inbox)
+            came = relative_name(name_from_hex((records.read_failure(folder, path) or {}).get("file_as")))
+            rel = came or rel
+        return folder, rel, PLACES[kind]
+    folder = next((f for f in cfg.folders if f.name == folder_name), cfg.folders[0])
+    rel = (PurePosixPath(subfolder.strip("/")) / path.name).as_posix()
+    where = f"not in one of its folders: as if dropped in its inbox{'/' + subfolder.strip('/') if subfolder else ''}"
+    return folder, rel, where + ("" if folder_name else "; --folder for another")
+
+
+def explain(cfg: Config, path: Path, folder_name: str | None = None, subfolder: str = "") -> Explanation:
+    folder, rel, place = locate(cfg, path, folder_name, subfolder)
+    return explain_as(cfg, folder, path, rel, place)
+
+
+def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str) -> Explanation:
+    """What `folder` would do with the file at `path` dropped as `rel` under its inbox."""
+    shown = display(str(path))
+    if is_sidecar(path.name):
+        image = find_image(path.parent, path.name)
+        why = (f"an XMP sidecar: it goes with its image {display(image)}, whose renditions read it" if image else
+               f"an XMP sidecar with no image beside it: archived alone after sidecar_wait "
+               f"({folder.sidecar_wait:g} s), never a failure")
+        return Explanation(shown, folder.name, place, "nothing", problem=why)
+    from hotfolder.engine.errors import InputError  # the engine (Pillow, LibRaw) only for a file to read
+    from hotfolder.workers import choice
+
+    need = select.folder_need(folder)
+    side = find_sidecar(path.parent, path.name)
+    notes: list[str] = [f"XMP sidecar {display(side)} read with it"] if side else []
+    try:
+        facts = choice.read_facts(folder, path, rel, accepted_formats=cfg.accepted_formats,
+                                  max_image_pixels=cfg.max_image_pixels,
+                                  sidecar=path.parent / side if side else None, notes=notes, extra=Need(header=True))
+    except InputError as exc:
+        facts = Facts(PurePosixPath(rel).name, choice.subdir_of(rel), folder.name)
+        selection = select.select(folder.renditions, facts)
+        return Explanation(shown, folder.name, place, need.said(), shown_fields(facts), verdicts(selection),
+                           f"it cannot be read ({exc}); the daemon would fail it at step {exc.step}", tuple(notes))
+    selection = select.select(folder.renditions, facts)
+    used = need_of_fields(select.template_fields(selection.chosen))
+    seq = sequence.peek(folder.state_dir, folder.name) if used.seq and folder.state_dir is not None else None
+    if used.hash:
+        from hotfolder.engine.fingerprint import file_hash
+
+        facts = Facts(facts.name, facts.subdir, facts.folder, facts.photo, file_hash(path))
+    values = {**facts.values(), "seq": seq}
+    outputs = {r.name: _output(folder, r, facts, rel, values, notes) for r in selection.chosen}
+    if used.seq:
+        notes.append(f"{{seq}} is {seq if seq is not None else 'unknown'} if this file is the folder's next; "
+                     "handed out only when it is rendered")
+    read = need.said() + ("" if need.header else " (and the header, for the outputs' names here)")
+    return Explanation(shown, folder.name, place, read, shown_fields(facts, seq), verdicts(selection, outputs),
+                       notes=tuple(notes))
+
+
+def _output(folder: Folder, rendition, facts: Facts, rel: str, values: dict, notes: list[str]) -> str:
+    from hotfolder.engine import formats
+    from hotfolder.engine.geometry import plan
+    from hotfolder.spool import owners
+    from hotfolder.workers import naming
+
+    photo = facts.photo
+    ext = formats.output_ext(rendition.format, photo.format or "jpeg", facts.name)
+    size = None
+    if photo.width and photo.height:
+        p = plan(rendition, (photo.width, photo.height))
+        size = p.canvas or p.size
+    try:
+        out = naming.planned_rel(rendition, ext, size, rel, folder.name, values)
+    except (naming.EmptyName, ValueError) as exc:
+        return f"(no name: {exc})"
+    if owners.taken_by_another(folder, rel, folder.output / out):
+        notes.append(f"{out} is another original's: this one would get "
+                     + ("a ~suffix" if folder.on_name_clash == "suffix" else "failed (on_name_clash: fail)"))
+    return out
+
+
+def add_parser(sub, config_arg) -> None:
+    p = sub.add_parser("explain", help="say which renditions a file gets and why, where their outputs go; "
+                                       "writes nothing",
+                       description="For each file (in an inbox, failed/, archive/, or anywhere): which folder takes "
+                                   "it, what its recipe reads of it, which renditions apply and where their outputs "
+                                   "go, and which condition excluded each other one. Writes nothing.")
+    config_arg(p)
+    p.add_argument("files", nargs="+", metavar="FILE", help="image files")
+    p.add_argument("--json", action="store_true", help="one JSON list, an object per file")
+    p.add_argument("--folder", help="the folder to explain a file outside every folder for (default: the first)")
+    p.add_argument("--subfolder", metavar="PATH", help="as if dropped in this subfolder of the inbox (clients/acme)")
+

@@ -1,0 +1,74 @@
+"""A folder's keys for the same photo seen again (issue 23): exact duplicates (the same
+bytes), look-alikes (a resized, recompressed or turned copy), and how long the index
+remembers. Read with the folder's other keys (sections/folder.py)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hotfolder.config.keys import Key
+from hotfolder.config.model import DuplicateScope, OnDuplicate, Similar
+from hotfolder.config.reader import Reader, kind
+from hotfolder.config.values import Choice, Int, Path_
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+DAY = 86400
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A length of time: `365d`, `12w`, `36h`, `90m`, `30s`, or a number of seconds."""
+
+    lo: float = 1.0
+
+    def read(self, r: Reader, name: str, default: Any) -> float:
+        value = r.raw(name)
+        if value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            r.fail(name, f"must be a length of time such as 365d, 12w or 36h, not {kind(value)}")
+        if isinstance(value, (int, float)):
+            seconds = float(value)
+        else:
+            found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", value.lower())
+            if found is None:
+                r.fail(name, f"{value!r} is not a length of time; write e.g. 365d, 12w, 36h, 90m or 30s")
+            seconds = float(found.group(1)) * UNITS[found.group(2) or "s"]
+        if seconds < self.lo:
+            r.fail(name, f"must be at least {self.lo:g} s, not {seconds:g} s")
+        return seconds
+
+    def shown(self, default: Any) -> str:
+        return f"`{default / DAY:g}d`" if default % DAY == 0 else f"`{default:g}s`"
+
+
+def beside(failed: Path) -> Path:
+    """The default duplicates folder: beside failed/, named after it (`failed` ->
+    `duplicates`, `failed-print` -> `duplicates-print`, `rejects` -> `rejects-duplicates`), so
+    folders whose failed/ share a parent get one each (no two may overlap: nesting.py)."""
+    name = failed.name.replace("failed", "duplicates") if "failed" in failed.name else f"{failed.name}-duplicates"
+    return failed.parent / name
+
+
+KEYS = (
+    Key("on_duplicate", Choice(OnDuplicate), OnDuplicate.SKIP,
+        "an original with the same bytes as an earlier one (a card copied twice, a file sent again, also under "
+        "the same name): `skip` (not rendered: moved to `duplicates` with `NAME.duplicate.json` naming the "
+        "earlier one), `process` (rendered again), or `fail` (to `failed/`)"),
+    Key("duplicate_scope", Choice(DuplicateScope), DuplicateScope.FOLDER,
+        "`folder`: earlier originals of this folder; `all`: of every folder"),
+    Key("duplicates", Path_(folder=True), None,
+        "where skipped duplicates go (on the inbox's file system; no other folder may overlap it)",
+        shown="beside `failed`, named after it: `duplicates` for `failed`"),
+    Key("similar", Choice(Similar), Similar.FLAG,
+        "a look-alike of an earlier original (resized, recompressed, turned, lightly edited): `flag` (rendered, "
+        "and recorded with what it resembles), `skip` (treated as a duplicate), or `off`. A second shot of the "
+        "same scene is not one; an exposure bracket may be ([Duplicates](#duplicates))"),
+    Key("similar_distance", Int(lo=0, hi=32), 6,
+        "bits of the 64-bit perceptual hash in which a look-alike may differ (measured: copies are within 4, "
+        "different photos 8 or more apart; distances are even)"),
+    Key("duplicate_window", Duration(), 365.0 * DAY,
+        "originals older than this are forgotten by the index (`365d`, `12w`, `36h`)"),
+)

@@ -1,0 +1,182 @@
+"""A rendition's `when:`: the conditions a file must meet (recipes/conditions.py), every
+entry checked with its line, a misspelt one named with what was meant; `any:` and
+`not:` nest the same entries."""
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hotfolder.config.keys import Key, read_keys
+from hotfolder.config.reader import Reader, kind, recorded, section
+from hotfolder.config.sections.steps.encode import FORMAT_ALIASES
+from hotfolder.config.values import Choices, Int, Kind, suggestion
+from hotfolder.engine.formats import INPUTS
+from hotfolder.recipes import conditions as c
+from hotfolder.recipes import exif_tags
+
+
+@dataclass(frozen=True)
+class Globs(Kind):
+    """A glob, or a list of them."""
+
+    def read(self, r: Reader, name: str, default: Any) -> tuple[str, ...] | None:
+        value = r.raw(name)
+        if value is None:
+            return default
+        items = value if isinstance(value, list) else [value]
+        if not items or not all(isinstance(i, (str, int)) and not isinstance(i, bool) and str(i).strip()
+                                for i in items):
+            r.fail(name, f"must be a text (a glob such as \"clients/**\" or \"*50mm*\") or a list of them, "
+                         f"not {kind(value)}")
+        return tuple(str(i).strip() for i in items)
+
+
+@dataclass(frozen=True)
+class Comparison(Kind):
+    """`">= 4"`, `"<3"`, `4` (the same as `== 4`)."""
+
+    def read(self, r: Reader, name: str, default: Any) -> tuple[str, int] | None:
+        value = r.raw(name)
+        if value is None:
+            return default
+        m = re.fullmatch(r"\s*(>=|<=|==|!=|=|>|<)?\s*(-?\d+)\s*", str(value)) if not isinstance(value, bool) else None
+        if m is None or not -1 <= int(m.group(2)) <= 5:
+            r.fail(name, f"must be a rating from -1 (rejected) to 5, with >=, <=, >, <, == or != before it "
+                         f"(e.g. \">= 4\"), not {kind(value)}")
+        return m.group(1) or "==", int(m.group(2))
+
+
+@dataclass(frozen=True)
+class ExifTags(Kind):
+    """A mapping of EXIF tag names to globs (`LensModel: "*50mm*"`)."""
+
+    def read(self, r: Reader, name: str, default: Any) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
+        value = r.raw(name)
+        if value is None:
+            return default
+        if not isinstance(value, dict) or not value:
+            r.fail(name, f"must be a mapping of EXIF tag names to globs (LensModel: \"*50mm*\"), not {kind(value)}")
+        out = []
+        for tag, globs in value.items():
+            found = exif_tags.canonical(str(tag))
+            if found is None:
+                meant = suggestion(str(tag), exif_tags.TAGS)
+                with recorded():
+                    r.fail(f"{name}.{tag}", "unknown EXIF tag" + (f" (did you mean {meant!r}?)" if meant else "")
+                           + "; e.g. LensModel, FNumber, ISOSpeedRatings, FocalLength, BodySerialNumber (the "
+                           "README's Recipes section lists them all)")
+                continue
+            items = globs if isinstance(globs, list) else [globs]
+            if not items or not all(isinstance(i, (str, int, float)) and not isinstance(i, bool) for i in items):
+                with recorded():
+                    r.fail(f"{name}.{tag}", f"must be a glob or a list of them, not {kind(globs)}")
+                continue
+            out.append((found, tuple(str(i) for i in items)))
+        return tuple(out)
+
+    def shown(self, default: Any) -> str:
+        return "—"
+
+
+@dataclass(frozen=True)
+class Among(Choices):
+    """Choices that may be left out (None)."""
+
+    def read(self, r: Reader, name: str, default: Any) -> tuple:
+        if not r.has(name):
+            r.raw(name)
+            return ()
+        return super().read(r, name, ())
+
+
+@dataclass(frozen=True)
+class Conditions(Kind):
+    """`any:` (a list of mappings of these entries) and `not:` (one): read by the section
+    itself, recursively; declared for the README's table."""
+
+    def read(self, r: Reader, name: str, default: Any) -> Any:
+        return r.raw(name)
+
+
+ORIENTATION = Among(c.ORIENTATIONS, "must be portrait, landscape or square, or a list of them")
+
+KEYS = (
+    Key("subfolder", Globs(), None, "globs on the file's folder under the inbox (\"\" at its top): `*` within a "
+                                    "folder name, `**` any depth; `clients/**` is clients and all below it, "
+                                    "`products/*` each folder directly in products"),
+    Key("name", Globs(), None, "globs on the file name, e.g. `\"*.cr3\"`, `\"IMG_*\"`"),
+    Key("format", Among(INPUTS, "must be a source format or a list of them", aliases=FORMAT_ALIASES), None,
+        "source formats, by content: " + ", ".join(f"`{f}`" for f in INPUTS)),
+    Key("orientation", ORIENTATION, None, "`portrait`, `landscape` or `square` (upright), or a list"),
+    Key("min_width", Int(lo=1, hi=1_000_000), None, "upright source pixels, at least"),
+    Key("min_height", Int(lo=1, hi=1_000_000), None, "upright source pixels, at least"),
+    Key("max_width", Int(lo=1, hi=1_000_000), None, "upright source pixels, at most"),
+    Key("max_height", Int(lo=1, hi=1_000_000), None, "upright source pixels, at most"),
+    Key("camera", Globs(), None, "globs on the camera: make and model with the make once (`Canon EOS R5`, "
+                                 "`SONY ILCE-7M4`), or EXIF's \"Make Model\" as written"),
+    Key("exif", ExifTags(), None, "EXIF tag names to globs on their values as text: `{LensModel: \"*50mm*\", "
+                                  "FNumber: \"1.4\"}`"),
+    Key("keywords", Globs(), None, "any of these (globs), among the photo's keywords: XMP dc:subject, IPTC "
+                                   "keywords, an XMP sidecar's"),
+    Key("rating", Comparison(), None, "a comparison on the XMP rating (a sidecar's first): `\">= 4\"`, `\"< 2\"`, "
+                                      "`5`; an unrated photo counts as 0, as in Lightroom"),
+    Key("any", Conditions(), None, "a list of mappings of these entries: holds when one of them holds"),
+    Key("not", Conditions(), None, "a mapping of these entries: holds when it does not hold"),
+)
+
+
+@section
+def read(ctx, data: Any, path: str) -> c.When:
+    r = Reader(ctx, data, path)
+    values = read_keys(r, [k for k in KEYS if k.name not in ("any", "not")])
+    nested: dict[str, Any] = {}
+    if r.has("any"):
+        options = r.raw("any")
+        if not isinstance(options, list) or not options:
+            with recorded():
+                r.fail("any", f"must be a non-empty list of mappings of conditions, not {kind(options)}")
+        else:
+            built = [read(ctx, item, f"{r.key('any')}[{i}]") for i, item in enumerate(options)]
+            options_read = tuple(b for b in built if b is not None)
+            if len(options_read) == len(built):
+                nested["any"] = c.AnyOf(options_read)
+    if r.has("not"):
+        inner = read(ctx, r.raw("not"), r.key("not"))
+        if inner is not None:
+            nested["not"] = c.Not(inner)
+    r.used.update(("any", "not"))
+    with recorded():
+        _check_bounds(r, values)
+    r.done()
+    entries = [e for name in r.data if name in {k.name for k in KEYS} for e in _entries(name, values, nested)]
+    if not entries and not r.skipped and not r.data:  # keys there, all unknown: done() said so
+        r.fail("", "needs at least one condition: " + ", ".join(k.name for k in KEYS))
+    return c.When(tuple(entries))
+
+
+def _entries(name: str, values: dict[str, Any], nested: dict[str, Any]) -> list[c.Entry]:
+    """The entries of one key as written (in the YAML's order): `exif:` gives one per tag."""
+    if name in nested:
+        return [nested[name]]
+    value = values.get(name)
+    if value is None or value == ():
+        return []
+    if name == "exif":
+        return [c.ExifTag(tag, globs) for tag, globs in value]
+    if name in c.BOUNDS:
+        return [c.Bound(name, value)]
+    if name == "rating":
+        return [c.Rating(*value)]
+    simple: dict[str, Callable[[tuple[str, ...]], c.Entry]] = {
+        "subfolder": c.Subfolder, "name": c.Name, "format": c.Format, "orientation": c.Orientation,
+        "camera": c.Camera, "keywords": c.Keywords}
+    return [simple[name](tuple(value))]
+
+
+def _check_bounds(r: Reader, values: dict[str, Any]) -> None:
+    for side in ("width", "height"):
+        lo, hi = values.get(f"min_{side}"), values.get(f"max_{side}")
+        if lo is not None and hi is not None and lo > hi and r.ok(f"min_{side}", f"max_{side}"):
+            r.fail(f"min_{side}", f"is {lo}, above max_{side} ({hi}): no file could meet both")

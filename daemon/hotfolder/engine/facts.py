@@ -1,0 +1,224 @@
+"""What a file says of itself, read as far as a recipe needs (recipes/facts.Need) and no
+further: no pixel is decoded. The header is opened by the same safe open as a render
+(engine/opening: the formats accepted, the pixel limit; a RAW by LibRaw, its embedded
+preview's EXIF), then only the parts asked for are parsed:
+
+  header   the source format and the upright size (EXIF orientation applied; a HEIC's
+           is libheif's own, a RAW's LibRaw's flip)
+  exif     Make, Model, LensModel, ISO, DateTimeOriginal (+ OffsetTimeOriginal), and
+           the tags `exif:` conditions name
+  xmp      rating, label, keywords, title, description, headline: the file's XMP,
+           then its IPTC-IIM (engine/captions)
+  sidecar  an XMP sidecar's fields, over the file's (read whenever there is one: its
+           fields go into the outputs' XMP too)
+  mtime    the file's modification time, when EXIF has no date and `{taken}` is used
+
+Measured (`python -m bench.features`, the example studio recipe's fields on the bench's
+12 MP JPEG): see DESIGN.md, "Recipes".
+"""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import re
+import stat
+from pathlib import Path
+
+from PIL import Image
+
+from hotfolder.engine import (
+    captions,
+    decode,  # noqa: F401 - its decoders' Pillow plugins (pi-heif), which the safe open meets
+    formats,
+    orient,
+)
+from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
+from hotfolder.engine.iptc import read as read_iim
+from hotfolder.engine.opening import open_image, our_pixel_limit
+from hotfolder.recipes import exif_tags
+from hotfolder.recipes.facts import Need, Photo, XmpFields
+
+EXIF_IFD = 0x8769
+MAKE, MODEL, LENS, ISO = 0x010F, 0x0110, 0xA434, 0x8827
+TAKEN, TAKEN_OFFSET, OFFSET = 0x9003, 0x9011, 0x9010
+SIDECAR_LIMIT = 4 << 20  # bytes: Lightroom's sidecars are 10-200 KB; a larger "sidecar" is not read whole
+
+
+def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str], max_image_pixels: int,
+         sidecar: Path | None = None, notes: list[str] | None = None) -> Photo:
+    """The facts `need` asks for; InputError when the file cannot be opened as an image
+    (the same reason a render would give). `notes` gets what could not be used."""
+    notes = [] if notes is None else notes
+    read_: list[str] = []
+    found: dict = {}
+    file_fields = XmpFields()
+    if need.reads_file:
+        own = formats.opened_by_own_decoder(src.name)
+        if own is not None:
+            if own.name not in accepted_formats:
+                raise InputError("open", f"format {own.name} is not accepted (accepted: {', '.join(accepted_formats)})")
+            exif, size, orientation, xmp, iim = _raw(src, need, max_image_pixels)
+            found["format"] = own.name
+        else:
+            with open_image(src, accepted_formats, max_image_pixels, "first-frame") as im:
+                known = formats.of_pil(im.format)
+                found["format"] = known.name if known is not None else str(im.format).lower()
+                exif, size = _exif(im), im.size
+                orientation = orient.valid(exif.get(orient.ORIENTATION_TAG, 1)) if exif is not None else 1
+                xmp = im.info.get("xmp") if need.xmp else None
+                iim = read_iim(im.info.get("photoshop")) if need.xmp else None
+        if need.header:
+            read_.append("header")
+            found["width"], found["height"] = (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
+        if need.read_exif:
+            read_.append("exif")
+            found.update(_camera(exif) if need.exif else {})
+            found["exif"] = _tags(exif, need.exif_tags)
+        if need.xmp:
+            read_ += ["xmp", "iptc"]
+            xmp = xmp.encode("utf-8") if isinstance(xmp, str) else xmp
+            file_fields = captions.merged(captions.from_xmp(xmp, notes), captions.from_iim(iim, notes))
+    side = XmpFields()
+    if sidecar is not None:
+        read_.append("sidecar")
+        side = captions.from_xmp(_small(sidecar, notes), notes, f"the XMP sidecar {sidecar.name}")
+    if need.xmp or side:
+        fields = captions.merged(side, file_fields)
+        found.update(rating=fields.rating, label=fields.label, keywords=fields.keywords, title=fields.title,
+                     description=fields.description, headline=fields.headline)
+    if need.mtime and found.get("taken") is None:
+        read_.append("mtime")
+        found["taken"] = dt.datetime.fromtimestamp(os.stat(src).st_mtime).astimezone()
+        found["taken_from"] = "mtime"
+    return Photo(**found, sidecar=side if sidecar is not None else None, read=tuple(read_))
+
+
+def _exif(im: Image.Image) -> Image.Exif | None:
+    try:
+        return im.getexif()
+    except DECODE_ERRORS as exc:
+        reraise_unless_input(exc)
+        raise InputError("orient", f"the EXIF data is corrupt: {describe(exc)}") from None
+
+
+def _raw(src: Path, need: Need, max_image_pixels: int):
+    """A RAW's EXIF (its preview's, or the one LibRaw makes from the RAW's tags), size and flip."""
+    from hotfolder.engine.decoders.raw import FLIP_TO_ORIENTATION, open_raw
+
+    raw = open_raw(src, max_image_pixels)
+    try:
+        size = (raw.sizes.width, raw.sizes.height)
+        orientation = FLIP_TO_ORIENTATION.get(raw.sizes.flip, 1)
+        exif = None
+        if need.read_exif:
+            exif = _preview_exif(raw)
+    finally:
+        raw.close()
+    return exif, size, orientation, None, None
+
+
+def _preview_exif(raw) -> Image.Exif | None:
+    import rawpy
+
+    try:
+        thumb = raw.extract_thumb()
+    except rawpy.LibRawError:
+        return None
+    if thumb.format != rawpy.ThumbFormat.JPEG or not isinstance(thumb.data, bytes):
+        return None
+    try:
+        with our_pixel_limit(), Image.open(io.BytesIO(thumb.data), formats=["JPEG"]) as jpeg:
+            return jpeg.getexif()
+    except DECODE_ERRORS as exc:
+        reraise_unless_input(exc)
+        return None
+
+
+def _text(value) -> str | None:
+    """An EXIF value as text: strings without their padding, rationals as photographers
+    write them (1/250, 2.8), numbers plain, sequences joined by spaces."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if isinstance(value, str):
+        return value.replace("\0", "").strip() or None
+    if isinstance(value, tuple):
+        parts = [_text(v) for v in value]
+        return " ".join(p for p in parts if p) or None
+    numerator, denominator = getattr(value, "numerator", None), getattr(value, "denominator", None)
+    if numerator is not None and denominator:
+        if 0 < numerator < denominator and denominator % numerator == 0:
+            return f"1/{denominator // numerator}"
+        return f"{numerator / denominator:g}"
+    return str(value)
+
+
+def _tag(exif: Image.Exif | None, number: int):
+    if exif is None:
+        return None
+    if number in exif:
+        return exif.get(number)
+    try:
+        return exif.get_ifd(EXIF_IFD).get(number)
+    except DECODE_ERRORS:
+        return None
+
+
+def _camera(exif: Image.Exif | None) -> dict:
+    iso = _tag(exif, ISO)
+    iso = iso[0] if isinstance(iso, tuple) and iso else iso
+    taken = _taken(_text(_tag(exif, TAKEN)), _text(_tag(exif, TAKEN_OFFSET)) or _text(_tag(exif, OFFSET)))
+    return {"make": _text(_tag(exif, MAKE)), "model": _text(_tag(exif, MODEL)), "lens": _text(_tag(exif, LENS)),
+            "iso": iso if isinstance(iso, int) and iso > 0 else None, "taken": taken,
+            "taken_from": "exif" if taken else ""}
+
+
+def _tags(exif: Image.Exif | None, names: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for name in sorted(names):
+        value = _text(_tag(exif, exif_tags.TAGS[name]))
+        if value is not None:
+            out.append((name, value))
+    return tuple(out)
+
+
+_DATE = re.compile(r"(\d{4})[:\-](\d\d)[:\-](\d\d)[ T](\d\d):(\d\d):(\d\d)")
+_OFFSET = re.compile(r"([+-])(\d\d):?(\d\d)")
+
+
+def _taken(stamp: str | None, offset: str | None) -> dt.datetime | None:
+    """EXIF's `2024:05:01 14:03:22` with `+02:00`: aware when the offset is given."""
+    m = _DATE.match(stamp or "")
+    if m is None:
+        return None
+    year, month, day, hour, minute, second = (int(g) for g in m.groups())
+    try:
+        when = dt.datetime(year, month, day, hour, minute, second)
+    except ValueError:  # 0000:00:00 00:00:00, a camera that never had its clock set
+        return None
+    o = _OFFSET.fullmatch((offset or "").strip())
+    if o is not None:
+        minutes = (int(o.group(2)) * 60 + int(o.group(3))) * (-1 if o.group(1) == "-" else 1)
+        if abs(minutes) < 24 * 60:
+            when = when.replace(tzinfo=dt.timezone(dt.timedelta(minutes=minutes)))
+    return when
+
+
+def _small(path: Path, notes: list[str]) -> bytes | None:
+    """A sidecar's bytes, never through a link, at most SIDECAR_LIMIT."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        notes.append(f"the XMP sidecar {path.name} cannot be read: {exc.strerror or exc}")
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            notes.append(f"the XMP sidecar {path.name} is not a regular file; not read")
+            return None
+        data = f.read(SIDECAR_LIMIT + 1)
+    if len(data) > SIDECAR_LIMIT:
+        notes.append(f"the XMP sidecar {path.name} is larger than {SIDECAR_LIMIT >> 20} MiB; not read")
+        return None
+    return data

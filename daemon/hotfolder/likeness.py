@@ -1,0 +1,116 @@
+"""When two originals are the same photo: what travels about it and how two looks compare
+(standard library only: the supervisor, the CLI and the index import it without loading a
+decoder or numpy).
+
+    Look      the picture of an original: a 64-bit perceptual hash of it upright, its
+              upright size and its mean colour (engine/fingerprint makes it)
+    alike()   two looks are the same photo: the hashes within `bits`, and a second look
+              at the shape and the colour
+    Match     an earlier original this one repeats (exact: the same bytes) or resembles
+    Naming    what a drop under a name already used is (issue 26.2)
+
+Measured on 57 real photos, 1,881 copies of them and 9.9 M pairs of different pictures
+(DESIGN.md, "Duplicates"): every resized, recompressed, EXIF-re-oriented or tone-edited
+copy is within 4 bits; a second shot reframed by 10 % is 12 bits or more away; the
+closest different pictures are 8 bits apart. Every hash has 32 bits set (the median
+threshold), so distances are even: 7 is 6.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+
+# The second look at a candidate (measured: it keeps every resize, recompression, turn and
+# tone edit, and divides the false matches among different photos by 3-20).
+ASPECT = 0.10  # |ln(aspect a / aspect b)|: the upright shapes within ~10 %
+CHROMA = 24.0  # levels of mean colour difference allowed, plus CHROMA_SHARE of the larger
+CHROMA_SHARE = 0.35  # a ±30 % saturation edit passes; a greyscale copy of a colourful photo does not
+
+
+class Kind(StrEnum):
+    """What an original was found to be (the metric's `kind`, the notify events)."""
+
+    EXACT = "exact"  # the same bytes as an earlier original
+    SIMILAR = "similar"  # a look-alike of an earlier original (pHash within similar_distance)
+
+
+class Naming(StrEnum):
+    """A file dropped under a name whose outputs exist (issue 26.2)."""
+
+    FIRST = ""  # the name was not used (or on_name_clash: replace)
+    NEW_VERSION = "new_version"  # it looks like the earlier photo: replaces its outputs
+    DIFFERENT = "different_photo"  # another photo: the earlier outputs stay, its own get `~2`
+
+
+@dataclass(frozen=True)
+class Look:
+    """The picture of an original, upright: enough to tell whether two are the same photo."""
+
+    phash: int  # 64-bit pHash (unsigned)
+    width: int  # the picture's upright size (not the decoded frame's)
+    height: int
+    chroma: tuple[int, int] = (0, 0)  # mean opponent colour (R-G, B-(R+G)/2) of the 32x32, in levels
+
+    @property
+    def packed_chroma(self) -> int:
+        """The colour in 16 bits (two signed bytes of 2 levels each), as the index keeps it."""
+        a, b = (max(-128, min(127, round(c / 2))) & 0xFF for c in self.chroma)
+        return (a << 8) | b
+
+    @staticmethod
+    def unpack_chroma(packed: int | None) -> tuple[int, int]:
+        if packed is None:
+            return (0, 0)
+        a, b = (packed >> 8) & 0xFF, packed & 0xFF
+        return (2 * (a - 256 if a > 127 else a), 2 * (b - 256 if b > 127 else b))
+
+
+def distance(a: int, b: int) -> int:
+    """Bits in which two perceptual hashes differ."""
+    return (a ^ b).bit_count()
+
+
+def same_shape(a: Look, b: Look) -> bool:
+    if min(a.width, a.height, b.width, b.height) <= 0:
+        return True  # not known: the hash decides
+    return abs(math.log(a.width / a.height) - math.log(b.width / b.height)) <= ASPECT
+
+
+def same_colour(a: Look, b: Look) -> bool:
+    diff = math.dist(a.chroma, b.chroma)
+    return diff <= CHROMA + CHROMA_SHARE * max(math.hypot(*a.chroma), math.hypot(*b.chroma))
+
+
+def alike(a: Look, b: Look, bits: int) -> bool:
+    """The same photo: hashes within `bits`, the same shape and about the same colour."""
+    return distance(a.phash, b.phash) <= bits and same_shape(a, b) and same_colour(a, b)
+
+
+@dataclass(frozen=True)
+class Match:
+    """An earlier original this one repeats or resembles, as its record in the index says."""
+
+    kind: Kind
+    folder: str  # the earlier original's folder
+    name: str  # its path in the inbox, as it was dropped
+    archived: str  # where it lies under archive/ ("" when deleted or not known)
+    outputs: tuple[str, ...]  # its outputs, relative to its output folder
+    time: float  # when it was rendered
+    bits: int = 0  # distance of the pHashes (0 for the same bytes)
+    record: int = 0  # its id in the index
+
+    def said(self) -> str:
+        """For a reason, a log line, a record: which original, and where it is now."""
+        what = "the same bytes as" if self.kind == Kind.EXACT else f"a look-alike ({self.bits} bits) of"
+        where = f", archived as {self.archived}" if self.archived else ""
+        return f"{what} {self.folder}/{self.name}{where}"
+
+    def as_json(self) -> dict:
+        return {"kind": str(self.kind), "folder": self.folder, "name": self.name, "archived": self.archived,
+                "outputs": list(self.outputs), "bits": self.bits, "time": _iso(self.time), "record": self.record}
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts)) if ts else ""

@@ -1,0 +1,287 @@
+"""`when:` on a rendition: entries that must all hold, as frozen dataclasses, and one
+pure evaluation (`evaluate`) that says which entry excluded a file and why.
+
+    subfolder   globs on the folder under the inbox ("" at its top): `*` within one
+                folder name, `**` any number of them (`clients/**` is clients and
+                everything under it, `products/*` each folder directly in products)
+    name        globs on the file name
+    format      source formats (by content: the engine's names)
+    orientation portrait | landscape | square (upright)
+    min_width, min_height, max_width, max_height   upright source pixels
+    camera      globs on the camera (make and model, the make once) or "Make Model"
+    exif        tag name -> globs on its value as text
+    keywords    any of these (globs), among XMP dc:subject, IPTC keywords, a sidecar's
+    rating      a comparison on the XMP rating (`">= 4"`); unrated counts as 0, as in Lightroom
+    any         a list of entry mappings: holds when one of them holds
+    not         an entry mapping: holds when it does not
+
+Every glob is matched regardless of case (`*.cr3` takes `IMG_1.CR3`).
+"""
+from __future__ import annotations
+
+import functools
+import operator
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hotfolder.recipes.facts import Facts, Need
+
+ORIENTATIONS = ("portrait", "landscape", "square")
+COMPARISONS: dict[str, Callable[[int, int], bool]] = {
+    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq, "=": operator.eq,
+    "!=": operator.ne,
+}
+BOUNDS = ("min_width", "min_height", "max_width", "max_height")
+
+
+@functools.lru_cache(maxsize=1024)
+def _path_regex(pattern: str) -> re.Pattern[str]:
+    out, i = [], 0
+    text = pattern.strip("/")
+    while i < len(text):
+        if text.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif text.startswith("/**", i) and i + 3 == len(text):
+            out.append("(?:/.*)?")
+            i += 3
+        elif text.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif text[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif text[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif text[i] == "[" and "]" in text[i + 2:]:
+            end = text.index("]", i + 2)
+            body = text[i + 1:end]
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(text[i]))
+            i += 1
+    return re.compile("".join(out), re.IGNORECASE | re.S)
+
+
+@functools.lru_cache(maxsize=1024)
+def _name_regex(pattern: str) -> re.Pattern[str]:
+    import fnmatch
+
+    return re.compile(fnmatch.translate(pattern), re.IGNORECASE)
+
+
+def path_matches(pattern: str, path: str) -> bool:
+    return _path_regex(pattern).fullmatch(path.strip("/")) is not None
+
+
+def glob_matches(pattern: str, text: str) -> bool:
+    return _name_regex(pattern).match(text) is not None
+
+
+def _shown(globs: tuple[str, ...]) -> str:
+    return ", ".join(globs) if len(globs) > 1 else globs[0]
+
+
+Check = tuple[bool, str]  # whether it holds, and what was found, for people
+
+
+@dataclass(frozen=True)
+class Subfolder:
+    globs: tuple[str, ...]
+    key = "subfolder"
+
+    def check(self, facts: Facts) -> Check:
+        where = facts.subdir or "(the inbox's top)"
+        if any(path_matches(g, facts.subdir) for g in self.globs):
+            return True, f"its subfolder {where} matches {_shown(self.globs)}"
+        return False, f"its subfolder {where} does not match {_shown(self.globs)}"
+
+
+@dataclass(frozen=True)
+class Name:
+    globs: tuple[str, ...]
+    key = "name"
+
+    def check(self, facts: Facts) -> Check:
+        held = any(glob_matches(g, facts.name) for g in self.globs)
+        return held, f"its name {facts.name} {'matches' if held else 'does not match'} {_shown(self.globs)}"
+
+
+@dataclass(frozen=True)
+class Format:
+    formats: tuple[str, ...]
+    key = "format"
+
+    def check(self, facts: Facts) -> Check:
+        fmt = facts.photo.format
+        held = fmt in self.formats
+        return held, f"it is {fmt or 'of an unknown format'}, {'one of' if held else 'not one of'} " \
+                     f"{', '.join(self.formats)}"
+
+
+@dataclass(frozen=True)
+class Orientation:
+    choices: tuple[str, ...]
+    key = "orientation"
+
+    def check(self, facts: Facts) -> Check:
+        found = facts.photo.orientation
+        held = found in self.choices
+        size = f" ({facts.photo.width}x{facts.photo.height} upright)" if found else ""
+        return held, f"it is {found or 'of an unknown size'}{size}, {'' if held else 'not '}" \
+                     f"{' or '.join(self.choices)}"
+
+
+@dataclass(frozen=True)
+class Bound:
+    which: str  # min_width, min_height, max_width, max_height
+    pixels: int
+
+    @property
+    def key(self) -> str:
+        return self.which
+
+    def check(self, facts: Facts) -> Check:
+        side = self.which.split("_")[1]
+        found = getattr(facts.photo, side)
+        if found is None:
+            return False, f"its {side} is not known"
+        held = found >= self.pixels if self.which.startswith("min") else found <= self.pixels
+        word = "at least" if self.which.startswith("min") else "at most"
+        return held, f"its {side} is {found} px upright, {'' if held else 'not '}{word} {self.pixels}"
+
+
+@dataclass(frozen=True)
+class Camera:
+    globs: tuple[str, ...]
+    key = "camera"
+
+    def check(self, facts: Facts) -> Check:
+        p = facts.photo
+        said = [t for t in (p.camera, " ".join(x for x in (p.make, p.model) if x)) if t]
+        if not said:
+            return False, "its EXIF names no camera"
+        held = any(glob_matches(g, t) for g in self.globs for t in said)
+        return held, f"its camera {said[0]} {'matches' if held else 'does not match'} {_shown(self.globs)}"
+
+
+@dataclass(frozen=True)
+class ExifTag:
+    tag: str
+    globs: tuple[str, ...]
+
+    @property
+    def key(self) -> str:
+        return f"exif.{self.tag}"
+
+    def check(self, facts: Facts) -> Check:
+        value = facts.photo.exif_tag(self.tag)
+        if value is None:
+            return False, f"its EXIF has no {self.tag}"
+        held = any(glob_matches(g, value) for g in self.globs)
+        return held, f"its {self.tag} {value!r} {'matches' if held else 'does not match'} {_shown(self.globs)}"
+
+
+@dataclass(frozen=True)
+class Keywords:
+    globs: tuple[str, ...]
+    key = "keywords"
+
+    def check(self, facts: Facts) -> Check:
+        have = facts.photo.keywords
+        found = [k for k in have if any(glob_matches(g, k) for g in self.globs)]
+        if found:
+            return True, f"it has the keyword {found[0]}"
+        said = f"its keywords are {', '.join(have)}" if have else "it has no keywords"
+        return False, f"{said}; none is {' or '.join(self.globs)}"
+
+
+@dataclass(frozen=True)
+class Rating:
+    op: str
+    value: int
+    key = "rating"
+
+    def check(self, facts: Facts) -> Check:
+        rating = facts.photo.rating
+        found = 0 if rating is None else rating
+        held = COMPARISONS[self.op](found, self.value)
+        said = "it is unrated (0)" if rating is None else f"its rating is {rating}"
+        return held, f"{said}, {'' if held else 'not '}{self.op} {self.value}"
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    options: tuple[When, ...]
+    key = "any"
+
+    def check(self, facts: Facts) -> Check:
+        said = []
+        for option in self.options:
+            outcome = evaluate(option, facts)
+            if outcome.holds:
+                return True, f"one of them holds: {outcome.why}"
+            said.append(f"{outcome.key}: {outcome.why}")
+        return False, "none of them holds (" + "; ".join(said) + ")"
+
+
+@dataclass(frozen=True)
+class Not:
+    inner: When
+    key = "not"
+
+    def check(self, facts: Facts) -> Check:
+        outcome = evaluate(self.inner, facts)
+        if outcome.holds:
+            return False, f"it holds: {outcome.why}"
+        return True, f"it does not hold ({outcome.key}: {outcome.why})"
+
+
+Entry = Subfolder | Name | Format | Orientation | Bound | Camera | ExifTag | Keywords | Rating | AnyOf | Not
+
+
+@dataclass(frozen=True)
+class When:
+    entries: tuple[Entry, ...]
+
+    def need(self) -> Need:
+        """What of a file these entries read."""
+        need = Need()
+        for entry in self.entries:
+            if isinstance(entry, (Format, Orientation, Bound)):
+                need |= Need(header=True)
+            elif isinstance(entry, Camera):
+                need |= Need(exif=True)
+            elif isinstance(entry, ExifTag):
+                need |= Need(exif_tags=frozenset({entry.tag}))
+            elif isinstance(entry, (Keywords, Rating)):
+                need |= Need(xmp=True)
+            elif isinstance(entry, AnyOf):
+                for option in entry.options:
+                    need |= option.need()
+            elif isinstance(entry, Not):
+                need |= entry.inner.need()
+        return need
+
+
+@dataclass(frozen=True)
+class Outcome:
+    holds: bool
+    key: str = ""  # the entry that decided: the first that does not hold (or the last that did)
+    why: str = ""
+
+
+def evaluate(when: When | None, facts: Facts) -> Outcome:
+    """Whether every entry holds for `facts`; if not, the first that does not, and why."""
+    if when is None:
+        return Outcome(True, "", "no when: it applies to every file")
+    last = Outcome(True)
+    for entry in when.entries:
+        held, why = entry.check(facts)
+        if not held:
+            return Outcome(False, entry.key, why)
+        last = Outcome(True, entry.key, why)
+    return last

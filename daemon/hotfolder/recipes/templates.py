@@ -1,0 +1,291 @@
+"""The one template engine: output file names, set_metadata's texts (and manifests').
+
+    {field}  {field:spec}  {field|filter}  {field:spec|filter|default(text)}  {{ }} for braces
+
+A template is parsed once at config time (`parse`: every unknown field or filter is an
+error naming it, with what was probably meant), and filled in by the worker (`fill`)
+from a mapping of values. The spec is Python's format spec for texts and numbers
+(`{seq:04}`, `{make:.8}`), strftime's for a date (`{taken:%Y/%m/%d}`), and a length for
+the content hash (`{hash:8}`). Filters run left to right after the spec. A field the
+photo has no value for is empty, unless `default(text)` gives it one.
+
+Filled in as a path (`as_path`), a value never leaves the output folder: a `/` inside a
+value becomes `_` (the date's own spec, written in the config, and `{subdir}`, whose
+parts are real folder names of the inbox, keep theirs), and the path is cleaned:
+empty and `.` parts dropped, a part starting with `.` (`..`, a hidden name) starts
+with `_` instead, and the photo's own texts (EXIF, XMP) lose their control characters
+(`_`); the original's name is kept as it is. So `../../etc` from a photo's EXIF is
+`_._.._etc`, never a way out, and `/etc` is `_etc`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import functools
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from hotfolder.recipes.filters import FILTERS, Filter
+
+
+class TemplateError(ValueError):
+    """A template that cannot be used; the message says what to change."""
+
+
+class Kind(StrEnum):
+    TEXT = "text"
+    NUMBER = "number"
+    DATE = "date"
+    HASH = "hash"  # hex digits; the spec is how many
+    PATH = "path"  # `/`-separated real folder names
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    name: str
+    kind: Kind
+    help: str
+    reads: str = ""  # what of the file it needs read (recipes/facts.py, Need): "" nothing
+    output: bool = False  # the output's own (known once rendered): file names only
+
+
+_FIELDS = (
+    FieldDef("stem", Kind.TEXT, "the original's name without its extension"),
+    FieldDef("name", Kind.TEXT, "the original's name with its extension"),
+    FieldDef("source_ext", Kind.TEXT, "the original's extension, lower case, no dot"),
+    FieldDef("subdir", Kind.PATH, "the original's folder under the inbox (`clients/acme`; empty at the top); "
+                                  "a file name that uses it is not put in that folder again"),
+    FieldDef("folder", Kind.TEXT, "the folder's `name`"),
+    FieldDef("rendition", Kind.TEXT, "the rendition's `name`"),
+    FieldDef("ext", Kind.TEXT, "the output's extension (`jpg`, `webp`, …)", output=True),
+    FieldDef("width", Kind.NUMBER, "the output's width in pixels", output=True),
+    FieldDef("height", Kind.NUMBER, "the output's height in pixels", output=True),
+    FieldDef("taken", Kind.DATE, "when the photo was taken: EXIF DateTimeOriginal (with OffsetTimeOriginal "
+                                 "when there is one), else the file's modification time; the spec is "
+                                 "strftime's, `%Y%m%d-%H%M%S` when none", reads="exif"),
+    FieldDef("make", Kind.TEXT, "EXIF Make (`Canon`)", reads="exif"),
+    FieldDef("model", Kind.TEXT, "EXIF Model (`Canon EOS R5`)", reads="exif"),
+    FieldDef("camera", Kind.TEXT, "make and model, the make once (`Canon EOS R5`, `SONY ILCE-7M4`)",
+             reads="exif"),
+    FieldDef("lens", Kind.TEXT, "EXIF LensModel", reads="exif"),
+    FieldDef("iso", Kind.NUMBER, "EXIF ISO speed", reads="exif"),
+    FieldDef("rating", Kind.NUMBER, "the XMP rating, 0–5 (a sidecar's first)", reads="xmp"),
+    FieldDef("label", Kind.TEXT, "the XMP colour label (`Red`)", reads="xmp"),
+    FieldDef("title", Kind.TEXT, "XMP dc:title, else IPTC object name", reads="xmp"),
+    FieldDef("description", Kind.TEXT, "XMP dc:description, else the IPTC caption", reads="xmp"),
+    FieldDef("headline", Kind.TEXT, "XMP photoshop:Headline, else IPTC's", reads="xmp"),
+    FieldDef("keywords", Kind.TEXT, "the keywords (XMP dc:subject, IPTC, a sidecar's), joined by `, `",
+             reads="xmp"),
+    FieldDef("hash", Kind.HASH, "the content hash (BLAKE3-256) of the original's bytes in hex; `{hash:8}`: its "
+             "first 8 digits",
+             reads="hash"),
+    FieldDef("seq", Kind.NUMBER, "a number per folder, one more for each file rendered with it, never "
+                                 "repeated (across restarts and crashes; a number may be skipped); `{seq:04}`: "
+                                 "4 digits, zero-padded", reads="seq"),
+    FieldDef("year", Kind.NUMBER, "set_metadata only: the year the photo was taken (EXIF), else this year"),
+)
+FIELDS: dict[str, FieldDef] = {f.name: f for f in _FIELDS}
+
+# Where each may be used.
+FILENAME_FIELDS = frozenset(f.name for f in _FIELDS if f.name != "year")
+METADATA_FIELDS = frozenset(f.name for f in _FIELDS if not f.output)
+DATE_DEFAULT = "%Y%m%d-%H%M%S"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    spec: str = ""
+    filters: tuple[Filter, ...] = ()
+
+    @property
+    def kind(self) -> Kind:
+        return FIELDS[self.name].kind
+
+
+Part = str | Field
+
+
+@dataclass(frozen=True)
+class Template:
+    text: str  # as written in the config
+    parts: tuple[Part, ...]
+
+    @property
+    def fields(self) -> frozenset[str]:
+        return frozenset(p.name for p in self.parts if isinstance(p, Field))
+
+    def uses(self, name: str) -> bool:
+        return name in self.fields
+
+    def __str__(self) -> str:
+        return self.text
+
+
+_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+_EXPR = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?::([^|]*))?((?:\|[^|]*)*)$")
+_FILTER = re.compile(r"\s*([A-Za-z_]+)\s*(?:\((.*)\))?\s*$", re.S)
+
+
+def parse(text: str, allowed: Iterable[str] = FILENAME_FIELDS) -> Template:
+    """The template in `text`, every field one of `allowed`; TemplateError says what is wrong."""
+    allowed = frozenset(allowed)
+    parts: list[Part] = []
+    literal = ""
+    pos = 0
+    for m in _TOKEN.finditer(text):
+        literal += text[pos:m.start()]
+        pos = m.end()
+        token = m.group(0)
+        if token in ("{{", "}}"):
+            literal += token[0]
+            continue
+        if m.group(1) is None:
+            raise TemplateError(f"a lone {token!r} at character {m.start() + 1}; write {token * 2} for a brace "
+                                "itself")
+        if literal:
+            parts.append(literal)
+            literal = ""
+        parts.append(_field(m.group(1), allowed))
+    literal += text[pos:]
+    if literal:
+        parts.append(literal)
+    return Template(text, tuple(parts))
+
+
+def _field(expr: str, allowed: frozenset[str]) -> Field:
+    m = _EXPR.match(expr)
+    if m is None:
+        raise TemplateError(f"{{{expr}}} is not a field; fields are written {{name}}, {{name:spec}} or "
+                            f"{{name|filter}}: {_listed(allowed)}")
+    name, spec, chain = m.group(1), (m.group(2) or "").strip(), m.group(3)
+    if name not in allowed:
+        meant = _meant(name, allowed)
+        raise TemplateError(f"unknown field {{{name}}}" + (f"; use {{{meant}}}" if meant else "")
+                            + (" (the output's own fields are known only in a file name)"
+                               if name in FIELDS and FIELDS[name].output else "")
+                            + f"; fields here: {_listed(allowed)}")
+    filters = tuple(_filter(part) for part in chain.split("|")[1:])
+    field = Field(name, spec, filters)
+    _check_spec(field)
+    return field
+
+
+def _filter(text: str) -> Filter:
+    m = _FILTER.match(text)
+    if m is None or m.group(1) not in FILTERS:
+        word = m.group(1) if m else text.strip()
+        meant = _meant(word, FILTERS)
+        raise TemplateError(f"unknown filter |{word}" + (f"; use |{meant}" if meant else "")
+                            + f"; filters: {', '.join(sorted(FILTERS))} (default takes a text: default(none))")
+    name, arg = m.group(1), m.group(2)
+    kind = FILTERS[name]
+    if kind.takes_arg and arg is None:
+        raise TemplateError(f"|{name} needs its text in parentheses, e.g. |{name}(unknown)")
+    if not kind.takes_arg and arg is not None:
+        raise TemplateError(f"|{name} takes nothing in parentheses")
+    return Filter(name, arg)
+
+
+def _check_spec(field: Field) -> None:
+    """A spec that cannot format a value of the field's kind is refused now, not per file."""
+    if not field.spec:
+        return
+    kind = field.kind
+    if kind == Kind.HASH:
+        if not field.spec.isdigit() or not 1 <= int(field.spec) <= 64:
+            raise TemplateError(f"{{hash:{field.spec}}}: the spec is how many hex digits, 1 to 64 (e.g. {{hash:8}})")
+        return
+    if kind == Kind.DATE:
+        if "%" not in field.spec:
+            raise TemplateError(f"{{{field.name}:{field.spec}}}: a date's spec is strftime's, e.g. %Y/%m/%d")
+        return
+    sample: object = 1 if kind == Kind.NUMBER else "x"
+    try:
+        format(sample, field.spec)
+    except (ValueError, TypeError) as exc:
+        what = "a number" if kind == Kind.NUMBER else "a text"
+        example = "{seq:04}" if kind == Kind.NUMBER else "{make:.10} (the first 10 characters)"
+        raise TemplateError(f"{{{field.name}:{field.spec}}}: not a format for {what} ({exc}); e.g. {example}") \
+            from None
+
+
+def _meant(word: str, choices: Iterable[str]) -> str:
+    """What `word` was probably meant as: a close spelling, or a name it begins with
+    (`sequence` → `seq`); "" when nothing is close."""
+    choices = sorted(choices)
+    close = difflib.get_close_matches(word.lower(), choices, n=1, cutoff=0.6)
+    close = close or [c for c in choices if len(c) >= 3 and word.lower().startswith(c)][-1:]
+    return close[0] if close else ""
+
+
+def _listed(allowed: Iterable[str]) -> str:
+    return ", ".join("{" + name + "}" for name in sorted(allowed))
+
+
+@functools.lru_cache(maxsize=256)
+def parsed(text: str, allowed: frozenset[str] = FILENAME_FIELDS) -> Template:
+    """`parse`, once per process for each text: the config checked it already."""
+    return parse(text, allowed)
+
+
+# --- filling in ---------------------------------------------------------------------
+
+def fill(template: Template, values: Mapping[str, object], *, as_path: bool = False) -> str:
+    """The template with `values` in (a value absent or None is missing: empty, unless a
+    `default` gives it a text). `as_path`: a path inside the output folder (see the top)."""
+    out = []
+    for part in template.parts:
+        if isinstance(part, str):
+            out.append(part)
+        else:
+            out.append(_value(part, values.get(part.name), as_path))
+    text = "".join(out)
+    return clean_path(text) if as_path else text
+
+
+def _value(field: Field, value: object, as_path: bool) -> str:
+    text = None if value is None or value == "" else _formatted(field, value)
+    for f in field.filters:
+        text = f.apply(text)
+    if text is None:
+        return ""
+    if as_path and field.kind not in (Kind.DATE, Kind.PATH):
+        text = text.replace("/", "_")
+    if as_path and FIELDS[field.name].reads in ("exif", "xmp"):  # the photo's text: no control character
+        text = _CONTROL.sub("_", text)
+    return text
+
+
+def _formatted(field: Field, value: object) -> str:
+    kind = field.kind
+    if kind == Kind.DATE and isinstance(value, dt.datetime):
+        return value.strftime(field.spec or DATE_DEFAULT)
+    if kind == Kind.HASH:
+        return str(value)[: int(field.spec)] if field.spec else str(value)
+    if kind == Kind.PATH:
+        return "/".join(part.replace("/", "_") for part in str(value).split("/"))
+    try:
+        return format(value, field.spec)
+    except (ValueError, TypeError):  # a number field given a text by a photo: as it is
+        return str(value)
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def clean_path(text: str) -> str:
+    """A relative path that stays inside its folder: no empty, `.` or `..` parts, no
+    hidden names (see the top). May be "" (nothing was left). The original's own name is
+    kept as it is (any name Linux allows, a newline too); only the photo's texts lose
+    their control characters (`_value`)."""
+    parts = []
+    for part in text.split("/"):
+        if part in ("", "."):
+            continue
+        if part.startswith("."):
+            part = "_" + part[1:]
+        parts.append(part)
+    return "/".join(parts)

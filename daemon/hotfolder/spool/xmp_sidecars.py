@@ -1,0 +1,86 @@
+"""An original's XMP sidecar through the spool: claimed with its image, archived (or
+failed, given back, requeued) beside it, and a sidecar whose image never came archived
+alone. Each move is one rename between folders opened without following a link, as
+the original's own (spool/moves.py); the names are sidecars.py's.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+from hotfolder.config.model import Folder
+from hotfolder.sidecars import beside
+from hotfolder.spool import nofollow
+from hotfolder.spool.folders import opened_folder
+from hotfolder.spool.fsnames import fit_name, name_from_hex, relative_name
+from hotfolder.spool.nofollow import exists_at
+
+
+def claim(folder: Folder, image_rel: str, sidecar: Path) -> str | None:
+    """Move `sidecar` (in the inbox, beside the image just claimed as `image_rel`) into
+    processing/ beside it; its relative name, or None when it is gone or its name is
+    taken there (the image is then rendered without it)."""
+    rel = (PurePosixPath(image_rel).parent / sidecar.name).as_posix()
+    try:
+        with nofollow.opened(sidecar.parent) as src, nofollow.opened((folder.processing / rel).parent) as dst:
+            if exists_at(dst, sidecar.name):
+                return None
+            os.rename(sidecar.name, sidecar.name, src_dir_fd=src, dst_dir_fd=dst)
+    except FileNotFoundError:
+        return None
+    return rel
+
+
+def follow(src: Path, dst_dir: Path, name: str) -> Path | None:
+    """Move the sidecar at `src` into `dst_dir` as `name` (beside its image: sidecars.beside),
+    never over another file. Its new path, or None when it was gone."""
+    with nofollow.opened(src.parent) as src_fd, nofollow.opened(dst_dir, make=True) as dst_fd:
+        target = _free(dst_fd, dst_dir, name)
+        try:
+            os.rename(src.name, target, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+        except FileNotFoundError:
+            return None
+        os.fsync(dst_fd)
+    return dst_dir / target
+
+
+def _free(dir_fd: int, where: Path, name: str) -> str:
+    candidate, n = fit_name(where / name, 6).name, 1
+    while exists_at(dir_fd, candidate):
+        stem, _, suffix = name.rpartition(".")
+        candidate = fit_name(where / f"{stem}_{n}.{suffix}", 6).name
+        n += 1
+    return candidate
+
+
+def alone(folder: Folder, path: Path) -> Path | None:
+    """A sidecar whose image never came: to archive/ (deleted with `on_success: delete`),
+    under its subfolder, never over another file. Where it went (None: deleted or gone)."""
+    rel = path.relative_to(folder.inbox)
+    if folder.archive is None:
+        with nofollow.opened(path.parent) as src_fd:
+            try:
+                os.unlink(path.name, dir_fd=src_fd)
+            except FileNotFoundError:
+                pass
+        return None
+    with opened_folder(folder.archive, rel.parent) as dst:
+        where = dst.path
+    return follow(path, where, path.name)
+
+
+def failed_beside(path: Path, record: dict) -> tuple[str, str] | None:
+    """For a failed image at `path` whose record says it came with a sidecar: (the
+    sidecar's name in failed/, the name it came in with). Both are data: one name each,
+    never a path; None when there is no such sidecar there."""
+    came = relative_name(name_from_hex(record.get("sidecar_as")))
+    image_came = relative_name(name_from_hex(record.get("file_as")))
+    if came is None or image_came is None:
+        return None
+    name_came = PurePosixPath(came).name
+    here = beside(name_came, PurePosixPath(image_came).name, path.name)
+    try:
+        with nofollow.opened(path.parent) as fd:
+            return (here, name_came) if exists_at(fd, here) else None
+    except OSError:
+        return None

@@ -1,0 +1,182 @@
+"""The supervisor's side of the same photo seen again (issue 23, and 26.2): where a skipped
+duplicate goes, what is counted and said, and where the index learns an original went.
+
+The worker decided (workers/duplicates.py) and its Result says what it found; the ledger
+calls `Sameness` as it settles the file:
+
+    skipped(...)   a duplicate (or a look-alike under `similar: skip`): the original to the
+                   folder's duplicates folder with NAME.duplicate.json, counted, the
+                   `duplicate` or `similar` event
+    settled(...)   a rendered or refused file: a flagged look-alike or a duplicate rendered
+                   again (on_duplicate: process) or failed (fail) is counted and said; a
+                   name used before says which it was (a new version, a different photo)
+
+The counts are the main process's own (the ledger settles each file once), per folder:
+the status, /metrics (`hotfolder_duplicates_total{folder,kind}`) and the page read them.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from hotfolder.config.model import Config, Folder
+from hotfolder.jobs import Job, Result
+from hotfolder.likeness import Kind, Naming
+from hotfolder.ops.notices import SKIPPED, Hook, Notice, NoticeKind
+from hotfolder.spool import fsnames, moves
+from hotfolder.spool.folders import archived_files
+from hotfolder.state import originals
+
+FORGET_EVERY = 3600.0  # seconds between two looks for rows older than a folder's duplicate_window
+KINDS = {Kind.EXACT: NoticeKind.DUPLICATE, Kind.SIMILAR: NoticeKind.SIMILAR}
+
+
+class Sameness:
+    def __init__(self, on_notice: Hook, log):
+        self.on_notice = on_notice
+        self.log = log
+        self.counts: dict[str, dict[str, int]] = {}  # folder -> exact, similar, new_version, different_photo
+        self._index: dict[Path, originals.Originals] = {}
+        self._next_forget = 0.0
+
+    def _count(self, folder: str, what: str) -> None:
+        tally = self.counts.setdefault(folder, {"exact": 0, "similar": 0, "new_version": 0, "different_photo": 0})
+        tally[what] += 1
+
+    def skipped(self, folder: Folder, job: Job, claimed: moves.Claimed, result: Result) -> Path:
+        """Move a skipped duplicate to the duplicates folder with its record; count and say it."""
+        match = result.match
+        assert match is not None, "a skipped file always says what it repeats"
+        where = moves.duplicate(folder, claimed.path, claimed.rel, kind=str(match.kind), matched=match.as_json(),
+                                sidecar=claimed.sidecar)
+        self._count(folder.name, str(match.kind))
+        self.log.info("file_skipped", folder=folder.name, file=job.rel, kind=str(match.kind), bits=match.bits,
+                      matched=fsnames.display(f"{match.folder}/{match.name}"),
+                      matched_archived=fsnames.display(match.archived), duplicates=str(where), outcome="duplicate")
+        self._note(folder, result.record, where.relative_to(folder.duplicates).as_posix()
+                   if folder.duplicates else None)
+        self.on_notice(Notice(KINDS[match.kind], folder.name, fsnames.display(job.rel),
+                              f"skipped: {match.said()}", SKIPPED, outputs=match.outputs))
+        return where
+
+    def settled(self, folder: Folder, job: Job, result: Result, archived: Path | None) -> None:
+        """After a rendered file is archived (or a refused duplicate failed): count and say
+        what the index found, and note where the original went."""
+        match = result.match
+        if result.ok:
+            self._note(folder, result.record, archived.relative_to(folder.archive).as_posix()
+                       if archived is not None and folder.archive is not None else None)
+        if result.naming != Naming.FIRST:
+            self._count(folder.name, str(result.naming))
+        if match is None:
+            return
+        self._count(folder.name, str(match.kind))
+        what = ("rendered, " if result.ok else "failed: ") + match.said()
+        self.on_notice(Notice(KINDS[match.kind], folder.name, fsnames.display(job.rel), what,
+                              "duplicate", outputs=result.outputs))
+
+    def _note(self, folder: Folder, record: int, where: str | None) -> None:
+        """Where the original went, into its row (for the records naming it later). Not
+        durable on purpose: losing it loses a name shown, and the main loop pays no fsync."""
+        if not record or folder.index_dir is None:
+            return
+        try:
+            self._opened(folder.index_dir).archived(record, where)
+        except Exception as exc:  # noqa: BLE001 - a name for the records, never a reason to stop
+            self.log.warning("index_note_failed", folder=folder.name, reason=f"{type(exc).__name__}: {exc}")
+
+    # ------------------------------------------------------------------ upkeep
+    def recover(self, config: Config) -> bool:
+        """At the start, before any worker: claims a stop or crash cut short are dropped, and
+        what is older than each folder's duplicate_window forgotten. True when the index must
+        be rebuilt from the archives (Rebuild): it was made anew while they hold originals."""
+        self._next_forget = 0.0
+        rebuild = False
+        for state_dir in dict.fromkeys(f.index_dir for f in config.folders if f.index_dir is not None):
+            try:
+                index = self._opened(state_dir)
+                dropped = index.recover()
+                if index.made and any(next(archived_files(f), None) for f in config.folders
+                                      if f.index_dir == state_dir):
+                    index.rebuild_due(True)
+                rebuild = rebuild or index.rebuild_due()
+            except Exception as exc:  # noqa: BLE001 - the workers meet it too, as an output problem
+                self.log.error("index_unusable", reason=f"{type(exc).__name__}: {exc}", state_dir=str(state_dir))
+                continue
+            if dropped:
+                self.log.info("index_recovered", claims_dropped=dropped)
+        self.forget_old(config, time.monotonic())
+        return rebuild
+
+    def rebuilt(self, config: Config) -> None:
+        for state_dir in dict.fromkeys(f.index_dir for f in config.folders if f.index_dir is not None):
+            self._opened(state_dir).rebuild_due(False)
+
+    def forget_old(self, config: Config, now: float) -> None:
+        """Once an hour: rows older than their folder's duplicate_window are deleted."""
+        if now < self._next_forget:
+            return
+        self._next_forget = now + FORGET_EVERY
+        for folder in config.folders:
+            if folder.index_dir is None:
+                continue
+            try:
+                gone = self._opened(folder.index_dir).forget_before(folder.name, time.time() - folder.duplicate_window)
+            except Exception as exc:  # noqa: BLE001 - tried again in an hour
+                self.log.warning("index_forget_failed", folder=folder.name, reason=f"{type(exc).__name__}: {exc}")
+                continue
+            if gone:
+                self.log.info("index_forgot", folder=folder.name, rows=gone, window_s=folder.duplicate_window)
+
+    def _opened(self, state_dir: Path) -> originals.Originals:
+        """The main process's connection: synchronous NORMAL, since what it writes (where an
+        original went, claims dropped, old rows forgotten) is safe to lose in a power cut."""
+        index = self._index.get(state_dir)
+        if index is None:
+            index = self._index[state_dir] = originals.Originals(state_dir)
+            index.conn.execute("PRAGMA synchronous=NORMAL")
+        return index
+
+
+class Rebuild:
+    """The daemon's own rebuild of an index made anew while the archives hold originals (a
+    deleted database, or the first start of this version): each archived original a job for
+    the pool (workers/reindex.py), fed only into room the inboxes left, at most half the
+    workers at a time, so files dropped meanwhile go first. Until it ends, a copy of an
+    original not indexed yet is rendered again (the warning says so)."""
+
+    def __init__(self, config: Config, new_id, log):
+        self.config, self.new_id, self.log = config, new_id, log
+        self._files = ((f, p) for f in config.folders if f.index_dir is not None for p in archived_files(f))
+        self._next = next(self._files, None)  # looked at ahead: the end is known when the last job ends
+        self.in_flight = self.indexed = self.known = self.failed = 0
+
+    @property
+    def ended(self) -> bool:
+        return self._next is None
+
+    def feed(self, backend, room: int) -> int:
+        """Submit up to `room` jobs (within the limit); how many."""
+        sent = 0
+        limit = max(1, self.config.workers // 2)
+        while self._next is not None and room > sent and self.in_flight < limit:
+            folder, path = self._next
+            backend.submit(Job(self.new_id(), folder, path, path.name, self.config.accepted_formats,
+                               self.config.max_image_pixels, reindex=True))
+            self._next = next(self._files, None)
+            self.in_flight += 1
+            sent += 1
+        return sent
+
+    def finished(self, result: Result | None) -> bool:
+        """A job's result (None: lost); True when the rebuild is over."""
+        self.in_flight -= 1
+        if result is None or not result.ok:
+            if result is not None and result.error:
+                self.failed += 1
+                self.log.warning("index_rebuild_skipped", reason=result.error)
+            else:
+                self.known += 1
+        else:
+            self.indexed += 1
+        return self.ended and self.in_flight == 0

@@ -1,0 +1,45 @@
+"""What is said when a file's outputs are written and its original archived: the log line
+(`file_done`, or `file_unmatched` when no rendition's `when:` took it), what the index of
+originals found (issue 23, 26.2), and the `done` notice.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from hotfolder.config.model import Folder
+from hotfolder.jobs import Job, Result
+from hotfolder.likeness import Naming
+from hotfolder.ops.notices import Hook, Notice, NoticeKind
+from hotfolder.spool import fsnames
+
+NAMING = {Naming.NEW_VERSION: "a new version of the earlier photo of this name: its outputs were replaced",
+          Naming.DIFFERENT: "a different photo under a name used before: the earlier outputs were kept, this "
+                            "one's are numbered"}
+
+
+def done(logger, folder: Folder, job: Job, result: Result, where: Path | None, on_notice: Hook,
+         unmatched: dict[str, int]) -> None:
+    """Say it; `unmatched` counts, per folder, the files no rendition took."""
+    if result.unmatched:  # no rendition's `when:` held: archived, counted, not a failure
+        unmatched[folder.name] = unmatched.get(folder.name, 0) + 1
+        logger.info("file_unmatched", reason=result.unmatched, duration_ms=result.duration_ms,
+                    archived=str(where) if where else None, worker_pid=result.pid, outcome="unmatched")
+    else:
+        logger.info("file_done", renditions=[r.name for r in folder.renditions],
+                    outputs=list(result.outputs), duration_ms=result.duration_ms,
+                    archived=str(where) if where else None, worker_pid=result.pid, outcome="ok",
+                    **found(result))
+    note = "; ".join(filter(None, (NAMING.get(result.naming, ""), result.match.said() if result.match else "")))
+    on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), note, outputs=result.outputs,
+                     duration_ms=result.duration_ms, attempts=job.attempt))
+
+
+def found(result: Result) -> dict:
+    """What the index of originals found, for the file_done line."""
+    out: dict = {}
+    if result.naming:
+        out["naming"] = str(result.naming)
+    if result.match is not None:
+        out.update(matched=fsnames.display(f"{result.match.folder}/{result.match.name}"),
+                   kind=str(result.match.kind), bits=result.match.bits)
+    return out

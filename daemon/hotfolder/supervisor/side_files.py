@@ -1,0 +1,32 @@
+"""The inbox files a claim does not render: what a folder passes through to archive/ as it
+is (`pass_through:`, videos), and an XMP sidecar whose image never came. Neither is ever a
+failure; each is said in the log. The ledger hands them here (supervisor/ledger.py).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from hotfolder.config.model import Folder
+from hotfolder.spool import fsnames, moves, xmp_sidecars
+
+
+def pass_through(log, folder: Folder, path: Path) -> None:
+    """Move it to archive/ as it is (moves.Refused for a link: the caller fails it)."""
+    where = moves.pass_through(folder, path)
+    if where is not None:
+        log.info("file_passed_through", folder=folder.name, file=fsnames.display(
+            path.relative_to(folder.inbox).as_posix()), archived=fsnames.display(str(where)), outcome="archived")
+
+
+def sidecar_alone(log, folder: Folder, path: Path) -> None:
+    """Archive (or delete, with on_success: delete) a sidecar whose image never came."""
+    rel = path.relative_to(folder.inbox).as_posix()
+    try:
+        where = xmp_sidecars.alone(folder, path)
+    except OSError as exc:  # it stays in the inbox; the next rescan tries again
+        log.error("sidecar_not_moved", folder=folder.name, file=rel, reason=str(exc))
+        return
+    log.info("sidecar_alone", folder=folder.name, file=rel, archived=str(where) if where else None,
+             note=f"no image of it arrived within sidecar_wait ({folder.sidecar_wait:g} s): "
+                  + ("archived alone" if where else "deleted (on_success: delete)")
+                  + "; drop a sidecar with its image, or raise sidecar_wait")

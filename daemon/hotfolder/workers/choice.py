@@ -1,0 +1,71 @@
+"""Before a file is rendered: what of it its folder's recipe needs (read once, no pixel
+decoded), which renditions apply, and the values its templates are filled in with.
+
+    need       the folder's conditions' and templates' (recipes/select.folder_need): what
+               no condition or template uses is never read; nothing at all for a folder
+               with neither (and no sidecar)
+    facts      engine/facts.read: the header, EXIF, XMP/IPTC, an XMP sidecar
+    selection  recipes/select: the renditions whose `when:` holds
+    values     the facts, `{hash}` (only when a chosen rendition uses it) and `{seq}` (a
+               number handed out only when a chosen rendition uses it, once per file)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from hotfolder.config.model import Folder
+from hotfolder.engine import facts as reading
+from hotfolder.engine.fingerprint import file_hash
+from hotfolder.recipes import select
+from hotfolder.recipes.facts import NOTHING, Described, Facts, Need, Photo, need_of_fields
+from hotfolder.recipes.select import Selection
+from hotfolder.recipes.sequence import Numbers
+
+
+@dataclass(frozen=True)
+class Choice:
+    facts: Facts
+    selection: Selection
+    values: dict[str, object]  # the file's template values (the output's own are added per output)
+    seq: int | None = None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def described(self) -> Described:
+        return Described(self.values, self.facts.photo.sidecar, self.facts.photo.keywords)
+
+
+def subdir_of(rel: str) -> str:
+    parent = PurePosixPath(rel).parent.as_posix()
+    return "" if parent == "." else parent
+
+
+def read_facts(folder: Folder, src: Path, rel: str, *, accepted_formats, max_image_pixels: int,
+               sidecar: Path | None = None, notes: list[str] | None = None, extra: Need = NOTHING) -> Facts:
+    """What the folder's recipe needs of the file, and `extra` (InputError when it cannot be opened)."""
+    need = select.folder_need(folder) | extra
+    photo = Photo()
+    if need.reads_file or need.mtime or sidecar is not None:
+        photo = reading.read(src, need, accepted_formats=accepted_formats, max_image_pixels=max_image_pixels,
+                             sidecar=sidecar, notes=notes)
+    return Facts(PurePosixPath(rel).name, subdir_of(rel), folder.name, photo)
+
+
+def choose(folder: Folder, src: Path, rel: str, *, accepted_formats, max_image_pixels: int,
+           sidecar: Path | None = None, numbers: Numbers | None = None, content: str | None = None) -> Choice:
+    """The renditions whose `when:` holds for the file, and its template values. `content`:
+    its content hash when read already (engine/fingerprint), else read here if `{hash}` is used."""
+    notes: list[str] = []
+    facts = read_facts(folder, src, rel, accepted_formats=accepted_formats, max_image_pixels=max_image_pixels,
+                       sidecar=sidecar, notes=notes)
+    selection = select.select(folder.renditions, facts)
+    used = need_of_fields(select.template_fields(selection.chosen))
+    if used.hash:
+        facts = Facts(facts.name, facts.subdir, facts.folder, facts.photo, content or file_hash(src))
+    seq = None
+    if used.seq and selection.chosen:
+        if numbers is None:
+            raise RuntimeError(f"folder {folder.name}: {{seq}} is used, and no sequence is given to count it in")
+        seq = numbers.next_number(folder.name)
+    return Choice(facts, selection, {**facts.values(), "seq": seq}, seq, tuple(notes))

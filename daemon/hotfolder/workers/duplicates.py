@@ -1,0 +1,168 @@
+"""One file's dealings with the index of originals (issue 23, and 26.2), in the worker.
+
+    claim()     after the bytes are read and hashed, before anything is decoded: the same
+                bytes rendered before are a duplicate (skip, fail, or process it again);
+                the same bytes being rendered now from another file: wait for that one
+    judge()     after the decode, from the picture's look: a look-alike of an earlier
+                original (flag it, or skip it), and, for a name used before, whether this
+                is a new version of that photo (it replaces its outputs) or a different
+                photo (the earlier outputs stay; its own are numbered, `~2`)
+    recorded()  once the outputs are written: the row, and the claim dropped
+    release()   the render failed: the bytes may be claimed again
+
+The index is state/originals.Originals (local mode) or cluster/originals.SharedOriginals;
+both answer the same calls. The decision is the worker's; where the original goes is
+the supervisor's (supervisor/ledger.py), from the Result.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from hotfolder.config.model import NameClash, OnDuplicate, Similar
+from hotfolder.engine.fingerprint import Original
+from hotfolder.jobs import Job, Result
+from hotfolder.likeness import Kind, Look, Match, Naming, alike
+from hotfolder.spool.fsnames import display
+from hotfolder.state.originals import DUPLICATE, LOOKALIKE, REFUSED, RENDERED, Entry, job_key
+
+BUSY_WAIT = 30.0  # seconds a file waits for another rendering its bytes (a render takes 0.1-10 s)
+BUSY_POLL = 0.02  # first pause between two looks, doubling to BUSY_POLL_MAX
+BUSY_POLL_MAX = 0.25
+
+
+@dataclass
+class Sameness:
+    job: Job
+    original: Original
+    index: Any  # Originals | SharedOriginals (see the module's doc)
+    logger: Any
+    match: Match | None = None  # what it repeats (on_duplicate: process) or resembles (similar: flag)
+    naming: Naming = Naming.FIRST
+    generation: int = 0
+    look: Look | None = None
+    claimed: bool = False
+    key: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key = job_key(self.job.folder.name, self.job.rel, self.original.inode, self.original.mtime_ns)
+
+    @property
+    def _since(self) -> float:
+        return time.time() - self.job.folder.duplicate_window
+
+    # ------------------------------------------------------------------ before decoding
+    def claim(self, t0: float) -> Result | None:
+        """None: go on and render. Else the Result: a duplicate, or still busy after BUSY_WAIT."""
+        folder = self.job.folder
+        deadline, pause = time.monotonic() + BUSY_WAIT, BUSY_POLL
+        while True:
+            got = self.index.claim(self.original.content, self.key, self.job.src, folder=folder.name,
+                                   scope_all=folder.duplicate_scope == "all", since=self._since)
+            if got.verdict != "busy" or time.monotonic() >= deadline:
+                break
+            time.sleep(pause)
+            pause = min(BUSY_POLL_MAX, pause * 2)
+        if got.verdict == "busy":
+            self.logger.info("duplicate_busy", reason="the same bytes are being rendered from another file",
+                             outcome="retry")
+            return Result(self.job.id, False, error="the same bytes are being rendered from another file",
+                          step="duplicate", busy=True, duration_ms=_ms(t0))
+        if got.verdict == "new":
+            self.claimed = True
+            return None
+        match = got.match
+        assert match is not None
+        if folder.on_duplicate == OnDuplicate.PROCESS:
+            self.match = match
+            return None
+        failing = folder.on_duplicate == OnDuplicate.FAIL
+        record = self._record(REFUSED if failing else DUPLICATE, other=match)
+        said = f"{match.said()}"
+        if failing:
+            error = f"{said} (on_duplicate: fail)"
+            self.logger.warning("file_failed", step="duplicate", reason=error, duration_ms=_ms(t0), outcome="failed")
+            return Result(self.job.id, False, error=error, step="duplicate", match=match, record=record,
+                          duration_ms=_ms(t0))
+        self.logger.info("duplicate_skipped", kind=str(match.kind), matched=display(f"{match.folder}/{match.name}"),
+                         duration_ms=_ms(t0), outcome="skipped")
+        return Result(self.job.id, True, skipped=True, match=match, record=record, duration_ms=_ms(t0))
+
+    # ------------------------------------------------------------------ after decoding
+    def judge(self, look: Look, t0: float) -> Result | None:
+        """None: render it (as a new version, a different photo, or flagged). Else the
+        Result of a look-alike skipped."""
+        self.look = look
+        folder = self.job.folder
+        replaced: set[int] = set()
+        if folder.on_name_clash != NameClash.REPLACE:
+            replaced = self._name_used_before(look)
+        if folder.similar == Similar.OFF or self.match is not None:
+            return None
+        found = self._lookalike(look, frozenset(replaced))
+        if found is None:
+            return None
+        if folder.similar == Similar.FLAG:
+            self.match = found
+            self.logger.info("lookalike_flagged", matched=display(f"{found.folder}/{found.name}"), bits=found.bits,
+                             outcome="rendered")
+            return None
+        self.release()
+        record = self._record(LOOKALIKE, other=found)
+        self.logger.info("duplicate_skipped", kind=str(found.kind), matched=display(f"{found.folder}/{found.name}"),
+                         bits=found.bits, duration_ms=_ms(t0), outcome="skipped")
+        return Result(self.job.id, True, skipped=True, match=found, record=record, duration_ms=_ms(t0))
+
+    def _name_used_before(self, look: Look) -> set[int]:
+        """Issue 26.2: this name was rendered before. A look-alike of one of those photos is
+        a new version of it (its generation: its outputs are replaced); else a different
+        photo, which keeps the earlier outputs and numbers its own. The rows it replaces."""
+        folder, rel = self.job.folder, self.job.rel
+        earlier = self.index.named(folder.name, rel)
+        if not earlier:
+            return set()
+        same = next((n for n in earlier if n.look is not None and alike(look, n.look, folder.similar_distance)), None)
+        if same is not None:
+            self.naming, self.generation = Naming.NEW_VERSION, same.generation
+            self.logger.info("name_reused", outcome=str(self.naming), generation=self.generation,
+                             reason="it looks like the earlier photo of this name: its outputs are replaced")
+            return {n.record for n in earlier if n.generation == same.generation}
+        self.naming, self.generation = Naming.DIFFERENT, self.index.next_generation(folder.name, rel)
+        self.logger.info("name_reused", outcome=str(self.naming), generation=self.generation,
+                         reason="another photo under a name used before: the earlier outputs stay, its own are "
+                                "numbered")
+        return set()
+
+    def _lookalike(self, look: Look, exclude: frozenset[int]) -> Match | None:
+        folder = self.job.folder
+        for record, bits, other in self.index.lookalikes(look, folder.similar_distance, folder=folder.name,
+                                                         scope_all=folder.duplicate_scope == "all",
+                                                         since=self._since, exclude=exclude):
+            if alike(look, other, folder.similar_distance):  # the second look: shape and colour
+                found = self.index.match(record, Kind.SIMILAR, bits)
+                if found is not None:
+                    return found
+        return None
+
+    # ------------------------------------------------------------------ the end
+    def recorded(self, outputs: tuple[str, ...]) -> int:
+        """The outputs are written: the row (and the claim dropped), one transaction."""
+        record = self._record(RENDERED, other=self.match, outputs=outputs)
+        self.claimed = False
+        return record
+
+    def release(self) -> None:
+        if self.claimed:
+            self.claimed = False
+            self.index.release(self.original.content, self.key)
+
+    def _record(self, state: int, other: Match | None, outputs: tuple[str, ...] = ()) -> int:
+        return self.index.record(Entry(
+            self.original.content, self.key, state, self.job.folder.name, self.job.rel, self.original.size,
+            look=self.look, generation=self.generation, other=other.record if other else None,
+            bits=other.bits if other and other.kind == Kind.SIMILAR else None, outputs=outputs))
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 1)

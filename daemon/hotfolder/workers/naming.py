@@ -1,0 +1,59 @@
+"""Where each output of a file goes, under the folder's output: its rendition's `filename`
+template filled in with the file's values and the output's own (recipes/templates.py,
+as a path: no value leaves the output folder), after the file's subfolder under the
+inbox unless the template names `{subdir}` itself. Clashes are spool/owners.py's.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+
+from hotfolder.config.model import Rendition
+from hotfolder.engine.pipeline import Output
+from hotfolder.errors import HotfolderError
+from hotfolder.recipes import templates
+from hotfolder.spool import owners
+from hotfolder.spool.fsnames import NAME_MAX, NameTooLong
+from hotfolder.workers.choice import subdir_of
+
+
+class EmptyName(HotfolderError, ValueError):
+    """A template gave no file name for this file (every field in its last part was empty)."""
+
+
+def output_rel(out: Output, rel: str, folder: str, values: Mapping[str, object]) -> str:
+    """The output's path relative to the folder's output (before clashes)."""
+    return planned_rel(out.rendition, out.ext, (out.width, out.height), rel, folder, values)
+
+
+def planned_rel(rendition: Rendition, ext: str, size: tuple[int, int] | None, rel: str, folder: str,
+                values: Mapping[str, object]) -> str:
+    """The same for an output of `size` that is not rendered (`hotfolder explain`)."""
+    given = {**values, "width": size[0] if size else None, "height": size[1] if size else None}
+    name = owners.output_name(rendition, PurePosixPath(rel).name, ext, folder, given)
+    template = templates.parsed(rendition.filename)
+    if not name or not _ends_in_a_name(template, given):
+        raise EmptyName(f"the filename template {rendition.filename!r} of rendition {rendition.name} gives no file "
+                        "name for this file (its fields are empty for it); add |default(text) to them")
+    subdir = subdir_of(rel)
+    path = name if not subdir or template.uses("subdir") else f"{subdir}/{name}"
+    for part in path.split("/"):
+        if len(os.fsencode(part)) > NAME_MAX:
+            raise NameTooLong(part)
+    return path
+
+
+def _ends_in_a_name(template: templates.Template, values: Mapping[str, object]) -> bool:
+    """Whether the template's last part (after its last literal `/`) is more than its literal
+    text: a name made only of `.{ext}` when the rest is empty is no name."""
+    tail: list[templates.Part] = []
+    for part in template.parts:
+        if isinstance(part, str) and "/" in part:
+            tail = [part.rsplit("/", 1)[1]]
+        else:
+            tail.append(part)
+    fields = [p for p in tail if not isinstance(p, str)]
+    if not fields:
+        return True
+    return any(templates.fill(templates.Template("", (f,)), values) for f in fields if f.name != "ext")

@@ -1,0 +1,83 @@
+"""Rebuilding the index of originals from what the archives hold (issue 23: it survives a
+deleted database and an upgrade): each archived original read once, hashed, decoded as its
+folder's recipe would (the look does not depend on the draft) and recorded as rendered.
+
+What an archive cannot say is left unknown: the outputs (they may have clash suffixes) and
+the name the file was dropped under when archive/ had to change it (`a_1.jpg`). Its time
+is when it was archived (the rename set its ctime), so duplicate_window holds as before.
+
+Used by `hotfolder index rebuild` and, through the pool, by the daemon when it finds its
+index made anew while originals were archived (`reindex_one` as a worker's job).
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from hotfolder.config.model import Config, Folder
+from hotfolder.engine import fingerprint, pipeline
+from hotfolder.jobs import Job, Result
+from hotfolder.spool.folders import archived_files
+from hotfolder.state import originals
+from hotfolder.state.originals import RENDERED, Entry
+
+
+def reindex(folder: Folder, path: Path, index, accepted_formats, max_image_pixels: int) -> bool:
+    """Index one archived original; False when its bytes were indexed already."""
+    original = fingerprint.read_original(path)
+    if index.known(original.content, folder.name):
+        return False
+    opened = pipeline.open_source(path, folder.renditions, accepted_formats=accepted_formats,
+                                  max_image_pixels=max_image_pixels, animation=folder.animation, raw=folder.raw,
+                                  folder=folder.name, data=original.data)
+    assert folder.archive is not None
+    rel = path.relative_to(folder.archive).as_posix()
+    index.record(Entry(original.content, 0, RENDERED, folder.name, rel, original.size, look=opened.look,
+                       archived=rel, time=os.stat(path).st_ctime))
+    return True
+
+
+def reindex_one(job: Job) -> Result:
+    """A worker's job of the daemon's rebuild (Job.reindex): never an original's end."""
+    t0 = time.perf_counter()
+    assert job.folder.index_dir is not None
+    try:
+        added = reindex(job.folder, job.src, originals.opened(job.folder.index_dir), job.accepted_formats,
+                        job.max_image_pixels)
+    except Exception as exc:  # noqa: BLE001 - an archived file that cannot be read is left out, said
+        return Result(job.id, False, error=f"{type(exc).__name__}: {exc}", step="reindex", indexed=True,
+                      duration_ms=round((time.perf_counter() - t0) * 1000, 1))
+    return Result(job.id, added, step="reindex", indexed=True,
+                  duration_ms=round((time.perf_counter() - t0) * 1000, 1))
+
+
+def reindex_config(config: Config, progress=None) -> tuple[int, int, int]:
+    """`hotfolder index rebuild`: every folder's archive, in this process, into state_dir's
+    index or (cluster mode) the cluster's. (indexed, known, failed)."""
+    added = known = failed = 0
+    shared = None
+    if config.cluster.enabled:
+        from hotfolder.cluster.originals import shared as cluster_index  # redis: cluster mode only
+
+        shared = cluster_index(config.cluster)
+    for folder in config.folders:
+        index: Any
+        if shared is not None:
+            index = shared
+        elif folder.index_dir is not None:
+            index = originals.opened(folder.index_dir)
+        else:
+            continue
+        for path in archived_files(folder):
+            try:
+                if reindex(folder, path, index, config.accepted_formats, config.max_image_pixels):
+                    added += 1
+                else:
+                    known += 1
+            except Exception as exc:  # noqa: BLE001 - said, and the rest goes on
+                failed += 1
+                if progress is not None:
+                    progress(f"{folder.name}: {path}: {type(exc).__name__}: {exc}")
+    return added, known, failed

@@ -1,0 +1,154 @@
+"""The cluster's index of originals (cluster/originals.py) against a real redis-server: one
+claim among processes, a node killed at each step of the protocol, the nodes' mirror when
+Redis lost its data; and a head with two nodes never rendering the same bytes twice."""
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from hotfolder.likeness import Look
+from hotfolder.state.originals import RENDERED, Entry
+from tests.harness import files_under, wait_for
+from tests.redis_server import RedisServer
+from tests.same_photos import card
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(RedisServer.binary is None and not os.environ.get("HOTFOLDER_REQUIRE_REDIS"),
+                       reason="redis-server is not installed (apt-get install redis-server)"),
+]
+redis = pytest.importorskip("redis", reason="the cluster extra is not installed (pip install -e '.[cluster]')")
+
+A, B = "a" * 64, "b" * 64
+PREFIX = "hotfolder:test:"
+
+
+@pytest.fixture
+def server(tmp_path):
+    s = RedisServer(tmp_path / "redis").start()
+    yield s
+    s.stop()
+
+
+def _index(server, ttl_ms: int = 60_000):
+    from hotfolder.cluster.originals import SharedOriginals
+
+    return SharedOriginals(redis.Redis.from_url(server.url), PREFIX, ttl_ms)
+
+
+def _claimer(url, job, barrier, out):
+    from hotfolder.cluster.originals import SharedOriginals
+
+    index = SharedOriginals(redis.Redis.from_url(url), PREFIX, 60_000)
+    barrier.wait(10)
+    out.put(index.claim(A, job, "/x", folder="f", scope_all=False, since=0).verdict)
+
+
+def test_one_node_among_many_claims_the_bytes(server):
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(4), ctx.Queue()
+    procs = [ctx.Process(target=_claimer, args=(server.url, i + 1, barrier, out)) for i in range(4)]
+    for p in procs:
+        p.start()
+    verdicts = sorted(out.get(timeout=60) for _ in procs)
+    for p in procs:
+        p.join(30)
+    assert verdicts == ["busy", "busy", "busy", "new"]
+
+
+def test_duplicate_lookalike_and_names_across_nodes(server):
+    a, b = _index(server), _index(server)
+    look = Look(0xF0F0_0000_FFFF_1234, 4000, 3000, (4, -8))
+    assert a.claim(A, 1, "/x", folder="f", scope_all=False, since=0).verdict == "new"
+    record = a.record(Entry(A, 1, RENDERED, "f", "IMG_7777.jpg", 10, look=look, outputs=("IMG_7777_web.jpg",)))
+    got = b.claim(A, 2, "/y", folder="f", scope_all=False, since=0)
+    assert got.verdict == "duplicate" and got.match.record == record and got.match.name == "IMG_7777.jpg"
+    assert b.claim(A, 3, "/y", folder="g", scope_all=False, since=0).verdict == "new"  # another folder
+    b.release(A, 3)
+    assert b.claim(A, 3, "/y", folder="g", scope_all=True, since=0).verdict == "duplicate"
+    near = b.lookalikes(Look(look.phash ^ 0b11, 4000, 3000), 6, folder="f", scope_all=False, since=0)
+    assert [(r, d) for r, d, _ in near] == [(record, 2)]
+    assert [n.record for n in b.named("f", "IMG_7777.jpg")] == [record] and b.next_generation("f", "IMG_7777.jpg") == 1
+
+
+def test_a_node_killed_between_claim_and_record(server):
+    """Its claim is no longer refreshed: it expires after lease_ttl and the bytes are free."""
+    a, b = _index(server, ttl_ms=300), _index(server, ttl_ms=300)
+    assert a.claim(A, 1, "/x", folder="f", scope_all=False, since=0).verdict == "new"
+    assert b.claim(A, 2, "/y", folder="f", scope_all=False, since=0).verdict == "busy"
+    a.refresh_claims()  # a live node keeps it
+    time.sleep(0.2)
+    assert b.claim(A, 2, "/y", folder="f", scope_all=False, since=0).verdict == "busy"
+    wait_for(lambda: b.claim(A, 2, "/y", folder="f", scope_all=False, since=0).verdict == "new", 5,
+             what="the dead node's claim to expire")
+
+
+def test_a_node_killed_between_record_and_archive_renders_again(server):
+    """The re-sent job finds its own record: dropped, and the file rendered again (not a
+    duplicate of itself); the look-alike lookup no longer finds the dropped record."""
+    a = _index(server)
+    a.claim(A, 7, "/x", folder="f", scope_all=False, since=0)
+    a.record(Entry(A, 7, RENDERED, "f", "a.jpg", 10, look=Look(99, 4, 3)))
+    again = _index(server)
+    assert again.claim(A, 7, "/x", folder="f", scope_all=False, since=0).verdict == "new"
+    assert again.lookalikes(Look(99, 4, 3), 0, folder="f", scope_all=False, since=0) == []
+    assert _index(server).claim(A, 8, "/z", folder="f", scope_all=False, since=0).verdict == "busy"
+
+
+def test_the_mirror_starts_over_when_redis_lost_its_data(server):
+    a = _index(server)
+    a.record(Entry(A, 1, RENDERED, "f", "a.jpg", 10, look=Look(5, 4, 3)))
+    assert a.lookalikes(Look(5, 4, 3), 0, folder="f", scope_all=False, since=0)
+    redis.Redis.from_url(server.url).flushall()
+    b = _index(server)
+    b.record(Entry(B, 2, RENDERED, "f", "b.jpg", 10, look=Look(7, 4, 3)))
+    assert a.lookalikes(Look(5, 4, 3), 0, folder="f", scope_all=False, since=0) == []
+    assert a.lookalikes(Look(7, 4, 3), 0, folder="f", scope_all=False, since=0)
+
+
+def test_two_nodes_never_render_the_same_bytes(tmp_path, server):
+    """Eight copies of one photo and a resized copy dropped at once into a cluster of two
+    nodes: one rendering, seven skipped with records naming it, the resized one flagged."""
+    from tests.harness.cluster import Cluster
+
+    c = Cluster(tmp_path / "c", server)
+    try:
+        c.start_head()
+        c.start_worker("w0")
+        c.start_worker("w1")
+        photos = card("coffee")
+        staging = c.tmp / "staging"
+        staging.mkdir()
+        names = [f"copy{i}.jpg" for i in range(8)]
+        for name in names:
+            (staging / name).write_bytes(photos["first"])
+        (staging / "resized.jpg").write_bytes(photos["resized"])
+        for name in [*names, "resized.jpg"]:
+            os.rename(staging / name, c.inbox / name)
+        duplicates = c.base / "duplicates"
+        wait_for(lambda: len(files_under(c.archive)) + len([p for p in files_under(duplicates)
+                                                            if not p.endswith(".json")]) == 9
+                 and not files_under(c.processing), 90, what="nine originals at their end")
+        rendered = [e["file"] for e in c.worker_events("file_done")]
+        assert sorted(rendered) in (sorted([n, "resized.jpg"]) for n in names), c.logs()
+        first = next(n for n in rendered if n != "resized.jpg")
+        skipped = sorted(p for p in files_under(duplicates) if not p.endswith(".json"))
+        assert skipped == sorted(set(names) - {first})
+        for name in skipped:
+            record = json.loads((duplicates / f"{name}.duplicate.json").read_text())
+            assert record["kind"] == "exact" and record["matched"]["name"] == first
+        assert sorted(files_under(c.output)) == sorted([f"{first[:-4]}_web.jpg", "resized_web.jpg"])
+        found = subprocess.run([sys.executable, "-m", "hotfolder", "duplicates", "--json", "--config", str(c.config)],
+                               capture_output=True, text=True, timeout=60)
+        listed = {f["file"]: f for f in json.loads(found.stdout)}
+        assert listed["resized.jpg"]["action"] == "rendered" and listed["resized.jpg"]["matched"]["name"] == first
+        wait_for(lambda: (c.status()["folders"]["photos"].get("duplicates") or {}) == {"exact": 7, "similar": 1},
+                 15, what="the head's status to count the nodes' duplicates")
+    finally:
+        c.stop_all()

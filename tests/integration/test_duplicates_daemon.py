@@ -1,0 +1,170 @@
+"""Issue 23's "Done when", with the real daemon: a studio drops a card twice, a resized and
+recompressed copy of a photo, the same photo stored turned (EXIF), and a second shot of the
+scene. The copy is skipped with a record naming the first, the resized and the turned ones are
+flagged, the second shot is rendered as itself; after a restart the same holds, and after the
+database is deleted (rebuilt from the archive, with a warning)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.harness import files_under, http_url, wait_for
+from tests.same_photos import card, jpeg, scene, shot
+
+pytestmark = pytest.mark.integration
+
+CARD = ("astronaut", "coffee", "chelsea")
+
+
+class Webhook:
+    """A real HTTP endpoint for `notify:`: the events of every POST it received."""
+
+    def __init__(self):
+        self.events: list[dict] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                hook.events += json.loads(body)["events"]
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook():
+    hook = Webhook()
+    yield hook
+    hook.close()
+
+
+def _card_files() -> dict[str, bytes]:
+    """The card: three photos of three scenes."""
+    return {f"{which}.jpg": jpeg(shot(scene(which))) for which in CARD}
+
+
+def _drop(d, rel: str, data: bytes) -> None:
+    """Written beside the inbox and renamed in, as a copy tool does."""
+    staging = d.root / "staging" / rel
+    staging.parent.mkdir(parents=True, exist_ok=True)
+    staging.write_bytes(data)
+    target = d.inbox / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging.rename(target)
+
+
+def _ended(d) -> int:
+    duplicates = d.var / "duplicates"
+    return (len(files_under(d.archive)) + len([p for p in files_under(duplicates) if not p.endswith(".json")])
+            + len([p for p in files_under(d.failed) if not p.endswith(".json")]))
+
+
+def _settle(d, n: int) -> None:
+    wait_for(lambda: _ended(d) >= n and not files_under(d.processing), 60, what=f"{n} originals at their end")
+
+
+def _record(d, rel: str) -> dict:
+    return json.loads((d.var / "duplicates" / (rel + ".duplicate.json")).read_text())
+
+
+def _found(d) -> dict[str, dict]:
+    out = subprocess.run([sys.executable, "-m", "hotfolder", "duplicates", "--json", "--config", str(d.config)],
+                         capture_output=True, text=True, timeout=60, cwd=d.root)
+    assert out.returncode == 0, out.stderr
+    return {f"{f['folder']}/{f['file']}": f for f in json.loads(out.stdout)}
+
+
+def test_a_studio_drop_is_known_by_content_across_restarts_and_a_lost_database(daemon_factory, webhook):
+    extra = (f"http: {{listen: '127.0.0.1:0'}}\nnotify_interval: 1\n"
+             f"notify: [{{url: '{webhook.url}', events: [duplicate, similar]}}]")
+    d = daemon_factory(extra=extra, on_duplicate=None).start()  # the folder's defaults
+    photos = card("astronaut")
+    for name, data in _card_files().items():
+        _drop(d, f"card1/{name}", data)
+    _settle(d, 3)
+    for name, data in _card_files().items():  # the card copied a second time
+        _drop(d, f"card2/{name}", data)
+    _drop(d, "edits/resized.jpg", photos["resized"])
+    _drop(d, "edits/turned.jpg", photos["turned"])
+    _drop(d, "edits/second.jpg", photos["second"])
+    _settle(d, 9)
+
+    # The copy: skipped, never rendered, with a record naming the first and its outputs.
+    assert files_under(d.var / "duplicates") == sorted(
+        [f"card2/{n}" for n in _card_files()] + [f"card2/{n}.duplicate.json" for n in _card_files()])
+    record = _record(d, "card2/astronaut.jpg")
+    assert record["kind"] == "exact" and record["matched"]["name"] == "card1/astronaut.jpg"
+    assert record["matched"]["archived"] == "card1/astronaut.jpg"
+    assert record["matched"]["outputs"] == ["card1/astronaut_web.jpg", "card1/astronaut_thumb.webp"]
+    assert not [o for o in d.outputs() if o.startswith("card2/")]
+    # The resized and the turned copies: flagged (rendered, and recorded with what they resemble).
+    found = _found(d)
+    for name in ("resized", "turned"):
+        f = found[f"test/edits/{name}.jpg"]
+        assert f["action"] == "rendered" and f["matched"]["kind"] == "similar", f
+        assert f["matched"]["name"] == "card1/astronaut.jpg" and f["matched"]["bits"] <= 6
+        assert f"edits/{name}_web.jpg" in d.outputs()
+    # The second shot of the scene: rendered as itself, nothing found.
+    assert "test/edits/second.jpg" not in found and "edits/second_web.jpg" in d.outputs()
+    assert found["test/card2/coffee.jpg"]["action"] == "skipped"
+    # Everywhere the admin looks: the status, /metrics.
+    counts = wait_for(lambda: (c := d.status_json()["folders"]["test"]["duplicates"])["exact"] == 3 and c, 10,
+                      what="the status's duplicate counts")
+    assert counts == {"exact": 3, "similar": 2}
+    metrics = urllib.request.urlopen(http_url(d) + "/metrics", timeout=10).read().decode()
+    assert 'hotfolder_duplicates_total{folder="test",kind="exact"} 3.0' in metrics
+    assert 'hotfolder_duplicates_total{folder="test",kind="similar"} 2.0' in metrics
+    page = urllib.request.urlopen(http_url(d) + "/", timeout=10).read().decode()
+    assert '<td class="n dup-exact">3</td>' in page and '<td class="n dup-similar">2</td>' in page
+    assert "skipped: the same bytes as test/card1/astronaut.jpg" in page  # the Done list says why
+    human = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--config", str(d.config)],
+                           capture_output=True, text=True, timeout=60).stdout
+    assert "duplicates 3 " in " ".join(human.split()), human
+    events = wait_for(lambda: len(webhook.events) >= 5 and webhook.events, 20, what="the webhook's events")
+    kinds = sorted((e["event"], e["file"]) for e in events)
+    assert kinds == sorted([("duplicate", f"card2/{n}") for n in _card_files()]
+                           + [("similar", "edits/resized.jpg"), ("similar", "edits/turned.jpg")]), kinds
+    assert d.stop() == 0
+
+    # After a restart the same holds.
+    d.start()
+    for name, data in _card_files().items():
+        _drop(d, f"card3/{name}", data)
+    _drop(d, "edits/resized-again.jpg", photos["resized"])  # the same bytes as edits/resized.jpg
+    _settle(d, 13)
+    assert _record(d, "card3/chelsea.jpg")["matched"]["name"] == "card1/chelsea.jpg"
+    assert _record(d, "edits/resized-again.jpg")["matched"]["name"] == "edits/resized.jpg"
+    assert d.stop() == 0
+
+    # The database deleted: rebuilt from the archive, with a warning, and the same holds.
+    for path in (d.var / "state").glob("hotfolder.db*"):
+        path.unlink()
+    d.start()
+    wait_for(lambda: d.event("index_rebuilt"), 60, what="the index rebuilt")
+    assert d.event("index_rebuilding")["level"] == "warning"
+    assert d.event("index_rebuilt")["indexed"] == 6  # card1's three, resized, turned, second
+    for name, data in _card_files().items():
+        _drop(d, f"card4/{name}", data)
+    _drop(d, "edits/turned-again.jpg", jpeg(shot(scene("astronaut")).rotate(0), 80))  # a look-alike
+    _settle(d, 17)
+    assert _record(d, "card4/astronaut.jpg")["matched"]["archived"] == "card1/astronaut.jpg"
+    assert _found(d)["test/edits/turned-again.jpg"]["action"] == "rendered"
+    assert d.stop() == 0

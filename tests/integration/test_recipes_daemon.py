@@ -1,0 +1,241 @@
+"""A studio's recipe through the real daemon, with camera-like files and sidecars (issue 22):
+clients/** to one set, portraits to a square crop, the `portfolio` keyword to a numbered
+series, names from the photo, a file no rendition takes archived and counted, a sidecar
+alone archived with a note, `{seq}` across a restart and a kill, hostile EXIF values."""
+from __future__ import annotations
+
+import html
+import json
+import os
+import sqlite3
+import urllib.request
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from PIL import Image
+
+from hotfolder.recipes import sequence
+from tests import sources
+from tests.harness import files_under, http_url, wait_for
+
+STUDIO = """
+- name: client
+  size: {long: 300}
+  format: jpeg
+  filename: "{subdir}/{taken:%Y/%m}/{camera|slug}_{stem}.{ext}"
+  when:
+    subfolder: "clients/**"
+- name: as_told
+  size: 64
+  format: jpeg
+  filename: "{make}/{model}/{stem}.{ext}"
+  when:
+    subfolder: "clients/**"
+- name: square
+  operation: fill
+  size: 120x120
+  format: jpeg
+  when:
+    orientation: portrait
+    not: {subfolder: "clients/**"}
+- name: series
+  size: {long: 200}
+  format: jpeg
+  filename: "portfolio/{seq:04}_{stem|slug}.{ext}"
+  metadata: keep
+  set_metadata:
+    title: "{title|default(Untitled)} #{seq}"
+    keywords: [studio-select]
+  when:
+    keywords: portfolio
+"""
+FOLDER = "sidecar_wait: 1\n"
+DC = "{http://purl.org/dc/elements/1.1/}"
+XMP = "{http://ns.adobe.com/xap/1.0/}"
+
+
+def _stage(tmp_path: Path, rel: str, **kw) -> Path:
+    return sources.camera_jpeg(tmp_path / "staging" / rel, **kw)
+
+
+def _move_in(d, tmp_path: Path, *rels: str) -> None:
+    """Move staged files into the inbox, as a finished copy does (sidecars after their images)."""
+    for rel in rels:
+        (d.inbox / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.rename(tmp_path / "staging" / rel, d.inbox / rel)
+
+
+def _xmp(path: Path) -> ET.Element:
+    with Image.open(path) as im:
+        return ET.fromstring(im.info["xmp"])
+
+
+def test_a_studio_recipe_routes_names_and_numbers_files_by_the_photo(daemon_factory, tmp_path):
+    d = daemon_factory(renditions=STUDIO, folder_extra=FOLDER).start()
+    _stage(tmp_path, "clients/acme/IMG_0001.jpg", size=(1200, 800))
+    _stage(tmp_path, "clients/acme/EVIL_1.jpg", size=(600, 400),  # values from EXIF are data, never a path
+           exif=sources.camera_exif(make="../../../etc", model="/etc/passwd"))
+    _stage(tmp_path, "IMG_0002.jpg", size=(1200, 800), exif=sources.camera_exif(orientation=6))  # a portrait
+    _stage(tmp_path, "Hochzeit Müller #3.jpg", size=(1200, 800),
+           xmp=sources.xmp_packet(rating=5, keywords=("portfolio",), title="Erster Tanz"))
+    _stage(tmp_path, "IMG_0004.jpg", size=(1200, 800))  # landscape, no keyword, at the top: nothing applies
+    dng = sources.dng(tmp_path / "staging" / "IMG_0005.dng", Image.new("RGB", (600, 400), (90, 120, 150)),
+                      preview_exif=sources.camera_exif())
+    (dng.parent / "IMG_0005.xmp").write_bytes(sources.xmp_packet(rating=4, label="Green", keywords=("portfolio",)))
+    (tmp_path / "staging" / "lonely.xmp").write_bytes(sources.xmp_packet(rating=1))
+    _move_in(d, tmp_path, "clients/acme/IMG_0001.jpg", "clients/acme/EVIL_1.jpg", "IMG_0002.jpg",
+             "Hochzeit Müller #3.jpg", "IMG_0004.jpg", "IMG_0005.dng", "IMG_0005.xmp", "lonely.xmp")
+    wait_for(lambda: len(files_under(d.archive)) == 8, 60, what="every file and sidecar archived")
+    wait_for(lambda: d.event("sidecar_alone"), 10, what="the lonely sidecar's note")
+    status = d.status_json()
+    assert d.stop() == 0
+
+    outputs = sorted(d.outputs())
+    numbered = ["portfolio/0001_hochzeit-muller-3.jpg", "portfolio/0002_img-0005.jpg"]
+    if "portfolio/0001_img-0005.jpg" in outputs:  # the two portfolio files may be rendered in either order
+        numbered = ["portfolio/0001_img-0005.jpg", "portfolio/0002_hochzeit-muller-3.jpg"]
+    assert outputs == [
+        "IMG_0002_square.jpg",
+        "clients/acme/2024/05/canon-eos-r5_IMG_0001.jpg",
+        "clients/acme/2024/05/etc-etc-passwd_EVIL_1.jpg",  # `../../../etc` + `/etc/passwd`, slugged
+        "clients/acme/Canon/Canon EOS R5/IMG_0001.jpg",
+        "clients/acme/_._.._.._etc/_etc_passwd/EVIL_1.jpg",  # as told: every `/` of a value is `_`, no `..`
+        *numbered,
+    ], outputs
+    assert sorted(p.name for p in d.root.iterdir()) == ["daemon.log", "hotfolder.yaml", "var"]
+    assert sorted(p.name for p in d.var.iterdir()) == ["archive", "failed", "inbox", "output", "processing", "state"]
+    parts = {part for p in d.output.rglob("*") for part in p.relative_to(d.output).parts}
+    assert not any(part in (".", "..") or part.startswith(".") for part in parts)
+    with Image.open(d.output / "IMG_0002_square.jpg") as square:
+        assert square.size == (120, 120)
+    with Image.open(d.output / "clients/acme/2024/05/canon-eos-r5_IMG_0001.jpg") as client:
+        assert client.size == (300, 200)
+    assert sorted(files_under(d.archive)) == [
+        "Hochzeit Müller #3.jpg", "IMG_0002.jpg", "IMG_0004.jpg", "IMG_0005.dng", "IMG_0005.xmp",
+        "clients/acme/EVIL_1.jpg", "clients/acme/IMG_0001.jpg", "lonely.xmp"]
+    assert files_under(d.failed) == [] and files_under(d.inbox) == [] and files_under(d.processing) == []
+
+    # The sidecar fed the condition, the number and the output's XMP; set_metadata added to it.
+    (series,) = list(d.output.rglob("*_img-0005.jpg"))
+    packet = _xmp(series)
+    subjects = [li.text for li in packet.iter("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}li")
+                if li.text in ("portfolio", "studio-select")]
+    assert subjects == ["portfolio", "studio-select"]
+    assert [e.text for e in packet.iter(f"{XMP}Rating")] == ["4"] and [e.text for e in packet.iter(f"{XMP}Label")] \
+        == ["Green"]
+    number = series.name[:4]
+    titles = [li.text for t in packet.iter(f"{DC}title") for li in t.iter()]
+    assert f"Untitled #{int(number)}" in titles
+    (wedding,) = [p for p in d.output.rglob("*_hochzeit-muller-3.jpg")]
+    assert any(t == f"Erster Tanz #{int(wedding.name[:4])}" for t in (li.text for li in _xmp(wedding).iter()))
+
+    (unmatched,) = d.events("file_unmatched")
+    assert unmatched["file"] == "IMG_0004.jpg" and "client: when.subfolder:" in unmatched["reason"]
+    assert "square: when.orientation: it is landscape" in unmatched["reason"]
+    assert status["unmatched"] == 1 and status["folders"]["test"]["unmatched"] == 1
+    assert "lonely.xmp" in d.event("sidecar_alone")["file"]
+
+
+def test_on_no_rendition_fail_keeps_what_explain_says_and_the_page_shows_it(daemon_factory, tmp_path):
+    d = daemon_factory(renditions=STUDIO, folder_extra="on_no_rendition: fail\n",
+                       extra='http: {listen: "127.0.0.1:0"}').start()
+    _stage(tmp_path, "IMG_0009.jpg", size=(900, 600))
+    _move_in(d, tmp_path, "IMG_0009.jpg")
+    wait_for(lambda: d.settled(1), 30, what="the file to fail")
+    url = http_url(d)
+
+    def page() -> str:
+        with urllib.request.urlopen(url + "/", timeout=10) as response:
+            return response.read().decode()
+
+    shown = wait_for(lambda: (text := page()) and "IMG_0009.jpg" in text and text, 20, what="the failure listed")
+    why = html.unescape(shown.split('<details class="explain"><summary>why</summary><pre>', 1)[1].split("</pre>")[0])
+    assert why.splitlines()[0] == "IMG_0009.jpg → folder test (in its inbox)"
+    assert "  excluded: square (when.orientation: it is landscape (900x600 upright), not portrait)" in why
+    assert d.stop() == 0
+    record = json.loads((d.failed / "IMG_0009.jpg.error.json").read_text())
+    assert record["step"] == "conditions" and record["error"].startswith("no rendition applies")
+    lines = record["explain"]
+    assert lines[0].startswith("IMG_0009.jpg → folder test") and "  no rendition applies" in lines
+    assert any(line.startswith("  excluded: square (when.orientation: it is landscape") for line in lines)
+
+
+SERIES = """
+- name: series
+  size: {long: 6000}
+  upscale: true
+  format: png
+  filename: "{seq:04}_{stem}.{ext}"
+"""
+
+
+def _finished(d) -> list[str]:
+    """The outputs under their final names (not our hidden temp files of a write under way)."""
+    return [p for p in d.outputs() if not Path(p).name.startswith(".")]
+
+
+def _numbers(d) -> list[int]:
+    return sorted(int(p.split("_")[0]) for p in _finished(d))
+
+
+def test_seq_survives_a_restart_and_a_kill_and_never_repeats(daemon_factory, tmp_path):
+    d = daemon_factory(renditions=SERIES, workers=1).start()
+    for i in range(2):
+        _stage(tmp_path, f"a{i}.jpg", size=(160, 120), seed=i)
+        _move_in(d, tmp_path, f"a{i}.jpg")
+    wait_for(lambda: len(_finished(d)) == 2, 60, what="two numbered outputs")
+    assert d.stop() == 0 and _numbers(d) == [1, 2]
+
+    d.start()  # a restart counts on
+    _stage(tmp_path, "b.jpg", size=(160, 120), seed=5)
+    _move_in(d, tmp_path, "b.jpg")
+    wait_for(lambda: len(_finished(d)) == 3, 60, what="a third numbered output")
+    assert _numbers(d) == [1, 2, 3]
+
+    # A kill while a file renders: its number (4) was handed out and is spent; the file,
+    # rendered again at the next start, gets the next one. No number is given twice.
+    _stage(tmp_path, "big.jpg", size=(3000, 2000), seed=9)  # to a 6000 px PNG: seconds of encoding
+    _move_in(d, tmp_path, "big.jpg")
+    state = d.var / "state"
+    wait_for(lambda: sequence.peek(state, "test") == 5, 60, interval=0.01, what="the big file's number")
+    d.kill()  # the daemon and its workers, SIGKILL
+    assert (d.processing / "big.jpg").exists() and len(_finished(d)) == 3, "the kill came after the render"
+    d.start()
+    wait_for(lambda: len(_finished(d)) == 4, 120, what="the big file rendered again")
+    assert d.stop() == 0
+    assert _numbers(d) == [1, 2, 3, 5] and sorted(_finished(d))[-1] == "0005_big.png"
+    with sqlite3.connect(f"file:{state / 'hotfolder.db'}?mode=ro", uri=True) as conn:
+        assert conn.execute("SELECT last FROM sequence WHERE folder = 'test'").fetchone() == (5,)
+
+
+def test_explain_says_why_and_writes_nothing(daemon_factory, tmp_path):
+    import subprocess
+    import sys
+
+    d = daemon_factory(renditions=STUDIO, folder_extra=FOLDER)  # never started: explain needs no daemon
+    src = _stage(tmp_path, "clients/acme/IMG_0011.jpg", size=(1200, 800),
+                 xmp=sources.xmp_packet(keywords=("portfolio",)))
+    _move_in(d, tmp_path, "clients/acme/IMG_0011.jpg")
+    elsewhere = sources.camera_jpeg(tmp_path / "card" / "IMG_0012.jpg", size=(800, 1200))
+    before = sorted(p.relative_to(d.root).as_posix() for p in d.root.rglob("*"))
+    run = subprocess.run([sys.executable, "-m", "hotfolder", "explain", "--config", str(d.config),
+                          str(d.inbox / "clients/acme/IMG_0011.jpg"), str(elsewhere)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    text = run.stdout
+    assert "IMG_0011.jpg → folder test (in its inbox)" in text
+    assert "applies: client → clients/acme/2024/05/canon-eos-r5_IMG_0011.jpg" in text
+    assert "excluded: square (when.orientation: it is landscape (1200x800 upright), not portrait)" in text
+    assert "applies: series → clients/acme/portfolio/0001_img-0011.jpg" in text
+    assert "IMG_0012.jpg → folder test (not in one of its folders" in text
+    assert "applies: square → IMG_0012_square.jpg" in text
+    assert "excluded: series (when.keywords: it has no keywords; none is portfolio)" in text
+    as_json = subprocess.run([sys.executable, "-m", "hotfolder", "explain", "--json", "--config", str(d.config),
+                              "--subfolder", "clients/x", str(elsewhere)], capture_output=True, text=True, timeout=60)
+    (one,) = json.loads(as_json.stdout)
+    assert one["fields"]["camera"] == "Canon EOS R5" and one["fields"]["subfolder"] == "clients/x"
+    assert [(r["rendition"], r["applies"], r["key"]) for r in one["renditions"]] == [
+        ("client", True, ""), ("as_told", True, ""), ("square", False, "not"), ("series", False, "keywords")]
+    assert sorted(p.relative_to(d.root).as_posix() for p in d.root.rglob("*")) == before  # nothing written
+    assert not src.exists() and (d.inbox / "clients/acme/IMG_0011.jpg").exists()
+

@@ -1,0 +1,188 @@
+"""The fingerprints (engine/fingerprint) and the index of originals (state/originals): real
+photos, a real SQLite file, real processes claiming at once, crashes at each step."""
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+import time
+
+from PIL import Image
+
+from hotfolder.engine import fingerprint
+from hotfolder.likeness import Kind, Look, alike, distance
+from hotfolder.state.originals import DUPLICATE, RENDERED, Entry, Originals, job_key
+from tests.same_photos import card, jpeg, scene, shot
+
+A, B = "a" * 64, "b" * 64  # content hashes (hex)
+
+
+def _look(data: bytes, draft: tuple[int, int] | None = None) -> Look:
+    im = Image.open(io.BytesIO(data))
+    orientation = im.getexif().get(0x0112, 1)
+    size = im.size
+    if draft:
+        im.draft("RGB", draft)
+    im.load()
+    return fingerprint.look_of(im, orientation, size)
+
+
+def test_copies_are_alike_and_a_second_shot_is_not():
+    for which in ("astronaut", "coffee", "chelsea"):
+        looks = {k: _look(v) for k, v in card(which).items()}
+        first = looks["first"]
+        assert alike(first, looks["resized"], 6), which
+        assert alike(first, looks["turned"], 6), which  # the same photo stored turned, with its EXIF tag
+        assert (looks["turned"].width, looks["turned"].height) == (first.width, first.height)
+        assert distance(first.phash, looks["second"].phash) >= 12, which  # reframed by 15 %
+        assert not alike(first, looks["second"], 6)
+    assert distance(_look(card("astronaut")["first"]).phash, _look(card("coffee")["first"]).phash) > 12
+
+
+def test_the_hash_does_not_depend_on_the_decoded_scale():
+    """The recipe decides a JPEG's DCT draft; the hash must be the picture's, not the draft's."""
+    big = scene("astronaut").resize((2048, 2048), Image.Resampling.LANCZOS)
+    data = jpeg(big)
+    full = _look(data)
+    for scale in ((1024, 1024), (512, 512)):
+        assert distance(full.phash, _look(data, draft=scale).phash) <= 2
+    assert bin(full.phash).count("1") == 32  # the median threshold: distances are even
+
+
+def test_grey_copy_of_a_colour_photo_is_not_alike():
+    """The second look: a greyscale version of a colourful photo is another picture (czkawka's
+    users asked for it), though its pHash is the same."""
+    colour = shot(scene("coffee"))
+    grey = _look(jpeg(colour.convert("L").convert("RGB")))
+    assert distance(_look(jpeg(colour)).phash, grey.phash) <= 4
+    assert not alike(_look(jpeg(colour)), grey, 6)
+
+
+def test_content_hash_is_of_the_bytes_read_once_or_in_chunks(tmp_path, monkeypatch):
+    path = tmp_path / "a.jpg"
+    path.write_bytes(os.urandom(3_000_000))
+    whole = fingerprint.read_original(path)
+    assert whole.data == path.read_bytes() and len(whole.content) == 64
+    monkeypatch.setattr(fingerprint, "READ_WHOLE", 1_000_000)  # a "large" file: hashed in chunks, not kept
+    chunked = fingerprint.read_original(path)
+    assert chunked.data is None and chunked.content == whole.content
+
+
+def _claimer(state_dir, path, job, barrier, out):
+    index = Originals(state_dir)
+    barrier.wait(10)
+    out.put(index.claim(A, job, path, folder="f", scope_all=False, since=0).verdict)
+
+
+def test_one_claim_among_processes(tmp_path):
+    """Four processes claim the same bytes at once: exactly one renders them."""
+    Originals(tmp_path)
+    ctx = multiprocessing.get_context("spawn")
+    barrier, out = ctx.Barrier(4), ctx.Queue()
+    files = []
+    for i in range(4):
+        files.append(tmp_path / f"p{i}.jpg")
+        files[-1].write_bytes(b"x")
+    procs = [ctx.Process(target=_claimer, args=(tmp_path, files[i], i + 1, barrier, out)) for i in range(4)]
+    for p in procs:
+        p.start()
+    verdicts = sorted(out.get(timeout=60) for _ in procs)
+    for p in procs:
+        p.join(30)
+    assert verdicts == ["busy", "busy", "busy", "new"]
+
+
+def _entry(content, job, name, state=RENDERED, look=None, **kw) -> Entry:
+    return Entry(content, job, state, "f", name, 10, look=look, **kw)
+
+
+def test_duplicate_after_record_and_lookalikes(tmp_path):
+    index = Originals(tmp_path)
+    src = tmp_path / "a.jpg"
+    src.write_bytes(b"x")
+    look = Look(0xF0F0_0000_FFFF_1234, 4000, 3000, (10, -20))
+    assert index.claim(A, 1, src, folder="f", scope_all=False, since=0).verdict == "new"
+    record = index.record(_entry(A, 1, "a.jpg", look=look, outputs=("a_web.jpg",)))
+    got = index.claim(A, 2, src, folder="f", scope_all=False, since=0)
+    assert got.verdict == "duplicate" and got.match.record == record and got.match.kind == Kind.EXACT
+    assert got.match.outputs == ("a_web.jpg",) and got.match.archived == "a.jpg"
+    assert index.claim(A, 3, src, folder="g", scope_all=False, since=0).verdict == "new"  # another folder
+    index.release(A, 3)
+    assert index.claim(A, 3, src, folder="g", scope_all=True, since=0).verdict == "duplicate"  # scope: all
+    assert index.claim(A, 4, src, folder="f", scope_all=False, since=time.time() + 1).verdict == "new"  # window
+    near = index.lookalikes(Look(look.phash ^ 0b11, 4000, 3000), 6, folder="f", scope_all=False, since=0)
+    assert [(r, bits) for r, bits, _ in near] == [(record, 2)]
+    assert index.lookalikes(Look(look.phash ^ 0xFF, 4000, 3000), 6, folder="f", scope_all=False, since=0) == []
+
+
+def test_the_mirror_sees_rows_recorded_out_of_claim_order_and_forgets(tmp_path):
+    index, other = Originals(tmp_path), Originals(tmp_path)
+    src = tmp_path / "a.jpg"
+    src.write_bytes(b"x")
+    index.claim(A, 1, src, folder="f", scope_all=False, since=0)
+    other.claim(B, 2, src, folder="f", scope_all=False, since=0)
+    assert index.lookalikes(Look(1, 1, 1), 0, folder="f", scope_all=False, since=0) == []  # loaded, empty
+    other.record(_entry(B, 2, "b.jpg", look=Look(2, 1, 1)))
+    assert [r[1] for r in index.lookalikes(Look(2, 1, 1), 0, folder="f", scope_all=False, since=0)] == [0]
+    index.record(_entry(A, 1, "a.jpg", look=Look(1, 1, 1)))
+    assert len(other.lookalikes(Look(1, 1, 1), 0, folder="f", scope_all=False, since=0)) == 1
+    assert other.forget_before("f", time.time() + 1) == 2  # past the window
+    assert index.lookalikes(Look(1, 1, 1), 0, folder="f", scope_all=False, since=0) == []
+
+
+def test_a_crash_before_the_record_leaves_nothing_seen(tmp_path):
+    """Killed between the claim and the record: the next start drops the claim; the file,
+    still in processing/, is rendered again, and so may be another copy of its bytes."""
+    src = tmp_path / "a.jpg"
+    src.write_bytes(b"x")
+    Originals(tmp_path).claim(A, 1, src, folder="f", scope_all=False, since=0)
+    again = Originals(tmp_path)  # the next start
+    assert again.recover() == 1
+    assert again.claim(A, 1, src, folder="f", scope_all=False, since=0).verdict == "new"
+
+
+def test_a_crash_between_record_and_archive_renders_again(tmp_path):
+    """Recorded, then killed before the original left processing/: at the next start the
+    same file claims its bytes again and is rendered, not called a duplicate of itself."""
+    src = tmp_path / "a.jpg"
+    src.write_bytes(b"x")
+    st = src.stat()
+    job = job_key("f", "a.jpg", st.st_ino, st.st_mtime_ns)
+    index = Originals(tmp_path)
+    index.claim(A, job, src, folder="f", scope_all=False, since=0)
+    index.record(_entry(A, job, "a.jpg"))
+    again = Originals(tmp_path)
+    again.recover()
+    assert again.claim(A, job, src, folder="f", scope_all=False, since=0).verdict == "new"
+    assert again.count() == 0
+    assert again.claim(A, job + 1, src, folder="f", scope_all=False, since=0).verdict == "busy"
+
+
+def test_a_claim_whose_file_left_processing_is_taken_over(tmp_path):
+    """Its worker died and the file went to failed/: its bytes are not busy for ever."""
+    src, copy = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    src.write_bytes(b"x")
+    copy.write_bytes(b"x")
+    index = Originals(tmp_path)
+    index.claim(A, 1, src, folder="f", scope_all=False, since=0)
+    assert index.claim(A, 2, copy, folder="f", scope_all=False, since=0).verdict == "busy"
+    src.unlink()
+    assert index.claim(A, 2, copy, folder="f", scope_all=False, since=0).verdict == "new"
+
+
+def test_skipped_rows_are_not_doubled_by_a_second_attempt(tmp_path):
+    index = Originals(tmp_path)
+    first = index.record(_entry(A, 1, "a.jpg"))
+    index.record(_entry(A, 2, "b.jpg", state=DUPLICATE, other=first, bits=0))
+    index.record(_entry(A, 2, "b.jpg", state=DUPLICATE, other=first, bits=0))  # killed before the move, again
+    assert index.count() == 2
+
+
+def test_names_remember_their_photos(tmp_path):
+    index = Originals(tmp_path)
+    assert index.named("f", "IMG_7777.jpg") == [] and index.next_generation("f", "IMG_7777.jpg") == 0
+    index.record(_entry(A, 1, "IMG_7777.jpg", look=Look(5, 4, 3)))
+    index.record(_entry(B, 2, "IMG_7777.jpg", look=Look(9, 4, 3), generation=1))
+    named = index.named("f", "IMG_7777.jpg")
+    assert [(n.look.phash, n.generation) for n in named] == [(9, 1), (5, 0)]
+    assert index.next_generation("f", "IMG_7777.jpg") == 2

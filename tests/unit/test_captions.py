@@ -1,0 +1,75 @@
+"""Captions in the outputs (engine/captions.py, engine/rights.py): set_metadata's title,
+description, headline and keywords, an XMP sidecar's fields over the photo's own, and
+the IPTC-IIM datasets they replace, read back from real outputs."""
+from __future__ import annotations
+
+import io
+import xml.etree.ElementTree as ET
+
+from PIL import Image
+
+from hotfolder.config.model import SetMetadata
+from hotfolder.engine import iptc
+from hotfolder.engine.pipeline import render
+from hotfolder.recipes.facts import Described, XmpFields
+from tests import sources
+from tests.rendering import R
+
+RDF_LI = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}li"
+DC, XMP, PS = "{http://purl.org/dc/elements/1.1/}", "{http://ns.adobe.com/xap/1.0/}", \
+    "{http://ns.adobe.com/photoshop/1.0/}"
+
+
+def out(src, rendition, described=None) -> Image.Image:
+    (o,) = render(src, (rendition,), accepted_formats=("jpeg",), max_image_pixels=10**8, folder="studio",
+                  described=described)
+    return Image.open(io.BytesIO(o.data))
+
+
+def texts(im: Image.Image, tag: str) -> list[str]:
+    packet = ET.fromstring(im.info["xmp"])
+    return [li.text or "" for e in packet.iter(tag) for li in e.iter(RDF_LI)] or \
+        [e.text or "" for e in packet.iter(tag)]
+
+
+def camera_file(tmp_path):
+    src = sources.camera_jpeg(tmp_path / "a.jpg", (300, 200), xmp=sources.xmp_packet(
+        rating=2, keywords=("harbour",), title="Old title"))
+    iim = iptc._app13(iptc.serialise([(2, 25, b"harbour"), (2, 5, b"Old title"), (2, 120, b"Old caption"),
+                                      (2, 80, b"Someone")]), False)
+    with Image.open(src) as im:
+        im.save(src, "JPEG", exif=im.info["exif"], xmp=im.info["xmp"], extra=iim)
+    return src
+
+
+def test_set_metadata_writes_captions_from_templates_over_the_photo_s_own(tmp_path):
+    spec = SetMetadata(title="{title|default(Untitled)} #{seq}", description="Shot with {camera}, {folder}",
+                       headline="Portfolio", keywords=("studio-select", "{camera}"))
+    values = {"title": "First dance", "seq": 42, "camera": "Canon EOS R5"}
+    im = out(camera_file(tmp_path), R(width=200, format="jpeg", metadata="keep", set_metadata=spec),
+             Described(values, None, ("harbour", "from-sidecar")))
+    assert texts(im, f"{DC}title") == ["First dance #42"]
+    assert texts(im, f"{DC}description") == ["Shot with Canon EOS R5, studio"]
+    assert texts(im, f"{PS}Headline") == ["Portfolio"]
+    assert texts(im, f"{DC}subject") == ["harbour", "from-sidecar", "studio-select", "Canon EOS R5"]
+    assert im.getexif()[0x010E] == "Shot with Canon EOS R5, studio"
+    left = {(r, n) for r, n, _ in iptc.datasets(im.info["photoshop"][iptc.IIM_RESOURCE])}
+    assert left == {(2, 80)}  # object name, caption, keywords replaced: not left to contradict
+
+
+def test_a_sidecar_s_fields_go_over_the_photo_s_own_where_xmp_is_kept(tmp_path):
+    side = XmpFields(rating=5, label="Red", keywords=("portfolio",), title="From Lightroom")
+    src = camera_file(tmp_path)
+    kept = out(src, R(width=200, format="jpeg", metadata="strip-gps"), Described({}, side, ("harbour", "portfolio")))
+    assert texts(kept, f"{XMP}Rating") == ["5"] and texts(kept, f"{XMP}Label") == ["Red"]
+    assert texts(kept, f"{DC}title") == ["From Lightroom"]
+    assert texts(kept, f"{DC}subject") == ["harbour", "portfolio"]
+    stripped = out(src, R(width=200, format="jpeg", metadata="strip-all"), Described({}, side, ()))
+    assert "xmp" not in stripped.info  # strip-all: nothing of the sidecar either
+
+
+def test_a_missing_value_writes_no_field(tmp_path):
+    im = out(camera_file(tmp_path), R(width=200, format="jpeg", metadata="strip-all",
+                                      set_metadata=SetMetadata(title="{title}", headline="H")),
+             Described({"title": None}, None, ()))
+    assert texts(im, f"{DC}title") == [] and texts(im, f"{PS}Headline") == ["H"]

@@ -1,0 +1,197 @@
+"""`when:` (recipes/conditions.py, config/sections/when.py): parsed with every problem at its
+line, evaluated by one pure function that says which entry excluded a file and why."""
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+
+import pytest
+
+from hotfolder import config
+from hotfolder.config.model import ConfigError
+from hotfolder.recipes import conditions as c
+from hotfolder.recipes.conditions import evaluate, path_matches
+from hotfolder.recipes.facts import Facts, Need, Photo
+from hotfolder.recipes.select import folder_need, select
+
+PHOTO = Photo(format="raw", width=4000, height=6000, make="Canon", model="Canon EOS R5", lens="RF50mm F1.2 L USM",
+              iso=400, taken=dt.datetime(2024, 5, 1, 14, 3), rating=4, keywords=("Portfolio", "beach"),
+              exif=(("LensModel", "RF50mm F1.2 L USM"), ("FNumber", "1.2")))
+FACTS = Facts("IMG_0001.CR3", "clients/acme", "studio", PHOTO)
+
+
+@pytest.mark.parametrize("pattern, path, matches", [
+    ("clients/**", "clients", True), ("clients/**", "clients/acme/2024", True), ("clients/**", "client", False),
+    ("products/*", "products/shoes", True), ("products/*", "products", False), ("products/*", "products/a/b", False),
+    ("**", "", True), ("**/raw", "a/b/raw", True), ("**/raw", "raw", True), ("CLIENTS/*", "clients/x", True),
+    ("", "", True), ("", "x", False), ("p[0-9]", "p7", True), ("p[!0-9]", "p7", False),
+])
+def test_subfolder_globs(pattern, path, matches):
+    assert path_matches(pattern, path) is matches
+
+
+@pytest.mark.parametrize("entry, holds, said", [
+    (c.Subfolder(("clients/**",)), True, "its subfolder clients/acme matches clients/**"),
+    (c.Subfolder(("products/*",)), False, "does not match products/*"),
+    (c.Name(("*.cr3",)), True, "matches *.cr3"),
+    (c.Format(("jpeg", "heic")), False, "it is raw, not one of jpeg, heic"),
+    (c.Orientation(("portrait",)), True, "portrait (4000x6000 upright)"),
+    (c.Orientation(("landscape", "square")), False, "not landscape or square"),
+    (c.Bound("min_width", 4000), True, "at least 4000"),
+    (c.Bound("max_height", 5000), False, "its height is 6000 px upright, not at most 5000"),
+    (c.Camera(("Canon EOS R*",)), True, "its camera Canon EOS R5 matches"),
+    (c.Camera(("*nikon*",)), False, "does not match *nikon*"),
+    (c.ExifTag("LensModel", ("*50mm*",)), True, "matches *50mm*"),
+    (c.ExifTag("FocalLength", ("50",)), False, "its EXIF has no FocalLength"),
+    (c.Keywords(("portfolio",)), True, "it has the keyword Portfolio"),
+    (c.Keywords(("wedding", "client-*")), False, "none is wedding or client-*"),
+    (c.Rating(">=", 4), True, "its rating is 4, >= 4"),
+    (c.Rating("==", 5), False, "its rating is 4, not == 5"),
+])
+def test_each_entry_says_what_it_found(entry, holds, said):
+    outcome = evaluate(c.When((entry,)), FACTS)
+    assert outcome.holds is holds and said in outcome.why
+    assert outcome.key == entry.key
+
+
+def test_the_first_entry_that_does_not_hold_is_the_one_named():
+    when = c.When((c.Subfolder(("clients/**",)), c.Orientation(("landscape",)), c.Rating(">=", 5)))
+    outcome = evaluate(when, FACTS)
+    assert (outcome.holds, outcome.key) == (False, "orientation")
+
+
+def test_any_and_not_nest_and_say_why():
+    any_of = c.AnyOf((c.When((c.Keywords(("wedding",)),)), c.When((c.Rating(">=", 5),))))
+    outcome = evaluate(c.When((any_of,)), FACTS)
+    assert not outcome.holds and "none of them holds (keywords:" in outcome.why and "rating:" in outcome.why
+    negated = evaluate(c.When((c.Not(c.When((c.Camera(("Canon*",)),))),)), FACTS)
+    assert not negated.holds and negated.key == "not" and "it holds: its camera Canon EOS R5" in negated.why
+    assert evaluate(c.When((c.Not(c.When((c.Rating("<", 2),))),)), FACTS).holds
+
+
+def test_an_unrated_photo_counts_as_zero_and_unknown_facts_do_not_hold():
+    bare = Facts("a.jpg")
+    assert evaluate(c.When((c.Rating("<=", 1),)), bare).holds
+    assert not evaluate(c.When((c.Camera(("*",)),)), bare).holds
+    assert not evaluate(c.When((c.Orientation(("portrait",)),)), bare).holds
+
+
+def test_what_each_entry_reads():
+    when = c.When((c.Subfolder(("x",)), c.Name(("*",)), c.AnyOf((c.When((c.Rating(">", 1),)),)),
+                   c.Not(c.When((c.ExifTag("FNumber", ("1.4",)),)))))
+    assert when.need() == Need(xmp=True, exif_tags=frozenset({"FNumber"}))
+    assert c.When((c.Bound("min_width", 10),)).need() == Need(header=True)
+
+
+STUDIO = textwrap.dedent("""\
+    folders:
+      - name: studio
+        inbox: in
+        output: out
+        archive: arch
+        failed: bad
+        renditions:
+          - name: client
+            size: {long: 2048}
+            filename: "{taken:%Y/%m}/{camera|slug}_{stem}_{rendition}.{ext}"
+            when:
+              subfolder: "clients/**"
+          - name: square
+            operation: fill
+            size: 1080x1080
+            when:
+              orientation: portrait
+              not: {subfolder: "clients/**"}
+          - name: series
+            size: 1600
+            filename: "portfolio/{seq:04}_{stem}.{ext}"
+            when:
+              any:
+                - keywords: portfolio
+                - rating: ">= 5"
+              exif: {LensModel: "*50mm*", FNumber: 1.2}
+    """)
+
+
+HEAD = STUDIO.split("      - name: client")[0]
+
+
+def test_a_studio_recipe_is_read_and_selects_by_the_photo(tmp_path):
+    folder = config.parse(STUDIO, str(tmp_path / "c.yaml"), tmp_path).folders[0]
+    chosen = select(folder.renditions, FACTS)
+    assert [r.name for r in chosen.chosen] == ["client", "series"]
+    (square, outcome), = chosen.excluded
+    assert square.name == "square" and outcome.key == "not" and "clients/**" in outcome.why
+    need = folder_need(folder)
+    assert need.header and need.xmp and need.exif and need.mtime and need.seq and not need.hash
+    assert need.exif_tags == {"LensModel", "FNumber"}
+    elsewhere = select(folder.renditions, Facts("b.jpg", "", "studio", PHOTO))
+    assert [r.name for r in elsewhere.chosen] == ["square", "series"]
+
+
+def test_a_folder_without_conditions_or_photo_fields_reads_nothing(tmp_path):
+    plain = HEAD + "      - {name: web, size: 100}\n"
+    folder = config.parse(plain, str(tmp_path / "c.yaml"), tmp_path).folders[0]
+    assert folder_need(folder) == Need() and not folder_need(folder).reads_file
+
+
+def problems(tmp_path, when: str) -> list[str]:
+    text = HEAD + "      - name: web\n        size: 100\n" + textwrap.indent(textwrap.dedent(when), "        ")
+    with pytest.raises(ConfigError) as exc:
+        config.parse(text, str(tmp_path / "c.yaml"), tmp_path)
+    return exc.value.lines()
+
+
+def test_every_problem_of_a_when_is_named_at_its_line(tmp_path):
+    lines = problems(tmp_path, """\
+        when:
+          subfolders: "clients/**"
+          orientation: sideways
+          format: [jpg, heic]
+          rating: "about 4"
+          exif: {LensModl: "*50*"}
+          min_width: 4000
+          max_width: 2000
+          any: {keywords: x}
+          not: {camra: Canon}
+    """)
+    key = "folders[studio].renditions[web].when"
+    want = [
+        (11, f"{key}.subfolders: unknown key (did you mean 'subfolder'?"),
+        (12, f"{key}.orientation: 'sideways' is not one of: portrait, landscape, square"),
+        (13, f"{key}.format: 'jpg' is not one of: jpeg, png, webp, tiff, gif, bmp, avif, heic, raw (did you mean "
+             "'jpeg'?)"),
+        (14, f"{key}.rating: must be a rating from -1 (rejected) to 5"),
+        (15, f"{key}.exif.LensModl: unknown EXIF tag (did you mean 'LensModel'?)"),
+        (16, f"{key}.min_width: is 4000, above max_width (2000)"),
+        (18, f"{key}.any: must be a non-empty list of mappings"),
+        (19, f"{key}.not.camra: unknown key (did you mean 'camera'?"),
+    ]
+    assert len(lines) == len(want), "\n".join(lines)
+    for line, (number, text) in zip(lines, want, strict=True):
+        assert f":{number}:" in line and text in line, (line, number, text)
+
+
+def test_an_empty_when_says_what_it_takes(tmp_path):
+    (line,) = problems(tmp_path, "when: {}\n")
+    assert "when: needs at least one condition: subfolder, name, format" in line
+
+
+def test_sizes_as_photographers_give_them(tmp_path):
+    base = HEAD
+    for size, expected in [("{long: 2048}", (None, None, 2048, None, None)),
+                           ("{short: 1080}", (None, None, None, 1080, None)),
+                           ("{megapixels: 2}", (None, None, None, None, 2.0))]:
+        folder = config.parse(base + f"      - {{name: w, size: {size}}}\n", str(tmp_path / "c.yaml"),
+                              tmp_path).folders[0]
+        r = folder.renditions[0]
+        assert (r.width, r.height, r.long, r.short, r.megapixels) == expected
+    for size, said in [("{long: 2048, short: 10}", "takes one of long, short, megapixels"),
+                       ("{longest: 10}", "takes one of long, short, megapixels"),
+                       ("{megapixels: 0}", "megapixels must be a number from 0.01")]:
+        with pytest.raises(ConfigError, match=said):
+            config.parse(base + f"      - {{name: w, size: {size}}}\n", str(tmp_path / "c.yaml"), tmp_path)
+    with pytest.raises(ConfigError, match="fit a box only with operation fit; needs both width and height "
+                                          "for operation pad"):
+        config.parse(base + "      - {name: w, operation: pad, size: {long: 10}}\n", str(tmp_path / "c.yaml"),
+                     tmp_path)

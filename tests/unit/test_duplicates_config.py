@@ -1,0 +1,75 @@
+"""The duplicate keys of a folder (issue 23): their defaults, a length of time, where the
+duplicates folder may lie, the notify events."""
+from __future__ import annotations
+
+import pytest
+
+from hotfolder.config import model, parse
+
+FOLDER = """
+folders:
+  - name: {name}
+    inbox: {root}/{name}/inbox
+    output: {root}/{name}/output
+    archive: {root}/{name}/archive
+    failed: {failed}
+    renditions: [{{name: web, size: 100}}]
+{extra}"""
+
+
+def _config(tmp_path, *folders: dict, top: str = ""):
+    text = top + "".join(FOLDER.format(root=tmp_path, **f).replace("folders:\n", "", i > 0)
+                         for i, f in enumerate(folders))
+    return parse(text, str(tmp_path / "c.yaml"), tmp_path)
+
+
+def _folder(name: str, failed: str, extra: str = "") -> dict:
+    return {"name": name, "failed": failed, "extra": extra}
+
+
+def test_the_defaults(tmp_path):
+    cfg = _config(tmp_path, _folder("a", f"{tmp_path}/a/failed"))
+    f = cfg.folders[0]
+    assert (f.on_duplicate, f.duplicate_scope, f.similar, f.similar_distance) == ("skip", "folder", "flag", 6)
+    assert f.duplicate_window == 365 * 86400
+    assert f.duplicates == tmp_path / "a" / "duplicates"  # beside failed/
+    assert f.index_dir == cfg.state_dir  # the index lives in state_dir's database
+
+
+def test_folders_whose_failed_share_a_parent_get_a_duplicates_folder_each(tmp_path):
+    cfg = _config(tmp_path, _folder("a", f"{tmp_path}/failed-a"), _folder("b", f"{tmp_path}/failed-b"))
+    assert [f.duplicates.name for f in cfg.folders] == ["duplicates-a", "duplicates-b"]
+
+
+@pytest.mark.parametrize(("written", "seconds"), [("365d", 365 * 86400), ("12w", 12 * 7 * 86400), ("36h", 36 * 3600),
+                                                  ("90m", 5400), ("30s", 30), ("45", 45), (3600, 3600)])
+def test_a_window_is_a_length_of_time(tmp_path, written, seconds):
+    f = _config(tmp_path, _folder("a", f"{tmp_path}/a/failed", f"    duplicate_window: {written}")).folders[0]
+    assert f.duplicate_window == seconds
+
+
+def test_a_wrong_window_or_choice_names_the_key_and_what_to_write(tmp_path):
+    with pytest.raises(model.ConfigError) as err:
+        _config(tmp_path, _folder("a", f"{tmp_path}/a/failed", "    duplicate_window: a year\n    similar: maybe"))
+    keys = {p.key: p.reason for p in err.value.problems}
+    assert "365d" in keys["folders[a].duplicate_window"]
+    assert "flag" in keys["folders[a].similar"]
+
+
+def test_nothing_may_overlap_a_duplicates_folder(tmp_path):
+    with pytest.raises(model.ConfigError) as err:
+        _config(tmp_path, _folder("a", f"{tmp_path}/a/failed", f"    duplicates: {tmp_path}/a/output/dupes"))
+    assert err.value.key == "folders[a].duplicates" and "inside the output" in err.value.reason
+
+
+def test_a_failed_folder_in_the_wrong_place_is_one_problem_not_two(tmp_path):
+    """Its default duplicates folder beside it would lie there too: said once, at failed."""
+    with pytest.raises(model.ConfigError) as err:
+        _config(tmp_path, _folder("a", f"{tmp_path}/a/failed"), _folder("b", f"{tmp_path}/a/inbox/b-failed"))
+    assert [p.key for p in err.value.problems] == ["folders[b].failed"]
+
+
+def test_the_notify_events(tmp_path):
+    cfg = _config(tmp_path, _folder("a", f"{tmp_path}/a/failed"),
+                  top="notify: [{url: 'https://example.com/hook', events: [duplicate, similar, failed]}]\n")
+    assert cfg.notify[0].events == ("duplicate", "similar", "failed")

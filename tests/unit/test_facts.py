@@ -1,0 +1,166 @@
+"""What a file says of itself (engine/facts.py): read from real files as cameras and
+Lightroom leave them, only as far as a recipe needs, never decoding a pixel; sidecars
+and packets are data."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from hotfolder.engine import facts, iptc
+from hotfolder.engine.errors import InputError
+from hotfolder.engine.fingerprint import content_hash, file_hash
+from hotfolder.recipes.facts import Need
+from tests import sources
+
+EVERYTHING = Need(header=True, exif=True, exif_tags=frozenset({"FNumber", "ExposureTime", "LensModel"}), xmp=True,
+                  mtime=True)
+FORMATS = ("jpeg", "png", "webp", "tiff", "heic", "raw")
+
+
+def read(path: Path, need: Need = EVERYTHING, sidecar: Path | None = None, notes: list[str] | None = None):
+    return facts.read(path, need, accepted_formats=FORMATS, max_image_pixels=10**8, sidecar=sidecar, notes=notes)
+
+
+def test_a_camera_jpeg_with_lightroom_s_xmp_and_iptc(tmp_path):
+    iim = iptc._app13(iptc.serialise([(1, 90, b"\x1b%G"), (2, 25, b"Hafen"), (2, 25, b"portfolio"),
+                                      (2, 120, "Boote im Hafen, früh".encode())]), False)
+    src = sources.camera_jpeg(tmp_path / "IMG_0001.jpg", (1200, 800), exif=sources.camera_exif(orientation=6),
+                              xmp=sources.xmp_packet(rating=4, label="Red", keywords=("Portfolio", "beach"),
+                                                     title="Sunset"))
+    with Image.open(src) as im:  # the same file with an IPTC-IIM block, as Photo Mechanic writes one
+        im.save(src, "JPEG", quality=90, exif=im.info["exif"], xmp=im.info["xmp"], extra=iim)
+    photo = read(src)
+    assert (photo.format, photo.width, photo.height, photo.orientation) == ("jpeg", 800, 1200, "portrait")
+    assert (photo.make, photo.model, photo.camera, photo.lens, photo.iso) == (
+        "Canon", "Canon EOS R5", "Canon EOS R5", "RF50mm F1.2 L USM", 400)
+    assert photo.taken == dt.datetime(2024, 5, 1, 14, 3, 22, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    assert photo.taken_from == "exif"
+    assert (photo.rating, photo.label, photo.title) == (4, "Red", "Sunset")
+    assert photo.keywords == ("Portfolio", "beach", "Hafen")  # XMP's, then IIM's not already there
+    assert photo.description == "Boote im Hafen, früh"
+    assert dict(photo.exif) == {"FNumber": "1.2", "ExposureTime": "1/250", "LensModel": "RF50mm F1.2 L USM"}
+    assert photo.read == ("header", "exif", "xmp", "iptc")
+
+
+def test_only_what_is_needed_is_read(tmp_path):
+    src = sources.camera_jpeg(tmp_path / "a.jpg", xmp=sources.xmp_packet(rating=5))
+    photo = read(src, Need(header=True))
+    assert photo.width == 1200 and photo.make is None and photo.rating is None and photo.read == ("header",)
+    photo = read(src, Need(xmp=True))
+    assert photo.rating == 5 and photo.width is None and photo.read == ("xmp", "iptc")
+    assert read(src, Need()).read == ()
+
+
+def test_a_sidecar_is_the_newer_word(tmp_path):
+    src = sources.camera_jpeg(tmp_path / "IMG_0002.jpg", xmp=sources.xmp_packet(rating=2, keywords=("beach",),
+                                                                                  title="In camera"))
+    side = tmp_path / "IMG_0002.xmp"
+    side.write_bytes(sources.xmp_packet(rating=5, label="Green", keywords=("portfolio", "Beach")))
+    photo = read(src, Need(xmp=True), sidecar=side)
+    assert (photo.rating, photo.label, photo.title) == (5, "Green", "In camera")
+    assert photo.keywords == ("portfolio", "Beach")  # once each, case aside; the sidecar's first
+    assert photo.sidecar.rating == 5 and photo.sidecar.title is None
+    assert read(src, Need(), sidecar=side).rating == 5  # a sidecar is read even when no condition asks
+
+
+@pytest.mark.parametrize("content, note", [
+    (b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x:xmpmeta xmlns:x="adobe:ns:meta/"/>', "DTD"),
+    (b"\x00\x01 not xml at all", "not valid XML"),
+    (b"<html><body>hi</body></html>", "no x:xmpmeta"),
+])
+def test_a_hostile_or_broken_sidecar_is_data(tmp_path, content, note):
+    src = sources.camera_jpeg(tmp_path / "a.jpg")
+    side = tmp_path / "a.xmp"
+    side.write_bytes(content)
+    notes: list[str] = []
+    photo = read(src, Need(xmp=True), side, notes)
+    assert photo.rating is None and photo.keywords == ()
+    assert len(notes) == 1 and "the XMP sidecar a.xmp cannot be read" in notes[0] and note in notes[0]
+
+
+def test_a_sidecar_that_is_a_link_a_fifo_or_huge_is_not_read(tmp_path):
+    src = sources.camera_jpeg(tmp_path / "a.jpg")
+    secret = tmp_path / "secret.xmp"
+    secret.write_bytes(sources.xmp_packet(rating=5, keywords=("leaked",)))
+    (tmp_path / "link.xmp").symlink_to(secret)
+    os.mkfifo(tmp_path / "fifo.xmp")
+    (tmp_path / "huge.xmp").write_bytes(b" " * (facts.SIDECAR_LIMIT + 1))
+    for name, said in (("link.xmp", "cannot be read"), ("fifo.xmp", "not a regular file"),
+                       ("huge.xmp", "larger than")):
+        notes: list[str] = []
+        photo = read(src, Need(xmp=True), tmp_path / name, notes)
+        assert photo.keywords == () and said in notes[0], (name, notes)
+
+
+def test_a_dng_s_camera_and_size_come_from_libraw_and_its_preview(tmp_path):
+    photo_px = Image.new("RGB", (600, 400), (120, 140, 160))
+    src = sources.dng(tmp_path / "IMG_0003.dng", photo_px, orientation=6,
+                      preview_exif=sources.camera_exif(make="Hotfolder", model="Test DNG"))
+    photo = read(src)
+    assert (photo.format, photo.width, photo.height, photo.orientation) == ("raw", 400, 600, "portrait")
+    assert photo.camera == "Hotfolder Test DNG"
+
+
+def test_a_heic_is_upright_by_libheif_and_a_png_has_no_camera(tmp_path):
+    heic = sources.heic(tmp_path / "a.heic", Image.new("RGB", (64, 32), "red"), exif=sources.camera_exif(orientation=6))
+    photo = read(heic)
+    assert (photo.format, photo.width, photo.height) == ("heic", 32, 64) and photo.camera == "Canon EOS R5"
+    png = tmp_path / "b.png"
+    Image.new("RGB", (30, 20)).save(png)
+    os.utime(png, (1_700_000_000, 1_700_000_000))
+    photo = read(png)
+    assert (photo.format, photo.width, photo.camera, photo.taken_from) == ("png", 30, None, "mtime")
+    assert photo.taken == dt.datetime.fromtimestamp(1_700_000_000).astimezone()
+
+
+def test_a_file_that_is_no_image_says_so_as_a_render_would(tmp_path):
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("not an image")
+    with pytest.raises(InputError, match="not an image in an accepted format"):
+        read(bad)
+    assert read(bad, Need()).read == ()  # nothing needed: nothing opened
+
+
+def test_a_files_hash_is_the_content_hash_of_its_bytes(tmp_path):
+    """`{hash}` of `hotfolder explain` (the file hashed in chunks) is the one the worker
+    computes of the bytes it read once, and the duplicates index keys on: BLAKE3-256."""
+    from blake3 import blake3
+
+    data = os.urandom(9 << 20) + b"tail"  # more than two chunks
+    (tmp_path / "x").write_bytes(data)
+    assert file_hash(tmp_path / "x") == content_hash(data) == blake3(data).hexdigest()
+
+
+def test_reading_a_recipe_s_fields_costs_at_most_2_percent_of_its_render(tmp_path):
+    """Issue 22's bound, on a 12 MP camera-like JPEG with a Lightroom-sized XMP packet: the
+    fields the README's studio recipe reads, against the example recipe's render of the
+    same file (fit 1600 JPEG with a watermark, fill 400 WebP), measured interleaved so that
+    the machine's load moves both alike (bench/features.py reports the same figure)."""
+    import statistics
+    import time
+
+    from hotfolder.config.model import Rendition, Watermark
+    from hotfolder.engine import pipeline
+
+    keywords = tuple(f"keyword {i}" for i in range(40))
+    src = sources.camera_jpeg(tmp_path / "big.jpg", (4000, 3000), xmp=sources.xmp_packet(
+        rating=4, keywords=keywords, title="A title", extra="".join(f"<crs:S{i}>{i}</crs:S{i}>" for i in range(300))))
+    fit = Rendition(name="web", width=1600, height=1600, format="jpeg", watermark=Watermark(text="© Studio"))
+    fill = Rendition(name="thumb", operation="fill", width=400, height=400, format="webp", quality=80)
+    need = Need(header=True, exif=True, xmp=True, mtime=True)
+    pipeline.warm_up()
+    renders, reads = [], []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        pipeline.render(src, (fit, fill), accepted_formats=("jpeg",), max_image_pixels=10**8)
+        renders.append(time.perf_counter() - t0)
+        for _ in range(7):
+            t0 = time.perf_counter()
+            read(src, need)
+            reads.append(time.perf_counter() - t0)
+    ratio = statistics.median(reads) / statistics.median(renders)
+    assert ratio <= 0.02, f"reading the fields took {ratio:.1%} of the render"

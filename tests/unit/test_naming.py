@@ -1,0 +1,55 @@
+"""Where outputs go (workers/naming.py): the template after the file's subfolder unless it
+names `{subdir}`; a name that comes out empty fails the file; templated names keep the
+clash rules (spool/owners.py)."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from hotfolder.config.model import Rendition
+from hotfolder.recipes.facts import Facts
+from hotfolder.spool import owners
+from hotfolder.workers.choice import subdir_of
+from hotfolder.workers.naming import EmptyName, planned_rel
+from tests.unit.test_spool import make_folder
+
+VALUES = {"taken": dt.datetime(2024, 5, 1, 9, 0), "camera": "Canon EOS R5", "lens": None, "seq": 7}
+
+
+def rel_of(filename: str, rel: str, values=VALUES) -> str:
+    facts = Facts(rel.rsplit("/", 1)[-1], subdir_of(rel), "studio")
+    return planned_rel(Rendition(name="web", filename=filename), "jpg", (100, 80), rel, "studio",
+                       {**facts.values(), **values})
+
+
+@pytest.mark.parametrize("filename, rel, out", [
+    ("{stem}_{rendition}.{ext}", "clients/acme/a.png", "clients/acme/a_web.jpg"),  # as before
+    ("{taken:%Y/%m}/{stem}.{ext}", "clients/acme/a.png", "clients/acme/2024/05/a.jpg"),
+    ("{subdir}/{taken:%Y}/{stem}.{ext}", "clients/acme/a.png", "clients/acme/2024/a.jpg"),  # where it says, once
+    ("{taken:%Y}/{subdir}/{stem}.{ext}", "clients/acme/a.png", "2024/clients/acme/a.jpg"),
+    ("{subdir}/{stem}.{ext}", "a.png", "a.jpg"),  # at the inbox's top: no empty folder
+    ("{stem}_{width}x{height}.{ext}", "a.png", "a_100x80.jpg"),
+    ("{seq:03}_{stem}.{ext}", "a.png", "007_a.jpg"),
+])
+def test_where_an_output_goes(filename, rel, out):
+    assert rel_of(filename, rel) == out
+
+
+def test_a_name_the_photo_leaves_empty_fails_the_file_and_says_what_to_add():
+    with pytest.raises(EmptyName, match=r"add \|default\(text\)"):
+        rel_of("{stem}/{lens}.{ext}", "a.png")
+    assert rel_of("{stem}/{lens|default(no-lens)}.{ext}", "a.png") == "a/no-lens.jpg"
+
+
+def test_templated_names_keep_the_clash_rules(tmp_path):
+    folder = dataclasses.replace(make_folder(tmp_path), names_dir=tmp_path / "names")
+    first = folder.output / rel_of("{taken:%Y}/{stem}.{ext}", "a.jpg")
+    second = folder.output / rel_of("{taken:%Y}/{stem}.{ext}", "a.png")
+    assert first == second == folder.output / "2024" / "a.jpg"
+    assert owners.reserve(folder, "a.jpg", [first]) == [first]
+    first.parent.mkdir()
+    first.write_bytes(b"a.jpg's")
+    assert owners.reserve(folder, "a.png", [second]) == [folder.output / "2024" / "a~png.jpg"]  # never replaced
+    assert owners.taken_by_another(folder, "a.png", first) and not owners.taken_by_another(folder, "a.jpg", first)

@@ -1,0 +1,167 @@
+"""XMP sidecars: whose they are (sidecars.py), held in the inbox until they can go with
+their image (arrival/pairs.py, through a real Inbox on real files), and moved with it
+through every state (spool/moves.py, spool/xmp_sidecars.py, recovery)."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from hotfolder.arrival.inbox import Inbox
+from hotfolder.sidecars import beside, find_image, find_sidecar, image_of, is_sidecar, sidecar_of
+from hotfolder.spool import moves, recovery
+from hotfolder.spool.failed_files import failed_originals
+from tests.unit.test_spool import make_folder
+
+
+@pytest.mark.parametrize("sidecar, names, image", [
+    ("IMG_0001.xmp", ["IMG_0001.CR3", "IMG_0001.JPG"], "IMG_0001.CR3"),  # Lightroom: the RAW's
+    ("IMG_0001.xmp", ["IMG_0001.JPG"], "IMG_0001.JPG"),
+    ("IMG_0001.CR3.xmp", ["IMG_0001.CR3", "IMG_0001.JPG"], "IMG_0001.CR3"),  # darktable: exactly
+    ("IMG_0001.JPG.XMP", ["IMG_0001.CR3", "IMG_0001.JPG"], "IMG_0001.JPG"),
+    ("IMG_0001.xmp", ["IMG_0002.CR3"], None),
+    ("a.b.xmp", ["a.b.jpg"], "a.b.jpg"),
+])
+def test_whose_sidecar(sidecar, names, image):
+    assert image_of(sidecar, [*names, sidecar]) == image
+    if image is not None:
+        assert sidecar_of(image, [*names, sidecar]) == sidecar
+
+
+def test_names_beside_a_renamed_image():
+    assert beside("IMG_0001.xmp", "IMG_0001.CR3", "IMG_0001_1.CR3") == "IMG_0001_1.xmp"
+    assert beside("IMG_0001.CR3.XMP", "IMG_0001.CR3", "IMG_0001_1.CR3") == "IMG_0001_1.CR3.XMP"
+    assert beside("IMG_0001.xmp", "IMG_0001.CR3", "IMG_0001.CR3") == "IMG_0001.xmp"
+    assert is_sidecar("a.XMP") and not is_sidecar(".xmp") and not is_sidecar("a.xmp.part")
+
+
+def test_found_on_disk_and_never_a_link(tmp_path):
+    (tmp_path / "IMG_1.CR3").write_bytes(b"raw")
+    (tmp_path / "IMG_1.JPG").write_bytes(b"jpg")
+    (tmp_path / "IMG_1.xmp").write_bytes(b"<x/>")
+    assert find_sidecar(tmp_path, "IMG_1.CR3") == "IMG_1.xmp" and find_sidecar(tmp_path, "IMG_1.JPG") is None
+    assert find_image(tmp_path, "IMG_1.xmp") == "IMG_1.CR3"
+    (tmp_path / "b.jpg").write_bytes(b"x")
+    (tmp_path / "b.xmp").symlink_to(tmp_path / "IMG_1.xmp")
+    assert find_sidecar(tmp_path, "b.jpg") is None
+
+
+def _inbox(tmp_path, wait: float = 5.0):
+    folder = dataclasses.replace(make_folder(tmp_path), quiet_period=0.0, sidecar_wait=wait)
+    return folder, Inbox(folder, 100)
+
+
+def _ready(inbox: Inbox, now: float) -> list[str]:
+    return sorted(p.name for p in inbox.ready(10, now))
+
+
+def _drop(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    os.utime(path, (time.time() - 5, time.time() - 5))  # written a while ago: quiet
+    return path
+
+
+def test_an_image_and_its_sidecar_are_handed_out_together(tmp_path):
+    folder, inbox = _inbox(tmp_path)
+    image = _drop(folder.inbox / "IMG_1.CR3", b"raw")
+    side = _drop(folder.inbox / "IMG_1.xmp", b"<x/>")
+    assert _ready(inbox, time.monotonic()) == ["IMG_1.CR3"]
+    assert inbox.partner(image) == side and inbox.partner(image) is None  # once
+    assert _ready(inbox, time.monotonic()) == []  # nothing else: the sidecar is the image's
+
+
+def test_a_sidecar_alone_waits_sidecar_wait_then_goes_alone(tmp_path):
+    folder, inbox = _inbox(tmp_path, wait=5.0)
+    side = _drop(folder.inbox / "IMG_2.xmp", b"<x/>")
+    t0 = time.monotonic()
+    assert _ready(inbox, t0) == []
+    assert _ready(inbox, t0 + 4.9) == []
+    image = _drop(folder.inbox / "IMG_2.jpg", b"jpg")  # its image came in time
+    inbox.note(image, closed=True)
+    assert _ready(inbox, t0 + 4.95) == ["IMG_2.jpg"] and inbox.partner(image) == side
+    lonely = _drop(folder.inbox / "IMG_3.xmp", b"<x/>")
+    inbox.note(lonely, closed=True)
+    assert _ready(inbox, t0 + 5) == []
+    assert _ready(inbox, t0 + 10.1) == ["IMG_3.xmp"] and inbox.partner(lonely) is None
+
+
+def test_an_image_waits_for_its_sidecar_being_written_up_to_sidecar_wait(tmp_path):
+    folder, inbox = _inbox(tmp_path, wait=2.0)
+    image = _drop(folder.inbox / "IMG_4.jpg", b"jpg")
+    side = folder.inbox / "IMG_4.jpg.xmp"
+    with open(side, "wb") as writer:  # still open for writing: not ready
+        writer.write(b"<x")
+        inbox.note(side, closed=False)
+        t0 = time.monotonic()
+        assert _ready(inbox, t0) == []
+        assert _ready(inbox, t0 + 1.0) == []
+        assert _ready(inbox, t0 + 2.1) == ["IMG_4.jpg"] and inbox.partner(image) is None  # gone alone
+    assert find_sidecar(folder.inbox, "IMG_4.jpg") == "IMG_4.jpg.xmp"
+
+
+def test_an_image_without_a_sidecar_waits_for_nothing(tmp_path):
+    folder, inbox = _inbox(tmp_path, wait=60.0)
+    _drop(folder.inbox / "IMG_5.jpg", b"jpg")
+    assert _ready(inbox, time.monotonic()) == ["IMG_5.jpg"]
+
+
+def test_a_pair_is_claimed_archived_and_its_sidecar_keeps_beside_a_renamed_image(tmp_path):
+    folder = make_folder(tmp_path)
+    (folder.archive / "sub").mkdir(parents=True)
+    (folder.archive / "sub" / "IMG_1.CR3").write_bytes(b"an earlier drop")
+    (folder.inbox / "sub").mkdir()
+    image = _drop(folder.inbox / "sub" / "IMG_1.CR3", b"raw")
+    side = _drop(folder.inbox / "sub" / "IMG_1.xmp", b"<x/>")
+    claimed = moves.claim(folder, image, side)
+    assert claimed.sidecar == "sub/IMG_1.xmp" and claimed.sidecar_path == folder.processing / "sub" / "IMG_1.xmp"
+    assert not side.exists()
+    adopted = list(recovery.claimed_files(folder))  # after a crash, the pair is found again by name
+    assert [(c.rel, c.sidecar) for c in adopted] == [("sub/IMG_1.CR3", "sub/IMG_1.xmp")]
+    where = moves.finish(folder, claimed)
+    assert where.name == "IMG_1_1.CR3" and (folder.archive / "sub" / "IMG_1_1.xmp").read_bytes() == b"<x/>"
+    assert [p for p in folder.processing.rglob("*") if p.is_file()] == []
+
+
+def test_a_failed_pair_is_listed_once_and_requeued_together(tmp_path):
+    folder = make_folder(tmp_path)
+    image = _drop(folder.inbox / "IMG_6.CR3", b"raw")
+    side = _drop(folder.inbox / "IMG_6.CR3.xmp", b"<x/>")
+    claimed = moves.claim(folder, image, side)
+    failed = moves.fail(folder, claimed.path, claimed.rel, error="bad", step="decode", sidecar=claimed.sidecar)
+    assert (folder.failed / "IMG_6.CR3.xmp").exists()
+    assert json.loads((folder.failed / "IMG_6.CR3.error.json").read_text())["sidecar_as"]
+    assert [p.name for _, p in failed_originals([folder])] == ["IMG_6.CR3"]  # the sidecar is not a failure
+    moves.requeue(folder, failed)
+    assert sorted(p.name for p in folder.inbox.iterdir()) == ["IMG_6.CR3", "IMG_6.CR3.xmp"]
+    assert list(folder.failed.iterdir()) == []
+
+
+def test_a_pair_given_back_goes_back_together(tmp_path):
+    folder = make_folder(tmp_path)
+    claimed = moves.claim(folder, _drop(folder.inbox / "a.jpg", b"x"), _drop(folder.inbox / "a.xmp", b"<x/>"))
+    moves.unclaim(folder, claimed)
+    assert sorted(p.name for p in folder.inbox.iterdir()) == ["a.jpg", "a.xmp"]
+
+
+def test_recovery_gives_a_sidecar_whose_image_left_back_to_the_inbox(tmp_path):
+    folder = make_folder(tmp_path)
+    (folder.processing / "lost.xmp").write_bytes(b"<x/>")  # a crash between the image's move and its own
+    (folder.processing / "kept.jpg").write_bytes(b"x")
+    found = recovery.recover(folder)
+    assert found.in_processing == 1 and (folder.inbox / "lost.xmp").exists()
+    assert [c.rel for c in recovery.claimed_files(folder)] == ["kept.jpg"]
+
+
+def test_a_sidecar_alone_is_archived_or_deleted(tmp_path):
+    from hotfolder.spool.xmp_sidecars import alone
+
+    folder = make_folder(tmp_path)
+    (folder.inbox / "x").mkdir()
+    assert alone(folder, _drop(folder.inbox / "x" / "a.xmp", b"1")) == folder.archive / "x" / "a.xmp"
+    assert alone(folder, _drop(folder.inbox / "x" / "a.xmp", b"2")) == folder.archive / "x" / "a_1.xmp"
+    gone = make_folder(tmp_path / "d", on_success="delete")
+    assert alone(gone, _drop(gone.inbox / "b.xmp", b"3")) is None and not (gone.inbox / "b.xmp").exists()

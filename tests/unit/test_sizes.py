@@ -1,0 +1,42 @@
+"""Sizes as photographers give them (`{long}`, `{short}`, `{megapixels}`) and `operation:
+pad`: planned by engine/geometry, rendered by the real pipeline."""
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from hotfolder.engine.geometry import plan
+from tests import sources
+from tests.rendering import R, run_one
+
+
+@pytest.mark.parametrize("size, fields, out", [
+    ((6000, 4000), {"long": 2048}, (2048, 1365)),
+    ((4000, 6000), {"long": 2048}, (1365, 2048)),  # a portrait's height is its long side
+    ((6000, 4000), {"short": 1080}, (1620, 1080)),
+    ((4000, 6000), {"short": 1080}, (1080, 1620)),
+    ((6000, 4000), {"megapixels": 2}, (1732, 1155)),  # 2.0 MP, the aspect kept
+    ((1000, 800), {"long": 2048}, (1000, 800)),  # never enlarged without upscale
+    ((1000, 800), {"long": 2048, "upscale": True}, (2048, 1638)),
+])
+def test_fit_as_photographers_give_it(size, fields, out):
+    assert plan(R(operation="fit", **fields), size).size == out
+
+
+def test_pad_fits_then_fills_the_box_exactly(tmp_path):
+    p = plan(R(operation="pad", width=1080, height=1080), (6000, 4000))
+    assert p.size == (1080, 720) and p.canvas == (1080, 1080)
+    src = sources.camera_jpeg(tmp_path / "a.jpg", (600, 400), exif=sources.camera_exif(orientation=6))
+    out = run_one(src, R(operation="pad", width=500, height=300, background=(10, 200, 30), format="png"))
+    assert out.size == (500, 300)
+    # stored 600x400 turned upright is 400x600: fitted to 200x300, centred; bars left and right
+    assert out.convert("RGB").getpixel((5, 150)) == (10, 200, 30) == out.convert("RGB").getpixel((494, 150))
+    assert out.convert("RGB").getpixel((250, 150)) != (10, 200, 30)
+
+
+def test_pad_keeps_a_small_picture_small_on_the_exact_box(tmp_path):
+    src = tmp_path / "small.png"
+    Image.new("RGBA", (40, 20), (200, 0, 0, 128)).save(src)
+    out = run_one(src, R(operation="pad", width=100, height=100, format="png"))
+    assert out.size == (100, 100) and out.mode == "RGBA"
+    assert out.getpixel((0, 0)) == (255, 255, 255, 255) and out.getpixel((50, 50)) == (200, 0, 0, 128)

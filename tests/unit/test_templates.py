@@ -1,0 +1,126 @@
+"""The one template engine (recipes/templates.py): parsing with every mistake named, filling
+in, the filters, and values that never leave the output folder."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from hotfolder.recipes import filters, templates
+from hotfolder.recipes.templates import FILENAME_FIELDS, METADATA_FIELDS, TemplateError, fill, parse
+
+TAKEN = dt.datetime(2024, 5, 1, 14, 3, 22, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+VALUES = {"stem": "IMG_0001", "name": "IMG_0001.CR3", "ext": "jpg", "rendition": "web", "source_ext": "cr3",
+          "camera": "Canon EOS R5", "taken": TAKEN, "seq": 42, "hash": "ab12cd34" + "0" * 56, "lens": None,
+          "subdir": "clients/acme", "rating": 4, "width": 1600, "height": 1067}
+
+
+def path(text: str, values=VALUES) -> str:
+    return fill(parse(text), values, as_path=True)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("{stem}_{rendition}.{ext}", "IMG_0001_web.jpg"),
+    ("{taken:%Y/%m}/{camera|slug}_{stem}.{ext}", "2024/05/canon-eos-r5_IMG_0001.jpg"),
+    ("{seq:04}_{stem}.{ext}", "0042_IMG_0001.jpg"),
+    ("{hash:8}.{ext}", "ab12cd34.jpg"),
+    ("{lens|default(no lens)|slug}/{stem}.{ext}", "no-lens/IMG_0001.jpg"),
+    ("{lens}{stem}.{ext}", "IMG_0001.jpg"),  # a missing value is empty
+    ("{stem|lower}_{width}x{height}.{ext}", "img_0001_1600x1067.jpg"),
+    ("{subdir}/{stem}.{ext}", "clients/acme/IMG_0001.jpg"),
+    ("{{literal}}_{stem}.{ext}", "{literal}_IMG_0001.jpg"),
+    ("{taken}_{stem}.{ext}", "20240501-140322_IMG_0001.jpg"),
+    ("r{rating}_{ camera | upper }_{stem}.{ext}", "r4_CANON EOS R5_IMG_0001.jpg"),
+])
+def test_filling_in(text, expected):
+    assert path(text) == expected
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("../../etc", "_._.._etc"),  # a `/` inside a value is `_`, a leading `.` too: never a way out
+    ("/etc/passwd", "_etc_passwd"),
+    ("..", "_."),  # a part that would be `..` (or hidden) starts with `_`
+    (".hidden", "_hidden"),
+    ("a\x00b\nc", "a_b_c"),
+])
+def test_a_hostile_value_never_leaves_the_output_folder(value, expected):
+    out = path("{camera}/{stem}.{ext}", {**VALUES, "camera": value})
+    assert out == f"{expected}/IMG_0001.jpg"
+    assert not out.startswith("/") and ".." not in out.split("/")
+
+
+def test_a_hostile_subdir_part_and_a_default_with_a_slash_stay_inside():
+    assert path("{subdir}/{stem}.{ext}", {**VALUES, "subdir": "../x/.."}) == "_./x/_./IMG_0001.jpg"
+    assert path("{lens|default(a/b)}_{stem}.{ext}") == "a_b_IMG_0001.jpg"
+
+
+@pytest.mark.parametrize("text, said", [
+    ("{stme}.{ext}", "unknown field {stme}; use {stem}"),
+    ("{sequence:04}.{ext}", "unknown field {sequence}; use {seq}"),
+    ("{stem|slugg}", "unknown filter |slugg; use |slug"),
+    ("{stem|default}", "|default needs its text in parentheses"),
+    ("{stem|slug(x)}", "|slug takes nothing in parentheses"),
+    ("{seq:abc}", "{seq:abc}: not a format for a number"),
+    ("{hash:99}", "1 to 64"),
+    ("{taken:YYYY}", "strftime"),
+    ("{stem", "a lone '{'"),
+    ("stem}", "a lone '}'"),
+    ("{}", "is not a field"),
+])
+def test_every_mistake_is_named(text, said):
+    with pytest.raises(TemplateError) as exc:
+        parse(text)
+    assert said in str(exc.value)
+
+
+def test_the_output_s_own_fields_are_for_file_names_only():
+    assert "width" in FILENAME_FIELDS and "width" not in METADATA_FIELDS and "year" in METADATA_FIELDS
+    with pytest.raises(TemplateError, match="known only in a file name"):
+        parse("{width}", METADATA_FIELDS)
+
+
+@pytest.mark.parametrize("text, slug", [
+    ("Hochzeit Müller #3", "hochzeit-muller-3"),
+    ("Café Zoë & Straße", "cafe-zoe-strasse"),
+    ("  Canon EOS R5  ", "canon-eos-r5"),
+    ("Ørsted Łódź Æble", "orsted-lodz-aeble"),
+    ("東京", ""),
+])
+def test_slug_is_web_safe_ascii(text, slug):
+    assert filters.slug(text) == slug
+
+
+def test_an_empty_slug_takes_the_default():
+    assert fill(parse("{title|slug|default(untitled)}"), {"title": "東京"}) == "untitled"
+
+
+def test_a_parsed_template_says_which_fields_it_uses():
+    t = templates.parsed("{taken:%Y}/{camera|slug}_{seq:04}.{ext}")
+    assert t.fields == {"taken", "camera", "seq", "ext"} and t.uses("seq") and not t.uses("subdir")
+
+
+def test_the_readme_says_every_field_and_filter_and_its_studio_example_is_valid():
+    from pathlib import Path
+
+    from hotfolder import config
+
+    repo = Path(__file__).resolve().parents[2]
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    recipes = readme.split("## Recipes", 1)[1].split("## Config reference", 1)[0]
+    for name in templates.FIELDS:
+        if name != "year":  # set_metadata's, in its table
+            assert "{" + name + "}" in recipes or "{" + name + ":" in recipes, name
+    for name in filters.FILTERS:
+        assert f"\\|{name}" in recipes, name
+    studio = config.load(repo / "config" / "studio.yaml")
+    assert [r.name for r in studio.folders[0].renditions] == ["client", "square", "portfolio", "print"]
+    shown = recipes.split("```yaml\n", 1)[1].split("```", 1)[0]
+    head = "folders:\n  - name: studio\n    inbox: in\n    output: out\n    archive: arch\n    failed: bad\n"
+    said = config.parse(head + shown, "README.md", repo / "var").folders[0]
+    for told, real in zip(said.renditions, studio.folders[0].renditions, strict=True):
+        assert (told.name, told.filename, told.when, told.operation, told.long) == (
+            real.name, real.filename, real.when, real.operation, real.long)
+
+
+def test_the_original_s_own_name_is_kept_as_linux_allows_it():
+    assert path("{stem}_{rendition}.{ext}", {**VALUES, "stem": "new\nline"}) == "new\nline_web.jpg"
