@@ -27,6 +27,7 @@ if __package__ in (None, ""):  # `python bench/run.py`: make `import bench` work
 
 import argparse
 import datetime as dt
+import importlib
 import json
 import os
 import platform
@@ -63,7 +64,7 @@ from tests.harness import Daemon, DaemonFailed, worker_pids
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "RESULTS.md"
 SECTIONS = ("single", "seed", "bare", "pyvips", "vips", "magick", "floor", "daemon", "latency", "backlog",
-            "features", "formats", "quality", "duplicates")
+            "features", "formats", "quality", "duplicates", "recipe", "heic", "imgproxy", "small")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -293,6 +294,9 @@ def parse_args(argv):
     p.add_argument("--keep", action="store_true",
                    help="keep the scratch folder (daemon logs, outputs) and print its path")
     p.add_argument("--write-results", action="store_true", help="append the table and raw numbers to bench/RESULTS.md")
+    p.add_argument("--heic", type=Path, default=os.environ.get("HOTFOLDER_BENCH_HEICS"),
+                   help="section heic: a folder of (real phone) HEICs (default: iPhone-shaped ones made here)")
+    p.add_argument("--baseline-tree", type=Path, help="section small: another checkout's root, run in the same run")
     args = p.parse_args(argv)
     only = set(SECTIONS) if not args.only else {s.strip() for s in args.only.split(",")}
     only -= {s.strip() for s in (args.skip or "").split(",") if s.strip()}
@@ -498,6 +502,16 @@ def main(argv: list[str] | None = None) -> int:
         rows += quality_rows(raw.get("quality"))
     if "duplicates" in want:
         rows += duplicate_rows(root, args, raw, notes)
+    rounds = ["--rounds", "1" if args.quick else "3"]
+    heics = ["--heic", str(args.heic)] if args.heic else []
+    baseline = ["--baseline-tree", str(args.baseline_tree)] if args.baseline_tree else []
+    for name, module, extra in (
+            ("recipe", "stages", ["--repeat", "7" if args.quick else "21"]),
+            ("heic", "heic", [*rounds, *heics]),
+            ("imgproxy", "imgproxy", rounds),
+            ("small", "small", [*rounds, *baseline])):
+        if name in want:
+            rows += section_rows(module, root, extra, raw, notes)
     raw["elapsed_s"] = time.perf_counter() - t_all
     text = render(rows, notes, args, procs, rends)
     print(text)
@@ -509,6 +523,24 @@ def main(argv: list[str] | None = None) -> int:
     else:
         shutil.rmtree(scratch, ignore_errors=True)
     return 0
+
+
+def section_rows(name: str, root: Path, argv: list[str], raw: dict, notes: list[str]) -> list[Row]:
+    """A section of its own module (bench/heic, imgproxy, small), in a child process: its
+    pools and libvips threads never start in this process, which forks."""
+    log(f"{name}: python -m bench.{name} {' '.join(argv)}")
+    try:
+        out = subprocess.run([sys.executable, "-m", f"bench.{name}", "--json", "--dir", str(root), *argv],
+                             capture_output=True, text=True, check=True, cwd=ROOT.parent, timeout=3600)
+        found = json.loads(out.stdout.strip().splitlines()[-1])
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, ValueError, IndexError) as exc:
+        tail = getattr(exc, "stderr", "") or ""
+        said = (tail.strip().splitlines() or [""])[-1]
+        notes.append(f"{name} rows: failed: {str(exc).splitlines()[0]} {said}")
+        return []
+    raw[name] = found
+    module = importlib.import_module(f"bench.{name}")
+    return [Row(*row) for row in module.table(found)]
 
 
 def run_features(root: Path, repeat: int) -> list[dict]:

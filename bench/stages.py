@@ -10,7 +10,8 @@ daemon), so the figures compare like with like. The libvips rows materialise the
 result (to memory), as the engine must. The "whole recipe" rows put the stages
 together: all Pillow (the engine before libvips), all libvips, the engine as built
 (`pipeline.render`), and the floor (the decode at DCT scale + the encodes, nothing
-else); then `render()` with one libvips thread and with --threads (default: every
+else); the whole-recipe rows run in turn, round after round, so load from elsewhere hits them
+alike; then `render()` with one libvips thread and with --threads (default: every
 core): the latency of one file on an idle daemon. The process is prepared as a worker
 is (`pipeline.warm_up()`: freed memory kept, libvips loaded).
 
@@ -29,7 +30,7 @@ import pyvips
 from PIL import Image, ImageCms, ImageFilter
 
 from bench import corpus
-from bench.timing import median_ms
+from bench.timing import interleaved_ms, median_ms
 from hotfolder.config.model import SHARPEN_PRESETS, Rendition, Watermark
 from hotfolder.engine import colour, formats, pipeline, resample, watermark
 from hotfolder.engine import sharpen as sharpening
@@ -49,6 +50,13 @@ def pil_decode(src: Path) -> Image.Image:
         im.draft("RGB", DRAFT)
         im.load()
         return im
+
+
+def turbo_decode(src: Path):
+    """The engine's JPEG decode (engine/decoders/jpeg): TurboJPEG at 1/2, packed RGB (numpy)."""
+    import simplejpeg
+
+    return simplejpeg.decode_jpeg(src.read_bytes(), colorspace="RGB", min_width=DRAFT[0], min_height=DRAFT[1])
 
 
 def vips_decode(src: Path) -> pyvips.Image:
@@ -111,13 +119,14 @@ def stage_rows(src: Path, repeat: int) -> list[tuple[str, float, float, str]]:
     turned = lambda v: resample.Frame.rendered(v.rot90(), "RGB")  # noqa: E731
     return [
         ("decode at DCT scale 1/2 (2000×1500)", t(lambda: pil_decode(src)), t(lambda: vips_decode(src)),
-         "Pillow `draft()`"),
+         f"TurboJPEG (simplejpeg), packed: {t(lambda: turbo_decode(src)):.1f} ms"),
         ("copy Pillow → libvips, 2000×1500 (`tobytes`)", t(lambda: resample.Frame(base).vips()),
          float("nan"), "once per file"),
         ("copy libvips → Pillow, 1600×1200 (`write_to_memory`)", float("nan"),
          t(lambda: to_pil(vfit.copy())), "once per output"),
-        ("resample 2000×1500 → 1600×1200, lanczos3", t(lambda: base.resize(FIT_SIZE, LANCZOS)),
-         t(lambda: to_pil(resample.resize(vbase, FIT_SIZE, alpha=False))), "libvips"),
+        ("resample 2000×1500 → 1600×1200, lanczos3 / the engine's lanczos2", t(lambda: base.resize(FIT_SIZE, LANCZOS)),
+         t(lambda: to_pil(vbase.resize(FIT_SIZE[0] / DRAFT[0], kernel="lanczos3"))),
+         f"libvips lanczos2: {t(lambda: to_pil(resample.resize(vbase, FIT_SIZE, alpha=False))):.1f} ms"),
         ("fill 400×400 from the 1600 frame (crop + lanczos3)",
          t(lambda: fit.resize((400, 400), LANCZOS, box=FILL_BOX)),
          t(lambda: to_pil(resample.resize(vfit.crop(*resample.pixel_box((0.125, 0, 0.875, 1), 1600, 1200)),
@@ -185,6 +194,13 @@ def floor(src: Path) -> None:
     pil_webp(base.crop((0, 0, 400, 400)))
 
 
+def floor_turbo(src: Path) -> None:
+    """The same floor with the engine's decoder (TurboJPEG), each crop made a Pillow image."""
+    base = turbo_decode(src)
+    pil_jpeg(Image.fromarray(base[:FIT_SIZE[1], :FIT_SIZE[0]]))
+    pil_webp(Image.fromarray(base[:400, :400]))
+
+
 def render(src: Path, threads: int = 1) -> list:
     return pipeline.render(src, (FIT, FILL), accepted_formats=("jpeg",), max_image_pixels=10**8, threads=threads)
 
@@ -196,6 +212,7 @@ def main(argv=None) -> None:
                    help="libvips threads for the idle-latency row (default: every core)")
     p.add_argument("--dir", type=Path, default=Path(os.environ.get(
         "HOTFOLDER_BENCH_DIR", Path(tempfile.gettempdir()) / "hotfolder-bench")))
+    p.add_argument("--json", action="store_true", help="the whole-recipe rows only, as one JSON line (python -m bench)")
     args = p.parse_args(argv)
     src = corpus.generate(args.dir / "corpus" / "big12", "big12", 1)[0]  # orientation 1
     src.read_bytes()
@@ -205,18 +222,49 @@ def main(argv=None) -> None:
           f"libvips {pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}; median of {args.repeat}; "
           f"load {load} at start\n")
     mark = VipsMark(FIT_SIZE)
-    whole = {
-        "all Pillow (draft + LANCZOS, the engine before)": median_ms(lambda: all_pillow(src), args.repeat),
-        "all libvips (shrink-on-load, lanczos3, libvips encoders)": median_ms(lambda: all_vips(src, mark), args.repeat),
-        "**the engine: `pipeline.render()`**, 1 thread": median_ms(lambda: render(src), args.repeat),
-        "floor: decode at DCT scale + the two encodes": median_ms(lambda: floor(src), args.repeat),
-    }
+    whole = whole_recipe(src, mark, args.repeat)
+    if args.json:
+        import json
+
+        print(json.dumps({"ms": whole, "load": [load, Path("/proc/loadavg").read_text().split()[0]],
+                          "repeat": args.repeat}))
+        return
+    print_whole(src, whole, args)
+
+
+def whole_recipe(src: Path, mark: VipsMark, repeat: int) -> dict[str, float]:
+    return interleaved_ms({
+        "all Pillow (draft + LANCZOS, the engine before)": lambda: all_pillow(src),
+        "all libvips (shrink-on-load, lanczos3, libvips encoders)": lambda: all_vips(src, mark),
+        "**the engine: `pipeline.render()`**, 1 thread": lambda: render(src),
+        "floor: decode at DCT scale + the two encodes": lambda: floor(src),
+        "floor with the engine's decoder (TurboJPEG)": lambda: floor_turbo(src),
+    }, repeat)
+
+
+def table(found: dict) -> list[tuple[str, str, str, str, str]]:
+    """The whole-recipe rows for `python -m bench` (section `recipe`): ratios to both floors."""
+    ms = found["ms"]
+    base, turbo = ms["floor: decode at DCT scale + the two encodes"], ms["floor with the engine's decoder (TurboJPEG)"]
+    rows = []
+    for name, value in ms.items():
+        ratio = value / base
+        engine = name.startswith("**the engine")
+        rows.append((f"example recipe on one 12 MP JPEG, 1 thread: {name}", f"{value:.1f} ms",
+                     f"{ratio:.2f}× floor, {value / turbo:.2f}× the floor with TurboJPEG; medians of "
+                     f"{found['repeat']} interleaved, load {found['load'][0]}→{found['load'][1]}",
+                     "≤ 1.5× floor" if engine else "", ("yes" if ratio <= 1.5 else "**no**") if engine else ""))
+    return rows
+
+
+def print_whole(src: Path, whole: dict[str, float], args) -> None:
     threaded = median_ms(lambda: render(src, args.threads), args.repeat)
     ours = whole["**the engine: `pipeline.render()`**, 1 thread"]
     base = whole["floor: decode at DCT scale + the two encodes"]
-    print("| whole recipe, one decode | ms | ÷ floor |\n|---|---|---|")
+    turbo = whole["floor with the engine's decoder (TurboJPEG)"]
+    print("| whole recipe, one decode | ms | ÷ floor | ÷ floor with TurboJPEG |\n|---|---|---|---|")
     for name, ms in whole.items():
-        print(f"| {name} | {ms:.1f} | {ms / base:.2f} |")
+        print(f"| {name} | {ms:.1f} | {ms / base:.2f} | {ms / turbo:.2f} |")
     print(f"\nidle-daemon latency of one file, `render()`: 1 thread {ours:.1f} ms, "
           f"{args.threads} threads {threaded:.1f} ms ({ours / threaded:.2f}× faster)\n")
     resample.use_threads(1)

@@ -22,6 +22,7 @@ from hotfolder.config.model import ConfigError, Rendition
 from hotfolder.engine import decode, encode, formats, iptc
 from hotfolder.engine.colour import convert_for
 from hotfolder.engine.encoders import Embedded, Encoding
+from hotfolder.engine.resample import Frame
 from tests import sources
 
 MAKE = 0x010F
@@ -120,7 +121,8 @@ def test_every_output_format_round_trips_through_its_encoder_and_decoder(tmp_pat
     if fmt.decoder is not None:
         got = decoded(path)
         assert got.meta.format == name and got.size == image.size
-        frame, meta = got.frame, got.meta
+        frame = got.frame.pil() if isinstance(got.frame, Frame) else got.frame  # packed pixels (JPEG) or Pillow's
+        meta = got.meta
     else:  # an output-only format: read back by its own library (JPEG XL: imagecodecs, its container's boxes)
         frame, meta = output_only[name](data)
     assert isinstance(frame, Image.Image) and frame.mode == image.mode

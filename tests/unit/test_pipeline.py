@@ -73,16 +73,18 @@ def test_scale_is_explicit_and_may_enlarge(tmp_path):
     assert run_one(src, R(operation="scale", scale=2.0)).size == (200, 160)
 
 
-def test_renditions_share_one_decode_and_keep_their_order(jpeg):
+def test_renditions_share_one_decode_and_keep_their_order(tmp_path):
+    jpeg = tmp_path / "photo.jpg"  # above resample.SMALL: libvips resamples, from the frame ladder
+    marked((800, 600)).save(jpeg, quality=95)
     small, big, crop = (
-        R(name="small", operation="fit", width=50, height=50),
-        R(name="big", operation="fit", width=300, height=300),
-        R(name="crop", operation="fill", width=40, height=40),
+        R(name="small", operation="fit", width=100, height=100),
+        R(name="big", operation="fit", width=600, height=600),
+        R(name="crop", operation="fill", width=80, height=80),
     )
     outs = run(jpeg, small, big, crop)
     assert [o.rendition.name for o in outs] == ["small", "big", "crop"]
-    assert [(o.width, o.height) for o in outs] == [(50, 38), (300, 225), (40, 40)]
-    # Derived from the 300 px frame, the 50 px one matches a direct render.
+    assert [(o.width, o.height) for o in outs] == [(100, 75), (600, 450), (80, 80)]
+    # Derived from the 600 px frame, the 100 px one matches a direct render.
     direct = run_one(jpeg, small)
     derived = Image.open(io.BytesIO(outs[0].data))
     assert max(abs(a - b) for a, b in zip(direct.tobytes(), derived.tobytes(), strict=False)) <= 12

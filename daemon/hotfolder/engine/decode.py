@@ -30,9 +30,9 @@ def decode(src: Path, renditions: Sequence[Rendition], *, accepted_formats: Sequ
            max_image_pixels: int, animation: str, raw_mode: str = "auto", threads: int = 1,
            data: bytes | None = None) -> Decoded:
     """Open `src` safely and decode it once, as small as every rendition allows. `data`: its
-    bytes, read once already (engine/fingerprint): Pillow's decoders read them, not the path
-    (LibRaw, pi-heif's 16-bit reader and libvips' 16-bit PNG/TIFF reader still open the path:
-    a second read, from the page cache)."""
+    bytes, read once already (engine/fingerprint): Pillow's decoders, TurboJPEG and the FFmpeg
+    HEIC path read them, not the path (LibRaw, pi-heif's 16-bit reader and libvips' 16-bit
+    PNG/TIFF reader still open the path: a second read, from the page cache)."""
     wanted = Wanted(renditions, max_image_pixels, raw_mode, threads, data)
     own = formats.opened_by_own_decoder(src.name)
     if own is not None:

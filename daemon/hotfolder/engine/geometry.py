@@ -108,13 +108,19 @@ def draft_size(renditions: Sequence[Rendition], stored: tuple[int, int], orienta
     """The smallest size (as stored) a decoder may reduce the frame to and still cover
     every rendition, when that is at most half of it on both sides (a JPEG's DCT scale, a
     RAW's half-size develop); None when the full frame is needed."""
+    need = needed_size(renditions, stored, orientation)
+    if need is not None and need[0] * 2 <= stored[0] and need[1] * 2 <= stored[1]:
+        return need
+    return None
+
+
+def needed_size(renditions: Sequence[Rendition], stored: tuple[int, int], orientation: int) -> tuple[int, int] | None:
+    """The smallest size (as stored) that covers every rendition; None without renditions."""
     needs = [as_stored(p, orientation).frame for p in plans_for(renditions, stored, orientation)]
     if not needs:
         return None
     need_w, need_h = (max(math.ceil(side[i]) for side in needs) for i in (0, 1))
-    if need_w * 2 <= stored[0] and need_h * 2 <= stored[1]:
-        return need_w, need_h
-    return None
+    return need_w, need_h
 
 
 def _swap(pair):

@@ -41,7 +41,7 @@ from hotfolder.config.model import Rendition
 from hotfolder.engine import colour, fingerprint, formats, memory, resample, source_facts
 from hotfolder.engine import placeholder as placeholders
 from hotfolder.engine.decode import decode
-from hotfolder.engine.decoders import Decoded
+from hotfolder.engine.decoders import Decoded, hevc
 from hotfolder.engine.encoders.pillow import ENCODER_OPTIONS
 from hotfolder.engine.errors import InputError, RecipeError, WatermarkError
 from hotfolder.engine.geometry import plan, plans_for
@@ -89,11 +89,13 @@ class Rendered:
 
 
 def warm_up() -> None:
-    """Ready a worker process before its first file: codecs and libvips loaded, freed
-    pixel memory kept for the next file (engine/memory). Not for the forkserver."""
+    """Ready a worker process before its first file: codecs, libvips and (with the extra)
+    FFmpeg loaded, freed pixel memory kept for the next file (engine/memory). Not for the
+    forkserver."""
     Image.init()
     memory.keep_freed_memory()
     resample.warm_up()
+    hevc.warm_up()
 
 
 class Opened:
