@@ -3,7 +3,7 @@ for the next file instead of given back to the kernel.
 
 What a worker needs (`worker_peak`): its peak resident set while it renders one file,
 measured at the limit for each format with `python -m bench.memory` (DESIGN.md, "The
-engine"): 47 MiB before any pixel, then per pixel of the file, at most 16.1 bytes (a
+engine"): 74 MiB before any pixel (47 before numpy, simplejpeg and jpegli), then per pixel of the file, at most 16.1 bytes (a
 WebP: libwebp's animation decoder keeps two RGBA canvases, Pillow its bytes and its
 frame), 12.7 for a 16-bit RGBA PNG and 13.2 for a RAW's develop written at full size,
 7.5 for a JPEG or PNG at full size, far less when the renditions are small (a JPEG is then decoded
@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import ctypes
 
-WORKER_BASE = 64 * 2**20  # measured 43-47 MiB: Python, Pillow, libvips, LibRaw, libheif loaded
+WORKER_BASE = 96 * 2**20  # measured 72-74 MiB: Python, Pillow, libvips, LibRaw, libheif, numpy (TurboJPEG's
+# simplejpeg, the pHash, SSIMULACRA2), jpegli loaded after a first small JPEG (43-47 MiB before numpy and jpegli)
 PEAK_BYTES_PER_PIXEL = 17  # 16.1 measured at 100 and at 120 MP (a WebP)
 M_TRIM_THRESHOLD = -1  # glibc's mallopt() parameter numbers
 M_MMAP_THRESHOLD = -3

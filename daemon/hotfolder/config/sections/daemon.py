@@ -38,7 +38,7 @@ KEYS = (
     Key("max_image_pixels", Int(lo=1, hi=2**40), 120_000_000,
         "larger images are refused (decompression bombs) — checked from the header before decoding, for every "
         "format, a RAW's embedded preview and the watermark file. 120 MP covers the 102 MP cameras (Fujifilm "
-        "GFX100, 11648×8736; Hasselblad X2D 100C); a worker may need up to 64 MiB + 17 bytes a pixel of it "
+        "GFX100, 11648×8736; Hasselblad X2D 100C); a worker may need up to 96 MiB + 17 bytes a pixel of it "
         "(2 GiB at the default: see [Memory](#memory))", reload=_now("new claims")),
     Key("accepted_formats", Choices(INPUT_FORMATS, f"must be a non-empty list, e.g. [{', '.join(DEFAULT_FORMATS)}]",
                                     aliases=FORMAT_ALIASES), DEFAULT_FORMATS,
