@@ -5,10 +5,10 @@ What a worker needs (`worker_peak`): its peak resident set while it renders one 
 measured at the limit for each format with `python -m bench.memory` (DESIGN.md, "The
 engine"): 74 MiB before any pixel (47 before numpy, simplejpeg and jpegli), then per
 pixel of the file, at most 16.1 bytes (a WebP: libwebp's animation decoder keeps two
-RGBA canvases, Pillow its bytes and its frame), 12.7 for a 16-bit RGBA PNG and 13.2 for a RAW's develop written at full size,
-7.5 for a JPEG or PNG at full size, far less when the renditions are small (a JPEG is then decoded
-at its DCT scale: 0.6 bytes a pixel). The unit's MemoryMax (systemd/hotfolder.service)
-is sized from it.
+RGBA canvases, Pillow its bytes and its frame), 12.7 for a 16-bit RGBA PNG and 13.2 for
+a RAW's develop written at full size, 7.5 for a JPEG or PNG at full size, far less when
+the renditions are small (a JPEG is then decoded at its DCT scale: 0.6 bytes a pixel).
+The unit's MemoryMax (systemd/hotfolder.service) is sized from it.
 
 Freed memory: by default glibc returns large freed blocks to the kernel (munmap, heap trim), and the
 next file faults every page in again: measured, 6,500–9,000 page faults, 7–18 ms of a
