@@ -12,9 +12,12 @@ are added without a shared list of migrations to edit.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+from hotfolder.backoff import Backoff
 
 DB_NAME = "hotfolder.db"
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another; writes here take milliseconds
@@ -31,10 +34,28 @@ def connect(state_dir: Path) -> sqlite3.Connection:
     state_dir.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path_in(state_dir), timeout=BUSY_TIMEOUT, isolation_level=None,
                            check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
+    _use_wal(conn)
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("CREATE TABLE IF NOT EXISTS schema (part TEXT PRIMARY KEY, version INTEGER NOT NULL)")
     return conn
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """WAL mode (persistent: set once per database). Two processes making the database at
+    once: the second's switch can fail with "database is locked" at once, without waiting
+    for the busy timeout (SQLite does not wait where waiting could deadlock); measured in
+    tests/process/test_state_db.py. So it is retried, for as long as the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    pause = Backoff(0.005, 0.2)
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause.failed())
 
 
 @contextmanager

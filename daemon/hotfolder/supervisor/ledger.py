@@ -63,8 +63,9 @@ class Ledger:
         self.log = log.get("ledger")
         self.gate = gate if gate is not None else ClaimGate(on_notice)  # what stops claiming, and why
         self.unfinished = Unfinished(on_hold, self.failed)  # files cut short whose writer may go on
-        self.sameness = Sameness(on_notice, self.log)  # duplicates: their moves, counts and events
-        self.failing = Failing(self.failed, counts, self.log, on_notice)  # originals sent to failed/
+        # The collaborators call the ledger's hook as it is then (the service may set it later).
+        self.sameness = Sameness(lambda n: self.on_notice(n), self.log)  # duplicates: moves, counts, events
+        self.failing = Failing(self.failed, counts, self.log, lambda n: self.on_notice(n))  # sent to failed/
         self.tracked: dict[int, Tracked] = {}
         self.next_id = 1
         self._adopting: list[Iterator[moves.Claimed]] = []  # lazy walks of processing/ after a crash
