@@ -23,6 +23,14 @@ become_subreaper()
 TIERS = ("unit", "process", "integration", "system")
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    """Marks a test whose body failed, for fixtures that say more at their teardown."""
+    outcome = yield
+    if call.when == "call" and outcome.get_result().failed:
+        item.failed_in_call = True  # type: ignore[attr-defined]
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects: the tier's mark must be there by then
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
@@ -97,7 +105,7 @@ def redis_server(tmp_path):
 
 
 @pytest.fixture
-def cluster_factory(tmp_path, redis_server):
+def cluster_factory(tmp_path, redis_server, request):
     """Clusters (tests/harness/cluster.py) on one redis-server, every process stopped after."""
     pytest.importorskip("celery", reason="the cluster extra is not installed (pip install -e '.[cluster]')")
     made: list[Cluster] = []
@@ -110,6 +118,9 @@ def cluster_factory(tmp_path, redis_server):
     yield make
     for c in made:
         c.stop_all()
+    if getattr(request.node, "failed_in_call", False):  # a flake must say why: every process's log
+        for c in made:
+            print(f"\n=== cluster {c.root}: the logs of its processes\n{c.logs()}")
     for c in made:  # the leak check fails the test on leaks; kill stragglers of the groups we made
         for proc in c.procs.values():
             for pid in descendants(proc.pid):
