@@ -32,6 +32,7 @@ import time
 from multiprocessing import get_context
 from pathlib import Path
 
+from bench import timing
 from bench.bursts import daemon_rate
 
 EXTENSIONS = (".heic", ".heif", ".hif")
@@ -174,18 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         "HOTFOLDER_BENCH_DIR", Path(tempfile.gettempdir()) / "hotfolder-bench")))
     p.add_argument("--json", action="store_true", help="print the measurements as one JSON line (python -m bench)")
     args = p.parse_args(argv)
-    load = Path("/proc/loadavg").read_text().split()[0]
-    found = measure(args.dir.resolve(), args.heic, args.procs, args.rounds, args.copies)
-    if args.json:
-        import json
-
-        print(json.dumps({**found, "load": [load, Path("/proc/loadavg").read_text().split()[0]]}))
-        return 0
-    print(f"load {load} at start, {Path('/proc/loadavg').read_text().split()[0]} at the end\n")
-    print("| measure | result | ratios (same run) | target | met |\n|---|---|---|---|---|")
-    for row in table(found):
-        print("| " + " | ".join(row) + " |")
-    return 0
+    start = Path("/proc/loadavg").read_text().split()[0]
+    found = {**measure(args.dir.resolve(), args.heic, args.procs, args.rounds, args.copies), "_load_start": start}
+    return timing.report(found, table, args.json)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ import time
 from multiprocessing import get_context
 from pathlib import Path
 
+from bench import timing
 from bench.bursts import daemon_rate
 
 SHAPES = ((2040, 1356), (2040, 1536), (2040, 1080), (1356, 2040))
@@ -155,18 +156,9 @@ def main(argv: list[str] | None = None) -> int:
         "HOTFOLDER_BENCH_DIR", Path(tempfile.gettempdir()) / "hotfolder-bench")))
     p.add_argument("--json", action="store_true", help="print the measurements as one JSON line (python -m bench)")
     args = p.parse_args(argv)
-    load = Path("/proc/loadavg").read_text().split()[0]
-    found = measure(args.dir.resolve(), args.files, args.procs, args.rounds)
-    if args.json:
-        import json
-
-        print(json.dumps({**found, "load": [load, Path("/proc/loadavg").read_text().split()[0]]}))
-        return 0
-    print(f"load {load} at start, {Path('/proc/loadavg').read_text().split()[0]} at the end\n")
-    print("| measure | result | ratios (same run) | target | met |\n|---|---|---|---|---|")
-    for row in table(found):
-        print("| " + " | ".join(row) + " |")
-    return 0
+    start = Path("/proc/loadavg").read_text().split()[0]
+    found = {**measure(args.dir.resolve(), args.files, args.procs, args.rounds), "_load_start": start}
+    return timing.report(found, table, args.json)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from bench import corpus
+from bench import corpus, timing
 from bench.bursts import daemon_rate
 from bench.heic import EXAMPLE_RECIPE
 
@@ -105,18 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         "HOTFOLDER_BENCH_DIR", Path(tempfile.gettempdir()) / "hotfolder-bench")))
     p.add_argument("--json", action="store_true", help="print the measurements as one JSON line (python -m bench)")
     args = p.parse_args(argv)
-    load = Path("/proc/loadavg").read_text().split()[0]
+    start = Path("/proc/loadavg").read_text().split()[0]
     found = measure(args.dir.resolve(), args.count, args.procs, args.rounds, args.baseline_tree, args.repeat)
-    if args.json:
-        import json
-
-        print(json.dumps({**found, "load": [load, Path("/proc/loadavg").read_text().split()[0]]}))
-        return 0
-    print(f"load {load} at start, {Path('/proc/loadavg').read_text().split()[0]} at the end\n")
-    print("| measure | result | ratios (same run) | target | met |\n|---|---|---|---|---|")
-    for row in table(found):
-        print("| " + " | ".join(row) + " |")
-    return 0
+    found["_load_start"] = start
+    return timing.report(found, table, args.json)
 
 
 if __name__ == "__main__":

@@ -30,3 +30,23 @@ def interleaved_ms(fns: dict, repeat: int) -> dict:
             fn()
             times[name].append(time.perf_counter() - t0)
     return {name: statistics.median(ts) * 1000 for name, ts in times.items()}
+
+
+def report(found: dict, rows, as_json: bool) -> int:
+    """A bench section's end: its measurements as one JSON line (for python -m bench) or its
+    table, each with the load average at its start (`_load_start`) and at its end."""
+    from pathlib import Path
+
+    found = dict(found)
+    start = found.pop("_load_start", "?")
+    end = Path("/proc/loadavg").read_text().split()[0]
+    if as_json:
+        import json
+
+        print(json.dumps({**found, "load": [start, end]}))
+        return 0
+    print(f"load {start} at start, {end} at the end\n")
+    print("| measure | result | ratios (same run) | target | met |\n|---|---|---|---|---|")
+    for row in rows(found):
+        print("| " + " | ".join(row) + " |")
+    return 0
