@@ -66,7 +66,7 @@ case "${1:-}" in
         cd "$(dirname "$0")/.."
         py=${PYTHON:-}
         [ -n "$py" ] || { [ -x .venv/bin/python ] && py=.venv/bin/python; } || py=python3
-        exec "$py" -m pytest -m systemd tests/system/test_systemd_nspawn.py "$@"
+        exec "$py" -m pytest -n 0 -m systemd tests/system/test_systemd_nspawn.py "$@"
         ;;
     *) die "usage: $0 rootfs|deps|clean|test [pytest args]" ;;
 esac
