@@ -13,14 +13,19 @@ from bench.workspace import fresh
 from tests.harness import Daemon
 
 
-def recipe_daemon(work: Path, recipe: list[dict], workers: int) -> Daemon:
+def recipe_daemon(work: Path, recipe: list[dict], workers: int, copies_rendered: bool = True) -> Daemon:
     """A daemon in `work` whose one folder, `bench`, renders `recipe` (renditions as the
-    config writes them); its config as JSON (which is YAML), quiet_period the default."""
+    config writes them); its config as JSON (which is YAML), quiet_period the default.
+    `copies_rendered`: the corpus repeats files, so copies are rendered (`on_duplicate:
+    process`: each is still hashed and recorded in the index, as in use); False for a
+    baseline tree older than that key."""
     d = Daemon(work)
     for place in (d.inbox, d.output, d.processing, d.archive, d.failed):
         place.mkdir(parents=True, exist_ok=True)
     folder = {"name": "bench", "inbox": str(d.inbox), "output": str(d.output), "processing": str(d.processing),
               "archive": str(d.archive), "failed": str(d.failed), "renditions": recipe}
+    if copies_rendered:
+        folder["on_duplicate"] = "process"
     config = {"workers": workers, "state_dir": str(work / "state"), "folders": [folder]}
     d.config.write_text(json.dumps(config, indent=2) + "\n")
     return d
@@ -30,7 +35,7 @@ def daemon_rate(work: Path, files: list[Path], procs: int, recipe: list[dict], *
                 tree: Path | None = None) -> float:
     """files/s of `hotfolder run` (of `tree`'s daemon/ when given: a baseline) over `files`."""
     env = {"PYTHONPATH": os.pathsep.join([str(tree / "daemon"), os.environ.get("PYTHONPATH", "")])} if tree else {}
-    with recipe_daemon(fresh(work), recipe, procs) as d:
+    with recipe_daemon(fresh(work), recipe, procs, copies_rendered=tree is None) as d:
         d.start(env=env, timeout=60)
         staging = fresh(work / "staging")
         for f in files:

@@ -40,6 +40,7 @@ def bench_daemon(work: Path, renditions: tuple[Rendition, ...], workers: int, qu
         "name": "bench",
         "inbox": str(d.inbox), "output": str(d.output), "processing": str(d.processing),
         "archive": str(d.archive), "failed": str(d.failed),
+        "on_duplicate": "process",  # the latency row drops copies: each rendered (and indexed, as in use)
         "renditions": [
             {"name": r.name, "operation": "fit", "size": f"{r.box}x{r.box}", "format": "jpeg",
              "quality": r.quality, "filename": "{stem}_{rendition}.jpg"}
