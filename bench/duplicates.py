@@ -33,8 +33,8 @@ from bench.stages import FILL, FIT
 from bench.timing import median_ms
 from hotfolder.engine import fingerprint, opening, pipeline
 from hotfolder.likeness import Look
-from hotfolder.state import db
-from hotfolder.state.originals import RENDERED, Originals, _joined, _key8, signed64
+from hotfolder.state import db, rows
+from hotfolder.state.originals import RENDERED, Originals, _key8, signed64
 
 
 def render(src: Path, data: bytes | None = None) -> list:
@@ -79,7 +79,7 @@ def _rows(n: int, rng: random.Random):
             phash = base ^ (1 << rng.randrange(64)) ^ (1 << rng.randrange(64))
         content = rng.randbytes(32)
         name = f"2026-{1 + i % 12:02d}-{1 + i % 28:02d}/card{i % 7:02d}/DSC{i % 100_000:05d}.JPG".encode()
-        outputs = _joined((os.fsdecode(name[:-4] + b"_web.jpg"), os.fsdecode(name[:-4] + b"_thumb.webp")), name)
+        outputs = rows.joined((os.fsdecode(name[:-4] + b"_web.jpg"), os.fsdecode(name[:-4] + b"_thumb.webp")), name)
         yield (_key8(content), content, RENDERED, 1, name, _key8(name), None, int(time.time()), 5_000_000 + i,
                signed64(phash), 4000, 3000, 0x1234, 0, None, None, None, outputs)
 
