@@ -172,3 +172,20 @@ def test_what_is_not_an_archived_original_is_refused_or_left_out(daemon_factory,
     dry = hotfolder("rerender", "-n", "--config", str(d.config), str(d.archive / "clip"))
     assert "MVI_0003" not in dry.stdout and "clip/IMG_0002.jpg →" in dry.stdout, dry.stdout
     assert _tree(d.output) == before, "the dry run wrote"
+
+
+def test_rerender_reads_the_index_without_making_it(daemon_factory):
+    """A daemon finding its index made anew while archive/ holds originals rebuilds it from
+    there; `rerender` before that start must not make it (it once did, and the daemon then
+    took the empty index for a kept one)."""
+    d = daemon_factory().start()
+    _drop(d, "a.jpg", _solid(RED), 1)
+    assert d.stop() == 0
+    db = d.root / "var" / "state" / "hotfolder.db"
+    for part in ("", "-wal", "-shm"):
+        (db.parent / (db.name + part)).unlink(missing_ok=True)
+    _new_recipe(d)
+    done = hotfolder("rerender", "--config", str(d.config))
+    assert done.returncode == 0, done.stderr
+    assert not db.exists(), "rerender made the index"
+    assert _size(d.output / "a_web.jpg") == (160, 120)

@@ -92,17 +92,15 @@ def _chosen(cfg: Config, args: argparse.Namespace) -> list[tuple[Folder, Path, l
 def _generations(folder: Folder, found: list[archived.Archived]) -> dict[Path, int]:
     """Which photo of its name each archived original was rendered as (issue 26.2: a
     different photo under a used name got outputs of its own, `IMG_7777_web~2.jpg`), as the
-    index of originals knows it by its bytes; 0 (the first) where no index says otherwise."""
+    index of originals knows it by its bytes, read without writing (the daemon rebuilds an index
+    it finds made anew); 0 (the first) where no index says otherwise."""
     if folder.index_dir is None or not found:
         return {}
     from hotfolder.engine.fingerprint import file_hash
     from hotfolder.state import originals
 
-    index = originals.opened(folder.index_dir)
-    try:
-        return {a.path: index.generation_of(file_hash(a.path), folder.name, a.rel) or 0 for a in found}
-    finally:
-        index.close()
+    state_dir = folder.index_dir
+    return {a.path: originals.generation_of(state_dir, file_hash(a.path), folder.name, a.rel) or 0 for a in found}
 
 
 def _current(found: list[archived.Archived], generations: dict[Path, int]

@@ -68,19 +68,15 @@ def local(state_dir: Path) -> LocalNumbers:
 def peek(state_dir: Path, folder: str) -> int | None:
     """The number the folder's next file would get, read without writing anything (for
     `hotfolder explain`); None when it cannot be read. A daemon may hand it out first."""
-    path = db.path_in(state_dir)
-    if not path.exists():
+    if not db.path_in(state_dir).exists():
         return 1
-    for query in ("mode=ro", "immutable=1"):  # a WAL database read-only needs its -shm; else as it is on disk
+    with db.read_only(state_dir) as conn:
+        if conn is None:
+            return None
         try:
-            conn = sqlite3.connect(f"file:{path}?{query}", uri=True, timeout=1.0)
-            try:
-                row = conn.execute("SELECT last FROM sequence WHERE folder = ?", (folder,)).fetchone()
-            finally:
-                conn.close()
+            row = conn.execute("SELECT last FROM sequence WHERE folder = ?", (folder,)).fetchone()
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):
                 return 1
-            continue
-        return (row[0] if row else 0) + 1
-    return None
+            return None
+    return (row[0] if row else 0) + 1

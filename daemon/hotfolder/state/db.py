@@ -59,6 +59,30 @@ def _use_wal(conn: sqlite3.Connection) -> None:
 
 
 @contextmanager
+def read_only(state_dir: Path) -> Iterator[sqlite3.Connection | None]:
+    """A connection that writes nothing, for commands beside a daemon (`explain`, `rerender`):
+    they must not make or migrate its database (a daemon rebuilds an index it finds made
+    anew). None when there is no database, or it cannot be read. A WAL database is opened
+    read-only with its -shm, else as it is on disk."""
+    path = path_in(state_dir)
+    conn = None
+    for query in ("mode=ro", "immutable=1") if path.exists() else ():
+        try:
+            conn = sqlite3.connect(f"file:{path}?{query}", uri=True, timeout=1.0)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            break
+        except sqlite3.OperationalError:
+            if conn is not None:
+                conn.close()
+            conn = None
+    try:
+        yield conn
+    finally:
+        if conn is not None:
+            conn.close()
+
+
+@contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One write transaction, taken at once (`BEGIN IMMEDIATE`): committed, or rolled back
     on any exception."""

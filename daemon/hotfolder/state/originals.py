@@ -213,16 +213,6 @@ class Originals:
             (self.folder_id(folder), _key8(os.fsencode(rel)), os.fsencode(rel), RENDERED, NAMED_LIMIT)).fetchall()
         return [Named(r[0], _look(r[1:5]) if r[1] is not None else None, r[5]) for r in rows]
 
-    def generation_of(self, content: str, folder: str, rel: str) -> int | None:
-        """Which photo of the name `rel` these bytes were rendered as (`hotfolder rerender`),
-        or None when the index has no rendering of them under that name."""
-        row = self.conn.execute(
-            "SELECT generation FROM originals WHERE folder = ? AND name_key = ? AND name = ? AND content = ? "
-            "AND state = ? ORDER BY id DESC LIMIT 1",
-            (self.folder_id(folder), _key8(os.fsencode(rel)), os.fsencode(rel), bytes.fromhex(content),
-             RENDERED)).fetchone()
-        return None if row is None else row[0]
-
     def next_generation(self, folder: str, rel: str) -> int:
         row = self.conn.execute("SELECT max(generation) FROM originals WHERE folder = ? AND name_key = ? AND name = ?",
                                 (self.folder_id(folder), _key8(os.fsencode(rel)), os.fsencode(rel))).fetchone()
@@ -359,3 +349,20 @@ def opened(state_dir: Path) -> Originals:
     if key not in _open:
         _open[key] = Originals(state_dir)
     return _open[key]
+
+
+def generation_of(state_dir: Path, content: str, folder: str, rel: str) -> int | None:
+    """Which photo of the name `rel` these bytes were rendered as (`hotfolder rerender`), read
+    without writing (db.read_only); None when the index has no rendering of them there."""
+    with db.read_only(state_dir) as conn:
+        if conn is None:
+            return None
+        try:
+            row = conn.execute(
+                "SELECT o.generation FROM originals o JOIN originals_folders f ON f.id = o.folder "
+                "WHERE f.name = ? AND o.name_key = ? AND o.name = ? AND o.content = ? AND o.state = ? "
+                "ORDER BY o.id DESC LIMIT 1",
+                (folder, _key8(os.fsencode(rel)), os.fsencode(rel), bytes.fromhex(content), RENDERED)).fetchone()
+        except sqlite3.OperationalError:  # no index there yet (its tables are made by the daemon)
+            return None
+    return None if row is None else row[0]
