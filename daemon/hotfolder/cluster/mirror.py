@@ -12,6 +12,8 @@ import os
 
 import numpy as np
 
+from hotfolder.state.mirror import nearest
+
 ENTRY = np.dtype([("phash", ">u8"), ("folder", ">u4"), ("id", ">u4")])
 
 
@@ -45,10 +47,4 @@ class SharedMirror:
 
     def near(self, phash: int, bits: int, folder: int | None, limit: int = 8) -> list[tuple[int, int]]:
         self.catch_up()
-        d = np.bitwise_count(self.hashes ^ np.uint64(phash))
-        ok = d <= bits
-        if folder is not None:
-            ok &= self.folders == folder
-        hit = np.flatnonzero(ok)
-        order = hit[np.argsort(d[hit], kind="stable")][:limit]
-        return [(int(self.ids[i]), int(d[i])) for i in order]
+        return nearest(self.ids, self.folders, self.hashes, phash, bits, folder, limit)

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hotfolder.cluster import leases
 from hotfolder.likeness import Kind, Look, Match
 
 if TYPE_CHECKING:
@@ -88,18 +89,6 @@ end
 if redis.call('GET', KEYS[8]) == ARGV[2] then redis.call('DEL', KEYS[8]) end
 return id
 """
-RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-REFRESH = """
-local v = redis.call('GET', KEYS[1])
-if v == false or v == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0
-"""
 FOLDER = """
 local id = redis.call('HGET', KEYS[1], ARGV[1])
 if id then return id end
@@ -116,8 +105,8 @@ class SharedOriginals:
         self.ttl = ttl_ms
         self._claim = client.register_script(CLAIM)
         self._record = client.register_script(RECORD)
-        self._release = client.register_script(RELEASE)
-        self._refresh = client.register_script(REFRESH)
+        self._release = client.register_script(leases.RELEASE)
+        self._refresh = client.register_script(leases.REFRESH)
         self._folder = client.register_script(FOLDER)
         self._folders: dict[str, int] = {}
         self._held: dict[str, str] = {}  # content -> job key: the claims this process refreshes

@@ -22,27 +22,14 @@ from dataclasses import dataclass
 
 import redis
 
+from hotfolder.cluster import leases
 from hotfolder.config.model import Cluster
 from hotfolder.jobs import Verdict
 
-_REFRESH = """
-local v = redis.call('GET', KEYS[1])
-if v == false or v == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-return 0
-"""
 _SWAP = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   return 1
-end
-return 0
-"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
 end
 return 0
 """
@@ -97,9 +84,9 @@ class Store:
         self.prefix = key_prefix(cluster)
         self.r = client or redis.Redis.from_url(cluster.broker_url, socket_timeout=5,
                                                 socket_connect_timeout=5, health_check_interval=10)
-        self._refresh = self.r.register_script(_REFRESH)
+        self._refresh = self.r.register_script(leases.REFRESH)
         self._swap = self.r.register_script(_SWAP)
-        self._release = self.r.register_script(_RELEASE)
+        self._release = self.r.register_script(leases.RELEASE)
 
     def _k(self, *parts: str) -> str:
         return self.prefix + "hf:" + ":".join(parts)

@@ -46,9 +46,10 @@ SIDECAR_LIMIT = 4 << 20  # bytes: Lightroom's sidecars are 10-200 KB; a larger "
 
 
 def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str], max_image_pixels: int,
-         sidecar: Path | None = None, notes: list[str] | None = None) -> Photo:
+         sidecar: Path | None = None, notes: list[str] | None = None, data: bytes | None = None) -> Photo:
     """The facts `need` asks for; InputError when the file cannot be opened as an image
-    (the same reason a render would give). `notes` gets what could not be used."""
+    (the same reason a render would give). `notes` gets what could not be used. `data`: the
+    file's bytes when the worker read them already (engine/fingerprint): not read again."""
     notes = [] if notes is None else notes
     read_: list[str] = []
     found: dict = {}
@@ -61,7 +62,7 @@ def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str]
             exif, size, orientation, xmp, iim = _raw(src, need, max_image_pixels)
             found["format"] = own.name
         else:
-            with open_image(src, accepted_formats, max_image_pixels, "first-frame") as im:
+            with open_image(src, accepted_formats, max_image_pixels, "first-frame", data) as im:
                 known = formats.of_pil(im.format)
                 found["format"] = known.name if known is not None else str(im.format).lower()
                 exif, size = _exif(im), im.size

@@ -50,13 +50,17 @@ class Mirror:
         self.last = max(self.last, top or 0)
 
     def near(self, phash: int, bits: int, folder: int | None, limit: int = 8) -> list[tuple[int, int]]:
-        """(row id, distance) of the closest hashes within `bits` (of `folder` only, unless
-        None), closest first."""
-        d = np.bitwise_count(self.hashes ^ np.uint64(phash))
-        ok = d <= bits
-        if folder is not None:
-            ok &= self.folders == folder
-        hit = np.flatnonzero(ok)
-        order = hit[np.argsort(d[hit], kind="stable")][:limit]
-        return [(int(self.ids[i]), int(d[i])) for i in order]
+        return nearest(self.ids, self.folders, self.hashes, phash, bits, folder, limit)
 
+
+def nearest(ids: np.ndarray, folders: np.ndarray, hashes: np.ndarray, phash: int, bits: int, folder: int | None,
+            limit: int = 8) -> list[tuple[int, int]]:
+    """(row id, distance) of the closest hashes within `bits` (of `folder` only, unless
+    None), closest first: one pass over the arrays (this mirror's, or a cluster's)."""
+    d = np.bitwise_count(hashes ^ np.uint64(phash))
+    ok = d <= bits
+    if folder is not None:
+        ok &= folders == folder
+    hit = np.flatnonzero(ok)
+    order = hit[np.argsort(d[hit], kind="stable")][:limit]
+    return [(int(ids[i]), int(d[i])) for i in order]

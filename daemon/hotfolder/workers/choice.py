@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from hotfolder.config.model import Folder
 from hotfolder.engine import facts as reading
-from hotfolder.engine.fingerprint import file_hash
+from hotfolder.engine.fingerprint import Original, file_hash
 from hotfolder.recipes import select
 from hotfolder.recipes.facts import NOTHING, Described, Facts, Need, Photo, need_of_fields
 from hotfolder.recipes.select import Selection
@@ -42,27 +42,31 @@ def subdir_of(rel: str) -> str:
 
 
 def read_facts(folder: Folder, src: Path, rel: str, *, accepted_formats, max_image_pixels: int,
-               sidecar: Path | None = None, notes: list[str] | None = None, extra: Need = NOTHING) -> Facts:
+               sidecar: Path | None = None, notes: list[str] | None = None, extra: Need = NOTHING,
+               data: bytes | None = None) -> Facts:
     """What the folder's recipe needs of the file, and `extra` (InputError when it cannot be opened)."""
     need = select.folder_need(folder) | extra
     photo = Photo()
     if need.reads_file or need.mtime or sidecar is not None:
         photo = reading.read(src, need, accepted_formats=accepted_formats, max_image_pixels=max_image_pixels,
-                             sidecar=sidecar, notes=notes)
+                             sidecar=sidecar, notes=notes, data=data)
     return Facts(PurePosixPath(rel).name, subdir_of(rel), folder.name, photo)
 
 
 def choose(folder: Folder, src: Path, rel: str, *, accepted_formats, max_image_pixels: int,
-           sidecar: Path | None = None, numbers: Numbers | None = None, content: str | None = None) -> Choice:
-    """The renditions whose `when:` holds for the file, and its template values. `content`:
-    its content hash when read already (engine/fingerprint), else read here if `{hash}` is used."""
+           sidecar: Path | None = None, numbers: Numbers | None = None, original: Original | None = None
+           ) -> Choice:
+    """The renditions whose `when:` holds for the file, and its template values. `original`:
+    its bytes and content hash when the worker read them already (engine/fingerprint); else
+    the file is read here as far as the recipe needs."""
     notes: list[str] = []
     facts = read_facts(folder, src, rel, accepted_formats=accepted_formats, max_image_pixels=max_image_pixels,
-                       sidecar=sidecar, notes=notes)
+                       sidecar=sidecar, notes=notes, data=original.data if original else None)
     selection = select.select(folder.renditions, facts)
     used = need_of_fields(select.template_fields(selection.chosen))
     if used.hash:
-        facts = Facts(facts.name, facts.subdir, facts.folder, facts.photo, content or file_hash(src))
+        content = original.content if original else file_hash(src)
+        facts = Facts(facts.name, facts.subdir, facts.folder, facts.photo, content)
     seq = None
     if used.seq and selection.chosen:
         if numbers is None:

@@ -73,7 +73,7 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None) -> Result:
                 return ended
         choice = choose(folder, job.src, job.rel, accepted_formats=job.accepted_formats,
                         max_image_pixels=job.max_image_pixels, sidecar=_sidecar(job),
-                        numbers=numbers or _numbers(folder), content=original.content)
+                        numbers=numbers or _numbers(folder), original=original)
         for note in choice.notes:
             logger.warning("file_note", note=note)
         if not choice.selection.chosen:
