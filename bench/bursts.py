@@ -7,10 +7,37 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.workspace import fresh
 from tests.harness import Daemon
+from tests.harness.procs import descendants
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Burst:
+    """One burst through a daemon: its throughput, and the CPU its processes spent on it
+    per file (user + system; the kernel's own threads, e.g. the journal's, not counted)."""
+
+    rate: float  # files/s
+    supervisor_ms: float  # the main process: watching, claims, moves, the ledger, the index's notes
+    workers_ms: float  # the rest of its tree: the workers (read, hash, index, render, write, fsync)
+
+
+def _cpu_s(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def _tree_cpu(pid: int) -> tuple[float, dict[int, float]]:
+    return _cpu_s(pid), {child: _cpu_s(child) for child in descendants(pid)}
 
 
 def recipe_daemon(work: Path, recipe: list[dict], workers: int, copies_rendered: bool = True) -> Daemon:
@@ -34,12 +61,21 @@ def recipe_daemon(work: Path, recipe: list[dict], workers: int, copies_rendered:
 def daemon_rate(work: Path, files: list[Path], procs: int, recipe: list[dict], *, outputs_per_file: int,
                 tree: Path | None = None) -> float:
     """files/s of `hotfolder run` (of `tree`'s daemon/ when given: a baseline) over `files`."""
+    return daemon_burst(work, files, procs, recipe, outputs_per_file=outputs_per_file, tree=tree).rate
+
+
+def daemon_burst(work: Path, files: list[Path], procs: int, recipe: list[dict], *, outputs_per_file: int,
+                 tree: Path | None = None) -> Burst:
+    """daemon_rate, with the CPU per file of the daemon's main process and of its workers
+    (read from /proc before the first rename and after the last output)."""
     env = {"PYTHONPATH": os.pathsep.join([str(tree / "daemon"), os.environ.get("PYTHONPATH", "")])} if tree else {}
     with recipe_daemon(fresh(work), recipe, procs, copies_rendered=tree is None) as d:
         d.start(env=env, timeout=60)
         staging = fresh(work / "staging")
         for f in files:
             os.link(f, staging / f.name)
+        assert d.proc is not None
+        main_before, tree_before = _tree_cpu(d.proc.pid)
         t0 = time.perf_counter()
         for f in files:
             os.rename(staging / f.name, d.inbox / f.name)
@@ -48,7 +84,10 @@ def daemon_rate(work: Path, files: list[Path], procs: int, recipe: list[dict], *
             with os.scandir(d.output) as it:
                 done = sum(1 for e in it if not e.name.startswith("."))
             if done >= want:
-                return len(files) / (time.perf_counter() - t0)
+                rate = len(files) / (time.perf_counter() - t0)
+                main_after, tree_after = _tree_cpu(d.proc.pid)
+                workers = sum(cpu - tree_before.get(pid, 0.0) for pid, cpu in tree_after.items())
+                return Burst(rate, (main_after - main_before) * 1000 / len(files), workers * 1000 / len(files))
             with os.scandir(d.failed) as it:
                 failed = [e.name for e in it if not e.name.endswith(".json")]
             if failed:

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from bench import corpus, timing
-from bench.bursts import daemon_rate
+from bench.bursts import daemon_burst
 from bench.heic import EXAMPLE_RECIPE
 
 
@@ -47,16 +47,20 @@ def measure(root: Path, count: int, procs: int, rounds: int, baseline: Path | No
     files = corpus.generate(root / "corpus" / "small", "small", count)
     work = Path(tempfile.mkdtemp(prefix="small-", dir=root))
     rates: dict[str, list[float]] = {"daemon": [], **({"baseline": []} if baseline else {})}
+    cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in rates}  # (supervisor, workers) ms a file
     try:
         for k in range(rounds):
-            rates["daemon"].append(daemon_rate(work / f"d{k}", files, procs, EXAMPLE_RECIPE, outputs_per_file=2))
-            if baseline:
-                rates["baseline"].append(daemon_rate(work / f"b{k}", files, procs, EXAMPLE_RECIPE,
-                                                     outputs_per_file=2, tree=baseline))
+            for name, tree in (("daemon", None), ("baseline", baseline)):
+                if name not in rates:
+                    continue
+                burst = daemon_burst(work / f"{name[0]}{k}", files, procs, EXAMPLE_RECIPE, outputs_per_file=2,
+                                     tree=tree)
+                rates[name].append(burst.rate)
+                cpu[name].append((burst.supervisor_ms, burst.workers_ms))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {"files": count, "procs": procs, "rates": rates, "baseline": str(baseline) if baseline else None,
-            "render_ms": render_rows_in_child(files[0], repeat)}
+    return {"files": count, "procs": procs, "rates": rates, "cpu_ms": cpu,
+            "baseline": str(baseline) if baseline else None, "render_ms": render_rows_in_child(files[0], repeat)}
 
 
 def render_rows_in_child(src: Path, repeat: int) -> dict[str, float]:
@@ -88,6 +92,13 @@ def table(found: dict) -> list[tuple[str, str, str, str, str]]:
         rows.append((f"**hotfolder daemon, small files** ({what})", f"{rates['daemon']:.0f} files/s",
                      f"rounds: {rounds('daemon')} (no --baseline-tree: no ratio)", "", ""))
     ms = found["render_ms"]
+    for name, label in (("daemon", "this tree"), ("baseline", "the baseline tree")):
+        split = found.get("cpu_ms", {}).get(name)
+        if split:
+            sup, wrk = statistics.median(c[0] for c in split), statistics.median(c[1] for c in split)
+            rows.append((f"CPU a file, {label}'s daemon (median of rounds)", f"{sup + wrk:.2f} ms",
+                         f"supervisor {sup:.2f} ms + workers {wrk:.2f} ms; the render alone "
+                         f"{ms['Pillow']:.2f} ms", "", ""))
     rows.append(("render() of one 64 px JPEG, example recipe, 1 thread: Pillow resamples", f"{ms['Pillow']:.2f} ms",
                  f"{ms['libvips'] / ms['Pillow']:.2f}× faster than libvips resampling it ({ms['libvips']:.2f} ms)",
                  "", ""))
