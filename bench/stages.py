@@ -11,10 +11,11 @@ result (to memory), as the engine must. The "whole recipe" rows put the stages
 together: all Pillow (the engine before libvips), all libvips, the engine as built
 (`pipeline.render`), and the floor (the decode at DCT scale + the encodes, nothing
 else: Pillow's, and again with the engine's own decoder and JPEG encoder, jpegli, which
-costs more than libjpeg-turbo for fewer bytes); the whole-recipe rows run in turn, round after round, so load from elsewhere hits them
-alike; then `render()` with one libvips thread and with --threads (default: every
-core): the latency of one file on an idle daemon. The process is prepared as a worker
-is (`pipeline.warm_up()`: freed memory kept, libvips loaded).
+costs more than libjpeg-turbo for fewer bytes); the whole-recipe rows run in turn, round
+after round, so load from elsewhere hits them alike; then `render()` with one libvips
+thread and with --threads (default: every core): the latency of one file on an idle
+daemon. The process is prepared as a worker is (`pipeline.warm_up()`: freed memory
+kept, libvips loaded).
 
 Run it alone (`flock /tmp/hotfolder-bench.lock python -m bench.stages`): on a shared
 machine, say the load with the figures.
