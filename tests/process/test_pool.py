@@ -18,7 +18,9 @@ from hotfolder.backend import Finished, Lost, Started
 from hotfolder.config.model import Folder, Rendition
 from hotfolder.jobs import Job
 from hotfolder.workers import mailbox as mailbox_mod
+from hotfolder.workers.messages import Leaving
 from hotfolder.workers.pool import LocalPool
+from hotfolder.workers.slots import Slot
 
 FORMATS = ("jpeg", "png", "webp", "tiff")
 
@@ -146,6 +148,45 @@ def test_shrinking_then_losing_a_worker_keeps_the_target(pool, tmp_path):
     while not (p.alive() == 1 and p.retiring == 0):
         assert time.monotonic() < deadline, f"alive {p.alive()}, retiring {p.retiring}"
         p.poll(0.05)
+
+
+def _take_the_sentinel_and_linger(tasks, results, slot: int) -> None:
+    """A worker that takes the retirement sentinel, says Leaving, and is slow to exit."""
+    assert tasks.get() is None
+    results.put(Leaving(slot))
+    time.sleep(60)
+
+
+def test_a_worker_killed_while_it_retires_is_not_replaced(pool, tmp_path):
+    """Finding (a full run, 1 of 1157 under load): 2 -> 1, and the worker that took the
+    retirement sentinel was SIGKILLed while exiting. Counted as died, it left `retiring`
+    waiting for a sentinel no longer in the queue: its replacement made 2 workers for a
+    target of 1, for good. Here the pool's one worker is busy with a slow file when a
+    second slot, a process that lingers after its Leaving, joins: the pool retires one
+    worker, only the lingering one can take the sentinel, and it is killed after."""
+    p = pool(1)
+    wait_ready(p, 1)
+    (busy,) = make_jobs(make_folder(tmp_path, FULL), 1, size=(6000, 4000))  # seconds of PNG encoding
+    p.submit(busy)
+    run_until(p, lambda ev: any(isinstance(e, Started) for e in ev), 20, "the slow file to start")
+    lingering = p.ctx.Process(target=_take_the_sentinel_and_linger, args=(p.tasks, p.results, 1))
+    lingering.start()
+    p.slots[1] = Slot(1, lingering, p.ctx.Value("q", 0, lock=False), ready=True)
+    p.poll(0)  # 2 slots for a target of 1: a sentinel goes into the queue, for the idle one
+    assert p.retiring == 1
+    deadline = time.monotonic() + 20
+    while not p.slots[1].leaving:
+        assert time.monotonic() < deadline, "the sentinel was not taken"
+        p.poll(0.05)
+    assert p.results.lock_free(5)  # its put has let go of the mailbox (a kill inside it is a rebuild's case)
+    os.kill(lingering.pid, signal.SIGKILL)  # killed after taking it, before exiting
+    lingering.join(10)
+    assert lingering.exitcode == -signal.SIGKILL
+    events = run_until(p, lambda ev: busy.id in finished(ev), 60, "the slow file")
+    for _ in range(20):  # long enough for a replacement to be spawned, had it been
+        events += p.poll(0.05)
+    assert p.retiring == 0 and sorted(p.slots) == [0] and p.alive() == 1
+    assert not [e for e in events if isinstance(e, Lost)]  # no rebuild handed the slow file back
 
 
 def test_growing_the_pool_spawns_workers(pool):

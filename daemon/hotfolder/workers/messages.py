@@ -6,6 +6,8 @@
     Done(slot, result, counted)   the job's Result; `counted`: the worker counted a final
                                   verdict itself (False: a stuck counter lock refused it)
     Declined(slot, job_id)        took a job after the pool began to drain: not started
+    Leaving(slot)                 took a sentinel: it leaves (written before it exits, so a
+                                  worker killed while exiting still counts as retired)
 
 Frozen dataclasses: a Starting pickles to 82 bytes, well under PIPE_BUF, so it reaches
 the pipe in one write (mailbox.py); a round trip through pickle costs ~3 µs (a tuple's
@@ -43,4 +45,9 @@ class Declined:
     job_id: int
 
 
-Message = Ready | Starting | Done | Declined
+@dataclass(frozen=True)
+class Leaving:
+    slot: int
+
+
+Message = Ready | Starting | Done | Declined | Leaving

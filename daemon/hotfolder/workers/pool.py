@@ -10,7 +10,7 @@ The textbook shape, kept visible:
 Around it, what makes it survive (after gunicorn's arbiter and rq's worker pool), each
 turn of `poll()` in phases:
 
-    read_messages    the workers' Ready / Starting / Done / Declined (messages.py)
+    read_messages    the workers' Ready / Starting / Done / Declined / Leaving (messages.py)
     reap_workers     dead workers: their jobs are Lost (charged)
     murder_workers   workers hung past file_timeout: killed, their jobs Lost (charged)
     check_wedged     a queue or a lock wedged by a worker that died holding it (wedge.py):
@@ -44,7 +44,7 @@ from hotfolder.runtime import log
 from hotfolder.workers import wedge
 from hotfolder.workers.counters import Counters, Owed, SharedInt
 from hotfolder.workers.mailbox import Broken, Mailbox
-from hotfolder.workers.messages import Declined, Done, Message, Ready, Starting
+from hotfolder.workers.messages import Declined, Done, Leaving, Message, Ready, Starting
 from hotfolder.workers.slots import Book, Slot
 from hotfolder.workers.wedge import LockProbe
 from hotfolder.workers.worker import consume
@@ -246,6 +246,8 @@ class LocalPool:
                     self.owed.owe(result.verdict, event.job.counted, event.job.folder)
             case Declined(job_id=job_id):
                 event = self.book.declined(job_id)
+            case Leaving():
+                slot.leaving = True
         if event is not None:
             self._events.append(event)
 
@@ -262,8 +264,14 @@ class LocalPool:
                 continue
             slot.process.join()
             del self.slots[index]
-            if code == 0 and self.retiring:
-                self.retiring -= 1  # it took a sentinel: whoever takes one retires
+            if (code == 0 or slot.leaving) and self.retiring:
+                # It took a sentinel: whoever takes one retires. Killed while exiting, it
+                # still took one: counted as died, the pool would wait for a sentinel no
+                # longer in the queue and keep a worker too many.
+                self.retiring -= 1
+                if code != 0:
+                    self.log.warning("worker_died", slot=index, pid=slot.pid, cause=f"signal {-code}" if code < 0
+                                     else f"exit code {code}", job=None, reason="while retiring: not replaced")
                 continue
             cause = f"signal {-code}" if code < 0 else f"exit code {code}"
             self.log.error("worker_died", slot=index, pid=slot.pid, cause=cause,

@@ -24,6 +24,7 @@ class Slot:
     process: BaseProcess
     mark: SharedInt  # the worker's shared Value: which job it counted last (see counters)
     ready: bool = False
+    leaving: bool = False  # it took a sentinel (said so: Leaving): it retires, whatever its exit code
     job: Job | None = None
     since: float = field(default_factory=time.monotonic)  # start of the current job, or of idling
     spawned: float = field(default_factory=time.monotonic)

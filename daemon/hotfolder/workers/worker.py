@@ -12,7 +12,7 @@ from hotfolder.engine import pipeline
 from hotfolder.runtime import log
 from hotfolder.workers.counters import Counters, LockStuck, SharedInt
 from hotfolder.workers.mailbox import Mailbox
-from hotfolder.workers.messages import Declined, Done, Ready, Starting
+from hotfolder.workers.messages import Declined, Done, Leaving, Ready, Starting
 from hotfolder.workers.reindex import reindex_one
 from hotfolder.workers.render import process_one
 
@@ -57,6 +57,7 @@ def consume(slot: int, tasks: Queue, results: Mailbox, counters: Counters, mark:
     while True:
         job = tasks.get()
         if job is None:
+            results.put(Leaving(slot))  # the sentinel is ours: the pool counts us retired however we end
             break
         if stopping.value:
             results.put(Declined(slot, job.id))
