@@ -11,7 +11,8 @@ Where the kernel has openat2 (Linux 5.6), the whole path is resolved in one call
 RESOLVE_NO_SYMLINKS, which refuses a link in any component just as the walk does; any
 error from it (a link, a gap, no openat2 under an old seccomp filter) is answered by the
 walk, so the errors, their messages and `make` stay the walk's. Measured: a folder six
-deep in 1 syscall instead of 14; the supervisor opened ~50 folders per file dropped.
+deep in 1 syscall instead of 14 (5 µs against 11); the supervisor opens ~8 folders a
+file dropped, about 50 openat calls by the walk.
 
 Callers then work through the descriptor (renameat, mkdirat, unlinkat, openat): if the
 folder is swapped between the open and the move, the move still lands in the folder
