@@ -79,6 +79,23 @@ def test_a_10_bit_p3_heic_is_converted_from_its_16_bits(tmp_path):
     assert len(set(red.tolist())) >= 245  # 10 bits converted, not 8 (which loses ~10 % of levels)
 
 
+def test_a_10_bit_monochrome_heic_is_rendered_grey_from_its_16_bits(tmp_path):
+    """pillow-heif's own test file of this kind failed: its one band was read as three
+    ("unable to make image from memory")."""
+    import pillow_heif
+
+    ramp = (np.linspace(0, 1023, 1024).round().astype("<u2") << 6).reshape(1, 1024).repeat(16, axis=0)
+    src = tmp_path / "grey10.heic"
+    pillow_heif.from_bytes("I;16", (1024, 16), ramp.tobytes()).save(src, quality=-1)
+    with Image.open(src) as check:
+        assert check.info["bit_depth"] == 10
+    out = run_one(src, R(operation="none", format="png"))
+    grey = np.asarray(out)[8].astype(int)
+    assert out.mode == "L" and out.size == (1024, 16)
+    assert grey[0] <= 1 and grey[-1] >= 254 and np.all(np.diff(grey) >= -1)
+    assert np.abs(grey - ramp[8] / 257).max() <= 2
+
+
 def test_only_the_primary_image_of_a_heic_is_rendered(tmp_path):
     import pillow_heif
 

@@ -195,10 +195,13 @@ def deep_to_target(open_frame: Callable[[], pyvips.Image], icc: bytes | None,
     """A 16-bit RGB(A) frame as 8 bits in `target`'s profile: converted from its 16 bits,
     or scaled (65535 → 255, rounded) when no conversion is due. `open_frame()` gives a new
     libvips pipeline over the 16 bits (decoders.Decoded.deep), run here in strips into the
-    8-bit frame, which is all that is kept."""
+    8-bit frame, which is all that is kept. A grey frame (1 or 2 bands) is scaled and
+    keeps its own profile, as `to_target` keeps an 8-bit grey one's."""
     source, out = conversion(icc, target)
     try:
         frame = open_frame()
+        if frame.bands <= 2:
+            return resample.Frame.rendered((frame / 257).rint().cast("uchar"), "LA" if frame.bands == 2 else "L"), icc
         mode = "RGBA" if frame.bands == 4 else "RGB"
         if source is None:
             eight = (frame / 257).rint().cast("uchar")

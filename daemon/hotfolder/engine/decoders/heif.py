@@ -155,7 +155,7 @@ def profile(im: Image.Image) -> bytes | None:
 
 
 class DeepPixels:
-    """The primary image of a 10- or 12-bit HEIF at 16 bits (RGB or RGBA), decoded once by
+    """The primary image of a 10- or 12-bit HEIF at 16 bits (RGB, RGBA or grey), decoded once by
     libheif; each call is a new libvips image over that buffer, read in place. pi-heif's
     Pillow plugin decodes these to 8 bits (Pillow has no 16-bit RGB mode).
 
@@ -167,7 +167,9 @@ class DeepPixels:
         self._heif = pi_heif.open_heif(src, convert_hdr_to_8bit=False)
         self._data = self._heif.data  # contiguous: open_heif removes the stride
         self._width, self._height = self._heif.size
-        self._bands = 4 if self._heif.has_alpha else 3
+        # RGB;16, RGBA;16, or a monochrome HEIF's I;16 (one band: read as three, it was
+        # refused as "unable to make image from memory")
+        self._bands = len(self._data) // (self._width * self._height * 2)
 
     def __call__(self) -> pyvips.Image:
         return pyvips.Image.new_from_memory(self._data, self._width, self._height, self._bands, "ushort")
