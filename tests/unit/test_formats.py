@@ -117,6 +117,30 @@ def test_a_truncated_heic_fails_with_libheifs_reason(tmp_path):
     assert err.value.step in ("open", "decode") and err.value.reason
 
 
+def test_a_heic_cut_inside_its_boxes_is_said_to_be_one_libheif_cannot_read(tmp_path):
+    """Cut inside its boxes, Pillow cannot even identify it: the reason was "not an image in
+    an accepted format (accepted: …, heic, …)", as if HEIC were refused. Its ftyp says
+    HEIC, so libheif says why."""
+    from hotfolder.workers import truncation
+
+    src = sources.heic(tmp_path / "cut.heic", photo((256, 192)))
+    data = src.read_bytes()
+    src.write_bytes(data[:200])  # inside its meta box: Pillow cannot identify it
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=64, height=64))
+    assert err.value.step == "open" and "not an image" not in err.value.reason
+    assert err.value.reason.startswith("a HEIC (HEIF) file that libheif cannot read: Invalid input")
+    src.write_bytes(data[:len(data) // 2])  # inside its pixels: opened, and libheif says so at decode
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=64, height=64))
+    assert truncation.cut_short(err.value.reason, src)
+    avif = tmp_path / "not.heic"  # an AVIF lists mif1 too: never taken for a HEIC
+    avif.write_bytes(b"\x00\x00\x00\x1cftypavif\x00\x00\x00\x00avifmif1miaf" + bytes(64))
+    with pytest.raises(InputError) as err:
+        run(avif, R())
+    assert "HEIC" not in err.value.reason
+
+
 def test_heic_not_accepted_is_named(tmp_path):
     src = sources.heic(tmp_path / "a.heic", marked())
     with pytest.raises(InputError, match=r"format heic is not accepted \(accepted: jpeg, png\)"):

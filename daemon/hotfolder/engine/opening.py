@@ -90,11 +90,45 @@ def _unaccepted_reason(src: Path, accepted_formats: Sequence[str]) -> str:
             reraise_unless_input(exc)
     if src.stat().st_size == 0:
         return "the file is empty"
+    if (heif := _heif_reason(src, accepted_formats)) is not None:
+        return heif
     if (tags := tifftags.read(src)) is not None:  # a TIFF whose samples Pillow has no mode for
         if "tiff" not in accepted_formats:
             return f"format tiff is not accepted (accepted: {accepted})"
         return f"a TIFF of {tifftags.layout(tags)}, which hotfolder cannot read"
     return f"not an image in an accepted format (accepted: {accepted})"
+
+
+# ISO-BMFF brands of HEVC-coded HEIF (HEIC). An AVIF also lists mif1, under its own avif brand.
+HEVC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"}
+AV1_BRANDS = {b"avif", b"avis"}
+
+
+def _heif_reason(src: Path, accepted_formats: Sequence[str]) -> str | None:
+    """Why a file whose ftyp says HEIC cannot be opened, in libheif's words (Pillow only
+    says it is not an image: "not an image in an accepted format" made a damaged iPhone
+    photo sound like a format the folder refuses); None for any other file."""
+    try:
+        with open(src, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return None
+    if head[4:8] != b"ftyp":
+        return None
+    end = min(len(head), int.from_bytes(head[:4], "big"))
+    brands = {head[8:12], *(head[i:i + 4] for i in range(16, end - 3, 4))}
+    if not brands & HEVC_BRANDS and not (head[8:12] in (b"mif1", b"msf1") and not brands & AV1_BRANDS):
+        return None
+    if "heic" not in accepted_formats:
+        return f"format heic is not accepted (accepted: {', '.join(accepted_formats)})"
+    import pi_heif
+
+    try:
+        pi_heif.open_heif(src)
+    except (ValueError, RuntimeError, OSError) as exc:
+        said = " ".join(str(exc).split())
+        return f"a HEIC (HEIF) file that libheif cannot read: {said}; it is damaged, or was cut short"
+    return None
 
 
 def _check_animation(im: Image.Image, animation: str) -> None:
