@@ -136,10 +136,13 @@ def read(data: bytes, fmt: str) -> Image.Image:
     return (back if isinstance(back, Image.Image) else Image.fromarray(back)).convert("RGB")
 
 
-def test_a_jpeg_is_read_back_into_an_array_with_pillows_pixels_and_scores_the_same(camera_jpeg):
-    frame = Image.open(io.BytesIO(rendered(camera_jpeg, rendition(format="png")).data)).convert("RGB")
-    data = jpeg.encode(frame, Encoding(80))
-    back = autoencode.read_back(data, formats.get("jpeg"))
+@pytest.mark.parametrize(("fmt", "mode"), [("jpeg", "RGB"), ("webp", "RGB"), ("webp", "RGBA")])
+def test_a_candidate_is_read_back_into_an_array_with_pillows_pixels_and_scores_the_same(camera_jpeg, fmt, mode):
+    frame = Image.open(io.BytesIO(rendered(camera_jpeg, rendition(format="png")).data)).convert(mode)
+    if mode == "RGBA":
+        frame.putalpha(Image.linear_gradient("L").resize(frame.size))
+    data = jpeg.encode(frame, Encoding(80)) if fmt == "jpeg" else encode._save(frame, formats.get(fmt), Encoding(80))
+    back = autoencode.read_back(data, formats.get(fmt))
     with Image.open(io.BytesIO(data)) as pil:
         pil.load()
         assert isinstance(back, np.ndarray) and np.array_equal(back, np.asarray(pil))
