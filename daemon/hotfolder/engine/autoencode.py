@@ -11,7 +11,6 @@ import importlib
 import io
 from collections.abc import Callable
 
-import imagecodecs
 import numpy as np
 import simplejpeg
 from PIL import Image
@@ -58,6 +57,8 @@ def read_back(data: bytes, fmt: Format) -> Image.Image | np.ndarray:
         except ValueError:
             pass  # not one TurboJPEG takes: Pillow reads it
     if fmt.name == "webp":
+        import imagecodecs  # ~65 ms to import: with the first WebP search (engine/decoders/webp)
+
         try:
             return imagecodecs.webp_decode(data)
         except imagecodecs.WebpError:

@@ -110,7 +110,7 @@ TABLE: tuple[Format, ...] = (
            decoder=decoder("pillow:decode_deep"), encoder=encoder("pillow:png"), default=True),
     Format("webp", ("webp",), "image/webp", pil="WEBP", vips="webp",
            quality=True, alpha=True, grey=False, animation=True, exif=True, xmp=True, icc=True,
-           decoder=decoder("pillow:decode"), encoder=encoder("pillow:webp"), default=True),
+           decoder=decoder("webp:decode"), encoder=encoder("pillow:webp"), default=True),
     Format("tiff", ("tif", "tiff"), "image/tiff", pil="TIFF", vips="tiff",
            quality=False, alpha=True, grey=True, animation=False, exif=True, xmp=True, icc=True,
            dcf=True, decoder=decoder("pillow:decode_deep"), same="png", default=True),

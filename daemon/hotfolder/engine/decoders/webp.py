@@ -1,0 +1,37 @@
+"""WebP: the pixels by libwebp through imagecodecs, straight into the buffer libvips
+reads; the header, metadata and checks are Pillow's (engine/opening), as for every format.
+
+Measured (2026-12-05, one thread): a 12 MP WebP in 122 ms against Pillow's 260 (RGB), 168
+against 307 with alpha, the same libwebp (1.6) and the same pixels (Pillow reads every
+WebP through libwebp's animation decoder, and copies the frame out of it). An animated
+WebP's first frame, and anything imagecodecs refuses, Pillow decodes as before: its
+reasons are the ones users see.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import ImageFile
+
+from hotfolder.engine.decoders import Decoded, Wanted, pillow
+from hotfolder.engine.metadata import read_metadata
+from hotfolder.engine.resample import Frame
+
+
+def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
+    import imagecodecs  # ~65 ms to import: with the first WebP, not with every process that reads the formats
+
+    if getattr(header, "n_frames", 1) > 1:
+        return pillow.decode(src, header, wanted)  # an animation's first frame, composed as Pillow does
+    data = wanted.data if wanted.data is not None else src.read_bytes()
+    try:
+        pixels = imagecodecs.webp_decode(data)
+    except imagecodecs.WebpError:
+        return pillow.decode(src, header, wanted)  # damaged: Pillow says why, in the words users know
+    height, width = pixels.shape[:2]
+    if (width, height) != header.size or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
+        return pillow.decode(src, header, wanted)  # not what the header said: Pillow's reading stands
+    mode = "RGBA" if pixels.shape[2] == 4 else "RGB"
+    # a memoryview (`.data`): Frame tests `not data`, which an array refuses; the view keeps the array alive
+    return Decoded(read_metadata(header), header.size, frame=Frame(data=pixels.reshape(-1).data, mode=mode,
+                                                                  size=(width, height)))
