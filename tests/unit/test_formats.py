@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import textwrap
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -357,3 +359,52 @@ def test_an_animated_or_damaged_webp_is_read_by_pillow_as_before(tmp_path):
     with pytest.raises(InputError) as err:
         run(cut, R())
     assert err.value.reason
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L"])
+def test_an_8_bit_png_is_decoded_by_libspng_with_pillows_pixels_and_its_metadata(tmp_path, mode):
+    from hotfolder.engine.decode import decode
+    from hotfolder.engine.opening import our_pixel_limit
+    from hotfolder.engine.resample import Frame
+
+    pipeline.configure(10**8)  # Pillow's global limit, whatever an earlier test left
+    im = photo((300, 200)).convert(mode)
+    src = tmp_path / "a.png"
+    im.save(src, "PNG", exif=camera_exif(orientation=6), icc_profile=srgb_icc() if mode != "L" else None)
+    decoded = decode(src, (R(operation="none", format="png"),), accepted_formats=("png",),
+                     max_image_pixels=10**8, animation="first-frame")
+    assert isinstance(decoded.frame, Frame) and decoded.meta.orientation == 6
+    assert decoded.meta.icc == (srgb_icc() if mode != "L" else None)
+    with our_pixel_limit(), Image.open(src) as pil:
+        pil.load()
+        assert decoded.frame.mode == mode and np.array_equal(np.asarray(decoded.frame.pil()), np.asarray(pil))
+
+
+def test_a_png_libspng_is_not_given_is_read_by_pillow_with_all_it_carries(tmp_path):
+    """A palette, grey with alpha, a tRNS colour, 16 bits, an animation, EXIF after the
+    pixels: Pillow's decode (what libspng would not give the same, or Pillow reads only
+    while decoding)."""
+    from hotfolder.engine.decode import decode
+    from hotfolder.engine.decoders.png import _metadata_after_pixels
+    from hotfolder.engine.resample import Frame
+
+    def decoded(path):
+        return decode(path, (R(operation="none", format="png"),), accepted_formats=("png",),
+                      max_image_pixels=10**8, animation="first-frame")
+
+    pipeline.configure(10**8)  # Pillow's global limit, whatever an earlier test left
+    base = photo((64, 48))
+    made = {"p.png": (base.convert("P"), {}), "la.png": (base.convert("LA"), {}),
+            "trns.png": (base, {"transparency": (255, 255, 255)}),
+            "apng.png": (base, {"save_all": True, "append_images": [base.rotate(90)]})}
+    for name, (im, options) in made.items():
+        im.save(tmp_path / name, "PNG", **options)
+        assert not isinstance(decoded(tmp_path / name).frame, Frame), name
+    late = tmp_path / "late.png"
+    base.save(late, "PNG")
+    data = late.read_bytes()
+    exif = camera_exif(orientation=6)
+    chunk = struct.pack(">I", len(exif)) + b"eXIf" + exif + struct.pack(">I", zlib.crc32(b"eXIf" + exif))
+    late.write_bytes(data[:-12] + chunk + data[-12:])  # just before IEND
+    assert _metadata_after_pixels(late.read_bytes()) and not _metadata_after_pixels(data)
+    assert decoded(late).meta.orientation == 6

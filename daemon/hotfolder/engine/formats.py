@@ -107,7 +107,7 @@ TABLE: tuple[Format, ...] = (
            pil_also=("MPO",), progressive=True),  # MPO: a camera JPEG with a multi-picture (MPF) index
     Format("png", ("png",), "image/png", pil="PNG", vips="png",
            quality=False, alpha=True, grey=True, animation=True, exif=True, xmp=True, icc=True,
-           decoder=decoder("pillow:decode_deep"), encoder=encoder("pillow:png"), default=True),
+           decoder=decoder("png:decode"), encoder=encoder("pillow:png"), default=True),
     Format("webp", ("webp",), "image/webp", pil="WEBP", vips="webp",
            quality=True, alpha=True, grey=False, animation=True, exif=True, xmp=True, icc=True,
            decoder=decoder("webp:decode"), encoder=encoder("pillow:webp"), default=True),

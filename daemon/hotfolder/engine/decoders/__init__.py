@@ -3,6 +3,7 @@
   jpeg    JPEG: scans counted, decoded at the smallest DCT scale that covers every rendition
   pillow  PNG and TIFF (16-bit RGB(A) read by libvips), GIF, BMP, AVIF, an animated WebP
   webp    WebP: libwebp through imagecodecs (twice as fast as Pillow's reader)
+  png     8-bit RGB, RGBA and grey PNG: libspng through imagecodecs; others as `pillow`
   heif    HEIC/HEIF through pi-heif (libheif); 10/12-bit at 16 bits
   raw     camera RAWs through LibRaw: the embedded preview, or a develop
   floattiff  TIFFs of floating-point samples (Pillow has no float RGB mode): libvips,

@@ -37,7 +37,7 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
 
 def decode_deep(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     """PNG and TIFF: 16-bit RGB(A) read by libvips (see the module's doc), else as `decode`."""
-    if not _rawmode(header).startswith(DEEP_RAWMODES):
+    if not rawmode(header).startswith(DEEP_RAWMODES):
         return decode(src, header, wanted)
     return Decoded(read_metadata(header), header.size, deep=lambda: _vips_open(src))
 
@@ -49,7 +49,7 @@ def eight_bit(im: Image.Image, size: tuple[int, int], meta: Metadata) -> Decoded
     return Decoded(meta.with_icc(icc), size, frame=frame)
 
 
-def _rawmode(im: ImageFile.ImageFile) -> str:
+def rawmode(im: ImageFile.ImageFile) -> str:
     """How the first tile's samples are laid out in the file (Pillow's name, e.g. "RGB;16B")."""
     if not im.tile:
         return ""
