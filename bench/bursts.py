@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,11 @@ class Burst:
     rate: float  # files/s
     supervisor_ms: float  # the main process: watching, claims, moves, the ledger, the index's notes
     workers_ms: float  # the rest of its tree: the workers (read, hash, index, render, write, fsync)
+
+
+def median_split(bursts: list[tuple[float, float]]) -> tuple[float, float]:
+    """The median supervisor and workers CPU ms a file over rounds of (supervisor, workers)."""
+    return statistics.median(b[0] for b in bursts), statistics.median(b[1] for b in bursts)
 
 
 def _cpu_s(pid: int) -> float:

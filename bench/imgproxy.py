@@ -35,7 +35,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from bench import timing
-from bench.bursts import daemon_burst
+from bench.bursts import daemon_burst, median_split
 
 SHAPES = ((2040, 1356), (2040, 1536), (2040, 1080), (1356, 2040))
 RECIPE = [{"name": "fit512", "operation": "fit", "size": "512x512", "format": "jpeg", "quality": 80,
@@ -148,8 +148,7 @@ def table(found: dict) -> list[tuple[str, str, str, str, str]]:
                      f"{found['procs']} processes; rounds: " + ", ".join(f"{x:.1f}" for x in found["rates"][key]),
                      target, met))
     if found.get("daemon_cpu_ms"):
-        sup = statistics.median(c[0] for c in found["daemon_cpu_ms"])
-        wrk = statistics.median(c[1] for c in found["daemon_cpu_ms"])
+        sup, wrk = median_split(found["daemon_cpu_ms"])
         engine_ms = 1000 * found["procs"] / med["engine"]  # its Pool's wall time a file, on every core
         rows.append(("CPU a file, the daemon on imgproxy's workload (median of rounds)", f"{sup + wrk:.1f} ms",
                      f"supervisor {sup:.1f} ms + workers {wrk:.1f} ms; the engine's Pool.map took "

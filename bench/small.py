@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from bench import corpus, timing
-from bench.bursts import daemon_burst
+from bench.bursts import daemon_burst, median_split
 from bench.heic import EXAMPLE_RECIPE
 
 
@@ -95,7 +95,7 @@ def table(found: dict) -> list[tuple[str, str, str, str, str]]:
     for name, label in (("daemon", "this tree"), ("baseline", "the baseline tree")):
         split = found.get("cpu_ms", {}).get(name)
         if split:
-            sup, wrk = statistics.median(c[0] for c in split), statistics.median(c[1] for c in split)
+            sup, wrk = median_split(split)
             rows.append((f"CPU a file, {label}'s daemon (median of rounds)", f"{sup + wrk:.2f} ms",
                          f"supervisor {sup:.2f} ms + workers {wrk:.2f} ms; the render alone "
                          f"{ms['Pillow']:.2f} ms", "", ""))

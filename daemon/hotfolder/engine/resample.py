@@ -26,10 +26,15 @@ therefore materialised with `write_to_memory()` into bytes that the frame owns.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyvips
 from PIL import Image
 
 from hotfolder.engine.geometry import Plan
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # lanczos2, not lanczos3 (Pillow's LANCZOS, what the SSIM guard's reference uses): 20 % less
 # resampling time (2000×1500 -> 1600×1200, one core: 10.6 vs 13.3 ms at best) for an SSIM
@@ -74,6 +79,13 @@ class Frame:
         self.size = pil.size if pil is not None else size
         self._data = data  # packed pixels, owned here: the libvips image points into them
         self._vips: pyvips.Image | None = None
+
+    @classmethod
+    def packed(cls, pixels: np.ndarray, mode: str) -> Frame:
+        """A decoder's H x W (x bands) uint8 array, without a copy: held as a memoryview
+        (`.data`, which keeps the array alive; Frame tests `not data`, which an array refuses)."""
+        height, width = pixels.shape[:2]
+        return cls(data=pixels.reshape(-1).data, mode=mode, size=(width, height))
 
     @classmethod
     def rendered(cls, image: pyvips.Image, mode: str) -> Frame:

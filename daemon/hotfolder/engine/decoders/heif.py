@@ -98,11 +98,9 @@ def through_ffmpeg(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> De
     layout, pixels = found
     stored = layout.stored_size
     meta = replace(read_metadata(header).with_icc(profile(header)), orientation=layout.orientation)
-    height, width, _ = pixels.rgb.shape
     if pixels.depth > 8:
         return Decoded(meta, stored, deep=ArrayPixels(pixels.rgb))
-    # a memoryview (`.data`): Frame tests `not data`, which an array refuses; the view keeps the array alive
-    return Decoded(meta, stored, frame=Frame(data=pixels.rgb.reshape(-1).data, mode="RGB", size=(width, height)))
+    return Decoded(meta, stored, frame=Frame.packed(pixels.rgb, "RGB"))
 
 
 def _through_ffmpeg(file: heifmeta.File, header: ImageFile.ImageFile,

@@ -63,10 +63,7 @@ def _turbo(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded | 
                 pixels = _decode(mapped, colourspace, need)
     except ValueError:
         return None
-    height, width = pixels.shape[:2]
-    # a memoryview (`.data`): Frame tests `not data`, which an array refuses; the view keeps the array alive
-    frame = Frame(data=pixels.reshape(-1).data, mode=header.mode, size=(width, height))
-    return Decoded(read_metadata(header), header.size, frame=frame)
+    return Decoded(read_metadata(header), header.size, frame=Frame.packed(pixels, header.mode))
 
 
 def _decode(data: bytes | mmap.mmap, colourspace: str, need: tuple[int, int]) -> np.ndarray:

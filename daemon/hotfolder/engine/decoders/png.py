@@ -44,9 +44,7 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
         # None before the pixels, and none after (_metadata_after_pixels): said so, or Pillow's
         # getexif() decodes the whole picture again to look for an eXIf after the pixels.
         header.info["exif"] = b""
-    # a memoryview (`.data`): Frame tests `not data`, which an array refuses; the view keeps the array alive
-    return Decoded(read_metadata(header), header.size,
-                   frame=Frame(data=pixels.reshape(-1).data, mode=header.mode, size=(width, height)))
+    return Decoded(read_metadata(header), header.size, frame=Frame.packed(pixels, header.mode))
 
 
 def _plain(header: ImageFile.ImageFile) -> bool:

@@ -32,6 +32,4 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     if (width, height) != header.size or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
         return pillow.decode(src, header, wanted)  # not what the header said: Pillow's reading stands
     mode = "RGBA" if pixels.shape[2] == 4 else "RGB"
-    # a memoryview (`.data`): Frame tests `not data`, which an array refuses; the view keeps the array alive
-    return Decoded(read_metadata(header), header.size, frame=Frame(data=pixels.reshape(-1).data, mode=mode,
-                                                                  size=(width, height)))
+    return Decoded(read_metadata(header), header.size, frame=Frame.packed(pixels, mode))
