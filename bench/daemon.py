@@ -215,6 +215,37 @@ def daemon_latency(d: Daemon, source: Path, drops: int, renditions, gap: float =
     return lat
 
 
+def daemon_trickle(d: Daemon, source: Path, drops: int, renditions, every: float = 0.25) -> list[float]:
+    """Write a file into the inbox every `every` seconds, whatever the daemon is doing (a
+    camera tethered, an uploader): seconds from each close() to its last output. Unlike
+    `daemon_latency` (one file at a time into an idle daemon), each arrival meets the claim
+    of the one before (a move out of the inbox, which watchdog holds to pair it)."""
+    data = source.read_bytes()
+    names = [f"trickle_{i:03d}.jpg" for i in range(drops)]
+    want = expected_outputs([d.inbox / n for n in names], renditions)
+    closed: dict[str, float] = {}
+    took: dict[str, float] = {}
+    start = time.perf_counter()
+    deadline = start + drops * every + 60
+    while len(took) < drops:
+        now = time.perf_counter()
+        if now > deadline:
+            raise RuntimeError(f"daemon: {drops - len(took)} of {drops} trickled files have no output after "
+                               f"{now - start:.0f} s\n{log_tail(d)}")
+        if len(closed) < drops and now >= start + len(closed) * every:
+            name = names[len(closed)]
+            with open(d.inbox / name, "wb") as fh:
+                fh.write(data)
+            closed[name] = time.perf_counter()
+        present = set(os.listdir(d.output))
+        for name, t0 in closed.items():
+            if name not in took and all(n in present for n in want[Path(name).stem]):
+                took[name] = time.perf_counter() - t0
+        d.check_alive()
+        time.sleep(0.002)
+    return [took[n] for n in names]
+
+
 def first_entry(path: Path) -> bool:
     try:
         with os.scandir(path) as it:

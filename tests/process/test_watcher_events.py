@@ -1,0 +1,123 @@
+"""The watcher with its real inotify observer: every event the handler reads still reaches
+an inbox, though watchdog is asked only for those (arrival/watcher.EVENTS), and a move
+out of the inbox (every claim) is paired or settled after MOVE_PAIRING_DELAY."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from hotfolder.arrival.watcher import MOVE_PAIRING_DELAY, Watcher
+from hotfolder.config.model import Folder, Rendition
+from tests.harness import wait_for
+
+
+@pytest.fixture
+def watched(tmp_path):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    folder = Folder(name="t", inbox=inbox, output=tmp_path / "o", failed=tmp_path / "f", processing=tmp_path / "p",
+                    archive=tmp_path / "a", renditions=(Rendition(name="r", width=10, height=10),),
+                    quiet_period=0.05)
+    watcher = Watcher((folder,))
+    watcher.start()
+    inbox_state = watcher.inboxes["t"]
+    assert inbox_state.ready(10) == []  # the first scan, of an empty inbox: what follows comes by events
+    try:
+        yield folder, inbox_state
+    finally:
+        watcher.stop()
+
+
+def later() -> float:
+    return time.monotonic() + 60  # past any quiet period, short of stalled_after's 60 s from now
+
+
+def test_a_writers_file_is_taken_after_its_close_and_not_before(watched):
+    folder, inbox = watched
+    path = folder.inbox / "slow.jpg"
+    with open(path, "wb") as f:
+        f.write(b"first part")
+        f.flush()
+        wait_for(lambda: inbox.pending_count() == 1, 10, what="the new file to be noted")
+        assert inbox.ready(10, time.monotonic() + 5) == []  # open for writing: its write events said so
+        f.write(b", the rest")
+    assert wait_for(lambda: inbox.ready(10, later()), 10, what="the closed file") == [path]
+
+
+def test_a_rename_within_the_inbox_forgets_its_old_name(watched):
+    folder, inbox = watched
+    part = folder.inbox / "upload-1.jpg"
+    part.write_bytes(b"an upload under its first name")
+    wait_for(lambda: inbox.pending_count() == 1, 10, what="the first name to be noted")
+    final = folder.inbox / "upload.jpg"
+    os.rename(part, final)
+    # One candidate: the move is paired (or, unpaired, a deletion and a new file): never both names.
+    wait_for(lambda: inbox.pending_count() == 1 and inbox.ready(10, later()) == [final], 10,
+             what="the new name alone to be taken")
+
+
+def test_files_moved_out_and_in_at_once_are_each_seen(watched, tmp_path):
+    """A claim is a move out of the inbox; arrivals meanwhile are seen, and the moved-out
+    names are forgotten once the pairing delay has passed."""
+    folder, inbox = watched
+    away = tmp_path / "away"
+    away.mkdir()
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    for i in range(40):
+        (staged / f"{i:02d}.jpg").write_bytes(b"x")
+    for i in range(40):
+        os.rename(staged / f"{i:02d}.jpg", folder.inbox / f"{i:02d}.jpg")
+        if i % 2:  # every other one claimed as soon as it arrived
+            os.rename(folder.inbox / f"{i:02d}.jpg", away / f"{i:02d}.jpg")
+    expected = sorted(folder.inbox / f"{i:02d}.jpg" for i in range(0, 40, 2))
+    taken: list = []
+    wait_for(lambda: taken.extend(inbox.ready(100, later())) or sorted(taken) == expected, 10,
+             what="the 20 files left in the inbox")
+    wait_for(lambda: inbox.pending_count() == 0, 10 + MOVE_PAIRING_DELAY, what="the moved-out names to be forgotten")
+
+
+def test_subfolders_and_deletions_still_reach_the_inbox(watched):
+    folder, inbox = watched
+    doomed = folder.inbox / "doomed.jpg"
+    doomed.write_bytes(b"x")
+    wait_for(lambda: inbox.pending_count() == 1, 10, what="the file to be noted")
+    doomed.unlink()
+    wait_for(lambda: inbox.pending_count() == 0, 10, what="the deleted file to be forgotten")
+    (folder.inbox / "shoot").mkdir()
+    inner = folder.inbox / "shoot" / "a.jpg"
+    inner.write_bytes(b"y")
+    assert wait_for(lambda: inbox.ready(10, later()), 10, what="the file in the new subfolder") == [inner]
+
+
+IN_OPEN, IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE = (
+    0x20, 0x10, 0x08, 0x02, 0x40, 0x80, 0x100, 0x200)
+
+
+def _inotify_masks() -> dict[int, int]:
+    """inode -> event mask of every inotify watch of this process, as the kernel has them."""
+    masks = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}") != "anon_inode:inotify":
+                continue
+            info = Path(f"/proc/self/fdinfo/{fd}").read_text()
+        except OSError:
+            continue
+        for line in info.splitlines():
+            if line.startswith("inotify "):
+                fields = dict(part.split(":", 1) for part in line.split()[1:])
+                masks[int(fields["ino"], 16)] = int(fields["mask"], 16)
+    return masks
+
+
+def test_opens_and_reads_in_the_inbox_are_not_asked_of_the_kernel(watched):
+    """Our own lease check opens every file: inotify is not asked for opens and reads."""
+    folder, _ = watched
+    mask = _inotify_masks()[folder.inbox.stat().st_ino]
+    assert not mask & (IN_OPEN | IN_CLOSE_NOWRITE), hex(mask)
+    for wanted in (IN_CLOSE_WRITE, IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE):
+        assert mask & wanted, (hex(mask), hex(wanted))
