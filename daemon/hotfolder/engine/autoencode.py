@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import io
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import simplejpeg
@@ -26,10 +27,11 @@ def search(im: Image.Image, fmt: Format, encoding: Encoding, target: float,
     """The lowest quality found whose encoding of `im` scores `target`; `save(encoding)`
     is one encode (engine/encode's, so every encode passes one place)."""
     start = autoquality.start_for(codec(im, fmt, encoding), im.width * im.height, target)
-    reference = ssimulacra2.Reference(im)
+    # The frame packed once, read by the metric and by an encoder that takes packed pixels (jpegli).
+    reference = ssimulacra2.Reference(encoding.packed.array if encoding.packed is not None else im)
 
     def encode_at(quality: int) -> bytes:
-        return save(Encoding(quality, encoding.metadata, progressive=encoding.progressive))
+        return save(replace(encoding, quality=quality))
 
     def score_of(data: bytes) -> float:
         return reference.score(read_back(data, fmt))

@@ -15,7 +15,7 @@ from PIL import Image
 
 from hotfolder.config.model import AUTO_QUALITY, Rendition
 from hotfolder.engine import formats
-from hotfolder.engine.encoders import Embedded, Encoding
+from hotfolder.engine.encoders import Embedded, Encoding, Packed
 from hotfolder.engine.errors import ENCODE_ERRORS, InputError, describe, reraise_unless_input
 from hotfolder.engine.formats import Format
 
@@ -45,9 +45,10 @@ def encode(im: Image.Image, fmt: Format, rendition: Rendition, metadata: Embedde
     if rendition.quality == AUTO_QUALITY:
         return _auto(im, fmt, rendition, metadata)
     assert isinstance(rendition.quality, int)
-    encoding = Encoding(rendition.quality, metadata, progressive=rendition.progressive)
     if rendition.max_bytes is None:
-        return Encoded(_save(im, fmt, encoding), rendition.quality)
+        return Encoded(_save(im, fmt, Encoding(rendition.quality, metadata, progressive=rendition.progressive)),
+                       rendition.quality)
+    encoding = Encoding(rendition.quality, metadata, progressive=rendition.progressive, packed=_packed(im))
     fit = _fitting(im, fmt, rendition, encoding, rendition.quality, rendition.max_bytes)
     return Encoded(fit.data, fit.quality, encodes=fit.encodes)
 
@@ -57,13 +58,18 @@ def _auto(im: Image.Image, fmt: Format, rendition: Rendition, metadata: Embedded
     highest lower quality that fits (its score then unmeasured)."""
     from hotfolder.engine import autoencode
 
-    encoding = Encoding(None, metadata, progressive=rendition.progressive)
+    encoding = Encoding(None, metadata, progressive=rendition.progressive, packed=_packed(im))
     found = autoencode.search(im, fmt, encoding, rendition.quality_target, lambda e: _save(im, fmt, e))
     if rendition.max_bytes is None or len(found.data) <= rendition.max_bytes:
         return Encoded(found.data, found.quality, found.score, found.measured, found.encodes)
     fit = _fitting(im, fmt, rendition, replace(encoding, quality=found.quality), found.quality, rendition.max_bytes,
                    first=found.data)
     return Encoded(fit.data, fit.quality, None, False, found.encodes + fit.encodes - 1)
+
+
+def _packed(im: Image.Image) -> Packed | None:
+    """For a frame encoded more than once: its pixels packed once, if RGB (made when first read)."""
+    return Packed(im) if im.mode == "RGB" else None
 
 
 def _save(im: Image.Image, fmt: Format, encoding: Encoding) -> bytes:

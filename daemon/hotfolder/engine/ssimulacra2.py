@@ -335,10 +335,13 @@ class Reference:
     """The frame the encoder gets, prepared once; `score` estimates the SSIMULACRA2 of
     an encoding of it, decoded (a Pillow image of the same size)."""
 
-    def __init__(self, frame: Image.Image, sampling: Sampling | None = None):
-        self.size = frame.size
-        self.sampling = sampling or Sampling.for_size(*frame.size)
-        self.alpha = "A" in frame.getbands()
+    def __init__(self, frame: Image.Image | np.ndarray, sampling: Sampling | None = None):
+        """`frame`: a Pillow image, or its pixels as an array (HxW, HxWxC bytes), read
+        without a copy where it is RGB."""
+        self.size = _size(frame)
+        self.sampling = sampling or Sampling.for_size(*self.size)
+        self.alpha = ("A" in frame.getbands() if isinstance(frame, Image.Image)
+                      else frame.ndim == 3 and frame.shape[2] in (2, 4))
         self._sides = [_OneBackground(im, self.sampling) for im in _opaque(frame, self.alpha)]
 
     def score(self, decoded: Image.Image | np.ndarray) -> float:

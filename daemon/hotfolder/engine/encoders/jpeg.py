@@ -65,7 +65,8 @@ def encode(im: Image.Image, encoding: Encoding) -> bytes:
     if codec(im, encoding) == JPEGLI:
         assert _jpegli is not None and encoding.quality is not None
         try:
-            data = _jpegli.encode(im.tobytes(), im.width, im.height, quality=encoding.quality)
+            pixels = encoding.packed.rgb if encoding.packed is not None else im.tobytes()
+            data = _jpegli.encode(pixels, im.width, im.height, quality=encoding.quality)
         except RuntimeError:  # jpegli's own error on this frame: the one Pillow's libjpeg-turbo writes
             return pillow.jpeg(im, encoding)
         return jpegmarkers.with_metadata(data, encoding.metadata)
