@@ -64,3 +64,33 @@ def test_a_failure_costs_no_walk_of_a_large_failed_folder(tmp_path, monkeypatch)
     wait_for(lambda: service.status().in_failed == n + 3, first_walk / WALK_SHARE + 10,
              what="the count to follow a change by hand")
     assert service.ops.failed.walks == 2  # the one at start, and this one
+
+
+def test_a_requeue_by_another_process_just_before_the_file_fails_again_is_counted_at_once(tmp_path):
+    """`hotfolder requeue` moves a file out of failed/; the daemon fails it again a moment
+    later, before the status looked. Our own move must not hide the other one: the count
+    said 2 files in failed/ for 1 until the recount (RECOUNT_EVERY, 30 s)."""
+    from hotfolder.spool import moves
+    from hotfolder.spool.failed_files import RECOUNT_EVERY
+
+    config = load(write_config(tmp_path, folder_yaml("a")))
+    folder = config.folders[0]
+    for d in folder.all_dirs():
+        d.mkdir(parents=True)
+    service = Service(config, LocalPool(1, 2, 60, log_level="error"))
+
+    def fail_once() -> None:
+        (folder.inbox / "bad.jpg").write_bytes(b"not an image")
+        job = service.ledger.claim(folder, folder.inbox / "bad.jpg")
+        service.ledger.settle(job, Result(job.id, False, error="cannot identify image file", step="decode"))
+
+    assert service.status().in_failed == 0
+    fail_once()
+    assert service.status().in_failed == 1
+    for _ in range(3):
+        moves.requeue(folder, folder.failed / "bad.jpg")  # what `hotfolder requeue --all` does, elsewhere
+        assert (folder.inbox / "bad.jpg").exists()
+        (folder.inbox / "bad.jpg").unlink()  # the daemon claims it again (no watcher runs here)
+        fail_once()
+    assert sorted(p.name for p in folder.failed.iterdir()) == ["bad.jpg", "bad.jpg.error.json"]
+    wait_for(lambda: service.status().in_failed == 1, RECOUNT_EVERY / 3, what="the count of failed/ to be 1")

@@ -223,6 +223,7 @@ class Ops:
         if found is None or folder is None:
             return RequeueOutcome(False, RequeueCode.GONE, "no such file in failed/ (requeued already?)", status=404)
         path = found[1]
+        before = self.failed.stamp(folder)
         try:
             dst = moves.requeue(folder, path)
         except FileNotFoundError:
@@ -236,7 +237,7 @@ class Ops:
             return RequeueOutcome(False, RequeueCode.MOVE, f"could not move it back: {exc.strerror or exc}", status=500)
         rel = fsnames.display(path.relative_to(folder.failed).as_posix())
         self.log.info("requeued", folder=folder.name, file=rel, inbox=fsnames.display(str(dst)), by="http")
-        self.failed.removed(folder, path)
+        self.failed.removed(folder, path, before)
         return RequeueOutcome(True, file=rel, folder=folder.name,
                               message=f"back in the inbox as {fsnames.display(os.path.basename(dst))}")
 

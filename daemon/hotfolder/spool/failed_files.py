@@ -17,7 +17,8 @@ and never more often than WALK_SHARE of the time allows: 150,000 failed files to
 2.4–3.5 s to walk (with the stat that orders them; 5.3–8.2 s before the walk
 listed folders instead of testing each record, on a loaded 2-core machine), so such
 a folder is walked at most every two minutes or so. A change made by others in the
-same moment as one of ours is seen at the next recount.
+moment as one of ours (between the stat before our move and the move) is seen at the
+next recount.
 
 A request names an id, never a path: the loop looks the id up in this list, made by
 the daemon, so nothing a request sends reaches the file system.
@@ -160,8 +161,24 @@ class FailedIndex:
         return True
 
     # ------------------------------------------------------------------ our own moves
-    def added(self, folder: Folder, path: Path) -> None:
-        """The ledger moved a file to failed/ (now at `path`): counted and listed first."""
+    def stamp(self, folder: Folder) -> float | None:
+        """failed/'s mtime now: taken just before one of our moves and handed to `added` or
+        `removed`, which tell by it whether others changed failed/ since we last looked."""
+        return _mtime(folder.failed)
+
+    def _own_change(self, folder: Folder, before: float | None) -> None:
+        """After one of our moves (`before`: failed/'s mtime just before it): the mtime it
+        left is ours to expect; if failed/ had changed under us since the last look (a
+        `hotfolder requeue` a moment before the same file failed again), it is walked at
+        the next refresh: taking that mtime as ours would hide the change until the
+        recount, and the count would be off meanwhile (4 in failed/ for 1, for 30 s)."""
+        if before != self._stamps.get(folder.name):
+            self._stale = True
+        self._stamps[folder.name] = _mtime(folder.failed)
+
+    def added(self, folder: Folder, path: Path, before: float | None) -> None:
+        """The ledger moved a file to failed/ (now at `path`; `before`: `stamp` just
+        before the move): counted and listed first."""
         if folder.name not in self.counts:
             return  # not walked yet: the first walk counts it
         self.counts[folder.name] += 1
@@ -169,10 +186,10 @@ class FailedIndex:
         kept = [f for f in self.files if f.id != entry.id and f.id in self._paths][: SHOWN - 1]
         self._paths = {f.id: self._paths[f.id] for f in kept} | {entry.id: (folder.name, path)}
         self.files = (entry, *kept)
-        self._stamps[folder.name] = _mtime(folder.failed)
+        self._own_change(folder, before)
 
-    def removed(self, folder: Folder, path: Path) -> None:
-        """A requeue moved the file at `path` out of failed/."""
+    def removed(self, folder: Folder, path: Path, before: float | None) -> None:
+        """A requeue moved the file at `path` out of failed/ (`before`: `stamp` just before)."""
         fid = file_id(folder.name, os.fsencode(path.relative_to(folder.failed)))
         if self.counts.get(folder.name, 0) > 0:
             self.counts[folder.name] -= 1
@@ -180,7 +197,7 @@ class FailedIndex:
             self._stale = True  # found wrong: counted again at the next refresh
         self.files = tuple(f for f in self.files if f.id != fid)
         self._paths.pop(fid, None)
-        self._stamps[folder.name] = _mtime(folder.failed)
+        self._own_change(folder, before)
 
     def lookup(self, fid: str) -> tuple[str, Path] | None:
         """(folder name, path) of a listed file that is still there, or None."""

@@ -26,7 +26,8 @@ class Failing:
         inbox (the next rescan tries again)."""
         rel = path.relative_to(folder.inbox).as_posix()
         try:
-            self.failed.added(folder, moves.fail(folder, path, rel, error=str(exc), step="claim", attempts=0))
+            before = self.failed.stamp(folder)
+            self.failed.added(folder, moves.fail(folder, path, rel, error=str(exc), step="claim", attempts=0), before)
         except OSError as again:
             self.log.error("claim_failed", folder=folder.name, file=rel, reason=f"{exc}; and {again}")
             return
@@ -38,9 +39,10 @@ class Failing:
                  counted_by_worker: bool) -> Path:
         """A render that failed: where the original went (OSError: it did not move)."""
         folder = job.folder
+        before = self.failed.stamp(folder)
         where = moves.fail(folder, claimed.path, claimed.rel, error=result.error, step=result.step,
                            attempts=job.attempt, explained=result.explained, sidecar=claimed.sidecar)
-        self.failed.added(folder, where)
+        self.failed.added(folder, where, before)
         if not counted_by_worker:
             self.counts.count(Verdict.FAILED, counted, folder=folder)
         logger.warning("file_failed", reason=result.error, step=result.step, failed=str(where),
@@ -54,9 +56,10 @@ class Failing:
         """Moving the original to its end failed for a reason of this file's own: record it
         in failed/ rather than loop on it (OSError: not even that; the caller gives it back)."""
         what = "rendered, but the original could not be archived" if rendered else "the original could not be moved"
+        before = self.failed.stamp(job.folder)
         where = moves.fail(job.folder, claimed.path, claimed.rel, step="finish", attempts=job.attempt,
                            error=f"{what}: {exc}", sidecar=claimed.sidecar)
-        self.failed.added(job.folder, where)
+        self.failed.added(job.folder, where, before)
         self.counts.count(Verdict.FAILED, counted, folder=job.folder)
         self.log.error("file_failed", file=job.rel, step="finish", reason=str(exc), outcome="failed")
         self.on_notice(Notice(NoticeKind.FAILED, job.folder.name, fsnames.display(job.rel), f"{what}: {exc}",

@@ -188,12 +188,13 @@ class Unfinished:
                 self._requeue(w.folder, path)
 
     def _requeue(self, folder: Folder, path: Path) -> None:
+        before = self.failed.stamp(folder)
         try:
             dst = moves.requeue(folder, path)
         except (OSError, moves.UnsafeRecord) as exc:
             self.log.warning("requeue_failed", folder=folder.name, file=fsnames.display(str(path)), reason=str(exc))
             return
-        self.failed.removed(folder, path)
+        self.failed.removed(folder, path, before)
         self.log.info("requeued", folder=folder.name, file=fsnames.display(str(dst.relative_to(folder.inbox))),
                       inbox=fsnames.display(str(dst)), by="grown",
                       reason="it failed cut short and grew in failed/ since: its writer went on")
