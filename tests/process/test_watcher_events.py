@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+from watchdog.events import EventsLostEvent
 
-from hotfolder.arrival.watcher import MOVE_PAIRING_DELAY, Watcher
+from hotfolder.arrival.inbox import Inbox
+from hotfolder.arrival.watcher import MOVE_PAIRING_DELAY, Watcher, _Handler
 from hotfolder.config.model import Folder, Rendition
 from tests.harness import wait_for
 
@@ -121,3 +123,21 @@ def test_opens_and_reads_in_the_inbox_are_not_asked_of_the_kernel(watched):
     assert not mask & (IN_OPEN | IN_CLOSE_NOWRITE), hex(mask)
     for wanted in (IN_CLOSE_WRITE, IN_MODIFY, IN_MOVED_FROM, IN_MOVED_TO, IN_CREATE, IN_DELETE):
         assert mask & wanted, (hex(mask), hex(wanted))
+
+
+def test_events_lost_by_the_kernel_make_the_inbox_look_again(tmp_path):
+    """watchdog 7.1 says so with EventsLostEvent once it has rebuilt its watches (the
+    integration test test_overflow meets a real overflow); no log line is needed."""
+    inbox_dir = tmp_path / "inbox"
+    inbox_dir.mkdir()
+    folder = Folder(name="t", inbox=inbox_dir, output=tmp_path / "o", failed=tmp_path / "f",
+                    processing=tmp_path / "p", archive=tmp_path / "a",
+                    renditions=(Rendition(name="r", width=10, height=10),), quiet_period=0.05,
+                    rescan_interval=3600)
+    inbox = Inbox(folder, max_pending=10)
+    assert inbox.ready(10) == []  # the first scan
+    missed = inbox_dir / "missed.jpg"
+    missed.write_bytes(b"x")  # its events were dropped: nothing tells the inbox
+    assert inbox.ready(10, later()) == []
+    _Handler(inbox, polled=False).on_any_event(EventsLostEvent(str(inbox_dir), is_directory=True))
+    assert wait_for(lambda: inbox.ready(10, later()), 10, what="the missed file") == [missed]

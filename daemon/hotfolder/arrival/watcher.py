@@ -13,6 +13,7 @@ from watchdog.events import (
     DirCreatedEvent,
     DirDeletedEvent,
     DirMovedEvent,
+    EventsLostEvent,
     FileAttribEvent,
     FileClosedEvent,
     FileCreatedEvent,
@@ -23,6 +24,7 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers import Observer
+from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
 from watchdog.observers.polling import PollingObserver
 
 from hotfolder.arrival.inbox import Inbox
@@ -44,7 +46,7 @@ OUTAGE_RETRY_FIRST, OUTAGE_RETRY_CAP = 1.0, 60.0  # seconds between looks at an 
 # others at all: opens and reads (our own lease check opens every file: two events each),
 # and the folder-modified event watchdog adds beside each file event.
 EVENTS = [FileCreatedEvent, FileModifiedEvent, FileAttribEvent, FileClosedEvent, FileMovedEvent,
-          FileDeletedEvent, DirCreatedEvent, DirMovedEvent, DirDeletedEvent]
+          FileDeletedEvent, DirCreatedEvent, DirMovedEvent, DirDeletedEvent, EventsLostEvent]
 
 # watchdog's inotify emitter holds each move out of a folder for `delay` (0.5 s) to pair
 # it with a move in, and looks for the pair by walking everything it holds, twice for each
@@ -54,20 +56,7 @@ EVENTS = [FileCreatedEvent, FileModifiedEvent, FileAttribEvent, FileClosedEvent,
 # by the same thread: 0.1 s still pairs them (a pair missed is a move out and a new file,
 # which the quiet period then judges), and a burst's walk is 5x shorter.
 MOVE_PAIRING_DELAY = 0.1
-
-
-def _shorten_move_pairing() -> None:
-    try:
-        from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper as Holder
-    except ImportError:  # watchdog < 6 holds moves in its InotifyBuffer; no inotify here at all
-        try:
-            from watchdog.observers.inotify_buffer import InotifyBuffer as Holder  # type: ignore[no-redef]
-        except ImportError:
-            return
-    Holder.delay = MOVE_PAIRING_DELAY
-
-
-_shorten_move_pairing()
+InotifyMoveEventGrouper.delay = MOVE_PAIRING_DELAY
 
 
 class _Handler(FileSystemEventHandler):
@@ -79,6 +68,9 @@ class _Handler(FileSystemEventHandler):
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         try:
+            if event.event_type == "events_lost":  # the kernel's queue overflowed: look at everything
+                self.inbox.request_rescan()
+                return
             if event.event_type in ("opened", "closed_no_write"):
                 return
             if event.is_directory:
@@ -100,7 +92,8 @@ class _Handler(FileSystemEventHandler):
 
 
 class _OverflowAlarm(logging.Handler):
-    """watchdog only logs an inotify queue overflow: turn that into a rescan."""
+    """watchdog logs an inotify queue overflow (then, since 7.1, sends EventsLostEvent
+    once it has rebuilt its watches): the log line asks for the rescan at once."""
 
     def __init__(self, watcher: Watcher):
         super().__init__(logging.WARNING)
