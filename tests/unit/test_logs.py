@@ -49,6 +49,25 @@ def test_details_only_at_debug():
         "recovered photos: 2 file(s) a stop left in processing/ are rendered again")
 
 
+def test_a_copy_and_a_look_alike_get_a_line_each():
+    """Issue 23's events in a studio's day: one line for a skipped copy (the main process's:
+    the worker's own is said again at debug only), one for a flagged look-alike."""
+    skipped = render({"event": "file_skipped", "folder": "photos", "file": "IMG_0002.jpg", "kind": "exact", "bits": 0,
+                      "matched": "photos/IMG_0001.jpg", "matched_archived": "IMG_0001.jpg",
+                      "duplicates": "/s/var/photos/duplicates/IMG_0002.jpg", "outcome": "duplicate"})
+    assert re.fullmatch(TIME + "skipped IMG_0002.jpg: the same bytes as photos/IMG_0001.jpg; moved to duplicates/",
+                        skipped), skipped
+    similar = render({"event": "file_skipped", "file": "b.jpg", "kind": "similar", "matched": "photos/a.jpg"})
+    assert similar.endswith("skipped b.jpg: a look-alike of photos/a.jpg; moved to duplicates/"), similar
+    worker = {"event": "duplicate_skipped", "file": "IMG_0002.jpg", "kind": "exact", "matched": "photos/IMG_0001.jpg",
+              "role": "worker"}
+    assert render(worker) is None and "duplicate_skipped" in render(worker, verbose=True)
+    flagged = render({"event": "lookalike_flagged", "file": "c.jpg", "matched": "photos/a.jpg", "bits": 4,
+                      "role": "worker"})
+    assert flagged.endswith("c.jpg looks like photos/a.jpg (4 bits apart): rendered all the same"), flagged
+    assert render({"event": "manifest_written", "file": "a.jpg", "manifest": "a.json"}) is None
+
+
 def test_events_without_a_line_of_their_own_keep_their_fields():
     line = render({"event": "lease_release_failed", "job": "j1", "reason": "gone"}, level="warning")
     assert re.fullmatch(TIME + "warning: lease_release_failed  job=j1 reason=gone", line), line

@@ -13,10 +13,10 @@ import time
 import structlog
 
 # Events that add detail to a line people see anyway: shown at --log-level debug only.
-DETAIL = {"rendition_written", "file_rendered", "file_sent", "job_skipped"}
+DETAIL = {"rendition_written", "file_rendered", "file_sent", "job_skipped", "manifest_written"}
 # What a worker says of its file, the main process says again (file_failed, file_retry,
-# claiming_paused) with the outcome: at info, people read the main process's line.
-SAID_AGAIN_BY_MAIN = {"file_failed", "render_interrupted", "output_unwritable"}
+# claiming_paused, file_skipped) with the outcome: at info, people read the main process's line.
+SAID_AGAIN_BY_MAIN = {"file_failed", "render_interrupted", "output_unwritable", "duplicate_skipped"}
 
 # Fields of our own, never worth a `key=value` (the line says them, or they are noise).
 QUIET_FIELDS = {"event", "level", "timestamp", "logger", "exception", "outcome", "role", "slot"}
@@ -76,6 +76,12 @@ def _requeued(e: dict) -> str:
     return f"requeued {e.get('file')}{why}"
 
 
+def _skipped(e: dict) -> str:
+    """A copy not rendered (issue 23): of what, and where it went."""
+    like = "the same bytes as" if e.get("kind") == "exact" else "a look-alike of"
+    return f"skipped {e.get('file')}: {like} {e.get('matched')}; moved to duplicates/"
+
+
 def _died(e: dict) -> str:
     on = f" while rendering {e['job']}" if e.get("job") else ""
     return f"worker {e.get('slot')} (pid {e.get('pid')}) died ({e.get('cause')}){on}"
@@ -100,6 +106,11 @@ LINES = {
     "file_cut_short_replaced": lambda e: f"{e.get('file')}: {e.get('action')}",
     "requeued": _requeued,
     "file_passed_through": lambda e: f"archived {e.get('file')} as it is (pass_through)",
+    "file_skipped": _skipped,
+    "lookalike_flagged": lambda e: f"{e.get('file')} looks like {e.get('matched')} ({e.get('bits')} bits apart): "
+                                   f"rendered all the same",
+    "name_reused": lambda e: f"{e.get('file')}: {e.get('reason')}",
+    "rendition_note": lambda e: f"{e.get('file')}: {e.get('rendition')}: {e.get('note')}",
     "claim_failed": lambda e: f"could not take {e.get('file')}: {e.get('reason')}",
     "claiming_paused": lambda e: f"taking new files paused for {e.get('retry_in_s')} s: {e.get('reason')}",
     "ready": _ready,
@@ -175,6 +186,10 @@ def _fields_named_in(name: str) -> tuple[str, ...]:
         "file_unmatched": ("file", "reason"),
         "sidecar_alone": ("file", "note"),
         "file_retry": ("file", "attempt", "reason"),
+        "file_skipped": ("file", "kind", "matched"),
+        "lookalike_flagged": ("file", "matched", "bits"),
+        "name_reused": ("file", "reason"),
+        "rendition_note": ("file", "rendition", "note"),
         "ready": ("inboxes", "workers", "pid"),
         "reloaded": ("changes",),
         "reload_refused": ("problems", "file", "key", "reason"),
