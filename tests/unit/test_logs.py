@@ -66,6 +66,10 @@ def test_a_copy_and_a_look_alike_get_a_line_each():
                       "role": "worker"})
     assert flagged.endswith("c.jpg looks like photos/a.jpg (4 bits apart): rendered all the same"), flagged
     assert render({"event": "manifest_written", "file": "a.jpg", "manifest": "a.json"}) is None
+    stopped = render({"event": "stopped", "processed": 0, "failed": 0, "duplicates": 1})
+    assert stopped.endswith("stopped: 0 processed, 0 failed, 1 duplicate(s) since the start"), stopped
+    assert render({"event": "stopped", "processed": 2, "failed": 1, "duplicates": 0}).endswith(
+        "stopped: 2 processed, 1 failed since the start")
 
 
 def test_events_without_a_line_of_their_own_keep_their_fields():

@@ -118,7 +118,8 @@ LINES = {
     "recovery_problem": lambda e: f"recovery of {e.get('folder')}: {e.get('reason')} ({e.get('action')})",
     "stopping": _stopping,
     "stopping_now": lambda e: f"stopping now ({e.get('signal')}); unfinished files go back to the inbox",
-    "stopped": lambda e: f"stopped: {e.get('processed')} processed, {e.get('failed')} failed since the start",
+    "stopped": lambda e: f"stopped: {e.get('processed')} processed, {e.get('failed')} failed"
+                         + (f", {e['duplicates']} duplicate(s)" if e.get("duplicates") else "") + " since the start",
     "config_changed": lambda e: f"{e.get('file')} changed: reloading",
     "reloaded": _reloaded,
     "reload_refused": _refused,
@@ -193,5 +194,5 @@ def _fields_named_in(name: str) -> tuple[str, ...]:
         "ready": ("inboxes", "workers", "pid"),
         "reloaded": ("changes",),
         "reload_refused": ("problems", "file", "key", "reason"),
-        "stopped": ("processed", "failed"),
+        "stopped": ("processed", "failed", "duplicates"),
     }.get(name, ())

@@ -321,7 +321,9 @@ class Service:
             pass
         self._stop_now()
         status = self.backend.snapshot()
-        self.log.info("stopped", processed=status.processed, failed=status.failed)
+        found = {**status.duplicates, **self.ledger.sameness.counts}  # the cluster's (Redis) or our own
+        self.log.info("stopped", processed=status.processed, failed=status.failed,
+                      duplicates=sum(tally.get("exact", 0) for tally in found.values()))
         return 0
 
     def _stop_now(self) -> None:
