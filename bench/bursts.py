@@ -11,11 +11,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.daemon import cpu_seconds
 from bench.workspace import fresh
 from tests.harness import Daemon
 from tests.harness.procs import descendants
-
-TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -33,17 +32,8 @@ def median_split(bursts: list[tuple[float, float]]) -> tuple[float, float]:
     return statistics.median(b[0] for b in bursts), statistics.median(b[1] for b in bursts)
 
 
-def _cpu_s(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS
-
-
 def _tree_cpu(pid: int) -> tuple[float, dict[int, float]]:
-    return _cpu_s(pid), {child: _cpu_s(child) for child in descendants(pid)}
+    return cpu_seconds(pid), {child: cpu_seconds(child) for child in descendants(pid)}
 
 
 def recipe_daemon(work: Path, recipe: list[dict], workers: int, copies_rendered: bool = True) -> Daemon:
@@ -67,10 +57,10 @@ def recipe_daemon(work: Path, recipe: list[dict], workers: int, copies_rendered:
 def daemon_rate(work: Path, files: list[Path], procs: int, recipe: list[dict], *, outputs_per_file: int,
                 tree: Path | None = None) -> float:
     """files/s of `hotfolder run` (of `tree`'s daemon/ when given: a baseline) over `files`."""
-    return daemon_burst(work, files, procs, recipe, outputs_per_file=outputs_per_file, tree=tree).rate
+    return burst_with_cpu(work, files, procs, recipe, outputs_per_file=outputs_per_file, tree=tree).rate
 
 
-def daemon_burst(work: Path, files: list[Path], procs: int, recipe: list[dict], *, outputs_per_file: int,
+def burst_with_cpu(work: Path, files: list[Path], procs: int, recipe: list[dict], *, outputs_per_file: int,
                  tree: Path | None = None) -> Burst:
     """daemon_rate, with the CPU per file of the daemon's main process and of its workers
     (read from /proc before the first rename and after the last output)."""

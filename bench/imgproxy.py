@@ -35,7 +35,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from bench import timing
-from bench.bursts import daemon_burst, median_split
+from bench.bursts import burst_with_cpu, median_split
 
 SHAPES = ((2040, 1356), (2040, 1536), (2040, 1080), (1356, 2040))
 RECIPE = [{"name": "fit512", "operation": "fit", "size": "512x512", "format": "jpeg", "quality": 80,
@@ -119,7 +119,7 @@ def measure(root: Path, count: int, procs: int, rounds: int) -> dict:
             pool.map(_pyvips_one, [(str(f), str(work)) for f in files[:procs]], chunksize=1)  # warm
             engine.map(_engine_one, [(str(f), str(work)) for f in files[:procs]], chunksize=1)
             for k in range(rounds):
-                burst = daemon_burst(work / f"daemon-{k}", files, procs, RECIPE, outputs_per_file=1)
+                burst = burst_with_cpu(work / f"daemon-{k}", files, procs, RECIPE, outputs_per_file=1)
                 rates["daemon"].append(burst.rate)
                 cpu.append((burst.supervisor_ms, burst.workers_ms))
                 rates["engine"].append(pool_rate(engine, _engine_one, files, work / "engine"))

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from bench import corpus, timing
-from bench.bursts import daemon_burst, median_split
+from bench.bursts import burst_with_cpu, median_split
 from bench.heic import EXAMPLE_RECIPE
 
 
@@ -53,7 +53,7 @@ def measure(root: Path, count: int, procs: int, rounds: int, baseline: Path | No
             for name, tree in (("daemon", None), ("baseline", baseline)):
                 if name not in rates:
                     continue
-                burst = daemon_burst(work / f"{name[0]}{k}", files, procs, EXAMPLE_RECIPE, outputs_per_file=2,
+                burst = burst_with_cpu(work / f"{name[0]}{k}", files, procs, EXAMPLE_RECIPE, outputs_per_file=2,
                                      tree=tree)
                 rates[name].append(burst.rate)
                 cpu[name].append((burst.supervisor_ms, burst.workers_ms))

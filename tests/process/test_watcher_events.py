@@ -16,13 +16,17 @@ from hotfolder.config.model import Folder, Rendition
 from tests.harness import wait_for
 
 
-@pytest.fixture
-def watched(tmp_path):
+def make_folder(tmp_path: Path, **kw) -> Folder:
     inbox = tmp_path / "inbox"
     inbox.mkdir()
-    folder = Folder(name="t", inbox=inbox, output=tmp_path / "o", failed=tmp_path / "f", processing=tmp_path / "p",
-                    archive=tmp_path / "a", renditions=(Rendition(name="r", width=10, height=10),),
-                    quiet_period=0.05)
+    return Folder(name="t", inbox=inbox, output=tmp_path / "o", failed=tmp_path / "f", processing=tmp_path / "p",
+                  archive=tmp_path / "a", renditions=(Rendition(name="r", width=10, height=10),), quiet_period=0.05,
+                  **kw)
+
+
+@pytest.fixture
+def watched(tmp_path):
+    folder = make_folder(tmp_path)
     watcher = Watcher((folder,))
     watcher.start()
     inbox_state = watcher.inboxes["t"]
@@ -128,12 +132,8 @@ def test_opens_and_reads_in_the_inbox_are_not_asked_of_the_kernel(watched):
 def test_events_lost_by_the_kernel_make_the_inbox_look_again(tmp_path):
     """watchdog 7.1 says so with EventsLostEvent once it has rebuilt its watches (the
     integration test test_overflow meets a real overflow); no log line is needed."""
-    inbox_dir = tmp_path / "inbox"
-    inbox_dir.mkdir()
-    folder = Folder(name="t", inbox=inbox_dir, output=tmp_path / "o", failed=tmp_path / "f",
-                    processing=tmp_path / "p", archive=tmp_path / "a",
-                    renditions=(Rendition(name="r", width=10, height=10),), quiet_period=0.05,
-                    rescan_interval=3600)
+    folder = make_folder(tmp_path, rescan_interval=3600)
+    inbox_dir = folder.inbox
     inbox = Inbox(folder, max_pending=10)
     assert inbox.ready(10) == []  # the first scan
     missed = inbox_dir / "missed.jpg"

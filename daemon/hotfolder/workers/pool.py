@@ -264,16 +264,16 @@ class LocalPool:
                 continue
             slot.process.join()
             del self.slots[index]
+            cause = f"signal {-code}" if code < 0 else f"exit code {code}"
             if (code == 0 or slot.leaving) and self.retiring:
                 # It took a sentinel: whoever takes one retires. Killed while exiting, it
                 # still took one: counted as died, the pool would wait for a sentinel no
                 # longer in the queue and keep a worker too many.
                 self.retiring -= 1
                 if code != 0:
-                    self.log.warning("worker_died", slot=index, pid=slot.pid, cause=f"signal {-code}" if code < 0
-                                     else f"exit code {code}", job=None, reason="while retiring: not replaced")
+                    self.log.warning("worker_died", slot=index, pid=slot.pid, cause=cause, job=None,
+                                     reason="while retiring: not replaced")
                 continue
-            cause = f"signal {-code}" if code < 0 else f"exit code {code}"
             self.log.error("worker_died", slot=index, pid=slot.pid, cause=cause,
                            job=slot.job.rel if slot.job else None)
             if not slot.ready and code > 0:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pyvips
     from PIL import Image
 
@@ -39,6 +41,10 @@ class Wanted:
     raw_mode: str = "auto"  # the folder's `raw:` (decoders/raw)
     threads: int = 1  # the file's threads (libheif decodes a tiled HEIC's tiles side by side)
     data: bytes | None = None  # the file's bytes when read already (engine/fingerprint): read them, not the path
+
+    def bytes_of(self, src: Path) -> bytes:
+        """The file's bytes: those read already, else read now."""
+        return self.data if self.data is not None else src.read_bytes()
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
         return pillow.decode_deep(src, header, wanted)
     import imagecodecs  # ~65 ms to import: with the first PNG, not with every process that reads the formats
 
-    data = wanted.data if wanted.data is not None else src.read_bytes()
+    data = wanted.bytes_of(src)
     if _metadata_after_pixels(data):
         return pillow.decode_deep(src, header, wanted)
     try:

@@ -23,7 +23,7 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
 
     if getattr(header, "n_frames", 1) > 1:
         return pillow.decode(src, header, wanted)  # an animation's first frame, composed as Pillow does
-    data = wanted.data if wanted.data is not None else src.read_bytes()
+    data = wanted.bytes_of(src)
     try:
         pixels = imagecodecs.webp_decode(data)
     except imagecodecs.WebpError:
