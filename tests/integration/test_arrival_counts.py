@@ -31,7 +31,10 @@ SLOW = """
 
 
 class _InboxCounts:
-    """The files in inbox/ and processing/, sampled every 20 ms with the time of each sample."""
+    """The files in inbox/ and processing/, sampled every 20 ms, each sample timed when its
+    listing ended: the two only shrink once the card is in, so a sample's count is at least
+    what they held at any later moment (timed at its start, a file ending during the
+    listing made it say less than they held at its time: a false failure, once)."""
 
     def __init__(self, d):
         self.d = d
@@ -41,8 +44,8 @@ class _InboxCounts:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            t = time.time()
-            self.samples.append((t, len(files_under(self.d.inbox)), len(files_under(self.d.processing))))
+            inbox, processing = len(files_under(self.d.inbox)), len(files_under(self.d.processing))
+            self.samples.append((time.time(), inbox, processing))
             time.sleep(0.02)
 
     def __enter__(self):
@@ -54,7 +57,7 @@ class _InboxCounts:
         self._thread.join(5)
 
     def most_since(self, t: float) -> int:
-        """The files inbox/ and processing/ held together at the last sample before `t`."""
+        """At least what inbox/ and processing/ held together at `t`: the last sample before it."""
         before = [s for s in self.samples if s[0] <= t]
         return before[-1][1] + before[-1][2] if before else 1 << 30
 
