@@ -513,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, module, extra in (
             ("recipe", "stages", ["--repeat", "7" if args.quick else "21"]),
             ("heic", "heic", [*rounds, *heics]),
-            ("imgproxy", "imgproxy", rounds),
+            ("imgproxy", "imgproxy", [*rounds, *(["--files", "96"] if args.quick else [])]),
             ("small", "small", [*rounds, *baseline])):
         if name in want:
             rows += section_rows(module, root, extra, raw, notes)
