@@ -7,8 +7,8 @@ its small record, whatever the size of failed/ (a walk per failure of 150,000 fa
 files took a full core). The folders are walked again (failed_originals) only
 
   - at the first look, and when the folders change (a reload);
-  - when a failed/ folder changed under us: its mtime is not the one our own moves
-    left (`hotfolder requeue`, a hand, a cluster node), or a requeue names an id not
+  - when a failed/ folder changed under us: its mtime and size (`Stamp`) are not the
+    ones our own moves left (`hotfolder requeue`, a hand, a cluster node), or a requeue names an id not
     listed, or a count would go below zero;
   - after RECOUNT_EVERY, for changes inside subfolders (they leave the top folder's
     mtime alone);
@@ -49,6 +49,12 @@ SHOWN = 200  # the most recent failures the page lists
 RECOUNT_EVERY = 30.0  # seconds; a change inside a subfolder does not touch the top folder's mtime
 WALK_SHARE = 0.02  # at most this share of the loop's time goes to walking failed/ again
 EXPLAIN_LINES, EXPLAIN_WIDTH = 64, 600  # what of a record's explanation the page keeps (SHOWN files of it)
+# A folder's mtime (ns) and size. The size too: a file system whose timestamps come from
+# a coarse clock (tmpfs: the kernel's tick, 1-4 ms) gives a change by hand in the same tick
+# as our own move the mtime we took as ours, and the count stayed off until the recount
+# (tests/process/test_attacks_state.py, on tmpfs); tmpfs counts every entry in a folder's
+# size. ext4's size moves by whole blocks only, but its timestamps are fine-grained once read.
+Stamp = tuple[int, int] | None
 
 
 @dataclass(frozen=True)
@@ -116,7 +122,7 @@ class FailedIndex:
         self.walks = 0  # how many times failed/ was walked (the status and tests read it)
         self._paths: dict[str, tuple[str, Path]] = {}  # id -> (folder name, path), of the files listed
         self._walked: tuple = ()  # the folders of the last walk: (name, failed/) each
-        self._stamps: dict[str, float | None] = {}  # folder name -> failed/'s mtime as we left it
+        self._stamps: dict[str, Stamp] = {}  # folder name -> failed/'s stamp as we left it
         self._stale = False
         self._at = float("-inf")  # when the last walk ended (monotonic)
         self._cost = 0.0  # how long it took
@@ -132,7 +138,7 @@ class FailedIndex:
             return self._walk(folders)
         now = time.monotonic()
         self._stale = (self._stale or force or now - self._at >= RECOUNT_EVERY
-                       or any(_mtime(f.failed) != self._stamps.get(f.name) for f in folders))
+                       or any(_stamp(f.failed) != self._stamps.get(f.name) for f in folders))
         if not self._stale or now - self._at < self._cost / WALK_SHARE:
             return False
         return self._walk(folders)
@@ -143,7 +149,7 @@ class FailedIndex:
         index = {folder.name: i for i, folder in enumerate(folders)}
         counts = {folder.name: 0 for folder in folders}
         # Before the walk: a change made during it is seen next time.
-        stamps = {folder.name: _mtime(folder.failed) for folder in folders}
+        stamps = {folder.name: _stamp(folder.failed) for folder in folders}
         for folder, path in failed_originals(folders):
             counts[folder.name] += 1
             item = (_failed_at(path), str(path), index[folder.name], path)
@@ -161,22 +167,22 @@ class FailedIndex:
         return True
 
     # ------------------------------------------------------------------ our own moves
-    def stamp(self, folder: Folder) -> float | None:
-        """failed/'s mtime now: taken just before one of our moves and handed to `added` or
+    def stamp(self, folder: Folder) -> Stamp:
+        """failed/'s stamp now: taken just before one of our moves and handed to `added` or
         `removed`, which tell by it whether others changed failed/ since we last looked."""
-        return _mtime(folder.failed)
+        return _stamp(folder.failed)
 
-    def _own_change(self, folder: Folder, before: float | None) -> None:
-        """After one of our moves (`before`: failed/'s mtime just before it): the mtime it
+    def _own_change(self, folder: Folder, before: Stamp) -> None:
+        """After one of our moves (`before`: failed/'s stamp just before it): the stamp it
         left is ours to expect; if failed/ had changed under us since the last look (a
         `hotfolder requeue` a moment before the same file failed again), it is walked at
-        the next refresh: taking that mtime as ours would hide the change until the
+        the next refresh: taking that stamp as ours would hide the change until the
         recount, and the count would be off meanwhile (4 in failed/ for 1, for 30 s)."""
         if before != self._stamps.get(folder.name):
             self._stale = True
-        self._stamps[folder.name] = _mtime(folder.failed)
+        self._stamps[folder.name] = _stamp(folder.failed)
 
-    def added(self, folder: Folder, path: Path, before: float | None) -> None:
+    def added(self, folder: Folder, path: Path, before: Stamp) -> None:
         """The ledger moved a file to failed/ (now at `path`; `before`: `stamp` just
         before the move): counted and listed first."""
         if folder.name not in self.counts:
@@ -188,7 +194,7 @@ class FailedIndex:
         self.files = (entry, *kept)
         self._own_change(folder, before)
 
-    def removed(self, folder: Folder, path: Path, before: float | None) -> None:
+    def removed(self, folder: Folder, path: Path, before: Stamp) -> None:
         """A requeue moved the file at `path` out of failed/ (`before`: `stamp` just before)."""
         fid = file_id(folder.name, os.fsencode(path.relative_to(folder.failed)))
         if self.counts.get(folder.name, 0) > 0:
@@ -236,6 +242,14 @@ def _failed_at(path: Path) -> float:
 
 def _int(value) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _stamp(path: Path) -> Stamp:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
 
 
 def _mtime(path: Path, follow: bool = True) -> float | None:
