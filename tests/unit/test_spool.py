@@ -158,6 +158,23 @@ def test_requeue(tmp_path):
     assert (folder.inbox / "bad.jpg").exists() and list(folder.failed.iterdir()) == []
 
 
+def test_a_requeue_is_unique_by_the_name_alone_in_the_inbox(tmp_path):
+    """The inbox holds no failure records: a user's file named like one does not push the
+    requeued file to another name (y_1.jpg, seen when tmpfs listed that file first)."""
+    folder = make_folder(tmp_path)
+    (folder.inbox / "y.jpg").write_bytes(b"x")
+    claimed = moves.claim(folder, folder.inbox / "y.jpg")
+    moves.fail(folder, claimed.path, claimed.rel, error="e", step="open")
+    (folder.inbox / "y.jpg.error.json").write_bytes(b"a user's file")
+    assert moves.requeue(folder, folder.failed / "y.jpg") == folder.inbox / "y.jpg"
+    (folder.inbox / "y.jpg").rename(folder.inbox / "z.jpg")  # a name taken still gets the next one
+    (folder.inbox / "y.jpg").write_bytes(b"another")
+    claimed = moves.claim(folder, folder.inbox / "y.jpg")
+    moves.fail(folder, claimed.path, claimed.rel, error="e", step="open")
+    (folder.inbox / "y.jpg").write_bytes(b"newer")
+    assert moves.requeue(folder, folder.failed / "y.jpg") == folder.inbox / "y_1.jpg"
+
+
 def test_delete_on_success(tmp_path):
     folder = make_folder(tmp_path, on_success="delete")
     (folder.inbox / "a.jpg").write_bytes(b"a")

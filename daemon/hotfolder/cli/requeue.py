@@ -25,7 +25,7 @@ def cmd_requeue(args: argparse.Namespace) -> int:
     problems = 0
     failed = list(failed_originals(cfg.folders))  # each file once, with the folder it failed in
     if args.all:
-        targets = failed
+        targets = sorted(failed, key=lambda found: (found[0].name, found[1]))  # as the listing shows them
     else:
         chosen: dict[Failed, None] = {}  # in the order named, each once
         for name in args.names:

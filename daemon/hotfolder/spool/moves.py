@@ -244,7 +244,10 @@ def requeue(folder: Folder, path: Path) -> Path:
                 f"to follow; delete {display(path.name + SIDECAR)} to requeue it under its name in failed/")
         rel = inside
     side = xmp_sidecars.failed_beside(path, record)
-    with nofollow.opened(path.parent) as src_dir, _opened_place(folder.inbox, rel) as (dst_dir, dst):
+    # Unique by the name alone: the inbox holds no records, so a user's file named like one
+    # (`y.jpg.error.json`, requeued first) must not push `y.jpg` to `y_1.jpg` (it did on
+    # tmpfs, whose listing order put that file first).
+    with nofollow.opened(path.parent) as src_dir, _opened_place(folder.inbox, rel, sidecar="") as (dst_dir, dst):
         if side is not None:  # first: the image it waits for is not in the inbox yet
             xmp_sidecars.follow(path.parent / side[0], dst.parent, side[1])
         os.rename(path.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
