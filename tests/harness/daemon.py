@@ -46,6 +46,13 @@ def hotfolder(*args: str, cwd: Path | None = None, env: Mapping[str, str] | None
                           cwd=cwd, env=_environ(env), timeout=timeout)
 
 
+def _given(text: str, defaults: dict[str, str]) -> list[str]:
+    """The default lines whose keys `text` (YAML keys at its own top level) does not give."""
+    keys = {line.split(":", 1)[0] for line in textwrap.dedent(text).splitlines()
+            if line and not line[0].isspace() and ":" in line}
+    return [line for key, line in defaults.items() if key not in keys]
+
+
 def launch(args: Sequence[str], log: Path, cwd: Path, *, env: Mapping[str, str] | None = None,
            launcher: Sequence[str] = (), stdout: int | None = None, new_session: bool = False,
            preexec_fn: Callable[[], None] | None = None) -> subprocess.Popen:
@@ -92,10 +99,14 @@ class Daemon:
         other features (and the benchmark) drop the same bytes under many names and expect
         each rendered, so duplicates are rendered again (`process`); the duplicate tests pass
         None (the product's default, `skip`)."""
+        # A key of `extra` or `folder_extra` replaces the default's line: a key written twice
+        # in one mapping is a config error.
+        top = _given(extra, {"workers": f"workers: {workers}", "state_dir": "state_dir: var/state",
+                             "drain_timeout": "drain_timeout: 20"})
+        folder = _given(folder_extra, {"quiet_period": "quiet_period: 0.2", "rescan_interval": "rescan_interval: 2",
+                                       "on_duplicate": f"on_duplicate: {on_duplicate}" if on_duplicate else ""})
         lines = [
-            f"workers: {workers}",
-            "state_dir: var/state",
-            "drain_timeout: 20",
+            *top,
             textwrap.dedent(extra),
             "folders:",
             "  - name: test",
@@ -104,9 +115,7 @@ class Daemon:
             "    archive: var/archive",
             "    failed: var/failed",
             "    processing: var/processing",
-            "    quiet_period: 0.2",
-            "    rescan_interval: 2",
-            f"    on_duplicate: {on_duplicate}" if on_duplicate else "",
+            *(f"    {line}" for line in folder if line),
             textwrap.indent(textwrap.dedent(folder_extra), "    "),
             "    renditions:",
             textwrap.indent(textwrap.dedent(renditions or RENDITIONS), "      "),

@@ -81,7 +81,8 @@ def test_defaults_and_relative_paths(tmp_path):
     ],
 )
 def test_rendition_errors_name_the_key(tmp_path, patch, key, reason):
-    err = error_of(tmp_path, BASE + patch)
+    base = BASE.replace("        format: jpeg\n", "") if patch.strip().startswith("format:") else BASE  # once each
+    err = error_of(tmp_path, base + patch)
     assert err.key == key
     assert reason in err.reason
     assert str(tmp_path / "hotfolder.yaml") in str(err)
@@ -133,6 +134,22 @@ def test_top_level_errors(tmp_path):
 def test_duplicate_names(tmp_path):
     two = BASE + "      - name: web\n        size: 10\n"
     assert "used twice" in error_of(tmp_path, two).reason
+
+
+def test_a_key_written_twice_in_a_mapping_is_a_problem_at_its_last_line(tmp_path):
+    """YAML keeps the last value without a word: `quality: 70` then `quality: 90` read as
+    90, and check-config said OK (a new user's test)."""
+    err = error_of(tmp_path, "workers: 2\nworkers: 3\n" + BASE + "        quality: 70\n        quality: 90\n")
+    found = [(p.key, p.line, p.reason) for p in err.problems]
+    assert found == [
+        ("workers", 2, "written more than once in this mapping (also on line 1): only the last would count; keep one"),
+        ("folders[shop].renditions[web].quality", 15,
+         "written more than once in this mapping (also on line 14): only the last would count; keep one"),
+    ], found
+    # A merge key (<<) is not a repetition: the mapping's own key overrides the merged one, as YAML says.
+    merged = BASE.replace("      - name: web\n", "      - &web\n        name: web\n") + \
+        "      - <<: *web\n        name: big\n        size: 4000x4000\n"
+    assert [r.name for r in load(write(tmp_path, merged)).folders[0].renditions] == ["web", "big"]
 
 
 def test_safe_load_only(tmp_path):

@@ -18,7 +18,10 @@ HEAD = BASE  # one folder, shop, with one rendition, web
 
 def config_with(tmp_path: Path, keys: str, head: str = HEAD) -> Path:
     path = tmp_path / "hotfolder.yaml"
-    path.write_text(textwrap.dedent(head) + textwrap.indent(textwrap.dedent(keys), " " * 8))
+    keys = textwrap.dedent(keys)
+    if head == HEAD and any(line.startswith("format:") for line in keys.splitlines()):
+        head = HEAD.replace("        format: jpeg\n", "")  # the rendition's own: a key is written once
+    path.write_text(textwrap.dedent(head) + textwrap.indent(keys, " " * 8))
     return path
 
 

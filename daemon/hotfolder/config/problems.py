@@ -36,10 +36,13 @@ class Problem:
 # --- YAML with marks ----------------------------------------------------------
 
 class MarkedDict(dict):
-    """A mapping of the config, and where each of its keys is (`key_marks`)."""
+    """A mapping of the config, and where each of its keys is (`key_marks`: the last
+    place it is written); `repeated`: a key written more than once in this mapping, and
+    the places before the last (YAML keeps the last value without a word)."""
 
     mark: Any = None
     key_marks: dict
+    repeated: dict
 
 
 class MarkedList(list):
@@ -53,8 +56,16 @@ class _MarkedLoader(yaml.SafeLoader):
 
 def _construct_map(loader: _MarkedLoader, node: yaml.MappingNode):
     data = MarkedDict()
-    data.mark, data.key_marks = node.start_mark, {}
+    data.mark, data.key_marks, data.repeated = node.start_mark, {}, {}
     yield data
+    seen: dict = {}
+    for key_node, _value in node.value:  # its own keys, before merge keys (<<) are flattened in
+        if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+            continue
+        key = loader.construct_object(key_node)
+        if key in seen:
+            data.repeated.setdefault(key, []).append(seen[key])
+        seen[key] = key_node.start_mark
     data.update(loader.construct_mapping(node))  # flattens merge keys (<<) into node.value
     for key_node, _value in node.value:  # merged keys first, then the node's own: the last one wins
         data.key_marks[loader.construct_object(key_node)] = key_node.start_mark

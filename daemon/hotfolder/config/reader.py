@@ -127,6 +127,11 @@ class Reader:
             self._register(found, path, data)
         if not isinstance(data, dict):
             self.fail("", f"must be a mapping of keys, not {kind(data)}")
+        for key, earlier in getattr(data, "repeated", {}).items():
+            with recorded():
+                lines = ", ".join(str(problems.position(mark)[0]) for mark in earlier)
+                self.fail(str(key), f"written more than once in this mapping (also on line {lines}): only "
+                          "the last would count; keep one")
 
     def _register(self, found: Problems, path: str, data: Any) -> None:
         """Tell the collector where this mapping, its keys and their list items are."""
