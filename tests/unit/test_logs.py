@@ -70,6 +70,10 @@ def test_a_copy_and_a_look_alike_get_a_line_each():
     assert stopped.endswith("stopped: 0 processed, 0 failed, 1 duplicate(s) since the start"), stopped
     assert render({"event": "stopped", "processed": 2, "failed": 1, "duplicates": 0}).endswith(
         "stopped: 2 processed, 1 failed since the start")
+    # after a double Ctrl-C, the next start said `index_recovered  claims_dropped=2` (a new user's test)
+    recovered = render({"event": "index_recovered", "claims_dropped": 2})
+    assert recovered.endswith("the last run stopped while rendering 2 file(s): the index of originals forgets "
+                              "they were being rendered (they are rendered again)"), recovered
 
 
 def test_events_without_a_line_of_their_own_keep_their_fields():

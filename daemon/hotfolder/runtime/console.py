@@ -111,6 +111,8 @@ LINES = {
                                    f"rendered all the same",
     "name_reused": lambda e: f"{e.get('file')}: {e.get('reason')}",
     "rendition_note": lambda e: f"{e.get('file')}: {e.get('rendition')}: {e.get('note')}",
+    "index_recovered": lambda e: f"the last run stopped while rendering {e.get('claims_dropped')} file(s): the "
+                                 f"index of originals forgets they were being rendered (they are rendered again)",
     "claim_failed": lambda e: f"could not take {e.get('file')}: {e.get('reason')}",
     "claiming_paused": lambda e: f"taking new files paused for {e.get('retry_in_s')} s: {e.get('reason')}",
     "ready": _ready,
@@ -195,4 +197,5 @@ def _fields_named_in(name: str) -> tuple[str, ...]:
         "reloaded": ("changes",),
         "reload_refused": ("problems", "file", "key", "reason"),
         "stopped": ("processed", "failed", "duplicates"),
+        "index_recovered": ("claims_dropped",),
     }.get(name, ())
