@@ -149,7 +149,8 @@ def test_a_file_really_cut_short_fails_once_after_stalled_after(daemon_factory, 
     wait_for(lambda: d.event("file_cut_short"), 20, what="cut.jpg to be given back")
     assert (d.inbox / "cut.jpg").exists(), "held in the inbox for its writer"
     wait_for(lambda: failed_originals(d) == ["cut.jpg"], 20, what="cut.jpg to fail")
-    c.assert_failed(d, "cut.jpg", "truncated")
+    record = c.assert_failed(d, "cut.jpg", "truncated")  # the decoder's words, after what they mean:
+    assert record["error"].startswith("The image could not be decoded: the file ends before its picture does"), record
     assert archived(d) == [] and files_under(d.inbox) == []
     st = wait_for(lambda: (lambda s: s if s["failed"] else None)(d.status_json()), 5, what="the failure counted")
     assert st["failed"] == 1 and st["processed"] == 0, st

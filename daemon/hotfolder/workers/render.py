@@ -100,7 +100,10 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None) -> Result:
     except (fsnames.NameTooLong, names.NameClash, naming.EmptyName) as exc:
         return failed(str(exc), "write")
     except pipeline.InputError as exc:
-        return failed(str(exc), exc.step, cut_short=truncation.cut_short(exc.reason, job.src))
+        if truncation.cut_short(exc.reason, job.src):
+            said = pipeline.InputError(exc.step, truncation.in_plain_words(exc.reason))
+            return failed(str(said), exc.step, cut_short=True)
+        return failed(str(exc), exc.step)
     except pipeline.RecipeError as exc:  # every file of the folder would fail alike: this one waits
         logger.info("recipe_unusable", reason=str(exc), duration_ms=ms(), outcome="retry")
         return Result(job.id, False, error=str(exc), step="render", recipe=True, duration_ms=ms())
