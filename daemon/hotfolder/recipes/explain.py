@@ -37,7 +37,7 @@ class Explanation:
     notes: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
-        out = [f"{self.file} → folder {self.folder} ({self.place})", f"  read: {self.read}"]
+        out = [f"{self.file} → folder {self.folder} ({self.place})", f"  its recipe reads: {self.read}"]
         if self.fields:
             out.append("  found: " + " · ".join(f"{k} {v}" for k, v in self.fields))
         if self.problem:

@@ -150,7 +150,7 @@ class Need:
                                        ("sequence number", self.seq)) if on]
         if self.exif_tags:
             parts.append("EXIF tags " + ", ".join(sorted(self.exif_tags)))
-        return ", ".join(parts) or "nothing (names only)"
+        return ", ".join(parts) or "its name only (no condition or name field of the recipe opens the file)"
 
 
 NOTHING = Need()
