@@ -68,6 +68,19 @@ def test_settle_ok_archives_and_wakes_a_same_named_file(ledger):
     assert ledger.counters.snapshot() == (1, 0)
 
 
+def test_a_subfolder_of_processing_goes_with_its_last_file(ledger):
+    """A new user's test: processing/2027/jan stayed, empty, until the next start."""
+    f = ledger.folder
+    (f.inbox / "2027" / "jan").mkdir(parents=True)
+    first, second = (ledger.claim(f, drop(f, f"2027/jan/{n}.jpg")) for n in ("k", "l"))
+    assert first is not None and second is not None
+    ledger.settle(first, Result(first.id, True, outputs=("k_web.jpg",)))
+    assert (f.processing / "2027" / "jan" / "l.jpg").exists()  # the other file's folder stays
+    ledger.settle(second, Result(second.id, False, error="bad", step="decode"))
+    assert (f.archive / "2027/jan/k.jpg").exists() and (f.failed / "2027/jan/l.jpg").exists()
+    assert list(f.processing.iterdir()) == [] and f.processing.is_dir()
+
+
 def test_output_folder_problem_gives_back_pauses_and_is_not_counted(ledger):
     f = ledger.folder
     job = ledger.claim(f, drop(f, "a.jpg"))

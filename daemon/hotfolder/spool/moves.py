@@ -166,6 +166,20 @@ def finish(folder: Folder, claimed: Claimed) -> Path | None:
     return where
 
 
+def prune_emptied(root: Path, rel: str) -> None:
+    """The folders of `rel` under `root` (processing/) that its file's leaving emptied,
+    deepest first, by descriptor; never `root`, and none that holds anything (rmdir
+    refuses). Only from the thread that claims: a claim into a folder removed under it
+    would fail (so never in a cluster's nodes, which do not claim)."""
+    parts = Path(rel).parent.parts
+    for depth in range(len(parts), 0, -1):
+        try:
+            with nofollow.opened(root.joinpath(*parts[:depth - 1])) as parent:
+                os.rmdir(parts[depth - 1], dir_fd=parent)
+        except OSError:  # not empty (another file, or the original kept), or gone: the rest is not ours
+            return
+
+
 def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts: int = 1,
          explained: tuple[str, ...] = (), sidecar: str | None = None) -> Path:
     """Move the original to failed/ with a record saying why (and its XMP `sidecar`, a

@@ -258,6 +258,7 @@ class Ledger:
                 self._give_back(tracked, f"could not move the original: {exc}", counted)
             else:
                 self._fail_after_move_error(tracked, exc, counted, rendered=result.ok)
+        moves.prune_emptied(folder.processing, job.rel)  # processing/2027/jan, once its last file left
         self.on_end(folder, job.rel)
         return None
 
