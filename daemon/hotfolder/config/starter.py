@@ -13,7 +13,7 @@ EXAMPLE_HEADER = """\
 #   hotfolder run      (commands find ./config/hotfolder.yaml without --config; on a terminal it
 #                       prints one line per file for people, elsewhere JSON: --log-format)
 # This file is tracked by git: for a config of your own to edit, `hotfolder init DIR`.
-# Relative paths are relative to this file's folder, so everything lands in ./var/.
+# Relative paths are relative to this file's folder (config/): everything lands in the repository's var/ (../var).
 # Reference: README.md, "Config reference". Check edits with: hotfolder check-config FILE
 """
 
