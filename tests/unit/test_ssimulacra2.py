@@ -151,3 +151,13 @@ def test_scales_stop_below_8_pixels_as_the_tool_does():
 def test_a_different_size_is_refused():
     with pytest.raises(ValueError, match="120x80 image scored against a 100x80 frame"):
         ssimulacra2.Reference(Image.new("RGB", (100, 80))).score(Image.new("RGB", (120, 80)))
+
+
+@pytest.mark.parametrize("size", [(1600, 1200), (37, 65), (8, 70), (3, 3)])  # odd sides too
+def test_the_first_halving_is_exactly_the_linear_frame_halved(size):
+    """xyb_colour.linear_half looks vertical pairs up in one table: it must give exactly
+    what halving the linearised frame gives, an odd last row or column included."""
+    from hotfolder.engine.xyb_colour import halve, linear, linear_half
+
+    rgb8 = np.random.default_rng(size[0]).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    assert np.array_equal(linear_half(rgb8), halve(linear(rgb8)))
