@@ -238,6 +238,14 @@ def variable(environ: Mapping[str, str], name: str) -> str | None:
         return None
 
 
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.strip().lower() not in ("nan", "inf", "-inf", "+inf", "infinity", "-infinity")
+
+
 def kind(value: Any, secret: bool = False) -> str:
     """What a value is, for messages; a secret's value is never quoted."""
     if value is None:
@@ -247,7 +255,9 @@ def kind(value: Any, secret: bool = False) -> str:
     if isinstance(value, (int, float)):
         return f"the number {redact.MASK if secret else value}"
     if isinstance(value, str):
-        return f"the text {redact.MASK if secret and value.strip() else repr(value)}"
+        if secret and value.strip():
+            return f"the text {redact.MASK}"
+        return f"the text {value!r}" + (" (a number in quotes: write it without them)" if _numeric(value) else "")
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
