@@ -14,8 +14,9 @@ ICC profile kept), as imgproxy does by default.
 imgproxy's benchmark measures a server under steady load. So does this one: 480 files (DIV2K's
 100 photographs about five times over, each file distinct), a burst of ~3.5 s per contender.
 With 96 the daemon's burst lasted under a second, and its fixed start and tail (the first
-file's events and claim, the last file alone on one core) were ~10 % of it: measured in one
-run each, 0.87-0.95x pyvips at 96 files, 1.03-1.13x at 480 (bench/RESULTS.md, 2026-12-05).
+file's events and claim, the last file alone on one core) were ~10 % of it. Measured
+2026-12-05, one run each: at 96 files 0.87x pyvips (--dir on /tmp) and 0.95x (on tmpfs);
+at 480, 1.03x and 1.13x, and 0.98x on /tmp right after a full test suite (README "Speed").
 
 Contenders, --procs processes each (default: every core), one libvips thread each, rounds
 interleaved, the median of --rounds (every round shown):
