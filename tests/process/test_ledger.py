@@ -79,6 +79,13 @@ def test_a_subfolder_of_processing_goes_with_its_last_file(ledger):
     ledger.settle(second, Result(second.id, False, error="bad", step="decode"))
     assert (f.archive / "2027/jan/k.jpg").exists() and (f.failed / "2027/jan/l.jpg").exists()
     assert list(f.processing.iterdir()) == [] and f.processing.is_dir()
+    # in a cluster a node moves the original; the head, told of the end, prunes its folders
+    (f.inbox / "2027" / "feb").mkdir(parents=True)
+    third = ledger.claim(f, drop(f, "2027/feb/m.jpg"))
+    assert third is not None
+    third.src.rename(f.archive / "m.jpg")  # what the node did
+    ledger.ended(f.name, third.rel)
+    assert list(f.processing.iterdir()) == []
 
 
 def test_output_folder_problem_gives_back_pauses_and_is_not_counted(ledger):

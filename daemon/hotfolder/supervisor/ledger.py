@@ -361,4 +361,5 @@ class Ledger:
                 del self.tracked[job_id]
         folder = next((f for f in self.config.folders if f.name == folder_name), None)
         if folder is not None:
+            moves.prune_emptied(folder.processing, rel)  # the nodes do not claim: the head prunes
             self.on_end(folder, rel)
