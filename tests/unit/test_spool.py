@@ -175,6 +175,23 @@ def test_a_requeue_is_unique_by_the_name_alone_in_the_inbox(tmp_path):
     assert moves.requeue(folder, folder.failed / "y.jpg") == folder.inbox / "y_1.jpg"
 
 
+def test_pruning_processing_takes_only_emptied_folders_inside_it(tmp_path):
+    """A cluster's job record names the file (data): a name leading out of processing/
+    prunes nothing there (a review found `../inbox/x.jpg` removed an empty inbox/)."""
+    folder = make_folder(tmp_path)
+    (folder.processing / "2027" / "jan").mkdir(parents=True)
+    (folder.processing / "2027" / "feb").mkdir()
+    moves.prune_emptied(folder.processing, "2027/jan/k.jpg")
+    assert sorted(p.name for p in folder.processing.rglob("*")) == ["2027", "feb"]  # its parent holds feb
+    empty_elsewhere = tmp_path / "elsewhere"
+    empty_elsewhere.mkdir()
+    for rel in ("../inbox/x.jpg", f"{empty_elsewhere}/x.jpg", "../elsewhere/x.jpg", "2027/../../inbox/x.jpg"):
+        moves.prune_emptied(folder.processing, rel)
+    assert folder.inbox.is_dir() and empty_elsewhere.is_dir() and (folder.processing / "2027" / "feb").is_dir()
+    moves.prune_emptied(folder.processing, "2027/feb/l.jpg")
+    assert list(folder.processing.iterdir()) == [] and folder.processing.is_dir()
+
+
 def test_delete_on_success(tmp_path):
     folder = make_folder(tmp_path, on_success="delete")
     (folder.inbox / "a.jpg").write_bytes(b"a")

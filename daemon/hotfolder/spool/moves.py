@@ -170,7 +170,11 @@ def prune_emptied(root: Path, rel: str) -> None:
     """The folders of `rel` under `root` (processing/) that its file's leaving emptied,
     deepest first, by descriptor; never `root`, and none that holds anything (rmdir
     refuses). Only from the thread that claims: a claim into a folder removed under it
-    would fail (so never in a cluster's nodes, which do not claim)."""
+    would fail (so never in a cluster's nodes, which do not claim). `rel` may come from a
+    cluster's job record, which is data: nothing but a path inside the folder is pruned
+    (`../inbox/x.jpg` or an absolute path emptied folders outside processing/)."""
+    if relative_name(rel) is None:
+        return
     parts = Path(rel).parent.parts
     for depth in range(len(parts), 0, -1):
         try:
