@@ -150,6 +150,15 @@ def test_a_key_written_twice_in_a_mapping_is_a_problem_at_its_last_line(tmp_path
     merged = BASE.replace("      - name: web\n", "      - &web\n        name: web\n") + \
         "      - <<: *web\n        name: big\n        size: 4000x4000\n"
     assert [r.name for r in load(write(tmp_path, merged)).folders[0].renditions] == ["web", "big"]
+    # ...even when a mapping anchored deeper is merged from above, which flattens it before
+    # its own turn (a review found `orientation` reported there as written twice).
+    deep = BASE + ("        when: {any: [&portrait {orientation: portrait},\n"
+                   "                     &tall {<<: *portrait, orientation: square}]}\n"
+                   "      - name: thumb\n        size: 50\n        when: {<<: *tall}\n")
+    assert [r.name for r in load(write(tmp_path, deep)).folders[0].renditions] == ["web", "thumb"]
+    # A mapping read as a value (size: {long}, when.exif, a cluster's path_map) is checked too.
+    err = error_of(tmp_path, BASE.replace("size: 1600x1200", "size: {long: 100, long: 4000}"))
+    assert (err.key, err.line, err.column) == ("folders[shop].renditions[web].size.long", 10, 27), err
 
 
 def test_safe_load_only(tmp_path):

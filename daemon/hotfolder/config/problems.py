@@ -53,19 +53,39 @@ class MarkedList(list):
 class _MarkedLoader(yaml.SafeLoader):
     """SafeLoader, constructing MarkedDict/MarkedList: the same values as safe_load."""
 
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.repeats: dict[int, tuple[yaml.MappingNode, dict]] = {}  # id(node) -> (node, its repeats)
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        # Flattening puts a merged mapping's keys before a node's own, in the node itself;
+        # a mapping merged from above is flattened before its own turn comes. Its own keys
+        # are told apart first, or a key overriding a merged one read as written twice.
+        self.repeats_of(node)
+        super().flatten_mapping(node)
+
+    def repeats_of(self, node: yaml.MappingNode) -> dict:
+        """A mapping's own keys written more than once, with the marks before the last;
+        from the node as written (computed once, before any flattening)."""
+        found = self.repeats
+        if id(node) not in found:
+            seen: dict = {}
+            repeated: dict = {}
+            for key_node, _value in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = self.construct_object(key_node)
+                if key in seen:
+                    repeated.setdefault(key, []).append(seen[key])
+                seen[key] = key_node.start_mark
+            found[id(node)] = (node, repeated)  # the node kept: its id is not reused meanwhile
+        return found[id(node)][1]
+
 
 def _construct_map(loader: _MarkedLoader, node: yaml.MappingNode):
     data = MarkedDict()
-    data.mark, data.key_marks, data.repeated = node.start_mark, {}, {}
+    data.mark, data.key_marks, data.repeated = node.start_mark, {}, loader.repeats_of(node)
     yield data
-    seen: dict = {}
-    for key_node, _value in node.value:  # its own keys, before merge keys (<<) are flattened in
-        if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
-            continue
-        key = loader.construct_object(key_node)
-        if key in seen:
-            data.repeated.setdefault(key, []).append(seen[key])
-        seen[key] = key_node.start_mark
     data.update(loader.construct_mapping(node))  # flattens merge keys (<<) into node.value
     for key_node, _value in node.value:  # merged keys first, then the node's own: the last one wins
         data.key_marks[loader.construct_object(key_node)] = key_node.start_mark

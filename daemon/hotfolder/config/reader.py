@@ -127,11 +127,7 @@ class Reader:
             self._register(found, path, data)
         if not isinstance(data, dict):
             self.fail("", f"must be a mapping of keys, not {kind(data)}")
-        for key, earlier in getattr(data, "repeated", {}).items():
-            with recorded():
-                lines = ", ".join(str(problems.position(mark)[0]) for mark in earlier)
-                self.fail(str(key), f"written more than once in this mapping (also on line {lines}): only "
-                          "the last would count; keep one")
+        self._repeated("", data)
 
     def _register(self, found: Problems, path: str, data: Any) -> None:
         """Tell the collector where this mapping, its keys and their list items are."""
@@ -181,7 +177,21 @@ class Reader:
     def raw(self, name: str, default: Any = None) -> Any:
         self.used.add(name)
         value = self.data.get(name)
+        self._repeated(name, value)  # a mapping read as a value (size: {long}, path_map, when.exif)
         return default if value is None else value
+
+    def _repeated(self, name: str, data: Any) -> None:
+        """Each key written more than once in the mapping `data` (this one, or the value of
+        `name`): a problem at its last place (YAML keeps the last value without a word)."""
+        for key, earlier in getattr(data, "repeated", {}).items():
+            found = problems.CURRENT.get()
+            inner = join(name, str(key))
+            if found is not None and name:  # a value's keys are not registered as places: this one is
+                found.place(self.key(inner), self.key(inner), data.key_marks.get(key))
+            with recorded():
+                lines = ", ".join(str(problems.position(mark)[0]) for mark in earlier)
+                self.fail(inner, f"written more than once in this mapping (also on line {lines}): only "
+                          "the last would count; keep one")
 
     def done(self) -> None:
         """Every key not read is unknown: each is reported."""
