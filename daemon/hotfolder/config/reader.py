@@ -183,8 +183,8 @@ class Reader:
     def _repeated(self, name: str, data: Any) -> None:
         """Each key written more than once in the mapping `data` (this one, or the value of
         `name`): a problem at its last place (YAML keeps the last value without a word)."""
+        found = problems.CURRENT.get()
         for key, earlier in getattr(data, "repeated", {}).items():
-            found = problems.CURRENT.get()
             inner = join(name, str(key))
             if found is not None and name:  # a value's keys are not registered as places: this one is
                 found.place(self.key(inner), self.key(inner), data.key_marks.get(key))

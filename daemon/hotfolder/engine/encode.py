@@ -45,11 +45,10 @@ def encode(im: Image.Image, fmt: Format, rendition: Rendition, metadata: Embedde
     if rendition.quality == AUTO_QUALITY:
         return _auto(im, fmt, rendition, metadata)
     assert isinstance(rendition.quality, int)
+    encoding = Encoding(rendition.quality, metadata, progressive=rendition.progressive)
     if rendition.max_bytes is None:
-        return Encoded(_save(im, fmt, Encoding(rendition.quality, metadata, progressive=rendition.progressive)),
-                       rendition.quality)
-    encoding = Encoding(rendition.quality, metadata, progressive=rendition.progressive, packed=_packed(im))
-    fit = _fitting(im, fmt, rendition, encoding, rendition.quality, rendition.max_bytes)
+        return Encoded(_save(im, fmt, encoding), rendition.quality)
+    fit = _fitting(im, fmt, rendition, replace(encoding, packed=_packed(im)), rendition.quality, rendition.max_bytes)
     return Encoded(fit.data, fit.quality, encodes=fit.encodes)
 
 
