@@ -127,16 +127,18 @@ class Daemon:
 
     def start(self, *args: str, wait_ready: bool = True, with_config: bool = True,
               env: Mapping[str, str] | None = None, launcher: Sequence[str] = (), stdout: int | None = None,
-              preexec_fn: Callable[[], None] | None = None, timeout: float = 30) -> Daemon:
+              preexec_fn: Callable[[], None] | None = None, new_session: bool = False,
+              timeout: float = 30) -> Daemon:
         """`hotfolder run --config CONFIG ARGS...` (without --config if not `with_config`:
         it finds its own); `env`: variables to set; `launcher`: a command that runs it (e.g.
         systemd-socket-activate); `preexec_fn`: run in the child first (e.g. a lower
-        RLIMIT_NOFILE). Waits for this start's own "ready" unless told not to."""
+        RLIMIT_NOFILE); `new_session`: in a process group of its own (whose id is its pid).
+        Waits for this start's own "ready" unless told not to."""
         self._readies = len(self.events("ready"))
         run = ["run", *(["--config", str(self.config)] if with_config else []), *args]
         self.started = time.perf_counter()
         self.proc = launch(run, self.log_path, self.root, env=env, launcher=launcher, stdout=stdout,
-                           preexec_fn=preexec_fn)
+                           preexec_fn=preexec_fn, new_session=new_session)
         if wait_ready:
             self.wait_ready(timeout)
         return self

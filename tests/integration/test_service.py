@@ -10,7 +10,7 @@ import time
 
 from PIL import Image
 
-from tests.harness import drop_burst, ends, files_under, wait_for, worker_pids
+from tests.harness import descendants, drop_burst, ends, files_under, wait_for, worker_pids
 
 FULL = """
 - name: full
@@ -86,6 +86,30 @@ def test_a_drain_starts_no_new_work(daemon_factory, tmp_path):
     assert len(files_under(d.archive)) <= before + 1, "the drain rendered files it had not started"
     assert sorted(files_under(d.archive) + files_under(d.inbox)) == [f"f{i}.jpg" for i in range(6)]
     assert not files_under(d.processing)
+
+
+def test_a_signal_to_the_whole_process_group_is_the_main_process_s_alone(daemon_factory, tmp_path):
+    """timeout(1), `kill -TERM -PGID`, supervisord's stopasgroup, a unit's default
+    KillMode=control-group and a terminal's hangup signal every process of the group. The
+    forkserver died of SIGTERM and SIGHUP, its workers left with it, and a stop then waited
+    out drain_timeout (20 s here) to kill their replacements. Only the main process acts now:
+    a reload keeps its workers, a stop drains them."""
+    d = daemon_factory(renditions=FULL, workers=1).start(new_session=True)
+    workers, group = worker_pids(d), descendants(d.proc.pid)  # and the forkserver, the resource tracker
+    os.killpg(d.proc.pid, signal.SIGHUP)
+    wait_for(lambda: d.event("reloaded"), 10, what="the reload")
+    Image.frombytes("RGB", (2400, 1600), os.urandom(2400 * 1600 * 3)).save(tmp_path / "big.jpg", quality=90)
+    os.rename(tmp_path / "big.jpg", d.inbox / "big.jpg")  # a ~0.5 s render: the stop may meet it
+    wait_for(lambda: files_under(d.processing) or files_under(d.archive), 20, what="the file claimed")
+    assert worker_pids(d) == workers, "the group's SIGHUP ended the workers"
+    assert descendants(d.proc.pid) == group
+    os.killpg(d.proc.pid, signal.SIGTERM)
+    wait_for(lambda: d.proc.poll() is not None, 15, what="the stop (a second SIGTERM would stop at once)")
+    assert d.proc.returncode == 0
+    assert not d.events("worker_died") and not d.events("worker_killed"), d.log.tail()
+    assert not files_under(d.processing)
+    assert files_under(d.archive) + files_under(d.inbox) == ["big.jpg"]
+    assert bool(files_under(d.archive)) == bool(d.outputs())
 
 
 def test_counts_are_of_files_after_kills_and_a_rebuild(daemon_factory, tmp_path):

@@ -29,9 +29,11 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
+import signal
 import sys
 import time
 from dataclasses import replace
+from multiprocessing import forkserver
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
@@ -47,7 +49,7 @@ from hotfolder.workers.mailbox import Broken, Mailbox
 from hotfolder.workers.messages import Declined, Done, Leaving, Message, Ready, Starting
 from hotfolder.workers.slots import Book, Slot
 from hotfolder.workers.wedge import LockProbe
-from hotfolder.workers.worker import consume
+from hotfolder.workers.worker import GROUP_SIGNALS, consume
 
 # Never fork the main process: it runs watchdog threads. A forkserver is a clean,
 # single-threaded process started once; it forks workers with Pillow already
@@ -72,6 +74,20 @@ TRACKER_WARNINGS = "ignore:resource_tracker:UserWarning"
 def _quiet_resource_tracker() -> None:
     if TRACKER_WARNINGS not in sys.warnoptions:
         sys.warnoptions.append(TRACKER_WARNINGS)
+
+
+def _ensure_forkserver() -> None:
+    """Start the forkserver (again, if it died) with the main process's signals blocked: the
+    mask is inherited through fork and exec, so a SIGTERM or SIGHUP sent to the whole process
+    group never reaches it (its default action would end it, and its orphaned workers would
+    leave with it: measured, a group SIGTERM then made an idle daemon's stop wait out
+    drain_timeout). CPython starts its resource tracker the same way. A signal the main
+    process gets meanwhile waits, pending, for the mask to be restored: none is lost."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, GROUP_SIGNALS)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 class LocalPool:
@@ -132,6 +148,7 @@ class LocalPool:
         self.tasks.put(item, timeout=5)
 
     def _spawn(self, index: int) -> None:
+        _ensure_forkserver()
         mark = self.ctx.Value("q", 0, lock=False)  # written only under a counter's lock
         process = self.ctx.Process(
             target=consume,

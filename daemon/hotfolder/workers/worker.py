@@ -16,6 +16,12 @@ from hotfolder.workers.messages import Declined, Done, Leaving, Ready, Starting
 from hotfolder.workers.reindex import reindex_one
 from hotfolder.workers.render import process_one
 
+# The main process's signals (stop, reload), which may come to the whole process group at
+# once: Ctrl-C, a terminal's hangup, `kill -TERM -PGID`, timeout(1), supervisord's
+# stopasgroup, a systemd unit with the default KillMode=control-group. The pool acts on them;
+# its forkserver and workers never do (pool.py starts the forkserver with them blocked).
+GROUP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+
 
 def _exit_when_orphaned(main_pid: int) -> None:
     """Workers leave by themselves when the main process dies (even by SIGKILL).
@@ -46,10 +52,11 @@ def consume(slot: int, tasks: Queue, results: Mailbox, counters: Counters, mark:
     `mark` is this worker's own shared Value, set with each count (see counters);
     `stopping` is a shared flag the pool raises when it drains: a job taken after it
     is declined, not started, so a stop never begins new work."""
-    # The pool decides when we stop: SIGTERM/SIGINT to the process group
-    # (Ctrl-C, systemd's KillMode=mixed) must not cut a render in half.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # The pool decides when we stop: a signal to the process group must not cut a render in
+    # half. Ignored, then no longer blocked (as the forkserver handed them down).
+    for sig in GROUP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, GROUP_SIGNALS)
     log.setup(log_format, log_level, role="worker", slot=slot)
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
     pipeline.warm_up()  # codecs and libvips loaded before the first file, not during it
