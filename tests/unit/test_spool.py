@@ -1,8 +1,13 @@
 """The on-disk states and moves, on real files."""
 from __future__ import annotations
 
+import ctypes
+import errno
 import json
 import os
+import struct
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -173,6 +178,72 @@ def test_a_requeue_is_unique_by_the_name_alone_in_the_inbox(tmp_path):
     moves.fail(folder, claimed.path, claimed.rel, error="e", step="open")
     (folder.inbox / "y.jpg").write_bytes(b"newer")
     assert moves.requeue(folder, folder.failed / "y.jpg") == folder.inbox / "y_1.jpg"
+
+
+def test_a_requeue_takes_the_record_away_first_and_a_crash_between_is_undone(tmp_path):
+    """A file renamed into the inbox is claimed at once: failing again within milliseconds,
+    it found its old record still in failed/ and went there as NAME_1 (met under load). The
+    record leaves first, under a temp record's name; a crash before the file's move leaves
+    that state, which recovery puts right."""
+    folder = make_folder(tmp_path)
+    (folder.inbox / "bad.jpg").write_bytes(b"x")
+    claimed = moves.claim(folder, folder.inbox / "bad.jpg")
+    moves.fail(folder, claimed.path, claimed.rel, error="why it failed", step="open")
+    changes = _changes_seen(folder.failed, folder.inbox, lambda: moves.requeue(folder, folder.failed / "bad.jpg"))
+    assert changes.index(("failed", "bad.jpg.error.json")) < changes.index(("inbox", "bad.jpg")), changes
+    assert list(folder.failed.iterdir()) == []
+
+    (folder.inbox / "bad.jpg").rename(folder.processing / "bad.jpg")
+    moves.fail(folder, folder.processing / "bad.jpg", "bad.jpg", error="why it failed", step="open")
+    record = folder.failed / "bad.jpg.error.json"
+    said = record.read_bytes()
+    record.rename(folder.failed / f"{atomic.temp_prefix(folder.temp_token)}{moves.RECORD_TEMP}0badc0de")  # the crash
+    assert [p for _, p in failed_originals([folder])] == [folder.failed / "bad.jpg"]
+    assert recovery.recover(folder).sidecars_finished == 1
+    assert sorted(p.name for p in folder.failed.iterdir()) == ["bad.jpg", "bad.jpg.error.json"]
+    assert record.read_bytes() == said
+    assert moves.requeue(folder, folder.failed / "bad.jpg") == folder.inbox / "bad.jpg"
+    assert list(folder.failed.iterdir()) == []
+
+
+def _changes_seen(first: Path, second: Path, action) -> list[tuple[str, str]]:
+    """(folder name, entry name) of each change the kernel reports in the two folders while
+    `action` runs, in the order they happened (one inotify instance queues them so)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+    assert fd >= 0, os.strerror(ctypes.get_errno())
+    try:
+        watches = {libc.inotify_add_watch(fd, os.fsencode(str(d)), 0x40 | 0x80 | 0x100 | 0x200): d.name
+                   for d in (first, second)}  # moved from, moved to, created, deleted
+        action()
+        data, seen = os.read(fd, 1 << 16), []
+    finally:
+        os.close(fd)
+    while data:
+        wd, _mask, _cookie, size = struct.unpack_from("iIII", data)
+        seen.append((watches[wd], data[16:16 + size].rstrip(b"\0").decode()))
+        data = data[16 + size:]
+    return seen
+
+
+def test_a_requeue_whose_move_fails_keeps_the_record_beside_the_file(tmp_path):
+    """The move refused (here: an inbox on another mount, EXDEV): the record taken away
+    first is put back under its name."""
+    elsewhere = Path("/dev/shm")
+    if not elsewhere.is_dir() or elsewhere.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on a mount of its own")
+    folder = make_folder(tmp_path)
+    (folder.inbox / "bad.jpg").write_bytes(b"x")
+    claimed = moves.claim(folder, folder.inbox / "bad.jpg")
+    moves.fail(folder, claimed.path, claimed.rel, error="why it failed", step="open")
+    with tempfile.TemporaryDirectory(dir=elsewhere) as other:
+        apart = replace(folder, inbox=Path(other))
+        with pytest.raises(OSError) as raised:
+            moves.requeue(apart, folder.failed / "bad.jpg")
+        assert raised.value.errno == errno.EXDEV
+        assert list(Path(other).iterdir()) == []
+    assert sorted(p.name for p in folder.failed.iterdir()) == ["bad.jpg", "bad.jpg.error.json"]
+    assert records.read_failure(folder, folder.failed / "bad.jpg")["error"] == "why it failed"
 
 
 def test_pruning_processing_takes_only_emptied_folders_inside_it(tmp_path):

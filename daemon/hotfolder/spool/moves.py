@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import stat
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from hotfolder.config.model import Folder
 from hotfolder.errors import HotfolderError
 from hotfolder.sidecars import beside
 from hotfolder.spool import archived, nofollow, xmp_sidecars
-from hotfolder.spool.atomic import temp_prefix, write_temp
+from hotfolder.spool.atomic import TEMP_RANDOM, temp_prefix, write_temp
 from hotfolder.spool.folders import opened_folder
 from hotfolder.spool.fsnames import display, fit_name, name_as_hex, name_from_hex, relative_name
 from hotfolder.spool.nofollow import FolderSwapped, Opened, exists_at, unlink_at
@@ -45,6 +46,7 @@ class Refused(HotfolderError):
 
 
 PATH_MAX = 4096  # bytes with the final NUL: the longest path open(2) takes on Linux
+RECORD_TEMP = "sidecar-"  # a record's temp name: temp_prefix + this + random (spool/recovery finishes it)
 
 
 def claim(folder: Folder, src: Path, sidecar: Path | None = None) -> Claimed | None:
@@ -226,7 +228,7 @@ def _move_with_record(folder: Folder, src: Path, rel: str, root: Path, suffix: s
         if xmp:  # its XMP sidecar goes beside it: requeue brings it back under this name
             record["sidecar_as"] = name_as_hex(xmp)
         data = (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-        pending = write_temp(dst_dir.fd, data, temp_prefix(folder.temp_token) + "sidecar-")
+        pending = write_temp(dst_dir.fd, data, temp_prefix(folder.temp_token) + RECORD_TEMP)
         try:
             os.rename(src.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
         except BaseException:
@@ -268,10 +270,32 @@ def requeue(folder: Folder, path: Path) -> Path:
     with nofollow.opened(path.parent) as src_dir, _opened_place(folder.inbox, rel, sidecar="") as (dst_dir, dst):
         if side is not None:  # first: the image it waits for is not in the inbox yet
             xmp_sidecars.follow(path.parent / side[0], dst.parent, side[1])
-        os.rename(path.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
-        unlink_at(src_dir, path.name + SIDECAR)
+        # The record leaves first: a file renamed into the inbox is claimed at once, and one
+        # failing again within milliseconds found its old record still there and went to
+        # failed/ as NAME_1 (met under load). Under a temp record's name, a crash before the
+        # file's move is recovery's to undo (spool/recovery: the record goes back beside it).
+        parked = _park_record(src_dir, path.name, folder.temp_token)
+        try:
+            os.rename(path.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
+        except BaseException:
+            if parked is not None:
+                os.rename(parked, path.name + SIDECAR, src_dir_fd=src_dir, dst_dir_fd=src_dir)
+            raise
+        if parked is not None:
+            unlink_at(src_dir, parked)
         os.fsync(dst_dir.fd)
     return dst
+
+
+def _park_record(dir_fd: int, name: str, token: str) -> str | None:
+    """`name`'s failure record renamed to a temp record's name of ours (which recovery
+    finishes or removes, by the original it names); None if it has no record."""
+    parked = temp_prefix(token) + RECORD_TEMP + secrets.token_hex(TEMP_RANDOM // 2)
+    try:
+        os.rename(name + SIDECAR, parked, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except FileNotFoundError:
+        return None
+    return parked
 
 
 class NameTaken(HotfolderError):
