@@ -48,4 +48,4 @@ def test_process_counts_a_missing_path_and_keeps_the_bar_apart(home):
     assert re.fullmatch(r"\d\d:\d\d:\d\d (\x1b\[33m)?failed missing\.jpg: no such file or folder(\x1b\[0m)?", said[1])
     assert re.fullmatch(r"\d\d:\d\d:\d\d (\x1b\[33m)?failed bad\.jpg: .*", said[2]), said
     assert re.fullmatch(r"processed 3 of 5 file\(s\) in .* into .*; 1 failed, 1 not found", said[3]), said
-    assert len(said) == 4, screen  # nothing else: the interpreter's own lines neither (pool.TRACKER_WARNINGS)
+    assert len(said) == 4, screen  # nothing else: the interpreter's own lines neither (forks.TRACKER_WARNINGS)

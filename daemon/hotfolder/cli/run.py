@@ -13,6 +13,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     cfg = load(args.config)
     args.log_format = log.chosen(args.log_format)  # the workers and the cluster's head get the same
     log.setup(args.log_format, args.log_level)
+    if not cfg.cluster.enabled:  # the local pool's forkserver: its imports overlap ours and the recovery
+        from hotfolder.workers import forks
+
+        forks.start()
     # Imported here, not at the top: the service brings watchdog, and each backend its
     # renderer (LocalPool: pyvips and Pillow; ClusterBackend: Celery), which check-config,
     # status and requeue must not pay for (~0.4 s).

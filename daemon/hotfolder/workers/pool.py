@@ -29,11 +29,8 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import queue
-import signal
-import sys
 import time
 from dataclasses import replace
-from multiprocessing import forkserver
 from multiprocessing.context import ForkServerContext
 from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
@@ -43,51 +40,16 @@ from hotfolder.backend import BackendStatus, BootFailure, Event, Wake
 from hotfolder.config.model import MAX_QUEUE_SIZE, Config, Folder
 from hotfolder.jobs import Job, Verdict
 from hotfolder.runtime import log
-from hotfolder.workers import wedge
+from hotfolder.workers import forks, wedge
 from hotfolder.workers.counters import Counters, Owed, SharedInt
 from hotfolder.workers.mailbox import Broken, Mailbox
 from hotfolder.workers.messages import Declined, Done, Leaving, Message, Ready, Starting
 from hotfolder.workers.slots import Book, Slot
 from hotfolder.workers.wedge import LockProbe
-from hotfolder.workers.worker import GROUP_SIGNALS, consume
 
-# Never fork the main process: it runs watchdog threads. A forkserver is a clean,
-# single-threaded process started once; it forks workers with Pillow already
-# imported, so a dead worker is replaced in tens of milliseconds.
-START_METHOD: Final = "forkserver"
-PRELOAD = ["hotfolder.workers.worker", "hotfolder.engine.pipeline", "PIL.Image", "PIL.JpegImagePlugin",
-           "rawpy"]  # LibRaw and numpy: ~80 ms to import, once here rather than in each worker (engine/decoders/raw)
+START_METHOD: Final = "forkserver"  # see forks.py
 HEALTH_EVERY = 1.0  # seconds between probes of the shared locks
 MAX_BOOT_FAILURES = 5  # workers failing before they are ready: stop, don't flap
-
-
-# The resource tracker (the process multiprocessing starts to unlink named semaphores a
-# crash leaves behind) sometimes ends with "There appear to be 1 leaked semaphore
-# objects", then "'/mp-…': No such file or directory": the semaphore was unlinked, only
-# its unregister never reached the tracker's books (1 in 70 runs of `hotfolder process`
-# under load; the cause is in CPython, not found). The tracker takes its warning filters
-# from this process's -W options when it starts, so they are set before it does: people
-# and journals see our lines, not the interpreter's bookkeeping. Its cleanup still runs.
-TRACKER_WARNINGS = "ignore:resource_tracker:UserWarning"
-
-
-def _quiet_resource_tracker() -> None:
-    if TRACKER_WARNINGS not in sys.warnoptions:
-        sys.warnoptions.append(TRACKER_WARNINGS)
-
-
-def _ensure_forkserver() -> None:
-    """Start the forkserver (again, if it died) with the main process's signals blocked: the
-    mask is inherited through fork and exec, so a SIGTERM or SIGHUP sent to the whole process
-    group never reaches it (its default action would end it, and its orphaned workers would
-    leave with it: measured, a group SIGTERM then made an idle daemon's stop wait out
-    drain_timeout). CPython starts its resource tracker the same way. A signal the main
-    process gets meanwhile waits, pending, for the mask to be restored: none is lost."""
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, GROUP_SIGNALS)
-    try:
-        forkserver.ensure_running()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 class LocalPool:
@@ -100,9 +62,8 @@ class LocalPool:
         self.file_timeout = file_timeout
         self.log_format, self.log_level = log_format, log_level
         self.log = log.get("pool")
-        _quiet_resource_tracker()  # before the first semaphore starts the tracker
+        forks.start()  # before the first semaphore starts the resource tracker (as ours)
         self.ctx: ForkServerContext = mp.get_context(START_METHOD)
-        self.ctx.set_forkserver_preload(PRELOAD)
         self.counters = Counters(self.ctx)
         self.owed = Owed()  # counts a stuck counter lock refused
         self.tasks: Queue | None = None
@@ -148,10 +109,10 @@ class LocalPool:
         self.tasks.put(item, timeout=5)
 
     def _spawn(self, index: int) -> None:
-        _ensure_forkserver()
+        forks.start()  # again, if the forkserver died
         mark = self.ctx.Value("q", 0, lock=False)  # written only under a counter's lock
         process = self.ctx.Process(
-            target=consume,
+            target=forks.consume,
             args=(index, self.tasks, self.results, self.counters, mark, self.stopping, os.getpid(),
                   self.log_format, self.log_level),
             name=f"hotfolder-worker-{index}",

@@ -11,16 +11,11 @@ from multiprocessing.queues import Queue
 from hotfolder.engine import pipeline
 from hotfolder.runtime import log
 from hotfolder.workers.counters import Counters, LockStuck, SharedInt
+from hotfolder.workers.forks import GROUP_SIGNALS
 from hotfolder.workers.mailbox import Mailbox
 from hotfolder.workers.messages import Declined, Done, Leaving, Ready, Starting
 from hotfolder.workers.reindex import reindex_one
 from hotfolder.workers.render import process_one
-
-# The main process's signals (stop, reload), which may come to the whole process group at
-# once: Ctrl-C, a terminal's hangup, `kill -TERM -PGID`, timeout(1), supervisord's
-# stopasgroup, a systemd unit with the default KillMode=control-group. The pool acts on them;
-# its forkserver and workers never do (pool.py starts the forkserver with them blocked).
-GROUP_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 
 
 def _exit_when_orphaned(main_pid: int) -> None:

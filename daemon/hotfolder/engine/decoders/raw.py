@@ -77,7 +77,7 @@ class Developed:
 
 def _rawpy():
     """rawpy, imported with the first RAW: it brings LibRaw and numpy (~80 ms), which the
-    main process never needs. The workers' forkserver preloads it (pool.PRELOAD)."""
+    main process never needs. The workers' forkserver preloads it (forks.PRELOAD)."""
     import rawpy
 
     return rawpy
