@@ -131,17 +131,3 @@ def _output(folder: Folder, rendition, facts: Facts, rel: str, values: dict, not
         notes.append(f"{out} is another original's: this one would get "
                      + ("a ~suffix" if folder.on_name_clash == "suffix" else "failed (on_name_clash: fail)"))
     return out
-
-
-def add_parser(sub, config_arg) -> None:
-    p = sub.add_parser("explain", help="say which renditions a file gets and why, where their outputs go; "
-                                       "writes nothing",
-                       description="For each file (in an inbox, failed/, archive/, or anywhere): which folder takes "
-                                   "it, what its recipe reads of it, which renditions apply and where their outputs "
-                                   "go, and which condition excluded each other one. Writes nothing.")
-    config_arg(p)
-    p.add_argument("files", nargs="+", metavar="FILE", help="image files")
-    p.add_argument("--json", action="store_true", help="one JSON list, an object per file")
-    p.add_argument("--folder", help="the folder to explain a file outside every folder for (default: the first)")
-    p.add_argument("--subfolder", metavar="PATH", help="as if dropped in this subfolder of the inbox (clients/acme)")
-

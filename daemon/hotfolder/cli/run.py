@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 
 from hotfolder.config import load
-from hotfolder.runtime import log, systemd
+from hotfolder.runtime import formats, log, systemd
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     systemd.scrub_environ()  # before any process starts: only we may talk to systemd
     cfg = load(args.config)
-    args.log_format = log.chosen(args.log_format)  # the workers and the cluster's head get the same
+    args.log_format = formats.chosen(args.log_format)  # the workers and the cluster's head get the same
     log.setup(args.log_format, args.log_level)
     if not cfg.cluster.enabled:  # the local pool's forkserver: its imports overlap ours and the recovery
         from hotfolder.workers import forks

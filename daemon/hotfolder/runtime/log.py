@@ -13,7 +13,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from enum import StrEnum
 from typing import Any
 
 import structlog
@@ -22,27 +21,9 @@ from structlog.tracebacks import ExceptionDictTransformer
 from hotfolder import redact
 from hotfolder.runtime import systemd
 from hotfolder.runtime.console import ConsoleRenderer
+from hotfolder.runtime.formats import LogFormat
 
 PRIORITY = {"critical": 2, "error": 3, "warning": 4, "info": 6, "debug": 7}
-
-
-class LogFormat(StrEnum):
-    """`--log-format`."""
-
-    JSON = "json"  # one JSON object per line: every event and field (the journal's)
-    CONSOLE = "console"  # one short line per event, for people (console.py)
-
-
-AUTO = "auto"  # `hotfolder run`'s default: what suits where stderr goes
-
-
-def chosen(fmt: str) -> str:
-    """The format `auto` means here: console lines on a terminal, JSON for the journal, a
-    pipe or a file (the example config's `hotfolder run` printed JSON on a terminal)."""
-    if fmt != AUTO:
-        return fmt
-    on_terminal = sys.stderr is not None and sys.stderr.isatty() and not systemd.under_journal()
-    return LogFormat.CONSOLE if on_terminal else LogFormat.JSON
 
 
 def _journal_prefix(_logger, method_name: str, line: str) -> str:
