@@ -74,7 +74,7 @@ class Ops:
         self._view: View | None = None
         self._server: WebServer | None = None
         self._listening: Http | None = None
-        # Taken now, before the pool starts processes: none of them may inherit LISTEN_FDS.
+        # The socket systemd passed (its variables left os.environ before any process started).
         self._systemd_socket = systemd_socket()
         self._from_systemd = False
         self._next_bind = 0.0

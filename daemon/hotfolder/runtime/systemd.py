@@ -163,15 +163,46 @@ def reset(environ: Mapping[str, str] | None = None) -> SdNotify:
 
 
 def scrub_environ(environ: MutableMapping[str, str] | None = None) -> SdNotify:
-    """Remember the notify socket, then drop it from os.environ so no child inherits it.
+    """Remember the notify socket and the sockets passed to us (LISTEN_FDS), then drop
+    their variables from os.environ so no child inherits them.
 
-    Call once in the supervisor before starting workers; later calls are harmless.
+    Call once in the supervisor before starting any process; later calls are harmless.
     """
     n = this_process()
     env = os.environ if environ is None else environ
     for key in CHILD_SCRUB:
         env.pop(key, None)
+    if environ is None:
+        _take_listen_fds()
     return n
+
+
+# Listening sockets systemd passed this process (sd_listen_fds(3): from fd 3 on), read from
+# os.environ once; None until then.
+_listen_fds: int | None = None
+
+
+def _take_listen_fds() -> int:
+    """LISTEN_FDS if LISTEN_PID names this process (else 0), taken out of os.environ once."""
+    global _listen_fds
+    with _default_lock:
+        if _listen_fds is None:
+            ours = os.environ.get("LISTEN_PID") == str(os.getpid()) and os.environ.get("LISTEN_FDS", "").isdigit()
+            _listen_fds = int(os.environ["LISTEN_FDS"]) if ours else 0
+            for key in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
+                if ours:
+                    os.environ.pop(key, None)
+        return _listen_fds
+
+
+def claim_listen_fds() -> int:
+    """How many listening sockets systemd passed us, to the first caller only (0 after): the
+    sockets are made once, by the status page's listener (ops/web/server.py)."""
+    global _listen_fds
+    count = _take_listen_fds()
+    with _default_lock:
+        _listen_fds = 0
+    return count
 
 
 def ready(status: str | None = None) -> bool:

@@ -33,7 +33,7 @@ from hotfolder.ops.web.app import App, Request, Response, text
 from hotfolder.ops.web.connections import Conn, Connections
 from hotfolder.ops.web.http11 import Incoming, Refused, encode
 from hotfolder.ops.web.ratelog import RateLimitedLog
-from hotfolder.runtime import log
+from hotfolder.runtime import log, systemd
 
 MAX_CONNECTIONS = 64  # http.max_connections: the listener's share of the 1,024 descriptors systemd gives by default
 REQUEST_TIMEOUT = 10.0  # http.request_timeout, seconds
@@ -53,13 +53,10 @@ class Limits:
 
 
 def systemd_socket() -> socket.socket | None:
-    """The listening socket systemd passed us (sd_listen_fds), taken once: the
-    variables are removed so no worker or second call sees them."""
-    if os.environ.get("LISTEN_PID") != str(os.getpid()) or not os.environ.get("LISTEN_FDS", "").isdigit():
-        return None
-    count = int(os.environ.pop("LISTEN_FDS"))
-    os.environ.pop("LISTEN_PID", None)
-    os.environ.pop("LISTEN_FDNAMES", None)
+    """The listening socket systemd passed us (sd_listen_fds), taken once: its variables
+    left os.environ before any process started (runtime/systemd.scrub_environ), and a
+    second call gets None."""
+    count = systemd.claim_listen_fds()
     if count < 1:
         return None
     for extra in range(SD_LISTEN_FDS_START + 1, SD_LISTEN_FDS_START + count):
