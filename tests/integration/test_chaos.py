@@ -180,6 +180,21 @@ def test_queue_wedged_by_a_worker_killed_in_get_is_rebuilt(daemon_factory, tmp_p
     assert d.stop() == 0
 
 
+def test_a_stop_whose_queue_is_wedged_does_not_wait_out_the_drain(daemon_factory):
+    """Idle workers killed in Queue.get(), replaced, and then a stop: the replacements can
+    never take their sentinels (the read lock went with the dead), and with no job waiting
+    the stall rule never fired: the stop waited drain_timeout (20 s here) to kill them."""
+    d = daemon_factory().start()
+    wait_for(lambda: len(worker_pids(d)) == 2 and all(_blocked(p) for p in worker_pids(d)), 20,
+             what="two workers waiting in Queue.get()")
+    first = set(worker_pids(d))
+    for pid in first:
+        os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: len(worker_pids(d)) == 2 and not set(worker_pids(d)) & first, 20, what="two new workers")
+    assert d.stop(timeout=10) == 0
+    assert [e for e in d.events("worker_killed") if "sentinel not taken" in e["reason"]], d.log.tail()
+
+
 def test_second_sigterm_stops_at_once_and_loses_nothing(daemon_factory, tmp_path):
     d = daemon_factory().start()
     names = drop_burst(d, tmp_path, 20)

@@ -20,6 +20,7 @@ class W:
     since: float = NOW
     spawned: float = NOW - 60
     exited: bool = False
+    leaving: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,15 @@ def test_a_stall_needs_silence_a_waiting_job_and_a_free_worker():
     assert not wedge.stalled([W()], [Q(queued_at=NOW - 1)], last_heard=silent, now=NOW), "queued just now"
     assert not wedge.stalled([W()], [Q(started=True)], last_heard=silent, now=NOW), "nothing waits"
     assert not wedge.stalled([W(busy=True)], [Q()], last_heard=silent, now=NOW), "every worker is busy"
+
+
+def test_at_a_stop_only_free_workers_that_never_took_their_sentinel_after_silence_are_unretired():
+    """A drain whose queue's read lock went with a dead worker: the sentinels are not jobs,
+    so `stalled` never fired and the stop waited out drain_timeout."""
+    free, busy, leaving, dead = W(), W(busy=True), W(leaving=True), W(exited=True)
+    silent = NOW - WEDGE_AFTER
+    assert wedge.unretired([free, busy, leaving, dead], heard=silent, now=NOW) == [free]
+    assert wedge.unretired([free], heard=silent + 0.1, now=NOW) == [], "heard from (or drained) just now"
 
 
 def test_the_hung_workers_slot_is_not_free():

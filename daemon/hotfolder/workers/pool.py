@@ -73,6 +73,7 @@ class LocalPool:
         self.book = Book()  # the jobs submitted and not yet ended
         self.retiring = 0  # sentinels in the queue not yet taken
         self.draining = False
+        self.drained_at = 0.0  # when the drain began (monotonic)
         self.boot_failures = 0
         self.last_heard = time.monotonic()  # the last message of any worker
         self.locks = LockProbe()
@@ -133,6 +134,7 @@ class LocalPool:
     def drain(self) -> None:
         """Warm stop: no job starts from now on; one sentinel per worker."""
         self.draining = True
+        self.drained_at = time.monotonic()
         if self.stopping is not None:
             self.stopping.value = 1
         for _ in range(len(self.slots) - self.retiring):
@@ -285,6 +287,8 @@ class LocalPool:
         now = time.monotonic()
         if wedge.stalled(self.slots.values(), self.book.entries.values(), self.last_heard, now):
             self._rebuild("queue stalled: work waits while workers are free")
+        if self.draining:
+            self._kill_unretired(now)
         if now < self._next_health:
             return
         self._next_health = now + HEALTH_EVERY
@@ -293,6 +297,20 @@ class LocalPool:
             self._rebuild("a shared lock is held by a dead worker")
         elif free and self.owed:
             self.owed.pay(self.counters)
+
+    def _kill_unretired(self, now: float) -> None:
+        """Draining: free workers that cannot reach their sentinel (the queue's read lock went
+        with a worker killed in Queue.get()) are killed now, not at drain_timeout: they hold
+        no file. (A group SIGTERM left an idle daemon so for 20 s; DESIGN.md.)"""
+        for slot in wedge.unretired(list(self.slots.values()), max(self.last_heard, self.drained_at), now):
+            self.log.warning("worker_killed", slot=slot.index, pid=slot.pid,
+                             reason=f"stopping: its sentinel not taken in {wedge.WEDGE_AFTER:g} s (the queue's "
+                                    "read lock is held by a dead worker)")
+            slot.process.kill()
+            slot.process.join(5)
+            del self.slots[slot.index]
+            if slot.process.exitcode is None:
+                self._dying.append(slot.process)
 
     def _manage_workers(self) -> None:
         """Recompute the pool toward `target` (gunicorn's manage_workers): workers that

@@ -6,6 +6,9 @@ Pure (no process, no clock: `now` is given), so each rule is unit-tested on plai
     stalled    work waits and a worker is free, yet nothing was heard for WEDGE_AFTER: a
                worker killed in Queue.get() took the queue's read lock (or the mailbox's
                write lock) to its grave; the pool rebuilds queue, mailbox and workers
+    unretired  draining, a free worker has not taken its sentinel after WEDGE_AFTER of
+               silence: the same grave, met by the stop (sentinels are not jobs, so
+               `stalled` never sees it); the pool kills those workers, which hold no file
     locks      a shared lock (a counter's, the mailbox's) not free twice in a row: held by
                a dead worker; the pool rebuilds
     working    workers alive and either ready or still booting (for the watchdog)
@@ -36,6 +39,8 @@ class Worker(Protocol):
     def spawned(self) -> float: ...
     @property
     def exited(self) -> bool: ...  # dead, not yet reaped
+    @property
+    def leaving(self) -> bool: ...  # took its sentinel (said Leaving)
 
 
 class Queued(Protocol):
@@ -69,6 +74,15 @@ def stalled(workers: Iterable[Worker], queued: Iterable[Queued], last_heard: flo
         return False
     waiting = any(not q.started and now - q.queued_at > WEDGE_AFTER for q in queued)
     return waiting and any(free(w, now) for w in workers)
+
+
+def unretired(workers: Iterable[W], heard: float, now: float) -> list[W]:
+    """Draining: the free workers that have not taken their sentinel although nothing was
+    heard for WEDGE_AFTER (`heard`: the last message, or the drain's start if later). A free
+    worker takes one and says so within milliseconds."""
+    if now - heard < WEDGE_AFTER:
+        return []
+    return [w for w in workers if free(w, now) and not w.leaving]
 
 
 def working(workers: Iterable[Worker], now: float) -> int:
