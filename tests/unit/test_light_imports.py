@@ -27,8 +27,7 @@ def test_importing_loads_no_decoder(module):
     code = (f"import sys, {module}; "
             f"heavy = sorted(m for m in {HEAVY!r} if m in sys.modules); "
             f"assert not heavy, f'{module} loaded {{heavy}}'")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
+    _in_a_fresh_interpreter(code)
 
 
 def test_the_backends_are_found_by_name_and_imported_only_then():
@@ -38,8 +37,7 @@ def test_the_backends_are_found_by_name_and_imported_only_then():
             "assert pool.__module__ == 'hotfolder.workers.pool' and pool.__name__ == 'LocalPool', pool; "
             "assert 'hotfolder.cluster.backend' not in sys.modules; "
             "assert sorted(backend.BACKENDS) == ['cluster', 'local'], backend.BACKENDS")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
+    _in_a_fresh_interpreter(code)
 
 
 def test_a_command_line_is_parsed_before_any_command_s_module_is_imported():
@@ -50,5 +48,9 @@ def test_a_command_line_is_parsed_before_any_command_s_module_is_imported():
             "'hotfolder.cli.status', 'hotfolder.cli.run') if m in sys.modules); "
             "assert not loaded, loaded; "
             "assert commands._command('status').__module__ == 'hotfolder.cli.status'")
+    _in_a_fresh_interpreter(code)
+
+
+def _in_a_fresh_interpreter(code: str) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
