@@ -125,3 +125,13 @@ def test_lines_written_through_the_bar_go_above_it():
     assert f"{CLEAR}12:00:00 failed x.jpg: bad\n{CLEAR}[" in screen
     for line in screen.replace(CLEAR, "\n").splitlines():
         assert not ("[" in line and "failed" in line), line  # never on one line
+
+
+def test_the_version_is_printed_on_stdout(capsys):
+    """`$(hotfolder --version)` in a script or a packaging check reads stdout (a review
+    found it on stderr once the version was read only when asked)."""
+    with pytest.raises(SystemExit) as ended:
+        commands.main(["--version"])
+    assert ended.value.code == 0
+    said = capsys.readouterr()
+    assert said.out.startswith("hotfolder ") and said.out.count("\n") == 1 and said.err == ""

@@ -206,6 +206,20 @@ def test_a_requeue_takes_the_record_away_first_and_a_crash_between_is_undone(tmp
     assert list(folder.failed.iterdir()) == []
 
 
+def test_a_requeue_of_a_file_another_requeue_took_leaves_no_record_behind(tmp_path):
+    """Two requeues of one file (the command line, the status page, the grown-file watch):
+    the one that finds the file gone put the record it had taken away back, beside
+    nothing; the file's next failure then went to failed/ as NAME_1 (a review's finding)."""
+    folder = make_folder(tmp_path)
+    (folder.inbox / "bad.jpg").write_bytes(b"x")
+    claimed = moves.claim(folder, folder.inbox / "bad.jpg")
+    moves.fail(folder, claimed.path, claimed.rel, error="why it failed", step="open")
+    (folder.failed / "bad.jpg").rename(folder.inbox / "bad.jpg")  # the other requeue's move, its unlink to come
+    with pytest.raises(FileNotFoundError):
+        moves.requeue(folder, folder.failed / "bad.jpg")
+    assert list(folder.failed.iterdir()) == []
+
+
 def _changes_seen(first: Path, second: Path, action) -> list[tuple[str, str]]:
     """(folder name, entry name) of each change the kernel reports in the two folders while
     `action` runs, in the order they happened (one inotify instance queues them so)."""

@@ -224,4 +224,5 @@ class _Version(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         from hotfolder import __version__
 
-        parser.exit(message=f"hotfolder {__version__}\n")
+        sys.stdout.write(f"hotfolder {__version__}\n")  # on stdout, as argparse's own action: $(hotfolder --version)
+        parser.exit()

@@ -183,15 +183,15 @@ _listen_fds: int | None = None
 
 
 def _take_listen_fds() -> int:
-    """LISTEN_FDS if LISTEN_PID names this process (else 0), taken out of os.environ once."""
+    """LISTEN_FDS if LISTEN_PID names this process (else 0), read once; the variables leave
+    os.environ either way."""
     global _listen_fds
     with _default_lock:
         if _listen_fds is None:
             ours = os.environ.get("LISTEN_PID") == str(os.getpid()) and os.environ.get("LISTEN_FDS", "").isdigit()
             _listen_fds = int(os.environ["LISTEN_FDS"]) if ours else 0
-            for key in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
-                if ours:
-                    os.environ.pop(key, None)
+            for key in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):  # a parent's too, as sd_listen_fds(3) does
+                os.environ.pop(key, None)
         return _listen_fds
 
 

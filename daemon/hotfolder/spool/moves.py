@@ -278,13 +278,20 @@ def requeue(folder: Folder, path: Path) -> Path:
         try:
             os.rename(path.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
         except BaseException:
-            if parked is not None:
-                os.rename(parked, path.name + SIDECAR, src_dir_fd=src_dir, dst_dir_fd=src_dir)
+            if parked is not None:  # back beside its file; if the file has gone (another
+                _unpark(src_dir, parked, path.name)  # requeue took it), it goes too
             raise
         if parked is not None:
             unlink_at(src_dir, parked)
         os.fsync(dst_dir.fd)
     return dst
+
+
+def _unpark(dir_fd: int, parked: str, name: str) -> None:
+    if exists_at(dir_fd, name):
+        os.rename(parked, name + SIDECAR, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    else:
+        unlink_at(dir_fd, parked)
 
 
 def _park_record(dir_fd: int, name: str, token: str) -> str | None:

@@ -14,7 +14,8 @@ turn of `poll()` in phases:
     reap_workers     dead workers: their jobs are Lost (charged)
     murder_workers   workers hung past file_timeout: killed, their jobs Lost (charged)
     check_wedged     a queue or a lock wedged by a worker that died holding it (wedge.py):
-                     queue, mailbox, counters and workers rebuilt, jobs Lost (not charged)
+                     queue, mailbox, counters and workers rebuilt, jobs Lost (not charged);
+                     draining, the free workers that cannot reach their sentinel killed
     manage_workers   the pool recomputed toward its target size, instead of tracking
                      spawns and retirements by hand
 
@@ -22,7 +23,7 @@ The pool knows jobs, not files: what happens to an original is the ledger's
 business. It reports what happened to each job as events: `Started`, `Finished`
 (with the worker's Result) and `Lost` (the worker died or hung: `charged`, an
 attempt of the file's own; or we rebuilt or stopped the pool: not charged).
-This is the only code that starts processes.
+This is the only code that starts workers (forks.py starts their forkserver).
 """
 from __future__ import annotations
 
@@ -305,7 +306,7 @@ class LocalPool:
         for slot in wedge.unretired(list(self.slots.values()), max(self.last_heard, self.drained_at), now):
             self.log.warning("worker_killed", slot=slot.index, pid=slot.pid,
                              reason=f"stopping: its sentinel not taken in {wedge.WEDGE_AFTER:g} s (the queue's "
-                                    "read lock is held by a dead worker)")
+                                    "read lock held by a dead worker, or a worker starved of CPU)")
             slot.process.kill()
             slot.process.join(5)
             del self.slots[slot.index]
@@ -333,6 +334,7 @@ class LocalPool:
         in flight handed back (not charged: killed by us, not by the file)."""
         self.log.error("rebuilding_workers", reason=why, in_flight=len(self.book),
                        workers=sorted(s.pid for s in self.slots.values()))
+        forks.start()  # a resource tracker that died is started again masked, before the new semaphores
         for slot in self.slots.values():
             slot.process.kill()
         for slot in self.slots.values():
