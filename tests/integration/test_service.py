@@ -112,6 +112,19 @@ def test_a_signal_to_the_whole_process_group_is_the_main_process_s_alone(daemon_
     assert bool(files_under(d.archive)) == bool(d.outputs())
 
 
+def test_signals_during_the_exit_leave_its_code_0(daemon_factory):
+    """A SIGTERM after the stop is done, while the interpreter shuts down (which puts the
+    default action back), ended a clean stop as a death by SIGTERM (-15): the suite's
+    second SIGTERM met it once; a SIGTERM every 0.5 ms after the first, 10 of 10 times."""
+    d = daemon_factory().start()
+    d.proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 15
+    while d.proc.poll() is None and time.monotonic() < deadline:
+        d.proc.send_signal(signal.SIGTERM)  # the first says stop, the second stop at once, the rest land late
+        time.sleep(0.0005)
+    assert d.proc.poll() == 0, d.proc.returncode
+
+
 def test_counts_are_of_files_after_kills_and_a_rebuild(daemon_factory, tmp_path):
     """A file was counted as processed twice after a rebuild; the status counts files."""
     d = daemon_factory(extra="max_attempts: 10").start()
