@@ -51,6 +51,25 @@ def test_closed_file_is_ready_after_the_quiet_period(tmp_path):
     assert inbox.ready(10, t0 + 1) == []  # handed out once
 
 
+def test_a_late_event_of_a_file_already_taken_makes_no_waiting_candidate(tmp_path):
+    """A burst's events reach the inbox after its scan found the files and they were
+    claimed (the observer thread behind on a loaded machine): each late event made a
+    candidate again, counted as waiting until its claim's own event came; the status said
+    517 files waited while inbox/ and processing/ held 361."""
+    f = folder(tmp_path, quiet_period=0.05)
+    inbox = Inbox(f, max_pending=10)
+    path = f.inbox / "a.jpg"
+    path.write_bytes(b"x" * 10)
+    os.utime(path, (time.time() - 10, time.time() - 10))
+    assert inbox.ready(10) == [path]  # found by the first scan, handed out
+    path.rename(tmp_path / "claimed.jpg")  # the claim
+    inbox.note(path, closed=True)  # the writer's close, late
+    assert inbox.pending_count() == 0
+    path.write_bytes(b"y" * 10)  # a new file of that name is a candidate as ever
+    inbox.note(path, closed=True)
+    assert inbox.pending_count() == 1
+
+
 def test_open_file_waits_for_its_close(tmp_path):
     f = folder(tmp_path, quiet_period=0.05)
     inbox = Inbox(f, max_pending=10)

@@ -88,6 +88,13 @@ class Inbox:
                 cand.stirred = True
                 if kind_known:
                     cand.closed = closed
+            elif _lstat(path) is None:
+                # A late event of a file gone already: claimed after a scan found it (the
+                # observer behind a burst's events), or deleted. Made a candidate, it counted
+                # as waiting until the loop or its own move's event came to it: status said 517
+                # waited while inbox/ and processing/ held 361 (the suite, on a loaded machine).
+                # One lstat a new name; events of a known candidate cost none.
+                return
             elif len(self._pending) < self.max_pending:
                 self._pending[path] = Candidate(path, changed=now, closed=closed)
             else:
