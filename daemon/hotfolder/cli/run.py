@@ -7,6 +7,7 @@ import signal
 
 from hotfolder.config import load
 from hotfolder.runtime import formats, log, systemd
+from hotfolder.workers import forks
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -15,8 +16,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     args.log_format = formats.chosen(args.log_format)  # the workers and the cluster's head get the same
     log.setup(args.log_format, args.log_level)
     if not cfg.cluster.enabled:  # the local pool's forkserver: its imports overlap ours and the recovery
-        from hotfolder.workers import forks
-
         forks.start()
     # Imported here, not at the top: the service brings watchdog, and each backend its
     # renderer (LocalPool: pyvips and Pillow; ClusterBackend: Celery), which check-config,
@@ -31,7 +30,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         # exit into a death by SIGTERM (-15) while the interpreter shuts down, which puts the
         # default action back for handlers it set (a second SIGTERM, or a supervisor's, met
         # it in the suite; 10 of 10 with a SIGTERM every 0.5 ms after the first).
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for sig in forks.GROUP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
 
 

@@ -49,11 +49,16 @@ def temp_output_path(final: Path, tag: str = "", token: str = DEFAULT_TOKEN) -> 
     return final.with_name(f"{head}{cut(final.name, room)}.")
 
 
+def temp_name(prefix: str) -> str:
+    """`prefix` + TEMP_RANDOM random hex digits: a new temp name (O_EXCL or a rename decides)."""
+    return prefix + secrets.token_hex(TEMP_RANDOM // 2)
+
+
 def write_temp(dir_fd: int, data: bytes, prefix: str, mode: int = 0o644, group: str | None = None) -> str:
     """Write data to a new temp file (name: prefix + random) in the folder open as
     `dir_fd`, fsync'ed; its name."""
     while True:
-        name = prefix + secrets.token_hex(TEMP_RANDOM // 2)
+        name = temp_name(prefix)
         try:
             fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                          dir_fd=dir_fd)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import stat
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from hotfolder.config.model import Folder
 from hotfolder.errors import HotfolderError
 from hotfolder.sidecars import beside
 from hotfolder.spool import archived, nofollow, xmp_sidecars
-from hotfolder.spool.atomic import TEMP_RANDOM, temp_prefix, write_temp
+from hotfolder.spool.atomic import temp_name, temp_prefix, write_temp
 from hotfolder.spool.folders import opened_folder
 from hotfolder.spool.fsnames import display, fit_name, name_as_hex, name_from_hex, relative_name
 from hotfolder.spool.nofollow import FolderSwapped, Opened, exists_at, unlink_at
@@ -297,7 +296,7 @@ def _unpark(dir_fd: int, parked: str, name: str) -> None:
 def _park_record(dir_fd: int, name: str, token: str) -> str | None:
     """`name`'s failure record renamed to a temp record's name of ours (which recovery
     finishes or removes, by the original it names); None if it has no record."""
-    parked = temp_prefix(token) + RECORD_TEMP + secrets.token_hex(TEMP_RANDOM // 2)
+    parked = temp_name(temp_prefix(token) + RECORD_TEMP)
     try:
         os.rename(name + SIDECAR, parked, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except FileNotFoundError:

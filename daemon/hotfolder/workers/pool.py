@@ -269,12 +269,16 @@ class LocalPool:
         for slot in wedge.hung(list(self.slots.values()), time.monotonic(), self.file_timeout):
             self.log.error("worker_hung", slot=slot.index, pid=slot.pid, file=slot.job.rel if slot.job else None,
                            timeout_s=self.file_timeout)
-            slot.process.kill()
-            slot.process.join(5)
-            del self.slots[slot.index]
-            if slot.process.exitcode is None:
-                self._dying.append(slot.process)  # in the kernel still (D state): joined later
+            self._put_down(slot)
             self._lose(slot, f"worker timed out after {self.file_timeout:g} s")
+
+    def _put_down(self, slot: Slot) -> None:
+        """Kill a worker and empty its slot at once (not at the next reap)."""
+        slot.process.kill()
+        slot.process.join(5)
+        del self.slots[slot.index]
+        if slot.process.exitcode is None:
+            self._dying.append(slot.process)  # in the kernel still (D state): joined later
 
     def _lose(self, slot: Slot, why: str) -> None:
         """The job a dead or hung worker held ends without a result: charged to its file."""
@@ -307,11 +311,7 @@ class LocalPool:
             self.log.warning("worker_killed", slot=slot.index, pid=slot.pid,
                              reason=f"stopping: its sentinel not taken in {wedge.WEDGE_AFTER:g} s (the queue's "
                                     "read lock held by a dead worker, or a worker starved of CPU)")
-            slot.process.kill()
-            slot.process.join(5)
-            del self.slots[slot.index]
-            if slot.process.exitcode is None:
-                self._dying.append(slot.process)
+            self._put_down(slot)
 
     def _manage_workers(self) -> None:
         """Recompute the pool toward `target` (gunicorn's manage_workers): workers that
