@@ -72,14 +72,15 @@ def burst_with_cpu(work: Path, files: list[Path], procs: int, recipe: list[dict]
             os.link(f, staging / f.name)
         assert d.proc is not None
         main_before, tree_before = _tree_cpu(d.proc.pid)
+        done_lines = _Counted(d.log_path, b'"file_done"', d.log_path.stat().st_size)
         t0 = time.perf_counter()
         for f in files:
             os.rename(staging / f.name, d.inbox / f.name)
         want, deadline = outputs_per_file * len(files), t0 + 60 + len(files)
         while True:
-            with os.scandir(d.output) as it:
-                done = sum(1 for e in it if not e.name.startswith("."))
-            if done >= want:
+            # The log says when each file is done (its outputs written and synced, its original
+            # archived); the output folder is listed once it says all are, to check.
+            if done_lines.count() >= len(files) and _outputs(d.output) >= want:
                 rate = len(files) / (time.perf_counter() - t0)
                 main_after, tree_after = _tree_cpu(d.proc.pid)
                 workers = sum(cpu - tree_before.get(pid, 0.0) for pid, cpu in tree_after.items())
@@ -89,6 +90,29 @@ def burst_with_cpu(work: Path, files: list[Path], procs: int, recipe: list[dict]
             if failed:
                 raise RuntimeError(f"daemon: {len(failed)} files failed, e.g. {failed[0]}\n{d.log.tail()}")
             if time.perf_counter() > deadline:
-                raise RuntimeError(f"daemon: {done} of {want} outputs in time\n{d.log.tail()}")
+                raise RuntimeError(f"daemon: {_outputs(d.output)} of {want} outputs in time\n{d.log.tail()}")
             d.check_alive()
-            time.sleep(0.02)
+            time.sleep(0.01)
+
+
+def _outputs(folder: Path) -> int:
+    with os.scandir(folder) as it:
+        return sum(1 for e in it if not e.name.startswith("."))
+
+
+class _Counted:
+    """How many times `needle` is in a growing log, reading only what was added. Listing
+    the output folder instead, every 20 ms, took 9 ms at 20,000 outputs: a fifth of a core
+    of the bench's own over a burst of small files, on the daemon's 2 cores."""
+
+    def __init__(self, path: Path, needle: bytes, offset: int):
+        self.path, self.needle, self.offset, self.seen, self.partial = path, needle, offset, 0, b""
+
+    def count(self) -> int:
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read()
+        self.offset += len(data)
+        data, _, self.partial = (self.partial + data).rpartition(b"\n")
+        self.seen += data.count(self.needle)
+        return self.seen
