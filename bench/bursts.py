@@ -1,6 +1,7 @@
 """A daemon's throughput on a burst of files with a recipe of its own: a fresh `hotfolder
 run` (the tests' harness, tests/harness/daemon.py), the files renamed into its inbox at
-once, wall time to the last output. The sections that are not the main recipe's use it
+once, wall time until the log says the last file is done (outputs synced, original archived;
+its outputs then counted once). The sections that are not the main recipe's use it
 (heic, imgproxy, small)."""
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ def daemon_rate(work: Path, files: list[Path], procs: int, recipe: list[dict], *
 def burst_with_cpu(work: Path, files: list[Path], procs: int, recipe: list[dict], *, outputs_per_file: int,
                  tree: Path | None = None) -> Burst:
     """daemon_rate, with the CPU per file of the daemon's main process and of its workers
-    (read from /proc before the first rename and after the last output)."""
+    (read from /proc before the first rename and after the last file done)."""
     env = {"PYTHONPATH": os.pathsep.join([str(tree / "daemon"), os.environ.get("PYTHONPATH", "")])} if tree else {}
     with recipe_daemon(fresh(work), recipe, procs, copies_rendered=tree is None) as d:
         d.start(env=env, timeout=60)

@@ -18,7 +18,7 @@ interleaved, the median of --rounds:
     decoder (the heic-ffmpeg extra), and again with `import av` failing (libheif: an
     install without the extra);
   - the daemon: a fresh `hotfolder run` with that recipe and --procs workers, the files
-    renamed into its inbox at once, wall time to the last output.
+    renamed into its inbox at once, wall time to the last file done (bench/bursts.py).
 """
 from __future__ import annotations
 

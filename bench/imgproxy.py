@@ -21,7 +21,8 @@ at 480, 1.03x and 1.13x, and 0.98x on /tmp right after a full test suite (README
 Contenders, --procs processes each (default: every core), one libvips thread each, rounds
 interleaved, the median of --rounds (every round shown):
   - the daemon: a fresh `hotfolder run`, the files renamed into its inbox at once, wall time
-    to the last output (spool, claims and fsyncs included);
+    to the last file done: its `file_done` line (spool, claims, fsyncs and the archive move
+    included; bench/bursts.py);
   - the engine alone: a spawn Pool.map of `pipeline.render()` writing each output (what the
     daemon's spool, claims and fsyncs add is the difference);
   - pyvips: a spawn Pool.map of `thumbnail(path, 512, height=512, size="down")` +
