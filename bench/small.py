@@ -5,10 +5,11 @@ file's render with Pillow resampling it (below engine/resample.SMALL) against li
     python -m bench.small [--baseline-tree DIR] [--count N]
 
 The daemon row: a fresh `hotfolder run` (every core), the files renamed into its inbox at
-once, wall time to the last file done (its `file_done` line: bench/bursts.py); with --baseline-tree (a checkout of another commit,
-e.g. `git archive e3d8d79 | tar -x -C /tmp/base`) the same burst through that tree's
-daemon, rounds interleaved, so "N× before" comes from one run. The render rows: in this
-process, one thread, the example recipe on one 64 px JPEG, medians, interleaved.
+once, wall time to the last file done (its `file_done` line: bench/bursts.py); with
+--baseline-tree (a checkout of another commit, e.g. `git archive e3d8d79 | tar -x -C
+/tmp/base`) the same burst through that tree's daemon, rounds interleaved, so "N×
+before" comes from one run. The render rows: in this process, one thread, the example
+recipe on one 64 px JPEG, medians, interleaved.
 """
 from __future__ import annotations
 
