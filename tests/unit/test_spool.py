@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from hotfolder.config.model import Folder, Rendition
-from hotfolder.spool import atomic, folders, fsnames, moves, records, recovery
+from hotfolder.spool import atomic, folders, fsnames, moves, nofollow, records, recovery
 from hotfolder.spool.failed_files import failed_originals
 
 
@@ -218,6 +218,37 @@ def test_a_requeue_of_a_file_another_requeue_took_leaves_no_record_behind(tmp_pa
     with pytest.raises(FileNotFoundError):
         moves.requeue(folder, folder.failed / "bad.jpg")
     assert list(folder.failed.iterdir()) == []
+
+
+def test_a_daemon_starting_in_the_middle_of_a_requeue_leaves_no_record_behind(tmp_path):
+    """A daemon starting between a requeue's two renames (the record taken away, the file
+    still in failed/) gives the record its name back (recovery finishes a temp record whose
+    file is there); the requeue then moves the file and must remove that record, or the
+    file's next failure goes to failed/ as NAME_1. The requeue's own steps, with the
+    recovery between them."""
+    folder = make_folder(tmp_path)
+    (folder.inbox / "bad.jpg").write_bytes(b"x")
+    claimed = moves.claim(folder, folder.inbox / "bad.jpg")
+    moves.fail(folder, claimed.path, claimed.rel, error="why it failed", step="open")
+    with nofollow.opened(folder.failed) as failed:
+        parked = moves.park_record(failed, "bad.jpg", folder.temp_token)
+        assert parked is not None
+        assert recovery.recover(folder).sidecars_finished == 1  # the daemon starting
+        assert (folder.failed / "bad.jpg.error.json").exists()
+        (folder.failed / "bad.jpg").rename(folder.inbox / "bad.jpg")  # the requeue's move
+        moves.drop_parked(failed, parked, "bad.jpg")
+    assert list(folder.failed.iterdir()) == []
+
+    # A newer failure's record under the name is another file: it stays.
+    (folder.inbox / "bad.jpg").rename(folder.processing / "bad.jpg")
+    moves.fail(folder, folder.processing / "bad.jpg", "bad.jpg", error="why it failed", step="open")
+    with nofollow.opened(folder.failed) as failed:
+        parked = moves.park_record(failed, "bad.jpg", folder.temp_token)
+        assert parked is not None
+        os.rename(parked[0], tmp_path / "kept", src_dir_fd=failed)  # kept: its inode is not reused
+        (folder.failed / "bad.jpg.error.json").write_text("{}")  # not the parked record
+        moves.drop_parked(failed, parked, "bad.jpg")
+    assert sorted(p.name for p in folder.failed.iterdir()) == ["bad.jpg", "bad.jpg.error.json"]
 
 
 def _changes_seen(first: Path, second: Path, action) -> list[tuple[str, str]]:

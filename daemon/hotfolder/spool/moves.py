@@ -273,7 +273,7 @@ def requeue(folder: Folder, path: Path) -> Path:
         # failing again within milliseconds found its old record still there and went to
         # failed/ as NAME_1 (met under load). Under a temp record's name, a crash before the
         # file's move is recovery's to undo (spool/recovery: the record goes back beside it).
-        parked = _park_record(src_dir, path.name, folder.temp_token)
+        parked = park_record(src_dir, path.name, folder.temp_token)
         try:
             os.rename(path.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
         except BaseException:
@@ -281,27 +281,49 @@ def requeue(folder: Folder, path: Path) -> Path:
                 _unpark(src_dir, parked, path.name)  # requeue took it), it goes too
             raise
         if parked is not None:
-            unlink_at(src_dir, parked)
+            drop_parked(src_dir, parked, path.name)
         os.fsync(dst_dir.fd)
     return dst
 
 
-def _unpark(dir_fd: int, parked: str, name: str) -> None:
+def drop_parked(dir_fd: int, parked: tuple[str, int], name: str) -> None:
+    """The record taken away (`park_record`) removed, once its file has left. A daemon
+    starting in between gave it its name back (recovery finishes a temp record whose file
+    is there), which would leave it beside nothing and send the file's next failure to
+    `NAME_1`: then the record under its name goes, if it is the same one (its inode; a
+    newer failure's record is a file of its own)."""
+    temp, inode = parked
+    try:
+        os.unlink(temp, dir_fd=dir_fd)
+        return
+    except FileNotFoundError:
+        pass
+    try:
+        back = os.stat(name + SIDECAR, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if back.st_ino == inode:
+        unlink_at(dir_fd, name + SIDECAR)
+
+
+def _unpark(dir_fd: int, parked: tuple[str, int], name: str) -> None:
     if exists_at(dir_fd, name):
-        os.rename(parked, name + SIDECAR, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        os.rename(parked[0], name + SIDECAR, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     else:
-        unlink_at(dir_fd, parked)
+        unlink_at(dir_fd, parked[0])
 
 
-def _park_record(dir_fd: int, name: str, token: str) -> str | None:
+def park_record(dir_fd: int, name: str, token: str) -> tuple[str, int] | None:
     """`name`'s failure record renamed to a temp record's name of ours (which recovery
-    finishes or removes, by the original it names); None if it has no record."""
+    finishes or removes, by the original it names): that name and the record's inode;
+    None if it has no record."""
     parked = temp_name(temp_prefix(token) + RECORD_TEMP)
     try:
+        inode = os.stat(name + SIDECAR, dir_fd=dir_fd, follow_symlinks=False).st_ino
         os.rename(name + SIDECAR, parked, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except FileNotFoundError:
         return None
-    return parked
+    return parked, inode
 
 
 class NameTaken(HotfolderError):
