@@ -307,10 +307,15 @@ def drop_parked(dir_fd: int, parked: tuple[str, int], name: str) -> None:
 
 
 def _unpark(dir_fd: int, parked: tuple[str, int], name: str) -> None:
-    if exists_at(dir_fd, name):
-        os.rename(parked[0], name + SIDECAR, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-    else:
+    """The record taken away put back beside its file (the move failed), or dropped if the
+    file has gone; already back under its name (a daemon's recovery, see drop_parked) is fine."""
+    if not exists_at(dir_fd, name):
         unlink_at(dir_fd, parked[0])
+        return
+    try:
+        os.rename(parked[0], name + SIDECAR, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
 
 
 def park_record(dir_fd: int, name: str, token: str) -> tuple[str, int] | None:
