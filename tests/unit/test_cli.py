@@ -61,7 +61,7 @@ def test_every_command_takes_config_and_log_level_has_help(capsys):
         text = capsys.readouterr().out
         assert "--config FILE" in text and "HOTFOLDER_CONFIG" in text, command
         if command in ("run", "worker"):
-            assert "how much to log: debug" in text, text
+            assert "how much to log: info (the default" in text, text
         if command == "process":
             assert "warning: the files that failed (default)" in text, text
 

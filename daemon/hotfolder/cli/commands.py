@@ -30,8 +30,9 @@ CONFIG_HELP = (f"the YAML config file (default: ${configfile.ENV}, else "
 LEVELS = ("debug", "info", "warning", "error")
 
 
-LEVEL_HELP = ("how much to log: debug (every rendition written, and each line's details), "
-              "info (one line per file; the default), warning (problems only), error")
+LEVEL_HELP = ("how much to log: info (the default: one line per file in the console format; JSON has "
+              "every event, each rendition written too), debug (more events; the console format also shows "
+              "each rendition written and each line's details), warning (problems only), error")
 
 
 def _parser() -> argparse.ArgumentParser:
