@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
+import pytest
 from PIL import Image
 
 from tests import corpus as c
@@ -157,6 +158,33 @@ def test_names_another_original_owns_are_never_taken(daemon_factory):
     assert _size(out / "IMG_0001_web.jpg") == (160, 120) and _size(out / "IMG_0001_web~png.jpg") == (160, 120)
     assert (out / "hand_web.jpg").read_bytes() == b"made by hand"
     assert _near(_colour(out / "hand_web~jpg.jpg"), GREEN)
+
+
+def test_a_name_a_file_brings_in_its_attributes_is_not_taken(daemon_factory):
+    """The archive keeps the path a renamed re-drop came in with as the file's attribute
+    `user.hotfolder.file_as`; a file can bring one of its own (`cp -a`, `rsync -X`). evil.jpg,
+    claiming to have come in as victim.jpg, was rendered over victim.jpg's outputs by
+    rerender (an attack round's finding). The index of originals never rendered those bytes
+    under that name: the claim is not taken, and evil.jpg keeps to its own outputs."""
+    d = daemon_factory().start()
+    _drop(d, "victim.jpg", _solid(RED), 1)
+    staged = c.write(d.root / "staging" / "evil.jpg", _solid(BLUE))
+    try:
+        os.setxattr(staged, "user.hotfolder.file_as", b"victim.jpg".hex().encode())
+    except OSError as exc:
+        pytest.skip(f"no user extended attributes here: {exc}")
+    staged.rename(d.inbox / "evil.jpg")
+    wait_for(lambda: len(archived(d)) == 2, 20, what="evil.jpg archived")
+    assert d.stop() == 0
+    assert files_under(d.output) == ["evil_thumb.webp", "evil_web.jpg", "victim_thumb.webp", "victim_web.jpg"]
+    _new_recipe(d)
+    dry = hotfolder("rerender", "-n", "--config", str(d.config))
+    assert "evil.jpg → evil_web.jpg (replaced)" in dry.stdout and "came in as" not in dry.stdout, dry.stdout
+    done = hotfolder("rerender", "--config", str(d.config))
+    assert done.returncode == 0, done.stderr
+    assert "rendered 2 of 2" in done.stderr, done.stderr
+    assert _size(d.output / "victim_web.jpg") == (160, 120) and _near(_colour(d.output / "victim_web.jpg"), RED)
+    assert _size(d.output / "evil_web.jpg") == (160, 120) and _near(_colour(d.output / "evil_web.jpg"), BLUE)
 
 
 def test_what_is_not_an_archived_original_is_refused_or_left_out(daemon_factory, tmp_path):

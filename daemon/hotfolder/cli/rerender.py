@@ -39,8 +39,9 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         return ExitCode.USAGE
     code = ExitCode.OK
     for folder, archive, roots in chosen:
-        found = list(archived.originals(archive, roots, _skip(folder)))
-        generations = _generations(folder, found)
+        index = _Index(folder)
+        found = list(archived.originals(archive, roots, _skip(folder), index.vouched))
+        generations = {a.path: index.generation(a.path, a.rel) or 0 for a in found} if index.there else {}
         current, earlier = _current(found, generations)
         if args.dry_run:
             _say_plan(cfg, folder, archive, current, earlier, generations)
@@ -89,18 +90,32 @@ def _chosen(cfg: Config, args: argparse.Namespace) -> list[tuple[Folder, Path, l
     return list(out.values())
 
 
-def _generations(folder: Folder, found: list[archived.Archived]) -> dict[Path, int]:
-    """Which photo of its name each archived original was rendered as (issue 26.2: a
-    different photo under a used name got outputs of its own, `IMG_7777_web~2.jpg`), as the
-    index of originals knows it by its bytes, read without writing (the daemon rebuilds an index
-    it finds made anew); 0 (the first) where no index says otherwise."""
-    if folder.index_dir is None or not found:
-        return {}
-    from hotfolder.engine.fingerprint import file_hash
-    from hotfolder.state import originals
+class _Index:
+    """The index of originals, read without writing (the daemon rebuilds an index it finds
+    made anew): which photo of its name each archived original was rendered as (issue 26.2:
+    a different photo under a used name got outputs of its own, `IMG_7777_web~2.jpg`), by
+    its bytes; 0 (the first) where no index says otherwise. Each file is hashed once."""
 
-    state_dir = folder.index_dir
-    return {a.path: originals.generation_of(state_dir, file_hash(a.path), folder.name, a.rel) or 0 for a in found}
+    def __init__(self, folder: Folder):
+        self.folder = folder
+        self.there = folder.index_dir is not None
+        self._hashes: dict[Path, str] = {}
+
+    def generation(self, path: Path, rel: str) -> int | None:
+        """Which photo of the name `rel` the file was rendered as; None: the index has no
+        rendering of these bytes under that name (or there is no index)."""
+        if self.folder.index_dir is None:
+            return None
+        from hotfolder.engine.fingerprint import file_hash
+        from hotfolder.state import originals
+
+        if path not in self._hashes:
+            self._hashes[path] = file_hash(path)
+        return originals.generation_of(self.folder.index_dir, self._hashes[path], self.folder.name, rel)
+
+    def vouched(self, path: Path, rel: str) -> bool:
+        """A name the archive kept on a file is taken when the index rendered these bytes under it."""
+        return self.generation(path, rel) is not None
 
 
 def _current(found: list[archived.Archived], generations: dict[Path, int]

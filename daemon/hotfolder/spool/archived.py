@@ -9,13 +9,14 @@ attribute `user.hotfolder.file_as` (its bytes as hex, as failure records keep na
 renames keep it). Best effort: a file system without user xattrs, or a file the daemon
 may not write to, keeps none, and the archived path is taken as it is. The attribute is
 data, never a path to follow: only a relative path of plain names is used, as an output's
-place under output/.
+place under output/, and only where the caller vouches for it (`originals`: rerender asks
+the index of originals), since a file may bring an attribute of its own.
 """
 from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,11 +65,16 @@ class Archived:
     newer: Path | None = None  # a later drop of the same path, whose outputs replaced this one's
 
 
-def originals(archive: Path, paths: list[Path], skip) -> Iterator[Archived]:
+def originals(archive: Path, paths: list[Path], skip, vouched: Callable[[Path, str], bool]) -> Iterator[Archived]:
     """The archived originals under `paths` (files or folders inside `archive`), each with
     the path it came in with; of several drops of one path, the last archived (the newest
     change time: the archive's rename set it) is current, the others name it as `newer`.
-    `skip(name)`: names left out (hidden, ignored, passed through)."""
+    `skip(name)`: names left out (hidden, ignored, passed through). `vouched(path, rel)`:
+    whether the path a file says it came in with (the attribute) is taken. Anyone who can
+    set a file's attributes can forge one (`cp -a`, `rsync -X` carry it into the inbox, and
+    an original archived under its own name keeps what it brought), and a forged one would
+    render that file over another original's outputs: the caller asks the index of originals.
+    Not vouched for, a file is rendered under its archived path."""
     found: dict[str, list[tuple[int, Path]]] = {}
     for root in paths:
         walk = [root] if not root.is_dir() else nofollow.walk(root, skip=skip)
@@ -81,7 +87,9 @@ def originals(archive: Path, paths: list[Path], skip) -> Iterator[Archived]:
                 continue
             if not os.path.isfile(path) or os.path.islink(path):
                 continue
-            rel = came_as(path) or path.relative_to(archive).as_posix()
+            own = path.relative_to(archive).as_posix()
+            kept = came_as(path)
+            rel = kept if kept is not None and kept != own and vouched(path, kept) else own
             found.setdefault(rel, []).append((st.st_ctime_ns, path))
     for rel, drops in found.items():
         drops.sort()
