@@ -33,6 +33,18 @@ def test_one_short_line_per_file():
     assert re.fullmatch(TIME + "failed x.jpg: the file is empty", failed), failed
 
 
+def test_a_name_can_neither_forge_a_line_nor_move_the_cursor():
+    """A file's name is data (an attack round dropped one that forged a `done` line, moved the
+    cursor and retitled the terminal): what a terminal acts on or hides is shown escaped."""
+    forged = "x\n13:40:00 done IMG_9999.jpg \u2192 web\x1b[1A\x1b[2K\x1b]0;owned\x07\u202egpj.exe.jpg"
+    done = render({"event": "file_done", "file": forged, "renditions": ["web\x1b[2J"], "duration_ms": 10})
+    assert "\n" not in done and "\x1b" not in done and "\x07" not in done and "\u202e" not in done, repr(done)
+    assert re.fullmatch(TIME + r"done x\\x0a13:40:00 done IMG_9999\.jpg → web\\x1b\[1A\\x1b\[2K\\x1b\]0;owned"
+                        r"\\x07\\u202egpj\.exe\.jpg → web\\x1b\[2J  0\.01 s", done), repr(done)
+    verbose = render({"event": "odd_event", "file": "a\rb", "exception": "Traceback\n  line\x1b"}, verbose=True)
+    assert verbose.count("\n") == 2 and "\r" not in verbose and "\x1b" not in verbose, repr(verbose)
+
+
 def test_details_only_at_debug():
     rendition = {"event": "rendition_written", "file": "a.jpg", "rendition": "web", "output": "a_web.jpg"}
     assert render(rendition) is None

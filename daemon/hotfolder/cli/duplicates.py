@@ -10,7 +10,7 @@ import time
 
 from hotfolder.config import load
 from hotfolder.errors import ExitCode
-from hotfolder.spool.fsnames import display
+from hotfolder.spool.fsnames import display, printable
 from hotfolder.state import originals
 
 
@@ -32,12 +32,13 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(f.time))
         what = {"skipped": f"skipped (in duplicates/ as {display(f.where)})", "rendered": "rendered",
                 "failed": "failed"}.get(f.action, f.action)
-        print(f"{when}  {f.folder}/{display(f.name)}: {what}")
+        print(printable(f"{when}  {f.folder}/{display(f.name)}: {what}"))
         m = f.match
         if m is None:
             print("    it matched an original forgotten since (older than duplicate_window)")
             continue
-        print(f"    {m.said()}" + (f"; its outputs: {', '.join(display(o) for o in m.outputs)}" if m.outputs else ""))
+        print(printable(f"    {m.said()}" + (f"; its outputs: {', '.join(display(o) for o in m.outputs)}"
+                                                 if m.outputs else "")))
     return ExitCode.OK
 
 

@@ -12,7 +12,7 @@ from hotfolder.config.model import Config, Folder
 from hotfolder.errors import ExitCode
 from hotfolder.spool import moves, records
 from hotfolder.spool.failed_files import failed_originals
-from hotfolder.spool.fsnames import display
+from hotfolder.spool.fsnames import display, printable
 from hotfolder.spool.records import SIDECAR, original_of
 
 Failed = tuple[Folder, Path]  # a failed original, with the folder it failed in
@@ -88,11 +88,11 @@ def _list_failed(cfg: Config) -> int:
             record = records.read_failure(folder, path) or {}
             why = record.get("error", "(no record of why)")
             when = f"{record['time']}, attempt {record.get('attempts', '?')}: " if record.get("time") else ""
-            print(f"  {_shown(folder, path):<{width}}  {when}{why}")
+            print(f"  {_shown(folder, path):<{width}}  {printable(f'{when}{why}')}")
     if total:
         print("requeue with: hotfolder requeue NAME …, a quoted glob ('*.jpg'), or --all")
     return ExitCode.OK
 
 
 def _shown(folder: Folder, path: Path) -> str:
-    return display(path.relative_to(folder.failed).as_posix())
+    return printable(display(path.relative_to(folder.failed).as_posix()))

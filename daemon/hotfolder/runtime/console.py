@@ -12,6 +12,8 @@ import time
 
 import structlog
 
+from hotfolder.spool.fsnames import printable
+
 # Events that add detail to a line people see anyway: shown at --log-level debug only.
 DETAIL = {"rendition_written", "file_rendered", "file_sent", "job_skipped", "manifest_written"}
 # What a worker says of its file, the main process says again (file_failed, file_retry,
@@ -154,6 +156,7 @@ class ConsoleRenderer:
         name = str(event.get("event", ""))
         if not self.verbose and (name in DETAIL or (event.get("role") == "worker" and name in SAID_AGAIN_BY_MAIN)):
             raise structlog.DropEvent
+        event = _printable(event)
         make = LINES.get(name)
         text = make(event) if make else None
         if text is None and make is not None and not self.verbose:
@@ -178,6 +181,20 @@ class ConsoleRenderer:
         fields = " ".join(f"{k}={event[k]}" for k in event if k not in QUIET_FIELDS)
         label = f"{level}: " if level in ("warning", "error", "critical") else ""
         return f"{label}{said}" + (f"  {fields}" if fields else "")
+
+
+def _printable(event: dict) -> dict:
+    """The event's texts as a terminal shows them (spool/fsnames.printable): a file's name,
+    a photo's field or a reason quoting either is data, never a line or a cursor move of its
+    own. A traceback keeps its newlines."""
+    shown = {}
+    for key, value in event.items():
+        if isinstance(value, str):
+            value = printable(value, newlines=key == "exception")
+        elif isinstance(value, (list, tuple)):
+            value = [printable(v) if isinstance(v, str) else v for v in value]
+        shown[key] = value
+    return shown
 
 
 def _fields_named_in(name: str) -> tuple[str, ...]:

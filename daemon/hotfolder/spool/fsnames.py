@@ -19,6 +19,22 @@ def display(name: str) -> str:
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
+# What a terminal would act on or hide rather than show: C0 controls (ESC moves the cursor,
+# retitles the window; a newline forges a line of our own), DEL, C1 controls, and the marks
+# that reorder or hide text (bidi overrides and isolates, zero-width characters).
+_UNSHOWN = [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x200B, 0x200C, 0x200D, 0x200E, 0x200F,
+            *range(0x202A, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF]
+_ESCAPED = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSHOWN}
+_ESCAPED_KEEP_NEWLINES = {c: e for c, e in _ESCAPED.items() if c != 0x0A}
+
+
+def printable(text: str, newlines: bool = False) -> str:
+    """`text` as a terminal shows it, for people: what it would act on or hide (see
+    _UNSHOWN) as an escape (`\\x1b`, `\\u202e`), so a file's name or a photo's field can
+    neither forge a line nor move the cursor. `newlines`: keep those (a traceback)."""
+    return text.translate(_ESCAPED_KEEP_NEWLINES if newlines else _ESCAPED)
+
+
 def cut(name: str, limit: int) -> str:
     """`name` cut to at most `limit` bytes, at a character boundary where it is UTF-8."""
     raw = os.fsencode(name)
