@@ -176,8 +176,20 @@ def test_an_xmp_packet_without_location_passes_strip_gps_byte_for_byte(tmp_path)
     b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY s SYSTEM "file:///etc/hostname">]><x:xmpmeta xmlns:x="adobe:ns:meta/">'
     b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
     b'xmlns:e="http://ns.adobe.com/exif/1.0/" e:GPSLatitude="43,17.7N">&s;</rdf:Description></rdf:RDF></x:xmpmeta>',
-], ids=["entity-expansion", "external-entity"])
+    b'<?xml version="1.0" encoding="shift_jis"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+    b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:e="http://ns.adobe.com/exif/1.0/" '
+    b'e:GPSLatitude="43,17.7N"/></rdf:RDF></x:xmpmeta>',
+    b'<?xml version="1.0" encoding="x-foo"?><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+    b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:e="http://ns.adobe.com/exif/1.0/" '
+    b'e:GPSLatitude="43,17.7N"/></rdf:RDF></x:xmpmeta>',
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b'<rdf:Description xmlns:e="http://ns.adobe.com/exif/1.0/" e:GPSLatitude="43,17.7N">' + b"<a>" * 9_000
+    + b"</a>" * 9_000 + b'</rdf:Description></rdf:RDF></x:xmpmeta>',
+], ids=["entity-expansion", "external-entity", "multi-byte-encoding", "unknown-encoding", "nested-9000-deep"])
 def test_a_hostile_xmp_packet_is_left_out_by_strip_gps_and_said(tmp_path, hostile):
+    """Each was refused as a packet, or (the encodings, the nesting: an attack round's) failed
+    the photo, or, 200,000 deep with `metadata: copyright-only`, killed the worker that
+    copied it."""
     src = tmp_path / "hostile.jpg"
     Image.new("RGB", (80, 60)).save(src, xmp=hostile)
     started = time.process_time()

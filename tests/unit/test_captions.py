@@ -73,3 +73,19 @@ def test_a_missing_value_writes_no_field(tmp_path):
                                       set_metadata=SetMetadata(title="{title}", headline="H")),
              Described({"title": None}, None, ()))
     assert texts(im, f"{DC}title") == [] and texts(im, f"{PS}Headline") == ["H"]
+
+
+def test_a_rating_that_is_no_finite_number_is_no_rating():
+    """`inf` and `1e999` raised OverflowError from round(), and the photo failed (an attack
+    round's); NaN and words are no rating either."""
+    from hotfolder.engine import captions, xmp
+
+    def rated(value: str):
+        packet = xmp.Packet.parse(
+            b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            b'<rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="' + value.encode() + b'"/>'
+            b'</rdf:RDF></x:xmpmeta>')
+        return captions.from_packet(packet).rating
+
+    assert [rated(v) for v in ("inf", "-inf", "1e999", "nan", "five", "4", "4.4", "-1", "6")] == [
+        None, None, None, None, None, 4, 4, -1, None]

@@ -66,7 +66,7 @@ def _rating(value: ET.Element | str | None) -> int | None:
     texts = _texts(value)
     try:
         rating = round(float(texts[0].strip())) if texts else None
-    except ValueError:
+    except (ValueError, OverflowError):  # not a number, NaN, or inf / 1e999
         return None
     return rating if rating is not None and -1 <= rating <= 5 else None
 

@@ -57,6 +57,10 @@ class Unreadable(ValueError):
     """The packet is not XML, or not XMP."""
 
 
+MAX_DEPTH = 100  # elements inside one another: an XMP packet's are a handful (x:xmpmeta, rdf:RDF, a
+                 # description, a property, a container, its items, a struct or two)
+
+
 class Packet:
     """A parsed XMP packet: its x:xmpmeta root and the prefixes its source declared."""
 
@@ -75,14 +79,24 @@ class Packet:
         _refuse_dtd(text)
         prefixes: list[tuple[str, str]] = []
         root = None
+        depth = 0
         try:
-            for event, item in ET.iterparse(io.BytesIO(text), events=("start-ns", "start")):
+            for event, item in ET.iterparse(io.BytesIO(text), events=("start-ns", "start", "end")):
                 if event == "start-ns":
                     prefixes.append(item)
-                elif root is None:
-                    root = item
+                elif event == "end":
+                    depth -= 1
+                else:
+                    root = item if root is None else root
+                    depth += 1
+                    if depth > MAX_DEPTH:  # what walks it, and copies of it, recurse: 200,000 deep
+                        raise Unreadable(f"its elements nest deeper than {MAX_DEPTH}")  # killed a worker
         except ET.ParseError as exc:
             raise Unreadable(f"not valid XML ({exc})") from None
+        except (ValueError, LookupError) as exc:  # an encoding expat does not read (shift_jis, big5, unknown)
+            if isinstance(exc, Unreadable):
+                raise
+            raise Unreadable(f"its encoding cannot be read ({exc})") from None
         if root is None or root.tag not in (q("x", "xmpmeta"), RDF):
             raise Unreadable("no x:xmpmeta or rdf:RDF element")
         if root.tag == RDF:  # a bare rdf:RDF: wrap it as a packet
@@ -184,8 +198,10 @@ def _refuse_dtd(text: bytes) -> None:
     parser.StartDoctypeDeclHandler, parser.StartElementHandler = doctype, root
     try:
         parser.Parse(text, True)
-    except (_Prolog, expat.ExpatError):
-        pass  # the root, or not XML: ElementTree says why
+    except Unreadable:
+        raise
+    except (_Prolog, expat.ExpatError, ValueError, LookupError):
+        pass  # the root, or not XML, or an encoding expat does not read: Packet.parse says why
 
 
 def _register(prefix: str, uri: str) -> None:
