@@ -89,3 +89,20 @@ def test_a_rating_that_is_no_finite_number_is_no_rating():
 
     assert [rated(v) for v in ("inf", "-inf", "1e999", "nan", "five", "4", "4.4", "-1", "6")] == [
         None, None, None, None, None, 4, 4, -1, None]
+
+
+def test_texts_from_a_name_or_a_caption_are_written_as_xmp_can_hold_them(tmp_path):
+    """A file named with bytes that are not UTF-8 (`caf\\xe9.jpg`, which Linux allows) made
+    `description: "{stem}"` fail the photo (UnicodeEncodeError), and an IPTC caption's
+    control characters, copied by `title: "{title}"`, made the output's XMP unreadable (an
+    attack round's findings): bytes that are not UTF-8 are written as `\\xNN`, what XML does
+    not allow is left out."""
+    import os
+
+    spec = SetMetadata(title="{title}", description="{stem}")
+    values = {"title": "Boats\x01\x1b at dawn", "stem": os.fsdecode(b"caf\xe9")}
+    im = out(camera_file(tmp_path), R(width=200, format="jpeg", metadata="keep", set_metadata=spec),
+             Described(values, None, ()))
+    assert texts(im, f"{DC}title") == ["Boats at dawn"]  # ET.fromstring: the packet parses
+    assert texts(im, f"{DC}description") == ["caf\\xe9"]
+    assert im.getexif()[0x010E] == "caf\\xe9"

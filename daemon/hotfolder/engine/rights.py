@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from PIL import Image
 
 from hotfolder.config.model import SET_METADATA_KEYS, Rendition, SetMetadata
-from hotfolder.engine import captions, orient
+from hotfolder.engine import captions, orient, xmp
 from hotfolder.engine.errors import DECODE_ERRORS
 from hotfolder.engine.xmp import Packet, Property, Unreadable, q
 from hotfolder.recipes import templates
@@ -70,7 +70,7 @@ def credits_for(spec: SetMetadata | None, exif: bytes, folder: str,
     given = {"folder": folder, **(values or {}), "year": capture_year(exif) or dt.date.today().year}
 
     def filled(text: str) -> str | None:
-        return templates.fill(templates.parsed(text, templates.METADATA_FIELDS), given).strip() or None
+        return xmp.writable(templates.fill(templates.parsed(text, templates.METADATA_FIELDS), given)).strip() or None
 
     keywords = tuple(word for word in map(filled, spec.keywords) if word)
     return SetMetadata(**{key: filled(text) for key, text in fields(spec)}, keywords=keywords)

@@ -179,7 +179,32 @@ class Packet:
             _register(prefix, uri)
         for prefix, uri in NS.items():  # ours last: they win over a source's odd choices
             _register(prefix, uri)
+        for element in self.root.iter():  # ElementTree writes any text as it is, valid XML or not
+            if element.text:
+                element.text = writable(element.text)
+            if element.tail:
+                element.tail = writable(element.tail)
+            for key, value in element.attrib.items():
+                element.attrib[key] = writable(value)
         return (PACKET_BEGIN + ET.tostring(self.root, encoding="unicode") + PACKET_END).encode("utf-8")
+
+
+# Characters XML 1.0 does not allow (C0 controls but tab, newline, return; U+FFFE, U+FFFF), and
+# lone surrogates (a name's bytes that are not UTF-8): a packet holding one no longer parses.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def writable(text: str) -> str:
+    """`text` as XMP can hold it: a name's bytes that are not UTF-8 as `\\xNN` (as logs show
+    them), and what XML does not allow left out (an IPTC caption's control characters, copied
+    by set_metadata, made the output's XMP unreadable: an attack round's finding)."""
+    if _SURROGATE.search(text):
+        try:
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate that stands for no byte
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _NOT_XML.sub("", text)
 
 
 class _Prolog(Exception):
