@@ -55,6 +55,20 @@ def test_sighup_swaps_a_good_config_and_refuses_a_bad_one(daemon_factory):
     drop(d, "still.jpg")
     wait_for(lambda: "still_tiny.png" in d.outputs(), 20, what="the previous config still serving")
     assert d.proc.poll() is None
+
+    # A config saved in Latin-1 and one whose aliases expand a billion times were tracebacks
+    # that stopped the daemon (a review's findings): refused like any other.
+    laughs = "x_a: &a [" + ", ".join(["lol"] * 9) + "]\n" + "".join(
+        f"x_{n}: &{n} [" + ", ".join([f"*{p}"] * 9) + "]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+    for text, says in ((original.encode("utf-8") + "# © Studio\n".encode("latin-1"), "not UTF-8 text"),
+                       (original.encode("utf-8") + laughs.encode(), "billion laughs")):
+        d.config.write_bytes(text)
+        d.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda says=says: any(says in e.get("reason", "") for e in d.events("reload_refused")), 20,
+                 what=f"the refusal: {says}")
+    drop(d, "later.jpg")
+    wait_for(lambda: "later_tiny.png" in d.outputs(), 20, what="the previous config still serving")
+    assert d.proc.poll() is None
     assert d.stop() == 0
 
 

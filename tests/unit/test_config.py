@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -159,6 +160,26 @@ def test_a_key_written_twice_in_a_mapping_is_a_problem_at_its_last_line(tmp_path
     # A mapping read as a value (size: {long}, when.exif, a cluster's path_map) is checked too.
     err = error_of(tmp_path, BASE.replace("size: 1600x1200", "size: {long: 100, long: 4000}"))
     assert (err.key, err.line, err.column) == ("folders[shop].renditions[web].size.long", 10, 27), err
+
+
+def test_a_file_that_cannot_be_read_as_a_config_says_so_and_where(tmp_path):
+    """A review's findings, each a traceback (and on a reload, a stopped daemon): a file saved
+    in Latin-1, aliases that expand a billion times (`str()` of the list took 4 GB), values
+    nested thousands deep."""
+    (tmp_path / "hotfolder.yaml").write_bytes(BASE.encode() + "# \u00a9 Studio\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path / "hotfolder.yaml")
+    lines = BASE.count("\n")
+    assert (info.value.line, info.value.column) == (lines + 1, 3), info.value
+    assert "not UTF-8 text (byte 0xa9" in info.value.reason and "save it as UTF-8" in info.value.reason
+    laughs = "x_a: &a [" + ", ".join(["lol"] * 9) + "]\n" + "".join(
+        f"x_{n}: &{n} [" + ", ".join([f"*{p}"] * 9) + "]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True))
+    started = time.process_time()
+    err = error_of(tmp_path, laughs + "accepted_formats: *i\n" + BASE)
+    assert "expand to more than 100,000 values" in err.reason and time.process_time() - started < 5, err
+    err = error_of(tmp_path, "x: &loop [*loop]\n" + BASE)
+    assert "expand to more than" in err.reason, err
+    assert "nest thousands deep" in error_of(tmp_path, "workers: " + "[" * 5000 + "]" * 5000 + "\n" + BASE).reason
 
 
 def test_safe_load_only(tmp_path):

@@ -53,6 +53,12 @@ def check(path: str | os.PathLike, *, serving: frozenset[str] = frozenset()) -> 
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(p), "", f"cannot read the config file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:  # a reload's too: a traceback there stopped the daemon
+        before = exc.object[:exc.start]
+        reason = (f"the file is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} cannot be read as UTF-8); "
+                  f"save it as UTF-8 (in most editors: Save As, encoding UTF-8)")
+        raise ConfigError.of([Problem(str(p), "", reason, before.count(b"\n") + 1,
+                                      exc.start - (before.rfind(b"\n") + 1) + 1)]) from None
     return check_text(text, str(p), p.resolve().parent, serving=serving)
 
 
@@ -90,9 +96,47 @@ def _yaml(text: str, source: str) -> dict:
         if getattr(exc, "context", None) == "while scanning an alias":  # `pass_through: [*.mov]`
             reason += "; a value that starts with * is read as a YAML alias: quote it, e.g. '*.mov'"
         raise ConfigError(source, "", reason, (Problem(source, "", reason, line, column),)) from None
+    except RecursionError:  # `[[[[…` thousands deep: a traceback, and a reload's stopped the daemon
+        raise ConfigError(source, "", "its values nest thousands deep; a config nests a few levels") from None
     if data is None:
         raise ConfigError(source, "", "is empty; see config/hotfolder.yaml for an example")
+    try:
+        values = _expanded(data, MAX_VALUES)
+    except RecursionError:
+        values = MAX_VALUES + 1
+    if values > MAX_VALUES:
+        raise ConfigError(source, "", f"its aliases (*name) expand to more than {MAX_VALUES:,} values (YAML's "
+                          f"\"billion laughs\"): write the values out, or alias only what is used once")
     return data
+
+
+MAX_VALUES = 100_000  # the example config holds ~100; a config of a thousand folders, ~100,000
+
+
+def _expanded(data: object, limit: int) -> int:
+    """How many values `data` holds once its aliases are expanded, counted up to past
+    `limit`. YAML shares an aliased node (nine aliases of nine make 9^9 values out of 81
+    nodes): each node is counted once, by identity, times the paths to it, so a walk of the
+    expanded values (a list's `str()`) never starts: it took 4 GB and killed a reload."""
+    sizes: dict[int, int] = {}
+
+    def size(node: object) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = limit + 1  # a node inside itself (`&a [*a]`) counts as past the limit
+        children = node.values() if isinstance(node, dict) else node
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > limit:
+                break
+        sizes[id(node)] = total
+        return total
+
+    return size(data)
 
 
 def state_dir_of(path: str | os.PathLike) -> Path | None:
@@ -104,7 +148,7 @@ def state_dir_of(path: str | os.PathLike) -> Path | None:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError:
         return None
-    except yaml.YAMLError:
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
         data = None
     return state_dir_in(data, p)
 
