@@ -182,6 +182,28 @@ def test_a_file_that_cannot_be_read_as_a_config_says_so_and_where(tmp_path):
     assert "nest thousands deep" in error_of(tmp_path, "workers: " + "[" * 5000 + "]" * 5000 + "\n" + BASE).reason
 
 
+def test_an_environment_variable_in_a_path_is_refused_not_made_a_folder(tmp_path):
+    """`output: $HOME/out` was taken as a folder named `$HOME` beside the config (a review's
+    finding): only secrets take `${VAR}`; a path says what to write instead."""
+    err = error_of(tmp_path, BASE.replace("output: out", "output: $HOME/out"))
+    assert err.key == "folders[shop].output" and "write '~/out'" in err.reason, err
+    err = error_of(tmp_path, BASE.replace("archive: arch", "archive: /srv/${STUDIO}/archive"))
+    assert err.key == "folders[shop].archive" and "${STUDIO} is not taken from the environment" in err.reason, err
+    assert load(write(tmp_path, BASE.replace("output: out", "output: price$/out"))).folders[0].output.name == "out"
+
+
+def test_a_size_with_no_side_and_a_name_whose_extension_is_another_format_s_are_refused(tmp_path):
+    """A review's findings: `size: 0x0` was told "is required" though a size was written, and
+    `filename: "{stem}.webp"` with `format: jpeg` wrote JPEG bytes into .webp files."""
+    err = error_of(tmp_path, BASE.replace("size: 1600x1200", "size: 0x0"))
+    assert err.key == "folders[shop].renditions[web].size" and "leaves both sides free" in err.reason, err
+    err = error_of(tmp_path, BASE + '        filename: "{stem}.webp"\n')
+    assert err.key == "folders[shop].renditions[web].filename", err
+    assert "ends in .webp, but this rendition writes jpeg: end it in .{ext} (.jpg)" in err.reason, err
+    for fine in ('"{stem}.JPG"', '"{stem}_{rendition}.{ext}"', '"{taken:%Y}/{stem}.jpeg"'):
+        assert load(write(tmp_path, BASE + f"        filename: {fine}\n")).folders[0].renditions[0].filename
+
+
 def test_safe_load_only(tmp_path):
     err = error_of(tmp_path, "!!python/object/apply:os.system ['echo hi']\n")
     assert "not valid YAML" in err.reason

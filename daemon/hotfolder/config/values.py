@@ -217,7 +217,15 @@ class Path_(Kind):
         return resolve(r, name, value, self.folder)
 
 
+ENV_IN_PATH = re.compile(r"\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
+
+
 def resolve(r: Reader, name: str, value: str, folder: bool = False) -> Path:
+    if (var := ENV_IN_PATH.search(value)) is not None:  # `$HOME/out` made a folder named `$HOME`
+        home = var.group(1).strip("{}") == "HOME" and var.start() == 0
+        r.fail(name, f"{value!r}: {var.group(0)} is not taken from the environment in a path; "
+                     + (f"write {'~' + value[var.end():]!r} (a leading ~ is your home)" if home
+                        else "write the folder out in full"))
     p = Path(os.path.expanduser(value))
     p = p if p.is_absolute() else r.ctx.base / p
     if folder and p.name not in ("", ".", "..") and os.path.islink(p):

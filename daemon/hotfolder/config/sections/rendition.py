@@ -11,6 +11,7 @@ from hotfolder.config.sections import when
 from hotfolder.config.sections.steps import STEPS
 from hotfolder.config.template_values import Template
 from hotfolder.config.values import Nested, Text
+from hotfolder.engine import formats
 from hotfolder.recipes import templates
 from hotfolder.recipes.templates import Template as TemplateText
 
@@ -36,6 +37,22 @@ def _filename_problem(template: TemplateText) -> str | None:
     return None
 
 
+def _check_extension(r: Reader, values: dict) -> None:
+    """A literal extension at the end of the name must be the format's: `{stem}.webp` with
+    `format: jpeg` wrote JPEG bytes into `.webp` files (a review's finding)."""
+    text, fmt = values.get("filename"), formats.BY_NAME.get(str(values.get("format")))
+    if not isinstance(text, str) or fmt is None or not r.ok("filename") or not r.has("filename"):
+        return
+    template = templates.parsed(text, templates.FILENAME_FIELDS)
+    last = template.parts[-1] if template.parts else ""
+    if not isinstance(last, str) or "." not in last:
+        return  # ends in a field ({ext}, or one the user chose): nothing literal to compare
+    ext = last.rsplit(".", 1)[1]
+    if ext and "/" not in ext and ext.lower() not in fmt.extensions:
+        r.fail("filename", f"{template.text!r} ends in .{ext}, but this rendition writes {fmt.name}: end it in "
+                           f".{{ext}} (.{fmt.extensions[0]}) or ." + " or .".join(fmt.extensions))
+
+
 _FIELDS_SAID = ("fields (the README's Recipes section says each): " + ", ".join(
     f"`{{{name}}}`" for name in sorted(templates.FILENAME_FIELDS)) + "; filters `|slug`, `|lower`, `|upper`, "
     "`|default(text)`; `/` makes subfolders under the output")
@@ -59,5 +76,7 @@ def read(ctx: Context, data: Any, path: str) -> Rendition:
         if step.check is not None:
             with recorded():
                 step.check(r, values)
+    with recorded():
+        _check_extension(r, values)
     r.done()
     return Rendition(**as_fields(KEYS, values))

@@ -34,7 +34,9 @@ def check(r: Reader, values: dict[str, Any]) -> None:
     photographers = long is not None or short is not None or megapixels is not None
     with recorded():
         if operation == Operation.FIT and values["size"] == NO_SIZE and r.ok("size"):
-            r.fail("size", "is required for operation fit (e.g. size: 1600x1600, or {long: 2048})")
+            r.fail("size", "leaves both sides free (0 or null frees a side): give at least one for operation fit "
+                           "(e.g. size: 1600x1600, or {long: 2048})" if r.has("size") else
+                           "is required for operation fit (e.g. size: 1600x1600, or {long: 2048})")
         if operation in (Operation.FILL, Operation.PAD) and (width is None or height is None) and r.ok("size"):
             shape = "{long: …}, {short: …} or {megapixels: …} fit a box only with operation fit; " \
                 if photographers else ""
