@@ -63,6 +63,10 @@ def test_a_hostile_subdir_part_and_a_default_with_a_slash_stay_inside():
     ("{seq:abc}", "{seq:abc}: not a format for a number"),
     ("{hash:99}", "1 to 64"),
     ("{taken:YYYY}", "strftime"),
+    ("{taken:%Y/%Q}", "%Q is not a date field strftime knows"),  # glibc wrote a folder named %Q
+    ("{taken:%Y/../../..}", "'..' is not a folder a date can name"),
+    ("{width:>300}", "makes 300 characters or more"),  # every file failed, its name over 255 bytes
+    ("{seq:.300f}", "makes 300 characters or more"),
     ("{stem", "a lone '{'"),
     ("stem}", "a lone '}'"),
     ("{}", "is not a field"),

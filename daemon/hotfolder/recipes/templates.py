@@ -189,6 +189,12 @@ def _filter(text: str) -> Filter:
     return Filter(name, arg)
 
 
+# Python's format spec: [[fill]align][sign][z][#][0][width][grouping][.precision][type]
+FORMAT_SPEC = re.compile(r"(?:.?[<>=^])?[+\- ]?z?#?0?(?P<width>\d+)?[,_]?(?:\.(?P<precision>\d+))?[a-zA-Z%]?\Z")
+# The strftime fields every C library knows (C99 and POSIX), and Python's %f.
+STRFTIME = "aAbBcCdDeFgGhHIjmMnprRStTuUVwWxXyYzZf"
+
+
 def _check_spec(field: Field) -> None:
     """A spec that cannot format a value of the field's kind is refused now, not per file."""
     if not field.spec:
@@ -201,8 +207,21 @@ def _check_spec(field: Field) -> None:
     if kind == Kind.DATE:
         if "%" not in field.spec:
             raise TemplateError(f"{{{field.name}:{field.spec}}}: a date's spec is strftime's, e.g. %Y/%m/%d")
+        unknown = sorted(set(re.findall(r"%(.)", field.spec.replace("%%", ""))) - set(STRFTIME))
+        if unknown:  # glibc writes an unknown one as it is: `{taken:%Q}` made a folder named `%Q`
+            raise TemplateError(f"{{{field.name}:{field.spec}}}: %{unknown[0]} is not a date field strftime knows; "
+                                f"use %Y %m %d %H %M %S (and %y %b %B %a %A %j %U %W %G %V %u %w %p %I %e %f %z %Z)")
+        if ".." in field.spec.split("/"):
+            raise TemplateError(f"{{{field.name}:{field.spec}}}: '..' is not a folder a date can name")
         return
     sample: object = 1 if kind == Kind.NUMBER else "x"
+    parts = FORMAT_SPEC.match(field.spec)
+    if parts is not None:
+        width, precision = int(parts["width"] or 0), int(parts["precision"] or 0)
+        longest = max(width, precision if kind == Kind.NUMBER else 0)
+        if longest > 255:  # `{width:>300}`: every name longer than a file name may be
+            raise TemplateError(f"{{{field.name}:{field.spec}}}: makes {longest} characters or more, longer than a "
+                                f"file name may be (255 bytes)")
     try:
         format(sample, field.spec)
     except (ValueError, TypeError) as exc:
