@@ -42,6 +42,8 @@ def test_filling_in(text, expected):
     ("..", "_."),  # a part that would be `..` (or hidden) starts with `_`
     (".hidden", "_hidden"),
     ("a\x00b\nc", "a_b_c"),
+    ("\u202egpj.exe", "_gpj.exe"),  # shown reversed, as `exe.jpg` (an attack round's)
+    ("a\u200bb\x9bc\ufeff", "a_b_c_"),  # zero-width, C1, byte-order mark
 ])
 def test_a_hostile_value_never_leaves_the_output_folder(value, expected):
     out = path("{camera}/{stem}.{ext}", {**VALUES, "camera": value})

@@ -14,7 +14,8 @@ value becomes `_` (the date's own spec, written in the config, and `{subdir}`, w
 parts are real folder names of the inbox, keep theirs), and the path is cleaned:
 empty and `.` parts dropped, a part starting with `.` (`..`, a hidden name) starts
 with `_` instead, and the photo's own texts (EXIF, XMP) lose their control characters
-(`_`); the original's name is kept as it is. So `../../etc` from a photo's EXIF is
+(`_`), and the marks that reorder or hide text (bidi controls, zero-width characters) with
+them; the original's name is kept as it is. So `../../etc` from a photo's EXIF is
 `_._.._etc`, never a way out, and `/etc` is `_etc`.
 """
 from __future__ import annotations
@@ -292,7 +293,9 @@ def _formatted(field: Field, value: object) -> str:
         return str(value)
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters (C0, DEL, C1), and the marks that reorder or hide text: a photo's
+# title of U+202E + "gpj.exe" showed a folder as "exe.jpg" (an attack round's finding).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 
 
 def clean_path(text: str) -> str:
