@@ -204,6 +204,14 @@ def test_a_size_with_no_side_and_a_name_whose_extension_is_another_format_s_are_
         assert load(write(tmp_path, BASE + f"        filename: {fine}\n")).folders[0].renditions[0].filename
 
 
+def test_a_watermark_position_said_as_people_say_it_is_offered_the_right_one(tmp_path):
+    """`lower-right` was offered `top-right` (the nearest spelling; a review's finding)."""
+    mark = BASE + "        watermark: {text: x, position: lower-right}\n"
+    err = error_of(tmp_path, mark)
+    assert err.key == "folders[shop].renditions[web].watermark.position", err
+    assert "did you mean 'bottom-right'?" in err.reason, err
+
+
 def test_safe_load_only(tmp_path):
     err = error_of(tmp_path, "!!python/object/apply:os.system ['echo hi']\n")
     assert "not valid YAML" in err.reason

@@ -10,7 +10,10 @@ from hotfolder.config.reader import Context, Reader, section
 from hotfolder.config.values import Choice, Float, Int, Nested, Path_, Text
 
 _POSITION_ALIASES = {"centre": "center", "middle": "center", "bottom-centre": "bottom", "top-centre": "top",
-                     "bottom-center": "bottom", "top-center": "top"}
+                     "bottom-center": "bottom", "top-center": "top",
+                     # "did you mean" offers these for lower/upper (`lower-right` was offered top-right)
+                     "lower-right": "bottom-right", "lower-left": "bottom-left", "upper-right": "top-right",
+                     "upper-left": "top-left", "lower": "bottom", "upper": "top"}
 
 MAPPING_KEYS = (
     Key("text", Text(), None,
