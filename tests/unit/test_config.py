@@ -324,7 +324,7 @@ def test_checks_across_folders_name_the_folder_and_its_line(tmp_path):
     err = error_of(tmp_path, two)
     second = [i + 1 for i, line in enumerate(two.splitlines()) if line == "  - name: shop"][1]
     assert [(p.key, p.line, p.column) for p in err.problems] == [("folders[shop].name", second, 5)]
-    assert "used by folders[0] too" in err.reason
+    assert "is the name of folder number 1 in the list too; give each folder a name of its own" in err.reason
 
 
 def test_marks_change_nothing_of_safe_load():

@@ -106,7 +106,8 @@ def _check_across_folders(r: Reader, folders: tuple[Folder | None, ...]) -> None
             continue
         if item.name in names:
             with recorded():
-                r.fail(f"folders[{i}].name", f"{item.name!r} is used by folders[{names[item.name]}] too")
+                r.fail(f"folders[{i}].name", f"{item.name!r} is the name of folder number {names[item.name] + 1} in "
+                                             f"the list too; give each folder a name of its own")
         names.setdefault(item.name, i)
     for key, reason in nesting.problems(folders):  # folders inside folders, and cycles of chains
         with recorded():
