@@ -200,7 +200,13 @@ def test_a_size_with_no_side_and_a_name_whose_extension_is_another_format_s_are_
     err = error_of(tmp_path, BASE + '        filename: "{stem}.webp"\n')
     assert err.key == "folders[shop].renditions[web].filename", err
     assert "ends in .webp, but this rendition writes jpeg: end it in .{ext} (.jpg)" in err.reason, err
-    for fine in ('"{stem}.JPG"', '"{stem}_{rendition}.{ext}"', '"{taken:%Y}/{stem}.jpeg"'):
+    err = error_of(tmp_path, BASE + '        filename: "{stem}_{rendition}"\n')
+    assert "gives the outputs no extension: end it in .{ext} (.jpg)" in err.reason, err
+    err = error_of(tmp_path, BASE + '        filename: "{width:>100}{height:>100}{stem:>100}.{ext}"\n')
+    assert "makes names of 301 bytes or more" in err.reason, err  # each field alone is under 255
+    err = error_of(tmp_path, "accepted_formats: [" + "x" * 5000 + "]\n" + BASE)
+    assert len(err.reason) < 400 and "(5002 characters)" in err.reason, err  # an alias of 1 MB was quoted whole
+    for fine in ('"{stem}.JPG"', '"{stem}_{rendition}.{ext}"', '"{taken:%Y}/{stem}.jpeg"', '"{name}"'):
         assert load(write(tmp_path, BASE + f"        filename: {fine}\n")).folders[0].renditions[0].filename
 
 

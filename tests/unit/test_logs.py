@@ -110,6 +110,18 @@ def captured():
 
 
 @pytest.mark.parametrize("fmt", ["json", "console"])
+def test_a_name_s_bytes_that_are_not_utf8_are_logged_as_hex_escapes(captured, fmt):
+    """As records show them and the README says (JSON wrote `caf\\udce9`: a checker's finding)."""
+    import os
+
+    log.setup(fmt, "info", stream=captured)
+    log.get().info("file_done", file=os.fsdecode(b"caf\xe9.jpg"), outputs=[os.fsdecode(b"caf\xe9_web.jpg")])
+    text = captured.getvalue()
+    assert "caf\\xe9.jpg" in (json.loads(text)["file"] if fmt == "json" else text), text
+    assert "udce9" not in text, text
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
 def test_library_lines_go_through_our_renderer(captured, fmt):
     log.setup(fmt, "info", stream=captured)
     logging.getLogger("watchdog.observers.inotify").warning("Inotify queue overflowed; reconciling %r", "/in")

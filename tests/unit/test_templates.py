@@ -69,6 +69,7 @@ def test_a_hostile_subdir_part_and_a_default_with_a_slash_stay_inside():
     ("{taken:%Y/../../..}", "'..' is not a folder a date can name"),
     ("{width:>300}", "makes 300 characters or more"),  # every file failed, its name over 255 bytes
     ("{seq:.300f}", "makes 300 characters or more"),
+    ("{taken:%-Q}", "%Q is not a date field"),
     ("{stem", "a lone '{'"),
     ("stem}", "a lone '}'"),
     ("{}", "is not a field"),
@@ -130,3 +131,9 @@ def test_the_readme_says_every_field_and_filter_and_its_studio_example_is_valid(
 
 def test_the_original_s_own_name_is_kept_as_linux_allows_it():
     assert path("{stem}_{rendition}.{ext}", {**VALUES, "stem": "new\nline"}) == "new\nline_web.jpg"
+
+
+def test_glibc_s_strftime_flags_are_dates_strftime_knows():
+    """`%-d` (no padding) worked before the unknown fields were refused: kept (a checker's)."""
+    assert path("{taken:%Y/%-m/%-d}_{stem}.{ext}") == "2024/5/1_IMG_0001.jpg"
+    assert path("{taken:%_m%Ey}_{stem}.{ext}") == " 524_IMG_0001.jpg"

@@ -43,14 +43,14 @@ def cmd_requeue(args: argparse.Namespace) -> int:
         try:
             dst = moves.requeue(folder, path)
         except FileNotFoundError:
-            print(f"hotfolder: {path} is gone (requeued already?)", file=sys.stderr)
+            print(f"hotfolder: {printable(display(str(path)))} is gone (requeued already?)", file=sys.stderr)
             problems += 1
             continue
         except (moves.UnsafeRecord, OSError) as exc:  # a record naming a path, a folder swapped for a link
-            print(f"hotfolder: not requeued: {exc}", file=sys.stderr)
+            print(f"hotfolder: not requeued: {printable(display(str(exc)))}", file=sys.stderr)
             problems += 1
             continue
-        print(f"requeued {_shown(folder, path)} -> {dst}")
+        print(f"requeued {_shown(folder, path)} -> {printable(display(str(dst)))}")
         moved += 1
     print(f"{moved} file(s) requeued")
     return ExitCode.FAILED if problems else ExitCode.OK

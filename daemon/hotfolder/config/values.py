@@ -135,7 +135,9 @@ def suggestion(value: str, choices: Iterable[str], aliases: Mapping[str, str] | 
 def not_one_of(value: Any, choices: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:
     """`'jpg' is not one of: jpeg, png, … (did you mean 'jpeg'?)`"""
     choices = [str(c) for c in choices]
-    said = f"{value!r} is not one of: {', '.join(choices)}"
+    shown = repr(value)
+    shown = shown if len(shown) <= 80 else shown[:60] + f"… ({len(shown)} characters)"  # an alias of 1 MB
+    said = f"{shown} is not one of: {', '.join(choices)}"
     meant = suggestion(value, choices, aliases) if isinstance(value, str) else None
     return f"{said} (did you mean {meant!r}?)" if meant and meant != value else said
 

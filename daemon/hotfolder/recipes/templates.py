@@ -192,8 +192,21 @@ def _filter(text: str) -> Filter:
 
 # Python's format spec: [[fill]align][sign][z][#][0][width][grouping][.precision][type]
 FORMAT_SPEC = re.compile(r"(?:.?[<>=^])?[+\- ]?z?#?0?(?P<width>\d+)?[,_]?(?:\.(?P<precision>\d+))?[a-zA-Z%]?\Z")
-# The strftime fields every C library knows (C99 and POSIX), and Python's %f.
+# The strftime fields every C library knows (C99 and POSIX), and Python's %f; glibc's flags
+# (`%-d`: no padding) and the E/O modifiers may come between the % and the field.
 STRFTIME = "aAbBcCdDeFgGhHIjmMnprRStTuUVwWxXyYzZf"
+
+
+def padded_to(field: Field) -> int:
+    """The fewest characters the field's spec makes of any value (its width; a number's
+    precision too); 0 for a date's or a hash's spec."""
+    if field.kind in (Kind.DATE, Kind.HASH) or not field.spec:
+        return 0
+    parts = FORMAT_SPEC.match(field.spec)
+    if parts is None:
+        return 0
+    precision = int(parts["precision"] or 0) if field.kind == Kind.NUMBER else 0
+    return max(int(parts["width"] or 0), precision)
 
 
 def _check_spec(field: Field) -> None:
@@ -208,7 +221,7 @@ def _check_spec(field: Field) -> None:
     if kind == Kind.DATE:
         if "%" not in field.spec:
             raise TemplateError(f"{{{field.name}:{field.spec}}}: a date's spec is strftime's, e.g. %Y/%m/%d")
-        unknown = sorted(set(re.findall(r"%(.)", field.spec.replace("%%", ""))) - set(STRFTIME))
+        unknown = sorted(set(re.findall(r"%[-_0^#]?[EO]?(.)", field.spec.replace("%%", ""))) - set(STRFTIME))
         if unknown:  # glibc writes an unknown one as it is: `{taken:%Q}` made a folder named `%Q`
             raise TemplateError(f"{{{field.name}:{field.spec}}}: %{unknown[0]} is not a date field strftime knows; "
                                 f"use %Y %m %d %H %M %S (and %y %b %B %a %A %j %U %W %G %V %u %w %p %I %e %f %z %Z)")
@@ -216,13 +229,10 @@ def _check_spec(field: Field) -> None:
             raise TemplateError(f"{{{field.name}:{field.spec}}}: '..' is not a folder a date can name")
         return
     sample: object = 1 if kind == Kind.NUMBER else "x"
-    parts = FORMAT_SPEC.match(field.spec)
-    if parts is not None:
-        width, precision = int(parts["width"] or 0), int(parts["precision"] or 0)
-        longest = max(width, precision if kind == Kind.NUMBER else 0)
-        if longest > 255:  # `{width:>300}`: every name longer than a file name may be
-            raise TemplateError(f"{{{field.name}:{field.spec}}}: makes {longest} characters or more, longer than a "
-                                f"file name may be (255 bytes)")
+    longest = padded_to(field)
+    if longest > 255:  # `{width:>300}`: every name longer than a file name may be
+        raise TemplateError(f"{{{field.name}:{field.spec}}}: makes {longest} characters or more, longer than a "
+                            f"file name may be (255 bytes)")
     try:
         format(sample, field.spec)
     except (ValueError, TypeError) as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -22,8 +23,28 @@ from hotfolder import redact
 from hotfolder.runtime import systemd
 from hotfolder.runtime.console import ConsoleRenderer
 from hotfolder.runtime.formats import LogFormat
+from hotfolder.spool.fsnames import display
 
 PRIORITY = {"critical": 2, "error": 3, "warning": 4, "info": 6, "debug": 7}
+
+
+_NAME_BYTES = re.compile("[\udc80-\udcff]")  # a name's bytes that are not UTF-8 (os.fsdecode's escapes)
+
+
+def names_as_text(_logger, _method: str, event: dict) -> dict:
+    """structlog processor: a name's bytes that are not UTF-8 shown as `\\xNN`, as records show
+    them (JSON wrote `caf\\udce9` for `caf\\xe9.jpg`, the README says `\\xNN`)."""
+    return {key: _as_text(value) for key, value in event.items()}
+
+
+def _as_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return display(value) if _NAME_BYTES.search(value) else value
+    if type(value) in (list, tuple):
+        return type(value)(_as_text(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _as_text(v) for k, v in value.items()}
+    return value
 
 
 def _journal_prefix(_logger, method_name: str, line: str) -> str:
@@ -84,11 +105,11 @@ def setup(fmt: str = LogFormat.JSON, level: str = "info", stream=None, **context
     renderer: list[Callable[..., Any]]  # the last ones take the rendered line, not the event
     if fmt == LogFormat.CONSOLE:
         colors = sys.stderr is not None and sys.stderr.isatty()
-        renderer = [structlog.processors.format_exc_info, redact.mask_event,
+        renderer = [structlog.processors.format_exc_info, redact.mask_event, names_as_text,
                     ConsoleRenderer(colors, verbose=level == "debug")]
     else:
         tracebacks = structlog.processors.ExceptionRenderer(ExceptionDictTransformer(show_locals=False))
-        renderer = [tracebacks, redact.mask_event, structlog.processors.JSONRenderer()]
+        renderer = [tracebacks, redact.mask_event, names_as_text, structlog.processors.JSONRenderer()]
         if systemd.under_journal():  # stderr is the journal's stream, not only inherited from it
             renderer.append(_journal_prefix)
     # A line-buffered text stream of our own: each event is one whole write, even

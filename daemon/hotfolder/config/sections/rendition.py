@@ -14,6 +14,7 @@ from hotfolder.config.values import Nested, Text
 from hotfolder.engine import formats
 from hotfolder.recipes import templates
 from hotfolder.recipes.templates import Template as TemplateText
+from hotfolder.spool.fsnames import NAME_MAX
 
 
 def _name_problem(name: str) -> str | None:
@@ -37,13 +38,28 @@ def _filename_problem(template: TemplateText) -> str | None:
     return None
 
 
-def _check_extension(r: Reader, values: dict) -> None:
-    """A literal extension at the end of the name must be the format's: `{stem}.webp` with
-    `format: jpeg` wrote JPEG bytes into `.webp` files (a review's finding)."""
+def _check_file_name(r: Reader, values: dict) -> None:
+    """The file's own name fits in 255 bytes at the least, and ends in an extension, the
+    format's where it is written out: `{stem}.webp` with `format: jpeg` wrote JPEG bytes into
+    `.webp` files, `{stem}_{rendition}` files with none, and `{width:>100}{height:>100}
+    {stem:>100}` failed every file (a review's findings)."""
     text, fmt = values.get("filename"), formats.BY_NAME.get(str(values.get("format")))
-    if not isinstance(text, str) or fmt is None or not r.ok("filename") or not r.has("filename"):
+    if not isinstance(text, str) or not r.ok("filename") or not r.has("filename"):
         return
     template = templates.parsed(text, templates.FILENAME_FIELDS)
+    name: list = []  # the parts of the file's own name, after the last /
+    for part in template.parts:
+        name = [part.rsplit("/", 1)[1]] if isinstance(part, str) and "/" in part else [*name, part]
+    least = sum(len(p.encode()) if isinstance(p, str) else templates.padded_to(p) for p in name)
+    if least > NAME_MAX:
+        r.fail("filename", f"{text!r} makes names of {least} bytes or more, longer than a file name may be "
+                           f"({NAME_MAX} bytes): pad less")
+    has_dot = any(isinstance(p, str) and "." in p for p in name)
+    if not has_dot and not any(getattr(p, "name", "") == "name" for p in name):  # {name} has the original's
+        said = f".{{ext}} (.{fmt.extensions[0]})" if fmt is not None else ".{ext}"
+        r.fail("filename", f"{text!r} gives the outputs no extension: end it in {said}")
+    if fmt is None:
+        return
     last = template.parts[-1] if template.parts else ""
     if not isinstance(last, str) or "." not in last:
         return  # ends in a field ({ext}, or one the user chose): nothing literal to compare
@@ -77,6 +93,6 @@ def read(ctx: Context, data: Any, path: str) -> Rendition:
             with recorded():
                 step.check(r, values)
     with recorded():
-        _check_extension(r, values)
+        _check_file_name(r, values)
     r.done()
     return Rendition(**as_fields(KEYS, values))
