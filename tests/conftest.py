@@ -56,6 +56,19 @@ def _own_multiprocessing_servers() -> set[int]:
 
 
 @pytest.fixture(autouse=True)
+def pillow_pixel_limit_kept():
+    """Pillow's decompression-bomb limit is global to a process, and `render()` sets it to the
+    max_image_pixels it is given (a worker's is set once): a test rendering at 1,000 pixels
+    left it there, and the tests its xdist worker ran next failed at Pillow's check (19 of
+    them, in a run whose order another pytest on the machine had changed). Put back after each."""
+    from PIL import Image
+
+    kept = Image.MAX_IMAGE_PIXELS
+    yield
+    Image.MAX_IMAGE_PIXELS = kept
+
+
+@pytest.fixture(autouse=True)
 def no_leaked_processes():
     """Fail any test that leaves a child process running (and clean it up)."""
     before = descendants(os.getpid())
