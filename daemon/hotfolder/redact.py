@@ -69,13 +69,49 @@ def _url(value: str) -> str:
         return f"{prefix}{MASK}"
     if password:
         private.add(password)
+    private |= _query_values(rest)
     return prefix + "".join(MASK if piece in private else piece for piece in _DELIMITERS.split(rest))
 
 
+def _query_values(rest: str) -> set[str]:
+    """The values of an apprise URL's query: apprise's privacy form shows an HTTP header's
+    (`json://host/?-X-Api-Key=…`, `+Authorization=…`), which may be a key; all are hidden."""
+    query = rest.partition("?")[2].partition("#")[0]
+    return {piece for v in re.findall(r"=([^&]*)", query) for piece in _DELIMITERS.split(unquote(v)) + [v]
+            if piece and not _DELIMITERS.fullmatch(piece)}
+
+
 def _split(rest: str) -> tuple[str, str]:
-    """`user:pw@host:port` and the rest (path, query, fragment)."""
+    """`user:pw@host:port` and the rest (path, query, fragment). A `/`, `?` or `#` before the
+    last `@` of what precedes the path is taken for a password's (written unencoded: the URL
+    cannot work, but its password must not be shown: `user:Sl/ash@host` showed `Sl`)."""
     head = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    at = rest.rfind("@", 0, _path_start(rest))
+    if at > len(head):
+        head = rest[:at] + re.split(r"[/?#]", rest[at:], maxsplit=1)[0]
     return head, rest[len(head):]
+
+
+def password_cut_short(value: str) -> str | None:
+    """Why a URL's `user:password@` cannot be what was meant, or None: a `/`, `?` or `#` in
+    the password, written as it is, ends the host there (`https://u:Sl/ash@host`: host `u`,
+    port `Sl`); said without quoting any of it."""
+    rest = value.partition("://")[2]
+    head = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    if "@" in rest and "@" not in head and ":" in head and not head.rpartition(":")[2].isdigit():
+        return ("its user:password part holds a '/', '?' or '#', which end a URL's host: write each "
+                "percent-encoded in the password (%2F, %3F, %23)")
+    return None
+
+
+def _path_start(rest: str) -> int:
+    """Where the host's path starts, looking past an `@` (the last one before a `/` that
+    follows it)."""
+    at = rest.rfind("@")
+    if at == -1:
+        return len(rest)
+    slash = re.search(r"[/?#]", rest[at:])
+    return at + slash.start() if slash else len(rest)
 
 
 def _userinfo(netloc: str) -> tuple[str, str | None, str]:
@@ -142,6 +178,7 @@ def url_secrets(value: str) -> dict[str, str]:
     else:
         private = _apprise_private(value)
         words = private if private is not None else {w for w in _DELIMITERS.split(rest) if not _DELIMITERS.fullmatch(w)}
+        words |= _query_values(rest)
         out.update((w, MASK) for w in words)
         # Private words next to each other (a Telegram bot's `id:token`) also as one value.
         run = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True) if w)

@@ -51,6 +51,43 @@ def test_redacted_urls_keep_what_is_public_and_hide_what_apprise_calls_private()
                 assert value in redact.url_secrets(url), (url, value)
 
 
+def test_an_apprise_header_and_a_password_written_unencoded_are_hidden_whole():
+    """An attack round's findings: apprise's privacy form shows an HTTP header's value
+    (`json://…?-X-Api-Key=KEY`), and a password holding an unencoded `/` showed its first
+    part (`https://u:Sl/ash@host` → `u:Sl/***`)."""
+    from hotfolder import redact
+
+    key, password = tok("hdr"), tok("pw") + "/" + tok("rest")
+    for url, hidden in ((f"json://127.0.0.1:11/hook?-X-Api-Key={key}", [key]),
+                        (f"https://user:{password}@127.0.0.1:13/x", [password, password.split("/")[0]]),
+                        (f"redis://:{password}@127.0.0.1:1/0", [password, password.split("/")[0]])):
+        out = redact.url(url)
+        assert not leaks(out, hidden), (url, out)
+        assert hidden[0] in redact.url_secrets(url), url
+    assert redact.password_cut_short(f"https://user:{password}@127.0.0.1:13/x")
+    assert redact.password_cut_short("https://host:8080/path@x") is None
+
+
+@pytest.mark.parametrize("text", [
+    'notify: ["https://listuser:{pw}@127.0.0.1:1/hook"]',  # a bare list where items are mappings
+    'notify: "https://listuser:{pw}@127.0.0.1:1/hook"',
+    'cluster: "redis://:{pw}@127.0.0.1:1/0"',
+    "http:\n  token: *{pw}",  # a token starting with * is an alias to YAML
+    "http:\n  token: !{pw} value",  # and with ! a tag
+    'notify:\n  - url: "https://user:{pw}/x@127.0.0.1:13/x"',
+])
+def test_a_config_error_never_quotes_a_secret(tmp_path, text):
+    """Each of these quoted the password in the error, which went to check-config, the
+    reload_refused line, the status and the notifications (an attack round's findings)."""
+    from hotfolder.config.model import ConfigError
+
+    pw = tok("Secret")
+    with pytest.raises(ConfigError) as raised:
+        parse(text.format(pw=pw) + "\nfolders: []\n", "hotfolder.yaml", tmp_path)
+    said = str(raised.value) + " ".join(p.reason for p in raised.value.problems)
+    assert not leaks(said, [pw, pw[:10]]), said
+
+
 def test_a_reload_diff_says_what_changed_never_the_values(tmp_path):
     """describe_changes (the `reloaded` event's `changes`) names a secret that changed."""
     base = tmp_path / "d"

@@ -11,6 +11,7 @@ shell without the status page's token can still requeue files.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,7 +87,11 @@ def _yaml(text: str, source: str) -> dict:
         data = problems.load_marked(text)
     except yaml.YAMLError as exc:
         line, column = problems.position(getattr(exc, "problem_mark", None))
-        reason = f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
+        problem = str(getattr(exc, "problem", None) or exc)
+        if re.search(r"\b(alias|tag)\b", problem):  # `token: *Secret99` is an alias to YAML: its name is the
+            problem = re.sub(r"'[^']*'", "'…'", problem)  # token (it went to the journal, the status, notifications)
+            problem += "; a value that starts with * or ! is read as YAML's own: quote it (e.g. token: '*…')"
+        reason = f"not valid YAML: {problem}"
         started = problems.position(getattr(exc, "context_mark", None))[0]
         context = getattr(exc, "context", None)
         if context and started and started != line:  # e.g. an unclosed [ or quote

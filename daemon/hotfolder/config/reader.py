@@ -267,6 +267,10 @@ def kind(value: Any, secret: bool = False) -> str:
     if isinstance(value, str):
         if secret and value.strip():
             return f"the text {redact.MASK}"
+        if "://" in value or "@" in value:  # a URL where a mapping was due (`notify: ["https://u:pw@…"]`): its
+            value = redact.url(value)      # password went to the journal, the status and the notifications
+        if len(value) > 80:
+            return f"the text {value[:60]!r}… ({len(value)} characters)"
         return f"the text {value!r}" + (" (a number in quotes: write it without them)" if _numeric(value) else "")
     if isinstance(value, list):
         return "a list"

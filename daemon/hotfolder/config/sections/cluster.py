@@ -25,7 +25,7 @@ def _name_problem(value: str) -> str | None:
 def _broker_problem(url: str) -> str | None:
     if not url.startswith(("redis://", "rediss://", "unix://")):
         return f"must be a redis://, rediss:// or unix:// URL, not {redact.url(url)!r}"
-    return None
+    return redact.password_cut_short(url)
 
 
 @dataclass(frozen=True)

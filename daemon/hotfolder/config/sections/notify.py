@@ -21,7 +21,7 @@ def _url_problem(url: str) -> str | None:
     if not re.fullmatch(r"[a-z][a-z0-9+.-]*", _scheme(url)):
         return (f"{redact.url(url)[:60]!r} is not a URL; e.g. https://hooks.example.com/hotfolder, "
                 "mailto://user:password@example.com, ntfy://topic")
-    return None
+    return redact.password_cut_short(url)
 
 
 KEYS = (
@@ -29,7 +29,8 @@ KEYS = (
         "required. `http://` or `https://`: a JSON POST (`user:password@` in it is sent as HTTP Basic auth). Any "
         "other scheme goes through [apprise](https://github.com/caronc/apprise/wiki): `mailto://`, `slack://`, "
         "`ntfy://`, `matrix://`, `tgram://`, … (`check-config` asks apprise whether it knows the URL). `${VAR}` "
-        "is taken from the environment.", required=True, check=_url_problem, env=True),
+        "is taken from the environment. A password holding `/`, `?` or `#` is written percent-encoded (`%2F`, "
+        "`%3F`, `%23`)", required=True, check=_url_problem, env=True),
     Key("events", Choices(NotifyEvent, f"must be a non-empty list of: {', '.join(NOTIFY_EVENTS)}"),
         DEFAULT_NOTIFY_EVENTS,
         "any of `failed` (a file went to failed/), `paused` (claiming paused: the output folder is unusable, or a "
