@@ -86,10 +86,16 @@ def _split(rest: str) -> tuple[str, str]:
     last `@` of what precedes the path is taken for a password's (written unencoded: the URL
     cannot work, but its password must not be shown: `user:Sl/ash@host` showed `Sl`)."""
     head = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    at = rest.rfind("@", 0, _path_start(rest))
-    if at > len(head):
+    if _cut_short(rest, head):
+        at = rest.rfind("@", 0, _path_start(rest))
         head = rest[:at] + re.split(r"[/?#]", rest[at:], maxsplit=1)[0]
     return head, rest[len(head):]
+
+
+def _cut_short(rest: str, head: str) -> bool:
+    """`user:pa` of `user:pa/ss@host`: a `:` not followed by a port, and an `@` only after it
+    (an `@` in a webhook's path, `host/a@b`, has no such `:` before it)."""
+    return "@" in rest and "@" not in head and ":" in head and not head.rpartition(":")[2].isdigit()
 
 
 def password_cut_short(value: str) -> str | None:
@@ -97,8 +103,7 @@ def password_cut_short(value: str) -> str | None:
     the password, written as it is, ends the host there (`https://u:Sl/ash@host`: host `u`,
     port `Sl`); said without quoting any of it."""
     rest = value.partition("://")[2]
-    head = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    if "@" in rest and "@" not in head and ":" in head and not head.rpartition(":")[2].isdigit():
+    if _cut_short(rest, re.split(r"[/?#]", rest, maxsplit=1)[0]):
         return ("its user:password part holds a '/', '?' or '#', which end a URL's host: write each "
                 "percent-encoded in the password (%2F, %3F, %23)")
     return None
