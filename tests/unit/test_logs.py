@@ -104,7 +104,9 @@ def captured():
     """log.setup on a stream of ours; structlog and the root logger put back after."""
     stream = io.StringIO()
     handlers = logging.getLogger().handlers[:]
+    logging.captureWarnings(False)  # pytest puts its own showwarning back after each test: start clean
     yield stream
+    logging.captureWarnings(False)
     structlog.reset_defaults()
     logging.getLogger().handlers[:] = handlers
 
@@ -119,6 +121,22 @@ def test_a_name_s_bytes_that_are_not_utf8_are_logged_as_hex_escapes(captured, fm
     text = captured.getvalue()
     assert "caf\\xe9.jpg" in (json.loads(text)["file"] if fmt == "json" else text), text
     assert "udce9" not in text, text
+
+
+def test_a_library_s_python_warning_is_a_json_event_not_bare_text(captured, capsys):
+    """Pillow's UserWarnings ("Corrupt EXIF data") went to stderr between the JSON lines, and a
+    log parser met lines that are not JSON (an attack round's finding)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        log.setup("json", "info", stream=captured)
+        warnings.warn("Corrupt EXIF data.  Expecting to read 12 bytes but only got 6.", UserWarning, stacklevel=1)
+    lines = captured.getvalue().splitlines()
+    assert lines and all(json.loads(line) for line in lines), lines
+    said = json.loads(lines[-1])
+    assert said["logger"] == "py.warnings" and "Corrupt EXIF data" in said["event"], said
+    assert "Corrupt EXIF" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("fmt", ["json", "console"])

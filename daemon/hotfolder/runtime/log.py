@@ -137,6 +137,10 @@ def setup(fmt: str = LogFormat.JSON, level: str = "info", stream=None, **context
         root.removeHandler(handler)
     root.addHandler(_ToStructlog())
     root.setLevel(logging.WARNING)
+    # A library's warnings.warn() (Pillow's "Corrupt EXIF data", "Tag data larger than
+    # file") went to stderr as bare text between the JSON lines: through logging, they are
+    # events like the rest (logger `py.warnings`).
+    logging.captureWarnings(True)
 
 
 class _ToStructlog(logging.Handler):
