@@ -32,7 +32,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(f.time))
         what = {"skipped": f"skipped (in duplicates/ as {display(f.where)})", "rendered": "rendered",
                 "failed": "failed"}.get(f.action, f.action)
-        print(printable(f"{when}  {f.folder}/{display(f.name)}: {what}"))
+        print(printable(f"{when}  {f.folder}/{f.name}: {what}"))
         m = f.match
         if m is None:
             print("    it matched an original forgotten since (older than duplicate_window)")

@@ -12,7 +12,7 @@ from hotfolder.config.model import Config, Folder
 from hotfolder.errors import ExitCode
 from hotfolder.spool import moves, records
 from hotfolder.spool.failed_files import failed_originals
-from hotfolder.spool.fsnames import display, printable
+from hotfolder.spool.fsnames import printable
 from hotfolder.spool.records import SIDECAR, original_of
 
 Failed = tuple[Folder, Path]  # a failed original, with the folder it failed in
@@ -43,14 +43,14 @@ def cmd_requeue(args: argparse.Namespace) -> int:
         try:
             dst = moves.requeue(folder, path)
         except FileNotFoundError:
-            print(f"hotfolder: {printable(display(str(path)))} is gone (requeued already?)", file=sys.stderr)
+            print(f"hotfolder: {printable(str(path))} is gone (requeued already?)", file=sys.stderr)
             problems += 1
             continue
         except (moves.UnsafeRecord, OSError) as exc:  # a record naming a path, a folder swapped for a link
-            print(f"hotfolder: not requeued: {printable(display(str(exc)))}", file=sys.stderr)
+            print(f"hotfolder: not requeued: {printable(str(exc))}", file=sys.stderr)
             problems += 1
             continue
-        print(f"requeued {_shown(folder, path)} -> {printable(display(str(dst)))}")
+        print(f"requeued {_shown(folder, path)} -> {printable(str(dst))}")
         moved += 1
     print(f"{moved} file(s) requeued")
     return ExitCode.FAILED if problems else ExitCode.OK
@@ -95,4 +95,4 @@ def _list_failed(cfg: Config) -> int:
 
 
 def _shown(folder: Folder, path: Path) -> str:
-    return printable(display(path.relative_to(folder.failed).as_posix()))
+    return printable(path.relative_to(folder.failed).as_posix())

@@ -41,7 +41,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
     for folder, archive, roots in chosen:
         index = _Index(folder)
         found = list(archived.originals(archive, roots, _skip(folder), index.vouched))
-        generations = {a.path: index.generation(a.path, a.rel) or 0 for a in found} if index.there else {}
+        generations = {a.path: index.generation(a.path, a.rel) or 0 for a in found}
         current, earlier = _current(found, generations)
         if args.dry_run:
             _say_plan(cfg, folder, archive, current, earlier, generations)
@@ -98,7 +98,6 @@ class _Index:
 
     def __init__(self, folder: Folder):
         self.folder = folder
-        self.there = folder.index_dir is not None
         self._hashes: dict[Path, str] = {}
 
     def generation(self, path: Path, rel: str) -> int | None:

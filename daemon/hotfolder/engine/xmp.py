@@ -22,6 +22,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from xml.parsers import expat
 
+from hotfolder.shown import display
+
 NS = {
     "x": "adobe:ns:meta/",
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
@@ -189,22 +191,16 @@ class Packet:
         return (PACKET_BEGIN + ET.tostring(self.root, encoding="unicode") + PACKET_END).encode("utf-8")
 
 
-# Characters XML 1.0 does not allow (C0 controls but tab, newline, return; U+FFFE, U+FFFF), and
-# lone surrogates (a name's bytes that are not UTF-8): a packet holding one no longer parses.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
+# Characters XML 1.0 does not allow (C0 controls but tab, newline, return; U+FFFE, U+FFFF): a
+# packet holding one no longer parses (a name's bytes that are not UTF-8: `display` first).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def writable(text: str) -> str:
     """`text` as XMP can hold it: a name's bytes that are not UTF-8 as `\\xNN` (as logs show
     them), and what XML does not allow left out (an IPTC caption's control characters, copied
     by set_metadata, made the output's XMP unreadable: an attack round's finding)."""
-    if _SURROGATE.search(text):
-        try:
-            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        except UnicodeEncodeError:  # a surrogate that stands for no byte
-            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return _NOT_XML.sub("", text)
+    return _NOT_XML.sub("", display(text))
 
 
 class _Prolog(Exception):

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from hotfolder.recipes.filters import FILTERS, Filter
+from hotfolder.shown import UNSHOWN
 
 
 class TemplateError(ValueError):
@@ -285,7 +286,7 @@ def _value(field: Field, value: object, as_path: bool) -> str:
     if as_path and field.kind not in (Kind.DATE, Kind.PATH):
         text = text.replace("/", "_")
     if as_path and FIELDS[field.name].reads in ("exif", "xmp"):  # the photo's text: no control character
-        text = _CONTROL.sub("_", text)
+        text = UNSHOWN.sub("_", text)  # control characters, and the marks that reorder or hide text
     return text
 
 
@@ -303,9 +304,6 @@ def _formatted(field: Field, value: object) -> str:
         return str(value)
 
 
-# Control characters (C0, DEL, C1), and the marks that reorder or hide text: a photo's
-# title of U+202E + "gpj.exe" showed a folder as "exe.jpg" (an attack round's finding).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 
 
 def clean_path(text: str) -> str:

@@ -12,7 +12,7 @@ import time
 
 import structlog
 
-from hotfolder.spool.fsnames import printable
+from hotfolder.shown import printable
 
 # Events that add detail to a line people see anyway: shown at --log-level debug only.
 DETAIL = {"rendition_written", "file_rendered", "file_sent", "job_skipped", "manifest_written"}

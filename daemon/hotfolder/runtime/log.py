@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -23,12 +22,9 @@ from hotfolder import redact
 from hotfolder.runtime import systemd
 from hotfolder.runtime.console import ConsoleRenderer
 from hotfolder.runtime.formats import LogFormat
-from hotfolder.spool.fsnames import display
+from hotfolder.shown import display
 
 PRIORITY = {"critical": 2, "error": 3, "warning": 4, "info": 6, "debug": 7}
-
-
-_NAME_BYTES = re.compile("[\udc80-\udcff]")  # a name's bytes that are not UTF-8 (os.fsdecode's escapes)
 
 
 def names_as_text(_logger, _method: str, event: dict) -> dict:
@@ -39,7 +35,7 @@ def names_as_text(_logger, _method: str, event: dict) -> dict:
 
 def _as_text(value: Any) -> Any:
     if isinstance(value, str):
-        return display(value) if _NAME_BYTES.search(value) else value
+        return display(value)
     if type(value) in (list, tuple):
         return type(value)(_as_text(v) for v in value)
     if isinstance(value, dict):

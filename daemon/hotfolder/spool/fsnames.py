@@ -8,31 +8,10 @@ import os
 from pathlib import Path
 
 from hotfolder.errors import HotfolderError
+from hotfolder.shown import display, printable  # noqa: F401 - names' text, kept here too
 from hotfolder.spool import nofollow
 
 IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", "~")
-
-
-def display(name: str) -> str:
-    """A name as text that can always be written (JSON, logs): bytes that are not UTF-8
-    (Linux allows any) are shown as \\xNN instead of making the write fail."""
-    return os.fsencode(name).decode("utf-8", "backslashreplace")
-
-
-# What a terminal would act on or hide rather than show: C0 controls (ESC moves the cursor,
-# retitles the window; a newline forges a line of our own), DEL, C1 controls, and the marks
-# that reorder or hide text (bidi overrides and isolates, zero-width characters).
-_UNSHOWN = [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x200B, 0x200C, 0x200D, 0x200E, 0x200F,
-            *range(0x202A, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF]
-_ESCAPED = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSHOWN}
-_ESCAPED_KEEP_NEWLINES = {c: e for c, e in _ESCAPED.items() if c != 0x0A}
-
-
-def printable(text: str, newlines: bool = False) -> str:
-    """`text` as a terminal shows it, for people: what it would act on or hide (see
-    _UNSHOWN) as an escape (`\\x1b`, `\\u202e`), so a file's name or a photo's field can
-    neither forge a line nor move the cursor. `newlines`: keep those (a traceback)."""
-    return text.translate(_ESCAPED_KEEP_NEWLINES if newlines else _ESCAPED)
 
 
 def cut(name: str, limit: int) -> str:

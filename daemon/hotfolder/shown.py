@@ -1,0 +1,40 @@
+"""Text as people and files can take it (a leaf, stdlib only: every room writes names): a
+name's bytes that are not UTF-8 as `\\xNN` (`display`), and what a terminal would act on or
+hide escaped (`printable`); `UNSHOWN` the characters it escapes, as a pattern.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+_SURROGATES = re.compile("[\ud800-\udfff]")  # os.fsdecode's escapes of bytes that are not UTF-8, or strays
+
+
+def display(name: str) -> str:
+    """A name as text that can always be written (JSON, logs, XMP): bytes that are not UTF-8
+    (Linux allows any) are shown as \\xNN instead of making the write fail (a surrogate that
+    stands for no byte, as \\udNNN)."""
+    if not _SURROGATES.search(name):
+        return name
+    try:
+        return os.fsencode(name).decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+# What a terminal would act on or hide rather than show: C0 controls (ESC moves the cursor,
+# retitles the window; a newline forges a line of our own), DEL, C1 controls, and the marks
+# that reorder or hide text (bidi overrides and isolates, zero-width characters).
+_UNSHOWN = [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x200B, 0x200C, 0x200D, 0x200E, 0x200F,
+            *range(0x202A, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF]
+_ESCAPED = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSHOWN}
+UNSHOWN = re.compile("[" + "".join(re.escape(chr(c)) for c in _UNSHOWN) + "]")  # the same, as a pattern
+_ESCAPED_KEEP_NEWLINES = {c: e for c, e in _ESCAPED.items() if c != 0x0A}
+
+
+def printable(text: str, newlines: bool = False) -> str:
+    """`text` as a terminal shows it, for people: what it would act on or hide (see
+    _UNSHOWN) as an escape (`\\x1b`, `\\u202e`), so a file's name or a photo's field can
+    neither forge a line nor move the cursor; a name's bytes that are not UTF-8 as `display`
+    shows them. `newlines`: keep those (a traceback)."""
+    return display(text).translate(_ESCAPED_KEEP_NEWLINES if newlines else _ESCAPED)
