@@ -101,3 +101,18 @@ def test_journal_priority_prefix(daemon_factory):
     assert ready.startswith("<6>{") and json.loads(ready[3:])["event"] == "ready"
     failed = next(ln for ln in lines if '"file_failed"' in ln)
     assert failed.startswith("<4>{")  # a bad input file is a warning for the admin, not an error of ours
+
+
+def test_an_empty_key_is_warned_of_in_the_log_at_start_and_on_reload(daemon_factory):
+    # check-config says it; a service's warnings are read in the journal, so `run` says them too.
+    d = daemon_factory(extra="drain_timeout:").start()
+    warned = wait_for(lambda: d.event("config_warning"), 20, what="the warning at start")
+    assert warned["level"] == "warning"
+    assert f"{d.config}:" in warned["problem"] and warned["problem"].endswith(
+        "drain_timeout: is empty, so it reads as not written (the default: 30); give it a value, or remove the key")
+    d.config.write_text(d.config.read_text().replace("drain_timeout:", "drain_timeout: 20\nmax_attempts:"))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: d.event("reloaded"), 20, what="the reload")
+    wait_for(lambda: "max_attempts: is empty" in d.event("config_warning")["problem"], 20,
+             what="the new file's warning")
+    assert d.stop() == 0

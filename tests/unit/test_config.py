@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hotfolder.cli import commands
-from hotfolder.config import describe_changes, load, parse
+from hotfolder.config import check, describe_changes, load, parse
 from hotfolder.config.model import ConfigError
 from tests.harness import REPO
 
@@ -233,6 +233,26 @@ def test_check_config_cli(tmp_path, capsys):
     assert "folders[shop].renditions[web].quality: must be at least 1" in err and str(bad) in err
     assert commands.main(["check-config", str(tmp_path / "missing.yaml")]) == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_an_empty_value_reads_as_absent_and_is_warned_of_with_its_line_and_default(tmp_path, capsys):
+    # `quality:` with nothing after it is YAML's null: the key reads as not written. Said,
+    # since the value meant may have slipped onto a line YAML reads otherwise (a review's finding).
+    path = write(tmp_path, "workers:\nhttp:\n" + BASE.replace("        format: jpeg\n",
+                                                              "        format: jpeg\n        quality:\n"))
+    checked = check(path)
+    assert checked.config.folders[0].renditions[0].quality == 85 and checked.config.http is None
+    said = [str(w) for w in checked.warnings]
+    assert said == [
+        f"{path}:1:1: workers: is empty, so it reads as not written (the default: auto); give it a value, "
+        "or remove the key",
+        f"{path}:2:1: http: is empty, so it reads as not written (the default: off); give it a value, "
+        "or remove the key",
+        f"{path}:14:9: folders[shop].renditions[web].quality: is empty, so it reads as not written (the default: 85); "
+        "give it a value, or remove the key"], said
+    assert commands.main(["check-config", str(path)]) == 0
+    assert "hotfolder: warning: " + said[2] in capsys.readouterr().err
+    assert not check(write(tmp_path, BASE)).warnings
 
 
 def test_parse_without_file_uses_cwd(tmp_path, monkeypatch):

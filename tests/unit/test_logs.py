@@ -99,6 +99,12 @@ def test_a_reload_refused_lists_every_problem():
     assert line.splitlines()[1:] == ["  f.yaml:3:9: a: bad", "  f.yaml:7:9: b: worse"]
 
 
+def test_a_config_warning_is_one_line_saying_where_and_what():
+    line = render({"event": "config_warning", "problem": "f.yaml:3:1: workers: is empty, so it reads as not written "
+                   "(the default: auto); give it a value, or remove the key"}, level="warning")
+    assert re.fullmatch(TIME + r"config: f\.yaml:3:1: workers: is empty, .*remove the key", line), line
+
+
 @pytest.fixture
 def captured():
     """log.setup on a stream of ours; structlog and the root logger put back after."""

@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import signal
 
-from hotfolder.config import load
+from hotfolder.config import EVERY_PART, check, load
 from hotfolder.runtime import formats, log, systemd
 from hotfolder.workers import forks
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     systemd.scrub_environ()  # before any process starts: only we may talk to systemd
-    cfg = load(args.config)
+    checked = check(args.config, serving=EVERY_PART)
+    cfg = checked.config
     args.log_format = formats.chosen(args.log_format)  # the workers and the cluster's head get the same
     log.setup(args.log_format, args.log_level)
+    for warning in checked.warnings:  # check-config says them too; the journal is where a service's are read
+        log.get().warning("config_warning", problem=str(warning))
     if not cfg.cluster.enabled:  # the local pool's forkserver: its imports overlap ours and the recovery
         forks.start()
     # Imported here, not at the top: the service brings watchdog, and each backend its

@@ -75,6 +75,11 @@ class Key:
         try:
             if self.required and not r.has(self.name):
                 r.missing(self.name, self.required if isinstance(self.required, str) else "is required")
+            if self.name in r.data and r.data[self.name] is None:
+                # `quality:` with nothing after it reads as absent: said, since the value
+                # meant may have slipped onto a line YAML reads otherwise.
+                r.warn(self.name, f"is empty, so it reads as not written ({self._default_said()}); "
+                                  "give it a value, or remove the key")
             value = self.value.read(r, self.name, self.default)
             if self.check is not None and value is not None and value != self.default:  # a default is valid
                 problem = self.check(value)
@@ -87,6 +92,10 @@ class Key:
         except Invalid:
             r.skipped.add(self.name)
             return self.default
+
+    def _default_said(self) -> str:
+        shown = self.shown_default.replace("`", "")
+        return "it has no default" if shown in ("", "—") else f"the default: {shown}"
 
 
 @dataclass(frozen=True)

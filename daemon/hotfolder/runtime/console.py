@@ -125,6 +125,7 @@ LINES = {
     "stopped": lambda e: f"stopped: {e.get('processed')} processed, {e.get('failed')} failed"
                          + (f", {e['duplicates']} duplicate(s)" if e.get("duplicates") else "") + " since the start",
     "config_changed": lambda e: f"{e.get('file')} changed: reloading",
+    "config_warning": lambda e: f"config: {e.get('problem')}",
     "reloaded": _reloaded,
     "reload_refused": _refused,
     "worker_died": _died,
@@ -212,6 +213,7 @@ def _fields_named_in(name: str) -> tuple[str, ...]:
         "rendition_note": ("file", "rendition", "note"),
         "ready": ("inboxes", "workers", "pid"),
         "reloaded": ("changes",),
+        "config_warning": ("problem",),
         "reload_refused": ("problems", "file", "key", "reason"),
         "stopped": ("processed", "failed", "duplicates"),
         "index_recovered": ("claims_dropped",),

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotfolder.config import describe_changes, load, reloadable
+from hotfolder.config import EVERY_PART, check, describe_changes, reloadable
 from hotfolder.config.model import Config, ConfigError
 from hotfolder.supervisor.folder_slots import FolderSlots
 from hotfolder.supervisor.ledger import Ledger
@@ -27,6 +27,7 @@ class Prepared:
     config: Config  # each folder with its slot in the shared counts
     changes: list[str]  # for people: `workers 2 → 1`, `folder shop added`
     for_nodes: list[str]  # keys that apply only once the cluster's nodes restart
+    warnings: tuple[str, ...] = ()  # what check-config would warn of in the new file
 
 
 class Refused(Exception):
@@ -46,7 +47,8 @@ def prepare(current: Config, slots: FolderSlots, locks: FolderLocks, ledger: Led
     `adopt`: a new folder's files left in processing/ are ours (the local pool's claims)."""
     source = str(current.source)
     try:
-        new = slots.assign(load(current.source))
+        checked = check(current.source, serving=EVERY_PART)
+        new = slots.assign(checked.config)
         for_nodes = reloadable.check(current, new)
         locks.hold(new.folders)
         old_names = {f.name for f in current.folders}
@@ -61,7 +63,7 @@ def prepare(current: Config, slots: FolderSlots, locks: FolderLocks, ledger: Led
         raise Refused(str(exc), source) from None
     except OSError as exc:
         raise Refused(f"a folder of the new config cannot be made: {exc}", source) from None
-    return Prepared(new, describe_changes(current, new), for_nodes)
+    return Prepared(new, describe_changes(current, new), for_nodes, tuple(str(w) for w in checked.warnings))
 
 
 class ConfigWatch:

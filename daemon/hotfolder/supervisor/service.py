@@ -289,6 +289,8 @@ class Service:
         self.refused_reload = ""
         self.log.info("reloaded", workers=new.workers, folders=[f.name for f in new.folders], changes=ready.changes,
                       **({"nodes_restart_needed": ready.for_nodes} if ready.for_nodes else {}))
+        for warning in ready.warnings:
+            self.log.warning("config_warning", problem=warning)
         systemd.ready(self.publisher.line())
         self._publish(force=True)
         return True
