@@ -68,6 +68,26 @@ def test_settle_ok_archives_and_wakes_a_same_named_file(ledger):
     assert ledger.counters.snapshot() == (1, 0)
 
 
+def test_a_turn_s_results_are_archived_first_and_said_once_their_folder_is_synced(ledger):
+    """Ledger.grouped (spool/syncs.py): the renames, one fsync of each archive folder, then
+    each file's end in order; a failure is settled at once, as before."""
+    f = ledger.folder
+    (f.inbox / "shoot").mkdir()
+    jobs = [ledger.claim(f, drop(f, name)) for name in ("a.jpg", "shoot/b.jpg", "c.jpg", "d.jpg")]
+    with ledger.grouped():
+        for job in jobs[:3]:
+            assert ledger.settle(job, Result(job.id, True, outputs=(f"{job.src.stem}_web.jpg",))) is None
+        ledger.settle(jobs[3], Result(jobs[3].id, False, error="bad", step="decode"))
+        assert all((f.archive / job.rel).exists() and not job.src.exists() for job in jobs[:3])
+        assert ledger.ended_rels == ["d.jpg"], "only the failure is said before the sync"
+        assert ledger.in_flight() == 0
+    assert ledger.ended_rels == ["d.jpg", "a.jpg", "shoot/b.jpg", "c.jpg"]
+    assert not (f.processing / "shoot").exists(), "its emptied folder goes once the file is said"
+    with ledger.grouped():
+        pass  # an empty turn syncs nothing and says nothing
+    assert ledger.ended_rels == ["d.jpg", "a.jpg", "shoot/b.jpg", "c.jpg"]
+
+
 def test_a_subfolder_of_processing_goes_with_its_last_file(ledger):
     """A new user's test: processing/2027/jan stayed, empty, until the next start."""
     f = ledger.folder

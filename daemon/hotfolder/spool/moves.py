@@ -27,6 +27,7 @@ from hotfolder.spool.folders import opened_folder
 from hotfolder.spool.fsnames import display, fit_name, name_as_hex, name_from_hex, relative_name
 from hotfolder.spool.nofollow import FolderSwapped, Opened, exists_at, unlink_at
 from hotfolder.spool.records import DUPLICATE_RECORD, SIDECAR, read_failure
+from hotfolder.spool.syncs import SyncGroup
 
 
 @dataclass(frozen=True)
@@ -139,16 +140,22 @@ def _opened_place(root: Path, rel: str, sidecar: str = SIDECAR) -> Iterator[tupl
         yield folder, _unique(folder, rel_path.name, sidecar)
 
 
-def _move(src: Path, dst_root: Path, rel: str) -> Path:
+def _move(src: Path, dst_root: Path, rel: str, synced: SyncGroup | None = None) -> Path:
+    """`src` renamed to its unique place for `rel` under dst_root, durably: its folder
+    synced now, or added to `synced` (the caller syncs it before anything relies on it)."""
     with nofollow.opened(src.parent) as src_dir, _opened_place(dst_root, rel) as (dst_dir, dst):
         os.rename(src.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
-        os.fsync(dst_dir.fd)
+        if synced is None:
+            os.fsync(dst_dir.fd)
+        else:
+            synced.add(dst_dir.path, dst_dir.fd)
     return dst
 
 
-def finish(folder: Folder, claimed: Claimed) -> Path | None:
+def finish(folder: Folder, claimed: Claimed, synced: SyncGroup | None = None) -> Path | None:
     """The outputs are durable: archive (never overwriting) or delete the original, and
-    its XMP sidecar with it."""
+    its XMP sidecar with it. `synced`: the archive folder is synced by the caller, with
+    those of other files (spool/syncs.py: a group commit)."""
     side = claimed.sidecar_path
     if folder.on_success == "delete":
         with nofollow.opened(claimed.path.parent) as src_dir:
@@ -159,7 +166,7 @@ def finish(folder: Folder, claimed: Claimed) -> Path | None:
         return None
     if folder.archive is None:  # the config gives every folder that archives its archive/
         raise ValueError(f"folder {folder.name!r} archives its originals but has no archive folder")
-    where = _move(claimed.path, folder.archive, claimed.rel)
+    where = _move(claimed.path, folder.archive, claimed.rel, synced)
     if where.relative_to(folder.archive).as_posix() != claimed.rel:  # `a_1.jpg`: the path it came in with
         archived.remember(where, claimed.rel)                          # is kept (for `hotfolder rerender`)
     if side is not None:

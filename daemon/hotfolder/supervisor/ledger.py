@@ -19,6 +19,7 @@ import errno
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
@@ -31,6 +32,7 @@ from hotfolder.runtime import log
 from hotfolder.sidecars import is_sidecar
 from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery
 from hotfolder.spool.failed_files import FailedIndex
+from hotfolder.spool.syncs import SyncGroup
 from hotfolder.supervisor import endings, side_files
 from hotfolder.supervisor.duplicates import Sameness
 from hotfolder.supervisor.failing import Failing
@@ -72,6 +74,7 @@ class Ledger:
         self._deferred: list[Job] = []  # given back while running, kept in processing/ (see _keep_in_line)
         self.stopping = False  # set by the service when it drains: nothing is deferred then
         self.unmatched: dict[str, int] = {}  # per folder: files no rendition's `when:` took, since the start
+        self._group: SyncGroup | None = None  # while `grouped`: archive folders synced once for its files
 
     def reconfigure(self, config: Config) -> None:
         """A reload: new claims use the new config; files in flight keep their own Folder."""
@@ -203,6 +206,23 @@ class Ledger:
         return out
 
     # ------------------------------------------------------------------ ends
+    @contextmanager
+    def grouped(self) -> Iterator[None]:
+        """Settle the results of one turn of the loop as a group (spool/syncs.py): each
+        original archived by a rename, then each archive folder synced once, then, in
+        order, what waits on that: the index's note, `file_done`, a same-named file."""
+        outer, self._group = self._group, self._group or SyncGroup()
+        try:
+            yield
+        finally:
+            if outer is None:
+                group, self._group = self._group, None
+                group.close(self._unsynced)
+
+    def _unsynced(self, path: Path, exc: OSError) -> None:
+        self.log.error("archive_sync_failed", folder=str(path), reason=f"fsync: {exc.strerror or exc}",
+                       action="the originals are there, but a power cut may lose their move; check the disk")
+
     def settle(self, job: Job, result: Result, counted_by_worker: bool = True) -> Job | None:
         """Move the original to its end (or back to the inbox) after a result. Returns
         the job to submit again when the failure may pass (out of memory, a share's
@@ -234,13 +254,12 @@ class Ledger:
             if result.skipped:  # a duplicate: not rendered (supervisor/duplicates.py)
                 self.sameness.skipped(folder, job, claimed, result)
             elif result.ok:
-                where = moves.finish(folder, claimed)
-                self.sameness.settled(folder, job, result, where)
-                endings.done(logger, folder, job, result, where, self.on_notice, self.unmatched)
-                self.unfinished.ended(folder, job.rel)
-                if self.gate.resume():  # the folder works again
-                    self.on_notice(Notice(NoticeKind.RECOVERED, folder.name, reason="claiming resumed: the output "
-                                                                           "folder works again"))
+                group = self._group
+                where = moves.finish(folder, claimed, group)
+                if group is not None:  # the rest once the archive folder is synced
+                    group.then(lambda: self._archived(logger, job, result, where))
+                    return None
+                self._archived(logger, job, result, where, ended=False)
             elif result.recipe:  # not the file's fault, and the same for every file of its folder
                 if self._unclaim(tracked, counted):
                     self.gate.recipes.pause(folder, result.error, fsnames.display(job.rel))
@@ -261,6 +280,20 @@ class Ledger:
         moves.prune_emptied(folder.processing, job.rel)  # processing/2027/jan, once its last file left
         self.on_end(folder, job.rel)
         return None
+
+    def _archived(self, logger, job: Job, result: Result, where: Path | None, ended: bool = True) -> None:
+        """A rendered file's original is archived (durably) or deleted: noted, said, counted.
+        `ended`: its end is said here too (settle says it otherwise)."""
+        folder = job.folder
+        self.sameness.settled(folder, job, result, where)
+        endings.done(logger, folder, job, result, where, self.on_notice, self.unmatched)
+        self.unfinished.ended(folder, job.rel)
+        if self.gate.resume():  # the folder works again
+            self.on_notice(Notice(NoticeKind.RECOVERED, folder.name, reason="claiming resumed: the output "
+                                                                   "folder works again"))
+        if ended:
+            moves.prune_emptied(folder.processing, job.rel)
+            self.on_end(folder, job.rel)
 
     def _fail_after_move_error(self, tracked: Tracked, exc: OSError, counted: Verdict | None, rendered: bool) -> None:
         """Moving the original failed for a reason of this file's own: to failed/ (failing.py);

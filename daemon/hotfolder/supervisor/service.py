@@ -223,7 +223,12 @@ class Service:
 
     def _settle(self, events: list[Event]) -> None:
         """The backend's events, each to the ledger; a job to render again goes back to the
-        backend (or, draining, its file back to the inbox)."""
+        backend (or, draining, its file back to the inbox). As one group: the originals
+        archived, then their folders synced once (Ledger.grouped)."""
+        with self.ledger.grouped():
+            self._settle_each(events)
+
+    def _settle_each(self, events: list[Event]) -> None:
         for event in events:
             again = None
             if isinstance(event, Finished | Lost) and event.job.reindex:
