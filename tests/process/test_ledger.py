@@ -88,6 +88,16 @@ def test_a_turn_s_results_are_archived_first_and_said_once_their_folder_is_synce
     assert ledger.ended_rels == ["d.jpg", "a.jpg", "shoot/b.jpg", "c.jpg"]
 
 
+def test_on_success_delete_is_grouped_too(ledger):
+    f = ledger.folder = replace(ledger.folder, on_success="delete", archive=None)
+    jobs = [ledger.claim(f, drop(f, name)) for name in ("a.jpg", "b.jpg")]
+    with ledger.grouped():
+        for job in jobs:
+            ledger.settle(job, Result(job.id, True, outputs=(f"{job.src.stem}_web.jpg",)))
+        assert not any(job.src.exists() for job in jobs) and ledger.ended_rels == []
+    assert ledger.ended_rels == ["a.jpg", "b.jpg"]
+
+
 def test_a_subfolder_of_processing_goes_with_its_last_file(ledger):
     """A new user's test: processing/2027/jan stayed, empty, until the next start."""
     f = ledger.folder

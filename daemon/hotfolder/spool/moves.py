@@ -162,7 +162,10 @@ def finish(folder: Folder, claimed: Claimed, synced: SyncGroup | None = None) ->
             os.unlink(claimed.path.name, dir_fd=src_dir)
             if side is not None:
                 unlink_at(src_dir, side.name)
-            os.fsync(src_dir)
+            if synced is None:
+                os.fsync(src_dir)
+            else:
+                synced.add(claimed.path.parent, src_dir)
         return None
     if folder.archive is None:  # the config gives every folder that archives its archive/
         raise ValueError(f"folder {folder.name!r} archives its originals but has no archive folder")
