@@ -182,3 +182,47 @@ def test_a_forged_cluster_job_record_cannot_take_or_place_a_file_outside_the_fol
     assert "not a path inside" in c.worker_events("job_refused")[0]["reason"]
     c.drop(["ok.jpg"])  # and the cluster goes on
     wait_for(lambda: "ok.jpg" in files_under(c.archive), 30, what="ok.jpg")
+
+
+def test_a_link_or_fifo_left_in_processing_is_failed_as_it_is_never_followed(daemon_factory, tmp_path):
+    """processing/ is adopted after a crash: a link planted there was followed, and the file
+    it named (anywhere the daemon can read) rendered into output/ (an attack round)."""
+    d = daemon_factory()
+    for place in (d.inbox, d.processing, d.failed):
+        place.mkdir(parents=True, exist_ok=True)
+    secret = tmp_path / "secret.jpg"
+    secret.write_bytes(jpeg())
+    (d.processing / "adopted.jpg").symlink_to(secret)
+    os.mkfifo(d.processing / "pipe.jpg")
+    d.start()
+    wait_for(lambda: {"adopted.jpg.error.json", "pipe.jpg.error.json"} <= set(files_under(d.failed)), 30,
+             what="both in failed/ with their records")
+    assert (d.failed / "adopted.jpg").is_symlink() and (d.failed / "pipe.jpg").is_fifo(), "moved as they are"
+    assert not files_under(d.output), "nothing was rendered from the link's target"
+    said = {rel: json.loads((d.failed / rel).read_text())["error"] for rel in files_under(d.failed)
+            if rel.endswith(".json")}
+    assert "links are never followed" in said["adopted.jpg.error.json"], said
+    assert "not a file but a folder, FIFO" in said["pipe.jpg.error.json"], said
+    (d.inbox / "ok.jpg").write_bytes(jpeg())
+    wait_for(lambda: "ok.jpg" in files_under(d.archive), 20, what="ok.jpg: the daemon goes on")
+    assert d.stop() == 0
+
+
+def test_a_cluster_job_naming_a_link_in_processing_fails_it_never_follows_it(cluster_factory):
+    """The same on a cluster's share: a job record for a link someone put in processing/."""
+    c = cluster_factory()
+    c.start_head()
+    c.start_worker("w0")
+    secret = c.tmp / "secret.jpg"
+    secret.write_bytes(jpeg())
+    processing = c.base / "processing"
+    processing.mkdir(parents=True, exist_ok=True)
+    (processing / "link.jpg").symlink_to(secret)
+    job = "20260101T000000-a1a1a1a1a1"
+    record = {"job": job, "folder": "photos", "rel": "link.jpg", "src": "photos/processing/link.jpg",
+              "claimed_at": time.time(), "attempts": 0, "nodes": []}
+    (c.root / ".hotfolder" / "jobs" / f"{job}.json").write_text(json.dumps(record))
+    send_again(c, job, record["src"])
+    wait_for(lambda: (c.failed / "link.jpg.error.json").exists(), 30, what="the link in failed/")
+    assert (c.failed / "link.jpg").is_symlink() and not files_under(c.output)
+    assert "links are never followed" in json.loads((c.failed / "link.jpg.error.json").read_text())["error"]

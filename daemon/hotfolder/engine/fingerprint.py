@@ -26,7 +26,9 @@ imagehash.phash (LANCZOS over the whole image, an unnormalised DCT): the same id
 """
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -35,8 +37,10 @@ import numpy as np
 from blake3 import blake3
 from PIL import Image
 
+from hotfolder.engine.errors import InputError
 from hotfolder.likeness import Look
 
+NOT_FOLLOWED = "it is a symbolic link, and links are never followed; copy the file itself into the inbox"
 READ_WHOLE = 64 * 2**20  # bytes: read into memory below this, hashed in chunks above
 CHUNK = 4 * 2**20
 GRID = 512  # point samples a side: 16x16 of them averaged into each of the 32x32 cells
@@ -81,9 +85,23 @@ def file_hash(path: Path) -> str:
 
 
 def read_original(path: Path) -> Original:
-    """Read `path` once (by its open descriptor: the identity is of what was read) and hash it."""
-    with open(path, "rb") as f:
+    """Read `path` once (by its open descriptor: the identity is of what was read) and hash it.
+
+    Never through a link, and only a regular file (InputError otherwise): an entry of
+    processing/ is data. A link or a FIFO planted there (a cluster's share, a folder
+    adopted after a crash) was followed, and a file from the node's own disk rendered
+    into output/ (an attack round on cluster mode)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError("open", NOT_FOLLOWED) from None
+        raise
+    with os.fdopen(fd, "rb") as f:
         st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError("open", "it is not a file but a folder, FIFO, socket or device; only files are "
+                                     "rendered")
         if st.st_size <= READ_WHOLE:
             data: bytes | None = f.read()
             assert data is not None
