@@ -226,3 +226,20 @@ def test_a_cluster_job_naming_a_link_in_processing_fails_it_never_follows_it(clu
     wait_for(lambda: (c.failed / "link.jpg.error.json").exists(), 30, what="the link in failed/")
     assert (c.failed / "link.jpg").is_symlink() and not files_under(c.output)
     assert "links are never followed" in json.loads((c.failed / "link.jpg.error.json").read_text())["error"]
+
+
+def test_records_on_the_share_that_are_not_records_stop_neither_the_head_nor_its_start(cluster_factory):
+    """A record with a field of a newer version, a string for a number or a JSON list was a
+    TypeError in the head's loop: 21 in 20 s stopped it, and it could not start again."""
+    c = cluster_factory()
+    jobs_dir = c.root / ".hotfolder" / "jobs"
+    jobs_dir.mkdir(parents=True, exist_ok=True)
+    base = {"folder": "photos", "rel": "gone.jpg", "src": "photos/processing/gone.jpg", "claimed_at": time.time()}
+    (jobs_dir / "20260101T000000-b1b1b1b1b1.json").write_text(json.dumps({**base, "job": "20260101T000000-b1b1b1b1b1",
+                                                                          "attempts": "5"}))
+    (jobs_dir / "20260101T000000-b2b2b2b2b2.json").write_text("[1, 2]")
+    c.start_head()
+    c.start_worker("w0")
+    c.drop(["ok.jpg"])
+    wait_for(lambda: "ok.jpg" in files_under(c.archive), 30, what="ok.jpg")
+    assert c.procs["head"].poll() is None and not c.events("head", "service_error"), c.logs()

@@ -50,6 +50,34 @@ class Record:
         return replace(self, attempts=self.attempts + 1, nodes=self.nodes + (node,))
 
 
+_TEXT = ("job", "folder", "rel", "src", "version", "sidecar")
+
+
+def record_of(data: object) -> Record | None:
+    """A record from its JSON, or None when it is not one (read as no record: its file, if
+    any is left in processing/, is adopted at the head's next start). A record is data
+    anyone with the share can write: a field of a newer version is ignored, and a value of
+    the wrong type must not be a TypeError in the head's loop (21 in 20 s stopped it, and
+    it could not start again) or in every delivery of the job (an attack round's finding)."""
+    if not isinstance(data, dict):
+        return None
+    values = {key: data[key] for key in (*_TEXT, "claimed_at", "attempts", "nodes") if key in data}
+    if any(not isinstance(values.get(key, ""), str) for key in _TEXT):
+        return None
+    if not all(isinstance(values.get(key, 0), int | float) and not isinstance(values.get(key), bool)
+               for key in ("claimed_at", "attempts")):
+        return None
+    nodes = values.get("nodes", [])
+    if not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes):
+        return None
+    if not isinstance(values.get("attempts", 0), int) or values.get("attempts", 0) < 0:
+        return None
+    try:
+        return Record(**{**values, "nodes": tuple(nodes)})
+    except TypeError:  # a required field missing
+        return None
+
+
 class Records:
     """The job records under one shared root (as this node sees it)."""
 
@@ -73,7 +101,7 @@ class Records:
             return None
         except ValueError:
             return None  # a torn record cannot happen (atomic writes); treat as gone
-        return Record(**{**data, "nodes": tuple(data.get("nodes", ()))})
+        return record_of(data)
 
     def remove(self, job: str) -> None:
         try:
