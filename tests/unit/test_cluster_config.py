@@ -2,6 +2,7 @@
 the shared-root checks a worker makes, and the worker unit (systemd-analyze)."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -79,6 +80,12 @@ def test_path_map_translates_every_folder():
     assert jobs.local_root(cfg) == Path("/mnt/nas/hf")
     assert folders["photos"].processing == Path("/mnt/nas/hf/photos/processing")
     assert folders["photos"].output == Path("/mnt/fast/out")  # the longest prefix wins
+    # every place of the folder, duplicates/ and the name markers too (those were left as the
+    # head's paths: a node moved skipped duplicates onto its own disk, off the share)
+    places = {f.name: getattr(folders["photos"], f.name) for f in dataclasses.fields(folders["photos"])
+              if isinstance(getattr(folders["photos"], f.name), Path)}
+    assert {"duplicates", "names_dir", "archive", "failed", "inbox"} <= set(places), places
+    assert not [name for name, path in places.items() if path.is_relative_to("/srv/hf")], places
 
 
 def test_shared_root_checks(tmp_path):

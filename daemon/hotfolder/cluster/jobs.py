@@ -186,10 +186,16 @@ def local_folders(config: Config) -> dict[str, Folder]:
     def here(path: Path) -> Path:
         return Path(os.path.realpath(translate(path, c)))
 
+    def here_or_none(path: Path | None) -> Path | None:
+        return here(path) if path is not None else None
+
+    # Every place a node writes: duplicates/ and the name markers as well (a node with a
+    # path_map moved skipped duplicates onto its own disk, off the share: an attack round).
     out = {}
     for f in config.folders:
         out[f.name] = replace(f, inbox=here(f.inbox), output=here(f.output), failed=here(f.failed),
-                              processing=here(f.processing), archive=here(f.archive) if f.archive else None)
+                              processing=here(f.processing), archive=here_or_none(f.archive),
+                              duplicates=here_or_none(f.duplicates), names_dir=here_or_none(f.names_dir))
     return out
 
 
