@@ -279,3 +279,26 @@ def test_a_job_record_that_cannot_be_written_gives_the_file_back(cluster_factory
     c.start_worker("w0")
     wait_for(lambda: c.settled(1), 30, what="a.jpg to be rendered once the records can be written")
     c.assert_exactly_once(["a.jpg"])
+
+
+def test_a_worker_that_redis_refuses_exits_with_failure_so_systemd_restarts_it(cluster_factory):
+    """Redis at maxmemory (noeviction, as the README advises) refuses the delivery's write:
+    Celery's "Unrecoverable error" ended the node with 0, and Restart=on-failure left it
+    down for good (an attack round). Nothing is lost: once Redis has room, a node renders it."""
+    c = cluster_factory()
+    c.start_head()
+    c.drop(["a.jpg"])
+    wait_for(lambda: queued(c) >= 1, 20, what="the job to wait in the queue")
+    client = redis_client(c)
+    try:
+        client.config_set("maxmemory-policy", "noeviction")
+        client.config_set("maxmemory", int(client.info("memory")["used_memory"]))  # every write refused now
+        proc = c.start_worker("w0", wait=False)
+        code = proc.wait(60)
+        assert code != 0, c.log("w0")
+        assert "OutOfMemoryError" in c.log("w0") or "OOM" in c.log("w0"), c.log("w0")
+    finally:
+        client.config_set("maxmemory", 0)
+    c.start_worker("w1")
+    wait_for(lambda: c.settled(1), 60, what="a.jpg once Redis has room")
+    c.assert_exactly_once(["a.jpg"])

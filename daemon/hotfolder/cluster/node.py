@@ -105,6 +105,12 @@ def run(config: Config, concurrency: int | None = None, name: str | None = None,
         if interval:
             threading.Thread(target=_watchdog, args=(app, node, interval), daemon=True).start()
 
+    workers: list = []  # Celery's WorkController, for its exit code
+
+    @signals.celeryd_after_setup.connect(weak=False)
+    def _made(instance=None, **_kw):
+        workers.append(instance)
+
     @signals.worker_shutting_down.connect(weak=False)
     def _stopping(**_kw):
         registration.stop()
@@ -117,7 +123,10 @@ def run(config: Config, concurrency: int | None = None, name: str | None = None,
     argv = ["worker", "-n", node, "-c", str(procs), "-P", "prefork", "-Q", ",".join(queues),
             "--loglevel", log_level.upper(), "--without-gossip", "--without-mingle", "--without-heartbeat"]
     app.worker_main(argv)
-    return 0
+    # The worker's own exit code (worker_main drops it): an "Unrecoverable error" (Redis
+    # refusing writes at maxmemory) ended the node with 0, and systemd's Restart=on-failure
+    # left every node down once Redis had room again (an attack round).
+    return int(workers[0].exitcode or 0) if workers else 0
 
 
 class Registration(threading.Thread):
