@@ -76,6 +76,12 @@ def ffmpeg_pixels(src: Path) -> tuple[np.ndarray, int]:
 
 def render_with_libheif(src: Path, **rendition) -> bytes:
     """The render of an install without the extra: a child process where `import av` fails."""
+    done = libheif_render(src, **rendition)
+    assert done.returncode == 0, done.stderr.decode()
+    return done.stdout
+
+
+def libheif_render(src: Path, **rendition) -> subprocess.CompletedProcess:
     code = ("import sys, json; sys.modules['av'] = None\n"
             "from hotfolder.config.model import Rendition\n"
             "from hotfolder.engine import pipeline\n"
@@ -85,10 +91,8 @@ def render_with_libheif(src: Path, **rendition) -> bytes:
             "accepted_formats=('heic',), max_image_pixels=10**9)\n"
             "sys.stdout.buffer.write(out.data)\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "daemon"), str(REPO)])}
-    done = subprocess.run([sys.executable, "-c", code, str(src), json.dumps(rendition)], capture_output=True,
+    return subprocess.run([sys.executable, "-c", code, str(src), json.dumps(rendition)], capture_output=True,
                           env=env, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr.decode()
-    return done.stdout
 
 
 def max_difference(a: np.ndarray, b: np.ndarray) -> int:
@@ -230,18 +234,6 @@ def test_alpha_limited_range_and_grey_files_are_left_to_libheif(tmp_path):
     assert run_one(alpha, R(operation="none", format="png")).mode == "RGBA"
 
 
-def test_a_heic_cut_short_in_its_tiles_is_left_to_libheif(tmp_path):
-    # Tiles past the end of the file: libheif decides (1.23 renders what it has, without
-    # an error), so an install with the extra renders such a file as one without it.
-    src = sources.phone_heic(tmp_path / "cut.heic", camera_photo((512, 512)))
-    data = src.read_bytes()
-    src.write_bytes(data[: len(data) * 3 // 4])
-    assert ffmpeg_decoded(src) is None
-    ours = run_one(src, R(operation="none", format="png"))
-    theirs = Image.open(io.BytesIO(render_with_libheif(src, operation="none", format="png")))
-    assert np.array_equal(np.asarray(ours), np.asarray(theirs))
-
-
 def test_a_grid_whose_size_libheif_reads_otherwise_is_left_to_libheif(tmp_path):
     # The grid descriptor's output size made 2 pixels narrower (libheif reads the grid's
     # ispe, 600x400): when the boxes and libheif disagree on the picture, libheif's word stands.
@@ -251,6 +243,41 @@ def test_a_grid_whose_size_libheif_reads_otherwise_is_left_to_libheif(tmp_path):
     data[at + 4:at + 6] = struct.pack(">H", 598)
     src.write_bytes(bytes(data))
     assert ffmpeg_decoded(src) is None
+
+
+@pytest.mark.parametrize("kept", [0.3, 0.7, -1])
+def test_a_grid_cut_short_is_said_cut_short_not_painted_green(tmp_path, kept):
+    """libheif paints the tiles past a file's end green and says nothing: the cut file was
+    rendered and archived (a fuzz round). Said as the other decoders say a file cut short,
+    so it waits for its writer (workers/truncation), with or without the FFmpeg path."""
+    from hotfolder.workers import truncation
+
+    whole = sources.phone_heic(tmp_path / "whole.heic", camera_photo((768, 512))).read_bytes()
+    src = tmp_path / "cut.heic"
+    src.write_bytes(whole[:int(len(whole) * kept)] if kept > 0 else whole[:kept])
+    with pytest.raises(heif.InputError) as said:
+        run_one(src, R(operation="none", format="png"))
+    assert "Unexpected end of file" in str(said.value) and truncation.cut_short(said.value.reason, src)
+    alone = libheif_render(src, operation="none", format="png")  # libheif alone (no PyAV) says it too
+    assert alone.returncode != 0 and b"Unexpected end of file" in alone.stderr, alone.stderr.decode()[-500:]
+
+
+@pytest.mark.parametrize("cut", ["past the end", "a tile's length"])
+def test_a_frame_threaded_decode_that_fails_midway_returns_and_never_hangs(tmp_path, cut):
+    """A tile's bad data reached FFmpeg's frame-threaded decoder (2 threads: the first file
+    into an idle daemon): dropped with packets in flight, it hung in its teardown, 8 runs of
+    10 (a fuzz round). The decoder is drained before it goes; a hang here is the test's timeout."""
+    src = sources.phone_heic(tmp_path / "a.heic", camera_photo((768, 512)))
+    data = bytearray(src.read_bytes())
+    fd = os.open(src, os.O_RDONLY)
+    try:
+        layout = heifmeta.read_layout(fd)
+    finally:
+        os.close(fd)
+    offset, _ = layout.tiles[3].extents[0]
+    data[offset:offset + 4] = b"\x7f\xff\xff\xf0"  # the first NAL unit's length: far past its tile
+    for _ in range(10):
+        assert hevc.decode(bytes(data), layout, threads=2) is None
 
 
 def test_a_tile_whose_coded_size_is_not_its_ispe_is_not_decoded(tmp_path):

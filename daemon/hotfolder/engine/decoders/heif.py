@@ -68,6 +68,8 @@ def use_threads(threads: int) -> None:
 
 
 def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
+    if _ends_early(src, wanted):  # libheif would paint the missing tiles green, and say nothing
+        raise InputError("decode", "Unexpected end of file: a tile of the picture lies past the file's end")
     fast = through_ffmpeg(src, header, wanted) if hevc.available() else None
     if fast is not None:
         return fast
@@ -80,6 +82,16 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     except RuntimeError as exc:  # pi-heif's, for libheif's errors other than bad data
         raise failure(exc) from None
     return eight_bit(header, size, read_metadata(header).with_icc(profile(header)))
+
+
+def _ends_early(src: Path, wanted: Wanted) -> bool:
+    if wanted.data is not None:
+        return heifmeta.ends_early(wanted.data)
+    fd = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return heifmeta.ends_early(fd)
+    finally:
+        os.close(fd)
 
 
 def through_ffmpeg(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded | None:

@@ -107,6 +107,19 @@ def read_layout(file: File) -> Layout:
         raise Unsupported("a box this reader cannot parse") from None
 
 
+def ends_early(file: File) -> bool:
+    """Whether a tile of the primary image lies (in part) past the end of the file: a copy
+    cut short. libheif paints such tiles green and says nothing (a fuzz round). False when
+    the layout cannot be read here (libheif's own errors then speak)."""
+    try:
+        found = read_layout(file)
+    except Unsupported:
+        return False
+    size = len(file) if isinstance(file, bytes) else os.fstat(file).st_size
+    return any(offset + length > size for tile in found.tiles if tile.construction == 0
+               for offset, length in tile.extents)
+
+
 def item_data(item: Item, idat: bytes, file: File) -> bytes:
     """An item's bytes (a tile's length-prefixed NAL units, a grid's descriptor)."""
     if item.construction not in (0, 1):
