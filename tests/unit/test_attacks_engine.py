@@ -401,3 +401,50 @@ def test_a_sequential_jpegs_count_ends_at_its_one_interleaved_scan_and_libjpeg_d
     assert jpegscan.count_scans(soi + _frame(0xC2, 3) + _scan(3) * 7 + end) == 7
     assert jpegscan.count_scans(soi + _frame(0xC0, 3) + _frame(0xC2, 3) + _scan(3) * 5 + end) == 5
     assert jpegscan.count_scans(soi + _frame(0xC1, 1) + _scan(1) * 4 + end) == 1
+
+
+def _photoshop_tiff(path: Path, layers: bytes, xmp: bytes | None = None) -> Path:
+    """A TIFF as Photoshop saves one with layers: its ImageSourceData (37724) in IFD0."""
+    from PIL import TiffImagePlugin
+
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[37724] = layers
+    info.tagtype[37724] = 7  # UNDEFINED
+    info[0x013B] = "Artist Name"
+    Image.new("RGB", (120, 90), (40, 90, 160)).save(path, tiffinfo=info, **({"xmp": xmp} if xmp else {}))
+    return path
+
+
+@pytest.mark.parametrize("size", [50_000, 200_000])
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp"])
+def test_photoshop_s_layers_never_reach_an_output_and_never_fail_it(tmp_path, size, fmt):
+    """ImageSourceData was copied into every output's EXIF (hidden, unretouched layers
+    published), and past 64 KB it failed the file: "EXIF data is too long" (a fuzz round)."""
+    src = _photoshop_tiff(tmp_path / "layers.tif", b"Adobe Photoshop Document Data Block\0" + bytes(size))
+    (out,) = run(src, R(operation="fit", width=60, height=60, format=fmt, metadata="keep"))
+    assert b"Photoshop Document Data" not in out.data and len(out.data) < 20_000
+    assert Image.open(io.BytesIO(out.data)).getexif().get(0x013B) == "Artist Name", "the rest of the EXIF is kept"
+
+
+def test_photoshop_s_document_ancestors_are_dropped_and_an_xmp_too_big_for_a_jpeg_is_left_out_and_said(tmp_path):
+    ancestors = "".join(f"<rdf:li>xmp.did:{i:032x}</rdf:li>" for i in range(5_000))  # ~190 KB, as Photoshop keeps
+    xmp = (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           f'<rdf:Description xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" '
+           f'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator><rdf:Seq><rdf:li>Ann</rdf:li></rdf:Seq>'
+           f'</dc:creator><photoshop:DocumentAncestors><rdf:Bag>{ancestors}</rdf:Bag>'
+           f'</photoshop:DocumentAncestors></rdf:Description></rdf:RDF></x:xmpmeta>').encode()
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", xmp.decode())
+    src = tmp_path / "ancestors.png"
+    Image.new("RGB", (120, 90)).save(src, pnginfo=info)
+    for fmt in ("jpeg", "png", "webp"):
+        (out,) = run(src, R(operation="fit", width=60, height=60, format=fmt, metadata="keep"))
+        kept = _xmp_text(Image.open(io.BytesIO(out.data)))
+        assert "Ann" in kept and "DocumentAncestors" not in kept and len(out.data) < 20_000, (fmt, len(out.data))
+    from hotfolder.engine.metadata import _fitting_a_jpeg
+
+    notes: list[str] = []
+    assert _fitting_a_jpeg(b"Exif\0\0" + bytes(70_000), b"<x/>" * 20_000, notes) == (b"", None)
+    assert len(notes) == 2 and all("more than a JPEG's 64 KB segment holds" in note for note in notes), notes

@@ -38,6 +38,11 @@ TIFF_STRUCTURE_TAGS = {
     254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317, 320,
     322, 323, 324, 325, 338, 339, 340, 341, 530, 531, 532, 700, 33723, 34377, 34675,
 }
+# What no output carries, from any source: Photoshop's layered document in a TIFF's IFD0
+# (ImageSourceData, 37724: every layer unflattened, hidden and unretouched ones too, often
+# megabytes). It was copied into each output's EXIF (a fuzz round: "Photoshop Document
+# Data" in a 300 px PNG), and past 64 KB it failed every JPEG output.
+NEVER_COPIED = {37724}
 XMP_ORIENTATION = re.compile(rb'(tiff:Orientation="|<tiff:Orientation>)\d')
 X_RESOLUTION, Y_RESOLUTION, RESOLUTION_UNIT = 0x011A, 0x011B, 0x0128
 PER_INCH, PER_CENTIMETRE = 2, 3  # EXIF ResolutionUnit
@@ -83,9 +88,8 @@ def read_metadata(im: Image.Image) -> Metadata:
         xmp = xmp.encode("utf-8")
     try:
         exif = im.getexif()
-        if im.format == "TIFF":
-            for tag in TIFF_STRUCTURE_TAGS & set(exif):
-                del exif[tag]
+        for tag in (TIFF_STRUCTURE_TAGS | NEVER_COPIED if im.format == "TIFF" else NEVER_COPIED) & set(exif):
+            del exif[tag]
         orientation = exif.get(orient.ORIENTATION_TAG, 1)
         raw = exif.tobytes() if len(exif) else b""
     except DECODE_ERRORS as exc:
@@ -143,7 +147,40 @@ def embedded(fmt: formats.Format, rendition: Rendition, meta: Metadata, credits:
     iim = None
     if fmt.iptc and meta.iim is not None and rendition.metadata in ("keep", "strip-gps"):
         iim = iptc.output_segment(meta.iim, rendition.metadata == "strip-gps", credits, notes, sidecar) or None
+    if fmt.name == "jpeg":
+        exif, xmp = _fitting_a_jpeg(exif, xmp, notes)
     return Embedded(exif=exif if fmt.exif else b"", xmp=xmp if fmt.xmp else None, icc=icc, iim=iim, dpi=dpi)
+
+
+JPEG_EXIF_MAX = 65533  # one APP1 segment (engine/encoders/jpegmarkers: what libjpeg and Pillow hold)
+JPEG_XMP_MAX = 65533 - 29  # less the XMP namespace header
+ANCESTORS = q("photoshop", "DocumentAncestors")
+
+
+def _fitting_a_jpeg(exif: bytes, xmp: bytes | None, notes: list[str]) -> tuple[bytes, bytes | None]:
+    """EXIF and XMP as one JPEG segment each holds them; what does not fit is left out of
+    this output, with a note. Either failed the whole file ("EXIF data is too long")."""
+    if len(exif) > JPEG_EXIF_MAX:
+        notes.append(f"the EXIF is {len(exif) // 1024} KB, more than a JPEG's 64 KB segment holds: left out of "
+                     "this output (the original keeps it)")
+        exif = b""
+    if xmp is not None and len(xmp) > JPEG_XMP_MAX:
+        notes.append(f"the XMP is {len(xmp) // 1024} KB, more than a JPEG's 64 KB segment holds: left out of "
+                     "this output (the original keeps it)")
+        xmp = None
+    return exif, xmp
+
+
+def _without_ancestors(xmp: bytes) -> bytes:
+    """The packet without Photoshop's DocumentAncestors: the id of every document ever
+    pasted into this one, kept by Photoshop for ever (170 KB and 2 MB in a fuzz round's
+    files, copied into each 400 px thumbnail). No photo's metadata; as it came when it
+    cannot be parsed."""
+    try:
+        packet = Packet.parse(xmp)
+    except Unreadable:
+        return xmp
+    return packet.tobytes() if packet.remove_where(lambda tag: tag == ANCESTORS) else xmp
 
 
 def _output_exif_xmp(rendition: Rendition, meta: Metadata, credits: SetMetadata | None, notes: list[str],
@@ -223,6 +260,8 @@ def output_xmp(xmp: bytes | None, rendition: Rendition, orientation: int,
                notes: list[str] | None = None) -> bytes | None:
     if not xmp or rendition.metadata == "strip-all":
         return None
+    if b"DocumentAncestors" in xmp:
+        xmp = _without_ancestors(xmp)
     upright = rendition.orient and orientation != 1
     if rendition.metadata == "strip-gps":
         return _without_location(xmp, upright, [] if notes is None else notes)

@@ -18,7 +18,10 @@ KEYS = (
         "have one (the source's, or the one `color_profile` converted to): dropping it changes colours. The EXIF "
         "kept describes the output: its pixel size (ExifImageWidth/Height), its colour space once converted "
         "(ColorSpace; a camera's Adobe RGB mark R03 dropped), and its density, which JPEG's JFIF and PNG's pHYs "
-        "state too: the source's X/YResolution and unit, else 72 dpi."),
+        "state too: the source's X/YResolution and unit, else 72 dpi. Never copied, whatever the policy: "
+        "Photoshop's layered document in a TIFF (ImageSourceData: every layer, hidden ones too) and its "
+        "DocumentAncestors list; an EXIF or XMP too big for a JPEG's 64 KB segment is left out of that output, "
+        "and the log says so."),
 )
 
 STEP = Step("metadata", KEYS)
