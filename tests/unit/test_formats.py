@@ -141,6 +141,26 @@ def test_a_heic_cut_inside_its_boxes_is_said_to_be_one_libheif_cannot_read(tmp_p
     with pytest.raises(InputError) as err:
         run(avif, R())
     assert "HEIC" not in err.value.reason
+    assert err.value.reason.startswith("an AVIF file that cannot be opened: it is damaged, cut short"), err.value
+
+
+def test_a_damaged_avif_is_a_decode_failure_in_its_words_never_an_error_of_ours(tmp_path):
+    """libavif's RuntimeError ("Decoding of color planes failed") escaped as a bug of ours:
+    step `render`, a traceback in the log (a fuzz round). Truncated, it was "not an image"."""
+    src = tmp_path / "a.avif"
+    marked().save(src, "AVIF", quality=60)
+    data = bytearray(src.read_bytes())
+    mdat = data.index(b"mdat") + 4
+    for at in range(mdat + 40, len(data) - 8, 7):
+        data[at] ^= 0xFF  # the AV1 payload scrambled, the boxes intact
+    src.write_bytes(bytes(data))
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=64, height=64))
+    assert err.value.step in ("open", "decode"), err.value
+    src.write_bytes(bytes(data[: len(data) // 2]))
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=64, height=64))
+    assert "AVIF" in err.value.reason or err.value.step == "decode", err.value
 
 
 def test_heic_not_accepted_is_named(tmp_path):

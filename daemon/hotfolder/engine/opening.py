@@ -92,6 +92,9 @@ def _unaccepted_reason(src: Path, accepted_formats: Sequence[str]) -> str:
         return "the file is empty"
     if (heif := _heif_reason(src, accepted_formats)) is not None:
         return heif
+    if _ftyp(src)[1] & AV1_BRANDS and "avif" in accepted_formats:  # Pillow: "cannot identify image file"
+        return ("an AVIF file that cannot be opened: it is damaged, cut short, or its stated size is over "
+                "max_image_pixels")
     if (tags := tifftags.read(src)) is not None:  # a TIFF whose samples Pillow has no mode for
         if "tiff" not in accepted_formats:
             return f"format tiff is not accepted (accepted: {accepted})"
@@ -104,20 +107,27 @@ HEVC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"
 AV1_BRANDS = {b"avif", b"avis"}
 
 
-def _heif_reason(src: Path, accepted_formats: Sequence[str]) -> str | None:
-    """Why a file whose ftyp says HEIC cannot be opened, in libheif's words (Pillow only
-    says it is not an image: "not an image in an accepted format" made a damaged iPhone
-    photo sound like a format the folder refuses); None for any other file."""
+def _ftyp(src: Path) -> tuple[bytes, set[bytes]]:
+    """An ISO-BMFF file's major brand and all its brands (from `ftyp`), or (b"", set())."""
     try:
         with open(src, "rb") as f:
             head = f.read(64)
     except OSError:
-        return None
+        return b"", set()
     if head[4:8] != b"ftyp":
-        return None
+        return b"", set()
     end = min(len(head), int.from_bytes(head[:4], "big"))
-    brands = {head[8:12], *(head[i:i + 4] for i in range(16, end - 3, 4))}
-    if not brands & HEVC_BRANDS and not (head[8:12] in (b"mif1", b"msf1") and not brands & AV1_BRANDS):
+    return head[8:12], {head[8:12], *(head[i:i + 4] for i in range(16, end - 3, 4))}
+
+
+def _heif_reason(src: Path, accepted_formats: Sequence[str]) -> str | None:
+    """Why a file whose ftyp says HEIC cannot be opened, in libheif's words (Pillow only
+    says it is not an image: "not an image in an accepted format" made a damaged iPhone
+    photo sound like a format the folder refuses); None for any other file."""
+    major, brands = _ftyp(src)
+    if not brands:
+        return None
+    if not brands & HEVC_BRANDS and not (major in (b"mif1", b"msf1") and not brands & AV1_BRANDS):
         return None
     if "heic" not in accepted_formats:
         return f"format heic is not accepted (accepted: {', '.join(accepted_formats)})"
@@ -175,4 +185,8 @@ def load(im: Image.Image) -> None:
             im.load()
     except DECODE_ERRORS as exc:
         reraise_unless_input(exc)
+        raise InputError("decode", describe(exc)) from None
+    except RuntimeError as exc:  # libavif's own ("Decoding of color planes failed"): the file's, not ours
+        if im.format != "AVIF" or isinstance(exc, RecursionError | NotImplementedError):
+            raise
         raise InputError("decode", describe(exc)) from None
