@@ -164,3 +164,13 @@ def test_reading_a_recipe_s_fields_costs_at_most_2_percent_of_its_render(tmp_pat
             reads.append(time.perf_counter() - t0)
     ratio = statistics.median(reads) / statistics.median(renders)
     assert ratio <= 0.02, f"reading the fields took {ratio:.1%} of the render"
+
+
+def test_an_exif_of_garbage_leaves_its_fields_empty_and_is_said(tmp_path):
+    """It failed the file where a folder's templates or `when:` read the EXIF (a fuzz round)."""
+    src = tmp_path / "garbage.png"
+    Image.new("RGB", (40, 30)).save(src, exif=b"\xbe\x88" + bytes(range(200)))
+    notes: list[str] = []
+    photo = read(src, EVERYTHING, notes=notes)
+    assert photo.camera is None and photo.format == "png"
+    assert any("EXIF cannot be read" in note for note in notes), notes

@@ -428,3 +428,18 @@ def test_a_png_libspng_is_not_given_is_read_by_pillow_with_all_it_carries(tmp_pa
     late.write_bytes(data[:-12] + chunk + data[-12:])  # just before IEND
     assert _metadata_after_pixels(late.read_bytes()) and not _metadata_after_pixels(data)
     assert decoded(late).meta.orientation == 6
+
+
+@pytest.mark.parametrize("fmt", ["png", "webp"])
+def test_an_exif_of_garbage_is_left_out_and_said_and_the_picture_rendered(tmp_path, fmt):
+    """A PNG's eXIf or a WebP's EXIF of garbage failed the whole picture ("the EXIF data is
+    corrupt: not a TIFF file"), where a JPEG's was passed over (a fuzz round): now it is
+    rendered without that EXIF, and the log says so."""
+    import random
+
+    garbage = b"\xbe\x88" + bytes(random.Random(7).randrange(256) for _ in range(300))  # no TIFF header
+    src = tmp_path / f"garbage.{fmt}"
+    Image.new("RGB", (96, 64), (30, 140, 90)).save(src, exif=garbage)
+    (out,) = run(src, R(operation="fit", width=48, height=48, format="jpeg", metadata="keep"))
+    assert Image.open(io.BytesIO(out.data)).size == (48, 32)
+    assert any("EXIF cannot be read" in note and "not a TIFF file" in note for note in out.notes), out.notes

@@ -65,7 +65,7 @@ def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str]
             with open_image(src, accepted_formats, max_image_pixels, "first-frame", data) as im:
                 known = formats.of_pil(im.format)
                 found["format"] = known.name if known is not None else str(im.format).lower()
-                exif, size = _exif(im), im.size
+                exif, size = _exif(im, notes), im.size
                 orientation = orient.valid(exif.get(orient.ORIENTATION_TAG, 1)) if exif is not None else 1
                 xmp = im.info.get("xmp") if need.xmp else None
                 iim = read_iim(im.info.get("photoshop")) if need.xmp else None
@@ -95,12 +95,15 @@ def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str]
     return Photo(**found, sidecar=side if sidecar is not None else None, read=tuple(read_))
 
 
-def _exif(im: Image.Image) -> Image.Exif | None:
+def _exif(im: Image.Image, notes: list[str]) -> Image.Exif | None:
+    """The EXIF, or None when it cannot be read (said in `notes`: the picture is whole, and
+    a render leaves such an EXIF out too, engine/metadata)."""
     try:
         return im.getexif()
     except DECODE_ERRORS as exc:
         reraise_unless_input(exc)
-        raise InputError("orient", f"the EXIF data is corrupt: {describe(exc)}") from None
+        notes.append(f"the EXIF cannot be read ({describe(exc)}): its fields are empty")
+        return None
 
 
 def _raw(src: Path, need: Need, max_image_pixels: int):

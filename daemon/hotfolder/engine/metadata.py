@@ -28,7 +28,7 @@ from PIL import Image
 from hotfolder.config.model import Rendition, SetMetadata
 from hotfolder.engine import adobergb, captions, dcf, formats, iptc, location, orient, rights
 from hotfolder.engine.encoders import Embedded
-from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
+from hotfolder.engine.errors import DECODE_ERRORS, describe, reraise_unless_input
 from hotfolder.engine.xmp import Packet, Unreadable, q
 from hotfolder.recipes.facts import Described, XmpFields
 
@@ -57,6 +57,7 @@ class Metadata:
     icc: bytes | None
     xmp: bytes | None
     iim: iptc.Iim | None = None  # a JPEG's IPTC-IIM (engine/iptc)
+    notes: tuple[str, ...] = ()  # what every output's log should say of the source's metadata
 
     def with_icc(self, icc: bytes | None) -> Metadata:
         return self if icc == self.icc else replace(self, icc=icc)
@@ -92,14 +93,19 @@ def read_metadata(im: Image.Image) -> Metadata:
             del exif[tag]
         orientation = exif.get(orient.ORIENTATION_TAG, 1)
         raw = exif.tobytes() if len(exif) else b""
+        notes: tuple[str, ...] = ()
     except DECODE_ERRORS as exc:
+        # The picture is whole: a PNG's eXIf, a WebP's or a HEIC's EXIF of garbage failed it,
+        # where a JPEG's was passed over (a fuzz round). Left out, and said, as an XMP is.
         reraise_unless_input(exc)
-        raise InputError("orient", f"the EXIF data is corrupt: {describe(exc)}") from None
+        exif, orientation, raw = Image.Exif(), 1, b""
+        notes = (f"the source's EXIF cannot be read ({describe(exc)}): left out, and the picture is shown as "
+                 "stored (no EXIF orientation)",)
     known = formats.of_pil(im.format)
     if icc is None and known is not None and known.dcf and im.mode in ("RGB", "RGBA") and dcf.names_adobe_rgb(exif):
         icc = adobergb.icc()
     return Metadata(format=known.name if known is not None else "png", orientation=orient.valid(orientation),
-                    exif=raw, icc=icc, xmp=xmp, iim=iptc.read(im.info.get("photoshop")))
+                    exif=raw, icc=icc, xmp=xmp, iim=iptc.read(im.info.get("photoshop")), notes=notes)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
+from hotfolder.engine.errors import DECODE_ERRORS, reraise_unless_input
 
 ORIENTATION_TAG = 0x0112
 TRANSPOSE_FOR = {
@@ -28,12 +28,13 @@ def valid(value) -> int:
 
 
 def orientation(im: Image.Image) -> int:
-    """The EXIF orientation of an opened image (read from its header, before decoding)."""
+    """The EXIF orientation of an opened image (read from its header, before decoding); 1
+    when its EXIF cannot be read (engine/metadata leaves it out then, and says so)."""
     try:
         return valid(im.getexif().get(ORIENTATION_TAG, 1))
     except DECODE_ERRORS as exc:
         reraise_unless_input(exc)
-        raise InputError("orient", f"the EXIF data is corrupt: {describe(exc)}") from None
+        return 1
 
 
 def upright(im: Image.Image, orientation: int) -> Image.Image:

@@ -180,7 +180,7 @@ def render_with_facts(opened: Opened, renditions: Sequence[Rendition], *, placeh
     smallest = None
     for p in sorted(plans_for(renditions, source.size, source.meta.orientation),
                     key=lambda p: p.frame[0] * p.frame[1], reverse=True):
-        work = Work(source, p)
+        work = Work(source, p, notes=source.meta.notes)
         for step in STEPS:
             work = step(work)
         outputs[id(p.rendition)] = _output(work)
