@@ -7,6 +7,7 @@ import json
 import time
 
 from hotfolder.errors import ExitCode
+from hotfolder.shown import printable
 from hotfolder.status import daemon_alive, read_snapshot
 from hotfolder.supervisor.instance import Holder, holder, status_file_of
 
@@ -26,57 +27,64 @@ def cmd_status(args: argparse.Namespace) -> int:
         return ExitCode.OK if running else ExitCode.NOT_RUNNING
     if stale:
         pid = lock.pid if lock.pid is not None else "unknown"
-        print(f"hotfolder is running (pid {pid}), status snapshot stale since {_when(stale['since'])}: "
-              f"{stale['reason']}")
+        _say(f"hotfolder is running (pid {pid}), status snapshot stale since {_when(stale['since'])}: "
+             f"{stale['reason']}")
         if snap is not None:
-            print(f"  last counts: processed {snap.get('processed')}, failed {snap.get('failed')} "
+            _say(f"  last counts: processed {snap.get('processed')}, failed {snap.get('failed')} "
                   f"(snapshot of pid {snap.get('pid')})")
         return ExitCode.OK
     if snap is None:
-        print(f"hotfolder is not running (no status file at {status_file})")
+        _say(f"hotfolder is not running (no status file at {status_file})")
         return ExitCode.NOT_RUNNING
     if not running:
-        print(f"hotfolder is not running (last seen {_ago(snap.get('updated', 0))}, "
+        _say(f"hotfolder is not running (last seen {_ago(snap.get('updated', 0))}, "
               f"pid {snap.get('pid')}, state {snap.get('state')})")
-        print(f"  last counts: processed {snap.get('processed')}, failed {snap.get('failed')}")
+        _say(f"  last counts: processed {snap.get('processed')}, failed {snap.get('failed')}")
         return ExitCode.NOT_RUNNING
-    print(f"hotfolder is {snap['state']} (pid {snap['pid']}, up {_duration(time.time() - snap['started'])})")
-    print(f"  processed  {snap['processed']:<6} files rendered and archived since the start")
+    _say(f"hotfolder is {snap['state']} (pid {snap['pid']}, up {_duration(time.time() - snap['started'])})")
+    _say(f"  processed  {snap['processed']:<6} files rendered and archived since the start")
     if snap.get("unmatched"):
-        print(f"  unmatched  {snap['unmatched']:<6} of them taken by no rendition's `when:` (archived, nothing "
+        _say(f"  unmatched  {snap['unmatched']:<6} of them taken by no rendition's `when:` (archived, nothing "
               "written; `hotfolder explain FILE` says why)")
-    print(f"  failed     {snap['failed']:<6} files moved to failed/ since the start "
+    _say(f"  failed     {snap['failed']:<6} files moved to failed/ since the start "
           f"({snap.get('in_failed', 0)} in failed/ now; `hotfolder requeue` lists them)")
     folders = (snap.get("folders") or {}).values()
     exact = sum((f.get("duplicates") or {}).get("exact", 0) for f in folders)
     similar = sum((f.get("duplicates") or {}).get("similar", 0) for f in folders)
     versions = sum((f.get("names_reused") or {}).get("new_version", 0) for f in folders)
     others = sum((f.get("names_reused") or {}).get("different_photo", 0) for f in folders)
-    print(f"  duplicates {exact:<6} the same bytes as an earlier original, {similar} look-alikes "
+    _say(f"  duplicates {exact:<6} the same bytes as an earlier original, {similar} look-alikes "
           f"(`hotfolder duplicates` lists them)")
     if versions or others:
-        print(f"  names      {versions} re-dropped as a new version (outputs replaced), {others} a different photo "
+        _say(f"  names      {versions} re-dropped as a new version (outputs replaced), {others} a different photo "
               f"under a used name (earlier outputs kept, its own numbered)")
-    print(f"  queued     {snap['queued'] + snap['waiting']}")
-    print(f"  in flight  {snap['in_flight']}")
-    print(f"  workers    {snap['workers_alive']}/{snap['workers']} alive")
+    _say(f"  queued     {snap['queued'] + snap['waiting']}")
+    _say(f"  in flight  {snap['in_flight']}")
+    _say(f"  workers    {snap['workers_alive']}/{snap['workers']} alive")
     for busy in snap.get("current", []):
-        print(f"    pid {busy['pid']}: {busy['file']} ({busy['seconds']} s)")
+        _say(f"    pid {busy['pid']}: {busy['file']} ({busy['seconds']} s)")
     cluster = snap.get("cluster")
     if cluster:  # the head of a cluster: the counts above are cluster-wide
         oldest = cluster.get("oldest_claimed_s")
-        print(f"  cluster    {cluster.get('cluster_id')} on {cluster.get('shared_root')}, "
+        _say(f"  cluster    {cluster.get('cluster_id')} on {cluster.get('shared_root')}, "
               f"broker {cluster.get('broker')}")
-        print(f"    queue length     {cluster.get('queue_length')}")
-        print(f"    oldest claimed   {'-' if oldest is None else _duration(oldest)}")
+        _say(f"    queue length     {cluster.get('queue_length')}")
+        _say(f"    oldest claimed   {'-' if oldest is None else _duration(oldest)}")
         for node, n in sorted((cluster.get("per_node") or {}).items()):
-            print(f"    rendering on {node}: {n}")
+            _say(f"    rendering on {node}: {n}")
         for folder, by_node in sorted((cluster.get("nodes") or {}).items()):
             nodes = ", ".join(f"{node} ({state})" for node, state in by_node.items()) or "none registered"
-            print(f"    folder {folder}: config version {(cluster.get('versions') or {}).get(folder)}; nodes: {nodes}")
+            _say(f"    folder {folder}: config version {(cluster.get('versions') or {}).get(folder)}; nodes: {nodes}")
     if snap.get("message"):
-        print(f"  note       {snap['message']}")
+        _say(f"  note       {snap['message']}")
     return ExitCode.OK
+
+
+def _say(text: str) -> None:
+    """One line for people: what the snapshot holds is data (a file's name, a cluster node's
+    name or version from Redis), never a cursor move or a line of its own (an attack round:
+    `evil\x1b]0;pwned\x07…\nfake line: broker ok` from a node key was printed as it was)."""
+    print(printable(text))
 
 
 def _stale_snapshot(snap: dict | None, lock: Holder, fresh: bool) -> dict | None:
