@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 
+from hotfolder.shown import display
+
 # The second look at a candidate (measured: it keeps every resize, recompression, turn and
 # tone edit, and divides the false matches among different photos by 3-20).
 ASPECT = 0.10  # |ln(aspect a / aspect b)|: the upright shapes within ~10 %
@@ -108,8 +110,11 @@ class Match:
         return f"{what} {self.folder}/{self.name}{where}"
 
     def as_json(self) -> dict:
-        return {"kind": str(self.kind), "folder": self.folder, "name": self.name, "archived": self.archived,
-                "outputs": list(self.outputs), "bits": self.bits, "time": _iso(self.time), "record": self.record}
+        """For a record (NAME.duplicate.json, the status page): names as text, a name's bytes
+        that are not UTF-8 as `\\xNN` (raw, they failed the record's write: an attack round)."""
+        return {"kind": str(self.kind), "folder": display(self.folder), "name": display(self.name),
+                "archived": display(self.archived), "outputs": [display(o) for o in self.outputs], "bits": self.bits,
+                "time": _iso(self.time), "record": self.record}
 
 
 def _iso(ts: float) -> str:

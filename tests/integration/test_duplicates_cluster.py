@@ -152,3 +152,24 @@ def test_two_nodes_never_render_the_same_bytes(tmp_path, server):
                  15, what="the head's status to count the nodes' duplicates")
     finally:
         c.stop_all()
+
+
+def test_a_name_that_is_not_utf8_is_rendered_and_known_again_in_cluster_mode(cluster_factory):
+    """Local mode renders it; the cluster's index sent the name to Redis as text, and
+    redis-py's UTF-8 refused it: the file failed (an attack round on cluster mode)."""
+    c = cluster_factory()
+    c.start_head()
+    c.start_worker("w0")
+    name = "na\udcefve.jpg"  # b"na\xefve.jpg": Latin-1, as old cameras' cards and Windows shares write
+    c.drop([name])
+    wait_for(lambda: c.settled(1), 60, what="the file")
+    assert name in files_under(c.archive) and "na\udcefve_web.jpg" in files_under(c.output), c.logs()
+    assert not files_under(c.failed)
+    again = c.tmp / "staging" / name
+    again.write_bytes((c.archive / name).read_bytes())  # the same bytes again: a duplicate, by the index
+    os.rename(again, c.inbox / name)
+    duplicates = c.base / "duplicates"
+    wait_for(lambda: name in files_under(duplicates), 60, what="the copy skipped, the index knowing it")
+    record = json.loads((duplicates / f"{name}.duplicate.json").read_text())
+    assert record["matched"]["name"] == "na\\xefve.jpg", record  # the name's bytes as \xNN, as records show them
+    assert not files_under(c.failed), c.logs()

@@ -26,7 +26,9 @@ rendered again, not called a duplicate of itself.
 """
 from __future__ import annotations
 
+import base64
 import json
+import os
 import threading
 import time
 from pathlib import Path
@@ -151,8 +153,10 @@ class SharedOriginals:
     # ------------------------------------------------------------------ records
     def record(self, e: Entry) -> int:
         look = e.look
-        rec = {"f": e.folder, "n": e.name, "j": str(e.job), "t": e.time or time.time(), "s": e.state, "z": e.size,
-               "c": e.content, "o": list(e.outputs), "a": e.archived, "g": e.generation, "m": e.other, "b": e.bits}
+        rec: dict[str, object] = {
+            "f": e.folder, "n": _stored(e.name), "j": str(e.job), "t": e.time or time.time(), "s": e.state,
+            "z": e.size, "c": e.content, "o": [_stored(o) for o in e.outputs],
+            "a": None if e.archived is None else _stored(e.archived), "g": e.generation, "m": e.other, "b": e.bits}
         if look is not None:
             rec.update(p=look.phash, w=look.width, h=look.height, k=list(look.chroma))
         fid = self.folder_id(e.folder)
@@ -163,7 +167,7 @@ class SharedOriginals:
             keys=[self._k("next"), self._k("rec"), self._k("seen"), self._k("seen", str(fid)), self._k("names"),
                   self._k("phash"), self._k("found"), self._k("claim", e.content)],
             args=[e.content, str(e.job), json.dumps(rec, separators=(",", ":")), "1" if e.state == RENDERED else "0",
-                  f"{fid}\0{e.name}", entry, "1" if e.other is not None else "0", NAMED_LIMIT]))
+                  _name_key(fid, e.name), entry, "1" if e.other is not None else "0", NAMED_LIMIT]))
         with self._lock:
             self._held.pop(e.content, None)
         return record
@@ -172,7 +176,7 @@ class SharedOriginals:
         raw = self.r.hget(self._k("rec"), record)
         if raw is not None:
             rec = json.loads(raw)
-            rec["a"] = archived or ""
+            rec["a"] = _stored(archived) if archived else ""
             self.r.hset(self._k("rec"), record, json.dumps(rec, separators=(",", ":")))
 
     def count(self, folder: str, what: str) -> None:
@@ -194,15 +198,15 @@ class SharedOriginals:
         rec = self._rec(record)
         if rec is None:
             return None
-        archived = rec.get("a")
-        return Match(kind, rec["f"], rec["n"], rec["n"] if archived is None else archived, tuple(rec.get("o") or ()),
-                     rec["t"], bits, record)
+        name, archived = _loaded(rec["n"]), rec.get("a")
+        return Match(kind, rec["f"], name, name if archived is None else _loaded(archived), _outputs(rec), rec["t"],
+                     bits, record)
 
     def known(self, content: str, folder: str) -> bool:
         return bool(self.r.hexists(self._k("seen", str(self.folder_id(folder))), content))
 
     def named(self, folder: str, rel: str) -> list[Named]:
-        ids = self.r.hget(self._k("names"), f"{self.folder_id(folder)}\0{rel}")
+        ids = self.r.hget(self._k("names"), _name_key(self.folder_id(folder), rel))
         out = []
         for record in (ids or b"").split():
             rec = self._rec(int(record))
@@ -234,8 +238,9 @@ class SharedOriginals:
             if rec is None:
                 continue
             kind = Kind.EXACT if rec.get("b") is None else Kind.SIMILAR
-            out.append(Found(int(record), rec["f"], rec["n"], ACTIONS[rec["s"]], rec["t"], rec.get("a") or rec["n"],
-                             tuple(rec.get("o") or ()), self.match(rec["m"], kind, rec.get("b") or 0)))
+            name = _loaded(rec["n"])
+            out.append(Found(int(record), rec["f"], name, ACTIONS[rec["s"]], rec["t"], _loaded(rec.get("a") or name),
+                             _outputs(rec), self.match(rec["m"], kind, rec.get("b") or 0)))
         return out
 
 
@@ -258,3 +263,28 @@ def found_in_cluster(config, limit: int) -> list[Found]:
     """`hotfolder duplicates` in cluster mode: what the nodes found, from Redis."""
     return shared(config.cluster).found(limit)
 
+
+def _name_key(fid: int, name: str) -> bytes:
+    """The names hash's field of a folder's file: a name is bytes, UTF-8 or not (a name
+    that is not was a UnicodeEncodeError in redis-py, and its file failed in cluster mode
+    alone: an attack round)."""
+    return f"{fid}\0".encode() + os.fsencode(name)
+
+
+def _stored(name: str) -> str | dict:
+    """A name as a record's JSON holds it: as it is when it is UTF-8 text, else its bytes in
+    base64. Lua's cjson (the scripts decode records) refuses the lone surrogates a name
+    that is not UTF-8 decodes to: every later file of the index failed (an attack round)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return {"b64": base64.b64encode(os.fsencode(name)).decode("ascii")}
+    return name
+
+
+def _loaded(stored: str | dict) -> str:
+    return os.fsdecode(base64.b64decode(stored["b64"])) if isinstance(stored, dict) else stored
+
+
+def _outputs(rec: dict) -> tuple[str, ...]:
+    return tuple(_loaded(o) for o in rec.get("o") or ())

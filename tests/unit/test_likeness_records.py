@@ -1,0 +1,15 @@
+"""What a duplicate's record says of the earlier original (likeness.Match.as_json)."""
+from __future__ import annotations
+
+import json
+
+from hotfolder.likeness import Kind, Match
+
+
+def test_a_name_that_is_not_utf8_is_written_as_hex_escapes_never_a_failed_write():
+    """Its raw surrogates made the record's UTF-8 write raise, in cluster and local mode alike."""
+    match = Match(Kind.EXACT, "photos", "na\udcefve.jpg", "2026/na\udcefve.jpg", ("na\udcefve_web.jpg",), 0.0)
+    said = match.as_json()
+    assert (said["name"], said["archived"], said["outputs"]) == ("na\\xefve.jpg", "2026/na\\xefve.jpg",
+                                                                  ["na\\xefve_web.jpg"])
+    json.dumps(said, ensure_ascii=False).encode("utf-8")
