@@ -49,6 +49,13 @@ def test_defaults_follow_the_notes():
 @pytest.mark.parametrize("cluster, key, words", [
     ("{enabled: true}", "cluster.broker_url", "is required"),
     ("{enabled: true, broker_url: 'amqp://x', cluster_id: c, shared_root: /srv/hf}", "cluster.broker_url", "redis://"),
+    # each passed check-config, then the head or every node failed at start with a traceback (an attack round)
+    ("{enabled: true, broker_url: 'unix:///run/redis.sock', cluster_id: c, shared_root: /srv/hf}",
+     "cluster.broker_url", "a unix:// socket is not a URL Celery's Redis transport can use"),
+    ("{enabled: true, broker_url: 'redis://h:pw@127.0.0.1:63x1/0', cluster_id: c, shared_root: /srv/hf}",
+     "cluster.broker_url", "its port is not a number"),
+    ("{enabled: true, broker_url: 'redis://127.0.0.1:6379/0?username=hf&password=pw', cluster_id: c, "
+     "shared_root: /srv/hf}", "cluster.broker_url", "goes before the host"),
     ("{enabled: true, broker_url: 'redis://x', shared_root: /srv/hf}", "cluster.cluster_id", "is required"),
     ("{enabled: true, broker_url: 'redis://x', cluster_id: c}", "cluster.shared_root", "is required"),
     ("{enabled: true, broker_url: 'redis://x', cluster_id: 'a b', shared_root: /srv/hf}", "cluster.cluster_id",

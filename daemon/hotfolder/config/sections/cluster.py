@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from hotfolder import redact
 from hotfolder.config.keys import Applies, Key, Reload, as_fields, read_keys
@@ -23,8 +24,22 @@ def _name_problem(value: str) -> str | None:
 
 
 def _broker_problem(url: str) -> str | None:
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        return f"must be a redis://, rediss:// or unix:// URL, not {redact.url(url)!r}"
+    """What Celery's Redis transport (kombu) and redis-py would fail on later, at the head's or a
+    node's start, with a traceback naming neither the key nor the file (an attack round)."""
+    if url.startswith("unix://"):  # redis-py reads it; kombu has no such transport ("No such transport: unix")
+        return ("a unix:// socket is not a URL Celery's Redis transport can use; give the broker a TCP port "
+                "on 127.0.0.1 (redis://127.0.0.1:6379/0) or a TLS one (rediss://)")
+    if not url.startswith(("redis://", "rediss://")):
+        return f"must be a redis:// or rediss:// URL, not {redact.url(url)!r}"
+    parts = urlsplit(url)
+    try:
+        if parts.port == 0:
+            raise ValueError("port 0")
+    except ValueError:
+        return f"its port is not a number from 1 to 65535 ({redact.url(url)!r})"
+    given = {key for key, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    if given & {"username", "password"}:
+        return "a user name or password goes before the host (redis://user:password@host:6379/0), not in the query"
     return redact.password_cut_short(url)
 
 
@@ -65,7 +80,8 @@ KEYS = (
     Key("enabled", Bool(), False, "render on the machines that run `hotfolder worker` on this config",
         reload=Reload(Applies.RESTART, "local and cluster mode are different backends")),
     Key("broker_url", Text(secret=True, env=True), "",
-        "required when enabled: `redis://`, `rediss://` or `unix://`; `${VAR}` is taken from the environment "
+        "required when enabled: `redis://` or `rediss://` (Celery's Redis transport takes no `unix://` socket); "
+        "`${VAR}` is taken from the environment "
         "(a password)", check=_broker_problem, shown="—", env=True,
         reload=_restart("the head's connection to the broker is made at its start")),
     Key("cluster_id", Text(), "", "required when enabled: letters, digits, `_ - .`; the same on every machine",
