@@ -448,3 +448,52 @@ def test_photoshop_s_document_ancestors_are_dropped_and_an_xmp_too_big_for_a_jpe
     notes: list[str] = []
     assert _fitting_a_jpeg(b"Exif\0\0" + bytes(70_000), b"<x/>" * 20_000, notes) == (b"", None)
     assert len(notes) == 2 and all("more than a JPEG's 64 KB segment holds" in note for note in notes), notes
+
+
+def _png(width: int, height: int, rows: int) -> bytes:
+    """An RGB PNG whose IHDR says `height` rows and whose one IDAT, a clean zlib stream, holds `rows`."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    raw = b"".join(b"\0" + bytes((x * 7 + y * 3) % 256 for x in range(width * 3)) for y in range(rows))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_damaged_picture_data_fails_with_its_reason_never_renders_grey_or_black(tmp_path):
+    """libjpeg-turbo's and libspng's word that the picture is damaged was dropped, and Pillow's
+    decode of the rest (grey, scrambled, black) rendered and archived (a fuzz round)."""
+    from hotfolder.workers import truncation
+
+    from tests.imaging import camera_photo
+
+    src = tmp_path / "zeroed.jpg"
+    camera_photo((640, 480)).save(src, quality=90)
+    data = bytearray(src.read_bytes())
+    start = len(data) * 30 // 100
+    data[start:start + len(data) // 20] = bytes(len(data) // 20)  # a block zeroed, as a bad sector or copy does
+    src.write_bytes(bytes(data))
+    with pytest.raises(InputError) as said:
+        run(src, R(operation="fit", width=64, height=64))
+    assert "its image data is damaged" in said.value.reason and "copy the file again" in said.value.reason
+    assert not truncation.cut_short(said.value.reason, src), "damaged, not cut short: it fails at once"
+    short = tmp_path / "short.png"
+    short.write_bytes(_png(64, 48, 20))
+    with pytest.raises(InputError, match="fewer rows than its header says"):
+        run(short, R(operation="fit", width=32, height=32))
+    whole = tmp_path / "whole.png"
+    whole.write_bytes(_png(64, 48, 48))
+    assert run_one(whole, R(operation="fit", width=32, height=32)).size == (32, 24)
+
+
+def test_a_few_extraneous_bytes_before_the_end_marker_still_render(tmp_path):
+    """Real cameras' files have them (libjpeg-turbo warns); the picture is whole."""
+    from tests.imaging import camera_photo
+
+    src = tmp_path / "padded.jpg"
+    camera_photo((640, 480)).save(src, quality=90)
+    data = src.read_bytes()
+    src.write_bytes(data[:-2] + b"\0\0" + data[-2:])
+    assert run_one(src, R(operation="fit", width=64, height=64)).size == (64, 48)

@@ -29,6 +29,7 @@ from PIL import ImageFile
 from hotfolder.engine import orient
 from hotfolder.engine.decoders import Decoded, Wanted
 from hotfolder.engine.decoders.pillow import eight_bit
+from hotfolder.engine.errors import InputError
 from hotfolder.engine.geometry import draft_size
 from hotfolder.engine.metadata import read_metadata
 from hotfolder.engine.opening import check_scans, draft, load
@@ -61,9 +62,36 @@ def _turbo(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded | 
         else:
             with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
                 pixels = _decode(mapped, colourspace, need)
-    except ValueError:
+    except ValueError as exc:
+        if (damage := _damage(str(exc), progressive=bool(header.info.get("progressive")))) is not None:
+            raise InputError("decode", f"its image data is damaged ({damage}): part of the picture would come out "
+                                       "grey or scrambled; copy the file again from where it came from") from None
         return None
     return Decoded(read_metadata(header), header.size, frame=Frame.packed(pixels, header.mode))
+
+
+# libjpeg-turbo's warnings that mean the picture itself is damaged: Pillow decoded such a file
+# anyway, its warnings dropped, and a grey or scrambled picture was rendered and archived (a
+# fuzz round: zeroed blocks, flipped bits, a scrambled table). Not these: "extraneous bytes
+# before marker" (real cameras' files have them, the picture whole), and "Premature end of
+# JPEG file", a file cut short (Pillow says "truncated": workers/truncation waits for it).
+DAMAGE = {
+    "bad huffman code": "codes no encoder writes",
+    "bad arithmetic code": "codes no encoder writes",
+    "instead of rst": "its restart markers out of order",
+}
+# In a baseline file the coded picture ending early leaves the rest grey; in a progressive
+# one it may be a refinement scan's end of band run, the picture whole (tests' scan bombs).
+ENDS_EARLY = "premature end of data segment"
+
+
+def _damage(said: str, progressive: bool) -> str | None:
+    """Plain words for a TurboJPEG warning that means damaged picture data (its own words
+    would read as a file cut short), or None."""
+    lowered = said.lower()
+    if ENDS_EARLY in lowered and not progressive:
+        return "its coded picture ends before its last row"
+    return next((plain for words, plain in DAMAGE.items() if words in lowered), None)
 
 
 def _decode(data: bytes | mmap.mmap, colourspace: str, need: tuple[int, int]) -> np.ndarray:

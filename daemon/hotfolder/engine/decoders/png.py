@@ -17,6 +17,7 @@ from pathlib import Path
 from PIL import ImageFile
 
 from hotfolder.engine.decoders import Decoded, Wanted, pillow
+from hotfolder.engine.errors import InputError
 from hotfolder.engine.metadata import read_metadata
 from hotfolder.engine.resample import Frame
 
@@ -34,7 +35,11 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
         return pillow.decode_deep(src, header, wanted)
     try:
         pixels = imagecodecs.spng_decode(data)
-    except imagecodecs.SpngError:
+    except imagecodecs.SpngError as exc:
+        if "idat stream too short" in str(exc).lower():  # whole file, short pixel data: Pillow fills it black
+            raise InputError("decode", "its pixel data holds fewer rows than its header says (libspng: IDAT stream "
+                                       "too short): the rest would come out black; copy the file again from where "
+                                       "it came from") from None
         return pillow.decode_deep(src, header, wanted)  # damaged or cut short: Pillow says why
     height, width = pixels.shape[:2]
     bands = 1 if pixels.ndim == 2 else pixels.shape[2]
