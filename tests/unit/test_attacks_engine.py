@@ -466,7 +466,6 @@ def test_damaged_picture_data_fails_with_its_reason_never_renders_grey_or_black(
     """libjpeg-turbo's and libspng's word that the picture is damaged was dropped, and Pillow's
     decode of the rest (grey, scrambled, black) rendered and archived (a fuzz round)."""
     from hotfolder.workers import truncation
-
     from tests.imaging import camera_photo
 
     src = tmp_path / "zeroed.jpg"

@@ -443,3 +443,23 @@ def test_an_exif_of_garbage_is_left_out_and_said_and_the_picture_rendered(tmp_pa
     (out,) = run(src, R(operation="fit", width=48, height=48, format="jpeg", metadata="keep"))
     assert Image.open(io.BytesIO(out.data)).size == (48, 32)
     assert any("EXIF cannot be read" in note and "not a TIFF file" in note for note in out.notes), out.notes
+
+
+def test_a_tiff_cut_short_before_its_directory_is_said_truncated_not_unreadable(tmp_path):
+    """libtiff (libvips, Photoshop) writes the directory last: a copy cut short lost it, and
+    the reason named a sample layout hotfolder cannot read, so it failed at once instead of
+    waiting for its writer (a fuzz round)."""
+    import pyvips
+
+    from hotfolder.workers import truncation
+
+    src = tmp_path / "cut.tif"
+    noise = pyvips.Image.gaussnoise(300, 200, sigma=60)
+    noise.bandjoin([noise, noise]).cast("uchar").tiffsave(str(src), compression="deflate")
+    data = src.read_bytes()
+    assert int.from_bytes(data[4:8], "little" if data[:2] == b"II" else "big") > len(data) // 2  # written last
+    src.write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=64, height=64))
+    assert err.value.reason.startswith("the TIFF is truncated: its directory"), err.value
+    assert truncation.cut_short(err.value.reason, src)

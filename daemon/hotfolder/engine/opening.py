@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 import io
 import mmap
+import os
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Literal
 
 from PIL import Image, ImageFile
 
@@ -95,11 +97,40 @@ def _unaccepted_reason(src: Path, accepted_formats: Sequence[str]) -> str:
     if _ftyp(src)[1] & AV1_BRANDS and "avif" in accepted_formats:  # Pillow: "cannot identify image file"
         return ("an AVIF file that cannot be opened: it is damaged, cut short, or its stated size is over "
                 "max_image_pixels")
+    if (cut := _tiff_cut_short(src)) is not None:
+        return cut
     if (tags := tifftags.read(src)) is not None:  # a TIFF whose samples Pillow has no mode for
         if "tiff" not in accepted_formats:
             return f"format tiff is not accepted (accepted: {accepted})"
         return f"a TIFF of {tifftags.layout(tags)}, which hotfolder cannot read"
     return f"not an image in an accepted format (accepted: {accepted})"
+
+
+def _tiff_cut_short(src: Path) -> str | None:
+    """Why a TIFF whose first directory lies past its end cannot be opened: libtiff and
+    libvips write the directory last, so a copy cut short loses it, and Pillow's reading of
+    what is left named an unreadable sample layout (a fuzz round) where the file is simply
+    incomplete. Said as a truncated file (workers/truncation waits for its writer)."""
+    try:
+        with open(src, "rb") as f:
+            head = f.read(16)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return None
+    if head[:2] not in (b"II", b"MM") or len(head) < 8:
+        return None
+    order: Literal["little", "big"] = "little" if head[:2] == b"II" else "big"
+    magic = int.from_bytes(head[2:4], order)
+    if magic == 42:
+        offset, entry = int.from_bytes(head[4:8], order), 2
+    elif magic == 43 and len(head) >= 16:  # BigTIFF
+        offset, entry = int.from_bytes(head[8:16], order), 8
+    else:
+        return None
+    if offset + entry <= size:
+        return None
+    return (f"the TIFF is truncated: its directory, which its writer puts last, starts at byte {offset}, past the "
+            f"file's end at {size}")
 
 
 # ISO-BMFF brands of HEVC-coded HEIF (HEIC). An AVIF also lists mif1, under its own avif brand.
