@@ -31,7 +31,21 @@ def test_a_scan_bomb_is_refused_from_its_markers_before_libjpeg_runs_a_scan(tmp_
         run(src, SMALL, max_pixels=10**8)
     assert time.process_time() - started < 1.0
     assert refused.value.step == "decode"
-    assert "more than 500 scans" in str(refused.value) and "decoding bomb" in str(refused.value)
+    assert "more than 416 scans" in str(refused.value) and "decoding bomb" in str(refused.value)  # at 12 MP
+
+
+def test_the_scan_limit_falls_with_the_picture_s_size(tmp_path):
+    """490 empty scans over 120 MP (a 474 KB file) cost 9-13 s of CPU under a limit of 500
+    at any size (a fuzz round): scans × megapixels is bounded, never below 50 scans."""
+    from hotfolder.engine import jpegscan
+
+    assert [jpegscan.scan_limit(mp * 1_000_000) for mp in (0, 1, 10, 12, 24, 100, 120)] == [
+        500, 500, 500, 416, 208, 50, 50]
+    src = af.scan_bomb(tmp_path / "bomb.jpg", (10_000, 10_000), 60)  # 100 MP: 70 scans with its own
+    started = time.process_time()
+    with pytest.raises(InputError, match="more than 50 scans"):
+        run(src, SMALL, max_pixels=2 * 10**8)
+    assert time.process_time() - started < 1.0
 
 
 def test_real_progressive_and_baseline_jpegs_pass_and_are_counted_exactly(tmp_path):

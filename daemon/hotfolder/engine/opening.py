@@ -185,14 +185,16 @@ def _check_animation(im: Image.Image, animation: str) -> None:
         raise InputError("open", "the image is animated, and this folder is set to `animation: fail`")
 
 
-def check_scans(src: Path, data: bytes | None = None) -> None:
-    """Refuse a JPEG with more scans than libjpeg should run (engine/jpegscan), from its
-    markers, before any is decoded; from `data` when the bytes were read already."""
+def check_scans(src: Path, data: bytes | None = None, pixels: int = 0) -> None:
+    """Refuse a JPEG of `pixels` with more scans than libjpeg should run over them
+    (engine/jpegscan), from its markers, before any is decoded; from `data` when the bytes
+    were read already."""
+    limit = jpegscan.scan_limit(pixels)
     if data is not None:
-        reason = jpegscan.too_many_scans(data)
+        reason = jpegscan.too_many_scans(data, limit)
     else:
         with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            reason = jpegscan.too_many_scans(mapped)
+            reason = jpegscan.too_many_scans(mapped, limit)
     if reason is not None:
         raise InputError("decode", reason)
 

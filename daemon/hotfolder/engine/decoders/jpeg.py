@@ -40,7 +40,7 @@ COLOURSPACES = {"RGB": "RGB", "L": "GRAY"}  # Pillow's mode of the file -> what 
 
 def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     size = header.size  # the picture's: the draft makes the pixels smaller
-    check_scans(src, wanted.data)
+    check_scans(src, wanted.data, size[0] * size[1])
     fast = _turbo(src, header, wanted)
     if fast is not None:
         return fast
