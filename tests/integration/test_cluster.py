@@ -302,3 +302,18 @@ def test_a_worker_that_redis_refuses_exits_with_failure_so_systemd_restarts_it(c
     c.start_worker("w1")
     wait_for(lambda: c.settled(1), 60, what="a.jpg once Redis has room")
     c.assert_exactly_once(["a.jpg"])
+
+
+def test_a_node_s_output_is_json_lines_only(cluster_factory):
+    """Celery's banner came as plain text among the JSON lines, into the journal (an attack round)."""
+    c = cluster_factory()
+    c.start_head()
+    c.start_worker("w0")
+    c.drop(["a.jpg"])
+    wait_for(lambda: c.settled(1), 60, what="a.jpg")
+    c.stop("w0")
+    # Celery's own word at a stop is printed to the process's stdout whatever the options: the one exception
+    lines = [line for line in c.log("w0").splitlines() if line.strip() and not line.startswith("worker: Warm shutdown")]
+    assert len(lines) > 3, "the node said nothing"
+    for line in lines:
+        json.loads(line)  # raises on a line that is not JSON: the banner's were not

@@ -120,7 +120,8 @@ def run(config: Config, concurrency: int | None = None, name: str | None = None,
     # rendition size, a folder we lack) is never delivered here (versions.py).
     queues = sorted({versions.queue_name(c, v) for v in ctx.versions.values()})
     procs = concurrency or c.concurrency or (os.cpu_count() or 1)
-    argv = ["worker", "-n", node, "-c", str(procs), "-P", "prefork", "-Q", ",".join(queues),
+    # --quiet: no banner, which Celery prints as plain text among the JSON lines (the journal's)
+    argv = ["--quiet", "worker", "-n", node, "-c", str(procs), "-P", "prefork", "-Q", ",".join(queues),
             "--loglevel", log_level.upper(), "--without-gossip", "--without-mingle", "--without-heartbeat"]
     app.worker_main(argv)
     # The worker's own exit code (worker_main drops it): an "Unrecoverable error" (Redis
