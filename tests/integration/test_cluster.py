@@ -317,3 +317,22 @@ def test_a_node_s_output_is_json_lines_only(cluster_factory):
     assert len(lines) > 3, "the node said nothing"
     for line in lines:
         json.loads(line)  # raises on a line that is not JSON: the banner's were not
+
+
+def test_a_broker_that_does_not_answer_is_said_in_the_status_message(cluster_factory):
+    """Said only in the cluster's own line of `hotfolder status`: the page, its message and
+    systemd's status line showed nothing while files waited (an attack round)."""
+    from tests.redis_server import free_port
+
+    c = cluster_factory(broker_url=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    c.start_head()
+    status = c.tmp / "state" / "status.json"
+
+    def said() -> str:
+        try:
+            return json.loads(status.read_text()).get("message", "")
+        except (OSError, ValueError):
+            return ""
+
+    wait_for(lambda: "the broker (Redis) is unreachable" in said(), 30, what="the status to say so")
+    assert "check cluster.broker_url" in said()

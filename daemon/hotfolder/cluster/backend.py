@@ -254,7 +254,7 @@ class ClusterBackend:
                              workers=0, workers_alive=0,
                              cluster={k: v for k, v in i.items() if k not in ("by_folder", "duplicates")},
                              by_folder=dict(i.get("by_folder") or {}), duplicates=dict(i.get("duplicates") or {}),
-                             problem="; ".join(i.get("version_problems") or ()))
+                             problem="; ".join([*(i.get("version_problems") or ()), *_broker_problem(i)]))
 
     def healthy(self) -> bool:
         # A Redis outage is shown in the status, not answered by a restart: it would not help.
@@ -262,3 +262,13 @@ class ClusterBackend:
 
     def idle(self) -> bool:
         return True
+
+
+def _broker_problem(info: dict) -> list[str]:
+    """The broker's trouble, for the status's message (the page, `hotfolder status`, systemd's
+    status line): said only in the cluster's own line before, while files piled up in flight
+    (a wrong password: an attack round)."""
+    broker = str(info.get("broker", ""))
+    if not broker.startswith("unreachable"):
+        return []
+    return [f"the broker (Redis) is {broker}: files wait in processing/ until it answers; check cluster.broker_url"]
