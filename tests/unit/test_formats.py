@@ -463,3 +463,26 @@ def test_a_tiff_cut_short_before_its_directory_is_said_truncated_not_unreadable(
         run(src, R(operation="fit", width=64, height=64))
     assert err.value.reason.startswith("the TIFF is truncated: its directory"), err.value
     assert truncation.cut_short(err.value.reason, src)
+
+
+@pytest.mark.parametrize("said, meaning", [
+    ("decoder error -2", "the compressed picture data is damaged"),
+    ("broken data stream when reading image file", "the picture data is damaged"),
+    ("could not create decoder object", "libwebp cannot read it"),
+])
+def test_a_codec_s_bare_words_are_said_with_what_they_mean(said, meaning):
+    from hotfolder.engine.errors import describe
+
+    text = describe(OSError(said))
+    assert text.startswith(meaning) and f"({said})" in text and "copy the file again" in text
+
+
+def test_a_damaged_webp_says_what_is_wrong_in_words_a_user_can_act_on(tmp_path):
+    src = tmp_path / "damaged.webp"
+    marked().save(src, "WEBP", quality=80)
+    data = bytearray(src.read_bytes())
+    data[30:60] = bytes(30)  # its VP8 frame header zeroed; the RIFF length still matches the file
+    src.write_bytes(bytes(data))
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=64, height=64))
+    assert "damaged" in err.value.reason or "cannot read" in err.value.reason, err.value

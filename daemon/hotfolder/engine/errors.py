@@ -77,8 +77,25 @@ def reraise_unless_input(exc: BaseException) -> None:
         raise exc
 
 
+# Pillow's and its codecs' words that say nothing a user can act on (a fuzz round): what they
+# mean first, the words after (they are what a search finds).
+PLAIN = {
+    "decoder error -2": "the compressed picture data is damaged",
+    "broken data stream": "the picture data is damaged",
+    "unrecognized data stream contents": "the picture data is damaged",
+    "unable to write to memory": "the picture data is damaged (its decoder wrote past what the header allows)",
+    "could not create decoder object": "libwebp cannot read it: the file is damaged or cut short",
+    "cannot load this image": "the picture data is damaged",
+    "failed to read next frame": "the picture data is damaged",
+}
+
+
 def describe(exc: BaseException) -> str:
     text = str(exc).strip()
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
         return f"too many pixels: {text}"
+    lowered = text.lower()
+    plain = next((meaning for words, meaning in PLAIN.items() if words in lowered), None)
+    if plain is not None:
+        return f"{plain} ({text}); copy the file again from where it came from"
     return text or type(exc).__name__
