@@ -31,33 +31,33 @@ def cmd_status(args: argparse.Namespace) -> int:
              f"{stale['reason']}")
         if snap is not None:
             _say(f"  last counts: processed {snap.get('processed')}, failed {snap.get('failed')} "
-                  f"(snapshot of pid {snap.get('pid')})")
+                 f"(snapshot of pid {snap.get('pid')})")
         return ExitCode.OK
     if snap is None:
         _say(f"hotfolder is not running (no status file at {status_file})")
         return ExitCode.NOT_RUNNING
     if not running:
         _say(f"hotfolder is not running (last seen {_ago(snap.get('updated', 0))}, "
-              f"pid {snap.get('pid')}, state {snap.get('state')})")
+             f"pid {snap.get('pid')}, state {snap.get('state')})")
         _say(f"  last counts: processed {snap.get('processed')}, failed {snap.get('failed')}")
         return ExitCode.NOT_RUNNING
     _say(f"hotfolder is {snap['state']} (pid {snap['pid']}, up {_duration(time.time() - snap['started'])})")
     _say(f"  processed  {snap['processed']:<6} files rendered and archived since the start")
     if snap.get("unmatched"):
         _say(f"  unmatched  {snap['unmatched']:<6} of them taken by no rendition's `when:` (archived, nothing "
-              "written; `hotfolder explain FILE` says why)")
+             "written; `hotfolder explain FILE` says why)")
     _say(f"  failed     {snap['failed']:<6} files moved to failed/ since the start "
-          f"({snap.get('in_failed', 0)} in failed/ now; `hotfolder requeue` lists them)")
+         f"({snap.get('in_failed', 0)} in failed/ now; `hotfolder requeue` lists them)")
     folders = (snap.get("folders") or {}).values()
     exact = sum((f.get("duplicates") or {}).get("exact", 0) for f in folders)
     similar = sum((f.get("duplicates") or {}).get("similar", 0) for f in folders)
     versions = sum((f.get("names_reused") or {}).get("new_version", 0) for f in folders)
     others = sum((f.get("names_reused") or {}).get("different_photo", 0) for f in folders)
     _say(f"  duplicates {exact:<6} the same bytes as an earlier original, {similar} look-alikes "
-          f"(`hotfolder duplicates` lists them)")
+         f"(`hotfolder duplicates` lists them)")
     if versions or others:
         _say(f"  names      {versions} re-dropped as a new version (outputs replaced), {others} a different photo "
-              f"under a used name (earlier outputs kept, its own numbered)")
+             f"under a used name (earlier outputs kept, its own numbered)")
     _say(f"  queued     {snap['queued'] + snap['waiting']}")
     _say(f"  in flight  {snap['in_flight']}")
     _say(f"  workers    {snap['workers_alive']}/{snap['workers']} alive")
@@ -67,7 +67,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if cluster:  # the head of a cluster: the counts above are cluster-wide
         oldest = cluster.get("oldest_claimed_s")
         _say(f"  cluster    {cluster.get('cluster_id')} on {cluster.get('shared_root')}, "
-              f"broker {cluster.get('broker')}")
+             f"broker {cluster.get('broker')}")
         _say(f"    queue length     {cluster.get('queue_length')}")
         _say(f"    oldest claimed   {'-' if oldest is None else _duration(oldest)}")
         for node, n in sorted((cluster.get("per_node") or {}).items()):
