@@ -34,6 +34,7 @@ from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery
 from hotfolder.spool.failed_files import FailedIndex
 from hotfolder.spool.syncs import SyncGroup
 from hotfolder.supervisor import endings, side_files
+from hotfolder.supervisor.adoption import Adoption
 from hotfolder.supervisor.duplicates import Sameness
 from hotfolder.supervisor.failing import Failing
 from hotfolder.supervisor.gate import ClaimGate
@@ -70,7 +71,7 @@ class Ledger:
         self.failing = Failing(self.failed, counts, self.log, lambda n: self.on_notice(n))  # sent to failed/
         self.tracked: dict[int, Tracked] = {}
         self.next_id = 1
-        self._adopting: list[Iterator[moves.Claimed]] = []  # lazy walks of processing/ after a crash
+        self.adoption = Adoption(self.log)  # what a crash left in processing/, walked lazily
         self._deferred: list[Job] = []  # given back while running, kept in processing/ (see _keep_in_line)
         self.stopping = False  # set by the service when it drains: nothing is deferred then
         self.unmatched: dict[str, int] = {}  # per folder: files no rendition's `when:` took, since the start
@@ -86,27 +87,13 @@ class Ledger:
         folders.ensure_dirs(folder)
 
     def recover(self, folder: Folder, adopt: bool = True, running: bool = False) -> recovery.Recovery:
-        """The state a crash may have left in one folder, put right (see spool.recover);
-        with `adopt`, the files left in processing/ are ours again, rendered first.
-
-        `running`: a folder a reload adds while files render. Nothing is cleaned (a temp
-        output may be one being written now, under another name for the same folders),
-        and only files in processing/ that no job holds are adopted."""
+        """The state a crash may have left in one folder, put right; with `adopt`, the files
+        left in processing/ are ours again, rendered first (adoption.py; `running`: a folder
+        a reload adds while files render)."""
         folders.ensure_dirs(folder)
         if not adopt:
             return recovery.Recovery()
-        if running:
-            self._adopting.append(recovery.claimed_files(folder))
-            return recovery.Recovery()
-        found = recovery.recover(folder)
-        for problem in found.problems:
-            self.log.warning("recovery_problem", folder=folder.name, reason=problem,
-                             action="skipped; the rest is served")
-        self.log.info("recovered", folder=folder.name, in_processing=found.in_processing,
-                      temp_removed=found.temp_removed, sidecars_finished=found.sidecars_finished)
-        if found.in_processing:
-            self._adopting.append(recovery.claimed_files(folder))
-        return found
+        return self.adoption.recover(folder, running)
 
     def waiting(self, limit: int) -> list[Job]:
         """Up to `limit` Jobs of files already in processing/ that wait for the backend:
@@ -118,14 +105,8 @@ class Ledger:
         while self._deferred and len(out) < limit:
             out.append(self._deferred.pop(0))
         self._deferred += kept
-        held = {t.claimed.path for t in self.tracked.values()} if self._adopting else set()
-        while self._adopting and len(out) < limit:
-            claimed = next(self._adopting[0], None)
-            if claimed is None:
-                self._adopting.pop(0)
-                continue
-            if claimed.path in held:
-                continue  # in flight already (a reload renamed or re-added its folder)
+        held = {t.claimed.path for t in self.tracked.values()} if self.adoption else set()
+        while len(out) < limit and (claimed := self.adoption.next(held)) is not None:
             folder = next((f for f in self.config.folders if claimed.path.is_relative_to(f.processing)), None)
             if folder is None:
                 continue
