@@ -301,9 +301,13 @@ def test_a_truncated_raw_fails_at_decode_with_libraws_reason(tmp_path):
 
 @pytest.mark.parametrize("content, reason", [
     (b"", "the file is empty"),
-    (os.urandom(4096), "not a camera RAW that LibRaw can read (LibRaw: Unsupported file format or not RAW file)"),
-    (b"\xff\xd8\xff\xe0 a JPEG's start", "not a camera RAW that LibRaw can read (LibRaw: Input/output error)"),
-], ids=["empty", "random", "short"])
+    (b"\0" + os.urandom(4095),  # the NUL: no other format's signature, ever
+     "not a camera RAW that LibRaw can read (LibRaw: Unsupported file format or not RAW file)"),
+    (b"\xff\xd8\xff\xe0 a JPEG's start", "not a camera RAW that LibRaw can read (LibRaw: Input/output error); "
+                                       "it is a JPEG (.jpg) file: give it that extension"),  # a fuzz round's F9
+    (b"\x89PNG\r\n\x1a\n" + bytes(600), "not a camera RAW that LibRaw can read (LibRaw: Unsupported file format or "
+                                         "not RAW file); it is a PNG (.png) file: give it that extension"),
+], ids=["empty", "random", "short", "png"])
 def test_bytes_that_are_not_a_raw_are_refused_by_libraw(tmp_path, content, reason):
     src = tmp_path / "fake.cr2"
     src.write_bytes(content)

@@ -147,6 +147,25 @@ def _libraw_messages():
                 lines.append(line.rsplit(": ", 1)[-1].strip())
 
 
+# What a file named as a RAW may really be, by its first bytes (a JPEG saved as `.dng` was
+# only "not a camera RAW that LibRaw can read": a fuzz round).
+SIGNATURES = ((b"\xff\xd8\xff", "JPEG (.jpg)"), (b"\x89PNG\r\n\x1a\n", "PNG (.png)"), (b"GIF8", "GIF (.gif)"),
+              (b"BM", "BMP (.bmp)"))
+
+
+def _really(src: Path) -> str | None:
+    try:
+        with open(src, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP (.webp)"
+    if head[4:8] == b"ftyp":
+        return "HEIC or AVIF (.heic, .avif)"
+    return next((name for magic, name in SIGNATURES if head.startswith(magic)), None)
+
+
 def open_raw(src: Path, max_image_pixels: int) -> rawpy.RawPy:
     """The RAW opened (its header parsed, no pixel unpacked), refused if too large."""
     rawpy = _rawpy()
@@ -156,7 +175,9 @@ def open_raw(src: Path, max_image_pixels: int) -> rawpy.RawPy:
         with _libraw_messages():
             raw = rawpy.imread(str(src))
     except (rawpy.LibRawFileUnsupportedError, rawpy.LibRawIOError) as exc:  # not a RAW, or too short for one
-        raise InputError("open", f"not a camera RAW that LibRaw can read (LibRaw: {_reason(exc)})") from None
+        really = _really(src)
+        hint = f"; it is a {really} file: give it that extension" if really else ""
+        raise InputError("open", f"not a camera RAW that LibRaw can read (LibRaw: {_reason(exc)}){hint}") from None
     except rawpy.LibRawError as exc:
         raise InputError("open", f"LibRaw: {_reason(exc)}") from None
     too_many = too_many_pixels((raw.sizes.width, raw.sizes.height), max_image_pixels)
