@@ -116,3 +116,17 @@ def test_an_empty_key_is_warned_of_in_the_log_at_start_and_on_reload(daemon_fact
     wait_for(lambda: "max_attempts: is empty" in d.event("config_warning")["problem"], 20,
              what="the new file's warning")
     assert d.stop() == 0
+
+
+def test_a_broker_url_that_cannot_be_parsed_refuses_the_reload_and_the_daemon_runs_on(daemon_factory):
+    """An unclosed [ made urlsplit raise inside the config's check: a traceback that stopped a
+    local daemon on SIGHUP, cluster disabled and all (a checker's finding)."""
+    d = daemon_factory().start()
+    d.config.write_text(d.config.read_text() + 'cluster:\n  enabled: false\n  broker_url: "redis://:pw@[::1:6392/0"\n')
+    d.proc.send_signal(signal.SIGHUP)
+    refused = wait_for(lambda: d.event("reload_refused"), 20, what="the refusal")
+    assert refused["key"] == "cluster.broker_url" and "is not a URL that can be read" in refused["reason"], refused
+    assert "pw" not in json.dumps(refused)
+    drop(d, "after.jpg")
+    wait_for(lambda: "after_web.jpg" in d.outputs(), 20, what="the daemon still serving")
+    assert d.stop() == 0

@@ -54,6 +54,8 @@ def test_defaults_follow_the_notes():
      "cluster.broker_url", "a unix:// socket is not a URL Celery's Redis transport can use"),
     ("{enabled: true, broker_url: 'redis://h:pw@127.0.0.1:63x1/0', cluster_id: c, shared_root: /srv/hf}",
      "cluster.broker_url", "its port is not a number"),
+    ("{enabled: false, broker_url: 'redis://:pw@[::1:6392/0'}", "cluster.broker_url",  # was a traceback
+     "is not a URL that can be read (Invalid IPv6 URL)"),
     ("{enabled: true, broker_url: 'redis://127.0.0.1:6379/0?username=hf&password=pw', cluster_id: c, "
      "shared_root: /srv/hf}", "cluster.broker_url", "goes before the host"),
     ("{enabled: true, broker_url: 'redis://x', shared_root: /srv/hf}", "cluster.cluster_id", "is required"),

@@ -30,6 +30,9 @@ def test_a_record_reads_back_and_a_newer_field_is_ignored(tmp_path):
     {**GOOD, "attempts": "5"}, {**GOOD, "attempts": -1}, {**GOOD, "attempts": True}, {**GOOD, "attempts": 1.5},
     {**GOOD, "claimed_at": "yesterday"}, {**GOOD, "rel": ["a"]}, {**GOOD, "src": None}, {**GOOD, "nodes": "w0"},
     {**GOOD, "nodes": [1]}, {k: v for k, v in GOOD.items() if k != "src"},
+    # an OverflowError in the head's every turn (a checker's finding): 10**400, -10**400, inf, nan
+    {**GOOD, "claimed_at": 10**400}, {**GOOD, "claimed_at": -10**400}, {**GOOD, "claimed_at": float("inf")},
+    {**GOOD, "claimed_at": float("nan")}, {**GOOD, "attempts": 10**30},
 ], ids=lambda d: json.dumps(d)[:40])
 def test_what_is_not_a_record_reads_as_none(tmp_path, data):
     records = written(tmp_path, data)

@@ -271,4 +271,5 @@ def _broker_problem(info: dict) -> list[str]:
     broker = str(info.get("broker", ""))
     if not broker.startswith("unreachable"):
         return []
-    return [f"the broker (Redis) is {broker}: files wait in processing/ until it answers; check cluster.broker_url"]
+    return [f"the broker (Redis) is {broker.rstrip('. ')}: files wait in processing/ until it answers; "
+            "check cluster.broker_url"]

@@ -11,6 +11,7 @@ Redis, so a Redis restart does not reset it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import time
@@ -51,6 +52,7 @@ class Record:
 
 
 _TEXT = ("job", "folder", "rel", "src", "version", "sidecar")
+MAX_ATTEMPTS_READ = 10_000  # far past any max_attempts: a count no node wrote
 
 
 def record_of(data: object) -> Record | None:
@@ -70,7 +72,11 @@ def record_of(data: object) -> Record | None:
     nodes = values.get("nodes", [])
     if not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes):
         return None
-    if not isinstance(values.get("attempts", 0), int) or values.get("attempts", 0) < 0:
+    if not isinstance(values.get("attempts", 0), int) or not 0 <= values.get("attempts", 0) <= MAX_ATTEMPTS_READ:
+        return None
+    claimed = values.get("claimed_at", 0)
+    if not (isinstance(claimed, int) and abs(claimed) < 2**53) and not (
+            isinstance(claimed, float) and math.isfinite(claimed)):  # 10**400 or inf: an OverflowError each turn
         return None
     try:
         return Record(**{**values, "nodes": tuple(nodes)})

@@ -79,14 +79,18 @@ def reraise_unless_input(exc: BaseException) -> None:
 
 # Pillow's and its codecs' words that say nothing a user can act on (a fuzz round): what they
 # mean first, the words after (they are what a search finds).
-PLAIN = {
-    "decoder error -2": "the compressed picture data is damaged",
-    "broken data stream": "the picture data is damaged",
-    "unrecognized data stream contents": "the picture data is damaged",
-    "unable to write to memory": "the picture data is damaged (its decoder wrote past what the header allows)",
-    "could not create decoder object": "libwebp cannot read it: the file is damaged or cut short",
-    "cannot load this image": "the picture data is damaged",
-    "failed to read next frame": "the picture data is damaged",
+AGAIN = "; copy the file again from where it came from"
+PLAIN = {  # the codec's words -> (what they mean, what to do)
+    # libtiff's any failure: damage, a file cut short, or a compression this build lacks (WebP in TIFF)
+    "decoder error -2": ("its picture data cannot be decoded: damaged, cut short, or compressed in a way this "
+                         "build does not read", ""),
+    "broken data stream": ("the picture data is damaged", AGAIN),
+    "unrecognized data stream contents": ("the picture data is damaged", AGAIN),
+    "unable to write to memory": ("the picture data is damaged (its decoder wrote past what the header allows)",
+                                  AGAIN),
+    "could not create decoder object": ("libwebp cannot read it", ""),  # damaged, or cut short: truncation tells
+    "cannot load this image": ("the picture data is damaged", AGAIN),
+    "failed to read next frame": ("the picture data is damaged", AGAIN),
 }
 
 
@@ -95,7 +99,8 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
         return f"too many pixels: {text}"
     lowered = text.lower()
-    plain = next((meaning for words, meaning in PLAIN.items() if words in lowered), None)
+    plain = next((said for words, said in PLAIN.items() if words in lowered), None)
     if plain is not None:
-        return f"{plain} ({text}); copy the file again from where it came from"
+        meaning, advice = plain
+        return f"{meaning} ({text}){advice}"
     return text or type(exc).__name__

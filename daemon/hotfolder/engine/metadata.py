@@ -167,12 +167,12 @@ def _fitting_a_jpeg(exif: bytes, xmp: bytes | None, notes: list[str]) -> tuple[b
     """EXIF and XMP as one JPEG segment each holds them; what does not fit is left out of
     this output, with a note. Either failed the whole file ("EXIF data is too long")."""
     if len(exif) > JPEG_EXIF_MAX:
-        notes.append(f"the EXIF is {len(exif) // 1024} KB, more than a JPEG's 64 KB segment holds: left out of "
-                     "this output (the original keeps it)")
+        notes.append(f"the EXIF is {len(exif):,} bytes, more than the {JPEG_EXIF_MAX:,} a JPEG's segment holds: "
+                     "left out of this output (the original keeps it)")
         exif = b""
     if xmp is not None and len(xmp) > JPEG_XMP_MAX:
-        notes.append(f"the XMP is {len(xmp) // 1024} KB, more than a JPEG's 64 KB segment holds: left out of "
-                     "this output (the original keeps it)")
+        notes.append(f"the XMP is {len(xmp):,} bytes, more than the {JPEG_XMP_MAX:,} a JPEG's segment holds: "
+                     "left out of this output (the original keeps it)")
         xmp = None
     return exif, xmp
 

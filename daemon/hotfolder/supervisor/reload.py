@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotfolder import redact
 from hotfolder.config import EVERY_PART, check, describe_changes, reloadable
 from hotfolder.config.model import Config, ConfigError
 from hotfolder.supervisor.folder_slots import FolderSlots
@@ -63,6 +64,9 @@ def prepare(current: Config, slots: FolderSlots, locks: FolderLocks, ledger: Led
         raise Refused(str(exc), source) from None
     except OSError as exc:
         raise Refused(f"a folder of the new config cannot be made: {exc}", source) from None
+    except Exception as exc:  # noqa: BLE001 - a checker's own error: the reload is refused, the daemon runs on
+        raise Refused(f"the new config could not be checked ({type(exc).__name__}: {redact.text(str(exc))}); "
+                      "run `hotfolder check-config` on it", source) from None
     return Prepared(new, describe_changes(current, new), for_nodes, tuple(str(w) for w in checked.warnings))
 
 

@@ -31,7 +31,10 @@ def _broker_problem(url: str) -> str | None:
                 "on 127.0.0.1 (redis://127.0.0.1:6379/0) or a TLS one (rediss://)")
     if not url.startswith(("redis://", "rediss://")):
         return f"must be a redis:// or rediss:// URL, not {redact.url(url)!r}"
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # "Invalid IPv6 URL": an unclosed [ (a traceback, and a reload's stopped the daemon)
+        return f"is not a URL that can be read ({exc}): {redact.url(url)!r}"
     try:
         if parts.port == 0:
             raise ValueError("port 0")
