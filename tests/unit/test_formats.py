@@ -491,3 +491,21 @@ def test_a_damaged_webp_says_what_is_wrong_in_words_a_user_can_act_on(tmp_path):
     with pytest.raises(InputError) as err:
         run(src, R(operation="fit", width=64, height=64))
     assert "damaged" in err.value.reason or "cannot read" in err.value.reason, err.value
+
+
+@pytest.mark.parametrize("writer", ["libvips", "tifffile"])
+def test_a_bigtiff_renders_with_its_exif(tmp_path, writer):
+    """Every BigTIFF failed at step render: Pillow wrote its EXIF back with a BigTIFF head it
+    cannot read ("unpack requires a buffer of 8 bytes"; a checker's finding)."""
+    src = tmp_path / "big.tif"
+    pixels = np.asarray(photo((300, 200)).convert("RGB"))
+    if writer == "libvips":
+        import pyvips
+
+        pyvips.Image.new_from_array(pixels).copy(interpretation="srgb").tiffsave(str(src), bigtiff=True)
+    else:
+        tifffile = pytest.importorskip("tifffile")
+        tifffile.imwrite(src, pixels, bigtiff=True, photometric="rgb")
+    assert src.read_bytes()[2:4] in (b"+\0", b"\0+"), "a BigTIFF"
+    out = run_one(src, R(operation="fit", width=60, height=60, format="jpeg", metadata="keep"))
+    assert out.size == (60, 40)

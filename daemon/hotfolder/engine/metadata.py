@@ -92,6 +92,8 @@ def read_metadata(im: Image.Image) -> Metadata:
         for tag in (TIFF_STRUCTURE_TAGS | NEVER_COPIED if im.format == "TIFF" else NEVER_COPIED) & set(exif):
             del exif[tag]
         orientation = exif.get(orient.ORIENTATION_TAG, 1)
+        if getattr(exif, "bigtiff", False):  # a BigTIFF's: Pillow writes a BigTIFF head it cannot read back
+            exif.bigtiff = False  # (every BigTIFF failed at render, a checker found); EXIF is classic TIFF
         raw = exif.tobytes() if len(exif) else b""
         notes: tuple[str, ...] = ()
     except DECODE_ERRORS as exc:
