@@ -11,7 +11,6 @@ Redis, so a Redis restart does not reset it.
 from __future__ import annotations
 
 import json
-import math
 import os
 import secrets
 import time
@@ -64,19 +63,12 @@ def record_of(data: object) -> Record | None:
     if not isinstance(data, dict):
         return None
     values = {key: data[key] for key in (*_TEXT, "claimed_at", "attempts", "nodes") if key in data}
-    if any(not isinstance(values.get(key, ""), str) for key in _TEXT):
-        return None
-    if not all(isinstance(values.get(key, 0), int | float) and not isinstance(values.get(key), bool)
-               for key in ("claimed_at", "attempts")):
-        return None
-    nodes = values.get("nodes", [])
-    if not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes):
-        return None
-    if not isinstance(values.get("attempts", 0), int) or not 0 <= values.get("attempts", 0) <= MAX_ATTEMPTS_READ:
-        return None
-    claimed = values.get("claimed_at", 0)
-    if not (isinstance(claimed, int) and abs(claimed) < 2**53) and not (
-            isinstance(claimed, float) and math.isfinite(claimed)):  # 10**400 or inf: an OverflowError each turn
+    nodes, attempts, claimed = values.get("nodes", []), values.get("attempts", 0), values.get("claimed_at", "")
+    if (not all(isinstance(values.get(key, ""), str) for key in _TEXT)
+            or not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes)
+            or type(attempts) is not int or not 0 <= attempts <= MAX_ATTEMPTS_READ
+            # 10**400, inf, nan: an OverflowError in the head's every turn (NaN fails the comparison)
+            or type(claimed) not in (int, float) or not -2.0**53 < claimed < 2.0**53):
         return None
     try:
         return Record(**{**values, "nodes": tuple(nodes)})

@@ -76,8 +76,9 @@ def scan_limit(pixels: int) -> int:
     return max(MIN_SCANS, min(MAX_SCANS, SCAN_BUDGET // megapixels))
 
 
-def too_many_scans(data, limit: int = MAX_SCANS) -> str | None:
-    """Why the JPEG in `data` is refused, or None."""
+def too_many_scans(data, pixels: int) -> str | None:
+    """Why the JPEG in `data`, a picture of `pixels`, is refused (scan_limit), or None."""
+    limit = scan_limit(pixels)
     scans = count_scans(data, limit)
     if scans <= limit:
         return None

@@ -27,7 +27,7 @@ from PIL import Image
 
 from hotfolder.config.model import Rendition, SetMetadata
 from hotfolder.engine import adobergb, captions, dcf, formats, iptc, location, orient, rights
-from hotfolder.engine.encoders import Embedded
+from hotfolder.engine.encoders import Embedded, jpegmarkers
 from hotfolder.engine.errors import DECODE_ERRORS, describe, reraise_unless_input
 from hotfolder.engine.xmp import Packet, Unreadable, q
 from hotfolder.recipes.facts import Described, XmpFields
@@ -160,8 +160,8 @@ def embedded(fmt: formats.Format, rendition: Rendition, meta: Metadata, credits:
     return Embedded(exif=exif if fmt.exif else b"", xmp=xmp if fmt.xmp else None, icc=icc, iim=iim, dpi=dpi)
 
 
-JPEG_EXIF_MAX = 65533  # one APP1 segment (engine/encoders/jpegmarkers: what libjpeg and Pillow hold)
-JPEG_XMP_MAX = 65533 - 29  # less the XMP namespace header
+JPEG_EXIF_MAX = jpegmarkers.MAX_SEGMENT  # one APP1 segment: what libjpeg and Pillow hold
+JPEG_XMP_MAX = jpegmarkers.MAX_SEGMENT - len(jpegmarkers.XMP_HEADER)
 ANCESTORS = q("photoshop", "DocumentAncestors")
 
 

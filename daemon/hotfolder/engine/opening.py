@@ -189,12 +189,11 @@ def check_scans(src: Path, data: bytes | None = None, pixels: int = 0) -> None:
     """Refuse a JPEG of `pixels` with more scans than libjpeg should run over them
     (engine/jpegscan), from its markers, before any is decoded; from `data` when the bytes
     were read already."""
-    limit = jpegscan.scan_limit(pixels)
     if data is not None:
-        reason = jpegscan.too_many_scans(data, limit)
+        reason = jpegscan.too_many_scans(data, pixels)
     else:
         with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            reason = jpegscan.too_many_scans(mapped, limit)
+            reason = jpegscan.too_many_scans(mapped, pixels)
     if reason is not None:
         raise InputError("decode", reason)
 

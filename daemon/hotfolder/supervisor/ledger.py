@@ -239,8 +239,9 @@ class Ledger:
                 where = moves.finish(folder, claimed, group)
                 if group is not None:  # the rest once the archive folder is synced
                     group.then(lambda: self._archived(logger, job, result, where))
-                    return None
-                self._archived(logger, job, result, where, ended=False)
+                else:
+                    self._archived(logger, job, result, where)
+                return None
             elif result.recipe:  # not the file's fault, and the same for every file of its folder
                 if self._unclaim(tracked, counted):
                     self.gate.recipes.pause(folder, result.error, fsnames.display(job.rel))
@@ -262,9 +263,8 @@ class Ledger:
         self.on_end(folder, job.rel)
         return None
 
-    def _archived(self, logger, job: Job, result: Result, where: Path | None, ended: bool = True) -> None:
-        """A rendered file's original is archived (durably) or deleted: noted, said, counted.
-        `ended`: its end is said here too (settle says it otherwise)."""
+    def _archived(self, logger, job: Job, result: Result, where: Path | None) -> None:
+        """A rendered file's original is archived (durably) or deleted: noted, said, counted, ended."""
         folder = job.folder
         self.sameness.settled(folder, job, result, where)
         endings.done(logger, folder, job, result, where, self.on_notice, self.unmatched)
@@ -272,9 +272,8 @@ class Ledger:
         if self.gate.resume():  # the folder works again
             self.on_notice(Notice(NoticeKind.RECOVERED, folder.name, reason="claiming resumed: the output "
                                                                    "folder works again"))
-        if ended:
-            moves.prune_emptied(folder.processing, job.rel)
-            self.on_end(folder, job.rel)
+        moves.prune_emptied(folder.processing, job.rel)
+        self.on_end(folder, job.rel)
 
     def _fail_after_move_error(self, tracked: Tracked, exc: OSError, counted: Verdict | None, rendered: bool) -> None:
         """Moving the original failed for a reason of this file's own: to failed/ (failing.py);

@@ -34,6 +34,8 @@ colours by code (`nclx`) with the Display P3 primaries gets libvips' P3 profile.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -68,9 +70,11 @@ def use_threads(threads: int) -> None:
 
 
 def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
-    if _ends_early(src, wanted):  # libheif would paint the missing tiles green, and say nothing
-        raise InputError("decode", "Unexpected end of file: a tile of the picture lies past the file's end")
-    fast = through_ffmpeg(src, header, wanted) if hevc.available() else None
+    with _file(src, wanted) as file:  # opened, and its boxes read, once for both checks and FFmpeg
+        layout = _layout(file)
+        if layout is not None and heifmeta.ends_early(layout, file):  # libheif: green tiles, and no word
+            raise InputError("decode", "Unexpected end of file: a tile of the picture lies past the file's end")
+        fast = _fast(file, layout, header, wanted) if layout is not None and hevc.available() else None
     if fast is not None:
         return fast
     size = header.size  # before load: pi-heif sets the decoded image's
@@ -84,43 +88,35 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     return eight_bit(header, size, read_metadata(header).with_icc(profile(header)))
 
 
-def _ends_early(src: Path, wanted: Wanted) -> bool:
+@contextmanager
+def _file(src: Path, wanted: Wanted) -> Iterator[heifmeta.File]:
+    """The bytes the worker read (`wanted.data`), else the file open by descriptor."""
     if wanted.data is not None:
-        return heifmeta.ends_early(wanted.data)
+        yield wanted.data
+        return
     fd = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        return heifmeta.ends_early(fd)
+        yield fd
     finally:
         os.close(fd)
 
 
-def through_ffmpeg(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded | None:
-    """The file decoded by FFmpeg (decoders/hevc), or None: libheif decodes it. From the
-    bytes the worker read (`wanted.data`), else from the path."""
-    if wanted.data is not None:
-        found = _through_ffmpeg(wanted.data, header, wanted)
-    else:
-        fd = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            found = _through_ffmpeg(fd, header, wanted)
-        finally:
-            os.close(fd)
-    if found is None:
-        return None
-    layout, pixels = found
-    stored = layout.stored_size
-    meta = replace(read_metadata(header).with_icc(profile(header)), orientation=layout.orientation)
-    if pixels.depth > 8:
-        return Decoded(meta, stored, deep=ArrayPixels(pixels.rgb))
-    return Decoded(meta, stored, frame=Frame.packed(pixels.rgb, "RGB"))
-
-
-def _through_ffmpeg(file: heifmeta.File, header: ImageFile.ImageFile,
-                    wanted: Wanted) -> tuple[heifmeta.Layout, hevc.Pixels] | None:
+def _layout(file: heifmeta.File) -> heifmeta.Layout | None:
     try:
-        layout = heifmeta.read_layout(file)
+        return heifmeta.read_layout(file)
     except heifmeta.Unsupported:
-        return None
+        return None  # not one this reader knows: libheif's own errors speak
+
+
+def through_ffmpeg(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded | None:
+    """The file decoded by FFmpeg (decoders/hevc), or None: libheif decodes it."""
+    with _file(src, wanted) as file:
+        layout = _layout(file)
+        return _fast(file, layout, header, wanted) if layout is not None else None
+
+
+def _fast(file: heifmeta.File, layout: heifmeta.Layout, header: ImageFile.ImageFile,
+          wanted: Wanted) -> Decoded | None:
     if oriented_size(layout.stored_size, layout.orientation) != header.size:
         return None  # libheif reads another image as the primary one (a bad pitm): its word stands
     if layout.orientation != 1 and not all(r.orient for r in wanted.renditions):
@@ -129,7 +125,10 @@ def _through_ffmpeg(file: heifmeta.File, header: ImageFile.ImageFile,
     pixels = hevc.decode(file, layout, scale=scale, threads=wanted.threads)
     if pixels is None or (pixels.depth > 8) != is_deep(header):
         return None
-    return layout, pixels
+    meta = replace(read_metadata(header).with_icc(profile(header)), orientation=layout.orientation)
+    if pixels.depth > 8:
+        return Decoded(meta, layout.stored_size, deep=ArrayPixels(pixels.rgb))
+    return Decoded(meta, layout.stored_size, frame=Frame.packed(pixels.rgb, "RGB"))
 
 
 def _half_will_do(layout: heifmeta.Layout, wanted: Wanted) -> bool:

@@ -107,16 +107,11 @@ def read_layout(file: File) -> Layout:
         raise Unsupported("a box this reader cannot parse") from None
 
 
-def ends_early(file: File) -> bool:
+def ends_early(layout: Layout, file: File) -> bool:
     """Whether a tile of the primary image lies (in part) past the end of the file: a copy
-    cut short. libheif paints such tiles green and says nothing (a fuzz round). False when
-    the layout cannot be read here (libheif's own errors then speak)."""
-    try:
-        found = read_layout(file)
-    except Unsupported:
-        return False
+    cut short. libheif paints such tiles green and says nothing (a fuzz round)."""
     size = len(file) if isinstance(file, bytes) else os.fstat(file).st_size
-    return any(offset + length > size for tile in found.tiles if tile.construction == 0
+    return any(offset + length > size for tile in layout.tiles if tile.construction == 0
                for offset, length in tile.extents)
 
 
