@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import shutil
 
 import pytest
 
@@ -53,3 +54,23 @@ def test_templated_names_keep_the_clash_rules(tmp_path):
     first.write_bytes(b"a.jpg's")
     assert owners.reserve(folder, "a.png", [second]) == [folder.output / "2024" / "a~png.jpg"]  # never replaced
     assert owners.taken_by_another(folder, "a.png", first) and not owners.taken_by_another(folder, "a.jpg", first)
+
+
+def test_a_names_record_is_one_link_naming_its_owner_made_or_handed_over_whole(tmp_path):
+    """A new name's marker is one symlink (its bucket made with the first); a name handed to
+    another original (on_name_clash: replace) is relinked through a rename: either way the
+    marker names one owner, and no temp link is left in the records."""
+    names = tmp_path / "names"
+    folder = dataclasses.replace(make_folder(tmp_path), names_dir=names)
+    out = folder.output / "a_web.jpg"
+    assert owners.reserve(folder, "a.jpg", [out]) == [out]
+    marker = owners._marker(names, out)
+    assert marker.is_symlink() and owners._read(marker) == owners.owner_id(folder, "a.jpg")
+    out.write_bytes(b"a.jpg's")
+    taker = dataclasses.replace(folder, on_name_clash="replace")
+    assert owners.reserve(taker, "a.png", [out]) == [out]
+    assert owners._read(marker) == owners.owner_id(folder, "a.png")
+    shutil.rmtree(names)  # the records removed while running: made again at the next reserve
+    assert owners.reserve(folder, "b.jpg", [folder.output / "b_web.jpg"]) == [folder.output / "b_web.jpg"]
+    left = [p.name for p in names.rglob("*") if p.name.startswith(".") and p.name != ".lock"]
+    assert left == [] and owners._read(owners._marker(names, folder.output / "b_web.jpg"))

@@ -114,8 +114,19 @@ def _read(marker: Path) -> str | None:
         return None
 
 
-def _write(marker: Path, owner: str) -> None:
-    marker.parent.mkdir(parents=True, exist_ok=True)
+def _write(marker: Path, owner: str, present: bool) -> None:
+    """The marker says `owner` (under the lock). A new one is a symlink made in one step
+    (atomic: there or not); one `present` is replaced through a temp link and a rename."""
+    if not present:
+        try:
+            os.symlink(owner, marker)
+            return
+        except FileNotFoundError:  # the first marker of its bucket
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(owner, marker)
+            return
+        except FileExistsError:
+            pass  # a marker's name, yet readlink found none there: replaced as any other
     tmp = marker.with_name(f".{marker.name}.{os.getpid()}")
     tmp.unlink(missing_ok=True)
     os.symlink(owner, tmp)
@@ -124,8 +135,12 @@ def _write(marker: Path, owner: str) -> None:
 
 @contextmanager
 def _locked(names_dir: Path):
-    names_dir.mkdir(parents=True, exist_ok=True)
-    with open(names_dir / ".lock", "a") as f:
+    try:
+        f = open(names_dir / ".lock", "a")
+    except FileNotFoundError:  # names_dir is new (or was removed): made again
+        names_dir.mkdir(parents=True, exist_ok=True)
+        f = open(names_dir / ".lock", "a")
+    with f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
@@ -221,7 +236,7 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gen
                 raise NameClash(f"every name for the output {display(output.name)} up to ~{MAX_SUFFIX} is "
                                 f"taken by other originals; add {{source_ext}} to the rendition's filename")
             if owner != me and write:
-                _write(_marker(names_dir, path), me)
+                _write(_marker(names_dir, path), me, present=owner is not None)
             chosen.append(path)
     return chosen
 
