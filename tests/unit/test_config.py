@@ -89,6 +89,18 @@ def test_rendition_errors_name_the_key(tmp_path, patch, key, reason):
     assert str(tmp_path / "hotfolder.yaml") in str(err)
 
 
+@pytest.mark.parametrize("text, key, reason", [
+    (BASE + '        manifest: "{stem}.json"\n', "folders[shop].renditions[web].manifest",
+     "manifest is a key of the folder, not of a rendition: move it beside `renditions:`"),
+    (BASE + "        quiet_period: 2\n", "folders[shop].renditions[web].quiet_period", "a key of the folder"),
+    (BASE.replace("    renditions:\n", "    quality: auto\n    renditions:\n"), "folders[shop].quality",
+     "quality is a key of a rendition, not of the folder: move it into the `renditions:` entries it is for"),
+])
+def test_a_key_of_the_other_section_says_where_it_belongs(tmp_path, text, key, reason):
+    err = error_of(tmp_path, text)
+    assert err.key == key and reason in err.reason and "did you mean" not in err.reason
+
+
 def test_size_forms(tmp_path):
     for size, expected in [("800", (800, 800)), ("800x600", (800, 600)), ("[800, null]", (800, None))]:
         cfg = load(write(tmp_path, BASE.replace("1600x1200", size)))

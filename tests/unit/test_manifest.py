@@ -162,6 +162,8 @@ def test_an_original_without_exif_has_no_date_or_camera(tmp_path):
     ('"manifest.json"', "must contain {stem} or {name}"),
     ('"{stem}_{rendition}.json"', "unknown field {rendition}; fields here: {folder}, {name}, {source_ext}, {stem}"),
     ('"../{stem}.json"', "must name a file, not a path"),
+    ('"{stem}_web.jpg"', "must end in .json"),  # it would take the web rendition's own name
+    ('"{stem}"', "must end in .json"),
 ])
 def test_a_manifest_template_is_checked_as_a_file_name(tmp_path, manifest, said):
     with pytest.raises(ConfigError) as info:

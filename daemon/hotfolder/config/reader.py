@@ -193,10 +193,14 @@ class Reader:
                 self.fail(inner, f"written more than once in this mapping (also on line {lines}): only "
                           "the last would count; keep one")
 
-    def done(self) -> None:
-        """Every key not read is unknown: each is reported."""
+    def done(self, elsewhere: Mapping[str, str] | None = None) -> None:
+        """Every key not read is unknown: each is reported. `elsewhere`: keys of another
+        section (name -> where they belong), said as such rather than as a misspelling."""
         for key in sorted(set(self.data) - self.used, key=str):
             with recorded():
+                if elsewhere and str(key) in elsewhere:
+                    self.fail(str(key), f"not a key here: {key} is {elsewhere[str(key)]}")
+                    continue
                 close = difflib.get_close_matches(str(key), sorted(self.used), n=1)
                 hint = f"did you mean {close[0]!r}? " if close else ""
                 known = ", ".join(sorted(self.used))

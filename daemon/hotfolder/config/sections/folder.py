@@ -1,6 +1,7 @@
 """A watched folder: its places, what happens to its originals, its renditions."""
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from hotfolder.config.choices import Animation, NameClash, OnNoRendition, OnSuccess, RawMode, WatchMode
@@ -20,6 +21,9 @@ def _manifest_problem(template: TemplateText) -> str | None:
         return f"{template.text!r} must name a file, not a path or a hidden file"
     if not template.fields & {"stem", "name"}:
         return f"{template.text!r} must contain {{stem}} or {{name}}, or every input would write the same file"
+    if not skeleton.lower().endswith(".json"):  # else it may take an output's own name ({stem}_web.jpg)
+        return (f"{template.text!r} must end in .json: a manifest is JSON, and under another extension it can "
+                f"take the name of one of the outputs (which then gets ~json), e.g. \"{{stem}}.json\"")
     return None
 
 
@@ -58,8 +62,9 @@ KEYS = (
         "camera RAWs: `preview` (the embedded JPEG), `develop` (LibRaw: camera white balance, sRGB), or `auto` "
         "(the preview when it is as large as the largest rendition needs, else a develop)"),
     Key("manifest", Template(MANIFEST_FIELDS, _manifest_problem), None,
-        "a JSON manifest per original, written beside its outputs with them: a file name template such as "
-        "`\"{stem}.json\"` (fields: `{stem}`, `{name}`, `{source_ext}`, `{folder}`); see \"Manifests\""),
+        "a JSON manifest per original, written beside its outputs with them: a file name template ending in "
+        "`.json`, such as `\"{stem}.json\"` (fields: `{stem}`, `{name}`, `{source_ext}`, `{folder}`); see "
+        "\"Manifests\""),
     Key("ignore", Globs(), DEFAULT_IGNORE,
         "file name patterns left alone in the inbox, never a failure (a folder so named: everything in it); "
         "case does not matter; hidden names (`.DS_Store`, `._*`) and temp names are always ignored: "
@@ -113,5 +118,14 @@ def read(ctx: Context, data: Any, path: str) -> Folder:
                 r.fail(f"renditions[{i}].name", f"{rend.name!r} is used twice in this folder")
         seen.add(rend.name)
     values["renditions"] = built(values["renditions"])
-    r.done()
+    r.done(elsewhere=_rendition_keys())
     return Folder(**as_fields(KEYS, values))
+
+
+@functools.cache
+def _rendition_keys() -> dict[str, str]:
+    """A rendition's keys that a folder does not have (`quality`, `format`, …): put beside
+    `renditions:`, said to be a rendition's."""
+    own = {key.name for key in KEYS}
+    return {key.name: "a key of a rendition, not of the folder: move it into the `renditions:` entries it is for"
+            for key in rendition.KEYS if key.name not in own}

@@ -1,6 +1,7 @@
 """A rendition: its name and file name, then the keys of each step (steps/)."""
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -94,5 +95,17 @@ def read(ctx: Context, data: Any, path: str) -> Rendition:
                 step.check(r, values)
     with recorded():
         _check_file_name(r, values)
-    r.done()
+    r.done(elsewhere=_folder_keys())
     return Rendition(**as_fields(KEYS, values))
+
+
+@functools.cache
+def _folder_keys() -> dict[str, str]:
+    """A folder's keys that a rendition does not have (`manifest`, `quiet_period`, …): put
+    under a rendition, said to be the folder's. Imported here, not at the top: the folder's
+    section imports this one."""
+    from hotfolder.config.sections import folder
+
+    own = {key.name for key in KEYS}
+    return {key.name: "a key of the folder, not of a rendition: move it beside `renditions:`"
+            for key in folder.KEYS if key.name not in own}
