@@ -86,6 +86,15 @@ def test_an_easy_photo_goes_no_lower_than_the_bound():
     assert min(encodes) >= JPEGLI.lo and found.quality < JPEGLI.quality - 5
 
 
+def test_the_estimate_is_taken_less_its_encoders_measured_mean_error_in_full_from_1600_px():
+    full, half = 1600 * 1200, 800 * 1200
+    assert autoquality.calibrated(81.0, full, "jpegli") == pytest.approx(80.5)
+    assert autoquality.calibrated(81.0, 4000 * 3000, "jxl") == pytest.approx(79.8)  # never more than measured
+    assert autoquality.calibrated(81.0, half, "avif") == pytest.approx(80.6)  # in proportion below
+    assert autoquality.calibrated(81.0, full, "webp") == 81.0  # WebP's estimate is not high
+    assert autoquality.calibrated(81.0, full, "an encoder not measured") == 81.0
+
+
 def test_the_start_moves_with_the_target_and_thumbnails_start_higher():
     start = autoquality.start_for("jpegli", 1600 * 1200, 80.0)
     assert start == JPEGLI

@@ -26,7 +26,8 @@ def search(im: Image.Image, fmt: Format, encoding: Encoding, target: float,
            save: Callable[[Encoding], bytes]) -> Found:
     """The lowest quality found whose encoding of `im` scores `target`; `save(encoding)`
     is one encode (engine/encode's, so every encode passes one place)."""
-    start = autoquality.start_for(codec(im, fmt, encoding), im.width * im.height, target)
+    name, pixels = codec(im, fmt, encoding), im.width * im.height
+    start = autoquality.start_for(name, pixels, target)
     # The frame packed once, read by the metric and by an encoder that takes packed pixels (jpegli).
     reference = ssimulacra2.Reference(encoding.packed.array if encoding.packed is not None else im)
 
@@ -34,7 +35,7 @@ def search(im: Image.Image, fmt: Format, encoding: Encoding, target: float,
         return save(replace(encoding, quality=quality))
 
     def score_of(data: bytes) -> float:
-        return reference.score(read_back(data, fmt))
+        return autoquality.calibrated(reference.score(read_back(data, fmt)), pixels, name)
 
     return autoquality.search(encode_at, score_of, start, target)
 
