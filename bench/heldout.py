@@ -29,9 +29,9 @@ from PIL import Image
 from hotfolder.config import parse
 from hotfolder.config.model import Rendition
 from hotfolder.engine import pipeline
-from hotfolder.engine.encoders import jpeg
+from hotfolder.engine.encoders import Encoding, jpeg
 
-INPUTS = ("jpeg", "png", "heic", "webp", "tiff", "avif")
+INPUTS = ("jpeg", "png", "heic", "webp", "tiff", "avif", "raw", "gif", "bmp")
 
 
 def render(src: Path, rendition: Rendition) -> pipeline.Output:
@@ -64,12 +64,29 @@ def score(tool: str, frame: bytes, encoded: bytes) -> float:
     return float(out.stdout.split()[-1])
 
 
+def _flattened(png: bytes, background: tuple[int, int, int]) -> bytes:
+    """The frame's PNG over `background` where it has alpha, as the daemon flattens it for JPEG."""
+    with Image.open(io.BytesIO(png)) as im:
+        if "A" not in im.getbands():
+            return png
+        rgba = im.convert("RGBA")
+    out = io.BytesIO()
+    Image.alpha_composite(Image.new("RGBA", rgba.size, (*background, 255)), rgba).convert("RGB").save(out, "PNG")
+    return out.getvalue()
+
+
 def _decoded(data: bytes) -> Image.Image:
+    """A WebP, AVIF or JPEG XL as an image in its own bands (grey, alpha kept: the frame's
+    PNG keeps them too, and the reference tool blends alpha itself)."""
     if data[4:12] == b"ftypavif" or data[:4] == b"RIFF":
-        return Image.open(io.BytesIO(data)).convert("RGB")
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+            return im.copy()
     import imagecodecs  # JPEG XL: Pillow does not read it
 
-    return Image.fromarray(imagecodecs.jpegxl_decode(data)[..., :3])
+    pixels = imagecodecs.jpegxl_decode(data)
+    bands = 1 if pixels.ndim == 2 else pixels.shape[2]
+    return Image.fromarray(pixels, mode={1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[bands])
 
 
 def renditions(fmt: str, box: int, sharpen: bool) -> dict[str, Rendition]:
@@ -86,17 +103,28 @@ def measure(photos: list[Path], tool: str, fmt: str, box: int, sharpen: bool) ->
     made = renditions(fmt, box, sharpen)
     rows = []
     for src in photos:
-        frame = render(src, made["frame"]).data
-        auto, q85 = render(src, made["auto"]), render(src, made["q85"])
-        row = {"photo": src.name, "size": f"{auto.width}x{auto.height}", "auto_quality": auto.quality,
-               "auto_score": score(tool, frame, auto.data), "logged_score": auto.score,
-               "auto_bytes": len(auto.data), "q85_bytes": len(q85.data), "q85_score": score(tool, frame, q85.data)}
-        if fmt == "jpeg":
-            today = turbo(src, made["q85"])
-            row.update(today_bytes=len(today.data), today_score=score(tool, frame, today.data))
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+        try:
+            rows.append(measure_one(src, tool, fmt, made))
+        except (pipeline.InputError, subprocess.SubprocessError, ValueError, OSError) as exc:
+            print(f"# {src.name}: left out: {type(exc).__name__}: {exc}", flush=True)
+            continue
+        print(json.dumps(rows[-1]), flush=True)
     return rows
+
+
+def measure_one(src: Path, tool: str, fmt: str, made: dict[str, Rendition]) -> dict:
+    """One photo's row; raises what the render or the tool raise (measure leaves it out)."""
+    frame = render(src, made["frame"]).data
+    if fmt == "jpeg":  # JPEG has no alpha: its encoder gets the frame flattened on the background
+        frame = _flattened(frame, made["auto"].background)
+    auto, q85 = render(src, made["auto"]), render(src, made["q85"])
+    row = {"photo": src.name, "size": f"{auto.width}x{auto.height}", "auto_quality": auto.quality,
+           "auto_score": score(tool, frame, auto.data), "logged_score": auto.score,
+           "auto_bytes": len(auto.data), "q85_bytes": len(q85.data), "q85_score": score(tool, frame, q85.data)}
+    if fmt == "jpeg":
+        today = turbo(src, made["q85"])
+        row.update(today_bytes=len(today.data), today_score=score(tool, frame, today.data))
+    return row
 
 
 def summary(rows: list[dict]) -> list[str]:
@@ -123,7 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     photos = sorted(f for f in args.photos.iterdir() if f.is_file() and not f.name.startswith("."))
     if not photos:
         p.error(f"no photos in {args.photos}")
+    if args.format == "jpeg":  # what "JPEG" means in the rows: jpegli, unless its wheel is missing or broken
+        print(f"# JPEG encoder: {jpeg.codec(Image.new('RGB', (8, 8)), Encoding(85))}", flush=True)
     rows = measure(photos, args.ssimulacra2, args.format, args.box, args.sharpen)
+    if not rows:
+        print("no photo could be measured (see the lines above)")
+        return 1
     print("\n".join(summary(rows)))
     return 0
 

@@ -91,14 +91,21 @@ def test_rendition_errors_name_the_key(tmp_path, patch, key, reason):
 
 @pytest.mark.parametrize("text, key, reason", [
     (BASE + '        manifest: "{stem}.json"\n', "folders[shop].renditions[web].manifest",
-     "manifest is a key of the folder, not of a rendition: move it beside `renditions:`"),
-    (BASE + "        quiet_period: 2\n", "folders[shop].renditions[web].quiet_period", "a key of the folder"),
+     "manifest is the folder's key, not a rendition's (a rendition has no manifest of its own): set it on the "
+     "folder, beside `renditions:`"),
+    (BASE + "        quiet_period: 2\n", "folders[shop].renditions[web].quiet_period", "the folder's key"),
     (BASE.replace("    renditions:\n", "    quality: auto\n    renditions:\n"), "folders[shop].quality",
-     "quality is a key of a rendition, not of the folder: move it into the `renditions:` entries it is for"),
+     "quality is a rendition's key, not the folder's: set it in the `renditions:` entries it is for"),
 ])
 def test_a_key_of_the_other_section_says_where_it_belongs(tmp_path, text, key, reason):
     err = error_of(tmp_path, text)
     assert err.key == key and reason in err.reason and "did you mean" not in err.reason
+
+
+def test_a_misspelt_key_of_the_other_section_is_suggested_with_where_it_belongs(tmp_path):
+    err = error_of(tmp_path, BASE.replace("    renditions:\n", "    qualty: 80\n    renditions:\n"))
+    assert err.key == "folders[shop].qualty"
+    assert "did you mean 'quality'? quality is a rendition's key, not the folder's" in err.reason
 
 
 def test_size_forms(tmp_path):

@@ -196,12 +196,14 @@ class Reader:
     def done(self, elsewhere: Mapping[str, str] | None = None) -> None:
         """Every key not read is unknown: each is reported. `elsewhere`: keys of another
         section (name -> where they belong), said as such rather than as a misspelling."""
+        other = elsewhere or {}
         for key in sorted(set(self.data) - self.used, key=str):
             with recorded():
-                if elsewhere and str(key) in elsewhere:
-                    self.fail(str(key), f"not a key here: {key} is {elsewhere[str(key)]}")
-                    continue
-                close = difflib.get_close_matches(str(key), sorted(self.used), n=1)
+                if str(key) in other:
+                    self.fail(str(key), f"not a key here: {key} is {other[str(key)]}")
+                close = difflib.get_close_matches(str(key), sorted(self.used) + sorted(other), n=1)
+                if close and close[0] in other and close[0] not in self.used:  # `qualty` beside renditions:
+                    self.fail(str(key), f"unknown key (did you mean {close[0]!r}? {close[0]} is {other[close[0]]})")
                 hint = f"did you mean {close[0]!r}? " if close else ""
                 known = ", ".join(sorted(self.used))
                 self.fail(str(key), f"unknown key ({hint}known keys here: {known})")

@@ -22,8 +22,9 @@ def _manifest_problem(template: TemplateText) -> str | None:
     if not template.fields & {"stem", "name"}:
         return f"{template.text!r} must contain {{stem}} or {{name}}, or every input would write the same file"
     if not skeleton.lower().endswith(".json"):  # else it may take an output's own name ({stem}_web.jpg)
-        return (f"{template.text!r} must end in .json: a manifest is JSON, and under another extension it can "
-                f"take the name of one of the outputs (which then gets ~json), e.g. \"{{stem}}.json\"")
+        return (f"{template.text!r} must end in .json, e.g. \"{{stem}}.json\": a manifest is JSON (served as "
+                "such by its name), and under an output's name (\"{stem}_web.jpg\") it would be moved aside to "
+                "a ~suffixed .jpg of its own")
     return None
 
 
@@ -127,5 +128,5 @@ def _rendition_keys() -> dict[str, str]:
     """A rendition's keys that a folder does not have (`quality`, `format`, …): put beside
     `renditions:`, said to be a rendition's."""
     own = {key.name for key in KEYS}
-    return {key.name: "a key of a rendition, not of the folder: move it into the `renditions:` entries it is for"
+    return {key.name: "a rendition's key, not the folder's: set it in the `renditions:` entries it is for"
             for key in rendition.KEYS if key.name not in own}

@@ -107,5 +107,6 @@ def _folder_keys() -> dict[str, str]:
     from hotfolder.config.sections import folder
 
     own = {key.name for key in KEYS}
-    return {key.name: "a key of the folder, not of a rendition: move it beside `renditions:`"
+    return {key.name: f"the folder's key, not a rendition's (a rendition has no {key.name} of its own): set it "
+                      "on the folder, beside `renditions:`"
             for key in folder.KEYS if key.name not in own}
