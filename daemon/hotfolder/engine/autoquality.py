@@ -82,8 +82,9 @@ MAX_SCORES = 1
 # The estimate (engine/ssimulacra2) is off the C++ reference by a mean that depends on the
 # encoder's artefacts and grows with the frame. Held out (2026-12-05: 11 phone and camera
 # photos, none of the research's, fit 1600 px, each kept output scored by the reference):
-# jpegli +0.50 (33 pairs, q75/85/92, every row scored too: the same), AVIF +0.84, JPEG XL
-# +1.32, WebP -0.14; the research's 99 pairs: +0.55 over all formats for scores 70-88.
+# jpegli +0.50 (33 pairs, q75/85/92, every row scored too: the same), libjpeg-turbo +0.58
+# (the same 33), AVIF +0.84, JPEG XL +1.32, WebP -0.14; the research's 99 pairs: +0.55 over
+# all formats for scores 70-88.
 # JPEG at smaller frames: +0.30 at 1000 px, +0.17 at 640 px, +0.03 at 400 px. Uncorrected,
 # outputs landed below the target by the reference: medians 79.5 (JPEG), 79.4 (AVIF), 79.2
 # (JPEG XL) for 80. The search and the log take the estimate less its encoder's mean: in
