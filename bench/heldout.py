@@ -26,9 +26,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from hotfolder.config import parse
-from hotfolder.config.model import Rendition
-from hotfolder.engine import pipeline
+from bench.quality import without_jpegli
+from hotfolder.config.model import SHARPEN_PRESETS, Rendition
+from hotfolder.engine import formats, pipeline
+from hotfolder.engine.autoencode import read_back
+from hotfolder.engine.colour import convert_for
 from hotfolder.engine.encoders import Encoding, jpeg
 
 INPUTS = ("jpeg", "png", "heic", "webp", "tiff", "avif", "raw", "gif", "bmp")
@@ -41,60 +43,43 @@ def render(src: Path, rendition: Rendition) -> pipeline.Output:
 
 def turbo(src: Path, rendition: Rendition) -> pipeline.Output:
     """The rendition written by libjpeg-turbo (Pillow), jpegli set aside for it."""
-    saved, jpeg._jpegli = jpeg._jpegli, None
-    try:
+    with without_jpegli():
         return render(src, rendition)
-    finally:
-        jpeg._jpegli = saved
 
 
-def score(tool: str, frame: bytes, encoded: bytes) -> float:
+def score(tool: str, frame: bytes, encoded: bytes, fmt: str) -> float:
     """The reference's score of `encoded` against `frame` (a PNG); a format the tool does
-    not read (WebP, AVIF, JPEG XL) is given to it decoded, as a PNG."""
+    not read (WebP, AVIF, JPEG XL) is given to it as a PNG, read back as the search reads
+    its candidates (engine/autoencode.read_back), in its own bands."""
     with tempfile.TemporaryDirectory(prefix="heldout-") as tmp:
-        a, b = Path(tmp, "frame.png"), Path(tmp, "encoded")
+        a, b = Path(tmp, "frame.png"), Path(tmp, "encoded.jpg")
         a.write_bytes(frame)
-        if encoded[:2] == b"\xff\xd8":
-            b = b.with_suffix(".jpg")
+        if fmt == "jpeg":
             b.write_bytes(encoded)
         else:
             b = b.with_suffix(".png")
-            _decoded(encoded).save(b)
+            back = read_back(encoded, formats.get(fmt))
+            (back if isinstance(back, Image.Image) else Image.fromarray(back)).save(b)
         out = subprocess.run([tool, str(a), str(b)], capture_output=True, text=True, check=True, timeout=300)
     return float(out.stdout.split()[-1])
 
 
-def _flattened(png: bytes, background: tuple[int, int, int]) -> bytes:
-    """The frame's PNG over `background` where it has alpha, as the daemon flattens it for JPEG."""
+def as_encoded(png: bytes, fmt: str, background: tuple[int, int, int]) -> bytes:
+    """The frame's PNG in the mode the format's encoder gets it (engine/colour.convert_for:
+    alpha flattened for JPEG, grey as RGB for WebP and AVIF)."""
     with Image.open(io.BytesIO(png)) as im:
-        if "A" not in im.getbands():
+        im.load()
+        converted = convert_for(im, formats.get(fmt), background)
+        if converted is im:
             return png
-        rgba = im.convert("RGBA")
     out = io.BytesIO()
-    Image.alpha_composite(Image.new("RGBA", rgba.size, (*background, 255)), rgba).convert("RGB").save(out, "PNG")
+    converted.save(out, "PNG")
     return out.getvalue()
 
 
-def _decoded(data: bytes) -> Image.Image:
-    """A WebP, AVIF or JPEG XL as an image in its own bands (grey, alpha kept: the frame's
-    PNG keeps them too, and the reference tool blends alpha itself)."""
-    if data[4:12] == b"ftypavif" or data[:4] == b"RIFF":
-        with Image.open(io.BytesIO(data)) as im:
-            im.load()
-            return im.copy()
-    import imagecodecs  # JPEG XL: Pillow does not read it
-
-    pixels = imagecodecs.jpegxl_decode(data)
-    bands = 1 if pixels.ndim == 2 else pixels.shape[2]
-    return Image.fromarray(pixels, mode={1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[bands])
-
-
 def renditions(fmt: str, box: int, sharpen: bool) -> dict[str, Rendition]:
-    base = Rendition(name="r", operation="fit", width=box, height=box, format=fmt)
-    if sharpen:
-        text = ("folders: [{inbox: i, output: o, failed: f, archive: a, "
-                "renditions: [{name: r, size: 8, sharpen: standard}]}]")
-        base = replace(base, sharpen=parse(text, "<heldout>", Path(".")).folders[0].renditions[0].sharpen)
+    base = Rendition(name="r", operation="fit", width=box, height=box, format=fmt,
+                     sharpen=SHARPEN_PRESETS["standard"] if sharpen else None)
     return {"frame": replace(base, format="png"), "auto": replace(base, quality="auto"),
             "q85": replace(base, quality=85)}
 
@@ -114,16 +99,14 @@ def measure(photos: list[Path], tool: str, fmt: str, box: int, sharpen: bool) ->
 
 def measure_one(src: Path, tool: str, fmt: str, made: dict[str, Rendition]) -> dict:
     """One photo's row; raises what the render or the tool raise (measure leaves it out)."""
-    frame = render(src, made["frame"]).data
-    if fmt == "jpeg":  # JPEG has no alpha: its encoder gets the frame flattened on the background
-        frame = _flattened(frame, made["auto"].background)
+    frame = as_encoded(render(src, made["frame"]).data, fmt, made["auto"].background)
     auto, q85 = render(src, made["auto"]), render(src, made["q85"])
     row = {"photo": src.name, "size": f"{auto.width}x{auto.height}", "auto_quality": auto.quality,
-           "auto_score": score(tool, frame, auto.data), "logged_score": auto.score,
-           "auto_bytes": len(auto.data), "q85_bytes": len(q85.data), "q85_score": score(tool, frame, q85.data)}
+           "auto_score": score(tool, frame, auto.data, fmt), "logged_score": auto.score,
+           "auto_bytes": len(auto.data), "q85_bytes": len(q85.data), "q85_score": score(tool, frame, q85.data, fmt)}
     if fmt == "jpeg":
         today = turbo(src, made["q85"])
-        row.update(today_bytes=len(today.data), today_score=score(tool, frame, today.data))
+        row.update(today_bytes=len(today.data), today_score=score(tool, frame, today.data, fmt))
     return row
 
 

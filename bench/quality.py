@@ -18,6 +18,7 @@ is measured against, README "Quality: auto").
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -53,6 +54,16 @@ def render(src: Path, fit) -> tuple[float, pipeline.Output, int]:
         encode._save = real
 
 
+@contextlib.contextmanager
+def without_jpegli():
+    """JPEG written by libjpeg-turbo (Pillow), as before jpegli: "today's JPEG"."""
+    saved, jpeg._jpegli = jpeg._jpegli, None
+    try:
+        yield
+    finally:
+        jpeg._jpegli = saved
+
+
 def measure(files: list[Path], repeat: int) -> list[dict]:
     pipeline.warm_up()
     variants = {"jpeg today": dataclasses.replace(FIT, format="jpeg", quality=85)}
@@ -60,15 +71,11 @@ def measure(files: list[Path], repeat: int) -> list[dict]:
         variants[f"{fmt} 85"] = dataclasses.replace(FIT, format=fmt, quality=85)
         variants[f"{fmt} auto"] = dataclasses.replace(FIT, format=fmt, quality="auto")
     per: dict[str, list[dict]] = {name: [] for name in variants}
-    jpegli = jpeg._jpegli
     for src in files:
         for name, fit in variants.items():
-            jpeg._jpegli = None if name == "jpeg today" else jpegli  # today's JPEG: libjpeg-turbo
-            try:
+            with without_jpegli() if name == "jpeg today" else contextlib.nullcontext():
                 render(src, fit)  # warm
                 runs = [render(src, fit) for _ in range(repeat)]
-            finally:
-                jpeg._jpegli = jpegli
             out = runs[0][1]
             per[name].append({"file": src.name, "cpu_ms": statistics.median(r[0] for r in runs) * 1000,
                               "bytes": len(out.data), "quality": out.quality, "score": out.score,
