@@ -126,11 +126,17 @@ def deep_path(root: Path, depth: int = 16, name_bytes: int = 240) -> tuple[Path,
 
 
 def deep_files(root: Path) -> dict[str, bytes]:
-    """Files under root and their bytes, however long their paths (by descriptors: os.fwalk)."""
+    """Files under root and their bytes, however long their paths (by descriptors: os.fwalk).
+    A file gone between the listing and its open is left out: the daemon writes a failure
+    record under a temp name and renames it (a poll once listed such a temp name, then
+    failed to open it: FileNotFoundError); the next poll sees the record."""
     out = {}
     for top, _, files, dir_fd in os.fwalk(root):
         for name in files:
-            fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+            try:
+                fd = os.open(name, os.O_RDONLY, dir_fd=dir_fd)
+            except FileNotFoundError:
+                continue
             with os.fdopen(fd, "rb") as f:
                 out[os.path.relpath(os.path.join(top, name), root)] = f.read()
     return out
