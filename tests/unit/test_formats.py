@@ -469,6 +469,54 @@ def test_a_tiff_cut_short_before_its_directory_is_said_truncated_not_unreadable(
     assert truncation.cut_short(err.value.reason, src)
 
 
+def zero_strip_offsets(src: Path) -> None:
+    """Every StripOffsets value of a little-endian TIFF's IFD0 set to 0, as a writer that
+    never filled them in leaves them."""
+    data = bytearray(src.read_bytes())
+    assert data[:4] == b"II*\0"
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    for k in range(struct.unpack_from("<H", data, ifd)[0]):
+        tag, kind, count, value = struct.unpack_from("<HHII", data, ifd + 2 + 12 * k)
+        if tag == 273:
+            width = 4 if kind == 4 else 2
+            at = ifd + 2 + 12 * k + 8 if count * width <= 4 else value
+            data[at:at + count * width] = bytes(count * width)
+    src.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("kind", ["8-bit", "8-bit LZW", "16-bit", "float"])
+def test_a_tiff_whose_strips_start_in_its_header_fails_as_damaged_not_rendered_as_noise(tmp_path, kind):
+    """StripOffsets 0 (a writer that never recorded where the pixels are): Pillow read the
+    header and the directory as pixels and the renditions were noise, written as done."""
+    src = tmp_path / "zeroed.tif"
+    picture = np.random.default_rng(3).integers(0, 255, (48, 64, 3), np.uint8)
+    if kind.startswith("8-bit"):
+        Image.fromarray(picture).save(src, compression="tiff_lzw" if "LZW" in kind else None)
+    else:
+        sources.tiff(src, picture.astype(np.uint16) * 257 if kind == "16-bit" else picture.astype(np.float32) / 255)
+    run(src, R(operation="fit", width=32, height=32))  # whole, it renders
+    zero_strip_offsets(src)
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=32, height=32))
+    assert err.value.step == "open", err.value
+    assert err.value.reason.startswith("the TIFF is damaged: its strip 0 says its pixels start at byte 0, inside "
+                                       "the file's 8-byte header"), err.value
+
+
+def test_a_tiff_whose_strip_starts_past_its_end_is_said_truncated(tmp_path):
+    src = sources.tiff(tmp_path / "moved.tif", np.zeros((8, 8, 3), np.uint8))
+    data = bytearray(src.read_bytes())
+    ifd = struct.unpack_from("<I", data, 4)[0]
+    for k in range(struct.unpack_from("<H", data, ifd)[0]):
+        if struct.unpack_from("<H", data, ifd + 2 + 12 * k)[0] == 273:
+            struct.pack_into("<I", data, ifd + 2 + 12 * k + 8, len(data) + 100)
+    src.write_bytes(bytes(data))
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=4, height=4))
+    assert err.value.reason == f"the TIFF is truncated: its strip 0 starts at byte {len(data) + 100}, past the " \
+                               f"file's end at {len(data)}"
+
+
 @pytest.mark.parametrize("said, meaning, again", [
     # libtiff's -2 is any failure: a WebP-compressed TIFF libvips wrote is not damaged (a checker's finding)
     ("decoder error -2", "its picture data cannot be decoded: damaged, cut short, or compressed", False),

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, TiffImagePlugin
 
 from hotfolder.config.model import Rendition
 from hotfolder.engine import formats, jpegscan, orient, tifftags
@@ -68,6 +68,9 @@ def open_image(src: Path, accepted_formats: Sequence[str], max_image_pixels: int
         raise InputError("open", describe(exc)) from None
     try:
         if reason := too_many_pixels(im.size, max_image_pixels):
+            raise InputError("open", reason)
+        if isinstance(im, TiffImagePlugin.TiffImageFile) and (reason := tifftags.misplaced_pixels(
+                im.tag_v2, len(data) if data is not None else os.stat(src).st_size)):
             raise InputError("open", reason)
         _check_animation(im, animation)
     except BaseException:

@@ -4,7 +4,8 @@ touching its pixels: IFD0 and the EXIF, GPS and Interoperability IFDs it points 
 Used where Pillow cannot open the file as an image: a camera RAW built on TIFF (DNG,
 NEF, NRW, CR2, ARW, PEF, SRW) whose preview carries no EXIF (engine/decoders/raw), and
 a TIFF of floating-point samples (engine/decoders/floattiff). Other RAWs (CR3, RAF, ORF,
-RW2) are not TIFFs: None.
+RW2) are not TIFFs: None. And for every TIFF source (engine/opening, floattiff): whether
+its strips or tiles can be where its directory says (`misplaced_pixels`).
 
 Cost: the directories' entries and values, not the pixels: 0.35 ms on a 24 MP test DNG
 with a 100 KB maker's note, 7.6 ms on one whose IFD0 embeds a 30 MB original
@@ -13,8 +14,10 @@ with a 100 KB maker's note, 7.6 ms on one whose IFD0 embeds a 30 MB original
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -59,6 +62,32 @@ class Layout:
 def layout(tags: Image.Exif) -> Layout:
     return Layout((_first(tags.get(256, 0)), _first(tags.get(257, 0))), _first(tags.get(277, 1)),
                   _first(tags.get(258, 1)), _first(tags.get(339, 1)), _first(tags.get(262, -1)))
+
+
+STRIP_OFFSETS, TILE_OFFSETS = 273, 324
+HEADER = 8  # bytes of a TIFF's header: no strip or tile of pixels can start inside it
+
+
+def misplaced_pixels(tags: Mapping[int, Any], file_size: int) -> str | None:
+    """Why IFD0's pixels cannot be where it says they are, or None: a strip or tile whose
+    offset lies inside the header or past the file's end. A writer that never filled its
+    offsets in leaves 0, and a reader takes the header and the directory for pixels: the
+    rendition is noise (Pillow reads it so), not an error, unless this is asked first."""
+    for tag, what in ((STRIP_OFFSETS, "strip"), (TILE_OFFSETS, "tile")):
+        offsets = tags.get(tag)
+        if offsets is None:
+            continue
+        for number, offset in enumerate(offsets if isinstance(offsets, tuple) else (offsets,)):
+            if not isinstance(offset, int):
+                return f"the TIFF's {what} {number} has no offset a reader can follow: the file is damaged"
+            if offset < HEADER:
+                return (f"the TIFF is damaged: its {what} {number} says its pixels start at byte {offset}, "
+                        f"inside the file's {HEADER}-byte header (its writer did not record where they are); "
+                        "save it again from the program that made it")
+            if offset >= file_size:
+                return (f"the TIFF is truncated: its {what} {number} starts at byte {offset}, past the file's end "
+                        f"at {file_size}")
+    return None
 
 
 def _first(value: object) -> int:

@@ -155,6 +155,8 @@ def _metadata(src: Path) -> Metadata:
     tags = tifftags.read(src)
     if tags is None:  # read a moment ago: the file changed under us
         raise InputError("open", "the TIFF's directory cannot be read")
+    if reason := tifftags.misplaced_pixels(tags, src.stat().st_size):
+        raise InputError("open", reason)
     icc = tags.get(ICC_TAG) if isinstance(tags.get(ICC_TAG), bytes) else None
     xmp = tags.get(XMP_TAG) if isinstance(tags.get(XMP_TAG), bytes) else None
     orientation = orient.valid(tags.get(orient.ORIENTATION_TAG, 1))
