@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
@@ -400,6 +401,43 @@ def test_truncated_jpeg_fails_at_decode(tmp_path):
     with pytest.raises(InputError) as err:
         run(src, R(operation="fit", width=100, height=100))
     assert err.value.step == "decode" and "truncated" in err.value.reason
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_a_jpeg_whose_picture_is_whole_but_its_end_marker_missing_renders_as_the_whole_file(tmp_path, mode):
+    """Every viewer shows such a file; libjpeg's "Premature end of JPEG file" failed it as
+    truncated."""
+    whole = tmp_path / "whole.jpg"
+    marked((400, 300)).convert(mode).save(whole, quality=90)
+    data = whole.read_bytes()
+    assert data.endswith(b"\xff\xd9")
+    src = tmp_path / "no-eoi.jpg"
+    src.write_bytes(data[:-2])
+    for size in (400, 100):  # full size, and at a DCT scale
+        (got,) = run(src, R(operation="fit", width=size, height=size, format="png"))
+        (want,) = run(whole, R(operation="fit", width=size, height=size, format="png"))
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(got.data))),
+                              np.asarray(Image.open(io.BytesIO(want.data))))
+
+
+@pytest.mark.parametrize("progressive", [False, True], ids=["baseline", "progressive"])
+def test_a_jpeg_cut_short_stays_truncated_even_where_an_end_marker_would_close_it(tmp_path, progressive):
+    """A baseline file cut inside its scan, and a progressive one cut after a whole scan
+    (with an end marker it decodes cleanly, blurred): neither is rendered."""
+    src = tmp_path / "cut.jpg"
+    marked((400, 300)).save(src, quality=95, progressive=progressive)
+    data = src.read_bytes()
+    if progressive:
+        second_scan = data.index(b"\xff\xda", data.index(b"\xff\xda") + 2)
+        cut = data[:data.index(b"\xff\xda", second_scan + 2)]  # up to the third scan's header
+        probe = Image.open(io.BytesIO(cut + b"\xff\xd9"))
+        probe.load()  # closed by a marker, the cut file is a valid, blurred picture
+    else:
+        cut = data[:len(data) // 2]
+    src.write_bytes(cut)
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=400, height=400))
+    assert err.value.step == "decode" and "truncated" in err.value.reason, err.value
 
 
 @pytest.mark.parametrize("content", [b"", os.urandom(4096)], ids=["empty", "random"])

@@ -26,7 +26,7 @@ import numpy as np
 import simplejpeg
 from PIL import ImageFile
 
-from hotfolder.engine import orient
+from hotfolder.engine import jpegscan, orient
 from hotfolder.engine.decoders import Decoded, Wanted
 from hotfolder.engine.decoders.pillow import eight_bit
 from hotfolder.engine.errors import InputError
@@ -36,6 +36,7 @@ from hotfolder.engine.opening import check_scans, draft, load
 from hotfolder.engine.resample import Frame
 
 COLOURSPACES = {"RGB": "RGB", "L": "GRAY"}  # Pillow's mode of the file -> what TurboJPEG writes
+EOI = b"\xff\xd9"
 
 
 def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
@@ -63,11 +64,34 @@ def _turbo(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded | 
             with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
                 pixels = _decode(mapped, colourspace, need)
     except ValueError as exc:
-        if (damage := _damage(str(exc), progressive=bool(header.info.get("progressive")))) is not None:
+        progressive = bool(header.info.get("progressive"))
+        if (damage := _damage(str(exc), progressive=progressive)) is not None:
             raise InputError("decode", f"its image data is damaged ({damage}): part of the picture would come out "
                                        "grey or scrambled; copy the file again from where it came from") from None
-        return None
+        if (whole := _without_end_marker(str(exc), progressive, src, wanted, colourspace, need)) is None:
+            return None
+        pixels = whole
     return Decoded(read_metadata(header), header.size, frame=Frame.packed(pixels, header.mode))
+
+
+def _without_end_marker(said: str, progressive: bool, src: Path, wanted: Wanted, colourspace: str,
+                        need: tuple[int, int]) -> np.ndarray | None:
+    """The pixels of a one-scan sequential JPEG whose picture is whole but whose end marker
+    (EOI) is missing, or None. Every viewer, libvips and ImageMagick show such a file;
+    libjpeg says "Premature end of JPEG file" as for one cut short, and it failed as
+    truncated. Decoded again with the marker put back: strictly, so a scan cut short
+    ("premature end of data segment") stays a truncated file. Not a progressive file, nor
+    one of several scans: cut between scans, it decodes without a warning, but blurred or
+    without a colour."""
+    if "premature end of jpeg file" not in said.lower() or progressive:
+        return None
+    data = wanted.data if wanted.data is not None else src.read_bytes()
+    if data.endswith(EOI) or jpegscan.count_scans(data, limit=1) != 1:
+        return None
+    try:
+        return _decode(data + EOI, colourspace, need)
+    except ValueError:
+        return None
 
 
 # libjpeg-turbo's warnings that mean the picture itself is damaged: Pillow decoded such a file
