@@ -30,6 +30,7 @@ from hotfolder.engine import jpegscan, orient
 from hotfolder.engine.decoders import Decoded, Wanted
 from hotfolder.engine.decoders.pillow import eight_bit
 from hotfolder.engine.errors import InputError
+from hotfolder.engine.fingerprint import READ_WHOLE
 from hotfolder.engine.geometry import draft_size
 from hotfolder.engine.metadata import read_metadata
 from hotfolder.engine.opening import check_scans, draft, load
@@ -85,6 +86,8 @@ def _without_end_marker(said: str, progressive: bool, src: Path, wanted: Wanted,
     without a colour."""
     if "premature end of jpeg file" not in said.lower() or progressive:
         return None
+    if wanted.data is None and src.stat().st_size > READ_WHOLE:
+        return None  # the copy with the marker is bounded as the read of the bytes is
     data = wanted.data if wanted.data is not None else src.read_bytes()
     if data.endswith(EOI) or jpegscan.count_scans(data, limit=1) != 1:
         return None
