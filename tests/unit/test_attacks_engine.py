@@ -417,6 +417,25 @@ def test_a_sequential_jpegs_count_ends_at_its_one_interleaved_scan_and_libjpeg_d
     assert jpegscan.count_scans(soi + _frame(0xC1, 1) + _scan(1) * 4 + end) == 1
 
 
+def test_only_a_sequential_huffman_frame_whose_first_scan_holds_every_component_is_whole_in_it():
+    """What decoders/jpeg's end-marker retry asks before it closes a file with EOI: a
+    non-interleaved file cut after its first (luminance) scan rendered grey, and a cut-short
+    arithmetic-coded one (libjpeg reads the marker as more zeros, without a warning)
+    rendered garbage from the cut down, before this was asked (a review of that retry)."""
+    from hotfolder.engine import jpegscan
+
+    soi = b"\xff\xd8"
+    assert jpegscan.whole_in_first_scan(soi + _frame(0xC0, 3) + _scan(3))
+    assert jpegscan.whole_in_first_scan(soi + _frame(0xC1, 1) + _scan(1))
+    assert not jpegscan.whole_in_first_scan(soi + _frame(0xC0, 3) + _scan(1))  # non-interleaved
+    assert not jpegscan.whole_in_first_scan(soi + _frame(0xC9, 3) + _scan(3))  # arithmetic-coded
+    assert not jpegscan.whole_in_first_scan(soi + _frame(0xC2, 3) + _scan(3))  # progressive
+    assert not jpegscan.whole_in_first_scan(soi + _frame(0xC0, 3))  # no scan at all
+    buffer = io.BytesIO()
+    Image.effect_noise((64, 48), 40).convert("RGB").save(buffer, "JPEG", quality=90)
+    assert jpegscan.whole_in_first_scan(buffer.getvalue())
+
+
 def _photoshop_tiff(path: Path, layers: bytes, xmp: bytes | None = None) -> Path:
     """A TIFF as Photoshop saves one with layers: its ImageSourceData (37724) in IFD0."""
     from PIL import TiffImagePlugin

@@ -517,6 +517,43 @@ def test_a_tiff_whose_strip_starts_past_its_end_is_said_truncated(tmp_path):
                                f"file's end at {len(data)}"
 
 
+def set_tiff_values(src: Path, tag: str, value: int) -> None:
+    """Every value of IFD0's `tag` (a tifffile name) set to `value`, classic or BigTIFF."""
+    import tifffile
+
+    with tifffile.TiffFile(src) as tiff:
+        found = tiff.pages[0].tags[tag]
+        at, count, width = found.valueoffset, found.count, {3: 2, 4: 4, 16: 8}[found.dtype]
+        order = "little" if tiff.byteorder == "<" else "big"
+    data = bytearray(src.read_bytes())
+    data[at:at + count * width] = value.to_bytes(width, order) * count
+    src.write_bytes(bytes(data))
+
+
+def test_a_bigtiff_whose_strip_starts_inside_its_16_byte_header_fails_as_damaged(tmp_path):
+    import tifffile
+
+    src = tmp_path / "big.tif"
+    tifffile.imwrite(src, np.zeros((8, 8, 3), np.uint8), bigtiff=True, photometric="rgb")
+    run(src, R(operation="fit", width=4, height=4))
+    set_tiff_values(src, "StripOffsets", 8)
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=4, height=4))
+    assert err.value.reason.startswith("the TIFF is damaged: its strip 0 says its pixels start at byte 8, inside "
+                                       "the file's 16-byte header"), err.value
+
+
+def test_a_sparse_tiff_says_its_pixels_are_not_stored_not_that_it_is_damaged(tmp_path):
+    """GDAL leaves an empty tile out: offset 0, 0 bytes (a review's finding: "damaged" misled)."""
+    src = sources.tiff(tmp_path / "sparse.tif", np.zeros((8, 8, 3), np.uint8))
+    set_tiff_values(src, "StripOffsets", 0)
+    set_tiff_values(src, "StripByteCounts", 0)
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=4, height=4))
+    assert err.value.reason.startswith("the TIFF's strip 0 has no pixels (offset 0, 0 bytes: a sparse file"), \
+        err.value
+
+
 @pytest.mark.parametrize("said, meaning, again", [
     # libtiff's -2 is any failure: a WebP-compressed TIFF libvips wrote is not damaged (a checker's finding)
     ("decoder error -2", "its picture data cannot be decoded: damaged, cut short, or compressed", False),

@@ -21,6 +21,7 @@ walk is now a few markers long.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 MAX_SCANS = 500
 SCAN_BUDGET = 5_000  # scans × megapixels (scan_limit)
@@ -37,34 +38,58 @@ STANDALONE = {0x01, *range(0xD0, 0xD8), 0xD8, EOI}
 NEXT_MARKER = re.compile(rb"\xff\xff*([^\x00\xff\xd0-\xd7])")
 
 
+def _segments(data) -> Iterator[tuple[int, int]]:
+    """(marker code, start of its body) of each segment with a length, up to EOI."""
+    pos, end = 0, len(data)
+    while pos < end:
+        found = NEXT_MARKER.search(data, pos)
+        if found is None:
+            return
+        code, pos = found.group(1)[0], found.end()
+        if code == EOI:
+            return
+        if code in STANDALONE:
+            continue
+        if pos + 2 > end:
+            return
+        yield code, pos + 2
+        pos += (data[pos] << 8) | data[pos + 1]  # the length counts its own two bytes
+
+
+def _sequential_components(data, code: int, body: int) -> int:
+    """A frame header's component count if it is a sequential Huffman frame, else 0."""
+    return data[body + 5] if code in SEQUENTIAL and body + 5 < len(data) else 0  # P, Y, X, then Nf
+
+
 def count_scans(data, limit: int = MAX_SCANS) -> int:
     """The scans (SOS markers) of the first image in `data` (bytes, or any buffer the
     re module reads: an mmap), counting no further than `limit` + 1; 1 for a sequential
     JPEG whose first scan holds all its components (libjpeg decodes no later one)."""
-    scans, pos, end = 0, 0, len(data)
+    scans = 0
     components = 0  # of a sequential frame (its SOF); 0: progressive, or no SOF yet
-    while pos < end:
-        found = NEXT_MARKER.search(data, pos)
-        if found is None:
-            break
-        code, pos = found.group(1)[0], found.end()
-        if code == EOI:
-            break
-        if code in STANDALONE:
-            continue
-        if pos + 2 > end:
-            break
-        body = pos + 2
-        pos += (data[pos] << 8) | data[pos + 1]  # the length counts its own two bytes
+    for code, body in _segments(data):
         if code in SOF:  # the last before the first scan is the frame libjpeg decodes, if any
-            components = data[body + 5] if code in SEQUENTIAL and body + 5 < end else 0  # P, Y, X, then Nf
+            components = _sequential_components(data, code, body)
         elif code == SOS:
             scans += 1
-            if scans == 1 and components and body < end and data[body] == components:
+            if scans == 1 and components and body < len(data) and data[body] == components:
                 break  # one interleaved scan of a sequential frame: the whole picture
             if scans > limit:
                 break
     return scans
+
+
+def whole_in_first_scan(data) -> bool:
+    """Whether the first scan holds the whole picture: a sequential Huffman frame (SOF0/1)
+    whose first scan interleaves every component. Not an arithmetic-coded frame, whose
+    decoder reads a marker inside a scan as more zeros, without a warning."""
+    components = 0
+    for code, body in _segments(data):
+        if code in SOF:
+            components = _sequential_components(data, code, body)
+        elif code == SOS:
+            return bool(components) and body < len(data) and data[body] == components
+    return False
 
 
 def scan_limit(pixels: int) -> int:

@@ -69,14 +69,22 @@ def open_image(src: Path, accepted_formats: Sequence[str], max_image_pixels: int
     try:
         if reason := too_many_pixels(im.size, max_image_pixels):
             raise InputError("open", reason)
-        if isinstance(im, TiffImagePlugin.TiffImageFile) and (reason := tifftags.misplaced_pixels(
-                im.tag_v2, len(data) if data is not None else os.stat(src).st_size)):
+        if isinstance(im, TiffImagePlugin.TiffImageFile) and (reason := _misplaced_tiff_pixels(im, src, data)):
             raise InputError("open", reason)
         _check_animation(im, animation)
     except BaseException:
         im.close()
         raise
     return im
+
+
+def _misplaced_tiff_pixels(im: TiffImagePlugin.TiffImageFile, src: Path, data: bytes | None) -> str | None:
+    if data is None:
+        with open(src, "rb") as f:
+            head, size = f.read(4), os.fstat(f.fileno()).st_size
+    else:
+        head, size = data[:4], len(data)
+    return tifftags.misplaced_pixels(im.tag_v2, size, tifftags.header_size(head))
 
 
 def _unaccepted_reason(src: Path, accepted_formats: Sequence[str]) -> str:

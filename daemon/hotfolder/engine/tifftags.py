@@ -65,29 +65,40 @@ def layout(tags: Image.Exif) -> Layout:
 
 
 STRIP_OFFSETS, TILE_OFFSETS = 273, 324
-HEADER = 8  # bytes of a TIFF's header: no strip or tile of pixels can start inside it
+BYTE_COUNTS = {STRIP_OFFSETS: 279, TILE_OFFSETS: 325}  # StripByteCounts, TileByteCounts
 
 
-def misplaced_pixels(tags: Mapping[int, Any], file_size: int) -> str | None:
+def header_size(head: bytes) -> int:
+    """Bytes of a TIFF's header, from its first 4: no strip or tile of pixels starts inside it."""
+    return 16 if head[2:4] in (b"\x2b\x00", b"\x00\x2b") else 8  # BigTIFF (43), else classic (42)
+
+
+def misplaced_pixels(tags: Mapping[int, Any], file_size: int, header: int = 8) -> str | None:
     """Why IFD0's pixels cannot be where it says they are, or None: a strip or tile whose
-    offset lies inside the header or past the file's end. A writer that never filled its
+    offset lies inside the `header` or past the file's end. A writer that never filled its
     offsets in leaves 0, and a reader takes the header and the directory for pixels: the
     rendition is noise (Pillow reads it so), not an error, unless this is asked first."""
     for tag, what in ((STRIP_OFFSETS, "strip"), (TILE_OFFSETS, "tile")):
-        offsets = tags.get(tag)
-        if offsets is None:
-            continue
-        for number, offset in enumerate(offsets if isinstance(offsets, tuple) else (offsets,)):
+        offsets, counts = _values(tags.get(tag)), _values(tags.get(BYTE_COUNTS[tag]))
+        for number, offset in enumerate(offsets):
             if not isinstance(offset, int):
                 return f"the TIFF's {what} {number} has no offset a reader can follow: the file is damaged"
-            if offset < HEADER:
+            if offset < header and number < len(counts) and counts[number] == 0:
+                return (f"the TIFF's {what} {number} has no pixels (offset {offset}, 0 bytes: a sparse file, as "
+                        f"GDAL writes, or one whose writer never stored them); hotfolder reads a TIFF whose every "
+                        f"{what} is stored: save it again with all its pixels")
+            if offset < header:
                 return (f"the TIFF is damaged: its {what} {number} says its pixels start at byte {offset}, "
-                        f"inside the file's {HEADER}-byte header (its writer did not record where they are); "
+                        f"inside the file's {header}-byte header (its writer did not record where they are); "
                         "save it again from the program that made it")
             if offset >= file_size:
                 return (f"the TIFF is truncated: its {what} {number} starts at byte {offset}, past the file's end "
                         f"at {file_size}")
     return None
+
+
+def _values(value: object) -> tuple:
+    return () if value is None else value if isinstance(value, tuple) else (value,)
 
 
 def _first(value: object) -> int:

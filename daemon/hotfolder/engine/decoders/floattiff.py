@@ -30,6 +30,7 @@ for the same picture as a 16-bit TIFF (2 shared cores, load 6.7).
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 
 import pyvips
@@ -155,7 +156,9 @@ def _metadata(src: Path) -> Metadata:
     tags = tifftags.read(src)
     if tags is None:  # read a moment ago: the file changed under us
         raise InputError("open", "the TIFF's directory cannot be read")
-    if reason := tifftags.misplaced_pixels(tags, src.stat().st_size):
+    with open(src, "rb") as f:
+        head, size = f.read(4), os.fstat(f.fileno()).st_size
+    if reason := tifftags.misplaced_pixels(tags, size, tifftags.header_size(head)):
         raise InputError("open", reason)
     icc = tags.get(ICC_TAG) if isinstance(tags.get(ICC_TAG), bytes) else None
     xmp = tags.get(XMP_TAG) if isinstance(tags.get(XMP_TAG), bytes) else None

@@ -81,15 +81,16 @@ def _without_end_marker(said: str, progressive: bool, src: Path, wanted: Wanted,
     (EOI) is missing, or None. Every viewer, libvips and ImageMagick show such a file;
     libjpeg says "Premature end of JPEG file" as for one cut short, and it failed as
     truncated. Decoded again with the marker put back: strictly, so a scan cut short
-    ("premature end of data segment") stays a truncated file. Not a progressive file, nor
-    one of several scans: cut between scans, it decodes without a warning, but blurred or
-    without a colour."""
+    ("premature end of data segment") stays a truncated file. Only a Huffman-coded file
+    whose first scan holds every component: a progressive or multi-scan file cut between
+    scans decodes without a warning, but blurred or without its colour, and an
+    arithmetic-coded one cut anywhere (its decoder reads the marker as more zeros)."""
     if "premature end of jpeg file" not in said.lower() or progressive:
         return None
     if wanted.data is None and src.stat().st_size > READ_WHOLE:
         return None  # the copy with the marker is bounded as the read of the bytes is
     data = wanted.data if wanted.data is not None else src.read_bytes()
-    if data.endswith(EOI) or jpegscan.count_scans(data, limit=1) != 1:
+    if data.endswith(EOI) or not jpegscan.whole_in_first_scan(data):
         return None
     try:
         return _decode(data + EOI, colourspace, need)
