@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import struct
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -520,6 +521,63 @@ def test_damaged_picture_data_fails_with_its_reason_never_renders_grey_or_black(
     whole = tmp_path / "whole.png"
     whole.write_bytes(_png(64, 48, 48))
     assert run_one(whole, R(operation="fit", width=32, height=32)).size == (32, 24)
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    out, pos = [], 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, pos)
+        out.append((kind, data[pos + 8:pos + 8 + length]))
+        pos += 12 + length
+    return out
+
+
+def _png_with_idat(data: bytes, raw: bytes) -> bytes:
+    """`data`'s chunks with its pixel stream replaced by `raw`, compressed whole (one IDAT)."""
+    kept = [(k, body) for k, body in _png_chunks(data) if k != b"IDAT"]
+    at = next(i for i, (k, _) in enumerate(kept) if k == b"IEND")
+    kept.insert(at, (b"IDAT", zlib.compress(raw)))
+    return b"\x89PNG\r\n\x1a\n" + b"".join(
+        struct.pack(">I", len(body)) + k + body + struct.pack(">I", zlib.crc32(k + body)) for k, body in kept)
+
+
+@pytest.mark.parametrize("kind", ["palette", "palette-adam7", "grey-alpha", "grey-16-trns", "grey-1", "rgb-trns",
+                                  "rgb-16"])
+def test_a_png_decoded_by_pillow_whose_pixel_data_is_short_fails_never_renders_black(tmp_path, kind):
+    """A whole zlib stream of fewer rows than the header: Pillow filled the rest with palette
+    entry 0 or black, without an error, and half a picture was rendered (a fuzz round of
+    PNG modes libspng is not given; libspng's own check covered RGB, RGBA and grey)."""
+    import numpy as np
+    import pyvips
+
+    from hotfolder.engine import pngrows
+
+    src = tmp_path / f"{kind}.png"
+    ramp = np.add.outer(np.arange(48) * 3, np.arange(64) * 2).astype(np.uint8)
+    if kind.startswith("palette"):
+        image = pyvips.Image.new_from_array(np.dstack([ramp, ramp[::-1], ramp // 2]))
+        image.copy(interpretation="srgb").pngsave(str(src), palette=True, interlace=kind.endswith("adam7"))
+    elif kind == "grey-alpha":
+        Image.fromarray(np.dstack([ramp, 255 - ramp]), "LA").save(src)
+    elif kind == "grey-16-trns":
+        Image.fromarray(ramp.astype(np.uint16) * 257).save(src, transparency=3 * 257)
+    elif kind == "grey-1":
+        Image.fromarray(ramp > 90).save(src)
+    elif kind == "rgb-trns":
+        Image.fromarray(np.dstack([ramp, ramp, 255 - ramp])).save(src, transparency=(0, 0, 255))
+    else:
+        pyvips.Image.new_from_array(np.dstack([ramp, ramp, ramp]).astype(np.uint16) * 257).copy(
+            interpretation="rgb16").pngsave(str(src))
+    data = src.read_bytes()
+    raw = zlib.decompress(b"".join(body for k, body in _png_chunks(data) if k == b"IDAT"))
+    width, height, depth, colour_type, _, _, interlace = struct.unpack_from(">IIBBBBB", data, 16)
+    assert pngrows.expected_length(width, height, depth, colour_type, interlace == 1) == len(raw)
+    assert not pngrows.short_rows(data)
+    assert run_one(src, R(operation="fit", width=32, height=32)).size == (32, 24)  # whole, it renders
+    src.write_bytes(_png_with_idat(data, raw[:len(raw) // 2]))
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=32, height=32))
+    assert "fewer rows than its header says" in err.value.reason, err.value
 
 
 def test_a_few_extraneous_bytes_before_the_end_marker_still_render(tmp_path):

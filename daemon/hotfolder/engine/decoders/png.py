@@ -16,8 +16,10 @@ from pathlib import Path
 
 from PIL import ImageFile
 
+from hotfolder.engine import pngrows
 from hotfolder.engine.decoders import Decoded, Wanted, pillow
 from hotfolder.engine.errors import InputError
+from hotfolder.engine.fingerprint import READ_WHOLE
 from hotfolder.engine.metadata import read_metadata
 from hotfolder.engine.resample import Frame
 
@@ -25,21 +27,23 @@ PLAIN = ("RGB", "RGBA", "L")  # 8 bits a sample, stored as Pillow gives them
 LATE_METADATA = {b"eXIf", b"iTXt", b"tEXt", b"zTXt"}  # chunks Pillow reads after the pixels too
 
 
+SHORT = ("its pixel data holds fewer rows than its header says (IDAT stream too short): the rest would come out "
+         "black; copy the file again from where it came from")
+
+
 def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     if not _plain(header):
-        return pillow.decode_deep(src, header, wanted)
+        return _by_pillow(src, header, wanted)
     import imagecodecs  # ~65 ms to import: with the first PNG, not with every process that reads the formats
 
     data = wanted.bytes_of(src)
     if _metadata_after_pixels(data):
-        return pillow.decode_deep(src, header, wanted)
+        return _by_pillow(src, header, wanted)
     try:
         pixels = imagecodecs.spng_decode(data)
     except imagecodecs.SpngError as exc:
         if "idat stream too short" in str(exc).lower():  # whole file, short pixel data: Pillow fills it black
-            raise InputError("decode", "its pixel data holds fewer rows than its header says (libspng: IDAT stream "
-                                       "too short): the rest would come out black; copy the file again from where "
-                                       "it came from") from None
+            raise InputError("decode", SHORT) from None
         return pillow.decode_deep(src, header, wanted)  # damaged or cut short: Pillow says why
     height, width = pixels.shape[:2]
     bands = 1 if pixels.ndim == 2 else pixels.shape[2]
@@ -50,6 +54,18 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
         # getexif() decodes the whole picture again to look for an eXIf after the pixels.
         header.info["exif"] = b""
     return Decoded(read_metadata(header), header.size, frame=Frame.packed(pixels, header.mode))
+
+
+def _by_pillow(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
+    """Pillow's (or, 16-bit, libvips') decode, once the pixel data is known to be long
+    enough (engine/pngrows: both would fill the missing rows without a word). A file past
+    READ_WHOLE (64 MB), which is not read into memory, is decoded unchecked."""
+    data = wanted.data
+    if data is None and src.stat().st_size <= READ_WHOLE:
+        data = src.read_bytes()
+    if data is not None and pngrows.short_rows(data):
+        raise InputError("decode", SHORT)
+    return pillow.decode_deep(src, header, wanted)
 
 
 def _plain(header: ImageFile.ImageFile) -> bool:
