@@ -517,6 +517,22 @@ def test_a_tiff_whose_strip_starts_past_its_end_is_said_truncated(tmp_path):
                                f"file's end at {len(data)}"
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_16_bit_tiff_is_turned_upright_as_its_8_bit_twin(tmp_path, orientation):
+    """Pillow gives a TIFF of orientation 5-8 its upright size; the 16-bit one's pixels,
+    read by libvips as stored, were turned into that frame, squashed (a fuzz round)."""
+    import tifffile
+
+    deep = np.random.default_rng(orientation).integers(0, 65536, (30, 50, 3)).astype(np.uint16)
+    twins = {}
+    for bits, pixels in ((16, deep), (8, (deep >> 8).astype(np.uint8))):
+        src = tmp_path / f"turned{bits}.tif"
+        tifffile.imwrite(src, pixels, photometric="rgb", extratags=[(274, "H", 1, orientation, True)])
+        twins[bits] = np.asarray(run_one(src, R(operation="none", format="png")).convert("RGB")).astype(int)
+    assert twins[16].shape == twins[8].shape == ((30, 50, 3) if orientation < 5 else (50, 30, 3))
+    assert np.abs(twins[16] - twins[8]).max() <= 1
+
+
 def set_tiff_values(src: Path, tag: str, value: int) -> None:
     """Every value of IFD0's `tag` (a tifffile name) set to `value`, classic or BigTIFF."""
     import tifffile

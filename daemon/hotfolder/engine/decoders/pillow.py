@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyvips
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, TiffImagePlugin
 
 from hotfolder.engine.colour import normalise_mode
 from hotfolder.engine.decoders import Decoded, Wanted
@@ -39,7 +39,19 @@ def decode_deep(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decod
     """PNG and TIFF: 16-bit RGB(A) read by libvips (see the module's doc), else as `decode`."""
     if not rawmode(header).startswith(DEEP_RAWMODES):
         return decode(src, header, wanted)
-    return Decoded(read_metadata(header), header.size, deep=lambda: _vips_open(src))
+    return Decoded(read_metadata(header), stored_size(header), deep=lambda: _vips_open(src))
+
+
+def stored_size(header: ImageFile.ImageFile) -> tuple[int, int]:
+    """The picture's size as its pixels are stored, which libvips reads. Pillow gives a TIFF
+    of orientation 5-8 its upright size (it turns the pixels itself when it loads them): the
+    engine, which turns libvips' frame by the orientation, planned the stored frame as if
+    upright and drew the picture turned into it, squashed (a fuzz round: 16-bit TIFFs)."""
+    if isinstance(header, TiffImagePlugin.TiffImageFile):
+        width, height = header.tag_v2.get(256), header.tag_v2.get(257)
+        if isinstance(width, int) and isinstance(height, int):
+            return width, height
+    return header.size
 
 
 def eight_bit(im: Image.Image, size: tuple[int, int], meta: Metadata) -> Decoded:
