@@ -533,6 +533,43 @@ def test_a_16_bit_tiff_is_turned_upright_as_its_8_bit_twin(tmp_path, orientation
     assert np.abs(twins[16] - twins[8]).max() <= 1
 
 
+def _with_icc_segments(jpeg: bytes, icc: bytes, keep: tuple[int, ...]) -> bytes:
+    """`jpeg` with `icc` in three APP2 ICC_PROFILE segments (numbered 1-3 of 3), only those in `keep`."""
+    third = -(-len(icc) // 3)
+    pieces = [icc[i * third:(i + 1) * third] for i in range(3)]
+    segments = b"".join(b"\xff\xe2" + struct.pack(">H", 2 + 14 + len(pieces[n - 1])) + b"ICC_PROFILE\0"
+                        + bytes([n, 3]) + pieces[n - 1] for n in keep)
+    return jpeg[:2] + segments + jpeg[2:]
+
+
+@pytest.mark.parametrize("keep, broken", [((1, 2, 3), None), ((3, 1, 2), None), ((1, 3), "is incomplete"),
+                                          ((1, 2, 2, 3), "is incomplete"), ("garbage", "cannot be read")])
+def test_a_colour_profile_that_cannot_be_read_is_said_not_dropped_in_silence(tmp_path, keep, broken):
+    """An Adobe RGB photo whose profile lost a segment was taken as sRGB without a word (off
+    by up to 142 levels: a fuzz round); a whole one, in any order, converts as before."""
+    from hotfolder.engine import adobergb
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 160, 60)).save(buffer, "JPEG", quality=95)
+    src = tmp_path / "profiled.jpg"
+    if keep == "garbage":
+        Image.new("RGB", (64, 48), (30, 160, 60)).save(src, quality=95, icc_profile=bytes(range(256)) * 2)
+    else:
+        src.write_bytes(_with_icc_segments(buffer.getvalue(), adobergb.icc(), keep))
+    plain = tmp_path / "plain.jpg"
+    plain.write_bytes(buffer.getvalue())
+    as_srgb = run_one(plain, R(operation="none", format="png")).getpixel((32, 24))
+    out = run_one(src, R(operation="none", format="png")).getpixel((32, 24))
+    (rendered,) = run(src, R(operation="none", format="png"))
+    if broken is None:  # converted from Adobe RGB: a green far from the same bytes taken as sRGB
+        assert rendered.notes == () and max(abs(a - b) for a, b in zip(out, as_srgb, strict=True)) > 20
+    else:
+        assert out == as_srgb
+        assert len(rendered.notes) == 1 and f"colour profile {broken}" in rendered.notes[0].replace(
+            " (512 bytes)", ""), rendered.notes
+        assert "taken as sRGB" in rendered.notes[0]
+
+
 def set_tiff_values(src: Path, tag: str, value: int) -> None:
     """Every value of IFD0's `tag` (a tifffile name) set to `value`, classic or BigTIFF."""
     import tifffile

@@ -135,6 +135,16 @@ def _profile(icc: bytes) -> ImageCms.ImageCmsProfile | None:
     return profile if usable else None
 
 
+def unreadable_profile(icc: bytes) -> bool:
+    """Whether LittleCMS cannot read `icc` at all (cut short, garbage): not a profile of
+    another colour space, which is read and left alone as such."""
+    try:
+        ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return True
+    return False
+
+
 def usable_profile(icc: bytes) -> bool:
     """Whether `icc` is an RGB profile of a device that pixels can be converted from."""
     return _profile(icc) is not None

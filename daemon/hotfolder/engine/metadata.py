@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from PIL import Image
 
 from hotfolder.config.model import Rendition, SetMetadata
-from hotfolder.engine import adobergb, captions, dcf, formats, iptc, location, orient, rights
+from hotfolder.engine import adobergb, captions, colour, dcf, formats, iptc, location, orient, rights
 from hotfolder.engine.encoders import Embedded, jpegmarkers
 from hotfolder.engine.errors import DECODE_ERRORS, describe, reraise_unless_input
 from hotfolder.engine.xmp import Packet, Unreadable, q
@@ -103,11 +103,33 @@ def read_metadata(im: Image.Image) -> Metadata:
         exif, orientation, raw = Image.Exif(), 1, b""
         notes = (f"the source's EXIF cannot be read ({describe(exc)}): left out, and the picture is shown as "
                  "stored (no EXIF orientation)",)
+    if (said := _profile_unread(im, icc)) is not None:
+        notes += (said,)
+        icc = None
     known = formats.of_pil(im.format)
     if icc is None and known is not None and known.dcf and im.mode in ("RGB", "RGBA") and dcf.names_adobe_rgb(exif):
         icc = adobergb.icc()
     return Metadata(format=known.name if known is not None else "png", orientation=orient.valid(orientation),
                     exif=raw, icc=icc, xmp=xmp, iim=iptc.read(im.info.get("photoshop")), notes=notes)
+
+
+ICC_SEGMENT = b"ICC_PROFILE\0"  # how a JPEG's APP2 segments of a profile start
+
+
+def _profile_unread(im: Image.Image, icc: bytes | None) -> str | None:
+    """Why the source's colour profile is left out, or None: one LittleCMS cannot read, or
+    a JPEG's profile in APP2 segments that do not add up (one missing, repeated, or
+    numbered wrong: Pillow drops it). Without the note the picture was taken as sRGB
+    in silence (an Adobe RGB photo off by up to 142 levels: a fuzz round)."""
+    if icc is not None:
+        if not colour.unreadable_profile(icc):
+            return None
+        what = f"the source's colour profile ({len(icc):,} bytes) cannot be read"
+    elif any(kind == "APP2" and body.startswith(ICC_SEGMENT) for kind, body in getattr(im, "applist", ())):
+        what = "the source's colour profile is incomplete (its JPEG segments do not add up: one missing or repeated)"
+    else:
+        return None
+    return f"{what}: the picture is taken as sRGB, and its colours may be off; export it again with its profile"
 
 
 @dataclass(frozen=True)
