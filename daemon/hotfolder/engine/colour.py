@@ -135,6 +135,7 @@ def _profile(icc: bytes) -> ImageCms.ImageCmsProfile | None:
     return profile if usable else None
 
 
+@functools.lru_cache(maxsize=32)
 def unreadable_profile(icc: bytes) -> bool:
     """Whether LittleCMS cannot read `icc` at all (cut short, garbage): not a profile of
     another colour space, which is read and left alone as such."""
