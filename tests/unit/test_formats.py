@@ -570,6 +570,54 @@ def test_a_colour_profile_that_cannot_be_read_is_said_not_dropped_in_silence(tmp
         assert "taken as sRGB" in rendered.notes[0]
 
 
+def _headers() -> dict[str, bytes]:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(buffer, "PNG")
+    png = buffer.getvalue()
+    buffer = io.BytesIO()
+    Image.new("P", (40, 30)).save(buffer, "GIF")
+    gif = buffer.getvalue()
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (10, 200, 30)).save(buffer, "JPEG")
+    jpeg = bytearray(buffer.getvalue())
+    jpeg[jpeg.index(b"\xff\xc0") + 4] = 12  # the frame's sample precision
+    bad_crc = bytearray(png)
+    bad_crc[29] ^= 0xFF  # IHDR's checksum
+    return {"png": png[:12], "gif": gif[:10], "jpeg": jpeg[:3], "png-crc": bytes(bad_crc), "jpeg-12": bytes(jpeg)}
+
+
+@pytest.mark.parametrize("kind, said, cut", [
+    ("png", "the PNG is truncated: it ends inside its header (12 bytes)", True),
+    ("gif", "the GIF is truncated: it ends inside its header (10 bytes)", True),
+    ("jpeg", "the JPEG is truncated: it ends inside its header (3 bytes)", True),
+    ("png-crc", "the PNG's header cannot be read: the file is damaged; copy it again from where it came from", False),
+    ("jpeg-12", "a 12-bit JPEG, which hotfolder cannot read (only 8-bit JPEGs): save it as an 8-bit JPEG, or as a "
+                "16-bit TIFF to keep its depth", False),
+])
+def test_a_file_of_an_accepted_format_whose_header_cannot_be_read_says_so(tmp_path, kind, said, cut):
+    """Each was "not an image in an accepted format (accepted: jpeg, png, …)", naming its own
+    format as accepted (a fuzz round); one cut inside its header is waited for as cut short."""
+    from hotfolder.workers import truncation
+
+    src = tmp_path / f"head.{kind.split('-')[0].replace('jpeg', 'jpg')}"
+    src.write_bytes(_headers()[kind])
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=32, height=32), accepted=("jpeg", "png", "gif", "tiff"))
+    assert err.value.reason == said
+    assert truncation.cut_short(err.value.reason, src) == cut
+
+
+def test_a_big_endian_bigtiff_is_named_as_what_hotfolder_cannot_read(tmp_path):
+    import tifffile
+
+    src = tmp_path / "be.tif"
+    tifffile.imwrite(src, np.zeros((8, 8, 3), np.uint8), bigtiff=True, byteorder=">", photometric="rgb")
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=4, height=4), accepted=("jpeg", "tiff"))
+    assert err.value.reason == ("a big-endian BigTIFF, which hotfolder cannot read: save it as a classic TIFF or a "
+                                "little-endian BigTIFF")
+
+
 def set_tiff_values(src: Path, tag: str, value: int) -> None:
     """Every value of IFD0's `tag` (a tifffile name) set to `value`, classic or BigTIFF."""
     import tifffile

@@ -79,6 +79,27 @@ def count_scans(data, limit: int = MAX_SCANS) -> int:
     return scans
 
 
+def header_cut_short(data) -> bool:
+    """Whether `data` ends inside the segments before its first scan (an upload under way)."""
+    end = len(data)
+    for code, body in _segments(data):
+        if body - 2 + ((data[body - 2] << 8) | data[body - 1]) > end:
+            return True
+        if code == SOS:
+            return False
+    return True  # no scan: the header runs to the end
+
+
+def frame_precision(data) -> int | None:
+    """The sample precision (bits) of the first frame header, or None: none in `data`."""
+    for code, body in _segments(data):
+        if code in SOF:
+            return data[body] if body < len(data) else None
+        if code == SOS:
+            return None
+    return None
+
+
 def whole_in_first_scan(data) -> bool:
     """Whether the first scan holds the whole picture: a sequential Huffman frame (SOF0/1)
     whose first scan interleaves every component. Not an arithmetic-coded frame, whose

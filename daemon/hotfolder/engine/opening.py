@@ -114,7 +114,49 @@ def _unaccepted_reason(src: Path, accepted_formats: Sequence[str]) -> str:
         if "tiff" not in accepted_formats:
             return f"format tiff is not accepted (accepted: {accepted})"
         return f"a TIFF of {tifftags.layout(tags)}, which hotfolder cannot read"
+    if (header := _unreadable_header(src, accepted_formats)) is not None:
+        return header
     return f"not an image in an accepted format (accepted: {accepted})"
+
+
+# The first bytes of formats Pillow names, and the bytes their header needs (a file shorter
+# than that is cut short). A file that starts so but that Pillow cannot open was said "not
+# an image in an accepted format (accepted: jpeg, png, …)": a PNG cut inside its header, a
+# bad IHDR checksum, a 12-bit JPEG (a fuzz round).
+SIGNATURES = (("png", (b"\x89PNG\r\n\x1a\n",), 33), ("gif", (b"GIF87a", b"GIF89a"), 13),
+              ("jpeg", (b"\xff\xd8\xff",), 4))
+
+
+def _unreadable_header(src: Path, accepted_formats: Sequence[str]) -> str | None:
+    """Why a file that starts as an accepted format's does not open, or None."""
+    try:
+        with open(src, "rb") as f:
+            head = f.read(1 << 16)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return None
+    if head.startswith((b"MM\x00\x2b", b"II\x2b\x00")) and "tiff" in accepted_formats:
+        return ("a big-endian BigTIFF, which hotfolder cannot read: save it as a classic TIFF or a little-endian "
+                "BigTIFF" if head[:2] == b"MM" else "a BigTIFF whose directory cannot be read: it is damaged")
+    for name, starts, needed in SIGNATURES:
+        if name not in accepted_formats or not head.startswith(starts):
+            continue
+        if name == "jpeg" and size >= needed:
+            return _unreadable_jpeg_header(src)
+        if size < needed:
+            return f"the {name.upper()} is truncated: it ends inside its header ({size} bytes)"
+        return f"the {name.upper()}'s header cannot be read: the file is damaged; copy it again from where it came from"
+    return None
+
+
+def _unreadable_jpeg_header(src: Path) -> str:
+    with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        if jpegscan.header_cut_short(data):
+            return "the JPEG is truncated: it ends inside its header, before its picture"
+        if (precision := jpegscan.frame_precision(data)) not in (None, 8):
+            return (f"a {precision}-bit JPEG, which hotfolder cannot read (only 8-bit JPEGs): save it as an 8-bit "
+                    "JPEG, or as a 16-bit TIFF to keep its depth")
+    return "the JPEG's header cannot be read: the file is damaged; copy it again from where it came from"
 
 
 def _tiff_cut_short(src: Path) -> str | None:
