@@ -618,6 +618,23 @@ def test_a_big_endian_bigtiff_is_named_as_what_hotfolder_cannot_read(tmp_path):
                                 "little-endian BigTIFF")
 
 
+@pytest.mark.parametrize("bits", [16, 1])
+def test_a_grey_png_s_transparent_value_stays_transparent_at_16_and_1_bits(tmp_path, bits):
+    """tRNS names the grey value that is transparent: Pillow opens these as I;16 and 1, and
+    the key was dropped with the mode (the keyed grey showed where the background should)."""
+    if bits == 16:
+        grey = np.full((48, 64), 30000, np.uint16)
+        grey[10:20, 10:20] = key = 4242
+    else:
+        grey = np.ones((48, 64), bool)
+        grey[10:20, 10:20], key = False, 0
+    src = tmp_path / f"keyed{bits}.png"
+    Image.fromarray(grey).save(src, transparency=key)
+    out = np.asarray(run_one(src, R(operation="none", format="png")))
+    assert out.shape == (48, 64, 2)  # LA
+    assert (out[10:20, 10:20, 1] == 0).all() and (out[30:, :, 1] == 255).all()
+
+
 def set_tiff_values(src: Path, tag: str, value: int) -> None:
     """Every value of IFD0's `tag` (a tifffile name) set to `value`, classic or BigTIFF."""
     import tifffile

@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
+import numpy as np
 import pyvips
 from PIL import Image, ImageCms
 
@@ -241,6 +242,8 @@ def normalise_mode(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, byt
     mode = im.mode
     if mode in ("L", "RGB") and "transparency" in im.info:
         return im.convert(mode + "A"), icc  # tRNS: a colour that means transparent
+    if (mode == "1" or mode.startswith("I;16")) and isinstance(im.info.get("transparency"), int):
+        return _keyed_grey(im), icc
     if mode in ("L", "LA", "RGB", "RGBA"):
         return im, icc
     if mode in ("P", "PA"):
@@ -253,6 +256,16 @@ def normalise_mode(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, byt
         return _cmyk_to_rgb(im, icc)
     has_alpha = "A" in im.getbands() or "a" in im.getbands()
     return im.convert("RGBA" if has_alpha else "RGB"), None  # other colour spaces: the profile no longer fits
+
+
+def _keyed_grey(im: Image.Image) -> Image.Image:
+    """1-bit or 16-bit grey whose tRNS names the grey value that is transparent, as LA: the
+    key is matched on the stored values (Pillow's convert drops it for these modes, and the
+    transparency was lost: a fuzz round)."""
+    keyed = np.asarray(im) == im.info["transparency"]
+    grey = im.convert("L") if im.mode == "1" else _to_8bit(im)
+    grey.putalpha(Image.fromarray(np.where(keyed, 0, 255).astype(np.uint8), "L"))
+    return grey
 
 
 def _to_8bit(im: Image.Image) -> Image.Image:
