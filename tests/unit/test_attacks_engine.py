@@ -580,6 +580,70 @@ def test_a_png_decoded_by_pillow_whose_pixel_data_is_short_fails_never_renders_b
     assert "fewer rows than its header says" in err.value.reason, err.value
 
 
+def _scan_cut_in_half(data: bytes) -> bytes:
+    """`data`'s coded picture cut in half, closed with an end marker (a copy that lost its middle)."""
+    sos = data.index(b"\xff\xda")
+    start = sos + 2 + int.from_bytes(data[sos + 2:sos + 4], "big")
+    return data[:start + (len(data) - start) // 2] + b"\xff\xd9"
+
+
+def test_stray_bytes_in_a_jpeg_s_header_no_longer_hide_the_damage_after_them(tmp_path):
+    """TurboJPEG stops at its first warning: two stray bytes after APP0 ("extraneous bytes
+    before marker") sent the file to Pillow, which drops every warning, and a scan cut in
+    half rendered half grey (a fuzz round). The stray bytes are left out, as libjpeg skips
+    them, and the file decoded again: whole, it renders as without them."""
+    from tests.imaging import camera_photo
+
+    buffer = io.BytesIO()
+    camera_photo((320, 240)).save(buffer, "JPEG", quality=90)
+    clean = buffer.getvalue()
+    app0_end = 4 + int.from_bytes(clean[4:6], "big")
+    stray = clean[:app0_end] + b"\0\0" + clean[app0_end:]
+    whole, cut = tmp_path / "stray.jpg", tmp_path / "stray-cut.jpg"
+    whole.write_bytes(stray)
+    cut.write_bytes(_scan_cut_in_half(stray))
+    plain = tmp_path / "plain.jpg"
+    plain.write_bytes(clean)
+    rendition = R(operation="fit", width=320, height=320, format="png")
+    assert run_one(whole, rendition).tobytes() == run_one(plain, rendition).tobytes()
+    with pytest.raises(InputError) as err:
+        run(cut, rendition)
+    assert "its image data is damaged (its coded picture ends before its last row)" in err.value.reason, err.value
+
+
+def test_a_jpeg_whose_coded_picture_runs_past_its_frame_fails_as_damaged(tmp_path):
+    """A frame height made smaller (a damaged header): libjpeg decodes the rows it says and
+    skips the rest as "N extraneous bytes before marker 0xd9"; only the top was rendered."""
+    from tests.imaging import camera_photo
+
+    src = tmp_path / "short-frame.jpg"
+    camera_photo((320, 240)).save(src, quality=90)
+    data = bytearray(src.read_bytes())
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5:sof + 7] = (150).to_bytes(2, "big")  # 240 rows said 150
+    src.write_bytes(bytes(data))
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=64, height=64))
+    assert "bytes of coded picture past what its header describes" in err.value.reason, err.value
+
+
+def test_a_damaged_cmyk_jpeg_fails_like_an_rgb_one(tmp_path):
+    """CMYK and YCCK files are decoded by Pillow (through their profile), which drops every
+    warning: a scan cut in half rendered half scrambled. TurboJPEG reads it through first."""
+    import numpy as np
+
+    cmyk = Image.fromarray(np.random.default_rng(5).integers(0, 255, (96, 128, 4), np.uint8), "CMYK")
+    buffer = io.BytesIO()
+    cmyk.save(buffer, "JPEG", quality=90)
+    whole, cut = tmp_path / "cmyk.jpg", tmp_path / "cmyk-cut.jpg"
+    whole.write_bytes(buffer.getvalue())
+    cut.write_bytes(_scan_cut_in_half(buffer.getvalue()))
+    assert run_one(whole, R(operation="fit", width=64, height=64)).size == (64, 48)
+    with pytest.raises(InputError) as err:
+        run(cut, R(operation="fit", width=64, height=64))
+    assert "its image data is damaged" in err.value.reason, err.value
+
+
 def test_a_few_extraneous_bytes_before_the_end_marker_still_render(tmp_path):
     """Real cameras' files have them (libjpeg-turbo warns); the picture is whole."""
     from tests.imaging import camera_photo

@@ -79,6 +79,47 @@ def count_scans(data, limit: int = MAX_SCANS) -> int:
     return scans
 
 
+def end_of_image(data) -> int | None:
+    """The offset of the end marker (EOI) of the first image in `data`, or None."""
+    pos, end = 0, len(data)
+    while pos < end:
+        found = NEXT_MARKER.search(data, pos)
+        if found is None:
+            return None
+        code, pos = found.group(1)[0], found.end()
+        if code == EOI:
+            return pos - 2
+        if code in STANDALONE:
+            continue
+        if pos + 2 > end:
+            return None
+        pos += (data[pos] << 8) | data[pos + 1]  # the segment's body; a scan's coded data is searched on
+    return None
+
+
+def header_junk(data) -> list[tuple[int, int]]:
+    """(start, end) of the bytes between the segments before the first scan that belong to
+    none (libjpeg skips them, "extraneous bytes before marker")."""
+    spans, pos, end = [], 2, len(data)
+    while pos + 4 <= end:
+        if data[pos] != 0xFF:
+            found = NEXT_MARKER.search(data, pos)
+            if found is None:
+                break
+            spans.append((pos, found.start()))
+            pos = found.start()
+            continue
+        found = NEXT_MARKER.match(data, pos)
+        if found is None:
+            break
+        code, pos = found.group(1)[0], found.end()
+        if code in (SOS, EOI):
+            break
+        if code not in STANDALONE:
+            pos += (data[pos] << 8) | data[pos + 1]
+    return spans
+
+
 def header_cut_short(data) -> bool:
     """Whether `data` ends inside the segments before its first scan (an upload under way)."""
     end = len(data)

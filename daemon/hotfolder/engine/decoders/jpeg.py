@@ -12,8 +12,9 @@ SSIM guard holds, tests/test_pipeline.py). Scales are used only at or below 1/2 
 rule, geometry.draft_size): above it libjpeg-turbo's odd scales have no SIMD.
 
 Pillow decodes what simplejpeg does not take: CMYK and YCCK files (converted through their
-profile as before), and any file libjpeg-turbo reports a problem with, even one it could
-recover from (`strict`): Pillow then decodes it or gives the reason users know.
+profile as before; read through by TurboJPEG first, for its warnings), and any file
+libjpeg-turbo reports a problem with (`strict`) that engine/jpegmend cannot mend: Pillow then
+decodes it or gives the reason users know. Warnings that mean damage fail the file (DAMAGE).
 
 A JPEG's EXIF precedes its pixels, so a sideways photo's need is known before decoding.
 """
@@ -26,7 +27,7 @@ import numpy as np
 import simplejpeg
 from PIL import ImageFile
 
-from hotfolder.engine import jpegscan, orient
+from hotfolder.engine import jpegmend, orient
 from hotfolder.engine.decoders import Decoded, Wanted
 from hotfolder.engine.decoders.pillow import eight_bit
 from hotfolder.engine.errors import InputError
@@ -37,7 +38,6 @@ from hotfolder.engine.opening import check_scans, draft, load
 from hotfolder.engine.resample import Frame
 
 COLOURSPACES = {"RGB": "RGB", "L": "GRAY"}  # Pillow's mode of the file -> what TurboJPEG writes
-EOI = b"\xff\xd9"
 
 
 def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
@@ -46,6 +46,8 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     fast = _turbo(src, header, wanted)
     if fast is not None:
         return fast
+    if header.mode == "CMYK":
+        _check_cmyk(src, header, wanted)
     draft(header, wanted.renditions)
     load(header)
     return eight_bit(header, size, read_metadata(header))
@@ -65,44 +67,61 @@ def _turbo(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded | 
             with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
                 pixels = _decode(mapped, colourspace, need)
     except ValueError as exc:
-        progressive = bool(header.info.get("progressive"))
-        if (damage := _damage(str(exc), progressive=progressive)) is not None:
-            raise InputError("decode", f"its image data is damaged ({damage}): part of the picture would come out "
-                                       "grey or scrambled; copy the file again from where it came from") from None
-        if (whole := _without_end_marker(str(exc), progressive, src, wanted, colourspace, need)) is None:
+        mended = _after_warning(str(exc), bool(header.info.get("progressive")), src, wanted, colourspace, need)
+        if mended is None:
             return None
-        pixels = whole
+        pixels = mended
     return Decoded(read_metadata(header), header.size, frame=Frame.packed(pixels, header.mode))
 
 
-def _without_end_marker(said: str, progressive: bool, src: Path, wanted: Wanted, colourspace: str,
-                        need: tuple[int, int]) -> np.ndarray | None:
-    """The pixels of a one-scan sequential JPEG whose picture is whole but whose end marker
-    (EOI) is missing, or None. Every viewer, libvips and ImageMagick show such a file;
-    libjpeg says "Premature end of JPEG file" as for one cut short, and it failed as
-    truncated. Decoded again with the marker put back: strictly, so a scan cut short
-    ("premature end of data segment") stays a truncated file. Only a Huffman-coded file
-    whose first scan holds every component: a progressive or multi-scan file cut between
-    scans decodes without a warning, but blurred or without its colour, and an
-    arithmetic-coded one cut anywhere (its decoder reads the marker as more zeros)."""
-    if "premature end of jpeg file" not in said.lower() or progressive:
-        return None
-    if wanted.data is None and src.stat().st_size > READ_WHOLE:
-        return None  # the copy with the marker is bounded as the read of the bytes is
-    data = wanted.data if wanted.data is not None else src.read_bytes()
-    if data.endswith(EOI) or not jpegscan.whole_in_first_scan(data):
-        return None
+def _check_cmyk(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> None:
+    """A CMYK or YCCK file's coded picture read through by TurboJPEG at 1/8 (its warnings
+    taken as for RGB files; the pixels stay Pillow's, which converts them through their
+    profile): Pillow drops every warning, and a damaged print file rendered scrambled
+    (a fuzz round: a scan cut in half, half the picture wrong, no error)."""
     try:
-        return _decode(data + EOI, colourspace, need)
-    except ValueError:
-        return None
+        if wanted.data is not None:
+            _decode(wanted.data, "CMYK", (1, 1))
+        else:
+            with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                _decode(mapped, "CMYK", (1, 1))
+    except ValueError as exc:
+        _after_warning(str(exc), bool(header.info.get("progressive")), src, wanted, "CMYK", (1, 1))
+
+
+def _after_warning(said: str, progressive: bool, src: Path, wanted: Wanted, colourspace: str,
+                   need: tuple[int, int]) -> np.ndarray | None:
+    """After libjpeg-turbo's first warning `said`: damage raised; the pixels of a file whose
+    fault engine/jpegmend mends, decoded again strictly (its next warning taken in turn);
+    None for Pillow to decode. A file past READ_WHOLE (64 MB), not in memory, is not mended."""
+    data: bytes | None = None
+    for _ in range(jpegmend.ROUNDS):
+        if (damage := _damage(said, progressive=progressive)) is not None:
+            raise InputError("decode", f"its image data is damaged ({damage}): part of the picture would come out "
+                                       "grey or scrambled; copy the file again from where it came from")
+        if data is None:
+            if wanted.data is None and src.stat().st_size > READ_WHOLE:
+                return None
+            data = wanted.bytes_of(src)
+        closed = data.endswith(jpegmend.EOI)
+        data = jpegmend.mended(said, progressive, data)
+        if data is None:
+            return None
+        try:
+            return _decode(data, colourspace, need)
+        except ValueError as exc:
+            if not closed and data.endswith(jpegmend.EOI):
+                return None  # its end marker put back, it still ends early: cut short (Pillow says "truncated")
+            said = str(exc)
+    return None
 
 
 # libjpeg-turbo's warnings that mean the picture itself is damaged: Pillow decoded such a file
 # anyway, its warnings dropped, and a grey or scrambled picture was rendered and archived (a
 # fuzz round: zeroed blocks, flipped bits, a scrambled table). Not these: "extraneous bytes
-# before marker" (real cameras' files have them, the picture whole), and "Premature end of
-# JPEG file", a file cut short (Pillow says "truncated": workers/truncation waits for it).
+# before marker" (real cameras' files have them, the picture whole: engine/jpegmend), and
+# "Premature end of JPEG file", a file cut short (Pillow says "truncated": workers/truncation
+# waits for it) or one without its end marker (mended).
 DAMAGE = {
     "bad huffman code": "codes no encoder writes",
     "bad arithmetic code": "codes no encoder writes",
