@@ -635,6 +635,33 @@ def test_a_grey_png_s_transparent_value_stays_transparent_at_16_and_1_bits(tmp_p
     assert (out[10:20, 10:20, 1] == 0).all() and (out[30:, :, 1] == 255).all()
 
 
+def test_an_avif_in_display_p3_by_code_is_converted_to_srgb(tmp_path):
+    """An AVIF states its colour by code (nclx) more often than by a profile; Pillow's plugin
+    does not say it, and a P3 one was rendered unconverted (a fuzz round)."""
+    from PIL import ImageCms
+
+    from hotfolder.engine import colour
+
+    picture = Image.new("RGB", (48, 32), (40, 200, 60))
+    buffer = io.BytesIO()
+    picture.save(buffer, "AVIF", quality=100)
+    data = bytearray(buffer.getvalue())
+    at = data.index(b"colrnclx") + 8
+    assert data[at:at + 2] == b"\x00\x01"  # libavif's BT.709 / sRGB primaries
+    srgb_coded = tmp_path / "srgb.avif"
+    srgb_coded.write_bytes(bytes(data))
+    data[at:at + 2] = (12).to_bytes(2, "big")  # Display P3's
+    p3_coded = tmp_path / "p3.avif"
+    p3_coded.write_bytes(bytes(data))
+    as_is = run_one(srgb_coded, R(operation="none", format="png")).convert("RGB").getpixel((24, 16))
+    converted = run_one(p3_coded, R(operation="none", format="png")).convert("RGB").getpixel((24, 16))
+    p3 = ImageCms.ImageCmsProfile(io.BytesIO(colour.p3_icc()))
+    want = ImageCms.profileToProfile(Image.new("RGB", (1, 1), as_is), p3, ImageCms.createProfile("sRGB")).getpixel(
+        (0, 0))
+    assert max(abs(a - b) for a, b in zip(converted, want, strict=True)) <= 2
+    assert max(abs(a - b) for a, b in zip(converted, as_is, strict=True)) > 20
+
+
 def set_tiff_values(src: Path, tag: str, value: int) -> None:
     """Every value of IFD0's `tag` (a tifffile name) set to `value`, classic or BigTIFF."""
     import tifffile

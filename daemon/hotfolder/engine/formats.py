@@ -122,7 +122,7 @@ TABLE: tuple[Format, ...] = (
            decoder=decoder("pillow:decode"), same="png"),
     Format("avif", ("avif",), "image/avif", pil="AVIF", vips="heif",
            quality=True, alpha=True, grey=False, animation=True, exif=True, xmp=True, icc=True,
-           decoder=decoder("pillow:decode"), encoder=encoder("pillow:avif")),
+           decoder=decoder("avif:decode"), encoder=encoder("pillow:avif")),
     Format("jxl", ("jxl",), "image/jxl", pil=None, vips=None,  # written through imagecodecs (libjxl)
            quality=True, alpha=True, grey=True, animation=False, exif=True, xmp=True, icc=False,
            encoder=encoder("jxl:encode")),

@@ -33,6 +33,7 @@ colours by code (`nclx`) with the Display P3 primaries gets libvips' P3 profile.
 """
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -156,11 +157,28 @@ def is_deep(im: Image.Image) -> bool:
 
 def profile(im: Image.Image) -> bytes | None:
     """The ICC profile the HEIF carries, or the one its nclx colour code stands for."""
-    icc = im.info.get("icc_profile")
+    return profile_of(im.info)
+
+
+def profile_of(info: dict) -> bytes | None:
+    icc = info.get("icc_profile")
     if icc:
         return icc
-    nclx = im.info.get("nclx_profile") or {}
+    nclx = info.get("nclx_profile") or {}
     return colour.p3_icc() if nclx.get("color_primaries") == NCLX_P3 else None
+
+
+def coded_profile(src: Path, data: bytes | None) -> bytes | None:
+    """The profile an AV1 or HEVC HEIF's colour code (nclx) stands for, read by libheif from
+    its boxes (no pixel decoded), or None: none stated, not one converted (only Display P3
+    is, as for HEICs), or a container libheif cannot read. For AVIFs, whose Pillow plugin
+    does not say it (decoders/avif)."""
+    try:
+        info = pi_heif.open_heif(io.BytesIO(data) if data is not None else str(src)).info
+    except DECODE_ERRORS as exc:
+        reraise_unless_input(exc)
+        return None
+    return profile_of(info)
 
 
 class DeepPixels:
