@@ -662,6 +662,29 @@ def test_an_avif_in_display_p3_by_code_is_converted_to_srgb(tmp_path):
     assert max(abs(a - b) for a, b in zip(converted, as_is, strict=True)) > 20
 
 
+def _riff_chunk(kind: bytes, body: bytes) -> bytes:
+    return kind + struct.pack("<I", len(body)) + body + (b"\0" if len(body) % 2 else b"")
+
+
+def test_a_one_frame_animated_webp_leaves_its_canvas_transparent_not_black(tmp_path):
+    """One frame of 30x20 at (20, 10) on a 90x60 canvas: libwebp's still decoder painted the
+    rest of the canvas black (Pillow's animation decoder, used for two frames or more,
+    leaves it transparent: flattened to white in a JPEG)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (30, 20), (200, 30, 30)).save(buffer, "WEBP", lossless=True)
+    frame = buffer.getvalue()[12:]  # its VP8L chunk
+    anmf = (20 // 2).to_bytes(3, "little") + (10 // 2).to_bytes(3, "little") + (29).to_bytes(3, "little") \
+        + (19).to_bytes(3, "little") + (100).to_bytes(3, "little") + b"\0" + frame
+    chunks = (_riff_chunk(b"VP8X", bytes([0x12, 0, 0, 0]) + (89).to_bytes(3, "little") + (59).to_bytes(3, "little"))
+              + _riff_chunk(b"ANIM", bytes(4) + bytes(2)) + _riff_chunk(b"ANMF", anmf))
+    src = tmp_path / "one-frame.webp"
+    src.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + chunks)
+    out = run_one(src, R(operation="none", format="jpeg")).convert("RGB")
+    assert out.size == (90, 60)
+    assert min(out.getpixel((2, 2))) >= 250  # the canvas, flattened onto white
+    assert near(out.getpixel((35, 20)), (200, 30, 30), 6)  # the frame, where it was put
+
+
 def set_tiff_values(src: Path, tag: str, value: int) -> None:
     """Every value of IFD0's `tag` (a tifffile name) set to `value`, classic or BigTIFF."""
     import tifffile
