@@ -578,12 +578,18 @@ def _headers() -> dict[str, bytes]:
     Image.new("P", (40, 30)).save(buffer, "GIF")
     gif = buffer.getvalue()
     buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(2).integers(0, 255, (30, 40, 3), np.uint8)).quantize(256).save(buffer, "GIF")
+    gif_palette = buffer.getvalue()
+    assert gif_palette[10] & 0x87 == 0x87  # a global colour table of 256 colours (768 bytes) follows
+    buffer = io.BytesIO()
     Image.new("RGB", (40, 30), (10, 200, 30)).save(buffer, "JPEG")
     jpeg = bytearray(buffer.getvalue())
     jpeg[jpeg.index(b"\xff\xc0") + 4] = 12  # the frame's sample precision
     bad_crc = bytearray(png)
     bad_crc[29] ^= 0xFF  # IHDR's checksum
-    return {"png": png[:12], "gif": gif[:10], "jpeg": jpeg[:3], "png-crc": bytes(bad_crc), "jpeg-12": bytes(jpeg)}
+    tables = bytes(jpeg[:jpeg.index(b"\xff\xc0")]) + b"\xff\xd9"  # SOI, APP0, DQT, then the end: no frame
+    return {"png": png[:12], "gif": gif[:10], "jpeg": jpeg[:3], "png-crc": bytes(bad_crc), "jpeg-12": bytes(jpeg),
+            "png-ihdr": png[:36], "gif-palette": gif_palette[:400], "jpeg-tables": tables}
 
 
 @pytest.mark.parametrize("kind, said, cut", [
@@ -593,6 +599,12 @@ def _headers() -> dict[str, bytes]:
     ("png-crc", "the PNG's header cannot be read: the file is damaged; copy it again from where it came from", False),
     ("jpeg-12", "a 12-bit JPEG, which hotfolder cannot read (only 8-bit JPEGs): save it as an 8-bit JPEG, or as a "
                 "16-bit TIFF to keep its depth", False),
+    # A review's finds: cut just after IHDR, or inside a GIF's colour table, is cut short; a
+    # JPEG of tables only, ended by its end marker, is whole and damaged (not waited for).
+    ("png-ihdr", "the PNG is truncated: it ends inside its header (36 bytes)", True),
+    ("gif-palette", "the GIF is truncated: it ends inside its header (400 bytes)", True),
+    ("jpeg-tables", "the JPEG's header cannot be read: the file is damaged; copy it again from where it came from",
+     False),
 ])
 def test_a_file_of_an_accepted_format_whose_header_cannot_be_read_says_so(tmp_path, kind, said, cut):
     """Each was "not an image in an accepted format (accepted: jpeg, png, …)", naming its own

@@ -121,14 +121,15 @@ def header_junk(data) -> list[tuple[int, int]]:
 
 
 def header_cut_short(data) -> bool:
-    """Whether `data` ends inside the segments before its first scan (an upload under way)."""
+    """Whether `data` ends inside the segments before its first scan (an upload under way);
+    not a file that ends with its end marker before any scan (tables only: damaged)."""
     end = len(data)
     for code, body in _segments(data):
         if body - 2 + ((data[body - 2] << 8) | data[body - 1]) > end:
             return True
         if code == SOS:
             return False
-    return True  # no scan: the header runs to the end
+    return end_of_image(data) is None
 
 
 def frame_precision(data) -> int | None:

@@ -129,7 +129,8 @@ def _profile_unread(im: Image.Image, icc: bytes | None) -> str | None:
         what = "the source's colour profile is incomplete (its JPEG segments do not add up: one missing or repeated)"
     else:
         return None
-    return f"{what}: the picture is taken as sRGB, and its colours may be off; export it again with its profile"
+    taken = "its CMYK is converted by the plain formula" if im.mode == "CMYK" else "the picture is taken as sRGB"
+    return f"{what}: {taken}, and its colours may be off; export it again with its profile"
 
 
 @dataclass(frozen=True)

@@ -120,10 +120,12 @@ def _unaccepted_reason(src: Path, accepted_formats: Sequence[str]) -> str:
 
 
 # The first bytes of formats Pillow names, and the bytes their header needs (a file shorter
-# than that is cut short). A file that starts so but that Pillow cannot open was said "not
+# than that is cut short: a PNG's signature, IHDR and the next chunk's head; a GIF's screen
+# descriptor, and its colour table if it says it has one). A file that starts so but that
+# Pillow cannot open was said "not
 # an image in an accepted format (accepted: jpeg, png, …)": a PNG cut inside its header, a
 # bad IHDR checksum, a 12-bit JPEG (a fuzz round).
-SIGNATURES = (("png", (b"\x89PNG\r\n\x1a\n",), 33), ("gif", (b"GIF87a", b"GIF89a"), 13),
+SIGNATURES = (("png", (b"\x89PNG\r\n\x1a\n",), 41), ("gif", (b"GIF87a", b"GIF89a"), 13),
               ("jpeg", (b"\xff\xd8\xff",), 4))
 
 
@@ -141,6 +143,8 @@ def _unreadable_header(src: Path, accepted_formats: Sequence[str]) -> str | None
     for name, starts, needed in SIGNATURES:
         if name not in accepted_formats or not head.startswith(starts):
             continue
+        if name == "gif" and len(head) > 10 and head[10] & 0x80:  # a global colour table follows
+            needed += 3 * 2 ** ((head[10] & 7) + 1)
         if name == "jpeg" and size >= needed:
             return _unreadable_jpeg_header(src)
         if size < needed:
