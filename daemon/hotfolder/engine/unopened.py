@@ -1,0 +1,161 @@
+"""Why a file Pillow cannot identify is refused, in words that say what to do: the format it
+is when the config does not accept it, what is wrong with one that starts as an accepted
+format's (cut short inside its header, damaged, a depth or layout hotfolder cannot read),
+else that it is no image hotfolder reads. engine/opening asks, when Pillow gives up.
+"""
+from __future__ import annotations
+
+import mmap
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from PIL import Image
+
+from hotfolder.engine import formats, jpegscan, tifftags
+from hotfolder.engine.errors import DECODE_ERRORS, reraise_unless_input
+
+
+def reason(src: Path, accepted_formats: Sequence[str]) -> str:
+    """Why Pillow cannot identify `src`: the format it is if this config refuses it, what is
+    wrong with it if it starts as an accepted format's, else that it is none of them."""
+    from hotfolder.engine.opening import our_pixel_limit  # opening asks this module: imported when asked
+    accepted = ", ".join(accepted_formats)
+    others = [f.pil for f in formats.TABLE if f.pil is not None and f.name not in accepted_formats]
+    if others:
+        try:
+            with warnings.catch_warnings(), our_pixel_limit():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(src, formats=others) as probe:
+                    known = formats.of_pil(probe.format)
+                    name = known.name if known is not None else str(probe.format).lower()
+                    return f"format {name} is not accepted (accepted: {accepted})"
+        except DECODE_ERRORS as exc:
+            reraise_unless_input(exc)
+    if src.stat().st_size == 0:
+        return "the file is empty"
+    if (heif := _heif_reason(src, accepted_formats)) is not None:
+        return heif
+    if _ftyp(src)[1] & AV1_BRANDS and "avif" in accepted_formats:  # Pillow: "cannot identify image file"
+        return ("an AVIF file that cannot be opened: it is damaged, cut short, or its stated size is over "
+                "max_image_pixels")
+    if (cut := _tiff_cut_short(src)) is not None:
+        return cut
+    if (tags := tifftags.read(src)) is not None:  # a TIFF whose samples Pillow has no mode for
+        if "tiff" not in accepted_formats:
+            return f"format tiff is not accepted (accepted: {accepted})"
+        return f"a TIFF of {tifftags.layout(tags)}, which hotfolder cannot read"
+    if (header := _unreadable_header(src, accepted_formats)) is not None:
+        return header
+    return f"not an image in an accepted format (accepted: {accepted})"
+
+
+# The first bytes of formats Pillow names, and the bytes their header needs (a file shorter
+# than that is cut short: a PNG's signature, IHDR and the next chunk's head; a GIF's screen
+# descriptor, and its colour table if it says it has one). A file that starts so but that
+# Pillow cannot open was said "not an image in an accepted format (accepted: jpeg, png, …)":
+# a PNG cut inside its header, a bad IHDR checksum, a 12-bit JPEG (a fuzz round).
+SIGNATURES = (("png", (b"\x89PNG\r\n\x1a\n",), 41), ("gif", (b"GIF87a", b"GIF89a"), 13),
+              ("jpeg", (b"\xff\xd8\xff",), 4))
+
+
+def _unreadable_header(src: Path, accepted_formats: Sequence[str]) -> str | None:
+    """Why a file that starts as an accepted format's does not open, or None."""
+    try:
+        with open(src, "rb") as f:
+            head = f.read(1 << 16)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return None
+    if head.startswith((b"MM\x00\x2b", b"II\x2b\x00")) and "tiff" in accepted_formats:
+        return ("a big-endian BigTIFF, which hotfolder cannot read: save it as a classic TIFF or a little-endian "
+                "BigTIFF" if head[:2] == b"MM" else "a BigTIFF whose directory cannot be read: it is damaged")
+    for name, starts, needed in SIGNATURES:
+        if name not in accepted_formats or not head.startswith(starts):
+            continue
+        if name == "gif" and len(head) > 10 and head[10] & 0x80:  # a global colour table follows
+            needed += 3 * 2 ** ((head[10] & 7) + 1)
+        if name == "jpeg" and size >= needed:
+            return _unreadable_jpeg_header(src)
+        if size < needed:
+            return f"the {name.upper()} is truncated: it ends inside its header ({size} bytes)"
+        return f"the {name.upper()}'s header cannot be read: the file is damaged; copy it again from where it came from"
+    return None
+
+
+def _unreadable_jpeg_header(src: Path) -> str:
+    with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        if jpegscan.header_cut_short(data):
+            return "the JPEG is truncated: it ends inside its header, before its picture"
+        if (precision := jpegscan.frame_precision(data)) not in (None, 8):
+            return (f"a {precision}-bit JPEG, which hotfolder cannot read (only 8-bit JPEGs): save it as an 8-bit "
+                    "JPEG, or as a 16-bit TIFF to keep its depth")
+    return "the JPEG's header cannot be read: the file is damaged; copy it again from where it came from"
+
+
+def _tiff_cut_short(src: Path) -> str | None:
+    """Why a TIFF whose first directory lies past its end cannot be opened: libtiff and
+    libvips write the directory last, so a copy cut short loses it, and Pillow's reading of
+    what is left named an unreadable sample layout (a fuzz round) where the file is simply
+    incomplete. Said as a truncated file (workers/truncation waits for its writer)."""
+    try:
+        with open(src, "rb") as f:
+            head = f.read(16)
+            size = os.fstat(f.fileno()).st_size
+    except OSError:
+        return None
+    if head[:2] not in (b"II", b"MM") or len(head) < 8:
+        return None
+    order: Literal["little", "big"] = "little" if head[:2] == b"II" else "big"
+    magic = int.from_bytes(head[2:4], order)
+    if magic == 42:
+        offset, entry = int.from_bytes(head[4:8], order), 2
+    elif magic == 43 and len(head) >= 16:  # BigTIFF
+        offset, entry = int.from_bytes(head[8:16], order), 8
+    else:
+        return None
+    if offset + entry <= size:
+        return None
+    return (f"the TIFF is truncated: its directory, which its writer puts last, starts at byte {offset}, past the "
+            f"file's end at {size}")
+
+
+# ISO-BMFF brands of HEVC-coded HEIF (HEIC). An AVIF also lists mif1, under its own avif brand.
+HEVC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"}
+AV1_BRANDS = {b"avif", b"avis"}
+
+
+def _ftyp(src: Path) -> tuple[bytes, set[bytes]]:
+    """An ISO-BMFF file's major brand and all its brands (from `ftyp`), or (b"", set())."""
+    try:
+        with open(src, "rb") as f:
+            head = f.read(64)
+    except OSError:
+        return b"", set()
+    if head[4:8] != b"ftyp":
+        return b"", set()
+    end = min(len(head), int.from_bytes(head[:4], "big"))
+    return head[8:12], {head[8:12], *(head[i:i + 4] for i in range(16, end - 3, 4))}
+
+
+def _heif_reason(src: Path, accepted_formats: Sequence[str]) -> str | None:
+    """Why a file whose ftyp says HEIC cannot be opened, in libheif's words (Pillow only
+    says it is not an image: "not an image in an accepted format" made a damaged iPhone
+    photo sound like a format the folder refuses); None for any other file."""
+    major, brands = _ftyp(src)
+    if not brands:
+        return None
+    if not brands & HEVC_BRANDS and not (major in (b"mif1", b"msf1") and not brands & AV1_BRANDS):
+        return None
+    if "heic" not in accepted_formats:
+        return f"format heic is not accepted (accepted: {', '.join(accepted_formats)})"
+    import pi_heif
+
+    try:
+        pi_heif.open_heif(src)
+    except (ValueError, RuntimeError, OSError) as exc:
+        said = " ".join(str(exc).split())
+        return f"a HEIC (HEIF) file that libheif cannot read: {said}; it is damaged, or was cut short"
+    return None
