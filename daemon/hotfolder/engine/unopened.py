@@ -65,7 +65,7 @@ def _unreadable_header(src: Path, accepted_formats: Sequence[str]) -> str | None
     """Why a file that starts as an accepted format's does not open, or None."""
     try:
         with open(src, "rb") as f:
-            head = f.read(1 << 16)
+            head = f.read(16)
             size = os.fstat(f.fileno()).st_size
     except OSError:
         return None
