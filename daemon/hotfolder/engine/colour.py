@@ -125,26 +125,28 @@ _CLASS_NAMES = {"link": "a device link", "abst": "an abstract", "nmcl": "a named
 
 
 @functools.lru_cache(maxsize=32)
+def _read(icc: bytes) -> ImageCms.ImageCmsProfile | None:
+    """`icc` as LittleCMS reads it, or None: cut short, garbage."""
+    try:
+        return ImageCms.ImageCmsProfile(io.BytesIO(icc))
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return None
+
+
 def _profile(icc: bytes) -> ImageCms.ImageCmsProfile | None:
     """The RGB profile `icc` as LittleCMS reads it, or None: broken, not RGB, or of no
     device (then the frame is taken as sRGB, as without a profile)."""
-    try:
-        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
-    except (ImageCms.PyCMSError, OSError, ValueError):
+    profile = _read(icc)
+    if profile is None:
         return None
     usable = profile.profile.xcolor_space.strip() == "RGB" and profile.profile.device_class in DEVICE_CLASSES
     return profile if usable else None
 
 
-@functools.lru_cache(maxsize=32)
 def unreadable_profile(icc: bytes) -> bool:
     """Whether LittleCMS cannot read `icc` at all (cut short, garbage): not a profile of
     another colour space, which is read and left alone as such."""
-    try:
-        ImageCms.ImageCmsProfile(io.BytesIO(icc))
-    except (ImageCms.PyCMSError, OSError, ValueError):
-        return True
-    return False
+    return _read(icc) is None
 
 
 def usable_profile(icc: bytes) -> bool:

@@ -39,7 +39,8 @@ NEXT_MARKER = re.compile(rb"\xff\xff*([^\x00\xff\xd0-\xd7])")
 
 
 def _segments(data) -> Iterator[tuple[int, int]]:
-    """(marker code, start of its body) of each segment with a length, up to EOI."""
+    """(marker code, start of its body) of each segment with a length, then (EOI, the end
+    marker's offset) if the first image has one."""
     pos, end = 0, len(data)
     while pos < end:
         found = NEXT_MARKER.search(data, pos)
@@ -47,6 +48,7 @@ def _segments(data) -> Iterator[tuple[int, int]]:
             return
         code, pos = found.group(1)[0], found.end()
         if code == EOI:
+            yield EOI, pos - 2
             return
         if code in STANDALONE:
             continue
@@ -81,20 +83,7 @@ def count_scans(data, limit: int = MAX_SCANS) -> int:
 
 def end_of_image(data) -> int | None:
     """The offset of the end marker (EOI) of the first image in `data`, or None."""
-    pos, end = 0, len(data)
-    while pos < end:
-        found = NEXT_MARKER.search(data, pos)
-        if found is None:
-            return None
-        code, pos = found.group(1)[0], found.end()
-        if code == EOI:
-            return pos - 2
-        if code in STANDALONE:
-            continue
-        if pos + 2 > end:
-            return None
-        pos += (data[pos] << 8) | data[pos + 1]  # the segment's body; a scan's coded data is searched on
-    return None
+    return next((at for code, at in _segments(data) if code == EOI), None)
 
 
 def header_junk(data) -> list[tuple[int, int]]:
@@ -125,11 +114,13 @@ def header_cut_short(data) -> bool:
     not a file that ends with its end marker before any scan (tables only: damaged)."""
     end = len(data)
     for code, body in _segments(data):
+        if code == EOI:
+            return False  # ended before any scan: whole, and damaged
         if body - 2 + ((data[body - 2] << 8) | data[body - 1]) > end:
             return True
         if code == SOS:
             return False
-    return end_of_image(data) is None
+    return True
 
 
 def frame_precision(data) -> int | None:

@@ -6,7 +6,6 @@ else that it is no image hotfolder reads. engine/opening asks, when Pillow gives
 from __future__ import annotations
 
 import mmap
-import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -34,20 +33,22 @@ def reason(src: Path, accepted_formats: Sequence[str]) -> str:
                     return f"format {name} is not accepted (accepted: {accepted})"
         except DECODE_ERRORS as exc:
             reraise_unless_input(exc)
-    if src.stat().st_size == 0:
+    head, size = _head(src)
+    if size == 0:
         return "the file is empty"
-    if (heif := _heif_reason(src, accepted_formats)) is not None:
+    major, brands = _ftyp(head)
+    if (heif := _heif_reason(src, major, brands, accepted_formats)) is not None:
         return heif
-    if _ftyp(src)[1] & AV1_BRANDS and "avif" in accepted_formats:  # Pillow: "cannot identify image file"
+    if brands & AV1_BRANDS and "avif" in accepted_formats:  # Pillow: "cannot identify image file"
         return ("an AVIF file that cannot be opened: it is damaged, cut short, or its stated size is over "
                 "max_image_pixels")
-    if (cut := _tiff_cut_short(src)) is not None:
+    if (cut := _tiff_cut_short(head, size)) is not None:
         return cut
     if (tags := tifftags.read(src)) is not None:  # a TIFF whose samples Pillow has no mode for
         if "tiff" not in accepted_formats:
             return f"format tiff is not accepted (accepted: {accepted})"
         return f"a TIFF of {tifftags.layout(tags)}, which hotfolder cannot read"
-    if (header := _unreadable_header(src, accepted_formats)) is not None:
+    if (header := _unreadable_header(src, head, size, accepted_formats)) is not None:
         return header
     return f"not an image in an accepted format (accepted: {accepted})"
 
@@ -57,18 +58,23 @@ def reason(src: Path, accepted_formats: Sequence[str]) -> str:
 # descriptor, and its colour table if it says it has one). A file that starts so but that
 # Pillow cannot open was said "not an image in an accepted format (accepted: jpeg, png, …)":
 # a PNG cut inside its header, a bad IHDR checksum, a 12-bit JPEG (a fuzz round).
+HEAD = 64  # bytes of a file's start read to tell what it is (an ftyp box's brands fit)
 SIGNATURES = (("png", (b"\x89PNG\r\n\x1a\n",), 41), ("gif", (b"GIF87a", b"GIF89a"), 13),
               ("jpeg", (b"\xff\xd8\xff",), 4))
 
 
-def _unreadable_header(src: Path, accepted_formats: Sequence[str]) -> str | None:
-    """Why a file that starts as an accepted format's does not open, or None."""
+def _head(src: Path) -> tuple[bytes, int]:
+    """The file's first HEAD bytes (b"" if they cannot be read) and its size."""
+    size = src.stat().st_size
     try:
         with open(src, "rb") as f:
-            head = f.read(16)
-            size = os.fstat(f.fileno()).st_size
+            return f.read(HEAD), size
     except OSError:
-        return None
+        return b"", size
+
+
+def _unreadable_header(src: Path, head: bytes, size: int, accepted_formats: Sequence[str]) -> str | None:
+    """Why a file that starts as an accepted format's does not open, or None."""
     if head.startswith((b"MM\x00\x2b", b"II\x2b\x00")) and "tiff" in accepted_formats:
         return ("a big-endian BigTIFF, which hotfolder cannot read: save it as a classic TIFF or a little-endian "
                 "BigTIFF" if head[:2] == b"MM" else "a BigTIFF whose directory cannot be read: it is damaged")
@@ -95,17 +101,11 @@ def _unreadable_jpeg_header(src: Path) -> str:
     return "the JPEG's header cannot be read: the file is damaged; copy it again from where it came from"
 
 
-def _tiff_cut_short(src: Path) -> str | None:
+def _tiff_cut_short(head: bytes, size: int) -> str | None:
     """Why a TIFF whose first directory lies past its end cannot be opened: libtiff and
     libvips write the directory last, so a copy cut short loses it, and Pillow's reading of
     what is left named an unreadable sample layout (a fuzz round) where the file is simply
     incomplete. Said as a truncated file (workers/truncation waits for its writer)."""
-    try:
-        with open(src, "rb") as f:
-            head = f.read(16)
-            size = os.fstat(f.fileno()).st_size
-    except OSError:
-        return None
     if head[:2] not in (b"II", b"MM") or len(head) < 8:
         return None
     order: Literal["little", "big"] = "little" if head[:2] == b"II" else "big"
@@ -127,24 +127,18 @@ HEVC_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"
 AV1_BRANDS = {b"avif", b"avis"}
 
 
-def _ftyp(src: Path) -> tuple[bytes, set[bytes]]:
+def _ftyp(head: bytes) -> tuple[bytes, set[bytes]]:
     """An ISO-BMFF file's major brand and all its brands (from `ftyp`), or (b"", set())."""
-    try:
-        with open(src, "rb") as f:
-            head = f.read(64)
-    except OSError:
-        return b"", set()
     if head[4:8] != b"ftyp":
         return b"", set()
     end = min(len(head), int.from_bytes(head[:4], "big"))
     return head[8:12], {head[8:12], *(head[i:i + 4] for i in range(16, end - 3, 4))}
 
 
-def _heif_reason(src: Path, accepted_formats: Sequence[str]) -> str | None:
+def _heif_reason(src: Path, major: bytes, brands: set[bytes], accepted_formats: Sequence[str]) -> str | None:
     """Why a file whose ftyp says HEIC cannot be opened, in libheif's words (Pillow only
     says it is not an image: "not an image in an accepted format" made a damaged iPhone
     photo sound like a format the folder refuses); None for any other file."""
-    major, brands = _ftyp(src)
     if not brands:
         return None
     if not brands & HEVC_BRANDS and not (major in (b"mif1", b"msf1") and not brands & AV1_BRANDS):

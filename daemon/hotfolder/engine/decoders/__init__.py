@@ -46,6 +46,15 @@ class Wanted:
         """The file's bytes: those read already, else read now."""
         return self.data if self.data is not None else src.read_bytes()
 
+    def bytes_bounded(self, src: Path) -> bytes | None:
+        """The file's bytes, or None past READ_WHOLE (64 MB) when not read already: what a
+        check or a mend over the whole file may hold, as bounded as the fingerprint's read."""
+        from hotfolder.engine.fingerprint import READ_WHOLE
+
+        if self.data is None and src.stat().st_size > READ_WHOLE:
+            return None
+        return self.bytes_of(src)
+
 
 @dataclass(frozen=True)
 class Decoded:

@@ -31,7 +31,6 @@ from hotfolder.engine import jpegmend, orient
 from hotfolder.engine.decoders import Decoded, Wanted
 from hotfolder.engine.decoders.pillow import eight_bit
 from hotfolder.engine.errors import InputError
-from hotfolder.engine.fingerprint import READ_WHOLE
 from hotfolder.engine.geometry import draft_size
 from hotfolder.engine.metadata import read_metadata
 from hotfolder.engine.opening import check_scans, draft, load
@@ -99,10 +98,8 @@ def _after_warning(said: str, progressive: bool, src: Path, wanted: Wanted, colo
         if (damage := _damage(said, progressive=progressive)) is not None:
             raise InputError("decode", f"its image data is damaged ({damage}): part of the picture would come out "
                                        "grey or scrambled; copy the file again from where it came from")
-        if data is None:
-            if wanted.data is None and src.stat().st_size > READ_WHOLE:
-                return None
-            data = wanted.bytes_of(src)
+        if data is None and (data := wanted.bytes_bounded(src)) is None:
+            return None
         closed = data.endswith(jpegmend.EOI)
         data = jpegmend.mended(said, progressive, data)
         if data is None:

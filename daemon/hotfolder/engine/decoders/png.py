@@ -19,7 +19,6 @@ from PIL import ImageFile
 from hotfolder.engine import pngrows
 from hotfolder.engine.decoders import Decoded, Wanted, pillow
 from hotfolder.engine.errors import InputError
-from hotfolder.engine.fingerprint import READ_WHOLE
 from hotfolder.engine.metadata import read_metadata
 from hotfolder.engine.resample import Frame
 
@@ -60,9 +59,7 @@ def _by_pillow(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decode
     """Pillow's (or, 16-bit, libvips') decode, once the pixel data is known to be long
     enough (engine/pngrows: both would fill the missing rows without a word). A file past
     READ_WHOLE (64 MB), which is not read into memory, is decoded unchecked."""
-    data = wanted.data
-    if data is None and src.stat().st_size <= READ_WHOLE:
-        data = src.read_bytes()
+    data = wanted.bytes_bounded(src)
     if data is not None and pngrows.short_rows(data):
         raise InputError("decode", SHORT)
     return pillow.decode_deep(src, header, wanted)
