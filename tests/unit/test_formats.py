@@ -570,6 +570,36 @@ def test_a_colour_profile_that_cannot_be_read_is_said_not_dropped_in_silence(tmp
         assert "taken as sRGB" in rendered.notes[0]
 
 
+def test_a_png_colour_profile_that_does_not_decompress_is_said_not_dropped_in_silence(tmp_path):
+    """Pillow drops an iCCP chunk whose zlib stream is damaged without a word (a fuzz
+    round): the picture was taken as sRGB in silence."""
+    import zlib
+
+    from hotfolder.engine import adobergb
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 160, 60)).save(buffer, "PNG", icc_profile=adobergb.icc())
+    data = bytearray(buffer.getvalue())
+    at = data.index(b"iCCP")
+    length = struct.unpack_from(">I", data, at - 4)[0]
+    body = data[at + 4:at + 4 + length]
+    start = body.index(b"\0") + 2  # the profile's name, its NUL and the compression method
+    body[start + 2:start + 40] = bytes(38)  # past the zlib header: a stream that does not inflate
+    data[at + 4:at + 4 + length] = body
+    struct.pack_into(">I", data, at + 4 + length, zlib.crc32(b"iCCP" + body))
+    src = tmp_path / "profiled.png"
+    src.write_bytes(bytes(data))
+    with Image.open(src) as im:
+        assert "icc_profile" in im.info and im.info["icc_profile"] is None  # Pillow read past it
+    (rendered,) = run(src, R(operation="none", format="png"))
+    assert len(rendered.notes) == 1, rendered.notes
+    assert rendered.notes[0].startswith("the source's colour profile (its PNG iCCP chunk) cannot be decompressed: "
+                                        "the picture is taken as sRGB"), rendered.notes
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (64, 48), (30, 160, 60)).save(plain)
+    assert run(plain, R(operation="none", format="png"))[0].notes == ()
+
+
 def _headers() -> dict[str, bytes]:
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), (10, 200, 30)).save(buffer, "PNG")

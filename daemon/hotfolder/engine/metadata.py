@@ -117,9 +117,10 @@ ICC_SEGMENT = b"ICC_PROFILE\0"  # how a JPEG's APP2 segments of a profile start
 
 
 def _profile_unread(im: Image.Image, icc: bytes | None) -> str | None:
-    """Why the source's colour profile is left out, or None: one LittleCMS cannot read, or
-    a JPEG's profile in APP2 segments that do not add up (one missing, repeated, or
-    numbered wrong: Pillow drops it). Without the note the picture was taken as sRGB
+    """Why the source's colour profile is left out, or None: one LittleCMS cannot read, a
+    JPEG's profile in APP2 segments that do not add up (one missing, repeated, or
+    numbered wrong: Pillow drops it), or a PNG's iCCP chunk that does not decompress
+    (Pillow drops it too). Without the note the picture was taken as sRGB
     in silence (an Adobe RGB photo off by up to 142 levels: a fuzz round)."""
     if icc is not None:
         if not colour.unreadable_profile(icc):
@@ -127,6 +128,8 @@ def _profile_unread(im: Image.Image, icc: bytes | None) -> str | None:
         what = f"the source's colour profile ({len(icc):,} bytes) cannot be read"
     elif any(kind == "APP2" and body.startswith(ICC_SEGMENT) for kind, body in getattr(im, "applist", ())):
         what = "the source's colour profile is incomplete (its JPEG segments do not add up: one missing or repeated)"
+    elif im.format == "PNG" and "icc_profile" in im.info:  # the key, None: an iCCP that does not inflate
+        what = "the source's colour profile (its PNG iCCP chunk) cannot be decompressed"
     else:
         return None
     taken = "its CMYK is converted by the plain formula" if im.mode == "CMYK" else "the picture is taken as sRGB"
