@@ -657,3 +657,40 @@ def test_a_few_extraneous_bytes_before_the_end_marker_still_render(tmp_path, pad
     src.write_bytes(data[:-2] + padding + data[-2:])
     rendition = R(operation="fit", width=64, height=64, format="png")
     assert run_one(src, rendition).tobytes() == run_one(plain, rendition).tobytes()
+
+
+def _quantiser_entry_zeroed(data: bytes, table: int, entry: int) -> bytes:
+    """`data` with entry `entry` (0: DC) of 8-bit quantisation table `table` set to 0."""
+    out, pos = bytearray(data), 2
+    while out[pos + 1] != 0xDA:
+        length = int.from_bytes(out[pos + 2:pos + 4], "big")
+        if out[pos + 1] == 0xDB:
+            at, end = pos + 4, pos + 2 + length
+            while at < end:
+                if out[at] & 0x0F == table:
+                    out[at + 1 + entry] = 0
+                at += 65
+        pos += 2 + length
+    return bytes(out)
+
+
+@pytest.mark.parametrize("grey", [False, True], ids=["colour", "grey"])
+def test_a_jpeg_whose_quantisation_table_has_no_mean_fails_as_damaged(tmp_path, grey):
+    """A DC quantiser of 0 (T.81 allows 1-255; libjpeg warns nothing) wiped every block's
+    mean and the picture rendered flat grey or washed out (a fuzz round); a 0 elsewhere in
+    a table drops one frequency and still renders."""
+    from tests.imaging import camera_photo
+
+    photo = camera_photo((320, 240))
+    plain = tmp_path / "plain.jpg"
+    (photo.convert("L") if grey else photo).save(plain, quality=90)
+    flat, dropped = tmp_path / "flat.jpg", tmp_path / "dropped.jpg"
+    flat.write_bytes(_quantiser_entry_zeroed(plain.read_bytes(), 0, 0))
+    dropped.write_bytes(_quantiser_entry_zeroed(plain.read_bytes(), 0, 63))
+    with pytest.raises(InputError) as err:
+        run(flat, SMALL)
+    assert err.value.step == "decode"
+    assert err.value.reason.startswith("the JPEG is damaged: its quantisation table 0 is 0 where it scales each "
+                                       "block's mean"), err.value
+    assert run_one(dropped, SMALL).size == (200, 150)
+    assert run_one(plain, SMALL).size == (200, 150)

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 MAX_SCANS = 500
 SCAN_BUDGET = 5_000  # scans × megapixels (scan_limit)
 MIN_SCANS = 50
-SOS, EOI = 0xDA, 0xD9
+SOS, EOI, DQT = 0xDA, 0xD9, 0xDB
 SEQUENTIAL = {0xC0, 0xC1}  # SOF of a baseline or extended sequential (Huffman) JPEG
 SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # every frame header (not DHT, JPG, DAC)
 # Markers without a length: TEM, RST0-7, SOI, EOI.
@@ -163,3 +163,36 @@ def too_many_scans(data, pixels: int) -> str | None:
         return None
     return (f"the JPEG has more than {limit} scans: refused as a decoding bomb (each scan of a progressive "
             f"JPEG costs a pass over the whole picture; cameras and encoders write about ten)")
+
+
+def flat_quantiser(data) -> int | None:
+    """The number of a quantisation table (DQT) before the first scan whose DC entry is 0,
+    or None. T.81 allows 1-255 (1-65535 at 16 bits); libjpeg takes a 0 without a warning
+    and every block of the channels using it loses its mean: a picture of flat grey or
+    washed out (a fuzz round zeroed a table). A zero elsewhere in a table only drops one
+    frequency: left to render."""
+    for code, body in _segments(data):
+        if code == SOS:
+            return None
+        if code != DQT or body + 2 > len(data):
+            continue
+        pos, end = body, min(len(data), body - 2 + ((data[body - 2] << 8) | data[body - 1]))
+        while pos + 2 < end:
+            wide, table = data[pos] >> 4, data[pos] & 0x0F
+            dc = (data[pos + 1] << 8 | data[pos + 2]) if wide else data[pos + 1]
+            if dc == 0:
+                return table
+            pos += 1 + (128 if wide else 64)
+    return None
+
+
+def refused(data, pixels: int) -> str | None:
+    """Why the JPEG in `data`, a picture of `pixels`, is refused from its markers before
+    any pixel is decoded (too many scans; a flat quantisation table), or None."""
+    if (reason := too_many_scans(data, pixels)) is not None:
+        return reason
+    if (table := flat_quantiser(data)) is not None:
+        return (f"the JPEG is damaged: its quantisation table {table} is 0 where it scales each block's mean (the "
+                "standard allows 1-255), so the picture would come out flat grey; copy it again from where it "
+                "came from")
+    return None

@@ -99,15 +99,15 @@ def _check_animation(im: Image.Image, animation: str) -> None:
         raise InputError("open", "the image is animated, and this folder is set to `animation: fail`")
 
 
-def check_scans(src: Path, data: bytes | None = None, pixels: int = 0) -> None:
-    """Refuse a JPEG of `pixels` with more scans than libjpeg should run over them
-    (engine/jpegscan), from its markers, before any is decoded; from `data` when the bytes
-    were read already."""
+def check_markers(src: Path, data: bytes | None = None, pixels: int = 0) -> None:
+    """Refuse a JPEG of `pixels` with more scans than libjpeg should run over them, or a
+    flat quantisation table (engine/jpegscan.refused), from its markers, before any is
+    decoded; from `data` when the bytes were read already."""
     if data is not None:
-        reason = jpegscan.too_many_scans(data, pixels)
+        reason = jpegscan.refused(data, pixels)
     else:
         with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-            reason = jpegscan.too_many_scans(mapped, pixels)
+            reason = jpegscan.refused(mapped, pixels)
     if reason is not None:
         raise InputError("decode", reason)
 

@@ -33,7 +33,7 @@ from hotfolder.engine.decoders.pillow import eight_bit
 from hotfolder.engine.errors import InputError
 from hotfolder.engine.geometry import draft_size
 from hotfolder.engine.metadata import read_metadata
-from hotfolder.engine.opening import check_scans, draft, load
+from hotfolder.engine.opening import check_markers, draft, load
 from hotfolder.engine.resample import Frame
 
 COLOURSPACES = {"RGB": "RGB", "L": "GRAY"}  # Pillow's mode of the file -> what TurboJPEG writes
@@ -41,7 +41,7 @@ COLOURSPACES = {"RGB": "RGB", "L": "GRAY"}  # Pillow's mode of the file -> what 
 
 def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     size = header.size  # the picture's: the draft makes the pixels smaller
-    check_scans(src, wanted.data, size[0] * size[1])
+    check_markers(src, wanted.data, size[0] * size[1])
     fast = _turbo(src, header, wanted)
     if fast is not None:
         return fast

@@ -248,7 +248,7 @@ class _Preview:
             except DECODE_ERRORS as exc:
                 reraise_unless_input(exc)
                 return cls(f"its JPEG cannot be read: {describe(exc)}")
-            too_many = too_many_pixels(size, max_image_pixels) or jpegscan.too_many_scans(data, size[0] * size[1])
+            too_many = too_many_pixels(size, max_image_pixels) or jpegscan.refused(data, size[0] * size[1])
             if too_many:
                 return cls(too_many)
             found = cls("", jpeg=data, size=size, exif=exif, icc=icc)
