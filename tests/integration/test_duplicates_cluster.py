@@ -89,6 +89,36 @@ def test_a_node_killed_between_claim_and_record(server):
              what="the dead node's claim to expire")
 
 
+def test_a_claim_or_a_job_lease_without_a_ttl_holds_for_one_lease_not_for_ever(server):
+    """Every holder of ours sets a TTL; a key without one (forged by anyone who can write to
+    the Redis, or restored from elsewhere) held its bytes or its job for ever. Met, it is
+    given one: busy for a lease's time, then free."""
+    from hotfolder.cluster.store import Holder, Store
+    from hotfolder.config.model import Cluster
+
+    client = redis.Redis.from_url(server.url)
+    b = _index(server, ttl_ms=300)
+    claim = f"{PREFIX}hf:orig:claim:{A}"
+    client.set(claim, "999")  # no PX
+    assert b.claim(A, 2, "/y", folder="f", scope_all=False, since=0).verdict == "busy"
+    assert 0 < client.pttl(claim) <= 300
+    wait_for(lambda: b.claim(A, 2, "/y", folder="f", scope_all=False, since=0).verdict == "new", 5,
+             what="the claim without a TTL to expire")
+
+    store = Store(Cluster(enabled=True, broker_url=server.url, cluster_id="test", lease_ttl=0.3), client)
+    lease = store._k("lease", "job-1")
+    forged = Holder("elsewhere", "another-host", 4242, "f00d")
+    client.set(lease, str(forged))  # no PX, another machine's: not provably dead
+    me = Holder.here("n1")
+    assert store.acquire("job-1", me) == forged
+    assert 0 < client.pttl(lease) <= 300
+    wait_for(lambda: store.acquire("job-1", me) is None, 5, what="the lease without a TTL to expire")
+    assert client.get(lease).decode() == str(me) and client.pttl(lease) > 0
+    # A live holder's lease is left as it is: it has its TTL, and refreshes keep it.
+    other = Holder("n2", "another-host", 4243, "beef")
+    assert store.acquire("job-1", other) == me
+
+
 def test_a_node_killed_between_record_and_archive_renders_again(server):
     """The re-sent job finds its own record: dropped, and the file rendered again (not a
     duplicate of itself); the look-alike lookup no longer finds the dropped record."""

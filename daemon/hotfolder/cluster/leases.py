@@ -19,3 +19,13 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
+
+# A lease without a TTL (left by no holder of ours: each one sets PX; forged, or restored
+# from elsewhere) would hold its job forever: given one, it ends within a lease's time
+# unless a real holder refreshes it. 1 if a TTL was set.
+BOUND = """
+if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('PTTL', KEYS[1]) == -1 then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""

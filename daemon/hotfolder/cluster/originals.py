@@ -57,7 +57,10 @@ if id then
   end
 end
 local holder = redis.call('GET', KEYS[2])
-if holder and holder ~= ARGV[2] then return {'busy', holder} end
+if holder and holder ~= ARGV[2] then
+  if redis.call('PTTL', KEYS[2]) == -1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end  -- see leases.BOUND
+  return {'busy', holder}
+end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return {'new', ''}
 """

@@ -87,6 +87,7 @@ class Store:
         self._refresh = self.r.register_script(leases.REFRESH)
         self._swap = self.r.register_script(_SWAP)
         self._release = self.r.register_script(leases.RELEASE)
+        self._bound = self.r.register_script(leases.BOUND)
 
     def _k(self, *parts: str) -> str:
         return self.prefix + "hf:" + ":".join(parts)
@@ -98,7 +99,8 @@ class Store:
     # leases
     def acquire(self, job: str, me: Holder) -> Holder | None:
         """Take the job's lease. Returns None when we hold it, else the live holder.
-        A holder provably dead on this machine is replaced at once."""
+        A holder provably dead on this machine is replaced at once; a lease without a
+        TTL is given one (leases.BOUND)."""
         key = self._k("lease", job)
         for _ in range(3):
             if self.r.set(key, str(me), nx=True, px=self.ttl_ms):
@@ -107,6 +109,7 @@ class Store:
             if current is None:
                 continue  # expired between the two calls
             text = _text(current)
+            self._bound(keys=[key], args=[text, self.ttl_ms])
             other = Holder.parse(text)
             if other is not None and other.surely_dead():
                 if self._swap(keys=[key], args=[text, str(me), self.ttl_ms]):
