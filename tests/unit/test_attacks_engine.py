@@ -694,3 +694,36 @@ def test_a_jpeg_whose_quantisation_table_has_no_mean_fails_as_damaged(tmp_path, 
                                        "block's mean"), err.value
     assert run_one(dropped, SMALL).size == (200, 150)
     assert run_one(plain, SMALL).size == (200, 150)
+
+
+def test_a_png_whose_xmp_is_megabytes_long_renders_and_a_text_bomb_says_what_it_is(tmp_path):
+    """Pillow refuses a PNG whose text chunk inflates past 1 MB, and the file failed whole
+    ("Decompressed data too large for PngImagePlugin.MAX_TEXT_CHUNK"): Photoshop's
+    DocumentAncestors make XMPs of MBs. Up to 4 MB it renders (the ancestors dropped);
+    past that, the reason says what the chunk is."""
+    from PIL import PngImagePlugin
+
+    ancestors = "".join(f"<rdf:li>xmp.did:{i:032x}</rdf:li>" for i in range(60_000))  # ~3.4 MB
+    xmp = (f'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+           f'<rdf:Description xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" '
+           f'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator><rdf:Seq><rdf:li>Ann</rdf:li></rdf:Seq>'
+           f'</dc:creator><photoshop:DocumentAncestors><rdf:Bag>{ancestors}</rdf:Bag>'
+           f'</photoshop:DocumentAncestors></rdf:Description></rdf:RDF></x:xmpmeta>')
+    assert len(xmp) > 3_000_000
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", xmp, zip=True)
+    src = tmp_path / "ancestors.png"
+    Image.new("RGB", (120, 90)).save(src, pnginfo=info)
+    (out,) = run(src, R(operation="fit", width=60, height=60, format="png", metadata="keep"))
+    kept = _xmp_text(Image.open(io.BytesIO(out.data)))
+    assert "Ann" in kept and "DocumentAncestors" not in kept and len(out.data) < 20_000
+
+    bomb = PngImagePlugin.PngInfo()
+    bomb.add_itxt("Comment", "x" * 5 * 2**20, zip=True)  # 5 MB of text in a chunk of ~5 KB
+    src = tmp_path / "text-bomb.png"
+    Image.new("RGB", (120, 90)).save(src, pnginfo=bomb)
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="fit", width=60, height=60, format="png"))
+    assert err.value.reason.startswith("a text chunk of the PNG (its XMP or a comment) is longer than 4 MB "
+                                       "decompressed (Decompressed data too large"), err.value
+    assert err.value.reason.endswith("; save it again with less metadata"), err.value

@@ -18,12 +18,18 @@ import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from PIL import Image, ImageFile, TiffImagePlugin
+from PIL import Image, ImageFile, PngImagePlugin, TiffImagePlugin
 
 from hotfolder.config.model import Rendition
 from hotfolder.engine import formats, jpegscan, orient, tifftags, unopened
 from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 from hotfolder.engine.geometry import draft_size
+
+# A PNG's text chunk, decompressed, may be this long (Pillow's own limit is 1 MB, and a
+# longer one failed the whole file): Photoshop's DocumentAncestors alone grow an XMP to
+# MBs (engine/metadata drops them). Parsing a 4.5 MB packet peaks at +19 MiB, within
+# engine/memory's WORKER_BASE headroom. Pillow still bounds all text of a file to 64 MB.
+PngImagePlugin.MAX_TEXT_CHUNK = 4 * 2**20
 
 
 def configure(max_image_pixels: int) -> None:
