@@ -216,6 +216,24 @@ def _exif_first(jpeg: bytes) -> bytes:
     return bytes(data)
 
 
+def bmp_v5(path: Path, image: Image.Image, *, profile: bytes = b"", kind: bytes = b"MBED",
+           profile_at: int | None = None) -> Path:
+    """A 24-bit BMP with a BITMAPV5HEADER, as ImageMagick writes one for a source with a
+    profile: colour-space type `kind` ('MBED': `profile` after the pixels, at `profile_at`
+    from the header's start unless given; 'LINK': `profile` is a file name)."""
+    width, height = image.size
+    row = (width * 3 + 3) & ~3
+    pixels = b"".join(image.convert("RGB").crop((0, y, width, y + 1)).tobytes("raw", "BGR").ljust(row, b"\0")
+                      for y in reversed(range(height)))
+    at = 124 + len(pixels) if profile_at is None else profile_at
+    header = struct.pack("<IiiHHIIiiII", 124, width, height, 1, 24, 0, len(pixels), 2835, 2835, 0, 0)
+    header += bytes(16) + kind[::-1] + bytes(36 + 12) + struct.pack("<IIII", 4, at, len(profile), 0)
+    assert len(header) == 124
+    data = header + pixels + profile
+    path.write_bytes(b"BM" + struct.pack("<IHHI", 14 + len(data), 0, 0, 14 + 124) + data)
+    return path
+
+
 def tiff(path: Path, image: Image.Image | np.ndarray, *, exif: dict | None = None, interop: str | None = None,
          icc: bytes | None = None) -> Path:
     """An uncompressed TIFF: 8-bit RGB from a Pillow image, or an array's own samples (H, W)

@@ -600,6 +600,39 @@ def test_a_png_colour_profile_that_does_not_decompress_is_said_not_dropped_in_si
     assert run(plain, R(operation="none", format="png"))[0].notes == ()
 
 
+@pytest.mark.parametrize("case", ["embedded", "linked", "outside"])
+def test_a_bmp_s_own_colour_profile_is_used_or_its_absence_said(tmp_path, case):
+    """Pillow does not read a BITMAPV5HEADER's profile: an Adobe RGB photo saved as BMP by
+    ImageMagick was taken as sRGB in silence. A linked profile names a file on someone
+    else's machine: never opened, and said; so is an embedded one placed past the end."""
+    from hotfolder.engine import adobergb
+
+    photo = Image.new("RGB", (64, 48), (30, 160, 60))
+    png = tmp_path / "profiled.png"
+    photo.save(png, icc_profile=adobergb.icc())
+    plain = tmp_path / "plain.bmp"
+    photo.save(plain)
+    src = tmp_path / "profiled.bmp"
+    if case == "embedded":
+        sources.bmp_v5(src, photo, profile=adobergb.icc())
+    elif case == "linked":
+        sources.bmp_v5(src, photo, profile=b"/etc/passwd\0", kind=b"LINK")
+    else:
+        sources.bmp_v5(src, photo, profile=adobergb.icc(), profile_at=10**6)
+    rendition = R(operation="none", format="png")
+    (rendered,) = run(src, rendition)
+    out = run_one(src, rendition).getpixel((32, 24))
+    if case == "embedded":
+        assert rendered.notes == () and out == run_one(png, rendition).getpixel((32, 24))
+        assert out != run_one(plain, rendition).getpixel((32, 24))
+        return
+    assert out == run_one(plain, rendition).getpixel((32, 24)) == (30, 160, 60)
+    assert len(rendered.notes) == 1 and "the picture is taken as sRGB" in rendered.notes[0], rendered.notes
+    said = {"linked": "the BMP names a colour profile file instead of embedding one (a name is not followed)",
+            "outside": "the BMP's embedded colour profile cannot be read (its header places"}[case]
+    assert rendered.notes[0].startswith(said), rendered.notes
+
+
 def _headers() -> dict[str, bytes]:
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), (10, 200, 30)).save(buffer, "PNG")
