@@ -38,6 +38,17 @@ def test_where_an_output_goes(filename, rel, out):
     assert rel_of(filename, rel) == out
 
 
+@pytest.mark.parametrize("filename, rel, out", [
+    ("orig/{name}", "a.png", "orig/a.jpg"),  # wrote JPEG bytes into orig/a.png (a review)
+    ("orig/{name}", "a.JPG", "orig/a.JPG"),  # the original's own spelling of the output's format
+    ("src/{stem}.{source_ext}", "t.tif", "src/t.jpg"),
+    ("src/{stem}.{source_ext}", "r.cr3", "src/r.jpg"),
+    ("{stem}.{title}", "a.png", "a.Sunset v1.2.jpg"),  # not a format's extension: the output's is added
+])
+def test_a_name_from_the_original_ends_in_the_extension_of_what_the_output_holds(filename, rel, out):
+    assert rel_of(filename, rel, {**VALUES, "title": "Sunset v1.2"}) == out
+
+
 def test_a_name_the_photo_leaves_empty_fails_the_file_and_says_what_to_add():
     with pytest.raises(EmptyName, match=r"add \|default\(text\)"):
         rel_of("{stem}/{lens}.{ext}", "a.png")

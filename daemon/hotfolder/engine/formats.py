@@ -145,6 +145,10 @@ _BY_PIL = {pil: f for f in TABLE if f.pil is not None for pil in (f.pil, *f.pil_
 _OWN_OPENER = {ext: f for f in TABLE if f.pil is None and f.decoder is not None for ext in f.extensions}
 
 
+# Every extension of a known format -> that format.
+BY_EXTENSION = {ext: f for f in TABLE for ext in f.extensions}
+
+
 def get(name: str) -> Format:
     return BY_NAME[name]
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 
 from hotfolder.config.model import Rendition
+from hotfolder.engine import formats
 from hotfolder.engine.pipeline import Output
 from hotfolder.errors import HotfolderError
 from hotfolder.recipes import templates
@@ -31,7 +32,7 @@ def planned_rel(rendition: Rendition, ext: str, size: tuple[int, int] | None, re
                 values: Mapping[str, object]) -> str:
     """The same for an output of `size` that is not rendered (`hotfolder explain`)."""
     given = {**values, "width": size[0] if size else None, "height": size[1] if size else None}
-    name = owners.output_name(rendition, PurePosixPath(rel).name, ext, folder, given)
+    name = holding(owners.output_name(rendition, PurePosixPath(rel).name, ext, folder, given), ext)
     template = templates.parsed(rendition.filename)
     if not name or not _ends_in_a_name(template, given):
         raise EmptyName(f"the filename template {rendition.filename!r} of rendition {rendition.name} gives no file "
@@ -42,6 +43,20 @@ def planned_rel(rendition: Rendition, ext: str, size: tuple[int, int] | None, re
         if len(os.fsencode(part)) > NAME_MAX:
             raise NameTooLong(part)
     return path
+
+
+def holding(name: str, ext: str) -> str:
+    """`name` ending in an extension of the format it holds (the one `ext` names). A
+    template may end in a value (`{name}`, `.{source_ext}`): a PNG's name given to a JPEG
+    output wrote JPEG bytes into `p.png` (a review); another format's extension is
+    replaced (`p.jpg`), anything else kept and the output's added (`Sunset v1.2.jpg`)."""
+    fmt = formats.BY_EXTENSION.get(ext.lower())
+    base, dot, suffix = name.rpartition(".")
+    if fmt is None or (dot and "/" not in suffix and suffix.lower() in fmt.extensions):
+        return name
+    if dot and "/" not in suffix and suffix.lower() in formats.BY_EXTENSION and not base.endswith("/") and base:
+        return f"{base}.{ext}"
+    return f"{name}.{ext}"
 
 
 def _ends_in_a_name(template: templates.Template, values: Mapping[str, object]) -> bool:
