@@ -158,6 +158,35 @@ def test_an_original_without_exif_has_no_date_or_camera(tmp_path):
     assert (doc["source"]["taken"], doc["source"]["camera"]) == (None, None)
 
 
+@pytest.mark.parametrize("tags, taken, camera", [
+    ({DATETIME_ORIGINAL: "2024:02:31 10:00:00"}, None, None),  # no such day: not "2024-02-31T10:00:00"
+    ({0x0132: "2020:06:06 06:06:06"}, None, None),  # IFD0's DateTime (the file's change), not when taken
+    ({DATETIME_ORIGINAL: "2024-05-01T14:03:22", 0x9010: "+0200"}, "2024-05-01T14:03:22+02:00", None),
+    ({MAKE: "NIKON CORPORATION", MODEL: "NIKON Z 6"}, None, "NIKON Z 6"),
+    ({MAKE: "Can\0on", MODEL: "EOS\nR5"}, None, "Can EOS R5"),  # EXIF text ends at its NUL
+])
+def test_the_manifest_says_what_the_templates_say_of_when_and_with_what(tmp_path, tags, taken, camera):
+    """A second EXIF reader made the manifest's `taken` and `camera` differ from `{taken}`
+    and `{camera}`, and kept impossible dates (a review)."""
+    from hotfolder.engine import facts
+    from hotfolder.recipes.facts import Photo
+
+    exif = Image.Exif()
+    for tag, value in tags.items():
+        (exif.get_ifd(EXIF_IFD) if tag in (DATETIME_ORIGINAL, 0x9010) else exif)[tag] = value
+    cfg, folder = folder_config(tmp_path)
+    buffer = io.BytesIO()
+    photo((500, 300)).save(buffer, "JPEG", exif=exif)
+    (folder.inbox / "a.jpg").write_bytes(buffer.getvalue())
+    source = json.loads(rendered(cfg, folder, "a.jpg").manifest)["source"]
+    assert (source["taken"], source["camera"]) == (taken, camera)
+    with Image.open(buffer) as im:  # what {taken} and {camera} are made of
+        found = facts.camera_facts(im.getexif())
+    said = Photo(make=found["make"], model=found["model"]).camera
+    assert (found["taken"].isoformat() if found["taken"] else None) == taken
+    assert said == camera or (said or "").replace("\n", " ") == camera
+
+
 @pytest.mark.parametrize("manifest, said", [
     ('"manifest.json"', "must contain {stem} or {name}"),
     ('"{stem}_{rendition}.json"', "unknown field {rendition}; fields here: {folder}, {name}, {source_ext}, {stem}"),

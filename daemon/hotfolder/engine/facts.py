@@ -74,7 +74,7 @@ def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str]
             found["width"], found["height"] = (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
         if need.read_exif:
             read_.append("exif")
-            found.update(_camera(exif) if need.exif else {})
+            found.update(camera_facts(exif) if need.exif else {})
             found["exif"] = _tags(exif, need.exif_tags)
         if need.xmp:
             read_ += ["xmp", "iptc"]
@@ -146,8 +146,8 @@ def _text(value) -> str | None:
         return None
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
-    if isinstance(value, str):
-        return value.replace("\0", "").strip() or None
+    if isinstance(value, str):  # EXIF's ASCII ends at its first NUL
+        return value.split("\0", 1)[0].strip() or None
     if isinstance(value, tuple):
         parts = [_text(v) for v in value]
         return " ".join(p for p in parts if p) or None
@@ -170,7 +170,9 @@ def _tag(exif: Image.Exif | None, number: int):
         return None
 
 
-def _camera(exif: Image.Exif | None) -> dict:
+def camera_facts(exif: Image.Exif | None) -> dict:
+    """Make, model, lens, ISO and when the photo was taken (DateTimeOriginal, aware when
+    an offset is given): what the templates and the manifest (engine/source_facts) say."""
     iso = _tag(exif, ISO)
     iso = iso[0] if isinstance(iso, tuple) and iso else iso
     taken = _taken(_text(_tag(exif, TAKEN)), _text(_tag(exif, TAKEN_OFFSET)) or _text(_tag(exif, OFFSET)))
