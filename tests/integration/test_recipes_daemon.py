@@ -241,3 +241,22 @@ def test_explain_says_why_and_writes_nothing(daemon_factory, tmp_path):
     assert sorted(p.relative_to(d.root).as_posix() for p in d.root.rglob("*")) == before  # nothing written
     assert not src.exists() and (d.inbox / "clients/acme/IMG_0011.jpg").exists()
 
+
+
+def test_explain_shows_a_photo_s_fields_escaped_never_as_terminal_controls(daemon_factory, tmp_path):
+    """A camera model of escape sequences retitled the terminal, cleared it and forged a
+    `found:` line through `hotfolder explain` (a review); requeue, status and duplicates
+    escaped them already (shown.printable)."""
+    import subprocess
+    import sys
+
+    d = daemon_factory(renditions=STUDIO, folder_extra=FOLDER)
+    hostile = "\x1b]0;pwned\x07\x1b[2J\x1b[31mEOS\nfound: camera FAKE\u202e"
+    src = sources.camera_jpeg(tmp_path / "card" / "esc.jpg", size=(300, 200),
+                              exif=sources.camera_exif(make="Canon", model=hostile))
+    run = subprocess.run([sys.executable, "-m", "hotfolder", "explain", "--config", str(d.config), str(src)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert not any(c in run.stdout for c in "\x1b\x07\u202e"), run.stdout
+    assert "\\x1b]0;pwned\\x07\\x1b[2J" in run.stdout
+    assert not any(line.startswith("found: camera FAKE") for line in run.stdout.splitlines()), run.stdout

@@ -17,6 +17,7 @@ from hotfolder.errors import ExitCode
 from hotfolder.recipes import select, sequence
 from hotfolder.recipes.explain import Explanation, shown_fields, verdicts
 from hotfolder.recipes.facts import Facts, Need, need_of_fields
+from hotfolder.shown import printable
 from hotfolder.sidecars import find_image, find_sidecar, is_sidecar
 from hotfolder.spool import records
 from hotfolder.spool.fsnames import display, name_from_hex, relative_name
@@ -43,8 +44,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([e.as_json() for e in said], indent=1, ensure_ascii=False, default=str))
     else:
-        for explanation in said:
-            print("\n".join(explanation.lines()))
+        for explanation in said:  # each line escaped: a photo's fields may hold a terminal's controls
+            print("\n".join(printable(line) for line in explanation.lines()))
     return ExitCode.FAILED if missing else ExitCode.OK
 
 
