@@ -25,6 +25,8 @@ FACTS = Facts("IMG_0001.CR3", "clients/acme", "studio", PHOTO)
     ("products/*", "products/shoes", True), ("products/*", "products", False), ("products/*", "products/a/b", False),
     ("**", "", True), ("**/raw", "a/b/raw", True), ("**/raw", "raw", True), ("CLIENTS/*", "clients/x", True),
     ("", "", True), ("", "x", False), ("p[0-9]", "p7", True), ("p[!0-9]", "p7", False),
+    # A whole part `*` is one folder, never none: "*" matched the inbox's top too (a review).
+    ("*", "", False), ("*", "products", True), ("*", "a/b", False), ("*/raw", "raw", False), ("a*", "a", True),
 ])
 def test_subfolder_globs(pattern, path, matches):
     assert path_matches(pattern, path) is matches
@@ -114,6 +116,23 @@ STUDIO = textwrap.dedent("""\
 
 
 HEAD = STUDIO.split("      - name: client")[0]
+
+
+def test_an_empty_subfolder_glob_is_the_inbox_s_top_as_the_readme_says(tmp_path):
+    """`subfolder: ""` was refused as "not the text ''" though documented (a review)."""
+    text = HEAD + textwrap.indent(textwrap.dedent("""\
+        - name: top
+          size: 800
+          when: {subfolder: ""}
+        - name: listed
+          size: 600
+          when: {subfolder: ["", "clients/**"]}
+        """), "      ")
+    folder = config.parse(text, str(tmp_path / "c.yaml"), tmp_path).folders[0]
+    at_top = select(folder.renditions, Facts("b.jpg", "", "studio", PHOTO))
+    below = select(folder.renditions, Facts("b.jpg", "products", "studio", PHOTO))
+    assert [r.name for r in at_top.chosen] == ["top", "listed"] and below.chosen == ()
+    assert [r.name for r in select(folder.renditions, FACTS).chosen] == ["listed"]
 
 
 def test_a_studio_recipe_is_read_and_selects_by_the_photo(tmp_path):

@@ -49,8 +49,9 @@ def _path_regex(pattern: str) -> re.Pattern[str]:
         elif text.startswith("**", i):
             out.append(".*")
             i += 2
-        elif text[i] == "*":
-            out.append("[^/]*")
+        elif text[i] == "*":  # a whole part `*` is one folder, never none: "*" is not the inbox's top
+            whole = (i == 0 or text[i - 1] == "/") and (i + 1 == len(text) or text[i + 1] == "/")
+            out.append("[^/]+" if whole else "[^/]*")
             i += 1
         elif text[i] == "?":
             out.append("[^/]")

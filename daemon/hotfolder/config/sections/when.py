@@ -19,14 +19,16 @@ from hotfolder.recipes import exif_tags
 
 @dataclass(frozen=True)
 class Globs(Kind):
-    """A glob, or a list of them."""
+    """A glob, or a list of them; `empty`: "" is one (a subfolder's: the inbox's top)."""
+
+    empty: bool = False
 
     def read(self, r: Reader, name: str, default: Any) -> tuple[str, ...] | None:
         value = r.raw(name)
         if value is None:
             return default
         items = value if isinstance(value, list) else [value]
-        if not items or not all(isinstance(i, (str, int)) and not isinstance(i, bool) and str(i).strip()
+        if not items or not all(isinstance(i, (str, int)) and not isinstance(i, bool) and (self.empty or str(i).strip())
                                 for i in items):
             r.fail(name, f"must be a text (a glob such as \"clients/**\" or \"*50mm*\") or a list of them, "
                          f"not {kind(value)}")
@@ -103,9 +105,10 @@ class Conditions(Kind):
 ORIENTATION = Among(c.ORIENTATIONS, "must be portrait, landscape or square, or a list of them")
 
 KEYS = (
-    Key("subfolder", Globs(), None, "globs on the file's folder under the inbox (\"\" at its top): `*` within a "
-                                    "folder name, `**` any depth; `clients/**` is clients and all below it, "
-                                    "`products/*` each folder directly in products"),
+    Key("subfolder", Globs(empty=True), None,
+        "globs on the file's folder under the inbox (\"\" at its top): `*` within a folder name (`*` alone is "
+        "every folder directly in the inbox, not its top), `**` any depth; `clients/**` is clients and all below "
+        "it, `products/*` each folder directly in products"),
     Key("name", Globs(), None, "globs on the file name, e.g. `\"*.cr3\"`, `\"IMG_*\"`"),
     Key("format", Among(INPUTS, "must be a source format or a list of them", aliases=FORMAT_ALIASES), None,
         "source formats, by content: " + ", ".join(f"`{f}`" for f in INPUTS)),
