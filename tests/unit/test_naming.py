@@ -85,3 +85,55 @@ def test_a_names_record_is_one_link_naming_its_owner_made_or_handed_over_whole(t
     assert owners.reserve(folder, "b.jpg", [folder.output / "b_web.jpg"]) == [folder.output / "b_web.jpg"]
     left = [p.name for p in names.rglob("*") if p.name.startswith(".") and p.name != ".lock"]
     assert left == [] and owners._read(owners._marker(names, folder.output / "b_web.jpg"))
+
+
+def _render_one(tmp_path, filename: str, model: str):
+    """A camera JPEG of `model` rendered by a folder whose one rendition is named `filename`."""
+    import textwrap
+
+    from PIL import Image
+
+    from hotfolder import jobs
+    from hotfolder.config import parse
+    from hotfolder.spool import moves
+    from hotfolder.workers import render
+    from tests.imaging import photo
+
+    cfg = parse(textwrap.dedent(f"""\
+        folders:
+          - inbox: in
+            output: out
+            archive: archive
+            failed: failed
+            renditions:
+              - {{name: bycam, size: 64, format: jpeg, filename: "{filename}"}}
+        """), "<test>", tmp_path)
+    folder = cfg.folders[0]
+    for place in folder.all_dirs():
+        place.mkdir(parents=True, exist_ok=True)
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Canon", model
+    photo((120, 80)).save(folder.inbox / "a.jpg", exif=exif.tobytes())
+    claimed = moves.claim(folder, folder.inbox / "a.jpg")
+    return folder, render.process_one(jobs.Job(1, folder, claimed.path, claimed.rel, cfg.accepted_formats,
+                                                cfg.max_image_pixels))
+
+
+def test_a_name_the_photo_makes_too_long_names_the_rendition_and_how_to_cut_a_field(tmp_path):
+    folder, result = _render_one(tmp_path, "{stem}_{model}.{ext}", "M" * 300)
+    assert not result.ok and result.step == "write"
+    assert result.error.startswith("the output name of rendition bycam a_MMM"), result.error
+    assert "`{camera:.40}`" in result.error
+    assert not any(folder.output.rglob("*.jpg"))
+
+
+def test_an_output_path_longer_than_path_max_fails_naming_the_rendition_and_writes_nothing(tmp_path):
+    """Each part within 255 bytes, 17 folders of a 250-byte model: the whole path passed
+    4,095 bytes and was written by descriptor, where no program can open it by name (a review)."""
+    folder, result = _render_one(tmp_path, "{model}/" * 17 + "{stem}.{ext}", "M" * 250)
+    assert not result.ok and result.step == "write"
+    assert result.error.startswith("the output path of rendition bycam ("), result.error
+    assert "PATH_MAX" in result.error and "`{model:.40}`" in result.error
+    assert not any(p.is_file() for p in folder.output.rglob("*"))
+    folder, result = _render_one(tmp_path / "short", "{model}/" * 2 + "{stem}.{ext}", "M" * 250)
+    assert result.ok, result.error

@@ -60,10 +60,26 @@ def fit_name(path: Path, reserve: int) -> Path:
 
 
 class NameTooLong(HotfolderError, ValueError):
-    def __init__(self, name: str):
+    def __init__(self, name: str, rendition: str | None = None):
+        whose = f" of rendition {rendition}" if rendition else ""
         super().__init__(
-            f"the output name {name[:40]}… is {len(os.fsencode(name))} bytes, longer than the "
-            f"{NAME_MAX} a file name may have; shorten the input's name or the rendition's filename template")
+            f"the output name{whose} {name[:40]}… is {len(os.fsencode(name))} bytes, longer than the "
+            f"{NAME_MAX} a file name may have; shorten the input's name or the rendition's filename template "
+            "(a field from the photo can be cut to a length: `{camera:.40}`)")
+
+
+PATH_MAX = 4096  # bytes with the final NUL: the longest path open(2) takes on Linux
+
+
+class PathTooLong(NameTooLong):
+    """An output's whole path is longer than a program can open by name (every part fits)."""
+
+    def __init__(self, path: str, rendition: str):
+        HotfolderError.__init__(
+            self, f"the output path of rendition {rendition} ({len(os.fsencode(path))} bytes, as "
+                  f"{display(path[:60])}…) is longer than the {PATH_MAX - 1} bytes a path may have on Linux "
+                  "(PATH_MAX): no program could open it by name; put fewer or shorter folders in its filename "
+                  "template (a field from the photo can be cut to a length: `{model:.40}`)")
 
 
 def walk_files(root: Path, on_error=None, skip=is_ignored_name):

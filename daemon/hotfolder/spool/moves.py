@@ -24,7 +24,7 @@ from hotfolder.sidecars import beside
 from hotfolder.spool import archived, nofollow, xmp_sidecars
 from hotfolder.spool.atomic import temp_name, temp_prefix, write_temp
 from hotfolder.spool.folders import opened_folder
-from hotfolder.spool.fsnames import display, fit_name, name_as_hex, name_from_hex, relative_name
+from hotfolder.spool.fsnames import PATH_MAX, display, fit_name, name_as_hex, name_from_hex, relative_name
 from hotfolder.spool.nofollow import FolderSwapped, Opened, exists_at, unlink_at
 from hotfolder.spool.records import DUPLICATE_RECORD, SIDECAR, read_failure
 from hotfolder.spool.syncs import SyncGroup
@@ -45,7 +45,6 @@ class Refused(HotfolderError):
     """The inbox entry must not be processed (e.g. a symlink); it goes to failed/."""
 
 
-PATH_MAX = 4096  # bytes with the final NUL: the longest path open(2) takes on Linux
 RECORD_TEMP = "sidecar-"  # a record's temp name: temp_prefix + this + random (spool/recovery finishes it)
 
 

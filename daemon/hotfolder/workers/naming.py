@@ -41,7 +41,7 @@ def planned_rel(rendition: Rendition, ext: str, size: tuple[int, int] | None, re
     path = name if not subdir or template.uses("subdir") else f"{subdir}/{name}"
     for part in path.split("/"):
         if len(os.fsencode(part)) > NAME_MAX:
-            raise NameTooLong(part)
+            raise NameTooLong(part, rendition.name)
     return path
 
 

@@ -212,6 +212,9 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
     returned ("": none)."""
     folder, outputs = job.folder, rendered.outputs
     rels = [naming.output_rel(out, job.rel, folder.name, values) for out in outputs]
+    for out, rel in zip(outputs, rels, strict=True):  # each part fits; the whole may not (a review)
+        if len(os.fsencode(str(folder.output / rel))) >= fsnames.PATH_MAX:  # before any folder is made
+            raise fsnames.PathTooLong(str(folder.output / rel), out.rendition.name)
     home = subdir_of(job.rel)
     with contextlib.ExitStack() as stack:
         dirs: dict[str, nofollow.Opened] = {}
