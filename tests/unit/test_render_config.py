@@ -169,7 +169,9 @@ def test_quality_auto_and_its_target(tmp_path):
 @pytest.mark.parametrize("keys, said", [
     ("quality: best\n", "quality: must be a whole number from 1 to 100, or auto, not the text 'best'"),
     ('quality: "85"\n', "quality: must be a whole number from 1 to 100, or auto, not the text '85' "
-                        "(a number in quotes: write it without them)"),
+                        "(a number read as text: write it in plain digits, without quotes)"),
+    ("quality: 85e0\n", "quality: must be a whole number from 1 to 100, or auto, not the text '85e0' "
+                         "(a number read as text: write it in plain digits, without quotes)"),
     ("quality: 0\n", "quality: must be at least 1, not 0"),
     ("quality: 85\nquality_target: 85\n", "quality_target: only applies with quality: auto (quality is 85)"),
     ("quality: auto\nquality_target: 99\n", "quality_target: must be at most 95"),

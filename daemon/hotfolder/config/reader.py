@@ -277,7 +277,8 @@ def kind(value: Any, secret: bool = False) -> str:
             value = redact.url(value)      # password went to the journal, the status and the notifications
         if len(value) > 80:
             return f"the text {value[:60]!r}… ({len(value)} characters)"
-        return f"the text {value!r}" + (" (a number in quotes: write it without them)" if _numeric(value) else "")
+        return f"the text {value!r}" + (" (a number read as text: write it in plain digits, without quotes)"
+                                         if _numeric(value) else "")  # "85"; or 1e3, which YAML 1.1 reads as text
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
