@@ -133,6 +133,12 @@ def test_the_original_s_own_name_is_kept_as_linux_allows_it():
     assert path("{stem}_{rendition}.{ext}", {**VALUES, "stem": "new\nline"}) == "new\nline_web.jpg"
 
 
+def test_a_spec_that_makes_a_number_a_control_character_writes_an_underscore():
+    """`{seq:c}` passed check-config and put a BEL in names (a review)."""
+    assert path("{seq:c}_{stem}.{ext}", {**VALUES, "seq": 7}) == "__IMG_0001.jpg"
+    assert path("{seq:03}_{stem}.{ext}", {**VALUES, "seq": 7}) == "007_IMG_0001.jpg"
+
+
 def test_glibc_s_strftime_flags_are_dates_strftime_knows():
     """`%-d` (no padding) worked before the unknown fields were refused: kept (a checker's)."""
     assert path("{taken:%Y/%-m/%-d}_{stem}.{ext}") == "2024/5/1_IMG_0001.jpg"

@@ -280,7 +280,7 @@ def kind(value: Any, secret: bool = False) -> str:
         return f"the text {value!r}" + (" (a number read as text: write it in plain digits, without quotes)"
                                          if _numeric(value) else "")  # "85"; or 1e3, which YAML 1.1 reads as text
     if isinstance(value, list):
-        return "a list"
+        return "a list" if value else "an empty list"
     if isinstance(value, dict):
         return "a mapping"
     return type(value).__name__

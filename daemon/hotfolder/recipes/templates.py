@@ -285,8 +285,10 @@ def _value(field: Field, value: object, as_path: bool) -> str:
         return ""
     if as_path and field.kind not in (Kind.DATE, Kind.PATH):
         text = text.replace("/", "_")
-    if as_path and FIELDS[field.name].reads in ("exif", "xmp"):  # the photo's text: no control character
-        text = UNSHOWN.sub("_", text)  # control characters, and the marks that reorder or hide text
+    # The photo's text, or any value through a spec (`{seq:c}` is a character): no control
+    # character, nor a mark that reorders or hides text.
+    if as_path and (FIELDS[field.name].reads in ("exif", "xmp") or field.spec):
+        text = UNSHOWN.sub("_", text)
     return text
 
 
