@@ -218,3 +218,30 @@ def test_done_is_sent_to_who_asks_with_the_manifest_written_beside_the_outputs(d
     wait_for(lambda: r.events("/default"), 20, what="the failure, to the default item")
     assert {e["event"] for e in r.events("/default")} == {"failed"}, "done is only for who asks for it"
     assert d.stop() == 0
+
+
+def test_a_name_that_is_not_utf8_reaches_the_done_event_and_the_page_shown_not_raw(daemon_factory, receiver):
+    """One such name made the page answer 500 until 50 files pushed it out, and failed the
+    `done` webhook of every file batched with it (a review): names are shown as \\xNN."""
+    import urllib.request
+
+    from tests.harness import http_url
+
+    r = receiver()
+    d = daemon_factory(extra=notify_config(f'{{url: "{r.url}/done", events: [done]}}', interval=1)
+                       + '\nhttp: {listen: "127.0.0.1:0"}').start()
+    d.inbox.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (160, 120), (10, 200, 90)).save(d.root / "x.jpg", "JPEG")
+    os.rename(d.root / "x.jpg", os.fsdecode(os.fsencode(d.inbox) + b"/ok\xffbyte.jpg"))
+    good(d, "fine.jpg")
+    events = wait_for(lambda: len(r.events("/done")) == 2 and r.events("/done"), 20, what="both done events")
+    assert {e["file"] for e in events} == {"ok\\xffbyte.jpg", "fine.jpg"}
+    assert sorted(o for e in events for o in e["outputs"] if o.startswith("ok")) == [
+        "ok\\xffbyte_thumb.webp", "ok\\xffbyte_web.jpg"]
+    url = http_url(d)
+    with urllib.request.urlopen(url + "/", timeout=10) as page:
+        assert page.status == 200 and "ok\\xffbyte" in page.read().decode("utf-8")
+    with urllib.request.urlopen(url + "/api/status", timeout=10) as api:
+        text = api.read().decode("utf-8")
+    assert "\\udcff" not in text and "ok\\\\xffbyte_web.jpg" in text
+    assert d.stop() == 0
