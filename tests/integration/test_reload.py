@@ -72,6 +72,22 @@ def test_sighup_swaps_a_good_config_and_refuses_a_bad_one(daemon_factory):
     assert d.stop() == 0
 
 
+def test_status_finds_a_daemon_whose_config_is_no_longer_yaml(daemon_factory):
+    """Not YAML at all: `status` looked in the default state_dir and said "not running"
+    (exit 1) while the daemon ran on with its previous config (a review)."""
+    d = daemon_factory(extra="state_dir: var/elsewhere").start()
+    d.config.write_text(d.config.read_text() + "workers: [\n  bad: :\n")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: d.event("reload_refused"), 20, what="the refusal of text that is not YAML")
+    plain = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--config", str(d.config)],
+                           capture_output=True, text=True, timeout=30)
+    assert plain.returncode == 0 and "reload refused" in plain.stdout, plain.stdout + plain.stderr
+    assert d.stop() == 0
+    gone = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--config", str(d.root / "nowhere.yaml")],
+                          capture_output=True, text=True, timeout=30)
+    assert gone.returncode != 0 and "cannot read the config file" in gone.stdout + gone.stderr, gone
+
+
 def test_reload_on_change(daemon_factory):
     d = daemon_factory(extra="reload_on_change: true").start()
     text = d.config.read_text()

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 from hotfolder.errors import ExitCode
 from hotfolder.shown import printable
 from hotfolder.status import daemon_alive, read_snapshot
-from hotfolder.supervisor.instance import Holder, holder, status_file_of
+from hotfolder.supervisor.instance import ConfigUnreadable, Holder, holder, status_file_of
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    status_file = status_file_of(args.config)
+    try:
+        status_file = status_file_of(args.config)
+    except ConfigUnreadable as exc:
+        print(f"hotfolder status: {printable(str(exc))}", file=sys.stderr)
+        return ExitCode.CONFIG_ERROR
     snap = read_snapshot(status_file)
     fresh = snap is not None and daemon_alive(snap)
     lock = holder(status_file.parent)  # the instance lock says whether a daemon runs, not the snapshot's age

@@ -147,14 +147,14 @@ def _expanded(data: object, limit: int) -> int:
 def state_dir_of(path: str | os.PathLike) -> Path | None:
     """The state_dir of the config at `path`, read even if the rest of the file is
     invalid (`hotfolder status` must work right after a refused reload): its default
-    when the file names none. None when the file cannot be read."""
+    when the file names none. None when the file cannot be read, or is not YAML (its
+    state_dir cannot be known: a daemon running on it knows; the default was a guess
+    that said "not running" of a running daemon)."""
     p = Path(path)
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError:
+    except (OSError, yaml.YAMLError, UnicodeDecodeError, RecursionError):
         return None
-    except (yaml.YAMLError, UnicodeDecodeError, RecursionError):
-        data = None
     return state_dir_in(data, p)
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotfolder.config import state_dir_in, state_dir_of
+from hotfolder.errors import HotfolderError
 from hotfolder.runtime import log
 from hotfolder.status import write_snapshot
 from hotfolder.supervisor.locks import AlreadyRunning
@@ -151,14 +152,23 @@ def holder(state_dir: Path) -> Holder:
 def status_file_of(config: Path) -> Path:
     """Where the daemon of this config keeps its status: the config's state_dir, read
     even if the rest of the file is invalid (`hotfolder status` must work right after a
-    refused reload); when the file is gone, the state_dir of a daemon running on it."""
+    refused reload); when the file is gone or not YAML, the state_dir of a daemon
+    running on it. ConfigUnreadable when neither is known (a path to a file that is not there)."""
     state_dir = state_dir_of(config)
     if state_dir is None:
         running = running_state_dir(config)
         if running is not None:
             return running / "status.json"
+        if not os.path.isfile(config):
+            raise ConfigUnreadable(config)
         state_dir = state_dir_in(None, config)
     return (state_dir / "status.json").resolve()
+
+
+class ConfigUnreadable(HotfolderError):
+    def __init__(self, config: Path):
+        super().__init__(f"cannot read the config file {config}: no such file, and no daemon runs on it "
+                         "(--config FILE names the one the daemon was started with)")
 
 
 def running_state_dir(config: Path) -> Path | None:
