@@ -168,3 +168,28 @@ def test_a_studio_drop_is_known_by_content_across_restarts_and_a_lost_database(d
     assert _record(d, "card4/astronaut.jpg")["matched"]["archived"] == "card1/astronaut.jpg"
     assert _found(d)["test/edits/turned-again.jpg"]["action"] == "rendered"
     assert d.stop() == 0
+
+
+def test_a_damaged_database_says_where_it_is_and_how_it_is_made_again(daemon_factory):
+    """Random bytes over hotfolder.db's header: the daemon paused claiming again and again
+    saying only "DatabaseError: file is not a database" (a review). Nothing is lost: the
+    files wait; the reason names the file and the cure, and the cure works."""
+    d = daemon_factory().start()
+    _drop(d, "first.jpg", jpeg(shot(scene("astronaut")), 85))
+    _settle(d, 1)
+    assert d.stop() == 0
+    db_file = d.var / "state" / "hotfolder.db"
+    with open(db_file, "r+b") as f:
+        f.write(bytes(range(7, 107)))
+    d.start()
+    _drop(d, "second.jpg", jpeg(shot(scene("coffee")), 85))
+    said = wait_for(lambda: [e for e in d.events() if str(db_file) in str(e.get("reason", ""))], 30,
+                    what="a reason naming the database")[0]
+    assert "is damaged): stop the daemon, delete that file and start it again" in said["reason"], said
+    assert "second.jpg" not in files_under(d.failed)
+    assert d.stop() == 0
+    for path in (d.var / "state").glob("hotfolder.db*"):
+        path.unlink()
+    d.start()
+    wait_for(lambda: "second.jpg" in files_under(d.archive), 60, what="the waiting file, once the index is new")
+    assert d.stop() == 0

@@ -29,6 +29,19 @@ def path_in(state_dir: Path) -> Path:
     return state_dir / DB_NAME
 
 
+def unusable(said: str, exc: BaseException, state_dir: Path) -> str:
+    """`said` of an error of state_dir's database, with where it is and what to do: a
+    damaged file is made again (a review: "DatabaseError: file is not a database" said
+    neither where nor how)."""
+    where, text = path_in(state_dir), str(exc).lower()
+    if "not a database" in text or "malformed" in text or "corrupt" in text:
+        return (f"{said} ({where} is damaged): stop the daemon, delete that file and start it again: the index "
+                "is rebuilt from the archive")
+    if "locked" in text:
+        return f"{said} ({where}: another process holds it; the daemon goes on once it lets go)"
+    return f"{said} ({where})"
+
+
 def connect(state_dir: Path) -> sqlite3.Connection:
     """A connection to state_dir's database, made (with its folder) if needed."""
     state_dir.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ from hotfolder.likeness import Kind, Naming
 from hotfolder.ops.notices import SKIPPED, Hook, Notice, NoticeKind
 from hotfolder.spool import fsnames, moves
 from hotfolder.spool.folders import archived_files
-from hotfolder.state import originals
+from hotfolder.state import db, originals
 
 FORGET_EVERY = 3600.0  # seconds between two looks for rows older than a folder's duplicate_window
 KINDS = {Kind.EXACT: NoticeKind.DUPLICATE, Kind.SIMILAR: NoticeKind.SIMILAR}
@@ -101,7 +101,8 @@ class Sameness:
                     index.rebuild_due(True)
                 rebuild = rebuild or index.rebuild_due()
             except Exception as exc:  # noqa: BLE001 - the workers meet it too, as an output problem
-                self.log.error("index_unusable", reason=f"{type(exc).__name__}: {exc}", state_dir=str(state_dir))
+                self.log.error("index_unusable", reason=db.unusable(f"{type(exc).__name__}: {exc}", exc, state_dir),
+                               state_dir=str(state_dir))
                 continue
             if dropped:
                 self.log.info("index_recovered", claims_dropped=dropped)

@@ -10,6 +10,7 @@ import os
 import time
 from pathlib import Path, PurePosixPath
 
+from hotfolder.config.model import Folder
 from hotfolder.engine import fingerprint, pipeline
 from hotfolder.jobs import Job, Result, temp_tag
 from hotfolder.likeness import Naming
@@ -19,7 +20,7 @@ from hotfolder.recipes.sequence import Numbers
 from hotfolder.runtime import log
 from hotfolder.spool import atomic, folders, fsnames, nofollow, oserrors
 from hotfolder.spool import owners as names
-from hotfolder.state import originals
+from hotfolder.state import db, originals
 from hotfolder.workers import manifest, naming, truncation
 from hotfolder.workers.choice import Choice, choose, subdir_of
 from hotfolder.workers.duplicates import Sameness
@@ -112,7 +113,7 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None) -> Result:
         if isinstance(exc, names.RecordsUnwritable):
             problem = str(exc)
         if _index_problem(exc):  # state_dir's database or the cluster's Redis: the daemon's, not the file's
-            problem = f"the index of originals cannot be used: {type(exc).__name__}: {exc}"
+            problem = _index_said(exc, job.folder)
         transient = transient_reason(exc) if step in ("read", "render") else None
         if transient:
             logger.warning("render_interrupted", step=step, reason=transient, duration_ms=ms(), outcome="retry")
@@ -184,6 +185,14 @@ def _index_problem(exc: BaseException) -> bool:
     """An error of the index's store (sqlite3, or redis-py in cluster mode; by module, so
     that local mode never imports redis)."""
     return type(exc).__module__.split(".")[0] in ("sqlite3", "redis")
+
+
+def _index_said(exc: BaseException, folder: Folder) -> str:
+    said = f"the index of originals cannot be used: {type(exc).__name__}: {exc}"
+    where = folder.index_dir or folder.state_dir
+    if type(exc).__module__.split(".")[0] != "sqlite3" or where is None:
+        return said  # the cluster's Redis says its own
+    return db.unusable(said, exc, where)
 
 
 def _check_source(job: Job) -> None:
