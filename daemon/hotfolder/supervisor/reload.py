@@ -12,6 +12,7 @@ a notice. `ConfigWatch` notices a changed file for `reload_on_change`.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,22 +72,35 @@ def prepare(current: Config, slots: FolderSlots, locks: FolderLocks, ledger: Led
 
 
 class ConfigWatch:
-    """Whether the config file changed since it was last looked at (its mtime)."""
+    """Whether the config file changed since it was last looked at, and has stayed
+    unchanged for `quiet` seconds since: a file written in place in parts (scp over a
+    slow link, an editor saving in chunks) was reloaded half-written, and its valid first
+    half ran until the next SIGHUP (a review). A change is its mtime, size or inode (an
+    editor's save by rename)."""
 
-    def __init__(self, path: Path):
+    QUIET = 2.0
+
+    def __init__(self, path: Path, quiet: float = QUIET):
         self.path = path
-        self.mtime = _mtime(path)
+        self.quiet = quiet
+        self.stamp = _stamp(path)
+        self.since: float | None = None  # when the last change was seen, until it is reported
 
-    def changed(self) -> bool:
-        mtime = _mtime(self.path)
-        if mtime == self.mtime:
+    def changed(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        stamp = _stamp(self.path)
+        if stamp != self.stamp:
+            self.stamp, self.since = stamp, now
             return False
-        self.mtime = mtime
-        return True
+        if self.since is not None and now - self.since >= self.quiet:
+            self.since = None
+            return True
+        return False
 
 
-def _mtime(path: Path) -> float | None:
+def _stamp(path: Path) -> tuple[int, int, int] | None:
     try:
-        return path.stat().st_mtime
+        st = path.stat()
     except OSError:
         return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
