@@ -63,7 +63,7 @@ KEYS = (
         "a file that kills (or hangs) its worker this often goes to `failed/`, e.g. `worker died by signal 9 on "
         "attempt 3`", reload=_now("the ledger's next verdict")),
     Key("reload_on_change", Bool(), False, "reload when the config file changes, as on SIGHUP, once it has "
-        "stayed unchanged for 2 s (a file written in parts is never read half-written)",
+        "stayed unchanged for 2 s (a file written in parts, with pauses shorter than that, is not read half-written)",
         reload=_now("read once a second")),
     Key("http", Nested(http.read, shorthand="listen"), None, "the status page and `/metrics` (below)", shown="off",
         reload=_now("the listener moves to the new address (unless systemd's socket), the token changes")),
