@@ -49,3 +49,28 @@ def test_process_counts_a_missing_path_and_keeps_the_bar_apart(home):
     assert re.fullmatch(r"\d\d:\d\d:\d\d (\x1b\[33m)?failed bad\.jpg: .*", said[2]), said
     assert re.fullmatch(r"processed 3 of 5 file\(s\) in .* into .*; 1 failed, 1 not found", said[3]), said
     assert len(said) == 4, screen  # nothing else: the interpreter's own lines neither (forks.TRACKER_WARNINGS)
+
+
+def test_process_refuses_to_write_into_an_inbox_and_shows_names_escaped(home):
+    """`process --output var/inbox` wrote outputs a running daemon then took as originals,
+    and the commands printed a name's escape sequences raw (a review)."""
+    batch = home / "batch"
+    batch.mkdir()
+    Image.new("RGB", (80, 60), (10, 80, 120)).save(batch / "a.jpg")
+    (home / "var" / "inbox").mkdir(parents=True)
+    refused = subprocess.run([sys.executable, "-m", "hotfolder", "process", "--output", "var/inbox", "batch"],
+                             cwd=home, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2, refused.stderr
+    assert "is inside folder 'photos''s inbox" in refused.stderr and not list((home / "var" / "inbox").iterdir())
+    archived = home / "var" / "archive"
+    archived.mkdir(parents=True)
+    hostile = "ok\x1b[32mGREEN\x1b[0m\nfound.jpg"
+    Image.new("RGB", (80, 60), (10, 80, 120)).save(archived / hostile, "JPEG")
+    for argv in (["process", "--output", "out", str(archived / hostile)], ["rerender", "--dry-run"],
+                 ["explain", str(archived / hostile)], ["explain", "/nowhere/\x1b[31mx.jpg"],
+                 ["rerender", "/nowhere/\x1b[31mx.jpg"]):
+        run = subprocess.run([sys.executable, "-m", "hotfolder", *argv], cwd=home, capture_output=True,
+                             text=True, timeout=60)
+        shown = run.stdout + run.stderr
+        assert "\x1b" not in shown and "\\x1b" in shown, (argv, shown)
+        assert not any(line.startswith("found.jpg") for line in shown.splitlines()), (argv, shown)

@@ -37,7 +37,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     for given in args.files:
         path = Path(given).absolute()
         if not path.is_file():
-            print(f"hotfolder: {given}: no such file", file=sys.stderr)
+            print(f"hotfolder: {printable(given)}: no such file", file=sys.stderr)
             missing += 1
             continue
         said.append(explain(cfg, path, args.folder, args.subfolder or ""))

@@ -12,7 +12,7 @@ from hotfolder.config import load
 from hotfolder.errors import ExitCode
 from hotfolder.runtime import log
 from hotfolder.sidecars import is_sidecar
-from hotfolder.spool.fsnames import walk_files
+from hotfolder.spool.fsnames import printable, walk_files
 
 
 def cmd_process(args: argparse.Namespace) -> int:
@@ -26,6 +26,11 @@ def cmd_process(args: argparse.Namespace) -> int:
             return ExitCode.USAGE
         folder = matches[0]
     if args.output:
+        if (watched := _watched(cfg, args.output.resolve())) is not None:
+            print(f"hotfolder: --output {printable(str(args.output))} is inside {watched}: a running daemon would "
+                  "take the outputs written there as new originals; choose a folder outside the config's "
+                  "inboxes, archives, failed and processing folders", file=sys.stderr)
+            return ExitCode.USAGE
         folder = dataclasses.replace(folder, output=args.output.resolve())
     bar = batchrun.setup_log(args)
     files, missing = _expand(args.paths)
@@ -54,10 +59,22 @@ def _say_if_archived(cfg, paths: list[Path]) -> None:
         where = path.resolve()
         folder = next((f for f in cfg.folders if f.archive and where.is_relative_to(f.archive)), None)
         if folder is not None:
-            print(f"hotfolder: {path} is in the archive of folder {folder.name!r}: `hotfolder rerender {path}` "
+            shown = printable(str(path))
+            print(f"hotfolder: {shown} is in the archive of folder {folder.name!r}: `hotfolder rerender {shown}` "
                   f"renders archived originals again into the places and names the daemon gave them, replacing "
                   f"their outputs; `process` writes new ones named from here", file=sys.stderr)
             return
+
+
+def _watched(cfg, output: Path) -> str | None:
+    """Which folder of the config `output` is in, if it is one the daemon reads from or
+    keeps originals in (check-config refuses such a layout for a folder's own output)."""
+    for f in cfg.folders:
+        for kind in ("inbox", "processing", "archive", "failed"):
+            place = getattr(f, kind, None)
+            if place is not None and output.is_relative_to(place.resolve()):
+                return f"folder {f.name!r}'s {kind} ({printable(str(place))})"
+    return None
 
 
 def _expand(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[Path]]:
@@ -77,8 +94,8 @@ def _expand(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[Path]]:
             if is_sidecar(path.name):
                 continue  # an XMP sidecar is read with its image (workers/batch.py), never rendered
             if rel in files and files[rel] != path:
-                print(f"hotfolder: skipping {path}: {files[rel]} has the same name and would get the same "
-                      f"outputs; process it separately (--output)", file=sys.stderr)
+                print(f"hotfolder: skipping {printable(str(path))}: {printable(str(files[rel]))} has the same name "
+                      f"and would get the same outputs; process it separately (--output)", file=sys.stderr)
                 continue
             files[rel] = path
     return [(path, rel) for rel, path in files.items()], missing

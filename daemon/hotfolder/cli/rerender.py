@@ -28,14 +28,14 @@ from hotfolder.errors import ExitCode
 from hotfolder.sidecars import is_sidecar
 from hotfolder.spool import archived, owners
 from hotfolder.spool.atomic import is_our_temp
-from hotfolder.spool.fsnames import display
+from hotfolder.spool.fsnames import display, printable
 
 
 def cmd_rerender(args: argparse.Namespace) -> int:
     cfg = load(args.config, serving=frozenset())  # serves no http, sends no notification
     chosen = _chosen(cfg, args)
     if isinstance(chosen, str):
-        print(f"hotfolder rerender: {chosen}", file=sys.stderr)
+        print(f"hotfolder rerender: {printable(chosen)}", file=sys.stderr)
         return ExitCode.USAGE
     code = ExitCode.OK
     for folder, archive, roots in chosen:
@@ -150,11 +150,11 @@ def _say_plan(cfg: Config, folder: Folder, archive: Path, current: list[archived
             tally[how] = tally.get(how, 0) + 1
             said.append(f"{display(p.path.relative_to(folder.output).as_posix())} ({p.how})")
         came = "" if item.path == archive / item.rel else f" (came in as {display(item.rel)})"
-        print(f"{display(item.path.relative_to(archive).as_posix())}{came} → {', '.join(said)}")
+        print(printable(f"{display(item.path.relative_to(archive).as_posix())}{came} → {', '.join(said)}"))
     for item in earlier:
         newer = item.newer.relative_to(archive).as_posix() if item.newer else "?"
-        print(f"{display(item.path.relative_to(archive).as_posix())}: skipped, an earlier drop of "
-              f"{display(item.rel)} (its outputs are {display(newer)}'s now)")
+        print(printable(f"{display(item.path.relative_to(archive).as_posix())}: skipped, an earlier drop of "
+                        f"{display(item.rel)} (its outputs are {display(newer)}'s now)"))
     parts = [f"{tally.get(k, 0)} {label}" for k, label in (
         ("replaced", "replaced"), ("new", "new"), ("renamed", "new under another name (the name is another "
                                                              "original's)"),
