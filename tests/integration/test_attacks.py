@@ -184,6 +184,25 @@ def test_requeue_takes_a_name_exactly_as_it_lists_it(daemon_factory):
     assert d.stop() == 0
 
 
+def test_requeue_takes_an_escaped_name_as_it_lists_it(daemon_factory):
+    """A name of bytes that are not UTF-8, or of terminal controls, is listed escaped, and
+    that spelling matched nothing (a review): it stands for the file now."""
+    d = daemon_factory().start()
+    for raw in (b"bad\xff\xfeutf.jpg", b"esc\x1b[31mred.jpg"):
+        with open(os.fsencode(d.inbox) + b"/" + raw, "wb") as f:
+            f.write(b"not an image")
+    wait_for(lambda: len(failed_originals(d)) == 2, 20, what="both to fail")
+    assert d.stop() == 0
+    listed = subprocess.run([sys.executable, "-m", "hotfolder", "requeue", "--config", str(d.config)],
+                            capture_output=True, text=True, timeout=30).stdout
+    for shown in ("bad\\xff\\xfeutf.jpg", "esc\\x1b[31mred.jpg"):
+        assert shown in listed, listed
+        run = subprocess.run([sys.executable, "-m", "hotfolder", "requeue", "--config", str(d.config), shown],
+                             capture_output=True, text=True, timeout=30)
+        assert run.returncode == 0, run.stdout + run.stderr
+    assert sorted(os.listdir(os.fsencode(d.inbox))) == [b"bad\xff\xfeutf.jpg", b"esc\x1b[31mred.jpg"]
+
+
 def test_a_requeued_file_gets_its_own_name_back(daemon_factory):
     d = daemon_factory().start()
     (d.inbox / "y.jpg").write_bytes(b"bad")

@@ -69,11 +69,19 @@ def _failed_matching(failed: list[Failed], name: str) -> list[Failed]:
         exact = [(f, p) for f, p in failed if p == path]
         if exact:
             return exact
-        globbed = [(f, p) for f, p in failed if any(fnmatchcase(shown, pattern) for shown in (
-                   p.relative_to(f.failed).as_posix(), p.name, f"{f.name}/{p.relative_to(f.failed).as_posix()}"))]
+        globbed = [(f, p) for f, p in failed if any(fnmatchcase(shown, pattern) for shown in _names(f, p))]
         if globbed:
             return globbed
     return []
+
+
+def _names(folder: Folder, path: Path) -> tuple[str, ...]:
+    """What a failed file may be called: its path in failed/, its name, both under its
+    folder's name; each also as listed (escaped: a name of terminal controls or bytes that
+    are not UTF-8 is typed back as `requeue` showed it, a review found it could not be)."""
+    rel = path.relative_to(folder.failed).as_posix()
+    raw = (rel, path.name, f"{folder.name}/{rel}")
+    return raw + tuple(printable(n) for n in raw)
 
 
 def _list_failed(cfg: Config) -> int:
