@@ -339,3 +339,18 @@ def test_long_names_are_shortened_for_failed_and_archive(tmp_path):
     assert (dst.parent / (dst.name + records.SIDECAR)).exists()
     with pytest.raises(fsnames.NameTooLong):
         atomic.write_atomic(tmp_path / ("a" * 256), b"x")
+
+
+def test_a_folder_that_cannot_be_made_is_said_with_its_whole_path_and_key(tmp_path):
+    """The system names only the part it failed on ("[Errno 1] Operation not permitted:
+    'out'"), and a refused reload or a start said no more (a review)."""
+    import dataclasses
+
+    from hotfolder.spool import folders
+
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    folder = dataclasses.replace(make_folder(tmp_path), output=tmp_path / "blocker" / "out")
+    with pytest.raises(OSError) as err:
+        folders.ensure_dirs(folder)
+    said = str(err.value)
+    assert f"'{tmp_path / 'blocker' / 'out'}'" in said and f"(folders[{folder.name}].output)" in said, said

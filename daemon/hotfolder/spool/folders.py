@@ -16,14 +16,22 @@ from hotfolder.spool.atomic import is_our_temp
 from hotfolder.spool.fsnames import display, fit_name, is_ignored_path
 from hotfolder.spool.nofollow import FolderSwapped, Opened
 
+FOLDER_KINDS = ("inbox", "processing", "output", "archive", "failed")
+
 
 def ensure_dirs(folder: Folder) -> None:
-    """Make the folder's places that are missing (each reached without a link)."""
-    for d in folder.all_dirs():
-        os.close(nofollow.open_dir(d, make=True))
-
-
-FOLDER_KINDS = ("inbox", "processing", "output", "archive", "failed")
+    """Make the folder's places that are missing (each reached without a link). An OSError
+    names the whole path and the key (the system names only the part it failed on: "out")."""
+    for kind in FOLDER_KINDS:
+        d = getattr(folder, kind)
+        if d is None:
+            continue
+        try:
+            os.close(nofollow.open_dir(d, make=True))
+        except FolderSwapped:
+            raise
+        except OSError as exc:
+            raise OSError(exc.errno, f"{exc.strerror or exc} (folders[{folder.name}].{kind})", str(d)) from None
 
 
 def swapped_folder(folder: Folder, kinds: tuple[str, ...] = FOLDER_KINDS) -> str | None:
