@@ -52,6 +52,8 @@ def test_http_is_off_unless_given_and_a_bare_port_is_loopback(tmp_path):
     ("notify: [{events: [failed]}]", "notify[0].url", "is required"),
     ('notify: [{url: "not a url"}]', "notify[0].url", "is not a URL"),
     ('notify: [{url: "https:///path"}]', "notify[0].url", "no host name"),
+    ('notify: [{url: "https://u:pw@127.0.0.1:notaport/x"}]', "notify[0].url", "port is not a number"),
+    ('notify: [{url: "https://127.0.0.1:70000/x"}]', "notify[0].url", "port is not a number"),
     ('notify: [{url: "nosuchscheme://x"}]', "notify[0].url", "apprise does not accept"),
     ('notify: [{url: "https://x.example", events: [failed, exploded]}]', "notify[0].events",
      "'exploded' is not one of"),

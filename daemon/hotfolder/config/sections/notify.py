@@ -56,8 +56,13 @@ def read(ctx: Context, data: Any, path: str) -> NotifyTarget:
         return target
     with recorded():
         if target.is_webhook:
-            if not urlsplit(target.url).hostname:
+            parts = urlsplit(target.url)
+            if not parts.hostname:
                 r.fail("url", f"{target.shown} has no host name")
+            try:
+                parts.port  # noqa: B018 - urllib checks it when asked: every send failed on it (a review)
+            except ValueError:
+                r.fail("url", f"{target.shown}: its port is not a number from 0 to 65535")
         else:
             if target.secret and r.ok("secret"):
                 r.fail("secret", "only applies to http:// and https:// URLs (signing the JSON body), not "
