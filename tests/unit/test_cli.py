@@ -66,6 +66,19 @@ def test_every_command_takes_config_and_log_level_has_help(capsys):
             assert "warning: the files that failed (default)" in text, text
 
 
+@pytest.mark.parametrize("argv, said", [
+    (["explain", "--subfolder", "../../etc", "x.jpg"], "'../../etc' is not a path inside the inbox"),
+    (["explain", "--subfolder", "/etc", "x.jpg"], "'/etc' is not a path inside the inbox"),
+    (["duplicates", "--limit", "-1"], "'-1' is not a whole number of at least 1"),
+])
+def test_arguments_that_point_outside_or_make_no_sense_are_refused(capsys, argv, said):
+    """`explain --subfolder ../../etc` predicted outputs outside the output folder and
+    `duplicates --limit -1` was taken (a review)."""
+    with pytest.raises(SystemExit) as ended:
+        commands.main(argv)
+    assert ended.value.code == 2 and said in capsys.readouterr().err
+
+
 # --- requeue -----------------------------------------------------------------
 
 def failed_files(home: Path, names: list[str]) -> model.Folder:

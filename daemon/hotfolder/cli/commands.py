@@ -18,7 +18,7 @@ from hotfolder.config import locate as configfile
 from hotfolder.config.model import ConfigError
 from hotfolder.errors import ExitCode, HotfolderError
 from hotfolder.runtime.formats import AUTO, LogFormat
-from hotfolder.spool.fsnames import display
+from hotfolder.spool.fsnames import display, printable, relative_name
 
 EPILOG = "Config reference: README.md, section 'Config reference'."
 
@@ -33,6 +33,25 @@ LEVELS = ("debug", "info", "warning", "error")
 LEVEL_HELP = ("how much to log: info (the default: one line per file in the console format; JSON has "
               "every event, each rendition written too), debug (more events; the console format also shows "
               "each rendition written and each line's details), warning (problems only), error")
+
+
+def _inbox_subfolder(text: str) -> str:
+    """A subfolder of an inbox as given on the command line: inside it, never `..` or absolute."""
+    rel = text.strip("/") if not text.startswith("/") else None
+    if rel is None or (rel and relative_name(rel) is None):
+        raise argparse.ArgumentTypeError(f"{printable(text)!r} is not a path inside the inbox (e.g. clients/acme: "
+                                         "no .., no leading /)")
+    return rel
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{printable(text)!r} is not a whole number of at least 1")
+    return n
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -123,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     explain.add_argument("files", nargs="+", metavar="FILE", help="image files")
     explain.add_argument("--json", action="store_true", help="one JSON list, an object per file")
     explain.add_argument("--folder", help="the folder to explain a file outside every folder for (default: the first)")
-    explain.add_argument("--subfolder", metavar="PATH",
+    explain.add_argument("--subfolder", metavar="PATH", type=_inbox_subfolder,
                          help="as if dropped in this subfolder of the inbox (clients/acme)")
     dupes = sub.add_parser("duplicates", help="list the files found to repeat or resemble earlier originals",
                            description="What the index of originals found: duplicates skipped (in each folder's "
@@ -131,7 +150,8 @@ def _parser() -> argparse.ArgumentParser:
                                        "earlier original each matched.")
     config_arg(dupes)
     dupes.add_argument("--json", action="store_true", help="print them as JSON")
-    dupes.add_argument("--limit", type=int, default=1000, metavar="N", help="the N most recent (default 1000)")
+    dupes.add_argument("--limit", type=_at_least_one, default=1000, metavar="N",
+                       help="the N most recent (default 1000)")
     index = sub.add_parser("index", help="the index of originals: `index rebuild` makes it again from the archives",
                            description="rebuild: read, hash and look at every archived original again (after a "
                                        "restore, or to index originals archived before duplicates were known).")
