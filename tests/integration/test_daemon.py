@@ -231,3 +231,15 @@ def test_status_says_what_it_counts_and_what_is_in_failed_now(daemon_factory):
                           capture_output=True, text=True, timeout=30).stdout
     assert "files moved to failed/ since the start (1 in failed/ now" in text, text
     assert d.stop() == 0
+
+
+def test_status_says_a_running_daemon_lost_its_lock_file(daemon_factory):
+    """state_dir deleted under a running daemon: status said "not running (last seen 0m00s
+    ago, … state running)", exit 1, of a daemon rendering on (a review)."""
+    d = daemon_factory().start()
+    (d.var / "state" / "hotfolder.lock").unlink()
+    run = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--config", str(d.config)],
+                         capture_output=True, text=True, timeout=30)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "is running" in run.stdout and "hotfolder.lock is gone" in run.stdout and "restart it" in run.stdout
+    assert d.stop() == 0

@@ -10,7 +10,7 @@ import time
 from hotfolder.errors import ExitCode
 from hotfolder.shown import printable
 from hotfolder.status import daemon_alive, read_snapshot
-from hotfolder.supervisor.instance import ConfigUnreadable, Holder, holder, status_file_of
+from hotfolder.supervisor.instance import LOCK_NAME, ConfigUnreadable, Holder, holder, status_file_of
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -23,6 +23,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     fresh = snap is not None and daemon_alive(snap)
     lock = holder(status_file.parent)  # the instance lock says whether a daemon runs, not the snapshot's age
     running = fresh if lock.held is None else lock.held
+    if fresh and not running and not (status_file.parent / LOCK_NAME).exists():
+        # Its lock file was deleted (state_dir removed under it): it runs on, unguarded (a review:
+        # "not running, last seen 0 s ago, state running").
+        assert snap is not None
+        _say(f"hotfolder is running (pid {snap.get('pid')}) but its instance lock {status_file.parent / LOCK_NAME} "
+             "is gone (was state_dir deleted?): another daemon could start on the same folders; restart it")
+        running = True
     stale = _stale_snapshot(snap, lock, fresh) if running else None
     if args.json:
         extra: dict[str, object] = {"running": running}
