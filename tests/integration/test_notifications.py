@@ -229,18 +229,27 @@ def test_a_name_that_is_not_utf8_reaches_the_done_event_and_the_page_shown_not_r
 
     r = receiver()
     d = daemon_factory(extra=notify_config(f'{{url: "{r.url}/done", events: [done]}}', interval=1)
-                       + '\nhttp: {listen: "127.0.0.1:0"}').start()
+                       + '\nhttp: {listen: "127.0.0.1:0"}', on_duplicate="skip").start()
     d.inbox.mkdir(parents=True, exist_ok=True)
     Image.new("RGB", (160, 120), (10, 200, 90)).save(d.root / "x.jpg", "JPEG")
+    again = (d.root / "x.jpg").read_bytes()
     os.rename(d.root / "x.jpg", os.fsdecode(os.fsencode(d.inbox) + b"/ok\xffbyte.jpg"))
-    good(d, "fine.jpg")
+    good(d, "fine.jpg", size=(200, 150))
     events = wait_for(lambda: len(r.events("/done")) == 2 and r.events("/done"), 20, what="both done events")
+    (d.root / "copy.jpg").write_bytes(again)  # skipped: the page lists it with the earlier one's outputs
+    os.rename(d.root / "copy.jpg", d.inbox / "copy.jpg")
+    wait_for(lambda: d.event("duplicate_skipped"), 20, what="the copy skipped")
     assert {e["file"] for e in events} == {"ok\\xffbyte.jpg", "fine.jpg"}
     assert sorted(o for e in events for o in e["outputs"] if o.startswith("ok")) == [
         "ok\\xffbyte_thumb.webp", "ok\\xffbyte_web.jpg"]
     url = http_url(d)
-    with urllib.request.urlopen(url + "/", timeout=10) as page:
-        assert page.status == 200 and "ok\\xffbyte" in page.read().decode("utf-8")
+    def page() -> str:
+        with urllib.request.urlopen(url + "/", timeout=10) as answer:
+            assert answer.status == 200
+            return answer.read().decode("utf-8")
+
+    shown = wait_for(lambda: [p for p in [page()] if "copy.jpg" in p], 10, what="the skipped copy on the page")[0]
+    assert "ok\\xffbyte" in shown
     with urllib.request.urlopen(url + "/api/status", timeout=10) as api:
         text = api.read().decode("utf-8")
     assert "\\udcff" not in text and "ok\\\\xffbyte_web.jpg" in text

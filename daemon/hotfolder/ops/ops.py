@@ -151,8 +151,11 @@ class Ops:
     def notice(self, notice: Notice) -> None:
         """The service's hook. Never raises, never blocks: a notification's trouble is not the loop's."""
         try:
+            # Names as data to show: bytes that are not UTF-8 as \xNN (raw, an output's name broke the
+            # page and every notification of its batch: a review).
             notice = replace(notice, file=fsnames.display(notice.file),
-                             reason=redact.text(fsnames.display(notice.reason)))
+                             reason=redact.text(fsnames.display(notice.reason)),
+                             outputs=tuple(fsnames.display(o) for o in notice.outputs))
             if notice.event == NoticeKind.DONE or notice.step == SKIPPED:
                 self.recent.appendleft(notice)  # the page's list: what became of each file, skipped duplicates too
             self.notifications.submit(notice)  # each endpoint takes the events it asked for (`done`: opt-in)

@@ -30,10 +30,7 @@ def done(logger, folder: Folder, job: Job, result: Result, where: Path | None, o
                     archived=str(where) if where else None, worker_pid=result.pid, outcome="ok",
                     **found(result))
     note = "; ".join(filter(None, (NAMING.get(result.naming, ""), result.match.said() if result.match else "")))
-    # Names as data to show: a name's bytes that are not UTF-8 as \xNN (raw, one such name broke the
-    # page and every notification of its batch: a review).
-    outputs = tuple(fsnames.display(o) for o in result.outputs)
-    on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), note, outputs=outputs,
+    on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), note, outputs=result.outputs,
                      duration_ms=result.duration_ms, attempts=job.attempt, manifest=result.manifest))
 
 
