@@ -242,4 +242,8 @@ def test_status_says_a_running_daemon_lost_its_lock_file(daemon_factory):
                          capture_output=True, text=True, timeout=30)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "is running" in run.stdout and "hotfolder.lock is gone" in run.stdout and "restart it" in run.stdout
+    as_json = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--json", "--config", str(d.config)],
+                             capture_output=True, text=True, timeout=30)
+    said = json.loads(as_json.stdout)  # JSON alone (a review: the prose line came first)
+    assert as_json.returncode == 0 and said["running"] and said["lock_missing"].endswith("hotfolder.lock")
     assert d.stop() == 0

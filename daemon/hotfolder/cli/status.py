@@ -23,20 +23,23 @@ def cmd_status(args: argparse.Namespace) -> int:
     fresh = snap is not None and daemon_alive(snap)
     lock = holder(status_file.parent)  # the instance lock says whether a daemon runs, not the snapshot's age
     running = fresh if lock.held is None else lock.held
-    if fresh and not running and not (status_file.parent / LOCK_NAME).exists():
-        # Its lock file was deleted (state_dir removed under it): it runs on, unguarded (a review:
-        # "not running, last seen 0 s ago, state running").
-        assert snap is not None
-        _say(f"hotfolder is running (pid {snap.get('pid')}) but its instance lock {status_file.parent / LOCK_NAME} "
-             "is gone (was state_dir deleted?): another daemon could start on the same folders; restart it")
-        running = True
+    # Its lock file deleted (state_dir removed under it): it runs on, unguarded (a review: "not
+    # running, last seen 0 s ago, state running", exit 1).
+    lock_missing = fresh and not running and not (status_file.parent / LOCK_NAME).exists()
+    running = running or lock_missing
     stale = _stale_snapshot(snap, lock, fresh) if running else None
     if args.json:
         extra: dict[str, object] = {"running": running}
         if stale:
             extra.update(pid=lock.pid, snapshot_stale=stale)
+        if lock_missing:
+            extra["lock_missing"] = str(status_file.parent / LOCK_NAME)
         print(json.dumps({**(snap or {}), **extra}, indent=1))
         return ExitCode.OK if running else ExitCode.NOT_RUNNING
+    if lock_missing:
+        assert snap is not None
+        _say(f"hotfolder is running (pid {snap.get('pid')}) but its instance lock {status_file.parent / LOCK_NAME} "
+             "is gone (was state_dir deleted?): another daemon could start on the same folders; restart it")
     if stale:
         pid = lock.pid if lock.pid is not None else "unknown"
         _say(f"hotfolder is running (pid {pid}), status snapshot stale since {_when(stale['since'])}: "
