@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from hotfolder.config import state_dir_of
 from hotfolder.errors import ExitCode
 from hotfolder.shown import printable
 from hotfolder.status import daemon_alive, read_snapshot
@@ -49,7 +50,11 @@ def cmd_status(args: argparse.Namespace) -> int:
                  f"(snapshot of pid {snap.get('pid')})")
         return ExitCode.OK
     if snap is None:
-        _say(f"hotfolder is not running (no status file at {status_file})")
+        guess = ""
+        if state_dir_of(args.config) is None:  # not YAML, and no daemon on it could be seen through /proc
+            guess = ("; the config is not valid YAML, so its state_dir is a guess: a daemon started by another "
+                     "user is not seen from here (`hotfolder check-config` says what is wrong with the file)")
+        _say(f"hotfolder is not running (no status file at {status_file}){guess}")
         return ExitCode.NOT_RUNNING
     if not running:
         _say(f"hotfolder is not running (last seen {_ago(snap.get('updated', 0))}, "
