@@ -174,3 +174,14 @@ def test_an_exif_of_garbage_leaves_its_fields_empty_and_is_said(tmp_path):
     photo = read(src, EVERYTHING, notes=notes)
     assert photo.camera is None and photo.format == "png"
     assert any("EXIF cannot be read" in note for note in notes), notes
+
+
+def test_exif_text_parted_by_a_nul_keeps_each_part(tmp_path):
+    """EXIF's Copyright is "photographer NUL editor": both are kept, a space between (a
+    review: cut at the first NUL, `exif: {Copyright: "*Editor*"}` no longer matched)."""
+    exif = Image.Exif()
+    exif[0x8298], exif[0x010F] = "(c) Ann Smith\0(c) Editor Bob\0", "Canon\0\0\0"
+    src = tmp_path / "a.jpg"
+    Image.new("RGB", (32, 24)).save(src, exif=exif)
+    photo = read(src, Need(exif=True, exif_tags=frozenset({"Copyright"})))
+    assert photo.exif_tag("Copyright") == "(c) Ann Smith (c) Editor Bob" and photo.make == "Canon"

@@ -163,7 +163,7 @@ def test_an_original_without_exif_has_no_date_or_camera(tmp_path):
     ({0x0132: "2020:06:06 06:06:06"}, None, None),  # IFD0's DateTime (the file's change), not when taken
     ({DATETIME_ORIGINAL: "2024-05-01T14:03:22", 0x9010: "+0200"}, "2024-05-01T14:03:22+02:00", None),
     ({MAKE: "NIKON CORPORATION", MODEL: "NIKON Z 6"}, None, "NIKON Z 6"),
-    ({MAKE: "Can\0on", MODEL: "EOS\nR5"}, None, "Can EOS R5"),  # EXIF text ends at its NUL
+    ({MAKE: "Can\0on", MODEL: "EOS\nR5"}, None, "Can on EOS R5"),  # a NUL parts EXIF's text (Copyright's two)
 ])
 def test_the_manifest_says_what_the_templates_say_of_when_and_with_what(tmp_path, tags, taken, camera):
     """A second EXIF reader made the manifest's `taken` and `camera` differ from `{taken}`

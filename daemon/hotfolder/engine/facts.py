@@ -146,8 +146,8 @@ def _text(value) -> str | None:
         return None
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
-    if isinstance(value, str):  # EXIF's ASCII ends at its first NUL
-        return value.split("\0", 1)[0].strip() or None
+    if isinstance(value, str):  # Copyright holds "photographer\0editor": parts at a NUL, one space between
+        return " ".join(p.strip() for p in value.split("\0") if p.strip()) or None
     if isinstance(value, tuple):
         parts = [_text(v) for v in value]
         return " ".join(p for p in parts if p) or None
