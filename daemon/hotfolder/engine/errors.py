@@ -92,7 +92,8 @@ PLAIN = {  # the codec's words -> (what they mean, what to do)
     "cannot load this image": ("the picture data is damaged", AGAIN),
     "failed to read next frame": ("the picture data is damaged", AGAIN),
     # Pillow's bounds on a PNG's text chunks (engine/opening raises the one a chunk to 4 MB)
-    "max_text_chunk": ("a text chunk of the PNG (its XMP or a comment) is longer than 4 MB decompressed",
+    "max_text_chunk": ("a chunk of the PNG (its XMP, a comment or its colour profile) is longer than 4 MB "
+                       "decompressed",
                        "; save it again with less metadata"),
     "max_text_memory": ("the PNG's text chunks (XMP, comments) are longer than 64 MB decompressed",
                         "; save it again with less metadata"),
