@@ -114,6 +114,8 @@ def test_a_claim_or_a_job_lease_without_a_ttl_holds_for_one_lease_not_for_ever(s
     assert 0 < client.pttl(lease) <= 300
     wait_for(lambda: store.acquire("job-1", me) is None, 5, what="the lease without a TTL to expire")
     assert client.get(lease).decode() == str(me) and client.pttl(lease) > 0
+    client.set(store._k("lease", "job-2"), b"\xff\xfe not text")  # no PX, not UTF-8: raised before it was bounded
+    assert store.acquire("job-2", me) is not None and 0 < client.pttl(store._k("lease", "job-2")) <= 300
     # A live holder's lease is left as it is: it has its TTL, and refreshes keep it.
     other = Holder("n2", "another-host", 4243, "beef")
     assert store.acquire("job-1", other) == me

@@ -43,7 +43,7 @@ def key_prefix(cluster: Cluster) -> str:
 
 def _text(value: bytes | str) -> str:
     """A Redis reply as text (bytes, as this client is made, unless decode_responses)."""
-    return value.decode() if isinstance(value, bytes) else value
+    return value.decode(errors="replace") if isinstance(value, bytes) else value  # a forged value: data
 
 
 @dataclass(frozen=True)
@@ -108,8 +108,8 @@ class Store:
             current = self.r.get(key)
             if current is None:
                 continue  # expired between the two calls
+            self._bound(keys=[key], args=[current, self.ttl_ms])  # the value as stored, whatever its bytes
             text = _text(current)
-            self._bound(keys=[key], args=[text, self.ttl_ms])
             other = Holder.parse(text)
             if other is not None and other.surely_dead():
                 if self._swap(keys=[key], args=[text, str(me), self.ttl_ms]):
