@@ -47,7 +47,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     summary = [f"{bad} failed"] + ([f"{len(missing)} not found"] if missing else []) + (
         [f"{len(files) - len(results)} not processed (stopped)"] if len(results) < len(files) else [])
     print(f"processed {ok} of {len(files) + len(missing)} file(s) in {elapsed:.1f} s "
-          f"({ok / elapsed:.1f}/s) into {folder.output}; {', '.join(summary)}", file=sys.stderr)
+          f"({ok / elapsed:.1f}/s) into {printable(str(folder.output))}; {', '.join(summary)}", file=sys.stderr)
     return ExitCode.OK if ok == len(files) + len(missing) else ExitCode.FAILED
 
 

@@ -16,6 +16,7 @@ from hotfolder.engine.geometry import oriented_size
 from hotfolder.engine.metadata import Metadata
 from hotfolder.engine.rights import EXIF_IFD_TAG
 from hotfolder.recipes.facts import Photo
+from hotfolder.shown import UNSHOWN
 
 MAX_TEXT = 64  # characters of a camera's name kept
 
@@ -52,7 +53,8 @@ def _exif(raw: bytes) -> Image.Exif | None:
 
 
 def _printable(text: str | None) -> str | None:
-    """The text without control characters, its spaces single, bounded: a name to show."""
+    """The text without what a terminal acts on or hides (shown.UNSHOWN), its spaces single,
+    bounded: a name to show."""
     if text is None:
         return None
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())[:MAX_TEXT] or None
+    return " ".join(UNSHOWN.sub(" ", text).split())[:MAX_TEXT] or None
