@@ -118,6 +118,23 @@ STUDIO = textwrap.dedent("""\
 HEAD = STUDIO.split("      - name: client")[0]
 
 
+@pytest.mark.parametrize("globs, warned", [
+    ('"*"', True), ('"**/*"', True), ('"*/**"', True), ('["*", ""]', False), ('"**"', False), ('"*/*"', False),
+    ('"clients/*"', False),
+])
+def test_a_subfolder_glob_that_no_longer_takes_the_top_is_warned_of(tmp_path, globs, warned):
+    """`*`, `**/*` and `*/**` took the inbox's top before a whole `*` became one folder: a
+    config that meant "every file" would archive top-level drops unrendered, in silence (a
+    review)."""
+    text = HEAD + textwrap.indent(f"- name: any\n  size: 800\n  when: {{subfolder: {globs}}}\n", "      ")
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    said = [str(w) for w in config.check(path).warnings]
+    assert bool(said) is warned, said
+    if warned:
+        assert "takes every subfolder but not the inbox's top" in said[0] and 'add "" to the list' in said[0]
+
+
 def test_an_empty_subfolder_glob_is_the_inbox_s_top_as_the_readme_says(tmp_path):
     """`subfolder: ""` was refused as "not the text ''" though documented (a review)."""
     text = HEAD + textwrap.indent(textwrap.dedent("""\

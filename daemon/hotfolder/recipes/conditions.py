@@ -36,7 +36,7 @@ BOUNDS = ("min_width", "min_height", "max_width", "max_height")
 
 
 @functools.lru_cache(maxsize=1024)
-def _path_regex(pattern: str) -> re.Pattern[str]:
+def path_regex(pattern: str) -> re.Pattern[str]:
     out, i = [], 0
     text = pattern.strip("/")
     while i < len(text):
@@ -75,7 +75,7 @@ def _name_regex(pattern: str) -> re.Pattern[str]:
 
 
 def path_matches(pattern: str, path: str) -> bool:
-    return _path_regex(pattern).fullmatch(path.strip("/")) is not None
+    return path_regex(pattern).fullmatch(path.strip("/")) is not None
 
 
 def glob_matches(pattern: str, text: str) -> bool:

@@ -32,7 +32,21 @@ class Globs(Kind):
                                 for i in items):
             r.fail(name, f"must be a text (a glob such as \"clients/**\" or \"*50mm*\") or a list of them, "
                          f"not {kind(value)}")
-        return tuple(str(i).strip() for i in items)
+        globs = tuple(str(i).strip() for i in items)
+        if self.empty and "" not in globs and any(_every_folder(g) for g in globs):
+            r.warn(name, f"{', '.join(repr(g) for g in globs if _every_folder(g))} takes every subfolder but not "
+                         "the inbox's top (a whole `*` is one folder, never none; before this version it took the "
+                         "top too): add \"\" to the list for files dropped at the top, or write \"**\" for every "
+                         "file")
+        return globs
+
+
+def _every_folder(glob: str) -> bool:
+    """Whether `glob` took the inbox's top before a whole-part `*` became one folder, never
+    none (`*`, `**/*`, `*/**`), and no longer does."""
+    now = c.path_regex(glob)
+    was = re.compile(now.pattern.replace("[^/]+", "[^/]*"), now.flags)  # only a whole-part `*` writes `[^/]+`
+    return now.fullmatch("") is None and was.fullmatch("") is not None
 
 
 @dataclass(frozen=True)
