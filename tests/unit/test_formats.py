@@ -633,6 +633,43 @@ def test_a_bmp_s_own_colour_profile_is_used_or_its_absence_said(tmp_path, case):
     assert rendered.notes[0].startswith(said), rendered.notes
 
 
+def _argb1555_bmp(path, rgba: np.ndarray, *, top_down: bool = False, cut: int = 0) -> None:
+    """A 16-bit bit-field BMP with an alpha mask (A1R5G5B5 in a V5 header), as GIMP and
+    ImageMagick write one."""
+    height, width = rgba.shape[:2]
+    r, g, b = (rgba[..., i].astype(np.uint16) >> 3 for i in range(3))
+    words = ((rgba[..., 3] >= 128).astype(np.uint16) << 15) | (r << 10) | (g << 5) | b
+    stride = (width * 2 + 3) & ~3
+    rows = words if top_down else words[::-1]
+    pixels = b"".join(row.astype("<u2").tobytes().ljust(stride, b"\0") for row in rows)
+    header = struct.pack("<IiiHHIIiiII", 124, width, -height if top_down else height, 1, 16, 3, len(pixels),
+                         2835, 2835, 0, 0)
+    header += struct.pack("<IIII", 0x7C00, 0x03E0, 0x001F, 0x8000) + b"BGRs" + bytes(124 - 60)
+    data = header + pixels
+    path.write_bytes((b"BM" + struct.pack("<IHHI", 14 + len(data), 0, 0, 14 + 124) + data)[:len(data) + 14 - cut])
+
+
+@pytest.mark.parametrize("top_down", [False, True], ids=["bottom-up", "top-down"])
+def test_a_16_bit_bmp_keeps_its_alpha_mask(tmp_path, top_down):
+    """Pillow reads A1R5G5B5's colour masks and drops the alpha one: the transparent half
+    showed the red it hid (a fuzz round)."""
+    rgba = np.zeros((48, 64, 4), np.uint8)
+    rgba[:, :32] = (200, 16, 16, 0)  # transparent, hiding red
+    rgba[:, 32:] = (24, 160, 56, 255)
+    rgba[:8, 32:] = (248, 248, 248, 255)  # a band at the top: the rows' order
+    src = tmp_path / "argb.bmp"
+    _argb1555_bmp(src, rgba, top_down=top_down)
+    out = np.asarray(run_one(src, R(operation="none", format="png")))
+    assert out.shape == (48, 64, 4)
+    assert (out[:, :32, 3] == 0).all() and (out[:, 32:, 3] == 255).all()
+    assert np.abs(out[20, 40, :3].astype(int) - (24, 160, 56)).max() <= 8  # 5 bits a channel
+    assert (out[:8, 32:, :3] >= 245).all() and (out[8:, 32:, 0] < 40).all()
+    cut = tmp_path / "cut.bmp"
+    _argb1555_bmp(cut, rgba, cut=500)
+    with pytest.raises(InputError, match="the BMP is truncated: its 64x48 16-bit pixels need"):
+        run(cut, R(operation="none", format="png"))
+
+
 def _headers() -> dict[str, bytes]:
     buffer = io.BytesIO()
     Image.new("RGB", (40, 30), (10, 200, 30)).save(buffer, "PNG")

@@ -119,7 +119,7 @@ TABLE: tuple[Format, ...] = (
            decoder=decoder("pillow:decode"), same="png"),
     Format("bmp", ("bmp",), "image/bmp", pil="BMP", vips=None,
            quality=False, alpha=True, grey=True, animation=False, exif=False, xmp=False, icc=False,
-           decoder=decoder("pillow:decode"), same="png"),
+           decoder=decoder("bmp:decode"), same="png"),
     Format("avif", ("avif",), "image/avif", pil="AVIF", vips="heif",
            quality=True, alpha=True, grey=False, animation=True, exif=True, xmp=True, icc=True,
            decoder=decoder("avif:decode"), encoder=encoder("pillow:avif")),

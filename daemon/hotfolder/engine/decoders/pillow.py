@@ -13,13 +13,11 @@ never all in memory (a 100 MP 16-bit PNG peaked at 2 GB when they were).
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pyvips
 from PIL import Image, ImageFile, TiffImagePlugin
 
-from hotfolder.engine import bmpprofile
 from hotfolder.engine.colour import normalise_mode
 from hotfolder.engine.decoders import Decoded, Wanted
 from hotfolder.engine.metadata import Metadata, read_exif_early, read_metadata
@@ -30,22 +28,11 @@ DEEP_RAWMODES = ("RGB;16", "RGBA;16", "RGBX;16")
 
 
 def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
-    """WebP, GIF, BMP, AVIF (and 8-bit PNG and TIFF): the first frame, whole."""
+    """WebP, GIF, AVIF (and 8-bit PNG and TIFF; BMP through decoders/bmp): the first frame, whole."""
     size = header.size
     read_exif_early(header)  # a TIFF's, from the file that `load` closes
-    said = _bmp_profile(src, header) if header.format == "BMP" else None
     load(header)
-    meta = read_metadata(header)
-    return eight_bit(header, size, meta if said is None else replace(meta, notes=(*meta.notes, said)))
-
-
-def _bmp_profile(src: Path, header: ImageFile.ImageFile) -> str | None:
-    """A BMP's own profile, given to Pillow's image (which does not read it) as any
-    format's is; what the log should say of one that is not used."""
-    icc, said = bmpprofile.read(src)
-    if icc is not None:
-        header.info["icc_profile"] = icc
-    return said
+    return eight_bit(header, size, read_metadata(header))
 
 
 def decode_deep(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
