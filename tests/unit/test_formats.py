@@ -664,6 +664,13 @@ def test_a_16_bit_bmp_keeps_its_alpha_mask(tmp_path, top_down):
     assert (out[:, :32, 3] == 0).all() and (out[:, 32:, 3] == 255).all()
     assert np.abs(out[20, 40, :3].astype(int) - (24, 160, 56)).max() <= 8  # 5 bits a channel
     assert (out[:8, 32:, :3] >= 245).all() and (out[8:, 32:, 0] < 40).all()
+    four = tmp_path / "argb4444.bmp"  # Pillow refuses these masks: said in words a user can act on
+    data = bytearray(src.read_bytes())
+    struct.pack_into("<IIII", data, 14 + 40, 0x0F00, 0x00F0, 0x000F, 0xF000)
+    four.write_bytes(bytes(data))
+    with pytest.raises(InputError, match=r"a BMP whose colour bit fields hotfolder cannot read .*save it as a 24- or "
+                                         r"32-bit BMP, or as a PNG"):
+        run(four, R(operation="none", format="png"))
     cut = tmp_path / "cut.bmp"
     _argb1555_bmp(cut, rgba, cut=500)
     with pytest.raises(InputError, match="the BMP is truncated: its 64x48 16-bit pixels need"):

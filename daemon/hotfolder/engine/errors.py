@@ -91,6 +91,8 @@ PLAIN = {  # the codec's words -> (what they mean, what to do)
     "could not create decoder object": ("libwebp cannot read it", ""),  # damaged, or cut short: truncation tells
     "cannot load this image": ("the picture data is damaged", AGAIN),
     "failed to read next frame": ("the picture data is damaged", AGAIN),
+    "unsupported bmp bitfields layout": ("a BMP whose colour bit fields hotfolder cannot read (e.g. 4 bits a "
+                                         "channel, A4R4G4B4)", "; save it as a 24- or 32-bit BMP, or as a PNG"),
     # Pillow's bounds on a PNG's text chunks (engine/opening raises the one a chunk to 4 MB)
     "max_text_chunk": ("a chunk of the PNG (its XMP, a comment or its colour profile) is longer than 4 MB "
                        "decompressed",
