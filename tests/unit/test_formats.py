@@ -533,6 +533,27 @@ def test_a_16_bit_tiff_is_turned_upright_as_its_8_bit_twin(tmp_path, orientation
     assert np.abs(twins[16] - twins[8]).max() <= 1
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("mode", ["L", "RGBA"])
+def test_an_uncompressed_sideways_tiff_read_from_its_path_is_turned_not_scrambled(tmp_path, orientation, mode):
+    """Pillow 13 maps a one-strip uncompressed TIFF with the upright size it reports for
+    orientations 5-8: grey, RGBA, CMYK came out scrambled when read from the path (files
+    past READ_WHOLE; a fuzz round). An RGB file of the same picture is the reference."""
+    import tifffile
+
+    y, x = np.mgrid[0:64, 0:96]
+    grey = ((x * 3 + y * 7) % 256).astype(np.uint8)
+    stored = np.rot90(grey, 1).copy() if orientation >= 5 else grey
+    pixels = stored if mode == "L" else np.dstack([stored] * 3 + [np.full_like(stored, 255)])
+    src, twin = tmp_path / "sideways.tif", tmp_path / "twin.tif"
+    tifffile.imwrite(src, pixels, photometric="minisblack" if mode == "L" else "rgb",
+                     extratags=[(274, "H", 1, orientation, True)])
+    tifffile.imwrite(twin, np.dstack([stored] * 3), photometric="rgb", extratags=[(274, "H", 1, orientation, True)])
+    out = np.asarray(run_one(src, R(operation="none", format="png")).convert("L")).astype(int)
+    expected = np.asarray(run_one(twin, R(operation="none", format="png")).convert("L")).astype(int)
+    assert out.shape == expected.shape and np.abs(out - expected).max() <= 1
+
+
 def _with_icc_segments(jpeg: bytes, icc: bytes, keep: tuple[int, ...]) -> bytes:
     """`jpeg` with `icc` in three APP2 ICC_PROFILE segments (numbered 1-3 of 3), only those in `keep`."""
     third = -(-len(icc) // 3)

@@ -23,6 +23,7 @@ from hotfolder.engine.decoders import Decoded, Wanted
 from hotfolder.engine.metadata import Metadata, read_exif_early, read_metadata
 from hotfolder.engine.opening import load
 
+ORIENTATION = 274  # the TIFF tag
 # Deep (16-bit per sample) RGB layouts of Pillow's PNG and TIFF readers.
 DEEP_RAWMODES = ("RGB;16", "RGBA;16", "RGBX;16")
 
@@ -31,6 +32,11 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     """WebP, GIF, AVIF (and 8-bit PNG and TIFF; BMP through decoders/bmp): the first frame, whole."""
     size = header.size
     read_exif_early(header)  # a TIFF's, from the file that `load` closes
+    if isinstance(header, TiffImagePlugin.TiffImageFile) and header.tag_v2.get(ORIENTATION) in (5, 6, 7, 8):
+        # Pillow 13 maps an uncompressed one-strip TIFF (grey, RGBA, CMYK, 16-bit grey) with the
+        # upright size it reports for these orientations, not the stored one: the picture came
+        # out scrambled (a fuzz round). Read, not mapped: Pillow maps only a file it has a name of.
+        header.filename = ""
     load(header)
     return eight_bit(header, size, read_metadata(header))
 
