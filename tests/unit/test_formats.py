@@ -554,6 +554,26 @@ def test_an_uncompressed_sideways_tiff_read_from_its_path_is_turned_not_scramble
     assert out.shape == expected.shape and np.abs(out - expected).max() <= 1
 
 
+@pytest.mark.parametrize("compression", [None, "zlib"])
+def test_a_16_bit_tiff_of_separate_planes_renders_its_colours(tmp_path, compression):
+    """Stored raw, Pillow names each plane's tile by one letter ("R") and reads it as 8 bits:
+    garbage colours (a fuzz round; Photoshop's Pixel Order: Per Channel writes these). In
+    tiles, libvips cannot read them: refused in words."""
+    import tifffile
+
+    y, x = np.mgrid[0:64, 0:96]
+    rgb = np.dstack([(x * 2) % 256, (y * 4) % 256, np.full_like(x, 60)]).astype(np.uint8)
+    planes = (rgb.astype(np.uint16) * 257).transpose(2, 0, 1)
+    src = tmp_path / "planes.tif"
+    tifffile.imwrite(src, planes, photometric="rgb", planarconfig="separate", compression=compression)
+    out = np.asarray(run_one(src, R(operation="none", format="png"))).astype(int)
+    assert out.shape == (64, 96, 3) and np.abs(out - rgb).max() <= 1
+    tiled = tmp_path / "tiled.tif"
+    tifffile.imwrite(tiled, planes, photometric="rgb", planarconfig="separate", tile=(16, 16))
+    with pytest.raises(InputError, match="colour planes are stored apart, in tiles"):
+        run(tiled, R(operation="none", format="png"))
+
+
 def _with_icc_segments(jpeg: bytes, icc: bytes, keep: tuple[int, ...]) -> bytes:
     """`jpeg` with `icc` in three APP2 ICC_PROFILE segments (numbered 1-3 of 3), only those in `keep`."""
     third = -(-len(icc) // 3)

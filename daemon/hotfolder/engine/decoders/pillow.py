@@ -20,10 +20,11 @@ from PIL import Image, ImageFile, TiffImagePlugin
 
 from hotfolder.engine.colour import normalise_mode
 from hotfolder.engine.decoders import Decoded, Wanted
+from hotfolder.engine.errors import InputError
 from hotfolder.engine.metadata import Metadata, read_exif_early, read_metadata
 from hotfolder.engine.opening import load
 
-ORIENTATION = 274  # the TIFF tag
+ORIENTATION, BITS_PER_SAMPLE, PLANAR, TILE_WIDTH = 274, 258, 284, 322  # TIFF tags
 # Deep (16-bit per sample) RGB layouts of Pillow's PNG and TIFF readers.
 DEEP_RAWMODES = ("RGB;16", "RGBA;16", "RGBX;16")
 
@@ -43,7 +44,7 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
 
 def decode_deep(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     """PNG and TIFF: 16-bit RGB(A) read by libvips (see the module's doc), else as `decode`."""
-    if not rawmode(header).startswith(DEEP_RAWMODES):
+    if not _deep(header):
         return decode(src, header, wanted)
     return Decoded(read_metadata(header), stored_size(header), deep=lambda: _vips_open(src))
 
@@ -65,6 +66,25 @@ def eight_bit(im: Image.Image, size: tuple[int, int], meta: Metadata) -> Decoded
     describes it (a CMYK image is converted to sRGB)."""
     frame, icc = normalise_mode(im, meta.icc)
     return Decoded(meta.with_icc(icc), size, frame=frame)
+
+
+def _deep(header: ImageFile.ImageFile) -> bool:
+    """Whether the file's RGB(A) samples are 16 bits: Pillow's layout says so, except for a
+    TIFF of separate planes stored raw, whose tiles Pillow names a plane each ("R") and
+    reads as 8 bits (garbage colours: a fuzz round): its tags say it."""
+    if rawmode(header).startswith(DEEP_RAWMODES):
+        return True
+    if not isinstance(header, TiffImagePlugin.TiffImageFile) or header.tag_v2.get(PLANAR) != 2:
+        return False
+    bits = header.tag_v2.get(BITS_PER_SAMPLE)
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    if header.mode not in ("RGB", "RGBA") or not all(b == 16 for b in bits):
+        return False
+    if TILE_WIDTH in header.tag_v2:  # libvips reads separate planes in strips only
+        raise InputError("decode", "a 16-bit TIFF whose colour planes are stored apart, in tiles, which hotfolder "
+                                   "cannot read: save it with its channels interleaved (Photoshop: Pixel Order "
+                                   "Interleaved), or in strips")
+    return True
 
 
 def rawmode(im: ImageFile.ImageFile) -> str:
