@@ -574,6 +574,25 @@ def test_a_16_bit_tiff_of_separate_planes_renders_its_colours(tmp_path, compress
         run(tiled, R(operation="none", format="png"))
 
 
+@pytest.mark.parametrize("kind, pixels", [
+    ("1 × 32-bit unsigned integer samples (grey)", lambda g: g.astype(np.uint32) * 16843009),  # read as signed: black
+    ("1 × 16-bit signed integer samples (grey)", lambda g: g.astype(np.int16) * 128),  # rendered at half brightness
+    ("1 × 8-bit signed integer samples (grey)", lambda g: g.astype(np.int8)),
+])
+def test_a_grey_tiff_of_samples_pillow_reads_wrong_is_refused_naming_them(tmp_path, kind, pixels):
+    """A fuzz round: Pillow opens these, and the upper half of a 32-bit range came out black,
+    a signed 16-bit picture at half its brightness; the README says such TIFFs are refused."""
+    import tifffile
+
+    y, x = np.mgrid[0:64, 0:96]
+    src = tmp_path / "samples.tif"
+    tifffile.imwrite(src, pixels(((x * 3 + y * 7) % 256).astype(np.uint8)))
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="none", format="png"))
+    assert err.value.reason == (f"a TIFF of {kind}, which hotfolder cannot read: save it with 8- or 16-bit unsigned "
+                                "integer samples, or 16- or 32-bit float ones"), err.value
+
+
 def _with_icc_segments(jpeg: bytes, icc: bytes, keep: tuple[int, ...]) -> bytes:
     """`jpeg` with `icc` in three APP2 ICC_PROFILE segments (numbered 1-3 of 3), only those in `keep`."""
     third = -(-len(icc) // 3)

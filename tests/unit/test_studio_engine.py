@@ -429,7 +429,8 @@ def test_a_float_tiffs_orientation_and_tags_are_kept(tmp_path):
 @pytest.mark.parametrize("dtype, said", [
     ("float64", "a TIFF of 3 × 64-bit floating-point samples (RGB), which hotfolder cannot read: save it with "
                 "16- or 32-bit float samples"),
-    ("int16", "a TIFF of 3 × 16-bit signed integer samples (RGB), which hotfolder cannot read"),
+    ("int16", "a TIFF of 3 × 16-bit signed integer samples (RGB), which hotfolder cannot read: save it with 8- or "
+              "16-bit unsigned integer samples, or 16- or 32-bit float ones"),
 ])
 def test_a_tiff_hotfolder_cannot_read_is_named_by_its_samples(tmp_path, dtype, said):
     from hotfolder.engine.pipeline import InputError

@@ -74,7 +74,8 @@ def open_image(src: Path, accepted_formats: Sequence[str], max_image_pixels: int
     try:
         if reason := too_many_pixels(im.size, max_image_pixels):
             raise InputError("open", reason)
-        if isinstance(im, TiffImagePlugin.TiffImageFile) and (reason := _misplaced_tiff_pixels(im, src, data)):
+        if isinstance(im, TiffImagePlugin.TiffImageFile) and (
+                reason := tifftags.unread_samples(im.tag_v2) or _misplaced_tiff_pixels(im, src, data)):
             raise InputError("open", reason)
         _check_animation(im, animation)
     except BaseException:

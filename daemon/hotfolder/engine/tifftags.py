@@ -59,9 +59,20 @@ class Layout:
         return f"{self.bands} × {self.bits}-bit {kind} samples ({space})"
 
 
-def layout(tags: Image.Exif) -> Layout:
+def layout(tags: Image.Exif | Mapping[int, Any]) -> Layout:
     return Layout((_first(tags.get(256, 0)), _first(tags.get(257, 0))), _first(tags.get(277, 1)),
                   _first(tags.get(258, 1)), _first(tags.get(339, 1)), _first(tags.get(262, -1)))
+
+
+def unread_samples(tags: Image.Exif | Mapping[int, Any]) -> str | None:
+    """Why a TIFF Pillow opened has samples it reads wrong, or None: signed integers (a grey
+    16-bit one rendered at half brightness) and 32-bit integers (read as signed: the upper
+    half of the range came out black; a fuzz round). Floats are decoders/floattiff's."""
+    found = layout(tags)
+    if found.kind == 2 or (found.bits == 32 and found.kind in (1, 4)):
+        return (f"a TIFF of {found}, which hotfolder cannot read: save it with 8- or 16-bit unsigned integer "
+                "samples, or 16- or 32-bit float ones")
+    return None
 
 
 STRIP_OFFSETS, TILE_OFFSETS = 273, 324
