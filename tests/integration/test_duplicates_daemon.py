@@ -193,3 +193,22 @@ def test_a_damaged_database_says_where_it_is_and_how_it_is_made_again(daemon_fac
     d.start()
     wait_for(lambda: "second.jpg" in files_under(d.archive), 60, what="the waiting file, once the index is new")
     assert d.stop() == 0
+
+
+def test_a_rebuild_reads_the_archived_originals_not_their_sidecars_or_videos(daemon_factory):
+    """XMP sidecars archived beside their images and videos that pass through were counted
+    as originals a rebuild could not read: `hotfolder index rebuild` exited 1 for every
+    studio using sidecars (a new user's walkthrough)."""
+    from tests import sources
+
+    d = daemon_factory().start()
+    _drop(d, "shoot/a.xmp", sources.xmp_packet(rating=4))
+    _drop(d, "shoot/a.jpg", jpeg(shot(scene("astronaut")), 85))
+    _drop(d, "shoot/clip.mp4", b"\0\0\0\x18ftypmp42 not really a video")
+    wait_for(lambda: {"shoot/a.jpg", "shoot/a.xmp", "shoot/clip.mp4"} <= set(files_under(d.archive)), 60,
+             what="the photo, its sidecar and the video archived")
+    assert d.stop() == 0
+    run = subprocess.run([sys.executable, "-m", "hotfolder", "index", "rebuild", "--config", str(d.config)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "unreadable" not in run.stdout + run.stderr or " 0 unreadable" in run.stdout + run.stderr

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from hotfolder.arrival.rules import passes_through
 from hotfolder.config.model import Folder
+from hotfolder.sidecars import is_sidecar
 from hotfolder.spool import nofollow
 from hotfolder.spool.atomic import is_our_temp
 from hotfolder.spool.fsnames import display, fit_name, is_ignored_path
@@ -83,9 +85,13 @@ def opened_folder(root: Path, rel_dir: str | Path) -> Iterator[Opened]:
 
 def archived_files(folder: Folder) -> Iterator[Path]:
     """The originals in the folder's archive/, lazily (none when it deletes them): what the
-    index of originals is rebuilt from (workers/reindex.py)."""
+    index of originals is rebuilt from (workers/reindex.py). Not the XMP sidecars archived
+    beside their images, nor what passes through (videos): a rebuild counted each as an
+    original it could not read, and `index rebuild` exited 1 for every studio using
+    sidecars (a new user's walkthrough)."""
     if folder.archive is None:
         return
     for path in nofollow.walk(folder.archive):
-        if not is_our_temp(path.name, folder.temp_token) and not is_ignored_path(path, folder.archive):
+        if (not is_our_temp(path.name, folder.temp_token) and not is_ignored_path(path, folder.archive)
+                and not is_sidecar(path.name) and not passes_through(folder, path)):
             yield path

@@ -151,6 +151,7 @@ class Rebuild:
         self._files = ((f, p) for f in config.folders if f.index_dir is not None for p in archived_files(f))
         self._next = next(self._files, None)  # looked at ahead: the end is known when the last job ends
         self.in_flight = self.indexed = self.known = self.failed = 0
+        self._paths: dict[int, Path] = {}  # job -> its archived original, for the log line of one that fails
 
     @property
     def ended(self) -> bool:
@@ -162,7 +163,9 @@ class Rebuild:
         limit = max(1, self.config.workers // 2)
         while self._next is not None and room > sent and self.in_flight < limit:
             folder, path = self._next
-            backend.submit(Job(self.new_id(), folder, path, path.name, self.config.accepted_formats,
+            job_id = self.new_id()
+            self._paths[job_id] = path
+            backend.submit(Job(job_id, folder, path, path.name, self.config.accepted_formats,
                                self.config.max_image_pixels, reindex=True))
             self._next = next(self._files, None)
             self.in_flight += 1
@@ -172,10 +175,12 @@ class Rebuild:
     def finished(self, result: Result | None) -> bool:
         """A job's result (None: lost); True when the rebuild is over."""
         self.in_flight -= 1
+        path = self._paths.pop(result.job_id, None) if result is not None else None
         if result is None or not result.ok:
             if result is not None and result.error:
                 self.failed += 1
-                self.log.warning("index_rebuild_skipped", reason=result.error)
+                self.log.warning("index_rebuild_skipped", reason=result.error,
+                                 file=fsnames.display(str(path)) if path is not None else None)
             else:
                 self.known += 1
         else:
