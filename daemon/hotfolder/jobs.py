@@ -40,6 +40,7 @@ class Result:
     job_id: int
     ok: bool
     outputs: tuple[str, ...] = ()
+    renditions: tuple[str, ...] = ()  # the renditions written (those `when:` chose), in the outputs' order
     error: str = ""
     step: str = ""
     retry_later: bool = False  # a resource problem (disk full), not the file's fault

@@ -260,3 +260,16 @@ def test_explain_shows_a_photo_s_fields_escaped_never_as_terminal_controls(daemo
     assert not any(c in run.stdout for c in "\x1b\x07\u202e"), run.stdout
     assert "\\x1b]0;pwned\\x07\\x1b[2J" in run.stdout
     assert not any(line.startswith("found: camera FAKE") for line in run.stdout.splitlines()), run.stdout
+
+
+def test_file_done_names_the_renditions_written_not_every_one_of_the_folder(daemon_factory, tmp_path):
+    """`done IMG_0002.jpg → client, square, portfolio, print` for a file only `square` took
+    (a new user's walkthrough): the line and `file_done` name what `when:` chose."""
+    from tests.harness.daemon import RENDITIONS
+
+    d = daemon_factory(renditions=RENDITIONS + "      when: {subfolder: \"thumbs/**\"}\n").start()
+    sources.camera_jpeg(tmp_path / "top.jpg", size=(400, 300))
+    os.rename(tmp_path / "top.jpg", d.inbox / "top.jpg")
+    done = wait_for(lambda: d.event("file_done"), 30, what="the file done")
+    assert done["renditions"] == ["web"] and done["outputs"] == ["top_web.jpg"], done
+    assert d.stop() == 0

@@ -25,7 +25,7 @@ def done(logger, folder: Folder, job: Job, result: Result, where: Path | None, o
         logger.info("file_unmatched", reason=result.unmatched, duration_ms=result.duration_ms,
                     archived=str(where) if where else None, worker_pid=result.pid, outcome="unmatched")
     else:
-        logger.info("file_done", renditions=[r.name for r in folder.renditions],
+        logger.info("file_done", renditions=list(result.renditions or (r.name for r in folder.renditions)),
                     outputs=list(result.outputs), duration_ms=result.duration_ms,
                     archived=str(where) if where else None, worker_pid=result.pid, outcome="ok",
                     **found(result))

@@ -132,7 +132,8 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None) -> Result:
         if same is not None:
             _release(same, logger)
     logger.info("file_rendered", outputs=len(written), duration_ms=ms(), outcome="ok")
-    return Result(job.id, True, outputs=tuple(written), duration_ms=ms(), match=same.match if same else None,
+    return Result(job.id, True, outputs=tuple(written), renditions=tuple(o.rendition.name for o in rendered.outputs),
+                  duration_ms=ms(), match=same.match if same else None,
                   naming=same.naming if same else Naming.FIRST, record=record, manifest=described)
 
 
