@@ -103,6 +103,14 @@ def test_a_folder_not_in_the_config_is_a_usage_error(home, capsys):
     said_once(capsys.readouterr().err, "hotfolder: no folder named 'nope'")
 
 
+def test_process_of_only_a_missing_path_exits_1_as_documented(home, capsys):
+    """It exited 2 ("nothing to process"), where the README says a path that does not exist
+    is 1 (a new user's walkthrough); nothing given at all stays 2."""
+    assert commands.main(["process", "-c", "hotfolder.yaml", "nope.jpg"]) == ExitCode.FAILED == 1
+    (home / "empty").mkdir()
+    assert commands.main(["process", "-c", "hotfolder.yaml", "empty"]) == ExitCode.USAGE == 2
+
+
 # --- as a process of its own ------------------------------------------------------
 
 def test_python_m_hotfolder_says_a_config_it_cannot_find_in_one_line(home):
