@@ -33,6 +33,15 @@ def test_one_short_line_per_file():
     assert re.fullmatch(TIME + "failed x.jpg: the file is empty", failed), failed
 
 
+def test_a_file_no_rendition_took_is_said_archived_or_deleted_as_it_was():
+    """With on_success: delete the line said "archived" of a file deleted (a new user's walkthrough)."""
+    said = {"event": "file_unmatched", "file": "land.jpg", "reason": "when.orientation: it is landscape"}
+    assert re.fullmatch(TIME + r"archived land\.jpg: no rendition applies \(when.orientation: it is landscape\)",
+                        render({**said, "archived": "/x/archive/land.jpg"})), said
+    assert re.fullmatch(TIME + r"deleted \(on_success: delete\) land\.jpg: no rendition applies .*",
+                        render({**said, "archived": None})), said
+
+
 def test_a_name_can_neither_forge_a_line_nor_move_the_cursor():
     """A file's name is data (an attack round dropped one that forged a `done` line, moved the
     cursor and retitled the terminal): what a terminal acts on or hides is shown escaped."""

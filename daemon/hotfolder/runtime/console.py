@@ -94,7 +94,8 @@ LINES = {
                            f"  {_secs(e.get('duration_ms'))}",
     "file_failed": lambda e: f"failed {e.get('file')}: {e.get('reason')}",
     "file_refused": lambda e: f"failed {e.get('file')}: {e.get('reason')}",
-    "file_unmatched": lambda e: f"archived {e.get('file')}: no rendition applies ({e.get('reason')})",
+    "file_unmatched": lambda e: (f"{'archived' if e.get('archived') else 'deleted (on_success: delete)'} "
+                                 f"{e.get('file')}: no rendition applies ({e.get('reason')})"),
     "sidecar_alone": lambda e: f"archived the sidecar {e.get('file')} alone: {e.get('note')}",
     "file_note": lambda e: f"{e.get('file')}: {e.get('note')}",
     "file_not_found": lambda e: f"failed {e.get('file')}: no such file or folder",
