@@ -68,7 +68,7 @@ folders:
     raw: auto                         # camera RAWs: preview (the embedded JPEG), develop, or auto
                                       # (the preview when it is as large as the largest rendition needs)
     # Renditions for some files only (when:), names from the photo ({taken:%Y/%m}/{camera|slug}),
-    # captions, XMP sidecars: see config/studio.yaml and the README's "Recipes".
+    # captions, XMP sidecars: see the README's "Recipes", and config/studio.yaml in hotfolder's repository.
     renditions:
       - name: web
         operation: fit               # fit | fill (crop to exact size) | scale | none
