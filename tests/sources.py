@@ -234,6 +234,62 @@ def bmp_v5(path: Path, image: Image.Image, *, profile: bytes = b"", kind: bytes 
     return path
 
 
+def avif_with_clap(path: Path, image: Image.Image, aperture: tuple[int, int, int, int]) -> Path:
+    """`image` as an AVIF (Pillow's libavif) whose primary item carries a clean aperture
+    (`clap`, as `avifenc --crop` writes it) of `aperture` = (left, top, width, height): the
+    property put in ipco and associated first in ipma, the meta box grown around it and
+    iloc's offsets into mdat moved by as much."""
+    buffer = io.BytesIO()
+    image.save(buffer, "AVIF", quality=95)
+    data = bytearray(buffer.getvalue())
+    left, top, cw, ch = aperture
+    w, h = image.size
+    # Offsets of the centre, as ISO 14496-12 fractions: (2*left + cw - w) / 2.
+    clap_body = struct.pack(">8i", cw, 1, ch, 1, 2 * left + cw - w, 2, 2 * top + ch - h, 2)
+    clap = struct.pack(">I4s", 8 + len(clap_body), b"clap") + clap_body
+
+    def find(kind: bytes, start: int, end: int) -> int:
+        pos = start
+        while pos + 8 <= end:
+            size, found = struct.unpack_from(">I4s", data, pos)
+            if found == kind:
+                return pos
+            pos += size
+        raise ValueError(kind)
+
+    meta = find(b"meta", 0, len(data))
+    meta_end = meta + struct.unpack_from(">I", data, meta)[0]
+    iprp = find(b"iprp", meta + 12, meta_end)
+    ipco = find(b"ipco", iprp + 8, iprp + struct.unpack_from(">I", data, iprp)[0])
+    ipco_end = ipco + struct.unpack_from(">I", data, ipco)[0]
+    count, pos = 0, ipco + 8
+    while pos < ipco_end:
+        count, pos = count + 1, pos + struct.unpack_from(">I", data, pos)[0]
+    ipma = find(b"ipma", iprp + 8, iprp + struct.unpack_from(">I", data, iprp)[0])
+    version_flags = struct.unpack_from(">I", data, ipma + 8)[0]
+    assert version_flags == 0 and struct.unpack_from(">I", data, ipma + 12)[0] == 1  # one item, 1-byte indices
+    grown = len(clap) + 1
+    for box, extra in ((ipma, 1), (ipco, len(clap)), (iprp, grown), (meta, grown)):  # sizes, before anything moves
+        struct.pack_into(">I", data, box, struct.unpack_from(">I", data, box)[0] + extra)
+    entry = ipma + 16 + 2  # after the item's 16-bit id: the association count, then its indices
+    data[entry] += 1
+    data[entry + 1:entry + 1] = bytes([0x80 | (count + 1)])  # essential, the new property, listed first
+    data[ipco_end:ipco_end] = clap  # before ipma: inserted last, so ipma's place above held
+    iloc = find(b"iloc", meta + 12, meta + struct.unpack_from(">I", data, meta)[0])
+    assert data[iloc + 8] == 0  # version 0
+    sizes = data[iloc + 12]
+    assert (sizes >> 4, sizes & 0xF, data[iloc + 13] >> 4) == (4, 4, 0)  # offset, length 4; no base offset
+    items, pos = struct.unpack_from(">H", data, iloc + 14)[0], iloc + 16
+    for _ in range(items):
+        extents = struct.unpack_from(">H", data, pos + 4)[0]  # after the item id and data_reference_index
+        pos += 6
+        for _ in range(extents):
+            struct.pack_into(">I", data, pos, struct.unpack_from(">I", data, pos)[0] + grown)
+            pos += 8
+    path.write_bytes(bytes(data))
+    return path
+
+
 def tiff(path: Path, image: Image.Image | np.ndarray, *, exif: dict | None = None, interop: str | None = None,
          icc: bytes | None = None) -> Path:
     """An uncompressed TIFF: 8-bit RGB from a Pillow image, or an array's own samples (H, W)

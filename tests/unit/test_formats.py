@@ -593,6 +593,22 @@ def test_a_grey_tiff_of_samples_pillow_reads_wrong_is_refused_naming_them(tmp_pa
                                 "integer samples, or 16- or 32-bit float ones"), err.value
 
 
+def test_an_avif_s_crop_is_applied(tmp_path):
+    """Pillow's AVIF plugin drops the clean aperture (clap): an `avifenc --crop` file came out
+    whole, at the coded size (a fuzz round). libheif, which the README's HEICs go through,
+    crops; so does libvips: the reference here."""
+    import pyvips
+
+    y, x = np.mgrid[0:64, 0:96]
+    rgb = np.dstack([(x * 2) % 256, (y * 4) % 256, np.full_like(x, 60)]).astype(np.uint8)
+    src = sources.avif_with_clap(tmp_path / "cropped.avif", Image.fromarray(rgb), (10, 8, 60, 40))
+    reference = pyvips.Image.new_from_file(str(src))
+    assert (reference.width, reference.height) == (60, 40)  # the file is one libheif crops
+    out = np.asarray(run_one(src, R(operation="none", format="png"))).astype(int)
+    assert out.shape == (40, 60, 3)
+    assert np.abs(out - rgb[8:48, 10:70]).mean() < 2  # the aperture's pixels, not the frame's corner
+
+
 def _with_icc_segments(jpeg: bytes, icc: bytes, keep: tuple[int, ...]) -> bytes:
     """`jpeg` with `icc` in three APP2 ICC_PROFILE segments (numbered 1-3 of 3), only those in `keep`."""
     third = -(-len(icc) // 3)

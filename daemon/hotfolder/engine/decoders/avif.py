@@ -1,21 +1,52 @@
-"""AVIF: Pillow's plugin (libavif) decodes it, as every format `pillow.decode` takes. Its
-colour stated by code (nclx) rather than by an ICC profile is not reported by that plugin:
-libheif (pi-heif) reads it from the container, and Display P3 by code is converted as a
-HEIC's is (decoders/heif.profile). It was rendered unconverted, up to 118 levels off (a
-fuzz round: `avifenc --cicp 12/13/0`).
+"""AVIF: Pillow's plugin (libavif) decodes it, as every format `pillow.decode` takes, and
+turns its rotation and mirror (irot, imir) into an EXIF orientation. Two things it drops
+are read from the container here:
+
+* colour stated by code (nclx) rather than by an ICC profile: libheif (pi-heif) reads it,
+  and Display P3 by code is converted as a HEIC's is (decoders/heif.profile). It was
+  rendered unconverted, up to 118 levels off (a fuzz round: `avifenc --cicp 12/13/0`);
+* the crop (clean aperture, `clap`): applied to the decoded pixels, as stored, before
+  the orientation turns them (MIAF puts the crop first; a crop listed after a turn is
+  not applied, and said). `avifenc --crop` files came out whole (a fuzz round).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
-from PIL import ImageFile
+from PIL import Image, ImageFile
 
-from hotfolder.engine.decoders import Decoded, Wanted, heif, pillow
+from hotfolder.engine.decoders import Decoded, Wanted, heif, heifmeta, pillow
 
 
 def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     decoded = pillow.decode(src, header, wanted)
     if decoded.meta.icc is None and (icc := heif.coded_profile(src, wanted.data)) is not None:
-        return replace(decoded, meta=decoded.meta.with_icc(icc))
-    return decoded
+        decoded = replace(decoded, meta=decoded.meta.with_icc(icc))
+    return _cropped(src, wanted.data, decoded)
+
+
+def _cropped(src: Path, data: bytes | None, decoded: Decoded) -> Decoded:
+    frame = decoded.frame
+    if not isinstance(frame, Image.Image):
+        return decoded
+    if data is not None:
+        props = heifmeta.primary_props(data)
+    else:
+        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            props = heifmeta.primary_props(fd)
+        finally:
+            os.close(fd)
+    if not props or not any(p.kind == "clap" for p in props):
+        return decoded
+    try:
+        box, _ = heifmeta.transforms(props, *frame.size)
+    except heifmeta.Unsupported as exc:
+        note = f"the AVIF's crop (clean aperture) is not applied ({exc}): the picture is shown whole"
+        return replace(decoded, meta=replace(decoded.meta, notes=(*decoded.meta.notes, note)))
+    if box is None or box == (0, 0, *frame.size):
+        return decoded
+    out = frame.crop(box)
+    return replace(decoded, frame=out, size=out.size)

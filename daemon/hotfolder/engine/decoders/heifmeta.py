@@ -107,6 +107,17 @@ def read_layout(file: File) -> Layout:
         raise Unsupported("a box this reader cannot parse") from None
 
 
+def primary_props(file: File) -> tuple[Prop, ...] | None:
+    """The primary item's properties, whatever it codes (an AVIF's `av01` too), or None when
+    the boxes cannot be read."""
+    try:
+        boxes = parse(_meta_box(file))
+    except (Unsupported, struct.error, IndexError, ValueError, UnicodeDecodeError, ZeroDivisionError):
+        return None
+    prim = boxes.items.get(boxes.primary)
+    return prim.props if prim is not None else None
+
+
 def ends_early(layout: Layout, file: File) -> bool:
     """Whether a tile of the primary image lies (in part) past the end of the file: a copy
     cut short. libheif paints such tiles green and says nothing (a fuzz round)."""
