@@ -857,6 +857,38 @@ def test_an_avif_in_display_p3_by_code_is_converted_to_srgb(tmp_path):
     assert max(abs(a - b) for a, b in zip(converted, as_is, strict=True)) > 20
 
 
+@pytest.mark.parametrize("primaries, transfer, said", [
+    (9, 16, "primaries BT.2020, transfer PQ (HDR)"),  # Canon's HDR-PQ .hif writes these
+    (9, 13, "primaries BT.2020"),
+    (1, 18, "transfer HLG (HDR)"),
+    (1, 13, None), (12, 13, None), (1, 1, None),  # sRGB, Display P3 (converted), BT.709's curve
+])
+def test_a_colour_code_hotfolder_does_not_convert_is_said(tmp_path, primaries, transfer, said):
+    """BT.2020 and HDR (PQ, HLG) colour codes were rendered as if sRGB in silence: a PQ
+    photo's white came out at 148 (a fuzz round). Not converted yet; said in the log."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (48, 32), (40, 200, 60)).save(buffer, "AVIF", quality=90)
+    data = bytearray(buffer.getvalue())
+    at = data.index(b"colrnclx") + 8
+    data[at:at + 4] = primaries.to_bytes(2, "big") + transfer.to_bytes(2, "big")
+    src = tmp_path / "coded.avif"
+    src.write_bytes(bytes(data))
+    (out,) = run(src, R(operation="none", format="png"))
+    if said is None:
+        assert out.notes == (), out.notes
+    else:
+        assert len(out.notes) == 1 and out.notes[0].startswith(
+            f"the source's colour is stated by code ({said}), which hotfolder does not convert"), out.notes
+
+
+def test_a_heic_in_bt2020_pq_by_code_is_said_not_converted(tmp_path):
+    src = sources.phone_heic(tmp_path / "hdr.heic", Image.new("RGB", (128, 96), (200, 30, 30)), tile=None,
+                             nclx={"color_primaries": 9, "transfer_characteristics": 16, "matrix_coefficients": 9,
+                                   "full_range_flag": 1})
+    (out,) = run(src, R(operation="none", format="png"))
+    assert len(out.notes) == 1 and "(primaries BT.2020, transfer PQ (HDR))" in out.notes[0], out.notes
+
+
 def _riff_chunk(kind: bytes, body: bytes) -> bytes:
     return kind + struct.pack("<I", len(body)) + body + (b"\0" if len(body) % 2 else b"")
 

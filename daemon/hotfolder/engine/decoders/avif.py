@@ -3,7 +3,7 @@ turns its rotation and mirror (irot, imir) into an EXIF orientation. Two things 
 are read from the container here:
 
 * colour stated by code (nclx) rather than by an ICC profile: libheif (pi-heif) reads it,
-  and Display P3 by code is converted as a HEIC's is (decoders/heif.profile). It was
+  and Display P3 by code is converted as a HEIC's is (decoders/heif.profile_of). It was
   rendered unconverted, up to 118 levels off (a fuzz round: `avifenc --cicp 12/13/0`);
 * the crop (clean aperture, `clap`): applied to the decoded pixels, as stored, before
   the orientation turns them (MIAF puts the crop first; a crop listed after a turn is
@@ -22,8 +22,12 @@ from hotfolder.engine.decoders import Decoded, Wanted, heif, heifmeta, pillow
 
 def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     decoded = pillow.decode(src, header, wanted)
-    if decoded.meta.icc is None and (icc := heif.coded_profile(src, wanted.data)) is not None:
-        decoded = replace(decoded, meta=decoded.meta.with_icc(icc))
+    if decoded.meta.icc is None:
+        icc, said = heif.coded_colour(src, wanted.data)
+        if icc is not None:
+            decoded = replace(decoded, meta=decoded.meta.with_icc(icc))
+        if said is not None:
+            decoded = replace(decoded, meta=replace(decoded.meta, notes=(*decoded.meta.notes, said)))
     return _cropped(src, wanted.data, decoded)
 
 

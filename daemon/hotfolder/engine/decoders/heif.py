@@ -50,7 +50,7 @@ from hotfolder.engine.decoders import Decoded, Wanted, heifmeta, hevc
 from hotfolder.engine.decoders.pillow import eight_bit
 from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 from hotfolder.engine.geometry import draft_size, oriented_size
-from hotfolder.engine.metadata import read_metadata
+from hotfolder.engine.metadata import Metadata, read_metadata
 from hotfolder.engine.opening import load
 from hotfolder.engine.resample import Frame
 
@@ -81,12 +81,12 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     size = header.size  # before load: pi-heif sets the decoded image's
     if is_deep(header):
         deep = _deep_pixels(src)
-        return Decoded(read_metadata(header).with_icc(profile(header)), size, deep=deep)
+        return Decoded(_meta(header), size, deep=deep)
     try:
         load(header)
     except RuntimeError as exc:  # pi-heif's, for libheif's errors other than bad data
         raise failure(exc) from None
-    return eight_bit(header, size, read_metadata(header).with_icc(profile(header)))
+    return eight_bit(header, size, _meta(header))
 
 
 @contextmanager
@@ -126,7 +126,7 @@ def _fast(file: heifmeta.File, layout: heifmeta.Layout, header: ImageFile.ImageF
     pixels = hevc.decode(file, layout, scale=scale, threads=wanted.threads)
     if pixels is None or (pixels.depth > 8) != is_deep(header):
         return None
-    meta = replace(read_metadata(header).with_icc(profile(header)), orientation=layout.orientation)
+    meta = replace(_meta(header), orientation=layout.orientation)
     if pixels.depth > 8:
         return Decoded(meta, layout.stored_size, deep=ArrayPixels(pixels.rgb))
     return Decoded(meta, layout.stored_size, frame=Frame.packed(pixels.rgb, "RGB"))
@@ -155,12 +155,16 @@ def is_deep(im: Image.Image) -> bool:
     return im.info.get("bit_depth", 8) > 8
 
 
-def profile(im: Image.Image) -> bytes | None:
-    """The ICC profile the HEIF carries, or the one its nclx colour code stands for."""
-    return profile_of(im.info)
+def _meta(header: ImageFile.ImageFile) -> Metadata:
+    """What the HEIF says, with the profile its colour stands for, and a note when its colour
+    code is one hotfolder does not convert."""
+    meta = read_metadata(header).with_icc(profile_of(header.info))
+    said = unconverted(header.info)
+    return meta if said is None else replace(meta, notes=(*meta.notes, said))
 
 
 def profile_of(info: dict) -> bytes | None:
+    """The ICC profile the HEIF carries, or the one its nclx colour code stands for."""
     icc = info.get("icc_profile")
     if icc:
         return icc
@@ -168,17 +172,45 @@ def profile_of(info: dict) -> bytes | None:
     return colour.p3_icc() if nclx.get("color_primaries") == NCLX_P3 else None
 
 
-def coded_profile(src: Path, data: bytes | None) -> bytes | None:
-    """The profile an AV1 or HEVC HEIF's colour code (nclx) stands for, read by libheif from
-    its boxes (no pixel decoded), or None: none stated, not one converted (only Display P3
-    is, as for HEICs), or a container libheif cannot read. For AVIFs, whose Pillow plugin
-    does not say it (decoders/avif)."""
+# nclx codes taken as they are (ISO/IEC 23091-2): primaries BT.709/sRGB, unspecified, BT.601
+# (within a few levels of sRGB's), Display P3 (converted); transfers BT.709, unspecified,
+# BT.601, sRGB, BT.2020 10/12-bit (the same curve as BT.709's).
+SRGB_LIKE_PRIMARIES = {1, 2, 5, 6, NCLX_P3}
+SDR_TRANSFERS = {1, 2, 6, 13, 14, 15}
+NCLX_NAMES = {9: "BT.2020", 11: "DCI-P3", 16: "PQ (HDR)", 18: "HLG (HDR)", 8: "linear"}
+
+
+def unconverted(info: dict) -> str | None:
+    """What the log should say of a colour code (no ICC profile) hotfolder does not convert:
+    BT.2020 primaries, PQ or HLG (HDR) transfer, ... were rendered as if sRGB in silence,
+    an HDR photo dim and flat (a fuzz round; Canon's HDR-PQ .hif writes BT.2020 PQ)."""
+    nclx = info.get("nclx_profile") or {}
+    if info.get("icc_profile") or not nclx:
+        return None
+    primaries, transfer = nclx.get("color_primaries", 2), nclx.get("transfer_characteristics", 2)
+    odd = []
+    if primaries not in SRGB_LIKE_PRIMARIES:
+        odd.append(f"primaries {NCLX_NAMES.get(primaries, primaries)}")
+    if transfer not in SDR_TRANSFERS:
+        odd.append(f"transfer {NCLX_NAMES.get(transfer, transfer)}")
+    if not odd:
+        return None
+    return (f"the source's colour is stated by code ({', '.join(odd)}), which hotfolder does not convert: "
+            "the picture is taken as sRGB, and its colours are off (an HDR picture comes out dim and flat); "
+            "export it as an SDR picture with an ICC profile (Display P3, Adobe RGB or sRGB)")
+
+
+def coded_colour(src: Path, data: bytes | None) -> tuple[bytes | None, str | None]:
+    """The profile an AV1 or HEVC HEIF's colour code (nclx) stands for, and what the log
+    should say of a code not converted, read by libheif from its boxes (no pixel decoded);
+    (None, None): none stated, or a container libheif cannot read. For AVIFs, whose Pillow
+    plugin does not say it (decoders/avif)."""
     try:
         info = pi_heif.open_heif(io.BytesIO(data) if data is not None else str(src)).info
     except DECODE_ERRORS as exc:
         reraise_unless_input(exc)
-        return None
-    return profile_of(info)
+        return None, None
+    return profile_of(info), unconverted(info)
 
 
 class DeepPixels:
