@@ -159,7 +159,10 @@ def test_a_path_longer_than_path_max_reaches_failed_with_its_reason(daemon_facto
     assert failed[original] == jpeg() and not deep_files(d.inbox) and not deep_files(d.processing)
     record = json.loads(failed[records[0]])
     assert "PATH_MAX" in record["error"] and record["file"] == deep.relative_to(staging).as_posix(), record
-    refused = [e for e in d.events("file_refused") if "PATH_MAX" in e["reason"]]
+    # The record is written before the line is logged (supervisor/failing.refused): waited for,
+    # not read at once (a fresh-clone run read the log between the two: 0 lines).
+    refused = wait_for(lambda: [e for e in d.events("file_refused") if "PATH_MAX" in e["reason"]], 10,
+                       what="the refusal's log line")
     assert len(refused) == 1, d.events("file_refused")
     (d.inbox / "ok.jpg").write_bytes(jpeg())
     wait_for(lambda: "ok.jpg" in files_under(d.archive), 20, what="ok.jpg: the daemon goes on")
