@@ -40,6 +40,8 @@ def test_a_file_no_rendition_took_is_said_archived_or_deleted_as_it_was():
                         render({**said, "archived": "/x/archive/land.jpg"})), said
     assert re.fullmatch(TIME + r"deleted \(on_success: delete\) land\.jpg: no rendition applies .*",
                         render({**said, "archived": None})), said
+    # `process` moves no original: it says neither (a review: "deleted" of a file left in place)
+    assert re.fullmatch(TIME + r"unmatched land\.jpg: no rendition applies .*", render(said)), said
 
 
 def test_a_name_can_neither_forge_a_line_nor_move_the_cursor():

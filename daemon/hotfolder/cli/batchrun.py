@@ -61,7 +61,8 @@ def report(logger, folder: Folder, outcome) -> None:
                     duration_ms=result.duration_ms, worker_pid=result.pid, outcome="unmatched")
     elif result.ok:
         logger.info("file_done", file=outcome.rel, src=str(outcome.src),
-                    renditions=[r.name for r in folder.renditions], outputs=list(result.outputs),
+                    renditions=list(result.renditions or (r.name for r in folder.renditions)),
+                    outputs=list(result.outputs),
                     duration_ms=result.duration_ms, worker_pid=result.pid, outcome="ok")
     else:
         logger.warning("file_failed", file=outcome.rel, src=str(outcome.src), reason=result.error,

@@ -94,8 +94,7 @@ LINES = {
                            f"  {_secs(e.get('duration_ms'))}",
     "file_failed": lambda e: f"failed {e.get('file')}: {e.get('reason')}",
     "file_refused": lambda e: f"failed {e.get('file')}: {e.get('reason')}",
-    "file_unmatched": lambda e: (f"{'archived' if e.get('archived') else 'deleted (on_success: delete)'} "
-                                 f"{e.get('file')}: no rendition applies ({e.get('reason')})"),
+    "file_unmatched": lambda e: f"{_unmatched_end(e)} {e.get('file')}: no rendition applies ({e.get('reason')})",
     "sidecar_alone": lambda e: f"archived the sidecar {e.get('file')} alone: {e.get('note')}",
     "file_note": lambda e: f"{e.get('file')}: {e.get('note')}",
     "file_not_found": lambda e: f"failed {e.get('file')}: no such file or folder",
@@ -197,6 +196,14 @@ def _printable(event: dict) -> dict:
             value = [printable(v) if isinstance(v, str) else v for v in value]
         shown[key] = value
     return shown
+
+
+def _unmatched_end(e: dict) -> str:
+    """Where a file no rendition took went: the daemon says `archived` (None: deleted, under
+    on_success: delete); `process`, which never moves originals, says nothing of it."""
+    if "archived" not in e:
+        return "unmatched"
+    return "archived" if e["archived"] else "deleted (on_success: delete)"
 
 
 def _fields_named_in(name: str) -> tuple[str, ...]:
