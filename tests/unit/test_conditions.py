@@ -135,6 +135,20 @@ def test_a_subfolder_glob_that_no_longer_takes_the_top_is_warned_of(tmp_path, gl
         assert "takes every subfolder but not the inbox's top" in said[0] and 'add "" to the list' in said[0]
 
 
+def test_a_glob_that_cannot_be_read_is_a_config_error_and_under_not_no_warning(tmp_path):
+    """`[z-a]` was a traceback of check-config (a review); under `not:`, "*" now keeps the
+    top-level files, which is what was meant: no warning."""
+    for when, said in (('{subfolder: "[z-a]"}', "when.subfolder: '[z-a]' is not a glob that can be read"),
+                       ('{subfolder: ["x", "a[!]b]"]}', "when.subfolder: 'a[!]b]' is not a glob that can be read")):
+        path = tmp_path / "c.yaml"
+        path.write_text(HEAD + textwrap.indent(f"- name: x\n  size: 800\n  when: {when}\n", "      "))
+        with pytest.raises(config.ConfigError) as err:
+            config.check(path)
+        assert said in str(err.value), str(err.value)
+    path.write_text(HEAD + textwrap.indent('- name: x\n  size: 800\n  when: {not: {subfolder: "*"}}\n', "      "))
+    assert not config.check(path).warnings
+
+
 def test_an_empty_subfolder_glob_is_the_inbox_s_top_as_the_readme_says(tmp_path):
     """`subfolder: ""` was refused as "not the text ''" though documented (a review)."""
     text = HEAD + textwrap.indent(textwrap.dedent("""\

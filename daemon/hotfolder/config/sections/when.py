@@ -33,12 +33,26 @@ class Globs(Kind):
             r.fail(name, f"must be a text (a glob such as \"clients/**\" or \"*50mm*\") or a list of them, "
                          f"not {kind(value)}")
         globs = tuple(str(i).strip() for i in items)
-        if self.empty and "" not in globs and any(_every_folder(g) for g in globs):
+        for g in globs:
+            if (problem := _unreadable(g, path=self.empty)) is not None:
+                r.fail(name, problem)
+        negated = ".not." in f".{r.key(name)}."  # under not:, "*" now leaves the top in: what was meant
+        if self.empty and not negated and "" not in globs and any(_every_folder(g) for g in globs):
             r.warn(name, f"{', '.join(repr(g) for g in globs if _every_folder(g))} takes every subfolder but not "
                          "the inbox's top (a whole `*` is one folder, never none; before this version it took the "
                          "top too): add \"\" to the list for files dropped at the top, or write \"**\" for every "
-                         "file")
+                         "file (\"?*\" says every subfolder without this warning)")
         return globs
+
+
+def _unreadable(glob: str, path: bool) -> str | None:
+    """Why `glob` cannot be matched (a `[...]` of a range backwards, `[z-a]`), or None: it
+    was a traceback of check-config, or of the first file it met (a review)."""
+    try:
+        c.path_matches(glob, "") if path else c.glob_matches(glob, "")
+    except re.error as exc:
+        return f"{glob!r} is not a glob that can be read ({exc}): a [...] holds characters or ranges such as a-z"
+    return None
 
 
 def _every_folder(glob: str) -> bool:
@@ -89,6 +103,10 @@ class ExifTags(Kind):
                 with recorded():
                     r.fail(f"{name}.{tag}", f"must be a glob or a list of them, not {kind(globs)}")
                 continue
+            for g in map(str, items):
+                if (problem := _unreadable(g, path=False)) is not None:
+                    with recorded():
+                        r.fail(f"{name}.{tag}", problem)
             out.append((found, tuple(str(i) for i in items)))
         return tuple(out)
 
