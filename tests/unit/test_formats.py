@@ -607,6 +607,11 @@ def test_an_avif_s_crop_is_applied(tmp_path):
     out = np.asarray(run_one(src, R(operation="none", format="png"))).astype(int)
     assert out.shape == (40, 60, 3)
     assert np.abs(out - rgb[8:48, 10:70]).mean() < 2  # the aperture's pixels, not the frame's corner
+    from hotfolder.engine import facts
+    from hotfolder.recipes.facts import Need
+
+    seen = facts.read(src, Need(header=True), accepted_formats=("avif",), max_image_pixels=10**8)
+    assert (seen.width, seen.height) == (60, 40)  # what `when:` judges is what is rendered (a review)
 
 
 def _with_icc_segments(jpeg: bytes, icc: bytes, keep: tuple[int, ...]) -> bytes:

@@ -66,6 +66,8 @@ def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str]
                 known = formats.of_pil(im.format)
                 found["format"] = known.name if known is not None else str(im.format).lower()
                 exif, size = _exif(im, notes), im.size
+                if found["format"] == "avif" and need.header:
+                    size = _avif_size(src, data, size)
                 orientation = orient.valid(exif.get(orient.ORIENTATION_TAG, 1)) if exif is not None else 1
                 xmp = im.info.get("xmp") if need.xmp else None
                 iim = read_iim(im.info.get("photoshop")) if need.xmp else None
@@ -210,6 +212,18 @@ def _taken(stamp: str | None, offset: str | None) -> dt.datetime | None:
         if abs(minutes) < 24 * 60:
             when = when.replace(tzinfo=dt.timezone(dt.timedelta(minutes=minutes)))
     return when
+
+
+def _avif_size(src: Path, data: bytes | None, size: tuple[int, int]) -> tuple[int, int]:
+    """An AVIF's size after its crop (clean aperture), as rendered (decoders/avif): Pillow's
+    is the coded size, and `when:` judged the uncropped picture (a review)."""
+    from hotfolder.engine.decoders import avif, heifmeta
+
+    try:
+        box = avif.aperture(src, data, size)
+    except heifmeta.Unsupported:
+        return size
+    return size if box is None else (box[2] - box[0], box[3] - box[1])
 
 
 def _small(path: Path, notes: list[str]) -> bytes | None:

@@ -35,6 +35,21 @@ def _cropped(src: Path, data: bytes | None, decoded: Decoded) -> Decoded:
     frame = decoded.frame
     if not isinstance(frame, Image.Image):
         return decoded
+    try:
+        box = aperture(src, data, frame.size)
+    except heifmeta.Unsupported as exc:
+        note = f"the AVIF's crop (clean aperture) is not applied ({exc}): the picture is shown whole"
+        return replace(decoded, meta=replace(decoded.meta, notes=(*decoded.meta.notes, note)))
+    if box is None:
+        return decoded
+    out = frame.crop(box)
+    return replace(decoded, frame=out, size=out.size)
+
+
+def aperture(src: Path, data: bytes | None, size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The crop box (left, top, right, bottom) of the AVIF's clean aperture in a picture of
+    `size` as coded, or None: none, or the whole picture. Unsupported: one not applied.
+    Also what `when:` conditions see (engine/facts), so they judge the picture rendered."""
     if data is not None:
         props = heifmeta.primary_props(data)
     else:
@@ -44,13 +59,6 @@ def _cropped(src: Path, data: bytes | None, decoded: Decoded) -> Decoded:
         finally:
             os.close(fd)
     if not props or not any(p.kind == "clap" for p in props):
-        return decoded
-    try:
-        box, _ = heifmeta.transforms(props, *frame.size)
-    except heifmeta.Unsupported as exc:
-        note = f"the AVIF's crop (clean aperture) is not applied ({exc}): the picture is shown whole"
-        return replace(decoded, meta=replace(decoded.meta, notes=(*decoded.meta.notes, note)))
-    if box is None or box == (0, 0, *frame.size):
-        return decoded
-    out = frame.crop(box)
-    return replace(decoded, frame=out, size=out.size)
+        return None
+    box, _ = heifmeta.transforms(props, *size)
+    return None if box is None or box == (0, 0, *size) else box
