@@ -24,7 +24,7 @@ from hotfolder.engine.errors import InputError
 from hotfolder.engine.metadata import Metadata, read_exif_early, read_metadata
 from hotfolder.engine.opening import load
 
-ORIENTATION, BITS_PER_SAMPLE, PLANAR, TILE_WIDTH = 274, 258, 284, 322  # TIFF tags
+ORIENTATION, BITS_PER_SAMPLE, COMPRESSION, PLANAR, TILE_WIDTH = 274, 258, 259, 284, 322  # TIFF tags
 # Deep (16-bit per sample) RGB layouts of Pillow's PNG and TIFF readers.
 DEEP_RAWMODES = ("RGB;16", "RGBA;16", "RGBX;16")
 
@@ -69,22 +69,24 @@ def eight_bit(im: Image.Image, size: tuple[int, int], meta: Metadata) -> Decoded
 
 
 def _deep(header: ImageFile.ImageFile) -> bool:
-    """Whether the file's RGB(A) samples are 16 bits: Pillow's layout says so, except for a
-    TIFF of separate planes stored raw, whose tiles Pillow names a plane each ("R") and
-    reads as 8 bits (garbage colours: a fuzz round): its tags say it."""
-    if rawmode(header).startswith(DEEP_RAWMODES):
-        return True
-    if not isinstance(header, TiffImagePlugin.TiffImageFile) or header.tag_v2.get(PLANAR) != 2:
-        return False
-    bits = header.tag_v2.get(BITS_PER_SAMPLE)
-    bits = bits if isinstance(bits, tuple) else (bits,)
-    if header.mode not in ("RGB", "RGBA") or not all(b == 16 for b in bits):
-        return False
-    if TILE_WIDTH in header.tag_v2:  # libvips reads separate planes in strips only
-        raise InputError("decode", "a 16-bit TIFF whose colour planes are stored apart, in tiles, which hotfolder "
-                                   "cannot read: save it with its channels interleaved (Photoshop: Pixel Order "
-                                   "Interleaved), or in strips")
-    return True
+    """Whether the file's RGB(A) samples are read at 16 bits by libvips. A TIFF of separate
+    planes is the exception either way: stored raw, Pillow names each plane's tile by one
+    letter ("R") and reads it as 8 bits (garbage colours: a fuzz round), so libvips reads it;
+    in tiles, which libvips cannot read, libtiff through Pillow reads a compressed one (at
+    8 bits), and a raw one is refused in words."""
+    if isinstance(header, TiffImagePlugin.TiffImageFile) and header.tag_v2.get(PLANAR) == 2:
+        bits = header.tag_v2.get(BITS_PER_SAMPLE)
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        if header.mode not in ("RGB", "RGBA") or not all(b == 16 for b in bits):
+            return False
+        if TILE_WIDTH not in header.tag_v2:
+            return True
+        if header.tag_v2.get(COMPRESSION, 1) != 1:
+            return False
+        raise InputError("decode", "a 16-bit TIFF whose colour planes are stored apart, uncompressed, in tiles, "
+                                   "which hotfolder cannot read: save it with its channels interleaved (Photoshop: "
+                                   "Pixel Order Interleaved), compressed, or in strips")
+    return rawmode(header).startswith(DEEP_RAWMODES)
 
 
 def rawmode(im: ImageFile.ImageFile) -> str:
