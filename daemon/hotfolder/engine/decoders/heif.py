@@ -177,7 +177,10 @@ def profile_of(info: dict) -> bytes | None:
 # BT.601, sRGB, BT.2020 10/12-bit (the same curve as BT.709's).
 SRGB_LIKE_PRIMARIES = {1, 2, 5, 6, NCLX_P3}
 SDR_TRANSFERS = {1, 2, 6, 13, 14, 15}
-NCLX_NAMES = {9: "BT.2020", 11: "DCI-P3", 16: "PQ (HDR)", 18: "HLG (HDR)", 8: "linear"}
+PRIMARIES_NAMES = {4: "BT.470M", 7: "SMPTE 240M", 8: "generic film", 9: "BT.2020", 10: "XYZ", 11: "DCI-P3",
+                   22: "EBU 3213"}
+TRANSFER_NAMES = {4: "gamma 2.2", 5: "gamma 2.8", 7: "SMPTE 240M", 8: "linear", 9: "log", 10: "log (sqrt)",
+                  11: "IEC 61966-2-4", 12: "BT.1361", 16: "PQ (HDR)", 17: "SMPTE 428", 18: "HLG (HDR)"}
 
 
 def unconverted(info: dict) -> str | None:
@@ -190,9 +193,9 @@ def unconverted(info: dict) -> str | None:
     primaries, transfer = nclx.get("color_primaries", 2), nclx.get("transfer_characteristics", 2)
     odd = []
     if primaries not in SRGB_LIKE_PRIMARIES:
-        odd.append(f"primaries {NCLX_NAMES.get(primaries, primaries)}")
+        odd.append(f"primaries {PRIMARIES_NAMES.get(primaries, primaries)}")
     if transfer not in SDR_TRANSFERS:
-        odd.append(f"transfer {NCLX_NAMES.get(transfer, transfer)}")
+        odd.append(f"transfer {TRANSFER_NAMES.get(transfer, transfer)}")
     if not odd:
         return None
     return (f"the source's colour is stated by code ({', '.join(odd)}), which hotfolder does not convert: "
