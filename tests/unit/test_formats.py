@@ -748,6 +748,9 @@ def test_a_16_bit_bmp_keeps_its_alpha_mask(tmp_path, top_down):
     assert (out[:, :32, 3] == 0).all() and (out[:, 32:, 3] == 255).all()
     assert np.abs(out[20, 40, :3].astype(int) - (24, 160, 56)).max() <= 8  # 5 bits a channel
     assert (out[:8, 32:, :3] >= 245).all() and (out[8:, 32:, 0] < 40).all()
+    unset = tmp_path / "no-alpha-set.bmp"  # a mask and no alpha bit: opaque, as browsers show it
+    _argb1555_bmp(unset, np.dstack([rgba[..., :3], np.zeros((48, 64), np.uint8)]))
+    assert run_one(unset, R(operation="none", format="png")).mode == "RGB"
     four = tmp_path / "argb4444.bmp"  # Pillow refuses these masks: said in words a user can act on
     data = bytearray(src.read_bytes())
     struct.pack_into("<IIII", data, 14 + 40, 0x0F00, 0x00F0, 0x000F, 0xF000)

@@ -18,12 +18,15 @@ BITFIELDS = 3  # biCompression: the masks follow the 40-byte header (or are in a
 MASKS_AT = FILE_HEADER + 40  # red, green, blue, alpha: 4 bytes each
 
 
-def alpha_layout(src: Path) -> tuple[int, int, tuple[int, int, int, int], int] | None:
+def alpha_layout(src: Path, data: bytes | None = None) -> tuple[int, int, tuple[int, int, int, int], int] | None:
     """(width, height, (red, green, blue, alpha masks), pixels' offset) of a 16-bit bit-field
     BMP with an alpha mask, or None for any other BMP (Pillow's then). A negative height
-    is a top-down picture."""
-    with open(src, "rb") as f:
-        head = f.read(MASKS_AT + 16)
+    is a top-down picture. `data`: the file's bytes, when read already."""
+    if data is not None:
+        head = data[:MASKS_AT + 16]
+    else:
+        with open(src, "rb") as f:
+            head = f.read(MASKS_AT + 16)
     if len(head) < MASKS_AT + 16 or head[:2] != b"BM":
         return None
     header_size = int.from_bytes(head[14:18], "little")
@@ -38,25 +41,42 @@ def alpha_layout(src: Path) -> tuple[int, int, tuple[int, int, int, int], int] |
     return width, height, (masks[0], masks[1], masks[2], masks[3]), int.from_bytes(head[10:14], "little")
 
 
-def decode(src: Path, layout: tuple[int, int, tuple[int, int, int, int], int]) -> Image.Image:
-    """The picture, RGBA, each channel's bits widened to 8 (a 5-bit 31 is 255, a 1-bit 1 is 255).
-    ValueError when the file is shorter than its header says (the engine's reason for it)."""
+def decode(src: Path, layout: tuple[int, int, tuple[int, int, int, int], int],
+           data: bytes | None = None) -> Image.Image:
+    """The picture, RGBA, each channel's bits widened to 8 (a 5-bit 31 is 255, a 1-bit 1 is
+    255); RGB when no pixel has any alpha (browsers show such a file opaque: a writer that
+    set the mask and no alpha bit). ValueError when the file is shorter than its header says
+    (the engine's reason for it). `data`: the file's bytes, when read already."""
     width, height, masks, offset = layout
     rows, stride = abs(height), (width * 2 + 3) & ~3
-    with open(src, "rb") as f:
-        if os.fstat(f.fileno()).st_size < offset + stride * rows:
-            raise ValueError(f"the BMP is truncated: its {width}x{rows} 16-bit pixels need "
-                             f"{offset + stride * rows:,} bytes")
-        f.seek(offset)
-        data = f.read(stride * rows)
-    words = np.frombuffer(data, "<u2").reshape(rows, stride // 2)[:, :width]
+    size = len(data) if data is not None else os.stat(src).st_size
+    if size < offset + stride * rows:
+        raise ValueError(f"the BMP is truncated: its {width}x{rows} 16-bit pixels need {offset + stride * rows:,} "
+                         "bytes")
+    if data is None:
+        with open(src, "rb") as f:
+            f.seek(offset)
+            pixels = f.read(stride * rows)
+    else:
+        pixels = data[offset:offset + stride * rows]
+    words = np.frombuffer(pixels, "<u2").reshape(rows, stride // 2)[:, :width]
     if height > 0:
         words = words[::-1]  # bottom-up, as BMPs are stored unless the height is negative
-    channels = [_widened(words, mask) for mask in masks]
-    return Image.fromarray(np.dstack(channels), "RGBA")
+    out = np.empty((rows, width, 4), np.uint8)
+    for band, mask in enumerate(masks):
+        out[..., band] = _widened(words, mask)
+    if not out[..., 3].any():
+        return Image.fromarray(np.ascontiguousarray(out[..., :3]), "RGB")
+    return Image.fromarray(out, "RGBA")
 
 
 def _widened(words: np.ndarray, mask: int) -> np.ndarray:
+    """A channel's bits as 8, rounded; in 16-bit arithmetic for fields of up to 8 bits (the
+    5-bit and 1-bit ones of A1R5G5B5: 255 × 255 fits), else 32."""
     shift = (mask & -mask).bit_length() - 1
     top = mask >> shift
-    return ((((words & mask) >> shift).astype(np.uint32) * 255 + top // 2) // top).astype(np.uint8)
+    field: np.ndarray = ((words & mask) >> shift).astype(np.uint16 if top <= 255 else np.uint32, copy=False)
+    field *= 255
+    field += top // 2
+    field //= top
+    return field.astype(np.uint8)

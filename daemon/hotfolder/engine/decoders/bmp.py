@@ -25,12 +25,12 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     meta = read_metadata(header)
     if said is not None:
         meta = replace(meta, notes=(*meta.notes, said))
-    layout = bmpbits.alpha_layout(src)
+    layout = bmpbits.alpha_layout(src, wanted.data)
     if layout is None:
         load(header)
         return eight_bit(header, size, meta)
     try:
-        frame = bmpbits.decode(src, layout)
+        frame = bmpbits.decode(src, layout, wanted.data)
     except ValueError as exc:
         raise InputError("decode", str(exc)) from None
     return eight_bit(frame, size, meta)
