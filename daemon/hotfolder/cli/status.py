@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -51,9 +52,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         return ExitCode.OK
     if snap is None:
         guess = ""
-        if state_dir_of(args.config) is None:  # not YAML, and no daemon on it could be seen through /proc
-            guess = ("; the config is not valid YAML, so its state_dir is a guess: a daemon started by another "
-                     "user is not seen from here (`hotfolder check-config` says what is wrong with the file)")
+        if state_dir_of(args.config) is None:  # unreadable or not YAML, and no daemon on it seen through /proc
+            why = ("cannot be read by this user" if not os.access(args.config, os.R_OK)
+                   else "is not valid YAML (`hotfolder check-config` says what is wrong with it)")
+            guess = (f"; the config {why}, so its state_dir is a guess: a daemon started by another user is not "
+                     "seen from here")
         _say(f"hotfolder is not running (no status file at {status_file}){guess}")
         return ExitCode.NOT_RUNNING
     if not running:
