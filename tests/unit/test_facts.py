@@ -185,3 +185,5 @@ def test_exif_text_parted_by_a_nul_keeps_each_part(tmp_path):
     Image.new("RGB", (32, 24)).save(src, exif=exif)
     photo = read(src, Need(exif=True, exif_tags=frozenset({"Copyright"})))
     assert photo.exif_tag("Copyright") == "(c) Ann Smith (c) Editor Bob" and photo.make == "Canon"
+    # Bytes (UNDEFINED: Windows' UTF-16 XP tags) keep their NULs dropped: "T i t l e" was a review's find.
+    assert facts._text("Title".encode("utf-16-le")) == "Title"

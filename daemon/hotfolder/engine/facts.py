@@ -146,9 +146,9 @@ def _text(value) -> str | None:
     write them (1/250, 2.8), numbers plain, sequences joined by spaces."""
     if value is None:
         return None
-    if isinstance(value, bytes):
-        value = value.decode("ascii", "replace")
-    if isinstance(value, str):  # Copyright holds "photographer\0editor": parts at a NUL, one space between
+    if isinstance(value, bytes):  # UNDEFINED (UserComment, Windows' UTF-16 XP tags): its NULs dropped, as before
+        return value.decode("ascii", "replace").replace("\0", "").strip() or None
+    if isinstance(value, str):  # ASCII: Copyright holds "photographer\0editor": parts at a NUL, a space between
         return " ".join(p.strip() for p in value.split("\0") if p.strip()) or None
     if isinstance(value, tuple):
         parts = [_text(v) for v in value]
