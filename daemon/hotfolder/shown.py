@@ -24,9 +24,10 @@ def display(name: str) -> str:
 
 # What a terminal would act on or hide rather than show: C0 controls (ESC moves the cursor,
 # retitles the window; a newline forges a line of our own), DEL, C1 controls, and the marks
-# that reorder or hide text (bidi overrides and isolates, zero-width characters).
+# that reorder or hide text (bidi overrides and isolates, zero-width characters); and the
+# Unicode line and paragraph separators, which break a line as a newline does.
 _UNSHOWN = [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x200B, 0x200C, 0x200D, 0x200E, 0x200F,
-            *range(0x202A, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF]
+            0x2028, 0x2029, *range(0x202A, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF]
 _ESCAPED = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSHOWN}
 UNSHOWN = re.compile("[" + "".join(re.escape(chr(c)) for c in _UNSHOWN) + "]")  # the same, as a pattern
 _ESCAPED_KEEP_NEWLINES = {c: e for c, e in _ESCAPED.items() if c != 0x0A}
