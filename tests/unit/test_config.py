@@ -409,6 +409,10 @@ def test_describe_changes_says_what_a_reload_changes(tmp_path):
         "shop: web: width 1600 → 1200", "shop: web: height 1200 → 800", "shop: web: quality 85 → 70",
         "shop: web: watermark.opacity 0.5 → 0.7"]
     assert describe_changes(new, old)[:3] == ["workers 1 → 2", "max_attempts 5 → 3", "folder two removed"]
+    # A duration's whole seconds without ".0" (a new user read "duplicate_window 31536000.0 → 129600.0")
+    windowed = BASE.replace("    renditions:", "    duplicate_window: 36h\n    renditions:")
+    hours = load(write(tmp_path, "workers: 2\n" + windowed + "        watermark: {text: hi}\n"))
+    assert describe_changes(old, hours) == ["shop: duplicate_window 31536000 → 129600"]
 
 
 def test_problems_in_http_and_notify_are_reported_with_the_rest(tmp_path):

@@ -68,4 +68,6 @@ def _secret_change(f: dataclasses.Field, a: Any, b: Any) -> str:
 def _show(value: Any) -> str:
     if isinstance(value, tuple):
         return "[" + ", ".join(_show(v) for v in value) + "]"
+    if isinstance(value, float) and value.is_integer():  # seconds of a duration: `36h` is 129600, not 129600.0
+        return str(int(value))
     return "none" if value is None else str(value)
