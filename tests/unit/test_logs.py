@@ -44,6 +44,15 @@ def test_a_file_no_rendition_took_is_said_archived_or_deleted_as_it_was():
     assert re.fullmatch(TIME + r"unmatched land\.jpg: no rendition applies .*", render(said)), said
 
 
+def test_a_sidecar_alone_is_said_once_where_it_went():
+    """It said "archived the sidecar x.xmp alone: …: archived alone", and "archived" of one deleted
+    (a new user's walkthrough): the note says where it went, once."""
+    line = render({"event": "sidecar_alone", "file": "x.xmp", "archived": None,
+                   "note": "no image of it arrived within sidecar_wait (5 s): deleted (on_success: delete)"})
+    assert re.fullmatch(TIME + r"sidecar x\.xmp alone: no image of it arrived within sidecar_wait \(5 s\): "
+                               r"deleted \(on_success: delete\)", line), line
+
+
 def test_a_name_can_neither_forge_a_line_nor_move_the_cursor():
     """A file's name is data (an attack round dropped one that forged a `done` line, moved the
     cursor and retitled the terminal): what a terminal acts on or hides is shown escaped."""

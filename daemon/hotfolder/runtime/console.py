@@ -95,7 +95,7 @@ LINES = {
     "file_failed": lambda e: f"failed {e.get('file')}: {e.get('reason')}",
     "file_refused": lambda e: f"failed {e.get('file')}: {e.get('reason')}",
     "file_unmatched": lambda e: f"{_unmatched_end(e)} {e.get('file')}: no rendition applies ({e.get('reason')})",
-    "sidecar_alone": lambda e: f"archived the sidecar {e.get('file')} alone: {e.get('note')}",
+    "sidecar_alone": lambda e: f"sidecar {e.get('file')} alone: {e.get('note')}",  # the note says where it went
     "file_note": lambda e: f"{e.get('file')}: {e.get('note')}",
     "file_not_found": lambda e: f"failed {e.get('file')}: no such file or folder",
     "file_retry": lambda e: f"retrying {e.get('file')} (attempt {e.get('attempt')}): {e.get('reason')}",
