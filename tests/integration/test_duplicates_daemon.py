@@ -212,3 +212,20 @@ def test_a_rebuild_reads_the_archived_originals_not_their_sidecars_or_videos(dae
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "unreadable" not in run.stdout + run.stderr or " 0 unreadable" in run.stdout + run.stderr
+
+
+def test_the_daemon_s_rebuild_names_each_archived_file_it_cannot_read(daemon_factory):
+    """`index_rebuild_skipped` gave only the reason: no file to act on (a new user's walkthrough)."""
+    d = daemon_factory().start()
+    _drop(d, "shoot/a.jpg", jpeg(shot(scene("astronaut")), 85))
+    _settle(d, 1)
+    assert d.stop() == 0
+    (d.archive / "shoot" / "junk.jpg").write_bytes(b"not a picture")
+    for path in (d.var / "state").glob("hotfolder.db*"):
+        path.unlink()
+    d.start()
+    skipped = wait_for(lambda: d.event("index_rebuild_skipped"), 60, what="the unreadable archived file")
+    assert (skipped["folder"], skipped["file"]) == ("test", "shoot/junk.jpg"), skipped
+    wait_for(lambda: d.event("index_rebuilt"), 60, what="the rebuild's end")
+    assert d.event("index_rebuilt")["unreadable"] == 1
+    assert d.stop() == 0

@@ -151,7 +151,7 @@ class Rebuild:
         self._files = ((f, p) for f in config.folders if f.index_dir is not None for p in archived_files(f))
         self._next = next(self._files, None)  # looked at ahead: the end is known when the last job ends
         self.in_flight = self.indexed = self.known = self.failed = 0
-        self._paths: dict[int, Path] = {}  # job -> its archived original, for the log line of one that fails
+        self._paths: dict[int, tuple[str, str]] = {}  # job -> (folder, path in archive/) for a failure's line
 
     @property
     def ended(self) -> bool:
@@ -164,7 +164,8 @@ class Rebuild:
         while self._next is not None and room > sent and self.in_flight < limit:
             folder, path = self._next
             job_id = self.new_id()
-            self._paths[job_id] = path
+            if folder.archive is not None:
+                self._paths[job_id] = (folder.name, fsnames.display(path.relative_to(folder.archive).as_posix()))
             backend.submit(Job(job_id, folder, path, path.name, self.config.accepted_formats,
                                self.config.max_image_pixels, reindex=True))
             self._next = next(self._files, None)
@@ -175,12 +176,11 @@ class Rebuild:
     def finished(self, result: Result | None) -> bool:
         """A job's result (None: lost); True when the rebuild is over."""
         self.in_flight -= 1
-        path = self._paths.pop(result.job_id, None) if result is not None else None
+        folder, rel = self._paths.pop(result.job_id, (None, None)) if result is not None else (None, None)
         if result is None or not result.ok:
             if result is not None and result.error:
                 self.failed += 1
-                self.log.warning("index_rebuild_skipped", reason=result.error,
-                                 file=fsnames.display(str(path)) if path is not None else None)
+                self.log.warning("index_rebuild_skipped", reason=result.error, folder=folder, file=rel)
             else:
                 self.known += 1
         else:
