@@ -8,8 +8,11 @@ open. It is said in the log, as is an embedded one that lies outside the file.
 """
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
+
+from hotfolder.engine.metadata import profile_left_out
 
 FILE_HEADER = 14  # "BM", the file's size, two reserved words, the pixels' offset
 V5_SIZE = 124  # BITMAPV5HEADER's own size: V4 (108) has the colour-space type, not the profile
@@ -18,10 +21,11 @@ MBED, LINK = b"DEBM", b"KNIL"  # 'MBED' and 'LINK' as the little-endian DWORD st
 MAX_PROFILE = 4 * 2**20  # the largest real profiles (printer LUTs) are ~1-3 MB
 
 
-def read(src: Path) -> tuple[bytes | None, str | None]:
-    """The profile embedded in the BMP at `src`, and what the log should say of one that
-    is not used (None, None: the BMP has no profile of its own)."""
-    with open(src, "rb") as f:
+def read(src: Path, data: bytes | None = None) -> tuple[bytes | None, str | None]:
+    """The profile embedded in the BMP at `src` (`data`: its bytes, when read already), and
+    what the log should say of one that is not used (None, None: the BMP has no profile of
+    its own)."""
+    with (io.BytesIO(data) if data is not None else open(src, "rb")) as f:
         head = f.read(FILE_HEADER + V5_SIZE)
         if len(head) < FILE_HEADER + V5_SIZE or head[:2] != b"BM":
             return None, None
@@ -30,19 +34,16 @@ def read(src: Path) -> tuple[bytes | None, str | None]:
             return None, None
         kind = v5[CS_TYPE:CS_TYPE + 4]
         if kind == LINK:
-            return None, _unused("the BMP names a colour profile file instead of embedding one (a name is not "
-                                 "followed)")
+            return None, profile_left_out("the BMP names a colour profile file instead of embedding one (a name is "
+                                          "not followed)")
         if kind != MBED:
             return None, None
         offset = int.from_bytes(v5[PROFILE_DATA:PROFILE_DATA + 4], "little")
         size = int.from_bytes(v5[PROFILE_SIZE:PROFILE_SIZE + 4], "little")
-        start, end = FILE_HEADER + offset, os.fstat(f.fileno()).st_size
+        start, end = FILE_HEADER + offset, len(data) if data is not None else os.fstat(f.fileno()).st_size
         if not 0 < size <= MAX_PROFILE or start < FILE_HEADER + V5_SIZE or start + size > end:
-            return None, _unused(f"the BMP's embedded colour profile cannot be read (its header places {size:,} "
-                                 f"bytes at byte {start:,} of a {end:,}-byte file)")
+            return None, profile_left_out(f"the BMP's embedded colour profile cannot be read (its header places "
+                                          f"{size:,} bytes at byte {start:,} of a {end:,}-byte file)")
         f.seek(start)
         return f.read(size), None
 
-
-def _unused(what: str) -> str:
-    return f"{what}: the picture is taken as sRGB, and its colours may be off; export it again with its profile"

@@ -132,7 +132,13 @@ def _profile_unread(im: Image.Image, icc: bytes | None) -> str | None:
         what = "the source's colour profile (its PNG iCCP chunk) cannot be decompressed"
     else:
         return None
-    taken = "its CMYK is converted by the plain formula" if im.mode == "CMYK" else "the picture is taken as sRGB"
+    return profile_left_out(what, im.mode)
+
+
+def profile_left_out(what: str, mode: str = "RGB") -> str:
+    """The note for a source's colour profile that is not used: `what` happened, and what the
+    picture is taken as instead."""
+    taken = "its CMYK is converted by the plain formula" if mode == "CMYK" else "the picture is taken as sRGB"
     return f"{what}: {taken}, and its colours may be off; export it again with its profile"
 
 

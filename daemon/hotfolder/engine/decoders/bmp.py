@@ -19,7 +19,7 @@ from hotfolder.engine.opening import load
 
 def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     size = header.size
-    icc, said = bmpprofile.read(src)
+    icc, said = bmpprofile.read(src, wanted.data)
     if icc is not None:
         header.info["icc_profile"] = icc  # as any format's profile is given (Pillow's image carries it)
     meta = read_metadata(header)

@@ -60,11 +60,7 @@ def _turbo(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded | 
         return None
     need = draft_size(wanted.renditions, header.size, orient.orientation(header)) or (0, 0)
     try:
-        if wanted.data is not None:  # the bytes read once already (engine/fingerprint)
-            pixels = _decode(wanted.data, colourspace, need)
-        else:
-            with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                pixels = _decode(mapped, colourspace, need)
+        pixels = _decode_file(src, wanted, colourspace, need)
     except ValueError as exc:
         mended = _after_warning(str(exc), bool(header.info.get("progressive")), src, wanted, colourspace, need)
         if mended is None:
@@ -79,13 +75,17 @@ def _check_cmyk(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> None:
     profile): Pillow drops every warning, and a damaged print file rendered scrambled
     (a fuzz round: a scan cut in half, half the picture wrong, no error)."""
     try:
-        if wanted.data is not None:
-            _decode(wanted.data, "CMYK", (1, 1))
-        else:
-            with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
-                _decode(mapped, "CMYK", (1, 1))
+        _decode_file(src, wanted, "CMYK", (1, 1))
     except ValueError as exc:
         _after_warning(str(exc), bool(header.info.get("progressive")), src, wanted, "CMYK", (1, 1))
+
+
+def _decode_file(src: Path, wanted: Wanted, colourspace: str, need: tuple[int, int]) -> np.ndarray:
+    """`_decode` of the bytes read once already (engine/fingerprint), else of the file mapped."""
+    if wanted.data is not None:
+        return _decode(wanted.data, colourspace, need)
+    with open(src, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        return _decode(mapped, colourspace, need)
 
 
 def _after_warning(said: str, progressive: bool, src: Path, wanted: Wanted, colourspace: str,
