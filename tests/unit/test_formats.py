@@ -577,6 +577,50 @@ def test_a_16_bit_tiff_of_separate_planes_renders_its_colours(tmp_path, compress
     assert np.abs(np.asarray(run_one(packed, R(operation="none", format="png"))).astype(int) - rgb).max() <= 1
 
 
+@pytest.mark.parametrize("compression, tile, orientation", [
+    (None, None, 1), ("zlib", None, 1), ("packbits", (16, 16), 1), (None, (16, 16), 1), ("zlib", None, 6),
+])
+def test_a_grey_tiff_with_transparency_in_separate_planes_renders_as_its_interleaved_twin(
+        tmp_path, compression, tile, orientation):
+    """Pillow has no reader of these: stored raw it failed ("unknown raw mode"), compressed its
+    transparency came out garbage in silence (a review: up to 190 levels off); libtiff reads them."""
+    import tifffile
+
+    y, x = np.mgrid[0:64, 0:96]
+    grey, alpha = ((x * 3 + y * 7) % 256).astype(np.uint8), ((x * 2) % 256).astype(np.uint8)
+    src, twin = tmp_path / "planes.tif", tmp_path / "twin.tif"
+    tags = [(274, "H", 1, orientation, True)]
+    tifffile.imwrite(src, np.stack([grey, alpha]), photometric="minisblack", planarconfig="separate",
+                     extrasamples=[2], compression=compression, tile=tile, extratags=tags)
+    tifffile.imwrite(twin, np.dstack([grey, alpha]), photometric="minisblack", extrasamples=[2], extratags=tags)
+    out = run_one(src, R(operation="none", format="png"))
+    expected = run_one(twin, R(operation="none", format="png"))
+    upright = (96, 64) if orientation == 1 else (64, 96)
+    assert out.mode == expected.mode == "LA" and out.size == expected.size == upright
+    assert np.array_equal(np.asarray(out), np.asarray(expected))
+    if orientation == 1:
+        assert np.array_equal(np.asarray(out), np.dstack([grey, alpha]))
+
+
+@pytest.mark.parametrize("photometric, bands, bits, advice", [
+    ("minisblack", 2, 16, "save it with 8-bit samples, or without its transparency (16-bit grey reads)"),
+    ("separated", 5, 8, "save it without its transparency and extra channels, or as RGB with transparency"),
+])
+def test_a_tiff_of_samples_pillow_has_no_mode_for_is_refused_saying_what_to_save_it_as(
+        tmp_path, photometric, bands, bits, advice):
+    """The reason named the samples and stopped ("… which hotfolder cannot read"): a user
+    was not told what to save instead (a review)."""
+    import tifffile
+
+    y, x = np.mgrid[0:64, 0:96]
+    samples = np.dstack([((x + y * k) % 256) for k in range(bands)]).astype(np.uint8 if bits == 8 else np.uint16)
+    src = tmp_path / "samples.tif"
+    tifffile.imwrite(src, samples, photometric=photometric, extrasamples=[2] + [0] * (bands - (5 if bands > 4 else 2)))
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="none", format="png"))
+    assert err.value.reason.endswith(f"which hotfolder cannot read: {advice}"), err.value
+
+
 @pytest.mark.parametrize("kind, pixels", [
     ("1 × 32-bit unsigned integer samples (grey)", lambda g: g.astype(np.uint32) * 16843009),  # read as signed: black
     ("1 × 16-bit signed integer samples (grey)", lambda g: g.astype(np.int16) * 128),  # rendered at half brightness

@@ -75,6 +75,17 @@ def unread_samples(tags: Image.Exif | Mapping[int, Any]) -> str | None:
     return None
 
 
+def unreadable_layout(tags: Image.Exif | Mapping[int, Any]) -> str:
+    """Why a TIFF whose samples Pillow has no mode for is refused, and what to save it as."""
+    found = layout(tags)
+    said = f"a TIFF of {found}, which hotfolder cannot read"
+    if found.photometric in (0, 1) and found.bands == 2:  # grey with transparency, past 8 bits
+        return f"{said}: save it with 8-bit samples, or without its transparency (16-bit grey reads)"
+    if found.photometric == 5 and found.bands > 4:  # CMYK with transparency (or spot channels)
+        return f"{said}: save it without its transparency and extra channels, or as RGB with transparency"
+    return f"{said}: save it as 8- or 16-bit RGB (with or without transparency), or as grey"
+
+
 STRIP_OFFSETS, TILE_OFFSETS = 273, 324
 BYTE_COUNTS = {STRIP_OFFSETS: 279, TILE_OFFSETS: 325}  # StripByteCounts, TileByteCounts
 

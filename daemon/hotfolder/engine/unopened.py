@@ -47,7 +47,7 @@ def reason(src: Path, accepted_formats: Sequence[str]) -> str:
     if (tags := tifftags.read(src)) is not None:  # a TIFF whose samples Pillow has no mode for
         if "tiff" not in accepted_formats:
             return f"format tiff is not accepted (accepted: {accepted})"
-        return tifftags.unread_samples(tags) or f"a TIFF of {tifftags.layout(tags)}, which hotfolder cannot read"
+        return tifftags.unread_samples(tags) or tifftags.unreadable_layout(tags)
     if (header := _unreadable_header(src, head, size, accepted_formats)) is not None:
         return header
     return f"not an image in an accepted format (accepted: {accepted})"

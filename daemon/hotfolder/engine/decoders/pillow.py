@@ -1,5 +1,7 @@
 """The formats Pillow decodes whole: PNG, TIFF, WebP, GIF, BMP, AVIF; and `eight_bit`,
-which every Pillow decoder ends with (modes brought to L, LA, RGB or RGBA).
+which every Pillow decoder ends with (modes brought to L, LA, RGB or RGBA). An 8-bit grey
+TIFF with transparency in separate planes, which Pillow misreads, is libtiff's
+(`_grey_alpha_planes`).
 
 Pillow decodes: measured, its `draft()` decode of a 12 MP JPEG at 1/2 scale is faster
 than libvips' `shrink=2` (bench/stages.py), and it keeps what a hostile file meets in
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pyvips
 from PIL import Image, ImageFile, TiffImagePlugin
 
@@ -23,6 +26,7 @@ from hotfolder.engine.decoders import Decoded, Wanted
 from hotfolder.engine.errors import InputError
 from hotfolder.engine.metadata import Metadata, read_exif_early, read_metadata
 from hotfolder.engine.opening import load
+from hotfolder.engine.resample import Frame
 
 ORIENTATION, BITS_PER_SAMPLE, COMPRESSION, PLANAR, TILE_WIDTH = 274, 258, 259, 284, 322  # TIFF tags
 # Deep (16-bit per sample) RGB layouts of Pillow's PNG and TIFF readers.
@@ -33,6 +37,8 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
     """WebP, GIF, AVIF (and 8-bit PNG and TIFF; BMP through decoders/bmp): the first frame, whole."""
     size = header.size
     read_exif_early(header)  # a TIFF's, from the file that `load` closes
+    if isinstance(header, TiffImagePlugin.TiffImageFile) and header.mode == "LA" and header.tag_v2.get(PLANAR) == 2:
+        return _grey_alpha_planes(src, header, wanted)
     if isinstance(header, TiffImagePlugin.TiffImageFile) and header.tag_v2.get(ORIENTATION) in (5, 6, 7, 8):
         # Pillow 13 maps an uncompressed one-strip TIFF (grey, RGBA, CMYK, 16-bit grey) with the
         # upright size it reports for these orientations, not the stored one: the picture came
@@ -59,6 +65,25 @@ def stored_size(header: ImageFile.ImageFile) -> tuple[int, int]:
         if isinstance(width, int) and isinstance(height, int):
             return width, height
     return header.size
+
+
+def _grey_alpha_planes(src: Path, header: TiffImagePlugin.TiffImageFile, wanted: Wanted) -> Decoded:
+    """An 8-bit grey TIFF with transparency whose two channels are stored apart: Pillow has
+    no reader of it (stored raw, "unknown raw mode"; compressed, the transparency came out
+    garbage in silence: a review) and libvips reads it wrong too; libtiff (through
+    imagecodecs) reads it. As stored: the orientation is the engine's, as for a 16-bit TIFF."""
+    import imagecodecs  # imported with the first such file (~65 ms), as decoders/webp
+
+    try:
+        planes = imagecodecs.tiff_decode(wanted.bytes_of(src), index=0)
+    except imagecodecs.TiffError as exc:
+        raise InputError("decode", f"the TIFF is damaged: {exc}") from None
+    size = stored_size(header)
+    if planes.dtype != "uint8" or planes.shape != (2, size[1], size[0]):
+        raise InputError("decode", f"the TIFF's pixels are not what its header says ({size[0]}x{size[1]}, grey "
+                                   "with transparency, 8 bits): the file is damaged")
+    pixels = np.ascontiguousarray(planes.transpose(1, 2, 0))
+    return Decoded(read_metadata(header), size, frame=Frame.packed(pixels, "LA"))
 
 
 def eight_bit(im: Image.Image, size: tuple[int, int], meta: Metadata) -> Decoded:
