@@ -187,3 +187,14 @@ def test_exif_text_parted_by_a_nul_keeps_each_part(tmp_path):
     assert photo.exif_tag("Copyright") == "(c) Ann Smith (c) Editor Bob" and photo.make == "Canon"
     # Bytes (UNDEFINED: Windows' UTF-16 XP tags) keep their NULs dropped: "T i t l e" was a review's find.
     assert facts._text("Title".encode("utf-16-le")) == "Title"
+
+
+def test_an_iso_of_two_values_is_its_first_for_conditions_as_for_names(tmp_path):
+    """ISOSpeedRatings may hold two values (cameras write `400 0`): `exif: {ISO: "400"}` did
+    not match the "400 0" the condition read, though `{iso}` named it 400 (a review)."""
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[0x8827] = (400, 0)
+    src = tmp_path / "a.jpg"
+    Image.new("RGB", (32, 24)).save(src, exif=exif)
+    photo = read(src, Need(exif=True, exif_tags=frozenset({"ISOSpeedRatings"})))
+    assert photo.exif_tag("ISOSpeedRatings") == "400" and photo.iso == 400

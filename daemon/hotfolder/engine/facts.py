@@ -175,18 +175,25 @@ def _tag(exif: Image.Exif | None, number: int):
 def camera_facts(exif: Image.Exif | None) -> dict:
     """Make, model, lens, ISO and when the photo was taken (DateTimeOriginal, aware when
     an offset is given): what the templates and the manifest (engine/source_facts) say."""
-    iso = _tag(exif, ISO)
-    iso = iso[0] if isinstance(iso, tuple) and iso else iso
+    iso = _first_iso(_tag(exif, ISO))
     taken = _taken(_text(_tag(exif, TAKEN)), _text(_tag(exif, TAKEN_OFFSET)) or _text(_tag(exif, OFFSET)))
     return {"make": _text(_tag(exif, MAKE)), "model": _text(_tag(exif, MODEL)), "lens": _text(_tag(exif, LENS)),
             "iso": iso if isinstance(iso, int) and iso > 0 else None, "taken": taken,
             "taken_from": "exif" if taken else ""}
 
 
+def _first_iso(value):
+    """ISOSpeedRatings may hold more than one value (ISO 12232's; cameras write `400 0`): the
+    first is the ISO, for `{iso}` and for `exif:` conditions alike (a review: `ISO: "400"`
+    did not match a `400 0`)."""
+    return value[0] if isinstance(value, tuple) and value else value
+
+
 def _tags(exif: Image.Exif | None, names: frozenset[str]) -> tuple[tuple[str, str], ...]:
     out = []
     for name in sorted(names):
-        value = _text(_tag(exif, exif_tags.TAGS[name]))
+        number = exif_tags.TAGS[name]
+        value = _text(_first_iso(_tag(exif, number)) if number == ISO else _tag(exif, number))
         if value is not None:
             out.append((name, value))
     return tuple(out)
