@@ -675,7 +675,7 @@ def _with_icc_segments(jpeg: bytes, icc: bytes, keep: tuple[int, ...]) -> bytes:
 def test_a_colour_profile_that_cannot_be_read_is_said_not_dropped_in_silence(tmp_path, keep, broken):
     """An Adobe RGB photo whose profile lost a segment was taken as sRGB without a word (off
     by up to 142 levels: a fuzz round); a whole one, in any order, converts as before."""
-    from hotfolder.engine import adobergb
+    from hotfolder.engine import matrixicc
 
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), (30, 160, 60)).save(buffer, "JPEG", quality=95)
@@ -683,7 +683,7 @@ def test_a_colour_profile_that_cannot_be_read_is_said_not_dropped_in_silence(tmp
     if keep == "garbage":
         Image.new("RGB", (64, 48), (30, 160, 60)).save(src, quality=95, icc_profile=bytes(range(256)) * 2)
     else:
-        src.write_bytes(_with_icc_segments(buffer.getvalue(), adobergb.icc(), keep))
+        src.write_bytes(_with_icc_segments(buffer.getvalue(), matrixicc.adobe_rgb(), keep))
     plain = tmp_path / "plain.jpg"
     plain.write_bytes(buffer.getvalue())
     as_srgb = run_one(plain, R(operation="none", format="png")).getpixel((32, 24))
@@ -703,10 +703,10 @@ def test_a_png_colour_profile_that_does_not_decompress_is_said_not_dropped_in_si
     round): the picture was taken as sRGB in silence."""
     import zlib
 
-    from hotfolder.engine import adobergb
+    from hotfolder.engine import matrixicc
 
     buffer = io.BytesIO()
-    Image.new("RGB", (64, 48), (30, 160, 60)).save(buffer, "PNG", icc_profile=adobergb.icc())
+    Image.new("RGB", (64, 48), (30, 160, 60)).save(buffer, "PNG", icc_profile=matrixicc.adobe_rgb())
     data = bytearray(buffer.getvalue())
     at = data.index(b"iCCP")
     length = struct.unpack_from(">I", data, at - 4)[0]
@@ -733,20 +733,20 @@ def test_a_bmp_s_own_colour_profile_is_used_or_its_absence_said(tmp_path, case):
     """Pillow does not read a BITMAPV5HEADER's profile: an Adobe RGB photo saved as BMP by
     ImageMagick was taken as sRGB in silence. A linked profile names a file on someone
     else's machine: never opened, and said; so is an embedded one placed past the end."""
-    from hotfolder.engine import adobergb
+    from hotfolder.engine import matrixicc
 
     photo = Image.new("RGB", (64, 48), (30, 160, 60))
     png = tmp_path / "profiled.png"
-    photo.save(png, icc_profile=adobergb.icc())
+    photo.save(png, icc_profile=matrixicc.adobe_rgb())
     plain = tmp_path / "plain.bmp"
     photo.save(plain)
     src = tmp_path / "profiled.bmp"
     if case == "embedded":
-        sources.bmp_v5(src, photo, profile=adobergb.icc())
+        sources.bmp_v5(src, photo, profile=matrixicc.adobe_rgb())
     elif case == "linked":
         sources.bmp_v5(src, photo, profile=b"/etc/passwd\0", kind=b"LINK")
     else:
-        sources.bmp_v5(src, photo, profile=adobergb.icc(), profile_at=10**6)
+        sources.bmp_v5(src, photo, profile=matrixicc.adobe_rgb(), profile_at=10**6)
     rendition = R(operation="none", format="png")
     (rendered,) = run(src, rendition)
     out = run_one(src, rendition).getpixel((32, 24))

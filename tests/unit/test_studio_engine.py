@@ -124,18 +124,18 @@ def test_keep_writes_the_profile_the_tags_stand_for(tmp_path):
     out = run_one(src, R(operation="none", format="png", color_profile="keep", metadata="keep"))
     with Image.open(src) as stored:
         assert centres(out) == centres(stored)  # pixels untouched
-    from hotfolder.engine import adobergb
+    from hotfolder.engine import matrixicc
 
-    assert out.info.get("icc_profile") == adobergb.icc()  # and said: a viewer ignoring EXIF still gets it right
+    assert out.info.get("icc_profile") == matrixicc.adobe_rgb()  # and said: a viewer ignoring EXIF still gets it right
     assert tags(out) == (UNCALIBRATED, "R03")
 
 
 def test_the_adobe_rgb_profile_is_adobes_encoding():
     """Built from the published primaries, it converts as Adobe's numbers do (within a
     level), is a v2 display profile, and is not sRGB."""
-    from hotfolder.engine import adobergb
+    from hotfolder.engine import matrixicc
 
-    ours = ImageCms.ImageCmsProfile(io.BytesIO(adobergb.icc()))
+    ours = ImageCms.ImageCmsProfile(io.BytesIO(matrixicc.adobe_rgb()))
     assert ours.profile.version == 2.1 and ours.profile.device_class == "mntr"
     assert "Adobe RGB (1998)" in ours.profile.profile_description
     grid = Image.frombytes("RGB", (512, 1), bytes(v for r in range(0, 256, 36) for g in range(0, 256, 36)
@@ -145,7 +145,7 @@ def test_the_adobe_rgb_profile_is_adobes_encoding():
     a, b = (ImageCms.profileToProfile(grid, p, srgb).tobytes() for p in (ours, reference))
     assert max(abs(x - y) for x, y in zip(a, b, strict=True)) <= 1
     assert max(abs(x - y) for x, y in zip(a, grid.tobytes(), strict=True)) > 20
-    assert adobergb.icc() == adobergb.icc.__wrapped__()  # the same bytes every time
+    assert matrixicc.adobe_rgb() == matrixicc.adobe_rgb.__wrapped__()  # the same bytes every time
 
 
 def test_a_camera_tiff_with_an_interoperability_ifd_renders(tmp_path):

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from PIL import Image
 
 from hotfolder.config.model import Rendition, SetMetadata
-from hotfolder.engine import adobergb, captions, colour, dcf, formats, iptc, location, orient, rights
+from hotfolder.engine import captions, colour, dcf, formats, iptc, location, matrixicc, orient, rights
 from hotfolder.engine.encoders import Embedded, jpegmarkers
 from hotfolder.engine.errors import DECODE_ERRORS, describe, reraise_unless_input
 from hotfolder.engine.xmp import Packet, Unreadable, q
@@ -108,7 +108,7 @@ def read_metadata(im: Image.Image) -> Metadata:
         icc = None
     known = formats.of_pil(im.format)
     if icc is None and known is not None and known.dcf and im.mode in ("RGB", "RGBA") and dcf.names_adobe_rgb(exif):
-        icc = adobergb.icc()
+        icc = matrixicc.adobe_rgb()
     return Metadata(format=known.name if known is not None else "png", orientation=orient.valid(orientation),
                     exif=raw, icc=icc, xmp=xmp, iim=iptc.read(im.info.get("photoshop")), notes=notes)
 

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 from PIL import Image
 
 from hotfolder.config.model import Rendition
-from hotfolder.engine import adobergb, dcf, jpegscan, orient, tifftags
+from hotfolder.engine import dcf, jpegscan, matrixicc, orient, tifftags
 from hotfolder.engine.colour import srgb_icc
 from hotfolder.engine.decoders import Decoded, Wanted
 from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
@@ -101,7 +101,7 @@ def _metadata(src: Path, got: Developed) -> Metadata:
     else:
         icc = got.icc
         if icc is None and (_names_adobe_rgb(got.exif) or (own is not None and dcf.names_adobe_rgb(own))):
-            icc = adobergb.icc()
+            icc = matrixicc.adobe_rgb()
     return Metadata(format="raw", orientation=got.orientation, exif=exif, icc=icc, xmp=None)
 
 

@@ -1,35 +1,54 @@
-"""An ICC profile for Adobe RGB (1998) pixels that carry none: what a Canon, Nikon or
-Sony camera set to Adobe RGB writes (engine/dcf says when a file is one).
+"""ICC profiles for pixels that state their colour without one, made here from the
+published definitions: a matrix profile (three colorants and a tone curve), ICC v2, which
+every viewer reads (Firefox ignores v4 by default); the same bytes every time (no date),
+so a file converted twice is converted the same. The bytes are ours (MIT, as the rest).
 
-Made here from the encoding's published definition (Adobe RGB (1998) Color Image
-Encoding, 2005): primaries x,y R 0.64 0.33, G 0.21 0.71, B 0.15 0.06; white D65
-(0.3127, 0.3290); a pure power curve of 563/256 (2.19921875). The colorants are adapted
-to the ICC's D50 with the Bradford transform, as in every matrix profile: they come out
-as Adobe's own profile lists them (R 0.60974 0.31111 0.01947, ...). So the bytes are
-ours (MIT, as the rest); Adobe's AdobeRGB1998.icc has a licence of its own and is not
-shipped. ICC v2, which every viewer reads (Firefox ignores v4 by default); the same
-bytes every time (no date), so a file converted twice is converted the same.
+Adobe RGB (1998): what a Canon, Nikon or Sony camera set to Adobe RGB writes without a
+profile (engine/dcf says when a file is one). From Adobe RGB (1998) Color Image Encoding
+(2005): primaries x,y R 0.64 0.33, G 0.21 0.71, B 0.15 0.06; white D65 (0.3127, 0.3290);
+a pure power curve of 563/256 (2.19921875). The colorants are adapted to the ICC's D50
+with the Bradford transform, as in every matrix profile: they come out as Adobe's own
+profile lists them (R 0.60974 0.31111 0.01947, ...); Adobe's AdobeRGB1998.icc has a
+licence of its own and is not shipped.
+
+BT.2020: a HEIF or AVIF that says by code (nclx) that its colour is BT.2020's, with an SDR
+curve (decoders/heif). Primaries from ITU-R BT.2020: R 0.708 0.292, G 0.170 0.797, B 0.131
+0.046, white D65; the sRGB curve, as a Display P3 one by code is taken (libvips' P3
+profile has sRGB's curve): BT.709's and BT.2020's camera curves are shown through it.
 """
 from __future__ import annotations
 
 import functools
 import struct
 
-PRIMARIES = ((0.64, 0.33), (0.21, 0.71), (0.15, 0.06))
 WHITE = (0.3127, 0.3290)  # D65
-GAMMA_256THS = 563  # 2.19921875, as u8Fixed8Number
 D50 = (0.9642, 1.0, 0.8249)  # the ICC's connection space illuminant
 BRADFORD = ((0.8951, 0.2664, -0.1614), (-0.7502, 1.7135, 0.0367), (0.0389, -0.0685, 1.0296))
-DESCRIPTION = "Compatible with Adobe RGB (1998)"
-COPYRIGHT = "No copyright: made by hotfolder from the published primaries (CC0)"
+ADOBE_RGB = ((0.64, 0.33), (0.21, 0.71), (0.15, 0.06))
+ADOBE_GAMMA_256THS = 563  # 2.19921875, as u8Fixed8Number
+BT2020 = ((0.708, 0.292), (0.170, 0.797), (0.131, 0.046))
+# sRGB's curve as an ICC parametricCurve of type 3: Y = (aX + b)^g for X >= d, else cX.
+SRGB_CURVE = (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045)
 
 
 @functools.lru_cache(maxsize=1)
-def icc() -> bytes:
-    """The profile (v2.1, display class, RGB to XYZ: three colorants, one shared curve)."""
-    trc = b"curv\0\0\0\0" + struct.pack(">IH", 1, GAMMA_256THS) + b"\0\0"
-    red, green, blue = _colorants()
-    tags = [(b"desc", _text_description(DESCRIPTION)), (b"cprt", b"text\0\0\0\0" + COPYRIGHT.encode() + b"\0"),
+def adobe_rgb() -> bytes:
+    trc = b"curv\0\0\0\0" + struct.pack(">IH", 1, ADOBE_GAMMA_256THS) + b"\0\0"
+    return profile(ADOBE_RGB, trc, "Compatible with Adobe RGB (1998)",
+                   "No copyright: made by hotfolder from the published primaries (CC0)")
+
+
+@functools.lru_cache(maxsize=1)
+def bt2020() -> bytes:
+    trc = b"para\0\0\0\0" + struct.pack(">HH", 3, 0) + b"".join(map(_s15, SRGB_CURVE))
+    return profile(BT2020, trc, "ITU-R BT.2020 primaries, sRGB curve",
+                   "No copyright: made by hotfolder from the published primaries (CC0)")
+
+
+def profile(primaries, trc: bytes, description: str, copyright_: str) -> bytes:
+    """A v2.1 display profile, RGB to XYZ: three colorants (white D65), one shared curve."""
+    red, green, blue = _colorants(primaries)
+    tags = [(b"desc", _text_description(description)), (b"cprt", b"text\0\0\0\0" + copyright_.encode() + b"\0"),
             (b"wtpt", _xyz(_xyz_of(WHITE))), (b"rXYZ", _xyz(red)), (b"gXYZ", _xyz(green)),
             (b"bXYZ", _xyz(blue)), (b"rTRC", trc), (b"gTRC", trc), (b"bTRC", trc)]
     offset = 128 + 4 + 12 * len(tags)
@@ -46,9 +65,9 @@ def icc() -> bytes:
     return header + table + body
 
 
-def _colorants() -> list[tuple[float, float, float]]:
+def _colorants(primaries) -> list[tuple[float, float, float]]:
     """The XYZ of each primary at full strength, white at Y 1, adapted to D50 (Bradford)."""
-    columns = [_xyz_of(p) for p in PRIMARIES]
+    columns = [_xyz_of(p) for p in primaries]
     white = _xyz_of(WHITE)
     scale = _solve([[c[i] for c in columns] for i in range(3)], white)  # primaries' weights that make white
     cone_src, cone_dst = _mul(BRADFORD, white), _mul(BRADFORD, D50)
