@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from hotfolder.engine import pipeline
+from hotfolder.engine import colour, matrixicc, pipeline
 from hotfolder.engine.colour import srgb_icc
 from hotfolder.engine.pipeline import InputError
 from tests import sources
@@ -79,6 +79,26 @@ def test_a_10_bit_p3_heic_is_converted_from_its_16_bits(tmp_path):
     assert out.info["icc_profile"] == srgb_icc()
     assert red[0] <= 1 and red[-1] >= 254 and np.all(np.diff(red) >= -1)
     assert len(set(red.tolist())) >= 245  # 10 bits converted, not 8 (which loses ~10 % of levels)
+
+
+def test_a_10_bit_heic_in_bt2020_by_code_is_converted_from_its_16_bits(tmp_path):
+    """A 10-bit HEIC whose colour is BT.2020's by code (an SDR curve) goes through the 16-bit
+    path with the BT.2020 profile: the same colour as the 8-bit conversion, to 2 levels."""
+    from PIL import ImageCms
+
+    nclx = {"color_primaries": 9, "transfer_characteristics": 14, "matrix_coefficients": 9, "full_range_flag": 1}
+    pixels = np.zeros((32, 48, 3), np.uint16)
+    pixels[...] = np.array([40, 200, 60], np.uint16) * 257
+    src = sources.phone_heic(tmp_path / "deep2020.heic", pixels, tile=None, nclx=nclx, quality=100, chroma=444)
+    with Image.open(src) as check:
+        assert check.info["bit_depth"] == 10
+    out = run_one(src, R(operation="none", format="png"))
+    assert out.info["icc_profile"] == srgb_icc()
+    stated = ImageCms.ImageCmsProfile(io.BytesIO(matrixicc.bt2020()))
+    want = ImageCms.profileToProfile(Image.new("RGB", (1, 1), (40, 200, 60)), stated,
+                                     ImageCms.createProfile("sRGB")).getpixel((0, 0))
+    got = out.convert("RGB").getpixel((24, 16))
+    assert max(abs(a - b) for a, b in zip(got, want, strict=True)) <= 3, (got, want)
 
 
 def test_a_10_bit_monochrome_heic_is_rendered_grey_from_its_16_bits(tmp_path):
@@ -885,12 +905,15 @@ def test_a_grey_png_s_transparent_value_stays_transparent_at_16_and_1_bits(tmp_p
     assert (out[10:20, 10:20, 1] == 0).all() and (out[30:, :, 1] == 255).all()
 
 
-def test_an_avif_in_display_p3_by_code_is_converted_to_srgb(tmp_path):
+@pytest.mark.parametrize("primaries, transfer, profile", [
+    (12, 13, colour.p3_icc),  # Display P3's (a fuzz round: rendered unconverted)
+    (9, 14, matrixicc.bt2020),  # BT.2020's, with its SDR curve (was rendered as sRGB, and said)
+    (9, 18, matrixicc.bt2020),  # BT.2020 HLG: its SDR-compatible picture, converted
+])
+def test_an_avif_whose_colour_is_stated_by_code_is_converted_to_srgb(tmp_path, primaries, transfer, profile):
     """An AVIF states its colour by code (nclx) more often than by a profile; Pillow's plugin
-    does not say it, and a P3 one was rendered unconverted (a fuzz round)."""
+    does not say it. Converted through the profile the code stands for."""
     from PIL import ImageCms
-
-    from hotfolder.engine import colour
 
     picture = Image.new("RGB", (48, 32), (40, 200, 60))
     buffer = io.BytesIO()
@@ -900,13 +923,13 @@ def test_an_avif_in_display_p3_by_code_is_converted_to_srgb(tmp_path):
     assert data[at:at + 2] == b"\x00\x01"  # libavif's BT.709 / sRGB primaries
     srgb_coded = tmp_path / "srgb.avif"
     srgb_coded.write_bytes(bytes(data))
-    data[at:at + 2] = (12).to_bytes(2, "big")  # Display P3's
-    p3_coded = tmp_path / "p3.avif"
-    p3_coded.write_bytes(bytes(data))
+    data[at:at + 4] = primaries.to_bytes(2, "big") + transfer.to_bytes(2, "big")
+    coded = tmp_path / "coded.avif"
+    coded.write_bytes(bytes(data))
     as_is = run_one(srgb_coded, R(operation="none", format="png")).convert("RGB").getpixel((24, 16))
-    converted = run_one(p3_coded, R(operation="none", format="png")).convert("RGB").getpixel((24, 16))
-    p3 = ImageCms.ImageCmsProfile(io.BytesIO(colour.p3_icc()))
-    want = ImageCms.profileToProfile(Image.new("RGB", (1, 1), as_is), p3, ImageCms.createProfile("sRGB")).getpixel(
+    converted = run_one(coded, R(operation="none", format="png")).convert("RGB").getpixel((24, 16))
+    stated = ImageCms.ImageCmsProfile(io.BytesIO(profile()))
+    want = ImageCms.profileToProfile(Image.new("RGB", (1, 1), as_is), stated, ImageCms.createProfile("sRGB")).getpixel(
         (0, 0))
     assert max(abs(a - b) for a, b in zip(converted, want, strict=True)) <= 2
     assert max(abs(a - b) for a, b in zip(converted, as_is, strict=True)) > 20
@@ -914,9 +937,10 @@ def test_an_avif_in_display_p3_by_code_is_converted_to_srgb(tmp_path):
 
 @pytest.mark.parametrize("primaries, transfer, said", [
     (9, 16, "primaries BT.2020, transfer PQ (HDR)"),  # Canon's HDR-PQ .hif writes these
-    (9, 13, "primaries BT.2020"),
-    (1, 18, "transfer HLG (HDR)"),
+    (9, 8, "primaries BT.2020, transfer linear"),
+    (11, 13, "primaries DCI-P3"),
     (1, 13, None), (12, 13, None), (1, 1, None),  # sRGB, Display P3 (converted), BT.709's curve
+    (9, 13, None), (9, 14, None),  # BT.2020 with an SDR curve (converted)
 ])
 def test_a_colour_code_hotfolder_does_not_convert_is_said(tmp_path, primaries, transfer, said):
     """BT.2020 and HDR (PQ, HLG) colour codes were rendered as if sRGB in silence: a PQ
@@ -934,6 +958,22 @@ def test_a_colour_code_hotfolder_does_not_convert_is_said(tmp_path, primaries, t
     else:
         assert len(out.notes) == 1 and out.notes[0].startswith(
             f"the source's colour is stated by code ({said}), which hotfolder does not convert"), out.notes
+
+
+@pytest.mark.parametrize("primaries", [1, 9])
+def test_an_hlg_source_is_rendered_as_its_sdr_picture_and_said(tmp_path, primaries):
+    """HLG (HDR) is made to be shown as SDR (ITU-R BT.2100): rendered so, and the log says
+    its highlights look flatter than on an HDR screen."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (48, 32), (40, 200, 60)).save(buffer, "AVIF", quality=90)
+    data = bytearray(buffer.getvalue())
+    at = data.index(b"colrnclx") + 8
+    data[at:at + 4] = primaries.to_bytes(2, "big") + (18).to_bytes(2, "big")
+    src = tmp_path / "hlg.avif"
+    src.write_bytes(bytes(data))
+    (out,) = run(src, R(operation="none", format="png"))
+    said = "the source is HDR (transfer HLG): it is rendered as the SDR picture HLG is made to be compatible with"
+    assert len(out.notes) == 1 and out.notes[0].startswith(said), out.notes
 
 
 def test_a_heic_in_bt2020_pq_by_code_is_said_not_converted(tmp_path):

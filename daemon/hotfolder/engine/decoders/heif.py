@@ -27,7 +27,9 @@ turned once. A tag without a transform is not applied, as libheif, Apple and lib
 show such a file.
 
 Colour: an ICC profile (`prof`/`rICC`) is read like a JPEG's; a file that describes its
-colours by code (`nclx`) with the Display P3 primaries gets libvips' P3 profile.
+colours by code (`nclx`) with the Display P3 primaries gets libvips' P3 profile, one with
+BT.2020's (an SDR curve, or HLG's, made to be shown as SDR) a BT.2020 profile of ours
+(engine/matrixicc); PQ (HDR) is not converted, and said.
 10- and 12-bit images are decoded to 16 bits once (`DeepPixels` for libheif's buffer,
 `ArrayPixels` for FFmpeg's), for the colour conversion; libvips reads the buffer in place.
 """
@@ -45,7 +47,7 @@ import pi_heif
 import pyvips
 from PIL import Image, ImageFile
 
-from hotfolder.engine import colour
+from hotfolder.engine import colour, matrixicc
 from hotfolder.engine.decoders import Decoded, Wanted, heifmeta, hevc
 from hotfolder.engine.decoders.pillow import eight_bit
 from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
@@ -58,7 +60,8 @@ from hotfolder.engine.resample import Frame
 # which pi-heif raises as a RuntimeError ("Memory allocation error: Security limit
 # exceeded: Image size 70000x70000 exceeds the maximum image size 1073741824\n").
 SECURITY_LIMIT = "Security limit exceeded:"
-NCLX_P3 = 12  # colour_primaries: SMPTE EG 432-1, Display P3's
+NCLX_P3, NCLX_BT2020 = 12, 9  # colour_primaries: SMPTE EG 432-1 (Display P3's), ITU-R BT.2020's
+NCLX_PQ, NCLX_HLG = 16, 18  # transfer_characteristics of HDR: SMPTE ST 2084, ARIB STD-B67
 
 pi_heif.register_heif_opener(thumbnails=False, depth_images=False, aux_images=False)
 
@@ -169,13 +172,20 @@ def profile_of(info: dict) -> bytes | None:
     if icc:
         return icc
     nclx = info.get("nclx_profile") or {}
-    return colour.p3_icc() if nclx.get("color_primaries") == NCLX_P3 else None
+    primaries = nclx.get("color_primaries")
+    if primaries == NCLX_P3:
+        return colour.p3_icc()
+    if primaries == NCLX_BT2020 and nclx.get("transfer_characteristics", 2) in (*SDR_TRANSFERS, NCLX_HLG):
+        return matrixicc.bt2020()
+    return None
 
 
 # nclx codes taken as they are (ISO/IEC 23091-2): primaries BT.709/sRGB, unspecified, BT.601
-# (within a few levels of sRGB's), Display P3 (converted); transfers BT.709, unspecified,
-# BT.601, sRGB, BT.2020 10/12-bit (the same curve as BT.709's).
-SRGB_LIKE_PRIMARIES = {1, 2, 5, 6, NCLX_P3}
+# (within a few levels of sRGB's), Display P3 and BT.2020 (converted); transfers BT.709,
+# unspecified, BT.601, sRGB, BT.2020 10/12-bit (the same curve as BT.709's); HLG is shown as
+# the SDR picture it is made to be compatible with (ITU-R BT.2100: its lower part is SDR's
+# curve), and said; PQ is not converted.
+SRGB_LIKE_PRIMARIES = {1, 2, 5, 6, NCLX_P3, NCLX_BT2020}
 SDR_TRANSFERS = {1, 2, 6, 13, 14, 15}
 PRIMARIES_NAMES = {4: "BT.470M", 7: "SMPTE 240M", 8: "generic film", 9: "BT.2020", 10: "XYZ", 11: "DCI-P3",
                    22: "EBU 3213"}
@@ -185,19 +195,23 @@ TRANSFER_NAMES = {4: "gamma 2.2", 5: "gamma 2.8", 7: "SMPTE 240M", 8: "linear", 
 
 def unconverted(info: dict) -> str | None:
     """What the log should say of a colour code (no ICC profile) hotfolder does not convert:
-    BT.2020 primaries, PQ or HLG (HDR) transfer, ... were rendered as if sRGB in silence,
-    an HDR photo dim and flat (a fuzz round; Canon's HDR-PQ .hif writes BT.2020 PQ)."""
+    PQ (HDR), other primaries, ... were rendered as if sRGB in silence, an HDR photo dim and
+    flat (a fuzz round; Canon's HDR-PQ .hif writes BT.2020 PQ); and of HLG, shown as SDR."""
     nclx = info.get("nclx_profile") or {}
     if info.get("icc_profile") or not nclx:
         return None
     primaries, transfer = nclx.get("color_primaries", 2), nclx.get("transfer_characteristics", 2)
     odd = []
-    if primaries not in SRGB_LIKE_PRIMARIES:
+    if primaries not in SRGB_LIKE_PRIMARIES or (primaries == NCLX_BT2020 and transfer not in (*SDR_TRANSFERS,
+                                                                                               NCLX_HLG)):
         odd.append(f"primaries {PRIMARIES_NAMES.get(primaries, primaries)}")
-    if transfer not in SDR_TRANSFERS:
+    if transfer not in (*SDR_TRANSFERS, NCLX_HLG):
         odd.append(f"transfer {TRANSFER_NAMES.get(transfer, transfer)}")
     if not odd:
-        return None
+        return None if transfer != NCLX_HLG else (
+            "the source is HDR (transfer HLG): it is rendered as the SDR picture HLG is made to be compatible "
+            "with, so its brightest highlights look flatter than on an HDR screen; for more, export it as an SDR "
+            "picture from the camera's or editor's HDR conversion")
     return (f"the source's colour is stated by code ({', '.join(odd)}), which hotfolder does not convert: "
             "the picture is taken as sRGB, and its colours are off (an HDR picture comes out dim and flat); "
             "export it as an SDR picture with an ICC profile (Display P3, Adobe RGB or sRGB)")
