@@ -9,11 +9,11 @@ profile's values (Photoshop embeds a linear one in a 32-bit file). Without one t
 linear light in sRGB's primaries (scRGB): what libvips, OpenEXR and Photoshop's 32-bit
 mode take them for. Negative values are 0.
 
-Tone mapping, stated: a picture within 0..1 (display-referred) is taken as it is. One
-with highlights above 1 (scene-referred: an HDR merge) keeps every value below KNEE (0.8)
-as it is and rolls the rest off, each channel, along an extended Reinhard curve (slope 1
-at the knee, so no kink) that brings its white point to 1.0: the 99.9th percentile of its
-brightest channel, so the 0.1 % above (the sun, speculars) clips. Why: clipping at 1.0
+Tone mapping, stated (engine/tonemap): a picture within 0..1 (display-referred) is taken
+as it is. One with highlights above 1 (scene-referred: an HDR merge) keeps every value
+below KNEE (0.8) as it is and rolls the rest off, each channel, along an extended Reinhard
+curve (slope 1 at the knee, so no kink) that brings its white point to 1.0: the 99.9th
+percentile of its brightest channel, so the 0.1 % above (the sun, speculars) clips. Why: clipping at 1.0
 (libvips' own scRGB to sRGB; Photoshop's Exposure and Gamma conversion at 0 and 1.0)
 turns an HDR merge's sky and lamps flat white; a curve scaled to the
 maximum would darken the whole picture for one specular pixel. This keeps the midtones'
@@ -36,7 +36,7 @@ from pathlib import Path
 import pyvips
 from PIL import Image
 
-from hotfolder.engine import orient, tifftags
+from hotfolder.engine import orient, tifftags, tonemap
 from hotfolder.engine.colour import usable_profile
 from hotfolder.engine.decoders import Decoded, Wanted
 from hotfolder.engine.errors import InputError
@@ -45,10 +45,9 @@ from hotfolder.engine.opening import too_many_pixels
 from hotfolder.engine.resample import Frame
 
 FLOAT = 3  # SampleFormat
-KNEE = 0.8  # values below stay as they are (linear: sRGB level 231)
 WHITE_PERCENTILE = 99.9
 WHITE_STEPS = 4096  # the histogram's steps per 1.0; a white point is found up to 16.0
-LUT_STEPS = 65535  # the tone curve's table (see _curve)
+LUT_STEPS = tonemap.LUT_STEPS  # the tone curve's table (see _curve)
 READ_BITS, MINISBLACK, RGB = (16, 32), 1, 2
 ICC_TAG, XMP_TAG = 34675, 700
 
@@ -130,25 +129,10 @@ def _tone_mapped(image: pyvips.Image, colours: int, white: float, linear: bool) 
 @functools.lru_cache(maxsize=8)
 def _curve(white: float, linear: bool) -> pyvips.Image:
     """The table: step i is the value i/LUT_STEPS·white, rolled off above the knee when
-    white > 1, then encoded with sRGB's curve when linear; as 16 bits. One lookup a sample:
-    a 12 MP HDR merge took 2.4 s through libvips' pow() and ten arithmetic passes, 0.5 s so.
+    white > 1, then encoded with sRGB's curve when linear; as 16 bits (engine/tonemap).
     Precision: a step is white/65535 of linear light, 0.15 of an 8-bit sRGB level near
     black for a white point of 3, 0.8 at the highest white point read (16)."""
-    x = pyvips.Image.identity(ushort=True).cast("double") * (white / LUT_STEPS)
-    if white > 1.0:
-        x = rolled_off(x, white)
-    x = x.clamp(min=0, max=1)
-    if linear:
-        x = (x > 0.0031308).ifthenelse(1.055 * x ** (1 / 2.4) - 0.055, 12.92 * x)
-    return (x * 65535).rint().cast("ushort").copy_memory()
-
-
-def rolled_off(x: pyvips.Image, white: float) -> pyvips.Image:
-    """Above KNEE: k + (1 − k)·g(t), t = (x − k)/(1 − k), g(t) = t(1 + t/M²)/(1 + t), M the
-    white point's t: g(0) = 0 with slope 1, g(M) = 1; below: x."""
-    m2 = ((white - KNEE) / (1 - KNEE)) ** 2
-    t = (x - KNEE) / (1 - KNEE)
-    return (x > KNEE).ifthenelse(KNEE + (1 - KNEE) * (t * (1 + t / m2) / (1 + t)), x)
+    return tonemap.to_sdr(pyvips.Image.identity(ushort=True).cast("double") * (white / LUT_STEPS), white, linear)
 
 
 def _metadata(src: Path) -> Metadata:
