@@ -101,6 +101,36 @@ def test_a_10_bit_heic_in_bt2020_by_code_is_converted_from_its_16_bits(tmp_path)
     assert max(abs(a - b) for a, b in zip(got, want, strict=True)) <= 3, (got, want)
 
 
+@pytest.mark.parametrize("decoder", ["ffmpeg", "libheif"])
+def test_a_10_bit_heic_in_pq_is_tone_mapped_to_sdr(tmp_path, monkeypatch, decoder):
+    """Canon's HDR-PQ .hif (BT.2020, PQ, 10 bits) was taken as sRGB: its reference white came
+    out at 148, dim and flat. Tone-mapped (engine/hdr): 18 % of the reference white (203 nits)
+    is sRGB's 18 % grey, the reference white stays under the 1000-nit highlight, rolled off."""
+    from hotfolder.engine import hdr
+    from hotfolder.engine.decoders import hevc
+
+    if decoder == "libheif":
+        monkeypatch.setattr(hevc, "available", lambda: False)
+    elif not hevc.available():
+        pytest.skip("PyAV (the heic-ffmpeg extra) is not installed")
+
+    def signal(light: float) -> int:  # PQ's inverse EOTF, as a 10-bit code at 16 bits
+        y = (light / hdr.PEAK) ** hdr.M1
+        return round(((hdr.C1 + hdr.C2 * y) / (1 + hdr.C3 * y)) ** hdr.M2 * 1023) << 6
+
+    pixels = np.zeros((32, 96, 3), np.uint16)
+    for i, light in enumerate((0.18 * hdr.REFERENCE_WHITE, hdr.REFERENCE_WHITE, 1000.0)):
+        pixels[:, i * 32:(i + 1) * 32] = signal(light)
+    nclx = {"color_primaries": 9, "transfer_characteristics": 16, "matrix_coefficients": 9, "full_range_flag": 1}
+    src = sources.phone_heic(tmp_path / "pq.heic", pixels, tile=None, nclx=nclx, quality=100, chroma=444)
+    (out,) = run(src, R(operation="none", format="png"))
+    grey, white, highlight = (Image.open(io.BytesIO(out.data)).convert("RGB").getpixel((16 + 32 * i, 16))
+                              for i in range(3))
+    assert all(abs(v - 118) <= 2 for v in grey), grey  # sRGB's encoding of 0.18
+    assert all(236 <= v <= 248 for v in white) and highlight == (255, 255, 255), (white, highlight)
+    assert out.notes == (hdr.NOTE,)
+
+
 def test_a_10_bit_monochrome_heic_is_rendered_grey_from_its_16_bits(tmp_path):
     """pillow-heif's own test file of this kind failed: its one band was read as three
     ("unable to make image from memory")."""
@@ -976,7 +1006,8 @@ def test_an_hlg_source_is_rendered_as_its_sdr_picture_and_said(tmp_path, primari
     assert len(out.notes) == 1 and out.notes[0].startswith(said), out.notes
 
 
-def test_a_heic_in_bt2020_pq_by_code_is_said_not_converted(tmp_path):
+def test_an_8_bit_heic_in_bt2020_pq_by_code_is_said_not_converted(tmp_path):
+    """PQ is tone-mapped from 16 bits (10-bit HEICs: every camera's); an 8-bit one is said."""
     src = sources.phone_heic(tmp_path / "hdr.heic", Image.new("RGB", (128, 96), (200, 30, 30)), tile=None,
                              nclx={"color_primaries": 9, "transfer_characteristics": 16, "matrix_coefficients": 9,
                                    "full_range_flag": 1})

@@ -29,7 +29,8 @@ show such a file.
 Colour: an ICC profile (`prof`/`rICC`) is read like a JPEG's; a file that describes its
 colours by code (`nclx`) with the Display P3 primaries gets libvips' P3 profile, one with
 BT.2020's (an SDR curve, or HLG's, made to be shown as SDR) a BT.2020 profile of ours
-(engine/matrixicc); PQ (HDR) is not converted, and said.
+(engine/matrixicc); PQ (HDR) decoded at 16 bits is tone-mapped to SDR (engine/hdr), and
+said; an 8-bit one is not converted, and said.
 10- and 12-bit images are decoded to 16 bits once (`DeepPixels` for libheif's buffer,
 `ArrayPixels` for FFmpeg's), for the colour conversion; libvips reads the buffer in place.
 """
@@ -47,7 +48,7 @@ import pi_heif
 import pyvips
 from PIL import Image, ImageFile
 
-from hotfolder.engine import colour, matrixicc
+from hotfolder.engine import colour, hdr, matrixicc
 from hotfolder.engine.decoders import Decoded, Wanted, heifmeta, hevc
 from hotfolder.engine.decoders.pillow import eight_bit
 from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
@@ -83,8 +84,7 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
         return fast
     size = header.size  # before load: pi-heif sets the decoded image's
     if is_deep(header):
-        deep = _deep_pixels(src)
-        return Decoded(_meta(header), size, deep=deep)
+        return Decoded(_meta(header, deep=True), size, deep=_tone_mapped(_deep_pixels(src), header.info))
     try:
         load(header)
     except RuntimeError as exc:  # pi-heif's, for libheif's errors other than bad data
@@ -129,9 +129,9 @@ def _fast(file: heifmeta.File, layout: heifmeta.Layout, header: ImageFile.ImageF
     pixels = hevc.decode(file, layout, scale=scale, threads=wanted.threads)
     if pixels is None or (pixels.depth > 8) != is_deep(header):
         return None
-    meta = replace(_meta(header), orientation=layout.orientation)
+    meta = replace(_meta(header, deep=pixels.depth > 8), orientation=layout.orientation)
     if pixels.depth > 8:
-        return Decoded(meta, layout.stored_size, deep=ArrayPixels(pixels.rgb))
+        return Decoded(meta, layout.stored_size, deep=_tone_mapped(ArrayPixels(pixels.rgb), header.info))
     return Decoded(meta, layout.stored_size, frame=Frame.packed(pixels.rgb, "RGB"))
 
 
@@ -158,16 +158,17 @@ def is_deep(im: Image.Image) -> bool:
     return im.info.get("bit_depth", 8) > 8
 
 
-def _meta(header: ImageFile.ImageFile) -> Metadata:
+def _meta(header: ImageFile.ImageFile, deep: bool = False) -> Metadata:
     """What the HEIF says, with the profile its colour stands for, and a note when its colour
-    code is one hotfolder does not convert."""
-    meta = read_metadata(header).with_icc(profile_of(header.info))
-    said = unconverted(header.info)
+    code is one hotfolder does not convert (or tone-maps: a PQ one decoded at 16 bits)."""
+    meta = read_metadata(header).with_icc(profile_of(header.info, deep))
+    said = unconverted(header.info, deep)
     return meta if said is None else replace(meta, notes=(*meta.notes, said))
 
 
-def profile_of(info: dict) -> bytes | None:
-    """The ICC profile the HEIF carries, or the one its nclx colour code stands for."""
+def profile_of(info: dict, deep: bool = False) -> bytes | None:
+    """The ICC profile the HEIF carries, or the one its colour code stands for (`deep`: the
+    pixels are decoded at 16 bits, and a PQ picture's are tone-mapped, engine/hdr)."""
     icc = info.get("icc_profile")
     if icc:
         return icc
@@ -175,9 +176,22 @@ def profile_of(info: dict) -> bytes | None:
     primaries = nclx.get("color_primaries")
     if primaries == NCLX_P3:
         return colour.p3_icc()
-    if primaries == NCLX_BT2020 and nclx.get("transfer_characteristics", 2) in (*SDR_TRANSFERS, NCLX_HLG):
+    if primaries == NCLX_BT2020 and (nclx.get("transfer_characteristics", 2) in (*SDR_TRANSFERS, NCLX_HLG)
+                                     or _pq(info, deep)):
         return matrixicc.bt2020()
     return None
+
+
+def _pq(info: dict, deep: bool) -> bool:
+    """A picture in PQ decoded at 16 bits, with primaries hotfolder converts: tone-mapped."""
+    nclx = info.get("nclx_profile") or {}
+    return (deep and not info.get("icc_profile") and nclx.get("transfer_characteristics") == NCLX_PQ
+            and nclx.get("color_primaries", 2) in SRGB_LIKE_PRIMARIES)
+
+
+def _tone_mapped(deep, info: dict):
+    """The 16-bit pixels as they are, or tone-mapped to SDR if they are PQ's (engine/hdr)."""
+    return hdr.ToneMapped(deep) if _pq(info, True) else deep
 
 
 # nclx codes taken as they are (ISO/IEC 23091-2): primaries BT.709/sRGB, unspecified, BT.601
@@ -193,13 +207,15 @@ TRANSFER_NAMES = {4: "gamma 2.2", 5: "gamma 2.8", 7: "SMPTE 240M", 8: "linear", 
                   11: "IEC 61966-2-4", 12: "BT.1361", 16: "PQ (HDR)", 17: "SMPTE 428", 18: "HLG (HDR)"}
 
 
-def unconverted(info: dict) -> str | None:
+def unconverted(info: dict, deep: bool = False) -> str | None:
     """What the log should say of a colour code (no ICC profile) hotfolder does not convert:
     PQ (HDR), other primaries, ... were rendered as if sRGB in silence, an HDR photo dim and
     flat (a fuzz round; Canon's HDR-PQ .hif writes BT.2020 PQ); and of HLG, shown as SDR."""
     nclx = info.get("nclx_profile") or {}
     if info.get("icc_profile") or not nclx:
         return None
+    if _pq(info, deep):
+        return hdr.NOTE
     primaries, transfer = nclx.get("color_primaries", 2), nclx.get("transfer_characteristics", 2)
     odd = []
     if primaries not in SRGB_LIKE_PRIMARIES or (primaries == NCLX_BT2020 and transfer not in (*SDR_TRANSFERS,
