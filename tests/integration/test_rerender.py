@@ -7,6 +7,7 @@ another original owns.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 import pytest
@@ -217,3 +218,18 @@ def test_rerender_reads_the_index_without_making_it(daemon_factory):
     assert done.returncode == 0, done.stderr
     assert not db.exists(), "rerender made the index"
     assert _size(d.output / "a_web.jpg") == (160, 120)
+
+
+def test_a_dry_run_shows_each_original_its_own_next_seq(daemon_factory):
+    """Each original rendered again takes the next number: the dry run showed the same one
+    for all (a review)."""
+    d = daemon_factory().start()
+    _drop(d, "a.jpg", _solid(RED), 1)
+    _drop(d, "b.jpg", _solid(BLUE), 2)
+    assert d.stop() == 0
+    d.config.write_text(re.sub(r"( *)size: 320x320", r'\g<0>\n\1filename: "{seq:04}_{stem}.{ext}"',
+                               d.config.read_text()))
+    dry = hotfolder("rerender", "--dry-run", "--config", str(d.config))
+    assert dry.returncode == 0, dry.stderr
+    numbers = sorted(line.split("→ ", 1)[1][:4] for line in dry.stdout.splitlines() if "→" in line)
+    assert numbers == ["0001", "0002"], dry.stdout

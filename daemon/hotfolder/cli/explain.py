@@ -71,8 +71,9 @@ def explain(cfg: Config, path: Path, folder_name: str | None = None, subfolder: 
     return explain_as(cfg, folder, path, rel, place)
 
 
-def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str) -> Explanation:
-    """What `folder` would do with the file at `path` dropped as `rel` under its inbox."""
+def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, seq_after: int = 0) -> Explanation:
+    """What `folder` would do with the file at `path` dropped as `rel` under its inbox;
+    `seq_after`: how many files before it take a `{seq}` (a dry run's plan of several)."""
     shown = display(str(path))
     if is_sidecar(path.name):
         image = find_image(path.parent, path.name)
@@ -98,6 +99,7 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str) ->
     selection = select.select(folder.renditions, facts)
     used = need_of_fields(select.template_fields(selection.chosen))
     seq = sequence.peek(folder.state_dir, folder.name) if used.seq and folder.state_dir is not None else None
+    seq = seq + seq_after if seq is not None else None
     if used.hash:
         from hotfolder.engine.fingerprint import file_hash
 

@@ -25,6 +25,8 @@ from hotfolder.cli import batchrun, explain
 from hotfolder.config import load
 from hotfolder.config.model import Config, Folder
 from hotfolder.errors import ExitCode
+from hotfolder.recipes import select
+from hotfolder.recipes.facts import need_of_fields
 from hotfolder.sidecars import is_sidecar
 from hotfolder.spool import archived, owners
 from hotfolder.spool.atomic import is_our_temp
@@ -142,8 +144,11 @@ def _say_plan(cfg: Config, folder: Folder, archive: Path, current: list[archived
               earlier: list[archived.Archived], generations: dict[Path, int]) -> None:
     """--dry-run: each original, its outputs and what would happen to each; nothing is written."""
     tally: dict[str, int] = {}
+    numbered = 0  # originals before this one that take a {seq}: each its own next number
     for item in current:
-        planned = owners.plan(folder, item.rel, _wanted(cfg, folder, item), generations.get(item.path, 0))
+        wanted, takes_seq = _wanted(cfg, folder, item, numbered)
+        numbered += takes_seq
+        planned = owners.plan(folder, item.rel, wanted, generations.get(item.path, 0))
         said = []
         for p in planned:
             how = "fails" if p.how.startswith("fails") else p.how
@@ -164,9 +169,12 @@ def _say_plan(cfg: Config, folder: Folder, archive: Path, current: list[archived
           f"{', '.join(parts)}; {len(earlier)} earlier drop(s) of a name skipped. Nothing was written (--dry-run).")
 
 
-def _wanted(cfg: Config, folder: Folder, item: archived.Archived) -> list[Path]:
+def _wanted(cfg: Config, folder: Folder, item: archived.Archived, seq_after: int = 0) -> tuple[list[Path], bool]:
     """The outputs the daemon's templates give the original (its conditions and the fields
-    they name read from it, as `hotfolder explain` reads them: the header, not the pixels)."""
-    said = explain.explain_as(cfg, folder, item.path, item.rel, "in its archive/")
+    they name read from it, as `hotfolder explain` reads them: the header, not the pixels),
+    and whether they take a `{seq}` (`seq_after` originals before it took one)."""
+    said = explain.explain_as(cfg, folder, item.path, item.rel, "in its archive/", seq_after)
+    applies = {s.rendition for s in said.renditions if s.applies}
+    takes_seq = need_of_fields(select.template_fields([r for r in folder.renditions if r.name in applies])).seq
     named = [s.output for s in said.renditions if s.applies and s.output]
-    return [folder.output / out for out in named if not out.startswith("(")]  # "(no name: …)": none
+    return [folder.output / out for out in named if not out.startswith("(")], takes_seq  # "(no name: …)": none
