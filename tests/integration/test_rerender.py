@@ -2,7 +2,8 @@
 rendered again into the places and under the names the daemon gave their outputs,
 replacing them — never a second set beside them (`process` on the archive wrote
 `output/b5_web.jpg` next to the daemon's `output/shoot_B/b5_web.jpg`), never over an output
-another original owns.
+another original owns. And `hotfolder explain`'s question to the index of originals (read
+only), beside rerender's own (the generation a name was rendered as).
 """
 from __future__ import annotations
 
@@ -233,3 +234,27 @@ def test_a_dry_run_shows_each_original_its_own_next_seq(daemon_factory):
     assert dry.returncode == 0, dry.stderr
     numbers = sorted(line.split("→ ", 1)[1][:4] for line in dry.stdout.splitlines() if "→" in line)
     assert numbers == ["0001", "0002"], dry.stdout
+
+
+def test_explain_foresees_a_copy_the_daemon_would_skip_and_writes_nothing(daemon_factory, tmp_path):
+    """`explain` asks the index of originals (read only): a copy of an original rendered before
+    was explained as a first drop, though the daemon would skip it (a review)."""
+    d = daemon_factory(folder_extra="on_duplicate: skip").start()
+    _drop(d, "a.jpg", _solid(RED), 1)
+    assert d.stop() == 0
+    copy, other = tmp_path / "card" / "copy.jpg", tmp_path / "card" / "other.jpg"
+    c.write(copy, _solid(RED))
+    c.write(other, _solid(BLUE))
+    db = d.var / "state" / "hotfolder.db"
+    before = (db.stat().st_mtime_ns, db.read_bytes())
+    said = hotfolder("explain", "--config", str(d.config), str(copy), str(other), str(d.archive / "a.jpg"))
+    assert said.returncode == 0, said.stderr
+    first, rest = said.stdout.split(str(other))
+    second, third = rest.split(str(d.archive / "a.jpg"))
+    assert ("problem: it has the same bytes as test/a.jpg, archived as a.jpg: it would be skipped (on_duplicate: "
+            f"skip), moved to {d.var / 'duplicates'}, nothing rendered") in first, said.stdout
+    assert "problem" not in second and "applies: web → other_web.jpg" in second, said.stdout
+    assert "problem" not in third, said.stdout  # the archived original itself is no copy of itself
+    # Read only: SQLite may make the WAL's -shm and an empty -wal beside a database it reads, no more.
+    assert (db.stat().st_mtime_ns, db.read_bytes()) == before
+    assert not (wal := db.with_name("hotfolder.db-wal")).exists() or wal.stat().st_size == 0

@@ -1,8 +1,10 @@
 """`hotfolder explain FILE… [--json]`: for each file (in an inbox, processing/, failed/,
 archive/, or anywhere), which folder takes it, what its recipe reads of it, which
 renditions apply and where their outputs would go, and which entry of its `when:`
-excluded each other one. It writes nothing: the state database is read read-only, no
-number of `{seq}` is handed out (the next one is shown), no folder is made.
+excluded each other one; and whether the daemon would skip (or fail) it as a copy of an
+original rendered before (the index of originals; a look-alike needs the pixels: not
+foreseen). It writes nothing: the state database is read read-only, no number of `{seq}`
+is handed out (the next one is shown), no folder is made.
 """
 from __future__ import annotations
 
@@ -100,10 +102,13 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     used = need_of_fields(select.template_fields(selection.chosen))
     seq = sequence.peek(folder.state_dir, folder.name) if used.seq and folder.state_dir is not None else None
     seq = seq + seq_after if seq is not None else None
+    dropped = place not in (PLACES["archive"], PLACES["processing"])  # else its own bytes are in the index
+    content = _content(path) if used.hash or (folder.index_dir is not None and dropped) else None
     if used.hash:
-        from hotfolder.engine.fingerprint import file_hash
-
-        facts = Facts(facts.name, facts.subdir, facts.folder, facts.photo, file_hash(path))
+        facts = Facts(facts.name, facts.subdir, facts.folder, facts.photo, content)
+    if content is not None and dropped and (repeated := _repeated(folder, content)):
+        return Explanation(shown, folder.name, place, need.said(), shown_fields(facts, seq), verdicts(selection),
+                           repeated, tuple(notes))
     values = {**facts.values(), "seq": seq}
     outputs = {r.name: _output(folder, r, facts, rel, values, notes) for r in selection.chosen}
     if used.seq:
@@ -112,6 +117,33 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     read = need.said() + ("" if need.header else " (and the header, for the outputs' names here)")
     return Explanation(shown, folder.name, place, read, shown_fields(facts, seq), verdicts(selection, outputs),
                        notes=tuple(notes))
+
+
+def _content(path: Path) -> str:
+    from hotfolder.engine.fingerprint import file_hash
+
+    return file_hash(path)
+
+
+def _repeated(folder: Folder, content: str) -> str:
+    """What the daemon would do with these bytes, rendered before (the index of originals,
+    read only): "" when they are new to it, or rendered again (on_duplicate: process). A
+    look-alike needs the pixels: not foreseen."""
+    import time
+
+    from hotfolder.config.choices import OnDuplicate
+    from hotfolder.state import originals
+
+    if folder.index_dir is None or folder.on_duplicate == OnDuplicate.PROCESS:
+        return ""
+    match = originals.same_bytes(folder.index_dir, content, folder.name, scope_all=folder.duplicate_scope == "all",
+                                 since=time.time() - folder.duplicate_window)
+    if match is None:
+        return ""
+    if folder.on_duplicate == OnDuplicate.FAIL:
+        return f"it has {match.said()}: it would fail (on_duplicate: fail), nothing rendered"
+    return (f"it has {match.said()}: it would be skipped (on_duplicate: skip), moved to "
+            f"{display(str(folder.duplicates))}, nothing rendered")
 
 
 def _output(folder: Folder, rendition, facts: Facts, rel: str, values: dict, notes: list[str]) -> str:

@@ -254,13 +254,9 @@ class Originals:
 
     # ------------------------------------------------------------------ reading
     def match(self, record: int, kind: Kind, bits: int) -> Match | None:
-        row = self.conn.execute(
-            "SELECT f.name, o.name, o.archived, o.outputs, o.time FROM originals o "
-            "JOIN originals_folders f ON f.id = o.folder WHERE o.id = ?", (record,)).fetchone()
-        if row is None:
-            return None
-        return Match(kind, row[0], rows.text(row[1]), rows.archived_text(row[2], row[1]),
-                     rows.split(row[3], row[1]), row[4], bits, record)
+        row = self.conn.execute(f"SELECT {_MATCH} FROM originals o JOIN originals_folders f ON f.id = o.folder "
+                                "WHERE o.id = ?", (record,)).fetchone()
+        return None if row is None else _match(row, kind, bits, record)
 
     def found(self, limit: int = 1000) -> list[Found]:
         """What was found to be seen before, newest first: skipped, failed, flagged, rendered again."""
@@ -335,6 +331,14 @@ def _alive(path: bytes, inode: int, mtime: int) -> bool:
     return (st.st_ino, st.st_mtime_ns) == (inode, mtime)
 
 
+_MATCH = "f.name, o.name, o.archived, o.outputs, o.time"  # what a Match is made of (_match)
+
+
+def _match(row, kind: Kind, bits: int, record: int) -> Match:
+    return Match(kind, row[0], rows.text(row[1]), rows.archived_text(row[2], row[1]), rows.split(row[3], row[1]),
+                 row[4], bits, record)
+
+
 def _look(row) -> Look:
     phash, width, height, chroma = row
     return Look(phash & ((1 << 64) - 1), width or 0, height or 0, Look.unpack_chroma(chroma))
@@ -366,3 +370,20 @@ def generation_of(state_dir: Path, content: str, folder: str, rel: str) -> int |
         except sqlite3.OperationalError:  # no index there yet (its tables are made by the daemon)
             return None
     return None if row is None else row[0]
+
+
+def same_bytes(state_dir: Path, content: str, folder: str, *, scope_all: bool, since: float) -> Match | None:
+    """The earlier original whose bytes these are, as a drop now would find it (the claim's
+    lookup: `hotfolder explain`), read without writing; None when there is none (or no index)."""
+    digest = bytes.fromhex(content)
+    scope = "" if scope_all else " AND f.name = ?"
+    with db.read_only(state_dir) as conn:
+        if conn is None:
+            return None
+        try:
+            row = conn.execute(f"SELECT {_MATCH}, o.id FROM originals o JOIN originals_folders f ON f.id = o.folder "
+                               f"WHERE o.key = ? AND o.state = ? AND o.content = ? AND o.time >= ?{scope} LIMIT 1",
+                               (_key8(digest), RENDERED, digest, since, *(() if scope_all else (folder,)))).fetchone()
+        except sqlite3.OperationalError:  # no index there yet (its tables are made by the daemon)
+            return None
+    return None if row is None else _match(row, Kind.EXACT, 0, row[5])
