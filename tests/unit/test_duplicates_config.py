@@ -73,3 +73,14 @@ def test_the_notify_events(tmp_path):
     cfg = _config(tmp_path, _folder("a", f"{tmp_path}/a/failed"),
                   top="notify: [{url: 'https://example.com/hook', events: [duplicate, similar, failed]}]\n")
     assert cfg.notify[0].events == ("duplicate", "similar", "failed")
+
+
+def test_a_bare_off_is_similar_off_and_a_bare_no_elsewhere_says_yaml_read_it_as_false(tmp_path):
+    """YAML reads a bare `off` as false: `similar: off`, the README's own word, was refused as
+    "must be a non-empty text, not the boolean false" (a review)."""
+    cfg = _config(tmp_path, _folder("a", f"{tmp_path}/a/failed", "    similar: off\n"))
+    assert cfg.folders[0].similar == model.Similar.OFF
+    with pytest.raises(model.ConfigError) as err:
+        _config(tmp_path, _folder("a", f"{tmp_path}/a/failed", "    on_duplicate: no\n"))
+    assert ("folders[a].on_duplicate: must be one of: skip, process, fail, not false (YAML reads a bare yes, no, "
+            "on or off as true or false)") in str(err.value)

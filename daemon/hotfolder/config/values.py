@@ -150,6 +150,13 @@ class Choice(Kind):
     aliases: Mapping[str, str] = field(default_factory=dict)  # what people write -> the choice meant
 
     def read(self, r: Reader, name: str, default: Any) -> Any:
+        raw = r.raw(name)
+        if isinstance(raw, bool):  # YAML reads a bare off, no, on, yes as false or true
+            meant = "on" if raw else "off"
+            if meant not in tuple(self.choices):
+                r.fail(name, f"must be one of: {', '.join(map(str, self.choices))}, not {str(raw).lower()} (YAML "
+                             "reads a bare yes, no, on or off as true or false)")
+            return self.choices(meant) if isinstance(self.choices, type) else meant
         value = text(r, name)
         if value is None:
             return default
