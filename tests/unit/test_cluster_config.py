@@ -128,3 +128,34 @@ def test_worker_unit_verifies(tmp_path):
                             timeout=60)
     assert result.returncode == 0 and (result.stdout + result.stderr).strip() == "", result.stdout + result.stderr
     assert "TimeoutStopSec=330s" in text and "KillMode=mixed" in text and "Type=notify" in text
+
+
+@pytest.mark.parametrize("key", ["on_success: delete", 'manifest: "{stem}.json"', "on_duplicate: process",
+                                 "duplicate_scope: all", "similar: skip", "similar_distance: 3",
+                                 "duplicate_window: 30d", "on_name_clash: fail", "raw: develop"])
+def test_a_node_that_does_otherwise_with_a_job_has_another_config_version(key):
+    """A node with `on_success: delete` had the head's version and deleted the originals the
+    head archives; `manifest` and the duplicate keys were left out too (an attack round)."""
+    from hotfolder.cluster import versions
+
+    def version(text: str) -> str:
+        cfg = config.parse(text)
+        return versions.of_folder(cfg.folders[0], cfg)
+
+    head = version(FOLDERS)
+    node = FOLDERS.replace("    renditions:", f"    {key}\n    renditions:")
+    if key == "on_success: delete":
+        node = node.replace("    archive: /srv/hf/photos/archive\n", "")
+    assert node != FOLDERS and version(node) != head
+
+
+@pytest.mark.parametrize("key", ["quiet_period: 5", "rescan_interval: 60", 'ignore: ["*.tmp"]', "sidecar_wait: 9"])
+def test_what_only_the_head_does_and_where_a_machine_keeps_its_folders_are_not_the_version(key):
+    from hotfolder.cluster import versions
+
+    def version(text: str) -> str:
+        cfg = config.parse(text)
+        return versions.of_folder(cfg.folders[0], cfg)
+
+    moved = FOLDERS.replace("/srv/hf/", "/mnt/share/").replace("    renditions:", f"    {key}\n    renditions:")
+    assert key in moved and version(moved) == version(FOLDERS)

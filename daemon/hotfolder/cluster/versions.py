@@ -3,10 +3,11 @@
 Each machine reads its own copy of the config. A node started with a stale copy (a
 640 px rendition where the head has 160 px, one rendition more, a folder less) would
 render different outputs, unnoticed. So each folder's recipe has a version: a hash of
-everything that decides its outputs (its renditions, with the content of their
-watermark images and colour profiles, not their paths; animation, raw, on_name_clash,
-output_mode and output_group; accepted_formats, max_image_pixels; hotfolder's own
-version), not of what path_map changes from machine to machine.
+every key that decides what a node does with a job (its renditions, with the content of
+their watermark images and colour profiles, not their paths; what becomes of the original
+(on_success), the manifest, the duplicate keys, animation, raw, on_name_clash, …;
+accepted_formats, max_image_pixels; hotfolder's own version), not of what path_map changes
+from machine to machine, nor of what only the head does (NOT_RECIPE).
 
 - The head sends each job to the queue of its folder's version (`<queue>.<version>`)
   and writes the version in the job record. A node consumes only the queues of its own
@@ -40,16 +41,24 @@ class NodeVersion(StrEnum):
 
 
 
+# A folder's keys that decide nothing a node does with a job: where a machine keeps its
+# folders (path_map changes them), and what only the head does (watching the inbox, which
+# names it claims or leaves, what it moves aside untouched). Every other key is part of
+# the version (a review: a node with `on_success: delete` counted as "the same" and deleted
+# the originals the head archives; `manifest` and the duplicate keys were left out too).
+NOT_RECIPE = frozenset({"inbox", "output", "failed", "processing", "archive", "duplicates", "renditions", "watch",
+                        "quiet_period", "stalled_after", "rescan_interval", "sidecar_wait", "ignore", "pass_through"})
+
+
 def of_folder(folder: Folder, config: Config) -> str:
     """The version of one folder's recipe (12 hex digits)."""
     recipe = {
         "hotfolder": __version__,
-        "folder": folder.name,
         "renditions": [_rendition(r) for r in folder.renditions],
-        "animation": folder.animation, "raw": folder.raw, "on_name_clash": folder.on_name_clash,
-        "on_no_rendition": folder.on_no_rendition,
-        "output_mode": folder.output_mode, "output_group": folder.output_group,
+        "archives": folder.archive is not None,
         "accepted_formats": list(config.accepted_formats), "max_image_pixels": config.max_image_pixels,
+        **{f.name: getattr(folder, f.name) for f in dataclasses.fields(folder)
+           if f.name not in NOT_RECIPE and not f.metadata.get("derived")},
     }
     data = json.dumps(recipe, sort_keys=True, default=str).encode()
     return hashlib.sha256(data).hexdigest()[:12]
