@@ -55,7 +55,7 @@ def _url(value: str) -> str:
         scheme, rest = "", value
     prefix = f"{scheme}://" if sep else ""
     kind = scheme.lower()
-    netloc, tail = _split(rest)
+    netloc, tail = _split(rest, kind)
     user, password, host = _userinfo(netloc)
     if kind in WEBHOOK_SCHEMES:
         who = f"{user}:{MASK}@" if password is not None else (f"{MASK}@" if user else "")
@@ -81,20 +81,24 @@ def _query_values(rest: str) -> set[str]:
             if piece and not _DELIMITERS.fullmatch(piece)}
 
 
-def _split(rest: str) -> tuple[str, str]:
+def _split(rest: str, kind: str) -> tuple[str, str]:
     """`user:pw@host:port` and the rest (path, query, fragment). A `/`, `?` or `#` before the
     last `@` of what precedes the path is taken for a password's (written unencoded: the URL
     cannot work, but its password must not be shown: `user:Sl/ash@host` showed `Sl`)."""
     head = re.split(r"[/?#]", rest, maxsplit=1)[0]
-    if _cut_short(rest, head):
+    if _cut_short(rest, head, kind):
         at = rest.rfind("@", 0, _path_start(rest))
         head = rest[:at] + re.split(r"[/?#]", rest[at:], maxsplit=1)[0]
     return head, rest[len(head):]
 
 
-def _cut_short(rest: str, head: str) -> bool:
+def _cut_short(rest: str, head: str, kind: str) -> bool:
     """`user:pa` of `user:pa/ss@host`: a `:` not followed by a port, and an `@` only after it
-    (an `@` in a webhook's path, `host/a@b`, has no such `:` before it)."""
+    (an `@` in a webhook's path, `host/a@b`, has no such `:` before it). A Redis URL's path
+    is a database number: any `@` there is a password's (`user:p@ss/word@host`: host `ss`,
+    the rest taken for the path; an attack round)."""
+    if kind in PLAIN_SCHEMES and "@" in rest[len(head):]:
+        return True
     return "@" in rest and "@" not in head and ":" in head and not head.rpartition(":")[2].isdigit()
 
 
@@ -102,10 +106,10 @@ def password_cut_short(value: str) -> str | None:
     """Why a URL's `user:password@` cannot be what was meant, or None: a `/`, `?` or `#` in
     the password, written as it is, ends the host there (`https://u:Sl/ash@host`: host `u`,
     port `Sl`); said without quoting any of it."""
-    rest = value.partition("://")[2]
-    if _cut_short(rest, re.split(r"[/?#]", rest, maxsplit=1)[0]):
-        return ("its user:password part holds a '/', '?' or '#', which end a URL's host: write each "
-                "percent-encoded in the password (%2F, %3F, %23)")
+    scheme, _, rest = value.partition("://")
+    if _cut_short(rest, re.split(r"[/?#]", rest, maxsplit=1)[0], scheme.lower()):
+        return ("its user:password part holds a '/', '?' or '#' (after an '@', too), which end a URL's host: write "
+                "each percent-encoded in the password (%2F, %3F, %23, and %40 for an '@')")
     return None
 
 
@@ -167,11 +171,11 @@ def url_secrets(value: str) -> dict[str, str]:
     scheme, sep, rest = value.partition("://")
     if not sep:
         scheme, rest = "", value
-    netloc, tail = _split(rest)
+    kind = scheme.lower()
+    netloc, tail = _split(rest, kind)
     user, password, _ = _userinfo(netloc)
     if password:
         out[password] = MASK
-    kind = scheme.lower()
     if kind in WEBHOOK_SCHEMES:
         if user and password is None:
             out[user] = MASK  # `token@host`: a bare user is often a token

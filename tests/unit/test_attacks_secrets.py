@@ -160,3 +160,18 @@ def test_the_log_pipeline_masks_every_known_secret_and_prints_no_locals(captured
         assert records[0]["reason"] == "nonnumeric port: '***@h.example.com'", records[0]
         frames = [f for r in records for e in r.get("exception", []) for f in e.get("frames", [])]
         assert frames and not any("locals" in f for f in frames), frames
+
+
+def test_a_redis_password_with_an_at_before_a_slash_is_refused_and_hidden_whole():
+    """`redis://hotfolder:p@ssw0rd-Studio/2024@host/0`, the docs' form with a password as it
+    is: check-config said OK, and most of the password showed as a host in the log, the
+    status and the page (`ssw0rd-studio`, `2024`: an attack round)."""
+    from hotfolder import redact
+
+    password = "p@" + tok("pw") + "/" + tok("rest")
+    url = f"redis://hotfolder:{password}@127.0.0.1:6399/0"
+    assert redact.password_cut_short(url) and "%40" in redact.password_cut_short(url)
+    assert redact.url(url) == "redis://hotfolder:***@127.0.0.1:6399/0"
+    assert password in redact.url_secrets(url)
+    assert redact.password_cut_short("redis://hotfolder:p%40ss%2Fword@127.0.0.1:6399/0") is None
+    assert redact.password_cut_short("https://user:pw@host/path/a@b") is None  # a webhook's path may hold an @
