@@ -89,7 +89,7 @@ def test_a_node_killed_between_claim_and_record(server):
              what="the dead node's claim to expire")
 
 
-def test_a_claim_or_a_job_lease_without_a_ttl_holds_for_one_lease_not_for_ever(server):
+def test_a_claim_or_a_job_lease_without_a_ttl_or_a_far_one_holds_for_one_lease_not_for_ever(server):
     """Every holder of ours sets a TTL; a key without one (forged by anyone who can write to
     the Redis, or restored from elsewhere) held its bytes or its job for ever. Met, it is
     given one: busy for a lease's time, then free."""
@@ -119,6 +119,15 @@ def test_a_claim_or_a_job_lease_without_a_ttl_holds_for_one_lease_not_for_ever(s
     # A live holder's lease is left as it is: it has its TTL, and refreshes keep it.
     other = Holder("n2", "another-host", 4243, "beef")
     assert store.acquire("job-1", other) == me
+    # A TTL far past any holder's (10 years, forged) held its job and its bytes for ever too
+    # (an attack round); one a node with a longer lease_ttl may set (3 leases) is left as it is.
+    client.set(store._k("lease", "job-3"), str(forged), px=10 * 365 * 86400 * 1000)
+    assert store.acquire("job-3", me) == forged and 0 < client.pttl(store._k("lease", "job-3")) <= 300
+    client.set(store._k("lease", "job-4"), str(forged), px=900)
+    assert store.acquire("job-4", me) == forged and client.pttl(store._k("lease", "job-4")) > 300
+    client.set(claim, "999", px=10 * 365 * 86400 * 1000)
+    assert b.claim(A, 2, "/y", folder="f", scope_all=False, since=0).verdict == "busy"
+    assert 0 < client.pttl(claim) <= 300
 
 
 def test_a_node_killed_between_record_and_archive_renders_again(server):
@@ -208,3 +217,30 @@ def test_a_name_that_is_not_utf8_is_rendered_and_known_again_in_cluster_mode(clu
     record = json.loads((duplicates / f"{name}.duplicate.json").read_text())
     assert record["matched"]["name"] == "na\\xefve.jpg", record  # the name's bytes as \xNN, as records show them
     assert not files_under(c.failed), c.logs()
+
+
+def test_a_forged_send_time_neither_stops_the_re_sends_nor_holds_its_job(server, tmp_path):
+    """One value in `hf:enqueued` that is not a time ("not-a-time") made every reconciler pass
+    fail, and no lost job was sent again; `inf` or a far future time held its job for ever
+    (an attack round). Each is taken as never sent: the job is sent again."""
+    from hotfolder.cluster import jobs
+    from hotfolder.cluster.reconcile import Reconciler
+    from hotfolder.cluster.store import Store
+    from hotfolder.config.model import Cluster
+
+    client = redis.Redis.from_url(server.url)
+    cluster = Cluster(enabled=True, broker_url=server.url, cluster_id="test", lease_ttl=1, stale_after=60)
+    store, records = Store(cluster, client), jobs.Records(tmp_path)
+    forged = {"j1": "not-a-time", "j2": "inf", "j3": "1e300", "j4": None}
+    for job, value in forged.items():
+        records.write(jobs.Record(job, "f", f"{job}.jpg", f"f/processing/{job}.jpg", 0.0))
+        if value is not None:
+            client.hset(store._k("enqueued"), job, value)
+    now = time.time()
+    client.hset(store._k("enqueued"), "j5", repr(now))  # sent a moment ago: waits
+    records.write(jobs.Record("j5", "f", "j5.jpg", "f/processing/j5.jpg", 0.0))
+    sent: list[str] = []
+    reconciler = Reconciler(cluster, records, store, lambda rec: sent.append(rec.job))
+    reconciler.run(now)  # the first pass without a lease only notes the time
+    assert reconciler.run(now + 2).resent == 4
+    assert sorted(sent) == ["j1", "j2", "j3", "j4"]

@@ -20,12 +20,18 @@ end
 return 0
 """
 
-# A lease without a TTL (left by no holder of ours: each one sets PX; forged, or restored
-# from elsewhere) would hold its job forever: given one, it ends within a lease's time
-# unless a real holder refreshes it. 1 if a TTL was set.
-BOUND = """
-if redis.call('GET', KEYS[1]) == ARGV[1] and redis.call('PTTL', KEYS[1]) == -1 then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+# A lease without a TTL, or with one far past any holder's (a holder of ours sets PX to its
+# lease_ttl and refreshes it at a third of that; this one was forged, or restored from
+# elsewhere: a 10-year TTL held its job for ever, an attack round) would hold its job: given
+# a lease's time, it ends then unless a real holder refreshes it. Far past: over FAR times
+# this node's lease (a node may be given a longer lease_ttl than another). 1 if a TTL was set.
+FAR = 10
+BOUND = f"""
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl == -1 or ttl > {FAR} * tonumber(ARGV[2]) then
+    return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  end
 end
 return 0
 """

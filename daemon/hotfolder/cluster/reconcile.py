@@ -48,7 +48,7 @@ class Reconciler:
             if now - first < self.cluster.lease_ttl:
                 continue  # a running render re-creates its lease within lease_ttl/3
             at = sent.get(rec.job)
-            if at is not None and now - at < self.cluster.stale_after:
+            if at is not None and abs(now - at) < self.cluster.stale_after:  # a forged future time: sent again
                 continue
             self.send(rec)
             self.store.sent(rec.job, now)

@@ -15,6 +15,7 @@ a running render keeps its lease across a Redis restart.
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import socket
@@ -39,6 +40,16 @@ PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")  # kombu's Redis
 def key_prefix(cluster: Cluster) -> str:
     """Celery's `global_keyprefix` and ours: one namespace per cluster in a shared Redis."""
     return f"hotfolder:{cluster.cluster_id}:"
+
+
+def _time(value: bytes | str | None) -> float | None:
+    """A time we wrote (repr of a float); None, as if never sent, for anything else: one
+    value forged or damaged ("not-a-time", "inf") stopped every re-send (an attack round)."""
+    try:
+        when = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return when if when is not None and math.isfinite(when) else None
 
 
 def _text(value: bytes | str) -> str:
@@ -142,7 +153,7 @@ class Store:
         if not jobs:
             return {}
         values = self.r.hmget(self._k("enqueued"), jobs)
-        return {j: float(v) if v is not None else None for j, v in zip(jobs, values, strict=True)}
+        return {j: _time(v) for j, v in zip(jobs, values, strict=True)}
 
     def forget(self, job: str) -> None:
         self.r.hdel(self._k("enqueued"), job)
