@@ -336,3 +336,28 @@ def test_a_broker_that_does_not_answer_is_said_in_the_status_message(cluster_fac
 
     wait_for(lambda: "the broker (Redis) is unreachable" in said(), 30, what="the status to say so")
     assert "check cluster.broker_url" in said()
+
+
+def test_a_full_broker_is_said_full_not_unreachable(cluster_factory):
+    """Redis at its maxmemory (noeviction) refuses writes: the status said "unreachable …
+    check cluster.broker_url", which is fine; what helps is room (an attack round)."""
+    import redis
+
+    c = cluster_factory()
+    c.start_head()
+    status = c.tmp / "state" / "status.json"
+
+    def said() -> str:
+        try:
+            return json.loads(status.read_text()).get("message", "")
+        except (OSError, ValueError):
+            return ""
+
+    client = redis.Redis.from_url(c.redis.url)
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", "1")  # below what it holds: every write refused
+    try:
+        wait_for(lambda: "the broker (Redis) is full" in said(), 30, what="the status to say so")
+        assert "raise its maxmemory" in said() and "check cluster.broker_url" not in said(), said()
+    finally:
+        client.config_set("maxmemory", "0")

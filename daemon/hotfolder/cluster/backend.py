@@ -125,7 +125,9 @@ class ClusterBackend:
             self.store.sent(record.job, time.time())
         except Exception as exc:  # noqa: BLE001 - the record stays; the reconciler sends it later
             self.log.error("send_failed", job=record.job, file=record.rel, reason=str(exc),
-                           note="kept in processing/; re-sent when the broker is back")
+                           note="kept in processing/; re-sent when the broker is back" + (
+                               "; Redis is full (maxmemory): raise its maxmemory or free memory" if is_full(exc)
+                               else ""))
             self.paused_until = time.monotonic() + SEND_BACKOFF
         else:
             self.log.info("file_sent", job=record.job, folder=job.folder.name, file=record.rel)
@@ -228,7 +230,7 @@ class ClusterBackend:
         except Exception as exc:  # noqa: BLE001 - status must not stop the head
             keep = {k: self.info.get(k) for k in ("queue_length", "processed", "failed", "per_node", "rendering",
                                                   "by_folder", "refused", "nodes", "version_problems", "duplicates")}
-            info.update(keep, broker=f"unreachable: {exc}")
+            info.update(keep, broker=f"{'full' if is_full(exc) else 'unreachable'}: {exc}")
         self.info = info
 
     def _node_versions(self, recs: list[jobs.Record]) -> dict:
@@ -264,11 +266,20 @@ class ClusterBackend:
         return True
 
 
+def is_full(exc: BaseException) -> bool:
+    """Redis refused a write for its memory (maxmemory with noeviction): reachable, and full."""
+    return "maxmemory" in str(exc) or type(exc).__name__ == "OutOfMemoryError"
+
+
 def _broker_problem(info: dict) -> list[str]:
     """The broker's trouble, for the status's message (the page, `hotfolder status`, systemd's
     status line): said only in the cluster's own line before, while files piled up in flight
     (a wrong password: an attack round)."""
     broker = str(info.get("broker", ""))
+    if broker.startswith("full"):
+        return ["the broker (Redis) is full: it refuses writes past its maxmemory, so files wait in processing/ "
+                "until it has room; raise its maxmemory (redis.conf, or CONFIG SET maxmemory) or free memory "
+                f"({broker.partition(': ')[2].rstrip('. ')})"]
     if not broker.startswith("unreachable"):
         return []
     return [f"the broker (Redis) is {broker.rstrip('. ')}: files wait in processing/ until it answers; "
