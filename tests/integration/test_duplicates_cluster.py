@@ -244,3 +244,30 @@ def test_a_forged_send_time_neither_stops_the_re_sends_nor_holds_its_job(server,
     reconciler.run(now)  # the first pass without a lease only notes the time
     assert reconciler.run(now + 2).resent == 4
     assert sorted(sent) == ["j1", "j2", "j3", "j4"]
+
+
+def test_a_lease_is_taken_over_at_once_only_from_a_dead_process_of_this_very_machine(server, tmp_path):
+    """A holder on a machine of the same host name (a cloned VM, containers given one
+    --hostname) whose pid is not in our /proc is alive elsewhere: by host name alone it was
+    taken for dead, and the job rendered twice (an attack round). The machine is told by its
+    boot id and PID namespace too; one of ours whose process is gone is taken over at once."""
+    import socket
+    from dataclasses import replace
+
+    from hotfolder.cluster.store import Holder, Store, machine
+    from hotfolder.config.model import Cluster
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(10)
+    store = Store(Cluster(enabled=True, broker_url=server.url, cluster_id="test", lease_ttl=30),
+                  redis.Redis.from_url(server.url))
+    me = Holder.here("n1")
+    twin = Holder("n2", f"{socket.gethostname()}@another-boot:4026531836", gone.pid, "f00d")
+    store.r.set(store._k("lease", "job-1"), str(twin), px=30_000)
+    assert store.acquire("job-1", me) == twin  # alive on its own machine, for all we can see
+    old_form = replace(twin, host=socket.gethostname())  # a holder of a release before this one
+    store.r.set(store._k("lease", "job-2"), str(old_form), px=30_000)
+    assert store.acquire("job-2", me) == old_form
+    dead_here = Holder("n2", machine(), gone.pid, "beef")
+    store.r.set(store._k("lease", "job-3"), str(dead_here), px=30_000)
+    assert store.acquire("job-3", me) is None  # provably dead: taken over at once

@@ -14,6 +14,7 @@ a running render keeps its lease across a Redis restart.
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -57,6 +58,24 @@ def _text(value: bytes | str) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else value  # a forged value: data
 
 
+@functools.cache
+def machine() -> str:
+    """This machine and the processes it sees: its host name, this boot's id, and our PID
+    namespace. By host name alone, two machines of one name (cloned VMs, containers given
+    one --hostname) each took the other's live leases as dead, their pids not in its own
+    /proc, and rendered the job twice (an attack round)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+    except OSError:
+        boot = ""
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        namespace = 0
+    return f"{socket.gethostname()}@{boot}:{namespace}"
+
+
 @dataclass(frozen=True)
 class Holder:
     node: str
@@ -69,7 +88,7 @@ class Holder:
 
     @classmethod
     def here(cls, node: str) -> Holder:
-        return cls(node, socket.gethostname(), os.getpid(), secrets.token_hex(4))
+        return cls(node, machine(), os.getpid(), secrets.token_hex(4))
 
     @classmethod
     def parse(cls, text: str) -> Holder | None:
@@ -79,8 +98,9 @@ class Holder:
         return cls(parts[0], parts[1], int(parts[2]), parts[3])
 
     def surely_dead(self) -> bool:
-        """Only provable on our own machine: the holder's process is gone (or a zombie)."""
-        if self.host != socket.gethostname():
+        """Only provable on our own machine, seeing the holder's processes: its process is
+        gone (or a zombie). The machine is told by more than its host name (machine())."""
+        if self.host != machine():
             return False
         try:
             with open(f"/proc/{self.pid}/stat", "rb") as f:
