@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from hotfolder.config.model import Folder
+from hotfolder.errors import HotfolderError
 from hotfolder.likeness import Match, Naming
 
 
@@ -74,6 +75,11 @@ class Result:
     def verdict(self) -> Verdict:
         """What the file is counted as when this result is final."""
         return Verdict.PROCESSED if self.ok else Verdict.FAILED
+
+
+class Superseded(HotfolderError):
+    """This attempt is no longer its job's (cluster mode: another node took the job over while
+    this one was paused): it must not write outputs or move the original."""
 
 
 def temp_tag(job: Job) -> str:

@@ -174,6 +174,33 @@ def test_task_longer_than_visibility_timeout_runs_once(cluster_factory):
     assert len(c.started("long.jpg")) == 1
 
 
+def test_a_node_paused_past_its_lease_writes_nothing_once_another_took_the_job_over(cluster_factory):
+    """SIGSTOP (a VM suspended, a swap storm) past the lease and the visibility timeout: another
+    node renders and archives the file. Resumed, the first still wrote its outputs (with
+    `{seq}`: a second set for one drop) and moved the original, or logged a failure for a
+    file that was done (an attack round). It asks the share first: the job is no longer its."""
+    c = cluster_factory(visibility_timeout=3, stale_after=30, lease_ttl=1)
+    c.config.write_text(c.config.read_text().replace(
+        "        format: jpeg", '        format: jpeg\n        filename: "{stem}_{seq:04}.{ext}"'))
+    c.start_head()
+    paused = c.start_worker("wa")
+    held = hold(c, "x.jpg")
+    c.drop(["x.jpg"])
+    wait_for(lambda: c.started("x.jpg"), 20, what="x.jpg to start on wa")
+    os.killpg(paused.pid, signal.SIGSTOP)
+    try:
+        held.unlink()
+        c.start_worker("wb")
+        wait_for(lambda: files_under(c.archive) == ["x.jpg"], 30, what="wb to take the job over and archive it")
+        assert files_under(c.output) == ["x_0001.jpg"]
+    finally:
+        os.killpg(paused.pid, signal.SIGCONT)
+    wait_for(lambda: c.events("wa", "job_superseded"), 30, what="wa to find the job no longer its")
+    assert files_under(c.output) == ["x_0001.jpg"] and files_under(c.archive) == ["x.jpg"], c.logs()
+    assert not files_under(c.failed) and not c.worker_events("file_failed"), c.logs()
+    assert [e["file"] for e in c.worker_events("file_done")] == ["x.jpg"]
+
+
 def test_redis_restarted_mid_burst(cluster_factory):
     c = cluster_factory(lease_ttl=1)
     c.start_head()

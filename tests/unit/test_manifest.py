@@ -212,3 +212,24 @@ def test_the_done_event_carries_the_manifest():
     assert bare["manifest"] is None
     failed = Message((Notice(NoticeKind.FAILED, "shop", "c.jpg", "bad"),), 1, "host").payload()
     assert "manifest" not in failed
+
+
+def test_an_attempt_superseded_writes_no_output_and_reports_no_failure(tmp_path):
+    """cluster/tasks.py's fence: asked before the first output is written and before a failure
+    is said; when the job is another attempt's, Superseded propagates and nothing is written."""
+    cfg, folder = folder_config(tmp_path)
+    camera_jpeg(folder.inbox / "a.jpg")
+    asked: list[str] = []
+
+    def fence() -> None:
+        asked.append("asked")
+        raise jobs.Superseded("another attempt took the job over")
+
+    with pytest.raises(jobs.Superseded):
+        render.process_one(job_for(cfg, folder), fence=fence)
+    assert asked and not list(folder.output.rglob("*")) and (folder.processing / "a.jpg").exists()
+    (folder.inbox / "bad.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    asked.clear()
+    with pytest.raises(jobs.Superseded):  # a failure (here: it cannot be read) is the superseding attempt's to say
+        render.process_one(job_for(cfg, folder, "bad.jpg", 2), fence=fence)
+    assert asked

@@ -27,7 +27,7 @@ from hotfolder.cluster.app import TASK_NAME
 from hotfolder.cluster.originals import SharedOriginals
 from hotfolder.cluster.store import Holder, Store
 from hotfolder.config.model import Config, Folder
-from hotfolder.jobs import Job, Result, Verdict
+from hotfolder.jobs import Job, Result, Superseded, Verdict
 from hotfolder.runtime import log
 from hotfolder.spool import atomic, fsnames, moves
 from hotfolder.workers.render import process_one
@@ -103,6 +103,7 @@ class _Refresher(threading.Thread):
         super().__init__(daemon=True, name=f"lease-{job}")
         self.store, self.job, self.me, self.originals = store, job, me, originals
         self.stop_event = threading.Event()
+        self.lost = False  # another holder took the lease: this attempt must not publish
 
     def run(self) -> None:
         interval = self.store.cluster.lease_ttl / 3
@@ -111,7 +112,9 @@ class _Refresher(threading.Thread):
                 if self.originals is not None:  # the claim of the bytes lives as long as the job's lease
                     self.originals.refresh_claims()
                 if not self.store.refresh(self.job, self.me):
-                    log.get().error("lease_lost", job=self.job, reason="another holder took the lease")
+                    self.lost = True
+                    log.get().error("lease_lost", job=self.job, reason="another holder took the lease; this "
+                                    "attempt writes nothing")
             except Exception as exc:  # noqa: BLE001 - Redis away: keep trying, keep rendering
                 log.get().warning("lease_refresh_failed", job=self.job, reason=str(exc))
 
@@ -173,16 +176,23 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> Ou
         ctx.records.write(record)
         atomic.remove_temp_outputs(folder, record.rel, f"{job}-")  # a killed attempt's leftovers
         logger = logger.bind(attempt=record.attempts)
+        fence = _Fence(ctx, record, refresher)
         try:
             _test_hook(job, record)
+            fence()  # a pause before here (the lease expired) may have handed the job to another
             # A cluster job's id is its record's name (a str where the pool numbers its jobs):
             # here only temp_tag and the log read it.
             result = process_one(Job(job, folder, src, record.rel, ctx.config.accepted_formats,  # type: ignore[arg-type]
                                      ctx.config.max_image_pixels, attempt=record.attempts,
                                      sidecar=_sidecar(record)),
-                                 numbers=ctx.store, index=ctx.originals)  # `{seq}`: the cluster's Redis counts it
+                                 numbers=ctx.store, index=ctx.originals,  # `{seq}`: the cluster's Redis counts it
+                                 fence=fence)
+            fence()  # again, before the original is moved
         except SoftTimeLimitExceeded as exc:  # outside the pipeline (inside, process_one reports it)
             result = Result(job, False, error=f"SoftTimeLimitExceeded: {exc}", step="render")  # type: ignore[arg-type]
+        except Superseded as exc:
+            logger.warning("job_superseded", reason=str(exc), outcome="noop")
+            return Outcome.IN_PROGRESS_ELSEWHERE
         if result.retry_later or result.recipe or result.busy:  # disk full, a broken watermark, its bytes
             ctx.records.write(replace(record, attempts=record.attempts - 1, nodes=record.nodes[:-1]))
             logger.error("job_retry_later", reason=result.error, outcome="retry")  # rendered elsewhere now
@@ -199,6 +209,28 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> Ou
             ctx.store.release(job, me)
         except Exception as exc:  # noqa: BLE001 - it expires by itself
             logger.warning("lease_release_failed", reason=str(exc))
+
+
+class _Fence:
+    """Whether this attempt is still its job's, asked before its outputs are written and before
+    the original is moved: the lease was not lost, and the record on the share is still this
+    attempt's (its attempts and nodes). A node paused (SIGSTOP, a VM suspended, a swap storm)
+    past its lease found the job taken over, or ended, by another, and still wrote its outputs
+    and moved the original: two output sets for one drop with `{seq}` (an attack round). The
+    share is the truth; what is left is the moment between this look and the write."""
+
+    def __init__(self, ctx: Context, record: jobs.Record, refresher: _Refresher):
+        self.ctx, self.record, self.refresher = ctx, record, refresher
+
+    def __call__(self) -> None:
+        if self.refresher.lost:
+            raise Superseded("another holder took this job's lease while it rendered: it renders it")
+        now = self.ctx.records.read(self.record.job)
+        if now is None:
+            raise Superseded("the job ended elsewhere while this attempt rendered (its record is gone)")
+        if (now.attempts, now.nodes) != (self.record.attempts, self.record.nodes):
+            raise Superseded(f"another attempt (on {now.nodes[-1] if now.nodes else '?'}) took the job over while "
+                             "this one rendered")
 
 
 def _refusal(ctx: Context, folder: str, version: str) -> str:

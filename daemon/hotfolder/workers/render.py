@@ -8,11 +8,12 @@ import contextlib
 import errno
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from hotfolder.config.model import Folder
 from hotfolder.engine import fingerprint, pipeline
-from hotfolder.jobs import Job, Result, temp_tag
+from hotfolder.jobs import Job, Result, Superseded, temp_tag
 from hotfolder.likeness import Naming
 from hotfolder.recipes import select, sequence
 from hotfolder.recipes.explain import Explanation, shown_fields, verdicts
@@ -39,11 +40,14 @@ def transient_reason(exc: BaseException) -> str | None:
     return None
 
 
-def process_one(job: Job, numbers: Numbers | None = None, index=None) -> Result:
+def process_one(job: Job, numbers: Numbers | None = None, index=None,
+                fence: Callable[[], None] | None = None) -> Result:
     """Choose the renditions that apply (workers/choice.py), render them, and write the
     outputs atomically; unless the index of originals (the folder's `index_dir`, or
     `index`: a cluster's) knows its bytes or its look (workers/duplicates.py). `numbers`:
-    where `{seq}` counts (default: the folder's state_dir)."""
+    where `{seq}` counts (default: the folder's state_dir). `fence`, called before the
+    first output is written and before a failure is reported, raises Superseded when this
+    attempt is no longer the job's (cluster/tasks.py): it propagates, nothing written or said."""
     t0 = time.perf_counter()
     folder = job.folder
     logger = log.get().bind(file=job.rel, folder=folder.name, worker_pid=os.getpid(), attempt=job.attempt,
@@ -59,6 +63,8 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None) -> Result:
         return round((time.perf_counter() - t0) * 1000, 1)
 
     def failed(reason: str, at: str, cut_short: bool = False) -> Result:
+        if fence is not None:
+            fence()  # superseded: the file is another attempt's now (it may have moved it), not failed
         logger.warning("file_failed", step=at, reason=reason, duration_ms=ms(), outcome="failed")
         return Result(job.id, False, error=reason, step=at, duration_ms=ms(), explained=_explained(job, choice, reason),
                       cut_short=cut_short)
@@ -95,9 +101,13 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None) -> Result:
             return ended
         rendered = pipeline.render_with_facts(opened, choice.selection.chosen, placeholder=folder.manifest is not None)
         step = "write"
+        if fence is not None:
+            fence()
         described = _write_outputs(job, rendered, written, logger, choice.values,
                                    same.generation if same else job.generation, original)
         record = same.recorded(tuple(written)) if same is not None else 0
+    except Superseded:
+        raise
     except (fsnames.NameTooLong, names.NameClash, naming.EmptyName) as exc:
         return failed(str(exc), "write")
     except pipeline.InputError as exc:
@@ -109,6 +119,8 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None) -> Result:
         logger.info("recipe_unusable", reason=str(exc), duration_ms=ms(), outcome="retry")
         return Result(job.id, False, error=str(exc), step="render", recipe=True, duration_ms=ms())
     except Exception as exc:  # noqa: BLE001 - report every failure; the daemon goes on
+        if fence is not None:
+            fence()  # as in failed()
         problem = oserrors.output_problem(exc) if step == "write" else None
         if isinstance(exc, names.RecordsUnwritable):
             problem = str(exc)
