@@ -85,6 +85,43 @@ def test_a_chunk_written_while_the_file_was_claimed_is_joined_onto_it(daemon_fac
     assert d.stop() == 0
 
 
+OFFSET_WRITER = textwrap.dedent("""
+    import os, sys, time
+    dst, pause, offset = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+    for part in sys.argv[4:]:
+        chunk = open(part, "rb").read()
+        fd = os.open(dst, os.O_WRONLY | os.O_CREAT, 0o644)  # by name, no O_APPEND: at its offset
+        os.pwrite(fd, chunk, offset)
+        os.close(fd)
+        offset += len(chunk)
+        time.sleep(pause)
+""")
+
+
+def test_a_chunk_written_at_its_offset_while_the_file_was_claimed_lands_at_that_offset(daemon_factory, tmp_path):
+    """A writer that opens the name and writes each chunk at its offset (FTP REST+STOR, an SMB
+    or NFS server) made, while the file was claimed, a piece holding a hole (or zeros) where
+    the claimed bytes are, then its chunk: appended whole, the zeros came in too, and the
+    file failed as damaged (an attack round). Its data is written at its offsets."""
+    d = daemon_factory(renditions=SLOW_FIRST, workers=1).start()
+    big = c.write(tmp_path / "big.jpg", c.jpeg_bytes((4000, 3000)))
+    data = c.jpeg_bytes((1600, 1200), color=(200, 90, 20))
+    parts = _chunks(data, 4, tmp_path / "parts")
+    c.write(d.inbox / "IMG_0003.JPG", parts[0].read_bytes())  # taken cut short, waits behind big.jpg
+    big.rename(d.inbox / "big.jpg")
+    wait_for(lambda: not (d.inbox / "IMG_0003.JPG").exists(), 10, interval=0.01, what="the first chunk to be claimed")
+    writer = subprocess.Popen([sys.executable, "-c", OFFSET_WRITER, str(d.inbox / "IMG_0003.JPG"), "0.6",
+                               str(parts[0].stat().st_size), *map(str, parts[1:])])
+    assert writer.wait(60) == 0
+    wait_for(lambda: ends(d) >= 2 and not files_under(d.inbox), 90, what="both files to reach an end")
+    assert d.events("file_piece_joined"), "no piece was joined: the claim did not overlap the writer"
+    assert failed_originals(d) == [], f"pieces in failed/: {failed_originals(d)}"
+    assert (d.archive / "IMG_0003.JPG").read_bytes() == data
+    assert c.done_counts(d) == {"IMG_0003.JPG": 1, "big.jpg": 1}
+    c.assert_nothing_left(d)
+    assert d.stop() == 0
+
+
 WRITER = textwrap.dedent("""
     import sys
     data = open(sys.argv[1], "rb").read()

@@ -354,3 +354,51 @@ def test_a_folder_that_cannot_be_made_is_said_with_its_whole_path_and_key(tmp_pa
         folders.ensure_dirs(folder)
     said = str(err.value)
     assert f"'{tmp_path / 'blocker' / 'out'}'" in said and f"(folders[{folder.name}].output)" in said, said
+
+
+def _sparse(path: Path, chunks: dict[int, bytes], size: int | None = None) -> Path:
+    """A file written as an offset writer leaves it: each chunk at its offset, a hole before."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        if size is not None:
+            os.ftruncate(fd, size)
+        for offset, chunk in chunks.items():
+            os.pwrite(fd, chunk, offset)
+    finally:
+        os.close(fd)
+    return path
+
+
+@pytest.mark.parametrize("how", ["appended", "at its offset", "into the reserved size"])
+def test_a_piece_is_joined_where_its_writer_put_its_bytes(tmp_path, how):
+    """An appended chunk goes after the claimed bytes; one written at its offset (a hole
+    before it: FTP REST+STOR, SMB, NFS) goes at that offset, without the hole's zeros (they
+    came in whole: an 835 KB file for a 315 KB upload, an attack round); one written into a
+    size the writer reserved first goes into its place."""
+    from hotfolder.spool import pieces
+
+    folder = make_folder(tmp_path)
+    whole = bytes(range(1, 256)) * 200  # no zero byte in it: a zero would be the writer's
+    first, rest = whole[:20000], whole[20000:]  # past a block: a hole before the chunk
+    claimed = folder.processing / "a.jpg"
+    claimed.write_bytes(first + (b"\0" * len(rest) if how == "into the reserved size" else b""))
+    piece = folder.inbox / "a.jpg"
+    if how == "appended":
+        piece.write_bytes(rest)
+    else:
+        _sparse(piece, {len(first): rest}, len(whole) if how == "into the reserved size" else None)
+    added = pieces.append(folder, moves.Claimed("a.jpg", claimed), piece)
+    assert claimed.read_bytes() == whole and not piece.exists()
+    assert added == (0 if how == "into the reserved size" else len(rest))
+
+
+def test_a_piece_written_past_the_claimed_end_waits_for_the_bytes_between(tmp_path):
+    from hotfolder.spool import pieces
+
+    folder = make_folder(tmp_path)
+    claimed = folder.processing / "a.jpg"
+    claimed.write_bytes(b"\xff" * 3000)
+    piece = _sparse(folder.inbox / "a.jpg", {8192: b"\x01" * 500})
+    with pytest.raises(pieces.PieceGap, match="at byte 8192, past the 3000 bytes it has"):
+        pieces.append(folder, moves.Claimed("a.jpg", claimed), piece)
+    assert claimed.read_bytes() == b"\xff" * 3000 and piece.exists()  # nothing joined; the piece waits

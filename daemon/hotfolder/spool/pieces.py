@@ -11,9 +11,18 @@ own (it fails, and is kept): nothing is lost.
 A piece that is a whole file (it starts as an image does: an FTP client that found no
 file to resume uploads it again from the start) is not appended: `begins_with` says
 whether it holds all of the claimed file's bytes.
+
+A writer that writes each chunk at its offset (open by name without O_APPEND, then
+pwrite: FTP REST+STOR resume, an SMB or NFS server, a NAS client) makes a piece that
+starts with a hole where the claimed file's bytes are, its chunk after it. Appended
+whole, the hole's zeros came in too (an 835 KB file for a 315 KB upload, failed as
+damaged: an attack round): such a piece's data is written into the claimed file at its
+own offsets instead (into a size the writer reserved first, too), and a piece whose data
+begins past the claimed file's end (the bytes between are missing) waits (PieceGap).
 """
 from __future__ import annotations
 
+import errno
 import os
 import secrets
 from pathlib import Path
@@ -67,25 +76,101 @@ def append(folder: Folder, claimed: Claimed, piece: Path) -> int:
     return added
 
 
+class PieceGap(OSError):
+    """A piece written at its offsets whose data begins past the claimed file's end."""
+
+
 def _copy(dir_fd: int, src_name: str, dst_name: str) -> int:
+    """The piece `src_name` joined onto the claimed file `dst_name`: the bytes it adds."""
     src = os.open(src_name, os.O_RDONLY | FILE_FLAGS, dir_fd=dir_fd)
     try:
-        dst = os.open(dst_name, os.O_WRONLY | os.O_APPEND | FILE_FLAGS, dir_fd=dir_fd)
+        dst = os.open(dst_name, os.O_WRONLY | FILE_FLAGS, dir_fd=dir_fd)
         try:
             start = os.fstat(dst).st_size
-            total = 0
-            while chunk := os.read(src, CHUNK):
-                os.write(dst, chunk)
-                total += len(chunk)
-            os.fsync(dst)
-        except BaseException:
-            os.truncate(dst, start)  # the claimed file as it was
-            raise
+            end = os.fstat(src).st_size
+            ranges = _written_ranges(src, end) if _at_offsets(src) else None
+            if ranges is not None:
+                _check_no_gap(ranges, start)
+            try:
+                for at, stop in ranges if ranges is not None else [(0, end)]:
+                    _write_range(src, dst, at, stop, at if ranges is not None else start + at)
+                os.fsync(dst)
+            except BaseException:
+                os.truncate(dst, start)  # as long as it was (bytes written inside it stay: the writer's)
+                raise
         finally:
             os.close(dst)
     finally:
         os.close(src)
-    return total
+    return max(0, max((stop for _, stop in ranges), default=start) - start) if ranges is not None else end
+
+
+def _at_offsets(fd: int) -> bool:
+    """Whether the piece was written at its offsets: it starts with a hole (an appended chunk,
+    written from the piece's byte 0, never does). Zeros alone are no proof: an appended
+    chunk of a TIFF's black may start with many; so on a file system that keeps no holes
+    (or an offset under a block, 4 KB) such a piece is appended as any other."""
+    try:
+        return os.lseek(fd, 0, os.SEEK_DATA) > 0
+    except OSError as exc:
+        return exc.errno == errno.ENXIO and os.fstat(fd).st_size > 0  # all hole: nothing written yet
+
+
+def _first_data(fd: int, start: int, stop: int) -> int:
+    """The first byte in [start, stop) that is data and not zero (`stop` if none): past holes
+    by SEEK_DATA, then past zero bytes read (a file system without holes stores them)."""
+    try:
+        pos = os.lseek(fd, start, os.SEEK_DATA)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # no data past start
+            return stop
+        pos = start  # holes not reported here
+    while pos < stop:
+        chunk = os.pread(fd, min(CHUNK, stop - pos), pos)
+        if not chunk:
+            return stop
+        stripped = chunk.lstrip(b"\0")
+        if stripped:
+            return pos + len(chunk) - len(stripped)
+        pos += len(chunk)
+    return stop
+
+
+def _written_ranges(fd: int, size: int) -> list[tuple[int, int]]:
+    """The piece's data, as [start, stop) ranges: its extents past holes (SEEK_DATA and
+    SEEK_HOLE), each without its leading zeros (an extent starts at a block's start, before
+    the chunk's first byte)."""
+    ranges, pos = [], 0
+    while pos < size:
+        start = _first_data(fd, pos, size)
+        if start >= size:
+            break
+        try:
+            stop = os.lseek(fd, start, os.SEEK_HOLE)
+        except OSError:
+            stop = size
+        ranges.append((start, min(stop, size)))
+        pos = stop
+    return ranges
+
+
+def _check_no_gap(ranges: list[tuple[int, int]], taken: int) -> None:
+    covered = taken
+    for start, stop in ranges:
+        if start > covered:
+            raise PieceGap(errno.EAGAIN, f"its writer wrote it at byte {start}, past the {covered} bytes it has: "
+                                         "the bytes between are not there yet")
+        covered = max(covered, stop)
+
+
+def _write_range(src: int, dst: int, start: int, stop: int, at: int) -> None:
+    """The piece's bytes [start, stop) written into the claimed file from byte `at`."""
+    while start < stop:
+        chunk = os.pread(src, min(CHUNK, stop - start), start)
+        if not chunk:
+            return
+        os.pwrite(dst, chunk, at)
+        start, at = start + len(chunk), at + len(chunk)
 
 
 def begins_with(whole: Path, part: Path) -> bool:
