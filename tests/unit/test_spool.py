@@ -30,6 +30,10 @@ def make_folder(tmp_path: Path, on_success: str = "archive") -> Folder:
 @pytest.mark.parametrize("name, ignored", [
     ("photo.jpg", False), (".photo.jpg", True), ("photo.jpg.part", True), ("a.tmp", True),
     ("a.crdownload", True), (".photo.jpg.Xa3b9", True), ("-dash.jpg", False), ("sp ace.jpg", False),
+    # taken under their temp names before an attack round: WinSCP, Resilio, Safari, Dropbox, macOS safe-save
+    ("winscp.jpg.filepart", True), ("a.jpg.!sync", True), ("a.jpg.download", True), ("a.dbtmp", True),
+    ("IMG.JPG.sb-1a2b3c4d-XyZ12a", True), ("a.jpg.sb-1a2b3c-XyZ", True), ("IMG.sb-1a2b.jpg", False),
+    ("download.jpg", False),
 ])
 def test_ignored_names(name, ignored):
     assert fsnames.is_ignored_name(name) is ignored

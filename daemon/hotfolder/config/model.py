@@ -45,7 +45,13 @@ AUTO_QUALITY = "auto"  # `quality: auto`: per photo, the lowest quality reaching
 
 # What a card dump or a desktop leaves in an inbox besides photos (issue 26). Hidden names
 # (`.DS_Store`, `._IMG_0001.JPG`) are always ignored (spool/fsnames.py).
-DEFAULT_IGNORE = ("Thumbs.db", "ehthumbs.db", "desktop.ini", "$RECYCLE.BIN", "System Volume Information")
+# What a desktop or a camera card holds besides photos, left in the inbox: Windows' files;
+# macOS's folder icon and Office's lock files; a card's catalogue (Canon *.CTG), print
+# orders (DPOF *.MRK), Nikon's *.DSC, AVCHD's and Sony's index files (an attack round:
+# each failed, and notified, though the README says a card's extras never do).
+DEFAULT_IGNORE = ("Thumbs.db", "ehthumbs.db", "desktop.ini", "$RECYCLE.BIN", "System Volume Information", "Icon\r",
+                  "~$*", "*.ctg", "*.mrk", "*.dsc", "*.bdm", "*.cpi", "*.mpl", "*.bnp", "*.inp", "*.int",
+                  "mediapro.xml")
 DEFAULT_PASS_THROUGH = ("*.mov", "*.mp4", "*.m4v", "*.avi", "*.mts", "*.m2ts", "*.mkv", "*.3gp", "*.thm",
                         "*.lrv", "*.wav")
 

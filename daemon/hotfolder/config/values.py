@@ -33,8 +33,9 @@ def show(default: Any) -> str:
         return f"{default:g}"
     if isinstance(default, int):
         return str(default)
-    if isinstance(default, tuple):
-        return "`[" + ", ".join(str(v) for v in default) + "]`"
+    if isinstance(default, tuple):  # a control character as its escape (macOS's `Icon\r`)
+        return "`[" + ", ".join("".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(v))
+                                for v in default) + "]`"
     return f"`{default}`"
 
 

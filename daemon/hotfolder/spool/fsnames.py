@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from pathlib import Path
 
 from hotfolder.errors import HotfolderError
 from hotfolder.shown import display, printable  # noqa: F401 - names' text, kept here too
 from hotfolder.spool import nofollow
 
-IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", "~")
+# Temp names of browsers (Firefox, Chrome, Safari's NAME.download folder), copy and sync
+# tools (rsync's are hidden; rclone; WinSCP's default NAME.filepart; Resilio's NAME.!sync;
+# Dropbox; qBittorrent), taken under them before their rename, an attack round found:
+# `winscp.jpg_web.jpg`, and every tool's rename failed.
+IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload", ".partial", "~", ".filepart", ".!sync", ".download", ".dbtmp",
+                    ".!qb")
+SAFE_SAVE = re.compile(r".*\.sb-[0-9a-f]{4,}-[0-9a-z]{3,}", re.IGNORECASE)  # macOS safe-save: NAME.sb-XXXXXXXX-YYYYYY
 
 
 def cut(name: str, limit: int) -> str:
@@ -40,8 +47,8 @@ def is_ignored_path(path: Path, root: Path) -> bool:
 
 
 def is_ignored_name(name: str) -> bool:
-    """Hidden files and the temp names of browsers, rsync, and copy tools."""
-    return name.startswith(".") or name.lower().endswith(IGNORED_SUFFIXES)
+    """Hidden files and the temp names of browsers, rsync, and copy and sync tools."""
+    return name.startswith(".") or name.lower().endswith(IGNORED_SUFFIXES) or SAFE_SAVE.fullmatch(name) is not None
 
 
 NAME_MAX = 255  # bytes, on every Linux file system we expect
