@@ -198,3 +198,29 @@ def test_an_iso_of_two_values_is_its_first_for_conditions_as_for_names(tmp_path)
     Image.new("RGB", (32, 24)).save(src, exif=exif)
     photo = read(src, Need(exif=True, exif_tags=frozenset({"ISOSpeedRatings"})))
     assert photo.exif_tag("ISOSpeedRatings") == "400" and photo.iso == 400
+
+
+def test_a_file_the_daemon_may_not_read_says_whose_permission_to_change(tmp_path):
+    """A file written with umask 077 by another user (a Samba or SFTP upload) failed with a
+    raw `PermissionError: … processing/private.jpg`, saying nothing to do (an attack round).
+    Run without the capabilities that let root read anything (as the unit's User= runs)."""
+    import shutil
+    import subprocess
+    import sys
+
+    src = sources.camera_jpeg(tmp_path / "private.jpg")
+    src.chmod(0)
+    code = ("import sys; from pathlib import Path; from hotfolder.engine import fingerprint\n"
+            "from hotfolder.engine.errors import InputError\n"
+            "try:\n    fingerprint.read_original(Path(sys.argv[1]))\n"
+            "except InputError as exc:\n    print(exc.step, exc.reason)\n")
+    argv = [sys.executable, "-c", code, str(src)]
+    if os.geteuid() == 0:
+        if shutil.which("setpriv") is None:
+            pytest.skip("setpriv (util-linux) is needed to drop root's read-anything capabilities")
+        argv = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *argv]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("read the daemon's user (") and "may not read the file: make it readable" in out.stdout
+    assert "requeue" in out.stdout and "processing" not in out.stdout, out.stdout

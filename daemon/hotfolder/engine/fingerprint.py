@@ -84,6 +84,18 @@ def file_hash(path: Path) -> str:
     return hasher.hexdigest()
 
 
+def unreadable() -> str:
+    """Why a file its owner did not let the daemon's user read fails, and what to change."""
+    import pwd
+
+    try:
+        user = pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        user = f"uid {os.geteuid()}"
+    return (f"the daemon's user ({user}) may not read the file: make it readable (chmod o+r, or the group's read "
+            "permission; for a Samba or SFTP share, its create mask), then `hotfolder requeue` it")
+
+
 def read_original(path: Path) -> Original:
     """Read `path` once (by its open descriptor: the identity is of what was read) and hash it.
 
@@ -96,6 +108,8 @@ def read_original(path: Path) -> Original:
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise InputError("open", NOT_FOLLOWED) from None
+        if exc.errno == errno.EACCES:  # a raw PermissionError named processing/ and said nothing to do
+            raise InputError("read", unreadable()) from None
         raise
     with os.fdopen(fd, "rb") as f:
         st = os.fstat(f.fileno())
