@@ -192,3 +192,21 @@ def test_a_file_really_cut_short_fails_once_after_stalled_after(daemon_factory, 
     st = wait_for(lambda: (lambda s: s if s["failed"] else None)(d.status_json()), 5, what="the failure counted")
     assert st["failed"] == 1 and st["processed"] == 0, st
     assert d.stop() == 0
+
+
+def test_an_empty_placeholder_filled_later_is_rendered_not_failed_as_empty(daemon_factory, tmp_path):
+    """A zero-byte file is a placeholder its writer may fill later: it waits `stalled_after`,
+    as a file held open does. A fixed 5 s failed one filled after 7 s as "the file is empty",
+    and a stale failure stayed (an attack round)."""
+    import time
+
+    d = daemon_factory(folder_extra="stalled_after: 8").start()
+    data = c.jpeg_bytes((640, 480))
+    (d.inbox / "placeholder.jpg").write_bytes(b"")
+    time.sleep(5.5)  # the writer's own pause, past the old 5 s (the scenario, not a wait for the daemon)
+    with open(d.inbox / "placeholder.jpg", "r+b") as f:  # filled in place, as the writer does
+        f.write(data)
+    # Taken once quiet after its fill, not stalled_after (8 s) later: it is no empty file now.
+    wait_for(lambda: ends(d) >= 1, 6, what="the placeholder to reach an end, well before stalled_after")
+    assert failed_originals(d) == [] and (d.archive / "placeholder.jpg").read_bytes() == data
+    assert d.stop() == 0

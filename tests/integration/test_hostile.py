@@ -234,13 +234,13 @@ def test_hostile_corpus(daemon_factory, tmp_path):
 
 def test_fifo_named_jpg_is_never_opened(daemon_factory):
     """A FIFO named like an image: opening it for reading would block a process forever."""
-    d = daemon_factory().start()
+    d = daemon_factory(folder_extra="stalled_after: 2").start()
     fifo = d.inbox / "pipe.jpg"
     os.mkfifo(fifo)
     c.write(d.inbox / "beside.jpg", c.jpeg_bytes())
     wait_for(lambda: "beside.jpg" in c.archived(d), 20, what="the file beside the FIFO")
-    # Past the empty-file grace (5 s) and two rescans (2 s): every look at the FIFO has been had.
-    time.sleep(6)
+    # Past the empty-file grace (stalled_after, 2 s) and two rescans (2 s): every look at the FIFO has been had.
+    time.sleep(5)
     try:  # ENXIO: no process holds it open for reading (nobody is blocked on it)
         fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
     except OSError as exc:

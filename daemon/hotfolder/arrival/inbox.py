@@ -26,7 +26,9 @@ from hotfolder.spool.fsnames import walk_files
 # A file written but never closed (a stalled upload) is taken after the folder's
 # `stalled_after` (60 s by default) without any change, rather than waiting forever.
 
-EMPTY_FILE_GRACE = 5.0  # a zero-byte file is likely still being created
+# A zero-byte file is likely still being created (a placeholder its writer fills later):
+# it waits for the folder's `stalled_after`, as a file left open does. A fixed 5 s failed a
+# placeholder filled 7 s later as "the file is empty" (an attack round).
 
 
 @dataclass
@@ -52,7 +54,7 @@ class Candidate:
         if self.closed is False:
             return self.changed + stalled  # or sooner: its close event wakes us
         if self.size == 0:
-            return max(self.recheck, self.changed + EMPTY_FILE_GRACE)
+            return max(self.recheck, self.changed + stalled)
         return max(self.recheck, self.changed + quiet)
 
 
@@ -86,6 +88,8 @@ class Inbox:
             if cand is not None:
                 cand.changed = now
                 cand.stirred = True
+                if cand.size == 0:  # an empty placeholder written to: its grace (due) no longer applies
+                    cand.size = -1  # unknown until the next look, as a new candidate's
                 if kind_known:
                     cand.closed = closed
             elif _lstat(path) is None:
@@ -238,7 +242,7 @@ class Inbox:
                 # never sees): the kernel knows better. Ask it again soon, then less often.
                 cand.recheck = now + cand.lease.failed()
                 continue
-            if st.st_size == 0 and now - cand.changed < EMPTY_FILE_GRACE:
+            if st.st_size == 0 and now - cand.changed < stalled:
                 if first_look:
                     cand.size, cand.mtime_ns = st.st_size, st.st_mtime_ns
                 continue

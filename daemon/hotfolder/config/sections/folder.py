@@ -48,8 +48,9 @@ KEYS = (
         "seconds a closed file must stay unchanged; raise it above the pauses of a writer that closes between "
         "chunks (FTP resume, `cat >>` loops, some NAS clients): [writers](#dropping-files)"),
     Key("stalled_after", Float(lo=1.0, hi=86400), 60.0,
-        "seconds a writer may pause before its file is taken as it is: one held open without a change, or one "
-        "that turned out cut short (given back to the inbox to grow; it fails as truncated if it does not)"),
+        "seconds a writer may pause before its file is taken as it is: one held open without a change, an empty "
+        "one (a placeholder its writer fills later; it fails as empty if it stays so), or one that turned out cut "
+        "short (given back to the inbox to grow; it fails as truncated if it does not)"),
     Key("rescan_interval", Float(lo=0.1, hi=86400), 30.0, "a full rescan of the inbox, the safety net for missed "
                                                           "events"),
     Key("output_mode", Mode(), 0o644, "file mode of the outputs (quote it)"),
