@@ -191,6 +191,10 @@ def test_a_file_really_cut_short_fails_once_after_stalled_after(daemon_factory, 
     assert archived(d) == [] and files_under(d.inbox) == []
     st = wait_for(lambda: (lambda s: s if s["failed"] else None)(d.status_json()), 5, what="the failure counted")
     assert st["failed"] == 1 and st["processed"] == 0, st
+    # One failure, said once (the main process's): each attempt read cut short was a worker's
+    # file_failed too, 29 of them for one slow upload that rendered (an attack round).
+    assert [e.get("role") for e in d.events("file_failed")] == [None], d.events("file_failed")
+    assert d.events("file_read_cut_short")
     assert d.stop() == 0
 
 

@@ -15,7 +15,7 @@ import structlog
 from hotfolder.shown import printable
 
 # Events that add detail to a line people see anyway: shown at --log-level debug only.
-DETAIL = {"rendition_written", "file_rendered", "file_sent", "job_skipped", "manifest_written"}
+DETAIL = {"rendition_written", "file_rendered", "file_sent", "job_skipped", "manifest_written", "file_read_cut_short"}
 # What a worker says of its file, the main process says again (file_failed, file_retry,
 # claiming_paused, file_skipped) with the outcome: at info, people read the main process's line.
 SAID_AGAIN_BY_MAIN = {"file_failed", "render_interrupted", "output_unwritable", "duplicate_skipped"}

@@ -65,7 +65,11 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
     def failed(reason: str, at: str, cut_short: bool = False) -> Result:
         if fence is not None:
             fence()  # superseded: the file is another attempt's now (it may have moved it), not failed
-        logger.warning("file_failed", step=at, reason=reason, duration_ms=ms(), outcome="failed")
+        if cut_short:  # the main process decides: held for its writer (file_cut_short), or failed (file_failed).
+            # Said as file_failed, a slow upload wrote 29 of them for a file that rendered (an attack round).
+            logger.info("file_read_cut_short", step=at, reason=reason, duration_ms=ms(), outcome="cut_short")
+        else:
+            logger.warning("file_failed", step=at, reason=reason, duration_ms=ms(), outcome="failed")
         return Result(job.id, False, error=reason, step=at, duration_ms=ms(), explained=_explained(job, choice, reason),
                       cut_short=cut_short)
 
