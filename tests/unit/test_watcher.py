@@ -24,9 +24,11 @@ def test_network_file_systems_are_polled(tmp_path):
         "/dev/vda1 / ext4 rw 0 0\n"
         "nas:/photos /mnt/nas nfs4 rw 0 0\n"
         "//srv/share /mnt/smb\\040share cifs rw 0 0\n"
-        "user@host:/x /mnt/nas/deeper fuse.sshfs rw 0 0\n")
+        "user@host:/x /mnt/nas/deeper fuse.sshfs rw 0 0\n"
+        "//srv/odd /mnt/tab\\011and\\134back cifs rw 0 0\n")
     assert filesystem_type(Path("/mnt/nas/inbox"), str(mounts)) == "nfs4"
     assert filesystem_type(Path("/mnt/smb share/in"), str(mounts)) == "cifs"
+    assert filesystem_type(Path("/mnt/tab\tand\\back/in"), str(mounts)) == "cifs"  # only \040 was read
     assert filesystem_type(Path("/mnt/nas/deeper/in"), str(mounts)) == "fuse.sshfs"  # the longest mount wins
     assert filesystem_type(Path("/srv/local"), str(mounts)) == "ext4"
     f = folder(tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from hotfolder.config.model import Folder
@@ -12,6 +13,13 @@ NETWORK_FS = {
     "glusterfs", "fuse.glusterfs", "lustre", "gpfs", "fuse.s3fs", "fuse.rclone", "davfs",
     "fuse.davfs2", "virtiofs", "fuse",
 }
+
+
+def _unescaped(field: str) -> str:
+    """A mount point as the kernel writes it in the table: space, tab, newline and backslash
+    as octal escapes (\\040 \\011 \\012 \\134); only \\040 was read, so a share mounted at a
+    path holding another was not found, and watched instead of polled (a review)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
 
 
 def filesystem_type(path: Path, mounts: str = "/proc/self/mounts") -> str:
@@ -24,7 +32,7 @@ def filesystem_type(path: Path, mounts: str = "/proc/self/mounts") -> str:
                 parts = line.split()
                 if len(parts) < 3:
                     continue
-                mnt = parts[1].replace("\\040", " ")
+                mnt = _unescaped(parts[1])
                 if (path == Path(mnt) or Path(mnt) in path.parents) and len(mnt) >= len(best):
                     best, best_type = mnt, parts[2]
     except OSError:
