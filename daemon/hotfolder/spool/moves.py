@@ -111,10 +111,14 @@ def pass_through(folder: Folder, src: Path) -> Path | None:
 def _refuse_too_long(folder: Folder, rel: str) -> None:
     """A path the decoders (and every other program that opens it by name) cannot open:
     the daemon reaches it by descriptor, and sends it to failed/ with this reason."""
-    longest = max((d / rel for d in (folder.inbox, folder.processing, folder.output, folder.archive) if d),
-                  key=lambda p: len(os.fsencode(str(p))))
-    size = len(os.fsencode(str(longest)))
+    # Measured as the joined paths' bytes, without making them (4 Paths a claim): `rel` is
+    # relative and normalised (relative_to), each folder absolute, not "/".
+    tail = len(os.fsencode(rel)) + 1
+    size = max(len(os.fsencode(str(d))) + tail for d in (folder.inbox, folder.processing, folder.output,
+                                                         folder.archive) if d)
     if size >= PATH_MAX:
+        longest = max((d / rel for d in (folder.inbox, folder.processing, folder.output, folder.archive) if d),
+                      key=lambda p: len(os.fsencode(str(p))))
         raise Refused(f"its path ({size} bytes, as {display(str(longest)[:60])}…) is longer than the "
                       f"{PATH_MAX - 1} bytes a path may have on Linux (PATH_MAX): programs cannot open it by "
                       f"name; move it to a shallower folder or shorten its folders' names")

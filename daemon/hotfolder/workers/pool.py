@@ -253,7 +253,7 @@ class LocalPool:
             # still be in the pipe: read them first, so the right file is retried.
             self._read_messages(0)
         for index, slot in list(self.slots.items()):
-            code = slot.process.exitcode
+            code = slot.process.exitcode if slot.exited else None
             if code is None:
                 continue
             slot.process.join()
