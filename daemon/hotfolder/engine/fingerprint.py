@@ -111,23 +111,40 @@ def read_original(path: Path) -> Original:
         if exc.errno == errno.EACCES:  # a raw PermissionError named processing/ and said nothing to do
             raise InputError("read", unreadable()) from None
         raise
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
+    try:  # by the descriptor, without a Python file object (its setup: fstat, isatty, lseek)
+        st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise InputError("open", "it is not a file but a folder, FIFO, socket or device; only files are "
                                      "rendered")
         if st.st_size <= READ_WHOLE:
-            data: bytes | None = f.read()
+            data: bytes | None = _read_all(fd, st.st_size)
             assert data is not None
             digest = content_hash(data)
             size = len(data)
         else:
             hasher, size, data = blake3(), 0, None
-            while chunk := f.read(CHUNK):
+            while chunk := os.read(fd, CHUNK):
                 hasher.update(chunk)
                 size += len(chunk)
             digest = hasher.hexdigest()
+    finally:
+        os.close(fd)
     return Original(Path(path), data, digest, size, st.st_ino, st.st_mtime_ns)
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """Every byte to the end of the file, as a file object's read() reads it (a file that grew
+    since its fstat is read whole): `size` + 1 asked at once, then up to the end."""
+    data = os.read(fd, size + 1)
+    rest = _rest(fd) if data else b""
+    return data + rest if rest else data
+
+
+def _rest(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, CHUNK):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @cache

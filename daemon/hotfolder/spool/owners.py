@@ -133,19 +133,24 @@ def _write(marker: Path, owner: str, present: bool) -> None:
     os.replace(tmp, marker)
 
 
+LOCK_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC  # open(…, "a"), by the descriptor alone
+
+
 @contextmanager
 def _locked(names_dir: Path):
     try:
-        f = open(names_dir / ".lock", "a")
+        fd = os.open(names_dir / ".lock", LOCK_FLAGS, 0o666)
     except FileNotFoundError:  # names_dir is new (or was removed): made again
         names_dir.mkdir(parents=True, exist_ok=True)
-        f = open(names_dir / ".lock", "a")
-    with f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+        fd = os.open(names_dir / ".lock", LOCK_FLAGS, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def candidates(output: Path, source_ext: str):
