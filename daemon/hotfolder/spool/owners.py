@@ -114,23 +114,46 @@ def _read(marker: Path) -> str | None:
         return None
 
 
-def _write(marker: Path, owner: str, present: bool) -> None:
+def _write(marker: Path, owner: str, present: bool, like: Path | None = None) -> None:
     """The marker says `owner` (under the lock). A new one is a symlink made in one step
-    (atomic: there or not); one `present` is replaced through a temp link and a rename."""
+    (atomic: there or not); one `present` is replaced through a temp link and a rename.
+
+    `like`: a marker this reserve wrote for the same owner a moment ago. The new one is then a
+    hard link to that symlink (link(2) of a symlink links the symlink itself): it reads the
+    same (readlink), and is pruned by its own name as any other, but makes no new inode,
+    which costs 15-20 µs where making one costs 25 µs to 0.7 ms of CPU (ext4 steps over
+    recently deleted inodes). Made as a symlink of its own if linking fails."""
     if not present:
         try:
-            os.symlink(owner, marker)
+            _make(owner, marker, like)
             return
         except FileNotFoundError:  # the first marker of its bucket
             marker.parent.mkdir(parents=True, exist_ok=True)
-            os.symlink(owner, marker)
+            _make(owner, marker, like)
             return
         except FileExistsError:
             pass  # a marker's name, yet readlink found none there: replaced as any other
     tmp = marker.with_name(f".{marker.name}.{os.getpid()}")
     tmp.unlink(missing_ok=True)
-    os.symlink(owner, tmp)
+    _make(owner, tmp, like)
     os.replace(tmp, marker)
+
+
+def _make(owner: str, at: Path, like: Path | None) -> None:
+    """The marker `at`: a hard link to the marker `like` (which says `owner`), else (none, or
+    a file system without hard links, or too many) a symlink of its own."""
+    if like is None:
+        os.symlink(owner, at)
+        return
+    try:
+        os.link(like, at, follow_symlinks=False)
+    except (FileNotFoundError, FileExistsError):
+        if not os.path.lexists(like):  # `like` went (not under our lock: by hand): make our own
+            os.symlink(owner, at)
+            return
+        raise  # `at`'s folder is missing, or `at` is there: the caller handles it as for a symlink
+    except OSError:
+        os.symlink(owner, at)
 
 
 LOCK_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC  # open(…, "a"), by the descriptor alone
@@ -218,6 +241,7 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gen
     me = owner_id(folder, rel, generation)
     source_ext = "" if generation else Path(rel).suffix.lstrip(".").lower()
     chosen: list[Path] = []
+    mine: Path | None = None  # a marker written here for `me`: the others link to it (_write)
     with _locked(names_dir):
         in_flight: set[str] | None = None
         for output in outputs:
@@ -241,7 +265,9 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gen
                 raise NameClash(f"every name for the output {display(output.name)} up to ~{MAX_SUFFIX} is "
                                 f"taken by other originals; add {{source_ext}} to the rendition's filename")
             if owner != me and write:
-                _write(_marker(names_dir, path), me, present=owner is not None)
+                marker = _marker(names_dir, path)
+                _write(marker, me, present=owner is not None, like=mine)
+                mine = marker
             chosen.append(path)
     return chosen
 
