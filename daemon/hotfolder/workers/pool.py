@@ -50,11 +50,6 @@ from hotfolder.workers.wedge import LockProbe
 
 START_METHOD: Final = "forkserver"  # see forks.py
 HEALTH_EVERY = 1.0  # seconds between probes of the shared locks
-# After a message, how long the pool keeps listening for more while every worker has a job
-# queued behind its current one (a backlog: none waits for the loop). The results of one
-# turn are settled as a group (one fsync of archive/, one turn of the loop's bookkeeping:
-# spool/syncs.py); without it, a burst of small files brought one result a turn.
-LINGER = 0.004
 MAX_BOOT_FAILURES = 5  # workers failing before they are ready: stop, don't flap
 
 
@@ -200,10 +195,8 @@ class LocalPool:
 
     def _read_messages(self, timeout: float, wake: Wake | None = None) -> None:
         """Read every message waiting; returns at the first lull after one arrived, so a
-        finished file frees its place in the queue at once, not at the next tick; with a
-        backlog (_backlogged), at LINGER after the first, so that one turn settles several."""
+        finished file frees its place in the queue at once, not at the next tick."""
         wait = timeout
-        until: float | None = None
         while self.results is not None:
             try:
                 message = self.results.get(timeout=wait, wake=wake)
@@ -214,13 +207,7 @@ class LocalPool:
                 self._rebuild(f"the results pipe is broken: {exc}")
                 return
             self._on_message(message)
-            if until is None:
-                until = time.monotonic() + LINGER  # at most LINGER after the turn's first message
-            wait = max(0.0, until - time.monotonic()) if self._backlogged() else 0.0
-
-    def _backlogged(self) -> bool:
-        """Every worker has a job queued behind its current one: the loop may wait a moment."""
-        return not self.draining and self.book.unstarted() >= max(1, self.target)
+            wait = 0.0
 
     def _on_message(self, message: Message) -> None:
         slot = self.slots.get(message.slot)
