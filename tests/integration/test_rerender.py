@@ -223,8 +223,10 @@ def test_rerender_reads_the_index_without_making_it(daemon_factory):
 
 def test_a_dry_run_shows_each_original_its_own_next_seq(daemon_factory):
     """Each original rendered again takes the next number: the dry run showed the same one
-    for all (a review)."""
-    d = daemon_factory().start()
+    for all (a review). Under on_duplicate: skip (the default), which the harness leaves
+    out: the dry run took each archived original for a copy of itself and listed no output
+    (a review of explain's question to the index)."""
+    d = daemon_factory(folder_extra="on_duplicate: skip").start()
     _drop(d, "a.jpg", _solid(RED), 1)
     _drop(d, "b.jpg", _solid(BLUE), 2)
     assert d.stop() == 0

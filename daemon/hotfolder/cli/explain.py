@@ -70,12 +70,16 @@ def locate(cfg: Config, path: Path, folder_name: str | None, subfolder: str) -> 
 
 def explain(cfg: Config, path: Path, folder_name: str | None = None, subfolder: str = "") -> Explanation:
     folder, rel, place = locate(cfg, path, folder_name, subfolder)
-    return explain_as(cfg, folder, path, rel, place)
+    # A file of archive/ or processing/ has its own bytes in the index: no copy of anything
+    return explain_as(cfg, folder, path, rel, place, dropped=place not in (PLACES["archive"], PLACES["processing"]))
 
 
-def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, seq_after: int = 0) -> Explanation:
+def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, seq_after: int = 0,
+               dropped: bool = False) -> Explanation:
     """What `folder` would do with the file at `path` dropped as `rel` under its inbox;
-    `seq_after`: how many files before it take a `{seq}` (a dry run's plan of several)."""
+    `seq_after`: how many files before it take a `{seq}` (a dry run's plan of several);
+    `dropped`: it would be a new drop, so the index of originals is asked whether its bytes
+    were rendered before (an archived original's are its own: rerender passes False)."""
     shown = display(str(path))
     if is_sidecar(path.name):
         image = find_image(path.parent, path.name)
@@ -102,7 +106,6 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     used = need_of_fields(select.template_fields(selection.chosen))
     seq = sequence.peek(folder.state_dir, folder.name) if used.seq and folder.state_dir is not None else None
     seq = seq + seq_after if seq is not None else None
-    dropped = place not in (PLACES["archive"], PLACES["processing"])  # else its own bytes are in the index
     content = _content(path) if used.hash or (folder.index_dir is not None and dropped) else None
     if used.hash:
         facts = Facts(facts.name, facts.subdir, facts.folder, facts.photo, content)
