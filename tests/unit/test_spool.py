@@ -406,3 +406,32 @@ def test_a_piece_written_past_the_claimed_end_waits_for_the_bytes_between(tmp_pa
     with pytest.raises(pieces.PieceGap, match="at byte 8192, past the 3000 bytes it has"):
         pieces.append(folder, moves.Claimed("a.jpg", claimed), piece)
     assert claimed.read_bytes() == b"\xff" * 3000 and piece.exists()  # nothing joined; the piece waits
+
+
+def test_a_piece_written_at_the_end_keeps_the_zero_bytes_its_chunk_starts_with(tmp_path):
+    """A chunk resumed exactly at the taken file's end may start with zeros (a TIFF's black):
+    they were skipped as the hole's, and the piece waited for ever for the bytes "between"
+    (a review)."""
+    from hotfolder.spool import pieces
+
+    folder = make_folder(tmp_path)
+    first, rest = b"\x01" * 20000, b"\0" * 5000 + b"\x02" * 3000
+    claimed = folder.processing / "a.tif"
+    claimed.write_bytes(first)
+    piece = _sparse(folder.inbox / "a.tif", {len(first): rest})
+    assert pieces.append(folder, moves.Claimed("a.tif", claimed), piece) == len(rest)
+    assert claimed.read_bytes() == first + rest
+
+
+def test_a_piece_whose_bytes_are_another_file_s_never_overwrites_the_taken_one(tmp_path):
+    """Another file of the name written at its offsets, over the taken bytes: they were
+    overwritten in place, and the join logged as done (a review). Refused, both kept."""
+    from hotfolder.spool import pieces
+
+    folder = make_folder(tmp_path)
+    claimed = folder.processing / "a.jpg"
+    claimed.write_bytes(b"\x01" * 30000)
+    piece = _sparse(folder.inbox / "a.jpg", {8192: b"\x07" * 30000})
+    with pytest.raises(pieces.PieceDiffers, match="from byte 8192 on are not the taken file's"):
+        pieces.append(folder, moves.Claimed("a.jpg", claimed), piece)
+    assert claimed.read_bytes() == b"\x01" * 30000 and piece.exists()

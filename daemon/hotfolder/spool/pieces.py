@@ -80,29 +80,36 @@ class PieceGap(OSError):
     """A piece written at its offsets whose data begins past the claimed file's end."""
 
 
+class PieceDiffers(OSError):
+    """A piece written at its offsets whose bytes, where the claimed file has bytes of its
+    own (not the zeros of a size reserved first), are others: another file of its name."""
+
+
 def _copy(dir_fd: int, src_name: str, dst_name: str) -> int:
     """The piece `src_name` joined onto the claimed file `dst_name`: the bytes it adds."""
     src = os.open(src_name, os.O_RDONLY | FILE_FLAGS, dir_fd=dir_fd)
     try:
-        dst = os.open(dst_name, os.O_WRONLY | FILE_FLAGS, dir_fd=dir_fd)
+        dst = os.open(dst_name, os.O_RDWR | FILE_FLAGS, dir_fd=dir_fd)
         try:
-            start = os.fstat(dst).st_size
-            end = os.fstat(src).st_size
-            ranges = _written_ranges(src, end) if _at_offsets(src) else None
-            if ranges is not None:
-                _check_no_gap(ranges, start)
+            taken, size = os.fstat(dst).st_size, os.fstat(src).st_size
+            if not _at_offsets(src):
+                ranges, shift = [(0, size)], taken  # a chunk appended: the piece's byte 0 goes at the end
+            else:
+                ranges, shift = _written_ranges(src, size, taken), 0
+                _check_no_gap(ranges, taken)
+                _check_same(src, dst, ranges, taken)
             try:
-                for at, stop in ranges if ranges is not None else [(0, end)]:
-                    _write_range(src, dst, at, stop, at if ranges is not None else start + at)
+                for at, stop in ranges:
+                    _write_range(src, dst, at, stop, at + shift)
                 os.fsync(dst)
             except BaseException:
-                os.truncate(dst, start)  # as long as it was (bytes written inside it stay: the writer's)
+                os.truncate(dst, taken)  # as long as it was (only its reserved zeros may have been filled)
                 raise
         finally:
             os.close(dst)
     finally:
         os.close(src)
-    return max(0, max((stop for _, stop in ranges), default=start) - start) if ranges is not None else end
+    return max(0, max((stop + shift for _, stop in ranges), default=taken) - taken)
 
 
 def _at_offsets(fd: int) -> bool:
@@ -116,15 +123,24 @@ def _at_offsets(fd: int) -> bool:
         return exc.errno == errno.ENXIO and os.fstat(fd).st_size > 0  # all hole: nothing written yet
 
 
-def _first_data(fd: int, start: int, stop: int) -> int:
-    """The first byte in [start, stop) that is data and not zero (`stop` if none): past holes
-    by SEEK_DATA, then past zero bytes read (a file system without holes stores them)."""
+def _extent(fd: int, pos: int, size: int) -> tuple[int, int] | None:
+    """The next [start, stop) of data at or after `pos` (SEEK_DATA, SEEK_HOLE), None past the last."""
     try:
-        pos = os.lseek(fd, start, os.SEEK_DATA)
+        start = os.lseek(fd, pos, os.SEEK_DATA)
     except OSError as exc:
-        if exc.errno == errno.ENXIO:  # no data past start
-            return stop
-        pos = start  # holes not reported here
+        if exc.errno == errno.ENXIO:
+            return None
+        return (pos, size) if pos < size else None  # holes not reported here: the rest is data
+    try:
+        stop = os.lseek(fd, start, os.SEEK_HOLE)
+    except OSError:
+        stop = size
+    return (start, min(stop, size)) if start < size else None
+
+
+def _nonzero(fd: int, start: int, stop: int) -> int:
+    """The first byte in [start, stop) that is not zero; `stop` if none."""
+    pos = start
     while pos < stop:
         chunk = os.pread(fd, min(CHUNK, stop - pos), pos)
         if not chunk:
@@ -136,20 +152,20 @@ def _first_data(fd: int, start: int, stop: int) -> int:
     return stop
 
 
-def _written_ranges(fd: int, size: int) -> list[tuple[int, int]]:
-    """The piece's data, as [start, stop) ranges: its extents past holes (SEEK_DATA and
-    SEEK_HOLE), each without its leading zeros (an extent starts at a block's start, before
-    the chunk's first byte)."""
+def _written_ranges(fd: int, size: int, taken: int) -> list[tuple[int, int]]:
+    """The piece's data, as [start, stop) ranges: its extents, each without the zeros it
+    starts with below the claimed file's end `taken` (an extent starts at a block's start,
+    before the chunk's first byte; there the claimed file has its own bytes). Zeros at or
+    past `taken` are the writer's: kept (a chunk of a TIFF's black, resumed at the end)."""
     ranges, pos = [], 0
-    while pos < size:
-        start = _first_data(fd, pos, size)
-        if start >= size:
-            break
-        try:
-            stop = os.lseek(fd, start, os.SEEK_HOLE)
-        except OSError:
-            stop = size
-        ranges.append((start, min(stop, size)))
+    while (found := _extent(fd, pos, size)) is not None:
+        start, stop = found
+        if start < taken:
+            start = _nonzero(fd, start, min(stop, taken))
+            if start == min(stop, taken) and stop > taken:
+                start = taken  # zeros up to the end of the claimed bytes, then more: from there
+        if start < stop:
+            ranges.append((start, stop))
         pos = stop
     return ranges
 
@@ -161,6 +177,26 @@ def _check_no_gap(ranges: list[tuple[int, int]], taken: int) -> None:
             raise PieceGap(errno.EAGAIN, f"its writer wrote it at byte {start}, past the {covered} bytes it has: "
                                          "the bytes between are not there yet")
         covered = max(covered, stop)
+
+
+def _check_same(src: int, dst: int, ranges: list[tuple[int, int]], taken: int) -> None:
+    """Where the piece's ranges fall inside the claimed file, it may only repeat its bytes
+    or fill its zeros (a size its writer reserved first, written in order): from the first
+    byte that differs on, the claimed file must hold zeros. Else it is another file of the
+    name, whose bytes must not be written over this one's (a review)."""
+    for start, stop in ranges:
+        end, pos = min(stop, taken), start
+        while pos < end:
+            theirs = os.pread(src, min(CHUNK, end - pos), pos)
+            ours = os.pread(dst, len(theirs), pos)
+            if not theirs or theirs == ours:
+                pos += len(theirs) or end
+                continue
+            differs = pos + next(i for i, (a, b) in enumerate(zip(theirs, ours, strict=False)) if a != b)
+            if _nonzero(dst, differs, end) < end:
+                raise PieceDiffers(errno.EEXIST, f"its bytes from byte {differs} on are not the taken file's: another "
+                                                 "file of its name")
+            break
 
 
 def _write_range(src: int, dst: int, start: int, stop: int, at: int) -> None:

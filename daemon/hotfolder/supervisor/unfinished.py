@@ -149,6 +149,10 @@ class Unfinished:
                               action="a whole upload of its name holds all its bytes: it is taken instead")
                 return Joined.REPLACED
             added = pieces.append(folder, claimed, piece)
+        except pieces.PieceDiffers as exc:  # another file of its name, written at its offsets
+            self.log.warning("file_piece_differs", folder=folder.name, file=shown, reason=str(exc),
+                             action="the taken part fails, kept; the new file is taken as its own")
+            return Joined.SUPERSEDED
         except OSError as exc:
             self.log.warning("file_piece_not_joined", folder=folder.name, file=shown, reason=str(exc),
                              action="tried again when the piece is offered again")
