@@ -36,6 +36,7 @@ MIN_REGISTERED = 4  # shorter values are not masked in free text: "abc" would ga
 WHOLE_WORD_BELOW = 12  # shorter values are masked only as whole words (a password "notify" ≠ notify_failed)
 LONG_WORD = 16  # in a webhook's path, words this long are taken for tokens (a Slack or Discord webhook's)
 PLAIN_SCHEMES = ("redis", "rediss", "unix")  # URLs whose password and query values are the secrets
+REDIS_SCHEMES = ("redis", "rediss")  # their path is a database number
 WEBHOOK_SCHEMES = ("http", "https", "")  # their whole path and query may be a token: hidden whole
 _DELIMITERS = re.compile(r"([:/@?&=#,;\s]+)")
 _WORD = re.compile(r"[A-Za-z0-9_]")
@@ -95,9 +96,10 @@ def _split(rest: str, kind: str) -> tuple[str, str]:
 def _cut_short(rest: str, head: str, kind: str) -> bool:
     """`user:pa` of `user:pa/ss@host`: a `:` not followed by a port, and an `@` only after it
     (an `@` in a webhook's path, `host/a@b`, has no such `:` before it). A Redis URL's path
-    is a database number: any `@` there is a password's (`user:p@ss/word@host`: host `ss`,
-    the rest taken for the path; an attack round)."""
-    if kind in PLAIN_SCHEMES and "@" in rest[len(head):]:
+    is a database number: an `@` there (before its query) is a password's
+    (`user:p@ss/word@host`: host `ss`, the rest taken for the path; an attack round). Not
+    in a query (`?password=pa@ss`, `client_name=a@b`), nor in a unix socket's path."""
+    if kind in REDIS_SCHEMES and "@" in re.split(r"[?#]", rest[len(head):], maxsplit=1)[0]:
         return True
     return "@" in rest and "@" not in head and ":" in head and not head.rpartition(":")[2].isdigit()
 

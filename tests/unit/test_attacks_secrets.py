@@ -175,3 +175,8 @@ def test_a_redis_password_with_an_at_before_a_slash_is_refused_and_hidden_whole(
     assert password in redact.url_secrets(url)
     assert redact.password_cut_short("redis://hotfolder:p%40ss%2Fword@127.0.0.1:6399/0") is None
     assert redact.password_cut_short("https://user:pw@host/path/a@b") is None  # a webhook's path may hold an @
+    # An @ in a query, or in a unix socket's path, is no password's (a review of this rule)
+    for fine, shown in (("redis://host:6379/0?password=pa@ss", "redis://host:6379/0?password=***"),
+                        ("redis://:secret@host/0?client_name=a@b", "redis://:***@host/0?client_name=***"),
+                        ("unix://:secret@/run/redis@main/redis.sock", "unix://:***@/run/redis@main/redis.sock")):
+        assert redact.password_cut_short(fine) is None and redact.url(fine) == shown, fine
