@@ -59,12 +59,12 @@ end
 local holder = redis.call('GET', KEYS[2])
 if holder and holder ~= ARGV[2] then
   local ttl = redis.call('PTTL', KEYS[2])  -- see leases.BOUND
-  if ttl == -1 or ttl > FAR * tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+  if ttl == -1 or ttl > CEILING then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
   return {'busy', holder}
 end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return {'new', ''}
-""".replace("FAR", str(leases.FAR))
+""".replace("CEILING", str(leases.CEILING_MS))
 # KEYS: next, rec, seen, seen:<fid>, names, phash, found, claim
 # ARGV: content, job, record json, rendered (1/0), name key, pHash + folder id (12 bytes) or '', found (1/0),
 #       how many renderings of a name are kept

@@ -225,7 +225,10 @@ class _Fence:
     def __call__(self) -> None:
         if self.refresher.lost:
             raise Superseded("another holder took this job's lease while it rendered: it renders it")
-        now = self.ctx.records.read(self.record.job)
+        try:
+            now = self.ctx.records.read(self.record.job)
+        except OSError:  # the share cannot be read now (EIO, ESTALE): not known to be another's; the
+            return  # writes meet the share's error, and the job is retried later, as before the fence
         if now is None:
             raise Superseded("the job ended elsewhere while this attempt rendered (its record is gone)")
         if (now.attempts, now.nodes) != (self.record.attempts, self.record.nodes):

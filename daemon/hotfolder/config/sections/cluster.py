@@ -16,6 +16,8 @@ from hotfolder.config.model import Cluster
 from hotfolder.config.reader import Context, Reader, kind, recorded, section
 from hotfolder.config.values import Bool, Float, Int, Kind, Path_, Text
 
+LEASE_TTL_MAX = 3600  # seconds: no holder sets a longer lease (cluster/leases.py bounds one that is)
+
 
 def _name_problem(value: str) -> str | None:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value):
@@ -105,7 +107,7 @@ KEYS = (
     Key("visibility_timeout", Float(lo=1, hi=7 * 86400), 900.0,
         "seconds; keep it above `task_time_limit` (Redis redelivers after it)",
         reload=_nodes("the nodes' broker transport")),
-    Key("lease_ttl", Float(lo=1, hi=3600), 60.0, "seconds a silent render keeps its job; below `stale_after`",
+    Key("lease_ttl", Float(lo=1, hi=LEASE_TTL_MAX), 60.0, "seconds a silent render keeps its job; below `stale_after`",
         reload=_now("the head's reconciler (the nodes' leases: at their restart)")),
     Key("max_attempts", Int(lo=1, hi=100), 3, "lost workers before a file goes to failed/",
         reload=_nodes("the render task on the nodes")),
