@@ -965,6 +965,14 @@ def test_an_avif_whose_colour_is_stated_by_code_is_converted_to_srgb(tmp_path, p
     assert max(abs(a - b) for a, b in zip(converted, as_is, strict=True)) > 20
 
 
+def test_the_bt2020_profile_is_icc_v2_throughout():
+    """A v2 profile of v2 types only: its curve was a parametricCurveType, which v2 readers
+    need not know (a review). As Adobe RGB's, the same bytes every time."""
+    data = matrixicc.bt2020()
+    assert data[8] == 2 and data[36:40] == b"acsp" and b"para" not in data and b"curv" in data
+    assert data == matrixicc.bt2020.__wrapped__()
+
+
 @pytest.mark.parametrize("primaries, transfer, said", [
     (9, 16, "primaries BT.2020, transfer PQ (HDR)"),  # Canon's HDR-PQ .hif writes these
     (9, 8, "primaries BT.2020, transfer linear"),

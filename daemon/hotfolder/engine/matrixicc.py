@@ -12,9 +12,10 @@ profile lists them (R 0.60974 0.31111 0.01947, ...); Adobe's AdobeRGB1998.icc ha
 licence of its own and is not shipped.
 
 BT.2020: a HEIF or AVIF that says by code (nclx) that its colour is BT.2020's, with an SDR
-curve (decoders/heif). Primaries from ITU-R BT.2020: R 0.708 0.292, G 0.170 0.797, B 0.131
-0.046, white D65; the sRGB curve, as a Display P3 one by code is taken (libvips' P3
-profile has sRGB's curve): BT.709's and BT.2020's camera curves are shown through it.
+curve or HLG's, or in PQ once tone-mapped to SDR (decoders/heif, engine/hdr). Primaries
+from ITU-R BT.2020: R 0.708 0.292, G 0.170 0.797, B 0.131 0.046, white D65; the sRGB
+curve, as a Display P3 one by code is taken (libvips' P3 profile has sRGB's curve):
+BT.709's and BT.2020's camera curves are shown through it.
 """
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ BRADFORD = ((0.8951, 0.2664, -0.1614), (-0.7502, 1.7135, 0.0367), (0.0389, -0.06
 ADOBE_RGB = ((0.64, 0.33), (0.21, 0.71), (0.15, 0.06))
 ADOBE_GAMMA_256THS = 563  # 2.19921875, as u8Fixed8Number
 BT2020 = ((0.708, 0.292), (0.170, 0.797), (0.131, 0.046))
-# sRGB's curve as an ICC parametricCurve of type 3: Y = (aX + b)^g for X >= d, else cX.
+# sRGB's curve: Y = (aX + b)^g for X >= d, else cX; written as a table of CURVE_STEPS.
 SRGB_CURVE = (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045)
+CURVE_STEPS = 1024
 
 
 @functools.lru_cache(maxsize=1)
@@ -40,7 +42,12 @@ def adobe_rgb() -> bytes:
 
 @functools.lru_cache(maxsize=1)
 def bt2020() -> bytes:
-    trc = b"para\0\0\0\0" + struct.pack(">HH", 3, 0) + b"".join(map(_s15, SRGB_CURVE))
+    """sRGB's curve as a table of CURVE_STEPS (curveType): ICC v2 has no parametric curve
+    (parametricCurveType is v4's), and a v2 profile must hold only v2 types (a review)."""
+    g, a, b, c, d = SRGB_CURVE
+    steps = [(i / (CURVE_STEPS - 1)) for i in range(CURVE_STEPS)]
+    table = [(a * x + b) ** g if x >= d else c * x for x in steps]
+    trc = b"curv\0\0\0\0" + struct.pack(f">I{CURVE_STEPS}H", CURVE_STEPS, *(round(v * 65535) for v in table))
     return profile(BT2020, trc, "ITU-R BT.2020 primaries, sRGB curve",
                    "No copyright: made by hotfolder from the published primaries (CC0)")
 
