@@ -82,5 +82,5 @@ def test_a_bare_off_is_similar_off_and_a_bare_no_elsewhere_says_yaml_read_it_as_
     assert cfg.folders[0].similar == model.Similar.OFF
     with pytest.raises(model.ConfigError) as err:
         _config(tmp_path, _folder("a", f"{tmp_path}/a/failed", "    on_duplicate: no\n"))
-    assert ("folders[a].on_duplicate: must be one of: skip, process, fail, not false (YAML reads a bare yes, no, "
-            "on or off as true or false)") in str(err.value)
+    assert ("folders[a].on_duplicate: must be one of: skip, process, fail, not false: write one of them (YAML reads "
+            "a bare yes, no, on or off as true or false)") in str(err.value)

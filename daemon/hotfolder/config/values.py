@@ -155,8 +155,8 @@ class Choice(Kind):
         if isinstance(raw, bool):  # YAML reads a bare off, no, on, yes as false or true
             meant = "on" if raw else "off"
             if meant not in tuple(self.choices):
-                r.fail(name, f"must be one of: {', '.join(map(str, self.choices))}, not {str(raw).lower()} (YAML "
-                             "reads a bare yes, no, on or off as true or false)")
+                r.fail(name, f"must be one of: {', '.join(map(str, self.choices))}, not {str(raw).lower()}: write one "
+                             "of them (YAML reads a bare yes, no, on or off as true or false)")
             return self.choices(meant) if isinstance(self.choices, type) else meant
         value = text(r, name)
         if value is None:
