@@ -63,16 +63,23 @@ def test_a_writer_closing_between_chunks_gives_one_file_not_six_failed_pieces(da
     assert d.stop() == 0
 
 
+def _first_chunk_claimed(d, tmp_path, name: str, color) -> tuple[bytes, list]:
+    """A photo in 4 chunks, the first dropped as `name` and claimed cut short while the one
+    worker renders a large file: what its writer writes next makes a piece in the inbox."""
+    big = c.write(tmp_path / "big.jpg", c.jpeg_bytes((4000, 3000)))
+    data = c.jpeg_bytes((1600, 1200), color=color)
+    parts = _chunks(data, 4, tmp_path / "parts")
+    c.write(d.inbox / name, parts[0].read_bytes())  # taken cut short, waits behind big.jpg
+    big.rename(d.inbox / "big.jpg")
+    wait_for(lambda: not (d.inbox / name).exists(), 10, interval=0.01, what="the first chunk to be claimed")
+    return data, parts
+
+
 def test_a_chunk_written_while_the_file_was_claimed_is_joined_onto_it(daemon_factory, tmp_path):
     """The writer opens the name again while the cut-short file waits, claimed, for a worker
     (busy on a large file): its next chunk makes a new file, which is joined on, not failed."""
     d = daemon_factory(renditions=SLOW_FIRST, workers=1).start()
-    big = c.write(tmp_path / "big.jpg", c.jpeg_bytes((4000, 3000)))
-    data = c.jpeg_bytes((1600, 1200), color=(20, 90, 200))
-    parts = _chunks(data, 4, tmp_path / "parts")
-    c.write(d.inbox / "IMG_0002.JPG", parts[0].read_bytes())  # taken cut short, waits behind big.jpg
-    big.rename(d.inbox / "big.jpg")
-    wait_for(lambda: not (d.inbox / "IMG_0002.JPG").exists(), 10, interval=0.01, what="the first chunk to be claimed")
+    data, parts = _first_chunk_claimed(d, tmp_path, "IMG_0002.JPG", (20, 90, 200))
     writer = _cat_loop(parts[1:], d.inbox / "IMG_0002.JPG", 0.6)
     assert writer.wait(60) == 0
     wait_for(lambda: ends(d) >= 2 and not files_under(d.inbox), 90, what="both files to reach an end")
@@ -104,12 +111,7 @@ def test_a_chunk_written_at_its_offset_while_the_file_was_claimed_lands_at_that_
     the claimed bytes are, then its chunk: appended whole, the zeros came in too, and the
     file failed as damaged (an attack round). Its data is written at its offsets."""
     d = daemon_factory(renditions=SLOW_FIRST, workers=1).start()
-    big = c.write(tmp_path / "big.jpg", c.jpeg_bytes((4000, 3000)))
-    data = c.jpeg_bytes((1600, 1200), color=(200, 90, 20))
-    parts = _chunks(data, 4, tmp_path / "parts")
-    c.write(d.inbox / "IMG_0003.JPG", parts[0].read_bytes())  # taken cut short, waits behind big.jpg
-    big.rename(d.inbox / "big.jpg")
-    wait_for(lambda: not (d.inbox / "IMG_0003.JPG").exists(), 10, interval=0.01, what="the first chunk to be claimed")
+    data, parts = _first_chunk_claimed(d, tmp_path, "IMG_0003.JPG", (200, 90, 20))
     writer = subprocess.Popen([sys.executable, "-c", OFFSET_WRITER, str(d.inbox / "IMG_0003.JPG"), "0.6",
                                str(parts[0].stat().st_size), *map(str, parts[1:])])
     assert writer.wait(60) == 0

@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -353,16 +354,16 @@ def test_a_broker_that_does_not_answer_is_said_in_the_status_message(cluster_fac
 
     c = cluster_factory(broker_url=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
     c.start_head()
-    status = c.tmp / "state" / "status.json"
+    wait_for(lambda: "the broker (Redis) is unreachable" in _status_message(c), 30, what="the status to say so")
+    assert "check cluster.broker_url" in _status_message(c)
 
-    def said() -> str:
-        try:
-            return json.loads(status.read_text()).get("message", "")
-        except (OSError, ValueError):
-            return ""
 
-    wait_for(lambda: "the broker (Redis) is unreachable" in said(), 30, what="the status to say so")
-    assert "check cluster.broker_url" in said()
+def _status_message(c: Cluster) -> str:
+    """The head's status message ("" while its status file is not there or half written)."""
+    try:
+        return json.loads((c.tmp / "state" / "status.json").read_text()).get("message", "")
+    except (OSError, ValueError):
+        return ""
 
 
 def test_a_full_broker_is_said_full_not_unreachable(cluster_factory):
@@ -372,14 +373,7 @@ def test_a_full_broker_is_said_full_not_unreachable(cluster_factory):
 
     c = cluster_factory()
     c.start_head()
-    status = c.tmp / "state" / "status.json"
-
-    def said() -> str:
-        try:
-            return json.loads(status.read_text()).get("message", "")
-        except (OSError, ValueError):
-            return ""
-
+    said = functools.partial(_status_message, c)
     client = redis.Redis.from_url(c.redis.url)
     client.config_set("maxmemory-policy", "noeviction")
     client.config_set("maxmemory", "1")  # below what it holds: every write refused

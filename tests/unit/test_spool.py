@@ -396,16 +396,25 @@ def test_a_piece_is_joined_where_its_writer_put_its_bytes(tmp_path, how):
     assert added == (0 if how == "into the reserved size" else len(rest))
 
 
-def test_a_piece_written_past_the_claimed_end_waits_for_the_bytes_between(tmp_path):
+@pytest.mark.parametrize("taken, chunks, refusal, said", [
+    (b"\xff" * 3000, {8192: b"\x01" * 500}, "PieceGap", "at byte 8192, past the 3000 bytes it has"),
+    # another file of the name written at its offsets over the taken bytes: they were
+    # overwritten in place, and the join logged as done (a review)
+    (b"\x01" * 30000, {8192: b"\x07" * 30000}, "PieceDiffers", "from byte 8192 on are not the taken file's"),
+])
+def test_a_piece_that_cannot_be_joined_yet_or_at_all_leaves_both_files_as_they_were(tmp_path, taken, chunks, refusal,
+                                                                                    said):
+    """Past the taken file's end, it waits for the bytes between; over the taken bytes, with
+    others, it is another file of the name. Either way nothing is written, both kept."""
     from hotfolder.spool import pieces
 
     folder = make_folder(tmp_path)
     claimed = folder.processing / "a.jpg"
-    claimed.write_bytes(b"\xff" * 3000)
-    piece = _sparse(folder.inbox / "a.jpg", {8192: b"\x01" * 500})
-    with pytest.raises(pieces.PieceGap, match="at byte 8192, past the 3000 bytes it has"):
+    claimed.write_bytes(taken)
+    piece = _sparse(folder.inbox / "a.jpg", chunks)
+    with pytest.raises(getattr(pieces, refusal), match=said):
         pieces.append(folder, moves.Claimed("a.jpg", claimed), piece)
-    assert claimed.read_bytes() == b"\xff" * 3000 and piece.exists()  # nothing joined; the piece waits
+    assert claimed.read_bytes() == taken and piece.exists()
 
 
 def test_a_piece_written_at_the_end_keeps_the_zero_bytes_its_chunk_starts_with(tmp_path):
@@ -421,17 +430,3 @@ def test_a_piece_written_at_the_end_keeps_the_zero_bytes_its_chunk_starts_with(t
     piece = _sparse(folder.inbox / "a.tif", {len(first): rest})
     assert pieces.append(folder, moves.Claimed("a.tif", claimed), piece) == len(rest)
     assert claimed.read_bytes() == first + rest
-
-
-def test_a_piece_whose_bytes_are_another_file_s_never_overwrites_the_taken_one(tmp_path):
-    """Another file of the name written at its offsets, over the taken bytes: they were
-    overwritten in place, and the join logged as done (a review). Refused, both kept."""
-    from hotfolder.spool import pieces
-
-    folder = make_folder(tmp_path)
-    claimed = folder.processing / "a.jpg"
-    claimed.write_bytes(b"\x01" * 30000)
-    piece = _sparse(folder.inbox / "a.jpg", {8192: b"\x07" * 30000})
-    with pytest.raises(pieces.PieceDiffers, match="from byte 8192 on are not the taken file's"):
-        pieces.append(folder, moves.Claimed("a.jpg", claimed), piece)
-    assert claimed.read_bytes() == b"\x01" * 30000 and piece.exists()
