@@ -88,6 +88,7 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
                f"({folder.sidecar_wait:g} s), never a failure")
         return Explanation(shown, folder.name, place, "nothing", problem=why)
     from hotfolder.engine.errors import InputError  # the engine (Pillow, LibRaw) only for a file to read
+    from hotfolder.engine.fingerprint import file_hash
     from hotfolder.workers import choice
 
     need = select.folder_need(folder)
@@ -106,7 +107,7 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     used = need_of_fields(select.template_fields(selection.chosen))
     seq = sequence.peek(folder.state_dir, folder.name) if used.seq and folder.state_dir is not None else None
     seq = seq + seq_after if seq is not None else None
-    content = _content(path) if used.hash or (folder.index_dir is not None and dropped) else None
+    content = file_hash(path) if used.hash or (folder.index_dir is not None and dropped) else None
     if used.hash:
         facts = Facts(facts.name, facts.subdir, facts.folder, facts.photo, content)
     if content is not None and dropped and (repeated := _repeated(folder, content)):
@@ -120,12 +121,6 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     read = need.said() + ("" if need.header else " (and the header, for the outputs' names here)")
     return Explanation(shown, folder.name, place, read, shown_fields(facts, seq), verdicts(selection, outputs),
                        notes=tuple(notes))
-
-
-def _content(path: Path) -> str:
-    from hotfolder.engine.fingerprint import file_hash
-
-    return file_hash(path)
 
 
 def _repeated(folder: Folder, content: str) -> str:

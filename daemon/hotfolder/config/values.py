@@ -19,6 +19,7 @@ from typing import Any
 
 from hotfolder.config.model import BYTE_UNITS, MIN_MAX_BYTES
 from hotfolder.config.reader import Reader, kind
+from hotfolder.shown import printable
 
 
 def show(default: Any) -> str:
@@ -34,8 +35,7 @@ def show(default: Any) -> str:
     if isinstance(default, int):
         return str(default)
     if isinstance(default, tuple):  # a control character as its escape (macOS's `Icon\r`)
-        return "`[" + ", ".join("".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in str(v))
-                                for v in default) + "]`"
+        return "`[" + ", ".join(printable(str(v)) for v in default) + "]`"
     return f"`{default}`"
 
 
