@@ -125,6 +125,14 @@ def test_two_different_photos_of_a_name_each_keep_their_outputs(daemon_factory):
     assert sorted(archived(d)) == ["a.jpg", "a_1.jpg"]
     assert files_under(d.output) == ["a_thumb.webp", "a_thumb~2.webp", "a_web.jpg", "a_web~2.jpg"]
     assert d.stop() == 0
+    # explain of the archived second photo: the name it came in with, the outputs it has (a new
+    # user's finding: it said "a_1_web.jpg", an output that is no one's)
+    said = hotfolder("explain", "--config", str(d.config), str(d.archive / "a_1.jpg"))
+    assert said.returncode == 0, said.stderr
+    assert "in its archive/, dropped as a.jpg (archived under another name" in said.stdout, said.stdout
+    assert "a_web~2.jpg" in said.stdout and "a_thumb~2.webp" in said.stdout and "a_1_" not in said.stdout, said.stdout
+    first = hotfolder("explain", "--config", str(d.config), str(d.archive / "a.jpg"))
+    assert "a_web.jpg" in first.stdout and "~2" not in first.stdout, first.stdout
     _new_recipe(d)
     dry = hotfolder("rerender", "-n", "--config", str(d.config))
     assert "a.jpg → a_web.jpg (replaced), a_thumb.webp (replaced)" in dry.stdout, dry.stdout
@@ -182,6 +190,8 @@ def test_a_name_a_file_brings_in_its_attributes_is_not_taken(daemon_factory):
     _new_recipe(d)
     dry = hotfolder("rerender", "-n", "--config", str(d.config))
     assert "evil.jpg → evil_web.jpg (replaced)" in dry.stdout and "came in as" not in dry.stdout, dry.stdout
+    said = hotfolder("explain", "--config", str(d.config), str(d.archive / "evil.jpg"))
+    assert "evil_web.jpg" in said.stdout and "victim" not in said.stdout, said.stdout
     done = hotfolder("rerender", "--config", str(d.config))
     assert done.returncode == 0, done.stderr
     assert "rendered 2 of 2" in done.stderr, done.stderr

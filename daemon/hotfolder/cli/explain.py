@@ -21,7 +21,7 @@ from hotfolder.recipes.explain import Explanation, shown_fields, verdicts
 from hotfolder.recipes.facts import Facts, Need, need_of_fields
 from hotfolder.shown import printable
 from hotfolder.sidecars import find_image, find_sidecar, is_sidecar
-from hotfolder.spool import records
+from hotfolder.spool import archived, records
 from hotfolder.spool.fsnames import display, name_from_hex, relative_name
 
 PLACES = {"inbox": "in its inbox", "processing": "in its processing/, being rendered",
@@ -70,16 +70,40 @@ def locate(cfg: Config, path: Path, folder_name: str | None, subfolder: str) -> 
 
 def explain(cfg: Config, path: Path, folder_name: str | None = None, subfolder: str = "") -> Explanation:
     folder, rel, place = locate(cfg, path, folder_name, subfolder)
-    # A file of archive/ or processing/ has its own bytes in the index: no copy of anything
-    return explain_as(cfg, folder, path, rel, place, dropped=place not in (PLACES["archive"], PLACES["processing"]))
+    if place == PLACES["archive"]:  # its own bytes are in the index: no copy of anything
+        came, generation = as_archived(folder, path, rel)
+        if came != rel:
+            place = f"in its archive/, dropped as {display(came)} (archived under another name: that one was taken)"
+        return explain_as(cfg, folder, path, came, place, generation=generation)
+    return explain_as(cfg, folder, path, rel, place, dropped=place != PLACES["processing"])
+
+
+def as_archived(folder: Folder, path: Path, rel: str) -> tuple[str, int]:
+    """An archived original as the daemon rendered it, as `hotfolder rerender` takes it
+    (spool/archived.py): the path it came in with, where the archive kept one and the index
+    of originals rendered these bytes under it (a file may bring a forged one), and which
+    photo of that name it was (its outputs `~2` when it was the second: issue 26.2)."""
+    if folder.index_dir is None:
+        return rel, 0
+    from hotfolder.engine.fingerprint import file_hash
+    from hotfolder.state import originals
+
+    content = file_hash(path)
+    came = archived.came_as(path)
+    if came is not None and came != rel and originals.generation_of(folder.index_dir, content, folder.name,
+                                                                    came) is not None:
+        rel = came
+    return rel, originals.generation_of(folder.index_dir, content, folder.name, rel) or 0
 
 
 def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, seq_after: int = 0,
-               dropped: bool = False) -> Explanation:
+               dropped: bool = False, generation: int | None = None) -> Explanation:
     """What `folder` would do with the file at `path` dropped as `rel` under its inbox;
     `seq_after`: how many files before it take a `{seq}` (a dry run's plan of several);
     `dropped`: it would be a new drop, so the index of originals is asked whether its bytes
-    were rendered before (an archived original's are its own: rerender passes False)."""
+    were rendered before (an archived original's are its own: rerender passes False);
+    `generation`: an archived original's photo of its name (as_archived): its outputs are
+    named as the daemon named them, not as a new drop's would be."""
     shown = display(str(path))
     if is_sidecar(path.name):
         image = find_image(path.parent, path.name)
@@ -114,7 +138,7 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
         return Explanation(shown, folder.name, place, need.said(), shown_fields(facts, seq), verdicts(selection),
                            repeated, tuple(notes))
     values = {**facts.values(), "seq": seq}
-    outputs = {r.name: _output(folder, r, facts, rel, values, notes) for r in selection.chosen}
+    outputs = {r.name: _output(folder, r, facts, rel, values, notes, generation) for r in selection.chosen}
     if used.seq:
         notes.append(f"{{seq}} is {seq if seq is not None else 'unknown'} if this file is the folder's next; "
                      "handed out only when it is rendered")
@@ -144,7 +168,8 @@ def _repeated(folder: Folder, content: str) -> str:
             f"{display(str(folder.duplicates))}, nothing rendered")
 
 
-def _output(folder: Folder, rendition, facts: Facts, rel: str, values: dict, notes: list[str]) -> str:
+def _output(folder: Folder, rendition, facts: Facts, rel: str, values: dict, notes: list[str],
+            generation: int | None = None) -> str:
     from hotfolder.engine import formats
     from hotfolder.engine.geometry import plan
     from hotfolder.spool import owners
@@ -160,6 +185,11 @@ def _output(folder: Folder, rendition, facts: Facts, rel: str, values: dict, not
         out = naming.planned_rel(rendition, ext, size, rel, folder.name, values)
     except (naming.EmptyName, ValueError) as exc:
         return f"(no name: {exc})"
+    if generation is not None:  # an archived original: the name it has (or would take) as that photo
+        planned = owners.plan(folder, rel, [folder.output / out], generation)[0]
+        if planned.how.startswith("fails"):
+            notes.append(f"{out}: it {planned.how}")
+        return planned.path.relative_to(folder.output).as_posix()
     if owners.taken_by_another(folder, rel, folder.output / out):
         notes.append(f"{out} is another original's: this one would get "
                      + ("a ~suffix" if folder.on_name_clash == "suffix" else "failed (on_name_clash: fail)"))
