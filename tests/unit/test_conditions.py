@@ -222,6 +222,17 @@ def test_every_problem_of_a_when_is_named_at_its_line(tmp_path):
         assert f":{number}:" in line and text in line, (line, number, text)
 
 
+def test_an_unknown_exif_tag_is_told_every_name_known(tmp_path):
+    """A new user's finding: the message sent them to a list the README did not have, and
+    `Aperture` (exiftool's name for the photo's f-number) suggested MaxApertureValue."""
+    (line,) = problems(tmp_path, 'when: {exif: {Apperture: "2.8"}}\n')
+    assert "unknown EXIF tag (did you mean 'Aperture' (FNumber)?)" in line, line
+    assert "MaxApertureValue, MeteringMode" in line and "ShutterSpeed (ExposureTime)" in line, line
+    when = config.parse(HEAD + '      - {name: w, size: 100, when: {exif: {Aperture: "2.8", ShutterSpeed: "1/250"}}}\n',
+                        str(tmp_path / "c.yaml"), tmp_path).folders[0].renditions[0].when
+    assert when.need().exif_tags == {"FNumber", "ExposureTime"}
+
+
 def test_an_empty_when_says_what_it_takes(tmp_path):
     (line,) = problems(tmp_path, "when: {}\n")
     assert "when: needs at least one condition: subfolder, name, format" in line

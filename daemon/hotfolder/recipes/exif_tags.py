@@ -27,7 +27,16 @@ TAGS = {**IFD0, **EXIF_IFD}
 ALIASES = {"ISO": "ISOSpeedRatings", "PhotographicSensitivity": "ISOSpeedRatings", "Lens": "LensModel",
            "SerialNumber": "BodySerialNumber", "ExposureCompensation": "ExposureBiasValue",
            "DateTimeCreated": "DateTimeOriginal", "CreateDate": "DateTimeDigitized", "ModifyDate": "DateTime",
-           "OwnerName": "CameraOwnerName"}
+           "OwnerName": "CameraOwnerName", "FocalLengthIn35mmFormat": "FocalLengthIn35mmFilm",
+           "LensInfo": "LensSpecification",
+           # exiftool's composite tags, the names its users write for the photo's aperture and shutter
+           "Aperture": "FNumber", "ShutterSpeed": "ExposureTime"}
+
+
+def known() -> str:
+    """Every name a condition may use, for a message: the tags, then the other names."""
+    return ", ".join(sorted(TAGS, key=str.lower)) + "; also " + ", ".join(
+        f"{alias} ({tag})" for alias, tag in sorted(ALIASES.items(), key=lambda a: a[0].lower()))
 
 
 def canonical(name: str) -> str | None:

@@ -92,11 +92,11 @@ class ExifTags(Kind):
         for tag, globs in value.items():
             found = exif_tags.canonical(str(tag))
             if found is None:
-                meant = suggestion(str(tag), exif_tags.TAGS)
+                meant = suggestion(str(tag), (*exif_tags.TAGS, *exif_tags.ALIASES))
+                alias = f" ({exif_tags.ALIASES[meant]})" if meant in exif_tags.ALIASES else ""
                 with recorded():
-                    r.fail(f"{name}.{tag}", "unknown EXIF tag" + (f" (did you mean {meant!r}?)" if meant else "")
-                           + "; e.g. LensModel, FNumber, ISOSpeedRatings, FocalLength, BodySerialNumber (the "
-                           "README's Recipes section lists them all)")
+                    r.fail(f"{name}.{tag}", "unknown EXIF tag" + (f" (did you mean {meant!r}{alias}?)" if meant else "")
+                           + f"; the names known (exiftool's): {exif_tags.known()}")
                 continue
             items = globs if isinstance(globs, list) else [globs]
             if not items or not all(isinstance(i, (str, int, float)) and not isinstance(i, bool) for i in items):
