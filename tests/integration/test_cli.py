@@ -74,3 +74,26 @@ def test_process_refuses_to_write_into_an_inbox_and_shows_names_escaped(home):
         shown = run.stdout + run.stderr
         assert "\x1b" not in shown and "\\x1b" in shown, (argv, shown)
         assert not any(line.startswith("found.jpg") for line in shown.splitlines()), (argv, shown)
+
+
+def test_process_into_a_folder_of_its_own_keeps_its_names_across_a_daemon_start(daemon_factory, tmp_path):
+    """`process --output DIR` kept who owns DIR's names among the daemon's records, which the
+    daemon pruned at its next start (those outputs are not in its output folder): the same
+    `process` again then wrote `a_web~jpg.jpg` beside `a_web.jpg` (a new user's finding)."""
+    d = daemon_factory()
+    batch, out = tmp_path / "batch", tmp_path / "out"
+    batch.mkdir()
+    Image.new("RGB", (320, 240), (10, 80, 120)).save(batch / "a.jpg")
+    Image.new("RGB", (320, 240), (120, 80, 10)).save(batch / "a.png")  # a name clash of its own: ~png or ~jpg
+
+    def process() -> list[str]:
+        run = subprocess.run([sys.executable, "-m", "hotfolder", "process", "--config", str(d.config), "--output",
+                              str(out), str(batch)], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        return sorted(p.name for p in out.iterdir())
+
+    first = process()
+    assert len(first) == 4 and sum("~" in name for name in first) == 2, first
+    d.start()  # the daemon prunes the records of outputs gone from its folders as it starts
+    assert d.stop() == 0
+    assert process() == first, "a second set of outputs beside the first"

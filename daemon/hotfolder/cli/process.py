@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -31,7 +33,8 @@ def cmd_process(args: argparse.Namespace) -> int:
                   "take the outputs written there as new originals; choose a folder outside the config's "
                   "inboxes, archives, failed and processing folders", file=sys.stderr)
             return ExitCode.USAGE
-        folder = dataclasses.replace(folder, output=args.output.resolve())
+        folder = dataclasses.replace(folder, output=args.output.resolve(),
+                                     names_dir=_names_for(folder.names_dir, args.output.resolve()))
     bar = batchrun.setup_log(args)
     files, missing = _expand(args.paths)
     for path in missing:
@@ -49,6 +52,18 @@ def cmd_process(args: argparse.Namespace) -> int:
     print(f"processed {ok} of {len(files) + len(missing)} file(s) in {elapsed:.1f} s "
           f"({ok / elapsed:.1f}/s) into {printable(str(folder.output))}; {', '.join(summary)}", file=sys.stderr)
     return ExitCode.OK if ok == len(files) + len(missing) else ExitCode.FAILED
+
+
+def _names_for(names_dir: Path | None, output: Path) -> Path | None:
+    """Who owns which name in an --output folder: records of their own, beside the daemon's
+    (`state_dir/names-output/<digest of the folder>`). Kept in the daemon's, they were pruned
+    at its next start (their outputs are not in its output folder), and a second `process`
+    into the same folder then wrote `~jpg` copies beside the first outputs (a new user's
+    finding). Never pruned: they grow only with the names written there."""
+    if names_dir is None:
+        return None
+    digest = hashlib.sha256(os.fsencode(output)).hexdigest()[:16]
+    return names_dir.parent / "names-output" / digest
 
 
 def _say_if_archived(cfg, paths: list[Path]) -> None:

@@ -138,6 +138,10 @@ LINES = {
                                    f"{e.get('reason')}; {e.get('action')}",
     "inbox_back": lambda e: f"the inbox of {e.get('folder')} is back ({e.get('inbox')})",
     "inbox_folder_unreadable": lambda e: f"{e.get('folder')} cannot be read: {e.get('reason')}; {e.get('action')}",
+    "names_pruned": lambda e: f"forgot the owners of {e.get('removed')} output name(s) whose outputs are gone "
+                              f"({e.get('kept')} kept)",
+    "names_prune_failed": lambda e: f"could not forget the owners of outputs that are gone: {e.get('reason')}; "
+                                    f"{e.get('action')}",
     "status_write_failed": lambda e: f"cannot write the status to {e.get('path')}: {e.get('reason')}",
     "start_refused": lambda e: f"cannot start: {e.get('reason')}",
     "giving_up": lambda e: f"giving up: {e.get('reason')}",
