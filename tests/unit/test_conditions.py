@@ -35,6 +35,8 @@ def test_subfolder_globs(pattern, path, matches):
 @pytest.mark.parametrize("entry, holds, said", [
     (c.Subfolder(("clients/**",)), True, "its subfolder clients/acme matches clients/**"),
     (c.Subfolder(("products/*",)), False, "does not match products/*"),
+    (c.Subfolder(("",)), False, 'its subfolder clients/acme does not match ""'),  # not "match " (a new user)
+    (c.Subfolder(("", "products/*")), False, 'does not match "", products/*'),
     (c.Name(("*.cr3",)), True, "matches *.cr3"),
     (c.Format(("jpeg", "heic")), False, "it is raw, not one of jpeg, heic"),
     (c.Orientation(("portrait",)), True, "portrait (4000x6000 upright)"),

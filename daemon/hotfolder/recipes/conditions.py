@@ -83,7 +83,9 @@ def glob_matches(pattern: str, text: str) -> bool:
 
 
 def _shown(globs: tuple[str, ...]) -> str:
-    return ", ".join(globs) if len(globs) > 1 else globs[0]
+    """The globs as written; an empty one (`""`: the inbox's top) quoted, not shown as nothing."""
+    shown = [g if g else '""' for g in globs]
+    return ", ".join(shown) if len(shown) > 1 else shown[0]
 
 
 Check = tuple[bool, str]  # whether it holds, and what was found, for people
