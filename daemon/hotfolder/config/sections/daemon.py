@@ -47,8 +47,10 @@ KEYS = (
                                     aliases=FORMAT_ALIASES), DEFAULT_FORMATS,
         "also `gif`, `bmp`, `avif`; `heic` is HEIC/HEIF, `raw` the camera RAWs above", reload=_now("new claims")),
     Key("state_dir", Path_(), Path("var/state"),
-        "the daemon's lock, its status snapshot and the records of which output name is whose ([what it "
-        "holds](#what-state_dir-holds))",
+        "the daemon's lock, its status snapshot, the index of originals and the records of which output name "
+        "is whose ([what it holds](#what-state_dir-holds)); like every path, relative to the config file's "
+        "folder: left out, a config in `studio/config/` keeps its state in `studio/config/var/state` (the "
+        "example configs say `../var/state`)",
         reload=Reload(Applies.RESTART, "the instance lock and the status are in the old state_dir (a second "
                                        "daemon could start on it)")),
     Key("queue_size", Int(lo=0, hi=MAX_QUEUE_SIZE), 0,
