@@ -86,8 +86,9 @@ KEYS = (
         "Without it the page is read-only. `${VAR}` takes it from the environment (below). It must not be easy "
         "to guess, or `check-config` refuses it and says why: at least 16 characters, visible ASCII only (no "
         "spaces), at least 6 different characters, and an estimated strength of at least 36 bits (its length × "
-        "the entropy of its characters' frequencies: `abcabcabcabcabcabc` scores 28, 16 random hex characters "
-        "~52). `openssl rand -hex 16` always passes.", check=token_weakness, shown="—", env=True),
+        "the entropy of its characters' frequencies: `aaaaaaaaaaaaabcdef` scores 27, 16 random hex characters "
+        "~52; `abcabcabcabcabcabc` is refused first, for its 3 different characters). `openssl rand -hex 16` "
+        "always passes.", check=token_weakness, shown="—", env=True),
     Key("allowed_hosts", HostNames(), (),
         "names the listener answers to besides `localhost` and addresses, e.g. `[studio.example]` (the name in "
         "the browser's address bar, or Prometheus's target); without a port. Any other `Host:` gets 421 (DNS "
