@@ -5,6 +5,7 @@ limit, and a worker's memory at the pixel limit."""
 from __future__ import annotations
 
 import io
+import os
 import struct
 import time
 import zlib
@@ -727,3 +728,80 @@ def test_a_png_whose_xmp_is_megabytes_long_renders_and_a_text_bomb_says_what_it_
     assert err.value.reason.startswith("a chunk of the PNG (its XMP, a comment or its colour profile) is longer "
                                        "than 4 MB decompressed (Decompressed data too large"), err.value
     assert err.value.reason.endswith("; save it again with less metadata"), err.value
+
+
+# --- a link swapped into processing/ between the read and the decode ----------------------
+
+def _deep_png(path: Path, rgb: tuple[int, int, int]) -> Path:
+    """A 16-bit RGB PNG of one colour: libvips reads its pixels, by path (decoders/pillow)."""
+    import numpy as np
+
+    a = np.zeros((64, 96, 3), dtype=">u2")
+    a[...] = [c * 257 for c in rgb]
+    raw = b"".join(b"\0" + row.tobytes() for row in a)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 96, 64, 16, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    return path
+
+
+def _float_tiff(path: Path, rgb: tuple[int, int, int]) -> Path:
+    import numpy as np
+
+    return sources.tiff(path, np.full((64, 96, 3), [c / 255 for c in rgb], np.float32))
+
+
+def _dng(path: Path, rgb: tuple[int, int, int]) -> Path:
+    return sources.dng(path, Image.new("RGB", (96, 64), rgb), preview_scale=None)
+
+
+ALL = ("jpeg", "png", "tiff", "raw")
+
+
+def _folder(tmp_path: Path):
+    """A folder whose recipe reads the file's header (`when: orientation`)."""
+    from hotfolder import config
+
+    text = ("folders:\n  - name: f\n    inbox: in\n    output: out\n    archive: arc\n    failed: bad\n"
+            "    renditions:\n"
+            "      - {name: r, size: 200, when: {orientation: landscape}}\n")
+    return config.parse(text, str(tmp_path / "c.yaml"), tmp_path).folders[0]
+
+
+@pytest.mark.parametrize("make, suffix", [(_deep_png, ".png"), (_float_tiff, ".tif"), (_dng, ".dng")],
+                         ids=["16-bit PNG", "float TIFF", "DNG"])
+def test_the_decoders_read_the_file_read_never_a_link_swapped_in_for_it(tmp_path, make, suffix):
+    """The worker reads an original once by descriptor (never through a link) and hashes it,
+    but libvips' 16-bit reader, LibRaw and libheif open a path: a link renamed over the file
+    in processing/ meanwhile was followed, and a file from elsewhere rendered into output/ (an
+    attack round). They read the very file read, through its descriptor, now."""
+    from hotfolder.engine import fingerprint, pipeline
+    from hotfolder.workers.choice import choose
+
+    (tmp_path / "processing").mkdir()
+    src = make(tmp_path / "processing" / f"a{suffix}", (220, 20, 20))
+    secret = make(tmp_path / f"secret{suffix}", (20, 220, 20))
+    original = fingerprint.read_original(src, keep=True)
+    try:
+        os.symlink(secret, tmp_path / "processing" / ".link")
+        os.rename(tmp_path / "processing" / ".link", src)  # the name is a link now
+        choice = choose(_folder(tmp_path), src, src.name, accepted_formats=ALL, max_image_pixels=10**8,
+                        original=original)
+        assert choice.facts.photo.width == 96, choice.facts
+        opened = pipeline.open_source(original.reading, [SMALL], accepted_formats=ALL, max_image_pixels=10**8,
+                                      data=original.data, name=src.name)
+        (out,) = pipeline.render_with_facts(opened, [SMALL]).outputs
+    finally:
+        original.close()
+    pixel = Image.open(io.BytesIO(out.data)).convert("RGB").resize((1, 1)).getpixel((0, 0))
+    assert pixel[0] > 150 and pixel[1] < 100, f"the link's file was rendered: {pixel}"
+
+
+def test_a_reason_never_shows_the_descriptor_a_file_is_read_by():
+    from hotfolder.engine.errors import describe
+
+    assert describe(OSError('VipsForeignLoad: "/proc/self/fd/12" is not a known file format')) == \
+        'VipsForeignLoad: "the file" is not a known file format'

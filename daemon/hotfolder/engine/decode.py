@@ -28,13 +28,14 @@ DECODERS: dict[str, Callable[..., Decoded]] = {
 
 def decode(src: Path, renditions: Sequence[Rendition], *, accepted_formats: Sequence[str],
            max_image_pixels: int, animation: str, raw_mode: str = "auto", threads: int = 1,
-           data: bytes | None = None) -> Decoded:
+           data: bytes | None = None, name: str | None = None) -> Decoded:
     """Open `src` safely and decode it once, as small as every rendition allows. `data`: its
     bytes, read once already (engine/fingerprint): Pillow's decoders, TurboJPEG and the FFmpeg
     HEIC path read them, not the path (LibRaw, pi-heif's 16-bit reader and libvips' 16-bit
-    PNG/TIFF reader still open the path: a second read, from the page cache)."""
+    PNG/TIFF reader still open the path: a second read, from the page cache). `name`: the
+    file's name, where `src` is not named so (fingerprint.Original.reading)."""
     wanted = Wanted(renditions, max_image_pixels, raw_mode, threads, data)
-    own = formats.opened_by_own_decoder(src.name)
+    own = formats.opened_by_own_decoder(name or src.name)
     if own is not None:
         if own.name not in accepted_formats:
             raise InputError("open", f"format {own.name} is not accepted (accepted: {', '.join(accepted_formats)})")

@@ -8,6 +8,7 @@ with an errno such as ENOENT, EIO or ENOSPC, a bug) propagate.
 """
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -102,8 +103,17 @@ PLAIN = {  # the codec's words -> (what they mean, what to do)
 }
 
 
+def unpinned(text: str) -> str:
+    """A library's words with the descriptor path a file is read by (fingerprint.Original.reading)
+    said as "the file": a reason never shows /proc/self/fd/12."""
+    return _PINNED.sub("the file", text) if "/proc/self/fd/" in text else text
+
+
+_PINNED = re.compile(r"/proc/self/fd/\d+")
+
+
 def describe(exc: BaseException) -> str:
-    text = str(exc).strip()
+    text = unpinned(str(exc).strip())
     if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
         return f"too many pixels: {text}"
     lowered = text.lower()

@@ -33,9 +33,10 @@ from hotfolder.engine import (
     formats,
     orient,
 )
+from hotfolder.engine.decoders import floattiff
 from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 from hotfolder.engine.iptc import read as read_iim
-from hotfolder.engine.opening import open_image, our_pixel_limit
+from hotfolder.engine.opening import open_image, our_pixel_limit, too_many_pixels
 from hotfolder.recipes import exif_tags
 from hotfolder.recipes.facts import Need, Photo, XmpFields
 
@@ -46,21 +47,26 @@ SIDECAR_LIMIT = 4 << 20  # bytes: Lightroom's sidecars are 10-200 KB; a larger "
 
 
 def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str], max_image_pixels: int,
-         sidecar: Path | None = None, notes: list[str] | None = None, data: bytes | None = None) -> Photo:
+         sidecar: Path | None = None, notes: list[str] | None = None, data: bytes | None = None,
+         name: str | None = None) -> Photo:
     """The facts `need` asks for; InputError when the file cannot be opened as an image
     (the same reason a render would give). `notes` gets what could not be used. `data`: the
-    file's bytes when the worker read them already (engine/fingerprint): not read again."""
+    file's bytes when the worker read them already (engine/fingerprint): not read again.
+    `name`: the file's name, where `src` is not named so (fingerprint.Original.reading)."""
     notes = [] if notes is None else notes
     read_: list[str] = []
     found: dict = {}
     file_fields = XmpFields()
     if need.reads_file:
-        own = formats.opened_by_own_decoder(src.name)
+        own = formats.opened_by_own_decoder(name or src.name)
         if own is not None:
             if own.name not in accepted_formats:
                 raise InputError("open", f"format {own.name} is not accepted (accepted: {', '.join(accepted_formats)})")
             exif, size, orientation, xmp, iim = _raw(src, need, max_image_pixels)
             found["format"] = own.name
+        elif "tiff" in accepted_formats and (floats := floattiff.layout(src)) is not None:
+            exif, size, orientation, xmp, iim = _float_tiff(src, floats, need, max_image_pixels)
+            found["format"] = "tiff"
         else:
             with open_image(src, accepted_formats, max_image_pixels, "first-frame", data) as im:
                 known = formats.of_pil(im.format)
@@ -106,6 +112,21 @@ def _exif(im: Image.Image, notes: list[str]) -> Image.Exif | None:
         reraise_unless_input(exc)
         notes.append(f"the EXIF cannot be read ({describe(exc)}): its fields are empty")
         return None
+
+
+def _float_tiff(src: Path, floats, need: Need, max_image_pixels: int):
+    """A TIFF of floating-point samples (decoders/floattiff: Pillow opens none in colour, so
+    its header failed every `when:` and name field that reads one, as "cannot read"): size,
+    orientation, EXIF and XMP as its decode reads them."""
+    if reason := too_many_pixels(floats.size, max_image_pixels):
+        raise InputError("open", reason)
+    if reason := floattiff.problem(floats):
+        raise InputError("decode", reason)
+    meta = floattiff.metadata(src)
+    exif = Image.Exif()
+    if meta.exif:
+        exif.load(meta.exif)
+    return exif, floats.size, meta.orientation, meta.xmp if need.xmp else None, None
 
 
 def _raw(src: Path, need: Need, max_image_pixels: int):

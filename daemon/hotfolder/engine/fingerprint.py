@@ -66,6 +66,33 @@ class Original:
     size: int
     inode: int  # the file's identity while it lies in processing/ (with mtime_ns)
     mtime_ns: int
+    fd: int = -1  # kept open (read_original(keep=True)): what `reading` names; close() closes it
+
+    @property
+    def reading(self) -> Path:
+        """Where the decoders read the file: the very file read and hashed, through its open
+        descriptor (/proc/self/fd/N), never what its name points to now. Its bytes were read
+        by descriptor, but the decoders that open a path (libvips' 16-bit PNG and TIFF
+        reader, LibRaw, libheif, a file past READ_WHOLE) followed a link swapped in for it in
+        processing/ meanwhile, and rendered a file from elsewhere into output/ (an attack
+        round). The path itself where no descriptor is kept, or /proc is not mounted."""
+        if self.fd >= 0 and os.path.isdir(PINNED):
+            return Path(f"{PINNED}/{self.fd}")
+        return self.path
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            object.__setattr__(self, "fd", -1)
+
+
+PINNED = "/proc/self/fd"
+
+
+def is_pinned(path: Path | str) -> bool:
+    """A path of Original.reading: a descriptor of this process's, which opens the file it was
+    opened on (a link of /proc's own, so O_NOFOLLOW must not be asked of it)."""
+    return str(path).startswith(PINNED + "/")
 
 
 def content_hash(data: bytes | memoryview) -> str:
@@ -96,8 +123,10 @@ def unreadable() -> str:
             "permission; for a Samba or SFTP share, its create mask), then `hotfolder requeue` it")
 
 
-def read_original(path: Path) -> Original:
+def read_original(path: Path, keep: bool = False) -> Original:
     """Read `path` once (by its open descriptor: the identity is of what was read) and hash it.
+    `keep`: the descriptor stays open, for the decoders to read that file (Original.reading;
+    the caller closes it).
 
     Never through a link, and only a regular file (InputError otherwise): an entry of
     processing/ is data. A link or a FIFO planted there (a cluster's share, a folder
@@ -127,9 +156,13 @@ def read_original(path: Path) -> Original:
                 hasher.update(chunk)
                 size += len(chunk)
             digest = hasher.hexdigest()
-    finally:
+    except BaseException:
         os.close(fd)
-    return Original(Path(path), data, digest, size, st.st_ino, st.st_mtime_ns)
+        raise
+    if not keep:
+        os.close(fd)
+        fd = -1
+    return Original(Path(path), data, digest, size, st.st_ino, st.st_mtime_ns, fd)
 
 
 def _read_all(fd: int, size: int) -> bytes:

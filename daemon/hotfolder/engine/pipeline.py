@@ -129,15 +129,18 @@ def open_source(
     folder: str = "",
     data: bytes | None = None,
     described: Described | None = None,
+    name: str | None = None,
 ) -> Opened:
     """Decode `src` once, as small as every rendition allows (`data`: its bytes, read once
-    already by engine/fingerprint). See `render` for the rest."""
+    already by engine/fingerprint; `name`: its name, where `src` is the descriptor it was
+    read by, fingerprint.Original.reading). See `render` for the rest."""
     src = Path(src)
     if Image.MAX_IMAGE_PIXELS != max_image_pixels:
         configure(max_image_pixels)
     decoded = decode(src, renditions, accepted_formats=accepted_formats, max_image_pixels=max_image_pixels,
-                     animation=animation, raw_mode=raw, threads=threads, data=data)
-    return Opened(dataclasses.replace(_source(decoded, renditions, threads, src.name, folder), described=described))
+                     animation=animation, raw_mode=raw, threads=threads, data=data, name=name)
+    return Opened(dataclasses.replace(_source(decoded, renditions, threads, name or src.name, folder),
+                                      described=described))
 
 
 def render(

@@ -43,13 +43,14 @@ def subdir_of(rel: str) -> str:
 
 def read_facts(folder: Folder, src: Path, rel: str, *, accepted_formats, max_image_pixels: int,
                sidecar: Path | None = None, notes: list[str] | None = None, extra: Need = NOTHING,
-               data: bytes | None = None) -> Facts:
-    """What the folder's recipe needs of the file, and `extra` (InputError when it cannot be opened)."""
+               data: bytes | None = None, name: str | None = None) -> Facts:
+    """What the folder's recipe needs of the file, and `extra` (InputError when it cannot be
+    opened). `name`: the file's, where `src` is the descriptor it was read by."""
     need = select.folder_need(folder) | extra
     photo = Photo()
     if need.reads_file or need.mtime or sidecar is not None:
         photo = reading.read(src, need, accepted_formats=accepted_formats, max_image_pixels=max_image_pixels,
-                             sidecar=sidecar, notes=notes, data=data)
+                             sidecar=sidecar, notes=notes, data=data, name=name)
     return Facts(PurePosixPath(rel).name, subdir_of(rel), folder.name, photo)
 
 
@@ -60,8 +61,9 @@ def choose(folder: Folder, src: Path, rel: str, *, accepted_formats, max_image_p
     its bytes and content hash when the worker read them already (engine/fingerprint); else
     the file is read here as far as the recipe needs."""
     notes: list[str] = []
-    facts = read_facts(folder, src, rel, accepted_formats=accepted_formats, max_image_pixels=max_image_pixels,
-                       sidecar=sidecar, notes=notes, data=original.data if original else None)
+    facts = read_facts(folder, original.reading if original else src, rel, accepted_formats=accepted_formats,
+                       max_image_pixels=max_image_pixels, sidecar=sidecar, notes=notes,
+                       data=original.data if original else None, name=src.name)
     selection = select.select(folder.renditions, facts)
     used = need_of_fields(select.template_fields(selection.chosen))
     if used.hash:

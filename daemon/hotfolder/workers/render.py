@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from hotfolder.config.model import Folder
 from hotfolder.engine import fingerprint, pipeline
+from hotfolder.engine.errors import unpinned
 from hotfolder.jobs import Job, Result, Superseded, temp_tag
 from hotfolder.likeness import Naming
 from hotfolder.recipes import select, sequence
@@ -57,6 +58,7 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
     step = "read"
     choice: Choice | None = None
     same: Sameness | None = None
+    original: fingerprint.Original | None = None
     record = 0
 
     def ms() -> float:
@@ -75,7 +77,8 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
 
     try:
         _check_source(job)
-        original = fingerprint.read_original(job.src)  # read once: hashed, then decoded from memory
+        # Read once: hashed, then decoded from memory, or through the descriptor it was read by
+        original = fingerprint.read_original(job.src, keep=True)
         if index is None and folder.index_dir is not None:
             index = originals.opened(folder.index_dir)
         if index is not None:
@@ -91,7 +94,7 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
             return _unmatched(job, choice, logger, ms())
         step = "render"
         opened = pipeline.open_source(
-            job.src, choice.selection.chosen,
+            original.reading, choice.selection.chosen,
             accepted_formats=job.accepted_formats,
             max_image_pixels=job.max_image_pixels,
             animation=folder.animation,
@@ -100,6 +103,7 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
             folder=folder.name,
             described=choice.described,
             data=original.data,
+            name=job.src.name,
         )
         if same is not None and (ended := same.judge(opened.look, t0)) is not None:
             return ended
@@ -140,13 +144,15 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
             reason = problem if problem == str(exc) else f"{problem} ({exc})"
             logger.error("output_unwritable", step=step, reason=reason, duration_ms=ms(), outcome="retry")
             return Result(job.id, False, error=reason, step=step, retry_later=True, duration_ms=ms())
-        logger.error("file_failed", step=step, reason=f"{type(exc).__name__}: {exc}", duration_ms=ms(),
-                     outcome="failed", exc_info=True)
-        return Result(job.id, False, error=f"{type(exc).__name__}: {exc}", step=step, duration_ms=ms(),
-                      explained=_explained(job, choice, f"{type(exc).__name__}: {exc}"))
+        reason = unpinned(f"{type(exc).__name__}: {exc}")
+        logger.error("file_failed", step=step, reason=reason, duration_ms=ms(), outcome="failed", exc_info=True)
+        return Result(job.id, False, error=reason, step=step, duration_ms=ms(),
+                      explained=_explained(job, choice, reason))
     finally:
         if same is not None:
             _release(same, logger)
+        if original is not None:
+            original.close()
     logger.info("file_rendered", outputs=len(written), duration_ms=ms(), outcome="ok")
     return Result(job.id, True, outputs=tuple(written), renditions=tuple(o.rendition.name for o in rendered.outputs),
                   duration_ms=ms(), match=same.match if same else None,

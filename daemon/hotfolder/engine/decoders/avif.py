@@ -53,7 +53,9 @@ def aperture(src: Path, data: bytes | None, size: tuple[int, int]) -> tuple[int,
     if data is not None:
         props = heifmeta.primary_props(data)
     else:
-        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+        from hotfolder.engine.fingerprint import is_pinned  # a descriptor's own link: followed on purpose
+
+        fd = os.open(src, os.O_RDONLY | (0 if is_pinned(src) else os.O_NOFOLLOW))
         try:
             props = heifmeta.primary_props(fd)
         finally:

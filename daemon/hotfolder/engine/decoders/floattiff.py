@@ -39,7 +39,7 @@ from PIL import Image
 from hotfolder.engine import orient, tifftags, tonemap
 from hotfolder.engine.colour import usable_profile
 from hotfolder.engine.decoders import Decoded, Wanted
-from hotfolder.engine.errors import InputError
+from hotfolder.engine.errors import InputError, unpinned
 from hotfolder.engine.metadata import TIFF_STRUCTURE_TAGS, Metadata
 from hotfolder.engine.opening import too_many_pixels
 from hotfolder.engine.resample import Frame
@@ -75,7 +75,7 @@ def decode(src: Path, found: tifftags.Layout, wanted: Wanted) -> Decoded:
         raise InputError("open", reason)
     if reason := problem(found):
         raise InputError("decode", reason)
-    meta = _metadata(src)
+    meta = metadata(src)
     linear = meta.icc is None  # else the profile's own values
     colours = 1 if found.photometric == MINISBLACK else 3
     white = _white_point(_open(src), colours)
@@ -100,7 +100,7 @@ def _reason(exc: pyvips.Error) -> str:
     """libtiff's or libvips' own words ("tiff2vips: Read error at scanline 20; ..."), not
     pyvips' "unable to call percent"."""
     said = [line.strip() for line in (exc.detail or "").splitlines() if line.strip()]
-    return said[-1] if said else str(exc.message).strip()
+    return unpinned(said[-1] if said else str(exc.message).strip())
 
 
 def _white_point(image: pyvips.Image, colours: int) -> float:
@@ -135,7 +135,7 @@ def _curve(white: float, linear: bool) -> pyvips.Image:
     return tonemap.to_sdr(pyvips.Image.identity(ushort=True).cast("double") * (white / LUT_STEPS), white, linear)
 
 
-def _metadata(src: Path) -> Metadata:
+def metadata(src: Path) -> Metadata:
     """EXIF (IFD0 without the layout's tags, and its EXIF and GPS IFDs), ICC and XMP."""
     tags = tifftags.read(src)
     if tags is None:  # read a moment ago: the file changed under us
