@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.harness import files_under, http_url, wait_for
+from tests.harness import files_under, hotfolder, http_url, wait_for
 from tests.same_photos import card, jpeg, scene, shot
 
 pytestmark = pytest.mark.integration
@@ -157,6 +157,11 @@ def test_a_studio_drop_is_known_by_content_across_restarts_and_a_lost_database(d
     # The database deleted: rebuilt from the archive, with a warning, and the same holds.
     for path in (d.var / "state").glob("hotfolder.db*"):
         path.unlink()
+    # `duplicates` meanwhile reads nothing and makes no database: one it made was taken for
+    # a new index, and the rebuild never came (an attack round)
+    listed = hotfolder("duplicates", "--config", str(d.config))
+    assert listed.returncode == 0 and "no duplicate" in listed.stdout, listed.stdout + listed.stderr
+    assert not list((d.var / "state").glob("hotfolder.db*")), "duplicates made a database"
     d.start()
     wait_for(lambda: d.event("index_rebuilt"), 60, what="the index rebuilt")
     assert d.event("index_rebuilding")["level"] == "warning"

@@ -69,7 +69,8 @@ def test_every_command_takes_config_and_log_level_has_help(capsys):
 @pytest.mark.parametrize("argv, said", [
     (["explain", "--subfolder", "../../etc", "x.jpg"], "'../../etc' is not a path inside the inbox"),
     (["explain", "--subfolder", "/etc", "x.jpg"], "'/etc' is not a path inside the inbox"),
-    (["duplicates", "--limit", "-1"], "'-1' is not a whole number of at least 1"),
+    (["duplicates", "--limit", "-1"], "'-1' is not a whole number from 1 to 1,000,000,000"),
+    (["duplicates", "--limit", "99999999999999999999"], "is not a whole number from 1"),  # a traceback (attack)
 ])
 def test_arguments_that_point_outside_or_make_no_sense_are_refused(capsys, argv, said):
     """`explain --subfolder ../../etc` predicted outputs outside the output folder and

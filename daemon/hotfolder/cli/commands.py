@@ -44,13 +44,16 @@ def _inbox_subfolder(text: str) -> str:
     return rel
 
 
+COUNT_MAX = 1_000_000_000  # a count given on the command line: SQLite's LIMIT took 10**20 as a traceback
+
+
 def _at_least_one(text: str) -> int:
     try:
         n = int(text)
     except ValueError:
         n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{printable(text)!r} is not a whole number of at least 1")
+    if not 1 <= n <= COUNT_MAX:
+        raise argparse.ArgumentTypeError(f"{printable(text)!r} is not a whole number from 1 to {COUNT_MAX:,}")
     return n
 
 

@@ -21,7 +21,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
 
         found = found_in_cluster(cfg, args.limit)
     else:
-        found = originals.Originals(cfg.state_dir).found(args.limit)
+        found = originals.found_in(cfg.state_dir, args.limit)
     if args.json:
         print(json.dumps([_as_json(f) for f in found], indent=1, ensure_ascii=False))
         return ExitCode.OK

@@ -254,22 +254,11 @@ class Originals:
 
     # ------------------------------------------------------------------ reading
     def match(self, record: int, kind: Kind, bits: int) -> Match | None:
-        row = self.conn.execute(f"SELECT {_MATCH} FROM originals o JOIN originals_folders f ON f.id = o.folder "
-                                "WHERE o.id = ?", (record,)).fetchone()
-        return None if row is None else _match(row, kind, bits, record)
+        return _match_of(self.conn, record, kind, bits)
 
     def found(self, limit: int = 1000) -> list[Found]:
         """What was found to be seen before, newest first: skipped, failed, flagged, rendered again."""
-        found = self.conn.execute(
-            "SELECT o.id, f.name, o.name, o.state, o.time, o.other, o.bits, o.archived, o.outputs FROM originals o "
-            "JOIN originals_folders f ON f.id = o.folder WHERE o.other IS NOT NULL ORDER BY o.id DESC LIMIT ?",
-            (limit,)).fetchall()
-        out = []
-        for record, folder, name, state, when, other, bits, archived, outputs in found:
-            kind = Kind.EXACT if bits is None else Kind.SIMILAR  # an exact match keeps no distance
-            out.append(Found(record, folder, rows.text(name), ACTIONS[state], when, rows.archived_text(archived, name),
-                             rows.split(outputs, name), self.match(other, kind, bits or 0)))
-        return out
+        return _found(self.conn, limit)
 
     # ------------------------------------------------------------------ upkeep (the service)
     def recover(self) -> int:
@@ -332,6 +321,38 @@ def _alive(path: bytes, inode: int, mtime: int) -> bool:
 
 
 _MATCH = "f.name, o.name, o.archived, o.outputs, o.time"  # what a Match is made of (_match)
+
+
+def _match_of(conn: sqlite3.Connection, record: int, kind: Kind, bits: int) -> Match | None:
+    row = conn.execute(f"SELECT {_MATCH} FROM originals o JOIN originals_folders f ON f.id = o.folder "
+                       "WHERE o.id = ?", (record,)).fetchone()
+    return None if row is None else _match(row, kind, bits, record)
+
+
+def _found(conn: sqlite3.Connection, limit: int) -> list[Found]:
+    found = conn.execute(
+        "SELECT o.id, f.name, o.name, o.state, o.time, o.other, o.bits, o.archived, o.outputs FROM originals o "
+        "JOIN originals_folders f ON f.id = o.folder WHERE o.other IS NOT NULL ORDER BY o.id DESC LIMIT ?",
+        (limit,)).fetchall()
+    out = []
+    for record, folder, name, state, when, other, bits, archived, outputs in found:
+        kind = Kind.EXACT if bits is None else Kind.SIMILAR  # an exact match keeps no distance
+        out.append(Found(record, folder, rows.text(name), ACTIONS[state], when, rows.archived_text(archived, name),
+                         rows.split(outputs, name), _match_of(conn, other, kind, bits or 0)))
+    return out
+
+
+def found_in(state_dir: Path, limit: int) -> list[Found]:
+    """Originals.found, read without writing (`hotfolder duplicates`): a command that made
+    the database made the daemon take a deleted one for a new one, and skip rebuilding it
+    from the archives (an attack round). Nothing when there is no index."""
+    with db.read_only(state_dir) as conn:
+        if conn is None:
+            return []
+        try:
+            return _found(conn, limit)
+        except sqlite3.OperationalError:  # no index there yet (its tables are made by the daemon)
+            return []
 
 
 def _match(row, kind: Kind, bits: int, record: int) -> Match:
