@@ -35,6 +35,7 @@ class Job:
     sidecar: str | None = None  # its XMP sidecar, claimed with it: relative to the inbox, as `rel`
     generation: int = 0  # which photo of its name it is (spool/owners.py), where no index decides: rerender
     reindex: bool = False  # not an original to render: an archived one to put in the index (workers/reindex.py)
+    outside: bool = False  # a file of `hotfolder process`: it owns its outputs as itself, not as a drop of `rel`
 
     def __reduce__(self):
         """Pickled with its folder as that folder's pickle, made once per Folder object and

@@ -97,3 +97,28 @@ def test_process_into_a_folder_of_its_own_keeps_its_names_across_a_daemon_start(
     d.start()  # the daemon prunes the records of outputs gone from its folders as it starts
     assert d.stop() == 0
     assert process() == first, "a second set of outputs beside the first"
+
+
+def test_process_never_replaces_a_dropped_original_s_outputs(daemon_factory, tmp_path):
+    """`process elsewhere/a.jpg` (another photo) into the folder's output was taken for the
+    drop of `a.jpg`, and replaced the daemon's a_web.jpg (an attack round). A processed file
+    owns its outputs as itself: another name's clash is suffixed, and the same file processed
+    again replaces its own."""
+    from tests.harness import wait_for
+
+    d = daemon_factory().start()
+    staged = tmp_path / "staged.jpg"
+    Image.new("RGB", (320, 240), (220, 20, 20)).save(staged)
+    staged.rename(d.inbox / "a.jpg")
+    wait_for(lambda: (d.output / "a_web.jpg").exists() and not any(d.inbox.iterdir()), 30, what="a.jpg rendered")
+    assert d.stop() == 0
+    dropped = (d.output / "a_web.jpg").read_bytes()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    Image.new("RGB", (320, 240), (20, 20, 220)).save(elsewhere / "a.jpg")
+    for _ in range(2):
+        run = subprocess.run([sys.executable, "-m", "hotfolder", "process", "--config", str(d.config),
+                              str(elsewhere / "a.jpg")], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        assert (d.output / "a_web.jpg").read_bytes() == dropped, "the dropped original's output was replaced"
+        assert sorted(p.name for p in d.output.glob("a_web*")) == ["a_web.jpg", "a_web~jpg.jpg"]

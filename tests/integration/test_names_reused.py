@@ -5,6 +5,7 @@ keeps the old behaviour. The log and the status say which one happened."""
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 from PIL import Image
@@ -89,4 +90,38 @@ def test_on_name_clash_replace_keeps_the_old_behaviour(daemon_factory):
     _drop(d, "IMG_7777.jpg", _photo("coffee"))
     wait_for(lambda: _ends(d) == 2, 30, what="the second IMG_7777")
     assert _is(web, "coffee") and not (d.output / "IMG_7777_web~2.jpg").exists()
+    assert d.stop() == 0
+
+
+def test_an_earlier_photo_the_index_forgot_or_lost_keeps_its_outputs(daemon_factory):
+    """Past duplicate_window the index forgot IMG_7777's first photo, and a different one
+    under that name replaced its outputs; after the database was deleted and rebuilt from
+    the archive (which keeps no names or generations), a third photo replaced the second's
+    `~2` (an attack round). The last rendering of each name outlives the window, and names
+    an earlier photo owns are never taken as a new photo's own."""
+    window = 1.0
+    d = daemon_factory(folder_extra=f"duplicate_window: {window:g}s", on_duplicate=None).start()
+    web = d.output / "IMG_7777_web.jpg"
+    _drop(d, "IMG_7777.jpg", _photo("astronaut"))
+    wait_for(lambda: _ends(d) == 1 and web.exists(), 30, what="the first IMG_7777")
+    first = web.read_bytes()
+    assert d.stop() == 0
+    seen = time.time()
+    wait_for(lambda: time.time() > seen + window + 0.2, window + 5, what="the first photo to age past the window")
+    d.start()  # forgets what is older than the window, as it starts
+    _drop(d, "IMG_7777.jpg", _photo("coffee"))
+    wait_for(lambda: _ends(d) == 2, 30, what="the second IMG_7777")
+    assert web.read_bytes() == first, "the forgotten photo's rendition was replaced"
+    assert _is(d.output / "IMG_7777_web~2.jpg", "coffee")
+    second = (d.output / "IMG_7777_web~2.jpg").read_bytes()
+    assert d.stop() == 0
+
+    for path in (d.var / "state").glob("hotfolder.db*"):
+        path.unlink()
+    d.start()
+    wait_for(lambda: d.event("index_rebuilt"), 60, what="the index rebuilt from the archive")
+    _drop(d, "IMG_7777.jpg", _photo("rocket"))
+    wait_for(lambda: _ends(d) == 3, 30, what="the third IMG_7777")
+    assert web.read_bytes() == first and (d.output / "IMG_7777_web~2.jpg").read_bytes() == second
+    assert _is(d.output / "IMG_7777_web~3.jpg", "rocket")
     assert d.stop() == 0

@@ -44,7 +44,7 @@ def cmd_process(args: argparse.Namespace) -> int:
         print("hotfolder: nothing to process", file=sys.stderr)
         return ExitCode.FAILED if missing else ExitCode.USAGE  # a path that does not exist is 1, as documented
     _say_if_archived(cfg, [p for p in args.paths if p.exists()])
-    results, elapsed = batchrun.render(args, cfg, folder, files, bar)
+    results, elapsed = batchrun.render(args, cfg, folder, files, bar, outside=True)
     ok = sum(1 for o in results if o.result.ok)
     bad = len(results) - ok
     summary = [f"{bad} failed"] + ([f"{len(missing)} not found"] if missing else []) + (

@@ -83,12 +83,15 @@ def manifest_name(template: str, src_name: str, folder: str = "") -> str:
     return name.replace("/", "_")  # one name, in the file's own subfolder (a `{folder}` with a / too)
 
 
-def owner_id(folder: Folder, rel: str, generation: int = 0) -> str:
+def owner_id(folder: Folder, rel: str, generation: int = 0, source: Path | None = None) -> str:
     """An original's identity: its path in processing/ (one per folder and inbox path), and
     which photo of that name it is (issue 26.2: the index of originals tells a new version
     of the earlier photo, which keeps its generation, from a different photo, which gets the
-    next). Generation 0 is the identity markers had before generations existed."""
-    digest = hashlib.sha1(os.fsencode(str(folder.processing / rel))).hexdigest()
+    next). Generation 0 is the identity markers had before generations existed. `source`:
+    a file of `hotfolder process`, which is itself wherever it lies: a file of the same name
+    was the drop of that name, and replaced a different photo's outputs (an attack round)."""
+    where = source if source is not None else folder.processing / rel
+    digest = hashlib.sha1(os.fsencode(str(where))).hexdigest()
     return digest if not generation else f"{digest}:{generation}"
 
 
@@ -189,15 +192,32 @@ def candidates(output: Path, source_ext: str):
         yield output.with_name(name)
 
 
-def reserve(folder: Folder, rel: str, outputs: list[Path], generation: int = 0) -> list[Path]:
+def reserve(folder: Folder, rel: str, outputs: list[Path], generation: int = 0, *,
+            source: Path | None = None) -> list[Path]:
     """The paths this original's outputs are written to: `outputs` where they are free
     or its own, else per the folder's on_name_clash. Raises NameClash (policy fail).
     `generation`: which photo of this name it is (owner_id); a later one's clashes are
-    numbered (`~2`), the extension being the same."""
+    numbered (`~2`), the extension being the same. `source`: owner_id's."""
+    return _reserve_or_say(folder, rel, outputs, generation, fresh=False, source=source)[0]
+
+
+def reserve_new(folder: Folder, rel: str, outputs: list[Path], generation: int = 0, *,
+                source: Path | None = None) -> tuple[list[Path], int]:
+    """reserve() for a photo the index of originals knows no earlier rendering of (a first
+    drop of its name, or a different photo), and the generation it is written as. Outputs
+    its identity already owns are then an earlier photo's that the index no longer knows
+    (forgotten past duplicate_window, or rebuilt from the archive, which keeps no names or
+    generations): they are never replaced, and the next generation is taken. Trusting the
+    index there replaced them (an attack round)."""
+    return _reserve_or_say(folder, rel, outputs, generation, fresh=True, source=source)
+
+
+def _reserve_or_say(folder: Folder, rel: str, outputs: list[Path], generation: int, *, fresh: bool,
+                    source: Path | None) -> tuple[list[Path], int]:
     if folder.names_dir is None:
-        return list(outputs)
+        return list(outputs), generation
     try:
-        return _reserve(folder, folder.names_dir, rel, outputs, generation)
+        return _reserve(folder, folder.names_dir, rel, outputs, generation, fresh=fresh, source=source)
     except OSError as exc:
         raise RecordsUnwritable(folder.names_dir, exc) from None
 
@@ -220,7 +240,7 @@ def plan(folder: Folder, rel: str, outputs: list[Path], generation: int = 0) -> 
     names_dir = folder.names_dir
     try:
         chosen = (list(outputs) if names_dir is None
-                  else _reserve(folder, names_dir, rel, outputs, generation, write=False))
+                  else _reserve(folder, names_dir, rel, outputs, generation, write=False)[0])
     except NameClash as exc:
         return [Planned(out, f"fails: {exc}") for out in outputs]
     me = owner_id(folder, rel, generation)
@@ -237,39 +257,54 @@ def plan(folder: Folder, rel: str, outputs: list[Path], generation: int = 0) -> 
 
 
 def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], generation: int,
-             write: bool = True) -> list[Path]:
-    me = owner_id(folder, rel, generation)
-    source_ext = "" if generation else Path(rel).suffix.lstrip(".").lower()
-    chosen: list[Path] = []
-    mine: Path | None = None  # a marker written here for `me`: the others link to it (_write)
+             write: bool = True, fresh: bool = False, source: Path | None = None) -> tuple[list[Path], int]:
     with _locked(names_dir):
-        in_flight: set[str] | None = None
-        for output in outputs:
-            for path in candidates(output, source_ext):
-                if path in chosen:
-                    continue  # two renditions of this file on one name: the second moves over
-                owner = _read(_marker(names_dir, path))
-                if owner is None:  # no record: free, unless an output whose owner is unknown is there
-                    free = folder.on_name_clash == "replace" or not os.path.lexists(path)
-                else:
-                    free = owner == me or folder.on_name_clash == "replace"
-                    if not free and not os.path.lexists(path):
-                        if in_flight is None:  # only when needed: processing/ is small
-                            in_flight = {owner_id(folder, c.rel) for c in claimed_files(folder)}
-                        free = _file_of(owner) not in in_flight  # stale: its output is gone, its owner not rendering
-                if free:
-                    break
-                if folder.on_name_clash == "fail":
-                    raise NameClash(_clash_reason(path, owner))
-            else:
-                raise NameClash(f"every name for the output {display(output.name)} up to ~{MAX_SUFFIX} is "
-                                f"taken by other originals; add {{source_ext}} to the rendition's filename")
-            if owner != me and write:
+        while True:
+            me = owner_id(folder, rel, generation, source)
+            picks = _choose(folder, names_dir, rel, outputs, generation, me)
+            if not fresh or not any(owner == me and os.path.lexists(path) for path, owner in picks):
+                break
+            generation += 1  # see reserve: an earlier photo's, which the index no longer knows
+            if generation > MAX_SUFFIX:
+                raise NameClash(f"every name for the outputs of {display(rel)} up to ~{MAX_SUFFIX} is taken by "
+                                f"earlier photos of that name; add {{source_ext}} or {{seq}} to the filename")
+        mine: Path | None = None  # a marker written here for `me`: the others link to it (_write)
+        for path, owner in picks if write else ():
+            if owner != me:
                 marker = _marker(names_dir, path)
                 _write(marker, me, present=owner is not None, like=mine)
                 mine = marker
-            chosen.append(path)
-    return chosen
+    return [path for path, _ in picks], generation
+
+
+def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], generation: int,
+            me: str) -> list[tuple[Path, str | None]]:
+    """Under the names lock: each output's path, and the owner its marker names now."""
+    source_ext = "" if generation else Path(rel).suffix.lstrip(".").lower()
+    picks: list[tuple[Path, str | None]] = []
+    in_flight: set[str] | None = None
+    for output in outputs:
+        for path in candidates(output, source_ext):
+            if any(path == p for p, _ in picks):
+                continue  # two renditions of this file on one name: the second moves over
+            owner = _read(_marker(names_dir, path))
+            if owner is None:  # no record: free, unless an output whose owner is unknown is there
+                free = folder.on_name_clash == "replace" or not os.path.lexists(path)
+            else:
+                free = owner == me or folder.on_name_clash == "replace"
+                if not free and not os.path.lexists(path):
+                    if in_flight is None:  # only when needed: processing/ is small
+                        in_flight = {owner_id(folder, c.rel) for c in claimed_files(folder)}
+                    free = _file_of(owner) not in in_flight  # stale: its output is gone, its owner not rendering
+            if free:
+                break
+            if folder.on_name_clash == "fail":
+                raise NameClash(_clash_reason(path, owner))
+        else:
+            raise NameClash(f"every name for the output {display(output.name)} up to ~{MAX_SUFFIX} is "
+                            f"taken by other originals; add {{source_ext}} to the rendition's filename")
+        picks.append((path, owner))
+    return picks
 
 
 def taken_by_another(folder: Folder, rel: str, output: Path) -> bool:

@@ -134,6 +134,15 @@ class Sameness:
                                 "numbered")
         return set()
 
+    def renumbered(self, generation: int) -> None:
+        """The outputs were written as a later generation than the index gave (spool/owners
+        reserve_new: the names its generation owns are an earlier photo's, which the index
+        no longer knows): recorded as that one."""
+        self.naming, self.generation = Naming.DIFFERENT, generation
+        self.logger.info("name_reused", outcome=str(self.naming), generation=generation,
+                         reason="the outputs under this name's next number are an earlier photo's that the index no "
+                                "longer knows (its database was made again): they stay, its own are numbered on")
+
     def _lookalike(self, look: Look, exclude: frozenset[int]) -> Match | None:
         folder = self.job.folder
         for record, bits, other in self.index.lookalikes(look, folder.similar_distance, folder=folder.name,

@@ -111,8 +111,11 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
         step = "write"
         if fence is not None:
             fence()
-        described = _write_outputs(job, rendered, written, logger, choice.values,
-                                   same.generation if same else job.generation, original)
+        described, generation = _write_outputs(job, rendered, written, logger, choice.values,
+                                               same.generation if same else job.generation, original,
+                                               fresh=same is not None and same.naming == Naming.DIFFERENT)
+        if same is not None and generation != same.generation:
+            same.renumbered(generation)
         record = same.recorded(tuple(written)) if same is not None else 0
     except Superseded:
         raise
@@ -228,7 +231,7 @@ def _check_source(job: Job) -> None:
 
 
 def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], logger, values, generation: int,
-                   original: fingerprint.Original) -> str:
+                   original: fingerprint.Original, fresh: bool = False) -> tuple[str, int]:
     """Each output written atomically into its folder (workers/naming.py says which), each
     folder opened once by descriptor (spool.folders.opened_folder): an output folder
     swapped for a link raises FolderSwapped and receives nothing, and a swap after the
@@ -241,7 +244,8 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
     With a `manifest:`, its name (in the file's own subfolder) is reserved with the outputs'
     (a clash is settled the same way); an earlier manifest at that name is removed, durably,
     before any output is replaced, and the new one written after the last: its JSON is
-    returned ("": none)."""
+    returned ("": none), with the generation the outputs were written as (`fresh`: a photo
+    the index knows none of the outputs of: spool/owners.reserve_new)."""
     folder, outputs = job.folder, rendered.outputs
     rels = [naming.output_rel(out, job.rel, folder.name, values) for out in outputs]
     for out, rel in zip(outputs, rels, strict=True):  # each part fits; the whole may not (a review)
@@ -259,7 +263,11 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
             if len(os.fsencode(name)) > fsnames.NAME_MAX:
                 raise fsnames.NameTooLong(name)
             wanted.append(dirs[home].path / name)
-        paths = names.reserve(folder, job.rel, wanted, generation)
+        source = job.src.absolute() if job.outside else None
+        if fresh:
+            paths, generation = names.reserve_new(folder, job.rel, wanted, generation, source=source)
+        else:
+            paths = names.reserve(folder, job.rel, wanted, generation, source=source)
         manifest_at = _without_stale_manifest(dirs[home], paths.pop()) if folder.manifest is not None else None
         described = ""
         done: list[tuple[nofollow.Opened, str]] = []
@@ -289,7 +297,7 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
                 for out_dir, name in done:
                     atomic.remove_at(out_dir, name)
             raise
-    return described
+    return described, generation
 
 
 def _parent(rel: str) -> str:
