@@ -9,6 +9,7 @@ so a file is always in exactly one state. Only the supervisor moves originals.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -21,7 +22,7 @@ from pathlib import Path
 from hotfolder.config.model import Folder
 from hotfolder.errors import HotfolderError
 from hotfolder.sidecars import beside
-from hotfolder.spool import archived, nofollow, xmp_sidecars
+from hotfolder.spool import archived, nofollow, noreplace, xmp_sidecars
 from hotfolder.spool.atomic import temp_name, temp_prefix, write_temp
 from hotfolder.spool.folders import opened_folder
 from hotfolder.spool.fsnames import PATH_MAX, display, fit_name, name_as_hex, name_from_hex, relative_name
@@ -78,8 +79,8 @@ def claim(folder: Folder, src: Path, sidecar: Path | None = None) -> Claimed | N
             if exists_at(dst_dir, dst.name):
                 return None
             try:
-                os.rename(src.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir)
-            except FileNotFoundError:
+                noreplace.rename(src.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir)
+            except (FileNotFoundError, FileExistsError):  # gone, or its name in processing/ taken meanwhile
                 return None
     finally:
         os.close(src_dir)
@@ -101,7 +102,7 @@ def pass_through(folder: Folder, src: Path) -> Path | None:
             if not stat.S_ISREG(st.st_mode):
                 return None
             with _opened_place(folder.archive, rel) as (dst_dir, dst):
-                os.rename(src.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
+                dst = _rename_unique(src_dir, src.name, dst_dir, dst)
                 os.fsync(dst_dir.fd)
     except (FileNotFoundError, NotADirectoryError):
         return None
@@ -143,11 +144,26 @@ def _opened_place(root: Path, rel: str, sidecar: str = SIDECAR) -> Iterator[tupl
         yield folder, _unique(folder, rel_path.name, sidecar)
 
 
+def _rename_unique(src_dir: int, name: str, dst_dir: Opened, dst: Path, sidecar: str = SIDECAR) -> Path:
+    """`name` renamed to `dst`, or, if a file took that name since it was found free, to the
+    next free one (spool/noreplace): never over a file."""
+    for _ in range(MAX_NAME_RACES):
+        try:
+            noreplace.rename(name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
+            return dst
+        except FileExistsError:
+            dst = _unique(dst_dir, dst.name, sidecar)
+    raise OSError(errno.EEXIST, f"every name tried for {display(name)} was taken as it was tried", name)
+
+
+MAX_NAME_RACES = 100  # names tried while others take them one after another
+
+
 def _move(src: Path, dst_root: Path, rel: str, synced: SyncGroup | None = None) -> Path:
     """`src` renamed to its unique place for `rel` under dst_root, durably: its folder
     synced now, or added to `synced` (the caller syncs it before anything relies on it)."""
     with nofollow.opened(src.parent) as src_dir, _opened_place(dst_root, rel) as (dst_dir, dst):
-        os.rename(src.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
+        dst = _rename_unique(src_dir, src.name, dst_dir, dst)
         if synced is None:
             os.fsync(dst_dir.fd)
         else:
@@ -288,7 +304,7 @@ def requeue(folder: Folder, path: Path) -> Path:
         # file's move is recovery's to undo (spool/recovery: the record goes back beside it).
         parked = park_record(src_dir, path.name, folder.temp_token)
         try:
-            os.rename(path.name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
+            dst = _rename_unique(src_dir, path.name, dst_dir, dst, sidecar="")
         except BaseException:
             if parked is not None:  # back beside its file; if the file has gone (another
                 _unpark(src_dir, parked, path.name)  # requeue took it), it goes too

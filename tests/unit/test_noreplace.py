@@ -1,0 +1,34 @@
+"""A move never renames over a file that took its name after the name was found free
+(spool/noreplace): a requeue replaced files a co-user had just dropped into the inbox under
+the name it picked (an attack round: 322 of 322)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from hotfolder.spool import moves, nofollow, noreplace
+
+
+def test_a_rename_refuses_to_replace(tmp_path):
+    (tmp_path / "a").write_bytes(b"mine")
+    (tmp_path / "b").write_bytes(b"theirs")
+    with nofollow.opened(tmp_path) as fd:
+        with pytest.raises(FileExistsError):
+            noreplace.rename("a", "b", src_dir_fd=fd, dst_dir_fd=fd)
+        noreplace.rename("a", "c", src_dir_fd=fd, dst_dir_fd=fd)
+    assert (tmp_path / "b").read_bytes() == b"theirs" and (tmp_path / "c").read_bytes() == b"mine"
+
+
+def test_a_name_taken_after_it_was_found_free_is_passed_over(tmp_path):
+    src, inbox = tmp_path / "failed", tmp_path / "inbox"
+    src.mkdir()
+    inbox.mkdir()
+    (src / "x.jpg").write_bytes(b"requeued")
+    with nofollow.opened(src) as src_dir, moves.opened_folder(inbox, "") as dst_dir:
+        free = moves._unique(dst_dir, "x.jpg")
+        (inbox / "x.jpg").write_bytes(b"dropped meanwhile")  # a co-user, between the look and the move
+        moved = moves._rename_unique(src_dir, "x.jpg", dst_dir, free)
+    assert free.name == "x.jpg" and moved.name == "x_1.jpg"
+    assert (inbox / "x.jpg").read_bytes() == b"dropped meanwhile" and (inbox / "x_1.jpg").read_bytes() == b"requeued"
+    assert not os.path.exists(src / "x.jpg")
