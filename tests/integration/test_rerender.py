@@ -208,6 +208,18 @@ def test_what_is_not_an_archived_original_is_refused_or_left_out(daemon_factory,
     refused = hotfolder("rerender", "--config", str(d.config), str(outside))
     assert refused.returncode == 2 and "is not in the archive of any folder" in refused.stderr, refused.stderr
     assert "hotfolder process" in refused.stderr
+    # `archive/../../elsewhere.jpg` was "in the archive", and a link to a folder outside it
+    # led rerender to publish a file from there (an attack round)
+    escaping = str(d.archive / ".." / ".." / ".." / outside.name)  # that is `outside`
+    refused = hotfolder("rerender", "-n", "--config", str(d.config), escaping)
+    assert refused.returncode == 2 and "a path with '..' is not taken" in refused.stderr, refused.stderr
+    (tmp_path / "secret").mkdir()
+    c.write(tmp_path / "secret" / "x.jpg", _solid(RED))
+    os.symlink(tmp_path / "secret", d.archive / "linked")
+    refused = hotfolder("rerender", "--config", str(d.config), str(d.archive / "linked" / "x.jpg"))
+    assert refused.returncode == 2 and "symbolic link, which is not followed" in refused.stderr, refused.stderr
+    assert not (d.output / "linked").exists()
+    (d.archive / "linked").unlink()
     before = _tree(d.output)
     dry = hotfolder("rerender", "-n", "--config", str(d.config), str(d.archive / "clip"))
     assert "MVI_0003" not in dry.stdout and "clip/IMG_0002.jpg →" in dry.stdout, dry.stdout

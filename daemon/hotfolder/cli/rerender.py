@@ -28,7 +28,7 @@ from hotfolder.errors import ExitCode
 from hotfolder.recipes import select
 from hotfolder.recipes.facts import need_of_fields
 from hotfolder.sidecars import is_sidecar
-from hotfolder.spool import archived, owners
+from hotfolder.spool import archived, nofollow, owners
 from hotfolder.spool.atomic import is_our_temp
 from hotfolder.spool.fsnames import display, printable
 
@@ -78,6 +78,8 @@ def _chosen(cfg: Config, args: argparse.Namespace) -> list[tuple[Folder, Path, l
     out: dict[str, tuple[Folder, Path, list[Path]]] = {}
     for given in args.paths:
         path = Path(given).absolute()
+        if ".." in path.parts:  # absolute() keeps them: archive/../../elsewhere was "in the archive"
+            return f"{given}: a path with '..' is not taken; give the archived original's path as it is"
         # The folder whose archive holds it most closely (one folder's archive may lie in another's).
         holders = sorted(((f, a) for f, a in archives if path.is_relative_to(a)), key=lambda fa: len(fa[1].parts),
                          reverse=True)
@@ -87,6 +89,10 @@ def _chosen(cfg: Config, args: argparse.Namespace) -> list[tuple[Folder, Path, l
                     f"({where or 'none archives'}); to render other files, use `hotfolder process`")
         if not path.exists():
             return f"{given}: no such file or folder"
+        try:  # every folder from the archive down a real one: a link there led out of it (an attack round)
+            nofollow.lstat(path)
+        except nofollow.FolderSwapped:
+            return f"{given}: a folder on its way is a symbolic link, which is not followed"
         folder, archive = holders[0]
         out.setdefault(folder.name, (folder, archive, []))[2].append(path)
     return list(out.values())
