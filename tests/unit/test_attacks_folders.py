@@ -55,6 +55,19 @@ def test_requeue_refuses_a_record_that_names_a_path_outside_the_inbox(tmp_path, 
     assert not (tmp_path / "evil.jpg").exists() and not (tmp_path / "var" / "evil.jpg").exists()
 
 
+@pytest.mark.parametrize("file_as", [".out/evil.html", ".state/names/zz/planted", "x.jpg.part", "Thumbs.db",
+                                     "$RECYCLE.BIN/x.jpg", "sub/.hidden.jpg"])
+def test_requeue_refuses_a_record_that_names_a_place_the_inbox_ignores(tmp_path, file_as):
+    """A record asking for a hidden or ignored name put the file where the inbox never takes
+    it (said "requeued", then nothing), or into a folder of the daemon's kept inside the inbox
+    under a hidden name (output: inbox/.out, state_dir: inbox/.state): an attack round."""
+    folder = make_folder(tmp_path / "var")
+    planted = plant_failure(folder.failed, "evil.jpg", file_as)
+    with pytest.raises(HotfolderError, match="where the inbox never takes a file"):
+        moves.requeue(folder, planted)
+    assert planted.read_bytes() == b"planted" and tree(folder.inbox) == {}
+
+
 def test_requeue_of_a_good_record_still_restores_the_name_inside_the_inbox(tmp_path):
     folder = make_folder(tmp_path / "var")
     (folder.failed / "sub").mkdir()

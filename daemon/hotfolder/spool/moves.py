@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotfolder.arrival import rules
 from hotfolder.config.model import Folder
 from hotfolder.errors import HotfolderError
 from hotfolder.sidecars import beside
@@ -290,6 +291,13 @@ def requeue(folder: Folder, path: Path) -> Path:
                 f"{display(str(path))}: its failure record asks to requeue it as {display(str(named))[:80]!r}, which "
                 f"is not a name inside the inbox (absolute, '..', or not a name): a record is data, never a path "
                 f"to follow; delete {display(path.name + SIDECAR)} to requeue it under its name in failed/")
+        ignored = next((part for part in Path(inside).parts if rules.ignored_name(folder, part)), None)
+        if ignored is not None:
+            raise UnsafeRecord(
+                f"{display(str(path))}: its failure record asks to requeue it as {display(inside)[:80]!r}, where the "
+                f"inbox never takes a file ({display(ignored)!r} is a name it ignores: hidden, a temp or system "
+                f"file's, or `ignore:`); it would lie there for ever, or in a folder of the daemon's kept inside the "
+                f"inbox; delete {display(path.name + SIDECAR)} to requeue it under its name in failed/")
         rel = inside
     side = xmp_sidecars.failed_beside(path, record)
     # Unique by the name alone: the inbox holds no records, so a user's file named like one
