@@ -9,7 +9,8 @@ import sys
 
 from PIL import Image
 
-from tests.harness import wait_for
+from tests import corpus as c
+from tests.harness import files_under, wait_for
 
 
 def drop(d, name: str) -> None:
@@ -149,4 +150,32 @@ def test_a_broker_url_that_cannot_be_parsed_refuses_the_reload_and_the_daemon_ru
     assert "pw" not in json.dumps(refused)
     drop(d, "after.jpg")
     wait_for(lambda: "after_web.jpg" in d.outputs(), 20, what="the daemon still serving")
+    assert d.stop() == 0
+
+
+def test_files_left_in_a_processing_folder_the_config_no_longer_names_are_found(daemon_factory):
+    """A reload changed `processing:` while files were queued in the old one; killed then,
+    the next start looked only in the new one, and those originals stayed in the old one
+    for ever, unsaid (an attack round: 5 of 12). They go back to the inbox of their folder;
+    those of a folder gone from the config are said at every start."""
+    d = daemon_factory()
+    d.start()
+    assert d.stop() == 0  # the daemon has used var/processing (state/places.py)
+    for name in ("a.jpg", "b.jpg"):  # as a kill leaves them
+        c.write(d.root / "var" / "processing" / "sub" / name, c.solid_jpeg_bytes((320, 240), (200, 30, 30)))
+    d.config.write_text(d.config.read_text().replace("processing: var/processing", "processing: var/processing2"))
+    d.start()
+    wait_for(lambda: sorted(files_under(d.archive)) == ["sub/a.jpg", "sub/b.jpg"], 30, what="both rendered")
+    assert d.event("processing_returned")["files"] == 2
+    assert files_under(d.root / "var" / "processing") == []
+    assert d.stop() == 0
+
+    c.write(d.root / "var" / "processing2" / "c.jpg", c.solid_jpeg_bytes((320, 240), (30, 30, 200)))
+    # the folder "test" is gone from the config: another took its inbox
+    d.config.write_text(d.config.read_text().replace("name: test", "name: renamed")
+                        .replace("processing: var/processing2", "processing: var/processing3"))
+    d.start()
+    left = wait_for(lambda: d.event("processing_left"), 20, what="the file left behind said")
+    assert left["folder"] == "test" and left["files"] == 1 and "move them into an inbox" in left["action"]
+    assert (d.root / "var" / "processing2" / "c.jpg").exists(), "a file of a folder gone from the config moved"
     assert d.stop() == 0

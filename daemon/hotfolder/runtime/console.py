@@ -138,6 +138,10 @@ LINES = {
                                    f"{e.get('reason')}; {e.get('action')}",
     "inbox_back": lambda e: f"the inbox of {e.get('folder')} is back ({e.get('inbox')})",
     "inbox_folder_unreadable": lambda e: f"{e.get('folder')} cannot be read: {e.get('reason')}; {e.get('action')}",
+    "processing_returned": lambda e: f"{e.get('files')} file(s) of {e.get('folder')} left in "
+                                     f"{e.get('processing')} (a processing folder the config no longer names) are "
+                                     f"back in its inbox",
+    "processing_left": lambda e: f"{e.get('reason')}: {e.get('action')}",
     "names_pruned": lambda e: f"forgot the owners of {e.get('removed')} output name(s) whose outputs are gone "
                               f"({e.get('kept')} kept)",
     "names_prune_failed": lambda e: f"could not forget the owners of outputs that are gone: {e.get('reason')}; "

@@ -33,7 +33,9 @@ from hotfolder.ops.ops import Ops
 from hotfolder.runtime import log, systemd
 from hotfolder.spool import owners as names
 from hotfolder.spool.recovery import Recovery
+from hotfolder.state import places
 from hotfolder.status import ServiceState, Status
+from hotfolder.supervisor import leftovers
 from hotfolder.supervisor.duplicates import Rebuild
 from hotfolder.supervisor.folder_slots import FolderSlots
 from hotfolder.supervisor.gate import ClaimGate
@@ -93,6 +95,7 @@ class Service:
             signal.signal(sig, lambda signum, _frame: self.signals.append(signum))
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # held back since the start (cli)
         try:
+            leftovers.gather(self.config, self.log)  # processing/ folders a reload took out of the config
             found = [self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart)
                      for folder in self.config.folders]
             self.name_pruning.when_due(self.config, 0, self.log)  # before any worker reserves a name
@@ -291,6 +294,7 @@ class Service:
         self.watcher.start()
         self.backend.reconfigure(new)
         self.ops.reconfigure(new)
+        self._remember_places(new)
         self.refused_reload = ""
         self.log.info("reloaded", workers=new.workers, folders=[f.name for f in new.folders], changes=ready.changes,
                       **({"nodes_restart_needed": ready.for_nodes} if ready.for_nodes else {}))
@@ -299,6 +303,15 @@ class Service:
         systemd.ready(self.publisher.line())
         self._publish(force=True)
         return True
+
+    def _remember_places(self, config: Config) -> None:
+        """The new config's processing/ folders, beside the old ones (state/places.py): a
+        crash before the old ones' queued files finish leaves them for the next start."""
+        try:
+            places.remember(config.state_dir, config.folders)
+        except Exception as exc:  # noqa: BLE001 - the database: said; the reload stands
+            self.log.warning("processing_check_failed", reason=f"{type(exc).__name__}: {exc}",
+                             action="files a crash leaves in the old processing folders are not looked for")
 
     def _refuse_reload(self, refused: Refused) -> None:
         said = refused.said()
