@@ -32,6 +32,17 @@ def test_subfolder_globs(pattern, path, matches):
     assert path_matches(pattern, path) is matches
 
 
+def test_decomposed_and_composed_accents_match_alike():
+    """A folder or keyword a Mac or rsync wrote decomposed (NFD) never matched a config's
+    composed `café` (an attack round)."""
+    import unicodedata
+
+    nfd, nfc = unicodedata.normalize("NFD", "café"), "café"
+    assert nfd != nfc
+    assert path_matches(f"{nfc}/**", f"{nfd}/2024") and path_matches(f"{nfd}/*", f"{nfc}/x")
+    assert c.Keywords((nfc,)).check(Facts("a.jpg", "", "f", Photo(keywords=(nfd,))))[0]
+
+
 @pytest.mark.parametrize("entry, holds, said", [
     (c.Subfolder(("clients/**",)), True, "its subfolder clients/acme matches clients/**"),
     (c.Subfolder(("products/*",)), False, "does not match products/*"),

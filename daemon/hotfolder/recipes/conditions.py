@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import operator
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -75,11 +76,18 @@ def _name_regex(pattern: str) -> re.Pattern[str]:
 
 
 def path_matches(pattern: str, path: str) -> bool:
-    return path_regex(pattern).fullmatch(path.strip("/")) is not None
+    return path_regex(_nfc(pattern)).fullmatch(_nfc(path).strip("/")) is not None
 
 
 def glob_matches(pattern: str, text: str) -> bool:
-    return _name_regex(pattern).match(text) is not None
+    return _name_regex(_nfc(pattern)).match(_nfc(text)) is not None
+
+
+def _nfc(text: str) -> str:
+    """One spelling of each accented letter (Unicode NFC) on both sides: a folder `café` a Mac
+    or rsync wrote decomposed (e + a combining accent) never matched a config's `café/**`,
+    nor did such a keyword (an attack round). Plain ASCII, the usual case, is left as it is."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def _shown(globs: tuple[str, ...]) -> str:
