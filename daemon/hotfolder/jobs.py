@@ -36,6 +36,7 @@ class Job:
     generation: int = 0  # which photo of its name it is (spool/owners.py), where no index decides: rerender
     reindex: bool = False  # not an original to render: an archived one to put in the index (workers/reindex.py)
     outside: bool = False  # a file of `hotfolder process`: it owns its outputs as itself, not as a drop of `rel`
+    kept_since_ns: int = 0  # rerender: an output written after this (its start) is a newer drop's, kept
 
     def __reduce__(self):
         """Pickled with its folder as that folder's pickle, made once per Folder object and

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 
 import pytest
 from PIL import Image
@@ -282,3 +283,23 @@ def test_explain_foresees_a_copy_the_daemon_would_skip_and_writes_nothing(daemon
     # Read only: SQLite may make the WAL's -shm and an empty -wal beside a database it reads, no more.
     assert (db.stat().st_mtime_ns, db.read_bytes()) == before
     assert not (wal := db.with_name("hotfolder.db-wal")).exists() or wal.stat().st_size == 0
+
+
+def test_an_output_written_after_rerender_started_is_kept(daemon_factory):
+    """Run beside the daemon, rerender rendered the archived old version of u7.jpg over the
+    outputs the daemon had just made of a new version dropped meanwhile (an attack round).
+    An output written after the run started is a newer drop's: kept, and said. (The daemon's
+    write is stood in for by the output's modification time, set past the run's start.)"""
+    d = daemon_factory().start()
+    _drop(d, "u7.jpg", _solid(RED), 1)
+    _drop(d, "v.jpg", _solid(BLUE), 2)
+    assert d.stop() == 0
+    _new_recipe(d)
+    newer = (d.output / "u7_web.jpg").read_bytes()
+    later = time.time() + 3600
+    os.utime(d.output / "u7_web.jpg", (later, later))
+    done = hotfolder("rerender", "--config", str(d.config))
+    assert done.returncode == 0, done.stderr
+    assert "rendered 1 of 2" in done.stderr and "1 kept as they were: a newer drop" in done.stderr, done.stderr
+    assert (d.output / "u7_web.jpg").read_bytes() == newer
+    assert _size(d.output / "v_web.jpg") == (160, 120)

@@ -26,7 +26,8 @@ def setup_log(args: argparse.Namespace) -> Progress:
 
 
 def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tuple[Path, str]],
-           bar: Progress, generations: dict[Path, int] | None = None, outside: bool = False) -> tuple[list, float]:
+           bar: Progress, generations: dict[Path, int] | None = None, outside: bool = False,
+           kept_since_ns: int = 0) -> tuple[list, float]:
     """Render `files` (each with the relative path its outputs keep) with the folder's
     renditions: the Outcomes, in the order they ended, and the seconds it took. `outside`:
     files of `hotfolder process` (jobs.Job.outside), not archived originals (rerender)."""
@@ -48,7 +49,8 @@ def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tu
     t0 = time.monotonic()
     level = "debug" if args.log_level == "debug" else "critical"
     try:
-        results = batch.run(cfg, files, folder, progress, args.log_format, level, generations, outside)
+        results = batch.run(cfg, files, folder, progress, args.log_format, level, generations, outside,
+                            kept_since_ns)
     finally:  # cleared before any line says what went wrong (cli.commands.main)
         bar.close()
     return results, time.monotonic() - t0
@@ -57,7 +59,10 @@ def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tu
 def report(logger, folder: Folder, outcome) -> None:
     """One file's end, as the daemon logs it (the same events and fields)."""
     result = outcome.result
-    if result.ok and result.unmatched:
+    if result.ok and result.skipped:
+        logger.info("file_kept", file=outcome.rel, src=str(outcome.src), reason=result.error,
+                    duration_ms=result.duration_ms, worker_pid=result.pid, outcome="kept")
+    elif result.ok and result.unmatched:
         logger.info("file_unmatched", file=outcome.rel, src=str(outcome.src), reason=result.unmatched,
                     duration_ms=result.duration_ms, worker_pid=result.pid, outcome="unmatched")
     elif result.ok:

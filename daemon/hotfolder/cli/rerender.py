@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -40,6 +41,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         print(f"hotfolder rerender: {printable(chosen)}", file=sys.stderr)
         return ExitCode.USAGE
     code = ExitCode.OK
+    started_ns = time.time_ns()  # an output written after this is a newer drop's (the daemon beside us)
     for folder, archive, roots in chosen:
         index = _Index(folder)
         found = list(archived.originals(archive, roots, _skip(folder), index.vouched))
@@ -52,14 +54,18 @@ def cmd_rerender(args: argparse.Namespace) -> int:
             print(f"folder {folder.name}: no archived original to render", file=sys.stderr)
             continue
         bar = batchrun.setup_log(args)  # one bar per folder
-        results, elapsed = batchrun.render(args, cfg, folder, [(a.path, a.rel) for a in current], bar, generations)
-        ok = sum(1 for o in results if o.result.ok)
+        results, elapsed = batchrun.render(args, cfg, folder, [(a.path, a.rel) for a in current], bar, generations,
+                                           kept_since_ns=started_ns)
+        kept = sum(1 for o in results if o.result.ok and o.result.skipped)
+        ok = sum(1 for o in results if o.result.ok) - kept
         stopped = len(current) - len(results)
         print(f"folder {folder.name}: rendered {ok} of {len(current)} archived original(s) again in {elapsed:.1f} s "
               f"into {folder.output}; {len(results) - ok} failed" + (f", {stopped} not rendered (stopped)"
                                                                      if stopped else "")
-              + (f"; {len(earlier)} earlier drop(s) of a name skipped" if earlier else ""), file=sys.stderr)
-        if ok < len(current):
+              + (f"; {len(earlier)} earlier drop(s) of a name skipped" if earlier else "")
+              + (f"; {kept} kept as they were: a newer drop of their name was rendered since this run started"
+                 if kept else ""), file=sys.stderr)
+        if ok + kept < len(current):
             code = ExitCode.FAILED
         if stopped:
             break

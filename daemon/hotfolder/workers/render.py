@@ -22,6 +22,7 @@ from hotfolder.recipes.sequence import Numbers
 from hotfolder.runtime import log
 from hotfolder.spool import atomic, folders, fsnames, nofollow, oserrors
 from hotfolder.spool import owners as names
+from hotfolder.spool.fsnames import display
 from hotfolder.state import db, originals
 from hotfolder.workers import manifest, naming, truncation
 from hotfolder.workers.choice import Choice, choose, subdir_of
@@ -119,6 +120,9 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
         record = same.recorded(tuple(written)) if same is not None else 0
     except Superseded:
         raise
+    except RenderedSince as exc:
+        logger.info("file_kept", reason=str(exc), duration_ms=ms(), outcome="kept")
+        return Result(job.id, True, skipped=True, error=str(exc), duration_ms=ms())
     except (fsnames.NameTooLong, names.NameClash, naming.EmptyName) as exc:
         return failed(str(exc), "write")
     except pipeline.InputError as exc:
@@ -268,6 +272,9 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
             paths, generation = names.reserve_new(folder, job.rel, wanted, generation, source=source)
         else:
             paths = names.reserve(folder, job.rel, wanted, generation, source=source)
+        if job.kept_since_ns and (newer := _written_since(paths, job.kept_since_ns)) is not None:
+            raise RenderedSince(f"{display(newer.relative_to(folder.output).as_posix())} was written after this "
+                                f"rerender started (a newer drop of the name, rendered by the daemon): kept as it is")
         manifest_at = _without_stale_manifest(dirs[home], paths.pop()) if folder.manifest is not None else None
         described = ""
         done: list[tuple[nofollow.Opened, str]] = []
@@ -298,6 +305,22 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
                     atomic.remove_at(out_dir, name)
             raise
     return described, generation
+
+
+class RenderedSince(Exception):
+    """rerender: an output of this original was written since the run started (jobs.Job.kept_since_ns)."""
+
+
+def _written_since(paths: list[Path], since_ns: int) -> Path | None:
+    """The first of `paths` written after `since_ns`: a newer drop's (rerender, run beside the
+    daemon, put the old version back over the new one's outputs: an attack round)."""
+    for path in paths:
+        try:
+            if os.lstat(path).st_mtime_ns > since_ns:
+                return path
+        except FileNotFoundError:
+            continue
+    return None
 
 
 def _parent(rel: str) -> str:
