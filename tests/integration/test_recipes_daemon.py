@@ -194,8 +194,9 @@ def test_seq_survives_a_restart_and_a_kill_and_never_repeats(daemon_factory, tmp
     wait_for(lambda: len(_finished(d)) == 3, 60, what="a third numbered output")
     assert _numbers(d) == [1, 2, 3]
 
-    # A kill while a file renders: its number (4) was handed out and is spent; the file,
-    # rendered again at the next start, gets the next one. No number is given twice.
+    # A kill while a file renders: its number (4) was handed out and is held for it; the
+    # file, rendered again at the next start, gets it again, so outputs the first attempt
+    # wrote are replaced, not left beside a 0005 (an attack round). No number is given twice.
     _stage(tmp_path, "big.jpg", size=(4000, 3000), seed=9)  # a 12 MP PNG: about a second of encoding
     _move_in(d, tmp_path, "big.jpg")
     state = d.var / "state"
@@ -205,9 +206,9 @@ def test_seq_survives_a_restart_and_a_kill_and_never_repeats(daemon_factory, tmp
     d.start()
     wait_for(lambda: len(_finished(d)) == 4, 120, what="the big file rendered again")
     assert d.stop() == 0
-    assert _numbers(d) == [1, 2, 3, 5] and sorted(_finished(d))[-1] == "0005_big.png"
+    assert _numbers(d) == [1, 2, 3, 4] and sorted(_finished(d))[-1] == "0004_big.png"
     with sqlite3.connect(f"file:{state / 'hotfolder.db'}?mode=ro", uri=True) as conn:
-        assert conn.execute("SELECT last FROM sequence WHERE folder = 'test'").fetchone() == (5,)
+        assert conn.execute("SELECT last FROM sequence WHERE folder = 'test'").fetchone() == (4,)
 
 
 def test_explain_says_why_and_writes_nothing(daemon_factory, tmp_path):

@@ -27,6 +27,7 @@ import redis
 from hotfolder.cluster import leases
 from hotfolder.config.model import Cluster
 from hotfolder.jobs import Verdict
+from hotfolder.recipes.sequence import HELD_FOR
 
 _SWAP = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -184,8 +185,17 @@ class Store:
             self.r.hdel(self._k("enqueued"), *stale)
 
     # `{seq}` (recipes/sequence.py): one INCR, atomic across every node
-    def next_number(self, folder: str) -> int:
-        return int(self.r.incr(self._k("seq", folder)))
+    def next_number(self, folder: str, holder: int | None = None) -> int:
+        """The folder's next `{seq}`; one held for `holder` (recipes/sequence.py) is its again."""
+        if holder is None:
+            return int(self.r.incr(self._k("seq", folder)))
+        key = self._k("seq", folder, "held", str(holder))
+        if (held := self.r.get(key)) is not None:
+            return int(held)
+        number = int(self.r.incr(self._k("seq", folder)))
+        if self.r.set(key, number, nx=True, ex=int(HELD_FOR)):
+            return number
+        return int(self.r.get(key) or number)  # another attempt took one first: that one (this one is spent)
 
     # counts
     def count(self, what: Verdict, folder: str = "") -> None:

@@ -11,24 +11,35 @@ In cluster mode the nodes share no state_dir: each number is a Redis INCR of the
 cluster's (cluster/store.py, `Store.next_number`), as atomic and as lasting as the
 Redis server's persistence (keep `appendonly yes` there, or numbers repeat after Redis
 loses its data).
+
+A number is held for the file it was given to (`holder`: its identity in processing/,
+state/originals.job_key): another attempt of that file, after a kill, gets the same one,
+so its outputs replace the first attempt's instead of standing beside them under a
+second number (an attack round: `s/0001.jpg` and `s/0002.jpg` of one original). Held
+numbers are let go after HELD_FOR.
 """
 from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from pathlib import Path
 from typing import Protocol
 
 from hotfolder.state import db
 
 PART = "sequence"
-MIGRATIONS = ("CREATE TABLE sequence (folder TEXT PRIMARY KEY, last INTEGER NOT NULL)",)
+MIGRATIONS = ("CREATE TABLE sequence (folder TEXT PRIMARY KEY, last INTEGER NOT NULL)",
+              "CREATE TABLE sequence_held (holder INTEGER NOT NULL, folder TEXT NOT NULL, number INTEGER NOT NULL, "
+              "time REAL NOT NULL, PRIMARY KEY (holder, folder)); "
+              "CREATE INDEX sequence_held_by_time ON sequence_held(time)")
+HELD_FOR = 30 * 86400.0  # seconds a number stays its file's: far longer than any file stays in processing/
 
 
 class Numbers(Protocol):
-    """Where a folder's next number comes from."""
+    """Where a folder's next number comes from; `holder`: the file it is for (see above)."""
 
-    def next_number(self, folder: str) -> int: ...
+    def next_number(self, folder: str, holder: int | None = None) -> int: ...
 
 
 class LocalNumbers:
@@ -46,12 +57,21 @@ class LocalNumbers:
             db.ensure(self._conn, PART, MIGRATIONS)
         return self._conn
 
-    def next_number(self, folder: str) -> int:
+    def next_number(self, folder: str, holder: int | None = None) -> int:
         conn = self._connection()
+        now = time.time()
         with db.transaction(conn):
+            if holder is not None:
+                conn.execute("DELETE FROM sequence_held WHERE time < ?", (now - HELD_FOR,))
+                held = conn.execute("SELECT number FROM sequence_held WHERE holder = ? AND folder = ?",
+                                    (holder, folder)).fetchone()
+                if held is not None:
+                    return int(held[0])
             (number,) = conn.execute(
                 "INSERT INTO sequence (folder, last) VALUES (?, 1) "
                 "ON CONFLICT(folder) DO UPDATE SET last = last + 1 RETURNING last", (folder,)).fetchone()
+            if holder is not None:
+                conn.execute("INSERT INTO sequence_held VALUES (?, ?, ?, ?)", (holder, folder, number, now))
         return int(number)
 
 

@@ -55,11 +55,12 @@ def read_facts(folder: Folder, src: Path, rel: str, *, accepted_formats, max_ima
 
 
 def choose(folder: Folder, src: Path, rel: str, *, accepted_formats, max_image_pixels: int,
-           sidecar: Path | None = None, numbers: Numbers | None = None, original: Original | None = None
-           ) -> Choice:
+           sidecar: Path | None = None, numbers: Numbers | None = None, original: Original | None = None,
+           holder: int | None = None) -> Choice:
     """The renditions whose `when:` holds for the file, and its template values. `original`:
     its bytes and content hash when the worker read them already (engine/fingerprint); else
-    the file is read here as far as the recipe needs."""
+    the file is read here as far as the recipe needs. `holder`: the file a `{seq}` is held
+    for (recipes/sequence.py)."""
     notes: list[str] = []
     facts = read_facts(folder, original.reading if original else src, rel, accepted_formats=accepted_formats,
                        max_image_pixels=max_image_pixels, sidecar=sidecar, notes=notes,
@@ -73,5 +74,5 @@ def choose(folder: Folder, src: Path, rel: str, *, accepted_formats, max_image_p
     if used.seq and selection.chosen:
         if numbers is None:
             raise RuntimeError(f"folder {folder.name}: {{seq}} is used, and no sequence is given to count it in")
-        seq = numbers.next_number(folder.name)
+        seq = numbers.next_number(folder.name, holder)
     return Choice(facts, selection, {**facts.values(), "seq": seq}, seq, tuple(notes))

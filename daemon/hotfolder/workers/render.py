@@ -88,7 +88,7 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
                 return ended
         choice = choose(folder, job.src, job.rel, accepted_formats=job.accepted_formats,
                         max_image_pixels=job.max_image_pixels, sidecar=_sidecar(job),
-                        numbers=numbers or _numbers(folder), original=original)
+                        numbers=numbers or _numbers(folder), original=original, holder=_holder(job, original))
         for note in choice.notes:
             logger.warning("file_note", note=note)
         if not choice.selection.chosen:
@@ -164,6 +164,14 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
     return Result(job.id, True, outputs=tuple(written), renditions=tuple(o.rendition.name for o in rendered.outputs),
                   duration_ms=ms(), match=same.match if same else None,
                   naming=same.naming if same else Naming.FIRST, record=record, manifest=described)
+
+
+def _holder(job: Job, original: fingerprint.Original) -> int | None:
+    """Who a `{seq}` is held for: a file of processing/, by its identity there (another
+    attempt after a kill gets its number again); a file of `process` or rerender, no one."""
+    if not job.src.is_relative_to(job.folder.processing):
+        return None
+    return originals.job_key(job.folder.name, job.rel, original.inode, original.mtime_ns)
 
 
 def _numbers(folder) -> Numbers | None:
