@@ -25,9 +25,13 @@ def display(name: str) -> str:
 # What a terminal would act on or hide rather than show: C0 controls (ESC moves the cursor,
 # retitles the window; a newline forges a line of our own), DEL, C1 controls, and the marks
 # that reorder or hide text (bidi overrides and isolates, zero-width characters); and the
-# Unicode line and paragraph separators, which break a line as a newline does.
-_UNSHOWN = [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x200B, 0x200C, 0x200D, 0x200E, 0x200F,
-            0x2028, 0x2029, *range(0x202A, 0x202F), 0x2060, *range(0x2066, 0x206A), 0xFEFF]
+# Unicode line and paragraph separators, which break a line as a newline does. Also the
+# Arabic letter mark (a bidi mark), the soft hyphen, the invisible operators and the
+# deprecated format controls (U+2061-2064, 206A-206F), and the tag characters
+# (U+E0000-E007F: invisible, they spell hidden text): an attack round found them kept.
+_UNSHOWN = [*range(0x20), 0x7F, *range(0x80, 0xA0), 0xAD, 0x061C, 0x180E, 0x200B, 0x200C, 0x200D, 0x200E,
+            0x200F, 0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2060, 0x2065), *range(0x2066, 0x2070),
+            0xFEFF, *range(0xE0000, 0xE0080)]
 _ESCAPED = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _UNSHOWN}
 UNSHOWN = re.compile("[" + "".join(re.escape(chr(c)) for c in _UNSHOWN) + "]")  # the same, as a pattern
 _ESCAPED_KEEP_NEWLINES = {c: e for c, e in _ESCAPED.items() if c != 0x0A}

@@ -44,6 +44,7 @@ def test_filling_in(text, expected):
     ("a\x00b\nc", "a_b_c"),
     ("\u202egpj.exe", "_gpj.exe"),  # shown reversed, as `exe.jpg` (an attack round's)
     ("a\u200bb\x9bc\ufeff", "a_b_c_"),  # zero-width, C1, byte-order mark
+    ("A\u061cB\U000e0041C\u206aD\xadE", "A_B_C_D_E"),  # a bidi mark, a tag character, a format control, a soft hyphen
     ("a\u2028b\u2029c", "a_b_c"),  # the Unicode line and paragraph separators break a line as \n does
 ])
 def test_a_hostile_value_never_leaves_the_output_folder(value, expected):
