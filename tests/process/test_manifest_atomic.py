@@ -117,3 +117,20 @@ def test_a_worker_stopped_or_killed_mid_file_leaves_no_manifest_of_other_outputs
     again = render.process_one(jobs.Job(3, folder, claimed.path, claimed.rel, cfg.accepted_formats,
                                         cfg.max_image_pixels))
     assert again.ok and (folder.output / "a.json").exists() and consistent(folder.output, claimed.path) == ""
+
+
+def test_a_manifest_name_too_long_names_the_manifest_template(tmp_path):
+    """A 251-byte stem made `{stem}.json` 256 bytes: the reason told the user to shorten the
+    rendition's filename template, which was fine (an attack round)."""
+    short = config(tmp_path).read_text().replace("format: png}", 'format: png, filename: "{hash:6}_{rendition}.{ext}"}')
+    (tmp_path / "hotfolder.yaml").write_text(short)  # the outputs' names are short; the manifest's is not
+    cfg = load(tmp_path / "hotfolder.yaml")
+    folder = cfg.folders[0]
+    for place in folder.all_dirs():
+        place.mkdir(parents=True, exist_ok=True)
+    name = "L" * 251 + ".jpg"
+    photo((64, 48)).save(folder.inbox / name, quality=92)
+    claimed = moves.claim(folder, folder.inbox / name)
+    done = render.process_one(jobs.Job(1, folder, claimed.path, claimed.rel, cfg.accepted_formats,
+                                       cfg.max_image_pixels))
+    assert not done.ok and "the manifest's name" in done.error and "`manifest:` template" in done.error, done.error

@@ -67,7 +67,13 @@ def fit_name(path: Path, reserve: int) -> Path:
 
 
 class NameTooLong(HotfolderError, ValueError):
-    def __init__(self, name: str, rendition: str | None = None):
+    def __init__(self, name: str, rendition: str | None = None, manifest: bool = False):
+        if manifest:  # the folder's `manifest:` template made it, not a rendition's filename (an attack round)
+            super().__init__(
+                f"the manifest's name {name[:40]}… is {len(os.fsencode(name))} bytes, longer than the {NAME_MAX} a "
+                f"file name may have; shorten the input's name or the folder's `manifest:` template (`{{stem:.200}}"
+                f".json`)")
+            return
         whose = f" of rendition {rendition}" if rendition else ""
         super().__init__(
             f"the output name{whose} {name[:40]}… is {len(os.fsencode(name))} bytes, longer than the "

@@ -273,7 +273,7 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
         if folder.manifest is not None:
             name = names.manifest_name(folder.manifest, PurePosixPath(job.rel).name, folder.name)
             if len(os.fsencode(name)) > fsnames.NAME_MAX:
-                raise fsnames.NameTooLong(name)
+                raise fsnames.NameTooLong(name, manifest=True)
             wanted.append(dirs[home].path / name)
         source = job.src.absolute() if job.outside else None
         if fresh:
