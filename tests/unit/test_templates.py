@@ -62,6 +62,7 @@ def test_a_hostile_subdir_part_and_a_default_with_a_slash_stay_inside():
     ("{stme}.{ext}", "unknown field {stme}; use {stem}"),
     ("{sequence:04}.{ext}", "unknown field {sequence}; use {seq}"),
     ("{stem|slugg}", "unknown filter |slugg; use |slug"),
+    ("{title|default(draft|final)}.{ext}", "|default( is not closed: the text in its parentheses may not hold |"),
     ("{stem|default}", "|default needs its text in parentheses"),
     ("{stem|slug(x)}", "|slug takes nothing in parentheses"),
     ("{seq:abc}", "{seq:abc}: not a format for a number"),

@@ -177,6 +177,10 @@ def _field(expr: str, allowed: frozenset[str]) -> Field:
 
 def _filter(text: str) -> Filter:
     m = _FILTER.match(text)
+    if m is None and "(" in text and text.split("(", 1)[0].strip() in FILTERS and ")" not in text:
+        # `|default(draft|final)`: the | ended the filter's text (an attack round: "use |default")
+        raise TemplateError(f"|{text.split('(', 1)[0].strip()}( is not closed: the text in its parentheses may "
+                            f"not hold | or }} (they end the filter and the field); write it without them")
     if m is None or m.group(1) not in FILTERS:
         word = m.group(1) if m else text.strip()
         meant = _meant(word, FILTERS)
