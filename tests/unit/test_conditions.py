@@ -246,6 +246,13 @@ def test_an_unknown_exif_tag_is_told_every_name_known(tmp_path):
     assert when.need().exif_tags == {"FNumber", "ExposureTime"}
 
 
+@pytest.mark.parametrize("glob", ["./clients/**", "../clients/**", "clients/./x"])
+def test_a_subfolder_glob_with_a_dot_part_is_refused(tmp_path, glob):
+    """`./clients/**` passed check-config and never matched a file (an attack round)."""
+    (line,) = problems(tmp_path, f'when: {{subfolder: "{glob}"}}\n')
+    assert "has a . or .. part, which no subfolder has" in line, line
+
+
 def test_an_empty_when_says_what_it_takes(tmp_path):
     (line,) = problems(tmp_path, "when: {}\n")
     assert "when: needs at least one condition: subfolder, name, format" in line

@@ -36,6 +36,12 @@ class Globs(Kind):
         for g in globs:
             if (problem := _unreadable(g, path=self.empty)) is not None:
                 r.fail(name, problem)
+            if self.empty and any(part in (".", "..") for part in g.strip("/").split("/")):
+                r.fail(name, f"{g!r} has a . or .. part, which no subfolder has: a subfolder glob is a path under "
+                             f"the inbox, written from it (\"clients/**\", not \"./clients/**\")")
+            elif self.empty and "\\" in g and "/" not in g:
+                r.warn(name, f"{g!r} has a \\: folders are separated by / here (\"{g.replace(chr(92), '/')}\"); a "
+                             f"\\ matches a folder whose name holds one")
         negated = ".not." in f".{r.key(name)}."  # under not:, "*" now leaves the top in: what was meant
         if self.empty and not negated and "" not in globs and any(_every_folder(g) for g in globs):
             r.warn(name, f"{', '.join(repr(g) for g in globs if _every_folder(g))} takes every subfolder but not "
