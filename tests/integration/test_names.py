@@ -277,6 +277,29 @@ def test_a_file_that_cannot_leave_processing_stops_nothing(daemon_factory):
     assert d.stop() == 0
 
 
+def test_an_inbox_file_that_cannot_be_taken_is_said_and_shown(daemon_factory, tmp_path):
+    """An immutable file in the inbox: a bare "[Errno 1] Operation not permitted", and nothing
+    in the status (an attack round). Now what to change, once, and a note while it is there;
+    taken once it can move."""
+    d = daemon_factory().start()
+    staged = tmp_path / "z.jpg"
+    staged.write_bytes(image_bytes(RED))
+    if not _chattr("+i", staged):
+        pytest.skip("chattr +i is not allowed here (needs root and CAP_LINUX_IMMUTABLE on ext4/xfs/btrfs)")
+    _chattr("-i", staged)
+    os.rename(staged, d.inbox / "z.jpg")
+    _chattr("+i", d.inbox / "z.jpg")
+    try:
+        said = wait_for(lambda: d.event("claim_failed"), 20, what="the file said")
+        assert "immutable" in said["reason"] and "chattr -i" in said["reason"], said
+        note = wait_for(lambda: d.status_json().get("message"), 10, what="the status's message")
+        assert "1 file(s) in an inbox cannot be taken" in note and "z.jpg" in note, note
+    finally:
+        _chattr("-i", d.inbox / "z.jpg")
+    wait_for(lambda: "z.jpg" in files_under(d.archive), 30, what="z.jpg taken once it can move")
+    assert d.stop() == 0
+
+
 # ---------------------------------------------------------------- 8. a closed log pipe
 
 def test_a_closed_log_pipe_stops_nothing(daemon_factory):

@@ -49,6 +49,7 @@ class ClaimGate:
         self.message = ""  # why claiming is paused, for the status
         self.stuck: dict[Path, Stuck] = {}
         self.on_other_fs: set[Path] = set()
+        self.not_movable: dict[Path, str] = {}  # inbox files the daemon may not move: why
 
     # ------------------------------------------------------------------ asked by the service
     def paused(self, now: float) -> bool:
@@ -75,7 +76,13 @@ class ClaimGate:
         self.on_other_fs = set(left)
         mounted = (f"{len(left)} file(s) in an inbox are on another file system (e.g. {fsnames.display(str(left[0]))}) "
                    "and cannot be taken: copy them in instead of mounting inside the inbox") if left else ""
-        return "; ".join(n for n in (self.recipes.notes(), mounted) if n)
+        self.not_movable = {p: why for p, why in self.not_movable.items() if os.path.lexists(p)}
+        stuck = ""
+        if self.not_movable:
+            path, why = next(iter(self.not_movable.items()))
+            stuck = (f"{len(self.not_movable)} file(s) in an inbox cannot be taken (e.g. {fsnames.display(str(path))}: "
+                     f"{why})")
+        return "; ".join(n for n in (self.recipes.notes(), mounted, stuck) if n)
 
     # ------------------------------------------------------------------ told by the ledger
     def pause(self, now: float, reason: str) -> bool:
@@ -119,6 +126,16 @@ class ClaimGate:
             del self.stuck[path]
             self.log.info("file_unstuck", folder=entry.folder.name, file=fsnames.display(entry.claimed.rel),
                           action="back in the inbox")
+
+    def cannot_take(self, folder: Folder, path: Path, reason: str) -> None:
+        """An inbox file the daemon may not move (an immutable file, a folder it may not
+        write): said once per file, and in the status while it is there (an attack round:
+        a bare "Operation not permitted", and nothing in the status). Tried again meanwhile."""
+        if path in self.not_movable:
+            return
+        if len(self.not_movable) < MAX_REMEMBERED:
+            self.not_movable[path] = reason
+        self.log.error("claim_failed", folder=folder.name, file=fsnames.display(str(path)), reason=reason)
 
     def unclaimable(self, folder: Folder, path: Path) -> None:
         """A file on a file system mounted inside the inbox cannot be claimed by rename

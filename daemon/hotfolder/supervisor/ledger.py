@@ -140,8 +140,10 @@ class Ledger:
         except OSError as exc:
             if exc.errno == errno.EXDEV:
                 self.gate.unclaimable(folder, path)
+            elif exc.errno in (errno.EPERM, errno.EACCES):
+                self.gate.cannot_take(folder, path, _claim_failed(exc))
             else:
-                self.log.error("claim_failed", folder=folder.name, file=str(path), reason=str(exc))
+                self.log.error("claim_failed", folder=folder.name, file=str(path), reason=_claim_failed(exc))
             return None
         if claimed is None:
             return None
@@ -376,3 +378,14 @@ class Ledger:
         if folder is not None:
             moves.prune_emptied(folder.processing, rel)  # the nodes do not claim: the head prunes
             self.on_end(folder, rel)
+
+
+def _claim_failed(exc: OSError) -> str:
+    """Why a file could not be taken, and what to change: the system's bare words ("[Errno 1]
+    Operation not permitted: 'z.jpg' -> 'z.jpg'") said neither (an attack round). It is
+    tried again at the next look."""
+    if exc.errno in (errno.EPERM, errno.EACCES):
+        return (f"the daemon's user may not move it out of the inbox ({exc.strerror}): an immutable or "
+                "append-only file (lsattr; chattr -i -a), or a folder on its way the daemon's user may not "
+                "write to (its permissions, or a sticky inbox whose files are another user's); it is tried again")
+    return f"{exc.strerror or exc} (errno {errno.errorcode.get(exc.errno or 0, exc.errno)}); it is tried again"
