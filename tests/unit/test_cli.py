@@ -149,3 +149,14 @@ def test_the_version_is_printed_on_stdout(capsys):
     assert ended.value.code == 0
     said = capsys.readouterr()
     assert said.out.startswith("hotfolder ") and said.out.count("\n") == 1 and said.err == ""
+
+
+def test_a_locked_database_s_reason_names_a_file_changed_under_the_daemon_too(tmp_path):
+    """`: > hotfolder.db` under a running daemon answers "database is locked": the reason
+    blamed another process only (an attack round)."""
+    import sqlite3
+
+    from hotfolder.state import db
+
+    said = db.unusable("the index cannot be written", sqlite3.OperationalError("database is locked"), tmp_path)
+    assert "another process holds it, or the file was truncated or replaced" in said and "move that file" in said

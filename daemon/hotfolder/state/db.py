@@ -37,8 +37,10 @@ def unusable(said: str, exc: BaseException, state_dir: Path) -> str:
     if "not a database" in text or "malformed" in text or "corrupt" in text:
         return (f"{said} ({where} is damaged): stop the daemon, delete that file and start it again: the index "
                 "is rebuilt from the archive")
-    if "locked" in text:
-        return f"{said} ({where}: another process holds it; the daemon goes on once it lets go)"
+    if "locked" in text:  # also what a file truncated or replaced under the daemon answers (an attack round)
+        return (f"{said} ({where}: another process holds it, or the file was truncated or replaced under the "
+                "daemon; it goes on once it can write; if this lasts, stop the daemon, move that file away and "
+                "start it again: the index is rebuilt from the archive)")
     return f"{said} ({where})"
 
 
