@@ -122,3 +122,14 @@ def test_process_never_replaces_a_dropped_original_s_outputs(daemon_factory, tmp
         assert run.returncode == 0, run.stderr
         assert (d.output / "a_web.jpg").read_bytes() == dropped, "the dropped original's output was replaced"
         assert sorted(p.name for p in d.output.glob("a_web*")) == ["a_web.jpg", "a_web~jpg.jpg"]
+
+
+def test_explain_and_process_say_a_fifo_is_no_file(home):
+    """A FIFO, a link to a device or a folder was "no such file" (an attack round)."""
+    os.mkfifo(home / "pipe.jpg")
+    said = subprocess.run([sys.executable, "-m", "hotfolder", "explain", "pipe.jpg"], cwd=home, capture_output=True,
+                          text=True, timeout=60)
+    assert said.returncode == 1 and "pipe.jpg: not a file (a folder, a FIFO" in said.stderr, said.stderr
+    run = subprocess.run([sys.executable, "-m", "hotfolder", "process", "pipe.jpg"], cwd=home, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 1 and "it is not a file (a FIFO" in run.stderr, run.stderr

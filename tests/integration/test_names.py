@@ -300,6 +300,19 @@ def test_an_inbox_file_that_cannot_be_taken_is_said_and_shown(daemon_factory, tm
     assert d.stop() == 0
 
 
+def test_a_fifo_in_the_inbox_is_said_not_left_unsaid(daemon_factory):
+    """A named pipe in the inbox was left there, unsaid: no log line, no status (an attack
+    round). It is said at once (not waited for as an empty file), and noted."""
+    d = daemon_factory().start()
+    os.mkfifo(d.inbox / "pipe.jpg")
+    said = wait_for(lambda: d.event("claim_failed"), 20, what="the FIFO said")
+    assert "FIFO (named pipe), not a file" in said["reason"] and said["file"].endswith("pipe.jpg"), said
+    drop(d, "after.jpg", image_bytes(GREEN))
+    wait_for(lambda: "after.jpg" in files_under(d.archive), 20, what="the next file")
+    wait_for(lambda: "pipe.jpg" in d.status_json()["message"], 10, what="the status to note it")
+    assert d.stop() == 0
+
+
 # ---------------------------------------------------------------- 8. a closed log pipe
 
 def test_a_closed_log_pipe_stops_nothing(daemon_factory):

@@ -228,6 +228,9 @@ class Inbox:
             if stat.S_ISDIR(st.st_mode):
                 gone.append(cand.path)
                 continue
+            if not stat.S_ISREG(st.st_mode) and not stat.S_ISLNK(st.st_mode):
+                out.append(cand.path)  # a FIFO, socket or device: said now (moves.NotAFile), not waited for as empty
+                continue
             if cand.held_until:
                 if self._held(cand, st, now):
                     continue

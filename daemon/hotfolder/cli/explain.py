@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path, PurePosixPath
 
@@ -39,7 +40,9 @@ def cmd_explain(args: argparse.Namespace) -> int:
     for given in args.files:
         path = Path(given).absolute()
         if not path.is_file():
-            print(f"hotfolder: {printable(given)}: no such file", file=sys.stderr)
+            what = ("not a file (a folder, a FIFO, a device, or a link to nothing); give an image file"
+                    if os.path.lexists(path) else "no such file")
+            print(f"hotfolder: {printable(given)}: {what}", file=sys.stderr)
             missing += 1
             continue
         said.append(explain(cfg, path, args.folder, args.subfolder or ""))

@@ -38,7 +38,12 @@ def cmd_process(args: argparse.Namespace) -> int:
     bar = batchrun.setup_log(args)
     files, missing = _expand(args.paths)
     for path in missing:
-        log.get("batch").warning("file_not_found", file=str(path), outcome="failed")
+        if os.path.lexists(path):  # there, but no file nor folder: a FIFO, a device, a dangling link
+            log.get("batch").warning("file_failed", file=str(path), reason="it is not a file (a FIFO, a socket, a "
+                                     "device, or a link to nothing): only files and folders are processed",
+                                     outcome="failed")
+        else:
+            log.get("batch").warning("file_not_found", file=str(path), outcome="failed")
     if not files:
         bar.close()
         print("hotfolder: nothing to process", file=sys.stderr)

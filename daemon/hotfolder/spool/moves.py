@@ -72,8 +72,10 @@ def claim(folder: Folder, src: Path, sidecar: Path | None = None) -> Claimed | N
             return None
         if stat.S_ISLNK(st.st_mode):
             raise Refused("symbolic links are not followed; copy the file itself into the inbox")
+        if not stat.S_ISREG(st.st_mode) and not stat.S_ISDIR(st.st_mode):
+            raise NotAFile(f"it is a {_kind(st.st_mode)}, not a file: only files are taken; remove it from the inbox")
         if not stat.S_ISREG(st.st_mode):
-            return None  # a directory, fifo or socket: nothing to render
+            return None  # a folder now: the inbox's walk finds its files
         _refuse_too_long(folder, rel)
         dst = folder.processing / rel
         with nofollow.opened(dst.parent, make=True) as dst_dir:
@@ -86,6 +88,15 @@ def claim(folder: Folder, src: Path, sidecar: Path | None = None) -> Claimed | N
     finally:
         os.close(src_dir)
     return Claimed(rel, dst, xmp_sidecars.claim(folder, rel, sidecar) if sidecar is not None else None)
+
+
+class NotAFile(HotfolderError):
+    """A FIFO, socket or device in the inbox: never taken (it was left there unsaid: an attack round)."""
+
+
+def _kind(mode: int) -> str:
+    return ("FIFO (named pipe)" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode)
+            else "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "special file")
 
 
 def pass_through(folder: Folder, src: Path) -> Path | None:

@@ -137,6 +137,9 @@ class Ledger:
         except moves.Refused as exc:
             self.failing.refused(folder, path, exc)
             return None
+        except moves.NotAFile as exc:
+            self.gate.cannot_take(folder, path, str(exc))
+            return None
         except OSError as exc:
             if exc.errno == errno.EXDEV:
                 self.gate.unclaimable(folder, path)
