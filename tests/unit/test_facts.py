@@ -189,6 +189,17 @@ def test_exif_text_parted_by_a_nul_keeps_each_part(tmp_path):
     assert facts._text("Title".encode("utf-16-le")) == "Title"
 
 
+def test_exif_text_written_in_utf8_is_read_as_utf8(tmp_path):
+    """A Make of `Sõny Café` written as UTF-8 (as tools do) was read as Latin-1: `SÃµny CafÃ©` in
+    names and messages (an attack round). Latin-1 bytes that are no UTF-8 stay as they are."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Sõny Café".encode(), "Mod\xe8le".encode("latin-1")
+    src = tmp_path / "a.jpg"
+    Image.new("RGB", (32, 24)).save(src, exif=exif)
+    photo = read(src, Need(exif=True))
+    assert photo.make == "Sõny Café" and photo.model == "Modèle"
+
+
 def test_an_iso_of_two_values_is_its_first_for_conditions_as_for_names(tmp_path):
     """ISOSpeedRatings may hold two values (cameras write `400 0`): `exif: {ISO: "400"}` did
     not match the "400 0" the condition read, though `{iso}` named it 400 (a review)."""

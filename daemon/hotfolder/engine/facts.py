@@ -170,7 +170,7 @@ def _text(value) -> str | None:
     if isinstance(value, bytes):  # UNDEFINED (UserComment, Windows' UTF-16 XP tags): its NULs dropped, as before
         return value.decode("ascii", "replace").replace("\0", "").strip() or None
     if isinstance(value, str):  # ASCII: Copyright holds "photographer\0editor": parts at a NUL, a space between
-        return " ".join(p.strip() for p in value.split("\0") if p.strip()) or None
+        return " ".join(p.strip() for p in _utf8(value).split("\0") if p.strip()) or None
     if isinstance(value, tuple):
         parts = [_text(v) for v in value]
         return " ".join(p for p in parts if p) or None
@@ -180,6 +180,18 @@ def _text(value) -> str | None:
             return f"1/{denominator // numerator}"
         return f"{numerator / denominator:g}"
     return str(value)
+
+
+def _utf8(text: str) -> str:
+    """An ASCII tag's text as its writer meant it: Pillow reads the bytes as Latin-1, and
+    cameras and tools that write UTF-8 there (`Café`) came out as `CafÃ©` in names and
+    messages (an attack round). Bytes that are not UTF-8 stay as Pillow read them."""
+    if text.isascii():
+        return text
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
 
 
 def _tag(exif: Image.Exif | None, number: int):
