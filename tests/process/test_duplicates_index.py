@@ -126,16 +126,8 @@ def test_the_mirror_sees_rows_recorded_out_of_claim_order_and_forgets(tmp_path):
     assert [r[1] for r in index.lookalikes(Look(2, 1, 1), 0, folder="f", scope_all=False, since=0)] == [0]
     index.record(_entry(A, 1, "a.jpg", look=Look(1, 1, 1)))
     assert len(other.lookalikes(Look(1, 1, 1), 0, folder="f", scope_all=False, since=0)) == 1
-    other.record(_entry("c" * 64, 3, "b.jpg", look=Look(3, 1, 1)))  # a new version of b.jpg
-    later = time.time() + 1
-    # Past the window only b.jpg's first row goes: the last rendering of each name (and photo of
-    # it) is kept, so that name is still known (a different photo under it replaced its outputs)
-    assert other.forget_before("f", later) == 1
-    assert [n.look.phash for n in other.named("f", "b.jpg")] == [3] and other.named("f", "a.jpg")
-    assert index.lookalikes(Look(2, 1, 1), 0, folder="f", scope_all=False, since=0) == []  # reloaded: gone
-    assert index.lookalikes(Look(1, 1, 1), 0, folder="f", scope_all=False, since=0)  # kept ...
-    assert index.lookalikes(Look(1, 1, 1), 0, folder="f", scope_all=False, since=later) == []  # ... never matched
-    assert index.claim(A, 4, src, folder="f", scope_all=False, since=later).verdict == "new"
+    assert other.forget_before("f", time.time() + 1) == 2  # past the window
+    assert index.lookalikes(Look(1, 1, 1), 0, folder="f", scope_all=False, since=0) == []
 
 
 def test_a_crash_before_the_record_leaves_nothing_seen(tmp_path):

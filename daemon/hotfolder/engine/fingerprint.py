@@ -67,6 +67,7 @@ class Original:
     inode: int  # the file's identity while it lies in processing/ (with mtime_ns)
     mtime_ns: int
     fd: int = -1  # kept open (read_original(keep=True)): what `reading` names; close() closes it
+    ctime_ns: int = 0  # its last change: in processing/, when it was claimed (the rename) or adopted
 
     @property
     def reading(self) -> Path:
@@ -162,7 +163,7 @@ def read_original(path: Path, keep: bool = False) -> Original:
     if not keep:
         os.close(fd)
         fd = -1
-    return Original(Path(path), data, digest, size, st.st_ino, st.st_mtime_ns, fd)
+    return Original(Path(path), data, digest, size, st.st_ino, st.st_mtime_ns, fd, st.st_ctime_ns)
 
 
 def _read_all(fd: int, size: int) -> bytes:

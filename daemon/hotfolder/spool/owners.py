@@ -198,21 +198,23 @@ def reserve(folder: Folder, rel: str, outputs: list[Path], generation: int = 0, 
     or its own, else per the folder's on_name_clash. Raises NameClash (policy fail).
     `generation`: which photo of this name it is (owner_id); a later one's clashes are
     numbered (`~2`), the extension being the same. `source`: owner_id's."""
-    return _reserve_or_say(folder, rel, outputs, generation, fresh=False, source=source)[0]
+    return _reserve_or_say(folder, rel, outputs, generation, fresh=0, source=source)[0]
 
 
-def reserve_new(folder: Folder, rel: str, outputs: list[Path], generation: int = 0, *,
+def reserve_new(folder: Folder, rel: str, outputs: list[Path], generation: int = 0, *, claimed_ns: int,
                 source: Path | None = None) -> tuple[list[Path], int]:
     """reserve() for a photo the index of originals knows no earlier rendering of (a first
     drop of its name, or a different photo), and the generation it is written as. Outputs
-    its identity already owns are then an earlier photo's that the index no longer knows
-    (forgotten past duplicate_window, or rebuilt from the archive, which keeps no names or
-    generations): they are never replaced, and the next generation is taken. Trusting the
-    index there replaced them (an attack round)."""
-    return _reserve_or_say(folder, rel, outputs, generation, fresh=True, source=source)
+    its identity already owns, written before this file was claimed (`claimed_ns`), are
+    then an earlier photo's that the index no longer knows (forgotten past duplicate_window,
+    rebuilt from the archive, which keeps no names or generations, or from before the
+    index): they are never replaced, and the next generation is taken. Trusting the index
+    there replaced them (an attack round). Written since the claim, they are this file's own,
+    from an attempt a kill cut short: replaced, as always (a review: a second set)."""
+    return _reserve_or_say(folder, rel, outputs, generation, fresh=claimed_ns, source=source)
 
 
-def _reserve_or_say(folder: Folder, rel: str, outputs: list[Path], generation: int, *, fresh: bool,
+def _reserve_or_say(folder: Folder, rel: str, outputs: list[Path], generation: int, *, fresh: int,
                     source: Path | None) -> tuple[list[Path], int]:
     if folder.names_dir is None:
         return list(outputs), generation
@@ -257,12 +259,13 @@ def plan(folder: Folder, rel: str, outputs: list[Path], generation: int = 0) -> 
 
 
 def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], generation: int,
-             write: bool = True, fresh: bool = False, source: Path | None = None) -> tuple[list[Path], int]:
+             write: bool = True, fresh: int = 0, source: Path | None = None) -> tuple[list[Path], int]:
+    """`fresh`: reserve_new's `claimed_ns` (0: not new)."""
     with _locked(names_dir):
         while True:
             me = owner_id(folder, rel, generation, source)
             picks = _choose(folder, names_dir, rel, outputs, generation, me)
-            if not fresh or not any(owner == me and os.path.lexists(path) for path, owner in picks):
+            if not fresh or not any(owner == me and _written_before(path, fresh) for path, owner in picks):
                 break
             generation += 1  # see reserve: an earlier photo's, which the index no longer knows
             if generation > MAX_SUFFIX:
@@ -275,6 +278,14 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gen
                 _write(marker, me, present=owner is not None, like=mine)
                 mine = marker
     return [path for path, _ in picks], generation
+
+
+def _written_before(path: Path, ns: int) -> bool:
+    """`path` is there, and was last written no later than `ns`."""
+    try:
+        return os.lstat(path).st_mtime_ns <= ns
+    except FileNotFoundError:
+        return False
 
 
 def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], generation: int,

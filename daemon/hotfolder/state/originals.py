@@ -267,18 +267,12 @@ class Originals:
             return self.conn.execute("DELETE FROM originals_claims").rowcount
 
     def forget_before(self, folder: str, cutoff: float) -> int:
-        """Rows of `folder` older than its duplicate_window are forgotten, but for the last
-        rendering of each name and photo of it (generation): no copy is matched with those
-        (every lookup of bytes and looks is bounded by the window), and the name's photo is
-        still known. Forgotten too, a different photo dropped under a name a camera had used
-        more than a window before was taken for that name's first and replaced the earlier
-        photo's outputs (an attack round). So the index grows with the names, not the drops."""
-        fid = self.folder_id(folder)
+        """Rows of `folder` older than its duplicate_window are forgotten. A name's earlier
+        photo forgotten so is still never replaced by a new drop of that name: its outputs'
+        names are owned (spool/owners.reserve_new)."""
         with db.transaction(self.conn):
-            n = self.conn.execute(
-                "DELETE FROM originals WHERE folder = ? AND time < ? AND id NOT IN (SELECT max(id) FROM originals "
-                "WHERE folder = ? AND state = ? GROUP BY name_key, name, generation)",
-                (fid, cutoff, fid, RENDERED)).rowcount
+            n = self.conn.execute("DELETE FROM originals WHERE folder = ? AND time < ?",
+                                  (self.folder_id(folder), cutoff)).rowcount
             if n:
                 self._bump_epoch()
         return n

@@ -136,12 +136,13 @@ class Sameness:
 
     def renumbered(self, generation: int) -> None:
         """The outputs were written as a later generation than the index gave (spool/owners
-        reserve_new: the names its generation owns are an earlier photo's, which the index
-        no longer knows): recorded as that one."""
+        reserve_new: the names its generation owns are an earlier photo's, which the index no
+        longer knows): recorded as that one, as a different photo."""
         self.naming, self.generation = Naming.DIFFERENT, generation
         self.logger.info("name_reused", outcome=str(self.naming), generation=generation,
-                         reason="the outputs under this name's next number are an earlier photo's that the index no "
-                                "longer knows (its database was made again): they stay, its own are numbered on")
+                         reason="the outputs under this name (and number) are an earlier photo's that the index no "
+                                "longer knows (forgotten past duplicate_window, or its database made again): they "
+                                "stay, its own are numbered on")
 
     def _lookalike(self, look: Look, exclude: frozenset[int]) -> Match | None:
         folder = self.job.folder

@@ -114,7 +114,8 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
             fence()
         described, generation = _write_outputs(job, rendered, written, logger, choice.values,
                                                same.generation if same else job.generation, original,
-                                               fresh=same is not None and same.naming == Naming.DIFFERENT)
+                                               fresh=same is not None and same.naming != Naming.NEW_VERSION
+                                               and folder.on_name_clash != "replace")
         if same is not None and generation != same.generation:
             same.renumbered(generation)
         record = same.recorded(tuple(written)) if same is not None else 0
@@ -277,7 +278,8 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
             wanted.append(dirs[home].path / name)
         source = job.src.absolute() if job.outside else None
         if fresh:
-            paths, generation = names.reserve_new(folder, job.rel, wanted, generation, source=source)
+            paths, generation = names.reserve_new(folder, job.rel, wanted, generation, claimed_ns=original.ctime_ns,
+                                                  source=source)
         else:
             paths = names.reserve(folder, job.rel, wanted, generation, source=source)
         if job.kept_since_ns and (newer := _written_since(paths, job.kept_since_ns)) is not None:

@@ -70,6 +70,6 @@ KEYS = (
         "bits of the 64-bit perceptual hash in which a look-alike may differ (measured: copies are within 4, "
         "different photos 8 or more apart; distances are even)"),
     Key("duplicate_window", Duration(), 365.0 * DAY,
-        "originals older than this are forgotten by the index (`365d`, `12w`, `36h`): no copy is matched with them; "
-        "the last photo rendered under each name is kept, to tell a new version of it from another photo"),
+        "originals older than this are forgotten by the index (`365d`, `12w`, `36h`): no copy is matched with "
+        "them, and a new drop under the name of one gets outputs of its own (`~2`), never replacing its"),
 )

@@ -1,0 +1,59 @@
+"""A name's earlier photo the index no longer knows keeps its outputs (spool/owners.reserve_new),
+and a file rendered again after a kill replaces its own outputs: never a second set (a review
+of the first: the re-render of a different photo under a used name took `a_web~3.jpg`)."""
+from __future__ import annotations
+
+import os
+import textwrap
+
+from hotfolder import jobs
+from hotfolder.config import load
+from hotfolder.workers import render
+from tests.same_photos import jpeg, scene, shot
+
+
+def _folder(tmp_path):
+    (tmp_path / "h.yaml").write_text(textwrap.dedent("""\
+        state_dir: state
+        folders:
+          - inbox: in
+            output: out
+            archive: archive
+            failed: failed
+            renditions:
+              - {name: web, size: 300, format: jpeg}
+        """))
+    cfg = load(tmp_path / "h.yaml")
+    folder = cfg.folders[0]
+    for place in folder.all_dirs():
+        place.mkdir(parents=True, exist_ok=True)
+    return cfg, folder
+
+
+def _render(cfg, folder, job_id: int):
+    return render.process_one(jobs.Job(job_id, folder, folder.processing / "a.jpg", "a.jpg", cfg.accepted_formats,
+                                       cfg.max_image_pixels))
+
+
+def test_a_file_rendered_again_after_a_kill_replaces_its_own_outputs(tmp_path):
+    cfg, folder = _folder(tmp_path)
+    (folder.processing / "a.jpg").write_bytes(jpeg(shot(scene("astronaut")), 92))
+    assert _render(cfg, folder, 1).ok
+    first = (folder.output / "a_web.jpg").read_bytes()
+    os.rename(folder.processing / "a.jpg", folder.archive / "a.jpg")
+    (folder.processing / "a.jpg").write_bytes(jpeg(shot(scene("coffee")), 92))  # another photo, the same name
+    assert _render(cfg, folder, 2).outputs == ("a_web~2.jpg",)
+    # killed between the record and the archive (or the outputs and the record): rendered again
+    assert _render(cfg, folder, 3).outputs == ("a_web~2.jpg",)
+    assert sorted(os.listdir(folder.output)) == ["a_web.jpg", "a_web~2.jpg"]
+    assert (folder.output / "a_web.jpg").read_bytes() == first
+
+
+def test_a_first_drop_rendered_again_after_a_kill_replaces_its_own_outputs(tmp_path):
+    cfg, folder = _folder(tmp_path)
+    (folder.processing / "a.jpg").write_bytes(jpeg(shot(scene("astronaut")), 92))
+    assert _render(cfg, folder, 1).outputs == ("a_web.jpg",)
+    for path in (folder.state_dir).glob("hotfolder.db*"):  # as if killed before its record: the index knows nothing
+        path.unlink()
+    assert _render(cfg, folder, 2).outputs == ("a_web.jpg",)
+    assert sorted(os.listdir(folder.output)) == ["a_web.jpg"]
