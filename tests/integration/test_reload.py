@@ -179,3 +179,19 @@ def test_files_left_in_a_processing_folder_the_config_no_longer_names_are_found(
     assert left["folder"] == "test" and left["files"] == 1 and "move them into an inbox" in left["action"]
     assert (d.root / "var" / "processing2" / "c.jpg").exists(), "a file of a folder gone from the config moved"
     assert d.stop() == 0
+
+
+def test_a_processing_folder_used_before_that_is_another_place_now_is_left_alone(daemon_factory):
+    """The old processing folder made the archive: its files are archived originals, not
+    leftovers; emptied into the inbox they would all be rendered again (a review)."""
+    d = daemon_factory()
+    d.start()
+    assert d.stop() == 0  # var/processing is remembered
+    d.config.write_text(d.config.read_text().replace("processing: var/processing", "processing: var/processing2")
+                        .replace("archive: var/archive", "archive: var/processing"))
+    c.write(d.root / "var" / "processing" / "old.jpg", c.solid_jpeg_bytes((320, 240), (200, 30, 30)))
+    d.start()
+    drop(d, "new.jpg")
+    wait_for(lambda: (d.root / "var" / "processing" / "new.jpg").exists(), 30, what="new.jpg archived")
+    assert (d.root / "var" / "processing" / "old.jpg").exists() and not d.event("processing_returned")
+    assert d.stop() == 0

@@ -26,9 +26,10 @@ def test_a_name_taken_after_it_was_found_free_is_passed_over(tmp_path):
     inbox.mkdir()
     (src / "x.jpg").write_bytes(b"requeued")
     with nofollow.opened(src) as src_dir, moves.opened_folder(inbox, "") as dst_dir:
+        (inbox / "x.jpg").write_bytes(b"there before")
         free = moves._unique(dst_dir, "x.jpg")
-        (inbox / "x.jpg").write_bytes(b"dropped meanwhile")  # a co-user, between the look and the move
-        moved = moves._rename_unique(src_dir, "x.jpg", dst_dir, free)
-    assert free.name == "x.jpg" and moved.name == "x_1.jpg"
-    assert (inbox / "x.jpg").read_bytes() == b"dropped meanwhile" and (inbox / "x_1.jpg").read_bytes() == b"requeued"
+        (inbox / "x_1.jpg").write_bytes(b"dropped meanwhile")  # a co-user, between the look and the move
+        moved = moves._rename_unique(src_dir, "x.jpg", dst_dir, free, "x.jpg")
+    assert free.name == "x_1.jpg" and moved.name == "x_2.jpg", moved  # not x_1_1.jpg (a review)
+    assert (inbox / "x_1.jpg").read_bytes() == b"dropped meanwhile" and (inbox / "x_2.jpg").read_bytes() == b"requeued"
     assert not os.path.exists(src / "x.jpg")

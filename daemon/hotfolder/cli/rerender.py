@@ -41,7 +41,9 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         print(f"hotfolder rerender: {printable(chosen)}", file=sys.stderr)
         return ExitCode.USAGE
     code = ExitCode.OK
-    started_ns = time.time_ns()  # an output written after this is a newer drop's (the daemon beside us)
+    # An output written after this is a newer drop's (the daemon beside us); less a margin, as
+    # a file's mtime comes from the kernel's coarse clock, which may lag time_ns (a review).
+    started_ns = time.time_ns() - MTIME_LAG_NS
     for folder, archive, roots in chosen:
         index = _Index(folder)
         found = list(archived.originals(archive, roots, _skip(folder), index.vouched))
@@ -70,6 +72,9 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         if stopped:
             break
     return code
+
+
+MTIME_LAG_NS = 100_000_000
 
 
 def _chosen(cfg: Config, args: argparse.Namespace) -> list[tuple[Folder, Path, list[Path]]] | str:

@@ -32,6 +32,7 @@ from hotfolder.engine import (
     decode,  # noqa: F401 - its decoders' Pillow plugins (pi-heif), which the safe open meets
     formats,
     orient,
+    tifftags,
 )
 from hotfolder.engine.decoders import floattiff
 from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
@@ -64,7 +65,7 @@ def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str]
                 raise InputError("open", f"format {own.name} is not accepted (accepted: {', '.join(accepted_formats)})")
             exif, size, orientation, xmp, iim = _raw(src, need, max_image_pixels)
             found["format"] = own.name
-        elif "tiff" in accepted_formats and (floats := floattiff.layout(src)) is not None:
+        elif "tiff" in accepted_formats and _maybe_tiff(data) and (floats := floattiff.layout(src)) is not None:
             exif, size, orientation, xmp, iim = _float_tiff(src, floats, need, max_image_pixels)
             found["format"] = "tiff"
         else:
@@ -114,7 +115,13 @@ def _exif(im: Image.Image, notes: list[str]) -> Image.Exif | None:
         return None
 
 
-def _float_tiff(src: Path, floats, need: Need, max_image_pixels: int):
+def _maybe_tiff(data: bytes | None) -> bool:
+    """Whether the file may be a TIFF: its first bytes when they are in memory, else maybe
+    (the float TIFF check reads its directory: not for every JPEG, a review)."""
+    return data is None or data[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+
+
+def _float_tiff(src: Path, floats: tifftags.Layout, need: Need, max_image_pixels: int):
     """A TIFF of floating-point samples (decoders/floattiff: Pillow opens none in colour, so
     its header failed every `when:` and name field that reads one, as "cannot read"): size,
     orientation, EXIF and XMP as its decode reads them."""

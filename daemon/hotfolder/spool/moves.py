@@ -114,7 +114,7 @@ def pass_through(folder: Folder, src: Path) -> Path | None:
             if not stat.S_ISREG(st.st_mode):
                 return None
             with _opened_place(folder.archive, rel) as (dst_dir, dst):
-                dst = _rename_unique(src_dir, src.name, dst_dir, dst)
+                dst = _rename_unique(src_dir, src.name, dst_dir, dst, Path(rel).name)
                 os.fsync(dst_dir.fd)
     except (FileNotFoundError, NotADirectoryError):
         return None
@@ -156,15 +156,15 @@ def _opened_place(root: Path, rel: str, sidecar: str = SIDECAR) -> Iterator[tupl
         yield folder, _unique(folder, rel_path.name, sidecar)
 
 
-def _rename_unique(src_dir: int, name: str, dst_dir: Opened, dst: Path, sidecar: str = SIDECAR) -> Path:
-    """`name` renamed to `dst`, or, if a file took that name since it was found free, to the
-    next free one (spool/noreplace): never over a file."""
+def _rename_unique(src_dir: int, name: str, dst_dir: Opened, dst: Path, wanted: str, sidecar: str = SIDECAR) -> Path:
+    """`name` renamed to `dst` (the free name found for `wanted`), or, if a file took it since,
+    to the next free one (spool/noreplace): never over a file."""
     for _ in range(MAX_NAME_RACES):
         try:
             noreplace.rename(name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
             return dst
         except FileExistsError:
-            dst = _unique(dst_dir, dst.name, sidecar)
+            dst = _unique(dst_dir, wanted, sidecar)  # from the name wanted: a_2.jpg, not a_1_1.jpg (a review)
     raise OSError(errno.EEXIST, f"every name tried for {display(name)} was taken as it was tried", name)
 
 
@@ -175,7 +175,7 @@ def _move(src: Path, dst_root: Path, rel: str, synced: SyncGroup | None = None) 
     """`src` renamed to its unique place for `rel` under dst_root, durably: its folder
     synced now, or added to `synced` (the caller syncs it before anything relies on it)."""
     with nofollow.opened(src.parent) as src_dir, _opened_place(dst_root, rel) as (dst_dir, dst):
-        dst = _rename_unique(src_dir, src.name, dst_dir, dst)
+        dst = _rename_unique(src_dir, src.name, dst_dir, dst, Path(rel).name)
         if synced is None:
             os.fsync(dst_dir.fd)
         else:
@@ -323,7 +323,7 @@ def requeue(folder: Folder, path: Path) -> Path:
         # file's move is recovery's to undo (spool/recovery: the record goes back beside it).
         parked = park_record(src_dir, path.name, folder.temp_token)
         try:
-            dst = _rename_unique(src_dir, path.name, dst_dir, dst, sidecar="")
+            dst = _rename_unique(src_dir, path.name, dst_dir, dst, Path(rel).name, sidecar="")
         except BaseException:
             if parked is not None:  # back beside its file; if the file has gone (another
                 _unpark(src_dir, parked, path.name)  # requeue took it), it goes too

@@ -131,10 +131,9 @@ class ClaimGate:
         """An inbox file the daemon may not move (an immutable file, a folder it may not
         write): said once per file, and in the status while it is there (an attack round:
         a bare "Operation not permitted", and nothing in the status). Tried again meanwhile."""
-        if path in self.not_movable:
-            return
-        if len(self.not_movable) < MAX_REMEMBERED:
-            self.not_movable[path] = reason
+        if path in self.not_movable or len(self.not_movable) >= MAX_REMEMBERED:
+            return  # said already (past MAX_REMEMBERED such files, the status's count says the rest)
+        self.not_movable[path] = reason
         self.log.error("claim_failed", folder=folder.name, file=fsnames.display(str(path)), reason=reason)
 
     def unclaimable(self, folder: Folder, path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 
 from hotfolder.config.model import Config
 from hotfolder.spool import moves, nofollow, recovery
@@ -32,8 +33,10 @@ def gather(config: Config, log) -> None:
                     action="files a crash left in a processing folder the config no longer names are not looked for")
 
 
-def _gather_one(config: Config, old, name: str, log) -> None:
-    if not os.path.isdir(old):
+def _gather_one(config: Config, old: Path, name: str, log) -> None:
+    if not os.path.isdir(old) or _in_use(config, old):
+        # gone, or a place of the config now (an archive, an inbox...): its files are not
+        # leftovers, and emptied into an inbox they would all be rendered again (a review)
         places.forget(config.state_dir, old)
         return
     try:
@@ -69,7 +72,13 @@ def _gather_one(config: Config, old, name: str, log) -> None:
         os.close(lock)
 
 
-def _say_left(config: Config, old, name: str, log) -> None:
+def _in_use(config: Config, old: Path) -> bool:
+    """`old` is, or lies in, a folder the config uses now."""
+    used = [config.state_dir, *(p for f in config.folders for p in f.all_dirs())]
+    return any(old == p or old.is_relative_to(p) or p.is_relative_to(old) for p in used)
+
+
+def _say_left(config: Config, old: Path, name: str, log) -> None:
     token = config.folders[0].temp_token if config.folders else ""
     found = _originals(old, token)
     if not found:
@@ -82,6 +91,5 @@ def _say_left(config: Config, old, name: str, log) -> None:
                        "folder is empty")
 
 
-def _originals(processing, token: str) -> list:
+def _originals(processing: Path, token: str) -> list[Path]:
     return [p for p in nofollow.walk(processing) if not is_our_temp(p.name, token)]
-
