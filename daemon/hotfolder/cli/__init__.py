@@ -3,7 +3,14 @@
 `main(argv)` (cli/commands.py) returns the exit code, so tests call it directly; each
 command lives in its own module.
 """
+import os
 import signal
+
+# One BLAS thread a process: a worker is one of as many as there are cores, and numpy's
+# OpenBLAS (engine/ssimulacra2's products) would start one of its own per core in each,
+# spinning after every call. Set before numpy loads: the forkserver, the workers and
+# Celery's inherit it.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 # A SIGHUP (reload) that arrives before `run` has its handler would end the process
 # (the default action): hold it back from the first moment, before any import of

@@ -37,6 +37,7 @@ bright (0.9) background, the worse of the two (twice the cost).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,7 +49,6 @@ from hotfolder.engine.xyb_colour import halve, linear, linear_half, xyb
 KERNEL = np.array([0.0094143683090806, 0.03601111916980404, 0.10933538656838519, 0.21292861967095453,
                    0.26462114997582226, 0.21292865607082884, 0.1093354601930134, 0.03601122797064398,
                    0.009414503312001228], np.float32)
-_K = [np.float32(k) for k in KERNEL[:5]]  # symmetric: taps 0-3 pair with 8-5, tap 4 is the centre
 CTX = 4  # the kernel's half-width: rows of context a band needs
 
 # The 108 weights, indexed [channel X/Y/B][scale 0-5][norm 1/4][map ssim/ringing/blur].
@@ -104,30 +104,51 @@ FAST = Sampling((0.125, 0.25))  # 1600x1200: ~20 ms a frame, ~25 ms a candidate;
 def blur(a: np.ndarray, banded: bool) -> np.ndarray:
     """The 9-tap blur over the last two axes, zeros outside the image. `banded`: the
     rows are bands with CTX rows of context at each end (zeros past the image's own
-    edge, filled in by `_bands`), and only the band's own rows are returned."""
+    edge, filled in by `_bands`), and only the band's own rows are returned.
+
+    Each pass is a product with a band matrix over blocks of BLOCK samples (BLAS, one
+    thread: OPENBLAS_NUM_THREADS, hotfolder/cli): 1.3-1.5x faster than shifted adds, the
+    metric ~10 % cheaper a candidate, the same values within 1e-6."""
     *lead, h, w = a.shape
-    padded = np.zeros((*lead, h, w + 2 * CTX), np.float32)
-    padded[..., CTX:CTX + w] = a
+    rows = _blocks(a, w, _HORIZONTAL)
     if banded:
-        rows = np.empty((*lead, h, w), np.float32)
-        out_h, top = h - 2 * CTX, 0
-    else:  # the horizontal pass goes straight into a buffer with CTX zero rows at each end
-        tall = np.zeros((*lead, h + 2 * CTX, w), np.float32)
-        rows, out_h, top = tall[..., CTX:CTX + h, :], h, 0
-    np.multiply(a, _K[4], out=rows)
-    tmp = np.empty(a.shape, np.float32)
-    for i in range(4):
-        np.add(padded[..., i:i + w], padded[..., 2 * CTX - i:2 * CTX - i + w], out=tmp)
-        tmp *= _K[i]
-        rows += tmp
-    src = rows if banded else tall
-    out = src[..., top + CTX:top + CTX + out_h, :] * _K[4]
-    tmp = tmp[..., :out_h, :]
-    for i in range(4):
-        np.add(src[..., top + i:top + i + out_h, :], src[..., top + 2 * CTX - i:top + 2 * CTX - i + out_h, :], out=tmp)
-        tmp *= _K[i]
-        out += tmp
-    return out
+        return np.matmul(_band_matrix(h - 2 * CTX).T, rows)
+    tall = np.zeros((*lead, -(-h // BLOCK) * BLOCK + 2 * CTX, w), np.float32)
+    tall[..., CTX:CTX + h, :] = rows
+    st = tall.strides
+    windows = np.lib.stride_tricks.as_strided(tall, (*lead, -(-h // BLOCK), BLOCK + 2 * CTX, w),
+                                              (*st[:-2], BLOCK * st[-2], st[-2], st[-1]))
+    out = np.matmul(_VERTICAL, windows)
+    return out.reshape(*lead, -1, w)[..., :h, :]
+
+
+BLOCK = 32  # samples a block of the blur's products
+
+
+def _blocks(a: np.ndarray, w: int, matrix: np.ndarray) -> np.ndarray:
+    """The horizontal pass: the rows cut into blocks of BLOCK (with CTX samples of context,
+    zeros past the edges), each block times the band matrix."""
+    *lead, h, _ = a.shape
+    n = -(-w // BLOCK)
+    padded = np.zeros((*lead, h, n * BLOCK + 2 * CTX), np.float32)
+    padded[..., CTX:CTX + w] = a
+    st = padded.strides
+    windows = np.lib.stride_tricks.as_strided(padded, (*lead, h, n, BLOCK + 2 * CTX),
+                                              (*st[:-1], BLOCK * st[-1], st[-1]))
+    return np.matmul(windows, matrix).reshape(*lead, h, n * BLOCK)[..., :w]
+
+
+@functools.lru_cache(maxsize=8)
+def _band_matrix(n: int) -> np.ndarray:
+    """(n + 2 CTX, n): column j is the kernel over inputs j..j + 2 CTX."""
+    m = np.zeros((n + 2 * CTX, n), np.float32)
+    for j in range(n):
+        m[j:j + 2 * CTX + 1, j] = KERNEL
+    return m
+
+
+_HORIZONTAL = _band_matrix(BLOCK)
+_VERTICAL = np.ascontiguousarray(_HORIZONTAL.T)
 
 
 def scales_of(width: int, height: int) -> int:
