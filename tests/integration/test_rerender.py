@@ -301,5 +301,21 @@ def test_an_output_written_after_rerender_started_is_kept(daemon_factory):
     done = hotfolder("rerender", "--config", str(d.config))
     assert done.returncode == 0, done.stderr
     assert "rendered 1 of 2" in done.stderr and "1 kept as they were: a newer drop" in done.stderr, done.stderr
+    assert "; 0 failed" in done.stderr, done.stderr  # a kept file was counted as failed (an attack round)
     assert (d.output / "u7_web.jpg").read_bytes() == newer
     assert _size(d.output / "v_web.jpg") == (160, 120)
+
+
+def test_a_name_being_rendered_as_rerender_starts_is_left_to_the_daemon(daemon_factory):
+    """A newer drop of u7.jpg was in processing/ as the run started: its outputs, written just
+    before, were older than the run, and rerender put the archived old version over them (an
+    attack round). A name in processing/ is the daemon's now: not rendered, said."""
+    d = daemon_factory().start()
+    _drop(d, "u7.jpg", _solid(RED), 1)
+    assert d.stop() == 0
+    _new_recipe(d)
+    c.write(d.processing / "u7.jpg", _solid(BLUE))  # the daemon's, being rendered (stopped here: it stays)
+    before = (d.output / "u7_web.jpg").read_bytes()
+    done = hotfolder("rerender", "--config", str(d.config))
+    assert done.returncode == 0 and "1 whose name the daemon is rendering now: left to it" in done.stderr, done.stderr
+    assert (d.output / "u7_web.jpg").read_bytes() == before

@@ -32,6 +32,7 @@ from hotfolder.sidecars import is_sidecar
 from hotfolder.spool import archived, nofollow, owners
 from hotfolder.spool.atomic import is_our_temp
 from hotfolder.spool.fsnames import display, printable
+from hotfolder.spool.recovery import claimed_files
 
 
 def cmd_rerender(args: argparse.Namespace) -> int:
@@ -49,11 +50,19 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         found = list(archived.originals(archive, roots, _skip(folder), index.vouched))
         generations = {a.path: index.generation(a.path, a.rel) or 0 for a in found}
         current, earlier = _current(found, generations)
+        # A drop of the name the daemon is rendering now (in processing/ as the run starts) is
+        # newer than the archived one: its outputs, written maybe just before the run started,
+        # are not rendered over (an attack round).
+        rendering = {c.rel for c in claimed_files(folder)}
+        busy = [a for a in current if a.rel in rendering]
+        current = [a for a in current if a.rel not in rendering]
         if args.dry_run:
             _say_plan(cfg, folder, archive, current, earlier, generations)
             continue
         if not current:
-            print(f"folder {folder.name}: no archived original to render", file=sys.stderr)
+            print(f"folder {folder.name}: no archived original to render"
+                  + (f" ({len(busy)} whose name the daemon is rendering now: left to it)" if busy else ""),
+                  file=sys.stderr)
             continue
         bar = batchrun.setup_log(args)  # one bar per folder
         results, elapsed = batchrun.render(args, cfg, folder, [(a.path, a.rel) for a in current], bar, generations,
@@ -62,11 +71,11 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         ok = sum(1 for o in results if o.result.ok) - kept
         stopped = len(current) - len(results)
         print(f"folder {folder.name}: rendered {ok} of {len(current)} archived original(s) again in {elapsed:.1f} s "
-              f"into {folder.output}; {len(results) - ok} failed" + (f", {stopped} not rendered (stopped)"
+              f"into {folder.output}; {len(results) - ok - kept} failed" + (f", {stopped} not rendered (stopped)"
                                                                      if stopped else "")
               + (f"; {len(earlier)} earlier drop(s) of a name skipped" if earlier else "")
-              + (f"; {kept} kept as they were: a newer drop of their name was rendered since this run started"
-                 if kept else ""), file=sys.stderr)
+              + (f"; {kept + len(busy)} kept as they were: a newer drop of their name was rendered since this run "
+                 f"started, or was being rendered as it started" if kept or busy else ""), file=sys.stderr)
         if ok + kept < len(current):
             code = ExitCode.FAILED
         if stopped:
