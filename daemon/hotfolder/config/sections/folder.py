@@ -39,7 +39,10 @@ KEYS = (
     Key("archive", Path_(folder=True), None, "the originals after success; required unless `on_success: delete`"),
     Key("processing", Path_(folder=True), None,
         "processing, archive and failed must be on the inbox's file system (originals move by rename); checked "
-        "at load. Outputs may go anywhere.", shown="`<inbox>/../processing`"),
+        "at load. Outputs may go anywhere. Who owns an output name is its original's path here: after a change "
+        "of `processing:` (or of where the folders are), the outputs made before are of an owner no longer "
+        "known, kept, and a new version of such a photo gets outputs of its own (`~jpg`), not theirs",
+        shown="`<inbox>/../processing`"),
     Key("on_success", Choice(OnSuccess), OnSuccess.ARCHIVE, "or `delete`"),
     Key("watch", Choice(WatchMode), WatchMode.AUTO,
         "`inotify`, `poll`, or `auto`: polls on network file systems (NFS, SMB/CIFS, sshfs, 9p, …), read from "
