@@ -267,7 +267,7 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gen
             picks = _choose(folder, names_dir, rel, outputs, generation, me)
             if not fresh or not any(owner == me and _written_before(path, fresh) for path, owner in picks):
                 break
-            generation += 1  # see reserve: an earlier photo's, which the index no longer knows
+            generation += 1  # see reserve_new: an earlier photo's, which the index no longer knows
             if generation > MAX_SUFFIX:
                 raise NameClash(f"every name for the outputs of {display(rel)} up to ~{MAX_SUFFIX} is taken by "
                                 f"earlier photos of that name; add {{source_ext}} or {{seq}} to the filename")
