@@ -71,5 +71,5 @@ KEYS = (
         "different photos 8 or more apart; distances are even)"),
     Key("duplicate_window", Duration(), 365.0 * DAY,
         "originals older than this are forgotten by the index (`365d`, `12w`, `36h`): no copy is matched with "
-        "them, and a new drop under the name of one gets outputs of its own (`~2`), never replacing its"),
+        "them, and a new drop under the name of one gets outputs of its own (`~2`), never replacing that one's"),
 )
