@@ -118,7 +118,7 @@ def _exif(im: Image.Image, notes: list[str]) -> Image.Exif | None:
 def _maybe_tiff(data: bytes | None) -> bool:
     """Whether the file may be a TIFF: its first bytes when they are in memory, else maybe
     (the float TIFF check reads its directory: not for every JPEG, a review)."""
-    return data is None or data[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+    return data is None or tifftags.is_tiff(data)
 
 
 def _float_tiff(src: Path, floats: tifftags.Layout, need: Need, max_image_pixels: int):

@@ -130,13 +130,21 @@ def _first(value: object) -> int:
     return int(value) if isinstance(value, (int, float)) else 0
 
 
+MAGIC = (b"II*\0", b"MM\0*")  # little- and big-endian classic TIFF (BigTIFF is not read here)
+
+
+def is_tiff(head: bytes) -> bool:
+    """Whether a file starting with `head` (its first 4 bytes or more) is a TIFF `read` reads."""
+    return head[:4] in MAGIC
+
+
 def read(src: Path) -> Image.Exif | None:
     """IFD0 of `src` with its EXIF, GPS and Interoperability IFDs loaded (the file is
     closed after), or None when `src` is not a TIFF or its directories cannot be read."""
     try:
         with open(src, "rb") as f, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns of tags past the file's end, and skips them
-            if f.read(4) not in (b"II*\0", b"MM\0*"):
+            if not is_tiff(f.read(4)):
                 return None
             f.seek(0)
             exif = Image.Exif()

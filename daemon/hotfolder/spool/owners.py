@@ -265,7 +265,7 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gen
         while True:
             me = owner_id(folder, rel, generation, source)
             picks = _choose(folder, names_dir, rel, outputs, generation, me)
-            if not fresh or not any(owner == me and _written_before(path, fresh) for path, owner in picks):
+            if not fresh or not _earlier_photos(picks, me, fresh):
                 break
             generation += 1  # see reserve_new: an earlier photo's, which the index no longer knows
             if generation > MAX_SUFFIX:
@@ -280,12 +280,18 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gen
     return [path for path, _ in picks], generation
 
 
-def _written_before(path: Path, ns: int) -> bool:
-    """`path` is there, and was last written no later than `ns`."""
+def _earlier_photos(picks: list[tuple[Path, str | None]], me: str, claimed_ns: int) -> bool:
+    """Whether `me` owns an output written before its file was claimed (reserve_new)."""
+    return any(owner == me and (written := mtime_ns(path)) is not None and written <= claimed_ns
+               for path, owner in picks)
+
+
+def mtime_ns(path: Path) -> int | None:
+    """When the output at `path` was last written; None: there is none."""
     try:
-        return os.lstat(path).st_mtime_ns <= ns
+        return os.lstat(path).st_mtime_ns
     except FileNotFoundError:
-        return False
+        return None
 
 
 def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], generation: int,

@@ -29,6 +29,7 @@ from hotfolder.supervisor.recipe import RecipePauses
 
 MAX_PAUSE = 60.0  # seconds: the longest claim backoff while the output folder is unusable
 MAX_STUCK_WAIT = 60.0  # seconds between tries to move a file stuck in processing/
+OTHER_FS = "file_on_another_file_system"
 MAX_REMEMBERED = 1000  # unclaimable files remembered, so each is said once (memory stays bounded)
 
 
@@ -48,8 +49,8 @@ class ClaimGate:
         self.pause_backoff = Backoff(1.0, MAX_PAUSE)
         self.message = ""  # why claiming is paused, for the status
         self.stuck: dict[Path, Stuck] = {}
-        self.on_other_fs: set[Path] = set()
-        self.not_movable: dict[Path, str] = {}  # inbox files the daemon may not move: why
+        # Inbox files the daemon cannot take, each said once: path -> (the log's event, why).
+        self.untakeable: dict[Path, tuple[str, str]] = {}
 
     # ------------------------------------------------------------------ asked by the service
     def paused(self, now: float) -> bool:
@@ -69,19 +70,20 @@ class ClaimGate:
         self.retry_stuck(now)
         self.recipes.recheck(folders, now)
 
+    @property
+    def on_other_fs(self) -> set[Path]:
+        return {p for p, (event, _) in self.untakeable.items() if event == OTHER_FS}
+
     def notes(self) -> str:
         """What the status should say besides a pause of all claims: folders paused for
         their recipe, files an inbox cannot give up."""
-        left = [p for p in self.on_other_fs if os.path.lexists(p)]
-        self.on_other_fs = set(left)
+        self.untakeable = {p: said for p, said in self.untakeable.items() if os.path.lexists(p)}
+        left = sorted(self.on_other_fs)
         mounted = (f"{len(left)} file(s) in an inbox are on another file system (e.g. {fsnames.display(str(left[0]))}) "
                    "and cannot be taken: copy them in instead of mounting inside the inbox") if left else ""
-        self.not_movable = {p: why for p, why in self.not_movable.items() if os.path.lexists(p)}
-        stuck = ""
-        if self.not_movable:
-            path, why = next(iter(self.not_movable.items()))
-            stuck = (f"{len(self.not_movable)} file(s) in an inbox cannot be taken (e.g. {fsnames.display(str(path))}: "
-                     f"{why})")
+        others = [(p, why) for p, (event, why) in self.untakeable.items() if event != OTHER_FS]
+        stuck = (f"{len(others)} file(s) in an inbox cannot be taken (e.g. {fsnames.display(str(others[0][0]))}: "
+                 f"{others[0][1]})") if others else ""
         return "; ".join(n for n in (self.recipes.notes(), mounted, stuck) if n)
 
     # ------------------------------------------------------------------ told by the ledger
@@ -127,22 +129,19 @@ class ClaimGate:
             self.log.info("file_unstuck", folder=entry.folder.name, file=fsnames.display(entry.claimed.rel),
                           action="back in the inbox")
 
-    def cannot_take(self, folder: Folder, path: Path, reason: str) -> None:
-        """An inbox file the daemon may not move (an immutable file, a folder it may not
-        write): said once per file, and in the status while it is there (an attack round:
-        a bare "Operation not permitted", and nothing in the status). Tried again meanwhile."""
-        if path in self.not_movable or len(self.not_movable) >= MAX_REMEMBERED:
+    def cannot_take(self, folder: Folder, path: Path, reason: str, event: str = "claim_failed", **said) -> None:
+        """An inbox file the daemon cannot take (an immutable file, a folder it may not
+        write, a FIFO, a mount): said once per file, and in the status while it is there (an
+        attack round: a bare "Operation not permitted", and nothing in the status). Tried
+        again meanwhile."""
+        if path in self.untakeable or len(self.untakeable) >= MAX_REMEMBERED:
             return  # said already (past MAX_REMEMBERED such files, the status's count says the rest)
-        self.not_movable[path] = reason
-        self.log.error("claim_failed", folder=folder.name, file=fsnames.display(str(path)), reason=reason)
+        self.untakeable[path] = (event, reason)
+        self.log.error(event, folder=folder.name, file=fsnames.display(str(path)), reason=reason, **said)
 
     def unclaimable(self, folder: Folder, path: Path) -> None:
         """A file on a file system mounted inside the inbox cannot be claimed by rename
-        (nor moved to failed/): said once per file, and in the status while any is left."""
-        if path in self.on_other_fs:
-            return
-        if len(self.on_other_fs) < MAX_REMEMBERED:
-            self.on_other_fs.add(path)
-        self.log.error("file_on_another_file_system", folder=folder.name, file=fsnames.display(str(path)),
-                       reason="it is on another file system than the inbox (a mount inside it): it cannot be "
-                              "taken by rename", action="copy it into the inbox instead of mounting there")
+        (nor moved to failed/)."""
+        self.cannot_take(folder, path, "it is on another file system than the inbox (a mount inside it): it cannot "
+                                       "be taken by rename", OTHER_FS,
+                         action="copy it into the inbox instead of mounting there")

@@ -324,13 +324,7 @@ class RenderedSince(Exception):
 def _written_since(paths: list[Path], since_ns: int) -> Path | None:
     """The first of `paths` written after `since_ns`: a newer drop's (rerender, run beside the
     daemon, put the old version back over the new one's outputs: an attack round)."""
-    for path in paths:
-        try:
-            if os.lstat(path).st_mtime_ns > since_ns:
-                return path
-        except FileNotFoundError:
-            continue
-    return None
+    return next((path for path in paths if (written := names.mtime_ns(path)) is not None and written > since_ns), None)
 
 
 def _parent(rel: str) -> str:
