@@ -236,10 +236,12 @@ def test_dripping_connections_cannot_take_the_descriptors_the_daemon_needs(daemo
         wait_for(lambda: d.settled(4), 40, what="a file rendered after the worker's death")
         assert d.proc.poll() is None, d.log_text()[-3000:]
         assert drip.opened > 400, "the server closed dripping connections to make room"
-    from hotfolder.ops.web.connections import FD_RESERVE, RESERVE_SLACK
+    from hotfolder.ops.web.connections import FD_RESERVE
 
-    # The listener stops at the reserve; what the daemon opens for a moment comes out of it.
-    assert fds.most <= soft - FD_RESERVE + RESERVE_SLACK, f"the daemon held {fds.most} of {soft} descriptors"
+    # The listener stops at the reserve; what the daemon opens for a moment (a claim, a
+    # worker's pipes) comes out of it.
+    moment = 8
+    assert fds.most <= soft - FD_RESERVE + moment, f"the daemon held {fds.most} of {soft} descriptors"
     assert d.stop() == 0
     assert "Too many open files" not in d.log_text()
 

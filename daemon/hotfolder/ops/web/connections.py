@@ -1,6 +1,6 @@
 """The connections the listener holds, and which one goes when a new one comes.
 
-Two bounds, checked at each accept:
+Two bounds, checked before each accept:
 
 - `max_connections` (http.max_connections, 64) at once;
 - FD_RESERVE: the listener takes none of the process's last descriptors below its
@@ -10,8 +10,11 @@ Two bounds, checked at each accept:
 At either bound a connection waiting for a request, or for its answer to be taken, is
 closed to make room: an idle keep-alive first (its client opens another when it needs
 one), else the one that has waited longest (a slowloris: a scrape sends its request at
-once and is answered in milliseconds, so it gets in under any flood). Only when every
-connection held is being answered is the new one refused (503).
+once and is answered in milliseconds, so it gets in under any flood). Accepting waits
+until that connection has closed, so the listener never holds one more than its bound
+(a cancelled connection closes at the loop's next turn, not at once: the loop still
+watches its socket). Only when every connection held is being answered is the new one
+accepted to be refused (503) and closed at once.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import os
 import resource
 import socket
 from dataclasses import dataclass, field
+from enum import Enum
 
 # Descriptors the listener leaves to the daemon: a running daemon holds ~26 with 2
 # workers and ~3 more per worker (measured); a claim, a worker start or a rescan takes
@@ -47,7 +51,7 @@ class Conn:
     def close_for(self, reason: str) -> None:
         self.closed_for = reason
         if self.task is not None:
-            self.task.cancel()  # its `finally` closes the socket, once the loop has let go of it
+            self.task.cancel()  # the listener closes the socket when the task is done: the loop has let go of it
         else:
             self.sock.close()
 
@@ -72,30 +76,35 @@ def descriptors_left() -> int:
     return soft - used
 
 
+class Room(Enum):
+    OPEN = "open"  # accept: the new connection fits
+    WAIT = "wait"  # accept nothing until a connection being closed has gone
+    REFUSE = "refuse"  # accept it to say 503: every connection held is being answered
+
+
 @dataclass
 class Connections:
-    held: set[Conn] = field(default_factory=set)
+    held: set[Conn] = field(default_factory=set)  # open sockets, those being closed included
 
-    def admit(self, conn: Conn, max_connections: int) -> tuple[bool, str]:
-        """(kept, why): `conn` kept, having closed the connection waiting longest to make
-        room, if `why` says so; or refused, `why` saying why (the caller closes it)."""
-        live = [c for c in self.held if not c.closed_for]  # the others go at the loop's next turn
-        left = descriptors_left()  # `conn` counted
-        if len(live) >= max_connections:
+    def room(self, max_connections: int) -> tuple[Room, str]:
+        """Whether the next connection may be accepted, and if not why; at a bound this
+        asks the connection waiting longest to close, and says WAIT until it has."""
+        if any(c.closed_for for c in self.held):
+            return Room.WAIT, ""  # room is being made
+        if len(self.held) >= max_connections:
             why = f"{max_connections} connections (http.max_connections) were open"
-        elif left < FD_RESERVE:
+        elif descriptors_left() <= FD_RESERVE:  # the new one would take one of the reserve
             why = f"the daemon is near its descriptor limit (LimitNOFILE): the last {FD_RESERVE} are its own"
         else:
-            self.held.add(conn)
-            return True, ""
-        waiting = [c for c in live if not c.busy]
+            return Room.OPEN, ""
+        waiting = [c for c in self.held if not c.busy]
         if not waiting:
-            return False, f"{why}, all of them being answered"
+            return Room.REFUSE, f"{why}, all of them being answered"
         min(waiting, key=_first_to_go).close_for(f"closed for a newer one: {why}")
-        if left < FD_RESERVE - RESERVE_SLACK:
-            return False, why  # the daemon itself took some of its reserve: give two back, not one
+        return Room.WAIT, why
+
+    def add(self, conn: Conn) -> None:
         self.held.add(conn)
-        return True, why
 
     def release(self, conn: Conn) -> None:
         self.held.discard(conn)

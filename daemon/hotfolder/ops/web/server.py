@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from hotfolder import __version__
 from hotfolder.ops.web.app import App, Request, Response, text
-from hotfolder.ops.web.connections import Conn, Connections
+from hotfolder.ops.web.connections import Conn, Connections, Room
 from hotfolder.ops.web.http11 import Incoming, Refused, encode
 from hotfolder.ops.web.ratelog import RateLimitedLog
 from hotfolder.runtime import log, systemd
@@ -139,6 +139,12 @@ class _Listener:
     # ------------------------------------------------------------------ accepting
     def _accept(self) -> None:
         for _ in range(ACCEPT_BATCH):
+            room, why = self.connections.room(self.limits.max_connections)
+            if room is Room.WAIT:
+                # Resumed when the connection making room has closed (_closed): its socket
+                # is still open until the loop's next turn, and the bound counts it.
+                self.loop.remove_reader(self.sock.fileno())
+                return
             try:
                 sock, addr = self.sock.accept()
             except (BlockingIOError, InterruptedError):
@@ -150,24 +156,31 @@ class _Listener:
                 self.loop.remove_reader(self.sock.fileno())
                 self.loop.call_later(ACCEPT_PAUSE, self._resume_accepting)
                 return
-            if not self._take(sock, addr[0] if isinstance(addr, tuple) else ""):
-                return  # the loop's next turn closes what made room before more are taken
+            if room is Room.REFUSE:
+                self._note("http_connection_refused", "warning", reason=why)
+                _refuse(sock, why)
+                return  # answers finishing make room; the loop's next turn looks again
+            self._take(sock, addr[0] if isinstance(addr, tuple) else "")
 
     def _resume_accepting(self) -> None:
         if not self.closing:
             self.loop.add_reader(self.sock.fileno(), self._accept)
 
-    def _take(self, sock: socket.socket, client: str) -> bool:
-        """Serve `sock`; False if another connection, or this one, had to go."""
+    def _take(self, sock: socket.socket, client: str) -> None:
         sock.setblocking(False)
         conn = Conn(sock, client, self.loop.time())
-        kept, why = self.connections.admit(conn, self.limits.max_connections)
-        if not kept:
-            self._note("http_connection_refused", "warning", reason=why)
-            _refuse(sock, why)
-            return False
+        self.connections.add(conn)
         conn.task = self.loop.create_task(self._serve(conn))
-        return not why
+        # A done callback, not the task's `finally`: a task cancelled before its first
+        # step never runs its body (a connection closed for a newer one in the same batch).
+        conn.task.add_done_callback(lambda _task: self._closed(conn))
+
+    def _closed(self, conn: Conn) -> None:
+        was_making_room = bool(conn.closed_for)
+        self.connections.release(conn)
+        conn.sock.close()
+        if was_making_room:
+            self._resume_accepting()
 
     # ------------------------------------------------------------------ one connection
     async def _serve(self, conn: Conn) -> None:
@@ -182,9 +195,6 @@ class _Listener:
             self._note("http_client_gone", reason=exc.strerror or type(exc).__name__)
         except Exception as exc:  # noqa: BLE001 - a bug of ours closes one connection, never the listener
             self.log.exception("http_error", client=conn.client, error=str(exc))
-        finally:
-            self.connections.release(conn)
-            conn.sock.close()
 
     async def _exchange(self, conn: Conn, incoming: Incoming) -> None:
         """Requests and answers, one at a time, until either side closes."""
