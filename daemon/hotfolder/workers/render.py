@@ -1,45 +1,30 @@
 """One job in a worker: choose the renditions that apply (workers/choice.py), render them,
 reserve the output names (workers/naming.py, spool/owners.py), write the outputs (and the
-folder's manifest with them: workers/manifest.py).
+folder's manifest with them: workers/manifest.py). How an attempt that does not render
+ends, and says so: workers/endings.py.
 """
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from hotfolder.config.model import Folder
 from hotfolder.engine import fingerprint, pipeline
-from hotfolder.engine.errors import unpinned
 from hotfolder.jobs import Job, Result, Superseded, temp_tag
 from hotfolder.likeness import Naming
-from hotfolder.recipes import select, sequence
-from hotfolder.recipes.explain import Explanation, shown_fields, verdicts
+from hotfolder.recipes import sequence
 from hotfolder.recipes.sequence import Numbers
 from hotfolder.runtime import log
 from hotfolder.spool import atomic, folders, fsnames, nofollow, oserrors
 from hotfolder.spool import owners as names
 from hotfolder.spool.fsnames import display
-from hotfolder.state import db, originals
-from hotfolder.workers import manifest, naming, truncation
-from hotfolder.workers.choice import Choice, choose, subdir_of
+from hotfolder.state import originals
+from hotfolder.workers import manifest, naming
+from hotfolder.workers.choice import choose, subdir_of
 from hotfolder.workers.duplicates import Sameness
-
-# Reading the input failed for a reason that may pass (a share's hiccup, not the bytes).
-TRANSIENT_READ_ERRNOS = {errno.EIO, errno.ESTALE, errno.ENOTCONN, errno.ETIMEDOUT, errno.EHOSTDOWN,
-                         errno.EAGAIN, errno.EINTR}
-
-
-def transient_reason(exc: BaseException) -> str | None:
-    """Why a render that raised `exc` deserves another attempt, or None if it does not."""
-    if isinstance(exc, MemoryError):
-        return "out of memory while rendering (MemoryError); another attempt may have more room"
-    if isinstance(exc, OSError) and exc.errno in TRANSIENT_READ_ERRNOS:
-        return f"the input could not be read: {exc.strerror or exc} (errno {errno.errorcode.get(exc.errno, exc.errno)})"
-    return None
+from hotfolder.workers.endings import Ending
 
 
 def process_one(job: Job, numbers: Numbers | None = None, index=None,
@@ -55,27 +40,12 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
     logger = log.get().bind(file=job.rel, folder=folder.name, worker_pid=os.getpid(), attempt=job.attempt,
                             threads=job.threads)
     pipeline.configure(job.max_image_pixels)
+    end = Ending(job, logger, t0, fence)
     written: list[str] = []
     step = "read"
-    choice: Choice | None = None
     same: Sameness | None = None
     original: fingerprint.Original | None = None
     record = 0
-
-    def ms() -> float:
-        return round((time.perf_counter() - t0) * 1000, 1)
-
-    def failed(reason: str, at: str, cut_short: bool = False) -> Result:
-        if fence is not None:
-            fence()  # superseded: the file is another attempt's now (it may have moved it), not failed
-        if cut_short:  # the main process decides: held for its writer (file_cut_short), or failed (file_failed).
-            # Said as file_failed, a slow upload wrote 29 of them for a file that rendered (an attack round).
-            logger.info("file_read_cut_short", step=at, reason=reason, duration_ms=ms(), outcome="cut_short")
-        else:
-            logger.warning("file_failed", step=at, reason=reason, duration_ms=ms(), outcome="failed")
-        return Result(job.id, False, error=reason, step=at, duration_ms=ms(), explained=_explained(job, choice, reason),
-                      cut_short=cut_short)
-
     try:
         _check_source(job)
         # Read once: hashed, then decoded from memory, or through the descriptor it was read by
@@ -86,13 +56,14 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
             same = Sameness(job, original, index, logger)
             if (ended := same.claim(t0)) is not None:
                 return ended
-        choice = choose(folder, job.src, job.rel, accepted_formats=job.accepted_formats,
-                        max_image_pixels=job.max_image_pixels, sidecar=_sidecar(job),
-                        numbers=numbers or _numbers(folder), original=original, holder=_holder(job, original))
+        choice = end.choice = choose(folder, job.src, job.rel, accepted_formats=job.accepted_formats,
+                                     max_image_pixels=job.max_image_pixels, sidecar=_sidecar(job),
+                                     numbers=numbers or _numbers(folder), original=original,
+                                     holder=_holder(job, original))
         for note in choice.notes:
             logger.warning("file_note", note=note)
         if not choice.selection.chosen:
-            return _unmatched(job, choice, logger, ms())
+            return end.unmatched()
         step = "render"
         opened = pipeline.open_source(
             original.reading, choice.selection.chosen,
@@ -122,48 +93,23 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
     except Superseded:
         raise
     except RenderedSince as exc:
-        logger.info("file_kept", reason=str(exc), duration_ms=ms(), outcome="kept")
-        return Result(job.id, True, skipped=True, error=str(exc), duration_ms=ms())
+        return end.kept(str(exc))
     except (fsnames.NameTooLong, names.NameClash, naming.EmptyName) as exc:
-        return failed(str(exc), "write")
+        return end.failed(str(exc), "write")
     except pipeline.InputError as exc:
-        if truncation.cut_short(exc.reason, job.src):
-            said = pipeline.InputError(exc.step, truncation.in_plain_words(exc.reason))
-            return failed(str(said), exc.step, cut_short=True)
-        return failed(str(exc), exc.step)
-    except pipeline.RecipeError as exc:  # every file of the folder would fail alike: this one waits
-        logger.info("recipe_unusable", reason=str(exc), duration_ms=ms(), outcome="retry")
-        return Result(job.id, False, error=str(exc), step="render", recipe=True, duration_ms=ms())
+        return end.unreadable(exc)
+    except pipeline.RecipeError as exc:
+        return end.unusable(exc)
     except Exception as exc:  # noqa: BLE001 - report every failure; the daemon goes on
-        if fence is not None:
-            fence()  # as in failed()
-        problem = oserrors.output_problem(exc) if step == "write" else None
-        if isinstance(exc, names.RecordsUnwritable):
-            problem = str(exc)
-        if _index_problem(exc):  # state_dir's database or the cluster's Redis: the daemon's, not the file's
-            problem = _index_said(exc, job.folder)
-        transient = transient_reason(exc) if step in ("read", "render") else None
-        if transient:
-            logger.warning("render_interrupted", step=step, reason=transient, duration_ms=ms(), outcome="retry")
-            return Result(job.id, False, error=transient, step=step, transient=True, duration_ms=ms())
-        if isinstance(exc, nofollow.FolderSwapped):  # processing/ or output/ swapped for a link
-            problem = str(exc)
-        if problem:
-            reason = problem if problem == str(exc) else f"{problem} ({exc})"
-            logger.error("output_unwritable", step=step, reason=reason, duration_ms=ms(), outcome="retry")
-            return Result(job.id, False, error=reason, step=step, retry_later=True, duration_ms=ms())
-        reason = unpinned(f"{type(exc).__name__}: {exc}")
-        logger.error("file_failed", step=step, reason=reason, duration_ms=ms(), outcome="failed", exc_info=True)
-        return Result(job.id, False, error=reason, step=step, duration_ms=ms(),
-                      explained=_explained(job, choice, reason))
+        return end.unexpected(exc, step)
     finally:
         if same is not None:
             _release(same, logger)
         if original is not None:
             original.close()
-    logger.info("file_rendered", outputs=len(written), duration_ms=ms(), outcome="ok")
+    logger.info("file_rendered", outputs=len(written), duration_ms=end.ms(), outcome="ok")
     return Result(job.id, True, outputs=tuple(written), renditions=tuple(o.rendition.name for o in rendered.outputs),
-                  duration_ms=ms(), match=same.match if same else None,
+                  duration_ms=end.ms(), match=same.match if same else None,
                   naming=same.naming if same else Naming.FIRST, record=record, manifest=described)
 
 
@@ -186,31 +132,6 @@ def _sidecar(job: Job) -> Path | None:
     return job.src.parent / Path(job.sidecar).name
 
 
-def _unmatched(job: Job, choice: Choice, logger, duration_ms: float) -> Result:
-    """No rendition's `when:` holds: archived (a count, not a failure), or failed when the
-    folder says `on_no_rendition: fail`."""
-    why = choice.selection.said()
-    if job.folder.on_no_rendition == "fail":
-        reason = f"no rendition applies (on_no_rendition: fail): {why}"
-        logger.warning("file_failed", step="conditions", reason=reason, duration_ms=duration_ms, outcome="failed")
-        return Result(job.id, False, error=reason, step="conditions", duration_ms=duration_ms,
-                      explained=_explained(job, choice, ""))
-    logger.info("file_rendered", outputs=0, duration_ms=duration_ms, outcome="unmatched")
-    return Result(job.id, True, unmatched=why, duration_ms=duration_ms)
-
-
-def _explained(job: Job, choice: Choice | None, problem: str) -> tuple[str, ...]:
-    """What `hotfolder explain` would say of the file, for its failure record."""
-    folder = job.folder
-    if choice is None:
-        said = Explanation(job.rel, folder.name, "in its inbox", select.folder_need(folder).said(), problem=problem)
-    else:
-        said = Explanation(job.rel, folder.name, "in its inbox", select.folder_need(folder).said(),
-                           shown_fields(choice.facts, choice.seq), verdicts(choice.selection), problem,
-                           choice.notes)
-    return tuple(said.lines())
-
-
 def _release(same: Sameness, logger) -> None:
     """A render that did not end in its record: its bytes may be claimed again. Said, never
     raised (a claim left behind is taken over once its file has left processing/)."""
@@ -218,20 +139,6 @@ def _release(same: Sameness, logger) -> None:
         same.release()
     except Exception as exc:  # noqa: BLE001
         logger.warning("duplicate_claim_kept", reason=f"{type(exc).__name__}: {exc}")
-
-
-def _index_problem(exc: BaseException) -> bool:
-    """An error of the index's store (sqlite3, or redis-py in cluster mode; by module, so
-    that local mode never imports redis)."""
-    return type(exc).__module__.split(".")[0] in ("sqlite3", "redis")
-
-
-def _index_said(exc: BaseException, folder: Folder) -> str:
-    said = f"the index of originals cannot be used: {type(exc).__name__}: {exc}"
-    where = folder.index_dir or folder.state_dir
-    if type(exc).__module__.split(".")[0] != "sqlite3" or where is None:
-        return said  # the cluster's Redis says its own
-    return db.unusable(said, exc, where)
 
 
 def _check_source(job: Job) -> None:
