@@ -12,6 +12,7 @@ socket: tests/unit/test_attacks_listener.py.)
 """
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import resource
@@ -205,6 +206,25 @@ def test_the_connection_cap_holds_and_a_scrape_still_gets_in(daemon_factory):
     finally:
         for s in idle:
             s.close()
+    assert d.stop() == 0
+
+
+def test_a_listener_of_one_connection_answers_and_keeps_its_keep_alive(daemon_factory):
+    """http.max_connections: 1 answered nothing once: the accept that reached the cap
+    closed a connection to make room for one that was not there (a review found it)."""
+    d = daemon_factory(extra='http: {listen: "127.0.0.1:0", max_connections: 1}').start()
+    url = http_url(d)
+    running(url)
+    assert [ask(url, "/healthz")[0] for _ in range(3)] == [200] * 3
+    kept = http.client.HTTPConnection(*address(url), timeout=5)
+    try:
+        for path in ("/healthz", "/metrics", "/healthz"):  # one connection, kept alive
+            kept.request("GET", path)
+            response = kept.getresponse()
+            response.read()
+            assert response.status == 200, (path, response.status)
+    finally:
+        kept.close()
     assert d.stop() == 0
 
 

@@ -79,6 +79,19 @@ def stepped():
         s.close()
 
 
+def settle(s: Stepped, closed: int, cap: int, counts: list[int]) -> None:
+    """Turn until `closed` clients were closed by the listener and `cap` are held, then 50
+    turns more (nothing is pending: nothing may change), counting what is held each turn."""
+    for _ in range(40 * len(s.clients)):  # each surplus connection takes a few turns: deterministic, no clock
+        s.turn()
+        counts.append(s.held())
+        if s.closed_by_listener() == closed and counts[-1] == cap:
+            break
+    for _ in range(50):
+        s.turn()
+        counts.append(s.held())
+
+
 @pytest.mark.parametrize("cap", [1, ACCEPT_BATCH - 4, ACCEPT_BATCH + 4])
 def test_never_more_connections_than_the_cap_at_any_turn(stepped, cap):
     """cap 1 and cap 12: the connection closed for a newer one was accepted in the same
@@ -87,13 +100,22 @@ def test_never_more_connections_than_the_cap_at_any_turn(stepped, cap):
     s = stepped(cap)
     extra = 3 * cap + 5
     s.connect(cap + extra)
-    counts = []
-    for _ in range(40 * (cap + extra)):  # each surplus connection takes a few turns: deterministic, no clock
-        s.turn()
-        counts.append(s.held())
-        if s.closed_by_listener() == extra and counts[-1] == cap:
-            break
+    counts: list[int] = []
+    settle(s, extra, cap, counts)
     assert max(counts) <= cap, f"{max(counts)} connections held at one turn; the cap is {cap}: {counts}"
     assert s.closed_by_listener() == extra and s.held() == cap, \
         f"after {len(counts)} turns: {s.closed_by_listener()} of {extra} closed, {s.held()} held (cap {cap})"
     assert len(s.listener.connections.held) == cap, "the listener's table holds only open connections"
+
+
+@pytest.mark.parametrize("cap", [1, 2, ACCEPT_BATCH, ACCEPT_BATCH + 4])
+def test_the_connection_that_reaches_the_cap_closes_no_other(stepped, cap):
+    """Exactly `cap` clients: all are kept. The accept that reached the cap used to ask
+    for room for a connection that was not there: one held was closed (with cap 1, every
+    connection; a review found it)."""
+    s = stepped(cap)
+    s.connect(cap)
+    counts: list[int] = []
+    settle(s, 0, cap, counts)
+    assert s.closed_by_listener() == 0 and s.held() == cap, \
+        f"{s.closed_by_listener()} of {cap} closed by the listener, {s.held()} held: {counts}"

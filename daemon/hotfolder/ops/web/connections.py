@@ -30,9 +30,6 @@ from enum import Enum
 # workers and ~3 more per worker (measured); a claim, a worker start or a rescan takes
 # a few more for a moment. 128 leaves room for ~30 workers besides.
 FD_RESERVE = 128
-# Below the reserve by more than this (the daemon's own use grew, not a file opened for a
-# moment by another thread while we counted), the listener shrinks instead of swapping.
-RESERVE_SLACK = 8
 
 
 @dataclass(eq=False)
@@ -86,9 +83,10 @@ class Room(Enum):
 class Connections:
     held: set[Conn] = field(default_factory=set)  # open sockets, those being closed included
 
-    def room(self, max_connections: int) -> tuple[Room, str]:
-        """Whether the next connection may be accepted, and if not why; at a bound this
-        asks the connection waiting longest to close, and says WAIT until it has."""
+    def make_room(self, max_connections: int) -> tuple[Room, str]:
+        """Whether the connection waiting to be accepted may be, and if not why; at a
+        bound this asks the connection waiting longest to close, and says WAIT until it
+        has. Ask only when a connection is waiting: at the bound it closes one."""
         if any(c.closed_for for c in self.held):
             return Room.WAIT, ""  # room is being made
         if len(self.held) >= max_connections:
@@ -99,7 +97,7 @@ class Connections:
             return Room.OPEN, ""
         waiting = [c for c in self.held if not c.busy]
         if not waiting:
-            return Room.REFUSE, f"{why}, all of them being answered"
+            return Room.REFUSE, f"{why}, all of them being answered" if self.held else why
         min(waiting, key=_first_to_go).close_for(f"closed for a newer one: {why}")
         return Room.WAIT, why
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import socket
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -103,6 +104,8 @@ class _Listener:
         self.closing = False
         self.log = log.get("http")
         self._counted: dict[tuple[str, str], RateLimitedLog] = {}
+        self._poll = select.poll()  # the listening socket alone: is a connection waiting?
+        self._poll.register(sock.fileno(), select.POLLIN)
 
     def start(self) -> None:
         self.loop.set_exception_handler(self._loop_exception)
@@ -137,9 +140,16 @@ class _Listener:
                    error=f"{type(exc).__name__}: {exc}" if exc else "")
 
     # ------------------------------------------------------------------ accepting
+    def _pending(self) -> bool:
+        """A connection waits in the kernel's queue. Only for one is a held one closed:
+        the accept that reaches the cap must not close another for nobody."""
+        return bool(self._poll.poll(0))
+
     def _accept(self) -> None:
         for _ in range(ACCEPT_BATCH):
-            room, why = self.connections.room(self.limits.max_connections)
+            if not self._pending():
+                return
+            room, why = self.connections.make_room(self.limits.max_connections)
             if room is Room.WAIT:
                 # Resumed when the connection making room has closed (_closed): its socket
                 # is still open until the loop's next turn, and the bound counts it.
@@ -176,11 +186,12 @@ class _Listener:
         conn.task.add_done_callback(lambda _task: self._closed(conn))
 
     def _closed(self, conn: Conn) -> None:
-        was_making_room = bool(conn.closed_for)
-        self.connections.release(conn)
-        conn.sock.close()
-        if was_making_room:
-            self._resume_accepting()
+        try:
+            self.connections.release(conn)
+            conn.sock.close()
+        finally:
+            if conn.closed_for:  # it was making room (or the listener stops: then nothing resumes)
+                self._resume_accepting()
 
     # ------------------------------------------------------------------ one connection
     async def _serve(self, conn: Conn) -> None:
