@@ -38,7 +38,8 @@ class Conn:
     client: str
     since: float  # loop time it began to wait (for a request, or for its answer to be taken)
     busy: bool = False  # a request is being answered: not to be closed for another
-    answered: int = 0  # requests answered on it
+    answered: int = 0  # requests answered on it (the answer sent)
+    sending: bool = False  # an answer is being sent (a big page to a slow reader)
     task: asyncio.Task | None = None
     closed_for: str = ""  # why the listener closed it (not the client)
 
@@ -54,9 +55,12 @@ class Conn:
 
 
 def _first_to_go(conn: Conn) -> tuple[bool, float]:
-    """An idle keep-alive before a connection that has not been answered yet (its client
-    may be about to send, or have sent, its first request), the oldest first."""
-    return conn.answered == 0, conn.since
+    """An idle keep-alive (answered, waiting for its next request) before a connection
+    that has not been answered yet (its client may be about to send, or have sent, its
+    first request) or is being sent its answer (a scrape's /metrics, cut off, would be
+    lost), the oldest first."""
+    idle = conn.answered > 0 and not conn.sending
+    return not idle, conn.since
 
 
 def descriptors_left() -> int:

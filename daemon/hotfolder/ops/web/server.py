@@ -232,8 +232,10 @@ class _Listener:
             request = Request(head.method, head.target, head.headers, body, conn.client)
             response = await self.loop.run_in_executor(self.pool, self._answer, request)
             conn.wait(self.loop.time())
-            conn.answered += 1
+            conn.sending = True
             await self._send(conn, response, head.keep_alive)
+            conn.sending = False
+            conn.answered += 1
             if not head.keep_alive:
                 return
 
