@@ -79,9 +79,13 @@ def test_a_scraper_reads_the_counts_of_hotfolder_status_per_folder_through_crash
     drop(d, "shop", "bad1.jpg", good=False)
     wait_for(lambda: ends(Dirs.under(d.var / "studio")) == 3 and ends(Dirs.under(d.var / "shop")) == 3, 30,
              what="six files at their ends")
-    wait_for(lambda: d.status_json()["processed"] == 4, 10, what="the status to count them")
-
-    m = scrape(url)
+    wait_for(lambda: (d.status_json()["processed"], d.status_json()["failed"]) == (4, 2), 10,
+             what="the status to count them")
+    # The metrics view is published just after status.json: wait for it to catch up (its
+    # totals), then look at how it shares them out.
+    m = wait_for(lambda: (got := scrape(url)) and sum(by_folder(got, "hotfolder_files_processed_total").values()) == 4
+                 and sum(by_folder(got, "hotfolder_files_failed_total").values()) == 2 and got, 10,
+                 what="/metrics to count them")
     status = d.status_json()
     assert by_folder(m, "hotfolder_files_processed_total") == {"studio": 3, "shop": 1}
     assert by_folder(m, "hotfolder_files_failed_total") == {"studio": 0, "shop": 2}
