@@ -5,6 +5,7 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from tests.harness import files_under, wait_for
@@ -32,7 +33,10 @@ def test_overflow_triggers_a_rescan(daemon_factory, tmp_path):
         (staging / name).write_bytes(data)
     churn = d.inbox / ".churn"  # a hidden name: never a candidate, yet every event of it is queued
     events_per_round = 3  # create, close-write, delete
-    rounds = int(LIMIT.read_text()) // events_per_round + 100
+    queued = int(LIMIT.read_text())  # 16,384 by default
+    if queued > 2_000_000:
+        pytest.skip(f"{LIMIT} is {queued}: too many events to overflow in a test's time")
+    rounds = queued // events_per_round + 100
     os.kill(d.proc.pid, signal.SIGSTOP)  # its watcher reads nothing meanwhile: the kernel queue fills
     try:
         for _ in range(rounds):
