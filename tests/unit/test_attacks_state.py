@@ -7,6 +7,7 @@ tests/process/test_attacks_state.py.)
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -142,6 +143,12 @@ def test_an_output_of_unknown_owner_is_kept_or_replaced_as_on_name_clash_says(tm
     assert names.reserve(folder, "b.jpg", [free]) == [free], "a name with no output is free"
 
 
+def made_long_ago(names, folder, output: Path) -> None:
+    """Its marker made before RESERVED_FOR: no write of its output can be under way."""
+    then = time.time() - names.RESERVED_FOR - 60
+    os.utime(names._marker(folder.names_dir, output), (then, then), follow_symlinks=False)
+
+
 def test_a_prune_keeps_the_records_of_outputs_there_and_of_files_being_rendered(tmp_path):
     from hotfolder.spool import owners as names
 
@@ -153,22 +160,27 @@ def test_a_prune_keeps_the_records_of_outputs_there_and_of_files_being_rendered(
     (out / "sub").mkdir()
     names.reserve(folder, "sub/kept.jpg", [out / "sub" / "kept_web.jpg"])
     (out / "sub" / "kept_web.jpg").write_bytes(b"an output")
-    names.reserve(folder, "gone.jpg", [out / "gone_web.jpg"])  # its output was taken away
+    names.reserve(folder, "gone.jpg", [out / "gone_web.jpg"])  # its output was taken away...
+    made_long_ago(names, folder, out / "gone_web.jpg")  # ...after it was written
     (folder.processing / "busy.jpg").write_bytes(b"being rendered")
     names.reserve(folder, "busy.jpg", [out / "busy_web.jpg"])  # reserved, not written yet
     leftover = next((folder.names_dir).glob("??")) / ".0123abcd.4242"  # a crash between symlink and rename
     os.symlink("x", leftover)
+    names.reserve(folder, "w.jpg", [out / "w_web.jpg"], source=tmp_path / "batch" / "w.jpg")
+    # ^ `process` writing its output now: not in processing/, its marker just made: kept
     pruned = names.prune((folder,))
-    assert (pruned.kept, pruned.removed) == (2, 2), pruned
+    assert (pruned.kept, pruned.removed) == (3, 2), pruned
     assert not os.path.lexists(leftover)
     # the kept records still say whose each name is
     assert names.reserve(folder, "busy.png", [out / "busy_web.jpg"]) == [out / "busy_web~png.jpg"]
     assert names.reserve(folder, "sub/kept.png", [out / "sub" / "kept_web.jpg"]) == \
         [out / "sub" / "kept_web~png.jpg"]
     # and the pruning runs again only after as many files as it kept records (PRUNE_AFTER at least)
+    for made in (out / "busy_web~png.jpg", out / "sub" / "kept_web~png.jpg", out / "w_web.jpg"):
+        made_long_ago(names, folder, made)
     pruning = names.Pruning()
     again = pruning.run(load(path), rendered=0)
-    assert (again.kept, again.removed) == (2, 2)  # the ~png two: no output, their owners not rendering
+    assert (again.kept, again.removed) == (2, 3)  # the ~png two and w's: no output, owners not rendering
     assert pruning.next_at == names.PRUNE_AFTER
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import shutil
+import time
 
 import pytest
 
@@ -65,6 +67,21 @@ def test_templated_names_keep_the_clash_rules(tmp_path):
     first.write_bytes(b"a.jpg's")
     assert owners.reserve(folder, "a.png", [second]) == [folder.output / "2024" / "a~png.jpg"]  # never replaced
     assert owners.taken_by_another(folder, "a.png", first) and not owners.taken_by_another(folder, "a.jpg", first)
+
+
+def test_a_name_being_written_by_process_is_not_taken_by_another_original(tmp_path):
+    """`hotfolder process` of a.jpg and a.png at once: a.jpg had reserved a_thumb.webp and
+    was writing it; a.png took the marker for stale (no output yet, its owner not in
+    processing/), and both thumbnails were written to one name (CI saw 3 outputs of 4)."""
+    folder = dataclasses.replace(make_folder(tmp_path), names_dir=tmp_path / "names")
+    out = folder.output / "a_thumb.webp"
+    batch = tmp_path / "batch"
+    assert owners.reserve(folder, "a.jpg", [out], source=batch / "a.jpg") == [out]
+    assert owners.reserve(folder, "a.png", [out], source=batch / "a.png") == [folder.output / "a_thumb~png.webp"]
+    # Once no write of it can be under way, a name whose output is gone is free again.
+    then = time.time() - owners.RESERVED_FOR - 60
+    os.utime(owners._marker(folder.names_dir, out), (then, then), follow_symlinks=False)
+    assert owners.reserve(folder, "a.jpg", [out], source=batch / "later" / "a.jpg") == [out]
 
 
 def test_a_names_record_is_one_link_naming_its_owner_made_or_handed_over_whole(tmp_path):

@@ -18,8 +18,9 @@ Ownership is decided from what is on disk, so it holds across restarts and betwe
 the workers (and machines) writing at once: each output name has a marker under
 `names_dir`, a symlink whose target is a digest of its owner (a symlink this short
 lives in its inode: no data block per output). The markers are read and written
-under an flock. A marker whose output is gone and whose owner is not in processing/
-is stale: the name is free again, and `prune` deletes it.
+under an flock. A marker whose output is gone, whose owner is not in processing/ and
+which was not made in the last RESERVED_FOR seconds is stale: the name is free again,
+and `prune` deletes it.
 
 An output with no marker has an owner nobody knows: written before markers existed,
 put there by hand, or its marker deleted (state_dir/names removed). The output file
@@ -48,6 +49,12 @@ from hotfolder.spool.recovery import claimed_files
 
 MAX_SUFFIX = 99  # `~2` … `~99`: past that, something is wrong with the templates
 PRUNE_AFTER = 10_000  # files rendered between two prunes, at the least (see Pruning)
+# A marker made this recently whose output is not there yet may be a write under way of
+# an owner that is not in processing/ (a file of `hotfolder process` or `rerender`): never
+# stale. A name is reserved after the render, so only the writing of the outputs lies
+# between the two: seconds; ten minutes leaves a slow share room. (Taken as stale at once,
+# `process` of a.jpg and a.png wrote both thumbnails to one name: CI saw it.)
+RESERVED_FOR = 600.0
 
 
 class NameClash(HotfolderError):
@@ -286,6 +293,15 @@ def _earlier_photos(picks: list[tuple[Path, str | None]], me: str, claimed_ns: i
                for path, owner in picks)
 
 
+def _made_lately(marker: Path | str) -> bool:
+    """Whether the marker was made in the last RESERVED_FOR seconds (its owner may be
+    writing its output now)."""
+    try:
+        return os.lstat(marker).st_mtime > time.time() - RESERVED_FOR
+    except FileNotFoundError:
+        return False
+
+
 def mtime_ns(path: Path) -> int | None:
     """When the output at `path` was last written; None: there is none."""
     try:
@@ -304,7 +320,8 @@ def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gene
         for path in candidates(output, source_ext):
             if any(path == p for p, _ in picks):
                 continue  # two renditions of this file on one name: the second moves over
-            owner = _read(_marker(names_dir, path))
+            marker = _marker(names_dir, path)
+            owner = _read(marker)
             if owner is None:  # no record: free, unless an output whose owner is unknown is there
                 free = folder.on_name_clash == "replace" or not os.path.lexists(path)
             else:
@@ -312,7 +329,8 @@ def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gene
                 if not free and not os.path.lexists(path):
                     if in_flight is None:  # only when needed: processing/ is small
                         in_flight = {owner_id(folder, c.rel) for c in claimed_files(folder)}
-                    free = _file_of(owner) not in in_flight  # stale: its output is gone, its owner not rendering
+                    # stale: its output is gone, its owner not rendering, nor writing it now
+                    free = _file_of(owner) not in in_flight and not _made_lately(marker)
             if free:
                 break
             if folder.on_name_clash == "fail":
@@ -352,12 +370,14 @@ class Pruned:
 
 
 def prune(folders: tuple[Folder, ...]) -> Pruned:
-    """Delete the markers whose output is gone and whose owner is not in processing/ (the
-    names of outputs someone took away: they would be free anyway), and the temp markers
-    a crash left. `folders`: all those sharing the names_dir, whose outputs are walked.
+    """Delete the markers whose output is gone, whose owner is not in processing/ and
+    which were not made lately (the names of outputs someone took away: they would be free
+    anyway), and the temp markers a crash left. `folders`: all those sharing the
+    names_dir, whose outputs are walked.
 
     Under the flock, so no worker reserves meanwhile: a marker whose output is being
-    written has its owner in processing/, and is kept. A marker of a folder no longer in
+    written has its owner in processing/, or (`process`, rerender) was made lately, and is
+    kept. A marker of a folder no longer in
     the config goes; its outputs are then of unknown owner (kept, see the top)."""
     t0 = time.monotonic()
     kept = removed = 0
@@ -384,7 +404,8 @@ def _prune_markers(names_dir: Path, live: set[str], in_flight: set[str]) -> tupl
             with os.scandir(bucket.path) as markers:
                 for marker in list(markers):
                     if marker.name in live or (not marker.name.startswith(".")
-                                               and _file_of(_owner_of(marker.path)) in in_flight):
+                                               and (_file_of(_owner_of(marker.path)) in in_flight
+                                                    or _made_lately(marker.path))):
                         kept += 1
                         continue
                     os.unlink(marker.path)
