@@ -377,8 +377,8 @@ def prune(folders: tuple[Folder, ...]) -> Pruned:
 
     Under the flock, so no worker reserves meanwhile: a marker whose output is being
     written has its owner in processing/, or (`process`, rerender) was made lately, and is
-    kept. A marker of a folder no longer in
-    the config goes; its outputs are then of unknown owner (kept, see the top)."""
+    kept. A marker of a folder no longer in the config goes; its outputs are then of
+    unknown owner (kept, see the top)."""
     t0 = time.monotonic()
     kept = removed = 0
     for names_dir in dict.fromkeys(f.names_dir for f in folders if f.names_dir is not None):
