@@ -17,6 +17,7 @@ from PIL import Image
 
 from hotfolder.engine import iptc
 from hotfolder.engine.encoders import Embedded, Encoding, jpeg, jpegmarkers, jxl, pillow
+from hotfolder.engine.raster import Raster
 from tests import sources
 from tests.imaging import photo
 from tests.unit.test_engine_registries import IIM, XMP, exif, jxl_boxes
@@ -49,10 +50,11 @@ def test_jpegli_writes_the_frame_with_the_segments_pillow_would_write(frame):
     assert jpeg.codec(frame, Encoding(85)) == jpeg.JPEGLI
     big_icc = sources.adobe_rgb_icc() + bytes(140_000)  # three APP2 chunks
     metadata = carried(big_icc)
-    ours = jpeg.encode(frame, Encoding(85, metadata))
-    theirs = pillow.jpeg(frame, Encoding(85, metadata))
+    ours = jpeg.encode(Raster.of(frame), Encoding(85, metadata))
+    theirs = pillow.jpeg(Raster.of(frame), Encoding(85, metadata))
     assert sorted(app_segments(ours)) == sorted(app_segments(theirs))
-    assert app_segments(jpeg.encode(frame, Encoding(85)))[0] == app_segments(pillow.jpeg(frame, Encoding(85)))[0]
+    bare = Raster.of(frame)
+    assert app_segments(jpeg.encode(bare, Encoding(85)))[0] == app_segments(pillow.jpeg(bare, Encoding(85)))[0]
     with Image.open(io.BytesIO(ours)) as im:
         assert im.info["dpi"] == (300, 300) and im.info["jfif_version"] == (1, 1)
         assert im.info["icc_profile"] == big_icc and im.info["xmp"] == XMP
@@ -64,9 +66,9 @@ def test_jpegli_writes_the_frame_with_the_segments_pillow_would_write(frame):
 
 def test_metadata_too_long_for_a_segment_is_refused_as_pillow_refuses_it(frame):
     with pytest.raises(ValueError, match="EXIF data is too long"):
-        jpeg.encode(frame, Encoding(85, Embedded(exif=b"Exif\0\0" + bytes(70_000))))
+        jpeg.encode(Raster.of(frame), Encoding(85, Embedded(exif=b"Exif\0\0" + bytes(70_000))))
     with pytest.raises(ValueError, match="XMP data is too long"):
-        jpeg.encode(frame, Encoding(85, Embedded(xmp=bytes(65_510))))
+        jpeg.encode(Raster.of(frame), Encoding(85, Embedded(xmp=bytes(65_510))))
     assert jpegmarkers.with_metadata(b"\xff\xd8rest", Embedded()) == b"\xff\xd8" + jpegmarkers.jfif(None) + b"rest"
 
 
@@ -74,9 +76,9 @@ def test_grey_and_progressive_frames_are_libjpeg_turbos(frame):
     grey = frame.convert("L")
     assert jpeg.codec(grey, Encoding(85)) == jpeg.LIBJPEG
     assert jpeg.codec(frame, Encoding(85, progressive=True)) == jpeg.LIBJPEG
-    with Image.open(io.BytesIO(jpeg.encode(grey, Encoding(85)))) as im:
+    with Image.open(io.BytesIO(jpeg.encode(Raster.of(grey), Encoding(85)))) as im:
         assert im.mode == "L"
-    assert jpeg.encode(grey, Encoding(85)) == pillow.jpeg(grey, Encoding(85))
+    assert jpeg.encode(Raster.of(grey), Encoding(85)) == pillow.jpeg(Raster.of(grey), Encoding(85))
 
 
 def test_a_frame_past_jpeglis_pixel_bound_is_libjpeg_turbos():
@@ -86,7 +88,7 @@ def test_a_frame_past_jpeglis_pixel_bound_is_libjpeg_turbos():
     assert jpeg.codec(at_bound, Encoding(85)) == jpeg.JPEGLI
     past = Image.new("RGB", (4001, 3000), (90, 120, 150))
     assert jpeg.codec(past, Encoding(85)) == jpeg.LIBJPEG
-    assert jpeg.encode(past, Encoding(85)) == pillow.jpeg(past, Encoding(85))
+    assert jpeg.encode(Raster.of(past), Encoding(85)) == pillow.jpeg(Raster.of(past), Encoding(85))
 
 
 BROKEN = {
@@ -122,11 +124,11 @@ def test_without_a_working_jpegli_the_engine_writes_with_libjpeg_turbo(tmp_path,
 
 
 def test_jxl_carries_exif_and_xmp_in_its_container_and_no_metadata_means_a_bare_codestream(frame):
-    data = jxl.encode(frame, Encoding(80, carried()))
+    data = jxl.encode(Raster.of(frame), Encoding(80, carried()))
     boxes = jxl_boxes(data)
     assert list(boxes) == [b"JXL ", b"ftyp", b"Exif", b"xml ", b"jxlc"]
     assert boxes[b"Exif"][4:] == exif()[6:] and boxes[b"xml "] == XMP
-    bare = jxl.encode(frame, Encoding(80))
+    bare = jxl.encode(Raster.of(frame), Encoding(80))
     assert bare.startswith(b"\xff\x0a") and bare == boxes[b"jxlc"]  # the same codestream, unwrapped
     assert Image.fromarray(jxl.decoded(data)).size == frame.size
 
@@ -134,7 +136,7 @@ def test_jxl_carries_exif_and_xmp_in_its_container_and_no_metadata_means_a_bare_
 @pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])
 def test_jxl_writes_each_mode_the_engine_gives_it(frame, mode):
     im = frame.convert(mode)
-    back = Image.fromarray(jxl.decoded(jxl.encode(im, Encoding(90))))
+    back = Image.fromarray(jxl.decoded(jxl.encode(Raster.of(im), Encoding(90))))
     assert back.mode == mode and back.size == im.size
     assert np.abs(np.asarray(back, dtype=int) - np.asarray(im, dtype=int)).mean() < 3
 

@@ -22,6 +22,7 @@ from hotfolder.config.model import ConfigError, Rendition
 from hotfolder.engine import decode, encode, formats, iptc
 from hotfolder.engine.colour import convert_for
 from hotfolder.engine.encoders import Embedded, Encoding
+from hotfolder.engine.raster import Raster
 from hotfolder.engine.resample import Frame
 from tests import sources
 
@@ -114,7 +115,7 @@ def test_every_output_format_round_trips_through_its_encoder_and_decoder(tmp_pat
     icc = sources.adobe_rgb_icc()
     image = convert_for(picture(), fmt, (255, 255, 255))
     carried = Embedded(exif=exif(), xmp=XMP, icc=icc, iim=iptc.output_segment(iptc.Iim(IIM, False), False, None, []))
-    data = encode.ENCODERS[name](image.copy(), Encoding(90 if fmt.quality else None, carried))
+    data = encode.ENCODERS[name](Raster.of(image.copy()), Encoding(90 if fmt.quality else None, carried))
     path = tmp_path / f"out.{fmt.ext}"
     path.write_bytes(data)
 

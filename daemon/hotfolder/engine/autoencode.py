@@ -20,16 +20,17 @@ from hotfolder.engine import autoquality, ssimulacra2
 from hotfolder.engine.autoquality import Found
 from hotfolder.engine.encoders import Encoding, jpeg
 from hotfolder.engine.formats import Format
+from hotfolder.engine.raster import Raster
 
 
-def search(im: Image.Image, fmt: Format, encoding: Encoding, target: float,
+def search(im: Raster, fmt: Format, encoding: Encoding, target: float,
            save: Callable[[Encoding], bytes]) -> Found:
     """The lowest quality found whose encoding of `im` scores `target`; `save(encoding)`
     is one encode (engine/encode's, so every encode passes one place)."""
     name, pixels = codec(im, fmt, encoding), im.width * im.height
     start = autoquality.start_for(name, pixels, target)
     # The frame packed once, read by the metric and by an encoder that takes packed pixels (jpegli).
-    reference = ssimulacra2.Reference(encoding.packed.array if encoding.packed is not None else im)
+    reference = ssimulacra2.Reference(encoding.packed.array if encoding.packed is not None else im.image())
 
     def encode_at(quality: int) -> bytes:
         return save(replace(encoding, quality=quality))
@@ -40,7 +41,7 @@ def search(im: Image.Image, fmt: Format, encoding: Encoding, target: float,
     return autoquality.search(encode_at, score_of, start, target)
 
 
-def codec(im: Image.Image, fmt: Format, encoding: Encoding) -> str:
+def codec(im: Raster, fmt: Format, encoding: Encoding) -> str:
     """The encoder that writes `im` (its quality scale is what the search starts from).
     JPEG has two (jpegli; libjpeg-turbo for grey, progressive, or without jpegli)."""
     if fmt.name == "jpeg":

@@ -38,6 +38,7 @@ from PIL import Image, ImageCms
 
 from hotfolder.engine import formats, resample
 from hotfolder.engine.errors import InputError, ProfileError
+from hotfolder.engine.raster import Raster
 
 SRGB, KEEP = "srgb", "keep"
 # Probe colours, 8 levels a channel from 0 to 255: a profile that maps every one of them to
@@ -191,17 +192,19 @@ def conversion(icc: bytes | None, target: str) -> tuple[bytes | None, bytes | No
     return icc, out
 
 
-def to_target(im: Image.Image, icc: bytes | None, target: str) -> tuple[Image.Image, bytes | None]:
+def to_target(pixels: Raster, icc: bytes | None, target: str) -> tuple[Raster, bytes | None]:
     """An 8-bit rendition in the profile `target` asks for, and the profile it now carries.
-    Grey frames keep their own profile (an sRGB output would triple them for no colour)."""
-    if im.mode not in ("RGB", "RGBA"):
-        return im, icc
+    Grey frames keep their own profile (an sRGB output would triple them for no colour).
+    Packed pixels go to libvips and come back packed: no Pillow copy either way."""
+    if pixels.mode not in ("RGB", "RGBA"):
+        return pixels, icc
     source, out = conversion(icc, target)
     if source is None:
-        return im, out
-    vips = pyvips.Image.new_from_memory(resample.pack(im), im.width, im.height, len(im.mode), "uchar")
+        return pixels, out
+    packed = pixels.rgb() if pixels.packed else resample.pack(pixels.image())
+    vips = pyvips.Image.new_from_memory(packed, pixels.width, pixels.height, len(pixels.mode), "uchar")
     converted = _transform(vips.copy(interpretation="srgb"), source, target, out)
-    return Image.frombytes(im.mode, im.size, converted.write_to_memory()), out
+    return Raster(pixels.mode, pixels.size, converted.write_to_memory()), out
 
 
 def deep_to_target(open_frame: Callable[[], pyvips.Image], icc: bytes | None,
@@ -294,6 +297,11 @@ def _cmyk_to_rgb(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes
         except (ImageCms.PyCMSError, OSError, ValueError):
             pass  # a broken profile: fall back to the plain formula
     return im.convert("RGB"), None
+
+
+def converts_for(mode: str, fmt: formats.Format) -> bool:
+    """Whether pixels of `mode` need `convert_for` before the encoder of `fmt`."""
+    return (not fmt.alpha and mode in ("LA", "RGBA")) or (not fmt.grey and mode in ("L", "LA"))
 
 
 def convert_for(im: Image.Image, fmt: formats.Format, background: tuple[int, int, int]) -> Image.Image:

@@ -11,16 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from PIL import Image
-
 from hotfolder.config.model import AUTO_QUALITY, Rendition
 from hotfolder.engine import formats
 from hotfolder.engine.encoders import Embedded, Encoding, Packed
 from hotfolder.engine.errors import ENCODE_ERRORS, InputError, describe, reraise_unless_input
 from hotfolder.engine.formats import Format
+from hotfolder.engine.raster import Raster
 
 # Every encoder, imported with the engine (as engine/decode's decoders).
-ENCODERS: dict[str, Callable[[Image.Image, Encoding], bytes]] = {
+ENCODERS: dict[str, Callable[[Raster, Encoding], bytes]] = {
     f.name: f.encoder.resolve() for f in formats.TABLE if f.encoder is not None
 }
 MIN_QUALITY = 30  # below this a photo shows its blocks: the file fails instead
@@ -37,9 +36,8 @@ class Encoded:
     encodes: int = 1
 
 
-def encode(im: Image.Image, fmt: Format, rendition: Rendition, metadata: Embedded) -> Encoded:
+def encode(im: Raster, fmt: Format, rendition: Rendition, metadata: Embedded) -> Encoded:
     """`im` (in the mode `fmt` takes) encoded as `rendition` asks, carrying `metadata`."""
-    im.info = {}  # Pillow falls back to info (comment, transparency, ...): only what we pass is written
     if not fmt.quality:
         return Encoded(_save(im, fmt, Encoding(None, metadata, progressive=rendition.progressive)), None)
     if rendition.quality == AUTO_QUALITY:
@@ -52,7 +50,7 @@ def encode(im: Image.Image, fmt: Format, rendition: Rendition, metadata: Embedde
     return Encoded(fit.data, fit.quality, encodes=fit.encodes)
 
 
-def _auto(im: Image.Image, fmt: Format, rendition: Rendition, metadata: Embedded) -> Encoded:
+def _auto(im: Raster, fmt: Format, rendition: Rendition, metadata: Embedded) -> Encoded:
     """`quality: auto`: the search's encoding; if it is longer than `max_bytes`, the
     highest lower quality that fits (its score then unmeasured)."""
     from hotfolder.engine import autoencode
@@ -66,12 +64,12 @@ def _auto(im: Image.Image, fmt: Format, rendition: Rendition, metadata: Embedded
     return Encoded(fit.data, fit.quality, None, False, found.encodes + fit.encodes - 1)
 
 
-def _packed(im: Image.Image) -> Packed | None:
+def _packed(im: Raster) -> Packed | None:
     """For a frame encoded more than once: its pixels packed once, if RGB (made when first read)."""
     return Packed(im) if im.mode == "RGB" else None
 
 
-def _save(im: Image.Image, fmt: Format, encoding: Encoding) -> bytes:
+def _save(im: Raster, fmt: Format, encoding: Encoding) -> bytes:
     """One encode: every one passes here (the tests watch it)."""
     try:
         return ENCODERS[fmt.name](im, encoding)
@@ -87,7 +85,7 @@ class Fit:
     encodes: int  # how many encodes the search took, the first at the rendition's quality included
 
 
-def _fitting(im: Image.Image, fmt: Format, rendition: Rendition, encoding: Encoding, quality: int, limit: int,
+def _fitting(im: Raster, fmt: Format, rendition: Rendition, encoding: Encoding, quality: int, limit: int,
              first: bytes | None = None) -> Fit:
     """The encoding at the highest quality ≤ `quality` that is at most `limit` bytes
     long; InputError naming the rendition, the limit and the smallest size reached if

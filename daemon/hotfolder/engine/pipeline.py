@@ -13,6 +13,7 @@ faster (see DESIGN.md, "The engine"):
                     limit, animation, a JPEG's scans; engine/jpegscan)
   engine/metadata   Pillow: EXIF, ICC, XMP, IPTC-IIM read, and what each output keeps
                     (engine/location: what strip-gps removes; engine/iptc: IIM)
+  engine/raster     a rendition's pixels, packed until a step needs a Pillow image
   engine/steps      per rendition, in order: resize (engine/resample, engine/smartcrop,
                     engine/orient), colour, flatten (engine/colour), sharpen, watermark,
                     metadata (engine/rights, engine/xmp), encode (engine/encode,
@@ -188,7 +189,7 @@ def render_with_facts(opened: Opened, renditions: Sequence[Rendition], *, placeh
             work = step(work)
         outputs[id(p.rendition)] = _output(work)
         smallest = work.pixels
-    shown = placeholders.of(smallest) if placeholder and smallest is not None else None
+    shown = placeholders.of(smallest.image()) if placeholder and smallest is not None else None
     return Rendered([outputs[id(r)] for r in renditions], opened.facts, shown)
 
 
@@ -207,8 +208,8 @@ def _source(decoded: Decoded, renditions: Sequence[Rendition], threads: int, nam
 
 
 def _output(work: Work) -> Output:
-    image = work.pixels
+    pixels = work.pixels
     return Output(rendition=work.rendition, data=work.data,
                   ext=formats.output_ext(work.rendition.format, work.source.meta.format, work.source.name),
-                  width=image.width, height=image.height, notes=work.notes, quality=work.quality, score=work.score,
+                  width=pixels.width, height=pixels.height, notes=work.notes, quality=work.quality, score=work.score,
                   score_measured=work.score_measured, format=work.format.name)

@@ -3,7 +3,8 @@
 Measured on one core (bench/stages.py; DESIGN.md, "The engine"), libvips' lanczos3
 resamples a 12 MP file's 1600 px rendition ~2.5× faster than Pillow's LANCZOS (17 vs
 42 ms) and cuts the 400 px fill from it ~3× faster; a copy between the two libraries
-costs ~2 ms. So frames cross to libvips for resampling and come back to Pillow.
+costs ~1-2 ms. So frames cross to libvips for resampling and come back packed
+(engine/raster): into Pillow only for a step that needs it.
 
 Small frames are resampled by Pillow instead: a libvips pipeline costs ~1 ms to set up and
 run, more than Pillow's whole resample of a small frame (a 64 px JPEG's recipe: 0.7-0.8 ms
@@ -32,6 +33,7 @@ import pyvips
 from PIL import Image
 
 from hotfolder.engine.geometry import Plan
+from hotfolder.engine.raster import Raster
 
 if TYPE_CHECKING:
     import numpy as np
@@ -103,15 +105,21 @@ class Frame:
             return self.pil()
         return Image.frombuffer(self.mode, self.size, self._data, "raw", self.mode, 0, 1)  # type: ignore[arg-type]
 
-    def take(self) -> tuple[Image.Image, bool]:
-        """A Pillow image of this frame for one output, and whether it is shared (so it
-        must be copied before drawing on it). A rendered frame hands its image out once
-        and makes a new one from its pixels for any later taker: the output may be drawn
-        on without a copy, and the frame's libvips form never sees it."""
+    def take(self) -> tuple[Raster, bool]:
+        """This frame's pixels for one output (engine/raster), and whether they are shared (a
+        Pillow image other renditions use: copied before drawing on it). A rendered or
+        decoded-packed frame hands out its packed pixels, which a raster never writes (a
+        paste copies them first; Pillow's form is a copy): the frame stays as it is for later
+        renditions, and no copy is made for an output that never needs Pillow. A Pillow image
+        made here is handed out once: a later taker gets the packed pixels again."""
         if self.given:
-            return self.pil(), True
-        image, self._pil = self.pil(), None
-        return image, False
+            return Raster.of(self.pil()), True
+        if self._pil is not None:
+            image, self._pil = self._pil, None
+            return Raster.of(image), False
+        if not self._data:
+            raise RuntimeError("a frame with neither pixels nor an image")
+        return Raster(self.mode, self.size, self._data), False
 
     def vips(self) -> pyvips.Image:
         if self._vips is None:
@@ -188,14 +196,14 @@ class Frames:
         self.alpha = base.mode in ("LA", "RGBA")
         self.ladder = [base if isinstance(base, Frame) else Frame(base)]
 
-    def resample(self, p: Plan) -> tuple[Image.Image, bool]:
-        """The output of `p` as a Pillow image, and whether other renditions may reuse it
+    def resample(self, p: Plan) -> tuple[Raster, bool]:
+        """The output of `p` (engine/raster), and whether other renditions may reuse it
         (so it must be copied before drawing on it)."""
         source = self._smallest_covering(p.frame)
         if p.crop is None and source.size == p.size:
             return source.take()
         if source.size[0] * source.size[1] <= SMALL:
-            return _pillow_resize(source.pil(), p), False
+            return Raster.of(_pillow_resize(source.pil(), p)), False
         image = source.vips()
         if p.crop is not None:
             image = image.crop(*pixel_box(p.crop, image.width, image.height))

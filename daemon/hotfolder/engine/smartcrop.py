@@ -14,17 +14,16 @@ small frame.
 """
 from __future__ import annotations
 
-from PIL import Image
-
 from hotfolder.engine.geometry import Plan, as_stored
 from hotfolder.engine.orient import upright
+from hotfolder.engine.raster import Raster
 from hotfolder.engine.resample import Frame, Frames
 
 # What the bands are: new_from_memory() says "multiband" for LA and RGBA.
 INTERPRETATION = {"L": "b-w", "LA": "b-w", "RGB": "srgb", "RGBA": "srgb"}
 
 
-def smart_fill(frames: Frames, p: Plan, turn: int) -> Image.Image:
+def smart_fill(frames: Frames, p: Plan, turn: int) -> Raster:
     """The output of the fill plan `p` (on the upright frame), cut where libvips'
     smartcrop finds the region of interest; upright, and not shared with any rendition."""
     stored = as_stored(p, turn)

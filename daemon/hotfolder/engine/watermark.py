@@ -31,6 +31,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 from hotfolder.config.model import Watermark
 from hotfolder.engine.errors import DECODE_ERRORS, WatermarkError, describe
+from hotfolder.engine.raster import Raster
 
 
 def apply_watermark(im: Image.Image, wm: Watermark) -> Image.Image:
@@ -43,6 +44,17 @@ def apply_watermark(im: Image.Image, wm: Watermark) -> Image.Image:
         return rgba
     im.paste(mark.convert(im.mode), (x, y), mark)
     return im
+
+
+def watermark_raster(pixels: Raster, wm: Watermark) -> Raster:
+    """`apply_watermark` on a rendition's pixels: an RGB frame still packed gets the mark
+    pasted into its box alone (engine/raster), the same pixels as Pillow's paste, with no
+    copy of the whole frame into Pillow; any other, through Pillow."""
+    if not (pixels.packed and pixels.mode == "RGB"):
+        return Raster.of(apply_watermark(pixels.image(), wm))
+    mark = mark_image(wm, mark_width(pixels.size, wm))
+    pixels.paste(mark.convert("RGB"), mark_position(pixels.size, mark.size, wm), mark)
+    return pixels
 
 
 def mark_width(size: tuple[int, int], wm: Watermark) -> int:

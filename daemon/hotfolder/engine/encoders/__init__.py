@@ -5,8 +5,9 @@
   pillow  PNG, WebP, AVIF at measured settings, and libjpeg-turbo's JPEG
   jxl     JPEG XL through imagecodecs (libjxl), EXIF and XMP in its container's boxes
 
-Every encoder has one shape: `encode(image, encoding) -> bytes`, a Pillow image in the
-mode its format takes (engine/colour.convert_for) and what to write; engine/encode calls
+Every encoder has one shape: `encode(pixels, encoding) -> bytes`, the rendition's pixels
+(engine/raster: packed, or a Pillow image) in the mode its format takes
+(engine/colour.convert_for) and what to write; engine/encode calls
 it (once, for each quality max_bytes' search tries, or for each `quality: auto`
 candidate) and turns what it raises about the image into the file's reason. Nothing in
 an `Encoding` is Pillow's, so an encoder of another library takes the same; a frame
@@ -23,7 +24,8 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import numpy as np
-    from PIL import Image
+
+    from hotfolder.engine.raster import Buffer, Raster
 
 
 @dataclass(frozen=True)
@@ -38,18 +40,19 @@ class Embedded:
 
 
 class Packed:
-    """An RGB frame's pixels packed once (Pillow's `tobytes`, ~1.9 ms at 1600x1200), for
-    every encode of a search and the `quality: auto` metric, instead of once each."""
+    """An RGB frame's pixels packed once (as they are, or Pillow's `tobytes`, ~1.2 ms at
+    1600x1200), for every encode of a search and the `quality: auto` metric, instead of
+    once each."""
 
-    def __init__(self, im: Image.Image):
-        assert im.mode == "RGB"
-        self.size = im.size
-        self._im: Image.Image | None = im
+    def __init__(self, pixels: Raster):
+        assert pixels.mode == "RGB"
+        self.size = pixels.size
+        self._pixels: Raster | None = pixels
 
     @cached_property
-    def rgb(self) -> bytes:
-        assert self._im is not None
-        data, self._im = self._im.tobytes(), None
+    def rgb(self) -> Buffer:
+        assert self._pixels is not None
+        data, self._pixels = self._pixels.rgb(), None
         return data
 
     @cached_property

@@ -21,6 +21,7 @@ import io
 from PIL import Image
 
 from hotfolder.engine.encoders import Encoding, jpegmarkers, pillow
+from hotfolder.engine.raster import Raster
 
 JPEGLI = "jpegli"
 LIBJPEG = "libjpeg-turbo"
@@ -52,7 +53,7 @@ def _load_jpegli():
 _jpegli = _load_jpegli()
 
 
-def codec(im: Image.Image, encoding: Encoding) -> str:
+def codec(im: Raster, encoding: Encoding) -> str:
     """The encoder that writes `im` with `encoding` (the quality scales differ: the
     `quality: auto` search starts from the encoder's own calibration)."""
     if (_jpegli is not None and im.mode == "RGB" and not encoding.progressive
@@ -61,11 +62,11 @@ def codec(im: Image.Image, encoding: Encoding) -> str:
     return LIBJPEG
 
 
-def encode(im: Image.Image, encoding: Encoding) -> bytes:
+def encode(im: Raster, encoding: Encoding) -> bytes:
     if codec(im, encoding) == JPEGLI:
         assert _jpegli is not None and encoding.quality is not None
         try:
-            pixels = encoding.packed.rgb if encoding.packed is not None else im.tobytes()
+            pixels = encoding.packed.rgb if encoding.packed is not None else im.rgb()
             data = _jpegli.encode(pixels, im.width, im.height, quality=encoding.quality)
         except RuntimeError:  # jpegli's own error on this frame: the one Pillow's libjpeg-turbo writes
             return pillow.jpeg(im, encoding)

@@ -17,9 +17,9 @@ import struct
 
 import imagecodecs
 import numpy as np
-from PIL import Image
 
 from hotfolder.engine.encoders import Embedded, Encoding
+from hotfolder.engine.raster import Raster
 
 EFFORT = 3
 SIGNATURE = b"\x00\x00\x00\x0cJXL \r\n\x87\n"  # the container's first box
@@ -35,9 +35,9 @@ def distance(quality: int) -> float:
     return 6.4 + 2.5 ** ((30 - quality) / 5.0) / 6.25
 
 
-def encode(im: Image.Image, encoding: Encoding) -> bytes:
+def encode(im: Raster, encoding: Encoding) -> bytes:
     assert encoding.quality is not None
-    pixels = np.asarray(im)  # L (2-D), LA, RGB, RGBA: what imagecodecs takes
+    pixels = im.array()  # L (2-D), LA, RGB, RGBA: what imagecodecs takes
     codestream = imagecodecs.jpegxl_encode(pixels, effort=EFFORT, distance=distance(encoding.quality), numthreads=1)
     return contained(bytes(codestream), encoding.metadata)  # typed bytes | bytearray: a ~50 KB copy
 

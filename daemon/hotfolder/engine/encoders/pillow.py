@@ -14,9 +14,10 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from PIL import Image, PngImagePlugin
+from PIL import PngImagePlugin
 
 from hotfolder.engine.encoders import Embedded, Encoding
+from hotfolder.engine.raster import Raster
 
 # Fast settings of no visible loss (bench/pipeline_speed.py --encoders).
 ENCODER_OPTIONS: dict[str, dict[str, Any]] = {
@@ -27,7 +28,7 @@ ENCODER_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
-def jpeg(im: Image.Image, encoding: Encoding) -> bytes:
+def jpeg(im: Raster, encoding: Encoding) -> bytes:
     options = {**ENCODER_OPTIONS["jpeg"], "quality": encoding.quality}
     if encoding.progressive:  # libjpeg optimises a progressive file's Huffman tables in any case
         options.update(progressive=True, optimize=True)
@@ -42,7 +43,7 @@ def jpeg(im: Image.Image, encoding: Encoding) -> bytes:
     return save(im, "JPEG", options, encoding.metadata)
 
 
-def png(im: Image.Image, encoding: Encoding) -> bytes:
+def png(im: Raster, encoding: Encoding) -> bytes:
     options: dict[str, Any] = dict(ENCODER_OPTIONS["png"])
     xmp = encoding.metadata.xmp
     if xmp:  # PNG's place for XMP is an iTXt chunk
@@ -52,16 +53,19 @@ def png(im: Image.Image, encoding: Encoding) -> bytes:
     return save(im, "PNG", options, encoding.metadata, xmp=False)
 
 
-def webp(im: Image.Image, encoding: Encoding) -> bytes:
+def webp(im: Raster, encoding: Encoding) -> bytes:
     return save(im, "WEBP", {**ENCODER_OPTIONS["webp"], "quality": encoding.quality}, encoding.metadata)
 
 
-def avif(im: Image.Image, encoding: Encoding) -> bytes:
+def avif(im: Raster, encoding: Encoding) -> bytes:
     return save(im, "AVIF", {**ENCODER_OPTIONS["avif"], "quality": encoding.quality}, encoding.metadata)
 
 
-def save(im: Image.Image, pil_format: str, options: dict[str, Any], metadata: Embedded, *, xmp: bool = True) -> bytes:
+def save(pixels: Raster, pil_format: str, options: dict[str, Any], metadata: Embedded, *,
+         xmp: bool = True) -> bytes:
     """Pillow's save() with the metadata: for every encoder that writes through Pillow."""
+    im = pixels.image()
+    im.info = {}  # Pillow falls back to info (comment, transparency, ...): only what we pass is written
     options["icc_profile"] = metadata.icc
     if metadata.exif:
         options["exif"] = metadata.exif

@@ -20,4 +20,4 @@ def apply(work: Work) -> Work:
     from hotfolder.engine import colour  # Pillow, libvips: see the module's doc
 
     converted, icc = colour.to_target(work.pixels, source.meta.icc, rendition.color_profile)
-    return replace(work, image=converted, shared=work.shared and converted is work.image, icc=icc)
+    return replace(work, raster=converted, shared=work.shared and converted is work.raster, icc=icc)

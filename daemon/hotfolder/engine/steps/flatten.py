@@ -12,7 +12,10 @@ from hotfolder.engine.steps.work import Work
 
 
 def apply(work: Work) -> Work:
-    from hotfolder.engine.colour import convert_for  # Pillow: see the module's doc
+    from hotfolder.engine.colour import convert_for, converts_for  # Pillow: see the module's doc
+    from hotfolder.engine.raster import Raster
 
-    converted = convert_for(work.pixels, work.format, work.rendition.background)
-    return replace(work, image=converted, shared=work.shared and converted is work.image)
+    if not converts_for(work.pixels.mode, work.format):
+        return work  # (packed pixels stay packed)
+    return replace(work, raster=Raster.of(convert_for(work.image(), work.format, work.rendition.background)),
+                   shared=False)

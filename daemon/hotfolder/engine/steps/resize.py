@@ -16,15 +16,19 @@ from hotfolder.engine.steps.work import Work
 
 def apply(work: Work) -> Work:
     from hotfolder.engine import orient, smartcrop  # Pillow, libvips: see the module's doc
+    from hotfolder.engine.raster import Raster
 
     p, rendition = work.plan, work.rendition
     turn = work.source.meta.orientation if rendition.orient else 1
     frames = work.source.frames_for(rendition)
     if rendition.operation == "fill" and rendition.crop != "center":
-        return replace(work, image=smartcrop.smart_fill(frames, p, turn), shared=False)
-    image, shared = frames.resample(as_stored(p, turn))
+        return replace(work, raster=smartcrop.smart_fill(frames, p, turn), shared=False)
+    raster, shared = frames.resample(as_stored(p, turn))
     if turn != 1:
-        image, shared = orient.upright(image, turn), False
+        raster, shared = Raster.of(orient.upright(raster.image(), turn)), False
     if p.canvas is not None:
-        image, shared = orient.padded(image, p.canvas, rendition.background), False
-    return replace(work, image=image, shared=shared)
+        image = raster.image()
+        on_canvas = orient.padded(image, p.canvas, rendition.background)
+        # padded() hands back the image itself when it fills the canvas: still shared then
+        raster, shared = Raster.of(on_canvas), shared and on_canvas is image
+    return replace(work, raster=raster, shared=shared)

@@ -15,6 +15,7 @@ def apply(work: Work) -> Work:
     if spec is None:
         return work
     from hotfolder.engine import sharpen  # Pillow: see the module's doc
+    from hotfolder.engine.raster import Raster
 
     factor = sharpen.downscale_factor(work.source.size, work.plan.frame)
-    return replace(work, image=sharpen.sharpen(work.pixels, spec, factor), shared=False)
+    return replace(work, raster=Raster.of(sharpen.sharpen(work.image(), spec, factor)), shared=False)

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from hotfolder.config.model import Rendition
     from hotfolder.engine.geometry import Plan
     from hotfolder.engine.metadata import Metadata
+    from hotfolder.engine.raster import Raster
     from hotfolder.engine.resample import Frames
     from hotfolder.recipes.facts import Described
 
@@ -50,8 +51,8 @@ class Work:
 
     source: Source
     plan: Plan
-    image: Image.Image | None = None  # none until the resize step cuts it
-    shared: bool = False  # the image is also a frame other renditions use: copy it before drawing on it
+    raster: Raster | None = None  # the pixels (engine/raster): none until the resize step cuts them
+    shared: bool = False  # they are also a frame other renditions use: copy them before drawing on them
     icc: bytes | None = None  # the profile the pixels are in (the colour step)
     metadata: Embedded = Embedded()  # what the output carries (the metadata step)
     data: bytes = b""  # the output's bytes (the encode step)
@@ -65,10 +66,15 @@ class Work:
         return self.plan.rendition
 
     @property
-    def pixels(self) -> Image.Image:
-        if self.image is None:
+    def pixels(self) -> Raster:
+        """The rendition's pixels: packed until a step asks for `image()` (engine/raster)."""
+        if self.raster is None:
             raise RuntimeError("a step ran before the resize step made the rendition's pixels")
-        return self.image
+        return self.raster
+
+    def image(self) -> Image.Image:
+        """The pixels as a Pillow image, for a step that works in Pillow."""
+        return self.pixels.image()
 
     @property
     def format(self) -> formats.Format:
