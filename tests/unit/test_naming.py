@@ -35,6 +35,12 @@ def rel_of(filename: str, rel: str, values=VALUES) -> str:
     ("{subdir}/{stem}.{ext}", "a.png", "a.jpg"),  # at the inbox's top: no empty folder
     ("{stem}_{width}x{height}.{ext}", "a.png", "a_100x80.jpg"),
     ("{seq:03}_{stem}.{ext}", "a.png", "007_a.jpg"),
+    # A folder per photo, a file per rendition: the name's own fields make the last part
+    # (each failed the file as "no file name" until the check saw them; a review).
+    ("{stem}/{rendition}.{ext}", "IMG_0001.jpg", "IMG_0001/web.jpg"),
+    ("{taken:%Y}/{stem}/{rendition}.{ext}", "a.png", "2024/a/web.jpg"),
+    ("shoot/{folder}.{ext}", "a.png", "shoot/studio.jpg"),
+    ("by-type/{source_ext}/{stem}.{ext}", "a.png", "by-type/png/a.jpg"),
 ])
 def test_where_an_output_goes(filename, rel, out):
     assert rel_of(filename, rel) == out

@@ -76,10 +76,17 @@ def output_name(rendition: Rendition, src_name: str, ext: str, folder: str = "",
     """The output's path the rendition's template asks for (before clashes), relative to
     its folder: one name, or folders and a name when the template has a `/`. `values`:
     the photo's fields and the output's own (workers/naming.py), over the name's."""
-    src = Path(src_name)
-    given = {"stem": src.stem, "name": src_name, "ext": ext, "rendition": rendition.name, "folder": folder,
-             "source_ext": src.suffix.lstrip(".").lower(), **(values or {})}
+    given = name_fields(rendition, src_name, ext, folder, values)
     return templates.fill(templates.parsed(rendition.filename), given, as_path=True)
+
+
+def name_fields(rendition: Rendition, src_name: str, ext: str, folder: str = "",
+                values: Mapping[str, object] | None = None) -> dict[str, object]:
+    """Every field an output's template is filled with: the name's own (`stem`, `name`,
+    `ext`, `rendition`, `folder`, `source_ext`) and `values` over them."""
+    src = Path(src_name)
+    return {"stem": src.stem, "name": src_name, "ext": ext, "rendition": rendition.name, "folder": folder,
+            "source_ext": src.suffix.lstrip(".").lower(), **(values or {})}
 
 
 def manifest_name(template: str, src_name: str, folder: str = "") -> str:

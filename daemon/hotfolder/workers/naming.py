@@ -34,7 +34,10 @@ def planned_rel(rendition: Rendition, ext: str, size: tuple[int, int] | None, re
     given = {**values, "width": size[0] if size else None, "height": size[1] if size else None}
     name = holding(owners.output_name(rendition, PurePosixPath(rel).name, ext, folder, given), ext)
     template = templates.parsed(rendition.filename)
-    if not name or not _ends_in_a_name(template, given):
+    # Judged on every field the name was filled with: `{stem}/{rendition}.{ext}` is a name
+    # (it failed every file when `rendition`, `stem` and the like were left out here).
+    fields = owners.name_fields(rendition, PurePosixPath(rel).name, ext, folder, given)
+    if not name or not _ends_in_a_name(template, fields):
         raise EmptyName(f"the filename template {rendition.filename!r} of rendition {rendition.name} gives no file "
                         "name for this file (its fields are empty for it); add |default(text) to them")
     subdir = subdir_of(rel)
