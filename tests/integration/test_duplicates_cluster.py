@@ -14,6 +14,7 @@ import pytest
 
 from hotfolder.likeness import Look
 from hotfolder.state.originals import RENDERED, Entry
+from tests import index_scenarios
 from tests.harness import files_under, wait_for
 from tests.redis_server import RedisServer
 from tests.same_photos import card
@@ -75,6 +76,10 @@ def test_duplicate_lookalike_and_names_across_nodes(server):
     near = b.lookalikes(Look(look.phash ^ 0b11, 4000, 3000), 6, folder="f", scope_all=False, since=0)
     assert [(r, d) for r, d, _ in near] == [(record, 2)]
     assert [n.record for n in b.named("f", "IMG_7777.jpg")] == [record] and b.next_generation("f", "IMG_7777.jpg") == 1
+
+
+def test_the_same_bytes_count_in_their_own_subfolder_only_when_the_scope_is_the_subfolder(server):
+    index_scenarios.subfolder_scope(_index(server), "/x")
 
 
 def test_a_node_killed_between_claim_and_record(server):

@@ -234,3 +234,71 @@ def test_the_daemon_s_rebuild_names_each_archived_file_it_cannot_read(daemon_fac
     wait_for(lambda: d.event("index_rebuilt"), 60, what="the rebuild's end")
     assert d.event("index_rebuilt")["unreadable"] == 1
     assert d.stop() == 0
+
+
+CLIENTS = """
+- name: web
+  operation: fit
+  size: 96x96
+  format: jpeg
+- name: client
+  operation: fit
+  size: 64x64
+  format: jpeg
+  filename: "{stem}_client.{ext}"
+  when: {subfolder: "clients/*"}
+"""
+
+
+def test_the_same_photo_for_two_clients_is_two_deliveries_where_the_subfolder_chooses_the_renditions(
+        daemon_factory):
+    """A review: the studio's photo, then the same bytes for clients/bob and clients/alice, whose
+    subfolder gives them a rendition of their own. With the folder's defaults (duplicate_scope:
+    auto), each client got nothing before: their copies were skipped as duplicates of the
+    studio's. A copy within one client's subfolder is still its duplicate."""
+    d = daemon_factory(renditions=CLIENTS, on_duplicate=None).start()
+    photo = jpeg(shot(scene("coffee")))
+    _drop(d, "a.jpg", photo)
+    _settle(d, 1)
+    _drop(d, "clients/bob/a.jpg", photo)
+    _settle(d, 2)
+    _drop(d, "clients/alice/a.jpg", photo)
+    _drop(d, "clients/bob/again/a.jpg", photo)  # clients/bob/again is not clients/*: the studio's recipe
+    _settle(d, 4)
+    _drop(d, "clients/bob/a copy.jpg", photo)
+    _settle(d, 5)
+    outputs = d.outputs()
+    for client in ("bob", "alice"):
+        assert {f"clients/{client}/a_web.jpg", f"clients/{client}/a_client.jpg"} <= set(outputs), outputs
+    assert "a_web.jpg" in outputs and "clients/bob/again/a_web.jpg" in outputs
+    assert files_under(d.var / "duplicates") == ["clients/bob/a copy.jpg", "clients/bob/a copy.jpg.duplicate.json"]
+    assert _record(d, "clients/bob/a copy.jpg")["matched"]["name"] == "clients/bob/a.jpg"
+    assert d.stop() == 0
+    # `explain` foresees the same: a copy for carol would be rendered, one for bob skipped.
+    copy = d.root / "card" / "a.jpg"
+    copy.parent.mkdir()
+    copy.write_bytes(photo)
+    for client, skipped in (("carol", False), ("bob", True)):
+        said = hotfolder("explain", "--config", str(d.config), "--subfolder", f"clients/{client}", str(copy))
+        assert said.returncode == 0, said.stderr
+        assert ("it would be skipped (on_duplicate: skip)" in said.stdout) == skipped, said.stdout
+
+
+def test_without_a_subfolder_rule_a_copy_in_another_subfolder_is_a_duplicate_and_subfolder_scope_says_otherwise(
+        daemon_factory):
+    d = daemon_factory(renditions=CLIENTS.split("  when:")[0], on_duplicate=None).start()
+    photo = jpeg(shot(scene("chelsea")))
+    _drop(d, "card1/a.jpg", photo)
+    _settle(d, 1)
+    _drop(d, "card2/a.jpg", photo)
+    _settle(d, 2)
+    assert files_under(d.var / "duplicates") == ["card2/a.jpg", "card2/a.jpg.duplicate.json"]
+    d.stop()
+    e = daemon_factory(renditions=CLIENTS.split("  when:")[0], on_duplicate=None,
+                       folder_extra="duplicate_scope: subfolder").start()
+    _drop(e, "card1/a.jpg", photo)
+    _settle(e, 1)
+    _drop(e, "card2/a.jpg", photo)
+    _settle(e, 2)
+    assert not files_under(e.var / "duplicates") and "card2/a_web.jpg" in e.outputs()
+    e.stop()

@@ -12,6 +12,7 @@ from PIL import Image
 from hotfolder.engine import fingerprint
 from hotfolder.likeness import Kind, Look, alike, distance
 from hotfolder.state.originals import DUPLICATE, RENDERED, Entry, Originals, job_key
+from tests import index_scenarios
 from tests.same_photos import card, jpeg, scene, shot
 
 A, B = "a" * 64, "b" * 64  # content hashes (hex)
@@ -113,6 +114,12 @@ def test_duplicate_after_record_and_lookalikes(tmp_path):
     near = index.lookalikes(Look(look.phash ^ 0b11, 4000, 3000), 6, folder="f", scope_all=False, since=0)
     assert [(r, bits) for r, bits, _ in near] == [(record, 2)]
     assert index.lookalikes(Look(look.phash ^ 0xFF, 4000, 3000), 6, folder="f", scope_all=False, since=0) == []
+
+
+def test_the_same_bytes_count_in_their_own_subfolder_only_when_the_scope_is_the_subfolder(tmp_path):
+    src = tmp_path / "a.jpg"
+    src.write_bytes(b"x")
+    index_scenarios.subfolder_scope(Originals(tmp_path), src)
 
 
 def test_the_mirror_sees_rows_recorded_out_of_claim_order_and_forgets(tmp_path):

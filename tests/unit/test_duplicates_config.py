@@ -30,7 +30,7 @@ def _folder(name: str, failed: str, extra: str = "") -> dict:
 def test_the_defaults(tmp_path):
     cfg = _config(tmp_path, _folder("a", f"{tmp_path}/a/failed"))
     f = cfg.folders[0]
-    assert (f.on_duplicate, f.duplicate_scope, f.similar, f.similar_distance) == ("skip", "folder", "flag", 6)
+    assert (f.on_duplicate, f.duplicate_scope, f.similar, f.similar_distance) == ("skip", "auto", "flag", 6)
     assert f.duplicate_window == 365 * 86400
     assert f.duplicates == tmp_path / "a" / "duplicates"  # beside failed/
     assert f.index_dir == cfg.state_dir  # the index lives in state_dir's database

@@ -137,7 +137,7 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     content = file_hash(path) if used.hash or (folder.index_dir is not None and dropped) else None
     if used.hash:
         facts = Facts(facts.name, facts.subdir, facts.folder, facts.photo, content)
-    if content is not None and dropped and (repeated := _repeated(folder, content)):
+    if content is not None and dropped and (repeated := _repeated(folder, content, rel)):
         return Explanation(shown, folder.name, place, need.said(), shown_fields(facts, seq), verdicts(selection),
                            repeated, tuple(notes))
     values = {**facts.values(), "seq": seq}
@@ -150,7 +150,7 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
                        notes=tuple(notes))
 
 
-def _repeated(folder: Folder, content: str) -> str:
+def _repeated(folder: Folder, content: str, rel: str) -> str:
     """What the daemon would do with these bytes, rendered before (the index of originals,
     read only): "" when they are new to it, or rendered again (on_duplicate: process). A
     look-alike needs the pixels: not foreseen."""
@@ -158,11 +158,12 @@ def _repeated(folder: Folder, content: str) -> str:
 
     from hotfolder.config.choices import OnDuplicate
     from hotfolder.state import originals
+    from hotfolder.workers.duplicates import subfolder_scope
 
     if folder.index_dir is None or folder.on_duplicate == OnDuplicate.PROCESS:
         return ""
     match = originals.same_bytes(folder.index_dir, content, folder.name, scope_all=folder.duplicate_scope == "all",
-                                 since=time.time() - folder.duplicate_window)
+                                 since=time.time() - folder.duplicate_window, subdir=subfolder_scope(folder, rel))
     if match is None:
         return ""
     if folder.on_duplicate == OnDuplicate.FAIL:

@@ -5,6 +5,8 @@ It answers the calls of state/originals.Originals (workers/duplicates.py uses ei
 Keys, under the cluster's prefix (store.key_prefix), next to store.py's:
 
     hf:orig:seen, hf:orig:seen:<fid>  HASH content -> record id: the exact index (every folder, one)
+    hf:orig:seen:<fid>:<sub> HASH the same, of one subfolder (<sub>: 16 hex of its name's BLAKE2b),
+                             for duplicate_scope `subfolder` (records from before it are not in it)
     hf:orig:claim:<content>  STRING the job key rendering these bytes now, PX lease_ttl,
                              refreshed with the job's lease (tasks._Refresher: refresh_claims)
     hf:orig:rec              HASH id -> the record (JSON): folder, name, job, time, look, outputs, ...
@@ -27,6 +29,7 @@ rendered again, not called a duplicate of itself.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import threading
@@ -65,7 +68,7 @@ end
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 return {'new', ''}
 """.replace("CEILING", str(leases.CEILING_MS))
-# KEYS: next, rec, seen, seen:<fid>, names, phash, found, claim
+# KEYS: next, rec, seen, seen:<fid>, names, phash, found, claim, seen:<fid>:<sub>
 # ARGV: content, job, record json, rendered (1/0), name key, pHash + folder id (12 bytes) or '', found (1/0),
 #       how many renderings of a name are kept
 RECORD = """
@@ -74,6 +77,7 @@ redis.call('HSET', KEYS[2], id, ARGV[3])
 if ARGV[4] == '1' then
   redis.call('HSET', KEYS[3], ARGV[1], id)
   redis.call('HSET', KEYS[4], ARGV[1], id)
+  redis.call('HSET', KEYS[9], ARGV[1], id)
   local ids = redis.call('HGET', KEYS[5], ARGV[5])
   local list = tostring(id)
   if ids then
@@ -122,16 +126,23 @@ class SharedOriginals:
     def _k(self, *parts: str) -> str:
         return self.p + ":".join(parts)
 
+    def _subfolder(self, fid: int, subdir: str) -> str:
+        """The seen hash of one subfolder of a folder."""
+        return self._k("seen", str(fid), hashlib.blake2b(os.fsencode(subdir), digest_size=8).hexdigest())
+
     def folder_id(self, name: str) -> int:
         if name not in self._folders:
             self._folders[name] = int(self._folder(keys=[self._k("folders"), self._k("nextfolder")], args=[name]))
         return self._folders[name]
 
     # ------------------------------------------------------------------ claims
-    def claim(self, content: str, job: int, path: Path, *, folder: str, scope_all: bool, since: float) -> Claim:
-        mine = self._k("seen", str(self.folder_id(folder)))
-        seen = self._k("seen") if scope_all else mine
-        # KEYS: where to look, the claim, the records, both seen hashes (a record of this very job is dropped)
+    def claim(self, content: str, job: int, path: Path, *, folder: str, scope_all: bool, since: float,
+              subdir: str | None = None) -> Claim:
+        fid = self.folder_id(folder)
+        mine = self._k("seen", str(fid))
+        seen = self._k("seen") if scope_all else mine if subdir is None else self._subfolder(fid, subdir)
+        # KEYS: where to look, the claim, the records, both seen hashes (a record of this very job is
+        # dropped; a subfolder's hash keeps its id, which then names no record: no match)
         verdict, other = self._claim(keys=[seen, self._k("claim", content), self._k("rec"), self._k("seen"), mine],
                                      args=[content, str(job), self.ttl, since])
         verdict = verdict.decode() if isinstance(verdict, bytes) else verdict
@@ -169,7 +180,8 @@ class SharedOriginals:
             entry = look.phash.to_bytes(8, "big") + fid.to_bytes(4, "big")
         record = int(self._record(
             keys=[self._k("next"), self._k("rec"), self._k("seen"), self._k("seen", str(fid)), self._k("names"),
-                  self._k("phash"), self._k("found"), self._k("claim", e.content)],
+                  self._k("phash"), self._k("found"), self._k("claim", e.content),
+                  self._subfolder(fid, e.name.rpartition("/")[0])],
             args=[e.content, str(e.job), json.dumps(rec, separators=(",", ":")), "1" if e.state == RENDERED else "0",
                   _name_key(fid, e.name), entry, "1" if e.other is not None else "0", NAMED_LIMIT]))
         with self._lock:
@@ -222,7 +234,7 @@ class SharedOriginals:
         return max((n.generation for n in self.named(folder, rel)), default=-1) + 1
 
     def lookalikes(self, look: Look, bits: int, *, folder: str, scope_all: bool, since: float,
-                   exclude: frozenset[int] = frozenset()) -> list[tuple[int, int, Look]]:
+                   exclude: frozenset[int] = frozenset(), subdir: str | None = None) -> list[tuple[int, int, Look]]:
         from hotfolder.cluster.mirror import SharedMirror  # numpy: the nodes' render processes only
 
         if self._mirror is None:
@@ -230,6 +242,9 @@ class SharedOriginals:
         out: list[tuple[int, int, Look]] = []
         for record, apart in self._mirror.near(look.phash, bits, None if scope_all else self.folder_id(folder)):
             rec = self._rec(record) if record not in exclude else None
+            if rec is not None and subdir is not None and not scope_all \
+                    and _loaded(rec["n"]).rpartition("/")[0] != subdir:
+                continue  # another subfolder's (duplicate_scope: subfolder)
             look_of = _look(rec) if rec is not None and rec["t"] >= since and rec.get("s") == RENDERED else None
             if look_of is not None:
                 out.append((record, apart, look_of))

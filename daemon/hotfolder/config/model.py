@@ -202,7 +202,7 @@ class Folder:
     sidecar_wait: float = 5.0  # seconds an XMP sidecar and its image wait for each other
     # The same photo known by its content (issue 23; config/sections/duplicates.py).
     on_duplicate: OnDuplicate = OnDuplicate.SKIP
-    duplicate_scope: DuplicateScope = DuplicateScope.FOLDER
+    duplicate_scope: DuplicateScope = DuplicateScope.AUTO
     duplicates: Path | None = None  # where skipped duplicates go; set beside failed/ when not given
     similar: Similar = Similar.FLAG
     similar_distance: int = 6  # bits of the 64-bit pHash; measured (likeness.py)

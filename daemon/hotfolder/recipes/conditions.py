@@ -258,6 +258,11 @@ Entry = Subfolder | Name | Format | Orientation | Bound | Camera | ExifTag | Key
 class When:
     entries: tuple[Entry, ...]
 
+    def reads_subfolder(self) -> bool:
+        """Whether an entry (an `any:` or `not:` one's too) reads the file's subfolder."""
+        return any(isinstance(e, Subfolder) or (isinstance(e, AnyOf) and any(o.reads_subfolder() for o in e.options))
+                   or (isinstance(e, Not) and e.inner.reads_subfolder()) for e in self.entries)
+
     def need(self) -> Need:
         """What of a file these entries read."""
         need = Need()

@@ -41,6 +41,11 @@ def condition_need(renditions: Iterable[Rendition]) -> Need:
     return need
 
 
+def chosen_by_subfolder(renditions: Iterable[Rendition]) -> bool:
+    """Whether the subfolder a file lies in decides which renditions it gets."""
+    return any(r.when is not None and r.when.reads_subfolder() for r in renditions)
+
+
 def template_fields(renditions: Iterable[Rendition]) -> frozenset[str]:
     """The fields the renditions' file names and set_metadata texts use."""
     found: set[str] = set()

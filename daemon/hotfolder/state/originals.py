@@ -69,6 +69,18 @@ def _key8(data: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 
+def _in_subdir(subdir: str, column: str = "name") -> tuple[str, tuple]:
+    """SQL (and its arguments) for a row whose name lies directly in `subdir` ("" the top):
+    it starts with "subdir/" and has no further "/" (byte-wise, on the BLOB)."""
+    prefix = os.fsencode(f"{subdir}/") if subdir else b""
+    return (f" AND substr({column}, 1, ?) = ? AND instr(substr({column}, ?), X'2F') = 0",
+            (len(prefix), prefix, len(prefix) + 1))
+
+
+def _subdir_of(name: bytes) -> bytes:
+    return name.rpartition(b"/")[0]
+
+
 def job_key(folder: str, rel: str, inode: int, mtime_ns: int) -> int:
     """The identity of a file while it lies in processing/ (a rename keeps inode and mtime)."""
     return _key8(os.fsencode(f"{folder}\0{rel}\0{inode}\0{mtime_ns}"))
@@ -152,8 +164,10 @@ class Originals:
         return self._folders[name]
 
     # ------------------------------------------------------------------ 1. the claim
-    def claim(self, content: str, job: int, path: Path, *, folder: str, scope_all: bool, since: float) -> Claim:
-        """Take the claim of `content` for the file at `path` (in processing/), or say why not."""
+    def claim(self, content: str, job: int, path: Path, *, folder: str, scope_all: bool, since: float,
+              subdir: str | None = None) -> Claim:
+        """Take the claim of `content` for the file at `path` (in processing/), or say why not.
+        `subdir`: only an earlier original of this subfolder of the folder counts ("" its top)."""
         digest = bytes.fromhex(content)
         fid = self.folder_id(folder)
         with _lightly(self.conn), db.transaction(self.conn):
@@ -165,7 +179,10 @@ class Originals:
             # The index is (key, state, job): one seek however many copies were rendered again
             # (on_duplicate: process) or skipped; ordering by id scanned them all (10,000 copies
             # of one file: minutes).
-            args = (_key8(digest), RENDERED, digest, since, *(() if scope_all else (fid,)))
+            args: tuple = (_key8(digest), RENDERED, digest, since, *(() if scope_all else (fid,)))
+            if subdir is not None and not scope_all:
+                within, more = _in_subdir(subdir)
+                scope, args = scope + within, args + more
             row = self.conn.execute(f"SELECT id FROM originals WHERE key = ? AND state = ? AND content = ? "
                                     f"AND time >= ?{scope} LIMIT 1", args).fetchone()
             if row is not None:
@@ -187,8 +204,9 @@ class Originals:
 
     # ------------------------------------------------------------------ 2. looks and names
     def lookalikes(self, look: Look, bits: int, *, folder: str, scope_all: bool, since: float,
-                   exclude: frozenset[int] = frozenset()) -> list[tuple[int, int, Look]]:
-        """(record, distance, look) of the rendered rows whose pHash is within `bits`, closest first."""
+                   exclude: frozenset[int] = frozenset(), subdir: str | None = None) -> list[tuple[int, int, Look]]:
+        """(record, distance, look) of the rendered rows whose pHash is within `bits`, closest
+        first; `subdir`: of that subfolder of the folder only."""
         from hotfolder.state.mirror import Mirror  # numpy: only the processes that look up load it
 
         if self._mirror is None:
@@ -199,10 +217,10 @@ class Originals:
         for record, bits_apart in near:
             if record in exclude:
                 continue
-            row = self.conn.execute("SELECT phash, width, height, chroma FROM originals WHERE id = ? AND time >= ?",
-                                    (record, since)).fetchone()
-            if row is not None:
-                out.append((record, bits_apart, _look(row)))
+            row = self.conn.execute("SELECT phash, width, height, chroma, name FROM originals WHERE id = ? "
+                                    "AND time >= ?", (record, since)).fetchone()
+            if row is not None and (subdir is None or scope_all or _subdir_of(row[4]) == os.fsencode(subdir)):
+                out.append((record, bits_apart, _look(row[:4])))
         return out
 
     def named(self, folder: str, rel: str) -> list[Named]:
@@ -395,18 +413,23 @@ def generation_of(state_dir: Path, content: str, folder: str, rel: str) -> int |
     return None if row is None else row[0]
 
 
-def same_bytes(state_dir: Path, content: str, folder: str, *, scope_all: bool, since: float) -> Match | None:
+def same_bytes(state_dir: Path, content: str, folder: str, *, scope_all: bool, since: float,
+               subdir: str | None = None) -> Match | None:
     """The earlier original whose bytes these are, as a drop now would find it (the claim's
     lookup: `hotfolder explain`), read without writing; None when there is none (or no index)."""
     digest = bytes.fromhex(content)
     scope = "" if scope_all else " AND f.name = ?"
+    args: tuple = (_key8(digest), RENDERED, digest, since, *(() if scope_all else (folder,)))
+    if subdir is not None and not scope_all:
+        within, more = _in_subdir(subdir, "o.name")
+        scope, args = scope + within, args + more
     with db.read_only(state_dir) as conn:
         if conn is None:
             return None
         try:
             row = conn.execute(f"SELECT {_MATCH}, o.id FROM originals o JOIN originals_folders f ON f.id = o.folder "
                                f"WHERE o.key = ? AND o.state = ? AND o.content = ? AND o.time >= ?{scope} LIMIT 1",
-                               (_key8(digest), RENDERED, digest, since, *(() if scope_all else (folder,)))).fetchone()
+                               args).fetchone()
         except sqlite3.OperationalError:  # no index there yet (its tables are made by the daemon)
             return None
     return None if row is None else _match(row, Kind.EXACT, 0, row[5])

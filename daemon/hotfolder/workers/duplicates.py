@@ -20,16 +20,29 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from hotfolder.config.choices import NameClash, OnDuplicate, Similar
+from hotfolder.config.choices import DuplicateScope, NameClash, OnDuplicate, Similar
+from hotfolder.config.model import Folder
 from hotfolder.engine.fingerprint import Original
 from hotfolder.jobs import Job, Result
 from hotfolder.likeness import Kind, Look, Match, Naming, alike
+from hotfolder.recipes.select import chosen_by_subfolder
 from hotfolder.spool.fsnames import display
 from hotfolder.state.originals import DUPLICATE, LOOKALIKE, REFUSED, RENDERED, Entry, job_key
 
 BUSY_WAIT = 30.0  # seconds a file waits for another rendering its bytes (a render takes 0.1-10 s)
 BUSY_POLL = 0.02  # first pause between two looks, doubling to BUSY_POLL_MAX
 BUSY_POLL_MAX = 0.25
+
+
+def subfolder_scope(folder: Folder, rel: str) -> str | None:
+    """The subfolder an earlier original must lie in to count (`duplicate_scope: subfolder`,
+    or `auto` where a rendition's `when:` reads the subfolder: the same photo in
+    `clients/alice` and `clients/bob` is two deliveries, which may get other renditions);
+    None: anywhere in the folder (`all`: in every folder)."""
+    scope = folder.duplicate_scope
+    if scope == DuplicateScope.AUTO:
+        scope = DuplicateScope.SUBFOLDER if chosen_by_subfolder(folder.renditions) else DuplicateScope.FOLDER
+    return rel.rpartition("/")[0] if scope == DuplicateScope.SUBFOLDER else None
 
 
 @dataclass
@@ -59,7 +72,8 @@ class Sameness:
         deadline, pause = time.monotonic() + BUSY_WAIT, BUSY_POLL
         while True:
             got = self.index.claim(self.original.content, self.key, self.job.src, folder=folder.name,
-                                   scope_all=folder.duplicate_scope == "all", since=self._since)
+                                   scope_all=folder.duplicate_scope == "all", since=self._since,
+                                   subdir=subfolder_scope(folder, self.job.rel))
             if got.verdict != "busy" or time.monotonic() >= deadline:
                 break
             time.sleep(pause)
@@ -148,7 +162,8 @@ class Sameness:
         folder = self.job.folder
         for record, bits, other in self.index.lookalikes(look, folder.similar_distance, folder=folder.name,
                                                          scope_all=folder.duplicate_scope == "all",
-                                                         since=self._since, exclude=exclude):
+                                                         since=self._since, exclude=exclude,
+                                                         subdir=subfolder_scope(folder, self.job.rel)):
             if alike(look, other, folder.similar_distance):  # the second look: shape and colour
                 found = self.index.match(record, Kind.SIMILAR, bits)
                 if found is not None:

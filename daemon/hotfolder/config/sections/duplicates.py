@@ -57,8 +57,11 @@ KEYS = (
         "an original with the same bytes as an earlier one (a card copied twice, a file sent again, also under "
         "the same name): `skip` (not rendered: moved to `duplicates` with `NAME.duplicate.json` naming the "
         "earlier one), `process` (rendered again), or `fail` (to `failed/`)"),
-    Key("duplicate_scope", Choice(DuplicateScope), DuplicateScope.FOLDER,
-        "`folder`: earlier originals of this folder; `all`: of every folder"),
+    Key("duplicate_scope", Choice(DuplicateScope), DuplicateScope.AUTO,
+        "where an earlier original counts: `folder` (this folder's, any subfolder), `subfolder` (the same "
+        "subfolder's only: the same photo for `clients/alice` and `clients/bob` is two deliveries), `all` "
+        "(every folder's), or `auto`: `subfolder` where a rendition's `when:` reads the subfolder (so another "
+        "subfolder may get other renditions), else `folder`"),
     Key("duplicates", Path_(folder=True), None,
         "where skipped duplicates go (on the inbox's file system; no other folder may overlap it)",
         shown="beside `failed`, named after it: `duplicates` for `failed`"),

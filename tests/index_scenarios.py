@@ -1,0 +1,35 @@
+"""Scenarios both indexes of originals must answer alike (state/originals.Originals, a
+SQLite file; cluster/originals.SharedOriginals, a real redis-server): each test module runs
+them against its own."""
+from __future__ import annotations
+
+from hotfolder.likeness import Look
+from hotfolder.state.originals import RENDERED, Entry
+
+CONTENT = "c" * 64
+
+
+def subfolder_scope(index, path) -> None:
+    """duplicate_scope `subfolder`: the same bytes count only in the subfolder they were
+    rendered in ("" the inbox's top); the folder's scope still finds them anywhere in it."""
+    look = Look(0x0F0F_1234_FFFF_0000, 3000, 2000, (6, -3))
+    assert index.claim(CONTENT, 1, path, folder="f", scope_all=False, since=0, subdir="clients/alice").verdict == "new"
+    record = index.record(Entry(CONTENT, 1, RENDERED, "f", "clients/alice/a.jpg", 10, look=look,
+                                outputs=("clients/alice/a_web.jpg",)))
+    for job, subdir in enumerate(("clients/bob", "clients", "", "clients/alice/2024", "clients/alicia"), start=2):
+        got = index.claim(CONTENT, job, path, folder="f", scope_all=False, since=0, subdir=subdir)
+        assert got.verdict == "new", subdir  # another subfolder: another delivery
+        index.release(CONTENT, job)
+    got = index.claim(CONTENT, 9, path, folder="f", scope_all=False, since=0, subdir="clients/alice")
+    assert got.verdict == "duplicate" and got.match.record == record
+    assert index.claim(CONTENT, 10, path, folder="f", scope_all=False, since=0).verdict == "duplicate"  # folder
+    near = Look(look.phash ^ 0b11, 3000, 2000, (6, -3))
+    assert [r for r, _, _ in index.lookalikes(near, 6, folder="f", scope_all=False, since=0,
+                                              subdir="clients/alice")] == [record]
+    assert index.lookalikes(near, 6, folder="f", scope_all=False, since=0, subdir="clients/bob") == []
+    assert [r for r, _, _ in index.lookalikes(near, 6, folder="f", scope_all=False, since=0)] == [record]
+    # At the top: a name with no "/" at all.
+    assert index.claim(CONTENT, 11, path, folder="f", scope_all=False, since=0, subdir="").verdict == "new"
+    top = index.record(Entry(CONTENT, 11, RENDERED, "f", "a.jpg", 10, look=look, outputs=("a_web.jpg",)))
+    got = index.claim(CONTENT, 12, path, folder="f", scope_all=False, since=0, subdir="")
+    assert got.verdict == "duplicate" and got.match.record == top
