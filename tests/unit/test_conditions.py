@@ -32,6 +32,20 @@ def test_subfolder_globs(pattern, path, matches):
     assert path_matches(pattern, path) is matches
 
 
+@pytest.mark.parametrize("tag, value, glob, holds", [
+    ("FNumber", "4", "4.0", True), ("FNumber", "4", "f/4", True), ("FNumber", "2.8", "2.80", True),
+    ("FocalLength", "50", "50 mm", True), ("FocalLength", "50", "50.0mm", True), ("FocalLength", "50", "55", False),
+    ("ExposureTime", "1/250", "0.004", True), ("ExposureTime", "1/250", "1/250 s", True),
+    ("ExposureTime", "1/250", "1/200", False), ("FNumber", "4", "4*", True), ("FNumber", "4.5", "4*", True),
+    ("FNumber", "4", "4.?", False), ("LensModel", "RF50mm", "50", False), ("FNumber", "4", "", False),
+])
+def test_an_exif_value_written_the_way_exiftool_prints_it_matches_as_a_number(tag, value, glob, holds):
+    """`FNumber: 4.0` (YAML's float, exiftool's print) never held for f/4, nor `50 mm` for a
+    50 mm focal length (a review); a glob with `*` or `?` stays a glob on the text."""
+    facts = Facts("a.jpg", "", "f", Photo(exif=((tag, value),)))
+    assert c.ExifTag(tag, (glob,)).check(facts)[0] is holds
+
+
 def test_decomposed_and_composed_accents_match_alike():
     """A folder or keyword a Mac or rsync wrote decomposed (NFD) never matched a config's
     composed `café` (an attack round)."""

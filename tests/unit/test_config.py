@@ -237,6 +237,17 @@ def test_a_watermark_position_said_as_people_say_it_is_offered_the_right_one(tmp
     assert "did you mean 'bottom-right'?" in err.reason, err
 
 
+def test_an_unquoted_template_is_said_to_need_quotes(tmp_path):
+    """`filename: {stem}_{rendition}.{ext}` is YAML's mapping and a scalar after it: the
+    parser's words name neither the key nor the quotes (a review)."""
+    err = error_of(tmp_path, BASE + "        filename: {stem}_{rendition}.{ext}\n")
+    assert "not valid YAML" in err.reason and 'quote a template, e.g. filename: "{stem}' in err.reason, err
+    err = error_of(tmp_path, BASE + "        filename: {name}\n")  # valid YAML: a mapping of one key
+    assert err.key == "folders[shop].renditions[web].filename" and 'quote the template, e.g. "{name}"' in err.reason
+    err = error_of(tmp_path, BASE.replace("size: 1600x1200", "size: [1600, 1200]]"))  # not a template
+    assert "not valid YAML" in err.reason and "quote a template" not in err.reason, err
+
+
 def test_safe_load_only(tmp_path):
     err = error_of(tmp_path, "!!python/object/apply:os.system ['echo hi']\n")
     assert "not valid YAML" in err.reason

@@ -29,6 +29,10 @@ class Template(Kind):
         """`value` (read at `at`) as a template's text, or its problem said there."""
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             value = str(value)  # `credit: 2026` is meant as text
+        if isinstance(value, dict) and len(value) == 1 and next(iter(value.values())) is None:
+            # `filename: {name}` unquoted: YAML reads a mapping of one key with no value
+            r.fail(at, f"must be a non-empty text, not a mapping: YAML reads a value that starts with {{ as one; "
+                       f"quote the template, e.g. \"{{{next(iter(value))}}}\"")
         if not isinstance(value, str) or not value.strip():
             r.fail(at, f"must be a non-empty text, not {kind(value)}")
         try:
