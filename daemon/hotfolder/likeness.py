@@ -102,6 +102,7 @@ class Match:
     time: float  # when it was rendered
     bits: int = 0  # distance of the pHashes (0 for the same bytes)
     record: int = 0  # its id in the index
+    gone: tuple[str, ...] = ()  # of `outputs`, those not in its output folder when this copy was skipped
 
     def said(self) -> str:
         """For a reason, a log line, a record: which original, and where it is now."""
@@ -109,12 +110,23 @@ class Match:
         where = f", archived as {self.archived}" if self.archived else ""
         return f"{what} {self.folder}/{self.name}{where}"
 
+    def gone_said(self) -> str:
+        """How to have the outputs that are gone again ("" when none is)."""
+        if not self.gone:
+            return ""
+        archived = f"archive/{display(self.archived)}" if self.archived else "its archived original"
+        return (f"{len(self.gone)} of its {len(self.outputs)} outputs are gone from the output folder; "
+                f"`hotfolder rerender {archived}` renders them again (or on_duplicate: process renders every copy)")
+
     def as_json(self) -> dict:
         """For a record (NAME.duplicate.json, the status page): names as text, a name's bytes
         that are not UTF-8 as `\\xNN` (raw, they failed the record's write: an attack round)."""
-        return {"kind": str(self.kind), "folder": display(self.folder), "name": display(self.name),
-                "archived": display(self.archived), "outputs": [display(o) for o in self.outputs], "bits": self.bits,
-                "time": _iso(self.time), "record": self.record}
+        out = {"kind": str(self.kind), "folder": display(self.folder), "name": display(self.name),
+               "archived": display(self.archived), "outputs": [display(o) for o in self.outputs], "bits": self.bits,
+               "time": _iso(self.time), "record": self.record}
+        if self.gone:
+            out["outputs_gone"] = [display(o) for o in self.gone]
+        return out
 
 
 def _iso(ts: float) -> str:

@@ -302,3 +302,23 @@ def test_without_a_subfolder_rule_a_copy_in_another_subfolder_is_a_duplicate_and
     _settle(e, 2)
     assert not files_under(e.var / "duplicates") and "card2/a_web.jpg" in e.outputs()
     e.stop()
+
+
+def test_a_copy_of_a_photo_whose_outputs_were_deleted_says_how_to_have_them_again(daemon_factory):
+    """A review: the web output deleted, the original dropped again to bring it back; it was
+    skipped as a duplicate, and its record listed the deleted output as if it were there."""
+    d = daemon_factory(on_duplicate=None).start()
+    photo = jpeg(shot(scene("astronaut")))
+    _drop(d, "a.jpg", photo)
+    _settle(d, 1)
+    (d.output / "a_web.jpg").unlink()
+    _drop(d, "again.jpg", photo)
+    _settle(d, 2)
+    matched = _record(d, "again.jpg")["matched"]
+    assert matched["outputs"] == ["a_web.jpg", "a_thumb.webp"] and matched["outputs_gone"] == ["a_web.jpg"]
+    (line,) = d.events("file_skipped")  # the line the admin reads
+    assert "`hotfolder rerender archive/a.jpg` renders them again" in line["hint"], line
+    assert d.stop() == 0
+    said = hotfolder("rerender", "--config", str(d.config), str(d.archive / "a.jpg"))
+    assert said.returncode == 0, said.stderr
+    assert (d.output / "a_web.jpg").is_file()

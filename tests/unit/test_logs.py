@@ -89,6 +89,10 @@ def test_a_copy_and_a_look_alike_get_a_line_each():
                       "duplicates": "/s/var/photos/duplicates/IMG_0002.jpg", "outcome": "duplicate"})
     assert re.fullmatch(TIME + "skipped IMG_0002.jpg: the same bytes as photos/IMG_0001.jpg; moved to duplicates/",
                         skipped), skipped
+    gone = render({"event": "file_skipped", "file": "c.jpg", "kind": "exact", "matched": "photos/a.jpg",
+                   "hint": "1 of its 2 outputs are gone from the output folder; `hotfolder rerender archive/a.jpg`"})
+    assert gone.endswith("moved to duplicates/ (1 of its 2 outputs are gone from the output folder; "
+                         "`hotfolder rerender archive/a.jpg`)"), gone
     similar = render({"event": "file_skipped", "file": "b.jpg", "kind": "similar", "matched": "photos/a.jpg"})
     assert similar.endswith("skipped b.jpg: a look-alike of photos/a.jpg; moved to duplicates/"), similar
     worker = {"event": "duplicate_skipped", "file": "IMG_0002.jpg", "kind": "exact", "matched": "photos/IMG_0001.jpg",

@@ -81,7 +81,8 @@ def _requeued(e: dict) -> str:
 def _skipped(e: dict) -> str:
     """A copy not rendered (issue 23): of what, and where it went."""
     like = "the same bytes as" if e.get("kind") == "exact" else "a look-alike of"
-    return f"skipped {e.get('file')}: {like} {e.get('matched')}; moved to duplicates/"
+    hint = f" ({e['hint']})" if e.get("hint") else ""
+    return f"skipped {e.get('file')}: {like} {e.get('matched')}; moved to duplicates/{hint}"
 
 
 def _died(e: dict) -> str:

@@ -52,7 +52,8 @@ class Sameness:
         self._count(folder.name, str(match.kind))
         self.log.info("file_skipped", folder=folder.name, file=job.rel, kind=str(match.kind), bits=match.bits,
                       matched=fsnames.display(f"{match.folder}/{match.name}"),
-                      matched_archived=fsnames.display(match.archived), duplicates=str(where), outcome="duplicate")
+                      matched_archived=fsnames.display(match.archived), duplicates=str(where), outcome="duplicate",
+                      **({"hint": match.gone_said()} if match.gone else {}))
         self._note(folder, result.record, where.relative_to(folder.duplicates).as_posix()
                    if folder.duplicates else None)
         self.on_notice(Notice(KINDS[match.kind], folder.name, fsnames.display(job.rel),

@@ -16,8 +16,9 @@ the supervisor's (supervisor/ledger.py), from the Result.
 """
 from __future__ import annotations
 
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hotfolder.config.choices import DuplicateScope, NameClash, OnDuplicate, Similar
@@ -93,14 +94,16 @@ class Sameness:
             return None
         failing = folder.on_duplicate == OnDuplicate.FAIL
         record = self._record(REFUSED if failing else DUPLICATE, other=match)
+        match = _with_gone(match, folder)
         said = f"{match.said()}"
         if failing:
-            error = f"{said} (on_duplicate: fail)"
+            error = f"{said} (on_duplicate: fail)" + (f"; {match.gone_said()}" if match.gone else "")
             self.logger.warning("file_failed", step="duplicate", reason=error, duration_ms=_ms(t0), outcome="failed")
             return Result(self.job.id, False, error=error, step="duplicate", match=match, record=record,
                           duration_ms=_ms(t0))
+        gone = {"outputs_gone": len(match.gone), "hint": match.gone_said()} if match.gone else {}
         self.logger.info("duplicate_skipped", kind=str(match.kind), matched=display(f"{match.folder}/{match.name}"),
-                         duration_ms=_ms(t0), outcome="skipped")
+                         duration_ms=_ms(t0), outcome="skipped", **gone)
         return Result(self.job.id, True, skipped=True, match=match, record=record, duration_ms=_ms(t0))
 
     # ------------------------------------------------------------------ after decoding
@@ -187,6 +190,18 @@ class Sameness:
             self.original.content, self.key, state, self.job.folder.name, self.job.rel, self.original.size,
             look=self.look, generation=self.generation, other=other.record if other else None,
             bits=other.bits if other and other.kind == Kind.SIMILAR else None, outputs=outputs))
+
+
+def _with_gone(match: Match, folder: Folder) -> Match:
+    """`match` with the outputs of it that are no longer in the output folder (deleted since,
+    or taken away by a downstream job): the copy is still skipped, as the index says it was
+    rendered, but the log and its record say how to have it rendered again (a review: a
+    re-drop after deleting an output brought nothing back, and nothing said why).
+    Another folder's (duplicate_scope: all) are not looked at: its output is not this one's."""
+    if match.folder != folder.name or not match.outputs:
+        return match
+    gone = tuple(o for o in match.outputs if not os.path.lexists(folder.output / o))
+    return replace(match, gone=gone) if gone else match
 
 
 def _ms(t0: float) -> float:
