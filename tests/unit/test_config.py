@@ -248,6 +248,19 @@ def test_an_unquoted_template_is_said_to_need_quotes(tmp_path):
     assert "not valid YAML" in err.reason and "quote a template" not in err.reason, err
 
 
+@pytest.mark.parametrize("fmt, quality, warned", [("png", "50", True), ("png", "auto", False), ("jpeg", "50", False),
+                                                   ("same", "50", False), ("png", None, False)])
+def test_a_quality_a_lossless_format_ignores_is_warned_of(tmp_path, fmt, quality, warned):
+    """`format: png` with `quality: 50` was taken in silence, the quality ignored (a review);
+    `auto` with PNG is an error of its own."""
+    text = BASE.replace("format: jpeg", f"format: {fmt}") + (f"        quality: {quality}\n" if quality else "")
+    if quality == "auto":
+        assert error_of(tmp_path, text).key.endswith(".quality")
+        return
+    said = [str(w) for w in check(write(tmp_path, text)).warnings]
+    assert any("has no effect: PNG is lossless" in w for w in said) is warned, said
+
+
 def test_safe_load_only(tmp_path):
     err = error_of(tmp_path, "!!python/object/apply:os.system ['echo hi']\n")
     assert "not valid YAML" in err.reason

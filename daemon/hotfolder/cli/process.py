@@ -29,9 +29,11 @@ def cmd_process(args: argparse.Namespace) -> int:
         folder = matches[0]
     if args.output:
         if (watched := _watched(cfg, args.output.resolve())) is not None:
-            print(f"hotfolder: --output {printable(str(args.output))} is inside {watched}: a running daemon would "
-                  "take the outputs written there as new originals; choose a folder outside the config's "
-                  "inboxes, archives, failed and processing folders", file=sys.stderr)
+            print(f"hotfolder: --output {printable(str(args.output))} is inside {watched}, which holds "
+                  "originals (an inbox's or processing's are taken by a running daemon as new ones; archive/ and "
+                  "failed/ are where originals are kept, which rerender, requeue and an index rebuild read); "
+                  "choose a folder outside the config's inboxes, processing, archive and failed folders",
+                  file=sys.stderr)
             return ExitCode.USAGE
         folder = dataclasses.replace(folder, output=args.output.resolve(),
                                      names_dir=_names_for(folder.names_dir, args.output.resolve()))

@@ -84,6 +84,9 @@ def check(r: Reader, values: dict[str, Any]) -> None:
             why = (f"{fmt.upper()} has no quality to lower" if fmt != "same" else
                    "format same writes PNG for PNG, TIFF, GIF and BMP sources, and PNG has no quality to lower")
             r.fail("max_bytes", f"needs format {_names(QUALITY_FORMATS)}: {why}")
+    if r.has("quality") and values["quality"] != AUTO_QUALITY and fmt not in (*QUALITY_FORMATS, "same"):
+        r.warn("quality", f"has no effect: {fmt.upper()} is lossless and has no quality; remove it, or choose a "
+                          "format that has one")
     with recorded():
         if values["progressive"] and fmt not in (*PROGRESSIVE_FORMATS, "same"):
             r.fail("progressive", f"only applies to {_names(PROGRESSIVE_FORMATS).upper()} outputs, not format {fmt}")
