@@ -75,6 +75,10 @@ def test_a_hostile_subdir_part_and_a_default_with_a_slash_stay_inside():
     ("{taken:%-Q}", "%Q is not a date field"),
     ("{stem", "a lone '{'"),
     ("stem}", "a lone '}'"),
+    # It said "a lone '{' at character 1", the one brace that was not alone (a review).
+    ("{stem|default({camera})}", "fields do not nest: '{stem|default({camera})}' holds a field inside a field"),
+    ("x_{stem|default({camera})}.{ext}", "fields do not nest"),
+    ("{{stem}", "a lone '}'"),
     ("{}", "is not a field"),
 ])
 def test_every_mistake_is_named(text, said):

@@ -145,6 +145,9 @@ def parse(text: str, allowed: Iterable[str] = FILENAME_FIELDS) -> Template:
             literal += token[0]
             continue
         if m.group(1) is None:
+            if token == "{" and (nested := _nested_at(text, m.start())):
+                raise TemplateError(f"fields do not nest: {nested!r} holds a field inside a field; a filter's "
+                                    "argument is text (default(unknown)), not a field")
             raise TemplateError(f"a lone {token!r} at character {m.start() + 1}; write {token * 2} for a brace "
                                 "itself")
         if literal:
@@ -155,6 +158,17 @@ def parse(text: str, allowed: Iterable[str] = FILENAME_FIELDS) -> Template:
     if literal:
         parts.append(literal)
     return Template(text, tuple(parts))
+
+
+def _nested_at(text: str, start: int) -> str:
+    """The text of a field that holds another (`{stem|default({camera})}`) opening at
+    `start`, up to its own closing brace; "" when the brace there opens no such field."""
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return text[start:i + 1] if "{" in text[start + 1:i] else ""
+    return ""
 
 
 def _field(expr: str, allowed: frozenset[str]) -> Field:
