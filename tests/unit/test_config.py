@@ -156,6 +156,13 @@ def test_duplicate_names(tmp_path):
     assert "used twice" in error_of(tmp_path, two).reason
 
 
+def test_a_problem_of_the_second_of_two_renditions_of_one_name_is_at_its_own_lines(tmp_path):
+    """The second `web`'s missing size was placed on the first's `size:` line (a review)."""
+    err = error_of(tmp_path, BASE + "      - name: web\n        format: png\n")
+    found = [(p.key, p.line) for p in err.problems]
+    assert found == [("folders[shop].renditions[1].size", 12), ("folders[shop].renditions[1].name", 12)], found
+
+
 def test_a_key_written_twice_in_a_mapping_is_a_problem_at_its_last_line(tmp_path):
     """YAML keeps the last value without a word: `quality: 70` then `quality: 90` read as
     90, and check-config said OK (a new user's test)."""
@@ -371,7 +378,7 @@ def test_every_problem_at_once_with_its_line_column_and_names(tmp_path):
         ("folders[photos].renditions[web].quality", 11, 9),
         ("folders[photos].renditions[thumb].size", 14, 9),  # a check across keys (fill needs both)
         ("folders[photos].renditions[thumb].qualty", 15, 9),
-        ("folders[photos].renditions[web].name", 16, 9),  # used twice: at the second one
+        ("folders[photos].renditions[2].name", 16, 9),  # used twice: at the second one, by its index
         ("folders[1].archive", 18, 5),  # no name: by index; a missing key: at its mapping
         ("folders[1].renditions[small].size", 22, 32),
     ], found
@@ -392,7 +399,8 @@ def test_checks_across_folders_name_the_folder_and_its_line(tmp_path):
         .replace("bad\n", "bad2\n").replace("    renditions:", "    processing: proc2\n    renditions:")
     err = error_of(tmp_path, two)
     second = [i + 1 for i, line in enumerate(two.splitlines()) if line == "  - name: shop"][1]
-    assert [(p.key, p.line, p.column) for p in err.problems] == [("folders[shop].name", second, 5)]
+    # The second `shop` is told by its index (as a rendition's name given twice): its own lines.
+    assert [(p.key, p.line, p.column) for p in err.problems] == [("folders[1].name", second, 5)]
     assert "is the name of folder number 1 in the list too; give each folder a name of its own" in err.reason
 
 

@@ -121,6 +121,7 @@ class Problems:
         self.found: list[Problem] = []
         self.warnings: list[Problem] = []  # what does not make the config unusable
         self._places: dict[str, tuple[str, Any]] = {"": ("", None)}  # key path -> (named path, mark)
+        self._raw: dict[str, str] = {}  # named path -> the path (with indexes) it was first given to
         self._aliases: dict[str, str] = {}  # another name of a mapping's path -> its path
 
     def __len__(self) -> int:
@@ -129,6 +130,12 @@ class Problems:
     def place(self, path: str, named: str, mark) -> None:
         """`path` (as code writes it, maybe with indexes) is `named`, found at `mark`."""
         self._places[path] = self._places[named] = (named, mark)
+        self._raw.setdefault(named, path)
+
+    def named_elsewhere(self, named: str, path: str) -> bool:
+        """Whether `named` is the name of another item than `path` already (two renditions
+        both named `r`: the second's problems were placed on the first's lines)."""
+        return self._raw.get(named, path) != path
 
     def alias(self, path: str, named: str) -> None:
         """`path` names the mapping at `named` too: a folder without a `name:` key is

@@ -123,6 +123,8 @@ class Reader:
         self.used: set[str] = set()
         self.skipped: set[str] = set()  # keys that had a problem (or an unset ${VAR}): checks across keys skip them
         found = problems.CURRENT.get()
+        if found is not None and found.named_elsewhere(self.path, path):
+            self.path = path  # a name given twice: this item is told by its index, at its own lines
         if found is not None:
             self._register(found, path, data)
         if not isinstance(data, dict):
