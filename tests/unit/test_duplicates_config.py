@@ -84,3 +84,25 @@ def test_a_bare_off_is_similar_off_and_a_bare_no_elsewhere_says_yaml_read_it_as_
         _config(tmp_path, _folder("a", f"{tmp_path}/a/failed", "    on_duplicate: no\n"))
     assert ("folders[a].on_duplicate: must be one of: skip, process, fail, not false: write one of them (YAML reads "
             "a bare yes, no, on or off as true or false)") in str(err.value)
+
+
+@pytest.mark.parametrize("scope, when, rel, within", [
+    ("auto", None, "clients/bob/a.jpg", None),  # no rendition reads the subfolder: the whole folder
+    ("auto", '{subfolder: "clients/*"}', "clients/bob/a.jpg", "clients/bob"),
+    ("auto", '{subfolder: "clients/*"}', "a.jpg", ""),  # the inbox's top is a subfolder of its own
+    ("auto", '{any: [{name: "*.png"}, {not: {subfolder: "print/**"}}]}', "x/y/a.jpg", "x/y"),  # nested
+    ("auto", '{camera: "Canon*"}', "clients/bob/a.jpg", None),
+    ("subfolder", None, "card2/a.jpg", "card2"),
+    ("folder", '{subfolder: "clients/*"}', "clients/bob/a.jpg", None),
+    ("all", '{subfolder: "clients/*"}', "clients/bob/a.jpg", None),
+])
+def test_where_an_earlier_original_counts(tmp_path, scope, when, rel, within):
+    from hotfolder.workers.duplicates import subfolder_scope
+
+    text = FOLDER.format(root=tmp_path, name="a", failed=f"{tmp_path}/a/failed", extra="")
+    if when:
+        chosen = f"{{name: c, size: 50, when: {when}}}"
+        text = text.replace("[{name: web, size: 100}]", f"[{{name: web, size: 100}}, {chosen}]")
+    text = text.replace("    renditions:", f"    duplicate_scope: {scope}\n    renditions:")
+    folder = parse(text, str(tmp_path / "c.yaml"), tmp_path).folders[0]
+    assert subfolder_scope(folder, rel) == within
