@@ -18,9 +18,11 @@ threshold), so distances are even: 7 is 6.
 from __future__ import annotations
 
 import math
+import shlex
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 
 from hotfolder.shown import display
 
@@ -110,13 +112,16 @@ class Match:
         where = f", archived as {self.archived}" if self.archived else ""
         return f"{what} {self.folder}/{self.name}{where}"
 
-    def gone_said(self) -> str:
-        """How to have the outputs that are gone again ("" when none is)."""
+    def gone_said(self, archive: Path | None) -> str:
+        """How to have the outputs that are gone made again ("" when none is): `archive`,
+        the folder's archive, where the earlier original lies (None: it was deleted)."""
         if not self.gone:
             return ""
-        archived = f"archive/{display(self.archived)}" if self.archived else "its archived original"
-        return (f"{len(self.gone)} of its {len(self.outputs)} outputs are gone from the output folder; "
-                f"`hotfolder rerender {archived}` renders them again (or on_duplicate: process renders every copy)")
+        said = f"{len(self.gone)} of its {len(self.outputs)} outputs are gone from the output folder; "
+        if archive is None or not self.archived:
+            return said + "its original was not kept (on_success: delete): on_duplicate: process renders every copy"
+        return (said + f"`hotfolder rerender {shlex.quote(display(str(archive / self.archived)))}` renders them "
+                       "again (or on_duplicate: process renders every copy)")
 
     def as_json(self) -> dict:
         """For a record (NAME.duplicate.json, the status page): names as text, a name's bytes

@@ -82,6 +82,10 @@ def test_the_same_bytes_count_in_their_own_subfolder_only_when_the_scope_is_the_
     index_scenarios.subfolder_scope(_index(server), "/x")
 
 
+def test_ten_clients_each_find_their_own_look_alike_and_are_known_in_their_own_subfolder(server):
+    index_scenarios.ten_clients(_index(server), "/x")
+
+
 def test_a_node_killed_between_claim_and_record(server):
     """Its claim is no longer refreshed: it expires after lease_ttl and the bytes are free."""
     a, b = _index(server, ttl_ms=300), _index(server, ttl_ms=300)

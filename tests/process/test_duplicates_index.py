@@ -122,6 +122,12 @@ def test_the_same_bytes_count_in_their_own_subfolder_only_when_the_scope_is_the_
     index_scenarios.subfolder_scope(Originals(tmp_path), src)
 
 
+def test_ten_clients_each_find_their_own_look_alike_and_are_known_in_their_own_subfolder(tmp_path):
+    src = tmp_path / "a.jpg"
+    src.write_bytes(b"x")
+    index_scenarios.ten_clients(Originals(tmp_path), src)
+
+
 def test_the_mirror_sees_rows_recorded_out_of_claim_order_and_forgets(tmp_path):
     index, other = Originals(tmp_path), Originals(tmp_path)
     src = tmp_path / "a.jpg"

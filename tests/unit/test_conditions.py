@@ -38,6 +38,11 @@ def test_subfolder_globs(pattern, path, matches):
     ("ExposureTime", "1/250", "0.004", True), ("ExposureTime", "1/250", "1/250 s", True),
     ("ExposureTime", "1/250", "1/200", False), ("FNumber", "4", "4*", True), ("FNumber", "4.5", "4*", True),
     ("FNumber", "4", "4.?", False), ("LensModel", "RF50mm", "50", False), ("FNumber", "4", "", False),
+    # Signs, and the rounding exiftool and the stored text show (a review):
+    ("ExposureBiasValue", "-0.666667", "-2/3", True), ("ExposureBiasValue", "1/3", "+1/3 EV", True),
+    ("ExposureBiasValue", "-0.666667", "2/3", False), ("ExposureBiasValue", "0.666667", "2/3", True),
+    ("ExposureTime", "1/3", "0.3", True), ("ExposureTime", "0.0333", "1/30", True),
+    ("ExposureTime", "1/3", "0.4", False), ("FocalLength", "50.4", "50", False), ("FNumber", "4.5", "4.0", False),
 ])
 def test_an_exif_value_written_the_way_exiftool_prints_it_matches_as_a_number(tag, value, glob, holds):
     """`FNumber: 4.0` (YAML's float, exiftool's print) never held for f/4, nor `50 mm` for a

@@ -248,11 +248,13 @@ def test_an_unquoted_template_is_said_to_need_quotes(tmp_path):
     """`filename: {stem}_{rendition}.{ext}` is YAML's mapping and a scalar after it: the
     parser's words name neither the key nor the quotes (a review)."""
     err = error_of(tmp_path, BASE + "        filename: {stem}_{rendition}.{ext}\n")
-    assert "not valid YAML" in err.reason and 'quote a template, e.g. filename: "{stem}' in err.reason, err
+    assert "not valid YAML" in err.reason and 'quote the template, e.g. filename: "{stem}' in err.reason, err
+    err = error_of(tmp_path, BASE.replace("    renditions:", "    manifest: {stem} {rendition}.json\n    renditions:"))
+    assert 'quote the template, e.g. manifest: "{stem}' in err.reason, err  # a space after it, another key
     err = error_of(tmp_path, BASE + "        filename: {name}\n")  # valid YAML: a mapping of one key
     assert err.key == "folders[shop].renditions[web].filename" and 'quote the template, e.g. "{name}"' in err.reason
     err = error_of(tmp_path, BASE.replace("size: 1600x1200", "size: [1600, 1200]]"))  # not a template
-    assert "not valid YAML" in err.reason and "quote a template" not in err.reason, err
+    assert "not valid YAML" in err.reason and "quote the template" not in err.reason, err
 
 
 @pytest.mark.parametrize("fmt, quality, warned", [("png", "50", True), ("png", "auto", False), ("jpeg", "50", False),

@@ -87,10 +87,15 @@ def test_a_bare_off_is_similar_off_and_a_bare_no_elsewhere_says_yaml_read_it_as_
 
 
 @pytest.mark.parametrize("scope, when, rel, within", [
-    ("auto", None, "clients/bob/a.jpg", None),  # no rendition reads the subfolder: the whole folder
-    ("auto", '{subfolder: "clients/*"}', "clients/bob/a.jpg", "clients/bob"),
-    ("auto", '{subfolder: "clients/*"}', "a.jpg", ""),  # the inbox's top is a subfolder of its own
-    ("auto", '{any: [{name: "*.png"}, {not: {subfolder: "print/**"}}]}', "x/y/a.jpg", "x/y"),  # nested
+    ("auto", None, "clients/bob/a.jpg", None),  # no rendition names a subfolder: the whole folder
+    ("auto", '{subfolder: "clients/*"}', "clients/bob/a.jpg", "clients/bob"),  # a delivery of its own
+    # A folder no condition names is not one: a card copied to card2/ is card1/'s duplicate
+    # (a review: one `subfolder:` anywhere had made every subfolder a scope of its own).
+    ("auto", '{subfolder: "clients/*"}', "card2/a.jpg", None),
+    ("auto", '{subfolder: "clients/*"}', "a.jpg", None),
+    ("auto", '{subfolder: ["", "print/**"]}', "a.jpg", ""),  # the top, named
+    ("auto", '{any: [{name: "*.png"}, {subfolder: "print/**"}]}', "print/a4/a.jpg", "print/a4"),
+    ("auto", '{not: {subfolder: "print/**"}}', "x/y/a.jpg", None),  # what a `not:` names is left out
     ("auto", '{camera: "Canon*"}', "clients/bob/a.jpg", None),
     ("subfolder", None, "card2/a.jpg", "card2"),
     ("folder", '{subfolder: "clients/*"}', "clients/bob/a.jpg", None),

@@ -45,6 +45,6 @@ class SharedMirror:
             self.ids = np.concatenate([self.ids, a["id"].astype(np.int64)])
             self.offset += len(tail)
 
-    def near(self, phash: int, bits: int, folder: int | None, limit: int = 8) -> list[tuple[int, int]]:
+    def near(self, phash: int, bits: int, folder: int | None, limit: int | None = 8) -> list[tuple[int, int]]:
         self.catch_up()
         return nearest(self.ids, self.folders, self.hashes, phash, bits, folder, limit)

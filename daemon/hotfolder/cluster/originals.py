@@ -42,7 +42,9 @@ from hotfolder.likeness import Kind, Look, Match
 
 if TYPE_CHECKING:
     from hotfolder.cluster.mirror import SharedMirror
-from hotfolder.state.originals import ACTIONS, NAMED_LIMIT, RENDERED, Claim, Entry, Found, Named
+from hotfolder.state.originals import ACTIONS, LOOKALIKES, NAMED_LIMIT, RENDERED, Claim, Entry, Found, Named
+
+LOOKUP_BATCH = 64  # records read in one HMGET while looking for look-alikes
 
 CLAIM = """
 local id = redis.call('HGET', KEYS[1], ARGV[1])
@@ -218,8 +220,10 @@ class SharedOriginals:
         return Match(kind, rec["f"], name, name if archived is None else _loaded(archived), _outputs(rec), rec["t"],
                      bits, record)
 
-    def known(self, content: str, folder: str) -> bool:
-        return bool(self.r.hexists(self._k("seen", str(self.folder_id(folder))), content))
+    def known(self, content: str, folder: str, subdir: str | None = None) -> bool:
+        fid = self.folder_id(folder)
+        seen = self._k("seen", str(fid)) if subdir is None else self._subfolder(fid, subdir)
+        return bool(self.r.hexists(seen, content))
 
     def named(self, folder: str, rel: str) -> list[Named]:
         ids = self.r.hget(self._k("names"), _name_key(self.folder_id(folder), rel))
@@ -240,14 +244,21 @@ class SharedOriginals:
         if self._mirror is None:
             self._mirror = SharedMirror(self.r, self._k("phash"), self._k("epoch"))
         out: list[tuple[int, int, Look]] = []
-        for record, apart in self._mirror.near(look.phash, bits, None if scope_all else self.folder_id(folder)):
-            rec = self._rec(record) if record not in exclude else None
-            if rec is not None and subdir is not None and not scope_all \
-                    and _loaded(rec["n"]).rpartition("/")[0] != subdir:
-                continue  # another subfolder's (duplicate_scope: subfolder)
-            look_of = _look(rec) if rec is not None and rec["t"] >= since and rec.get("s") == RENDERED else None
-            if look_of is not None:
-                out.append((record, apart, look_of))
+        # Every hash within `bits`, closest first, until LOOKALIKES pass (state/originals says why)
+        near = [(r, d) for r, d in self._mirror.near(look.phash, bits, None if scope_all else self.folder_id(folder),
+                                                     limit=None) if r not in exclude]
+        for start in range(0, len(near), LOOKUP_BATCH):
+            batch = near[start:start + LOOKUP_BATCH]
+            for (record, apart), raw in zip(batch, self.r.hmget(self._k("rec"), [r for r, _ in batch]), strict=True):
+                rec = None if raw is None else json.loads(raw)
+                if rec is None or (subdir is not None and not scope_all
+                                   and _loaded(rec["n"]).rpartition("/")[0] != subdir):
+                    continue  # gone, or another subfolder's (duplicate_scope: subfolder)
+                look_of = _look(rec) if rec["t"] >= since and rec.get("s") == RENDERED else None
+                if look_of is not None:
+                    out.append((record, apart, look_of))
+                    if len(out) == LOOKALIKES:
+                        return out
         return out
 
     def found(self, limit: int) -> list[Found]:

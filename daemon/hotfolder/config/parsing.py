@@ -82,11 +82,15 @@ def check_text(text: str, source: str = "<config>", base: Path | None = None, *,
     return Checked(config, tuple(found.in_order(found.warnings)))
 
 
-def _unquoted_template(text: str, line: int) -> bool:
-    """Whether line `line` (1-based) holds a key whose value is a template left unquoted:
-    braces with more after the closing one (`{stem}_{rendition}.{ext}`)."""
+def _unquoted_template(text: str, line: int) -> str:
+    """The key on line `line` (1-based) whose value is a template left unquoted: braces
+    with more after the closing one (`{stem}_{rendition}.{ext}`, `{stem} {rendition}`); ""
+    when there is none."""
     lines = text.splitlines()
-    return 0 < line <= len(lines) and re.search(r":\s+\{[^{}\n]*\}[^\s,}\]#]", lines[line - 1]) is not None
+    if not 0 < line <= len(lines):
+        return ""
+    m = re.search(r"([A-Za-z_][\w.-]*):\s+\{[^{}\n]*\}[ \t]*[^\s,}\]#]", lines[line - 1])
+    return m.group(1) if m else ""
 
 
 def _yaml(text: str, source: str) -> dict:
@@ -107,9 +111,9 @@ def _yaml(text: str, source: str) -> dict:
             reason += "; YAML indents with spaces, not tabs"
         if getattr(exc, "context", None) == "while scanning an alias":  # `pass_through: [*.mov]`
             reason += "; a value that starts with * is read as a YAML alias: quote it, e.g. '*.mov'"
-        if line and _unquoted_template(text, line):  # `filename: {stem}_{rendition}.{ext}`
-            reason += ('; a value that starts with { is read as a YAML mapping: quote a template, e.g. '
-                       'filename: "{stem}_{rendition}.{ext}"')
+        if line and (key := _unquoted_template(text, line)):  # `filename: {stem}_{rendition}.{ext}`
+            reason += (f'; a value that starts with {{ is read as a YAML mapping: quote the template, e.g. '
+                       f'{key}: "{{stem}}_{{rendition}}.{{ext}}"')
         raise ConfigError(source, "", reason, (Problem(source, "", reason, line, column),)) from None
     except RecursionError:  # `[[[[…` thousands deep: a traceback, and a reload's stopped the daemon
         raise ConfigError(source, "", "its values nest thousands deep; a config nests a few levels") from None

@@ -83,29 +83,38 @@ def glob_matches(pattern: str, text: str) -> bool:
     return _name_regex(_nfc(pattern)).match(_nfc(text)) is not None
 
 
-# A number as photographers and exiftool write it: `f/4`, `4.0`, `50 mm`, `1/250`, `0.5 s`.
-_NUMBER = re.compile(r"^\s*(?:f/)?\s*([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:\s*/\s*([0-9]+(?:\.[0-9]*)?))?"
-                     r"\s*(?:mm|s|sec|ev)?\s*$", re.IGNORECASE)
+# A number as photographers and exiftool write it: `f/4`, `4.0`, `50 mm`, `1/250`, `0.5 s`,
+# `-2/3`, `+1/3 EV`.
+_NUMBER = re.compile(r"^\s*(?:f/)?\s*([+-]?)\s*([0-9]+(?:\.([0-9]*))?|\.([0-9]+))"
+                     r"(?:\s*/\s*([0-9]+(?:\.[0-9]*)?))?\s*(?:mm|s|sec|ev)?\s*$", re.IGNORECASE)
 
 
-def _number(text: str) -> float | None:
+def _number(text: str) -> tuple[float, float] | None:
+    """The number in `text` and how far from it what it says may lie: half a unit of its
+    last decimal (`0.3` is 0.25-0.35: exiftool prints 1/3 s so; `0.666667` is 2/3), none
+    for a whole number or a fraction."""
     m = _NUMBER.match(text)
     if m is None:
         return None
-    value, over = float(m.group(1)), m.group(2)
-    if over is None:
-        return value
-    return value / float(over) if float(over) else None
+    sign = -1.0 if m.group(1) == "-" else 1.0
+    value, over = float(m.group(2)), m.group(5)
+    if over is not None:
+        return (sign * value / float(over), 0.0) if float(over) else None
+    decimals = m.group(3) if m.group(3) is not None else m.group(4)
+    return sign * value, (0.5 * 10.0 ** -len(decimals) if decimals else 0.0)
 
 
 def same_number(pattern: str, text: str) -> bool:
     """A glob with no `*`/`?` that is the value's number as exiftool prints it (`FNumber:
-    4.0` for 4, `50 mm` for 50, `0.004` for 1/250): equal as numbers (a review: the
-    condition never held, and nothing said why)."""
+    4.0` for 4, `50 mm` for 50, `0.004` for 1/250, `0.3` for 1/3 s, `-2/3` for -0.666667):
+    equal as numbers, within the rounding either side shows (a review: such a condition
+    never held, and nothing said why)."""
     if "*" in pattern or "?" in pattern or "[" in pattern:
         return False
     a, b = _number(pattern), _number(text)
-    return a is not None and b is not None and abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+    if a is None or b is None:
+        return False
+    return abs(a[0] - b[0]) <= max(a[1], b[1], 1e-9 * max(1.0, abs(a[0]), abs(b[0])))
 
 
 def _nfc(text: str) -> str:
@@ -283,10 +292,11 @@ Entry = Subfolder | Name | Format | Orientation | Bound | Camera | ExifTag | Key
 class When:
     entries: tuple[Entry, ...]
 
-    def reads_subfolder(self) -> bool:
-        """Whether an entry (an `any:` or `not:` one's too) reads the file's subfolder."""
-        return any(isinstance(e, Subfolder) or (isinstance(e, AnyOf) and any(o.reads_subfolder() for o in e.options))
-                   or (isinstance(e, Not) and e.inner.reads_subfolder()) for e in self.entries)
+    def routes(self, subdir: str) -> bool:
+        """Whether a `subfolder:` entry of these (an `any:` one's too, not a `not:` one's)
+        names `subdir`: a subfolder the recipe sends renditions to by name (`clients/*`)."""
+        return any((isinstance(e, Subfolder) and e.check(Facts("", subdir))[0])
+                   or (isinstance(e, AnyOf) and any(o.routes(subdir) for o in e.options)) for e in self.entries)
 
     def need(self) -> Need:
         """What of a file these entries read."""

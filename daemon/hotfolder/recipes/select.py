@@ -41,9 +41,10 @@ def condition_need(renditions: Iterable[Rendition]) -> Need:
     return need
 
 
-def chosen_by_subfolder(renditions: Iterable[Rendition]) -> bool:
-    """Whether the subfolder a file lies in decides which renditions it gets."""
-    return any(r.when is not None and r.when.reads_subfolder() for r in renditions)
+def routed(renditions: Iterable[Rendition], subdir: str) -> bool:
+    """Whether a rendition's `when:` names this subfolder (`subfolder: "clients/*"` names
+    `clients/bob`): the recipe delivers to it by its name."""
+    return any(r.when is not None and r.when.routes(subdir) for r in renditions)
 
 
 def template_fields(renditions: Iterable[Rendition]) -> frozenset[str]:

@@ -49,14 +49,15 @@ class Mirror:
             self.hashes = np.concatenate([self.hashes, a[:, 2].view(np.uint64)])
         self.last = max(self.last, top or 0)
 
-    def near(self, phash: int, bits: int, folder: int | None, limit: int = 8) -> list[tuple[int, int]]:
+    def near(self, phash: int, bits: int, folder: int | None, limit: int | None = 8) -> list[tuple[int, int]]:
         return nearest(self.ids, self.folders, self.hashes, phash, bits, folder, limit)
 
 
 def nearest(ids: np.ndarray, folders: np.ndarray, hashes: np.ndarray, phash: int, bits: int, folder: int | None,
-            limit: int = 8) -> list[tuple[int, int]]:
+            limit: int | None = 8) -> list[tuple[int, int]]:
     """(row id, distance) of the closest hashes within `bits` (of `folder` only, unless
-    None), closest first: one pass over the arrays (this mirror's, or a cluster's)."""
+    None), closest first, at most `limit` (None: all): one pass over the arrays (this
+    mirror's, or a cluster's)."""
     d = np.bitwise_count(hashes ^ np.uint64(phash))
     ok = d <= bits
     if folder is not None:

@@ -69,6 +69,9 @@ def _key8(data: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big", signed=True)
 
 
+LOOKALIKES = 8  # the closest look-alikes a lookup gives (the worker takes the first that passes its second look)
+
+
 def _in_subdir(subdir: str, column: str = "name") -> tuple[str, tuple]:
     """SQL (and its arguments) for a row whose name lies directly in `subdir` ("" the top):
     it starts with "subdir/" and has no further "/" (byte-wise, on the BLOB)."""
@@ -212,15 +215,21 @@ class Originals:
         if self._mirror is None:
             self._mirror = Mirror()
         self._mirror.catch_up(self.conn, RENDERED)
-        near = self._mirror.near(look.phash, bits, None if scope_all else self.folder_id(folder))
-        out = []
+        # Every hash within `bits`, closest first, until LOOKALIKES pass the filters: a cut
+        # before them found nothing in a subfolder once 8 rows elsewhere were as close (a
+        # review: the same photo for ten clients).
+        near = self._mirror.near(look.phash, bits, None if scope_all else self.folder_id(folder), limit=None)
+        within = None if subdir is None or scope_all else os.fsencode(subdir)
+        out: list[tuple[int, int, Look]] = []
         for record, bits_apart in near:
             if record in exclude:
                 continue
             row = self.conn.execute("SELECT phash, width, height, chroma, name FROM originals WHERE id = ? "
                                     "AND time >= ?", (record, since)).fetchone()
-            if row is not None and (subdir is None or scope_all or _subdir_of(row[4]) == os.fsencode(subdir)):
+            if row is not None and (within is None or _subdir_of(row[4]) == within):
                 out.append((record, bits_apart, _look(row[:4])))
+                if len(out) == LOOKALIKES:
+                    break
         return out
 
     def named(self, folder: str, rel: str) -> list[Named]:
@@ -295,11 +304,14 @@ class Originals:
                 self._bump_epoch()
         return n
 
-    def known(self, content: str, folder: str) -> bool:
-        """A rendered row of `folder` has these bytes (a rebuild skips what it indexed before)."""
+    def known(self, content: str, folder: str, subdir: str | None = None) -> bool:
+        """A rendered row of `folder` (of its subfolder `subdir`, when given) has these bytes
+        (a rebuild skips what it indexed before)."""
         digest = bytes.fromhex(content)
-        return self.conn.execute("SELECT 1 FROM originals WHERE key = ? AND state = ? AND content = ? AND folder = ?",
-                                 (_key8(digest), RENDERED, digest, self.folder_id(folder))).fetchone() is not None
+        within, more = _in_subdir(subdir) if subdir is not None else ("", ())
+        return self.conn.execute(f"SELECT 1 FROM originals WHERE key = ? AND state = ? AND content = ? AND folder = ?"
+                                 f"{within}", (_key8(digest), RENDERED, digest, self.folder_id(folder), *more)
+                                 ).fetchone() is not None
 
     def rebuild_due(self, due: bool | None = None) -> bool:
         """Whether the index must be rebuilt from the archives (it was made anew while originals

@@ -26,7 +26,7 @@ from hotfolder.config.model import Folder
 from hotfolder.engine.fingerprint import Original
 from hotfolder.jobs import Job, Result
 from hotfolder.likeness import Kind, Look, Match, Naming, alike
-from hotfolder.recipes.select import chosen_by_subfolder
+from hotfolder.recipes.select import routed
 from hotfolder.spool.fsnames import display
 from hotfolder.state.originals import DUPLICATE, LOOKALIKE, REFUSED, RENDERED, Entry, job_key
 
@@ -36,14 +36,16 @@ BUSY_POLL_MAX = 0.25
 
 
 def subfolder_scope(folder: Folder, rel: str) -> str | None:
-    """The subfolder an earlier original must lie in to count (`duplicate_scope: subfolder`,
-    or `auto` where a rendition's `when:` reads the subfolder: the same photo in
-    `clients/alice` and `clients/bob` is two deliveries, which may get other renditions);
-    None: anywhere in the folder (`all`: in every folder)."""
+    """The subfolder an earlier original must lie in to count (`duplicate_scope: subfolder`;
+    or `auto`, for a file in a subfolder a rendition's `subfolder:` names: the same photo in
+    `clients/alice` and `clients/bob` is two deliveries, while a card copied to `card2/`, a
+    folder no condition names, is the duplicate of `card1/`'s); None: anywhere in the folder
+    (`all`: in every folder)."""
+    subdir = rel.rpartition("/")[0]
     scope = folder.duplicate_scope
     if scope == DuplicateScope.AUTO:
-        scope = DuplicateScope.SUBFOLDER if chosen_by_subfolder(folder.renditions) else DuplicateScope.FOLDER
-    return rel.rpartition("/")[0] if scope == DuplicateScope.SUBFOLDER else None
+        scope = DuplicateScope.SUBFOLDER if routed(folder.renditions, subdir) else DuplicateScope.FOLDER
+    return subdir if scope == DuplicateScope.SUBFOLDER else None
 
 
 @dataclass
@@ -97,11 +99,11 @@ class Sameness:
         match = _with_gone(match, folder)
         said = f"{match.said()}"
         if failing:
-            error = f"{said} (on_duplicate: fail)" + (f"; {match.gone_said()}" if match.gone else "")
+            error = f"{said} (on_duplicate: fail)" + (f"; {match.gone_said(folder.archive)}" if match.gone else "")
             self.logger.warning("file_failed", step="duplicate", reason=error, duration_ms=_ms(t0), outcome="failed")
             return Result(self.job.id, False, error=error, step="duplicate", match=match, record=record,
                           duration_ms=_ms(t0))
-        gone = {"outputs_gone": len(match.gone), "hint": match.gone_said()} if match.gone else {}
+        gone = {"outputs_gone": len(match.gone), "hint": match.gone_said(folder.archive)} if match.gone else {}
         self.logger.info("duplicate_skipped", kind=str(match.kind), matched=display(f"{match.folder}/{match.name}"),
                          duration_ms=_ms(t0), outcome="skipped", **gone)
         return Result(self.job.id, True, skipped=True, match=match, record=record, duration_ms=_ms(t0))

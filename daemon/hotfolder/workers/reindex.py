@@ -22,18 +22,21 @@ from hotfolder.jobs import Job, Result
 from hotfolder.spool.folders import archived_files
 from hotfolder.state import originals
 from hotfolder.state.originals import RENDERED, Entry
+from hotfolder.workers.duplicates import subfolder_scope
 
 
 def reindex(folder: Folder, path: Path, index, accepted_formats, max_image_pixels: int) -> bool:
     """Index one archived original; False when its bytes were indexed already."""
     original = fingerprint.read_original(path)
-    if index.known(original.content, folder.name):
+    assert folder.archive is not None
+    rel = path.relative_to(folder.archive).as_posix()
+    # Known in its own subfolder where that is the scope: the same bytes archived under
+    # clients/alice and clients/bob are two rows (a review: the rebuild kept one of them).
+    if index.known(original.content, folder.name, subfolder_scope(folder, rel)):
         return False
     opened = pipeline.open_source(path, folder.renditions, accepted_formats=accepted_formats,
                                   max_image_pixels=max_image_pixels, animation=folder.animation, raw=folder.raw,
                                   folder=folder.name, data=original.data)
-    assert folder.archive is not None
-    rel = path.relative_to(folder.archive).as_posix()
     index.record(Entry(original.content, 0, RENDERED, folder.name, rel, original.size, look=opened.look,
                        archived=rel, time=os.stat(path).st_ctime))
     return True

@@ -60,8 +60,8 @@ KEYS = (
     Key("duplicate_scope", Choice(DuplicateScope), DuplicateScope.AUTO,
         "where an earlier original counts: `folder` (this folder's, any subfolder), `subfolder` (the same "
         "subfolder's only: the same photo for `clients/alice` and `clients/bob` is two deliveries), `all` "
-        "(every folder's), or `auto`: `subfolder` where a rendition's `when:` reads the subfolder (so another "
-        "subfolder may get other renditions), else `folder`"),
+        "(every folder's), or `auto`: `subfolder` for a file in a subfolder a rendition's `subfolder:` names "
+        "(`clients/*` names `clients/bob`: a delivery of its own), else `folder`"),
     Key("duplicates", Path_(folder=True), None,
         "where skipped duplicates go (on the inbox's file system; no other folder may overlap it)",
         shown="beside `failed`, named after it: `duplicates` for `failed`"),
