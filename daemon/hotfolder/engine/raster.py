@@ -6,7 +6,7 @@ as 4 bytes a pixel, so neither direction is free), and the example's JPEG rendit
 needed two of them for nothing: libvips' frame into Pillow for the watermark, Pillow's
 back to packed RGB for jpegli. Here the watermark is pasted into the packed pixels (a copy
 of them: the frame stays as other renditions are resampled from it), and jpegli reads
-them as they are. A step that needs Pillow (sharpen, a colour conversion, WebP's
+them as they are. A step that needs Pillow (sharpen, turning upright, WebP's
 encoder) asks for `image()` and pays the copy once.
 
 The packed buffer is never written: it may be a frame of the ladder (engine/resample) or
