@@ -15,7 +15,7 @@ def subfolder_scope(index, path) -> None:
     look = Look(0x0F0F_1234_FFFF_0000, 3000, 2000, (6, -3))
     assert index.claim(CONTENT, 1, path, folder="f", scope_all=False, since=0, subdir="clients/alice").verdict == "new"
     record = index.record(Entry(CONTENT, 1, RENDERED, "f", "clients/alice/a.jpg", 10, look=look,
-                                outputs=("clients/alice/a_web.jpg",)))
+                                outputs=("clients/alice/a_web.jpg",), subdir="clients/alice"))
     for job, subdir in enumerate(("clients/bob", "clients", "", "clients/alice/2024", "clients/alicia"), start=2):
         got = index.claim(CONTENT, job, path, folder="f", scope_all=False, since=0, subdir=subdir)
         assert got.verdict == "new", subdir  # another subfolder: another delivery
@@ -30,7 +30,7 @@ def subfolder_scope(index, path) -> None:
     assert [r for r, _, _ in index.lookalikes(near, 6, folder="f", scope_all=False, since=0)] == [record]
     # At the top: a name with no "/" at all.
     assert index.claim(CONTENT, 11, path, folder="f", scope_all=False, since=0, subdir="").verdict == "new"
-    top = index.record(Entry(CONTENT, 11, RENDERED, "f", "a.jpg", 10, look=look, outputs=("a_web.jpg",)))
+    top = index.record(Entry(CONTENT, 11, RENDERED, "f", "a.jpg", 10, look=look, outputs=("a_web.jpg",), subdir=""))
     got = index.claim(CONTENT, 12, path, folder="f", scope_all=False, since=0, subdir="")
     assert got.verdict == "duplicate" and got.match.record == top
 
@@ -46,7 +46,8 @@ def ten_clients(index, path) -> None:
         content = f"{i:x}" * 64
         assert index.claim(content, 100 + i, path, folder="f", scope_all=False, since=0,
                            subdir=f"clients/c{i}").verdict == "new"
-        records[i] = index.record(Entry(content, 100 + i, RENDERED, "f", f"clients/c{i}/a.jpg", 10, look=look))
+        records[i] = index.record(Entry(content, 100 + i, RENDERED, "f", f"clients/c{i}/a.jpg", 10, look=look,
+                                        subdir=f"clients/c{i}"))
     near = Look(look.phash ^ 1, 3000, 2000, (2, 2))
     for i in range(10):
         found = index.lookalikes(near, 6, folder="f", scope_all=False, since=0, subdir=f"clients/c{i}")

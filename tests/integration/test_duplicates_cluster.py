@@ -86,6 +86,17 @@ def test_ten_clients_each_find_their_own_look_alike_and_are_known_in_their_own_s
     index_scenarios.ten_clients(_index(server), "/x")
 
 
+def test_a_record_scoped_by_its_folder_writes_no_subfolder_hash(server):
+    """A seen hash per subfolder only for records whose copies are matched there: at a
+    million records a hash entry each would be ~100 MB of Redis for nothing."""
+    index = _index(server)
+    assert index.claim(A, 1, "/x", folder="f", scope_all=False, since=0).verdict == "new"
+    index.record(Entry(A, 1, RENDERED, "f", "card1/a.jpg", 10))
+    keys = {k.decode() for k in redis.Redis.from_url(server.url).keys(PREFIX + "hf:orig:seen*")}
+    assert keys == {PREFIX + "hf:orig:seen", PREFIX + "hf:orig:seen:1"}, keys
+    assert index.known(A, "f") and not index.known(A, "f", "card1")
+
+
 def test_a_node_killed_between_claim_and_record(server):
     """Its claim is no longer refreshed: it expires after lease_ttl and the bytes are free."""
     a, b = _index(server, ttl_ms=300), _index(server, ttl_ms=300)

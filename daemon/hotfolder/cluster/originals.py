@@ -6,7 +6,8 @@ Keys, under the cluster's prefix (store.key_prefix), next to store.py's:
 
     hf:orig:seen, hf:orig:seen:<fid>  HASH content -> record id: the exact index (every folder, one)
     hf:orig:seen:<fid>:<sub> HASH the same, of one subfolder (<sub>: 16 hex of its name's BLAKE2b),
-                             for duplicate_scope `subfolder` (records from before it are not in it)
+                             written only for a record whose scope is its subfolder (Entry.subdir:
+                             duplicate_scope); records from before are not in it
     hf:orig:claim:<content>  STRING the job key rendering these bytes now, PX lease_ttl,
                              refreshed with the job's lease (tasks._Refresher: refresh_claims)
     hf:orig:rec              HASH id -> the record (JSON): folder, name, job, time, look, outputs, ...
@@ -72,14 +73,14 @@ return {'new', ''}
 """.replace("CEILING", str(leases.CEILING_MS))
 # KEYS: next, rec, seen, seen:<fid>, names, phash, found, claim, seen:<fid>:<sub>
 # ARGV: content, job, record json, rendered (1/0), name key, pHash + folder id (12 bytes) or '', found (1/0),
-#       how many renderings of a name are kept
+#       how many renderings of a name are kept, in a subfolder's seen hash too (1/0)
 RECORD = """
 local id = redis.call('INCR', KEYS[1])
 redis.call('HSET', KEYS[2], id, ARGV[3])
 if ARGV[4] == '1' then
   redis.call('HSET', KEYS[3], ARGV[1], id)
   redis.call('HSET', KEYS[4], ARGV[1], id)
-  redis.call('HSET', KEYS[9], ARGV[1], id)
+  if ARGV[9] == '1' then redis.call('HSET', KEYS[9], ARGV[1], id) end
   local ids = redis.call('HGET', KEYS[5], ARGV[5])
   local list = tostring(id)
   if ids then
@@ -183,9 +184,10 @@ class SharedOriginals:
         record = int(self._record(
             keys=[self._k("next"), self._k("rec"), self._k("seen"), self._k("seen", str(fid)), self._k("names"),
                   self._k("phash"), self._k("found"), self._k("claim", e.content),
-                  self._subfolder(fid, e.name.rpartition("/")[0])],
+                  self._subfolder(fid, e.subdir or "")],
             args=[e.content, str(e.job), json.dumps(rec, separators=(",", ":")), "1" if e.state == RENDERED else "0",
-                  _name_key(fid, e.name), entry, "1" if e.other is not None else "0", NAMED_LIMIT]))
+                  _name_key(fid, e.name), entry, "1" if e.other is not None else "0", NAMED_LIMIT,
+                  "1" if e.subdir is not None else "0"]))
         with self._lock:
             self._held.pop(e.content, None)
         return record

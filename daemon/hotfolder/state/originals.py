@@ -144,6 +144,9 @@ class Entry:
     outputs: tuple[str, ...] = ()
     archived: str | None = None
     time: float | None = None  # when it was seen (now; a rebuild: when it was archived)
+    # The subfolder its copies are matched in (duplicate_scope: workers/duplicates.subfolder_scope),
+    # None: the folder's. SQLite reads it from `name`; Redis keeps a seen hash for it only then.
+    subdir: str | None = None
 
 
 class Originals:

@@ -191,7 +191,8 @@ class Sameness:
         return self.index.record(Entry(
             self.original.content, self.key, state, self.job.folder.name, self.job.rel, self.original.size,
             look=self.look, generation=self.generation, other=other.record if other else None,
-            bits=other.bits if other and other.kind == Kind.SIMILAR else None, outputs=outputs))
+            bits=other.bits if other and other.kind == Kind.SIMILAR else None, outputs=outputs,
+            subdir=subfolder_scope(self.job.folder, self.job.rel)))
 
 
 def _with_gone(match: Match, folder: Folder) -> Match:

@@ -32,13 +32,14 @@ def reindex(folder: Folder, path: Path, index, accepted_formats, max_image_pixel
     rel = path.relative_to(folder.archive).as_posix()
     # Known in its own subfolder where that is the scope: the same bytes archived under
     # clients/alice and clients/bob are two rows (a review: the rebuild kept one of them).
-    if index.known(original.content, folder.name, subfolder_scope(folder, rel)):
+    subdir = subfolder_scope(folder, rel)
+    if index.known(original.content, folder.name, subdir):
         return False
     opened = pipeline.open_source(path, folder.renditions, accepted_formats=accepted_formats,
                                   max_image_pixels=max_image_pixels, animation=folder.animation, raw=folder.raw,
                                   folder=folder.name, data=original.data)
     index.record(Entry(original.content, 0, RENDERED, folder.name, rel, original.size, look=opened.look,
-                       archived=rel, time=os.stat(path).st_ctime))
+                       archived=rel, time=os.stat(path).st_ctime, subdir=subdir))
     return True
 
 
