@@ -9,6 +9,7 @@ import textwrap
 from hotfolder import jobs
 from hotfolder.config import load
 from hotfolder.workers import render
+from tests.harness import wait_for
 from tests.same_photos import jpeg, scene, shot
 
 
@@ -30,6 +31,23 @@ def _folder(tmp_path):
     return cfg, folder
 
 
+def _drop(path, data: bytes) -> None:
+    """The original written, then the file system's clock past its change: an output written
+    in the same tick as the claim (a coarse clock: 4-10 ms) counts as an earlier photo's, the
+    safe side (spool/owners._earlier_photos), and a fast render landed there once (a fresh
+    clone's run: `a_web~3.jpg`, a second set)."""
+    path.write_bytes(data)
+    claimed = os.stat(path).st_ctime_ns
+    probe = path.with_name(".tick")
+
+    def past() -> bool:
+        probe.write_bytes(b"")
+        return os.stat(probe).st_mtime_ns > claimed
+
+    wait_for(past, 5, what="the file system's clock past the original's change")
+    probe.unlink()
+
+
 def _render(cfg, folder, job_id: int):
     return render.process_one(jobs.Job(job_id, folder, folder.processing / "a.jpg", "a.jpg", cfg.accepted_formats,
                                        cfg.max_image_pixels))
@@ -37,11 +55,11 @@ def _render(cfg, folder, job_id: int):
 
 def test_a_file_rendered_again_after_a_kill_replaces_its_own_outputs(tmp_path):
     cfg, folder = _folder(tmp_path)
-    (folder.processing / "a.jpg").write_bytes(jpeg(shot(scene("astronaut")), 92))
+    _drop(folder.processing / "a.jpg", jpeg(shot(scene("astronaut")), 92))
     assert _render(cfg, folder, 1).ok
     first = (folder.output / "a_web.jpg").read_bytes()
     os.rename(folder.processing / "a.jpg", folder.archive / "a.jpg")
-    (folder.processing / "a.jpg").write_bytes(jpeg(shot(scene("coffee")), 92))  # another photo, the same name
+    _drop(folder.processing / "a.jpg", jpeg(shot(scene("coffee")), 92))  # another photo, the same name
     assert _render(cfg, folder, 2).outputs == ("a_web~2.jpg",)
     # killed between the record and the archive (or the outputs and the record): rendered again
     assert _render(cfg, folder, 3).outputs == ("a_web~2.jpg",)
@@ -51,7 +69,7 @@ def test_a_file_rendered_again_after_a_kill_replaces_its_own_outputs(tmp_path):
 
 def test_a_first_drop_rendered_again_after_a_kill_replaces_its_own_outputs(tmp_path):
     cfg, folder = _folder(tmp_path)
-    (folder.processing / "a.jpg").write_bytes(jpeg(shot(scene("astronaut")), 92))
+    _drop(folder.processing / "a.jpg", jpeg(shot(scene("astronaut")), 92))
     assert _render(cfg, folder, 1).outputs == ("a_web.jpg",)
     for path in (folder.state_dir).glob("hotfolder.db*"):  # as if killed before its record: the index knows nothing
         path.unlink()

@@ -295,7 +295,11 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gen
 
 
 def _earlier_photos(picks: list[tuple[Path, str | None]], me: str, claimed_ns: int) -> bool:
-    """Whether `me` owns an output written before its file was claimed (reserve_new)."""
+    """Whether `me` owns an output written before its file was claimed (reserve_new). One
+    written in the same tick of the file system's clock as the claim (coarse: a few ms;
+    Linux stamps a file finer only once its time was read) counts as an earlier photo's: an
+    attempt killed after writing it that fast gets a second set, never the other way round
+    (an earlier photo's outputs replaced)."""
     return any(owner == me and (written := mtime_ns(path)) is not None and written <= claimed_ns
                for path, owner in picks)
 
