@@ -111,7 +111,7 @@ class OnDuplicate(StrEnum):
 
 
 class DuplicateScope(StrEnum):
-    AUTO = "auto"  # `subfolder` where a rendition's `when:` reads the subfolder, else `folder`
+    AUTO = "auto"  # `subfolder` for a file in a subfolder a rendition's `subfolder:` names, else `folder`
     SUBFOLDER = "subfolder"  # earlier originals of the same subfolder of the folder
     FOLDER = "folder"  # earlier originals of the same folder
     ALL = "all"  # of every folder

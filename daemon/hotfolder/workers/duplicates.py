@@ -60,9 +60,11 @@ class Sameness:
     look: Look | None = None
     claimed: bool = False
     key: int = field(init=False)
+    subdir: str | None = field(init=False)  # where an earlier original counts (subfolder_scope)
 
     def __post_init__(self) -> None:
         self.key = job_key(self.job.folder.name, self.job.rel, self.original.inode, self.original.mtime_ns)
+        self.subdir = subfolder_scope(self.job.folder, self.job.rel)
 
     @property
     def _since(self) -> float:
@@ -76,7 +78,7 @@ class Sameness:
         while True:
             got = self.index.claim(self.original.content, self.key, self.job.src, folder=folder.name,
                                    scope_all=folder.duplicate_scope == "all", since=self._since,
-                                   subdir=subfolder_scope(folder, self.job.rel))
+                                   subdir=self.subdir)
             if got.verdict != "busy" or time.monotonic() >= deadline:
                 break
             time.sleep(pause)
@@ -167,8 +169,7 @@ class Sameness:
         folder = self.job.folder
         for record, bits, other in self.index.lookalikes(look, folder.similar_distance, folder=folder.name,
                                                          scope_all=folder.duplicate_scope == "all",
-                                                         since=self._since, exclude=exclude,
-                                                         subdir=subfolder_scope(folder, self.job.rel)):
+                                                         since=self._since, exclude=exclude, subdir=self.subdir):
             if alike(look, other, folder.similar_distance):  # the second look: shape and colour
                 found = self.index.match(record, Kind.SIMILAR, bits)
                 if found is not None:
@@ -192,7 +193,7 @@ class Sameness:
             self.original.content, self.key, state, self.job.folder.name, self.job.rel, self.original.size,
             look=self.look, generation=self.generation, other=other.record if other else None,
             bits=other.bits if other and other.kind == Kind.SIMILAR else None, outputs=outputs,
-            subdir=subfolder_scope(self.job.folder, self.job.rel)))
+            subdir=self.subdir))
 
 
 def _with_gone(match: Match, folder: Folder) -> Match:
