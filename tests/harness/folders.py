@@ -33,10 +33,14 @@ class Dirs:
 
 
 def files_under(root: Path) -> list[str]:
-    """Regular files under root, relative, sorted (a link to a file counts as one)."""
-    if not root.exists():
-        return []
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+    """Regular files under root, relative, sorted (a link to a file counts as one). A folder
+    the daemon removes while it is walked is passed over: rglob raised FileNotFoundError for
+    an emptied processing/clients (a fresh clone's run)."""
+    out = []
+    for dirpath, _, filenames in os.walk(root):  # skips what vanished; links to folders not followed
+        out += [Path(dirpath, n).relative_to(root).as_posix() for n in filenames
+                if os.path.isfile(os.path.join(dirpath, n))]
+    return sorted(out)
 
 
 def entries(root: Path) -> list[str]:
