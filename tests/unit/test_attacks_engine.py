@@ -4,6 +4,7 @@ location that survived strip-gps in XMP, a device-link profile, libheif's securi
 limit, and a worker's memory at the pixel limit."""
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import struct
@@ -417,6 +418,44 @@ def test_a_sequential_jpegs_count_ends_at_its_one_interleaved_scan_and_libjpeg_d
     assert jpegscan.count_scans(soi + _frame(0xC2, 3) + _scan(3) * 7 + end) == 7
     assert jpegscan.count_scans(soi + _frame(0xC0, 3) + _frame(0xC2, 3) + _scan(3) * 5 + end) == 5
     assert jpegscan.count_scans(soi + _frame(0xC1, 1) + _scan(1) * 4 + end) == 1
+
+
+def test_a_long_run_of_fill_bytes_costs_time_in_its_length_not_its_square(tmp_path):
+    """A run of 0xFF in a scan's data followed by 0x00 (no marker) was searched from each of
+    its bytes to its end: 160 KB of it took 131 s, and a 1 MB one held a worker until its
+    timeout, three attempts in a row, with the default config (an attack round)."""
+    from hotfolder.engine import jpegscan
+
+    buffer = io.BytesIO()
+    Image.effect_noise((320, 240), 40).convert("RGB").save(buffer, "JPEG", quality=90, progressive=True)
+    data = buffer.getvalue()
+    sos = data.index(b"\xff\xda")
+    cut = sos + 2 + int.from_bytes(data[sos + 2:sos + 4], "big") + 50
+    hostile = data[:cut] + b"\xff" * 1_000_000 + b"\x00" + data[cut:]
+    started = time.process_time()
+    assert jpegscan.count_scans(hostile) == jpegscan.count_scans(data) > 1
+    assert jpegscan.end_of_image(hostile) == jpegscan.end_of_image(data) + 1_000_001
+    assert jpegscan.header_junk(hostile) == jpegscan.header_junk(data) == []
+    assert time.process_time() - started < 1.0  # hours before the fix
+    src = tmp_path / "run.jpg"
+    src.write_bytes(hostile)
+    started = time.process_time()
+    with contextlib.suppress(InputError):  # libjpeg reads the run as fill bytes, then garbage: either way, soon
+        run(src, SMALL, max_pixels=10**8)
+    assert time.process_time() - started < 5.0
+
+
+def test_a_marker_right_after_a_segment_ending_in_0xff_is_read_there():
+    """libjpeg reads the next marker where a segment's length ends, whatever its last byte
+    was: the search that starts a run only at its first 0xFF must not pass over it."""
+    from hotfolder.engine import jpegscan
+
+    soi, end = b"\xff\xd8", b"\xff\xd9"
+    comment = _segment(0xFE, b"note\xff")  # its body ends in 0xFF
+    data = soi + comment + _frame(0xC2, 3) + _scan(3) * 4 + end
+    assert jpegscan.count_scans(data) == 4
+    assert jpegscan.end_of_image(data) == len(data) - 2
+    assert jpegscan.header_junk(data) == []
 
 
 def test_only_a_sequential_huffman_frame_whose_first_scan_holds_every_component_is_whole_in_it():
