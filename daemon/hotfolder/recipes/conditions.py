@@ -84,16 +84,22 @@ def glob_matches(pattern: str, text: str) -> bool:
 
 
 # A number as photographers and exiftool write it: `f/4`, `4.0`, `50 mm`, `1/250`, `0.5 s`,
-# `-2/3`, `+1/3 EV`.
-_NUMBER = re.compile(r"^\s*(?:f/)?\s*([+-]?)\s*([0-9]+(?:\.([0-9]*))?|\.([0-9]+))"
-                     r"(?:\s*/\s*([0-9]+(?:\.[0-9]*)?))?\s*(?:mm|s|sec|ev)?\s*$", re.IGNORECASE)
+# `-2/3`, `+1/3 EV`. Every run of spaces possessive (`\s*+`): written as `\s*` side by side,
+# a tag of 60,000 spaces between `f/` and a letter was split every way before failing,
+# time in the cube of its length (43 s in `explain`: an attack round).
+_NUMBER = re.compile(r"\s*+(?:f/\s*+)?([+-]?)\s*+([0-9]++(?:\.([0-9]*+))?|\.([0-9]++))"
+                     r"(?:\s*+/\s*+([0-9]++(?:\.[0-9]*+)?))?\s*+(?:(?:mm|s|sec|ev)\s*+)?", re.IGNORECASE)
+NUMBER_LONGEST = 40  # characters: no number a photographer writes is longer
 
 
 def _number(text: str) -> tuple[float, float] | None:
     """The number in `text` and how far from it what it says may lie: half a unit of its
     last decimal (`0.3` is 0.25-0.35: exiftool prints 1/3 s so; `0.666667` is 2/3), none
     for a whole number or a fraction."""
-    m = _NUMBER.match(text)
+    text = text.strip()
+    if len(text) > NUMBER_LONGEST:
+        return None
+    m = _NUMBER.fullmatch(text)
     if m is None:
         return None
     sign = -1.0 if m.group(1) == "-" else 1.0
@@ -122,6 +128,12 @@ def _nfc(text: str) -> str:
     or rsync wrote decomposed (e + a combining accent) never matched a config's `café/**`,
     nor did such a keyword (an attack round). Plain ASCII, the usual case, is left as it is."""
     return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
+def _cut(text: str, most: int = 100) -> str:
+    """A photo's value as a reason shows it: its first `most` characters (a 60 KB tag was
+    printed whole by `explain`: an attack round)."""
+    return text if len(text) <= most else text[:most] + f"… ({len(text)} characters)"
 
 
 def _shown(globs: tuple[str, ...]) -> str:
@@ -210,7 +222,7 @@ class Camera:
         if not said:
             return False, "its EXIF names no camera"
         held = any(glob_matches(g, t) for g in self.globs for t in said)
-        return held, f"its camera {said[0]} {'matches' if held else 'does not match'} {_shown(self.globs)}"
+        return held, f"its camera {_cut(said[0])} {'matches' if held else 'does not match'} {_shown(self.globs)}"
 
 
 @dataclass(frozen=True)
@@ -227,7 +239,7 @@ class ExifTag:
         if value is None:
             return False, f"its EXIF has no {self.tag}"
         held = any(glob_matches(g, value) or same_number(g, value) for g in self.globs)
-        return held, f"its {self.tag} {value!r} {'matches' if held else 'does not match'} {_shown(self.globs)}"
+        return held, f"its {self.tag} {_cut(value)!r} {'matches' if held else 'does not match'} {_shown(self.globs)}"
 
 
 @dataclass(frozen=True)
@@ -239,8 +251,8 @@ class Keywords:
         have = facts.photo.keywords
         found = [k for k in have if any(glob_matches(g, k) for g in self.globs)]
         if found:
-            return True, f"it has the keyword {found[0]}"
-        said = f"its keywords are {', '.join(have)}" if have else "it has no keywords"
+            return True, f"it has the keyword {_cut(found[0])}"
+        said = f"its keywords are {_cut(', '.join(have))}" if have else "it has no keywords"
         return False, f"{said}; none is {' or '.join(self.globs)}"
 
 
