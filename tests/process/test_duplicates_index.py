@@ -116,6 +116,20 @@ def test_duplicate_after_record_and_lookalikes(tmp_path):
     assert index.lookalikes(Look(look.phash ^ 0xFF, 4000, 3000), 6, folder="f", scope_all=False, since=0) == []
 
 
+def test_a_file_dated_past_2262_is_claimed_and_known_as_its_claimant(tmp_path):
+    """Its mtime in ns is past SQLite's 64-bit INTEGER: the claim raised OverflowError and
+    the file failed, with the default duplicate detection (an attack round; ext4 keeps
+    times to 2446)."""
+    src = tmp_path / "future.jpg"
+    src.write_bytes(b"x")
+    future = 10_500_000_000 * 10**9  # 2302
+    os.utime(src, ns=(future, future))
+    assert os.stat(src).st_mtime_ns == future
+    index = Originals(tmp_path)
+    assert index.claim(A, 1, src, folder="f", scope_all=False, since=0).verdict == "new"
+    assert index.claim(A, 2, src, folder="f", scope_all=False, since=0).verdict == "busy"  # its claimant, alive
+
+
 def test_the_same_bytes_count_in_their_own_subfolder_only_when_the_scope_is_the_subfolder(tmp_path):
     src = tmp_path / "a.jpg"
     src.write_bytes(b"x")

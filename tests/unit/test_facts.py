@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,20 @@ def test_a_heic_is_upright_by_libheif_and_a_png_has_no_camera(tmp_path):
     photo = read(png)
     assert (photo.format, photo.width, photo.camera, photo.taken_from) == ("png", 30, None, "mtime")
     assert photo.taken == dt.datetime.fromtimestamp(1_700_000_000).astimezone()
+
+
+def test_a_file_dated_past_year_9999_has_no_date_taken_and_says_why():
+    """`explain` printed a traceback for it (`{taken}` read from the mtime: an attack round);
+    tmpfs keeps such a time, ext4 does not."""
+    with tempfile.TemporaryDirectory(dir="/dev/shm" if os.path.isdir("/dev/shm") else None) as tmp:
+        png = Path(tmp) / "far.png"
+        Image.new("RGB", (30, 20)).save(png)
+        os.utime(png, (99_999_999_999_999, 99_999_999_999_999))
+        if os.stat(png).st_mtime < 10**13:
+            pytest.skip("this file system cannot keep a time past year 9999")
+        notes: list[str] = []
+        photo = read(png, Need(header=True, mtime=True), notes=notes)
+    assert photo.taken is None and any("not a date" in n for n in notes), notes
 
 
 def test_a_file_that_is_no_image_says_so_as_a_render_would(tmp_path):

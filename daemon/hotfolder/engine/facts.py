@@ -99,8 +99,12 @@ def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str]
                      description=fields.description, headline=fields.headline)
     if need.mtime and found.get("taken") is None:
         read_.append("mtime")
-        found["taken"] = dt.datetime.fromtimestamp(os.stat(src).st_mtime).astimezone()
-        found["taken_from"] = "mtime"
+        mtime = os.stat(src).st_mtime
+        try:
+            found["taken"] = dt.datetime.fromtimestamp(mtime).astimezone()
+            found["taken_from"] = "mtime"
+        except (ValueError, OverflowError, OSError):  # a file dated past year 9999 (tmpfs, XFS): no date known
+            notes.append(f"its modification time ({mtime:.0f} s after 1970) is not a date: no date taken")
     return Photo(**found, sidecar=side if sidecar is not None else None, read=tuple(read_))
 
 

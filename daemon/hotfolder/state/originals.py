@@ -199,7 +199,7 @@ class Originals:
                 return Claim("busy")
             st = os.lstat(path)
             self.conn.execute("INSERT OR REPLACE INTO originals_claims VALUES (?, ?, ?, ?, ?, ?)",
-                              (digest, job, os.fsencode(str(path)), st.st_ino, st.st_mtime_ns, time.time()))
+                              (digest, job, os.fsencode(str(path)), *_identity(st), time.time()))
         return Claim("new")
 
     def release(self, content: str, job: int) -> None:
@@ -352,7 +352,18 @@ def _alive(path: bytes, inode: int, mtime: int) -> bool:
         st = os.lstat(path)
     except OSError:
         return False
-    return (st.st_ino, st.st_mtime_ns) == (inode, mtime)
+    return _identity(st) == (inode, mtime)
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    """Inode and mtime as SQLite's signed 64-bit INTEGERs: a time past 2262 (ext4 keeps times
+    to 2446) or a 64-bit inode is wrapped, not an OverflowError that failed the file (an
+    attack round). Equal files give equal pairs; a false match needs a 584-year difference."""
+    return _i64(st.st_ino), _i64(st.st_mtime_ns)
+
+
+def _i64(n: int) -> int:
+    return (n + 2**63) % 2**64 - 2**63
 
 
 _MATCH = "f.name, o.name, o.archived, o.outputs, o.time"  # what a Match is made of (_match)
