@@ -89,6 +89,24 @@ def test_a_sidecar_alone_waits_sidecar_wait_then_goes_alone(tmp_path):
     assert _ready(inbox, t0 + 10.1) == ["IMG_3.xmp"] and inbox.partner(lonely) is None
 
 
+def test_with_room_for_one_file_an_image_still_goes_with_its_sidecar(tmp_path):
+    """A busy daemon has a slot or two free a turn: the look at the inbox stopped at that
+    limit, the image came first every turn, its sidecar was never looked at, and after
+    sidecar_wait the image went alone and the sidecar was archived alone (a new user's
+    card copies under a backlog: 5 of 17)."""
+    folder, inbox = _inbox(tmp_path, wait=2.0)
+    images = [_drop(folder.inbox / f"IMG_{i}.JPG", b"jpg") for i in range(1, 5)]
+    for image in images:
+        inbox.note(image, closed=True)
+    side = _drop(folder.inbox / "IMG_1.xmp", b"<x/>")  # copied after the images, as cp -r may
+    inbox.note(side, closed=True)
+    t0 = time.monotonic()
+    out = inbox.ready(1, t0)
+    assert out == [images[0]] and inbox.partner(images[0]) == side
+    taken = [p.name for k in range(1, 6) for p in inbox.ready(1, t0 + k)]
+    assert taken == ["IMG_2.JPG", "IMG_3.JPG", "IMG_4.JPG"]  # the sidecar is not handed out again, nor alone
+
+
 def test_an_image_waits_for_its_sidecar_being_written_up_to_sidecar_wait(tmp_path):
     folder, inbox = _inbox(tmp_path, wait=2.0)
     image = _drop(folder.inbox / "IMG_4.jpg", b"jpg")

@@ -31,6 +31,9 @@ from hotfolder.spool.fsnames import walk_files
 # placeholder filled 7 s later as "the file is empty" (an attack round).
 
 
+READY, GONE, WAIT = "ready", "gone", "wait"  # what a look at a candidate found (Inbox._look)
+
+
 @dataclass
 class Candidate:
     path: Path
@@ -218,59 +221,16 @@ class Inbox:
         for cand in items:
             if len(out) >= limit:
                 break
-            first_look = cand.size < 0
-            if not first_look and now < cand.due(quiet, stalled):
-                continue  # not yet (no lstat: a flood of waiting files costs nothing)
-            st = _lstat(cand.path)
-            if st is None:
+            verdict = self._look(cand, now, quiet, stalled)
+            if verdict == GONE:
                 gone.append(cand.path)
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                gone.append(cand.path)
-                continue
-            if not stat.S_ISREG(st.st_mode) and not stat.S_ISLNK(st.st_mode):
-                out.append(cand.path)  # a FIFO, socket or device: said now (moves.NotAFile), not waited for as empty
-                continue
-            if cand.held_until:
-                if self._held(cand, st, now):
-                    continue
-                out.append(cand.path)  # unchanged for stalled_after: taken as it is (and fails)
-                continue
-            seen = (st.st_size, st.st_mtime_ns)
-            if cand.closed is False and now - cand.changed < stalled:
-                continue  # still open for writing: wait for its close event
-            if now - cand.changed < stalled and open_for_writing(cand.path):
-                # Events can miss a writer (a scan after a start or a reload, a rename
-                # or a hard link of a file still open elsewhere, whose close the inbox
-                # never sees): the kernel knows better. Ask it again soon, then less often.
-                cand.recheck = now + cand.lease.failed()
-                continue
-            if st.st_size == 0 and now - cand.changed < stalled:
-                if first_look:
-                    cand.size, cand.mtime_ns = st.st_size, st.st_mtime_ns
-                continue
-            if first_look:
-                cand.size, cand.mtime_ns = seen
-                # Untouched for the quiet period already (waiting since before we
-                # started, or renamed in whole): no second look needed. A file
-                # being written has a fresh mtime, or write events marked it open.
-                age = time.time() - st.st_mtime_ns / 1e9
-                if age >= quiet:
-                    out.append(cand.path)
-                elif cand.closed is not False and age >= 0:
-                    # Its mtime says when its bytes last changed: the quiet period runs
-                    # from then, not from the event (a file written just before it was
-                    # renamed in needs only the rest of it).
-                    cand.changed = min(cand.changed, now - age)
-            elif seen != (cand.size, cand.mtime_ns):
-                cand.size, cand.mtime_ns = seen
-                cand.changed = now
-            else:
+            elif verdict == READY:
                 out.append(cand.path)
         if out and not self._claimable():
             return []  # kept as candidates: taken once the outage is over
         if out:  # XMP sidecars and their images go together (arrival/pairs.py)
-            out, held = self.pairs.arrange(out, now, self.folder.sidecar_wait, _stamp)
+            out, held = self.pairs.arrange(out, now, self.folder.sidecar_wait, _stamp,
+                                           lambda side: self._ready_beyond(side, now, quiet, stalled))
             with self._lock:
                 for path in held:
                     if (waiting := self._pending.get(path)) is not None:
@@ -284,6 +244,61 @@ class Inbox:
             if path.parent != self.folder.inbox:
                 self.emptied.noted(path.parent)
         return out
+
+    def _look(self, cand: Candidate, now: float, quiet: float, stalled: float) -> str:
+        """One candidate by the rules of `ready`: READY to take, GONE, or WAIT."""
+        first_look = cand.size < 0
+        if not first_look and now < cand.due(quiet, stalled):
+            return WAIT  # not yet (no lstat: a flood of waiting files costs nothing)
+        st = _lstat(cand.path)
+        if st is None or stat.S_ISDIR(st.st_mode):
+            return GONE
+        if not stat.S_ISREG(st.st_mode) and not stat.S_ISLNK(st.st_mode):
+            return READY  # a FIFO, socket or device: said now (moves.NotAFile), not waited for as empty
+        if cand.held_until:
+            # unchanged for stalled_after: taken as it is (and fails)
+            return WAIT if self._held(cand, st, now) else READY
+        seen = (st.st_size, st.st_mtime_ns)
+        if cand.closed is False and now - cand.changed < stalled:
+            return WAIT  # still open for writing: wait for its close event
+        if now - cand.changed < stalled and open_for_writing(cand.path):
+            # Events can miss a writer (a scan after a start or a reload, a rename
+            # or a hard link of a file still open elsewhere, whose close the inbox
+            # never sees): the kernel knows better. Ask it again soon, then less often.
+            cand.recheck = now + cand.lease.failed()
+            return WAIT
+        if st.st_size == 0 and now - cand.changed < stalled:
+            if first_look:
+                cand.size, cand.mtime_ns = st.st_size, st.st_mtime_ns
+            return WAIT
+        if first_look:
+            cand.size, cand.mtime_ns = seen
+            # Untouched for the quiet period already (waiting since before we
+            # started, or renamed in whole): no second look needed. A file
+            # being written has a fresh mtime, or write events marked it open.
+            age = time.time() - st.st_mtime_ns / 1e9
+            if age >= quiet:
+                return READY
+            if cand.closed is not False and age >= 0:
+                # Its mtime says when its bytes last changed: the quiet period runs
+                # from then, not from the event (a file written just before it was
+                # renamed in needs only the rest of it).
+                cand.changed = min(cand.changed, now - age)
+            return WAIT
+        if seen != (cand.size, cand.mtime_ns):
+            cand.size, cand.mtime_ns = seen
+            cand.changed = now
+            return WAIT
+        return READY
+
+    def _ready_beyond(self, path: Path, now: float, quiet: float, stalled: float) -> bool:
+        """Whether `path`, an image's sidecar `ready` did not come to (its `limit` reached
+        first), is ready now by the same rules: with a backlog the loop's room is a slot or
+        two, the image came first in every turn, and its sidecar was never looked at; the
+        image went alone after sidecar_wait (a new user's card copies: 5 of 17)."""
+        with self._lock:
+            cand = self._pending.get(path)
+        return cand is not None and self._look(cand, now, quiet, stalled) == READY
 
     def partner(self, path: Path) -> Path | None:
         """The XMP sidecar to claim with the image `path` that `ready` handed out, if any."""

@@ -31,9 +31,11 @@ class Pairs:
         self.quiet: dict[Path, Stamp] = {}  # sidecars found ready and held: their stamp then
         self.partners: dict[Path, Path] = {}  # image to claim -> its sidecar
 
-    def arrange(self, ready: list[Path], now: float, wait: float,
-                stamp: Callable[[Path], Stamp]) -> tuple[list[Path], list[Path]]:
-        """(paths to claim now, paths to hold back) of `ready`."""
+    def arrange(self, ready: list[Path], now: float, wait: float, stamp: Callable[[Path], Stamp],
+                look: Callable[[Path], bool] = lambda side: False) -> tuple[list[Path], list[Path]]:
+        """(paths to claim now, paths to hold back) of `ready`; `look(sidecar)`: whether an
+        image's sidecar that is not among `ready` is ready now all the same (the inbox's
+        look stopped at its limit before it)."""
         out: list[Path] = []
         held: list[Path] = []
         ready_now = set(ready)
@@ -53,7 +55,8 @@ class Pairs:
                 continue
             name = find_sidecar(path.parent, path.name)
             side = path.parent / name if name is not None else None
-            if side is not None and (side in ready_now or (side in self.quiet and self.quiet[side] == stamp(side))):
+            if side is not None and (side in ready_now or (side in self.quiet and self.quiet[side] == stamp(side))
+                                     or look(side)):
                 self.partners[path] = side
                 self.forget(side)
             elif side is not None and now - self.since.setdefault(path, now) < wait:
