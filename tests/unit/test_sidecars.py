@@ -174,6 +174,32 @@ def test_recovery_gives_a_sidecar_whose_image_left_back_to_the_inbox(tmp_path):
     assert [c.rel for c in recovery.claimed_files(folder)] == ["kept.jpg"]
 
 
+def test_a_sidecar_after_its_image_says_rerender_not_sidecar_wait(tmp_path):
+    """It said "no image of it arrived within sidecar_wait: raise sidecar_wait" when its image
+    had arrived and been rendered without it, a second before (a new user): raising it would
+    not help; `hotfolder rerender` of the archived image does."""
+    import shlex
+
+    import structlog
+
+    from hotfolder.supervisor import side_files
+
+    folder = make_folder(tmp_path)
+    (folder.archive / "card").mkdir(parents=True)
+    (folder.archive / "card" / "IMG 3.JPG").write_bytes(b"rendered a moment ago")
+    (folder.inbox / "card").mkdir()
+    late = _drop(folder.inbox / "card" / "IMG 3.xmp", b"<x/>")
+    alone = _drop(folder.inbox / "card" / "IMG_9.xmp", b"<x/>")
+    with structlog.testing.capture_logs() as said:
+        side_files.sidecar_alone(structlog.get_logger(), folder, late)
+        side_files.sidecar_alone(structlog.get_logger(), folder, alone)
+    image = shlex.quote(str(folder.archive / "card" / "IMG 3.JPG"))
+    assert said[0]["note"].startswith(f"its image IMG 3.JPG was rendered before it arrived, without it; archived "
+                                      f"beside that image: `hotfolder rerender {image}` renders the image again")
+    assert (folder.archive / "card" / "IMG 3.xmp").read_bytes() == b"<x/>"
+    assert said[1]["note"].startswith("no image of it arrived within sidecar_wait")
+
+
 def test_a_sidecar_alone_is_archived_or_deleted(tmp_path):
     from hotfolder.spool.xmp_sidecars import alone
 

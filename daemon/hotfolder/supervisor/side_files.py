@@ -4,8 +4,12 @@ failure; each is said in the log. The ledger hands them here (supervisor/ledger.
 """
 from __future__ import annotations
 
+import os
+import shlex
+import time
 from pathlib import Path
 
+from hotfolder import sidecars
 from hotfolder.config.model import Folder
 from hotfolder.spool import fsnames, moves, xmp_sidecars
 
@@ -27,6 +31,29 @@ def sidecar_alone(log, folder: Folder, path: Path) -> None:
         log.error("sidecar_not_moved", folder=folder.name, file=rel, reason=str(exc))
         return
     log.info("sidecar_alone", folder=folder.name, file=rel, archived=str(where) if where else None,
-             note=f"no image of it arrived within sidecar_wait ({folder.sidecar_wait:g} s): "
-                  + ("archived alone" if where else "deleted (on_success: delete)")
-                  + "; drop a sidecar with its image, or raise sidecar_wait")
+             note=_why_alone(folder, where))
+
+
+def _why_alone(folder: Folder, where: Path | None) -> str:
+    """What happened, and what to do: an image of it already archived was rendered without
+    it (it came after the image was taken: an image waits only for a sidecar being written
+    with it), so raising sidecar_wait would not help; `rerender` would (a new user)."""
+    image = sidecars.find_image(where.parent, where.name) if where is not None else None
+    if where is not None and image is not None and _archived_lately(where.parent / image):
+        return (f"its image {fsnames.display(image)} was rendered before it arrived, without it; archived beside "
+                f"that image: `hotfolder rerender {shlex.quote(fsnames.display(str(where.parent / image)))}` renders "
+                "the image again with it (copy a sidecar before or with its image)")
+    return (f"no image of it arrived within sidecar_wait ({folder.sidecar_wait:g} s): "
+            + ("archived alone" if where else "deleted (on_success: delete)")
+            + "; drop a sidecar with its image, or raise sidecar_wait")
+
+
+LATELY = 600.0  # seconds: an image archived this recently is the one its late sidecar belonged to
+
+
+def _archived_lately(path: Path) -> bool:
+    """Moved into archive/ within LATELY (a rename sets its ctime), not a drop of last week's."""
+    try:
+        return time.time() - os.lstat(path).st_ctime < LATELY
+    except OSError:
+        return False
