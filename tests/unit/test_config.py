@@ -449,6 +449,19 @@ def test_describe_changes_says_what_a_reload_changes(tmp_path):
     assert describe_changes(old, hours) == ["shop: duplicate_window 31536000 → 129600"]
 
 
+def test_a_folder_renamed_in_a_reload_is_said_to_forget_its_originals(tmp_path):
+    """A new user renamed `studio` to `nord`: copies of earlier photos were rendered again and
+    `{seq}` began anew, and the reload said only "folder nord added; folder studio removed"."""
+    old = load(write(tmp_path, BASE))
+    new = load(write(tmp_path, BASE.replace("name: shop", "name: nord")))
+    assert describe_changes(old, new) == [
+        "folder shop renamed nord (the same inbox): a folder's name is what the index of originals and {seq} "
+        "know it by, so nord knows none of shop's originals (copies of them are rendered again) and counts {seq} "
+        "anew; name it shop again to keep them"]
+    moved = load(write(tmp_path, BASE.replace("name: shop", "name: nord").replace("inbox: in", "inbox: in9")))
+    assert describe_changes(old, moved) == ["folder nord added", "folder shop removed"]
+
+
 def test_problems_in_http_and_notify_are_reported_with_the_rest(tmp_path):
     text = BASE.replace("folders:\n", 'http: {listen: "1.2.3.4:99999", token: short}\n'
                                       'notify:\n  - {url: "not a url"}\n'

@@ -28,8 +28,13 @@ def describe_changes(old: Config, new: Config) -> list[str]:
             changes += [f"notify[{i}]: {c}" for c in _changed_fields(a, b)]
     before = {f.name: f for f in old.folders}
     after = {f.name: f for f in new.folders}
-    changes += [f"folder {name} added" for name in after if name not in before]
-    changes += [f"folder {name} removed" for name in before if name not in after]
+    renamed = _renamed(before, after)
+    changes += [f"folder {old_name} renamed {name} (the same inbox): a folder's name is what the index of "
+                f"originals and {{seq}} know it by, so {name} knows none of {old_name}'s originals (copies of "
+                f"them are rendered again) and counts {{seq}} anew; name it {old_name} again to keep them"
+                for name, old_name in renamed.items()]
+    changes += [f"folder {name} added" for name in after if name not in before and name not in renamed]
+    changes += [f"folder {name} removed" for name in before if name not in after and name not in renamed.values()]
     for name in (n for n in after if n in before):
         changes += [f"{name}: {c}" for c in _changed_fields(before[name], after[name])]
         old_r = {r.name: r for r in before[name].renditions}
@@ -38,6 +43,13 @@ def describe_changes(old: Config, new: Config) -> list[str]:
         changes += [f"{name}: rendition {r} removed" for r in old_r if r not in new_r]
         changes += [f"{name}: {r}: {c}" for r in new_r if r in old_r for c in _changed_fields(old_r[r], new_r[r])]
     return changes
+
+
+def _renamed(before: dict, after: dict) -> dict[str, str]:
+    """New name -> old name of each folder whose inbox stayed and whose name changed (a
+    new user renamed one and its duplicates were rendered again, with nothing said)."""
+    gone = {f.inbox: name for name, f in before.items() if name not in after}
+    return {name: gone[f.inbox] for name, f in after.items() if name not in before and f.inbox in gone}
 
 
 def _changed_fields(old: Any, new: Any, prefix: str = "") -> list[str]:

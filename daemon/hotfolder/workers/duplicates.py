@@ -162,7 +162,8 @@ class Sameness:
         self.naming, self.generation = Naming.DIFFERENT, generation
         self.logger.info("name_reused", outcome=str(self.naming), generation=generation,
                          reason="the outputs under this name (and number) are an earlier photo's that the index no "
-                                "longer knows (forgotten past duplicate_window, or its database made again): they "
+                                "longer knows (forgotten past duplicate_window, its database made again, or the folder "
+                                "renamed): they "
                                 "stay, its own are numbered on")
 
     def _lookalike(self, look: Look, exclude: frozenset[int]) -> Match | None:

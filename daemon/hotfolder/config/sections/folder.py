@@ -31,7 +31,9 @@ def _manifest_problem(template: TemplateText) -> str | None:
 _WHERE = "which folders may lie in which: [where the folders may lie](#the-folders-a-files-life)"
 
 KEYS = (
-    Key("name", Text(), None, "used in logs and the `{folder}` template field", shown="the inbox's parent"),
+    Key("name", Text(), None, "used in logs and the `{folder}` template field; also what the index of originals "
+        "(duplicates) and `{seq}` know the folder by: renamed, it knows none of its earlier originals and counts "
+        "anew (a reload says so)", shown="the inbox's parent"),
     Key("inbox", Path_(folder=True), None, f"required; where files are dropped; {_WHERE}", required=True),
     Key("output", Path_(folder=True), None, "required; where the renditions are written", required=True),
     Key("failed", Path_(folder=True), None, "required; files that could not be rendered, each with "
