@@ -462,6 +462,17 @@ def test_a_folder_renamed_in_a_reload_is_said_to_forget_its_originals(tmp_path):
     assert describe_changes(old, moved) == ["folder nord added", "folder shop removed"]
 
 
+def test_two_renditions_giving_the_same_names_are_warned_of(tmp_path):
+    """`canon` named `{stem}_portrait.{ext}` beside a `portrait` rendition's default: check-config
+    said OK, and a Canon portrait's output came out as `IMG_7002_portrait~jpg.jpg` (a new user)."""
+    text = BASE.replace("        format: jpeg\n", "        format: jpeg\n"
+                        "      - {name: web2, size: 10, format: jpeg, filename: '{stem}_web.{ext}'}\n"
+                        "      - {name: web3, size: 10, format: webp, filename: '{stem}_web.{ext}'}\n", 1)
+    said = [str(w) for w in check(write(tmp_path, text)).warnings]
+    assert len(said) == 1, said  # not web3: its own extension
+    assert "folders[shop].renditions[web2].filename: gives the names rendition web gives ('{stem}_web.jpg')" in said[0]
+
+
 def test_problems_in_http_and_notify_are_reported_with_the_rest(tmp_path):
     text = BASE.replace("folders:\n", 'http: {listen: "1.2.3.4:99999", token: short}\n'
                                       'notify:\n  - {url: "not a url"}\n'

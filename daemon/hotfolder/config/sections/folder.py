@@ -124,9 +124,28 @@ def read(ctx: Context, data: Any, path: str) -> Folder:
             with recorded():
                 r.fail(f"renditions[{i}].name", f"{rend.name!r} is used twice in this folder")
         seen.add(rend.name)
+    _same_names(r, values["renditions"])
     values["renditions"] = built(values["renditions"])
     r.done(elsewhere=_rendition_keys())
     return Folder(**as_fields(KEYS, values))
+
+
+def _same_names(r: Reader, renditions: list) -> None:
+    """Warn of two renditions whose `filename` is the same once `{rendition}` and `{ext}` are
+    theirs (`{stem}_portrait.{ext}` beside a `portrait` rendition's default): where both apply
+    to a photo the second is written as `~jpg`, the suffix of two originals' clash, and
+    check-config had said OK (a new user)."""
+    from hotfolder.engine import formats
+
+    written: dict[str, str] = {}
+    for i, rend in enumerate(renditions):
+        if rend is None or rend.format == formats.SAME:  # its extension is the source's: not known here
+            continue
+        name = rend.filename.replace("{rendition}", rend.name).replace("{ext}", formats.BY_NAME[rend.format].ext)
+        if (first := written.setdefault(name, rend.name)) != rend.name:
+            r.warn(f"renditions[{i}].filename", f"gives the names rendition {first} gives ({name!r}): where both "
+                                                "apply to a photo, the second output of a name gets a `~` suffix, "
+                                                "as two originals' outputs do; give it a filename of its own")
 
 
 @functools.cache
