@@ -188,6 +188,24 @@ def test_a_key_written_twice_in_a_mapping_is_a_problem_at_its_last_line(tmp_path
     assert (err.key, err.line, err.column) == ("folders[shop].renditions[web].size.long", 10, 27), err
 
 
+def test_common_yaml_slips_are_told_what_to_change(tmp_path):
+    """A new user's mistakes, each told in PyYAML's words or a wrong guess before: a key
+    indented short, a `- ` left out between two renditions (five "written more than once"),
+    a required key left empty ("unknown key (did you mean 'output'?)"), a condition beside
+    the rendition's keys ("did you mean 'orient'?"), an unquoted `*Canon` (no key named)."""
+    short = error_of(tmp_path, BASE.replace("        format: jpeg", "      format: jpeg"))
+    assert "look at the indentation of line 11" in short.reason and "two spaces in from its `- `" in short.reason
+    two = error_of(tmp_path, BASE + "        name: thumb\n        size: 200x200\n")
+    assert [(p.key, p.line) for p in two.problems] == [("folders[shop].renditions[thumb].name", 12)], two.problems
+    assert "is a `- ` missing before `name:` on line 12, to start another item?" in two.reason
+    empty = error_of(tmp_path, BASE.replace("output: out", "output:"))
+    assert (empty.key, empty.reason) == ("folders[shop].output", "is empty, but output is required"), empty
+    beside = error_of(tmp_path, BASE + "        orientation: portrait\n")
+    assert beside.reason == "not a key here: orientation is a condition: put it under the rendition's `when:`"
+    alias = error_of(tmp_path, BASE + "        when: {camera: *Canon}\n")
+    assert "quote it (e.g. camera: '*…')" in alias.reason and "Canon" not in alias.reason
+
+
 def test_a_file_that_cannot_be_read_as_a_config_says_so_and_where(tmp_path):
     """A review's findings, each a traceback (and on a reload, a stopped daemon): a file saved
     in Latin-1, aliases that expand a billion times (`str()` of the list took 4 GB), values

@@ -93,6 +93,15 @@ def _unquoted_template(text: str, line: int) -> str:
     return m.group(1) if m else ""
 
 
+def _key_of_value(text: str, line: int, starts: str) -> str:
+    """The key on line `line` (1-based) whose value starts with one of `starts`; "" if none."""
+    lines = text.splitlines()
+    if not 0 < line <= len(lines):
+        return ""
+    m = re.search(rf"([A-Za-z_][\w.-]*):\s+[{re.escape(starts)}]", lines[line - 1])
+    return m.group(1) if m else ""
+
+
 def _yaml(text: str, source: str) -> dict:
     try:
         data = problems.load_marked(text)
@@ -101,12 +110,17 @@ def _yaml(text: str, source: str) -> dict:
         problem = str(getattr(exc, "problem", None) or exc)
         if re.search(r"\b(alias|tag)\b", problem):  # `token: *Secret99` is an alias to YAML: its name is the
             problem = re.sub(r"'[^']*'", "'…'", problem)  # token (it went to the journal, the status, notifications)
-            problem += "; a value that starts with * or ! is read as YAML's own: quote it (e.g. token: '*…')"
+            key = _key_of_value(text, line or 0, "*!") or "token"
+            problem += f"; a value that starts with * or ! is read as YAML's own: quote it (e.g. {key}: '*…')"
         reason = f"not valid YAML: {problem}"
         started = problems.position(getattr(exc, "context_mark", None))[0]
         context = getattr(exc, "context", None)
         if context and started and started != line:  # e.g. an unclosed [ or quote
             reason += f" ({context} that starts at line {started})"
+        if re.search(r"expected <block end>|expected <block mapping start>|did not find expected key|mapping values "
+                     r"are not allowed here", problem):  # PyYAML's words for a key out of line
+            reason += (f"; look at the indentation of line {line} and the lines above it: the keys of one mapping "
+                       "line up, and a list item's keys sit two spaces in from its `- `")
         if "'\\t'" in reason:
             reason += "; YAML indents with spaces, not tabs"
         if getattr(exc, "context", None) == "while scanning an alias":  # `pass_through: [*.mov]`

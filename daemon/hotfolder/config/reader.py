@@ -186,7 +186,16 @@ class Reader:
         """Each key written more than once in the mapping `data` (this one, or the value of
         `name`): a problem at its last place (YAML keeps the last value without a word)."""
         found = problems.CURRENT.get()
-        for key, earlier in getattr(data, "repeated", {}).items():
+        repeated = getattr(data, "repeated", {})
+        if not name and "name" in repeated and self.path.endswith("]"):  # a list's item with two names
+            with recorded():
+                line = problems.position(data.key_marks.get("name"))[0]
+                self.fail("name", f"written more than once in this item (also on line "
+                          f"{problems.position(repeated['name'][0])[0]}): is a `- ` missing before `name:` on line "
+                          f"{line}, to start another item? Without it the two read as one, the last of each key "
+                          "counting")
+            return
+        for key, earlier in repeated.items():
             inner = join(name, str(key))
             if found is not None and name:  # a value's keys are not registered as places: this one is
                 found.place(self.key(inner), self.key(inner), data.key_marks.get(key))
@@ -212,6 +221,9 @@ class Reader:
 
     def missing(self, name: str, what: str) -> NoReturn:
         """A required key is absent: point at a misspelling of it, if there is one."""
+        if name in self.data:  # written with nothing after it (`output:`, `inbox: ~`): it said
+            self.used.add(name)  # "unknown key (did you mean 'output'?)" (a new user)
+            self.fail(name, f"is empty, but {name} {what}")
         close = difflib.get_close_matches(name, [str(k) for k in self.data], n=1)
         if close:
             self.used.add(close[0])  # said here; not again as an unknown key

@@ -104,9 +104,14 @@ def _folder_keys() -> dict[str, str]:
     """A folder's keys that a rendition does not have (`manifest`, `quiet_period`, …): put
     under a rendition, said to be the folder's. Imported here, not at the top: the folder's
     section imports this one."""
-    from hotfolder.config.sections import folder
+    from hotfolder.config.sections import folder, when
 
     own = {key.name for key in KEYS}
-    return {key.name: f"the folder's key, not a rendition's (a rendition has no {key.name} of its own): set it "
-                      "on the folder, beside `renditions:`"
-            for key in folder.KEYS if key.name not in own}
+    folders = {key.name: f"the folder's key, not a rendition's (a rendition has no {key.name} of its own): set it "
+                         "on the folder, beside `renditions:`"
+               for key in folder.KEYS if key.name not in own}
+    # `orientation: portrait` beside `format:` was "did you mean 'orient'?", a key that turns the
+    # picture (a new user): a condition is said to go under `when:`.
+    conditions = {key.name: "a condition: put it under the rendition's `when:`"
+                  for key in when.KEYS if key.name not in own and key.name not in folders}
+    return {**folders, **conditions}
