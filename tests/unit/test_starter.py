@@ -24,3 +24,23 @@ def test_what_init_writes_reads_as_the_example(tmp_path):
     cfg = config.load(mine)
     assert cfg.state_dir == tmp_path / "var" / "state"
     assert [f.inbox for f in cfg.folders] == [tmp_path / "var" / "photos" / "inbox"]
+
+
+def test_the_commented_ignore_and_pass_through_lists_are_the_defaults_whole(tmp_path):
+    """A list replaces the default: the starter showed a part of each, and a new user who
+    uncommented one dropped `*.lrv`, `*.wav`, `*.ctg`, `~$*`… without knowing (those files
+    then failed). Uncommented as written, they read as the defaults."""
+    from hotfolder.config.model import DEFAULT_IGNORE, DEFAULT_PASS_THROUGH
+
+    lines, taking = [], False
+    for line in starter.for_init().splitlines():
+        if line.startswith(("    # ignore:", "    # pass_through:")):
+            taking = True
+        elif not line.startswith("    #     "):
+            taking = False
+        lines.append(line.replace("    # ", "    ", 1) if taking else line)
+    (tmp_path / "config").mkdir()
+    mine = tmp_path / "config" / "hotfolder.yaml"
+    mine.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    folder = config.load(mine).folders[0]
+    assert (folder.ignore, folder.pass_through) == (DEFAULT_IGNORE, DEFAULT_PASS_THROUGH)

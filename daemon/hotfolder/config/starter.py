@@ -49,7 +49,7 @@ state_dir: ../var/state      # the status snapshot `hotfolder status` reads
 # notify:
 #   - url: https://hooks.example.com/hotfolder
 #     secret: "${HOTFOLDER_HOOK_SECRET}"
-#     events: [failed, paused]      # also reload_refused, worker_lost, recovered
+#     events: [failed, paused]      # also done, duplicate, similar, reload_refused, worker_lost, recovered
 #   - url: mailto://user:password@mail.example.com?to=studio@example.com
 #     events: [failed]
 
@@ -63,8 +63,12 @@ folders:
     quiet_period: 0.1                 # seconds a closed file must stay unchanged before it is taken
                                       # (5 for FTP or NAS clients, which close the file between chunks)
     # stalled_after: 60               # seconds a writer may pause (holding the file open) before it is taken
-    # ignore: [Thumbs.db, ehthumbs.db, desktop.ini, $RECYCLE.BIN, System Volume Information]  # left alone
-    # pass_through: ["*.mov", "*.mp4", "*.mts", "*.thm"]  # archived untouched (quote a leading *)
+    # Left alone in the inbox; archived untouched (videos). A list replaces the default, shown here
+    # whole: add to it, keep what you still want (quote a name that starts with * or ~).
+    # ignore: [Thumbs.db, ehthumbs.db, desktop.ini, $RECYCLE.BIN, System Volume Information, "Icon\\r", "~$*",
+    #          "*.ctg", "*.mrk", "*.dsc", "*.bdm", "*.cpi", "*.mpl", "*.bnp", "*.inp", "*.int", mediapro.xml]
+    # pass_through: ["*.mov", "*.mp4", "*.m4v", "*.avi", "*.mts", "*.m2ts", "*.mkv", "*.3gp", "*.thm", "*.lrv",
+    #                "*.wav"]
     raw: auto                         # camera RAWs: preview (the embedded JPEG), develop, or auto
                                       # (the preview when it is as large as the largest rendition needs)
     # Renditions for some files only (when:), names from the photo ({taken:%Y/%m}/{camera|slug}),
