@@ -145,6 +145,14 @@ def test_status_when_not_running(daemon_factory):
     plain = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--config", str(d.config)],
                            capture_output=True, text=True, timeout=30)
     assert plain.returncode == 1 and "not running" in plain.stdout
+    # Killed, its last state is "running": said as a daemon that ended without stopping, not
+    # "not running (…, state running)" (a new user read a contradiction).
+    d.start()
+    d.kill()
+    killed = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--config", str(d.config)],
+                            capture_output=True, text=True, timeout=30)
+    assert killed.returncode == 1 and "it ended without stopping (killed, or it crashed) while running" in \
+        killed.stdout, killed.stdout
 
 
 def test_process_batch(daemon_factory, tmp_path):

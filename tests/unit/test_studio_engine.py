@@ -455,7 +455,8 @@ def test_a_float_tiff_is_held_to_the_pixel_limit_and_to_accepted_formats(tmp_pat
     small = sources.tiff(tmp_path / "small.tif", np.zeros((8, 8, 3), np.float32))
     with pytest.raises(InputError) as err:
         run(small, R(operation="none", format="png"), accepted=("jpeg", "png"))
-    assert err.value.reason == "format tiff is not accepted (accepted: jpeg, png)"
+    assert err.value.reason == ("format tiff is not accepted (accepted: jpeg, png); add tiff to `accepted_formats` "
+                                "to take such files")
 
 
 @pytest.mark.parametrize("shape", [(64, 64, 3), (64, 64)], ids=["rgb", "grey"])

@@ -60,8 +60,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         _say(f"hotfolder is not running (no status file at {status_file}){guess}")
         return ExitCode.NOT_RUNNING
     if not running:
-        _say(f"hotfolder is not running (last seen {_ago(snap.get('updated', 0))}, "
-             f"pid {snap.get('pid')}, state {snap.get('state')})")
+        # A daemon killed (kill -9, a crash) never wrote its last state: "state running" beside
+        # "not running" read as a contradiction (a new user); said as what it last said.
+        state = snap.get("state")
+        ended = ("stopped" if state == "stopped" else
+                 f"it ended without stopping (killed, or it crashed) while {state}: the next start recovers its files")
+        _say(f"hotfolder is not running (last seen {_ago(snap.get('updated', 0))}, pid {snap.get('pid')}; {ended})")
         _say(f"  last counts: processed {snap.get('processed')}, failed {snap.get('failed')}")
         return ExitCode.NOT_RUNNING
     _say(f"hotfolder is {snap['state']} (pid {snap['pid']}, up {_duration(time.time() - snap['started'])})")

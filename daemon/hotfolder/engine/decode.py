@@ -38,7 +38,7 @@ def decode(src: Path, renditions: Sequence[Rendition], *, accepted_formats: Sequ
     own = formats.opened_by_own_decoder(name or src.name)
     if own is not None:
         if own.name not in accepted_formats:
-            raise InputError("open", f"format {own.name} is not accepted (accepted: {', '.join(accepted_formats)})")
+            raise InputError("open", formats.not_accepted(own.name, accepted_formats))
         return DECODERS[own.name](src, None, wanted)
     if "tiff" in accepted_formats and (floats := floattiff.layout(src)) is not None:
         return floattiff.decode(src, floats, wanted)  # Pillow has no float RGB mode: libvips reads it

@@ -62,7 +62,7 @@ def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str]
         own = formats.opened_by_own_decoder(name or src.name)
         if own is not None:
             if own.name not in accepted_formats:
-                raise InputError("open", f"format {own.name} is not accepted (accepted: {', '.join(accepted_formats)})")
+                raise InputError("open", formats.not_accepted(own.name, accepted_formats))
             exif, size, orientation, xmp, iim = _raw(src, need, max_image_pixels)
             found["format"] = own.name
         elif "tiff" in accepted_formats and _maybe_tiff(data) and (floats := floattiff.layout(src)) is not None:

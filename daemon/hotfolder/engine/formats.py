@@ -137,6 +137,13 @@ TABLE: tuple[Format, ...] = (
 
 BY_NAME = {f.name: f for f in TABLE}
 INPUTS = tuple(f.name for f in TABLE if f.decoder is not None)
+
+
+def not_accepted(name: str, accepted) -> str:
+    """Why a file of format `name` is refused, and the key that would take it (a new user's
+    GIF: the reason named no key)."""
+    said = f"format {name} is not accepted (accepted: {', '.join(accepted)})"
+    return said + (f"; add {name} to `accepted_formats` to take such files" if name in INPUTS else "")
 OUTPUTS = tuple(f.name for f in TABLE if f.encoder is not None)
 DEFAULT_INPUTS = tuple(f.name for f in TABLE if f.default and f.decoder is not None)
 # Pillow's name for a file (im.format) -> its format.

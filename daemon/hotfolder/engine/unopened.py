@@ -30,7 +30,7 @@ def reason(src: Path, accepted_formats: Sequence[str]) -> str:
                 with Image.open(src, formats=others) as probe:
                     known = formats.of_pil(probe.format)
                     name = known.name if known is not None else str(probe.format).lower()
-                    return f"format {name} is not accepted (accepted: {accepted})"
+                    return formats.not_accepted(name, accepted_formats)
         except DECODE_ERRORS as exc:
             reraise_unless_input(exc)
     head, size = _head(src)
@@ -46,7 +46,7 @@ def reason(src: Path, accepted_formats: Sequence[str]) -> str:
         return cut
     if (tags := tifftags.read(src)) is not None:  # a TIFF whose samples Pillow has no mode for
         if "tiff" not in accepted_formats:
-            return f"format tiff is not accepted (accepted: {accepted})"
+            return formats.not_accepted("tiff", accepted_formats)
         return tifftags.unread_samples(tags) or tifftags.unreadable_layout(tags)
     if (header := _unreadable_header(src, head, size, accepted_formats)) is not None:
         return header
@@ -144,7 +144,7 @@ def _heif_reason(src: Path, major: bytes, brands: set[bytes], accepted_formats: 
     if not brands & HEVC_BRANDS and not (major in (b"mif1", b"msf1") and not brands & AV1_BRANDS):
         return None
     if "heic" not in accepted_formats:
-        return f"format heic is not accepted (accepted: {', '.join(accepted_formats)})"
+        return formats.not_accepted("heic", accepted_formats)
     import pi_heif
 
     try:
