@@ -209,6 +209,10 @@ def test_what_is_not_an_archived_original_is_refused_or_left_out(daemon_factory,
     refused = hotfolder("rerender", "--config", str(d.config), str(outside))
     assert refused.returncode == 2 and "is not in the archive of any folder" in refused.stderr, refused.stderr
     assert "hotfolder process" in refused.stderr
+    # A path that is nowhere (`archive/acme` typed from beside var/) is said to be nowhere, not
+    # "not in the archive" (a new user)
+    nowhere = hotfolder("rerender", "--config", str(d.config), "archive/acme")
+    assert nowhere.returncode == 2 and "archive/acme: no such file or folder here" in nowhere.stderr, nowhere.stderr
     # `archive/../../elsewhere.jpg` was "in the archive", and a link to a folder outside it
     # led rerender to publish a file from there (an attack round)
     escaping = str(d.archive / ".." / ".." / ".." / outside.name)  # that is `outside`

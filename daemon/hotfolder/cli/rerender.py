@@ -105,6 +105,9 @@ def _chosen(cfg: Config, args: argparse.Namespace) -> list[tuple[Folder, Path, l
                          reverse=True)
         if not holders:
             where = ", ".join(f"{f.name}: {a}" for f, a in archives)
+            if not path.exists():  # a relative path from elsewhere (`archive/acme` beside var/): say so first
+                return (f"{given}: no such file or folder here ({path}); the archives are {where or 'none'}: give "
+                        f"an archived original's path, absolute or from where you are")
             return (f"{given} is not in the archive of {'folder ' + args.folder if args.folder else 'any folder'} "
                     f"({where or 'none archives'}); to render other files, use `hotfolder process`")
         if not path.exists():
