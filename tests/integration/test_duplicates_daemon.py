@@ -300,6 +300,11 @@ def test_the_same_photo_for_two_clients_is_two_deliveries_where_the_subfolder_ch
         said = hotfolder("explain", "--config", str(d.config), "--subfolder", f"clients/{client}", str(copy))
         assert said.returncode == 0, said.stderr
         assert ("it would be skipped (on_duplicate: skip)" in said.stdout) == skipped, said.stdout
+    # A skipped copy in duplicates/ is explained where it was dropped (it was read as dropped at
+    # the inbox's top, its client's rendition excluded: a new user)
+    said = hotfolder("explain", "--config", str(d.config), str(d.var / "duplicates" / "clients" / "bob" / "a copy.jpg"))
+    assert "in its duplicates/, as it was dropped" in said.stdout and "it would be skipped" in said.stdout, said.stdout
+    assert "subfolder clients/bob" in said.stdout and "applies: client" in said.stdout, said.stdout
     # Rebuilt from archive/: each client's copy is known in its own subfolder (a review: the
     # rebuild indexed one of them, and a copy for the other would have been rendered again).
     for db in (d.var / "state").glob("hotfolder.db*"):

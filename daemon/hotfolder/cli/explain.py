@@ -1,4 +1,4 @@
-"""`hotfolder explain FILE… [--json]`: for each file (in an inbox, processing/, failed/,
+"""`hotfolder explain FILE… [--json]`: for each file (in an inbox, processing/, failed/, duplicates/,
 archive/, or anywhere), which folder takes it, what its recipe reads of it, which
 renditions apply and where their outputs would go, and which entry of its `when:`
 excluded each other one; and whether the daemon would skip (or fail) it as a copy of an
@@ -26,7 +26,9 @@ from hotfolder.spool import archived, records
 from hotfolder.spool.fsnames import display, name_from_hex, relative_name
 
 PLACES = {"inbox": "in its inbox", "processing": "in its processing/, being rendered",
-          "failed": "in its failed/, as it was dropped", "archive": "in its archive/, as it was dropped"}
+          "failed": "in its failed/, as it was dropped", "archive": "in its archive/, as it was dropped",
+          # a skipped copy, by its subfolder there (it was read as dropped at the inbox's top: a new user)
+          "duplicates": "in its duplicates/, as it was dropped"}
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
