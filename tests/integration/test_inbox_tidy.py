@@ -50,3 +50,17 @@ def test_a_writer_pausing_between_files_keeps_its_folder(daemon_factory, tmp_pat
     assert time.monotonic() - t0 > 2 + 3, "removed before it had been empty for stalled_after"
     assert files_under(d.inbox) == []
     assert d.stop() == 0
+
+
+def test_keep_subfolders_keeps_a_clients_drop_folder_and_what_is_above_it(daemon_factory, tmp_path):
+    """Studios share per-client drop folders (SMB, FTP): removed once emptied, `clients/acme`
+    vanished from under a client a minute after their first drop (a new user). What
+    `keep_subfolders` names stays; what lies below it, and an unnamed folder, still go."""
+    d = daemon_factory(folder_extra="stalled_after: 1\nkeep_subfolders: [\"clients/*\"]").start()
+    for rel in ("clients/acme/a.jpg", "clients/acme/2026/b.jpg", "clients/erin/c.jpg", "shoot/d.jpg"):
+        c.write(tmp_path / "src" / rel, c.jpeg_bytes(color=(len(rel) * 9 % 255, 90, 160)))
+    subprocess.run(["cp", "-r", *(str(p) for p in (tmp_path / "src").iterdir()), str(d.inbox)], check=True)
+    wait_for(lambda: len(archived(d)) == 4, 30, what="the files archived")
+    wait_for(lambda: _folders_under(d.inbox) == ["clients", "clients/acme", "clients/erin"], 15,
+             what="the unkept emptied folders to go")
+    assert d.stop() == 0

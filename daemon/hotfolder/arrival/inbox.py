@@ -307,7 +307,7 @@ class Inbox:
     def tidy(self) -> None:
         """About once a second: the subfolders claims emptied, removed when due (tidy.py)."""
         if self.available:
-            self.emptied.tidy(self.folder.inbox, self.folder.stalled_after)
+            self.emptied.tidy(self.folder.inbox, self.folder.stalled_after, self.folder.keep_subfolders)
 
     def _claimable(self) -> bool:
         """No folder of this folder's is a link now (checked as files are handed out, ~50

@@ -7,7 +7,8 @@ removed then fails the writer's next file (ENOENT). A writer that adds a file ch
 folder's mtime, and makes rmdir fail (ENOTEMPTY); one that pauses longer than
 stalled_after is taken as done, as its files are. Only folders a claim emptied are
 removed (one a writer made and has not filled yet is left alone), with each folder above
-them, up to the inbox, that holds nothing else and is as old. Left: the instant between
+them, up to the inbox, that holds nothing else and is as old; never one the folder's
+`keep_subfolders` names (a client's drop folder), nor any above it. Left: the instant between
 the last look and the rmdir, for a writer that paused stalled_after and adds a file just
 then. Everything goes by descriptor (nofollow): no link is followed.
 """
@@ -32,8 +33,9 @@ class EmptiedFolders:
         while len(self._noted) > MAX_NOTED:
             del self._noted[next(iter(self._noted))]
 
-    def tidy(self, inbox: Path, quiet: float) -> int:
-        """Remove what is due (about once a second); how many folders went."""
+    def tidy(self, inbox: Path, quiet: float, keep: tuple[str, ...] = ()) -> int:
+        """Remove what is due (about once a second); how many folders went. `keep`: globs of
+        subfolders never removed (`keep_subfolders`)."""
         removed = 0
         now = time.time()
         for folder in list(self._noted):
@@ -42,12 +44,27 @@ class EmptiedFolders:
                 continue
             del self._noted[folder]
             if state == "empty":
-                chain = _chain(inbox, folder, now, quiet)
+                chain = _unkept(inbox, _chain(inbox, folder, now, quiet), keep)
+                if not chain:
+                    continue
                 gone = _remove_up_to(inbox, chain)
                 removed += gone
                 if gone == len(chain) and chain[-1].parent != inbox:
                     self.noted(chain[-1].parent)  # emptied by us, or not: looked at once it is as old
         return removed
+
+
+def _unkept(inbox: Path, chain: list[Path], keep: tuple[str, ...]) -> list[Path]:
+    """The part of `chain` (a folder, then those above it) below the first folder `keep` names."""
+    if not keep:
+        return chain
+    from hotfolder.recipes.conditions import path_matches  # the globs of `when: subfolder:`
+
+    for i, folder in enumerate(chain):
+        rel = folder.relative_to(inbox).as_posix()
+        if any(path_matches(glob, rel) for glob in keep):
+            return chain[:i]
+    return chain
 
 
 def _state(folder: Path, now: float, quiet: float) -> str:

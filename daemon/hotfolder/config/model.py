@@ -198,6 +198,7 @@ class Folder:
     manifest: str | None = None  # a file name template: a JSON manifest per original beside its outputs; None: none
     ignore: tuple[str, ...] = DEFAULT_IGNORE  # name globs left in the inbox (a folder so named: all in it)
     pass_through: tuple[str, ...] = DEFAULT_PASS_THROUGH  # name globs moved to archive/ untouched
+    keep_subfolders: tuple[str, ...] = ()  # subfolder globs never removed once emptied (arrival/tidy.py)
     on_no_rendition: OnNoRendition = OnNoRendition.ARCHIVE  # a file no rendition's `when:` takes
     sidecar_wait: float = 5.0  # seconds an XMP sidecar and its image wait for each other
     # The same photo known by its content (issue 23; config/sections/duplicates.py).

@@ -8,7 +8,7 @@ from hotfolder.config.choices import Animation, NameClash, OnNoRendition, OnSucc
 from hotfolder.config.keys import Key, as_fields, read_keys
 from hotfolder.config.model import DEFAULT_IGNORE, DEFAULT_PASS_THROUGH, MANIFEST_FIELDS, Folder
 from hotfolder.config.reader import Context, Reader, built, recorded, section
-from hotfolder.config.sections import duplicates, rendition
+from hotfolder.config.sections import duplicates, rendition, when
 from hotfolder.config.template_values import Template
 from hotfolder.config.values import Choice, Float, Globs, Group, Items, Mode, Path_, Text, resolve
 from hotfolder.recipes.templates import Template as TemplateText
@@ -76,6 +76,10 @@ KEYS = (
         "file name patterns left alone in the inbox, never a failure (a folder so named: everything in it); "
         "case does not matter; hidden names (`.DS_Store`, `._*`) and temp names are always ignored: "
         "[what a card dump holds](#dropping-files)"),
+    Key("keep_subfolders", when.Globs(empty=True), (),
+        "subfolders of the inbox (globs as `when: subfolder:`, e.g. `clients/*`) kept when the daemon empties "
+        "them: drop folders shared with clients over SMB or FTP, which are otherwise removed once emptied "
+        "([Dropping files](#dropping-files))"),
     Key("pass_through", Globs(), DEFAULT_PASS_THROUGH,
         "file name patterns moved to `archive/` untouched (videos; XMP sidecars go with their images: "
         "`sidecar_wait`), never rendered nor failed; with "
