@@ -79,7 +79,8 @@ OWN_KEYS = (
     Key("filename", Template(templates.FILENAME_FIELDS, _filename_problem), "{stem}_{rendition}.{ext}",
         _FIELDS_SAID),
     Key("when", Nested(when.read), None, "conditions a file must meet for this rendition, all of them (below); "
-                                         "without it, every file"),
+                                         "without it, every file",
+        shown="every file"),  # and an empty `when:` is warned of as "the default: every file" (a new user)
 )
 
 KEYS: tuple[Key, ...] = OWN_KEYS + tuple(key for step in STEPS for key in step.keys)
