@@ -93,6 +93,25 @@ def test_rerender_replaces_the_outputs_where_the_daemon_put_them(daemon_factory,
     assert _size(d.output / "a_web.jpg") == (160, 120) and files_under(d.output) == before
 
 
+def test_a_dry_run_lists_the_outputs_a_changed_recipe_no_longer_makes(daemon_factory):
+    """A new user changed `thumb`'s filename: rerender wrote the new name and left the old
+    output orphaned, and --dry-run said only "1 replaced, 1 new"."""
+    d = daemon_factory().start()
+    _drop(d, "a.jpg", _solid(BLUE), 1)
+    assert d.stop() == 0
+    assert files_under(d.output) == ["a_thumb.webp", "a_web.jpg"]
+    text = d.config.read_text()
+    d.config.write_text(text.replace("- name: thumb\n", "- name: thumb\n        filename: \"{stem}_sq.{ext}\"\n"))
+    dry = hotfolder("rerender", "--dry-run", "--config", str(d.config))
+    assert dry.returncode == 0, dry.stderr
+    assert "a.jpg → a_web.jpg (replaced), a_sq.webp (new), a_thumb.webp (no longer made: left as it is)" \
+        in dry.stdout, dry.stdout
+    assert "1 no longer made by today's recipe, left as they are (delete them if unwanted)" in dry.stdout
+    done = hotfolder("rerender", "--config", str(d.config))
+    assert done.returncode == 0, done.stderr
+    assert files_under(d.output) == ["a_sq.webp", "a_thumb.webp", "a_web.jpg"]
+
+
 def test_of_two_versions_of_a_photo_the_last_is_rendered(daemon_factory):
     """A re-export of a.jpg (the same photo, other bytes) replaced its outputs and was
     archived as a_1.jpg: rerendering gives a_web.jpg the second version again, never

@@ -16,6 +16,7 @@ originals stay where they are.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import replace
@@ -183,6 +184,9 @@ def _say_plan(cfg: Config, folder: Folder, archive: Path, current: list[archived
             how = "fails" if p.how.startswith("fails") else p.how
             tally[how] = tally.get(how, 0) + 1
             said.append(f"{display(p.path.relative_to(folder.output).as_posix())} ({p.how})")
+        for rel in _no_longer_made(folder, item, wanted):
+            tally["left"] = tally.get("left", 0) + 1
+            said.append(f"{display(rel)} (no longer made: left as it is)")
         came = "" if item.path == archive / item.rel else f" (came in as {display(item.rel)})"
         print(printable(f"{display(item.path.relative_to(archive).as_posix())}{came} → {', '.join(said)}"))
     for item in earlier:
@@ -193,9 +197,24 @@ def _say_plan(cfg: Config, folder: Folder, archive: Path, current: list[archived
         ("replaced", "replaced"), ("new", "new"), ("renamed", "new under another name (the name is another "
                                                              "original's)"),
         ("taken over", "taken over from another original (on_name_clash: replace)"),
-        ("fails", "would fail (on_name_clash: fail)"))]
+        ("fails", "would fail (on_name_clash: fail)"),
+        ("left", "no longer made by today's recipe, left as they are (delete them if unwanted)"))]
     print(f"folder {folder.name}: would render {len(current)} archived original(s) into {folder.output}; outputs: "
           f"{', '.join(parts)}; {len(earlier)} earlier drop(s) of a name skipped. Nothing was written (--dry-run).")
+
+
+def _no_longer_made(folder: Folder, item: archived.Archived, wanted: list[Path]) -> list[str]:
+    """Outputs the index recorded for this original that today's recipe would not make (a
+    `filename` changed: `thumbs/K_0001.webp` stayed when `{stem}_sq.{ext}` replaced it, and
+    --dry-run did not say so: a new user), still in the output folder."""
+    if folder.index_dir is None:
+        return []
+    from hotfolder.engine.fingerprint import file_hash
+    from hotfolder.state import originals
+
+    recorded = originals.outputs_of(folder.index_dir, file_hash(item.path), folder.name, item.rel)
+    made = {p.relative_to(folder.output).as_posix() for p in wanted}
+    return [rel for rel in recorded if rel not in made and os.path.lexists(folder.output / rel)]
 
 
 def _wanted(cfg: Config, folder: Folder, item: archived.Archived, seq_after: int = 0) -> tuple[list[Path], bool]:

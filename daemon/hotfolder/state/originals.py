@@ -439,6 +439,24 @@ def generation_of(state_dir: Path, content: str, folder: str, rel: str) -> int |
     return None if row is None else row[0]
 
 
+def outputs_of(state_dir: Path, content: str, folder: str, rel: str) -> tuple[str, ...]:
+    """The outputs the index recorded for these bytes rendered under the name `rel` (the
+    latest rendering), read without writing; () when it knows none."""
+    with db.read_only(state_dir) as conn:
+        if conn is None:
+            return ()
+        name = os.fsencode(rel)
+        try:
+            row = conn.execute(
+                "SELECT o.outputs FROM originals o JOIN originals_folders f ON f.id = o.folder "
+                "WHERE f.name = ? AND o.name_key = ? AND o.name = ? AND o.content = ? AND o.state = ? "
+                "ORDER BY o.id DESC LIMIT 1",
+                (folder, _key8(name), name, bytes.fromhex(content), RENDERED)).fetchone()
+        except sqlite3.OperationalError:  # no index there yet
+            return ()
+    return () if row is None else rows.split(row[0], name)
+
+
 def same_bytes(state_dir: Path, content: str, folder: str, *, scope_all: bool, since: float,
                subdir: str | None = None) -> Match | None:
     """The earlier original whose bytes these are, as a drop now would find it (the claim's
