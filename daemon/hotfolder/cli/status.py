@@ -85,7 +85,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if versions or others:
         _say(f"  names      {versions} re-dropped as a new version (outputs replaced), {others} a different photo "
              f"under a used name (earlier outputs kept, its own numbered)")
-    _say(f"  queued     {snap['queued'] + snap['waiting']}")
+    # Split: an empty file waiting for its writer counted as "queued 1" for a minute (a new user)
+    _say(f"  queued     {snap['queued'] + snap['waiting']:<6} {snap['queued']} claimed and waiting for a worker, "
+         f"{snap['waiting']} in the inbox (being written, or waiting for room)")
     _say(f"  in flight  {snap['in_flight']}")
     _say(f"  workers    {snap['workers_alive']}/{snap['workers']} alive")
     for busy in snap.get("current", []):
