@@ -158,6 +158,7 @@ def test_two_different_photos_of_a_name_each_keep_their_outputs(daemon_factory):
     assert "a.jpg → a_web.jpg (replaced), a_thumb.webp (replaced)" in dry.stdout, dry.stdout
     assert "a_1.jpg (came in as a.jpg) → a_web~2.jpg (replaced), a_thumb~2.webp (replaced)" in dry.stdout, dry.stdout
     assert "0 earlier drop(s) of a name skipped" in dry.stdout, dry.stdout
+    assert "no longer made" not in dry.stdout, dry.stdout  # a_web~2.jpg was both (a review)
     done = hotfolder("rerender", "--config", str(d.config))
     assert done.returncode == 0, done.stderr
     assert files_under(d.output) == ["a_thumb.webp", "a_thumb~2.webp", "a_web.jpg", "a_web~2.jpg"]

@@ -58,7 +58,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         busy = [a for a in current if a.rel in rendering]
         current = [a for a in current if a.rel not in rendering]
         if args.dry_run:
-            _say_plan(cfg, folder, archive, current, earlier, generations)
+            _say_plan(cfg, folder, archive, current, earlier, generations, index)
             continue
         if not current:
             print(f"folder {folder.name}: no archived original to render"
@@ -144,6 +144,17 @@ class _Index:
             self._hashes[path] = file_hash(path)
         return originals.generation_of(self.folder.index_dir, self._hashes[path], self.folder.name, rel)
 
+    def outputs(self, path: Path, rel: str) -> tuple[str, ...]:
+        """The outputs the index recorded for the file rendered under the name `rel`."""
+        if self.folder.index_dir is None:
+            return ()
+        from hotfolder.engine.fingerprint import file_hash
+        from hotfolder.state import originals
+
+        if path not in self._hashes:
+            self._hashes[path] = file_hash(path)
+        return originals.outputs_of(self.folder.index_dir, self._hashes[path], self.folder.name, rel)
+
     def vouched(self, path: Path, rel: str) -> bool:
         """A name the archive kept on a file is taken when the index rendered these bytes under it."""
         return self.generation(path, rel) is not None
@@ -171,7 +182,7 @@ def _skip(folder: Folder):
 
 
 def _say_plan(cfg: Config, folder: Folder, archive: Path, current: list[archived.Archived],
-              earlier: list[archived.Archived], generations: dict[Path, int]) -> None:
+              earlier: list[archived.Archived], generations: dict[Path, int], index: _Index) -> None:
     """--dry-run: each original, its outputs and what would happen to each; nothing is written."""
     tally: dict[str, int] = {}
     numbered = 0  # originals before this one that take a {seq}: each its own next number
@@ -184,7 +195,7 @@ def _say_plan(cfg: Config, folder: Folder, archive: Path, current: list[archived
             how = "fails" if p.how.startswith("fails") else p.how
             tally[how] = tally.get(how, 0) + 1
             said.append(f"{display(p.path.relative_to(folder.output).as_posix())} ({p.how})")
-        for rel in _no_longer_made(folder, item, wanted):
+        for rel in _no_longer_made(folder, index.outputs(item.path, item.rel), planned):
             tally["left"] = tally.get("left", 0) + 1
             said.append(f"{display(rel)} (no longer made: left as it is)")
         came = "" if item.path == archive / item.rel else f" (came in as {display(item.rel)})"
@@ -197,23 +208,19 @@ def _say_plan(cfg: Config, folder: Folder, archive: Path, current: list[archived
         ("replaced", "replaced"), ("new", "new"), ("renamed", "new under another name (the name is another "
                                                              "original's)"),
         ("taken over", "taken over from another original (on_name_clash: replace)"),
-        ("fails", "would fail (on_name_clash: fail)"),
-        ("left", "no longer made by today's recipe, left as they are (delete them if unwanted)"))]
+        ("fails", "would fail (on_name_clash: fail)"))]
+    if tally.get("left"):
+        parts.append(f"{tally['left']} no longer made by today's recipe, left as they are (delete them if unwanted)")
     print(f"folder {folder.name}: would render {len(current)} archived original(s) into {folder.output}; outputs: "
           f"{', '.join(parts)}; {len(earlier)} earlier drop(s) of a name skipped. Nothing was written (--dry-run).")
 
 
-def _no_longer_made(folder: Folder, item: archived.Archived, wanted: list[Path]) -> list[str]:
-    """Outputs the index recorded for this original that today's recipe would not make (a
-    `filename` changed: `thumbs/K_0001.webp` stayed when `{stem}_sq.{ext}` replaced it, and
-    --dry-run did not say so: a new user), still in the output folder."""
-    if folder.index_dir is None:
-        return []
-    from hotfolder.engine.fingerprint import file_hash
-    from hotfolder.state import originals
-
-    recorded = originals.outputs_of(folder.index_dir, file_hash(item.path), folder.name, item.rel)
-    made = {p.relative_to(folder.output).as_posix() for p in wanted}
+def _no_longer_made(folder: Folder, recorded: tuple[str, ...], planned: list[owners.Planned]) -> list[str]:
+    """Of the outputs the index recorded for an original, those its plan (the names it would
+    write, `~2` and `~jpg` included) does not make, still in the output folder: a `filename`
+    changed (`thumbs/K_0001.webp` stayed when `{stem}_sq.{ext}` replaced it, and --dry-run
+    did not say so: a new user)."""
+    made = {p.path.relative_to(folder.output).as_posix() for p in planned}
     return [rel for rel in recorded if rel not in made and os.path.lexists(folder.output / rel)]
 
 
