@@ -200,6 +200,28 @@ def test_a_sidecar_after_its_image_says_rerender_not_sidecar_wait(tmp_path):
     assert said[1]["note"].startswith("no image of it arrived within sidecar_wait")
 
 
+def test_a_late_sidecar_is_said_rendered_before_only_of_an_image_the_daemon_rendered(tmp_path):
+    """Not of a video passed through beside it (`IMG_7.MOV` and `IMG_7.xmp` dropped together),
+    nor of an image the index never rendered under that name (a review)."""
+    import dataclasses
+
+    import structlog
+
+    from hotfolder.state.originals import RENDERED, Entry, Originals
+    from hotfolder.supervisor import side_files
+
+    folder = dataclasses.replace(make_folder(tmp_path), index_dir=tmp_path / "state")
+    Originals(tmp_path / "state").record(Entry("ab" * 32, 1, RENDERED, folder.name, "IMG_3.JPG", 10))
+    folder.archive.mkdir(parents=True, exist_ok=True)
+    for name in ("IMG_3.JPG", "IMG_4.JPG", "IMG_7.MOV"):
+        (folder.archive / name).write_bytes(b"archived a moment ago")
+    with structlog.testing.capture_logs() as said:
+        for stem in ("IMG_3", "IMG_4", "IMG_7"):
+            side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / f"{stem}.xmp", b"<x/>"))
+    notes = [s["note"].split(" ")[:3] for s in said]
+    assert notes == [["its", "image", "IMG_3.JPG"], ["no", "image", "of"], ["no", "image", "of"]], said
+
+
 def test_a_sidecar_alone_is_archived_or_deleted(tmp_path):
     from hotfolder.spool.xmp_sidecars import alone
 

@@ -439,6 +439,21 @@ def generation_of(state_dir: Path, content: str, folder: str, rel: str) -> int |
     return None if row is None else row[0]
 
 
+def rendered_under(state_dir: Path, folder: str, rel: str) -> bool:
+    """Whether the index has a rendering under the name `rel` (read without writing)."""
+    with db.read_only(state_dir) as conn:
+        if conn is None:
+            return False
+        name = os.fsencode(rel)
+        try:
+            return conn.execute(
+                "SELECT 1 FROM originals o JOIN originals_folders f ON f.id = o.folder WHERE f.name = ? AND "
+                "o.name_key = ? AND o.name = ? AND o.state = ? LIMIT 1",
+                (folder, _key8(name), name, RENDERED)).fetchone() is not None
+        except sqlite3.OperationalError:  # no index there yet
+            return False
+
+
 def outputs_of(state_dir: Path, content: str, folder: str, rel: str) -> tuple[str, ...]:
     """The outputs the index recorded for these bytes rendered under the name `rel` (the
     latest rendering), read without writing; () when it knows none."""

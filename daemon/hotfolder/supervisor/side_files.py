@@ -10,8 +10,11 @@ import time
 from pathlib import Path
 
 from hotfolder import sidecars
+from hotfolder.arrival import rules
 from hotfolder.config.model import Folder
-from hotfolder.spool import fsnames, moves, xmp_sidecars
+from hotfolder.engine import formats
+from hotfolder.spool import archived, fsnames, moves, xmp_sidecars
+from hotfolder.state import originals
 
 
 def pass_through(log, folder: Folder, path: Path) -> None:
@@ -39,10 +42,13 @@ def _why_alone(folder: Folder, where: Path | None) -> str:
     it (it came after the image was taken: an image waits only for a sidecar being written
     with it), so raising sidecar_wait would not help; `rerender` would (a new user)."""
     image = sidecars.find_image(where.parent, where.name) if where is not None else None
-    if where is not None and image is not None and _archived_lately(where.parent / image):
+    if where is not None and image is not None and _rendered_lately(folder, where.parent / image):
+        at = str(where.parent / image)
+        # A name that is not text is shown escaped (\xff), which a shell would not read back: no command then
+        how = (f"`hotfolder rerender {shlex.quote(at)}`" if fsnames.display(at) == at
+               else "`hotfolder rerender` of that image")
         return (f"its image {fsnames.display(image)} was rendered before it arrived, without it; archived beside "
-                f"that image: `hotfolder rerender {shlex.quote(fsnames.display(str(where.parent / image)))}` renders "
-                "the image again with it (copy a sidecar before or with its image)")
+                f"that image: {how} renders the image again with it (copy a sidecar before or with its image)")
     return (f"no image of it arrived within sidecar_wait ({folder.sidecar_wait:g} s): "
             + ("archived alone" if where else "deleted (on_success: delete)")
             + "; drop a sidecar with its image, or raise sidecar_wait")
@@ -51,9 +57,18 @@ def _why_alone(folder: Folder, where: Path | None) -> str:
 LATELY = 600.0  # seconds: an image archived this recently is the one its late sidecar belonged to
 
 
-def _archived_lately(path: Path) -> bool:
-    """Moved into archive/ within LATELY (a rename sets its ctime), not a drop of last week's."""
+def _rendered_lately(folder: Folder, image: Path) -> bool:
+    """An image the daemon rendered and archived within LATELY (a rename sets its ctime), not a
+    drop of last week's, nor a video passed through beside it (a review: `IMG_7.MOV` and
+    `IMG_7.xmp` dropped together); the index, where there is one, knows its name rendered."""
     try:
-        return time.time() - os.lstat(path).st_ctime < LATELY
+        if time.time() - os.lstat(image).st_ctime >= LATELY:
+            return False
     except OSError:
         return False
+    if rules.passes_through(folder, image) or formats.BY_EXTENSION.get(image.suffix.lower().lstrip(".")) is None:
+        return False
+    if folder.index_dir is None or folder.archive is None:
+        return True
+    names = {image.relative_to(folder.archive).as_posix(), archived.came_as(image)}
+    return any(originals.rendered_under(folder.index_dir, folder.name, rel) for rel in names if rel)
