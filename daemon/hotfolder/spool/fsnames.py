@@ -71,15 +71,16 @@ class NameTooLong(HotfolderError, ValueError):
         if manifest:  # the folder's `manifest:` template made it, not a rendition's filename (an attack round)
             super().__init__(
                 f"the manifest's name {name[:40]}… is {len(os.fsencode(name))} bytes, longer than the {NAME_MAX} a "
-                f"file name may have; shorten the input's name (rename it in failed/ and `hotfolder requeue` the new "
-                f"name) or the folder's `manifest:` template (`{{stem:.200}}.json`)")
+                f"file name may have; shorten the input's name (rename it in failed/, delete its .error.json, and "
+                f"`hotfolder requeue` the new name) or the folder's `manifest:` template (`{{stem:.200}}.json`)")
             return
         whose = f" of rendition {rendition}" if rendition else ""
         super().__init__(
             f"the output name{whose} {name[:40]}… is {len(os.fsencode(name))} bytes, longer than the "
-            f"{NAME_MAX} a file name may have; shorten the input's name (rename it in failed/ and `hotfolder "
-            "requeue` the new name: requeued under its failed/ name it comes back under the long one) or the "
-            "rendition's filename template (a field from the photo can be cut to a length: `{camera:.40}`)")
+            f"{NAME_MAX} a file name may have; shorten the input's name (rename it in failed/, delete its "
+            ".error.json, and `hotfolder requeue` the new name: requeued under its failed/ name it comes back under "
+            "the long one) or the rendition's filename template (a field from the photo can be cut to a length: "
+            "`{camera:.40}`)")
 
 
 PATH_MAX = 4096  # bytes with the final NUL: the longest path open(2) takes on Linux
