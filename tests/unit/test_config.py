@@ -485,10 +485,23 @@ def test_two_renditions_giving_the_same_names_are_warned_of(tmp_path):
     said OK, and a Canon portrait's output came out as `IMG_7002_portrait~jpg.jpg` (a new user)."""
     text = BASE.replace("        format: jpeg\n", "        format: jpeg\n"
                         "      - {name: web2, size: 10, format: jpeg, filename: '{stem}_web.{ext}'}\n"
-                        "      - {name: web3, size: 10, format: webp, filename: '{stem}_web.{ext}'}\n", 1)
+                        "      - {name: web3, size: 10, format: webp, filename: '{stem}_web.{ext}'}\n"
+                        # not the same names (a review): by the output's width, by the name's case
+                        "      - {name: w1, size: 800, format: jpeg, filename: '{stem}_{width}w.{ext}'}\n"
+                        "      - {name: w2, size: 1600, format: jpeg, filename: '{stem}_{width}w.{ext}'}\n"
+                        "      - {name: up1, size: 10, format: jpeg, filename: '{stem}_{rendition|upper}.{ext}'}\n"
+                        "      - {name: up2, size: 10, format: jpeg, filename: '{stem}_{rendition|upper}.{ext}'}\n"
+                        # the same names under conditions: said with the caveat
+                        "      - {name: p, size: 10, format: jpeg, filename: '{stem}.{ext}',\n"
+                        "         when: {orientation: portrait}}\n"
+                        "      - {name: l, size: 10, format: jpeg, filename: '{stem}.{ext}',\n"
+                        "         when: {orientation: landscape}}\n",
+                        1)
     said = [str(w) for w in check(write(tmp_path, text)).warnings]
-    assert len(said) == 1, said  # not web3: its own extension
+    assert len(said) == 2, said  # not web3: its own extension
     assert "folders[shop].renditions[web2].filename: gives the names rendition web gives ('{stem}_web.jpg')" in said[0]
+    assert "renditions[l].filename: gives the names rendition p gives ('{stem}.jpg'): where both apply to a photo " \
+           "(unless their `when:` never both hold)" in said[1]
 
 
 def test_problems_in_http_and_notify_are_reported_with_the_rest(tmp_path):

@@ -135,21 +135,52 @@ def read(ctx: Context, data: Any, path: str) -> Folder:
 
 
 def _same_names(r: Reader, renditions: list) -> None:
-    """Warn of two renditions whose `filename` is the same once `{rendition}` and `{ext}` are
-    theirs (`{stem}_portrait.{ext}` beside a `portrait` rendition's default): where both apply
-    to a photo the second is written as `~jpg`, the suffix of two originals' clash, and
-    check-config had said OK (a new user)."""
+    """Warn of two renditions whose `filename` gives the same names (`{stem}_portrait.{ext}`
+    beside a `portrait` rendition's default): where both apply to a photo the second is
+    written as `~jpg`, the suffix of two originals' clash, and check-config had said OK (a new
+    user). Only where that is sure from the text: not for a name that differs by the output
+    (`{width}`, `{rendition|upper}`)."""
+    written: dict[str, tuple[str, bool]] = {}
+    for i, rend in enumerate(renditions):
+        name = _fixed_name(rend) if rend is not None else None
+        if name is None:
+            continue
+        first, conditional = written.setdefault(name, (rend.name, rend.when is not None))
+        if first != rend.name:
+            caveat = (" (unless their `when:` never both hold)" if conditional or rend.when is not None else "")
+            shown = rend.filename.replace("{rendition}", rend.name).replace("{ext}", _ext(rend))
+            r.warn(f"renditions[{i}].filename", f"gives the names rendition {first} gives ({shown!r}): where both "
+                                                f"apply to a photo{caveat}, the second output of a name gets a `~` "
+                                                "suffix, as two originals' outputs do; give it a filename of its own")
+
+
+def _ext(rend) -> str:
     from hotfolder.engine import formats
 
-    written: dict[str, str] = {}
-    for i, rend in enumerate(renditions):
-        if rend is None or rend.format == formats.SAME:  # its extension is the source's: not known here
-            continue
-        name = rend.filename.replace("{rendition}", rend.name).replace("{ext}", formats.BY_NAME[rend.format].ext)
-        if (first := written.setdefault(name, rend.name)) != rend.name:
-            r.warn(f"renditions[{i}].filename", f"gives the names rendition {first} gives ({name!r}): where both "
-                                                "apply to a photo, the second output of a name gets a `~` suffix, "
-                                                "as two originals' outputs do; give it a filename of its own")
+    return formats.BY_NAME[rend.format].ext
+
+
+def _fixed_name(rend) -> str | None:
+    """The rendition's `filename` with its own name and extension put in, the photo's fields
+    left as written; None where the name depends on the output in a way the text does not
+    show (`format: same`, `{width}`, a spec or filter on `{rendition}` or `{ext}`)."""
+    from hotfolder.engine import formats
+    from hotfolder.recipes import templates
+
+    if rend.format == formats.SAME:  # its extension is the source's: not known here
+        return None
+    own = {"rendition": rend.name, "ext": _ext(rend)}
+    out = []
+    for part in templates.parsed(rend.filename).parts:
+        if isinstance(part, str):
+            out.append(part.replace("{", "{{").replace("}", "}}"))
+        elif part.name in own and not part.spec and not part.filters:
+            out.append(own[part.name])
+        elif part.name in own or templates.FIELDS[part.name].output:
+            return None
+        else:
+            out.append(str((part.name, part.spec, part.filters)))
+    return "".join(out)
 
 
 @functools.cache
