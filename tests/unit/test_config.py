@@ -202,6 +202,8 @@ def test_common_yaml_slips_are_told_what_to_change(tmp_path):
     assert (empty.key, empty.reason) == ("folders[shop].output", "is empty, but output is required"), empty
     beside = error_of(tmp_path, BASE + "        orientation: portrait\n")
     assert beside.reason == "not a key here: orientation is a condition: put it under the rendition's `when:`"
+    colon = error_of(tmp_path, BASE + "        watermark:\n          text: Photo: Example Studio\n")
+    assert colon.reason.endswith("a value holding ': ' must be quoted, e.g. text: \"…: …\""), colon.reason
     alias = error_of(tmp_path, BASE + "        when: {camera: *Canon}\n")
     assert "quote it (e.g. camera: '*…')" in alias.reason and "Canon" not in alias.reason
 

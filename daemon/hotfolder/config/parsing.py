@@ -94,11 +94,15 @@ def _unquoted_template(text: str, line: int) -> str:
 
 
 def _key_of_value(text: str, line: int, starts: str) -> str:
-    """The key on line `line` (1-based) whose value starts with one of `starts`; "" if none."""
+    """The key on line `line` (1-based) whose value starts with one of `starts`; "" if none.
+    `starts` "^": whose unquoted value holds ': ' (`text: Photo: Example`)."""
     lines = text.splitlines()
     if not 0 < line <= len(lines):
         return ""
-    m = re.search(rf"([A-Za-z_][\w.-]*):\s+[{re.escape(starts)}]", lines[line - 1])
+    if starts == "^":
+        m = re.match(r"\s*(?:-\s+)?([A-Za-z_][\w.-]*):\s+[^\s'\"{\[#][^#]*?:\s", lines[line - 1])
+    else:
+        m = re.search(rf"([A-Za-z_][\w.-]*):\s+[{re.escape(starts)}]", lines[line - 1])
     return m.group(1) if m else ""
 
 
@@ -117,8 +121,10 @@ def _yaml(text: str, source: str) -> dict:
         context = getattr(exc, "context", None)
         if context and started and started != line:  # e.g. an unclosed [ or quote
             reason += f" ({context} that starts at line {started})"
-        if re.search(r"expected <block end>|expected <block mapping start>|did not find expected key|mapping values "
-                     r"are not allowed here", problem):  # PyYAML's words for a key out of line
+        if "mapping values are not allowed here" in problem and (key := _key_of_value(text, line or 0, "^")):
+            reason += f"; a value holding ': ' must be quoted, e.g. {key}: \"…: …\""
+        elif re.search(r"expected <block end>|expected <block mapping start>|did not find expected key|mapping values "
+                       r"are not allowed here", problem):  # PyYAML's words for a key out of line
             reason += (f"; look at the indentation of line {line} and the lines above it: the keys of one mapping "
                        "line up, and a list item's keys sit two spaces in from its `- `")
         if "'\\t'" in reason:
