@@ -476,10 +476,20 @@ def test_a_folder_renamed_in_a_reload_is_said_to_forget_its_originals(tmp_path):
     new = load(write(tmp_path, BASE.replace("name: shop", "name: nord")))
     assert describe_changes(old, new) == [
         "folder shop renamed nord (the same inbox): a folder's name is what the index of originals and {seq} "
-        "know it by, so nord knows none of shop's originals (copies of them are rendered again) and counts {seq} "
-        "anew; name it shop again to keep them"]
+        "know it by, so nord knows none of shop's originals (copies of them are rendered again); name it shop "
+        "again to keep them"]
     moved = load(write(tmp_path, BASE.replace("name: shop", "name: nord").replace("inbox: in", "inbox: in9")))
     assert describe_changes(old, moved) == ["folder nord added", "folder shop removed"]
+    # With duplicate_scope: all the copies are still found; {seq} is said where a name uses it, and
+    # what else changed in the renamed folder is said too (a review)
+    numbered = BASE.replace("        format: jpeg\n", "        format: jpeg\n        filename: '{seq}.{ext}'\n")
+    old = load(write(tmp_path, numbered))
+    new = load(write(tmp_path, numbered.replace("name: shop", "name: nord").replace(
+        "    renditions:", "    duplicate_scope: all\n    renditions:").replace("1600x1200", "800x600")))
+    assert describe_changes(old, new) == [
+        "folder shop renamed nord (the same inbox): a folder's name is what the index of originals and {seq} "
+        "know it by, so nord counts {seq} anew; name it shop again to keep them",
+        "nord: duplicate_scope auto → all", "nord: web: width 1600 → 800", "nord: web: height 1200 → 600"]
 
 
 def test_two_renditions_giving_the_same_names_are_warned_of(tmp_path):

@@ -29,20 +29,35 @@ def describe_changes(old: Config, new: Config) -> list[str]:
     before = {f.name: f for f in old.folders}
     after = {f.name: f for f in new.folders}
     renamed = _renamed(before, after)
-    changes += [f"folder {old_name} renamed {name} (the same inbox): a folder's name is what the index of "
-                f"originals and {{seq}} know it by, so {name} knows none of {old_name}'s originals (copies of "
-                f"them are rendered again) and counts {{seq}} anew; name it {old_name} again to keep them"
-                for name, old_name in renamed.items()]
+    changes += [_said_renamed(before[old_name], after[name]) for name, old_name in renamed.items()]
     changes += [f"folder {name} added" for name in after if name not in before and name not in renamed]
     changes += [f"folder {name} removed" for name in before if name not in after and name not in renamed.values()]
-    for name in (n for n in after if n in before):
-        changes += [f"{name}: {c}" for c in _changed_fields(before[name], after[name])]
-        old_r = {r.name: r for r in before[name].renditions}
+    for name in (n for n in after if n in before or n in renamed):
+        was = before[renamed.get(name, name)]
+        changes += [f"{name}: {c}" for c in _changed_fields(dataclasses.replace(was, name=name), after[name])]
+        old_r = {r.name: r for r in was.renditions}
         new_r = {r.name: r for r in after[name].renditions}
         changes += [f"{name}: rendition {r} added" for r in new_r if r not in old_r]
         changes += [f"{name}: rendition {r} removed" for r in old_r if r not in new_r]
         changes += [f"{name}: {r}: {c}" for r in new_r if r in old_r for c in _changed_fields(old_r[r], new_r[r])]
     return changes
+
+
+def _said_renamed(was, now) -> str:
+    """A folder renamed, and what it forgets by it: what the index of originals and `{seq}`
+    know it by is its name (with duplicate_scope: all, copies are still found in any folder)."""
+    from hotfolder.config.choices import DuplicateScope
+    from hotfolder.recipes import select
+
+    lost = []
+    if DuplicateScope.ALL not in (was.duplicate_scope, now.duplicate_scope) and now.index_dir is not None:
+        lost.append(f"knows none of {was.name}'s originals (copies of them are rendered again)")
+    if "seq" in select.template_fields(list(now.renditions)):
+        lost.append("counts {seq} anew")
+    if not lost:
+        return f"folder {was.name} renamed {now.name} (the same inbox)"
+    return (f"folder {was.name} renamed {now.name} (the same inbox): a folder's name is what the index of originals "
+            f"and {{seq}} know it by, so {now.name} {' and '.join(lost)}; name it {was.name} again to keep them")
 
 
 def _renamed(before: dict, after: dict) -> dict[str, str]:
