@@ -107,6 +107,21 @@ def test_with_room_for_one_file_an_image_still_goes_with_its_sidecar(tmp_path):
     assert taken == ["IMG_2.JPG", "IMG_3.JPG", "IMG_4.JPG"]  # the sidecar is not handed out again, nor alone
 
 
+def test_a_sidecar_just_written_is_not_taken_before_its_quiet_period(tmp_path):
+    """The look beyond the limit (above) looked a second time, in the same turn, at a sidecar
+    the turn had just found too fresh, and took it at once (a review)."""
+    folder = dataclasses.replace(make_folder(tmp_path), quiet_period=5.0, sidecar_wait=30.0)
+    inbox = Inbox(folder, 100)
+    image = folder.inbox / "IMG_1.JPG"
+    image.write_bytes(b"jpg")
+    os.utime(image, (time.time() - 60, time.time() - 60))
+    (folder.inbox / "IMG_1.xmp").write_bytes(b"<x/>")  # written just now; both found by the scan
+    t0 = time.monotonic()
+    assert inbox.ready(10, t0) == []
+    assert inbox.ready(10, t0 + 0.5) == []  # nor at a later turn: its quiet period runs from its mtime
+    assert inbox.ready(10, t0 + 5.1) == [image] and inbox.partner(image) == folder.inbox / "IMG_1.xmp"
+
+
 def test_an_image_waits_for_its_sidecar_being_written_up_to_sidecar_wait(tmp_path):
     folder, inbox = _inbox(tmp_path, wait=2.0)
     image = _drop(folder.inbox / "IMG_4.jpg", b"jpg")

@@ -218,9 +218,11 @@ class Inbox:
         gone: list[Path] = []
         with self._lock:
             items = list(self._pending.values())
+        looked: set[Path] = set()
         for cand in items:
             if len(out) >= limit:
                 break
+            looked.add(cand.path)
             verdict = self._look(cand, now, quiet, stalled)
             if verdict == GONE:
                 gone.append(cand.path)
@@ -230,7 +232,8 @@ class Inbox:
             return []  # kept as candidates: taken once the outage is over
         if out:  # XMP sidecars and their images go together (arrival/pairs.py)
             out, held = self.pairs.arrange(out, now, self.folder.sidecar_wait, _stamp,
-                                           lambda side: self._ready_beyond(side, now, quiet, stalled))
+                                           lambda side: side not in looked and self._ready_beyond(
+                                               side, now, quiet, stalled))
             with self._lock:
                 for path in held:
                     if (waiting := self._pending.get(path)) is not None:
@@ -282,8 +285,10 @@ class Inbox:
             if cand.closed is not False and age >= 0:
                 # Its mtime says when its bytes last changed: the quiet period runs
                 # from then, not from the event (a file written just before it was
-                # renamed in needs only the rest of it).
-                cand.changed = min(cand.changed, now - age)
+                # renamed in needs only the rest of it), nor from a scan's "quiet already"
+                # (`now - quiet_period`: a fresh file a scan found was taken at the next
+                # turn, 10 ms on, its quiet period skipped: a review).
+                cand.changed = now - age
             return WAIT
         if seen != (cand.size, cand.mtime_ns):
             cand.size, cand.mtime_ns = seen
@@ -293,7 +298,8 @@ class Inbox:
 
     def _ready_beyond(self, path: Path, now: float, quiet: float, stalled: float) -> bool:
         """Whether `path`, an image's sidecar `ready` did not come to (its `limit` reached
-        first), is ready now by the same rules: with a backlog the loop's room is a slot or
+        first; one looked at in this turn is not looked at twice, which would skip its quiet
+        period: a review), is ready now by the same rules: with a backlog the loop's room is a slot or
         two, the image came first in every turn, and its sidecar was never looked at; the
         image went alone after sidecar_wait (a new user's card copies: 5 of 17)."""
         with self._lock:
