@@ -305,6 +305,14 @@ def test_the_same_photo_for_two_clients_is_two_deliveries_where_the_subfolder_ch
     said = hotfolder("explain", "--config", str(d.config), str(d.var / "duplicates" / "clients" / "bob" / "a copy.jpg"))
     assert "in its duplicates/, as it was dropped" in said.stdout and "it would be skipped" in said.stdout, said.stdout
     assert "subfolder clients/bob" in said.stdout and "applies: client" in said.stdout, said.stdout
+    # ...under the name it came in with, which its record keeps (a review: a second copy lies there
+    # as `a copy_1.jpg` and was explained as dropped under that name)
+    second = d.var / "duplicates" / "clients" / "bob" / "a copy_1.jpg"
+    second.write_bytes(photo)
+    record = json.loads((d.var / "duplicates" / "clients" / "bob" / "a copy.jpg.duplicate.json").read_text())
+    (second.parent / (second.name + ".duplicate.json")).write_text(json.dumps(record))
+    said = hotfolder("explain", "--config", str(d.config), str(second))
+    assert "(in its duplicates/, dropped as clients/bob/a copy.jpg)" in said.stdout, said.stdout
     # Rebuilt from archive/: each client's copy is known in its own subfolder (a review: the
     # rebuild indexed one of them, and a copy for the other would have been rendered again).
     for db in (d.var / "state").glob("hotfolder.db*"):

@@ -63,9 +63,12 @@ def locate(cfg: Config, path: Path, folder_name: str | None, subfolder: str) -> 
     if found and not folder_name:
         _, folder, kind, root = max(found, key=lambda item: item[0])
         rel = path.relative_to(root).as_posix()
-        if kind == "failed":  # the name it came in with, if its record says (as data: a path inside the inbox)
-            came = relative_name(name_from_hex((records.read_failure(folder, path) or {}).get("file_as")))
-            rel = came or rel
+        if kind in ("failed", "duplicates"):  # the name it came in with, if its record says (as data: a path
+            record = (records.read_failure(folder, path) if kind == "failed"  # inside the inbox)
+                      else records.read_record(path.with_name(path.name + records.DUPLICATE_RECORD)))
+            came = relative_name(name_from_hex((record or {}).get("file_as")))
+            if came and came != rel:
+                return folder, came, f"in its {kind}/, dropped as {display(came)}"
         return folder, rel, PLACES[kind]
     folder = next((f for f in cfg.folders if f.name == folder_name), cfg.folders[0])
     rel = (PurePosixPath(subfolder.strip("/")) / path.name).as_posix()
