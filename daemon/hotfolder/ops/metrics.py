@@ -91,6 +91,10 @@ class _SnapshotCollector:
         yield _gauge("hotfolder_queued", "Files waiting: claimed and not yet started, or ready in an inbox",
                      status.queued + status.waiting)
         yield _gauge("hotfolder_in_flight", "Files being rendered now", status.in_flight)
+        # When the counts above were taken: a loop behind its once-a-second snapshot shows here
+        # (and a test compares the counts with the folders at that moment, not at the scrape's).
+        yield _gauge("hotfolder_status_updated_timestamp_seconds", "When the daemon's loop took the snapshot these "
+                     "gauges and counters come from (Unix time; it does so about once a second)", status.updated)
         yield _gauge("hotfolder_failed_files", "Files in the failed/ folders now", status.in_failed)
         if not self.metrics.cluster:  # in cluster mode the workers are other machines' (see docs/cluster.md)
             yield _gauge("hotfolder_workers_alive", "Worker processes alive", status.workers_alive)
