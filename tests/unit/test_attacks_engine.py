@@ -265,6 +265,41 @@ def test_a_namespace_a_packet_declares_is_not_kept_for_the_next_file():
     assert ET._namespace_map == before
 
 
+def _exif_of_rationals(count: int) -> bytes:
+    """EXIF whose IFD0, Exif and GPS IFDs each hold a tag of `count` rationals, all three at one
+    blob (little-endian TIFF)."""
+    import struct
+
+    def entry(tag: int, kind: int, n: int, value: int) -> bytes:
+        return struct.pack("<HHII", tag, kind, n, value)
+
+    exif_at = 8 + 2 + 3 * 12 + 4
+    gps_at = exif_at + 2 + 12 + 4
+    data_at = gps_at + 2 + 12 + 4
+    head = (b"II*\0" + struct.pack("<I", 8) + struct.pack("<H", 3) + entry(0x011A, 5, count, data_at)
+            + entry(0x8769, 4, 1, exif_at) + entry(0x8825, 4, 1, gps_at) + bytes(4)
+            + struct.pack("<H", 1) + entry(0x9286, 5, count, data_at) + bytes(4)
+            + struct.pack("<H", 1) + entry(0x0002, 5, count, data_at) + bytes(4))
+    assert len(head) == data_at
+    return b"Exif\0\0" + head + struct.pack("<II", 3, 7) * count
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_an_exif_of_millions_of_fractions_is_left_out_at_once_and_said(tmp_path, fmt):
+    """PNG's eXIf and WebP's EXIF have no size cap (a JPEG's has 64 KB): three IFDs pointing at
+    one blob of 2,000,000 rationals held a worker to its timeout three attempts running, each
+    rendition writing them back through Fraction arithmetic (an attack round)."""
+    for count, said in ((400_000, " bytes, more than any camera writes"),  # 3.2 MB: not even parsed
+                        (100_000, "values, more than any camera writes")):  # 800 KB: parsed, counted, left out
+        src = tmp_path / f"fractions{count}.{fmt.lower()}"
+        Image.new("RGB", (64, 48), (120, 130, 140)).save(src, fmt, exif=_exif_of_rationals(count))
+        started = time.process_time()
+        (out,) = run(src, R(operation="fit", width=40, height=40, format="png"))
+        assert time.process_time() - started < 4.0  # 6-25 s before the fix
+        assert any("EXIF cannot be read" in note and said in note for note in out.notes), out.notes
+        assert not Image.open(io.BytesIO(out.data)).getexif()
+
+
 def _iim_of(data: bytes) -> dict:
     from PIL import IptcImagePlugin
 

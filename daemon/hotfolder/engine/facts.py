@@ -173,6 +173,9 @@ def _preview_exif(raw) -> Image.Exif | None:
         return None
 
 
+TEXT_VALUES = 64  # of an EXIF tag's values read as text (LensSpecification has 4, a GPS position 3)
+
+
 def _text(value) -> str | None:
     """An EXIF value as text: strings without their padding, rationals as photographers
     write them (1/250, 2.8), numbers plain, sequences joined by spaces."""
@@ -182,8 +185,8 @@ def _text(value) -> str | None:
         return value.decode("ascii", "replace").replace("\0", "").strip() or None
     if isinstance(value, str):  # ASCII: Copyright holds "photographer\0editor": parts at a NUL, a space between
         return " ".join(p.strip() for p in _utf8(value).split("\0") if p.strip()) or None
-    if isinstance(value, tuple):
-        parts = [_text(v) for v in value]
+    if isinstance(value, tuple):  # its first TEXT_VALUES: a tag of 2,000,000 rationals is no photo's
+        parts = [_text(v) for v in value[:TEXT_VALUES]]
         return " ".join(p for p in parts if p) or None
     numerator, denominator = getattr(value, "numerator", None), getattr(value, "denominator", None)
     if numerator is not None and denominator:

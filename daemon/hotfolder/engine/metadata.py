@@ -88,18 +88,24 @@ def read_metadata(im: Image.Image) -> Metadata:
     if isinstance(xmp, str):
         xmp = xmp.encode("utf-8")
     try:
+        if len(given := im.info.get("exif") or b"") > MAX_EXIF_BYTES:  # not even parsed: seconds for 3 MB
+            raise _Oversized(f"it is {len(given):,} bytes, more than any camera writes")
         exif = im.getexif()
         for tag in (TIFF_STRUCTURE_TAGS | NEVER_COPIED if im.format == "TIFF" else NEVER_COPIED) & set(exif):
             del exif[tag]
         orientation = exif.get(orient.ORIENTATION_TAG, 1)
+        if (values := _values_in(exif)) > MAX_EXIF_VALUES:
+            raise _Oversized(f"it holds {values:,} values, more than any camera writes (a tag of thousands "
+                             f"of fractions, which take seconds to write back)")
         if getattr(exif, "bigtiff", False):  # a BigTIFF's: Pillow writes a BigTIFF head it cannot read back
             exif.bigtiff = False  # (every BigTIFF failed at render, a checker found); EXIF is classic TIFF
         raw = exif.tobytes() if len(exif) else b""
         notes: tuple[str, ...] = ()
-    except DECODE_ERRORS as exc:
+    except (*DECODE_ERRORS, _Oversized) as exc:
         # The picture is whole: a PNG's eXIf, a WebP's or a HEIC's EXIF of garbage failed it,
         # where a JPEG's was passed over (a fuzz round). Left out, and said, as an XMP is.
-        reraise_unless_input(exc)
+        if not isinstance(exc, _Oversized):
+            reraise_unless_input(exc)
         exif, orientation, raw = Image.Exif(), 1, b""
         notes = (f"the source's EXIF cannot be read ({describe(exc)}): left out, and the picture is shown as "
                  "stored (no EXIF orientation)",)
@@ -111,6 +117,27 @@ def read_metadata(im: Image.Image) -> Metadata:
         icc = matrixicc.adobe_rgb()
     return Metadata(format=known.name if known is not None else "png", orientation=orient.valid(orientation),
                     exif=raw, icc=icc, xmp=xmp, iim=iptc.read(im.info.get("photoshop")), notes=notes)
+
+
+# Values in a source's EXIF (IFD0, Exif, GPS and Interop IFDs; a tuple counts its items) past
+# which it is left out: a camera's hold a few hundred (a MakerNote is one value, its bytes).
+# Pillow writes each fraction back through Fraction arithmetic (~19 µs): a PNG whose three
+# IFDs point at one blob of 2,000,000 rationals held a worker to its timeout three attempts
+# running, each rendition writing it again (an attack round).
+MAX_EXIF_VALUES = 20_000
+MAX_EXIF_BYTES = 1 << 20  # a PNG's, WebP's or HEIC's EXIF (a JPEG's holds 64 KB at most)
+SUB_IFDS = (0x8769, 0x8825, 0xA005)  # Exif, GPS, Interop
+
+
+class _Oversized(ValueError):
+    """A source's EXIF holds more values than any camera writes."""
+
+
+def _values_in(exif: Image.Exif) -> int:
+    def count(ifd) -> int:
+        return sum(len(v) if isinstance(v, tuple) else 1 for v in ifd.values())
+
+    return count(exif) + sum(count(exif.get_ifd(tag)) for tag in SUB_IFDS if tag in exif)
 
 
 ICC_SEGMENT = b"ICC_PROFILE\0"  # how a JPEG's APP2 segments of a profile start
