@@ -44,8 +44,9 @@ def _why_alone(folder: Folder, where: Path | None) -> str:
     image = sidecars.find_image(where.parent, where.name) if where is not None else None
     if where is not None and image is not None and _rendered_lately(folder, where.parent / image):
         at = str(where.parent / image)
-        # A name that is not text is shown escaped (\xff), which a shell would not read back: no command then
-        how = (f"`hotfolder rerender {shlex.quote(at)}`" if fsnames.display(at) == at
+        # A name that is not text, or holds a control character, is shown escaped (\xff, \x0a), which a
+        # shell would not read back: no command then
+        how = (f"`hotfolder rerender {shlex.quote(at)}`" if fsnames.printable(at) == at
                else "`hotfolder rerender` of that image")
         return (f"its image {fsnames.display(image)} was rendered before it arrived, without it; archived beside "
                 f"that image: {how} renders the image again with it (copy a sidecar before or with its image)")
