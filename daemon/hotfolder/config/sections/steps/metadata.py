@@ -21,7 +21,7 @@ KEYS = (
         "state too: the source's X/YResolution and unit, else 72 dpi. Never copied, whatever the policy: "
         "Photoshop's layered document in a TIFF (ImageSourceData: every layer, hidden ones too) and its "
         "DocumentAncestors list; an EXIF or XMP too big for a JPEG's 64 KB segment is left out of that output, "
-        "and the log says so."),
+        "and the log says so; so is a source's EXIF past 1 MB or 20,000 values (no camera writes one)."),
 )
 
 STEP = Step("metadata", KEYS)
