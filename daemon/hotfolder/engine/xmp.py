@@ -245,9 +245,10 @@ def _keep_children(element: ET.Element, matches) -> int:
     return removed
 
 
-def _uri(tag: str) -> str:
-    """The namespace of an ElementTree name (`{uri}local`), "" for none."""
-    return tag[1:].partition("}")[0] if tag.startswith("{") else ""
+def _uri(tag) -> str:
+    """The namespace of an ElementTree name (`{uri}local`), "" for none (or a comment's tag,
+    which is a function)."""
+    return tag[1:].partition("}")[0] if isinstance(tag, str) and tag.startswith("{") else ""
 
 
 def _register(prefix: str, uri: str) -> None:
