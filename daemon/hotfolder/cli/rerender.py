@@ -135,25 +135,24 @@ class _Index:
     def generation(self, path: Path, rel: str) -> int | None:
         """Which photo of the name `rel` the file was rendered as; None: the index has no
         rendering of these bytes under that name (or there is no index)."""
-        if self.folder.index_dir is None:
-            return None
-        from hotfolder.engine.fingerprint import file_hash
         from hotfolder.state import originals
 
-        if path not in self._hashes:
-            self._hashes[path] = file_hash(path)
-        return originals.generation_of(self.folder.index_dir, self._hashes[path], self.folder.name, rel)
+        return None if self.folder.index_dir is None else originals.generation_of(
+            self.folder.index_dir, self._hash(path), self.folder.name, rel)
 
     def outputs(self, path: Path, rel: str) -> tuple[str, ...]:
         """The outputs the index recorded for the file rendered under the name `rel`."""
-        if self.folder.index_dir is None:
-            return ()
-        from hotfolder.engine.fingerprint import file_hash
         from hotfolder.state import originals
+
+        return () if self.folder.index_dir is None else originals.outputs_of(
+            self.folder.index_dir, self._hash(path), self.folder.name, rel)
+
+    def _hash(self, path: Path) -> str:
+        from hotfolder.engine.fingerprint import file_hash
 
         if path not in self._hashes:
             self._hashes[path] = file_hash(path)
-        return originals.outputs_of(self.folder.index_dir, self._hashes[path], self.folder.name, rel)
+        return self._hashes[path]
 
     def vouched(self, path: Path, rel: str) -> bool:
         """A name the archive kept on a file is taken when the index rendered these bytes under it."""

@@ -82,28 +82,18 @@ def check_text(text: str, source: str = "<config>", base: Path | None = None, *,
     return Checked(config, tuple(found.in_order(found.warnings)))
 
 
-def _unquoted_template(text: str, line: int) -> str:
-    """The key on line `line` (1-based) whose value is a template left unquoted: braces
-    with more after the closing one (`{stem}_{rendition}.{ext}`, `{stem} {rendition}`); ""
-    when there is none."""
+def _key_on_line(text: str, line: int, pattern: str) -> str:
+    """The key `pattern` (its first group) finds on line `line` (1-based); "" if none."""
     lines = text.splitlines()
-    if not 0 < line <= len(lines):
-        return ""
-    m = re.search(r"([A-Za-z_][\w.-]*):\s+\{[^{}\n]*\}[ \t]*[^\s,}\]#]", lines[line - 1])
+    m = re.search(pattern, lines[line - 1]) if 0 < line <= len(lines) else None
     return m.group(1) if m else ""
 
 
-def _key_of_value(text: str, line: int, starts: str) -> str:
-    """The key on line `line` (1-based) whose value starts with one of `starts`; "" if none.
-    `starts` "^": whose unquoted value holds ': ' (`text: Photo: Example`)."""
-    lines = text.splitlines()
-    if not 0 < line <= len(lines):
-        return ""
-    if starts == "^":
-        m = re.match(r"\s*(?:-\s+)?([A-Za-z_][\w.-]*):\s+[^\s'\"{\[#][^#]*?:\s", lines[line - 1])
-    else:
-        m = re.search(rf"([A-Za-z_][\w.-]*):\s+[{re.escape(starts)}]", lines[line - 1])
-    return m.group(1) if m else ""
+# Keys whose value YAML read otherwise than meant, found on the line of a parser error:
+_VALUE_STARTING = r"([A-Za-z_][\w.-]*):\s+[*!]"  # `camera: *Canon`: YAML's alias or tag
+_VALUE_WITH_COLON = r"^\s*(?:-\s+)?([A-Za-z_][\w.-]*):\s+[^\s'\"{\[#][^#]*?:\s"  # `text: Photo: Example`
+# a template left unquoted: braces with more after the closing one (`{stem}_{rendition}.{ext}`, `{stem} {rendition}`)
+_UNQUOTED_TEMPLATE = r"([A-Za-z_][\w.-]*):\s+\{[^{}\n]*\}[ \t]*[^\s,}\]#]"
 
 
 def _yaml(text: str, source: str) -> dict:
@@ -114,14 +104,15 @@ def _yaml(text: str, source: str) -> dict:
         problem = str(getattr(exc, "problem", None) or exc)
         if re.search(r"\b(alias|tag)\b", problem):  # `token: *Secret99` is an alias to YAML: its name is the
             problem = re.sub(r"'[^']*'", "'…'", problem)  # token (it went to the journal, the status, notifications)
-            key = _key_of_value(text, line or 0, "*!") or "token"
+            key = _key_on_line(text, line or 0, _VALUE_STARTING) or "token"
             problem += f"; a value that starts with * or ! is read as YAML's own: quote it (e.g. {key}: '*…')"
         reason = f"not valid YAML: {problem}"
         started = problems.position(getattr(exc, "context_mark", None))[0]
         context = getattr(exc, "context", None)
         if context and started and started != line:  # e.g. an unclosed [ or quote
             reason += f" ({context} that starts at line {started})"
-        if "mapping values are not allowed here" in problem and (key := _key_of_value(text, line or 0, "^")):
+        if "mapping values are not allowed here" in problem and (key := _key_on_line(text, line or 0,
+                                                                                   _VALUE_WITH_COLON)):
             reason += f"; a value holding ': ' must be quoted, e.g. {key}: \"…: …\""
         elif re.search(r"expected <block end>|expected <block mapping start>|did not find expected key|mapping values "
                        r"are not allowed here", problem):  # PyYAML's words for a key out of line
@@ -131,7 +122,7 @@ def _yaml(text: str, source: str) -> dict:
             reason += "; YAML indents with spaces, not tabs"
         if getattr(exc, "context", None) == "while scanning an alias":  # `pass_through: [*.mov]`
             reason += "; a value that starts with * is read as a YAML alias: quote it, e.g. '*.mov'"
-        if line and (key := _unquoted_template(text, line)):  # `filename: {stem}_{rendition}.{ext}`
+        if line and (key := _key_on_line(text, line, _UNQUOTED_TEMPLATE)):  # `filename: {stem}_{rendition}.{ext}`
             reason += (f'; a value that starts with {{ is read as a YAML mapping: quote the template, e.g. '
                        f'{key}: "{{stem}}_{{rendition}}.{{ext}}"')
         raise ConfigError(source, "", reason, (Problem(source, "", reason, line, column),)) from None

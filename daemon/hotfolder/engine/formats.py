@@ -137,6 +137,8 @@ TABLE: tuple[Format, ...] = (
 
 BY_NAME = {f.name: f for f in TABLE}
 INPUTS = tuple(f.name for f in TABLE if f.decoder is not None)
+OUTPUTS = tuple(f.name for f in TABLE if f.encoder is not None)
+DEFAULT_INPUTS = tuple(f.name for f in TABLE if f.default and f.decoder is not None)
 
 
 def not_accepted(name: str, accepted) -> str:
@@ -144,8 +146,8 @@ def not_accepted(name: str, accepted) -> str:
     GIF: the reason named no key)."""
     said = f"format {name} is not accepted (accepted: {', '.join(accepted)})"
     return said + (f"; add {name} to `accepted_formats` to take such files" if name in INPUTS else "")
-OUTPUTS = tuple(f.name for f in TABLE if f.encoder is not None)
-DEFAULT_INPUTS = tuple(f.name for f in TABLE if f.default and f.decoder is not None)
+
+
 # Pillow's name for a file (im.format) -> its format.
 _BY_PIL = {pil: f for f in TABLE if f.pil is not None for pil in (f.pil, *f.pil_also)}
 # Formats Pillow does not open, by extension: their decoders open the file themselves.

@@ -425,51 +425,38 @@ def opened(state_dir: Path) -> Originals:
 def generation_of(state_dir: Path, content: str, folder: str, rel: str) -> int | None:
     """Which photo of the name `rel` these bytes were rendered as (`hotfolder rerender`), read
     without writing (db.read_only); None when the index has no rendering of them there."""
-    with db.read_only(state_dir) as conn:
-        if conn is None:
-            return None
-        try:
-            row = conn.execute(
-                "SELECT o.generation FROM originals o JOIN originals_folders f ON f.id = o.folder "
-                "WHERE f.name = ? AND o.name_key = ? AND o.name = ? AND o.content = ? AND o.state = ? "
-                "ORDER BY o.id DESC LIMIT 1",
-                (folder, _key8(os.fsencode(rel)), os.fsencode(rel), bytes.fromhex(content), RENDERED)).fetchone()
-        except sqlite3.OperationalError:  # no index there yet (its tables are made by the daemon)
-            return None
+    row = _latest_rendering(state_dir, "o.generation", folder, rel, content)
     return None if row is None else row[0]
 
 
 def rendered_under(state_dir: Path, folder: str, rel: str) -> bool:
     """Whether the index has a rendering under the name `rel` (read without writing)."""
-    with db.read_only(state_dir) as conn:
-        if conn is None:
-            return False
-        name = os.fsencode(rel)
-        try:
-            return conn.execute(
-                "SELECT 1 FROM originals o JOIN originals_folders f ON f.id = o.folder WHERE f.name = ? AND "
-                "o.name_key = ? AND o.name = ? AND o.state = ? LIMIT 1",
-                (folder, _key8(name), name, RENDERED)).fetchone() is not None
-        except sqlite3.OperationalError:  # no index there yet
-            return False
+    return _latest_rendering(state_dir, "1", folder, rel) is not None
 
 
 def outputs_of(state_dir: Path, content: str, folder: str, rel: str) -> tuple[str, ...]:
     """The outputs the index recorded for these bytes rendered under the name `rel` (the
     latest rendering), read without writing; () when it knows none."""
+    row = _latest_rendering(state_dir, "o.outputs", folder, rel, content)
+    return () if row is None else rows.split(row[0], os.fsencode(rel))
+
+
+def _latest_rendering(state_dir: Path, column: str, folder: str, rel: str, content: str | None = None) -> tuple | None:
+    """`column` of the latest rendering under the name `rel` (of the bytes `content`, if
+    given), read without writing (db.read_only); None when there is none, or no index."""
+    name = os.fsencode(rel)
+    of_bytes = " AND o.content = ?" if content is not None else ""
     with db.read_only(state_dir) as conn:
         if conn is None:
-            return ()
-        name = os.fsencode(rel)
+            return None
         try:
-            row = conn.execute(
-                "SELECT o.outputs FROM originals o JOIN originals_folders f ON f.id = o.folder "
-                "WHERE f.name = ? AND o.name_key = ? AND o.name = ? AND o.content = ? AND o.state = ? "
-                "ORDER BY o.id DESC LIMIT 1",
-                (folder, _key8(name), name, bytes.fromhex(content), RENDERED)).fetchone()
-        except sqlite3.OperationalError:  # no index there yet
-            return ()
-    return () if row is None else rows.split(row[0], name)
+            return conn.execute(
+                f"SELECT {column} FROM originals o JOIN originals_folders f ON f.id = o.folder WHERE f.name = ? AND "
+                f"o.name_key = ? AND o.name = ? AND o.state = ?{of_bytes} ORDER BY o.id DESC LIMIT 1",
+                (folder, _key8(name), name, RENDERED, *((bytes.fromhex(content),) if content is not None else ()))
+            ).fetchone()
+        except sqlite3.OperationalError:  # no index there yet (its tables are made by the daemon)
+            return None
 
 
 def same_bytes(state_dir: Path, content: str, folder: str, *, scope_all: bool, since: float,
