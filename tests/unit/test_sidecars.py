@@ -215,6 +215,31 @@ def test_a_sidecar_after_its_image_says_rerender_not_sidecar_wait(tmp_path):
     assert said[1]["note"].startswith("no image of it arrived within sidecar_wait")
 
 
+def test_a_late_sidecars_command_names_the_daemons_config_unless_a_command_finds_it(tmp_path):
+    """A daemon run with `--config /srv/x.yaml`: the printed `rerender` must act on its folders,
+    not on whatever config the admin's current folder holds (a review of the hints)."""
+    import shlex
+
+    import structlog
+
+    from hotfolder.config import locate
+    from hotfolder.supervisor import side_files
+
+    folder = make_folder(tmp_path)
+    folder.archive.mkdir(parents=True, exist_ok=True)
+    config = tmp_path / "my config.yaml"
+    notes = []
+    for given in (config, locate.PLACES[-1], None):
+        (folder.archive / "IMG_3.JPG").write_bytes(b"rendered a moment ago")
+        with structlog.testing.capture_logs() as said:
+            side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / "IMG_3.xmp", b"<x/>"), given)
+        notes.append(said[0]["note"])
+        (folder.archive / "IMG_3.xmp").unlink()
+    image = shlex.quote(str(folder.archive / "IMG_3.JPG"))
+    assert f"`hotfolder rerender --config {shlex.quote(str(config))} {image}`" in notes[0]
+    assert f"`hotfolder rerender {image}`" in notes[1] and f"`hotfolder rerender {image}`" in notes[2]
+
+
 def test_a_late_sidecar_is_said_rendered_before_only_of_an_image_the_daemon_rendered(tmp_path):
     """Not of a video passed through beside it (`IMG_7.MOV` and `IMG_7.xmp` dropped together),
     nor of an image the index never rendered under that name (a review)."""
