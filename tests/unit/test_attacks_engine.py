@@ -947,3 +947,146 @@ def test_a_reason_never_shows_the_descriptor_a_file_is_read_by():
 
     assert describe(OSError('VipsForeignLoad: "/proc/self/fd/12" is not a known file format')) == \
         'VipsForeignLoad: "the file" is not a known file format'
+
+
+# --- a fourth round: colour profiles, a RAW's own EXIF, strips, chunks, boxes -------------
+
+def _with_private_tag(icc: bytes, size: int, seed: int = 0) -> bytes:
+    """`icc` (a real profile) with a private tag of `size` bytes appended: still a valid
+    profile LittleCMS reads, as large as asked."""
+    count = struct.unpack_from(">I", icc, 128)[0]
+    table = icc[132:132 + 12 * count]
+    body = icc[132 + 12 * count:]
+    shift = 12  # the new entry moves every tag's data along
+    entries = b""
+    for i in range(count):
+        signature, offset, length = struct.unpack_from(">4sII", table, 12 * i)
+        entries += struct.pack(">4sII", signature, offset + shift, length)
+    start = 132 + 12 * (count + 1) + len(body)
+    start += -start % 4
+    private = bytes((seed + i) % 251 for i in range(256)) * (size // 256)
+    data = icc[:128] + struct.pack(">I", count + 1) + entries + struct.pack(">4sII", b"zzzz", start, len(private))
+    data += body + b"\0" * (start - 132 - 12 * (count + 1) - len(body)) + private
+    return struct.pack(">I", len(data)) + data[4:]
+
+
+def test_a_profile_larger_than_any_devices_is_left_out_unread_and_said(tmp_path):
+    """A 300 MB profile in a TIFF cost 3.6 s and a worker's 1.2 GB, kept after (an attack round)."""
+    from hotfolder.engine import colour
+
+    icc = _with_private_tag(sources.adobe_rgb_icc(), colour.MAX_PROFILE_BYTES + 4096)
+    assert colour.usable_profile(_with_private_tag(sources.adobe_rgb_icc(), 4096))  # the shape is a real profile
+    src = tmp_path / "big-profile.tif"
+    Image.new("RGB", (64, 48), (200, 40, 40)).save(src, icc_profile=icc)
+    (out,) = run(src, R(operation="fit", width=40, height=40, format="png", color_profile="keep"))
+    said = "colour profile is 4,198,924 bytes, more than any device's"
+    assert any(said in note for note in out.notes), out.notes
+    assert "icc_profile" not in Image.open(io.BytesIO(out.data)).info
+
+
+def test_profiles_past_a_few_hundred_kb_are_not_kept_by_a_worker_after_their_file(tmp_path):
+    """Each profile was kept (its bytes, and LittleCMS's copy) by two caches of 32: a worker grew
+    by ~120 MB a file of 60 MB profiles, to gigabytes (an attack round)."""
+    import gc
+    import tracemalloc
+
+    from hotfolder.engine import colour
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for seed in range(6):  # each file's profile, gone with its file
+            icc = _with_private_tag(sources.adobe_rgb_icc(), 1 << 20, seed)
+            assert colour.conversion(icc, "srgb")[0] == icc  # read, and found not sRGB
+            del icc
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 1 << 20, f"{kept:,} bytes kept after 6 profiles of 1 MB"
+
+
+def test_a_raws_own_exif_of_many_fractions_is_left_out_unread_and_said(tmp_path):
+    """A RAW's own EXIF skipped the bounds a Pillow-opened source's has: a 16 MB DNG of
+    2,000,000 fractions held a worker 71 s at 900 MB (an attack round)."""
+    src = sources.dng(tmp_path / "fractions.dng", Image.new("RGB", (64, 48), (120, 130, 140)), preview_scale=None,
+                      exif={0x9003: (2, "2024:05:01 14:03:22"), 0xA432: (5, [(1, 3)] * 300_000)})
+    started = time.process_time()
+    (out,) = run(src, R(operation="fit", width=40, height=40, format="jpeg", metadata="keep"))
+    assert time.process_time() - started < 2.0  # ~8 s before
+    assert any("EXIF directory holds 300,000 values" in note for note in out.notes), out.notes
+    assert not Image.open(io.BytesIO(out.data)).getexif().get_ifd(0x8769)
+
+
+def _tiff_of_strips(path: Path, strips: int) -> Path:
+    """An 8-pixel-wide grey TIFF of `strips` one-row strips, every one at the same 8 bytes."""
+    entries = [(256, 4, 1, 8), (257, 4, 1, strips), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
+               (273, 4, strips, None), (277, 3, 1, 1), (278, 4, 1, 1), (279, 4, strips, None)]
+    table_at = 8
+    offsets_at = table_at + 2 + 12 * len(entries) + 4
+    counts_at = offsets_at + 4 * strips
+    pixels_at = counts_at + 4 * strips
+    table = struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        value = {273: offsets_at, 279: counts_at}.get(tag, value)
+        table += struct.pack("<HHII", tag, kind, count, value)
+    path.write_bytes(b"II*\0" + struct.pack("<I", table_at) + table + bytes(4) + struct.pack("<I", pixels_at) * strips
+                     + struct.pack("<I", 8) * strips + bytes(range(0, 256, 32)))
+    return path
+
+
+def test_a_tiff_cut_into_more_strips_than_any_writer_makes_is_refused_before_pillow_opens_it(tmp_path):
+    """4,000,000 one-row strips at one run of 8 bytes (16 MB) held a worker 22 s at 1.6 GB:
+    Pillow makes an entry of each (an attack round). 20,000 (a scanner's A3 page) pass."""
+    from hotfolder.engine import tifftags
+
+    src = _tiff_of_strips(tmp_path / "strips.tif", 400_000)
+    started = time.process_time()
+    with pytest.raises(InputError, match=r"cut into 400,000 strips, more than any scanner or camera writes") as refused:
+        run(src, SMALL)
+    assert time.process_time() - started < 0.5  # ~3 s before
+    assert refused.value.step == "open"
+    assert tifftags.MAX_PIECES == 100_000
+    assert run_one(_tiff_of_strips(tmp_path / "scan.tif", 20_000), SMALL).size == (1, 200)
+
+
+def _png_of_chunks(path: Path, chunks: int, kind: bytes = b"tEXt") -> Path:
+    def chunk(name: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + name + body + struct.pack(">I", zlib.crc32(name + body))
+
+    pixels = zlib.compress(b"\0" + bytes(range(8)))
+    body = chunk(kind, b"k\0v") * chunks if kind != b"IDAT" else chunk(b"IDAT", b"") * chunks
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 1, 8, 0, 0, 0, 0)) + body
+                     + chunk(b"IDAT", pixels) + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_png_of_more_chunks_than_any_program_writes_is_refused_before_pillow_reads_them(tmp_path):
+    """3,000,000 empty text chunks (62 MB) held a worker 16 s at 826 MB, 2,000,000 empty
+    pixel-data chunks 4 s: Pillow reads each in Python (an attack round)."""
+    for name, chunks, kind, said in (("text.png", 20_000, b"tEXt", "more than 10,000 chunks besides its pixels"),
+                                     ("idat.png", 600_000, b"IDAT", "cut into more than 500,000 chunks")):
+        with pytest.raises(InputError, match=said):
+            run(_png_of_chunks(tmp_path / name, chunks, kind), SMALL)
+    assert run_one(_png_of_chunks(tmp_path / "notes.png", 5_000), SMALL).size == (8, 1)
+
+
+def test_a_heif_whose_meta_box_is_not_among_its_first_boxes_is_left_to_libheif(tmp_path):
+    """10,000,000 empty boxes before the meta box (80 MB) cost 9 s of reads (an attack round):
+    past 16 boxes the FFmpeg path's walk stops (`Unsupported`: libheif decodes the file)."""
+    from hotfolder.engine.decoders import heifmeta
+
+    plain = sources.heic(tmp_path / "plain.heic", Image.new("RGB", (64, 48), (30, 160, 90))).read_bytes()
+    ftyp = struct.unpack_from(">I", plain)[0]
+    for boxes, found in ((14, True), (20, False)):
+        padded = tmp_path / f"padded{boxes}.heic"
+        padded.write_bytes(plain[:ftyp] + struct.pack(">I4s", 8, b"free") * boxes + plain[ftyp:])
+        fd = os.open(padded, os.O_RDONLY)
+        try:
+            if found:
+                assert heifmeta.read_layout(fd).width == 64
+            else:
+                with pytest.raises(heifmeta.Unsupported, match="no meta box among the first 16 boxes"):
+                    heifmeta.read_layout(fd)
+        finally:
+            os.close(fd)

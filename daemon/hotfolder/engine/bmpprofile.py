@@ -12,13 +12,13 @@ import io
 import os
 from pathlib import Path
 
+from hotfolder.engine.colour import MAX_PROFILE_BYTES
 from hotfolder.engine.metadata import profile_left_out
 
 FILE_HEADER = 14  # "BM", the file's size, two reserved words, the pixels' offset
 V5_SIZE = 124  # BITMAPV5HEADER's own size: V4 (108) has the colour-space type, not the profile
 CS_TYPE, PROFILE_DATA, PROFILE_SIZE = 56, 112, 116  # offsets in the V5 header
 MBED, LINK = b"DEBM", b"KNIL"  # 'MBED' and 'LINK' as the little-endian DWORD stores them
-MAX_PROFILE = 4 * 2**20  # the largest real profiles (printer LUTs) are ~1-3 MB
 
 
 def read(src: Path, data: bytes | None = None) -> tuple[bytes | None, str | None]:
@@ -41,7 +41,7 @@ def read(src: Path, data: bytes | None = None) -> tuple[bytes | None, str | None
         offset = int.from_bytes(v5[PROFILE_DATA:PROFILE_DATA + 4], "little")
         size = int.from_bytes(v5[PROFILE_SIZE:PROFILE_SIZE + 4], "little")
         start, end = FILE_HEADER + offset, len(data) if data is not None else os.fstat(f.fileno()).st_size
-        if not 0 < size <= MAX_PROFILE or start < FILE_HEADER + V5_SIZE or start + size > end:
+        if not 0 < size <= MAX_PROFILE_BYTES or start < FILE_HEADER + V5_SIZE or start + size > end:
             return None, profile_left_out(f"the BMP's embedded colour profile cannot be read (its header places "
                                           f"{size:,} bytes at byte {start:,} of a {end:,}-byte file)")
         f.seek(start)

@@ -125,9 +125,32 @@ DEVICE_CLASSES = {"scnr", "mntr", "prtr", "spac"}
 _CLASS_NAMES = {"link": "a device link", "abst": "an abstract", "nmcl": "a named colour"}
 
 
-@functools.lru_cache(maxsize=32)
+# A source's profile past this is left out unread (engine/metadata says so): the largest real
+# ones (printer LUTs) are ~1-3 MB; an attack round's 100-300 MB ones cost 1-2 GB and 3 s each.
+MAX_PROFILE_BYTES = 4 << 20
+# The caches below keep a profile up to this: working spaces and cameras' are 0.5-60 KB. A
+# larger one is parsed again at each use rather than kept: kept, each was held twice (its
+# bytes as the key, LittleCMS's copy), and 32 of them grew a worker by gigabytes (a round).
+CACHED_PROFILE_BYTES = 256 << 10
+
+
+def too_large(icc: bytes) -> bool:
+    return len(icc) > MAX_PROFILE_BYTES
+
+
 def _read(icc: bytes) -> ImageCms.ImageCmsProfile | None:
-    """`icc` as LittleCMS reads it, or None: cut short, garbage."""
+    """`icc` as LittleCMS reads it, or None: cut short, garbage, too large."""
+    if too_large(icc):
+        return None
+    return _read_kept(icc) if len(icc) <= CACHED_PROFILE_BYTES else _parsed(icc)
+
+
+@functools.lru_cache(maxsize=32)
+def _read_kept(icc: bytes) -> ImageCms.ImageCmsProfile | None:
+    return _parsed(icc)
+
+
+def _parsed(icc: bytes) -> ImageCms.ImageCmsProfile | None:
     try:
         return ImageCms.ImageCmsProfile(io.BytesIO(icc))
     except (ImageCms.PyCMSError, OSError, ValueError):
@@ -155,8 +178,16 @@ def usable_profile(icc: bytes) -> bool:
     return _profile(icc) is not None
 
 
-@functools.lru_cache(maxsize=32)
 def _is_srgb(icc: bytes) -> bool:
+    return _is_srgb_kept(icc) if len(icc) <= CACHED_PROFILE_BYTES else _maps_to_srgb(icc)
+
+
+@functools.lru_cache(maxsize=32)
+def _is_srgb_kept(icc: bytes) -> bool:
+    return _maps_to_srgb(icc)
+
+
+def _maps_to_srgb(icc: bytes) -> bool:
     source = _profile(icc)
     if source is None:
         return False

@@ -149,6 +149,8 @@ def _profile_unread(im: Image.Image, icc: bytes | None) -> str | None:
     numbered wrong: Pillow drops it), or a PNG's iCCP chunk that does not decompress
     (Pillow drops it too). Without the note the picture was taken as sRGB
     in silence (an Adobe RGB photo off by up to 142 levels: a fuzz round)."""
+    if icc is not None and colour.too_large(icc):
+        return oversized_profile(icc, im.mode)
     if icc is not None:
         if not colour.unreadable_profile(icc):
             return None
@@ -160,6 +162,12 @@ def _profile_unread(im: Image.Image, icc: bytes | None) -> str | None:
     else:
         return None
     return profile_left_out(what, im.mode)
+
+
+def oversized_profile(icc: bytes, mode: str = "RGB") -> str:
+    """The note for a source's profile too large to read (engine/colour.MAX_PROFILE_BYTES)."""
+    return profile_left_out(f"the source's colour profile is {len(icc):,} bytes, more than any device's "
+                            f"({colour.MAX_PROFILE_BYTES >> 20} MB at most), and is left out unread", mode)
 
 
 def profile_left_out(what: str, mode: str = "RGB") -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 from PIL import Image, ImageFile, PngImagePlugin, TiffImagePlugin
 
 from hotfolder.config.model import Rendition
-from hotfolder.engine import formats, jpegscan, orient, tifftags, unopened
+from hotfolder.engine import formats, jpegscan, orient, pngchunks, tifftags, unopened
 from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 from hotfolder.engine.geometry import draft_size
 
@@ -62,6 +62,8 @@ def open_image(src: Path, accepted_formats: Sequence[str], max_image_pixels: int
     """Open the header only, refusing formats not accepted, bombs and (if asked) animations.
     `data`: the file's bytes, read already (engine/fingerprint), opened instead of the path."""
     pil_names = [f.pil for f in map(formats.get, accepted_formats) if f.pil is not None]
+    if reason := _refused_structure(src, data, pil_names):
+        raise InputError("open", reason)
     try:
         with warnings.catch_warnings(), our_pixel_limit():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -82,6 +84,25 @@ def open_image(src: Path, accepted_formats: Sequence[str], max_image_pixels: int
         im.close()
         raise
     return im
+
+
+def _refused_structure(src: Path, data: bytes | None, pil_names: Sequence[str]) -> str | None:
+    """A TIFF cut into more strips or tiles, or a PNG of more chunks, than Pillow should walk
+    (it makes a Python entry of each: engine/tifftags.MAX_PIECES, engine/pngchunks), asked
+    before it opens the file; from `data` when the bytes were read already."""
+    if "TIFF" not in pil_names and "PNG" not in pil_names:
+        return None
+    if data is not None:
+        return tifftags.too_many_pieces(io.BytesIO(data)) or pngchunks.too_many(data)
+    try:
+        with open(src, "rb") as f:
+            if os.fstat(f.fileno()).st_size == 0:
+                return None  # Pillow says what an empty file is
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+                return tifftags.too_many_pieces(mapped) or pngchunks.too_many(mapped)
+    except OSError as exc:
+        reraise_unless_input(exc)
+        return None
 
 
 def _misplaced_tiff_pixels(im: TiffImagePlugin.TiffImageFile, src: Path, data: bytes | None) -> str | None:

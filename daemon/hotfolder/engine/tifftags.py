@@ -13,11 +13,13 @@ with a 100 KB maker's note, 7.6 ms on one whose IFD0 embeds a 30 MB original
 """
 from __future__ import annotations
 
+import struct
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from mmap import mmap
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from PIL import Image
 
@@ -95,6 +97,29 @@ def header_size(head: bytes) -> int:
     return 16 if head[2:4] in (b"\x2b\x00", b"\x00\x2b") else 8  # BigTIFF (43), else classic (42)
 
 
+# Strips or tiles of IFD0 past which a TIFF is refused before Pillow opens it: Pillow makes a
+# Python entry of each and reads them one by one (~8 µs each): 4,000,000 one-row strips of 8
+# px, all pointing at one 24-byte run (16 MB), held a worker 22 s at 1.6 GB (an attack
+# round). A scanner writing one row a strip makes ~20,000 for an A3 page at 1200 dpi.
+MAX_PIECES = 100_000
+
+
+def too_many_pieces(f: BinaryIO | mmap) -> str | None:
+    """Why the TIFF read from `f` is refused for its strips' or tiles' number, or None (also
+    for a file that is no classic TIFF), from IFD0's table alone."""
+    head = f.read(8)
+    if len(head) < 8 or not is_tiff(head):
+        return None
+    order = "<" if head[:2] == b"II" else ">"
+    for tag, _, count in _entries_at(f, struct.unpack_from(order + "I", head, 4)[0], order):
+        if tag in BYTE_COUNTS and count > MAX_PIECES:
+            what = "strips" if tag == STRIP_OFFSETS else "tiles"
+            return (f"the TIFF's picture is cut into {count:,} {what}, more than any scanner or camera writes "
+                    f"({MAX_PIECES:,} at most; each is read on its own): save it again with fewer (more rows a "
+                    "strip, or tiles of 256 px)")
+    return None
+
+
 def misplaced_pixels(tags: Mapping[int, Any], file_size: int, header: int = 8) -> str | None:
     """Why IFD0's pixels cannot be where it says they are, or None: a strip or tile whose
     offset lies inside the `header` or past the file's end. A writer that never filled its
@@ -141,20 +166,87 @@ def is_tiff(head: bytes) -> bool:
 def read(src: Path) -> Image.Exif | None:
     """IFD0 of `src` with its EXIF, GPS and Interoperability IFDs loaded (the file is
     closed after), or None when `src` is not a TIFF or its directories cannot be read."""
+    return read_noted(src)[0]
+
+
+def read_noted(src: Path) -> tuple[Image.Exif | None, tuple[str, ...]]:
+    """`read`, and what the log should say of a directory left unread (`_overfull`)."""
     try:
         with open(src, "rb") as f, warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Pillow warns of tags past the file's end, and skips them
-            if not is_tiff(f.read(4)):
-                return None
+            head = f.read(4)
+            if not is_tiff(head):
+                return None, ()
+            order = "<" if head[:2] == b"II" else ">"
             f.seek(0)
             exif = Image.Exif()
             exif.load_from_fp(f)
+            notes = _unread_overfull(exif, f, order)
             for ifd in (EXIF_IFD, GPS_IFD, INTEROP_IFD):  # read now: they are read lazily, from `f`
                 exif.get_ifd(ifd)
-            return exif
+            return exif, notes
     except DECODE_ERRORS as exc:
         reraise_unless_input(exc)  # the disk's error, not the file's
-        return None
+        return None, ()
+
+
+# Values of the numeric types in an EXIF, GPS or Interoperability IFD past which it is left
+# unread: a camera's hold a few hundred. Pillow reads an IFD's every value into Python objects
+# (~2.5 µs a fraction) and writing them back costs ~19 µs each: a 16 MB DNG of 2,000,000
+# fractions in its EXIF IFD held a worker 71 s at 900 MB (an attack round). The IFD's
+# table is walked first (12 bytes an entry), so such an IFD is never read. engine/metadata
+# bounds a Pillow-opened source's EXIF the same way (MAX_EXIF_VALUES).
+MAX_IFD_VALUES = 20_000
+# IFD0's photo tags (RAW_PHOTO_TAGS) are text: one holding more numbers than this is not copied.
+MAX_PHOTO_TAG_VALUES = 64
+# IFD0's tags that may hold that many values in a real file, and are read for its layout: the
+# strips' and tiles' offsets and sizes (bounded by engine/opening), a 16-bit palette, SubIFDs.
+LAYOUT_TAGS = {273, 279, 320, 324, 325, 330}
+NUMERIC_TYPES = {3, 4, 5, 8, 9, 10, 11, 12, 13, 16, 17, 18}  # SHORT ... DOUBLE, IFD, LONG8: a value each
+
+
+def _unread_overfull(exif: Image.Exif, f: BinaryIO, order: str) -> tuple[str, ...]:
+    """Leave out of `exif` (before Pillow reads them) the EXIF, GPS and Interoperability IFDs
+    holding more than MAX_IFD_VALUES values, and IFD0's photo tags of more than
+    MAX_PHOTO_TAG_VALUES; what the log should say of them."""
+    f.seek(4)
+    for tag, kind, count in _entries_at(f, int.from_bytes(f.read(4), "little" if order == "<" else "big"), order):
+        if kind in NUMERIC_TYPES and tag not in LAYOUT_TAGS and (
+                count > MAX_IFD_VALUES or (tag in RAW_PHOTO_TAGS and count > MAX_PHOTO_TAG_VALUES)):
+            exif.pop(tag, None)  # a private block or the sensor's tables: no output carries them
+    notes = []
+    for tag, name in ((EXIF_IFD, "EXIF"), (GPS_IFD, "GPS")):
+        if isinstance(offset := exif.get(tag), int) and (values := _values_at(f, offset, order)) > MAX_IFD_VALUES:
+            del exif[tag]
+            notes.append(_overfull(name, values))
+    if EXIF_IFD in exif and isinstance(offset := exif.get_ifd(EXIF_IFD).get(INTEROP_IFD), int) and (
+            values := _values_at(f, offset, order)) > MAX_IFD_VALUES:
+        exif.get_ifd(EXIF_IFD).pop(INTEROP_IFD, None)  # the IFD as read: its Interoperability is not read then
+        notes.append(_overfull("Interoperability", values))
+    return tuple(notes)
+
+
+def _overfull(name: str, values: int) -> str:
+    return (f"the source's {name} directory holds {values:,} values, more than any camera writes (a tag of "
+            f"thousands of fractions, which take seconds to read and write): left out")
+
+
+def _values_at(f: BinaryIO, offset: int, order: str) -> int:
+    """The values of the numeric types the IFD at `offset` claims, from its table alone."""
+    return sum(count for _, kind, count in _entries_at(f, offset, order) if kind in NUMERIC_TYPES)
+
+
+def _entries_at(f: BinaryIO | mmap, offset: int, order: str) -> list[tuple[int, int, int]]:
+    """(tag, type, count) of each entry of the IFD at `offset`, as far as the file holds it."""
+    try:
+        f.seek(offset)
+    except ValueError:  # past a mapping's end (a file seeks anywhere, and reads nothing there)
+        return []
+    head = f.read(2)
+    if len(head) < 2:
+        return []
+    table = f.read(12 * struct.unpack(order + "H", head)[0])
+    return [struct.unpack_from(order + "HHI", table, 12 * i) for i in range(len(table) // 12)]
 
 
 def raw_photo_exif(tags: Image.Exif) -> bytes:

@@ -37,10 +37,10 @@ import pyvips
 from PIL import Image
 
 from hotfolder.engine import orient, tifftags, tonemap
-from hotfolder.engine.colour import usable_profile
+from hotfolder.engine.colour import too_large, usable_profile
 from hotfolder.engine.decoders import Decoded, Wanted
 from hotfolder.engine.errors import InputError, unpinned
-from hotfolder.engine.metadata import TIFF_STRUCTURE_TAGS, Metadata
+from hotfolder.engine.metadata import TIFF_STRUCTURE_TAGS, Metadata, oversized_profile
 from hotfolder.engine.opening import too_many_pixels
 from hotfolder.engine.resample import Frame
 
@@ -137,7 +137,7 @@ def _curve(white: float, linear: bool) -> pyvips.Image:
 
 def metadata(src: Path) -> Metadata:
     """EXIF (IFD0 without the layout's tags, and its EXIF and GPS IFDs), ICC and XMP."""
-    tags = tifftags.read(src)
+    tags, notes = tifftags.read_noted(src)
     if tags is None:  # read a moment ago: the file changed under us
         raise InputError("open", "the TIFF's directory cannot be read")
     with open(src, "rb") as f:
@@ -150,8 +150,10 @@ def metadata(src: Path) -> Metadata:
     for tag in TIFF_STRUCTURE_TAGS & set(tags):
         del tags[tag]
     exif = _exif_bytes(tags)
+    if icc is not None and too_large(icc):
+        notes, icc = (*notes, oversized_profile(icc)), None
     return Metadata(format="tiff", orientation=orientation, exif=exif,
-                    icc=icc if icc is not None and usable_profile(icc) else None, xmp=xmp or None)
+                    icc=icc if icc is not None and usable_profile(icc) else None, xmp=xmp or None, notes=notes)
 
 
 def _exif_bytes(tags: Image.Exif) -> bytes:

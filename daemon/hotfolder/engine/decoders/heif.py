@@ -170,7 +170,7 @@ def profile_of(info: dict, deep: bool = False) -> bytes | None:
     """The ICC profile the HEIF carries, or the one its colour code stands for (`deep`: the
     pixels are decoded at 16 bits, and a PQ picture's are tone-mapped, engine/hdr)."""
     icc = info.get("icc_profile")
-    if icc:
+    if icc and not colour.too_large(icc):  # too large: left out, and said (engine/metadata)
         return icc
     nclx = info.get("nclx_profile") or {}
     primaries = nclx.get("color_primaries")

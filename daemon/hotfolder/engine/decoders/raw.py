@@ -45,11 +45,11 @@ from PIL import Image
 
 from hotfolder.config.model import Rendition
 from hotfolder.engine import dcf, jpegscan, matrixicc, orient, tifftags
-from hotfolder.engine.colour import srgb_icc
+from hotfolder.engine.colour import srgb_icc, too_large
 from hotfolder.engine.decoders import Decoded, Wanted
 from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
 from hotfolder.engine.geometry import SIDEWAYS, draft_size, oriented_size, plans_for
-from hotfolder.engine.metadata import Metadata
+from hotfolder.engine.metadata import Metadata, oversized_profile
 from hotfolder.engine.opening import draft, our_pixel_limit, too_many_pixels
 from hotfolder.engine.resample import Frame
 
@@ -93,16 +93,21 @@ def decode(src: Path, header: None, wanted: Wanted) -> Decoded:
 
 def _metadata(src: Path, got: Developed) -> Metadata:
     """The EXIF carried (the preview's, else the RAW's own tags) and the pixels' profile."""
-    own = tifftags.read(src)
-    exif = got.exif or (tifftags.raw_photo_exif(own) if own is not None else b"")
+    own, notes = tifftags.read_noted(src)
+    if got.exif:
+        exif, notes = got.exif, ()  # the preview's (a JPEG's: 64 KB at most); the RAW's own not copied
+    else:
+        exif = tifftags.raw_photo_exif(own) if own is not None else b""
     if got.srgb:
         icc: bytes | None = srgb_icc()
         exif = _said_srgb(exif)
     else:
         icc = got.icc
+        if icc is not None and too_large(icc):  # a preview's, up to a JPEG's 16 MB (an attack round)
+            notes, icc = (*notes, oversized_profile(icc)), None
         if icc is None and (_names_adobe_rgb(got.exif) or (own is not None and dcf.names_adobe_rgb(own))):
             icc = matrixicc.adobe_rgb()
-    return Metadata(format="raw", orientation=got.orientation, exif=exif, icc=icc, xmp=None)
+    return Metadata(format="raw", orientation=got.orientation, exif=exif, icc=icc, xmp=None, notes=notes)
 
 
 def _names_adobe_rgb(raw: bytes) -> bool:

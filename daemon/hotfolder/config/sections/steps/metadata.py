@@ -21,7 +21,8 @@ KEYS = (
         "state too: the source's X/YResolution and unit, else 72 dpi. Never copied, whatever the policy: "
         "Photoshop's layered document in a TIFF (ImageSourceData: every layer, hidden ones too) and its "
         "DocumentAncestors list; an EXIF or XMP too big for a JPEG's 64 KB segment is left out of that output, "
-        "and the log says so; so is a source's EXIF past 1 MB or 20,000 values (no camera writes one)."),
+        "and the log says so; so is a source's EXIF past 1 MB or 20,000 values (no camera writes one), "
+        "and a colour profile past 4 MB (the largest real ones, printers', are 1–3 MB)."),
 )
 
 STEP = Step("metadata", KEYS)
