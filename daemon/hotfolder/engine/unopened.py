@@ -151,5 +151,7 @@ def _heif_reason(src: Path, major: bytes, brands: set[bytes], accepted_formats: 
         pi_heif.open_heif(src)
     except (ValueError, RuntimeError, OSError) as exc:
         said = " ".join(str(exc).split())
+        if "Security limit exceeded" in said:  # a limit's refusal (65,000 items): not damage (an attack round)
+            return f"the HEIF is over a libheif security limit ({said}): made to hold a decoder, or made wrong"
         return f"a HEIC (HEIF) file that libheif cannot read: {said}; it is damaged, or was cut short"
     return None
