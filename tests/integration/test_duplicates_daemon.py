@@ -300,6 +300,11 @@ def test_the_same_photo_for_two_clients_is_two_deliveries_where_the_subfolder_ch
         said = hotfolder("explain", "--config", str(d.config), "--subfolder", f"clients/{client}", str(copy))
         assert said.returncode == 0, said.stderr
         assert ("it would be skipped (on_duplicate: skip)" in said.stdout) == skipped, said.stdout
+        # ...and says why carol's copy is no duplicate of the studio's (a new user did not foresee it)
+        assert (f"copies of it count as duplicates only within clients/{client}/ (duplicate_scope: auto, and a "
+                "rendition's `when: subfolder:` names it" in " ".join(said.stdout.split())), said.stdout
+    said = hotfolder("explain", "--config", str(d.config), "--subfolder", "card", str(copy))
+    assert "it would be skipped" in said.stdout and "count as duplicates only within" not in said.stdout, said.stdout
     # A skipped copy in duplicates/ is explained where it was dropped (it was read as dropped at
     # the inbox's top, its client's rendition excluded: a new user)
     said = hotfolder("explain", "--config", str(d.config), str(d.var / "duplicates" / "clients" / "bob" / "a copy.jpg"))

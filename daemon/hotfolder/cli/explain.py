@@ -142,6 +142,8 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     content = file_hash(path) if used.hash or (folder.index_dir is not None and dropped) else None
     if used.hash:
         facts = Facts(facts.name, facts.subdir, facts.folder, facts.photo, content)
+    if content is not None and dropped and (said := _duplicate_scope(folder, rel)):
+        notes.append(said)
     if content is not None and dropped and (repeated := _repeated(folder, content, rel)):
         return Explanation(shown, folder.name, place, need.said(), shown_fields(facts, seq), verdicts(selection),
                            repeated, tuple(notes))
@@ -153,6 +155,25 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     read = need.said() + ("" if need.header else " (and the header, for the outputs' names here)")
     return Explanation(shown, folder.name, place, read, shown_fields(facts, seq), verdicts(selection, outputs),
                        notes=tuple(notes))
+
+
+def _duplicate_scope(folder: Folder, rel: str) -> str | None:
+    """Where copies of it count as duplicates, when that is one subfolder only: with
+    `duplicate_scope: auto` a rendition's `subfolder:` that names its subfolder makes it a
+    delivery of its own, which a new user did not foresee (a `when: subfolder: "shoes/**"`
+    for one rendition made every folder under shoes/ render its copies again)."""
+    from hotfolder.config.choices import DuplicateScope, OnDuplicate
+    from hotfolder.workers.duplicates import subfolder_scope
+
+    if folder.index_dir is None or folder.on_duplicate == OnDuplicate.PROCESS:
+        return None
+    scope = subfolder_scope(folder, rel)
+    if scope is None:
+        return None
+    why = ("duplicate_scope: subfolder" if folder.duplicate_scope == DuplicateScope.SUBFOLDER else
+           "duplicate_scope: auto, and a rendition's `when: subfolder:` names it: a delivery of its own")
+    return (f"copies of it count as duplicates only within {display(scope or '(the top)')}/ ({why}; "
+            "`duplicate_scope: folder` compares across the whole folder)")
 
 
 def _repeated(folder: Folder, content: str, rel: str) -> str:
