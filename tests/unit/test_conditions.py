@@ -181,6 +181,19 @@ def test_a_subfolder_glob_that_no_longer_takes_the_top_is_warned_of(tmp_path, gl
         assert "takes every subfolder but not the inbox's top" in said[0] and 'add "" to the list' in said[0]
 
 
+@pytest.mark.parametrize("globs", ['"*"', '["*", "clients/**"]', '"**/*"'])
+def test_keep_subfolders_takes_every_folder_without_the_top_s_warning(tmp_path, globs):
+    """`keep_subfolders: ["*"]` was warned of with `when: subfolder:`'s words ("add \"\" for
+    files dropped at the top"): it names folders to keep, and the inbox itself is never
+    removed (a shop admin's report)."""
+    text = HEAD.replace("    renditions:", f"    keep_subfolders: {globs}\n    renditions:", 1)
+    text += "      - {name: web, size: 800}\n"
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    assert "keep_subfolders" in text
+    assert [str(w) for w in config.check(path).warnings] == []
+
+
 def test_a_glob_that_cannot_be_read_is_a_config_error_and_under_not_no_warning(tmp_path):
     """`[z-a]` was a traceback of check-config (a review); under `not:`, "*" now keeps the
     top-level files, which is what was meant: no warning."""

@@ -44,3 +44,15 @@ def test_the_commented_ignore_and_pass_through_lists_are_the_defaults_whole(tmp_
     mine.write_text("\n".join(lines) + "\n", encoding="utf-8")
     folder = config.load(mine).folders[0]
     assert (folder.ignore, folder.pass_through) == (DEFAULT_IGNORE, DEFAULT_PASS_THROUGH)
+
+
+def test_the_starter_shows_keep_subfolders_and_uncommented_it_reads_without_a_warning(tmp_path):
+    """A shop admin found the drop folders shared with uploaders gone a minute after they
+    emptied: the starter never showed `keep_subfolders`."""
+    text = starter.for_init()
+    assert "    # keep_subfolders: [" in text and "removed a minute later" in text
+    (tmp_path / "config").mkdir()
+    mine = tmp_path / "config" / "hotfolder.yaml"
+    mine.write_text(text.replace("    # keep_subfolders:", "    keep_subfolders:"), encoding="utf-8")
+    checked = config.check(mine)
+    assert checked.config.folders[0].keep_subfolders == ("clients/*",) and not checked.warnings

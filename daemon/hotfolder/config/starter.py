@@ -63,6 +63,9 @@ folders:
     quiet_period: 0.1                 # seconds a closed file must stay unchanged before it is taken
                                       # (5 for FTP or NAS clients, which close the file between chunks)
     # stalled_after: 60               # seconds a writer may pause (holding the file open) before it is taken
+    # Subfolders the daemon empties are removed a minute later (stalled_after): keep drop folders
+    # shared with uploaders (SMB, FTP), or they vanish under them. Globs as `when: subfolder:`.
+    # keep_subfolders: ["clients/*"]
     # Left alone in the inbox; archived untouched (videos). A list replaces the default, shown here
     # whole: add to it, keep what you still want (quote a name that starts with * or ~).
     # ignore: [Thumbs.db, ehthumbs.db, desktop.ini, $RECYCLE.BIN, System Volume Information, "Icon\\r", "~$*",

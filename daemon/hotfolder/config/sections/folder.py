@@ -76,7 +76,7 @@ KEYS = (
         "file name patterns left alone in the inbox, never a failure (a folder so named: everything in it); "
         "case does not matter; hidden names (`.DS_Store`, `._*`) and temp names are always ignored: "
         "[what a card dump holds](#dropping-files)"),
-    Key("keep_subfolders", when.Globs(empty=True), (),
+    Key("keep_subfolders", when.Globs(empty=True, of_files=False), (),
         "subfolders of the inbox (globs as `when: subfolder:`, e.g. `clients/*`) kept when the daemon empties "
         "them: drop folders shared with clients over SMB or FTP, which are otherwise removed once emptied "
         "([Dropping files](#dropping-files))"),

@@ -19,9 +19,13 @@ from hotfolder.recipes import exif_tags
 
 @dataclass(frozen=True)
 class Globs(Kind):
-    """A glob, or a list of them; `empty`: "" is one (a subfolder's: the inbox's top)."""
+    """A glob, or a list of them; `empty`: "" is one (a subfolder's: the inbox's top).
+    `of_files`: the globs choose files by their folder (`when: subfolder:`), so one that
+    leaves the top out is warned of; `keep_subfolders` names folders, and the inbox itself
+    is never removed: nothing to warn of there."""
 
     empty: bool = False
+    of_files: bool = True
 
     def read(self, r: Reader, name: str, default: Any) -> tuple[str, ...] | None:
         value = r.raw(name)
@@ -43,7 +47,7 @@ class Globs(Kind):
                 r.warn(name, f"{g!r} has a \\: folders are separated by / here (\"{g.replace(chr(92), '/')}\"); a "
                              f"\\ matches a folder whose name holds one")
         negated = ".not." in f".{r.key(name)}."  # under not:, "*" now leaves the top in: what was meant
-        if self.empty and not negated and "" not in globs and any(_every_folder(g) for g in globs):
+        if self.empty and self.of_files and not negated and "" not in globs and any(_every_folder(g) for g in globs):
             r.warn(name, f"{', '.join(repr(g) for g in globs if _every_folder(g))} takes every subfolder but not "
                          "the inbox's top (a whole `*` is one folder, never none; before this version it took the "
                          "top too): add \"\" to the list for files dropped at the top, or write \"**\" for every "
