@@ -133,3 +133,26 @@ def test_explain_and_process_say_a_fifo_is_no_file(home):
     run = subprocess.run([sys.executable, "-m", "hotfolder", "process", "pipe.jpg"], cwd=home, capture_output=True,
                          text=True, timeout=60)
     assert run.returncode == 1 and "it is not a file (a FIFO" in run.stderr, run.stderr
+
+
+def test_process_says_of_a_file_no_rendition_took_that_nothing_was_made_and_why(home):
+    """"processed 1 of 1 … 0 failed", exit 0 and no output, the reason only at --log-level
+    info (a shop admin's report): the line and the summary say it at the default level.
+    No failure (exit 0), as in the daemon, unless the folder says `on_no_rendition: fail`."""
+    config = home / "config" / "hotfolder.yaml"
+    conditional = "      - {name: web, size: 64, format: jpeg, when: {orientation: portrait}}\n"
+    config.write_text(config.read_text().replace("      - {name: web, size: 64, format: jpeg}\n", conditional))
+    Image.new("RGB", (80, 60), (10, 80, 120)).save(home / "land.jpg")
+    run = subprocess.run([sys.executable, "-m", "hotfolder", "process", "land.jpg"], cwd=home, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert re.search(r"nothing made of land\.jpg: no rendition applies \(web: when\.orientation: it is landscape",
+                     run.stderr), run.stderr
+    assert re.search(r"processed 1 of 1 file\(s\) .*; 0 failed, 1 unmatched \(nothing made: no rendition's `when:` "
+                     r"took it\)", run.stderr), run.stderr
+    assert not (home / "var" / "output").exists() or not list((home / "var" / "output").rglob("*.jpg"))
+    config.write_text(config.read_text().replace("    renditions:", "    on_no_rendition: fail\n    renditions:"))
+    run = subprocess.run([sys.executable, "-m", "hotfolder", "process", "land.jpg"], cwd=home, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 1 and "no rendition applies (on_no_rendition: fail)" in run.stderr, run.stderr
+    assert re.search(r"processed 0 of 1 file\(s\) .*; 1 failed$", run.stderr.strip()), run.stderr

@@ -162,6 +162,9 @@ STUDIO = textwrap.dedent("""\
 
 
 HEAD = STUDIO.split("      - name: client")[0]
+# For folders of conditional renditions only: saying what becomes of a file none takes
+# silences check-config's warning of it (folder.py, _all_conditional).
+ARCHIVING_HEAD = HEAD.replace("    renditions:", "    on_no_rendition: archive\n    renditions:", 1)
 
 
 @pytest.mark.parametrize("globs, warned", [
@@ -172,13 +175,33 @@ def test_a_subfolder_glob_that_no_longer_takes_the_top_is_warned_of(tmp_path, gl
     """`*`, `**/*` and `*/**` took the inbox's top before a whole `*` became one folder: a
     config that meant "every file" would archive top-level drops unrendered, in silence (a
     review)."""
-    text = HEAD + textwrap.indent(f"- name: any\n  size: 800\n  when: {{subfolder: {globs}}}\n", "      ")
+    text = ARCHIVING_HEAD + textwrap.indent(f"- name: any\n  size: 800\n  when: {{subfolder: {globs}}}\n", "      ")
     path = tmp_path / "c.yaml"
     path.write_text(text)
     said = [str(w) for w in config.check(path).warnings]
     assert bool(said) is warned, said
     if warned:
         assert "takes every subfolder but not the inbox's top" in said[0] and 'add "" to the list' in said[0]
+
+
+@pytest.mark.parametrize("extra, warned", [
+    ("", True), ("- {name: any, size: 400}\n", False), ("", False)])
+def test_a_folder_of_conditional_renditions_only_is_warned_of_unless_it_says_what_becomes_of_the_rest(
+        tmp_path, extra, warned):
+    """Every rendition with a `when:`: a file none takes is archived unrendered, which a shop
+    admin learnt only from `process` making nothing. A rendition without `when:`, or
+    `on_no_rendition` written (the repository's studio.yaml does), says it is known."""
+    head = HEAD if warned or extra else ARCHIVING_HEAD
+    text = head + textwrap.indent("- {name: tall, size: 800, when: {orientation: portrait}}\n" + extra, "      ")
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    said = [str(w) for w in config.check(path).warnings]
+    if warned:
+        assert len(said) == 1 and ":7:5: folders[studio].renditions: every rendition has a `when:`: a file none of " \
+            "them takes is archived with nothing rendered" in said[0], said
+        assert "on_no_rendition: fail" in said[0]
+    else:
+        assert said == []
 
 
 @pytest.mark.parametrize("globs", ['"*"', '["*", "clients/**"]', '"**/*"'])
@@ -204,7 +227,8 @@ def test_a_glob_that_cannot_be_read_is_a_config_error_and_under_not_no_warning(t
         with pytest.raises(config.ConfigError) as err:
             config.check(path)
         assert said in str(err.value), str(err.value)
-    path.write_text(HEAD + textwrap.indent('- name: x\n  size: 800\n  when: {not: {subfolder: "*"}}\n', "      "))
+    path.write_text(ARCHIVING_HEAD + textwrap.indent('- name: x\n  size: 800\n  when: {not: {subfolder: "*"}}\n',
+                                                     "      "))
     assert not config.check(path).warnings
 
 

@@ -40,8 +40,9 @@ def test_a_file_no_rendition_took_is_said_archived_or_deleted_as_it_was():
                         render({**said, "archived": "/x/archive/land.jpg"})), said
     assert re.fullmatch(TIME + r"deleted \(on_success: delete\) land\.jpg: no rendition applies .*",
                         render({**said, "archived": None})), said
-    # `process` moves no original: it says neither (a review: "deleted" of a file left in place)
-    assert re.fullmatch(TIME + r"unmatched land\.jpg: no rendition applies .*", render(said)), said
+    # `process` moves no original: it says neither (a review: "deleted" of a file left in place),
+    # but that nothing was made (a shop admin read "processed 1 of 1" and found no output)
+    assert re.fullmatch(TIME + r"nothing made of land\.jpg: no rendition applies .*", render(said)), said
 
 
 def test_a_sidecar_alone_is_said_once_where_it_went():

@@ -42,7 +42,7 @@ def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tu
     def progress(outcomes: list, total: int) -> None:
         nonlocal reported
         for outcome in outcomes[reported:]:
-            report(logger, folder, outcome)
+            report(logger, folder, outcome, asked=outside)
         reported = len(outcomes)
         bar.update(reported, total)
 
@@ -56,15 +56,18 @@ def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tu
     return results, time.monotonic() - t0
 
 
-def report(logger, folder: Folder, outcome) -> None:
-    """One file's end, as the daemon logs it (the same events and fields)."""
+def report(logger, folder: Folder, outcome, asked: bool = False) -> None:
+    """One file's end, as the daemon logs it (the same events and fields). `asked`: a file
+    named to `process`, of which nothing made is said at the default level, not only at info
+    (a shop admin saw "processed 1 of 1", and no output, without a word why)."""
     result = outcome.result
     if result.ok and result.skipped:
         logger.info("file_kept", file=outcome.rel, src=str(outcome.src), reason=result.error,
                     duration_ms=result.duration_ms, worker_pid=result.pid, outcome="kept")
     elif result.ok and result.unmatched:
-        logger.info("file_unmatched", file=outcome.rel, src=str(outcome.src), reason=result.unmatched,
-                    duration_ms=result.duration_ms, worker_pid=result.pid, outcome="unmatched")
+        said = logger.warning if asked else logger.info
+        said("file_unmatched", file=outcome.rel, src=str(outcome.src), reason=result.unmatched,
+             duration_ms=result.duration_ms, worker_pid=result.pid, outcome="unmatched")
     elif result.ok:
         logger.info("file_done", file=outcome.rel, src=str(outcome.src),
                     renditions=list(result.renditions or (r.name for r in folder.renditions)),

@@ -54,10 +54,15 @@ def cmd_process(args: argparse.Namespace) -> int:
     results, elapsed = batchrun.render(args, cfg, folder, files, bar, outside=True)
     ok = sum(1 for o in results if o.result.ok)
     bad = len(results) - ok
+    unmatched = sum(1 for o in results if o.result.ok and o.result.unmatched)
     summary = [f"{bad} failed"] + ([f"{len(missing)} not found"] if missing else []) + (
-        [f"{len(files) - len(results)} not processed (stopped)"] if len(results) < len(files) else [])
+        [f"{len(files) - len(results)} not processed (stopped)"] if len(results) < len(files) else []) + (
+        [f"{unmatched} unmatched (nothing made: no rendition's `when:` took {'it' if unmatched == 1 else 'them'})"]
+        if unmatched else [])
     print(f"processed {ok} of {len(files) + len(missing)} file(s) in {elapsed:.1f} s "
           f"({ok / elapsed:.1f}/s) into {printable(str(folder.output))}; {', '.join(summary)}", file=sys.stderr)
+    # An unmatched file is no failure (exit 0), as in the daemon: the folder's `when:`s chose
+    # to make nothing of it; `on_no_rendition: fail` makes it one, counted failed (exit 1).
     return ExitCode.OK if ok == len(files) + len(missing) else ExitCode.FAILED
 
 

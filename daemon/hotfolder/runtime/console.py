@@ -209,9 +209,9 @@ def _printable(event: dict) -> dict:
 
 def _unmatched_end(e: dict) -> str:
     """Where a file no rendition took went: the daemon says `archived` (None: deleted, under
-    on_success: delete); `process`, which never moves originals, says nothing of it."""
+    on_success: delete); `process`, which never moves originals, says that nothing was made."""
     if "archived" not in e:
-        return "unmatched"
+        return "nothing made of"
     return "archived" if e["archived"] else "deleted (on_success: delete)"
 
 

@@ -129,6 +129,7 @@ def read(ctx: Context, data: Any, path: str) -> Folder:
                 r.fail(f"renditions[{i}].name", f"{rend.name!r} is used twice in this folder")
         seen.add(rend.name)
     _same_names(r, values["renditions"])
+    _all_conditional(r, values["renditions"])
     values["renditions"] = built(values["renditions"])
     r.done(elsewhere=_rendition_keys())
     return Folder(**as_fields(KEYS, values))
@@ -152,6 +153,21 @@ def _same_names(r: Reader, renditions: list) -> None:
             r.warn(f"renditions[{i}].filename", f"gives the names rendition {first} gives ({shown!r}): where both "
                                                 f"apply to a photo{caveat}, the second output of a name gets a `~` "
                                                 "suffix, as two originals' outputs do; give it a filename of its own")
+
+
+def _all_conditional(r: Reader, renditions: list) -> None:
+    """Warn when every rendition has a `when:` and the folder does not say what becomes of a
+    file none takes: it is archived unrendered, which a shop admin learnt only from `process`
+    making nothing. Writing `on_no_rendition` (either value) says it is known: no warning."""
+    read = [rend for rend in renditions if rend is not None]
+    if not read or len(read) < len(renditions) or any(rend.when is None for rend in read):
+        return
+    if r.has("on_no_rendition"):
+        return
+    r.warn("renditions", "every rendition has a `when:`: a file none of them takes is archived with nothing "
+                         "rendered (a `file_unmatched` log line). Add a rendition without `when:` for such files, "
+                         "or write `on_no_rendition: archive` to say that is meant (no warning then), or "
+                         "`on_no_rendition: fail` to have them in failed/ with the reason")
 
 
 def _ext(rend) -> str:
