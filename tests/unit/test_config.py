@@ -460,13 +460,39 @@ def test_describe_changes_says_what_a_reload_changes(tmp_path):
     new = load(write(tmp_path, new_text))
     assert describe_changes(old, new) == [
         "workers 2 → 1", "max_attempts 3 → 5", "folder two added", "shop: rendition tiny added",
-        "shop: web: width 1600 → 1200", "shop: web: height 1200 → 800", "shop: web: quality 85 → 70",
+        "shop: web: size 1600x1200 → 1200x800", "shop: web: quality 85 → 70",
         "shop: web: watermark.opacity 0.5 → 0.7"]
     assert describe_changes(new, old)[:3] == ["workers 1 → 2", "max_attempts 5 → 3", "folder two removed"]
     # A duration's whole seconds without ".0" (a new user read "duplicate_window 31536000.0 → 129600.0")
     windowed = BASE.replace("    renditions:", "    duplicate_window: 36h\n    renditions:")
     hours = load(write(tmp_path, "workers: 2\n" + windowed + "        watermark: {text: hi}\n"))
     assert describe_changes(old, hours) == ["shop: duplicate_window 31536000 → 129600"]
+
+
+def test_a_reload_says_a_change_in_the_yaml_s_own_words(tmp_path):
+    """A changed `when:` was said as Python reprs ("when.entries [Subfolder(globs=('books/**',)),
+    Bound(which='min_width', pixels=1500)] → …"), a folder's place in the shared counts as
+    "products: slot 0 → 1", `sharpen: high` as its radius and amount, `output_mode: "0640"`
+    as 420 → 416 (a shop admin's report): each is said as the YAML writes it."""
+    import dataclasses
+
+    cover = ("      - {name: cover, size: {long: 2400}, sharpen: standard,\n"
+             "         when: {subfolder: 'books/**', min_width: 1500, exif: {LensModel: '*50mm*'}}}\n")
+    old = load(write(tmp_path, BASE + cover))
+    changed = (BASE.replace("    renditions:", "    output_mode: '0640'\n    renditions:")
+               + cover.replace("'books/**'", "[books, '*']").replace("min_width: 1500", "rating: '>= 4'")
+               .replace("{long: 2400}", "1200x0").replace("standard", "high").replace("*50mm*", "*85mm*"))
+    new = load(write(tmp_path, changed))
+    new = dataclasses.replace(new, folders=(dataclasses.replace(new.folders[0], slot=1),))
+    assert describe_changes(old, new) == [
+        "shop: output_mode 0644 → 0640", "shop: cover: size {long: 2400} → 1200x0",
+        "shop: cover: sharpen standard → high", 'shop: cover: when.subfolder books/** → [books, "*"]',
+        "shop: cover: when.min_width removed (was 1500)", 'shop: cover: when.exif.LensModel "*50mm*" → "*85mm*"',
+        'shop: cover: when.rating added: ">= 4"']
+    unconditional = load(write(tmp_path, BASE + cover.replace(",\n         when: {subfolder: 'books/**', "
+                                                                 "min_width: 1500, exif: {LensModel: '*50mm*'}}", "")))
+    assert describe_changes(unconditional, old) == [
+        'shop: cover: when added: {subfolder: books/**, min_width: 1500, exif: {LensModel: "*50mm*"}}']
 
 
 def test_a_folder_renamed_in_a_reload_is_said_to_forget_its_originals(tmp_path):
@@ -489,7 +515,7 @@ def test_a_folder_renamed_in_a_reload_is_said_to_forget_its_originals(tmp_path):
     assert describe_changes(old, new) == [
         "folder shop renamed nord (the same inbox): a folder's name is what the index of originals and {seq} "
         "know it by, so nord counts {seq} anew; name it shop again to keep them",
-        "nord: duplicate_scope auto → all", "nord: web: width 1600 → 800", "nord: web: height 1200 → 600"]
+        "nord: duplicate_scope auto → all", "nord: web: size 1600x1200 → 800x600"]
 
 
 def test_two_renditions_giving_the_same_names_are_warned_of(tmp_path):

@@ -136,7 +136,7 @@ def test_a_reload_says_what_changed_in_the_new_keys(tmp_path):
     old = load(config_with(tmp_path, "sharpen: low\n"))
     new = load(config_with(tmp_path, "sharpen: high\nmax_bytes: 500KB\nset_metadata: {artist: Ann}\n"))
     changes = describe_changes(old, new)
-    assert "shop: web: sharpen.amount 0.35 → 1" in changes
+    assert "shop: web: sharpen low → high" in changes  # the preset, as written
     assert "shop: web: max_bytes none → 500000" in changes
     assert "shop: web: set_metadata added" in changes
 

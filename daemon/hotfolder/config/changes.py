@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
-from hotfolder import redact
-from hotfolder.config.model import Config
+import yaml
 
-# Set from elsewhere, not read from the file: no news to a person reloading it.
+from hotfolder import redact
+from hotfolder.config.model import Config, Rendition
+from hotfolder.recipes.conditions import When
+
+# Set from elsewhere, not read from the file: no news to a person reloading it (the model's
+# fields marked DERIVED are left out too: a folder's `slot` was said as "slot 0 → 1").
 _DERIVED_FIELDS = {"source", "renditions", "temp_token", "names_dir", "index_dir"}
+# A rendition's fields that `size:` fills: said as one `size`, as written.
+_SIZE_FIELDS = ("width", "height", "long", "short", "megapixels")
+# Values the YAML writes otherwise than the model holds them.
+_WRITTEN = {"output_mode": lambda mode: f"{mode:04o}"}
 
 
 def describe_changes(old: Config, new: Config) -> list[str]:
@@ -68,20 +77,87 @@ def _renamed(before: dict, after: dict) -> dict[str, str]:
 
 
 def _changed_fields(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Each field that differs, said with the YAML's key and as its value is written."""
     out = []
     for f in dataclasses.fields(old):
         a, b = getattr(old, f.name), getattr(new, f.name)
-        if f.name in _DERIVED_FIELDS or a == b:
+        if f.name in _DERIVED_FIELDS or f.metadata.get("derived") or a == b:
             continue
-        if f.metadata.get("secret"):
+        if isinstance(old, Rendition) and f.name in _SIZE_FIELDS:
+            said = f"{prefix}size {_size(old)} → {_size(new)}"
+            out += [said] if said not in out else []
+        elif isinstance(a, When) or isinstance(b, When):
+            out += _when_changes(a, b, f"{prefix}{f.name}")
+        elif f.metadata.get("secret"):
             out.append(f"{prefix}{f.name} {_secret_change(f, a, b)}")
+        elif _preset(a) or _preset(b):  # `sharpen: standard → high`, not its radius and amount
+            out.append(f"{prefix}{f.name} {_preset(a) or _show(a)} → {_preset(b) or _show(b)}")
         elif dataclasses.is_dataclass(a) and dataclasses.is_dataclass(b):  # a watermark, the cluster
             out += _changed_fields(a, b, f"{prefix}{f.name}.")
         elif dataclasses.is_dataclass(a) or dataclasses.is_dataclass(b):
             out.append(f"{prefix}{f.name} {'added' if a is None else 'removed'}")
         else:
-            out.append(f"{prefix}{f.name} {_show(a)} → {_show(b)}")
+            shown = _WRITTEN.get(f.name, _show)
+            out.append(f"{prefix}{f.name} {shown(a)} → {shown(b)}")
     return out
+
+
+def _size(r: Rendition) -> str:
+    """A rendition's `size` as written: `1600x1200` (0: a free side), `{long: 2048}`, …"""
+    for side in ("long", "short", "megapixels"):
+        if getattr(r, side) is not None:
+            return f"{{{side}: {_show(getattr(r, side))}}}"
+    return "none" if r.width is None and r.height is None else f"{r.width or 0}x{r.height or 0}"
+
+
+def _preset(value: Any) -> str:
+    """The preset a value is (`sharpen: standard`); "" for none or one written out."""
+    preset = getattr(value, "preset", "")
+    return "" if preset == "custom" else preset
+
+
+def _when_changes(a: When | None, b: When | None, key: str) -> list[str]:
+    """A `when:` changed, entry by entry as the YAML writes them (`when.subfolder books/** →
+    books`): the reload said the entries' Python reprs (a shop admin's report)."""
+    was, now = (a.written if a else {}), (b.written if b else {})
+    if not was or not now:
+        return [f"{key} added: {_flow(now)}" if now else f"{key} removed (was {_flow(was)})"]
+    return _mapping_changes(was, now, key)
+
+
+def _mapping_changes(was: dict, now: dict, key: str) -> list[str]:
+    """What differs between two mappings as written, a mapping in both (`exif:`) key by key."""
+    out = []
+    for name in [*was, *(n for n in now if n not in was)]:
+        at = f"{key}.{name}"
+        if name not in now:
+            out.append(f"{at} removed (was {_flow(was[name])})")
+        elif name not in was:
+            out.append(f"{at} added: {_flow(now[name])}")
+        elif isinstance(was[name], dict) and isinstance(now[name], dict):
+            out += _mapping_changes(was[name], now[name], at)
+        elif was[name] != now[name]:
+            out.append(f"{at} {_flow(was[name])} → {_flow(now[name])}")
+    return out
+
+
+def _flow(value: Any) -> str:
+    """`value` in YAML's flow style, a text quoted where YAML would read it otherwise (`"*"`)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    if isinstance(value, str) and not _plain(value):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def _plain(text: str) -> bool:
+    """Whether YAML reads `text` unquoted, in a flow list, as this text."""
+    try:
+        return bool(text) and yaml.safe_load(f"[{text}]") == [text]
+    except yaml.YAMLError:
+        return False
 
 
 def _secret_change(f: dataclasses.Field, a: Any, b: Any) -> str:

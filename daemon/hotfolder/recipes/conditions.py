@@ -145,10 +145,19 @@ def _shown(globs: tuple[str, ...]) -> str:
 Check = tuple[bool, str]  # whether it holds, and what was found, for people
 
 
+def _one_or_list(items: tuple[str, ...]) -> object:
+    """Items as the YAML writes them: one alone, several as a list."""
+    return items[0] if len(items) == 1 else list(items)
+
+
 @dataclass(frozen=True)
 class Subfolder:
     globs: tuple[str, ...]
     key = "subfolder"
+
+    @property
+    def written(self) -> object:
+        return _one_or_list(self.globs)
 
     def check(self, facts: Facts) -> Check:
         where = facts.subdir or "(the inbox's top)"
@@ -162,6 +171,10 @@ class Name:
     globs: tuple[str, ...]
     key = "name"
 
+    @property
+    def written(self) -> object:
+        return _one_or_list(self.globs)
+
     def check(self, facts: Facts) -> Check:
         held = any(glob_matches(g, facts.name) for g in self.globs)
         return held, f"its name {facts.name} {'matches' if held else 'does not match'} {_shown(self.globs)}"
@@ -171,6 +184,10 @@ class Name:
 class Format:
     formats: tuple[str, ...]
     key = "format"
+
+    @property
+    def written(self) -> object:
+        return _one_or_list(self.formats)
 
     def check(self, facts: Facts) -> Check:
         fmt = facts.photo.format
@@ -184,6 +201,10 @@ class Orientation:
     choices: tuple[str, ...]
     key = "orientation"
 
+    @property
+    def written(self) -> object:
+        return _one_or_list(self.choices)
+
     def check(self, facts: Facts) -> Check:
         found = facts.photo.orientation
         held = found in self.choices
@@ -196,6 +217,10 @@ class Orientation:
 class Bound:
     which: str  # min_width, min_height, max_width, max_height
     pixels: int
+
+    @property
+    def written(self) -> object:
+        return self.pixels
 
     @property
     def key(self) -> str:
@@ -216,6 +241,10 @@ class Camera:
     globs: tuple[str, ...]
     key = "camera"
 
+    @property
+    def written(self) -> object:
+        return _one_or_list(self.globs)
+
     def check(self, facts: Facts) -> Check:
         p = facts.photo
         said = [t for t in (p.camera, " ".join(x for x in (p.make, p.model) if x)) if t]
@@ -229,6 +258,10 @@ class Camera:
 class ExifTag:
     tag: str
     globs: tuple[str, ...]
+
+    @property
+    def written(self) -> object:
+        return _one_or_list(self.globs)
 
     @property
     def key(self) -> str:
@@ -247,6 +280,10 @@ class Keywords:
     globs: tuple[str, ...]
     key = "keywords"
 
+    @property
+    def written(self) -> object:
+        return _one_or_list(self.globs)
+
     def check(self, facts: Facts) -> Check:
         have = facts.photo.keywords
         found = [k for k in have if any(glob_matches(g, k) for g in self.globs)]
@@ -262,6 +299,10 @@ class Rating:
     value: int
     key = "rating"
 
+    @property
+    def written(self) -> object:
+        return self.value if self.op == "==" else f"{self.op} {self.value}"
+
     def check(self, facts: Facts) -> Check:
         rating = facts.photo.rating
         found = 0 if rating is None else rating
@@ -274,6 +315,10 @@ class Rating:
 class AnyOf:
     options: tuple[When, ...]
     key = "any"
+
+    @property
+    def written(self) -> object:
+        return [option.written for option in self.options]
 
     def check(self, facts: Facts) -> Check:
         said = []
@@ -290,6 +335,10 @@ class Not:
     inner: When
     key = "not"
 
+    @property
+    def written(self) -> object:
+        return self.inner.written
+
     def check(self, facts: Facts) -> Check:
         outcome = evaluate(self.inner, facts)
         if outcome.holds:
@@ -303,6 +352,20 @@ Entry = Subfolder | Name | Format | Orientation | Bound | Camera | ExifTag | Key
 @dataclass(frozen=True)
 class When:
     entries: tuple[Entry, ...]
+
+    @property
+    def written(self) -> dict[str, object]:
+        """The entries as the YAML writes them (`{subfolder: books/**, min_width: 1500, exif:
+        {LensModel: "*50mm*"}}`): what a reload says changed."""
+        out: dict[str, object] = {}
+        tags: dict[str, object] = {}  # `exif:` is one mapping in the YAML, an entry per tag here
+        for entry in self.entries:
+            if isinstance(entry, ExifTag):
+                tags[entry.tag] = entry.written
+                out.setdefault("exif", tags)
+            else:
+                out[entry.key] = entry.written
+        return out
 
     def routes(self, subdir: str) -> bool:
         """Whether a `subfolder:` entry of these (an `any:` one's too, not a `not:` one's)
