@@ -256,6 +256,30 @@ def test_a_size_with_no_side_and_a_name_whose_extension_is_another_format_s_are_
         assert load(write(tmp_path, BASE + f"        filename: {fine}\n")).folders[0].renditions[0].filename
 
 
+@pytest.mark.parametrize("value, written", [(">= 4", '">= 4"'), ("> 3", '"> 3"'), ("| 4", '"| 4"')])
+def test_a_rating_that_starts_with_a_block_scalar_s_sign_is_told_to_be_quoted(tmp_path, value, written):
+    """`rating: >= 4` unquoted gave PyYAML's "expected chomping or indentation indicators, but
+    found '='" and nothing more (a shop admin's report): `>` and `|` begin YAML's blocks of text."""
+    err = error_of(tmp_path, BASE + f"        when:\n          rating: {value}\n")
+    assert (err.line, "not valid YAML") == (13, err.reason[:14]), err
+    assert f"a value that starts with > or | begins a YAML block of text: quote it, e.g. rating: {written}" \
+        in err.reason, err.reason
+
+
+@pytest.mark.parametrize("after", [
+    "        when:\n          subfolder: \"books/**\"\n      - {name: b, size: 20}\n",  # a quote two lines on
+    "        format: jpeg\n",  # none: the rest of the file is the value's
+])
+def test_a_quote_left_open_is_said_on_its_own_line(tmp_path, after):
+    """A `filename:` missing its closing quote was reported two lines later, as "look at the
+    indentation of line 50" (a shop admin's report): the error points at the open quote."""
+    text = BASE.replace("        format: jpeg\n", "") + '        filename: "{stem}_{rendition}.{ext}\n' + after
+    err = error_of(tmp_path, text)
+    assert (err.line, err.column) == (11, 19), err
+    assert "the quote opened on line 11 is not closed on its line" in err.reason, err.reason
+    assert "end the value with the same quote on line 11" in err.reason and "indentation" not in err.reason
+
+
 def test_a_watermark_position_said_as_people_say_it_is_offered_the_right_one(tmp_path):
     """`lower-right` was offered `top-right` (the nearest spelling; a review's finding)."""
     mark = BASE + "        watermark: {text: x, position: lower-right}\n"

@@ -94,6 +94,27 @@ _VALUE_STARTING = r"([A-Za-z_][\w.-]*):\s+[*!]"  # `camera: *Canon`: YAML's alia
 _VALUE_WITH_COLON = r"^\s*(?:-\s+)?([A-Za-z_][\w.-]*):\s+[^\s'\"{\[#][^#]*?:\s"  # `text: Photo: Example`
 # a template left unquoted: braces with more after the closing one (`{stem}_{rendition}.{ext}`, `{stem} {rendition}`)
 _UNQUOTED_TEMPLATE = r"([A-Za-z_][\w.-]*):\s+\{[^{}\n]*\}[ \t]*[^\s,}\]#]"
+_BLOCK_SCALAR = r"([A-Za-z_][\w.-]*):\s+([>|].*?)\s*(?:#.*)?$"  # `rating: >= 4`: YAML's folded or literal text
+# A value that opens a quote (`filename: "{stem}.{ext}`, `- "*.mov`), and one closed on its line.
+_OPENS_QUOTE = re.compile(r"^\s*(?:-\s+)?(?:[^\s:#'\"][^:#]*:\s+)?(?=[\"'])")
+_CLOSED = {'"': re.compile(r'"(?:[^"\\]|\\.)*"'), "'": re.compile(r"'(?:[^']|'')*'")}
+
+
+def _unclosed_quote(text: str, first: int, last: int) -> tuple[int, int] | None:
+    """The line and column (1-based) of the nearest quote at or above line `last`, down to
+    `first`, that opens a value and is not closed on its line: a missing closing quote was
+    reported where YAML stumbled, lines below (a shop admin's report), as a matter of
+    indentation. None when every quoted value there closes on its line."""
+    lines = text.splitlines()
+    for number in range(min(last, len(lines)), max(first, 1) - 1, -1):
+        line = lines[number - 1]
+        m = _OPENS_QUOTE.match(line)
+        if m is None:
+            continue
+        quote = line[m.end()]
+        if _CLOSED[quote].match(line, m.end()) is None:
+            return number, m.end() + 1
+    return None
 
 
 def _yaml(text: str, source: str) -> dict:
@@ -111,8 +132,18 @@ def _yaml(text: str, source: str) -> dict:
         context = getattr(exc, "context", None)
         if context and started and started != line:  # e.g. an unclosed [ or quote
             reason += f" ({context} that starts at line {started})"
-        if "mapping values are not allowed here" in problem and (key := _key_on_line(text, line or 0,
-                                                                                   _VALUE_WITH_COLON)):
+        unclosed = _unclosed_quote(text, started or 1, line or 0) if _may_be_unclosed(problem, context) else None
+        if unclosed is not None:  # said where the quote is, not where YAML stumbled
+            ran = ("the rest of the file" if context == "while scanning a quoted scalar"
+                   else f"what follows, up to the next quote (line {line}),")
+            reason += (f"; the quote opened on line {unclosed[0]} is not closed on its line, so YAML read {ran} as "
+                       f"that value's text: end the value with the same quote on line {unclosed[0]}")
+            line, column = unclosed
+        elif context == "while scanning a block scalar" and (written := _block_scalar_on_line(text, line or 0)):
+            reason += (f"; a value that starts with > or | begins a YAML block of text: quote it, e.g. "
+                       f"{written[0]}: \"{written[1]}\"")
+        elif "mapping values are not allowed here" in problem and (key := _key_on_line(text, line or 0,
+                                                                                     _VALUE_WITH_COLON)):
             reason += f"; a value holding ': ' must be quoted, e.g. {key}: \"…: …\""
         elif re.search(r"expected <block end>|expected <block mapping start>|did not find expected key|mapping values "
                        r"are not allowed here", problem):  # PyYAML's words for a key out of line
@@ -141,6 +172,21 @@ def _yaml(text: str, source: str) -> dict:
 
 
 MAX_VALUES = 100_000  # the example config holds ~100; a config of a thousand folders, ~100,000
+
+
+def _may_be_unclosed(problem: str, context: str | None) -> bool:
+    """Whether PyYAML's error is one a quote left open leads to: the text ran to the end of
+    the file, or on to a later quote and a key out of place after it."""
+    return context == "while scanning a quoted scalar" or bool(
+        re.search(r"expected <block end>|did not find expected key|expected <block mapping start>", problem))
+
+
+def _block_scalar_on_line(text: str, line: int) -> tuple[str, str] | None:
+    """(key, value as written) of `key: >= 4` on line `line`, a value YAML took for the start
+    of a block of text; None if the line holds none."""
+    lines = text.splitlines()
+    m = re.search(_BLOCK_SCALAR, lines[line - 1]) if 0 < line <= len(lines) else None
+    return (m.group(1), m.group(2)) if m else None
 
 
 def _expanded(data: object, limit: int) -> int:
