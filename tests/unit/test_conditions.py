@@ -217,6 +217,43 @@ def test_keep_subfolders_takes_every_folder_without_the_top_s_warning(tmp_path, 
     assert [str(w) for w in config.check(path).warnings] == []
 
 
+@pytest.mark.parametrize("key, said", [
+    ("Model", 'Model is an EXIF tag, not a condition: write `camera: "Canon EOS*"` (globs on make and model, the '
+              'make once), or `exif: {Model: "…"}`'),
+    ("make", "make is an EXIF tag, not a condition: write `camera:"),
+    ("LensModel", 'LensModel is an EXIF tag, not a condition: write `exif: {LensModel: "…"}`'),
+    ("lens", 'lens is an EXIF tag, not a condition: write `exif: {LensModel: "…"}`'),
+])
+def test_an_exif_tag_written_as_a_condition_is_pointed_at_camera_or_exif(tmp_path, key, said):
+    """`when: {Model: "iPhone*"}` was "unknown key" with the list of conditions (a shop admin's
+    report): neither `camera:` nor `exif:` was named."""
+    path = tmp_path / "c.yaml"
+    path.write_text(HEAD + textwrap.indent(f'- name: x\n  size: 800\n  when: {{{key}: "x*"}}\n', "      "))
+    with pytest.raises(config.ConfigError) as err:
+        config.check(path)
+    assert f"when.{key}: not a key here: {said}" in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("when, at", [
+    ('{subfolder: "in/shoes/**"}', "when.subfolder"), ('{any: [{subfolder: ["x", "/IN/shoes"]}]}', "when.any[0]"),
+    ('{not: {subfolder: "in/*"}}', "when.not.subfolder")])
+def test_a_subfolder_glob_that_starts_with_the_inbox_s_name_is_warned_of(tmp_path, when, at):
+    """`subfolder: "inbox/shoes/**"` never matched: globs are written from inside the inbox (a
+    shop admin's report). The inbox of STUDIO is `in`."""
+    text = ARCHIVING_HEAD.replace("    renditions:", '    keep_subfolders: ["in/clients/*"]\n    renditions:')
+    path = tmp_path / "c.yaml"
+    path.write_text(text + textwrap.indent(f"- name: x\n  size: 800\n  when: {when}\n", "      "))
+    said = [str(w) for w in config.check(path).warnings]
+    assert len(said) == 2, said
+    assert "folders[studio].keep_subfolders: 'in/clients/*' starts with 'in', the inbox's own name: a subfolder " \
+           "glob is written from inside the inbox, so this one takes only a folder in/ in it; write 'clients/*'" \
+           in said[0], said
+    assert f"folders[studio].renditions[x].{at}" in said[1] and "the inbox's own name" in said[1], said
+    path.write_text(ARCHIVING_HEAD + textwrap.indent('- {name: x, size: 8, when: {subfolder: ["in", "inx/*"]}}\n',
+                                                     "      "))
+    assert not config.check(path).warnings  # a folder named as the inbox is a glob like any other
+
+
 def test_a_glob_that_cannot_be_read_is_a_config_error_and_under_not_no_warning(tmp_path):
     """`[z-a]` was a traceback of check-config (a review); under `not:`, "*" now keeps the
     top-level files, which is what was meant: no warning."""

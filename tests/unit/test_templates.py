@@ -80,11 +80,24 @@ def test_a_hostile_subdir_part_and_a_default_with_a_slash_stay_inside():
     ("x_{stem|default({camera})}.{ext}", "fields do not nest"),
     ("{{stem}", "a lone '}'"),
     ("{}", "is not a field"),
+    # A date as people write it was told only the list of fields (a shop admin's report).
+    ("{date}_{stem}.{ext}", "unknown field {date}; use {taken} with a strftime format, e.g. {taken:%Y-%m-%d}"),
+    ("{datetime}.{ext}", "unknown field {datetime}; use {taken} with a strftime format, e.g. {taken:%Y-%m-%d_%H%M%S}"),
+    ("{Date:%Y}.{ext}", "use {taken} with a strftime format"),
+    ("{year}/{stem}.{ext}", "unknown field {year}; use {taken} with a strftime format, e.g. {taken:%Y}"),
 ])
 def test_every_mistake_is_named(text, said):
     with pytest.raises(TemplateError) as exc:
         parse(text)
     assert said in str(exc.value)
+
+
+def test_a_date_word_is_told_of_taken_only_where_taken_is_a_field():
+    """`{year}` is set_metadata's own field; a manifest's name has no `{taken}` to offer."""
+    assert parse("© {year}", METADATA_FIELDS).uses("year")
+    with pytest.raises(TemplateError) as exc:
+        parse("{date}.json", {"stem", "name"})
+    assert "taken" not in str(exc.value)
 
 
 def test_the_output_s_own_fields_are_for_file_names_only():

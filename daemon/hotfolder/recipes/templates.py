@@ -126,6 +126,12 @@ class Template:
         return self.text
 
 
+# Fields people write for a date, and the `{taken}` each means (none is close enough to a
+# field's name for a spelling hint: `{date}` was told only the list of fields).
+_DATE_WORDS = {"date": "{taken:%Y-%m-%d}", "datetime": "{taken:%Y-%m-%d_%H%M%S}", "time": "{taken:%H%M%S}",
+               "timestamp": "{taken:%Y%m%d-%H%M%S}", "created": "{taken:%Y-%m-%d}", "year": "{taken:%Y}",
+               "month": "{taken:%m}", "day": "{taken:%d}"}
+
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 _EXPR = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?::([^|]*))?((?:\|[^|]*)*)$")
 _FILTER = re.compile(r"\s*([A-Za-z_]+)\s*(?:\((.*)\))?\s*$", re.S)
@@ -177,6 +183,9 @@ def _field(expr: str, allowed: frozenset[str]) -> Field:
         raise TemplateError(f"{{{expr}}} is not a field; fields are written {{name}}, {{name:spec}} or "
                             f"{{name|filter}}: {_listed(allowed)}")
     name, spec, chain = m.group(1), (m.group(2) or "").strip(), m.group(3)
+    if name not in allowed and name.lower() in _DATE_WORDS and "taken" in allowed:
+        raise TemplateError(f"unknown field {{{name}}}; use {{taken}} with a strftime format, e.g. "
+                            f"{_DATE_WORDS[name.lower()]} (when the photo was taken: EXIF, else the file's time)")
     if name not in allowed:
         meant = _meant(name, allowed)
         raise TemplateError(f"unknown field {{{name}}}" + (f"; use {{{meant}}}" if meant else "")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 from hotfolder.config.choices import Animation, NameClash, OnNoRendition, OnSuccess, RawMode, WatchMode
@@ -11,6 +12,7 @@ from hotfolder.config.reader import Context, Reader, built, recorded, section
 from hotfolder.config.sections import duplicates, rendition, when
 from hotfolder.config.template_values import Template
 from hotfolder.config.values import Choice, Float, Globs, Group, Items, Mode, Path_, Text, resolve
+from hotfolder.recipes import conditions
 from hotfolder.recipes.templates import Template as TemplateText
 
 
@@ -130,6 +132,8 @@ def read(ctx: Context, data: Any, path: str) -> Folder:
         seen.add(rend.name)
     _same_names(r, values["renditions"])
     _all_conditional(r, values["renditions"])
+    if inbox is not None:
+        _inbox_in_globs(r, inbox.name, values["renditions"], values["keep_subfolders"] or ())
     values["renditions"] = built(values["renditions"])
     r.done(elsewhere=_rendition_keys())
     return Folder(**as_fields(KEYS, values))
@@ -153,6 +157,33 @@ def _same_names(r: Reader, renditions: list) -> None:
             r.warn(f"renditions[{i}].filename", f"gives the names rendition {first} gives ({shown!r}): where both "
                                                 f"apply to a photo{caveat}, the second output of a name gets a `~` "
                                                 "suffix, as two originals' outputs do; give it a filename of its own")
+
+
+def _inbox_in_globs(r: Reader, inbox: str, renditions: list, keep: tuple[str, ...]) -> None:
+    """Warn of a subfolder glob that starts with the inbox's own name (`inbox/shoes/**`):
+    globs are written from inside the inbox, so it takes only a folder of that name in it,
+    and a shop admin's shoes rendition never applied, without a word."""
+    written = [("keep_subfolders", glob) for glob in keep]
+    for rend in renditions:
+        if rend is not None and rend.when is not None:  # by its name: where its `when:` keys are placed
+            written += _subfolder_globs(rend.when, f"renditions[{rend.name}].when")
+    for at, glob in written:
+        first, _, rest = glob.strip("/").partition("/")
+        if first.lower() == inbox.lower() and rest:
+            r.warn(at, f"{glob!r} starts with {first!r}, the inbox's own name: a subfolder glob is written from "
+                       f"inside the inbox, so this one takes only a folder {first}/ in it; write {rest!r}")
+
+
+def _subfolder_globs(when: conditions.When, at: str) -> Iterator[tuple[str, str]]:
+    """(key, glob) of every `subfolder:` glob in `when`, in its `any:` and `not:` too."""
+    for entry in when.entries:
+        if isinstance(entry, conditions.Subfolder):
+            yield from ((f"{at}.subfolder", glob) for glob in entry.globs)
+        elif isinstance(entry, conditions.AnyOf):
+            for j, option in enumerate(entry.options):
+                yield from _subfolder_globs(option, f"{at}.any[{j}]")
+        elif isinstance(entry, conditions.Not):
+            yield from _subfolder_globs(entry.inner, f"{at}.not")
 
 
 def _all_conditional(r: Reader, renditions: list) -> None:

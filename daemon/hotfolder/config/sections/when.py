@@ -194,11 +194,25 @@ def read(ctx, data: Any, path: str) -> c.When:
     r.used.update(("any", "not"))
     with recorded():
         _check_bounds(r, values)
-    r.done()
+    r.done(elsewhere=_tags_as_keys(r.data))
     entries = [e for name in r.data if name in {k.name for k in KEYS} for e in _entries(name, values, nested)]
     if not entries and not r.skipped and not r.data:  # keys there, all unknown: done() said so
         r.fail("", "needs at least one condition: " + ", ".join(k.name for k in KEYS))
     return c.When(tuple(entries))
+
+
+def _tags_as_keys(data: dict) -> dict[str, str]:
+    """EXIF tag names written as keys of `when:` (`Model: "EOS R5"`), each with where it
+    belongs: it was "unknown key" with the list of conditions, and no word of `exif:`."""
+    out = {}
+    for key in map(str, data):
+        tag = exif_tags.canonical(key)
+        if tag is None or key in {k.name for k in KEYS}:
+            continue
+        camera = ("`camera: \"Canon EOS*\"` (globs on make and model, the make once), or " if tag in ("Make", "Model")
+                  else "")
+        out[key] = f"an EXIF tag, not a condition: write {camera}`exif: {{{tag}: \"…\"}}` (globs on its value)"
+    return out
 
 
 def _entries(name: str, values: dict[str, Any], nested: dict[str, Any]) -> list[c.Entry]:
