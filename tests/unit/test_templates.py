@@ -149,6 +149,65 @@ def test_the_readme_says_every_field_and_filter_and_its_studio_example_is_valid(
             real.name, real.filename, real.when, real.operation, real.long)
 
 
+@pytest.mark.parametrize("text, values, expected", [
+    # A shop's product codes: the last folder of a subfolder path, a keyword by its pattern.
+    ("{subdir|last}/{stem}.{ext}", {"subdir": "shoes/Neue Kollektion"}, "Neue Kollektion/IMG_0001.jpg"),
+    ("{subdir|first|upper}_{stem}.{ext}", {"subdir": "shoes/Neue Kollektion"}, "SHOES_IMG_0001.jpg"),
+    ("{subdir|last|slug}_{stem}.{ext}", {"subdir": "shoes"}, "shoes_IMG_0001.jpg"),
+    ("{subdir|last|default(top)}/{stem}.{ext}", {"subdir": ""}, "top/IMG_0001.jpg"),
+    ("{keywords|pick(SKU-*)}_{stem}.{ext}", {"keywords": "beach, sku-0042, SKU-7"}, "sku-0042_IMG_0001.jpg"),
+    ("{keywords|pick(SKU-*)|default(no-sku)}_{stem}.{ext}", {"keywords": "beach"}, "no-sku_IMG_0001.jpg"),
+    ("{keywords|pick(SKU-*)|default(no-sku)}_{stem}.{ext}", {"keywords": None}, "no-sku_IMG_0001.jpg"),
+    ("{keywords|last}_{stem}.{ext}", {"keywords": "a, b"}, "b_IMG_0001.jpg"),
+    ("{subdir|pick(20??)}/{stem}.{ext}", {"subdir": "clients/2024/acme"}, "2024/IMG_0001.jpg"),
+])
+def test_an_item_filter_takes_one_folder_or_one_keyword(text, values, expected):
+    assert path(text, {**VALUES, **values}) == expected
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("subdir", "a/..", "_./IMG_0001.jpg"), ("subdir", "../x", "_./IMG_0001.jpg"),
+    ("keywords", "SKU-../../etc, b", "SKU-.._.._etc/IMG_0001.jpg"),  # a keyword's `/` is `_`, as {keywords}'s
+    ("keywords", "SKU-\x1b[31m\u202e, b", "SKU-_[31m_/IMG_0001.jpg"),  # its control characters too
+])
+def test_an_item_filter_never_leaves_the_output_folder(field, value, expected):
+    """An item is a part of the value: the path's rules hold for it as for the whole."""
+    chosen = "pick(SKU-*)" if field == "keywords" else ("last" if value.startswith("a/") else "first")
+    out = path(f"{{{field}|{chosen}}}/{{stem}}.{{ext}}", {**VALUES, field: value})
+    assert out == expected and ".." not in out.split("/") and not out.startswith("/")
+
+
+@pytest.mark.parametrize("text, said", [
+    ("{stem|last}.{ext}", "|last takes one of a field's items, and {stem} is one value; fields of items: {subdir}, "
+                          "{keywords}"),
+    ("{subdir|slug|last}.{ext}", "|last must come first, on {subdir} as it is (|slug before it changes its "
+                                 "separators): {subdir|last|slug}"),
+    ("{keywords|pick}.{ext}", "|pick needs its text in parentheses, e.g. |pick(SKU-*)"),
+    ("{subdir|first(2)}.{ext}", "|first takes nothing in parentheses"),
+    ("{subdir|lats}.{ext}", "unknown filter |lats; use |last"),
+])
+def test_an_item_filter_s_mistakes_are_named(text, said):
+    with pytest.raises(TemplateError) as exc:
+        parse(text)
+    assert said in str(exc.value), str(exc.value)
+
+
+def test_check_config_names_an_item_filter_s_mistake_at_its_line(tmp_path):
+    from hotfolder import config
+
+    text = ("folders:\n  - name: shop\n    inbox: in\n    output: out\n    archive: arch\n    failed: bad\n"
+            "    renditions:\n      - name: sku\n        size: 800\n"
+            "        filename: \"sku/{keywords|pick(SKU-*)}/{subdir|last|slug}_{stem}.{ext}\"\n"
+            "      - name: bad\n        size: 800\n        filename: \"{camera|last}_{stem}.{ext}\"\n")
+    (tmp_path / "c.yaml").write_text(text)
+    with pytest.raises(config.ConfigError) as err:
+        config.check(tmp_path / "c.yaml")
+    assert [(p.line, p.key) for p in err.value.problems] == [(13, "folders[shop].renditions[bad].filename")]
+    assert "|last takes one of a field's items, and {camera} is one value" in err.value.reason
+    (tmp_path / "c.yaml").write_text(text.split("      - name: bad")[0])
+    assert config.load(tmp_path / "c.yaml").folders[0].renditions[0].filename.startswith("sku/{keywords|pick")
+
+
 def test_the_original_s_own_name_is_kept_as_linux_allows_it():
     assert path("{stem}_{rendition}.{ext}", {**VALUES, "stem": "new\nline"}) == "new\nline_web.jpg"
 

@@ -20,6 +20,7 @@ them; the original's name is kept as it is. So `../../etc` from a photo's EXIF i
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import functools
@@ -28,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hotfolder.recipes.filters import FILTERS, Filter
+from hotfolder.recipes.filters import FILTERS, Filter, picked
 from hotfolder.shown import UNSHOWN
 
 
@@ -51,6 +52,7 @@ class FieldDef:
     help: str
     reads: str = ""  # what of the file it needs read (recipes/facts.py, Need): "" nothing
     output: bool = False  # the output's own (known once rendered): file names only
+    items: str = ""  # what separates its items, for |first, |last, |pick; "" for a single value
 
 
 _FIELDS = (
@@ -58,7 +60,7 @@ _FIELDS = (
     FieldDef("name", Kind.TEXT, "the original's name with its extension"),
     FieldDef("source_ext", Kind.TEXT, "the original's extension, lower case, no dot"),
     FieldDef("subdir", Kind.PATH, "the original's folder under the inbox (`clients/acme`; empty at the top); "
-                                  "a file name that uses it is not put in that folder again"),
+                                  "a file name that uses it is not put in that folder again", items="/"),
     FieldDef("folder", Kind.TEXT, "the folder's `name`"),
     FieldDef("rendition", Kind.TEXT, "the rendition's `name`"),
     FieldDef("ext", Kind.TEXT, "the output's extension (`jpg`, `webp`, …)", output=True),
@@ -79,7 +81,7 @@ _FIELDS = (
     FieldDef("description", Kind.TEXT, "XMP dc:description, else the IPTC caption", reads="xmp"),
     FieldDef("headline", Kind.TEXT, "XMP photoshop:Headline, else IPTC's", reads="xmp"),
     FieldDef("keywords", Kind.TEXT, "the keywords (XMP dc:subject, IPTC, a sidecar's), joined by `, `",
-             reads="xmp"),
+             reads="xmp", items=", "),
     FieldDef("hash", Kind.HASH, "the content hash (BLAKE3-256) of the original's bytes in hex; `{hash:8}`: its "
              "first 8 digits",
              reads="hash"),
@@ -192,7 +194,7 @@ def _field(expr: str, allowed: frozenset[str]) -> Field:
                             + (" (the output's own fields are known only in a file name)"
                                if name in FIELDS and FIELDS[name].output else "")
                             + f"; fields here: {_listed(allowed)}")
-    filters = tuple(_filter(part) for part in chain.split("|")[1:])
+    filters = _on_items(name, tuple(_filter(part) for part in chain.split("|")[1:]))
     field = Field(name, spec, filters)
     _check_spec(field)
     return field
@@ -212,10 +214,33 @@ def _filter(text: str) -> Filter:
     name, arg = m.group(1), m.group(2)
     kind = FILTERS[name]
     if kind.takes_arg and arg is None:
-        raise TemplateError(f"|{name} needs its text in parentheses, e.g. |{name}(unknown)")
+        raise TemplateError(f"|{name} needs its text in parentheses, e.g. |{name}({kind.example})")
     if not kind.takes_arg and arg is not None:
         raise TemplateError(f"|{name} takes nothing in parentheses")
+    if kind.items and arg is not None:
+        try:
+            picked([""], arg)
+        except re.error as exc:  # `|pick([z-a])`: a traceback at the first file
+            raise TemplateError(f"|{name}({arg}): not a glob that can be read ({exc}); e.g. |{name}(SKU-*)") from None
     return Filter(name, arg)
+
+
+def _on_items(name: str, filters: tuple[Filter, ...]) -> tuple[Filter, ...]:
+    """The filters, an item filter (`|last`) told its field's separator: only a field of
+    items takes one, first in the chain (after `|slug` the `/` between folders is gone)."""
+    out = []
+    for i, f in enumerate(filters):
+        if FILTERS[f.name].items:
+            lists = ", ".join("{" + n + "}" for n, d in FIELDS.items() if d.items)
+            if not FIELDS[name].items:
+                raise TemplateError(f"|{f.name} takes one of a field's items, and {{{name}}} is one value; fields "
+                                    f"of items: {lists} (e.g. {{subdir|last}}, {{keywords|pick(SKU-*)}})")
+            if i > 0:
+                raise TemplateError(f"|{f.name} must come first, on {{{name}}} as it is (|{filters[i - 1].name} "
+                                    f"before it changes its separators): {{{name}|{f}|{filters[0]}}}")
+            f = dataclasses.replace(f, sep=FIELDS[name].items)
+        out.append(f)
+    return tuple(out)
 
 
 # Python's format spec: [[fill]align][sign][z][#][0][width][grouping][.precision][type]
