@@ -166,6 +166,27 @@ def test_two_different_photos_of_a_name_each_keep_their_outputs(daemon_factory):
     assert _size(d.output / "a_web~2.jpg") == (160, 120) and _near(_colour(d.output / "a_web~2.jpg"), BLUE)
 
 
+def test_a_new_filename_keeps_the_plain_name_with_the_photo_that_had_it(daemon_factory):
+    """A new user: two different photos of a.jpg (a_web.jpg and a_web~2.jpg), and a new
+    `filename`. Which one got the new plain name followed the archive's listing (a file's
+    change time: a chmod, a restore), and --dry-run showed both writing it "(new)". The one
+    that took its names first (the index of originals says) takes them first again."""
+    d = daemon_factory(workers=1).start()
+    _drop(d, "a.jpg", _solid(RED), 1)
+    _drop(d, "a.jpg", _solid(BLUE), 2)
+    assert files_under(d.output) == ["a_thumb.webp", "a_thumb~2.webp", "a_web.jpg", "a_web~2.jpg"]
+    assert d.stop() == 0
+    os.chmod(d.archive / "a.jpg", 0o640)  # its change time now: listed after a_1.jpg
+    d.config.write_text(re.sub(r"( *)size: 320x320", r'\g<0>\n\1filename: "{stem}_big.{ext}"', d.config.read_text()))
+    dry = hotfolder("rerender", "-n", "--config", str(d.config))
+    assert "a.jpg → a_big.jpg (new), a_thumb.webp (replaced)" in dry.stdout, dry.stdout
+    assert "a_1.jpg (came in as a.jpg) → a_big~2.jpg (renamed), a_thumb~2.webp (replaced)" in dry.stdout, dry.stdout
+    assert "1 new, 1 new under another name" in dry.stdout, dry.stdout
+    done = hotfolder("rerender", "--config", str(d.config))
+    assert done.returncode == 0, done.stderr
+    assert _near(_colour(d.output / "a_big.jpg"), RED) and _near(_colour(d.output / "a_big~2.jpg"), BLUE)
+
+
 def test_names_another_original_owns_are_never_taken(daemon_factory):
     """IMG_0001.jpg and IMG_0001.png share a name: each rerendered keeps its own outputs. An
     output put there by hand (no owner known) is left as it is."""

@@ -51,6 +51,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         found = list(archived.originals(archive, roots, _skip(folder), index.vouched))
         generations = {a.path: index.generation(a.path, a.rel) or 0 for a in found}
         current, earlier = _current(found, generations)
+        current = _in_precedence(current, generations, index)
         # A drop of the name the daemon is rendering now (in processing/ as the run starts) is
         # newer than the archived one: its outputs, written maybe just before the run started,
         # are not rendered over (an attack round).
@@ -65,9 +66,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
                   + (f" ({len(busy)} whose name the daemon is rendering now: left to it)" if busy else ""),
                   file=sys.stderr)
             continue
-        bar = batchrun.setup_log(args)  # one bar per folder
-        results, elapsed = batchrun.render(args, cfg, folder, [(a.path, a.rel) for a in current], bar, generations,
-                                           kept_since_ns=started_ns)
+        results, elapsed = _render_in_rounds(args, cfg, folder, current, generations, started_ns)
         kept = sum(1 for o in results if o.result.ok and o.result.skipped)
         ok = sum(1 for o in results if o.result.ok) - kept
         stopped = len(current) - len(results)
@@ -85,6 +84,58 @@ def cmd_rerender(args: argparse.Namespace) -> int:
 
 
 MTIME_LAG_NS = 100_000_000
+
+
+def _render_in_rounds(args: argparse.Namespace, cfg: Config, folder: Folder, current: list[archived.Archived],
+                      generations: dict[Path, int], started_ns: int) -> tuple[list, float]:
+    """Render `current` (in precedence) round after round (_rounds); the outcomes and the
+    seconds it took. An interrupted round ends the run."""
+    results: list = []
+    elapsed = 0.0
+    for batch in _rounds(cfg, folder, current):
+        bar = batchrun.setup_log(args)  # one bar per round
+        done, seconds = batchrun.render(args, cfg, folder, [(a.path, a.rel) for a in batch], bar, generations,
+                                        kept_since_ns=started_ns)
+        results += done
+        elapsed += seconds
+        if len(done) < len(batch):  # stopped
+            break
+    return results, elapsed
+
+
+def _rounds(cfg: Config, folder: Folder, current: list[archived.Archived]) -> list[list[archived.Archived]]:
+    """`current` (in precedence) in rounds, each rendered after the one before it: an original
+    that wants an output name an earlier one wants too waits for it, so the names are taken
+    first come first, as when they were dropped, not as the workers happen to finish (a new
+    user: after a new `filename`, the plain name went to either of two photos). Mostly one."""
+    rounds: list[list[archived.Archived]] = []
+    after: dict[Path, int] = {}  # an output name: the round after the last one that wants it
+    for item, wanted in zip(current, _names_wanted(cfg, folder, current), strict=True):
+        n = max((after.get(path, 0) for path in wanted), default=0)
+        after.update(dict.fromkeys(wanted, n + 1))
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(item)
+    return rounds
+
+
+def _in_precedence(current: list[archived.Archived], generations: dict[Path, int],
+                   index: _Index) -> list[archived.Archived]:
+    """The originals in the order they first took their output names (the index of originals
+    says; one it does not know, forgotten and so older, first, by its change time): where two
+    want one name, the first takes it again and the other gets its `~2` or `~jpg` again,
+    whatever order the archive lists them in."""
+    def taken(a: archived.Archived) -> tuple[bool, int, int]:
+        first = index.first_taken(a.rel, generations.get(a.path, 0))
+        return first is not None, first or 0, _changed_ns(a.path)
+    return sorted(current, key=taken)
+
+
+def _changed_ns(path: Path) -> int:
+    try:
+        return os.lstat(path).st_ctime_ns
+    except OSError:
+        return 0
 
 
 def _chosen(cfg: Config, args: argparse.Namespace) -> list[tuple[Folder, Path, list[Path]]] | str:
@@ -140,6 +191,14 @@ class _Index:
         return None if self.folder.index_dir is None else originals.generation_of(
             self.folder.index_dir, self._hash(path), self.folder.name, rel)
 
+    def first_taken(self, rel: str, generation: int) -> int | None:
+        """When (as an id: an order) the original `rel`, as that photo, first took its output
+        names; None: the index does not know (or there is none)."""
+        from hotfolder.state import originals
+
+        return None if self.folder.index_dir is None else originals.first_taken(
+            self.folder.index_dir, self.folder.name, rel, generation)
+
     def outputs(self, path: Path, rel: str) -> tuple[str, ...]:
         """The outputs the index recorded for the file rendered under the name `rel`."""
         from hotfolder.state import originals
@@ -184,11 +243,12 @@ def _say_plan(cfg: Config, folder: Folder, archive: Path, current: list[archived
               earlier: list[archived.Archived], generations: dict[Path, int], index: _Index) -> None:
     """--dry-run: each original, its outputs and what would happen to each; nothing is written."""
     tally: dict[str, int] = {}
-    numbered = 0  # originals before this one that take a {seq}: each its own next number
-    for item in current:
-        wanted, takes_seq = _wanted(cfg, folder, item, numbered)
-        numbered += takes_seq
-        planned = owners.plan(folder, item.rel, wanted, generations.get(item.path, 0))
+    taken: dict[Path, str] = {}  # the names the originals before this one will have written, and whose
+    for item, wanted in zip(current, _names_wanted(cfg, folder, current), strict=True):
+        generation = generations.get(item.path, 0)
+        planned = owners.plan(folder, item.rel, wanted, generation, planned=taken)
+        if not any(p.how.startswith("fails") for p in planned):
+            taken.update(dict.fromkeys((p.path for p in planned), owners.owner_id(folder, item.rel, generation)))
         said = []
         for p in planned:
             how = "fails" if p.how.startswith("fails") else p.how
@@ -221,6 +281,18 @@ def _no_longer_made(folder: Folder, recorded: tuple[str, ...], planned: list[own
     did not say so: a new user)."""
     made = {p.path.relative_to(folder.output).as_posix() for p in planned}
     return [rel for rel in recorded if rel not in made and os.path.lexists(folder.output / rel)]
+
+
+def _names_wanted(cfg: Config, folder: Folder, current: list[archived.Archived]) -> list[list[Path]]:
+    """The outputs each original's templates give it (before clashes), in order: each that
+    takes a `{seq}` its own next number."""
+    out = []
+    numbered = 0  # originals before this one that take a {seq}
+    for item in current:
+        wanted, takes_seq = _wanted(cfg, folder, item, numbered)
+        numbered += takes_seq
+        out.append(wanted)
+    return out
 
 
 def _wanted(cfg: Config, folder: Folder, item: archived.Archived, seq_after: int = 0) -> tuple[list[Path], bool]:

@@ -250,19 +250,22 @@ class Planned:
     how: str
 
 
-def plan(folder: Folder, rel: str, outputs: list[Path], generation: int = 0) -> list[Planned]:
+def plan(folder: Folder, rel: str, outputs: list[Path], generation: int = 0,
+         planned: Mapping[Path, str] | None = None) -> list[Planned]:
     """What reserve(folder, rel, outputs, generation) would choose now, under the same lock,
-    writing nothing."""
+    writing nothing. `planned`: paths (and their owners) that originals planned before this
+    one would have written by then (a dry run of several: each sees the names the ones
+    before it take)."""
     names_dir = folder.names_dir
     try:
         chosen = (list(outputs) if names_dir is None
-                  else _reserve(folder, names_dir, rel, outputs, generation, write=False)[0])
+                  else _reserve(folder, names_dir, rel, outputs, generation, write=False, pending=planned or {})[0])
     except NameClash as exc:
         return [Planned(out, f"fails: {exc}") for out in outputs]
     me = owner_id(folder, rel, generation)
     out = []
     for wanted, path in zip(outputs, chosen, strict=True):
-        if not os.path.lexists(path):
+        if not os.path.lexists(path) and path not in (planned or {}):
             how = "new" if path == wanted else "renamed"
         elif names_dir is None or _read(_marker(names_dir, path)) == me:
             how = "replaced"
@@ -273,12 +276,13 @@ def plan(folder: Folder, rel: str, outputs: list[Path], generation: int = 0) -> 
 
 
 def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], generation: int,
-             write: bool = True, fresh: int = 0, source: Path | None = None) -> tuple[list[Path], int]:
-    """`fresh`: reserve_new's `claimed_ns` (0: not new)."""
+             write: bool = True, fresh: int = 0, source: Path | None = None,
+             pending: Mapping[Path, str] | None = None) -> tuple[list[Path], int]:
+    """`fresh`: reserve_new's `claimed_ns` (0: not new); `pending`: plan's `planned`."""
     with _locked(names_dir):
         while True:
             me = owner_id(folder, rel, generation, source)
-            picks = _choose(folder, names_dir, rel, outputs, generation, me)
+            picks = _choose(folder, names_dir, rel, outputs, generation, me, pending or {})
             if not fresh or not _earlier_photos(picks, me, fresh):
                 break
             generation += 1  # see reserve_new: an earlier photo's, which the index no longer knows
@@ -322,8 +326,9 @@ def mtime_ns(path: Path) -> int | None:
 
 
 def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], generation: int,
-            me: str) -> list[tuple[Path, str | None]]:
-    """Under the names lock: each output's path, and the owner its marker names now."""
+            me: str, pending: Mapping[Path, str]) -> list[tuple[Path, str | None]]:
+    """Under the names lock: each output's path, and the owner its marker names now (or
+    will have named, for a path in `pending`: written by then, by that owner)."""
     source_ext = "" if generation else Path(rel).suffix.lstrip(".").lower()
     picks: list[tuple[Path, str | None]] = []
     in_flight: set[str] | None = None
@@ -332,12 +337,12 @@ def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gene
             if any(path == p for p, _ in picks):
                 continue  # two renditions of this file on one name: the second moves over
             marker = _marker(names_dir, path)
-            owner = _read(marker)
+            owner = pending[path] if path in pending else _read(marker)
             if owner is None:  # no record: free, unless an output whose owner is unknown is there
                 free = folder.on_name_clash == "replace" or not os.path.lexists(path)
             else:
                 free = owner == me or folder.on_name_clash == "replace"
-                if not free and not os.path.lexists(path):
+                if not free and not os.path.lexists(path) and path not in pending:
                     if in_flight is None:  # only when needed: processing/ is small
                         in_flight = {owner_id(folder, c.rel) for c in claimed_files(folder)}
                     # stale: its output is gone, its owner not rendering, nor writing it now

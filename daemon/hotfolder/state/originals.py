@@ -434,6 +434,14 @@ def rendered_under(state_dir: Path, folder: str, rel: str) -> bool:
     return _latest_rendering(state_dir, "1", folder, rel) is not None
 
 
+def first_taken(state_dir: Path, folder: str, rel: str, generation: int) -> int | None:
+    """The id of the first rendering under the name `rel` as its photo `generation`: the
+    order in which originals first took their output names (rerender gives each the names
+    it took, first come first, again); None when the index has none (or there is no index)."""
+    row = _latest_rendering(state_dir, "o.id", folder, rel, generation=generation, first=True)
+    return None if row is None else row[0]
+
+
 def outputs_of(state_dir: Path, content: str, folder: str, rel: str) -> tuple[str, ...]:
     """The outputs the index recorded for these bytes rendered under the name `rel` (the
     latest rendering), read without writing; () when it knows none."""
@@ -441,19 +449,24 @@ def outputs_of(state_dir: Path, content: str, folder: str, rel: str) -> tuple[st
     return () if row is None else rows.split(row[0], os.fsencode(rel))
 
 
-def _latest_rendering(state_dir: Path, column: str, folder: str, rel: str, content: str | None = None) -> tuple | None:
-    """`column` of the latest rendering under the name `rel` (of the bytes `content`, if
-    given), read without writing (db.read_only); None when there is none, or no index."""
+def _latest_rendering(state_dir: Path, column: str, folder: str, rel: str, content: str | None = None, *,
+                      generation: int | None = None, first: bool = False) -> tuple | None:
+    """`column` of the latest rendering under the name `rel` (of the bytes `content`, as the
+    photo `generation`, if given; the earliest if `first`), read without writing
+    (db.read_only); None when there is none, or no index."""
     name = os.fsencode(rel)
     of_bytes = " AND o.content = ?" if content is not None else ""
+    as_photo = " AND o.generation = ?" if generation is not None else ""
     with db.read_only(state_dir) as conn:
         if conn is None:
             return None
         try:
             return conn.execute(
                 f"SELECT {column} FROM originals o JOIN originals_folders f ON f.id = o.folder WHERE f.name = ? AND "
-                f"o.name_key = ? AND o.name = ? AND o.state = ?{of_bytes} ORDER BY o.id DESC LIMIT 1",
-                (folder, _key8(name), name, RENDERED, *((bytes.fromhex(content),) if content is not None else ()))
+                f"o.name_key = ? AND o.name = ? AND o.state = ?{of_bytes}{as_photo} ORDER BY o.id "
+                f"{'ASC' if first else 'DESC'} LIMIT 1",
+                (folder, _key8(name), name, RENDERED, *((bytes.fromhex(content),) if content is not None else ()),
+                 *((generation,) if generation is not None else ()))
             ).fetchone()
         except sqlite3.OperationalError:  # no index there yet (its tables are made by the daemon)
             return None
