@@ -368,3 +368,28 @@ def test_a_copy_of_a_photo_whose_outputs_were_deleted_says_how_to_have_them_agai
     said = hotfolder("rerender", "--config", str(d.config), hint.group(1), cwd=d.root.parent)
     assert said.returncode == 0, said.stderr
     assert (d.output / "a_web.jpg").is_file()
+
+
+def test_after_rerender_with_a_new_filename_the_index_knows_its_outputs(daemon_factory):
+    """A new user: rerender with a new `filename` wrote a_sq.webp, and the index still listed
+    a_thumb.webp. a_sq.webp deleted, the same bytes dropped again were skipped without saying
+    that an output was gone, and `hotfolder duplicates` showed the old name."""
+    d = daemon_factory(on_duplicate=None).start()
+    photo = jpeg(shot(scene("coffee")))
+    _drop(d, "a.jpg", photo)
+    _settle(d, 1)
+    assert d.stop() == 0
+    d.config.write_text(d.config.read_text().replace("- name: thumb\n", "- name: thumb\n        filename: "
+                                                                           "\"{stem}_sq.{ext}\"\n"))
+    said = hotfolder("rerender", "--config", str(d.config))
+    assert said.returncode == 0, said.stderr
+    (d.output / "a_sq.webp").unlink()
+    d.start()
+    _drop(d, "again.jpg", photo)
+    _settle(d, 2)
+    matched = _record(d, "again.jpg")["matched"]
+    assert matched["outputs"] == ["a_web.jpg", "a_sq.webp"] and matched["outputs_gone"] == ["a_sq.webp"], matched
+    (line,) = d.events("file_skipped")
+    assert "1 of its 2 outputs are gone" in line["hint"], line
+    assert _found(d)["test/again.jpg"]["matched"]["outputs"] == ["a_web.jpg", "a_sq.webp"]
+    assert d.stop() == 0

@@ -67,6 +67,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             continue
         results, elapsed = _render_in_rounds(args, cfg, folder, current, generations, started_ns)
+        index.rendered(results)
         kept = sum(1 for o in results if o.result.ok and o.result.skipped)
         ok = sum(1 for o in results if o.result.ok) - kept
         stopped = len(current) - len(results)
@@ -205,6 +206,23 @@ class _Index:
 
         return () if self.folder.index_dir is None else originals.outputs_of(
             self.folder.index_dir, self._hash(path), self.folder.name, rel)
+
+    def rendered(self, outcomes: list) -> None:
+        """The outputs each original rendered again now has, noted in the index (where there is
+        one): what a copy dropped later and `hotfolder duplicates` are told."""
+        import sqlite3
+
+        from hotfolder.state import db, originals
+
+        if self.folder.index_dir is None:
+            return
+        done = [(self._hash(o.src), o.rel, o.result.outputs) for o in outcomes
+                if o.result.ok and not o.result.skipped and not o.result.unmatched]
+        try:
+            originals.rerendered(self.folder.index_dir, self.folder.name, done)
+        except sqlite3.Error as exc:  # the outputs are written: said, not a failure
+            said = db.unusable("the index of originals still lists the earlier outputs", exc, self.folder.index_dir)
+            print(f"hotfolder rerender: {said}", file=sys.stderr)
 
     def _hash(self, path: Path) -> str:
         from hotfolder.engine.fingerprint import file_hash

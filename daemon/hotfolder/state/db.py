@@ -98,6 +98,23 @@ def read_only(state_dir: Path) -> Iterator[sqlite3.Connection | None]:
 
 
 @contextmanager
+def existing(state_dir: Path) -> Iterator[sqlite3.Connection | None]:
+    """A connection for a command's writes to a database the daemon made (`rerender` notes
+    the outputs it wrote): None when there is none. It never makes one (see read_only)."""
+    path = path_in(state_dir)
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=BUSY_TIMEOUT, isolation_level=None)
+    except sqlite3.OperationalError:  # no database there (or not ours to write)
+        yield None
+        return
+    try:
+        conn.execute("PRAGMA synchronous=FULL")
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """One write transaction, taken at once (`BEGIN IMMEDIATE`): committed, or rolled back
     on any exception."""

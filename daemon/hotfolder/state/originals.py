@@ -449,6 +449,31 @@ def outputs_of(state_dir: Path, content: str, folder: str, rel: str) -> tuple[st
     return () if row is None else rows.split(row[0], os.fsencode(rel))
 
 
+def rerendered(state_dir: Path, folder: str, renders: list[tuple[str, str, tuple[str, ...]]]) -> int:
+    """`hotfolder rerender` wrote these outputs (content, name, outputs): the renderings of
+    those bytes under that name say so, so that a copy dropped later is told which outputs
+    are gone, and `hotfolder duplicates` names the ones there (a new user: after a new
+    `filename` they named the old ones). How many rows; 0 when there is no index (none is made)."""
+    changed = 0
+    with db.existing(state_dir) as conn:
+        if conn is None or not renders:
+            return 0
+        try:
+            with db.transaction(conn):
+                for content, rel, outputs in renders:
+                    name, digest = os.fsencode(rel), bytes.fromhex(content)
+                    changed += conn.execute(
+                        "UPDATE originals SET outputs = ? WHERE key = ? AND content = ? AND state = ? AND "
+                        "folder = (SELECT id FROM originals_folders WHERE name = ?) AND name_key = ? AND name = ?",
+                        (rows.joined(outputs, name), _key8(digest), digest, RENDERED, folder, _key8(name), name)
+                    ).rowcount
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            return 0  # no index there yet (its tables are made by the daemon)
+    return changed
+
+
 def _latest_rendering(state_dir: Path, column: str, folder: str, rel: str, content: str | None = None, *,
                       generation: int | None = None, first: bool = False) -> tuple | None:
     """`column` of the latest rendering under the name `rel` (of the bytes `content`, as the
