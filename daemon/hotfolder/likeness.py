@@ -18,6 +18,7 @@ threshold), so distances are even: 7 is 6.
 from __future__ import annotations
 
 import math
+import os
 import shlex
 import time
 from dataclasses import dataclass
@@ -112,16 +113,37 @@ class Match:
         where = f", archived as {self.archived}" if self.archived else ""
         return f"{what} {self.folder}/{self.name}{where}"
 
-    def gone_said(self, archive: Path | None) -> str:
+    def gone_said(self, archive: Path | None, copy: Path | None = None) -> str:
         """How to have the outputs that are gone made again ("" when none is): `archive`,
-        the folder's archive, where the earlier original lies (None: it was deleted)."""
+        the folder's archive, where the earlier original lies (None: it was deleted); `copy`:
+        where this copy lies now (duplicates/), when known."""
         if not self.gone:
             return ""
         said = f"{len(self.gone)} of its {len(self.outputs)} outputs are gone from the output folder; "
         if archive is None or not self.archived:
             return said + "its original was not kept (on_success: delete): on_duplicate: process renders every copy"
-        return (said + f"`hotfolder rerender {shlex.quote(display(str(archive / self.archived)))}` renders them "
-                       "again (or on_duplicate: process renders every copy)")
+        original = archive / self.archived
+        if not os.path.lexists(original):
+            return said + self._put_back_said(archive, original, copy)
+        return said + f"`hotfolder rerender {_quoted(original)}` renders them again (or on_duplicate: process " \
+                      "renders every copy)"
+
+    def _put_back_said(self, archive: Path, original: Path, copy: Path | None) -> str:
+        """Its archived original was deleted too, so rerender of it cannot work (a new user was
+        told to run it): a copy of its bytes put back under the name it was dropped as is that
+        original again, and rerender renders it into its own outputs."""
+        gone = f"its original {display(str(original))} is gone too; "
+        back = archive / self.name
+        if self.kind != Kind.EXACT or os.path.lexists(back):  # not its bytes, or the name is another file's now
+            setting = "on_duplicate: process" if self.kind == Kind.EXACT else "similar: flag"
+            return gone + f"to have it rendered again, set {setting} for this folder and drop this copy again"
+        if copy is None:  # the worker's line: where the ledger moves the copy is not known yet
+            put_back = f"copied to {_quoted(back)} (from duplicates/ or failed/) it is back"
+        else:
+            folder = "" if back.parent.is_dir() else f"mkdir -p {_quoted(back.parent)} && "
+            put_back = f"`{folder}cp {_quoted(copy)} {_quoted(back)}` puts it back"
+        return gone + (f"this copy has its bytes: {put_back}, then `hotfolder rerender {_quoted(back)}` renders "
+                       "them again")
 
     def as_json(self) -> dict:
         """For a record (NAME.duplicate.json, the status page): names as text, a name's bytes
@@ -132,6 +154,10 @@ class Match:
         if self.gone:
             out["outputs_gone"] = [display(o) for o in self.gone]
         return out
+
+
+def _quoted(path: Path) -> str:
+    return shlex.quote(display(str(path)))
 
 
 def _iso(ts: float) -> str:

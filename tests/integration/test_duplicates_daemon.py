@@ -393,3 +393,30 @@ def test_after_rerender_with_a_new_filename_the_index_knows_its_outputs(daemon_f
     assert "1 of its 2 outputs are gone" in line["hint"], line
     assert _found(d)["test/again.jpg"]["matched"]["outputs"] == ["a_web.jpg", "a_sq.webp"]
     assert d.stop() == 0
+
+
+def test_a_copy_whose_archived_original_is_gone_too_is_told_what_works(daemon_factory):
+    """A new user deleted archive/bags/small.jpg and its outputs, and dropped the same bytes
+    again: the skip said `hotfolder rerender …/archive/bags/small.jpg`, a file no longer
+    there. It says so, and how to put this copy back where rerender finds it."""
+    d = daemon_factory(on_duplicate=None).start()
+    photo = jpeg(shot(scene("chelsea")))
+    _drop(d, "bags/small.jpg", photo)
+    _settle(d, 1)
+    for gone in (d.archive / "bags" / "small.jpg", d.output / "bags" / "small_web.jpg",
+                 d.output / "bags" / "small_thumb.webp"):
+        gone.unlink()
+    _drop(d, "bags/small.jpg", photo)
+    _settle(d, 1)  # the first is no longer counted: its archived original is gone
+    (line,) = d.events("file_skipped")
+    assert f"its original {d.archive / 'bags' / 'small.jpg'} is gone too" in line["hint"], line
+    assert "`hotfolder rerender" not in line["hint"].split("is gone too")[0], line
+    put_back = re.search(r"`(cp [^`]+)` puts it back", line["hint"])
+    assert put_back, line
+    assert d.stop() == 0
+    assert subprocess.run(put_back.group(1), shell=True, cwd=d.root.parent).returncode == 0
+    again = re.search(r"then `hotfolder rerender (\S+)` renders them again", line["hint"])
+    assert again, line
+    said = hotfolder("rerender", "--config", str(d.config), again.group(1), cwd=d.root.parent)
+    assert said.returncode == 0, said.stderr
+    assert sorted(files_under(d.output / "bags")) == ["small_thumb.webp", "small_web.jpg"]
