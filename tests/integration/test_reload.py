@@ -195,3 +195,25 @@ def test_a_processing_folder_used_before_that_is_another_place_now_is_left_alone
     wait_for(lambda: (d.root / "var" / "processing" / "new.jpg").exists(), 30, what="new.jpg archived")
     assert (d.root / "var" / "processing" / "old.jpg").exists() and not d.event("processing_returned")
     assert d.stop() == 0
+
+
+def test_a_folder_renamed_in_a_reload_keeps_knowing_its_originals(daemon_factory):
+    """A new user renamed `shop` to `products` (the same inbox and processing/) and dropped a
+    photo again: it was logged `naming: different_photo` and written as `a_web~2.jpg` beside its
+    own outputs, and the reload said "products: slot 0 → 1". The index follows the name of the
+    folder whose processing/ owns the outputs: the same bytes are the same photo."""
+    d = daemon_factory()
+    d.start()
+    data = c.solid_jpeg_bytes((320, 240), (200, 30, 30))
+    c.write(d.inbox / "a.jpg", data)
+    wait_for(lambda: files_under(d.archive) == ["a.jpg"], 20, what="a.jpg archived")
+    d.config.write_text(d.config.read_text().replace("name: test", "name: products"))
+    d.proc.send_signal(signal.SIGHUP)
+    reloaded = wait_for(lambda: d.event("reloaded"), 20, what="the reload")
+    assert reloaded["changes"] == ["folder test renamed products (the same inbox)"], reloaded
+    c.write(d.inbox / "a.jpg", data)
+    wait_for(lambda: len(files_under(d.archive)) == 2, 20, what="a.jpg again archived")
+    assert files_under(d.output) == ["a_thumb.webp", "a_web.jpg"]
+    again = d.events("file_done")[-1]
+    assert again["folder"] == "products" and again.get("naming") != "different_photo", again
+    assert d.stop() == 0

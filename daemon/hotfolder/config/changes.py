@@ -53,20 +53,26 @@ def describe_changes(old: Config, new: Config) -> list[str]:
 
 
 def _said_renamed(was, now) -> str:
-    """A folder renamed, and what it forgets by it: what the index of originals and `{seq}`
-    know it by is its name (with duplicate_scope: all, copies are still found in any folder)."""
+    """A folder renamed, and what it forgets by it: `{seq}` knows it by its name; the index of
+    originals follows a folder that keeps its processing/ (state/places.py: the owner of its
+    outputs, spool/owners.py), else knows it by its name (with duplicate_scope: all, copies
+    are still found in any folder)."""
     from hotfolder.config.choices import DuplicateScope
     from hotfolder.recipes import select
 
-    lost = []
-    if DuplicateScope.ALL not in (was.duplicate_scope, now.duplicate_scope) and now.index_dir is not None:
+    lost, knowing = [], []
+    if (DuplicateScope.ALL not in (was.duplicate_scope, now.duplicate_scope) and now.index_dir is not None
+            and was.processing != now.processing):
         lost.append(f"knows none of {was.name}'s originals (copies of them are rendered again)")
+        knowing.append("the index of originals (with another processing folder)")
     if "seq" in select.template_fields(list(now.renditions)):
         lost.append("counts {seq} anew")
+        knowing.append("{seq}")
     if not lost:
         return f"folder {was.name} renamed {now.name} (the same inbox)"
-    return (f"folder {was.name} renamed {now.name} (the same inbox): a folder's name is what the index of originals "
-            f"and {{seq}} know it by, so {now.name} {' and '.join(lost)}; name it {was.name} again to keep them")
+    return (f"folder {was.name} renamed {now.name} (the same inbox): a folder's name is what {' and '.join(knowing)} "
+            f"{'know' if len(knowing) > 1 else 'knows'} it by, so {now.name} {' and '.join(lost)}; name it "
+            f"{was.name} again to keep them")
 
 
 def _renamed(before: dict, after: dict) -> dict[str, str]:

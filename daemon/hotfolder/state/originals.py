@@ -333,6 +333,25 @@ class Originals:
         self.conn.execute("UPDATE originals_meta SET value = value + 1 WHERE key = 'epoch'")
 
 
+def follow_rename(conn: sqlite3.Connection, was: str, name: str) -> None:
+    """The originals of the folder `was` are the folder `name`'s from now on (in the caller's
+    transaction; state/places.py decides it was renamed). Nothing when there is no index."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'originals_folders'").fetchone() is None:
+        return
+    old = conn.execute("SELECT id FROM originals_folders WHERE name = ?", (was,)).fetchone()
+    new = conn.execute("SELECT id FROM originals_folders WHERE name = ?", (name,)).fetchone()
+    if old is None:
+        return
+    if new is None:
+        conn.execute("UPDATE originals_folders SET name = ? WHERE id = ?", (name, old[0]))
+        return
+    # The new name has rows already (a worker recorded one before this, or it was its name
+    # once): one folder; the mirrors load again, as their folder ids changed.
+    conn.execute("UPDATE originals SET folder = ? WHERE folder = ?", (new[0], old[0]))
+    conn.execute("DELETE FROM originals_folders WHERE id = ?", (old[0],))
+    conn.execute("UPDATE originals_meta SET value = value + 1 WHERE key = 'epoch'")
+
+
 @contextmanager
 def _lightly(conn: sqlite3.Connection) -> Iterator[None]:
     """A write that need not survive a power cut (synchronous NORMAL: no fsync at commit):

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from hotfolder.config.model import Folder
-from hotfolder.state import db
+from hotfolder.state import db, originals
 
 PART = "places"
 MIGRATIONS = ("CREATE TABLE processing_folders (path BLOB PRIMARY KEY, folder TEXT NOT NULL)",)
@@ -28,15 +28,27 @@ def _opened(state_dir: Path):
     return conn
 
 
-def remember(state_dir: Path, folders: Iterable[Folder]) -> None:
-    """The folders' processing/ are ones this daemon claims into (each with its folder's name)."""
+def remember(state_dir: Path, folders: Iterable[Folder]) -> list[tuple[str, str]]:
+    """The folders' processing/ are ones this daemon claims into (each with its folder's name).
+    A folder whose processing/ had another name (gone from the config) was renamed: the index
+    of originals knows its originals by the new name from now on (the same processing/ is the
+    same owner of the outputs, spool/owners.py; a new user's re-drop after a rename was taken
+    for a different photo and written as `~2` beside its own outputs). The (old, new) names."""
+    folders = list(folders)
     conn = _opened(state_dir)
     try:
         with db.transaction(conn):
+            before = dict(conn.execute("SELECT path, folder FROM processing_folders").fetchall())
+            named = {f.name for f in folders}
+            renamed = [(was, f.name) for f in folders
+                       if (was := before.get(os.fsencode(f.processing), f.name)) != f.name and was not in named]
+            for was, name in renamed:
+                originals.follow_rename(conn, was, name)
             conn.executemany("INSERT INTO processing_folders VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET "
                              "folder = excluded.folder", [(os.fsencode(f.processing), f.name) for f in folders])
     finally:
         conn.close()
+    return renamed
 
 
 def left(state_dir: Path, folders: Iterable[Folder]) -> list[tuple[Path, str]]:
