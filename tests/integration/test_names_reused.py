@@ -63,6 +63,7 @@ def test_a_different_photo_under_a_used_name_keeps_the_earlier_outputs(daemon_fa
     assert _is(d.output / "IMG_7777_web~2.jpg", "coffee") and (d.output / "IMG_7777_thumb~2.webp").exists()
     reused = d.event("name_reused")
     assert reused["outcome"] == "different_photo" and reused["file"] == "IMG_7777.jpg"
+    assert "numbered (~2)" in reused["reason"] and "set the folder's on_name_clash: replace" in reused["reason"]
     assert d.event("file_done")["naming"] == "different_photo"
     wait_for(lambda: d.status_json()["folders"]["test"]["names_reused"] == {"new_version": 0, "different_photo": 1},
              10, what="the status to say a different photo came under a used name")

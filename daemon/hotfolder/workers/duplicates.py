@@ -151,8 +151,9 @@ class Sameness:
             return {n.record for n in earlier if n.generation == same.generation}
         self.naming, self.generation = Naming.DIFFERENT, self.index.next_generation(folder.name, rel)
         self.logger.info("name_reused", outcome=str(self.naming), generation=self.generation,
-                         reason="another photo under a name used before: the earlier outputs stay, its own are "
-                                "numbered")
+                         reason=f"another photo under a name used before: the earlier outputs stay, its own are "
+                                f"numbered (~{self.generation + 1}); where a new photo under an old name is meant to "
+                                f"replace it (a re-shot product), set the folder's on_name_clash: replace")
         return set()
 
     def renumbered(self, generation: int) -> None:
