@@ -37,7 +37,9 @@ WHOLE_WORD_BELOW = 12  # shorter values are masked only as whole words (a passwo
 LONG_WORD = 16  # in a webhook's path, words this long are taken for tokens (a Slack or Discord webhook's)
 PLAIN_SCHEMES = ("redis", "rediss", "unix")  # URLs whose password and query values are the secrets
 REDIS_SCHEMES = ("redis", "rediss")  # their path is a database number
-WEBHOOK_SCHEMES = ("http", "https", "")  # their whole path and query may be a token: hidden whole
+# Their whole path and query may be a token: hidden whole. apprise's json://, form:// and xml://
+# are such webhooks, whose privacy form shows the path (an attack round: a token in the log).
+WEBHOOK_SCHEMES = ("http", "https", "", "json", "jsons", "form", "forms", "xml", "xmls")
 _DELIMITERS = re.compile(r"([:/@?&=#,;\s]+)")
 _WORD = re.compile(r"[A-Za-z0-9_]")
 

@@ -254,3 +254,35 @@ def test_a_name_that_is_not_utf8_reaches_the_done_event_and_the_page_shown_not_r
         text = api.read().decode("utf-8")
     assert "\\udcff" not in text and "ok\\\\xffbyte_web.jpg" in text
     assert d.stop() == 0
+
+
+def test_a_burst_of_done_reaches_an_endpoint_whole_in_messages_of_a_hundred(receiver):
+    """A shop's importer needs every file: kept to 100 events an endpoint, a burst of 5,000
+    files lost 3,700 `done` events to a healthy endpoint, counted only in a metric (an attack
+    round). Now a `done` backlog goes out in messages of 100, one right after another; an
+    endpoint of failures alone still keeps 100 and says what it dropped."""
+    from hotfolder.config.model import NotifyTarget
+    from hotfolder.ops.notices import Notice, NoticeKind
+    from hotfolder.ops.notify import Delivery, Endpoint
+
+    r = receiver()
+    done = Endpoint(0, NotifyTarget(f"{r.url}/done", events=("done",)), interval=30.0, host="test")
+    failed = Endpoint(1, NotifyTarget(f"{r.url}/failed", events=("failed",)), interval=30.0, host="test")
+    for endpoint in (done, failed):
+        endpoint.start()
+    try:
+        for i in range(1_000):
+            done.put(Notice(NoticeKind.DONE, "test", f"f{i:04d}.jpg", outputs=(f"f{i:04d}_web.jpg",)))
+        for i in range(150):
+            failed.put(Notice(NoticeKind.FAILED, "test", f"b{i:03d}.jpg", reason="broken"))
+        wait_for(lambda: len(r.events("/done")) == 1_000 and r.ok_posts("/failed"), 20,
+                 what=f"every done event (got {len(r.events('/done'))}) and the failures' message")
+    finally:
+        for endpoint in (done, failed):
+            endpoint.stop()
+            endpoint.join(5)
+    assert [e["file"] for e in r.events("/done")] == [f"f{i:04d}.jpg" for i in range(1_000)]
+    assert [json.loads(p["body"])["count"] for p in r.ok_posts("/done")] == [100] * 10
+    assert done.counts[Delivery.DROPPED] == 0
+    (message,) = [json.loads(p["body"]) for p in r.ok_posts("/failed")]
+    assert message["count"] == 150 and len(message["events"]) == 100 and failed.counts[Delivery.DROPPED] == 50

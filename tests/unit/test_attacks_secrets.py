@@ -68,6 +68,65 @@ def test_an_apprise_header_and_a_password_written_unencoded_are_hidden_whole():
     assert redact.password_cut_short("https://host:8080/path@x") is None
 
 
+def test_apprises_plain_webhooks_hide_their_path_as_ours_do():
+    """json://, form:// and xml:// are webhooks whose path often is the token: apprise's privacy
+    form shows the path, and the log showed `json://user:***@host/redir/TOKEN` (an attack round)."""
+    from hotfolder import redact
+
+    token = tok("pathtoken", 24)
+    for scheme in ("json", "jsons", "form", "forms", "xml", "xmls"):
+        url = f"{scheme}://jsonuser:{tok('pw')}@hooks.example.com:8088/redir/{token}?x=1"
+        out = redact.url(url)
+        assert out == f"{scheme}://jsonuser:***@hooks.example.com:8088/***", out
+        assert token in redact.url_secrets(url) or f"/redir/{token}?x=1" in redact.url_secrets(url), url
+
+
+def test_an_apprise_webhook_follows_no_redirect_to_another_host(tmp_path):
+    """A json:// target answering 302 to another host: apprise followed it, taking the URL's path
+    (its token) there, and the notice was counted sent (an attack round). Real servers, real apprise."""
+    import http.server
+    import threading
+
+    from hotfolder.ops.senders import AppriseSender
+
+    stolen: list[str] = []
+
+    class Thief(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            stolen.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, *args):
+            pass
+
+    thief = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Thief)
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{thief.server_port}/stolen{self.path}")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    hook = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    for server in (thief, hook):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sender = AppriseSender(f"json://127.0.0.1:{hook.server_port}/hook/{tok('pathtoken', 24)}")
+        assert not sender.client.notify(body="a file failed", title="hotfolder")  # as the sender's try calls it
+    finally:
+        for server in (thief, hook):
+            server.shutdown()
+            server.server_close()
+    assert stolen == []
+
+
 @pytest.mark.parametrize("text", [
     'notify: ["https://listuser:{pw}@127.0.0.1:1/hook"]',  # a bare list where items are mappings
     'notify: "https://listuser:{pw}@127.0.0.1:1/hook"',

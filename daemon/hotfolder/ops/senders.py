@@ -215,11 +215,16 @@ def _asset(apprise):
     exiting (measured: a trickling json:// URL, `hotfolder run` hung after `stopped`).
     async_mode=False sends in the caller's thread; service_timeout=0 (apprise 2 only)
     leaves the whole-try deadline to us, since apprise's own would move the try back
-    into that pool."""
-    try:
-        return apprise.AppriseAsset(storage_mode="memory", async_mode=False, service_timeout=0)
-    except (TypeError, AttributeError):  # apprise 1: no service_timeout, no pool to wait for
-        return apprise.AppriseAsset(storage_mode="memory", async_mode=False)
+    into that pool. http_redirects=False (apprise 2.3+; a URL's own `?redirect=yes` still
+    may): apprise's plain webhooks (json://, form://, xml://) followed a 3xx to any host, with
+    their path's token, and the notice was counted sent (an attack round); our http(s)
+    webhooks refuse a redirect too (post_webhook)."""
+    for newer in ({"service_timeout": 0, "http_redirects": False}, {"service_timeout": 0}, {}):
+        try:
+            return apprise.AppriseAsset(storage_mode="memory", async_mode=False, **newer)
+        except (TypeError, AttributeError):  # an older apprise: no such setting (apprise 1: no pool either)
+            continue
+    return apprise.AppriseAsset()
 
 
 def _apprise_reason(result) -> str:
