@@ -100,6 +100,8 @@ def _refused_structure(src: Path, data: bytes | None, pil_names: Sequence[str]) 
                 return None  # Pillow says what an empty file is
             with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
                 return tifftags.too_many_pieces(mapped) or pngchunks.too_many(mapped)
+    except ValueError:  # emptied between the two calls: Pillow says what it is now
+        return None
     except OSError as exc:
         reraise_unless_input(exc)
         return None
