@@ -197,3 +197,26 @@ def test_a_state_dir_inside_an_inbox_is_refused(tmp_path):
         path.write_text(path.read_text().replace("state_dir: a/inbox/state", f"state_dir: {fine}"))
         assert check_config(path).returncode == 0, fine
         path.write_text(path.read_text().replace(f"state_dir: {fine}", "state_dir: a/inbox/state"))
+
+
+def test_a_state_dir_whose_name_holds_a_hash_or_question_mark_is_the_database_opened(tmp_path):
+    """SQLite reads `file:…/st#1/hotfolder.db?mode=rw` as a fragment: a command's read-only and
+    write-existing opens (rerender, explain) opened, and made, an empty database at `…/st`,
+    and rerender's notes never reached the index (a review)."""
+    from hotfolder.state import db
+
+    for name in ("st#1", "st?x=1", "st%20"):
+        state = tmp_path / name
+        conn = db.connect(state)
+        with db.transaction(conn):
+            conn.execute("CREATE TABLE t (v INTEGER)")
+            conn.execute("INSERT INTO t VALUES (7)")
+        conn.close()
+        with db.read_only(state) as ro:
+            assert ro is not None and ro.execute("SELECT v FROM t").fetchall() == [(7,)]
+        with db.existing(state) as rw:
+            assert rw is not None
+            rw.execute("INSERT INTO t VALUES (8)")
+        with db.read_only(state) as ro:
+            assert ro is not None and ro.execute("SELECT v FROM t").fetchall() == [(7,), (8,)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["st#1", "st%20", "st?x=1"]

@@ -11,8 +11,10 @@ are added without a shared list of migrations to edit.
 """
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,6 +75,12 @@ def _use_wal(conn: sqlite3.Connection) -> None:
             time.sleep(pause.failed())
 
 
+def _uri(path: Path, query: str) -> str:
+    """`path` as an SQLite URI with `query`: percent-encoded, so a `#` or `?` in a folder's
+    name is the name's (a state_dir `st#1` opened, and made, a database at `st`: a review)."""
+    return f"file:{urllib.parse.quote(os.fsencode(path.absolute()))}?{query}"
+
+
 @contextmanager
 def read_only(state_dir: Path) -> Iterator[sqlite3.Connection | None]:
     """A connection that writes nothing, for commands beside a daemon (`explain`, `rerender`):
@@ -83,7 +91,7 @@ def read_only(state_dir: Path) -> Iterator[sqlite3.Connection | None]:
     conn = None
     for query in ("mode=ro", "immutable=1") if path.exists() else ():
         try:
-            conn = sqlite3.connect(f"file:{path}?{query}", uri=True, timeout=1.0)
+            conn = sqlite3.connect(_uri(path, query), uri=True, timeout=1.0)
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             break
         except sqlite3.OperationalError:
@@ -103,7 +111,7 @@ def existing(state_dir: Path) -> Iterator[sqlite3.Connection | None]:
     the outputs it wrote): None when there is none. It never makes one (see read_only)."""
     path = path_in(state_dir)
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=BUSY_TIMEOUT, isolation_level=None)
+        conn = sqlite3.connect(_uri(path, "mode=rw"), uri=True, timeout=BUSY_TIMEOUT, isolation_level=None)
     except sqlite3.OperationalError:  # no database there (or not ours to write)
         yield None
         return
