@@ -165,6 +165,22 @@ def test_an_item_filter_takes_one_folder_or_one_keyword(text, values, expected):
     assert path(text, {**VALUES, **values}) == expected
 
 
+def test_an_item_filter_takes_a_keyword_holding_a_comma_whole():
+    """Keywords reach a template joined by `, `; an item filter split that text, so `Paris, France`
+    was two keywords there and one in `when: keywords:` (a review)."""
+    import pickle
+
+    from hotfolder.recipes.facts import Facts, Photo
+
+    facts = Facts("IMG_0001.jpg", "", "shop", Photo(keywords=("Paris, France", "SKU-123")))
+    values = {**VALUES, **facts.values()}
+    assert path("{keywords|first}/{stem}.{ext}", values) == "Paris, France/IMG_0001.jpg"
+    assert path("{keywords|pick(Paris, *)}/{stem}.{ext}", values) == "Paris, France/IMG_0001.jpg"
+    assert path("{keywords|pick(*France)}_{stem}.{ext}", values) == "Paris, France_IMG_0001.jpg"
+    assert path("{keywords}_{stem}.{ext}", values) == "Paris, France, SKU-123_IMG_0001.jpg"
+    assert pickle.loads(pickle.dumps(values["keywords"])).items == ("Paris, France", "SKU-123")
+
+
 @pytest.mark.parametrize("field, value, expected", [
     ("subdir", "a/..", "_./IMG_0001.jpg"), ("subdir", "../x", "_./IMG_0001.jpg"),
     ("keywords", "SKU-../../etc, b", "SKU-.._.._etc/IMG_0001.jpg"),  # a keyword's `/` is `_`, as {keywords}'s

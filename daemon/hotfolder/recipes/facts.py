@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import PurePosixPath
 
+from hotfolder.recipes.filters import Items
 from hotfolder.recipes.templates import FIELDS
 
 
@@ -104,7 +105,7 @@ class Facts:
                 "folder": self.folder, "taken": p.taken, "make": p.make, "model": p.model, "camera": p.camera,
                 "lens": p.lens, "iso": p.iso, "rating": p.rating, "label": p.label, "title": p.title,
                 "description": p.description, "headline": p.headline,
-                "keywords": ", ".join(p.keywords) or None, "hash": self.hash}
+                "keywords": Items(p.keywords, ", ") if p.keywords else None, "hash": self.hash}
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,22 @@ def picked(items: list[str], glob: str | None) -> str:
     return next((item for item in items if glob is not None and glob_matches(glob, item)), "")
 
 
+class Items(str):
+    """A field's text (`{keywords}`: joined by `, `) that keeps its items as they were: an
+    item filter takes them whole (a keyword `Paris, France` was cut in two: a review)."""
+
+    items: tuple[str, ...]
+    sep: str
+
+    def __new__(cls, items: tuple[str, ...], sep: str) -> Items:
+        text = super().__new__(cls, sep.join(items))
+        text.items, text.sep = tuple(items), sep
+        return text
+
+    def __reduce__(self):  # pickled as it was made (a str's own way calls __new__ with the text)
+        return Items, (self.items, self.sep)
+
+
 @dataclass(frozen=True)
 class Filter:
     name: str
@@ -49,7 +65,8 @@ class Filter:
             return None
         kind = FILTERS[self.name]
         if kind.pick is not None:
-            return kind.pick(value.split(self.sep), self.arg) or None
+            items = value.items if isinstance(value, Items) else value.split(self.sep)
+            return kind.pick(list(items), self.arg) or None
         return kind.run(value) or None
 
     def __str__(self) -> str:

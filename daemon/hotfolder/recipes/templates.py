@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from hotfolder.recipes.filters import FILTERS, Filter, picked
+from hotfolder.recipes.filters import FILTERS, Filter, Items, picked
 from hotfolder.shown import UNSHOWN
 
 
@@ -352,6 +352,8 @@ def _formatted(field: Field, value: object) -> str:
         return str(value)[: int(field.spec)] if field.spec else str(value)
     if kind == Kind.PATH:
         return "/".join(part.replace("/", "_") for part in str(value).split("/"))
+    if isinstance(value, Items) and not field.spec:  # as it is, its items kept for an item filter
+        return value
     try:
         return format(value, field.spec)
     except (ValueError, TypeError):  # a number field given a text by a photo: as it is
