@@ -333,23 +333,29 @@ class Originals:
         self.conn.execute("UPDATE originals_meta SET value = value + 1 WHERE key = 'epoch'")
 
 
-def follow_rename(conn: sqlite3.Connection, was: str, name: str) -> None:
-    """The originals of the folder `was` are the folder `name`'s from now on (in the caller's
-    transaction; state/places.py decides it was renamed). Nothing when there is no index."""
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'originals_folders'").fetchone() is None:
+def follow_renames(conn: sqlite3.Connection, renames: list[tuple[str, str]]) -> None:
+    """The originals of each folder `old` are the folder `new`'s from now on (in the caller's
+    transaction; state/places.py decides which were renamed). All at once, through names no
+    folder has, so a chain (A→B, C→A) or a swap moves each folder's own (moved one by one, C's
+    rows were merged into A's: a review). A folder id stays with its rows (a worker's cached
+    id stays right); rows kept under the new name by a folder no longer configured join it.
+    Nothing when there is no index."""
+    if not renames or conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'originals_folders'").fetchone() is None:
         return
-    old = conn.execute("SELECT id FROM originals_folders WHERE name = ?", (was,)).fetchone()
-    new = conn.execute("SELECT id FROM originals_folders WHERE name = ?", (name,)).fetchone()
-    if old is None:
-        return
-    if new is None:
-        conn.execute("UPDATE originals_folders SET name = ? WHERE id = ?", (name, old[0]))
-        return
-    # The new name has rows already (a worker recorded one before this, or it was its name
-    # once): one folder; the mirrors load again, as their folder ids changed.
-    conn.execute("UPDATE originals SET folder = ? WHERE folder = ?", (new[0], old[0]))
-    conn.execute("DELETE FROM originals_folders WHERE id = ?", (old[0],))
-    conn.execute("UPDATE originals_meta SET value = value + 1 WHERE key = 'epoch'")
+    moving = []
+    for n, (old, new) in enumerate(renames):
+        row = conn.execute("SELECT id FROM originals_folders WHERE name = ?", (old,)).fetchone()
+        if row is not None:
+            conn.execute("UPDATE originals_folders SET name = ? WHERE id = ?", (f"\0renaming {n}", row[0]))
+            moving.append((row[0], new))
+    for fid, new in moving:
+        other = conn.execute("SELECT id FROM originals_folders WHERE name = ?", (new,)).fetchone()
+        if other is not None:
+            conn.execute("UPDATE originals SET folder = ? WHERE folder = ?", (fid, other[0]))
+            conn.execute("DELETE FROM originals_folders WHERE id = ?", (other[0],))
+            conn.execute("UPDATE originals_meta SET value = value + 1 WHERE key = 'epoch'")  # the mirrors reload
+        conn.execute("UPDATE originals_folders SET name = ? WHERE id = ?", (new, fid))
 
 
 @contextmanager

@@ -39,16 +39,22 @@ def remember(state_dir: Path, folders: Iterable[Folder]) -> list[tuple[str, str]
     try:
         with db.transaction(conn):
             before = dict(conn.execute("SELECT path, folder FROM processing_folders").fetchall())
-            named = {f.name for f in folders}
-            renamed = [(was, f.name) for f in folders
-                       if (was := before.get(os.fsencode(f.processing), f.name)) != f.name and was not in named]
-            for was, name in renamed:
-                originals.follow_rename(conn, was, name)
+            renamed = _renamed(folders, before)
+            originals.follow_renames(conn, renamed)
             conn.executemany("INSERT INTO processing_folders VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET "
                              "folder = excluded.folder", [(os.fsencode(f.processing), f.name) for f in folders])
     finally:
         conn.close()
     return renamed
+
+
+def _renamed(folders: list[Folder], before: dict[bytes, str]) -> list[tuple[str, str]]:
+    """(old name, new name) of each folder whose processing/ had another name: renames, chains
+    (A→B and C→A) and swaps alike (originals.follow_renames moves them all at once). Not
+    one whose old name another configured processing/ had too (an old config's, moved since):
+    whose originals those are cannot be told."""
+    was = [before.get(os.fsencode(f.processing), f.name) for f in folders]
+    return [(old, f.name) for f, old in zip(folders, was, strict=True) if old != f.name and was.count(old) == 1]
 
 
 def left(state_dir: Path, folders: Iterable[Folder]) -> list[tuple[Path, str]]:

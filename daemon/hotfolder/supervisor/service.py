@@ -287,6 +287,9 @@ class Service:
             self._refuse_reload(refused)
             return False
         new = self.config = ready.config
+        # Before a job of the new config is claimed: a worker recording under a folder's new
+        # name first made two folders of one (state/places.py follows a rename; a review).
+        self._remember_places(new)
         self.ledger.reconfigure(new)
         watcher = self.watching
         watcher.stop()
@@ -294,7 +297,6 @@ class Service:
         self.watcher.start()
         self.backend.reconfigure(new)
         self.ops.reconfigure(new)
-        self._remember_places(new)
         self.refused_reload = ""
         self.log.info("reloaded", workers=new.workers, folders=[f.name for f in new.folders], changes=ready.changes,
                       **({"nodes_restart_needed": ready.for_nodes} if ready.for_nodes else {}))
