@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from hotfolder.config import locate
 from hotfolder.shown import display
 
 # The second look at a candidate (measured: it keeps every resize, recompression, turn and
@@ -113,10 +114,11 @@ class Match:
         where = f", archived as {self.archived}" if self.archived else ""
         return f"{what} {self.folder}/{self.name}{where}"
 
-    def gone_said(self, archive: Path | None, copy: Path | None = None) -> str:
+    def gone_said(self, archive: Path | None, copy: Path | None = None, config: Path | None = None) -> str:
         """How to have the outputs that are gone made again ("" when none is): `archive`,
         the folder's archive, where the earlier original lies (None: it was deleted); `copy`:
-        where this copy lies now (duplicates/), when known."""
+        where this copy lies now (duplicates/), when known; `config`: the daemon's, which a
+        printed command names (config/locate.option)."""
         if not self.gone:
             return ""
         said = f"{len(self.gone)} of its {len(self.outputs)} outputs are gone from the output folder; "
@@ -124,11 +126,11 @@ class Match:
             return said + "its original was not kept (on_success: delete): on_duplicate: process renders every copy"
         original = archive / self.archived
         if not os.path.lexists(original):
-            return said + self._put_back_said(archive, original, copy)
-        return said + f"`hotfolder rerender {_quoted(original)}` renders them again (or on_duplicate: process " \
-                      "renders every copy)"
+            return said + self._put_back_said(archive, original, copy, config)
+        return said + (f"`hotfolder rerender{locate.option(config)} {_quoted(original)}` renders them again (or "
+                       "on_duplicate: process renders every copy)")
 
-    def _put_back_said(self, archive: Path, original: Path, copy: Path | None) -> str:
+    def _put_back_said(self, archive: Path, original: Path, copy: Path | None, config: Path | None) -> str:
         """Its archived original was deleted too, so rerender of it cannot work (a new user was
         told to run it): a copy of its bytes put back under the name it was dropped as is that
         original again, and rerender renders it into its own outputs."""
@@ -142,7 +144,8 @@ class Match:
         else:
             folder = "" if back.parent.is_dir() else f"mkdir -p {_quoted(back.parent)} && "
             put_back = f"`{folder}cp {_quoted(copy)} {_quoted(back)}` puts it back"
-        return gone + (f"this copy has its bytes: {put_back}, then `hotfolder rerender {_quoted(back)}` renders "
+        return gone + (f"this copy has its bytes: {put_back}, then `hotfolder rerender{locate.option(config)} "
+                       f"{_quoted(back)}` renders "
                        "them again")
 
     def as_json(self) -> dict:

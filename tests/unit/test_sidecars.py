@@ -218,6 +218,7 @@ def test_a_sidecar_after_its_image_says_rerender_not_sidecar_wait(tmp_path):
 def test_a_late_sidecars_command_names_the_daemons_config_unless_a_command_finds_it(tmp_path):
     """A daemon run with `--config /srv/x.yaml`: the printed `rerender` must act on its folders,
     not on whatever config the admin's current folder holds (a review of the hints)."""
+    import dataclasses
     import shlex
 
     import structlog
@@ -232,7 +233,8 @@ def test_a_late_sidecars_command_names_the_daemons_config_unless_a_command_finds
     for given in (config, locate.PLACES[-1], None):
         (folder.archive / "IMG_3.JPG").write_bytes(b"rendered a moment ago")
         with structlog.testing.capture_logs() as said:
-            side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / "IMG_3.xmp", b"<x/>"), given)
+            side_files.sidecar_alone(structlog.get_logger(), dataclasses.replace(folder, config_file=given),
+                                     _drop(folder.inbox / "IMG_3.xmp", b"<x/>"))
         notes.append(said[0]["note"])
         (folder.archive / "IMG_3.xmp").unlink()
     image = shlex.quote(str(folder.archive / "IMG_3.JPG"))

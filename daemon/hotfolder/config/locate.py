@@ -8,6 +8,7 @@ status or requeue never silently acts on another daemon's folders.
 from __future__ import annotations
 
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,3 +49,15 @@ def find(given: Path | None, environ=os.environ, places: tuple[Path, ...] = PLAC
     raise NoConfig(f"no config given and none found (tried ${ENV}, {tried}); "
                    "give one with --config FILE, or make one to edit with `hotfolder init DIR` and run the "
                    "commands from DIR")
+
+
+def option(config: Path | None) -> str:
+    """` --config FILE` for a command printed for the admin (a log line's hint), unless FILE is
+    the system's config, which a command finds from any folder; empty when the config is not
+    a file's (a text parsed in a test), or its path is no text a shell reads back. Without it,
+    a daemon run with --config /srv/x.yaml printed commands that acted on whatever config the
+    admin's current folder held."""
+    if config is None or not config.is_absolute() or config == PLACES[-1]:
+        return ""
+    text = str(config)
+    return f" --config {shlex.quote(text)}" if text.isprintable() else ""

@@ -218,6 +218,8 @@ class Folder:
     index_dir: Path | None = field(default=None, metadata=DERIVED)
     # set by the service: this folder's place in the shared per-folder counts (workers/counters.py)
     slot: int = field(default=0, metadata=DERIVED)
+    # the config it was read from: what a command printed for the admin names (config/locate.option)
+    config_file: Path | None = field(default=None, metadata=DERIVED)
 
     def all_dirs(self) -> list[Path]:
         dirs = [self.inbox, self.output, self.failed, self.processing]

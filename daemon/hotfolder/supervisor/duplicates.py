@@ -53,7 +53,7 @@ class Sameness:
         self.log.info("file_skipped", folder=folder.name, file=job.rel, kind=str(match.kind), bits=match.bits,
                       matched=fsnames.display(f"{match.folder}/{match.name}"),
                       matched_archived=fsnames.display(match.archived), duplicates=str(where), outcome="duplicate",
-                      **({"hint": match.gone_said(folder.archive, where)} if match.gone else {}))
+                      **({"hint": match.gone_said(folder.archive, where, folder.config_file)} if match.gone else {}))
         self._note(folder, result.record, where.relative_to(folder.duplicates).as_posix()
                    if folder.duplicates else None)
         self.on_notice(Notice(KINDS[match.kind], folder.name, fsnames.display(job.rel),

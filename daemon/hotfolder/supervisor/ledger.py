@@ -127,7 +127,7 @@ class Ledger:
             if joined is not None or awaiting in self.tracked:
                 return joined
         if is_sidecar(path.name):
-            side_files.sidecar_alone(self.log, folder, path, self.config.source)
+            side_files.sidecar_alone(self.log, folder, path)
             return None
         try:
             if rules.passes_through(folder, path):  # a video: archived as it is

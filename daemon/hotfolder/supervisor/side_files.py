@@ -26,7 +26,7 @@ def pass_through(log, folder: Folder, path: Path) -> None:
             path.relative_to(folder.inbox).as_posix()), archived=fsnames.display(str(where)), outcome="archived")
 
 
-def sidecar_alone(log, folder: Folder, path: Path, config: Path | None = None) -> None:
+def sidecar_alone(log, folder: Folder, path: Path) -> None:
     """Archive (or delete, with on_success: delete) a sidecar whose image never came."""
     rel = path.relative_to(folder.inbox).as_posix()
     try:
@@ -35,10 +35,10 @@ def sidecar_alone(log, folder: Folder, path: Path, config: Path | None = None) -
         log.error("sidecar_not_moved", folder=folder.name, file=rel, reason=str(exc))
         return
     log.info("sidecar_alone", folder=folder.name, file=rel, archived=str(where) if where else None,
-             note=_why_alone(folder, where, config))
+             note=_why_alone(folder, where))
 
 
-def _why_alone(folder: Folder, where: Path | None, config: Path | None = None) -> str:
+def _why_alone(folder: Folder, where: Path | None) -> str:
     """What happened, and what to do: an image of it already archived was rendered without
     it (it came after the image was taken: an image waits only for a sidecar being written
     with it), so raising sidecar_wait would not help; `rerender` would (a new user), with
@@ -48,23 +48,13 @@ def _why_alone(folder: Folder, where: Path | None, config: Path | None = None) -
         at = str(where.parent / image)
         # A name that is not text, or holds a control character, is shown escaped (\xff, \x0a), which a
         # shell would not read back: no command then
-        how = (f"`hotfolder rerender{_config_option(config)} {shlex.quote(at)}`" if fsnames.printable(at) == at
-               else "`hotfolder rerender` of that image")
+        command = f"hotfolder rerender{locate.option(folder.config_file)} {shlex.quote(at)}"
+        how = f"`{command}`" if fsnames.printable(at) == at else "`hotfolder rerender` of that image"
         return (f"its image {fsnames.display(image)} was rendered before it arrived, without it; archived beside "
                 f"that image: {how} renders the image again with it (copy a sidecar before or with its image)")
     return (f"no image of it arrived within sidecar_wait ({folder.sidecar_wait:g} s): "
             + ("archived alone" if where else "deleted (on_success: delete)")
             + "; drop a sidecar with its image, or raise sidecar_wait")
-
-
-def _config_option(config: Path | None) -> str:
-    """` --config FILE` for a command printed for the admin, unless FILE is the system's
-    config, which a command finds from any folder (config/locate); empty when the config is
-    not known, or is not a name a shell reads back."""
-    if config is None or config == locate.PLACES[-1]:
-        return ""
-    text = str(config.absolute())
-    return f" --config {shlex.quote(text)}" if fsnames.printable(text) == text else ""
 
 
 LATELY = 600.0  # seconds: an image archived this recently is the one its late sidecar belonged to

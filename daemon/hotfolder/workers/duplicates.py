@@ -100,12 +100,13 @@ class Sameness:
         record = self._record(REFUSED if failing else DUPLICATE, other=match)
         match = _with_gone(match, folder)
         said = f"{match.said()}"
+        hint = match.gone_said(folder.archive, config=folder.config_file)  # "" when no output is gone
         if failing:
-            error = f"{said} (on_duplicate: fail)" + (f"; {match.gone_said(folder.archive)}" if match.gone else "")
+            error = f"{said} (on_duplicate: fail)" + (f"; {hint}" if hint else "")
             self.logger.warning("file_failed", step="duplicate", reason=error, duration_ms=_ms(t0), outcome="failed")
             return Result(self.job.id, False, error=error, step="duplicate", match=match, record=record,
                           duration_ms=_ms(t0))
-        gone = {"outputs_gone": len(match.gone), "hint": match.gone_said(folder.archive)} if match.gone else {}
+        gone = {"outputs_gone": len(match.gone), "hint": hint} if match.gone else {}
         self.logger.info("duplicate_skipped", kind=str(match.kind), matched=display(f"{match.folder}/{match.name}"),
                          duration_ms=_ms(t0), outcome="skipped", **gone)
         return Result(self.job.id, True, skipped=True, match=match, record=record, duration_ms=_ms(t0))

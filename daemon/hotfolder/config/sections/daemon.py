@@ -99,6 +99,7 @@ def read(ctx: Context, data: Any, path: str) -> Config:
         with recorded():
             r.fail("state_dir", reason)
     source = Path(ctx.source).resolve() if ctx.source != "<config>" else Path(ctx.source)
+    values["folders"] = tuple(replace(f, config_file=source) for f in values["folders"])
     return Config(source=source, **as_fields(KEYS, values))
 
 
