@@ -172,7 +172,8 @@ def _duplicate_scope(folder: Folder, rel: str) -> str | None:
         return None
     why = ("duplicate_scope: subfolder" if folder.duplicate_scope == DuplicateScope.SUBFOLDER else
            "duplicate_scope: auto, and a rendition's `when: subfolder:` names it: a delivery of its own")
-    return (f"copies of it count as duplicates only within {display(scope or '(the top)')}/ ({why}; "
+    where = f"within {display(scope)}/" if scope else "among the files dropped at the inbox's top"
+    return (f"copies of it count as duplicates only {where} ({why}; "
             "`duplicate_scope: folder` compares across the whole folder)")
 
 
