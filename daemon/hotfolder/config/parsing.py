@@ -140,8 +140,9 @@ def _yaml(text: str, source: str) -> dict:
                        f"that value's text: end the value with the same quote on line {unclosed[0]}")
             line, column = unclosed
         elif context == "while scanning a block scalar" and (written := _block_scalar_on_line(text, line or 0)):
+            quoted = written[1].replace("\\", "\\\\").replace('"', '\\"')  # as YAML reads it back
             reason += (f"; a value that starts with > or | begins a YAML block of text: quote it, e.g. "
-                       f"{written[0]}: \"{written[1]}\"")
+                       f"{written[0]}: \"{quoted}\"")
         elif "mapping values are not allowed here" in problem and (key := _key_on_line(text, line or 0,
                                                                                      _VALUE_WITH_COLON)):
             reason += f"; a value holding ': ' must be quoted, e.g. {key}: \"…: …\""
