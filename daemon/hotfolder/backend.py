@@ -9,6 +9,8 @@
                       Lost(job, why, charged)  no result: the worker died or hung (charged, an
                                             attempt of the file's own) or was stopped by us
                       Ended(folder, rel)    rendered and settled elsewhere (cluster mode)
+                      Told(notices, dropped)  what the nodes said of the files they ended (cluster
+                                            mode): the service raises the notices as local mode does
     reconfigure(config)  a reload: what the backend reads of the config (workers, queue_size,
                     file_timeout; the cluster's room and reconciler), applied now (reloadable.py)
     drain()         start no new job; let the running ones finish
@@ -33,6 +35,7 @@ from typing import Protocol, Self, cast
 from hotfolder.config.model import Config, Folder
 from hotfolder.errors import ExitCode, HotfolderError
 from hotfolder.jobs import Job, Result, Verdict
+from hotfolder.ops.notices import Notice
 
 MAX_FOLDERS = 256  # distinct folder names one daemon counts (slots in the shared counts; never reused)
 
@@ -78,7 +81,16 @@ class Ended:
     rel: str
 
 
-Event = Started | Finished | Lost | Ended
+@dataclass(frozen=True)
+class Told:
+    """What the nodes told of files they ended (cluster mode): the notices local mode raises
+    itself, and per event those the cluster dropped on the way (cluster/told.py)."""
+
+    notices: tuple[Notice, ...] = ()
+    dropped: tuple[tuple[str, int], ...] = ()
+
+
+Event = Started | Finished | Lost | Ended | Told
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,9 @@ def jpeg(path: Path, size=(480, 360), seed: int = 0) -> Path:
 
 
 class Cluster:
-    def __init__(self, tmp: Path, redis: RedisServer, **cluster):
+    def __init__(self, tmp: Path, redis: RedisServer, extra: str = "", **cluster):
         self.tmp, self.redis = tmp, redis
+        self.extra = extra  # more of the config's top level (notify:, ...)
         self.root = tmp / "shared"
         self.base = self.root / "photos"
         self.inbox, self.output = self.base / "inbox", self.base / "output"
@@ -73,7 +74,7 @@ class Cluster:
                     size: 160x160
                     format: jpeg
             cluster: {json.dumps(settings)}
-            """)
+            """) + self.extra
         path = path or self.config
         path.write_text(text)
         return path

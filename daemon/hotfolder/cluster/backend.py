@@ -4,7 +4,8 @@ The service claims exactly as in local mode (rename into processing/); instead o
 Queue.put, `submit` writes a job record on the shared root and sends a Celery task
 naming it. No worker runs here: `hotfolder worker` renders on each machine and moves
 the original to archive/ or failed/ itself, then removes the record. So `poll`
-reports `Ended` when a record is gone, re-sends stale jobs (the reconciler), and
+reports `Ended` when a record is gone, `Told` with the notices of what the nodes said
+of the files they ended (cluster/told.py), re-sends stale jobs (the reconciler), and
 keeps the cluster-wide numbers for the status.
 
 Claims survive a restart: files in processing/ may be rendered right now by a
@@ -20,9 +21,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Self
 
-from hotfolder.backend import BackendStatus, Ended, Event, Wake
+from hotfolder.backend import BackendStatus, Ended, Event, Told, Wake
 from hotfolder.cluster import app as app_mod
-from hotfolder.cluster import jobs, versions
+from hotfolder.cluster import jobs, told, versions
 from hotfolder.cluster.originals import SharedOriginals
 from hotfolder.cluster.reconcile import Reconciler, adopt_orphans
 from hotfolder.cluster.store import Store
@@ -176,7 +177,7 @@ class ClusterBackend:
         events: list[Event] = []
         if now >= self._next_poll:
             self._next_poll = now + POLL_RECORDS
-            events = self._notice_ends()
+            events = [*self._notice_ends(), *self._told()]
         if now >= self._next_reconcile:
             self._next_reconcile = now + self.config.cluster.reconcile_interval
             self._reconcile()
@@ -193,6 +194,21 @@ class ClusterBackend:
         ended: list[Event] = [Ended(*self.known.pop(job)) for job in [j for j in self.known if j not in names]]
         self.in_flight = len(names)
         return ended
+
+    def _told(self) -> list[Event]:
+        """What the nodes said of the files they ended (cluster/told.py), as the notices local
+        mode raises; a verdict that is not one is skipped and said."""
+        try:
+            taken = told.take(self.store.r, self.store.prefix, {f.name for f in self.config.folders})
+        except Exception:  # noqa: BLE001 - Redis away: the status says so; the verdicts wait there
+            return []
+        if taken.refused:
+            self.log.warning("verdicts_refused", count=taken.refused,
+                             reason="a node's verdict named no folder of this config or no file inside one, or was "
+                                    "not a verdict: not notified (a node of another config, or a forged one)")
+        if not (taken.notices or taken.dropped):
+            return []
+        return [Told(tuple(taken.notices), tuple(sorted(taken.dropped.items())))]
 
     def _reconcile(self) -> None:
         try:

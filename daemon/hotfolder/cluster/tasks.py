@@ -22,7 +22,7 @@ from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from hotfolder.cluster import jobs, versions
+from hotfolder.cluster import jobs, told, versions
 from hotfolder.cluster.app import TASK_NAME
 from hotfolder.cluster.originals import SharedOriginals
 from hotfolder.cluster.store import Holder, Store
@@ -168,6 +168,8 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> Ou
             logger.info("job_skipped", reason=Outcome.ALREADY_DONE, outcome="noop")
             return Outcome.ALREADY_DONE
         src = folder.processing / record.rel
+        if record.attempts:  # the last attempt began and never ended: its worker was lost (the head notifies)
+            told.push(ctx.store, told.lost(folder.name, record.rel, job, record.attempts, record.nodes), logger)
         if record.attempts >= c.max_attempts:
             error = (f"worker lost {record.attempts} times (killed, out of memory, crashed or over the "
                      f"hard time limit of {c.task_time_limit:g} s) on {', '.join(record.nodes)}")
@@ -263,6 +265,8 @@ def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *
                else None)
         atomic.remove_temp_outputs(folder, record.rel, f"{record.job}-")
         ctx.records.remove(record.job)
+        told.push(ctx.store, told.ended(folder.name, record.rel, record.job, record.attempts, ok=ok, found=found),
+                  logger)
         return Outcome.DUPLICATE
     if ok:
         where = moves.finish(folder, moves.Claimed(record.rel, src, _sidecar(record)))
@@ -287,6 +291,8 @@ def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *
         store.count(Verdict.PROCESSED if ok else Verdict.FAILED, folder.name)
     except Exception as exc:  # noqa: BLE001 - the file is done; counts are only for status
         logger.warning("count_failed", reason=str(exc))
+    told.push(store, told.ended(folder.name, record.rel, record.job, record.attempts, ok=ok, reason=error, step=step,
+                                outputs=outputs, duration_ms=duration_ms, found=found), logger)  # the head notifies
     return Outcome.PROCESSED if ok else Outcome.FAILED
 
 

@@ -253,6 +253,13 @@ class Notifications:
         for endpoint in self.endpoints:
             endpoint.put(notice)
 
+    def dropped(self, event: str, n: int) -> None:
+        """`n` events that never reached us (cluster/told.py): dropped by each endpoint taking them."""
+        for endpoint in self.endpoints:
+            if event in endpoint.target.events:
+                with endpoint.cond:
+                    endpoint.counts[Delivery.DROPPED] += n
+
     def counts(self) -> dict[tuple[str, str], int]:
         """(item, outcome) -> messages, for /metrics: of every endpoint since the start."""
         self._settle_retired()

@@ -160,7 +160,18 @@ class Ops:
                 self.recent.appendleft(notice)  # the page's list: what became of each file, skipped duplicates too
             self.notifications.submit(notice)  # each endpoint takes the events it asked for (`done`: opt-in)
         except Exception:  # noqa: BLE001 - see the docstring
-            self.log.exception("notice_failed", event=notice.event)
+            self.log.exception("notice_failed", kind=notice.event)
+
+    def dropped(self, event: str, n: int) -> None:
+        """Notices of `event` lost before they reached us (a cluster's full list of verdicts):
+        counted as each endpoint that takes the event counts what it drops."""
+        try:
+            self.notifications.dropped(event, n)
+            self.log.warning("notices_dropped", kind=event, count=n,
+                             reason="the nodes' list of verdicts was full (the head was stopped or fell behind): "
+                                    "these files were not notified")
+        except Exception:  # noqa: BLE001 - see notice()
+            self.log.exception("notice_failed", kind=event)
 
     def finished(self, folder: str, duration_ms: float) -> None:
         try:

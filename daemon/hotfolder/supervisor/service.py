@@ -11,6 +11,7 @@ Each turn of the loop, in phases (after gunicorn's arbiter):
 
     watcher ──ready paths──▶ ledger.claim ──Job──▶ backend.submit
     backend.poll ──Started / Finished / Lost / Ended──▶ ledger (settle, retry, give back)
+                 ──Told──▶ ops (the notices of files a cluster's nodes ended)
 
 Its collaborators: the ledger (claims in flight, where originals go), the claim gate
 (what stops claiming), the publisher (the status), the backend (the local pool in
@@ -25,7 +26,7 @@ import time
 from collections import deque
 
 from hotfolder.arrival.watcher import Watcher
-from hotfolder.backend import Backend, BootFailure, Ended, Event, Finished, Lost
+from hotfolder.backend import Backend, BootFailure, Ended, Event, Finished, Lost, Told
 from hotfolder.config.model import Config, Folder
 from hotfolder.errors import ExitCode, HotfolderError
 from hotfolder.ops.notices import Notice, NoticeKind
@@ -247,6 +248,11 @@ class Service:
                 again = self.ledger.lost(event.job, event.why, event.charged, stopping=self.draining)
             elif isinstance(event, Ended):
                 self.ledger.ended(event.folder, event.rel)
+            elif isinstance(event, Told):  # a node ended them: notified as local mode's own ends are
+                for notice in event.notices:
+                    self.ops.notice(notice)
+                for kind, n in event.dropped:
+                    self.ops.dropped(kind, n)
             if again is not None:
                 if self.draining:
                     self.ledger.give_back(again)
