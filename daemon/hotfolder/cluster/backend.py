@@ -24,6 +24,7 @@ from typing import Any, Self
 from hotfolder.backend import BackendStatus, Ended, Event, Told, Wake
 from hotfolder.cluster import app as app_mod
 from hotfolder.cluster import jobs, told, versions
+from hotfolder.cluster.forget import Forgetting
 from hotfolder.cluster.originals import SharedOriginals
 from hotfolder.cluster.reconcile import Reconciler, adopt_orphans
 from hotfolder.cluster.store import Store
@@ -51,6 +52,7 @@ class ClusterBackend:
         self.originals = SharedOriginals(self.store.r, self.store.prefix, self.store.ttl_ms)  # its counts, its state
         self.reconciler = Reconciler(c, self.records, self.store, self._send_record)
         self.log = log.get("cluster")
+        self.forgetting = Forgetting(self.originals, self.log)  # the shared index's duplicate_window
         self.versions = versions.of_config(config)  # folder -> our config version: the queue its jobs go to
         self.known: dict[str, tuple[str, str]] = {}  # job -> (folder, rel), to notice ends
         self.in_flight = 0
@@ -178,6 +180,7 @@ class ClusterBackend:
         if now >= self._next_poll:
             self._next_poll = now + POLL_RECORDS
             events = [*self._notice_ends(), *self._told()]
+            self.forgetting.step({f.name: f.duplicate_window for f in self.config.folders}, now)  # hourly, in steps
         if now >= self._next_reconcile:
             self._next_reconcile = now + self.config.cluster.reconcile_interval
             self._reconcile()

@@ -197,6 +197,10 @@ class Store:
             return number
         return int(self.r.get(key) or number)  # another attempt took one first: that one (this one is spent)
 
+    def let_go(self, folder: str, holder: int) -> None:
+        """The file `holder` ended: its held number is no longer needed (else 30 days in Redis)."""
+        self.r.delete(self._k("seq", folder, "held", str(holder)))
+
     # counts
     def count(self, what: Verdict, folder: str = "") -> None:
         pipe = self.r.pipeline()  # MULTI/EXEC: the total and its folder's share move together

@@ -30,6 +30,7 @@ from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, Superseded, Verdict
 from hotfolder.runtime import log
 from hotfolder.spool import atomic, fsnames, moves
+from hotfolder.state import originals
 from hotfolder.workers.render import process_one
 
 TEST_HOLD = "HOTFOLDER_TEST_HOLD"  # tests only: a folder of files that hold or kill a render
@@ -256,6 +257,7 @@ def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *
     """The original to archive/ (or deleted), the duplicates folder or failed/, then the record
     goes: the job is over. `found`: what the index of originals found (supervisor/duplicates.py
     does the same in local mode)."""
+    holder = _holder(folder, record, src)  # before the original moves: its identity in processing/
     if found is not None and found.skipped and found.match is not None:
         moved = moves.duplicate(folder, src, record.rel, kind=str(found.match.kind), matched=found.match.as_json(),
                                 sidecar=_sidecar(record))
@@ -265,6 +267,7 @@ def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *
                else None)
         atomic.remove_temp_outputs(folder, record.rel, f"{record.job}-")
         ctx.records.remove(record.job)
+        _let_go(ctx, logger, folder, holder)
         told.push(ctx.store, told.ended(folder.name, record.rel, record.job, record.attempts, ok=ok, found=found),
                   logger)
         return Outcome.DUPLICATE
@@ -291,9 +294,29 @@ def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *
         store.count(Verdict.PROCESSED if ok else Verdict.FAILED, folder.name)
     except Exception as exc:  # noqa: BLE001 - the file is done; counts are only for status
         logger.warning("count_failed", reason=str(exc))
+    _let_go(ctx, logger, folder, holder)
     told.push(store, told.ended(folder.name, record.rel, record.job, record.attempts, ok=ok, reason=error, step=step,
                                 outputs=outputs, duration_ms=duration_ms, found=found), logger)  # the head notifies
     return Outcome.PROCESSED if ok else Outcome.FAILED
+
+
+def _holder(folder: Folder, record: jobs.Record, src: Path) -> int | None:
+    """Who its `{seq}` is held for (workers/render._holder: the file's identity in processing/)."""
+    try:
+        st = os.lstat(src)
+    except OSError:
+        return None
+    return originals.job_key(folder.name, record.rel, st.st_ino, st.st_mtime_ns)
+
+
+def _let_go(ctx: Context, logger, folder: Folder, holder: int | None) -> None:
+    """The file ended (after its record went: a new attempt would need its number again)."""
+    if holder is None:
+        return
+    try:
+        ctx.store.let_go(folder.name, holder)
+    except Exception as exc:  # noqa: BLE001 - it expires after 30 days by itself
+        logger.warning("held_number_kept", reason=str(exc))
 
 
 def _sidecar(record: jobs.Record) -> str | None:

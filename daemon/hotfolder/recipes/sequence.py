@@ -16,7 +16,8 @@ A number is held for the file it was given to (`holder`: its identity in process
 state/originals.job_key): another attempt of that file, after a kill, gets the same one,
 so its outputs replace the first attempt's instead of standing beside them under a
 second number (an attack round: `s/0001.jpg` and `s/0002.jpg` of one original). Held
-numbers are let go after HELD_FOR.
+numbers are let go after HELD_FOR; in cluster mode also when their file ends (a Redis key
+each: cluster/tasks._let_go).
 """
 from __future__ import annotations
 
