@@ -222,6 +222,44 @@ def test_redis_restarted_mid_burst(cluster_factory):
     assert c.events("head", "jobs_resent"), "the reconciler re-sent nothing"
 
 
+def test_redis_restarts_during_a_render_are_not_attempts(cluster_factory):
+    """Each reconnect after a Redis restart terminates the running render (Celery: its message
+    cannot be acked any more) and it starts again: three restarts during one slow render sent
+    a good file to failed/ as "worker lost 3 times" (a tester's finding)."""
+    c = cluster_factory(max_attempts=2)
+    c.start_head()
+    c.start_worker("w0")
+    held = hold(c, "a.jpg")
+    c.drop(["a.jpg"])
+    wait_for(lambda: c.started("a.jpg"), 20, what="a.jpg to start")
+    for n in (2, 3):
+        c.redis.restart()
+        wait_for(lambda: len(c.started("a.jpg")) == n or files_under(c.failed), 30,  # noqa: B023
+                 what=f"a.jpg to start again after Redis restart {n - 1}")
+        assert not files_under(c.failed), c.logs()
+    held.unlink()
+    wait_for(lambda: c.settled(1), 30, what="a.jpg to end")
+    c.assert_exactly_once(["a.jpg"])
+    assert [a for a, _ in c.started("a.jpg")] == [1, 1, 1]
+    assert done_event(c, "a.jpg")["attempts"] == 1
+    assert "Terminating it instead" in c.log("w0")  # Celery did stop the render each time
+
+
+def test_a_render_over_the_hard_time_limit_is_still_an_attempt(cluster_factory):
+    """The hard limit stops a render with SIGTERM (then SIGKILL), as a lost broker connection
+    does: that one must still count, or a file that hangs every render would loop forever."""
+    c = cluster_factory(max_attempts=2, task_time_limit=2, task_soft_time_limit=1, visibility_timeout=3, stale_after=3)
+    c.start_head()
+    c.start_worker("w0")
+    (c.hold / "hang-stuck.jpg").write_text("")  # deaf to the soft limit: only the hard one ends it
+    c.drop(["stuck.jpg"])
+    wait_for(lambda: c.settled(1), 60, what="stuck.jpg to reach failed/")
+    record = json.loads((c.failed / "stuck.jpg.error.json").read_text())
+    assert "worker lost 2 times" in record["error"] and record["attempts"] == 2, record
+    assert [a for a, _ in c.started("stuck.jpg")] == [1, 2]
+    assert not c.events("w0", "job_stopped")
+
+
 def test_worker_sigterm_mid_task_finishes_it(cluster_factory):
     c = cluster_factory()
     c.start_head()

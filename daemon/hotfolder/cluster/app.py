@@ -13,7 +13,8 @@ Why each one (docs/cluster.md and ../shared/notes/scale-out.md §2 have the sour
   kills the child (the reconciler then re-sends the job, counted as an attempt).
 - cancel long-running tasks on connection loss: after a broker reconnect Redis
   redelivers unacked tasks; running them twice in parallel is what the lease is
-  for, and cancelling is the documented cure (default in Celery 6).
+  for, and cancelling is the documented cure (default in Celery 6). A render so
+  stopped (SIGTERM) is not counted as an attempt (tasks._give_back).
 """
 from __future__ import annotations
 

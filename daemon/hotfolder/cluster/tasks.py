@@ -35,6 +35,9 @@ from hotfolder.workers.render import process_one
 
 TEST_HOLD = "HOTFOLDER_TEST_HOLD"  # tests only: a folder of files that hold or kill a render
 BUSY_AGAIN = 1.0  # seconds before a job whose bytes another node renders is tried again (it waited 30 s already)
+# billiard's SIGTERM handler in a pool child: sys.exit(-(256 - SIGTERM)) (billiard.common._shutdown_cleanup)
+TERMINATED = -(256 - signal.SIGTERM)
+HARD_LIMIT_NEAR = 0.5  # seconds: a SIGTERM this close to task_time_limit is the hard limit's
 
 
 class Outcome(StrEnum):
@@ -124,6 +127,7 @@ class _Refresher(threading.Thread):
 
 
 def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> Outcome:
+    began = time.monotonic()  # the pool's hard time limit counts from (just before) here
     ctx = context()
     c = ctx.config.cluster
     logger = log.get().bind(job=job, node=ctx.node, worker_pid=os.getpid())
@@ -196,6 +200,10 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> Ou
         except Superseded as exc:
             logger.warning("job_superseded", reason=str(exc), outcome="noop")
             return Outcome.IN_PROGRESS_ELSEWHERE
+        except SystemExit as exc:
+            if exc.code == TERMINATED and time.monotonic() - began < c.task_time_limit - HARD_LIMIT_NEAR:
+                _give_back(ctx, logger, record)
+            raise
         if result.retry_later or result.recipe or result.busy:  # disk full, a broken watermark, its bytes
             ctx.records.write(replace(record, attempts=record.attempts - 1, nodes=record.nodes[:-1]))
             logger.error("job_retry_later", reason=result.error, outcome="retry")  # rendered elsewhere now
@@ -212,6 +220,23 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> Ou
             ctx.store.release(job, me)
         except Exception as exc:  # noqa: BLE001 - it expires by itself
             logger.warning("lease_release_failed", reason=str(exc))
+
+
+def _give_back(ctx: Context, logger, record: jobs.Record) -> None:
+    """A render stopped by SIGTERM before the hard time limit is not an attempt: Celery stops
+    it when the broker connection is lost (its message cannot be acked; Redis redelivers it),
+    and so does a cold shutdown. Three Redis restarts during one slow render sent a good file
+    to failed/ as "worker lost 3 times" (a tester's finding). Crashes, the OOM killer (SIGKILL)
+    and the hard time limit (SIGTERM at task_time_limit, then SIGKILL) still count. Written
+    back only while the record on the share is this attempt's (as _Fence asks)."""
+    try:
+        now = ctx.records.read(record.job)
+        if now is not None and (now.attempts, now.nodes) == (record.attempts, record.nodes):
+            ctx.records.write(replace(record, attempts=record.attempts - 1, nodes=record.nodes[:-1]))
+            logger.warning("job_stopped", reason="the render was stopped (SIGTERM: the broker connection was "
+                           "lost, or the node stopped); not counted as an attempt", outcome="retry")
+    except OSError as exc:  # the share cannot be written now: the attempt stays counted
+        logger.warning("attempt_not_given_back", reason=str(exc))
 
 
 class _Fence:
@@ -340,7 +365,7 @@ def _found(ctx: Context, logger, folder: Folder, result: Result, where: str | No
 
 
 def _test_hook(job: str, record: jobs.Record) -> None:
-    """HOTFOLDER_TEST_HOLD=<dir>: say where we are, then obey kill-NAME / hold-NAME files."""
+    """HOTFOLDER_TEST_HOLD=<dir>: say where we are, then obey kill-NAME / hold-NAME / hang-NAME files."""
     hold = os.environ.get(TEST_HOLD)
     if not hold:
         return
@@ -351,3 +376,8 @@ def _test_hook(job: str, record: jobs.Record) -> None:
     deadline = time.monotonic() + 120
     while (d / f"hold-{name}").exists() and time.monotonic() < deadline:
         time.sleep(0.02)
+    while (d / f"hang-{name}").exists() and time.monotonic() < deadline:  # deaf to the soft limit, as C code is
+        try:
+            time.sleep(0.02)
+        except SoftTimeLimitExceeded:
+            continue
