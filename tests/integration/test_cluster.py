@@ -18,6 +18,7 @@ import pytest
 
 from tests.harness import files_under, wait_for
 from tests.harness.cluster import Cluster, redis_client, send_again
+from tests.sources import xmp_packet
 
 
 def stat_count(c: Cluster, what: str) -> int:
@@ -293,6 +294,28 @@ def test_head_restart_leaves_claimed_files_to_the_workers(cluster_factory):
     wait_for(lambda: c.settled(1), 20, what="a.jpg to end")
     c.assert_exactly_once(["a.jpg"])
     assert len(c.started("a.jpg")) == 1
+
+
+def test_head_restart_leaves_a_claimed_sidecar_with_its_image(cluster_factory):
+    """The restarted head adopted the XMP sidecar of a job in flight as a job of its own: it
+    went to failed/ ("not an image") and the image was rendered without it (a tester's finding)."""
+    c = cluster_factory()
+    c.start_head()
+    c.start_worker("w0")
+    c.start_worker("w1")  # free while a.jpg renders on the other
+    held = hold(c, "a.jpg")
+    (c.inbox / "a.xmp").write_bytes(xmp_packet(title="with its sidecar"))
+    c.drop(["a.jpg"])
+    wait_for(lambda: c.started("a.jpg"), 20, what="a.jpg to start")
+    assert files_under(c.processing) == ["a.jpg", "a.xmp"]
+    assert c.stop("head", signal.SIGTERM) == 0
+    c.start_head()
+    time.sleep(4.0)  # a job made for the sidecar is sent after lease_ttl (2 s), and failed on w1 in this time
+    held.unlink()
+    wait_for(lambda: c.settled(2), 20, what="a.jpg and a.xmp to end")  # each an end, in archive/ or failed/
+    assert not files_under(c.failed), c.logs()
+    assert files_under(c.archive) == ["a.jpg", "a.xmp"]
+    assert c.events("head", "recovered")[-1]["adopted"] == 0
 
 
 def test_soft_time_limit_moves_the_file_to_failed(cluster_factory):

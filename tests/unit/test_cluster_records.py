@@ -37,3 +37,31 @@ def test_a_record_reads_back_and_a_newer_field_is_ignored(tmp_path):
 def test_what_is_not_a_record_reads_as_none(tmp_path, data):
     records = written(tmp_path, data)
     assert records.read(GOOD["job"]) is None and records.all() == []
+
+
+def test_orphans_are_adopted_with_their_sidecars_and_a_sidecar_is_never_a_job(tmp_path):
+    """What a head finds in processing/ at its start (cluster/reconcile.adopt_orphans): an
+    image and its sidecar without a record are one job; a sidecar a record names is left to
+    that job; one whose image left waits in the inbox again, as in local mode."""
+    from hotfolder.cluster.reconcile import adopt_orphans
+    from hotfolder.config.model import Folder, Rendition
+    from hotfolder.spool import folders
+
+    root = tmp_path / "shared"
+    base = root / "photos"
+    folder = Folder(name="photos", inbox=base / "inbox", output=base / "output", failed=base / "failed",
+                    processing=base / "processing", archive=base / "archive",
+                    renditions=(Rendition(name="web", width=100, height=100),))
+    folders.ensure_dirs(folder)
+    for name in ("orphan.jpg", "orphan.xmp", "sent.jpg", "sent.xmp", "lonely.xmp"):
+        (folder.processing / name).write_bytes(b"x")
+    records = Records(root)
+    records.dir.mkdir(parents=True)
+    sent = Record(GOOD["job"], "photos", "sent.jpg", "photos/processing/sent.jpg", 1.5, sidecar="sent.xmp")
+    records.write(sent)
+    made = adopt_orphans([folder], records, root)
+    assert [(r.rel, r.src, r.sidecar) for r in made] == [("orphan.jpg", "photos/processing/orphan.jpg",
+                                                          "orphan.xmp")]
+    assert sorted(records.all(), key=lambda r: r.rel) == [made[0], sent]
+    assert sorted(p.name for p in folder.processing.iterdir()) == ["orphan.jpg", "orphan.xmp", "sent.jpg", "sent.xmp"]
+    assert [p.name for p in folder.inbox.iterdir()] == ["lonely.xmp"]

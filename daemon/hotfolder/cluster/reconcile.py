@@ -10,13 +10,16 @@ message is acked), and a worker that silently stopped consuming (celery #8030).
 from __future__ import annotations
 
 import os
+import posixpath
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from hotfolder.cluster import jobs
 from hotfolder.cluster.store import Store
 from hotfolder.config.model import Cluster, Folder
-from hotfolder.spool import fsnames
+from hotfolder.spool import fsnames, recovery
+from hotfolder.spool.xmp_sidecars import follow
 
 
 @dataclass
@@ -60,18 +63,36 @@ class Reconciler:
 
 def adopt_orphans(folders: list[Folder], records: jobs.Records, root) -> list[jobs.Record]:
     """At the head's start: a file in processing/ without a record (the head died
-    between claim and record, or the folder was used in local mode) gets one."""
-    known = {r.src for r in records.all()}
+    between claim and record, or the folder was used in local mode) gets one, with the
+    XMP sidecar claimed with it (paired as local mode pairs them: recovery.claimed_files).
+    A sidecar is never a job of its own: one a record names is its job's (adopted alone, it
+    went to failed/ as "not an image" and its image rendered without it: a tester's
+    finding), and one whose image left (archived before a crash) waits in the inbox again,
+    as in local mode."""
+    known = set()
+    for r in records.all():
+        known.add(r.src)
+        if r.sidecar:  # beside its image (tasks._sidecar): in the folder of `src`
+            known.add(posixpath.join(posixpath.dirname(r.src), posixpath.basename(r.sidecar)))
     made = []
     for folder in folders:
-        for dirpath, _dirs, names in os.walk(folder.processing):
-            for name in names:
-                path = os.path.join(dirpath, name)
-                src = os.path.relpath(path, root)
-                if src in known or fsnames.is_ignored_name(name):
-                    continue
-                rel = os.path.relpath(path, folder.processing)
-                record = jobs.Record(jobs.new_job_id(), folder.name, rel, src, time.time())
-                records.write(record)
-                made.append(record)
+        for claimed in recovery.claimed_files(folder):
+            src = os.path.relpath(claimed.path, root)
+            if src in known or fsnames.is_ignored_name(claimed.path.name):
+                continue
+            record = jobs.Record(jobs.new_job_id(), folder.name, claimed.rel, src, time.time(),
+                                 sidecar=claimed.sidecar or "")
+            records.write(record)
+            made.append(record)
+        for path in list(recovery.sidecars_alone(folder)):
+            if os.path.relpath(path, root) not in known:
+                _give_back(folder, path)
     return made
+
+
+def _give_back(folder: Folder, sidecar: Path) -> None:
+    """A sidecar alone in processing/ to the inbox, where it waits for its image again."""
+    try:
+        follow(sidecar, (folder.inbox / sidecar.relative_to(folder.processing)).parent, sidecar.name)
+    except OSError:  # stays in processing/: tried again at the next start (never a job)
+        pass

@@ -55,7 +55,7 @@ def recover(folder: Folder) -> Recovery:
                     result.sidecars_finished += _finish_sidecar(path, moved_as, sidecar)
                 except OSError as exc:
                     result.problems.append(f"cannot finish the record {display(str(path))}: {exc.strerror or exc}")
-    for path in list(_sidecars_alone(folder)):  # its image left before a crash: it waits in the inbox again
+    for path in list(sidecars_alone(folder)):  # its image left before a crash: it waits in the inbox again
         try:
             follow(path, (folder.inbox / path.relative_to(folder.processing)).parent, path.name)
         except OSError as exc:
@@ -100,7 +100,7 @@ def claimed_files(folder: Folder) -> Iterator[Claimed]:
             yield Claimed(rel, path, (Path(rel).parent / side).as_posix() if side else None)
 
 
-def _sidecars_alone(folder: Folder) -> Iterator[Path]:
+def sidecars_alone(folder: Folder) -> Iterator[Path]:
     for _, entries in itertools.groupby(nofollow.walk(folder.processing), key=lambda p: p.parent):
         paths = list(entries)
         names = [p.name for p in paths]
