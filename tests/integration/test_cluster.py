@@ -158,6 +158,37 @@ def test_same_job_sent_twice_is_a_noop(cluster_factory):
     wait_counts(c, processed=1)
 
 
+def test_a_revoke_from_anyone_with_redis_access_stops_no_file(cluster_factory):
+    """A Celery `revoke` of a job id (the task id was the job id) dropped every later send of
+    that job too: its file stayed in processing/ for ever (a tester's finding). Each send has
+    a task id of its own now, and a node answers no remote control command but `ping` (its
+    watchdog's): neither a revoke nor a terminate of the running task's own id stops it."""
+    import re
+
+    from hotfolder.cluster import app as app_mod
+    from hotfolder.config import load
+
+    c = cluster_factory(visibility_timeout=3, stale_after=3)
+    c.start_head()
+    c.start_worker("w0")
+    held = hold(c, "a.jpg")
+    c.drop(["a.jpg", "b.jpg"])  # b.jpg waits in the queue while a.jpg renders
+    wait_for(lambda: c.started("a.jpg"), 20, what="a.jpg to start")
+    job_ids = [e["job"] for e in c.events("head", "file_sent")]
+    task_ids = re.findall(r"hotfolder\.render\[([^\]]+)\] received", c.log("w0"))
+    app = app_mod.make_app(load(c.config).cluster)
+    try:
+        app.control.revoke([*job_ids, *task_ids], terminate=True)
+        assert app.control.ping(destination=["w0@" + os.uname().nodename], timeout=5)  # the watchdog's still works
+    finally:
+        app.close()
+    time.sleep(1.0)
+    held.unlink()
+    wait_for(lambda: c.settled(2), 30, what="both files to end")
+    c.assert_exactly_once(["a.jpg", "b.jpg"])
+    assert len(c.started("a.jpg")) == 1, "the revoke terminated the running render"
+
+
 def test_task_longer_than_visibility_timeout_runs_once(cluster_factory):
     # Redis hands the unacked message out again after 3 s while the render takes ~7 s (celery #5935).
     # The lease (refreshed every third of it) outlives a loaded machine's stalls: at 1 s a

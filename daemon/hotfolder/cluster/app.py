@@ -11,12 +11,16 @@ Why each one (docs/cluster.md and ../shared/notes/scale-out.md §2 have the sour
   a global_keyprefix per cluster, so another app on the same Redis cannot shorten it.
 - the soft time limit lets the task move the file to failed/ itself; the hard one
   kills the child (the reconciler then re-sends the job, counted as an attempt).
+- a task id of each send's own, and no remote control but `ping` (send,
+  narrow_remote_control): a `revoke` must never stop a job for good.
 - cancel long-running tasks on connection loss: after a broker reconnect Redis
   redelivers unacked tasks; running them twice in parallel is what the lease is
   for, and cancelling is the documented cure (default in Celery 6). A render so
   stopped (SIGTERM) is not counted as an attempt (tasks._give_back).
 """
 from __future__ import annotations
+
+import secrets
 
 from celery import Celery
 
@@ -80,7 +84,25 @@ def make_app(cluster: Cluster) -> Celery:
 
 
 def send(app: Celery, cluster: Cluster, job: str, folder: str, src: str, version: str) -> None:
-    """The doorbell: a job id, a path relative to the shared root (task id = job id), and
-    the head's config version of the folder, on that version's queue (versions.py)."""
-    app.send_task(TASK_NAME, kwargs={"job": job, "folder": folder, "src": src, "version": version}, task_id=job,
-                  queue=versions.queue_name(cluster, version))
+    """The doorbell: a job id, a path relative to the shared root, and the head's config
+    version of the folder, on that version's queue (versions.py). Each send has a task id
+    of its own (the job's, and a suffix): with the job id as task id, one `revoke` of it
+    (anyone with Redis access) dropped every later send of the job, and its file stayed in
+    processing/ for ever. The task finds its job by the `job` argument, never by its id."""
+    app.send_task(TASK_NAME, kwargs={"job": job, "folder": folder, "src": src, "version": version},
+                  task_id=f"{job}.{secrets.token_hex(4)}", queue=versions.queue_name(cluster, version))
+
+
+CONTROL_KEPT = frozenset({"ping"})  # the systemd watchdog's (node._watchdog)
+
+
+def narrow_remote_control() -> None:
+    """This process's Celery worker answers no remote control command but `ping`. Celery's
+    others act on the node for whoever can write to the Redis: `revoke` and `terminate` stop
+    a job (revoked ids are dropped at every delivery), `shutdown`, `pool_restart`, `hello` (it
+    merges the sender's revoked ids); a node needs none of them. Called in `hotfolder worker`
+    before Celery starts (its mailbox takes this dict of handlers)."""
+    from celery.worker import control
+
+    for name in [n for n in control.Panel.data if n not in CONTROL_KEPT]:
+        del control.Panel.data[name]

@@ -87,6 +87,7 @@ def run(config: Config, concurrency: int | None = None, name: str | None = None,
 
     app = app_mod.make_app(c)
     tasks.register(app)
+    app_mod.narrow_remote_control()
     ctx = tasks.set_context(config, node)
     registration = Registration(ctx.store, node, ctx.versions)
 

@@ -1,6 +1,6 @@
 """The head's safety net: the job records are the truth, the broker only a doorbell.
 
-A job is re-sent (same task id; a duplicate is a no-op, see tasks.py) when nobody
+A job is re-sent (a new task id, the same job; a duplicate is a no-op, see tasks.py) when nobody
 holds its lease and has not for a whole lease_ttl, and it was sent more than
 stale_after ago — or Redis does not know when (Redis restarted, or the send failed).
 This covers a Redis restart without persistence, a send during an outage, a whole
