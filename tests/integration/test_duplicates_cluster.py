@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from hotfolder.likeness import Look
+from hotfolder.likeness import Kind, Look
 from hotfolder.state.originals import RENDERED, Entry
 from tests import index_scenarios
 from tests.harness import files_under, wait_for
@@ -240,6 +240,30 @@ def test_a_name_that_is_not_utf8_is_rendered_and_known_again_in_cluster_mode(clu
     assert not files_under(c.failed), c.logs()
 
 
+def test_a_forged_index_record_fails_no_file_and_a_forged_count_is_no_broker_outage(cluster_factory):
+    """The tester's two lines: a record with a names entry failed the good file of that name
+    ("ValueError: invalid literal for int()"), and a count that is not one made the status say
+    the broker was unreachable."""
+    from tests.harness.cluster import jpeg
+
+    c = cluster_factory()
+    c.start_head()
+    c.start_worker("w0")
+    c.drop(["first.jpg"])  # the folder gets its id in the index
+    wait_for(lambda: c.settled(1), 60, what="first.jpg")
+    client, p = redis.Redis.from_url(c.redis.url), "hotfolder:test-cluster:hf:"
+    fid = client.hget(p + "orig:folders", "photos")
+    client.hset(p + "orig:rec", 999999, '{"f":"photos","n":"victim.jpg","t":"soon","p":"x"}')
+    client.hset(p + "orig:names", fid + b"\0victim.jpg", "999999")
+    client.set(p + "stats:processed", "notanumber")
+    os.rename(jpeg(c.tmp / "staging" / "victim.jpg", seed=5), c.inbox / "victim.jpg")  # other bytes than first.jpg
+    wait_for(lambda: c.settled(2), 60, what="victim.jpg")
+    assert sorted(files_under(c.archive)) == ["first.jpg", "victim.jpg"] and not files_under(c.failed), c.logs()
+    wait_for(lambda: c.events("head", "count_unusable"), 10, what="the head to say which count is not one")
+    cluster = c.status()["cluster"]
+    assert cluster["broker"] == "ok" and cluster["failed"] == 0, cluster
+
+
 def test_a_forged_send_time_neither_stops_the_re_sends_nor_holds_its_job(server, tmp_path):
     """One value in `hf:enqueued` that is not a time ("not-a-time") made every reconciler pass
     fail, and no lost job was sent again; `inf` or a far future time held its job for ever
@@ -321,3 +345,86 @@ def test_the_fence_says_superseded_only_when_the_share_says_so(tmp_path):
         fence()
     with pytest.raises(Superseded, match="took this job's lease"):
         _Fence(SimpleNamespace(records=records), mine, SimpleNamespace(lost=True))()
+
+
+FORGED = ['{"f":"f","n":"victim.jpg","t":"soon","p":"x"}', "not json", "[1, 2]", '"text"', "[" * 5000,
+          '{"f":"f","n":"victim.jpg","t":1.5,"s":1,"p":"x"}', '{"f":"f","n":5,"t":1.5,"s":1}',
+          '{"f":"f","n":"victim.jpg","t":1e999,"s":1}', '{"f":"f","n":"victim.jpg","t":1.5,"s":[1]}',
+          '{"f":"f","n":"victim.jpg","t":1.5,"s":1,"o":"x"}', '{"f":"f","n":{"b64":"%%"},"t":1.5,"s":1}',
+          '{"f":"f","n":"victim.jpg","t":1.5,"s":1,"g":1e30}', '{"f":"f","n":"victim.jpg","t":1.5,"s":1,"k":[1]}',
+          '{"f":"f","n":"victim.jpg","t":1.5,"s":1,"m":"x"}']
+
+
+def test_index_values_that_are_not_the_nodes_are_read_as_absent_and_logged_once(server):
+    """The index is data whoever can write to the Redis can change: one forged record under a
+    file's name (`"t": "soon", "p": "x"`) failed every good file of that name with "ValueError:
+    invalid literal for int()" (a tester's finding). A record or an id that is not one reads as
+    no record, as a job record does (jobs.record_of), and is logged once."""
+    from structlog.testing import capture_logs
+
+    from hotfolder.cluster.originals import _name_key
+
+    index, client = _index(server), redis.Redis.from_url(server.url)
+    look = Look(0xF0F0_0000_FFFF_1234, 4000, 3000, (4, -8))
+    assert index.claim(A, 1, "/x", folder="f", scope_all=False, since=0).verdict == "new"
+    good = index.record(Entry(A, 1, RENDERED, "f", "victim.jpg", 10, look=look, outputs=("victim_web.jpg",)))
+    forged = list(range(900_001, 900_001 + len(FORGED)))
+    for record, raw in zip(forged, FORGED, strict=True):
+        client.hset(PREFIX + "hf:orig:rec", record, raw)
+        client.append(PREFIX + "hf:orig:phash", look.phash.to_bytes(8, "big") + (1).to_bytes(4, "big")
+                      + record.to_bytes(4, "big"))
+    ids = " ".join(["abc", "-3", *map(str, forged), str(good)])
+    client.hset(PREFIX + "hf:orig:names", _name_key(index.folder_id("f"), "victim.jpg"), ids)
+    client.lpush(PREFIX + "hf:orig:found", "abc", *forged)
+    # other bytes "seen" as a forged record (its time a number: a duplicate to the claim's script), or a forged id
+    C = "c" * 64
+    client.hset(PREFIX + "hf:orig:seen:1", mapping={B: forged[5], C: "abc"})
+    client.hset(PREFIX + "hf:orig:rec", "abc", '{"f":"f","n":"victim.jpg","t":1.5,"s":1}')
+    client.hset(PREFIX + "hf:orig:stats", "f|exact", "many")
+    client.hset(PREFIX + "hf:orig:folders", "g", "abc")
+    with capture_logs() as said:
+        for _ in range(2):
+            assert [n.record for n in index.named("f", "victim.jpg")] == [good]
+            assert all(index.match(record, Kind.EXACT, 0) is None for record in forged)
+            near = index.lookalikes(look, 6, folder="f", scope_all=True, since=0)
+            assert [r for r, _, _ in near] == [good]
+            assert index.found(50) == []
+            assert index.counts() == {}
+            assert index.claim(B, 7, "/y", folder="f", scope_all=False, since=0).verdict == "new"
+            assert index.claim(C, 8, "/z", folder="f", scope_all=False, since=0).verdict == "new"
+    assert index.folder_id("g") >= 2  # a forged folder id is replaced by one of ours
+    unusable = [e for e in said if e["event"] == "index_value_unusable"]
+    assert len(unusable) == len(unusable_values := {(e["key"], e["value"]) for e in unusable}), unusable
+    assert {(PREFIX + "hf:orig:rec", str(record)) for record in forged} <= unusable_values
+    assert {(PREFIX + "hf:orig:names", "abc"), (PREFIX + "hf:orig:seen", "abc"),
+            (PREFIX + "hf:orig:stats", "many")} <= unusable_values
+
+
+def test_counts_that_are_not_counts_read_as_0_not_as_an_unreachable_broker(server):
+    """`SET …hf:stats:processed notanumber` made the head's status say the broker was
+    unreachable (a tester's finding): a count that is not one reads as 0, logged once with
+    what to do."""
+    from structlog.testing import capture_logs
+
+    from hotfolder.cluster.store import Store
+    from hotfolder.config.model import Cluster
+    from hotfolder.jobs import Verdict
+
+    client = redis.Redis.from_url(server.url)
+    store = Store(Cluster(enabled=True, broker_url=server.url, cluster_id="test"), client)
+    store.count(Verdict.FAILED, "photos")
+    client.set(store._k("stats", "processed"), "notanumber")
+    client.hset(store._k("stats", "processed", "by_folder"), "photos", "-2")
+    client.set(store._k("stats", "refused"), "1e3")
+    with capture_logs() as said:
+        for _ in range(2):
+            assert store.counts() == (0, 1)
+            assert store.counts_by_folder() == {"photos": (0, 1)}
+            assert store.refused_count() == 0
+    logged = [(e["key"], e["field"], e["action"]) for e in said if e["event"] == "count_unusable"]
+    assert logged == [(store._k("stats", "processed"), None, f"DEL {store._k('stats', 'processed')} (it counts "
+                       "again from 0)"),
+                      (store._k("stats", "processed", "by_folder"), "photos",
+                       f"HDEL {store._k('stats', 'processed', 'by_folder')} photos (it counts again from 0)"),
+                      (store._k("stats", "refused"), None, f"DEL {store._k('stats', 'refused')} (it counts again "
+                       "from 0)")]

@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import os
 import threading
 import time
@@ -40,6 +41,7 @@ from typing import TYPE_CHECKING
 
 from hotfolder.cluster import leases
 from hotfolder.likeness import Kind, Look, Match
+from hotfolder.runtime import log
 
 if TYPE_CHECKING:
     from hotfolder.cluster.mirror import SharedMirror
@@ -47,17 +49,19 @@ from hotfolder.state.originals import ACTIONS, LOOKALIKES, NAMED_LIMIT, RENDERED
 
 LOOKUP_BATCH = 64  # records read in one HMGET while looking for look-alikes
 
+# ARGV[5]: a record id to take as absent (one that is not a record: record_of)
 CLAIM = """
 local id = redis.call('HGET', KEYS[1], ARGV[1])
-if id then
+if id and id ~= ARGV[5] then
   local rec = redis.call('HGET', KEYS[3], id)
   if rec then
-    local r = cjson.decode(rec)
+    local ok, r = pcall(cjson.decode, rec)
+    if not ok or type(r) ~= 'table' then r = {} end  -- not JSON, or not an object: no record
     if r['j'] == ARGV[2] then
       redis.call('HDEL', KEYS[3], id)
       redis.call('HDEL', KEYS[4], ARGV[1])
       redis.call('HDEL', KEYS[5], ARGV[1])
-    elseif r['t'] >= tonumber(ARGV[4]) then
+    elseif type(r['t']) == 'number' and r['t'] >= tonumber(ARGV[4]) then
       return {'duplicate', id}
     end
   end
@@ -104,7 +108,7 @@ return id
 """
 FOLDER = """
 local id = redis.call('HGET', KEYS[1], ARGV[1])
-if id then return id end
+if id and string.match(id, '^[1-9]%d?%d?%d?%d?%d?%d?%d?%d?$') then return id end  -- else not one of ours: anew
 id = redis.call('INCR', KEYS[2])
 redis.call('HSET', KEYS[1], ARGV[1], id)
 return id
@@ -125,6 +129,7 @@ class SharedOriginals:
         self._held: dict[str, str] = {}  # content -> job key: the claims this process refreshes
         self._lock = threading.Lock()
         self._mirror: SharedMirror | None = None
+        self._said: set[tuple[str, bytes]] = set()  # the unusable values logged (once each, per process)
 
     def _k(self, *parts: str) -> str:
         return self.p + ":".join(parts)
@@ -146,14 +151,22 @@ class SharedOriginals:
         seen = self._k("seen") if scope_all else mine if subdir is None else self._subfolder(fid, subdir)
         # KEYS: where to look, the claim, the records, both seen hashes (a record of this very job is
         # dropped; a subfolder's hash keeps its id, which then names no record: no match)
-        verdict, other = self._claim(keys=[seen, self._k("claim", content), self._k("rec"), self._k("seen"), mine],
-                                     args=[content, str(job), self.ttl, since])
-        verdict = verdict.decode() if isinstance(verdict, bytes) else verdict
+        keys = [seen, self._k("claim", content), self._k("rec"), self._k("seen"), mine]
+        absent = ""
+        for _ in range(2):
+            verdict, other = self._claim(keys=keys, args=[content, str(job), self.ttl, since, absent])
+            verdict = verdict.decode() if isinstance(verdict, bytes) else verdict
+            if verdict != "duplicate":
+                break
+            match = self.match(self._id("seen", other), Kind.EXACT, 0)
+            if match is not None:
+                return Claim("duplicate", match)
+            absent = other  # its record is not one (record_of): claimed as if it were not there
+        else:
+            return Claim("busy")  # the seen entry changed meanwhile: asked again
         if verdict == "new":
             with self._lock:
                 self._held[content] = str(job)
-        if verdict == "duplicate":
-            return Claim("duplicate", self.match(int(other), Kind.EXACT, 0))
         return Claim(verdict)
 
     def release(self, content: str, job: int) -> None:
@@ -193,9 +206,8 @@ class SharedOriginals:
         return record
 
     def archived(self, record: int, archived: str | None) -> None:
-        raw = self.r.hget(self._k("rec"), record)
-        if raw is not None:
-            rec = json.loads(raw)
+        rec = self._rec(record)
+        if rec is not None:
             rec["a"] = _stored(archived) if archived else ""
             self.r.hset(self._k("rec"), record, json.dumps(rec, separators=(",", ":")))
 
@@ -206,17 +218,42 @@ class SharedOriginals:
         out: dict[str, dict[str, int]] = {}
         for field, n in self.r.hgetall(self._k("stats")).items():
             folder, _, what = (field.decode() if isinstance(field, bytes) else field).rpartition("|")
-            out.setdefault(folder, {})[what] = int(n)
+            count = self._id("stats", n, zero=True)
+            if count is not None:
+                out.setdefault(folder, {})[what] = count
         return out
 
     # ------------------------------------------------------------------ reading
     def _rec(self, record: int) -> dict | None:
-        raw = self.r.hget(self._k("rec"), record)
-        return None if raw is None else json.loads(raw)
+        return self._usable(record, self.r.hget(self._k("rec"), record))
 
-    def match(self, record: int, kind: Kind, bits: int) -> Match | None:
-        rec = self._rec(record)
-        if rec is None:
+    def _usable(self, record: int, raw: bytes | None) -> dict | None:
+        """The record, or None when it is absent or not one (record_of: logged once)."""
+        rec = record_of(raw)
+        if rec is None and raw is not None:
+            self._unusable("rec", str(record).encode(), "HDEL <prefix>hf:orig:rec <id> (or `hotfolder index "
+                           "rebuild` when many are)")
+        return rec
+
+    def _id(self, where: str, value: bytes | str | None, zero: bool = False) -> int | None:
+        """A record id (or a count, `zero`) read from Redis, or None when it is not one (logged once)."""
+        text = value.decode(errors="replace") if isinstance(value, bytes) else value
+        if text is not None and text.isascii() and text.isdigit() and len(text) < 19 and (zero or int(text) > 0):
+            return int(text)
+        if value is not None:
+            self._unusable(where, text.encode() if text is not None else b"", "remove it from that key")
+        return None
+
+    def _unusable(self, where: str, value: bytes, action: str) -> None:
+        if (where, value) not in self._said:
+            self._said.add((where, value))
+            log.get().warning("index_value_unusable", key=self._k(where), value=value[:80].decode(errors="replace"),
+                              reason="not a value the nodes write (forged, or damaged): taken as absent",
+                              action=action)
+
+    def match(self, record: int | None, kind: Kind, bits: int) -> Match | None:
+        rec = self._rec(record) if record is not None else None
+        if record is None or rec is None:
             return None
         name, archived = _loaded(rec["n"]), rec.get("a")
         return Match(kind, rec["f"], name, name if archived is None else _loaded(archived), _outputs(rec), rec["t"],
@@ -230,10 +267,11 @@ class SharedOriginals:
     def named(self, folder: str, rel: str) -> list[Named]:
         ids = self.r.hget(self._k("names"), _name_key(self.folder_id(folder), rel))
         out = []
-        for record in (ids or b"").split():
-            rec = self._rec(int(record))
-            if rec is not None:
-                out.append(Named(int(record), _look(rec), rec.get("g", 0)))
+        for word in (ids or b"").split():
+            record = self._id("names", word)
+            rec = self._rec(record) if record is not None else None
+            if record is not None and rec is not None:
+                out.append(Named(record, _look(rec), rec.get("g", 0)))
         return out
 
     def next_generation(self, folder: str, rel: str) -> int:
@@ -252,7 +290,7 @@ class SharedOriginals:
         for start in range(0, len(near), LOOKUP_BATCH):
             batch = near[start:start + LOOKUP_BATCH]
             for (record, apart), raw in zip(batch, self.r.hmget(self._k("rec"), [r for r, _ in batch]), strict=True):
-                rec = None if raw is None else json.loads(raw)
+                rec = self._usable(record, raw)
                 if rec is None or (subdir is not None and not scope_all
                                    and _loaded(rec["n"]).rpartition("/")[0] != subdir):
                     continue  # gone, or another subfolder's (duplicate_scope: subfolder)
@@ -265,13 +303,14 @@ class SharedOriginals:
 
     def found(self, limit: int) -> list[Found]:
         out = []
-        for record in self.r.lrange(self._k("found"), 0, limit - 1):
-            rec = self._rec(int(record))
-            if rec is None:
+        for word in self.r.lrange(self._k("found"), 0, limit - 1):
+            record = self._id("found", word)
+            rec = self._rec(record) if record is not None else None
+            if record is None or rec is None:
                 continue
             kind = Kind.EXACT if rec.get("b") is None else Kind.SIMILAR
             name = _loaded(rec["n"])
-            out.append(Found(int(record), rec["f"], name, ACTIONS[rec["s"]], rec["t"], _loaded(rec.get("a") or name),
+            out.append(Found(record, rec["f"], name, ACTIONS[rec["s"]], rec["t"], _loaded(rec.get("a") or name),
                              _outputs(rec), self.match(rec["m"], kind, rec.get("b") or 0)))
         return out
 
@@ -281,6 +320,56 @@ def _look(rec: dict) -> Look | None:
         return None
     chroma = rec.get("k") or (0, 0)
     return Look(int(rec["p"]), rec.get("w") or 0, rec.get("h") or 0, (int(chroma[0]), int(chroma[1])))
+
+
+MAX_GENERATION = 1_000_000  # far past any name's renderings: a number no node wrote (it names outputs: ~N)
+
+
+def record_of(raw: bytes | str | None) -> dict | None:
+    """An index record from its JSON, or None when it is not one: read as no record. The
+    index is data anyone who can write to the Redis can change, as a job record is anyone's
+    with the share (jobs.record_of): a value of the wrong type (`"t": "soon"`, `"p": "x"`)
+    under a file's name was a ValueError that failed every good file of that name."""
+    try:
+        rec = json.loads(raw) if raw is not None else None
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser
+        return None
+    if not isinstance(rec, dict):
+        return None
+    chroma, outputs = rec.get("k"), rec.get("o", [])
+    ok = (isinstance(rec.get("f"), str) and _is_name(rec.get("n")) and _is_number(rec.get("t"))
+          and type(rec.get("s")) is int and rec["s"] in ACTIONS and isinstance(rec.get("j", ""), str)
+          and (rec.get("a") is None or rec.get("a") == "" or _is_name(rec.get("a")))
+          and isinstance(outputs, list) and all(_is_name(o) for o in outputs)
+          and _is_int(rec.get("g", 0), MAX_GENERATION) and _is_int(rec.get("m"), 2**63, none=True)
+          and _is_int(rec.get("b"), 64, none=True) and _is_int(rec.get("p"), 2**64 - 1, none=True)
+          and _is_int(rec.get("w"), 2**31, none=True) and _is_int(rec.get("h"), 2**31, none=True)
+          and (chroma is None or isinstance(chroma, list) and len(chroma) == 2
+               and all(_is_number(c) and abs(c) < 2**31 for c in chroma)))
+    return rec if ok else None
+
+
+def _is_int(value: object, most: int, none: bool = False) -> bool:
+    if value is None:
+        return none
+    return type(value) is int and 0 <= value <= most
+
+
+def _is_number(value: object) -> bool:
+    return type(value) in (int, float) and math.isfinite(value)  # type: ignore[arg-type]
+
+
+def _is_name(value: object) -> bool:
+    """A name as _stored keeps it: text, or {"b64": its bytes}."""
+    if isinstance(value, str):
+        return True
+    if not (isinstance(value, dict) and isinstance(value.get("b64"), str)):
+        return False
+    try:
+        base64.b64decode(value["b64"], validate=True)
+    except ValueError:  # binascii.Error
+        return False
+    return True
 
 
 def shared(cluster) -> SharedOriginals:

@@ -28,6 +28,7 @@ from hotfolder.cluster import leases
 from hotfolder.config.model import Cluster
 from hotfolder.jobs import Verdict
 from hotfolder.recipes.sequence import HELD_FOR
+from hotfolder.runtime import log
 
 _SWAP = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -120,6 +121,7 @@ class Store:
         self._swap = self.r.register_script(_SWAP)
         self._release = self.r.register_script(leases.RELEASE)
         self._bound = self.r.register_script(leases.BOUND)
+        self._said: set[tuple[str, str]] = set()  # the unusable counts logged (once each)
 
     def _k(self, *parts: str) -> str:
         return self.prefix + "hf:" + ":".join(parts)
@@ -210,14 +212,32 @@ class Store:
         pipe.execute()
 
     def counts_by_folder(self) -> dict[str, tuple[int, int]]:
-        processed = self.r.hgetall(self._k("stats", "processed", "by_folder"))
-        failed = self.r.hgetall(self._k("stats", "failed", "by_folder"))
+        keys = self._k("stats", "processed", "by_folder"), self._k("stats", "failed", "by_folder")
+        processed, failed = (self.r.hgetall(key) for key in keys)
         names = {_text(k) for k in (*processed, *failed)}
-        return {n: (int(processed.get(n.encode(), 0)), int(failed.get(n.encode(), 0))) for n in sorted(names)}
+        return {n: (self._count(keys[0], processed.get(n.encode()), n), self._count(keys[1], failed.get(n.encode()), n))
+                for n in sorted(names)}
 
     def counts(self) -> tuple[int, int]:
-        p, f = self.r.mget(self._k("stats", "processed"), self._k("stats", "failed"))
-        return int(p or 0), int(f or 0)
+        keys = self._k("stats", "processed"), self._k("stats", "failed")
+        p, f = self.r.mget(*keys)
+        return self._count(keys[0], p), self._count(keys[1], f)
+
+    def _count(self, key: str, value: bytes | str | None, field: str = "") -> int:
+        """A count as INCR keeps it; 0 for anything else (logged once: one forged or damaged,
+        `SET …hf:stats:processed notanumber`, made the status say the broker was unreachable)."""
+        if value is None:
+            return 0
+        text = _text(value)
+        if text.isascii() and text.isdigit() and len(text) < 19:  # INCR's range, and not below 0
+            return int(text)
+        if (key, field) not in self._said:
+            self._said.add((key, field))
+            where = f"HDEL {key} {field}" if field else f"DEL {key}"
+            log.get("cluster").warning("count_unusable", key=key, field=field or None, value=text[:80],
+                                       reason="not a count the nodes write (forged, or damaged): read as 0, and no "
+                                              "node can add to it", action=f"{where} (it counts again from 0)")
+        return 0
 
     def queue_length(self, queues: list[str]) -> int:
         """Messages waiting in these queues (one per config version, see versions.py)."""
@@ -269,4 +289,5 @@ class Store:
         return out
 
     def refused_count(self) -> int:
-        return int(self.r.get(self._k("stats", "refused")) or 0)
+        key = self._k("stats", "refused")
+        return self._count(key, self.r.get(key))
