@@ -11,6 +11,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from tests import corpus as c
@@ -140,3 +141,26 @@ def test_read_only_output_waits_instead_of_failing_every_file(daemon_factory, tm
         if d.proc is not None and d.proc.poll() is None:
             d.stop()
         umount(d.output)
+
+
+def test_an_archive_it_cannot_move_into_leaves_one_set_of_outputs(daemon_factory):
+    """archive/ not writable (here immutable: the tests run as root): each retry rendered the
+    file again into a new set, `a_web~2.jpg` … `~6` in 95 s, logged as a different photo, and
+    the reason named no folder (an admin's report). The file waits in the inbox, each retry
+    replaces its own outputs, and it is archived once the folder works."""
+    d = daemon_factory()
+    d.archive.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["chattr", "+i", str(d.archive)], capture_output=True).returncode != 0:
+        pytest.skip("this file system has no immutable flag (chattr +i)")
+    try:
+        d.start()
+        c.write(d.inbox / "a.jpg", c.jpeg_bytes())
+        paused = wait_for(lambda: d.event("claiming_paused"), 30, what="claiming_paused")
+        assert f"could not move the original into {d.archive}" in paused["reason"], paused
+        wait_for(lambda: len(d.events("claiming_paused")) >= 2, 30, what="a second try")
+    finally:
+        subprocess.run(["chattr", "-i", str(d.archive)], check=True)
+    wait_for(lambda: c.archived(d) == ["a.jpg"], 90, what="the file archived once the folder works")
+    assert sorted(files_under(d.output)) == ["a_thumb.webp", "a_web.jpg"]
+    assert c.failed_originals(d) == []
+    assert d.stop() == 0

@@ -75,3 +75,38 @@ def test_a_first_drop_rendered_again_after_a_kill_replaces_its_own_outputs(tmp_p
         path.unlink()
     assert _render(cfg, folder, 2).outputs == ("a_web.jpg",)
     assert sorted(os.listdir(folder.output)) == ["a_web.jpg"]
+
+
+def _given_back(folder) -> None:
+    """As the supervisor gives a rendered file back when its archive move fails (archive/ not
+    writable): to the inbox and claimed again, each a rename, past the clock's tick."""
+    os.rename(folder.processing / "a.jpg", folder.inbox / "a.jpg")
+    os.rename(folder.inbox / "a.jpg", folder.processing / "a.jpg")
+    claimed = os.stat(folder.processing / "a.jpg").st_ctime_ns
+    probe = folder.processing / ".tick"
+
+    def past() -> bool:
+        probe.write_bytes(b"")
+        return os.stat(probe).st_mtime_ns > claimed
+
+    wait_for(past, 5, what="the file system's clock past the claim")
+    probe.unlink()
+
+
+def test_a_file_given_back_after_its_render_replaces_its_own_outputs_on_each_retry(tmp_path):
+    """An archive/ the daemon could not move into gave the rendered file back at each retry,
+    and each retry wrote a new set (`a_web~2.jpg` … `~6`), logged as a different photo: its
+    own earlier outputs, written before this claim, were taken for a forgotten photo's (an
+    admin's report). The index knows this very file rendered before: they are its own."""
+    cfg, folder = _folder(tmp_path)
+    _drop(folder.processing / "a.jpg", jpeg(shot(scene("astronaut")), 92))
+    assert _render(cfg, folder, 1).outputs == ("a_web.jpg",)
+    for attempt in (2, 3):
+        _given_back(folder)
+        assert _render(cfg, folder, attempt).outputs == ("a_web.jpg",)
+    os.rename(folder.processing / "a.jpg", folder.archive / "a.jpg")
+    _drop(folder.processing / "a.jpg", jpeg(shot(scene("coffee")), 92))  # another photo, the same name
+    assert _render(cfg, folder, 4).outputs == ("a_web~2.jpg",)
+    _given_back(folder)
+    assert _render(cfg, folder, 5).outputs == ("a_web~2.jpg",)
+    assert sorted(os.listdir(folder.output)) == ["a_web.jpg", "a_web~2.jpg"]

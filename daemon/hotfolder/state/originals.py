@@ -99,6 +99,10 @@ class Claim:
 
     verdict: str
     match: Match | None = None
+    # `new`, and this very file (its job key) rendered before and was not archived: the outputs
+    # its identity owns are its own, to be replaced (supervisor: an archive/ it could not move
+    # into gave it back; each retry wrote a new `~2`, `~3`… set: an admin's report)
+    again: bool = False
 
 
 @dataclass(frozen=True)
@@ -200,7 +204,7 @@ class Originals:
             st = os.lstat(path)
             self.conn.execute("INSERT OR REPLACE INTO originals_claims VALUES (?, ?, ?, ?, ?, ?)",
                               (digest, job, os.fsencode(str(path)), *_identity(st), time.time()))
-        return Claim("new")
+        return Claim("new", again=bool(mine))
 
     def release(self, content: str, job: int) -> None:
         """The render failed: the bytes may be claimed again."""

@@ -261,7 +261,7 @@ class Ledger:
                 self.sameness.settled(folder, job, result, None)
         except OSError as exc:
             if oserrors.output_problem(exc) or result.retry_later:
-                self._give_back(tracked, f"could not move the original: {exc}", counted)
+                self._give_back(tracked, _not_moved(folder, exc, result.ok), counted)
             else:
                 self._fail_after_move_error(tracked, exc, counted, rendered=result.ok)
         moves.prune_emptied(folder.processing, job.rel)  # processing/2027/jan, once its last file left
@@ -392,3 +392,13 @@ def _claim_failed(exc: OSError) -> str:
                 "append-only file (lsattr; chattr -i -a), or a folder on its way the daemon's user may not "
                 "write to (its permissions, or a sticky inbox whose files are another user's); it is tried again")
     return f"{exc.strerror or exc} (errno {errno.errorcode.get(exc.errno or 0, exc.errno)}); it is tried again"
+
+
+def _not_moved(folder: Folder, exc: OSError, rendered: bool) -> str:
+    """Why a rendered (or failed) original could not leave processing/, naming the folder it
+    was moved to (an admin read "Permission denied: 'a.jpg' -> 'a.jpg'" and could not tell
+    which), and what happens next."""
+    to = folder.archive if rendered and folder.archive is not None else folder.failed if not rendered else None
+    where = f" into {fsnames.display(str(to))}" if to is not None else ""
+    then = "; it waits in the inbox and is rendered again (into its own outputs) once it can" if rendered else ""
+    return f"could not move the original{where}: {exc.strerror or exc} (fix that folder's permissions or space){then}"

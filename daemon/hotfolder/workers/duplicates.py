@@ -59,6 +59,7 @@ class Sameness:
     generation: int = 0
     look: Look | None = None
     claimed: bool = False
+    again: bool = False  # this file rendered before, not archived (Claim.again): its outputs are its own
     key: int = field(init=False)
     subdir: str | None = field(init=False)  # where an earlier original counts (subfolder_scope)
 
@@ -89,7 +90,7 @@ class Sameness:
             return Result(self.job.id, False, error="the same bytes are being rendered from another file",
                           step="duplicate", busy=True, duration_ms=_ms(t0))
         if got.verdict == "new":
-            self.claimed = True
+            self.claimed, self.again = True, got.again
             return None
         match = got.match
         assert match is not None

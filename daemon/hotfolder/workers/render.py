@@ -85,7 +85,8 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
             fence()
         described, generation = _write_outputs(job, rendered, written, logger, choice.values,
                                                same.generation if same else job.generation, original,
-                                               fresh=same is not None and same.naming != Naming.NEW_VERSION
+                                               fresh=same is not None and not same.again
+                                               and same.naming != Naming.NEW_VERSION
                                                and folder.on_name_clash != "replace")
         if same is not None and generation != same.generation:
             same.renumbered(generation)
