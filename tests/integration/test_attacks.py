@@ -130,6 +130,25 @@ def test_a_reload_cannot_move_state_dir(daemon_factory):
     assert d.stop() == 0
 
 
+def test_a_second_daemon_with_folders_of_its_own_but_the_same_inbox_is_refused(daemon_factory):
+    """An admin followed the refusals' advice (another state_dir, then another processing
+    folder) and ended with two daemons taking from one inbox, each with an index of its own:
+    the inbox is locked as processing/ is."""
+    d = daemon_factory().start()
+    other = d.config.with_name("other.yaml")
+    other.write_text(d.config.read_text().replace("state_dir: var/state", "state_dir: var/state2")
+                     .replace("processing: var/processing", "processing: var/processing2")
+                     .replace("output: var/output", "output: var/output2")
+                     .replace("archive: var/archive", "archive: var/archive2")
+                     .replace("failed: var/failed", "failed: var/failed2"))
+    second = subprocess.run([sys.executable, "-m", "hotfolder", "run", "--config", str(other)],
+                            capture_output=True, text=True, timeout=30, cwd=d.root)
+    assert second.returncode == 1, second.stderr
+    assert f"another hotfolder daemon is using the folder whose inbox folder is {d.inbox}" in second.stderr
+    assert "two daemons must never take from one inbox" in second.stderr
+    assert d.stop() == 0
+
+
 def test_a_stop_keeps_a_claim_in_line_beside_a_newer_drop(daemon_factory, tmp_path):
     """A stop used to give the claim back as a_1.png beside the newer a.png: a name the
     user never dropped, rendered as a_1_full.png."""

@@ -101,8 +101,10 @@ def lock_instance(state_dir: Path) -> InstanceLock:
     except BlockingIOError:
         pid = _read(fd).split(b"\n", 1)[0].decode(errors="replace").strip() or "?"
         os.close(fd)
-        raise AlreadyRunning(f"hotfolder is already running on this config (pid {pid}, lock {path}); "
-                             "stop it first, or give this config another state_dir") from None
+        raise AlreadyRunning(f"hotfolder is already running on this config (pid {pid}, lock {path}): "
+                             "`hotfolder status` shows it, or stop it first (one daemon renders a config's "
+                             "folders; a second daemon needs a config with its own state_dir and its own "
+                             "folders)") from None
     head = f"{os.getpid()}\n".encode()
     try:
         os.ftruncate(fd, 0)

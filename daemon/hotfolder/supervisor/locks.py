@@ -17,20 +17,23 @@ class AlreadyRunning(HotfolderError):
     exit_code = ExitCode.ALREADY_RUNNING
 
 
-def lock_folder(processing: Path) -> int:
-    """One daemon per folder, whatever its config says: an flock on the processing/
-    folder itself (two configs, or one whose state_dir was edited, must not claim from
-    one processing/). No file is added to the folder. Returns the fd; keep it open."""
+def lock_folder(place: Path, kind: str = "processing") -> int:
+    """One daemon per folder, whatever its config says: an flock on the folder's processing/
+    (two configs, or one whose state_dir was edited, must not claim from one processing/) and
+    on its inbox (two daemons with processing folders of their own took from one inbox, each
+    with an index of its own: an admin, following the first refusal's advice). No file is
+    added to the folder. Returns the fd; keep it open."""
 
-    processing.mkdir(parents=True, exist_ok=True)
-    fd = os.open(processing, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    place.mkdir(parents=True, exist_ok=True)
+    fd = os.open(place, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
-        raise AlreadyRunning(f"another hotfolder daemon is using the folder whose processing folder is "
-                             f"{processing} (it holds a lock on it); stop it first, or give this folder its "
-                             f"own processing folder") from None
+        raise AlreadyRunning(f"another hotfolder daemon is using the folder whose {kind} folder is "
+                             f"{place} (it holds a lock on it): stop it first, or give this config folders "
+                             f"of its own (an inbox and a processing folder: two daemons must never take "
+                             f"from one inbox)") from None
     return fd
 
 
@@ -39,10 +42,12 @@ class FolderLocks:
     removes stays locked until the daemon stops (its files in flight still finish there)."""
 
     def __init__(self):
-        self.fds: dict[Path, int] = {}  # processing/ -> its flock'ed descriptor, kept open
+        self.fds: dict[Path, int] = {}  # processing/ and inbox -> its flock'ed descriptor, kept open
 
     def hold(self, folders: Iterable[Folder]) -> None:
-        """Lock each folder's processing/ not held yet (AlreadyRunning if another daemon's)."""
+        """Lock each folder's processing/ and inbox not held yet (AlreadyRunning if another
+        daemon's)."""
         for folder in folders:
-            if folder.processing not in self.fds:
-                self.fds[folder.processing] = lock_folder(folder.processing)
+            for place, kind in ((folder.processing, "processing"), (folder.inbox, "inbox")):
+                if place not in self.fds:
+                    self.fds[place] = lock_folder(place, kind)
