@@ -162,5 +162,6 @@ def test_an_archive_it_cannot_move_into_leaves_one_set_of_outputs(daemon_factory
         subprocess.run(["chattr", "-i", str(d.archive)], check=True)
     wait_for(lambda: c.archived(d) == ["a.jpg"], 90, what="the file archived once the folder works")
     assert sorted(files_under(d.output)) == ["a_thumb.webp", "a_web.jpg"]
+    assert wait_for(lambda: d.event("claiming_resumed"), 10, what="the log to say claiming resumed")["folder"] == "test"
     assert c.failed_originals(d) == []
     assert d.stop() == 0

@@ -274,7 +274,8 @@ class Ledger:
         self.sameness.settled(folder, job, result, where)
         endings.done(logger, folder, job, result, where, self.on_notice, self.unmatched)
         self.unfinished.ended(folder, job.rel)
-        if self.gate.resume():  # the folder works again
+        if self.gate.resume():  # the folder works again: said in the log too (an admin watching it saw no end)
+            self.log.info("claiming_resumed", folder=folder.name, reason="a file was archived: the folders work again")
             self.on_notice(Notice(NoticeKind.RECOVERED, folder.name, reason="claiming resumed: the output "
                                                                    "folder works again"))
         moves.prune_emptied(folder.processing, job.rel)
