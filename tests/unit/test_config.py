@@ -518,6 +518,10 @@ def test_a_reload_says_a_change_in_the_yaml_s_own_words(tmp_path):
                                                                  "min_width: 1500, exif: {LensModel: '*50mm*'}}", "")))
     assert describe_changes(unconditional, old) == [
         'shop: cover: when added: {subfolder: books/**, min_width: 1500, exif: {LensModel: "*50mm*"}}']
+    # `http.listen` is one key: it was said "http.port 9464 → 9465" (an admin's report)
+    heard = load(write(tmp_path, "http:\n  listen: 127.0.0.1:9464\n" + BASE))
+    moved = load(write(tmp_path, "http:\n  listen: 127.0.0.1:9465\n" + BASE))
+    assert describe_changes(heard, moved) == ["http.listen 127.0.0.1:9464 → 127.0.0.1:9465"]
 
 
 def test_a_folder_renamed_in_a_reload_is_said_to_forget_its_originals(tmp_path):

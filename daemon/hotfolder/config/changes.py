@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from hotfolder import redact
-from hotfolder.config.model import Config, Rendition
+from hotfolder.config.model import Config, Http, Rendition
 from hotfolder.recipes.conditions import When
 
 # Set from elsewhere, not read from the file: no news to a person reloading it (the model's
@@ -91,6 +91,9 @@ def _changed_fields(old: Any, new: Any, prefix: str = "") -> list[str]:
             continue
         if isinstance(old, Rendition) and f.name in _SIZE_FIELDS:
             said = f"{prefix}size {_size(old)} → {_size(new)}"
+            out += [said] if said not in out else []
+        elif isinstance(old, Http) and f.name in ("host", "port"):  # both written as `listen` (an admin)
+            said = f"{prefix}listen {old.address} → {new.address}"
             out += [said] if said not in out else []
         elif isinstance(a, When) or isinstance(b, When):
             out += _when_changes(a, b, f"{prefix}{f.name}")
