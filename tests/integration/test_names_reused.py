@@ -58,7 +58,8 @@ def test_a_different_photo_under_a_used_name_keeps_the_earlier_outputs(daemon_fa
     first = web.read_bytes()
 
     _drop(d, "IMG_7777.jpg", _photo("coffee"))  # another card, the same number
-    wait_for(lambda: _ends(d) == 2, 30, what="the second IMG_7777")
+    # ...and its `file_done` line, read below: said after the original is archived (and synced)
+    wait_for(lambda: _ends(d) == 2 and len(d.events("file_done")) == 2, 30, what="the second IMG_7777 done")
     assert web.read_bytes() == first, "the earlier photo's rendition was replaced"
     assert _is(d.output / "IMG_7777_web~2.jpg", "coffee") and (d.output / "IMG_7777_thumb~2.webp").exists()
     reused = d.event("name_reused")
