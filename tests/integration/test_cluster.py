@@ -340,13 +340,16 @@ def test_head_restart_leaves_a_claimed_sidecar_with_its_image(cluster_factory):
     wait_for(lambda: c.started("a.jpg"), 20, what="a.jpg to start")
     assert files_under(c.processing) == ["a.jpg", "a.xmp"]
     assert c.stop("head", signal.SIGTERM) == 0
+    before = len(c.events("head", "recovered"))
     c.start_head()
-    time.sleep(4.0)  # a job made for the sidecar is sent after lease_ttl (2 s), and failed on w1 in this time
+    # The restarted head's adoption: before, the sidecar became a job of its own here (adopted 1),
+    # sent after lease_ttl and failed as "not an image"
+    recovered = wait_for(lambda: c.events("head", "recovered")[before:], 20, what="the restarted head's recovery")
+    assert recovered[0]["adopted"] == 0, recovered
     held.unlink()
     wait_for(lambda: c.settled(2), 20, what="a.jpg and a.xmp to end")  # each an end, in archive/ or failed/
     assert not files_under(c.failed), c.logs()
     assert files_under(c.archive) == ["a.jpg", "a.xmp"]
-    assert c.events("head", "recovered")[-1]["adopted"] == 0
 
 
 def test_soft_time_limit_moves_the_file_to_failed(cluster_factory):
