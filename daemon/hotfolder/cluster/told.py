@@ -23,20 +23,20 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hotfolder.jobs import Result
 from hotfolder.likeness import Kind, Naming
-from hotfolder.ops.notices import SKIPPED, Notice, NoticeKind
+from hotfolder.ops.notices import Notice, NoticeKind
 from hotfolder.spool import fsnames
-from hotfolder.supervisor.endings import NAMING
+from hotfolder.supervisor.duplicates import found_notice, skipped_notice
+from hotfolder.supervisor.endings import done_note
 
 MAX_TOLD = 2000  # verdicts waiting for the head (~0.5 KB each): more are dropped and counted
 TAKE = 200  # verdicts the head takes in one poll (4 a second: 800/s, far above a cluster's pace)
 MAX_TEXT = 4000  # characters of a reason or a note kept
 MAX_OUTPUTS = 64  # outputs named in one verdict
 MAX_MANIFEST = 64 * 1024  # characters of a manifest passed on (a bigger one is said as none)
-KINDS = {Kind.EXACT: NoticeKind.DUPLICATE, Kind.SIMILAR: NoticeKind.SIMILAR}  # as supervisor/duplicates.py
 ENDS = ("done", "failed", "skipped", "lost")
 EVENTS = frozenset(str(k) for k in NoticeKind)
 
@@ -139,24 +139,23 @@ def notices(v: dict, folders: set[str]) -> list[Notice]:
     outputs, at = _names(v.get("outputs")), _when(v.get("time"))
     found = v.get("match")
     match: dict = found if isinstance(found, dict) else {}
-    kind = KINDS[Kind(match["kind"])] if match else None
+    kind = Kind(match["kind"]) if match else None
     said = _text(match.get("said"))
     if end == "lost":
         return [Notice(NoticeKind.WORKER_LOST, folder, rel, reason, "worker", attempts, time=at)]
     if end == "skipped":
         if kind is None:
             return []
-        return [Notice(kind, folder, rel, f"skipped: {said}", SKIPPED, outputs=_names(match.get("outputs")), time=at)]
+        return [replace(skipped_notice(folder, rel, kind, said, _names(match.get("outputs"))), time=at)]
     made = []
     if end == "done":
-        note = "; ".join(filter(None, (NAMING.get(Naming(v.get("naming") or ""), ""), said)))
-        made.append(Notice(NoticeKind.DONE, folder, rel, note, outputs=outputs, attempts=attempts, time=at,
-                           duration_ms=_number(v.get("duration_ms")), manifest=_manifest(v.get("manifest"))))
+        made.append(Notice(NoticeKind.DONE, folder, rel, done_note(Naming(v.get("naming") or ""), said),
+                           outputs=outputs, attempts=attempts, time=at, duration_ms=_number(v.get("duration_ms")),
+                           manifest=_manifest(v.get("manifest"))))
     else:
         made.append(Notice(NoticeKind.FAILED, folder, rel, reason, step, attempts, time=at))
     if kind is not None:
-        what = ("rendered, " if end == "done" else "failed: ") + said
-        made.append(Notice(kind, folder, rel, what, "duplicate", outputs=outputs, time=at))
+        made.append(replace(found_notice(folder, rel, kind, said, end == "done", outputs), time=at))
     return made
 
 

@@ -12,9 +12,10 @@ from hotfolder import redact
 from hotfolder.config.model import Config, Http, Rendition
 from hotfolder.recipes.conditions import When
 
-# Set from elsewhere, not read from the file: no news to a person reloading it (the model's
-# fields marked DERIVED are left out too: a folder's `slot` was said as "slot 0 → 1").
-_DERIVED_FIELDS = {"source", "renditions", "temp_token", "names_dir", "index_dir"}
+# Said apart, rendition by rendition (the model's fields marked DERIVED, set from elsewhere and
+# not read from the file, are no news to a person reloading it: a folder's `slot` was said as
+# "slot 0 → 1").
+_SAID_APART = {"renditions"}
 # A rendition's fields that `size:` fills: said as one `size`, as written.
 _SIZE_FIELDS = ("width", "height", "long", "short", "megapixels")
 # Values the YAML writes otherwise than the model holds them.
@@ -87,7 +88,7 @@ def _changed_fields(old: Any, new: Any, prefix: str = "") -> list[str]:
     out = []
     for f in dataclasses.fields(old):
         a, b = getattr(old, f.name), getattr(new, f.name)
-        if f.name in _DERIVED_FIELDS or f.metadata.get("derived") or a == b:
+        if f.name in _SAID_APART or f.metadata.get("derived") or a == b:
             continue
         if isinstance(old, Rendition) and f.name in _SIZE_FIELDS:
             said = f"{prefix}size {_size(old)} → {_size(new)}"

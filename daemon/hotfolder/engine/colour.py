@@ -30,7 +30,7 @@ import io
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import TypeVar, cast
 
 import numpy as np
 import pyvips
@@ -125,6 +125,7 @@ DEVICE_CLASSES = {"scnr", "mntr", "prtr", "spac"}
 _CLASS_NAMES = {"link": "a device link", "abst": "an abstract", "nmcl": "a named colour"}
 
 
+T = TypeVar("T")
 # A source's profile past this is left out unread (engine/metadata says so): the largest real
 # ones (printer LUTs) are ~1-3 MB; an attack round's 100-300 MB ones cost 1-2 GB and 3 s each.
 MAX_PROFILE_BYTES = 4 << 20
@@ -138,19 +139,22 @@ def too_large(icc: bytes) -> bool:
     return len(icc) > MAX_PROFILE_BYTES
 
 
+def _kept_when_small(read: Callable[[bytes], T]) -> Callable[[bytes], T]:
+    """`read`, its answers kept for profiles up to CACHED_PROFILE_BYTES (the 32 latest)."""
+    kept = functools.lru_cache(maxsize=32)(read)
+
+    @functools.wraps(read)
+    def read_profile(icc: bytes) -> T:
+        return kept(icc) if len(icc) <= CACHED_PROFILE_BYTES else read(icc)
+
+    return read_profile
+
+
+@_kept_when_small
 def _read(icc: bytes) -> ImageCms.ImageCmsProfile | None:
     """`icc` as LittleCMS reads it, or None: cut short, garbage, too large."""
     if too_large(icc):
         return None
-    return _read_kept(icc) if len(icc) <= CACHED_PROFILE_BYTES else _parsed(icc)
-
-
-@functools.lru_cache(maxsize=32)
-def _read_kept(icc: bytes) -> ImageCms.ImageCmsProfile | None:
-    return _parsed(icc)
-
-
-def _parsed(icc: bytes) -> ImageCms.ImageCmsProfile | None:
     try:
         return ImageCms.ImageCmsProfile(io.BytesIO(icc))
     except (ImageCms.PyCMSError, OSError, ValueError):
@@ -178,16 +182,8 @@ def usable_profile(icc: bytes) -> bool:
     return _profile(icc) is not None
 
 
+@_kept_when_small
 def _is_srgb(icc: bytes) -> bool:
-    return _is_srgb_kept(icc) if len(icc) <= CACHED_PROFILE_BYTES else _maps_to_srgb(icc)
-
-
-@functools.lru_cache(maxsize=32)
-def _is_srgb_kept(icc: bytes) -> bool:
-    return _maps_to_srgb(icc)
-
-
-def _maps_to_srgb(icc: bytes) -> bool:
     source = _profile(icc)
     if source is None:
         return False

@@ -114,7 +114,7 @@ def too_many_pieces(f: BinaryIO | mmap) -> str | None:
     if is_tiff(head):
         entries = _entries_at(f, struct.unpack_from(order + "I", head, 4)[0], order)
     elif head[2:4] in (b"\x2b\x00", b"\x00\x2b") and len(head) == 16:  # a BigTIFF, which Pillow opens too
-        entries = _big_entries_at(f, struct.unpack_from(order + "Q", head, 8)[0], order)
+        entries = _entries_at(f, struct.unpack_from(order + "Q", head, 8)[0], order, big=True)
     else:
         return None
     for tag, _, count in entries:
@@ -239,36 +239,26 @@ def _overfull(name: str, values: int) -> str:
             f"thousands of fractions, which take seconds to read and write): left out")
 
 
-def _big_entries_at(f: BinaryIO | mmap, offset: int, order: str) -> list[tuple[int, int, int]]:
-    """`_entries_at` of a BigTIFF's IFD: an 8-byte count, entries of 20 bytes (8-byte counts)."""
-    try:
-        f.seek(offset)
-    except (ValueError, OverflowError):
-        return []
-    head = f.read(8)
-    if len(head) < 8:
-        return []
-    entries = min(struct.unpack(order + "Q", head)[0], 1 << 16)  # no writer makes more; the read is bounded
-    table = f.read(20 * entries)
-    return [struct.unpack_from(order + "HHQ", table, 20 * i) for i in range(len(table) // 20)]
-
-
 def _values_at(f: BinaryIO, offset: int, order: str) -> int:
     """The values of the numeric types the IFD at `offset` claims, from its table alone."""
     return sum(count for _, kind, count in _entries_at(f, offset, order) if kind in NUMERIC_TYPES)
 
 
-def _entries_at(f: BinaryIO | mmap, offset: int, order: str) -> list[tuple[int, int, int]]:
-    """(tag, type, count) of each entry of the IFD at `offset`, as far as the file holds it."""
+def _entries_at(f: BinaryIO | mmap, offset: int, order: str, big: bool = False) -> list[tuple[int, int, int]]:
+    """(tag, type, count) of each entry of the IFD at `offset`, as far as the file holds it.
+    `big`: a BigTIFF's IFD (an 8-byte number of entries, entries of 20 bytes, 8-byte counts)."""
+    number, entry = ("Q", "HHQ") if big else ("H", "HHI")
+    size, width = (8, 20) if big else (2, 12)
     try:
         f.seek(offset)
     except (ValueError, OverflowError):  # past a mapping's end (a file seeks anywhere, and reads nothing there)
         return []
-    head = f.read(2)
-    if len(head) < 2:
+    head = f.read(size)
+    if len(head) < size:
         return []
-    table = f.read(12 * struct.unpack(order + "H", head)[0])
-    return [struct.unpack_from(order + "HHI", table, 12 * i) for i in range(len(table) // 12)]
+    entries = min(struct.unpack(order + number, head)[0], 1 << 16)  # a classic IFD's most; a BigTIFF's bounded so
+    table = f.read(width * entries)
+    return [struct.unpack_from(order + entry, table, width * i) for i in range(len(table) // width)]
 
 
 def raw_photo_exif(tags: Image.Exif) -> bytes:

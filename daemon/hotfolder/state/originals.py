@@ -333,8 +333,12 @@ class Originals:
         return self.conn.execute("SELECT count(*) FROM originals").fetchone()[0]
 
     def _bump_epoch(self) -> None:
-        """Rows were deleted: every process's mirror loads again (state/mirror.py)."""
-        self.conn.execute("UPDATE originals_meta SET value = value + 1 WHERE key = 'epoch'")
+        bump_epoch(self.conn)
+
+
+def bump_epoch(conn: sqlite3.Connection) -> None:
+    """Rows were deleted or moved: every process's mirror loads again (state/mirror.py)."""
+    conn.execute("UPDATE originals_meta SET value = value + 1 WHERE key = 'epoch'")
 
 
 def follow_renames(conn: sqlite3.Connection, renames: list[tuple[str, str]]) -> None:
@@ -358,7 +362,7 @@ def follow_renames(conn: sqlite3.Connection, renames: list[tuple[str, str]]) -> 
         if other is not None:
             conn.execute("UPDATE originals SET folder = ? WHERE folder = ?", (fid, other[0]))
             conn.execute("DELETE FROM originals_folders WHERE id = ?", (other[0],))
-            conn.execute("UPDATE originals_meta SET value = value + 1 WHERE key = 'epoch'")  # the mirrors reload
+            bump_epoch(conn)
         conn.execute("UPDATE originals_folders SET name = ? WHERE id = ?", (new, fid))
 
 

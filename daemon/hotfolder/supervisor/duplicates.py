@@ -31,6 +31,18 @@ FORGET_EVERY = 3600.0  # seconds between two looks for rows older than a folder'
 KINDS = {Kind.EXACT: NoticeKind.DUPLICATE, Kind.SIMILAR: NoticeKind.SIMILAR}
 
 
+def skipped_notice(folder: str, shown: str, kind: Kind, said: str, outputs: tuple[str, ...]) -> Notice:
+    """The notice of a copy skipped as a duplicate or look-alike of `said` (both modes: a
+    cluster's head makes it of a node's verdict, cluster/told.py)."""
+    return Notice(KINDS[kind], folder, shown, f"skipped: {said}", SKIPPED, outputs=outputs)
+
+
+def found_notice(folder: str, shown: str, kind: Kind, said: str, ok: bool, outputs: tuple[str, ...]) -> Notice:
+    """The notice of a copy rendered again or failed (on_duplicate: process or fail) as what it repeats."""
+    return Notice(KINDS[kind], folder, shown, ("rendered, " if ok else "failed: ") + said, "duplicate",
+                  outputs=outputs)
+
+
 class Sameness:
     def __init__(self, on_notice: Hook, log):
         self.on_notice = on_notice
@@ -56,8 +68,8 @@ class Sameness:
                       **({"hint": match.gone_said(folder.archive, where, folder.config_file)} if match.gone else {}))
         self._note(folder, result.record, where.relative_to(folder.duplicates).as_posix()
                    if folder.duplicates else None)
-        self.on_notice(Notice(KINDS[match.kind], folder.name, fsnames.display(job.rel),
-                              f"skipped: {match.said()}", SKIPPED, outputs=match.outputs))
+        self.on_notice(skipped_notice(folder.name, fsnames.display(job.rel), match.kind, match.said(),
+                                      match.outputs))
         return where
 
     def settled(self, folder: Folder, job: Job, result: Result, archived: Path | None) -> None:
@@ -72,9 +84,8 @@ class Sameness:
         if match is None:
             return
         self._count(folder.name, str(match.kind))
-        what = ("rendered, " if result.ok else "failed: ") + match.said()
-        self.on_notice(Notice(KINDS[match.kind], folder.name, fsnames.display(job.rel), what,
-                              "duplicate", outputs=result.outputs))
+        self.on_notice(found_notice(folder.name, fsnames.display(job.rel), match.kind, match.said(), result.ok,
+                                    result.outputs))
 
     def _note(self, folder: Folder, record: int, where: str | None) -> None:
         """Where the original went, into its row (for the records naming it later). Not

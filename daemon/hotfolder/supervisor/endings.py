@@ -17,6 +17,12 @@ NAMING = {Naming.NEW_VERSION: "a new version of the earlier photo of this name: 
                             "one's are numbered"}
 
 
+def done_note(naming: Naming, said: str) -> str:
+    """A `done` notice's reason: how its name was taken, and what the index found it to be
+    (cluster/told.py says the same of a node's file)."""
+    return "; ".join(filter(None, (NAMING.get(naming, ""), said)))
+
+
 def done(logger, folder: Folder, job: Job, result: Result, where: Path | None, on_notice: Hook,
          unmatched: dict[str, int]) -> None:
     """Say it; `unmatched` counts, per folder, the files no rendition took."""
@@ -29,7 +35,7 @@ def done(logger, folder: Folder, job: Job, result: Result, where: Path | None, o
                     outputs=list(result.outputs), duration_ms=result.duration_ms,
                     archived=str(where) if where else None, worker_pid=result.pid, outcome="ok",
                     **found(result))
-    note = "; ".join(filter(None, (NAMING.get(result.naming, ""), result.match.said() if result.match else "")))
+    note = done_note(result.naming, result.match.said() if result.match else "")
     on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), note, outputs=result.outputs,
                      duration_ms=result.duration_ms, attempts=job.attempt, manifest=result.manifest))
 
