@@ -178,3 +178,28 @@ def test_workers_that_cannot_start_end_run_with_exit_3(home, tmp_path_factory):
     events = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     assert [e for e in events if e["event"] == "workers_fail_at_boot"], done.stderr
     assert "BootFailure" not in done.stderr, done.stderr
+
+
+def test_a_database_a_newer_hotfolder_took_further_refuses_the_start_in_one_line(home):
+    """A downgrade: the older daemon read and wrote tables a newer one had changed, unsaid.
+    Now it starts nothing and says which file, what to run, and how to go back."""
+    from hotfolder.state import db, originals
+
+    state = home / "var" / "state"
+    conn = db.connect(state)
+    db.ensure(conn, originals.PART, originals.MIGRATIONS)
+    newer = len(originals.MIGRATIONS) + 1
+    conn.execute("UPDATE schema SET version = ? WHERE part = ?", (newer, originals.PART))
+    conn.close()
+    done = hotfolder(home, "run", "-c", "hotfolder.yaml", "--log-format", "json")
+    assert done.returncode == ExitCode.USAGE, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    refused = [json.loads(line) for line in done.stderr.splitlines() if '"start_refused"' in line]
+    assert len(refused) == 1, done.stderr
+    reason = refused[0]["reason"]
+    assert reason.startswith(f"{state / 'hotfolder.db'} was last used by a newer hotfolder "
+                             f"(its 'originals' tables are at version {newer}; hotfolder "), reason
+    assert f"knows up to {newer - 1}): run the newer version again" in reason
+    assert "move that file (with its -wal and -shm) away" in reason
+    with db.read_only(state) as conn:  # nothing was migrated back or written
+        assert conn is not None and db.version(conn, originals.PART) == newer

@@ -220,3 +220,21 @@ def test_a_state_dir_whose_name_holds_a_hash_or_question_mark_is_the_database_op
         with db.read_only(state) as ro:
             assert ro is not None and ro.execute("SELECT v FROM t").fetchall() == [(7,), (8,)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["st#1", "st%20", "st?x=1"]
+
+
+def test_tables_a_newer_hotfolder_took_further_are_never_migrated_or_written(tmp_path):
+    """A downgrade, met by any process that opens a part (a worker's `{seq}`, a command):
+    refused with what to do, the tables left as the newer version wrote them."""
+    from hotfolder.state import db
+
+    conn = db.connect(tmp_path)
+    steps = ("CREATE TABLE t (a INTEGER)", "ALTER TABLE t ADD COLUMN b INTEGER")
+    db.ensure(conn, "part", steps)
+    with pytest.raises(db.StateTooNew, match=r"its 'part' tables are at version 2; hotfolder .* knows up to 1\)"):
+        db.ensure(conn, "part", steps[:1])
+    with pytest.raises(db.StateTooNew):
+        db.refuse_newer(tmp_path, {"part": steps[:1]})
+    db.refuse_newer(tmp_path, {"part": steps, "another": ()})  # the same or an older version: goes on
+    db.refuse_newer(tmp_path / "none", {"part": steps})  # no database yet: nothing to refuse
+    assert not (tmp_path / "none").exists()
+    assert db.version(conn, "part") == 2

@@ -15,11 +15,13 @@ import os
 import sqlite3
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import hotfolder
 from hotfolder.backoff import Backoff
+from hotfolder.errors import HotfolderError
 
 DB_NAME = "hotfolder.db"
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another; writes here take milliseconds
@@ -135,14 +137,54 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+def _file_of(conn: sqlite3.Connection) -> str:
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return row[2] if row and row[2] else DB_NAME
+
+
 def version(conn: sqlite3.Connection, part: str) -> int:
     row = conn.execute("SELECT version FROM schema WHERE part = ?", (part,)).fetchone()
     return row[0] if row else 0
 
 
+class StateTooNew(HotfolderError):
+    """The database was brought up to date by a newer hotfolder than this one."""
+
+
+def too_new(conn: sqlite3.Connection, part: str, known: int, where: Path | str) -> StateTooNew | None:
+    """Why this hotfolder must not use the database: a newer one moved `part` past the
+    `known` migrations (a downgrade). Its tables may hold what this version would misread
+    or overwrite, so nothing is written; None when it may go on."""
+    found = version(conn, part)
+    if found <= known:
+        return None
+    return StateTooNew(
+        f"{where} was last used by a newer hotfolder (its {part!r} tables are at version {found}; hotfolder "
+        f"{hotfolder.__version__} knows up to {known}): run the newer version again; or, to go back to this one, "
+        "stop the daemon and move that file (with its -wal and -shm) away: the next start makes it anew and "
+        "rebuilds the index of originals from the archive ({seq} numbers start at 1 again)")
+
+
+def refuse_newer(state_dir: Path, parts: Mapping[str, Sequence[Migration]]) -> None:
+    """Raise StateTooNew when a newer hotfolder took one of `parts` past what this one
+    knows: checked at the start, before anything is read or written (a part of the
+    index would otherwise only fail later, file by file). No database: nothing to check."""
+    with read_only(state_dir) as conn:
+        if conn is None:
+            return
+        for part, migrations in parts.items():
+            refused = too_new(conn, part, len(migrations), path_in(state_dir))
+            if refused is not None:
+                raise refused
+
+
 def ensure(conn: sqlite3.Connection, part: str, migrations: Sequence[Migration]) -> None:
     """Bring `part`'s tables up to date: migration i (SQL, or a function of the
-    connection) runs once, in order, each in its own transaction with its version."""
+    connection) runs once, in order, each in its own transaction with its version.
+    Raises StateTooNew when a newer hotfolder took them further."""
+    refused = too_new(conn, part, len(migrations), _file_of(conn))
+    if refused is not None:
+        raise refused
     for number, migration in enumerate(migrations, start=1):
         with transaction(conn):
             if version(conn, part) >= number:  # read inside the lock: another process may have run it

@@ -31,10 +31,11 @@ from hotfolder.config.model import Config, Folder
 from hotfolder.errors import ExitCode, HotfolderError
 from hotfolder.ops.notices import Notice, NoticeKind
 from hotfolder.ops.ops import Ops
+from hotfolder.recipes import sequence
 from hotfolder.runtime import log, systemd
 from hotfolder.spool import owners as names
 from hotfolder.spool.recovery import Recovery
-from hotfolder.state import places
+from hotfolder.state import db, originals, places
 from hotfolder.status import ServiceState, Status
 from hotfolder.supervisor import leftovers
 from hotfolder.supervisor.duplicates import Rebuild
@@ -96,6 +97,7 @@ class Service:
             signal.signal(sig, lambda signum, _frame: self.signals.append(signum))
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # held back since the start (cli)
         try:
+            db.refuse_newer(self.config.state_dir, {p.PART: p.MIGRATIONS for p in (sequence, originals, places)})
             leftovers.gather(self.config, self.log)  # processing/ folders a reload took out of the config
             found = [self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart)
                      for folder in self.config.folders]
