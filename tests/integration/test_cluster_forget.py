@@ -116,3 +116,34 @@ def test_the_head_forgets_the_shared_index_and_a_node_lets_a_held_number_go(clus
     r = redis_client(c)
     assert r.get("hotfolder:test-cluster:hf:seq:photos") == b"1"
     assert not list(r.scan_iter("hotfolder:test-cluster:hf:seq:photos:held:*")), "a held number kept 30 days"
+
+
+def test_a_seq_counter_that_is_not_a_number_makes_the_files_wait_with_the_key_to_mend(redis_server):
+    """`SET …hf:seq:photos abc` (by hand, or damaged): INCR's ResponseError was said as "the
+    index of originals cannot be used", and a forged held number failed the file (ValueError).
+    Now the folder's files wait (a RecipeError) with the key and both ways out; a held number
+    that is not one reads as not held."""
+    from hotfolder.cluster.store import CounterUnusable, Store
+    from hotfolder.config.model import Cluster
+    from hotfolder.engine.errors import RecipeError
+
+    store = Store(Cluster(enabled=True, broker_url=redis_server.url, cluster_id="t"))
+    key = store._k("seq", "photos")
+    assert store.next_number("photos") == 1
+    store.r.set(key, "abc")
+    with pytest.raises(CounterUnusable) as said:
+        store.next_number("photos", holder=7)
+    assert isinstance(said.value, RecipeError)
+    assert str(said.value) == (
+        f"the {{seq}} counter of folder 'photos', Redis key {key}, holds 'abc', not a number (set by hand, or "
+        f"damaged): the files that use {{seq}} wait. `SET {key} N` with the last number its outputs were given, "
+        f"or `DEL {key}` to count from 1 again (outputs already there are never replaced: a name that comes "
+        "again gets a ~N)")
+    store.r.delete(key)
+    store.r.hset(key, "x", "1")  # another type under the key
+    with pytest.raises(CounterUnusable, match="holds 'a hash', not a number"):
+        store.next_number("photos")
+    store.r.set(key, "41")
+    store.r.set(store._k("seq", "photos", "held", "7"), "forged")
+    assert store.next_number("photos", holder=7) == 42  # the forged hold read as none: a number of its own
+    assert store.next_number("photos", holder=7) == 42  # and then held

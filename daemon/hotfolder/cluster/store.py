@@ -26,6 +26,7 @@ import redis
 
 from hotfolder.cluster import leases
 from hotfolder.config.model import Cluster
+from hotfolder.engine.errors import RecipeError
 from hotfolder.jobs import Verdict
 from hotfolder.recipes.sequence import HELD_FOR
 from hotfolder.runtime import log
@@ -53,6 +54,12 @@ def _time(value: bytes | str | None) -> float | None:
     except ValueError:
         return None
     return when if when is not None and math.isfinite(when) else None
+
+
+def _number(value: bytes | str | None) -> int | None:
+    """A held `{seq}` as the nodes write it; None for anything else (read as not held)."""
+    text = _text(value) if value is not None else ""
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else None
 
 
 def _text(value: bytes | str) -> str:
@@ -109,6 +116,10 @@ class Holder:
                 return f.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
         except (OSError, IndexError):
             return True
+
+
+class CounterUnusable(RecipeError):
+    """A folder's `{seq}` counter in Redis is not a number: every file using it would fail alike."""
 
 
 class Store:
@@ -190,14 +201,35 @@ class Store:
     def next_number(self, folder: str, holder: int | None = None) -> int:
         """The folder's next `{seq}`; one held for `holder` (recipes/sequence.py) is its again."""
         if holder is None:
-            return int(self.r.incr(self._k("seq", folder)))
+            return self._incr(folder)
         key = self._k("seq", folder, "held", str(holder))
-        if (held := self.r.get(key)) is not None:
-            return int(held)
-        number = int(self.r.incr(self._k("seq", folder)))
+        raw = self.r.get(key)
+        if (held := _number(raw)) is not None:
+            return held
+        if raw is not None:
+            self.r.delete(key)  # forged or damaged: the file holds a number of its own instead
+        number = self._incr(folder)
         if self.r.set(key, number, nx=True, ex=int(HELD_FOR)):
             return number
-        return int(self.r.get(key) or number)  # another attempt took one first: that one (this one is spent)
+        return _number(self.r.get(key)) or number  # another attempt took one first: that one (this one is spent)
+
+    def _incr(self, folder: str) -> int:
+        """INCR of the folder's counter. A value that is not a number (set by hand, or damaged)
+        is the folder's problem, not the file's: the files wait, and the admin is told the
+        key and the two ways out (it was a ResponseError said as the index being unusable)."""
+        key = self._k("seq", folder)
+        try:
+            return int(self.r.incr(key))
+        except redis.ResponseError as exc:
+            if "not an integer" not in str(exc) and "WRONGTYPE" not in str(exc):
+                raise
+            found = self.r.type(key)
+            shown = _text(self.r.get(key) or b"")[:40] if _text(found) == "string" else f"a {_text(found)}"
+            raise CounterUnusable(
+                f"the {{seq}} counter of folder {folder!r}, Redis key {key}, holds {shown!r}, not a number "
+                f"(set by hand, or damaged): the files that use {{seq}} wait. `SET {key} N` with the last number "
+                f"its outputs were given, or `DEL {key}` to count from 1 again (outputs already there are "
+                "never replaced: a name that comes again gets a ~N)") from None
 
     def let_go(self, folder: str, holder: int) -> None:
         """The file `holder` ended: its held number is no longer needed (else 30 days in Redis)."""
