@@ -26,7 +26,6 @@ import redis
 
 from hotfolder.cluster import leases
 from hotfolder.config.model import Cluster
-from hotfolder.engine.errors import RecipeError
 from hotfolder.jobs import Verdict
 from hotfolder.recipes.sequence import HELD_FOR
 from hotfolder.runtime import log
@@ -116,10 +115,6 @@ class Holder:
                 return f.read().rsplit(b")", 1)[1].split()[0] in (b"Z", b"X")
         except (OSError, IndexError):
             return True
-
-
-class CounterUnusable(RecipeError):
-    """A folder's `{seq}` counter in Redis is not a number: every file using it would fail alike."""
 
 
 class Store:
@@ -223,9 +218,10 @@ class Store:
         except redis.ResponseError as exc:
             if "not an integer" not in str(exc) and "WRONGTYPE" not in str(exc):
                 raise
+            from hotfolder.engine.errors import RecipeError  # here: the head imports this module, not Pillow
             found = self.r.type(key)
             shown = _text(self.r.get(key) or b"")[:40] if _text(found) == "string" else f"a {_text(found)}"
-            raise CounterUnusable(
+            raise RecipeError(
                 f"the {{seq}} counter of folder {folder!r}, Redis key {key}, holds {shown!r}, not a number "
                 f"(set by hand, or damaged): the files that use {{seq}} wait. `SET {key} N` with the last number "
                 f"its outputs were given, or `DEL {key}` to count from 1 again (outputs already there are "
