@@ -9,6 +9,7 @@
 - images.py    noise_jpeg, drop_burst
 - configs.py   config texts of several folders (folder_yaml, write_config)
 - cluster.py   Cluster: redis-server, the head and `hotfolder worker` processes
+- permissions.py  bound_by_permissions: root's daemon without CAP_DAC_OVERRIDE, so modes apply
 
 The fixtures that use them are in tests/conftest.py.
 """

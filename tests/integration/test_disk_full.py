@@ -6,7 +6,9 @@ keeps running, and finishes everything once space is freed.
 """
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import subprocess
 import time
 from pathlib import Path
@@ -17,6 +19,7 @@ from PIL import Image
 from tests import corpus as c
 from tests.harness import files_under, wait_for
 from tests.harness.mounts import mount_tmpfs, umount
+from tests.harness.permissions import bound_by_permissions
 
 RENDITIONS = """
 - name: big
@@ -163,5 +166,33 @@ def test_an_archive_it_cannot_move_into_leaves_one_set_of_outputs(daemon_factory
     wait_for(lambda: c.archived(d) == ["a.jpg"], 90, what="the file archived once the folder works")
     assert sorted(files_under(d.output)) == ["a_thumb.webp", "a_web.jpg"]
     assert wait_for(lambda: d.event("claiming_resumed"), 10, what="the log to say claiming resumed")["folder"] == "test"
+    assert c.failed_originals(d) == []
+    assert d.stop() == 0
+
+
+def test_an_unwritable_output_folder_is_named_with_what_to_change(daemon_factory):
+    """`chmod 555 output/`: the reason named our temp file (`Permission denied:
+    '.hf-0cb8416fe9ab.1-a_web.jpg.9494a52b'`), no output path and no folder to change (an
+    admin's report). It names the output's final path, the folder, its owner and mode, and
+    what to change, in the log and the status alike."""
+    d = daemon_factory()
+    d.output.mkdir(parents=True)
+    d.output.chmod(0o555)
+    try:
+        d.start(launcher=bound_by_permissions())
+        c.write(d.inbox / "a.jpg", c.jpeg_bytes())
+        paused = wait_for(lambda: d.event("claiming_paused"), 30, what="claiming_paused")
+        reason = paused["reason"]
+        assert ".hf-" not in reason, reason
+        assert f"{d.output / 'a_web.jpg'} could not be written (Permission denied)" in reason, reason
+        st = d.output.stat()
+        owner = f"{pwd.getpwuid(st.st_uid).pw_name}:{grp.getgrgid(st.st_gid).gr_name}"
+        assert f"the folder {d.output} (`output` of folder test; owner {owner}, mode 555)" in reason, reason
+        assert "change that folder's permissions or owner" in reason, reason
+        note = wait_for(lambda: d.status_json().get("message"), 10, what="the status to say why")
+        assert note == f"claiming paused: {reason}", note
+    finally:
+        d.output.chmod(0o755)
+    wait_for(lambda: c.archived(d) == ["a.jpg"], 90, what="the file archived once the folder is writable")
     assert c.failed_originals(d) == []
     assert d.stop() == 0

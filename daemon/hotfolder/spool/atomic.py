@@ -109,10 +109,21 @@ def write_atomic_at(folder: Opened, name: str, data: bytes, mode: int = 0o644, g
     final name; the caller fsyncs the folder (once for all the files it writes there).
 
     A reader never sees half a file under its final name, and a rerun replaces an
-    earlier output instead of adding a copy.
+    earlier output instead of adding a copy. An OSError names the final path: the temp
+    name the system gave (`.hf-….tmp`) is ours, not a path the user knows.
     """
     if len(os.fsencode(name)) > NAME_MAX:
         raise NameTooLong(name)
+    try:
+        _write_then_rename(folder, name, data, mode, group, tag, token, stage)
+    except OSError as exc:
+        if exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror, str(folder.path / name)) from exc
+
+
+def _write_then_rename(folder: Opened, name: str, data: bytes, mode: int, group: str | None, tag: str, token: str,
+                       stage: Opened | None) -> None:
     at = stage or folder
     tmp = write_temp(at.fd, data, temp_output_path(folder.path / name, tag, token).name, mode, group)
     try:
@@ -121,7 +132,7 @@ def write_atomic_at(folder: Opened, name: str, data: bytes, mode: int = 0o644, g
         unlink_at(at.fd, tmp)
         if stage is None or exc.errno != errno.EXDEV:
             raise
-        write_atomic_at(folder, name, data, mode, group, tag, token)  # a mount inside the output: write there
+        _write_then_rename(folder, name, data, mode, group, tag, token, None)  # a mount inside the output: write there
     except BaseException:
         unlink_at(at.fd, tmp)
         raise

@@ -140,6 +140,8 @@ def open_child(parent: int, name: str, mode: int = os.O_RDONLY, make: bool = Fal
         os.mkdir(name, dir_fd=parent)
     except FileExistsError:
         pass  # made meanwhile (another worker): open it as it is
+    except OSError as exc:  # named as a path: "Permission denied: '2026'" said neither where nor which
+        raise OSError(exc.errno, exc.strerror, str(where / name)) from None
     return open_child(parent, name, mode, False, where, path)
 
 

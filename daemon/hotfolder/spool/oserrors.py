@@ -1,8 +1,16 @@
-"""Which OS errors are the folder's problem (claiming pauses), not the file's.
+"""Which OS errors are the folder's problem (claiming pauses), not the file's, and how
+each is said: where (the path, the folder and its key), and what to change.
 """
 from __future__ import annotations
 
 import errno
+import grp
+import os
+import pwd
+import stat
+from pathlib import Path
+
+from hotfolder.shown import display
 
 # Writing an output failed for a reason of the output folder, not of the file: every
 # other file would fail the same way, so the file waits in the inbox instead.
@@ -27,3 +35,58 @@ def output_problem(exc: BaseException) -> str | None:
     if isinstance(exc, OSError) and exc.errno is not None:
         return OUTPUT_PROBLEMS.get(exc.errno)
     return None
+
+
+def said_at(exc: OSError, key: str, folder_name: str, place: Path) -> str | None:
+    """Why writing into `place` (the folder's `key`: output, archive, ...) failed and what to
+    change, naming the path written (the system's filename, when it lies in `place`) and the
+    folder to change; None when `exc` is none of the errors said here (the caller says it
+    its own way). An admin read "Permission denied: '.hf-0cb8416fe9ab.1-a_web.jpg.9494a52b'":
+    our temp name, no folder, nothing to change."""
+    if exc.errno not in (errno.EACCES, errno.EPERM):
+        return None
+    path = _written(exc, place)
+    where = path.parent if path is not None and path != place else place
+    what = display(str(path)) if path is not None else f"a file in {display(str(place))}"
+    return (f"{what} could not be written ({exc.strerror}): the folder {display(str(where))} (`{key}` of folder "
+            f"{folder_name}{_owned(where)}) is not writable by the daemon's user {_user()}: change that folder's "
+            f"permissions or owner (chmod u+w, or chown it to that user; g+w for a group the user is in)"
+            + (", or its attributes (lsattr; chattr -i -a), or output_group if it names a group the daemon is "
+               "not in" if exc.errno == errno.EPERM else ""))
+
+
+def _written(exc: OSError, place: Path) -> Path | None:
+    """The path the system named, if it is one in `place` (spool/atomic names the final one)."""
+    named = exc.filename
+    if not isinstance(named, str | bytes):
+        return None
+    path = Path(os.fsdecode(named))
+    return path if path.is_absolute() and path.is_relative_to(place) else None
+
+
+def _owned(where: Path) -> str:
+    """`; owner ann:studio, mode 555` of a folder, as `ls -ld` shows them."""
+    try:
+        st = os.stat(where)
+    except OSError:
+        return ""
+    return f"; owner {_user_name(st.st_uid)}:{_group_name(st.st_gid)}, mode {stat.S_IMODE(st.st_mode):o}"
+
+
+def _user() -> str:
+    uid = os.geteuid()
+    return f"{_user_name(uid)} (uid {uid})"
+
+
+def _user_name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)

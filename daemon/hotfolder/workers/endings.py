@@ -96,7 +96,9 @@ class Ending:
         if isinstance(exc, nofollow.FolderSwapped):  # processing/ or output/ swapped for a link
             problem = str(exc)
         if problem:
-            reason = problem if problem == str(exc) else f"{problem} ({exc})"
+            folder = self.job.folder
+            said = oserrors.said_at(exc, "output", folder.name, folder.output) if isinstance(exc, OSError) else None
+            reason = said or (problem if problem == str(exc) else f"{problem} ({exc})")
             self.logger.error("output_unwritable", step=step, reason=reason, duration_ms=self.ms(), outcome="retry")
             return Result(self.job.id, False, error=reason, step=step, retry_later=True, duration_ms=self.ms())
         reason = unpinned(f"{type(exc).__name__}: {exc}")
