@@ -9,6 +9,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -113,6 +114,35 @@ def test_enospc_on_output_pauses_and_loses_nothing(daemon_factory, tmp_path):
         assert counts == {n: 1 for n in names}, counts
         c.assert_nothing_left(d)
         assert files_under(d.inbox) == []
+        assert d.stop() == 0
+    finally:
+        if d.proc is not None and d.proc.poll() is None:
+            d.stop()
+        umount(d.output)
+
+
+def test_a_full_disk_is_said_by_its_folder_mount_point_and_free_space(daemon_factory, tmp_path):
+    """ENOSPC said "no space left on the output file system: free some space ([Errno 28] No
+    space left on device)": which folder, which file system? (an admin's report). It names
+    the output, the folder and its key, the mount point and its type, what is free there
+    and what the file's outputs need."""
+    d = daemon_factory(renditions=RENDITIONS)
+    d.output.mkdir(parents=True)
+    mount_tmpfs(d.output, "2m")
+    try:
+        d.start()
+        _noise_png(tmp_path / "huge.png", 1000)  # ~3 MB of output: never fits in 2 MB
+        os.rename(tmp_path / "huge.png", d.inbox / "huge.png")
+        paused = wait_for(lambda: d.event("claiming_paused"), 30, what="claiming_paused")
+        reason = paused["reason"]
+        assert f"{d.output / 'huge_big.png'} could not be written (No space left on device)" in reason, reason
+        assert f"`output` of folder test ({d.output}) is on the file system mounted at {d.output} (tmpfs)" in reason
+        assert re.search(r", [\d.]+ (B|KiB|MiB) free of 2\.0 MiB \(this file's outputs need 2\.\d MiB\): "
+                         r"free some space there", reason), reason
+        note = wait_for(lambda: d.status_json().get("message"), 10, what="the status to say why")
+        assert f"mounted at {d.output} (tmpfs)" in note, note
+        subprocess.run(["mount", "-o", "remount,size=64m", str(d.output)], check=True)
+        wait_for(lambda: c.archived(d) == ["huge.png"], 90, what="the file archived once there is room")
         assert d.stop() == 0
     finally:
         if d.proc is not None and d.proc.poll() is None:

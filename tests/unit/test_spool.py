@@ -5,6 +5,7 @@ import ctypes
 import errno
 import json
 import os
+import re
 import struct
 import tempfile
 from dataclasses import replace
@@ -12,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from hotfolder.arrival import mounts
 from hotfolder.config.model import Folder, Rendition
-from hotfolder.spool import atomic, folders, fsnames, moves, nofollow, records, recovery
+from hotfolder.spool import atomic, folders, fsnames, moves, nofollow, oserrors, records, recovery, space
 from hotfolder.spool.failed_files import failed_originals
 
 
@@ -430,3 +432,24 @@ def test_a_piece_written_at_the_end_keeps_the_zero_bytes_its_chunk_starts_with(t
     piece = _sparse(folder.inbox / "a.tif", {len(first): rest})
     assert pieces.append(folder, moves.Claimed("a.tif", claimed), piece) == len(rest)
     assert claimed.read_bytes() == first + rest
+
+
+def test_a_full_disk_or_quota_is_said_with_its_folder_and_file_system(tmp_path):
+    """ENOSPC and EDQUOT named no folder nor file system (an admin's report): the mount
+    point, its type, what is free, and what to change (a real quota needs quota tools)."""
+    point, kind = mounts.mount_of(tmp_path)
+    place = tmp_path / "output"
+    place.mkdir()
+    written = OSError(errno.EDQUOT, os.strerror(errno.EDQUOT), str(place / "a_web.jpg"))
+    said = oserrors.said_at(written, "output", "photos", place, needed=3 * 1024 * 1024)
+    assert said is not None and said.startswith(f"{place / 'a_web.jpg'} could not be written (Disk quota exceeded): "
+                                                f"the daemon's user "), said
+    assert f"has used up its disk quota on the file system mounted at {point} ({kind}), " in said, said
+    assert re.search(r" free of [\d.]+ [KMGTP]?i?B \(this file's outputs need 3\.0 MiB\), which holds `output` of "
+                     r"folder photos", said), said
+    assert said.endswith("raise that user's quota there (setquota, edquota) or free some of its files"), said
+    no_name = oserrors.said_at(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), "output", "photos", place)
+    assert no_name is not None and no_name.startswith(f"a file in {place} could not be written (No space left"), no_name
+    assert oserrors.said_at(OSError(errno.EIO, "I/O error"), "output", "photos", place) is None  # said as before
+    assert [space.size(n) for n in (0, 1023, 1024, 3 * 1024 ** 2 - 1, 12 * 1024 ** 3)] == [
+        "0 B", "1023 B", "1.0 KiB", "3.0 MiB", "12 GiB"]

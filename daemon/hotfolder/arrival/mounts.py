@@ -24,6 +24,12 @@ def _unescaped(field: str) -> str:
 
 def filesystem_type(path: Path, mounts: str = "/proc/self/mounts") -> str:
     """The type of the file system holding `path`, from the mount table."""
+    return mount_of(path, mounts)[1]
+
+
+def mount_of(path: Path, mounts: str = "/proc/self/mounts") -> tuple[str, str]:
+    """Where the file system holding `path` is mounted, and its type ("" each when the
+    table cannot be read)."""
     path = Path(os.path.realpath(path))
     best, best_type = "", ""
     try:
@@ -37,7 +43,7 @@ def filesystem_type(path: Path, mounts: str = "/proc/self/mounts") -> str:
                     best, best_type = mnt, parts[2]
     except OSError:
         pass
-    return best_type
+    return best, best_type
 
 
 def use_polling(folder: Folder, mounts: str = "/proc/self/mounts") -> bool:

@@ -11,6 +11,7 @@ import stat
 from pathlib import Path
 
 from hotfolder.shown import display
+from hotfolder.spool import space
 
 # Writing an output failed for a reason of the output folder, not of the file: every
 # other file would fail the same way, so the file waits in the inbox instead.
@@ -37,22 +38,38 @@ def output_problem(exc: BaseException) -> str | None:
     return None
 
 
-def said_at(exc: OSError, key: str, folder_name: str, place: Path) -> str | None:
+def said_at(exc: OSError, key: str, folder_name: str, place: Path, needed: int = 0) -> str | None:
     """Why writing into `place` (the folder's `key`: output, archive, ...) failed and what to
-    change, naming the path written (the system's filename, when it lies in `place`) and the
-    folder to change; None when `exc` is none of the errors said here (the caller says it
-    its own way). An admin read "Permission denied: '.hf-0cb8416fe9ab.1-a_web.jpg.9494a52b'":
-    our temp name, no folder, nothing to change."""
+    change, naming the path written (the system's filename, when it lies in `place`), the
+    folder to change and, for a full disk, its file system; None when `exc` is none of the
+    errors said here (the caller says it its own way); `needed`: the bytes being written,
+    said with what is free (a failed write's part is removed). An admin read "Permission denied:
+    '.hf-0cb8416fe9ab.1-a_web.jpg.9494a52b'" (our temp name, no folder, nothing to change),
+    and "no space left on the output file system" (which one?)."""
+    path = _written(exc, place)
+    what = display(str(path)) if path is not None else f"a file in {display(str(place))}"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return full(exc, what, f"`{key}` of folder {folder_name}", place, needed)
     if exc.errno not in (errno.EACCES, errno.EPERM):
         return None
-    path = _written(exc, place)
     where = path.parent if path is not None and path != place else place
-    what = display(str(path)) if path is not None else f"a file in {display(str(place))}"
     return (f"{what} could not be written ({exc.strerror}): the folder {display(str(where))} (`{key}` of folder "
             f"{folder_name}{_owned(where)}) is not writable by the daemon's user {_user()}: change that folder's "
             f"permissions or owner (chmod u+w, or chown it to that user; g+w for a group the user is in)"
             + (", or its attributes (lsattr; chattr -i -a), or output_group if it names a group the daemon is "
                "not in" if exc.errno == errno.EPERM else ""))
+
+
+def full(exc: OSError, what: str, named: str, place: Path, needed: int = 0) -> str:
+    """`what` found no room (ENOSPC, EDQUOT) in `place`, the folder `named` (its key): which
+    file system, how much is free there, and what to change."""
+    on = space.file_system(place) + (f" (this file's outputs need {space.size(needed)})" if needed else "")
+    if exc.errno == errno.EDQUOT:
+        return (f"{what} could not be written ({exc.strerror}): the daemon's user {_user()} has used up its disk "
+                f"quota on {on}, which holds {named} ({display(str(place))}): raise that user's quota there "
+                "(setquota, edquota) or free some of its files")
+    return (f"{what} could not be written ({exc.strerror}): {named} ({display(str(place))}) is on {on}: free some "
+            "space there, or give that folder a larger file system")
 
 
 def _written(exc: OSError, place: Path) -> Path | None:

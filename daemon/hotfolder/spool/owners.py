@@ -32,6 +32,7 @@ the price of not knowing, never a silent replacement.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import os
@@ -44,6 +45,7 @@ from pathlib import Path
 from hotfolder.config.model import MANIFEST_FIELDS, Config, Folder, Rendition
 from hotfolder.errors import HotfolderError
 from hotfolder.recipes import templates
+from hotfolder.spool import space
 from hotfolder.spool.fsnames import NAME_MAX, display, fit_name
 from hotfolder.spool.recovery import claimed_files
 
@@ -67,7 +69,8 @@ class RecordsUnwritable(HotfolderError):
 
     def __init__(self, names_dir: Path, exc: OSError):
         self.errno = exc.errno
-        super().__init__(f"the records of which output names are whose ({names_dir}, in state_dir) cannot be "
+        full = f" (on {space.file_system(names_dir)})" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+        super().__init__(f"the records of which output names are whose ({names_dir}, in state_dir{full}) cannot be "
                          f"written: {exc.strerror or exc}; free space there or fix its permissions")
 
 

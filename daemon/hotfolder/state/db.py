@@ -45,6 +45,10 @@ def unusable(said: str, exc: BaseException, state_dir: Path) -> str:
         return (f"{said} ({where}: another process holds it, or the file was truncated or replaced under the "
                 "daemon; it goes on once it can write; if this lasts, stop the daemon, move that file away and "
                 "start it again: the index is rebuilt from the archive)")
+    if "full" in text:  # "database or disk is full": which file system, and what is free there
+        from hotfolder.spool import space  # noqa: PLC0415 - the state's modules import no room's
+
+        return f"{said} ({where}, on {space.file_system(state_dir)}): free some space there"
     return f"{said} ({where})"
 
 

@@ -30,7 +30,7 @@ from hotfolder.jobs import Job, Result, Verdict, next_attempt, temp_tag
 from hotfolder.ops.notices import Hook, Notice, NoticeKind, ignore
 from hotfolder.runtime import log
 from hotfolder.sidecars import is_sidecar
-from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery
+from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery, space
 from hotfolder.spool.failed_files import FailedIndex
 from hotfolder.spool.syncs import SyncGroup
 from hotfolder.supervisor import endings, side_files
@@ -402,4 +402,7 @@ def _not_moved(folder: Folder, exc: OSError, rendered: bool) -> str:
     to = folder.archive if rendered and folder.archive is not None else folder.failed if not rendered else None
     where = f" into {fsnames.display(str(to))}" if to is not None else ""
     then = "; it waits in the inbox and is rendered again (into its own outputs) once it can" if rendered else ""
+    if to is not None and exc.errno in (errno.ENOSPC, errno.EDQUOT):  # which file system, and what is free there
+        return (f"could not move the original{where}: {exc.strerror}: that folder is on {space.file_system(to)}; "
+                f"free some space there{then}")
     return f"could not move the original{where}: {exc.strerror or exc} (fix that folder's permissions or space){then}"

@@ -44,11 +44,12 @@ def transient_reason(exc: BaseException) -> str | None:
 
 class Ending:
     """One attempt's endings. `choice` is set once the renditions are chosen (a failure
-    record then says which applied and why)."""
+    record then says which applied and why), `needed` once they are rendered."""
 
     def __init__(self, job: Job, logger, t0: float, fence: Callable[[], None] | None):
         self.job, self.logger, self.t0, self.fence = job, logger, t0, fence
         self.choice: Choice | None = None
+        self.needed = 0  # bytes of the outputs being written, once rendered: said when they do not fit
 
     def ms(self) -> float:
         return round((time.perf_counter() - self.t0) * 1000, 1)
@@ -97,7 +98,8 @@ class Ending:
             problem = str(exc)
         if problem:
             folder = self.job.folder
-            said = oserrors.said_at(exc, "output", folder.name, folder.output) if isinstance(exc, OSError) else None
+            said = (oserrors.said_at(exc, "output", folder.name, folder.output, self.needed)
+                    if isinstance(exc, OSError) else None)
             reason = said or (problem if problem == str(exc) else f"{problem} ({exc})")
             self.logger.error("output_unwritable", step=step, reason=reason, duration_ms=self.ms(), outcome="retry")
             return Result(self.job.id, False, error=reason, step=step, retry_later=True, duration_ms=self.ms())

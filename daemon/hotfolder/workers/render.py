@@ -81,6 +81,7 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
             return ended
         rendered = pipeline.render_with_facts(opened, choice.selection.chosen, placeholder=folder.manifest is not None)
         step = "write"
+        end.needed = sum(len(out.data) for out in rendered.outputs)
         if fence is not None:
             fence()
         described, generation = _write_outputs(job, rendered, written, logger, choice.values,
