@@ -17,6 +17,7 @@ from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.harness import Dirs, ends, http_url, wait_for, worker_pids
+from tests.harness.permissions import bound_by_permissions
 
 GAUGES = ("hotfolder_queued", "hotfolder_in_flight", "hotfolder_workers_alive", "hotfolder_claiming_paused",
           "hotfolder_config_reload_failed", "hotfolder_build_info")
@@ -130,6 +131,36 @@ def test_a_scraper_reads_the_counts_of_hotfolder_status_per_folder_through_crash
     d.proc.send_signal(signal.SIGHUP)
     wait_for(lambda: scrape(url)["hotfolder_config_reload_failed"][()] == 1, 10, what="reload_failed to be 1")
     assert by_folder(scrape(url), "hotfolder_files_processed_total")["studio"] == 4
+    assert d.stop() == 0
+
+
+def test_an_inbox_the_daemon_may_not_take_files_from_shows_in_metrics_until_they_are_taken(daemon_factory):
+    """`chmod 555` on an inbox (the daemon cannot move files out) was in the log only: no
+    metric, no alert (an admin's report). /metrics and the status count those files per
+    folder and reason, and go back to 0 once the permission is restored and they are taken."""
+    d = daemon_factory(extra='http: {listen: "127.0.0.1:0"}')
+    d.start(launcher=bound_by_permissions())
+    url = http_url(d)
+    untakeable = wait_for(lambda: scrape(url).get("hotfolder_untakeable_files"), 10, what="the gauge")
+    assert untakeable == {(("folder", "test"), ("reason", r)): 0 for r in ("permission", "other_file_system",
+                                                                          "not_a_file")}
+    d.inbox.chmod(0o555)
+    try:
+        drop_into = d.root / ".staging.jpg"
+        Image.new("RGB", (120, 90), (30, 120, 200)).save(drop_into, "JPEG")
+        os.rename(drop_into, d.inbox / "a.jpg")  # the tests run as root: the mode does not stop them
+        said = wait_for(lambda: d.event("claim_failed"), 20, what="claim_failed in the log")
+        assert "may not move it out of the inbox" in said["reason"], said
+        wait_for(lambda: scrape(url)["hotfolder_untakeable_files"][(("folder", "test"), ("reason", "permission"))]
+                 == 1, 10, what="/metrics to count the file")
+        assert d.status_json()["folders"]["test"]["untakeable"] == {"permission": 1, "other_file_system": 0,
+                                                                    "not_a_file": 0}
+    finally:
+        d.inbox.chmod(0o755)
+    wait_for(lambda: (d.archive / "a.jpg").exists(), 30, what="the file taken once the inbox is writable")
+    wait_for(lambda: scrape(url)["hotfolder_untakeable_files"][(("folder", "test"), ("reason", "permission"))]
+             == 0, 10, what="the gauge back to 0")
+    assert d.status_json()["folders"]["test"]["untakeable"]["permission"] == 0
     assert d.stop() == 0
 
 

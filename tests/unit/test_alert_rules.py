@@ -20,7 +20,7 @@ def exposed_names() -> set[str]:
     """Every sample name /metrics has once the daemon has counted and rendered something."""
     metrics = Metrics()
     status = Status(pid=1, started=time.time(), processed=1, failed=1, queued=0, waiting=0, in_flight=0, workers=2,
-                    workers_alive=2, folders={"studio": {"processed": 1, "failed": 1}})
+                    workers_alive=2, folders={"studio": {"processed": 1, "failed": 1, "untakeable": {"permission": 0}}})
     metrics.publish(status, {("notify[0]", "sent"): 1, ("notify[0]", "failed"): 0})
     metrics.observe_render("studio", 0.2)
     text = metrics.exposition()[0].decode()

@@ -100,5 +100,7 @@ def test_an_unclaimable_file_is_said_once_and_noted_while_it_is_there(tmp_path):
     gate.unclaimable(folder, path)
     assert gate.on_other_fs == {path}
     assert "1 file(s) in an inbox are on another file system" in gate.notes()
+    assert gate.untakeable_by_folder() == {"t": {"permission": 0, "other_file_system": 1, "not_a_file": 0}}
     path.unlink()
     assert gate.notes() == "" and not gate.on_other_fs
+    assert gate.untakeable_by_folder() == {}, "a file gone is no longer counted"

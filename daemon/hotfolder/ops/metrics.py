@@ -96,6 +96,7 @@ class _SnapshotCollector:
         yield _gauge("hotfolder_status_updated_timestamp_seconds", "When the daemon's loop took the snapshot these "
                      "gauges and counters come from (Unix time; it does so about once a second)", status.updated)
         yield _gauge("hotfolder_failed_files", "Files in the failed/ folders now", status.in_failed)
+        yield _untakeable(status)
         if not self.metrics.cluster:  # in cluster mode the workers are other machines' (see docs/cluster.md)
             yield _gauge("hotfolder_workers_alive", "Worker processes alive", status.workers_alive)
             yield _gauge("hotfolder_workers", "Worker processes wanted (the config's workers)", status.workers)
@@ -113,6 +114,19 @@ class _SnapshotCollector:
         for (endpoint, outcome), n in sorted(notifications.items()):
             sent.add_metric([endpoint, outcome], n)
         yield sent
+
+
+def _untakeable(status: Status) -> GaugeMetricFamily:
+    """Inbox files a folder cannot take now, by why (the status's `untakeable`; the log says
+    each once): a `chmod 555` inbox was seen in the log only (an admin's report)."""
+    family = GaugeMetricFamily("hotfolder_untakeable_files", "Files in a folder's inbox the daemon cannot take now, "
+                               "by reason: permission (it may not move them: the inbox's or a subfolder's "
+                               "permissions, an immutable file), other_file_system (a mount inside the inbox), "
+                               "not_a_file (a FIFO, socket or device)", labels=["folder", "reason"])
+    for name, counts in status.folders.items():
+        for reason, n in (counts.get("untakeable") or {}).items():
+            family.add_metric([name, reason], n)
+    return family
 
 
 def _cluster_families(cluster: dict):

@@ -7,8 +7,9 @@
                    re-checked with backoff until it works
     stuck files    an original that cannot leave processing/ (immutable, its permissions
                    changed): tried again with backoff, rendered once back in the inbox
-    unclaimable    inbox files on another file system (a mount inside the inbox): said once
-                   each, and in the status while any is left
+    untakeable     inbox files the daemon cannot take (it may not move them, a mount inside
+                   the inbox, not a regular file): said once each, and in the status and
+                   /metrics (per folder and kind) while they are there
 
 The ledger tells the gate what it met while settling files; the service asks it before
 claiming, lets it look again once a second (`look_again`), and shows its notes.
@@ -31,6 +32,18 @@ MAX_PAUSE = 60.0  # seconds: the longest claim backoff while the output folder i
 MAX_STUCK_WAIT = 60.0  # seconds between tries to move a file stuck in processing/
 OTHER_FS = "file_on_another_file_system"
 MAX_REMEMBERED = 1000  # unclaimable files remembered, so each is said once (memory stays bounded)
+# Why an inbox file cannot be taken, in a word (a /metrics label: a few values, never a path).
+PERMISSION, ON_OTHER_FS, NOT_A_FILE = "permission", "other_file_system", "not_a_file"
+UNTAKEABLE_KINDS = (PERMISSION, ON_OTHER_FS, NOT_A_FILE)
+
+
+@dataclass(frozen=True)
+class Untakeable:
+    """An inbox file the daemon cannot take: its folder, why in a word (UNTAKEABLE_KINDS), and said."""
+
+    folder: str
+    kind: str
+    reason: str
 
 
 @dataclass
@@ -49,8 +62,8 @@ class ClaimGate:
         self.pause_backoff = Backoff(1.0, MAX_PAUSE)
         self.message = ""  # why claiming is paused, for the status
         self.stuck: dict[Path, Stuck] = {}
-        # Inbox files the daemon cannot take, each said once: path -> (the log's event, why).
-        self.untakeable: dict[Path, tuple[str, str]] = {}
+        # Inbox files the daemon cannot take, each said once, until they are taken or gone.
+        self.untakeable: dict[Path, Untakeable] = {}
 
     # ------------------------------------------------------------------ asked by the service
     def paused(self, now: float) -> bool:
@@ -72,19 +85,34 @@ class ClaimGate:
 
     @property
     def on_other_fs(self) -> set[Path]:
-        return {p for p, (event, _) in self.untakeable.items() if event == OTHER_FS}
+        return {p for p, u in self.untakeable.items() if u.kind == ON_OTHER_FS}
 
     def notes(self) -> str:
         """What the status should say besides a pause of all claims: folders paused for
         their recipe, files an inbox cannot give up."""
-        self.untakeable = {p: said for p, said in self.untakeable.items() if os.path.lexists(p)}
+        self._forget_gone()
         left = sorted(self.on_other_fs)
         mounted = (f"{len(left)} file(s) in an inbox are on another file system (e.g. {fsnames.display(str(left[0]))}) "
                    "and cannot be taken: copy them in instead of mounting inside the inbox") if left else ""
-        others = [(p, why) for p, (event, why) in self.untakeable.items() if event != OTHER_FS]
+        others = [(p, u.reason) for p, u in self.untakeable.items() if u.kind != ON_OTHER_FS]
         stuck = (f"{len(others)} file(s) in an inbox cannot be taken (e.g. {fsnames.display(str(others[0][0]))}: "
                  f"{others[0][1]})") if others else ""
         return "; ".join(n for n in (self.recipes.notes(), mounted, stuck) if n)
+
+    def untakeable_by_folder(self) -> dict[str, dict[str, int]]:
+        """Per folder name, the inbox files it cannot take now by kind (every kind, 0 when
+        none): the status's and /metrics' count, which the log alone had (a `chmod 555` inbox
+        was invisible to alerts: an admin's report)."""
+        self._forget_gone()
+        counts: dict[str, dict[str, int]] = {}
+        for u in self.untakeable.values():
+            kinds = counts.setdefault(u.folder, dict.fromkeys(UNTAKEABLE_KINDS, 0))
+            kinds[u.kind] += 1
+        return counts
+
+    def _forget_gone(self) -> None:
+        """A file taken (its folder writable again) or removed is no longer one that cannot be."""
+        self.untakeable = {p: u for p, u in self.untakeable.items() if os.path.lexists(p)}
 
     # ------------------------------------------------------------------ told by the ledger
     def pause(self, now: float, reason: str) -> bool:
@@ -129,19 +157,20 @@ class ClaimGate:
             self.log.info("file_unstuck", folder=entry.folder.name, file=fsnames.display(entry.claimed.rel),
                           action="back in the inbox")
 
-    def cannot_take(self, folder: Folder, path: Path, reason: str, event: str = "claim_failed", **said) -> None:
+    def cannot_take(self, folder: Folder, path: Path, reason: str, kind: str, event: str = "claim_failed",
+                    **said) -> None:
         """An inbox file the daemon cannot take (an immutable file, a folder it may not
-        write, a FIFO, a mount): said once per file, and in the status while it is there (an
-        attack round: a bare "Operation not permitted", and nothing in the status). Tried
-        again meanwhile."""
+        write, a FIFO, a mount), `kind` one of UNTAKEABLE_KINDS: said once per file, and in
+        the status while it is there (an attack round: a bare "Operation not permitted", and
+        nothing in the status). Tried again meanwhile."""
         if path in self.untakeable or len(self.untakeable) >= MAX_REMEMBERED:
             return  # said already (past MAX_REMEMBERED such files, the status's count says the rest)
-        self.untakeable[path] = (event, reason)
+        self.untakeable[path] = Untakeable(folder.name, kind, reason)
         self.log.error(event, folder=folder.name, file=fsnames.display(str(path)), reason=reason, **said)
 
     def unclaimable(self, folder: Folder, path: Path) -> None:
         """A file on a file system mounted inside the inbox cannot be claimed by rename
         (nor moved to failed/)."""
         self.cannot_take(folder, path, "it is on another file system than the inbox (a mount inside it): it cannot "
-                                       "be taken by rename", OTHER_FS,
+                                       "be taken by rename", ON_OTHER_FS, OTHER_FS,
                          action="copy it into the inbox instead of mounting there")

@@ -37,7 +37,7 @@ from hotfolder.supervisor import endings, side_files
 from hotfolder.supervisor.adoption import Adoption
 from hotfolder.supervisor.duplicates import Sameness
 from hotfolder.supervisor.failing import Failing
-from hotfolder.supervisor.gate import ClaimGate
+from hotfolder.supervisor.gate import NOT_A_FILE, PERMISSION, ClaimGate
 from hotfolder.supervisor.unfinished import Joined, Kept, Unfinished
 
 
@@ -138,13 +138,13 @@ class Ledger:
             self.failing.refused(folder, path, exc)
             return None
         except moves.NotAFile as exc:
-            self.gate.cannot_take(folder, path, str(exc))
+            self.gate.cannot_take(folder, path, str(exc), NOT_A_FILE)
             return None
         except OSError as exc:
             if exc.errno == errno.EXDEV:
                 self.gate.unclaimable(folder, path)
             elif exc.errno in (errno.EPERM, errno.EACCES):
-                self.gate.cannot_take(folder, path, _claim_failed(exc))
+                self.gate.cannot_take(folder, path, _claim_failed(exc), PERMISSION)
             else:
                 self.log.error("claim_failed", folder=folder.name, file=str(path), reason=_claim_failed(exc))
             return None

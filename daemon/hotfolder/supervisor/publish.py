@@ -25,7 +25,7 @@ from hotfolder.ops.ops import Ops
 from hotfolder.runtime import log, systemd
 from hotfolder.status import ServiceState, Status
 from hotfolder.supervisor.folder_slots import FolderSlots
-from hotfolder.supervisor.gate import ClaimGate
+from hotfolder.supervisor.gate import UNTAKEABLE_KINDS, ClaimGate
 from hotfolder.supervisor.instance import SnapshotWriter
 from hotfolder.supervisor.ledger import Ledger
 
@@ -100,12 +100,14 @@ class Publisher:
 
     def _folder_counts(self, b: BackendStatus) -> dict:
         """Per folder: processed and failed from the backend's shared counts (every folder
-        counted since the start, also one a reload removed), waiting and claimed now."""
+        counted since the start, also one a reload removed), waiting, claimed and the inbox
+        files it cannot take (by kind) now."""
         s = self.service
         names = s.slots.names()
         counts = dict(b.by_folder) or {name: b.by_slot[i] for i, name in enumerate(names) if i < len(b.by_slot)}
         claimed = s.ledger.claimed_by_folder()
         paused = s.gate.recipes.reasons()
+        untakeable = s.gate.untakeable_by_folder()
         same = {**b.duplicates, **s.ledger.sameness.counts}  # the cluster's (Redis) or this daemon's own
         out = {}
         for name in dict.fromkeys([*names, *counts]):
@@ -116,7 +118,8 @@ class Publisher:
                          "waiting": inbox.pending_count() if inbox else 0, "paused": paused.get(name, ""),
                          "unmatched": s.ledger.unmatched.get(name, 0),
                          "duplicates": {k: tally.get(k, 0) for k in ("exact", "similar")},
-                         "names_reused": {k: tally.get(k, 0) for k in ("new_version", "different_photo")}}
+                         "names_reused": {k: tally.get(k, 0) for k in ("new_version", "different_photo")},
+                         "untakeable": untakeable.get(name) or dict.fromkeys(UNTAKEABLE_KINDS, 0)}
         return out
 
     def _in_failed(self) -> int:
