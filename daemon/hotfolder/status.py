@@ -45,6 +45,9 @@ class Status:
     # files no rendition's `when:` took (archived, counted in `processed` too), since the
     # start; local mode (a cluster's nodes log theirs as file_unmatched)
     unmatched: int = 0
+    # XMP sidecars that came after their image was rendered, without them (archived beside it, not
+    # counted as files: `hotfolder rerender` of the image takes them in), since the start
+    sidecars_late: int = 0
 
 
 def write_snapshot(path: Path, status: Status) -> None:

@@ -16,7 +16,7 @@ from PIL import Image
 
 from hotfolder.recipes import sequence
 from tests import sources
-from tests.harness import files_under, http_url, wait_for
+from tests.harness import files_under, hotfolder, http_url, wait_for
 
 STUDIO = """
 - name: client
@@ -134,6 +134,28 @@ def test_a_studio_recipe_routes_names_and_numbers_files_by_the_photo(daemon_fact
     assert "square: when.orientation: it is landscape" in unmatched["reason"]
     assert status["unmatched"] == 1 and status["folders"]["test"]["unmatched"] == 1
     assert "lonely.xmp" in d.event("sidecar_alone")["file"]
+
+
+def test_a_sidecar_that_comes_after_its_image_was_rendered_is_counted_in_the_status(daemon_factory, tmp_path):
+    """A late XMP sidecar (its image rendered without it) was said in the log only, at info:
+    `hotfolder status` and its JSON counted nothing (an admin's report). They count it, per
+    folder too; a sidecar whose image never came is no such case, and neither is a file."""
+    d = daemon_factory(folder_extra=FOLDER).start()
+    _stage(tmp_path, "IMG_0007.jpg", size=(600, 400))
+    _move_in(d, tmp_path, "IMG_0007.jpg")
+    wait_for(lambda: d.event("file_done"), 30, what="the image rendered")
+    (tmp_path / "staging" / "IMG_0007.xmp").write_bytes(sources.xmp_packet(rating=5))
+    (tmp_path / "staging" / "lonely.xmp").write_bytes(sources.xmp_packet(rating=1))
+    _move_in(d, tmp_path, "IMG_0007.xmp", "lonely.xmp")
+    wait_for(lambda: len(d.events("sidecar_alone")) == 2, 20, what="both sidecars archived")
+    status = wait_for(lambda: (s := d.status_json()).get("sidecars_late") and s, 10, what="the status to count it")
+    assert status["sidecars_late"] == 1 and status["folders"]["test"]["sidecars_late"] == 1, status
+    assert (status["processed"], status["failed"]) == (1, 0), "a sidecar is not a file"
+    late = {e["file"]: e["late"] for e in d.events("sidecar_alone")}
+    assert late == {"IMG_0007.xmp": True, "lonely.xmp": False}, late
+    text = hotfolder("status", "--config", str(d.config)).stdout
+    assert "  late xmp   1      XMP sidecars that came after their image was rendered, without them" in text, text
+    assert d.stop() == 0
 
 
 def test_on_no_rendition_fail_keeps_what_explain_says_and_the_page_shows_it(daemon_factory, tmp_path):

@@ -75,6 +75,8 @@ class Ledger:
         self._deferred: list[Job] = []  # given back while running, kept in processing/ (see _keep_in_line)
         self.stopping = False  # set by the service when it drains: nothing is deferred then
         self.unmatched: dict[str, int] = {}  # per folder: files no rendition's `when:` took, since the start
+        # per folder: XMP sidecars that came after their image was rendered (without them), since the start
+        self.sidecars_late: dict[str, int] = {}
         self._group: SyncGroup | None = None  # while `grouped`: archive folders synced once for its files
 
     def reconfigure(self, config: Config) -> None:
@@ -127,7 +129,8 @@ class Ledger:
             if joined is not None or awaiting in self.tracked:
                 return joined
         if is_sidecar(path.name):
-            side_files.sidecar_alone(self.log, folder, path)
+            if side_files.sidecar_alone(self.log, folder, path):
+                self.sidecars_late[folder.name] = self.sidecars_late.get(folder.name, 0) + 1
             return None
         try:
             if rules.passes_through(folder, path):  # a video: archived as it is

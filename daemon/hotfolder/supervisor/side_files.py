@@ -26,23 +26,27 @@ def pass_through(log, folder: Folder, path: Path) -> None:
             path.relative_to(folder.inbox).as_posix()), archived=fsnames.display(str(where)), outcome="archived")
 
 
-def sidecar_alone(log, folder: Folder, path: Path) -> None:
-    """Archive (or delete, with on_success: delete) a sidecar whose image never came."""
+def sidecar_alone(log, folder: Folder, path: Path) -> bool:
+    """Archive (or delete, with on_success: delete) a sidecar whose image never came. True
+    when it came late: its image was rendered without it (the ledger counts those)."""
     rel = path.relative_to(folder.inbox).as_posix()
     try:
         where = xmp_sidecars.alone(folder, path)
     except OSError as exc:  # it stays in the inbox; the next rescan tries again
         log.error("sidecar_not_moved", folder=folder.name, file=rel, reason=str(exc))
-        return
-    log.info("sidecar_alone", folder=folder.name, file=rel, archived=str(where) if where else None,
-             note=_why_alone(folder, where))
+        return False
+    late, note = _why_alone(folder, where)
+    log.info("sidecar_alone", folder=folder.name, file=rel, archived=str(where) if where else None, late=late,
+             note=note)
+    return late
 
 
-def _why_alone(folder: Folder, where: Path | None) -> str:
-    """What happened, and what to do: an image of it already archived was rendered without
-    it (it came after the image was taken: an image waits only for a sidecar being written
-    with it), so raising sidecar_wait would not help; `rerender` would (a new user), with
-    the daemon's `config` named where a command would not find it by itself."""
+def _why_alone(folder: Folder, where: Path | None) -> tuple[bool, str]:
+    """Whether it came late, and what happened and what to do: an image of it already
+    archived was rendered without it (it came after the image was taken: an image waits
+    only for a sidecar being written with it), so raising sidecar_wait would not help;
+    `rerender` would (a new user), with the daemon's `config` named where a command would
+    not find it by itself."""
     image = sidecars.find_image(where.parent, where.name) if where is not None else None
     if where is not None and image is not None and _rendered_lately(folder, where.parent / image):
         at = str(where.parent / image)
@@ -50,11 +54,12 @@ def _why_alone(folder: Folder, where: Path | None) -> str:
         # shell would not read back: no command then
         command = f"hotfolder rerender{locate.option(folder.config_file)} {shlex.quote(at)}"
         how = f"`{command}`" if fsnames.printable(at) == at else "`hotfolder rerender` of that image"
-        return (f"its image {fsnames.display(image)} was rendered before it arrived, without it; archived beside "
-                f"that image: {how} renders the image again with it (copy a sidecar before or with its image)")
-    return (f"no image of it arrived within sidecar_wait ({folder.sidecar_wait:g} s): "
-            + ("archived alone" if where else "deleted (on_success: delete)")
-            + "; drop a sidecar with its image, or raise sidecar_wait")
+        return True, (f"its image {fsnames.display(image)} was rendered before it arrived, without it; archived "
+                      f"beside that image: {how} renders the image again with it (copy a sidecar before or with its "
+                      "image)")
+    return False, (f"no image of it arrived within sidecar_wait ({folder.sidecar_wait:g} s): "
+                   + ("archived alone" if where else "deleted (on_success: delete)")
+                   + "; drop a sidecar with its image, or raise sidecar_wait")
 
 
 LATELY = 600.0  # seconds: an image archived this recently is the one its late sidecar belonged to
