@@ -17,6 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from hotfolder.shown import UNSHOWN
 from tests.harness.folders import SIDECAR, TEMP_MARK, archived, failed_originals, files_under
 from tests.harness.procs import descendants
 from tests.harness.waiting import wait_for
@@ -165,7 +166,9 @@ def outputs_of(d, rel: str) -> list[str]:
 
 
 def assert_succeeded(d, rel: str, renditions=("web.jpg", "thumb.webp")) -> None:
-    stem = rel.rsplit(".", 1)[0]
+    folder, _, name = rel.rpartition("/")
+    # outputs are named by the stem without its control characters (`new\nline.jpg`: new_line_web.jpg)
+    stem = (f"{folder}/" if folder else "") + UNSHOWN.sub("_", name.rsplit(".", 1)[0])
     arch = archived(d)
     assert arch.count(rel) == 1, f"{rel!r} archived {arch.count(rel)} times: {arch}"
     assert rel not in failed_originals(d), f"{rel!r} both archived and failed"

@@ -154,7 +154,8 @@ def test_hostile_corpus(daemon_factory, tmp_path):
         c.assert_succeeded(d, name)
     assert _is_red(d.output / "anim_web.jpg"), "animated GIF: not the first frame"
     assert _is_red(d.output / "anim_thumb.webp"), "animated WebP: not the first frame"
-    assert (d.output / "new\nline_web.jpg").exists()
+    assert (d.output / "new_line_web.jpg").exists()  # the name's newline is not carried into its outputs'
+    assert not [o for o in files_under(d.output) if "\n" in o]
     with Image.open(d.output / "one_web.jpg") as im:
         assert im.size == (1, 1)
 

@@ -226,6 +226,32 @@ def test_names_that_are_not_utf8_reach_an_end_and_the_daemon_goes_on(daemon_fact
     assert d.stop() == 0
 
 
+def test_a_name_s_control_characters_are_not_carried_into_its_outputs_names(daemon_factory):
+    """A client's file named with a tab, a newline, an ESC sequence or a right-to-left
+    override put them into every output's name (an admin's report): each is `_` there, in
+    `{stem}` and `{name}` alike; the original keeps its name in archive/, and a byte that is
+    not UTF-8 stays."""
+    renditions = """
+        - name: web
+          size: 320x320
+          format: jpeg
+        - name: orig
+          size: 200x200
+          format: jpeg
+          filename: "orig/{name}"
+    """
+    d = daemon_factory(renditions=renditions).start()
+    hostile = {"tab\there.jpg": "tab_here", "new\nline.jpg": "new_line", "esc\x1b[31mred.jpg": "esc_[31mred",
+               "bidi\u202egpj.jpg": "bidi_gpj", os.fsdecode(b"raw-\xff.jpg"): os.fsdecode(b"raw-\xff")}
+    for name in hostile:
+        drop(d, name, image_bytes(RED))
+    wait_for(lambda: len(d.events("file_done")) == len(hostile), 30, what="the hostile names rendered")
+    assert sorted(d.outputs()) == sorted([f"{s}_web.jpg" for s in hostile.values()]
+                                         + [f"orig/{s}.jpg" for s in hostile.values()])
+    assert sorted(files_under(d.archive)) == sorted(hostile)  # the originals keep their names
+    assert d.stop() == 0
+
+
 def test_a_long_name_in_bytes_gets_its_outputs_or_fails_once(daemon_factory):
     d = daemon_factory().start()
     fits = "🙂" * 60 + ".jpg"  # 244 bytes in 64 characters

@@ -219,8 +219,24 @@ def test_check_config_names_an_item_filter_s_mistake_at_its_line(tmp_path):
     assert config.load(tmp_path / "c.yaml").folders[0].renditions[0].filename.startswith("sku/{keywords|pick")
 
 
-def test_the_original_s_own_name_is_kept_as_linux_allows_it():
-    assert path("{stem}_{rendition}.{ext}", {**VALUES, "stem": "new\nline"}) == "new\nline_web.jpg"
+@pytest.mark.parametrize("stem, expected", [
+    ("new\nline", "new_line"),
+    ("tab\there", "tab_here"),
+    ("esc\x1b[31mred", "esc_[31mred"),
+    ("del\x7f", "del_"),
+    ("bidi\u202egpj", "bidi_gpj"),  # shown as `bidijpg`: spoofs the extension
+    ("caf\u00e9 \u5199\u771f", "caf\u00e9 \u5199\u771f"),  # letters of every script are kept
+    ("junk-\udcff", "junk-\udcff"),  # a byte that is not UTF-8 is kept (os.fsdecode's escape)
+])
+def test_the_original_s_name_loses_its_control_characters_in_an_output_s_name(stem, expected):
+    """A client's `tab<TAB>here.jpg` went on into every output's name (an admin's report)."""
+    values = {**VALUES, "stem": stem, "name": f"{stem}.jpg"}
+    assert path("{stem}_{rendition}.{ext}", values) == f"{expected}_web.jpg"
+    assert path("orig/{name}", values) == f"orig/{expected}.jpg"
+
+
+def test_the_inbox_s_folder_names_are_kept_as_the_outputs_mirror_them():
+    assert path("{subdir}/{stem}.{ext}", {**VALUES, "subdir": "a\tb/c"}) == "a\tb/c/IMG_0001.jpg"
 
 
 def test_a_spec_that_makes_a_number_a_control_character_writes_an_underscore():

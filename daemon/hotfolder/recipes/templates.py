@@ -13,9 +13,10 @@ Filled in as a path (`as_path`), a value never leaves the output folder: a `/` i
 value becomes `_` (the date's own spec, written in the config, and `{subdir}`, whose
 parts are real folder names of the inbox, keep theirs), and the path is cleaned:
 empty and `.` parts dropped, a part starting with `.` (`..`, a hidden name) starts
-with `_` instead, and the photo's own texts (EXIF, XMP) lose their control characters
-(`_`), and the marks that reorder or hide text (bidi controls, zero-width characters) with
-them; the original's name is kept as it is. So `../../etc` from a photo's EXIF is
+with `_` instead, and every value but `{subdir}` loses its control characters (`_`),
+and the marks that reorder or hide text (bidi controls, zero-width characters) with them:
+the photo's texts (EXIF, XMP) and the original's own name alike (`tab<TAB>1.jpg` makes
+`tab_1_web.jpg`; bytes that are not UTF-8 are kept). So `../../etc` from a photo's EXIF is
 `_._.._etc`, never a way out, and `/etc` is `_etc`.
 """
 from __future__ import annotations
@@ -337,9 +338,12 @@ def _value(field: Field, value: object, as_path: bool) -> str:
         return ""
     if as_path and field.kind not in (Kind.DATE, Kind.PATH):
         text = text.replace("/", "_")
-    # The photo's text, or any value through a spec (`{seq:c}` is a character): no control
-    # character, nor a mark that reorders or hides text.
-    if as_path and (FIELDS[field.name].reads in ("exif", "xmp") or field.spec):
+    # No control character, nor a mark that reorders or hides text, in any value but the
+    # inbox's own folder names ({subdir}: the outputs mirror those folders as they are): the
+    # photo's texts, a spec's character (`{seq:c}`), and the original's name too, where a
+    # client's tab, newline or ESC went on into every output's name and broke the scripts
+    # and URLs downstream (an admin's report; the original keeps its name in archive/).
+    if as_path and (field.kind != Kind.PATH or field.spec):
         text = UNSHOWN.sub("_", text)
     return text
 
@@ -364,9 +368,8 @@ def _formatted(field: Field, value: object) -> str:
 
 def clean_path(text: str) -> str:
     """A relative path that stays inside its folder: no empty, `.` or `..` parts, no
-    hidden names (see the top). May be "" (nothing was left). The original's own name is
-    kept as it is (any name Linux allows, a newline too); only the photo's texts lose
-    their control characters (`_value`)."""
+    hidden names (see the top). May be "" (nothing was left). Control characters are
+    each value's (`_value`): the template's own literal text is the config's."""
     parts = []
     for part in text.split("/"):
         if part in ("", "."):
