@@ -126,6 +126,35 @@ def test_a_clash_between_renditions_of_two_originals(daemon_factory):
     assert d.stop() == 0
 
 
+def test_names_differing_only_in_the_case_of_their_extension_are_numbered(daemon_factory):
+    """IMG_1.JPG and IMG_1.jpg: the second's outputs were tagged `~jpg`, which tells nothing
+    beside the first's (an admin's report). It gets the next number, `~2`, as another photo of
+    one name does; another extension still gets its tag, and a new version keeps its number."""
+    renditions = """
+        - name: web
+          size: 320x320
+          format: jpeg
+        - name: src
+          size: 200x200
+          format: jpeg
+          filename: "{stem}_{source_ext}_{rendition}.{ext}"
+    """
+    d = daemon_factory(renditions=renditions).start()
+    for n, (name, colour) in enumerate([("IMG_1.JPG", RED), ("IMG_1.jpg", GREEN), ("IMG_1.png", BLUE)], 1):
+        drop(d, name, image_bytes(colour, fmt="PNG" if name.endswith("png") else "JPEG"))
+        wait_for(lambda n=n: len(d.events("file_done")) == n, 30, what=name)
+    assert {e["file"]: e["outputs"] for e in d.events("file_done")} == {
+        "IMG_1.JPG": ["IMG_1_web.jpg", "IMG_1_jpg_src.jpg"],
+        "IMG_1.jpg": ["IMG_1_web~2.jpg", "IMG_1_jpg_src~2.jpg"],
+        "IMG_1.png": ["IMG_1_web~png.jpg", "IMG_1_png_src.jpg"]}
+    drop(d, "IMG_1.jpg", image_bytes((40, 230, 40)))  # IMG_1.jpg exported again, lighter: a new version
+    wait_for(lambda: len(d.events("file_done")) == 4, 30, what="IMG_1.jpg again")
+    assert d.events("file_done")[-1]["outputs"] == ["IMG_1_web~2.jpg", "IMG_1_jpg_src~2.jpg"]
+    assert near(colour_of(d.output / "IMG_1_web~2.jpg"), (40, 230, 40))
+    assert near(colour_of(d.output / "IMG_1_web.jpg"), RED) and len(d.outputs()) == 6
+    assert d.stop() == 0
+
+
 @pytest.mark.parametrize("policy", ["fail", "replace"])
 def test_on_name_clash_fail_and_replace(daemon_factory, policy):
     d = daemon_factory(folder_extra=f"on_name_clash: {policy}").start()

@@ -75,6 +75,23 @@ def test_templated_names_keep_the_clash_rules(tmp_path):
     assert owners.taken_by_another(folder, "a.png", first) and not owners.taken_by_another(folder, "a.jpg", first)
 
 
+def test_a_case_twin_of_the_owner_s_extension_gets_a_number_and_keeps_a_tag_it_holds(tmp_path):
+    """IMG_1.jpg beside IMG_1.JPG's output: `~jpg` would tell nothing, so `~2`; an original
+    that holds `~jpg` already (written before this rule) keeps writing there, not a second set."""
+    folder = dataclasses.replace(make_folder(tmp_path), names_dir=tmp_path / "names")
+    out = folder.output / "IMG_1_web.jpg"
+    assert owners.reserve(folder, "IMG_1.JPG", [out]) == [out]
+    out.write_bytes(b"IMG_1.JPG's")
+    assert owners.reserve(folder, "IMG_1.jpg", [out]) == [folder.output / "IMG_1_web~2.jpg"]
+    assert owners.reserve(folder, "IMG_1.Jpg", [out]) == [folder.output / "IMG_1_web~3.jpg"]
+    assert owners.reserve(folder, "IMG_1.png", [out]) == [folder.output / "IMG_1_web~png.jpg"]
+    tagged = folder.output / "IMG_1_web~jpeg.jpg"  # IMG_1.jpeg holds its tag from before
+    owners._write(owners._marker(folder.names_dir, tagged), owners.owner_id(folder, "IMG_1.jpeg"), present=False)
+    tagged.write_bytes(b"IMG_1.jpeg's")
+    owners._write(owners._marker(folder.names_dir, out), owners.owner_id(folder, "IMG_1.JPEG"), present=True)
+    assert owners.reserve(folder, "IMG_1.jpeg", [out]) == [tagged]
+
+
 def test_a_name_being_written_by_process_is_not_taken_by_another_original(tmp_path):
     """`hotfolder process` of a.jpg and a.png at once: a.jpg had reserved a_thumb.webp and
     was writing it; a.png took the marker for stale (no output yet, its owner not in

@@ -10,7 +10,8 @@ straight to `~2`), issue 26.2. Another original whose output would land on an
 owned name follows the folder's `on_name_clash`:
 
     suffix  (default) its output gets `~<its extension>` before the output's own
-            (`a_web~png.jpg`), then `~2`, `~3`… if that is owned too
+            (`a_web~png.jpg`), then `~2`, `~3`… if that is owned too (straight to `~2`
+            beside an original whose extension differs in case only: IMG_1.JPG's)
     replace it replaces the output and takes the name over
     fail    the file goes to failed/, naming the original that owns the name
 
@@ -285,7 +286,7 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gen
     with _locked(names_dir):
         while True:
             me = owner_id(folder, rel, generation, source)
-            picks = _choose(folder, names_dir, rel, outputs, generation, me, pending or {})
+            picks = _choose(folder, names_dir, rel, outputs, generation, me, pending or {}, source)
             if not fresh or not _earlier_photos(picks, me, fresh):
                 break
             generation += 1  # see reserve_new: an earlier photo's, which the index no longer knows
@@ -329,18 +330,29 @@ def mtime_ns(path: Path) -> int | None:
 
 
 def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], generation: int,
-            me: str, pending: Mapping[Path, str]) -> list[tuple[Path, str | None]]:
+            me: str, pending: Mapping[Path, str], source: Path | None = None) -> list[tuple[Path, str | None]]:
     """Under the names lock: each output's path, and the owner its marker names now (or
     will have named, for a path in `pending`: written by then, by that owner)."""
     source_ext = "" if generation else Path(rel).suffix.lstrip(".").lower()
     picks: list[tuple[Path, str | None]] = []
     in_flight: set[str] | None = None
+    twins: frozenset[str] | None = None
     for output in outputs:
-        for path in candidates(output, source_ext):
+        by_twin = False  # the plain name is the original's whose extension differs in case only
+        for n, path in enumerate(candidates(output, source_ext)):
             if any(path == p for p, _ in picks):
                 continue  # two renditions of this file on one name: the second moves over
             marker = _marker(names_dir, path)
             owner = pending[path] if path in pending else _read(marker)
+            if n == 0 and source_ext and owner is not None and owner != me:
+                if twins is None:  # only when needed
+                    twins = _case_twins(folder, rel, source)
+                by_twin = _file_of(owner) in twins
+            elif n == 1 and by_twin and owner != me:
+                # `~jpg` beside IMG_1.JPG's output tells nothing of IMG_1.jpg's: the next number
+                # does, as for another photo of one name (`IMG_1_web~jpg.jpg` was an admin's report).
+                # A `~jpg` this original holds already (from before) stays its own.
+                continue
             if owner is None:  # no record: free, unless an output whose owner is unknown is there
                 free = folder.on_name_clash == "replace" or not os.path.lexists(path)
             else:
@@ -359,6 +371,28 @@ def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gene
                             f"taken by other originals; add {{source_ext}} to the rendition's filename")
         picks.append((path, owner))
     return picks
+
+
+CASE_TWINS_UP_TO = 6  # letters in an extension whose case variants are looked at (2**6 digests at most)
+
+
+def _case_twins(folder: Folder, rel: str, source: Path | None) -> frozenset[str]:
+    """The identities (file parts) of the originals whose names differ from this one's only in
+    the case of their extension's letters (`IMG_1.JPG`, `IMG_1.Jpg` for `IMG_1.jpg`): each
+    would be tagged with the same `~jpg`."""
+    where = source if source is not None else folder.processing / rel
+    ext = where.suffix[1:]
+    letters = [i for i, ch in enumerate(ext) if ch.isascii() and ch.isalpha()]
+    if not where.stem or not letters or len(letters) > CASE_TWINS_UP_TO:
+        return frozenset()
+    twins = set()
+    for mask in range(1 << len(letters)):
+        chars = list(ext)
+        for bit, i in enumerate(letters):
+            chars[i] = chars[i].upper() if mask >> bit & 1 else chars[i].lower()
+        if (variant := "".join(chars)) != ext:
+            twins.add(hashlib.sha1(os.fsencode(str(where.with_suffix("." + variant)))).hexdigest())
+    return frozenset(twins)
 
 
 def taken_by_another(folder: Folder, rel: str, output: Path) -> bool:
