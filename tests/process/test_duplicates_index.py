@@ -213,3 +213,21 @@ def test_names_remember_their_photos(tmp_path):
     named = index.named("f", "IMG_7777.jpg")
     assert [(n.look.phash, n.generation) for n in named] == [(9, 1), (5, 0)]
     assert index.next_generation("f", "IMG_7777.jpg") == 2
+
+
+def test_what_a_rendering_wrote_and_who_wrote_the_same_bytes_since(tmp_path):
+    """The outputs' hashes (workers/provenance.py): what proves an output of no owner record an
+    original's own, unless another original rendered since wrote those very bytes."""
+    index = Originals(tmp_path)
+    web, thumb, other = b"w" * 16, b"t" * 16, b"o" * 16
+    first = index.record(_entry(A, 1, "a.jpg", outputs=("a_web.jpg", "a_thumb.webp"), output_hashes=web + thumb))
+    index.record(_entry(B, 2, "a.jpg", outputs=("a_web~2.jpg",), output_hashes=other, generation=1))
+    index.record(_entry("c" * 64, 3, "old.jpg", outputs=("old_web.jpg",)))  # rendered before hashes were kept
+    written = index.written("f", "a.jpg", 0)
+    assert [(w.record, w.outputs, w.hashes) for w in written] == [(first, ("a_web.jpg", "a_thumb.webp"), (web, thumb))]
+    assert index.written("f", "old.jpg", 0) == []
+    assert not index.written_since(first, web, "f", "a.jpg", 0)
+    index.record(_entry(A, 4, "a.jpg", outputs=("a_web.jpg",), output_hashes=web))  # its own again: no matter
+    assert not index.written_since(first, web, "f", "a.jpg", 0)
+    index.record(_entry("d" * 64, 5, "a.png", outputs=("a_web.jpg",), output_hashes=web))  # another, same bytes
+    assert index.written_since(first, web, "f", "a.jpg", 0) and not index.written_since(first, thumb, "f", "a.jpg", 0)

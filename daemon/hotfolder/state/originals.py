@@ -61,7 +61,11 @@ CREATE TABLE originals (
     other INTEGER, bits INTEGER, archived BLOB, outputs BLOB);
 CREATE INDEX originals_by_content ON originals(key, state, job);
 CREATE INDEX originals_by_name ON originals(folder, name_key)
-""",)
+""",
+    # The outputs' own content hashes (Entry.output_hashes): what proves an output with no
+    # owner record to be this original's (spool/owners: the output folder moved, names/ deleted)
+    "ALTER TABLE originals ADD COLUMN output_hashes BLOB")
+OUTPUT_HASH = 16  # bytes of BLAKE3 kept per output: a forgery needs a second preimage, 2**128 tries
 
 
 def _key8(data: bytes) -> int:
@@ -114,6 +118,16 @@ class Named:
     generation: int
 
 
+@dataclass(frozen=True)
+class Written:
+    """What one rendering wrote: its outputs (relative to the output folder) and the content
+    hashes of their bytes (Entry.output_hashes: the manifest's after the outputs', if any)."""
+
+    record: int
+    outputs: tuple[str, ...]
+    hashes: tuple[bytes, ...]
+
+
 ACTIONS = {RENDERED: "rendered", DUPLICATE: "skipped", LOOKALIKE: "skipped", REFUSED: "failed"}
 
 
@@ -146,6 +160,9 @@ class Entry:
     other: int | None = None  # the row it repeats or resembles
     bits: int | None = None  # the pHashes' distance to `other` when it resembles it; None: the same bytes
     outputs: tuple[str, ...] = ()
+    # BLAKE3 of each output's bytes as written (OUTPUT_HASH bytes each, in the outputs' order),
+    # then the manifest's if one was written; b"": none known (a rebuild, a cluster)
+    output_hashes: bytes = b""
     archived: str | None = None
     time: float | None = None  # when it was seen (now; a rebuild: when it was archived)
     # The subfolder its copies are matched in (duplicate_scope: workers/duplicates.subfolder_scope),
@@ -247,6 +264,30 @@ class Originals:
             (self.folder_id(folder), _key8(os.fsencode(rel)), os.fsencode(rel), RENDERED, NAMED_LIMIT)).fetchall()
         return [Named(r[0], _look(r[1:5]) if r[1] is not None else None, r[5]) for r in rows]
 
+    def written(self, folder: str, rel: str, generation: int) -> list[Written]:
+        """What the renderings under this folder and name, as the photo `generation`, wrote:
+        each one's outputs and their content hashes, newest first (those rendered before the
+        hashes were kept have none)."""
+        name = os.fsencode(rel)
+        found = self.conn.execute(
+            "SELECT id, outputs, output_hashes FROM originals WHERE folder = ? AND name_key = ? AND name = ? "
+            "AND state = ? AND generation = ? AND output_hashes IS NOT NULL ORDER BY id DESC LIMIT ?",
+            (self.folder_id(folder), _key8(name), name, RENDERED, generation, NAMED_LIMIT)).fetchall()
+        return [Written(r[0], rows.split(r[1], name),
+                        tuple(r[2][i:i + OUTPUT_HASH] for i in range(0, len(r[2]), OUTPUT_HASH))) for r in found]
+
+    def written_since(self, record: int, digest: bytes, folder: str, rel: str, generation: int) -> bool:
+        """Whether another original (not this folder, name and photo) rendered after `record`
+        wrote an output of exactly these bytes: then the file holding them cannot be proved
+        `record`'s. A scan of the rows since `record` (the index has no key on output hashes):
+        asked only of an output whose owner record is missing."""
+        name = os.fsencode(rel)
+        return self.conn.execute(
+            "SELECT 1 FROM originals WHERE id > ? AND state = ? AND output_hashes IS NOT NULL "
+            "AND instr(output_hashes, ?) > 0 AND NOT (folder = ? AND name_key = ? AND name = ? AND generation = ?) "
+            "LIMIT 1", (record, RENDERED, digest, self.folder_id(folder), _key8(name), name, generation)
+        ).fetchone() is not None
+
     def next_generation(self, folder: str, rel: str) -> int:
         row = self.conn.execute("SELECT max(generation) FROM originals WHERE folder = ? AND name_key = ? AND name = ?",
                                 (self.folder_id(folder), _key8(os.fsencode(rel)), os.fsencode(rel))).fetchone()
@@ -266,12 +307,12 @@ class Originals:
                 self._bump_epoch()
             cur = self.conn.execute(
                 "INSERT INTO originals (key, content, state, folder, name, name_key, job, time, size, phash, width, "
-                "height, chroma, generation, other, bits, archived, outputs) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "height, chroma, generation, other, bits, archived, outputs, output_hashes) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (_key8(digest), digest, e.state, fid, name, _key8(name), e.job, int(e.time or time.time()), e.size,
                  signed64(look.phash) if look else None, look.width if look else None,
                  look.height if look else None, look.packed_chroma if look else None, e.generation, e.other,
-                 e.bits, rows.archived(e.archived, name), rows.joined(e.outputs, name)))
+                 e.bits, rows.archived(e.archived, name), rows.joined(e.outputs, name), e.output_hashes or None))
             self.conn.execute("DELETE FROM originals_claims WHERE content = ? AND job = ?", (digest, e.job))
         assert cur.lastrowid is not None
         return cur.lastrowid
