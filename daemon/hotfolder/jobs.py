@@ -108,6 +108,9 @@ class Result:
     skipped: bool = False  # not rendered (a duplicate): the original goes to the duplicates folder
     busy: bool = False  # the same bytes are being rendered from another file: it comes again, not an attempt
     naming: Naming = Naming.FIRST  # a drop under a used name: a new version, or a different photo (26.2)
+    # Outputs (relative to the output folder) kept as they were, not replaced: their names'
+    # owners are another original or unknown, and this file's were written beside them
+    kept: tuple[str, ...] = ()
     record: int = 0  # its row in the index (where the original went is noted there)
     indexed: bool = False  # the result of a Job.reindex: no original's end, never counted
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import threading
@@ -185,6 +186,85 @@ def test_source_ext_template_field(daemon_factory):
     drop(d, "a.png", image_bytes(GREEN, fmt="PNG"))
     wait_for(lambda: ends(d) == 2, 30, what="both")
     assert sorted(d.outputs()) == ["a-jpg_web.jpg", "a-png_web.jpg"]
+    assert d.stop() == 0
+
+
+# ---------------------------------------------------------------- outputs whose owner record is gone
+
+def _done(d, n: int, what: str) -> None:
+    wait_for(lambda: len(d.events("file_done")) == n, 30, what=what)
+
+
+@pytest.mark.parametrize("how", ["output folder copied with cp -a", "state_dir/names deleted"])
+def test_a_new_version_replaces_its_own_outputs_after_their_records_are_lost(daemon_factory, how):
+    """The output folder copied to another disk (the config pointed at it), or names/ deleted:
+    a new version of a.jpg was written beside its own outputs (`a_web~jpg.jpg`) while the log
+    said they were replaced (an admin's report). Their bytes are the ones a.jpg wrote there,
+    as the index of originals knows: replaced as its own (its manifest too), and said so."""
+    d = daemon_factory(on_duplicate=None, folder_extra='manifest: "{stem}.json"').start()
+    drop(d, "a.jpg", image_bytes(RED))
+    _done(d, 1, "a.jpg")
+    assert d.stop() == 0
+    if how.startswith("output"):
+        moved = d.var / "disk2" / "output"
+        moved.parent.mkdir()
+        subprocess.run(["cp", "-a", str(d.output), str(moved)], check=True, timeout=30)
+        shutil.rmtree(d.output)
+        d.config.write_text(d.config.read_text().replace("output: var/output", "output: var/disk2/output"))
+        d.output = moved
+    else:
+        shutil.rmtree(d.var / "state" / "names")
+    d.start()
+    drop(d, "a.jpg", image_bytes(RED_AGAIN))  # exported again: a new version
+    _done(d, 2, "a.jpg's new version")
+    assert sorted(d.outputs()) == ["a.json", "a_thumb.webp", "a_web.jpg"]
+    assert near(colour_of(d.output / "a_web.jpg"), RED_AGAIN)
+    reused = d.event("name_reused")
+    assert reused["outcome"] == "new_version" and reused["proven"] == ["a_web.jpg", "a_thumb.webp", "a.json"]
+    assert reused["reason"].startswith("it looks like the earlier photo of this name: its outputs are replaced;")
+    assert "replaced as its own" in reused["reason"] and "kept" not in reused
+    assert "kept" not in d.event("file_done")
+    assert d.stop() == 0
+
+
+def test_an_output_of_no_record_is_replaced_only_by_the_original_whose_bytes_it_holds(daemon_factory):
+    """a.jpg wrote a_web.jpg; deleted, the name went to a.png; then the records were lost. a.jpg's
+    new version must not replace a.png's a_web.jpg (written beside, and said: which is kept and
+    why), yet replaces its own a_thumb.webp; a.png's new version replaces a_web.jpg, its own."""
+    green_again = (20, 230, 30)
+    d = daemon_factory(on_duplicate=None).start()
+    drop(d, "a.jpg", image_bytes(RED))
+    _done(d, 1, "a.jpg")
+    assert d.stop() == 0
+    (d.output / "a_web.jpg").unlink()  # taken away by a downstream job
+    shutil.rmtree(d.var / "state" / "names")
+    d.start()
+    drop(d, "a.png", image_bytes(GREEN, fmt="PNG"))
+    _done(d, 2, "a.png")
+    assert d.events("file_done")[-1]["outputs"] == ["a_web.jpg", "a_thumb~png.webp"]
+    kept = d.event("outputs_kept")  # a_thumb.webp: a.jpg's, of no record, not a.png's bytes
+    assert kept["file"] == "a.png" and kept["kept"] == ["a_thumb.webp"] and kept["written_as"] == ["a_thumb~png.webp"]
+    assert d.stop() == 0
+    shutil.rmtree(d.var / "state" / "names")
+    d.start()
+    drop(d, "a.jpg", image_bytes(RED_AGAIN))
+    _done(d, 3, "a.jpg's new version")
+    assert near(colour_of(d.output / "a_web.jpg"), GREEN), "a.png's output was replaced by a.jpg's"
+    assert near(colour_of(d.output / "a_web~jpg.jpg"), RED_AGAIN)
+    assert near(colour_of(d.output / "a_thumb.webp"), RED_AGAIN)
+    reused = d.event("name_reused")
+    assert (reused["kept"], reused["written_as"], reused["proven"]) == (["a_web.jpg"], ["a_web~jpg.jpg"],
+                                                                        ["a_thumb.webp"])
+    assert reused["reason"].startswith("it looks like the earlier photo of this name, a new version of it, but not "
+                                       "all its outputs are replaced;")
+    assert "a_web.jpg is kept: no record says which original wrote it" in reused["reason"]
+    assert "written beside as a_web~jpg.jpg" in reused["reason"]
+    assert d.event("file_done")["kept"] == ["a_web.jpg"]
+    drop(d, "a.png", image_bytes(green_again, fmt="PNG"))
+    _done(d, 4, "a.png's new version")
+    assert near(colour_of(d.output / "a_web.jpg"), green_again)
+    assert d.event("name_reused")["proven"] == ["a_web.jpg", "a_thumb~png.webp"]  # both lost their records
+    assert sorted(d.outputs()) == ["a_thumb.webp", "a_thumb~png.webp", "a_web.jpg", "a_web~jpg.jpg"]
     assert d.stop() == 0
 
 

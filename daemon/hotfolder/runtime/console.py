@@ -113,6 +113,7 @@ LINES = {
     "lookalike_flagged": lambda e: f"{e.get('file')} looks like {e.get('matched')} ({e.get('bits')} bits apart): "
                                    f"rendered all the same",
     "name_reused": lambda e: f"{e.get('file')}: {e.get('reason')}",
+    "outputs_kept": lambda e: f"{e.get('file')}: {e.get('reason')}",
     "rendition_note": lambda e: f"{e.get('file')}: {e.get('rendition')}: {e.get('note')}",
     "index_recovered": lambda e: f"the last run stopped while rendering {e.get('claims_dropped')} file(s): the "
                                  f"index of originals forgets they were being rendered (they are rendered again)",

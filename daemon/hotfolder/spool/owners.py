@@ -24,12 +24,14 @@ which was not made in the last RESERVED_FOR seconds is stale: the name is free a
 and `prune` deletes it.
 
 An output with no marker has an owner nobody knows: written before markers existed,
-put there by hand, or its marker deleted (state_dir/names removed). The output file
-holds nothing that names its original, and the template cannot be inverted (`a.jpg`
-and `a.png` both make `a_web.jpg`), so ownership cannot be rebuilt exactly: such an
-output is treated as another original's (kept; the new one gets `~ext`, or fails),
-except under on_name_clash: replace. A re-drop of its own original is suffixed too:
-the price of not knowing, never a silent replacement.
+put there by hand, its marker deleted (state_dir/names removed), or its output folder
+moved (markers are keyed by the output's path). The output file holds nothing that names
+its original, and the template cannot be inverted (`a.jpg` and `a.png` both make
+`a_web.jpg`), so ownership cannot be rebuilt from names: such an output is treated as
+another original's (kept; the new one gets `~ext`, or fails), except under
+on_name_clash: replace, or where the caller proves it this original's by its bytes
+(reserve_told's `proven`: workers/provenance.py, from the index of originals). Never a
+silent replacement on a guess.
 """
 from __future__ import annotations
 
@@ -216,7 +218,7 @@ def reserve(folder: Folder, rel: str, outputs: list[Path], generation: int = 0, 
     or its own, else per the folder's on_name_clash. Raises NameClash (policy fail).
     `generation`: which photo of this name it is (owner_id); a later one's clashes are
     numbered (`~2`), the extension being the same. `source`: owner_id's."""
-    return _reserve_or_say(folder, rel, outputs, generation, fresh=0, source=source)[0]
+    return [t.path for t in reserve_told(folder, rel, outputs, generation, source=source)[0]]
 
 
 def reserve_new(folder: Folder, rel: str, outputs: list[Path], generation: int = 0, *, claimed_ns: int,
@@ -229,15 +231,45 @@ def reserve_new(folder: Folder, rel: str, outputs: list[Path], generation: int =
     index): they are never replaced, and the next generation is taken. Trusting the index
     there replaced them (an attack round). Written since the claim, they are this file's own,
     from an attempt a kill cut short: replaced, as always (a review: a second set)."""
-    return _reserve_or_say(folder, rel, outputs, generation, fresh=claimed_ns, source=source)
+    taken, generation = reserve_told(folder, rel, outputs, generation, claimed_ns=claimed_ns, source=source)
+    return [t.path for t in taken], generation
 
 
-def _reserve_or_say(folder: Folder, rel: str, outputs: list[Path], generation: int, *, fresh: int,
-                    source: Path | None) -> tuple[list[Path], int]:
+@dataclass(frozen=True)
+class Taken:
+    """Where reserve puts one output, and what that does (the worker's log says it)."""
+
+    path: Path
+    asked: Path  # the name the template asked for
+    owner: str | None  # the owner its record named before (None: no record)
+    # What the write replaces: "" (nothing is there), "own" (this original's output), "proven"
+    # (an output of no record that `proven` shows to be this original's), "another" (another
+    # original's: on_name_clash replace), "unknown" (an output of no record: replace)
+    replaces: str
+    # Why the name asked for was not taken: "" (it was), "another" (another original's output),
+    # "unknown" (an output no record names the writer of), "twin" (another output of this file's)
+    kept: str = ""
+
+
+Identity = tuple[int, int, int, int]  # an output file as `proven` saw it: st_dev, st_ino, st_size, st_mtime_ns
+
+
+def identity(st: os.stat_result) -> Identity:
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def reserve_told(folder: Folder, rel: str, outputs: list[Path], generation: int = 0, *, claimed_ns: int = 0,
+                 source: Path | None = None, proven: Mapping[Path, Identity] | None = None
+                 ) -> tuple[list[Taken], int]:
+    """reserve() (reserve_new() with a `claimed_ns`), each output told as a Taken. `proven`:
+    outputs with no owner record whose bytes the caller proved to be this original's, as it
+    saw them (their Identity): each is this original's own if it is still that very file (an
+    output folder moved, or names/ deleted: workers/provenance.py)."""
     if folder.names_dir is None:
-        return list(outputs), generation
+        return [Taken(out, out, None, "own" if os.path.lexists(out) else "") for out in outputs], generation
     try:
-        return _reserve(folder, folder.names_dir, rel, outputs, generation, fresh=fresh, source=source)
+        return _reserve(folder, folder.names_dir, rel, outputs, generation, fresh=claimed_ns, source=source,
+                        proven=proven or {})
     except OSError as exc:
         raise RecordsUnwritable(folder.names_dir, exc) from None
 
@@ -263,7 +295,8 @@ def plan(folder: Folder, rel: str, outputs: list[Path], generation: int = 0,
     names_dir = folder.names_dir
     try:
         chosen = (list(outputs) if names_dir is None
-                  else _reserve(folder, names_dir, rel, outputs, generation, write=False, pending=planned or {})[0])
+                  else [t.path for t in _reserve(folder, names_dir, rel, outputs, generation, write=False,
+                                                 pending=planned or {})[0]])
     except NameClash as exc:
         return [Planned(out, f"fails: {exc}") for out in outputs]
     me = owner_id(folder, rel, generation)
@@ -281,12 +314,14 @@ def plan(folder: Folder, rel: str, outputs: list[Path], generation: int = 0,
 
 def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], generation: int,
              write: bool = True, fresh: int = 0, source: Path | None = None,
-             pending: Mapping[Path, str] | None = None) -> tuple[list[Path], int]:
-    """`fresh`: reserve_new's `claimed_ns` (0: not new); `pending`: plan's `planned`."""
+             pending: Mapping[Path, str] | None = None,
+             proven: Mapping[Path, Identity] | None = None) -> tuple[list[Taken], int]:
+    """`fresh`: reserve_new's `claimed_ns` (0: not new); `pending`: plan's `planned`;
+    `proven`: reserve_told's."""
     with _locked(names_dir):
         while True:
             me = owner_id(folder, rel, generation, source)
-            picks = _choose(folder, names_dir, rel, outputs, generation, me, pending or {}, source)
+            picks = _choose(folder, names_dir, rel, outputs, generation, me, pending or {}, source, proven or {})
             if not fresh or not _earlier_photos(picks, me, fresh):
                 break
             generation += 1  # see reserve_new: an earlier photo's, which the index no longer knows
@@ -294,22 +329,22 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gen
                 raise NameClash(f"every name for the outputs of {display(rel)} up to ~{MAX_SUFFIX} is taken by "
                                 f"earlier photos of that name; add {{source_ext}} or {{seq}} to the filename")
         mine: Path | None = None  # a marker written here for `me`: the others link to it (_write)
-        for path, owner in picks if write else ():
-            if owner != me:
-                marker = _marker(names_dir, path)
-                _write(marker, me, present=owner is not None, like=mine)
+        for taken in picks if write else ():
+            if taken.owner != me:
+                marker = _marker(names_dir, taken.path)
+                _write(marker, me, present=taken.owner is not None, like=mine)
                 mine = marker
-    return [path for path, _ in picks], generation
+    return picks, generation
 
 
-def _earlier_photos(picks: list[tuple[Path, str | None]], me: str, claimed_ns: int) -> bool:
+def _earlier_photos(picks: list[Taken], me: str, claimed_ns: int) -> bool:
     """Whether `me` owns an output written before its file was claimed (reserve_new). One
     written in the same tick of the file system's clock as the claim (coarse: a few ms;
     Linux stamps a file finer only once its time was read) counts as an earlier photo's: an
     attempt killed after writing it that fast gets a second set, never the other way round
     (an earlier photo's outputs replaced)."""
-    return any(owner == me and (written := mtime_ns(path)) is not None and written <= claimed_ns
-               for path, owner in picks)
+    return any(t.owner == me and (written := mtime_ns(t.path)) is not None and written <= claimed_ns
+               for t in picks)
 
 
 def _made_lately(marker: Path | str) -> bool:
@@ -330,17 +365,20 @@ def mtime_ns(path: Path) -> int | None:
 
 
 def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], generation: int,
-            me: str, pending: Mapping[Path, str], source: Path | None = None) -> list[tuple[Path, str | None]]:
-    """Under the names lock: each output's path, and the owner its marker names now (or
+            me: str, pending: Mapping[Path, str], source: Path | None = None,
+            proven: Mapping[Path, Identity] | None = None) -> list[Taken]:
+    """Under the names lock: each output's path, with the owner its marker names now (or
     will have named, for a path in `pending`: written by then, by that owner)."""
     source_ext = "" if generation else Path(rel).suffix.lstrip(".").lower()
-    picks: list[tuple[Path, str | None]] = []
+    picks: list[Taken] = []
     in_flight: set[str] | None = None
     twins: frozenset[str] | None = None
     for output in outputs:
         by_twin = False  # the plain name is the original's whose extension differs in case only
+        kept = ""  # why `output` itself was not taken
         for n, path in enumerate(candidates(output, source_ext)):
-            if any(path == p for p, _ in picks):
+            if any(path == t.path for t in picks):
+                kept = kept or "twin"
                 continue  # two renditions of this file on one name: the second moves over
             marker = _marker(names_dir, path)
             owner = pending[path] if path in pending else _read(marker)
@@ -353,8 +391,11 @@ def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gene
                 # does, as for another photo of one name (`IMG_1_web~jpg.jpg` was an admin's report).
                 # A `~jpg` this original holds already (from before) stays its own.
                 continue
+            there = os.path.lexists(path) or path in pending
+            ours = False  # an output of no record, proved this original's (the caller's `proven`)
             if owner is None:  # no record: free, unless an output whose owner is unknown is there
-                free = folder.on_name_clash == "replace" or not os.path.lexists(path)
+                ours = there and _still(proven, path)
+                free = folder.on_name_clash == "replace" or not there or ours
             else:
                 free = owner == me or folder.on_name_clash == "replace"
                 if not free and not os.path.lexists(path) and path not in pending:
@@ -364,13 +405,26 @@ def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gene
                     free = _file_of(owner) not in in_flight and not _made_lately(marker)
             if free:
                 break
+            kept = kept or ("unknown" if owner is None else "another")
             if folder.on_name_clash == "fail":
                 raise NameClash(_clash_reason(path, owner))
         else:
             raise NameClash(f"every name for the output {display(output.name)} up to ~{MAX_SUFFIX} is "
                             f"taken by other originals; add {{source_ext}} to the rendition's filename")
-        picks.append((path, owner))
+        replaces = ("" if not there else "own" if owner == me else "proven" if ours
+                    else "unknown" if owner is None else "another")
+        picks.append(Taken(path, output, owner, replaces, kept))
     return picks
+
+
+def _still(proven: Mapping[Path, Identity] | None, path: Path) -> bool:
+    """`path` is in `proven` and still the very file that was proved (not replaced since)."""
+    if not proven or path not in proven:
+        return False
+    try:
+        return identity(os.lstat(path)) == proven[path]
+    except OSError:
+        return False
 
 
 CASE_TWINS_UP_TO = 6  # letters in an extension whose case variants are looked at (2**6 digests at most)
@@ -393,6 +447,11 @@ def _case_twins(folder: Folder, rel: str, source: Path | None) -> frozenset[str]
         if (variant := "".join(chars)) != ext:
             twins.add(hashlib.sha1(os.fsencode(str(where.with_suffix("." + variant)))).hexdigest())
     return frozenset(twins)
+
+
+def has_record(folder: Folder, output: Path) -> bool:
+    """Whether a marker names the owner of `output` (read without the lock: a hint only)."""
+    return folder.names_dir is not None and _read(_marker(folder.names_dir, output)) is not None
 
 
 def taken_by_another(folder: Folder, rel: str, output: Path) -> bool:

@@ -17,10 +17,16 @@ NAMING = {Naming.NEW_VERSION: "a new version of the earlier photo of this name: 
                             "one's are numbered"}
 
 
-def done_note(naming: Naming, said: str) -> str:
+def done_note(naming: Naming, said: str, kept: tuple[str, ...] = ()) -> str:
     """A `done` notice's reason: how its name was taken, and what the index found it to be
-    (cluster/told.py says the same of a node's file)."""
-    return "; ".join(filter(None, (NAMING.get(naming, ""), said)))
+    (cluster/told.py says the same of a node's file). `kept`: outputs it was written beside."""
+    how = NAMING.get(naming, "")
+    if kept:  # "its outputs were replaced" was said of outputs written beside (an admin's report)
+        beside = (f"{fsnames.display(', '.join(kept))} kept (no record says which original wrote "
+                  f"{'it' if len(kept) == 1 else 'them'}, or another's): this file's written beside")
+        how = (f"a new version of the earlier photo of this name, but {beside}" if naming == Naming.NEW_VERSION
+               else "; ".join(filter(None, (how, beside))))
+    return "; ".join(filter(None, (how, said)))
 
 
 def done(logger, folder: Folder, job: Job, result: Result, where: Path | None, on_notice: Hook,
@@ -35,7 +41,7 @@ def done(logger, folder: Folder, job: Job, result: Result, where: Path | None, o
                     outputs=list(result.outputs), duration_ms=result.duration_ms,
                     archived=str(where) if where else None, worker_pid=result.pid, outcome="ok",
                     **found(result))
-    note = done_note(result.naming, result.match.said() if result.match else "")
+    note = done_note(result.naming, result.match.said() if result.match else "", result.kept)
     on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), note, outputs=result.outputs,
                      duration_ms=result.duration_ms, attempts=job.attempt, manifest=result.manifest))
 
@@ -45,6 +51,8 @@ def found(result: Result) -> dict:
     out: dict = {}
     if result.naming:
         out["naming"] = str(result.naming)
+    if result.kept:
+        out["kept"] = [fsnames.display(k) for k in result.kept]
     if result.match is not None:
         out.update(matched=fsnames.display(f"{result.match.folder}/{result.match.name}"),
                    kind=str(result.match.kind), bits=result.match.bits)

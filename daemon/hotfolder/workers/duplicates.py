@@ -7,7 +7,9 @@
                 original (flag it, or skip it), and, for a name used before, whether this
                 is a new version of that photo (it replaces its outputs) or a different
                 photo (the earlier outputs stay; its own are numbered, `~2`)
-    recorded()  once the outputs are written: the row, and the claim dropped
+    written()   once the outputs are written: a new version says whether each replaced its
+                own (workers/provenance.py), as any file whose outputs went beside others
+    recorded()  then the row (with the outputs' hashes), and the claim dropped
     release()   the render failed: the bytes may be claimed again
 
 The index is state/originals.Originals (local mode) or cluster/originals.SharedOriginals;
@@ -28,7 +30,9 @@ from hotfolder.jobs import Job, Result
 from hotfolder.likeness import Kind, Look, Match, Naming, alike
 from hotfolder.recipes.select import routed
 from hotfolder.spool.fsnames import display
+from hotfolder.spool.owners import Taken
 from hotfolder.state.originals import DUPLICATE, LOOKALIKE, REFUSED, RENDERED, Entry, job_key
+from hotfolder.workers import provenance
 
 BUSY_WAIT = 30.0  # seconds a file waits for another rendering its bytes (a render takes 0.1-10 s)
 BUSY_POLL = 0.02  # first pause between two looks, doubling to BUSY_POLL_MAX
@@ -147,9 +151,9 @@ class Sameness:
             return set()
         same = next((n for n in earlier if n.look is not None and alike(look, n.look, folder.similar_distance)), None)
         if same is not None:
+            # Said once its outputs are written (`written`): whether each replaced its own is
+            # known only then (said before, "replaced" was said of outputs written beside: a report)
             self.naming, self.generation = Naming.NEW_VERSION, same.generation
-            self.logger.info("name_reused", outcome=str(self.naming), generation=self.generation,
-                             reason="it looks like the earlier photo of this name: its outputs are replaced")
             return {n.record for n in earlier if n.generation == same.generation}
         self.naming, self.generation = Naming.DIFFERENT, self.index.next_generation(folder.name, rel)
         self.logger.info("name_reused", outcome=str(self.naming), generation=self.generation,
@@ -157,6 +161,18 @@ class Sameness:
                                 f"numbered (~{self.generation + 1}); where a new photo under an old name is meant to "
                                 f"replace it (a re-shot product), set the folder's on_name_clash: replace")
         return set()
+
+    def written(self, taken: list[Taken], folder: Folder) -> tuple[str, ...]:
+        """The outputs are written where `taken` says: a new version says so now, truly (each
+        output replaced, or kept and written beside: workers/provenance.said); any file whose
+        outputs went beside ones no record names says that. The outputs kept so."""
+        reason, fields = provenance.said(taken, folder, self.naming)
+        if self.naming == Naming.NEW_VERSION:
+            self.logger.info("name_reused", outcome=str(self.naming), generation=self.generation, reason=reason,
+                             **fields)
+        elif reason:
+            self.logger.info("outputs_kept", reason=reason, **fields)
+        return tuple(fields.get("kept", ()))
 
     def renumbered(self, generation: int) -> None:
         """The outputs were written as a later generation than the index gave (spool/owners
@@ -181,9 +197,10 @@ class Sameness:
         return None
 
     # ------------------------------------------------------------------ the end
-    def recorded(self, outputs: tuple[str, ...]) -> int:
-        """The outputs are written: the row (and the claim dropped), one transaction."""
-        record = self._record(RENDERED, other=self.match, outputs=outputs)
+    def recorded(self, outputs: tuple[str, ...], hashes: bytes = b"") -> int:
+        """The outputs are written: the row (and the claim dropped), one transaction.
+        `hashes`: the outputs' (state/originals.Entry.output_hashes)."""
+        record = self._record(RENDERED, other=self.match, outputs=outputs, hashes=hashes)
         self.claimed = False
         return record
 
@@ -192,12 +209,12 @@ class Sameness:
             self.claimed = False
             self.index.release(self.original.content, self.key)
 
-    def _record(self, state: int, other: Match | None, outputs: tuple[str, ...] = ()) -> int:
+    def _record(self, state: int, other: Match | None, outputs: tuple[str, ...] = (), hashes: bytes = b"") -> int:
         return self.index.record(Entry(
             self.original.content, self.key, state, self.job.folder.name, self.job.rel, self.original.size,
             look=self.look, generation=self.generation, other=other.record if other else None,
             bits=other.bits if other and other.kind == Kind.SIMILAR else None, outputs=outputs,
-            subdir=self.subdir))
+            output_hashes=hashes, subdir=self.subdir))
 
 
 def _with_gone(match: Match, folder: Folder) -> Match:

@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from hotfolder.engine import fingerprint, pipeline
 from hotfolder.jobs import Job, Result, Superseded, temp_tag
@@ -21,7 +22,7 @@ from hotfolder.spool import atomic, folders, fsnames, nofollow, oserrors
 from hotfolder.spool import owners as names
 from hotfolder.spool.fsnames import display
 from hotfolder.state import originals
-from hotfolder.workers import manifest, naming
+from hotfolder.workers import manifest, naming, provenance
 from hotfolder.workers.choice import choose, subdir_of
 from hotfolder.workers.duplicates import Sameness
 from hotfolder.workers.endings import Ending
@@ -84,14 +85,17 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
         end.needed = sum(len(out.data) for out in rendered.outputs)
         if fence is not None:
             fence()
-        described, generation = _write_outputs(job, rendered, written, logger, choice.values,
-                                               same.generation if same else job.generation, original,
-                                               fresh=same is not None and not same.again
-                                               and same.naming != Naming.NEW_VERSION
-                                               and folder.on_name_clash != "replace")
+        wrote = _write_outputs(job, rendered, written, logger, choice.values,
+                               same.generation if same else job.generation, original,
+                               fresh=same is not None and not same.again
+                               and same.naming != Naming.NEW_VERSION
+                               and folder.on_name_clash != "replace",
+                               index=same.index if same is not None and same.naming == Naming.NEW_VERSION else None)
+        described, generation = wrote.described, wrote.generation
         if same is not None and generation != same.generation:
             same.renumbered(generation)
-        record = same.recorded(tuple(written)) if same is not None else 0
+        kept = same.written(wrote.taken, folder) if same is not None else _said(wrote.taken, folder, logger)
+        record = same.recorded(tuple(written), wrote.hashes) if same is not None else 0
     except Superseded:
         raise
     except RenderedSince as exc:
@@ -112,7 +116,7 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
     logger.info("file_rendered", outputs=len(written), duration_ms=end.ms(), outcome="ok")
     return Result(job.id, True, outputs=tuple(written), renditions=tuple(o.rendition.name for o in rendered.outputs),
                   duration_ms=end.ms(), match=same.match if same else None,
-                  naming=same.naming if same else Naming.FIRST, record=record, manifest=described)
+                  naming=same.naming if same else Naming.FIRST, record=record, manifest=described, kept=kept)
 
 
 def _holder(job: Job, original: fingerprint.Original) -> int | None:
@@ -152,8 +156,24 @@ def _check_source(job: Job) -> None:
         nofollow.reachable(job.src.parent)
 
 
+def _said(taken: list[names.Taken], folder, logger) -> tuple[str, ...]:
+    """A file rendered without the index (`hotfolder process`): outputs written beside ones
+    no record names are said, as a drop's are (workers/duplicates.Sameness.written)."""
+    reason, fields = provenance.said(taken, folder, Naming.FIRST)
+    if reason:
+        logger.info("outputs_kept", reason=reason, **fields)
+    return tuple(fields.get("kept", ()))
+
+
+class Wrote(NamedTuple):
+    described: str  # the manifest's JSON ("": none)
+    generation: int  # the photo of its name the outputs were written as
+    taken: list[names.Taken]  # where each output (and the manifest, last) went, and what that replaced
+    hashes: bytes  # the outputs' content hashes, then the manifest's (state/originals.Entry.output_hashes)
+
+
 def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], logger, values, generation: int,
-                   original: fingerprint.Original, fresh: bool = False) -> tuple[str, int]:
+                   original: fingerprint.Original, fresh: bool = False, index=None) -> Wrote:
     """Each output written atomically into its folder (workers/naming.py says which), each
     folder opened once by descriptor (spool.folders.opened_folder): an output folder
     swapped for a link raises FolderSwapped and receives nothing, and a swap after the
@@ -167,7 +187,8 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
     (a clash is settled the same way); an earlier manifest at that name is removed, durably,
     before any output is replaced, and the new one written after the last: its JSON is
     returned ("": none), with the generation the outputs were written as (`fresh`: a photo
-    the index knows none of the outputs of: spool/owners.reserve_new)."""
+    the index knows none of the outputs of: spool/owners.reserve_new). `index`: a new version's,
+    which proves outputs no record names to be its own (workers/provenance.py)."""
     folder, outputs = job.folder, rendered.outputs
     rels = [naming.output_rel(out, job.rel, folder.name, values) for out in outputs]
     for out, rel in zip(outputs, rels, strict=True):  # each part fits; the whole may not (a review)
@@ -186,16 +207,19 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
                 raise fsnames.NameTooLong(name, manifest=True)
             wanted.append(dirs[home].path / name)
         source = job.src.absolute() if job.outside else None
-        if fresh:
-            paths, generation = names.reserve_new(folder, job.rel, wanted, generation, claimed_ns=original.ctime_ns,
-                                                  source=source)
-        else:
-            paths = names.reserve(folder, job.rel, wanted, generation, source=source)
+        proven = ({} if index is None else
+                  provenance.proven(folder, job.rel, generation, wanted, index,
+                                    manifest=wanted[-1] if folder.manifest is not None else None))
+        taken, generation = names.reserve_told(folder, job.rel, wanted, generation,
+                                               claimed_ns=original.ctime_ns if fresh else 0, source=source,
+                                               proven=proven)
+        paths = [t.path for t in taken]
         if job.kept_since_ns and (newer := _written_since(paths, job.kept_since_ns)) is not None:
             raise RenderedSince(f"{display(newer.relative_to(folder.output).as_posix())} was written after this "
                                 f"rerender started (a newer drop of the name, rendered by the daemon): kept as it is")
         manifest_at = _without_stale_manifest(dirs[home], paths.pop()) if folder.manifest is not None else None
         described = ""
+        hashes: list[bytes] = []
         done: list[tuple[nofollow.Opened, str]] = []
         try:
             for out, rel, path in zip(outputs, rels, paths, strict=True):  # reserve gives one path per output
@@ -206,6 +230,7 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
                                        stage=None if out_dir is stage else stage)
                 done.append((out_dir, path.name))
                 written.append(path.relative_to(folder.output).as_posix())
+                hashes.append(provenance.output_hash(out.data))
                 logger.info("rendition_written", rendition=out.rendition.name, output=written[-1],
                             width=out.width, height=out.height, bytes=len(out.data), quality=out.quality,
                             score=None if out.score is None else round(out.score, 2), scored=out.score_measured,
@@ -218,12 +243,13 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
                 os.fsync(out_dir.fd)
             if manifest_at is not None:
                 described = _write_manifest(job, rendered, written, dirs[home], manifest_at, original, logger)
+                hashes.append(provenance.output_hash(described.encode("utf-8")))
         except Exception as exc:
             if oserrors.output_problem(exc):
                 for out_dir, name in done:
                     atomic.remove_at(out_dir, name)
             raise
-    return described, generation
+    return Wrote(described, generation, taken, b"".join(hashes))
 
 
 class RenderedSince(Exception):

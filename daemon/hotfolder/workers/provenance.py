@@ -1,0 +1,148 @@
+"""Outputs no owner record names (spool/owners.py), and what the log says of the names a
+file's outputs took.
+
+An output folder copied to another disk (`cp -a`, `rsync -a`) with the config pointed at
+the new path, or `state_dir/names` deleted, leaves outputs whose owner nobody records: the
+records are keyed by the output's path. They are never replaced on a guess, so a new
+version of their own original was written beside them (`IMG_1_web~jpg.jpg`) while its log
+line said its outputs were replaced (an admin's report). `proven` finds which of them are
+provably this original's: the index of originals recorded, for this folder, name and photo
+(its generation), an output of that relative name whose bytes hash (BLAKE3) as the file
+there does now, and no other original rendered since wrote those same bytes. Then the file
+holds exactly what this original wrote there, and it is replaced as its own. Anything else
+with no record (put there by hand, an earlier version's, a cluster's: its index keeps no
+output hashes, an index forgotten past duplicate_window or rebuilt from the archive) is
+still kept, and `said` tells so.
+"""
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable
+from pathlib import Path
+
+from blake3 import blake3
+
+from hotfolder.config.model import Folder
+from hotfolder.likeness import Naming
+from hotfolder.spool import owners
+from hotfolder.spool.fsnames import display
+from hotfolder.state.originals import OUTPUT_HASH
+
+CHUNK = 1 << 20
+
+
+def output_hash(data: bytes | memoryview) -> bytes:
+    """What the index keeps of an output's bytes (state/originals.Entry.output_hashes)."""
+    return blake3(data).digest(length=OUTPUT_HASH)
+
+
+def proven(folder: Folder, rel: str, generation: int, wanted: list[Path], index,
+           manifest: Path | None = None) -> dict[Path, owners.Identity]:
+    """The outputs among the names `wanted` may take (each one's clash candidates) that have
+    no owner record and are provably this original's (see the top), each as it was seen
+    (owners.reserve_told checks it is still that file). `manifest`: the manifest's path
+    among `wanted` (its hash follows the outputs' in a row)."""
+    if folder.names_dir is None or folder.on_name_clash == "replace":
+        return {}
+    written = index.written(folder.name, rel, generation)
+    if not written:
+        return {}
+    source_ext = "" if generation else Path(rel).suffix.lstrip(".").lower()
+    looked = {c for w in wanted for c in owners.candidates(w, source_ext)}
+    out: dict[Path, owners.Identity] = {}
+    for w in written:
+        paths = [folder.output / o for o in w.outputs]
+        if manifest is not None and len(w.hashes) == len(paths) + 1:
+            paths.append(manifest)
+        for path, digest in zip(paths, w.hashes, strict=False):
+            if path in out or path not in looked or owners.has_record(folder, path):
+                continue  # a record names its owner: the records decide, as always
+            seen = _hashed(path)
+            if seen is None or seen[0] != digest:
+                continue
+            if index.written_since(w.record, digest, folder.name, rel, generation):
+                continue  # another original wrote those very bytes since: whose is it? kept
+            out[path] = seen[1]
+    return out
+
+
+def _hashed(path: Path) -> tuple[bytes, owners.Identity] | None:
+    """The hash of the regular file at `path` (never through a link, never a FIFO's open
+    blocking) and its Identity; None if it is not one, or changed while it was read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        before = os.fstat(fd)
+        if not stat.S_ISREG(before.st_mode):
+            return None
+        hasher = blake3()
+        while chunk := os.read(fd, CHUNK):
+            hasher.update(chunk)
+        after = os.fstat(fd)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if owners.identity(after) != owners.identity(before):
+        return None
+    return hasher.digest(length=OUTPUT_HASH), owners.identity(before)
+
+
+# --- what is said ------------------------------------------------------------------------
+
+def _unknown(one: bool) -> str:
+    it, its, is_ = ("it", "its", "is") if one else ("them", "their", "are")
+    return (f"no record says which original wrote {it} (the output folder was moved or copied, state_dir/names "
+            f"deleted, or put there by hand), and {its} bytes are not what this photo wrote there as the "
+            f"index of originals knows it, so {'it' if one else 'they'} {is_} never replaced")
+
+
+def said(taken: Iterable[owners.Taken], folder: Folder, naming: Naming) -> tuple[str, dict]:
+    """What the log says of the names the outputs took (a reason, "" when nothing is worth
+    a word, and the fields), for a new version (`name_reused`'s reason) or any file."""
+    taken = list(taken)
+    kept = [t for t in taken if t.kept in ("unknown", "another") and not t.replaces]
+    proved = [t for t in taken if t.replaces == "proven"]
+    fields: dict = {}
+    parts: list[str] = []
+    if proved:
+        shown = _names(folder, (t.path for t in proved))
+        fields["proven"] = [_rel(folder, t.path) for t in proved]
+        parts.append(f"{shown} had no record of which original wrote {_it(proved)} (the output folder moved or "
+                     f"copied, or state_dir/names deleted), but {_its(proved)} bytes are what this photo wrote "
+                     f"there, as the index of originals knows it: replaced as its own")
+    for why in ("unknown", "another"):
+        these = [t for t in kept if t.kept == why]
+        if not these:
+            continue
+        asked, written = _names(folder, (t.asked for t in these)), _names(folder, (t.path for t in these))
+        fields.setdefault("kept", []).extend(_rel(folder, t.asked) for t in these)
+        fields.setdefault("written_as", []).extend(_rel(folder, t.path) for t in these)
+        one = len(these) == 1
+        why_said = _unknown(one) if why == "unknown" else f"{'it is' if one else 'they are'} another original's"
+        parts.append(f"{asked} {'is' if one else 'are'} kept: {why_said}; written beside as {written}")
+    if naming == Naming.NEW_VERSION:
+        head = ("it looks like the earlier photo of this name: its outputs are replaced" if not kept else
+                "it looks like the earlier photo of this name, a new version of it, but not all its outputs are "
+                "replaced")
+        return "; ".join([head, *parts]), fields
+    return ("; ".join(parts) if kept or proved else ""), fields
+
+
+def _rel(folder: Folder, path: Path) -> str:
+    return display(path.relative_to(folder.output).as_posix())
+
+
+def _names(folder: Folder, paths: Iterable[Path]) -> str:
+    return ", ".join(_rel(folder, p) for p in paths)
+
+
+def _it(items: list) -> str:
+    return "it" if len(items) == 1 else "them"
+
+
+def _its(items: list) -> str:
+    return "its" if len(items) == 1 else "their"
