@@ -95,6 +95,7 @@ class Result:
     error: str = ""
     step: str = ""
     retry_later: bool = False  # a resource problem (disk full), not the file's fault
+    held_in: str = ""  # with retry_later: the output subfolder (relative) it may not write; "": the folder itself
     transient: bool = False  # may pass (out of memory, a share's I/O error): retried as an attempt
     recipe: bool = False  # the folder's recipe cannot be used (watermark, profile): the file waits
     cut_short: bool = False  # failed as truncated: its writer may go on (the ledger may give it back to grow)

@@ -226,3 +226,40 @@ def test_an_unwritable_output_folder_is_named_with_what_to_change(daemon_factory
     wait_for(lambda: c.archived(d) == ["a.jpg"], 90, what="the file archived once the folder is writable")
     assert c.failed_originals(d) == []
     assert d.stop() == 0
+
+
+def test_one_unwritable_output_subfolder_holds_its_files_and_the_others_go_on(daemon_factory):
+    """A client's output subfolder made by another user (`chmod 555 output/acme`): every
+    claim paused for it, then resumed at the next file of another client, then paused again
+    at the next try (a PAUSED and a RECOVERED notice each time; an admin's report). Now its
+    files wait in the inbox, said once, the other clients' files are rendered meanwhile, and
+    the held ones are done once the subfolder is writable again."""
+    d = daemon_factory(renditions="- {name: web, size: 64, format: jpeg}")
+    (d.output / "acme").mkdir(parents=True)
+    (d.output / "acme").chmod(0o555)
+    try:
+        d.start(launcher=bound_by_permissions())
+        (d.inbox / "acme").mkdir(parents=True)
+        c.write(d.inbox / "acme" / "a.jpg", c.jpeg_bytes())
+        held = wait_for(lambda: d.event("output_subfolder_unwritable"), 30, what="output_subfolder_unwritable")
+        assert held["subfolder"] == "acme" and held["file"] == "acme/a.jpg", held
+        assert f"{d.output / 'acme' / 'a_web.jpg'} could not be written (Permission denied)" in held["reason"], held
+        for i in range(6):  # other clients' files, one after another, while acme's waits
+            (d.inbox / f"b{i}").mkdir(parents=True)
+            c.write(d.inbox / f"b{i}" / "b.jpg", c.jpeg_bytes(color=(20 + 30 * i, 60, 40)))
+            wait_for(lambda i=i: f"b{i}/b.jpg" in c.archived(d), 30, what=f"b{i}/b.jpg archived")
+        assert d.events("claiming_paused") == [], "the output folder itself works: nothing paused"
+        assert len(d.events("output_subfolder_unwritable")) == 1, "said once an episode"
+        snap = wait_for(lambda: (s := d.status_json())["folders"]["test"]["subfolders_held"] == 1 and s, 10,
+                        what="the status to count the held subfolder")
+        assert "files for the output subfolder acme of folder test wait" in snap["message"], snap["message"]
+        assert (d.inbox / "acme" / "a.jpg").exists() and c.failed_originals(d) == []
+    finally:
+        (d.output / "acme").chmod(0o755)
+    wait_for(lambda: "acme/a.jpg" in c.archived(d), 90, what="acme/a.jpg archived once its subfolder is writable")
+    assert (d.output / "acme" / "a_web.jpg").exists()
+    resumed = wait_for(lambda: d.event("output_subfolder_writable"), 10, what="output_subfolder_writable")
+    assert resumed["subfolder"] == "acme", resumed
+    wait_for(lambda: d.status_json()["folders"]["test"]["subfolders_held"] == 0, 10,
+             what="the status to drop the hold (written once a second)")
+    assert d.stop() == 0

@@ -104,3 +104,25 @@ def test_an_unclaimable_file_is_said_once_and_noted_while_it_is_there(tmp_path):
     path.unlink()
     assert gate.notes() == "" and not gate.on_other_fs
     assert gate.untakeable_by_folder() == {}, "a file gone is no longer counted"
+
+
+def test_an_output_subfolder_holds_its_files_once_an_episode_and_a_file_written_there_ends_it(tmp_path):
+    from hotfolder.supervisor import subfolders
+
+    heard: list[Notice] = []
+    gate = ClaimGate(on_notice=heard.append)
+    folder = make_folder(tmp_path)
+    holds = gate.subfolders
+    assert holds.hold(folder, "acme/2024", "denied", "acme/2024/a.jpg", 100.0) == 101.0
+    assert holds.hold(folder, "acme/2024", "denied", "acme/2024/b.jpg", 100.5) == 101.0  # the same wait
+    assert holds.hold(folder, "acme/2024", "denied", "acme/2024/a.jpg", 101.2) == 103.2  # a failed try: doubled
+    assert [n.event.value for n in heard] == ["paused"], "said once an episode"
+    assert holds.by_folder(102.0) == {"t": 1}
+    assert holds.notes(102.0) == ("files for the output subfolder acme/2024 of folder t wait: denied (tried again "
+                                  "with backoff)")
+    holds.written("t", ["other/x_web.jpg", "x_web.jpg"])  # elsewhere: still held
+    assert holds.by_folder(102.0) == {"t": 1}
+    holds.written("t", ["acme/2024/c_web.jpg"])
+    assert holds.by_folder(102.0) == {} and [n.event.value for n in heard] == ["paused", "recovered"]
+    holds.hold(folder, "gone", "denied", "gone/a.jpg", 200.0)  # its file never came back
+    assert holds.by_folder(202.0 + subfolders.FORGET_AFTER) == {}

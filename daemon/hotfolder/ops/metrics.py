@@ -97,6 +97,9 @@ class _SnapshotCollector:
                      "gauges and counters come from (Unix time; it does so about once a second)", status.updated)
         yield _gauge("hotfolder_failed_files", "Files in the failed/ folders now", status.in_failed)
         yield _untakeable(status)
+        yield _per_folder("hotfolder_output_subfolders_held", "Output subfolders the daemon may not write now, per "
+                          "folder: the files rendered into them wait in the inbox (the log's "
+                          "output_subfolder_unwritable says which and why)", status, "subfolders_held")
         if not self.metrics.cluster:  # in cluster mode the workers are other machines' (see docs/cluster.md)
             yield _gauge("hotfolder_workers_alive", "Worker processes alive", status.workers_alive)
             yield _gauge("hotfolder_workers", "Worker processes wanted (the config's workers)", status.workers)
@@ -126,6 +129,13 @@ def _untakeable(status: Status) -> GaugeMetricFamily:
     for name, counts in status.folders.items():
         for reason, n in (counts.get("untakeable") or {}).items():
             family.add_metric([name, reason], n)
+    return family
+
+
+def _per_folder(name: str, doc: str, status: Status, key: str) -> GaugeMetricFamily:
+    family = GaugeMetricFamily(name, doc, labels=["folder"])
+    for folder, counts in status.folders.items():
+        family.add_metric([folder], counts.get(key, 0))
     return family
 
 

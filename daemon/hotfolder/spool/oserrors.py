@@ -60,6 +60,16 @@ def said_at(exc: OSError, key: str, folder_name: str, place: Path, needed: int =
                "not in" if exc.errno == errno.EPERM else ""))
 
 
+def unwritable_subfolder(exc: OSError, place: Path) -> str:
+    """The subfolder of `place` (relative, as posix) the daemon may not write, when that is
+    what `exc` says of a path in it; "" for `place` itself, or any other error: the files
+    bound elsewhere may still be written (supervisor/subfolders.py)."""
+    path = _written(exc, place)
+    if exc.errno not in (errno.EACCES, errno.EPERM) or path is None or path.parent == place:
+        return ""
+    return path.parent.relative_to(place).as_posix()
+
+
 def full(exc: OSError, what: str, named: str, place: Path, needed: int = 0) -> str:
     """`what` found no room (ENOSPC, EDQUOT) in `place`, the folder `named` (its key): which
     file system, how much is free there, and what to change."""

@@ -5,6 +5,8 @@
                    MAX_PAUSE per episode, until a file is done again
     recipe pauses  a folder whose recipe cannot be used (recipe.py): that folder only,
                    re-checked with backoff until it works
+    subfolders     an output subfolder the daemon may not write (subfolders.py): the files
+                   rendered into it wait in the inbox, the folder's others go on
     stuck files    an original that cannot leave processing/ (immutable, its permissions
                    changed): tried again with backoff, rendered once back in the inbox
     untakeable     inbox files the daemon cannot take (it may not move them, a mount inside
@@ -27,6 +29,7 @@ from hotfolder.ops.notices import Hook, ignore
 from hotfolder.runtime import log
 from hotfolder.spool import fsnames, moves
 from hotfolder.supervisor.recipe import RecipePauses
+from hotfolder.supervisor.subfolders import SubfolderHolds
 
 MAX_PAUSE = 60.0  # seconds: the longest claim backoff while the output folder is unusable
 MAX_STUCK_WAIT = 60.0  # seconds between tries to move a file stuck in processing/
@@ -58,6 +61,7 @@ class ClaimGate:
     def __init__(self, on_notice: Hook = ignore):
         self.log = log.get("ledger")
         self.recipes = RecipePauses(on_notice)  # folders paused for their recipe (watermark, profile)
+        self.subfolders = SubfolderHolds(on_notice)  # output subfolders whose files wait
         self.pause_until = 0.0
         self.pause_backoff = Backoff(1.0, MAX_PAUSE)
         self.message = ""  # why claiming is paused, for the status
@@ -97,7 +101,8 @@ class ClaimGate:
         others = [(p, u.reason) for p, u in self.untakeable.items() if u.kind != ON_OTHER_FS]
         stuck = (f"{len(others)} file(s) in an inbox cannot be taken (e.g. {fsnames.display(str(others[0][0]))}: "
                  f"{others[0][1]})") if others else ""
-        return "; ".join(n for n in (self.recipes.notes(), mounted, stuck) if n)
+        held = self.subfolders.notes(time.monotonic())
+        return "; ".join(n for n in (self.recipes.notes(), held, mounted, stuck) if n)
 
     def untakeable_by_folder(self) -> dict[str, dict[str, int]]:
         """Per folder name, the inbox files it cannot take now by kind (every kind, 0 when

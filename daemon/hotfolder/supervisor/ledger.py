@@ -65,6 +65,7 @@ class Ledger:
         self.on_notice = on_notice  # the service's hook: files done or failed, claiming paused or resumed
         self.log = log.get("ledger")
         self.gate = gate if gate is not None else ClaimGate(on_notice)  # what stops claiming, and why
+        self.on_hold = on_hold  # a file back in the inbox is not taken before a time (the service's watcher)
         self.unfinished = Unfinished(on_hold, self.failed)  # files cut short whose writer may go on
         # The collaborators call the ledger's hook as it is then (the service may set it later).
         self.sameness = Sameness(lambda n: self.on_notice(n), self.log)  # duplicates: moves, counts, events
@@ -243,6 +244,7 @@ class Ledger:
             if result.skipped:  # a duplicate: not rendered (supervisor/duplicates.py)
                 self.sameness.skipped(folder, job, claimed, result)
             elif result.ok:
+                self.gate.subfolders.written(folder.name, result.outputs)
                 group = self._group
                 where = moves.finish(folder, claimed, group)
                 if group is not None:  # the rest once the archive folder is synced
@@ -253,6 +255,8 @@ class Ledger:
             elif result.recipe:  # not the file's fault, and the same for every file of its folder
                 if self._unclaim(tracked, counted):
                     self.gate.recipes.pause(folder, result.error, fsnames.display(job.rel))
+            elif result.retry_later and result.held_in:
+                self._hold_back(tracked, result, counted)
             elif result.retry_later:
                 self._give_back(tracked, result.error, counted)
             elif result.cut_short and self._cut_short(tracked, result.error, counted):
@@ -343,6 +347,17 @@ class Ledger:
         if self.gate.pause(time.monotonic(), reason):  # a new episode, not another file of this one
             self.on_notice(Notice(NoticeKind.PAUSED, tracked.job.folder.name, fsnames.display(tracked.job.rel), reason))
         self.log.error("claiming_paused", file=tracked.job.rel, reason=reason, retry_in_s=self.gate.pause_backoff.delay)
+
+    def _hold_back(self, tracked: Tracked, result: Result, counted: Verdict | None) -> None:
+        """Not the file's fault, nor the whole output folder's: one of its subfolders may not
+        be written. Back to the inbox, held there until that subfolder's next try; the
+        other files go on (supervisor/subfolders.py)."""
+        if not self._unclaim(tracked, counted):
+            return
+        job = tracked.job
+        until = self.gate.subfolders.hold(job.folder, result.held_in, result.error, fsnames.display(job.rel),
+                                          time.monotonic())
+        self.on_hold(job.folder, job.rel, until)
 
     def lost(self, job: Job, why: str, charged: bool, stopping: bool = False) -> Job | None:
         """A job ended without a result. Returns the job to submit again, if any."""

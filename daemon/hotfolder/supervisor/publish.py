@@ -101,14 +101,15 @@ class Publisher:
 
     def _folder_counts(self, b: BackendStatus) -> dict:
         """Per folder: processed and failed from the backend's shared counts (every folder
-        counted since the start, also one a reload removed), waiting, claimed and the inbox
-        files it cannot take (by kind) now."""
+        counted since the start, also one a reload removed), waiting, claimed, the inbox
+        files it cannot take (by kind) and the output subfolders whose files wait, now."""
         s = self.service
         names = s.slots.names()
         counts = dict(b.by_folder) or {name: b.by_slot[i] for i, name in enumerate(names) if i < len(b.by_slot)}
         claimed = s.ledger.claimed_by_folder()
         paused = s.gate.recipes.reasons()
         untakeable = s.gate.untakeable_by_folder()
+        held = s.gate.subfolders.by_folder(time.monotonic())
         same = {**b.duplicates, **s.ledger.sameness.counts}  # the cluster's (Redis) or this daemon's own
         out = {}
         for name in dict.fromkeys([*names, *counts]):
@@ -121,7 +122,8 @@ class Publisher:
                          "sidecars_late": s.ledger.sidecars_late.get(name, 0),
                          "duplicates": {k: tally.get(k, 0) for k in ("exact", "similar")},
                          "names_reused": {k: tally.get(k, 0) for k in ("new_version", "different_photo")},
-                         "untakeable": untakeable.get(name) or dict.fromkeys(UNTAKEABLE_KINDS, 0)}
+                         "untakeable": untakeable.get(name) or dict.fromkeys(UNTAKEABLE_KINDS, 0),
+                         "subfolders_held": held.get(name, 0)}
         return out
 
     def _in_failed(self) -> int:

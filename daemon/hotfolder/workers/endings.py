@@ -101,8 +101,11 @@ class Ending:
             said = (oserrors.said_at(exc, "output", folder.name, folder.output, self.needed)
                     if isinstance(exc, OSError) else None)
             reason = said or (problem if problem == str(exc) else f"{problem} ({exc})")
-            self.logger.error("output_unwritable", step=step, reason=reason, duration_ms=self.ms(), outcome="retry")
-            return Result(self.job.id, False, error=reason, step=step, retry_later=True, duration_ms=self.ms())
+            held_in = oserrors.unwritable_subfolder(exc, folder.output) if isinstance(exc, OSError) else ""
+            self.logger.error("output_unwritable", step=step, reason=reason, duration_ms=self.ms(), outcome="retry",
+                              **({"subfolder": held_in} if held_in else {}))
+            return Result(self.job.id, False, error=reason, step=step, retry_later=True, held_in=held_in,
+                          duration_ms=self.ms())
         reason = unpinned(f"{type(exc).__name__}: {exc}")
         self.logger.error("file_failed", step=step, reason=reason, duration_ms=self.ms(), outcome="failed",
                           exc_info=True)
