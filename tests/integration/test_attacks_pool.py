@@ -126,13 +126,14 @@ def test_every_config_key_is_applied_by_a_reload_or_refused():
 
 
 def _fill(where: Path) -> Path:
-    """Write a file until the file system is full (ENOSPC)."""
+    """Write a file until the file system is full (ENOSPC). Unbuffered: a buffered file kept
+    the part a full disk refused, and its close raised ENOSPC again (the suite met it once
+    the daemon's files left a free space that was not a multiple of the chunk)."""
     filler = where / "filler"
-    with open(filler, "wb") as f:
+    with open(filler, "wb", buffering=0) as f:
         while True:
             try:
                 f.write(b"\0" * 65536)
-                f.flush()
             except OSError as exc:
                 assert exc.errno == errno.ENOSPC, exc
                 break

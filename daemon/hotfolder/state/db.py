@@ -173,13 +173,17 @@ def refuse_newer(state_dir: Path, parts: Mapping[str, Sequence[Migration]]) -> N
     """Raise StateTooNew when a newer hotfolder took one of `parts` past what this one
     knows: checked at the start, before anything is read or written (a part of the
     index would otherwise only fail later, file by file). No database: nothing to check."""
-    with read_only(state_dir) as conn:
-        if conn is None:
-            return
-        for part, migrations in parts.items():
-            refused = too_new(conn, part, len(migrations), path_in(state_dir))
-            if refused is not None:
-                raise refused
+    try:
+        with read_only(state_dir) as conn:
+            if conn is None:
+                return
+            found = {part: too_new(conn, part, len(migrations), path_in(state_dir))
+                     for part, migrations in parts.items()}
+    except sqlite3.DatabaseError:  # damaged, or no schema table yet: the parts' own opening says it
+        return
+    for refused in found.values():
+        if refused is not None:
+            raise refused
 
 
 def ensure(conn: sqlite3.Connection, part: str, migrations: Sequence[Migration]) -> None:
