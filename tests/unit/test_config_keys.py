@@ -110,6 +110,18 @@ def test_the_readme_tables_are_the_declarations():
                                         f"daemon/hotfolder/config/sections/; run: {docs.COMMAND}")
 
 
+def test_the_filename_key_names_every_field_and_filter():
+    """The table's `filename` row is where a user looks for what a template takes: every
+    field and every filter (the item filters |first, |last, |pick were missing from it)."""
+    from hotfolder.recipes import filters, templates
+
+    said = next(k for k in rendition.KEYS if k.name == "filename").help
+    for field in templates.FILENAME_FIELDS:
+        assert f"`{{{field}}}`" in said, field
+    for name in filters.FILTERS:
+        assert f"`|{name}" in said, name
+
+
 def test_the_docs_command_prints_and_writes_the_tables(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("intro\n\n<!-- config-keys: http -->\nstale table\n<!-- /config-keys -->\n\nafter\n"

@@ -6,7 +6,7 @@ Standard library only (the config parses with it; the supervisor loads no decode
                which of it a folder's recipe uses (the rest is never read)
   templates    the one template engine: `{field:spec|filter}` parsed at config time,
                filled in by the worker (filenames, set_metadata's texts, manifests)
-  filters      slug, lower, upper, default(text)
+  filters      slug, lower, upper, default(text); first, last, pick(glob) of an item field
   conditions   `when:`: the entries, parsed into frozen dataclasses, and one pure
                evaluation that says which entry excluded a rendition
   select       which renditions of a folder apply to a file, and why the others do not

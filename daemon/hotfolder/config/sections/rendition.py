@@ -72,7 +72,8 @@ def _check_file_name(r: Reader, values: dict) -> None:
 
 _FIELDS_SAID = ("fields (the README's Recipes section says each): " + ", ".join(
     f"`{{{name}}}`" for name in sorted(templates.FILENAME_FIELDS)) + "; filters `|slug`, `|lower`, `|upper`, "
-    "`|default(text)`; `/` makes subfolders under the output")
+    "`|default(text)`, and for `{subdir}` and `{keywords}` `|first`, `|last`, `|pick(glob)`; `/` makes subfolders "
+    "under the output")
 
 OWN_KEYS = (
     Key("name", Text(), None, "required; letters, digits, `_ - .`", required=True, check=_name_problem),
