@@ -273,3 +273,32 @@ def test_a_sidecar_alone_is_archived_or_deleted(tmp_path):
     assert alone(folder, _drop(folder.inbox / "x" / "a.xmp", b"2")) == folder.archive / "x" / "a_1.xmp"
     gone = make_folder(tmp_path / "d", on_success="delete")
     assert alone(gone, _drop(gone.inbox / "b.xmp", b"3")) is None and not (gone.inbox / "b.xmp").exists()
+
+
+def test_a_late_sidecar_of_an_image_no_rendition_took_says_so_and_how_it_may_match_now(tmp_path):
+    """An image taken by no rendition (archived, nothing written; the index keeps none) and its
+    sidecar a moment later, whose keywords may be what a `when:` asks for: the note said "no
+    image of it arrived within sidecar_wait … raise sidecar_wait" (a README audit)."""
+    import dataclasses
+    import shlex
+
+    import structlog
+
+    from hotfolder.supervisor import side_files
+
+    folder = dataclasses.replace(make_folder(tmp_path), index_dir=tmp_path / "state")
+    folder.archive.mkdir(parents=True, exist_ok=True)
+    for name in ("IMG_5.JPG", "IMG_6.JPG"):
+        (folder.archive / name).write_bytes(b"archived a moment ago, unmatched")
+    lately = side_files.Lately()
+    lately.add(folder.archive / "IMG_5.JPG")
+    with structlog.testing.capture_logs() as said:
+        late = [side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / f"{stem}.xmp", b"<x/>"),
+                                         lately) for stem in ("IMG_5", "IMG_6")]
+    image = shlex.quote(str(folder.archive / "IMG_5.JPG"))
+    assert said[0]["note"] == (
+        "its image IMG_5.JPG arrived before it, and no rendition's `when:` took it without it (archived, nothing "
+        f"written); archived beside that image: `hotfolder rerender {image}` renders the image with its keywords "
+        "and rating (copy a sidecar before or with its image)")
+    assert said[1]["note"].startswith("no image of it arrived within sidecar_wait")  # not one no rendition took
+    assert late == [True, False]

@@ -76,6 +76,7 @@ class Ledger:
         self._deferred: list[Job] = []  # given back while running, kept in processing/ (see _keep_in_line)
         self.stopping = False  # set by the service when it drains: nothing is deferred then
         self.unmatched: dict[str, int] = {}  # per folder: files no rendition's `when:` took, since the start
+        self.unmatched_lately = side_files.Lately()  # where they were archived: a late sidecar's note
         # per folder: XMP sidecars that came after their image was rendered (without them), since the start
         self.sidecars_late: dict[str, int] = {}
         self._group: SyncGroup | None = None  # while `grouped`: archive folders synced once for its files
@@ -130,7 +131,7 @@ class Ledger:
             if joined is not None or awaiting in self.tracked:
                 return joined
         if is_sidecar(path.name):
-            if side_files.sidecar_alone(self.log, folder, path):
+            if side_files.sidecar_alone(self.log, folder, path, self.unmatched_lately):
                 self.sidecars_late[folder.name] = self.sidecars_late.get(folder.name, 0) + 1
             return None
         try:
@@ -280,6 +281,8 @@ class Ledger:
         folder = job.folder
         self.sameness.settled(folder, job, result, where)
         endings.done(logger, folder, job, result, where, self.on_notice, self.unmatched)
+        if result.unmatched and where is not None:
+            self.unmatched_lately.add(where)
         self.unfinished.ended(folder, job.rel)
         if self.gate.resume():  # the folder works again: said in the log too (an admin watching it saw no end)
             self.log.info("claiming_resumed", folder=folder.name, reason="a file was archived: the folders work again")

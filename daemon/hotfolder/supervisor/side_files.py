@@ -26,43 +26,70 @@ def pass_through(log, folder: Folder, path: Path) -> None:
             path.relative_to(folder.inbox).as_posix()), archived=fsnames.display(str(where)), outcome="archived")
 
 
-def sidecar_alone(log, folder: Folder, path: Path) -> bool:
+class Lately:
+    """Where originals that no rendition took were archived in the last LATELY seconds (at
+    most MAX_LATELY of them): the index keeps no unmatched original, so a late sidecar of
+    one was told "no image of it arrived" (a README audit), though its keywords or rating
+    may be just what a rendition's `when:` asks for."""
+
+    def __init__(self) -> None:
+        self._at: dict[Path, float] = {}
+
+    def add(self, where: Path) -> None:
+        self._at.pop(where, None)
+        self._at[where] = time.monotonic()
+        while len(self._at) > MAX_LATELY or next(iter(self._at.values())) < time.monotonic() - LATELY:
+            del self._at[next(iter(self._at))]
+
+    def __contains__(self, where: object) -> bool:
+        at = self._at.get(where) if isinstance(where, Path) else None
+        return at is not None and time.monotonic() - at < LATELY
+
+
+def sidecar_alone(log, folder: Folder, path: Path, unmatched: Lately | None = None) -> bool:
     """Archive (or delete, with on_success: delete) a sidecar whose image never came. True
-    when it came late: its image was rendered without it (the ledger counts those)."""
+    when it came late: its image was rendered without it, or taken by no rendition without
+    it (`unmatched`: where such images went lately); the ledger counts those."""
     rel = path.relative_to(folder.inbox).as_posix()
     try:
         where = xmp_sidecars.alone(folder, path)
     except OSError as exc:  # it stays in the inbox; the next rescan tries again
         log.error("sidecar_not_moved", folder=folder.name, file=rel, reason=str(exc))
         return False
-    late, note = _why_alone(folder, where)
+    late, note = _why_alone(folder, where, unmatched or Lately())
     log.info("sidecar_alone", folder=folder.name, file=rel, archived=str(where) if where else None, late=late,
              note=note)
     return late
 
 
-def _why_alone(folder: Folder, where: Path | None) -> tuple[bool, str]:
+def _why_alone(folder: Folder, where: Path | None, unmatched: Lately) -> tuple[bool, str]:
     """Whether it came late, and what happened and what to do: an image of it already
     archived was rendered without it (it came after the image was taken: an image waits
     only for a sidecar being written with it), so raising sidecar_wait would not help;
     `rerender` would (a new user), with the daemon's `config` named where a command would
     not find it by itself."""
     image = sidecars.find_image(where.parent, where.name) if where is not None else None
-    if where is not None and image is not None and _rendered_lately(folder, where.parent / image):
+    if where is not None and image is not None:
         at = str(where.parent / image)
         # A name that is not text, or holds a control character, is shown escaped (\xff, \x0a), which a
         # shell would not read back: no command then
         command = f"hotfolder rerender{locate.option(folder.config_file)} {shlex.quote(at)}"
         how = f"`{command}`" if fsnames.printable(at) == at else "`hotfolder rerender` of that image"
-        return True, (f"its image {fsnames.display(image)} was rendered before it arrived, without it; archived "
-                      f"beside that image: {how} renders the image again with it (copy a sidecar before or with its "
-                      "image)")
+        if where.parent / image in unmatched:
+            return True, (f"its image {fsnames.display(image)} arrived before it, and no rendition's `when:` took "
+                          f"it without it (archived, nothing written); archived beside that image: {how} renders "
+                          "the image with its keywords and rating (copy a sidecar before or with its image)")
+        if _rendered_lately(folder, where.parent / image):
+            return True, (f"its image {fsnames.display(image)} was rendered before it arrived, without it; archived "
+                          f"beside that image: {how} renders the image again with it (copy a sidecar before or with "
+                          "its image)")
     return False, (f"no image of it arrived within sidecar_wait ({folder.sidecar_wait:g} s): "
                    + ("archived alone" if where else "deleted (on_success: delete)")
                    + "; drop a sidecar with its image, or raise sidecar_wait")
 
 
 LATELY = 600.0  # seconds: an image archived this recently is the one its late sidecar belonged to
+MAX_LATELY = 1000  # unmatched originals remembered (a path each): memory stays bounded
 
 
 def _rendered_lately(folder: Folder, image: Path) -> bool:
