@@ -216,3 +216,23 @@ def test_the_hook_hears_of_ends_and_of_claiming_paused_then_resumed(ledger):
     assert (heard[-1].event, heard[-1].file, heard[-1].reason, heard[-1].step, heard[-1].attempts) == (
         "failed", "b.jpg", "broken", "decode", 1)
     assert ledger.counters.snapshot() == (1, 1)
+
+
+def test_a_sidecar_that_comes_while_its_image_is_rendered_waits_for_its_end(ledger):
+    """It was archived alone as "no image of it arrived within sidecar_wait", not counted
+    late, while its image was in processing/ (an admin's report). It stays in the inbox,
+    is offered again when the image ends, and is then archived beside it as a late one."""
+    f = ledger.folder
+    (f.inbox / "shoot").mkdir()
+    job = ledger.claim(f, drop(f, "shoot/IMG_1.JPG"))
+    sidecar = f.inbox / "shoot" / "IMG_1.xmp"
+    sidecar.write_bytes(b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
+    other = f.inbox / "IMG_1.xmp"  # the same stem in another folder: not its image
+    other.write_bytes(sidecar.read_bytes())
+    assert ledger.claim(f, sidecar) is None and sidecar.exists(), "it waits in the inbox"
+    assert ledger.claim(f, other) is None and not other.exists(), "alone: archived"
+    ledger.counters.count("processed")
+    ledger.settle(job, Result(job.id, True, outputs=("shoot/IMG_1_web.jpg",)))
+    assert ledger.ended_rels == ["shoot/IMG_1.JPG", "shoot/IMG_1.xmp"], "offered again at the image's end"
+    assert ledger.claim(f, sidecar) is None
+    assert (f.archive / "shoot" / "IMG_1.xmp").exists() and ledger.sidecars_late == {"t": 1}

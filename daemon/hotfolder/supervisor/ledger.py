@@ -21,9 +21,10 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Protocol
 
+from hotfolder import sidecars
 from hotfolder.arrival import rules
 from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, Verdict, next_attempt, temp_tag
@@ -39,6 +40,8 @@ from hotfolder.supervisor.duplicates import Sameness
 from hotfolder.supervisor.failing import Failing
 from hotfolder.supervisor.gate import NOT_A_FILE, PERMISSION, ClaimGate
 from hotfolder.supervisor.unfinished import Joined, Kept, Unfinished
+
+MAX_TRACKED_SIDECARS = 1000  # sidecars remembered waiting for their image (a rescan offers each again too)
 
 
 @dataclass
@@ -77,6 +80,7 @@ class Ledger:
         self.stopping = False  # set by the service when it drains: nothing is deferred then
         self.unmatched: dict[str, int] = {}  # per folder: files no rendition's `when:` took, since the start
         self.unmatched_lately = side_files.Lately()  # where they were archived: a late sidecar's note
+        self._sidecars_waiting: dict[tuple[str, str], str] = {}  # (folder, image) -> a sidecar waiting for its end
         # per folder: XMP sidecars that came after their image was rendered (without them), since the start
         self.sidecars_late: dict[str, int] = {}
         self._group: SyncGroup | None = None  # while `grouped`: archive folders synced once for its files
@@ -131,6 +135,8 @@ class Ledger:
             if joined is not None or awaiting in self.tracked:
                 return joined
         if is_sidecar(path.name):
+            if self._image_in_flight(folder, path):
+                return None  # it waits in the inbox for its image's end (offered again then)
             if side_files.sidecar_alone(self.log, folder, path, self.unmatched_lately):
                 self.sidecars_late[folder.name] = self.sidecars_late.get(folder.name, 0) + 1
             return None
@@ -239,7 +245,7 @@ class Ledger:
             # Someone removed it from processing/ meanwhile: nothing to archive or fail.
             logger.warning("file_vanished", reason="the original left processing/ while it was rendered",
                            outcome="gone")
-            self.on_end(folder, job.rel)
+            self._end(folder, job.rel)
             return None
         try:
             if result.skipped:  # a duplicate: not rendered (supervisor/duplicates.py)
@@ -273,7 +279,7 @@ class Ledger:
             else:
                 self._fail_after_move_error(tracked, exc, counted, rendered=result.ok)
         moves.prune_emptied(folder.processing, job.rel)  # processing/2027/jan, once its last file left
-        self.on_end(folder, job.rel)
+        self._end(folder, job.rel)
         return None
 
     def _archived(self, logger, job: Job, result: Result, where: Path | None) -> None:
@@ -289,7 +295,7 @@ class Ledger:
             self.on_notice(Notice(NoticeKind.RECOVERED, folder.name, reason="claiming resumed: the output "
                                                                    "folder works again"))
         moves.prune_emptied(folder.processing, job.rel)
-        self.on_end(folder, job.rel)
+        self._end(folder, job.rel)
 
     def _fail_after_move_error(self, tracked: Tracked, exc: OSError, counted: Verdict | None, rendered: bool) -> None:
         """Moving the original failed for a reason of this file's own: to failed/ (failing.py);
@@ -351,6 +357,28 @@ class Ledger:
             self.on_notice(Notice(NoticeKind.PAUSED, tracked.job.folder.name, fsnames.display(tracked.job.rel), reason))
         self.log.error("claiming_paused", file=tracked.job.rel, reason=reason, retry_in_s=self.gate.pause_backoff.delay)
 
+    def _image_in_flight(self, folder: Folder, sidecar: Path) -> bool:
+        """Whether the sidecar's image is being rendered now (it came after the image was
+        taken): then it waits for the image's end, and is archived beside it as a late
+        sidecar, with the rerender command. It was archived alone, "no image of it arrived",
+        and not counted late (an admin's report)."""
+        rel = PurePosixPath(sidecar.relative_to(folder.inbox).as_posix())
+        names = [PurePosixPath(t.job.rel).name for t in self.tracked.values()
+                 if t.job.folder.name == folder.name and PurePosixPath(t.job.rel).parent == rel.parent]
+        image = sidecars.image_of(rel.name, names) if names else None
+        if image is None:
+            return False
+        if len(self._sidecars_waiting) < MAX_TRACKED_SIDECARS:
+            self._sidecars_waiting[(folder.name, (rel.parent / image).as_posix())] = rel.as_posix()
+        return True
+
+    def _end(self, folder: Folder, rel: str) -> None:
+        """A file ended: the same-named file waiting for it, and a sidecar that came while it
+        was rendered, are offered again."""
+        self.on_end(folder, rel)
+        if (waiting := self._sidecars_waiting.pop((folder.name, rel), None)) is not None:
+            self.on_end(folder, waiting)
+
     def _hold_back(self, tracked: Tracked, result: Result, counted: Verdict | None) -> None:
         """Not the file's fault, nor the whole output folder's: one of its subfolders may not
         be written. Back to the inbox, held there until that subfolder's next try; the
@@ -402,7 +430,7 @@ class Ledger:
         folder = next((f for f in self.config.folders if f.name == folder_name), None)
         if folder is not None:
             moves.prune_emptied(folder.processing, rel)  # the nodes do not claim: the head prunes
-            self.on_end(folder, rel)
+            self._end(folder, rel)
 
 
 def _claim_failed(exc: OSError) -> str:
