@@ -355,7 +355,8 @@ class Ledger:
             return
         if self.gate.pause(time.monotonic(), reason):  # a new episode, not another file of this one
             self.on_notice(Notice(NoticeKind.PAUSED, tracked.job.folder.name, fsnames.display(tracked.job.rel), reason))
-        self.log.error("claiming_paused", file=tracked.job.rel, reason=reason, retry_in_s=self.gate.pause_backoff.delay)
+        self.log.error("claiming_paused", folder=tracked.job.folder.name, file=tracked.job.rel, reason=reason,
+                       retry_in_s=self.gate.pause_backoff.delay)
 
     def _image_in_flight(self, folder: Folder, sidecar: Path) -> bool:
         """Whether the sidecar's image is being rendered now (it came after the image was
