@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from hotfolder.arrival.inbox import Inbox
-from hotfolder.arrival.mounts import filesystem_type, use_polling
+from hotfolder.arrival.mounts import Mount, filesystem_type, mount_of, use_polling
 from hotfolder.config.model import Folder, Rendition
 
 
@@ -160,3 +160,11 @@ def test_pending_is_bounded_and_the_scan_takes_the_rest(tmp_path):
         for p in got:
             p.unlink()  # claimed
     assert sorted(p.name for p in seen) == sorted(f"{i:02d}.jpg" for i in range(25))
+
+
+def test_a_mount_point_that_is_not_utf8_is_read_as_paths_are(tmp_path):
+    mounts = tmp_path / "mounts"
+    mounts.write_bytes(b"/dev/vda1 / ext4 rw 0 0\nnas:/x /mnt/caf\xe9 nfs4 rw 0 0\n")  # UnicodeDecodeError before
+    point = os.fsdecode(b"/mnt/caf\xe9")
+    assert mount_of(Path(point) / "inbox", str(mounts)) == Mount(point, "nfs4")
+    assert filesystem_type(Path("/srv"), str(mounts)) == "ext4"

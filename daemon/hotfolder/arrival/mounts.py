@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import NamedTuple
 
 from hotfolder.config.model import Folder
 
@@ -27,13 +28,22 @@ def filesystem_type(path: Path, mounts: str = "/proc/self/mounts") -> str:
     return mount_of(path, mounts)[1]
 
 
-def mount_of(path: Path, mounts: str = "/proc/self/mounts") -> tuple[str, str]:
+class Mount(NamedTuple):
+    """The mount holding a path: where it is mounted, and its type."""
+
+    point: str
+    fstype: str
+
+
+def mount_of(path: Path, mounts: str = "/proc/self/mounts") -> Mount:
     """Where the file system holding `path` is mounted, and its type ("" each when the
-    table cannot be read)."""
+    table cannot be read): the longest mount point on its way, the last one listed of that
+    point (a mount over another comes after it). A point's bytes that are not UTF-8 are
+    read as os.fsdecode reads a path's (they raised UnicodeDecodeError)."""
     path = Path(os.path.realpath(path))
     best, best_type = "", ""
     try:
-        with open(mounts, encoding="utf-8") as f:
+        with open(mounts, encoding="utf-8", errors="surrogateescape") as f:
             for line in f:
                 parts = line.split()
                 if len(parts) < 3:
@@ -43,7 +53,7 @@ def mount_of(path: Path, mounts: str = "/proc/self/mounts") -> tuple[str, str]:
                     best, best_type = mnt, parts[2]
     except OSError:
         pass
-    return best, best_type
+    return Mount(best, best_type)
 
 
 def use_polling(folder: Folder, mounts: str = "/proc/self/mounts") -> bool:
