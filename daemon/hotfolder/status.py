@@ -37,8 +37,9 @@ class Status:
     current: list[dict] = field(default_factory=list)  # [{"pid", "file", "seconds"}] per busy worker
     cluster: dict = field(default_factory=dict)  # cluster mode: the cluster-wide numbers
     in_failed: int = 0  # files in the failed/ folders now (a requeued file has left)
-    # per folder name: {"processed", "failed", "waiting", "claimed"}; processed and failed
-    # sum to the totals above (folders a reload removed keep their counts here)
+    # per folder name: {"processed", "failed", "waiting", "claimed", "paused" (its recipe),
+    # "unmounted" (a place on a share not mounted), ...}; processed and failed sum to the
+    # totals above (folders a reload removed keep their counts here)
     folders: dict = field(default_factory=dict)
     claiming_paused: bool = False
     reload_failed: bool = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -34,6 +35,7 @@ from hotfolder.backoff import Backoff
 from hotfolder.config.model import Folder
 from hotfolder.runtime import log
 from hotfolder.spool.folders import swapped_folder
+from hotfolder.spool.shares import Gone, Places
 
 # What an event says of the writer: a write means "still open", a close-write or a
 # move within the inbox means "done". A rename in from elsewhere arrives as a bare
@@ -110,12 +112,17 @@ class OutageKind(StrEnum):
 
     UNREACHABLE = "unreachable"  # missing, unreachable (a share), or it cannot be watched
     SWAPPED = "swapped"  # one of its five folders is a link now: never followed, and the config refuses it
+    UNMOUNTED = "unmounted"  # a place is on a share that is not mounted (spool/shares.py): never made beneath
+
+
+RESTART_WONT_MEND = (OutageKind.SWAPPED, OutageKind.UNMOUNTED)
 
 
 @dataclass(frozen=True)
 class Unusable:
     kind: OutageKind
     reason: str
+    gone: Gone | None = None  # UNMOUNTED: which place, and what it was on
 
 
 @dataclass
@@ -128,16 +135,24 @@ class Outage:
     next_try: float = 0.0
 
 
-def _unusable(folder: Folder) -> Unusable | None:
-    """Why the folder's inbox cannot be served now, or None: the inbox is missing, or one
-    of its five folders is reached through a symbolic link (swapped while running: never
-    followed, never a new source; see nofollow)."""
+def _unusable(folder: Folder, places: Places | None) -> Unusable | None:
+    """Why the folder's inbox cannot be served now, or None: one of its five folders is
+    reached through a symbolic link (swapped while running: never followed, never a new
+    source; see nofollow), one of its places is on a share that is not mounted (never made
+    on the disk beneath: spool/shares.py), or the inbox is missing."""
     swapped = swapped_folder(folder)
     if swapped:
         return Unusable(OutageKind.SWAPPED, swapped)
+    gone = places.gone(folder) if places is not None else None
+    if gone is not None:
+        return Unusable(OutageKind.UNMOUNTED, gone.reason(), gone)
     if not folder.inbox.is_dir():
         return Unusable(OutageKind.UNREACHABLE, "the inbox folder is missing or unreachable")
     return None
+
+
+def _serve(folder: Folder) -> str:
+    return ""
 
 
 class Watcher:
@@ -146,10 +161,14 @@ class Watcher:
     `check()` watches the watcher: an inbox that disappears (deleted, or a share
     that became unreachable) is an outage, logged and retried with backoff, never
     taken as the deletion of its files; when it is back, it is watched again and
-    rescanned.
+    rescanned. So is a folder with a place on a share that is not mounted (`places`
+    judges them). `prepare(folder)` is asked before a folder is served, at the start and
+    after an outage (the service makes, locks and adopts it there): "" when it may be,
+    else why not (the outage goes on).
     """
 
-    def __init__(self, folders: tuple[Folder, ...], max_pending: int = 2048, previous: Watcher | None = None):
+    def __init__(self, folders: tuple[Folder, ...], max_pending: int = 2048, previous: Watcher | None = None,
+                 places: Places | None = None, prepare: Callable[[Folder], str] | None = None):
         # A reload keeps what the old watcher knew of each inbox it watched (which
         # files are still open for writing); judging them afresh by mtime alone would
         # take a slow upload early.
@@ -164,6 +183,8 @@ class Watcher:
         self._outages: dict[str, Outage] = {}  # folder name -> why its inbox is not served now
         self._alarm = _OverflowAlarm(self)
         self.log = log.get("watcher")
+        self.places: Places | None = places if places is not None or previous is None else previous.places
+        self.prepare: Callable[[Folder], str] = prepare or (previous.prepare if previous is not None else _serve)
 
     def _observer_for(self, inbox: Inbox):
         return self._polled if use_polling(inbox.folder) else self._native
@@ -191,7 +212,7 @@ class Watcher:
     def start(self) -> None:
         logging.getLogger("watchdog.observers").addHandler(self._alarm)
         for inbox in self.inboxes.values():
-            problem = _unusable(inbox.folder)
+            problem = _unusable(inbox.folder, self.places) or self._refused(inbox.folder)
             if problem:  # never watched through a link (watchdog would follow it)
                 self._enter_outage(inbox, problem)
             elif self._schedule(inbox):
@@ -219,13 +240,26 @@ class Watcher:
             return False
         return any(e.watch == watch and e.is_alive() for e in self._observer_for(inbox).emitters)
 
+    def _refused(self, folder: Folder) -> Unusable | None:
+        """Why the service cannot serve the folder yet (prepare), or None."""
+        why = self.prepare(folder)
+        return Unusable(OutageKind.UNREACHABLE, why) if why else None
+
     def _enter_outage(self, inbox: Inbox, problem: Unusable) -> None:
-        """The inbox is not served (or still not): said once, looked at again after a backoff."""
+        """The inbox is not served (or still not): said once (and once more when its share
+        turns out to be unmounted), looked at again after a backoff."""
         inbox.available = False
         outage = self._outages.get(inbox.folder.name)
-        if outage is None:
+        unmounted = problem.kind == OutageKind.UNMOUNTED and (outage is None or outage.kind != problem.kind)
+        if unmounted and problem.gone is not None:
+            gone = problem.gone
+            self.log.error("folder_unmounted", folder=inbox.folder.name, key=gone.key, path=str(gone.path),
+                           filesystem=gone.was.fstype, mount=gone.was.mount, reason=gone.reason(),
+                           action=gone.action())
+        elif outage is None:
             self.log.error("inbox_unavailable", folder=inbox.folder.name, inbox=str(inbox.folder.inbox),
                            reason=problem.reason, action="files are not touched; retrying with backoff")
+        if outage is None:
             outage = self._outages[inbox.folder.name] = Outage(problem.kind, problem.reason)
         outage.kind, outage.reason = problem.kind, problem.reason
         outage.next_try = time.monotonic() + outage.backoff.failed()
@@ -237,7 +271,7 @@ class Watcher:
             outage = self._outages.get(name)
             if outage is not None and now < outage.next_try:
                 continue
-            problem = _unusable(inbox.folder)
+            problem = _unusable(inbox.folder, self.places) or (self._refused(inbox.folder) if outage else None)
             if problem:
                 self._unschedule(inbox)
                 self._enter_outage(inbox, problem)
@@ -245,17 +279,26 @@ class Watcher:
             if outage is not None or not self._emitter_alive(inbox):
                 self._unschedule(inbox)
                 if self._schedule(inbox) and outage is not None:
-                    self.log.info("inbox_back", folder=name, inbox=str(inbox.folder.inbox))
+                    if outage.kind == OutageKind.UNMOUNTED:
+                        self.log.info("folder_remounted", folder=name, inbox=str(inbox.folder.inbox),
+                                      action="served again; its inbox is scanned")
+                    else:
+                        self.log.info("inbox_back", folder=name, inbox=str(inbox.folder.inbox))
                     del self._outages[name]
             inbox.available = name not in self._outages
             inbox.tidy()
 
     def healthy(self) -> bool:
         """For the systemd watchdog: a restart must help. It does not for a folder swapped
-        for a link (the config refuses one at start: the restart would stop every folder),
-        so that outage is said in the log and the status, and the others are served."""
+        for a link (the config refuses one at start), nor for one whose share is not mounted
+        (a start does not make it either): the restart would stop every folder, so those
+        outages are said in the log and the status, and the others are served."""
         observers_ok = all(o.is_alive() for o in (self._native, self._polled))
-        return observers_ok and all(o.kind == OutageKind.SWAPPED for o in self._outages.values())
+        return observers_ok and all(o.kind in RESTART_WONT_MEND for o in self._outages.values())
+
+    def unmounted(self) -> dict[str, str]:
+        """Folder name -> why, of the folders paused because a place's share is not mounted."""
+        return {name: o.reason for name, o in self._outages.items() if o.kind == OutageKind.UNMOUNTED}
 
     def pending_count(self) -> int:
         return sum(i.pending_count() for i in self.inboxes.values())

@@ -106,8 +106,14 @@ class _SnapshotCollector:
         if self.metrics.cluster:
             yield from _cluster_families(status.cluster)
         yield _gauge("hotfolder_claiming_paused", "1 while taking new files is paused (the output folder is "
-                     "unusable: disk full, permissions; or a folder's watermark or colour profile is)",
-                     int(status.claiming_paused))
+                     "unusable: disk full, permissions; a folder's watermark or colour profile is; a folder's "
+                     "share is not mounted)", int(status.claiming_paused))
+        unmounted = GaugeMetricFamily("hotfolder_folder_unmounted", "1 while a place of the folder (inbox, output, "
+                                      "...) is on a share that is not mounted: the folder waits for it",
+                                      labels=["folder"])
+        for name, counts in status.folders.items():
+            unmounted.add_metric([name], int(bool(counts.get("unmounted"))))
+        yield unmounted
         yield _gauge("hotfolder_config_reload_failed", "1 when the last reload was refused (the previous config "
                      "runs on)", int(status.reload_failed))
         yield _gauge("hotfolder_start_time_seconds", "When the daemon started (Unix time)", status.started)

@@ -139,6 +139,9 @@ LINES = {
     "inbox_unavailable": lambda e: f"the inbox of {e.get('folder')} is unavailable ({e.get('inbox')}): "
                                    f"{e.get('reason')}; {e.get('action')}",
     "inbox_back": lambda e: f"the inbox of {e.get('folder')} is back ({e.get('inbox')})",
+    "folder_unmounted": lambda e: f"folder {e.get('folder')} waits for its share: {e.get('reason')}. {e.get('action')}",
+    "folder_remounted": lambda e: f"folder {e.get('folder')} is served again (its share is back): {e.get('action')}",
+    "places_unrecorded": lambda e: f"cannot record which file system each folder is on: {e.get('reason')}",
     "inbox_folder_unreadable": lambda e: f"{e.get('folder')} cannot be read: {e.get('reason')}; {e.get('action')}",
     "processing_returned": lambda e: f"{e.get('files')} file(s) of {e.get('folder')} left in "
                                      f"{e.get('processing')} (a processing folder the config no longer names) are "

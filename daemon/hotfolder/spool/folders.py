@@ -13,7 +13,7 @@ from pathlib import Path
 from hotfolder.arrival.rules import passes_through
 from hotfolder.config.model import Folder
 from hotfolder.sidecars import is_sidecar
-from hotfolder.spool import nofollow
+from hotfolder.spool import nofollow, shares
 from hotfolder.spool.atomic import is_our_temp
 from hotfolder.spool.fsnames import display, fit_name, is_ignored_path
 from hotfolder.spool.nofollow import FolderSwapped, Opened
@@ -21,9 +21,13 @@ from hotfolder.spool.nofollow import FolderSwapped, Opened
 FOLDER_KINDS = ("inbox", "processing", "output", "archive", "failed")
 
 
-def ensure_dirs(folder: Folder) -> None:
+def ensure_dirs(folder: Folder, places: shares.Places | None = None) -> None:
     """Make the folder's places that are missing (each reached without a link). An OSError
-    names the whole path and the key (the system names only the part it failed on: "out")."""
+    names the whole path and the key (the system names only the part it failed on: "out").
+    With `places` (the main process's records), none is made while one of them is on a
+    share that is gone (PlaceGone), and those there are recorded."""
+    if places is not None and (gone := places.gone(folder)) is not None:
+        raise shares.PlaceGone(gone)
     for kind in FOLDER_KINDS:
         d = getattr(folder, kind)
         if d is None:
@@ -34,6 +38,8 @@ def ensure_dirs(folder: Folder) -> None:
             raise
         except OSError as exc:
             raise OSError(exc.errno, f"{exc.strerror or exc} (folders[{folder.name}].{kind})", str(d)) from None
+    if places is not None:
+        places.gone(folder)  # those just made are recorded too
 
 
 def swapped_folder(folder: Folder, kinds: tuple[str, ...] = FOLDER_KINDS) -> str | None:
@@ -55,16 +61,27 @@ def swapped_folder(folder: Folder, kinds: tuple[str, ...] = FOLDER_KINDS) -> str
     return None
 
 
+def open_place(root: Path, state_dir: Path | None = None) -> int:
+    """The place `root` open by descriptor (nofollow), made if missing; with `state_dir`,
+    not while its share is gone (shares.PlaceGone): the check costs nothing while it is there."""
+    try:
+        return nofollow.open_dir(root)
+    except FileNotFoundError:
+        shares.refuse_if_gone(root, state_dir)
+        return nofollow.open_dir(root, make=True)
+
+
 @contextmanager
-def opened_folder(root: Path, rel_dir: str | Path) -> Iterator[Opened]:
+def opened_folder(root: Path, rel_dir: str | Path, state_dir: Path | None = None) -> Iterator[Opened]:
     """The folder `root/rel_dir`, made if needed, open by descriptor (nofollow): a
-    folder on the way that is a link raises FolderSwapped, as for `root` itself.
+    folder on the way that is a link raises FolderSwapped, as for `root` itself. With
+    `state_dir`, `root` is not made while its share is gone (open_place).
 
     A file (or a link) standing where one of its subfolders should be (`archive/2024`
     is a photo, and now `2024/img.jpg` arrives) is not an error: that subfolder
     becomes `2024~1` (then `~2`…). A file where `root` itself should be is the folder's
     problem (ENOTDIR: claiming pauses, see OUTPUT_PROBLEMS), never the file's."""
-    fd = nofollow.open_dir(root, make=True)
+    fd = open_place(root, state_dir)
     here = root
     try:
         for part in Path(rel_dir).parts:

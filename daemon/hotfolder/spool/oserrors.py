@@ -24,6 +24,8 @@ OUTPUT_PROBLEMS = {
     errno.EROFS: "the output file system is read-only: remount it read-write",
     errno.ENOTCONN: "the output share is not connected: check the mount",
     errno.ESTALE: "the output share went stale: check the mount",
+    errno.ENOMEDIUM: "the output folder is on a share that is not mounted (spool/shares.py): mount it; the folder "
+                     "pauses until it is back",
     errno.EIO: "input/output error on the output file system: check the disk or share",
     errno.ENOTDIR: "a file stands where a folder of this folder's config should be: move it away",
     errno.ELOOP: "a folder of this folder's config is reached through a symbolic link now (swapped?): "

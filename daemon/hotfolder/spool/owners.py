@@ -481,11 +481,13 @@ class Pruned:
     seconds: float
 
 
-def prune(folders: tuple[Folder, ...]) -> Pruned:
+def prune(folders: tuple[Folder, ...], unseen: frozenset[str] = frozenset()) -> Pruned:
     """Delete the markers whose output is gone, whose owner is not in processing/ and
     which were not made lately (the names of outputs someone took away: they would be free
     anyway), and the temp markers a crash left. `folders`: all those sharing the
-    names_dir, whose outputs are walked.
+    names_dir, whose outputs are walked; the markers of a names_dir shared with a folder
+    of `unseen` (its output on a share not mounted now: its outputs cannot be seen, not
+    gone) are left as they are.
 
     Under the flock, so no worker reserves meanwhile: a marker whose output is being
     written has its owner in processing/, or (`process`, rerender) was made lately, and is
@@ -495,6 +497,8 @@ def prune(folders: tuple[Folder, ...]) -> Pruned:
     kept = removed = 0
     for names_dir in dict.fromkeys(f.names_dir for f in folders if f.names_dir is not None):
         sharing = [f for f in folders if f.names_dir == names_dir]
+        if any(f.name in unseen for f in sharing):
+            continue
         with _locked(names_dir):
             live = {_key(path) for f in sharing for path in _files_under(f.output)}
             in_flight = {owner_id(f, c.rel) for f in sharing for c in claimed_files(f)}
@@ -548,13 +552,13 @@ class Pruning:
     def __init__(self):
         self.next_at = 0  # the count of files rendered at which the next prune is due
 
-    def when_due(self, config: Config, rendered: int, logger) -> None:
-        """Prune if due (`rendered`: files rendered since start); said in the log, and a
-        failure is said, never raised: the records only grow until the next try."""
+    def when_due(self, config: Config, rendered: int, logger, unseen: frozenset[str] = frozenset()) -> None:
+        """Prune if due (`rendered`: files rendered since start; `unseen`: see prune); said in
+        the log, and a failure is said, never raised: the records only grow until the next try."""
         if rendered < self.next_at:
             return
         try:
-            pruned = self.run(config, rendered)
+            pruned = self.run(config, rendered, unseen)
         except OSError as exc:
             logger.warning("names_prune_failed", reason=exc.strerror or str(exc),
                            action=f"tried again after {self.next_at - rendered} more files")
@@ -563,12 +567,12 @@ class Pruning:
             (logger.info if pruned.removed else logger.debug)(
                 "names_pruned", kept=pruned.kept, removed=pruned.removed, duration_ms=round(pruned.seconds * 1000, 1))
 
-    def run(self, config: Config, rendered: int) -> Pruned | None:
+    def run(self, config: Config, rendered: int, unseen: frozenset[str] = frozenset()) -> Pruned | None:
         """Prune now (None where the markers are not this daemon's to judge); the next
         prune is due after as many files as markers kept, even if this one fails."""
         self.next_at = rendered + PRUNE_AFTER
         if config.cluster.enabled and config.cluster.path_map:
             return None  # nodes key their markers by their own paths: the head cannot tell which are live
-        pruned = prune(config.folders)
+        pruned = prune(config.folders, unseen)
         self.next_at = rendered + max(PRUNE_AFTER, pruned.kept)
         return pruned

@@ -31,7 +31,7 @@ from hotfolder.jobs import Job, Result, Verdict, next_attempt, temp_tag
 from hotfolder.ops.notices import Hook, Notice, NoticeKind, ignore
 from hotfolder.runtime import log
 from hotfolder.sidecars import is_sidecar
-from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery, space
+from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery, shares, space
 from hotfolder.spool.failed_files import FailedIndex
 from hotfolder.spool.syncs import SyncGroup
 from hotfolder.supervisor import endings, side_files
@@ -60,8 +60,10 @@ class Counts(Protocol):
 class Ledger:
     def __init__(self, config: Config, counts: Counts, on_end: Callable[[Folder, str], None],
                  on_notice: Hook = ignore, failed: FailedIndex | None = None, gate: ClaimGate | None = None,
-                 on_hold: Callable[[Folder, str, float], None] = lambda folder, rel, until: None):
+                 on_hold: Callable[[Folder, str, float], None] = lambda folder, rel, until: None,
+                 places: shares.Places | None = None):
         self.config = config
+        self.places = places  # which file system each place was on: none is made on a share that is gone
         self.counts = counts
         self.failed = failed if failed is not None else FailedIndex()  # told of each file we move there
         self.on_end = on_end  # a same-named file may wait in the inbox for this one to end
@@ -91,14 +93,15 @@ class Ledger:
 
     # ------------------------------------------------------------------ start
     def prepare(self, folder: Folder) -> None:
-        """Make the folder's folders (OSError if one cannot be made)."""
-        folders.ensure_dirs(folder)
+        """Make the folder's folders (OSError if one cannot be made; shares.PlaceGone, and
+        none made, while one is on a share that is not mounted)."""
+        folders.ensure_dirs(folder, self.places)
 
     def recover(self, folder: Folder, adopt: bool = True, running: bool = False) -> recovery.Recovery:
         """The state a crash may have left in one folder, put right; with `adopt`, the files
         left in processing/ are ours again, rendered first (adoption.py; `running`: a folder
-        a reload adds while files render)."""
-        folders.ensure_dirs(folder)
+        a reload adds while files render, or one back from a share that was not mounted)."""
+        folders.ensure_dirs(folder, self.places)
         if not adopt:
             return recovery.Recovery()
         return self.adoption.recover(folder, running)
@@ -113,7 +116,8 @@ class Ledger:
         while self._deferred and len(out) < limit:
             out.append(self._deferred.pop(0))
         self._deferred += kept
-        held = {t.claimed.path for t in self.tracked.values()} if self.adoption else set()
+        # In flight, or stuck (moved back to the inbox by the gate, with backoff): not adopted again.
+        held = {t.claimed.path for t in self.tracked.values()} | set(self.gate.stuck) if self.adoption else set()
         while len(out) < limit and (claimed := self.adoption.next(held)) is not None:
             folder = next((f for f in self.config.folders if claimed.path.is_relative_to(f.processing)), None)
             if folder is None:

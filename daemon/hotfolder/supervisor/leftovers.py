@@ -17,27 +17,31 @@ from hotfolder.config.model import Config
 from hotfolder.spool import moves, nofollow, recovery
 from hotfolder.spool.atomic import is_our_temp
 from hotfolder.spool.fsnames import display
+from hotfolder.spool.shares import Places
 from hotfolder.state import places
 from hotfolder.supervisor.locks import AlreadyRunning, lock_folder
 
 
-def gather(config: Config, log) -> None:
+def gather(config: Config, log, shared: Places | None = None) -> None:
     """Look in every processing/ folder used before and not named now; then remember the
-    config's. Said, never raised: the daemon starts whatever this finds."""
+    config's. Said, never raised: the daemon starts whatever this finds. `shared`: which
+    file system each place was on (a folder on a share not mounted now is not forgotten)."""
     try:
         for old, name in places.left(config.state_dir, config.folders):
-            _gather_one(config, old, name, log)
+            _gather_one(config, old, name, log, shared)
         places.remember(config.state_dir, config.folders)
     except Exception as exc:  # noqa: BLE001 - a folder or the database: said, the start goes on
         log.warning("processing_check_failed", reason=f"{type(exc).__name__}: {exc}",
                     action="files a crash left in a processing folder the config no longer names are not looked for")
 
 
-def _gather_one(config: Config, old: Path, name: str, log) -> None:
+def _gather_one(config: Config, old: Path, name: str, log, shared: Places | None) -> None:
     if not os.path.isdir(old) or _in_use(config, old):
         # gone, or a place of the config now (an archive, an inbox...): its files are not
-        # leftovers, and emptied into an inbox they would all be rendered again (a review)
-        places.forget(config.state_dir, old)
+        # leftovers, and emptied into an inbox they would all be rendered again (a review).
+        # One on a share that is not mounted is looked in at a start once it is.
+        if shared is None or _in_use(config, old) or shared.judge(old, name, "processing") is None:
+            places.forget(config.state_dir, old)
         return
     try:
         lock = lock_folder(old)

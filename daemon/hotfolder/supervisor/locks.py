@@ -22,9 +22,8 @@ def lock_folder(place: Path, kind: str = "processing") -> int:
     (two configs, or one whose state_dir was edited, must not claim from one processing/) and
     on its inbox (two daemons with processing folders of their own took from one inbox, each
     with an index of its own: an admin, following the first refusal's advice). No file is
-    added to the folder. Returns the fd; keep it open."""
-
-    place.mkdir(parents=True, exist_ok=True)
+    added to the folder, and the folder is not made (folders.ensure_dirs makes a folder's
+    places, never on a share that is not mounted). Returns the fd; keep it open."""
     fd = os.open(place, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -46,8 +45,23 @@ class FolderLocks:
 
     def hold(self, folders: Iterable[Folder]) -> None:
         """Lock each folder's processing/ and inbox not held yet (AlreadyRunning if another
-        daemon's)."""
+        daemon's). One held whose path is another folder now (its share was unmounted and
+        mounted again, it was deleted and made again) is locked anew: a lock on the folder
+        that was there keeps nobody from the one that is."""
         for folder in folders:
             for place, kind in ((folder.processing, "processing"), (folder.inbox, "inbox")):
-                if place not in self.fds:
-                    self.fds[place] = lock_folder(place, kind)
+                held = self.fds.get(place)
+                if held is not None and _still_there(held, place):
+                    continue
+                self.fds[place] = lock_folder(place, kind)
+                if held is not None:
+                    os.close(held)
+
+
+def _still_there(fd: int, place: Path) -> bool:
+    """Whether the folder open as `fd` is the one at `place` (or `place` cannot be looked at)."""
+    try:
+        st, now = os.fstat(fd), os.stat(place)
+    except OSError:
+        return True
+    return (st.st_dev, st.st_ino) == (now.st_dev, now.st_ino)

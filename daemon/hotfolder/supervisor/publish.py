@@ -83,7 +83,8 @@ class Publisher:
             in_flight=b.in_flight, workers=b.workers, workers_alive=b.workers_alive,
             state=s.state, message=redact.text(self._message(b.problem)), config=str(s.config.source),
             current=b.current, cluster=_masked(b.cluster), in_failed=self._in_failed(),
-            folders=self._folder_counts(b), claiming_paused=s.gate.closed_anywhere(time.monotonic()),
+            folders=self._folder_counts(b),
+            claiming_paused=s.gate.closed_anywhere(time.monotonic()) or bool(self._unmounted()),
             reload_failed=bool(s.refused_reload), unmatched=sum(s.ledger.unmatched.values()),
             sidecars_late=sum(s.ledger.sidecars_late.values()),
         )
@@ -110,6 +111,7 @@ class Publisher:
         paused = s.gate.recipes.reasons()
         untakeable = s.gate.untakeable_by_folder()
         held = s.gate.subfolders.by_folder(time.monotonic())
+        unmounted = self._unmounted()
         same = {**b.duplicates, **s.ledger.sameness.counts}  # the cluster's (Redis) or this daemon's own
         out = {}
         for name in dict.fromkeys([*names, *counts]):
@@ -118,6 +120,7 @@ class Publisher:
             tally = same.get(name) or {}
             out[name] = {"processed": processed, "failed": failed, "claimed": claimed.get(name, 0),
                          "waiting": inbox.pending_count() if inbox else 0, "paused": paused.get(name, ""),
+                         "unmounted": unmounted.get(name, ""),
                          "unmatched": s.ledger.unmatched.get(name, 0),
                          "sidecars_late": s.ledger.sidecars_late.get(name, 0),
                          "duplicates": {k: tally.get(k, 0) for k in ("exact", "similar")},
@@ -125,6 +128,10 @@ class Publisher:
                          "untakeable": untakeable.get(name) or dict.fromkeys(UNTAKEABLE_KINDS, 0),
                          "subfolders_held": held.get(name, 0)}
         return out
+
+    def _unmounted(self) -> dict[str, str]:
+        """Folders paused because a place's share is not mounted, and why (the watcher's)."""
+        return self.service.watcher.unmounted() if self.service.watcher else {}
 
     def _in_failed(self) -> int:
         """Files in failed/ now: kept by the ledger's moves and the page's requeues, walked

@@ -3,8 +3,10 @@
     read      the file loaded and validated, every problem at once (ConfigError)
     check     what a running daemon cannot take is refused, naming the key
               (config/reloadable.py); what applies only when cluster nodes restart is said
-    folders   the new config's processing/ folders locked for this daemon (AlreadyRunning
-              if another one's), its folders made, a new folder's claimed files adopted
+    folders   the new config's folders made, their processing/ folders locked for this
+              daemon (AlreadyRunning if another one's), a new folder's claimed files adopted;
+              a folder on a share that is not mounted is left out (`gone`): never made, it
+              waits for its share (the watcher), and the reload stands
 
 Nothing of the running service changes here: `Service.reload` swaps the parts in
 once `prepare` returned a `Prepared`, and says a `Refused` in the log, the status and
@@ -18,7 +20,8 @@ from pathlib import Path
 
 from hotfolder import redact
 from hotfolder.config import EVERY_PART, check, describe_changes, reloadable
-from hotfolder.config.model import Config, ConfigError
+from hotfolder.config.model import Config, ConfigError, Folder
+from hotfolder.spool.shares import PlaceGone
 from hotfolder.supervisor.folder_slots import FolderSlots
 from hotfolder.supervisor.ledger import Ledger
 from hotfolder.supervisor.locks import AlreadyRunning, FolderLocks
@@ -30,6 +33,7 @@ class Prepared:
     changes: list[str]  # for people: `workers 2 → 1`, `folder shop added`
     for_nodes: list[str]  # keys that apply only once the cluster's nodes restart
     warnings: tuple[str, ...] = ()  # what check-config would warn of in the new file
+    gone: frozenset[str] = frozenset()  # new folders not made nor adopted: their share is not mounted
 
 
 class Refused(Exception):
@@ -52,13 +56,12 @@ def prepare(current: Config, slots: FolderSlots, locks: FolderLocks, ledger: Led
         checked = check(current.source, serving=EVERY_PART)
         new = slots.assign(checked.config)
         for_nodes = reloadable.check(current, new)
-        locks.hold(new.folders)
         old_names = {f.name for f in current.folders}
-        for folder in new.folders:
+        ready = [f for f in new.folders if _made(ledger, f)]
+        locks.hold(ready)
+        for folder in ready:
             if folder.name not in old_names:
                 ledger.recover(folder, adopt=adopt, running=True)
-            else:
-                ledger.prepare(folder)
     except ConfigError as exc:
         raise Refused(exc.reason, exc.source, exc.key, tuple(exc.lines())) from None
     except AlreadyRunning as exc:
@@ -68,7 +71,19 @@ def prepare(current: Config, slots: FolderSlots, locks: FolderLocks, ledger: Led
     except Exception as exc:  # noqa: BLE001 - a checker's own error: the reload is refused, the daemon runs on
         raise Refused(f"the new config could not be checked ({type(exc).__name__}: {redact.text(str(exc))}); "
                       "run `hotfolder check-config` on it", source) from None
-    return Prepared(new, describe_changes(current, new), for_nodes, tuple(str(w) for w in checked.warnings))
+    made = {f.name for f in ready}
+    gone = frozenset(f.name for f in new.folders if f.name not in made and f.name not in old_names)
+    return Prepared(new, describe_changes(current, new), for_nodes, tuple(str(w) for w in checked.warnings), gone)
+
+
+def _made(ledger: Ledger, folder: Folder) -> bool:
+    """The folder's places made (OSError if one cannot be); False, none made, while one is
+    on a share that is not mounted."""
+    try:
+        ledger.prepare(folder)
+    except PlaceGone:
+        return False
+    return True
 
 
 class ConfigWatch:

@@ -35,7 +35,8 @@ from hotfolder.recipes import sequence
 from hotfolder.runtime import log, systemd
 from hotfolder.spool import owners as names
 from hotfolder.spool.recovery import Recovery
-from hotfolder.state import db, originals, places
+from hotfolder.spool.shares import PlaceGone, Places
+from hotfolder.state import db, filesystems, originals, places
 from hotfolder.status import ServiceState, Status
 from hotfolder.supervisor import leftovers
 from hotfolder.supervisor.duplicates import Rebuild
@@ -65,8 +66,13 @@ class Service:
         self.log = log.get("service")
         self.ops = Ops(config)  # metrics, the status page, notifications; its hook hears the ledger
         self.gate = ClaimGate(on_notice=self.ops.notice)  # what stops claiming, and why
+        self.places = Places(config.state_dir)  # which file system each place was on (spool/shares.py)
         self.ledger = Ledger(config, backend, self._offer_again, on_notice=self.ops.notice, failed=self.ops.failed,
-                             gate=self.gate, on_hold=self._hold)
+                             gate=self.gate, on_hold=self._hold, places=self.places)
+        # Folders whose share was not mounted when they were to be made: locked and recovered
+        # once it is (_prepare_to_serve), as a folder a reload adds.
+        self.unrecovered: set[str] = set()
+        self.unmounted_said: set[str] = set()  # folders waiting for their share that notify: heard of
         self.publisher = Publisher(self)  # the status: snapshot, /metrics and the page, sd_notify
         self.signals: deque[int] = deque()
         self.watcher: Watcher | None = None
@@ -92,16 +98,22 @@ class Service:
         """Serve until SIGTERM/SIGINT; returns the exit code."""
         systemd.scrub_environ()  # workers must never inherit NOTIFY_SOCKET
         self.publisher.snapshot.lock = lock_instance(self.config.state_dir)
-        self.folder_locks.hold(self.config.folders)
+        try:  # before anything is read or written: the places are judged (and recorded) next
+            db.refuse_newer(self.config.state_dir,
+                            {p.PART: p.MIGRATIONS for p in (sequence, originals, places, filesystems)})
+        except db.StateTooNew as exc:
+            self.log.error("start_refused", reason=str(exc))
+            return ExitCode.USAGE
+        ready = self._made(self.config.folders)  # not one on a share that is not mounted: the watcher says it
+        self.folder_locks.hold(ready)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda signum, _frame: self.signals.append(signum))
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # held back since the start (cli)
         try:
-            db.refuse_newer(self.config.state_dir, {p.PART: p.MIGRATIONS for p in (sequence, originals, places)})
-            leftovers.gather(self.config, self.log)  # processing/ folders a reload took out of the config
+            leftovers.gather(self.config, self.log, self.places)  # processing/ folders a reload took out of the config
             found = [self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart)
-                     for folder in self.config.folders]
-            self.name_pruning.when_due(self.config, 0, self.log)  # before any worker reserves a name
+                     for folder in ready]
+            self.name_pruning.when_due(self.config, 0, self.log, self._unseen())  # before any worker reserves a name
             if self.ledger.sameness.recover(self.config):  # before any worker claims some bytes
                 self.rebuild = Rebuild(self.config, self.ledger.new_id, self.log)
                 self.log.warning("index_rebuilding", state_dir=str(self.config.state_dir),
@@ -110,7 +122,7 @@ class Service:
                                         "from them, behind the files dropped meanwhile; until it ends, a copy of an "
                                         "original not indexed yet is rendered again")
             self.backend.start()
-            self.watcher = Watcher(self.config.folders)
+            self.watcher = Watcher(self.config.folders, places=self.places, prepare=self._prepare_to_serve)
             self.watcher.start()
             self.ops.start()  # its threads start after the pool's forkserver, as the watcher's do
             self.state = ServiceState.RUNNING
@@ -163,6 +175,7 @@ class Service:
         self.gate.look_again(self.config.folders, time.monotonic())
         self.ledger.look_after(time.monotonic())
         self.watching.check()
+        self._notify_unmounted()
         if self.config.reload_on_change and self.config_watch.changed():
             self.log.info("config_changed", file=str(self.config.source))
             self.reload()
@@ -268,6 +281,59 @@ class Service:
             self.ledger.sameness.rebuilt(self.config)
             self.log.warning("index_rebuilt", indexed=r.indexed, known=r.known, unreadable=r.failed)
 
+    def _made(self, folders: tuple[Folder, ...]) -> list[Folder]:
+        """The folders whose places are there or were made; those with a place on a share that
+        is not mounted are not made (shares.PlaceGone), and wait to be served once it is."""
+        ready = []
+        for folder in folders:
+            try:
+                self.ledger.prepare(folder)
+            except PlaceGone:
+                self.unrecovered.add(folder.name)
+                continue
+            ready.append(folder)
+        return ready
+
+    def _prepare_to_serve(self, folder: Folder) -> str:
+        """Asked by the watcher before it serves a folder (at the start, and after an
+        outage): its places made, its inbox and processing/ locked (anew if they are other
+        folders now: a share mounted again), and, for a folder back from a share that was
+        not mounted, what its processing/ holds adopted: all a crash left there, for one
+        never served in this run (recovered as at a start); for one whose share went away
+        while it ran, the files no claim holds (one whose render met its folder gone was let
+        go as vanished). "" when it may be served, else why not (asked again later)."""
+        try:
+            self.ledger.prepare(folder)
+            self.folder_locks.hold([folder])
+            never = folder.name in self.unrecovered
+            if never or (self.watcher is not None and folder.name in self.watcher.unmounted()):
+                self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart, running=not never)
+                self.unrecovered.discard(folder.name)
+        except PlaceGone as exc:
+            return exc.gone.reason()
+        except (OSError, HotfolderError) as exc:  # AlreadyRunning: another daemon took it meanwhile
+            return f"it cannot be served yet: {exc}"
+        return ""
+
+    def _notify_unmounted(self) -> None:
+        """A folder that began or ended waiting for its share, to `notify:` and the page (the
+        watcher logs it): as a claiming pause, and its end."""
+        now = self.watching.unmounted()
+        for name in now.keys() - self.unmounted_said:
+            self.ops.notice(Notice(NoticeKind.PAUSED, name, reason=f"the folder waits for its share: {now[name]}"))
+        for name in self.unmounted_said - now.keys() - self._removed():
+            self.ops.notice(Notice(NoticeKind.RECOVERED, name, reason="claiming resumed: the folder's share is back"))
+        self.unmounted_said = set(now)
+
+    def _removed(self) -> set[str]:
+        """Names of folders said before and not in the config now (a reload removed them)."""
+        return self.unmounted_said - {f.name for f in self.config.folders}
+
+    def _unseen(self) -> frozenset[str]:
+        """Folders whose outputs cannot be seen now (a share not mounted): their outputs' name
+        records are not pruned (those outputs are out of sight, not taken away)."""
+        return frozenset(self.unrecovered | set(self.watcher.unmounted() if self.watcher else ()))
+
     def _offer_again(self, folder: Folder, rel: str) -> None:
         inbox = self.watcher.inboxes.get(folder.name) if self.watcher else None
         if inbox is not None:
@@ -294,6 +360,8 @@ class Service:
         except Refused as refused:
             self._refuse_reload(refused)
             return False
+        kept = {f.name for f in self.config.folders} & {f.name for f in ready.config.folders}
+        self.unrecovered = (self.unrecovered & kept) | ready.gone  # a folder added again was made by prepare
         new = self.config = ready.config
         # Before a job of the new config is claimed: a worker recording under a folder's new
         # name first made two folders of one (state/places.py follows a rename; a review).
@@ -301,7 +369,7 @@ class Service:
         self.ledger.reconfigure(new)
         watcher = self.watching
         watcher.stop()
-        self.watcher = Watcher(new.folders, previous=watcher)
+        self.watcher = Watcher(new.folders, previous=watcher)  # with its places and _prepare_to_serve
         self.watcher.start()
         self.backend.reconfigure(new)
         self.ops.reconfigure(new)
@@ -376,7 +444,7 @@ class Service:
         that are gone are pruned when due (counted in files rendered since the last time)."""
         status = self.publisher.publish(force)
         if status is not None and self.state == ServiceState.RUNNING:
-            self.name_pruning.when_due(self.config, status.processed, self.log)
+            self.name_pruning.when_due(self.config, status.processed, self.log, self._unseen())
             self.ledger.sameness.forget_old(self.config, time.monotonic())  # the index's window, hourly
 
 

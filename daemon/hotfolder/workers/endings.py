@@ -24,6 +24,7 @@ from hotfolder.recipes import select
 from hotfolder.recipes.explain import Explanation, shown_fields, verdicts
 from hotfolder.spool import nofollow, oserrors
 from hotfolder.spool import owners as names
+from hotfolder.spool.shares import PlaceGone
 from hotfolder.state import db
 from hotfolder.workers import truncation
 from hotfolder.workers.choice import Choice
@@ -94,7 +95,7 @@ class Ending:
             self.logger.warning("render_interrupted", step=step, reason=transient, duration_ms=self.ms(),
                                 outcome="retry")
             return Result(self.job.id, False, error=transient, step=step, transient=True, duration_ms=self.ms())
-        if isinstance(exc, nofollow.FolderSwapped):  # processing/ or output/ swapped for a link
+        if isinstance(exc, nofollow.FolderSwapped | PlaceGone):  # swapped for a link; on a share not mounted
             problem = str(exc)
         if problem:
             folder = self.job.folder

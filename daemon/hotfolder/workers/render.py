@@ -177,7 +177,8 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
     """Each output written atomically into its folder (workers/naming.py says which), each
     folder opened once by descriptor (spool.folders.opened_folder): an output folder
     swapped for a link raises FolderSwapped and receives nothing, and a swap after the
-    open cannot redirect a write. The temp file of an output that goes elsewhere than the
+    open cannot redirect a write; one missing while its share is not mounted is not made
+    on the disk beneath (spool/shares.py: PlaceGone). The temp file of an output that goes elsewhere than the
     file's own subfolder is staged in the output folder itself, where a killed job's are
     looked for. If writing fails for a reason of the folder (OUTPUT_PROBLEMS), what was
     written is removed (by the same descriptors): the file comes back later, and leaves
@@ -198,8 +199,8 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
     with contextlib.ExitStack() as stack:
         dirs: dict[str, nofollow.Opened] = {}
         for d in dict.fromkeys([*(_parent(r) for r in rels), *([home] if folder.manifest is not None else [])]):
-            dirs[d] = stack.enter_context(folders.opened_folder(folder.output, d))
-        stage = dirs.get(home) or stack.enter_context(folders.opened_folder(folder.output, ""))
+            dirs[d] = stack.enter_context(folders.opened_folder(folder.output, d, folder.state_dir))
+        stage = dirs.get(home) or stack.enter_context(folders.opened_folder(folder.output, "", folder.state_dir))
         wanted = [dirs[_parent(r)].path / PurePosixPath(r).name for r in rels]
         if folder.manifest is not None:
             name = names.manifest_name(folder.manifest, PurePosixPath(job.rel).name, folder.name)
