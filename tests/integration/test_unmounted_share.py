@@ -191,3 +191,19 @@ def test_an_output_deleted_on_its_own_file_system_is_made_again(daemon_factory, 
     assert not d.events("folder_unmounted") and not d.events("claiming_paused")
     assert d.stop() == 0
 
+
+def test_check_config_says_a_place_whose_share_is_not_mounted(daemon_factory, share):
+    d = daemon_factory()
+    config(d, share)
+    share.mount()
+    d.start()
+    assert d.stop() == 0  # the places are recorded on the share
+    share.unmount()
+    from tests.harness import check_config
+    checked = check_config(d.config)
+    assert checked.returncode == 0, checked.stderr
+    assert f"folders[nas].inbox: the inbox folder {share.at / 'photos' / 'inbox'} is missing" in checked.stderr
+    assert "tmpfs mounted at" in checked.stderr and f"Is {share.at} mounted?" in checked.stderr
+    assert "(so are its processing, output, archive and failed folders)" in checked.stderr
+    assert checked.stderr.count("warning:") == 1 and "folders[test]" not in checked.stderr
+    assert os.listdir(share.at) == []

@@ -149,3 +149,16 @@ def test_a_database_that_cannot_be_written_is_said_and_the_places_are_made_as_be
     folders.ensure_dirs(folder, Places(state))
     assert folder.output.is_dir() and time.monotonic() - started < 5
 
+
+def test_a_cluster_head_never_marks_a_shared_root_beneath_a_share_that_is_not_mounted(tmp_path, nas):
+    from hotfolder.cluster import jobs  # no Celery: the shared root's marker and records only
+
+    root, state = nas.at / "cluster", tmp_path / "state"
+    jobs.mark(root, "c1", state)  # the first start: made, and where it is recorded
+    nas.unmount()
+    with pytest.raises(jobs.SharedRootError, match=f"is missing.*Is {nas.at} mounted"):
+        jobs.mark(root, "c1", state)
+    assert os.listdir(nas.at) == [], "a new shared root marked on the disk beneath"
+    nas.mount()  # a fresh share without the root: a place that is there (the share's top) holds it
+    jobs.mark(root, "c1", state)
+    assert jobs.read_marker(root) == "c1"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 
 from hotfolder import config
 from hotfolder.errors import ExitCode
+from hotfolder.spool import shares
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -16,6 +18,30 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for warning in checked.warnings:
         print(f"hotfolder: warning: {warning}", file=sys.stderr)
     cfg = checked.config
+    for key, gone, others in _unmounted(cfg):
+        also = f" (so are its {_listed(others)} folders)" if others else ""
+        print(f"hotfolder: warning: {key}: {gone.said(also)}. The daemon starts all the same, and serves this "
+              f"folder once it is there", file=sys.stderr)
     names = ", ".join(f"{f.name} ({len(f.renditions)} renditions)" for f in cfg.folders)
     print(f"{args.config}: OK — {len(cfg.folders)} folder(s): {names}; {cfg.workers} workers")
     return ExitCode.OK
+
+
+def _unmounted(cfg: config.Config) -> Iterator[tuple[str, shares.Gone, list[str]]]:
+    """Per folder with places on a share that is not mounted now (by the records the daemon
+    keeps in state_dir, read only): the first one's key path, why, and the others' keys. The
+    daemon would wait for them, not make them."""
+    for folder in cfg.folders:
+        found = [gone for key in shares.KEYS if (path := getattr(folder, key)) is not None
+                 and (gone := shares.gone_by_record(path, cfg.state_dir, folder.name, key)) is not None]
+        if found:
+            yield f"folders[{folder.name}].{found[0].key}", found[0], [g.key for g in found[1:]]
+    root = cfg.cluster.shared_root
+    if cfg.cluster.enabled and root is not None:
+        gone = shares.gone_by_record(root, cfg.state_dir, "", "cluster.shared_root")
+        if gone is not None:
+            yield "cluster.shared_root", gone, []
+
+
+def _listed(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"

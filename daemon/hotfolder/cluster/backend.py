@@ -71,7 +71,7 @@ class ClusterBackend:
     def start(self) -> None:
         """Claim the shared root for this cluster (or refuse a foreign one), adopt orphans."""
         c = self.config.cluster
-        jobs.mark(self.root, c.cluster_id)
+        jobs.mark(self.root, c.cluster_id, self.config.state_dir)
         if c.visibility_timeout <= c.task_time_limit:
             self.log.warning("visibility_timeout_short", visibility_timeout=c.visibility_timeout,
                              task_time_limit=c.task_time_limit,

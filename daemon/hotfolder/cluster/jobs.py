@@ -20,6 +20,7 @@ from pathlib import Path
 from hotfolder.config.model import Cluster, Config, Folder
 from hotfolder.errors import HotfolderError
 from hotfolder.spool import atomic
+from hotfolder.spool.shares import Places
 
 MARKER = ".hotfolder-cluster"
 STATE_DIR = ".hotfolder"
@@ -124,8 +125,16 @@ class Records:
 
 # --- the shared root ----------------------------------------------------------
 
-def mark(root: Path, cluster_id: str) -> None:
-    """The head: claim the shared root for this cluster, or refuse a foreign one."""
+def mark(root: Path, cluster_id: str, state_dir: Path | None = None) -> None:
+    """The head: claim the shared root for this cluster, or refuse a foreign one. With
+    `state_dir` (the head's records of file systems, spool/shares.py), a shared root on a
+    share that is not mounted is refused, never made on the disk beneath: every folder of a
+    cluster lies in it, so the head has nothing to serve without it."""
+    places = Places(state_dir)
+    gone = places.judge(root, "", "cluster.shared_root")
+    if gone is not None:
+        raise SharedRootError(f"{gone.reason()}. Is {gone.was.mount or root} mounted? Mount it and start the head "
+                              f"again (RequiresMountsFor= in its unit makes systemd wait for it)")
     found = read_marker(root)
     if found is None:
         (root / STATE_DIR / "jobs").mkdir(parents=True, exist_ok=True)
@@ -134,6 +143,7 @@ def mark(root: Path, cluster_id: str) -> None:
         raise SharedRootError(f"{root} belongs to cluster {found!r}, not {cluster_id!r} "
                               f"(cluster.cluster_id); use another shared_root or fix the id")
     (root / STATE_DIR / "jobs").mkdir(parents=True, exist_ok=True)
+    places.judge(root, "", "cluster.shared_root")  # recorded: where it is
 
 
 def read_marker(root: Path) -> str | None:

@@ -18,6 +18,7 @@ from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, next_attempt
 from hotfolder.runtime import systemd
 from hotfolder.sidecars import find_sidecar
+from hotfolder.spool import shares
 from hotfolder.workers.pool import LocalPool
 
 TICK = 0.05
@@ -46,6 +47,8 @@ def run(config: Config, files: list[tuple[Path, str]], folder: Folder,
     stop: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda signum, _frame: stop.append(signum))
+    if not folder.output.is_dir():  # never made beneath a share that is not mounted (spool/shares.py)
+        shares.refuse_if_gone(folder.output, folder.state_dir)
     folder.output.mkdir(parents=True, exist_ok=True)
     pool = LocalPool.for_config(config, log_format, log_level)
     outcomes: list[Outcome] = []
