@@ -235,4 +235,4 @@ def test_a_sidecar_that_comes_while_its_image_is_rendered_waits_for_its_end(ledg
     ledger.settle(job, Result(job.id, True, outputs=("shoot/IMG_1_web.jpg",)))
     assert ledger.ended_rels == ["shoot/IMG_1.JPG", "shoot/IMG_1.xmp"], "offered again at the image's end"
     assert ledger.claim(f, sidecar) is None
-    assert (f.archive / "shoot" / "IMG_1.xmp").exists() and ledger.sidecars_late == {"t": 1}
+    assert (f.archive / "shoot" / "IMG_1.xmp").exists() and ledger.sidecars.late == {"t": 1}

@@ -21,10 +21,9 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Protocol
 
-from hotfolder import sidecars
 from hotfolder.arrival import rules
 from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, Verdict, next_attempt, temp_tag
@@ -40,8 +39,6 @@ from hotfolder.supervisor.duplicates import Sameness
 from hotfolder.supervisor.failing import Failing
 from hotfolder.supervisor.gate import NOT_A_FILE, PERMISSION, ClaimGate
 from hotfolder.supervisor.unfinished import Joined, Kept, Unfinished
-
-MAX_TRACKED_SIDECARS = 1000  # sidecars remembered waiting for their image (a rescan offers each again too)
 
 
 @dataclass
@@ -81,10 +78,7 @@ class Ledger:
         self._deferred: list[Job] = []  # given back while running, kept in processing/ (see _keep_in_line)
         self.stopping = False  # set by the service when it drains: nothing is deferred then
         self.unmatched: dict[str, int] = {}  # per folder: files no rendition's `when:` took, since the start
-        self.unmatched_lately = side_files.Lately()  # where they were archived: a late sidecar's note
-        self._sidecars_waiting: dict[tuple[str, str], str] = {}  # (folder, image) -> a sidecar waiting for its end
-        # per folder: XMP sidecars that came after their image was rendered (without them), since the start
-        self.sidecars_late: dict[str, int] = {}
+        self.sidecars = side_files.LoneSidecars()  # sidecars handed out without their image
         self._group: SyncGroup | None = None  # while `grouped`: archive folders synced once for its files
 
     def reconfigure(self, config: Config) -> None:
@@ -139,10 +133,8 @@ class Ledger:
             if joined is not None or awaiting in self.tracked:
                 return joined
         if is_sidecar(path.name):
-            if self._image_in_flight(folder, path):
-                return None  # it waits in the inbox for its image's end (offered again then)
-            if side_files.sidecar_alone(self.log, folder, path, self.unmatched_lately):
-                self.sidecars_late[folder.name] = self.sidecars_late.get(folder.name, 0) + 1
+            rendering = (t.job.rel for t in self.tracked.values() if t.job.folder.name == folder.name)
+            self.sidecars.take(self.log, folder, path, rendering)
             return None
         try:
             if rules.passes_through(folder, path):  # a video: archived as it is
@@ -292,7 +284,7 @@ class Ledger:
         self.sameness.settled(folder, job, result, where)
         endings.done(logger, folder, job, result, where, self.on_notice, self.unmatched)
         if result.unmatched and where is not None:
-            self.unmatched_lately.add(where)
+            self.sidecars.unmatched.add(where)
         self.unfinished.ended(folder, job.rel)
         if self.gate.resume():  # the folder works again: said in the log too (an admin watching it saw no end)
             self.log.info("claiming_resumed", folder=folder.name, reason="a file was archived: the folders work again")
@@ -362,26 +354,11 @@ class Ledger:
         self.log.error("claiming_paused", folder=tracked.job.folder.name, file=tracked.job.rel, reason=reason,
                        retry_in_s=self.gate.pause_backoff.delay)
 
-    def _image_in_flight(self, folder: Folder, sidecar: Path) -> bool:
-        """Whether the sidecar's image is being rendered now (it came after the image was
-        taken): then it waits for the image's end, and is archived beside it as a late
-        sidecar, with the rerender command. It was archived alone, "no image of it arrived",
-        and not counted late (an admin's report)."""
-        rel = PurePosixPath(sidecar.relative_to(folder.inbox).as_posix())
-        names = [PurePosixPath(t.job.rel).name for t in self.tracked.values()
-                 if t.job.folder.name == folder.name and PurePosixPath(t.job.rel).parent == rel.parent]
-        image = sidecars.image_of(rel.name, names) if names else None
-        if image is None:
-            return False
-        if len(self._sidecars_waiting) < MAX_TRACKED_SIDECARS:
-            self._sidecars_waiting[(folder.name, (rel.parent / image).as_posix())] = rel.as_posix()
-        return True
-
     def _end(self, folder: Folder, rel: str) -> None:
         """A file ended: the same-named file waiting for it, and a sidecar that came while it
         was rendered, are offered again."""
         self.on_end(folder, rel)
-        if (waiting := self._sidecars_waiting.pop((folder.name, rel), None)) is not None:
+        if (waiting := self.sidecars.ended(folder, rel)) is not None:
             self.on_end(folder, waiting)
 
     def _hold_back(self, tracked: Tracked, result: Result, counted: Verdict | None) -> None:

@@ -86,7 +86,7 @@ class Publisher:
             folders=self._folder_counts(b),
             claiming_paused=s.gate.closed_anywhere(time.monotonic()) or bool(self._unmounted()),
             reload_failed=bool(s.refused_reload), unmatched=sum(s.ledger.unmatched.values()),
-            sidecars_late=sum(s.ledger.sidecars_late.values()),
+            sidecars_late=sum(s.ledger.sidecars.late.values()),
         )
 
     def line(self, status: Status | None = None) -> str:
@@ -122,7 +122,7 @@ class Publisher:
                          "waiting": inbox.pending_count() if inbox else 0, "paused": paused.get(name, ""),
                          "unmounted": unmounted.get(name, ""),
                          "unmatched": s.ledger.unmatched.get(name, 0),
-                         "sidecars_late": s.ledger.sidecars_late.get(name, 0),
+                         "sidecars_late": s.ledger.sidecars.late.get(name, 0),
                          "duplicates": {k: tally.get(k, 0) for k in ("exact", "similar")},
                          "names_reused": {k: tally.get(k, 0) for k in ("new_version", "different_photo")},
                          "untakeable": untakeable.get(name) or dict.fromkeys(UNTAKEABLE_KINDS, 0),

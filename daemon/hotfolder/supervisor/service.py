@@ -35,7 +35,7 @@ from hotfolder.recipes import sequence
 from hotfolder.runtime import log, systemd
 from hotfolder.spool import owners as names
 from hotfolder.spool.recovery import Recovery
-from hotfolder.spool.shares import PlaceGone, Places
+from hotfolder.spool.shares import Places
 from hotfolder.state import db, filesystems, originals, places
 from hotfolder.status import ServiceState, Status
 from hotfolder.supervisor import leftovers
@@ -47,6 +47,7 @@ from hotfolder.supervisor.ledger import Ledger
 from hotfolder.supervisor.locks import FolderLocks
 from hotfolder.supervisor.publish import Publisher
 from hotfolder.supervisor.reload import ConfigWatch, Refused, prepare
+from hotfolder.supervisor.serving import Serving
 
 TICK = 0.05  # seconds the loop waits for the backend's events before looking at the rest
 MIN_WAIT = 0.005  # the shortest wait: a candidate due now is looked at in the next turn
@@ -69,10 +70,6 @@ class Service:
         self.places = Places(config.state_dir)  # which file system each place was on (spool/shares.py)
         self.ledger = Ledger(config, backend, self._offer_again, on_notice=self.ops.notice, failed=self.ops.failed,
                              gate=self.gate, on_hold=self._hold, places=self.places)
-        # Folders whose share was not mounted when they were to be made: locked and recovered
-        # once it is (_prepare_to_serve), as a folder a reload adds.
-        self.unrecovered: set[str] = set()
-        self.unmounted_said: set[str] = set()  # folders waiting for their share that notify: heard of
         self.publisher = Publisher(self)  # the status: snapshot, /metrics and the page, sd_notify
         self.signals: deque[int] = deque()
         self.watcher: Watcher | None = None
@@ -85,6 +82,8 @@ class Service:
         self.name_pruning = names.Pruning()  # the name records of outputs that are gone
         self.rebuild: Rebuild | None = None  # the index of originals rebuilt from the archives
         self.folder_locks = FolderLocks()
+        self.serving = Serving(self.ledger, self.folder_locks, self.ops.notice,  # folders waiting for a share
+                               adopt=not backend.claims_survive_restart)
 
     @property
     def watching(self) -> Watcher:
@@ -104,7 +103,7 @@ class Service:
         except db.StateTooNew as exc:
             self.log.error("start_refused", reason=str(exc))
             return ExitCode.USAGE
-        ready = self._made(self.config.folders)  # not one on a share that is not mounted: the watcher says it
+        ready = self.serving.made(self.config.folders)  # not one on a share that is not mounted: the watcher says it
         self.folder_locks.hold(ready)
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, lambda signum, _frame: self.signals.append(signum))
@@ -113,7 +112,8 @@ class Service:
             leftovers.gather(self.config, self.log, self.places)  # processing/ folders a reload took out of the config
             found = [self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart)
                      for folder in ready]
-            self.name_pruning.when_due(self.config, 0, self.log, self._unseen())  # before any worker reserves a name
+            # before any worker reserves a name
+            self.name_pruning.when_due(self.config, 0, self.log, self.serving.unseen(self._unmounted()))
             if self.ledger.sameness.recover(self.config):  # before any worker claims some bytes
                 self.rebuild = Rebuild(self.config, self.ledger.new_id, self.log)
                 self.log.warning("index_rebuilding", state_dir=str(self.config.state_dir),
@@ -122,7 +122,8 @@ class Service:
                                         "from them, behind the files dropped meanwhile; until it ends, a copy of an "
                                         "original not indexed yet is rendered again")
             self.backend.start()
-            self.watcher = Watcher(self.config.folders, places=self.places, prepare=self._prepare_to_serve)
+            self.watcher = Watcher(self.config.folders, places=self.places,
+                                   prepare=lambda f: self.serving.prepare(f, self._unmounted()))
             self.watcher.start()
             self.ops.start()  # its threads start after the pool's forkserver, as the watcher's do
             self.state = ServiceState.RUNNING
@@ -175,7 +176,7 @@ class Service:
         self.gate.look_again(self.config.folders, time.monotonic())
         self.ledger.look_after(time.monotonic())
         self.watching.check()
-        self._notify_unmounted()
+        self.serving.notify(self._unmounted(), {f.name for f in self.config.folders})
         if self.config.reload_on_change and self.config_watch.changed():
             self.log.info("config_changed", file=str(self.config.source))
             self.reload()
@@ -281,58 +282,9 @@ class Service:
             self.ledger.sameness.rebuilt(self.config)
             self.log.warning("index_rebuilt", indexed=r.indexed, known=r.known, unreadable=r.failed)
 
-    def _made(self, folders: tuple[Folder, ...]) -> list[Folder]:
-        """The folders whose places are there or were made; those with a place on a share that
-        is not mounted are not made (shares.PlaceGone), and wait to be served once it is."""
-        ready = []
-        for folder in folders:
-            try:
-                self.ledger.prepare(folder)
-            except PlaceGone:
-                self.unrecovered.add(folder.name)
-                continue
-            ready.append(folder)
-        return ready
-
-    def _prepare_to_serve(self, folder: Folder) -> str:
-        """Asked by the watcher before it serves a folder (at the start, and after an
-        outage): its places made, its inbox and processing/ locked (anew if they are other
-        folders now: a share mounted again), and, for a folder back from a share that was
-        not mounted, what its processing/ holds adopted: all a crash left there, for one
-        never served in this run (recovered as at a start); for one whose share went away
-        while it ran, the files no claim holds (one whose render met its folder gone was let
-        go as vanished). "" when it may be served, else why not (asked again later)."""
-        try:
-            self.ledger.prepare(folder)
-            self.folder_locks.hold([folder])
-            never = folder.name in self.unrecovered
-            if never or (self.watcher is not None and folder.name in self.watcher.unmounted()):
-                self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart, running=not never)
-                self.unrecovered.discard(folder.name)
-        except PlaceGone as exc:
-            return exc.gone.reason()
-        except (OSError, HotfolderError) as exc:  # AlreadyRunning: another daemon took it meanwhile
-            return f"it cannot be served yet: {exc}"
-        return ""
-
-    def _notify_unmounted(self) -> None:
-        """A folder that began or ended waiting for its share, to `notify:` and the page (the
-        watcher logs it): as a claiming pause, and its end."""
-        now = self.watching.unmounted()
-        for name in now.keys() - self.unmounted_said:
-            self.ops.notice(Notice(NoticeKind.PAUSED, name, reason=f"the folder waits for its share: {now[name]}"))
-        for name in self.unmounted_said - now.keys() - self._removed():
-            self.ops.notice(Notice(NoticeKind.RECOVERED, name, reason="claiming resumed: the folder's share is back"))
-        self.unmounted_said = set(now)
-
-    def _removed(self) -> set[str]:
-        """Names of folders said before and not in the config now (a reload removed them)."""
-        return self.unmounted_said - {f.name for f in self.config.folders}
-
-    def _unseen(self) -> frozenset[str]:
-        """Folders whose outputs cannot be seen now (a share not mounted): their outputs' name
-        records are not pruned (those outputs are out of sight, not taken away)."""
-        return frozenset(self.unrecovered | set(self.watcher.unmounted() if self.watcher else ()))
+    def _unmounted(self) -> dict[str, str]:
+        """The folders waiting for their share (the watcher's), by name: why."""
+        return self.watcher.unmounted() if self.watcher else {}
 
     def _offer_again(self, folder: Folder, rel: str) -> None:
         inbox = self.watcher.inboxes.get(folder.name) if self.watcher else None
@@ -361,7 +313,7 @@ class Service:
             self._refuse_reload(refused)
             return False
         kept = {f.name for f in self.config.folders} & {f.name for f in ready.config.folders}
-        self.unrecovered = (self.unrecovered & kept) | ready.gone  # a folder added again was made by prepare
+        self.serving.reloaded(kept, ready.gone)
         new = self.config = ready.config
         # Before a job of the new config is claimed: a worker recording under a folder's new
         # name first made two folders of one (state/places.py follows a rename; a review).
@@ -369,7 +321,7 @@ class Service:
         self.ledger.reconfigure(new)
         watcher = self.watching
         watcher.stop()
-        self.watcher = Watcher(new.folders, previous=watcher)  # with its places and _prepare_to_serve
+        self.watcher = Watcher(new.folders, previous=watcher)  # with its places and serving.prepare
         self.watcher.start()
         self.backend.reconfigure(new)
         self.ops.reconfigure(new)
@@ -444,7 +396,7 @@ class Service:
         that are gone are pruned when due (counted in files rendered since the last time)."""
         status = self.publisher.publish(force)
         if status is not None and self.state == ServiceState.RUNNING:
-            self.name_pruning.when_due(self.config, status.processed, self.log, self._unseen())
+            self.name_pruning.when_due(self.config, status.processed, self.log, self.serving.unseen(self._unmounted()))
             self.ledger.sameness.forget_old(self.config, time.monotonic())  # the index's window, hourly
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import os
 import shlex
 import time
-from pathlib import Path
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
 
 from hotfolder import sidecars
 from hotfolder.arrival import rules
@@ -24,6 +25,40 @@ def pass_through(log, folder: Folder, path: Path) -> None:
     if where is not None:
         log.info("file_passed_through", folder=folder.name, file=fsnames.display(
             path.relative_to(folder.inbox).as_posix()), archived=fsnames.display(str(where)), outcome="archived")
+
+
+class LoneSidecars:
+    """XMP sidecars handed out without their image (arrival/pairs.py: it did not come within
+    sidecar_wait, or came before them): archived, with a note that says why and what to do,
+    and counted when late (their image was rendered, or taken by no rendition, without
+    them). One whose image is being rendered now waits in the inbox for its end (it was
+    archived alone, "no image of it arrived", and not counted late: an admin's report)."""
+
+    def __init__(self) -> None:
+        self.late: dict[str, int] = {}  # per folder: late sidecars, since the start
+        self.unmatched = Lately()  # where originals no rendition took went lately
+        self._waiting: dict[tuple[str, str], str] = {}  # (folder, its image) -> a sidecar waiting for its end
+
+    def take(self, log, folder: Folder, path: Path, rendering: Iterable[str]) -> None:
+        """`rendering`: the folder's files in flight (their paths under the inbox)."""
+        if self._waits(folder, path, rendering):
+            return
+        if sidecar_alone(log, folder, path, self.unmatched):
+            self.late[folder.name] = self.late.get(folder.name, 0) + 1
+
+    def _waits(self, folder: Folder, sidecar: Path, rendering: Iterable[str]) -> bool:
+        rel = PurePosixPath(sidecar.relative_to(folder.inbox).as_posix())
+        names = [PurePosixPath(r).name for r in rendering if PurePosixPath(r).parent == rel.parent]
+        image = sidecars.image_of(rel.name, names) if names else None
+        if image is None:
+            return False
+        if len(self._waiting) < MAX_WAITING:  # past it, a rescan offers it again all the same
+            self._waiting[(folder.name, (rel.parent / image).as_posix())] = rel.as_posix()
+        return True
+
+    def ended(self, folder: Folder, rel: str) -> str | None:
+        """The file `rel` ended: the sidecar that waits for it (to be offered again), if any."""
+        return self._waiting.pop((folder.name, rel), None)
 
 
 class Lately:
@@ -90,6 +125,7 @@ def _why_alone(folder: Folder, where: Path | None, unmatched: Lately) -> tuple[b
 
 LATELY = 600.0  # seconds: an image archived this recently is the one its late sidecar belonged to
 MAX_LATELY = 1000  # unmatched originals remembered (a path each): memory stays bounded
+MAX_WAITING = 1000  # sidecars remembered waiting for their image in flight
 
 
 def _rendered_lately(folder: Folder, image: Path) -> bool:
