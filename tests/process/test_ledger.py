@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -236,3 +237,19 @@ def test_a_sidecar_that_comes_while_its_image_is_rendered_waits_for_its_end(ledg
     assert ledger.ended_rels == ["shoot/IMG_1.JPG", "shoot/IMG_1.xmp"], "offered again at the image's end"
     assert ledger.claim(f, sidecar) is None
     assert (f.archive / "shoot" / "IMG_1.xmp").exists() and ledger.sidecars.late == {"t": 1}
+
+
+def test_a_held_file_kept_in_processing_for_a_newer_drop_waits_for_its_subfolder_s_try(ledger, monkeypatch):
+    """A file held for its output subfolder (supervisor/subfolders.py) whose name a newer
+    drop took in the inbox stays in processing/ (kept in line): it must wait for the
+    subfolder's next try as the inbox's files do, not be submitted again at the next turn
+    (it was: rendered and refused again and again, as fast as a worker could)."""
+    f = ledger.folder
+    job = ledger.claim(f, drop(f, "a.jpg"))
+    drop(f, "a.jpg")  # a newer version of it, waiting in the inbox
+    ledger.settle(job, Result(job.id, False, error="denied", step="write", retry_later=True, held_in="acme"))
+    assert job.src.exists(), "kept in processing/: the inbox holds a newer file of its name"
+    assert ledger.waiting(4) == [], "not submitted again before its subfolder's try"
+    until = ledger.gate.subfolders.holds[(f.name, "acme")].until
+    monkeypatch.setattr(time, "monotonic", lambda: until)
+    assert [j.id for j in ledger.waiting(4)] == [job.id], "then submitted again"

@@ -75,7 +75,9 @@ class Ledger:
         self.tracked: dict[int, Tracked] = {}
         self.next_id = 1
         self.adoption = Adoption(self.log)  # what a crash left in processing/, walked lazily
-        self._deferred: list[Job] = []  # given back while running, kept in processing/ (see _keep_in_line)
+        # given back while running, kept in processing/ (see _keep_in_line), each with the
+        # time.monotonic() it waits for (0: none; a held output subfolder's next try)
+        self._deferred: list[tuple[Job, float]] = []
         self.stopping = False  # set by the service when it drains: nothing is deferred then
         self.unmatched: dict[str, int] = {}  # per folder: files no rendition's `when:` took, since the start
         self.sidecars = side_files.LoneSidecars()  # sidecars handed out without their image
@@ -105,11 +107,15 @@ class Ledger:
         those given back while running but kept in line, then those a crash left there
         (read lazily: a large processing/ costs no memory)."""
         out: list[Job] = []
-        kept = [job for job in self._deferred if not self.gate.open_for(job.folder.name)]  # wait for the recipe
-        self._deferred = [job for job in self._deferred if self.gate.open_for(job.folder.name)]
-        while self._deferred and len(out) < limit:
-            out.append(self._deferred.pop(0))
-        self._deferred += kept
+        now = time.monotonic()
+        due: list[tuple[Job, float]] = []
+        kept: list[tuple[Job, float]] = []  # wait for the recipe, or their output subfolder's next try
+        for deferred in self._deferred:
+            job, until = deferred
+            (due if until <= now and self.gate.open_for(job.folder.name) else kept).append(deferred)
+        while due and len(out) < limit:
+            out.append(due.pop(0)[0])
+        self._deferred = due + kept
         # In flight, or stuck (moved back to the inbox by the gate, with backoff): not adopted again.
         held = {t.claimed.path for t in self.tracked.values()} | set(self.gate.stuck) if self.adoption else set()
         while len(out) < limit and (claimed := self.adoption.next(held)) is not None:
@@ -341,7 +347,7 @@ class Ledger:
         there, and the next start renders it first."""
         self.counts.uncount(counted, tracked.job.folder)
         if not self.stopping:
-            self._deferred.append(replace(tracked.job, counted=None))
+            self._deferred.append((replace(tracked.job, counted=None), 0.0))
             self.tracked[tracked.job.id] = tracked
         return True
 
@@ -371,6 +377,9 @@ class Ledger:
         until = self.gate.subfolders.hold(job.folder, result.held_in, result.error, fsnames.display(job.rel),
                                           time.monotonic())
         self.on_hold(job.folder, job.rel, until)
+        # Kept in processing/ for a newer drop of its name (_keep_in_line): it waits as long
+        # (submitted again at the next turn, it was rendered and refused as fast as a worker could)
+        self._deferred = [(j, until if j.id == job.id else u) for j, u in self._deferred]
 
     def lost(self, job: Job, why: str, charged: bool, stopping: bool = False) -> Job | None:
         """A job ended without a result. Returns the job to submit again, if any."""
