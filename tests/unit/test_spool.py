@@ -453,3 +453,38 @@ def test_a_full_disk_or_quota_is_said_with_its_folder_and_file_system(tmp_path):
     assert oserrors.said_at(OSError(errno.EIO, "I/O error"), "output", "photos", place) is None  # said as before
     assert [space.size(n) for n in (0, 1023, 1024, 3 * 1024 ** 2 - 1, 12 * 1024 ** 3)] == [
         "0 B", "1023 B", "1.0 KiB", "3.0 MiB", "12 GiB"]
+
+
+def test_a_temp_file_the_stage_refuses_names_the_stage_not_the_output_s_folder(tmp_path, monkeypatch):
+    """An output a template puts in another folder is written first as a temp file in the
+    stage (the output folder itself, or the file's subfolder): when the stage refuses it,
+    the error named the output's own folder (`output/acme/web`, mode 755, said "not
+    writable") and only that subfolder's files were held; the folder to change is the stage."""
+    place = tmp_path / "output"
+    (place / "acme" / "web").mkdir(parents=True)
+    real = atomic.write_temp
+
+    with folders.opened_folder(place, "") as stage, folders.opened_folder(place, "acme/web") as web:
+        def refused_in_stage(dir_fd, *args, **kwargs):
+            if dir_fd == stage.fd:
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            return real(dir_fd, *args, **kwargs)
+
+        monkeypatch.setattr(atomic, "write_temp", refused_in_stage)
+        with pytest.raises(PermissionError) as raised:
+            atomic.write_atomic_at(web, "a_web.jpg", b"x", stage=stage)
+        said = oserrors.said_at(raised.value, "output", "photos", place)
+        assert said is not None and f"the folder {place} (`output` of folder photos" in said, said
+        assert oserrors.unwritable_subfolder(raised.value, place) == "", "the output folder itself: every file"
+        monkeypatch.setattr(atomic, "write_temp", real)
+
+        def refused_rename(*args, **kwargs):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+        monkeypatch.setattr(os, "replace", refused_rename)  # the output's own folder refuses the rename
+        with pytest.raises(PermissionError) as raised:
+            atomic.write_atomic_at(web, "a_web.jpg", b"x", stage=stage)
+        monkeypatch.undo()
+        assert raised.value.filename == str(place / "acme" / "web" / "a_web.jpg"), "named by it, as before"
+        assert oserrors.unwritable_subfolder(raised.value, place) == "acme/web"
+        assert [n for n in os.listdir(place) if n.startswith(".")] == [], "the stage's temp file removed"

@@ -109,33 +109,38 @@ def write_atomic_at(folder: Opened, name: str, data: bytes, mode: int = 0o644, g
     final name; the caller fsyncs the folder (once for all the files it writes there).
 
     A reader never sees half a file under its final name, and a rerun replaces an
-    earlier output instead of adding a copy. An OSError names the final path: the temp
-    name the system gave (`.hf-….tmp`) is ours, not a path the user knows.
+    earlier output instead of adding a copy. An OSError names the output's path in the
+    folder that refused it: the temp name the system gave (`.hf-….tmp`) is ours, not a path
+    the user knows; and a temp file the stage refused is the stage's problem, not the output
+    folder's (it named `output/acme/web`, mode 755, where `output/` was read-only).
     """
     if len(os.fsencode(name)) > NAME_MAX:
         raise NameTooLong(name)
-    try:
-        _write_then_rename(folder, name, data, mode, group, tag, token, stage)
-    except OSError as exc:
-        if exc.errno is None:
-            raise
-        raise OSError(exc.errno, exc.strerror, str(folder.path / name)) from exc
+    _write_then_rename(folder, name, data, mode, group, tag, token, stage)
 
 
 def _write_then_rename(folder: Opened, name: str, data: bytes, mode: int, group: str | None, tag: str, token: str,
                        stage: Opened | None) -> None:
     at = stage or folder
-    tmp = write_temp(at.fd, data, temp_output_path(folder.path / name, tag, token).name, mode, group)
+    try:
+        tmp = write_temp(at.fd, data, temp_output_path(folder.path / name, tag, token).name, mode, group)
+    except OSError as exc:  # written where it is staged: that folder refused it
+        raise _named(exc, at.path / name) from exc
     try:
         os.replace(tmp, name, src_dir_fd=at.fd, dst_dir_fd=folder.fd)
     except OSError as exc:
         unlink_at(at.fd, tmp)
         if stage is None or exc.errno != errno.EXDEV:
-            raise
+            raise _named(exc, folder.path / name) from exc  # the stage took the temp file: the output's folder
         _write_then_rename(folder, name, data, mode, group, tag, token, None)  # a mount inside the output: write there
     except BaseException:
         unlink_at(at.fd, tmp)
         raise
+
+
+def _named(exc: OSError, path: Path) -> OSError:
+    """`exc` naming `path` (an error without an errno as it is)."""
+    return exc if exc.errno is None else OSError(exc.errno, exc.strerror, str(path))
 
 
 def remove_temp_outputs(folder: Folder, rel: str, tag: str) -> int:
