@@ -238,3 +238,19 @@ def test_tables_a_newer_hotfolder_took_further_are_never_migrated_or_written(tmp
     db.refuse_newer(tmp_path / "none", {"part": steps})  # no database yet: nothing to refuse
     assert not (tmp_path / "none").exists()
     assert db.version(conn, "part") == 2
+
+
+def test_a_seq_counter_of_a_newer_database_is_refused_at_every_number_not_only_the_first(tmp_path):
+    """LocalNumbers kept its connection before the version check: the first file of a
+    worker was refused, the next one took a number from (and wrote) the newer tables."""
+    from hotfolder.recipes import sequence
+    from hotfolder.state import db
+
+    conn = db.connect(tmp_path)
+    db.ensure(conn, sequence.PART, sequence.MIGRATIONS)
+    conn.execute("UPDATE schema SET version = ? WHERE part = ?", (len(sequence.MIGRATIONS) + 1, sequence.PART))
+    numbers = sequence.LocalNumbers(tmp_path)
+    for _ in range(2):
+        with pytest.raises(db.StateTooNew):
+            numbers.next_number("f")
+    assert conn.execute("SELECT count(*) FROM sequence").fetchone() == (0,), "nothing written"

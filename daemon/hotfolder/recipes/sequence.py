@@ -54,8 +54,13 @@ class LocalNumbers:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None or self._pid != os.getpid():
-            self._conn, self._pid = db.connect(self.state_dir), os.getpid()
-            db.ensure(self._conn, PART, MIGRATIONS)
+            conn = db.connect(self.state_dir)
+            try:
+                db.ensure(conn, PART, MIGRATIONS)
+            except BaseException:  # kept, a refused (newer) database was written by the next file
+                conn.close()
+                raise
+            self._conn, self._pid = conn, os.getpid()
         return self._conn
 
     def next_number(self, folder: str, holder: int | None = None) -> int:
