@@ -203,3 +203,27 @@ def test_a_database_a_newer_hotfolder_took_further_refuses_the_start_in_one_line
     assert "move that file (with its -wal and -shm) away" in reason
     with db.read_only(state) as conn:  # nothing was migrated back or written
         assert conn is not None and db.version(conn, originals.PART) == newer
+
+
+@pytest.mark.parametrize("command", ["process", "rerender"])
+def test_process_and_rerender_refuse_a_database_a_newer_hotfolder_took_further_in_one_line(home, command):
+    """`run` refused it at its start; `process` failed its first `{seq}` file in each worker
+    ("StateTooNew: …") and wrote the next one's number into the newer tables, and `rerender`
+    noted its outputs in them. Now both refuse before any worker starts, as `run` does."""
+    from hotfolder.recipes import sequence
+    from hotfolder.state import db
+
+    state = home / "var" / "state"
+    conn = db.connect(state)
+    db.ensure(conn, sequence.PART, sequence.MIGRATIONS)
+    newer = len(sequence.MIGRATIONS) + 1
+    conn.execute("UPDATE schema SET version = ? WHERE part = ?", (newer, sequence.PART))
+    conn.close()
+    if command == "rerender":
+        (home / "var" / "archive").mkdir(parents=True)
+        (home / "a.jpg").rename(home / "var" / "archive" / "a.jpg")
+    done = hotfolder(home, command, "-c", "hotfolder.yaml", *(["a.jpg"] if command == "process" else []))
+    assert done.returncode == ExitCode.USAGE, done.stdout + done.stderr
+    line = said_once(done.stderr, f"hotfolder {command}: ")
+    assert f"{state / 'hotfolder.db'} was last used by a newer hotfolder (its 'sequence' tables" in line, line
+    assert not (home / "var" / "output").exists() or not any((home / "var" / "output").iterdir())

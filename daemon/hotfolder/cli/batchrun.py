@@ -15,6 +15,7 @@ from pathlib import Path
 from hotfolder.config.model import Config, Folder
 from hotfolder.runtime import log
 from hotfolder.runtime.progress import Progress
+from hotfolder.state import db
 
 
 def setup_log(args: argparse.Namespace) -> Progress:
@@ -35,6 +36,9 @@ def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tu
     # which the commands' own mistakes need not pay.
     from hotfolder.workers import batch
 
+    # A downgrade: refused in one line, as `run` refuses it (a worker's first `{seq}` file
+    # failed, the next wrote the newer tables; rerender notes its outputs in the index)
+    db.refuse_newer(cfg.state_dir)
     logger = log.get("batch")
     bar.update(0, len(files))
     reported = 0

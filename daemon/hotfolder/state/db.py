@@ -21,7 +21,7 @@ from pathlib import Path
 
 import hotfolder
 from hotfolder.backoff import Backoff
-from hotfolder.errors import HotfolderError
+from hotfolder.errors import ExitCode, HotfolderError
 
 DB_NAME = "hotfolder.db"
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another; writes here take milliseconds
@@ -154,6 +154,8 @@ def version(conn: sqlite3.Connection, part: str) -> int:
 class StateTooNew(HotfolderError):
     """The database was brought up to date by a newer hotfolder than this one."""
 
+    exit_code = ExitCode.USAGE  # the command cannot run as asked (errors.ExitCode), as `run`'s start_refused
+
 
 def too_new(conn: sqlite3.Connection, part: str, known: int, where: Path | str) -> StateTooNew | None:
     """Why this hotfolder must not use the database: a newer one moved `part` past the
@@ -169,10 +171,13 @@ def too_new(conn: sqlite3.Connection, part: str, known: int, where: Path | str) 
         "rebuilds the index of originals from the archive ({seq} numbers start at 1 again)")
 
 
-def refuse_newer(state_dir: Path, parts: Mapping[str, Sequence[Migration]]) -> None:
-    """Raise StateTooNew when a newer hotfolder took one of `parts` past what this one
-    knows: checked at the start, before anything is read or written (a part of the
-    index would otherwise only fail later, file by file). No database: nothing to check."""
+def refuse_newer(state_dir: Path, parts: Mapping[str, Sequence[Migration]] | None = None) -> None:
+    """Raise StateTooNew when a newer hotfolder took one of `parts` (None: every part of this
+    release) past what this one knows: checked at the start of `run`, `process` and
+    `rerender`, before anything is read or written (a part would otherwise only fail later,
+    file by file, a worker's first file). No database: nothing to check."""
+    if parts is None:
+        parts = _every_part()
     try:
         with read_only(state_dir) as conn:
             if conn is None:
@@ -184,6 +189,14 @@ def refuse_newer(state_dir: Path, parts: Mapping[str, Sequence[Migration]]) -> N
     for refused in found.values():
         if refused is not None:
             raise refused
+
+
+def _every_part() -> dict[str, Sequence[Migration]]:
+    """The parts of this release and their migrations (each module declares its own)."""
+    from hotfolder.recipes import sequence  # noqa: PLC0415 - they import this module
+    from hotfolder.state import filesystems, originals, places  # noqa: PLC0415
+
+    return {p.PART: p.MIGRATIONS for p in (sequence, originals, places, filesystems)}
 
 
 def ensure(conn: sqlite3.Connection, part: str, migrations: Sequence[Migration]) -> None:

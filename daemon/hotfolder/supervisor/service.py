@@ -31,12 +31,11 @@ from hotfolder.config.model import Config, Folder
 from hotfolder.errors import ExitCode, HotfolderError
 from hotfolder.ops.notices import Notice, NoticeKind
 from hotfolder.ops.ops import Ops
-from hotfolder.recipes import sequence
 from hotfolder.runtime import log, systemd
 from hotfolder.spool import owners as names
 from hotfolder.spool.recovery import Recovery
 from hotfolder.spool.shares import Places
-from hotfolder.state import db, filesystems, originals, places
+from hotfolder.state import db, places
 from hotfolder.status import ServiceState, Status
 from hotfolder.supervisor import leftovers
 from hotfolder.supervisor.duplicates import Rebuild
@@ -98,8 +97,7 @@ class Service:
         systemd.scrub_environ()  # workers must never inherit NOTIFY_SOCKET
         self.publisher.snapshot.lock = lock_instance(self.config.state_dir)
         try:  # before anything is read or written: the places are judged (and recorded) next
-            db.refuse_newer(self.config.state_dir,
-                            {p.PART: p.MIGRATIONS for p in (sequence, originals, places, filesystems)})
+            db.refuse_newer(self.config.state_dir)
         except db.StateTooNew as exc:
             self.log.error("start_refused", reason=str(exc))
             return ExitCode.USAGE
