@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import structlog
 from PIL import Image
 
 from hotfolder.config.model import Folder, Rendition, Watermark
@@ -122,7 +123,10 @@ def test_an_output_subfolder_holds_its_files_once_an_episode_and_a_file_written_
                                   "with backoff)")
     holds.written("t", ["other/x_web.jpg", "x_web.jpg"])  # elsewhere: still held
     assert holds.by_folder(102.0) == {"t": 1}
-    holds.written("t", ["acme/2024/c_web.jpg"])
+    with structlog.testing.capture_logs() as said:
+        holds.written("t", ["acme/2024/c_web.jpg"])
     assert holds.by_folder(102.0) == {} and [n.event.value for n in heard] == ["paused", "recovered"]
+    writable = next(e for e in said if e["event"] == "output_subfolder_writable")
+    assert (writable["files_held"], writable["tries"]) == (2, 3), "a.jpg tried twice is one file held"
     holds.hold(folder, "gone", "denied", "gone/a.jpg", 200.0)  # its file never came back
     assert holds.by_folder(202.0 + subfolders.FORGET_AFTER) == {}

@@ -27,6 +27,7 @@ FIRST_TRY = 1.0  # seconds a held file waits first; then doubled
 MAX_WAIT = 60.0
 FORGET_AFTER = 2 * MAX_WAIT  # a hold no file came back to since its try was due: forgotten (the files went)
 MAX_HELD = 1000  # subfolders remembered at once (each a few hundred bytes): memory stays bounded
+MAX_FILES = 1000  # names of held files counted in one episode (past that: "1000 or more")
 
 
 @dataclass
@@ -35,7 +36,10 @@ class Hold:
     since: float  # time.time(), for people
     until: float = 0.0  # time.monotonic() of the next try of its files
     backoff: Backoff = field(default_factory=lambda: Backoff(FIRST_TRY, MAX_WAIT))
-    files: int = 0  # files given back in this episode
+    # The files given back in this episode (a file tried again is one file: its tries were
+    # said as files, `files_held: 3` of one file) and how often files were given back
+    files: set[str] = field(default_factory=set)
+    tries: int = 0
 
 
 class SubfolderHolds:
@@ -64,7 +68,9 @@ class SubfolderHolds:
                                   f"files for the output subfolder {display(subfolder)} wait: {reason}"))
         if now >= held.until:
             held.until = now + held.backoff.failed()
-        held.reason, held.files = reason, held.files + 1
+        held.reason, held.tries = reason, held.tries + 1
+        if len(held.files) < MAX_FILES:
+            held.files.add(file)
         return held.until
 
     def written(self, folder_name: str, outputs: Iterable[str]) -> None:
@@ -78,7 +84,7 @@ class SubfolderHolds:
                 if held is None:
                     continue
                 self.log.info("output_subfolder_writable", folder=folder_name, subfolder=display(parent.as_posix()),
-                              files_held=held.files, held_s=round(time.time() - held.since))
+                              files_held=len(held.files), tries=held.tries, held_s=round(time.time() - held.since))
                 self.on_notice(Notice(NoticeKind.RECOVERED, folder_name,
                                       reason=f"the output subfolder {display(parent.as_posix())} works again"))
 
