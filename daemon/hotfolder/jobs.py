@@ -112,6 +112,9 @@ class Result:
     # Outputs (relative to the output folder) kept as they were, not replaced: their names'
     # owners are another original or unknown, and this file's were written beside them
     kept: tuple[str, ...] = ()
+    # The outputs' content hashes, then the manifest's (state/originals.Entry.output_hashes):
+    # `rerender` notes them with the outputs it wrote, so that they stay provable its own
+    output_hashes: bytes = b""
     record: int = 0  # its row in the index (where the original went is noted there)
     indexed: bool = False  # the result of a Job.reindex: no original's end, never counted
 

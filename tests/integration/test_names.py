@@ -227,6 +227,28 @@ def test_a_new_version_replaces_its_own_outputs_after_their_records_are_lost(dae
     assert d.stop() == 0
 
 
+def test_outputs_rerender_wrote_stay_provably_their_original_s_after_the_output_folder_moved(daemon_factory):
+    """rerender after a recipe change noted its outputs in the index but kept the drop's
+    hashes: after the output folder moved, the next new version took them for outputs of
+    no record (bytes "not what this photo wrote there") and wrote `a_web~jpg.jpg` and
+    `a~jpg.json` beside its own."""
+    d = daemon_factory(on_duplicate=None, folder_extra='manifest: "{stem}.json"').start()
+    drop(d, "a.jpg", image_bytes(RED))
+    _done(d, 1, "a.jpg")
+    assert d.stop() == 0
+    d.config.write_text(d.config.read_text().replace("quality: 85", "quality: 70"))  # a recipe change
+    done = hotfolder("rerender", "--config", str(d.config), timeout=90)
+    assert done.returncode == 0, done.stdout + done.stderr
+    shutil.rmtree(d.var / "state" / "names")  # as after the output folder moved
+    d.start()
+    drop(d, "a.jpg", image_bytes(RED_AGAIN))
+    _done(d, 2, "a.jpg's new version")
+    assert sorted(d.outputs()) == ["a.json", "a_thumb.webp", "a_web.jpg"]
+    reused = d.event("name_reused")
+    assert reused["proven"] == ["a_web.jpg", "a_thumb.webp", "a.json"] and "kept" not in reused, reused
+    assert d.stop() == 0
+
+
 def test_an_output_of_no_record_is_replaced_only_by_the_original_whose_bytes_it_holds(daemon_factory):
     """a.jpg wrote a_web.jpg; deleted, the name went to a.png; then the records were lost. a.jpg's
     new version must not replace a.png's a_web.jpg (written beside, and said: which is kept and

@@ -216,7 +216,7 @@ class _Index:
 
         if self.folder.index_dir is None:
             return
-        done = [(self._hash(o.src), o.rel, o.result.outputs) for o in outcomes
+        done = [(self._hash(o.src), o.rel, o.result.outputs, o.result.output_hashes) for o in outcomes
                 if o.result.ok and not o.result.skipped and not o.result.unmatched]
         try:
             originals.rerendered(self.folder.index_dir, self.folder.name, done)

@@ -523,23 +523,27 @@ def outputs_of(state_dir: Path, content: str, folder: str, rel: str) -> tuple[st
     return () if row is None else rows.split(row[0], os.fsencode(rel))
 
 
-def rerendered(state_dir: Path, folder: str, renders: list[tuple[str, str, tuple[str, ...]]]) -> int:
-    """`hotfolder rerender` wrote these outputs (content, name, outputs): the renderings of
-    those bytes under that name say so, so that a copy dropped later is told which outputs
-    are gone, and `hotfolder duplicates` names the ones there (a new user: after a new
-    `filename` they named the old ones). How many rows; 0 when there is no index (none is made)."""
+def rerendered(state_dir: Path, folder: str, renders: list[tuple[str, str, tuple[str, ...], bytes]]) -> int:
+    """`hotfolder rerender` wrote these outputs (content, name, outputs, their hashes): the
+    renderings of those bytes under that name say so, so that a copy dropped later is told
+    which outputs are gone, `hotfolder duplicates` names the ones there (a new user: after a
+    new `filename` they named the old ones), and a new version proves them its own after the
+    output folder moved (the drop's hashes were kept: the outputs rerender wrote were written
+    beside as `~jpg`). How many rows; 0 when there is no index (none is made)."""
     changed = 0
     with db.existing(state_dir) as conn:
         if conn is None or not renders:
             return 0
         try:
             with db.transaction(conn):
-                for content, rel, outputs in renders:
+                for content, rel, outputs, hashes in renders:
                     name, digest = os.fsencode(rel), bytes.fromhex(content)
                     changed += conn.execute(
-                        "UPDATE originals SET outputs = ? WHERE key = ? AND content = ? AND state = ? AND "
-                        "folder = (SELECT id FROM originals_folders WHERE name = ?) AND name_key = ? AND name = ?",
-                        (rows.joined(outputs, name), _key8(digest), digest, RENDERED, folder, _key8(name), name)
+                        "UPDATE originals SET outputs = ?, output_hashes = ? WHERE key = ? AND content = ? AND "
+                        "state = ? AND folder = (SELECT id FROM originals_folders WHERE name = ?) AND name_key = ? "
+                        "AND name = ?",
+                        (rows.joined(outputs, name), hashes or None, _key8(digest), digest, RENDERED, folder,
+                         _key8(name), name)
                     ).rowcount
         except sqlite3.OperationalError as exc:
             if "no such table" not in str(exc):

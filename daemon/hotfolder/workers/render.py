@@ -116,7 +116,8 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
     logger.info("file_rendered", outputs=len(written), duration_ms=end.ms(), outcome="ok")
     return Result(job.id, True, outputs=tuple(written), renditions=tuple(o.rendition.name for o in rendered.outputs),
                   duration_ms=end.ms(), match=same.match if same else None,
-                  naming=same.naming if same else Naming.FIRST, record=record, manifest=described, kept=kept)
+                  naming=same.naming if same else Naming.FIRST, record=record, manifest=described, kept=kept,
+                  output_hashes=wrote.hashes)
 
 
 def _holder(job: Job, original: fingerprint.Original) -> int | None:
