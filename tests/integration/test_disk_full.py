@@ -263,3 +263,28 @@ def test_one_unwritable_output_subfolder_holds_its_files_and_the_others_go_on(da
     wait_for(lambda: d.status_json()["folders"]["test"]["subfolders_held"] == 0, 10,
              what="the status to drop the hold (written once a second)")
     assert d.stop() == 0
+
+
+def test_an_earlier_manifest_an_unwritable_subfolder_keeps_holds_only_that_subfolder_s_files(daemon_factory):
+    """A new version first removes its earlier manifest: in `output/acme` made read-only, the
+    unlink's error named only `a.json` (relative to the folder's descriptor), said as "a file
+    in output could not be written: the folder output (mode 755) is not writable", and paused
+    every claim. Now it names output/acme/a.json, and holds acme's files alone."""
+    d = daemon_factory(renditions="- {name: web, size: 64, format: jpeg}", folder_extra='manifest: "{stem}.json"',
+                       on_duplicate=None)
+    d.start(launcher=bound_by_permissions())
+    (d.inbox / "acme").mkdir(parents=True)
+    c.write(d.inbox / "acme" / "a.jpg", c.solid_jpeg_bytes(color=(210, 20, 20)))
+    wait_for(lambda: "acme/a.jpg" in c.archived(d), 30, what="acme/a.jpg archived")
+    (d.output / "acme").chmod(0o555)
+    try:
+        c.write(d.inbox / "acme" / "a.jpg", c.solid_jpeg_bytes(color=(240, 30, 20)))  # exported again: a new version
+        held = wait_for(lambda: d.event("output_subfolder_unwritable"), 30, what="output_subfolder_unwritable")
+        assert held["subfolder"] == "acme", held
+        assert held["reason"].startswith(f"{d.output / 'acme' / 'a.json'} could not be written (Permission "
+                                         f"denied): the folder {d.output / 'acme'} "), held
+        assert d.events("claiming_paused") == [], "the output folder itself works: nothing paused"
+    finally:
+        (d.output / "acme").chmod(0o755)
+    wait_for(lambda: len(c.archived(d)) == 2, 90, what="the new version archived once acme is writable")
+    assert d.stop() == 0

@@ -276,6 +276,8 @@ def _without_stale_manifest(out_dir: nofollow.Opened, path: Path) -> str:
         os.unlink(path.name, dir_fd=out_dir.fd)
     except FileNotFoundError:
         return path.name
+    except OSError as exc:  # named by its path: the bare name said "a file in output/", the wrong folder
+        raise OSError(exc.errno, exc.strerror, str(out_dir.path / path.name)) from exc
     os.fsync(out_dir.fd)
     return path.name
 
