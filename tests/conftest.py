@@ -69,6 +69,18 @@ def pillow_pixel_limit_kept():
 
 
 @pytest.fixture(autouse=True)
+def structlog_config_kept():
+    """structlog's configuration is global to a process, and a command run in-process sets it
+    (`log.setup`: a level filter of `warning`): a later test's `capture_logs` of an info event
+    then captured nothing, in one order of the unit tier and not another. Put back after each."""
+    import structlog
+
+    kept = structlog.get_config()
+    yield
+    structlog.configure(**kept)
+
+
+@pytest.fixture(autouse=True)
 def no_leaked_processes():
     """Fail any test that leaves a child process running (and clean it up)."""
     before = descendants(os.getpid())

@@ -244,6 +244,10 @@ def test_one_unwritable_output_subfolder_holds_its_files_and_the_others_go_on(da
         held = wait_for(lambda: d.event("output_subfolder_unwritable"), 30, what="output_subfolder_unwritable")
         assert held["subfolder"] == "acme" and held["file"] == "acme/a.jpg", held
         assert f"{d.output / 'acme' / 'a_web.jpg'} could not be written (Permission denied)" in held["reason"], held
+        c.write(d.inbox / "acme" / "c.jpg", c.jpeg_bytes(color=(90, 200, 40)))  # waits long: a.jpg probes
+        wait_for(lambda: any(e.get("file") == "acme/c.jpg" for e in d.events("output_unwritable"))
+                 and (d.inbox / "acme" / "c.jpg").exists(), 30,
+                 what="acme/c.jpg tried once and given back")
         for i in range(6):  # other clients' files, one after another, while acme's waits
             (d.inbox / f"b{i}").mkdir(parents=True)
             c.write(d.inbox / f"b{i}" / "b.jpg", c.jpeg_bytes(color=(20 + 30 * i, 60, 40)))
@@ -257,6 +261,8 @@ def test_one_unwritable_output_subfolder_holds_its_files_and_the_others_go_on(da
     finally:
         (d.output / "acme").chmod(0o755)
     wait_for(lambda: "acme/a.jpg" in c.archived(d), 90, what="acme/a.jpg archived once its subfolder is writable")
+    # c.jpg waited OTHERS_WAIT (10 min): it is let go once a.jpg is written there
+    wait_for(lambda: "acme/c.jpg" in c.archived(d), 30, what="acme/c.jpg let go at once")
     assert (d.output / "acme" / "a_web.jpg").exists()
     resumed = wait_for(lambda: d.event("output_subfolder_writable"), 10, what="output_subfolder_writable")
     assert resumed["subfolder"] == "acme", resumed

@@ -108,25 +108,40 @@ def test_an_unclaimable_file_is_said_once_and_noted_while_it_is_there(tmp_path):
 
 
 def test_an_output_subfolder_holds_its_files_once_an_episode_and_a_file_written_there_ends_it(tmp_path):
+    """One file probes the subfolder's next try (1 s, doubled); the others given back meanwhile
+    wait long, not rendered again at every try (a review: a client's backlog of 1,000 files,
+    1,000 renders a minute), and are let go once a file is written there."""
+    # Captured around all: a logger made and used before capture_logs stays cached with an earlier
+    # test's configuration (structlog's cache_logger_on_first_use), and captured nothing
+    with structlog.testing.capture_logs() as said:
+        _subfolder_episode(tmp_path, said)
+
+
+def _subfolder_episode(tmp_path, said: list) -> None:
     from hotfolder.supervisor import subfolders
 
     heard: list[Notice] = []
+    released: list[str] = []
     gate = ClaimGate(on_notice=heard.append)
+    gate.subfolders.on_release = lambda folder, rel: released.append(rel)
     folder = make_folder(tmp_path)
     holds = gate.subfolders
-    assert holds.hold(folder, "acme/2024", "denied", "acme/2024/a.jpg", 100.0) == 101.0
-    assert holds.hold(folder, "acme/2024", "denied", "acme/2024/b.jpg", 100.5) == 101.0  # the same wait
+    assert holds.hold(folder, "acme/2024", "denied", "acme/2024/a.jpg", 100.0) == 101.0  # the probe
+    others = 100.5 + subfolders.OTHERS_WAIT
+    assert holds.hold(folder, "acme/2024", "denied", "acme/2024/b.jpg", 100.5) == others  # waits long
     assert holds.hold(folder, "acme/2024", "denied", "acme/2024/a.jpg", 101.2) == 103.2  # a failed try: doubled
     assert [n.event.value for n in heard] == ["paused"], "said once an episode"
     assert holds.by_folder(102.0) == {"t": 1}
     assert holds.notes(102.0) == ("files for the output subfolder acme/2024 of folder t wait: denied (tried again "
                                   "with backoff)")
     holds.written("t", ["other/x_web.jpg", "x_web.jpg"])  # elsewhere: still held
-    assert holds.by_folder(102.0) == {"t": 1}
-    with structlog.testing.capture_logs() as said:
-        holds.written("t", ["acme/2024/c_web.jpg"])
+    assert holds.by_folder(102.0) == {"t": 1} and released == []
+    holds.written("t", ["acme/2024/c_web.jpg"])
     assert holds.by_folder(102.0) == {} and [n.event.value for n in heard] == ["paused", "recovered"]
+    assert released == ["acme/2024/b.jpg"], "the waiting files let go at once"
     writable = next(e for e in said if e["event"] == "output_subfolder_writable")
     assert (writable["files_held"], writable["tries"]) == (2, 3), "a.jpg tried twice is one file held"
-    holds.hold(folder, "gone", "denied", "gone/a.jpg", 200.0)  # its file never came back
+    holds.hold(folder, "gone", "denied", "gone/a.jpg", 200.0)  # its probe never came back
+    holds.hold(folder, "gone", "denied", "gone/b.jpg", 200.1)
     assert holds.by_folder(202.0 + subfolders.FORGET_AFTER) == {}
+    assert released[-1] == "gone/b.jpg" and heard[-1].event.value == "recovered", "forgotten: said, let go"

@@ -74,8 +74,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         _say(f"  unmatched  {snap['unmatched']:<6} of them taken by no rendition's `when:` (archived, nothing "
              "written; `hotfolder explain FILE` says why)")
     if snap.get("sidecars_late"):  # not files: each belongs to an image rendered without it
-        _say(f"  late xmp   {snap['sidecars_late']:<6} XMP sidecars that came after their image was rendered, "
-             "without them (archived beside it; the log's sidecar_alone gives the `hotfolder rerender` command)")
+        _say(f"  late xmp   {snap['sidecars_late']:<6} XMP sidecars that came after their image was rendered (or "
+             "taken by no rendition) without them (archived beside it; the log's sidecar_alone gives the "
+             "`hotfolder rerender` command)")
     _say(f"  failed     {snap['failed']:<6} files moved to failed/ since the start "
          f"({snap.get('in_failed', 0)} in failed/ now; `hotfolder requeue` lists them)")
     folders = (snap.get("folders") or {}).values()

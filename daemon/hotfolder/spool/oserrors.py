@@ -55,7 +55,10 @@ def said_at(exc: OSError, key: str, folder_name: str, place: Path, needed: int =
     if exc.errno not in (errno.EACCES, errno.EPERM):
         return None
     where = path.parent if path is not None and path != place else place
-    return (f"{what} could not be written ({exc.strerror}): the folder {display(str(where))} (`{key}` of folder "
+    # No path named: the system did not say which folder refused (a review: said as a fact of `place`)
+    folder = (f"the folder {display(str(where))}" if path is not None
+              else f"the folder {display(str(where))} or one of its subfolders")
+    return (f"{what} could not be written ({exc.strerror}): {folder} (`{key}` of folder "
             f"{folder_name}{_owned(where)}) is not writable by the daemon's user {_user()}: change that folder's "
             f"permissions or owner (chmod u+w, or chown it to that user; g+w for a group the user is in)"
             + (", or its attributes (lsattr; chattr -i -a), or output_group if it names a group the daemon is "

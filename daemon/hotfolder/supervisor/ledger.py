@@ -67,6 +67,7 @@ class Ledger:
         self.on_notice = on_notice  # the service's hook: files done or failed, claiming paused or resumed
         self.log = log.get("ledger")
         self.gate = gate if gate is not None else ClaimGate(on_notice)  # what stops claiming, and why
+        self.gate.subfolders.on_release = self._released
         self.on_hold = on_hold  # a file back in the inbox is not taken before a time (the service's watcher)
         self.unfinished = Unfinished(on_hold, self.failed)  # files cut short whose writer may go on
         # The collaborators call the ledger's hook as it is then (the service may set it later).
@@ -367,6 +368,12 @@ class Ledger:
         if (waiting := self.sidecars.ended(folder, rel)) is not None:
             self.on_end(folder, waiting)
 
+    def _released(self, folder: Folder, rel: str) -> None:
+        """A file that waited for its output subfolder may be taken again now (it works, or
+        the wait was forgotten): in the inbox, or kept in line in processing/."""
+        self.on_hold(folder, rel, 0.0)
+        self._deferred = [(j, 0.0 if (j.folder.name, j.rel) == (folder.name, rel) else u) for j, u in self._deferred]
+
     def _hold_back(self, tracked: Tracked, result: Result, counted: Verdict | None) -> None:
         """Not the file's fault, nor the whole output folder's: one of its subfolders may not
         be written. Back to the inbox, held there until that subfolder's next try; the
@@ -374,8 +381,7 @@ class Ledger:
         if not self._unclaim(tracked, counted):
             return
         job = tracked.job
-        until = self.gate.subfolders.hold(job.folder, result.held_in, result.error, fsnames.display(job.rel),
-                                          time.monotonic())
+        until = self.gate.subfolders.hold(job.folder, result.held_in, result.error, job.rel, time.monotonic())
         self.on_hold(job.folder, job.rel, until)
         # Kept in processing/ for a newer drop of its name (_keep_in_line): it waits as long
         # (submitted again at the next turn, it was rendered and refused as fast as a worker could)

@@ -96,8 +96,9 @@ def _hashed(path: Path) -> tuple[bytes, owners.Identity] | None:
 def _unknown(one: bool) -> str:
     it, its, is_ = ("it", "its", "is") if one else ("them", "their", "are")
     return (f"no record says which original wrote {it} (the output folder was moved or copied, state_dir/names "
-            f"deleted, or put there by hand), and {its} bytes are not what this photo wrote there as the "
-            f"index of originals knows it, so {'it' if one else 'they'} {is_} never replaced")
+            f"deleted, or put there by hand), and nothing proves {its} bytes this photo's (the index of originals "
+            f"keeps what each rendering wrote, where there is one), so {'it' if one else 'they'} {is_} never "
+            "replaced")
 
 
 def said(taken: Iterable[owners.Taken], folder: Folder, naming: Naming) -> tuple[str, dict]:
