@@ -195,3 +195,37 @@ def test_an_output_path_longer_than_path_max_fails_naming_the_rendition_and_writ
     assert not any(p.is_file() for p in folder.output.rglob("*"))
     folder, result = _render_one(tmp_path / "short", "{model}/" * 2 + "{stem}.{ext}", "M" * 250)
     assert result.ok, result.error
+
+
+def test_an_output_proved_its_own_but_rewritten_in_place_since_with_its_times_put_back_is_kept(tmp_path):
+    """provenance.proven hashes an output of no record and notes it (owners.Identity); reserve_told
+    replaces it only if it is still that file. A rewrite in place of the same size whose mtime was
+    put back (`touch -r`, a tool keeping times) left dev, inode, size and mtime as they were: the
+    user's new bytes were replaced as this original's. The change time, which no one can set,
+    tells it."""
+    from hotfolder.workers import provenance
+
+    folder = dataclasses.replace(make_folder(tmp_path), names_dir=tmp_path / "names")
+    folder.output.mkdir(parents=True, exist_ok=True)
+    out = folder.output / "a_web.jpg"
+    out.write_bytes(b"what a.jpg wrote")
+    digest = provenance.output_hash(b"what a.jpg wrote")
+
+    class Index:
+        def written(self, *_):
+            from hotfolder.state.originals import Written
+            return [Written(1, ("a_web.jpg",), (digest,))]
+
+        def written_since(self, *_):
+            return False
+
+    seen = provenance.proven(folder, "a.jpg", 0, [out], Index())
+    assert out in seen
+    st = os.stat(out)
+    time.sleep(0.01)
+    with open(out, "r+b") as f:  # the user's own bytes, same size, in the same inode
+        f.write(b"the user's bytes")
+    os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns))
+    taken, _ = owners.reserve_told(folder, "a.jpg", [out], proven=seen)
+    assert taken[0].path != out and taken[0].kept == "unknown"
+    assert out.read_bytes() == b"the user's bytes"

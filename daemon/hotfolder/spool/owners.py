@@ -251,11 +251,13 @@ class Taken:
     kept: str = ""
 
 
-Identity = tuple[int, int, int, int]  # an output file as `proven` saw it: st_dev, st_ino, st_size, st_mtime_ns
+# An output file as `proven` saw it: st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns. The change
+# time, which no one can set, tells a rewrite in place whose mtime was put back (`touch -r`).
+Identity = tuple[int, int, int, int, int]
 
 
 def identity(st: os.stat_result) -> Identity:
-    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def reserve_told(folder: Folder, rel: str, outputs: list[Path], generation: int = 0, *, claimed_ns: int = 0,
