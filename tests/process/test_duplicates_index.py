@@ -231,3 +231,20 @@ def test_what_a_rendering_wrote_and_who_wrote_the_same_bytes_since(tmp_path):
     assert not index.written_since(first, web, "f", "a.jpg", 0)
     index.record(_entry("d" * 64, 5, "a.png", outputs=("a_web.jpg",), output_hashes=web))  # another, same bytes
     assert index.written_since(first, web, "f", "a.jpg", 0) and not index.written_since(first, thumb, "f", "a.jpg", 0)
+
+
+def test_bytes_a_rerender_wrote_under_an_earlier_row_make_a_later_row_s_output_unprovable(tmp_path):
+    """`hotfolder rerender` updates an original's row in place: its id stays that of its first
+    drop. a.png (row 1) and a.jpg (row 2, the same pixels) both render to a_web.jpg: a.jpg's
+    output there deleted, its record pruned, a rerender of a.png took a_web.jpg and wrote those very
+    bytes there under row 1. Row 2's hash then matched a.png's file, and "rendered since row 2"
+    never saw row 1: a new version of a.jpg, after state_dir/names went, replaced a.png's output."""
+    from hotfolder.state.originals import rerendered
+
+    index = Originals(tmp_path)
+    web, other = b"w" * 16, b"o" * 16
+    index.record(_entry(B, 1, "a.png", outputs=("a_web.jpg",), output_hashes=other))
+    a_jpg = index.record(_entry(A, 2, "a.jpg", outputs=("a_web.jpg",), output_hashes=web))
+    assert not index.written_since(a_jpg, web, "f", "a.jpg", 0)
+    assert rerendered(tmp_path, "f", [(B, "a.png", ("a_web.jpg",), web)]) == 1
+    assert index.written_since(a_jpg, web, "f", "a.jpg", 0)

@@ -277,13 +277,16 @@ class Originals:
                         tuple(r[2][i:i + OUTPUT_HASH] for i in range(0, len(r[2]), OUTPUT_HASH))) for r in found]
 
     def written_since(self, record: int, digest: bytes, folder: str, rel: str, generation: int) -> bool:
-        """Whether another original (not this folder, name and photo) rendered after `record`
-        wrote an output of exactly these bytes: then the file holding them cannot be proved
-        `record`'s. A scan of the rows since `record` (the index has no key on output hashes):
-        asked only of an output whose owner record is missing."""
+        """Whether another original (not this folder, name and photo) wrote an output of exactly
+        these bytes, before `record` or since: then the file holding them cannot be proved
+        `record`'s. Not only the rows since `record`: `hotfolder rerender` updates an original's
+        row in place (rerendered), so an earlier row may hold what was written after `record`
+        (a rerender of a.png that took a_web.jpg after a.jpg's went: a new version of a.jpg
+        replaced it). A scan of the rows (the index has no key on output hashes): asked only
+        of an output whose owner record is missing."""
         name = os.fsencode(rel)
         return self.conn.execute(
-            "SELECT 1 FROM originals WHERE id > ? AND state = ? AND output_hashes IS NOT NULL "
+            "SELECT 1 FROM originals WHERE id != ? AND state = ? AND output_hashes IS NOT NULL "
             "AND instr(output_hashes, ?) > 0 AND NOT (folder = ? AND name_key = ? AND name = ? AND generation = ?) "
             "LIMIT 1", (record, RENDERED, digest, self.folder_id(folder), _key8(name), name, generation)
         ).fetchone() is not None

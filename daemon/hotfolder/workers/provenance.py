@@ -8,7 +8,8 @@ version of their own original was written beside them (`IMG_1_web~jpg.jpg`) whil
 line said its outputs were replaced (an admin's report). `proven` finds which of them are
 provably this original's: the index of originals recorded, for this folder, name and photo
 (its generation), an output of that relative name whose bytes hash (BLAKE3) as the file
-there does now, and no other original rendered since wrote those same bytes. Then the file
+there does now, and no other original wrote those same bytes (before or since: a
+rerender updates a row in place). Then the file
 holds exactly what this original wrote there, and it is replaced as its own. Anything else
 with no record (put there by hand, an earlier version's, a cluster's: its index keeps no
 output hashes, an index forgotten past duplicate_window or rebuilt from the archive) is
@@ -62,7 +63,7 @@ def proven(folder: Folder, rel: str, generation: int, wanted: list[Path], index,
             if seen is None or seen[0] != digest:
                 continue
             if index.written_since(w.record, digest, folder.name, rel, generation):
-                continue  # another original wrote those very bytes since: whose is it? kept
+                continue  # another original wrote those very bytes: whose is it? kept
             out[path] = seen[1]
     return out
 
