@@ -37,10 +37,17 @@ def there(dev: int, point: str, fstype: str = "nfs4", path: Path = PLACE) -> Loo
     # the mount table cannot be read: st_dev alone says it
     (Seen(PLACE, "", "", NAS), missing(ROOT, ""), True),
     (Seen(PLACE, "", "", NAS), missing(NAS, ""), False),
-    # there: used, wherever it is now (a remount, or made there by an admin for good)
+    # there: used, on its share (or mounted again there, another st_dev), or on another disk
+    # mounted on the place or below the share's point (moved there by an admin)
     (SHARE, there(NAS, "/mnt/nas"), False),
-    (SHARE, there(ROOT, "/", "ext4"), False),
+    (SHARE, there(58, "/mnt/nas"), False),
+    (SHARE, there(ROOT, "/mnt/nas/photos", "ext4"), False),
     (None, there(ROOT, "/", "ext4"), False),
+    # there, but a folder of the disk beneath the share's point (made there while the share was
+    # away, before this guard or by hand): the share is not mounted, what it takes would be hidden
+    (SHARE, there(ROOT, "/", "ext4"), True),
+    (SHARE, there(57, "/mnt", "nfs4"), True),
+    (Seen(PLACE, "", "", NAS), there(ROOT, "", ""), False),  # no mount table: nothing tells
 ])
 def test_the_rule_for_a_place_below_a_mount_point(was, now, gone):
     assert is_gone(PLACE, was, now) is gone

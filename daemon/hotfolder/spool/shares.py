@@ -83,13 +83,30 @@ def is_gone(path: Path, was: Seen | None, now: Look) -> bool:
     that is gone, so that it must not be used or made now."""
     if was is None:
         return False
-    if now.present:  # only the mount point itself stays there when its share goes
-        return was.mount == str(path) and now.dev != was.dev and now.mount.point != str(path)
+    if now.present:
+        if now.dev == was.dev:
+            return False
+        if was.mount == str(path):  # the share's mount point itself: the empty folder beneath
+            return now.mount.point != str(path)
+        # A folder of the disk beneath the share's mount point, at the place's path (made
+        # there before this guard, or by hand, while the share was away): it is there, but
+        # the share it was on is not mounted (the mount holding it is above the share's
+        # point), and all put in it would be hidden once the share is mounted again. Used,
+        # its record was moved to the disk beneath: the guard forgot the share.
+        return beneath(now.mount.point, was.mount)
     if now.dev == was.dev:
         return False  # deleted on the file system it was on: made again
     if now.mount.point and was.mount:
         return now.mount.point != was.mount  # the same point: mounted again, with another st_dev
     return True
+
+
+def beneath(point: str, share: str) -> bool:
+    """Whether the mount point `point` lies strictly above the share's `share`: nothing is
+    mounted at `share` now (a mount there, or below it, would hold the path instead)."""
+    if not point or not share or point == share:
+        return False
+    return Path(share).is_relative_to(point)
 
 
 def _on(mount: str, fstype: str) -> str:
@@ -119,6 +136,11 @@ class Gone:
                     f"{_on(self.was.mount, self.was.fstype)}, and {display(str(self.now.holder))} is now on "
                     f"{_on(self.now.mount.point, self.now.mount.fstype)}; it is not made there (on the disk "
                     "beneath a mount point it would be hidden, with all put in it, once the share is mounted again)")
+        if self.was.mount != str(self.path):
+            return (f"the {self.key} folder {shown} is on {_on(self.now.mount.point, self.now.mount.fstype)} now: "
+                    f"when last seen it was on {_on(self.was.mount, self.was.fstype)}, which is not mounted; it is "
+                    "a folder of the disk beneath, and what would be written into it would be hidden once the "
+                    "share is mounted again")
         return (f"nothing is mounted on the {self.key} folder {shown} now: when last seen it was the mount point "
                 f"of {self.was.fstype or 'a file system'}; what would be written into the empty folder beneath "
                 "would be hidden once the share is mounted again")
@@ -126,7 +148,10 @@ class Gone:
     def action(self) -> str:
         where = display(self.was.mount or str(self.path))
         moved = (f"make it yourself (mkdir -p {display(str(self.path))}) or point {self.key} at its new place"
-                 if self.missing else f"point {self.key} at its new place")
+                 if self.missing else f"point {self.key} at its new place"
+                 if self.was.mount == str(self.path) else
+                 f"point {self.key} at its new place (to keep the folder of the disk beneath, move it out from "
+                 f"under {where} first)")
         return (f"is {where} mounted? Mount it and the folder resumes by itself (its inbox is scanned again); "
                 f"if the folder has moved for good, {moved}")
 
