@@ -134,13 +134,16 @@ def test_a_seq_counter_that_is_not_a_number_makes_the_files_wait_with_the_key_to
     with pytest.raises(RecipeError) as said:
         store.next_number("photos", holder=7)
     assert str(said.value) == (
-        f"the {{seq}} counter of folder 'photos', Redis key {key}, holds 'abc', not a number (set by hand, or "
-        f"damaged): the files that use {{seq}} wait. `SET {key} N` with the last number its outputs were given, "
-        f"or `DEL {key}` to count from 1 again (outputs already there are never replaced: a name that comes "
-        "again gets a ~N)")
+        f"the {{seq}} counter of folder 'photos', Redis key {key}, holds 'abc', not a number it can count on from "
+        f"(set by hand, or damaged): the files that use {{seq}} wait. `SET {key} N` with the last number its "
+        f"outputs were given, or `DEL {key}` to count from 1 again (outputs already there are never replaced: a "
+        "name that comes again gets a ~N)")
     store.r.delete(key)
     store.r.hset(key, "x", "1")  # another type under the key
     with pytest.raises(RecipeError, match="holds 'a hash', not a number"):
+        store.next_number("photos")
+    store.r.set(key, str(2**63 - 1))  # INCR's largest: it cannot count on
+    with pytest.raises(RecipeError, match=f"holds '{2**63 - 1}', not a number it can count on from"):
         store.next_number("photos")
     store.r.set(key, "41")
     store.r.set(store._k("seq", "photos", "held", "7"), "forged")

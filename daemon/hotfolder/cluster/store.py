@@ -215,17 +215,15 @@ class Store:
         key = self._k("seq", folder)
         try:
             return int(self.r.incr(key))
-        except redis.ResponseError as exc:
-            if "not an integer" not in str(exc) and "WRONGTYPE" not in str(exc):
-                raise
+        except redis.ResponseError:  # not a number, another type, or at INCR's largest (2**63 - 1)
             from hotfolder.engine.errors import RecipeError  # here: the head imports this module, not Pillow
             found = self.r.type(key)
             shown = _text(self.r.get(key) or b"")[:40] if _text(found) == "string" else f"a {_text(found)}"
             raise RecipeError(
-                f"the {{seq}} counter of folder {folder!r}, Redis key {key}, holds {shown!r}, not a number "
-                f"(set by hand, or damaged): the files that use {{seq}} wait. `SET {key} N` with the last number "
-                f"its outputs were given, or `DEL {key}` to count from 1 again (outputs already there are "
-                "never replaced: a name that comes again gets a ~N)") from None
+                f"the {{seq}} counter of folder {folder!r}, Redis key {key}, holds {shown!r}, not a number it can "
+                f"count on from (set by hand, or damaged): the files that use {{seq}} wait. `SET {key} N` with "
+                f"the last number its outputs were given, or `DEL {key}` to count from 1 again (outputs already "
+                "there are never replaced: a name that comes again gets a ~N)") from None
 
     def let_go(self, folder: str, holder: int) -> None:
         """The file `holder` ended: its held number is no longer needed (else 30 days in Redis)."""

@@ -30,7 +30,7 @@ FIRST_TRY = 1.0  # seconds a held file waits first; then doubled
 MAX_WAIT = 60.0
 OTHERS_WAIT = 600.0  # seconds the files besides the probe wait (let go at once when the probe is written)
 FORGET_AFTER = 2 * MAX_WAIT  # a hold whose probe never came back since its try was due: forgotten (the file went)
-MAX_HELD = 1000  # subfolders remembered at once (each a few hundred bytes): memory stays bounded
+MAX_HELD = 100  # subfolders remembered at once, each with up to 2 × MAX_FILES names: a few MB at most
 MAX_FILES = 1000  # names of held files counted in one episode (past that: "1000 or more")
 
 
