@@ -180,17 +180,26 @@ def test_workers_that_cannot_start_end_run_with_exit_3(home, tmp_path_factory):
     assert "BootFailure" not in done.stderr, done.stderr
 
 
+def _taken_further(state: Path, part) -> int:
+    """state's database with `part`'s tables one version past this release's, as a newer
+    hotfolder would leave them; that version."""
+    from hotfolder.state import db
+
+    conn = db.connect(state)
+    db.ensure(conn, part.PART, part.MIGRATIONS)
+    newer = len(part.MIGRATIONS) + 1
+    conn.execute("UPDATE schema SET version = ? WHERE part = ?", (newer, part.PART))
+    conn.close()
+    return newer
+
+
 def test_a_database_a_newer_hotfolder_took_further_refuses_the_start_in_one_line(home):
     """A downgrade: the older daemon read and wrote tables a newer one had changed, unsaid.
     Now it starts nothing and says which file, what to run, and how to go back."""
     from hotfolder.state import db, originals
 
     state = home / "var" / "state"
-    conn = db.connect(state)
-    db.ensure(conn, originals.PART, originals.MIGRATIONS)
-    newer = len(originals.MIGRATIONS) + 1
-    conn.execute("UPDATE schema SET version = ? WHERE part = ?", (newer, originals.PART))
-    conn.close()
+    newer = _taken_further(state, originals)
     done = hotfolder(home, "run", "-c", "hotfolder.yaml", "--log-format", "json")
     assert done.returncode == ExitCode.USAGE, done.stdout + done.stderr
     assert "Traceback" not in done.stderr, done.stderr
@@ -211,14 +220,9 @@ def test_process_and_rerender_refuse_a_database_a_newer_hotfolder_took_further_i
     ("StateTooNew: …") and wrote the next one's number into the newer tables, and `rerender`
     noted its outputs in them. Now both refuse before any worker starts, as `run` does."""
     from hotfolder.recipes import sequence
-    from hotfolder.state import db
 
     state = home / "var" / "state"
-    conn = db.connect(state)
-    db.ensure(conn, sequence.PART, sequence.MIGRATIONS)
-    newer = len(sequence.MIGRATIONS) + 1
-    conn.execute("UPDATE schema SET version = ? WHERE part = ?", (newer, sequence.PART))
-    conn.close()
+    _taken_further(state, sequence)
     if command == "rerender":
         (home / "var" / "archive").mkdir(parents=True)
         (home / "a.jpg").rename(home / "var" / "archive" / "a.jpg")
