@@ -147,9 +147,9 @@ class Gone:
 
     def action(self) -> str:
         where = display(self.was.mount or str(self.path))
-        moved = (f"make it yourself (mkdir -p {display(str(self.path))}) or point {self.key} at its new place"
-                 if self.missing else f"point {self.key} at its new place"
-                 if self.was.mount == str(self.path) else
+        # Not "mkdir -p PATH": made while the share is away, it is a folder of the disk beneath
+        # its mount point, gone by the same rule (an attack round made that rule; the advice looped)
+        moved = (f"point {self.key} at its new place" if self.was.mount == str(self.path) or self.missing else
                  f"point {self.key} at its new place (to keep the folder of the disk beneath, move it out from "
                  f"under {where} first)")
         return (f"is {where} mounted? Mount it and the folder resumes by itself (its inbox is scanned again); "
