@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import platform
 import threading
+from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.exposition import choose_encoder
@@ -99,7 +100,8 @@ class _SnapshotCollector:
         yield _untakeable(status)
         yield _per_folder("hotfolder_output_subfolders_held", "Output subfolders the daemon may not write now, per "
                           "folder: the files rendered into them wait in the inbox (the log's "
-                          "output_subfolder_unwritable says which and why)", status, "subfolders_held")
+                          "output_subfolder_unwritable says which and why)", status,
+                          lambda counts: counts.get("subfolders_held", 0))
         if not self.metrics.cluster:  # in cluster mode the workers are other machines' (see docs/cluster.md)
             yield _gauge("hotfolder_workers_alive", "Worker processes alive", status.workers_alive)
             yield _gauge("hotfolder_workers", "Worker processes wanted (the config's workers)", status.workers)
@@ -108,12 +110,9 @@ class _SnapshotCollector:
         yield _gauge("hotfolder_claiming_paused", "1 while taking new files is paused (the output folder is "
                      "unusable: disk full, permissions; a folder's watermark or colour profile is; a folder's "
                      "share is not mounted)", int(status.claiming_paused))
-        unmounted = GaugeMetricFamily("hotfolder_folder_unmounted", "1 while a place of the folder (inbox, output, "
-                                      "...) is on a share that is not mounted: the folder waits for it",
-                                      labels=["folder"])
-        for name, counts in status.folders.items():
-            unmounted.add_metric([name], int(bool(counts.get("unmounted"))))
-        yield unmounted
+        yield _per_folder("hotfolder_folder_unmounted", "1 while a place of the folder (inbox, output, ...) is on a "
+                          "share that is not mounted: the folder waits for it", status,
+                          lambda counts: int(bool(counts.get("unmounted"))))
         yield _gauge("hotfolder_config_reload_failed", "1 when the last reload was refused (the previous config "
                      "runs on)", int(status.reload_failed))
         yield _gauge("hotfolder_start_time_seconds", "When the daemon started (Unix time)", status.started)
@@ -138,10 +137,11 @@ def _untakeable(status: Status) -> GaugeMetricFamily:
     return family
 
 
-def _per_folder(name: str, doc: str, status: Status, key: str) -> GaugeMetricFamily:
+def _per_folder(name: str, doc: str, status: Status, value: Callable[[dict], float]) -> GaugeMetricFamily:
+    """A gauge per folder, its `value` of the folder's counts in the status."""
     family = GaugeMetricFamily(name, doc, labels=["folder"])
     for folder, counts in status.folders.items():
-        family.add_metric([folder], counts.get(key, 0))
+        family.add_metric([folder], value(counts))
     return family
 
 

@@ -400,7 +400,7 @@ def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gene
                 free = folder.on_name_clash == "replace" or not there or ours
             else:
                 free = owner == me or folder.on_name_clash == "replace"
-                if not free and not os.path.lexists(path) and path not in pending:
+                if not free and not there:  # looked at above: no second stat of each name
                     if in_flight is None:  # only when needed: processing/ is small
                         in_flight = {owner_id(folder, c.rel) for c in claimed_files(folder)}
                     # stale: its output is gone, its owner not rendering, nor writing it now

@@ -46,6 +46,8 @@ class Published(Protocol):
     ops: Ops
     watcher: Watcher | None
 
+    def unmounted(self) -> dict[str, str]: ...  # folders waiting for their share, by name: why
+
 
 class Publisher:
     def __init__(self, service: Published):
@@ -84,7 +86,7 @@ class Publisher:
             state=s.state, message=redact.text(self._message(b.problem)), config=str(s.config.source),
             current=b.current, cluster=_masked(b.cluster), in_failed=self._in_failed(),
             folders=self._folder_counts(b),
-            claiming_paused=s.gate.closed_anywhere(time.monotonic()) or bool(self._unmounted()),
+            claiming_paused=s.gate.closed_anywhere(time.monotonic()) or bool(s.unmounted()),
             reload_failed=bool(s.refused_reload), unmatched=sum(s.ledger.unmatched.values()),
             sidecars_late=sum(s.ledger.sidecars.late.values()),
         )
@@ -111,7 +113,7 @@ class Publisher:
         paused = s.gate.recipes.reasons()
         untakeable = s.gate.untakeable_by_folder()
         held = s.gate.subfolders.by_folder(time.monotonic())
-        unmounted = self._unmounted()
+        unmounted = self.service.unmounted()
         same = {**b.duplicates, **s.ledger.sameness.counts}  # the cluster's (Redis) or this daemon's own
         out = {}
         for name in dict.fromkeys([*names, *counts]):
@@ -128,10 +130,6 @@ class Publisher:
                          "untakeable": untakeable.get(name) or dict.fromkeys(UNTAKEABLE_KINDS, 0),
                          "subfolders_held": held.get(name, 0)}
         return out
-
-    def _unmounted(self) -> dict[str, str]:
-        """Folders paused because a place's share is not mounted, and why (the watcher's)."""
-        return self.service.watcher.unmounted() if self.service.watcher else {}
 
     def _in_failed(self) -> int:
         """Files in failed/ now: kept by the ledger's moves and the page's requeues, walked

@@ -111,7 +111,7 @@ class Service:
             found = [self.ledger.recover(folder, adopt=not self.backend.claims_survive_restart)
                      for folder in ready]
             # before any worker reserves a name
-            self.name_pruning.when_due(self.config, 0, self.log, self.serving.unseen(self._unmounted()))
+            self.name_pruning.when_due(self.config, 0, self.log, self.serving.unseen(self.unmounted()))
             if self.ledger.sameness.recover(self.config):  # before any worker claims some bytes
                 self.rebuild = Rebuild(self.config, self.ledger.new_id, self.log)
                 self.log.warning("index_rebuilding", state_dir=str(self.config.state_dir),
@@ -121,7 +121,7 @@ class Service:
                                         "original not indexed yet is rendered again")
             self.backend.start()
             self.watcher = Watcher(self.config.folders, places=self.places,
-                                   prepare=lambda f: self.serving.prepare(f, self._unmounted()))
+                                   prepare=lambda f: self.serving.prepare(f, self.unmounted()))
             self.watcher.start()
             self.ops.start()  # its threads start after the pool's forkserver, as the watcher's do
             self.state = ServiceState.RUNNING
@@ -174,7 +174,7 @@ class Service:
         self.gate.look_again(self.config.folders, time.monotonic())
         self.ledger.look_after(time.monotonic())
         self.watching.check()
-        self.serving.notify(self._unmounted(), {f.name for f in self.config.folders})
+        self.serving.notify(self.unmounted(), {f.name for f in self.config.folders})
         if self.config.reload_on_change and self.config_watch.changed():
             self.log.info("config_changed", file=str(self.config.source))
             self.reload()
@@ -280,7 +280,7 @@ class Service:
             self.ledger.sameness.rebuilt(self.config)
             self.log.warning("index_rebuilt", indexed=r.indexed, known=r.known, unreadable=r.failed)
 
-    def _unmounted(self) -> dict[str, str]:
+    def unmounted(self) -> dict[str, str]:
         """The folders waiting for their share (the watcher's), by name: why."""
         return self.watcher.unmounted() if self.watcher else {}
 
@@ -394,7 +394,7 @@ class Service:
         that are gone are pruned when due (counted in files rendered since the last time)."""
         status = self.publisher.publish(force)
         if status is not None and self.state == ServiceState.RUNNING:
-            self.name_pruning.when_due(self.config, status.processed, self.log, self.serving.unseen(self._unmounted()))
+            self.name_pruning.when_due(self.config, status.processed, self.log, self.serving.unseen(self.unmounted()))
             self.ledger.sameness.forget_old(self.config, time.monotonic())  # the index's window, hourly
 
 
