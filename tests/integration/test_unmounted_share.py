@@ -7,6 +7,7 @@ the reason where it is not allowed. Every mount is undone in the fixture's teard
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import textwrap
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests import corpus as c
-from tests.harness import files_under, http_url, wait_for
+from tests.harness import files_under, hotfolder, http_url, wait_for
 from tests.harness.mounts import mount_tmpfs, umount
 from tests.integration.test_notifications import Receiver
 
@@ -207,3 +208,38 @@ def test_check_config_says_a_place_whose_share_is_not_mounted(daemon_factory, sh
     assert "(so are its processing, output, archive and failed folders)" in checked.stderr
     assert checked.stderr.count("warning:") == 1 and "folders[test]" not in checked.stderr
     assert os.listdir(share.at) == []
+
+
+def test_places_forgotten_with_the_daemon_stopped_are_used_on_the_local_disk_for_good(daemon_factory, share):
+    """README's way to keep a path on the local disk once its share is gone for good: the
+    folders made there by hand are the disk beneath the share's mount point, never used while
+    their records say the share; `hotfolder places --forget` them, and the next start serves
+    the folder where it is."""
+    d = daemon_factory()
+    config(d, share)
+    photos = share.at / "photos"
+    share.mount()
+    d.start()
+    assert d.stop() == 0  # the nas folder's places are recorded on the share
+    share.unmount()
+    for key in ("inbox", "output"):  # the admin moves the folder to the local disk
+        (photos / key).mkdir(parents=True)
+
+    listed = hotfolder("places", "-c", str(d.config), "--json")
+    assert listed.returncode == 0, listed.stderr
+    nas = {place["path"]: place for place in json.loads(listed.stdout) if place["folder"] == "nas"}
+    assert {str(photos / "inbox"), str(photos / "output"), str(photos / "archive")} <= nas.keys(), nas
+    assert {place["now"] for place in nas.values()} == {"waiting"}, nas
+    assert nas[str(photos / "inbox")]["said"].startswith("waits for its share: the folder there is one of the disk "
+                                                         "beneath"), nas
+
+    forgot = hotfolder("places", "-c", str(d.config), "--forget", *sorted(nas))
+    assert forgot.returncode == 0, forgot.stderr
+    assert forgot.stdout.count("forgot the record of ") == len(nas), forgot.stdout
+    d.start()
+    (photos / "inbox" / "a.jpg").write_bytes(c.jpeg_bytes((200, 150)))
+    wait_for(lambda: "a.jpg" in files_under(photos / "archive"), 30, what="a.jpg archived on the local disk")
+    assert "a_web.jpg" in files_under(photos / "output")
+    assert not d.events("folder_unmounted"), d.events("folder_unmounted")
+    assert d.stop() == 0
+    assert "a.jpg" not in files_under(share.server), "the share is not mounted: nothing went to it"

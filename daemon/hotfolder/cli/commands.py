@@ -155,6 +155,20 @@ def _parser() -> argparse.ArgumentParser:
     dupes.add_argument("--json", action="store_true", help="print them as JSON")
     dupes.add_argument("--limit", type=_at_least_one, default=1000, metavar="N",
                        help="the N most recent (default 1000)")
+    places = sub.add_parser("places", help="list the folders' places the daemon recorded (the file system each was "
+                                           "on), or forget their records",
+                            description="Without --forget: each place of the folders (inbox, output, ...) the "
+                                        "daemon recorded, the file system it was on when last seen, and where it "
+                                        "stands now (there, or waiting for its share). --forget PATH..., with the "
+                                        "daemon stopped: forget those places' records, so that the next start takes "
+                                        "the path as it finds it (to keep on the local disk a path whose share is "
+                                        "gone for good). Writes nothing but state_dir's database.")
+    config_arg(places)
+    place = places.add_mutually_exclusive_group()
+    place.add_argument("--json", action="store_true", help="print them as JSON")
+    place.add_argument("--forget", nargs="+", metavar="PATH",
+                       help="the places' paths, as listed (or their own bytes); none is forgotten when one has no "
+                            "record")
     index = sub.add_parser("index", help="the index of originals: `index rebuild` makes it again from the archives",
                            description="rebuild: read, hash and look at every archived original again (after a "
                                        "restore, or to index originals archived before duplicates were known).")
@@ -234,6 +248,7 @@ COMMANDS: dict[str, str] = {
     "rerender": "rerender:cmd_rerender",
     "duplicates": "duplicates:cmd_duplicates",
     "index": "duplicates:cmd_index",
+    "places": "places:cmd_places",
 }
 
 

@@ -109,7 +109,8 @@ def beneath(point: str, share: str) -> bool:
     return Path(share).is_relative_to(point)
 
 
-def _on(mount: str, fstype: str) -> str:
+def on_filesystem(mount: str, fstype: str) -> str:
+    """A file system as said to people: "nfs4 mounted at /mnt/nas"."""
     if not mount:
         return f"a {fstype} file system" if fstype else "another file system"
     return f"{fstype or 'a file system'} mounted at {display(mount)}"
@@ -131,16 +132,15 @@ class Gone:
 
     def reason(self) -> str:
         shown = display(str(self.path))
+        was, now = on_filesystem(self.was.mount, self.was.fstype), on_filesystem(*self.now.mount)
         if self.missing:
-            return (f"the {self.key} folder {shown} is missing: when last seen it was on "
-                    f"{_on(self.was.mount, self.was.fstype)}, and {display(str(self.now.holder))} is now on "
-                    f"{_on(self.now.mount.point, self.now.mount.fstype)}; it is not made there (on the disk "
-                    "beneath a mount point it would be hidden, with all put in it, once the share is mounted again)")
+            return (f"the {self.key} folder {shown} is missing: when last seen it was on {was}, and "
+                    f"{display(str(self.now.holder))} is now on {now}; it is not made there (on the disk beneath a "
+                    "mount point it would be hidden, with all put in it, once the share is mounted again)")
         if self.was.mount != str(self.path):
-            return (f"the {self.key} folder {shown} is on {_on(self.now.mount.point, self.now.mount.fstype)} now: "
-                    f"when last seen it was on {_on(self.was.mount, self.was.fstype)}, which is not mounted; it is "
-                    "a folder of the disk beneath, and what would be written into it would be hidden once the "
-                    "share is mounted again")
+            return (f"the {self.key} folder {shown} is on {now} now: when last seen it was on {was}, which is not "
+                    "mounted; it is a folder of the disk beneath, and what would be written into it would be hidden "
+                    "once the share is mounted again")
         return (f"nothing is mounted on the {self.key} folder {shown} now: when last seen it was the mount point "
                 f"of {self.was.fstype or 'a file system'}; what would be written into the empty folder beneath "
                 "would be hidden once the share is mounted again")

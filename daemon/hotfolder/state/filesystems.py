@@ -76,6 +76,47 @@ def read(state_dir: Path, path: Path) -> Seen | None:
     return _row(row) if row else None
 
 
+def recorded(state_dir: Path) -> list[Seen] | None:
+    """Every record, read without making or migrating anything (`hotfolder places`), in the
+    order of their paths' bytes; None when there is no database. One that is there but cannot
+    be opened raises (its OSError, or sqlite3's): "nothing recorded" would be untrue."""
+    path = db.path_in(state_dir)
+    with db.read_only(state_dir) as conn:
+        if conn is None:
+            if not path.exists():
+                return None
+            with open(path, "rb"):  # its OSError (no permission) names the file
+                pass
+            raise sqlite3.DatabaseError("unable to open database file")
+        try:
+            rows = conn.execute("SELECT path, mount, fstype, dev, folder, key, seen FROM place_filesystems "
+                                "ORDER BY path").fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            return []  # the daemon has recorded nothing yet
+    return [_row(row) for row in rows]
+
+
+def forget(state_dir: Path, paths: Iterable[Path]) -> int:
+    """Forget the records of `paths` (their bytes exactly), in one transaction, in the database a
+    daemon made (never one made here); how many there were. Only while no daemon runs: the
+    daemon keeps its records in memory, and would judge by and write them again (cli/places.py)."""
+    keys = [(os.fsencode(path),) for path in paths]
+    with db.existing(state_dir) as conn:
+        if conn is None:
+            return 0
+        try:
+            with db.transaction(conn):
+                before = conn.total_changes
+                conn.executemany("DELETE FROM place_filesystems WHERE path = ?", keys)
+                return conn.total_changes - before
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+            return 0
+
+
 def note(state_dir: Path, seen: Iterable[Seen]) -> None:
     """Record (or replace) where these places are now."""
     rows = [(os.fsencode(s.path), os.fsencode(s.mount), s.fstype, s.dev, s.folder, s.key, s.seen or time.time())

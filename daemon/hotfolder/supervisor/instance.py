@@ -18,13 +18,16 @@ import fcntl
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hotfolder.config import state_dir_in, state_dir_of
 from hotfolder.errors import HotfolderError
 from hotfolder.runtime import log
-from hotfolder.status import write_snapshot
+from hotfolder.shown import printable
+from hotfolder.status import daemon_alive, read_snapshot, write_snapshot
 from hotfolder.supervisor.locks import AlreadyRunning
 
 LOCK_NAME = "hotfolder.lock"
@@ -112,6 +115,43 @@ def lock_instance(state_dir: Path) -> InstanceLock:
     except OSError:  # a full disk at start: the lock holds; status cannot name the pid or a note
         pass
     return InstanceLock(fd, path, len(head))
+
+
+@contextmanager
+def stopped(state_dir: Path, to: str) -> Iterator[None]:
+    """For a command that must not run beside the daemon (`places --forget`: the daemon keeps
+    what it changes in memory, and would write it again): the instance lock held while the
+    command runs, so no daemon runs now nor starts meanwhile (one starting in that moment, a
+    write of milliseconds, is refused as a second daemon). AlreadyRunning, with the daemon's
+    pid and how to stop it, when one holds it (`to`: what needs it stopped). The lock file is
+    neither made nor written: with none there, no daemon ever ran on state_dir, or its lock
+    was deleted under it (then its fresh snapshot says it runs, as for `status`)."""
+    path = state_dir / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # flock takes an exclusive lock on it all the same
+    except FileNotFoundError:
+        snap = read_snapshot(state_dir / "status.json")
+        if snap is not None and daemon_alive(snap):
+            raise AlreadyRunning(_running_said(str(snap.get("pid", "?")), path, to)) from None
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = _read(fd).split(b"\n", 1)[0].decode(errors="replace").strip() or "?"
+            raise AlreadyRunning(_running_said(pid, path, to)) from None
+        yield
+    finally:
+        os.close(fd)  # the lock goes with it
+
+
+def _running_said(pid: str, path: Path, to: str) -> str:
+    pid = printable(pid)  # the file's word, shown, never obeyed
+    kill = f"`kill -TERM {pid}`" if pid.isdigit() else "SIGTERM to its process"
+    return (f"hotfolder is running on this config (pid {pid}, lock {path}): {to} only while it is stopped (it "
+            f"keeps its records in memory and would write them again); stop it (`systemctl stop hotfolder` for "
+            f"the service, else {kill}), run this again, then start it")
 
 
 @dataclass(frozen=True)
