@@ -79,6 +79,23 @@ def test_what_a_gone_place_says_names_the_folder_its_file_system_and_what_to_do(
     assert "Is /mnt/web mounted?" in itself.said() and "mkdir" not in itself.said()
 
 
+def test_a_gone_place_s_advice_names_the_command_that_forgets_its_record_where_that_keeps_the_local_disk():
+    """The way to keep the path on the local disk was a raw SQL one-liner of the README's; the
+    advice now names `hotfolder places`. Not for a place that was its share's mount point: the
+    empty folder beneath is no place to keep (README: mount it again, or point the key elsewhere)."""
+    forget = ("or, to use this path on the local disk for good, stop the daemon and forget the records of the "
+              "folder's places (`hotfolder places` lists them; `hotfolder places --forget PATH...`)")
+    assert gone_missing().said().endswith(forget)
+    beneath = Gone("photos", "output", PLACE, SHARE, there(ROOT, "/", "ext4"))
+    assert beneath.said().endswith(forget) and "move it out from under /mnt/nas first" in beneath.said()
+    itself = Gone("shop", "output", MOUNT_POINT, ITSELF, there(ROOT, "/", "ext4", MOUNT_POINT))
+    assert "hotfolder places" not in itself.said()
+
+
+def gone_missing() -> Gone:
+    return Gone("photos", "output", PLACE, SHARE, missing(ROOT, "/"))
+
+
 def test_the_mount_holding_a_path_is_the_longest_point_and_the_last_mounted_there(tmp_path):
     mounts = tmp_path / "mounts"
     mounts.write_text("/dev/vda1 / ext4 rw 0 0\n"

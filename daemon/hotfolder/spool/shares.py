@@ -152,6 +152,9 @@ class Gone:
         moved = (f"point {self.key} at its new place" if self.was.mount == str(self.path) or self.missing else
                  f"point {self.key} at its new place (to keep the folder of the disk beneath, move it out from "
                  f"under {where} first)")
+        if self.was.mount != str(self.path):  # the empty mount point itself is no place to keep (README)
+            moved += ("; or, to use this path on the local disk for good, stop the daemon and forget the records of "
+                      "the folder's places (`hotfolder places` lists them; `hotfolder places --forget PATH...`)")
         return (f"is {where} mounted? Mount it and the folder resumes by itself (its inbox is scanned again); "
                 f"if the folder has moved for good, {moved}")
 
