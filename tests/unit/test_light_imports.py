@@ -17,7 +17,7 @@ import pytest
 HEAVY = ("PIL", "pyvips", "pi_heif", "rawpy", "numpy")
 LIGHT = ("hotfolder.jobs", "hotfolder.backend", "hotfolder.status", "hotfolder.supervisor.ledger",
          "hotfolder.supervisor.service", "hotfolder.workers.pool", "hotfolder.cli.commands",
-         "hotfolder.cluster.backend")
+         "hotfolder.cluster.backend", "hotfolder.cli.places")
 
 
 @pytest.mark.parametrize("module", LIGHT)
