@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
@@ -222,3 +223,15 @@ def test_a_database_a_newer_hotfolder_took_further_is_neither_read_nor_written(h
         err = capsys.readouterr().err
         assert f"{state / 'hotfolder.db'} was last used by a newer hotfolder (its 'filesystems' tables" in err, err
     assert recorded(state) == [place.path]
+
+
+def test_forget_is_refused_beside_a_daemon_whose_lock_file_was_deleted_under_it(home, state, capsys):
+    """No lock file to take (state_dir's lock deleted under the daemon, as `status` knows it):
+    the daemon's fresh snapshot says it runs. No lock file is made."""
+    place = Seen(home / "var" / "output", "/mnt/nas", "nfs4", NAS, "photos", "output")
+    record(state, place)
+    now = time.time()
+    (state / "status.json").write_text(json.dumps({"state": "running", "pid": os.getpid(), "updated": now}))
+    assert places(home, "--forget", str(place.path)) == ExitCode.ALREADY_RUNNING
+    assert f"hotfolder is running on this config (pid {os.getpid()}, " in capsys.readouterr().err
+    assert recorded(state) == [place.path] and not (state / "hotfolder.lock").exists()
