@@ -76,6 +76,9 @@ def test_run_still_refuses_an_unset_token(path):
     assert proc.returncode == 1, proc.stderr
     assert f"http.token: uses ${{{UNSET}}}, but that environment variable is not set" in proc.stderr
     assert "notify[0].secret" in proc.stderr and "warning" not in proc.stderr
+    # and how to give it: in the shell that runs it, or to the service (it said only "not set")
+    assert f"`export {UNSET}=…` in the shell that starts it" in proc.stderr, proc.stderr
+    assert "EnvironmentFile= or LoadCredential=" in proc.stderr, proc.stderr
 
 
 def test_the_service_takes_them_from_its_environment(path, monkeypatch):

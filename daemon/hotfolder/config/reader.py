@@ -241,8 +241,9 @@ class Reader:
         unset = sorted(var for var, got in found.items() if got is None)
         if unset:
             said = f"uses ${{{unset[0]}}}, but that environment variable is not set"
-            if self.part in self.ctx.serving:
-                self.fail(name, said)
+            if self.part in self.ctx.serving:  # say how to give it, in a shell and to the service (a new user)
+                self.fail(name, f"{said}: `export {unset[0]}=…` in the shell that starts it, or, for the "
+                                f"service, {_GIVE_IT}")
             self.warn(name, f"{said} here (the service needs it: {_GIVE_IT})")
             raise Unset(value)
         return _VARIABLE.sub(lambda m: found[m.group(1)] or "", value)
