@@ -111,6 +111,18 @@ def test_process_of_only_a_missing_path_exits_1_as_documented(home, capsys):
     assert commands.main(["process", "-c", "hotfolder.yaml", "empty"]) == ExitCode.USAGE == 2
 
 
+def test_process_of_a_folder_with_nothing_to_render_says_what_it_left_out(home, capsys):
+    """It said "nothing to process", no more, of a folder holding a sidecar and a .DS_Store
+    (a new user's walkthrough): now what was left out and what to give."""
+    (home / "card").mkdir()
+    (home / "card" / ".DS_Store").write_bytes(b"x")
+    (home / "card" / "IMG_1.xmp").write_bytes(b"<x/>")
+    assert commands.main(["process", "-c", "hotfolder.yaml", "card"]) == ExitCode.USAGE == 2
+    line = said_once(capsys.readouterr().err, "hotfolder: nothing to process")
+    assert "hidden and temp names are left out, and XMP sidecars" in line, line
+    assert "give image files, or folders that hold them" in line, line
+
+
 # --- as a process of its own ------------------------------------------------------
 
 def test_python_m_hotfolder_says_a_config_it_cannot_find_in_one_line(home):

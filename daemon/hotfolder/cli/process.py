@@ -48,7 +48,10 @@ def cmd_process(args: argparse.Namespace) -> int:
             log.get("batch").warning("file_not_found", file=str(path), outcome="failed")
     if not files:
         bar.close()
-        print("hotfolder: nothing to process", file=sys.stderr)
+        # A folder of only hidden, temp or sidecar names said "nothing to process", no more (a new user)
+        why = "" if missing else (": no file in the folder(s) given (hidden and temp names are left out, and XMP "
+                                  "sidecars, read with their images); give image files, or folders that hold them")
+        print(f"hotfolder: nothing to process{why}", file=sys.stderr)
         return ExitCode.FAILED if missing else ExitCode.USAGE  # a path that does not exist is 1, as documented
     _say_if_archived(cfg, [p for p in args.paths if p.exists()])
     results, elapsed = batchrun.render(args, cfg, folder, files, bar, outside=True)
