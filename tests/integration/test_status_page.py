@@ -258,3 +258,17 @@ def test_the_page_guards_itself(daemon_factory):
     assert call(url + "/requeue")[0] == 405
     assert call(url + "/healthz")[0] == 200
     assert d.stop() == 0
+
+
+def test_the_status_answers_as_soon_as_the_daemon_says_ready(daemon_factory):
+    """`ready` (and READY=1) comes after the first status is published: a client that reads
+    the line and asks at once had a 503 "starting" while the first status was taken (a test
+    under load; here a failed/ folder of 5,000 files makes that first walk long)."""
+    d = daemon_factory(extra='http: {listen: "127.0.0.1:0"}')
+    d.failed.mkdir(parents=True)
+    for i in range(5_000):
+        (d.failed / f"f{i:05d}.jpg").touch()
+    d.start(timeout=60)
+    status, _, body = call(http_url(d) + "/api/status")
+    assert status == 200, body
+    assert json.loads(body)["status"]["in_failed"] == 5_000

@@ -125,10 +125,13 @@ class Service:
             self.watcher.start()
             self.ops.start()  # its threads start after the pool's forkserver, as the watcher's do
             self.state = ServiceState.RUNNING
+            # Published before `ready` is said: a client that reads the line (or READY=1) and asks
+            # the listener at once had a 503 "starting" while the first status was being taken
+            # (a test under load).
+            self._publish(force=True)
             self.log.info("ready", workers=self.config.workers, folders=[f.name for f in self.config.folders],
                           inboxes=[str(f.inbox) for f in self.config.folders],
                           pid=os.getpid(), config=str(self.config.source))
-            self._publish(force=True)
             systemd.ready(self.publisher.line())
             self.ops.notice(Notice(NoticeKind.RECOVERED, reason=_recovery_summary(found)))
             while not self.draining:
