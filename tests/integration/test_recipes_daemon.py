@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import os
+import shlex
 import sqlite3
 import urllib.request
 import xml.etree.ElementTree as ET
@@ -157,6 +158,49 @@ def test_a_sidecar_that_comes_after_its_image_was_rendered_is_counted_in_the_sta
     assert ("  late xmp   1      XMP sidecars that came after their image was rendered (or taken by no rendition) "
             "without them") in text, text
     assert d.stop() == 0
+
+
+PORTFOLIO = """
+- name: portfolio
+  size: {long: 200}
+  format: jpeg
+  when:
+    keywords: portfolio
+"""
+
+
+def _event_of(d, name: str, file: str, timeout: float) -> dict:
+    """The daemon's `name` line of `file` (its log keeps every run's), waited for."""
+    return wait_for(lambda: next((e for e in d.events(name) if e["file"] == file), None), timeout,
+                    what=f"{name} of {file}")
+
+
+def test_a_late_sidecar_of_an_image_no_rendition_took_is_told_so_after_a_restart_and_a_kill(daemon_factory,
+                                                                                           tmp_path):
+    """The daemon knew such an image in memory only: restarted (a colleague's check), or
+    killed, before the sidecar came, it said "no image of it arrived within sidecar_wait …
+    raise sidecar_wait". It is noted in state_dir's database: the line is the one a daemon
+    that never stopped gives, and its `rerender` renders the image with the sidecar."""
+    d = daemon_factory(renditions=PORTFOLIO, folder_extra=FOLDER).start()
+    for stem, end in (("late", lambda: d.stop() == 0), ("killed", lambda: d.kill() is None)):
+        _stage(tmp_path, f"{stem}.jpg", size=(600, 400))
+        _move_in(d, tmp_path, f"{stem}.jpg")
+        _event_of(d, "file_unmatched", f"{stem}.jpg", 30)
+        assert end()
+        d.start()
+        (tmp_path / "staging" / f"{stem}.xmp").write_bytes(sources.xmp_packet(keywords=("portfolio",)))
+        _move_in(d, tmp_path, f"{stem}.xmp")
+        said = _event_of(d, "sidecar_alone", f"{stem}.xmp", 20)
+        command = f"hotfolder rerender --config {shlex.quote(str(d.config))} {shlex.quote(str(d.archive))}/{stem}.jpg"
+        assert said["late"] is True and said["note"] == (
+            f"its image {stem}.jpg arrived before it, and no rendition's `when:` took it without it (archived, "
+            f"nothing written); archived beside that image: `{command}` renders the image with its keywords and "
+            "rating (copy a sidecar before or with its image)"), said
+        status = wait_for(lambda: (s := d.status_json()).get("sidecars_late") and s, 10, what="the status to count it")
+        assert status["sidecars_late"] == 1, status
+    assert d.stop() == 0
+    assert hotfolder(*shlex.split(command)[1:]).returncode == 0  # the advice, as given
+    assert d.outputs() == ["killed_portfolio.jpg"]
 
 
 def test_on_no_rendition_fail_keeps_what_explain_says_and_the_page_shows_it(daemon_factory, tmp_path):

@@ -278,7 +278,9 @@ def test_a_sidecar_alone_is_archived_or_deleted(tmp_path):
 def test_a_late_sidecar_of_an_image_no_rendition_took_says_so_and_how_it_may_match_now(tmp_path):
     """An image taken by no rendition (archived, nothing written; the index keeps none) and its
     sidecar a moment later, whose keywords may be what a `when:` asks for: the note said "no
-    image of it arrived within sidecar_wait … raise sidecar_wait" (a README audit)."""
+    image of it arrived within sidecar_wait … raise sidecar_wait" (a README audit). The note
+    of the image is state_dir's: a sidecar alone reads it with no memory of the daemon's (its
+    next start's), and it is never said "rendered" (the index has no rendering of it)."""
     import dataclasses
     import shlex
 
@@ -286,15 +288,15 @@ def test_a_late_sidecar_of_an_image_no_rendition_took_says_so_and_how_it_may_mat
 
     from hotfolder.supervisor import side_files
 
-    folder = dataclasses.replace(make_folder(tmp_path), index_dir=tmp_path / "state")
+    state = tmp_path / "state"
+    folder = dataclasses.replace(make_folder(tmp_path), index_dir=state, state_dir=state)
     folder.archive.mkdir(parents=True, exist_ok=True)
     for name in ("IMG_5.JPG", "IMG_6.JPG"):
         (folder.archive / name).write_bytes(b"archived a moment ago, unmatched")
-    lately = side_files.Lately()
-    lately.add(folder.archive / "IMG_5.JPG")
+    side_files.LoneSidecars().note_unmatched(structlog.get_logger(), folder, folder.archive / "IMG_5.JPG")
     with structlog.testing.capture_logs() as said:
-        late = [side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / f"{stem}.xmp", b"<x/>"),
-                                         lately) for stem in ("IMG_5", "IMG_6")]
+        late = [side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / f"{stem}.xmp", b"<x/>"))
+                for stem in ("IMG_5", "IMG_6")]
     image = shlex.quote(str(folder.archive / "IMG_5.JPG"))
     assert said[0]["note"] == (
         "its image IMG_5.JPG arrived before it, and no rendition's `when:` took it without it (archived, nothing "
@@ -302,3 +304,29 @@ def test_a_late_sidecar_of_an_image_no_rendition_took_says_so_and_how_it_may_mat
         "and rating (copy a sidecar before or with its image)")
     assert said[1]["note"].startswith("no image of it arrived within sidecar_wait")  # not one no rendition took
     assert late == [True, False]
+
+
+def test_the_notes_of_unmatched_originals_are_bounded_and_name_that_very_file(tmp_path):
+    """Kept LATELY and MOST at most (each note prunes the older ones); a file put at a noted
+    path since (another inode) is not the one noted; no database: nothing is known, none made."""
+    from hotfolder.state import unmatched
+
+    state, now = tmp_path / "state", time.time()
+    assert not unmatched.archived_lately(state, tmp_path) and not state.exists()
+    images = []
+    for i in range(3):
+        images.append(tmp_path / f"u{i}.jpg")
+        images[-1].write_bytes(b"x")
+    notes = unmatched.Unmatched(state)
+    notes.note(images[0], images[0].stat().st_ino, now - unmatched.LATELY - 1)  # a start an hour later
+    notes.note(images[1], images[1].stat().st_ino, now)
+    assert [unmatched.archived_lately(state, p) for p in images] == [False, True, False]
+    images[1].unlink()
+    images[1].write_bytes(b"another file, put at its path")
+    images[2].rename(images[1])
+    assert not unmatched.archived_lately(state, images[1])
+    for i in range(unmatched.MOST + 5):
+        notes.note(tmp_path / f"many/{i}.jpg", i, now + i / 1000)
+    kept = notes.conn.execute("SELECT count(*), min(time) FROM unmatched_originals").fetchone()
+    assert kept == (unmatched.MOST, now + 5 / 1000), kept
+    notes.close()

@@ -289,9 +289,9 @@ class Ledger:
         """A rendered file's original is archived (durably) or deleted: noted, said, counted, ended."""
         folder = job.folder
         self.sameness.settled(folder, job, result, where)
+        if result.unmatched and where is not None:  # noted before it is said: a kill after its line keeps it
+            self.sidecars.note_unmatched(self.log, folder, where)
         endings.done(logger, folder, job, result, where, self.on_notice, self.unmatched)
-        if result.unmatched and where is not None:
-            self.sidecars.unmatched.add(where)
         self.unfinished.ended(folder, job.rel)
         if self.gate.resume():  # the folder works again: said in the log too (an admin watching it saw no end)
             self.log.info("claiming_resumed", folder=folder.name, reason="a file was archived: the folders work again")

@@ -16,7 +16,7 @@ from hotfolder.config import locate
 from hotfolder.config.model import Folder
 from hotfolder.engine import formats
 from hotfolder.spool import archived, fsnames, moves, xmp_sidecars
-from hotfolder.state import originals
+from hotfolder.state import originals, unmatched
 
 
 def pass_through(log, folder: Folder, path: Path) -> None:
@@ -30,21 +30,37 @@ def pass_through(log, folder: Folder, path: Path) -> None:
 class LoneSidecars:
     """XMP sidecars handed out without their image (arrival/pairs.py: it did not come within
     sidecar_wait, or came before them): archived, with a note that says why and what to do,
-    and counted when late (their image was rendered, or taken by no rendition, without
-    them). One whose image is being rendered now waits in the inbox for its end (it was
-    archived alone, "no image of it arrived", and not counted late: an admin's report)."""
+    and counted when late (their image was rendered, or taken by no rendition: noted by
+    `note_unmatched`, without them). One whose image is being rendered now waits in the
+    inbox for its end (it was archived alone, "no image of it arrived", and not counted
+    late: an admin's report)."""
 
     def __init__(self) -> None:
         self.late: dict[str, int] = {}  # per folder: late sidecars, since the start
-        self.unmatched = Lately()  # where originals no rendition took went lately
+        self._unmatched: dict[Path, unmatched.Unmatched] = {}  # per state_dir: its notes of unmatched originals
         self._waiting: dict[tuple[str, str], str] = {}  # (folder, its image) -> a sidecar waiting for its end
 
     def take(self, log, folder: Folder, path: Path, rendering: Iterable[str]) -> None:
         """`rendering`: the folder's files in flight (their paths under the inbox)."""
         if self._waits(folder, path, rendering):
             return
-        if sidecar_alone(log, folder, path, self.unmatched):
+        if sidecar_alone(log, folder, path):
             self.late[folder.name] = self.late.get(folder.name, 0) + 1
+
+    def note_unmatched(self, log, folder: Folder, where: Path) -> None:
+        """An original no rendition took was archived at `where`: noted in state_dir's database
+        (state/unmatched.py), so that its late sidecar is told so after a restart or a crash
+        too. A note that fails costs that line's wording only: said, never a reason to stop."""
+        if folder.state_dir is None:  # a cluster's: its nodes render, and the head is told no such thing
+            return
+        try:
+            notes = self._unmatched.get(folder.state_dir)
+            if notes is None:
+                notes = self._unmatched[folder.state_dir] = unmatched.Unmatched(folder.state_dir)
+            notes.note(where, os.lstat(where).st_ino)
+        except Exception as exc:  # noqa: BLE001 - see above
+            log.warning("unmatched_note_failed", folder=folder.name, archived=str(where),
+                        reason=f"{type(exc).__name__}: {exc}")
 
     def _waits(self, folder: Folder, sidecar: Path, rendering: Iterable[str]) -> bool:
         rel = PurePosixPath(sidecar.relative_to(folder.inbox).as_posix())
@@ -61,43 +77,23 @@ class LoneSidecars:
         return self._waiting.pop((folder.name, rel), None)
 
 
-class Lately:
-    """Where originals that no rendition took were archived in the last LATELY seconds (at
-    most MAX_LATELY of them): the index keeps no unmatched original, so a late sidecar of
-    one was told "no image of it arrived" (a README audit), though its keywords or rating
-    may be just what a rendition's `when:` asks for."""
-
-    def __init__(self) -> None:
-        self._at: dict[Path, float] = {}
-
-    def add(self, where: Path) -> None:
-        self._at.pop(where, None)
-        self._at[where] = time.monotonic()
-        while len(self._at) > MAX_LATELY or next(iter(self._at.values())) < time.monotonic() - LATELY:
-            del self._at[next(iter(self._at))]
-
-    def __contains__(self, where: object) -> bool:
-        at = self._at.get(where) if isinstance(where, Path) else None
-        return at is not None and time.monotonic() - at < LATELY
-
-
-def sidecar_alone(log, folder: Folder, path: Path, unmatched: Lately | None = None) -> bool:
+def sidecar_alone(log, folder: Folder, path: Path) -> bool:
     """Archive (or delete, with on_success: delete) a sidecar whose image never came. True
     when it came late: its image was rendered without it, or taken by no rendition without
-    it (`unmatched`: where such images went lately); the ledger counts those."""
+    it (noted in state_dir's database as it was archived); the ledger counts those."""
     rel = path.relative_to(folder.inbox).as_posix()
     try:
         where = xmp_sidecars.alone(folder, path)
     except OSError as exc:  # it stays in the inbox; the next rescan tries again
         log.error("sidecar_not_moved", folder=folder.name, file=rel, reason=str(exc))
         return False
-    late, note = _why_alone(folder, where, unmatched or Lately())
+    late, note = _why_alone(folder, where)
     log.info("sidecar_alone", folder=folder.name, file=rel, archived=str(where) if where else None, late=late,
              note=note)
     return late
 
 
-def _why_alone(folder: Folder, where: Path | None, unmatched: Lately) -> tuple[bool, str]:
+def _why_alone(folder: Folder, where: Path | None) -> tuple[bool, str]:
     """Whether it came late, and what happened and what to do: an image of it already
     archived was rendered without it (it came after the image was taken: an image waits
     only for a sidecar being written with it), so raising sidecar_wait would not help;
@@ -110,7 +106,7 @@ def _why_alone(folder: Folder, where: Path | None, unmatched: Lately) -> tuple[b
         # shell would not read back: no command then
         command = f"hotfolder rerender{locate.option(folder.config_file)} {shlex.quote(at)}"
         how = f"`{command}`" if fsnames.printable(at) == at else "`hotfolder rerender` of that image"
-        if where.parent / image in unmatched:
+        if folder.state_dir is not None and unmatched.archived_lately(folder.state_dir, where.parent / image):
             return True, (f"its image {fsnames.display(image)} arrived before it, and no rendition's `when:` took "
                           f"it without it (archived, nothing written); archived beside that image: {how} renders "
                           "the image with its keywords and rating (copy a sidecar before or with its image)")
@@ -123,8 +119,7 @@ def _why_alone(folder: Folder, where: Path | None, unmatched: Lately) -> tuple[b
                    + "; drop a sidecar with its image, or raise sidecar_wait")
 
 
-LATELY = 600.0  # seconds: an image archived this recently is the one its late sidecar belonged to
-MAX_LATELY = 1000  # unmatched originals remembered (a path each): memory stays bounded
+LATELY = unmatched.LATELY  # seconds: an image archived this recently is the one its late sidecar belonged to
 MAX_WAITING = 1000  # sidecars remembered waiting for their image in flight
 
 
