@@ -121,7 +121,8 @@ class Match:
         printed command names (config/locate.option)."""
         if not self.gone:
             return ""
-        said = f"{len(self.gone)} of its {len(self.outputs)} outputs are gone from the output folder; "
+        said = (f"{len(self.gone)} of its {len(self.outputs)} outputs {'is' if len(self.gone) == 1 else 'are'} gone "
+                "from the output folder; ")
         if archive is None or not self.archived:
             return said + "its original was not kept (on_success: delete): on_duplicate: process renders every copy"
         original = archive / self.archived

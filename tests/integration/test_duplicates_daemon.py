@@ -393,7 +393,7 @@ def test_after_rerender_with_a_new_filename_the_index_knows_its_outputs(daemon_f
     matched = _record(d, "again.jpg")["matched"]
     assert matched["outputs"] == ["a_web.jpg", "a_sq.webp"] and matched["outputs_gone"] == ["a_sq.webp"], matched
     (line,) = d.events("file_skipped")
-    assert "1 of its 2 outputs are gone" in line["hint"], line
+    assert "1 of its 2 outputs is gone" in line["hint"], line
     assert _found(d)["test/again.jpg"]["matched"]["outputs"] == ["a_web.jpg", "a_sq.webp"]
     assert d.stop() == 0
 

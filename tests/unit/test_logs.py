@@ -91,8 +91,8 @@ def test_a_copy_and_a_look_alike_get_a_line_each():
     assert re.fullmatch(TIME + "skipped IMG_0002.jpg: the same bytes as photos/IMG_0001.jpg; moved to duplicates/",
                         skipped), skipped
     gone = render({"event": "file_skipped", "file": "c.jpg", "kind": "exact", "matched": "photos/a.jpg",
-                   "hint": "1 of its 2 outputs are gone from the output folder; `hotfolder rerender archive/a.jpg`"})
-    assert gone.endswith("moved to duplicates/ (1 of its 2 outputs are gone from the output folder; "
+                   "hint": "1 of its 2 outputs is gone from the output folder; `hotfolder rerender archive/a.jpg`"})
+    assert gone.endswith("moved to duplicates/ (1 of its 2 outputs is gone from the output folder; "
                          "`hotfolder rerender archive/a.jpg`)"), gone
     similar = render({"event": "file_skipped", "file": "b.jpg", "kind": "similar", "matched": "photos/a.jpg"})
     assert similar.endswith("skipped b.jpg: a look-alike of photos/a.jpg; moved to duplicates/"), similar
