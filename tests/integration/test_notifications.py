@@ -193,11 +193,17 @@ def test_apprise_urls_and_the_other_events(daemon_factory, receiver):
 
 
 def test_done_is_sent_to_who_asks_with_the_manifest_written_beside_the_outputs(daemon_factory, receiver):
+    """/api/status's `done` entries carry it as the webhook does, an object (or null): they
+    had it as the manifest's JSON text, "" when there was none."""
+    import urllib.request
+
+    from tests.harness import http_url
+
     r = receiver()
     d = daemon_factory(extra=notify_config(f'{{url: "{r.url}/done", events: [done]}}', f'{{url: "{r.url}/default"}}',
-                                           interval=1),
+                                           interval=1) + '\nhttp: {listen: "127.0.0.1:0"}',
                        renditions=RENDITIONS.replace("quality: 85", "quality: auto"),
-                       folder_extra='manifest: "{stem}.json"').start()
+                       folder_extra='manifest: "{stem}.json"', on_duplicate="skip").start()
     good(d, "fine.jpg", size=(640, 480))
     done = wait_for(lambda: r.events("/done"), 20, what="the done event")[0]
     assert (done["event"], done["folder"], done["file"]) == ("done", "test", "fine.jpg")
@@ -214,6 +220,17 @@ def test_done_is_sent_to_who_asks_with_the_manifest_written_beside_the_outputs(d
     assert logged == {o["rendition"]: (o["quality"], o["score"], o["score_measured"]) for o in manifest["outputs"]}
     assert 40 <= logged["web"][0] <= 100 and logged["thumb"] == (85, None, False)
     assert logged["web"][1] is None or logged["web"][1] >= 77
+    (d.root / "copy.jpg").write_bytes((d.archive / "fine.jpg").read_bytes())  # a skipped copy: no manifest
+    os.rename(d.root / "copy.jpg", d.inbox / "copy.jpg")
+    url = http_url(d)
+
+    def listed() -> dict:
+        with urllib.request.urlopen(url + "/api/status", timeout=10) as api:
+            return {e["file"]: e["manifest"] for e in json.loads(api.read())["done"]}
+
+    api = wait_for(lambda: (got := listed()).keys() == {"fine.jpg", "copy.jpg"} and got, 20,
+                   what="the file and its copy in /api/status")
+    assert api == {"fine.jpg": manifest, "copy.jpg": None}, api
     bad(d, "broken.jpg")
     wait_for(lambda: r.events("/default"), 20, what="the failure, to the default item")
     assert {e["event"] for e in r.events("/default")} == {"failed"}, "done is only for who asks for it"

@@ -5,7 +5,6 @@ knows the other's insides.
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 
@@ -56,7 +55,7 @@ def _fields(n: Notice, host: str) -> dict:
               "host": host}
     if n.event == NoticeKind.DONE:  # what was written: the outputs, and the manifest when the folder writes one
         fields["outputs"] = list(n.outputs)
-        fields["manifest"] = json.loads(n.manifest) if n.manifest else None
+        fields["manifest"] = n.manifest_json()
     return fields
 
 

@@ -8,9 +8,10 @@ ledger and the service know nothing of HTTP.
 """
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 
 
@@ -39,6 +40,15 @@ class Notice:
     duration_ms: float = 0.0
     manifest: str = ""  # DONE: the manifest written with the outputs (its JSON), when the folder writes one
     time: float = field(default_factory=time.time)
+
+    def manifest_json(self) -> dict | None:
+        """The manifest as the webhook and /api/status give it: an object, or None when none was
+        written (/api/status gave its text, "" for none, where the webhook gave an object)."""
+        return json.loads(self.manifest) if self.manifest else None
+
+    def as_json(self) -> dict:
+        """The notice as /api/status lists it: its fields, the manifest as an object or null."""
+        return {**asdict(self), "manifest": self.manifest_json()}
 
 
 Hook = Callable[[Notice], None]

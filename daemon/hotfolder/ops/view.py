@@ -27,7 +27,7 @@ class View:
 
     def as_json(self) -> dict:
         return {"status": asdict(self.status), "failed": [asdict(f) for f in self.failed],
-                "done": [asdict(n) for n in self.recent], "host": self.host, "version": self.version}
+                "done": [n.as_json() for n in self.recent], "host": self.host, "version": self.version}
 
 
 class RequeueCode(StrEnum):
