@@ -37,6 +37,9 @@ class Job:
     reindex: bool = False  # not an original to render: an archived one to put in the index (workers/reindex.py)
     outside: bool = False  # a file of `hotfolder process`: it owns its outputs as itself, not as a drop of `rel`
     kept_since_ns: int = 0  # rerender: an output written after this (its start) is a newer drop's, kept
+    # rerender: the state_dir whose index of originals (read only) proves outputs of no owner
+    # record this original's own, as a new version's are in the daemon (workers/provenance.py)
+    proved_by: Path | None = None
 
     def __reduce__(self):
         """Pickled with its folder as that folder's pickle, made once per Folder object and
@@ -115,6 +118,9 @@ class Result:
     # The outputs' content hashes, then the manifest's (state/originals.Entry.output_hashes):
     # `rerender` notes them with the outputs it wrote, so that they stay provable its own
     output_hashes: bytes = b""
+    # What the worker said of the names its outputs took (workers/provenance.said; "" nothing):
+    # said again by `process` and `rerender`, whose workers log nothing (their lines would cut the bar)
+    names_said: str = ""
     record: int = 0  # its row in the index (where the original went is noted there)
     indexed: bool = False  # the result of a Job.reindex: no original's end, never counted
 

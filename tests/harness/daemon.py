@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -197,6 +198,18 @@ class Daemon:
 
     def descendants(self) -> list[int]:
         return sorted(descendants(self.proc.pid)) if self.proc is not None else []
+
+    def move_output(self) -> Path:
+        """The output folder copied to another disk with `cp -a` (its files' times and modes
+        kept), the old one removed and the config pointed at the copy (the daemon stopped):
+        the name records, keyed by the outputs' paths, no longer name their owners."""
+        moved = self.var / "disk2" / "output"
+        moved.parent.mkdir()
+        subprocess.run(["cp", "-a", str(self.output), str(moved)], check=True, timeout=30)
+        shutil.rmtree(self.output)
+        self.config.write_text(self.config.read_text().replace("output: var/output", "output: var/disk2/output"))
+        self.output = moved
+        return moved
 
     # --- what it said and did -------------------------------------------------------------
 

@@ -156,3 +156,30 @@ def test_process_says_of_a_file_no_rendition_took_that_nothing_was_made_and_why(
                          text=True, timeout=60)
     assert run.returncode == 1 and "no rendition applies (on_no_rendition: fail)" in run.stderr, run.stderr
     assert re.search(r"processed 0 of 1 file\(s\) .*; 1 failed$", run.stderr.strip()), run.stderr
+
+
+def test_process_after_the_output_folder_moved_writes_beside_and_says_why(daemon_factory, tmp_path):
+    """The daemon proves a new version's outputs of no record its own by the index of originals
+    (workers/provenance.py); `process` keeps no record of what it writes, so after the output
+    folder moved it wrote `a_web~jpg.jpg` beside its own a_web.jpg and said nothing at all
+    ("processed 1 of 1"). It still writes beside (nothing proves the old one its), and says so."""
+    d = daemon_factory()
+    batch = tmp_path / "batch"
+    batch.mkdir()
+    Image.new("RGB", (320, 240), (10, 80, 120)).save(batch / "a.jpg")
+
+    def process() -> subprocess.CompletedProcess:
+        run = subprocess.run([sys.executable, "-m", "hotfolder", "process", "--config", str(d.config), str(batch)],
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        return run
+
+    process()
+    d.move_output()
+    run = process()
+    assert sorted(p.name for p in d.output.iterdir()) == ["a_thumb.webp", "a_thumb~jpg.webp", "a_web.jpg",
+                                                          "a_web~jpg.jpg"]
+    assert "a.jpg: a_web.jpg, a_thumb.webp are kept: no record says which original wrote them" in run.stderr, \
+        run.stderr
+    assert "2 output(s) kept as they were, this run's written beside them" in run.stderr, run.stderr
+    assert "`process` keeps no record of their bytes" in run.stderr, run.stderr

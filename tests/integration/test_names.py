@@ -206,12 +206,7 @@ def test_a_new_version_replaces_its_own_outputs_after_their_records_are_lost(dae
     _done(d, 1, "a.jpg")
     assert d.stop() == 0
     if how.startswith("output"):
-        moved = d.var / "disk2" / "output"
-        moved.parent.mkdir()
-        subprocess.run(["cp", "-a", str(d.output), str(moved)], check=True, timeout=30)
-        shutil.rmtree(d.output)
-        d.config.write_text(d.config.read_text().replace("output: var/output", "output: var/disk2/output"))
-        d.output = moved
+        d.move_output()
     else:
         shutil.rmtree(d.var / "state" / "names")
     d.start()

@@ -364,3 +364,27 @@ def test_a_name_being_rendered_as_rerender_starts_is_left_to_the_daemon(daemon_f
     done = hotfolder("rerender", "--config", str(d.config))
     assert done.returncode == 0 and "1 whose name the daemon is rendering now: left to it" in done.stderr, done.stderr
     assert (d.output / "u7_web.jpg").read_bytes() == before
+
+
+def test_rerender_replaces_its_own_outputs_after_the_output_folder_moved(daemon_factory):
+    """The output folder copied to another disk (`cp -a`, the config pointed there) leaves
+    outputs no name record names. The daemon replaces those a new version proves its own by
+    their bytes (workers/provenance.py); rerender wrote a second set beside them
+    (`a_web~jpg.jpg`, `a~jpg.json`), and its dry run said "renamed". It proves them as the
+    daemon does; an output edited since (not the bytes a.jpg wrote) is still kept."""
+    d = daemon_factory(folder_extra='manifest: "{stem}.json"').start()
+    _drop(d, "a.jpg", _solid(RED), 1)
+    _drop(d, "b.jpg", _solid(BLUE), 2)
+    assert d.stop() == 0
+    d.move_output()
+    (d.output / "b_thumb.webp").write_bytes((d.output / "b_thumb.webp").read_bytes() + b"\0")  # edited since
+    _new_recipe(d)
+    dry = hotfolder("rerender", "--dry-run", "--config", str(d.config), str(d.archive / "a.jpg"))
+    assert dry.returncode == 0, dry.stderr
+    assert "a.jpg → a_web.jpg (replaced), a_thumb.webp (replaced)" in dry.stdout, dry.stdout
+    done = hotfolder("rerender", "--config", str(d.config))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert files_under(d.output) == ["a.json", "a_thumb.webp", "a_web.jpg", "b.json", "b_thumb.webp",
+                                     "b_thumb~jpg.webp", "b_web.jpg"], "a second set of outputs"
+    assert _size(d.output / "a_web.jpg") == (160, 120) and _size(d.output / "b_web.jpg") == (160, 120)
+    assert "1 output(s) kept" in done.stderr and "b_thumb.webp" in done.stderr, done.stderr

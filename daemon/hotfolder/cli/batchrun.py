@@ -28,10 +28,11 @@ def setup_log(args: argparse.Namespace) -> Progress:
 
 def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tuple[Path, str]],
            bar: Progress, generations: dict[Path, int] | None = None, outside: bool = False,
-           kept_since_ns: int = 0) -> tuple[list, float]:
+           kept_since_ns: int = 0, prove: bool = False) -> tuple[list, float]:
     """Render `files` (each with the relative path its outputs keep) with the folder's
     renditions: the Outcomes, in the order they ended, and the seconds it took. `outside`:
-    files of `hotfolder process` (jobs.Job.outside), not archived originals (rerender)."""
+    files of `hotfolder process` (jobs.Job.outside), not archived originals (rerender).
+    `prove`: rerender's (batch.run)."""
     # Imported here, not at the top: the pool and the engine (pyvips, Pillow) cost ~0.4 s,
     # which the commands' own mistakes need not pay.
     from hotfolder.workers import batch
@@ -54,7 +55,7 @@ def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tu
     level = "debug" if args.log_level == "debug" else "critical"
     try:
         results = batch.run(cfg, files, folder, progress, args.log_format, level, generations, outside,
-                            kept_since_ns)
+                            kept_since_ns, prove)
     finally:  # cleared before any line says what went wrong (cli.commands.main)
         bar.close()
     return results, time.monotonic() - t0
@@ -73,10 +74,15 @@ def report(logger, folder: Folder, outcome, asked: bool = False) -> None:
         said("file_unmatched", file=outcome.rel, src=str(outcome.src), reason=result.unmatched,
              duration_ms=result.duration_ms, worker_pid=result.pid, outcome="unmatched")
     elif result.ok:
+        if result.names_said:  # a second set written beside outputs kept: said at the default level
+            (logger.warning if result.kept else logger.info)(
+                "outputs_kept", file=outcome.rel, src=str(outcome.src), reason=result.names_said,
+                kept=list(result.kept))
         logger.info("file_done", file=outcome.rel, src=str(outcome.src),
                     renditions=list(result.renditions or (r.name for r in folder.renditions)),
                     outputs=list(result.outputs),
-                    duration_ms=result.duration_ms, worker_pid=result.pid, outcome="ok")
+                    duration_ms=result.duration_ms, worker_pid=result.pid, outcome="ok",
+                    **({"kept": list(result.kept)} if result.kept else {}))
     else:
         logger.warning("file_failed", file=outcome.rel, src=str(outcome.src), reason=result.error,
                        step=result.step, worker_pid=result.pid, outcome="failed")

@@ -58,15 +58,26 @@ def cmd_process(args: argparse.Namespace) -> int:
     ok = sum(1 for o in results if o.result.ok)
     bad = len(results) - ok
     unmatched = sum(1 for o in results if o.result.ok and o.result.unmatched)
+    beside = sum(len(o.result.kept) for o in results if o.result.ok)
     summary = [f"{bad} failed"] + ([f"{len(missing)} not found"] if missing else []) + (
         [f"{len(files) - len(results)} not processed (stopped)"] if len(results) < len(files) else []) + (
         [f"{unmatched} unmatched (nothing made: no rendition's `when:` took {'it' if unmatched == 1 else 'them'})"]
-        if unmatched else [])
+        if unmatched else []) + ([f"{beside} output(s) kept as they were, this run's written beside them "
+                                  f"({KEPT_WHY})"] if beside else [])
     print(f"processed {ok} of {len(files) + len(missing)} file(s) in {elapsed:.1f} s "
           f"({ok / elapsed:.1f}/s) into {printable(str(folder.output))}; {', '.join(summary)}", file=sys.stderr)
     # An unmatched file is no failure (exit 0), as in the daemon: the folder's `when:`s chose
     # to make nothing of it; `on_no_rendition: fail` makes it one, counted failed (exit 1).
     return ExitCode.OK if ok == len(files) + len(missing) else ExitCode.FAILED
+
+
+# Why `process` never proves an output of no record its own, as the daemon does by the index of
+# originals (workers/provenance.py): it keeps no record of what it writes (a row in the index
+# would make a later drop of those bytes a skipped duplicate), and the index's rows are the drops',
+# whose outputs a processed file must never take (jobs.Job.outside).
+KEPT_WHY = ("see outputs_kept above: a file owns only the outputs it wrote as itself, and `process` keeps no record "
+            "of their bytes, so after the output folder moved or state_dir/names was deleted nothing proves one its "
+            "own; delete the old ones if unwanted")
 
 
 def _names_for(names_dir: Path | None, output: Path) -> Path | None:

@@ -9,8 +9,11 @@ names, and it owns them (spool/owners.py): its own are replaced; a name another 
 owns is not taken (on_name_clash decides, as for a drop). Of several drops of one name
 only the last of each photo, whose outputs are there, is rendered: a new version replaced
 the earlier one's outputs, a different photo got its own (`~2`; the index of originals
-says which photo each was). `{seq}` gives the next numbers, as for any render. The
-originals stay where they are.
+says which photo each was). After the output folder moved (or state_dir/names was deleted),
+an output no record names is its own where its bytes prove it, as a new version's are in the
+daemon (workers/provenance.py, the index read only); one they do not is kept, the new one
+written beside, and the summary counts it. `{seq}` gives the next numbers, as for any
+render. The originals stay where they are.
 `--dry-run` says all this per file and renders nothing.
 """
 from __future__ import annotations
@@ -71,12 +74,16 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         kept = sum(1 for o in results if o.result.ok and o.result.skipped)
         ok = sum(1 for o in results if o.result.ok) - kept
         stopped = len(current) - len(results)
+        beside = sum(len(o.result.kept) for o in results if o.result.ok)
         print(f"folder {folder.name}: rendered {ok} of {len(current)} archived original(s) again in {elapsed:.1f} s "
               f"into {folder.output}; {len(results) - ok - kept} failed" + (f", {stopped} not rendered (stopped)"
                                                                      if stopped else "")
               + (f"; {len(earlier)} earlier drop(s) of a name skipped" if earlier else "")
               + (f"; {kept + len(busy)} kept as they were: a newer drop of their name was rendered since this run "
-                 f"started, or was being rendered as it started" if kept or busy else ""), file=sys.stderr)
+                 f"started, or was being rendered as it started" if kept or busy else "")
+              + (f"; {beside} output(s) kept, not replaced (another original's, or of no record and not the bytes "
+                 f"their original wrote there: see outputs_kept above), the new ones written beside" if beside else ""),
+              file=sys.stderr)
         if ok + kept < len(current):
             code = ExitCode.FAILED
         if stopped:
@@ -96,7 +103,7 @@ def _render_in_rounds(args: argparse.Namespace, cfg: Config, folder: Folder, cur
     for batch in _rounds(cfg, folder, current):
         bar = batchrun.setup_log(args)  # one bar per round
         done, seconds = batchrun.render(args, cfg, folder, [(a.path, a.rel) for a in batch], bar, generations,
-                                        kept_since_ns=started_ns)
+                                        kept_since_ns=started_ns, prove=True)
         results += done
         elapsed += seconds
         if len(done) < len(batch):  # stopped
@@ -260,11 +267,25 @@ def _skip(folder: Folder):
 def _say_plan(cfg: Config, folder: Folder, archive: Path, current: list[archived.Archived],
               earlier: list[archived.Archived], generations: dict[Path, int], index: _Index) -> None:
     """--dry-run: each original, its outputs and what would happen to each; nothing is written."""
+    from hotfolder.state import originals
+
+    with originals.recorded_outputs(folder.index_dir) as recorded:
+        _say_plan_with(cfg, folder, archive, current, earlier, generations, index, recorded)
+
+
+def _say_plan_with(cfg: Config, folder: Folder, archive: Path, current: list[archived.Archived],
+                   earlier: list[archived.Archived], generations: dict[Path, int], index: _Index,
+                   recorded) -> None:
+    """_say_plan, outputs of no owner record proved by `recorded` (state/originals.RecordedOutputs,
+    or None) as the run would prove them."""
+    from hotfolder.workers import provenance
+
     tally: dict[str, int] = {}
     taken: dict[Path, str] = {}  # the names the originals before this one will have written, and whose
     for item, wanted in zip(current, _names_wanted(cfg, folder, current), strict=True):
         generation = generations.get(item.path, 0)
-        planned = owners.plan(folder, item.rel, wanted, generation, planned=taken)
+        proven = provenance.proven(folder, item.rel, generation, wanted, recorded)
+        planned = owners.plan(folder, item.rel, wanted, generation, planned=taken, proven=proven)
         if not any(p.how.startswith("fails") for p in planned):
             taken.update(dict.fromkeys((p.path for p in planned), owners.owner_id(folder, item.rel, generation)))
         said = []

@@ -289,29 +289,23 @@ class Planned:
 
 
 def plan(folder: Folder, rel: str, outputs: list[Path], generation: int = 0,
-         planned: Mapping[Path, str] | None = None) -> list[Planned]:
-    """What reserve(folder, rel, outputs, generation) would choose now, under the same lock,
-    writing nothing. `planned`: paths (and their owners) that originals planned before this
-    one would have written by then (a dry run of several: each sees the names the ones
-    before it take)."""
+         planned: Mapping[Path, str] | None = None, proven: Mapping[Path, Identity] | None = None
+         ) -> list[Planned]:
+    """What reserve_told(folder, rel, outputs, generation, proven=proven) would choose now,
+    under the same lock, writing nothing. `planned`: paths (and their owners) that originals
+    planned before this one would have written by then (a dry run of several: each sees the
+    names the ones before it take)."""
     names_dir = folder.names_dir
+    if names_dir is None:
+        return [Planned(out, "replaced" if os.path.lexists(out) or out in (planned or {}) else "new")
+                for out in outputs]
     try:
-        chosen = (list(outputs) if names_dir is None
-                  else [t.path for t in _reserve(folder, names_dir, rel, outputs, generation, write=False,
-                                                 pending=planned or {})[0]])
+        picks = _reserve(folder, names_dir, rel, outputs, generation, write=False, pending=planned or {},
+                         proven=proven)[0]
     except NameClash as exc:
         return [Planned(out, f"fails: {exc}") for out in outputs]
-    me = owner_id(folder, rel, generation)
-    out = []
-    for wanted, path in zip(outputs, chosen, strict=True):
-        if not os.path.lexists(path) and path not in (planned or {}):
-            how = "new" if path == wanted else "renamed"
-        elif names_dir is None or _read(_marker(names_dir, path)) == me:
-            how = "replaced"
-        else:
-            how = "taken over"
-        out.append(Planned(path, how))
-    return out
+    return [Planned(t.path, ("new" if t.path == t.asked else "renamed") if not t.replaces
+                    else "replaced" if t.replaces in ("own", "proven") else "taken over") for t in picks]
 
 
 def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], generation: int,

@@ -268,28 +268,13 @@ class Originals:
         """What the renderings under this folder and name, as the photo `generation`, wrote:
         each one's outputs and their content hashes, newest first (those rendered before the
         hashes were kept have none)."""
-        name = os.fsencode(rel)
-        found = self.conn.execute(
-            "SELECT id, outputs, output_hashes FROM originals WHERE folder = ? AND name_key = ? AND name = ? "
-            "AND state = ? AND generation = ? AND output_hashes IS NOT NULL ORDER BY id DESC LIMIT ?",
-            (self.folder_id(folder), _key8(name), name, RENDERED, generation, NAMED_LIMIT)).fetchall()
-        return [Written(r[0], rows.split(r[1], name),
-                        tuple(r[2][i:i + OUTPUT_HASH] for i in range(0, len(r[2]), OUTPUT_HASH))) for r in found]
+        return _written(self.conn, self.folder_id(folder), rel, generation)
 
     def written_since(self, record: int, digest: bytes, folder: str, rel: str, generation: int) -> bool:
         """Whether another original (not this folder, name and photo) wrote an output of exactly
         these bytes, before `record` or since: then the file holding them cannot be proved
-        `record`'s. Not only the rows since `record`: `hotfolder rerender` updates an original's
-        row in place (rerendered), so an earlier row may hold what was written after `record`
-        (a rerender of a.png that took a_web.jpg after a.jpg's went: a new version of a.jpg
-        replaced it). A scan of the rows (the index has no key on output hashes): asked only
-        of an output whose owner record is missing."""
-        name = os.fsencode(rel)
-        return self.conn.execute(
-            "SELECT 1 FROM originals WHERE id != ? AND state = ? AND output_hashes IS NOT NULL "
-            "AND instr(output_hashes, ?) > 0 AND NOT (folder = ? AND name_key = ? AND name = ? AND generation = ?) "
-            "LIMIT 1", (record, RENDERED, digest, self.folder_id(folder), _key8(name), name, generation)
-        ).fetchone() is not None
+        `record`'s (_written_since)."""
+        return _written_since(self.conn, record, digest, self.folder_id(folder), rel, generation)
 
     def next_generation(self, folder: str, rel: str) -> int:
         row = self.conn.execute("SELECT max(generation) FROM originals WHERE folder = ? AND name_key = ? AND name = ?",
@@ -489,6 +474,68 @@ def _look(row) -> Look:
 
 
 _open: dict[tuple[int, Path], Originals] = {}
+
+
+def _written(conn: sqlite3.Connection, fid: int, rel: str, generation: int) -> list[Written]:
+    name = os.fsencode(rel)
+    found = conn.execute(
+        "SELECT id, outputs, output_hashes FROM originals WHERE folder = ? AND name_key = ? AND name = ? "
+        "AND state = ? AND generation = ? AND output_hashes IS NOT NULL ORDER BY id DESC LIMIT ?",
+        (fid, _key8(name), name, RENDERED, generation, NAMED_LIMIT)).fetchall()
+    return [Written(r[0], rows.split(r[1], name),
+                    tuple(r[2][i:i + OUTPUT_HASH] for i in range(0, len(r[2]), OUTPUT_HASH))) for r in found]
+
+
+def _written_since(conn: sqlite3.Connection, record: int, digest: bytes, fid: int, rel: str, generation: int) -> bool:
+    """Not only the rows since `record`: `hotfolder rerender` updates an original's row in
+    place (rerendered), so an earlier row may hold what was written after `record` (a
+    rerender of a.png that took a_web.jpg after a.jpg's went: a new version of a.jpg
+    replaced it). A scan of the rows (the index has no key on output hashes): asked only of
+    an output whose owner record is missing."""
+    name = os.fsencode(rel)
+    return conn.execute(
+        "SELECT 1 FROM originals WHERE id != ? AND state = ? AND output_hashes IS NOT NULL "
+        "AND instr(output_hashes, ?) > 0 AND NOT (folder = ? AND name_key = ? AND name = ? AND generation = ?) "
+        "LIMIT 1", (record, RENDERED, digest, fid, _key8(name), name, generation)
+    ).fetchone() is not None
+
+
+class RecordedOutputs:
+    """What the index recorded of the outputs each rendering wrote (Originals.written and
+    written_since), read without writing: for the commands beside a daemon that prove an
+    output its own as the daemon does (`rerender` and its dry run, `explain`;
+    workers/provenance.py). A folder the index does not know wrote nothing."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def written(self, folder: str, rel: str, generation: int) -> list[Written]:
+        fid = self._folder_id(folder)
+        try:
+            return [] if fid is None else _written(self.conn, fid, rel, generation)
+        except sqlite3.OperationalError:  # an index from before the outputs' hashes: the daemon adds them
+            return []
+
+    def written_since(self, record: int, digest: bytes, folder: str, rel: str, generation: int) -> bool:
+        fid = self._folder_id(folder)
+        return fid is not None and _written_since(self.conn, record, digest, fid, rel, generation)
+
+    def _folder_id(self, name: str) -> int | None:
+        try:
+            row = self.conn.execute("SELECT id FROM originals_folders WHERE name = ?", (name,)).fetchone()
+        except sqlite3.OperationalError:  # no index there yet (its tables are made by the daemon)
+            return None
+        return None if row is None else row[0]
+
+
+@contextmanager
+def recorded_outputs(state_dir: Path | None) -> Iterator[RecordedOutputs | None]:
+    """RecordedOutputs of `state_dir`'s index, read only (db.read_only); None when there is none."""
+    if state_dir is None:
+        yield None
+        return
+    with db.read_only(state_dir) as conn:
+        yield None if conn is None else RecordedOutputs(conn)
 
 
 def opened(state_dir: Path) -> Originals:

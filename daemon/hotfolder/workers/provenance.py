@@ -43,8 +43,10 @@ def proven(folder: Folder, rel: str, generation: int, wanted: list[Path], index,
     """The outputs among the names `wanted` may take (each one's clash candidates) that have
     no owner record and are provably this original's (see the top), each as it was seen
     (owners.reserve_told checks it is still that file). `manifest`: the manifest's path
-    among `wanted` (its hash follows the outputs' in a row)."""
-    if folder.names_dir is None or folder.on_name_clash == "replace":
+    among `wanted` (its hash follows the outputs' in a row). `index`: the index of originals,
+    the daemon's or read only (state/originals.RecordedOutputs: rerender, explain); None: nothing
+    proves."""
+    if index is None or folder.names_dir is None or folder.on_name_clash == "replace":
         return {}
     written = index.written(folder.name, rel, generation)
     if not written:

@@ -85,16 +85,21 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
         end.needed = sum(len(out.data) for out in rendered.outputs)
         if fence is not None:
             fence()
-        wrote = _write_outputs(job, rendered, written, logger, choice.values,
-                               same.generation if same else job.generation, original,
-                               fresh=same is not None and not same.again
-                               and same.naming != Naming.NEW_VERSION
-                               and folder.on_name_clash != "replace",
-                               index=same.index if same is not None and same.naming == Naming.NEW_VERSION else None)
+        with _prover(job, same) as proving:
+            wrote = _write_outputs(job, rendered, written, logger, choice.values,
+                                   same.generation if same else job.generation, original,
+                                   fresh=same is not None and not same.again
+                                   and same.naming != Naming.NEW_VERSION
+                                   and folder.on_name_clash != "replace",
+                                   index=proving)
         described, generation = wrote.described, wrote.generation
         if same is not None and generation != same.generation:
             same.renumbered(generation)
-        kept = same.written(wrote.taken, folder) if same is not None else _said(wrote.taken, folder, logger)
+        names_said = ""
+        if same is not None:
+            kept = same.written(wrote.taken, folder)
+        else:
+            kept, names_said = _said(wrote.taken, folder, logger)
         record = same.recorded(tuple(written), wrote.hashes) if same is not None else 0
     except Superseded:
         raise
@@ -117,7 +122,7 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
     return Result(job.id, True, outputs=tuple(written), renditions=tuple(o.rendition.name for o in rendered.outputs),
                   duration_ms=end.ms(), match=same.match if same else None,
                   naming=same.naming if same else Naming.FIRST, record=record, manifest=described, kept=kept,
-                  output_hashes=wrote.hashes)
+                  output_hashes=wrote.hashes, names_said=names_said)
 
 
 def _holder(job: Job, original: fingerprint.Original) -> int | None:
@@ -157,13 +162,28 @@ def _check_source(job: Job) -> None:
         nofollow.reachable(job.src.parent)
 
 
-def _said(taken: list[names.Taken], folder, logger) -> tuple[str, ...]:
-    """A file rendered without the index (`hotfolder process`): outputs written beside ones
-    no record names are said, as a drop's are (workers/duplicates.Sameness.written)."""
+@contextlib.contextmanager
+def _prover(job: Job, same: Sameness | None):
+    """What proves outputs of no owner record this file's own (workers/provenance.py): a new
+    version's index; rerender's, read only (Job.proved_by: an archived original, the photo its
+    rows are of); else nothing (a first drop, a different photo, `process`: none of its rows)."""
+    if same is not None:
+        yield same.index if same.naming == Naming.NEW_VERSION else None
+    elif job.proved_by is not None:
+        with originals.recorded_outputs(job.proved_by) as recorded:
+            yield recorded
+    else:
+        yield None
+
+
+def _said(taken: list[names.Taken], folder, logger) -> tuple[tuple[str, ...], str]:
+    """A file rendered without the index (`process`, `rerender`): outputs written beside ones
+    no record names, or proved its own, are said, as a drop's are (workers/duplicates.
+    Sameness.written). The outputs kept, and what was said (for the command to say again)."""
     reason, fields = provenance.said(taken, folder, Naming.FIRST)
     if reason:
         logger.info("outputs_kept", reason=reason, **fields)
-    return tuple(fields.get("kept", ()))
+    return tuple(fields.get("kept", ())), reason
 
 
 class Wrote(NamedTuple):
