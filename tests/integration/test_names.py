@@ -222,6 +222,39 @@ def test_a_new_version_replaces_its_own_outputs_after_their_records_are_lost(dae
     assert d.stop() == 0
 
 
+def test_explain_says_of_outputs_of_no_record_what_the_daemon_then_does(daemon_factory, tmp_path):
+    """After the output folder moved, `explain` called a.jpg's own outputs "another original's:
+    this one would get a ~suffix" (and an archived a.jpg's `a_web~jpg.jpg`), while a new
+    version replaced them as its own. It asks the same proof (read only) and the same choice
+    as the daemon; an output edited since is still said to be kept, and the daemon keeps it."""
+    d = daemon_factory(on_duplicate=None).start()
+    drop(d, "a.jpg", image_bytes(RED))
+    _done(d, 1, "a.jpg")
+    assert d.stop() == 0
+    d.move_output()
+    (d.output / "a_thumb.webp").write_bytes((d.output / "a_thumb.webp").read_bytes() + b"\0")  # edited since
+    again = tmp_path / "card" / "a.jpg"
+    again.parent.mkdir()
+    again.write_bytes(image_bytes(RED_AGAIN))
+    said = hotfolder("explain", "--config", str(d.config), str(again), str(d.archive / "a.jpg"))
+    assert said.returncode == 0, said.stderr
+    dropped, archived_one = said.stdout.split(str(d.archive / "a.jpg"))
+    assert "a_web.jpg is another original's" not in dropped, dropped
+    assert ("a_web.jpg has no record of which original wrote it, but its bytes are what this photo wrote there"
+            in dropped), dropped
+    assert ("a_thumb.webp is there, and no record says which original wrote it, nor do its bytes prove it this "
+            "photo's: this one would get a ~suffix") in dropped, dropped
+    assert "applies: web → a_web.jpg" in archived_one and "applies: thumb → a_thumb~jpg.webp" in archived_one, \
+        archived_one
+    d.start()
+    drop(d, "a.jpg", image_bytes(RED_AGAIN))
+    _done(d, 2, "a.jpg's new version")
+    reused = d.event("name_reused")
+    assert (reused["proven"], reused["kept"], reused["written_as"]) == (["a_web.jpg"], ["a_thumb.webp"],
+                                                                        ["a_thumb~jpg.webp"]), reused
+    assert d.stop() == 0
+
+
 def test_outputs_rerender_wrote_stay_provably_their_original_s_after_the_output_folder_moved(daemon_factory):
     """rerender after a recipe change noted its outputs in the index but kept the drop's
     hashes: after the output folder moved, the next new version took them for outputs of

@@ -72,7 +72,8 @@ def test_templated_names_keep_the_clash_rules(tmp_path):
     first.parent.mkdir()
     first.write_bytes(b"a.jpg's")
     assert owners.reserve(folder, "a.png", [second]) == [folder.output / "2024" / "a~png.jpg"]  # never replaced
-    assert owners.taken_by_another(folder, "a.png", first) and not owners.taken_by_another(folder, "a.jpg", first)
+    assert owners.why_not_taken(folder, "a.png", first) == "another" and not owners.why_not_taken(folder, "a.jpg",
+                                                                                                    first)
 
 
 def test_a_case_twin_of_the_owner_s_extension_gets_a_number_and_keeps_a_tag_it_holds(tmp_path):

@@ -148,7 +148,11 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
         return Explanation(shown, folder.name, place, need.said(), shown_fields(facts, seq), verdicts(selection),
                            repeated, tuple(notes))
     values = {**facts.values(), "seq": seq}
-    outputs = {r.name: _output(folder, r, facts, rel, values, notes, generation) for r in selection.chosen}
+    from hotfolder.state import originals
+
+    with originals.recorded_outputs(folder.index_dir) as recorded:  # what proves an output of no record its own
+        outputs = {r.name: _output(folder, r, facts, rel, values, notes, generation, recorded)
+                   for r in selection.chosen}
     if used.seq:
         notes.append(f"{{seq}} is {seq if seq is not None else 'unknown'} if this file is the folder's next; "
                      "handed out only when it is rendered")
@@ -200,11 +204,15 @@ def _repeated(folder: Folder, content: str, rel: str) -> str:
 
 
 def _output(folder: Folder, rendition, facts: Facts, rel: str, values: dict, notes: list[str],
-            generation: int | None = None) -> str:
+            generation: int | None = None, recorded=None) -> str:
+    """The output's name (an archived original's as it has or would take it), with a note where
+    the daemon would not give it that name. `recorded`: the index's outputs, read only
+    (state/originals.RecordedOutputs), which prove one of no owner record its own as they
+    would in the daemon (workers/provenance.py)."""
     from hotfolder.engine import formats
     from hotfolder.engine.geometry import plan
     from hotfolder.spool import owners
-    from hotfolder.workers import naming
+    from hotfolder.workers import naming, provenance
 
     photo = facts.photo
     ext = formats.output_ext(rendition.format, photo.format or "jpeg", facts.name)
@@ -216,12 +224,22 @@ def _output(folder: Folder, rendition, facts: Facts, rel: str, values: dict, not
         out = naming.planned_rel(rendition, ext, size, rel, folder.name, values)
     except (naming.EmptyName, ValueError) as exc:
         return f"(no name: {exc})"
+    path = folder.output / out
+    proven = provenance.proven(folder, rel, generation or 0, [path], recorded)
     if generation is not None:  # an archived original: the name it has (or would take) as that photo
-        planned = owners.plan(folder, rel, [folder.output / out], generation)[0]
+        planned = owners.plan(folder, rel, [path], generation, proven=proven)[0]
         if planned.how.startswith("fails"):
             notes.append(f"{out}: it {planned.how}")
         return planned.path.relative_to(folder.output).as_posix()
-    if owners.taken_by_another(folder, rel, folder.output / out):
-        notes.append(f"{out} is another original's: this one would get "
-                     + ("a ~suffix" if folder.on_name_clash == "suffix" else "failed (on_name_clash: fail)"))
+    why = owners.why_not_taken(folder, rel, path, proven)
+    if why:
+        whose = ("is another original's" if why == "another" else
+                 "is there, and no record says which original wrote it, nor do its bytes prove it this photo's"
+                 if why == "unknown" else "is another original's, or there with no record of its writer")
+        notes.append(f"{out} {whose}: this one would get "
+                     + ("failed (on_name_clash: fail)" if why == "fail" else "a ~suffix"))
+    elif path in proven:
+        notes.append(f"{out} has no record of which original wrote it, but its bytes are what this photo wrote "
+                     "there (the index of originals): a new version of it replaces it as its own; a different "
+                     "photo under this name would get ~2")
     return out

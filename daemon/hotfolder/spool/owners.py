@@ -450,13 +450,18 @@ def has_record(folder: Folder, output: Path) -> bool:
     return folder.names_dir is not None and _read(_marker(folder.names_dir, output)) is not None
 
 
-def taken_by_another(folder: Folder, rel: str, output: Path) -> bool:
-    """Whether `output` is another original's now, as far as can be read without the lock
-    or a write (`hotfolder explain`): its marker names another, or it has none and is there."""
-    if folder.names_dir is None or folder.on_name_clash == "replace" or not os.path.lexists(output):
-        return False
-    owner = _read(_marker(folder.names_dir, output))
-    return owner != owner_id(folder, rel)
+def why_not_taken(folder: Folder, rel: str, output: Path, proven: Mapping[Path, Identity] | None = None) -> str:
+    """Why reserve would not give `output` to the original `rel` now ("" it would), as far as
+    can be read without the lock or a write (`hotfolder explain`): Taken.kept ("another",
+    "unknown"), or "fail" (on_name_clash: fail). The same choice (_choose), so an output of no
+    record that `proven` shows to be this original's is its own, as in the daemon."""
+    if folder.names_dir is None:
+        return ""
+    try:
+        picked = _choose(folder, folder.names_dir, rel, [output], 0, owner_id(folder, rel), {}, proven=proven)
+    except NameClash:
+        return "fail"
+    return picked[0].kept
 
 
 def _clash_reason(path: Path, owner: str | None) -> str:
