@@ -5,6 +5,7 @@ keeps the old behaviour. The log and the status say which one happened."""
 from __future__ import annotations
 
 import io
+import os
 import time
 
 import pytest
@@ -64,7 +65,9 @@ def test_a_different_photo_under_a_used_name_keeps_the_earlier_outputs(daemon_fa
     assert _is(d.output / "IMG_7777_web~2.jpg", "coffee") and (d.output / "IMG_7777_thumb~2.webp").exists()
     reused = d.event("name_reused")
     assert reused["outcome"] == "different_photo" and reused["file"] == "IMG_7777.jpg"
-    assert "numbered (~2)" in reused["reason"] and "set the folder's on_name_clash: replace" in reused["reason"]
+    assert ("the earlier outputs stay; IMG_7777_web.jpg, IMG_7777_thumb.webp are kept: they are another original's; "
+            "written beside as IMG_7777_web~2.jpg, IMG_7777_thumb~2.webp") in reused["reason"], reused
+    assert "set the folder's on_name_clash: replace" in reused["reason"]
     assert d.event("file_done")["naming"] == "different_photo"
     wait_for(lambda: d.status_json()["folders"]["test"]["names_reused"] == {"new_version": 0, "different_photo": 1},
              10, what="the status to say a different photo came under a used name")
@@ -126,4 +129,35 @@ def test_an_earlier_photo_the_index_forgot_or_lost_keeps_its_outputs(daemon_fact
     wait_for(lambda: _ends(d) == 3, 30, what="the third IMG_7777")
     assert web.read_bytes() == first and (d.output / "IMG_7777_web~2.jpg").read_bytes() == second
     assert _is(d.output / "IMG_7777_web~3.jpg", "rocket")
+    assert d.stop() == 0
+
+
+def test_name_reused_says_only_what_was_written(daemon_factory):
+    """A different photo under a used name was said ("its own are numbered (~2)") once it was
+    decoded, before its outputs were written: under on_name_clash: fail the file then failed
+    and nothing was written, and where the earlier outputs were taken away (their records
+    stale) its outputs took the plain names. The line is said once the outputs are written,
+    from where they went; a file that fails says only that."""
+    d = daemon_factory(on_duplicate=None, folder_extra="on_name_clash: fail").start()
+    web = d.output / "IMG_7777_web.jpg"
+    _drop(d, "IMG_7777.jpg", _photo("astronaut"))
+    wait_for(lambda: _ends(d) == 1 and web.exists(), 30, what="the first IMG_7777")
+    _drop(d, "IMG_7777.jpg", _photo("coffee"))  # another card, the same number
+    wait_for(lambda: d.event("file_failed"), 30, what="the second IMG_7777 failed (on_name_clash: fail)")
+    assert d.events("name_reused") == [], "a photo that failed was said to have its outputs numbered"
+    assert d.stop() == 0
+
+    d.config.write_text(d.config.read_text().replace("on_name_clash: fail", "on_name_clash: suffix"))
+    for output in d.output.iterdir():
+        output.unlink()  # taken away by a downstream job
+    an_hour_ago = time.time() - 3600
+    for marker in (d.var / "state" / "names").rglob("*"):  # made long ago: stale once its output is gone
+        os.utime(marker, (an_hour_ago, an_hour_ago), follow_symlinks=False)
+    d.start()
+    _drop(d, "IMG_7777.jpg", _photo("rocket"))
+    wait_for(lambda: len(d.events("file_done")) == 2, 30, what="the third IMG_7777")
+    assert sorted(d.outputs()) == ["IMG_7777_thumb.webp", "IMG_7777_web.jpg"]
+    reused = d.event("name_reused")
+    assert reused["outcome"] == "different_photo" and "~2" not in reused["reason"], reused
+    assert "its outputs are written as IMG_7777_web.jpg, IMG_7777_thumb.webp" in reused["reason"], reused
     assert d.stop() == 0

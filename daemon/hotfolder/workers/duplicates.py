@@ -64,6 +64,7 @@ class Sameness:
     look: Look | None = None
     claimed: bool = False
     again: bool = False  # this file rendered before, not archived (Claim.again): its outputs are its own
+    renumbered_since: bool = False  # written as a later photo of its name than the index gave (renumbered)
     key: int = field(init=False)
     subdir: str | None = field(init=False)  # where an earlier original counts (subfolder_scope)
 
@@ -155,19 +156,18 @@ class Sameness:
             # known only then (said before, "replaced" was said of outputs written beside: a report)
             self.naming, self.generation = Naming.NEW_VERSION, same.generation
             return {n.record for n in earlier if n.generation == same.generation}
+        # Said once its outputs are written, from where they went (`written`): said here, it was
+        # said of a file that then failed (on_name_clash: fail), and "~2" of outputs that took the
+        # plain names the earlier ones had left
         self.naming, self.generation = Naming.DIFFERENT, self.index.next_generation(folder.name, rel)
-        self.logger.info("name_reused", outcome=str(self.naming), generation=self.generation,
-                         reason=f"another photo under a name used before: the earlier outputs stay, its own are "
-                                f"numbered (~{self.generation + 1}); where a new photo under an old name is meant to "
-                                f"replace it (a re-shot product), set the folder's on_name_clash: replace")
         return set()
 
     def written(self, taken: list[Taken], folder: Folder) -> tuple[str, ...]:
         """The outputs are written where `taken` says: a new version says so now, truly (each
         output replaced, or kept and written beside: workers/provenance.said); any file whose
         outputs went beside ones no record names says that. The outputs kept so."""
-        reason, fields = provenance.said(taken, folder, self.naming)
-        if self.naming == Naming.NEW_VERSION:
+        reason, fields = provenance.said(taken, folder, self.naming, self.renumbered_since)
+        if self.naming in (Naming.NEW_VERSION, Naming.DIFFERENT):
             self.logger.info("name_reused", outcome=str(self.naming), generation=self.generation, reason=reason,
                              **fields)
         elif reason and any(t.kept == "unknown" or t.replaces == "proven" for t in taken):
@@ -179,13 +179,8 @@ class Sameness:
     def renumbered(self, generation: int) -> None:
         """The outputs were written as a later generation than the index gave (spool/owners
         reserve_new: the names its generation owns are an earlier photo's, which the index no
-        longer knows): recorded as that one, as a different photo."""
-        self.naming, self.generation = Naming.DIFFERENT, generation
-        self.logger.info("name_reused", outcome=str(self.naming), generation=generation,
-                         reason="the outputs under this name (and number) are an earlier photo's that the index no "
-                                "longer knows (forgotten past duplicate_window, its database made again, or the folder "
-                                "renamed): they "
-                                "stay, its own are numbered on")
+        longer knows): recorded as that one, as a different photo (`written` says so)."""
+        self.naming, self.generation, self.renumbered_since = Naming.DIFFERENT, generation, True
 
     def _lookalike(self, look: Look, exclude: frozenset[int]) -> Match | None:
         folder = self.job.folder

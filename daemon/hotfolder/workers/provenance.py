@@ -104,9 +104,13 @@ def _unknown(one: bool) -> str:
             "replaced")
 
 
-def said(taken: Iterable[owners.Taken], folder: Folder, naming: Naming) -> tuple[str, dict]:
-    """What the log says of the names the outputs took (a reason, "" when nothing is worth
-    a word, and the fields), for a new version (`name_reused`'s reason) or any file."""
+def said(taken: Iterable[owners.Taken], folder: Folder, naming: Naming, renumbered: bool = False
+         ) -> tuple[str, dict]:
+    """What the log says of the names the outputs took, once they are written there (a reason,
+    "" when nothing is worth a word, and the fields): for a new version or a different photo
+    (`name_reused`'s reason; `renumbered`: one the index took for the first photo of its name,
+    whose names an earlier photo it no longer knows holds: workers/duplicates.renumbered), or
+    any file."""
     taken = list(taken)
     kept = [t for t in taken if t.kept in ("unknown", "another") and not t.replaces]
     proved = [t for t in taken if t.replaces == "proven"]
@@ -128,12 +132,24 @@ def said(taken: Iterable[owners.Taken], folder: Folder, naming: Naming) -> tuple
         one = len(these) == 1
         why_said = _unknown(one) if why == "unknown" else f"{'it is' if one else 'they are'} another original's"
         parts.append(f"{asked} {'is' if one else 'are'} kept: {why_said}; written beside as {written}")
+    if naming == Naming.DIFFERENT:
+        head = (FORGOTTEN if renumbered else "another photo under a name used before: the earlier outputs stay"
+                if kept else f"another photo under a name used before: its outputs are written as "
+                             f"{_names(folder, (t.path for t in taken))}: no earlier output holds those names now")
+        return "; ".join([head, *parts, REPLACE_HINT]), fields
     if naming == Naming.NEW_VERSION:
         head = ("it looks like the earlier photo of this name: its outputs are replaced" if not kept else
                 "it looks like the earlier photo of this name, a new version of it, but not all its outputs are "
                 "replaced")
         return "; ".join([head, *parts]), fields
     return ("; ".join(parts) if kept or proved else ""), fields
+
+
+FORGOTTEN = ("the outputs under this name (and number) are an earlier photo's that the index no longer knows "
+             "(forgotten past duplicate_window, its database made again, or the folder renamed): they stay, its own "
+             "are numbered on")
+REPLACE_HINT = ("where a new photo under an old name is meant to replace it (a re-shot product), set the folder's "
+                "on_name_clash: replace")
 
 
 def _rel(folder: Folder, path: Path) -> str:
