@@ -182,4 +182,4 @@ def test_process_after_the_output_folder_moved_writes_beside_and_says_why(daemon
     assert "a.jpg: a_web.jpg, a_thumb.webp are kept: no record says which original wrote them" in run.stderr, \
         run.stderr
     assert "2 output(s) kept as they were, this run's written beside them" in run.stderr, run.stderr
-    assert "`process` keeps no record of their bytes" in run.stderr, run.stderr
+    assert "`process` keeps no record of their bytes, so one no record names" in run.stderr, run.stderr

@@ -75,9 +75,9 @@ def cmd_process(args: argparse.Namespace) -> int:
 # originals (workers/provenance.py): it keeps no record of what it writes (a row in the index
 # would make a later drop of those bytes a skipped duplicate), and the index's rows are the drops',
 # whose outputs a processed file must never take (jobs.Job.outside).
-KEPT_WHY = ("see outputs_kept above: a file owns only the outputs it wrote as itself, and `process` keeps no record "
-            "of their bytes, so after the output folder moved or state_dir/names was deleted nothing proves one its "
-            "own; delete the old ones if unwanted")
+KEPT_WHY = ("each file said above: a file owns only the outputs it wrote as itself, and `process` keeps no record "
+            "of their bytes, so one no record names (the output folder moved, state_dir/names deleted) is never "
+            "proved its own: delete such old ones if unwanted")
 
 
 def _names_for(names_dir: Path | None, output: Path) -> Path | None:

@@ -82,7 +82,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
               + (f"; {kept + len(busy)} kept as they were: a newer drop of their name was rendered since this run "
                  f"started, or was being rendered as it started" if kept or busy else "")
               + (f"; {beside} output(s) kept, not replaced (another original's, or of no record and not the bytes "
-                 f"their original wrote there: see outputs_kept above), the new ones written beside" if beside else ""),
+                 f"their original wrote there: each file said above), the new ones written beside" if beside else ""),
               file=sys.stderr)
         if ok + kept < len(current):
             code = ExitCode.FAILED
