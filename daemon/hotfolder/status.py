@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -62,20 +63,36 @@ def write_snapshot(path: Path, status: Status) -> None:
 
 
 def read_snapshot(path: Path) -> dict | None:
+    """The snapshot at `path`; None when there is none, or what is there is not one (JSON
+    that is no object, or no regular file: a FIFO's open blocked `status` for ever)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
+            found = json.loads(f.read().decode("utf-8"))
     except (OSError, ValueError):
         return None
+    return found if isinstance(found, dict) else None
 
 
 def daemon_alive(snapshot: dict, stale_after: float = 15.0) -> bool:
     """True when the snapshot's daemon process exists and keeps it current."""
     if snapshot.get("state") == ServiceState.STOPPED:
         return False
+    try:  # the file's words, which a damaged one may give as anything
+        pid, updated = int(snapshot["pid"]), float(snapshot.get("updated", 0))
+    except (KeyError, ValueError, TypeError, OverflowError):
+        return False
+    if pid <= 0:  # kill(0 or -1) asks of a process group, or of every process: never the daemon
+        return False
     try:
-        os.kill(int(snapshot["pid"]), 0)
-    except (KeyError, ValueError, ProcessLookupError):
+        os.kill(pid, 0)
+    except (ProcessLookupError, OverflowError):
         return False
     except PermissionError:
         pass  # running as another user (the service): it exists
-    return time.time() - float(snapshot.get("updated", 0)) < stale_after
+    return time.time() - updated < stale_after

@@ -2,7 +2,14 @@
 in its state database; `--forget` refused while that daemon holds its instance lock."""
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import stat
+import time
+from pathlib import Path
+
+import pytest
 
 from hotfolder.errors import ExitCode
 from tests.harness import hotfolder
@@ -47,3 +54,51 @@ def test_places_lists_the_daemon_s_records_and_forgets_one_only_while_it_is_stop
     d.start()  # the next start records the place anew, where it finds it
     assert recorded(d.config)[str(d.output)]["now"] == "there"
     assert d.stop() == 0
+
+
+# --- what an admin (or a damaged state_dir) leaves where the lock or the snapshot is --------
+
+def _recorded_output(home: Path) -> Path:
+    from hotfolder.state import filesystems
+    from hotfolder.state.filesystems import Seen
+
+    place = home / "var" / "output"
+    filesystems.note(home / "var" / "state", [Seen(place, "/", "ext4", 1, "photos", "output")])
+    return place
+
+
+def test_forget_beside_a_lock_file_that_is_a_fifo_never_hangs_and_still_sees_the_daemon(home):
+    """A FIFO at state_dir/hotfolder.lock (made by hand, or a link swapped in to one): the
+    daemon opens it read-write and holds its flock all the same; `places --forget` opened it
+    read-only, which blocks until a writer comes: it waited for ever."""
+    place, lock = _recorded_output(home), home / "var" / "state" / "hotfolder.lock"
+    os.mkfifo(lock)
+    config = str(home / "config" / "hotfolder.yaml")
+    fd = os.open(lock, os.O_RDWR)  # this process is a daemon holding it
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        refused = hotfolder("places", "-c", config, "--forget", str(place), timeout=20)
+        assert refused.returncode == ExitCode.ALREADY_RUNNING, refused.stderr
+        assert "hotfolder is running on this config (pid ?, " in refused.stderr, refused.stderr
+    finally:
+        os.close(fd)
+    forgot = hotfolder("places", "-c", config, "--forget", str(place), timeout=20)
+    assert forgot.returncode == ExitCode.OK, forgot.stderr
+    assert stat.S_ISFIFO(os.lstat(lock).st_mode), "the lock file is left as it is"
+
+
+@pytest.mark.parametrize("snapshot", ["[1]", '"running"', '{"state": "running", "pid": [1], "updated": "now"}',
+                                      '{"state": "running", "pid": -1, "updated": NOW}', "fifo"])
+def test_forget_without_a_lock_file_reads_a_damaged_snapshot_as_none(home, snapshot):
+    """No lock file: the daemon's fresh snapshot says whether it runs (its lock deleted under
+    it). One that is JSON but no snapshot (an array, a pid that is no number) was a traceback,
+    a pid of -1 was "running" (kill(-1, 0) asks of every process), and a FIFO there blocked
+    the command for ever; none says a daemon runs."""
+    place, status = _recorded_output(home), home / "var" / "state" / "status.json"
+    if snapshot == "fifo":
+        os.mkfifo(status)
+    else:
+        status.write_text(snapshot.replace("NOW", str(time.time())))
+    forgot = hotfolder("places", "-c", str(home / "config" / "hotfolder.yaml"), "--forget", str(place), timeout=20)
+    assert forgot.returncode == ExitCode.OK, forgot.stderr
+    assert "Traceback" not in forgot.stderr and forgot.stdout.startswith(f"forgot the record of {place} ")

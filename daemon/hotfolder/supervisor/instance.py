@@ -128,7 +128,9 @@ def stopped(state_dir: Path, to: str) -> Iterator[None]:
     was deleted under it (then its fresh snapshot says it runs, as for `status`)."""
     path = state_dir / LOCK_NAME
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # flock takes an exclusive lock on it all the same
+        # flock takes an exclusive lock on it all the same; O_NONBLOCK: a FIFO there (the daemon
+        # opens it read-write and locks it) blocked this open until a writer came
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         snap = read_snapshot(state_dir / "status.json")
         if snap is not None and daemon_alive(snap):
