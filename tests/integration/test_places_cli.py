@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import pwd
 import stat
 import time
 from pathlib import Path
@@ -12,7 +13,10 @@ from pathlib import Path
 import pytest
 
 from hotfolder.errors import ExitCode
-from tests.harness import hotfolder
+from hotfolder.state import db, filesystems
+from hotfolder.state.filesystems import Seen
+from tests.harness import hotfolder, launch
+from tests.harness.permissions import bound_by_permissions
 
 
 def recorded(config) -> dict[str, dict]:
@@ -59,9 +63,6 @@ def test_places_lists_the_daemon_s_records_and_forgets_one_only_while_it_is_stop
 # --- what an admin (or a damaged state_dir) leaves where the lock or the snapshot is --------
 
 def _recorded_output(home: Path) -> Path:
-    from hotfolder.state import filesystems
-    from hotfolder.state.filesystems import Seen
-
     place = home / "var" / "output"
     filesystems.note(home / "var" / "state", [Seen(place, "/", "ext4", 1, "photos", "output")])
     return place
@@ -102,3 +103,27 @@ def test_forget_without_a_lock_file_reads_a_damaged_snapshot_as_none(home, snaps
     forgot = hotfolder("places", "-c", str(home / "config" / "hotfolder.yaml"), "--forget", str(place), timeout=20)
     assert forgot.returncode == ExitCode.OK, forgot.stderr
     assert "Traceback" not in forgot.stderr and forgot.stdout.startswith(f"forgot the record of {place} ")
+
+
+@pytest.mark.parametrize("unwritable", ["database", "state_dir"])
+def test_forget_in_a_state_dir_this_user_cannot_write_says_so_and_forgets_nothing(home, unwritable):
+    """state_dir the daemon's user owns, `places --forget` run as another (as root here, bound
+    by the modes): SQLite's "attempt to write a readonly database" came out as a traceback."""
+    place, state = _recorded_output(home), home / "var" / "state"
+    os.chmod(db.path_in(state) if unwritable == "database" else state, 0o555)
+    try:
+        run = launch(["places", "-c", str(home / "config" / "hotfolder.yaml"), "--forget", str(place)],
+                     home / "places.log", home, launcher=bound_by_permissions())
+        assert run.wait(timeout=30) == ExitCode.FAILED
+    finally:
+        os.chmod(db.path_in(state) if unwritable == "database" else state, 0o755)
+    said = (home / "places.log").read_text()
+    assert "Traceback" not in said, said
+    assert said == (f"hotfolder places: the places' records cannot be written: attempt to write a readonly database "
+                    f"({db.path_in(state)}, or its folder, cannot be written by user {_me()}: they are the "
+                    "daemon's user's, and a command that writes them runs as that user)\n"), said
+    assert [seen.path for seen in filesystems.recorded(state) or ()] == [place], "nothing forgotten"
+
+
+def _me() -> str:
+    return f"{pwd.getpwuid(os.geteuid()).pw_name} (uid {os.geteuid()})"

@@ -40,7 +40,7 @@ class NoRecord(HotfolderError):
 
 
 class StateUnreadable(HotfolderError):
-    """state_dir's database is there but cannot be read."""
+    """state_dir's database is there but cannot be read (or, to forget, written)."""
 
 
 @dataclass(frozen=True)
@@ -179,7 +179,12 @@ def _forget(cfg: Config, given: Sequence[str]) -> int:
         db.refuse_newer(cfg.state_dir)
         records = _records(cfg.state_dir) or []
         chosen = list(dict.fromkeys(matching(records, path, os.getcwd()) for path in given))  # each once, in order
-        if filesystems.forget(cfg.state_dir, [seen.path for seen in chosen]) != len(chosen):
+        try:
+            forgot = filesystems.forget(cfg.state_dir, [seen.path for seen in chosen])
+        except sqlite3.DatabaseError as exc:  # another user's state_dir, or a file damaged past its header
+            raise StateUnreadable(db.unusable(f"the places' records cannot be written: {exc}", exc,
+                                              cfg.state_dir)) from None
+        if forgot != len(chosen):
             raise NoRecord("the records changed while they were being forgotten: run `hotfolder places` again")
     for seen in chosen:  # said once written: a refusal above forgot nothing
         _say(f"forgot the record of {seen.path} ({_whose(seen)}, on {_was_on(seen)} when last seen): the next "

@@ -59,7 +59,7 @@ def said_at(exc: OSError, key: str, folder_name: str, place: Path, needed: int =
     folder = (f"the folder {display(str(where))}" if path is not None
               else f"the folder {display(str(where))} or one of its subfolders")
     return (f"{what} could not be written ({exc.strerror}): {folder} (`{key}` of folder "
-            f"{folder_name}{_owned(where)}) is not writable by the daemon's user {_user()}: change that folder's "
+            f"{folder_name}{_owned(where)}) is not writable by the daemon's user {this_user()}: change that folder's "
             f"permissions or owner (chmod u+w, or chown it to that user; g+w for a group the user is in)"
             + (", or its attributes (lsattr; chattr -i -a), or output_group if it names a group the daemon is "
                "not in" if exc.errno == errno.EPERM else ""))
@@ -80,7 +80,7 @@ def full(exc: OSError, what: str, named: str, place: Path, needed: int = 0) -> s
     file system, how much is free there, and what to change."""
     on = space.file_system(place) + (f" (this file's outputs need {space.size(needed)})" if needed else "")
     if exc.errno == errno.EDQUOT:
-        return (f"{what} could not be written ({exc.strerror}): the daemon's user {_user()} has used up its disk "
+        return (f"{what} could not be written ({exc.strerror}): the daemon's user {this_user()} has used up its disk "
                 f"quota on {on}, which holds {named} ({display(str(place))}): raise that user's quota there "
                 "(setquota, edquota) or free some of its files")
     return (f"{what} could not be written ({exc.strerror}): {named} ({display(str(place))}) is on {on}: free some "
@@ -105,7 +105,8 @@ def _owned(where: Path) -> str:
     return f"; owner {_user_name(st.st_uid)}:{_group_name(st.st_gid)}, mode {stat.S_IMODE(st.st_mode):o}"
 
 
-def _user() -> str:
+def this_user() -> str:
+    """This process's user, as `ann (uid 1000)`."""
     uid = os.geteuid()
     return f"{_user_name(uid)} (uid {uid})"
 

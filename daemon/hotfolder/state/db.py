@@ -45,6 +45,11 @@ def unusable(said: str, exc: BaseException, state_dir: Path) -> str:
         return (f"{said} ({where}: another process holds it, or the file was truncated or replaced under the "
                 "daemon; it goes on once it can write; if this lasts, stop the daemon, move that file away and "
                 "start it again: the index is rebuilt from the archive)")
+    if "readonly" in text:  # SQLite's "attempt to write a readonly database": the file's or its folder's mode
+        from hotfolder.spool.oserrors import this_user  # noqa: PLC0415 - as space below
+
+        return (f"{said} ({where}, or its folder, cannot be written by user {this_user()}: they are the daemon's "
+                "user's, and a command that writes them runs as that user)")
     if "full" in text:  # "database or disk is full": which file system, and what is free there
         from hotfolder.spool import space  # noqa: PLC0415 - the state's modules import no room's
 
