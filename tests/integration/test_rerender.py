@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sys
 import time
 
@@ -388,3 +389,24 @@ def test_rerender_replaces_its_own_outputs_after_the_output_folder_moved(daemon_
                                      "b_thumb~jpg.webp", "b_web.jpg"], "a second set of outputs"
     assert _size(d.output / "a_web.jpg") == (160, 120) and _size(d.output / "b_web.jpg") == (160, 120)
     assert "1 output(s) kept" in done.stderr and "b_thumb.webp" in done.stderr, done.stderr
+
+
+def test_a_dry_run_and_explain_write_nothing_in_state_dir_after_its_name_records_were_deleted(daemon_factory):
+    """state_dir/names deleted (the case the proof by bytes is for): `rerender --dry-run`
+    took the names lock as a run does, which made names/ and its .lock again (as root, a
+    folder of root's the daemon's user could not write its records in). Nothing is made;
+    the database's -wal and -shm are SQLite's own, made with its owner."""
+    d = daemon_factory().start()
+    _drop(d, "a.jpg", _solid(RED), 1)
+    assert d.stop() == 0
+    state = d.var / "state"
+    shutil.rmtree(state / "names")
+    before = sorted(p.relative_to(state).as_posix() for p in state.rglob("*") if "hotfolder.db-" not in p.name)
+    _new_recipe(d)
+    dry = hotfolder("rerender", "--dry-run", "--config", str(d.config))
+    assert dry.returncode == 0, dry.stderr
+    assert "a.jpg → a_web.jpg (replaced), a_thumb.webp (replaced)" in dry.stdout, dry.stdout
+    explained = hotfolder("explain", "--config", str(d.config), str(d.archive / "a.jpg"))
+    assert explained.returncode == 0, explained.stderr
+    after = sorted(p.relative_to(state).as_posix() for p in state.rglob("*") if "hotfolder.db-" not in p.name)
+    assert after == before, "a dry run made files in state_dir"

@@ -183,10 +183,16 @@ LOCK_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC  # open(…, 
 
 
 @contextmanager
-def _locked(names_dir: Path):
+def _locked(names_dir: Path, make: bool = True):
+    """The names lock. `make` False (a plan, which writes nothing): none is made, and where
+    names_dir or its lock is not there no record is either, so there is nothing to wait for
+    (a dry run made them again, as root a folder the daemon's user could not write in)."""
     try:
-        fd = os.open(names_dir / ".lock", LOCK_FLAGS, 0o666)
+        fd = os.open(names_dir / ".lock", LOCK_FLAGS if make else os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
     except FileNotFoundError:  # names_dir is new (or was removed): made again
+        if not make:
+            yield
+            return
         names_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(names_dir / ".lock", LOCK_FLAGS, 0o666)
     try:
@@ -314,7 +320,7 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gen
              proven: Mapping[Path, Identity] | None = None) -> tuple[list[Taken], int]:
     """`fresh`: reserve_new's `claimed_ns` (0: not new); `pending`: plan's `planned`;
     `proven`: reserve_told's."""
-    with _locked(names_dir):
+    with _locked(names_dir, make=write):
         while True:
             me = owner_id(folder, rel, generation, source)
             picks = _choose(folder, names_dir, rel, outputs, generation, me, pending or {}, source, proven or {})
