@@ -41,6 +41,8 @@ RECORDS = [seen("/srv/out"), seen(HOSTILE), seen(NOT_UTF8), seen("/mnt/nas/a\x1b
     ("/srv/out", "/", "/srv/out"),
     ("/srv/out/", "/", "/srv/out"),  # a shell's completion adds the slash
     ("out", "/srv", "/srv/out"),  # relative to the working directory, as any command's path
+    ("./out", "/srv", "/srv/out"),  # as a shell user types it (it was refused: "/srv/./out" is no record)
+    ("/srv//out/.", "/", "/srv/out"),  # a doubled slash, a `.`: the same path, as the config's are
     (HOSTILE, "/", HOSTILE),  # its own bytes
     ("/mnt/nas/x\\x1b]0;pwned\\x07\\x1b[2J\\x0afake line: forgot", "/", HOSTILE),  # as listed
     (NOT_UTF8, "/", NOT_UTF8),
@@ -65,6 +67,8 @@ def test_a_path_of_no_record_is_refused_naming_what_there_is_shown_escaped():
         matching([seen(f"/p{i}") for i in range(7)], "/q", "/")
     with pytest.raises(NoRecord):  # a parent is not its places' record
         matching(RECORDS, "/srv", "/")
+    with pytest.raises(NoRecord):  # `..` is not undone by its text: under a link it is elsewhere
+        matching(RECORDS, "/srv/link/../out", "/")
 
 
 def test_two_records_listed_alike_and_neither_given_by_its_bytes_are_not_guessed():

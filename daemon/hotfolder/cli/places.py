@@ -99,14 +99,17 @@ def _whose(seen: Seen) -> str:
 
 
 def matching(records: Sequence[Seen], given: str, cwd: str) -> Seen:
-    """The record PATH stands for: its bytes exactly (a trailing / aside; a relative path from
-    `cwd`), else as the listing shows it (escaped: a path of terminal controls or bytes that are
-    not UTF-8 typed back as listed). NoRecord, listing what there is, when none or several do."""
+    """The record PATH stands for: its bytes exactly (a relative path from `cwd`; a trailing /,
+    a `.` or a doubled / aside, as in the config's paths, which are resolved), else as the listing
+    shows it (escaped: a path of terminal controls or bytes that are not UTF-8 typed back as
+    listed). `..` is kept: under a link it is not the folder above. NoRecord, listing what there
+    is, when none or several do."""
     absolute = os.path.join(cwd, given) if not given.startswith("/") else given
-    wanted = {os.fsencode(p) for p in (given, absolute, absolute.rstrip("/") or "/")}
+    forms = (given, absolute, str(Path(absolute)))  # Path drops `.`, a doubled / and the trailing one
+    wanted = {os.fsencode(p) for p in forms}
     found = [s for s in records if os.fsencode(s.path) in wanted]
     if not found:
-        shown = {printable(p) for p in (given, absolute, absolute.rstrip("/") or "/")} | {given}
+        shown = {printable(p) for p in forms} | {given}
         found = [s for s in records if printable(str(s.path)) in shown]
     if len(found) == 1:
         return found[0]
