@@ -239,3 +239,14 @@ def test_forget_is_refused_beside_a_daemon_whose_lock_file_was_deleted_under_it(
     assert places(home, "--forget", str(place.path)) == ExitCode.ALREADY_RUNNING
     assert f"hotfolder is running on this config (pid {os.getpid()}, " in capsys.readouterr().err
     assert recorded(state) == [place.path] and not (state / "hotfolder.lock").exists()
+
+
+def test_records_are_forgotten_all_or_none(home, state):
+    """The command checks every PATH first, but the records may change between that read and
+    the write (no lock file to hold: a daemon starting then). It deleted the records it found,
+    committed, and then refused with 'nothing' said of those it had forgotten."""
+    kept = Seen(home / "var" / "inbox", "/", "ext4", 1, "photos", "inbox")
+    record(state, kept)
+    assert not filesystems.forget(state, [kept.path, home / "var" / "gone meanwhile"])
+    assert recorded(state) == [kept.path], "one had no record: none forgotten"
+    assert filesystems.forget(state, [kept.path]) and recorded(state) == []

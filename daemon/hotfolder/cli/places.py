@@ -187,8 +187,9 @@ def _forget(cfg: Config, given: Sequence[str]) -> int:
         except sqlite3.DatabaseError as exc:  # another user's state_dir, or a file damaged past its header
             raise StateUnreadable(db.unusable(f"the places' records cannot be written: {exc}", exc,
                                               cfg.state_dir)) from None
-        if forgot != len(chosen):
-            raise NoRecord("the records changed while they were being forgotten: run `hotfolder places` again")
+        if not forgot:
+            raise NoRecord("the records changed while they were being forgotten, and none was: run `hotfolder "
+                           "places` again")
     for seen in chosen:  # said once written: a refusal above forgot nothing
         _say(f"forgot the record of {seen.path} ({_whose(seen)}, on {_was_on(seen)} when last seen): the next "
              f"start takes the path as it finds it{next_start(shares.look(seen.path))}")

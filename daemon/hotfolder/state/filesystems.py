@@ -98,23 +98,32 @@ def recorded(state_dir: Path) -> list[Seen] | None:
     return [_row(row) for row in rows]
 
 
-def forget(state_dir: Path, paths: Iterable[Path]) -> int:
-    """Forget the records of `paths` (their bytes exactly), in one transaction, in the database a
-    daemon made (never one made here); how many there were. Only while no daemon runs: the
-    daemon keeps its records in memory, and would judge by and write them again (cli/places.py)."""
-    keys = [(os.fsencode(path),) for path in paths]
+class Changed(Exception):
+    """One of the records to forget is not there now: the transaction is rolled back."""
+
+
+def forget(state_dir: Path, paths: Iterable[Path]) -> bool:
+    """Forget the records of `paths` (their bytes exactly) in the database a daemon made (never
+    one made here): all of them, in one transaction, or none (False) when one is not there now.
+    Only while no daemon runs: the daemon keeps its records in memory, and would judge by and
+    write them again (cli/places.py)."""
+    keys = list(dict.fromkeys((os.fsencode(path),) for path in paths))
     with db.existing(state_dir) as conn:
         if conn is None:
-            return 0
+            return not keys
         try:
             with db.transaction(conn):
                 before = conn.total_changes
                 conn.executemany("DELETE FROM place_filesystems WHERE path = ?", keys)
-                return conn.total_changes - before
+                if conn.total_changes - before != len(keys):
+                    raise Changed
+        except Changed:
+            return False
         except sqlite3.OperationalError as exc:
             if "no such table" not in str(exc):
                 raise
-            return 0
+            return not keys
+    return True
 
 
 def note(state_dir: Path, seen: Iterable[Seen]) -> None:
