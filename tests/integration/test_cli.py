@@ -183,3 +183,20 @@ def test_process_after_the_output_folder_moved_writes_beside_and_says_why(daemon
         run.stderr
     assert "2 output(s) kept as they were, this run's written beside them" in run.stderr, run.stderr
     assert "`process` keeps no record of their bytes, so one no record names" in run.stderr, run.stderr
+
+
+def test_process_of_two_files_of_one_name_says_no_output_was_kept(home):
+    """a.jpg and a.png of one batch: a.png's output is `a_web~png.jpg`, the clash rules' own
+    way, as in the daemon, which says no `outputs_kept` where every output kept is another
+    original's. `process` said it as a warning, and its summary "1 output(s) kept as they were
+    … delete such old ones if unwanted" of a.jpg's output written a moment before."""
+    batch = home / "batch"
+    batch.mkdir()
+    Image.new("RGB", (80, 60), (10, 80, 120)).save(batch / "a.jpg")
+    Image.new("RGB", (80, 60), (200, 80, 120)).save(batch / "a.png")
+    run = subprocess.run([sys.executable, "-m", "hotfolder", "process", "batch"], cwd=home, capture_output=True,
+                         text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in (home / "var" / "output").iterdir()) == ["a_web.jpg", "a_web~png.jpg"]
+    assert "kept" not in run.stderr, run.stderr
+    assert re.search(r"processed 2 of 2 file\(s\) .*; 0 failed$", run.stderr.strip()), run.stderr

@@ -170,9 +170,7 @@ class Sameness:
         if self.naming in (Naming.NEW_VERSION, Naming.DIFFERENT):
             self.logger.info("name_reused", outcome=str(self.naming), generation=self.generation, reason=reason,
                              **fields)
-        elif reason and any(t.kept == "unknown" or t.replaces == "proven" for t in taken):
-            # Not when every kept output is another original's: name_reused or the clash said that
-            # already (a review: a second line for every different photo)
+        elif reason and provenance.worth_a_line(taken):
             self.logger.info("outputs_kept", reason=reason, **fields)
         return tuple(fields.get("kept", ()))
 

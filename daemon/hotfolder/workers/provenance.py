@@ -145,6 +145,15 @@ def said(taken: Iterable[owners.Taken], folder: Folder, naming: Naming, renumber
     return ("; ".join(parts) if kept or proved else ""), fields
 
 
+def worth_a_line(taken: Iterable[owners.Taken]) -> bool:
+    """Whether a file that is neither a new version nor a different photo (their `name_reused`
+    says it all) has `outputs_kept` said of it: only where an output no record names was kept,
+    or proved its own. One kept only as another original's is the clash rules' everyday `~`
+    (a.png beside a.jpg), never a line of its own (a review: a second line for every different
+    photo; `process` warned of a.jpg's output written a moment before)."""
+    return any(t.kept == "unknown" or t.replaces == "proven" for t in taken)
+
+
 FORGOTTEN = ("the outputs under this name (and number) are an earlier photo's that the index no longer knows "
              "(forgotten past duplicate_window, its database made again, or the folder renamed): they stay, its own "
              "are numbered on")

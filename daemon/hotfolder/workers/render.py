@@ -178,9 +178,11 @@ def _prover(job: Job, same: Sameness | None):
 
 def _said(taken: list[names.Taken], folder, logger) -> tuple[tuple[str, ...], str]:
     """A file rendered without the index (`process`, `rerender`): outputs written beside ones
-    no record names, or proved its own, are said, as a drop's are (workers/duplicates.
-    Sameness.written). The outputs kept, and what was said (for the command to say again)."""
+    no record names, or proved its own, are said, as a drop's are (provenance.worth_a_line).
+    The outputs kept, and what was said ("" nothing: for the command to say again)."""
     reason, fields = provenance.said(taken, folder, Naming.FIRST)
+    if not provenance.worth_a_line(taken):
+        reason = ""
     if reason:
         logger.info("outputs_kept", reason=reason, **fields)
     return tuple(fields.get("kept", ())), reason
