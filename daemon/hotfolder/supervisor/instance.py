@@ -102,7 +102,7 @@ def lock_instance(state_dir: Path) -> InstanceLock:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        pid = _read(fd).split(b"\n", 1)[0].decode(errors="replace").strip() or "?"
+        pid = _pid_in(fd)
         os.close(fd)
         raise AlreadyRunning(f"hotfolder is already running on this config (pid {pid}, lock {path}): "
                              "`hotfolder status` shows it, or stop it first (one daemon renders a config's "
@@ -122,27 +122,30 @@ def stopped(state_dir: Path, to: str) -> Iterator[None]:
     """For a command that must not run beside the daemon (`places --forget`: the daemon keeps
     what it changes in memory, and would write it again): the instance lock held while the
     command runs, so no daemon runs now nor starts meanwhile (one starting in that moment, a
-    write of milliseconds, is refused as a second daemon). AlreadyRunning, with the daemon's
-    pid and how to stop it, when one holds it (`to`: what needs it stopped). The lock file is
-    neither made nor written: with none there, no daemon ever ran on state_dir, or its lock
-    was deleted under it (then its fresh snapshot says it runs, as for `status`)."""
+    write of milliseconds, is refused as a second daemon). AlreadyRunning, with the pid the
+    lock file names and how to stop it, when it is held (`to`: what needs it stopped). The
+    lock file is neither made nor written (made by root, it would keep the service's user
+    from starting): with none there, no daemon ever ran on state_dir, or its lock was deleted
+    under it (then its fresh snapshot says it runs, as for `status`), and nothing is held: a
+    daemon starting in that moment is not refused."""
     path = state_dir / LOCK_NAME
     try:
         # flock takes an exclusive lock on it all the same; O_NONBLOCK: a FIFO there (the daemon
         # opens it read-write and locks it) blocked this open until a writer came
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
+        fd = None
+    if fd is None:
         snap = read_snapshot(state_dir / "status.json")
         if snap is not None and daemon_alive(snap):
-            raise AlreadyRunning(_running_said(str(snap.get("pid", "?")), path, to)) from None
+            raise AlreadyRunning(_running_said(str(snap.get("pid", "?")), path, to))
         yield
         return
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            pid = _read(fd).split(b"\n", 1)[0].decode(errors="replace").strip() or "?"
-            raise AlreadyRunning(_running_said(pid, path, to)) from None
+            raise AlreadyRunning(_running_said(_pid_in(fd), path, to)) from None
         yield
     finally:
         os.close(fd)  # the lock goes with it
@@ -276,6 +279,11 @@ def _probe(path: Path) -> bool | None:
     finally:
         os.close(fd)  # closing drops the shared lock, if we got it
     return False
+
+
+def _pid_in(fd: int) -> str:
+    """The pid the lock file names (its first line), as text ("?" when none)."""
+    return _read(fd).split(b"\n", 1)[0].decode(errors="replace").strip() or "?"
 
 
 def _read(fd: int) -> bytes:
