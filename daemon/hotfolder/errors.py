@@ -26,7 +26,7 @@ class ExitCode(IntEnum):
     ALREADY_RUNNING = 1  # `run`: another daemon holds this config's state_dir, or one of its folders
     USAGE = 2  # the command cannot run as asked: its arguments (argparse's own 2), no config found,
     #            no such --folder, nothing to process, a start refused (a shared root of another cluster,
-    #            a state database a newer release used)
+    #            a state database a newer release used, a lock path that is no regular file)
     BOOT_FAILURE = 3  # the workers die before they are ready: a broken install, not a bad file (gunicorn's 3)
     INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as a shell reports it
 

@@ -134,12 +134,14 @@ def test_python_m_hotfolder_says_a_config_it_cannot_find_in_one_line(home):
 
 
 def test_a_state_dir_that_cannot_hold_the_lock_ends_run_in_one_line(home):
-    """Was a traceback (IsADirectoryError) and exit 1: now the path and the system's word."""
+    """Was a traceback (IsADirectoryError) and exit 1, then the path and the system's word:
+    now a start refused (2) as of any lock path that is no regular file (test_lock_path.py)."""
     (home / "var" / "state" / "hotfolder.lock").mkdir(parents=True)
     done = hotfolder(home, "run", "-c", "hotfolder.yaml")
-    assert done.returncode == ExitCode.FAILED, done.stderr
+    assert done.returncode == ExitCode.USAGE, done.stderr
     line = said_once(done.stderr, "hotfolder run: ")
-    assert line == f"hotfolder run: {home / 'var' / 'state' / 'hotfolder.lock'}: Is a directory", line
+    assert line.startswith(f"hotfolder run: {home / 'var' / 'state' / 'hotfolder.lock'} is a directory, not a "
+                           "lock file: no daemon can start on this config while it is there; remove it"), line
 
 
 def test_an_output_folder_that_cannot_be_made_ends_process_in_one_line(home):

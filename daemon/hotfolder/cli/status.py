@@ -36,8 +36,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             extra.update(pid=lock.pid, snapshot_stale=stale)
         if lock_missing:
             extra["lock_missing"] = str(status_file.parent / LOCK_NAME)
+        if lock.problem:
+            extra["lock_problem"] = lock.problem
         print(json.dumps({**(snap or {}), **extra}, indent=1))
         return ExitCode.OK if running else ExitCode.NOT_RUNNING
+    if lock.problem:  # a FIFO there blocked this command for ever; whether one runs is the snapshot's word
+        _say(lock.problem)
     if lock_missing:
         assert snap is not None
         _say(f"hotfolder is running (pid {snap.get('pid')}) but its instance lock {status_file.parent / LOCK_NAME} "

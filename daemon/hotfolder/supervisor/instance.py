@@ -28,6 +28,7 @@ from hotfolder.errors import HotfolderError
 from hotfolder.runtime import log
 from hotfolder.shown import printable
 from hotfolder.status import daemon_alive, read_snapshot, write_snapshot
+from hotfolder.supervisor.lock_path import NotALockFile, open_lock_file
 from hotfolder.supervisor.locks import AlreadyRunning
 
 LOCK_NAME = "hotfolder.lock"
@@ -95,10 +96,11 @@ def lock_instance(state_dir: Path) -> InstanceLock:
     """One daemon per config: a second one's recovery would take files from the first.
 
     An flock on state_dir/hotfolder.lock; the file is rewritten with our pid and the
-    note's reserved bytes (written now, while there is room)."""
+    note's reserved bytes (written now, while there is room). NotALockFile when what is
+    there is no regular file (a symlink: we would truncate and lock its target)."""
     path = state_dir / LOCK_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)  # no O_APPEND: the note is pwritten
+    fd = open_lock_file(path, os.O_RDWR | os.O_CREAT)  # no O_APPEND: the note is pwritten
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -162,11 +164,13 @@ def _running_said(pid: str, path: Path, to: str) -> str:
 @dataclass(frozen=True)
 class Holder:
     """What the lock says: `held` True/False, or None when it cannot be told (no
-    permission); the holder's pid and its note ({} when none)."""
+    permission, or no lock file there: `problem` then says what is, and what to do); the
+    holder's pid and its note ({} when none)."""
 
     held: bool | None
     pid: int | None = None
     note: dict = field(default_factory=dict)
+    problem: str = ""
 
 
 def holder(state_dir: Path) -> Holder:
@@ -175,18 +179,24 @@ def holder(state_dir: Path) -> Holder:
     flock with its holder's pid and its file's device and inode."""
     path = state_dir / LOCK_NAME
     try:
-        st = os.stat(path)
-        with open(path, "rb") as f:
-            data = f.read(64 + NOTE_BYTES)
+        fd = open_lock_file(path, os.O_RDONLY)
     except FileNotFoundError:
         return Holder(False)
+    except NotALockFile as exc:
+        return Holder(None, problem=str(exc))
     except OSError:
         return Holder(None)
-    first, _, rest = data.partition(b"\n")
-    pid = int(first.strip()) if first.strip().isdigit() else None
-    held = _flocked(st, pid)
-    if held is None:
-        held = _probe(path)
+    try:
+        st, data = os.fstat(fd), os.pread(fd, 64 + NOTE_BYTES, 0)
+        first, _, rest = data.partition(b"\n")
+        pid = int(first.strip()) if first.strip().isdigit() else None
+        held = _flocked(st, pid)
+        if held is None:
+            held = _probe(fd)
+    except OSError:
+        return Holder(None)
+    finally:
+        os.close(fd)  # and with it the shared lock _probe took, if it did
     if not held:
         return Holder(held)
     try:
@@ -264,20 +274,15 @@ def _flocked(st: os.stat_result, pid: int | None) -> bool | None:
     return False
 
 
-def _probe(path: Path) -> bool | None:
-    """Where /proc/locks is not readable: try a shared lock, released at once."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return None
+def _probe(fd: int) -> bool | None:
+    """Where /proc/locks is not readable: try a shared lock on the open lock file, released at once."""
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:
         return True
     except OSError:
         return None
-    finally:
-        os.close(fd)  # closing drops the shared lock, if we got it
+    fcntl.flock(fd, fcntl.LOCK_UN)
     return False
 
 
