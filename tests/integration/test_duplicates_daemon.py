@@ -373,6 +373,30 @@ def test_a_copy_of_a_photo_whose_outputs_were_deleted_says_how_to_have_them_agai
     assert (d.output / "a_web.jpg").is_file()
 
 
+def test_duplicates_lists_the_outputs_gone_now_with_how_to_have_them_again(daemon_factory):
+    """A README audit: `hotfolder duplicates` listed a skipped copy's original with its outputs as
+    they were, though one was deleted since (a copy dropped to bring it back delivered nothing);
+    it says which are gone now, and the command that makes them again."""
+    d = daemon_factory(on_duplicate=None).start()
+    photo = jpeg(shot(scene("astronaut")))
+    _drop(d, "a.jpg", photo)
+    _settle(d, 1)
+    _drop(d, "again.jpg", photo)
+    _settle(d, 2)
+    assert "outputs_gone" not in _found(d)["test/again.jpg"]["matched"]
+    (d.output / "a_web.jpg").unlink()  # after the copy was skipped: its record knows nothing of it
+    assert _found(d)["test/again.jpg"]["matched"]["outputs_gone"] == ["a_web.jpg"]
+    listed = hotfolder("duplicates", "--config", str(d.config), cwd=d.root)
+    assert listed.returncode == 0, listed.stderr
+    hint = re.search(r"gone now: a_web\.jpg: 1 of its 2 outputs is gone .*`(hotfolder rerender [^`]+)`", listed.stdout)
+    assert hint, listed.stdout
+    assert d.stop() == 0
+    said = hotfolder(*shlex.split(hint.group(1))[1:], cwd=d.root.parent)
+    assert said.returncode == 0, said.stderr
+    assert "outputs_gone" not in _found(d)["test/again.jpg"]["matched"]
+    assert "gone now" not in hotfolder("duplicates", "--config", str(d.config), cwd=d.root).stdout
+
+
 def test_after_rerender_with_a_new_filename_the_index_knows_its_outputs(daemon_factory):
     """A new user: rerender with a new `filename` wrote a_sq.webp, and the index still listed
     a_thumb.webp. a_sq.webp deleted, the same bytes dropped again were skipped without saying

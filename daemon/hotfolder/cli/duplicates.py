@@ -4,11 +4,14 @@ rendered again) and `hotfolder index rebuild` (the index made again from the arc
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import sys
 import time
 
 from hotfolder.config import load
+from hotfolder.config.model import Config
 from hotfolder.errors import ExitCode
 from hotfolder.spool.fsnames import display, printable
 from hotfolder.state import originals
@@ -22,6 +25,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         found = found_in_cluster(cfg, args.limit)
     else:
         found = originals.found_in(cfg.state_dir, args.limit)
+    found = [_gone_now(cfg, f) for f in found]
     if args.json:
         print(json.dumps([_as_json(f) for f in found], indent=1, ensure_ascii=False))
         return ExitCode.OK
@@ -39,7 +43,25 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
             continue
         print(printable(f"    {m.said()}" + (f"; its outputs: {', '.join(display(o) for o in m.outputs)}"
                                                  if m.outputs else "")))
+        folder = next((g for g in cfg.folders if g.name == m.folder), None)
+        if m.gone and folder is not None:
+            copy = folder.duplicates / f.where if f.action == "skipped" and folder.duplicates else None
+            print(printable(f"    gone now: {', '.join(display(o) for o in m.gone)}: "
+                            f"{m.gone_said(folder.archive, copy, folder.config_file)}"))
     return ExitCode.OK
+
+
+def _gone_now(cfg: Config, found: originals.Found) -> originals.Found:
+    """`found` with its match's outputs that are not in their output folder now (Match.gone):
+    a copy skipped for an original whose outputs were deleted since delivered nothing (the
+    skip's log line and record said so only of those gone then). A folder no longer in the
+    config: not looked at."""
+    m = found.match
+    folder = next((f for f in cfg.folders if m is not None and f.name == m.folder), None)
+    if m is None or folder is None:
+        return found
+    gone = tuple(o for o in m.outputs if not os.path.lexists(folder.output / o))
+    return dataclasses.replace(found, match=dataclasses.replace(m, gone=gone))
 
 
 def _as_json(f: originals.Found) -> dict:
