@@ -61,6 +61,12 @@ def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tu
     return results, time.monotonic() - t0
 
 
+def kept_beside(outcomes) -> int:
+    """The outputs kept as they were, this run's written beside them, of the files `report`
+    said `outputs_kept` of: what the summaries of `process` and `rerender` count."""
+    return sum(len(o.result.kept) for o in outcomes if o.result.ok and o.result.names_said)
+
+
 def report(logger, folder: Folder, outcome, asked: bool = False) -> None:
     """One file's end, as the daemon logs it (the same events and fields). `asked`: a file
     named to `process`, of which nothing made is said at the default level, not only at info

@@ -58,7 +58,7 @@ def cmd_process(args: argparse.Namespace) -> int:
     ok = sum(1 for o in results if o.result.ok)
     bad = len(results) - ok
     unmatched = sum(1 for o in results if o.result.ok and o.result.unmatched)
-    beside = sum(len(o.result.kept) for o in results if o.result.ok and o.result.names_said)  # those said above
+    beside = batchrun.kept_beside(results)
     summary = [f"{bad} failed"] + ([f"{len(missing)} not found"] if missing else []) + (
         [f"{len(files) - len(results)} not processed (stopped)"] if len(results) < len(files) else []) + (
         [f"{unmatched} unmatched (nothing made: no rendition's `when:` took {'it' if unmatched == 1 else 'them'})"]

@@ -74,7 +74,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         kept = sum(1 for o in results if o.result.ok and o.result.skipped)
         ok = sum(1 for o in results if o.result.ok) - kept
         stopped = len(current) - len(results)
-        beside = sum(len(o.result.kept) for o in results if o.result.ok and o.result.names_said)  # said above
+        beside = batchrun.kept_beside(results)
         print(f"folder {folder.name}: rendered {ok} of {len(current)} archived original(s) again in {elapsed:.1f} s "
               f"into {folder.output}; {len(results) - ok - kept} failed" + (f", {stopped} not rendered (stopped)"
                                                                      if stopped else "")
