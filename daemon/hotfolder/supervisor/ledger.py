@@ -38,6 +38,7 @@ from hotfolder.supervisor.adoption import Adoption
 from hotfolder.supervisor.duplicates import Sameness
 from hotfolder.supervisor.failing import Failing
 from hotfolder.supervisor.gate import NOT_A_FILE, PERMISSION, ClaimGate
+from hotfolder.supervisor.in_line import InLine
 from hotfolder.supervisor.unfinished import Joined, Kept, Unfinished
 
 
@@ -76,9 +77,7 @@ class Ledger:
         self.tracked: dict[int, Tracked] = {}
         self.next_id = 1
         self.adoption = Adoption(self.log)  # what a crash left in processing/, walked lazily
-        # given back while running, kept in processing/ (see _keep_in_line), each with the
-        # time.monotonic() it waits for (0: none; a held output subfolder's next try)
-        self._deferred: list[tuple[Job, float]] = []
+        self.in_line = InLine()  # given back while running, kept in processing/ (_keep_in_line)
         self.stopping = False  # set by the service when it drains: nothing is deferred then
         self.unmatched: dict[str, int] = {}  # per folder: files no rendition's `when:` took, since the start
         self.sidecars = side_files.LoneSidecars()  # sidecars handed out without their image
@@ -107,16 +106,7 @@ class Ledger:
         """Up to `limit` Jobs of files already in processing/ that wait for the backend:
         those given back while running but kept in line, then those a crash left there
         (read lazily: a large processing/ costs no memory)."""
-        out: list[Job] = []
-        now = time.monotonic()
-        due: list[tuple[Job, float]] = []
-        kept: list[tuple[Job, float]] = []  # wait for the recipe, or their output subfolder's next try
-        for deferred in self._deferred:
-            job, until = deferred
-            (due if until <= now and self.gate.open_for(job.folder.name) else kept).append(deferred)
-        while due and len(out) < limit:
-            out.append(due.pop(0)[0])
-        self._deferred = due + kept
+        out = self.in_line.due(time.monotonic(), self.gate.open_for, limit)
         # In flight, or stuck (moved back to the inbox by the gate, with backoff): not adopted again.
         held = {t.claimed.path for t in self.tracked.values()} | set(self.gate.stuck) if self.adoption else set()
         while len(out) < limit and (claimed := self.adoption.next(held)) is not None:
@@ -348,7 +338,7 @@ class Ledger:
         there, and the next start renders it first."""
         self.counts.uncount(counted, tracked.job.folder)
         if not self.stopping:
-            self._deferred.append((replace(tracked.job, counted=None), 0.0))
+            self.in_line.keep(replace(tracked.job, counted=None))
             self.tracked[tracked.job.id] = tracked
         return True
 
@@ -372,7 +362,7 @@ class Ledger:
         """A file that waited for its output subfolder may be taken again now (it works, or
         the wait was forgotten): in the inbox, or kept in line in processing/."""
         self.on_hold(folder, rel, 0.0)
-        self._deferred = [(j, 0.0 if (j.folder.name, j.rel) == (folder.name, rel) else u) for j, u in self._deferred]
+        self.in_line.release(folder.name, rel)
 
     def _hold_back(self, tracked: Tracked, result: Result, counted: Verdict | None) -> None:
         """Not the file's fault, nor the whole output folder's: one of its subfolders may not
@@ -385,7 +375,7 @@ class Ledger:
         self.on_hold(job.folder, job.rel, until)
         # Kept in processing/ for a newer drop of its name (_keep_in_line): it waits as long
         # (submitted again at the next turn, it was rendered and refused as fast as a worker could)
-        self._deferred = [(j, until if j.id == job.id else u) for j, u in self._deferred]
+        self.in_line.hold(job, until)
 
     def lost(self, job: Job, why: str, charged: bool, stopping: bool = False) -> Job | None:
         """A job ended without a result. Returns the job to submit again, if any."""
