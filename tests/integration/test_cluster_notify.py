@@ -61,6 +61,25 @@ def test_a_cluster_notifies_failed_done_worker_lost_and_duplicate_as_local_mode_
         r.close()
 
 
+def test_a_cluster_s_done_of_a_file_no_rendition_took_says_why_as_local_mode_s_does(cluster_factory):
+    r = Receiver()
+    try:
+        c = cluster_factory(extra=notify(r, "[done]"))
+        c.config.write_text(c.config.read_text().replace(
+            "format: jpeg\n", 'format: jpeg\n        when: {name: "a*"}\n    on_no_rendition: archive\n', 1))
+        c.start_head()
+        c.start_worker("w0")
+        c.drop(["a.jpg", "b.jpg"])
+        wait_for(lambda: {"a.jpg", "b.jpg"} <= by_file(r).keys(), 90, what=f"both done (got {by_file(r)})")
+        got = by_file(r)
+        (a,), (b,) = got["a.jpg"], got["b.jpg"]
+        assert a["outputs"] == ["a_web.jpg"] and a["reason"] == "", a
+        assert b["outputs"] == [] and b["reason"] == (
+            "no rendition applies, nothing written (web: when.name: its name b.jpg does not match a*)"), b
+    finally:
+        r.close()
+
+
 def test_a_verdict_the_head_cannot_trust_is_skipped_and_a_full_list_counts_what_it_dropped(cluster_factory):
     """Redis is writable by anyone with its password: a verdict naming a folder the head lacks,
     a path out of the folder, or no JSON at all is said and skipped; drops are counted."""

@@ -230,6 +230,34 @@ def test_on_no_rendition_fail_keeps_what_explain_says_and_the_page_shows_it(daem
     assert any(line.startswith("  excluded: square (when.orientation: it is landscape") for line in lines)
 
 
+def test_a_file_no_rendition_took_is_said_so_on_the_page_in_api_status_and_in_its_done_webhook(daemon_factory,
+                                                                                              tmp_path):
+    # A publisher's admin saw it listed as done with no outputs and no word of why (the log
+    # alone said `file_unmatched`); a shop's importer got a `done` it could not tell apart.
+    from tests.integration.test_notifications import Receiver
+
+    r = Receiver()
+    try:
+        d = daemon_factory(renditions=STUDIO, folder_extra="on_no_rendition: archive\n",
+                           extra=f'http: {{listen: "127.0.0.1:0"}}\nnotify_interval: 1\n'
+                                 f'notify:\n  - {{url: "{r.url}/hook", events: [done]}}\n').start()
+        _stage(tmp_path, "IMG_0004.jpg", size=(900, 600))  # landscape, at the top, no keyword: nothing applies
+        _move_in(d, tmp_path, "IMG_0004.jpg")
+        wait_for(lambda: r.events("/hook"), 30, what="the done webhook")
+        (done,) = r.events("/hook")
+        assert done["event"] == "done" and done["outputs"] == [], done
+        assert done["reason"].startswith("no rendition applies, nothing written ("), done
+        assert "square: when.orientation: it is landscape" in done["reason"], done
+        with urllib.request.urlopen(http_url(d) + "/api/status", timeout=10) as response:
+            (listed,) = json.load(response)["done"]
+        assert listed["file"] == "IMG_0004.jpg" and listed["reason"] == done["reason"], listed
+        with urllib.request.urlopen(http_url(d) + "/", timeout=10) as response:
+            assert done["reason"] in html.unescape(response.read().decode())
+        assert d.stop() == 0
+    finally:
+        r.close()
+
+
 # Full size, as PNG: the small files are quick; the big one takes about a second of
 # encoding, the window its kill lands in (the small ones used to be upscaled to 6000 px as
 # well: 20 s of the suite's CPU for nothing).

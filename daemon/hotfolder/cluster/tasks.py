@@ -320,7 +320,8 @@ def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *
     except Exception as exc:  # noqa: BLE001 - the file is done; counts are only for status
         logger.warning("count_failed", reason=str(exc))
     _let_go(ctx, logger, folder, holder)
-    told.push(store, told.ended(folder.name, record.rel, record.job, record.attempts, ok=ok, reason=error, step=step,
+    told.push(store, told.ended(folder.name, record.rel, record.job, record.attempts, ok=ok,
+                                reason=error or unmatched, step=step,
                                 outputs=outputs, duration_ms=duration_ms, found=found), logger)  # the head notifies
     return Outcome.PROCESSED if ok else Outcome.FAILED
 

@@ -60,7 +60,8 @@ def keys(prefix: str) -> tuple[str, str]:
 # ---------------------------------------------------------------------- the node's side
 def ended(folder: str, rel: str, job: str, attempts: int, *, ok: bool, reason: str = "", step: str = "",
           outputs: tuple[str, ...] = (), duration_ms: float = 0.0, found: Result | None = None) -> dict:
-    """The verdict of a job that ended in archive/, failed/ or the duplicates folder."""
+    """The verdict of a job that ended in archive/, failed/ or the duplicates folder. `reason`:
+    why it failed, or, for one archived unrendered, why no rendition took it (its `done` says so)."""
     match = found.match if found is not None else None
     end = "skipped" if found is not None and found.skipped and match is not None else "done" if ok else "failed"
     return {"job": job, "folder": folder, "file": rel, "end": end, "reason": reason, "step": step,
@@ -149,7 +150,8 @@ def notices(v: dict, folders: set[str]) -> list[Notice]:
         return [replace(skipped_notice(folder, rel, kind, said, _names(match.get("outputs"))), time=at)]
     made = []
     if end == "done":
-        made.append(Notice(NoticeKind.DONE, folder, rel, done_note(Naming(v.get("naming") or ""), said),
+        made.append(Notice(NoticeKind.DONE, folder, rel, done_note(Naming(v.get("naming") or ""), said,
+                                                                  unmatched=reason),
                            outputs=outputs, attempts=attempts, time=at, duration_ms=_number(v.get("duration_ms")),
                            manifest=_manifest(v.get("manifest"))))
     else:

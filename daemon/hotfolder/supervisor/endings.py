@@ -17,9 +17,13 @@ NAMING = {Naming.NEW_VERSION: "a new version of the earlier photo of this name: 
                             "one's are numbered"}
 
 
-def done_note(naming: Naming, said: str, kept: tuple[str, ...] = ()) -> str:
+def done_note(naming: Naming, said: str, kept: tuple[str, ...] = (), unmatched: str = "") -> str:
     """A `done` notice's reason: how its name was taken, and what the index found it to be
-    (cluster/told.py says the same of a node's file). `kept`: outputs it was written beside."""
+    (cluster/told.py says the same of a node's file). `kept`: outputs it was written beside;
+    `unmatched`: why no rendition took it, so the page, /api/status and a webhook tell such a
+    file from one whose outputs were written (its `outputs` alone, empty, said nothing)."""
+    if unmatched:
+        return f"no rendition applies, nothing written ({unmatched})"
     how = NAMING.get(naming, "")
     if kept:  # "its outputs were replaced" was said of outputs written beside (an admin's report)
         beside = (f"{fsnames.display(', '.join(kept))} kept (no record says which original wrote "
@@ -41,7 +45,7 @@ def done(logger, folder: Folder, job: Job, result: Result, where: Path | None, o
                     outputs=list(result.outputs), duration_ms=result.duration_ms,
                     archived=str(where) if where else None, worker_pid=result.pid, outcome="ok",
                     **found(result))
-    note = done_note(result.naming, result.match.said() if result.match else "", result.kept)
+    note = done_note(result.naming, result.match.said() if result.match else "", result.kept, result.unmatched)
     on_notice(Notice(NoticeKind.DONE, folder.name, fsnames.display(job.rel), note, outputs=result.outputs,
                      duration_ms=result.duration_ms, attempts=job.attempt, manifest=result.manifest))
 
