@@ -189,7 +189,11 @@ def test_the_manifest_says_what_the_templates_say_of_when_and_with_what(tmp_path
 
 @pytest.mark.parametrize("manifest, said", [
     ('"manifest.json"', "must contain {stem} or {name}"),
-    ('"{stem}_{rendition}.json"', "unknown field {rendition}; fields here: {folder}, {name}, {source_ext}, {stem}"),
+    ('"{stem}_{rendition}.json"', "{rendition} is not known here (a rendition's filename takes it); fields here: "
+                                  "{folder}, {name}, {source_ext}, {stem}"),
+    # a photo's field is no typo: never "use {name}" (difflib's nearest) for {camera}
+    ('"{camera}_{stem}.json"', "{camera} is not known here (a rendition's filename takes it); fields here: "
+                               "{folder}, {name}, {source_ext}, {stem}"),
     ('"../{stem}.json"', "must name a file, not a path"),
     ('"{stem}_web.jpg"', "must end in .json"),  # it would take the web rendition's own name
     ('"{stem}"', "must end in .json"),

@@ -189,11 +189,13 @@ def _field(expr: str, allowed: frozenset[str]) -> Field:
     if name not in allowed and name.lower() in _DATE_WORDS and "taken" in allowed:
         raise TemplateError(f"unknown field {{{name}}}; use {{taken}} with a strftime format, e.g. "
                             f"{_DATE_WORDS[name.lower()]} (when the photo was taken: EXIF, else the file's time)")
+    if name in FIELDS and name not in allowed:  # a field of file names: no typo to guess at ({camera} is no {name})
+        raise TemplateError(f"{{{name}}} is not known here ("
+                            + ("the output's own fields are known only in a file name" if FIELDS[name].output
+                               else "a rendition's filename takes it") + f"); fields here: {_listed(allowed)}")
     if name not in allowed:
         meant = _meant(name, allowed)
         raise TemplateError(f"unknown field {{{name}}}" + (f"; use {{{meant}}}" if meant else "")
-                            + (" (the output's own fields are known only in a file name)"
-                               if name in FIELDS and FIELDS[name].output else "")
                             + f"; fields here: {_listed(allowed)}")
     filters = _on_items(name, tuple(_filter(part) for part in chain.split("|")[1:]))
     field = Field(name, spec, filters)
