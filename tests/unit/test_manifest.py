@@ -195,6 +195,8 @@ def test_the_manifest_says_what_the_templates_say_of_when_and_with_what(tmp_path
     ('"{camera}_{stem}.json"', "{camera} is not known here (a rendition's filename takes it); fields here: "
                                "{folder}, {name}, {source_ext}, {stem}"),
     ('"../{stem}.json"', "must name a file, not a path"),
+    ('"manifests/{stem}.json"', "must name a file, not a path or a hidden file: a manifest is written in the "
+                                "original's own subfolder of the output; name it e.g. \"{stem}.json\""),
     ('"{stem}_web.jpg"', "must end in .json"),  # it would take the web rendition's own name
     ('"{stem}"', "must end in .json"),
 ])

@@ -20,7 +20,8 @@ def _manifest_problem(template: TemplateText) -> str | None:
     """A file name (in the file's own subfolder of the output) that tells the originals apart."""
     skeleton = "".join(p if isinstance(p, str) else "x" for p in template.parts)
     if "/" in skeleton or skeleton.startswith("."):
-        return f"{template.text!r} must name a file, not a path or a hidden file"
+        return (f"{template.text!r} must name a file, not a path or a hidden file: a manifest is written in "
+                "the original's own subfolder of the output; name it e.g. \"{stem}.json\"")
     if not template.fields & {"stem", "name"}:
         return f"{template.text!r} must contain {{stem}} or {{name}}, or every input would write the same file"
     if not skeleton.lower().endswith(".json"):  # else it may take an output's own name ({stem}_web.jpg)
