@@ -307,6 +307,25 @@ def test_a_dry_run_shows_each_original_its_own_next_seq(daemon_factory):
     assert numbers == ["0001", "0002"], dry.stdout
 
 
+def test_a_dry_run_says_seq_numbers_anew_rather_than_that_the_recipe_no_longer_makes_an_output(daemon_factory):
+    """An unchanged rendition named by `{seq}` takes the next number: its earlier output was
+    said to be "no longer made by today's recipe", which it still makes (a publisher's audit)."""
+    d = daemon_factory(folder_extra="on_duplicate: skip")
+    d.config.write_text(re.sub(r"( *)size: 320x320", r'\g<0>\n\1filename: "{seq:04}_{stem}.{ext}"',
+                               d.config.read_text()))
+    d.start()
+    _drop(d, "a.jpg", _solid(RED), 1)
+    assert d.stop() == 0
+    (first,) = [p for p in d.outputs() if p.startswith("0001_a")]
+    dry = hotfolder("rerender", "--dry-run", "--config", str(d.config))
+    assert dry.returncode == 0, dry.stderr
+    assert f"{first} (not made again under this name: {{seq}} numbers each render anew; left as it is)" \
+        in dry.stdout, dry.stdout
+    assert "no longer made" not in dry.stdout, dry.stdout
+    assert ("1 not made again under their names ({seq} numbers each render anew), left as they are (delete them "
+            "if unwanted)") in dry.stdout, dry.stdout
+
+
 def test_explain_foresees_a_copy_the_daemon_would_skip_and_writes_nothing(daemon_factory, tmp_path):
     """`explain` asks the index of originals (read only): a copy of an original rendered before
     was explained as a first drop, though the daemon would skip it (a review)."""

@@ -30,7 +30,7 @@ from hotfolder.cli import batchrun, explain
 from hotfolder.config import load
 from hotfolder.config.model import Config, Folder
 from hotfolder.errors import ExitCode
-from hotfolder.recipes import select
+from hotfolder.recipes import select, templates
 from hotfolder.recipes.facts import need_of_fields
 from hotfolder.sidecars import is_sidecar
 from hotfolder.spool import archived, nofollow, owners
@@ -281,6 +281,11 @@ def _say_plan_with(cfg: Config, folder: Folder, archive: Path, current: list[arc
     from hotfolder.workers import provenance
 
     tally: dict[str, int] = {}
+    # A name of {seq} is made anew by every render: an earlier one is not made again, though the recipe still
+    # makes its rendition ("no longer made by today's recipe" sent an admin looking for a change).
+    numbered = any(templates.parsed(r.filename).uses("seq") for r in folder.renditions)
+    left = ("not made again under this name: {seq} numbers each render anew; left as it is" if numbered
+            else "no longer made: left as it is")
     taken: dict[Path, str] = {}  # the names the originals before this one will have written, and whose
     for item, wanted in zip(current, _names_wanted(cfg, folder, current), strict=True):
         generation = generations.get(item.path, 0)
@@ -295,7 +300,7 @@ def _say_plan_with(cfg: Config, folder: Folder, archive: Path, current: list[arc
             said.append(f"{display(p.path.relative_to(folder.output).as_posix())} ({p.how})")
         for rel in _no_longer_made(folder, index.outputs(item.path, item.rel), planned):
             tally["left"] = tally.get("left", 0) + 1
-            said.append(f"{display(rel)} (no longer made: left as it is)")
+            said.append(f"{display(rel)} ({left})")
         came = "" if item.path == archive / item.rel else f" (came in as {display(item.rel)})"
         print(printable(f"{display(item.path.relative_to(archive).as_posix())}{came} → {', '.join(said)}"))
     for item in earlier:
@@ -308,7 +313,9 @@ def _say_plan_with(cfg: Config, folder: Folder, archive: Path, current: list[arc
         ("taken over", "taken over from another original (on_name_clash: replace)"),
         ("fails", "would fail (on_name_clash: fail)"))]
     if tally.get("left"):
-        parts.append(f"{tally['left']} no longer made by today's recipe, left as they are (delete them if unwanted)")
+        parts.append(f"{tally['left']} " + ("not made again under their names ({seq} numbers each render anew)"
+                                             if numbered else "no longer made by today's recipe")
+                     + ", left as they are (delete them if unwanted)")
     print(f"folder {folder.name}: would render {len(current)} archived original(s) into {folder.output}; outputs: "
           f"{', '.join(parts)}; {len(earlier)} earlier drop(s) of a name skipped. Nothing was written (--dry-run).")
 
