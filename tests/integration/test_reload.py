@@ -93,6 +93,46 @@ def test_status_finds_a_daemon_whose_config_is_no_longer_yaml(daemon_factory):
     assert gone.returncode != 0 and "cannot read the config file" in gone.stdout + gone.stderr, gone
 
 
+def test_a_config_path_that_is_no_config_file_refuses_the_reload_at_once(daemon_factory):
+    """A FIFO at the config's path held the reload in the daemon's loop for good (nothing
+    claimed, no status, SIGTERM unheard); a link to /dev/zero grew the daemon past 6 GB in
+    30 s; a file of a million values held the loop for minutes and 1.4 GB (an attack
+    round). Each is refused at once, saying what it is, and the daemon renders on;
+    `hotfolder status` hung on the FIFO too."""
+    d = daemon_factory().start()
+    real = d.root / "real.yaml"
+    os.rename(d.config, real)
+    os.mkfifo(d.config)
+    d.proc.send_signal(signal.SIGHUP)
+    refused = wait_for(lambda: d.event("reload_refused"), 20, what="the refusal of a FIFO")
+    assert "it is a FIFO, socket or device, not a regular file" in refused["reason"], refused
+    drop(d, "after_fifo.jpg")
+    wait_for(lambda: "after_fifo_web.jpg" in d.outputs(), 20, what="the daemon still rendering")
+    status = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--config", str(d.config)],
+                            capture_output=True, text=True, timeout=30)  # it hung on the FIFO too
+    assert status.returncode == 0 and "reload refused" in status.stdout, status.stdout + status.stderr
+
+    d.config.unlink()
+    d.config.symlink_to("/dev/zero")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(d.events("reload_refused")) == 2, 20, what="the refusal of /dev/zero")
+    assert "not a regular file" in d.events("reload_refused")[1]["reason"]
+
+    d.config.unlink()
+    d.config.write_bytes(real.read_bytes() + b"#" * (5 * 1024 * 1024) + b"\n")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(d.events("reload_refused")) == 3, 20, what="the refusal of 5 MiB")
+    assert "it holds more than 4 MiB" in d.events("reload_refused")[2]["reason"]
+
+    d.config.write_text(real.read_text() + "x_junk: [" + ",".join(["1"] * 1_000_000) + "]\n")
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: len(d.events("reload_refused")) == 4, 20, what="the refusal of a million values")
+    assert "it holds more than 100,000 values (counted up to line" in d.events("reload_refused")[3]["reason"]
+    drop(d, "after_all.jpg")
+    wait_for(lambda: "after_all_web.jpg" in d.outputs(), 20, what="the daemon still rendering")
+    assert d.stop() == 0
+
+
 def test_reload_on_change(daemon_factory):
     d = daemon_factory(extra="reload_on_change: true").start()
     text = d.config.read_text()

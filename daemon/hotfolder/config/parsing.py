@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def check(path: str | os.PathLike, *, serving: frozenset[str] = frozenset()) -> 
     served: an unset `${VAR}` is a warning (the shell need not hold the service's secrets)."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_file(p).decode("utf-8")
     except OSError as exc:
         raise ConfigError(str(p), "", f"cannot read the config file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:  # a reload's too: a traceback there stopped the daemon
@@ -61,6 +62,40 @@ def check(path: str | os.PathLike, *, serving: frozenset[str] = frozenset()) -> 
         raise ConfigError.of([Problem(str(p), "", reason, before.count(b"\n") + 1,
                                       exc.start - (before.rfind(b"\n") + 1) + 1)]) from None
     return check_text(text, str(p), p.resolve().parent, serving=serving)
+
+
+MAX_BYTES = 4 * 1024 * 1024  # the example config is 6 KB; 100,000 values (MAX_VALUES) written out, ~3 MB
+
+
+class NotAConfigFile(OSError):
+    """The config's path names no regular file, or one too large to be a config."""
+
+
+def read_file(p: Path) -> bytes:
+    """The config file's bytes: a regular file (a symbolic link to one is fine) of at most
+    MAX_BYTES. A FIFO there blocked the reload in the daemon's loop for good (nothing
+    rendered, no status, SIGTERM unheard), /dev/zero grew it past 6 GB in 30 s, and a
+    file of megabytes held the loop for minutes (an attack round): each is refused before
+    it is read, NotAConfigFile saying what to change."""
+    fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO's open never waits for a writer
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            what = "a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO, socket or device"
+            raise NotAConfigFile(0, f"it is {what}, not a regular file: point the config path at the YAML file")
+        chunks, size = [], 0
+        while size <= MAX_BYTES:  # the size stat said may change under us: the bytes read count
+            chunk = os.read(fd, min(1 << 20, MAX_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > MAX_BYTES:
+        raise NotAConfigFile(0, f"it holds more than {MAX_BYTES // (1024 * 1024)} MiB, far more than a config "
+                                "(the example is 6 KB): is it the right file?")
+    return b"".join(chunks)
 
 
 def check_text(text: str, source: str = "<config>", base: Path | None = None, *,
@@ -160,6 +195,11 @@ def _yaml(text: str, source: str) -> dict:
         raise ConfigError(source, "", reason, (Problem(source, "", reason, line, column),)) from None
     except RecursionError:  # `[[[[…` thousands deep: a traceback, and a reload's stopped the daemon
         raise ConfigError(source, "", "its values nest thousands deep; a config nests a few levels") from None
+    except problems.TooManyValues as exc:
+        line, column = problems.position(exc.mark)
+        reason = (f"it holds more than {MAX_VALUES:,} values (counted up to line {line}), far more "
+                  "than a config (the example holds ~100, a thousand folders ~100,000): is it the right file?")
+        raise ConfigError(source, "", reason, (Problem(source, "", reason, line, column),)) from None
     if data is None:
         raise ConfigError(source, "", "is empty; see config/hotfolder.yaml for an example")
     try:
@@ -172,7 +212,7 @@ def _yaml(text: str, source: str) -> dict:
     return data
 
 
-MAX_VALUES = 100_000  # the example config holds ~100; a config of a thousand folders, ~100,000
+MAX_VALUES = problems.MAX_VALUES
 
 
 def _may_be_unclosed(problem: str, context: str | None) -> bool:
@@ -224,8 +264,8 @@ def state_dir_of(path: str | os.PathLike) -> Path | None:
     that said "not running" of a running daemon)."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError, RecursionError):
+        data = problems.load_marked(read_file(p).decode("utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError, RecursionError, problems.TooManyValues):
         return None
     return state_dir_in(data, p)
 

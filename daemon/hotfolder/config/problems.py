@@ -50,12 +50,35 @@ class MarkedList(list):
     item_marks: list
 
 
+MAX_VALUES = 100_000  # the example config holds ~100; a config of a thousand folders, ~100,000
+
+
+class TooManyValues(Exception):
+    """The YAML holds more than MAX_VALUES values as written (`mark`: where the next one starts)."""
+
+    def __init__(self, mark):
+        super().__init__(f"more than {MAX_VALUES:,} values")
+        self.mark = mark
+
+
 class _MarkedLoader(yaml.SafeLoader):
     """SafeLoader, constructing MarkedDict/MarkedList: the same values as safe_load."""
 
     def __init__(self, stream):
         super().__init__(stream)
         self.repeats: dict[int, tuple[yaml.MappingNode, dict]] = {}  # id(node) -> (node, its repeats)
+        self.values = 0
+
+    def compose_node(self, parent, index):
+        """Counted as parsed (a mapping's keys aside, as parsing._expanded counts): a file of a
+        million values took a minute and 1.4 GB before any count (an attack round; the
+        daemon's loop waits for a reload's parse). An alias counts once here; its expansion
+        is counted after the parse."""
+        if not (isinstance(parent, yaml.MappingNode) and index is None):
+            self.values += 1
+            if self.values > MAX_VALUES:
+                raise TooManyValues(self.peek_event().start_mark)
+        return super().compose_node(parent, index)
 
     def flatten_mapping(self, node: yaml.MappingNode) -> None:
         # Flattening puts a merged mapping's keys before a node's own, in the node itself;

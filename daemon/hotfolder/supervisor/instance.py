@@ -224,7 +224,8 @@ def status_file_of(config: Path) -> Path:
 
 class ConfigUnreadable(HotfolderError):
     def __init__(self, config: Path):
-        super().__init__(f"cannot read the config file {config}: no such file, and no daemon runs on it "
+        what = "not a regular file" if os.path.exists(config) else "no such file"  # a FIFO, a folder
+        super().__init__(f"cannot read the config file {config}: {what}, and no daemon runs on it "
                          "(--config FILE names the one the daemon was started with)")
 
 
