@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -227,6 +229,32 @@ def test_a_file_that_cannot_be_read_as_a_config_says_so_and_where(tmp_path):
     err = error_of(tmp_path, "x: &loop [*loop]\n" + BASE)
     assert "expand to more than" in err.reason, err
     assert "nest thousands deep" in error_of(tmp_path, "workers: " + "[" * 5000 + "]" * 5000 + "\n" + BASE).reason
+
+
+def test_merge_keys_through_lists_of_aliases_are_refused_within_seconds(tmp_path):
+    """YAML's merge keys copy a mapping's keys into each mapping merging it: PyYAML 6.0.4
+    compares every copy with every other (a 289 KB config of one mapping of 20,000 keys
+    merged through a list of 20,000 aliases took 111 s of the daemon's loop on a reload),
+    and PyYAML before it (Debian's 6.0, which `PyYAML>=6` allows) copies them once per path
+    (500 bytes of `<<: [*a, *a, …]` nine deep never ended). An attack round: refused in
+    seconds, in a process of its own (its deadline), whatever PyYAML is installed."""
+    wide = "x_a: &a {" + ", ".join(f"k{i}: 1" for i in range(20_000)) + "}\nx_b: {<<: [" + \
+        ", ".join(["*a"] * 20_000) + "]}\n"
+    deep = "x_0: &l0 {" + ", ".join(f"k{i}: {i}" for i in range(9)) + "}\n" + "".join(
+        f"x_{n}: &l{n} {{<<: [" + ", ".join([f"*l{n - 1}"] * 9) + "]}\n" for n in range(1, 10))
+    for bomb, says in ((wide, "its merge keys (<<) copy more than 100,000 keys (counted up to the one on line 2)"),
+                       (deep, "x_0: unknown key")):
+        config = write(tmp_path, bomb + BASE)
+        checked = subprocess.run([sys.executable, "-m", "hotfolder", "check-config", str(config)],
+                                 capture_output=True, text=True, timeout=60)
+        assert checked.returncode == 1 and says in checked.stderr, checked.stderr[-2000:]
+    # What a merge means is kept: the first mapping listed wins, the node's own key over all,
+    # a mapping reached by two paths is merged once.
+    from hotfolder.config import problems
+    assert problems.load_marked("a: &a {k: 1, x: 1}\nb: &b {k: 2, y: 2}\nw: &w {<<: *a}\n"
+                                "c: {<<: [*a, *b, *w, *a], z: 3}\nd: {<<: [*b, *a], k: 9}\n") == {
+        "a": {"k": 1, "x": 1}, "b": {"k": 2, "y": 2}, "w": {"k": 1, "x": 1},
+        "c": {"k": 1, "x": 1, "y": 2, "z": 3}, "d": {"k": 9, "x": 1, "y": 2}}
 
 
 def test_an_environment_variable_in_a_path_is_refused_not_made_a_folder(tmp_path):

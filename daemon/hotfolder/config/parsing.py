@@ -197,7 +197,9 @@ def _yaml(text: str, source: str) -> dict:
         raise ConfigError(source, "", "its values nest thousands deep; a config nests a few levels") from None
     except problems.TooManyValues as exc:
         line, column = problems.position(exc.mark)
-        reason = (f"it holds more than {MAX_VALUES:,} values (counted up to line {line}), far more "
+        reason = (f"its merge keys (<<) copy more than {MAX_VALUES:,} keys (counted up to the one on line "
+                  f"{line}): merge each mapping once, not through lists of aliases of aliases" if exc.merged else
+                  f"it holds more than {MAX_VALUES:,} values (counted up to line {line}), far more "
                   "than a config (the example holds ~100, a thousand folders ~100,000): is it the right file?")
         raise ConfigError(source, "", reason, (Problem(source, "", reason, line, column),)) from None
     if data is None:

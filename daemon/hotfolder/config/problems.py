@@ -54,11 +54,12 @@ MAX_VALUES = 100_000  # the example config holds ~100; a config of a thousand fo
 
 
 class TooManyValues(Exception):
-    """The YAML holds more than MAX_VALUES values as written (`mark`: where the next one starts)."""
+    """The YAML holds more than MAX_VALUES values as written (`mark`: where the next one
+    starts), or its merge keys (`<<`, `merged`) would copy more than that many keys."""
 
-    def __init__(self, mark):
+    def __init__(self, mark, merged: bool = False):
         super().__init__(f"more than {MAX_VALUES:,} values")
-        self.mark = mark
+        self.mark, self.merged = mark, merged
 
 
 class _MarkedLoader(yaml.SafeLoader):
@@ -68,6 +69,7 @@ class _MarkedLoader(yaml.SafeLoader):
         super().__init__(stream)
         self.repeats: dict[int, tuple[yaml.MappingNode, dict]] = {}  # id(node) -> (node, its repeats)
         self.values = 0
+        self.merged = 0  # keys copied by merge keys (<<), each time
 
     def compose_node(self, parent, index):
         """Counted as parsed (a mapping's keys aside, as parsing._expanded counts): a file of a
@@ -81,11 +83,53 @@ class _MarkedLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
     def flatten_mapping(self, node: yaml.MappingNode) -> None:
-        # Flattening puts a merged mapping's keys before a node's own, in the node itself;
-        # a mapping merged from above is flattened before its own turn comes. Its own keys
-        # are told apart first, or a key overriding a merged one read as written twice.
+        """PyYAML's, bounded. Flattening puts a merged mapping's keys before a node's own, in
+        the node itself; a mapping merged from above is flattened before its own turn comes.
+        Its own keys are told apart first, or a key overriding a merged one read as written
+        twice.
+
+        PyYAML before 6.0.4 (Debian's python3-yaml is 6.0, and `PyYAML>=6` allows it) copies
+        a merged mapping's keys once per path to it: 500 bytes of `<<: [*a, *a, …]` nine
+        deep took 24 s and 714 MB at seven levels, never ending at nine (an attack round; a
+        reload's parse holds the daemon's loop). Here, as there, a mapping earlier in a
+        merge list wins over a later one and the node's own keys over every merged one; a
+        key copied twice (the same key and value, reached by two paths) is kept once, at
+        its last place, which the mapping's construction lets win anyway; and every copy
+        counts towards MAX_VALUES, so no list of aliases multiplies them."""
         self.repeats_of(node)
-        super().flatten_mapping(node)
+        merge: list = []
+        index = 0
+        while index < len(node.value):
+            key_node, value_node = node.value[index]
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                del node.value[index]
+                if isinstance(value_node, yaml.MappingNode):
+                    merged = [value_node]
+                elif isinstance(value_node, yaml.SequenceNode):
+                    merged = list(value_node.value)
+                else:
+                    raise yaml.constructor.ConstructorError(
+                        "while constructing a mapping", node.start_mark,
+                        f"expected a mapping or list of mappings for merging, but found {value_node.id}",
+                        value_node.start_mark)
+                for subnode in reversed(merged):  # the first listed is put last: it wins
+                    if not isinstance(subnode, yaml.MappingNode):
+                        raise yaml.constructor.ConstructorError(
+                            "while constructing a mapping", node.start_mark,
+                            f"expected a mapping for merging, but found {subnode.id}", subnode.start_mark)
+                    self.flatten_mapping(subnode)
+                    self.merged += len(subnode.value)
+                    if self.merged > MAX_VALUES:
+                        raise TooManyValues(key_node.start_mark, merged=True)
+                    merge.extend(subnode.value)
+            elif key_node.tag == "tag:yaml.org,2002:value":
+                key_node.tag = "tag:yaml.org,2002:str"
+                index += 1
+            else:
+                index += 1
+        if merge:
+            last = {id(pair): i for i, pair in enumerate(merge)}
+            node.value = [pair for i, pair in enumerate(merge) if last[id(pair)] == i] + node.value
 
     def repeats_of(self, node: yaml.MappingNode) -> dict:
         """A mapping's own keys written more than once, with the marks before the last;
