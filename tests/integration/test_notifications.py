@@ -8,8 +8,11 @@ import hashlib
 import hmac
 import json
 import os
+import shutil
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -303,3 +306,69 @@ def test_a_burst_of_done_reaches_an_endpoint_whole_in_messages_of_a_hundred(rece
     assert done.counts[Delivery.DROPPED] == 0
     (message,) = [json.loads(p["body"]) for p in r.ok_posts("/failed")]
     assert message["count"] == 150 and len(message["events"]) == 100 and failed.counts[Delivery.DROPPED] == 50
+
+
+_DUAL_STACK_PROBE = '''
+import json, socket, sys, threading, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from hotfolder.config.model import NotifyTarget
+from hotfolder.ops.message import Message
+from hotfolder.ops.notices import Notice, NoticeKind
+from hotfolder.ops.senders import SEND_TIMEOUT, Try, Undeliverable, post_webhook
+
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+server = HTTPServer(("127.0.0.1", 0), Handler)
+port = server.server_address[1]
+threading.Thread(target=server.serve_forever, daemon=True).start()
+hole = socket.socket(socket.AF_INET6)  # the same port on ::1, where every SYN is dropped:
+hole.bind(("::1", port))               # its one place in the queue taken, nothing accepted
+hole.listen(0)
+filler = socket.socket(socket.AF_INET6)
+filler.connect(("::1", port))
+first = socket.getaddrinfo("hook.test", port, 0, socket.SOCK_STREAM)[0][0]
+call = Try(SEND_TIMEOUT)  # as notify.Endpoint._try runs one
+timer = threading.Timer(SEND_TIMEOUT, call.expire)
+timer.daemon = True
+timer.start()
+started = time.monotonic()
+try:
+    post_webhook(NotifyTarget(f"http://hook.test:{port}/hook"),
+                 Message((Notice(NoticeKind.FAILED, "test", "a.jpg", reason="broken"),), 1, "host"), call)
+    out = {"sent": True}
+except Undeliverable as exc:
+    out = {"sent": False, "reason": str(exc)}
+out.update(seconds=time.monotonic() - started, first="ipv6" if first == socket.AF_INET6 else "ipv4")
+print(json.dumps(out))
+'''
+
+
+def test_a_webhook_whose_ipv6_drops_packets_is_reached_over_ipv4_within_the_try(tmp_path):
+    """socket.create_connection gave a host's first address the whole 10 s of a try: a
+    webhook host whose AAAA record leads where packets are dropped (IPv6 firewalled) and
+    whose IPv4 answers at once was never sent anything, every try timing out on IPv6 (an
+    attack round). The name `hook.test` is ::1 (a port where SYNs are dropped) and
+    127.0.0.1 (a real HTTP server), in an /etc/hosts of a mount namespace of its own."""
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n::1 hook.test\n127.0.0.1 hook.test\n")
+    probe = tmp_path / "probe.py"
+    probe.write_text(_DUAL_STACK_PROBE)
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", f'mount --bind "{hosts}" /etc/hosts && exec '
+                           f'"{sys.executable}" "{probe}"'], capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0 and "mount" in proc.stderr + proc.stdout and not proc.stdout.strip():
+        pytest.skip(f"cannot mount an /etc/hosts of its own here (needs root): {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    if out["first"] != "ipv6":
+        pytest.skip("this resolver puts IPv4 first: the dropped IPv6 address is not tried first")
+    assert out["sent"] and out["seconds"] < 9, out

@@ -122,8 +122,7 @@ def post_webhook(target: NotifyTarget, message: Message, call: Try) -> None:
         raise Undeliverable("the URL has no host name", retry=False)
     sock = conn = None
     try:
-        sock = socket.create_connection((host, port), timeout=call.remaining())
-        call.attach(sock)
+        sock = _connect(host, port, call)
         if https:
             _tls = _tls or ssl.create_default_context()
             sock = _tls.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
@@ -150,6 +149,36 @@ def post_webhook(target: NotifyTarget, message: Message, call: Try) -> None:
                             "use the URL it points to", retry=False)
     if status >= 400:
         raise Undeliverable(f"HTTP {status} {reason}", retry=status in RETRY_STATUS)
+
+
+def _connect(host: str, port: int, call: Try) -> socket.socket:
+    """A socket connected to one of the host's addresses, attached to the try. Each address
+    in turn gets an equal share of the time the try has left (the last all of it):
+    socket.create_connection gave the first the whole deadline, so a host whose AAAA
+    record leads where packets are dropped (IPv6 firewalled, IPv4 answering at once) was
+    never sent a message: every try timed out on IPv6 (an attack round). The name is looked
+    up first, outside the deadline (getaddrinfo cannot be interrupted: the resolver's own
+    timeouts bound it)."""
+    addresses = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+    error: OSError | None = None
+    for i, (family, kind, proto, _name, address) in enumerate(addresses):
+        if call.why:
+            break
+        sock = socket.socket(family, kind, proto)
+        call.attach(sock)  # an abort shuts it down, connecting or not
+        try:
+            sock.settimeout(call.remaining() / (len(addresses) - i))
+            sock.connect(address)
+        except OSError as exc:
+            error = exc
+            call.detach()
+            sock.close()
+            continue
+        sock.settimeout(call.remaining())  # each read after it: within the try's deadline too
+        return sock
+    if error is None or call.why:
+        raise TimeoutError(call.why or call.late)
+    raise error
 
 
 def _reason(exc: BaseException) -> str:
