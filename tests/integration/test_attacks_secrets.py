@@ -247,6 +247,42 @@ def test_a_refused_reload_quotes_no_secret_in_the_log_status_page_or_check_confi
     assert "smtp.example.com" in check.stderr, "the public part of the URL is still shown"
 
 
+def test_a_secret_starting_with_a_block_scalar_sign_is_not_quoted_by_its_refusal(daemon_factory, servers):
+    """`token: |Zq8…` unquoted is YAML's block of text: the hint of the refusal quoted the
+    value whole (`quote it, e.g. token: "|Zq8…"`), into the journal, the status, the page,
+    and the reload_refused notification to a third party (an attack round). A refused
+    config's values are registered nowhere: the last line of defence could not mask them."""
+    hook = servers(Receiver)
+    token = tok("goodtoken")
+    d = daemon_factory(extra=f'http: {{listen: "127.0.0.1:0", token: {token}}}\nnotify_interval: 1\nnotify:\n'
+                             f'  - {{url: "http://127.0.0.1:{hook.port}/hook", events: [reload_refused]}}\n',
+                       workers=1).start()
+    url = http_url(d)
+    original = d.config.read_text()
+    for sign, key in (("|", "token"), (">", "url")):
+        leaked = sign + tok("Zq8")
+        if key == "token":
+            line = f'http: {{listen: "127.0.0.1:0", token: {token}}}'
+            assert line in original
+            d.config.write_text(original.replace(line, f'http:\n  listen: "127.0.0.1:0"\n  token: {leaked}'))
+        else:
+            d.config.write_text(original + f"cluster:\n  broker_url: {leaked}\n")
+        before = len(d.events("reload_refused"))
+        d.proc.send_signal(signal.SIGHUP)
+        refused = wait_for(lambda before=before: d.events("reload_refused")[before:], 20, what="the refusal")[0]
+        said = "broker_url" if key == "url" else "token"
+        assert f'begins a YAML block of text: quote it, e.g. {said}: "{sign}…"' in refused["reason"], refused
+        wait_for(lambda before=before: len(hook.posts) > before, 20, what="the reload_refused notification")
+        status = d.status().stdout
+        api = get(url + "/api/status")
+        page = get(url + "/")
+        posts = "".join(p["body"].decode("utf-8", "replace") for p in hook.posts)
+        for name, text in (("log", d.log_text()), ("status --json", status), ("/api/status", api), ("page", page),
+                           ("notification", posts)):
+            assert not leaks(text, [leaked[1:]]), (name, text)
+    assert d.stop() == 0
+
+
 def test_webhook_credentials_are_sent_and_failure_reasons_hide_them(daemon_factory, servers):
     """`http://user:password@host/…` sends Basic auth (it used to fail with urllib's
     `nonnumeric port: 'password@host'`, logged whole); the failure reasons of a dead

@@ -23,9 +23,12 @@ from hotfolder.config import problems
 from hotfolder.config.model import Config, ConfigError
 from hotfolder.config.problems import Problem, Problems
 from hotfolder.config.reader import EVERY_PART, Context
-from hotfolder.config.sections import daemon
+from hotfolder.config.sections import cluster, daemon, http, notify
 
 STATE_DIR = next(key for key in daemon.KEYS if key.name == "state_dir")
+# The keys whose value is a secret, or a URL holding one (those that take `${VAR}`): a YAML
+# error on their line never quotes their text.
+SECRET_KEYS = frozenset(key.name for part in (http, notify, cluster) for key in part.KEYS if key.env)
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,9 @@ def _yaml(text: str, source: str) -> dict:
             line, column = unclosed
         elif context == "while scanning a block scalar" and (written := _block_scalar_on_line(text, line or 0)):
             quoted = written[1].replace("\\", "\\\\").replace('"', '\\"')  # as YAML reads it back
+            if written[0] in SECRET_KEYS:  # `token: |Zq8…` was quoted whole into the journal, the status and
+                quoted = f"{quoted[0]}…"  # the reload_refused notification (an attack round); and its 2nd character
+                reason = "not valid YAML: " + re.sub(r"'[^']*'", "'…'", problem)
             reason += (f"; a value that starts with > or | begins a YAML block of text: quote it, e.g. "
                        f"{written[0]}: \"{quoted}\"")
         elif "mapping values are not allowed here" in problem and (key := _key_on_line(text, line or 0,
