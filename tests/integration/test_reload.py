@@ -164,6 +164,30 @@ def test_journal_priority_prefix(daemon_factory):
     assert failed.startswith("<4>{")  # a bad input file is a warning for the admin, not an error of ours
 
 
+def test_a_start_refused_for_its_config_is_an_error_in_the_journal(tmp_path):
+    """`systemctl restart` after a bad edit: the daemon's reasons are said before its log
+    starts. In the journal they were priority info, so `journalctl -u hotfolder -p err`
+    showed only systemd's "Failed to start", not why."""
+    config = tmp_path / "hotfolder.yaml"
+    config.write_text(f"state_dir: {tmp_path / 'state'}\nbogus_key: 1\nfolders: []\n")
+    journal = tmp_path / "journal"
+    journal.touch()
+    st = os.stat(journal)
+    env = {**os.environ, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
+    with open(journal, "w") as stderr:
+        r = subprocess.run([sys.executable, "-m", "hotfolder", "run", "--config", str(config)], env=env,
+                           stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr, timeout=90)
+    assert r.returncode == 1
+    lines = journal.read_text().splitlines()
+    assert any("bogus_key: unknown key" in line for line in lines), lines
+    assert lines and all(line.startswith("<3>") for line in lines), lines
+    # not in the journal (a terminal, a pipe): the lines as they were
+    r = subprocess.run([sys.executable, "-m", "hotfolder", "run", "--config", str(config)],
+                       env={k: v for k, v in env.items() if k != "JOURNAL_STREAM"},
+                       capture_output=True, text=True, timeout=90)
+    assert r.returncode == 1 and r.stderr.startswith("hotfolder: config error:"), r.stderr
+
+
 def test_an_empty_key_is_warned_of_in_the_log_at_start_and_on_reload(daemon_factory):
     # check-config says it; a service's warnings are read in the journal, so `run` says them too.
     d = daemon_factory(extra="drain_timeout:").start()

@@ -200,10 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         _say_config_error(exc)
         return exc.exit_code
     except HotfolderError as exc:  # no config found, already running, workers that cannot start, ...
-        print(f"hotfolder {args.command}: {exc}", file=sys.stderr)
+        _say_error(f"hotfolder {args.command}: {exc}")
         return exc.exit_code
     except OSError as exc:  # a file or folder the command needed: its name and the system's word
-        print(f"hotfolder {args.command}: {_os_problem(exc)}", file=sys.stderr)
+        _say_error(f"hotfolder {args.command}: {_os_problem(exc)}")
         return ExitCode.FAILED
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
@@ -211,11 +211,22 @@ def main(argv: list[str] | None = None) -> int:
 
 def _say_config_error(exc: ConfigError) -> None:
     if len(exc.problems) == 1:
-        print(f"hotfolder: config error: {exc}", file=sys.stderr)
+        _say_error(f"hotfolder: config error: {exc}")
     else:  # one per line, each with its FILE:LINE:COLUMN, as compilers do
-        print(f"hotfolder: config error: {exc.source}: {len(exc.problems)} problems:", file=sys.stderr)
+        _say_error(f"hotfolder: config error: {exc.source}: {len(exc.problems)} problems:")
         for line in exc.lines():
-            print(f"  {line}", file=sys.stderr)
+            _say_error(f"  {line}")
+
+
+def _say_error(text: str) -> None:
+    """A line on stderr; in the journal (a service's start refused: its config, its lock, ...)
+    at priority err, as the log's own errors, so `journalctl -u hotfolder -p err` shows why
+    it did not start and not only systemd's "Failed to start"."""
+    from hotfolder.runtime.systemd import under_journal
+
+    prefix = "<3>" if under_journal() else ""
+    for line in text.splitlines() or [""]:
+        print(f"{prefix}{line}", file=sys.stderr)
 
 
 def _os_problem(exc: OSError) -> str:
