@@ -17,6 +17,7 @@ a file of the spool: the loop does, when it carries out a request.
 """
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import queue
@@ -116,7 +117,10 @@ class Ops:
 
     def _listen(self) -> None:
         http = self.config.http
-        if http is None or (self._server is not None and self._server.running):
+        if http is None:
+            self.problem = ""  # no listener asked for: none missing
+            return
+        if self._server is not None and self._server.running:
             return
         self._next_bind = time.monotonic() + BIND_RETRY
         sock, self._systemd_socket = self._systemd_socket, None
@@ -125,17 +129,19 @@ class Ops:
         try:
             url = server.start(http.host, http.port, sock, _limits(http))
         except OSError as exc:
-            self.problem = f"the status page and /metrics are off: cannot listen on {http.address}: " \
-                           f"{exc.strerror or exc}"
-            self.log.error("http_unavailable", address=http.address, reason=exc.strerror or str(exc),
-                           action=f"free the address or change http.listen; tried again every {BIND_RETRY:g} s")
+            problem = f"the status page and /metrics are off: cannot listen on {http.address}: " \
+                      f"{exc.strerror or exc}"
+            if problem != self.problem:  # said once, not at each try (8,640 error lines a day)
+                self.log.error("http_unavailable", address=http.address, reason=exc.strerror or str(exc),
+                               action=_bind_action(exc))
+            self.problem = problem
             return
         self._server, self._listening, self._from_systemd = server, http, sock is not None
         self.problem = ""
         if sock is None and _no_network():
             self.log.warning("http_unreachable", reason="this process has no network but its own loopback "
                              "(systemd's PrivateNetwork=yes): nobody else can reach the listener",
-                             action="systemctl enable --now hotfolder.socket && systemctl restart hotfolder")
+                             action=SOCKET_UNIT)
         self.log.info("http_listening", url=url, socket="systemd" if sock else "own",
                       requeue="token" if self.auth.enabled else "off (no http.token: read-only)",
                       hosts=("localhost, loopback addresses" if loopback else "localhost, IP addresses")
@@ -259,6 +265,20 @@ class Ops:
     def _answer(ask: _Ask, outcome: RequeueOutcome) -> None:
         ask.outcome = outcome
         ask.done.set()
+
+
+#: what lets the service listen under systemd: hotfolder.socket. In this order: systemd refuses
+#: to start a socket whose service runs already ("already active, refusing").
+SOCKET_UNIT = ("let systemd listen for it: systemctl stop hotfolder && systemctl enable --now hotfolder.socket "
+               "&& systemctl start hotfolder (systemd/install.sh does it when the config has http:)")
+
+
+def _bind_action(exc: OSError) -> str:
+    """What to change when the listener's socket cannot be had."""
+    if exc.errno == errno.EAFNOSUPPORT:  # RestrictAddressFamilies=AF_UNIX: socket() itself is refused
+        return ("this process may not open Internet sockets (the systemd unit's RestrictAddressFamilies=AF_UNIX, "
+                f"or no IPv6 in the kernel for an IPv6 address): {SOCKET_UNIT}; tried again every {BIND_RETRY:g} s")
+    return f"free the address or change http.listen; tried again every {BIND_RETRY:g} s"
 
 
 def _no_network() -> bool:
