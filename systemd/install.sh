@@ -18,6 +18,10 @@
 # Offline installs: pip honours PIP_NO_INDEX=1 and PIP_FIND_LINKS=/dir/of/wheels.
 # Undo with systemd/uninstall.sh.
 set -eu
+# What this makes (the venv, the units, the config) is read by the service's user and by
+# systemd: a root shell's umask 077 or 027 (a hardened server's) made the venv root's only,
+# and the service died at its start (203/EXEC, or No module named 'hotfolder.cli').
+umask 022
 
 PREFIX=/opt/hotfolder            # the unit's ExecStart names $PREFIX/venv/bin/hotfolder
 VENV=$PREFIX/venv
@@ -93,7 +97,10 @@ say "installing $UNIT_DIR/hotfolder.service and hotfolder.socket"
 install -D -m 0644 "$REPO/systemd/hotfolder.service" "$UNIT_DIR/hotfolder.service"
 install -D -m 0644 "$REPO/systemd/hotfolder.socket" "$UNIT_DIR/hotfolder.socket"
 wants() {  # does the installed config have this top-level section?
-    "$VENV/bin/python" -c "import sys; from hotfolder import config; c = config.load(sys.argv[1]); sys.exit(0 if getattr(c, sys.argv[2]) else 1)" "$CONF_DIR/hotfolder.yaml" "$1"
+    # serving=frozenset(): a ${VAR} the service takes from its drop-in need not be set in
+    # this shell (check-config above passed it with a warning); config.load alone refused
+    # it, and the socket and the notify drop-in were silently left out.
+    "$VENV/bin/python" -c "import sys; from hotfolder import config; c = config.load(sys.argv[1], serving=frozenset()); sys.exit(0 if getattr(c, sys.argv[2]) else 1)" "$CONF_DIR/hotfolder.yaml" "$1"
 }
 if wants notify; then
     say "notify: in the config: installing the drop-in $UNIT_DIR/hotfolder.service.d/notify.conf (network for notifications)"
@@ -104,7 +111,15 @@ systemctl enable hotfolder.service
 if wants http; then
     say "http: in the config: enabling hotfolder.socket (status page and /metrics on 127.0.0.1:9464)"
     systemctl enable hotfolder.socket
-    [ "$START" = no ] || systemctl start hotfolder.socket
+    if [ "$START" != no ] && ! systemctl is-active --quiet hotfolder.socket; then
+        # systemd refuses to start a socket whose service runs already ("Socket service
+        # hotfolder.service already active, refusing"): stop it first, started again below
+        if systemctl is-active --quiet hotfolder.service; then
+            say "stopping hotfolder.service to hand it the socket"
+            systemctl stop hotfolder.service
+        fi
+        systemctl start hotfolder.socket
+    fi
 fi
 if [ "$START" = no ]; then
     say "enabled; start it with: systemctl start hotfolder"
@@ -123,5 +138,5 @@ hotfolder install: done.
   status             systemctl status hotfolder; $VENV/bin/hotfolder status -c $CONF_DIR/hotfolder.yaml
   logs               journalctl -u hotfolder
   your own folders   systemctl edit hotfolder  ->  [Service] ReadWritePaths=/srv/photos
-  status page        http: in the config, then systemctl enable --now hotfolder.socket; systemctl restart hotfolder
+  status page        http: in the config, then run me again (or: systemctl stop hotfolder; systemctl enable --now hotfolder.socket; systemctl start hotfolder)
 EOF

@@ -405,3 +405,50 @@ EOF""")
         assert m.sh("ps -eo comm,args --no-headers | grep -i [h]otfolder || true").stdout.strip() == ""
         # and once more: uninstalling nothing is fine
         m.sh("bash /src/systemd/uninstall.sh --purge")
+
+
+def _journal(m: Machine, *args: str) -> str:
+    return m.sh(f"journalctl -u hotfolder.service --no-pager -o cat {' '.join(args)}", check=False).stdout
+
+
+@pytest.mark.timeout(900)
+def test_an_admin_of_umask_077_adds_the_status_page_with_a_token(rootfs, wheels, source, tmp_path):
+    """The README's way, in a root shell of umask 077 (a hardened server's): install, then
+    `http:` with its token from an EnvironmentFile= drop-in, then install.sh again, as
+    "Upgrading" says, which is to enable hotfolder.socket for it."""
+    token = "Tk-4c9e1f0b7d2a83f6e"
+    with Machine(rootfs, {source: "/src", wheels: "/wheels"}, tmp_path / "console.log") as m:
+        offline = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "/wheels"}
+        r = m.sh("umask 077 && bash /src/systemd/install.sh 2>&1", env=offline, timeout=600, check=False)
+        assert r.returncode == 0, f"install.sh under umask 077:\n{r.stdout[-3000:]}\n{_journal(m, '-n 20')}"
+        wait_until(lambda: _status_text(m).startswith("processed "), 60, "the daemon's first STATUS=")
+
+        m.sh(f"""cat >> {CONFIG} <<'EOF'
+http:
+  listen: "127.0.0.1:9464"
+  token: "${{HOTFOLDER_TOKEN}}"
+EOF""")
+        m.sh(f"umask 077 && printf 'HOTFOLDER_TOKEN={token}\\n' > /etc/hotfolder/secrets.env && "
+             "mkdir -p /etc/systemd/system/hotfolder.service.d && "
+             "printf '[Service]\\nEnvironmentFile=/etc/hotfolder/secrets.env\\n' "
+             "> /etc/systemd/system/hotfolder.service.d/secrets.conf && "
+             "systemctl daemon-reload")
+        r = m.sh("systemctl restart hotfolder.service", check=False)
+        assert r.returncode == 0, _journal(m, "-n 30")
+        # the sandbox has no Internet socket: the line says how to get the listener, once
+        wait_until(lambda: "http_unavailable" in _journal(m), 30, "the daemon to say it has no listener")
+        time.sleep(12)  # past the 10 s between its tries
+        lines = [line for line in _journal(m).splitlines() if "http_unavailable" in line]
+        assert len(lines) == 1, "\n".join(lines)
+        assert "hotfolder.socket" in lines[0] and "systemctl stop hotfolder" in lines[0], lines[0]
+
+        # install.sh again: the config's http: (its token not set in root's shell) enables the socket
+        r = m.sh("umask 077 && bash /src/systemd/install.sh 2>&1", env=offline, timeout=600, check=False)
+        assert r.returncode == 0 and "Traceback" not in r.stdout, r.stdout[-4000:]
+        assert "enabling hotfolder.socket" in r.stdout, r.stdout[-4000:]
+        assert m.sh("systemctl is-active hotfolder.socket", check=False).stdout.strip() == "active"
+        wait_until(lambda: m.show("ActiveState")["ActiveState"] == "active", 60, "hotfolder.service to be active")
+        probe = ("python3 -c 'import urllib.request as u; "
+                 "print(u.urlopen(\"http://127.0.0.1:9464/healthz\", timeout=5).status)'")
+        wait_until(lambda: m.sh(probe, check=False).stdout.strip() == "200", 30, "/healthz through hotfolder.socket")
+        assert token not in m.sh("journalctl --no-pager -o verbose").stdout
