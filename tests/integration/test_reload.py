@@ -284,3 +284,31 @@ def test_a_folder_renamed_in_a_reload_keeps_knowing_its_originals(daemon_factory
     again = d.events("file_done")[-1]
     assert again["folder"] == "products" and again.get("naming") != "different_photo", again
     assert d.stop() == 0
+
+
+def test_a_new_folder_on_a_read_only_file_system_is_refused_saying_what_to_change(daemon_factory):
+    """Under systemd the sandbox (ProtectSystem=strict) makes every path read-only but those
+    the unit grants: an admin who adds a folder under /srv and reloads, as the README's
+    "after editing" says, was told `[Errno 30] Read-only file system` and nothing more; the
+    grant (ReadWritePaths= in a drop-in) applies only at a restart."""
+    from tests.harness.mounts import mount_tmpfs, umount
+
+    d = daemon_factory().start()
+    ro = d.root / "ro"
+    ro.mkdir()
+    mount_tmpfs(ro, "1m")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True, capture_output=True, timeout=30)
+        d.config.write_text(d.config.read_text() + "".join(
+            f"    {key}: {ro}/{key}\n" if key != "name" else "  - name: srv\n"
+            for key in ("name", "inbox", "output", "archive", "failed", "processing"))
+            + "    renditions:\n      - name: web\n        operation: fit\n        size: 64x64\n        format: png\n")
+        d.proc.send_signal(signal.SIGHUP)
+        refused = wait_for(lambda: d.event("reload_refused"), 20, what="the refusal")
+        reason = refused["reason"]
+        assert "Read-only file system" in reason and f"{ro}/inbox" in reason, reason
+        assert f"ReadWritePaths={ro}/inbox" in reason and "systemctl restart hotfolder" in reason, reason
+        assert "mounted read-only" in reason, reason
+        assert d.stop() == 0
+    finally:
+        umount(ro)
