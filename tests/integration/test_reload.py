@@ -312,3 +312,27 @@ def test_a_new_folder_on_a_read_only_file_system_is_refused_saying_what_to_chang
         assert d.stop() == 0
     finally:
         umount(ro)
+
+
+def test_a_start_refused_for_a_folder_on_a_read_only_file_system_says_what_to_change(tmp_path):
+    """README's recipe for a folder of one's own is the drop-in, then `systemctl restart`:
+    an admin who forgot the drop-in (or mistyped its path) restarted into the sandbox's
+    read-only /srv, and the start said only `Read-only file system`, where a reload of the
+    same config named ReadWritePaths= and the restart."""
+    from tests.harness.mounts import mount_tmpfs, umount
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    mount_tmpfs(ro, "1m")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True, capture_output=True, timeout=30)
+        config = tmp_path / "hotfolder.yaml"
+        config.write_text(f"state_dir: {tmp_path / 'state'}\nfolders:\n  - name: srv\n" + "".join(
+            f"    {key}: {ro}/{key}\n" for key in ("inbox", "output", "archive", "failed", "processing"))
+            + "    renditions:\n      - name: web\n        operation: fit\n        size: 64x64\n        format: png\n")
+        r = subprocess.run([sys.executable, "-m", "hotfolder", "run", "--config", str(config)],
+                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=90)
+        assert r.returncode != 0 and "Read-only file system" in r.stderr, r.stderr
+        assert f"ReadWritePaths={ro}/inbox" in r.stderr and "systemctl restart hotfolder" in r.stderr, r.stderr
+    finally:
+        umount(ro)

@@ -13,7 +13,7 @@ from pathlib import Path
 from hotfolder.arrival.rules import passes_through
 from hotfolder.config.model import Folder
 from hotfolder.sidecars import is_sidecar
-from hotfolder.spool import nofollow, shares
+from hotfolder.spool import nofollow, oserrors, shares
 from hotfolder.spool.atomic import is_our_temp
 from hotfolder.spool.fsnames import display, fit_name, is_ignored_path
 from hotfolder.spool.nofollow import FolderSwapped, Opened
@@ -37,7 +37,8 @@ def ensure_dirs(folder: Folder, places: shares.Places | None = None) -> None:
         except FolderSwapped:
             raise
         except OSError as exc:
-            raise OSError(exc.errno, f"{exc.strerror or exc} (folders[{folder.name}].{kind})", str(d)) from None
+            raise OSError(exc.errno, f"{exc.strerror or exc} (folders[{folder.name}].{kind})"
+                          f"{oserrors.read_only_advice(exc, str(d))}", str(d)) from None
     if places is not None:
         places.gone(folder)  # those just made are recorded too
 

@@ -33,6 +33,20 @@ OUTPUT_PROBLEMS = {
 }
 
 
+def read_only_advice(exc: OSError, path: str) -> str:
+    """What to change when a folder cannot be made for a read-only file system ("" for any
+    other error): under systemd, the sandbox's (ProtectSystem=strict), granted per path in
+    a drop-in that applies at the service's next start, not at a reload. Said at a start
+    and at a reload alike (folders.ensure_dirs): README's recipe ends in a restart, and a
+    forgotten drop-in read only `Read-only file system` there."""
+    if exc.errno != errno.EROFS:
+        return ""
+    return (f"; under systemd the service may write only under /var/lib/hotfolder and where its unit grants: "
+            f"`systemctl edit hotfolder`, [Service] ReadWritePaths={display(path)} (or a folder above it), then "
+            "`systemctl restart hotfolder` (a drop-in applies at a start, not at a reload); "
+            "elsewhere its file system is mounted read-only")
+
+
 def output_problem(exc: BaseException) -> str | None:
     """What to fix when writing an output failed because of the output folder."""
     if isinstance(exc, OSError) and exc.errno is not None:

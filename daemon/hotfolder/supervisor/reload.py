@@ -14,7 +14,6 @@ a notice. `ConfigWatch` notices a changed file for `reload_on_change`.
 """
 from __future__ import annotations
 
-import errno
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,25 +67,13 @@ def prepare(current: Config, slots: FolderSlots, locks: FolderLocks, ledger: Led
     except AlreadyRunning as exc:
         raise Refused(str(exc), source) from None
     except OSError as exc:
-        raise Refused(f"a folder of the new config cannot be made: {exc}{_what_to_change(exc)}", source) from None
+        raise Refused(f"a folder of the new config cannot be made: {exc}", source) from None
     except Exception as exc:  # noqa: BLE001 - a checker's own error: the reload is refused, the daemon runs on
         raise Refused(f"the new config could not be checked ({type(exc).__name__}: {redact.text(str(exc))}); "
                       "run `hotfolder check-config` on it", source) from None
     made = {f.name for f in ready}
     gone = frozenset(f.name for f in new.folders if f.name not in made and f.name not in old_names)
     return Prepared(new, describe_changes(current, new), for_nodes, tuple(str(w) for w in checked.warnings), gone)
-
-
-def _what_to_change(exc: OSError) -> str:
-    """Read-only: under systemd, the sandbox's (ProtectSystem=strict), granted per path in a
-    drop-in that applies at the service's next start, not at a reload."""
-    if exc.errno != errno.EROFS:
-        return ""
-    path = exc.filename if isinstance(exc.filename, str) else "THE FOLDER"
-    return (f"; under systemd the service may write only under /var/lib/hotfolder and where its unit grants: "
-            f"`systemctl edit hotfolder`, [Service] ReadWritePaths={path} (or a folder above it), then "
-            "`systemctl restart hotfolder` (a drop-in applies at a start, not at a reload); "
-            "elsewhere its file system is mounted read-only")
 
 
 def _made(ledger: Ledger, folder: Folder) -> bool:
