@@ -194,6 +194,9 @@ def test_the_manifest_says_what_the_templates_say_of_when_and_with_what(tmp_path
     # a photo's field is no typo: never "use {name}" (difflib's nearest) for {camera}
     ('"{camera}_{stem}.json"', "{camera} is not known here (a rendition's filename takes it); fields here: "
                                "{folder}, {name}, {source_ext}, {stem}"),
+    # {year} is set_metadata's alone: a filename does not take it either
+    ('"{year}_{stem}.json"', "{year} is not known here (only set_metadata's texts take it); fields here: "
+                             "{folder}, {name}, {source_ext}, {stem}"),
     ('"../{stem}.json"', "must name a file, not a path"),
     ('"manifests/{stem}.json"', "must name a file, not a path or a hidden file: a manifest is written in the "
                                 "original's own subfolder of the output; name it e.g. \"{stem}.json\""),

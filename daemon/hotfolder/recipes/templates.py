@@ -190,9 +190,10 @@ def _field(expr: str, allowed: frozenset[str]) -> Field:
         raise TemplateError(f"unknown field {{{name}}}; use {{taken}} with a strftime format, e.g. "
                             f"{_DATE_WORDS[name.lower()]} (when the photo was taken: EXIF, else the file's time)")
     if name in FIELDS and name not in allowed:  # a field of file names: no typo to guess at ({camera} is no {name})
-        raise TemplateError(f"{{{name}}} is not known here ("
-                            + ("the output's own fields are known only in a file name" if FIELDS[name].output
-                               else "a rendition's filename takes it") + f"); fields here: {_listed(allowed)}")
+        where = ("the output's own fields are known only in a file name" if FIELDS[name].output
+                 else "a rendition's filename takes it" if name in FILENAME_FIELDS
+                 else "only set_metadata's texts take it")  # {year}: a filename does not either
+        raise TemplateError(f"{{{name}}} is not known here ({where}); fields here: {_listed(allowed)}")
     if name not in allowed:
         meant = _meant(name, allowed)
         raise TemplateError(f"unknown field {{{name}}}" + (f"; use {{{meant}}}" if meant else "")
