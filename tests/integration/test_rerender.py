@@ -429,3 +429,25 @@ def test_a_dry_run_and_explain_write_nothing_in_state_dir_after_its_name_records
     assert explained.returncode == 0, explained.stderr
     after = sorted(p.relative_to(state).as_posix() for p in state.rglob("*") if "hotfolder.db-" not in p.name)
     assert after == before, "a dry run made files in state_dir"
+
+
+def test_a_dry_run_tells_an_output_numbered_anew_from_one_the_recipe_no_longer_makes(daemon_factory):
+    """With one rendition named by `{seq}`, every output left was said to be numbered anew,
+    also that of another rendition whose `filename` changed, which today's recipe no longer
+    makes (the earlier wording's case): each is said for what it is."""
+    d = daemon_factory(folder_extra="on_duplicate: skip")
+    d.config.write_text(re.sub(r"( *)size: 320x320", r'\g<0>\n\1filename: "{seq:04}_{stem}.{ext}"',
+                               d.config.read_text()))
+    d.start()
+    _drop(d, "a.jpg", _solid(RED), 1)
+    assert d.stop() == 0
+    assert {"0001_a.jpg", "a_thumb.webp"} <= set(d.outputs()), d.outputs()
+    d.config.write_text(re.sub(r"( *)size: 64x64", r'\g<0>\n\1filename: "{stem}_small.{ext}"',
+                               d.config.read_text()))
+    dry = hotfolder("rerender", "--dry-run", "--config", str(d.config))
+    assert dry.returncode == 0, dry.stderr
+    assert "0001_a.jpg (not made again under this name: {seq} numbers each render anew; left as it is)" \
+        in dry.stdout, dry.stdout
+    assert "a_thumb.webp (no longer made: left as it is)" in dry.stdout, dry.stdout
+    assert "1 not made again under their names ({seq} numbers each render anew), left as they are" in dry.stdout
+    assert "1 no longer made by today's recipe, left as they are" in dry.stdout, dry.stdout

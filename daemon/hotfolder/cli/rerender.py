@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import time
 from dataclasses import replace
@@ -118,7 +119,7 @@ def _rounds(cfg: Config, folder: Folder, current: list[archived.Archived]) -> li
     user: after a new `filename`, the plain name went to either of two photos). Mostly one."""
     rounds: list[list[archived.Archived]] = []
     after: dict[Path, int] = {}  # an output name: the round after the last one that wants it
-    for item, wanted in zip(current, _names_wanted(cfg, folder, current), strict=True):
+    for item, (wanted, _numbered) in zip(current, _names_wanted(cfg, folder, current), strict=True):
         n = max((after.get(path, 0) for path in wanted), default=0)
         after.update(dict.fromkeys(wanted, n + 1))
         if n == len(rounds):
@@ -281,13 +282,8 @@ def _say_plan_with(cfg: Config, folder: Folder, archive: Path, current: list[arc
     from hotfolder.workers import provenance
 
     tally: dict[str, int] = {}
-    # A name of {seq} is made anew by every render: an earlier one is not made again, though the recipe still
-    # makes its rendition ("no longer made by today's recipe" sent an admin looking for a change).
-    numbered = any(templates.parsed(r.filename).uses("seq") for r in folder.renditions)
-    left = ("not made again under this name: {seq} numbers each render anew; left as it is" if numbered
-            else "no longer made: left as it is")
     taken: dict[Path, str] = {}  # the names the originals before this one will have written, and whose
-    for item, wanted in zip(current, _names_wanted(cfg, folder, current), strict=True):
+    for item, (wanted, numbered) in zip(current, _names_wanted(cfg, folder, current), strict=True):
         generation = generations.get(item.path, 0)
         proven = provenance.proven(folder, item.rel, generation, wanted, recorded)
         planned = owners.plan(folder, item.rel, wanted, generation, planned=taken, proven=proven)
@@ -298,9 +294,14 @@ def _say_plan_with(cfg: Config, folder: Folder, archive: Path, current: list[arc
             how = "fails" if p.how.startswith("fails") else p.how
             tally[how] = tally.get(how, 0) + 1
             said.append(f"{display(p.path.relative_to(folder.output).as_posix())} ({p.how})")
+        # A name of {seq} is made anew by every render: an earlier one is not made again, though the recipe
+        # still makes its rendition ("no longer made by today's recipe" sent an admin looking for a change).
+        # Told apart by the name: that of a rendition of {seq} the original takes, but for its numbers.
+        anew = [_renumbered(p.relative_to(folder.output).as_posix()) for p in numbered]
         for rel in _no_longer_made(folder, index.outputs(item.path, item.rel), planned):
-            tally["left"] = tally.get("left", 0) + 1
-            said.append(f"{display(rel)} ({left})")
+            kind = "anew" if any(name.fullmatch(rel) for name in anew) else "left"
+            tally[kind] = tally.get(kind, 0) + 1
+            said.append(f"{display(rel)} ({LEFT[kind][0]})")
         came = "" if item.path == archive / item.rel else f" (came in as {display(item.rel)})"
         print(printable(f"{display(item.path.relative_to(archive).as_posix())}{came} → {', '.join(said)}"))
     for item in earlier:
@@ -312,12 +313,21 @@ def _say_plan_with(cfg: Config, folder: Folder, archive: Path, current: list[arc
                                                              "original's)"),
         ("taken over", "taken over from another original (on_name_clash: replace)"),
         ("fails", "would fail (on_name_clash: fail)"))]
-    if tally.get("left"):
-        parts.append(f"{tally['left']} " + ("not made again under their names ({seq} numbers each render anew)"
-                                             if numbered else "no longer made by today's recipe")
-                     + ", left as they are (delete them if unwanted)")
+    parts += [f"{tally[kind]} {LEFT[kind][1]}, left as they are (delete them if unwanted)"
+              for kind in ("left", "anew") if tally.get(kind)]
     print(f"folder {folder.name}: would render {len(current)} archived original(s) into {folder.output}; outputs: "
           f"{', '.join(parts)}; {len(earlier)} earlier drop(s) of a name skipped. Nothing was written (--dry-run).")
+
+
+# An earlier output the plan does not make: (said of one, said in the summary)
+LEFT = {"left": ("no longer made: left as it is", "no longer made by today's recipe"),
+        "anew": ("not made again under this name: {seq} numbers each render anew; left as it is",
+                 "not made again under their names ({seq} numbers each render anew)")}
+
+
+def _renumbered(rel: str) -> re.Pattern[str]:
+    """The names `rel` has with other numbers: an earlier output of the same {seq} rendition."""
+    return re.compile(r"\d+".join(re.escape(part) for part in re.split(r"\d+", rel)))
 
 
 def _no_longer_made(folder: Folder, recorded: tuple[str, ...], planned: list[owners.Planned]) -> list[str]:
@@ -329,24 +339,29 @@ def _no_longer_made(folder: Folder, recorded: tuple[str, ...], planned: list[own
     return [rel for rel in recorded if rel not in made and os.path.lexists(folder.output / rel)]
 
 
-def _names_wanted(cfg: Config, folder: Folder, current: list[archived.Archived]) -> list[list[Path]]:
+def _names_wanted(cfg: Config, folder: Folder, current: list[archived.Archived]) -> list[tuple[list[Path],
+                                                                                              list[Path]]]:
     """The outputs each original's templates give it (before clashes), in order: each that
-    takes a `{seq}` its own next number."""
+    takes a `{seq}` its own next number; and of them, those named by a `{seq}`."""
     out = []
     numbered = 0  # originals before this one that take a {seq}
+    seq_named = {r.name for r in folder.renditions if templates.parsed(r.filename).uses("seq")}
     for item in current:
-        wanted, takes_seq = _wanted(cfg, folder, item, numbered)
+        wanted, takes_seq, by = _wanted(cfg, folder, item, numbered)
         numbered += takes_seq
-        out.append(wanted)
+        out.append((wanted, [path for path, rendition in zip(wanted, by, strict=True) if rendition in seq_named]))
     return out
 
 
-def _wanted(cfg: Config, folder: Folder, item: archived.Archived, seq_after: int = 0) -> tuple[list[Path], bool]:
+def _wanted(cfg: Config, folder: Folder, item: archived.Archived,
+            seq_after: int = 0) -> tuple[list[Path], bool, list[str]]:
     """The outputs the daemon's templates give the original (its conditions and the fields
     they name read from it, as `hotfolder explain` reads them: the header, not the pixels),
-    and whether they take a `{seq}` (`seq_after` originals before it took one)."""
+    whether they take a `{seq}` (`seq_after` originals before it took one), and the rendition
+    of each output."""
     said = explain.explain_as(cfg, folder, item.path, item.rel, "in its archive/", seq_after)
     applies = {s.rendition for s in said.renditions if s.applies}
     takes_seq = need_of_fields(select.template_fields([r for r in folder.renditions if r.name in applies])).seq
-    named = [s.output for s in said.renditions if s.applies and s.output]
-    return [folder.output / out for out in named if not out.startswith("(")], takes_seq  # "(no name: …)": none
+    named = [(s.output, s.rendition) for s in said.renditions
+             if s.applies and s.output and not s.output.startswith("(")]  # "(no name: …)": none
+    return [folder.output / out for out, _ in named], takes_seq, [rendition for _, rendition in named]
