@@ -372,3 +372,91 @@ def test_a_webhook_whose_ipv6_drops_packets_is_reached_over_ipv4_within_the_try(
     if out["first"] != "ipv6":
         pytest.skip("this resolver puts IPv4 first: the dropped IPv6 address is not tried first")
     assert out["sent"] and out["seconds"] < 9, out
+
+
+_NO_IPV6_PROBE = '''
+import ctypes, json, socket, struct, sys, threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from hotfolder.config.model import NotifyTarget
+from hotfolder.ops.message import Message
+from hotfolder.ops.notices import Notice, NoticeKind
+from hotfolder.ops.senders import SEND_TIMEOUT, Try, Undeliverable, post_webhook
+
+class Handler(BaseHTTPRequestHandler):
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+server = HTTPServer(("127.0.0.1", 0), Handler)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+closed = socket.socket()  # a port of 127.0.0.1 where nothing listens: refused
+closed.bind(("127.0.0.1", 0))
+refused_port = closed.getsockname()[1]
+closed.close()
+
+# What systemd's RestrictAddressFamilies= (without AF_INET6), or a kernel booted with
+# ipv6.disable=1, does: socket(AF_INET6, ...) fails with EAFNOSUPPORT. A seccomp filter
+# of this thread (and those it starts), for x86_64.
+def ins(code, k, jt=0, jf=0):
+    return struct.pack("HBBI", code, jt, jf, k)
+program = b"".join([
+    ins(0x20, 4), ins(0x15, 0xC000003E, 0, 5),     # arch: x86_64, else allow
+    ins(0x20, 0), ins(0x15, 41, 0, 3),             # socket(2), else allow
+    ins(0x20, 16), ins(0x15, socket.AF_INET6, 0, 1),
+    ins(0x06, 0x00050000 | 97),                    # EAFNOSUPPORT
+    ins(0x06, 0x7FFF0000)])                        # allow
+buf = ctypes.create_string_buffer(program)
+class Prog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+prog = Prog(len(program) // 8, ctypes.addressof(buf))
+libc = ctypes.CDLL(None, use_errno=True)
+assert libc.prctl(38, 1, 0, 0, 0) == 0  # PR_SET_NO_NEW_PRIVS
+assert libc.prctl(22, 2, ctypes.byref(prog), 0, 0) == 0, ctypes.get_errno()  # PR_SET_SECCOMP, FILTER
+try:
+    socket.socket(socket.AF_INET6)
+    sys.exit("the filter did not apply")
+except OSError:
+    pass
+
+out = {}
+for name, port in (("up", server.server_address[1]), ("refused", refused_port)):
+    call = Try(SEND_TIMEOUT)
+    timer = threading.Timer(SEND_TIMEOUT, call.expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        post_webhook(NotifyTarget(f"http://hook.test:{port}/hook"),
+                     Message((Notice(NoticeKind.FAILED, "test", "a.jpg", reason="broken"),), 1, "host"), call)
+        out[name] = "sent"
+    except Undeliverable as exc:
+        out[name] = str(exc)
+    timer.cancel()
+print(json.dumps(out))
+'''
+
+
+def test_a_webhook_host_with_an_ipv6_address_is_reached_where_no_ipv6_socket_may_be_made(tmp_path):
+    """A host of an IPv6 and an IPv4 address, where this process may not make an IPv6 socket
+    (RestrictAddressFamilies= without AF_INET6, a kernel without IPv6): each address is
+    tried, and a refused IPv4 is said as refused, not as the IPv6 socket the process could
+    not make (the socket's creation ended the try before any further address)."""
+    if os.uname().machine != "x86_64":
+        pytest.skip("the probe's seccomp filter is written for x86_64")
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n::1 hook.test\n127.0.0.1 hook.test\n")
+    probe = tmp_path / "probe.py"
+    probe.write_text(_NO_IPV6_PROBE)
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", f'mount --bind "{hosts}" /etc/hosts && exec '
+                           f'"{sys.executable}" "{probe}"'], capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0 and "mount" in proc.stderr + proc.stdout and not proc.stdout.strip():
+        pytest.skip(f"cannot mount an /etc/hosts of its own here (needs root): {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out == {"up": "sent", "refused": "Connection refused"}, out

@@ -164,7 +164,11 @@ def _connect(host: str, port: int, call: Try) -> socket.socket:
     for i, (family, kind, proto, _name, address) in enumerate(addresses):
         if call.why:
             break
-        sock = socket.socket(family, kind, proto)
+        try:
+            sock = socket.socket(family, kind, proto)
+        except OSError as exc:  # no IPv6 socket here (RestrictAddressFamilies=, ipv6.disable=1): the next address
+            error = error or exc  # said only if no address could be tried (a connection's error says more)
+            continue
         call.attach(sock)  # an abort shuts it down, connecting or not
         try:
             sock.settimeout(call.remaining() / (len(addresses) - i))
