@@ -718,3 +718,38 @@ def test_machine_problems_come_with_the_rest_each_at_its_line(tmp_path):
         ("folders[1].output_group", at("output_group:")),
     ], err.lines()
     assert "is a file, not a folder" in err.problems[2].reason or "cannot be made" in err.problems[2].reason
+
+
+def test_a_config_path_that_is_no_regular_file_is_refused_without_opening_it(tmp_path):
+    """Opening some files does something (a FIFO's writer waiting for a reader is let go,
+    /dev/watchdog is armed): a config path that is none of a config is refused from its
+    stat, never opened (a review's note)."""
+    import threading
+
+    from hotfolder.config import parsing
+
+    fifo = tmp_path / "hotfolder.yaml"
+    os.mkfifo(fifo)
+    opened = threading.Event()
+
+    def writer() -> None:  # blocks in open() until someone opens the FIFO for reading
+        fd = os.open(fifo, os.O_WRONLY)
+        opened.set()
+        os.close(fd)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    wchan = Path(f"/proc/self/task/{thread.native_id}/wchan")
+    deadline = time.monotonic() + 10
+    while wchan.read_text() != "wait_for_partner":  # the writer waits in open(): a reader would free it
+        assert time.monotonic() < deadline, "the writer never came to wait in open()"
+        time.sleep(0.01)
+    try:
+        with pytest.raises(parsing.NotAConfigFile, match="a FIFO, socket or device, not a regular file"):
+            parsing.read_file(fifo)
+        assert not opened.wait(1.0), "the FIFO was opened: its waiting writer was let go"
+    finally:
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # lets the writer go, whatever happened
+        thread.join(10)
+        os.close(reader)
+    assert not thread.is_alive()

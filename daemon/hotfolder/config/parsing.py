@@ -80,12 +80,10 @@ def read_file(p: Path) -> bytes:
     rendered, no status, SIGTERM unheard), /dev/zero grew it past 6 GB in 30 s, and a
     file of megabytes held the loop for minutes (an attack round): each is refused before
     it is read, NotAConfigFile saying what to change."""
+    _regular(os.stat(p))  # before the open: opening some devices does something (/dev/watchdog arms it)
     fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO's open never waits for a writer
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            what = "a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO, socket or device"
-            raise NotAConfigFile(0, f"it is {what}, not a regular file: point the config path at the YAML file")
+        _regular(os.fstat(fd))  # what was opened, if the path changed since
         chunks, size = [], 0
         while size <= MAX_BYTES:  # the size stat said may change under us: the bytes read count
             chunk = os.read(fd, min(1 << 20, MAX_BYTES + 1 - size))
@@ -99,6 +97,12 @@ def read_file(p: Path) -> bytes:
         raise NotAConfigFile(0, f"it holds more than {MAX_BYTES // (1024 * 1024)} MiB, far more than a config "
                                 "(the example is 6 KB): is it the right file?")
     return b"".join(chunks)
+
+
+def _regular(st: os.stat_result) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "a FIFO, socket or device"
+        raise NotAConfigFile(0, f"it is {what}, not a regular file: point the config path at the YAML file")
 
 
 def check_text(text: str, source: str = "<config>", base: Path | None = None, *,
