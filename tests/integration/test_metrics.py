@@ -164,6 +164,30 @@ def test_an_inbox_the_daemon_may_not_take_files_from_shows_in_metrics_until_they
     assert d.stop() == 0
 
 
+def test_a_subfolder_the_daemon_may_not_take_files_from_is_named_with_its_owner_and_mode(daemon_factory):
+    """A client's subfolder of the inbox made without group write (umask 022): the line said
+    only "a folder on its way the daemon's user may not write to" (an admin's audit). It
+    names that folder, its owner and mode, and the daemon's user; the file is taken once
+    the folder is writable."""
+    d = daemon_factory()
+    d.start(launcher=bound_by_permissions())
+    client = d.inbox / "client"
+    client.mkdir()
+    staged = d.root / ".staging.jpg"
+    Image.new("RGB", (120, 90), (30, 120, 200)).save(staged, "JPEG")
+    os.rename(staged, client / "a.jpg")  # the tests run as root: the mode does not stop them
+    client.chmod(0o555)
+    try:
+        said = wait_for(lambda: d.event("claim_failed"), 20, what="claim_failed in the log")
+        reason = said["reason"]
+        assert f"{client} (" in reason and "mode 555) is not writable by the daemon's user root (uid 0)" in reason, said
+        assert "chmod g+w" in reason and "it is tried again" in reason, said
+    finally:
+        client.chmod(0o755)
+    wait_for(lambda: (d.archive / "client" / "a.jpg").exists(), 30, what="the file taken once it is writable")
+    assert d.stop() == 0
+
+
 def _ipv6_loopback() -> bool:
     try:
         with socket.socket(socket.AF_INET6) as s:

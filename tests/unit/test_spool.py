@@ -488,3 +488,23 @@ def test_a_temp_file_the_stage_refuses_names_the_stage_not_the_output_s_folder(t
         assert raised.value.filename == str(place / "acme" / "web" / "a_web.jpg"), "named by it, as before"
         assert oserrors.unwritable_subfolder(raised.value, place) == "acme/web"
         assert [n for n in os.listdir(place) if n.startswith(".")] == [], "the stage's temp file removed"
+
+
+def test_a_file_of_another_user_in_a_sticky_folder_is_said_so(tmp_path):
+    """oserrors.not_movable: in a sticky inbox (mode 1777, as /tmp) only a file's owner, the
+    folder's owner or root may move it: said with the folder, its owner and mode, and the file's
+    owner; a folder it may write to and no sticky bit tells nothing ("": the caller's list)."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    photo = inbox / "a.jpg"
+    photo.write_bytes(b"x")
+    denied = PermissionError(errno.EPERM, "Operation not permitted")
+    assert oserrors.not_movable(denied, photo, tmp_path) == ""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give the file to another user")
+    os.chown(photo, 65534, 65534)
+    os.chown(inbox, 65534, 65534)
+    inbox.chmod(0o1777)
+    said = oserrors.not_movable(denied, photo, tmp_path)
+    assert said.startswith(f"{inbox} (owner ") and "mode 1777) is sticky (+t)" in said, said
+    assert "chmod -t" in said, said

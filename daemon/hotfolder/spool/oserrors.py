@@ -101,6 +101,39 @@ def full(exc: OSError, what: str, named: str, place: Path, needed: int = 0) -> s
             "space there, or give that folder a larger file system")
 
 
+def not_movable(exc: OSError, src: Path, into: Path) -> str:
+    """Why the daemon's user may not move `src` into the folder `into` (EPERM, EACCES), where
+    it can be told: the folder of the two it may not write to, with its owner and mode, or a
+    sticky folder whose file is another user's; "" where it cannot (an immutable file, ...).
+    `into` may not be made yet: its nearest folder that is stands for it."""
+    for where in (src.parent, _nearest_folder(into)):
+        if where is not None and not os.access(where, os.W_OK | os.X_OK, effective_ids=True):
+            return (f"{display(str(where))}{_in_brackets(_owned(where))} is not writable by the daemon's user "
+                    f"{this_user()} ({exc.strerror}): give that user write access there (chmod g+w for a group it "
+                    "is in, g+s so that subfolders made later keep the group)")
+    try:
+        folder, st = os.stat(src.parent), os.lstat(src)
+    except OSError:
+        return ""
+    if folder.st_mode & stat.S_ISVTX and os.geteuid() not in (st.st_uid, folder.st_uid):
+        return (f"{display(str(src.parent))}{_in_brackets(_owned(src.parent))} is sticky (+t) and the file is "
+                f"{_user_name(st.st_uid)}'s: only its owner, the folder's owner or root may move it; drop the sticky "
+                "bit (chmod -t) or have the daemon's user own the folder")
+    return ""
+
+
+def _in_brackets(owned: str) -> str:
+    """_owned's `; owner ann:studio, mode 555` as ` (owner ann:studio, mode 555)`."""
+    return f" ({owned.removeprefix('; ')})" if owned else ""
+
+
+def _nearest_folder(path: Path) -> Path | None:
+    for where in (path, *path.parents):
+        if os.path.isdir(where):
+            return where
+    return None
+
+
 def _written(exc: OSError, place: Path) -> Path | None:
     """The path the system named, if it is one in `place` (spool/atomic names the final one)."""
     named = exc.filename

@@ -148,9 +148,10 @@ class Ledger:
             if exc.errno == errno.EXDEV:
                 self.gate.unclaimable(folder, path)
             elif exc.errno in (errno.EPERM, errno.EACCES):
-                self.gate.cannot_take(folder, path, _claim_failed(exc), PERMISSION)
+                self.gate.cannot_take(folder, path, _claim_failed(exc, folder, path), PERMISSION)
             else:
-                self.log.error("claim_failed", folder=folder.name, file=str(path), reason=_claim_failed(exc))
+                self.log.error("claim_failed", folder=folder.name, file=str(path),
+                               reason=_claim_failed(exc, folder, path))
             return None
         if claimed is None:
             return None
@@ -420,11 +421,15 @@ class Ledger:
             self._end(folder, rel)
 
 
-def _claim_failed(exc: OSError) -> str:
+def _claim_failed(exc: OSError, folder: Folder, path: Path) -> str:
     """Why a file could not be taken, and what to change: the system's bare words ("[Errno 1]
-    Operation not permitted: 'z.jpg' -> 'z.jpg'") said neither (an attack round). It is
-    tried again at the next look."""
+    Operation not permitted: 'z.jpg' -> 'z.jpg'") said neither (an attack round), nor which
+    folder on its way (an admin's audit: the inbox's subfolder a client made with umask 022).
+    It is tried again at the next look."""
     if exc.errno in (errno.EPERM, errno.EACCES):
+        into = (folder.processing / path.relative_to(folder.inbox)).parent
+        if told := oserrors.not_movable(exc, path, into):
+            return f"the daemon's user may not move it out of the inbox: {told}; it is tried again"
         return (f"the daemon's user may not move it out of the inbox ({exc.strerror}): an immutable or "
                 "append-only file (lsattr; chattr -i -a), or a folder on its way the daemon's user may not "
                 "write to (its permissions, or a sticky inbox whose files are another user's); it is tried again")
