@@ -16,6 +16,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -308,8 +309,8 @@ def test_a_burst_of_done_reaches_an_endpoint_whole_in_messages_of_a_hundred(rece
     assert message["count"] == 150 and len(message["events"]) == 100 and failed.counts[Delivery.DROPPED] == 50
 
 
-_DUAL_STACK_PROBE = '''
-import json, socket, sys, threading, time
+_PROBE_SERVER = '''
+import ctypes, json, socket, struct, sys, threading, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from hotfolder.config.model import NotifyTarget
 from hotfolder.ops.message import Message
@@ -327,7 +328,27 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 server = HTTPServer(("127.0.0.1", 0), Handler)
-port = server.server_address[1]
+'''
+
+
+def _probe_with_hook_test(tmp_path: Path, code: str) -> dict:
+    """Run a probe (a real HTTP server, then post_webhook) in a mount namespace of its own
+    whose /etc/hosts names `hook.test` ::1 first and 127.0.0.1 second; its JSON line."""
+    if shutil.which("unshare") is None:
+        pytest.skip("unshare (util-linux) is not installed")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n::1 hook.test\n127.0.0.1 hook.test\n")
+    probe = tmp_path / "probe.py"
+    probe.write_text(code)
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", f'mount --bind "{hosts}" /etc/hosts && exec '
+                           f'"{sys.executable}" "{probe}"'], capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0 and "mount" in proc.stderr + proc.stdout and not proc.stdout.strip():
+        pytest.skip(f"cannot mount an /etc/hosts of its own here (needs root): {proc.stderr.strip()}")
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+_DUAL_STACK_PROBE = _PROBE_SERVER + '''port = server.server_address[1]
 threading.Thread(target=server.serve_forever, daemon=True).start()
 hole = socket.socket(socket.AF_INET6)  # the same port on ::1, where every SYN is dropped:
 hole.bind(("::1", port))               # its one place in the queue taken, nothing accepted
@@ -357,43 +378,13 @@ def test_a_webhook_whose_ipv6_drops_packets_is_reached_over_ipv4_within_the_try(
     whose IPv4 answers at once was never sent anything, every try timing out on IPv6 (an
     attack round). The name `hook.test` is ::1 (a port where SYNs are dropped) and
     127.0.0.1 (a real HTTP server), in an /etc/hosts of a mount namespace of its own."""
-    hosts = tmp_path / "hosts"
-    hosts.write_text("127.0.0.1 localhost\n::1 hook.test\n127.0.0.1 hook.test\n")
-    probe = tmp_path / "probe.py"
-    probe.write_text(_DUAL_STACK_PROBE)
-    if shutil.which("unshare") is None:
-        pytest.skip("unshare (util-linux) is not installed")
-    proc = subprocess.run(["unshare", "-m", "sh", "-c", f'mount --bind "{hosts}" /etc/hosts && exec '
-                           f'"{sys.executable}" "{probe}"'], capture_output=True, text=True, timeout=60)
-    if proc.returncode != 0 and "mount" in proc.stderr + proc.stdout and not proc.stdout.strip():
-        pytest.skip(f"cannot mount an /etc/hosts of its own here (needs root): {proc.stderr.strip()}")
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    out = _probe_with_hook_test(tmp_path, _DUAL_STACK_PROBE)
     if out["first"] != "ipv6":
         pytest.skip("this resolver puts IPv4 first: the dropped IPv6 address is not tried first")
     assert out["sent"] and out["seconds"] < 9, out
 
 
-_NO_IPV6_PROBE = '''
-import ctypes, json, socket, struct, sys, threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
-from hotfolder.config.model import NotifyTarget
-from hotfolder.ops.message import Message
-from hotfolder.ops.notices import Notice, NoticeKind
-from hotfolder.ops.senders import SEND_TIMEOUT, Try, Undeliverable, post_webhook
-
-class Handler(BaseHTTPRequestHandler):
-    def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.send_response(200)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
-
-server = HTTPServer(("127.0.0.1", 0), Handler)
-threading.Thread(target=server.serve_forever, daemon=True).start()
+_NO_IPV6_PROBE = _PROBE_SERVER + '''threading.Thread(target=server.serve_forever, daemon=True).start()
 closed = socket.socket()  # a port of 127.0.0.1 where nothing listens: refused
 closed.bind(("127.0.0.1", 0))
 refused_port = closed.getsockname()[1]
@@ -447,16 +438,5 @@ def test_a_webhook_host_with_an_ipv6_address_is_reached_where_no_ipv6_socket_may
     not make (the socket's creation ended the try before any further address)."""
     if os.uname().machine != "x86_64":
         pytest.skip("the probe's seccomp filter is written for x86_64")
-    if shutil.which("unshare") is None:
-        pytest.skip("unshare (util-linux) is not installed")
-    hosts = tmp_path / "hosts"
-    hosts.write_text("127.0.0.1 localhost\n::1 hook.test\n127.0.0.1 hook.test\n")
-    probe = tmp_path / "probe.py"
-    probe.write_text(_NO_IPV6_PROBE)
-    proc = subprocess.run(["unshare", "-m", "sh", "-c", f'mount --bind "{hosts}" /etc/hosts && exec '
-                           f'"{sys.executable}" "{probe}"'], capture_output=True, text=True, timeout=60)
-    if proc.returncode != 0 and "mount" in proc.stderr + proc.stdout and not proc.stdout.strip():
-        pytest.skip(f"cannot mount an /etc/hosts of its own here (needs root): {proc.stderr.strip()}")
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout)
+    out = _probe_with_hook_test(tmp_path, _NO_IPV6_PROBE)
     assert out == {"up": "sent", "refused": "Connection refused"}, out

@@ -307,15 +307,21 @@ def test_a_dry_run_shows_each_original_its_own_next_seq(daemon_factory):
     assert numbers == ["0001", "0002"], dry.stdout
 
 
-def test_a_dry_run_says_seq_numbers_anew_rather_than_that_the_recipe_no_longer_makes_an_output(daemon_factory):
-    """An unchanged rendition named by `{seq}` takes the next number: its earlier output was
-    said to be "no longer made by today's recipe", which it still makes (a publisher's audit)."""
+def _a_seq_rendition_rendered(daemon_factory):
+    """A daemon whose `web` is named by `{seq}`, stopped after rendering a.jpg."""
     d = daemon_factory(folder_extra="on_duplicate: skip")
     d.config.write_text(re.sub(r"( *)size: 320x320", r'\g<0>\n\1filename: "{seq:04}_{stem}.{ext}"',
                                d.config.read_text()))
     d.start()
     _drop(d, "a.jpg", _solid(RED), 1)
     assert d.stop() == 0
+    return d
+
+
+def test_a_dry_run_says_seq_numbers_anew_rather_than_that_the_recipe_no_longer_makes_an_output(daemon_factory):
+    """An unchanged rendition named by `{seq}` takes the next number: its earlier output was
+    said to be "no longer made by today's recipe", which it still makes (a publisher's audit)."""
+    d = _a_seq_rendition_rendered(daemon_factory)
     (first,) = [p for p in d.outputs() if p.startswith("0001_a")]
     dry = hotfolder("rerender", "--dry-run", "--config", str(d.config))
     assert dry.returncode == 0, dry.stderr
@@ -435,12 +441,7 @@ def test_a_dry_run_tells_an_output_numbered_anew_from_one_the_recipe_no_longer_m
     """With one rendition named by `{seq}`, every output left was said to be numbered anew,
     also that of another rendition whose `filename` changed, which today's recipe no longer
     makes (the earlier wording's case): each is said for what it is."""
-    d = daemon_factory(folder_extra="on_duplicate: skip")
-    d.config.write_text(re.sub(r"( *)size: 320x320", r'\g<0>\n\1filename: "{seq:04}_{stem}.{ext}"',
-                               d.config.read_text()))
-    d.start()
-    _drop(d, "a.jpg", _solid(RED), 1)
-    assert d.stop() == 0
+    d = _a_seq_rendition_rendered(daemon_factory)
     assert {"0001_a.jpg", "a_thumb.webp"} <= set(d.outputs()), d.outputs()
     d.config.write_text(re.sub(r"( *)size: 64x64", r'\g<0>\n\1filename: "{stem}_small.{ext}"',
                                d.config.read_text()))
