@@ -358,6 +358,26 @@ EOF""")
                    + m.sh("journalctl -u hotfolder --no-pager | tail -10", check=False).stdout + ")")
         assert m.sh("stat -c %G /srv/photos/output/four_web.jpg").stdout.strip() == "hotfolder"
 
+        # --- a burst's lines all reach the journal: journald's limit per service (10,000
+        # lines in 30 s by default, scaled by free disk) tightened here to 10, which the
+        # unit's own LogRateLimitBurst= overrides; without it journald drops lines
+        m.sh("mkdir -p /etc/systemd/journald.conf.d && printf '[Journal]\\nRateLimitIntervalSec=30s\\n"
+             "RateLimitBurst=10\\n' > /etc/systemd/journald.conf.d/tight.conf && systemctl restart systemd-journald")
+        burst = [f"line{i:02d}.jpg" for i in range(40)]
+        # each its own bytes (a byte after the picture), or all but the first would be skipped as duplicates
+        m.sh(" && ".join(f"{{ cat /images/one.jpg; printf {i}; }} > {VAR}/inbox/.{n}.part "
+                         f"&& mv {VAR}/inbox/.{n}.part {VAR}/inbox/{n}" for i, n in enumerate(burst)))
+        wait_until(lambda: m.sh(" && ".join(f"test -e {VAR}/archive/{n}" for n in burst), check=False).returncode == 0,
+                   120, "the burst archived (journal:\n"
+                   + m.sh("journalctl -u hotfolder --no-pager | tail -10", check=False).stdout + ")")
+        logged = _journal(m, "--since", "-5min")
+        missing = [n for n in burst if f'"file": "{n}"' not in logged or logged.count(f'"file": "{n}"') < 3]
+        assert not missing, f"the journal lacks lines of {missing[:5]}:\n{logged[-2000:]}"
+        suppressed = m.sh("journalctl --no-pager -o cat -u systemd-journald --since -5min | grep -i suppressed",
+                          check=False).stdout
+        assert "hotfolder" not in suppressed, suppressed
+        m.sh("rm /etc/systemd/journald.conf.d/tight.conf && systemctl restart systemd-journald")
+
         # --- stop with files arriving: drains and exits well within TimeoutStopSec,
         # nothing left running, every file either done or back in its inbox
         timeout_stop = m.show("TimeoutStopUSec")["TimeoutStopUSec"]
