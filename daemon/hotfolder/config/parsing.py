@@ -82,21 +82,13 @@ def read_file(p: Path) -> bytes:
     it is read, NotAConfigFile saying what to change."""
     _regular(os.stat(p))  # before the open: opening some devices does something (/dev/watchdog arms it)
     fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO's open never waits for a writer
-    try:
+    with os.fdopen(fd, "rb") as f:
         _regular(os.fstat(fd))  # what was opened, if the path changed since
-        chunks, size = [], 0
-        while size <= MAX_BYTES:  # the size stat said may change under us: the bytes read count
-            chunk = os.read(fd, min(1 << 20, MAX_BYTES + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-    finally:
-        os.close(fd)
-    if size > MAX_BYTES:
+        data = f.read(MAX_BYTES + 1)  # the bytes read count, not the size stat said: it may change under us
+    if len(data) > MAX_BYTES:
         raise NotAConfigFile(0, f"it holds more than {MAX_BYTES // (1024 * 1024)} MiB, far more than a config "
                                 "(the example is 6 KB): is it the right file?")
-    return b"".join(chunks)
+    return data
 
 
 def _regular(st: os.stat_result) -> None:
