@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import textwrap
 from pathlib import Path
+from urllib.parse import quote, unquote, urljoin
 
 import pytest
 from blake3 import blake3
@@ -149,6 +151,46 @@ def test_outputs_a_template_sends_elsewhere_are_listed_by_the_manifest_in_the_fi
     doc = json.loads(result.manifest)
     assert [o["path"] for o in doc["outputs"]] == list(result.outputs)
     assert not (folder.output / "web" / "2024" / "a.json").exists()
+
+
+def test_each_output_has_a_url_from_the_manifest_percent_encoded(tmp_path):
+    # A shop's audit: a page fetching output/2024/a.json and resolving `path` from there asked
+    # for output/2024/2024/a_web.jpg (404); a name with a space or '#' broke an <img src> as it is.
+    cfg = parse(textwrap.dedent("""\
+        folders:
+          - inbox: in
+            output: out
+            archive: archive
+            failed: failed
+            manifest: "{stem}.json"
+            renditions:
+              - {name: web, size: 640, format: jpeg}
+              - {name: zoom, size: 800, format: jpeg, filename: "zoom/{subdir|last}-{stem}.{ext}"}
+        """), "<test>", tmp_path)
+    folder = cfg.folders[0]
+    for place in folder.all_dirs():
+        place.mkdir(parents=True, exist_ok=True)
+    (folder.inbox / "shoes").mkdir()
+    camera_jpeg(folder.inbox / "shoes" / "red 50% #1.jpg")
+    result = rendered(cfg, folder, "shoes/red 50% #1.jpg")
+    assert result.ok and result.outputs == ("shoes/red 50% #1_web.jpg", "zoom/shoes-red 50% #1.jpg")
+    doc = json.loads((folder.output / "shoes" / "red 50% #1.json").read_text())
+    assert [o["url"] for o in doc["outputs"]] == ["red%2050%25%20%231_web.jpg", "../zoom/shoes-red%2050%25%20%231.jpg"]
+    manifest_url = "https://shop.example/img/shoes/red%2050%25%20%231.json"
+    for entry in doc["outputs"]:  # what a browser does with it: the output's own URL
+        assert urljoin(manifest_url, entry["url"]) == "https://shop.example/img/" + quote(entry["path"])
+        assert (folder.output / unquote(urljoin("/", urljoin("/shoes/x.json", entry["url"]))[1:])).is_file()
+
+
+def test_a_url_keeps_a_name_that_is_not_utf8_as_its_bytes(tmp_path):
+    cfg, folder = folder_config(tmp_path)
+    name = os.fsdecode(b"caf\xe9.jpg")
+    camera_jpeg(folder.inbox / name)
+    result = rendered(cfg, folder, name)
+    assert result.ok
+    doc = json.loads(result.manifest)
+    assert [o["url"] for o in doc["outputs"]] == ["caf%E9_web.jpg", "caf%E9_thumb.webp"]
+    assert [o["path"] for o in doc["outputs"]] == ["caf\\xe9_web.jpg", "caf\\xe9_thumb.webp"]
 
 
 def test_an_original_without_exif_has_no_date_or_camera(tmp_path):

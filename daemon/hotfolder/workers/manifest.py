@@ -10,7 +10,10 @@ missing outputs or another version's.
 from __future__ import annotations
 
 import json
+import os
+import posixpath
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from hotfolder.engine.pipeline import Output, Rendered
 from hotfolder.spool.fsnames import display
@@ -18,10 +21,12 @@ from hotfolder.spool.fsnames import display
 VERSION = 1  # of the manifest's layout: a reader checks it
 
 
-def document(name: str, content_hash: str, size: int, rendered: Rendered, paths: Sequence[str]) -> dict:
+def document(name: str, content_hash: str, size: int, rendered: Rendered, paths: Sequence[str],
+             home: str = "") -> dict:
     """The manifest of one original named `name` (its name in the inbox), its bytes'
     BLAKE3 hash (engine/fingerprint.content_hash: the one the index of originals and
-    `{hash}` use), its size in bytes, and its outputs at `paths` (under the output folder).
+    `{hash}` use), its size in bytes, and its outputs at `paths` (under the output folder),
+    the manifest itself lying in `home` (under the output folder; "": at its top).
     Names are shown as the logs show them (a byte that is not UTF-8 as `\\xNN`)."""
     source = rendered.source
     shown = rendered.placeholder
@@ -29,14 +34,23 @@ def document(name: str, content_hash: str, size: int, rendered: Rendered, paths:
         "version": VERSION,
         "source": {"name": display(name), "blake3": content_hash, "bytes": size, "width": source.width,
                    "height": source.height, "taken": source.taken, "camera": source.camera},
-        "outputs": [_output(out, path) for out, path in zip(rendered.outputs, paths, strict=True)],
+        "outputs": [_output(out, path, home) for out, path in zip(rendered.outputs, paths, strict=True)],
         "placeholder": shown.thumbhash if shown else None,
         "dominant_color": shown.dominant_color if shown else None,
     }
 
 
-def _output(out: Output, path: str) -> dict:
-    return {"rendition": out.rendition.name, "path": display(path), "width": out.width, "height": out.height,
+def url(path: str, home: str) -> str:
+    """An output's URL relative to its manifest's (RFC 3986, percent-encoded from the name's
+    bytes): what `<img src>` or `new URL(url, manifestUrl)` takes as it is. `path` (under
+    the output folder) resolved from the manifest's folder asked for `home` twice (a shop's
+    audit: 404), and a name's space, '#', '?' or '%' cut or changed the URL."""
+    return quote(os.fsencode(posixpath.relpath(path, home or ".")), safe="/")
+
+
+def _output(out: Output, path: str, home: str) -> dict:
+    return {"rendition": out.rendition.name, "path": display(path), "url": url(path, home),
+            "width": out.width, "height": out.height,
             "bytes": len(out.data), "format": out.format, "quality": out.quality,
             "score": None if out.score is None else round(out.score, 2), "score_measured": out.score_measured}
 

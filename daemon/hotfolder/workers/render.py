@@ -309,7 +309,7 @@ def _write_manifest(job: Job, rendered: pipeline.Rendered, written: list[str], o
     """The manifest, written atomically once every output is in place (and synced); its JSON.
     The source's hash and size are those of the bytes read once (`original`), no second read."""
     text = manifest.text(manifest.document(PurePosixPath(job.rel).name, original.content, original.size,
-                                           rendered, written))
+                                           rendered, written, subdir_of(job.rel)))
     folder = job.folder
     atomic.write_atomic_at(out_dir, name, text.encode("utf-8"), folder.output_mode, folder.output_group,
                            tag=temp_tag(job), token=folder.temp_token)
