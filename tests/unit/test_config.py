@@ -681,6 +681,18 @@ def test_a_wrong_choice_says_what_was_meant(tmp_path, old, new, key, meant):
     assert meant in err.reason, err.reason
 
 
+def test_a_list_where_one_choice_goes_says_to_choose_one(tmp_path):
+    # A shop's audit: `format: [webp, avif, jpeg]` (WebP and AVIF beside a JPEG fallback) was
+    # "must be a non-empty text, not a list", which says neither the choices nor what to do.
+    err = error_of(tmp_path, BASE.replace("format: jpeg", "format: [webp, avif, jpeg]"))
+    assert [p.key for p in err.problems] == ["folders[shop].renditions[web].format"], err.lines()
+    assert ("must be one of: jpeg, png, webp, avif, jxl, same, not a list: a rendition writes one format; for "
+            "several (WebP and AVIF beside a JPEG), write a rendition for each, the same but for `format` and "
+            "`name`") in err.reason, err.reason
+    err = error_of(tmp_path, BASE.replace("format: jpeg", "format: jpeg\n        operation: [fit, fill]"))
+    assert err.reason == "must be one of: fit, fill, scale, none, pad, not a list: choose one", err.reason
+
+
 @pytest.mark.parametrize("old, new, key, meant", [
     # `crop` is not an operation: said once, not also "crop only applies to fill" nor "size is required for fit"
     ("size: 1600x1200", "operation: crop\n        crop: attention", "folders[shop].renditions[web].operation",

@@ -149,9 +149,12 @@ class Choice(Kind):
 
     choices: type[StrEnum] | tuple[str, ...]
     aliases: Mapping[str, str] = field(default_factory=dict)  # what people write -> the choice meant
+    one: str = "choose one"  # what to do with a list (`format: [webp, avif]`)
 
     def read(self, r: Reader, name: str, default: Any) -> Any:
         raw = r.raw(name)
+        if isinstance(raw, list):  # was "must be a non-empty text, not a list": neither the choices nor what to do
+            r.fail(name, f"must be one of: {', '.join(map(str, self.choices))}, not a list: {self.one}")
         if isinstance(raw, bool):  # YAML reads a bare off, no, on, yes as false or true
             meant = "on" if raw else "off"
             if meant not in tuple(self.choices):

@@ -42,9 +42,12 @@ class Quality(Kind):
 
 
 KEYS = (
-    Key("format", Choice(FORMATS, aliases=FORMAT_ALIASES), "same",
+    Key("format", Choice(FORMATS, aliases=FORMAT_ALIASES,
+                        one="a rendition writes one format; for several (WebP and AVIF beside a JPEG), write a "
+                            "rendition for each, the same but for `format` and `name`"), "same",
         "`jpeg`, `png`, `webp`, `avif`, `jxl` (JPEG XL), or `same` (HEIC and RAW sources become JPEG; TIFF, GIF and "
-        "BMP sources become PNG)"),
+        "BMP sources become PNG). One a rendition: WebP and AVIF beside a JPEG fallback are three renditions, "
+        "the same but for `format` and `name` (the manifest lists them by `name`)"),
     Key("quality", Quality(), 85,
         "1–100, for JPEG, WebP, AVIF and JPEG XL; or `auto`: per photo, the lowest quality whose SSIMULACRA2 "
         "score reaches `quality_target`: the same look for every photo, at ~2× the encode time. Fewer bytes "
