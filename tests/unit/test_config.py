@@ -693,6 +693,22 @@ def test_a_list_where_one_choice_goes_says_to_choose_one(tmp_path):
     assert err.reason == "must be one of: fit, fill, scale, none, pad, not a list: choose one", err.reason
 
 
+@pytest.mark.parametrize("filename, said", [
+    # A shop's audit: a name from the photo's keywords was said to make "every input" write one file
+    ('"sku/{keywords|pick(SKU-*)}.{ext}"', "'sku/{keywords|pick(SKU-*)}.{ext}' must contain {stem}, {name}, {seq} or "
+     "{hash}: two photos of one {keywords} (or of none) would write the same file; e.g. "
+     "'sku/{keywords|pick(SKU-*)}_{stem}.{ext}'"),
+    ('"{camera|slug}-{taken:%Y}.{ext}"', "two photos of one {camera}, {taken} (or of none) would write the same file; "
+     "e.g. '{camera|slug}-{taken:%Y}_{stem}.{ext}'"),
+    ('"web.{ext}"', "'web.{ext}' must contain {stem}, {name}, {seq} or {hash}, or every input would write the same "
+     "file; e.g. 'web_{stem}.{ext}'"),
+])
+def test_a_filename_that_cannot_tell_photos_apart_says_which_and_how(tmp_path, filename, said):
+    err = error_of(tmp_path, BASE.replace("format: jpeg", f"format: jpeg\n        filename: {filename}"))
+    assert [p.key for p in err.problems] == ["folders[shop].renditions[web].filename"], err.lines()
+    assert said in err.reason, err.reason
+
+
 @pytest.mark.parametrize("old, new, key, meant", [
     # `crop` is not an operation: said once, not also "crop only applies to fill" nor "size is required for fit"
     ("size: 1600x1200", "operation: crop\n        crop: attention", "folders[shop].renditions[web].operation",

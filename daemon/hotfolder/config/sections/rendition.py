@@ -34,9 +34,22 @@ def _filename_problem(template: TemplateText) -> str | None:
         return (f"{template.text!r} must name a file, in folders under the output if it has a /, with no "
                 "'..' or hidden (.) names")
     if not template.fields & {"stem", "name", "seq", "hash"}:
-        return (f"{template.text!r} must contain {{stem}}, {{name}}, {{seq}} or {{hash}}, or every input would "
-                "write the same file")
+        return f"{template.text!r} must contain {{stem}}, {{name}}, {{seq}} or {{hash}}{_alike(template)}"
     return None
+
+
+def _alike(template: TemplateText) -> str:
+    """Which photos would write one file, and the template with {stem} added: 'every input'
+    was said of `sku/{keywords|pick(SKU-*)}.{ext}` too (a shop's audit), whose name varies."""
+    varying = dict.fromkeys(f"{{{p.name}}}" for p in template.parts
+                            if not isinstance(p, str) and p.name not in ("rendition", "folder", "ext"))
+    said = (f": two photos of one {', '.join(varying)} (or of none) would write the same file" if varying
+            else ", or every input would write the same file")
+    text = template.text
+    head, dot, tail = text.rpartition(".")
+    ends_in_ext = dot and re.fullmatch(r"\{ext\}|[A-Za-z0-9]+", tail) and head and not head.endswith("/")
+    example = f"{head}_{{stem}}.{tail}" if ends_in_ext else f"{text}_{{stem}}"
+    return f"{said}; e.g. {example!r}"
 
 
 def _check_file_name(r: Reader, values: dict) -> None:
