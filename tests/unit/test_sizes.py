@@ -7,7 +7,7 @@ from PIL import Image
 
 from hotfolder.engine.geometry import plan
 from tests import sources
-from tests.rendering import R, run_one
+from tests.rendering import R, near, run_one
 
 
 @pytest.mark.parametrize("size, fields, out", [
@@ -38,5 +38,24 @@ def test_pad_keeps_a_small_picture_small_on_the_exact_box(tmp_path):
     src = tmp_path / "small.png"
     Image.new("RGBA", (40, 20), (200, 0, 0, 128)).save(src)
     out = run_one(src, R(operation="pad", width=100, height=100, format="png"))
-    assert out.size == (100, 100) and out.mode == "RGBA"
-    assert out.getpixel((0, 0)) == (255, 255, 255, 255) and out.getpixel((50, 50)) == (200, 0, 0, 128)
+    assert out.size == (100, 100)
+    # half-transparent red on the white box, as the bars are white: one opaque box (below)
+    assert out.convert("RGB").getpixel((0, 0)) == (255, 255, 255)
+    assert near(out.convert("RGB").getpixel((50, 50)), (227, 127, 127), tol=2)
+
+
+@pytest.mark.parametrize("fmt", ["png", "webp", "avif", "jpeg"])
+def test_pad_puts_a_transparent_picture_on_its_background_as_the_bars(tmp_path, fmt):
+    # A shop's audit: a cut-out product (a PNG, transparent around it) padded on white kept
+    # its transparency between opaque white bars in WebP and AVIF: on a grey page a grey
+    # band across a white square, where the JPEG fallback was all white.
+    src = tmp_path / "cutout.png"
+    im = Image.new("RGBA", (400, 200), (0, 0, 0, 0))
+    im.paste((180, 40, 30, 255), (150, 50, 250, 150))
+    im.save(src)
+    out = run_one(src, R(operation="pad", width=300, height=300, background=(250, 250, 250), format=fmt,
+                         quality=95)).convert("RGBA")
+    assert out.size == (300, 300)
+    bar, band, product = out.getpixel((150, 10)), out.getpixel((10, 150)), out.getpixel((150, 150))
+    assert near(bar, (250, 250, 250, 255), tol=3) and near(band, bar, tol=3), (bar, band)
+    assert near(product, (180, 40, 30, 255), tol=12), product

@@ -44,16 +44,23 @@ def upright(im: Image.Image, orientation: int) -> Image.Image:
 
 def padded(im: Image.Image, canvas: tuple[int, int], background: tuple[int, int, int]) -> Image.Image:
     """`operation: pad`: the picture centred on a canvas of exactly `canvas`, the rest
-    `background` (opaque), in the picture's own mode."""
-    if im.size == canvas:
+    `background`: one opaque box. A picture with alpha is put on the background too (L or
+    RGB out): its transparency kept between opaque bars showed the page through a band of
+    the box in WebP and AVIF, where the JPEG was all `background` (a shop's audit)."""
+    alpha = im.mode in ("LA", "RGBA")
+    if im.size == canvas and not alpha:
         return im
-    if im.mode in ("L", "LA"):
-        grey = round(0.299 * background[0] + 0.587 * background[1] + 0.114 * background[2])
-        fill: tuple[int, ...] = (grey,) if im.mode == "L" else (grey, 255)
+    mode = im.mode[:-1] if alpha else im.mode
+    if mode == "L":
+        fill: tuple[int, ...] = (round(0.299 * background[0] + 0.587 * background[1] + 0.114 * background[2]),)
     else:
-        fill = background if im.mode == "RGB" else (*background, 255)
-    out = Image.new(im.mode, canvas, fill)
-    out.paste(im, ((canvas[0] - im.width) // 2, (canvas[1] - im.height) // 2))
+        fill = background
+    out = Image.new(mode, canvas, fill)
+    at = ((canvas[0] - im.width) // 2, (canvas[1] - im.height) // 2)
+    if alpha:
+        out.paste(im.convert(mode), at, im.getchannel("A"))  # over the background by its alpha
+    else:
+        out.paste(im, at)
     if "icc_profile" in im.info:
         out.info["icc_profile"] = im.info["icc_profile"]
     return out

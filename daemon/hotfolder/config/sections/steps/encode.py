@@ -70,7 +70,8 @@ KEYS = (
         "progressive JPEG (loads blurry-then-sharp; usually a few per cent smaller, slower to encode; written by "
         "libjpeg-turbo, not jpegli)"),
     Key("background", Colour(), (255, 255, 255), "what transparency is flattened onto for JPEG, and the colour "
-                                                 "`operation: pad` fills the rest of the box with"),
+                                                 "`operation: pad` fills the rest of the box with (and puts a "
+                                                 "transparent picture on, in every format)"),
 )
 
 
