@@ -284,3 +284,20 @@ def test_an_attempt_superseded_writes_no_output_and_reports_no_failure(tmp_path)
     with pytest.raises(jobs.Superseded):  # a failure (here: it cannot be read) is the superseding attempt's to say
         render.process_one(job_for(cfg, folder, "bad.jpg", 2), fence=fence)
     assert asked
+
+
+def test_explain_says_where_the_manifest_goes(tmp_path):
+    # A shop's audit: explain named every output's place but not the manifest's, the file a
+    # page reads (in the file's own subfolder, wherever templates send the outputs).
+    from hotfolder.cli.explain import explain_as
+
+    cfg, folder = folder_config(tmp_path)
+    (folder.inbox / "shoes").mkdir()
+    camera_jpeg(folder.inbox / "shoes" / "a.jpg")
+    lines = explain_as(cfg, folder, folder.inbox / "shoes" / "a.jpg", "shoes/a.jpg", "in its inbox",
+                       dropped=True).lines()
+    assert "  note: manifest → shoes/a.json (each output's url in it is from there)" in lines, lines
+    _, without = folder_config(tmp_path / "none", manifest=None)
+    camera_jpeg(without.inbox / "a.jpg")
+    assert not any("manifest" in line for line in explain_as(cfg, without, without.inbox / "a.jpg", "a.jpg",
+                                                             "in its inbox").lines())
