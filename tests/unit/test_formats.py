@@ -235,7 +235,9 @@ def test_the_pixel_limit_speaks_for_itself_in_every_format(tmp_path, fmt):
     with pytest.raises(InputError) as err:
         run(src, R(), max_pixels=1000, accepted=ALL_FORMATS)
     assert err.value.step == "open"
-    assert err.value.reason == "60x40 is 2,400 pixels, more than max_image_pixels (1,000)"
+    # what to change, not only what is wrong (the shop's audit)
+    assert err.value.reason == ("60x40 is 2,400 pixels, more than max_image_pixels (1,000): raise it to take "
+                                "such files (a worker needs up to 17 bytes a pixel of it), or drop a smaller export")
 
 
 # --- RAW -----------------------------------------------------------------------------
@@ -350,7 +352,7 @@ def test_a_truncated_raw_fails_at_decode_with_libraws_reason(tmp_path):
 
 
 @pytest.mark.parametrize("content, reason", [
-    (b"", "the file is empty"),
+    (b"", "the file is empty (0 bytes): nothing was written into it; copy or export it in again"),
     (b"\0" + os.urandom(4095),  # the NUL: no other format's signature, ever
      "not a camera RAW that LibRaw can read (LibRaw: Unsupported file format or not RAW file)"),
     (b"\xff\xd8\xff\xe0 a JPEG's start", "not a camera RAW that LibRaw can read (LibRaw: Input/output error); "
@@ -364,6 +366,16 @@ def test_bytes_that_are_not_a_raw_are_refused_by_libraw(tmp_path, content, reaso
     with pytest.raises(InputError) as err:
         run(src, R())
     assert err.value.step == "open" and err.value.reason == reason
+
+
+@pytest.mark.parametrize("name", ["empty.jpg", "empty.png", "empty"])
+def test_an_empty_file_says_to_copy_it_again(tmp_path, name):
+    src = tmp_path / name
+    src.write_bytes(b"")
+    with pytest.raises(InputError) as err:
+        run(src, R())
+    assert err.value.step == "open"
+    assert err.value.reason == "the file is empty (0 bytes): nothing was written into it; copy or export it in again"
 
 
 def test_raw_not_accepted_is_named(tmp_path):

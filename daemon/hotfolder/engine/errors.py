@@ -18,6 +18,8 @@ from PIL import Image
 from hotfolder.errors import HotfolderError
 
 # What Pillow raises on a bad file. OSError is filtered further by `reraise_unless_input`.
+# A file of no bytes: what to do, not only what is wrong ("the file is empty" said neither)
+EMPTY = "the file is empty (0 bytes): nothing was written into it; copy or export it in again"
 DECODE_ERRORS = (
     OSError, ValueError, SyntaxError, struct.error, EOFError, ZeroDivisionError,
     IndexError, KeyError, TypeError, zlib.error,

@@ -54,7 +54,8 @@ def too_many_pixels(size: tuple[int, int], max_image_pixels: int) -> str | None:
     width, height = size
     if width * height <= max_image_pixels:
         return None
-    return f"{width}x{height} is {width * height:,} pixels, more than max_image_pixels ({max_image_pixels:,})"
+    return (f"{width}x{height} is {width * height:,} pixels, more than max_image_pixels ({max_image_pixels:,}): "
+            "raise it to take such files (a worker needs up to 17 bytes a pixel of it), or drop a smaller export")
 
 
 def open_image(src: Path, accepted_formats: Sequence[str], max_image_pixels: int,

@@ -14,7 +14,7 @@ from typing import Literal
 from PIL import Image
 
 from hotfolder.engine import formats, jpegscan, tifftags
-from hotfolder.engine.errors import DECODE_ERRORS, reraise_unless_input
+from hotfolder.engine.errors import DECODE_ERRORS, EMPTY, reraise_unless_input
 
 
 def reason(src: Path, accepted_formats: Sequence[str]) -> str:
@@ -35,7 +35,7 @@ def reason(src: Path, accepted_formats: Sequence[str]) -> str:
             reraise_unless_input(exc)
     head, size = _head(src)
     if size == 0:
-        return "the file is empty"
+        return EMPTY
     major, brands = _ftyp(head)
     if (heif := _heif_reason(src, major, brands, accepted_formats)) is not None:
         return heif

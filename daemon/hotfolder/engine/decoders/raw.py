@@ -47,7 +47,7 @@ from hotfolder.config.model import Rendition
 from hotfolder.engine import dcf, jpegscan, matrixicc, orient, tifftags
 from hotfolder.engine.colour import srgb_icc, too_large
 from hotfolder.engine.decoders import Decoded, Wanted
-from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
+from hotfolder.engine.errors import DECODE_ERRORS, EMPTY, InputError, describe, reraise_unless_input
 from hotfolder.engine.geometry import SIDEWAYS, draft_size, oriented_size, plans_for
 from hotfolder.engine.metadata import Metadata, oversized_profile
 from hotfolder.engine.opening import draft, our_pixel_limit, too_many_pixels
@@ -175,7 +175,7 @@ def open_raw(src: Path, max_image_pixels: int) -> rawpy.RawPy:
     """The RAW opened (its header parsed, no pixel unpacked), refused if too large."""
     rawpy = _rawpy()
     if src.stat().st_size == 0:
-        raise InputError("open", "the file is empty")
+        raise InputError("open", EMPTY)
     try:
         with _libraw_messages():
             raw = rawpy.imread(str(src))
