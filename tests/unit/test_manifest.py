@@ -301,3 +301,18 @@ def test_explain_says_where_the_manifest_goes(tmp_path):
     camera_jpeg(without.inbox / "a.jpg")
     assert not any("manifest" in line for line in explain_as(cfg, without, without.inbox / "a.jpg", "a.jpg",
                                                              "in its inbox").lines())
+
+
+@pytest.mark.parametrize("path, home, url", [
+    ("javascript:alert(1)_web.jpg", "", "javascript%3Aalert%281%29_web.jpg"),  # never a scheme: ':' is encoded
+    ("shoes/?a=1&b#c_web.jpg", "shoes", "%3Fa%3D1%26b%23c_web.jpg"),  # never a query or a fragment
+    ("//host/x_web.jpg".lstrip("/"), "", "host/x_web.jpg"),
+    ("a/b/c_web.jpg", "a/b", "c_web.jpg"),
+    ("zoom/a_web.jpg", "a/b", "../../zoom/a_web.jpg"),
+])
+def test_a_url_is_a_relative_path_and_nothing_else(path, home, url):
+    from hotfolder.workers.manifest import url as url_of
+
+    assert url_of(path, home) == url
+    assert urljoin("https://shop.example/img/" + (home + "/" if home else "") + "m.json", url).startswith(
+        "https://shop.example/img/")
