@@ -693,6 +693,22 @@ def test_a_list_where_one_choice_goes_says_to_choose_one(tmp_path):
     assert err.reason == "must be one of: fit, fill, scale, none, pad, not a list: choose one", err.reason
 
 
+@pytest.mark.parametrize("value, said", [
+    # The shop's audit: a typo of auto, or a percentage, was only "not the text 'auot'"
+    ("auot", "must be a whole number from 1 to 100, or auto, not the text 'auot' (did you mean 'auto'?)"),
+    ("Auto ", None),
+    ('"80%"', "must be a whole number from 1 to 100, or auto, not the text '80%' (did you mean 80?)"),
+    ("high", "must be a whole number from 1 to 100, or auto, not the text 'high'"),
+])
+def test_a_quality_that_is_neither_says_what_was_meant(tmp_path, value, said):
+    text = BASE.replace("format: jpeg", f"format: jpeg\n        quality: {value}")
+    if said is None:
+        assert load(write(tmp_path, text)).folders[0].renditions[0].quality == "auto"
+        return
+    err = error_of(tmp_path, text)
+    assert err.reason == said, err.reason
+
+
 @pytest.mark.parametrize("filename, said", [
     # A shop's audit: a name from the photo's keywords was said to make "every input" write one file
     ('"sku/{keywords|pick(SKU-*)}.{ext}"', "'sku/{keywords|pick(SKU-*)}.{ext}' must contain {stem}, {name}, {seq} or "

@@ -4,6 +4,7 @@ is its entry's in engine/formats, read through config/choices: a new format need
 here."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,7 +12,7 @@ from hotfolder.config.choices import FORMATS, PROFILE_FORMATS, PROGRESSIVE_FORMA
 from hotfolder.config.keys import Key, Step
 from hotfolder.config.model import AUTO_QUALITY, Rendition
 from hotfolder.config.reader import Reader, kind, recorded
-from hotfolder.config.values import Bool, ByteSize, Choice, Colour, Float, Int, Kind
+from hotfolder.config.values import Bool, ByteSize, Choice, Colour, Float, Int, Kind, suggestion
 
 # What people write for a format: said back as "did you mean", never taken silently.
 FORMAT_ALIASES = {"jpg": "jpeg", "jpe": "jpeg", "tif": "tiff", "heif": "heic", "hif": "heic", "original": "same",
@@ -35,10 +36,20 @@ class Quality(Kind):
         if isinstance(value, str) and value.strip().lower() == AUTO_QUALITY:
             return AUTO_QUALITY
         if isinstance(value, bool) or not isinstance(value, int):
-            r.fail(name, f"must be a whole number from 1 to 100, or auto, not {kind(value)}")
+            said = f"must be a whole number from 1 to 100, or auto, not {kind(value)}"
+            r.fail(name, said + (f" (did you mean {meant}?)" if (meant := _meant(value)) else ""))
         number = Int(lo=1, hi=100).read(r, name, default)
         assert number is not None  # the value is there: read above
         return number
+
+
+def _meant(value: object) -> str | None:
+    """What a quality written otherwise was meant as: `'auto'` for a typo of it, `80` for "80%"."""
+    if not isinstance(value, str):
+        return None
+    if (number := re.fullmatch(r"\s*(\d{1,3})\s*%\s*", value)) and 1 <= int(number[1]) <= 100:
+        return number[1]
+    return repr(AUTO_QUALITY) if suggestion(value, [AUTO_QUALITY]) else None
 
 
 KEYS = (
