@@ -694,6 +694,20 @@ def test_a_list_where_one_choice_goes_says_to_choose_one(tmp_path):
 
 
 @pytest.mark.parametrize("value, said", [
+    # The shop's audit: a pad on white, written as CSS writes it
+    ('"#fff"', "must be a colour like '#ffffff', not '#fff' (did you mean '#ffffff'?)"),
+    ("white", "must be a colour like '#ffffff', not 'white' (did you mean '#ffffff'?)"),
+    ("Black", "must be a colour like '#ffffff', not 'Black' (did you mean '#000000'?)"),
+    ("transparent", "must be a colour like '#ffffff', not 'transparent': JPEG's flattening and a pad's box are "
+                    "opaque (a WebP, AVIF or PNG keeps a picture's own transparency, but for pad)"),
+    ("'#12345'", "must be a colour like '#ffffff', not '#12345'"),
+])
+def test_a_background_written_as_css_writes_it_says_what_was_meant(tmp_path, value, said):
+    err = error_of(tmp_path, BASE.replace("format: jpeg", f"format: jpeg\n        background: {value}"))
+    assert err.reason == said, err.reason
+
+
+@pytest.mark.parametrize("value, said", [
     # The shop's audit: a typo of auto, or a percentage, was only "not the text 'auot'"
     ("auot", "must be a whole number from 1 to 100, or auto, not the text 'auot' (did you mean 'auto'?)"),
     ("Auto ", None),

@@ -302,6 +302,20 @@ class Size(Kind):
         return "—"
 
 
+# Colours as CSS writes them, which a `background:` was refused without a word of what to write
+NAMED_COLOURS = {"white": "#ffffff", "black": "#000000", "grey": "#808080", "gray": "#808080"}
+
+
+def _colour_meant(value: str) -> str:
+    said = value.strip().lower()
+    if said == "transparent":
+        return (": JPEG's flattening and a pad's box are opaque (a WebP, AVIF or PNG keeps a picture's own "
+                "transparency, but for pad)")
+    if re.fullmatch(r"#[0-9a-f]{3}", said):
+        return f" (did you mean {'#' + ''.join(c * 2 for c in said[1:])!r}?)"
+    return f" (did you mean {NAMED_COLOURS[said]!r}?)" if said in NAMED_COLOURS else ""
+
+
 @dataclass(frozen=True)
 class Colour(Kind):
     """`"#rrggbb"` -> (r, g, b)."""
@@ -311,7 +325,7 @@ class Colour(Kind):
         if value is None:
             return default
         if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
-            r.fail(name, f"must be a colour like '#ffffff', not {value!r}")
+            r.fail(name, f"must be a colour like '#ffffff', not {value!r}{_colour_meant(value)}")
         red, green, blue = (int(value[i:i + 2], 16) for i in (1, 3, 5))
         return red, green, blue
 
