@@ -693,6 +693,27 @@ def test_a_list_where_one_choice_goes_says_to_choose_one(tmp_path):
     assert err.reason == "must be one of: fit, fill, scale, none, pad, not a list: choose one", err.reason
 
 
+def test_a_rendition_name_used_twice_says_to_name_each(tmp_path):
+    # The shop's audit: a WebP copied from its JPEG rendition kept its name: "'product' is used
+    # twice in this folder", and no word of what to do
+    text = BASE.replace(
+        "      - name: web\n", "      - {name: web, size: 400, format: webp}\n      - name: web\n", 1)
+    err = error_of(tmp_path, text)
+    assert err.reason == ("'web' is used twice in this folder (also renditions[0]): give each rendition a name "
+                          "of its own, e.g. 'web-jpeg'"), err.reason
+
+
+@pytest.mark.parametrize("value, said", [
+    ("2000px", "must be a whole number, not the text '2000px' (did you mean 2000?)"),
+    ('"2,000"', "must be a whole number, not the text '2,000' (did you mean 2000?)"),
+    ("wide", "must be a whole number, not the text 'wide'"),
+])
+def test_a_size_in_pixels_written_with_its_unit_says_the_number(tmp_path, value, said):
+    text = BASE.replace("format: jpeg", f"format: jpeg\n        when: {{min_width: {value}}}")
+    err = error_of(tmp_path, text)
+    assert err.reason == said, err.reason
+
+
 @pytest.mark.parametrize("value, said", [
     # The shop's audit: a pad on white, written as CSS writes it
     ('"#fff"', "must be a colour like '#ffffff', not '#fff' (did you mean '#ffffff'?)"),

@@ -74,9 +74,17 @@ class Int(Kind):
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
-            r.fail(name, f"must be a whole number, not {kind(value)}")
+            r.fail(name, f"must be a whole number, not {kind(value)}{_number_meant(value)}")
         _check_range(r, name, value, self.lo, self.hi)
         return value
+
+
+def _number_meant(value: object) -> str:
+    """` (did you mean 2000?)` of a number written with its unit or thousands' commas
+    (`2000px`, `"2,000"`), which was only "not the text '2000px'" (a shop's audit)."""
+    if isinstance(value, str) and (found := re.fullmatch(r"\s*(\d{1,3}(?:,\d{3})+|\d+)\s*(?:px)?\s*", value)):
+        return f" (did you mean {found[1].replace(',', '')}?)"
+    return ""
 
 
 @dataclass(frozen=True)

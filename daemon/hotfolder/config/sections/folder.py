@@ -16,6 +16,11 @@ from hotfolder.recipes import conditions
 from hotfolder.recipes.templates import Template as TemplateText
 
 
+def _told_apart(rend) -> str:
+    """What tells a rendition from another of its name: its format, unless `same`."""
+    return "2" if str(rend.format) == "same" else str(rend.format)
+
+
 def _manifest_problem(template: TemplateText) -> str | None:
     """A file name (in the file's own subfolder of the output) that tells the originals apart."""
     skeleton = "".join(p if isinstance(p, str) else "x" for p in template.parts)
@@ -123,14 +128,16 @@ def read(ctx: Context, data: Any, path: str) -> Folder:
                 r.fail("archive", "is required unless on_success: delete")
             if values["on_success"] == OnSuccess.DELETE and values["archive"] is not None:
                 r.fail("archive", "must be left out when on_success: delete (or set on_success: archive)")
-    seen: set[str] = set()
+    seen: dict[str, int] = {}
     for i, rend in enumerate(values["renditions"]):
         if rend is None:  # its problems are reported already
             continue
-        if rend.name in seen:
+        if rend.name in seen:  # said what to do (a shop's audit: a WebP copied from its JPEG kept the name)
             with recorded():
-                r.fail(f"renditions[{i}].name", f"{rend.name!r} is used twice in this folder")
-        seen.add(rend.name)
+                r.fail(f"renditions[{i}].name", f"{rend.name!r} is used twice in this folder (also "
+                                                f"renditions[{seen[rend.name]}]): give each rendition a name of "
+                                                f"its own, e.g. {f'{rend.name}-{_told_apart(rend)}'!r}")
+        seen.setdefault(rend.name, i)
     _same_names(r, values["renditions"])
     _all_conditional(r, values["renditions"])
     if inbox is not None:
