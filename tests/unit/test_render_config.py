@@ -109,7 +109,8 @@ def test_every_mistake_is_named_with_its_line_and_key_path(tmp_path):
     want = [
         (12, f"{key}[web].sharpen.radius: must be at most 5.0, not 9"),
         (12, f"{key}[web].sharpen.amont: unknown key (did you mean 'amount'?"),
-        (13, f"{key}[web].crop: only applies to operation fill (operation fit crops nothing)"),
+        (13, f"{key}[web].crop: only applies to operation fill (operation fit crops nothing): remove it, or use "
+            "operation: fill"),
         (14, f"{key}[web].max_bytes: unknown unit 'GB' in '5 GB'; use B, KB, MB, KiB or MiB"),
         (15, f"{key}[web].progressive: must be true or false, not the number 1"),
         (16, f"{key}[web].set_metadata.artist: must be a non-empty text, not the text ''"),
@@ -117,7 +118,7 @@ def test_every_mistake_is_named_with_its_line_and_key_path(tmp_path):
         (16, f"{key}[web].set_metadata.credit: must be a non-empty text, not a list"),
         (20, f"{key}[png].sharpen: must be one of: none, low, standard, high, or a mapping"),
         (21, f"{key}[png].max_bytes: needs format jpeg, webp, avif or jxl: PNG has no quality to lower"),
-        (22, f"{key}[png].progressive: only applies to JPEG outputs, not format png"),
+        (22, f"{key}[png].progressive: only applies to JPEG outputs, not format png: remove it, or use format: jpeg"),
         (23, f"{key}[png].set_metadata: needs at least one of: artist, copyright, credit, usage_terms"),
         (24, f"{key}[png].watermark.size_of: 'diagonal' is not one of: shorter, width, height, longer"),
         (27, f"{key}[same].max_bytes: is 10 bytes; at least 1000 (1KB)"),
@@ -173,14 +174,28 @@ def test_quality_auto_and_its_target(tmp_path):
     ("quality: 85e0\n", "quality: must be a whole number from 1 to 100, or auto, not the text '85e0' "
                          "(a number read as text: write it in plain digits, without quotes)"),
     ("quality: 0\n", "quality: must be at least 1, not 0"),
-    ("quality: 85\nquality_target: 85\n", "quality_target: only applies with quality: auto (quality is 85)"),
+    ("quality: 85\nquality_target: 85\n",
+     "quality_target: only applies with quality: auto (quality is 85): remove it, or set quality: auto"),
     ("quality: auto\nquality_target: 99\n", "quality_target: must be at most 95"),
     ("format: png\nquality: auto\n",
      "quality: auto needs format jpeg, webp, avif or jxl: PNG has no quality to search"),
     ("format: jxl\ncolor_profile: keep\n", "color_profile: format jxl cannot carry a colour profile"),
-    ("format: jxl\nprogressive: true\n", "progressive: only applies to JPEG outputs, not format jxl"),
+    ("format: jxl\nprogressive: true\n",
+     "progressive: only applies to JPEG outputs, not format jxl: remove it, or use format: jpeg"),
 ])
 def test_what_a_format_cannot_do_is_named_from_its_entry(tmp_path, keys, said):
+    (line,) = problems(tmp_path, keys)
+    assert said in line, line
+
+
+@pytest.mark.parametrize("keys, said", [  # the rendition's size: 1600x1200 is HEAD's
+    ("scale: 0.5\n", "scale: only applies to operation scale, not fit: remove it, or use operation: scale"),
+    ("operation: scale\nscale: 0.5\n",
+     "size: does not apply to operation scale (scale sets the size): remove it"),
+    ("operation: none\n", "size: does not apply to operation none (the picture keeps its size): remove it, or "
+                          "use operation: fit"),
+])
+def test_a_key_the_operation_ignores_says_to_remove_it(tmp_path, keys, said):
     (line,) = problems(tmp_path, keys)
     assert said in line, line
 

@@ -90,7 +90,8 @@ def check(r: Reader, values: dict[str, Any]) -> None:
     """Keys that only apply to some formats (not said against a format that was not written)."""
     if r.ok("quality", "quality_target") and values["quality"] != AUTO_QUALITY and r.has("quality_target"):
         with recorded():
-            r.fail("quality_target", f"only applies with quality: auto (quality is {values['quality']})")
+            r.fail("quality_target", f"only applies with quality: auto (quality is {values['quality']}): remove it, "
+                                    "or set quality: auto")
     if not r.ok("format"):
         return
     fmt = values["format"]
@@ -107,7 +108,8 @@ def check(r: Reader, values: dict[str, Any]) -> None:
                           "format that has one")
     with recorded():
         if values["progressive"] and fmt not in (*PROGRESSIVE_FORMATS, "same"):
-            r.fail("progressive", f"only applies to {_names(PROGRESSIVE_FORMATS).upper()} outputs, not format {fmt}")
+            r.fail("progressive", f"only applies to {_names(PROGRESSIVE_FORMATS).upper()} outputs, not format {fmt}: "
+                                  "remove it, or use format: jpeg")
     with recorded():
         profile = values.get("color_profile", "srgb")
         if r.ok("color_profile") and profile != "srgb" and fmt not in (*PROFILE_FORMATS, "same"):

@@ -44,9 +44,11 @@ def check(r: Reader, values: dict[str, Any]) -> None:
         if operation == Operation.SCALE and scale is None and r.ok("scale"):
             r.fail("scale", "is required for operation scale (e.g. scale: 0.5)")
         if operation != Operation.SCALE and scale is not None:
-            r.fail("scale", f"only applies to operation scale, not {operation}")
+            r.fail("scale", f"only applies to operation scale, not {operation}: remove it, or use operation: scale")
         if operation in (Operation.NONE, Operation.SCALE) and r.has("size"):
-            r.fail("size", f"does not apply to operation {operation}")
+            why = ("scale sets the size): remove it" if operation == Operation.SCALE
+                   else "the picture keeps its size): remove it, or use operation: fit")
+            r.fail("size", f"does not apply to operation {operation} ({why}")
 
 
 STEP = Step("geometry", KEYS, check)

@@ -18,7 +18,8 @@ KEYS = (
 def check(r: Reader, values: dict[str, Any]) -> None:
     with recorded():
         if r.has("crop") and r.ok("operation") and values["operation"] != Operation.FILL:
-            r.fail("crop", f"only applies to operation fill (operation {values['operation']} crops nothing)")
+            r.fail("crop", f"only applies to operation fill (operation {values['operation']} crops nothing): "
+                          "remove it, or use operation: fill")
 
 
 STEP = Step("smartcrop", KEYS, check)
