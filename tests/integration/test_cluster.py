@@ -257,6 +257,27 @@ def test_redis_restarted_mid_burst(cluster_factory):
     assert c.events("head", "jobs_resent"), "the reconciler re-sent nothing"
 
 
+def test_the_head_says_when_redis_lost_its_data_while_it_ran(cluster_factory):
+    """Redis restarted without persistence forgets the index of originals, `{seq}` and the
+    counts: the head said so (index_empty) only at its own start, so a copy of a photo dropped
+    after such a restart was rendered again with no word in any log (an admin's audit)."""
+    c = cluster_factory()
+    c.start_head()
+    c.start_worker("w0")
+    c.drop(["a.jpg"])
+    wait_for(lambda: c.settled(1), 30, what="a.jpg to be done")
+    c.redis.restart()
+    lost = wait_for(lambda: c.events("head", "redis_data_lost"), 15, what="the head to say Redis lost its data")
+    assert len(lost) == 1 and "index of originals is empty" in lost[0]["reason"]
+    assert "appendonly yes" in lost[0]["action"] and "hotfolder index rebuild" in lost[0]["action"]
+    c.stop("head")
+    c.start_head()  # its own mark is there again: nothing more is said
+    wait_for(lambda: len(c.events("head", "ready")) == 2, 30, what="the head to start again")
+    c.drop(["b.jpg"])  # its first poll looks at the mark at once; b.jpg's end comes after
+    wait_for(lambda: c.settled(2), 30, what="b.jpg to be done")
+    assert len(c.events("head", "redis_data_lost")) == 1, c.log("head")
+
+
 def test_redis_restarts_during_a_render_are_not_attempts(cluster_factory):
     """Each reconnect after a Redis restart terminates the running render (Celery: its message
     cannot be acked any more) and it starts again: three restarts during one slow render sent

@@ -62,6 +62,7 @@ class ClusterBackend:
         self._next_info = 0.0
         self.info: dict = {"broker": "unknown"}
         self._versions_said: tuple = ()  # the node versions last logged about
+        self._marked = False  # our mark was seen in Redis: its loss means Redis lost its data
 
     @classmethod
     def for_config(cls, config: Config, log_format: str = "json", log_level: str = "info") -> Self:
@@ -79,6 +80,11 @@ class ClusterBackend:
                                     "render, but raise visibility_timeout above task_time_limit")
         adopted = adopt_orphans(list(self.config.folders), self.records, self.root)
         self._check_index()
+        try:
+            self.store.mark_data()
+            self._marked = True
+        except Exception:  # noqa: BLE001 - the broker's trouble is said by the status; marked later
+            pass
         self.known = {r.job: (r.folder, r.rel) for r in self.records.all()}
         self.in_flight = len(self.known)
         self.log.info("recovered", mode="cluster", in_flight=self.in_flight, adopted=len(adopted),
@@ -235,6 +241,7 @@ class ClusterBackend:
             "versions": dict(self.versions)}
         try:
             self._send_refused()
+            self._watch_data()
             processed, failed = self.store.counts()
             info["by_folder"] = self.store.counts_by_folder()
             per_node: dict[str, int] = {}
@@ -251,6 +258,19 @@ class ClusterBackend:
                                                   "by_folder", "refused", "nodes", "version_problems", "duplicates")}
             info.update(keep, broker=f"{'full' if is_full(exc) else 'unreachable'}: {exc}")
         self.info = info
+
+    def _watch_data(self) -> None:
+        """Said when Redis lost its data while the head ran (restarted without appendonly, or
+        flushed): the start's check (index_empty) said nothing then, and copies of earlier
+        originals were rendered again without a word (an admin's audit of cluster mode)."""
+        if self.store.mark_data() and self._marked:
+            self.log.warning("redis_data_lost", reason="Redis lost its data (restarted without persistence, or "
+                             "flushed): the index of originals is empty (copies of earlier originals are rendered "
+                             "again, not skipped as duplicates), each folder's {seq} starts again at 1 and the "
+                             "counts at 0; queued messages are sent again by the reconciler",
+                             action="set `appendonly yes` in redis.conf (docs/cluster.md), then run "
+                                    "`hotfolder index rebuild` once (on any machine with the config)")
+        self._marked = True
 
     def _node_versions(self, recs: list[jobs.Record]) -> dict:
         """Each node's config against ours, per folder; what people must hear of it."""

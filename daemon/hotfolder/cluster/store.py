@@ -7,6 +7,7 @@
     <prefix>hf:node:<name>     a node's config versions ({folder: version}), with a TTL (versions.py)
     <prefix>hf:refused         hash "job|node" -> why that node refused the job (the head sends it again)
     <prefix>hf:stats:refused   jobs refused by nodes (another config version, no such folder)
+    <prefix>hf:mark            set by the head, never expiring: gone when Redis lost its data
 
 A lease is refreshed by a thread of the process that renders; it dies with it. A
 refresh re-creates a lease that vanished (Redis restarted without persistence), so
@@ -135,6 +136,11 @@ class Store:
     @property
     def ttl_ms(self) -> int:
         return int(self.cluster.lease_ttl * 1000)
+
+    def mark_data(self) -> bool:
+        """Set the head's mark, if absent; True when it was absent: Redis lost its data since
+        the last call (restarted without appendonly, flushed), or this is the first."""
+        return bool(self.r.set(self._k("mark"), "1", nx=True))
 
     # leases
     def acquire(self, job: str, me: Holder) -> Holder | None:
