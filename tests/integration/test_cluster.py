@@ -116,6 +116,9 @@ def test_whole_worker_killed_job_recovered(cluster_factory):
     survivor = done_event(c, "a.jpg")
     assert survivor["node"].split("@")[0] != victim and survivor["attempts"] == 2
     assert recovered_in < 30
+    # said where it is rendered again, as local mode says it (no log said the first attempt was lost)
+    retry, = [e for e in c.worker_events("file_retry") if e["file"] == "a.jpg"]
+    assert retry["attempt"] == 2 and f"on {victim}@" in retry["reason"] and "killed" in retry["reason"]
 
 
 def test_poison_file_fails_after_max_attempts(cluster_factory):

@@ -174,7 +174,10 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> Ou
             return Outcome.ALREADY_DONE
         src = folder.processing / record.rel
         if record.attempts:  # the last attempt began and never ended: its worker was lost (the head notifies)
-            told.push(ctx.store, told.lost(folder.name, record.rel, job, record.attempts, record.nodes), logger)
+            lost = told.lost(folder.name, record.rel, job, record.attempts, record.nodes)
+            told.push(ctx.store, lost, logger)
+            if record.attempts < c.max_attempts:  # said as local mode says it (the last one: file_failed)
+                logger.warning("file_retry", reason=lost["reason"], attempt=record.attempts + 1, outcome="retry")
         if record.attempts >= c.max_attempts:
             error = (f"worker lost {record.attempts} times (killed, out of memory, crashed or over the "
                      f"hard time limit of {c.task_time_limit:g} s) on {', '.join(record.nodes)}")
