@@ -113,6 +113,13 @@ def test_nodes_with_another_config_take_none_of_its_files(cluster_factory):  # n
     assert {e["node"].split("@")[0] for e in c.worker_events("file_done")} == {"good"}
     st = status_when(c, lambda s: "wait for its config" not in s.get("message", ""), "the waiting note to go")
     assert "takes none of its files" in st["message"], st["message"]  # the stale nodes are still said
+    assert not c.events("head", "config_versions_match")
+
+    # The stale nodes leave: the head's log says the mismatch is over (its last word was an error)
+    c.stop("stale")
+    c.stop("bare")
+    agree = wait_for(lambda: c.events("head", "config_versions_match"), 30, what="the head to say the nodes agree")
+    assert re.fullmatch(r".*: folder photos: good@\S+", agree[-1]["reason"]), agree
 
 
 def test_a_job_a_node_refuses_goes_to_a_node_of_the_heads_config(cluster_factory):  # noqa: F811 - the fixture

@@ -62,6 +62,7 @@ class ClusterBackend:
         self._next_info = 0.0
         self.info: dict = {"broker": "unknown"}
         self._versions_said: tuple = ()  # the node versions last logged about
+        self._mismatch_said = False  # config_version_mismatch was the last said of them
         self._marked = False  # our mark was seen in Redis: its loss means Redis lost its data
 
     @classmethod
@@ -285,6 +286,12 @@ class ClusterBackend:
         if found and (states, stuck) != self._versions_said:  # once per change of the nodes, not each second
             for problem in found:
                 self.log.error("config_version_mismatch", reason=problem)
+            self._mismatch_said = True
+        elif not found and self._mismatch_said and nodes:  # the log's last word was an error: said it is over
+            self.log.info("config_versions_match", reason="every node registered has the head's config of "
+                          "each folder: " + "; ".join(f"folder {f}: {', '.join(by_node)}" for f, by_node in
+                                                      sorted(states.items())))
+            self._mismatch_said = False
         self._versions_said = (states, stuck)
         return {"nodes": states, "version_problems": found}
 
