@@ -80,6 +80,21 @@ def queued(c: Cluster) -> int:
 
 
 
+def test_the_head_and_check_config_say_the_nodes_render_not_workers(cluster_factory):
+    """`workers` is unused in cluster mode: the head's `ready` and check-config said '2 workers',
+    as if the head rendered too (the cluster audit)."""
+    from tests.harness.daemon import hotfolder
+
+    c = cluster_factory()
+    c.start_head()
+    ready, = c.events("head", "ready")
+    assert (ready["workers"], ready["cluster"]) == (0, "test-cluster"), ready
+    checked = hotfolder("check-config", str(c.config))
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.rstrip().endswith("; cluster test-cluster: its nodes render (`hotfolder worker`, one per "
+                                            "core render process(es) each), not `workers`"), checked.stdout
+
+
 def test_pool_child_killed_mid_task_is_redelivered(cluster_factory):
     c = cluster_factory()
     c.start_head()

@@ -197,3 +197,11 @@ def test_demoted_only_inside_and_only_that_message(captured):
     events = [(e["event"], e["level"]) for e in log_events(captured.getvalue())]
     assert events == [("something else", "error"),
                       ("InotifyEmitter.queue_events() called when the thread is inactive", "error")]
+
+
+def test_a_cluster_head_is_ready_for_its_nodes_to_render_not_with_workers():
+    """The head renders nothing: 'with 2 worker(s)' made an admin think it rendered too (the
+    cluster audit)."""
+    ready = render({"event": "ready", "workers": 0, "cluster": "studio-render", "inboxes": ["/srv/in"], "pid": 7})
+    assert re.fullmatch(TIME + r"ready: watching /srv/in for the nodes of cluster studio-render \(`hotfolder "
+                               r"worker`\) to render \(pid 7\); drop files there, Ctrl-C stops", ready), ready

@@ -23,7 +23,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(f"hotfolder: warning: {key}: {gone.said(also)}. The daemon starts all the same, and serves this "
               f"folder once it is there", file=sys.stderr)
     names = ", ".join(f"{f.name} ({len(f.renditions)} renditions)" for f in cfg.folders)
-    print(f"{args.config}: OK — {len(cfg.folders)} folder(s): {names}; {cfg.workers} workers")
+    c = cfg.cluster
+    by = (f"cluster {c.cluster_id}: its nodes render (`hotfolder worker`, {c.concurrency or 'one per core'} "
+          f"render process(es) each), not `workers`" if c.enabled else f"{cfg.workers} workers")
+    print(f"{args.config}: OK — {len(cfg.folders)} folder(s): {names}; {by}")
     return ExitCode.OK
 
 

@@ -48,8 +48,9 @@ def _recovered(e: dict) -> str | None:
 
 def _ready(e: dict) -> str:
     inboxes = e.get("inboxes") or e.get("folders") or []
-    return (f"ready: watching {_names(inboxes)} with {e.get('workers')} worker(s) (pid {e.get('pid')}); "
-            f"drop files there, Ctrl-C stops")
+    by = (f"for the nodes of cluster {e['cluster']} (`hotfolder worker`) to render" if e.get("cluster")
+          else f"with {e.get('workers')} worker(s)")
+    return f"ready: watching {_names(inboxes)} {by} (pid {e.get('pid')}); drop files there, Ctrl-C stops"
 
 
 def _reloaded(e: dict) -> str:
@@ -232,7 +233,7 @@ def _fields_named_in(name: str) -> tuple[str, ...]:
         "lookalike_flagged": ("file", "matched", "bits"),
         "name_reused": ("file", "reason"),
         "rendition_note": ("file", "rendition", "note"),
-        "ready": ("inboxes", "workers", "pid"),
+        "ready": ("inboxes", "workers", "cluster", "pid"),
         "reloaded": ("changes",),
         "config_warning": ("problem",),
         "reload_refused": ("problems", "file", "key", "reason"),

@@ -129,7 +129,10 @@ class Service:
             # the listener at once had a 503 "starting" while the first status was being taken
             # (a test under load).
             self._publish(force=True)
-            self.log.info("ready", workers=self.config.workers, folders=[f.name for f in self.config.folders],
+            cluster = self.config.cluster.cluster_id if self.config.cluster.enabled else None
+            # a cluster's head renders nothing: its nodes do (`workers` was said, as if it rendered too)
+            self.log.info("ready", workers=0 if cluster else self.config.workers,
+                          **({"cluster": cluster} if cluster else {}), folders=[f.name for f in self.config.folders],
                           inboxes=[str(f.inbox) for f in self.config.folders],
                           pid=os.getpid(), config=str(self.config.source))
             systemd.ready(self.publisher.line())
