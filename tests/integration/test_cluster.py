@@ -136,6 +136,30 @@ def test_whole_worker_killed_job_recovered(cluster_factory):
     assert retry["attempt"] == 2 and f"on {victim}@" in retry["reason"] and "killed" in retry["reason"]
 
 
+def test_the_status_says_a_job_a_killed_node_took_waits_for_redis_to_hand_it_back(cluster_factory):
+    """A node killed outright holds its jobs' messages unacked until visibility_timeout (15 min
+    by default): the head's status said '1 in flight', nothing being rendered, nothing queued,
+    and not why nor for how long (the cluster audit)."""
+    c = cluster_factory(visibility_timeout=16, stale_after=16, lease_ttl=1)
+    c.start_head()
+    c.start_worker("w0")
+    held = hold(c, "a.jpg")
+    c.drop(["a.jpg"])
+    wait_for(lambda: c.started("a.jpg"), 20, what="a.jpg to start")
+    c.stop("w0", signal.SIGKILL)  # the whole machine: its message stays unacked in Redis
+    held.unlink()
+    st = wait_for(lambda: (s := c.status()).get("cluster", {}).get("held") and s, 15,
+                  what="the status to say a stopped node holds a job")
+    assert st["cluster"]["held"] == 1 and st["cluster"]["rendering"] == 0, st["cluster"]
+    assert "1 job(s) are neither being rendered nor queued: a node that took them stopped" in st["message"], st
+    assert "cluster.visibility_timeout (16 s)" in st["message"]
+    said, = c.events("head", "jobs_held")
+    assert said["count"] == 1
+    c.start_worker("w1")
+    wait_for(lambda: c.settled(1), 40, what="a.jpg to be handed to w1 and done")
+    wait_for(lambda: not c.status()["cluster"].get("held"), 10, what="the note to go")
+
+
 def test_poison_file_fails_after_max_attempts(cluster_factory):
     c = cluster_factory(max_attempts=3)
     c.start_head()

@@ -28,7 +28,7 @@ from hotfolder.cluster.forget import Forgetting
 from hotfolder.cluster.originals import SharedOriginals
 from hotfolder.cluster.reconcile import Reconciler, adopt_orphans
 from hotfolder.cluster.store import Store
-from hotfolder.config.model import Config, Folder
+from hotfolder.config.model import Cluster, Config, Folder
 from hotfolder.jobs import Job, Verdict
 from hotfolder.runtime import log
 from hotfolder.spool.folders import archived_files
@@ -246,17 +246,21 @@ class ClusterBackend:
             processed, failed = self.store.counts()
             info["by_folder"] = self.store.counts_by_folder()
             per_node: dict[str, int] = {}
-            for holder in self.store.leases().values():
+            leases = self.store.leases()
+            for holder in leases.values():
                 per_node[holder.node] = per_node.get(holder.node, 0) + 1
             queues = {versions.queue_name(self.config.cluster, v) for v in [*self.versions.values(),
                                                                              *(r.version for r in recs)]}
             info["duplicates"] = self.originals.counts()
-            info.update(broker="ok", queue_length=self.store.queue_length(sorted(queues)), processed=processed,
+            queued = self.store.queue_length(sorted(queues))
+            info.update(broker="ok", queue_length=queued, processed=processed,
                         failed=failed, rendering=sum(per_node.values()), per_node=per_node,
-                        refused=self.store.refused_count(), **self._node_versions(recs))
+                        refused=self.store.refused_count(), held=self._held(set(leases), queued),
+                        **self._node_versions(recs))
         except Exception as exc:  # noqa: BLE001 - status must not stop the head
             keep = {k: self.info.get(k) for k in ("queue_length", "processed", "failed", "per_node", "rendering",
-                                                  "by_folder", "refused", "nodes", "version_problems", "duplicates")}
+                                                  "held", "by_folder", "refused", "nodes", "version_problems",
+                                                  "duplicates")}
             info.update(keep, broker=f"{'full' if is_full(exc) else 'unreachable'}: {exc}")
         self.info = info
 
@@ -272,6 +276,13 @@ class ClusterBackend:
                              action="set `appendonly yes` in redis.conf (docs/cluster.md), then run "
                                     "`hotfolder index rebuild` once (on any machine with the config)")
         self._marked = True
+
+    def _held(self, leases: set[str], queued: int) -> int:
+        """Jobs a stopped node holds (Reconciler.held_elsewhere), said in the log when they come."""
+        held = self.reconciler.held_elsewhere(leases, queued)
+        if held > (self.info.get("held") or 0):
+            self.log.warning("jobs_held", count=held, reason=_held_reason(held, self.config.cluster))
+        return held
 
     def _node_versions(self, recs: list[jobs.Record]) -> dict:
         """Each node's config against ours, per folder; what people must hear of it."""
@@ -302,7 +313,9 @@ class ClusterBackend:
                              workers=0, workers_alive=0,
                              cluster={k: v for k, v in i.items() if k not in ("by_folder", "duplicates")},
                              by_folder=dict(i.get("by_folder") or {}), duplicates=dict(i.get("duplicates") or {}),
-                             problem="; ".join([*(i.get("version_problems") or ()), *_broker_problem(i)]))
+                             problem="; ".join([*(i.get("version_problems") or ()), *_broker_problem(i),
+                                                *([_held_reason(i["held"], self.config.cluster)] if i.get("held")
+                                                  else [])]))
 
     def healthy(self) -> bool:
         # A Redis outage is shown in the status, not answered by a restart: it would not help.
@@ -315,6 +328,13 @@ class ClusterBackend:
 def is_full(exc: BaseException) -> bool:
     """Redis refused a write for its memory (maxmemory with noeviction): reachable, and full."""
     return "maxmemory" in str(exc) or type(exc).__name__ == "OutOfMemoryError"
+
+
+def _held_reason(held: int, c: Cluster) -> str:
+    return (f"{held} job(s) are neither being rendered nor queued: a node that took them stopped (killed, or its "
+            f"machine is gone); Redis hands them to another node after cluster.visibility_timeout "
+            f"({c.visibility_timeout:g} s), the head sends them again after stale_after ({c.stale_after:g} s) at the "
+            f"latest")
 
 
 def _broker_problem(info: dict) -> list[str]:

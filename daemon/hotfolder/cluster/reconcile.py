@@ -61,6 +61,19 @@ class Reconciler:
         return result
 
 
+    def held_elsewhere(self, leases: set[str], queued: int, now: float | None = None) -> int:
+        """Jobs no node has rendered for a while, more than the queues hold: taken by a node that
+        stopped (killed, its machine gone) with its messages unacked. Redis hands them to
+        another node after visibility_timeout, `run` sends them again after stale_after; till
+        then the status said only "in flight" and nothing being rendered (an admin's audit).
+        `leases`: the jobs leased now; a retry waits at most min(30, visibility_timeout/4) s
+        (tasks.run) away from both the queue and a lease, so a job must be quiet longer."""
+        now = time.time() if now is None else now
+        quiet = max(self.cluster.lease_ttl, min(30.0, self.cluster.visibility_timeout / 4)) + 1.0
+        idle = sum(1 for job, since in self.unleased_since.items() if job not in leases and now - since >= quiet)
+        return max(0, idle - queued)
+
+
 def adopt_orphans(folders: list[Folder], records: jobs.Records, root) -> list[jobs.Record]:
     """At the head's start: a file in processing/ without a record (the head died
     between claim and record, or the folder was used in local mode) gets one, with the
