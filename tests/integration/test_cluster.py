@@ -91,8 +91,8 @@ def test_the_head_and_check_config_say_the_nodes_render_not_workers(cluster_fact
     assert (ready["workers"], ready["cluster"]) == (0, "test-cluster"), ready
     checked = hotfolder("check-config", str(c.config))
     assert checked.returncode == 0, checked.stderr
-    assert checked.stdout.rstrip().endswith("; cluster test-cluster: its nodes render (`hotfolder worker`, one per "
-                                            "core render process(es) each), not `workers`"), checked.stdout
+    assert checked.stdout.rstrip().endswith("; cluster test-cluster: its nodes render (`hotfolder worker`, a render "
+                                            "process per core a node), not `workers`"), checked.stdout
 
 
 def test_pool_child_killed_mid_task_is_redelivered(cluster_factory):

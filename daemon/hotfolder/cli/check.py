@@ -24,8 +24,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
               f"folder once it is there", file=sys.stderr)
     names = ", ".join(f"{f.name} ({len(f.renditions)} renditions)" for f in cfg.folders)
     c = cfg.cluster
-    by = (f"cluster {c.cluster_id}: its nodes render (`hotfolder worker`, {c.concurrency or 'one per core'} "
-          f"render process(es) each), not `workers`" if c.enabled else f"{cfg.workers} workers")
+    each = f"{c.concurrency} render process(es) a node" if c.concurrency else "a render process per core a node"
+    by = (f"cluster {c.cluster_id}: its nodes render (`hotfolder worker`, {each}), not `workers`" if c.enabled
+          else f"{cfg.workers} workers")
     print(f"{args.config}: OK — {len(cfg.folders)} folder(s): {names}; {by}")
     return ExitCode.OK
 
