@@ -255,7 +255,7 @@ class ClusterBackend:
             queued = self.store.queue_length(sorted(queues))
             info.update(broker="ok", queue_length=queued, processed=processed,
                         failed=failed, rendering=sum(per_node.values()), per_node=per_node,
-                        refused=self.store.refused_count(), held=self._held(set(leases), queued),
+                        refused=self.store.refused_count(), held=self._held(recs, set(leases), queued),
                         **self._node_versions(recs))
         except Exception as exc:  # noqa: BLE001 - status must not stop the head
             keep = {k: self.info.get(k) for k in ("queue_length", "processed", "failed", "per_node", "rendering",
@@ -277,9 +277,9 @@ class ClusterBackend:
                                     "`hotfolder index rebuild` once (on any machine with the config)")
         self._marked = True
 
-    def _held(self, leases: set[str], queued: int) -> int:
+    def _held(self, recs: list[jobs.Record], leases: set[str], queued: int) -> int:
         """Jobs a stopped node holds (Reconciler.held_elsewhere), said in the log when they come."""
-        held = self.reconciler.held_elsewhere(leases, queued)
+        held = self.reconciler.held_elsewhere([r.job for r in recs], leases, queued)
         if held > (self.info.get("held") or 0):
             self.log.warning("jobs_held", count=held, reason=_held_reason(held, self.config.cluster))
         return held
@@ -332,7 +332,8 @@ def is_full(exc: BaseException) -> bool:
 
 def _held_reason(held: int, c: Cluster) -> str:
     return (f"{held} job(s) are neither being rendered nor queued: a node that took them stopped (killed, or its "
-            f"machine is gone); Redis hands them to another node after cluster.visibility_timeout "
+            f"machine is gone), or Redis lost them (restarted); Redis hands them to another node after "
+            f"cluster.visibility_timeout "
             f"({c.visibility_timeout:g} s), the head sends them again after stale_after ({c.stale_after:g} s) at the "
             f"latest")
 

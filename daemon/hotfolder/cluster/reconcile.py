@@ -33,6 +33,7 @@ class Reconciler:
     def __init__(self, cluster: Cluster, records: jobs.Records, store: Store, send):
         self.cluster, self.records, self.store, self.send = cluster, records, store, send
         self.unleased_since: dict[str, float] = {}  # job -> first pass that saw no lease
+        self.lease_gone: dict[str, float] = {}  # job -> first status look that saw no lease (held_elsewhere)
 
     def run(self, now: float | None = None) -> Pass:
         now = time.time() if now is None else now
@@ -61,17 +62,19 @@ class Reconciler:
         return result
 
 
-    def held_elsewhere(self, leases: set[str], queued: int, now: float | None = None) -> int:
+    def held_elsewhere(self, jobs_now: list[str], leases: set[str], queued: int, now: float | None = None) -> int:
         """Jobs no node has rendered for a while, more than the queues hold: taken by a node that
         stopped (killed, its machine gone) with its messages unacked. Redis hands them to
         another node after visibility_timeout, `run` sends them again after stale_after; till
         then the status said only "in flight" and nothing being rendered (an admin's audit).
-        `leases`: the jobs leased now; a retry waits at most min(30, visibility_timeout/4) s
-        (tasks.run) away from both the queue and a lease, so a job must be quiet longer."""
+        Looked at each second (the head's status): `jobs_now` in flight, `leases` the jobs
+        leased now. A job is quiet once it has had no lease for longer than a running render
+        takes to make its lease again (lease_ttl/3, after a Redis restart) and a retry waits
+        away from both queue and lease (min(30, visibility_timeout/4) s, tasks.run)."""
         now = time.time() if now is None else now
-        quiet = max(self.cluster.lease_ttl, min(30.0, self.cluster.visibility_timeout / 4)) + 1.0
-        idle = sum(1 for job, since in self.unleased_since.items() if job not in leases and now - since >= quiet)
-        return max(0, idle - queued)
+        self.lease_gone = {j: self.lease_gone.get(j, now) for j in jobs_now if j not in leases}
+        quiet = max(self.cluster.lease_ttl / 3, min(30.0, self.cluster.visibility_timeout / 4)) + 1.0
+        return max(0, sum(1 for since in self.lease_gone.values() if now - since >= quiet) - queued)
 
 
 def adopt_orphans(folders: list[Folder], records: jobs.Records, root) -> list[jobs.Record]:
