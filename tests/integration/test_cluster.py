@@ -95,6 +95,23 @@ def test_the_head_and_check_config_say_the_nodes_render_not_workers(cluster_fact
                                             "process per core a node), not `workers`"), checked.stdout
 
 
+def test_the_head_logs_a_line_for_each_file_a_node_ended(cluster_factory):
+    """The head's log said `file_sent` of each file and nothing of its end: an admin at the head
+    (its journal, its terminal) had to read every node's to know what failed (the cluster audit)."""
+    c = cluster_factory()
+    c.start_head()
+    c.start_worker("w0")
+    c.drop(["a.jpg"])
+    (c.inbox / "notes.jpg").write_bytes(b"shot list for Monday")
+    wait_for(lambda: c.settled(2), 30, what="both files to end")
+    told = {e["file"]: e for e in wait_for(lambda: len(c.events("head", "file_told")) == 2
+                                           and c.events("head", "file_told"), 10, what="the head's lines")}
+    assert (told["a.jpg"]["told"], told["a.jpg"]["outputs"], told["a.jpg"]["level"]) == ("done", ["a_web.jpg"], "info")
+    bad = told["notes.jpg"]
+    assert (bad["told"], bad["step"], bad["level"]) == ("failed", "open", "warning")
+    assert "not an image in an accepted format" in bad["reason"]
+
+
 def test_pool_child_killed_mid_task_is_redelivered(cluster_factory):
     c = cluster_factory()
     c.start_head()

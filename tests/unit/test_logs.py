@@ -205,3 +205,12 @@ def test_a_cluster_head_is_ready_for_its_nodes_to_render_not_with_workers():
     ready = render({"event": "ready", "workers": 0, "cluster": "studio-render", "inboxes": ["/srv/in"], "pid": 7})
     assert re.fullmatch(TIME + r"ready: watching /srv/in for the nodes of cluster studio-render \(`hotfolder "
                                r"worker`\) to render \(pid 7\); drop files there, Ctrl-C stops", ready), ready
+
+
+def test_a_cluster_head_says_each_end_a_node_told():
+    done = render({"event": "file_told", "told": "done", "file": "a.jpg", "outputs": ["a_web.jpg", "a_thumb.webp"],
+                   "reason": "", "step": "", "attempts": 1, "folder": "photos"})
+    assert re.fullmatch(TIME + "done a.jpg → a_web.jpg, a_thumb.webp \\(a node said\\)", done), done
+    failed = render({"event": "file_told", "told": "failed", "file": "n.jpg", "outputs": [], "reason": "not\nan image",
+                     "step": "open", "attempts": 1, "folder": "photos"}, level="warning")
+    assert re.fullmatch(TIME + r"failed n.jpg: not\\x0aan image \(a node said\)", failed), failed  # data: no line

@@ -30,6 +30,7 @@ from hotfolder.cluster.reconcile import Reconciler, adopt_orphans
 from hotfolder.cluster.store import Store
 from hotfolder.config.model import Cluster, Config, Folder
 from hotfolder.jobs import Job, Verdict
+from hotfolder.ops.notices import NoticeKind
 from hotfolder.runtime import log
 from hotfolder.spool.folders import archived_files
 
@@ -216,6 +217,10 @@ class ClusterBackend:
             self.log.warning("verdicts_refused", count=taken.refused,
                              reason="a node's verdict named no folder of this config or no file inside one, or was "
                                     "not a verdict: not notified (a node of another config, or a forged one)")
+        for n in taken.notices:  # one line a file here too: the head's log said only `file_sent` of each
+            level = self.log.warning if n.event in (NoticeKind.FAILED, NoticeKind.WORKER_LOST) else self.log.info
+            level("file_told", told=str(n.event), folder=n.folder, file=n.file, outputs=list(n.outputs),
+                  reason=n.reason, step=n.step, attempts=n.attempts)
         if not (taken.notices or taken.dropped):
             return []
         return [Told(tuple(taken.notices), tuple(sorted(taken.dropped.items())))]
