@@ -89,6 +89,11 @@ def test_the_head_and_check_config_say_the_nodes_render_not_workers(cluster_fact
     c.start_head()
     ready, = c.events("head", "ready")
     assert (ready["workers"], ready["cluster"]) == (0, "test-cluster"), ready
+    said = wait_for(lambda: (out := hotfolder("status", "--config", str(c.config)).stdout) and "cluster " in out
+                    and out, 15, what="the head's status").splitlines()
+    assert "  workers    none here: the cluster's nodes render (`hotfolder worker`)" in said, said
+    assert any(line.startswith("  processed  0") and line.endswith("by the cluster's nodes (Redis's counts)")
+               for line in said), said
     checked = hotfolder("check-config", str(c.config))
     assert checked.returncode == 0, checked.stderr
     assert checked.stdout.rstrip().endswith("; cluster test-cluster: its nodes render (`hotfolder worker`, a render "

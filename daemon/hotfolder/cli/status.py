@@ -73,7 +73,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         _say(f"  last counts: processed {snap.get('processed')}, failed {snap.get('failed')}")
         return ExitCode.NOT_RUNNING
     _say(f"hotfolder is {snap['state']} (pid {snap['pid']}, up {_duration(time.time() - snap['started'])})")
-    _say(f"  processed  {snap['processed']:<6} files rendered and archived since the start")
+    cluster = snap.get("cluster")
+    # a cluster's counts are its Redis's, kept across the head's restarts (not across Redis losing its data)
+    since = "by the cluster's nodes (Redis's counts)" if cluster else "since the start"
+    _say(f"  processed  {snap['processed']:<6} files rendered and archived {since}")
     if snap.get("unmatched"):
         _say(f"  unmatched  {snap['unmatched']:<6} of them taken by no rendition's `when:` (archived, nothing "
              "written; `hotfolder explain FILE` says why)")
@@ -81,7 +84,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         _say(f"  late xmp   {snap['sidecars_late']:<6} XMP sidecars that came after their image was rendered (or "
              "taken by no rendition) without them (archived beside it; the log's sidecar_alone gives the "
              "`hotfolder rerender` command)")
-    _say(f"  failed     {snap['failed']:<6} files moved to failed/ since the start "
+    _say(f"  failed     {snap['failed']:<6} files moved to failed/ {since} "
          f"({snap.get('in_failed', 0)} in failed/ now; `hotfolder requeue` lists them)")
     folders = (snap.get("folders") or {}).values()
     exact = sum((f.get("duplicates") or {}).get("exact", 0) for f in folders)
@@ -94,13 +97,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         _say(f"  names      {versions} re-dropped as a new version (outputs replaced), {others} a different photo "
              f"under a used name (earlier outputs kept, its own numbered)")
     # Split: an empty file waiting for its writer counted as "queued 1" for a minute (a new user)
-    _say(f"  queued     {snap['queued'] + snap['waiting']:<6} {snap['queued']} claimed and waiting for a worker, "
-         f"{snap['waiting']} in the inbox (being written, or waiting for room)")
+    _say(f"  queued     {snap['queued'] + snap['waiting']:<6} {snap['queued']} claimed and waiting for "
+         f"{'a node' if cluster else 'a worker'}, {snap['waiting']} in the inbox (being written, or waiting for room)")
     _say(f"  in flight  {snap['in_flight']}")
-    _say(f"  workers    {snap['workers_alive']}/{snap['workers']} alive")
+    if cluster:  # the head starts no worker: "0/0 alive" read as a dead pool
+        _say("  workers    none here: the cluster's nodes render (`hotfolder worker`)")
+    else:
+        _say(f"  workers    {snap['workers_alive']}/{snap['workers']} alive")
     for busy in snap.get("current", []):
         _say(f"    pid {busy['pid']}: {busy['file']} ({busy['seconds']} s)")
-    cluster = snap.get("cluster")
     if cluster:  # the head of a cluster: the counts above are cluster-wide
         oldest = cluster.get("oldest_claimed_s")
         _say(f"  cluster    {cluster.get('cluster_id')} on {cluster.get('shared_root')}, "
