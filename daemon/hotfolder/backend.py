@@ -88,6 +88,7 @@ class Told:
 
     notices: tuple[Notice, ...] = ()
     dropped: tuple[tuple[str, int], ...] = ()
+    unmatched: tuple[tuple[str, str], ...] = ()  # (folder, under its archive/): originals no rendition took
 
 
 Event = Started | Finished | Lost | Ended | Told

@@ -117,6 +117,28 @@ def test_the_head_logs_a_line_for_each_file_a_node_ended(cluster_factory):
     assert "not an image in an accepted format" in bad["reason"]
 
 
+def test_a_late_sidecar_of_an_image_no_rendition_took_on_a_node_is_told_so(cluster_factory):
+    """A node archives an image no rendition's `when:` took and tells the head, which notes it as
+    local mode's ledger does: its late sidecar is said taken by no rendition without it, where
+    the head said 'its image was rendered before it arrived' (nothing was: the cluster audit)."""
+    c = cluster_factory()
+    c.config.write_text(c.config.read_text().replace("        format: jpeg\n", "        format: jpeg\n"
+                                                     "        when: {keywords: portfolio}\n", 1))
+    c.start_head()
+    c.start_worker("w0")
+    c.drop(["late.jpg"])
+    wait_for(lambda: any(e["file"] == "late.jpg" for e in c.events("head", "file_told")), 30,
+             what="the head to hear late.jpg ended")
+    assert files_under(c.archive) == ["late.jpg"] and not files_under(c.output)
+    staged = c.tmp / "staging" / "late.xmp"
+    staged.write_bytes(xmp_packet(keywords=("portfolio",)))
+    os.rename(staged, c.inbox / "late.xmp")
+    said = wait_for(lambda: c.events("head", "sidecar_alone"), 30, what="the head to archive the sidecar")[0]
+    assert said["late"] is True, said
+    assert said["note"].startswith("its image late.jpg arrived before it, and no rendition's `when:` took it "
+                                   "without it (archived, nothing written)"), said
+
+
 def test_pool_child_killed_mid_task_is_redelivered(cluster_factory):
     c = cluster_factory()
     c.start_head()

@@ -206,8 +206,8 @@ def test_a_sidecar_after_its_image_says_rerender_not_sidecar_wait(tmp_path):
     late = _drop(folder.inbox / "card" / "IMG 3.xmp", b"<x/>")
     alone = _drop(folder.inbox / "card" / "IMG_9.xmp", b"<x/>")
     with structlog.testing.capture_logs() as said:
-        side_files.sidecar_alone(structlog.get_logger(), folder, late)
-        side_files.sidecar_alone(structlog.get_logger(), folder, alone)
+        side_files.sidecar_alone(structlog.get_logger(), folder, late, folder.state_dir)
+        side_files.sidecar_alone(structlog.get_logger(), folder, alone, folder.state_dir)
     image = shlex.quote(str(folder.archive / "card" / "IMG 3.JPG"))
     assert said[0]["note"].startswith(f"its image IMG 3.JPG was rendered before it arrived, without it; archived "
                                       f"beside that image: `hotfolder rerender {image}` renders the image again")
@@ -234,7 +234,7 @@ def test_a_late_sidecars_command_names_the_daemons_config_unless_a_command_finds
         (folder.archive / "IMG_3.JPG").write_bytes(b"rendered a moment ago")
         with structlog.testing.capture_logs() as said:
             side_files.sidecar_alone(structlog.get_logger(), dataclasses.replace(folder, config_file=given),
-                                     _drop(folder.inbox / "IMG_3.xmp", b"<x/>"))
+                                     _drop(folder.inbox / "IMG_3.xmp", b"<x/>"), folder.state_dir)
         notes.append(said[0]["note"])
         (folder.archive / "IMG_3.xmp").unlink()
     image = shlex.quote(str(folder.archive / "IMG_3.JPG"))
@@ -259,7 +259,8 @@ def test_a_late_sidecar_is_said_rendered_before_only_of_an_image_the_daemon_rend
         (folder.archive / name).write_bytes(b"archived a moment ago")
     with structlog.testing.capture_logs() as said:
         for stem in ("IMG_3", "IMG_4", "IMG_7"):
-            side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / f"{stem}.xmp", b"<x/>"))
+            side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / f"{stem}.xmp", b"<x/>"),
+                                     folder.state_dir)
     notes = [s["note"].split(" ")[:3] for s in said]
     assert notes == [["its", "image", "IMG_3.JPG"], ["no", "image", "of"], ["no", "image", "of"]], said
 
@@ -293,10 +294,10 @@ def test_a_late_sidecar_of_an_image_no_rendition_took_says_so_and_how_it_may_mat
     folder.archive.mkdir(parents=True, exist_ok=True)
     for name in ("IMG_5.JPG", "IMG_6.JPG"):
         (folder.archive / name).write_bytes(b"archived a moment ago, unmatched")
-    side_files.LoneSidecars().note_unmatched(structlog.get_logger(), folder, folder.archive / "IMG_5.JPG")
+    side_files.LoneSidecars(state).note_unmatched(structlog.get_logger(), folder, folder.archive / "IMG_5.JPG")
     with structlog.testing.capture_logs() as said:
-        late = [side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / f"{stem}.xmp", b"<x/>"))
-                for stem in ("IMG_5", "IMG_6")]
+        late = [side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / f"{stem}.xmp", b"<x/>"),
+                                         state) for stem in ("IMG_5", "IMG_6")]
     image = shlex.quote(str(folder.archive / "IMG_5.JPG"))
     assert said[0]["note"] == (
         "its image IMG_5.JPG arrived before it, and no rendition's `when:` took it without it (archived, nothing "
@@ -330,3 +331,14 @@ def test_the_notes_of_unmatched_originals_are_bounded_and_name_that_very_file(tm
     kept = notes.conn.execute("SELECT count(*), min(time) FROM unmatched_originals").fetchone()
     assert kept == (unmatched.MOST, now + 5 / 1000), kept
     notes.close()
+
+
+def test_where_a_node_says_it_archived_an_unmatched_original_is_a_name_inside_the_archive_or_nothing():
+    """A verdict is read from Redis, which anyone with its password can write: its
+    `unmatched_at` is data, never a way out of the folder's archive/."""
+    from hotfolder.cluster.told import unmatched_at
+
+    assert unmatched_at({"unmatched_at": "2026/june/a.jpg"}) == "2026/june/a.jpg"
+    for forged in ("../x.jpg", "/etc/passwd", "a/../../b", "", 7, None, "x" * 5000):
+        assert unmatched_at({"unmatched_at": forged}) is None, forged
+    assert unmatched_at({}) is None

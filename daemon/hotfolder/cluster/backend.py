@@ -223,7 +223,7 @@ class ClusterBackend:
                   reason=n.reason, step=n.step, attempts=n.attempts)
         if not (taken.notices or taken.dropped):
             return []
-        return [Told(tuple(taken.notices), tuple(sorted(taken.dropped.items())))]
+        return [Told(tuple(taken.notices), tuple(sorted(taken.dropped.items())), tuple(taken.unmatched))]
 
     def _reconcile(self) -> None:
         try:

@@ -323,9 +323,11 @@ def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *
     except Exception as exc:  # noqa: BLE001 - the file is done; counts are only for status
         logger.warning("count_failed", reason=str(exc))
     _let_go(ctx, logger, folder, holder)
+    at = (where.relative_to(folder.archive).as_posix() if ok and unmatched and where is not None
+          and folder.archive is not None else "")
     told.push(store, told.ended(folder.name, record.rel, record.job, record.attempts, ok=ok,
-                                reason=error or unmatched, step=step,
-                                outputs=outputs, duration_ms=duration_ms, found=found), logger)  # the head notifies
+                                reason=error or unmatched, step=step, outputs=outputs, duration_ms=duration_ms,
+                                found=found, unmatched_at=at), logger)  # the head notifies
     return Outcome.PROCESSED if ok else Outcome.FAILED
 
 

@@ -59,9 +59,11 @@ def keys(prefix: str) -> tuple[str, str]:
 
 # ---------------------------------------------------------------------- the node's side
 def ended(folder: str, rel: str, job: str, attempts: int, *, ok: bool, reason: str = "", step: str = "",
-          outputs: tuple[str, ...] = (), duration_ms: float = 0.0, found: Result | None = None) -> dict:
+          outputs: tuple[str, ...] = (), duration_ms: float = 0.0, found: Result | None = None,
+          unmatched_at: str = "") -> dict:
     """The verdict of a job that ended in archive/, failed/ or the duplicates folder. `reason`:
-    why it failed, or, for one archived unrendered, why no rendition took it (its `done` says so)."""
+    why it failed, or, for one archived unrendered, why no rendition took it (its `done` says so);
+    `unmatched_at`: where under archive/ that one went (the head notes it for its late sidecar)."""
     match = found.match if found is not None else None
     end = "skipped" if found is not None and found.skipped and match is not None else "done" if ok else "failed"
     return {"job": job, "folder": folder, "file": rel, "end": end, "reason": reason, "step": step,
@@ -70,7 +72,7 @@ def ended(folder: str, rel: str, job: str, attempts: int, *, ok: bool, reason: s
             "naming": str(found.naming) if found is not None else "",
             "match": None if match is None else {"kind": str(match.kind), "said": match.said(),
                                                  "outputs": list(match.outputs)},
-            "time": time.time()}
+            "unmatched_at": unmatched_at, "time": time.time()}
 
 
 def lost(folder: str, rel: str, job: str, attempts: int, nodes: tuple[str, ...]) -> dict:
@@ -103,6 +105,7 @@ class Taken:
     notices: list[Notice] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)  # event -> verdicts the full list dropped
     refused: int = 0  # verdicts that failed the checks
+    unmatched: list[tuple[str, str]] = field(default_factory=list)  # (folder, under its archive/): no rendition took
 
 
 def take(r, prefix: str, folders: set[str]) -> Taken:
@@ -117,16 +120,28 @@ def take(r, prefix: str, folders: set[str]) -> Taken:
     out = Taken()
     for value in reversed(raw):  # oldest first
         try:
-            made = notices(json.loads(value), folders)
+            verdict = json.loads(value)
+            made = notices(verdict, folders)
         except (ValueError, TypeError, KeyError, AttributeError):
             made = []
         out.notices.extend(made)
         out.refused += not made
+        if made and made[0].event == NoticeKind.DONE and not made[0].outputs:
+            at = unmatched_at(verdict)
+            if at is not None:
+                out.unmatched.append((made[0].folder, at))
     for event, n in counts.items():
         name, number = _decoded(event), _decoded(n)
         if name in EVENTS and number.isdigit():  # data: an event of ours and a count, or nothing
             out.dropped[name] = int(number)
     return out
+
+
+def unmatched_at(v: dict) -> str | None:
+    """Where under its folder's archive/ a verdict's original no rendition took went: a relative
+    name of plain parts (data: never a way out of the archive), or None."""
+    at = v.get("unmatched_at")
+    return fsnames.relative_name(at) if isinstance(at, str) and at and len(at) <= MAX_TEXT else None
 
 
 def notices(v: dict, folders: set[str]) -> list[Notice]:

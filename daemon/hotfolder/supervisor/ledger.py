@@ -80,7 +80,7 @@ class Ledger:
         self.in_line = InLine()  # given back while running, kept in processing/ (_keep_in_line)
         self.stopping = False  # set by the service when it drains: nothing is deferred then
         self.unmatched: dict[str, int] = {}  # per folder: files no rendition's `when:` took, since the start
-        self.sidecars = side_files.LoneSidecars()  # sidecars handed out without their image
+        self.sidecars = side_files.LoneSidecars(config.state_dir)  # sidecars handed out without their image
         self._group: SyncGroup | None = None  # while `grouped`: archive folders synced once for its files
 
     def reconfigure(self, config: Config) -> None:
@@ -409,6 +409,13 @@ class Ledger:
     def give_back_all(self) -> None:
         for job_id in list(self.tracked):
             self.give_back(self.tracked[job_id].job)
+
+    def unmatched_elsewhere(self, folder_name: str, at: str) -> None:
+        """A cluster's node archived an original no rendition took at `at` under the folder's
+        archive/: noted as this ledger notes its own (_archived), for its late sidecar."""
+        folder = next((f for f in self.config.folders if f.name == folder_name), None)
+        if folder is not None and folder.archive is not None:
+            self.sidecars.note_unmatched(self.log, folder, folder.archive / at)
 
     def ended(self, folder_name: str, rel: str) -> None:
         """A job settled elsewhere (cluster mode): forget it, and wake a same-named file."""

@@ -273,6 +273,8 @@ class Service:
                     self.ops.notice(notice)
                 for kind, n in event.dropped:
                     self.ops.dropped(kind, n)
+                for folder_name, at in event.unmatched:
+                    self.ledger.unmatched_elsewhere(folder_name, at)
             if again is not None:
                 if self.draining:
                     self.ledger.give_back(again)

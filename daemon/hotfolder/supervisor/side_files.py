@@ -35,7 +35,8 @@ class LoneSidecars:
     inbox for its end (it was archived alone, "no image of it arrived", and not counted
     late: an admin's report)."""
 
-    def __init__(self) -> None:
+    def __init__(self, state_dir: Path | None) -> None:
+        self.state_dir = state_dir  # the daemon's (a cluster's folders have none: {seq} is in Redis)
         self.late: dict[str, int] = {}  # per folder: late sidecars, since the start
         self._unmatched: dict[Path, unmatched.Unmatched] = {}  # per state_dir: its notes of unmatched originals
         self._waiting: dict[tuple[str, str], str] = {}  # (folder, its image) -> a sidecar waiting for its end
@@ -44,19 +45,19 @@ class LoneSidecars:
         """`rendering`: the folder's files in flight (their paths under the inbox)."""
         if self._waits(folder, path, rendering):
             return
-        if sidecar_alone(log, folder, path):
+        if sidecar_alone(log, folder, path, self.state_dir):
             self.late[folder.name] = self.late.get(folder.name, 0) + 1
 
     def note_unmatched(self, log, folder: Folder, where: Path) -> None:
         """An original no rendition took was archived at `where`: noted in state_dir's database
         (state/unmatched.py), so that its late sidecar is told so after a restart or a crash
         too. A note that fails costs that line's wording only: said, never a reason to stop."""
-        if folder.state_dir is None:  # a cluster's: its nodes render, and the head is told no such thing
+        if self.state_dir is None:
             return
         try:
-            notes = self._unmatched.get(folder.state_dir)
+            notes = self._unmatched.get(self.state_dir)
             if notes is None:
-                notes = self._unmatched[folder.state_dir] = unmatched.Unmatched(folder.state_dir)
+                notes = self._unmatched[self.state_dir] = unmatched.Unmatched(self.state_dir)
             notes.note(where, os.lstat(where).st_ino)
         except Exception as exc:  # noqa: BLE001 - see above
             log.warning("unmatched_note_failed", folder=folder.name, archived=str(where),
@@ -77,7 +78,7 @@ class LoneSidecars:
         return self._waiting.pop((folder.name, rel), None)
 
 
-def sidecar_alone(log, folder: Folder, path: Path) -> bool:
+def sidecar_alone(log, folder: Folder, path: Path, state_dir: Path | None) -> bool:
     """Archive (or delete, with on_success: delete) a sidecar whose image never came. True
     when it came late: its image was rendered without it, or taken by no rendition without
     it (noted in state_dir's database as it was archived); the ledger counts those."""
@@ -87,13 +88,13 @@ def sidecar_alone(log, folder: Folder, path: Path) -> bool:
     except OSError as exc:  # it stays in the inbox; the next rescan tries again
         log.error("sidecar_not_moved", folder=folder.name, file=rel, reason=str(exc))
         return False
-    late, note = _why_alone(folder, where)
+    late, note = _why_alone(folder, where, state_dir)
     log.info("sidecar_alone", folder=folder.name, file=rel, archived=str(where) if where else None, late=late,
              note=note)
     return late
 
 
-def _why_alone(folder: Folder, where: Path | None) -> tuple[bool, str]:
+def _why_alone(folder: Folder, where: Path | None, state_dir: Path | None) -> tuple[bool, str]:
     """Whether it came late, and what happened and what to do: an image of it already
     archived was rendered without it (it came after the image was taken: an image waits
     only for a sidecar being written with it), so raising sidecar_wait would not help;
@@ -106,7 +107,7 @@ def _why_alone(folder: Folder, where: Path | None) -> tuple[bool, str]:
         # shell would not read back: no command then
         command = f"hotfolder rerender{locate.option(folder.config_file)} {shlex.quote(at)}"
         how = f"`{command}`" if fsnames.printable(at) == at else "`hotfolder rerender` of that image"
-        if folder.state_dir is not None and unmatched.archived_lately(folder.state_dir, where.parent / image):
+        if state_dir is not None and unmatched.archived_lately(state_dir, where.parent / image):
             return True, (f"its image {fsnames.display(image)} arrived before it, and no rendition's `when:` took "
                           f"it without it (archived, nothing written); archived beside that image: {how} renders "
                           "the image with its keywords and rating (copy a sidecar before or with its image)")
