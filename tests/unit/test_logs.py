@@ -214,3 +214,6 @@ def test_a_cluster_head_says_each_end_a_node_told():
     failed = render({"event": "file_told", "told": "failed", "file": "n.jpg", "outputs": [], "reason": "not\nan image",
                      "step": "open", "attempts": 1, "folder": "photos"}, level="warning")
     assert re.fullmatch(TIME + r"failed n.jpg: not\\x0aan image \(a node said\)", failed), failed  # data: no line
+    copy = render({"event": "file_told", "told": "duplicate", "file": "c.jpg", "outputs": ["a_web.jpg"],
+                   "reason": "skipped: the same bytes as photos/a.jpg", "folder": "photos"})
+    assert re.fullmatch(TIME + r"duplicate c.jpg: skipped: the same bytes as photos/a.jpg \(a node said\)", copy), copy

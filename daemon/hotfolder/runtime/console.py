@@ -95,9 +95,10 @@ LINES = {
     "file_done": lambda e: f"done {e.get('file')} → {_names(e.get('renditions') or e.get('outputs') or [])}"
                            f"  {_secs(e.get('duration_ms'))}",
     "file_failed": lambda e: f"failed {e.get('file')}: {e.get('reason')}",
-    "file_told": lambda e: f"{e.get('told')} {e.get('file')}" + (f" → {_names(e['outputs'])}" if e.get("outputs")
-                                                                 else "") + (f": {e['reason']}" if e.get("reason")
-                                                                             else "") + " (a node said)",
+    # the outputs a `done` wrote (a duplicate's are its earlier original's, which its reason names)
+    "file_told": lambda e: f"{e.get('told')} {e.get('file')}" + (
+        f" → {_names(e['outputs'])}" if e.get("outputs") and e.get("told") == "done" else "") + (
+        f": {e['reason']}" if e.get("reason") else "") + " (a node said)",
     "file_refused": lambda e: f"failed {e.get('file')}: {e.get('reason')}",
     "file_unmatched": lambda e: f"{_unmatched_end(e)} {e.get('file')}: no rendition applies ({e.get('reason')})",
     "sidecar_alone": lambda e: f"sidecar {e.get('file')} alone: {e.get('note')}",  # the note says where it went
