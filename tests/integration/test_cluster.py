@@ -139,6 +139,31 @@ def test_a_late_sidecar_of_an_image_no_rendition_took_on_a_node_is_told_so(clust
                                    "without it (archived, nothing written)"), said
 
 
+def test_the_status_page_of_a_head_says_which_nodes_render(cluster_factory):
+    """The page's 'Being rendered' is the local workers': on a cluster's head it said 'nothing is
+    being rendered' while its nodes rendered (the cluster audit)."""
+    import urllib.request
+
+    c = cluster_factory()
+    c.config.write_text(c.config.read_text() + 'http: {listen: "127.0.0.1:0"}\n')
+    c.start_head()
+    c.start_worker("w0")
+    url = wait_for(lambda: c.events("head", "http_listening"), 20, what="the head's listener")[-1]["url"]
+    held = hold(c, "a.jpg")
+    c.drop(["a.jpg"])
+    wait_for(lambda: c.started("a.jpg"), 20, what="a.jpg to start")
+
+    def page() -> str:
+        with urllib.request.urlopen(url, timeout=10) as r:
+            return r.read().decode()
+
+    text = wait_for(lambda: (p := page()) and 'class="node"><td>w0@' in p and p, 15, what="the page to name w0")
+    assert "<h2>Being rendered on the cluster's nodes</h2>" in text and "nothing is being rendered" not in text
+    held.unlink()
+    wait_for(lambda: c.settled(1), 30, what="a.jpg to be done")
+    wait_for(lambda: "no node is rendering now" in page(), 15, what="the page to say no node renders")
+
+
 def test_pool_child_killed_mid_task_is_redelivered(cluster_factory):
     c = cluster_factory()
     c.start_head()

@@ -87,11 +87,17 @@ def render_page(view: View, *, logged_in: bool, csrf: str, flash: str = "", erro
          f'<td class="n">{_e((c.get("names_reused") or {}).get("new_version", 0))} / '
          f'{_e((c.get("names_reused") or {}).get("different_photo", 0))}</td></tr>'
          for name, c in s.folders.items()], "no folders"))
-    parts.append("<h2>Being rendered</h2>" + _table(
-        ["folder", "file", "for", "worker"],
-        [f'<tr><td>{_e(b.get("folder", ""))}</td><td><code>{_e(b.get("file", ""))}</code></td>'
-         f'<td class="n">{_e(b.get("seconds", ""))} s</td><td class="n">{_e(b.get("pid", ""))}</td></tr>'
-         for b in s.current], "nothing is being rendered"))
+    if s.cluster:  # the head renders nothing: "nothing is being rendered" was said while its nodes rendered
+        per_node = s.cluster.get("per_node") or {}
+        parts.append("<h2>Being rendered on the cluster's nodes</h2>" + _table(
+            ["node", "files"], [f'<tr class="node"><td>{_e(node)}</td><td class="n">{_e(n)}</td></tr>'
+                                for node, n in sorted(per_node.items())], "no node is rendering now"))
+    else:
+        parts.append("<h2>Being rendered</h2>" + _table(
+            ["folder", "file", "for", "worker"],
+            [f'<tr><td>{_e(b.get("folder", ""))}</td><td><code>{_e(b.get("file", ""))}</code></td>'
+             f'<td class="n">{_e(b.get("seconds", ""))} s</td><td class="n">{_e(b.get("pid", ""))}</td></tr>'
+             for b in s.current], "nothing is being rendered"))
     parts.append(_failed(view, logged_in, csrf))
     parts.append(f"<h2>Done (the last {len(view.recent)})</h2>" + _table(
         ["when", "folder", "file", "outputs", "render", "note"],
