@@ -64,6 +64,7 @@ class ClusterBackend:
         self.info: dict = {"broker": "unknown"}
         self._versions_said: tuple = ()  # the node versions last logged about
         self._mismatch_said = False  # config_version_mismatch was the last said of them
+        self._nodes_seen = 0.0  # monotonic: when some node was last registered
         self._marked = False  # our mark was seen in Redis: its loss means Redis lost its data
 
     @classmethod
@@ -292,6 +293,13 @@ class ClusterBackend:
     def _node_versions(self, recs: list[jobs.Record]) -> dict:
         """Each node's config against ours, per folder; what people must hear of it."""
         nodes = self.store.nodes()
+        now = time.monotonic()
+        if nodes:
+            self._nodes_seen = now
+        elif self._nodes_seen and now - self._nodes_seen < versions.REGISTRATION_TTL / 3 + 1:
+            # Redis lost its data (a restart): the live nodes register again within a refresh; till
+            # then "no node is registered: start a node" was an error nobody had to act on
+            return {k: self.info.get(k) for k in ("nodes", "version_problems")}
         waiting: dict[str, int] = {}
         for record in recs:
             waiting[record.folder] = waiting.get(record.folder, 0) + 1

@@ -34,7 +34,7 @@ from hotfolder.engine import pipeline
 from hotfolder.errors import HotfolderError
 from hotfolder.runtime import log, systemd
 
-REGISTRATION_TTL = 15.0  # seconds a node stays registered after its last refresh (every TTL/3)
+REGISTRATION_TTL = versions.REGISTRATION_TTL
 
 
 class NodeError(HotfolderError):

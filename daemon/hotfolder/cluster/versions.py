@@ -64,6 +64,9 @@ def of_folder(folder: Folder, config: Config) -> str:
     return hashlib.sha256(data).hexdigest()[:12]
 
 
+REGISTRATION_TTL = 15.0  # seconds a node stays registered after its last refresh (every TTL/3: node.py)
+
+
 def of_config(config: Config) -> dict[str, str]:
     """Folder name -> the version of its recipe."""
     return {f.name: of_folder(f, config) for f in config.folders}
