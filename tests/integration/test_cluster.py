@@ -209,7 +209,8 @@ def test_the_status_says_a_job_a_killed_node_took_waits_for_redis_to_hand_it_bac
     """A node killed outright holds its jobs' messages unacked until visibility_timeout (15 min
     by default): the head's status said '1 in flight', nothing being rendered, nothing queued,
     and not why nor for how long (the cluster audit)."""
-    c = cluster_factory(visibility_timeout=16, stale_after=16, lease_ttl=1)
+    # reconcile_interval 30: the note comes within seconds of the lease going, not at a reconciler's pass
+    c = cluster_factory(visibility_timeout=16, stale_after=16, lease_ttl=1, reconcile_interval=30)
     c.start_head()
     c.start_worker("w0")
     held = hold(c, "a.jpg")
@@ -217,7 +218,7 @@ def test_the_status_says_a_job_a_killed_node_took_waits_for_redis_to_hand_it_bac
     wait_for(lambda: c.started("a.jpg"), 20, what="a.jpg to start")
     c.stop("w0", signal.SIGKILL)  # the whole machine: its message stays unacked in Redis
     held.unlink()
-    st = wait_for(lambda: (s := c.status()).get("cluster", {}).get("held") and s, 15,
+    st = wait_for(lambda: (s := c.status()).get("cluster", {}).get("held") and s, 12,
                   what="the status to say a stopped node holds a job")
     assert st["cluster"]["held"] == 1 and st["cluster"]["rendering"] == 0, st["cluster"]
     assert "1 job(s) are neither being rendered nor queued: a node that took them stopped" in st["message"], st
