@@ -45,3 +45,18 @@ def test_a_cookie_of_backslashes_costs_the_page_no_time(daemon_factory):
     # ~0.5 s each with http.cookies' quadratic unquoting: 6 s and more; a page takes ms.
     assert took < 2.0, f"12 pages asked with a Cookie of backslashes took {took:.1f} s"
     assert d.stop() == 0
+
+
+def test_a_line_feed_inside_a_header_is_refused_and_never_echoed(daemon_factory):
+    d = daemon_factory(extra='http: {listen: "127.0.0.1:0"}').start()
+    url = http_url(d)
+    running(url)
+    forged = (b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+              b"Accept: application/openmetrics-text; version=2.\nSet-Cookie: hf_session=forged\r\n\r\n")
+    answer = raw(url, forged)
+    head = answer.split(b"\r\n\r\n", 1)[0]
+    assert head.startswith(b"HTTP/1.1 400 "), answer[:300]
+    assert b"forged" not in answer, answer[:300]
+    assert b"Connection: close" in head
+    assert status_of(url, "/metrics") == 200
+    assert d.stop() == 0

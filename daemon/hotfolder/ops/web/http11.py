@@ -2,7 +2,7 @@
 
 Strict and small: what curl, browsers, urllib and Prometheus send. A body needs a
 Content-Length (no chunked bodies: 501); one Host and one Content-Length at most;
-headers at most MAX_HEAD bytes (431). Malformed requests are answered and the
+headers at most MAX_HEAD bytes (431), no control character in a value (400). Malformed requests are answered and the
 connection closed.
 """
 from __future__ import annotations
@@ -18,6 +18,10 @@ MAX_HEAD = 16 * 1024  # request line and headers
 MAX_HEADERS = 100
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _TARGET = re.compile(rb"/[\x21-\x7e]*")
+# A control character in a header's value, a tab aside (RFC 9110 5.5): a bare LF passed the
+# split on CRLF, and a value echoed into an answer's header (/metrics' Content-Type took the
+# Accept header's `version=`) wrote headers of the client's own (an attack round).
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
@@ -62,6 +66,9 @@ def parse_head(data: bytes) -> Head:
         name, colon, value = line.partition(b":")
         if not colon or not _TOKEN.fullmatch(name):
             raise Refused(400, "malformed header line")
+        if _CONTROL.search(value):
+            raise Refused(400, "a header's value holds a control character (a line feed without its carriage "
+                               "return?); lines end with CRLF")
         key = name.decode("ascii").lower()
         if key in headers and key in ("host", "content-length", "transfer-encoding", "authorization"):
             raise Refused(400, f"more than one {key} header")
