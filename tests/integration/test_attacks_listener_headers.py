@@ -60,3 +60,19 @@ def test_a_line_feed_inside_a_header_is_refused_and_never_echoed(daemon_factory)
     assert b"Connection: close" in head
     assert status_of(url, "/metrics") == 200
     assert d.stop() == 0
+
+
+def test_an_accept_header_the_metrics_library_cannot_read_gets_the_text_format(daemon_factory):
+    d = daemon_factory(extra='http: {listen: "127.0.0.1:0"}').start()
+    url = http_url(d)
+    running(url)
+    for accept in ("application/openmetrics-text; version=abc", "text/plain; version=1.x.0",
+                   "application/openmetrics-text; version=1.0.0<b>"):
+        status, headers, body = ask(url, "/metrics", headers={"Accept": accept})
+        assert status == 200, (accept, status, body[:200])
+        assert headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8", (accept, headers["Content-Type"])
+        assert b"hotfolder_files_processed_total" in body
+    status, headers, _ = ask(url, "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+    assert status == 200 and headers["Content-Type"].startswith("application/openmetrics-text; version=1.0.0")
+    assert d.stop() == 0
+    assert not d.events("http_error"), json.dumps(d.events("http_error"))[:500]

@@ -14,6 +14,7 @@ Results as the loop handles each Finished event.
 from __future__ import annotations
 
 import platform
+import re
 import threading
 from collections.abc import Callable
 
@@ -26,6 +27,8 @@ from hotfolder.status import Status
 
 # Seconds: a web rendition takes ~0.05-0.3 s, a 100 MP TIFF or a HEIC tens of seconds.
 RENDER_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+_VERSION_GIVEN = re.compile(r"version=([^;,]*)")  # of a media type in an Accept header
+_VERSION_NUMBER = re.compile(r"\d{1,6}(\.\d{1,6}){0,3}")
 
 
 class Metrics:
@@ -53,9 +56,17 @@ class Metrics:
             return self._status, self._notifications
 
     def exposition(self, accept: str = "") -> tuple[bytes, str]:
-        """The text a scraper asked for (Prometheus text or OpenMetrics), and its content type."""
-        encode, content_type = choose_encoder(accept)
+        """The text a scraper asked for (Prometheus text or OpenMetrics), and its content type.
+        An Accept whose `version=` is no version (`1.0.0<b>`, `abc`) gets the text format, as one
+        that names none does: prometheus_client raised on some (a 500 and a traceback in the log
+        for each request) and wrote the others into the Content-Type (an attack round)."""
+        encode, content_type = choose_encoder(accept if _versions_readable(accept) else "")
         return encode(self.registry), content_type
+
+
+def _versions_readable(accept: str) -> bool:
+    """Every `version=` of an Accept header is a version: numbers and dots."""
+    return all(_VERSION_NUMBER.fullmatch(v.strip()) for v in _VERSION_GIVEN.findall(accept))
 
 
 class _SnapshotCollector:
