@@ -1,6 +1,11 @@
 """The status page: plain server-rendered HTML, no JavaScript; it reloads itself.
 
-Every name shown comes from the snapshot the loop published and is escaped here.
+Every name shown comes from the snapshot the loop published and is escaped here: for
+HTML, and as the terminal shows it (shown.printable). A browser draws no control
+character and obeys a bidi override, so `ctl<ESC>[31m.jpg` read `ctl[31m.jpg` and
+`invoice<U+202E>gpj.exe.jpg` read `invoiceexe.jpg` (an attack round); /api/status keeps
+the exact text (JSON escapes it). A long name breaks anywhere, so no table grows past the
+window and its Requeue buttons stay in sight.
 """
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import time
 from html import escape
 
 from hotfolder.ops.view import View
+from hotfolder.shown import printable
 
 REFRESH = 5  # seconds between the page's own reloads
 
@@ -16,7 +22,7 @@ body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fafa
 h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.1em;margin:1.4em 0 .4em}
 table{border-collapse:collapse;width:100%;background:#fff}
 th,td{text-align:left;padding:.25em .6em;border-bottom:1px solid #ddd;vertical-align:top}
-th{background:#eee}td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#eee}td{overflow-wrap:anywhere}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .counts{display:flex;flex-wrap:wrap;gap:1.2em;margin:.6em 0}
 .counts div{background:#fff;padding:.4em .8em;border:1px solid #ddd}
 .counts b{display:block;font-size:1.4em}.note{background:#fff3cd;border:1px solid #e0c060;padding:.4em .8em}
@@ -29,7 +35,7 @@ details.explain{color:#222;margin-top:.3em}details.explain pre{white-space:pre-w
 
 
 def _e(value) -> str:
-    return escape(str(value), quote=True)
+    return escape(printable(str(value)), quote=True)
 
 
 def _duration(seconds: float) -> str:
@@ -126,8 +132,8 @@ def _failed(view: View, logged_in: bool, csrf: str) -> str:
         if logged_in:
             action = (f'<form class="inline" method="post" action="/requeue"><input type="hidden" name="csrf" '
                       f'value="{_e(csrf)}"><button type="submit" name="id" value="{_e(f.id)}">Requeue</button></form>')
-        why = (f'<details class="explain"><summary>why</summary><pre>{_e(chr(10).join(f.explain))}</pre></details>'
-               if f.explain else "")
+        lines = "\n".join(_e(line) for line in f.explain)  # each line as the terminal shows it
+        why = f'<details class="explain"><summary>why</summary><pre>{lines}</pre></details>' if f.explain else ""
         rows.append(f'<tr class="failed" data-id="{_e(f.id)}"><td>{_e(f.folder)}</td><td><code>{_e(f.file)}</code></td>'
                     f'<td class="reason">{_e(f.reason)}{why}</td><td>{_e(f.step)}</td><td class="n">{f.attempts}</td>'
                     f'<td>{_e(f.time)}</td><td>{action}</td></tr>')

@@ -1,0 +1,63 @@
+"""The status page in a real browser, fed names a hostile client chose (an attack round):
+what the page shows of a file is what the terminal shows of it, whatever bytes it holds,
+and no name pushes the page's buttons out of sight. Each test here failed before its fix.
+
+    a bidi override     `invoice<U+202E>gpj.exe.jpg` read `invoiceexe.jpg`, and the rest
+                        of its explanation's line ran backwards
+    control characters  ESC, BEL and DEL showed as nothing: `ctl<ESC>[31m<BEL>.jpg` read
+                        `ctl[31m.jpg`, another file's name
+    a long name         240 characters unbroken widened the failed table to ~4,000 px: the
+                        Requeue button lay far right of the window
+"""
+from __future__ import annotations
+
+import os
+
+from tests.harness import http_url, wait_for
+from tests.integration.test_status_page import TOKEN, browser, drop, failed_row, needs_browser  # noqa: F401
+
+BIDI = "invoice\u202egpj.exe.jpg"
+CONTROLS = "ctl\x1b[31m\x07\x7f.jpg"
+LONG = "L" * 240 + ".jpg"
+
+
+def not_an_image(d, name: str) -> None:
+    d.inbox.mkdir(parents=True, exist_ok=True)
+    (d.root / "x").write_bytes(b"not an image")
+    os.rename(d.root / "x", d.inbox / name)
+
+
+@needs_browser
+def test_names_with_controls_and_bidi_marks_show_as_the_terminal_shows_them(daemon_factory, browser):  # noqa: F811
+    d = daemon_factory(extra='http: {listen: "127.0.0.1:0"}').start()
+    url = http_url(d)
+    drop(d, CONTROLS)
+    not_an_image(d, BIDI)
+    wait_for(lambda: (d.failed / BIDI).exists() and d.ends() >= 2, 20, what="both files to end")
+
+    browser.get(url)
+    row = wait_for(lambda: failed_row(browser, "invoice"), 15, what="the failed file on the page")
+    assert row.find_element("css selector", "code").text == "invoice\\u202egpj.exe.jpg"
+    explain = browser.execute_script("return arguments[0].querySelector('details pre').textContent", row)
+    assert explain.startswith("invoice\\u202egpj.exe.jpg \u2192 folder test"), explain
+    done = [c.text for c in browser.find_elements("css selector", "tr.done td code")]
+    assert "ctl\\x1b[31m\\x07\\x7f.jpg" in done, done
+    text = browser.find_element("tag name", "body").text
+    assert not any(c in text for c in "\u202e\x1b\x07\x7f"), repr(text)
+    assert d.stop() == 0
+
+
+@needs_browser
+def test_a_long_name_leaves_the_requeue_button_in_the_window(daemon_factory, browser):  # noqa: F811
+    d = daemon_factory(extra=f'http: {{listen: "127.0.0.1:0", token: "{TOKEN}"}}').start()
+    url = http_url(d)
+    not_an_image(d, LONG)
+    # failed/ shortens it: with `.error.json` its record's name would pass 255 bytes
+    wait_for(lambda: d.failed.is_dir() and any(p.name.startswith("LLLL") for p in d.failed.iterdir()), 20,
+             what="the file to fail")
+    browser.set_window_size(1024, 768)
+    browser.get(url)
+    wait_for(lambda: failed_row(browser, "LLLL"), 15, what="the failed file on the page")
+    wide, window = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
+    assert wide <= window, f"the page is {wide} px wide in a window of {window}"
+    assert d.stop() == 0
