@@ -5,6 +5,15 @@ write is a short `BEGIN IMMEDIATE` transaction, so a writer waits for another in
 of failing halfway (busy timeout). `synchronous=FULL`: a commit survives a power cut,
 since the daemon acts on it at once (an original archived, a number handed out).
 
+The database and its side files (-wal, -shm, -journal) are opened by name, by SQLite, as
+whoever runs the command: a symlink there was followed (`hotfolder index rebuild` as root
+made a file wherever a hostile link in state_dir pointed) and a FIFO hung `duplicates`,
+`places`, `explain` and `rerender` for ever in its open (an attack round). So each is
+looked at first (`refuse_strange`) and anything but a regular file refuses the command,
+saying what stands there and to remove it. What is put there in the moment between that
+look and SQLite's open is not caught: run the commands as the daemon's user (`sudo -u
+hotfolder`), whose state_dir it is.
+
 Each part of the state (a counter, an index) keeps its own tables and its own schema
 version in the `schema` table, and brings them up to date itself (`ensure`): parts
 are added without a shared list of migrations to edit.
@@ -12,6 +21,7 @@ are added without a shared list of migrations to edit.
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 import time
 import urllib.parse
@@ -22,8 +32,11 @@ from pathlib import Path
 import hotfolder
 from hotfolder.backoff import Backoff
 from hotfolder.errors import ExitCode, HotfolderError
+from hotfolder.filekinds import what_is_at
+from hotfolder.shown import printable
 
 DB_NAME = "hotfolder.db"
+SIDE_FILES = ("", "-wal", "-shm", "-journal")  # the database's own name, and SQLite's beside it
 BUSY_TIMEOUT = 30.0  # seconds a writer waits for another; writes here take milliseconds
 
 Migration = str | Callable[[sqlite3.Connection], None]
@@ -57,9 +70,31 @@ def unusable(said: str, exc: BaseException, state_dir: Path) -> str:
     return f"{said} ({where})"
 
 
+class NotADatabaseFile(HotfolderError):
+    """Something other than a regular file stands where the database or a side file of it is."""
+
+    exit_code = ExitCode.USAGE  # the command cannot run as asked (errors.ExitCode), as for a lock path
+
+    def __init__(self, path: Path, what: str):
+        super().__init__(f"{printable(str(path))} is {what}, not a file of the state database: it is never "
+                         f"opened; remove it (`rm {printable(shlex.quote(str(path)))}`, as root or the daemon's "
+                         "user) and run this again (a missing database is made anew, and the index of originals "
+                         "rebuilt from the archive)")
+
+
+def refuse_strange(state_dir: Path) -> None:
+    """NotADatabaseFile when the database or a side file of it is no regular file (see the top)."""
+    for suffix in SIDE_FILES:
+        path = state_dir / (DB_NAME + suffix)
+        what = what_is_at(path)
+        if what is not None:
+            raise NotADatabaseFile(path, what)
+
+
 def connect(state_dir: Path) -> sqlite3.Connection:
     """A connection to state_dir's database, made (with its folder) if needed."""
     state_dir.mkdir(parents=True, exist_ok=True)
+    refuse_strange(state_dir)
     conn = sqlite3.connect(path_in(state_dir), timeout=BUSY_TIMEOUT, isolation_level=None,
                            check_same_thread=False)
     _use_wal(conn)
@@ -99,6 +134,7 @@ def read_only(state_dir: Path) -> Iterator[sqlite3.Connection | None]:
     anew). None when there is no database, or it cannot be read. A WAL database is opened
     read-only with its -shm, else as it is on disk."""
     path = path_in(state_dir)
+    refuse_strange(state_dir)
     conn = None
     for query in ("mode=ro", "immutable=1") if path.exists() else ():
         try:
@@ -121,6 +157,7 @@ def existing(state_dir: Path) -> Iterator[sqlite3.Connection | None]:
     """A connection for a command's writes to a database the daemon made (`rerender` notes
     the outputs it wrote): None when there is none. It never makes one (see read_only)."""
     path = path_in(state_dir)
+    refuse_strange(state_dir)
     try:
         conn = sqlite3.connect(_uri(path, "mode=rw"), uri=True, timeout=BUSY_TIMEOUT, isolation_level=None)
     except sqlite3.OperationalError:  # no database there (or not ours to write)

@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 
 from hotfolder.errors import ExitCode, HotfolderError
+from hotfolder.filekinds import kind, what_is_at
 from hotfolder.shown import printable
 
 
@@ -40,35 +41,12 @@ def open_lock_file(path: Path, flags: int) -> int:
     except FileNotFoundError:
         raise
     except OSError:  # ELOOP of a symlink, EISDIR, ENXIO of a socket: say what is there, if that is why
-        what = _what_is_at(path)
+        what = what_is_at(path)
         if what is None:
             raise
         raise NotALockFile(path, what) from None
     mode = os.fstat(fd).st_mode
     if not stat.S_ISREG(mode):
         os.close(fd)
-        raise NotALockFile(path, _kind(mode))
+        raise NotALockFile(path, kind(mode))
     return fd
-
-
-def _what_is_at(path: Path) -> str | None:
-    """What stands at `path`, when it is no regular file (None: a regular file, or not to be seen)."""
-    try:
-        st = os.lstat(path)
-    except OSError:
-        return None
-    if stat.S_ISLNK(st.st_mode):
-        try:
-            return f"a symlink (to {printable(os.readlink(path))})"
-        except OSError:
-            return "a symlink"
-    return None if stat.S_ISREG(st.st_mode) else _kind(st.st_mode)
-
-
-def _kind(mode: int) -> str:
-    for test, kind in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISDIR, "a directory"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISLNK, "a symlink")):
-        if test(mode):
-            return kind
-    return "not a regular file"

@@ -1,0 +1,59 @@
+"""What stands at state_dir/hotfolder.db (and its -wal, -shm) is data, never a trap (an
+attack round, as test_lock_path.py for the lock): the admin commands run as root on a
+state_dir the daemon's user can write. A symlink there to a path that does not exist made
+`hotfolder index rebuild` create a database at the link's target; a FIFO there hung
+`duplicates`, `places`, `explain` and `rerender` for ever in SQLite's open. Each command
+here has a deadline."""
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from hotfolder.errors import ExitCode
+from tests.harness import hotfolder
+
+DEADLINE = 30  # s: each command ends well within it, or it waited on the trap
+COMMANDS = [("index", "rebuild"), ("duplicates",), ("places",), ("explain", "INBOX/a.jpg"),
+            ("rerender", "--dry-run"), ("places", "--forget", "/nowhere")]
+
+
+def _studio(daemon_factory) -> tuple[Path, Path]:
+    """A config whose folder has an archived original and a file in its inbox; its state_dir."""
+    d = daemon_factory()
+    for folder in (d.inbox, d.archive):
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (40, 30), (10, 90, 200)).save(folder / "a.jpg", "JPEG")
+    state = d.var / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    return d.config, state
+
+
+def _run(config: Path, args: tuple[str, ...], inbox: Path) -> subprocess.CompletedProcess:
+    args = tuple(a.replace("INBOX", str(inbox)) for a in args)
+    return hotfolder(*args, "--config", str(config), timeout=DEADLINE)
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))
+@pytest.mark.parametrize("name", ["hotfolder.db", "hotfolder.db-wal"])
+def test_a_symlink_at_the_database_is_never_followed(daemon_factory, tmp_path, args, name):
+    config, state = _studio(daemon_factory)
+    target = tmp_path / "made-by-the-command.db"
+    (state / name).symlink_to(target)
+    run = _run(config, args, config.parent / "var" / "inbox")
+    assert not target.exists(), f"`{' '.join(args)}` made {target} through the link at {name}"
+    assert run.returncode == ExitCode.USAGE, (run.returncode, run.stderr)
+    assert f"{state / name} is a symlink (to {target})" in run.stderr, run.stderr
+    assert "remove it" in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))
+def test_a_fifo_at_the_database_is_said_not_waited_on(daemon_factory, args):
+    config, state = _studio(daemon_factory)
+    os.mkfifo(state / "hotfolder.db")
+    run = _run(config, args, config.parent / "var" / "inbox")
+    assert run.returncode == ExitCode.USAGE, (run.returncode, run.stderr)
+    assert f"{state / 'hotfolder.db'} is a FIFO (named pipe)" in run.stderr, run.stderr
