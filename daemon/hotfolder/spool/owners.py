@@ -39,6 +39,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import stat
 import time
 from collections.abc import Mapping
 from contextlib import contextmanager
@@ -47,6 +48,7 @@ from pathlib import Path
 
 from hotfolder.config.model import MANIFEST_FIELDS, Config, Folder, Rendition
 from hotfolder.errors import HotfolderError
+from hotfolder.filekinds import kind
 from hotfolder.recipes import templates
 from hotfolder.spool import space
 from hotfolder.spool.fsnames import NAME_MAX, display, fit_name
@@ -253,7 +255,8 @@ class Taken:
     # original's: on_name_clash replace), "unknown" (an output of no record: replace)
     replaces: str
     # Why the name asked for was not taken: "" (it was), "another" (another original's output),
-    # "unknown" (an output no record names the writer of), "twin" (another output of this file's)
+    # "unknown" (an output no record names the writer of), "twin" (another output of this file's),
+    # "not_a_file" (a folder, or a FIFO or a link, stands there)
     kept: str = ""
 
 
@@ -393,7 +396,19 @@ def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gene
                 # does, as for another photo of one name (`IMG_1_web~jpg.jpg` was an admin's report).
                 # A `~jpg` this original holds already (from before) stays its own.
                 continue
-            there = os.path.lexists(path) or path in pending
+            standing = None if path in pending else _standing(path)
+            if standing is not None and standing != "file":
+                # A folder (or a FIFO, a link) at an output's name: made for another original's
+                # outputs by a template of the photo's values (a client's camera named
+                # `IMG_0002_thumb.webp`), or by hand. Never replaced, whatever on_name_clash
+                # says: the write failed IsADirectoryError under `replace` (an attack round).
+                kept = kept or "not_a_file"
+                if folder.on_name_clash == "fail":
+                    raise NameClash(f"{standing} stands at its output's name {display(path.name)} (made for "
+                                    "another original's outputs, or by hand), so it is not written there "
+                                    "(on_name_clash: fail); move that away, or rename the file")
+                continue
+            there = standing is not None or path in pending
             ours = False  # an output of no record, proved this original's (the caller's `proven`)
             if owner is None:  # no record: free, unless an output whose owner is unknown is there
                 ours = there and _still(proven, path)
@@ -459,7 +474,7 @@ def has_record(folder: Folder, output: Path) -> bool:
 def why_not_taken(folder: Folder, rel: str, output: Path, proven: Mapping[Path, Identity] | None = None) -> str:
     """Why reserve would not give `output` to the original `rel` now ("" it would), as far as
     can be read without the lock or a write (`hotfolder explain`): Taken.kept ("another",
-    "unknown"), or "fail" (on_name_clash: fail). The same choice (_choose), so an output of no
+    "unknown", "not_a_file"), or "fail" (on_name_clash: fail). The same choice (_choose), so an output of no
     record that `proven` shows to be this original's is its own, as in the daemon."""
     if folder.names_dir is None:
         return ""
@@ -468,6 +483,16 @@ def why_not_taken(folder: Folder, rel: str, output: Path, proven: Mapping[Path, 
     except NameClash:
         return "fail"
     return picked[0].kept
+
+
+def _standing(path: Path) -> str | None:
+    """What stands at an output's name: None (nothing), "file" (a regular file), or what
+    else it is, in words ("a directory")."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None
+    return "file" if stat.S_ISREG(mode) else kind(mode)
 
 
 def _clash_reason(path: Path, owner: str | None) -> str:

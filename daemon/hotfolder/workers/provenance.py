@@ -112,7 +112,7 @@ def said(taken: Iterable[owners.Taken], folder: Folder, naming: Naming, renumber
     whose names an earlier photo it no longer knows holds: workers/duplicates.renumbered), or
     any file."""
     taken = list(taken)
-    kept = [t for t in taken if t.kept in ("unknown", "another") and not t.replaces]
+    kept = [t for t in taken if t.kept in ("unknown", "another", "not_a_file") and not t.replaces]
     proved = [t for t in taken if t.replaces == "proven"]
     fields: dict = {}
     parts: list[str] = []
@@ -122,7 +122,7 @@ def said(taken: Iterable[owners.Taken], folder: Folder, naming: Naming, renumber
         parts.append(f"{shown} had no record of which original wrote {_it(proved)} (the output folder moved or "
                      f"copied, or state_dir/names deleted), but {_its(proved)} bytes are what this photo wrote "
                      f"there, as the index of originals knows it: replaced as its own")
-    for why in ("unknown", "another"):
+    for why in ("unknown", "another", "not_a_file"):
         these = [t for t in kept if t.kept == why]
         if not these:
             continue
@@ -130,7 +130,10 @@ def said(taken: Iterable[owners.Taken], folder: Folder, naming: Naming, renumber
         fields.setdefault("kept", []).extend(_rel(folder, t.asked) for t in these)
         fields.setdefault("written_as", []).extend(_rel(folder, t.path) for t in these)
         one = len(these) == 1
-        why_said = _unknown(one) if why == "unknown" else f"{'it is' if one else 'they are'} another original's"
+        why_said = (_unknown(one) if why == "unknown" else f"{'it is' if one else 'they are'} another original's"
+                    if why == "another" else f"{'it is a folder' if one else 'they are folders'} (or no file): "
+                    "made for another original's outputs, whose template took a value of that name from its "
+                    "photo, or by hand")
         parts.append(f"{asked} {'is' if one else 'are'} kept: {why_said}; written beside as {written}")
     if naming == Naming.DIFFERENT:
         head = (FORGOTTEN if renumbered else "another photo under a name used before: the earlier outputs stay"
@@ -151,7 +154,7 @@ def worth_a_line(taken: Iterable[owners.Taken]) -> bool:
     or proved its own. One kept only as another original's is the clash rules' everyday `~`
     (a.png beside a.jpg), never a line of its own (a review: a second line for every different
     photo; `process` warned of a.jpg's output written a moment before)."""
-    return any(t.kept == "unknown" or t.replaces == "proven" for t in taken)
+    return any(t.kept in ("unknown", "not_a_file") or t.replaces == "proven" for t in taken)
 
 
 FORGOTTEN = ("the outputs under this name (and number) are an earlier photo's that the index no longer knows "

@@ -1,0 +1,49 @@
+"""A folder standing at an output's name (an attack round): a template that takes a value
+of the photo (`{camera}/…`) makes folders, and a client's photo whose EXIF Make is the
+name of another original's output (`IMG_0002_thumb.webp`) makes a folder of that name.
+Under `on_name_clash: replace` the real IMG_0002.jpg then failed with a bare
+`IsADirectoryError` (and a traceback in the log); under the default its thumb went beside
+with a reason that blamed a moved output folder. Now the folder is stepped around as an
+output of unknown owner is, whatever on_name_clash says (`fail` fails, saying so), and the
+log says a folder stands there. Each case failed before the fix."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.harness import wait_for
+from tests.sources import camera_exif, camera_jpeg
+
+RENDITIONS = """
+- {name: web, size: 100, format: jpeg, filename: "{camera}/{stem}_{rendition}.{ext}"}
+- {name: thumb, size: 50, format: webp}
+"""
+
+
+def drop(d, name: str, make: str, seed: int) -> None:
+    d.inbox.mkdir(parents=True, exist_ok=True)
+    camera_jpeg(d.root / name, (120, 80), exif=camera_exif(make=make, model=None), seed=seed)
+    os.rename(d.root / name, d.inbox / name)
+
+
+@pytest.mark.parametrize("policy", ["suffix", "replace", "fail"])
+def test_a_folder_made_from_a_photos_value_at_another_originals_output_name(daemon_factory, policy):
+    d = daemon_factory(renditions=RENDITIONS, folder_extra=f"on_name_clash: {policy}").start()
+    drop(d, "client.jpg", "IMG_0002_thumb.webp", seed=1)  # its web output: IMG_0002_thumb.webp/client_web.jpg
+    wait_for(lambda: d.settled(1), 30, what="the client's photo")
+    assert (d.output / "IMG_0002_thumb.webp" / "client_web.jpg").is_file()
+    drop(d, "IMG_0002.jpg", "Canon", seed=2)
+    wait_for(lambda: d.settled(2), 30, what="the studio's photo")
+    assert (d.output / "IMG_0002_thumb.webp" / "client_web.jpg").is_file(), "the client's output stays"
+    failed = [e for e in d.events("file_failed") if e.get("file") == "IMG_0002.jpg" and "failed" in e]
+    if policy == "fail":
+        assert failed and "a directory stands at its output's name IMG_0002_thumb.webp" in failed[0]["reason"], failed
+        assert d.stop() == 0
+        return
+    assert not failed, failed
+    assert (d.output / "IMG_0002_thumb~jpg.webp").is_file(), sorted(p.name for p in d.output.iterdir())
+    kept = [e for e in d.events("outputs_kept") if e.get("file") == "IMG_0002.jpg"]
+    assert kept and "IMG_0002_thumb.webp is kept: it is a folder" in kept[0]["reason"], kept
+    assert "moved or copied" not in kept[0]["reason"], kept
+    assert d.stop() == 0
