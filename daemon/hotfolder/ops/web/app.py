@@ -123,6 +123,7 @@ class App:
         self.throttle = Throttle()
         self.log = log.get("http")
         self._requeues = threading.BoundedSemaphore(REQUEUES_AT_ONCE)
+        self._pages, self._api = Made(), Made()  # a view's page for visitors, and /api/status
         self._wrong_token = RateLimitedLog(self.log, "http_auth_failed", "warning", interval=1.0)
         self._throttled = RateLimitedLog(self.log, "http_auth_throttled", "warning")
         self._other_host = RateLimitedLog(self.log, "http_host_refused")
@@ -154,9 +155,15 @@ class App:
             return text(503, "starting; try again in a second").with_headers(("Retry-After", "1"))
         sid = req.cookie(SESSION_COOKIE)
         logged_in = self.auth.session_ok(sid)
-        html = page.render_page(view, logged_in=logged_in, csrf=self.auth.csrf_for(sid) if logged_in else "",
-                                flash=FLASHES.get(req.query("done"), ""), error=ERRORS.get(req.query("error"), ""))
-        return Response(200, html.encode("utf-8"), "text/html; charset=utf-8")
+        flash, error = FLASHES.get(req.query("done"), ""), ERRORS.get(req.query("error"), "")
+
+        def made() -> bytes:
+            return page.render_page(view, logged_in=logged_in, csrf=self.auth.csrf_for(sid) if logged_in else "",
+                                    flash=flash, error=error).encode("utf-8")
+
+        # Only a visitor's page is the same for all (a session's carries its CSRF field).
+        html = made() if logged_in else self._pages.of(view, (flash, error), made)
+        return Response(200, html, "text/html; charset=utf-8")
 
     def style(self, _req: Request) -> Response:
         return Response(200, page.STYLE.encode("utf-8"), "text/css; charset=utf-8")
@@ -169,7 +176,8 @@ class App:
         view = self.status.view()
         if view is None:
             return text(503, "starting")
-        return Response(200, json.dumps(view.as_json(), indent=1).encode("utf-8"), "application/json")
+        body = self._api.of(view, (), lambda: json.dumps(view.as_json(), indent=1).encode("utf-8"))
+        return Response(200, body, "application/json")
 
     def healthz(self, _req: Request) -> Response:
         view = self.status.view()
@@ -276,6 +284,28 @@ class App:
         if origin in (None, "null"):
             return True  # an older browser, or a script: the CSRF field decides
         return urlsplit(origin).netloc == req.headers.get("host", "")
+
+
+class Made:
+    """The last answer made of a view, kept while the view is the daemon's latest (it is
+    replaced once a second): a page of 200 failures with long names is ~1 MB and 20-40 ms to
+    make, and 60 clients asking for it over and over kept the process's threads busy making
+    it, a scrape waiting 1.5-3 s among them (an attack round). So it is made once per view."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._view: object = None
+        self._key: tuple = ()
+        self._body = b""
+
+    def of(self, view: object, key: tuple, make) -> bytes:
+        with self._lock:
+            if self._view is view and self._key == key:
+                return self._body
+        body = make()
+        with self._lock:
+            self._view, self._key, self._body = view, key, body
+        return body
 
 
 def _shown(value: str, limit: int = 100) -> str:
