@@ -29,10 +29,12 @@ def read_record(path: Path) -> dict | None:
     """A JSON record of ours at `path` (a failure record, or one in the making), or None.
 
     Read as data: never through a link (nor a fifo or device, which could block), never
-    more than RECORD_LIMIT bytes."""
+    more than RECORD_LIMIT bytes; JSON nested past what the parser recurses (200 KB of `[`
+    raise RecursionError, no ValueError) is none of ours either: it stopped the daemon, whose
+    walk of failed/ raised at every turn (an attack round)."""
     try:
         record = json.loads(nofollow.read_small(path, RECORD_LIMIT).decode("utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     return record if isinstance(record, dict) else None
 
