@@ -62,9 +62,14 @@ def write_snapshot(path: Path, status: Status) -> None:
     os.replace(tmp, path)
 
 
+SNAPSHOT_LIMIT = 1 << 20  # bytes: a snapshot is a few KB (a folder's counts, the files in flight)
+
+
 def read_snapshot(path: Path) -> dict | None:
     """The snapshot at `path`; None when there is none, or what is there is not one (JSON
-    that is no object, or no regular file: a FIFO's open blocked `status` for ever)."""
+    that is no object, or no regular file: a FIFO's open blocked `status` for ever; more than
+    SNAPSHOT_LIMIT bytes: a sparse file of 3 GB took `status` 6 GB of memory; JSON nested past
+    the parser's recursion, RecursionError: a traceback. The last two an attack round's)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
@@ -73,8 +78,11 @@ def read_snapshot(path: Path) -> dict | None:
         with os.fdopen(fd, "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
                 return None
-            found = json.loads(f.read().decode("utf-8"))
-    except (OSError, ValueError):
+            data = f.read(SNAPSHOT_LIMIT + 1)
+            if len(data) > SNAPSHOT_LIMIT:
+                return None
+            found = json.loads(data.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
         return None
     return found if isinstance(found, dict) else None
 

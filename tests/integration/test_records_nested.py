@@ -8,7 +8,10 @@ failed before its fix."""
 from __future__ import annotations
 
 import json
+import resource
 import shutil
+import subprocess
+import sys
 
 from hotfolder.errors import ExitCode
 from tests.harness import hotfolder, http_url, wait_for
@@ -36,3 +39,31 @@ def test_a_nested_failure_record_is_read_as_none_and_the_daemon_goes_on(daemon_f
     assert "Traceback" not in listing.stderr, listing.stderr
     assert d.stop() == 0
     assert not d.events("giving_up")
+
+
+def _status(config, limit_bytes: int | None = None) -> subprocess.CompletedProcess:
+    def limited() -> None:
+        if limit_bytes is not None:
+            resource.setrlimit(resource.RLIMIT_AS, (limit_bytes, limit_bytes))
+
+    return subprocess.run([sys.executable, "-m", "hotfolder", "status", "--config", str(config)], capture_output=True,
+                          text=True, timeout=60, preexec_fn=limited)
+
+
+def test_status_reads_a_nested_snapshot_as_none(daemon_factory):
+    d = daemon_factory()
+    state = d.var / "state"
+    state.mkdir(parents=True)
+    (state / "status.json").write_text(NESTED)
+    run = _status(d.config)
+    assert run.returncode == ExitCode.NOT_RUNNING and "Traceback" not in run.stderr, run.stderr[-500:]
+
+
+def test_status_reads_no_more_of_a_snapshot_than_a_snapshot_holds(daemon_factory):
+    d = daemon_factory()
+    state = d.var / "state"
+    state.mkdir(parents=True)
+    with open(state / "status.json", "wb") as f:
+        f.truncate(3 << 30)  # sparse: 3 GB of zeros, read whole before
+    run = _status(d.config, limit_bytes=1 << 30)
+    assert run.returncode == ExitCode.NOT_RUNNING and "Traceback" not in run.stderr, run.stderr[-500:]

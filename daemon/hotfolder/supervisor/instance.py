@@ -246,8 +246,8 @@ def running_state_dir(config: Path) -> Path | None:
                 held = os.readlink(f"/proc/{entry}/fd/{fd}")
                 if held.endswith(f"/{LOCK_NAME}"):
                     state_dir = Path(held).parent
-                    status = json.loads((state_dir / "status.json").read_text(encoding="utf-8"))
-                    if os.path.realpath(status.get("config", "")) == target:
+                    status = read_snapshot(state_dir / "status.json") or {}
+                    if os.path.realpath(str(status.get("config", ""))) == target:
                         return state_dir
         except (OSError, ValueError):
             continue
