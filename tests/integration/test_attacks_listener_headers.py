@@ -10,6 +10,8 @@ against a real daemon. Each test here failed before its fix.
                               of the client's own (Set-Cookie, a second response)
     an Accept /metrics        `version=abc` raised in prometheus_client: a 500 and a
     cannot read               traceback in the log for every such request
+    a body of nested JSON     16 KB of `[` to POST /requeue (with the token) raised
+                              RecursionError: a 500 and a traceback
 """
 from __future__ import annotations
 
@@ -74,5 +76,17 @@ def test_an_accept_header_the_metrics_library_cannot_read_gets_the_text_format(d
         assert b"hotfolder_files_processed_total" in body
     status, headers, _ = ask(url, "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
     assert status == 200 and headers["Content-Type"].startswith("application/openmetrics-text; version=1.0.0")
+    assert d.stop() == 0
+    assert not d.events("http_error"), json.dumps(d.events("http_error"))[:500]
+
+
+def test_a_requeue_of_nested_json_is_told_to_say_which_file(daemon_factory):
+    token = "studio-token-0123456789"
+    d = daemon_factory(extra=f'http: {{listen: "127.0.0.1:0", token: "{token}"}}').start()
+    url = http_url(d)
+    running(url)
+    status, _, body = ask(url, "/requeue", "POST", b"[" * 16000,
+                          {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    assert status == 400 and b"say which file" in body, (status, body[:200])
     assert d.stop() == 0
     assert not d.events("http_error"), json.dumps(d.events("http_error"))[:500]

@@ -318,7 +318,7 @@ def _json_field(req: Request, name: str) -> str:
         return ""
     try:
         value = json.loads(req.body or b"{}").get(name, "")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):  # nested past the parser's recursion: no object
         return ""
     return value if isinstance(value, str) else ""
 
