@@ -57,3 +57,22 @@ def test_a_fifo_at_the_database_is_said_not_waited_on(daemon_factory, args):
     run = _run(config, args, config.parent / "var" / "inbox")
     assert run.returncode == ExitCode.USAGE, (run.returncode, run.stderr)
     assert f"{state / 'hotfolder.db'} is a FIFO (named pipe)" in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+def test_the_names_lock_is_opened_only_as_a_regular_file(daemon_factory, tmp_path, kind):
+    """state_dir/names/.lock: as root, `rerender` made an empty file wherever a symlink there
+    pointed (/etc/nologin keeps every other user out), and waited in a FIFO's open until its
+    workers were killed (120 s)."""
+    config, state = _studio(daemon_factory)
+    (state / "names").mkdir()
+    lock, target = state / "names" / ".lock", tmp_path / "made-by-rerender"
+    if kind == "symlink":
+        lock.symlink_to(target)
+    else:
+        os.mkfifo(lock)
+    run = _run(config, ("rerender",), config.parent / "var" / "inbox")
+    assert not target.exists(), f"rerender made {target} through the link at {lock}"
+    assert run.returncode == ExitCode.FAILED, (run.returncode, run.stdout, run.stderr)
+    said = "a symlink (to " if kind == "symlink" else "a FIFO (named pipe)"
+    assert f"{lock} is {said}" in run.stdout + run.stderr, (run.stdout, run.stderr)

@@ -39,6 +39,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import shlex
 import stat
 import time
 from collections.abc import Mapping
@@ -48,7 +49,7 @@ from pathlib import Path
 
 from hotfolder.config.model import MANIFEST_FIELDS, Config, Folder, Rendition
 from hotfolder.errors import HotfolderError
-from hotfolder.filekinds import kind
+from hotfolder.filekinds import kind, what_is_at
 from hotfolder.recipes import templates
 from hotfolder.spool import space
 from hotfolder.spool.fsnames import NAME_MAX, display, fit_name
@@ -181,7 +182,41 @@ def _make(owner: str, at: Path, like: Path | None) -> None:
         os.symlink(owner, at)
 
 
-LOCK_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC  # open(…, "a"), by the descriptor alone
+# open(…, "a"), by the descriptor alone; never through a symlink, never waiting in a FIFO's open
+LOCK_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+PLAN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+class NotTheNamesLock(RecordsUnwritable):
+    """Something other than a regular file stands at names_dir/.lock. It was opened through a
+    symlink (as root, `rerender` and `process` made an empty file wherever it pointed:
+    /etc/nologin keeps every other user out) and a FIFO's open waited for ever (an attack
+    round). The daemon's folder is the problem, not the file's, as RecordsUnwritable says."""
+
+    def __init__(self, path: Path, what: str):
+        self.errno = None
+        HotfolderError.__init__(self, f"{display(str(path))} is {what}, not the lock of the records of which "
+                                      "output names are whose: it is never opened; remove it (`rm "
+                                      f"{display(shlex.quote(str(path)))}`, as root or the daemon's user): it is "
+                                      "made again")
+
+
+def _open_lock(path: Path, flags: int) -> int:
+    """The names lock at `path`, a regular file; NotTheNamesLock for anything else there."""
+    try:
+        fd = os.open(path, flags, 0o666)
+    except FileNotFoundError:
+        raise
+    except OSError:  # ELOOP of a symlink, ENXIO of a FIFO without a reader, EISDIR
+        what = what_is_at(path)
+        if what is None:
+            raise
+        raise NotTheNamesLock(path, what) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise NotTheNamesLock(path, kind(mode))
+    return fd
 
 
 @contextmanager
@@ -190,13 +225,13 @@ def _locked(names_dir: Path, make: bool = True):
     names_dir or its lock is not there no record is either, so there is nothing to wait for
     (a dry run made them again, as root a folder the daemon's user could not write in)."""
     try:
-        fd = os.open(names_dir / ".lock", LOCK_FLAGS if make else os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+        fd = _open_lock(names_dir / ".lock", LOCK_FLAGS if make else PLAN_FLAGS)
     except FileNotFoundError:  # names_dir is new (or was removed): made again
         if not make:
             yield
             return
         names_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(names_dir / ".lock", LOCK_FLAGS, 0o666)
+        fd = _open_lock(names_dir / ".lock", LOCK_FLAGS)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
