@@ -18,7 +18,7 @@ import os
 import time
 
 from tests.harness import http_url, wait_for
-from tests.http_clients import address
+from tests.http_clients import address, ask
 from tests.integration.test_status_page import TOKEN, browser, drop, failed_row, needs_browser  # noqa: F401
 
 BIDI = "invoice\u202egpj.exe.jpg"
@@ -92,4 +92,20 @@ def test_a_heavy_page_is_made_once_a_view_not_once_a_request(daemon_factory):
         conn.close()
     # Made each time: ~12 ms a page, 3.5 s (seen); made once a view (a second), ~0.3 s.
     assert took < 1.5, f"300 pages took {took:.2f} s"
+    assert d.stop() == 0
+
+
+def test_a_record_whose_texts_hold_lone_surrogates_leaves_the_page_whole(daemon_factory, tmp_path):
+    """JSON's `\\udcff` reads back as a lone surrogate, which UTF-8 cannot encode: a failure
+    record so written (by hand, in failed/) made the page answer 500 to everyone."""
+    d = daemon_factory(extra='http: {listen: "127.0.0.1:0"}').start()
+    url = http_url(d)
+    d.failed.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "odd.jpg.error.json").write_text('{"error": "bad \\udcff byte", "explain": ["odd \\ud800 line"]}')
+    (tmp_path / "odd.jpg").write_bytes(b"x")
+    os.rename(tmp_path / "odd.jpg.error.json", d.failed / "odd.jpg.error.json")
+    os.rename(tmp_path / "odd.jpg", d.failed / "odd.jpg")
+    wait_for(lambda: b"odd.jpg" in ask(url, "/api/status")[2], 20, what="the file on /api/status")
+    status, _, body = ask(url, "/")
+    assert status == 200 and "bad \\xff byte" in body.decode("utf-8"), (status, body[-300:])
     assert d.stop() == 0
