@@ -49,6 +49,10 @@ SHOWN = 200  # the most recent failures the page lists
 RECOUNT_EVERY = 30.0  # seconds; a change inside a subfolder does not touch the top folder's mtime
 WALK_SHARE = 0.02  # at most this share of the loop's time goes to walking failed/ again
 EXPLAIN_LINES, EXPLAIN_WIDTH = 64, 600  # what of a record's explanation the page keeps (SHOWN files of it)
+# What of a record's reason (and its other texts) the page keeps: the daemon's own reasons are
+# under 1,000 characters; records of 1 MB of `&` written by hand in failed/ made a page of
+# 300 MB from 60 of them, 4 s to make, and the daemon took 2 GB (an attack round).
+REASON_WIDTH, FIELD_WIDTH = 2000, 100
 # A folder's mtime (ns) and size. The size too: a file system whose timestamps come from
 # a coarse clock (tmpfs: the kernel's tick, 1-4 ms) gives a change by hand in the same tick
 # as our own move the mtime we took as ours, and the count stayed off until the recount
@@ -222,9 +226,15 @@ def _entry(folder: Folder, path: Path, at: float) -> tuple[FailedFile, Path]:
     rel = path.relative_to(folder.failed)
     record = records.read_failure(folder, path) or {}
     fid = file_id(folder.name, os.fsencode(rel))
-    return FailedFile(fid, folder.name, fsnames.display(rel.as_posix()), str(record.get("error", "")),
-                      str(record.get("step", "")), _int(record.get("attempts")), str(record.get("time", "")),
-                      at, _lines(record.get("explain"))), path
+    return FailedFile(fid, folder.name, fsnames.display(rel.as_posix()), _cut(record.get("error", ""), REASON_WIDTH),
+                      _cut(record.get("step", ""), FIELD_WIDTH), _int(record.get("attempts")),
+                      _cut(record.get("time", ""), FIELD_WIDTH), at, _lines(record.get("explain"))), path
+
+
+def _cut(value: object, width: int) -> str:
+    """A record's text, at most `width` characters (a cut one ends in `…`)."""
+    text = str(value)
+    return text if len(text) <= width else text[:width - 1] + "\u2026"
 
 
 def _lines(value: object) -> tuple[str, ...]:
