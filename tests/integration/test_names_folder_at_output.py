@@ -47,3 +47,19 @@ def test_a_folder_made_from_a_photos_value_at_another_originals_output_name(daem
     assert kept and "IMG_0002_thumb.webp is kept: it is a folder" in kept[0]["reason"], kept
     assert "moved or copied" not in kept[0]["reason"], kept
     assert d.stop() == 0
+
+
+def test_explain_of_an_output_whose_folder_is_a_file_says_it_and_does_not_break(daemon_factory):
+    """A regular file where an output's folder would be (`output/Canon`, a file): the check
+    of what stands at the output's name (os.lstat) raised NotADirectoryError in `explain`,
+    which reads the names without opening the folders, where os.path.lexists said "nothing"."""
+    from tests.harness import hotfolder
+
+    d = daemon_factory(renditions=RENDITIONS).start()
+    assert d.stop() == 0
+    d.output.mkdir(parents=True, exist_ok=True)
+    (d.output / "Canon").write_bytes(b"a file, not a folder")
+    camera_jpeg(d.root / "a.jpg", (120, 80), exif=camera_exif(make="Canon", model=None), seed=3)
+    said = hotfolder("explain", "--config", str(d.config), str(d.root / "a.jpg"))
+    assert said.returncode == 0 and "Traceback" not in said.stderr, said.stdout + said.stderr
+    assert "Canon/a_web.jpg" in said.stdout, said.stdout

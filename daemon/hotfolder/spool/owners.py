@@ -525,7 +525,7 @@ def _standing(path: Path) -> str | None:
     else it is, in words ("a directory")."""
     try:
         mode = os.lstat(path).st_mode
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # a file where its folder would be: that folder's to say
         return None
     return "file" if stat.S_ISREG(mode) else kind(mode)
 
