@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from hotfolder.shown import printable
@@ -35,3 +36,24 @@ def what_is_at(path: Path) -> str | None:
         except OSError:
             return "a symlink"
     return None if stat.S_ISREG(st.st_mode) else kind(st.st_mode)
+
+
+def open_regular(path: Path, flags: int, mode: int, refused: Callable[[Path, str], Exception]) -> int:
+    """`path` opened with `flags` (and O_NOFOLLOW, O_NONBLOCK, O_CLOEXEC; a file made gets
+    `mode`), only if it is a regular file: for anything else there, `refused(path, what it
+    is)` is raised. FileNotFoundError when there is none (and `flags` do not create it),
+    another OSError as the system says."""
+    try:
+        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+    except FileNotFoundError:
+        raise
+    except OSError:  # ELOOP of a symlink, EISDIR, ENXIO of a FIFO without a reader: say what is there
+        what = what_is_at(path)
+        if what is None:
+            raise
+        raise refused(path, what) from None
+    st_mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(st_mode):
+        os.close(fd)
+        raise refused(path, kind(st_mode))
+    return fd

@@ -49,7 +49,7 @@ from pathlib import Path
 
 from hotfolder.config.model import MANIFEST_FIELDS, Config, Folder, Rendition
 from hotfolder.errors import HotfolderError
-from hotfolder.filekinds import kind, what_is_at
+from hotfolder.filekinds import kind, open_regular
 from hotfolder.recipes import templates
 from hotfolder.spool import space
 from hotfolder.spool.fsnames import NAME_MAX, display, fit_name
@@ -183,8 +183,8 @@ def _make(owner: str, at: Path, like: Path | None) -> None:
 
 
 # open(…, "a"), by the descriptor alone; never through a symlink, never waiting in a FIFO's open
-LOCK_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-PLAN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+LOCK_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND  # filekinds.open_regular adds the rest
+PLAN_FLAGS = os.O_RDONLY
 
 
 class NotTheNamesLock(RecordsUnwritable):
@@ -203,20 +203,7 @@ class NotTheNamesLock(RecordsUnwritable):
 
 def _open_lock(path: Path, flags: int) -> int:
     """The names lock at `path`, a regular file; NotTheNamesLock for anything else there."""
-    try:
-        fd = os.open(path, flags, 0o666)
-    except FileNotFoundError:
-        raise
-    except OSError:  # ELOOP of a symlink, ENXIO of a FIFO without a reader, EISDIR
-        what = what_is_at(path)
-        if what is None:
-            raise
-        raise NotTheNamesLock(path, what) from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise NotTheNamesLock(path, kind(mode))
-    return fd
+    return open_regular(path, flags, 0o666, NotTheNamesLock)
 
 
 @contextmanager

@@ -8,13 +8,11 @@ nothing for a regular file), and anything but a regular file is refused, said as
 """
 from __future__ import annotations
 
-import os
 import shlex
-import stat
 from pathlib import Path
 
 from hotfolder.errors import ExitCode, HotfolderError
-from hotfolder.filekinds import kind, what_is_at
+from hotfolder.filekinds import open_regular
 from hotfolder.shown import printable
 
 
@@ -36,17 +34,4 @@ def open_lock_file(path: Path, flags: int) -> int:
     """The lock file at `path` opened with `flags` (a created one gets mode 0644); NotALockFile
     when it is not a regular file (a symlink, a FIFO, a directory, ...), FileNotFoundError
     when there is none (and `flags` do not create it), another OSError as the system says."""
-    try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
-    except FileNotFoundError:
-        raise
-    except OSError:  # ELOOP of a symlink, EISDIR, ENXIO of a socket: say what is there, if that is why
-        what = what_is_at(path)
-        if what is None:
-            raise
-        raise NotALockFile(path, what) from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise NotALockFile(path, kind(mode))
-    return fd
+    return open_regular(path, flags, 0o644, NotALockFile)
