@@ -27,7 +27,14 @@ from tests.imaging import photo
 MAKE, MODEL, EXIF_IFD, DATETIME_ORIGINAL, OFFSET_TIME_ORIGINAL = 0x010F, 0x0110, 0x8769, 0x9003, 0x9011
 
 
-def folder_config(tmp_path: Path, manifest: str | None = '"{stem}.json"', extra: str = ""):
+RENDITIONS = """\
+- {name: web, size: 640, format: jpeg, quality: auto}
+- {name: thumb, operation: fill, size: 160x160, format: webp}
+"""
+
+
+def folder_config(tmp_path: Path, manifest: str | None = '"{stem}.json"', extra: str = "",
+                  renditions: str = RENDITIONS):
     text = textwrap.dedent(f"""\
         folders:
           - inbox: in
@@ -37,9 +44,7 @@ def folder_config(tmp_path: Path, manifest: str | None = '"{stem}.json"', extra:
             {"manifest: " + manifest if manifest else ""}
             {extra}
             renditions:
-              - {{name: web, size: 640, format: jpeg, quality: auto}}
-              - {{name: thumb, operation: fill, size: 160x160, format: webp}}
-        """)
+        """) + textwrap.indent(renditions, " " * 6)
     cfg = parse(text, "<test>", tmp_path)
     folder = cfg.folders[0]
     for place in folder.all_dirs():
@@ -129,20 +134,10 @@ def test_a_subfolder_keeps_its_manifest_beside_its_outputs_with_paths_from_the_o
 def test_outputs_a_template_sends_elsewhere_are_listed_by_the_manifest_in_the_files_own_subfolder(tmp_path):
     # Recipes (issue 22): a filename template may put outputs in folders of their own; the
     # manifest stays in the original's subfolder of the output, listing where they went.
-    cfg = parse(textwrap.dedent("""\
-        folders:
-          - inbox: in
-            output: out
-            archive: archive
-            failed: failed
-            manifest: "{stem}.json"
-            renditions:
-              - {name: web, size: 640, format: jpeg, filename: "web/{subdir}/{stem}.{ext}"}
-              - {name: thumb, operation: fill, size: 160x160, format: webp}
-        """), "<test>", tmp_path)
-    folder = cfg.folders[0]
-    for place in folder.all_dirs():
-        place.mkdir(parents=True, exist_ok=True)
+    cfg, folder = folder_config(tmp_path, renditions="""\
+- {name: web, size: 640, format: jpeg, filename: "web/{subdir}/{stem}.{ext}"}
+- {name: thumb, operation: fill, size: 160x160, format: webp}
+""")
     (folder.inbox / "2024").mkdir()
     camera_jpeg(folder.inbox / "2024" / "a.jpg")
     result = rendered(cfg, folder, "2024/a.jpg")
@@ -156,20 +151,10 @@ def test_outputs_a_template_sends_elsewhere_are_listed_by_the_manifest_in_the_fi
 def test_each_output_has_a_url_from_the_manifest_percent_encoded(tmp_path):
     # A shop's audit: a page fetching output/2024/a.json and resolving `path` from there asked
     # for output/2024/2024/a_web.jpg (404); a name with a space or '#' broke an <img src> as it is.
-    cfg = parse(textwrap.dedent("""\
-        folders:
-          - inbox: in
-            output: out
-            archive: archive
-            failed: failed
-            manifest: "{stem}.json"
-            renditions:
-              - {name: web, size: 640, format: jpeg}
-              - {name: zoom, size: 800, format: jpeg, filename: "zoom/{subdir|last}-{stem}.{ext}"}
-        """), "<test>", tmp_path)
-    folder = cfg.folders[0]
-    for place in folder.all_dirs():
-        place.mkdir(parents=True, exist_ok=True)
+    cfg, folder = folder_config(tmp_path, renditions="""\
+- {name: web, size: 640, format: jpeg}
+- {name: zoom, size: 800, format: jpeg, filename: "zoom/{subdir|last}-{stem}.{ext}"}
+""")
     (folder.inbox / "shoes").mkdir()
     camera_jpeg(folder.inbox / "shoes" / "red 50% #1.jpg")
     result = rendered(cfg, folder, "shoes/red 50% #1.jpg")
