@@ -65,3 +65,11 @@ def test_orphans_are_adopted_with_their_sidecars_and_a_sidecar_is_never_a_job(tm
     assert sorted(records.all(), key=lambda r: r.rel) == [made[0], sent]
     assert sorted(p.name for p in folder.processing.iterdir()) == ["orphan.jpg", "orphan.xmp", "sent.jpg", "sent.xmp"]
     assert [p.name for p in folder.inbox.iterdir()] == ["lonely.xmp"]
+
+
+def test_a_record_nested_past_the_parser_reads_as_none(tmp_path):
+    """A job record of 100,000 `[` on the share (anyone with the share can write one): the
+    parser's RecursionError went up through the head's recovery and a node's task."""
+    records = written(tmp_path, GOOD)
+    (records.dir / f"{GOOD['job']}.json").write_text("[" * 100_000)
+    assert records.read(GOOD["job"]) is None and records.all() == []

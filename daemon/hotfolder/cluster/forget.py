@@ -168,6 +168,6 @@ def _record(key: bytes | str, raw: bytes | str) -> tuple[int | None, dict]:
         return None, {}
     try:
         rec = json.loads(raw)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         rec = {}
     return (record, rec if isinstance(rec, dict) else {}) if record > 0 else (None, {})

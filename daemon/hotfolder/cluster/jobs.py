@@ -77,6 +77,11 @@ def record_of(data: object) -> Record | None:
         return None
 
 
+def is_job_id(job: object) -> bool:
+    """A name a job record may have: a text that is one name of the jobs' folder, not hidden."""
+    return isinstance(job, str) and bool(job) and "/" not in job and "\0" not in job and not job.startswith(".")
+
+
 class Records:
     """The job records under one shared root (as this node sees it)."""
 
@@ -85,7 +90,7 @@ class Records:
         self.dir = root / STATE_DIR / "jobs"
 
     def path(self, job: str) -> Path:
-        if "/" in job or job.startswith("."):
+        if not is_job_id(job):
             raise ValueError(f"not a job id: {job!r}")
         return self.dir / f"{job}.json"
 
@@ -98,8 +103,8 @@ class Records:
             data = json.loads(self.path(job).read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        except ValueError:
-            return None  # a torn record cannot happen (atomic writes); treat as gone
+        except (ValueError, RecursionError):  # not JSON, or nested past the parser: anyone with the share
+            return None  # can write one (a torn record cannot happen: atomic writes); treat as gone
         return record_of(data)
 
     def remove(self, job: str) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import redis
 
 from hotfolder.cluster import leases
+from hotfolder.cluster.jobs import is_job_id
 from hotfolder.config.model import Cluster
 from hotfolder.jobs import Verdict
 from hotfolder.recipes.sequence import HELD_FOR
@@ -295,7 +296,7 @@ class Store:
             try:
                 data = json.loads(value) if value else {}
                 versions = {str(k): str(v) for k, v in data["versions"].items()}
-            except (ValueError, TypeError, KeyError, AttributeError):
+            except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
                 continue  # expired meanwhile, or not ours
             out[_text(key)[len(prefix):]] = versions
         return out
@@ -308,16 +309,22 @@ class Store:
         pipe.execute()
 
     def take_refusals(self) -> list[dict]:
-        """The refusals not yet handled ({job, node, reason} each), removed as they are read."""
+        """The refusals not yet handled ({job, node, reason} each), removed as they are read.
+        Data anyone with Redis can write: what is not one (not JSON, nested past the parser, no
+        mapping, a job that names no record, e.g. `../x`) is passed over, texts cut at 1,000
+        characters; it was an AttributeError or a ValueError in the head's status, said as
+        the broker being unreachable."""
         found = self.r.hgetall(self._k("refused"))
         if found:
             self.r.hdel(self._k("refused"), *found)
         out = []
         for value in found.values():
             try:
-                out.append(json.loads(value))
-            except ValueError:
+                refusal = json.loads(value)
+            except (ValueError, RecursionError):
                 continue
+            if isinstance(refusal, dict) and is_job_id(refusal.get("job")):
+                out.append({key: str(refusal.get(key, ""))[:1000] for key in ("job", "node", "reason")})
         return out
 
     def refused_count(self) -> int:

@@ -122,7 +122,7 @@ def take(r, prefix: str, folders: set[str]) -> Taken:
         try:
             verdict = json.loads(value)
             made = notices(verdict, folders)
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
             made = []
         out.notices.extend(made)
         out.refused += not made
@@ -212,6 +212,6 @@ def _manifest(value: object) -> str:
         return ""
     try:
         json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past the parser's recursion: no manifest either
         return ""
     return value
