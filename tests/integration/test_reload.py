@@ -93,6 +93,17 @@ def test_status_finds_a_daemon_whose_config_is_no_longer_yaml(daemon_factory):
     assert gone.returncode != 0 and "cannot read the config file" in gone.stdout + gone.stderr, gone
 
 
+def test_status_of_a_config_too_large_to_be_one_says_so_not_that_it_is_not_yaml(tmp_path):
+    """A config grown past 4 MiB (a log appended to it, the wrong file) is refused unread: status
+    said "the config is not valid YAML (`hotfolder check-config` says …)" of a file of valid YAML."""
+    config = tmp_path / "hotfolder.yaml"
+    config.write_text("state_dir: state\n" + "# a comment\n" * 400_000)
+    said = subprocess.run([sys.executable, "-m", "hotfolder", "status", "--config", str(config)],
+                          capture_output=True, text=True, timeout=30)
+    assert said.returncode == 1, said.stdout + said.stderr
+    assert "not valid YAML" not in said.stdout and "holds more than 4 MiB" in said.stdout, said.stdout
+
+
 def test_a_config_path_that_is_no_config_file_refuses_the_reload_at_once(daemon_factory):
     """A FIFO at the config's path held the reload in the daemon's loop for good (nothing
     claimed, no status, SIGTERM unheard); a link to /dev/zero grew the daemon past 6 GB in

@@ -7,12 +7,28 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 from hotfolder.config import state_dir_of
+from hotfolder.config.parsing import NotAConfigFile, read_file
 from hotfolder.errors import ExitCode
 from hotfolder.shown import printable
 from hotfolder.status import daemon_alive, read_snapshot
 from hotfolder.supervisor.instance import LOCK_NAME, ConfigUnreadable, Holder, holder, status_file_of
+
+
+def _why_unread(config) -> str:
+    """Why the config's state_dir could not be read from it, for people: a file grown past
+    4 MiB was said "not valid YAML", and check-config said otherwise."""
+    if not os.access(config, os.R_OK):
+        return "cannot be read by this user"
+    try:
+        read_file(Path(config))
+    except NotAConfigFile as exc:
+        return f"is not used ({exc.strerror})"
+    except OSError:
+        return "cannot be read by this user"
+    return "is not valid YAML (`hotfolder check-config` says what is wrong with it)"
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -57,8 +73,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if snap is None:
         guess = ""
         if state_dir_of(args.config) is None:  # unreadable or not YAML, and no daemon on it seen through /proc
-            why = ("cannot be read by this user" if not os.access(args.config, os.R_OK)
-                   else "is not valid YAML (`hotfolder check-config` says what is wrong with it)")
+            why = _why_unread(args.config)
             guess = (f"; the config {why}, so its state_dir is a guess: a daemon started by another user is not "
                      "seen from here")
         _say(f"hotfolder is not running (no status file at {status_file}){guess}")
