@@ -161,11 +161,11 @@ def _yaml(text: str, source: str) -> dict:
             problem = re.sub(r"'[^']*'", "'…'", problem)  # token (it went to the journal, the status, notifications)
             key = _key_on_line(text, line or 0, _VALUE_STARTING) or "token"
             problem += f"; a value that starts with * or ! is read as YAML's own: quote it (e.g. {key}: '*…')"
-        reason = f"not valid YAML: {problem}"
         started = problems.position(getattr(exc, "context_mark", None))[0]
         context = getattr(exc, "context", None)
-        if context and started and started != line:  # e.g. an unclosed [ or quote
-            reason += f" ({context} that starts at line {started})"
+        # e.g. an unclosed [ or quote
+        where = f" ({context} that starts at line {started})" if context and started and started != line else ""
+        reason = f"not valid YAML: {problem}{where}"
         unclosed = _unclosed_quote(text, started or 1, line or 0) if _may_be_unclosed(problem, context) else None
         if unclosed is not None:  # said where the quote is, not where YAML stumbled
             ran = ("the rest of the file" if context == "while scanning a quoted scalar"
@@ -177,7 +177,7 @@ def _yaml(text: str, source: str) -> dict:
             quoted = written[1].replace("\\", "\\\\").replace('"', '\\"')  # as YAML reads it back
             if written[0] in SECRET_KEYS:  # `token: |Zq8…` was quoted whole into the journal, the status and
                 quoted = f"{quoted[0]}…"  # the reload_refused notification (an attack round); and its 2nd character
-                reason = "not valid YAML: " + re.sub(r"'[^']*'", "'…'", problem)
+                reason = "not valid YAML: " + re.sub(r"'[^']*'", "'…'", problem) + where
             reason += (f"; a value that starts with > or | begins a YAML block of text: quote it, e.g. "
                        f"{written[0]}: \"{quoted}\"")
         elif "mapping values are not allowed here" in problem and (key := _key_on_line(text, line or 0,
