@@ -301,3 +301,22 @@ def test_a_url_is_a_relative_path_and_nothing_else(path, home, url):
     assert url_of(path, home) == url
     assert urljoin("https://shop.example/img/" + (home + "/" if home else "") + "m.json", url).startswith(
         "https://shop.example/img/")
+
+
+def test_a_url_does_not_ask_for_the_working_directory(tmp_path, monkeypatch):
+    # posixpath.relpath makes both paths absolute from os.getcwd(): a daemon (or `hotfolder
+    # process`) started in a folder removed since failed every manifest with ENOENT.
+    from hotfolder.workers.manifest import url as url_of
+
+    cfg, folder = folder_config(tmp_path / "f")
+    camera_jpeg(folder.inbox / "a.jpg")
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    assert url_of("zoom/a b.jpg", "shoes/red") == "../../zoom/a%20b.jpg"
+    assert url_of("shoes/a.jpg", "shoes") == "a.jpg"
+    assert url_of("a.jpg", "") == "a.jpg"
+    result = rendered(cfg, folder, "a.jpg")
+    assert result.ok, result
+    assert [o["url"] for o in json.loads(result.manifest)["outputs"]] == ["a_web.jpg", "a_thumb.webp"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import posixpath
 from collections.abc import Sequence
 from urllib.parse import quote
 
@@ -45,7 +44,18 @@ def url(path: str, home: str) -> str:
     bytes): what `<img src>` or `new URL(url, manifestUrl)` takes as it is. `path` (under
     the output folder) resolved from the manifest's folder asked for `home` twice (a shop's
     audit: 404), and a name's space, '#', '?' or '%' cut or changed the URL."""
-    return quote(os.fsencode(posixpath.relpath(path, home or ".")), safe="/")
+    return quote(os.fsencode(_relative(path, home)), safe="/")
+
+
+def _relative(path: str, home: str) -> str:
+    """`path` from the folder `home` (both under the output folder, of plain parts): by the
+    names alone. posixpath.relpath asks os.getcwd(), which fails in a working directory
+    removed since the start: every manifest failed with ENOENT and no word of why."""
+    to, start = path.split("/"), [p for p in home.split("/") if p]
+    common = 0
+    while common < min(len(to) - 1, len(start)) and to[common] == start[common]:
+        common += 1
+    return "/".join([".."] * (len(start) - common) + to[common:])
 
 
 def _output(out: Output, path: str, home: str) -> dict:
