@@ -371,6 +371,32 @@ def test_redis_restarted_mid_burst(cluster_factory):
     assert not c.events("head", "config_version_mismatch"), c.events("head", "config_version_mismatch")
 
 
+def test_redis_down_a_while_is_not_said_as_no_node_registered_when_it_is_back(cluster_factory):
+    """The head waited a refresh after the last node it saw before saying 'no node is
+    registered: start a node': with Redis down longer than that (its machine rebooted), the
+    error came at once when Redis was back, before the nodes could register again."""
+    c = cluster_factory()
+    c.start_head()
+    c.start_worker("w0")
+    held = hold(c, "a.jpg")  # a job in flight: what the error was said of
+    c.drop(["a.jpg"])
+    wait_for(lambda: c.started("a.jpg"), 20, what="a.jpg to start")
+    wait_for(lambda: "w0@" in json.dumps(c.status().get("cluster", {}).get("nodes")), 20,
+             what="the head to see w0")
+    c.redis.stop()
+    down = time.monotonic()
+    wait_for(lambda: str(c.status().get("cluster", {}).get("broker", "")).startswith("unreachable")
+             and time.monotonic() - down > 8, 20, what="Redis to be down longer than a node's refresh")
+    failed = len(c.events("w0", "registration_failed"))  # back just after w0 tried: it tries again in 5 s
+    wait_for(lambda: len(c.events("w0", "registration_failed")) > failed, 10, what="w0 to try to register")
+    c.redis.start()
+    wait_for(lambda: (s := c.status().get("cluster", {})).get("broker") == "ok" and "w0@" in json.dumps(s.get("nodes")),
+             30, what="w0 to register again")
+    held.unlink()
+    wait_for(lambda: c.settled(1), 60, what="a.jpg to be done")
+    assert not c.events("head", "config_version_mismatch"), c.events("head", "config_version_mismatch")
+
+
 def test_the_head_says_when_redis_lost_its_data_while_it_ran(cluster_factory):
     """Redis restarted without persistence forgets the index of originals, `{seq}` and the
     counts: the head said so (index_empty) only at its own start, so a copy of a photo dropped

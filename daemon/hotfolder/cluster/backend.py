@@ -268,6 +268,8 @@ class ClusterBackend:
                                                   "held", "by_folder", "refused", "nodes", "version_problems",
                                                   "duplicates")}
             info.update(keep, broker=f"{'full' if is_full(exc) else 'unreachable'}: {exc}")
+            if self._nodes_seen:  # nor could the nodes refresh their registrations: they have a refresh
+                self._nodes_seen = time.monotonic()  # once it is back (down longer: the error came at once)
         self.info = info
 
     def _watch_data(self) -> None:
