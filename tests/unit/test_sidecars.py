@@ -15,6 +15,7 @@ from hotfolder.arrival.inbox import Inbox
 from hotfolder.sidecars import beside, find_image, find_sidecar, image_of, is_sidecar, sidecar_of
 from hotfolder.spool import moves, recovery
 from hotfolder.spool.failed_files import failed_originals
+from hotfolder.state import unmatched
 from tests.unit.test_spool import make_folder
 
 
@@ -342,3 +343,30 @@ def test_where_a_node_says_it_archived_an_unmatched_original_is_a_name_inside_th
     for forged in ("../x.jpg", "/etc/passwd", "a/../../b", "", 7, None, "x" * 5000):
         assert unmatched_at({"unmatched_at": forged}) is None, forged
     assert unmatched_at({}) is None
+
+
+def test_a_node_s_unmatched_original_is_noted_only_inside_the_archive_without_a_link(tmp_path):
+    """The head notes where a verdict from Redis says a node archived an unmatched original:
+    a folder of archive/ swapped for a link (the archive is on the share every node writes)
+    made it stat and note a file outside it."""
+    import dataclasses
+
+    import structlog
+
+    from hotfolder.supervisor import side_files
+
+    state = tmp_path / "state"
+    folder = dataclasses.replace(make_folder(tmp_path), index_dir=state, state_dir=state)
+    folder.archive.mkdir(parents=True, exist_ok=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "IMG_5.JPG").write_bytes(b"not the archive's")
+    (folder.archive / "2026").symlink_to(elsewhere)
+    (folder.archive / "IMG_6.JPG").write_bytes(b"archived a moment ago, unmatched")
+    sidecars = side_files.LoneSidecars(state)
+    with structlog.testing.capture_logs() as said:
+        sidecars.note_unmatched(structlog.get_logger(), folder, folder.archive / "2026" / "IMG_5.JPG")
+        sidecars.note_unmatched(structlog.get_logger(), folder, folder.archive / "IMG_6.JPG")
+    assert not unmatched.archived_lately(state, folder.archive / "2026" / "IMG_5.JPG")
+    assert [s["event"] for s in said] == ["unmatched_note_failed"], said
+    assert unmatched.archived_lately(state, folder.archive / "IMG_6.JPG")

@@ -15,7 +15,7 @@ from hotfolder.arrival import rules
 from hotfolder.config import locate
 from hotfolder.config.model import Folder
 from hotfolder.engine import formats
-from hotfolder.spool import archived, fsnames, moves, xmp_sidecars
+from hotfolder.spool import archived, fsnames, moves, nofollow, xmp_sidecars
 from hotfolder.state import originals, unmatched
 
 
@@ -58,7 +58,8 @@ class LoneSidecars:
             notes = self._unmatched.get(self.state_dir)
             if notes is None:
                 notes = self._unmatched[self.state_dir] = unmatched.Unmatched(self.state_dir)
-            notes.note(where, os.lstat(where).st_ino)
+            # its folders reached without a link: a cluster's `where` is a verdict's, from Redis
+            notes.note(where, nofollow.lstat(where).st_ino)
         except Exception as exc:  # noqa: BLE001 - see above
             log.warning("unmatched_note_failed", folder=folder.name, archived=str(where),
                         reason=f"{type(exc).__name__}: {exc}")
