@@ -719,8 +719,10 @@ def test_a_size_in_pixels_written_with_its_unit_says_the_number(tmp_path, value,
     ('"#fff"', "must be a colour like '#ffffff', not '#fff' (did you mean '#ffffff'?)"),
     ("white", "must be a colour like '#ffffff', not 'white' (did you mean '#ffffff'?)"),
     ("Black", "must be a colour like '#ffffff', not 'Black' (did you mean '#000000'?)"),
+    # what to write, and JPEG XL keeps transparency too (it was left out)
     ("transparent", "must be a colour like '#ffffff', not 'transparent': JPEG's flattening and a pad's box are "
-                    "opaque (a WebP, AVIF or PNG keeps a picture's own transparency, but for pad)"),
+                    "opaque; leave background out (white) or give the colour they take: PNG, WebP, AVIF and JPEG XL "
+                    "keep a picture's own transparency without it, but for pad"),
     ("'#12345'", "must be a colour like '#ffffff', not '#12345'"),
 ])
 def test_a_background_written_as_css_writes_it_says_what_was_meant(tmp_path, value, said):

@@ -317,8 +317,8 @@ NAMED_COLOURS = {"white": "#ffffff", "black": "#000000", "grey": "#808080", "gra
 def _colour_meant(value: str) -> str:
     said = value.strip().lower()
     if said == "transparent":
-        return (": JPEG's flattening and a pad's box are opaque (a WebP, AVIF or PNG keeps a picture's own "
-                "transparency, but for pad)")
+        return (": JPEG's flattening and a pad's box are opaque; leave background out (white) or give the colour "
+                "they take: PNG, WebP, AVIF and JPEG XL keep a picture's own transparency without it, but for pad")
     if re.fullmatch(r"#[0-9a-f]{3}", said):
         return f" (did you mean {'#' + ''.join(c * 2 for c in said[1:])!r}?)"
     return f" (did you mean {NAMED_COLOURS[said]!r}?)" if said in NAMED_COLOURS else ""
