@@ -59,3 +59,22 @@ def test_pad_puts_a_transparent_picture_on_its_background_as_the_bars(tmp_path, 
     bar, band, product = out.getpixel((150, 10)), out.getpixel((10, 150)), out.getpixel((150, 150))
     assert near(bar, (250, 250, 250, 255), tol=3) and near(band, bar, tol=3), (bar, band)
     assert near(product, (180, 40, 30, 255), tol=12), product
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp"])
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_pads_box_is_its_background_in_the_outputs_profile_whatever_the_sources(tmp_path, fmt, mode):
+    # A review: padded before the colour step, an 8-bit Adobe RGB picture's bars were
+    # converted with it, and '#1e3cc8' came out (1, 57, 206) in the sRGB output, where
+    # JPEG's flattening of a transparent picture without pad gave '#1e3cc8' itself.
+    from tests.sources import adobe_rgb_icc
+
+    src = tmp_path / "adobe.png"
+    im = Image.new(mode, (400, 200), (0, 0, 0, 0) if mode == "RGBA" else (90, 90, 90))
+    im.paste((180, 40, 30, 255)[:len(mode)], (150, 50, 250, 150))
+    im.save(src, icc_profile=adobe_rgb_icc())
+    out = run_one(src, R(operation="pad", width=300, height=300, background=(30, 60, 200), format=fmt,
+                         quality=95)).convert("RGB")
+    assert near(out.getpixel((150, 10)), (30, 60, 200), tol=4), out.getpixel((150, 10))
+    if mode == "RGBA":  # the transparent band beside the product is the same box
+        assert near(out.getpixel((10, 150)), (30, 60, 200), tol=4), out.getpixel((10, 150))

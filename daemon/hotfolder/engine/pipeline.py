@@ -15,7 +15,7 @@ faster (see DESIGN.md, "The engine"):
                     (engine/location: what strip-gps removes; engine/iptc: IIM)
   engine/raster     a rendition's pixels, packed until a step needs a Pillow image
   engine/steps      per rendition, in order: resize (engine/resample, engine/smartcrop,
-                    engine/orient), colour, flatten (engine/colour), sharpen, watermark,
+                    engine/orient), colour, pad, flatten (engine/colour), sharpen, watermark,
                     metadata (engine/rights, engine/xmp), encode (engine/encode,
                     engine/encoders)
   engine/geometry   pure: sizes, crops, the stored orientation's frame

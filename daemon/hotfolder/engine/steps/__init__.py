@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from hotfolder.engine.steps import colour, encode, flatten, metadata, resize, sharpen, watermark
+from hotfolder.engine.steps import colour, encode, flatten, metadata, pad, resize, sharpen, watermark
 from hotfolder.engine.steps.work import Work
 
 Step = Callable[[Work], Work]
@@ -19,6 +19,7 @@ Step = Callable[[Work], Work]
 STEPS: tuple[Step, ...] = (
     resize.apply,  # cut from the frame ladder (or smart-cropped), turned upright
     colour.apply,  # into the rendition's colour profile
+    pad.apply,  # pad's box, in that profile (its background as JPEG's flattening takes it)
     flatten.apply,  # the mode the output's format takes (alpha onto the background)
     sharpen.apply,  # the unsharp mask, after resampling, before the mark
     watermark.apply,  # the mark, on the finished pixels

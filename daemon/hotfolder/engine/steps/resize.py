@@ -2,7 +2,7 @@
 `upscale`, `crop`, `orient`): resampled from the smallest frame already made that
 covers it (engine/resample, libvips), or, for `fill` with `crop: attention | entropy`,
 cut where libvips' smartcrop looks (engine/smartcrop); then turned upright (Pillow,
-on the small output: engine/orient), and for `pad` centred on its canvas.
+on the small output: engine/orient). `pad`'s canvas is the pad step's (steps/pad).
 
 Light to import: libvips and Pillow are imported with the first rendition.
 """
@@ -26,9 +26,4 @@ def apply(work: Work) -> Work:
     raster, shared = frames.resample(as_stored(p, turn))
     if turn != 1:
         raster, shared = Raster.of(orient.upright(raster.image(), turn)), False
-    if p.canvas is not None:
-        image = raster.image()
-        on_canvas = orient.padded(image, p.canvas, rendition.background)
-        # padded() hands back the image itself when it fills the canvas: still shared then
-        raster, shared = Raster.of(on_canvas), shared and on_canvas is image
-    return replace(work, raster=raster, shared=shared)
+    return replace(work, raster=raster, shared=shared)  # pad's box: the pad step, after the colour step
