@@ -707,6 +707,9 @@ def test_a_rendition_name_used_twice_says_to_name_each(tmp_path):
     ("2000px", "must be a whole number, not the text '2000px' (did you mean 2000?)"),
     ('"2,000"', "must be a whole number, not the text '2,000' (did you mean 2000?)"),
     ("wide", "must be a whole number, not the text 'wide'"),
+    # a number in quotes is said so once, not again as a guess (a review)
+    ('"2000"', "must be a whole number, not the text '2000' (a number read as text: write it in plain digits, "
+               "without quotes)"),
 ])
 def test_a_size_in_pixels_written_with_its_unit_says_the_number(tmp_path, value, said):
     text = BASE.replace("format: jpeg", f"format: jpeg\n        when: {{min_width: {value}}}")

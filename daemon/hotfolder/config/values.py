@@ -82,7 +82,8 @@ class Int(Kind):
 def _number_meant(value: object) -> str:
     """` (did you mean 2000?)` of a number written with its unit or thousands' commas
     (`2000px`, `"2,000"`), which was only "not the text '2000px'" (a shop's audit)."""
-    if isinstance(value, str) and (found := re.fullmatch(r"\s*(\d{1,3}(?:,\d{3})+|\d+)\s*(?:px)?\s*", value)):
+    if (isinstance(value, str) and not value.strip().isdigit()  # "2000": kind() says it, a number read as text
+            and (found := re.fullmatch(r"\s*(\d{1,3}(?:,\d{3})+|\d+)\s*(?:px)?\s*", value))):
         return f" (did you mean {found[1].replace(',', '')}?)"
     return ""
 
