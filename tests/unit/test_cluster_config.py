@@ -159,3 +159,21 @@ def test_what_only_the_head_does_and_where_a_machine_keeps_its_folders_are_not_t
 
     moved = FOLDERS.replace("/srv/hf/", "/mnt/share/").replace("    renditions:", f"    {key}\n    renditions:")
     assert key in moved and version(moved) == version(FOLDERS)
+
+
+def test_redis_losing_its_data_says_which_seq_counters_to_set():
+    """redis_data_lost's action named `hotfolder index rebuild` only, which does not make a
+    folder's {seq} counter again: a folder whose names use it gave them again (a review)."""
+    from hotfolder.cluster.backend import data_lost_action
+    from hotfolder.cluster.store import key_prefix
+
+    plain = parse(GOOD + "}")
+    assert "{seq}" not in data_lost_action(plain, key_prefix(plain.cluster))
+    numbered = config.parse(FOLDERS.replace("{name: web, size: 100}",
+                                            "{name: web, size: 100, filename: 'shoot_{seq:04}.{ext}'}")
+                            + f"cluster: {GOOD}}}\n")
+    action = data_lost_action(numbered, key_prefix(numbered.cluster))
+    assert action.startswith("set `appendonly yes` in redis.conf (docs/cluster.md), then run `hotfolder index "
+                             "rebuild` once"), action
+    assert ("the rebuild does not set {seq}: SET hotfolder:c1:hf:seq:photos to the last number each gave"
+            in action), action

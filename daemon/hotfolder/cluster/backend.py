@@ -281,8 +281,7 @@ class ClusterBackend:
                              "flushed): the index of originals is empty (copies of earlier originals are rendered "
                              "again, not skipped as duplicates), each folder's {seq} starts again at 1 and the "
                              "counts at 0; queued messages are sent again by the reconciler",
-                             action="set `appendonly yes` in redis.conf (docs/cluster.md), then run "
-                                    "`hotfolder index rebuild` once (on any machine with the config)")
+                             action=data_lost_action(self.config, self.store.prefix))
         self._marked = True
 
     def _held(self, recs: list[jobs.Record], leases: set[str], queued: int) -> int:
@@ -343,6 +342,23 @@ class ClusterBackend:
 def is_full(exc: BaseException) -> bool:
     """Redis refused a write for its memory (maxmemory with noeviction): reachable, and full."""
     return "maxmemory" in str(exc) or type(exc).__name__ == "OutOfMemoryError"
+
+
+def data_lost_action(config: Config, prefix: str) -> str:
+    """What to do when Redis lost its data: the index made again from the archives, and each
+    counter of a folder whose names use `{seq}` set by hand, which the rebuild does not make
+    (the action named the rebuild only, and such a folder's names came again)."""
+    from hotfolder.recipes.facts import need_of_fields
+    from hotfolder.recipes.select import template_fields
+
+    action = ("set `appendonly yes` in redis.conf (docs/cluster.md), then run `hotfolder index rebuild` once (on "
+              "any machine with the config)")
+    counted = [f.name for f in config.folders if need_of_fields(template_fields(f.renditions)).seq]
+    if counted:
+        action += ("; the rebuild does not set {seq}: SET " + ", ".join(f"{prefix}hf:seq:{name}" for name in counted)
+                   + " to the last number each gave (the newest outputs' names say it), or the names it gave "
+                     "come again (then on_name_clash decides: suffixed by default)")
+    return action
 
 
 def _held_reason(held: int, c: Cluster) -> str:
