@@ -153,13 +153,10 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     with originals.recorded_outputs(folder.index_dir) as recorded:  # what proves an output of no record its own
         outputs = {r.name: _output(folder, r, facts, rel, values, notes, generation, recorded)
                    for r in selection.chosen}
-    if folder.manifest is not None and selection.chosen:  # the file a page reads: said as the outputs are
-        from hotfolder.spool import owners
+    from hotfolder.spool import owners
 
-        home = choice.subdir_of(rel)
-        name = owners.manifest_name(folder.manifest, PurePosixPath(rel).name, folder.name)
-        notes.append(f"manifest → {display(f'{home}/{name}' if home else name)} (each output's url in it is "
-                     "from there)")
+    if selection.chosen and (at := owners.manifest_rel(folder, rel)) is not None:  # the file a page reads
+        notes.append(f"manifest → {display(at)} (each output's url in it is from there)")
     if used.seq:
         notes.append(f"{{seq}} is {seq if seq is not None else 'unknown'} if this file is the folder's next; "
                      "handed out only when it is rendered")

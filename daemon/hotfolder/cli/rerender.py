@@ -24,7 +24,7 @@ import re
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from hotfolder.arrival import rules
 from hotfolder.cli import batchrun, explain
@@ -285,7 +285,8 @@ def _say_plan_with(cfg: Config, folder: Folder, archive: Path, current: list[arc
     taken: dict[Path, str] = {}  # the names the originals before this one will have written, and whose
     for item, (wanted, numbered) in zip(current, _names_wanted(cfg, folder, current), strict=True):
         generation = generations.get(item.path, 0)
-        manifest = _manifest_of(folder, item.rel) if wanted else None  # reserved last, as the run does
+        at = owners.manifest_rel(folder, item.rel) if wanted else None  # reserved last, as the run does
+        manifest = folder.output / at if at is not None else None
         if manifest is not None:
             wanted = [*wanted, manifest]
         proven = provenance.proven(folder, item.rel, generation, wanted, recorded, manifest=manifest)
@@ -320,18 +321,6 @@ def _say_plan_with(cfg: Config, folder: Folder, archive: Path, current: list[arc
               for kind in ("left", "anew") if tally.get(kind)]
     print(f"folder {folder.name}: would render {len(current)} archived original(s) into {folder.output}; outputs: "
           f"{', '.join(parts)}; {len(earlier)} earlier drop(s) of a name skipped. Nothing was written (--dry-run).")
-
-
-def _manifest_of(folder: Folder, rel: str) -> Path | None:
-    """Where the run writes the original's manifest (before clashes), if the folder has one:
-    the dry run listed the outputs only, not the file a shop's page reads (a shop's audit)."""
-    from hotfolder.workers.choice import subdir_of
-
-    if folder.manifest is None:
-        return None
-    home = subdir_of(rel)
-    name = owners.manifest_name(folder.manifest, PurePosixPath(rel).name, folder.name)
-    return folder.output / home / name if home else folder.output / name
 
 
 # An earlier output the plan does not make: (said of one, said in the summary)

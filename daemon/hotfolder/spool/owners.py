@@ -106,6 +106,17 @@ def manifest_name(template: str, src_name: str, folder: str = "") -> str:
     return name.replace("/", "_")  # one name, in the file's own subfolder (a `{folder}` with a / too)
 
 
+def manifest_rel(folder: Folder, rel: str) -> str | None:
+    """Where the manifest of the original at `rel` goes under the output folder (before
+    clashes): in the file's own subfolder, wherever templates send its outputs; None
+    without a `manifest:` (what `explain` and `rerender --dry-run` say of it)."""
+    if folder.manifest is None:
+        return None
+    parent, name = os.path.split(rel)
+    name = manifest_name(folder.manifest, name, folder.name)
+    return f"{parent}/{name}" if parent else name
+
+
 def owner_id(folder: Folder, rel: str, generation: int = 0, source: Path | None = None) -> str:
     """An original's identity: its path in processing/ (one per folder and inbox path), and
     which photo of that name it is (issue 26.2: the index of originals tells a new version
