@@ -261,7 +261,7 @@ class ClusterBackend:
             queued = self.store.queue_length(sorted(queues))
             info.update(broker="ok", queue_length=queued, processed=processed,
                         failed=failed, rendering=sum(per_node.values()), per_node=per_node,
-                        refused=self.store.refused_count(), held=self._held(recs, set(leases), queued),
+                        refused=self.store.refused_count(), held=self._held(recs, set(leases), queued, sorted(queues)),
                         **self._node_versions(recs))
         except Exception as exc:  # noqa: BLE001 - status must not stop the head
             keep = {k: self.info.get(k) for k in ("queue_length", "processed", "failed", "per_node", "rendering",
@@ -284,9 +284,10 @@ class ClusterBackend:
                              action=data_lost_action(self.config, self.store.prefix))
         self._marked = True
 
-    def _held(self, recs: list[jobs.Record], leases: set[str], queued: int) -> int:
+    def _held(self, recs: list[jobs.Record], leases: set[str], queued: int, queues: list[str]) -> int:
         """Jobs a stopped node holds (Reconciler.held_elsewhere), said in the log when they come."""
-        held = self.reconciler.held_elsewhere([r.job for r in recs], leases, queued)
+        held = self.reconciler.held_elsewhere([r.job for r in recs], leases, queued,
+                                              lambda: self.store.queued_jobs(queues))
         if held > (self.info.get("held") or 0):
             self.log.warning("jobs_held", count=held, reason=_held_reason(held, self.config.cluster))
         return held

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import posixpath
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,19 +63,30 @@ class Reconciler:
         return result
 
 
-    def held_elsewhere(self, jobs_now: list[str], leases: set[str], queued: int, now: float | None = None) -> int:
-        """Jobs no node has rendered for a while, more than the queues hold: taken by a node that
+    def held_elsewhere(self, jobs_now: list[str], leases: set[str], queued: int,
+                       in_queues: Callable[[], frozenset[str] | None] = lambda: None,
+                       now: float | None = None) -> int:
+        """Jobs no node has rendered for a while and no queue holds: taken by a node that
         stopped (killed, its machine gone) with its messages unacked. Redis hands them to
         another node after visibility_timeout, `run` sends them again after stale_after; till
         then the status said only "in flight" and nothing being rendered (an admin's audit).
         Looked at each second (the head's status): `jobs_now` in flight, `leases` the jobs
         leased now. A job is quiet once it has had no lease for longer than a running render
         takes to make its lease again (lease_ttl/3, after a Redis restart) and a retry waits
-        away from both queue and lease (min(30, visibility_timeout/4) s, tasks.run)."""
+        away from both queue and lease (min(30, visibility_timeout/4) s, tasks.run).
+        `in_queues()`: the jobs queued (Store.queued_jobs), asked only when some job is quiet;
+        when it cannot say, the `queued` messages are taken off the count: that hid a held
+        job behind the jobs sent in the last half minute of a busy cluster's backlog."""
         now = time.time() if now is None else now
         self.lease_gone = {j: self.lease_gone.get(j, now) for j in jobs_now if j not in leases}
-        quiet = max(self.cluster.lease_ttl / 3, min(30.0, self.cluster.visibility_timeout / 4)) + 1.0
-        return max(0, sum(1 for since in self.lease_gone.values() if now - since >= quiet) - queued)
+        quiet_after = max(self.cluster.lease_ttl / 3, min(30.0, self.cluster.visibility_timeout / 4)) + 1.0
+        quiet = [j for j, since in self.lease_gone.items() if now - since >= quiet_after]
+        if not quiet:
+            return 0
+        waiting = in_queues()
+        if waiting is None:
+            return max(0, len(quiet) - queued)
+        return sum(1 for j in quiet if j not in waiting)
 
 
 def adopt_orphans(folders: list[Folder], records: jobs.Records, root) -> list[jobs.Record]:

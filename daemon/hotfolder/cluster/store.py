@@ -40,6 +40,7 @@ end
 return 0
 """
 PRIORITY_SUFFIXES = ("", "\x06\x163", "\x06\x166", "\x06\x169")  # kombu's Redis priority lists
+QUEUE_LOOK = 5000  # messages read at most to know which jobs are queued (Store.queued_jobs)
 
 
 def key_prefix(cluster: Cluster) -> str:
@@ -279,6 +280,28 @@ class Store:
             for suffix in PRIORITY_SUFFIXES:
                 pipe.llen(self.prefix + queue + suffix)
         return sum(pipe.execute())
+
+    def queued_jobs(self, queues: list[str]) -> frozenset[str] | None:
+        """The jobs whose messages wait in these queues (a send's task id is the job's and a
+        suffix: app.send); None when more than QUEUE_LOOK wait (not read). Data: a message
+        that is not one of ours names no job."""
+        keys = [self.prefix + queue + suffix for queue in queues for suffix in PRIORITY_SUFFIXES]
+        pipe = self.r.pipeline()
+        for key in keys:
+            pipe.llen(key)
+        if sum(pipe.execute()) > QUEUE_LOOK:
+            return None
+        for key in keys:
+            pipe.lrange(key, 0, QUEUE_LOOK - 1)
+        found = set()
+        for raw in (m for messages in pipe.execute() for m in messages):
+            try:
+                task_id = json.loads(raw)["headers"]["id"]
+            except (ValueError, TypeError, KeyError):
+                continue
+            if isinstance(task_id, str):
+                found.add(task_id.rpartition(".")[0])
+        return frozenset(found)
 
     # nodes and their config versions
     def register(self, node: str, versions: dict[str, str], ttl: float) -> None:
