@@ -419,6 +419,22 @@ def test_the_head_says_when_redis_lost_its_data_while_it_ran(cluster_factory):
     assert len(c.events("head", "redis_data_lost")) == 1, c.log("head")
 
 
+def test_an_empty_index_is_said_when_redis_comes_up_after_the_head(cluster_factory):
+    """The head checks the index at its start (index_empty) and watches its mark after: with
+    Redis down at the start and up later without its data (a reboot of both, Redis without
+    persistence), neither said a word, and copies of archived originals were rendered again."""
+    c = cluster_factory()
+    c.archive.mkdir(parents=True, exist_ok=True)
+    (c.archive / "old.jpg").write_bytes(b"an original archived before")
+    c.redis.stop()
+    c.start_head()
+    assert c.events("head", "index_unreachable") and not c.events("head", "index_empty")
+    c.redis.start()
+    said = wait_for(lambda: c.events("head", "index_empty"), 15, what="the head to say the index is empty")
+    assert "hotfolder index rebuild" in said[0]["action"], said
+    assert not c.events("head", "redis_data_lost")  # not seen lost: never seen
+
+
 def test_redis_restarts_during_a_render_are_not_attempts(cluster_factory):
     """Each reconnect after a Redis restart terminates the running render (Celery: its message
     cannot be acked any more) and it starts again: three restarts during one slow render sent

@@ -275,13 +275,17 @@ class ClusterBackend:
     def _watch_data(self) -> None:
         """Said when Redis lost its data while the head ran (restarted without appendonly, or
         flushed): the start's check (index_empty) said nothing then, and copies of earlier
-        originals were rendered again without a word (an admin's audit of cluster mode)."""
-        if self.store.mark_data() and self._marked:
-            self.log.warning("redis_data_lost", reason="Redis lost its data (restarted without persistence, or "
-                             "flushed): the index of originals is empty (copies of earlier originals are rendered "
-                             "again, not skipped as duplicates), each folder's {seq} starts again at 1 and the "
-                             "counts at 0; queued messages are sent again by the reconciler",
-                             action=data_lost_action(self.config, self.store.prefix))
+        originals were rendered again without a word (an admin's audit of cluster mode).
+        Unreachable at the start, the start's check is made when Redis is first reached."""
+        if self.store.mark_data():
+            if self._marked:
+                self.log.warning("redis_data_lost", reason="Redis lost its data (restarted without persistence, or "
+                                 "flushed): the index of originals is empty (copies of earlier originals are "
+                                 "rendered again, not skipped as duplicates), each folder's {seq} starts again at 1 "
+                                 "and the counts at 0; queued messages are sent again by the reconciler",
+                                 action=data_lost_action(self.config, self.store.prefix))
+            else:  # it said index_unreachable then: a Redis up without its data since was said by nothing
+                self._check_index()
         self._marked = True
 
     def _held(self, recs: list[jobs.Record], leases: set[str], queued: int, queues: list[str]) -> int:
