@@ -106,6 +106,21 @@ def test_a_dng_s_camera_and_size_come_from_libraw_and_its_preview(tmp_path):
     assert photo.camera == "Hotfolder Test DNG"
 
 
+def test_a_raw_whose_preview_has_no_exif_is_dated_by_the_raw_not_by_its_copy(tmp_path):
+    """A wedding card's RAWs copied with `cp -r` (the copies' mtime is the copy's): the
+    preview carries no EXIF, so LibRaw makes one from the RAW's tags, and it puts the shot's
+    time in IFD0's DateTime, not DateTimeOriginal; {taken} read the copy's mtime instead,
+    and the RAW and its camera JPEG got names hours apart."""
+    src = sources.dng(tmp_path / "IMG_0001.dng", Image.new("RGB", (600, 400), (120, 140, 160)),
+                      exif={36867: (2, "2026:06:13 14:02:10")})
+    bare = sources.dng(tmp_path / "IMG_0002.dng", Image.new("RGB", (600, 400), (120, 140, 160)), preview_scale=None,
+                       exif={36867: (2, "2026:06:13 14:02:10")})  # no preview: its own tags, as its outputs
+    for path in (src, bare):
+        photo = read(path)
+        assert photo.taken is not None and photo.taken.replace(tzinfo=None) == dt.datetime(2026, 6, 13, 14, 2, 10)
+        assert photo.taken_from == "exif" and photo.camera == "Hotfolder Test DNG", path
+
+
 def test_a_heic_is_upright_by_libheif_and_a_png_has_no_camera(tmp_path):
     heic = sources.heic(tmp_path / "a.heic", Image.new("RGB", (64, 32), "red"), exif=sources.camera_exif(orientation=6))
     photo = read(heic)

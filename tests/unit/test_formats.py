@@ -288,6 +288,16 @@ def test_preview_mode_uses_the_embedded_jpeg_turned_once_by_the_raws_flip(tmp_pa
     assert kept.getexif().get_ifd(GPS)[2] == (48.0, 51.0, 24.0) and upright_marks(kept, tol=45)
 
 
+def test_a_preview_s_exif_made_by_libraw_keeps_when_the_photo_was_taken(tmp_path):
+    # LibRaw writes the RAW's shot time into the EXIF it makes as IFD0's DateTime (dcraw's
+    # habit): the outputs said nothing of when the photo was taken (no DateTimeOriginal),
+    # so a gallery sorted a wedding's RAWs by their export, not by the ceremony.
+    src = sources.dng(tmp_path / "p.dng", photo((240, 160)), exif={0x9003: (2, "2026:06:13 14:02:10")})
+    for mode in ("preview", "develop"):
+        out = run_one(src, R(operation="fit", width=100, height=100, metadata="keep"), raw=mode)
+        assert out.getexif().get_ifd(0x8769).get(0x9003) == "2026:06:13 14:02:10", mode
+
+
 def test_a_preview_with_an_exif_orientation_of_its_own_is_turned_by_the_flip_only(tmp_path):
     # A camera's preview that starts with its own EXIF (here Orientation 3) keeps it: the
     # flip (6) still decides, once.

@@ -153,11 +153,29 @@ def _raw(src: Path, need: Need, max_image_pixels: int):
             exif = _preview_exif(raw)
     finally:
         raw.close()
+    if exif is None and need.read_exif:
+        exif = _own_exif(src)
     return exif, size, orientation, None, None
+
+
+def _own_exif(src: Path) -> Image.Exif | None:
+    """A RAW without a JPEG preview (a bare DNG): its own tags, as its outputs carry them
+    (decoders/raw): its camera and date were read for no condition nor name before."""
+    from hotfolder.engine import tifftags
+
+    own = tifftags.read(src)
+    made = tifftags.raw_photo_exif(own) if own is not None else b""
+    if not made:
+        return None
+    exif = Image.Exif()
+    exif.load(made)
+    return exif
 
 
 def _preview_exif(raw) -> Image.Exif | None:
     import rawpy
+
+    from hotfolder.engine.decoders.raw import libraw_made
 
     try:
         thumb = raw.extract_thumb()
@@ -167,7 +185,7 @@ def _preview_exif(raw) -> Image.Exif | None:
         return None
     try:
         with our_pixel_limit(), Image.open(io.BytesIO(thumb.data), formats=["JPEG"]) as jpeg:
-            return jpeg.getexif()
+            return libraw_made(jpeg.getexif())  # dated as the outputs are (decoders/raw)
     except DECODE_ERRORS as exc:
         reraise_unless_input(exc)
         return None

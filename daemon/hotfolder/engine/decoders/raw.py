@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 FLIP_TO_ORIENTATION = {0: 1, 1: 2, 3: 3, 2: 4, 4: 5, 6: 6, 7: 7, 5: 8}
 SRGB_GAMMA = (2.4, 12.92)  # LibRaw's default is BT.709's (2.222, 4.5)
 SOFTWARE_TAG = 0x0131
+DATE_TIME_TAG, EXIF_IFD_TAG, DATE_TAKEN_TAG = 0x0132, 0x8769, 0x9003  # IFD0 DateTime; DateTimeOriginal
 STDERR = 2
 
 
@@ -296,8 +297,24 @@ class _Preview:
 def _carried_exif(jpeg: Image.Image) -> bytes:
     """The preview's EXIF, without its Orientation (the RAW's flip decides, applied by the
     engine) and without the Software tag LibRaw writes into an EXIF it makes."""
-    exif = jpeg.getexif()
+    exif = libraw_made(jpeg.getexif())
     exif.pop(orient.ORIENTATION_TAG, None)
-    if str(exif.get(SOFTWARE_TAG, "")).startswith("dcraw"):
-        del exif[SOFTWARE_TAG]
     return exif.tobytes() if len(exif) else b""
+
+
+def libraw_made(exif: Image.Exif) -> Image.Exif:
+    """A preview's EXIF as the camera would have said it: one LibRaw made of the RAW's own
+    tags (its Software "dcraw v9.26") puts the shot's time (DateTimeOriginal, else DateTime)
+    into IFD0's DateTime only, and no DateTimeOriginal, so `{taken}` fell back to the copy's
+    modification time and the outputs said nothing of when the photo was taken (the wedding
+    audit: a card's RAWs named by the time of `cp -r`, hours from their camera JPEGs). Its
+    DateTime is given as DateTimeOriginal, and LibRaw's Software tag left out."""
+    if not str(exif.get(SOFTWARE_TAG, "")).startswith("dcraw"):
+        return exif
+    del exif[SOFTWARE_TAG]
+    stamp = exif.get(DATE_TIME_TAG)
+    photo = exif.get_ifd(EXIF_IFD_TAG)
+    if isinstance(stamp, str) and stamp.strip("\0 ") and DATE_TAKEN_TAG not in photo:
+        photo[DATE_TAKEN_TAG] = stamp
+        exif[EXIF_IFD_TAG] = dict(photo)
+    return exif
