@@ -107,6 +107,8 @@ class Match:
     bits: int = 0  # distance of the pHashes (0 for the same bytes)
     record: int = 0  # its id in the index
     gone: tuple[str, ...] = ()  # of `outputs`, those not in its output folder when this copy was skipped
+    # The renditions it made (by name); None: not known (a rebuilt index, a cluster's, an older row)
+    renditions: tuple[str, ...] | None = None
 
     def said(self) -> str:
         """For a reason, a log line, a record: which original, and where it is now."""

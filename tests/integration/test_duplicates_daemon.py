@@ -447,3 +447,57 @@ def test_a_copy_whose_archived_original_is_gone_too_is_told_what_works(daemon_fa
     said = hotfolder(*shlex.split(again.group(1))[1:], cwd=d.root.parent)
     assert said.returncode == 0, said.stderr
     assert sorted(files_under(d.output / "bags")) == ["small_thumb.webp", "small_web.jpg"]
+
+
+PROOFS = """
+- name: proof
+  operation: fit
+  size: 96x96
+  format: jpeg
+  filename: "{stem}_proof.{ext}"
+  when: {rating: ">= 4"}
+- name: web
+  operation: fit
+  size: 64x64
+  format: jpeg
+"""
+
+
+def test_a_look_alike_skipped_still_gets_the_renditions_its_earlier_photo_did_not(daemon_factory, tmp_path):
+    """The wedding audit: a card's RAW+JPEG pairs under `similar: skip` (the same shot not
+    delivered twice). The camera JPEG, unrated (Lightroom's sidecar is the RAW's), rendered
+    first: web only; its RAW, rated 5 stars by its sidecar, was then skipped as its look-alike,
+    and the client's proof of the best shot was never made. Now the RAW makes what the JPEG did
+    not get (the proof), and not the web size again; a third look-alike, rated too, is skipped."""
+    from PIL import Image
+
+    from tests import sources
+
+    d = daemon_factory(renditions=PROOFS, on_duplicate=None, folder_extra="similar: skip").start()
+    picture = shot(scene("astronaut"))
+    camera = tmp_path / "card" / "IMG_0001.JPG"
+    camera.parent.mkdir()
+    picture.save(camera, "JPEG", quality=92)
+    _drop(d, "ceremony/IMG_0001.JPG", camera.read_bytes())
+    _settle(d, 1)
+    assert sorted(d.outputs()) == ["ceremony/IMG_0001_web.jpg"]
+    raw = sources.dng(tmp_path / "card" / "IMG_0001.DNG", picture.convert("RGB"), preview_scale=1)
+    _drop(d, "ceremony/IMG_0001.xmp", sources.xmp_packet(rating=5))
+    _drop(d, "ceremony/IMG_0001.DNG", raw.read_bytes())
+    _settle(d, 3)  # the JPEG, the RAW and its sidecar
+    # the proof from the RAW (its own name beside the JPEG's stem: ~dng only where a name is taken)
+    assert sorted(d.outputs()) == ["ceremony/IMG_0001_proof.jpg", "ceremony/IMG_0001_web.jpg"], d.outputs()
+    with Image.open(d.output / "ceremony/IMG_0001_web.jpg") as web:
+        assert max(web.size) == 64  # the JPEG's, not replaced
+    line = d.event("lookalike_completed")
+    assert line is not None and line["renditions"] == ["proof"] and line["matched"] == "test/ceremony/IMG_0001.JPG"
+    assert "ceremony/IMG_0001.DNG" in files_under(d.archive) and "ceremony/IMG_0001.xmp" in files_under(d.archive)
+    # a re-export of the same shot, rated: both its renditions were delivered, so it is skipped
+    export = tmp_path / "card" / "IMG_0001-export.jpg"
+    picture.resize((picture.width // 2, picture.height // 2)).save(export, "JPEG", quality=80,
+                                                                   xmp=sources.xmp_packet(rating=5))
+    _drop(d, "ceremony/IMG_0001-export.jpg", export.read_bytes())
+    _settle(d, 4)  # the JPEG, the RAW, its sidecar, the export
+    assert _originals(d.var / "duplicates") == ["ceremony/IMG_0001-export.jpg"]
+    assert sorted(d.outputs()) == ["ceremony/IMG_0001_proof.jpg", "ceremony/IMG_0001_web.jpg"]
+    d.stop()

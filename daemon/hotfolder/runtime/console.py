@@ -117,6 +117,9 @@ LINES = {
     "file_skipped": _skipped,
     "lookalike_flagged": lambda e: f"{e.get('file')} looks like {e.get('matched')} ({e.get('bits')} bits apart): "
                                    f"rendered all the same",
+    "lookalike_completed": lambda e: f"{e.get('file')} looks like {e.get('matched')} ({e.get('bits')} bits apart), "
+                                     f"which did not get {', '.join(e.get('renditions') or [])}: only "
+                                     f"{'those are' if len(e.get('renditions') or []) > 1 else 'that is'} rendered",
     "name_reused": lambda e: f"{e.get('file')}: {e.get('reason')}",
     "outputs_kept": lambda e: f"{e.get('file')}: {e.get('reason')}",
     "rendition_note": lambda e: f"{e.get('file')}: {e.get('rendition')}: {e.get('note')}",

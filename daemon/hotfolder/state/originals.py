@@ -64,7 +64,10 @@ CREATE INDEX originals_by_name ON originals(folder, name_key)
 """,
     # The outputs' own content hashes (Entry.output_hashes): what proves an output with no
     # owner record to be this original's (spool/owners: the output folder moved, names/ deleted)
-    "ALTER TABLE originals ADD COLUMN output_hashes BLOB")
+    "ALTER TABLE originals ADD COLUMN output_hashes BLOB",
+    # The renditions a rendering made (Entry.renditions): a look-alike under `similar: skip` is
+    # skipped only when they hold every one it would get (workers/duplicates.judge)
+    "ALTER TABLE originals ADD COLUMN renditions TEXT")
 OUTPUT_HASH = 16  # bytes of BLAKE3 kept per output: a forgery needs a second preimage, 2**128 tries
 
 
@@ -163,6 +166,8 @@ class Entry:
     # BLAKE3 of each output's bytes as written (OUTPUT_HASH bytes each, in the outputs' order),
     # then the manifest's if one was written; b"": none known (a rebuild, a cluster)
     output_hashes: bytes = b""
+    # The names of the renditions it made (a rendering's); () not known: a rebuild, a cluster, a skip
+    renditions: tuple[str, ...] = ()
     archived: str | None = None
     time: float | None = None  # when it was seen (now; a rebuild: when it was archived)
     # The subfolder its copies are matched in (duplicate_scope: workers/duplicates.subfolder_scope),
@@ -295,12 +300,13 @@ class Originals:
                 self._bump_epoch()
             cur = self.conn.execute(
                 "INSERT INTO originals (key, content, state, folder, name, name_key, job, time, size, phash, width, "
-                "height, chroma, generation, other, bits, archived, outputs, output_hashes) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "height, chroma, generation, other, bits, archived, outputs, output_hashes, renditions) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (_key8(digest), digest, e.state, fid, name, _key8(name), e.job, int(e.time or time.time()), e.size,
                  signed64(look.phash) if look else None, look.width if look else None,
                  look.height if look else None, look.packed_chroma if look else None, e.generation, e.other,
-                 e.bits, rows.archived(e.archived, name), rows.joined(e.outputs, name), e.output_hashes or None))
+                 e.bits, rows.archived(e.archived, name), rows.joined(e.outputs, name), e.output_hashes or None,
+                 " ".join(e.renditions) if e.renditions and e.state == RENDERED else None))
             self.conn.execute("DELETE FROM originals_claims WHERE content = ? AND job = ?", (digest, e.job))
         assert cur.lastrowid is not None
         return cur.lastrowid
@@ -428,7 +434,7 @@ def _i64(n: int) -> int:
     return (n + 2**63) % 2**64 - 2**63
 
 
-_MATCH = "f.name, o.name, o.archived, o.outputs, o.time"  # what a Match is made of (_match)
+_MATCH = "f.name, o.name, o.archived, o.outputs, o.time, o.renditions"  # what a Match is made of (_match)
 
 
 def _match_of(conn: sqlite3.Connection, record: int, kind: Kind, bits: int) -> Match | None:
@@ -465,7 +471,7 @@ def found_in(state_dir: Path, limit: int) -> list[Found]:
 
 def _match(row, kind: Kind, bits: int, record: int) -> Match:
     return Match(kind, row[0], rows.text(row[1]), rows.archived_text(row[2], row[1]), rows.split(row[3], row[1]),
-                 row[4], bits, record)
+                 row[4], bits, record, renditions=None if row[5] is None else tuple(row[5].split()))
 
 
 def _look(row) -> Look:
@@ -644,4 +650,4 @@ def same_bytes(state_dir: Path, content: str, folder: str, *, scope_all: bool, s
                                args).fetchone()
         except sqlite3.OperationalError:  # no index there yet (its tables are made by the daemon)
             return None
-    return None if row is None else _match(row, Kind.EXACT, 0, row[5])
+    return None if row is None else _match(row, Kind.EXACT, 0, row[6])

@@ -65,6 +65,9 @@ class Sameness:
     claimed: bool = False
     again: bool = False  # this file rendered before, not archived (Claim.again): its outputs are its own
     renumbered_since: bool = False  # written as a later photo of its name than the index gave (renumbered)
+    # A look-alike under `similar: skip` rendered for these renditions only: the earlier photo
+    # did not get them (judge); None: every rendition chosen
+    only: tuple[str, ...] | None = None
     key: int = field(init=False)
     subdir: str | None = field(init=False)  # where an earlier original counts (subfolder_scope)
 
@@ -118,8 +121,9 @@ class Sameness:
         return Result(self.job.id, True, skipped=True, match=match, record=record, duration_ms=_ms(t0))
 
     # ------------------------------------------------------------------ after decoding
-    def judge(self, look: Look, t0: float) -> Result | None:
-        """None: render it (as a new version, a different photo, or flagged). Else the
+    def judge(self, look: Look, t0: float, chosen: tuple[str, ...] = ()) -> Result | None:
+        """None: render it (as a new version, a different photo, or flagged; `only` set: a
+        look-alike, for the renditions of `chosen` the earlier photo did not get). Else the
         Result of a look-alike skipped."""
         self.look = look
         folder = self.job.folder
@@ -128,8 +132,18 @@ class Sameness:
             replaced = self._name_used_before(look)
         if folder.similar == Similar.OFF or self.match is not None:
             return None
-        found = self._lookalike(look, frozenset(replaced))
+        found, got = self._lookalike(look, frozenset(replaced))
         if found is None:
+            return None
+        missing = tuple(name for name in chosen if got is not None and name not in got)
+        if folder.similar == Similar.SKIP and missing:
+            # A RAW whose sidecar rates it 5 stars, after its camera JPEG (unrated: web only);
+            # a re-export rated since: skipped, its proof was never delivered (the wedding audit)
+            self.match, self.only = found, missing
+            self.logger.info("lookalike_completed", matched=display(f"{found.folder}/{found.name}"), bits=found.bits,
+                             renditions=list(missing), outcome="rendered",
+                             reason=f"it looks like {display(found.name)}, which did not get "
+                                    f"{', '.join(missing)}: only {'it' if len(missing) == 1 else 'they'} rendered")
             return None
         if folder.similar == Similar.FLAG:
             self.match = found
@@ -180,22 +194,33 @@ class Sameness:
         longer knows): recorded as that one, as a different photo (`written` says so)."""
         self.naming, self.generation, self.renumbered_since = Naming.DIFFERENT, generation, True
 
-    def _lookalike(self, look: Look, exclude: frozenset[int]) -> Match | None:
+    def _lookalike(self, look: Look, exclude: frozenset[int]) -> tuple[Match | None, frozenset[str] | None]:
+        """The closest earlier look-alike, and the renditions the look-alikes got between them
+        (None: one of them is of a row that does not say: taken as all)."""
         folder = self.job.folder
+        first: Match | None = None
+        got: set[str] | None = set()
         for record, bits, other in self.index.lookalikes(look, folder.similar_distance, folder=folder.name,
                                                          scope_all=folder.duplicate_scope == "all",
                                                          since=self._since, exclude=exclude, subdir=self.subdir):
             if alike(look, other, folder.similar_distance):  # the second look: shape and colour
                 found = self.index.match(record, Kind.SIMILAR, bits)
-                if found is not None:
-                    return found
-        return None
+                if found is None:
+                    continue
+                first = first or found
+                if folder.similar != Similar.SKIP:
+                    break
+                if found.renditions is None or got is None:
+                    got = None
+                else:
+                    got.update(found.renditions)
+        return first, (None if got is None else frozenset(got))
 
     # ------------------------------------------------------------------ the end
-    def recorded(self, outputs: tuple[str, ...], hashes: bytes = b"") -> int:
+    def recorded(self, outputs: tuple[str, ...], hashes: bytes = b"", renditions: tuple[str, ...] = ()) -> int:
         """The outputs are written: the row (and the claim dropped), one transaction.
-        `hashes`: the outputs' (state/originals.Entry.output_hashes)."""
-        record = self._record(RENDERED, other=self.match, outputs=outputs, hashes=hashes)
+        `hashes`: the outputs' (state/originals.Entry.output_hashes); `renditions`: which made them."""
+        record = self._record(RENDERED, other=self.match, outputs=outputs, hashes=hashes, renditions=renditions)
         self.claimed = False
         return record
 
@@ -204,12 +229,13 @@ class Sameness:
             self.claimed = False
             self.index.release(self.original.content, self.key)
 
-    def _record(self, state: int, other: Match | None, outputs: tuple[str, ...] = (), hashes: bytes = b"") -> int:
+    def _record(self, state: int, other: Match | None, outputs: tuple[str, ...] = (), hashes: bytes = b"",
+                renditions: tuple[str, ...] = ()) -> int:
         return self.index.record(Entry(
             self.original.content, self.key, state, self.job.folder.name, self.job.rel, self.original.size,
             look=self.look, generation=self.generation, other=other.record if other else None,
             bits=other.bits if other and other.kind == Kind.SIMILAR else None, outputs=outputs,
-            output_hashes=hashes, subdir=self.subdir))
+            output_hashes=hashes, renditions=renditions, subdir=self.subdir))
 
 
 def _with_gone(match: Match, folder: Folder) -> Match:

@@ -78,9 +78,12 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
             data=original.data,
             name=job.src.name,
         )
-        if same is not None and (ended := same.judge(opened.look, t0)) is not None:
+        chosen = choice.selection.chosen
+        if same is not None and (ended := same.judge(opened.look, t0, tuple(r.name for r in chosen))) is not None:
             return ended
-        rendered = pipeline.render_with_facts(opened, choice.selection.chosen, placeholder=folder.manifest is not None)
+        if same is not None and same.only is not None:  # a look-alike: what the earlier photo did not get
+            chosen = tuple(r for r in chosen if r.name in same.only)
+        rendered = pipeline.render_with_facts(opened, chosen, placeholder=folder.manifest is not None)
         step = "write"
         end.needed = sum(len(out.data) for out in rendered.outputs)
         if fence is not None:
@@ -100,7 +103,8 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
             kept = same.written(wrote.taken, folder)
         else:
             kept, names_said = _said(wrote.taken, folder, logger)
-        record = same.recorded(tuple(written), wrote.hashes) if same is not None else 0
+        record = (same.recorded(tuple(written), wrote.hashes, tuple(o.rendition.name for o in rendered.outputs))
+                  if same is not None else 0)
     except Superseded:
         raise
     except RenderedSince as exc:
