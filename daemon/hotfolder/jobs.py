@@ -40,6 +40,9 @@ class Job:
     # rerender: the state_dir whose index of originals (read only) proves outputs of no owner
     # record this original's own, as a new version's are in the daemon (workers/provenance.py)
     proved_by: Path | None = None
+    # rerender: renditions not made again, which the earlier photo it is a look-alike of made
+    # (similar: skip rendered it for the others only: workers/duplicates.judge)
+    without: tuple[str, ...] = ()
 
     def __reduce__(self):
         """Pickled with its folder as that folder's pickle, made once per Folder object and

@@ -501,3 +501,37 @@ def test_a_look_alike_skipped_still_gets_the_renditions_its_earlier_photo_did_no
     assert _originals(d.var / "duplicates") == ["ceremony/IMG_0001-export.jpg"]
     assert sorted(d.outputs()) == ["ceremony/IMG_0001_proof.jpg", "ceremony/IMG_0001_web.jpg"]
     d.stop()
+
+
+def test_rerender_of_a_look_alike_rendered_for_what_its_earlier_photo_lacked_makes_only_that(daemon_factory,
+                                                                                            tmp_path):
+    """The wedding audit, after the proof size changed: `hotfolder rerender` rendered the rated
+    RAW of a RAW+JPEG pair with every rendition today's recipe gives it, so the web size its
+    camera JPEG had delivered came twice; it makes again only what it made (the proof), and
+    --dry-run says the same."""
+    from PIL import Image
+
+    from tests import sources
+
+    d = daemon_factory(renditions=PROOFS, on_duplicate=None, folder_extra="similar: skip").start()
+    picture = shot(scene("coffee"))
+    camera = tmp_path / "IMG_0002.JPG"
+    picture.save(camera, "JPEG", quality=92)
+    _drop(d, "IMG_0002.JPG", camera.read_bytes())
+    _settle(d, 1)
+    raw = sources.dng(tmp_path / "IMG_0002.DNG", picture.convert("RGB"), preview_scale=1)
+    _drop(d, "IMG_0002.xmp", sources.xmp_packet(rating=4))
+    _drop(d, "IMG_0002.DNG", raw.read_bytes())
+    _settle(d, 3)
+    assert sorted(d.outputs()) == ["IMG_0002_proof.jpg", "IMG_0002_web.jpg"], d.outputs()
+    assert d.stop() == 0
+    d.config.write_text(d.config.read_text().replace("size: 96x96", "size: 80x80"))
+    plan = hotfolder("rerender", "--dry-run", "--config", str(d.config))
+    assert plan.returncode == 0, plan.stderr
+    (raw_line,) = [line for line in plan.stdout.splitlines() if line.startswith("IMG_0002.DNG")]
+    assert "IMG_0002_proof.jpg (replaced)" in raw_line and "web" not in raw_line, plan.stdout
+    said = hotfolder("rerender", "--config", str(d.config))
+    assert said.returncode == 0, said.stderr
+    assert sorted(d.outputs()) == ["IMG_0002_proof.jpg", "IMG_0002_web.jpg"], d.outputs()
+    with Image.open(d.output / "IMG_0002_proof.jpg") as proof, Image.open(d.output / "IMG_0002_web.jpg") as web:
+        assert max(proof.size) == 80 and max(web.size) == 64

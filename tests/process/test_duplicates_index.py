@@ -246,5 +246,5 @@ def test_bytes_a_rerender_wrote_under_an_earlier_row_make_a_later_row_s_output_u
     index.record(_entry(B, 1, "a.png", outputs=("a_web.jpg",), output_hashes=other))
     a_jpg = index.record(_entry(A, 2, "a.jpg", outputs=("a_web.jpg",), output_hashes=web))
     assert not index.written_since(a_jpg, web, "f", "a.jpg", 0)
-    assert rerendered(tmp_path, "f", [(B, "a.png", ("a_web.jpg",), web)]) == 1
+    assert rerendered(tmp_path, "f", [(B, "a.png", ("a_web.jpg",), web, ("web",))]) == 1
     assert index.written_since(a_jpg, web, "f", "a.jpg", 0)

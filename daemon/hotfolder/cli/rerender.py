@@ -62,6 +62,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         rendering = {c.rel for c in claimed_files(folder)}
         busy = [a for a in current if a.rel in rendering]
         current = [a for a in current if a.rel not in rendering]
+        index.without_of(current)
         if args.dry_run:
             _say_plan(cfg, folder, archive, current, earlier, generations, index)
             continue
@@ -70,7 +71,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
                   + (f" ({len(busy)} whose name the daemon is rendering now: left to it)" if busy else ""),
                   file=sys.stderr)
             continue
-        results, elapsed = _render_in_rounds(args, cfg, folder, current, generations, started_ns)
+        results, elapsed = _render_in_rounds(args, cfg, folder, current, generations, started_ns, index)
         index.rendered(results)
         kept = sum(1 for o in results if o.result.ok and o.result.skipped)
         ok = sum(1 for o in results if o.result.ok) - kept
@@ -96,15 +97,15 @@ MTIME_LAG_NS = 100_000_000
 
 
 def _render_in_rounds(args: argparse.Namespace, cfg: Config, folder: Folder, current: list[archived.Archived],
-                      generations: dict[Path, int], started_ns: int) -> tuple[list, float]:
+                      generations: dict[Path, int], started_ns: int, index: _Index) -> tuple[list, float]:
     """Render `current` (in precedence) round after round (_rounds); the outcomes and the
     seconds it took. An interrupted round ends the run."""
     results: list = []
     elapsed = 0.0
-    for batch in _rounds(cfg, folder, current):
+    for batch in _rounds(cfg, folder, current, index.withouts):
         bar = batchrun.setup_log(args)  # one bar per round
         done, seconds = batchrun.render(args, cfg, folder, [(a.path, a.rel) for a in batch], bar, generations,
-                                        kept_since_ns=started_ns, prove=True)
+                                        kept_since_ns=started_ns, prove=True, withouts=index.withouts)
         results += done
         elapsed += seconds
         if len(done) < len(batch):  # stopped
@@ -112,14 +113,15 @@ def _render_in_rounds(args: argparse.Namespace, cfg: Config, folder: Folder, cur
     return results, elapsed
 
 
-def _rounds(cfg: Config, folder: Folder, current: list[archived.Archived]) -> list[list[archived.Archived]]:
+def _rounds(cfg: Config, folder: Folder, current: list[archived.Archived],
+            withouts: dict[Path, tuple[str, ...]]) -> list[list[archived.Archived]]:
     """`current` (in precedence) in rounds, each rendered after the one before it: an original
     that wants an output name an earlier one wants too waits for it, so the names are taken
     first come first, as when they were dropped, not as the workers happen to finish (a new
     user: after a new `filename`, the plain name went to either of two photos). Mostly one."""
     rounds: list[list[archived.Archived]] = []
     after: dict[Path, int] = {}  # an output name: the round after the last one that wants it
-    for item, (wanted, _numbered) in zip(current, _names_wanted(cfg, folder, current), strict=True):
+    for item, (wanted, _numbered) in zip(current, _names_wanted(cfg, folder, current, withouts), strict=True):
         n = max((after.get(path, 0) for path in wanted), default=0)
         after.update(dict.fromkeys(wanted, n + 1))
         if n == len(rounds):
@@ -191,6 +193,21 @@ class _Index:
     def __init__(self, folder: Folder):
         self.folder = folder
         self._hashes: dict[Path, str] = {}
+        self.withouts: dict[Path, tuple[str, ...]] = {}  # jobs.Job.without, of each original that has one
+
+    def without_of(self, current: list[archived.Archived]) -> None:
+        """The renditions each of `current` does not make again: a look-alike that `similar:
+        skip` rendered only for those its earlier photo had not made (a rated RAW after its
+        camera JPEG: the proof, not the web size again) is rendered again for those only."""
+        from hotfolder.config.choices import Similar
+        from hotfolder.state import originals
+
+        if self.folder.index_dir is None or self.folder.similar != Similar.SKIP:
+            return
+        for a in current:
+            delivered = originals.delivered_before(self.folder.index_dir, self._hash(a.path), self.folder.name, a.rel)
+            if delivered:
+                self.withouts[a.path] = delivered
 
     def generation(self, path: Path, rel: str) -> int | None:
         """Which photo of the name `rel` the file was rendered as; None: the index has no
@@ -224,7 +241,8 @@ class _Index:
 
         if self.folder.index_dir is None:
             return
-        done = [(self._hash(o.src), o.rel, o.result.outputs, o.result.output_hashes) for o in outcomes
+        done = [(self._hash(o.src), o.rel, o.result.outputs, o.result.output_hashes, o.result.renditions)
+                for o in outcomes
                 if o.result.ok and not o.result.skipped and not o.result.unmatched]
         try:
             originals.rerendered(self.folder.index_dir, self.folder.name, done)
@@ -283,7 +301,7 @@ def _say_plan_with(cfg: Config, folder: Folder, archive: Path, current: list[arc
 
     tally: dict[str, int] = {}
     taken: dict[Path, str] = {}  # the names the originals before this one will have written, and whose
-    for item, (wanted, numbered) in zip(current, _names_wanted(cfg, folder, current), strict=True):
+    for item, (wanted, numbered) in zip(current, _names_wanted(cfg, folder, current, index.withouts), strict=True):
         generation = generations.get(item.path, 0)
         at = owners.manifest_rel(folder, item.rel) if wanted else None  # reserved last, as the run does
         manifest = folder.output / at if at is not None else None
@@ -343,29 +361,29 @@ def _no_longer_made(folder: Folder, recorded: tuple[str, ...], planned: list[own
     return [rel for rel in recorded if rel not in made and os.path.lexists(folder.output / rel)]
 
 
-def _names_wanted(cfg: Config, folder: Folder, current: list[archived.Archived]) -> list[tuple[list[Path],
-                                                                                              list[Path]]]:
+def _names_wanted(cfg: Config, folder: Folder, current: list[archived.Archived],
+                  withouts: dict[Path, tuple[str, ...]]) -> list[tuple[list[Path], list[Path]]]:
     """The outputs each original's templates give it (before clashes), in order: each that
     takes a `{seq}` its own next number; and of them, those named by a `{seq}`."""
     out = []
     numbered = 0  # originals before this one that take a {seq}
     seq_named = {r.name for r in folder.renditions if templates.parsed(r.filename).uses("seq")}
     for item in current:
-        wanted, takes_seq, by = _wanted(cfg, folder, item, numbered)
+        wanted, takes_seq, by = _wanted(cfg, folder, item, numbered, withouts.get(item.path, ()))
         numbered += takes_seq
         out.append((wanted, [path for path, rendition in zip(wanted, by, strict=True) if rendition in seq_named]))
     return out
 
 
 def _wanted(cfg: Config, folder: Folder, item: archived.Archived,
-            seq_after: int = 0) -> tuple[list[Path], bool, list[str]]:
+            seq_after: int = 0, without: tuple[str, ...] = ()) -> tuple[list[Path], bool, list[str]]:
     """The outputs the daemon's templates give the original (its conditions and the fields
     they name read from it, as `hotfolder explain` reads them: the header, not the pixels),
     whether they take a `{seq}` (`seq_after` originals before it took one), and the rendition
-    of each output."""
+    of each output; `without`: renditions it does not make again (_Index.without_of)."""
     said = explain.explain_as(cfg, folder, item.path, item.rel, "in its archive/", seq_after)
-    applies = {s.rendition for s in said.renditions if s.applies}
+    applies = {s.rendition for s in said.renditions if s.applies and s.rendition not in without}
     takes_seq = need_of_fields(select.template_fields([r for r in folder.renditions if r.name in applies])).seq
     named = [(s.output, s.rendition) for s in said.renditions
-             if s.applies and s.output and not s.output.startswith("(")]  # "(no name: …)": none
+             if s.applies and s.rendition not in without and s.output and not s.output.startswith("(")]
     return [folder.output / out for out, _ in named], takes_seq, [rendition for _, rendition in named]

@@ -579,7 +579,8 @@ def outputs_of(state_dir: Path, content: str, folder: str, rel: str) -> tuple[st
     return () if row is None else rows.split(row[0], os.fsencode(rel))
 
 
-def rerendered(state_dir: Path, folder: str, renders: list[tuple[str, str, tuple[str, ...], bytes]]) -> int:
+def rerendered(state_dir: Path, folder: str,
+               renders: list[tuple[str, str, tuple[str, ...], bytes, tuple[str, ...]]]) -> int:
     """`hotfolder rerender` wrote these outputs (content, name, outputs, their hashes): the
     renderings of those bytes under that name say so, so that a copy dropped later is told
     which outputs are gone, `hotfolder duplicates` names the ones there (a new user: after a
@@ -592,13 +593,15 @@ def rerendered(state_dir: Path, folder: str, renders: list[tuple[str, str, tuple
             return 0
         try:
             with db.transaction(conn):
-                for content, rel, outputs, hashes in renders:
+                for content, rel, outputs, hashes, renditions in renders:
                     name, digest = os.fsencode(rel), bytes.fromhex(content)
                     changed += conn.execute(
-                        "UPDATE originals SET outputs = ?, output_hashes = ? WHERE key = ? AND content = ? AND "
+                        "UPDATE originals SET outputs = ?, output_hashes = ?, renditions = ? WHERE key = ? AND "
+                        "content = ? AND "
                         "state = ? AND folder = (SELECT id FROM originals_folders WHERE name = ?) AND name_key = ? "
                         "AND name = ?",
-                        (rows.joined(outputs, name), hashes or None, _key8(digest), digest, RENDERED, folder,
+                        (rows.joined(outputs, name), hashes or None, " ".join(renditions) or None, _key8(digest),
+                         digest, RENDERED, folder,
                          _key8(name), name)
                     ).rowcount
         except sqlite3.OperationalError as exc:
@@ -606,6 +609,16 @@ def rerendered(state_dir: Path, folder: str, renders: list[tuple[str, str, tuple
                 raise
             return 0  # no index there yet (its tables are made by the daemon)
     return changed
+
+
+def delivered_before(state_dir: Path, content: str, folder: str, rel: str) -> tuple[str, ...]:
+    """The renditions the earlier photo made of which these bytes, rendered under the name
+    `rel`, were a look-alike (similar: skip rendered it for the others only: a rated RAW after
+    its camera JPEG), read without writing; () when it was none, or the index does not say."""
+    row = _latest_rendering(
+        state_dir, "(SELECT e.renditions FROM originals e WHERE e.id = o.other AND o.bits IS NOT NULL)",
+        folder, rel, content)
+    return () if row is None or not row[0] else tuple(row[0].split())
 
 
 def _latest_rendering(state_dir: Path, column: str, folder: str, rel: str, content: str | None = None, *,

@@ -63,11 +63,12 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
                                      holder=_holder(job, original))
         for note in choice.notes:
             logger.warning("file_note", note=note)
-        if not choice.selection.chosen:
+        chosen = tuple(r for r in choice.selection.chosen if r.name not in job.without)
+        if not chosen:
             return end.unmatched()
         step = "render"
         opened = pipeline.open_source(
-            original.reading, choice.selection.chosen,
+            original.reading, chosen,
             accepted_formats=job.accepted_formats,
             max_image_pixels=job.max_image_pixels,
             animation=folder.animation,
@@ -78,7 +79,6 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
             data=original.data,
             name=job.src.name,
         )
-        chosen = choice.selection.chosen
         if same is not None and (ended := same.judge(opened.look, t0, tuple(r.name for r in chosen))) is not None:
             return ended
         if same is not None and same.only is not None:  # a look-alike: what the earlier photo did not get
