@@ -43,6 +43,7 @@ class Job:
     # rerender: renditions not made again, which the earlier photo it is a look-alike of made
     # (similar: skip rendered it for the others only: workers/duplicates.judge)
     without: tuple[str, ...] = ()
+    seq: int | None = None  # rerender: the `{seq}` number it had (the index says), given again
 
     def __reduce__(self):
         """Pickled with its folder as that folder's pickle, made once per Folder object and

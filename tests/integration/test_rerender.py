@@ -307,20 +307,47 @@ def test_a_dry_run_shows_each_original_its_own_next_seq(daemon_factory):
     assert numbers == ["0001", "0002"], dry.stdout
 
 
-def _a_seq_rendition_rendered(daemon_factory):
-    """A daemon whose `web` is named by `{seq}`, stopped after rendering a.jpg."""
+def _a_seq_rendition_rendered(daemon_factory, *, numbers_kept: bool = False):
+    """A daemon whose `web` is named by `{seq}`, stopped after rendering a.jpg. Unless
+    `numbers_kept`, its index forgets the number a.jpg took, as one written before the index
+    kept them: rerender numbers its outputs anew."""
+    import sqlite3
+
     d = daemon_factory(folder_extra="on_duplicate: skip")
     d.config.write_text(re.sub(r"( *)size: 320x320", r'\g<0>\n\1filename: "{seq:04}_{stem}.{ext}"',
                                d.config.read_text()))
     d.start()
     _drop(d, "a.jpg", _solid(RED), 1)
     assert d.stop() == 0
+    if not numbers_kept:
+        with sqlite3.connect(d.var / "state" / "hotfolder.db") as conn:
+            assert conn.execute("UPDATE originals SET seq = NULL").rowcount == 1
+        conn.close()
     return d
 
 
+def test_rerender_gives_each_original_the_seq_number_it_took(daemon_factory):
+    """The wedding audit: after the proof size changed, `hotfolder rerender` numbered every
+    output of a `{seq}` name anew (0001_a.jpg stayed, 0002_a.jpg came beside it: a second
+    set of the whole gallery); it gives each original the number it took, replacing its own."""
+    d = _a_seq_rendition_rendered(daemon_factory, numbers_kept=True)
+    (first,) = [p for p in d.outputs() if p.startswith("0001_a")]
+    d.config.write_text(d.config.read_text().replace("size: 320x320", "size: 200x200"))
+    dry = hotfolder("rerender", "--dry-run", "--config", str(d.config))
+    assert dry.returncode == 0, dry.stderr
+    assert f"{first} (replaced)" in dry.stdout and "anew" not in dry.stdout, dry.stdout
+    said = hotfolder("rerender", "--config", str(d.config))
+    assert said.returncode == 0, said.stderr
+    assert sorted(d.outputs()) == sorted(["0001_a.jpg", "a_thumb.webp"]), d.outputs()
+    assert max(_size(d.output / "0001_a.jpg")) == 200
+    explained = hotfolder("explain", "--config", str(d.config), str(d.archive / "a.jpg"))
+    assert "web → 0001_a.jpg" in explained.stdout and "the number it took" in explained.stdout, explained.stdout
+
+
 def test_a_dry_run_says_seq_numbers_anew_rather_than_that_the_recipe_no_longer_makes_an_output(daemon_factory):
-    """An unchanged rendition named by `{seq}` takes the next number: its earlier output was
-    said to be "no longer made by today's recipe", which it still makes (a publisher's audit)."""
+    """An unchanged rendition named by `{seq}` takes the next number where the index does not
+    say which it took: its earlier output was said to be "no longer made by today's recipe",
+    which it still makes (a publisher's audit)."""
     d = _a_seq_rendition_rendered(daemon_factory)
     (first,) = [p for p in d.outputs() if p.startswith("0001_a")]
     dry = hotfolder("rerender", "--dry-run", "--config", str(d.config))

@@ -82,8 +82,18 @@ def explain(cfg: Config, path: Path, folder_name: str | None = None, subfolder: 
         came, generation = as_archived(folder, path, rel)
         if came != rel:
             place = f"in its archive/, dropped as {display(came)} (archived under another name: that one was taken)"
-        return explain_as(cfg, folder, path, came, place, generation=generation)
+        return explain_as(cfg, folder, path, came, place, generation=generation, seq=_seq_had(folder, path, came))
     return explain_as(cfg, folder, path, rel, place, dropped=place != PLACES["processing"])
+
+
+def _seq_had(folder: Folder, path: Path, rel: str) -> int | None:
+    """The `{seq}` number an archived original took when rendered (rerender gives it again)."""
+    if folder.index_dir is None:
+        return None
+    from hotfolder.engine.fingerprint import file_hash
+    from hotfolder.state import originals
+
+    return originals.seq_of(folder.index_dir, file_hash(path), folder.name, rel)
 
 
 def as_archived(folder: Folder, path: Path, rel: str) -> tuple[str, int]:
@@ -105,13 +115,14 @@ def as_archived(folder: Folder, path: Path, rel: str) -> tuple[str, int]:
 
 
 def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, seq_after: int = 0,
-               dropped: bool = False, generation: int | None = None) -> Explanation:
+               dropped: bool = False, generation: int | None = None, seq: int | None = None) -> Explanation:
     """What `folder` would do with the file at `path` dropped as `rel` under its inbox;
     `seq_after`: how many files before it take a `{seq}` (a dry run's plan of several);
     `dropped`: it would be a new drop, so the index of originals is asked whether its bytes
     were rendered before (an archived original's are its own: rerender passes False);
     `generation`: an archived original's photo of its name (as_archived): its outputs are
-    named as the daemon named them, not as a new drop's would be."""
+    named as the daemon named them, not as a new drop's would be; `seq`: the `{seq}` number it
+    took then (the index says), which rerender gives it again."""
     shown = display(str(path))
     if is_sidecar(path.name):
         image = find_image(path.parent, path.name)
@@ -137,8 +148,12 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
                            f"it cannot be read ({exc}); the daemon would fail it at step {exc.step}", tuple(notes))
     selection = select.select(folder.renditions, facts)
     used = need_of_fields(select.template_fields(selection.chosen))
-    seq = sequence.peek(folder.state_dir, folder.name) if used.seq and folder.state_dir is not None else None
-    seq = seq + seq_after if seq is not None else None
+    had = seq
+    if had is not None:
+        seq = had if used.seq else None
+    else:
+        seq = sequence.peek(folder.state_dir, folder.name) if used.seq and folder.state_dir is not None else None
+        seq = seq + seq_after if seq is not None else None
     content = file_hash(path) if used.hash or (folder.index_dir is not None and dropped) else None
     if used.hash:
         facts = Facts(facts.name, facts.subdir, facts.folder, facts.photo, content)
@@ -157,7 +172,9 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
 
     if selection.chosen and (at := owners.manifest_rel(folder, rel)) is not None:  # the file a page reads
         notes.append(f"manifest → {display(at)} (each output's url in it is from there)")
-    if used.seq:
+    if used.seq and had is not None:
+        notes.append(f"{{seq}} is {seq}, the number it took when it was rendered (rerender gives it again)")
+    elif used.seq:
         notes.append(f"{{seq}} is {seq if seq is not None else 'unknown'} if this file is the folder's next; "
                      "handed out only when it is rendered")
     read = need.said() + ("" if need.header else " (and the header, for the outputs' names here)")

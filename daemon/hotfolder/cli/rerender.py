@@ -62,7 +62,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         rendering = {c.rel for c in claimed_files(folder)}
         busy = [a for a in current if a.rel in rendering]
         current = [a for a in current if a.rel not in rendering]
-        index.without_of(current)
+        index.recall(current)
         if args.dry_run:
             _say_plan(cfg, folder, archive, current, earlier, generations, index)
             continue
@@ -102,10 +102,11 @@ def _render_in_rounds(args: argparse.Namespace, cfg: Config, folder: Folder, cur
     seconds it took. An interrupted round ends the run."""
     results: list = []
     elapsed = 0.0
-    for batch in _rounds(cfg, folder, current, index.withouts):
+    for batch in _rounds(cfg, folder, current, index):
         bar = batchrun.setup_log(args)  # one bar per round
         done, seconds = batchrun.render(args, cfg, folder, [(a.path, a.rel) for a in batch], bar, generations,
-                                        kept_since_ns=started_ns, prove=True, withouts=index.withouts)
+                                        kept_since_ns=started_ns, prove=True, withouts=index.withouts,
+                                        seqs=index.seqs)
         results += done
         elapsed += seconds
         if len(done) < len(batch):  # stopped
@@ -114,14 +115,14 @@ def _render_in_rounds(args: argparse.Namespace, cfg: Config, folder: Folder, cur
 
 
 def _rounds(cfg: Config, folder: Folder, current: list[archived.Archived],
-            withouts: dict[Path, tuple[str, ...]]) -> list[list[archived.Archived]]:
+            index: _Index) -> list[list[archived.Archived]]:
     """`current` (in precedence) in rounds, each rendered after the one before it: an original
     that wants an output name an earlier one wants too waits for it, so the names are taken
     first come first, as when they were dropped, not as the workers happen to finish (a new
     user: after a new `filename`, the plain name went to either of two photos). Mostly one."""
     rounds: list[list[archived.Archived]] = []
     after: dict[Path, int] = {}  # an output name: the round after the last one that wants it
-    for item, (wanted, _numbered) in zip(current, _names_wanted(cfg, folder, current, withouts), strict=True):
+    for item, (wanted, _numbered) in zip(current, _names_wanted(cfg, folder, current, index), strict=True):
         n = max((after.get(path, 0) for path in wanted), default=0)
         after.update(dict.fromkeys(wanted, n + 1))
         if n == len(rounds):
@@ -194,20 +195,28 @@ class _Index:
         self.folder = folder
         self._hashes: dict[Path, str] = {}
         self.withouts: dict[Path, tuple[str, ...]] = {}  # jobs.Job.without, of each original that has one
+        self.seqs: dict[Path, int] = {}  # jobs.Job.seq: the number each original took, where the index says
 
-    def without_of(self, current: list[archived.Archived]) -> None:
-        """The renditions each of `current` does not make again: a look-alike that `similar:
-        skip` rendered only for those its earlier photo had not made (a rated RAW after its
-        camera JPEG: the proof, not the web size again) is rendered again for those only."""
+    def recall(self, current: list[archived.Archived]) -> None:
+        """What each of `current` had when it was rendered: its `{seq}` number, given again
+        (a changed proof size made a second numbered set of every output beside the first),
+        and the renditions it does not make again: a look-alike that `similar: skip` rendered
+        only for those its earlier photo had not made (a rated RAW after its camera JPEG: the
+        proof, not the web size again) is rendered again for those only."""
         from hotfolder.config.choices import Similar
         from hotfolder.state import originals
 
-        if self.folder.index_dir is None or self.folder.similar != Similar.SKIP:
+        if self.folder.index_dir is None:
             return
         for a in current:
-            delivered = originals.delivered_before(self.folder.index_dir, self._hash(a.path), self.folder.name, a.rel)
-            if delivered:
-                self.withouts[a.path] = delivered
+            content = self._hash(a.path)
+            seq = originals.seq_of(self.folder.index_dir, content, self.folder.name, a.rel)
+            if seq is not None:
+                self.seqs[a.path] = seq
+            if self.folder.similar == Similar.SKIP:
+                delivered = originals.delivered_before(self.folder.index_dir, content, self.folder.name, a.rel)
+                if delivered:
+                    self.withouts[a.path] = delivered
 
     def generation(self, path: Path, rel: str) -> int | None:
         """Which photo of the name `rel` the file was rendered as; None: the index has no
@@ -301,7 +310,7 @@ def _say_plan_with(cfg: Config, folder: Folder, archive: Path, current: list[arc
 
     tally: dict[str, int] = {}
     taken: dict[Path, str] = {}  # the names the originals before this one will have written, and whose
-    for item, (wanted, numbered) in zip(current, _names_wanted(cfg, folder, current, index.withouts), strict=True):
+    for item, (wanted, numbered) in zip(current, _names_wanted(cfg, folder, current, index), strict=True):
         generation = generations.get(item.path, 0)
         at = owners.manifest_rel(folder, item.rel) if wanted else None  # reserved last, as the run does
         manifest = folder.output / at if at is not None else None
@@ -362,26 +371,31 @@ def _no_longer_made(folder: Folder, recorded: tuple[str, ...], planned: list[own
 
 
 def _names_wanted(cfg: Config, folder: Folder, current: list[archived.Archived],
-                  withouts: dict[Path, tuple[str, ...]]) -> list[tuple[list[Path], list[Path]]]:
+                  index: _Index) -> list[tuple[list[Path], list[Path]]]:
     """The outputs each original's templates give it (before clashes), in order: each that
-    takes a `{seq}` its own next number; and of them, those named by a `{seq}`."""
+    takes a `{seq}` the number it had (_Index.recall), else its own next number; and of them,
+    those named by a `{seq}` anew."""
     out = []
     numbered = 0  # originals before this one that take a {seq}
     seq_named = {r.name for r in folder.renditions if templates.parsed(r.filename).uses("seq")}
     for item in current:
-        wanted, takes_seq, by = _wanted(cfg, folder, item, numbered, withouts.get(item.path, ()))
-        numbered += takes_seq
-        out.append((wanted, [path for path, rendition in zip(wanted, by, strict=True) if rendition in seq_named]))
+        had = index.seqs.get(item.path)
+        wanted, takes_seq, by = _wanted(cfg, folder, item, numbered, index.withouts.get(item.path, ()), had)
+        numbered += takes_seq and had is None
+        out.append((wanted, [path for path, rendition in zip(wanted, by, strict=True)
+                             if rendition in seq_named and had is None]))
     return out
 
 
 def _wanted(cfg: Config, folder: Folder, item: archived.Archived,
-            seq_after: int = 0, without: tuple[str, ...] = ()) -> tuple[list[Path], bool, list[str]]:
+            seq_after: int = 0, without: tuple[str, ...] = (),
+            seq: int | None = None) -> tuple[list[Path], bool, list[str]]:
     """The outputs the daemon's templates give the original (its conditions and the fields
     they name read from it, as `hotfolder explain` reads them: the header, not the pixels),
     whether they take a `{seq}` (`seq_after` originals before it took one), and the rendition
-    of each output; `without`: renditions it does not make again (_Index.without_of)."""
-    said = explain.explain_as(cfg, folder, item.path, item.rel, "in its archive/", seq_after)
+    of each output; `without`, `seq`: renditions it does not make again, the number it had
+    (_Index.recall)."""
+    said = explain.explain_as(cfg, folder, item.path, item.rel, "in its archive/", seq_after, seq=seq)
     applies = {s.rendition for s in said.renditions if s.applies and s.rendition not in without}
     takes_seq = need_of_fields(select.template_fields([r for r in folder.renditions if r.name in applies])).seq
     named = [(s.output, s.rendition) for s in said.renditions

@@ -67,7 +67,9 @@ CREATE INDEX originals_by_name ON originals(folder, name_key)
     "ALTER TABLE originals ADD COLUMN output_hashes BLOB",
     # The renditions a rendering made (Entry.renditions): a look-alike under `similar: skip` is
     # skipped only when they hold every one it would get (workers/duplicates.judge)
-    "ALTER TABLE originals ADD COLUMN renditions TEXT")
+    "ALTER TABLE originals ADD COLUMN renditions TEXT",
+    # The `{seq}` number a rendering took (Entry.seq): rerender gives it the same again
+    "ALTER TABLE originals ADD COLUMN seq INTEGER")
 OUTPUT_HASH = 16  # bytes of BLAKE3 kept per output: a forgery needs a second preimage, 2**128 tries
 
 
@@ -168,6 +170,7 @@ class Entry:
     output_hashes: bytes = b""
     # The names of the renditions it made (a rendering's); () not known: a rebuild, a cluster, a skip
     renditions: tuple[str, ...] = ()
+    seq: int | None = None  # the `{seq}` number it took (a rendering's); None: none, or not known
     archived: str | None = None
     time: float | None = None  # when it was seen (now; a rebuild: when it was archived)
     # The subfolder its copies are matched in (duplicate_scope: workers/duplicates.subfolder_scope),
@@ -300,13 +303,14 @@ class Originals:
                 self._bump_epoch()
             cur = self.conn.execute(
                 "INSERT INTO originals (key, content, state, folder, name, name_key, job, time, size, phash, width, "
-                "height, chroma, generation, other, bits, archived, outputs, output_hashes, renditions) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "height, chroma, generation, other, bits, archived, outputs, output_hashes, renditions, seq) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (_key8(digest), digest, e.state, fid, name, _key8(name), e.job, int(e.time or time.time()), e.size,
                  signed64(look.phash) if look else None, look.width if look else None,
                  look.height if look else None, look.packed_chroma if look else None, e.generation, e.other,
                  e.bits, rows.archived(e.archived, name), rows.joined(e.outputs, name), e.output_hashes or None,
-                 " ".join(e.renditions) if e.renditions and e.state == RENDERED else None))
+                 " ".join(e.renditions) if e.renditions and e.state == RENDERED else None,
+                 e.seq if e.state == RENDERED else None))
             self.conn.execute("DELETE FROM originals_claims WHERE content = ? AND job = ?", (digest, e.job))
         assert cur.lastrowid is not None
         return cur.lastrowid
@@ -609,6 +613,14 @@ def rerendered(state_dir: Path, folder: str,
                 raise
             return 0  # no index there yet (its tables are made by the daemon)
     return changed
+
+
+def seq_of(state_dir: Path, content: str, folder: str, rel: str) -> int | None:
+    """The `{seq}` number these bytes took when rendered under the name `rel` (the latest
+    rendering), read without writing: rerender gives it again (its outputs are replaced, not
+    numbered anew beside them); None when it took none, or the index does not say."""
+    row = _latest_rendering(state_dir, "o.seq", folder, rel, content)
+    return None if row is None else row[0]
 
 
 def delivered_before(state_dir: Path, content: str, folder: str, rel: str) -> tuple[str, ...]:

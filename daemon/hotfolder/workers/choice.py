@@ -56,11 +56,11 @@ def read_facts(folder: Folder, src: Path, rel: str, *, accepted_formats, max_ima
 
 def choose(folder: Folder, src: Path, rel: str, *, accepted_formats, max_image_pixels: int,
            sidecar: Path | None = None, numbers: Numbers | None = None, original: Original | None = None,
-           holder: int | None = None) -> Choice:
+           holder: int | None = None, seq: int | None = None) -> Choice:
     """The renditions whose `when:` holds for the file, and its template values. `original`:
     its bytes and content hash when the worker read them already (engine/fingerprint); else
     the file is read here as far as the recipe needs. `holder`: the file a `{seq}` is held
-    for (recipes/sequence.py)."""
+    for (recipes/sequence.py). `seq`: the number it had (rerender), given again, not a new one."""
     notes: list[str] = []
     facts = read_facts(folder, original.reading if original else src, rel, accepted_formats=accepted_formats,
                        max_image_pixels=max_image_pixels, sidecar=sidecar, notes=notes,
@@ -70,8 +70,10 @@ def choose(folder: Folder, src: Path, rel: str, *, accepted_formats, max_image_p
     if used.hash:
         content = original.content if original else file_hash(src)
         facts = Facts(facts.name, facts.subdir, facts.folder, facts.photo, content)
-    seq = None
-    if used.seq and selection.chosen:
+    given, seq = seq, None
+    if used.seq and selection.chosen and given is not None:
+        seq = given
+    elif used.seq and selection.chosen:
         if numbers is None:
             raise RuntimeError(f"folder {folder.name}: {{seq}} is used, and no sequence is given to count it in")
         seq = numbers.next_number(folder.name, holder)

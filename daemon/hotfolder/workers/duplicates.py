@@ -217,10 +217,13 @@ class Sameness:
         return first, (None if got is None else frozenset(got))
 
     # ------------------------------------------------------------------ the end
-    def recorded(self, outputs: tuple[str, ...], hashes: bytes = b"", renditions: tuple[str, ...] = ()) -> int:
+    def recorded(self, outputs: tuple[str, ...], hashes: bytes = b"", renditions: tuple[str, ...] = (),
+                 seq: int | None = None) -> int:
         """The outputs are written: the row (and the claim dropped), one transaction.
-        `hashes`: the outputs' (state/originals.Entry.output_hashes); `renditions`: which made them."""
-        record = self._record(RENDERED, other=self.match, outputs=outputs, hashes=hashes, renditions=renditions)
+        `hashes`: the outputs' (state/originals.Entry.output_hashes); `renditions`: which made them;
+        `seq`: the number they took."""
+        record = self._record(RENDERED, other=self.match, outputs=outputs, hashes=hashes, renditions=renditions,
+                              seq=seq)
         self.claimed = False
         return record
 
@@ -230,12 +233,12 @@ class Sameness:
             self.index.release(self.original.content, self.key)
 
     def _record(self, state: int, other: Match | None, outputs: tuple[str, ...] = (), hashes: bytes = b"",
-                renditions: tuple[str, ...] = ()) -> int:
+                renditions: tuple[str, ...] = (), seq: int | None = None) -> int:
         return self.index.record(Entry(
             self.original.content, self.key, state, self.job.folder.name, self.job.rel, self.original.size,
             look=self.look, generation=self.generation, other=other.record if other else None,
             bits=other.bits if other and other.kind == Kind.SIMILAR else None, outputs=outputs,
-            output_hashes=hashes, renditions=renditions, subdir=self.subdir))
+            output_hashes=hashes, renditions=renditions, seq=seq, subdir=self.subdir))
 
 
 def _with_gone(match: Match, folder: Folder) -> Match:

@@ -60,7 +60,7 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
         choice = end.choice = choose(folder, job.src, job.rel, accepted_formats=job.accepted_formats,
                                      max_image_pixels=job.max_image_pixels, sidecar=_sidecar(job),
                                      numbers=numbers or _numbers(folder), original=original,
-                                     holder=_holder(job, original))
+                                     holder=_holder(job, original), seq=job.seq)
         for note in choice.notes:
             logger.warning("file_note", note=note)
         chosen = tuple(r for r in choice.selection.chosen if r.name not in job.without)
@@ -103,8 +103,8 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
             kept = same.written(wrote.taken, folder)
         else:
             kept, names_said = _said(wrote.taken, folder, logger)
-        record = (same.recorded(tuple(written), wrote.hashes, tuple(o.rendition.name for o in rendered.outputs))
-                  if same is not None else 0)
+        record = (same.recorded(tuple(written), wrote.hashes, tuple(o.rendition.name for o in rendered.outputs),
+                                choice.seq) if same is not None else 0)
     except Superseded:
         raise
     except RenderedSince as exc:
