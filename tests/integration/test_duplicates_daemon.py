@@ -535,3 +535,28 @@ def test_rerender_of_a_look_alike_rendered_for_what_its_earlier_photo_lacked_mak
     assert sorted(d.outputs()) == ["IMG_0002_proof.jpg", "IMG_0002_web.jpg"], d.outputs()
     with Image.open(d.output / "IMG_0002_proof.jpg") as proof, Image.open(d.output / "IMG_0002_web.jpg") as web:
         assert max(proof.size) == 80 and max(web.size) == 64
+
+
+def test_a_card_s_raw_and_jpeg_pairs_taken_at_once_are_delivered_once(daemon_factory, tmp_path):
+    """The wedding audit: a card's RAW+JPEG pairs copied in at once under `similar: skip`; the
+    two workers took a RAW and its JPEG at the same moment and both were rendered (neither was
+    recorded when the other looked): the same shot twice in the client's gallery. Each pair
+    now makes one web size: the second of a pair waits while the first is rendered."""
+    from tests import sources
+
+    d = daemon_factory(renditions=PROOFS, on_duplicate=None, folder_extra="similar: skip").start()
+    staging = tmp_path / "card"
+    staging.mkdir()
+    scenes = ("astronaut", "coffee", "chelsea", "rocket", "immunohistochemistry", "hubble_deep_field")
+    for i, which in enumerate(scenes):
+        picture = shot(scene(which)).convert("RGB")
+        picture.save(staging / f"IMG_{i}.JPG", "JPEG", quality=92)
+        sources.dng(staging / f"IMG_{i}.DNG", picture, preview_scale=1)
+    for i in range(len(scenes)):  # each pair moved in together, as a card's copy lands them
+        for ext in ("DNG", "JPG"):
+            (staging / f"IMG_{i}.{ext}").rename(d.inbox / f"IMG_{i}.{ext}")
+    _settle(d, 2 * len(scenes))
+    webs = sorted(o for o in d.outputs() if "_web" in o)
+    assert [w.split("_web")[0] for w in webs] == [f"IMG_{i}" for i in range(len(scenes))], webs
+    assert len(_originals(d.var / "duplicates")) == len(scenes), files_under(d.var / "duplicates")
+    d.stop()

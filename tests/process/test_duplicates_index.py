@@ -248,3 +248,31 @@ def test_bytes_a_rerender_wrote_under_an_earlier_row_make_a_later_row_s_output_u
     assert not index.written_since(a_jpg, web, "f", "a.jpg", 0)
     assert rerendered(tmp_path, "f", [(B, "a.png", ("a_web.jpg",), web, ("web",))]) == 1
     assert index.written_since(a_jpg, web, "f", "a.jpg", 0)
+
+
+def test_a_look_alike_being_rendered_by_another_process_is_waited_for(tmp_path):
+    """The wedding audit: a card's RAW and its camera JPEG (other bytes, the same picture) taken
+    by two workers at once were both rendered under `similar: skip`: neither was recorded when
+    the other looked. The one whose look was noted second waits while the first is rendered
+    (its claim alive), never the other way round; a look-alike of another folder, or one whose
+    file left processing/, holds nothing up."""
+    raw, jpg, other = tmp_path / "IMG_1.DNG", tmp_path / "IMG_1.JPG", tmp_path / "x.jpg"
+    for path in (raw, jpg, other):
+        path.write_bytes(path.name.encode())
+    first, second = Originals(tmp_path), Originals(tmp_path)  # two workers' connections
+    look = Look(0xF0F0_0000_FFFF_1234, 4000, 3000, (10, -20))
+    near = Look(look.phash ^ 0b11, 4000, 3000, (10, -20))
+    assert first.claim(A, 1, raw, folder="f", scope_all=False, since=0).verdict == "new"
+    assert second.claim(B, 2, jpg, folder="f", scope_all=False, since=0).verdict == "new"
+    assert not first.rendering_alike(A, 1, look, 6, folder="f", scope_all=False)  # noted first: goes on
+    assert second.rendering_alike(B, 2, near, 6, folder="f", scope_all=False)  # waits for the first
+    assert not first.rendering_alike(A, 1, look, 6, folder="f", scope_all=False)  # never for the later one
+    assert not second.rendering_alike(B, 2, near, 6, folder="g", scope_all=False)  # another folder's copies
+    first.record(_entry(A, 1, "IMG_1.DNG", look=look, outputs=("IMG_1_web.jpg",)))
+    assert not second.rendering_alike(B, 2, near, 6, folder="f", scope_all=False)  # recorded: found as its look-alike
+    assert [r for r, _, _ in second.lookalikes(near, 6, folder="f", scope_all=False, since=0)]
+    third = Originals(tmp_path)
+    assert third.claim("d" * 64, 4, other, folder="f", scope_all=False, since=0).verdict == "new"
+    assert third.rendering_alike("d" * 64, 4, look, 6, folder="f", scope_all=False)  # the JPEG's, noted before
+    jpg.unlink()  # its worker died, and the file went to failed/
+    assert not third.rendering_alike("d" * 64, 4, look, 6, folder="f", scope_all=False)

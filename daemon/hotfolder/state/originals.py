@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import struct
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hotfolder.likeness import Kind, Look, Match
+from hotfolder.likeness import Kind, Look, Match, alike
 from hotfolder.state import db, rows
 
 if TYPE_CHECKING:
@@ -69,7 +70,10 @@ CREATE INDEX originals_by_name ON originals(folder, name_key)
     # skipped only when they hold every one it would get (workers/duplicates.judge)
     "ALTER TABLE originals ADD COLUMN renditions TEXT",
     # The `{seq}` number a rendering took (Entry.seq): rerender gives it the same again
-    "ALTER TABLE originals ADD COLUMN seq INTEGER")
+    "ALTER TABLE originals ADD COLUMN seq INTEGER",
+    # The look of a claim's picture once decoded (Originals.rendering_alike): a look-alike being
+    # rendered at the same moment by another worker waits for it under `similar: skip`
+    "ALTER TABLE originals_claims ADD COLUMN look BLOB")
 OUTPUT_HASH = 16  # bytes of BLAKE3 kept per output: a forgery needs a second preimage, 2**128 tries
 
 
@@ -227,9 +231,43 @@ class Originals:
             if holder is not None and holder[0] != job and _alive(*holder[1:]):
                 return Claim("busy")
             st = os.lstat(path)
-            self.conn.execute("INSERT OR REPLACE INTO originals_claims VALUES (?, ?, ?, ?, ?, ?)",
+            self.conn.execute("INSERT OR REPLACE INTO originals_claims (content, job, path, inode, mtime, time) "
+                              "VALUES (?, ?, ?, ?, ?, ?)",
                               (digest, job, os.fsencode(str(path)), *_identity(st), time.time()))
         return Claim("new", again=bool(mine))
+
+    def rendering_alike(self, content: str, job: int, look: Look, bits: int, *, folder: str, scope_all: bool,
+                        subdir: str | None = None) -> bool:
+        """Note the look of the picture this claim's file is (decoded now), and say whether a
+        file claimed before it, still being rendered by another worker, looks like it within
+        `bits` (and where its copies count: `folder`, `subdir`): a RAW and its camera JPEG of a
+        card, taken by two workers at once, were both delivered under `similar: skip` (the
+        wedding audit), as neither was recorded when the other looked. Only the looks noted
+        before this one's are waited for (whichever file was decoded first goes first), so two
+        never wait for each other, and one still decoding holds no other up."""
+        digest = bytes.fromhex(content)
+        where = b"" if subdir is None or scope_all else os.fsencode(subdir)
+        mine = struct.pack(_LOOK, time.time(), look.phash, look.width, look.height, look.packed_chroma,
+                           0 if scope_all else self.folder_id(folder)) + where
+        with _lightly(self.conn), db.transaction(self.conn):
+            self.conn.execute("UPDATE originals_claims SET look = ? WHERE content = ? AND job = ? AND look IS NULL",
+                              (mine, digest, job))
+            row = self.conn.execute("SELECT look FROM originals_claims WHERE content = ? AND job = ?",
+                                    (digest, job)).fetchone()
+            others = self.conn.execute("SELECT job, path, inode, mtime, look FROM originals_claims WHERE "
+                                       "job != ? AND look IS NOT NULL", (job,)).fetchall()
+        noted = struct.unpack_from(_LOOK, row[0] if row is not None and row[0] else mine)[0]
+        for other_job, path, inode, mtime, packed in others:
+            when, phash, width, height, chroma, fid = struct.unpack_from(_LOOK, packed)
+            if (when, other_job) >= (noted, job):
+                continue
+            theirs = packed[struct.calcsize(_LOOK):]
+            if not scope_all and (fid != self.folder_id(folder) or (subdir is not None and theirs != where)):
+                continue
+            other = Look(phash, width, height, Look.unpack_chroma(chroma))
+            if alike(look, other, bits) and _alive(path, inode, mtime):
+                return True
+        return False
 
     def release(self, content: str, job: int) -> None:
         """The render failed: the bytes may be claimed again."""
@@ -415,6 +453,9 @@ def _lightly(conn: sqlite3.Connection) -> Iterator[None]:
         yield
     finally:
         conn.execute("PRAGMA synchronous=FULL")
+
+
+_LOOK = "<dQqqHI"  # a claim's look: when it was noted, pHash, width, height, chroma, folder id; then its subdir
 
 
 def _alive(path: bytes, inode: int, mtime: int) -> bool:

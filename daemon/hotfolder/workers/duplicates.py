@@ -132,6 +132,8 @@ class Sameness:
             replaced = self._name_used_before(look)
         if folder.similar == Similar.OFF or self.match is not None:
             return None
+        if folder.similar == Similar.SKIP:
+            self._after_lookalikes_rendering(look)
         found, got = self._lookalike(look, frozenset(replaced))
         if found is None:
             return None
@@ -155,6 +157,28 @@ class Sameness:
         self.logger.info("duplicate_skipped", kind=str(found.kind), matched=display(f"{found.folder}/{found.name}"),
                          bits=found.bits, duration_ms=_ms(t0), outcome="skipped")
         return Result(self.job.id, True, skipped=True, match=found, record=record, duration_ms=_ms(t0))
+
+    def _after_lookalikes_rendering(self, look: Look) -> None:
+        """Under `similar: skip`: wait (BUSY_WAIT at most) while a look-alike claimed before
+        this file is being rendered by another worker, so that its record is there to be
+        found: a card's RAW and its camera JPEG, taken at once, were both delivered."""
+        if not self.claimed or not hasattr(self.index, "rendering_alike"):  # a cluster's: not kept
+            return
+        folder = self.job.folder
+        deadline, pause = time.monotonic() + BUSY_WAIT, BUSY_POLL
+        said = False
+        while self.index.rendering_alike(self.original.content, self.key, look, folder.similar_distance,
+                                         folder=folder.name, scope_all=folder.duplicate_scope == "all",
+                                         subdir=self.subdir):
+            if time.monotonic() >= deadline:
+                self.logger.info("lookalike_busy", reason="a look-alike claimed before it is still being rendered",
+                                 outcome="rendered")
+                return
+            if not said:
+                self.logger.debug("lookalike_wait", reason="a look-alike claimed before it is being rendered")
+                said = True
+            time.sleep(pause)
+            pause = min(BUSY_POLL_MAX, pause * 2)
 
     def _name_used_before(self, look: Look) -> set[int]:
         """Issue 26.2: this name was rendered before. A look-alike of one of those photos is
