@@ -530,6 +530,9 @@ def test_rerender_of_a_look_alike_rendered_for_what_its_earlier_photo_lacked_mak
     assert plan.returncode == 0, plan.stderr
     (raw_line,) = [line for line in plan.stdout.splitlines() if line.startswith("IMG_0002.DNG")]
     assert "IMG_0002_proof.jpg (replaced)" in raw_line and "web" not in raw_line, plan.stdout
+    explained = hotfolder("explain", "--config", str(d.config), str(d.archive / "IMG_0002.DNG"))
+    assert "applies: proof → IMG_0002_proof.jpg" in explained.stdout, explained.stdout
+    assert "excluded: web (its look-alike made it" in explained.stdout, explained.stdout
     said = hotfolder("rerender", "--config", str(d.config))
     assert said.returncode == 0, said.stderr
     assert sorted(d.outputs()) == ["IMG_0002_proof.jpg", "IMG_0002_web.jpg"], d.outputs()

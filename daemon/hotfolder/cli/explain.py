@@ -82,18 +82,37 @@ def explain(cfg: Config, path: Path, folder_name: str | None = None, subfolder: 
         came, generation = as_archived(folder, path, rel)
         if came != rel:
             place = f"in its archive/, dropped as {display(came)} (archived under another name: that one was taken)"
-        return explain_as(cfg, folder, path, came, place, generation=generation, seq=_seq_had(folder, path, came))
+        seq, without = _had(folder, path, came)
+        return explain_as(cfg, folder, path, came, place, generation=generation, seq=seq, without=without)
     return explain_as(cfg, folder, path, rel, place, dropped=place != PLACES["processing"])
 
 
-def _seq_had(folder: Folder, path: Path, rel: str) -> int | None:
-    """The `{seq}` number an archived original took when rendered (rerender gives it again)."""
+def _without(selection: select.Selection, without: tuple[str, ...]) -> select.Selection:
+    """`selection` less the renditions its earlier look-alike made (similar: skip), said so."""
+    if not without:
+        return selection
+    from hotfolder.recipes.conditions import Outcome
+
+    why = "its look-alike made it, and similar: skip renders a look-alike for the other renditions only"
+    outcomes = tuple((r, Outcome(False, "", why) if o.holds and r.name in without else o)
+                     for r, o in selection.outcomes)
+    return select.Selection(tuple(r for r, o in outcomes if o.holds), outcomes)
+
+
+def _had(folder: Folder, path: Path, rel: str) -> tuple[int | None, tuple[str, ...]]:
+    """What an archived original had when rendered, which rerender gives it again: its `{seq}`
+    number, and the renditions its earlier look-alike made, which it does not make
+    (`similar: skip`: cli/rerender._Index.recall)."""
     if folder.index_dir is None:
-        return None
+        return None, ()
+    from hotfolder.config.choices import Similar
     from hotfolder.engine.fingerprint import file_hash
     from hotfolder.state import originals
 
-    return originals.seq_of(folder.index_dir, file_hash(path), folder.name, rel)
+    content = file_hash(path)
+    without = (originals.delivered_before(folder.index_dir, content, folder.name, rel)
+               if folder.similar == Similar.SKIP else ())
+    return originals.seq_of(folder.index_dir, content, folder.name, rel), without
 
 
 def as_archived(folder: Folder, path: Path, rel: str) -> tuple[str, int]:
@@ -115,14 +134,16 @@ def as_archived(folder: Folder, path: Path, rel: str) -> tuple[str, int]:
 
 
 def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, seq_after: int = 0,
-               dropped: bool = False, generation: int | None = None, seq: int | None = None) -> Explanation:
+               dropped: bool = False, generation: int | None = None, seq: int | None = None,
+               without: tuple[str, ...] = ()) -> Explanation:
     """What `folder` would do with the file at `path` dropped as `rel` under its inbox;
     `seq_after`: how many files before it take a `{seq}` (a dry run's plan of several);
     `dropped`: it would be a new drop, so the index of originals is asked whether its bytes
     were rendered before (an archived original's are its own: rerender passes False);
     `generation`: an archived original's photo of its name (as_archived): its outputs are
     named as the daemon named them, not as a new drop's would be; `seq`: the `{seq}` number it
-    took then (the index says), which rerender gives it again."""
+    took then (the index says), which rerender gives it again; `without`: renditions its earlier
+    look-alike made, which it does not make (rerender's plan passes them too)."""
     shown = display(str(path))
     if is_sidecar(path.name):
         image = find_image(path.parent, path.name)
@@ -146,7 +167,7 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
         selection = select.select(folder.renditions, facts)
         return Explanation(shown, folder.name, place, need.said(), shown_fields(facts), verdicts(selection),
                            f"it cannot be read ({exc}); the daemon would fail it at step {exc.step}", tuple(notes))
-    selection = select.select(folder.renditions, facts)
+    selection = _without(select.select(folder.renditions, facts), without)
     used = need_of_fields(select.template_fields(selection.chosen))
     had = seq
     if had is not None:

@@ -395,9 +395,10 @@ def _wanted(cfg: Config, folder: Folder, item: archived.Archived,
     whether they take a `{seq}` (`seq_after` originals before it took one), and the rendition
     of each output; `without`, `seq`: renditions it does not make again, the number it had
     (_Index.recall)."""
-    said = explain.explain_as(cfg, folder, item.path, item.rel, "in its archive/", seq_after, seq=seq)
-    applies = {s.rendition for s in said.renditions if s.applies and s.rendition not in without}
+    said = explain.explain_as(cfg, folder, item.path, item.rel, "in its archive/", seq_after, seq=seq,
+                              without=without)
+    applies = {s.rendition for s in said.renditions if s.applies}
     takes_seq = need_of_fields(select.template_fields([r for r in folder.renditions if r.name in applies])).seq
     named = [(s.output, s.rendition) for s in said.renditions
-             if s.applies and s.rendition not in without and s.output and not s.output.startswith("(")]
+             if s.applies and s.output and not s.output.startswith("(")]  # "(no name: …)": none
     return [folder.output / out for out, _ in named], takes_seq, [rendition for _, rendition in named]

@@ -20,7 +20,7 @@ class Said:
 
     rendition: str
     applies: bool
-    key: str = ""  # the `when:` entry that excluded it
+    key: str = ""  # the `when:` entry that excluded it ("": not a `when:`, its look-alike made it)
     why: str = ""
     output: str = ""  # its output, relative to the output folder ("" when not known)
 
@@ -46,7 +46,7 @@ class Explanation:
             if said.applies:
                 out.append(f"  applies: {said.rendition}" + (f" → {said.output}" if said.output else ""))
             else:
-                out.append(f"  excluded: {said.rendition} (when.{said.key}: {said.why})")
+                out.append(f"  excluded: {said.rendition} ({f'when.{said.key}: ' if said.key else ''}{said.why})")
         if self.renditions and not any(s.applies for s in self.renditions):
             out.append("  no rendition applies")
         out += [f"  note: {note}" for note in self.notes]
