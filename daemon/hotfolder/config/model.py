@@ -201,6 +201,8 @@ class Folder:
     keep_subfolders: tuple[str, ...] = ()  # subfolder globs never removed once emptied (arrival/tidy.py)
     on_no_rendition: OnNoRendition = OnNoRendition.ARCHIVE  # a file no rendition's `when:` takes
     sidecar_wait: float = 5.0  # seconds an XMP sidecar and its image wait for each other
+    # (camera glob, seconds, as written): a camera whose clock was off; `{taken}` is corrected by it
+    clock_offsets: tuple[tuple[str, int, str], ...] = ()
     # The same photo known by its content (issue 23; config/sections/duplicates.py).
     on_duplicate: OnDuplicate = OnDuplicate.SKIP
     duplicate_scope: DuplicateScope = DuplicateScope.AUTO

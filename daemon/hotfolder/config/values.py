@@ -221,6 +221,42 @@ class Globs(Kind):
         return tuple(dict.fromkeys(value if isinstance(value, list) else [value]))
 
 
+_OFFSET = re.compile(r"\s*([+-])\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*",
+                     re.IGNORECASE)
+MAX_CLOCK_OFFSET = 36500 * 86400  # a camera reset to its factory date (2000-01-01) is a few decades off
+
+
+@dataclass(frozen=True)
+class ClockOffsets(Kind):
+    """`{camera glob: offset}`: `{"NIKON Z 6_2": "-1h"}`, `+30m`, `-1h02m30s`, `+400d`."""
+
+    def read(self, r: Reader, name: str, default: Any) -> tuple:
+        value = r.raw(name)
+        if value is None:
+            return default
+        example = 'e.g. {"NIKON Z 6_2": "-1h"} (its clock was an hour ahead: its photos are dated an hour earlier)'
+        if not isinstance(value, Mapping):
+            r.fail(name, f"must be a mapping of cameras to the time to add to their clocks, {example}; not "
+                         f"{kind(value)}")
+        out = []
+        for glob, offset in value.items():
+            if not isinstance(glob, str) or not glob.strip():
+                r.fail(name, f"each key must be a camera (a glob as `when: camera:` takes), {example}")
+            m = _OFFSET.fullmatch(offset) if isinstance(offset, str) else None
+            if m is None or not any(m.groups()[1:]):
+                r.fail(f"{name}.{glob}", f"must be a signed time to add to the camera's clock, such as \"-1h\", "
+                                         f"\"+30m\", \"-1h02m30s\" or \"+400d\", not {offset!r}")
+            days, hours, minutes, seconds = (int(g or 0) for g in m.groups()[1:])
+            total = (days * 86400 + hours * 3600 + minutes * 60 + seconds) * (-1 if m.group(1) == "-" else 1)
+            if abs(total) > MAX_CLOCK_OFFSET:
+                r.fail(f"{name}.{glob}", f"{offset!r} is more than 100 years")
+            out.append((glob, total, offset.strip()))
+        return tuple(out)
+
+    def shown(self, default: Any) -> str:
+        return "`{}`"
+
+
 @dataclass(frozen=True)
 class Path_(Kind):
     """A path, absolute and resolved; relative to the config file's folder.

@@ -49,6 +49,7 @@ class Photo:
     iso: int | None = None
     taken: dt.datetime | None = None  # aware when the file gave its offset
     taken_from: str = ""  # "exif" or "mtime" (the file's modification time)
+    clock: str = ""  # the folder's clock_offsets entry `taken` was corrected by ("-1h for NIKON*"), if any
     rating: int | None = None
     label: str | None = None
     keywords: tuple[str, ...] = ()  # XMP dc:subject, IPTC keywords and a sidecar's, once each

@@ -11,13 +11,15 @@ decoded), which renditions apply, and the values its templates are filled in wit
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
 from hotfolder.config.model import Folder
 from hotfolder.engine import facts as reading
 from hotfolder.engine.fingerprint import Original, file_hash
 from hotfolder.recipes import select
+from hotfolder.recipes.conditions import glob_matches
 from hotfolder.recipes.facts import NOTHING, Described, Facts, Need, Photo, need_of_fields
 from hotfolder.recipes.select import Selection
 from hotfolder.recipes.sequence import Numbers
@@ -51,7 +53,21 @@ def read_facts(folder: Folder, src: Path, rel: str, *, accepted_formats, max_ima
     if need.reads_file or need.mtime or sidecar is not None:
         photo = reading.read(src, need, accepted_formats=accepted_formats, max_image_pixels=max_image_pixels,
                              sidecar=sidecar, notes=notes, data=data, name=name)
-    return Facts(PurePosixPath(rel).name, subdir_of(rel), folder.name, photo)
+    return Facts(PurePosixPath(rel).name, subdir_of(rel), folder.name, corrected(folder, photo))
+
+
+def corrected(folder: Folder, photo: Photo) -> Photo:
+    """`photo` dated by its camera's clock corrected (the folder's clock_offsets, the first
+    whose camera glob matches): a second shooter's camera an hour ahead named its photos an
+    hour after the main camera's of the same moment (the wedding audit). Only a date the
+    camera wrote (EXIF), never a file's modification time."""
+    if not folder.clock_offsets or photo.taken is None or photo.taken_from != "exif":
+        return photo
+    said = [t for t in (photo.camera, " ".join(x for x in (photo.make, photo.model) if x)) if t]
+    for glob, seconds, written in folder.clock_offsets:
+        if any(glob_matches(glob, t) for t in said):
+            return replace(photo, taken=photo.taken + dt.timedelta(seconds=seconds), clock=f"{written} for {glob}")
+    return photo
 
 
 def choose(folder: Folder, src: Path, rel: str, *, accepted_formats, max_image_pixels: int,

@@ -11,7 +11,7 @@ from hotfolder.config.model import DEFAULT_IGNORE, DEFAULT_PASS_THROUGH, MANIFES
 from hotfolder.config.reader import Context, Reader, built, recorded, section
 from hotfolder.config.sections import duplicates, rendition, when
 from hotfolder.config.template_values import Template
-from hotfolder.config.values import Choice, Float, Globs, Group, Items, Mode, Path_, Text, resolve
+from hotfolder.config.values import Choice, ClockOffsets, Float, Globs, Group, Items, Mode, Path_, Text, resolve
 from hotfolder.recipes import conditions
 from hotfolder.recipes.templates import Template as TemplateText
 
@@ -100,6 +100,11 @@ KEYS = (
         "seconds an XMP sidecar (`IMG_0001.xmp`, `IMG_0001.CR3.xmp`) waits in the inbox for its image, and an "
         "image for the sidecar being written beside it; a sidecar whose image never comes is archived, with a "
         "note in the log"),
+    Key("clock_offsets", ClockOffsets(), (),
+        "cameras whose clock was off, and the time to add to it: `{\"NIKON Z 6_2\": \"-1h\"}` (a second "
+        "shooter's camera an hour ahead: its `{taken}` an hour earlier), `+30m`, `-1h02m30s`, `+400d`; "
+        "the camera as `when: camera:` matches it (globs, the first that matches). `{taken}` in names and "
+        "`explain` only: the outputs' EXIF keeps what the camera wrote"),
     *duplicates.KEYS,
     Key("renditions", Items(rendition.read, "renditions"), (), "a list, below",
         required="is required: a non-empty list of renditions"),
