@@ -74,3 +74,11 @@ def test_a_clock_offset_not_understood_says_what_to_write(tmp_path, written, sai
     with pytest.raises(ConfigError) as err:
         config.load(_config(tmp_path, f"clock_offsets: {written}\n"))
     assert "clock_offsets" in str(err.value) and said in str(err.value), str(err.value)
+
+
+def test_a_reload_says_a_changed_clock_offset_as_it_is_written(tmp_path):
+    from hotfolder.config import describe_changes
+
+    a = config.load(_config(tmp_path, 'clock_offsets: {"NIKON Z 6_2": "-1h"}\n'))
+    b = config.load(_config(tmp_path, 'clock_offsets: {"NIKON Z 6_2": "-59m"}\n'))
+    assert describe_changes(a, b) == ["wedding: clock_offsets {NIKON Z 6_2: -1h} → {NIKON Z 6_2: -59m}"]

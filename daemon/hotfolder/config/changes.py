@@ -19,7 +19,9 @@ _SAID_APART = {"renditions"}
 # A rendition's fields that `size:` fills: said as one `size`, as written.
 _SIZE_FIELDS = ("width", "height", "long", "short", "megapixels")
 # Values the YAML writes otherwise than the model holds them.
-_WRITTEN = {"output_mode": lambda mode: f"{mode:04o}"}
+_WRITTEN = {"output_mode": lambda mode: f"{mode:04o}",
+            # (camera glob, seconds, as written): said as the mapping is written
+            "clock_offsets": lambda offsets: _flow({glob: written for glob, _, written in offsets})}
 
 
 def describe_changes(old: Config, new: Config) -> list[str]:
