@@ -56,3 +56,14 @@ def test_the_starter_shows_keep_subfolders_and_uncommented_it_reads_without_a_wa
     mine.write_text(text.replace("    # keep_subfolders:", "    keep_subfolders:"), encoding="utf-8")
     checked = config.check(mine)
     assert checked.config.folders[0].keep_subfolders == ("clients/*",) and not checked.warnings
+
+
+def test_the_starter_shows_clock_offsets_and_uncommented_it_reads(tmp_path):
+    """The wedding audit: a second shooter's camera an hour ahead, and nothing in the config a
+    new user edits said a camera's clock could be corrected."""
+    text = starter.for_init()
+    assert '    # clock_offsets: {"NIKON Z 6_2": "-1h"}\n' in text
+    path = tmp_path / "config" / "hotfolder.yaml"
+    path.parent.mkdir()
+    path.write_text(text.replace('    # clock_offsets:', '    clock_offsets:'))
+    assert config.load(path).folders[0].clock_offsets == (("NIKON Z 6_2", -3600, "-1h"),)

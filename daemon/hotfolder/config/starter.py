@@ -74,6 +74,8 @@ folders:
     #                "*.wav"]
     raw: auto                         # camera RAWs: preview (the embedded JPEG), develop, or auto
                                       # (the preview when it is as large as the largest rendition needs)
+    # A camera whose clock was off (a second shooter's, an hour ahead): {taken} corrected by it.
+    # clock_offsets: {"NIKON Z 6_2": "-1h"}
     # Renditions for some files only (when:), names from the photo ({taken:%Y/%m}/{camera|slug}),
     # captions, XMP sidecars: see the README's "Recipes", and config/studio.yaml in hotfolder's repository.
     renditions:
