@@ -492,6 +492,9 @@ def test_a_look_alike_skipped_still_gets_the_renditions_its_earlier_photo_did_no
     line = d.event("lookalike_completed")
     assert line is not None and line["renditions"] == ["proof"] and line["matched"] == "test/ceremony/IMG_0001.JPG"
     assert "ceremony/IMG_0001.DNG" in files_under(d.archive) and "ceremony/IMG_0001.xmp" in files_under(d.archive)
+    listed = subprocess.run([sys.executable, "-m", "hotfolder", "duplicates", "--config", str(d.config)],
+                            capture_output=True, text=True, timeout=60, cwd=d.root)
+    assert "test/ceremony/IMG_0001.DNG: rendered into ceremony/IMG_0001_proof.jpg\n" in listed.stdout, listed.stdout
     # a re-export of the same shot, rated: both its renditions were delivered, so it is skipped
     export = tmp_path / "card" / "IMG_0001-export.jpg"
     picture.resize((picture.width // 2, picture.height // 2)).save(export, "JPEG", quality=80,

@@ -36,6 +36,8 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(f.time))
         what = {"skipped": f"skipped (in duplicates/ as {display(f.where)})", "rendered": "rendered",
                 "failed": "failed"}.get(f.action, f.action)
+        if f.action == "rendered" and f.outputs:  # a flagged look-alike, or one made for what its match lacked
+            what += f" into {', '.join(display(o) for o in f.outputs)}"
         print(printable(f"{when}  {f.folder}/{f.name}: {what}"))
         m = f.match
         if m is None:
