@@ -247,9 +247,14 @@ class Originals:
         never wait for each other, and one still decoding holds no other up."""
         digest = bytes.fromhex(content)
         where = b"" if subdir is None or scope_all else os.fsencode(subdir)
-        mine = struct.pack(_LOOK, time.time(), look.phash, look.width, look.height, look.packed_chroma,
-                           0 if scope_all else self.folder_id(folder)) + where
+        folder_key = 0 if scope_all else self.folder_id(folder)
         with _lightly(self.conn), db.transaction(self.conn):
+            # Stamped inside the transaction, which holds the database's write lock: the order of
+            # the stamps is the order the looks were noted in. Stamped before it, a file whose look
+            # was noted after another's had looked (and found none) could carry the earlier stamp,
+            # and neither waited: both of a RAW+JPEG pair delivered (a full suite under load).
+            mine = struct.pack(_LOOK, time.time(), look.phash, look.width, look.height, look.packed_chroma,
+                               folder_key) + where
             self.conn.execute("UPDATE originals_claims SET look = ? WHERE content = ? AND job = ? AND look IS NULL",
                               (mine, digest, job))
             row = self.conn.execute("SELECT look FROM originals_claims WHERE content = ? AND job = ?",
