@@ -9,6 +9,8 @@ log says a folder stands there. Each case failed before the fix."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -49,17 +51,31 @@ def test_a_folder_made_from_a_photos_value_at_another_originals_output_name(daem
     assert d.stop() == 0
 
 
-def test_explain_of_an_output_whose_folder_is_a_file_says_it_and_does_not_break(daemon_factory):
-    """A regular file where an output's folder would be (`output/Canon`, a file): the check
-    of what stands at the output's name (os.lstat) raised NotADirectoryError in `explain`,
-    which reads the names without opening the folders, where os.path.lexists said "nothing"."""
+@pytest.mark.parametrize("there", ["file", "loop", "unsearchable"])
+def test_explain_of_an_output_whose_folder_cannot_be_looked_in_says_it_and_does_not_break(daemon_factory, there):
+    """What stands where an output's folder would be (`output/Canon`) keeps the output's name
+    from being looked at: a regular file (NotADirectoryError), a symlink to itself (ELOOP), a
+    folder this user may not search (EACCES). The check of what stands at the output's name
+    (os.lstat) raised each in `explain`, which reads the names without opening the folders,
+    where os.path.lexists said "nothing" (`hotfolder explain: …/Canon/a_web.jpg: Too many
+    levels of symbolic links`, exit 1)."""
     from tests.harness import hotfolder
+    from tests.harness.permissions import bound_by_permissions
 
+    launcher = bound_by_permissions() if there == "unsearchable" else ()
     d = daemon_factory(renditions=RENDITIONS).start()
     assert d.stop() == 0
     d.output.mkdir(parents=True, exist_ok=True)
-    (d.output / "Canon").write_bytes(b"a file, not a folder")
+    if there == "file":
+        (d.output / "Canon").write_bytes(b"a file, not a folder")
+    elif there == "loop":
+        os.symlink("Canon", d.output / "Canon")
+    else:
+        (d.output / "Canon").mkdir(mode=0o600)
     camera_jpeg(d.root / "a.jpg", (120, 80), exif=camera_exif(make="Canon", model=None), seed=3)
-    said = hotfolder("explain", "--config", str(d.config), str(d.root / "a.jpg"))
+    args = ("explain", "--config", str(d.config), str(d.root / "a.jpg"))
+    said = (hotfolder(*args) if not launcher else
+            subprocess.run([*launcher, sys.executable, "-m", "hotfolder", *args], capture_output=True, text=True,
+                           timeout=30))
     assert said.returncode == 0 and "Traceback" not in said.stderr, said.stdout + said.stderr
     assert "Canon/a_web.jpg" in said.stdout, said.stdout

@@ -523,8 +523,8 @@ def _standing(path: Path) -> str | None:
     else it is, in words ("a directory")."""
     try:
         mode = os.lstat(path).st_mode
-    except (FileNotFoundError, NotADirectoryError):  # a file where its folder would be: that folder's to say
-        return None
+    except OSError:  # nothing to be seen there, as os.path.lexists says: no such file, a file or a link's
+        return None  # loop where its folder would be, a folder not ours to search (the write says why)
     return "file" if stat.S_ISREG(mode) else kind(mode)
 
 
