@@ -1,7 +1,7 @@
 """What a cluster reads back from Redis is data anyone with Redis can write: JSON nested past
-the parser's recursion (100,000 `[`) is no verdict, no node, no refusal and no record, read
-as what is not one is, never a RecursionError in the head's loop (the attack round's finding
-for the folders, carried to Redis)."""
+the parser's recursion (100,000 `[`) is no verdict, no node, no refusal, no queued message and
+no record, read as what is not one is, never a RecursionError in the head's loop (the attack
+round's finding for the folders, carried to Redis)."""
 from __future__ import annotations
 
 import json
@@ -32,4 +32,8 @@ def test_nested_json_in_redis_is_read_as_nothing_of_ours(redis_server):
                                          "j4|n": json.dumps({"job": "j4", "node": "n", "reason": "x" * 5000})})
     assert store.take_refusals() == [{"job": "j4", "node": "n", "reason": "x" * 1000}]
     assert forget._record(b"7", NESTED) == (7, {})
+    # a queued message (the head reads them to know which quiet jobs are held): it was a
+    # RecursionError in the head's status, said as the broker unreachable
+    r.rpush(store.prefix + "q1", NESTED, json.dumps({"headers": {"id": "j5.1"}}))
+    assert store.queued_jobs(["q1"]) == frozenset({"j5"})
     r.close()

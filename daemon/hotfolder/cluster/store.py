@@ -297,7 +297,7 @@ class Store:
         for raw in (m for messages in pipe.execute() for m in messages):
             try:
                 task_id = json.loads(raw)["headers"]["id"]
-            except (ValueError, TypeError, KeyError):
+            except (ValueError, TypeError, KeyError, RecursionError):  # nested past the parser: none either
                 continue
             if isinstance(task_id, str):
                 found.add(task_id.rpartition(".")[0])
