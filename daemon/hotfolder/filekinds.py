@@ -6,6 +6,7 @@ a writer for ever.
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +37,12 @@ def what_is_at(path: Path) -> str | None:
         except OSError:
             return "a symlink"
     return None if stat.S_ISREG(st.st_mode) else kind(st.st_mode)
+
+
+def removal(path: Path, what: str) -> str:
+    """The command that removes `what` (kind's, what_is_at's words) at `path`, as a shell
+    takes it: `rm -r` for a directory, which `rm` alone refuses ("Is a directory")."""
+    return f"rm {'-r ' if what == 'a directory' else ''}{printable(shlex.quote(str(path)))}"
 
 
 def open_regular(path: Path, flags: int, mode: int, refused: Callable[[Path, str], Exception]) -> int:

@@ -76,3 +76,21 @@ def test_the_names_lock_is_opened_only_as_a_regular_file(daemon_factory, tmp_pat
     assert run.returncode == ExitCode.FAILED, (run.returncode, run.stdout, run.stderr)
     said = "a symlink (to " if kind == "symlink" else "a FIFO (named pipe)"
     assert f"{lock} is {said}" in run.stdout + run.stderr, (run.stdout, run.stderr)
+
+
+@pytest.mark.parametrize("name, args", [("hotfolder.db", ("duplicates",)), ("names/.lock", ("rerender",)),
+                                        ("hotfolder.lock", ("status",))])
+def test_a_directory_there_is_said_with_a_command_that_removes_it(daemon_factory, name, args):
+    """`rm PATH` was said of a directory too, which rm refuses ('Is a directory'): the
+    command said is run here as it is written, and the command asked for then runs."""
+    config, state = _studio(daemon_factory)
+    (state / name).mkdir(parents=True)
+    (state / name / "x").write_bytes(b"")
+    run = _run(config, args, config.parent / "var" / "inbox")
+    said = run.stdout + run.stderr
+    assert f"{state / name} is a directory" in said, said
+    command = said.split("remove it (`", 1)[1].split("`", 1)[0]
+    removed = subprocess.run(command, shell=True, capture_output=True, text=True, timeout=DEADLINE)
+    assert removed.returncode == 0 and not (state / name).exists(), (command, removed.stderr)
+    again = _run(config, args, config.parent / "var" / "inbox")
+    assert "is a directory" not in again.stdout + again.stderr, again.stdout + again.stderr

@@ -39,7 +39,6 @@ import errno
 import fcntl
 import hashlib
 import os
-import shlex
 import stat
 import time
 from collections.abc import Mapping
@@ -49,7 +48,7 @@ from pathlib import Path
 
 from hotfolder.config.model import MANIFEST_FIELDS, Config, Folder, Rendition
 from hotfolder.errors import HotfolderError
-from hotfolder.filekinds import kind, open_regular
+from hotfolder.filekinds import kind, open_regular, removal
 from hotfolder.recipes import templates
 from hotfolder.spool import space
 from hotfolder.spool.fsnames import NAME_MAX, display, fit_name
@@ -207,8 +206,8 @@ class NotTheNamesLock(RecordsUnwritable):
     def __init__(self, path: Path, what: str):
         self.errno = None
         HotfolderError.__init__(self, f"{display(str(path))} is {what}, not the lock of the records of which "
-                                      "output names are whose: it is never opened; remove it (`rm "
-                                      f"{display(shlex.quote(str(path)))}`, as root or the daemon's user): it is "
+                                      "output names are whose: it is never opened; remove it "
+                                      f"(`{removal(path, what)}`, as root or the daemon's user): it is "
                                       "made again")
 
 

@@ -21,7 +21,6 @@ are added without a shared list of migrations to edit.
 from __future__ import annotations
 
 import os
-import shlex
 import sqlite3
 import time
 import urllib.parse
@@ -32,7 +31,7 @@ from pathlib import Path
 import hotfolder
 from hotfolder.backoff import Backoff
 from hotfolder.errors import ExitCode, HotfolderError
-from hotfolder.filekinds import what_is_at
+from hotfolder.filekinds import removal, what_is_at
 from hotfolder.shown import printable
 
 DB_NAME = "hotfolder.db"
@@ -77,7 +76,7 @@ class NotADatabaseFile(HotfolderError):
 
     def __init__(self, path: Path, what: str):
         super().__init__(f"{printable(str(path))} is {what}, not a file of the state database: it is never "
-                         f"opened; remove it (`rm {printable(shlex.quote(str(path)))}`, as root or the daemon's "
+                         f"opened; remove it (`{removal(path, what)}`, as root or the daemon's "
                          "user) and run this again (a missing database is made anew, and the index of originals "
                          "rebuilt from the archive)")
 

@@ -8,11 +8,10 @@ nothing for a regular file), and anything but a regular file is refused, said as
 """
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 from hotfolder.errors import ExitCode, HotfolderError
-from hotfolder.filekinds import open_regular
+from hotfolder.filekinds import open_regular, removal
 from hotfolder.shown import printable
 
 
@@ -25,7 +24,7 @@ class NotALockFile(HotfolderError):
         # Removing it is all it takes: the daemon makes its lock file at start. One made by
         # hand in its place, as root, would keep the service's user (hotfolder.service) out.
         super().__init__(f"{printable(str(path))} is {what}, not a lock file: no daemon can start on this config "
-                         f"while it is there; remove it (`rm {printable(shlex.quote(str(path)))}`, as root or "
+                         f"while it is there; remove it (`{removal(path, what)}`, as root or "
                          "the daemon's user) and put nothing in its place: the daemon makes its lock file "
                          "itself when it starts")
 
