@@ -48,6 +48,8 @@ def test_a_symlink_at_the_database_is_never_followed(daemon_factory, tmp_path, a
     assert run.returncode == ExitCode.USAGE, (run.returncode, run.stderr)
     assert f"{state / name} is a symlink (to {target})" in run.stderr, run.stderr
     assert "remove it" in run.stderr and "Traceback" not in run.stderr, run.stderr
+    # a link of the admin's own to the database elsewhere: removed, its {seq} numbers would start again
+    assert ("if it links to a database of yours, move that here in its place" in run.stderr) == (name == "hotfolder.db")
 
 
 @pytest.mark.parametrize("args", COMMANDS, ids=lambda a: " ".join(a))

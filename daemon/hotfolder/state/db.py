@@ -21,6 +21,7 @@ are added without a shared list of migrations to edit.
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 import time
 import urllib.parse
@@ -75,10 +76,16 @@ class NotADatabaseFile(HotfolderError):
     exit_code = ExitCode.USAGE  # the command cannot run as asked (errors.ExitCode), as for a lock path
 
     def __init__(self, path: Path, what: str):
+        # A link in the database's place may be an admin's own, to it on another disk: removed, a
+        # new one would start each folder's {seq} at 1 again (README, state_dir)
+        linked = what.startswith("a symlink") and path.name == DB_NAME
+        yours = (f"; if it links to a database of yours, move that here in its place (`mv TARGET "
+                 f"{printable(shlex.quote(str(path)))}`, and TARGET-wal to {DB_NAME}-wal if there) instead"
+                 if linked else "")
         super().__init__(f"{printable(str(path))} is {what}, not a file of the state database: it is never "
                          f"opened; remove it (`{removal(path, what)}`, as root or the daemon's "
                          "user) and run this again (a missing database is made anew, and the index of originals "
-                         "rebuilt from the archive)")
+                         f"rebuilt from the archive){yours}")
 
 
 def refuse_strange(state_dir: Path) -> None:
