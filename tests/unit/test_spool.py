@@ -508,3 +508,16 @@ def test_a_file_of_another_user_in_a_sticky_folder_is_said_so(tmp_path):
     said = oserrors.not_movable(denied, photo, tmp_path)
     assert said.startswith(f"{inbox} (owner ") and "mode 1777) is sticky (+t)" in said, said
     assert "chmod -t" in said, said
+
+
+def test_a_records_explanation_is_kept_within_its_characters_in_all():
+    """64 lines of 600 characters were kept of each record: 38,400 characters, 192 KB of
+    page of `&`. Now EXPLAIN_CHARS in all; a line that passes the bound is cut, and one
+    after lines that end on it exactly is left out (not cut to its last character)."""
+    from hotfolder.spool.failed_files import EXPLAIN_CHARS, EXPLAIN_WIDTH, _lines
+
+    kept = _lines(["&" * EXPLAIN_WIDTH] * 64)
+    assert sum(map(len, kept)) == EXPLAIN_CHARS and kept[-1].endswith("\u2026"), [len(line) for line in kept]
+    exact = _lines(["a" * 500] * (EXPLAIN_CHARS // 500) + ["b" * 10])
+    assert sum(map(len, exact)) == EXPLAIN_CHARS and not any("b" in line for line in exact)
+    assert _lines(["found: jpeg", 7, "applies: web"]) == ("found: jpeg", "applies: web")

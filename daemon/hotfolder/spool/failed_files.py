@@ -49,6 +49,9 @@ SHOWN = 200  # the most recent failures the page lists
 RECOUNT_EVERY = 30.0  # seconds; a change inside a subfolder does not touch the top folder's mtime
 WALK_SHARE = 0.02  # at most this share of the loop's time goes to walking failed/ again
 EXPLAIN_LINES, EXPLAIN_WIDTH = 64, 600  # what of a record's explanation the page keeps (SHOWN files of it)
+# and at most this many characters of it in all: the daemon's own are ~500 (a line a rendition);
+# 64 lines of 600 `&` written by hand were 192 KB of page each, 38 MB for the page's 200.
+EXPLAIN_CHARS = 4000
 # What of a record's reason (and its other texts) the page keeps: the daemon's own reasons are
 # under 1,000 characters; records of 1 MB of `&` written by hand in failed/ made a page of
 # 300 MB from 60 of them, 4 s to make, and the daemon took 2 GB (an attack round).
@@ -238,10 +241,20 @@ def _cut(value: object, width: int) -> str:
 
 
 def _lines(value: object) -> tuple[str, ...]:
-    """A record's explanation: texts only (a record is data), at most EXPLAIN_LINES of them."""
+    """A record's explanation: texts only (a record is data), at most EXPLAIN_LINES of them,
+    EXPLAIN_CHARS in all (the line that passes it cut, ending in `…`)."""
     if not isinstance(value, list):
         return ()
-    return tuple(str(line)[:EXPLAIN_WIDTH] for line in value[:EXPLAIN_LINES] if isinstance(line, str))
+    kept: list[str] = []
+    left = EXPLAIN_CHARS
+    for line in (text[:EXPLAIN_WIDTH] for text in value[:EXPLAIN_LINES] if isinstance(text, str)):
+        if len(line) > left:
+            if left:  # none left: the lines before ended at the bound exactly
+                kept.append(_cut(line, left))
+            break
+        kept.append(line)
+        left -= len(line)
+    return tuple(kept)
 
 
 def _failed_at(path: Path) -> float:
