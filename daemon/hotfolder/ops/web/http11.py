@@ -2,8 +2,8 @@
 
 Strict and small: what curl, browsers, urllib and Prometheus send. A body needs a
 Content-Length (no chunked bodies: 501); one Host and one Content-Length at most;
-headers at most MAX_HEAD bytes (431), no control character in a value (400). Malformed requests are answered and the
-connection closed.
+headers at most MAX_HEAD bytes (431), no control character but a tab in a value (400).
+Malformed requests are answered and the connection closed.
 """
 from __future__ import annotations
 
