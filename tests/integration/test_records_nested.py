@@ -57,6 +57,7 @@ def test_status_reads_a_nested_snapshot_as_none(daemon_factory):
     (state / "status.json").write_text(NESTED)
     run = _status(d.config)
     assert run.returncode == ExitCode.NOT_RUNNING and "Traceback" not in run.stderr, run.stderr[-500:]
+    assert "no status file" not in run.stdout and f"{state / 'status.json'} is no snapshot" in run.stdout, run.stdout
 
 
 def test_status_reads_no_more_of_a_snapshot_than_a_snapshot_holds(daemon_factory):
@@ -67,3 +68,4 @@ def test_status_reads_no_more_of_a_snapshot_than_a_snapshot_holds(daemon_factory
         f.truncate(3 << 30)  # sparse: 3 GB of zeros, read whole before
     run = _status(d.config, limit_bytes=1 << 30)
     assert run.returncode == ExitCode.NOT_RUNNING and "Traceback" not in run.stderr, run.stderr[-500:]
+    assert "no status file" not in run.stdout and "is no snapshot" in run.stdout, run.stdout

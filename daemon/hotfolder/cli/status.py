@@ -13,7 +13,7 @@ from hotfolder.config import state_dir_of
 from hotfolder.config.parsing import NotAConfigFile, read_file
 from hotfolder.errors import ExitCode
 from hotfolder.shown import printable
-from hotfolder.status import daemon_alive, read_snapshot
+from hotfolder.status import SNAPSHOT_LIMIT, daemon_alive, read_snapshot
 from hotfolder.supervisor.instance import LOCK_NAME, ConfigUnreadable, Holder, holder, status_file_of
 
 
@@ -76,7 +76,12 @@ def cmd_status(args: argparse.Namespace) -> int:
             why = _why_unread(args.config)
             guess = (f"; the config {why}, so its state_dir is a guess: a daemon started by another user is not "
                      "seen from here")
-        _say(f"hotfolder is not running (no status file at {status_file}){guess}")
+        if os.path.lexists(status_file):  # there, but no snapshot: "no status file" was untrue
+            seen = (f"{status_file} is no snapshot: no regular file, more than {SNAPSHOT_LIMIT >> 20} MiB, or "
+                    "not a JSON object; a daemon replaces it when it starts")
+        else:
+            seen = f"no status file at {status_file}"
+        _say(f"hotfolder is not running ({seen}){guess}")
         return ExitCode.NOT_RUNNING
     if not running:
         # A daemon killed (kill -9, a crash) never wrote its last state: "state running" beside
