@@ -46,7 +46,8 @@ def test_a_folder_made_from_a_photos_value_at_another_originals_output_name(daem
     assert not failed, failed
     assert (d.output / "IMG_0002_thumb~jpg.webp").is_file(), sorted(p.name for p in d.output.iterdir())
     kept = [e for e in d.events("outputs_kept") if e.get("file") == "IMG_0002.jpg"]
-    assert kept and "IMG_0002_thumb.webp is kept: it is a folder" in kept[0]["reason"], kept
+    said = "IMG_0002_thumb.webp is kept: it is a folder (or a FIFO, a link: no regular file)"
+    assert kept and said in kept[0]["reason"], kept
     assert "moved or copied" not in kept[0]["reason"], kept
     assert d.stop() == 0
 
@@ -79,3 +80,19 @@ def test_explain_of_an_output_whose_folder_cannot_be_looked_in_says_it_and_does_
                            timeout=30))
     assert said.returncode == 0 and "Traceback" not in said.stderr, said.stdout + said.stderr
     assert "Canon/a_web.jpg" in said.stdout, said.stdout
+
+
+def test_explain_of_an_output_whose_name_a_folder_holds_says_what_stands_there(daemon_factory):
+    """explain said the thumb 'is a folder (or no file) standing at that name': read as
+    "or nothing there", which contradicts it; the log's outputs_kept said the same."""
+    from tests.harness import hotfolder
+
+    d = daemon_factory(renditions=RENDITIONS).start()
+    assert d.stop() == 0
+    (d.output / "IMG_0002_thumb.webp").mkdir(parents=True)
+    camera_jpeg(d.root / "IMG_0002.jpg", (120, 80), exif=camera_exif(make="Canon", model=None), seed=4)
+    said = hotfolder("explain", "--config", str(d.config), str(d.root / "IMG_0002.jpg"))
+    assert said.returncode == 0, said.stdout + said.stderr
+    assert ("IMG_0002_thumb.webp is a folder (or a FIFO, a link: no regular file) standing at that name: this one "
+            "would get a ~suffix") in said.stdout, said.stdout
+    assert "or no file" not in said.stdout

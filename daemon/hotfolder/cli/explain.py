@@ -277,7 +277,8 @@ def _output(folder: Folder, rendition, facts: Facts, rel: str, values: dict, not
     if why:
         whose = ("is another original's" if why == "another" else
                  "is there, and no record says which original wrote it, nor do its bytes prove it this photo's"
-                 if why == "unknown" else "is a folder (or no file) standing at that name" if why == "not_a_file"
+                 if why == "unknown" else
+                 "is a folder (or a FIFO, a link: no regular file) standing at that name" if why == "not_a_file"
                  else "is another original's, or there with no record of its writer, or a folder")
         notes.append(f"{out} {whose}: this one would get "
                      + ("failed (on_name_clash: fail)" if why == "fail" else "a ~suffix"))

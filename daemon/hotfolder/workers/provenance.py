@@ -131,7 +131,8 @@ def said(taken: Iterable[owners.Taken], folder: Folder, naming: Naming, renumber
         fields.setdefault("written_as", []).extend(_rel(folder, t.path) for t in these)
         one = len(these) == 1
         why_said = (_unknown(one) if why == "unknown" else f"{'it is' if one else 'they are'} another original's"
-                    if why == "another" else f"{'it is a folder' if one else 'they are folders'} (or no file): "
+                    if why == "another" else f"{'it is a folder' if one else 'they are folders'} "
+                    "(or a FIFO, a link: no regular file): "
                     "made for another original's outputs, whose template took a value of that name from its "
                     "photo, or by hand")
         parts.append(f"{asked} {'is' if one else 'are'} kept: {why_said}; written beside as {written}")
