@@ -535,7 +535,7 @@ def test_rerender_of_a_look_alike_rendered_for_what_its_earlier_photo_lacked_mak
     assert "IMG_0002_proof.jpg (replaced)" in raw_line and "web" not in raw_line, plan.stdout
     explained = hotfolder("explain", "--config", str(d.config), str(d.archive / "IMG_0002.DNG"))
     assert "applies: proof → IMG_0002_proof.jpg" in explained.stdout, explained.stdout
-    assert "excluded: web (its look-alike made it" in explained.stdout, explained.stdout
+    assert "excluded: web (not made by this look-alike" in explained.stdout, explained.stdout
     said = hotfolder("rerender", "--config", str(d.config))
     assert said.returncode == 0, said.stderr
     assert sorted(d.outputs()) == ["IMG_0002_proof.jpg", "IMG_0002_web.jpg"], d.outputs()
@@ -566,3 +566,45 @@ def test_a_card_s_raw_and_jpeg_pairs_taken_at_once_are_delivered_once(daemon_fac
     assert [w.split("_web")[0] for w in webs] == [f"IMG_{i}" for i in range(len(scenes))], webs
     assert len(_originals(d.var / "duplicates")) == len(scenes), files_under(d.var / "duplicates")
     d.stop()
+
+
+GRADES = PROOFS + """
+- name: print
+  operation: fit
+  size: 128x128
+  format: jpeg
+  filename: "{stem}_print.{ext}"
+  when: {rating: ">= 5"}
+"""
+
+
+def test_rerender_of_a_look_alike_of_two_earlier_photos_makes_only_what_it_made(daemon_factory, tmp_path):
+    """A look-alike under `similar: skip` of two earlier photos (a camera JPEG: web; its export
+    rated 4: the proof it lacked) rated 5 made only the print neither had. rerender took out of
+    it only what the closer of the two had made, so it made the other's again: a second proof
+    (or web size) of one shot. It makes again what it made: the print."""
+    from tests import sources
+
+    d = daemon_factory(renditions=GRADES, on_duplicate=None, folder_extra="similar: skip").start()
+    picture = shot(scene("chelsea")).convert("RGB")
+    for n, (name, rating) in enumerate((("IMG_0003.jpg", None), ("IMG_0003-edit.jpg", 4),
+                                        ("IMG_0003-best.jpg", 5)), start=1):
+        path = tmp_path / name
+        picture.save(path, "JPEG", quality=95 - 5 * n,
+                     **({"xmp": sources.xmp_packet(rating=rating)} if rating is not None else {}))
+        _drop(d, name, path.read_bytes())
+        _settle(d, n)
+    made = ["IMG_0003-best_print.jpg", "IMG_0003-edit_proof.jpg", "IMG_0003_web.jpg"]
+    assert sorted(d.outputs()) == made, d.outputs()
+    assert d.stop() == 0
+    d.config.write_text(d.config.read_text().replace("size: 128x128", "size: 120x120"))
+    plan = hotfolder("rerender", "--dry-run", "--config", str(d.config))
+    assert plan.returncode == 0, plan.stderr
+    (best,) = [line for line in plan.stdout.splitlines() if line.startswith("IMG_0003-best.jpg")]
+    assert "_print" in best and "_proof" not in best and "_web" not in best, plan.stdout
+    explained = hotfolder("explain", "--config", str(d.config), str(d.archive / "IMG_0003-best.jpg"))
+    assert "excluded: web (not made by this look-alike" in explained.stdout, explained.stdout
+    assert "excluded: proof (not made by this look-alike" in explained.stdout, explained.stdout
+    said = hotfolder("rerender", "--config", str(d.config))
+    assert said.returncode == 0, said.stderr
+    assert sorted(d.outputs()) == made, d.outputs()

@@ -88,12 +88,13 @@ def explain(cfg: Config, path: Path, folder_name: str | None = None, subfolder: 
 
 
 def _without(selection: select.Selection, without: tuple[str, ...]) -> select.Selection:
-    """`selection` less the renditions its earlier look-alike made (similar: skip), said so."""
+    """`selection` less the renditions a look-alike did not make (similar: skip), said so."""
     if not without:
         return selection
     from hotfolder.recipes.conditions import Outcome
 
-    why = "its look-alike made it, and similar: skip renders a look-alike for the other renditions only"
+    why = ("not made by this look-alike: similar: skip rendered it only for what the earlier photos it looks "
+           "like had not made, and rerender makes that again")
     outcomes = tuple((r, Outcome(False, "", why) if o.holds and r.name in without else o)
                      for r, o in selection.outcomes)
     return select.Selection(tuple(r for r, o in outcomes if o.holds), outcomes)
@@ -101,8 +102,8 @@ def _without(selection: select.Selection, without: tuple[str, ...]) -> select.Se
 
 def _had(folder: Folder, path: Path, rel: str) -> tuple[int | None, tuple[str, ...]]:
     """What an archived original had when rendered, which rerender gives it again: its `{seq}`
-    number, and the renditions its earlier look-alike made, which it does not make
-    (`similar: skip`: cli/rerender._Index.recall)."""
+    number, and, of a look-alike that `similar: skip` rendered for what its earlier photos had
+    not made, the renditions it did not make (cli/rerender._Index.recall)."""
     if folder.index_dir is None:
         return None, ()
     from hotfolder.config.choices import Similar
@@ -110,8 +111,9 @@ def _had(folder: Folder, path: Path, rel: str) -> tuple[int | None, tuple[str, .
     from hotfolder.state import originals
 
     content = file_hash(path)
-    without = (originals.delivered_before(folder.index_dir, content, folder.name, rel)
-               if folder.similar == Similar.SKIP else ())
+    made = (originals.made_as_lookalike(folder.index_dir, content, folder.name, rel)
+            if folder.similar == Similar.SKIP else None)
+    without = () if made is None else tuple(r.name for r in folder.renditions if r.name not in made)
     return originals.seq_of(folder.index_dir, content, folder.name, rel), without
 
 

@@ -201,8 +201,9 @@ class _Index:
         """What each of `current` had when it was rendered: its `{seq}` number, given again
         (a changed proof size made a second numbered set of every output beside the first),
         and the renditions it does not make again: a look-alike that `similar: skip` rendered
-        only for those its earlier photo had not made (a rated RAW after its camera JPEG: the
-        proof, not the web size again) is rendered again for those only."""
+        only for those its earlier photos had not made (a rated RAW after its camera JPEG: the
+        proof, not the web size again) is rendered again for what it made only (its own row
+        says; the earlier photo it names may have made only some of the others)."""
         from hotfolder.config.choices import Similar
         from hotfolder.state import originals
 
@@ -214,9 +215,9 @@ class _Index:
             if seq is not None:
                 self.seqs[a.path] = seq
             if self.folder.similar == Similar.SKIP:
-                delivered = originals.delivered_before(self.folder.index_dir, content, self.folder.name, a.rel)
-                if delivered:
-                    self.withouts[a.path] = delivered
+                made = originals.made_as_lookalike(self.folder.index_dir, content, self.folder.name, a.rel)
+                if made is not None:
+                    self.withouts[a.path] = tuple(r.name for r in self.folder.renditions if r.name not in made)
 
     def generation(self, path: Path, rel: str) -> int | None:
         """Which photo of the name `rel` the file was rendered as; None: the index has no

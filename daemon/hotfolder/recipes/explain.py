@@ -20,7 +20,7 @@ class Said:
 
     rendition: str
     applies: bool
-    key: str = ""  # the `when:` entry that excluded it ("": not a `when:`, its look-alike made it)
+    key: str = ""  # the `when:` entry that excluded it ("": not a `when:`, a look-alike did not make it)
     why: str = ""
     output: str = ""  # its output, relative to the output folder ("" when not known)
 

@@ -669,14 +669,17 @@ def seq_of(state_dir: Path, content: str, folder: str, rel: str) -> int | None:
     return None if row is None else row[0]
 
 
-def delivered_before(state_dir: Path, content: str, folder: str, rel: str) -> tuple[str, ...]:
-    """The renditions the earlier photo made of which these bytes, rendered under the name
-    `rel`, were a look-alike (similar: skip rendered it for the others only: a rated RAW after
-    its camera JPEG), read without writing; () when it was none, or the index does not say."""
+def made_as_lookalike(state_dir: Path, content: str, folder: str, rel: str) -> tuple[str, ...] | None:
+    """The renditions these bytes, rendered under the name `rel` as a look-alike of earlier
+    photos (similar: skip rendered it for those they had not made: a rated RAW after its
+    camera JPEG), made: rerender makes those again and no other, read without writing; None
+    when it was no look-alike, or the index does not say. Not the renditions of the earlier
+    photo it names: of two (a camera JPEG's web size, its rated export's proof), that one
+    made only one, and rerender gave the look-alike the other again (a second proof of one shot)."""
     row = _latest_rendering(
-        state_dir, "(SELECT e.renditions FROM originals e WHERE e.id = o.other AND o.bits IS NOT NULL)",
+        state_dir, "CASE WHEN o.other IS NOT NULL AND o.bits IS NOT NULL THEN o.renditions END",
         folder, rel, content)
-    return () if row is None or not row[0] else tuple(row[0].split())
+    return None if row is None or not row[0] else tuple(row[0].split())
 
 
 def _latest_rendering(state_dir: Path, column: str, folder: str, rel: str, content: str | None = None, *,
