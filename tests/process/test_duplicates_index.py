@@ -276,3 +276,43 @@ def test_a_look_alike_being_rendered_by_another_process_is_waited_for(tmp_path):
     assert third.rendering_alike("d" * 64, 4, look, 6, folder="f", scope_all=False)  # the JPEG's, noted before
     jpg.unlink()  # its worker died, and the file went to failed/
     assert not third.rendering_alike("d" * 64, 4, look, 6, folder="f", scope_all=False)
+
+
+def test_the_commands_read_an_index_of_the_release_before_as_it_is(tmp_path):
+    """Today's commands beside an index the daemon of the release before wrote (a package
+    upgraded, the service not yet restarted: nothing brought it up to date): `hotfolder
+    duplicates` said "no duplicate or look-alike found" of one that lists them, `explain`
+    found no earlier copy of the same bytes, and rerender's note of the outputs it wrote
+    failed ("the index of originals still lists the earlier outputs"), all asking for columns
+    the index did not have yet (renditions). They read and write it as it is; nothing is added
+    to it (the daemon of the release before, still running, writes claims without the look)."""
+    import sqlite3
+
+    from hotfolder.state.originals import found_in, rerendered, same_bytes
+
+    index = Originals(tmp_path)
+    src = tmp_path / "a.jpg"
+    src.write_bytes(b"x")
+    look = Look(0xF0F0_0000_FFFF_1234, 4000, 3000, (10, -20))
+    first = index.record(_entry(A, 1, "a.jpg", look=look, outputs=("a_web.jpg",)))
+    index.record(_entry(B, 2, "b.jpg", state=DUPLICATE, other=first))
+    index.close()
+    with sqlite3.connect(tmp_path / "hotfolder.db") as conn:  # as the release before left it (version 2)
+        conn.execute("ALTER TABLE originals DROP COLUMN renditions")
+        conn.execute("ALTER TABLE originals DROP COLUMN seq")
+        conn.execute("ALTER TABLE originals_claims DROP COLUMN look")
+        conn.execute("UPDATE schema SET version = 2 WHERE part = 'originals'")
+    conn.close()
+    (found,) = found_in(tmp_path, 10)
+    assert found.name == "b.jpg" and found.match is not None and found.match.name == "a.jpg"
+    assert found.match.renditions is None  # not known
+    match = same_bytes(tmp_path, A, "f", scope_all=False, since=0)
+    assert match is not None and match.record == first
+    assert rerendered(tmp_path, "f", [(A, "a.jpg", ("a_web2.jpg",), b"", ("web",))]) == 1
+    (found,) = found_in(tmp_path, 10)
+    assert found.match is not None and found.match.outputs == ("a_web2.jpg",)
+    with sqlite3.connect(tmp_path / "hotfolder.db") as conn:
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(originals)")}
+        assert "renditions" not in columns and conn.execute("SELECT version FROM schema WHERE part = "
+                                                            "'originals'").fetchone() == (2,)
+    conn.close()

@@ -487,8 +487,21 @@ def _i64(n: int) -> int:
 _MATCH = "f.name, o.name, o.archived, o.outputs, o.time, o.renditions"  # what a Match is made of (_match)
 
 
+def _has_renditions(conn: sqlite3.Connection) -> bool:
+    """Whether the index keeps the renditions a rendering made: one the release before wrote
+    (a package upgraded, its daemon not yet restarted) has no such column until the daemon
+    brings it up to date, and a command reading it asked for it: `hotfolder duplicates` said
+    it found nothing, `explain` no earlier copy. The commands read it as it is, adding nothing
+    (that daemon, still running, writes claims without the look)."""
+    return any(row[1] == "renditions" for row in conn.execute("PRAGMA table_info(originals)"))
+
+
+def _match_columns(conn: sqlite3.Connection) -> str:
+    return _MATCH if _has_renditions(conn) else _MATCH.replace("o.renditions", "NULL")
+
+
 def _match_of(conn: sqlite3.Connection, record: int, kind: Kind, bits: int) -> Match | None:
-    row = conn.execute(f"SELECT {_MATCH} FROM originals o JOIN originals_folders f ON f.id = o.folder "
+    row = conn.execute(f"SELECT {_match_columns(conn)} FROM originals o JOIN originals_folders f ON f.id = o.folder "
                        "WHERE o.id = ?", (record,)).fetchone()
     return None if row is None else _match(row, kind, bits, record)
 
@@ -642,16 +655,17 @@ def rerendered(state_dir: Path, folder: str,
         if conn is None or not renders:
             return 0
         try:
+            kept = _has_renditions(conn)  # an index of the release before: its daemon adds the column
             with db.transaction(conn):
                 for content, rel, outputs, hashes, renditions in renders:
                     name, digest = os.fsencode(rel), bytes.fromhex(content)
                     changed += conn.execute(
-                        "UPDATE originals SET outputs = ?, output_hashes = ?, renditions = ? WHERE key = ? AND "
-                        "content = ? AND "
+                        f"UPDATE originals SET outputs = ?, output_hashes = ?{', renditions = ?' if kept else ''} "
+                        "WHERE key = ? AND content = ? AND "
                         "state = ? AND folder = (SELECT id FROM originals_folders WHERE name = ?) AND name_key = ? "
                         "AND name = ?",
-                        (rows.joined(outputs, name), hashes or None, " ".join(renditions) or None, _key8(digest),
-                         digest, RENDERED, folder,
+                        (rows.joined(outputs, name), hashes or None,
+                         *((" ".join(renditions) or None,) if kept else ()), _key8(digest), digest, RENDERED, folder,
                          _key8(name), name)
                     ).rowcount
         except sqlite3.OperationalError as exc:
@@ -719,7 +733,8 @@ def same_bytes(state_dir: Path, content: str, folder: str, *, scope_all: bool, s
         if conn is None:
             return None
         try:
-            row = conn.execute(f"SELECT {_MATCH}, o.id FROM originals o JOIN originals_folders f ON f.id = o.folder "
+            row = conn.execute(f"SELECT {_match_columns(conn)}, o.id FROM originals o JOIN originals_folders f "
+                               "ON f.id = o.folder "
                                f"WHERE o.key = ? AND o.state = ? AND o.content = ? AND o.time >= ?{scope} LIMIT 1",
                                args).fetchone()
         except sqlite3.OperationalError:  # no index there yet (its tables are made by the daemon)
