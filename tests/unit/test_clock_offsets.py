@@ -82,3 +82,20 @@ def test_a_reload_says_a_changed_clock_offset_as_it_is_written(tmp_path):
     a = config.load(_config(tmp_path, 'clock_offsets: {"NIKON Z 6_2": "-1h"}\n'))
     b = config.load(_config(tmp_path, 'clock_offsets: {"NIKON Z 6_2": "-59m"}\n'))
     assert describe_changes(a, b) == ["wedding: clock_offsets {NIKON Z 6_2: -1h} → {NIKON Z 6_2: -59m}"]
+
+
+def test_a_date_a_clock_offset_would_push_past_the_calendar_is_left_as_the_camera_wrote_it(tmp_path):
+    """A camera's (or a crafted file's) DateTimeOriginal of 9999-12-31 23:30 under "+2h":
+    `hotfolder explain` ended in a traceback (OverflowError: date value out of range), and the
+    daemon failed the photo at its choice of renditions. The date is left as written, said."""
+    path = _config(tmp_path, 'clock_offsets: {"Canon*": "+2h", "NIKON*": "-1h"}\n')
+    cfg = config.load(path)
+    late = sources.camera_jpeg(tmp_path / "late.jpg", exif=sources.camera_exif(taken="9999:12:31 23:30:00",
+                                                                              offset=None))
+    early = sources.camera_jpeg(tmp_path / "early.jpg", exif=sources.camera_exif(
+        make="NIKON CORPORATION", model="NIKON Z 6_2", taken="0001:01:01 00:30:00", offset=None))
+    for photo, when in ((late, "99991231-233000_"), (early, "0101-003000_")):  # %Y of the year 1: "1" (glibc)
+        said = explain(cfg, photo)
+        web = next(s.output for s in said.renditions if s.rendition == "web")
+        assert when in web, web
+        assert any("clock_offsets" in note and "left as the camera wrote it" in note for note in said.notes), said

@@ -53,20 +53,30 @@ def read_facts(folder: Folder, src: Path, rel: str, *, accepted_formats, max_ima
     if need.reads_file or need.mtime or sidecar is not None:
         photo = reading.read(src, need, accepted_formats=accepted_formats, max_image_pixels=max_image_pixels,
                              sidecar=sidecar, notes=notes, data=data, name=name)
-    return Facts(PurePosixPath(rel).name, subdir_of(rel), folder.name, corrected(folder, photo))
+    return Facts(PurePosixPath(rel).name, subdir_of(rel), folder.name, corrected(folder, photo, notes))
 
 
-def corrected(folder: Folder, photo: Photo) -> Photo:
+def corrected(folder: Folder, photo: Photo, notes: list[str] | None = None) -> Photo:
     """`photo` dated by its camera's clock corrected (the folder's clock_offsets, the first
     whose camera glob matches): a second shooter's camera an hour ahead named its photos an
     hour after the main camera's of the same moment (the wedding audit). Only a date the
-    camera wrote (EXIF), never a file's modification time."""
+    camera wrote (EXIF), never a file's modification time. A date the offset would move past
+    the calendar (year 9999, or 1) is left as written, and `notes` says so: the photo failed
+    ("OverflowError: date value out of range"), and explain ended in a traceback."""
     if not folder.clock_offsets or photo.taken is None or photo.taken_from != "exif":
         return photo
     said = [t for t in (photo.camera, " ".join(x for x in (photo.make, photo.model) if x)) if t]
     for glob, seconds, written in folder.clock_offsets:
         if any(glob_matches(glob, t) for t in said):
-            return replace(photo, taken=photo.taken + dt.timedelta(seconds=seconds), clock=f"{written} for {glob}")
+            try:
+                taken = photo.taken + dt.timedelta(seconds=seconds)
+            except OverflowError:
+                if notes is not None:
+                    notes.append(f"clock_offsets {written} for {glob} would move its date "
+                                 f"({photo.taken.isoformat(' ')}) past the years 1-9999 a date can have: "
+                                 "left as the camera wrote it")
+                return photo
+            return replace(photo, taken=taken, clock=f"{written} for {glob}")
     return photo
 
 
