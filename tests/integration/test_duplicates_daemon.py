@@ -608,3 +608,33 @@ def test_rerender_of_a_look_alike_of_two_earlier_photos_makes_only_what_it_made(
     said = hotfolder("rerender", "--config", str(d.config))
     assert said.returncode == 0, said.stderr
     assert sorted(d.outputs()) == made, d.outputs()
+
+
+def test_a_raw_dropped_again_under_on_duplicate_process_is_not_delivered_twice(daemon_factory, tmp_path):
+    """`similar: skip` with `on_duplicate: process`: a card's rated RAW, rendered for the proof
+    its camera JPEG lacked, dropped again (the card copied twice): as the same bytes it was
+    rendered whole, and its web size came beside its JPEG's (IMG_0004_web~dng.jpg, the shot
+    delivered twice); before the RAW's first drop was rendered, its copy was judged again, and
+    skipped. It makes again what it made: the proof."""
+    from tests import sources
+
+    d = daemon_factory(renditions=PROOFS, on_duplicate="process", folder_extra="similar: skip").start()
+    picture = shot(scene("rocket"))
+    camera = tmp_path / "IMG_0004.JPG"
+    picture.save(camera, "JPEG", quality=92)
+    _drop(d, "IMG_0004.JPG", camera.read_bytes())
+    _settle(d, 1)
+    raw = sources.dng(tmp_path / "IMG_0004.DNG", picture.convert("RGB"), preview_scale=1)
+    _drop(d, "IMG_0004.xmp", sources.xmp_packet(rating=5))
+    _drop(d, "IMG_0004.DNG", raw.read_bytes())
+    _settle(d, 3)
+    assert sorted(d.outputs()) == ["IMG_0004_proof.jpg", "IMG_0004_web.jpg"], d.outputs()
+    _drop(d, "IMG_0004.xmp", sources.xmp_packet(rating=5))
+    _drop(d, "IMG_0004.DNG", raw.read_bytes())
+    _settle(d, 5)
+    assert sorted(d.outputs()) == ["IMG_0004_proof.jpg", "IMG_0004_web.jpg"], d.outputs()
+    assert d.stop() == 0
+    d.config.write_text(d.config.read_text().replace("size: 96x96", "size: 80x80"))
+    said = hotfolder("rerender", "--config", str(d.config))
+    assert said.returncode == 0, said.stderr
+    assert sorted(d.outputs()) == ["IMG_0004_proof.jpg", "IMG_0004_web.jpg"], d.outputs()

@@ -274,6 +274,12 @@ class Originals:
                 return True
         return False
 
+    def records_of(self, content: str) -> frozenset[int]:
+        """The rows of these bytes (every drop of them): not look-alikes of a copy of them."""
+        digest = bytes.fromhex(content)
+        return frozenset(row[0] for row in self.conn.execute("SELECT id FROM originals WHERE key = ? AND content = ?",
+                                                             (_key8(digest), digest)))
+
     def release(self, content: str, job: int) -> None:
         """The render failed: the bytes may be claimed again."""
         with _lightly(self.conn), db.transaction(self.conn):

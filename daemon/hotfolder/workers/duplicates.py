@@ -68,6 +68,9 @@ class Sameness:
     # A look-alike under `similar: skip` rendered for these renditions only: the earlier photo
     # did not get them (judge); None: every rendition chosen
     only: tuple[str, ...] | None = None
+    # A duplicate processed again (on_duplicate: process) under `similar: skip`, rendered for
+    # what this look-alike of other bytes lacked, as its first drop was: its row names it
+    completes: Match | None = None
     key: int = field(init=False)
     subdir: str | None = field(init=False)  # where an earlier original counts (subfolder_scope)
 
@@ -130,7 +133,11 @@ class Sameness:
         replaced: set[int] = set()
         if folder.on_name_clash != NameClash.REPLACE:
             replaced = self._name_used_before(look)
-        if folder.similar == Similar.OFF or self.match is not None:
+        if folder.similar == Similar.OFF:
+            return None
+        if self.match is not None:
+            if folder.similar == Similar.SKIP and self.match.kind == Kind.EXACT:
+                self._as_its_first_drop(look, replaced, chosen)
             return None
         if folder.similar == Similar.SKIP:
             self._after_lookalikes_rendering(look)
@@ -157,6 +164,24 @@ class Sameness:
         self.logger.info("duplicate_skipped", kind=str(found.kind), matched=display(f"{found.folder}/{found.name}"),
                          bits=found.bits, duration_ms=_ms(t0), outcome="skipped")
         return Result(self.job.id, True, skipped=True, match=found, record=record, duration_ms=_ms(t0))
+
+    def _as_its_first_drop(self, look: Look, replaced: set[int], chosen: tuple[str, ...]) -> None:
+        """A duplicate rendered again (on_duplicate: process) under `similar: skip`: for what
+        its look-alikes of other bytes did not get, as its first drop was. A card's rated RAW,
+        rendered for the proof its camera JPEG lacked, copied in again, was rendered whole,
+        and its web size came beside its JPEG's (the shot delivered twice)."""
+        same = getattr(self.index, "records_of", None)
+        if same is None:  # a cluster's: rendered whole, as before
+            return
+        found, got = self._lookalike(look, frozenset(replaced) | same(self.original.content))
+        missing = tuple(name for name in chosen if got is not None and name not in got)
+        if found is None or not missing or len(missing) == len(chosen):
+            return
+        self.only, self.completes = missing, found
+        self.logger.info("lookalike_completed", matched=display(f"{found.folder}/{found.name}"), bits=found.bits,
+                         renditions=list(missing), outcome="rendered",
+                         reason=f"it looks like {display(found.name)}, which did not get "
+                                f"{', '.join(missing)}: only {'it' if len(missing) == 1 else 'they'} rendered")
 
     def _after_lookalikes_rendering(self, look: Look) -> None:
         """Under `similar: skip`: wait (BUSY_WAIT at most) while a look-alike claimed before
@@ -246,8 +271,8 @@ class Sameness:
         """The outputs are written: the row (and the claim dropped), one transaction.
         `hashes`: the outputs' (state/originals.Entry.output_hashes); `renditions`: which made them;
         `seq`: the number they took."""
-        record = self._record(RENDERED, other=self.match, outputs=outputs, hashes=hashes, renditions=renditions,
-                              seq=seq)
+        record = self._record(RENDERED, other=self.completes or self.match, outputs=outputs, hashes=hashes,
+                              renditions=renditions, seq=seq)
         self.claimed = False
         return record
 
