@@ -125,13 +125,15 @@ class Match:
             return ""
         said = (f"{len(self.gone)} of its {len(self.outputs)} outputs {'is' if len(self.gone) == 1 else 'are'} gone "
                 "from the output folder; ")
+        # what renders each such file whatever the index says: of a look-alike, not on_duplicate
+        every = "on_duplicate: process renders every copy" if self.kind == Kind.EXACT else \
+            "similar: flag renders every look-alike"
         if archive is None or not self.archived:
-            return said + "its original was not kept (on_success: delete): on_duplicate: process renders every copy"
+            return said + f"its original was not kept (on_success: delete): {every}"
         original = archive / self.archived
         if not os.path.lexists(original):
             return said + self._put_back_said(archive, original, copy, config)
-        return said + (f"`hotfolder rerender{locate.option(config)} {_quoted(original)}` renders them again (or "
-                       "on_duplicate: process renders every copy)")
+        return said + f"`hotfolder rerender{locate.option(config)} {_quoted(original)}` renders them again (or {every})"
 
     def _put_back_said(self, archive: Path, original: Path, copy: Path | None, config: Path | None) -> str:
         """Its archived original was deleted too, so rerender of it cannot work (a new user was

@@ -638,3 +638,26 @@ def test_a_raw_dropped_again_under_on_duplicate_process_is_not_delivered_twice(d
     said = hotfolder("rerender", "--config", str(d.config))
     assert said.returncode == 0, said.stderr
     assert sorted(d.outputs()) == ["IMG_0004_proof.jpg", "IMG_0004_web.jpg"], d.outputs()
+
+
+def test_a_look_alike_of_a_photo_whose_outputs_were_deleted_says_how_to_have_them_again(daemon_factory):
+    """Under `similar: skip`, a look-alike (a resized export) of a photo whose web output was
+    deleted since was skipped, and its record listed the deleted output as if it were there,
+    nothing saying the shot was no longer delivered: as a copy of the same bytes, it says which
+    are gone and the command that makes them again."""
+    from PIL import Image
+
+    d = daemon_factory(on_duplicate=None, folder_extra="similar: skip").start()
+    picture = shot(scene("coffee"))
+    _drop(d, "a.jpg", jpeg(picture))
+    _settle(d, 1)
+    (d.output / "a_web.jpg").unlink()
+    _drop(d, "a-small.jpg", jpeg(picture.resize((picture.width // 2, picture.height // 2), Image.LANCZOS)))
+    _settle(d, 2)
+    assert _originals(d.var / "duplicates") == ["a-small.jpg"]
+    matched = _record(d, "a-small.jpg")["matched"]
+    assert matched["outputs_gone"] == ["a_web.jpg"], matched
+    (line,) = d.events("file_skipped")
+    assert "`hotfolder rerender" in line.get("hint", ""), line
+    assert "(or similar: flag renders every look-alike)" in line["hint"], line  # on_duplicate is of copies
+    d.stop()

@@ -161,8 +161,10 @@ class Sameness:
             return None
         self.release()
         record = self._record(LOOKALIKE, other=found)
+        found = _with_gone(found, folder)  # said as of a copy: skipped, a deleted output was no longer delivered
+        gone = {"outputs_gone": len(found.gone), "hint": found.gone_said(folder.archive, config=folder.config_file)}
         self.logger.info("duplicate_skipped", kind=str(found.kind), matched=display(f"{found.folder}/{found.name}"),
-                         bits=found.bits, duration_ms=_ms(t0), outcome="skipped")
+                         bits=found.bits, duration_ms=_ms(t0), outcome="skipped", **(gone if found.gone else {}))
         return Result(self.job.id, True, skipped=True, match=found, record=record, duration_ms=_ms(t0))
 
     def _as_its_first_drop(self, look: Look, replaced: set[int], chosen: tuple[str, ...]) -> None:
@@ -292,7 +294,7 @@ class Sameness:
 
 def _with_gone(match: Match, folder: Folder) -> Match:
     """`match` with the outputs of it that are no longer in the output folder (deleted since,
-    or taken away by a downstream job): the copy is still skipped, as the index says it was
+    or taken away by a downstream job): the copy (or look-alike) is still skipped, as the index says it was
     rendered, but the log and its record say how to have it rendered again (a review: a
     re-drop after deleting an output brought nothing back, and nothing said why).
     Another folder's (duplicate_scope: all) are not looked at: its output is not this one's."""
