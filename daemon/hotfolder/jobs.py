@@ -122,6 +122,9 @@ class Result:
     # The outputs' content hashes, then the manifest's (state/originals.Entry.output_hashes):
     # `rerender` notes them with the outputs it wrote, so that they stay provable its own
     output_hashes: bytes = b""
+    # The `{seq}` number its outputs took (None: none): `rerender` notes it, so that its next run
+    # gives the same again (one it numbered anew made one more set of outputs each run)
+    seq: int | None = None
     # What the worker said of the names its outputs took (workers/provenance.said; "" nothing):
     # said again by `process` and `rerender`, whose workers log nothing (their lines would cut the bar)
     names_said: str = ""

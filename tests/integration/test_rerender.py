@@ -480,3 +480,23 @@ def test_a_dry_run_tells_an_output_numbered_anew_from_one_the_recipe_no_longer_m
     assert "a_thumb.webp (no longer made: left as it is)" in dry.stdout, dry.stdout
     assert "1 not made again under their names ({seq} numbers each render anew), left as they are" in dry.stdout
     assert "1 no longer made by today's recipe, left as they are" in dry.stdout, dry.stdout
+
+
+def test_an_original_numbered_anew_by_rerender_keeps_that_number_at_the_next(daemon_factory):
+    """An original the index had no `{seq}` number for (rendered before this version) takes the
+    next number at a rerender, a second set beside the first, as said; the index did not keep
+    that number, so each rerender after made one more set (0002_a.jpg, then 0003_a.jpg beside
+    it, the whole gallery again each time). The number it took is kept: the next replaces it."""
+    d = _a_seq_rendition_rendered(daemon_factory)
+    d.config.write_text(d.config.read_text().replace("size: 320x320", "size: 200x200"))
+    said = hotfolder("rerender", "--config", str(d.config))
+    assert said.returncode == 0, said.stderr
+    assert sorted(d.outputs()) == sorted(["0001_a.jpg", "0002_a.jpg", "a_thumb.webp"]), d.outputs()
+    d.config.write_text(d.config.read_text().replace("size: 200x200", "size: 180x180"))
+    dry = hotfolder("rerender", "--dry-run", "--config", str(d.config))
+    assert dry.returncode == 0, dry.stderr
+    assert "0002_a.jpg (replaced)" in dry.stdout and "render anew" not in dry.stdout, dry.stdout
+    said = hotfolder("rerender", "--config", str(d.config))
+    assert said.returncode == 0, said.stderr
+    assert sorted(d.outputs()) == sorted(["0001_a.jpg", "0002_a.jpg", "a_thumb.webp"]), d.outputs()
+    assert max(_size(d.output / "0002_a.jpg")) == 180

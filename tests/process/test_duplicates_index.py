@@ -246,7 +246,7 @@ def test_bytes_a_rerender_wrote_under_an_earlier_row_make_a_later_row_s_output_u
     index.record(_entry(B, 1, "a.png", outputs=("a_web.jpg",), output_hashes=other))
     a_jpg = index.record(_entry(A, 2, "a.jpg", outputs=("a_web.jpg",), output_hashes=web))
     assert not index.written_since(a_jpg, web, "f", "a.jpg", 0)
-    assert rerendered(tmp_path, "f", [(B, "a.png", ("a_web.jpg",), web, ("web",))]) == 1
+    assert rerendered(tmp_path, "f", [(B, "a.png", ("a_web.jpg",), web, ("web",), None)]) == 1
     assert index.written_since(a_jpg, web, "f", "a.jpg", 0)
 
 
@@ -308,7 +308,7 @@ def test_the_commands_read_an_index_of_the_release_before_as_it_is(tmp_path):
     assert found.match.renditions is None  # not known
     match = same_bytes(tmp_path, A, "f", scope_all=False, since=0)
     assert match is not None and match.record == first
-    assert rerendered(tmp_path, "f", [(A, "a.jpg", ("a_web2.jpg",), b"", ("web",))]) == 1
+    assert rerendered(tmp_path, "f", [(A, "a.jpg", ("a_web2.jpg",), b"", ("web",), 7)]) == 1
     (found,) = found_in(tmp_path, 10)
     assert found.match is not None and found.match.outputs == ("a_web2.jpg",)
     with sqlite3.connect(tmp_path / "hotfolder.db") as conn:

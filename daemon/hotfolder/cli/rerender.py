@@ -251,8 +251,8 @@ class _Index:
 
         if self.folder.index_dir is None:
             return
-        done = [(self._hash(o.src), o.rel, o.result.outputs, o.result.output_hashes, o.result.renditions)
-                for o in outcomes
+        done = [(self._hash(o.src), o.rel, o.result.outputs, o.result.output_hashes, o.result.renditions,
+                 o.result.seq) for o in outcomes
                 if o.result.ok and not o.result.skipped and not o.result.unmatched]
         try:
             originals.rerendered(self.folder.index_dir, self.folder.name, done)

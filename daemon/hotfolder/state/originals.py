@@ -649,8 +649,10 @@ def outputs_of(state_dir: Path, content: str, folder: str, rel: str) -> tuple[st
 
 
 def rerendered(state_dir: Path, folder: str,
-               renders: list[tuple[str, str, tuple[str, ...], bytes, tuple[str, ...]]]) -> int:
-    """`hotfolder rerender` wrote these outputs (content, name, outputs, their hashes): the
+               renders: list[tuple[str, str, tuple[str, ...], bytes, tuple[str, ...], int | None]]) -> int:
+    """`hotfolder rerender` wrote these outputs (content, name, outputs, their hashes, the
+    renditions that made them, the `{seq}` number they took: one numbered anew is given it
+    again at the next run, not numbered anew once more, a set more each run): the
     renderings of those bytes under that name say so, so that a copy dropped later is told
     which outputs are gone, `hotfolder duplicates` names the ones there (a new user: after a
     new `filename` they named the old ones), and a new version proves them its own after the
@@ -661,18 +663,18 @@ def rerendered(state_dir: Path, folder: str,
         if conn is None or not renders:
             return 0
         try:
-            kept = _has_renditions(conn)  # an index of the release before: its daemon adds the column
+            kept = _has_renditions(conn)  # an index of the release before: its daemon adds the columns
             with db.transaction(conn):
-                for content, rel, outputs, hashes, renditions in renders:
+                for content, rel, outputs, hashes, renditions, seq in renders:
                     name, digest = os.fsencode(rel), bytes.fromhex(content)
                     changed += conn.execute(
-                        f"UPDATE originals SET outputs = ?, output_hashes = ?{', renditions = ?' if kept else ''} "
-                        "WHERE key = ? AND content = ? AND "
-                        "state = ? AND folder = (SELECT id FROM originals_folders WHERE name = ?) AND name_key = ? "
+                        "UPDATE originals SET outputs = ?, output_hashes = ?"
+                        f"{', renditions = ?, seq = coalesce(?, seq)' if kept else ''} WHERE key = ? AND content = ? "
+                        "AND state = ? AND folder = (SELECT id FROM originals_folders WHERE name = ?) AND name_key = ? "
                         "AND name = ?",
                         (rows.joined(outputs, name), hashes or None,
-                         *((" ".join(renditions) or None,) if kept else ()), _key8(digest), digest, RENDERED, folder,
-                         _key8(name), name)
+                         *((" ".join(renditions) or None, seq) if kept else ()), _key8(digest), digest, RENDERED,
+                         folder, _key8(name), name)
                     ).rowcount
         except sqlite3.OperationalError as exc:
             if "no such table" not in str(exc):
