@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,24 @@ def test_a_raw_whose_preview_has_no_exif_is_dated_by_the_raw_not_by_its_copy(tmp
         photo = read(path)
         assert photo.taken is not None and photo.taken.replace(tzinfo=None) == dt.datetime(2026, 6, 13, 14, 2, 10)
         assert photo.taken_from == "exif" and photo.camera == "Hotfolder Test DNG", path
+
+
+def test_a_raw_with_no_date_is_dated_by_its_file_not_by_the_epoch_libraw_writes(tmp_path):
+    """A RAW that says nothing of when it was taken (a converter's DNG without dates): LibRaw's
+    EXIF of its preview says DateTime 1970:01:01 00:00:00 (its timestamp 0, in local time),
+    which 6702a37 took for the shot's time: {taken} named it 1970/0101-000000_…, and its
+    outputs said they were taken in 1970. It is dated by the file, as before."""
+    src = sources.dng(tmp_path / "IMG_0009.dng", Image.new("RGB", (600, 400), (120, 140, 160)))
+    os.utime(src, (1781359330, 1781359330))  # 2026-06-13 14:02:10 UTC
+    for zone in ("UTC", "Europe/Berlin", "America/New_York"):  # LibRaw writes the epoch in local time
+        os.environ["TZ"] = zone
+        time.tzset()
+        try:
+            photo = read(src)
+        finally:
+            os.environ.pop("TZ")
+            time.tzset()
+        assert photo.taken_from == "mtime" and photo.taken is not None and photo.taken.year == 2026, (zone, photo)
 
 
 def test_a_heic_is_upright_by_libheif_and_a_png_has_no_camera(tmp_path):

@@ -298,6 +298,16 @@ def test_a_preview_s_exif_made_by_libraw_keeps_when_the_photo_was_taken(tmp_path
         assert out.getexif().get_ifd(0x8769).get(0x9003) == "2026:06:13 14:02:10", mode
 
 
+def test_a_raw_with_no_date_gives_its_outputs_none_not_libraw_s_epoch(tmp_path):
+    # LibRaw's EXIF of a RAW that says no date has DateTime 1970:01:01 00:00:00 (timestamp 0):
+    # given as DateTimeOriginal (6702a37), the outputs said they were taken in 1970.
+    src = sources.dng(tmp_path / "p.dng", photo((240, 160)))
+    for mode in ("preview", "develop"):
+        out = run_one(src, R(operation="fit", width=100, height=100, metadata="keep"), raw=mode)
+        exif = out.getexif()
+        assert 0x9003 not in exif.get_ifd(0x8769) and not str(exif.get(0x0132, "")).startswith("1970"), mode
+
+
 def test_a_preview_with_an_exif_orientation_of_its_own_is_turned_by_the_flip_only(tmp_path):
     # A camera's preview that starts with its own EXIF (here Orientation 3) keeps it: the
     # flip (6) still decides, once.

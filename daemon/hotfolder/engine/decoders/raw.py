@@ -35,6 +35,7 @@ import contextlib
 import io
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -308,13 +309,27 @@ def libraw_made(exif: Image.Exif) -> Image.Exif:
     into IFD0's DateTime only, and no DateTimeOriginal, so `{taken}` fell back to the copy's
     modification time and the outputs said nothing of when the photo was taken (the wedding
     audit: a card's RAWs named by the time of `cp -r`, hours from their camera JPEGs). Its
-    DateTime is given as DateTimeOriginal, and LibRaw's Software tag left out."""
+    DateTime is given as DateTimeOriginal, and LibRaw's Software tag left out. A RAW that
+    says no date has LibRaw's timestamp 0 there, the epoch in local time: left out, not taken
+    for the shot's time (it named such a RAW 1970/0101-000000_…, its outputs dated 1970)."""
     if not str(exif.get(SOFTWARE_TAG, "")).startswith("dcraw"):
         return exif
     del exif[SOFTWARE_TAG]
     stamp = exif.get(DATE_TIME_TAG)
+    if isinstance(stamp, str) and stamp.strip("\0 ") in _epoch():
+        del exif[DATE_TIME_TAG]
+        return exif
     photo = exif.get_ifd(EXIF_IFD_TAG)
     if isinstance(stamp, str) and stamp.strip("\0 ") and DATE_TAKEN_TAG not in photo:
         photo[DATE_TAKEN_TAG] = stamp
         exif[EXIF_IFD_TAG] = dict(photo)
     return exif
+
+
+def _epoch() -> tuple[str, str]:
+    """LibRaw's DateTime of a RAW with no date (its timestamp 0): the epoch as the process's
+    local time writes it (the time zone may change: the daemon's TZ, a test's), and as UTC."""
+    return (time.strftime(EXIF_DATE, time.localtime(0)), time.strftime(EXIF_DATE, time.gmtime(0)))
+
+
+EXIF_DATE = "%Y:%m:%d %H:%M:%S"
