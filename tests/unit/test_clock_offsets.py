@@ -99,3 +99,19 @@ def test_a_date_a_clock_offset_would_push_past_the_calendar_is_left_as_the_camer
         web = next(s.output for s in said.renditions if s.rendition == "web")
         assert when in web, web
         assert any("clock_offsets" in note and "left as the camera wrote it" in note for note in said.notes), said
+
+
+@pytest.mark.parametrize("offset", ["-" + " " * 300 + "x", "+" + "1" * 5000 + "h"])
+def test_a_long_clock_offset_is_refused_at_once(tmp_path, offset):
+    """A clock offset of a sign, 300 spaces and a letter (a value pasted wrong) held
+    `check-config` (and a reload, in the daemon's main loop) for minutes: the pattern's runs of
+    spaces side by side were tried every way (200 spaces: 25 s); 5,000 digits raised
+    ValueError out of int(). Both are refused at once, saying what to write."""
+    import subprocess
+    import sys
+
+    path = _config(tmp_path, f'clock_offsets: {{"NIKON*": "{offset}"}}\n')
+    said = subprocess.run([sys.executable, "-m", "hotfolder", "check-config", str(path)], capture_output=True,
+                          text=True, timeout=20, cwd=tmp_path, check=False)
+    assert said.returncode == 1, said.stdout + said.stderr
+    assert "clock_offsets" in said.stderr and "must be a signed time" in said.stderr, said.stderr

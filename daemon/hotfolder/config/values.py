@@ -221,8 +221,9 @@ class Globs(Kind):
         return tuple(dict.fromkeys(value if isinstance(value, list) else [value]))
 
 
-_OFFSET = re.compile(r"\s*([+-])\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m(?:in)?)?\s*(?:(\d+)\s*s)?\s*",
-                     re.IGNORECASE)
+# Matched with its spaces taken out (ClockOffsets.read): runs of `\s*` side by side were tried every
+# way, a sign, 200 spaces and a letter held check-config (and a reload) 25 s, 300 minutes
+_OFFSET = re.compile(r"([+-])(?:(\d{1,9})d)?(?:(\d{1,9})h)?(?:(\d{1,9})m(?:in)?)?(?:(\d{1,9})s)?", re.IGNORECASE)
 MAX_CLOCK_OFFSET = 36500 * 86400  # a camera reset to its factory date (2000-01-01) is a few decades off
 
 
@@ -242,7 +243,7 @@ class ClockOffsets(Kind):
         for glob, offset in value.items():
             if not isinstance(glob, str) or not glob.strip():
                 r.fail(name, f"each key must be a camera (a glob as `when: camera:` takes), {example}")
-            m = _OFFSET.fullmatch(offset) if isinstance(offset, str) else None
+            m = _OFFSET.fullmatch("".join(offset.split())) if isinstance(offset, str) and len(offset) <= 100 else None
             if m is None or not any(m.groups()[1:]):
                 r.fail(f"{name}.{glob}", f"must be a signed time to add to the camera's clock, such as \"-1h\", "
                                          f"\"+30m\", \"-1h02m30s\" or \"+400d\", not {offset!r}")
