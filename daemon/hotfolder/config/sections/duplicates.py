@@ -56,7 +56,9 @@ KEYS = (
     Key("on_duplicate", Choice(OnDuplicate), OnDuplicate.SKIP,
         "an original with the same bytes as an earlier one (a card copied twice, a file sent again, also under "
         "the same name): `skip` (not rendered: moved to `duplicates` with `NAME.duplicate.json` naming the "
-        "earlier one), `process` (rendered again), or `fail` (to `failed/`)"),
+        "earlier one), `process` (rendered again; under `similar: skip`, for what its look-alikes of other "
+        "bytes did not get, as its first drop was: a rated RAW copied in twice makes its proof again, not a web "
+        "size beside its camera JPEG's), or `fail` (to `failed/`)"),
     Key("duplicate_scope", Choice(DuplicateScope), DuplicateScope.AUTO,
         "where an earlier original counts: `folder` (this folder's, any subfolder), `subfolder` (the same "
         "subfolder's only: the same photo for `clients/alice` and `clients/bob` is two deliveries), `all` "
