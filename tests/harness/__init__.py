@@ -5,7 +5,7 @@
                Popen of a `hotfolder` command), hotfolder (a command run to its end), http_url
 - folders.py   files_under, entries, and a folder's ends: archived, failed_originals, ends, settled
 - logs.py      log_events, LogFile (a JSON log read as it grows)
-- procs.py     the process tree from /proc: descendants, workers_of, the leak check's helpers
+- procs.py     the process tree from /proc: descendants, workers_of, cpu_seconds, the leak check's helpers
 - images.py    noise_jpeg, drop_burst
 - configs.py   config texts of several folders (folder_yaml, write_config)
 - cluster.py   Cluster: redis-server, the head and `hotfolder worker` processes
@@ -30,14 +30,14 @@ from tests.harness.folders import (
 )
 from tests.harness.images import drop_burst, noise_jpeg
 from tests.harness.logs import LogFile, log_events
-from tests.harness.procs import descendants, resume, workers_of
+from tests.harness.procs import cpu_seconds, descendants, resume, workers_of
 from tests.harness.waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 
 __all__ = [
     "REPO", "SIDECAR", "TEMP_MARK", "Daemon", "DaemonFailed", "Dirs", "LogFile", "archived", "check_config",
-    "descendants", "drop_burst", "ends", "entries", "failed_originals", "files_under", "folder_yaml",
+    "cpu_seconds", "descendants", "drop_burst", "ends", "entries", "failed_originals", "files_under", "folder_yaml",
     "hotfolder", "http_url", "launch", "log_events", "noise_jpeg", "resume", "settled", "wait_for",
     "worker_pids", "workers_of", "write_config",
 ]

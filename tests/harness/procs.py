@@ -57,6 +57,15 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """The CPU time (user and system) a process has used so far, of all its threads: what a
+    test measures the cost of work by, as it does not grow with the machine's load the way
+    the wall clock does."""
+    with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def is_ours(pid: int) -> bool:
     """Ours to account for: a daemon and its workers, and the browser tests' chromium and
     chromedriver."""

@@ -16,9 +16,8 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import time
 
-from tests.harness import http_url, wait_for
+from tests.harness import cpu_seconds, http_url, wait_for
 from tests.http_clients import address, ask
 from tests.integration.test_status_page import TOKEN, browser, drop, failed_row, needs_browser  # noqa: F401
 
@@ -92,14 +91,16 @@ def test_a_heavy_page_is_made_once_a_view_not_once_a_request(daemon_factory):
             return len(response.read())
 
         wait_for(lambda: page() > 500_000, 15, what="the 200 failures on the page")
-        start = time.monotonic()
+        before = cpu_seconds(d.proc.pid)  # the listener's threads are the main process's
         for _ in range(300):
             page()
-        took = time.monotonic() - start
+        spent = cpu_seconds(d.proc.pid) - before
     finally:
         conn.close()
-    # Made each time: ~12 ms a page, 3.5 s (seen); made once a view (a second), ~0.3 s.
-    assert took < 1.5, f"300 pages took {took:.2f} s"
+    # The daemon's CPU time, not the wall clock's, which grows with the machine's load: made
+    # each time, ~12 ms a page, 3.6 s of CPU (seen); made once a view (a second), 0.10-0.17 s.
+    # The wall clock was 0.8 s of it alone, and 1.6-2.0 s beside a suite under load.
+    assert spent < 1.0, f"300 pages took the daemon {spent:.2f} s of CPU"
     assert d.stop() == 0
 
 
