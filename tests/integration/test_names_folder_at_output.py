@@ -38,8 +38,14 @@ def test_a_folder_made_from_a_photos_value_at_another_originals_output_name(daem
     drop(d, "IMG_0002.jpg", "Canon", seed=2)
     wait_for(lambda: d.settled(2), 30, what="the studio's photo")
     assert (d.output / "IMG_0002_thumb.webp" / "client_web.jpg").is_file(), "the client's output stays"
-    failed = [e for e in d.events("file_failed") if e.get("file") == "IMG_0002.jpg" and "failed" in e]
+    def failed_events() -> list[dict]:
+        return [e for e in d.events("file_failed") if e.get("file") == "IMG_0002.jpg" and "failed" in e]
+
+    failed = failed_events()
     if policy == "fail":
+        # The original is moved to failed/ before file_failed is logged (Failing.rendered): settled
+        # can be seen between the two (a full suite under load: `[]`), so the line is waited for.
+        failed = wait_for(failed_events, 10, what="file_failed of IMG_0002.jpg")
         assert failed and "a directory stands at its output's name IMG_0002_thumb.webp" in failed[0]["reason"], failed
         assert d.stop() == 0
         return
