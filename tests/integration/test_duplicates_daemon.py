@@ -506,6 +506,24 @@ def test_a_look_alike_skipped_still_gets_the_renditions_its_earlier_photo_did_no
     d.stop()
 
 
+def _camera_jpeg_then_rated_raw(d, tmp_path, stem: str, which: str, rating: int):
+    """A shot's camera JPEG (web only: unrated), then its RAW rated by its sidecar: the RAW is
+    rendered for the proof only. The RAW's path."""
+    from tests import sources
+
+    picture = shot(scene(which))
+    camera = tmp_path / f"{stem}.JPG"
+    picture.save(camera, "JPEG", quality=92)
+    _drop(d, f"{stem}.JPG", camera.read_bytes())
+    _settle(d, 1)
+    raw = sources.dng(tmp_path / f"{stem}.DNG", picture.convert("RGB"), preview_scale=1)
+    _drop(d, f"{stem}.xmp", sources.xmp_packet(rating=rating))
+    _drop(d, f"{stem}.DNG", raw.read_bytes())
+    _settle(d, 3)
+    assert sorted(d.outputs()) == [f"{stem}_proof.jpg", f"{stem}_web.jpg"], d.outputs()
+    return raw
+
+
 def test_rerender_of_a_look_alike_rendered_for_what_its_earlier_photo_lacked_makes_only_that(daemon_factory,
                                                                                             tmp_path):
     """The wedding audit, after the proof size changed: `hotfolder rerender` rendered the rated
@@ -514,19 +532,8 @@ def test_rerender_of_a_look_alike_rendered_for_what_its_earlier_photo_lacked_mak
     --dry-run says the same."""
     from PIL import Image
 
-    from tests import sources
-
     d = daemon_factory(renditions=PROOFS, on_duplicate=None, folder_extra="similar: skip").start()
-    picture = shot(scene("coffee"))
-    camera = tmp_path / "IMG_0002.JPG"
-    picture.save(camera, "JPEG", quality=92)
-    _drop(d, "IMG_0002.JPG", camera.read_bytes())
-    _settle(d, 1)
-    raw = sources.dng(tmp_path / "IMG_0002.DNG", picture.convert("RGB"), preview_scale=1)
-    _drop(d, "IMG_0002.xmp", sources.xmp_packet(rating=4))
-    _drop(d, "IMG_0002.DNG", raw.read_bytes())
-    _settle(d, 3)
-    assert sorted(d.outputs()) == ["IMG_0002_proof.jpg", "IMG_0002_web.jpg"], d.outputs()
+    _camera_jpeg_then_rated_raw(d, tmp_path, "IMG_0002", "coffee", rating=4)
     assert d.stop() == 0
     d.config.write_text(d.config.read_text().replace("size: 96x96", "size: 80x80"))
     plan = hotfolder("rerender", "--dry-run", "--config", str(d.config))
@@ -619,16 +626,7 @@ def test_a_raw_dropped_again_under_on_duplicate_process_is_not_delivered_twice(d
     from tests import sources
 
     d = daemon_factory(renditions=PROOFS, on_duplicate="process", folder_extra="similar: skip").start()
-    picture = shot(scene("rocket"))
-    camera = tmp_path / "IMG_0004.JPG"
-    picture.save(camera, "JPEG", quality=92)
-    _drop(d, "IMG_0004.JPG", camera.read_bytes())
-    _settle(d, 1)
-    raw = sources.dng(tmp_path / "IMG_0004.DNG", picture.convert("RGB"), preview_scale=1)
-    _drop(d, "IMG_0004.xmp", sources.xmp_packet(rating=5))
-    _drop(d, "IMG_0004.DNG", raw.read_bytes())
-    _settle(d, 3)
-    assert sorted(d.outputs()) == ["IMG_0004_proof.jpg", "IMG_0004_web.jpg"], d.outputs()
+    raw = _camera_jpeg_then_rated_raw(d, tmp_path, "IMG_0004", "rocket", rating=5)
     _drop(d, "IMG_0004.xmp", sources.xmp_packet(rating=5))
     _drop(d, "IMG_0004.DNG", raw.read_bytes())
     _settle(d, 5)
