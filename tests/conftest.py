@@ -98,6 +98,9 @@ def structlog_config_kept():
     structlog.configure(**kept)
 
 
+LOG_TAIL = 200  # lines of a failed test's daemon log printed with its report
+
+
 @pytest.fixture(autouse=True)
 def no_leaked_processes():
     """Fail any test that leaves a child process running (and clean it up)."""
@@ -122,7 +125,7 @@ def no_leaked_processes():
 
 
 @pytest.fixture
-def daemon_factory(tmp_path):
+def daemon_factory(tmp_path, request):
     made: list[Daemon] = []
 
     def make(**kwargs) -> Daemon:
@@ -134,6 +137,11 @@ def daemon_factory(tmp_path):
     for d in made:
         if d.running():
             d.kill()
+    if getattr(request.node, "failed_in_call", False):  # a flake must say why (its tmp_path goes): the log's end
+        for d in made:
+            lines = d.log_text().splitlines() if d.log_path.exists() else []
+            print(f"\n=== daemon {d.root}: the last {min(len(lines), LOG_TAIL)} of its {len(lines)} log lines")
+            print("\n".join(lines[-LOG_TAIL:]))
 
 
 @pytest.fixture
