@@ -18,7 +18,6 @@ has no folder or time, is left alone.
 """
 from __future__ import annotations
 
-import json
 import os
 import struct
 import time
@@ -26,6 +25,7 @@ import time
 from redis.exceptions import WatchError
 
 from hotfolder.cluster.originals import SharedOriginals, _loaded, _name_key
+from hotfolder.jsondata import json_object
 
 FORGET_EVERY = 3600.0  # seconds between two passes (supervisor/duplicates.py's)
 BATCH = 1000  # records looked at in one step (4 a second: a million records in ~4 minutes)
@@ -166,8 +166,4 @@ def _record(key: bytes | str, raw: bytes | str) -> tuple[int | None, dict]:
         record = int(key)
     except ValueError:
         return None, {}
-    try:
-        rec = json.loads(raw)
-    except (ValueError, TypeError, RecursionError):
-        rec = {}
-    return (record, rec if isinstance(rec, dict) else {}) if record > 0 else (None, {})
+    return (record, json_object(raw) or {}) if record > 0 else (None, {})

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from hotfolder.config.model import Cluster, Config, Folder
 from hotfolder.errors import HotfolderError
+from hotfolder.jsondata import json_object
 from hotfolder.spool import atomic
 from hotfolder.spool.shares import Places
 
@@ -100,12 +101,11 @@ class Records:
 
     def read(self, job: str) -> Record | None:
         try:
-            data = json.loads(self.path(job).read_text(encoding="utf-8"))
+            text = self.path(job).read_bytes()
         except FileNotFoundError:
             return None
-        except (ValueError, RecursionError):  # not JSON, or nested past the parser: anyone with the share
-            return None  # can write one (a torn record cannot happen: atomic writes); treat as gone
-        return record_of(data)
+        # Not one (anyone with the share can write one; a torn record cannot happen: atomic writes): gone
+        return record_of(json_object(text))
 
     def remove(self, job: str) -> None:
         try:

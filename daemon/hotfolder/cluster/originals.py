@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hotfolder.cluster import leases
+from hotfolder.jsondata import json_object
 from hotfolder.likeness import Kind, Look, Match
 from hotfolder.runtime import log
 
@@ -338,11 +339,8 @@ def record_of(raw: bytes | str | None) -> dict | None:
     index is data anyone who can write to the Redis can change, as a job record is anyone's
     with the share (jobs.record_of): a value of the wrong type (`"t": "soon"`, `"p": "x"`)
     under a file's name was a ValueError that failed every good file of that name."""
-    try:
-        rec = json.loads(raw) if raw is not None else None
-    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the parser
-        return None
-    if not isinstance(rec, dict):
+    rec = json_object(raw)  # not JSON, not UTF-8, nested past the parser, or no object
+    if rec is None:
         return None
     chroma, outputs = rec.get("k"), rec.get("o", [])
     ok = (isinstance(rec.get("f"), str) and _is_name(rec.get("n")) and _is_number(rec.get("t"))

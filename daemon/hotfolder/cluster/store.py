@@ -29,6 +29,7 @@ from hotfolder.cluster import leases
 from hotfolder.cluster.jobs import is_job_id
 from hotfolder.config.model import Cluster
 from hotfolder.jobs import Verdict
+from hotfolder.jsondata import json_object
 from hotfolder.recipes.sequence import HELD_FOR
 from hotfolder.runtime import log
 
@@ -296,8 +297,8 @@ class Store:
         found = set()
         for raw in (m for messages in pipe.execute() for m in messages):
             try:
-                task_id = json.loads(raw)["headers"]["id"]
-            except (ValueError, TypeError, KeyError, RecursionError):  # nested past the parser: none either
+                task_id = (json_object(raw) or {})["headers"]["id"]
+            except (TypeError, KeyError):
                 continue
             if isinstance(task_id, str):
                 found.add(task_id.rpartition(".")[0])
@@ -317,9 +318,8 @@ class Store:
         for key in self.r.scan_iter(match=prefix + "*", count=500):
             value = self.r.get(key)
             try:
-                data = json.loads(value) if value else {}
-                versions = {str(k): str(v) for k, v in data["versions"].items()}
-            except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+                versions = {str(k): str(v) for k, v in (json_object(value) or {})["versions"].items()}
+            except (KeyError, AttributeError):
                 continue  # expired meanwhile, or not ours
             out[_text(key)[len(prefix):]] = versions
         return out
@@ -342,11 +342,8 @@ class Store:
             self.r.hdel(self._k("refused"), *found)
         out = []
         for value in found.values():
-            try:
-                refusal = json.loads(value)
-            except (ValueError, RecursionError):
-                continue
-            if isinstance(refusal, dict) and is_job_id(refusal.get("job")):
+            refusal = json_object(value)
+            if refusal is not None and is_job_id(refusal.get("job")):
                 out.append({key: str(refusal.get(key, ""))[:1000] for key in ("job", "node", "reason")})
         return out
 

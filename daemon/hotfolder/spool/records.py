@@ -2,10 +2,10 @@
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from hotfolder.config.model import Folder
+from hotfolder.jsondata import json_object
 from hotfolder.spool import nofollow
 
 SIDECAR = ".error.json"
@@ -33,10 +33,9 @@ def read_record(path: Path) -> dict | None:
     raise RecursionError, no ValueError) is none of ours either: it stopped the daemon, whose
     walk of failed/ raised at every turn (an attack round)."""
     try:
-        record = json.loads(nofollow.read_small(path, RECORD_LIMIT).decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
+        return json_object(nofollow.read_small(path, RECORD_LIMIT))
+    except OSError:
         return None
-    return record if isinstance(record, dict) else None
 
 
 def read_failure(folder: Folder, path: Path) -> dict | None:

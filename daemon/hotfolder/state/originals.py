@@ -267,7 +267,7 @@ class Originals:
             if (when, other_job) >= (noted, job):
                 continue
             theirs = packed[struct.calcsize(_LOOK):]
-            if not scope_all and (fid != self.folder_id(folder) or (subdir is not None and theirs != where)):
+            if not scope_all and (fid != folder_key or (subdir is not None and theirs != where)):
                 continue
             other = Look(phash, width, height, Look.unpack_chroma(chroma))
             if alike(look, other, bits) and _alive(path, inode, mtime):
@@ -506,13 +506,15 @@ def _match_columns(conn: sqlite3.Connection) -> str:
     return _MATCH if _has_renditions(conn) else _MATCH.replace("o.renditions", "NULL")
 
 
-def _match_of(conn: sqlite3.Connection, record: int, kind: Kind, bits: int) -> Match | None:
-    row = conn.execute(f"SELECT {_match_columns(conn)} FROM originals o JOIN originals_folders f ON f.id = o.folder "
+def _match_of(conn: sqlite3.Connection, record: int, kind: Kind, bits: int, columns: str = _MATCH) -> Match | None:
+    """`columns`: _MATCH for the daemon's index (brought up to date when opened); a command's
+    read of an index the release before wrote asks _match_columns once, not once a row."""
+    row = conn.execute(f"SELECT {columns} FROM originals o JOIN originals_folders f ON f.id = o.folder "
                        "WHERE o.id = ?", (record,)).fetchone()
     return None if row is None else _match(row, kind, bits, record)
 
 
-def _found(conn: sqlite3.Connection, limit: int) -> list[Found]:
+def _found(conn: sqlite3.Connection, limit: int, columns: str = _MATCH) -> list[Found]:
     found = conn.execute(
         "SELECT o.id, f.name, o.name, o.state, o.time, o.other, o.bits, o.archived, o.outputs FROM originals o "
         "JOIN originals_folders f ON f.id = o.folder WHERE o.other IS NOT NULL ORDER BY o.id DESC LIMIT ?",
@@ -521,7 +523,7 @@ def _found(conn: sqlite3.Connection, limit: int) -> list[Found]:
     for record, folder, name, state, when, other, bits, archived, outputs in found:
         kind = Kind.EXACT if bits is None else Kind.SIMILAR  # an exact match keeps no distance
         out.append(Found(record, folder, rows.text(name), ACTIONS[state], when, rows.archived_text(archived, name),
-                         rows.split(outputs, name), _match_of(conn, other, kind, bits or 0)))
+                         rows.split(outputs, name), _match_of(conn, other, kind, bits or 0, columns)))
     return out
 
 
@@ -533,7 +535,7 @@ def found_in(state_dir: Path, limit: int) -> list[Found]:
         if conn is None:
             return []
         try:
-            return _found(conn, limit)
+            return _found(conn, limit, _match_columns(conn))
         except sqlite3.OperationalError:  # no index there yet (its tables are made by the daemon)
             return []
 
