@@ -34,7 +34,7 @@ def read_record(path: Path) -> dict | None:
     walk of failed/ raised at every turn (an attack round)."""
     try:
         return json_object(nofollow.read_small(path, RECORD_LIMIT))
-    except OSError:
+    except (OSError, ValueError):  # read_small's ValueError: no regular file (a link, a FIFO), or too large
         return None
 
 
