@@ -278,6 +278,35 @@ def test_a_look_alike_being_rendered_by_another_process_is_waited_for(tmp_path):
     assert not third.rendering_alike("d" * 64, 4, look, 6, folder="f", scope_all=False)
 
 
+def test_a_look_noted_after_the_clock_stepped_back_still_comes_after(tmp_path):
+    """The order of the looks is the order they were noted in, whatever the wall clock did
+    between them: the first of a RAW+JPEG pair noted its look, then the clock stepped back an
+    hour (NTP, a VM resumed); the second, stamped by the clock, came "before" it, and neither
+    waited for the other (both delivered under `similar: skip`)."""
+    import sqlite3
+    import struct
+    import time
+
+    from hotfolder.state.originals import _LOOK
+
+    raw, jpg = tmp_path / "IMG_1.DNG", tmp_path / "IMG_1.JPG"
+    for path in (raw, jpg):
+        path.write_bytes(path.name.encode())
+    first, second = Originals(tmp_path), Originals(tmp_path)
+    look = Look(0xF0F0_0000_FFFF_1234, 4000, 3000, (10, -20))
+    near = Look(look.phash ^ 0b11, 4000, 3000, (10, -20))
+    assert first.claim(A, 1, raw, folder="f", scope_all=False, since=0).verdict == "new"
+    assert second.claim(B, 2, jpg, folder="f", scope_all=False, since=0).verdict == "new"
+    assert not first.rendering_alike(A, 1, look, 6, folder="f", scope_all=False)
+    with sqlite3.connect(tmp_path / "hotfolder.db") as conn:  # noted an hour "later" than the clock says now
+        (packed,) = conn.execute("SELECT look FROM originals_claims WHERE job = 1").fetchone()
+        ahead = struct.pack("<d", time.time() + 3600) + packed[8:]
+        conn.execute("UPDATE originals_claims SET look = ? WHERE job = 1", (ahead,))
+    assert struct.calcsize(_LOOK) > 8
+    assert second.rendering_alike(B, 2, near, 6, folder="f", scope_all=False)  # noted second: waits
+    assert not first.rendering_alike(A, 1, look, 6, folder="f", scope_all=False)  # and never the other way round
+
+
 def test_the_commands_read_an_index_of_the_release_before_as_it_is(tmp_path):
     """Today's commands beside an index the daemon of the release before wrote (a package
     upgraded, the service not yet restarted: nothing brought it up to date): `hotfolder

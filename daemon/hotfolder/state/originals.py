@@ -27,6 +27,7 @@ themselves (19 MB an index instead of 46); the perceptual hashes need no index a
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import sqlite3
 import struct
@@ -249,21 +250,25 @@ class Originals:
         where = b"" if subdir is None or scope_all else os.fsencode(subdir)
         folder_key = 0 if scope_all else self.folder_id(folder)
         with _lightly(self.conn), db.transaction(self.conn):
-            # Stamped inside the transaction, which holds the database's write lock: the order of
-            # the stamps is the order the looks were noted in. Stamped before it, a file whose look
-            # was noted after another's had looked (and found none) could carry the earlier stamp,
-            # and neither waited: both of a RAW+JPEG pair delivered (a full suite under load).
-            mine = struct.pack(_LOOK, time.time(), look.phash, look.width, look.height, look.packed_chroma,
+            # Stamped inside the transaction, which holds the database's write lock, and after
+            # every stamp noted before: the order of the stamps is the order the looks were noted
+            # in. Stamped before it, a file whose look was noted after another's had looked (and
+            # found none) could carry the earlier stamp, and neither waited: both of a RAW+JPEG
+            # pair delivered (a full suite under load); by the clock alone, so could one noted
+            # after the wall clock stepped back (NTP, a VM resumed).
+            others = [(other_job, path, inode, mtime, packed, struct.unpack_from(_LOOK, packed))
+                      for other_job, path, inode, mtime, packed in self.conn.execute(
+                          "SELECT job, path, inode, mtime, look FROM originals_claims WHERE job != ? AND "
+                          "look IS NOT NULL", (job,))]
+            stamp = max([time.time()] + [math.nextafter(o[5][0], math.inf) for o in others])
+            mine = struct.pack(_LOOK, stamp, look.phash, look.width, look.height, look.packed_chroma,
                                folder_key) + where
             self.conn.execute("UPDATE originals_claims SET look = ? WHERE content = ? AND job = ? AND look IS NULL",
                               (mine, digest, job))
             row = self.conn.execute("SELECT look FROM originals_claims WHERE content = ? AND job = ?",
                                     (digest, job)).fetchone()
-            others = self.conn.execute("SELECT job, path, inode, mtime, look FROM originals_claims WHERE "
-                                       "job != ? AND look IS NOT NULL", (job,)).fetchall()
         noted = struct.unpack_from(_LOOK, row[0] if row is not None and row[0] else mine)[0]
-        for other_job, path, inode, mtime, packed in others:
-            when, phash, width, height, chroma, fid = struct.unpack_from(_LOOK, packed)
+        for other_job, path, inode, mtime, packed, (when, phash, width, height, chroma, fid) in others:
             if (when, other_job) >= (noted, job):
                 continue
             theirs = packed[struct.calcsize(_LOOK):]
