@@ -253,3 +253,29 @@ def test_a_held_file_kept_in_processing_for_a_newer_drop_waits_for_its_subfolder
     until = ledger.gate.subfolders.holds[(f.name, "acme")].until
     monkeypatch.setattr(time, "monotonic", lambda: until)
     assert [j.id for j in ledger.waiting(4)] == [job.id], "then submitted again"
+
+
+def test_a_file_failed_cut_short_that_grows_as_it_lands_in_failed_is_requeued(ledger):
+    """A writer that held the file open goes on once the failure shows (its record in failed/):
+    the failed file was watched from what the ledger saw after the move and the record, so
+    bytes added in that moment made the grown file its 'as failed' state, never requeued
+    (the suite under load: test_an_upload_that_completes_inside_failed_is_requeued_by_itself).
+    It is watched from what it was before it moved."""
+    f = ledger.folder
+    job = ledger.claim(f, drop(f, "up.jpg"))
+    cut = Result(job.id, False, error="cut short", step="decode", cut_short=True)
+    ledger.settle(job, cut, counted_by_worker=False)
+    assert (f.inbox / "up.jpg").exists(), "given back to grow"
+    job = ledger.claim(f, f.inbox / "up.jpg")  # it did not grow: this failure is final
+
+    def writer_goes_on(notice):  # called as the failure is told, once the file is in failed/
+        if notice.event == "failed":
+            with open(f.failed / "up.jpg", "ab") as grown:
+                grown.write(b"the rest")
+
+    ledger.on_notice = writer_goes_on
+    ledger.settle(job, replace(cut, job_id=job.id), counted_by_worker=False)
+    assert (f.failed / "up.jpg").exists() and not (f.inbox / "up.jpg").exists()
+    ledger.look_after(time.monotonic())
+    assert (f.inbox / "up.jpg").exists(), "grown in failed/: requeued"
+    assert (f.inbox / "up.jpg").read_bytes().endswith(b"the rest")

@@ -39,7 +39,7 @@ from hotfolder.supervisor.duplicates import Sameness
 from hotfolder.supervisor.failing import Failing
 from hotfolder.supervisor.gate import NOT_A_FILE, PERMISSION, ClaimGate
 from hotfolder.supervisor.in_line import InLine
-from hotfolder.supervisor.unfinished import Joined, Kept, Unfinished
+from hotfolder.supervisor.unfinished import Joined, Kept, Unfinished, identity
 
 
 @dataclass
@@ -263,9 +263,11 @@ class Ledger:
             elif result.cut_short and self._cut_short(tracked, result.error, counted):
                 pass  # back in the inbox to grow, or awaiting its next piece
             else:
+                # Seen before it moves: its writer may go on the moment the failure shows
+                seen = identity(claimed.path) if result.cut_short else None
                 where = self.failing.rendered(logger, job, claimed, result, counted, counted_by_worker)
-                if result.cut_short:
-                    self.unfinished.watch(folder, where)
+                if seen is not None:
+                    self.unfinished.watch(folder, where, seen)
                 self.sameness.settled(folder, job, result, None)
         except OSError as exc:
             if oserrors.output_problem(exc) or result.retry_later:

@@ -171,11 +171,10 @@ class Unfinished:
         return gone
 
     # ------------------------------------------------------------------ failed/
-    def watch(self, folder: Folder, path: Path) -> None:
-        """A file failed cut short, now at `path` in failed/: requeued if it grows there."""
-        seen = identity(path)
-        if seen is None:
-            return
+    def watch(self, folder: Folder, path: Path, seen: Identity) -> None:
+        """A file failed cut short, now at `path` in failed/: requeued if it grows there.
+        `seen`: what it was before it moved there (its identity taken after the move missed
+        a writer that went on as soon as the failure showed: the grown file was its 'as failed')."""
         while len(self.watched) >= MAX_WATCHED:
             del self.watched[next(iter(self.watched))]  # the oldest
         self.watched[path] = Watched(folder, seen, time.monotonic() + WATCH_FOR)
