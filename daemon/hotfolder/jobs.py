@@ -22,6 +22,17 @@ class Verdict(StrEnum):
 
 
 @dataclass(frozen=True)
+class Had:
+    """An output an archived original had (the index of originals says), which `rerender
+    --rendition` leaves as it is: its rendition ("" not known), its path under the output
+    folder, the content hash it was written with (b"" not known)."""
+
+    rendition: str
+    output: str
+    digest: bytes = b""
+
+
+@dataclass(frozen=True)
 class Job:
     id: int
     folder: Folder  # carried by each job, so a reloaded config applies to new jobs only
@@ -44,6 +55,11 @@ class Job:
     # (similar: skip rendered it for the others only: workers/duplicates.judge)
     without: tuple[str, ...] = ()
     seq: int | None = None  # rerender: the `{seq}` number it had (the index says), given again
+    # rerender --rendition: the renditions asked for (the others are in `without`), and the
+    # outputs the original had that are left as they are, listed with the new in its manifest
+    only: tuple[str, ...] = ()
+    had: tuple[Had, ...] = ()
+    had_manifest: bytes = b""  # the content hash of the manifest written with them (b"" not known)
 
     def __reduce__(self):
         """Pickled with its folder as that folder's pickle, made once per Folder object and

@@ -30,11 +30,12 @@ def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tu
            bar: Progress, generations: dict[Path, int] | None = None, outside: bool = False,
            kept_since_ns: int = 0, prove: bool = False,
            withouts: dict[Path, tuple[str, ...]] | None = None,
-           seqs: dict[Path, int] | None = None) -> tuple[list, float]:
+           seqs: dict[Path, int] | None = None, only: tuple[str, ...] = (),
+           hads: dict | None = None) -> tuple[list, float]:
     """Render `files` (each with the relative path its outputs keep) with the folder's
     renditions: the Outcomes, in the order they ended, and the seconds it took. `outside`:
     files of `hotfolder process` (jobs.Job.outside), not archived originals (rerender).
-    `prove`, `withouts`, `seqs`: rerender's (batch.run)."""
+    `prove`, `withouts`, `seqs`, `only`, `hads`: rerender's (batch.run)."""
     # Imported here, not at the top: the pool and the engine (pyvips, Pillow) cost ~0.4 s,
     # which the commands' own mistakes need not pay.
     from hotfolder.workers import batch
@@ -57,7 +58,7 @@ def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tu
     level = "debug" if args.log_level == "debug" else "critical"
     try:
         results = batch.run(cfg, files, folder, progress, args.log_format, level, generations, outside,
-                            kept_since_ns, prove, withouts, seqs)
+                            kept_since_ns, prove, withouts, seqs, only, hads)
     finally:  # cleared before any line says what went wrong (cli.commands.main)
         bar.close()
     return results, time.monotonic() - t0

@@ -113,6 +113,10 @@ def _parser() -> argparse.ArgumentParser:
                           help="archived originals, or folders of them, in a folder's archive/ (default: every "
                                "folder's whole archive)")
     rerender.add_argument("--folder", help="only this configured folder")
+    rerender.add_argument("--rendition", action="append", dest="renditions", metavar="NAME",
+                          help="only this rendition (repeat for more): the other outputs of each original are "
+                               "left as they are, byte for byte and mtime, and still listed in the index and "
+                               "the manifest; an original its `when:` does not take gets none, said")
     rerender.add_argument("--dry-run", "-n", action="store_true",
                           help="say what would be rendered and what would happen to each output; write nothing")
     rerender.add_argument("--log-format", choices=list(LogFormat), default=LogFormat.CONSOLE,

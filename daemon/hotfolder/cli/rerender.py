@@ -28,9 +28,11 @@ from pathlib import Path
 
 from hotfolder.arrival import rules
 from hotfolder.cli import batchrun, explain
+from hotfolder.cli.asked import renditions_asked
 from hotfolder.config import load
 from hotfolder.config.model import Config, Folder
 from hotfolder.errors import ExitCode
+from hotfolder.jobs import Had
 from hotfolder.recipes import select, templates
 from hotfolder.recipes.facts import need_of_fields
 from hotfolder.sidecars import is_sidecar
@@ -46,12 +48,23 @@ def cmd_rerender(args: argparse.Namespace) -> int:
     if isinstance(chosen, str):
         print(f"hotfolder rerender: {printable(chosen)}", file=sys.stderr)
         return ExitCode.USAGE
+    asked: dict[str, tuple[str, ...]] = {}
+    if args.renditions:  # checked before anything is rendered: a typo renders nothing
+        checked = renditions_asked(cfg, [f for f, _, _ in chosen], args.renditions, args.folder)
+        if isinstance(checked, str):
+            print(f"hotfolder rerender: {printable(checked)}", file=sys.stderr)
+            return ExitCode.USAGE
+        asked = checked
     code = ExitCode.OK
     # An output written after this is a newer drop's (the daemon beside us); less a margin, as
     # a file's mtime comes from the kernel's coarse clock, which may lag time_ns (a review).
     started_ns = time.time_ns() - MTIME_LAG_NS
     for folder, archive, roots in chosen:
-        index = _Index(folder)
+        if args.renditions and not asked[folder.name]:
+            print(f"folder {folder.name}: has none of the renditions asked for ({', '.join(args.renditions)}): "
+                  f"passed over", file=sys.stderr)
+            continue
+        index = _Index(folder, asked.get(folder.name, ()))
         found = list(archived.originals(archive, roots, _skip(folder), index.vouched))
         generations = {a.path: index.generation(a.path, a.rel) or 0 for a in found}
         current, earlier = _current(found, generations)
@@ -78,7 +91,8 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         stopped = len(current) - len(results)
         beside = batchrun.kept_beside(results)
         print(f"folder {folder.name}: rendered {ok} of {len(current)} archived original(s) again in {elapsed:.1f} s "
-              f"into {folder.output}; {len(results) - ok - kept} failed" + (f", {stopped} not rendered (stopped)"
+              f"into {folder.output}{_only_said(index, results)}; {len(results) - ok - kept} failed"
+              + (f", {stopped} not rendered (stopped)"
                                                                      if stopped else "")
               + (f"; {len(earlier)} earlier drop(s) of a name skipped" if earlier else "")
               + (f"; {kept + len(busy)} kept as they were: a newer drop of their name was rendered since this run "
@@ -96,6 +110,26 @@ def cmd_rerender(args: argparse.Namespace) -> int:
 MTIME_LAG_NS = 100_000_000
 
 
+def _only_said(index: _Index, results: list) -> str:
+    """--rendition: of each rendition asked, how many originals it was made for, and for how
+    many not (its `when:` does not take them; a look-alike that made others only)."""
+    if not index.asked:
+        return ""
+    done = [o for o in results if o.result.ok and not o.result.skipped]
+    parts = []
+    for name in index.asked:
+        made = sum(1 for o in done if name in o.result.renditions)
+        alike = sum(1 for o in done if name not in o.result.renditions and o.src in index.lookalikes
+                    and name not in index.made_as_lookalike.get(o.src, ()))
+        part = f"{name}: made for {made}"
+        if len(done) - made - alike:
+            part += f", not for {len(done) - made - alike} (its when: does not take them)"
+        if alike:
+            part += f", not for {alike} look-alike(s) of an earlier photo that did not make it"
+        parts.append(part)
+    return "; " + "; ".join(parts) + "; the other renditions' outputs left as they were"
+
+
 def _render_in_rounds(args: argparse.Namespace, cfg: Config, folder: Folder, current: list[archived.Archived],
                       generations: dict[Path, int], started_ns: int, index: _Index) -> tuple[list, float]:
     """Render `current` (in precedence) round after round (_rounds); the outcomes and the
@@ -106,7 +140,7 @@ def _render_in_rounds(args: argparse.Namespace, cfg: Config, folder: Folder, cur
         bar = batchrun.setup_log(args)  # one bar per round
         done, seconds = batchrun.render(args, cfg, folder, [(a.path, a.rel) for a in batch], bar, generations,
                                         kept_since_ns=started_ns, prove=True, withouts=index.withouts,
-                                        seqs=index.seqs)
+                                        seqs=index.seqs, only=index.asked, hads=index.had)
         results += done
         elapsed += seconds
         if len(done) < len(batch):  # stopped
@@ -191,11 +225,16 @@ class _Index:
     a different photo under a used name got outputs of its own, `IMG_7777_web~2.jpg`), by
     its bytes; 0 (the first) where no index says otherwise. Each file is hashed once."""
 
-    def __init__(self, folder: Folder):
+    def __init__(self, folder: Folder, asked: tuple[str, ...] = ()):
         self.folder = folder
+        self.asked = asked  # --rendition: the renditions rendered again (jobs.Job.only); (): all
         self._hashes: dict[Path, str] = {}
         self.withouts: dict[Path, tuple[str, ...]] = {}  # jobs.Job.without, of each original that has one
         self.seqs: dict[Path, int] = {}  # jobs.Job.seq: the number each original took, where the index says
+        self.lookalikes: set[Path] = set()  # those a look-alike's row makes some renditions of only
+        self.made_as_lookalike: dict[Path, tuple[str, ...]] = {}  # and which
+        # --rendition: the outputs each original had (jobs.Job.had) and its manifest's hash (had_manifest)
+        self.had: dict[Path, tuple[tuple[Had, ...], bytes]] = {}
 
     def recall(self, current: list[archived.Archived]) -> None:
         """What each of `current` had when it was rendered: its `{seq}` number, given again
@@ -207,17 +246,25 @@ class _Index:
         from hotfolder.config.choices import Similar
         from hotfolder.state import originals
 
+        others = tuple(r.name for r in self.folder.renditions if self.asked and r.name not in self.asked)
+        if others:
+            self.withouts = dict.fromkeys((a.path for a in current), others)
         if self.folder.index_dir is None:
             return
         for a in current:
             content = self._hash(a.path)
+            if self.asked:
+                self.had[a.path] = originals.had(self.folder.index_dir, content, self.folder.name, a.rel)
             seq = originals.seq_of(self.folder.index_dir, content, self.folder.name, a.rel)
             if seq is not None:
                 self.seqs[a.path] = seq
             if self.folder.similar == Similar.SKIP:
                 made = originals.made_as_lookalike(self.folder.index_dir, content, self.folder.name, a.rel)
                 if made is not None:
-                    self.withouts[a.path] = tuple(r.name for r in self.folder.renditions if r.name not in made)
+                    self.lookalikes.add(a.path)
+                    self.made_as_lookalike[a.path] = made
+                    self.withouts[a.path] = tuple(r.name for r in self.folder.renditions
+                                                  if r.name not in made or r.name in others)
 
     def generation(self, path: Path, rel: str) -> int | None:
         """Which photo of the name `rel` the file was rendered as; None: the index has no
@@ -242,6 +289,11 @@ class _Index:
         return () if self.folder.index_dir is None else originals.outputs_of(
             self.folder.index_dir, self._hash(path), self.folder.name, rel)
 
+    def had_of_asked(self, item: archived.Archived) -> tuple[str, ...]:
+        """--rendition: the outputs the original had of the renditions asked for (the others are
+        left as they are, not "no longer made"). None of a row that does not say its renditions."""
+        return tuple(h.output for h in self.had.get(item.path, ((), b""))[0] if h.rendition in self.asked)
+
     def rendered(self, outcomes: list) -> None:
         """The outputs each original rendered again now has, noted in the index (where there is
         one): what a copy dropped later and `hotfolder duplicates` are told."""
@@ -251,14 +303,33 @@ class _Index:
 
         if self.folder.index_dir is None:
             return
-        done = [(self._hash(o.src), o.rel, o.result.outputs, o.result.output_hashes, o.result.renditions,
-                 o.result.seq) for o in outcomes
+        done = [(self._hash(o.src), o.rel, *self._listed(o), o.result.seq) for o in outcomes
                 if o.result.ok and not o.result.skipped and not o.result.unmatched]
         try:
             originals.rerendered(self.folder.index_dir, self.folder.name, done)
         except sqlite3.Error as exc:  # the outputs are written: said, not a failure
             said = db.unusable("the index of originals still lists the earlier outputs", exc, self.folder.index_dir)
             print(f"hotfolder rerender: {said}", file=sys.stderr)
+
+    def _listed(self, outcome) -> tuple[tuple[str, ...], bytes, tuple[str, ...]]:
+        """The outputs an original rendered again has now, their hashes (then its manifest's) and
+        renditions: those written; with --rendition, in the outputs it had (untouched.spliced),
+        whose hashes (b"") or renditions (()) are not noted where the index did not know one."""
+        from hotfolder.state.originals import OUTPUT_HASH as size
+        from hotfolder.workers import untouched
+
+        result = outcome.result
+        if not self.asked:
+            return result.outputs, result.output_hashes, result.renditions
+        had, _ = self.had.get(outcome.src, ((), b""))
+        hashes = [result.output_hashes[i * size:(i + 1) * size] for i in range(len(result.outputs))]
+        listed = [item if isinstance(item, Had) else Had(result.renditions[item], result.outputs[item], hashes[item])
+                  for item in untouched.spliced(had, list(zip(result.renditions, result.outputs, strict=True)))]
+        known = all(h.digest for h in listed) and len(result.output_hashes) >= len(result.outputs) * size
+        return (tuple(h.output for h in listed),
+                b"".join(h.digest for h in listed) + result.output_hashes[len(result.outputs) * size:] if known
+                else b"",
+                tuple(h.rendition for h in listed) if all(h.rendition for h in listed) else ())
 
     def _hash(self, path: Path) -> str:
         from hotfolder.engine.fingerprint import file_hash
@@ -330,11 +401,16 @@ def _say_plan_with(cfg: Config, folder: Folder, archive: Path, current: list[arc
         # still makes its rendition ("no longer made by today's recipe" sent an admin looking for a change).
         # Told apart by the name: that of a rendition of {seq} the original takes, but for its numbers.
         anew = [_renumbered(p.relative_to(folder.output).as_posix()) for p in numbered]
-        for rel in _no_longer_made(folder, index.outputs(item.path, item.rel), planned):
+        for rel in _no_longer_made(folder, index.had_of_asked(item) if index.asked
+                                   else index.outputs(item.path, item.rel), planned):
             kind = "anew" if any(name.fullmatch(rel) for name in anew) else "left"
             tally[kind] = tally.get(kind, 0) + 1
             said.append(f"{display(rel)} ({LEFT[kind][0]})")
         came = "" if item.path == archive / item.rel else f" (came in as {display(item.rel)})"
+        if not said and index.asked:  # the `when:` of none asked for takes it
+            tally["none"] = tally.get("none", 0) + 1
+            said.append(f"nothing: the when: of {', '.join(index.asked)} does not take it; its outputs are left "
+                        f"as they are")
         print(printable(f"{display(item.path.relative_to(archive).as_posix())}{came} → {', '.join(said)}"))
     for item in earlier:
         newer = item.newer.relative_to(archive).as_posix() if item.newer else "?"
@@ -347,8 +423,12 @@ def _say_plan_with(cfg: Config, folder: Folder, archive: Path, current: list[arc
         ("fails", "would fail (on_name_clash: fail)"))]
     parts += [f"{tally[kind]} {LEFT[kind][1]}, left as they are (delete them if unwanted)"
               for kind in ("left", "anew") if tally.get(kind)]
-    print(f"folder {folder.name}: would render {len(current)} archived original(s) into {folder.output}; outputs: "
-          f"{', '.join(parts)}; {len(earlier)} earlier drop(s) of a name skipped. Nothing was written (--dry-run).")
+    only = (f" (only {', '.join(index.asked)}: the other renditions' outputs are left as they are"
+            + (f"; {tally['none']} original(s) no rendition asked for applies to" if tally.get("none") else "")
+            + ")") if index.asked else ""
+    print(f"folder {folder.name}: would render {len(current)} archived original(s){only} into {folder.output}; "
+          f"outputs: {', '.join(parts)}; {len(earlier)} earlier drop(s) of a name skipped. Nothing was written "
+          f"(--dry-run).")
 
 
 # An earlier output the plan does not make: (said of one, said in the summary)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from hotfolder.backend import Finished, Lost
 from hotfolder.config.model import Config, Folder
-from hotfolder.jobs import Job, Result, next_attempt
+from hotfolder.jobs import Had, Job, Result, next_attempt
 from hotfolder.runtime import systemd
 from hotfolder.sidecars import find_sidecar
 from hotfolder.spool import shares
@@ -36,7 +36,8 @@ def run(config: Config, files: list[tuple[Path, str]], folder: Folder,
         log_format: str = "console", log_level: str = "warning",
         generations: Mapping[Path, int] | None = None, outside: bool = False,
         kept_since_ns: int = 0, prove: bool = False,
-        withouts: Mapping[Path, tuple[str, ...]] | None = None, seqs: Mapping[Path, int] | None = None
+        withouts: Mapping[Path, tuple[str, ...]] | None = None, seqs: Mapping[Path, int] | None = None,
+        only: tuple[str, ...] = (), hads: Mapping[Path, tuple[tuple[Had, ...], bytes]] | None = None
         ) -> list[Outcome]:
     """Render `files` (each with the relative path its outputs keep); one Outcome each,
     or fewer if interrupted (SIGINT/SIGTERM: what was started finishes, nothing new).
@@ -46,7 +47,9 @@ def run(config: Config, files: list[tuple[Path, str]], folder: Folder,
     `kept_since_ns`: rerender's start (jobs.Job.kept_since_ns). `prove`: the folder's index of
     originals, read only, proves outputs of no owner record its own (rerender: jobs.Job.proved_by).
     `withouts`: renditions each file does not make again (rerender: jobs.Job.without); `seqs`:
-    the `{seq}` number each had (rerender: jobs.Job.seq)."""
+    the `{seq}` number each had (rerender: jobs.Job.seq). `only`, `hads`: rerender --rendition's
+    renditions asked for, and the outputs each file had and its manifest's hash (jobs.Job.only,
+    had, had_manifest)."""
     systemd.scrub_environ()
     proved_by = folder.index_dir if prove else None
     folder = replace(folder, index_dir=None)  # rendered as asked: the index of originals is the daemon's
@@ -71,7 +74,9 @@ def run(config: Config, files: list[tuple[Path, str]], folder: Folder,
                 pool.submit(Job(next_id, folder, src, rel, config.accepted_formats, config.max_image_pixels,
                                 sidecar=side, generation=(generations or {}).get(src, 0), outside=outside,
                                 kept_since_ns=kept_since_ns, proved_by=proved_by,
-                                without=(withouts or {}).get(src, ()), seq=(seqs or {}).get(src)))
+                                without=(withouts or {}).get(src, ()), seq=(seqs or {}).get(src), only=only,
+                                had=(hads or {}).get(src, ((), b""))[0],
+                                had_manifest=(hads or {}).get(src, ((), b""))[1]))
                 next_id += 1
             for event in pool.poll(TICK):
                 if isinstance(event, Finished):

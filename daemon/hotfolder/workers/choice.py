@@ -82,17 +82,19 @@ def corrected(folder: Folder, photo: Photo, notes: list[str] | None = None) -> P
 
 def choose(folder: Folder, src: Path, rel: str, *, accepted_formats, max_image_pixels: int,
            sidecar: Path | None = None, numbers: Numbers | None = None, original: Original | None = None,
-           holder: int | None = None, seq: int | None = None) -> Choice:
+           holder: int | None = None, seq: int | None = None, without: tuple[str, ...] = ()) -> Choice:
     """The renditions whose `when:` holds for the file, and its template values. `original`:
     its bytes and content hash when the worker read them already (engine/fingerprint); else
     the file is read here as far as the recipe needs. `holder`: the file a `{seq}` is held
-    for (recipes/sequence.py). `seq`: the number it had (rerender), given again, not a new one."""
+    for (recipes/sequence.py). `seq`: the number it had (rerender), given again, not a new one.
+    `without`: renditions not made (jobs.Job.without): their names take no `{seq}` (a rerender
+    of `thumb` alone drew a number for `web`'s name, and noted it as the original's)."""
     notes: list[str] = []
     facts = read_facts(folder, original.reading if original else src, rel, accepted_formats=accepted_formats,
                        max_image_pixels=max_image_pixels, sidecar=sidecar, notes=notes,
                        data=original.data if original else None, name=src.name)
     selection = select.select(folder.renditions, facts)
-    used = need_of_fields(select.template_fields(selection.chosen))
+    used = need_of_fields(select.template_fields([r for r in selection.chosen if r.name not in without]))
     if used.hash:
         content = original.content if original else file_hash(src)
         facts = Facts(facts.name, facts.subdir, facts.folder, facts.photo, content)

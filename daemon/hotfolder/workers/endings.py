@@ -127,6 +127,14 @@ class Ending:
         self.logger.info("file_rendered", outputs=0, duration_ms=self.ms(), outcome="unmatched")
         return Result(self.job.id, True, unmatched=why, duration_ms=self.ms())
 
+    def not_asked(self) -> Result:
+        """rerender --rendition: no rendition asked for applies to the file (their `when:`), though
+        others do: nothing made, its outputs left as they are; no failure, whatever on_no_rendition."""
+        assert self.choice is not None
+        why = self.choice.selection.said()
+        self.logger.info("file_rendered", outputs=0, duration_ms=self.ms(), outcome="unmatched")
+        return Result(self.job.id, True, unmatched=f"no rendition asked for applies: {why}", duration_ms=self.ms())
+
 
 def explained(job: Job, choice: Choice | None, problem: str) -> tuple[str, ...]:
     """What `hotfolder explain` would say of the file, for its failure record."""

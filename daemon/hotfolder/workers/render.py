@@ -22,7 +22,7 @@ from hotfolder.spool import atomic, folders, fsnames, nofollow, oserrors
 from hotfolder.spool import owners as names
 from hotfolder.spool.fsnames import display
 from hotfolder.state import originals
-from hotfolder.workers import manifest, naming, provenance
+from hotfolder.workers import manifest, naming, provenance, untouched
 from hotfolder.workers.choice import choose, subdir_of
 from hotfolder.workers.duplicates import Sameness
 from hotfolder.workers.endings import Ending
@@ -60,12 +60,12 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
         choice = end.choice = choose(folder, job.src, job.rel, accepted_formats=job.accepted_formats,
                                      max_image_pixels=job.max_image_pixels, sidecar=_sidecar(job),
                                      numbers=numbers or _numbers(folder), original=original,
-                                     holder=_holder(job, original), seq=job.seq)
+                                     holder=_holder(job, original), seq=job.seq, without=job.without)
         for note in choice.notes:
             logger.warning("file_note", note=note)
         chosen = tuple(r for r in choice.selection.chosen if r.name not in job.without)
-        if not chosen:
-            return end.unmatched()
+        if not chosen:  # rerender --rendition: none asked for applies, though others do (no failure)
+            return end.not_asked() if job.only and choice.selection.chosen else end.unmatched()
         step = "render"
         opened = pipeline.open_source(
             original.reading, chosen,
@@ -245,6 +245,8 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
         if job.kept_since_ns and (newer := _written_since(paths, job.kept_since_ns)) is not None:
             raise RenderedSince(f"{display(newer.relative_to(folder.output).as_posix())} was written after this "
                                 f"rerender started (a newer drop of the name, rendered by the daemon): kept as it is")
+        # rerender --rendition lists the outputs left as they are from the manifest before, when proved
+        previous = untouched.read_previous(dirs[home].fd, paths[-1].name) if job.only and folder.manifest else None
         manifest_at = _without_stale_manifest(dirs[home], paths.pop()) if folder.manifest is not None else None
         described = ""
         hashes: list[bytes] = []
@@ -270,7 +272,8 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
             for out_dir in dirs.values():
                 os.fsync(out_dir.fd)
             if manifest_at is not None:
-                described = _write_manifest(job, rendered, written, dirs[home], manifest_at, original, logger)
+                described = _write_manifest(job, rendered, written, dirs[home], manifest_at, original, logger,
+                                            previous)
                 hashes.append(provenance.output_hash(described.encode("utf-8")))
         except Exception as exc:
             if oserrors.output_problem(exc):
@@ -309,12 +312,19 @@ def _without_stale_manifest(out_dir: nofollow.Opened, path: Path) -> str:
 
 
 def _write_manifest(job: Job, rendered: pipeline.Rendered, written: list[str], out_dir: nofollow.Opened,
-                    name: str, original: fingerprint.Original, logger) -> str:
+                    name: str, original: fingerprint.Original, logger, previous: bytes | None = None) -> str:
     """The manifest, written atomically once every output is in place (and synced); its JSON.
-    The source's hash and size are those of the bytes read once (`original`), no second read."""
-    text = manifest.text(manifest.document(PurePosixPath(job.rel).name, original.content, original.size,
-                                           rendered, written, subdir_of(job.rel)))
+    The source's hash and size are those of the bytes read once (`original`), no second read.
+    rerender --rendition: with the outputs left as they are (workers/untouched.py; `previous`:
+    the manifest this one replaces)."""
     folder = job.folder
+    doc = manifest.document(PurePosixPath(job.rel).name, original.content, original.size, rendered, written,
+                            subdir_of(job.rel))
+    if job.only:
+        doc = untouched.document(doc, [o.rendition.name for o in rendered.outputs], written, job.had,
+                                 job.had_manifest, previous, folder.output, subdir_of(job.rel), job.only,
+                                 [r.name for r in folder.renditions])
+    text = manifest.text(doc)
     atomic.write_atomic_at(out_dir, name, text.encode("utf-8"), folder.output_mode, folder.output_group,
                            tag=temp_tag(job), token=folder.temp_token)
     os.fsync(out_dir.fd)

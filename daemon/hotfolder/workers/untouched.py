@@ -1,0 +1,194 @@
+"""`hotfolder rerender --rendition NAME`: the outputs an original had that are not made again
+are left as they are (not written, renamed or deleted: a CDN, a sync tool sees no change), and
+still listed, beside the new ones, by its row in the index of originals and by its manifest.
+
+`spliced` puts the two lists together, in the order the original had its outputs (a new
+output takes its rendition's place, one of a rendition it did not have comes last): the
+command notes that in the index, the worker writes its manifest so.
+
+`described` says in the manifest what an output left as it is: the previous manifest's
+entry as it was, when both are proved to be what hotfolder wrote (their bytes hash to what
+the index recorded); else what its bytes say (pixel size, bytes, format), with its quality
+and score null, which no file keeps; one gone, or no regular file now, is not listed (a
+manifest lists the outputs beside it). The placeholder is carried only from a proved
+manifest whose smallest output is still the smallest; else it is null rather than another
+output's.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+from collections.abc import Sequence
+from pathlib import Path
+
+from hotfolder.jobs import Had
+from hotfolder.spool.fsnames import display
+from hotfolder.workers import manifest as manifests
+from hotfolder.workers import provenance
+
+LIMIT = 1 << 30  # bytes of an output read back to prove it (a TIFF at 16 bits may be hundreds of MB)
+MANIFEST_LIMIT = 16 << 20
+
+
+def spliced(had: Sequence[Had], made: Sequence[tuple[str, str]]) -> list[Had | int]:
+    """The original's outputs after a rerender of some renditions: each it had, but where one
+    of `made` (rendition, output) has its rendition (or, its rendition not known, its name)
+    that one's index in `made` instead; the made ones no output it had stood for, last."""
+    out: list[Had | int] = []
+    placed: set[int] = set()
+    for h in had:
+        at = next((i for i, (rendition, output) in enumerate(made)
+                   if (h.rendition and rendition == h.rendition) or output == h.output), None)
+        if at is None:
+            out.append(h)
+        elif at not in placed:
+            placed.add(at)
+            out.append(at)
+    return out + [i for i in range(len(made)) if i not in placed]
+
+
+def read_previous(dir_fd: int, name: str) -> bytes | None:
+    """The manifest at `name` in the folder open as `dir_fd` before it is replaced (a regular
+    file only, never through a link); None: none there, or none to read."""
+    try:
+        return _read_at(dir_fd, name, MANIFEST_LIMIT)
+    except (OSError, ValueError):
+        return None
+
+
+def described(output: Path, had: Had, previous: dict | None, home: str) -> dict | None:
+    """The manifest's entry of an output left as it is (`output`: its path), or None: gone,
+    or no regular file. `previous`: the previous manifest, when proved (see the top)."""
+    try:
+        data = _read_path(output)
+    except (OSError, ValueError):
+        return None
+    path = display(had.output)
+    entry = _entry_of(previous, path)
+    if entry is not None and had.digest and provenance.output_hash(data) == had.digest:
+        return entry
+    width, height, fmt = _header(data)
+    return {"rendition": had.rendition or (entry or {}).get("rendition") or None, "path": path,
+            "url": manifests.url(had.output, home), "width": width, "height": height, "bytes": len(data),
+            "format": fmt, "quality": None, "score": None, "score_measured": False}
+
+
+def proved(previous: bytes | None, digest: bytes) -> dict | None:
+    """The previous manifest as a dict, when its bytes are what the index recorded."""
+    if previous is None or not digest or provenance.output_hash(previous) != digest:
+        return None
+    try:
+        doc = json.loads(previous)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def placeholder(listed: Sequence[dict], made: set[int], previous: dict | None) -> tuple[bool, dict | None]:
+    """Whose placeholder the manifest gives: (True, _) the one rendered now (the smallest
+    output is one of those made, at the `made` positions of `listed`); (False, the previous
+    manifest's placeholder and colour, or None: unknown)."""
+    sizes = [(o.get("width") or 0) * (o.get("height") or 0) for o in listed]
+    if not sizes or min(sizes) == 0:
+        return False, None
+    smallest = sizes.index(min(sizes))
+    if smallest in made:
+        return True, None
+    before = [o for o in (previous or {}).get("outputs") or () if isinstance(o, dict)]
+    areas = [(o.get("width") or 0) * (o.get("height") or 0) for o in before]
+    if not areas or areas.count(min(areas)) != 1 or before[areas.index(min(areas))] != listed[smallest]:
+        return False, None
+    assert previous is not None
+    return False, {"placeholder": previous.get("placeholder"), "dominant_color": previous.get("dominant_color")}
+
+
+def _entry_of(doc: dict | None, path: str) -> dict | None:
+    for o in (doc or {}).get("outputs") or ():
+        if isinstance(o, dict) and o.get("path") == path:
+            return o
+    return None
+
+
+def _header(data: bytes) -> tuple[int | None, int | None, str | None]:
+    """Pixel size and format from the file's header (libvips reads no pixels for it)."""
+    import pyvips
+
+    try:
+        image = pyvips.Image.new_from_buffer(data, "")
+        loader = str(image.get("vips-loader"))
+    except pyvips.Error:
+        return None, None, None
+    fmt = loader.split("load", 1)[0]
+    if fmt == "heif":
+        with contextlib.suppress(pyvips.Error):
+            fmt = "avif" if image.get("heif-compression") == "av1" else "heic"
+    return image.width, image.height, {"jpeg": "jpeg", "png": "png", "webp": "webp", "jxl": "jxl", "tiff": "tiff",
+                                       "gif": "gif", "avif": "avif", "heic": "heic"}.get(fmt, fmt or None)
+
+
+def _read_path(path: Path) -> bytes:
+    from hotfolder.spool import nofollow
+
+    return nofollow.read_small(path, LIMIT)
+
+
+def _read_at(dir_fd: int, name: str, limit: int) -> bytes:
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            raise ValueError(name)
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def listed_before(previous: bytes | None, asked: Sequence[str], renditions: Sequence[str]) -> tuple[Had, ...]:
+    """The outputs of the folder's renditions not asked for that the previous manifest listed:
+    what the original had, where the index does not say (a cluster's, a row rebuilt from the
+    archive). Its paths are data: one not a plain relative path, or not shown as it is, is
+    passed over (never read outside the output folder)."""
+    try:
+        doc = json.loads(previous) if previous is not None else None
+    except ValueError:
+        return ()
+    out = []
+    for o in (doc.get("outputs") or ()) if isinstance(doc, dict) else ():
+        rendition, path = (o.get("rendition"), o.get("path")) if isinstance(o, dict) else (None, None)
+        if (isinstance(rendition, str) and rendition in renditions and rendition not in asked
+                and isinstance(path, str) and _plain(path) and display(path) == path):
+            out.append(Had(rendition, path))
+    return tuple(out)
+
+
+def _plain(path: str) -> bool:
+    parts = path.split("/")
+    return not path.startswith("/") and all(p not in ("", ".", "..") for p in parts) and "\0" not in path
+
+
+def document(base: dict, made: Sequence[str], written: Sequence[str], had: Sequence[Had], had_manifest: bytes,
+             previous: bytes | None, output: Path, home: str, asked: Sequence[str],
+             renditions: Sequence[str]) -> dict:
+    """The manifest of an original some of whose renditions (`made`, written at `written`)
+    were rendered again: `base` (manifest.document of those) with the outputs it `had` that
+    were left as they are, each described (see the top), in the order spliced gives."""
+    doc = proved(previous, had_manifest)
+    had = had or listed_before(previous, asked, renditions)
+    listed: list[dict] = []
+    fresh: set[int] = set()
+    for item in spliced(had, list(zip(made, written, strict=True))):
+        if isinstance(item, int):
+            fresh.add(len(listed))
+            listed.append(base["outputs"][item])
+        elif _plain(item.output) and (entry := described(output / item.output, item, doc, home)) is not None:
+            listed.append(entry)
+    ours, carried = placeholder(listed, fresh, doc)
+    if ours:
+        return {**base, "outputs": listed}
+    return {**base, "outputs": listed, "placeholder": (carried or {}).get("placeholder"),
+            "dominant_color": (carried or {}).get("dominant_color")}

@@ -1,0 +1,234 @@
+"""`hotfolder rerender --rendition NAME`: a studio added a rendition (`instagram`) or changed
+one (a new watermark on `proof`) and wants only that one made again for the archive. A whole
+rerender rewrote every output: each other output's bytes and mtime changed (a CDN
+invalidated them all, a sync tool uploaded them all again). Only the named renditions are
+rendered; the other outputs are left as they are, byte for byte and mtime; the index of
+originals and the manifest still list every output of the original.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+
+from PIL import Image
+
+from tests import corpus as c
+from tests.harness import archived, files_under, hotfolder, wait_for
+
+RED, BLUE = (220, 20, 20), (20, 20, 220)
+PROOF = """\
+      - name: proof
+        operation: fit
+        size: 100x100
+        format: jpeg
+        when:
+          name: "a*"
+"""
+
+
+def _drop(d, rel: str, color, count: int) -> None:
+    staged = c.write(d.root / "staging" / os.path.basename(rel), c.solid_jpeg_bytes((640, 480), color))
+    (d.inbox / rel).parent.mkdir(parents=True, exist_ok=True)
+    staged.rename(d.inbox / rel)
+    wait_for(lambda: len(archived(d)) == count, 20, what=f"{rel} archived")
+
+
+def _size(path) -> tuple[int, int]:
+    with Image.open(path) as im:
+        return im.size
+
+
+def _seen(root, rel: str) -> tuple[bytes, int, int]:
+    """What a left-alone file keeps: its bytes, its mtime, its inode (not replaced by a rename)."""
+    st = os.stat(root / rel)
+    return (root / rel).read_bytes(), st.st_mtime_ns, st.st_ino
+
+
+def _record(d, rel: str) -> tuple[tuple[str, ...], list[bytes], str | None, int | None]:
+    """The index's row of the original `rel`: its outputs, their hashes (then the manifest's),
+    the renditions that made them, its `{seq}`."""
+    from hotfolder.state import originals, rows
+
+    conn = sqlite3.connect(d.var / "state" / "hotfolder.db")
+    try:
+        ((outputs, hashes, renditions, seq),) = conn.execute(
+            "SELECT outputs, output_hashes, renditions, seq FROM originals WHERE name = ? AND state = ?",
+            (os.fsencode(rel), originals.RENDERED)).fetchall()
+    finally:
+        conn.close()
+    size = originals.OUTPUT_HASH
+    return (rows.split(outputs, os.fsencode(rel)), [hashes[i:i + size] for i in range(0, len(hashes), size)],
+            renditions, seq)
+
+
+def _hash(path) -> bytes:
+    from hotfolder.workers.provenance import output_hash
+
+    return output_hash(path.read_bytes())
+
+
+def _both_smaller(d) -> None:
+    """web and thumb both changed: a whole rerender would write both."""
+    d.config.write_text(d.config.read_text().replace("size: 320x320", "size: 160x160")
+                        .replace("size: 64x64", "size: 48x48"))
+
+
+def test_only_the_named_rendition_is_made_again_and_the_others_are_left_as_they_were(daemon_factory):
+    d = daemon_factory(folder_extra='manifest: "{stem}.json"').start()
+    _drop(d, "a.jpg", RED, 1)
+    _drop(d, "shoot/b.jpg", BLUE, 2)
+    assert d.stop() == 0
+    listed = files_under(d.output)
+    assert listed == ["a.json", "a_thumb.webp", "a_web.jpg", "shoot/b.json", "shoot/b_thumb.webp",
+                      "shoot/b_web.jpg"]
+    thumbs = {rel: _seen(d.output, rel) for rel in ("a_thumb.webp", "shoot/b_thumb.webp")}
+    was = json.loads((d.output / "a.json").read_text())
+    _both_smaller(d)
+
+    done = hotfolder("rerender", "--rendition", "web", "--config", str(d.config))
+    assert done.returncode == 0, done.stderr
+    assert "rendered 2 of 2 archived original(s) again" in done.stderr, done.stderr
+    assert files_under(d.output) == listed, "an output made, renamed or deleted"
+    assert {rel: _seen(d.output, rel) for rel in thumbs} == thumbs, "thumb was written again"
+    assert _size(d.output / "a_web.jpg") == (160, 120) and _size(d.output / "shoot/b_web.jpg") == (160, 120)
+
+    # The index still lists both outputs: web's with its new hash, thumb's with the one it had
+    outputs, hashes, renditions, _ = _record(d, "a.jpg")
+    assert outputs == ("a_web.jpg", "a_thumb.webp") and renditions == "web thumb"
+    assert hashes == [_hash(d.output / "a_web.jpg"), _hash(d.output / "a_thumb.webp"), _hash(d.output / "a.json")]
+    assert _record(d, "shoot/b.jpg")[0] == ("shoot/b_web.jpg", "shoot/b_thumb.webp")
+
+    # The manifest lists both: web as made now, thumb as it was described (its bytes unchanged)
+    now = json.loads((d.output / "a.json").read_text())
+    assert [o["rendition"] for o in now["outputs"]] == ["web", "thumb"], now
+    assert now["outputs"][0]["width"] == 160 and now["outputs"][0]["bytes"] == os.path.getsize(d.output / "a_web.jpg")
+    assert now["outputs"][1] == was["outputs"][1]
+    assert now["source"] == was["source"] and now["placeholder"] == was["placeholder"], now
+
+    # A later rerender of thumb alone leaves web's new output as it is, and proves it its own
+    webs = _seen(d.output, "a_web.jpg")
+    again = hotfolder("rerender", "--rendition", "thumb", "--config", str(d.config), str(d.archive / "a.jpg"))
+    assert again.returncode == 0, again.stderr
+    assert _seen(d.output, "a_web.jpg") == webs and _size(d.output / "a_thumb.webp") == (48, 48)
+    assert files_under(d.output) == listed
+
+
+def test_a_rendition_no_folder_has_is_refused_before_anything_is_rendered(daemon_factory):
+    d = daemon_factory().start()
+    _drop(d, "a.jpg", RED, 1)
+    assert d.stop() == 0
+    before = {rel: _seen(d.output, rel) for rel in files_under(d.output)}
+    # A second folder, whose recipe has an `instagram`
+    d.config.write_text(d.config.read_text() + re.sub(r"var/", "var2/", """\
+  - name: shop
+    inbox: var/inbox
+    output: var/output
+    archive: var/archive
+    failed: var/failed
+    processing: var/processing
+    renditions:
+      - name: instagram
+        operation: fill
+        size: 108x108
+        format: jpeg
+"""))
+
+    typo = hotfolder("rerender", "--rendition", "wbe", "--config", str(d.config))
+    assert typo.returncode == 2, typo.stderr
+    assert "no rendition 'wbe'" in typo.stderr and "did you mean 'web'" in typo.stderr, typo.stderr
+    assert "folder test: web, thumb" in typo.stderr, typo.stderr
+
+    elsewhere = hotfolder("rerender", "--folder", "test", "--rendition", "instagram", "--config", str(d.config))
+    assert elsewhere.returncode == 2, elsewhere.stderr
+    assert "folder test has no rendition 'instagram' (its renditions: web, thumb)" in elsewhere.stderr
+    assert "folders that have it: shop" in elsewhere.stderr, elsewhere.stderr
+
+    dry = hotfolder("rerender", "-n", "--rendition", "web", "--rendition", "wbe", "--config", str(d.config))
+    assert dry.returncode == 2 and "did you mean 'web'" in dry.stderr, dry.stderr
+    assert {rel: _seen(d.output, rel) for rel in files_under(d.output)} == before, "rendered before refusing"
+
+
+def test_a_dry_run_lists_the_named_renditions_outputs_and_the_manifest_only(daemon_factory):
+    d = daemon_factory(folder_extra='manifest: "{stem}.json"').start()
+    _drop(d, "a.jpg", RED, 1)
+    assert d.stop() == 0
+    _both_smaller(d)
+    dry = hotfolder("rerender", "-n", "--rendition", "web", "--config", str(d.config))
+    assert dry.returncode == 0, dry.stderr
+    assert "a.jpg → a_web.jpg (replaced), a.json (replaced)\n" in dry.stdout, dry.stdout
+    assert "thumb" not in dry.stdout and "no longer made" not in dry.stdout, dry.stdout
+    assert "2 replaced, 0 new" in dry.stdout, dry.stdout
+    assert "(only web: the other renditions' outputs are left as they are)" in dry.stdout, dry.stdout
+
+
+def test_a_named_rendition_whose_when_does_not_take_an_original_is_not_made_for_it(daemon_factory):
+    """A rendition added to the recipe (`proof`, for names a*): made for a.jpg only; b.jpg,
+    which its `when:` does not take, is left whole, not failed (on_no_rendition: fail is of
+    a file no rendition takes)."""
+    d = daemon_factory(folder_extra='manifest: "{stem}.json"\non_no_rendition: fail').start()
+    _drop(d, "a.jpg", RED, 1)
+    _drop(d, "b.jpg", BLUE, 2)
+    assert d.stop() == 0
+    before = {rel: _seen(d.output, rel) for rel in files_under(d.output)}
+    d.config.write_text(d.config.read_text().rstrip("\n") + "\n" + PROOF)
+
+    dry = hotfolder("rerender", "-n", "--rendition", "proof", "--config", str(d.config))
+    assert dry.returncode == 0, dry.stderr
+    assert "a.jpg → a_proof.jpg (new), a.json (replaced)\n" in dry.stdout, dry.stdout
+    assert "b.jpg → nothing: the when: of proof does not take it" in dry.stdout, dry.stdout
+    done = hotfolder("rerender", "--rendition", "proof", "--config", str(d.config))
+    assert done.returncode == 0, done.stderr
+    assert "proof: made for 1, not for 1 (its when: does not take them)" in done.stderr, done.stderr
+    assert files_under(d.output) == sorted([*before, "a_proof.jpg"])
+    left = {rel: seen for rel, seen in before.items() if rel != "a.json"}
+    assert {rel: _seen(d.output, rel) for rel in left} == left
+    outputs, hashes, renditions, _ = _record(d, "a.jpg")
+    assert outputs == ("a_web.jpg", "a_thumb.webp", "a_proof.jpg") and renditions == "web thumb proof"
+    assert len(hashes) == 4 and hashes[2] == _hash(d.output / "a_proof.jpg")
+    listed = json.loads((d.output / "a.json").read_text())["outputs"]
+    assert [(o["rendition"], o["path"]) for o in listed] == [
+        ("web", "a_web.jpg"), ("thumb", "a_thumb.webp"), ("proof", "a_proof.jpg")]
+    assert _record(d, "b.jpg")[0] == ("b_web.jpg", "b_thumb.webp")
+
+
+def test_an_original_named_by_seq_keeps_its_number(daemon_factory):
+    d = daemon_factory(folder_extra="on_duplicate: skip")
+    d.config.write_text(re.sub(r"( *)size: 320x320", r'\g<0>\n\1filename: "{seq:04}_{stem}.{ext}"',
+                               d.config.read_text()))
+    d.start()
+    _drop(d, "a.jpg", RED, 1)
+    assert d.stop() == 0
+    assert files_under(d.output) == ["0001_a.jpg", "a_thumb.webp"]
+    numbered = _seen(d.output, "0001_a.jpg")
+    _both_smaller(d)
+    thumb = hotfolder("rerender", "--rendition", "thumb", "--config", str(d.config))
+    assert thumb.returncode == 0, thumb.stderr
+    assert _seen(d.output, "0001_a.jpg") == numbered and _size(d.output / "a_thumb.webp") == (48, 48)
+    assert _record(d, "a.jpg")[3] == 1
+    web = hotfolder("rerender", "--rendition", "web", "--config", str(d.config))
+    assert web.returncode == 0, web.stderr
+    assert files_under(d.output) == ["0001_a.jpg", "a_thumb.webp"], "numbered anew"
+    assert _size(d.output / "0001_a.jpg") == (160, 120)
+    assert _record(d, "a.jpg")[0] == ("0001_a.jpg", "a_thumb.webp")
+
+
+def test_a_rendition_not_asked_for_takes_no_seq_number(daemon_factory):
+    """An original the index has no `{seq}` for (rendered before it kept them): a rerender of
+    `thumb` alone drew a number for `web`'s name, which it does not write, and noted it as the
+    number the original's outputs took."""
+    d = daemon_factory(folder_extra="on_duplicate: skip")
+    d.config.write_text(re.sub(r"( *)size: 320x320", r'\g<0>\n\1filename: "{seq:04}_{stem}.{ext}"',
+                               d.config.read_text()))
+    d.start()
+    _drop(d, "a.jpg", RED, 1)
+    assert d.stop() == 0
+    conn = sqlite3.connect(d.var / "state" / "hotfolder.db")
+    with conn:
+        assert conn.execute("UPDATE originals SET seq = NULL").rowcount == 1
+    conn.close()
+    thumb = hotfolder("rerender", "--rendition", "thumb", "--config", str(d.config))
+    assert thumb.returncode == 0, thumb.stderr
+    assert _record(d, "a.jpg")[3] is None, "a number noted that no output took"
+    assert files_under(d.output) == ["0001_a.jpg", "a_thumb.webp"]
