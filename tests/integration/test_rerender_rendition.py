@@ -232,3 +232,32 @@ def test_a_rendition_not_asked_for_takes_no_seq_number(daemon_factory):
     assert thumb.returncode == 0, thumb.stderr
     assert _record(d, "a.jpg")[3] is None, "a number noted that no output took"
     assert files_under(d.output) == ["0001_a.jpg", "a_thumb.webp"]
+
+
+def test_the_manifest_describes_an_output_changed_since_by_its_bytes_and_leaves_out_one_gone(daemon_factory):
+    """An output left as it is but edited since (not the bytes hotfolder wrote) is described
+    by what its file says, its quality and score unknown (null), not by the manifest before;
+    one deleted since is not listed (a manifest lists the outputs beside it), though the index
+    keeps it, as a copy dropped later is told it is gone."""
+    d = daemon_factory(folder_extra='manifest: "{stem}.json"').start()
+    _drop(d, "a.jpg", RED, 1)
+    assert d.stop() == 0
+    had, hashes, _, _ = _record(d, "a.jpg")
+    with Image.open(d.output / "a_thumb.webp") as im:
+        im.resize((32, 32)).save(d.output / "a_thumb.webp", "WEBP")  # edited by hand
+    (d.output / "a_web.jpg").unlink()  # taken away by a downstream job
+    d.config.write_text(d.config.read_text().rstrip("\n") + "\n" + PROOF.replace('name: "a*"', 'name: "*"'))
+
+    done = hotfolder("rerender", "--rendition", "proof", "--config", str(d.config))
+    assert done.returncode == 0, done.stderr
+    assert files_under(d.output) == ["a.json", "a_proof.jpg", "a_thumb.webp"]
+    doc = json.loads((d.output / "a.json").read_text())
+    assert [o["path"] for o in doc["outputs"]] == ["a_thumb.webp", "a_proof.jpg"], doc
+    thumb = doc["outputs"][0]
+    assert (thumb["rendition"], thumb["width"], thumb["height"], thumb["format"], thumb["quality"]) == (
+        "thumb", 32, 32, "webp", None), thumb
+    assert thumb["bytes"] == os.path.getsize(d.output / "a_thumb.webp")
+    assert doc["placeholder"] is None, "the placeholder of an output it does not describe"
+    outputs, now, renditions, _ = _record(d, "a.jpg")
+    assert outputs == (*had, "a_proof.jpg") and renditions == "web thumb proof"
+    assert now[:2] == hashes[:2], "the hashes of the bytes hotfolder wrote are kept"

@@ -254,7 +254,8 @@ class _Index:
         for a in current:
             content = self._hash(a.path)
             if self.asked:
-                self.had[a.path] = originals.had(self.folder.index_dir, content, self.folder.name, a.rel)
+                outputs, manifest = originals.had(self.folder.index_dir, content, self.folder.name, a.rel)
+                self.had[a.path] = tuple(Had(*each) for each in outputs), manifest
             seq = originals.seq_of(self.folder.index_dir, content, self.folder.name, a.rel)
             if seq is not None:
                 self.seqs[a.path] = seq

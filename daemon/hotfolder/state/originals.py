@@ -38,7 +38,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hotfolder.jobs import Had
 from hotfolder.likeness import Kind, Look, Match, alike
 from hotfolder.state import db, rows
 
@@ -758,14 +757,14 @@ def same_bytes(state_dir: Path, content: str, folder: str, *, scope_all: bool, s
     return None if row is None else _match(row, Kind.EXACT, 0, row[6])
 
 
-def had(state_dir: Path, content: str, folder: str, rel: str) -> tuple[tuple[Had, ...], bytes]:
+def had(state_dir: Path, content: str, folder: str, rel: str) -> tuple[tuple[tuple[str, str, bytes], ...], bytes]:
     """The outputs these bytes, rendered under the name `rel`, have (the latest rendering),
-    each with its rendition and content hash where the row names them, and the hash of the
+    each as (its rendition, "" not known; its path; its content hash, b"" not known), and the hash of the
     manifest written with them (b"": none known), read without writing: what `rerender
     --rendition` leaves as it is and still lists. ((), b"") when the index knows none."""
     row = _latest_rendering(state_dir, "o.outputs, o.output_hashes, o.renditions", folder, rel, content)
     if row is None:  # or an index from before those columns: its outputs only
-        return tuple(Had("", output) for output in outputs_of(state_dir, content, folder, rel)), b""
+        return tuple(("", output, b"") for output in outputs_of(state_dir, content, folder, rel)), b""
     outputs = rows.split(row[0], os.fsencode(rel))
     hashes = [row[1][i:i + OUTPUT_HASH] for i in range(0, len(row[1] or b""), OUTPUT_HASH)]
     renditions = (row[2] or "").split()
@@ -774,4 +773,4 @@ def had(state_dir: Path, content: str, folder: str, rel: str) -> tuple[tuple[Had
     if len(hashes) not in (len(outputs), len(outputs) + 1):
         hashes = []
     listed = zip(renditions, outputs, hashes or [b""] * len(outputs), strict=False)
-    return tuple(Had(*each) for each in listed), hashes[len(outputs)] if len(hashes) > len(outputs) else b""
+    return tuple(listed), hashes[len(outputs)] if len(hashes) > len(outputs) else b""
