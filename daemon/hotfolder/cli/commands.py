@@ -107,7 +107,9 @@ def _parser() -> argparse.ArgumentParser:
                               description="Render archived originals again with today's renditions, into the "
                                           "places and under the names the daemon gave their outputs, replacing "
                                           "them (an output name another original owns is not taken: "
-                                          "on_name_clash). The originals stay in archive/.")
+                                          "on_name_clash). The originals stay in archive/. With --rendition, "
+                                          "only those renditions are made again: every other output is left as "
+                                          "it is and still listed in the index of originals and the manifest.")
     config_arg(rerender)
     rerender.add_argument("paths", nargs="*", type=Path, metavar="PATH",
                           help="archived originals, or folders of them, in a folder's archive/ (default: every "

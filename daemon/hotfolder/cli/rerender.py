@@ -14,7 +14,9 @@ an output no record names is its own where its bytes prove it, as a new version'
 daemon (workers/provenance.py, the index read only); one they do not is kept, the new one
 written beside, and the summary counts it. `{seq}` gives the next numbers, as for any
 render. The originals stay where they are.
-`--dry-run` says all this per file and renders nothing.
+`--dry-run` says all this per file and renders nothing. `--rendition NAME` makes only those
+renditions again and leaves every other output as it is, still listed by the index and the
+manifest (cli/asked.py checks the names, workers/untouched.py lists what is left).
 """
 from __future__ import annotations
 
