@@ -145,6 +145,11 @@ def test_a_rendition_no_folder_has_is_refused_before_anything_is_rendered(daemon
     assert "folder test has no rendition 'instagram' (its renditions: web, thumb)" in elsewhere.stderr
     assert "folders that have it: shop" in elsewhere.stderr, elsewhere.stderr
 
+    # Without --folder, a folder that has none of the names is passed over, said
+    shop = hotfolder("rerender", "--rendition", "instagram", "--config", str(d.config))
+    assert shop.returncode == 0, shop.stderr
+    assert "folder test: has none of the renditions asked for (instagram): passed over" in shop.stderr, shop.stderr
+
     dry = hotfolder("rerender", "-n", "--rendition", "web", "--rendition", "wbe", "--config", str(d.config))
     assert dry.returncode == 2 and "did you mean 'web'" in dry.stderr, dry.stderr
     assert {rel: _seen(d.output, rel) for rel in files_under(d.output)} == before, "rendered before refusing"
@@ -261,3 +266,22 @@ def test_the_manifest_describes_an_output_changed_since_by_its_bytes_and_leaves_
     outputs, now, renditions, _ = _record(d, "a.jpg")
     assert outputs == (*had, "a_proof.jpg") and renditions == "web thumb proof"
     assert now[:2] == hashes[:2], "the hashes of the bytes hotfolder wrote are kept"
+
+
+def test_without_a_row_to_say_the_manifest_before_names_the_outputs_left(daemon_factory):
+    """No index of originals (deleted while the daemon was stopped; a cluster's is in Redis):
+    the manifest before names the original's other outputs, each described from its file
+    (nothing proves the entry before), not dropped from the manifest."""
+    d = daemon_factory(folder_extra='manifest: "{stem}.json"').start()
+    _drop(d, "a.jpg", RED, 1)
+    assert d.stop() == 0
+    for db in (d.var / "state").glob("hotfolder.db*"):
+        db.unlink()
+    thumb = _seen(d.output, "a_thumb.webp")
+    _both_smaller(d)
+    done = hotfolder("rerender", "--rendition", "web", "--config", str(d.config))
+    assert done.returncode == 0, done.stderr
+    assert _seen(d.output, "a_thumb.webp") == thumb
+    listed = json.loads((d.output / "a.json").read_text())["outputs"]
+    assert [(o["rendition"], o["path"], o["width"], o["quality"]) for o in listed] == [
+        ("web", "a_web.jpg", 160, 85), ("thumb", "a_thumb.webp", 64, None)], listed

@@ -148,11 +148,12 @@ def _read_at(dir_fd: int, name: str, limit: int) -> bytes:
         os.close(fd)
 
 
-def listed_before(previous: bytes | None, asked: Sequence[str], renditions: Sequence[str]) -> tuple[Had, ...]:
-    """The outputs of the folder's renditions not asked for that the previous manifest listed:
+def listed_before(previous: bytes | None, renditions: Sequence[str]) -> tuple[Had, ...]:
+    """The outputs of the folder's `renditions` the previous manifest listed, in its order:
     what the original had, where the index does not say (a cluster's, a row rebuilt from the
-    archive). Its paths are data: one not a plain relative path, or not shown as it is, is
-    passed over (never read outside the output folder)."""
+    archive); spliced replaces those of the renditions made again. Its paths are data: one
+    not a plain relative path, or not shown as it is, is passed over (never read outside the
+    output folder)."""
     try:
         doc = json.loads(previous) if previous is not None else None
     except ValueError:
@@ -160,8 +161,8 @@ def listed_before(previous: bytes | None, asked: Sequence[str], renditions: Sequ
     out = []
     for o in (doc.get("outputs") or ()) if isinstance(doc, dict) else ():
         rendition, path = (o.get("rendition"), o.get("path")) if isinstance(o, dict) else (None, None)
-        if (isinstance(rendition, str) and rendition in renditions and rendition not in asked
-                and isinstance(path, str) and _plain(path) and display(path) == path):
+        if (isinstance(rendition, str) and rendition in renditions and isinstance(path, str)
+                and _plain(path) and display(path) == path):
             out.append(Had(rendition, path))
     return tuple(out)
 
@@ -172,13 +173,12 @@ def _plain(path: str) -> bool:
 
 
 def document(base: dict, made: Sequence[str], written: Sequence[str], had: Sequence[Had], had_manifest: bytes,
-             previous: bytes | None, output: Path, home: str, asked: Sequence[str],
-             renditions: Sequence[str]) -> dict:
+             previous: bytes | None, output: Path, home: str, renditions: Sequence[str]) -> dict:
     """The manifest of an original some of whose renditions (`made`, written at `written`)
     were rendered again: `base` (manifest.document of those) with the outputs it `had` that
     were left as they are, each described (see the top), in the order spliced gives."""
     doc = proved(previous, had_manifest)
-    had = had or listed_before(previous, asked, renditions)
+    had = had or listed_before(previous, renditions)
     listed: list[dict] = []
     fresh: set[int] = set()
     for item in spliced(had, list(zip(made, written, strict=True))):

@@ -1,0 +1,29 @@
+"""workers/untouched.spliced: the outputs an original has after `rerender --rendition`, in
+the order it had them; the index's row and the manifest both list them so."""
+from __future__ import annotations
+
+from hotfolder.jobs import Had
+from hotfolder.workers.untouched import listed_before, spliced
+
+
+def test_a_new_output_takes_its_renditions_place_and_one_never_had_comes_last():
+    had = [Had("web", "a_web.jpg", b"w"), Had("thumb", "a_thumb.webp", b"t")]
+    assert spliced(had, [("web", "a_web.jpg")]) == [0, had[1]]
+    assert spliced(had, [("proof", "a_proof.jpg")]) == [*had, 0]
+    # a changed filename: the rendition's old output is replaced in the list (left on disk)
+    assert spliced(had, [("thumb", "a_sq.webp"), ("web", "a_web.jpg")]) == [1, 0]
+
+
+def test_where_the_row_does_not_say_its_renditions_a_new_output_replaces_one_of_its_name():
+    had = [Had("", "a_web.jpg"), Had("", "a_thumb.webp")]
+    assert spliced(had, [("thumb", "a_thumb.webp")]) == [had[0], 0]
+    assert spliced(had, [("thumb", "a_sq.webp")]) == [*had, 0]
+
+
+def test_paths_of_a_manifest_before_are_data_never_a_way_out_of_the_output_folder():
+    doc = (b'{"outputs": [{"rendition": "thumb", "path": "../../etc/passwd"}, '
+           b'{"rendition": "thumb", "path": "/etc/passwd"}, {"rendition": "web", "path": "a_web.jpg"}, '
+           b'{"rendition": "thumb", "path": "shoes/a_thumb.webp"}, {"rendition": "gone", "path": "a_x.jpg"}]}')
+    assert listed_before(doc, ["web", "thumb"]) == (Had("web", "a_web.jpg"), Had("thumb", "shoes/a_thumb.webp"))
+    assert listed_before(b"not json", ["web", "thumb"]) == ()
+    assert listed_before(b"[1]", ["web", "thumb"]) == ()
