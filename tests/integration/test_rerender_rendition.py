@@ -145,6 +145,10 @@ def test_a_rendition_no_folder_has_is_refused_before_anything_is_rendered(daemon
     assert "folder test has no rendition 'instagram' (its renditions: web, thumb)" in elsewhere.stderr
     assert "folders that have it: shop" in elsewhere.stderr, elsewhere.stderr
 
+    typo_there = hotfolder("rerender", "--folder", "test", "--rendition", "instagrm", "--config", str(d.config))
+    assert typo_there.returncode == 2, typo_there.stderr
+    assert "did you mean 'instagram', of folder shop (give --folder shop)?" in typo_there.stderr, typo_there.stderr
+
     # Without --folder, a folder that has none of the names is passed over, said
     shop = hotfolder("rerender", "--rendition", "instagram", "--config", str(d.config))
     assert shop.returncode == 0, shop.stderr

@@ -22,22 +22,25 @@ def renditions_asked(cfg: Config, folders: list[Folder], names: list[str],
 
 
 def _unknown(cfg: Config, folders: list[Folder], name: str, folder_given: str | None) -> str:
-    others = [f.name for f in cfg.folders if f not in folders and name in _names(f)]
-    close = difflib.get_close_matches(name, list(dict.fromkeys(r for f in folders for r in _names(f))), n=1)
     if folder_given is not None or len(folders) == 1:
         (folder,) = folders
         said = f"folder {folder.name} has no rendition {name!r} (its renditions: {', '.join(_names(folder))})"
     else:
         said = (f"no rendition {name!r} in the folders to render ("
                 + "; ".join(f"folder {f.name}: {', '.join(_names(f))}" for f in folders) + ")")
-    if close:
-        said += f"; did you mean {close[0]!r}?"
-    if others:
-        said += (f"; folders that have it: {', '.join(others)} (give --folder {others[0]}, or a path in its "
-                 f"archive)")
-    else:
-        said += "; give --rendition one of those names as the config spells it"
-    return said
+    others = [f for f in cfg.folders if f not in folders]
+    having = [f.name for f in others if name in _names(f)]
+    if having:
+        return (said + f"; folders that have it: {', '.join(having)} (give --folder {having[0]}, or a path in "
+                       f"its archive)")
+    here = difflib.get_close_matches(name, list(dict.fromkeys(r for f in folders for r in _names(f))), n=1)
+    if here:
+        return said + f"; did you mean {here[0]!r}?"
+    there = difflib.get_close_matches(name, list(dict.fromkeys(r for f in others for r in _names(f))), n=1)
+    if there:
+        where = next(f.name for f in others if there[0] in _names(f))
+        return said + f"; did you mean {there[0]!r}, of folder {where} (give --folder {where})?"
+    return said + "; give --rendition a name as the config spells it"
 
 
 def _names(folder: Folder) -> list[str]:
