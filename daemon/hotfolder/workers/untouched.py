@@ -16,7 +16,6 @@ output's.
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import stat
@@ -112,20 +111,23 @@ def _entry_of(doc: dict | None, path: str) -> dict | None:
 
 
 def _header(data: bytes) -> tuple[int | None, int | None, str | None]:
-    """Pixel size and format from the file's header (libvips reads no pixels for it)."""
-    import pyvips
+    """Pixel size and format from the file's header, read by Pillow with the plugins of the
+    formats hotfolder writes only (no pixel decoded; libvips' sniffing would try any loader
+    on bytes anyone who can write the output folder may have put there). None each where
+    Pillow reads no such header (JPEG XL, written through libjxl)."""
+    import io
 
+    from PIL import Image
+
+    from hotfolder.engine import formats
+
+    names = [f.pil for f in map(formats.get, formats.OUTPUTS) if f.pil is not None]
     try:
-        image = pyvips.Image.new_from_buffer(data, "")
-        loader = str(image.get("vips-loader"))
-    except pyvips.Error:
+        with Image.open(io.BytesIO(data), formats=names) as im:
+            known = formats.of_pil(im.format)
+            return im.width, im.height, known.name if known is not None else None
+    except Exception:  # noqa: BLE001 - any file that does not open is one not described: None
         return None, None, None
-    fmt = loader.split("load", 1)[0]
-    if fmt == "heif":
-        with contextlib.suppress(pyvips.Error):
-            fmt = "avif" if image.get("heif-compression") == "av1" else "heic"
-    return image.width, image.height, {"jpeg": "jpeg", "png": "png", "webp": "webp", "jxl": "jxl", "tiff": "tiff",
-                                       "gif": "gif", "avif": "avif", "heic": "heic"}.get(fmt, fmt or None)
 
 
 def _read_path(path: Path) -> bytes:
