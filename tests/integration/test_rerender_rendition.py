@@ -113,6 +113,9 @@ def test_only_the_named_rendition_is_made_again_and_the_others_are_left_as_they_
     assert again.returncode == 0, again.stderr
     assert _seen(d.output, "a_web.jpg") == webs and _size(d.output / "a_thumb.webp") == (48, 48)
     assert files_under(d.output) == listed
+    last = json.loads((d.output / "a.json").read_text())
+    assert last["outputs"][0] == now["outputs"][0], "web as the manifest the first run wrote described it"
+    assert last["outputs"][1]["width"] == 48 and last["placeholder"] is not None, "the thumb made is the smallest"
 
 
 def test_a_rendition_no_folder_has_is_refused_before_anything_is_rendered(daemon_factory):
