@@ -205,13 +205,19 @@ def test_a_named_rendition_whose_when_does_not_take_an_original_is_not_made_for_
     assert _record(d, "b.jpg")[0] == ("b_web.jpg", "b_thumb.webp")
 
 
-def test_an_original_named_by_seq_keeps_its_number(daemon_factory):
+def _one_numbered_by_seq(daemon_factory):
+    """A daemon whose `web` is named by `{seq}`, stopped after rendering a.jpg (0001_a.jpg)."""
     d = daemon_factory(folder_extra="on_duplicate: skip")
     d.config.write_text(re.sub(r"( *)size: 320x320", r'\g<0>\n\1filename: "{seq:04}_{stem}.{ext}"',
                                d.config.read_text()))
     d.start()
     _drop(d, "a.jpg", RED, 1)
     assert d.stop() == 0
+    return d
+
+
+def test_an_original_named_by_seq_keeps_its_number(daemon_factory):
+    d = _one_numbered_by_seq(daemon_factory)
     assert files_under(d.output) == ["0001_a.jpg", "a_thumb.webp"]
     numbered = _seen(d.output, "0001_a.jpg")
     _both_smaller(d)
@@ -230,12 +236,7 @@ def test_a_rendition_not_asked_for_takes_no_seq_number(daemon_factory):
     """An original the index has no `{seq}` for (rendered before it kept them): a rerender of
     `thumb` alone drew a number for `web`'s name, which it does not write, and noted it as the
     number the original's outputs took."""
-    d = daemon_factory(folder_extra="on_duplicate: skip")
-    d.config.write_text(re.sub(r"( *)size: 320x320", r'\g<0>\n\1filename: "{seq:04}_{stem}.{ext}"',
-                               d.config.read_text()))
-    d.start()
-    _drop(d, "a.jpg", RED, 1)
-    assert d.stop() == 0
+    d = _one_numbered_by_seq(daemon_factory)
     conn = sqlite3.connect(d.var / "state" / "hotfolder.db")
     with conn:
         assert conn.execute("UPDATE originals SET seq = NULL").rowcount == 1
