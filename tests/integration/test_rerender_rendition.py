@@ -293,3 +293,38 @@ def test_without_a_row_to_say_the_manifest_before_names_the_outputs_left(daemon_
     listed = json.loads((d.output / "a.json").read_text())["outputs"]
     assert [(o["rendition"], o["path"], o["width"], o["quality"]) for o in listed] == [
         ("web", "a_web.jpg", 160, 85), ("thumb", "a_thumb.webp", 64, None)], listed
+
+
+def test_an_asked_renditions_output_its_when_no_longer_takes_leaves_the_manifest_and_the_index(daemon_factory):
+    """`proof`'s `when:` narrowed (a* no longer, z* now), then `--rendition proof --rendition
+    web`: a.jpg's a_proof.jpg is no longer made, as the dry run says, and stays on disk (delete
+    it if unwanted), as after a whole rerender. The manifest written anew and the index still
+    listed it as proof's output, which a shop's importer published; a whole rerender did not."""
+    d = daemon_factory(folder_extra='manifest: "{stem}.json"')
+    d.config.write_text(d.config.read_text().rstrip("\n") + "\n" + PROOF)
+    d.start()
+    _drop(d, "a.jpg", RED, 1)
+    assert d.stop() == 0
+    assert files_under(d.output) == ["a.json", "a_proof.jpg", "a_thumb.webp", "a_web.jpg"]
+    proof = _seen(d.output, "a_proof.jpg")
+    d.config.write_text(d.config.read_text().replace('name: "a*"', 'name: "z*"').replace("size: 320x320",
+                                                                                      "size: 160x160"))
+
+    dry = hotfolder("rerender", "-n", "--rendition", "proof", "--rendition", "web", "--config", str(d.config))
+    assert dry.returncode == 0, dry.stderr
+    assert "a_proof.jpg (no longer made: left as it is)" in dry.stdout, dry.stdout
+    done = hotfolder("rerender", "--rendition", "proof", "--rendition", "web", "--config", str(d.config))
+    assert done.returncode == 0, done.stderr
+    assert _seen(d.output, "a_proof.jpg") == proof, "left on disk, as a whole rerender leaves it"
+    listed = json.loads((d.output / "a.json").read_text())["outputs"]
+    assert [(o["rendition"], o["path"]) for o in listed] == [("web", "a_web.jpg"), ("thumb", "a_thumb.webp")], listed
+    outputs, hashes, renditions, _ = _record(d, "a.jpg")
+    assert outputs == ("a_web.jpg", "a_thumb.webp") and renditions == "web thumb", (outputs, renditions)
+    assert hashes == [_hash(d.output / "a_web.jpg"), _hash(d.output / "a_thumb.webp"), _hash(d.output / "a.json")]
+
+    # What a whole rerender then leaves is the same
+    whole = hotfolder("rerender", "--config", str(d.config))
+    assert whole.returncode == 0, whole.stderr
+    assert [(o["rendition"], o["path"]) for o in json.loads((d.output / "a.json").read_text())["outputs"]] == [
+        ("web", "a_web.jpg"), ("thumb", "a_thumb.webp")]
+    assert _record(d, "a.jpg")[0] == ("a_web.jpg", "a_thumb.webp")

@@ -14,6 +14,15 @@ def test_a_new_output_takes_its_renditions_place_and_one_never_had_comes_last():
     assert spliced(had, [("thumb", "a_sq.webp"), ("web", "a_web.jpg")]) == [1, 0]
 
 
+def test_an_output_of_a_rendition_asked_for_that_made_none_now_is_no_longer_listed():
+    """Its `when:` no longer takes the original: today's recipe no longer makes it (as after a
+    whole rerender); a rendition not asked for is left as it is, listed."""
+    had = [Had("web", "a_web.jpg", b"w"), Had("proof", "a_proof.jpg", b"p"), Had("thumb", "a_thumb.webp", b"t")]
+    assert spliced(had, [("web", "a_web.jpg")], ["web", "proof"]) == [0, had[2]]
+    assert spliced(had, [("web", "a_web.jpg")], ["web"]) == [0, had[1], had[2]]
+    assert spliced([Had("", "a_proof.jpg")], [], ["proof"]) == [Had("", "a_proof.jpg")], "its rendition not known"
+
+
 def test_where_the_row_does_not_say_its_renditions_a_new_output_replaces_one_of_its_name():
     had = [Had("", "a_web.jpg"), Had("", "a_thumb.webp")]
     assert spliced(had, [("thumb", "a_thumb.webp")]) == [had[0], 0]

@@ -327,7 +327,8 @@ class _Index:
         had, _ = self.had.get(outcome.src, ((), b""))
         hashes = [result.output_hashes[i * size:(i + 1) * size] for i in range(len(result.outputs))]
         listed = [item if isinstance(item, Had) else Had(result.renditions[item], result.outputs[item], hashes[item])
-                  for item in untouched.spliced(had, list(zip(result.renditions, result.outputs, strict=True)))]
+                  for item in untouched.spliced(had, list(zip(result.renditions, result.outputs, strict=True)),
+                                                self.asked)]
         known = all(h.digest for h in listed) and len(result.output_hashes) >= len(result.outputs) * size
         return (tuple(h.output for h in listed),
                 b"".join(h.digest for h in listed) + result.output_hashes[len(result.outputs) * size:] if known

@@ -31,17 +31,21 @@ LIMIT = 1 << 30  # bytes of an output read back to prove it (a TIFF at 16 bits m
 MANIFEST_LIMIT = 16 << 20
 
 
-def spliced(had: Sequence[Had], made: Sequence[tuple[str, str]]) -> list[Had | int]:
+def spliced(had: Sequence[Had], made: Sequence[tuple[str, str]], asked: Sequence[str] = ()) -> list[Had | int]:
     """The original's outputs after a rerender of some renditions: each it had, but where one
     of `made` (rendition, output) has its rendition (or, its rendition not known, its name)
-    that one's index in `made` instead; the made ones no output it had stood for, last."""
+    that one's index in `made` instead; the made ones no output it had stood for, last. One
+    it had of a rendition `asked` that made none now (its `when:` no longer takes the
+    original) is left out: today's recipe no longer makes it (the file stays, as after a
+    whole rerender, and the dry run says so)."""
     out: list[Had | int] = []
     placed: set[int] = set()
     for h in had:
         at = next((i for i, (rendition, output) in enumerate(made)
                    if (h.rendition and rendition == h.rendition) or output == h.output), None)
         if at is None:
-            out.append(h)
+            if not (h.rendition and h.rendition in asked):
+                out.append(h)
         elif at not in placed:
             placed.add(at)
             out.append(at)
@@ -175,15 +179,16 @@ def _plain(path: str) -> bool:
 
 
 def document(base: dict, made: Sequence[str], written: Sequence[str], had: Sequence[Had], had_manifest: bytes,
-             previous: bytes | None, output: Path, home: str, renditions: Sequence[str]) -> dict:
-    """The manifest of an original some of whose renditions (`made`, written at `written`)
-    were rendered again: `base` (manifest.document of those) with the outputs it `had` that
-    were left as they are, each described (see the top), in the order spliced gives."""
+             previous: bytes | None, output: Path, home: str, renditions: Sequence[str],
+             asked: Sequence[str] = ()) -> dict:
+    """The manifest of an original some of whose renditions (`asked`; `made`, written at
+    `written`) were rendered again: `base` (manifest.document of those) with the outputs it
+    `had` that were left as they are, each described (see the top), in the order spliced gives."""
     doc = proved(previous, had_manifest)
     had = had or listed_before(previous, renditions)
     listed: list[dict] = []
     fresh: set[int] = set()
-    for item in spliced(had, list(zip(made, written, strict=True))):
+    for item in spliced(had, list(zip(made, written, strict=True)), asked):
         if isinstance(item, int):
             fresh.add(len(listed))
             listed.append(base["outputs"][item])
