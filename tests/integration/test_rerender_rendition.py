@@ -11,6 +11,7 @@ import json
 import os
 import re
 import sqlite3
+import time
 
 from PIL import Image
 
@@ -328,3 +329,28 @@ def test_an_asked_renditions_output_its_when_no_longer_takes_leaves_the_manifest
     assert [(o["rendition"], o["path"]) for o in json.loads((d.output / "a.json").read_text())["outputs"]] == [
         ("web", "a_web.jpg"), ("thumb", "a_thumb.webp")]
     assert _record(d, "a.jpg")[0] == ("a_web.jpg", "a_thumb.webp")
+
+
+def test_an_original_whose_other_outputs_were_written_after_the_run_started_is_kept(daemon_factory):
+    """Run beside the daemon (not yet reloaded, no manifest): a newer drop of a.jpg rendered
+    meanwhile wrote a_web.jpg and a_thumb.webp, and rerender --rendition proof still wrote
+    the archived old version's a_proof.jpg beside them (a set of two photos) and noted it in
+    the old version's row: it looked at proof's outputs only, which the newer drop had none
+    of. An output of the original written after the run started, asked for or not, is a newer
+    drop's: the original is kept as it is, said, as a whole rerender keeps it. (The daemon's
+    write is stood in for by the output's modification time, set past the run's start.)"""
+    d = daemon_factory().start()
+    _drop(d, "a.jpg", RED, 1)
+    _drop(d, "b.jpg", BLUE, 2)
+    assert d.stop() == 0
+    d.config.write_text(d.config.read_text().rstrip("\n") + "\n" + PROOF.replace('name: "a*"', 'name: "*"'))
+    later = time.time() + 3600
+    os.utime(d.output / "a_web.jpg", (later, later))
+    had = _record(d, "a.jpg")
+
+    done = hotfolder("rerender", "--rendition", "proof", "--config", str(d.config))
+    assert done.returncode == 0, done.stderr
+    assert "rendered 1 of 2" in done.stderr and "1 kept as they were: a newer drop" in done.stderr, done.stderr
+    assert "; 0 failed" in done.stderr, done.stderr
+    assert files_under(d.output) == ["a_thumb.webp", "a_web.jpg", "b_proof.jpg", "b_thumb.webp", "b_web.jpg"]
+    assert _record(d, "a.jpg") == had

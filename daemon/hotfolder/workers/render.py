@@ -242,7 +242,10 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
                                                claimed_ns=original.ctime_ns if fresh else 0, source=source,
                                                proven=proven)
         paths = [t.path for t in taken]
-        if job.kept_since_ns and (newer := _written_since(paths, job.kept_since_ns)) is not None:
+        # --rendition: the outputs left as they are too (a newer drop rendered by a daemon not yet
+        # reloaded wrote those, and none of the renditions asked for: the old version's beside them)
+        if job.kept_since_ns and (newer := _written_since(paths + untouched.paths(folder.output, job.had),
+                                                          job.kept_since_ns)) is not None:
             raise RenderedSince(f"{display(newer.relative_to(folder.output).as_posix())} was written after this "
                                 f"rerender started (a newer drop of the name, rendered by the daemon): kept as it is")
         # rerender --rendition lists the outputs left as they are from the manifest before, when proved

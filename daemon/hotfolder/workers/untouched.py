@@ -52,6 +52,12 @@ def spliced(had: Sequence[Had], made: Sequence[tuple[str, str]], asked: Sequence
     return out + [i for i in range(len(made)) if i not in placed]
 
 
+def paths(output: Path, had: Sequence[Had]) -> list[Path]:
+    """The outputs the original had, under the output folder (a plain relative path only),
+    to see whether one was written since the run started (a newer drop's)."""
+    return [output / h.output for h in had if _plain(h.output)]
+
+
 def read_previous(dir_fd: int, name: str) -> bytes | None:
     """The manifest at `name` in the folder open as `dir_fd` before it is replaced (a regular
     file only, never through a link); None: none there, or none to read."""
