@@ -145,6 +145,10 @@ class Result:
     # said again by `process` and `rerender`, whose workers log nothing (their lines would cut the bar)
     names_said: str = ""
     record: int = 0  # its row in the index (where the original went is noted there)
+    # rerender --rendition, where the index did not say what the original had (a rebuilt index,
+    # a cluster's): the outputs the manifest before listed (workers/untouched.listed_before),
+    # which its row then lists with the new ones, as its manifest does
+    listed_before: tuple[Had, ...] = ()
     indexed: bool = False  # the result of a Job.reindex: no original's end, never counted
 
     @property

@@ -60,7 +60,7 @@ def _record(d, rel: str) -> tuple[tuple[str, ...], list[bytes], str | None, int 
     finally:
         conn.close()
     size = originals.OUTPUT_HASH
-    return (rows.split(outputs, os.fsencode(rel)), [hashes[i:i + size] for i in range(0, len(hashes), size)],
+    return (rows.split(outputs, os.fsencode(rel)), [hashes[i:i + size] for i in range(0, len(hashes or b""), size)],
             renditions, seq)
 
 
@@ -354,3 +354,32 @@ def test_an_original_whose_other_outputs_were_written_after_the_run_started_is_k
     assert "; 0 failed" in done.stderr, done.stderr
     assert files_under(d.output) == ["a_thumb.webp", "a_web.jpg", "b_proof.jpg", "b_thumb.webp", "b_web.jpg"]
     assert _record(d, "a.jpg") == had
+
+
+def test_after_the_index_was_rebuilt_the_row_lists_every_output_the_manifest_does(daemon_factory):
+    """The index deleted and rebuilt from the archive (its rows name no outputs): `--rendition
+    proof` listed every output in the manifest (the manifest before named them) but noted
+    a_proof.jpg alone in the row; the next `--rendition web` took that row as all a.jpg had,
+    and its manifest lost a_thumb.webp and a_proof.jpg (still on disk), as did a copy
+    dropped later and `hotfolder duplicates`, told of the outputs the row names."""
+    d = daemon_factory(folder_extra='manifest: "{stem}.json"').start()
+    _drop(d, "a.jpg", RED, 1)
+    assert d.stop() == 0
+    for db in (d.var / "state").glob("hotfolder.db*"):
+        db.unlink()
+    rebuilt = hotfolder("index", "rebuild", "--config", str(d.config))
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    d.config.write_text(d.config.read_text().rstrip("\n") + "\n" + PROOF)
+
+    proof = hotfolder("rerender", "--rendition", "proof", "--config", str(d.config))
+    assert proof.returncode == 0, proof.stderr
+    everything = [("web", "a_web.jpg"), ("thumb", "a_thumb.webp"), ("proof", "a_proof.jpg")]
+    assert [(o["rendition"], o["path"]) for o in json.loads((d.output / "a.json").read_text())["outputs"]] == everything
+    outputs, _, renditions, _ = _record(d, "a.jpg")
+    assert outputs == ("a_web.jpg", "a_thumb.webp", "a_proof.jpg") and renditions == "web thumb proof", outputs
+
+    _both_smaller(d)
+    web = hotfolder("rerender", "--rendition", "web", "--config", str(d.config))
+    assert web.returncode == 0, web.stderr
+    assert [(o["rendition"], o["path"]) for o in json.loads((d.output / "a.json").read_text())["outputs"]] == everything
+    assert _record(d, "a.jpg")[0] == ("a_web.jpg", "a_thumb.webp", "a_proof.jpg")

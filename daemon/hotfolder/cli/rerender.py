@@ -324,7 +324,7 @@ class _Index:
         result = outcome.result
         if not self.asked:
             return result.outputs, result.output_hashes, result.renditions
-        had, _ = self.had.get(outcome.src, ((), b""))
+        had = self.had.get(outcome.src, ((), b""))[0] or result.listed_before
         hashes = [result.output_hashes[i * size:(i + 1) * size] for i in range(len(result.outputs))]
         listed = [item if isinstance(item, Had) else Had(result.renditions[item], result.outputs[item], hashes[item])
                   for item in untouched.spliced(had, list(zip(result.renditions, result.outputs, strict=True)),

@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 from hotfolder.engine import fingerprint, pipeline
-from hotfolder.jobs import Job, Result, Superseded, temp_tag
+from hotfolder.jobs import Had, Job, Result, Superseded, temp_tag
 from hotfolder.likeness import Naming
 from hotfolder.recipes import sequence
 from hotfolder.recipes.sequence import Numbers
@@ -126,7 +126,7 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
     return Result(job.id, True, outputs=tuple(written), renditions=tuple(o.rendition.name for o in rendered.outputs),
                   duration_ms=end.ms(), match=same.match if same else None,
                   naming=same.naming if same else Naming.FIRST, record=record, manifest=described, kept=kept,
-                  output_hashes=wrote.hashes, names_said=names_said, seq=choice.seq)
+                  output_hashes=wrote.hashes, names_said=names_said, seq=choice.seq, listed_before=wrote.listed_before)
 
 
 def _holder(job: Job, original: fingerprint.Original) -> int | None:
@@ -197,6 +197,7 @@ class Wrote(NamedTuple):
     generation: int  # the photo of its name the outputs were written as
     taken: list[names.Taken]  # where each output (and the manifest, last) went, and what that replaced
     hashes: bytes  # the outputs' content hashes, then the manifest's (state/originals.Entry.output_hashes)
+    listed_before: tuple[Had, ...] = ()  # jobs.Result.listed_before
 
 
 def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], logger, values, generation: int,
@@ -250,6 +251,8 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
                                 f"rerender started (a newer drop of the name, rendered by the daemon): kept as it is")
         # rerender --rendition lists the outputs left as they are from the manifest before, when proved
         previous = untouched.read_previous(dirs[home].fd, paths[-1].name) if job.only and folder.manifest else None
+        before = () if job.had or previous is None else untouched.listed_before(previous,
+                                                                               [r.name for r in folder.renditions])
         manifest_at = _without_stale_manifest(dirs[home], paths.pop()) if folder.manifest is not None else None
         described = ""
         hashes: list[bytes] = []
@@ -283,7 +286,7 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
                 for out_dir, name in done:
                     atomic.remove_at(out_dir, name)
             raise
-    return Wrote(described, generation, taken, b"".join(hashes))
+    return Wrote(described, generation, taken, b"".join(hashes), before)
 
 
 class RenderedSince(Exception):
