@@ -33,14 +33,24 @@ def _unknown(cfg: Config, folders: list[Folder], name: str, folder_given: str | 
     if having:
         return (said + f"; folders that have it: {', '.join(having)} (give --folder {having[0]}, or a path in "
                        f"its archive)")
-    here = difflib.get_close_matches(name, list(dict.fromkeys(r for f in folders for r in _names(f))), n=1)
-    if here:
-        return said + f"; did you mean {here[0]!r}?"
-    there = difflib.get_close_matches(name, list(dict.fromkeys(r for f in others for r in _names(f))), n=1)
-    if there:
-        where = next(f.name for f in others if there[0] in _names(f))
-        return said + f"; did you mean {there[0]!r}, of folder {where} (give --folder {where})?"
+    here = _closest(name, [r for f in folders for r in _names(f)])
+    if here is not None:
+        return said + f"; did you mean {here!r}?"
+    there = _closest(name, [r for f in others for r in _names(f)])
+    if there is not None:
+        where = next(f.name for f in others if there in _names(f))
+        return said + f"; did you mean {there!r}, of folder {where} (give --folder {where})?"
     return said + "; give --rendition a name as the config spells it"
+
+
+def _closest(name: str, names: list[str]) -> str | None:
+    """The one of `names` `name` was likely meant to be, whatever its case (`WEB` is `web`:
+    difflib alone, which tells case apart, found nothing like it)."""
+    folded: dict[str, str] = {}
+    for each in names:
+        folded.setdefault(each.casefold(), each)
+    near = difflib.get_close_matches(name.casefold(), list(folded), n=1)
+    return folded[near[0]] if near else None
 
 
 def _names(folder: Folder) -> list[str]:
