@@ -2,6 +2,8 @@
 the order it had them; the index's row and the manifest both list them so."""
 from __future__ import annotations
 
+import os
+
 from hotfolder.jobs import Had
 from hotfolder.workers.untouched import listed_before, spliced
 
@@ -36,3 +38,26 @@ def test_paths_of_a_manifest_before_are_data_never_a_way_out_of_the_output_folde
     assert listed_before(doc, ["web", "thumb"]) == (Had("web", "a_web.jpg"), Had("thumb", "shoes/a_thumb.webp"))
     assert listed_before(b"not json", ["web", "thumb"]) == ()
     assert listed_before(b"[1]", ["web", "thumb"]) == ()
+
+
+def test_an_untouched_output_over_a_gigabyte_is_described_not_left_out(tmp_path):
+    """A print TIFF or PNG left as it is may be over 1 GiB: it was read whole into memory to
+    be hashed, and one past that limit was left out of the manifest (as if gone). It is read
+    in pieces now: hashed, sized and its header read, whatever its size (a sparse file here)."""
+    from PIL import Image
+
+    from hotfolder.workers import provenance
+    from hotfolder.workers.untouched import described
+
+    big = tmp_path / "a_print.png"
+    Image.new("RGB", (300, 200), (10, 20, 30)).save(big)
+    size = (1 << 30) + 4096
+    os.truncate(big, size)  # the rest a hole of zeros: past the PNG's end, which its header does not mind
+    entry = described(big, Had("print", "a_print.png", b"other bytes"), None, "")
+    assert entry is not None, "left out of the manifest"
+    assert (entry["width"], entry["height"], entry["bytes"], entry["format"]) == (300, 200, size, "png")
+    small = tmp_path / "a_web.png"
+    Image.new("RGB", (30, 20)).save(small)
+    proof = {"outputs": [{"rendition": "web", "path": "a_web.png", "quality": 80}]}
+    digest = provenance.output_hash(small.read_bytes())
+    assert described(small, Had("web", "a_web.png", digest), proof, "") == proof["outputs"][0], "proved: carried"

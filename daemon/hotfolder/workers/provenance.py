@@ -21,6 +21,7 @@ import os
 import stat
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 from blake3 import blake3
 
@@ -36,6 +37,15 @@ CHUNK = 1 << 20
 def output_hash(data: bytes | memoryview) -> bytes:
     """What the index keeps of an output's bytes (state/originals.Entry.output_hashes)."""
     return blake3(data).digest(length=OUTPUT_HASH)
+
+
+def output_hash_of(f: BinaryIO, piece: int = 1 << 20) -> tuple[bytes, int]:
+    """output_hash of a file's bytes read from `f` a piece at a time, and how many there were."""
+    hasher, size = blake3(), 0
+    while chunk := f.read(piece):
+        hasher.update(chunk)
+        size += len(chunk)
+    return hasher.digest(length=OUTPUT_HASH), size
 
 
 def proven(folder: Folder, rel: str, generation: int, wanted: list[Path], index,

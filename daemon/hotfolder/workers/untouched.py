@@ -21,13 +21,13 @@ import os
 import stat
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from hotfolder.jobs import Had
 from hotfolder.spool.fsnames import display
 from hotfolder.workers import manifest as manifests
 from hotfolder.workers import provenance
 
-LIMIT = 1 << 30  # bytes of an output read back to prove it (a TIFF at 16 bits may be hundreds of MB)
 MANIFEST_LIMIT = 16 << 20
 
 
@@ -71,16 +71,15 @@ def described(output: Path, had: Had, previous: dict | None, home: str) -> dict 
     """The manifest's entry of an output left as it is (`output`: its path), or None: gone,
     or no regular file. `previous`: the previous manifest, when proved (see the top)."""
     try:
-        data = _read_path(output)
+        digest, size, (width, height, fmt) = _measured(output)
     except (OSError, ValueError):
         return None
     path = display(had.output)
     entry = _entry_of(previous, path)
-    if entry is not None and had.digest and provenance.output_hash(data) == had.digest:
+    if entry is not None and had.digest and digest == had.digest:
         return entry
-    width, height, fmt = _header(data)
     return {"rendition": had.rendition or (entry or {}).get("rendition") or None, "path": path,
-            "url": manifests.url(had.output, home), "width": width, "height": height, "bytes": len(data),
+            "url": manifests.url(had.output, home), "width": width, "height": height, "bytes": size,
             "format": fmt, "quality": None, "score": None, "score_measured": False}
 
 
@@ -120,30 +119,39 @@ def _entry_of(doc: dict | None, path: str) -> dict | None:
     return None
 
 
-def _header(data: bytes) -> tuple[int | None, int | None, str | None]:
+def _measured(path: Path) -> tuple[bytes, int, tuple[int | None, int | None, str | None]]:
+    """The output's content hash (provenance.output_hash), size and header, read a piece at a
+    time: an output left as it is may be a print TIFF of gigabytes, never held whole (one over
+    a limit was left out of the manifest). A regular file only, never through a link;
+    ValueError for anything else."""
+    from hotfolder.spool import nofollow
+
+    with nofollow.opened(path.parent) as parent:
+        fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
+    with open(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError(f"{path} is not a regular file")
+        digest, size = provenance.output_hash_of(f)
+        f.seek(0)
+        return digest, size, _header(f)
+
+
+def _header(data: BinaryIO) -> tuple[int | None, int | None, str | None]:
     """Pixel size and format from the file's header, read by Pillow with the plugins of the
     formats hotfolder writes only (no pixel decoded; libvips' sniffing would try any loader
     on bytes anyone who can write the output folder may have put there). None each where
     Pillow reads no such header (JPEG XL, written through libjxl)."""
-    import io
-
     from PIL import Image
 
     from hotfolder.engine import formats
 
     names = [f.pil for f in map(formats.get, formats.OUTPUTS) if f.pil is not None]
     try:
-        with Image.open(io.BytesIO(data), formats=names) as im:
+        with Image.open(data, formats=names) as im:
             known = formats.of_pil(im.format)
             return im.width, im.height, known.name if known is not None else None
     except Exception:  # noqa: BLE001 - any file that does not open is one not described: None
         return None, None, None
-
-
-def _read_path(path: Path) -> bytes:
-    from hotfolder.spool import nofollow
-
-    return nofollow.read_small(path, LIMIT)
 
 
 def _read_at(dir_fd: int, name: str, limit: int) -> bytes:
