@@ -37,6 +37,10 @@ def matrix_profile(name: str, colorants, gamma: float) -> bytes:
             (b"wtpt", _xyz(0.9642, 1.0, 0.8249)),
             (b"rXYZ", _xyz(*colorants[0])), (b"gXYZ", _xyz(*colorants[1])), (b"bXYZ", _xyz(*colorants[2])),
             (b"rTRC", trc), (b"gTRC", trc), (b"bTRC", trc)]
+    return _profile(b"RGB ", tags)
+
+
+def _profile(space: bytes, tags: list[tuple[bytes, bytes]]) -> bytes:
     offset = 128 + 4 + 12 * len(tags)
     table, body = struct.pack(">I", len(tags)), b""
     for sig, data in tags:
@@ -45,11 +49,19 @@ def matrix_profile(name: str, colorants, gamma: float) -> bytes:
         body += data
     size = offset + len(body)
     now = time.gmtime(0)
-    header = (struct.pack(">I", size) + b"none" + bytes([2, 0x10, 0, 0]) + b"mntrRGB XYZ "
+    header = (struct.pack(">I", size) + b"none" + bytes([2, 0x10, 0, 0]) + b"mntr" + space + b"XYZ "
               + struct.pack(">6H", now.tm_year, now.tm_mon, now.tm_mday, 0, 0, 0) + b"acsp" + b"\0" * 24
               + struct.pack(">I", 0) + _s15(0.9642) + _s15(1.0) + _s15(0.8249) + b"none" + b"\0" * 44)
     assert len(header) == 128
     return header + table + body
+
+
+def grey_profile(name: str, gamma: float) -> bytes:
+    """An ICC v2 Gray display profile: one gamma curve (kTRC), as Photoshop's "Gray Gamma 1.8"."""
+    trc = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256)) + b"\0\0"
+    return _profile(b"GRAY", [(b"desc", _text_description(name)),
+                              (b"cprt", b"text\0\0\0\0" + b"no copyright, test data\0"),
+                              (b"wtpt", _xyz(0.9642, 1.0, 0.8249)), (b"kTRC", trc)])
 
 
 def adobe_rgb_icc() -> bytes:

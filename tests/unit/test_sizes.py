@@ -78,3 +78,33 @@ def test_pads_box_is_its_background_in_the_outputs_profile_whatever_the_sources(
     assert near(out.getpixel((150, 10)), (30, 60, 200), tol=4), out.getpixel((150, 10))
     if mode == "RGBA":  # the transparent band beside the product is the same box
         assert near(out.getpixel((10, 150)), (30, 60, 200), tol=4), out.getpixel((10, 150))
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp", "png"])
+@pytest.mark.parametrize("mode", ["L", "LA"])
+@pytest.mark.parametrize("profiled", [False, True])
+def test_pad_gives_a_greyscale_picture_the_colour_bars_asked_for(tmp_path, fmt, mode, profiled):
+    # A picture desk's audit: blue bars asked for around a black-and-white photo came out
+    # grey (the background's luma), the picture being L. It is worked in RGB then; its Gray
+    # profile (Photoshop's "Gray Gamma 1.8") converted to sRGB, so its greys look the same.
+    from tests.sources import grey_profile
+
+    src = tmp_path / "bw.png"
+    im = Image.new(mode, (400, 200), (128, 255)[:len(mode)] if mode == "LA" else 128)
+    im.save(src, icc_profile=grey_profile("Gray Gamma 1.8 test", 1.8) if profiled else None)
+    out = run_one(src, R(operation="pad", width=300, height=300, background=(30, 60, 200), format=fmt,
+                         quality=95))
+    rgb = out.convert("RGB")
+    assert near(rgb.getpixel((150, 10)), (30, 60, 200), tol=4), rgb.getpixel((150, 10))
+    picture = (146,) * 3 if profiled else (128,) * 3  # gamma 1.8's 128 is sRGB's 146
+    assert near(rgb.getpixel((150, 150)), picture, tol=3), rgb.getpixel((150, 150))
+    if profiled:  # the RGB output carries an RGB profile, never the Gray one
+        assert b"GRAY" not in out.info.get("icc_profile", b"")[12:20]
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png"])
+def test_pad_keeps_a_greyscale_picture_grey_on_grey_bars(tmp_path, fmt):
+    src = tmp_path / "bw.png"
+    Image.new("L", (400, 200), 128).save(src)
+    out = run_one(src, R(operation="pad", width=300, height=300, background=(90, 90, 90), format=fmt))
+    assert out.mode == "L" and abs(out.getpixel((150, 10)) - 90) <= 2

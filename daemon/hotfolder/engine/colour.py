@@ -266,6 +266,29 @@ def _transform(image: pyvips.Image, source: bytes, target: str, out: bytes | Non
                                depth=8).cast("uchar")
 
 
+def grey_as_rgb(im: Image.Image, icc: bytes | None, target: str) -> tuple[Image.Image, bytes | None]:
+    """An L or LA picture as RGB(A) in `target`'s profile, for colour drawn beside it (pad's
+    bars): its Gray profile (Photoshop's "Dot Gain 20%", "Gray Gamma 2.2") converted through
+    LittleCMS, relative colorimetric with black point compensation (a Gray profile has no
+    perceptual table), so its greys look as they did; one without is taken as sRGB grey."""
+    alpha = im.getchannel("A") if im.mode == "LA" else None
+    grey = im.convert("L") if alpha is not None else im
+    source = _read(icc) if icc is not None else None
+    if (source is not None and source.profile.xcolor_space.strip() == "GRAY"
+            and source.profile.device_class in DEVICE_CLASSES):
+        rgb = ImageCms.profileToProfile(grey, source, srgb(), outputMode="RGB",
+                                        renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+                                        flags=ImageCms.Flags.BLACKPOINTCOMPENSATION)
+        assert rgb is not None  # None only when converting in place
+        from_icc: bytes | None = srgb_icc()
+    else:
+        rgb, from_icc = grey.convert("RGB"), None
+    if alpha is not None:
+        rgb.putalpha(alpha)
+    converted, out = to_target(Raster.of(rgb), from_icc, SRGB if target == KEEP else target)
+    return converted.image(), out
+
+
 def normalise_mode(im: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:
     """Bring any decoded mode to L, LA, RGB or RGBA (what resampling and the encoders handle well).
 

@@ -46,7 +46,9 @@ def padded(im: Image.Image, canvas: tuple[int, int], background: tuple[int, int,
     """`operation: pad`: the picture centred on a canvas of exactly `canvas`, the rest
     `background`: one opaque box. A picture with alpha is put on the background too (L or
     RGB out): its transparency kept between opaque bars showed the page through a band of
-    the box in WebP and AVIF, where the JPEG was all `background` (a shop's audit)."""
+    the box in WebP and AVIF, where the JPEG was all `background` (a shop's audit). An L or
+    LA picture gets grey bars (the background's luma): steps/pad brings one to RGB first
+    when its background is a colour."""
     alpha = im.mode in ("LA", "RGBA")
     if im.size == canvas and not alpha:
         return im
