@@ -362,6 +362,23 @@ def test_grey_modes_encode_to_every_format(tmp_path, mode):
         assert run_one(src, R(operation="fit", width=20, height=20, format=fmt)).size == (20, 20)
 
 
+@pytest.mark.parametrize("mode, fmt", [("L", "webp"), ("L", "avif"), ("LA", "webp"), ("LA", "jpeg")])
+def test_a_grey_profiled_picture_written_in_rgb_carries_its_greys_not_its_gray_profile(tmp_path, mode, fmt):
+    # A picture desk's audit: a black-and-white photo with Photoshop's Gray profile came out of
+    # WebP and AVIF (no grey mode) as RGB pixels still tagged with the Gray profile, which no
+    # viewer applies to RGB: its greys shown as sRGB's, darker than the JPEG beside it. Its
+    # greys are converted to the output's profile, and that profile is carried.
+    from tests.sources import grey_profile
+
+    src = tmp_path / "bw.png"
+    Image.new(mode, (40, 40), 128 if mode == "L" else (128, 255)).save(
+        src, icc_profile=grey_profile("Gray Gamma 1.8 test", 1.8))
+    out = run_one(src, R(operation="fit", width=20, height=20, format=fmt, quality=95))
+    icc = out.info.get("icc_profile", b"")
+    assert icc[16:20] == b"RGB ", icc[16:20]
+    assert near(out.convert("RGB").getpixel((10, 10)), (146,) * 3, tol=3), out.convert("RGB").getpixel((10, 10))
+
+
 def test_animated_gif_gives_its_first_frame_or_fails_when_asked(tmp_path):
     src = tmp_path / "anim.gif"
     frames = [Image.new("RGB", (40, 40), RED), Image.new("RGB", (40, 40), BLUE)]
