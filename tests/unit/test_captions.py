@@ -106,3 +106,18 @@ def test_texts_from_a_name_or_a_caption_are_written_as_xmp_can_hold_them(tmp_pat
     assert texts(im, f"{DC}title") == ["Boats at dawn"]  # ET.fromstring: the packet parses
     assert texts(im, f"{DC}description") == ["caf\\xe9"]
     assert im.getexif()[0x010E] == "caf\\xe9"
+
+
+def test_iim_text_that_is_not_utf8_is_read_as_windows_1252_as_agency_tools_wrote_it():
+    # A picture desk's audit: wire photos whose IIM (no UTF-8 envelope) was written by
+    # Windows tools hold cp1252's quotes, dashes and euro sign; read as Latin-1 they became
+    # C1 control characters: `„Zitat“` named files `_Zitat_` and captions lost their marks.
+    from hotfolder.engine import captions
+
+    caption, title = "„Zitat“ – 5 € für Müller", "Köln"
+    iim = iptc.Iim(iptc.serialise([(2, 120, caption.encode("cp1252")), (2, 5, title.encode("cp1252")),
+                                   (2, 105, "Łódź".encode())]), False)
+    fields = captions.from_iim(iim, [])
+    assert (fields.description, fields.title, fields.headline) == (caption, title, "Łódź")
+    # a byte cp1252 leaves undefined (0x81) is still read, as Latin-1
+    assert captions.from_iim(iptc.Iim(iptc.serialise([(2, 5, b"a\x81b")]), False), []).title == "a\x81b"
