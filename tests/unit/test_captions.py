@@ -53,8 +53,10 @@ def test_set_metadata_writes_captions_from_templates_over_the_photo_s_own(tmp_pa
     assert texts(im, f"{PS}Headline") == ["Portfolio"]
     assert texts(im, f"{DC}subject") == ["harbour", "from-sidecar", "studio-select", "Canon EOS R5"]
     assert im.getexif()[0x010E] == "Shot with Canon EOS R5, studio"
-    left = {(r, n) for r, n, _ in iptc.datasets(im.info["photoshop"][iptc.IIM_RESOURCE])}
-    assert left == {(2, 80)}  # object name, caption, keywords replaced: not left to contradict
+    left = {(r, n): v for r, n, v in iptc.datasets(im.info["photoshop"][iptc.IIM_RESOURCE])}
+    # object name, caption, headline replaced by the new (keywords: XMP's list), not left to contradict
+    assert left == {(1, 90): b"\x1b%G", (2, 80): b"Someone", (2, 5): b"First dance #42",
+                    (2, 120): b"Shot with Canon EOS R5, studio", (2, 105): b"Portfolio"}
 
 
 def test_a_sidecar_s_fields_go_over_the_photo_s_own_where_xmp_is_kept(tmp_path):

@@ -104,9 +104,7 @@ def from_xmp(data: bytes | None, notes: list[str], what: str = "the file's XMP p
 
 
 def from_iim(iim: iptc.Iim | None, notes: list[str]) -> XmpFields:
-    """The fields of a JPEG's IPTC-IIM (UTF-8 when its envelope says so or the bytes are;
-    else Windows-1252, what the Windows tools that wrote IIM without an envelope used:
-    Latin-1 read its quotes, dashes and euro sign as control characters)."""
+    """The fields of a JPEG's IPTC-IIM (UTF-8, else Windows-1252: engine/iptc.text)."""
     if iim is None:
         return XmpFields()
     try:
@@ -114,18 +112,7 @@ def from_iim(iim: iptc.Iim | None, notes: list[str]) -> XmpFields:
     except iptc.Malformed as exc:
         notes.append(f"the file's IPTC-IIM cannot be read ({exc}); its fields are not used")
         return XmpFields()
-
-    def text(raw: bytes) -> str:
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-        try:
-            return raw.decode("cp1252")
-        except UnicodeDecodeError:  # one of the five bytes cp1252 leaves undefined
-            return raw.decode("latin-1")
-
-    found: dict[str, list[str]] = {key: [text(v) for r, n, v in sets if (r, n) == at]
+    found: dict[str, list[str]] = {key: [iptc.text(v) for r, n, v in sets if (r, n) == at]
                                    for key, at in IIM_DATASETS.items()}
     return XmpFields(keywords=keywords_of(found["keywords"]),
                      title=_clip(next(iter(found["title"]), None)),

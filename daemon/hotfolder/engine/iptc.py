@@ -12,8 +12,12 @@ written (and its digest, when the source's matched it): the block's other resour
 (thumbnails, paths, print settings, a second XMP) are not carried. PNG, WebP and AVIF
 have no IIM place readers use: XMP carries the same fields there.
 
-`set_metadata` writes the rights into EXIF and XMP; the source's IIM datasets for a
-field it sets (by-line, credit, copyright notice) are removed, never left to contradict.
+`set_metadata`'s fields are written here too, in UTF-8 (envelope 1:90 `ESC % G`), in
+place of the source's datasets for them (never beside them, to contradict): newsroom
+systems and WordPress read IIM's by-line, credit and caption before XMP. A source IIM in
+another character set (no envelope: Windows-1252, as older agency tools wrote it) is
+converted to UTF-8 whole then, so one block never mixes two. `copyright-only` keeps the
+source's by-line, credit and copyright notice: the rights fields it keeps of XMP.
 """
 from __future__ import annotations
 
@@ -31,6 +35,13 @@ TAG_MARKER = 0x1C
 # keywords (2:25).
 RIGHTS_DATASETS = {"artist": {(2, 80)}, "credit": {(2, 110)}, "copyright": {(2, 116)}, "title": {(2, 5)},
                    "description": {(2, 120)}, "headline": {(2, 105)}, "keywords": {(2, 25)}}
+# Where set_metadata's text fields are written (usage terms have no IIM dataset; keywords
+# are added to XMP's list, and the source's IIM keywords are removed for them as before).
+WRITTEN_AS = {"artist": (2, 80), "credit": (2, 110), "copyright": (2, 116), "title": (2, 5),
+              "description": (2, 120), "headline": (2, 105)}
+KEPT_RIGHTS = {(2, 80), (2, 110), (2, 116)}  # copyright-only's: XMP's creator, credit, rights
+CHARSET, UTF8 = (1, 90), b"\x1b%G"  # the envelope's coded character set: ISO 2022's escape for UTF-8
+NOT_TEXT = {(2, 0), (2, 200), (2, 201), (2, 202)}  # record version, object preview: bytes, not text
 APP13_HEADER = b"Photoshop 3.0\0"
 MAX_SEGMENT = 65533  # a marker segment's data, its length field excluded
 
@@ -89,27 +100,61 @@ def serialise(sets: list[tuple[int, int, bytes]]) -> bytes:
     return bytes(out)
 
 
-def output_segment(iim: Iim, strip_location: bool, credits: SetMetadata | None, notes: list[str],
-                   described: object = None) -> bytes:
-    """The APP13 segment an output carries (b"" when none): the source's IIM, without the
-    location datasets when asked and without the fields `credits` (or `described`, an XMP
-    sidecar's fields) set, so no reader sees the old ones beside the new."""
-    unwanted = set(location.IIM_DATASETS) if strip_location else set()
-    for key, sets in RIGHTS_DATASETS.items():
-        if any(getattr(given, key, None) not in (None, ()) for given in (credits, described)):
-            unwanted |= sets
-    data = iim.data
-    if unwanted:
+def text(raw: bytes) -> str:
+    """A dataset's text: UTF-8 when it is; else Windows-1252, what the Windows tools that
+    wrote IIM without an envelope used (Latin-1 read its quotes, dashes and euro sign as
+    control characters); Latin-1 for the five bytes cp1252 leaves undefined."""
+    for charset in ("utf-8", "cp1252"):
         try:
-            data = serialise([d for d in datasets(data) if (d[0], d[1]) not in unwanted])
+            return raw.decode(charset)
+        except UnicodeDecodeError:
+            pass
+    return raw.decode("latin-1")
+
+
+def output_segment(iim: Iim | None, strip_location: bool, credits: SetMetadata | None, notes: list[str],
+                   described: object = None, rights_only: bool = False) -> bytes:
+    """The APP13 segment an output carries (b"" when none): the source's IIM (if any), without
+    the location datasets when asked, without the fields `credits` (or `described`, an XMP
+    sidecar's fields) set, so no reader sees the old ones beside the new, and with `credits`'
+    own; `rights_only` (copyright-only): of the source's, only its rights datasets."""
+    unwanted = set(location.IIM_DATASETS) if strip_location else set()
+    for key, pairs in RIGHTS_DATASETS.items():
+        if any(getattr(given, key, None) not in (None, ()) for given in (credits, described)):
+            unwanted |= pairs
+    written: list[tuple[int, int, bytes]] = [(*at, getattr(credits, key).encode()) for key, at in WRITTEN_AS.items()
+               if credits is not None and getattr(credits, key) is not None]
+    if iim is None and not written:
+        return b""
+    data = iim.data if iim is not None else b""
+    if unwanted or written or rights_only:
+        try:
+            sets = [d for d in datasets(data) if (d[0], d[1]) not in unwanted
+                    and (not rights_only or (d[0], d[1]) in KEPT_RIGHTS | {CHARSET})]
         except Malformed as exc:
             notes.append(f"the source's IPTC-IIM block cannot be read ({exc}); left out")
-            return b""
-    segment = _app13(data, iim.in_sync)
+            if not written:
+                return b""
+            sets = []
+        if written:
+            sets = _in_utf8(sets) + written
+        if not any(record == 2 for record, _, _ in sets):
+            return b""  # copyright-only of a source with no rights in its IIM
+        data = serialise(sorted(sets, key=lambda d: (d[0], d[1])))  # (stable: keywords keep their order)
+    segment = _app13(data, iim.in_sync if iim is not None else True)
     if len(segment) - 2 > MAX_SEGMENT:
         notes.append("the source's IPTC-IIM block is larger than one JPEG segment; left out (XMP carries its fields)")
         return b""
     return segment
+
+
+def _in_utf8(sets: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
+    """The datasets with an envelope saying UTF-8, their text converted to it unless it said so already."""
+    if any((r, n) == CHARSET and v == UTF8 for r, n, v in sets):
+        return sets
+    converted = [(r, n, v if r != 2 or (r, n) in NOT_TEXT else text(v).encode())
+                 for r, n, v in sets if (r, n) != CHARSET]
+    return [(*CHARSET, UTF8), *converted]
 
 
 def _app13(data: bytes, with_digest: bool) -> bytes:

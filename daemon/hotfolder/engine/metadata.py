@@ -220,8 +220,10 @@ def embedded(fmt: formats.Format, rendition: Rendition, meta: Metadata, credits:
     exif, xmp = _output_exif_xmp(rendition, meta, credits, notes, pixels, sidecar,
                                  described.keywords if described else ())
     iim = None
-    if fmt.iptc and meta.iim is not None and rendition.metadata in ("keep", "strip-gps"):
-        iim = iptc.output_segment(meta.iim, rendition.metadata == "strip-gps", credits, notes, sidecar) or None
+    if fmt.iptc:  # the source's IIM as the policy keeps it, and set_metadata's fields (strip-all: only these)
+        kept = meta.iim if rendition.metadata in ("keep", "strip-gps", "copyright-only") else None
+        iim = iptc.output_segment(kept, rendition.metadata == "strip-gps", credits, notes, sidecar,
+                                  rights_only=rendition.metadata == "copyright-only") or None
     if fmt.name == "jpeg":
         exif, xmp = _fitting_a_jpeg(exif, xmp, notes)
     return Embedded(exif=exif if fmt.exif else b"", xmp=xmp if fmt.xmp else None, icc=icc, iim=iim, dpi=dpi)

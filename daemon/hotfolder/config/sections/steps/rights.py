@@ -27,13 +27,13 @@ def _each_problem(values: tuple[str, ...]) -> str | None:
 _TEXT = Template(METADATA_FIELDS)
 
 _WRITTEN_AS = {
-    "artist": "EXIF Artist, XMP dc:creator",
-    "copyright": "EXIF Copyright, XMP dc:rights",
-    "credit": 'XMP photoshop:Credit, the IPTC "Credit Line"',
+    "artist": "EXIF Artist, XMP dc:creator, IPTC-IIM By-line",
+    "copyright": "EXIF Copyright, XMP dc:rights, IPTC-IIM Copyright Notice",
+    "credit": 'XMP photoshop:Credit, the IPTC "Credit Line" (IIM Credit)',
     "usage_terms": "XMP xmpRights:UsageTerms",
-    "title": "XMP dc:title",
-    "description": "XMP dc:description (the caption), EXIF ImageDescription",
-    "headline": "XMP photoshop:Headline",
+    "title": "XMP dc:title, IPTC-IIM Object Name",
+    "description": "XMP dc:description (the caption), EXIF ImageDescription, IPTC-IIM Caption",
+    "headline": "XMP photoshop:Headline, IPTC-IIM Headline",
 }
 
 FIELD_KEYS = tuple(Key(name, _TEXT, None, f"written as {_WRITTEN_AS[name]}", check=_text_problem)
@@ -63,9 +63,12 @@ KEYS = (
         "e.g. `copyright: \"© {year} Ann Smith\"`, `title: \"{title|default(Untitled)}\"`. EXIF holds only "
         "ASCII: `©` is written `(c)`, accents are dropped; XMP keeps the exact text. The source's XMP is edited, "
         "not duplicated: a field set here replaces its value there (keywords add to it), the rest stays; a "
-        "packet that cannot be parsed is replaced (and the log says so, `rendition_note`). A JPEG's IPTC-IIM "
-        "loses the datasets of the fields set here (by-line, credit, copyright notice, object name, caption, "
-        "headline, keywords), so no reader sees the old ones. JPEG, WebP, AVIF and PNG."),
+        "packet that cannot be parsed is replaced (and the log says so, `rendition_note`). A JPEG output's "
+        "IPTC-IIM (what newsroom systems and WordPress read first) holds the fields set here in place of the "
+        "source's (by-line, credit, copyright notice, object name, caption, headline; keywords set here remove "
+        "its keywords: XMP holds them all), in UTF-8, so no reader sees the old ones; a source's IIM in another "
+        "character set (Windows-1252) is converted to UTF-8 then; one without IIM gets one. JPEG, WebP, AVIF "
+        "and PNG."),
 )
 
 STEP = Step("rights", KEYS)

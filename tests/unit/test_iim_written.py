@@ -1,0 +1,85 @@
+"""IPTC-IIM in JPEG outputs, as a picture desk's CMS reads it (WordPress, older
+newsroom systems read IIM's by-line, credit, copyright notice and caption first):
+set_metadata's fields written there in UTF-8, and `copyright-only` keeping the source's
+rights datasets. Real files, read back with Pillow's IIM reader."""
+from __future__ import annotations
+
+import io
+
+from PIL import Image, IptcImagePlugin
+
+from hotfolder.config.model import SetMetadata
+from hotfolder.engine import iptc
+from tests.attack_files import app13
+from tests.rendering import R, run
+
+UTF8 = b"\x1b%G"
+BYLINE, CREDIT = "Łukasz Żółć/dpa", "© Agence France-Presse"
+CAPTION = "Bürgermeister Müller eröffnet die Straße; «Très réussi». Москва 北京"
+
+
+def wire_photo(path, iim: list[tuple[int, int, bytes]], digest: bool = True):
+    Image.new("RGB", (80, 60), (90, 120, 150)).save(path, quality=90, extra=app13(iptc.serialise(iim), digest))
+    return path
+
+
+def iim_of(data: bytes) -> dict:
+    return IptcImagePlugin.getiptcinfo(Image.open(io.BytesIO(data))) or {}
+
+
+def agency_iim() -> list[tuple[int, int, bytes]]:
+    return [(1, 90, UTF8), (2, 0, b"\x00\x04"), (2, 80, BYLINE.encode()), (2, 110, CREDIT.encode()),
+            (2, 116, "© 2026 dpa".encode()), (2, 120, CAPTION.encode()), (2, 90, "Köln".encode()),
+            (2, 25, b"Politik"), (2, 55, b"20261201")]
+
+
+def test_copyright_only_keeps_the_wire_photo_s_byline_credit_and_copyright_notice_in_iim(tmp_path):
+    # A picture desk's audit: an agency photo whose rights are in IIM only (no XMP, as many
+    # wire systems send them) lost its byline, credit and copyright under copyright-only,
+    # "what a web publisher wants": the output carried no rights at all.
+    src = wire_photo(tmp_path / "wire.jpg", agency_iim())
+    (out,) = run(src, R(operation="fit", width=40, height=40, format="jpeg", metadata="copyright-only"))
+    iim = iim_of(out.data)
+    assert iim.get((2, 80)) == BYLINE.encode() and iim.get((2, 110)) == CREDIT.encode(), iim
+    assert iim.get((2, 116)) == "© 2026 dpa".encode() and iim.get((1, 90)) == UTF8, iim
+    assert {(2, 120), (2, 90), (2, 25), (2, 55)}.isdisjoint(iim), iim  # no caption, place, keywords or date
+
+
+def test_set_metadata_writes_its_fields_into_the_iim_in_utf8(tmp_path):
+    # The same audit: set_metadata's credit, byline and caption went to XMP and EXIF (ASCII:
+    # "?" for Cyrillic and Chinese) while the IIM datasets were only removed: a CMS reading
+    # IIM (WordPress does, then EXIF) found no byline, and a caption of question marks.
+    src = wire_photo(tmp_path / "wire.jpg", agency_iim())
+    spec = SetMetadata(artist="王小明/新华社", credit="© Agence France-Presse", copyright="© {year} AFP",
+                       description="Москва, {title|default(ohne Titel)}", headline="Überschrift")
+    (out,) = run(src, R(operation="fit", width=40, height=40, format="jpeg", set_metadata=spec))
+    sets = iptc.datasets(Image.open(io.BytesIO(out.data)).info["photoshop"][iptc.IIM_RESOURCE])
+    found = {(r, n): v for r, n, v in sets}
+    assert [(r, n) for r, n, _ in sets].count((2, 80)) == 1  # the new by-line, not beside the old
+    assert found[(2, 80)] == "王小明/新华社".encode() and found[(2, 110)] == CREDIT.encode()
+    assert found[(2, 120)].decode().startswith("Москва, ") and found[(2, 105)] == "Überschrift".encode()
+    assert found[(2, 116)].decode().startswith("© 2") and found[(1, 90)] == UTF8
+    assert found[(2, 25)] == b"Politik"  # the rest stays (strip-gps: not the city)
+    assert (2, 90) not in found
+
+
+def test_a_latin_iim_given_set_metadata_becomes_utf8_whole(tmp_path):
+    # IIM without an envelope, in Windows-1252 (older agency tools): the new UTF-8 datasets are
+    # not put beside it as they are; the envelope says UTF-8 and the old text is converted.
+    src = wire_photo(tmp_path / "old.jpg", [(2, 120, "„Zitat“ – 5 €".encode("cp1252")), (2, 25, b"Wirtschaft")],
+                     digest=False)
+    (out,) = run(src, R(operation="fit", width=40, height=40, format="jpeg",
+                        set_metadata=SetMetadata(credit="© Agence France-Presse")))
+    iim = iim_of(out.data)
+    assert iim.get((1, 90)) == UTF8 and iim.get((2, 120)) == "„Zitat“ – 5 €".encode(), iim
+    assert iim.get((2, 110)) == CREDIT.encode(), iim
+
+
+def test_set_metadata_gives_a_jpeg_without_iim_one_holding_its_fields(tmp_path):
+    src = tmp_path / "staff.jpg"
+    Image.new("RGB", (80, 60), (90, 120, 150)).save(src, quality=90)
+    (out,) = run(src, R(operation="fit", width=40, height=40, format="jpeg", metadata="strip-all",
+                        set_metadata=SetMetadata(artist=BYLINE, credit=CREDIT)))
+    iim = iim_of(out.data)
+    assert iim.get((2, 80)) == BYLINE.encode() and iim.get((2, 110)) == CREDIT.encode(), iim
+    assert iim.get((1, 90)) == UTF8, iim
