@@ -17,9 +17,10 @@ and in a JPEG's IPTC-IIM (engine/iptc.WRITTEN_AS) all but usage terms and keywor
 Each is a template (recipes/templates.py), filled in here with the values the worker
 gives (`credits_for`).
 
-EXIF's Artist and Copyright are ASCII: `©` is spelt `(c)`, accents are dropped, and what
-has no ASCII spelling becomes `?` (Pillow would write `?` for all of it); XMP carries
-the exact text. A field set here replaces the source's value in both places; the
+EXIF's Artist and Copyright are ASCII: `©` is spelt `(c)`, accents are dropped; a text
+with a character that has no ASCII spelling (Cyrillic, Chinese) is left out of EXIF
+rather than written with `?` for it (Windows showed a caption "?????? ??"); XMP and a
+JPEG's IPTC-IIM carry the exact text. A field set here replaces the source's value in both places; the
 source's other XMP stays as it was. `copyright-only` keeps of the source only the four
 rights fields (and the ICC profile, and the orientation tag of an output left sideways by
 `orient: false`): no camera, lens, GPS, dates or serial numbers.
@@ -101,11 +102,11 @@ def capture_year(raw: bytes) -> int | None:
     return None
 
 
-def ascii_text(text: str) -> str:
-    """The nearest ASCII spelling of `text` (for EXIF's ASCII fields)."""
+def ascii_text(text: str) -> str | None:
+    """The nearest ASCII spelling of `text` (for EXIF's ASCII fields), None when a character has none."""
     spelt = "".join(ASCII_SPELLING.get(c, c) for c in text)
     plain = "".join(c for c in unicodedata.normalize("NFKD", spelt) if not unicodedata.combining(c))
-    return "".join(c if 32 <= ord(c) < 127 else "?" for c in plain)
+    return plain if all(32 <= ord(c) < 127 for c in plain) else None
 
 
 def signed(exif: bytes, xmp: bytes | None, credits: SetMetadata, notes: list[str],
@@ -119,7 +120,11 @@ def signed(exif: bytes, xmp: bytes | None, credits: SetMetadata, notes: list[str
         out.load(exif)
     for key, value in fields(credits):
         if key in EXIF_TAGS:
-            out[EXIF_TAGS[key]] = ascii_text(value)
+            spelt = ascii_text(value)
+            if spelt is None:
+                out.pop(EXIF_TAGS[key], None)  # the source's would contradict the XMP
+            else:
+                out[EXIF_TAGS[key]] = spelt
     packet = _packet_or_new(xmp, notes, "replaced by one holding only set_metadata's fields")
     for key, value in fields(credits):
         packet.put(XMP_PROPERTIES[key], value)
