@@ -17,7 +17,8 @@ with `_` instead, and every value but `{subdir}` loses its control characters (`
 and the marks that reorder or hide text (bidi controls, zero-width characters) with them:
 the photo's texts (EXIF, XMP) and the original's own name alike (`tab<TAB>1.jpg` makes
 `tab_1_web.jpg`; bytes that are not UTF-8 are kept). So `../../etc` from a photo's EXIF is
-`_._.._etc`, never a way out, and `/etc` is `_etc`.
+`_._.._etc`, never a way out, and `/etc` is `_etc`. A photo's texts (EXIF, XMP, IPTC) are
+written in Unicode NFC there: a Mac's decomposed accents named files unlike the same words.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import datetime as dt
 import difflib
 import functools
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -334,6 +336,8 @@ def fill(template: Template, values: Mapping[str, object], *, as_path: bool = Fa
 
 
 def _value(field: Field, value: object, as_path: bool) -> str:
+    if as_path and isinstance(value, str) and FIELDS[field.name].reads in ("exif", "xmp"):
+        value = _composed(value)  # before a spec's cut, which then never parts a letter from its accent
     text = None if value is None or value == "" else _formatted(field, value)
     for f in field.filters:
         text = f.apply(text)
@@ -349,6 +353,18 @@ def _value(field: Field, value: object, as_path: bool) -> str:
     if as_path and (field.kind != Kind.PATH or field.spec):
         text = UNSHOWN.sub("_", text)
     return text
+
+
+def _composed(value: str) -> str:
+    """A photo's text with one spelling of each accented letter (NFC): a caption written on
+    a Mac (NFD, `o` and a combining mark) named files with other bytes than the same words
+    typed elsewhere, two names alike to the eye. The original's own name and the inbox's
+    folders are kept as they are: outputs already named after them keep their names."""
+    if value.isascii():
+        return value
+    if isinstance(value, Items):
+        return Items(tuple(unicodedata.normalize("NFC", item) for item in value.items), value.sep)
+    return unicodedata.normalize("NFC", value)
 
 
 def _formatted(field: Field, value: object) -> str:
