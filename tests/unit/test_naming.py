@@ -63,6 +63,21 @@ def test_a_name_the_photo_leaves_empty_fails_the_file_and_says_what_to_add():
     assert rel_of("{stem}/{lens|default(no-lens)}.{ext}", "a.png") == "a/no-lens.jpg"
 
 
+def test_a_caption_too_long_for_a_name_is_named_with_the_cut_that_fits():
+    # A picture desk's audit: `{description}_{stem}.{ext}` of a wire photo's 600-byte caption
+    # failed saying to shorten the input's name (`a.jpg`: 5 bytes) or to cut `{camera:.40}`,
+    # a field the template has not. The field that made the name long is named, with a cut.
+    from hotfolder.spool.fsnames import NameTooLong
+
+    caption = "Bürgermeister Müller eröffnet die Straße in Köln. " * 12
+    with pytest.raises(NameTooLong) as raised:
+        rel_of("{description}_{stem}.{ext}", "a.jpg", {**VALUES, "description": caption})
+    said = str(raised.value)
+    assert "its {description} gives 660 of them" in said and "`{description:.60}`" in said, said
+    assert "input's name" not in said and "{camera" not in said, said
+    assert len(rel_of("{description:.60}_{stem}.{ext}", "a.jpg", {**VALUES, "description": caption})) < 255
+
+
 def test_templated_names_keep_the_clash_rules(tmp_path):
     folder = dataclasses.replace(make_folder(tmp_path), names_dir=tmp_path / "names")
     first = folder.output / rel_of("{taken:%Y}/{stem}.{ext}", "a.jpg")
@@ -182,7 +197,7 @@ def test_a_name_the_photo_makes_too_long_names_the_rendition_and_how_to_cut_a_fi
     folder, result = _render_one(tmp_path, "{stem}_{model}.{ext}", "M" * 300)
     assert not result.ok and result.step == "write"
     assert result.error.startswith("the output name of rendition bycam a_MMM"), result.error
-    assert "`{camera:.40}`" in result.error
+    assert "its {model} gives 300 of them" in result.error and "`{model:.60}`" in result.error
     assert not any(folder.output.rglob("*.jpg"))
 
 

@@ -67,7 +67,8 @@ def fit_name(path: Path, reserve: int) -> Path:
 
 
 class NameTooLong(HotfolderError, ValueError):
-    def __init__(self, name: str, rendition: str | None = None, manifest: bool = False):
+    def __init__(self, name: str, rendition: str | None = None, longest: tuple[str, int, int] | None = None,
+                 manifest: bool = False):
         if manifest:  # the folder's `manifest:` template made it, not a rendition's filename (an attack round)
             super().__init__(
                 f"the manifest's name {name[:40]}… is {len(os.fsencode(name))} bytes, longer than the {NAME_MAX} a "
@@ -75,6 +76,15 @@ class NameTooLong(HotfolderError, ValueError):
                 f"`hotfolder requeue` the new name) or the folder's `manifest:` template (`{{stem:.200}}.json`)")
             return
         whose = f" of rendition {rendition}" if rendition else ""
+        if longest is not None and longest[0] not in ("stem", "name"):
+            # A field of the photo's (a wire photo's caption) made it long: that field and its
+            # cut, not the input's name, nor a field the template may not have.
+            field, given, cut = longest
+            super().__init__(
+                f"the output name{whose} {name[:40]}… is {len(os.fsencode(name))} bytes, longer than the "
+                f"{NAME_MAX} a file name may have: its {{{field}}} gives {given} of them; cut it to a length in "
+                f"the rendition's filename template, `{{{field}:.{cut}}}`")
+            return
         super().__init__(
             f"the output name{whose} {name[:40]}… is {len(os.fsencode(name))} bytes, longer than the "
             f"{NAME_MAX} a file name may have; shorten the input's name (rename it in failed/, delete its "

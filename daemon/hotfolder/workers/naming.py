@@ -44,8 +44,19 @@ def planned_rel(rendition: Rendition, ext: str, size: tuple[int, int] | None, re
     path = name if not subdir or template.uses("subdir") else f"{subdir}/{name}"
     for part in path.split("/"):
         if len(os.fsencode(part)) > NAME_MAX:
-            raise NameTooLong(part, rendition.name)
+            raise NameTooLong(part, rendition.name, _longest_field(template, fields, part))
     return path
+
+
+def _longest_field(template: templates.Template, values: Mapping[str, object], part: str) -> tuple[str, int, int]:
+    """The field that gives most bytes of a name too long, the bytes it gives, and the cut
+    (`{field:.N}`, in characters: 4 bytes each at most) that makes the name fit."""
+    sizes = {f.name: len(os.fsencode(templates.fill(templates.Template("", (f,)), values, as_path=True)))
+             for f in template.parts if not isinstance(f, str)}
+    name = max(sizes, key=lambda n: sizes[n])
+    room = NAME_MAX - (len(os.fsencode(part)) - sizes[name])
+    cut = room // 4 if room < 40 else room // 4 // 10 * 10
+    return name, sizes[name], max(cut, 1)
 
 
 def holding(name: str, ext: str) -> str:
