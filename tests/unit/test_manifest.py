@@ -84,7 +84,8 @@ def test_the_manifest_describes_the_original_and_each_output_as_written(tmp_path
     assert doc["version"] == 1
     assert doc["source"] == {"name": "a.jpg", "blake3": blake3(original).hexdigest(), "bytes": len(original),
                              "width": 1200, "height": 800, "taken": "2024-06-01T12:34:56+02:00",
-                             "camera": "Canon EOS R5"}
+                             "camera": "Canon EOS R5", "title": None, "headline": None, "caption": None,
+                             "keywords": [], "creator": None, "credit": None, "copyright": None}
     web, thumb = doc["outputs"]
     for entry, name in ((web, "a_web.jpg"), (thumb, "a_thumb.webp")):
         data = (folder.output / name).read_bytes()
@@ -320,3 +321,41 @@ def test_a_url_does_not_ask_for_the_working_directory(tmp_path, monkeypatch):
     result = rendered(cfg, folder, "a.jpg")
     assert result.ok, result
     assert [o["url"] for o in json.loads(result.manifest)["outputs"]] == ["a_web.jpg", "a_thumb.webp"]
+
+
+XMP_CREDITS = """<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"
+  xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" photoshop:Credit="© Agence France-Presse">
+<dc:creator><rdf:Seq><rdf:li>Łukasz Żółć</rdf:li><rdf:li>Анна Петрова</rdf:li></rdf:Seq></dc:creator>
+<dc:rights><rdf:Alt><rdf:li xml:lang="x-default">© 2026 AFP</rdf:li></rdf:Alt></dc:rights>
+<dc:description><rdf:Alt><rdf:li xml:lang="x-default">Москва: Bürgermeister «réussi»</rdf:li></rdf:Alt>
+</dc:description></rdf:Description></rdf:RDF></x:xmpmeta>"""
+
+
+def test_the_manifest_gives_a_cms_the_photo_s_caption_byline_credit_and_copyright(tmp_path):
+    # A picture desk's audit: the manifest a CMS imports had the size, date and camera but
+    # not the caption, byline, credit or copyright the photo carries, which the page must
+    # print beside it: the importer had to parse every JPEG's XMP and IIM itself.
+    from hotfolder.engine import iptc
+    from tests.attack_files import app13
+
+    cfg, folder = folder_config(tmp_path)
+    iim = iptc.serialise([(1, 90, b"\x1b%G"), (2, 5, "Köln".encode()), (2, 105, "Überschrift".encode()),
+                          (2, 25, b"Politik"), (2, 25, "Köln".encode()), (2, 80, "Łukasz Żółć/dpa".encode()),
+                          (2, 110, b"dpa"), (2, 116, "© dpa".encode()), (2, 120, b"Caption from IIM")])
+    exif = Image.Exif()
+    exif[0x013B] = "Staff Camera Owner"  # Artist: the last word, after XMP's and IIM's
+    photo((300, 200)).save(folder.inbox / "wire.jpg", exif=exif.tobytes(), extra=app13(iim))
+    source = json.loads(rendered(cfg, folder, "wire.jpg").manifest)["source"]
+    assert {k: source[k] for k in ("title", "headline", "caption", "keywords", "creator", "credit", "copyright")} == {
+        "title": "Köln", "headline": "Überschrift", "caption": "Caption from IIM", "keywords": ["Politik", "Köln"],
+        "creator": "Łukasz Żółć/dpa", "credit": "dpa", "copyright": "© dpa"}
+    # XMP before IIM, as readers prefer it (the MWG's rule); the camera's Artist only when neither has one
+    photo((300, 200)).save(folder.inbox / "b.jpg", exif=exif.tobytes(), extra=app13(iim),
+                           xmp=XMP_CREDITS.encode())
+    source = json.loads(rendered(cfg, folder, "b.jpg", 2).manifest)["source"]
+    assert (source["creator"], source["credit"], source["copyright"], source["caption"]) == (
+        "Łukasz Żółć; Анна Петрова", "© Agence France-Presse", "© 2026 AFP", "Москва: Bürgermeister «réussi»")
+    photo((300, 200)).save(folder.inbox / "c.jpg", exif=exif.tobytes())
+    source = json.loads(rendered(cfg, folder, "c.jpg", 3).manifest)["source"]
+    assert (source["creator"], source["caption"], source["keywords"]) == ("Staff Camera Owner", None, [])

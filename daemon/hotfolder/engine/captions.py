@@ -62,6 +62,10 @@ def _alt(value: ET.Element | str | None) -> str | None:
     return _clip(texts[0]) if texts else None
 
 
+# What engine/bylines reads rights fields with, as these are read.
+clip, texts, alt_text = _clip, _texts, _alt
+
+
 def _rating(value: ET.Element | str | None) -> int | None:
     texts = _texts(value)
     try:

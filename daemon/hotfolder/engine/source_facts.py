@@ -1,5 +1,7 @@
 """What a manifest says of an original, from what its decoder read: its size upright,
-when it was taken and with what camera (EXIF). Read by engine/facts' own rules, so the
+when it was taken and with what camera (EXIF), and what a CMS prints beside it: its title,
+headline, caption and keywords (XMP, else IPTC-IIM; a sidecar's first, as the templates
+read them) and its creator, credit and copyright (engine/bylines). Read by engine/facts' own rules, so the
 manifest says what `{taken}` and `{camera}` say (a review: a second reader here took
 IFD0's DateTime, kept February 31st and Nikon's make twice). The EXIF is the file's: data
 to show, never trusted to be well formed (a damaged or odd value is left out, never raised).
@@ -10,12 +12,12 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from hotfolder.engine import facts
+from hotfolder.engine import bylines, captions, facts
 from hotfolder.engine.errors import DECODE_ERRORS
 from hotfolder.engine.geometry import oriented_size
 from hotfolder.engine.metadata import Metadata
 from hotfolder.engine.rights import EXIF_IFD_TAG
-from hotfolder.recipes.facts import Photo
+from hotfolder.recipes.facts import Photo, XmpFields
 from hotfolder.shown import UNSHOWN
 
 MAX_TEXT = 64  # characters of a camera's name kept
@@ -27,17 +29,27 @@ class SourceFacts:
     height: int
     taken: str | None  # ISO 8601: "2024-06-01T12:00:00" (+ the offset when the EXIF gives one)
     camera: str | None  # "Canon EOS R5": the make, then the model (the make once)
+    described: XmpFields = XmpFields()  # title, headline, caption (description), keywords
+    credits: bylines.Bylines = bylines.Bylines()
 
 
-def of(size: tuple[int, int], meta: Metadata) -> SourceFacts:
+def of(size: tuple[int, int], meta: Metadata, sidecar: XmpFields | None = None, texts: bool = False) -> SourceFacts:
+    """`texts`: the captions and credits too (a manifest's), else left empty."""
     width, height = oriented_size(size, meta.orientation)
+    described, credits = XmpFields(), bylines.Bylines()
+    if texts:
+        notes: list[str] = []  # (said already where the outputs' metadata is made)
+        described = captions.merged(sidecar or XmpFields(), captions.from_xmp(meta.xmp, notes),
+                                    captions.from_iim(meta.iim, notes))
+        credits = bylines.of(meta.xmp, meta.iim, meta.exif)
     exif = _exif(meta.exif)
     if exif is None:
-        return SourceFacts(width, height, None, None)
+        return SourceFacts(width, height, None, None, described, credits)
     found = facts.camera_facts(exif)
     taken = found["taken"]
     camera = Photo(make=found["make"], model=found["model"]).camera
-    return SourceFacts(width, height, taken.isoformat() if taken is not None else None, _printable(camera))
+    return SourceFacts(width, height, taken.isoformat() if taken is not None else None, _printable(camera),
+                       described, credits)
 
 
 def _exif(raw: bytes) -> Image.Exif | None:

@@ -32,7 +32,11 @@ def document(name: str, content_hash: str, size: int, rendered: Rendered, paths:
     return {
         "version": VERSION,
         "source": {"name": display(name), "blake3": content_hash, "bytes": size, "width": source.width,
-                   "height": source.height, "taken": source.taken, "camera": source.camera},
+                   "height": source.height, "taken": source.taken, "camera": source.camera,
+                   "title": source.described.title, "headline": source.described.headline,
+                   "caption": source.described.description, "keywords": list(source.described.keywords),
+                   "creator": source.credits.creator, "credit": source.credits.credit,
+                   "copyright": source.credits.copyright},
         "outputs": [_output(out, path, home) for out, path in zip(rendered.outputs, paths, strict=True)],
         "placeholder": shown.thumbhash if shown else None,
         "dominant_color": shown.dominant_color if shown else None,

@@ -1,0 +1,72 @@
+"""Who made a photo and whose rights it carries, as the photo says (its creator, credit
+line and copyright notice), for the manifest a CMS imports: read from XMP (dc:creator,
+photoshop:Credit, dc:rights), else IPTC-IIM (2:80 by-line, 2:110 credit, 2:116 copyright
+notice), else EXIF (Artist, Copyright; ASCII as cameras write them) — XMP first, as
+readers prefer it (the MWG's guidelines). Data to show: values are clipped and their
+line breaks made spaces (engine/captions), a packet that cannot be read gives nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PIL import Image
+
+from hotfolder.engine import captions, iptc
+from hotfolder.engine.errors import DECODE_ERRORS
+from hotfolder.engine.xmp import Packet, Property, Unreadable, q
+
+CREATOR = Property(q("dc", "creator"), "seq")
+CREDIT = Property(q("photoshop", "Credit"), "text")
+RIGHTS = Property(q("dc", "rights"), "alt")
+IIM = {"creator": (2, 80), "credit": (2, 110), "copyright": (2, 116)}
+EXIF = {"creator": 0x013B, "copyright": 0x8298}
+
+
+@dataclass(frozen=True)
+class Bylines:
+    creator: str | None = None  # several creators joined by "; "
+    credit: str | None = None
+    copyright: str | None = None
+
+
+def of(xmp: bytes | None, iim: iptc.Iim | None, exif: bytes) -> Bylines:
+    layers = (_from_xmp(xmp), _from_iim(iim), _from_exif(exif))
+    return Bylines(**{key: next((layer[key] for layer in layers if layer.get(key)), None)
+                      for key in ("creator", "credit", "copyright")})
+
+
+def _from_xmp(data: bytes | None) -> dict[str, str | None]:
+    if not data:
+        return {}
+    try:
+        packet = Packet.parse(data)
+    except Unreadable:
+        return {}
+    creators = [c for c in map(captions.clip, captions.texts(packet.find(CREATOR))) if c]
+    return {"creator": "; ".join(creators) or None,
+            "credit": captions.clip(next(iter(captions.texts(packet.find(CREDIT))), None)),
+            "copyright": captions.alt_text(packet.find(RIGHTS))}
+
+
+def _from_iim(iim: iptc.Iim | None) -> dict[str, str | None]:
+    if iim is None:
+        return {}
+    try:
+        sets = iptc.datasets(iim.data)
+    except iptc.Malformed:
+        return {}
+    found = {key: [c for c in (captions.clip(iptc.text(v)) for r, n, v in sets if (r, n) == at) if c]
+             for key, at in IIM.items()}
+    return {key: "; ".join(values) or None for key, values in found.items()}
+
+
+def _from_exif(raw: bytes) -> dict[str, str | None]:
+    if not raw:
+        return {}
+    exif = Image.Exif()
+    try:
+        exif.load(raw)
+        return {key: captions.clip(value) if isinstance(value := exif.get(tag), str) else None
+                for key, tag in EXIF.items()}
+    except DECODE_ERRORS:
+        return {}
