@@ -173,7 +173,8 @@ def oversized_profile(icc: bytes, mode: str = "RGB") -> str:
 def profile_left_out(what: str, mode: str = "RGB") -> str:
     """The note for a source's colour profile that is not used: `what` happened, and what the
     picture is taken as instead."""
-    taken = "its CMYK is converted by the plain formula" if mode == "CMYK" else "the picture is taken as sRGB"
+    taken = "its CMYK is taken as a press's (libvips' CMYK profile)" if mode == "CMYK" else \
+        "the picture is taken as sRGB"
     return f"{what}: {taken}, and its colours may be off; export it again with its profile"
 
 
