@@ -204,3 +204,21 @@ def test_a_format_that_takes_a_quality_takes_auto_and_max_bytes(tmp_path):
     for fmt in ("jpeg", "webp", "avif", "jxl", "same"):
         r = web(tmp_path, f"format: {fmt}\nquality: auto\n" + ("max_bytes: 500KB\n" if fmt != "same" else ""))
         assert r.quality == "auto"
+
+
+def test_a_news_desk_s_words_for_set_metadata_and_name_fields_are_told_the_key_they_mean(tmp_path):
+    # A picture desk's audit: `byline:` was told no key to use instead, `creator:` was told
+    # `credit` (the agency, not the photographer), `{caption}` in a name no field, and
+    # set_metadata holding only such keys was said to need "at least one" besides.
+    lines = problems(tmp_path, """\
+        filename: "{caption}_{stem}.{ext}"
+        set_metadata: {byline: "Łukasz Żółć/dpa", creator: x, caption: "{caption}", copyright_notice: "© dpa"}
+        """)
+    said = "\n".join(lines)
+    assert "set_metadata.byline: unknown key: the byline (IPTC By-line, XMP dc:creator) is `artist`" in said, said
+    assert "set_metadata.creator: unknown key: the byline (IPTC By-line, XMP dc:creator) is `artist`" in said, said
+    assert "set_metadata.caption: unknown key: the caption (IPTC Caption, XMP dc:description) is `description`" \
+        in said, said
+    assert "set_metadata.copyright_notice: unknown key (did you mean 'copyright'?" in said, said
+    assert "filename: unknown field {caption}; use {description}" in said, said
+    assert "needs at least one of" not in said, said

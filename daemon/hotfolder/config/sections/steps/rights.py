@@ -6,7 +6,7 @@ from typing import Any
 
 from hotfolder.config.keys import Key, Step, read_keys
 from hotfolder.config.model import SET_METADATA_KEYS, SetMetadata
-from hotfolder.config.reader import Context, Reader, section
+from hotfolder.config.reader import Context, Reader, recorded, section
 from hotfolder.config.template_values import Template, Templates
 from hotfolder.config.values import Nested
 from hotfolder.recipes.templates import METADATA_FIELDS
@@ -44,13 +44,28 @@ FIELD_KEYS = tuple(Key(name, _TEXT, None, f"written as {_WRITTEN_AS[name]}", che
 )
 
 
+# A news desk's words (IPTC's) for set_metadata's keys: told the key each means (`creator`
+# was told `credit`, the agency's line, by its spelling alone).
+_MEANING = {"artist": "the byline (IPTC By-line, XMP dc:creator)",
+            "description": "the caption (IPTC Caption, XMP dc:description)",
+            "title": "the object name (IPTC Object Name, XMP dc:title)"}
+NEWS_WORDS = {"byline": "artist", "by-line": "artist", "creator": "artist", "author": "artist",
+              "photographer": "artist", "caption": "description", "caption-abstract": "description",
+              "abstract": "description", "object_name": "title", "objectname": "title"}
+
+
 @section
 def read(ctx: Context, data: Any, path: str) -> SetMetadata:
     r = Reader(ctx, data, path)
     given = [key.name for key in FIELD_KEYS if r.has(key.name)]
     values = read_keys(r, FIELD_KEYS)
+    for word in sorted(str(k) for k in r.data if str(k).lower() in NEWS_WORDS):
+        meant = NEWS_WORDS[word.lower()]
+        r.used.add(word)
+        with recorded():
+            r.fail(word, f"unknown key: {_MEANING[meant]} is `{meant}`")
     r.done()
-    if not given:
+    if not given and not r.data:  # (keys not known are said above, each)
         r.fail("", f"needs at least one of: {', '.join(SET_METADATA_KEYS)}")
     return SetMetadata(**values)
 
