@@ -284,3 +284,29 @@ def test_a_file_the_daemon_may_not_read_says_whose_permission_to_change(tmp_path
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("read the daemon's user (") and "may not read the file: make it readable" in out.stdout
     assert "requeue" in out.stdout and "processing" not in out.stdout, out.stdout
+
+
+def test_a_wire_photo_s_byline_credit_and_copyright_are_fields_for_names_and_captions(tmp_path):
+    # A picture desk's audit: names and captions could use the caption and headline but not
+    # who made the photo or whose it is: `{credit|slug}/{stem}` (a folder per agency) and
+    # `description: "{description} (Foto: {artist})"` had no field to say it.
+    from hotfolder.recipes.facts import Facts
+    from hotfolder.recipes.templates import fill, parse
+
+    iim = iptc._app13(iptc.serialise([(1, 90, b"\x1b%G"), (2, 80, "Łukasz Żółć/dpa".encode()),
+                                      (2, 110, b"dpa"), (2, 116, "© dpa".encode())]), False)
+    src = tmp_path / "wire.jpg"
+    exif = Image.Exif()
+    exif[0x013B] = "Camera Owner"
+    Image.new("RGB", (60, 40)).save(src, exif=exif.tobytes(), extra=iim)
+    photo = read(src, Need(xmp=True))
+    assert (photo.artist, photo.credit, photo.copyright) == ("Łukasz Żółć/dpa", "dpa", "© dpa")
+    values = Facts("wire.jpg", photo=photo).values()
+    assert fill(parse("{credit|slug}/{artist}_{stem}.{ext}"), {**values, "ext": "jpg"}, as_path=True) == \
+        "dpa/Łukasz Żółć_dpa_wire.jpg"
+    plain = tmp_path / "staff.jpg"
+    Image.new("RGB", (60, 40)).save(plain, exif=exif.tobytes())
+    assert read(plain, Need(xmp=True)).artist == "Camera Owner"  # the camera's Artist when nothing else says
+    for word, meant in (("byline", "artist"), ("creator", "artist"), ("caption", "description")):
+        with pytest.raises(ValueError, match=rf"unknown field {{{word}}}; use {{{meant}}}"):
+            parse(f"{{{word}}}_{{stem}}.{{ext}}")

@@ -1,5 +1,6 @@
 """Who made a photo and whose rights it carries, as the photo says (its creator, credit
-line and copyright notice), for the manifest a CMS imports: read from XMP (dc:creator,
+line and copyright notice), for names (`{artist}`, `{credit}`, `{copyright}`) and the
+manifest a CMS imports: read from XMP (dc:creator,
 photoshop:Credit, dc:rights), else IPTC-IIM (2:80 by-line, 2:110 credit, 2:116 copyright
 notice), else EXIF (Artist, Copyright; ASCII as cameras write them) — XMP first, as
 readers prefer it (the MWG's guidelines). Data to show: values are clipped and their
@@ -29,7 +30,7 @@ class Bylines:
     copyright: str | None = None
 
 
-def of(xmp: bytes | None, iim: iptc.Iim | None, exif: bytes) -> Bylines:
+def of(xmp: bytes | None, iim: iptc.Iim | None, exif: bytes | Image.Exif | None) -> Bylines:
     layers = (_from_xmp(xmp), _from_iim(iim), _from_exif(exif))
     return Bylines(**{key: next((layer[key] for layer in layers if layer.get(key)), None)
                       for key in ("creator", "credit", "copyright")})
@@ -60,12 +61,13 @@ def _from_iim(iim: iptc.Iim | None) -> dict[str, str | None]:
     return {key: "; ".join(values) or None for key, values in found.items()}
 
 
-def _from_exif(raw: bytes) -> dict[str, str | None]:
+def _from_exif(raw: bytes | Image.Exif | None) -> dict[str, str | None]:
     if not raw:
         return {}
-    exif = Image.Exif()
+    exif = raw if isinstance(raw, Image.Exif) else Image.Exif()
     try:
-        exif.load(raw)
+        if not isinstance(raw, Image.Exif):
+            exif.load(raw)
         return {key: captions.clip(value) if isinstance(value := exif.get(tag), str) else None
                 for key, tag in EXIF.items()}
     except DECODE_ERRORS:

@@ -8,7 +8,8 @@ preview's EXIF), then only the parts asked for are parsed:
   exif     Make, Model, LensModel, ISO, DateTimeOriginal (+ OffsetTimeOriginal), and
            the tags `exif:` conditions name
   xmp      rating, label, keywords, title, description, headline: the file's XMP,
-           then its IPTC-IIM (engine/captions)
+           then its IPTC-IIM (engine/captions); artist, credit, copyright the same, then
+           EXIF (engine/bylines)
   sidecar  an XMP sidecar's fields, over the file's (read whenever there is one: its
            fields go into the outputs' XMP too)
   mtime    the file's modification time, when EXIF has no date and `{taken}` is used
@@ -28,6 +29,7 @@ from pathlib import Path
 from PIL import Image
 
 from hotfolder.engine import (
+    bylines,
     captions,
     decode,  # noqa: F401 - its decoders' Pillow plugins (pi-heif), which the safe open meets
     formats,
@@ -89,6 +91,8 @@ def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str]
             read_ += ["xmp", "iptc"]
             xmp = xmp.encode("utf-8") if isinstance(xmp, str) else xmp
             file_fields = captions.merged(captions.from_xmp(xmp, notes), captions.from_iim(iim, notes))
+            said = bylines.of(xmp, iim, exif)
+            found.update(artist=said.creator, credit=said.credit, copyright=said.copyright)
     side = XmpFields()
     if sidecar is not None:
         read_.append("sidecar")

@@ -86,7 +86,7 @@ def shown_fields(facts: Facts, seq: int | None = None) -> tuple[tuple[str, str],
     out += [(f"EXIF {name}", value) for name, value in p.exif]
     if p.rating is not None:
         out.append(("rating", str(p.rating)))
-    for name in ("label", "title", "description", "headline"):
+    for name in ("label", "title", "description", "headline", "artist", "credit", "copyright"):
         value = getattr(p, name)
         if value:
             out.append((name, value))

@@ -56,6 +56,9 @@ class Photo:
     title: str | None = None
     description: str | None = None
     headline: str | None = None
+    artist: str | None = None  # the byline, credit line and copyright notice (engine/bylines)
+    credit: str | None = None
+    copyright: str | None = None
     exif: tuple[tuple[str, str], ...] = ()  # the tags `exif:` conditions name: (name, value as text)
     sidecar: XmpFields | None = None  # an XMP sidecar's own fields (for the outputs' XMP)
     read: tuple[str, ...] = ()  # what was read, in order: header, exif, xmp, iptc, sidecar, mtime
@@ -105,7 +108,8 @@ class Facts:
         return {"stem": self.stem, "name": self.name, "source_ext": self.source_ext, "subdir": self.subdir,
                 "folder": self.folder, "taken": p.taken, "make": p.make, "model": p.model, "camera": p.camera,
                 "lens": p.lens, "iso": p.iso, "rating": p.rating, "label": p.label, "title": p.title,
-                "description": p.description, "headline": p.headline,
+                "description": p.description, "headline": p.headline, "artist": p.artist, "credit": p.credit,
+                "copyright": p.copyright,
                 "keywords": Items(p.keywords, ", ") if p.keywords else None, "hash": self.hash}
 
 
@@ -128,7 +132,7 @@ class Need:
     header: bool = False  # the source format and the upright size
     exif: bool = False  # make, model, lens, ISO, DateTimeOriginal
     exif_tags: frozenset[str] = frozenset()  # further tags, by name (`exif:` conditions)
-    xmp: bool = False  # rating, label, keywords, title, description, headline (XMP, IPTC-IIM)
+    xmp: bool = False  # rating, label, keywords, title, description, headline, artist, credit, copyright
     mtime: bool = False  # when EXIF has no date (`{taken}`)
     hash: bool = False  # the content hash (`{hash}`)
     seq: bool = False  # a number of the folder's sequence (`{seq}`)

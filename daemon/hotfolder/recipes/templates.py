@@ -83,6 +83,10 @@ _FIELDS = (
     FieldDef("title", Kind.TEXT, "XMP dc:title, else IPTC object name", reads="xmp"),
     FieldDef("description", Kind.TEXT, "XMP dc:description, else the IPTC caption", reads="xmp"),
     FieldDef("headline", Kind.TEXT, "XMP photoshop:Headline, else IPTC's", reads="xmp"),
+    FieldDef("artist", Kind.TEXT, "the byline: XMP dc:creator, else IPTC By-line, else EXIF Artist", reads="xmp"),
+    FieldDef("credit", Kind.TEXT, "the credit line: XMP photoshop:Credit, else IPTC Credit", reads="xmp"),
+    FieldDef("copyright", Kind.TEXT, "the copyright notice: XMP dc:rights, else IPTC Copyright Notice, else EXIF "
+                                     "Copyright", reads="xmp"),
     FieldDef("keywords", Kind.TEXT, "the keywords (XMP dc:subject, IPTC, a sidecar's), joined by `, `",
              reads="xmp", items=", "),
     FieldDef("hash", Kind.HASH, "the content hash (BLAKE3-256) of the original's bytes in hex; `{hash:8}`: its "
@@ -137,6 +141,9 @@ _DATE_WORDS = {"date": "{taken:%Y-%m-%d}", "datetime": "{taken:%Y-%m-%d_%H%M%S}"
                "timestamp": "{taken:%Y%m%d-%H%M%S}", "created": "{taken:%Y-%m-%d}", "year": "{taken:%Y}",
                "month": "{taken:%m}", "day": "{taken:%d}"}
 
+# A news desk's (IPTC's) words for fields: `{byline}` was told no field, `{creator}` `{credit}`.
+_NEWS_WORDS = {"byline": "artist", "creator": "artist", "author": "artist", "photographer": "artist",
+               "caption": "description", "notice": "copyright", "rights": "copyright", "object_name": "title"}
 _TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 _EXPR = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?::([^|]*))?((?:\|[^|]*)*)$")
 _FILTER = re.compile(r"\s*([A-Za-z_]+)\s*(?:\((.*)\))?\s*$", re.S)
@@ -197,7 +204,8 @@ def _field(expr: str, allowed: frozenset[str]) -> Field:
                  else "only set_metadata's texts take it")  # {year}: a filename does not either
         raise TemplateError(f"{{{name}}} is not known here ({where}); fields here: {_listed(allowed)}")
     if name not in allowed:
-        meant = _meant(name, allowed)
+        meant = _NEWS_WORDS.get(name.lower(), "") if _NEWS_WORDS.get(name.lower()) in allowed else ""
+        meant = meant or _meant(name, allowed)
         raise TemplateError(f"unknown field {{{name}}}" + (f"; use {{{meant}}}" if meant else "")
                             + f"; fields here: {_listed(allowed)}")
     filters = _on_items(name, tuple(_filter(part) for part in chain.split("|")[1:]))
