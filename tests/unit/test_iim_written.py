@@ -10,6 +10,7 @@ from PIL import Image, IptcImagePlugin
 
 from hotfolder.config.model import SetMetadata
 from hotfolder.engine import iptc
+from hotfolder.recipes.facts import Described
 from tests.attack_files import app13
 from tests.rendering import R, run
 
@@ -83,3 +84,14 @@ def test_set_metadata_gives_a_jpeg_without_iim_one_holding_its_fields(tmp_path):
     iim = iim_of(out.data)
     assert iim.get((2, 80)) == BYLINE.encode() and iim.get((2, 110)) == CREDIT.encode(), iim
     assert iim.get((1, 90)) == UTF8, iim
+
+
+def test_set_metadata_keywords_leave_the_iim_every_keyword_not_none(tmp_path):
+    # The IIM's keywords were removed for set_metadata's (XMP holds the whole list), so a
+    # reader of IIM found no keyword at all: the photo's own and the new are written there.
+    src = wire_photo(tmp_path / "wire.jpg", agency_iim())
+    (out,) = run(src, R(operation="fit", width=40, height=40, format="jpeg",
+                        set_metadata=SetMetadata(keywords=("Köln", "Wahl 2026"))),
+                 described=Described({}, None, ("Politik", "Köln")))
+    sets = iptc.datasets(Image.open(io.BytesIO(out.data)).info["photoshop"][iptc.IIM_RESOURCE])
+    assert [v.decode() for r, n, v in sets if (r, n) == (2, 25)] == ["Politik", "Köln", "Wahl 2026"]

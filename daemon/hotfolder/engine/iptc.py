@@ -36,7 +36,7 @@ TAG_MARKER = 0x1C
 RIGHTS_DATASETS = {"artist": {(2, 80)}, "credit": {(2, 110)}, "copyright": {(2, 116)}, "title": {(2, 5)},
                    "description": {(2, 120)}, "headline": {(2, 105)}, "keywords": {(2, 25)}}
 # Where set_metadata's text fields are written (usage terms have no IIM dataset; keywords
-# are added to XMP's list, and the source's IIM keywords are removed for them as before).
+# are written as the output's XMP lists them: the photo's own, then the set ones).
 WRITTEN_AS = {"artist": (2, 80), "credit": (2, 110), "copyright": (2, 116), "title": (2, 5),
               "description": (2, 120), "headline": (2, 105)}
 KEPT_RIGHTS = {(2, 80), (2, 110), (2, 116)}  # copyright-only's: XMP's creator, credit, rights
@@ -113,17 +113,21 @@ def text(raw: bytes) -> str:
 
 
 def output_segment(iim: Iim | None, strip_location: bool, credits: SetMetadata | None, notes: list[str],
-                   described: object = None, rights_only: bool = False) -> bytes:
+                   described: object = None, rights_only: bool = False, keywords: tuple[str, ...] = ()) -> bytes:
     """The APP13 segment an output carries (b"" when none): the source's IIM (if any), without
     the location datasets when asked, without the fields `credits` (or `described`, an XMP
     sidecar's fields) set, so no reader sees the old ones beside the new, and with `credits`'
-    own; `rights_only` (copyright-only): of the source's, only its rights datasets."""
+    own; `rights_only` (copyright-only): of the source's, only its rights datasets;
+    `keywords`: every keyword the output's XMP lists, written in place of the IIM's when
+    keywords are set (else an IIM reader found none)."""
     unwanted = set(location.IIM_DATASETS) if strip_location else set()
     for key, pairs in RIGHTS_DATASETS.items():
         if any(getattr(given, key, None) not in (None, ()) for given in (credits, described)):
             unwanted |= pairs
     written: list[tuple[int, int, bytes]] = [(*at, getattr(credits, key).encode()) for key, at in WRITTEN_AS.items()
                if credits is not None and getattr(credits, key) is not None]
+    if (2, 25) in unwanted:
+        written += [(2, 25, word.encode()) for word in keywords]
     if iim is None and not written:
         return b""
     data = iim.data if iim is not None else b""

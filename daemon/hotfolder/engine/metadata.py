@@ -223,8 +223,11 @@ def embedded(fmt: formats.Format, rendition: Rendition, meta: Metadata, credits:
     iim = None
     if fmt.iptc:  # the source's IIM as the policy keeps it, and set_metadata's fields (strip-all: only these)
         kept = meta.iim if rendition.metadata in ("keep", "strip-gps", "copyright-only") else None
+        own = described.keywords if described else ()
+        listed = captions.keywords_of([*own, *(credits.keywords if credits else ()), *(sidecar.keywords if sidecar
+                                                                                         else ())])
         iim = iptc.output_segment(kept, rendition.metadata == "strip-gps", credits, notes, sidecar,
-                                  rights_only=rendition.metadata == "copyright-only") or None
+                                  rights_only=rendition.metadata == "copyright-only", keywords=listed) or None
     if fmt.name == "jpeg":
         exif, xmp = _fitting_a_jpeg(exif, xmp, notes)
     return Embedded(exif=exif if fmt.exif else b"", xmp=xmp if fmt.xmp else None, icc=icc, iim=iim, dpi=dpi)

@@ -12,7 +12,7 @@ exiftool and Lightroom write it):
   headline     —                         XMP photoshop:Headline
   keywords     —                         XMP dc:subject (rdf:Bag), added to the photo's own
 
-and in a JPEG's IPTC-IIM (engine/iptc.WRITTEN_AS) all but usage terms and keywords.
+and in a JPEG's IPTC-IIM (engine/iptc.WRITTEN_AS) all but usage terms; keywords as XMP lists them.
 
 Each is a template (recipes/templates.py), filled in here with the values the worker
 gives (`credits_for`).

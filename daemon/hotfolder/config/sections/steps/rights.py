@@ -82,10 +82,10 @@ KEYS = (
         "not duplicated: a field set here replaces its value there (keywords add to it), the rest stays; a "
         "packet that cannot be parsed is replaced (and the log says so, `rendition_note`). A JPEG output's "
         "IPTC-IIM (what newsroom systems and WordPress read first) holds the fields set here in place of the "
-        "source's (by-line, credit, copyright notice, object name, caption, headline; keywords set here remove "
-        "its keywords: XMP holds them all), in UTF-8, so no reader sees the old ones; a source's IIM in another "
-        "character set (Windows-1252) is converted to UTF-8 then; one without IIM gets one. JPEG, WebP, AVIF "
-        "and PNG."),
+        "source's (by-line, credit, copyright notice, object name, caption, headline, and keywords: the photo's "
+        "own and the ones set here, as XMP lists them), in UTF-8, so no reader sees the old ones; a source's "
+        "IIM in another character set (Windows-1252) is converted to UTF-8 then; one without IIM gets one. "
+        "JPEG, WebP, AVIF and PNG."),
 )
 
 STEP = Step("rights", KEYS)
