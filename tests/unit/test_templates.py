@@ -261,3 +261,9 @@ def test_a_photo_s_text_is_one_spelling_of_each_accented_letter_in_a_name():
                 {"title": nfd, "keywords": filters.Items(("Mu\u0308nchen", "x"), ", "), "ext": "jpg"},
                 as_path=True)
     assert name == "Köln Straße Łódź/Kö_München.jpg" and name.encode() == "Köln Straße Łódź/Kö_München.jpg".encode()
+
+
+def test_a_length_written_after_a_filter_is_told_where_it_goes():
+    # A picture desk's audit: `{headline|slug:40}` was told "unknown filter |slug:40; use |slug".
+    with pytest.raises(TemplateError, match=r"before its filters: \{headline:\.40\|slug\}"):
+        parse("{headline|slug:40}_{stem}.{ext}")

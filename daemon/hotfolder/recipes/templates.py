@@ -208,14 +208,19 @@ def _field(expr: str, allowed: frozenset[str]) -> Field:
         meant = meant or _meant(name, allowed)
         raise TemplateError(f"unknown field {{{name}}}" + (f"; use {{{meant}}}" if meant else "")
                             + f"; fields here: {_listed(allowed)}")
-    filters = _on_items(name, tuple(_filter(part) for part in chain.split("|")[1:]))
+    filters = _on_items(name, tuple(_filter(part, name) for part in chain.split("|")[1:]))
     field = Field(name, spec, filters)
     _check_spec(field)
     return field
 
 
-def _filter(text: str) -> Filter:
+def _filter(text: str, field: str = "field") -> Filter:
     m = _FILTER.match(text)
+    before, colon, spec = text.partition(":")
+    if m is None and colon and before.strip() in FILTERS:  # `{headline|slug:40}`: was told "use |slug"
+        cut = f".{spec.strip().lstrip('.')}" if spec.strip().lstrip(".").isdigit() else spec.strip()
+        raise TemplateError(f"|{text.strip()}: a format or length goes after the field's name, before its "
+                            f"filters: {{{field}:{cut}|{before.strip()}}}")
     if m is None and "(" in text and text.split("(", 1)[0].strip() in FILTERS and ")" not in text:
         # `|default(draft|final)`: the | ended the filter's text (an attack round: "use |default")
         raise TemplateError(f"|{text.split('(', 1)[0].strip()}( is not closed: the text in its parentheses may "
