@@ -27,7 +27,9 @@ KEYS = (
         "`srgb` (convert from the source's profile to sRGB and embed a compact sRGB profile; a source without "
         "one is left as it is, unless its camera marked it Adobe RGB: then converted from Adobe RGB), `keep` "
         "(pixels and profile as they are; a camera's Adobe RGB gets the profile its tags stand for), or the "
-        "path of an RGB ICC profile to convert to (e.g. a printer's; checked when the config is loaded)"),
+        "path of an RGB ICC profile to convert to (e.g. a printer's; checked when the config is loaded). A "
+        "greyscale picture written in colour (WebP and AVIF have no grey; pad's colour bars) has its Gray "
+        "profile converted to this one (`keep`: to sRGB): RGB pixels cannot carry a Gray profile"),
 )
 
 STEP = Step("colour", KEYS)
