@@ -95,3 +95,14 @@ def test_set_metadata_keywords_leave_the_iim_every_keyword_not_none(tmp_path):
                  described=Described({}, None, ("Politik", "Köln")))
     sets = iptc.datasets(Image.open(io.BytesIO(out.data)).info["photoshop"][iptc.IIM_RESOURCE])
     assert [v.decode() for r, n, v in sets if (r, n) == (2, 25)] == ["Politik", "Köln", "Wahl 2026"]
+
+
+def test_copyright_only_s_iim_keywords_are_its_xmp_s_the_set_ones_only(tmp_path):
+    # copyright-only keeps none of the photo's keywords in XMP: its IIM listed them beside the
+    # set ones all the same (a reader of IIM and one of XMP saw two lists).
+    src = wire_photo(tmp_path / "wire.jpg", agency_iim())
+    (out,) = run(src, R(operation="fit", width=40, height=40, format="jpeg", metadata="copyright-only",
+                        set_metadata=SetMetadata(keywords=("Wahl 2026",))),
+                 described=Described({}, None, ("Politik", "Köln")))
+    sets = iptc.datasets(Image.open(io.BytesIO(out.data)).info["photoshop"][iptc.IIM_RESOURCE])
+    assert [v.decode() for r, n, v in sets if (r, n) == (2, 25)] == ["Wahl 2026"]

@@ -223,7 +223,7 @@ def embedded(fmt: formats.Format, rendition: Rendition, meta: Metadata, credits:
     iim = None
     if fmt.iptc:  # the source's IIM as the policy keeps it, and set_metadata's fields (strip-all: only these)
         kept = meta.iim if rendition.metadata in ("keep", "strip-gps", "copyright-only") else None
-        own = described.keywords if described else ()
+        own = described.keywords if described and rendition.metadata != "copyright-only" else ()  # as its XMP
         listed = captions.keywords_of([*own, *(credits.keywords if credits else ()), *(sidecar.keywords if sidecar
                                                                                          else ())])
         iim = iptc.output_segment(kept, rendition.metadata == "strip-gps", credits, notes, sidecar,
