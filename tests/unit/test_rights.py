@@ -205,3 +205,13 @@ def test_a_hostile_xmp_packet_is_refused_and_replaced(tmp_path, packet):
     im, notes = one(src, set_metadata=SetMetadata(artist="Ann"), metadata="keep")
     assert values(xmp_of(im), "dc:creator") == ["Ann"] and b"root:" not in im.info["xmp"]
     assert len(notes) == 1 and "cannot be read" in notes[0]
+
+
+def test_a_keyword_template_of_the_photo_s_keywords_gives_each_of_them_not_one_joined():
+    # A picture desk's audit: copyright-only keeps no keyword, so `keywords: "{keywords}"`
+    # carried them over as one keyword "Köln, Politik" (the field's text, joined).
+    from hotfolder.recipes.filters import Items
+
+    spec = SetMetadata(keywords=("{keywords}", "web", "{keywords|first}"))
+    credits = rights.credits_for(spec, b"", "desk", {"keywords": Items(("Köln", "Paris, France"), ", ")})
+    assert credits.keywords == ("Köln", "Paris, France", "web", "Köln")

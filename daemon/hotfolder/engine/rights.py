@@ -30,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from PIL import Image
 
@@ -40,6 +40,7 @@ from hotfolder.engine.errors import DECODE_ERRORS
 from hotfolder.engine.xmp import Packet, Property, Unreadable, q
 from hotfolder.recipes import templates
 from hotfolder.recipes.facts import XmpFields
+from hotfolder.recipes.filters import Items
 
 ARTIST_TAG, COPYRIGHT_TAG, DESCRIPTION_TAG = 0x013B, 0x8298, 0x010E
 EXIF_IFD_TAG, DATETIME_ORIGINAL_TAG, DATETIME_TAG = 0x8769, 0x9003, 0x0132
@@ -75,8 +76,20 @@ def credits_for(spec: SetMetadata | None, exif: bytes, folder: str,
     def filled(text: str) -> str | None:
         return xmp.writable(templates.fill(templates.parsed(text, templates.METADATA_FIELDS), given)).strip() or None
 
-    keywords = tuple(word for word in map(filled, spec.keywords) if word)
+    keywords = tuple(word for text in spec.keywords for word in _each(text, given, filled) if word)
     return SetMetadata(**{key: filled(text) for key, text in fields(spec)}, keywords=keywords)
+
+
+def _each(text: str, given: Mapping[str, object], filled: Callable[[str], str | None]) -> list[str | None]:
+    """The keywords one keyword template gives: `{keywords}` alone is each of the photo's (its
+    text joins them: "Köln, Politik" was one keyword), anything else one text."""
+    template = templates.parsed(text, templates.METADATA_FIELDS)
+    part = template.parts[0] if len(template.parts) == 1 else None
+    value = given.get("keywords")
+    if isinstance(part, templates.Field) and part.name == "keywords" and not part.filters and not part.spec \
+            and isinstance(value, Items):
+        return [xmp.writable(word).strip() or None for word in value.items]
+    return [filled(text)]
 
 
 def fields(credits: SetMetadata) -> list[tuple[str, str]]:

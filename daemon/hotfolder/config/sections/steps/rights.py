@@ -39,7 +39,9 @@ _WRITTEN_AS = {
 FIELD_KEYS = tuple(Key(name, _TEXT, None, f"written as {_WRITTEN_AS[name]}", check=_text_problem)
                    for name in SET_METADATA_KEYS if name != "keywords") + (
     Key("keywords", Templates(_TEXT), (), "a keyword or a list of them, added to the photo's own (XMP "
-                                          "dc:subject; IPTC keywords and a sidecar's among them)",
+                                          "dc:subject; IPTC keywords and a sidecar's among them); "
+                                          "`\"{keywords}\"` alone is each of the photo's (where `metadata` keeps none: "
+                                          "copyright-only, strip-all)",
         check=_each_problem),
 )
 
