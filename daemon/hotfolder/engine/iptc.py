@@ -124,8 +124,9 @@ def output_segment(iim: Iim | None, strip_location: bool, credits: SetMetadata |
     for key, pairs in RIGHTS_DATASETS.items():
         if any(getattr(given, key, None) not in (None, ()) for given in (credits, described)):
             unwanted |= pairs
-    written: list[tuple[int, int, bytes]] = [(*at, getattr(credits, key).encode()) for key, at in WRITTEN_AS.items()
-               if credits is not None and getattr(credits, key) is not None]
+    written: list[tuple[int, int, bytes]] = [
+        (*at, getattr(credits, key).encode()) for key, at in WRITTEN_AS.items()
+        if credits is not None and getattr(credits, key) is not None]
     if (2, 25) in unwanted:
         written += [(2, 25, word.encode()) for word in keywords]
     if iim is None and not written:
