@@ -108,3 +108,22 @@ def test_pad_keeps_a_greyscale_picture_grey_on_grey_bars(tmp_path, fmt):
     Image.new("L", (400, 200), 128).save(src)
     out = run_one(src, R(operation="pad", width=300, height=300, background=(90, 90, 90), format=fmt))
     assert out.mode == "L" and abs(out.getpixel((150, 10)) - 90) <= 2
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp"])
+def test_a_grey_profile_littlecms_cannot_convert_from_leaves_the_picture_as_srgb_grey_and_says_so(tmp_path, fmt):
+    # A Gray profile without its curve (kTRC) opens, and no transform can be built from it:
+    # converting it for colour bars failed the file with "cannot build transform".
+    from tests import sources
+    from tests.rendering import render_one
+
+    broken = sources._profile(b"GRAY", [(b"desc", sources._text_description("no curve")),
+                                        (b"wtpt", sources._xyz(0.9642, 1.0, 0.8249))])
+    src = tmp_path / "bw.png"
+    Image.new("L", (400, 200), 128).save(src, icc_profile=broken)
+    out = render_one(src, R(operation="pad", width=300, height=300, background=(30, 60, 200), format=fmt,
+                            quality=95))
+    from io import BytesIO
+    rgb = Image.open(BytesIO(out.data)).convert("RGB")
+    assert near(rgb.getpixel((150, 10)), (30, 60, 200), tol=4) and near(rgb.getpixel((150, 150)), (128,) * 3, tol=3)
+    assert any("colour profile" in note and "taken as sRGB" in note for note in out.notes), out.notes

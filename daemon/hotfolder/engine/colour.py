@@ -266,23 +266,30 @@ def _transform(image: pyvips.Image, source: bytes, target: str, out: bytes | Non
                                depth=8).cast("uchar")
 
 
-def grey_as_rgb(im: Image.Image, icc: bytes | None, target: str) -> tuple[Image.Image, bytes | None]:
+def grey_as_rgb(im: Image.Image, icc: bytes | None, target: str,
+                notes: list[str] | None = None) -> tuple[Image.Image, bytes | None]:
     """An L or LA picture as RGB(A) in `target`'s profile, for colour drawn beside it (pad's
     bars): its Gray profile (Photoshop's "Dot Gain 20%", "Gray Gamma 2.2") converted through
     LittleCMS, relative colorimetric with black point compensation (a Gray profile has no
-    perceptual table), so its greys look as they did; one without is taken as sRGB grey."""
+    perceptual table), so its greys look as they did; one without is taken as sRGB grey, as
+    is one no transform can be built from (a Gray profile without its curve: `notes` says so)."""
     alpha = im.getchannel("A") if im.mode == "LA" else None
     grey = im.convert("L") if alpha is not None else im
     source = _read(icc) if icc is not None else None
+    rgb, from_icc = None, None
     if (source is not None and source.profile.xcolor_space.strip() == "GRAY"
             and source.profile.device_class in DEVICE_CLASSES):
-        rgb = ImageCms.profileToProfile(grey, source, srgb(), outputMode="RGB",
-                                        renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
-                                        flags=ImageCms.Flags.BLACKPOINTCOMPENSATION)
-        assert rgb is not None  # None only when converting in place
-        from_icc: bytes | None = srgb_icc()
-    else:
-        rgb, from_icc = grey.convert("RGB"), None
+        try:
+            rgb = ImageCms.profileToProfile(grey, source, srgb(), outputMode="RGB",
+                                            renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+                                            flags=ImageCms.Flags.BLACKPOINTCOMPENSATION)
+            from_icc = srgb_icc()
+        except (ImageCms.PyCMSError, OSError, ValueError) as exc:
+            if notes is not None:
+                notes.append(f"the source's colour profile cannot be converted from ({exc}): the picture is taken "
+                             "as sRGB grey, and its tones may be off; export it again with another profile")
+    if rgb is None:
+        rgb = grey.convert("RGB")
     if alpha is not None:
         rgb.putalpha(alpha)
     converted, out = to_target(Raster.of(rgb), from_icc, SRGB if target == KEEP else target)

@@ -20,8 +20,8 @@ def apply(work: Work) -> Work:
     mode, fmt = work.pixels.mode, work.format
     if not colour.converts_for(mode, fmt):
         return work  # (packed pixels stay packed)
-    image, icc = work.image(), work.icc
+    image, icc, notes = work.image(), work.icc, list(work.notes)
     if mode in ("L", "LA") and (not fmt.grey or (mode == "LA" and not fmt.alpha)):
-        image, icc = colour.grey_as_rgb(image, icc, work.rendition.color_profile)
+        image, icc = colour.grey_as_rgb(image, icc, work.rendition.color_profile, notes)
     return replace(work, raster=Raster.of(colour.convert_for(image, fmt, work.rendition.background)),
-                   shared=False, icc=icc)
+                   shared=False, icc=icc, notes=tuple(notes))

@@ -21,12 +21,13 @@ def apply(work: Work) -> Work:
     from hotfolder.engine.raster import Raster
 
     image = picture = work.image()
-    icc, background = work.icc, work.rendition.background
+    icc, background, notes = work.icc, work.rendition.background, list(work.notes)
     if image.mode in ("L", "LA") and len(set(background)) > 1:
         # Colour bars beside a greyscale picture: in RGB, or they came out as the colour's grey.
         from hotfolder.engine import colour
 
-        image, icc = colour.grey_as_rgb(image, icc, work.rendition.color_profile)
+        image, icc = colour.grey_as_rgb(image, icc, work.rendition.color_profile, notes)
     on_canvas = orient.padded(image, canvas, background)
     # padded() hands back the image itself when it fills the canvas: still shared then
-    return replace(work, raster=Raster.of(on_canvas), shared=work.shared and on_canvas is picture, icc=icc)
+    return replace(work, raster=Raster.of(on_canvas), shared=work.shared and on_canvas is picture, icc=icc,
+                   notes=tuple(notes))
