@@ -106,3 +106,34 @@ def test_copyright_only_s_iim_keywords_are_its_xmp_s_the_set_ones_only(tmp_path)
                  described=Described({}, None, ("Politik", "Köln")))
     sets = iptc.datasets(Image.open(io.BytesIO(out.data)).info["photoshop"][iptc.IIM_RESOURCE])
     assert [v.decode() for r, n, v in sets if (r, n) == (2, 25)] == ["Wahl 2026"]
+
+
+def _xmp_values(im: Image.Image) -> dict[str, list[str]]:
+    import xml.etree.ElementTree as ET
+
+    data = im.info.get("xmp") or im.info.get("XML:com.adobe.xmp") or b""
+    if not data:
+        return {}
+    root = ET.fromstring(data if isinstance(data, bytes) else data.encode())
+    li = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}li"
+    found: dict[str, list[str]] = {}
+    for el in root.iter():
+        name = el.tag.rsplit("}", 1)[-1]
+        if name in ("creator", "rights", "title", "description", "subject", "Credit", "Headline", "City"):
+            found[name] = [i.text or "" for i in el.iter(li)] or [el.text or ""]
+    return found
+
+
+def test_a_wire_photo_s_iim_reaches_a_webp_s_xmp(tmp_path):
+    # A picture desk's audit: the README says WebP, PNG and AVIF carry IIM's fields in XMP;
+    # an agency photo with its caption and credits in IIM only came out of WebP with none of
+    # them: no byline, no credit, no caption. XMP's own values stay first.
+    src = wire_photo(tmp_path / "wire.jpg", agency_iim())
+    (webp,) = run(src, R(operation="fit", width=40, height=40, format="webp"))
+    xmp = _xmp_values(Image.open(io.BytesIO(webp.data)))
+    assert xmp.get("creator") == [BYLINE] and xmp.get("Credit") == [CREDIT], xmp
+    assert xmp.get("rights") == ["© 2026 dpa"] and xmp.get("description") == [CAPTION], xmp
+    assert xmp.get("subject") == ["Politik"] and "City" not in xmp, xmp  # strip-gps: no place
+    (rights,) = run(src, R(operation="fit", width=40, height=40, format="webp", metadata="copyright-only"))
+    xmp = _xmp_values(Image.open(io.BytesIO(rights.data)))
+    assert set(xmp) == {"creator", "Credit", "rights"}, xmp

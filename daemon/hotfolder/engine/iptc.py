@@ -10,7 +10,7 @@ guidelines) that XMP and IIM agree, so they prefer XMP. Pillow reads the block
 as raw marker bytes (`extra`, what Pillow itself uses for XMP and ICC). Only the IIM is
 written (and its digest, when the source's matched it): the block's other resources
 (thumbnails, paths, print settings, a second XMP) are not carried. PNG, WebP and AVIF
-have no IIM place readers use: XMP carries the same fields there.
+have no IIM place readers use: XMP carries the same fields there (engine/iim_in_xmp).
 
 `set_metadata`'s fields are written here too, in UTF-8 (envelope 1:90 `ESC % G`), in
 place of the source's datasets for them (never beside them, to contradict): newsroom

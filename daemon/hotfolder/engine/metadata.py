@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 from PIL import Image
 
 from hotfolder.config.model import Rendition, SetMetadata
-from hotfolder.engine import captions, colour, dcf, formats, iptc, location, matrixicc, orient, rights
+from hotfolder.engine import captions, colour, dcf, formats, iim_in_xmp, iptc, location, matrixicc, orient, rights
 from hotfolder.engine.encoders import Embedded, jpegmarkers
 from hotfolder.engine.errors import DECODE_ERRORS, describe, reraise_unless_input
 from hotfolder.engine.xmp import Packet, Unreadable, q
@@ -218,6 +218,9 @@ def embedded(fmt: formats.Format, rendition: Rendition, meta: Metadata, credits:
         return Embedded(icc=icc, dpi=dpi)
     notes = [] if notes is None else notes
     sidecar = described.sidecar if described is not None and rendition.metadata in ("keep", "strip-gps") else None
+    if not fmt.iptc and fmt.xmp and meta.iim is not None and rendition.metadata != "strip-all":
+        # No IIM in this format: its fields in XMP, where the packet lacks them (engine/iim_in_xmp)
+        meta = replace(meta, xmp=iim_in_xmp.filled(meta.xmp, meta.iim, rendition.metadata == "copyright-only"))
     exif, xmp = _output_exif_xmp(rendition, meta, credits, notes, pixels, sidecar,
                                  described.keywords if described else ())
     iim = None
