@@ -137,3 +137,26 @@ def test_a_wire_photo_s_iim_reaches_a_webp_s_xmp(tmp_path):
     (rights,) = run(src, R(operation="fit", width=40, height=40, format="webp", metadata="copyright-only"))
     xmp = _xmp_values(Image.open(io.BytesIO(rights.data)))
     assert set(xmp) == {"creator", "Credit", "rights"}, xmp
+
+
+def test_a_tiff_s_iim_is_read_as_a_jpeg_s(tmp_path):
+    # A picture desk's audit: print-archive scans are TIFFs with their caption and credits in
+    # IPTC-IIM (TIFF tag 33723, as Photoshop and scanning software write it): not read, so
+    # names, the manifest and the outputs had none of it.
+    from PIL import TiffImagePlugin
+
+    from hotfolder.engine import facts
+    from hotfolder.recipes.facts import Need
+
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[33723], tags.tagtype[33723] = iptc.serialise(agency_iim()), 7
+    src = tmp_path / "scan.tif"
+    Image.new("RGB", (80, 60), (90, 120, 150)).save(src, tiffinfo=tags)
+    photo = facts.read(src, Need(xmp=True), accepted_formats=("tiff",), max_image_pixels=10**8)
+    assert (photo.description, photo.artist, photo.credit) == (CAPTION, BYLINE, CREDIT)
+    (jpeg, webp) = run(src, R(name="j", operation="fit", width=40, height=40, format="jpeg"),
+                       R(name="w", operation="fit", width=40, height=40, format="webp"))
+    iim = iim_of(jpeg.data)
+    assert iim.get((2, 80)) == BYLINE.encode() and iim.get((2, 120)) == CAPTION.encode(), iim
+    assert (2, 90) not in iim  # strip-gps: no city
+    assert _xmp_values(Image.open(io.BytesIO(webp.data))).get("creator") == [BYLINE]

@@ -38,7 +38,7 @@ from hotfolder.engine import (
 )
 from hotfolder.engine.decoders import floattiff
 from hotfolder.engine.errors import DECODE_ERRORS, InputError, describe, reraise_unless_input
-from hotfolder.engine.iptc import read as read_iim
+from hotfolder.engine.iptc import of_image as iim_of
 from hotfolder.engine.opening import open_image, our_pixel_limit, too_many_pixels
 from hotfolder.recipes import exif_tags
 from hotfolder.recipes.facts import Need, Photo, XmpFields
@@ -79,7 +79,7 @@ def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str]
                     size = _avif_size(src, data, size)
                 orientation = orient.valid(exif.get(orient.ORIENTATION_TAG, 1)) if exif is not None else 1
                 xmp = im.info.get("xmp") if need.xmp else None
-                iim = read_iim(im.info.get("photoshop")) if need.xmp else None
+                iim = iim_of(im) if need.xmp else None
         if need.header:
             read_.append("header")
             found["width"], found["height"] = (size[1], size[0]) if orientation in (5, 6, 7, 8) else size

@@ -66,6 +66,22 @@ def read(photoshop: object) -> Iim | None:
     return Iim(data, photoshop.get(DIGEST_RESOURCE) == hashlib.md5(data).digest()) if data else None
 
 
+IPTC_NAA_TAG = 33723  # a TIFF's IIM (Photoshop and scanning software write it there)
+
+
+def of_image(im: object) -> Iim | None:
+    """The IIM of an opened image: a JPEG's Photoshop block, else a TIFF's IPTC-NAA tag (its
+    raw bytes: Photoshop labels them 4-byte integers, so Pillow's parsed value is one
+    number; Pillow's own IIM reader takes `_tagdata` as this does). A TIFF's carries no
+    digest: not known to agree with its XMP."""
+    found = read(getattr(im, "info", {}).get("photoshop"))
+    if found is not None:
+        return found
+    raw = getattr(getattr(im, "tag_v2", None), "_tagdata", None)
+    data = raw.get(IPTC_NAA_TAG) if isinstance(raw, dict) else None
+    return Iim(bytes(data), False) if isinstance(data, bytes | bytearray) and data else None
+
+
 def datasets(data: bytes) -> list[tuple[int, int, bytes]]:
     """(record, number, value) of each dataset, in order."""
     found, pos = [], 0

@@ -116,7 +116,7 @@ def read_metadata(im: Image.Image) -> Metadata:
     if icc is None and known is not None and known.dcf and im.mode in ("RGB", "RGBA") and dcf.names_adobe_rgb(exif):
         icc = matrixicc.adobe_rgb()
     return Metadata(format=known.name if known is not None else "png", orientation=orient.valid(orientation),
-                    exif=raw, icc=icc, xmp=xmp, iim=iptc.read(im.info.get("photoshop")), notes=notes)
+                    exif=raw, icc=icc, xmp=xmp, iim=iptc.of_image(im), notes=notes)
 
 
 # Values in a source's EXIF (IFD0, Exif, GPS and Interop IFDs; a tuple counts its items) past

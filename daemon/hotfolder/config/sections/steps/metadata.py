@@ -8,7 +8,7 @@ from hotfolder.config.values import Choice
 KEYS = (
     Key("metadata", Choice(Metadata, aliases={"strip": "strip-all", "none": "strip-all", "all": "keep"}),
         Metadata.STRIP_GPS,
-        "`keep` (EXIF, XMP, ICC, and a JPEG's IPTC-IIM in JPEG outputs; in the other formats, which have no "
+        "`keep` (EXIF, XMP, ICC, and a JPEG's or TIFF's IPTC-IIM in JPEG outputs; in the other formats, which have no "
         "IIM, its byline, credit, copyright, title, caption, headline and keywords go into the XMP where it has "
         "none), `strip-gps` (the same without where the "
         "photo was taken: EXIF's GPS block; in XMP, GPS coordinates under any prefix, IPTC location, city, state, "
