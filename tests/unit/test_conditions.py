@@ -383,3 +383,20 @@ def test_sizes_as_photographers_give_them(tmp_path):
                                           "for operation pad"):
         config.parse(base + "      - {name: w, operation: pad, size: {long: 10}}\n", str(tmp_path / "c.yaml"),
                      tmp_path)
+
+
+def test_a_news_desk_routes_by_credit_line_and_byline(tmp_path):
+    # A picture desk's audit: AFP's photos to one rendition, staff photographers' to another,
+    # had no condition to say it: keywords and camera only. `credit:` and `artist:` are globs
+    # on the credit line and the byline, read as `{credit}` and `{artist}` are (XMP, IIM, EXIF).
+    folder = config.parse(HEAD + textwrap.indent(textwrap.dedent("""\
+        - {name: afp, size: 100, when: {credit: "*AFP*"}}
+        - {name: staff, size: 100, when: {artist: ["*/Staff", "Łukasz*"]}}
+        """), "      "), str(tmp_path / "c.yaml"), tmp_path).folders[0]
+    afp, staff = (r.when for r in folder.renditions)
+    wire = Facts("a.jpg", "", "f", Photo(credit="© AFP", artist="Anna Nowak/AFP"))
+    assert evaluate(afp, wire).holds and not evaluate(staff, wire).holds
+    assert "its byline Anna Nowak/AFP does not match" in evaluate(staff, wire).why
+    ours = Facts("b.jpg", "", "f", Photo(artist="Łukasz Żółć"))
+    assert evaluate(staff, ours).holds and evaluate(afp, ours).why == "it has no credit line"
+    assert folder_need(folder).xmp

@@ -11,6 +11,7 @@ pure evaluation (`evaluate`) that says which entry excluded a file and why.
     camera      globs on the camera (make and model, the make once) or "Make Model"
     exif        tag name -> globs on its value as text
     keywords    any of these (globs), among XMP dc:subject, IPTC keywords, a sidecar's
+    credit, artist  globs on the credit line and the byline (XMP, IPTC-IIM; EXIF Artist)
     rating      a comparison on the XMP rating (`">= 4"`); unrated counts as 0, as in Lightroom
     any         a list of entry mappings: holds when one of them holds
     not         an entry mapping: holds when it does not
@@ -294,6 +295,27 @@ class Keywords:
 
 
 @dataclass(frozen=True)
+class Byline:
+    """`credit:` or `artist:`: globs on the credit line or the byline (as `{credit}` and
+    `{artist}` read them): a news desk's agency photos to one rendition, its staff's to another."""
+
+    key: str  # "credit" or "artist"
+    globs: tuple[str, ...]
+
+    @property
+    def written(self) -> object:
+        return _one_or_list(self.globs)
+
+    def check(self, facts: Facts) -> Check:
+        what = "credit line" if self.key == "credit" else "byline"
+        value = getattr(facts.photo, self.key)
+        if not value:
+            return False, f"it has no {what}"
+        held = any(glob_matches(g, value) for g in self.globs)
+        return held, f"its {what} {_cut(value)} {'matches' if held else 'does not match'} {_shown(self.globs)}"
+
+
+@dataclass(frozen=True)
 class Rating:
     op: str
     value: int
@@ -346,7 +368,7 @@ class Not:
         return True, f"it does not hold ({outcome.key}: {outcome.why})"
 
 
-Entry = Subfolder | Name | Format | Orientation | Bound | Camera | ExifTag | Keywords | Rating | AnyOf | Not
+Entry = Subfolder | Name | Format | Orientation | Bound | Camera | ExifTag | Keywords | Byline | Rating | AnyOf | Not
 
 
 @dataclass(frozen=True)
@@ -383,7 +405,7 @@ class When:
                 need |= Need(exif=True)
             elif isinstance(entry, ExifTag):
                 need |= Need(exif_tags=frozenset({entry.tag}))
-            elif isinstance(entry, (Keywords, Rating)):
+            elif isinstance(entry, (Keywords, Byline, Rating)):
                 need |= Need(xmp=True)
             elif isinstance(entry, AnyOf):
                 for option in entry.options:

@@ -165,6 +165,10 @@ KEYS = (
                                   "FNumber: \"1.4\"}`"),
     Key("keywords", Globs(), None, "any of these (globs), among the photo's keywords: XMP dc:subject, IPTC "
                                    "keywords, an XMP sidecar's"),
+    Key("credit", Globs(), None, "globs on the credit line (XMP photoshop:Credit, else IPTC Credit), e.g. "
+                                 "`\"*AFP*\"`: an agency's photos"),
+    Key("artist", Globs(), None, "globs on the byline (XMP dc:creator, else IPTC By-line, else EXIF Artist), "
+                                 "e.g. `\"*/Staff\"`"),
     Key("rating", Comparison(), None, "a comparison on the XMP rating (a sidecar's first): `\">= 4\"`, `\"< 2\"`, "
                                       "`5`; an unrated photo counts as 0, as in Lightroom"),
     Key("any", Conditions(), None, "a list of mappings of these entries: holds when one of them holds"),
@@ -228,6 +232,8 @@ def _entries(name: str, values: dict[str, Any], nested: dict[str, Any]) -> list[
         return [c.Bound(name, value)]
     if name == "rating":
         return [c.Rating(*value)]
+    if name in ("credit", "artist"):
+        return [c.Byline(name, tuple(value))]
     simple: dict[str, Callable[[tuple[str, ...]], c.Entry]] = {
         "subfolder": c.Subfolder, "name": c.Name, "format": c.Format, "orientation": c.Orientation,
         "camera": c.Camera, "keywords": c.Keywords}
