@@ -29,6 +29,7 @@ class ExitCode(IntEnum):
     #            a state database a newer release used, a lock path that is no regular file)
     BOOT_FAILURE = 3  # the workers die before they are ready: a broken install, not a bad file (gunicorn's 3)
     INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as a shell reports it
+    READER_GONE = 141  # stdout's reader closed the pipe (`| head`): 128 + SIGPIPE, as a shell tool's
 
 
 class HotfolderError(Exception):

@@ -245,3 +245,19 @@ def test_process_and_rerender_refuse_a_database_a_newer_hotfolder_took_further_i
     line = said_once(done.stderr, f"hotfolder {command}: ")
     assert f"{state / 'hotfolder.db'} was last used by a newer hotfolder (its 'sequence' tables" in line, line
     assert not (home / "var" / "output").exists() or not any((home / "var" / "output").iterdir())
+
+
+def test_a_listing_piped_into_a_reader_that_stopped_ends_quietly(home):
+    """`hotfolder check-config | head -1`, `hotfolder duplicates | head`: the reader closed the
+    pipe before the command had said all; it said "hotfolder duplicates: Broken pipe" and
+    exited 1 as a failure (a review). It ends as a shell tool does, quietly: SIGPIPE's code."""
+    r, w = os.pipe()
+    os.close(r)  # the reader is gone before the first line
+    try:
+        done = subprocess.run([sys.executable, "-m", "hotfolder", "check-config", "--config", "hotfolder.yaml"],
+                              cwd=home, stdout=w, stderr=subprocess.PIPE, text=True, timeout=60)
+    finally:
+        os.close(w)
+    assert "Broken pipe" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert "BrokenPipeError" not in done.stderr, done.stderr
+    assert done.returncode == 128 + 13, (done.returncode, done.stderr)

@@ -208,11 +208,22 @@ def main(argv: list[str] | None = None) -> int:
     except HotfolderError as exc:  # no config found, already running, workers that cannot start, ...
         _say_error(f"hotfolder {args.command}: {exc}")
         return exc.exit_code
+    except BrokenPipeError:  # `hotfolder duplicates | head`: the reader has all it wanted
+        return _reader_gone()
     except OSError as exc:  # a file or folder the command needed: its name and the system's word
         _say_error(f"hotfolder {args.command}: {_os_problem(exc)}")
         return ExitCode.FAILED
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
+
+
+def _reader_gone() -> ExitCode:
+    """End quietly, as a shell tool killed by SIGPIPE does (its exit code): what is left in
+    stdout's buffer goes nowhere, not into a second BrokenPipeError at the interpreter's exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return ExitCode.READER_GONE
 
 
 def _say_config_error(exc: ConfigError) -> None:
