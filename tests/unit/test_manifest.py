@@ -359,3 +359,53 @@ def test_the_manifest_gives_a_cms_the_photo_s_caption_byline_credit_and_copyrigh
     photo((300, 200)).save(folder.inbox / "c.jpg", exif=exif.tobytes())
     source = json.loads(rendered(cfg, folder, "c.jpg", 3).manifest)["source"]
     assert (source["creator"], source["caption"], source["keywords"]) == ("Staff Camera Owner", None, [])
+
+
+def _wire_photo(path: Path, xmp: bytes | None = None) -> None:
+    """A wire photo: its caption, keywords and credits in IPTC-IIM, a camera and a date in EXIF."""
+    from hotfolder.engine import iptc
+    from tests.attack_files import app13
+
+    iim = iptc.serialise([(1, 90, b"\x1b%G"), (2, 5, b"Private title"), (2, 105, b"Private headline"),
+                          (2, 25, b"client-x"), (2, 80, b"Ann Smith"), (2, 110, b"Studio"),
+                          (2, 116, b"(c) Studio"), (2, 120, b"Private caption")])
+    exif = Image.Exif()
+    exif[MAKE], exif[MODEL] = "Canon", "Canon EOS R5"
+    exif.get_ifd(EXIF_IFD)[DATETIME_ORIGINAL] = "2024:06:01 12:34:56"
+    photo((300, 200)).save(path, exif=exif.tobytes(), extra=app13(iim), **({"xmp": xmp} if xmp else {}))
+
+
+TEXTS = ("taken", "camera", "title", "headline", "caption", "keywords", "creator", "credit", "copyright")
+EVERYTHING = {"taken": "2024-06-01T12:34:56", "camera": "Canon EOS R5", "title": "Private title",
+              "headline": "Private headline", "caption": "Private caption", "keywords": ["client-x"],
+              "creator": "Ann Smith", "credit": "Studio", "copyright": "(c) Studio"}
+NOTHING = {"taken": None, "camera": None, "title": None, "headline": None, "caption": None, "keywords": [],
+           "creator": None, "credit": None, "copyright": None}
+RIGHTS = {**NOTHING, "creator": "Ann Smith", "credit": "Studio", "copyright": "(c) Studio"}
+
+
+@pytest.mark.parametrize("renditions, published", [
+    # A shop's strip-all: its outputs carry none of the photo's texts, dates or camera; the
+    # manifest published beside them gave them all (a privacy review: client-x, the caption).
+    ("- {name: web, size: 200, format: jpeg, metadata: strip-all}\n"
+     "- {name: thumb, size: 100, format: webp, metadata: strip-all}\n", NOTHING),
+    # copyright-only keeps the rights fields, no dates or camera (README), nor the captions
+    ("- {name: web, size: 200, format: jpeg, metadata: copyright-only}\n", RIGHTS),
+    # ... unless set_metadata writes them into the output: the README's news desk
+    ("- name: web\n  size: 200\n  format: jpeg\n  metadata: copyright-only\n  set_metadata:\n"
+     "    title: \"{title}\"\n    description: \"{description} (Foto: {artist})\"\n    keywords: \"{keywords}\"\n",
+     {**RIGHTS, "title": "Private title", "caption": "Private caption", "keywords": ["client-x"]}),
+    ("- name: web\n  size: 200\n  format: jpeg\n  metadata: strip-all\n  set_metadata:\n"
+     "    artist: \"{artist}\"\n    headline: \"Portfolio\"\n",
+     {**NOTHING, "creator": "Ann Smith"}),
+    # an output that keeps them (keep, strip-gps) publishes them: the manifest says what it carries
+    ("- {name: web, size: 200, format: jpeg, metadata: strip-all}\n"
+     "- {name: full, size: 300, format: jpeg, metadata: strip-gps}\n", EVERYTHING),
+    ("- {name: web, size: 200, format: webp, metadata: keep}\n", EVERYTHING),
+])
+def test_the_manifest_gives_of_the_photo_only_what_an_output_beside_it_carries(tmp_path, renditions, published):
+    cfg, folder = folder_config(tmp_path, renditions=renditions)
+    _wire_photo(folder.inbox / "a.jpg")
+    source = json.loads(rendered(cfg, folder).manifest)["source"]
+    assert {k: source[k] for k in TEXTS} == published
+

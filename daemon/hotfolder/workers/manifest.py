@@ -14,10 +14,21 @@ import os
 from collections.abc import Sequence
 from urllib.parse import quote
 
+from hotfolder.config.choices import Metadata
+from hotfolder.config.model import SET_METADATA_KEYS, Rendition
 from hotfolder.engine.pipeline import Output, Rendered
+from hotfolder.recipes import templates
 from hotfolder.spool.fsnames import display
 
 VERSION = 1  # of the manifest's layout: a reader checks it
+
+# What of the photo the manifest's `source` gives (its key: the template field that reads it),
+# and what each `metadata` policy keeps of it in an output (engine/metadata, engine/rights).
+PHOTO_FIELDS = {"taken": "taken", "camera": "camera", "title": "title", "headline": "headline",
+                "caption": "description", "keywords": "keywords", "creator": "artist", "credit": "credit",
+                "copyright": "copyright"}
+KEPT_BY = {Metadata.KEEP: set(PHOTO_FIELDS), Metadata.STRIP_GPS: set(PHOTO_FIELDS),
+           Metadata.COPYRIGHT_ONLY: {"creator", "credit", "copyright"}, Metadata.STRIP_ALL: set()}
 
 
 def document(name: str, content_hash: str, size: int, rendered: Rendered, paths: Sequence[str],
@@ -41,6 +52,24 @@ def document(name: str, content_hash: str, size: int, rendered: Rendered, paths:
         "placeholder": shown.thumbhash if shown else None,
         "dominant_color": shown.dominant_color if shown else None,
     }
+
+
+def published(doc: dict, renditions: Sequence[Rendition]) -> dict:
+    """`doc` with only what of the photo (its date, camera, captions, keywords and credits)
+    an output it lists carries: what the output's `metadata` keeps of it, or what its
+    `set_metadata` writes from it (`description: "{description}"` writes the caption); the
+    rest null (keywords: []). The manifest is published beside the outputs: a shop's
+    `strip-all` outputs carry no caption, keywords or date, and their manifest gave them all."""
+    carried: set[str] = set()
+    for rendition in renditions:
+        carried |= KEPT_BY[rendition.metadata]
+        if (given := rendition.set_metadata) is not None:
+            texts = [t for key in SET_METADATA_KEYS if key != "keywords" and (t := getattr(given, key))]
+            for template in map(lambda t: templates.parsed(t, templates.METADATA_FIELDS), [*texts, *given.keywords]):
+                carried |= {key for key, field in PHOTO_FIELDS.items() if template.uses(field)}
+    source = {key: value if key not in PHOTO_FIELDS or key in carried else [] if key == "keywords" else None
+              for key, value in doc["source"].items()}
+    return {**doc, "source": source}
 
 
 def url(path: str, home: str) -> str:

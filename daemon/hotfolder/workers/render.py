@@ -330,6 +330,8 @@ def _write_manifest(job: Job, rendered: pipeline.Rendered, written: list[str], o
         doc = untouched.document(doc, [o.rendition.name for o in rendered.outputs], written, job.had,
                                  job.had_manifest, previous, folder.output, subdir_of(job.rel),
                                  [r.name for r in folder.renditions], job.only)
+    listed = {entry["rendition"] for entry in doc["outputs"]}
+    doc = manifest.published(doc, [r for r in folder.renditions if r.name in listed])
     text = manifest.text(doc)
     atomic.write_atomic_at(out_dir, name, text.encode("utf-8"), folder.output_mode, folder.output_group,
                            tag=temp_tag(job), token=folder.temp_token)
