@@ -409,3 +409,21 @@ def test_the_manifest_gives_of_the_photo_only_what_an_output_beside_it_carries(t
     source = json.loads(rendered(cfg, folder).manifest)["source"]
     assert {k: source[k] for k in TEXTS} == published
 
+
+
+def test_the_manifest_s_texts_hold_no_control_characters(tmp_path):
+    # A wire photo's credit with a NUL (an old tool's C string) was "\\u0000" in the JSON:
+    # PostgreSQL's jsonb refuses it, and the CMS importer failed on the file; an ESC or a
+    # bidi override moved a terminal's cursor or turned the printed byline around. The
+    # camera was shown so already (shown.UNSHOWN).
+    from hotfolder.engine import iptc
+    from tests.attack_files import app13
+
+    cfg, folder = folder_config(tmp_path)
+    iim = iptc.serialise([(2, 110, b"dpa\0"), (2, 80, "Ann\u202e Smith\x1b[31m".encode()),
+                          (2, 120, "Line one\x00\x85 \u200bline two".encode()), (2, 25, b"k\x07w"),
+                          (2, 5, "\u009btitle".encode())])
+    photo((300, 200)).save(folder.inbox / "a.jpg", extra=app13(iim))
+    source = json.loads(rendered(cfg, folder).manifest)["source"]
+    assert (source["credit"], source["creator"], source["caption"], source["keywords"], source["title"]) == (
+        "dpa", "Ann Smith [31m", "Line one line two", ["k w"], "title")

@@ -8,7 +8,7 @@ to show, never trusted to be well formed (a damaged or odd value is left out, ne
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image
 
@@ -42,6 +42,8 @@ def of(size: tuple[int, int], meta: Metadata, sidecar: XmpFields | None = None, 
         described = captions.merged(sidecar or XmpFields(), captions.from_xmp(meta.xmp, notes),
                                     captions.from_iim(meta.iim, notes))
         credits = bylines.of(meta.xmp, meta.iim, meta.exif)
+        described, credits = _shown(described), bylines.Bylines(
+            *(_printable(v, captions.MAX_TEXT) for v in (credits.creator, credits.credit, credits.copyright)))
     exif = _exif(meta.exif)
     if exif is None:
         return SourceFacts(width, height, None, None, described, credits)
@@ -64,9 +66,19 @@ def _exif(raw: bytes) -> Image.Exif | None:
     return exif
 
 
-def _printable(text: str | None) -> str | None:
+def _printable(text: str | None, most: int = MAX_TEXT) -> str | None:
     """The text without what a terminal acts on or hides (shown.UNSHOWN), its spaces single,
     bounded: a name to show."""
     if text is None:
         return None
-    return " ".join(UNSHOWN.sub(" ", text).split())[:MAX_TEXT] or None
+    return " ".join(UNSHOWN.sub(" ", text).split())[:most] or None
+
+
+def _shown(fields: XmpFields) -> XmpFields:
+    """The captions and keywords as `_printable` gives them: a NUL in a wire photo's credit was
+    `\\u0000` in the JSON, which PostgreSQL's jsonb refuses (the importer failed on the file),
+    a bidi override turned the printed byline around."""
+    keywords = tuple(k for k in (_printable(k, captions.MAX_TEXT) for k in fields.keywords) if k)
+    most = captions.MAX_TEXT
+    return replace(fields, keywords=keywords, title=_printable(fields.title, most),
+                   description=_printable(fields.description, most), headline=_printable(fields.headline, most))
