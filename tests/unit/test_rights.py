@@ -170,6 +170,7 @@ def test_year_is_when_the_photo_was_taken_or_else_this_year(tmp_path, camera_jpe
     ("© 2026 Ann", "(c) 2026 Ann"), ("Ånne Müller-Lüdenscheidt", "Anne Muller-Ludenscheidt"),
     ("Straße ™ ® ℗", "Strasse (TM) (R) (p)"), ("“Quotes” ‘and’ … – —", "\"Quotes\" 'and' ... - -"),
     ("東京写真", None), ("Москва, Bürgermeister", None), ("plain ASCII", "plain ASCII"),
+    ("Köln, 6 May\nPhoto:\tAnn\r\n", "Koln, 6 May\nPhoto:\tAnn\r\n"),  # line breaks and tabs are ASCII
 ])
 def test_exif_text_is_spelt_in_ascii(text, spelt):
     assert rights.ascii_text(text) == spelt
@@ -186,6 +187,14 @@ def test_a_field_with_no_ascii_spelling_is_left_out_of_exif_not_written_as_quest
     assert rights.DESCRIPTION_TAG not in exif and rights.ARTIST_TAG not in exif, dict(exif)
     assert exif[rights.COPYRIGHT_TAG] == "(c) Lukasz Zolc"
     assert values(xmp_of(im), "dc:description") == ["Москва 北京"] and values(xmp_of(im), "dc:creator") == ["王小明"]
+
+
+def test_a_caption_of_two_lines_stays_in_exif(camera_jpeg):
+    # `description: |` (a YAML block: the caption, then "Foto: {artist}" on a line of its
+    # own) was left out of EXIF ImageDescription whole, as if it had Cyrillic in it: its
+    # line break is ASCII (before 13abb1e it was written as '?').
+    im, _ = one(camera_jpeg, set_metadata=SetMetadata(description="Demo am Dom\nFoto: Ann Smith"))
+    assert im.getexif()[rights.DESCRIPTION_TAG] == "Demo am Dom\nFoto: Ann Smith"
 
 
 @pytest.mark.parametrize("packet", [

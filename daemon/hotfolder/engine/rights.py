@@ -116,10 +116,11 @@ def capture_year(raw: bytes) -> int | None:
 
 
 def ascii_text(text: str) -> str | None:
-    """The nearest ASCII spelling of `text` (for EXIF's ASCII fields), None when a character has none."""
+    """The nearest ASCII spelling of `text` (for EXIF's ASCII fields), None when a character has none.
+    Line breaks and tabs are ASCII: a caption of two lines stays (it was left out whole)."""
     spelt = "".join(ASCII_SPELLING.get(c, c) for c in text)
     plain = "".join(c for c in unicodedata.normalize("NFKD", spelt) if not unicodedata.combining(c))
-    return plain if all(32 <= ord(c) < 127 for c in plain) else None
+    return plain if all(32 <= ord(c) < 127 or c in "\t\n\r" for c in plain) else None
 
 
 def signed(exif: bytes, xmp: bytes | None, credits: SetMetadata, notes: list[str],
