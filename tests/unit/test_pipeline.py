@@ -19,7 +19,7 @@ from hotfolder.engine import pipeline
 from hotfolder.engine.pipeline import InputError
 from hotfolder.spool.owners import output_name
 from tests.imaging import BLUE, GREY, RED, marked, png_claiming, stored_as
-from tests.rendering import R, near, run, run_one
+from tests.rendering import R, near, render_one, run, run_one
 
 
 @pytest.fixture
@@ -292,6 +292,30 @@ def test_gps_is_kept_with_keep(tmp_path, fmt):
     src = photo_with_metadata(tmp_path / "p.jpg")
     out = run_one(src, R(operation="fit", width=100, height=100, format=fmt, metadata="keep"))
     assert out.getexif().get_ifd(pipeline.GPS_IFD_TAG)[1] == "N"
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp", "avif"])
+def test_strip_gps_leaves_out_the_iptc_and_xmp_a_tool_put_inside_exif(tmp_path, fmt):
+    # EXIF's IFD0 may hold a copy of the IPTC-IIM (IPTC-NAA, 33723: where a TIFF keeps it,
+    # and where a9ec58e reads a TIFF's), of the XMP (XMLPacket, 700) and of Photoshop's
+    # resources (34377): some tools write them into a JPEG's or PNG's EXIF. strip-gps copied
+    # that EXIF whole, and exiftool read IPTC City and XMP photoshop:City from each output.
+    from hotfolder.engine import iptc
+
+    exif = Image.Exif()
+    exif[0x010F] = "Camera Maker"
+    exif[33723] = iptc.serialise([(2, 90, b"Hometown"), (2, 80, b"Ann")])
+    exif[700] = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+                 b'<rdf:Description rdf:about="" xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" '
+                 b'photoshop:City="Hometown"/></rdf:RDF></x:xmpmeta>')
+    exif[34377] = b"8BIM\x04\x04\0\0\0\0\0\x0d" + iptc.serialise([(2, 90, b"Hometown")]) + b"\0"
+    src = tmp_path / "p.jpg"
+    marked((200, 150)).save(src, exif=exif.tobytes())
+    out = run_one(src, R(operation="fit", width=100, height=100, format=fmt))
+    assert {33723, 700, 34377}.isdisjoint(out.getexif()) and out.getexif()[0x010F] == "Camera Maker"
+    assert b"Hometown" not in render_one(src, R(operation="fit", width=100, height=100, format=fmt)).data
+    kept = run_one(src, R(operation="fit", width=100, height=100, format=fmt, metadata="keep"))
+    assert {33723, 700, 34377} <= set(kept.getexif())  # keep keeps the EXIF as it is
 
 
 def test_strip_all_drops_exif_xmp_and_comment(tmp_path):

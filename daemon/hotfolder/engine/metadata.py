@@ -3,7 +3,8 @@ carries, and what each output keeps of it (`Rendition.metadata`):
 
   keep       EXIF (Orientation removed once the pixels are upright) + ICC + XMP, and a
              JPEG's IPTC-IIM into JPEG outputs (engine/iptc).
-  strip-gps  the same without the location (engine/location): EXIF's GPS IFD, XMP's
+  strip-gps  the same without the location (engine/location): EXIF's GPS IFD (and the IIM, XMP and Photoshop
+             resources some tools copy into EXIF: EMBEDDED_BLOCKS), XMP's
              location properties (the rest of the packet kept), IPTC-IIM's location
              datasets. A packet that cannot be parsed is left out (and said).
   strip-all  no EXIF, no XMP, no comment. The ICC profile is kept: dropping it
@@ -43,6 +44,11 @@ TIFF_STRUCTURE_TAGS = {
 # megabytes). It was copied into each output's EXIF (a fuzz round: "Photoshop Document
 # Data" in a 300 px PNG), and past 64 KB it failed every JPEG output.
 NEVER_COPIED = {37724}
+# Copies of other metadata some tools keep inside EXIF's IFD0: the IPTC-IIM (IPTC-NAA, where
+# a TIFF has it), the XMP (XMLPacket) and Photoshop's resources (IIM and XMP again). strip-gps
+# leaves them out: their city and places are not removed there (exiftool read IPTC City and
+# XMP photoshop:City from every strip-gps output). The file's own IIM and XMP are kept, cleaned.
+EMBEDDED_BLOCKS = {33723, 700, 34377}
 XMP_ORIENTATION = re.compile(rb'(tiff:Orientation="|<tiff:Orientation>)\d')
 X_RESOLUTION, Y_RESOLUTION, RESOLUTION_UNIT = 0x011A, 0x011B, 0x0128
 PER_INCH, PER_CENTIMETRE = 2, 3  # EXIF ResolutionUnit
@@ -301,7 +307,8 @@ def output_exif(raw: bytes, rendition: Rendition, pixels: Pixels | None = None) 
     if rendition.orient:
         exif.pop(orient.ORIENTATION_TAG, None)
     if rendition.metadata == "strip-gps":
-        exif.pop(GPS_IFD_TAG, None)
+        for tag in (GPS_IFD_TAG, *EMBEDDED_BLOCKS):
+            exif.pop(tag, None)
     if pixels is not None and len(exif):
         _describe(exif, pixels, density(raw))
     return exif.tobytes() if len(exif) else b""
