@@ -278,6 +278,20 @@ def test_an_output_without_exif_states_72_dpi(tmp_path):
     assert _jfif(run_one(src, R(operation="none", format="jpeg", metadata="strip-all"))) == ((72, 72), 1)
 
 
+@pytest.mark.parametrize("fmt, dpi", [("JPEG", (240, 240)), ("PNG", (300, 300)), ("JPEG", (400, 200))],
+                         ids=["jfif", "png-phys", "jfif-unequal"])
+def test_a_density_stated_outside_exif_is_kept(tmp_path, fmt, dpi):
+    """A scanner's JPEG states its density in JFIF only, a PNG in pHYs only: a print lab's
+    240 or 300 dpi file came out saying 72 dpi (printed 3-4x too large), EXIF being read alone."""
+    src = tmp_path / f"scan.{fmt.lower()}"
+    patch_image().save(src, fmt, dpi=dpi)
+    assert not Image.open(src).getexif()  # no EXIF: the density is JFIF's or pHYs' alone
+    out = run_one(src, R(operation="fit", width=96, height=96, format="jpeg", metadata="keep"))
+    assert _jfif(out) == (dpi, 1)
+    png = run_one(src, R(operation="fit", width=96, height=96, format="png", metadata="strip-all"))
+    assert png.info["dpi"] == pytest.approx(dpi, abs=0.1)
+
+
 @pytest.mark.parametrize("orientation, size", [(1, (96, 16)), (6, (16, 96))])
 def test_exif_image_width_and_height_are_the_outputs(tmp_path, orientation, size):
     exif = Image.Exif()

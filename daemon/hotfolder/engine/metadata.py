@@ -15,7 +15,8 @@ A JPEG comment is never copied.
 
 An output's EXIF describes the output (`Pixels`): ExifImageWidth/Height its own size,
 ColorSpace its colour after a conversion (engine/dcf), and a density that JFIF (or
-PNG's pHYs) states too: the source EXIF's X/YResolution and unit, else 72 dpi.
+PNG's pHYs) states too: the source EXIF's X/YResolution and unit, else the density its
+own format states (JFIF's, pHYs': a scanner's JPEG has no EXIF), else 72 dpi.
 """
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ class Metadata:
     icc: bytes | None
     xmp: bytes | None
     iim: iptc.Iim | None = None  # a JPEG's IPTC-IIM (engine/iptc)
+    dpi: tuple[float, float] | None = None  # the density stated outside EXIF (JFIF, pHYs), if any
     notes: tuple[str, ...] = ()  # what every output's log should say of the source's metadata
 
     def with_icc(self, icc: bytes | None) -> Metadata:
@@ -122,7 +124,18 @@ def read_metadata(im: Image.Image) -> Metadata:
     if icc is None and known is not None and known.dcf and im.mode in ("RGB", "RGBA") and dcf.names_adobe_rgb(exif):
         icc = matrixicc.adobe_rgb()
     return Metadata(format=known.name if known is not None else "png", orientation=orient.valid(orientation),
-                    exif=raw, icc=icc, xmp=xmp, iim=iptc.of_image(im), notes=notes)
+                    exif=raw, icc=icc, xmp=xmp, iim=iptc.of_image(im), notes=notes,
+                    dpi=_stated_dpi(im))
+
+
+def _stated_dpi(im: Image.Image) -> tuple[float, float] | None:
+    """The density a JPEG's JFIF or a PNG's pHYs states in units (Pillow's `dpi`; an
+    aspect ratio alone gives none), or None."""
+    try:
+        x, y = im.info["dpi"]
+        return float(x), float(y)
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 # Values in a source's EXIF (IFD0, Exif, GPS and Interop IFDs; a tuple counts its items) past
@@ -219,7 +232,7 @@ def embedded(fmt: formats.Format, rendition: Rendition, meta: Metadata, credits:
     and density then describe; `described`: an XMP sidecar's fields, written over the
     source's where the policy keeps XMP (`keep`, `strip-gps`), and the photo's own keywords."""
     icc = meta.icc if fmt.icc else None
-    dpi = density(meta.exif).dpi if pixels is not None else None
+    dpi = density(meta.exif, meta.dpi).dpi if pixels is not None else None
     if rendition.metadata == "strip-all" and credits is None:
         return Embedded(icc=icc, dpi=dpi)
     notes = [] if notes is None else notes
@@ -278,7 +291,7 @@ def _output_exif_xmp(rendition: Rendition, meta: Metadata, credits: SetMetadata 
                      keywords: tuple[str, ...]) -> tuple[bytes, bytes | None]:
     if rendition.metadata == "copyright-only":
         return rights.copyright_only(meta.exif, meta.xmp, rendition, meta.orientation, credits, notes)
-    exif = output_exif(meta.exif, rendition, pixels)
+    exif = output_exif(meta.exif, rendition, pixels, meta.dpi)
     xmp = output_xmp(meta.xmp, rendition, meta.orientation, notes)
     if sidecar:
         xmp = _with_sidecar(xmp, sidecar, notes)
@@ -299,7 +312,8 @@ def _with_sidecar(xmp: bytes | None, sidecar: XmpFields, notes: list[str]) -> by
     return packet.tobytes()
 
 
-def output_exif(raw: bytes, rendition: Rendition, pixels: Pixels | None = None) -> bytes:
+def output_exif(raw: bytes, rendition: Rendition, pixels: Pixels | None = None,
+                stated: tuple[float, float] | None = None) -> bytes:
     if not raw or rendition.metadata == "strip-all":
         return b""
     exif = Image.Exif()
@@ -310,41 +324,51 @@ def output_exif(raw: bytes, rendition: Rendition, pixels: Pixels | None = None) 
         for tag in (GPS_IFD_TAG, *EMBEDDED_BLOCKS):
             exif.pop(tag, None)
     if pixels is not None and len(exif):
-        _describe(exif, pixels, density(raw))
+        _describe(exif, pixels, density(raw, stated), said=_exif_density(raw) is not None)
     return exif.tobytes() if len(exif) else b""
 
 
-def _describe(exif: Image.Exif, pixels: Pixels, found: Density) -> None:
+def _describe(exif: Image.Exif, pixels: Pixels, found: Density, said: bool) -> None:
     """Make `exif` say what the output is (the module's doc): its size where the source
-    gave one, its colour space after a conversion, its density (72 dpi written in when
-    the source had none, so EXIF and JFIF agree)."""
+    gave one, its colour space after a conversion, its density (written in when the
+    source's EXIF `said` none, so EXIF and JFIF agree)."""
     photo = exif.get_ifd(EXIF_IFD_TAG)
     for tag, value in ((PIXEL_WIDTH, pixels.size[0]), (PIXEL_HEIGHT, pixels.size[1])):
         if tag in photo:
             photo[tag] = value
     if pixels.colour_space is not None:
         dcf.mark_converted(exif, pixels.colour_space)
-    if found is DEFAULT_DENSITY:
+    if not said:
         exif[X_RESOLUTION], exif[Y_RESOLUTION], exif[RESOLUTION_UNIT] = found.x, found.y, found.unit
 
 
+def density(raw: bytes, stated: tuple[float, float] | None = None) -> Density:
+    """The source EXIF's resolution; else `stated`, the dpi its format says outside EXIF
+    (JFIF, pHYs: a scanner's JPEG, a PNG from most editors); else 72 dpi. Only a density
+    JFIF can state counts (a unit of inches or centimetres, 1 to 65535 dpi)."""
+    found = _exif_density(raw)
+    if found is not None:
+        return found
+    if stated is not None and _stateable(Density(*stated)):
+        return Density(*stated)
+    return DEFAULT_DENSITY
+
+
 @functools.lru_cache(maxsize=8)
-def density(raw: bytes) -> Density:
-    """The source EXIF's resolution, or 72 dpi when it gives none that JFIF can state
-    (a unit of inches or centimetres, 1 to 65535 dpi)."""
+def _exif_density(raw: bytes) -> Density | None:
     if not raw:
-        return DEFAULT_DENSITY
+        return None
     exif = Image.Exif()
     try:
         exif.load(raw)
         found = Density(float(exif[X_RESOLUTION]), float(exif[Y_RESOLUTION]), int(exif.get(RESOLUTION_UNIT, PER_INCH)))
     except (*DECODE_ERRORS, ArithmeticError):  # absent, or not a number
-        return DEFAULT_DENSITY
-    if found.unit not in (PER_INCH, PER_CENTIMETRE):
-        return DEFAULT_DENSITY
-    if not all(math.isfinite(v) and 1 <= v <= 65535 for v in found.dpi):
-        return DEFAULT_DENSITY
-    return found
+        return None
+    return found if _stateable(found) else None
+
+
+def _stateable(found: Density) -> bool:
+    return found.unit in (PER_INCH, PER_CENTIMETRE) and all(math.isfinite(v) and 1 <= v <= 65535 for v in found.dpi)
 
 
 def output_xmp(xmp: bytes | None, rendition: Rendition, orientation: int,
