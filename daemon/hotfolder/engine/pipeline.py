@@ -33,9 +33,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 
+import pyvips
 from PIL import Image
 
 from hotfolder.config.model import Rendition
@@ -190,13 +191,21 @@ def render_with_facts(opened: Opened, renditions: Sequence[Rendition], *, placeh
     source = opened.source
     outputs: dict[int, Output] = {}
     smallest = None
-    for p in sorted(plans_for(renditions, source.size, source.meta.orientation),
-                    key=lambda p: p.frame[0] * p.frame[1], reverse=True):
+    plans = sorted(plans_for(renditions, source.size, source.meta.orientation),
+                   key=lambda p: p.frame[0] * p.frame[1], reverse=True)
+    # A 16-bit source's frames (one per target profile) one after another: each profile's
+    # renditions together, largest first, its frame let go after its last (_DeepFrames).
+    plans.sort(key=lambda p: list(source.frames).index(source.frames_key(p.rendition)))
+    for i, p in enumerate(plans):
         work = Work(source, p, notes=source.meta.notes)
         for step in STEPS:
             work = step(work)
         outputs[id(p.rendition)] = _output(work)
-        smallest = work.pixels
+        if smallest is None or work.pixels.width * work.pixels.height <= smallest.width * smallest.height:
+            smallest = work.pixels
+        key = source.frames_key(p.rendition)
+        if isinstance(source.frames, _DeepFrames) and all(source.frames_key(q.rendition) != key for q in plans[i + 1:]):
+            source.frames.release(key)
     shown = placeholders.of(smallest.image()) if placeholder and smallest is not None else None
     return Rendered([outputs[id(r)] for r in renditions], opened.manifest_facts if placeholder else opened.facts,
                     shown)
@@ -208,12 +217,40 @@ def _source(decoded: Decoded, renditions: Sequence[Rendition], threads: int, nam
     if decoded.deep is None:
         assert decoded.frame is not None  # a decoder gives pixels or a 16-bit pipeline
         return Source(name, decoded.size, decoded.meta, folder, frames={None: resample.Frames(decoded.frame, threads)})
-    frames: dict[str | None, resample.Frames] = {}
-    profiles: dict[str | None, bytes | None] = {}
-    for target in dict.fromkeys(r.color_profile for r in renditions):
-        base, profiles[target] = colour.deep_to_target(decoded.deep, decoded.meta.icc, target)
-        frames[target] = resample.Frames(base, threads)
-    return Source(name, decoded.size, decoded.meta, folder, frames=frames, profiles=profiles)
+    frames = _DeepFrames(decoded.deep, decoded.meta.icc, [r.color_profile for r in renditions], threads)
+    return Source(name, decoded.size, decoded.meta, folder, frames=frames, profiles=frames.profiles)
+
+
+class _DeepFrames(Mapping[str | None, resample.Frames]):
+    """A 16-bit source's 8-bit frame per target profile, each made from the 16 bits when
+    first asked for and let go (`release`) after its last rendition: 3 bytes a pixel per
+    profile, which a print lab's recipe (kept, a working space, sRGB) held all at once
+    (2.1 GiB for a 120 MP TIFF, past the README's 17 bytes a pixel). A frame asked for
+    again is made again, the same."""
+
+    def __init__(self, deep: Callable[[], pyvips.Image], icc: bytes | None, targets: Sequence[str],
+                 threads: int):
+        self._deep, self._icc, self._threads = deep, icc, threads
+        self._made: dict[str | None, resample.Frames] = {}
+        self._targets: tuple[str | None, ...] = tuple(dict.fromkeys(targets))
+        self.profiles: dict[str | None, bytes | None] = {t: None for t in self._targets}
+
+    def __getitem__(self, target: str | None) -> resample.Frames:
+        if target not in self._made:
+            if target is None or target not in self.profiles:
+                raise KeyError(target)
+            base, self.profiles[target] = colour.deep_to_target(self._deep, self._icc, target)
+            self._made[target] = resample.Frames(base, self._threads)
+        return self._made[target]
+
+    def release(self, target: str | None) -> None:
+        self._made.pop(target, None)
+
+    def __iter__(self) -> Iterator[str | None]:
+        return iter(self._targets)
+
+    def __len__(self) -> int:
+        return len(self._targets)
 
 
 def _output(work: Work) -> Output:
