@@ -636,6 +636,20 @@ def test_an_uncompressed_sideways_tiff_read_from_its_path_is_turned_not_scramble
     assert out.shape == expected.shape and np.abs(out - expected).max() <= 1
 
 
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_grey_tiff_whose_white_is_zero_is_not_inverted(tmp_path, bits):
+    """PhotometricInterpretation 0 (WhiteIsZero: some scanners' grey and film scans): stored
+    0 is white. Pillow reads the 8-bit one so; the 16-bit one came out as its negative."""
+    import tifffile
+
+    x = np.mgrid[0:40, 0:256][1]
+    shown = (x * 257 if bits == 16 else x).astype(np.uint16 if bits == 16 else np.uint8)  # black to white
+    src = tmp_path / f"white{bits}.tif"
+    tifffile.imwrite(src, (2 ** bits - 1) - shown, photometric="miniswhite")
+    out = np.asarray(run_one(src, R(operation="none", format="png")).convert("L")).astype(int)
+    assert np.abs(out - x).max() <= 1
+
+
 @pytest.mark.parametrize("compression", [None, "zlib"])
 def test_a_16_bit_tiff_of_separate_planes_renders_its_colours(tmp_path, compression):
     """Stored raw, Pillow names each plane's tile by one letter ("R") and reads it as 8 bits:

@@ -29,6 +29,7 @@ from hotfolder.engine.opening import load
 from hotfolder.engine.resample import Frame
 
 ORIENTATION, BITS_PER_SAMPLE, COMPRESSION, PLANAR, TILE_WIDTH = 274, 258, 259, 284, 322  # TIFF tags
+PHOTOMETRIC, WHITE_IS_ZERO = 262, 0
 # Deep (16-bit per sample) RGB layouts of Pillow's PNG and TIFF readers.
 DEEP_RAWMODES = ("RGB;16", "RGBA;16", "RGBX;16")
 
@@ -45,7 +46,21 @@ def decode(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
         # out scrambled (a fuzz round). Read, not mapped: Pillow maps only a file it has a name of.
         header.filename = ""
     load(header)
-    return eight_bit(header, size, read_metadata(header))
+    meta = read_metadata(header)
+    return eight_bit(_white_at_zero_turned(header), size, meta)
+
+
+def _white_at_zero_turned(im: Image.Image) -> Image.Image:
+    """A 16-bit grey TIFF whose PhotometricInterpretation is WhiteIsZero (some scanners'
+    grey, film scans) with black at zero, as every other grey is: Pillow reads the 8-bit
+    one so ("L;I") but keeps a 16-bit one's values as stored, and it came out as its negative."""
+    if (not isinstance(im, TiffImagePlugin.TiffImageFile) or im.tag_v2.get(PHOTOMETRIC) != WHITE_IS_ZERO
+            or not im.mode.startswith("I;16")):
+        return im
+    pixels = np.asarray(im)
+    turned = Image.fromarray(np.iinfo(pixels.dtype).max - pixels)
+    turned.info = im.info
+    return turned
 
 
 def decode_deep(src: Path, header: ImageFile.ImageFile, wanted: Wanted) -> Decoded:
