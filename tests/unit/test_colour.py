@@ -160,3 +160,46 @@ def test_a_16_bit_rendition_is_resampled_and_upright(tmp_path):
     assert out.size == (256, 2) and out.info["icc_profile"] == srgb_icc()
     red = levels(out.resize((256, 8)), 0)
     assert red[0] < 10 and red[-1] > 245
+
+
+def _grey_profile(gamma: float) -> bytes:
+    """A v2 grey display profile (D50 white, one power curve), as Photoshop's Gray Gamma ones."""
+    import struct
+
+    from hotfolder.engine import matrixicc
+
+    trc = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256)) + b"\0\0"
+    tags = [(b"desc", matrixicc._text_description(f"Gray Gamma {gamma}")), (b"cprt", b"text\0\0\0\0test\0"),
+            (b"wtpt", matrixicc._xyz(matrixicc.D50)), (b"kTRC", trc)]
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = struct.pack(">I", len(tags)), b""
+    for signature, data in tags:
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data + b"\0" * (-len(data) % 4)
+    header = (struct.pack(">I", offset + len(body)) + b"\0" * 4 + bytes([2, 0x10, 0, 0]) + b"mntrGRAYXYZ "
+              + b"\0" * 12 + b"acsp" + b"\0" * 28 + b"".join(matrixicc._s15(v) for v in matrixicc.D50) + b"\0" * 48)
+    return header + table + body
+
+
+@pytest.mark.parametrize("fmt", ["webp", "avif"])
+@pytest.mark.parametrize("mode", ["L", "LA"])
+@pytest.mark.parametrize("target", ["srgb", "keep"])
+def test_a_grey_photo_in_a_grey_profile_written_as_rgb_is_converted_to_an_rgb_profile(tmp_path, fmt, mode, target):
+    """WebP and AVIF have no grey: a grey scan is written as RGB. Its grey profile (Photoshop's
+    Dot Gain and Gray Gamma ones) went with it, which no RGB pixels can carry: LittleCMS
+    refuses the file ("cannot build transform") and viewers drop the profile, showing a
+    linear grey's mid-tones far too dark. Now converted through it into sRGB, and so tagged."""
+    grey = _grey_profile(1.0)
+    src = tmp_path / f"scan_{mode}.png"
+    ramp = Image.frombytes("L", (256, 8), bytes(range(256)) * 8)
+    im = ramp if mode == "L" else Image.merge("LA", (ramp, Image.new("L", ramp.size, 255)))
+    im.save(src, icc_profile=grey)
+    out = run_one(src, R(format=fmt, quality=100, color_profile=target))
+    icc = out.info.get("icc_profile")
+    assert icc, "an RGB output of a profiled grey carries an RGB profile"
+    as_srgb = ImageCms.profileToProfile(out.convert("RGB"), ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+                                        ImageCms.createProfile("sRGB"))
+    expected = ImageCms.profileToProfile(ramp, ImageCms.ImageCmsProfile(io.BytesIO(grey)),
+                                         ImageCms.createProfile("sRGB"), outputMode="RGB")
+    got, want = np.asarray(as_srgb).astype(int)[4], np.asarray(expected).astype(int)[4]
+    assert np.abs(got - want).max() <= 6, (got[::32], want[::32])
