@@ -57,7 +57,9 @@ KEYS = (
                         one="a rendition writes one format; for several (WebP and AVIF beside a JPEG), write a "
                             "rendition for each, the same but for `format` and `name`"), "same",
         "`jpeg`, `png`, `webp`, `avif`, `jxl` (JPEG XL), or `same` (HEIC and RAW sources become JPEG; TIFF, GIF and "
-        "BMP sources become PNG). One a rendition: WebP and AVIF beside a JPEG fallback are three renditions, "
+        "BMP sources become PNG). Every output has 8 bits a channel, a 16-bit source's too (converted from its "
+        "16 bits: see Colour): its full depth is the original's, kept in `archive/`. "
+        "One a rendition: WebP and AVIF beside a JPEG fallback are three renditions, "
         "the same but for `format` and `name` (the manifest lists them by `name`)"),
     Key("quality", Quality(), 85,
         "1–100, for JPEG, WebP, AVIF and JPEG XL; or `auto`: per photo, the lowest quality whose SSIMULACRA2 "
