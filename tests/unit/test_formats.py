@@ -650,6 +650,21 @@ def test_a_grey_tiff_whose_white_is_zero_is_not_inverted(tmp_path, bits):
     assert np.abs(out - x).max() <= 1
 
 
+def test_a_big_endian_grey_tiff_whose_white_is_zero_is_refused_saying_what_to_save_it_as(tmp_path):
+    """Pillow has no mode for a 16-bit WhiteIsZero grey in Motorola byte order (a Mac
+    scanner's): refused, it was told to "save it as 8- or 16-bit RGB …, or as grey", which
+    it is. The message names what differs: black at zero, or the Intel byte order."""
+    import tifffile
+
+    src = tmp_path / "negative.tif"
+    tifffile.imwrite(src, np.full((20, 30), 1000, np.uint16), photometric="miniswhite", byteorder=">")
+    with pytest.raises(InputError) as err:
+        run(src, R(operation="none", format="png"))
+    said = str(err.value)
+    assert "white at 0" in said and "or as grey" not in said
+    assert "black at 0" in said and "byte order" in said
+
+
 @pytest.mark.parametrize("compression", [None, "zlib"])
 def test_a_16_bit_tiff_of_separate_planes_renders_its_colours(tmp_path, compression):
     """Stored raw, Pillow names each plane's tile by one letter ("R") and reads it as 8 bits:

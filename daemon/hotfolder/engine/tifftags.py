@@ -83,6 +83,9 @@ def unreadable_layout(tags: Image.Exif | Mapping[int, Any]) -> str:
     said = f"a TIFF of {found}, which hotfolder cannot read"
     if found.photometric in (0, 1) and found.bands == 2:  # grey with transparency, past 8 bits
         return f"{said}: save it with 8-bit samples, or without its transparency (16-bit grey reads)"
+    if found.photometric == 0 and found.bands == 1 and found.bits == 16:  # in Motorola order (a Mac scanner's)
+        return (f"{said}: save it with black at 0 (BlackIsZero, as editors save grey), or in the IBM PC "
+                "(Intel) byte order")
     if found.photometric == 5 and found.bands > 4:  # CMYK with transparency (or spot channels)
         return f"{said}: save it without its transparency and extra channels, or as RGB with transparency"
     return f"{said}: save it as 8- or 16-bit RGB (with or without transparency), or as grey"
