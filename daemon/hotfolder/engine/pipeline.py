@@ -196,6 +196,9 @@ def render_with_facts(opened: Opened, renditions: Sequence[Rendition], *, placeh
     # A 16-bit source's frames (one per target profile) one after another: each profile's
     # renditions together, largest first, its frame let go after its last (_DeepFrames).
     plans.sort(key=lambda p: list(source.frames).index(source.frames_key(p.rendition)))
+    if isinstance(source.frames, _DeepFrames):  # one the look was taken from, of no rendition asked for now
+        for key in set(source.frames) - {source.frames_key(p.rendition) for p in plans}:
+            source.frames.release(key)
     for i, p in enumerate(plans):
         work = Work(source, p, notes=source.meta.notes)
         for step in STEPS:
