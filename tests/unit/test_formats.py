@@ -650,6 +650,24 @@ def test_a_grey_tiff_whose_white_is_zero_is_not_inverted(tmp_path, bits):
     assert np.abs(out - x).max() <= 1
 
 
+@pytest.mark.parametrize("fmt", ["tiff", "png"])
+def test_16_bit_grey_is_rounded_to_8_bits_as_16_bit_rgb_is(tmp_path, fmt):
+    """65535 → 255 rounded, as a 16-bit RGB file's frame is (colour.deep_to_target): grey
+    was cut off instead, every 16-bit grey scan half a level darker, its darkest tones
+    (up to 1/255 of white) black."""
+    import tifffile
+
+    stored = np.tile(np.arange(0, 65536, 37, dtype=np.uint16), (4, 1))
+    src = tmp_path / f"grey16.{fmt}"
+    if fmt == "tiff":
+        tifffile.imwrite(src, stored, photometric="minisblack")
+    else:
+        Image.fromarray(stored).save(src)
+    out = np.asarray(run_one(src, R(operation="none", format="png"))).astype(int)
+    assert out.shape == stored.shape
+    assert np.array_equal(out, np.rint(stored / 257).astype(int))
+
+
 def test_a_big_endian_grey_tiff_whose_white_is_zero_is_refused_saying_what_to_save_it_as(tmp_path):
     """Pillow has no mode for a 16-bit WhiteIsZero grey in Motorola byte order (a Mac
     scanner's): refused, it was told to "save it as 8- or 16-bit RGB …, or as grey", which

@@ -331,7 +331,8 @@ def _keyed_grey(im: Image.Image) -> Image.Image:
 
 
 def _to_8bit(im: Image.Image) -> Image.Image:
-    """16-bit and 32-bit grey to L, scaled (a plain convert() clips everything above 255 to white)."""
+    """16-bit and 32-bit grey to L, scaled and rounded (a plain convert() clips everything
+    above 255 to white)."""
     if im.mode.startswith("I;16") and im.mode != "I;16":
         im = im.convert("I")
     if im.mode == "I;16":
@@ -339,8 +340,8 @@ def _to_8bit(im: Image.Image) -> Image.Image:
     else:
         high = cast(float, im.getextrema()[1])  # one band: (low, high)
         top = 1.0 if im.mode == "F" and high <= 1.0 else (255 if high <= 255 else 65535 if high <= 65535 else high)
-    if top != 255:
-        im = im.point(lambda v: v * (255 / top))
+    if top != 255:  # rounded (+0.5: point's result is cut off), as a 16-bit RGB frame is
+        im = im.point(lambda v: v * (255 / top) + 0.5)
     return im.convert("L")
 
 
