@@ -160,3 +160,53 @@ def test_a_tiff_s_iim_is_read_as_a_jpeg_s(tmp_path):
     assert iim.get((2, 80)) == BYLINE.encode() and iim.get((2, 120)) == CAPTION.encode(), iim
     assert (2, 90) not in iim  # strip-gps: no city
     assert _xmp_values(Image.open(io.BytesIO(webp.data))).get("creator") == [BYLINE]
+
+
+def test_what_set_metadata_writes_into_iim_is_cut_to_the_standard_s_limits_at_a_character(tmp_path):
+    # A review: set_metadata's values went into IIM whole, past IPTC-IIM 4.2's limits (by-line
+    # 32 bytes, copyright notice 128, caption 2000, keywords 64 each): exiftool reads them, but
+    # newsroom systems refuse the file or cut the value mid-character. Each is cut at a
+    # character that fits whole (never half a UTF-8 letter, nor a letter without its accent),
+    # XMP keeps the whole text, and one note per output says which fields and to what.
+    byline = "Łukasz Żółć-Brzęczyszczykłowski/dpa"  # 42 bytes: byte 32 falls inside 'ł'
+    caption = "Demonstranten vor dem Rathaus. " * 70 + "Foto: Łukasz Żółć/dpa"  # ~2200 bytes
+    keyword = "Bundestagswahl " + "e\u0301" * 30  # decomposed é: byte 64 between 'e' and its accent
+    src = wire_photo(tmp_path / "wire.jpg", agency_iim())
+    spec = SetMetadata(artist=byline, description=caption, keywords=(keyword,), credit="dpa")
+    (out,) = run(src, R(operation="fit", width=40, height=40, format="jpeg", set_metadata=spec))
+    sets = iptc.datasets(Image.open(io.BytesIO(out.data)).info["photoshop"][iptc.IIM_RESOURCE])
+    found = {(r, n): v.decode() for r, n, v in sets if (r, n) != (2, 25)}  # UTF-8 whole: decode() is strict
+    words = [v.decode() for r, n, v in sets if (r, n) == (2, 25)]
+    assert found[(2, 80)] == "Łukasz Żółć-Brzęczyszczyk"  # 31 bytes: the 'ł' does not fit whole
+    assert len(found[(2, 120)].encode()) <= 2000 and caption.startswith(found[(2, 120)])
+    assert len(found[(2, 120)].encode()) > 1990 and found[(2, 110)] == "dpa"
+    assert words[-1] == "Bundestagswahl " + "e\u0301" * 16  # 63 bytes: the next 'e' without its accent, no
+    assert iptc.fitting("Fans 👨\u200d👩\u200d👧 jubeln", 18) == "Fans"  # nor a family emoji cut to a man
+    xmp = _xmp_values(Image.open(io.BytesIO(out.data)))
+    assert xmp["creator"] == [byline] and xmp["description"] == [caption] and keyword in xmp["subject"]
+    (note,) = [n for n in out.notes if "IPTC-IIM" in n]
+    assert "By-line (2:80) 32 bytes" in note and "Caption/Abstract (2:120) 2000 bytes" in note, note
+    assert "Keywords (2:25) 64 bytes" in note and "Credit" not in note, note
+
+
+def test_a_value_within_the_limits_is_written_whole_and_said_nothing_of(tmp_path):
+    src = wire_photo(tmp_path / "wire.jpg", agency_iim())
+    spec = SetMetadata(artist="Łukasz Żółć-Brzęczyszc/dpa", description="x" * 2000)  # 32 and 2000 bytes
+    (out,) = run(src, R(operation="fit", width=40, height=40, format="jpeg", set_metadata=spec))
+    iim = iim_of(out.data)
+    assert iim[(2, 80)] == "Łukasz Żółć-Brzęczyszc/dpa".encode() and iim[(2, 120)] == b"x" * 2000
+    assert not [n for n in out.notes if "IPTC-IIM" in n], out.notes
+
+
+def test_the_source_s_own_iim_past_the_limits_is_carried_as_it_came(tmp_path):
+    # The agency's datasets are its words, not ours: kept whole (an IIM-only wire photo's JPEG
+    # outputs have no XMP copy of them, so a cut would lose the rest for good).
+    long_caption = ("Ein langer Agenturtext. " * 100).strip().encode()
+    src = wire_photo(tmp_path / "wire.jpg", [(1, 90, UTF8), (2, 80, ("Ł" * 30).encode()), (2, 120, long_caption)])
+    out = run(src, R(operation="fit", width=40, height=40, format="jpeg", metadata="keep"),
+              R(name="s", operation="fit", width=40, height=40, format="jpeg",
+                set_metadata=SetMetadata(credit="dpa")))
+    for each in out:
+        iim = iim_of(each.data)
+        assert iim[(2, 80)] == ("Ł" * 30).encode() and iim[(2, 120)] == long_caption, iim
+        assert not [n for n in each.notes if "IPTC-IIM" in n], each.notes

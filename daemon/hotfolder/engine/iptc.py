@@ -17,12 +17,15 @@ place of the source's datasets for them (never beside them, to contradict): news
 systems and WordPress read IIM's by-line, credit and caption before XMP. A source IIM in
 another character set (no envelope: Windows-1252, as older agency tools wrote it) is
 converted to UTF-8 whole then, so one block never mixes two. `copyright-only` keeps the
-source's by-line, credit and copyright notice: the rights fields it keeps of XMP.
+source's by-line, credit and copyright notice: the rights fields it keeps of XMP. What we
+write is cut to IPTC-IIM 4.2's limits (LIMITS: a by-line 32 bytes, a caption 2000) at a
+character, the whole text in XMP; the source's own datasets are carried as they came.
 """
 from __future__ import annotations
 
 import hashlib
 import struct
+import unicodedata
 from dataclasses import dataclass
 
 from hotfolder.config.model import SetMetadata
@@ -39,6 +42,13 @@ RIGHTS_DATASETS = {"artist": {(2, 80)}, "credit": {(2, 110)}, "copyright": {(2, 
 # are written as the output's XMP lists them: the photo's own, then the set ones).
 WRITTEN_AS = {"artist": (2, 80), "credit": (2, 110), "copyright": (2, 116), "title": (2, 5),
               "description": (2, 120), "headline": (2, 105)}
+# The most bytes IPTC-IIM 4.2 lets each written dataset hold (keywords: each one). exiftool
+# reads longer values, but strict readers (newsroom systems, older DAMs) refuse them or cut
+# them mid-character: what set_metadata writes past these is cut at a character, the full
+# text kept in XMP (which has no limit), and said once per output (`cut_to_fit`).
+LIMITS = {(2, 80): 32, (2, 110): 32, (2, 116): 128, (2, 5): 64, (2, 105): 256, (2, 120): 2000, (2, 25): 64}
+NAMES = {(2, 80): "By-line", (2, 110): "Credit", (2, 116): "Copyright Notice", (2, 5): "Object Name",
+         (2, 105): "Headline", (2, 120): "Caption/Abstract", (2, 25): "Keywords"}
 KEPT_RIGHTS = {(2, 80), (2, 110), (2, 116)}  # copyright-only's: XMP's creator, credit, rights
 CHARSET, UTF8 = (1, 90), b"\x1b%G"  # the envelope's coded character set: ISO 2022's escape for UTF-8
 NOT_TEXT = {(2, 0), (2, 200), (2, 201), (2, 202)}  # record version, object preview: bytes, not text
@@ -140,11 +150,12 @@ def output_segment(iim: Iim | None, strip_location: bool, credits: SetMetadata |
     for key, pairs in RIGHTS_DATASETS.items():
         if any(getattr(given, key, None) not in (None, ()) for given in (credits, described)):
             unwanted |= pairs
-    written: list[tuple[int, int, bytes]] = [
-        (*at, getattr(credits, key).encode()) for key, at in WRITTEN_AS.items()
+    texts: list[tuple[int, int, str]] = [
+        (*at, getattr(credits, key)) for key, at in WRITTEN_AS.items()
         if credits is not None and getattr(credits, key) is not None]
     if (2, 25) in unwanted:
-        written += [(2, 25, word.encode()) for word in keywords]
+        texts += [(2, 25, word) for word in keywords]
+    written = cut_to_fit(texts, notes)
     if iim is None and not written:
         return b""
     data = iim.data if iim is not None else b""
@@ -167,6 +178,47 @@ def output_segment(iim: Iim | None, strip_location: bool, credits: SetMetadata |
         notes.append("the source's IPTC-IIM block is larger than one JPEG segment; left out (XMP carries its fields)")
         return b""
     return segment
+
+
+def cut_to_fit(texts: list[tuple[int, int, str]], notes: list[str]) -> list[tuple[int, int, bytes]]:
+    """The datasets we write, each in UTF-8 and at most its LIMITS' bytes: a longer value is
+    cut before the first character that does not fit whole (`fitting`), and one note says
+    which fields were cut and to what. The source's own datasets are never passed here: they
+    are carried as they came (output_segment), the photo's words and not ours; an IIM-only wire
+    photo's JPEG outputs have no XMP copy of them, so a cut would lose the rest for good."""
+    out, cut = [], {}
+    for record, number, value in texts:
+        data = value.encode()
+        limit = LIMITS.get((record, number))
+        if limit is not None and len(data) > limit:
+            data = fitting(value, limit).encode()
+            cut[(record, number)] = limit
+        out.append((record, number, data))
+    if cut:
+        said = ", ".join(f"{NAMES[at]} ({at[0]}:{at[1]:02}) {limit} bytes" for at, limit in cut.items())
+        notes.append(f"IPTC-IIM holds at most {said} (IPTC-IIM 4.2): cut there at a character in this "
+                     "output's IIM, which strict readers would refuse past it; its XMP has the whole text")
+    return out
+
+
+def fitting(text: str, limit: int) -> str:
+    """The longest start of `text` whose UTF-8 is at most `limit` bytes that ends between two
+    characters a reader shows as two: never inside a letter's bytes, never between a letter and
+    its combining accent (a decomposed `é`, a Mac's), nor inside an emoji joined by ZWJ or
+    given a variation selector; trailing spaces dropped."""
+    kept = len(text.encode()[:limit].decode("utf-8", "ignore"))
+    while 0 < kept < len(text) and (_joins(text[kept]) or text[kept - 1] == ZWJ):
+        kept -= 1
+    return text[:kept].rstrip()
+
+
+ZWJ = "\u200d"
+
+
+def _joins(char: str) -> bool:
+    """Whether `char` belongs to the character before it (a combining mark, a joiner, a variation selector)."""
+    return unicodedata.category(char) in ("Mn", "Mc", "Me") or char == ZWJ or "\ufe00" <= char <= "\ufe0f" \
+        or "\U000e0100" <= char <= "\U000e01ef"
 
 
 def _in_utf8(sets: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]:
