@@ -124,4 +124,91 @@ def test_iim_text_that_is_not_utf8_is_read_as_windows_1252_as_agency_tools_wrote
     fields = captions.from_iim(iim, [])
     assert (fields.description, fields.title, fields.headline) == (caption, title, "Łódź")
     # a byte cp1252 leaves undefined (0x81) is still read, as Latin-1
-    assert captions.from_iim(iptc.Iim(iptc.serialise([(2, 5, b"a\x81b")]), False), []).title == "a\x81b"
+    # (a C1 control, as every control character but \t and \n: a space, engine/captions.tidy)
+    assert captions.from_iim(iptc.Iim(iptc.serialise([(2, 5, b"a\x81b")]), False), []).title == "a b"
+
+
+WIRE_CAPTION = "Kanzler Scholz spricht in Berlin, sagte ein Sprecher am Montag.\r\n\r\nFoto: Łukasz Żółć/dpa"
+AS_WRITTEN = "Kanzler Scholz spricht in Berlin, sagte ein Sprecher am Montag.\n\nFoto: Łukasz Żółć/dpa"
+ONE_LINE = "Kanzler Scholz spricht in Berlin, sagte ein Sprecher am Montag. Foto: Łukasz Żółć/dpa"
+NEWS_DESK = """\
+folders:
+  - inbox: in
+    output: out
+    archive: archive
+    failed: failed
+    manifest: "{stem}.json"
+    renditions:
+      - name: web
+        size: {long: 200}
+        format: jpeg
+        metadata: copyright-only
+        filename: "{description}_{stem}.{ext}"
+        set_metadata:
+          title: "{title}"
+          description: "{description}"
+      - name: keep
+        size: {long: 200}
+        format: webp
+        metadata: keep
+"""
+
+
+def test_a_wire_caption_s_paragraphs_reach_the_outputs_metadata_as_the_desk_wrote_them(tmp_path):
+    # A review: the README's news-desk recipe (`description: "{description}"`) wrote a wire
+    # caption of two paragraphs as one line into XMP dc:description, IIM 2:120 and EXIF
+    # ImageDescription: its line breaks were made spaces when it was read. They are kept in
+    # metadata (\r\n as \n, other control characters out), and are spaces where the caption is
+    # shown: file names, explain (and so logs), and where a photo's text is one line.
+    import json
+
+    from hotfolder import jobs
+    from hotfolder.config import parse
+    from hotfolder.engine import facts as reading
+    from hotfolder.recipes.explain import shown_fields
+    from hotfolder.recipes.facts import Facts, Need
+    from hotfolder.spool import moves
+    from hotfolder.workers import render
+    from tests.attack_files import app13
+
+    cfg = parse(NEWS_DESK, "<test>", tmp_path)
+    folder = cfg.folders[0]
+    for place in folder.all_dirs():
+        place.mkdir(parents=True, exist_ok=True)
+    iim = iptc.serialise([(1, 90, b"\x1b%G"), (2, 120, (WIRE_CAPTION + "\x07").encode()),
+                          (2, 5, b"Scholz\tin Berlin"), (2, 80, "Łukasz Żółć/dpa".encode())])
+    Image.new("RGB", (300, 200), (90, 120, 150)).save(folder.inbox / "wire.jpg", quality=90, extra=app13(iim))
+    photo = reading.read(folder.inbox / "wire.jpg", Need(xmp=True), accepted_formats=("jpeg",),
+                         max_image_pixels=10**8)
+    assert photo.description == ONE_LINE and photo.title == "Scholz in Berlin"  # for names, when:, explain
+    assert dict(shown_fields(Facts("wire.jpg", photo=photo)))["description"] == ONE_LINE
+
+    claimed = moves.claim(folder, folder.inbox / "wire.jpg")
+    result = render.process_one(jobs.Job(1, folder, claimed.path, claimed.rel, cfg.accepted_formats,
+                                         cfg.max_image_pixels))
+    assert result.ok, result
+    web = folder.output / (ONE_LINE.replace("/", "_") + "_wire.jpg")  # a name: one line, no newline
+    assert sorted(p.name for p in folder.output.iterdir()) == sorted([web.name, "wire_keep.webp", "wire.json"])
+    with Image.open(web) as im:
+        assert texts(im, f"{DC}description") == [AS_WRITTEN]
+        assert texts(im, f"{DC}title") == ["Scholz\tin Berlin"]
+        assert im.getexif()[0x010E] == AS_WRITTEN.replace("Łukasz Żółć", "Lukasz Zolc")  # EXIF's ASCII
+        found = {(r, n): v for r, n, v in iptc.datasets(im.info["photoshop"][iptc.IIM_RESOURCE])}
+    assert found[(2, 120)] == AS_WRITTEN.encode() and found[(2, 5)] == b"Scholz\tin Berlin"
+    with Image.open(folder.output / "wire_keep.webp") as im:  # the IIM's caption in a WebP's XMP
+        assert texts(im, f"{DC}description") == [AS_WRITTEN]
+    # The manifest's caption keeps its paragraphs as the outputs carry them (see workers/manifest.py)
+    source = json.loads((folder.output / "wire.json").read_text())["source"]
+    assert source["caption"] == AS_WRITTEN and source["title"] == "Scholz in Berlin"
+
+
+def test_a_caption_read_from_xmp_keeps_its_line_breaks_and_loses_other_controls():
+    from hotfolder.engine import captions, xmp
+
+    packet = xmp.Packet.new()
+    packet.put(captions.DESCRIPTION, " Erster Absatz.\r\rZweiter\u2028Absatz.\x01\n")
+    packet.put(captions.HEADLINE, "Eine\r\nZeile")
+    packet.put(captions.SUBJECT, "a\nkeyword")
+    fields = captions.from_packet(xmp.Packet.parse(packet.tobytes()))
+    assert fields.description == "Erster Absatz.\n\nZweiter\nAbsatz."
+    assert fields.headline == "Eine\nZeile" and fields.keywords == ("a keyword",)  # a keyword is one line

@@ -3,8 +3,9 @@ line and copyright notice), for names (`{artist}`, `{credit}`, `{copyright}`) an
 manifest a CMS imports: read from XMP (dc:creator,
 photoshop:Credit, dc:rights), else IPTC-IIM (2:80 by-line, 2:110 credit, 2:116 copyright
 notice), else EXIF (Artist, Copyright; ASCII as cameras write them) — XMP first, as
-readers prefer it (the MWG's guidelines). Data to show: values are clipped and their
-line breaks made spaces (engine/captions), a packet that cannot be read gives nothing.
+readers prefer it (the MWG's guidelines). Data: values are clipped, as written (their
+line breaks kept, for the outputs' metadata; engine/facts shows them on one line for names:
+engine/captions), a packet that cannot be read gives nothing.
 """
 from __future__ import annotations
 

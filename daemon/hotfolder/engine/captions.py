@@ -12,10 +12,16 @@ Where each lives (the IPTC Photo Metadata mapping, as Lightroom and exiftool wri
   headline     photoshop:Headline                IIM 2:105
 
 A packet is data: parsed by engine/xmp (no DTD, no entity), values read as text,
-each at most MAX_TEXT characters, at most MAX_KEYWORDS keywords.
+each at most MAX_TEXT characters, at most MAX_KEYWORDS keywords. A text is read as
+written (`clip`): its line breaks kept (a wire caption's paragraphs, which the outputs'
+metadata carry: \r\n and \r as \n), tabs kept, any other control character a space; a
+keyword and a label are one line (`line`). Where a text is shown on one line (file names,
+`when:`, explain, logs: engine/facts gives the photo's fields so) its line breaks are
+spaces (`shown`).
 """
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
 from hotfolder.engine import iptc
@@ -33,11 +39,36 @@ MAX_TEXT = 2000  # characters a value keeps (IIM's caption allows 2000 bytes; a 
 MAX_KEYWORDS = 500
 
 
+LINE_BREAK = re.compile("\r\n|[\r\u2028\u2029]")  # Photoshop writes IIM's as \r; U+2028/9 are line and paragraph
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # every C0 and C1 control but \t and \n (and DEL)
+
+
+def tidy(text: str) -> str:
+    """`text` as metadata holds it: each line break as \n, tabs kept, any other control
+    character a space (never two words glued), no spaces or blank lines around it."""
+    return CONTROL.sub(" ", LINE_BREAK.sub("\n", text)).strip()
+
+
 def _clip(text: str | None) -> str | None:
+    """A text as written (`tidy`), at most MAX_TEXT characters: what the outputs' metadata carry."""
     if text is None:
         return None
-    text = " ".join(text.split())  # a value's own line breaks and tabs: one space
-    return text[:MAX_TEXT] or None
+    return tidy(text)[:MAX_TEXT].rstrip() or None
+
+
+def shown(text: str | None) -> str | None:
+    """A text on one line, as names, `when:`, explain and logs show it: each run of spaces,
+    tabs and line breaks one space (a name never holds a newline)."""
+    if text is None:
+        return None
+    return " ".join(text.split()) or None
+
+
+def _line(text: str | None) -> str | None:
+    """A text that is one line whatever it holds (a keyword, a label): its line breaks and tabs one space."""
+    if text is None:
+        return None
+    return " ".join(text.split())[:MAX_TEXT] or None
 
 
 def _texts(value: ET.Element | str | None) -> list[str]:
@@ -79,7 +110,7 @@ def keywords_of(values: list[str]) -> tuple[str, ...]:
     """Keywords once each (case aside), in order, blanks dropped."""
     seen: dict[str, str] = {}
     for value in values:
-        word = _clip(value)
+        word = _line(value)
         if word and word.lower() not in seen:
             seen[word.lower()] = word
     return tuple(seen.values())[:MAX_KEYWORDS]
@@ -88,7 +119,7 @@ def keywords_of(values: list[str]) -> tuple[str, ...]:
 def from_packet(packet: Packet) -> XmpFields:
     return XmpFields(
         rating=_rating(packet.find(RATING)),
-        label=_clip(next(iter(_texts(packet.find(LABEL))), None)),
+        label=_line(next(iter(_texts(packet.find(LABEL))), None)),
         keywords=keywords_of(_texts(packet.find(SUBJECT))),
         title=_alt(packet.find(TITLE)),
         description=_alt(packet.find(DESCRIPTION)),

@@ -109,7 +109,15 @@ def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str]
             found["taken_from"] = "mtime"
         except (ValueError, OverflowError, OSError):  # a file dated past year 9999 (tmpfs, XFS): no date known
             notes.append(f"its modification time ({mtime:.0f} s after 1970) is not a date: no date taken")
-    return Photo(**found, sidecar=side if sidecar is not None else None, read=tuple(read_))
+    written = {key: text for key in WRITTEN if (text := found.get(key)) and text != captions.shown(text)}
+    found.update({key: captions.shown(text) for key, text in written.items()})  # one line, for names
+    return Photo(**found, sidecar=side if sidecar is not None else None, read=tuple(read_),
+                 as_written=tuple(written.items()))
+
+
+# The photo's texts that may hold line breaks (a wire caption's paragraphs): one line in the
+# Photo (names, `when:`, explain), as written beside it for set_metadata (Photo.as_written).
+WRITTEN = ("title", "description", "headline", "artist", "credit", "copyright")
 
 
 def _exif(im: Image.Image, notes: list[str]) -> Image.Exif | None:

@@ -67,16 +67,20 @@ ASCII_SPELLING = {
 def credits_for(spec: SetMetadata | None, exif: bytes, folder: str,
                 values: Mapping[str, object] | None = None) -> SetMetadata | None:
     """The fields of one output: `spec`'s templates filled in with `values` (the worker's:
-    the photo's fields, `{seq}`, …), `{year}` (the year the photo was taken, else this year)
-    and `{folder}`. A field whose template gives nothing (a missing value) is not written."""
+    the photo's fields as it writes them, line breaks kept, `{seq}`, …), `{year}` (the year
+    the photo was taken, else this year) and `{folder}`. A field whose template gives nothing
+    (a missing value) is not written. Line breaks are kept (\r\n as \n), other control
+    characters left out (XML's) or made spaces: XMP, IIM and EXIF hold a caption's paragraphs."""
     if spec is None:
         return None
     given = {"folder": folder, **(values or {}), "year": capture_year(exif) or dt.date.today().year}
 
-    def filled(text: str) -> str | None:
-        return xmp.writable(templates.fill(templates.parsed(text, templates.METADATA_FIELDS), given)).strip() or None
+    def filled(text: str) -> str | None:  # line breaks kept (a caption's paragraphs), as \n
+        return captions.tidy(xmp.writable(templates.fill(templates.parsed(text, templates.METADATA_FIELDS),
+                                                         given))) or None
 
-    keywords = tuple(word for text in spec.keywords for word in _each(text, given, filled) if word)
+    keywords = tuple(word for text in spec.keywords for given_word in _each(text, given, filled)
+                     if (word := captions.shown(given_word)))  # a keyword is one line
     return SetMetadata(**{key: filled(text) for key, text in fields(spec)}, keywords=keywords)
 
 

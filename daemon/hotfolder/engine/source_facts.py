@@ -1,7 +1,8 @@
 """What a manifest says of an original, from what its decoder read: its size upright,
 when it was taken and with what camera (EXIF), and what a CMS prints beside it: its title,
 headline, caption and keywords (XMP, else IPTC-IIM; a sidecar's first, as the templates
-read them) and its creator, credit and copyright (engine/bylines). Read by engine/facts' own rules, so the
+read them; the caption with its paragraphs) and its creator, credit and copyright
+(engine/bylines). Read by engine/facts' own rules, so the
 manifest says what `{taken}` and `{camera}` say (a review: a second reader here took
 IFD0's DateTime, kept February 31st and Nikon's make twice). The EXIF is the file's: data
 to show, never trusted to be well formed (a damaged or odd value is left out, never raised).
@@ -81,4 +82,12 @@ def _shown(fields: XmpFields) -> XmpFields:
     keywords = tuple(k for k in (_printable(k, captions.MAX_TEXT) for k in fields.keywords) if k)
     most = captions.MAX_TEXT
     return replace(fields, keywords=keywords, title=_printable(fields.title, most),
-                   description=_printable(fields.description, most), headline=_printable(fields.headline, most))
+                   description=_paragraphs(fields.description, most), headline=_printable(fields.headline, most))
+
+
+def _paragraphs(text: str | None, most: int) -> str | None:
+    """A caption as `_printable` gives each of its lines, its line breaks kept as \n (see
+    workers/manifest.py: a CMS gets the paragraphs the outputs carry)."""
+    if text is None:
+        return None
+    return "\n".join(" ".join(UNSHOWN.sub(" ", line).split()) for line in text.split("\n")).strip("\n")[:most] or None

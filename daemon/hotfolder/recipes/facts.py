@@ -60,6 +60,11 @@ class Photo:
     credit: str | None = None
     copyright: str | None = None
     exif: tuple[tuple[str, str], ...] = ()  # the tags `exif:` conditions name: (name, value as text)
+    # The texts above (title, description, headline, artist, credit, copyright) are one line
+    # each, as names, `when:` and explain show them; these are the ones the photo writes
+    # otherwise (a wire caption's paragraphs), as written: what set_metadata's templates fill
+    # the outputs' metadata with (Facts.written_values).
+    as_written: tuple[tuple[str, str], ...] = ()
     sidecar: XmpFields | None = None  # an XMP sidecar's own fields (for the outputs' XMP)
     read: tuple[str, ...] = ()  # what was read, in order: header, exif, xmp, iptc, sidecar, mtime
 
@@ -111,6 +116,11 @@ class Facts:
                 "description": p.description, "headline": p.headline, "artist": p.artist, "credit": p.credit,
                 "copyright": p.copyright,
                 "keywords": Items(p.keywords, ", ") if p.keywords else None, "hash": self.hash}
+
+    def written_values(self, values: Mapping[str, object]) -> dict[str, object]:
+        """`values` (the file's template values) with the photo's texts as it writes them, line
+        breaks kept: what set_metadata fills the outputs' metadata with (names take `values`)."""
+        return {**values, **dict(self.photo.as_written)}
 
 
 @dataclass(frozen=True)

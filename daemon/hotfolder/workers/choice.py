@@ -35,7 +35,7 @@ class Choice:
 
     @property
     def described(self) -> Described:
-        return Described(self.values, self.facts.photo.sidecar, self.facts.photo.keywords)
+        return Described(self.facts.written_values(self.values), self.facts.photo.sidecar, self.facts.photo.keywords)
 
 
 def subdir_of(rel: str) -> str:

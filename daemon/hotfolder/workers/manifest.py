@@ -42,6 +42,11 @@ def document(name: str, content_hash: str, size: int, rendered: Rendered, paths:
     shown = rendered.placeholder
     return {
         "version": VERSION,
+        # The caption keeps its line breaks (\n; a wire caption's "…\n\nFoto: …/dpa"): it is what the
+        # outputs' XMP and IIM carry (set_metadata's `description: "{description}"`), and a CMS
+        # printing it beside the photo decides how to show a paragraph (JSON writes it as `\n`,
+        # which no line of a log or of jsonb minds; a NUL or ESC are still spaces). The other
+        # texts are one line, as the IPTC's title, headline, byline, credit and notice are.
         "source": {"name": display(name), "blake3": content_hash, "bytes": size, "width": source.width,
                    "height": source.height, "taken": source.taken, "camera": source.camera,
                    "title": source.described.title, "headline": source.described.headline,
