@@ -210,3 +210,27 @@ def test_the_source_s_own_iim_past_the_limits_is_carried_as_it_came(tmp_path):
         iim = iim_of(each.data)
         assert iim[(2, 80)] == ("Ł" * 30).encode() and iim[(2, 120)] == long_caption, iim
         assert not [n for n in each.notes if "IPTC-IIM" in n], each.notes
+
+
+def test_an_xmp_sidecar_s_caption_title_and_headline_take_their_place_in_the_iim():
+    """A Lightroom sidecar's caption removed the source's IIM caption (never two that
+    contradict) but wrote nothing in its place: an IIM reader of the JPEG (a newsroom CMS,
+    WordPress) found no caption, title or headline at all (a review). The sidecar's words are
+    written there now, as its XMP has them; set_metadata's, when it sets one, come over them."""
+    from hotfolder.recipes.facts import XmpFields
+
+    source = iptc.Iim(iptc.serialise(agency_iim()), False)
+    sidecar = XmpFields(title="Eröffnung", description="Neue Brücke\n\nFoto: dpa", headline="Brücke offen",
+                        keywords=("Köln",))
+    notes: list[str] = []
+    segment = iptc.output_segment(source, True, None, notes, sidecar, keywords=("Köln",))
+    data = segment[segment.index(b"8BIM") + 12:]  # past the resource's header (type, id, name, length)
+    found = {(r, n): v for r, n, v in iptc.datasets(data)}
+    assert (found[(2, 5)], found[(2, 120)], found[(2, 105)]) == (
+        "Eröffnung".encode(), "Neue Brücke\n\nFoto: dpa".encode(), "Brücke offen".encode())
+    assert found[(2, 80)] == BYLINE.encode(), "the source's byline, which the sidecar does not set, stays"
+    assert (2, 90) not in found, "strip-gps: the city is still left out"
+    credits = SetMetadata(headline="Set by the desk")
+    segment = iptc.output_segment(source, True, credits, notes, sidecar, keywords=("Köln",))
+    found = {(r, n): v for r, n, v in iptc.datasets(segment[segment.index(b"8BIM") + 12:])}
+    assert found[(2, 105)] == b"Set by the desk" and found[(2, 120)] == "Neue Brücke\n\nFoto: dpa".encode()

@@ -142,17 +142,19 @@ def output_segment(iim: Iim | None, strip_location: bool, credits: SetMetadata |
                    described: object = None, rights_only: bool = False, keywords: tuple[str, ...] = ()) -> bytes:
     """The APP13 segment an output carries (b"" when none): the source's IIM (if any), without
     the location datasets when asked, without the fields `credits` (or `described`, an XMP
-    sidecar's fields) set, so no reader sees the old ones beside the new, and with `credits`'
-    own; `rights_only` (copyright-only): of the source's, only its rights datasets;
+    sidecar's fields) set, so no reader sees the old ones beside the new, and with their own
+    (`credits`' over the sidecar's); `rights_only` (copyright-only): of the source's, only its rights datasets;
     `keywords`: every keyword the output's XMP lists, written in place of the IIM's when
     keywords are set (else an IIM reader found none)."""
     unwanted = set(location.IIM_DATASETS) if strip_location else set()
     for key, pairs in RIGHTS_DATASETS.items():
         if any(getattr(given, key, None) not in (None, ()) for given in (credits, described)):
             unwanted |= pairs
+    # set_metadata's fields, else an XMP sidecar's (its caption, title, headline): their datasets
+    # were removed above, and an IIM reader found none at all in their place (a review)
     texts: list[tuple[int, int, str]] = [
-        (*at, getattr(credits, key)) for key, at in WRITTEN_AS.items()
-        if credits is not None and getattr(credits, key) is not None]
+        (*at, value) for key, at in WRITTEN_AS.items()
+        if (value := _given(credits, key) or _given(described, key)) is not None]
     if (2, 25) in unwanted:
         texts += [(2, 25, word) for word in keywords]
     written = cut_to_fit(texts, notes)
@@ -178,6 +180,11 @@ def output_segment(iim: Iim | None, strip_location: bool, credits: SetMetadata |
         notes.append("the source's IPTC-IIM block is larger than one JPEG segment; left out (XMP carries its fields)")
         return b""
     return segment
+
+
+def _given(fields: object, key: str) -> str | None:
+    value = getattr(fields, key, None)
+    return value if isinstance(value, str) else None
 
 
 def cut_to_fit(texts: list[tuple[int, int, str]], notes: list[str]) -> list[tuple[int, int, bytes]]:
