@@ -661,8 +661,8 @@ def test_a_profile_that_is_not_rgb_cannot_be_a_target(tmp_path):
 # --- did you mean, and one problem for one mistake (issue 26.13) ----------------------
 
 @pytest.mark.parametrize("old, new, key, meant", [
-    ("format: jpeg", "format: jpg", "folders[shop].renditions[web].format", "'jpg' is not one of: jpeg, png, webp, "
-                                                                          "avif, jxl, same (did you mean 'jpeg'?)"),
+    ("format: jpeg", "format: jpg", "folders[shop].renditions[web].format",
+     "'jpg' is not one of: jpeg, png, webp, tiff, avif, jxl, same (did you mean 'jpeg'?)"),
     ("format: jpeg", "format: jpeg\n        watermark: {text: hi, position: bottom right}",
      "folders[shop].renditions[web].watermark.position", "(did you mean 'bottom-right'?)"),
     ("format: jpeg", "format: jpeg\n        watermark: {text: hi, position: Top_Left}",
@@ -686,7 +686,7 @@ def test_a_list_where_one_choice_goes_says_to_choose_one(tmp_path):
     # "must be a non-empty text, not a list", which says neither the choices nor what to do.
     err = error_of(tmp_path, BASE.replace("format: jpeg", "format: [webp, avif, jpeg]"))
     assert [p.key for p in err.problems] == ["folders[shop].renditions[web].format"], err.lines()
-    assert ("must be one of: jpeg, png, webp, avif, jxl, same, not a list: a rendition writes one format; for "
+    assert ("must be one of: jpeg, png, webp, tiff, avif, jxl, same, not a list: a rendition writes one format; for "
             "several (WebP and AVIF beside a JPEG), write a rendition for each, the same but for `format` and "
             "`name`") in err.reason, err.reason
     err = error_of(tmp_path, BASE.replace("format: jpeg", "format: jpeg\n        operation: [fit, fill]"))

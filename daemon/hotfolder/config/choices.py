@@ -22,6 +22,9 @@ FORMATS = (*formats.OUTPUTS, formats.SAME)  # engine/formats: the table of forma
 QUALITY_FORMATS = tuple(f.name for f in formats.TABLE if f.encoder is not None and f.quality)
 PROGRESSIVE_FORMATS = tuple(f.name for f in formats.TABLE if f.encoder is not None and f.progressive)
 PROFILE_FORMATS = tuple(f.name for f in formats.TABLE if f.encoder is not None and f.icc)  # carry an ICC profile
+# Formats with a `compression:` (TIFF), and every compression one of them offers (each format's first is its default).
+COMPRESSION_FORMATS = tuple(f.name for f in formats.TABLE if f.encoder is not None and f.compressions)
+COMPRESSIONS = tuple(dict.fromkeys(c for f in formats.TABLE if f.encoder is not None for c in f.compressions))
 
 
 INPUT_FORMATS = formats.INPUTS

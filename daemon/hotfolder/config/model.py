@@ -170,6 +170,7 @@ class Rendition:
     set_metadata: SetMetadata | None = None  # copyright and credit written into EXIF and XMP
     max_bytes: int | None = None  # the output never exceeds this (quality lowered as needed)
     progressive: bool = False  # JPEG only
+    compression: str = "deflate"  # TIFF only: deflate, lzw, none (engine/encoders/tiff)
     color_profile: str = "srgb"  # srgb, keep, or the absolute path of an RGB ICC profile
     when: When | None = None  # the conditions a file must meet for this rendition (recipes/conditions.py)
 

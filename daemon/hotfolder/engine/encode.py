@@ -39,7 +39,8 @@ class Encoded:
 def encode(im: Raster, fmt: Format, rendition: Rendition, metadata: Embedded) -> Encoded:
     """`im` (in the mode `fmt` takes) encoded as `rendition` asks, carrying `metadata`."""
     if not fmt.quality:
-        return Encoded(_save(im, fmt, Encoding(None, metadata, progressive=rendition.progressive)), None)
+        encoding = Encoding(None, metadata, progressive=rendition.progressive, compression=rendition.compression)
+        return Encoded(_save(im, fmt, encoding), None)
     if rendition.quality == AUTO_QUALITY:
         return _auto(im, fmt, rendition, metadata)
     assert isinstance(rendition.quality, int)

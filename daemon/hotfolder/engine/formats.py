@@ -17,6 +17,8 @@ What reads the fields:
                  this libvips has no loader for it
   quality        the encoder takes a quality (max_bytes lowers it; `quality: auto` searches it)
   progressive    the encoder can write a progressive file (`progressive: true`)
+  compressions   the lossless compressions its encoder offers (`compression:`), the
+                 first the default; () for a format without the key
   alpha, grey    an output keeps transparency (else flattened onto `background`),
                  writes grey frames as grey (else as RGB): engine/colour.convert_for
   animation      a file of several frames is an animation (`animation: fail`)
@@ -92,6 +94,7 @@ class Format:
     default: bool = False
     pil_also: tuple[str, ...] = ()
     progressive: bool = False
+    compressions: tuple[str, ...] = ()
 
     @property
     def ext(self) -> str:
@@ -112,8 +115,10 @@ TABLE: tuple[Format, ...] = (
            quality=True, alpha=True, grey=False, animation=True, exif=True, xmp=True, icc=True,
            decoder=decoder("webp:decode"), encoder=encoder("pillow:webp"), default=True),
     Format("tiff", ("tif", "tiff"), "image/tiff", pil="TIFF", vips="tiff",
-           quality=False, alpha=True, grey=True, animation=False, exif=True, xmp=True, icc=True,
-           dcf=True, decoder=decoder("pillow:decode_deep"), same="png", default=True),
+           quality=False, alpha=True, grey=True, animation=False, exif=True, xmp=True, icc=True, iptc=True,
+           dcf=True, decoder=decoder("pillow:decode_deep"), encoder=encoder("tiff:encode"),
+           same="png",  # `same` stays PNG: a TIFF source's outputs were named .png before TIFF was written
+           default=True, compressions=("deflate", "lzw", "none")),  # engine/encoders/tiff.COMPRESSIONS
     Format("gif", ("gif",), "image/gif", pil="GIF", vips="gif",
            quality=False, alpha=True, grey=True, animation=True, exif=False, xmp=False, icc=False,
            decoder=decoder("pillow:decode"), same="png"),

@@ -237,6 +237,22 @@ def _in_utf8(sets: list[tuple[int, int, bytes]]) -> list[tuple[int, int, bytes]]
     return [(*CHARSET, UTF8), *converted]
 
 
+def datasets_of(segment: bytes) -> bytes:
+    """The IIM datasets of an APP13 segment `output_segment` made: what a TIFF's IPTC-NAA
+    tag (33723) holds, where Photoshop writes a TIFF's IIM (b"" if the segment holds none)."""
+    pos = 4 + len(APP13_HEADER)  # the marker and length, then the header
+    while pos + 12 <= len(segment) and segment[pos:pos + 4] == b"8BIM":
+        code = struct.unpack_from(">H", segment, pos + 4)[0]
+        name = segment[pos + 6]
+        pos += 6 + (name + 2) // 2 * 2  # a Pascal string, padded to even
+        size = struct.unpack_from(">I", segment, pos)[0]
+        pos += 4
+        if code == IIM_RESOURCE:
+            return segment[pos:pos + size]
+        pos += size + size % 2
+    return b""
+
+
 def _app13(data: bytes, with_digest: bool) -> bytes:
     body = APP13_HEADER + _resource(IIM_RESOURCE, data)
     if with_digest:

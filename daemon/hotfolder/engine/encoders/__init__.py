@@ -4,6 +4,8 @@
           jpegmarkers puts the metadata segments in for jpegli
   pillow  PNG, WebP, AVIF at measured settings, and libjpeg-turbo's JPEG
   jxl     JPEG XL through imagecodecs (libjxl), EXIF and XMP in its container's boxes
+  tiff    TIFF, lossless (deflate, LZW or none), its directory by Pillow's writer: EXIF,
+          XMP, IPTC-IIM and ICC as tags
 
 Every encoder has one shape: `encode(pixels, encoding) -> bytes`, the rendition's pixels
 (engine/raster: packed, or a Pillow image) in the mode its format takes
@@ -35,7 +37,7 @@ class Embedded:
     exif: bytes = b""  # "Exif\0\0" + TIFF, or b"": none
     xmp: bytes | None = None  # a whole packet
     icc: bytes | None = None
-    iim: bytes | None = None  # a whole APP13 segment (IPTC-IIM), for JPEG
+    iim: bytes | None = None  # a whole APP13 segment (IPTC-IIM), for JPEG (TIFF takes its datasets)
     dpi: tuple[float, float] | None = None  # JFIF's or pHYs' density, as the EXIF says it (engine/metadata)
 
 
@@ -70,6 +72,7 @@ class Encoding:
     quality: int | None  # None for a format without one (its entry's `quality`)
     metadata: Embedded = Embedded()
     progressive: bool = False  # the rendition's `progressive` (JPEG)
+    compression: str | None = None  # the rendition's `compression` (TIFF; None: the format's first)
     search: bool = False  # one of max_bytes' trial encodes: JPEG optimises its Huffman tables
     # The frame's pixels packed, when it is encoded more than once (an encoder that takes
     # packed bytes reads them here); always of the image the encode is given.

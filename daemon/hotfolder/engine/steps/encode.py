@@ -1,5 +1,5 @@
 """Step: the output's bytes (`format`, `quality`, `quality_target`, `max_bytes`,
-`progressive`), by its format's encoder (engine/encode, engine/encoders), at the quality
+`progressive`, `compression`), by its format's encoder (engine/encode, engine/encoders), at the quality
 the rendition names or the one `quality: auto` finds (engine/autoencode).
 
 Light to import: Pillow is imported with the first rendition.

@@ -1,0 +1,197 @@
+"""`format: tiff` (engine/encoders/tiff): lossless 8-bit TIFF outputs, RGB, RGBA with
+unassociated alpha, grey kept grey, each compression read back by Pillow, tifffile and
+libvips; the metadata as tags (EXIF IFDs, XMP 700, IPTC-IIM 33723, ICC 34675, dpi), and
+no location under strip-gps; the `compression` key and what TIFF refuses."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pyvips
+import tifffile
+from PIL import Image
+
+from hotfolder.config import load
+from hotfolder.config.model import ConfigError
+from hotfolder.engine import iptc
+from hotfolder.engine.encoders import Embedded, Encoding, tiff
+from hotfolder.engine.raster import Raster
+from tests import sources
+from tests.imaging import marked, photo
+from tests.rendering import R, render_one, run_one
+from tests.unit.test_render_config import HEAD, config_with, problems
+
+GPS_IFD, EXIF_IFD = 0x8825, 0x8769
+MAKE, COPYRIGHT = 0x010F, 0x8298
+XMP_WITH_PLACE = (
+    b'<?xpacket begin="" id="W5M0MpCehiHzreSzNTczkc9d"?><x:xmpmeta xmlns:x="adobe:ns:meta/">'
+    b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+    b'xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" xmlns:exif="http://ns.adobe.com/exif/1.0/" '
+    b'photoshop:City="Hometown" exif:GPSLatitude="48,51.4N" photoshop:Credit="Agency"/></rdf:RDF></x:xmpmeta>'
+    b'<?xpacket end="w"?>')
+IIM_WITH_PLACE = iptc.serialise([(2, 80, b"Ann Byline"), (2, 90, b"Hometown"), (2, 101, b"Freedonia")])
+
+
+def frame(mode: str, size=(203, 157)) -> Image.Image:
+    """Every pixel different enough that a wrong predictor or byte order shows."""
+    rng = np.random.default_rng(7)
+    bands = len(mode)
+    smooth = np.linspace(0, 255, size[0] * size[1] * bands).reshape(size[1], size[0], bands)
+    data = (smooth + rng.integers(0, 40, smooth.shape)).clip(0, 255).astype(np.uint8)
+    return Image.fromarray(data[:, :, 0] if bands == 1 else data, mode)
+
+
+@pytest.mark.parametrize("compression", tiff.COMPRESSIONS)
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA"])
+def test_each_mode_and_compression_reads_back_exactly_in_pillow_tifffile_and_libvips(tmp_path, mode, compression):
+    im = frame(mode)
+    data = tiff.encode(Raster.of(im), Encoding(None, compression=compression))
+    want = np.asarray(im)
+    with Image.open(io.BytesIO(data)) as back:
+        assert back.mode == mode and np.array_equal(np.asarray(back), want)
+        assert back.info["compression"] == {"deflate": "tiff_adobe_deflate", "lzw": "tiff_lzw", "none": "raw"}[
+            compression]
+    path = tmp_path / "out.tif"
+    path.write_bytes(data)
+    with tifffile.TiffFile(path) as tf:
+        page = tf.pages[0]
+        assert np.array_equal(page.asarray(), want)
+        assert page.bitspersample == 8 and page.photometric == (2 if mode.startswith("RGB") else 1)
+        if "A" in mode:  # unassociated: what Photoshop reads as transparency, not premultiplied
+            assert tuple(page.extrasamples) == (tifffile.EXTRASAMPLE.UNASSALPHA,)
+    vips = pyvips.Image.new_from_file(str(path))
+    assert vips.bands == len(mode) and vips.format == "uchar"
+    got = np.ndarray(buffer=vips.write_to_memory(), dtype=np.uint8, shape=(vips.height, vips.width, vips.bands))
+    assert np.array_equal(got.reshape(want.shape), want)
+
+
+def test_deflate_is_the_default_and_not_larger_than_lzw_on_a_photo():
+    """On flat synthetic frames LZW can win; on photos deflate is smaller (bench/tiff.py: 9-13 %)."""
+    im = photo((640, 480))
+    sizes = {c: len(tiff.encode(Raster.of(im), Encoding(None, compression=c))) for c in tiff.COMPRESSIONS}
+    assert tiff.encode(Raster.of(im), Encoding(None)) == tiff.encode(Raster.of(im), Encoding(None,
+                                                                                          compression="deflate"))
+    assert sizes["deflate"] <= sizes["lzw"] < sizes["none"] * 0.6, sizes
+
+
+def test_the_metadata_is_written_as_the_tiff_s_own_tags_and_the_exif_cannot_change_its_layout(tmp_path):
+    exif = Image.Exif()
+    exif[MAKE], exif[COPYRIGHT] = "Camera Maker", "(c) Ann"
+    exif[256], exif[259], exif[273], exif[700] = 1, 6, 12345, b"<stale/>"  # layout tags and an old XMP in EXIF
+    exif.get_ifd(EXIF_IFD)[0x9003] = "2021:07:04 12:00:00"
+    exif.get_ifd(GPS_IFD)[1] = "N"
+    icc = sources.adobe_rgb_icc()
+    segment = iptc.output_segment(iptc.Iim(IIM_WITH_PLACE, False), False, None, [])
+    carried = Embedded(exif=exif.tobytes(), xmp=XMP_WITH_PLACE, icc=icc, iim=segment, dpi=(300.0, 300.0))
+    im = frame("RGB")
+    data = tiff.encode(Raster.of(im), Encoding(None, carried))
+    with Image.open(io.BytesIO(data)) as back:
+        back.load()
+        tags = back.getexif()
+        assert back.size == im.size and np.array_equal(np.asarray(back), np.asarray(im))
+        assert tags[MAKE] == "Camera Maker" and tags[COPYRIGHT] == "(c) Ann"
+        assert tags.get_ifd(EXIF_IFD)[0x9003] == "2021:07:04 12:00:00" and tags.get_ifd(GPS_IFD)[1] == "N"
+        assert back.info["dpi"] == (300.0, 300.0) and back.info["icc_profile"] == icc
+        assert back.tag_v2[700] == XMP_WITH_PLACE  # the output's packet, not the EXIF's stale copy
+        assert iptc.of_image(back) == iptc.Iim(IIM_WITH_PLACE, False)
+    path = tmp_path / "out.tif"
+    path.write_bytes(data)
+    with tifffile.TiffFile(path) as tf:
+        page = tf.pages[0]
+        assert page.tags["Make"].value == "Camera Maker" and page.tags["InterColorProfile"].value == icc
+        assert bytes(page.tags["IPTCNAA"].value).startswith(IIM_WITH_PLACE)
+        assert tf.pages[0].tags["ExifTag"].value["DateTimeOriginal"] == "2021:07:04 12:00:00"
+    vips = pyvips.Image.new_from_file(str(path))
+    assert vips.get("icc-profile-data") == icc and vips.get("xmp-data") == XMP_WITH_PLACE
+    assert vips.get("iptc-data").startswith(IIM_WITH_PLACE) and round(vips.xres * 25.4) == 300
+
+
+def source_with_places(path: Path) -> Path:
+    """A JPEG with EXIF (GPS), XMP (city, coordinates) and IPTC-IIM (city, country) in APP13."""
+    exif = Image.Exif()
+    exif[MAKE], exif[COPYRIGHT] = "Camera Maker", "(c) Ann"
+    exif[0x011A], exif[0x011B], exif[0x0128] = 240.0, 240.0, 2
+    gps = exif.get_ifd(GPS_IFD)
+    gps[1], gps[2] = "N", (48.0, 51.0, 24.0)
+    segment = iptc.output_segment(iptc.Iim(IIM_WITH_PLACE, False), False, None, [])
+    marked((400, 300)).save(path, quality=92, exif=exif, xmp=XMP_WITH_PLACE, icc_profile=sources.adobe_rgb_icc(),
+                            extra=segment)
+    return path
+
+
+def test_strip_gps_leaves_no_location_in_any_tag_of_a_tiff(tmp_path):
+    src = source_with_places(tmp_path / "p.jpg")
+    rendition = R(operation="fit", width=200, height=200, format="tiff")  # metadata: strip-gps, the default
+    out = render_one(src, rendition)
+    assert (out.ext, out.format) == ("tif", "tiff")
+    data = out.data
+    for place in (b"Hometown", b"Freedonia", b"GPSLatitude", b"48,51"):
+        assert place not in data, place
+    with Image.open(io.BytesIO(data)) as back:
+        tags = back.getexif()
+        assert GPS_IFD not in tags and tags[MAKE] == "Camera Maker"
+        assert back.info["dpi"] == (240.0, 240.0) and back.info["icc_profile"]
+        assert b"Agency" in back.tag_v2[700]  # the rest of the packet kept
+        assert iptc.datasets(iptc.of_image(back).data) == [(2, 80, b"Ann Byline")]
+    kept = render_one(src, R(operation="fit", width=200, height=200, format="tiff", metadata="keep")).data
+    with Image.open(io.BytesIO(kept)) as back:
+        assert back.getexif().get_ifd(GPS_IFD)[1] == "N" and b"Hometown" in back.tag_v2[700]
+        assert (2, 90, b"Hometown") in iptc.datasets(iptc.of_image(back).data)
+
+
+def test_copyright_only_and_strip_all_in_a_tiff(tmp_path):
+    src = source_with_places(tmp_path / "p.jpg")
+    rights = run_one(src, R(operation="fit", width=200, height=200, format="tiff", metadata="copyright-only"))
+    assert MAKE not in rights.getexif() and GPS_IFD not in rights.getexif()
+    assert rights.getexif()[COPYRIGHT] == "(c) Ann"
+    assert iptc.datasets(iptc.of_image(rights).data) == [(2, 80, b"Ann Byline")]
+    bare = run_one(src, R(operation="fit", width=200, height=200, format="tiff", metadata="strip-all"))
+    assert {MAKE, COPYRIGHT, GPS_IFD, 700, 33723}.isdisjoint(bare.getexif()) and bare.info["icc_profile"]
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGBA"])
+def test_grey_stays_grey_and_alpha_is_kept_through_the_pipeline(tmp_path, mode):
+    src = tmp_path / "p.png"
+    frame(mode, (300, 200)).save(src)
+    out = run_one(src, R(operation="fit", width=150, height=150, format="tiff"))
+    assert out.mode == mode and out.size == (150, 100)
+
+
+def test_format_same_of_a_tiff_still_writes_png(tmp_path):
+    src = tmp_path / "scan.tif"
+    marked((300, 200)).save(src)
+    assert render_one(src, R(operation="fit", width=100, height=100)).format == "png"
+
+
+def test_the_compression_key_is_read_for_tiff(tmp_path):
+    path = config_with(tmp_path, "format: tiff\ncompression: lzw\n")
+    rendition = load(path).folders[0].renditions[0]
+    assert (rendition.format, rendition.compression) == ("tiff", "lzw")
+    assert load(config_with(tmp_path, "format: tiff\n")).folders[0].renditions[0].compression == "deflate"
+
+
+@pytest.mark.parametrize("keys, said", [
+    ("compression: lzw\n",  # HEAD's format: jpeg
+     "folders[shop].renditions[web].compression: only applies to TIFF outputs, not format jpeg: remove it, or use "
+     "format: tiff"),
+    ("format: same\ncompression: none\n", "compression: only applies to TIFF outputs, not format same (format same "
+                                          "writes PNG for a TIFF source): remove it, or use format: tiff"),
+    ("format: tiff\ncompression: zip\n", "compression: 'zip' is not one of: deflate, lzw, none"),
+    ("format: tiff\nquality: auto\n", "quality: auto needs format jpeg, webp, avif or jxl: TIFF has no quality"),
+    ("format: tiff\nmax_bytes: 5MB\n", "max_bytes: needs format jpeg, webp, avif or jxl: TIFF has no quality to "
+                                       "lower"),
+])
+def test_what_tiff_does_not_take_is_refused_naming_the_key_and_the_file(tmp_path, keys, said):
+    (line,) = problems(tmp_path, keys)  # each line starts with the config file's path (problems checks it)
+    assert said in line, line
+
+
+def test_a_quality_on_tiff_is_warned_of_as_on_png(tmp_path):
+    from hotfolder.config import check
+
+    said = [str(w) for w in check(config_with(tmp_path, "format: tiff\nquality: 90\n")).warnings]
+    assert any("quality: has no effect: TIFF is lossless" in w for w in said), said
+    with pytest.raises(ConfigError):
+        load(config_with(tmp_path, "format: tiff\nquality: auto\n", HEAD))
