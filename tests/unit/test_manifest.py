@@ -92,6 +92,7 @@ def test_the_manifest_describes_the_original_and_each_output_as_written(tmp_path
         with Image.open(io.BytesIO(data)) as im:
             assert (entry["path"], entry["width"], entry["height"], entry["bytes"]) == (name, *im.size, len(data))
     assert (web["rendition"], web["format"], thumb["format"]) == ("web", "jpeg", "webp")
+    assert (web["mime"], thumb["mime"]) == ("image/jpeg", "image/webp")
     assert isinstance(web["quality"], int) and isinstance(web["score_measured"], bool)  # quality: auto
     assert web["score"] is None or web["score"] >= 79  # measured, predicted, or unknown after a long step
     assert (thumb["quality"], thumb["score"], thumb["score_measured"]) == (85, None, False)  # a fixed quality

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from hotfolder.config.choices import Metadata
 from hotfolder.config.model import SET_METADATA_KEYS, Rendition
+from hotfolder.engine import formats
 from hotfolder.engine.pipeline import Output, Rendered
 from hotfolder.recipes import templates
 from hotfolder.spool.fsnames import display
@@ -99,8 +100,14 @@ def _relative(path: str, home: str) -> str:
 def _output(out: Output, path: str, home: str) -> dict:
     return {"rendition": out.rendition.name, "path": display(path), "url": url(path, home),
             "width": out.width, "height": out.height,
-            "bytes": len(out.data), "format": out.format, "quality": out.quality,
+            "bytes": len(out.data), "format": out.format, "mime": mime(out.format), "quality": out.quality,
             "score": None if out.score is None else round(out.score, 2), "score_measured": out.score_measured}
+
+
+def mime(fmt: str | None) -> str | None:
+    """An output's media type (`image/tiff`), what a page's `<source type>` or an upload names."""
+    found = formats.BY_NAME.get(fmt or "")
+    return found.mime if found is not None else None
 
 
 def text(doc: dict) -> str:

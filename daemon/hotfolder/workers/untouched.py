@@ -80,7 +80,7 @@ def described(output: Path, had: Had, previous: dict | None, home: str) -> dict 
         return entry
     return {"rendition": had.rendition or (entry or {}).get("rendition") or None, "path": path,
             "url": manifests.url(had.output, home), "width": width, "height": height, "bytes": size,
-            "format": fmt, "quality": None, "score": None, "score_measured": False}
+            "format": fmt, "mime": manifests.mime(fmt), "quality": None, "score": None, "score_measured": False}
 
 
 def proved(previous: bytes | None, digest: bytes) -> dict | None:
