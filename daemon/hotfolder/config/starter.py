@@ -82,7 +82,7 @@ folders:
       - name: web
         operation: fit               # fit | fill (crop to exact size) | scale | none
         size: 1600x1600
-        format: jpeg                 # jpeg | png | webp | avif | jxl | same
+        format: jpeg                 # jpeg | png | webp | avif | tiff | jxl | same
         quality: 85
         filename: "{stem}_{rendition}.{ext}"
         metadata: strip-gps          # keep | strip-gps | strip-all | copyright-only (the ICC profile is always kept)

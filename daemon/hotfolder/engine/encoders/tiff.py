@@ -16,6 +16,10 @@ What is written: RGB (photometric 2), RGBA with its alpha as an unassociated ext
 sample (ExtraSamples 2, what Photoshop reads as transparency), grey L (photometric 1,
 BlackIsZero) and LA; strips of about STRIP_BYTES uncompressed, little-endian (or the
 EXIF's own byte order). Read back by Pillow, tifffile and libvips (tests/unit/test_tiff.py).
+
+Memory: the strips are made one at a time, then joined once: measured (ru_maxrss, a 6000x4000
+JPEG rendered at full size), 8.1 bytes a pixel over the worker's base for `compression: none`
+(the largest file), 5.0 for `deflate`, against 7.4 for PNG and the 17 engine/memory allows.
 """
 from __future__ import annotations
 
