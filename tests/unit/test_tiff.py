@@ -195,3 +195,30 @@ def test_a_quality_on_tiff_is_warned_of_as_on_png(tmp_path):
     assert any("quality: has no effect: TIFF is lossless" in w for w in said), said
     with pytest.raises(ConfigError):
         load(config_with(tmp_path, "format: tiff\nquality: auto\n", HEAD))
+
+
+def test_set_metadata_is_written_into_the_tiff_s_exif_xmp_and_iim(tmp_path):
+    from hotfolder.config.model import SetMetadata
+
+    src = source_with_places(tmp_path / "p.jpg")
+    credits = SetMetadata(artist="Zoë Studio", copyright="© 2024 Zoë Studio")
+    out = run_one(src, R(operation="fit", width=200, height=200, format="tiff", set_metadata=credits))
+    assert out.getexif()[0x013B] and "2024" in out.getexif()[COPYRIGHT]
+    assert "Zoë Studio".encode() in out.tag_v2[700]
+    sets = iptc.datasets(iptc.of_image(out).data)
+    assert (2, 80, "Zoë Studio".encode()) in sets and (2, 116, "© 2024 Zoë Studio".encode()) in sets
+    assert (2, 80, b"Ann Byline") not in sets and (2, 90, b"Hometown") not in sets  # replaced; strip-gps
+
+
+def test_a_16_bit_source_comes_out_an_8_bit_tiff(tmp_path):
+    src = tmp_path / "scan.png"
+    _save_16(src, np.linspace(0, 65535, 300 * 200 * 3).reshape(200, 300, 3).astype(np.uint16))
+    out = render_one(src, R(operation="fit", width=150, height=150, format="tiff"))
+    with tifffile.TiffFile(io.BytesIO(out.data)) as tf:
+        assert tf.pages[0].dtype == np.uint8 and tf.pages[0].shape == (100, 150, 3)
+
+
+def _save_16(path: Path, deep: np.ndarray) -> None:
+    """A 16-bit RGB PNG (Pillow writes none): through libvips."""
+    image = pyvips.Image.new_from_memory(deep.tobytes(), deep.shape[1], deep.shape[0], 3, "ushort")
+    image.copy(interpretation="rgb16").pngsave(str(path))
