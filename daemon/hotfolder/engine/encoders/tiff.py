@@ -106,6 +106,9 @@ def _directory(metadata: Embedded) -> Image.Exif:
     if metadata.xmp:
         ifd[XMP] = metadata.xmp
     if metadata.iim and (data := iptc.datasets_of(metadata.iim)):
+        # UNDEFINED, its bytes as they are. Photoshop types it LONG (exiftool: "non-standard format
+        # (undef)" otherwise), but LONGs are swapped by a reader in the other byte order: libvips read
+        # the IIM of a big-endian file typed LONG byte-swapped (tried); bytes are read alike everywhere
         ifd[IPTC_NAA] = data
     if metadata.icc:
         ifd[ICC] = metadata.icc
