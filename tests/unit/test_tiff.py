@@ -222,3 +222,20 @@ def _save_16(path: Path, deep: np.ndarray) -> None:
     """A 16-bit RGB PNG (Pillow writes none): through libvips."""
     image = pyvips.Image.new_from_memory(deep.tobytes(), deep.shape[1], deep.shape[0], 3, "ushort")
     image.copy(interpretation="rgb16").pngsave(str(path))
+
+
+@pytest.mark.parametrize("compression", tiff.COMPRESSIONS)
+def test_a_large_frame_in_many_strips_past_64_kb_reads_back_exactly(tmp_path, compression):
+    im = photo((1200, 900))  # 3.2 MB: 14 strips of STRIP_BYTES, their offsets past 65535
+    data = tiff.encode(Raster.of(im), Encoding(None, compression=compression))
+    path = tmp_path / "big.tif"
+    path.write_bytes(data)
+    with tifffile.TiffFile(path) as tf:
+        page = tf.pages[0]
+        assert len(page.dataoffsets) == -(-900 // (tiff.STRIP_BYTES // 3600)) and max(page.dataoffsets) > 65535
+        assert np.array_equal(page.asarray(), np.asarray(im))
+    with Image.open(path) as back:
+        assert np.array_equal(np.asarray(back), np.asarray(im))
+    vips = pyvips.Image.new_from_file(str(path))
+    got = np.ndarray(buffer=vips.write_to_memory(), dtype=np.uint8, shape=(900, 1200, 3))
+    assert np.array_equal(got, np.asarray(im))
