@@ -239,3 +239,23 @@ def test_a_large_frame_in_many_strips_past_64_kb_reads_back_exactly(tmp_path, co
     vips = pyvips.Image.new_from_file(str(path))
     got = np.ndarray(buffer=vips.write_to_memory(), dtype=np.uint8, shape=(900, 1200, 3))
     assert np.array_equal(got, np.asarray(im))
+
+
+def test_a_tiff_scan_s_location_is_left_out_of_its_tiff_under_strip_gps(tmp_path):
+    """A TIFF source (a scan, a Photoshop export): its GPS IFD, its XMP (tag 700) and its
+    IPTC-IIM (tag 33723) each name the place; the TIFF made of it names none."""
+    exif = Image.Exif()
+    exif[MAKE] = "Scanner Maker"
+    exif.get_ifd(GPS_IFD)[1] = "N"
+    segment = iptc.output_segment(iptc.Iim(IIM_WITH_PLACE, False), False, None, [])
+    src = tmp_path / "scan.tif"  # by the encoder: a TIFF Pillow saved with this EXIF read back without its GPS
+    src.write_bytes(tiff.encode(Raster.of(marked((400, 300))),
+                                Encoding(None, Embedded(exif=exif.tobytes(), xmp=XMP_WITH_PLACE, iim=segment))))
+    with Image.open(src) as check:
+        assert check.getexif().get_ifd(GPS_IFD)[1] == "N" and iptc.of_image(check) is not None
+    data = render_one(src, R(operation="fit", width=200, height=200, format="tiff")).data
+    for place in (b"Hometown", b"Freedonia", b"GPSLatitude", b"48,51"):
+        assert place not in data, place
+    with Image.open(io.BytesIO(data)) as back:
+        assert GPS_IFD not in back.getexif() and back.getexif()[MAKE] == "Scanner Maker"
+        assert b"Agency" in back.tag_v2[700] and iptc.datasets(iptc.of_image(back).data) == [(2, 80, b"Ann Byline")]
