@@ -259,3 +259,65 @@ def test_a_tiff_scan_s_location_is_left_out_of_its_tiff_under_strip_gps(tmp_path
     with Image.open(io.BytesIO(data)) as back:
         assert GPS_IFD not in back.getexif() and back.getexif()[MAKE] == "Scanner Maker"
         assert b"Agency" in back.tag_v2[700] and iptc.datasets(iptc.of_image(back).data) == [(2, 80, b"Ann Byline")]
+
+
+def _ifds(data: bytes) -> dict[int, list[int]]:
+    """Every IFD a reader walks from IFD0 through the Exif, GPS and Interop pointers (and SubIFDs):
+    its offset and its tags, read with struct; a pointer met twice stops there (a loop)."""
+    import struct
+
+    order = "<" if data[:2] == b"II" else ">"
+    found: dict[int, list[int]] = {}
+    todo = [struct.unpack_from(order + "L", data, 4)[0]]
+    while todo:
+        at = todo.pop()
+        if at in found or at + 2 > len(data):
+            found.setdefault(at, [-1])  # a loop or out of the file
+            continue
+        count = struct.unpack_from(order + "H", data, at)[0]
+        tags = []
+        for i in range(count):
+            tag, typ, n, value = struct.unpack_from(order + "HHLL", data, at + 2 + 12 * i)
+            tags.append(tag)
+            if tag in (0x8769, 0x8825, 0xA005, 330):
+                todo.append(value if typ == 4 else value & 0xFFFF if order == "<" else value >> 16)
+        found[at] = tags
+    return found
+
+
+def test_a_source_exif_without_an_exif_ifd_makes_no_empty_directory(tmp_path):
+    """A scanner's EXIF (Make, no Exif IFD): the output's EXIF is made to state its size
+    there, which left an Exif IFD of no entries, which libtiff refuses to read
+    ("zero tag directories not supported", tiffinfo's error on every such TIFF)."""
+    exif = Image.Exif()
+    exif[MAKE] = "Scanner Maker"
+    src = tmp_path / "scan.png"
+    marked((200, 150)).save(src, exif=exif.tobytes())
+    for metadata in ("strip-gps", "keep"):
+        data = render_one(src, R(operation="fit", width=100, height=100, format="tiff", metadata=metadata)).data
+        ifds = _ifds(data)
+        assert all(tags for tags in ifds.values()), ifds
+        with Image.open(io.BytesIO(data)) as back:
+            assert back.getexif()[MAKE] == "Scanner Maker"
+
+
+def test_a_source_exif_ifd_pointing_back_at_ifd0_writes_no_loop_nor_stale_pointer():
+    """A crafted EXIF whose Exif IFD pointer points at IFD0 itself: Pillow reads IFD0's tags
+    as the Exif IFD, pointers included, and they came out as stale offsets into the TIFF
+    (exiftool -validate ran forever on it). No sub-IFD holds a pointer of its own but Interop,
+    and none points anywhere but at an IFD this file holds."""
+    import struct
+
+    entries = [(MAKE, 2, 2, b"M\0\0\0"), (EXIF_IFD, 4, 1, struct.pack("<L", 8)), (GPS_IFD, 4, 1, struct.pack("<L", 50)),
+               (330, 4, 1, struct.pack("<L", 8))]
+    raw = b"II*\0" + struct.pack("<LH", 8, len(entries))
+    raw += b"".join(struct.pack("<HHL", t, typ, n) + v for t, typ, n, v in entries) + struct.pack("<L", 0)
+    data = tiff.encode(Raster.of(frame("RGB", (20, 10))), Encoding(None, Embedded(exif=b"Exif\0\0" + raw)))
+    ifds = _ifds(data)
+    assert all(tags and tags != [-1] for tags in ifds.values()), ifds
+    assert 330 not in ifds[8]
+    for at, tags in ifds.items():
+        if at != 8:
+            assert {EXIF_IFD, GPS_IFD, 330}.isdisjoint(tags), ifds
+    with Image.open(io.BytesIO(data)) as back:
+        assert back.getexif()[MAKE] == "M" and np.array_equal(np.asarray(back), np.asarray(frame("RGB", (20, 10))))

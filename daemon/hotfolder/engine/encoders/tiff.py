@@ -52,6 +52,10 @@ STRUCTURE = {254, 255, 256, 257, 258, 259, 262, 266, 269, 273, 277, 278, 279, 28
              323, 324, 325, 338, 339, 340, 341, 513, 514, 530, 531, 532, 700, 33723, 34377, 34675, 37724}
 LAYOUT = {"L": (1, 1, None), "LA": (2, 1, 2), "RGB": (3, 2, None), "RGBA": (4, 2, 2)}  # samples, photometric, extra
 UNASSOCIATED_ALPHA = 2
+EXIF_IFD, GPS_IFD, INTEROP_IFD = 0x8769, 0x8825, 0xA005
+# Tags whose value is an offset into the file: in a TIFF a reader follows them into these bytes.
+# The source's own (SubIFDs 330, GlobalParametersIFD 400) point at what was not carried over.
+POINTERS = {EXIF_IFD, GPS_IFD, INTEROP_IFD, 330, 400}
 
 
 def encode(im: Raster, encoding: Encoding) -> bytes:
@@ -98,6 +102,7 @@ def _directory(metadata: Embedded) -> Image.Exif:
         ifd.load(tiff)
     else:
         ifd.endian = "<"
+    ifd = _rebuilt(ifd)
     for tag in STRUCTURE & set(ifd):
         del ifd[tag]
     if metadata.dpi is not None:  # the density every output states (engine/metadata): per inch
@@ -112,6 +117,31 @@ def _directory(metadata: Embedded) -> Image.Exif:
         ifd[IPTC_NAA] = data
     if metadata.icc:
         ifd[ICC] = metadata.icc
+    return ifd
+
+
+def _rebuilt(loaded: Image.Exif) -> Image.Exif:
+    """`loaded`'s IFD0 with its Exif and GPS IFDs (and the Exif IFD's Interop) as directories
+    of their own, each left out when it holds nothing, and no other pointer: an Exif IFD of
+    no entries (the output's EXIF gets one to state its size in, from a scanner's EXIF with
+    only Make) is a directory libtiff refuses to read ("zero tag directories"), and a crafted
+    EXIF whose Exif IFD points back at IFD0 had its pointers copied as stale offsets into
+    this file, which exiftool -validate followed forever."""
+    ifd = Image.Exif()
+    ifd.endian = loaded.endian or "<"
+    for tag, value in loaded.items():
+        if tag not in POINTERS:
+            ifd[tag] = value
+    for tag in (EXIF_IFD, GPS_IFD):
+        if tag not in loaded:
+            continue
+        sub = {k: v for k, v in loaded.get_ifd(tag).items() if k not in POINTERS}
+        if tag == EXIF_IFD and INTEROP_IFD in loaded.get_ifd(tag):
+            interop = {k: v for k, v in loaded.get_ifd(INTEROP_IFD).items() if k not in POINTERS}
+            if interop:
+                sub[INTEROP_IFD] = interop
+        if sub:
+            ifd[tag] = sub
     return ifd
 
 
