@@ -321,3 +321,23 @@ def test_a_source_exif_ifd_pointing_back_at_ifd0_writes_no_loop_nor_stale_pointe
             assert {EXIF_IFD, GPS_IFD, 330}.isdisjoint(tags), ifds
     with Image.open(io.BytesIO(data)) as back:
         assert back.getexif()[MAKE] == "M" and np.array_equal(np.asarray(back), np.asarray(frame("RGB", (20, 10))))
+
+
+@pytest.mark.parametrize("fmt", ["tiff", "jpeg"])
+def test_a_source_iim_past_64_kb_is_left_out_with_a_note_not_a_failure(tmp_path, fmt):
+    """A TIFF scan whose IPTC-IIM (tag 33723) holds 1,200 keywords, 77 KB: every output of it
+    failed ("'H' format requires 0 <= number <= 65535", the APP13 length packed before its
+    size was checked). The IIM is left out as the check meant, and the note says so."""
+    from PIL import TiffImagePlugin
+
+    sets = [(2, 80, b"Ann Byline"), *[(2, 25, b"k%04d" % i + b"x" * 55) for i in range(1200)]]
+    info = TiffImagePlugin.ImageFileDirectory_v2()
+    info[33723] = iptc.serialise(sets)
+    info.tagtype[33723] = 7
+    info[MAKE] = "Scanner Maker"
+    src = tmp_path / "scan.tif"
+    marked((300, 200)).save(src, tiffinfo=info)
+    out = render_one(src, R(operation="fit", width=100, height=100, format=fmt, metadata="keep"))
+    assert any("IPTC-IIM" in note and "left out" in note for note in out.notes), out.notes
+    with Image.open(io.BytesIO(out.data)) as back:
+        assert back.size == (100, 67) and iptc.of_image(back) is None

@@ -176,7 +176,7 @@ def output_segment(iim: Iim | None, strip_location: bool, credits: SetMetadata |
             return b""  # copyright-only of a source with no rights in its IIM
         data = serialise(sorted(sets, key=lambda d: (d[0], d[1])))  # (stable: keywords keep their order)
     segment = _app13(data, iim.in_sync if iim is not None else True)
-    if len(segment) - 2 > MAX_SEGMENT:
+    if not segment:  # past one segment's 64 KB: every output of such a photo failed on packing its length
         notes.append("the source's IPTC-IIM block is larger than one JPEG segment; left out (XMP carries its fields)")
         return b""
     return segment
@@ -257,6 +257,8 @@ def _app13(data: bytes, with_digest: bool) -> bytes:
     body = APP13_HEADER + _resource(IIM_RESOURCE, data)
     if with_digest:
         body += _resource(DIGEST_RESOURCE, hashlib.md5(data).digest())
+    if len(body) + 2 > MAX_SEGMENT:
+        return b""  # more than one APP13 segment holds (its length is 16 bits)
     return b"\xff\xed" + struct.pack(">H", len(body) + 2) + body
 
 
