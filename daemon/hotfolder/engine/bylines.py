@@ -15,7 +15,8 @@ from PIL import Image
 
 from hotfolder.engine import captions, iptc
 from hotfolder.engine.errors import DECODE_ERRORS
-from hotfolder.engine.xmp import Packet, Property, Unreadable, q
+from hotfolder.engine.xmp import Packet, Property, q
+from hotfolder.recipes.facts import XmpFields
 
 CREATOR = Property(q("dc", "creator"), "seq")
 CREDIT = Property(q("photoshop", "Credit"), "text")
@@ -31,18 +32,24 @@ class Bylines:
     copyright: str | None = None
 
 
-def of(xmp: bytes | None, iim: iptc.Iim | None, exif: bytes | Image.Exif | None) -> Bylines:
-    layers = (_from_xmp(xmp), _from_iim(iim), _from_exif(exif))
+def read(xmp: bytes | None, iim: iptc.Iim | None, exif: bytes | Image.Exif | None,
+         notes: list[str]) -> tuple[XmpFields, Bylines]:
+    """The photo's own captions (XMP over IPTC-IIM, engine/captions) and its bylines, its XMP
+    packet parsed once for both (names and `when:` read them, engine/facts; so do manifests,
+    engine/source_facts). A packet that cannot be read gives neither (and a note)."""
+    packet = captions.parsed(xmp, notes)
+    own = captions.from_packet(packet) if packet is not None else XmpFields()
+    return captions.merged(own, captions.from_iim(iim, notes)), of(packet, iim, exif)
+
+
+def of(packet: Packet | None, iim: iptc.Iim | None, exif: bytes | Image.Exif | None) -> Bylines:
+    layers = (_from_xmp(packet), _from_iim(iim), _from_exif(exif))
     return Bylines(**{key: next((layer[key] for layer in layers if layer.get(key)), None)
                       for key in ("creator", "credit", "copyright")})
 
 
-def _from_xmp(data: bytes | None) -> dict[str, str | None]:
-    if not data:
-        return {}
-    try:
-        packet = Packet.parse(data)
-    except Unreadable:
+def _from_xmp(packet: Packet | None) -> dict[str, str | None]:
+    if packet is None:
         return {}
     creators = [c for c in map(captions.clip, captions.texts(packet.find(CREATOR))) if c]
     return {"creator": "; ".join(creators) or None,

@@ -129,13 +129,19 @@ def from_packet(packet: Packet) -> XmpFields:
 
 def from_xmp(data: bytes | None, notes: list[str], what: str = "the file's XMP packet") -> XmpFields:
     """The fields of a packet; one that cannot be read gives none (and a note)."""
+    packet = parsed(data, notes, what)
+    return from_packet(packet) if packet is not None else XmpFields()
+
+
+def parsed(data: bytes | None, notes: list[str], what: str = "the file's XMP packet") -> Packet | None:
+    """The packet of `data`; None: none, or one that cannot be read (and a note)."""
     if not data:
-        return XmpFields()
+        return None
     try:
-        return from_packet(Packet.parse(data))
+        return Packet.parse(data)
     except Unreadable as exc:
         notes.append(f"{what} cannot be read ({exc}); its fields are not used")
-        return XmpFields()
+        return None
 
 
 def from_iim(iim: iptc.Iim | None, notes: list[str]) -> XmpFields:

@@ -90,8 +90,7 @@ def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str]
         if need.xmp:
             read_ += ["xmp", "iptc"]
             xmp = xmp.encode("utf-8") if isinstance(xmp, str) else xmp
-            file_fields = captions.merged(captions.from_xmp(xmp, notes), captions.from_iim(iim, notes))
-            said = bylines.of(xmp, iim, exif)
+            file_fields, said = bylines.read(xmp, iim, exif, notes)
             found.update(artist=said.creator, credit=said.credit, copyright=said.copyright)
     side = XmpFields()
     if sidecar is not None:

@@ -40,9 +40,8 @@ def of(size: tuple[int, int], meta: Metadata, sidecar: XmpFields | None = None, 
     described, credits = XmpFields(), bylines.Bylines()
     if texts:
         notes: list[str] = []  # (said already where the outputs' metadata is made)
-        described = captions.merged(sidecar or XmpFields(), captions.from_xmp(meta.xmp, notes),
-                                    captions.from_iim(meta.iim, notes))
-        credits = bylines.of(meta.xmp, meta.iim, meta.exif)
+        own, credits = bylines.read(meta.xmp, meta.iim, meta.exif, notes)
+        described = captions.merged(sidecar or XmpFields(), own)
         described, credits = _shown(described), bylines.Bylines(
             *(_printable(v, captions.MAX_TEXT) for v in (credits.creator, credits.credit, credits.copyright)))
     exif = _exif(meta.exif)

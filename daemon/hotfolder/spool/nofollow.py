@@ -203,13 +203,15 @@ def read_small(path: Path, limit: int) -> bytes:
     """The bytes of the regular file `path` (not a link, a fifo or a device: it is never
     opened as one), at most `limit` of them. ValueError if it is larger."""
     with opened(path.parent) as parent:
-        fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
+        return read_small_at(parent, path.name, limit, path)
+
+
+def read_small_at(parent: int, name: str, limit: int, where: Path) -> bytes:
+    """read_small of the file `name` in the folder open as `parent` (`where` names it)."""
+    fd = open_file_at(parent, name, where)
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{path} is not a regular file")
-        if st.st_size > limit:
-            raise ValueError(f"{path} is larger than {limit} bytes")
+        if os.fstat(fd).st_size > limit:
+            raise ValueError(f"{where} is larger than {limit} bytes")
         chunks, size = [], 0
         while size <= limit:
             chunk = os.read(fd, limit + 1 - size)
@@ -218,10 +220,20 @@ def read_small(path: Path, limit: int) -> bytes:
             chunks.append(chunk)
             size += len(chunk)
         if size > limit:
-            raise ValueError(f"{path} is larger than {limit} bytes")
+            raise ValueError(f"{where} is larger than {limit} bytes")
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def open_file_at(parent: int, name: str, where: Path) -> int:
+    """The regular file `name` in the folder open as `parent`, open to read: never through a
+    link, never waiting in a FIFO's open. ValueError for anything else there (`where` names it)."""
+    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ValueError(f"{where} is not a regular file")
+    return fd
 
 
 def walk(root: Path, skip: Callable[[str], bool] = lambda name: False,

@@ -17,13 +17,12 @@ output's.
 from __future__ import annotations
 
 import json
-import os
-import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from hotfolder.jobs import Had
+from hotfolder.spool import nofollow
 from hotfolder.spool.fsnames import display
 from hotfolder.workers import manifest as manifests
 from hotfolder.workers import provenance
@@ -62,7 +61,7 @@ def read_previous(dir_fd: int, name: str) -> bytes | None:
     """The manifest at `name` in the folder open as `dir_fd` before it is replaced (a regular
     file only, never through a link); None: none there, or none to read."""
     try:
-        return _read_at(dir_fd, name, MANIFEST_LIMIT)
+        return nofollow.read_small_at(dir_fd, name, MANIFEST_LIMIT, Path(name))
     except (OSError, ValueError):
         return None
 
@@ -124,13 +123,9 @@ def _measured(path: Path) -> tuple[bytes, int, tuple[int | None, int | None, str
     time: an output left as it is may be a print TIFF of gigabytes, never held whole (one over
     a limit was left out of the manifest). A regular file only, never through a link;
     ValueError for anything else."""
-    from hotfolder.spool import nofollow
-
     with nofollow.opened(path.parent) as parent:
-        fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=parent)
+        fd = nofollow.open_file_at(parent, path.name, path)
     with open(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise ValueError(f"{path} is not a regular file")
         digest, size = provenance.output_hash_of(f)
         f.seek(0)
         return digest, size, _header(f)
@@ -152,20 +147,6 @@ def _header(data: BinaryIO) -> tuple[int | None, int | None, str | None]:
             return im.width, im.height, known.name if known is not None else None
     except Exception:  # noqa: BLE001 - any file that does not open is one not described: None
         return None, None, None
-
-
-def _read_at(dir_fd: int, name: str, limit: int) -> bytes:
-    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
-            raise ValueError(name)
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
 
 
 def listed_before(previous: bytes | None, renditions: Sequence[str]) -> tuple[Had, ...]:
