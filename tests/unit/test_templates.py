@@ -39,7 +39,7 @@ def test_filling_in(text, expected):
 @pytest.mark.parametrize("value, expected", [
     ("../../etc", "_._.._etc"),  # a `/` inside a value is `_`, a leading `.` too: never a way out
     ("/etc/passwd", "_etc_passwd"),
-    ("..", "_."),  # a part that would be `..` (or hidden) starts with `_`
+    ("..x", "_.x"),  # a part that would start with `.` (hidden) starts with `_`
     (".hidden", "_hidden"),
     ("a\x00b\nc", "a_b_c"),
     ("\u202egpj.exe", "_gpj.exe"),  # shown reversed, as `exe.jpg` (an attack round's)
@@ -267,3 +267,72 @@ def test_a_length_written_after_a_filter_is_told_where_it_goes():
     # A picture desk's audit: `{headline|slug:40}` was told "unknown filter |slug:40; use |slug".
     with pytest.raises(TemplateError, match=r"before its filters: \{headline:\.40\|slug\}"):
         parse("{headline|slug:40}_{stem}.{ext}")
+
+
+# --- names a Windows or macOS client opens (an SMB share, an exFAT or NTFS disk) ------------
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("title", "Portrait: Anna?", "Portrait_ Anna_"),
+    ("headline", '5" x 7"', "5_ x 7_"),
+    ("description", "a<b>c|d*e", "a_b_c_d_e"),
+    ("artist", "back\\slash", "back_slash"),
+    ("keywords", filters.Items(("Wien: Oper", "A|B"), ", "), "Wien_ Oper, A_B"),
+    ("model", "EOS R5?", "EOS R5_"),
+])
+def test_windows_forbidden_characters_of_a_photo_s_text_are_underscores(field, value, expected):
+    """An exFAT or NTFS output refused `Portrait: Anna?_web.jpg` (the file failed, "No such file
+    or directory"); a Samba share showed it to Windows and macOS clients as a mangled 8.3 name."""
+    assert path(f"{{{field}}}_{{stem}}.{{ext}}", {**VALUES, field: value}) == f"{expected}_IMG_0001.jpg"
+    assert path(f"{{{field}}}/{{stem}}.{{ext}}", {**VALUES, field: value}) == f"{expected}/IMG_0001.jpg"
+
+
+@pytest.mark.parametrize("value, folder", [
+    ("Hochzeit Müller.", "Hochzeit Müller"),
+    ("ends with space ", "ends with space"),
+    ("dots and spaces . . ", "dots and spaces"),
+    ("...", None),  # nothing left: no folder
+    ("..", None),  # nor a way out
+])
+def test_no_part_ends_in_a_dot_or_a_space_from_a_photo_s_text(value, folder):
+    """Windows can neither open nor delete a folder `Hochzeit Müller.`."""
+    expected = f"{folder}/IMG_0001.jpg" if folder else "IMG_0001.jpg"
+    assert path("{title}/{stem}.{ext}", {**VALUES, "title": value}) == expected
+    # inside a part it is no end: kept, as the names already written have it
+    assert path("{title}_{stem}.{ext}", {**VALUES, "title": "Mr. "}) == "Mr. _IMG_0001.jpg"
+    # one value after another: the last that is not empty ends the part
+    assert path("{title}{lens}/{stem}.{ext}", {**VALUES, "title": "x.", "lens": None}) == "x/IMG_0001.jpg"
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("CON", "CON_"), ("con", "con_"), ("Nul", "Nul_"), ("AUX", "AUX_"), ("PRN", "PRN_"),
+    ("COM1", "COM1_"), ("lpt9", "lpt9_"), ("COM\u00b9", "COM\u00b9_"), ("CONIN$", "CONIN$_"),
+    ("nul.txt", "nul_.txt"), ("CON .x", "CON_ .x"), ("aux.tar.gz", "aux_.tar.gz"),
+    ("COM0", "COM0"), ("CONSOLE", "CONSOLE"), ("Conrad", "Conrad"), ("LPT", "LPT"),
+])
+def test_a_device_s_name_made_by_a_photo_s_text_gets_an_underscore(value, expected):
+    """`CON`, `nul.txt`, `COM1` (any case, any extension) are devices on Windows: a folder or file
+    of such a name cannot be opened or deleted there."""
+    assert path("{artist}/{stem}.{ext}", {**VALUES, "artist": value}) == f"{expected}/IMG_0001.jpg"
+
+
+def test_a_device_s_name_counts_only_as_a_whole_part_s_name():
+    values = {**VALUES, "artist": "CON"}
+    assert path("{artist}_{stem}.{ext}", values) == "CON_IMG_0001.jpg"  # `CON_IMG_0001` is no device
+    assert path("x{artist}/{stem}.{ext}", values) == "xCON/IMG_0001.jpg"
+    assert path("{artist}.{stem}.{ext}", values) == "CON_.IMG_0001.jpg"  # before the first dot: NUL.txt is NUL
+    assert path("{taken:%Y}/{artist}/{stem}.{ext}", values) == "2024/CON_/IMG_0001.jpg"
+
+
+def test_the_original_s_name_the_config_s_text_and_the_inbox_s_folders_keep_their_names():
+    """Only the photo's texts are made portable: outputs named after the rest keep their names."""
+    values = {**VALUES, "stem": "a:b?", "name": "CON.jpg", "subdir": "x./CON"}
+    assert path("{stem}_{rendition}.{ext}", values) == "a:b?_web.jpg"
+    assert path("orig/{name}", values) == "orig/CON.jpg"
+    assert path("{subdir}/{stem}.{ext}", values) == "x./CON/a:b?.jpg"
+    assert path("a:b/{stem}.{ext}", values) == "a:b/a:b?.jpg"
+    assert path("{taken:%H:%M}_{stem}.{ext}") == "14:03_IMG_0001.jpg"  # the date's spec is the config's
+
+
+def test_set_metadata_s_texts_are_written_as_the_photo_has_them():
+    assert fill(parse("{title} ({artist})", METADATA_FIELDS), {"title": "Portrait: Anna?", "artist": "CON."}) \
+        == "Portrait: Anna? (CON.)"

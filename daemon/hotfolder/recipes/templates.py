@@ -18,7 +18,10 @@ and the marks that reorder or hide text (bidi controls, zero-width characters) w
 the photo's texts (EXIF, XMP) and the original's own name alike (`tab<TAB>1.jpg` makes
 `tab_1_web.jpg`; bytes that are not UTF-8 are kept). So `../../etc` from a photo's EXIF is
 `_._.._etc`, never a way out, and `/etc` is `_etc`. A photo's texts (EXIF, XMP, IPTC) are
-written in Unicode NFC there: a Mac's decomposed accents named files unlike the same words.
+written in Unicode NFC there: a Mac's decomposed accents named files unlike the same words;
+and as names Windows and macOS clients can open on an SMB share or an exFAT/NTFS disk
+(`portable`): `< > : " \\ | ? *` each `_`, no dot or space ending a part of the path, a
+device's name (`CON`, `nul.txt`) given a `_`.
 """
 from __future__ import annotations
 
@@ -338,14 +341,54 @@ def parsed(text: str, allowed: frozenset[str] = FILENAME_FIELDS) -> Template:
 def fill(template: Template, values: Mapping[str, object], *, as_path: bool = False) -> str:
     """The template with `values` in (a value absent or None is missing: empty, unless a
     `default` gives it a text). `as_path`: a path inside the output folder (see the top)."""
-    out = []
+    pieces: list[tuple[str, bool]] = []  # each part's text, and whether it is a photo's text (`portable`)
     for part in template.parts:
         if isinstance(part, str):
-            out.append(part)
+            pieces.append((part, False))
         else:
-            out.append(_value(part, values.get(part.name), as_path))
-    text = "".join(out)
-    return clean_path(text) if as_path else text
+            pieces.append((_value(part, values.get(part.name), as_path), as_path and _photo_text(part)))
+    if not as_path:
+        return "".join(text for text, _ in pieces)
+    return clean_path("".join(portable(pieces)))
+
+
+def _photo_text(field: Field) -> bool:
+    """A field whose text the photo gives (EXIF, XMP, IPTC): a caption, a byline, a camera."""
+    return field.kind == Kind.TEXT and FIELDS[field.name].reads in ("exif", "xmp")
+
+
+# What Windows does not allow in a name (NTFS, exFAT, FAT, and an SMB share's clients): a
+# Samba server shows a name with one of them as a mangled 8.3 name (`P5X0Q~3.JPG`), and an
+# exFAT or NTFS disk refuses it (the write failed: "No such file or directory").
+FORBIDDEN = re.compile(r'[<>:"\\|?*]')
+# Names Windows takes for devices, whatever their case and extension (`nul.txt` is NUL): a
+# file of such a name cannot be opened or deleted there. COM and LPT with a superscript digit too.
+DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
+                     *(f"{port}{d}" for port in ("COM", "LPT") for d in "123456789\u00b9\u00b2\u00b3")})
+
+
+def portable(pieces: list[tuple[str, bool]]) -> list[str]:
+    """The texts of a path's pieces, those of the photo's texts (True) made names Windows, macOS
+    and an SMB share's clients can open: Windows' forbidden characters each `_`, no dot or space
+    ending a part of the path (a folder `Hochzeit.`: Windows can neither open nor delete it), and
+    a part whose name (before its first dot) a value makes a device's (`CON`, `nul.txt`) given a
+    `_` after it (`CON_`, `nul_.txt`). The rest (the config's text, the original's own name, the
+    inbox's folders) is left as it is: the outputs named after them keep their names."""
+    texts = [FORBIDDEN.sub("_", text) if mine else text for text, mine in pieces]
+    for i in reversed(range(len(texts))):  # from the end: what follows a value is final when it is judged
+        after = "".join(texts[i + 1:])
+        if pieces[i][1] and (not after or after.startswith("/")):
+            texts[i] = texts[i].rstrip(". ")
+    for i, (_, mine) in enumerate(pieces):
+        before = "".join(texts[:i])
+        if not mine or not texts[i] or (before and not before.endswith("/")):
+            continue  # a device's name is a whole part's: only a value that starts one makes it
+        part = (texts[i] + "".join(texts[i + 1:])).split("/", 1)[0]
+        base = part.split(".", 1)[0].rstrip(" ")
+        if base.upper() in DEVICES:
+            cut = min(len(base), len(texts[i]))
+            texts[i] = texts[i][:cut] + "_" + texts[i][cut:]
+    return texts
 
 
 def _value(field: Field, value: object, as_path: bool) -> str:

@@ -51,7 +51,9 @@ def planned_rel(rendition: Rendition, ext: str, size: tuple[int, int] | None, re
 def _longest_field(template: templates.Template, values: Mapping[str, object], part: str) -> tuple[str, int, int]:
     """The field that gives most bytes of a name too long, the bytes it gives, and the cut
     (`{field:.N}`, in characters: 4 bytes each at most) that makes the name fit."""
-    sizes = {f.name: len(os.fsencode(templates.fill(templates.Template("", (f,)), values, as_path=True)))
+    # Each as inside a name (an `x` after it): a value that ends a part loses its trailing dots
+    # and spaces (templates.portable), one inside a name keeps them.
+    sizes = {f.name: len(os.fsencode(templates.fill(templates.Template("", (f, "x")), values, as_path=True))) - 1
              for f in template.parts if not isinstance(f, str)}
     name = max(sizes, key=lambda n: sizes[n])
     room = NAME_MAX - (len(os.fsencode(part)) - sizes[name])
