@@ -9,8 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from PIL import Image
+
 from tests import sources
-from tests.harness import ends, files_under, wait_for
+from tests.harness import ends, files_under, mounts, wait_for
 
 BY_TITLE = """
 - name: web
@@ -46,4 +49,73 @@ def test_a_photo_s_texts_make_names_windows_opens_in_the_daemon_and_in_explain(d
         os.rename(p, d.inbox / p.name)
     wait_for(lambda: ends(d) == len(photos), 60, what="the photos rendered")
     assert sorted(d.outputs()) == sorted(expected for *_, expected in PORTABLE), files_under(d.failed)
+    assert d.stop() == 0
+
+
+@pytest.fixture
+def exfat(tmp_path):
+    """A folder on exFAT (FUSE): blind to case, and refusing what Windows forbids in a name."""
+    where = tmp_path / "exfat"
+    device = mounts.mount_exfat(tmp_path / "exfat.img", where, size="512M")
+    probe = where / "Probe"
+    probe.write_bytes(b"")
+    assert (where / "PROBE").exists(), "the exFAT mount tells case apart"
+    probe.unlink()
+    yield where
+    mounts.umount_exfat(where, device)
+
+
+BY_STEM = """
+- name: web
+  size: 1200x1200
+  format: tiff
+"""
+PAIRS = 24
+
+
+def test_originals_whose_outputs_differ_only_in_case_keep_each_its_output_on_exfat(daemon_factory, tmp_path, exfat):
+    """IMG_0001.JPG and img_0001.jpg dropped together, their outputs in a folder on exFAT (as a
+    studio's output shared from a Windows server, or on a NAS that exports case-insensitively):
+    the second output replaced the first now and then, when the two were written at once (20
+    originals, 19 outputs, every file said done). Each has its own now."""
+    d = daemon_factory(renditions=BY_STEM, workers=2)
+    d.config.write_text(d.config.read_text().replace("output: var/output", f"output: {exfat / 'out'}"))
+    d.output = exfat / "out"
+    d.start()
+    stage = tmp_path / "stage"
+    photos = []  # each of its own shape, so each output tells whose it is
+    for i in range(PAIRS):
+        for name in (f"IMG_{i:04}.JPG", f"img_{i:04}.jpg"):
+            photos.append(sources.camera_jpeg(stage / name, size=(1200, 500 + 20 * len(photos)), seed=len(photos)))
+    for p in photos:  # all at once: the two workers' writes overlap now and then, as a day's work does
+        os.rename(p, d.inbox / p.name)
+    wait_for(lambda: ends(d) == len(photos), 180, what="the photos rendered")
+    outputs = d.outputs()
+    assert len(outputs) == len(photos), (sorted(outputs), sorted(os.listdir(d.output)))
+    shapes = set()
+    for o in outputs:
+        with Image.open(d.output / o) as im:
+            shapes.add(im.size)
+    assert len(shapes) == len(photos), sorted(outputs)
+    # each kept name said as another original's, not as an output whose writer nobody knows
+    assert [e for e in d.events("outputs_kept") if "no record says" in e["reason"]] == []
+    renamed = [e for e in d.events("file_done") if e.get("kept")]
+    # one of each pair, whichever took the name second
+    assert sorted(e["file"].lower() for e in renamed) == [f"img_{i:04}.jpg" for i in range(PAIRS)], renamed
+    assert d.stop() == 0
+
+
+def test_a_photo_s_texts_name_outputs_exfat_takes(daemon_factory, tmp_path, exfat):
+    """`Portrait: Anna?` as a folder on exFAT failed the file ("No such file or directory")."""
+    d = daemon_factory(renditions=BY_TITLE)
+    d.config.write_text(d.config.read_text().replace("output: var/output", f"output: {exfat / 'out'}"))
+    d.output = exfat / "out"
+    d.start()
+    stage = tmp_path / "stage"
+    photos = [_photo(stage, stem, title, kw, i) for i, (stem, title, kw, _) in enumerate(PORTABLE)]
+    for p in photos:
+        os.rename(p, d.inbox / p.name)
+    wait_for(lambda: ends(d) == len(photos), 60, what="the photos rendered")
+    assert files_under(d.failed) == []
+    assert sorted(d.outputs()) == sorted(expected for *_, expected in PORTABLE)
     assert d.stop() == 0

@@ -152,7 +152,8 @@ def test_an_original_s_markers_share_one_inode_and_one_handed_over_leaves_the_ot
     outs = [folder.output / f"a_{r}.jpg" for r in ("web", "thumb", "print")]
     assert owners.reserve(folder, "a.jpg", outs) == outs
     markers = [owners._marker(names, o) for o in outs]
-    assert len({m.lstat().st_ino for m in markers}) == 1 and markers[0].lstat().st_nlink == 3
+    folds = [owners._fold_marker(names, o) for o in outs]  # the names whatever their case: the same inode
+    assert len({m.lstat().st_ino for m in markers + folds}) == 1 and markers[0].lstat().st_nlink == 6
     assert all(m.is_symlink() and owners._read(m) == owners.owner_id(folder, "a.jpg") for m in markers)
     outs[0].write_bytes(b"a.jpg's")
     taker = dataclasses.replace(folder, on_name_clash="replace")
@@ -245,3 +246,68 @@ def test_an_output_proved_its_own_but_rewritten_in_place_since_with_its_times_pu
     taken, _ = owners.reserve_told(folder, "a.jpg", [out], proven=seen)
     assert taken[0].path != out and taken[0].kept == "unknown"
     assert out.read_bytes() == b"the user's bytes"
+
+
+# --- names that differ only in case: one name on an SMB share, exFAT, NTFS, APFS -----------
+
+def test_outputs_whose_names_differ_only_in_case_never_share_a_name(tmp_path):
+    """IMG_0001.JPG and img_0001.jpg rendered at once into an exFAT output: the second write
+    replaced the first (20 originals, 19 outputs, every one said done). The second now moves
+    over as for any other original's name, written or not yet."""
+    folder = dataclasses.replace(make_folder(tmp_path), names_dir=tmp_path / "names")
+    first, second = folder.output / "IMG_0001_web.jpg", folder.output / "img_0001_web.jpg"
+    assert owners.reserve(folder, "IMG_0001.JPG", [first]) == [first]  # reserved, not written yet
+    assert owners.reserve(folder, "img_0001.jpg", [second]) == [folder.output / "img_0001_web~jpg.jpg"]
+    first.write_bytes(b"IMG_0001.JPG's")
+    (folder.output / "img_0001_web~jpg.jpg").write_bytes(b"img_0001.jpg's")
+    assert owners.reserve(folder, "Img_0001.jpg", [folder.output / "Img_0001_WEB.jpg"]) == [
+        folder.output / "Img_0001_WEB~2.jpg"]
+    # a title's case (`Anna/`, `ANNA/`) as a folder: the folders' case counts too
+    anna = folder.output / "Anna" / "a_web.jpg"
+    assert owners.reserve(folder, "a.jpg", [anna]) == [anna]
+    assert owners.reserve(folder, "b/a.jpg", [folder.output / "ANNA" / "a_web.jpg"]) == [
+        folder.output / "ANNA" / "a_web~jpg.jpg"]
+    assert owners.why_not_taken(folder, "img_0001.jpg", second) == "case"
+    planned = owners.plan(folder, "x/img_0001.jpg", [folder.output / "IMG_0001_Web.jpg"])
+    # its ~jpg and ~2 are held in other cases
+    assert [(p.path.name, p.how) for p in planned] == [("IMG_0001_Web~3.jpg", "renamed")]
+    with pytest.raises(owners.NameClash, match="differs only in case"):
+        owners.reserve(dataclasses.replace(folder, on_name_clash="fail"), "y/img_0001.jpg", [second])
+
+
+def test_an_original_keeps_its_own_names_in_any_case_and_those_written_apart_before(tmp_path):
+    folder = dataclasses.replace(make_folder(tmp_path), names_dir=tmp_path / "names")
+    anna = folder.output / "Anna_a_web.jpg"
+    assert owners.reserve(folder, "a.jpg", [anna]) == [anna]
+    anna.write_bytes(b"a.jpg's")
+    # its title in capitals now: its own name still (a file system blind to case replaces it in place)
+    assert owners.reserve(folder, "a.jpg", [folder.output / "ANNA_a_web.jpg"]) == [folder.output / "ANNA_a_web.jpg"]
+    # Two outputs written apart before this rule, each with its own exact record: each keeps its name
+    old_a, old_b = folder.output / "K_web.jpg", folder.output / "k_web.jpg"
+    for out, rel in ((old_a, "K.jpg"), (old_b, "k.jpg")):
+        owners._write(owners._marker(folder.names_dir, out), owners.owner_id(folder, rel), present=False)
+        out.write_bytes(rel.encode())
+    assert owners.reserve(folder, "K.jpg", [old_a]) == [old_a]
+    assert owners.reserve(folder, "k.jpg", [old_b]) == [old_b]
+    assert owners.reserve(folder, "K.jpg", [old_a]) == [old_a]
+    # two renditions of one original whose names differ only in case: the second moves over
+    outs = [folder.output / "z_Web.jpg", folder.output / "z_web.jpg"]
+    assert owners.reserve(folder, "z.jpg", outs) == [outs[0], folder.output / "z_web~jpg.jpg"]
+
+
+def test_a_name_whose_other_case_is_gone_is_free_again_and_its_record_pruned(tmp_path):
+    folder = dataclasses.replace(make_folder(tmp_path), names_dir=tmp_path / "names")
+    first = folder.output / "IMG_0002_web.jpg"
+    assert owners.reserve(folder, "IMG_0002.JPG", [first]) == [first]
+    first.write_bytes(b"IMG_0002.JPG's")
+    pruned = owners.prune((folder,))
+    assert pruned.removed == 0 and owners._read(owners._fold_marker(folder.names_dir, first))  # its output is there
+    first.unlink()  # taken away by the studio, long ago
+    then = time.time() - owners.RESERVED_FOR - 60
+    for m in (owners._marker(folder.names_dir, first), owners._fold_marker(folder.names_dir, first)):
+        os.utime(m, (then, then), follow_symlinks=False)
+    second = folder.output / "img_0002_web.jpg"
+    assert owners.reserve(folder, "img_0002.jpg", [second]) == [second]
+    second.write_bytes(b"img_0002.jpg's")
+    assert owners.prune((folder,)).removed == 1  # IMG_0002_web.jpg's own record; the folded one is img's now
+    assert owners._read(owners._fold_marker(folder.names_dir, first)) == owners.owner_id(folder, "img_0002.jpg")

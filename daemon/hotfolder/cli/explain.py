@@ -278,6 +278,8 @@ def _output(folder: Folder, rendition, facts: Facts, rel: str, values: dict, not
     why = owners.why_not_taken(folder, rel, path, proven)
     if why:
         whose = ("is another original's" if why == "another" else
+                 "differs only in case from another original's output (one name to Windows and macOS clients, "
+                 "and on exFAT and NTFS)" if why == "case" else
                  "is there, and no record says which original wrote it, nor do its bytes prove it this photo's"
                  if why == "unknown" else
                  "is a folder (or a FIFO, a link: no regular file) standing at that name" if why == "not_a_file"

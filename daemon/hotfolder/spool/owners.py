@@ -15,6 +15,12 @@ owned name follows the folder's `on_name_clash`:
     replace it replaces the output and takes the name over
     fail    the file goes to failed/, naming the original that owns the name
 
+Names that differ only in case are one name (`IMG_0001_web.jpg`, `img_0001_web.jpg`): an
+SMB share's clients and an exFAT or NTFS disk take them for one, and on such an output folder
+the second write replaced the first. Each output also has a marker keyed by its case-folded
+path (`folded`), naming the original that first took the name in any case; a name this
+original owns exactly (two written apart before) stays its own.
+
 Ownership is decided from what is on disk, so it holds across restarts and between
 the workers (and machines) writing at once: each output name has a marker under
 `names_dir`, a symlink whose target is a digest of its owner (a symlink this short
@@ -41,6 +47,7 @@ import hashlib
 import os
 import stat
 import time
+import unicodedata
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -141,6 +148,38 @@ def _key(output: Path) -> str:
 def _marker(names_dir: Path, output: Path) -> Path:
     key = _key(output)
     return names_dir / key[:2] / key
+
+
+def folded(output: Path | str) -> str:
+    """A path as a file system that does not tell case apart sees it (exFAT, NTFS, a Windows
+    server's share, APFS by default, a Samba share to its clients): its letters case-folded,
+    in one spelling (NFC, as macOS compares). Folds more than some do (`ß` is `ss`): two names
+    taken for one get `~2`, where the other way one output replaced another's."""
+    return unicodedata.normalize("NFC", str(output)).casefold()
+
+
+def _fold_key(output: Path) -> str:
+    return hashlib.sha256(b"fold\0" + os.fsencode(folded(output))).hexdigest()
+
+
+def _fold_marker(names_dir: Path, output: Path) -> Path:
+    """The marker of the name whatever its case: the owner of the first output written under
+    any case of it (beside the marker of its exact name, which says whose that name is)."""
+    key = _fold_key(output)
+    return names_dir / key[:2] / key
+
+
+def _variant_there(path: Path) -> bool:
+    """Whether a file whose name differs from `path`'s only in case stands in its folder (on a
+    file system that tells case apart: where it does not, lstat of `path` finds it). Read only
+    for a name whose case another original holds, not rendering and not lately: a folder's
+    listing, once for that name."""
+    want = folded(path.name)
+    try:
+        with os.scandir(path.parent) as entries:
+            return any(e.name != path.name and folded(e.name) == want for e in entries)
+    except OSError:
+        return False
 
 
 def _read(marker: Path) -> str | None:
@@ -288,8 +327,12 @@ class Taken:
     replaces: str
     # Why the name asked for was not taken: "" (it was), "another" (another original's output),
     # "unknown" (an output no record names the writer of), "twin" (another output of this file's),
-    # "not_a_file" (a folder, or a FIFO or a link, stands there)
+    # "not_a_file" (a folder, or a FIFO or a link, stands there), "case" (another original's output
+    # has the name in another case)
     kept: str = ""
+    # Whether the marker of the name whatever its case is to say this original (none said
+    # another that holds the name now: see _choose)
+    fold: bool = False
 
 
 # An output file as `proven` saw it: st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns. The change
@@ -371,6 +414,10 @@ def _reserve(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gen
                 marker = _marker(names_dir, taken.path)
                 _write(marker, me, present=taken.owner is not None, like=mine)
                 mine = marker
+            if taken.fold:
+                marker = _fold_marker(names_dir, taken.path)
+                _write(marker, me, present=False, like=mine)
+                mine = marker
     return picks, generation
 
 
@@ -410,15 +457,20 @@ def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gene
     picks: list[Taken] = []
     in_flight: set[str] | None = None
     twins: frozenset[str] | None = None
+    pending_folded = {folded(p): o for p, o in pending.items()}
+    replace = folder.on_name_clash == "replace"
     for output in outputs:
         by_twin = False  # the plain name is the original's whose extension differs in case only
         kept = ""  # why `output` itself was not taken
         for n, path in enumerate(candidates(output, source_ext)):
-            if any(path == t.path for t in picks):
-                kept = kept or "twin"
-                continue  # two renditions of this file on one name: the second moves over
             marker = _marker(names_dir, path)
             owner = pending[path] if path in pending else _read(marker)
+            if any(path == t.path or (owner != me and folded(path) == folded(t.path)) for t in picks):
+                kept = kept or "twin"
+                continue  # two renditions of this file on one name (in any case): the second moves over
+            # The owner of the name whatever its case (Case, below)
+            kin = pending_folded[folded(path)] if folded(path) in pending_folded else \
+                _read(_fold_marker(names_dir, path))
             if n == 0 and source_ext and owner is not None and owner != me:
                 if twins is None:  # only when needed
                     twins = _case_twins(folder, rel, source)
@@ -443,26 +495,46 @@ def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gene
             there = standing is not None or path in pending
             ours = False  # an output of no record, proved this original's (the caller's `proven`)
             if owner is None:  # no record: free, unless an output whose owner is unknown is there
-                ours = there and _still(proven, path)
-                free = folder.on_name_clash == "replace" or not there or ours
+                # (on a file system blind to case, this original's own output under another case)
+                ours = there and (_still(proven, path) or kin == me)
+                free = replace or not there or ours
             else:
-                free = owner == me or folder.on_name_clash == "replace"
+                free = owner == me or replace
                 if not free and not there:  # looked at above: no second stat of each name
                     if in_flight is None:  # only when needed: processing/ is small
                         in_flight = {owner_id(folder, c.rel) for c in claimed_files(folder)}
                     # stale: its output is gone, its owner not rendering, nor writing it now
                     free = _file_of(owner) not in in_flight and not _made_lately(marker)
+            # Case: another original holds the name under another case (`IMG_0001_web.jpg` for
+            # `img_0001_web.jpg`, `Anna/` for `ANNA/`). A client of an SMB share, an exFAT or NTFS
+            # disk takes the two for one name, and where the output folder is such a file system
+            # the second write replaced the first (measured: 20 originals, 19 outputs). The name
+            # this original owns exactly (two outputs written apart before this rule) stays its own.
+            by_case = False  # the name was not taken for another original's under another case
+            other_case = kin is not None and kin not in (me, owner) and owner != me
+            if free and other_case and not replace:
+                if in_flight is None:
+                    in_flight = {owner_id(folder, c.rel) for c in claimed_files(folder)}
+                # stale as an exact name's record is, and no file of the name in another case is there
+                by_case = (_file_of(kin) in in_flight or _made_lately(_fold_marker(names_dir, path))
+                           or _variant_there(path))
+                free = not by_case
+            elif not free and other_case and owner is None:
+                by_case = True  # where case is one, lstat found that original's output: known, not "unknown"
             if free:
                 break
-            kept = kept or ("unknown" if owner is None else "another")
+            kept = kept or ("case" if by_case else "another" if owner is not None else "unknown")
             if folder.on_name_clash == "fail":
-                raise NameClash(_clash_reason(path, owner))
+                raise NameClash(_clash_reason(path, kin if by_case else owner, case=by_case))
         else:
             raise NameClash(f"every name for the output {display(output.name)} up to ~{MAX_SUFFIX} is "
                             f"taken by other originals; add {{source_ext}} to the rendition's filename")
         replaces = ("" if not there else "own" if owner == me else "proven" if ours
                     else "unknown" if owner is None else "another")
-        picks.append(Taken(path, output, owner, replaces, kept))
+        # The marker of the name whatever its case says this original, unless it says another
+        # that still holds the name under another case (this one's exact name kept from before)
+        fold = kin != me and (owner != me or kin is None)
+        picks.append(Taken(path, output, owner, replaces, kept, fold))
     return picks
 
 
@@ -506,7 +578,7 @@ def has_record(folder: Folder, output: Path) -> bool:
 def why_not_taken(folder: Folder, rel: str, output: Path, proven: Mapping[Path, Identity] | None = None) -> str:
     """Why reserve would not give `output` to the original `rel` now ("" it would), as far as
     can be read without the lock or a write (`hotfolder explain`): Taken.kept ("another",
-    "unknown", "not_a_file"), or "fail" (on_name_clash: fail). The same choice (_choose), so an output of no
+    "unknown", "not_a_file", "case"), or "fail" (on_name_clash: fail). The same choice (_choose), so an output of no
     record that `proven` shows to be this original's is its own, as in the daemon."""
     if folder.names_dir is None:
         return ""
@@ -527,7 +599,12 @@ def _standing(path: Path) -> str | None:
     return "file" if stat.S_ISREG(mode) else kind(mode)
 
 
-def _clash_reason(path: Path, owner: str | None) -> str:
+def _clash_reason(path: Path, owner: str | None, case: bool = False) -> str:
+    if case:
+        return (f"its output {display(path.name)} differs only in case from another original's output, which "
+                f"Windows and macOS clients (an SMB share, an exFAT or NTFS disk) take for the same name "
+                f"(on_name_clash: fail); rename the file, or add {{source_ext}} or {{seq}} to the rendition's "
+                f"filename")
     if owner is None:
         return (f"its output {display(path.name)} exists, and which original wrote it is not known (no record in "
                 f"state_dir/names: made before names were recorded, by hand, or its record was deleted), so it "
@@ -564,7 +641,7 @@ def prune(folders: tuple[Folder, ...], unseen: frozenset[str] = frozenset()) -> 
         if any(f.name in unseen for f in sharing):
             continue
         with _locked(names_dir):
-            live = {_key(path) for f in sharing for path in _files_under(f.output)}
+            live = {key for f in sharing for path in _files_under(f.output) for key in (_key(path), _fold_key(path))}
             in_flight = {owner_id(f, c.rel) for f in sharing for c in claimed_files(f)}
             k, r = _prune_markers(names_dir, live, in_flight)
         kept, removed = kept + k, removed + r

@@ -122,7 +122,7 @@ def said(taken: Iterable[owners.Taken], folder: Folder, naming: Naming, renumber
     whose names an earlier photo it no longer knows holds: workers/duplicates.renumbered), or
     any file."""
     taken = list(taken)
-    kept = [t for t in taken if t.kept in ("unknown", "another", "not_a_file") and not t.replaces]
+    kept = [t for t in taken if t.kept in ("unknown", "another", "case", "not_a_file") and not t.replaces]
     proved = [t for t in taken if t.replaces == "proven"]
     fields: dict = {}
     parts: list[str] = []
@@ -132,7 +132,7 @@ def said(taken: Iterable[owners.Taken], folder: Folder, naming: Naming, renumber
         parts.append(f"{shown} had no record of which original wrote {_it(proved)} (the output folder moved or "
                      f"copied, or state_dir/names deleted), but {_its(proved)} bytes are what this photo wrote "
                      f"there, as the index of originals knows it: replaced as its own")
-    for why in ("unknown", "another", "not_a_file"):
+    for why in ("unknown", "another", "case", "not_a_file"):
         these = [t for t in kept if t.kept == why]
         if not these:
             continue
@@ -141,7 +141,9 @@ def said(taken: Iterable[owners.Taken], folder: Folder, naming: Naming, renumber
         fields.setdefault("written_as", []).extend(_rel(folder, t.path) for t in these)
         one = len(these) == 1
         why_said = (_unknown(one) if why == "unknown" else f"{'it is' if one else 'they are'} another original's"
-                    if why == "another" else f"{'it is a folder' if one else 'they are folders'} "
+                    if why == "another" else f"{'it is' if one else 'they are'} another original's in another case "
+                    "(Windows and macOS clients, and exFAT and NTFS disks, take names that differ only in case for one)"
+                    if why == "case" else f"{'it is a folder' if one else 'they are folders'} "
                     "(or a FIFO, a link: no regular file): "
                     "made for another original's outputs, whose template took a value of that name from its "
                     "photo, or by hand")
