@@ -119,3 +119,40 @@ def test_a_photo_s_texts_name_outputs_exfat_takes(daemon_factory, tmp_path, exfa
     assert files_under(d.failed) == []
     assert sorted(d.outputs()) == sorted(expected for *_, expected in PORTABLE)
     assert d.stop() == 0
+
+
+def test_rerender_says_which_earlier_names_windows_cannot_open_it_leaves(daemon_factory, tmp_path):
+    """An archive rendered before names were made portable: `rerender` writes the portable name
+    and leaves the earlier output; --dry-run and the run both say so (an admin must not find a
+    second set unexplained)."""
+    from hotfolder.config import load
+    from hotfolder.engine.fingerprint import file_hash
+    from hotfolder.state import originals
+
+    d = daemon_factory(renditions="""
+- name: web
+  size: 160x160
+  format: jpeg
+  filename: "{title}_{stem}.{ext}"
+""").start()
+    p = _photo(tmp_path / "stage", "p0", "Portrait: Anna?", (), 0)
+    os.rename(p, d.inbox / p.name)
+    wait_for(lambda: ends(d) == 1, 60, what="p0 rendered")
+    assert d.stop() == 0
+    # as the release before named it, and its index recorded it
+    (d.output / "Portrait_ Anna__p0.jpg").rename(d.output / "Portrait: Anna?_p0.jpg")
+    folder = load(d.config).folders[0]
+    content = file_hash(d.archive / "p0.jpg")
+    assert originals.rerendered(folder.index_dir, folder.name,
+                                [(content, "p0.jpg", ("Portrait: Anna?_p0.jpg",), b"", ("web",), None)]) == 1
+    dry = subprocess.run([sys.executable, "-m", "hotfolder", "rerender", "--dry-run", "--config", str(d.config)],
+                         capture_output=True, text=True, timeout=120)
+    assert dry.returncode == 0, dry.stderr
+    assert ("p0.jpg → Portrait_ Anna__p0.jpg (new), Portrait: Anna?_p0.jpg (no longer made, a name Windows and "
+            "macOS clients cannot open") in dry.stdout, dry.stdout
+    run = subprocess.run([sys.executable, "-m", "hotfolder", "rerender", "--config", str(d.config)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "1 earlier output(s) no longer made, under names Windows and macOS clients cannot open" in run.stderr, \
+        run.stderr
+    assert sorted(d.outputs()) == ["Portrait: Anna?_p0.jpg", "Portrait_ Anna__p0.jpg"]

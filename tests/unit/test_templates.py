@@ -336,3 +336,13 @@ def test_the_original_s_name_the_config_s_text_and_the_inbox_s_folders_keep_thei
 def test_set_metadata_s_texts_are_written_as_the_photo_has_them():
     assert fill(parse("{title} ({artist})", METADATA_FIELDS), {"title": "Portrait: Anna?", "artist": "CON."}) \
         == "Portrait: Anna? (CON.)"
+
+
+@pytest.mark.parametrize("rel, portable", [
+    ("Portrait_ Anna_/a.jpg", True), ("CON_/b.jpg", True), ("CON_x.jpg", True), ("Mr._x.jpg", True),
+    ("Portrait: Anna?/a.jpg", False), ("CON/b.jpg", False), ("nul.txt_x.jpg", False), ("Hochzeit./c.jpg", False),
+    ("x /c.jpg", False), ('5" x 7".jpg', False),
+])
+def test_a_name_portable_would_leave_as_it_is_is_told_from_one_it_would_not(rel, portable):
+    """What rerender tells an output named before `portable` by (its earlier names are left)."""
+    assert templates.is_portable(rel) is portable

@@ -100,7 +100,11 @@ def cmd_rerender(args: argparse.Namespace) -> int:
               + (f"; {kept + len(busy)} kept as they were: a newer drop of their name was rendered since this run "
                  f"started, or was being rendered as it started" if kept or busy else "")
               + (f"; {beside} output(s) kept, not replaced (another original's, or of no record and not the bytes "
-                 f"their original wrote there: each file said above), the new ones written beside" if beside else ""),
+                 f"their original wrote there: each file said above), the new ones written beside" if beside else "")
+              + (f"; {index.left_unportable} earlier output(s) no longer made, under names Windows and macOS "
+                 f"clients cannot open, left as they are (a photo's text in a name is made one they can now: the "
+                 f"new outputs are written under such names; delete the earlier ones if unwanted; --dry-run lists "
+                 f"them)" if index.left_unportable else ""),
               file=sys.stderr)
         if ok + kept < len(current):
             code = ExitCode.FAILED
@@ -231,6 +235,8 @@ class _Index:
         self.folder = folder
         self.asked = asked  # --rendition: the renditions rendered again (jobs.Job.only); (): all
         self._hashes: dict[Path, str] = {}
+        # outputs named before a photo's texts were made portable, left beside their new names (rendered)
+        self.left_unportable = 0
         self.withouts: dict[Path, tuple[str, ...]] = {}  # jobs.Job.without, of each original that has one
         self.seqs: dict[Path, int] = {}  # jobs.Job.seq: the number each original took, where the index says
         self.lookalikes: set[Path] = set()  # those a look-alike's row makes some renditions of only
@@ -306,8 +312,13 @@ class _Index:
 
         if self.folder.index_dir is None:
             return
-        done = [(self._hash(o.src), o.rel, *self._listed(o), o.result.seq) for o in outcomes
-                if o.result.ok and not o.result.skipped and not o.result.unmatched]
+        rendered = [o for o in outcomes if o.result.ok and not o.result.skipped and not o.result.unmatched]
+        done = [(self._hash(o.src), o.rel, *self._listed(o), o.result.seq) for o in rendered]
+        if not self.asked:  # a name a photo's text gave that Windows cannot open: named anew, the old one left
+            for o, row in zip(rendered, done, strict=True):
+                before = originals.outputs_of(self.folder.index_dir, row[0], self.folder.name, o.rel)
+                self.left_unportable += sum(1 for rel in before if rel not in row[2] and not templates.is_portable(rel)
+                                            and os.path.lexists(self.folder.output / rel))
         try:
             originals.rerendered(self.folder.index_dir, self.folder.name, done)
         except sqlite3.Error as exc:  # the outputs are written: said, not a failure
@@ -407,7 +418,8 @@ def _say_plan_with(cfg: Config, folder: Folder, archive: Path, current: list[arc
         anew = [_renumbered(p.relative_to(folder.output).as_posix()) for p in numbered]
         for rel in _no_longer_made(folder, index.had_of_asked(item) if index.asked
                                    else index.outputs(item.path, item.rel), planned):
-            kind = "anew" if any(name.fullmatch(rel) for name in anew) else "left"
+            kind = ("anew" if any(name.fullmatch(rel) for name in anew)
+                    else "left" if templates.is_portable(rel) else "portable")
             tally[kind] = tally.get(kind, 0) + 1
             said.append(f"{display(rel)} ({LEFT[kind][0]})")
         came = "" if item.path == archive / item.rel else f" (came in as {display(item.rel)})"
@@ -426,7 +438,7 @@ def _say_plan_with(cfg: Config, folder: Folder, archive: Path, current: list[arc
         ("taken over", "taken over from another original (on_name_clash: replace)"),
         ("fails", "would fail (on_name_clash: fail)"))]
     parts += [f"{tally[kind]} {LEFT[kind][1]}, left as they are (delete them if unwanted)"
-              for kind in ("left", "anew") if tally.get(kind)]
+              for kind in ("left", "anew", "portable") if tally.get(kind)]
     only = (f" (only {', '.join(index.asked)}: the other renditions' outputs are left as they are"
             + (f"; {tally['none']} original(s) no rendition asked for applies to" if tally.get("none") else "")
             + ")") if index.asked else ""
@@ -438,7 +450,12 @@ def _say_plan_with(cfg: Config, folder: Folder, archive: Path, current: list[arc
 # An earlier output the plan does not make: (said of one, said in the summary)
 LEFT = {"left": ("no longer made: left as it is", "no longer made by today's recipe"),
         "anew": ("not made again under this name: {seq} numbers each render anew; left as it is",
-                 "not made again under their names ({seq} numbers each render anew)")}
+                 "not made again under their names ({seq} numbers each render anew)"),
+        # named before a photo's texts were made names Windows and macOS clients open (templates.portable)
+        "portable": ("no longer made, a name Windows and macOS clients cannot open (a photo's text in a name is "
+                     "made one they can now); left as it is",
+                     "no longer made under names Windows and macOS clients cannot open (a photo's text in a name "
+                     "is made one they can now)")}
 
 
 def _renumbered(rel: str) -> re.Pattern[str]:

@@ -367,6 +367,14 @@ DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
                      *(f"{port}{d}" for port in ("COM", "LPT") for d in "123456789\u00b9\u00b2\u00b3")})
 
 
+def is_portable(path: str) -> bool:
+    """Whether every part of `path` is a name `portable` would leave as it is: none of Windows'
+    forbidden characters, no dot or space at a part's end, no device's name (what tells an
+    output named before `portable` from one it would name)."""
+    return not any(FORBIDDEN.search(part) or part.endswith((".", " "))
+                   or part.split(".", 1)[0].rstrip(" ").upper() in DEVICES for part in path.split("/"))
+
+
 def portable(pieces: list[tuple[str, bool]]) -> list[str]:
     """The texts of a path's pieces, those of the photo's texts (True) made names Windows, macOS
     and an SMB share's clients can open: Windows' forbidden characters each `_`, no dot or space
