@@ -273,6 +273,16 @@ def test_outputs_whose_names_differ_only_in_case_never_share_a_name(tmp_path):
     assert [(p.path.name, p.how) for p in planned] == [("IMG_0001_Web~3.jpg", "renamed")]
     with pytest.raises(owners.NameClash, match="differs only in case"):
         owners.reserve(dataclasses.replace(folder, on_name_clash="fail"), "y/img_0001.jpg", [second])
+    # long after, its record no longer recent: the file in another case, its folder's too, still holds it
+    anna.parent.mkdir()
+    anna.write_bytes(b"a.jpg's")
+    then = time.time() - owners.RESERVED_FOR - 60
+    for out in (first, anna):
+        os.utime(owners._fold_marker(folder.names_dir, out), (then, then), follow_symlinks=False)
+    assert owners.reserve(folder, "c/a.jpg", [folder.output / "aNNa" / "a_WEB.jpg"]) == [
+        folder.output / "aNNa" / "a_WEB~2.jpg"]  # ~jpg: b/a.jpg's, in another case
+    assert owners.reserve(folder, "d/IMG_0001.JPG", [folder.output / "IMG_0001_WEB.jpg"])[0].name != \
+        "IMG_0001_WEB.jpg"
 
 
 def test_an_original_keeps_its_own_names_in_any_case_and_those_written_apart_before(tmp_path):

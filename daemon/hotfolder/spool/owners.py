@@ -169,17 +169,28 @@ def _fold_marker(names_dir: Path, output: Path) -> Path:
     return names_dir / key[:2] / key
 
 
-def _variant_there(path: Path) -> bool:
-    """Whether a file whose name differs from `path`'s only in case stands in its folder (on a
-    file system that tells case apart: where it does not, lstat of `path` finds it). Read only
-    for a name whose case another original holds, not rendering and not lately: a folder's
-    listing, once for that name."""
-    want = folded(path.name)
+def _variant_there(root: Path, path: Path) -> bool:
+    """Whether a file whose path under `root` differs from `path`'s only in case is there (on a
+    file system that tells case apart: where it does not, lstat of `path` finds it), its
+    folders' case too (`Anna/a.jpg` for `ANNA/a.jpg`). Read only for a name whose case another
+    original holds, not rendering and not lately: the listings of the folders on its way."""
     try:
-        with os.scandir(path.parent) as entries:
-            return any(e.name != path.name and folded(e.name) == want for e in entries)
-    except OSError:
+        parts = path.relative_to(root).parts
+    except ValueError:
         return False
+    places = [root]
+    for i, part in enumerate(parts):
+        want, last = folded(part), i == len(parts) - 1
+        found = []
+        for place in places:
+            try:
+                with os.scandir(place) as entries:
+                    found += [Path(e.path) for e in entries if folded(e.name) == want
+                              and (e.is_file(follow_symlinks=False) if last else e.is_dir(follow_symlinks=False))]
+            except OSError:
+                continue
+        places = found
+    return any(p != path for p in places)
 
 
 def _read(marker: Path) -> str | None:
@@ -517,7 +528,7 @@ def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gene
                     in_flight = {owner_id(folder, c.rel) for c in claimed_files(folder)}
                 # stale as an exact name's record is, and no file of the name in another case is there
                 by_case = (_file_of(kin) in in_flight or _made_lately(_fold_marker(names_dir, path))
-                           or _variant_there(path))
+                           or _variant_there(folder.output, path))
                 free = not by_case
             elif not free and other_case and owner is None:
                 by_case = True  # where case is one, lstat found that original's output: known, not "unknown"
