@@ -396,7 +396,7 @@ def _say_plan_with(cfg: Config, folder: Folder, archive: Path, current: list[arc
     from hotfolder.workers import provenance
 
     tally: dict[str, int] = {}
-    taken: dict[Path, str] = {}  # the names the originals before this one will have written, and whose
+    taken = owners.PlannedNames()  # the names the originals before this one will have written, and whose
     for item, (wanted, numbered) in zip(current, _names_wanted(cfg, folder, current, index), strict=True):
         generation = generations.get(item.path, 0)
         at = owners.manifest_rel(folder, item.rel) if wanted else None  # reserved last, as the run does

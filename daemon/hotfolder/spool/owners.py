@@ -193,6 +193,24 @@ def _variant_there(root: Path, path: Path) -> bool:
     return any(p != path for p in places)
 
 
+class PlannedNames(dict[Path, str]):
+    """plan's `planned`, the paths the originals planned before would have written and whose,
+    also by their folded paths (`folded`): a dry run of 10,000 originals folded every name
+    planned before for each original (quadratic) without it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folded: dict[str, str] = {}
+
+    def __setitem__(self, path: Path, owner: str) -> None:
+        super().__setitem__(path, owner)
+        self.folded[folded(path)] = owner
+
+    def update(self, *args, **kwargs) -> None:
+        for path, owner in dict(*args, **kwargs).items():
+            self[path] = owner
+
+
 def _read(marker: Path) -> str | None:
     try:
         return os.readlink(marker)
@@ -468,7 +486,7 @@ def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gene
     picks: list[Taken] = []
     in_flight: set[str] | None = None
     twins: frozenset[str] | None = None
-    pending_folded = {folded(p): o for p, o in pending.items()}
+    pending_folded = pending.folded if isinstance(pending, PlannedNames) else {folded(p): o for p, o in pending.items()}
     replace = folder.on_name_clash == "replace"
     for output in outputs:
         by_twin = False  # the plain name is the original's whose extension differs in case only
