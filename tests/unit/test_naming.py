@@ -321,3 +321,11 @@ def test_a_name_whose_other_case_is_gone_is_free_again_and_its_record_pruned(tmp
     second.write_bytes(b"img_0002.jpg's")
     assert owners.prune((folder,)).removed == 1  # IMG_0002_web.jpg's own record; the folded one is img's now
     assert owners._read(owners._fold_marker(folder.names_dir, first)) == owners.owner_id(folder, "img_0002.jpg")
+
+
+def test_names_of_bytes_that_are_not_utf8_are_folded_too(tmp_path):
+    folder = dataclasses.replace(make_folder(tmp_path), names_dir=tmp_path / "names")
+    a, b = (folder.output / os.fsdecode(n) for n in (b"Caf\xe9_web.jpg", b"CAF\xe9_web.jpg"))
+    assert owners.reserve(folder, os.fsdecode(b"Caf\xe9.jpg"), [a]) == [a]
+    moved = b.with_name(os.fsdecode(b"CAF\xe9_web~jpg.jpg"))
+    assert owners.reserve(folder, os.fsdecode(b"CAF\xe9.jpg"), [b]) == [moved]
