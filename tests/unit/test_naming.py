@@ -271,6 +271,11 @@ def test_outputs_whose_names_differ_only_in_case_never_share_a_name(tmp_path):
     planned = owners.plan(folder, "x/img_0001.jpg", [folder.output / "IMG_0001_Web.jpg"])
     # its ~jpg and ~2 are held in other cases
     assert [(p.path.name, p.how) for p in planned] == [("IMG_0001_Web~3.jpg", "renamed")]
+    # a dry run of several: a name an original before it would have written, in another case
+    taken = owners.PlannedNames()
+    taken[folder.output / "Q_web.jpg"] = owners.owner_id(folder, "Q.jpg")
+    planned = owners.plan(folder, "q.jpg", [folder.output / "q_web.jpg"], planned=taken)
+    assert [(p.path.name, p.how) for p in planned] == [("q_web~jpg.jpg", "renamed")]
     with pytest.raises(owners.NameClash, match="differs only in case"):
         owners.reserve(dataclasses.replace(folder, on_name_clash="fail"), "y/img_0001.jpg", [second])
     # long after, its record no longer recent: the file in another case, its folder's too, still holds it

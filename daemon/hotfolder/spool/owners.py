@@ -544,9 +544,10 @@ def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gene
             if free and other_case and not replace:
                 if in_flight is None:
                     in_flight = {owner_id(folder, c.rel) for c in claimed_files(folder)}
-                # stale as an exact name's record is, and no file of the name in another case is there
-                by_case = (_file_of(kin) in in_flight or _made_lately(_fold_marker(names_dir, path))
-                           or _variant_there(folder.output, path))
+                # planned (a dry run: written by then), or not stale as an exact name's record would
+                # be, or a file of the name in another case is there
+                by_case = (folded(path) in pending_folded or _file_of(kin) in in_flight
+                           or _made_lately(_fold_marker(names_dir, path)) or _variant_there(folder.output, path))
                 free = not by_case
             elif not free and other_case and owner is None:
                 by_case = True  # where case is one, lstat found that original's output: known, not "unknown"
