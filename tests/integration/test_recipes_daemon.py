@@ -372,3 +372,49 @@ def test_file_done_names_the_renditions_written_not_every_one_of_the_folder(daem
     done = wait_for(lambda: d.event("file_done"), 30, what="the file done")
     assert done["renditions"] == ["web"] and done["outputs"] == ["top_web.jpg"], done
     assert d.stop() == 0
+
+
+PRINT = """
+- name: web
+  size: {long: 200}
+  format: jpeg
+- name: print
+  size: {long: 300}
+  format: jpeg
+  when:
+    any:
+      - keywords: print
+      - rating: 5
+"""
+
+
+def test_a_sidecar_re_exported_for_an_archived_image_takes_the_earlier_ones_place(daemon_factory, tmp_path):
+    """An event photographer fixes a keyword in Lightroom days after the shoot and drops the
+    re-exported IMG_0002.xmp into the inbox: it was archived as IMG_0002_1.xmp, which no
+    image pairs with, told "no image of it arrived within sidecar_wait … raise sidecar_wait",
+    and `rerender` kept reading the earlier sidecar: the fix was lost without a word. It now
+    takes the earlier one's name beside the image (that one kept, as IMG_0002.earlier.xmp),
+    is said late, and the command it gives renders the image with it."""
+    d = daemon_factory(renditions=PRINT, folder_extra=FOLDER).start()
+    _stage(tmp_path, "2026-06-12 Smith/IMG_0002.jpg", size=(600, 400))
+    first = sources.xmp_packet(rating=3, keywords=("first dance",))
+    (tmp_path / "staging" / "2026-06-12 Smith" / "IMG_0002.xmp").write_bytes(first)
+    _move_in(d, tmp_path, "2026-06-12 Smith/IMG_0002.jpg", "2026-06-12 Smith/IMG_0002.xmp")
+    done = _event_of(d, "file_done", "2026-06-12 Smith/IMG_0002.jpg", 30)
+    assert done["renditions"] == ["web"], done
+    fixed = sources.xmp_packet(rating=3, keywords=("first dance", "print"))
+    (tmp_path / "staging" / "2026-06-12 Smith" / "IMG_0002.xmp").write_bytes(fixed)
+    _move_in(d, tmp_path, "2026-06-12 Smith/IMG_0002.xmp")
+    said = _event_of(d, "sidecar_alone", "2026-06-12 Smith/IMG_0002.xmp", 20)
+    archived = d.archive / "2026-06-12 Smith"
+    assert (archived / "IMG_0002.xmp").read_bytes() == fixed
+    assert (archived / "IMG_0002.earlier.xmp").read_bytes() == first  # nothing lost
+    image = shlex.quote(str(archived / "IMG_0002.jpg"))
+    command = f"hotfolder rerender --config {shlex.quote(str(d.config))} {image}"
+    assert said["late"] is True and said["note"] == (
+        "its image IMG_0002.jpg was archived before it arrived, with an earlier sidecar: this one takes that one's "
+        "place beside the image (the earlier kept as IMG_0002.earlier.xmp, which nothing reads); "
+        f"`{command}` renders the image again with it"), said
+    assert d.stop() == 0
+    assert hotfolder(*shlex.split(command)[1:]).returncode == 0  # the advice, as given
+    assert "2026-06-12 Smith/IMG_0002_print.jpg" in d.outputs()

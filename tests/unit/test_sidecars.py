@@ -370,3 +370,66 @@ def test_a_node_s_unmatched_original_is_noted_only_inside_the_archive_without_a_
     assert not unmatched.archived_lately(state, folder.archive / "2026" / "IMG_5.JPG")
     assert [s["event"] for s in said] == ["unmatched_note_failed"], said
     assert unmatched.archived_lately(state, folder.archive / "IMG_6.JPG")
+
+
+def test_a_sidecar_for_an_image_the_index_rendered_days_ago_is_said_late(tmp_path, monkeypatch):
+    """A photographer culls in Lightroom days after the shoot and drops the RAW's sidecar: it
+    was said "no image of it arrived within sidecar_wait (5 s) … raise sidecar_wait" once the
+    image's archiving was more than LATELY (10 minutes) ago, though it lay beside that image,
+    which the index knows rendered under that name. Without an index (a cluster) the time
+    still decides. LATELY is set to 0 here: every archived image is "days ago"."""
+    import structlog
+
+    from hotfolder.state.originals import RENDERED, Entry, Originals
+    from hotfolder.supervisor import side_files
+
+    monkeypatch.setattr(side_files, "LATELY", 0.0)
+    folder = dataclasses.replace(make_folder(tmp_path), index_dir=tmp_path / "state")
+    Originals(tmp_path / "state").record(Entry("ab" * 32, 1, RENDERED, folder.name, "shoot/IMG_3.CR3", 10))
+    (folder.archive / "shoot").mkdir(parents=True, exist_ok=True)
+    (folder.archive / "shoot" / "IMG_3.CR3").write_bytes(b"rendered days ago")
+    (folder.inbox / "shoot").mkdir()
+    with structlog.testing.capture_logs() as said:
+        late = side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / "shoot" / "IMG_3.xmp",
+                                                                              b"<x/>"), folder.state_dir)
+        cluster = dataclasses.replace(folder, index_dir=None)
+        alone = side_files.sidecar_alone(structlog.get_logger(), cluster, _drop(folder.inbox / "shoot" / "IMG_3.xmp",
+                                                                                b"<y/>"), folder.state_dir)
+    assert late is True and said[0]["note"].startswith("its image IMG_3.CR3 was rendered before it arrived"), said
+    assert alone is False and said[1]["note"].startswith("no image of it arrived within sidecar_wait"), said
+
+
+def test_a_re_exported_sidecar_keeps_every_earlier_one_and_junk_puts_none_aside(tmp_path):
+    """Each re-export takes the name beside the image, each earlier one kept under a name no
+    image pairs with (`.earlier`, `.earlier_1`); what is not XMP puts no readable sidecar
+    aside (archived under a free name, as before); nor does a sidecar of an image the index
+    never rendered under that name (a video's, an unknown one's)."""
+    import structlog
+
+    from hotfolder.state.originals import RENDERED, Entry, Originals
+    from hotfolder.supervisor import side_files
+    from tests import sources
+
+    folder = dataclasses.replace(make_folder(tmp_path), index_dir=tmp_path / "state")
+    Originals(tmp_path / "state").record(Entry("ab" * 32, 1, RENDERED, folder.name, "IMG_2.CR3", 10))
+    folder.archive.mkdir(parents=True, exist_ok=True)
+    for name, data in (("IMG_2.CR3", b"raw"), ("IMG_2.xmp", b"<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF "
+                       b"xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'/></x:xmpmeta>"),
+                       ("IMG_5.MOV", b"video"), ("IMG_5.xmp", b"<x/>")):
+        (folder.archive / name).write_bytes(data)
+    packets = [bytes(sources.xmp_packet(rating=n)) for n in (1, 2)]
+    with structlog.testing.capture_logs() as said:
+        for data in packets:
+            side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / "IMG_2.xmp", data),
+                                     folder.state_dir)
+        side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / "IMG_2.xmp", b"not xml"),
+                                 folder.state_dir)
+        side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / "IMG_5.xmp", packets[0]),
+                                 folder.state_dir)
+    assert (folder.archive / "IMG_2.xmp").read_bytes() == packets[1]
+    assert (folder.archive / "IMG_2.earlier_1.xmp").read_bytes() == packets[0]
+    assert (folder.archive / "IMG_2.earlier.xmp").read_bytes().startswith(b"<x:xmpmeta")
+    assert (folder.archive / "IMG_2_1.xmp").read_bytes() == b"not xml"
+    assert (folder.archive / "IMG_5.xmp").read_bytes() == b"<x/>" and (folder.archive / "IMG_5_1.xmp").exists()
+    assert find_image(folder.archive, "IMG_2.earlier.xmp") is None
+    assert [s["late"] for s in said] == [True, True, False, False], said

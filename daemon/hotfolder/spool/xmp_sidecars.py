@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 
 from hotfolder.config.model import Folder
 from hotfolder.sidecars import beside
-from hotfolder.spool import nofollow
+from hotfolder.spool import nofollow, noreplace
 from hotfolder.spool.folders import opened_folder
 from hotfolder.spool.fsnames import fit_name, name_from_hex, relative_name
 from hotfolder.spool.nofollow import exists_at
@@ -51,6 +51,35 @@ def _free(dir_fd: int, where: Path, name: str) -> str:
         candidate = fit_name(where / f"{stem}_{n}.{suffix}", 6).name
         n += 1
     return candidate
+
+
+EARLIER = ".earlier"  # IMG_0002.xmp superseded by a re-export: IMG_0002.earlier.xmp, a name no image pairs with
+
+
+def superseding(folder: Folder, path: Path) -> tuple[Path | None, Path]:
+    """A sidecar re-exported for an image archived with one (a keyword fixed in Lightroom after
+    the shoot): the earlier sidecar beside the image is kept as `STEM.earlier.xmp` (then
+    `STEM.earlier_1.xmp`, ...: sidecars.image_of pairs it with no image, and rerender leaves
+    sidecars out), and this one takes its name, so the image's next rendering reads it. Where
+    it went (None: gone from the inbox meanwhile, the earlier one kept all the same) and where
+    the earlier one went. A crash between the two renames leaves the new one in the inbox,
+    archived beside the image at its next offer."""
+    rel = path.relative_to(folder.inbox)
+    if folder.archive is None:
+        raise ValueError("with on_success: delete nothing is archived to supersede")
+    with opened_folder(folder.archive, rel.parent) as dst:
+        where = dst.path
+    stem, _, suffix = path.name.rpartition(".")
+    with nofollow.opened(where) as dst_fd:
+        while True:  # a name made free between the look and the rename is looked for again
+            kept = _free(dst_fd, where, f"{stem}{EARLIER}.{suffix}")
+            try:
+                noreplace.rename(path.name, kept, src_dir_fd=dst_fd, dst_dir_fd=dst_fd)
+                break
+            except FileExistsError:
+                continue
+        os.fsync(dst_fd)
+    return follow(path, where, path.name), where / kept
 
 
 def alone(folder: Folder, path: Path) -> Path | None:

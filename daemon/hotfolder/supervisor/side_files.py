@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import stat
 import time
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -14,7 +15,7 @@ from hotfolder import sidecars
 from hotfolder.arrival import rules
 from hotfolder.config import locate
 from hotfolder.config.model import Folder
-from hotfolder.engine import formats
+from hotfolder.engine import formats, xmp
 from hotfolder.spool import archived, fsnames, moves, nofollow, xmp_sidecars
 from hotfolder.state import originals, unmatched
 
@@ -84,23 +85,50 @@ def sidecar_alone(log, folder: Folder, path: Path, state_dir: Path | None) -> bo
     when it came late: its image was rendered without it, or taken by no rendition without
     it (noted in state_dir's database as it was archived); the ledger counts those."""
     rel = path.relative_to(folder.inbox).as_posix()
+    earlier = None
     try:
-        where = xmp_sidecars.alone(folder, path)
+        if _supersedes(folder, path, state_dir):
+            where, earlier = xmp_sidecars.superseding(folder, path)
+        else:
+            where = xmp_sidecars.alone(folder, path)
     except OSError as exc:  # it stays in the inbox; the next rescan tries again
         log.error("sidecar_not_moved", folder=folder.name, file=rel, reason=str(exc))
         return False
-    late, note = _why_alone(folder, where, state_dir)
+    late, note = _why_alone(folder, where, state_dir, earlier)
     log.info("sidecar_alone", folder=folder.name, file=rel, archived=str(where) if where else None, late=late,
              note=note)
     return late
 
 
-def _why_alone(folder: Folder, where: Path | None, state_dir: Path | None) -> tuple[bool, str]:
+def _supersedes(folder: Folder, path: Path, state_dir: Path | None) -> bool:
+    """Whether the sidecar `path`, alone in the inbox, is a re-export for an image archived
+    with a sidecar of its name (a keyword fixed in Lightroom after the shoot): its name is
+    taken beside an image the daemon rendered, or took by no rendition, there. Such a
+    sidecar was archived as `IMG_0002_1.xmp`, which no image pairs with, and the image's
+    rerender went on reading the earlier one. Not when the new one cannot be read as XMP (an
+    earlier sidecar that can is not put aside for it)."""
+    if folder.archive is None:
+        return False
+    directory = folder.archive / path.relative_to(folder.inbox).parent
+    try:
+        if not stat.S_ISREG(nofollow.lstat(directory / path.name).st_mode):
+            return False
+        image = sidecars.find_image(directory, path.name)
+        if image is None or not _rendered(folder, directory / image, state_dir, lately=False):
+            return False
+        xmp.Packet.parse(nofollow.read_small(path, SIDECAR_LIMIT))
+    except (OSError, ValueError):  # xmp.Unreadable is a ValueError, as is a file past the limit
+        return False
+    return True
+
+
+def _why_alone(folder: Folder, where: Path | None, state_dir: Path | None,
+               earlier: Path | None = None) -> tuple[bool, str]:
     """Whether it came late, and what happened and what to do: an image of it already
     archived was rendered without it (it came after the image was taken: an image waits
     only for a sidecar being written with it), so raising sidecar_wait would not help;
     `rerender` would (a new user), with the daemon's `config` named where a command would
-    not find it by itself."""
+    not find it by itself. `earlier`: the sidecar it took the place of, kept there."""
     image = sidecars.find_image(where.parent, where.name) if where is not None else None
     if where is not None and image is not None:
         at = str(where.parent / image)
@@ -108,11 +136,17 @@ def _why_alone(folder: Folder, where: Path | None, state_dir: Path | None) -> tu
         # shell would not read back: no command then
         command = f"hotfolder rerender{locate.option(folder.config_file)} {shlex.quote(at)}"
         how = f"`{command}`" if fsnames.printable(at) == at else "`hotfolder rerender` of that image"
+        if earlier is not None:
+            return True, (f"its image {fsnames.display(image)} was archived before it arrived, with an earlier "
+                          "sidecar: this one takes that one's place beside the image (the earlier kept as "
+                          f"{fsnames.display(earlier.name)}, which nothing reads); {how} renders the image again "
+                          "with it")
         if state_dir is not None and unmatched.archived_lately(state_dir, where.parent / image):
             return True, (f"its image {fsnames.display(image)} arrived before it, and no rendition's `when:` took "
                           f"it without it (archived, nothing written); archived beside that image: {how} renders "
                           "the image with its keywords and rating (copy a sidecar before or with its image)")
-        if _rendered_lately(folder, where.parent / image):
+        # the index knows the name rendered however long ago (Lightroom's sidecars come after a cull, days later)
+        if _rendered(folder, where.parent / image, state_dir, lately=folder.index_dir is None):
             return True, (f"its image {fsnames.display(image)} was rendered before it arrived, without it; archived "
                           f"beside that image: {how} renders the image again with it (copy a sidecar before or with "
                           "its image)")
@@ -123,17 +157,22 @@ def _why_alone(folder: Folder, where: Path | None, state_dir: Path | None) -> tu
 
 LATELY = unmatched.LATELY  # seconds: an image archived this recently is the one its late sidecar belonged to
 MAX_WAITING = 1000  # sidecars remembered waiting for their image in flight
+SIDECAR_LIMIT = 4 << 20  # bytes: engine/facts' (a larger "sidecar" is not read), not imported: it loads Pillow
 
 
-def _rendered_lately(folder: Folder, image: Path) -> bool:
+def _rendered(folder: Folder, image: Path, state_dir: Path | None = None, lately: bool = True) -> bool:
     """An image the daemon rendered and archived within LATELY (a rename sets its ctime), not a
     drop of last week's, nor a video passed through beside it (a review: `IMG_7.MOV` and
-    `IMG_7.xmp` dropped together); the index, where there is one, knows its name rendered."""
+    `IMG_7.xmp` dropped together); the index, where there is one, knows its name rendered.
+    `lately=False` (a sidecar that takes an earlier one's place): however long ago, or one no
+    rendition took (noted in state_dir, within LATELY)."""
     try:
-        if time.time() - os.lstat(image).st_ctime >= LATELY:
+        if lately and time.time() - os.lstat(image).st_ctime >= LATELY:
             return False
     except OSError:
         return False
+    if not lately and state_dir is not None and unmatched.archived_lately(state_dir, image):
+        return True
     if rules.passes_through(folder, image) or formats.BY_EXTENSION.get(image.suffix.lower().lstrip(".")) is None:
         return False
     if folder.index_dir is None or folder.archive is None:
