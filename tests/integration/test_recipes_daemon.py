@@ -418,3 +418,43 @@ def test_a_sidecar_re_exported_for_an_archived_image_takes_the_earlier_ones_plac
     assert d.stop() == 0
     assert hotfolder(*shlex.split(command)[1:]).returncode == 0  # the advice, as given
     assert "2026-06-12 Smith/IMG_0002_print.jpg" in d.outputs()
+
+
+def test_a_copy_dropped_again_with_a_fixed_sidecar_puts_the_sidecar_beside_its_original(daemon_factory, tmp_path):
+    """The photographer fixes a keyword in Lightroom and drops the photo again with its
+    re-exported sidecar: the copy was skipped as a duplicate (its bytes are the archived
+    original's) and the sidecar went to duplicates/ with it, unread, the line saying nothing
+    of it: the fix was lost. The copy still goes to duplicates/, but its sidecar, which is
+    news for the original, takes the place of the original's beside it (the earlier kept),
+    and the line gives the rerender command that renders the photo with it. A copy whose
+    sidecar is the original's (the same card copied twice) goes with it, as before."""
+    d = daemon_factory(renditions=PRINT, folder_extra=FOLDER, on_duplicate=None).start()
+    first = sources.xmp_packet(rating=3, keywords=("first dance",))
+    for stem in ("IMG_0007", "IMG_0008"):
+        _stage(tmp_path, f"ev/{stem}.jpg", size=(600, 400), seed=int(stem[-1]))
+        (tmp_path / "staging" / "ev" / f"{stem}.xmp").write_bytes(first)
+        (tmp_path / "staging" / "again").mkdir(exist_ok=True)
+        for name in (f"{stem}.jpg", f"{stem}.xmp"):
+            (tmp_path / "staging" / "again" / name).write_bytes((tmp_path / "staging" / "ev" / name).read_bytes())
+        _move_in(d, tmp_path, f"ev/{stem}.jpg", f"ev/{stem}.xmp")
+        _event_of(d, "file_done", f"ev/{stem}.jpg", 30)
+    fixed = sources.xmp_packet(rating=5, keywords=("first dance",))
+    (tmp_path / "staging" / "again" / "IMG_0007.xmp").write_bytes(fixed)
+    _move_in(d, tmp_path, "again/IMG_0007.jpg", "again/IMG_0007.xmp", "again/IMG_0008.jpg", "again/IMG_0008.xmp")
+    skipped = _event_of(d, "file_skipped", "again/IMG_0007.jpg", 30)
+    same = _event_of(d, "file_skipped", "again/IMG_0008.jpg", 30)
+    archived = d.archive / "ev"
+    assert (archived / "IMG_0007.xmp").read_bytes() == fixed
+    assert (archived / "IMG_0007.earlier.xmp").read_bytes() == first  # nothing lost
+    assert (d.root / "var" / "duplicates" / "again" / "IMG_0007.jpg").exists()
+    assert not (d.root / "var" / "duplicates" / "again" / "IMG_0007.xmp").exists()
+    command = f"hotfolder rerender --config {shlex.quote(str(d.config))} {shlex.quote(str(archived / 'IMG_0007.jpg'))}"
+    assert skipped.get("sidecar") == (
+        "its sidecar IMG_0007.xmp is not the one IMG_0007.jpg was archived with: it takes that one's place beside "
+        f"it in archive/ (the earlier kept as IMG_0007.earlier.xmp, which nothing reads); `{command}` renders the "
+        "photo with it"), skipped
+    assert "sidecar" not in same and (d.root / "var" / "duplicates" / "again" / "IMG_0008.xmp").read_bytes() == first
+    assert (archived / "IMG_0008.xmp").read_bytes() == first and not (archived / "IMG_0008.earlier.xmp").exists()
+    assert d.stop() == 0
+    assert hotfolder(*shlex.split(command)[1:]).returncode == 0  # the advice, as given
+    assert "ev/IMG_0007_print.jpg" in d.outputs() and "ev/IMG_0008_print.jpg" not in d.outputs()

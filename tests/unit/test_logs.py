@@ -94,6 +94,9 @@ def test_a_copy_and_a_look_alike_get_a_line_each():
                    "hint": "1 of its 2 outputs is gone from the output folder; `hotfolder rerender archive/a.jpg`"})
     assert gone.endswith("moved to duplicates/ (1 of its 2 outputs is gone from the output folder; "
                          "`hotfolder rerender archive/a.jpg`)"), gone
+    news = render({"event": "file_skipped", "file": "c.jpg", "kind": "exact", "matched": "photos/a.jpg",
+                   "sidecar": "its sidecar c.xmp is not the one a.jpg was archived with: …"})
+    assert news.endswith("moved to duplicates/; its sidecar c.xmp is not the one a.jpg was archived with: …"), news
     similar = render({"event": "file_skipped", "file": "b.jpg", "kind": "similar", "matched": "photos/a.jpg"})
     assert similar.endswith("skipped b.jpg: a look-alike of photos/a.jpg; moved to duplicates/"), similar
     worker = {"event": "duplicate_skipped", "file": "IMG_0002.jpg", "kind": "exact", "matched": "photos/IMG_0001.jpg",

@@ -83,7 +83,8 @@ def _skipped(e: dict) -> str:
     """A copy not rendered (issue 23): of what, and where it went."""
     like = "the same bytes as" if e.get("kind") == "exact" else "a look-alike of"
     hint = f" ({e['hint']})" if e.get("hint") else ""
-    return f"skipped {e.get('file')}: {like} {e.get('matched')}; moved to duplicates/{hint}"
+    sidecar = f"; {e['sidecar']}" if e.get("sidecar") else ""  # a newer sidecar, put beside the original
+    return f"skipped {e.get('file')}: {like} {e.get('matched')}; moved to duplicates/{hint}{sidecar}"
 
 
 def _died(e: dict) -> str:

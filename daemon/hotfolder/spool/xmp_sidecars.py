@@ -56,30 +56,39 @@ def _free(dir_fd: int, where: Path, name: str) -> str:
 EARLIER = ".earlier"  # IMG_0002.xmp superseded by a re-export: IMG_0002.earlier.xmp, a name no image pairs with
 
 
-def superseding(folder: Folder, path: Path) -> tuple[Path | None, Path]:
-    """A sidecar re-exported for an image archived with one (a keyword fixed in Lightroom after
-    the shoot): the earlier sidecar beside the image is kept as `STEM.earlier.xmp` (then
-    `STEM.earlier_1.xmp`, ...: sidecars.image_of pairs it with no image, and rerender leaves
-    sidecars out), and this one takes its name, so the image's next rendering reads it. Where
-    it went (None: gone from the inbox meanwhile, the earlier one kept all the same) and where
-    the earlier one went. A crash between the two renames leaves the new one in the inbox,
-    archived beside the image at its next offer."""
-    rel = path.relative_to(folder.inbox)
+def superseding(folder: Folder, path: Path, rel_dir: str | Path | None = None,
+                name: str | None = None) -> tuple[Path | None, Path | None]:
+    """A newer sidecar for an image archived with one (a keyword fixed in Lightroom after the
+    shoot): moved from `path` (the inbox, or processing/ beside a skipped copy of the image)
+    into archive/`rel_dir` (by default its own subfolder there) as `name` (by default its own),
+    the sidecar there under that name kept as `STEM.earlier.xmp` (then `STEM.earlier_1.xmp`,
+    ...: sidecars.image_of pairs it with no image, and rerender leaves sidecars out), so the
+    image's next rendering reads the newer one. Where it went (None: gone meanwhile, the
+    earlier one kept all the same) and where the earlier one went (None: there was none). A
+    crash between the two renames leaves the new one where it was: a sidecar in the inbox is
+    archived beside the image at its next offer, one in processing/ given back to the inbox
+    by recovery."""
     if folder.archive is None:
         raise ValueError("with on_success: delete nothing is archived to supersede")
-    with opened_folder(folder.archive, rel.parent) as dst:
+    rel_dir = path.relative_to(folder.inbox).parent if rel_dir is None else rel_dir
+    name = path.name if name is None else name
+    with opened_folder(folder.archive, rel_dir) as dst:
         where = dst.path
-    stem, _, suffix = path.name.rpartition(".")
+    stem, _, suffix = name.rpartition(".")
+    kept = None
     with nofollow.opened(where) as dst_fd:
-        while True:  # a name made free between the look and the rename is looked for again
-            kept = _free(dst_fd, where, f"{stem}{EARLIER}.{suffix}")
+        while exists_at(dst_fd, name):  # a name made free between the look and the rename is looked for again
+            candidate = _free(dst_fd, where, f"{stem}{EARLIER}.{suffix}")
             try:
-                noreplace.rename(path.name, kept, src_dir_fd=dst_fd, dst_dir_fd=dst_fd)
-                break
+                noreplace.rename(name, candidate, src_dir_fd=dst_fd, dst_dir_fd=dst_fd)
             except FileExistsError:
                 continue
-        os.fsync(dst_fd)
-    return follow(path, where, path.name), where / kept
+            except FileNotFoundError:  # gone meanwhile: the name is free
+                break
+            kept = where / candidate
+            os.fsync(dst_fd)
+            break
+    return follow(path, where, name), kept
 
 
 def alone(folder: Folder, path: Path) -> Path | None:

@@ -16,14 +16,20 @@ the status, /metrics (`hotfolder_duplicates_total{folder,kind}`) and the page re
 """
 from __future__ import annotations
 
+import dataclasses
+import shlex
+import stat
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from hotfolder import sidecars
+from hotfolder.config import locate
 from hotfolder.config.model import Config, Folder
+from hotfolder.engine import xmp
 from hotfolder.jobs import Job, Result
-from hotfolder.likeness import Kind, Naming
+from hotfolder.likeness import Kind, Match, Naming
 from hotfolder.ops.notices import SKIPPED, Hook, Notice, NoticeKind
-from hotfolder.spool import fsnames, moves
+from hotfolder.spool import fsnames, moves, nofollow, xmp_sidecars
 from hotfolder.spool.folders import archived_files
 from hotfolder.state import db, originals
 
@@ -43,6 +49,31 @@ def found_notice(folder: str, shown: str, kind: Kind, said: str, ok: bool, outpu
                   outputs=outputs)
 
 
+SIDECAR_LIMIT = 4 << 20  # bytes: engine/facts' (a larger "sidecar" is not read), not imported: it loads Pillow
+
+
+def _news_for(folder: Folder, job: Job, claimed: moves.Claimed, match: Match) -> tuple[Path, str] | None:
+    """(the archived original, the name its sidecar takes beside it) when the skipped copy
+    `claimed` of its bytes came with a sidecar, readable as XMP, that is not the one it lies
+    with in this folder's archive/; None otherwise (the same sidecar: a card copied twice)."""
+    new = claimed.sidecar_path
+    if (new is None or match.kind != Kind.EXACT or match.folder != folder.name or not match.archived
+            or folder.archive is None):
+        return None
+    original = folder.archive / match.archived
+    try:
+        if not stat.S_ISREG(nofollow.lstat(original).st_mode):
+            return None
+        data = nofollow.read_small(new, SIDECAR_LIMIT)
+        xmp.Packet.parse(data)
+        there = sidecars.find_sidecar(original.parent, original.name)
+        if there is not None and nofollow.read_small(original.parent / there, SIDECAR_LIMIT) == data:
+            return None
+    except (OSError, ValueError):  # xmp.Unreadable is a ValueError, as is a file past the limit
+        return None
+    return original, there or sidecars.beside(new.name, PurePosixPath(job.rel).name, original.name)
+
+
 class Sameness:
     def __init__(self, on_notice: Hook, log):
         self.on_notice = on_notice
@@ -59,18 +90,51 @@ class Sameness:
         """Move a skipped duplicate to the duplicates folder with its record; count and say it."""
         match = result.match
         assert match is not None, "a skipped file always says what it repeats"
+        claimed, sidecar_note = self._sidecar_news(folder, job, claimed, match)
         where = moves.duplicate(folder, claimed.path, claimed.rel, kind=str(match.kind), matched=match.as_json(),
                                 sidecar=claimed.sidecar)
         self._count(folder.name, str(match.kind))
         self.log.info("file_skipped", folder=folder.name, file=job.rel, kind=str(match.kind), bits=match.bits,
                       matched=fsnames.display(f"{match.folder}/{match.name}"),
                       matched_archived=fsnames.display(match.archived), duplicates=str(where), outcome="duplicate",
-                      **({"hint": match.gone_said(folder.archive, where, folder.config_file)} if match.gone else {}))
+                      **({"hint": match.gone_said(folder.archive, where, folder.config_file)} if match.gone else {}),
+                      **({"sidecar": sidecar_note} if sidecar_note else {}))
         self._note(folder, result.record, where.relative_to(folder.duplicates).as_posix()
                    if folder.duplicates else None)
         self.on_notice(skipped_notice(folder.name, fsnames.display(job.rel), match.kind, match.said(),
                                       match.outputs))
         return where
+
+    def _sidecar_news(self, folder: Folder, job: Job, claimed: moves.Claimed,
+                      match: Match) -> tuple[moves.Claimed, str | None]:
+        """A copy of an archived original's bytes that came with a sidecar the original does not
+        lie with (a keyword or rating fixed in Lightroom, the photo dropped again with its
+        re-exported sidecar): the sidecar went to duplicates/ with the copy, unread, and the
+        fix was lost without a word. Its bytes are the original's, so the sidecar is that
+        photo's: it takes the place of the original's beside it in archive/ (the earlier kept,
+        spool/xmp_sidecars.superseding), and the line says how to render the photo with it.
+        The claim without its sidecar then, and what to say (None: nothing was done)."""
+        original = _news_for(folder, job, claimed, match)
+        if original is None:
+            return claimed, None
+        original_path, name = original
+        sidecar = claimed.sidecar_path
+        assert sidecar is not None and folder.archive is not None, "_news_for found both"
+        try:
+            went, earlier = xmp_sidecars.superseding(folder, sidecar, original_path.parent.relative_to(folder.archive),
+                                                     name)
+        except OSError as exc:  # it goes with the copy, as before
+            self.log.warning("sidecar_not_moved", folder=folder.name, file=job.rel, reason=str(exc))
+            return claimed, None
+        if went is None:
+            return dataclasses.replace(claimed, sidecar=None), None
+        at = str(original_path)
+        command = f"hotfolder rerender{locate.option(folder.config_file)} {shlex.quote(at)}"
+        how = f"`{command}`" if fsnames.printable(at) == at else "`hotfolder rerender` of it"
+        kept = f" (the earlier kept as {fsnames.display(earlier.name)}, which nothing reads)" if earlier else ""
+        return dataclasses.replace(claimed, sidecar=None), (
+            f"its sidecar {fsnames.display(sidecar.name)} is not the one {fsnames.display(original_path.name)} was "
+            f"archived with: it takes that one's place beside it in archive/{kept}; {how} renders the photo with it")
 
     def settled(self, folder: Folder, job: Job, result: Result, archived: Path | None) -> None:
         """After a rendered file is archived (or a refused duplicate failed): count and say
