@@ -458,3 +458,30 @@ def test_a_copy_dropped_again_with_a_fixed_sidecar_puts_the_sidecar_beside_its_o
     assert d.stop() == 0
     assert hotfolder(*shlex.split(command)[1:]).returncode == 0  # the advice, as given
     assert "ev/IMG_0007_print.jpg" in d.outputs() and "ev/IMG_0008_print.jpg" not in d.outputs()
+
+
+def test_explain_names_the_manifest_a_raw_and_jpeg_pair_s_second_one_got(daemon_factory, tmp_path):
+    """A camera's RAW+JPEG pair (here a JPEG and a PNG of one stem) under `manifest:
+    "{stem}.json"`: the second one's manifest is written as `IMG_0002~png.json` (the first
+    owns `IMG_0002.json`), but `hotfolder explain` of it in archive/ said `manifest →
+    IMG_0002.json`, the other one's, which a page builder then read for it; and of a third
+    one dropped under that stem it said nothing of the clash."""
+    d = daemon_factory(folder_extra=FOLDER + 'manifest: "{stem}.json"\n', on_duplicate=None).start()
+    _stage(tmp_path, "ev/IMG_0002.jpg", size=(600, 400))
+    with Image.open(tmp_path / "staging" / "ev" / "IMG_0002.jpg") as im:
+        im.save(tmp_path / "staging" / "ev" / "IMG_0002.png")
+        im.rotate(90, expand=True).save(tmp_path / "staging" / "IMG_0002.tif")
+    _move_in(d, tmp_path, "ev/IMG_0002.jpg")
+    _event_of(d, "file_done", "ev/IMG_0002.jpg", 30)
+    _move_in(d, tmp_path, "ev/IMG_0002.png")
+    _event_of(d, "file_done", "ev/IMG_0002.png", 30)
+    manifests = sorted(p for p in d.outputs() if p.endswith(".json"))
+    assert manifests == ["ev/IMG_0002.json", "ev/IMG_0002~png.json"], manifests
+    said = hotfolder("explain", "--config", str(d.config), str(d.archive / "ev" / "IMG_0002.png"),
+                     str(d.archive / "ev" / "IMG_0002.jpg"), str(tmp_path / "staging" / "IMG_0002.tif"),
+                     "--subfolder", "ev").stdout
+    assert "  note: manifest → ev/IMG_0002~png.json (each output's url in it is from there)" in said, said
+    assert "  note: manifest → ev/IMG_0002.json (each output's url in it is from there)" in said, said
+    assert ("  note: manifest → ev/IMG_0002.json, another original's: this one's would get a ~suffix (each output's "
+            "url in it is from there)") in said, said
+    assert d.stop() == 0

@@ -194,7 +194,8 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     from hotfolder.spool import owners
 
     if selection.chosen and (at := owners.manifest_rel(folder, rel)) is not None:  # the file a page reads
-        notes.append(f"manifest → {display(at)} (each output's url in it is from there)")
+        notes.append(f"manifest → {_manifest_said(folder, rel, at, generation)} (each output's url in it is from "
+                     "there)")
     if used.seq and had is not None:
         notes.append(f"{{seq}} is {seq}, the number it took when it was rendered (rerender gives it again)")
     elif used.seq:
@@ -203,6 +204,26 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     read = need.said() + ("" if need.header else " (and the header, for the outputs' names here)")
     return Explanation(shown, folder.name, place, read, shown_fields(facts, seq), verdicts(selection, outputs),
                        notes=tuple(notes))
+
+
+def _manifest_said(folder: Folder, rel: str, at: str, generation: int | None) -> str:
+    """The manifest's name as the owners of names give it, as an output's is (_output): a
+    RAW+JPEG pair's second one writes `IMG_0002~cr3.json` (the first owns `IMG_0002.json`),
+    and explain named the other one's. Manifests are proved by no bytes (the index keeps
+    the outputs' hashes only)."""
+    from hotfolder.spool import owners
+
+    path = folder.output / at
+    if generation is not None:  # an archived original: the name it has (or would take) as that photo
+        planned = owners.plan(folder, rel, [path], generation)[0]
+        return display(planned.path.relative_to(folder.output).as_posix())
+    why = owners.why_not_taken(folder, rel, path)
+    if not why:
+        return display(at)
+    return display(at) + (", another original's: this one would fail (on_name_clash: fail)" if why == "fail" else
+                          ", another original's: this one's would get a ~suffix" if why == "another" else
+                          ", there with no record of its writer: this one's would get a ~suffix" if why == "unknown"
+                          else ", no regular file: this one's would get a ~suffix")
 
 
 def _duplicate_scope(folder: Folder, rel: str) -> str | None:
