@@ -430,9 +430,10 @@ def test_a_copy_dropped_again_with_a_fixed_sidecar_puts_the_sidecar_beside_its_o
     sidecar is the original's (the same card copied twice) goes with it, as before."""
     d = daemon_factory(renditions=PRINT, folder_extra=FOLDER, on_duplicate=None).start()
     first = sources.xmp_packet(rating=3, keywords=("first dance",))
-    for stem in ("IMG_0007", "IMG_0008"):
+    july = sources.xmp_packet(rating=4, extra="<xmp:MetadataDate>2026-07-01T09:00:00+02:00</xmp:MetadataDate>")
+    for stem in ("IMG_0007", "IMG_0008", "IMG_0009"):
         _stage(tmp_path, f"ev/{stem}.jpg", size=(600, 400), seed=int(stem[-1]))
-        (tmp_path / "staging" / "ev" / f"{stem}.xmp").write_bytes(first)
+        (tmp_path / "staging" / "ev" / f"{stem}.xmp").write_bytes(july if stem == "IMG_0009" else first)
         (tmp_path / "staging" / "again").mkdir(exist_ok=True)
         for name in (f"{stem}.jpg", f"{stem}.xmp"):
             (tmp_path / "staging" / "again" / name).write_bytes((tmp_path / "staging" / "ev" / name).read_bytes())
@@ -440,9 +441,15 @@ def test_a_copy_dropped_again_with_a_fixed_sidecar_puts_the_sidecar_beside_its_o
         _event_of(d, "file_done", f"ev/{stem}.jpg", 30)
     fixed = sources.xmp_packet(rating=5, keywords=("first dance",))
     (tmp_path / "staging" / "again" / "IMG_0007.xmp").write_bytes(fixed)
-    _move_in(d, tmp_path, "again/IMG_0007.jpg", "again/IMG_0007.xmp", "again/IMG_0008.jpg", "again/IMG_0008.xmp")
+    june = sources.xmp_packet(rating=5, extra="<xmp:MetadataDate>2026-06-14T10:00:00+02:00</xmp:MetadataDate>")
+    (tmp_path / "staging" / "again" / "IMG_0009.xmp").write_bytes(june)  # an old export: it does not undo July's
+    _move_in(d, tmp_path, "again/IMG_0007.jpg", "again/IMG_0007.xmp", "again/IMG_0008.jpg", "again/IMG_0008.xmp",
+             "again/IMG_0009.jpg", "again/IMG_0009.xmp")
     skipped = _event_of(d, "file_skipped", "again/IMG_0007.jpg", 30)
     same = _event_of(d, "file_skipped", "again/IMG_0008.jpg", 30)
+    old = _event_of(d, "file_skipped", "again/IMG_0009.jpg", 30)
+    assert "sidecar" not in old and (d.root / "var" / "duplicates" / "again" / "IMG_0009.xmp").read_bytes() == june
+    assert (d.archive / "ev" / "IMG_0009.xmp").read_bytes() == july
     archived = d.archive / "ev"
     assert (archived / "IMG_0007.xmp").read_bytes() == fixed
     assert (archived / "IMG_0007.earlier.xmp").read_bytes() == first  # nothing lost
@@ -458,6 +465,7 @@ def test_a_copy_dropped_again_with_a_fixed_sidecar_puts_the_sidecar_beside_its_o
     assert d.stop() == 0
     assert hotfolder(*shlex.split(command)[1:]).returncode == 0  # the advice, as given
     assert "ev/IMG_0007_print.jpg" in d.outputs() and "ev/IMG_0008_print.jpg" not in d.outputs()
+    assert "ev/IMG_0009_print.jpg" not in d.outputs()
 
 
 def test_explain_names_the_manifest_a_raw_and_jpeg_pair_s_second_one_got(daemon_factory, tmp_path):

@@ -388,12 +388,13 @@ def test_a_sidecar_for_an_image_the_index_rendered_days_ago_is_said_late(tmp_pat
     Originals(tmp_path / "state").record(Entry("ab" * 32, 1, RENDERED, folder.name, "shoot/IMG_3.CR3", 10))
     (folder.archive / "shoot").mkdir(parents=True, exist_ok=True)
     (folder.archive / "shoot" / "IMG_3.CR3").write_bytes(b"rendered days ago")
+    (folder.archive / "shoot" / "IMG_4.CR3").write_bytes(b"rendered days ago, by a cluster")
     (folder.inbox / "shoot").mkdir()
     with structlog.testing.capture_logs() as said:
         late = side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / "shoot" / "IMG_3.xmp",
                                                                               b"<x/>"), folder.state_dir)
         cluster = dataclasses.replace(folder, index_dir=None)
-        alone = side_files.sidecar_alone(structlog.get_logger(), cluster, _drop(folder.inbox / "shoot" / "IMG_3.xmp",
+        alone = side_files.sidecar_alone(structlog.get_logger(), cluster, _drop(folder.inbox / "shoot" / "IMG_4.xmp",
                                                                                 b"<y/>"), folder.state_dir)
     assert late is True and said[0]["note"].startswith("its image IMG_3.CR3 was rendered before it arrived"), said
     assert alone is False and said[1]["note"].startswith("no image of it arrived within sidecar_wait"), said
@@ -433,3 +434,38 @@ def test_a_re_exported_sidecar_keeps_every_earlier_one_and_junk_puts_none_aside(
     assert (folder.archive / "IMG_5.xmp").read_bytes() == b"<x/>" and (folder.archive / "IMG_5_1.xmp").exists()
     assert find_image(folder.archive, "IMG_2.earlier.xmp") is None
     assert [s["late"] for s in said] == [True, True, False, False], said
+
+
+def test_an_old_export_dropped_again_does_not_take_a_newer_sidecars_place(tmp_path):
+    """Last month's sidecars copied in again (an old export folder, a backup) must not undo a
+    fix made since: a sidecar whose xmp:MetadataDate is before the one beside the image is
+    archived under a free name, as any sidecar alone; a sidecar that says no date, or a later
+    one, takes the place (Lightroom sets it at each save)."""
+    import structlog
+
+    from hotfolder.spool.xmp_sidecars import not_older
+    from hotfolder.state.originals import RENDERED, Entry, Originals
+    from hotfolder.supervisor import side_files
+    from tests import sources
+
+    def saved(when: str | None, rating: int) -> bytes:
+        return sources.xmp_packet(rating=rating, extra=f"<xmp:MetadataDate>{when}</xmp:MetadataDate>" if when else "")
+
+    june, july = saved("2026-06-14T10:00:00+02:00", 5), saved("2026-07-01T09:00:00", 2)
+    assert not_older(july, june) and not not_older(june, july) and not_older(saved(None, 1), july)
+    assert not_older(june, b"not xml") and not_older(saved("not a date", 1), june)
+    with pytest.raises(ValueError):
+        not_older(b"not xml", june)
+    folder = dataclasses.replace(make_folder(tmp_path), index_dir=tmp_path / "state")
+    Originals(tmp_path / "state").record(Entry("ab" * 32, 1, RENDERED, folder.name, "IMG_2.CR3", 10))
+    folder.archive.mkdir(parents=True, exist_ok=True)
+    (folder.archive / "IMG_2.CR3").write_bytes(b"raw")
+    (folder.archive / "IMG_2.xmp").write_bytes(july)
+    with structlog.testing.capture_logs() as said:
+        side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / "IMG_2.xmp", june),
+                                 folder.state_dir)
+    assert (folder.archive / "IMG_2.xmp").read_bytes() == july and (folder.archive / "IMG_2_1.xmp").read_bytes() == june
+    assert not (folder.archive / "IMG_2.earlier.xmp").exists() and said[0]["late"] is False, said
+    assert said[0]["note"] == ("its image IMG_2.CR3 lies archived with a sidecar of that name saved after this one "
+                               "(its xmp:MetadataDate), or this one is no XMP: that one stays beside it; this one "
+                               "archived as IMG_2_1.xmp, which nothing reads"), said

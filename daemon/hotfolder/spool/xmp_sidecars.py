@@ -5,6 +5,7 @@ the original's own (spool/moves.py); the names are sidecars.py's.
 """
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path, PurePosixPath
 
@@ -51,6 +52,37 @@ def _free(dir_fd: int, where: Path, name: str) -> str:
         candidate = fit_name(where / f"{stem}_{n}.{suffix}", 6).name
         n += 1
     return candidate
+
+
+def not_older(new: bytes, old: bytes) -> bool:
+    """Whether the sidecar `new` may take the place of `old`: both parse as XMP (xmp.Unreadable,
+    a ValueError, when `new` does not), and `new` was not saved before `old` by what they say
+    of it (`xmp:MetadataDate`, which Lightroom, Capture One and darktable set at each save; a
+    sidecar that says none is taken as newer). An old export dropped again (last month's
+    sidecars copied in with the card) must not undo a fix made since."""
+    from hotfolder.engine import xmp  # XML only, no decoder
+
+    newer = _saved(xmp.Packet.parse(new))
+    try:
+        older = _saved(xmp.Packet.parse(old))
+    except ValueError:  # the earlier one is not XMP: anything readable is better
+        return True
+    if newer is None or older is None:
+        return True
+    if (newer.tzinfo is None) != (older.tzinfo is None):
+        newer, older = newer.replace(tzinfo=None), older.replace(tzinfo=None)
+    return newer >= older
+
+
+def _saved(packet) -> datetime.datetime | None:
+    from hotfolder.engine import xmp
+
+    found = packet.find(xmp.Property(xmp.q("xmp", "MetadataDate"), "text"))
+    text = found if isinstance(found, str) else (found.text if found is not None else None)
+    try:
+        return datetime.datetime.fromisoformat(text.strip()) if text else None
+    except ValueError:
+        return None
 
 
 EARLIER = ".earlier"  # IMG_0002.xmp superseded by a re-export: IMG_0002.earlier.xmp, a name no image pairs with

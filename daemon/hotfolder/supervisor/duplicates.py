@@ -55,7 +55,8 @@ SIDECAR_LIMIT = 4 << 20  # bytes: engine/facts' (a larger "sidecar" is not read)
 def _news_for(folder: Folder, job: Job, claimed: moves.Claimed, match: Match) -> tuple[Path, str] | None:
     """(the archived original, the name its sidecar takes beside it) when the skipped copy
     `claimed` of its bytes came with a sidecar, readable as XMP, that is not the one it lies
-    with in this folder's archive/; None otherwise (the same sidecar: a card copied twice)."""
+    with in this folder's archive/; None otherwise (the same sidecar: a card copied twice; or
+    one saved before it, xmp_sidecars.not_older: an old export dropped again)."""
     new = claimed.sidecar_path
     if (new is None or match.kind != Kind.EXACT or match.folder != folder.name or not match.archived
             or folder.archive is None):
@@ -67,8 +68,10 @@ def _news_for(folder: Folder, job: Job, claimed: moves.Claimed, match: Match) ->
         data = nofollow.read_small(new, SIDECAR_LIMIT)
         xmp.Packet.parse(data)
         there = sidecars.find_sidecar(original.parent, original.name)
-        if there is not None and nofollow.read_small(original.parent / there, SIDECAR_LIMIT) == data:
-            return None
+        if there is not None:
+            earlier = nofollow.read_small(original.parent / there, SIDECAR_LIMIT)
+            if earlier == data or not xmp_sidecars.not_older(data, earlier):
+                return None
     except (OSError, ValueError):  # xmp.Unreadable is a ValueError, as is a file past the limit
         return None
     return original, there or sidecars.beside(new.name, PurePosixPath(job.rel).name, original.name)

@@ -15,7 +15,7 @@ from hotfolder import sidecars
 from hotfolder.arrival import rules
 from hotfolder.config import locate
 from hotfolder.config.model import Folder
-from hotfolder.engine import formats, xmp
+from hotfolder.engine import formats
 from hotfolder.spool import archived, fsnames, moves, nofollow, xmp_sidecars
 from hotfolder.state import originals, unmatched
 
@@ -94,7 +94,7 @@ def sidecar_alone(log, folder: Folder, path: Path, state_dir: Path | None) -> bo
     except OSError as exc:  # it stays in the inbox; the next rescan tries again
         log.error("sidecar_not_moved", folder=folder.name, file=rel, reason=str(exc))
         return False
-    late, note = _why_alone(folder, where, state_dir, earlier)
+    late, note = _why_alone(folder, where, state_dir, earlier, path.name)
     log.info("sidecar_alone", folder=folder.name, file=rel, archived=str(where) if where else None, late=late,
              note=note)
     return late
@@ -106,7 +106,8 @@ def _supersedes(folder: Folder, path: Path, state_dir: Path | None) -> bool:
     taken beside an image the daemon rendered, or took by no rendition, there. Such a
     sidecar was archived as `IMG_0002_1.xmp`, which no image pairs with, and the image's
     rerender went on reading the earlier one. Not when the new one cannot be read as XMP (an
-    earlier sidecar that can is not put aside for it)."""
+    earlier sidecar that can is not put aside for it), nor when it says it was saved before
+    the earlier one (xmp_sidecars.not_older: an old export copied in again)."""
     if folder.archive is None:
         return False
     directory = folder.archive / path.relative_to(folder.inbox).parent
@@ -116,19 +117,26 @@ def _supersedes(folder: Folder, path: Path, state_dir: Path | None) -> bool:
         image = sidecars.find_image(directory, path.name)
         if image is None or not _rendered(folder, directory / image, state_dir, lately=False):
             return False
-        xmp.Packet.parse(nofollow.read_small(path, SIDECAR_LIMIT))
+        return xmp_sidecars.not_older(nofollow.read_small(path, SIDECAR_LIMIT),
+                                      nofollow.read_small(directory / path.name, SIDECAR_LIMIT))
     except (OSError, ValueError):  # xmp.Unreadable is a ValueError, as is a file past the limit
         return False
-    return True
 
 
 def _why_alone(folder: Folder, where: Path | None, state_dir: Path | None,
-               earlier: Path | None = None) -> tuple[bool, str]:
+               earlier: Path | None = None, came_as: str | None = None) -> tuple[bool, str]:
     """Whether it came late, and what happened and what to do: an image of it already
     archived was rendered without it (it came after the image was taken: an image waits
     only for a sidecar being written with it), so raising sidecar_wait would not help;
     `rerender` would (a new user), with the daemon's `config` named where a command would
-    not find it by itself. `earlier`: the sidecar it took the place of, kept there."""
+    not find it by itself. `earlier`: the sidecar it took the place of, kept there; `came_as`:
+    its name in the inbox (an image archived with a sidecar of that name kept it: _supersedes)."""
+    if where is not None and came_as is not None and where.name != came_as and earlier is None:
+        kept_by = sidecars.find_image(where.parent, came_as)
+        if kept_by is not None and _rendered(folder, where.parent / kept_by, state_dir, lately=False):
+            return False, (f"its image {fsnames.display(kept_by)} lies archived with a sidecar of that name saved "
+                           "after this one (its xmp:MetadataDate), or this one is no XMP: that one stays beside it; "
+                           f"this one archived as {fsnames.display(where.name)}, which nothing reads")
     image = sidecars.find_image(where.parent, where.name) if where is not None else None
     if where is not None and image is not None:
         at = str(where.parent / image)
