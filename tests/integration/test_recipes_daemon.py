@@ -493,3 +493,29 @@ def test_explain_names_the_manifest_a_raw_and_jpeg_pair_s_second_one_got(daemon_
     assert ("  note: manifest → ev/IMG_0002.json, another original's: this one's would get a ~suffix (each output's "
             "url in it is from there)") in said, said
     assert d.stop() == 0
+
+
+def test_explain_says_a_card_s_video_is_passed_through_and_its_index_files_left_alone(daemon_factory, tmp_path):
+    """An assistant asks what the daemon does with a card's videos and clutter before the
+    dump: `hotfolder explain MVI_0009.MP4` said "the daemon would fail it at step open", and
+    the same of Thumbs.db, of a camera's `.THM` and of anything in `.Trashes/`; the daemon
+    archives the first untouched and leaves the others alone, never a failure."""
+    d = daemon_factory()
+    card = tmp_path / "card" / "DCIM" / "100CANON"
+    card.mkdir(parents=True)
+    for name in ("MVI_0009.MP4", "MVI_0009.THM", "Thumbs.db", "M0100.CTG"):
+        (card / name).write_bytes(b"\0\0\0\x18ftypmp42" + bytes(64))
+    (tmp_path / "card" / ".Trashes").mkdir()
+    (tmp_path / "card" / ".Trashes" / "IMG_9999.JPG").write_bytes(b"junk")
+    said = hotfolder("explain", "--config", str(d.config), *(str(card / n) for n in ("MVI_0009.MP4", "MVI_0009.THM",
+                     "Thumbs.db", "M0100.CTG")), "--subfolder", "ev/DCIM/100CANON").stdout
+    assert "would fail" not in said, said
+    passed = ("  problem: passed through: moved to archive/ as it is, never rendered nor failed (the folder's "
+              "pass_through: matches its name)")
+    left = ("  problem: left alone in the inbox, never taken nor failed (the folder's ignore:, or a hidden or temp "
+            "name, matches its name or a folder's on its way)")
+    problems = [line for line in said.splitlines() if line.startswith("  problem:")]
+    assert problems == [passed, passed, left, left], said
+    said = hotfolder("explain", "--config", str(d.config), str(tmp_path / "card" / ".Trashes" / "IMG_9999.JPG"),
+                     "--subfolder", "ev/.Trashes").stdout
+    assert left in said.splitlines(), said

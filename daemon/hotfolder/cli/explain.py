@@ -147,6 +147,8 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     took then (the index says), which rerender gives it again; `without`: renditions its earlier
     look-alike made, which it does not make (rerender's plan passes them too)."""
     shown = display(str(path))
+    if (said := _not_taken(folder, rel)) is not None:  # what a card holds besides photos: never a failure
+        return Explanation(shown, folder.name, place, "nothing", problem=said)
     if is_sidecar(path.name):
         image = find_image(path.parent, path.name)
         why = (f"an XMP sidecar: it goes with its image {display(image)}, whose renditions read it" if image else
@@ -204,6 +206,21 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     read = need.said() + ("" if need.header else " (and the header, for the outputs' names here)")
     return Explanation(shown, folder.name, place, read, shown_fields(facts, seq), verdicts(selection, outputs),
                        notes=tuple(notes))
+
+
+def _not_taken(folder: Folder, rel: str) -> str | None:
+    """What the inbox never renders, as arrival/rules decides it (a card's videos and their
+    companions, its index files, Thumbs.db, .Trashes/): explain said "the daemon would fail it
+    at step open" of them. None for a file it takes."""
+    from hotfolder.arrival import rules
+
+    if any(rules.ignored_name(folder, part) for part in PurePosixPath(rel).parts):
+        return ("left alone in the inbox, never taken nor failed (the folder's ignore:, or a hidden or temp name, "
+                "matches its name or a folder's on its way)")
+    if rules.passes_through(folder, folder.inbox / rel):
+        return ("passed through: moved to archive/ as it is, never rendered nor failed (the folder's pass_through: "
+                "matches its name)")
+    return None
 
 
 def _manifest_said(folder: Folder, rel: str, at: str, generation: int | None) -> str:
