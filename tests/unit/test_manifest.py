@@ -428,3 +428,20 @@ def test_the_manifest_s_texts_hold_no_control_characters(tmp_path):
     source = json.loads(rendered(cfg, folder).manifest)["source"]
     assert (source["credit"], source["creator"], source["caption"], source["keywords"], source["title"]) == (
         "dpa", "Ann Smith [31m", "Line one line two", ["k w"], "title")
+
+
+def test_the_manifest_s_taken_is_the_second_shooter_s_clock_corrected_as_the_names_are(tmp_path):
+    """A wedding's second camera an hour ahead (`clock_offsets: {"Canon*": "-1h"}` here): its
+    outputs are named by the moment it took the photo, 11:34:56, but the manifest, which says
+    "what {taken} says" and by which a gallery page sorts the two cameras' photos, gave the
+    camera's 12:34:56. The outputs' EXIF keeps what the camera wrote."""
+    cfg, folder = folder_config(tmp_path, extra='clock_offsets: {"Canon*": "-1h"}',
+                                renditions='- {name: web, size: 320, format: jpeg, metadata: keep, '
+                                           'filename: "{taken:%H%M%S}_{stem}.{ext}"}\n')
+    camera_jpeg(folder.inbox / "a.jpg")
+    result = rendered(cfg, folder)
+    assert result.ok and result.outputs == ("113456_a.jpg",), result
+    doc = json.loads((folder.output / "a.json").read_text())
+    assert doc["source"]["taken"] == "2024-06-01T11:34:56+02:00", doc["source"]
+    with Image.open(folder.output / "113456_a.jpg") as im:
+        assert im.getexif().get_ifd(EXIF_IFD)[DATETIME_ORIGINAL] == "2024:06:01 12:34:56"

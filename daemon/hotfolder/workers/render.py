@@ -6,6 +6,8 @@ ends, and says so: workers/endings.py.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime as dt
 import os
 import time
 from collections.abc import Callable
@@ -279,7 +281,7 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
                 os.fsync(out_dir.fd)
             if manifest_at is not None:
                 described = _write_manifest(job, rendered, written, dirs[home], manifest_at, original, logger,
-                                            previous)
+                                            previous, values.get("taken"))
                 hashes.append(provenance.output_hash(described.encode("utf-8")))
         except Exception as exc:
             if oserrors.output_problem(exc):
@@ -318,12 +320,19 @@ def _without_stale_manifest(out_dir: nofollow.Opened, path: Path) -> str:
 
 
 def _write_manifest(job: Job, rendered: pipeline.Rendered, written: list[str], out_dir: nofollow.Opened,
-                    name: str, original: fingerprint.Original, logger, previous: bytes | None = None) -> str:
+                    name: str, original: fingerprint.Original, logger, previous: bytes | None = None,
+                    taken: dt.datetime | None = None) -> str:
     """The manifest, written atomically once every output is in place (and synced); its JSON.
     The source's hash and size are those of the bytes read once (`original`), no second read.
     rerender --rendition: with the outputs left as they are (workers/untouched.py; `previous`:
-    the manifest this one replaces)."""
+    the manifest this one replaces). `taken`: the `{taken}` the names were made with, the
+    camera's clock corrected (the folder's clock_offsets: workers/choice.corrected); the
+    manifest says it where the photo says a date (the decoder's reading gave the camera's
+    own, an hour off its other camera's in a wedding gallery sorted by it)."""
     folder = job.folder
+    if taken is not None and rendered.source.taken is not None:
+        rendered = dataclasses.replace(rendered, source=dataclasses.replace(rendered.source,
+                                                                            taken=taken.isoformat()))
     doc = manifest.document(PurePosixPath(job.rel).name, original.content, original.size, rendered, written,
                             subdir_of(job.rel))
     if job.only:

@@ -106,8 +106,9 @@ KEYS = (
         "the camera as `when: camera:` matches it (globs, the first that matches; two bodies of one model are "
         "one camera to it, as no serial number is read: the main and the second shooter's NIKON Z 6_2 are both "
         "moved, so give the second shooter's cards a folder of their own, with its own `clock_offsets`). "
-        "`{taken}` in names and `explain` only: the outputs' EXIF keeps what the camera wrote; a date it would "
-        "move past the year 9999 (or before the year 1) is left as written, with a note in the log"),
+        "`{taken}` in names, `explain` and the manifest's `taken` only: the outputs' EXIF keeps what the "
+        "camera wrote; a date it would move past the year 9999 (or before the year 1) is left as written, with a "
+        "note in the log"),
     *duplicates.KEYS,
     Key("renditions", Items(rendition.read, "renditions"), (), "a list, below",
         required="is required: a non-empty list of renditions"),
