@@ -114,3 +114,33 @@ def test_an_unquoted_pattern_says_to_quote_it(tmp_path):
                           text=True, timeout=30)
     assert proc.returncode == 1
     assert f"{config}:6:21: not valid YAML" in proc.stderr and "quote it, e.g. '*.mov'" in proc.stderr, proc.stderr
+
+
+AAE = (b'<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.1"><dict><key>adjustmentFormatIdentifier</key>'
+       b'<string>com.apple.photo</string></dict></plist>\n')
+SRT = b"1\n00:00:00,000 --> 00:00:00,033\nF/2.8, SS 100, ISO 100, EV 0\n"
+
+
+def test_a_phone_s_and_a_drone_s_companion_files_are_passed_through_and_another_kind_says_what_to_change(
+        daemon_factory, tmp_path):
+    """A wedding's phone photos (an iPhone's IMG_4101.AAE, its edit record, beside the HEIC)
+    and a drone's card (DJI_0001.SRT, its flight log as subtitles, and DJI_0001.LRF, its
+    low-resolution proxy, as GoPro's .LRV): each landed in failed/ at every import, "not an
+    image in an accepted format", which said nothing of what to change. They are passed
+    through to archive/ by default now; a file of another kind (a shot list, .txt) still
+    fails, and its reason says how to let such files through."""
+    d = daemon_factory().start()
+    files = {"phone/IMG_4101.AAE": AAE, "drone/DJI_0001.SRT": SRT, "drone/DJI_0001.LRF": MOV,
+             "drone/DJI_0001.MP4": MOV}
+    for rel, data in files.items():
+        c.write(d.inbox / rel, data)
+    c.write(d.inbox / "shotlist.txt", b"first dance 21:00\n")
+    wait_for(lambda: ends(d) >= 5, 30, what="every file to reach an end")
+    assert sorted(archived(d)) == sorted(files), archived(d)
+    assert failed_originals(d) == ["shotlist.txt"]
+    failure = next(e for e in d.events("file_failed") if e.get("role") != "worker")  # the main process's line
+    assert failure["reason"].endswith(
+        "not an image in an accepted format (accepted: jpeg, png, webp, tiff, heic, raw); if such files come with "
+        "your photos, add '*.txt' to the folder's pass_through: (archived as they are) or ignore: (left in the "
+        "inbox)"), failure
+    assert d.stop() == 0

@@ -52,8 +52,12 @@ AUTO_QUALITY = "auto"  # `quality: auto`: per photo, the lowest quality reaching
 DEFAULT_IGNORE = ("Thumbs.db", "ehthumbs.db", "desktop.ini", "$RECYCLE.BIN", "System Volume Information", "Icon\r",
                   "~$*", "*.ctg", "*.mrk", "*.dsc", "*.bdm", "*.cpi", "*.mpl", "*.bnp", "*.inp", "*.int",
                   "mediapro.xml")
-DEFAULT_PASS_THROUGH = ("*.mov", "*.mp4", "*.m4v", "*.avi", "*.mts", "*.m2ts", "*.mkv", "*.3gp", "*.thm",
-                        "*.lrv", "*.wav")
+# Videos, and what cameras, phones and drones write beside photos and clips: a clip's
+# thumbnail (.THM) and proxy (GoPro's .LRV, DJI's .LRF), a drone's flight log as subtitles
+# (.SRT), an iPhone's edit record (.AAE), sound (.WAV). Each of the last four failed at every
+# import of a phone or a drone ("not an image in an accepted format": an event photographer's week).
+DEFAULT_PASS_THROUGH = ("*.mov", "*.mp4", "*.m4v", "*.avi", "*.mts", "*.m2ts", "*.mkv", "*.3gp", "*.mxf",
+                        "*.thm", "*.lrv", "*.lrf", "*.srt", "*.aae", "*.wav")
 
 
 # A folder's `manifest` template: the original's names only (a manifest is the original's,

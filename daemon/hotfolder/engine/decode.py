@@ -43,7 +43,7 @@ def decode(src: Path, renditions: Sequence[Rendition], *, accepted_formats: Sequ
     if "tiff" in accepted_formats and (floats := floattiff.layout(src)) is not None:
         return floattiff.decode(src, floats, wanted)  # Pillow has no float RGB mode: libvips reads it
     heif.use_threads(threads)  # read by pi-heif when it opens a file, whatever its format turns out to be
-    with open_image(src, accepted_formats, max_image_pixels, animation, data) as header:
+    with open_image(src, accepted_formats, max_image_pixels, animation, data, name) as header:
         fmt = formats.of_pil(header.format)
         if fmt is None:  # not one of the table's: open_image passed only theirs to Pillow
             raise InputError("open", f"format {header.format} is not one hotfolder reads")

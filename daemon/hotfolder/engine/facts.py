@@ -71,7 +71,7 @@ def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str]
             exif, size, orientation, xmp, iim = _float_tiff(src, floats, need, max_image_pixels)
             found["format"] = "tiff"
         else:
-            with open_image(src, accepted_formats, max_image_pixels, "first-frame", data) as im:
+            with open_image(src, accepted_formats, max_image_pixels, "first-frame", data, name) as im:
                 known = formats.of_pil(im.format)
                 found["format"] = known.name if known is not None else str(im.format).lower()
                 exif, size = _exif(im, notes), im.size

@@ -59,9 +59,10 @@ def too_many_pixels(size: tuple[int, int], max_image_pixels: int) -> str | None:
 
 
 def open_image(src: Path, accepted_formats: Sequence[str], max_image_pixels: int,
-               animation: str, data: bytes | None = None) -> ImageFile.ImageFile:
+               animation: str, data: bytes | None = None, name: str | None = None) -> ImageFile.ImageFile:
     """Open the header only, refusing formats not accepted, bombs and (if asked) animations.
-    `data`: the file's bytes, read already (engine/fingerprint), opened instead of the path."""
+    `data`: the file's bytes, read already (engine/fingerprint), opened instead of the path;
+    `name`: the file's name, where `src` is not named so (fingerprint.Original.reading)."""
     pil_names = [f.pil for f in map(formats.get, accepted_formats) if f.pil is not None]
     if reason := _refused_structure(src, data, pil_names):
         raise InputError("open", reason)
@@ -70,7 +71,7 @@ def open_image(src: Path, accepted_formats: Sequence[str], max_image_pixels: int
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             im = Image.open(src if data is None else io.BytesIO(data), formats=pil_names)
     except Image.UnidentifiedImageError:
-        raise InputError("open", unopened.reason(src, accepted_formats)) from None
+        raise InputError("open", unopened.reason(src, accepted_formats, name)) from None
     except DECODE_ERRORS as exc:
         reraise_unless_input(exc)
         raise InputError("open", describe(exc)) from None

@@ -17,9 +17,10 @@ from hotfolder.engine import formats, jpegscan, tifftags
 from hotfolder.engine.errors import DECODE_ERRORS, EMPTY, reraise_unless_input
 
 
-def reason(src: Path, accepted_formats: Sequence[str]) -> str:
+def reason(src: Path, accepted_formats: Sequence[str], name: str | None = None) -> str:
     """Why Pillow cannot identify `src`: the format it is if this config refuses it, what is
-    wrong with it if it starts as an accepted format's, else that it is none of them."""
+    wrong with it if it starts as an accepted format's, else that it is none of them. `name`:
+    the file's name, where `src` is not named so (a worker reads /proc/self/fd/N)."""
     from hotfolder.engine.opening import our_pixel_limit  # opening asks this module: imported when asked
     accepted = ", ".join(accepted_formats)
     others = [f.pil for f in formats.TABLE if f.pil is not None and f.name not in accepted_formats]
@@ -50,7 +51,19 @@ def reason(src: Path, accepted_formats: Sequence[str]) -> str:
         return tifftags.unread_samples(tags) or tifftags.unreadable_layout(tags)
     if (header := _unreadable_header(src, head, size, accepted_formats)) is not None:
         return header
-    return f"not an image in an accepted format (accepted: {accepted})"
+    return f"not an image in an accepted format (accepted: {accepted}){_companion_hint(name or src.name)}"
+
+
+def _companion_hint(name: str) -> str:
+    """What to change for a file whose extension is no image format's: such files come with
+    photos (a phone's, a drone's, a studio's), and failed at every import without a word of
+    the folder's pass_through: and ignore:. A name such as `notes.jpg` gets no hint: it
+    claims to be an image, and its reason is enough."""
+    ext = Path(name).suffix.lower()
+    if not ext or formats.BY_EXTENSION.get(ext[1:]) is not None or not ext[1:].isalnum():
+        return ""
+    return (f"; if such files come with your photos, add '*{ext}' to the folder's pass_through: (archived as they "
+            "are) or ignore: (left in the inbox)")
 
 
 # The first bytes of formats Pillow names, and the bytes their header needs (a file shorter
