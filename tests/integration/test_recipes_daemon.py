@@ -519,3 +519,25 @@ def test_explain_says_a_card_s_video_is_passed_through_and_its_index_files_left_
     said = hotfolder("explain", "--config", str(d.config), str(tmp_path / "card" / ".Trashes" / "IMG_9999.JPG"),
                      "--subfolder", "ev/.Trashes").stdout
     assert left in said.splitlines(), said
+
+
+def test_a_rerender_says_of_an_original_that_makes_nothing_now_that_its_outputs_are_left(daemon_factory, tmp_path):
+    """The photographer took the five stars off a photo in Lightroom and rerendered it: no
+    rendition takes it now, so nothing was written and its print stays in output/ (as the
+    README says), but rerender said only "rendered 1 of 1 archived original(s) again": not a
+    word that nothing was made, nor that the print is still there."""
+    d = daemon_factory(renditions=PRINT.replace("- name: web\n  size: {long: 200}\n  format: jpeg\n", ""),
+                       folder_extra=FOLDER).start()
+    _stage(tmp_path, "ev/IMG_0002.jpg", size=(600, 400))
+    (tmp_path / "staging" / "ev" / "IMG_0002.xmp").write_bytes(sources.xmp_packet(rating=5))
+    _move_in(d, tmp_path, "ev/IMG_0002.jpg", "ev/IMG_0002.xmp")
+    _event_of(d, "file_done", "ev/IMG_0002.jpg", 30)
+    assert d.stop() == 0
+    (d.archive / "ev" / "IMG_0002.xmp").write_bytes(sources.xmp_packet(rating=2))
+    ran = hotfolder("rerender", "--config", str(d.config), str(d.archive / "ev" / "IMG_0002.jpg"))
+    assert ran.returncode == 0, ran.stderr
+    assert "nothing made of ev/IMG_0002.jpg: no rendition applies (print: when.any" in ran.stderr, ran.stderr
+    assert ("rendered 0 of 1 archived original(s) again" in ran.stderr and "1 made nothing: no rendition's `when:` "
+            "takes it now (a rating or a keyword changed?); the outputs it had are left as they are (`--dry-run` "
+            "lists them; delete them if unwanted)") in ran.stderr, ran.stderr
+    assert d.outputs() == ["ev/IMG_0002_print.jpg"]

@@ -50,7 +50,9 @@ def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tu
     def progress(outcomes: list, total: int) -> None:
         nonlocal reported
         for outcome in outcomes[reported:]:
-            report(logger, folder, outcome, asked=outside)
+            # an archived original rerendered that makes nothing now is news as well (its
+            # rating or keywords changed): said at the default level, as a file named to process
+            report(logger, folder, outcome, asked=True)
         reported = len(outcomes)
         bar.update(reported, total)
 
@@ -72,8 +74,10 @@ def kept_beside(outcomes) -> int:
 
 def report(logger, folder: Folder, outcome, asked: bool = False) -> None:
     """One file's end, as the daemon logs it (the same events and fields). `asked`: a file
-    named to `process`, of which nothing made is said at the default level, not only at info
-    (a shop admin saw "processed 1 of 1", and no output, without a word why)."""
+    named to `process` or rendered again by `rerender`, of which nothing made is said at the
+    default level, not only at info (a shop admin saw "processed 1 of 1", and no output,
+    without a word why; a photographer, "rendered 1 of 1 … again" of a photo whose five
+    stars were taken off, its print still in output/)."""
     result = outcome.result
     if result.ok and result.skipped:
         logger.info("file_kept", file=outcome.rel, src=str(outcome.src), reason=result.error,
