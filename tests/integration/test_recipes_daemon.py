@@ -541,3 +541,32 @@ def test_a_rerender_says_of_an_original_that_makes_nothing_now_that_its_outputs_
             "takes it now (a rating or a keyword changed?); the outputs it had are left as they are (`--dry-run` "
             "lists them; delete them if unwanted)") in ran.stderr, ran.stderr
     assert d.outputs() == ["ev/IMG_0002_print.jpg"]
+
+
+def test_requeue_says_of_a_failed_file_that_a_later_copy_of_its_name_was_rendered(daemon_factory, tmp_path):
+    """A card's damaged IMG_7003.JPG failed ("copy the file again from where it came from");
+    the assistant copied it again, and the good copy was rendered, but `hotfolder requeue`
+    went on listing the damaged one as any failure, and `requeue --all` would send it round
+    again. The listing now says a later copy of that name was rendered, and where it is."""
+    from tests import corpus
+
+    d = daemon_factory(on_duplicate=None).start()
+    corpus.bit_flipped_jpeg(tmp_path / "staging" / "ev" / "IMG_7003.JPG")
+    _move_in(d, tmp_path, "ev/IMG_7003.JPG")
+    wait_for(lambda: (d.failed / "ev" / "IMG_7003.JPG.error.json").exists(), 30, what="the damaged copy to fail")
+    corpus.bit_flipped_jpeg(tmp_path / "staging" / "other" / "IMG_7004.JPG")
+    _move_in(d, tmp_path, "other/IMG_7004.JPG")
+    wait_for(lambda: (d.failed / "other" / "IMG_7004.JPG.error.json").exists(), 30, what="another to fail")
+    _stage(tmp_path, "ev/IMG_7003.JPG", size=(600, 400))
+    _move_in(d, tmp_path, "ev/IMG_7003.JPG")
+    _event_of(d, "file_done", "ev/IMG_7003.JPG", 30)
+    # where it was archived is noted in the index just after its line (supervisor/duplicates._note)
+    listed = wait_for(lambda: "(archived as" in (text := hotfolder("requeue", "--config", str(d.config)).stdout)
+                      and text, 10, what="the listing to say where the later copy is")
+    (line,) = [s for s in listed.splitlines() if s.startswith("  ev/IMG_7003.JPG")]
+    assert line.endswith("; a later file of that name, ev/IMG_7003.JPG, was rendered since (archived as "
+                         "ev/IMG_7003.JPG): if it is this photo copied again, delete this one and its .error.json "
+                         "rather than requeue it"), listed
+    (other,) = [s for s in listed.splitlines() if "other/IMG_7004.JPG" in s]
+    assert "a later file" not in other, listed
+    assert d.stop() == 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import calendar
 import sys
+import time
 from fnmatch import fnmatchcase
 from pathlib import Path
 
@@ -12,8 +14,9 @@ from hotfolder.config.model import Config, Folder
 from hotfolder.errors import ExitCode
 from hotfolder.spool import moves, records
 from hotfolder.spool.failed_files import failed_originals
-from hotfolder.spool.fsnames import printable
+from hotfolder.spool.fsnames import display, name_from_hex, printable, relative_name
 from hotfolder.spool.records import SIDECAR, original_of
+from hotfolder.state import originals
 
 Failed = tuple[Folder, Path]  # a failed original, with the folder it failed in
 
@@ -96,10 +99,29 @@ def _list_failed(cfg: Config) -> int:
             record = records.read_failure(folder, path) or {}
             why = record.get("error", "(no record of why)")
             when = f"{record['time']}, attempt {record.get('attempts', '?')}: " if record.get("time") else ""
-            print(f"  {_shown(folder, path):<{width}}  {printable(f'{when}{why}')}")
+            print(f"  {_shown(folder, path):<{width}}  {printable(f'{when}{why}{_rendered_since(folder, record)}')}")
     if total:
         print("requeue with: hotfolder requeue NAME …, a quoted glob ('*.jpg'), or --all")
     return ExitCode.OK
+
+
+def _rendered_since(folder: Folder, record: dict) -> str:
+    """Of a failed file whose name a later copy rendered (a card's damaged file copied in again,
+    as its reason asked): that it was, and where that copy is; it was listed as any failure,
+    and `requeue --all` sent it round again. "" otherwise. The record's names are data."""
+    came = relative_name(name_from_hex(record.get("file_as")))
+    if folder.index_dir is None or came is None or not isinstance(record.get("time"), str):
+        return ""
+    try:
+        failed_at = calendar.timegm(time.strptime(record["time"], "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return ""
+    archived = originals.rendered_since(folder.index_dir, folder.name, came, failed_at)
+    if archived is None:
+        return ""
+    where = f" (archived as {display(archived)})" if archived else ""
+    return (f"; a later file of that name, {display(came)}, was rendered since{where}: if it is this photo copied "
+            "again, delete this one and its .error.json rather than requeue it")
 
 
 def _shown(folder: Folder, path: Path) -> str:

@@ -640,6 +640,16 @@ def rendered_under(state_dir: Path, folder: str, rel: str) -> bool:
     return _latest_rendering(state_dir, "1", folder, rel) is not None
 
 
+def rendered_since(state_dir: Path, folder: str, rel: str, since: float) -> str | None:
+    """Where the latest rendering under the name `rel` was archived (under archive/; "" when
+    not known), if it was rendered at `since` or after; None otherwise (or no index). What
+    `hotfolder requeue` says of a failed file whose name a later copy rendered."""
+    row = _latest_rendering(state_dir, "o.time, o.archived", folder, rel)
+    if row is None or row[0] < int(since):
+        return None
+    return rows.archived_text(row[1], os.fsencode(rel))  # NULL: under its name; b"": gone
+
+
 def first_taken(state_dir: Path, folder: str, rel: str, generation: int) -> int | None:
     """The id of the first rendering under the name `rel` as its photo `generation`: the
     order in which originals first took their output names (rerender gives each the names
