@@ -58,8 +58,8 @@ def _news_for(folder: Folder, job: Job, claimed: moves.Claimed, match: Match) ->
     with in this folder's archive/; None otherwise (the same sidecar: a card copied twice; or
     one saved before it, xmp_sidecars.not_older: an old export dropped again)."""
     new = claimed.sidecar_path
-    if (new is None or match.kind != Kind.EXACT or match.folder != folder.name or not match.archived
-            or folder.archive is None):
+    if (new is None or match.kind != Kind.EXACT or match.folder != folder.name or folder.archive is None
+            or fsnames.relative_name(match.archived) is None):  # a name inside archive/, as data
         return None
     original = folder.archive / match.archived
     try:
