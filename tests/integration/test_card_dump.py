@@ -144,3 +144,23 @@ def test_a_phone_s_and_a_drone_s_companion_files_are_passed_through_and_another_
         "your photos, add '*.txt' to the folder's pass_through: (archived as they are) or ignore: (left in the "
         "inbox)"), failure
     assert d.stop() == 0
+
+
+def test_a_clip_dumped_again_says_it_lies_beside_one_of_its_size(daemon_factory, tmp_path):
+    """The same card dumped again into the event's folder: its photos are skipped as
+    duplicates, but each video was archived a second time (MVI_0003_1.MOV beside MVI_0003.MOV),
+    said as any clip ("archived … as it is"): a wedding's gigabytes of video copied again
+    without a word. What passes through is still not compared (that would read every clip),
+    but the line says when it was archived under another name beside a file of its size."""
+    d = daemon_factory().start()
+    c.write(d.inbox / "ev" / "MVI_0003.MOV", MOV)
+    wait_for(lambda: "ev/MVI_0003.MOV" in archived(d), 20, what="the clip archived")
+    c.write(d.inbox / "ev" / "MVI_0003.MOV", MOV)
+    c.write(d.inbox / "ev" / "MVI_0004.MOV", MOV + b"longer")
+    wait_for(lambda: len(d.events("file_passed_through")) == 3, 20, what="both clips archived")
+    again = [e for e in d.events("file_passed_through") if e["archived"].endswith("MVI_0003_1.MOV")]
+    assert len(again) == 1 and again[0]["note"] == (
+        "archived as MVI_0003_1.MOV beside MVI_0003.MOV, of the same size (the same card dumped again?): compare "
+        "them, and delete one if they are the same"), d.events("file_passed_through")
+    assert [e.get("note") for e in d.events("file_passed_through") if e["file"] == "ev/MVI_0004.MOV"] == [None]
+    assert d.stop() == 0

@@ -97,6 +97,8 @@ def test_a_copy_and_a_look_alike_get_a_line_each():
     news = render({"event": "file_skipped", "file": "c.jpg", "kind": "exact", "matched": "photos/a.jpg",
                    "sidecar": "its sidecar c.xmp is not the one a.jpg was archived with: …"})
     assert news.endswith("moved to duplicates/; its sidecar c.xmp is not the one a.jpg was archived with: …"), news
+    clip = render({"event": "file_passed_through", "file": "MVI_3.MOV", "note": "archived as MVI_3_1.MOV beside …"})
+    assert clip.endswith("archived MVI_3.MOV as it is (pass_through): archived as MVI_3_1.MOV beside …"), clip
     similar = render({"event": "file_skipped", "file": "b.jpg", "kind": "similar", "matched": "photos/a.jpg"})
     assert similar.endswith("skipped b.jpg: a look-alike of photos/a.jpg; moved to duplicates/"), similar
     worker = {"event": "duplicate_skipped", "file": "IMG_0002.jpg", "kind": "exact", "matched": "photos/IMG_0001.jpg",

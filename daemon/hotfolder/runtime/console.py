@@ -114,7 +114,8 @@ LINES = {
                                    f"joined on; {e.get('action')}",
     "file_cut_short_replaced": lambda e: f"{e.get('file')}: {e.get('action')}",
     "requeued": _requeued,
-    "file_passed_through": lambda e: f"archived {e.get('file')} as it is (pass_through)",
+    "file_passed_through": lambda e: f"archived {e.get('file')} as it is (pass_through)"
+                                     + (f": {e['note']}" if e.get("note") else ""),
     "file_skipped": _skipped,
     "lookalike_flagged": lambda e: f"{e.get('file')} looks like {e.get('matched')} ({e.get('bits')} bits apart): "
                                    f"rendered all the same",

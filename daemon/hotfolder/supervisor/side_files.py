@@ -24,8 +24,26 @@ def pass_through(log, folder: Folder, path: Path) -> None:
     """Move it to archive/ as it is (moves.Refused for a link: the caller fails it)."""
     where = moves.pass_through(folder, path)
     if where is not None:
+        note = _beside_its_size(where, path.name)
         log.info("file_passed_through", folder=folder.name, file=fsnames.display(
-            path.relative_to(folder.inbox).as_posix()), archived=fsnames.display(str(where)), outcome="archived")
+            path.relative_to(folder.inbox).as_posix()), archived=fsnames.display(str(where)), outcome="archived",
+            **({"note": note} if note else {}))
+
+
+def _beside_its_size(where: Path, came_as: str) -> str | None:
+    """When a passed-through file was archived under another name beside the file of its
+    name, of the same size: most likely a card dumped again (its photos skipped as
+    duplicates, its clips archived a second time, gigabytes each, without a word). Not
+    compared (that reads every clip in the main loop): said, for the admin to compare."""
+    if where.name == came_as:
+        return None
+    try:
+        if nofollow.lstat(where).st_size != nofollow.lstat(where.with_name(came_as)).st_size:
+            return None
+    except OSError:
+        return None
+    return (f"archived as {fsnames.display(where.name)} beside {fsnames.display(came_as)}, of the same size (the same "
+            "card dumped again?): compare them, and delete one if they are the same")
 
 
 class LoneSidecars:
