@@ -431,7 +431,7 @@ def test_a_copy_dropped_again_with_a_fixed_sidecar_puts_the_sidecar_beside_its_o
     d = daemon_factory(renditions=PRINT, folder_extra=FOLDER, on_duplicate=None).start()
     first = sources.xmp_packet(rating=3, keywords=("first dance",))
     july = sources.xmp_packet(rating=4, extra="<xmp:MetadataDate>2026-07-01T09:00:00+02:00</xmp:MetadataDate>")
-    for stem in ("IMG_0007", "IMG_0008", "IMG_0009"):
+    for stem in ("IMG_0007", "IMG_0008", "IMG_0009", "IMG_0010"):
         _stage(tmp_path, f"ev/{stem}.jpg", size=(600, 400), seed=int(stem[-1]))
         (tmp_path / "staging" / "ev" / f"{stem}.xmp").write_bytes(july if stem == "IMG_0009" else first)
         (tmp_path / "staging" / "again").mkdir(exist_ok=True)
@@ -439,17 +439,28 @@ def test_a_copy_dropped_again_with_a_fixed_sidecar_puts_the_sidecar_beside_its_o
             (tmp_path / "staging" / "again" / name).write_bytes((tmp_path / "staging" / "ev" / name).read_bytes())
         _move_in(d, tmp_path, f"ev/{stem}.jpg", f"ev/{stem}.xmp")
         _event_of(d, "file_done", f"ev/{stem}.jpg", 30)
-    fixed = sources.xmp_packet(rating=5, keywords=("first dance",))
+    # Lightroom writes xmp:MetadataDate at each save
+    fixed = sources.xmp_packet(rating=5, keywords=("first dance",),
+                               extra="<xmp:MetadataDate>2026-07-02T10:00:00+02:00</xmp:MetadataDate>")
     (tmp_path / "staging" / "again" / "IMG_0007.xmp").write_bytes(fixed)
+    undated = sources.xmp_packet(rating=5)  # the same card or folder copied again, or a fix: nothing tells
+    (tmp_path / "staging" / "again" / "IMG_0010.xmp").write_bytes(undated)
     june = sources.xmp_packet(rating=5, extra="<xmp:MetadataDate>2026-06-14T10:00:00+02:00</xmp:MetadataDate>")
     (tmp_path / "staging" / "again" / "IMG_0009.xmp").write_bytes(june)  # an old export: it does not undo July's
     _move_in(d, tmp_path, "again/IMG_0007.jpg", "again/IMG_0007.xmp", "again/IMG_0008.jpg", "again/IMG_0008.xmp",
-             "again/IMG_0009.jpg", "again/IMG_0009.xmp")
+             "again/IMG_0009.jpg", "again/IMG_0009.xmp", "again/IMG_0010.jpg", "again/IMG_0010.xmp")
     skipped = _event_of(d, "file_skipped", "again/IMG_0007.jpg", 30)
     same = _event_of(d, "file_skipped", "again/IMG_0008.jpg", 30)
     old = _event_of(d, "file_skipped", "again/IMG_0009.jpg", 30)
     assert "sidecar" not in old and (d.root / "var" / "duplicates" / "again" / "IMG_0009.xmp").read_bytes() == june
     assert (d.archive / "ev" / "IMG_0009.xmp").read_bytes() == july
+    stale = _event_of(d, "file_skipped", "again/IMG_0010.jpg", 30)
+    assert stale.get("sidecar") == (
+        "its sidecar IMG_0010.xmp is not the one IMG_0010.jpg was archived with, and says nothing of when it was saved "
+        "(xmp:MetadataDate): it went to duplicates/ with the copy; if it is the newer one, copy it alone to "
+        f"{d.inbox / 'ev' / 'IMG_0010.xmp'}: it then takes that one's place beside the image"), stale
+    assert (d.root / "var" / "duplicates" / "again" / "IMG_0010.xmp").read_bytes() == undated
+    assert (d.archive / "ev" / "IMG_0010.xmp").read_bytes() == first
     archived = d.archive / "ev"
     assert (archived / "IMG_0007.xmp").read_bytes() == fixed
     assert (archived / "IMG_0007.earlier.xmp").read_bytes() == first  # nothing lost

@@ -74,6 +74,17 @@ def not_older(new: bytes, old: bytes) -> bool:
     return newer >= older
 
 
+def saved(data: bytes) -> datetime.datetime | None:
+    """When the sidecar `data` says it was saved (xmp:MetadataDate); None when it says not or
+    is no XMP."""
+    from hotfolder.engine import xmp
+
+    try:
+        return _saved(xmp.Packet.parse(data))
+    except ValueError:
+        return None
+
+
 def _saved(packet) -> datetime.datetime | None:
     from hotfolder.engine import xmp
 

@@ -52,11 +52,12 @@ def found_notice(folder: str, shown: str, kind: Kind, said: str, ok: bool, outpu
 SIDECAR_LIMIT = 4 << 20  # bytes: engine/facts' (a larger "sidecar" is not read), not imported: it loads Pillow
 
 
-def _news_for(folder: Folder, job: Job, claimed: moves.Claimed, match: Match) -> tuple[Path, str] | None:
-    """(the archived original, the name its sidecar takes beside it) when the skipped copy
-    `claimed` of its bytes came with a sidecar, readable as XMP, that is not the one it lies
-    with in this folder's archive/; None otherwise (the same sidecar: a card copied twice; or
-    one saved before it, xmp_sidecars.not_older: an old export dropped again)."""
+def _news_for(folder: Folder, job: Job, claimed: moves.Claimed, match: Match) -> tuple[Path, str, bool] | None:
+    """(the archived original, the name its sidecar takes beside it, whether it says no date
+    while the original lies with a sidecar) when the skipped copy `claimed` of its bytes came
+    with a sidecar, readable as XMP, that is not the one it lies with in this folder's
+    archive/; None otherwise (the same sidecar: a card copied twice; or one saved before it,
+    xmp_sidecars.not_older: an old export dropped again)."""
     new = claimed.sidecar_path
     if (new is None or match.kind != Kind.EXACT or match.folder != folder.name or folder.archive is None
             or fsnames.relative_name(match.archived) is None):  # a name inside archive/, as data
@@ -74,7 +75,8 @@ def _news_for(folder: Folder, job: Job, claimed: moves.Claimed, match: Match) ->
                 return None
     except (OSError, ValueError):  # xmp.Unreadable is a ValueError, as is a file past the limit
         return None
-    return original, there or sidecars.beside(new.name, PurePosixPath(job.rel).name, original.name)
+    undated = there is not None and xmp_sidecars.saved(data) is None
+    return original, there or sidecars.beside(new.name, PurePosixPath(job.rel).name, original.name), undated
 
 
 class Sameness:
@@ -116,13 +118,23 @@ class Sameness:
         fix was lost without a word. Its bytes are the original's, so the sidecar is that
         photo's: it takes the place of the original's beside it in archive/ (the earlier kept,
         spool/xmp_sidecars.superseding), and the line says how to render the photo with it.
-        The claim without its sidecar then, and what to say (None: nothing was done)."""
+        One that says no date of itself, beside an original that lies with a sidecar, may be the
+        stale one (the same card or export folder copied in again): it goes with the copy, and
+        the line says how to make it the photo's if it is the newer. The claim (without its
+        sidecar when it was moved) and what to say (None: nothing to say)."""
         original = _news_for(folder, job, claimed, match)
         if original is None:
             return claimed, None
-        original_path, name = original
+        original_path, name, undated = original
         sidecar = claimed.sidecar_path
         assert sidecar is not None and folder.archive is not None, "_news_for found both"
+        if undated:  # a card's or a folder's copied in again, or the fix: nothing tells; the drop decides
+            alone = folder.inbox / original_path.parent.relative_to(folder.archive) / name
+            return claimed, (f"its sidecar {fsnames.display(sidecar.name)} is not the one "
+                             f"{fsnames.display(original_path.name)} was archived with, and says nothing of when it "
+                             "was saved (xmp:MetadataDate): it went to duplicates/ with the copy; if it is the newer "
+                             f"one, copy it alone to {fsnames.display(str(alone))}: it then takes that one's place "
+                             "beside the image")
         try:
             went, earlier = xmp_sidecars.superseding(folder, sidecar, original_path.parent.relative_to(folder.archive),
                                                      name)
