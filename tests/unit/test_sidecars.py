@@ -454,6 +454,9 @@ def test_an_old_export_dropped_again_does_not_take_a_newer_sidecars_place(tmp_pa
     june, july = saved("2026-06-14T10:00:00+02:00", 5), saved("2026-07-01T09:00:00", 2)
     assert not_older(july, june) and not not_older(june, july) and not_older(saved(None, 1), july)
     assert not_older(june, b"not xml") and not_older(saved("not a date", 1), june)
+    as_lightroom = sources.xmp_packet(rating=1).replace(  # an attribute of rdf:Description, as Lightroom writes it
+        b'xmp:Rating="1"', b'xmp:Rating="1" xmp:MetadataDate="2026-06-01T08:00:00.123+02:00"')
+    assert not not_older(as_lightroom, june) and not_older(july, as_lightroom)
     with pytest.raises(ValueError):
         not_older(b"not xml", june)
     folder = dataclasses.replace(make_folder(tmp_path), index_dir=tmp_path / "state")
