@@ -164,3 +164,23 @@ def test_a_clip_dumped_again_says_it_lies_beside_one_of_its_size(daemon_factory,
         "them, and delete one if they are the same"), d.events("file_passed_through")
     assert [e.get("note") for e in d.events("file_passed_through") if e["file"] == "ev/MVI_0004.MOV"] == [None]
     assert d.stop() == 0
+
+
+def test_process_of_a_card_leaves_its_videos_and_clutter_out_and_says_so(daemon_factory, tmp_path):
+    """`hotfolder process ~/card` (a photographer's first try, before any daemon): every video,
+    its .THM, Thumbs.db and desktop.ini failed ("not an image in an accepted format"), and the
+    run exited 1, though the daemon passes such files through or leaves them alone. They are
+    left out of a folder given, as rerender leaves them out of the archive, and said."""
+    from tests.harness import hotfolder
+
+    d = daemon_factory()
+    card = tmp_path / "card1"
+    _card(card)
+    out = tmp_path / "proofs"
+    ran = hotfolder("process", "--config", str(d.config), "--output", str(out), str(card))
+    assert ran.returncode == 0, ran.stderr
+    assert "failed" not in ran.stderr.split("processed", 1)[0], ran.stderr
+    assert ("left out 5 file(s) the folder passes through to archive/ or leaves alone in its inbox (pass_through:, "
+            "ignore:): DCIM/100CANON/MVI_0003.MOV, DCIM/100CANON/MVI_0003.THM, DCIM/100CANON/Thumbs.db, "
+            "System Volume Information/IndexerVolumeGuid, desktop.ini") in ran.stderr, ran.stderr
+    assert "processed 2 of 2 file(s)" in ran.stderr, ran.stderr

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from hotfolder.cli import batchrun
 from hotfolder.config import load
+from hotfolder.config.model import Folder
 from hotfolder.errors import ExitCode
 from hotfolder.runtime import log
 from hotfolder.sidecars import is_sidecar
@@ -38,7 +39,11 @@ def cmd_process(args: argparse.Namespace) -> int:
         folder = dataclasses.replace(folder, output=args.output.resolve(),
                                      names_dir=_names_for(folder.names_dir, args.output.resolve()))
     bar = batchrun.setup_log(args)
-    files, missing = _expand(args.paths)
+    files, missing, left = _expand(args.paths, folder)
+    if left:  # a card's videos and clutter failed, one by one, and the run with them (a photographer's first try)
+        shown = ", ".join(printable(r) for r in left[:SHOWN_LEFT]) + (", …" if len(left) > SHOWN_LEFT else "")
+        print(f"hotfolder: left out {len(left)} file(s) the folder passes through to archive/ or leaves alone in its "
+              f"inbox (pass_through:, ignore:): {shown}", file=sys.stderr)
     for path in missing:
         if os.path.lexists(path):  # there, but no file nor folder: a FIFO, a device, a dangling link
             log.get("batch").warning("file_failed", file=str(path), reason="it is not a file (a FIFO, a socket, a "
@@ -118,10 +123,18 @@ def _watched(cfg, output: Path) -> str | None:
     return None
 
 
-def _expand(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[Path]]:
-    """(file, path kept in the output) for each input; a folder keeps its subfolders."""
+SHOWN_LEFT = 10  # names of files left out said, at most
+
+
+def _expand(paths: list[Path], folder: Folder) -> tuple[list[tuple[Path, str]], list[Path], list[str]]:
+    """(file, path kept in the output) for each input; a folder keeps its subfolders. And the
+    paths of what the folder's inbox would never render, left out (arrival/rules: its
+    `pass_through:` and `ignore:`, as rerender leaves them out of the archive)."""
+    from hotfolder.arrival import rules
+
     files: dict[str, Path] = {}
     missing = []
+    left: list[str] = []
     for p in paths:
         if p.is_dir():
             root = p.resolve()  # named by the user: followed, as the files in it are (not our folders)
@@ -134,9 +147,13 @@ def _expand(paths: list[Path]) -> tuple[list[tuple[Path, str]], list[Path]]:
         for path, rel in found:
             if is_sidecar(path.name):
                 continue  # an XMP sidecar is read with its image (workers/batch.py), never rendered
+            if (any(rules.ignored_name(folder, part) for part in Path(rel).parts)
+                    or rules.passes_through(folder, folder.inbox / rel)):
+                left.append(rel)
+                continue
             if rel in files and files[rel] != path:
                 print(f"hotfolder: skipping {printable(str(path))}: {printable(str(files[rel]))} has the same name "
                       f"and would get the same outputs; process it separately (--output)", file=sys.stderr)
                 continue
             files[rel] = path
-    return [(path, rel) for rel, path in files.items()], missing
+    return [(path, rel) for rel, path in files.items()], missing, left
