@@ -404,6 +404,11 @@ def test_a_sidecar_re_exported_for_an_archived_image_takes_the_earlier_ones_plac
     assert done["renditions"] == ["web"], done
     fixed = sources.xmp_packet(rating=3, keywords=("first dance", "print"))
     (tmp_path / "staging" / "2026-06-12 Smith" / "IMG_0002.xmp").write_bytes(fixed)
+    staged = tmp_path / "staging" / "2026-06-12 Smith" / "IMG_0002.xmp"
+    told = hotfolder("explain", "--config", str(d.config), str(staged), "--subfolder", "2026-06-12 Smith").stdout
+    assert ("  problem: an XMP sidecar whose image IMG_0002.jpg lies in archive/, with an earlier sidecar: it would "
+            "take that one's place beside it (the earlier kept), and `hotfolder rerender` of the image renders it "
+            "with it") in told.splitlines(), told
     _move_in(d, tmp_path, "2026-06-12 Smith/IMG_0002.xmp")
     said = _event_of(d, "sidecar_alone", "2026-06-12 Smith/IMG_0002.xmp", 20)
     archived = d.archive / "2026-06-12 Smith"

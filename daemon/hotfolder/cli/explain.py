@@ -152,6 +152,7 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     if is_sidecar(path.name):
         image = find_image(path.parent, path.name)
         why = (f"an XMP sidecar: it goes with its image {display(image)}, whose renditions read it" if image else
+               _re_exported(folder, rel, path) or
                f"an XMP sidecar with no image beside it: archived alone after sidecar_wait "
                f"({folder.sidecar_wait:g} s), never a failure")
         return Explanation(shown, folder.name, place, "nothing", problem=why)
@@ -206,6 +207,22 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     read = need.said() + ("" if need.header else " (and the header, for the outputs' names here)")
     return Explanation(shown, folder.name, place, read, shown_fields(facts, seq), verdicts(selection, outputs),
                        notes=tuple(notes))
+
+
+def _re_exported(folder: Folder, rel: str, path: Path) -> str | None:
+    """Of a sidecar dropped alone for an image archived with one (a Lightroom re-export): that
+    it takes that one's place, as the daemon does (supervisor/side_files.supersedes), where it
+    was said "archived alone". None otherwise."""
+    if relative_name(rel) is None or folder.archive is None:  # a path under the inbox, no `..`
+        return None
+    from hotfolder.supervisor import side_files
+
+    if not side_files.supersedes(folder, rel, path, folder.state_dir):
+        return None
+    image = find_image(folder.archive / PurePosixPath(rel).parent, PurePosixPath(rel).name)
+    return (f"an XMP sidecar whose image {display(image or '?')} lies in archive/, with an earlier sidecar: it would "
+            "take that one's place beside it (the earlier kept), and `hotfolder rerender` of the image renders it "
+            "with it")
 
 
 def _not_taken(folder: Folder, rel: str) -> str | None:

@@ -105,7 +105,7 @@ def sidecar_alone(log, folder: Folder, path: Path, state_dir: Path | None) -> bo
     rel = path.relative_to(folder.inbox).as_posix()
     earlier = None
     try:
-        if _supersedes(folder, path, state_dir):
+        if supersedes(folder, path.relative_to(folder.inbox).as_posix(), path, state_dir):
             where, earlier = xmp_sidecars.superseding(folder, path)
         else:
             where = xmp_sidecars.alone(folder, path)
@@ -118,8 +118,9 @@ def sidecar_alone(log, folder: Folder, path: Path, state_dir: Path | None) -> bo
     return late
 
 
-def _supersedes(folder: Folder, path: Path, state_dir: Path | None) -> bool:
-    """Whether the sidecar `path`, alone in the inbox, is a re-export for an image archived
+def supersedes(folder: Folder, rel: str, path: Path, state_dir: Path | None) -> bool:
+    """Whether the sidecar at `path`, alone in the inbox as `rel` (`explain`: as if dropped
+    so), is a re-export for an image archived
     with a sidecar of its name (a keyword fixed in Lightroom after the shoot): its name is
     taken beside an image the daemon rendered, or took by no rendition, there. Such a
     sidecar was archived as `IMG_0002_1.xmp`, which no image pairs with, and the image's
@@ -128,15 +129,15 @@ def _supersedes(folder: Folder, path: Path, state_dir: Path | None) -> bool:
     the earlier one (xmp_sidecars.not_older: an old export copied in again)."""
     if folder.archive is None:
         return False
-    directory = folder.archive / path.relative_to(folder.inbox).parent
+    directory, name = folder.archive / PurePosixPath(rel).parent, PurePosixPath(rel).name
     try:
-        if not stat.S_ISREG(nofollow.lstat(directory / path.name).st_mode):
+        if not stat.S_ISREG(nofollow.lstat(directory / name).st_mode):
             return False
-        image = sidecars.find_image(directory, path.name)
+        image = sidecars.find_image(directory, name)
         if image is None or not _rendered(folder, directory / image, state_dir, lately=False):
             return False
         return xmp_sidecars.not_older(nofollow.read_small(path, SIDECAR_LIMIT),
-                                      nofollow.read_small(directory / path.name, SIDECAR_LIMIT))
+                                      nofollow.read_small(directory / name, SIDECAR_LIMIT))
     except (OSError, ValueError):  # xmp.Unreadable is a ValueError, as is a file past the limit
         return False
 
