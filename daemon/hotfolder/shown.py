@@ -8,6 +8,8 @@ import os
 import re
 
 _SURROGATES = re.compile("[\ud800-\udfff]")  # os.fsdecode's escapes of bytes that are not UTF-8, or strays
+# Whether display(name) would change `name` (a match), without building anything
+escaped_by_display = _SURROGATES.search
 
 
 def display(name: str) -> str:

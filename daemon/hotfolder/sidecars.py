@@ -17,6 +17,7 @@ import stat
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
+from hotfolder import nameparts
 from hotfolder.engine import formats
 
 SUFFIX = ".xmp"
@@ -53,7 +54,7 @@ def sidecar_of(image: str, names: Iterable[str]) -> str | None:
 
 def candidates(image: str) -> list[str]:
     """The names a sidecar of `image` may have (its suffix as the usual tools write it)."""
-    stem = PurePosixPath(image).stem
+    stem = nameparts.stem(image)
     bases = [image] + ([stem] if stem != image else [])
     return [base + suffix for base in bases for suffix in (".xmp", ".XMP")]
 
@@ -62,7 +63,7 @@ def find_sidecar(directory: Path, image: str) -> str | None:
     """The sidecar of `image` in `directory` (a regular file), if any: a few lstat calls
     for an image without one; the folder is listed only when a `STEM.xmp` is there (to
     tell whose it is)."""
-    present = [n for n in candidates(image) if _is_file(directory / n)]
+    present = [n for n in candidates(image) if _is_file(f"{directory}/{n}")]  # no Path built for each
     if not present:
         return None
     if any(n[: -len(SUFFIX)] == image for n in present):
@@ -87,7 +88,7 @@ def _names(directory: Path, stem: str) -> list[str]:
         return []
 
 
-def _is_file(path: Path) -> bool:
+def _is_file(path: Path | str) -> bool:
     try:
         return stat.S_ISREG(os.lstat(path).st_mode)
     except OSError:

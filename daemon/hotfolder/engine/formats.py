@@ -37,8 +37,9 @@ import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import PurePath
 from typing import Any
+
+from hotfolder import nameparts
 
 SAME = "same"  # `format: same`: the source's own format where it is an output format (see `written`)
 
@@ -200,4 +201,4 @@ def output_ext(config_format: str, source_format: str, src_name: str) -> str:
 
 def _suffix(file_name: str) -> str:
     """`a.JPG` -> `jpg`; "" for a name without one (`.jpg` is a hidden file's name, as pathlib reads it)."""
-    return PurePath(file_name).suffix.lower().lstrip(".")
+    return nameparts.suffix(file_name).lower().lstrip(".")

@@ -15,8 +15,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from pathlib import PurePosixPath
 
+from hotfolder import nameparts
 from hotfolder.recipes.filters import Items
 from hotfolder.recipes.templates import FIELDS
 
@@ -101,11 +101,11 @@ class Facts:
 
     @property
     def stem(self) -> str:
-        return PurePosixPath(self.name).stem
+        return nameparts.stem(self.name)
 
     @property
     def source_ext(self) -> str:
-        return PurePosixPath(self.name).suffix.lstrip(".").lower()
+        return nameparts.suffix(self.name).lstrip(".").lower()
 
     def values(self) -> dict[str, object]:
         """The template values of the file (the output's own and `seq` are added by the worker)."""

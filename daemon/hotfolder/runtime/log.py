@@ -22,15 +22,31 @@ from hotfolder import redact
 from hotfolder.runtime import systemd
 from hotfolder.runtime.console import ConsoleRenderer
 from hotfolder.runtime.formats import LogFormat
-from hotfolder.shown import display
+from hotfolder.shown import display, escaped_by_display
 
 PRIORITY = {"critical": 2, "error": 3, "warning": 4, "info": 6, "debug": 7}
 
 
 def names_as_text(_logger, _method: str, event: dict) -> dict:
     """structlog processor: a name's bytes that are not UTF-8 shown as `\\xNN`, as records show
-    them (JSON wrote `caf\\udce9` for `caf\\xe9.jpg`, the README says `\\xNN`)."""
+    them (JSON wrote `caf\\udce9` for `caf\\xe9.jpg`, the README says `\\xNN`).
+
+    An event of plain values (text that shows as it is, numbers, None), as nearly all are,
+    is returned as it is: building a copy of every event was ~40 % of a line's processing
+    (8 µs of 21; the worker writes three lines a file)."""
+    for value in event.values():
+        kind = type(value)
+        if kind is str:
+            if escaped_by_display(value):
+                break
+        elif kind not in _PLAIN:
+            break
+    else:
+        return event
     return {key: _as_text(value) for key, value in event.items()}
+
+
+_PLAIN = frozenset({int, float, bool, type(None)})  # what _as_text returns as it is
 
 
 def _as_text(value: Any) -> Any:

@@ -53,6 +53,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from hotfolder import nameparts
 from hotfolder.config.model import MANIFEST_FIELDS, Config, Folder, Rendition
 from hotfolder.errors import HotfolderError
 from hotfolder.filekinds import kind, open_regular, removal
@@ -99,9 +100,8 @@ def name_fields(rendition: Rendition, src_name: str, ext: str, folder: str = "",
                 values: Mapping[str, object] | None = None) -> dict[str, object]:
     """Every field an output's template is filled with: the name's own (`stem`, `name`,
     `ext`, `rendition`, `folder`, `source_ext`) and `values` over them."""
-    src = Path(src_name)
-    return {"stem": src.stem, "name": src_name, "ext": ext, "rendition": rendition.name, "folder": folder,
-            "source_ext": src.suffix.lstrip(".").lower(), **(values or {})}
+    return {"stem": nameparts.stem(src_name), "name": src_name, "ext": ext, "rendition": rendition.name,
+            "folder": folder, "source_ext": nameparts.suffix(src_name).lstrip(".").lower(), **(values or {})}
 
 
 def manifest_name(template: str, src_name: str, folder: str = "") -> str:
@@ -482,7 +482,7 @@ def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gene
             proven: Mapping[Path, Identity] | None = None) -> list[Taken]:
     """Under the names lock: each output's path, with the owner its marker names now (or
     will have named, for a path in `pending`: written by then, by that owner)."""
-    source_ext = "" if generation else Path(rel).suffix.lstrip(".").lower()
+    source_ext = "" if generation else nameparts.suffix(rel).lstrip(".").lower()
     picks: list[Taken] = []
     in_flight: set[str] | None = None
     twins: frozenset[str] | None = None

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from hotfolder import nameparts
 from hotfolder.config.model import Folder
 from hotfolder.engine import facts as reading
 from hotfolder.engine.fingerprint import Original, file_hash
@@ -39,8 +40,7 @@ class Choice:
 
 
 def subdir_of(rel: str) -> str:
-    parent = PurePosixPath(rel).parent.as_posix()
-    return "" if parent == "." else parent
+    return nameparts.parent(rel)
 
 
 def read_facts(folder: Folder, src: Path, rel: str, *, accepted_formats, max_image_pixels: int,
@@ -53,7 +53,7 @@ def read_facts(folder: Folder, src: Path, rel: str, *, accepted_formats, max_ima
     if need.reads_file or need.mtime or sidecar is not None:
         photo = reading.read(src, need, accepted_formats=accepted_formats, max_image_pixels=max_image_pixels,
                              sidecar=sidecar, notes=notes, data=data, name=name)
-    return Facts(PurePosixPath(rel).name, subdir_of(rel), folder.name, corrected(folder, photo, notes))
+    return Facts(nameparts.name(rel), subdir_of(rel), folder.name, corrected(folder, photo, notes))
 
 
 def corrected(folder: Folder, photo: Photo, notes: list[str] | None = None) -> Photo:

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import PurePosixPath
 
+from hotfolder import nameparts
 from hotfolder.config.model import Rendition
 from hotfolder.engine import formats
 from hotfolder.engine.pipeline import Output
@@ -32,11 +32,11 @@ def planned_rel(rendition: Rendition, ext: str, size: tuple[int, int] | None, re
                 values: Mapping[str, object]) -> str:
     """The same for an output of `size` that is not rendered (`hotfolder explain`)."""
     given = {**values, "width": size[0] if size else None, "height": size[1] if size else None}
-    name = holding(owners.output_name(rendition, PurePosixPath(rel).name, ext, folder, given), ext)
+    name = holding(owners.output_name(rendition, nameparts.name(rel), ext, folder, given), ext)
     template = templates.parsed(rendition.filename)
     # Judged on every field the name was filled with: `{stem}/{rendition}.{ext}` is a name
     # (it failed every file when `rendition`, `stem` and the like were left out here).
-    fields = owners.name_fields(rendition, PurePosixPath(rel).name, ext, folder, given)
+    fields = owners.name_fields(rendition, nameparts.name(rel), ext, folder, given)
     if not name or not _ends_in_a_name(template, fields):
         raise EmptyName(f"the filename template {rendition.filename!r} of rendition {rendition.name} gives no file "
                         "name for this file (its fields are empty for it); add |default(text) to them")

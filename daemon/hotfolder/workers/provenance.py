@@ -25,6 +25,7 @@ from typing import BinaryIO
 
 from blake3 import blake3
 
+from hotfolder import nameparts
 from hotfolder.config.model import Folder
 from hotfolder.likeness import Naming
 from hotfolder.spool import owners
@@ -61,7 +62,7 @@ def proven(folder: Folder, rel: str, generation: int, wanted: list[Path], index,
     written = index.written(folder.name, rel, generation)
     if not written:
         return {}
-    source_ext = "" if generation else Path(rel).suffix.lstrip(".").lower()
+    source_ext = "" if generation else nameparts.suffix(rel).lstrip(".").lower()
     looked = {c for w in wanted for c in owners.candidates(w, source_ext)}
     out: dict[Path, owners.Identity] = {}
     for w in written:

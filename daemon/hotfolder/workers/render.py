@@ -11,9 +11,10 @@ import datetime as dt
 import os
 import time
 from collections.abc import Callable
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import NamedTuple
 
+from hotfolder import nameparts
 from hotfolder.engine import fingerprint, pipeline
 from hotfolder.jobs import Had, Job, Result, Superseded, temp_tag
 from hotfolder.likeness import Naming
@@ -231,9 +232,9 @@ def _write_outputs(job: Job, rendered: pipeline.Rendered, written: list[str], lo
         for d in dict.fromkeys([*(_parent(r) for r in rels), *([home] if folder.manifest is not None else [])]):
             dirs[d] = stack.enter_context(folders.opened_folder(folder.output, d, folder.state_dir))
         stage = dirs.get(home) or stack.enter_context(folders.opened_folder(folder.output, "", folder.state_dir))
-        wanted = [dirs[_parent(r)].path / PurePosixPath(r).name for r in rels]
+        wanted = [dirs[_parent(r)].path / nameparts.name(r) for r in rels]
         if folder.manifest is not None:
-            name = names.manifest_name(folder.manifest, PurePosixPath(job.rel).name, folder.name)
+            name = names.manifest_name(folder.manifest, nameparts.name(job.rel), folder.name)
             if len(os.fsencode(name)) > fsnames.NAME_MAX:
                 raise fsnames.NameTooLong(name, manifest=True)
             wanted.append(dirs[home].path / name)
@@ -302,8 +303,7 @@ def _written_since(paths: list[Path], since_ns: int) -> Path | None:
 
 
 def _parent(rel: str) -> str:
-    parent = PurePosixPath(rel).parent.as_posix()
-    return "" if parent == "." else parent
+    return nameparts.parent(rel)
 
 
 def _without_stale_manifest(out_dir: nofollow.Opened, path: Path) -> str:
@@ -333,7 +333,7 @@ def _write_manifest(job: Job, rendered: pipeline.Rendered, written: list[str], o
     if taken is not None and rendered.source.taken is not None:
         rendered = dataclasses.replace(rendered, source=dataclasses.replace(rendered.source,
                                                                             taken=taken.isoformat()))
-    doc = manifest.document(PurePosixPath(job.rel).name, original.content, original.size, rendered, written,
+    doc = manifest.document(nameparts.name(job.rel), original.content, original.size, rendered, written,
                             subdir_of(job.rel))
     if job.only:
         doc = untouched.document(doc, [o.rendition.name for o in rendered.outputs], written, job.had,
