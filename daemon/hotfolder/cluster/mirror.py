@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from hotfolder.state.mirror import nearest
+from hotfolder.state.mirror import Columns, nearest
 
 ENTRY = np.dtype([("phash", ">u8"), ("folder", ">u4"), ("id", ">u4")])
 
@@ -24,9 +24,7 @@ class SharedMirror:
 
     def _reset(self, epoch) -> None:
         self.epoch, self.offset = epoch, 0
-        self.hashes = np.empty(0, dtype=np.uint64)
-        self.folders = np.empty(0, dtype=np.int64)
-        self.ids = np.empty(0, dtype=np.int64)
+        self.rows = Columns(np.int64)
 
     def catch_up(self) -> None:
         pipe = self.r.pipeline(transaction=True)
@@ -40,11 +38,9 @@ class SharedMirror:
         tail = tail[: len(tail) // ENTRY.itemsize * ENTRY.itemsize]
         if tail:
             a = np.frombuffer(tail, dtype=ENTRY)
-            self.hashes = np.concatenate([self.hashes, a["phash"].astype(np.uint64)])
-            self.folders = np.concatenate([self.folders, a["folder"].astype(np.int64)])
-            self.ids = np.concatenate([self.ids, a["id"].astype(np.int64)])
+            self.rows.extend(a["id"].astype(np.int64), a["folder"].astype(np.int64), a["phash"].astype(np.uint64))
             self.offset += len(tail)
 
     def near(self, phash: int, bits: int, folder: int | None, limit: int | None = 8) -> list[tuple[int, int]]:
         self.catch_up()
-        return nearest(self.ids, self.folders, self.hashes, phash, bits, folder, limit)
+        return nearest(self.rows.ids, self.rows.folders, self.rows.hashes, phash, bits, folder, limit)
