@@ -166,7 +166,9 @@ class LocalPool:
         # libvips threads: every core for a file the pool renders alone (lower latency),
         # a worker's share of the cores once others are in the pool (no oversubscription).
         cores = len(os.sched_getaffinity(0))
-        job = replace(job, threads=cores if not self.book else max(1, cores // self.target))
+        threads = cores if not self.book else max(1, cores // self.target)
+        if job.threads != threads:  # replace() builds a new Job of 20 fields: not when it would be equal
+            job = replace(job, threads=threads)
         self.book.add(job)
         self._put(job)
 
