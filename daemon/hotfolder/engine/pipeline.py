@@ -109,9 +109,13 @@ class Opened:
     @functools.cached_property
     def look(self) -> Look:
         """The picture's fingerprint (engine/fingerprint), from the frame decoded anyway:
-        an 8-bit source's, or a 16-bit one's first target frame. 0.6 ms at 2000x1500."""
+        an 8-bit source's, or a 16-bit one's first target frame; a packed frame's sampled rows
+        only (fingerprint.sampled): 0.9 ms at 2016x1512, 1.6 at 4032x3024 (1.8 and 30 whole)."""
         base = next(iter(self.source.frames.values())).ladder[0]
-        return fingerprint.look_of(base.view(), self.source.meta.orientation, self.source.size)
+        packed = base.packed_pixels()
+        frame = fingerprint.sampled(base.mode, base.size, packed) if packed is not None else None
+        return fingerprint.look_of(frame if frame is not None else base.view(), self.source.meta.orientation,
+                                   self.source.size)
 
     @functools.cached_property
     def facts(self) -> source_facts.SourceFacts:

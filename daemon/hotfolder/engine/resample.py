@@ -98,6 +98,11 @@ class Frame:
             self._pil = Image.frombytes(self.mode, self.size, self._data)
         return self._pil
 
+    def packed_pixels(self) -> Packed | None:
+        """The frame's packed pixels (rows of `mode`'s bands, to read only), when it has them and
+        no Pillow image yet; else None."""
+        return self._data if self._pil is None and self._data else None
+
     def view(self) -> Image.Image:
         """A Pillow image over the pixels without a copy, to read only (the fingerprint's
         look): unlike pil(), nothing is kept, so the frame's memory stays as it was."""
