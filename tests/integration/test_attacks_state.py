@@ -86,7 +86,7 @@ def test_the_records_of_outputs_that_are_gone_are_pruned_at_start(daemon_factory
     for i in range(3):
         drop(d, f"p{i}.jpg", jpeg((60 * i, 30, 30)))
     wait_for(lambda: len(files_under(d.archive)) == 3, 30, what="three files")
-    assert len(markers(d.var / "state")) == 6  # two renditions each
+    assert len(markers(d.var / "state")) == 12  # two renditions each, two markers a name (owners.folded)
     assert d.stop() == 0
     from hotfolder.spool.owners import RESERVED_FOR
 
@@ -97,8 +97,8 @@ def test_the_records_of_outputs_that_are_gone_are_pruned_at_start(daemon_factory
         (d.output / name).unlink()
     d.start()
     pruned = wait_for(lambda: d.event("names_pruned"), 10, what="the prune at start")
-    assert (pruned["kept"], pruned["removed"]) == (3, 3), pruned
-    assert len(markers(d.var / "state")) == 3
+    assert (pruned["kept"], pruned["removed"]) == (6, 6), pruned
+    assert len(markers(d.var / "state")) == 6
     drop(d, "p1.png", jpeg(GREEN, fmt="PNG"))  # p1_web.jpg is free again; p1_thumb.webp is still p1.jpg's
     wait_for(lambda: len(files_under(d.archive)) == 4, 30, what="p1.png")
     assert {"p1_web.jpg", "p1_thumb~png.webp", "p1_thumb.webp"} <= set(d.outputs()), d.outputs()
