@@ -334,3 +334,30 @@ def test_names_of_bytes_that_are_not_utf8_are_folded_too(tmp_path):
     assert owners.reserve(folder, os.fsdecode(b"Caf\xe9.jpg"), [a]) == [a]
     moved = b.with_name(os.fsdecode(b"CAF\xe9_web~jpg.jpg"))
     assert owners.reserve(folder, os.fsdecode(b"CAF\xe9.jpg"), [b]) == [moved]
+
+
+def test_outputs_written_before_the_case_rule_hold_their_names_in_any_case_after_the_start_s_prune(tmp_path):
+    """An upgrade: the release before wrote each output's own marker only. With no marker of the
+    name in any case, `img_0001.jpg` (another photo) wrote img_0001_web.jpg beside the
+    IMG_0001_web.jpg written before (ext4: two files an SMB share's clients take for one; a run of
+    7f7a684's daemon, then this one's). The start's prune makes the missing markers."""
+    folder = dataclasses.replace(make_folder(tmp_path), names_dir=tmp_path / "names")
+    old = {"IMG_0001.jpg": folder.output / "IMG_0001_web.jpg", "a.jpg": folder.output / "Anna" / "a_web.jpg",
+           "K.jpg": folder.output / "K_web.jpg", "k.jpg": folder.output / "k_web.jpg"}  # two apart before
+    for rel, out in old.items():  # as the release before wrote them: one marker each
+        owners._write(owners._marker(folder.names_dir, out), owners.owner_id(folder, rel), present=False)
+        out.parent.mkdir(exist_ok=True)
+        out.write_bytes(rel.encode())
+    then = time.time() - owners.RESERVED_FOR - 60
+    for m in folder.names_dir.rglob("*"):
+        os.utime(m, (then, then), follow_symlinks=False)
+    pruned = owners.prune((folder,))
+    assert pruned.removed == 0
+    assert owners.reserve(folder, "img_0001.jpg", [folder.output / "img_0001_web.jpg"]) == [
+        folder.output / "img_0001_web~jpg.jpg"]
+    assert owners.reserve(folder, "b/a.jpg", [folder.output / "ANNA" / "a_web.jpg"]) == [
+        folder.output / "ANNA" / "a_web~jpg.jpg"]
+    # each original written before keeps its own name, in its case
+    for rel, out in old.items():
+        assert owners.reserve(folder, rel, [out]) == [out]
+    assert owners.prune((folder,)).removed == 0  # the markers made are of live outputs

@@ -671,9 +671,11 @@ def prune(folders: tuple[Folder, ...], unseen: frozenset[str] = frozenset()) -> 
         if any(f.name in unseen for f in sharing):
             continue
         with _locked(names_dir):
-            live = {key for f in sharing for path in _files_under(f.output) for key in (_key(path), _fold_key(path))}
+            outputs = {_key(path): _fold_key(path) for f in sharing for path in _files_under(f.output)}
+            live = {*outputs, *outputs.values()}
             in_flight = {owner_id(f, c.rel) for f in sharing for c in claimed_files(f)}
-            k, r = _prune_markers(names_dir, live, in_flight)
+            k, r, there = _prune_markers(names_dir, live, in_flight)
+            k += _fold_markers_made(names_dir, outputs, there)
         kept, removed = kept + k, removed + r
     return Pruned(kept, removed, time.monotonic() - t0)
 
@@ -684,8 +686,31 @@ def _files_under(root: Path):
             yield Path(dirpath) / name
 
 
-def _prune_markers(names_dir: Path, live: set[str], in_flight: set[str]) -> tuple[int, int]:
+def _fold_markers_made(names_dir: Path, outputs: dict[str, str], there: set[str]) -> int:
+    """The marker of the name whatever its case, made for each output whose own marker is there
+    without one (written by a release before the case rule, which made no such markers): it says
+    the owner of the output's own marker (of the first seen, where outputs differ in case only;
+    the others' own markers keep their names theirs). Without it, an upgraded output folder's
+    names were held in their exact case only: `img_0001_web.jpg` of a new original went beside
+    `IMG_0001_web.jpg` written before the upgrade (an SMB share's clients see one name). Made at
+    the start's prune, before any worker reserves; how many are made."""
+    made = 0
+    for key, fold_key in outputs.items():
+        if key in there and fold_key not in there:
+            own = names_dir / key[:2] / key
+            if (owner := _read(own)) is None:
+                continue
+            _write(names_dir / fold_key[:2] / fold_key, owner, present=False, like=own)
+            there.add(fold_key)
+            made += 1
+    return made
+
+
+def _prune_markers(names_dir: Path, live: set[str], in_flight: set[str]) -> tuple[int, int, set[str]]:
+    """Delete the markers found stale (see prune): how many are kept, how many removed, and the
+    names of those kept."""
     kept = removed = 0
+    there: set[str] = set()
     with os.scandir(names_dir) as buckets:
         for bucket in [b for b in buckets if b.is_dir(follow_symlinks=False)]:
             with os.scandir(bucket.path) as markers:
@@ -694,6 +719,7 @@ def _prune_markers(names_dir: Path, live: set[str], in_flight: set[str]) -> tupl
                                                and (_file_of(_owner_of(marker.path)) in in_flight
                                                     or _made_lately(marker.path))):
                         kept += 1
+                        there.add(marker.name)
                         continue
                     os.unlink(marker.path)
                     removed += 1
@@ -701,7 +727,7 @@ def _prune_markers(names_dir: Path, live: set[str], in_flight: set[str]) -> tupl
                 os.rmdir(bucket.path)
             except OSError:
                 pass  # not empty
-    return kept, removed
+    return kept, removed, there
 
 
 def _owner_of(marker: str) -> str | None:
