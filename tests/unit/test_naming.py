@@ -278,6 +278,13 @@ def test_outputs_whose_names_differ_only_in_case_never_share_a_name(tmp_path):
     assert [(p.path.name, p.how) for p in planned] == [("q_web~jpg.jpg", "renamed")]
     with pytest.raises(owners.NameClash, match="differs only in case"):
         owners.reserve(dataclasses.replace(folder, on_name_clash="fail"), "y/img_0001.jpg", [second])
+    # the message shows where the case differs (a folder's) and what tells the two apart: {source_ext}
+    # does not (`jpg` of both IMG_1.JPG and img_1.jpg)
+    with pytest.raises(owners.NameClash) as clash:
+        owners.reserve(dataclasses.replace(folder, on_name_clash="fail"), "e/a.jpg",
+                       [folder.output / "anna" / "a_web.jpg"])
+    assert "anna/a_web.jpg differs only in case" in str(clash.value)
+    assert "{seq}" in str(clash.value) and "{source_ext}" not in str(clash.value)
     # long after, its record no longer recent: the file in another case, its folder's too, still holds it
     anna.parent.mkdir()
     anna.write_bytes(b"a.jpg's")

@@ -555,7 +555,7 @@ def _choose(folder: Folder, names_dir: Path, rel: str, outputs: list[Path], gene
                 break
             kept = kept or ("case" if by_case else "another" if owner is not None else "unknown")
             if folder.on_name_clash == "fail":
-                raise NameClash(_clash_reason(path, kin if by_case else owner, case=by_case))
+                raise NameClash(_clash_reason(path, kin if by_case else owner, case=by_case, under=folder.output))
         else:
             raise NameClash(f"every name for the output {display(output.name)} up to ~{MAX_SUFFIX} is "
                             f"taken by other originals; add {{source_ext}} to the rendition's filename")
@@ -629,11 +629,14 @@ def _standing(path: Path) -> str | None:
     return "file" if stat.S_ISREG(mode) else kind(mode)
 
 
-def _clash_reason(path: Path, owner: str | None, case: bool = False) -> str:
+def _clash_reason(path: Path, owner: str | None, case: bool = False, under: Path | None = None) -> str:
     if case:
-        return (f"its output {display(path.name)} differs only in case from another original's output, which "
+        # Its path under the output: the case may differ in a folder (`ANNA/` of a title, `Anna/`)
+        # only. {source_ext} tells nothing apart here (IMG_1.JPG and img_1.jpg are both `jpg`).
+        shown = path.relative_to(under).as_posix() if under is not None and path.is_relative_to(under) else path.name
+        return (f"its output {display(shown)} differs only in case from another original's output, which "
                 f"Windows and macOS clients (an SMB share, an exFAT or NTFS disk) take for the same name "
-                f"(on_name_clash: fail); rename the file, or add {{source_ext}} or {{seq}} to the rendition's "
+                f"(on_name_clash: fail); rename the file, or add {{seq}} or {{hash:8}} to the rendition's "
                 f"filename")
     if owner is None:
         return (f"its output {display(path.name)} exists, and which original wrote it is not known (no record in "
