@@ -586,3 +586,35 @@ def test_requeue_says_of_a_failed_file_that_a_later_copy_of_its_name_was_rendere
     (other,) = [s for s in listed.splitlines() if "other/IMG_7004.JPG" in s]
     assert "a later file" not in other, listed
     assert d.stop() == 0
+
+
+def test_the_same_sidecar_dropped_again_alone_puts_nothing_aside_and_says_nothing_changes(daemon_factory, tmp_path):
+    """A sidecar dropped alone again, byte for byte the one its archived image lies with (the
+    export folder or the card copied in again, Lightroom's "save metadata" with nothing
+    changed): it took that one's place each time, the same bytes kept once more as
+    IMG_0003.earlier.xmp, .earlier_1.xmp, ... (one a drop, without bound), each said late
+    with a rerender command that changes nothing. It is now archived under a free name, as a
+    sidecar alone, the one beside the image untouched, and the line says it is the same."""
+    d = daemon_factory(renditions=PRINT, folder_extra=FOLDER).start()
+    _stage(tmp_path, "ev/IMG_0003.jpg", size=(600, 400))
+    first = sources.xmp_packet(rating=3, keywords=("first dance",),
+                               extra="<xmp:MetadataDate>2026-07-01T09:00:00+02:00</xmp:MetadataDate>")
+    (tmp_path / "staging" / "ev" / "IMG_0003.xmp").write_bytes(first)
+    _move_in(d, tmp_path, "ev/IMG_0003.jpg", "ev/IMG_0003.xmp")
+    _event_of(d, "file_done", "ev/IMG_0003.jpg", 30)
+    for n in range(3):
+        (tmp_path / "staging" / "ev" / "IMG_0003.xmp").write_bytes(first)
+        _move_in(d, tmp_path, "ev/IMG_0003.xmp")
+        wait_for(lambda n=n: len([e for e in d.events("sidecar_alone") if e["file"] == "ev/IMG_0003.xmp"]) > n, 20,
+                 what=f"sidecar_alone {n + 1}")
+    archived = d.archive / "ev"
+    said = [e for e in d.events("sidecar_alone") if e["file"] == "ev/IMG_0003.xmp"]
+    assert d.stop() == 0
+    assert (archived / "IMG_0003.xmp").read_bytes() == first
+    assert not [p.name for p in archived.iterdir() if ".earlier" in p.name]
+    assert sorted(p.name for p in archived.iterdir() if p.name.startswith("IMG_0003_")) == [
+        "IMG_0003_1.xmp", "IMG_0003_2.xmp", "IMG_0003_3.xmp"]  # nothing lost
+    assert [e["late"] for e in said] == [False] * 3, said
+    assert said[0]["note"] == (
+        "its image IMG_0003.jpg lies archived with this very sidecar (the same bytes): nothing changes, the image "
+        "needs no rerender; this one archived as IMG_0003_1.xmp, which nothing reads: delete it"), said

@@ -126,7 +126,10 @@ def supersedes(folder: Folder, rel: str, path: Path, state_dir: Path | None) -> 
     sidecar was archived as `IMG_0002_1.xmp`, which no image pairs with, and the image's
     rerender went on reading the earlier one. Not when the new one cannot be read as XMP (an
     earlier sidecar that can is not put aside for it), nor when it says it was saved before
-    the earlier one (xmp_sidecars.not_older: an old export copied in again)."""
+    the earlier one (xmp_sidecars.not_older: an old export copied in again), nor when it is
+    that very sidecar, byte for byte (the export folder or the card copied in again: it put the
+    same bytes aside as `.earlier`, `.earlier_1`, ..., one a drop, and said to rerender for
+    nothing)."""
     if folder.archive is None:
         return False
     directory, name = folder.archive / PurePosixPath(rel).parent, PurePosixPath(rel).name
@@ -136,8 +139,8 @@ def supersedes(folder: Folder, rel: str, path: Path, state_dir: Path | None) -> 
         image = sidecars.find_image(directory, name)
         if image is None or not _rendered(folder, directory / image, state_dir, lately=False):
             return False
-        return xmp_sidecars.not_older(nofollow.read_small(path, SIDECAR_LIMIT),
-                                      nofollow.read_small(directory / name, SIDECAR_LIMIT))
+        new, old = nofollow.read_small(path, SIDECAR_LIMIT), nofollow.read_small(directory / name, SIDECAR_LIMIT)
+        return new != old and xmp_sidecars.not_older(new, old)
     except (OSError, ValueError):  # xmp.Unreadable is a ValueError, as is a file past the limit
         return False
 
@@ -153,6 +156,10 @@ def _why_alone(folder: Folder, where: Path | None, state_dir: Path | None,
     if where is not None and came_as is not None and where.name != came_as and earlier is None:
         kept_by = sidecars.find_image(where.parent, came_as)
         if kept_by is not None and _rendered(folder, where.parent / kept_by, state_dir, lately=False):
+            if _same(where, where.with_name(came_as)):
+                return False, (f"its image {fsnames.display(kept_by)} lies archived with this very sidecar (the same "
+                               "bytes): nothing changes, the image needs no rerender; this one archived as "
+                               f"{fsnames.display(where.name)}, which nothing reads: delete it")
             return False, (f"its image {fsnames.display(kept_by)} lies archived with a sidecar of that name saved "
                            "after this one (its xmp:MetadataDate), or this one is no XMP: that one stays beside it; "
                            f"this one archived as {fsnames.display(where.name)}, which nothing reads")
@@ -180,6 +187,14 @@ def _why_alone(folder: Folder, where: Path | None, state_dir: Path | None,
     return False, (f"no image of it arrived within sidecar_wait ({folder.sidecar_wait:g} s): "
                    + ("archived alone" if where else "deleted (on_success: delete)")
                    + "; drop a sidecar with its image, or raise sidecar_wait")
+
+
+def _same(a: Path, b: Path) -> bool:
+    """Whether the files `a` and `b` hold the same bytes (neither a link nor larger than a sidecar)."""
+    try:
+        return nofollow.read_small(a, SIDECAR_LIMIT) == nofollow.read_small(b, SIDECAR_LIMIT)
+    except (OSError, ValueError):
+        return False
 
 
 LATELY = unmatched.LATELY  # seconds: an image archived this recently is the one its late sidecar belonged to
