@@ -618,3 +618,31 @@ def test_the_same_sidecar_dropped_again_alone_puts_nothing_aside_and_says_nothin
     assert said[0]["note"] == (
         "its image IMG_0003.jpg lies archived with this very sidecar (the same bytes): nothing changes, the image "
         "needs no rerender; this one archived as IMG_0003_1.xmp, which nothing reads: delete it"), said
+
+
+def test_explain_of_a_sidecar_whose_archived_image_keeps_its_own_says_so_as_the_daemon_does(daemon_factory, tmp_path):
+    """A sidecar dropped alone for an image archived with one that stays beside it (this one
+    the same bytes, saved before it, or no XMP): the daemon archives it under a free name,
+    which nothing reads, and says why; explain said "an XMP sidecar with no image beside it:
+    archived alone after sidecar_wait", as if no image lay there, and a photographer whose
+    re-export carried an older xmp:MetadataDate was not told the fix would not be read."""
+    d = daemon_factory(renditions=PRINT, folder_extra=FOLDER).start()
+    july = sources.xmp_packet(rating=3, extra="<xmp:MetadataDate>2026-07-01T09:00:00+02:00</xmp:MetadataDate>")
+    june = sources.xmp_packet(rating=5, extra="<xmp:MetadataDate>2026-06-01T09:00:00+02:00</xmp:MetadataDate>")
+    _stage(tmp_path, "ev/IMG_0004.jpg", size=(600, 400))
+    staged = tmp_path / "staging" / "ev" / "IMG_0004.xmp"
+    staged.write_bytes(july)
+    _move_in(d, tmp_path, "ev/IMG_0004.jpg", "ev/IMG_0004.xmp")
+    _event_of(d, "file_done", "ev/IMG_0004.jpg", 30)
+    told = {}
+    for what, data in (("same", july), ("older", june), ("junk", b"not xml")):
+        staged.write_bytes(data)
+        told[what] = hotfolder("explain", "--config", str(d.config), str(staged), "--subfolder", "ev").stdout
+    assert d.stop() == 0
+    assert ("  problem: an XMP sidecar whose image IMG_0004.jpg lies in archive/ with a sidecar of this name, which is "
+            "byte for byte this one: nothing would change; this one would be archived under a free name, which "
+            "nothing reads") in told["same"].splitlines(), told
+    for what in ("older", "junk"):
+        assert ("  problem: an XMP sidecar whose image IMG_0004.jpg lies in archive/ with a sidecar of this name, "
+                "which stays: this one says it was saved before it (xmp:MetadataDate), or is no XMP; this one would "
+                "be archived under a free name, which nothing reads") in told[what].splitlines(), told

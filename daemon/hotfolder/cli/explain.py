@@ -212,17 +212,25 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
 def _re_exported(folder: Folder, rel: str, path: Path) -> str | None:
     """Of a sidecar dropped alone for an image archived with one (a Lightroom re-export): that
     it takes that one's place, as the daemon does (supervisor/side_files.supersedes), where it
-    was said "archived alone". None otherwise."""
+    was said "archived alone"; or that the one beside the image stays, as the daemon keeps it
+    (the same bytes, an older save, no XMP), where it was said "archived alone after
+    sidecar_wait" as if nothing lay there. None otherwise."""
     if relative_name(rel) is None or folder.archive is None:  # a path under the inbox, no `..`
         return None
     from hotfolder.supervisor import side_files
 
-    if not side_files.supersedes(folder, rel, path, folder.state_dir):
+    found = side_files.verdict(folder, rel, path, folder.state_dir)
+    if found is None:
         return None
-    image = find_image(folder.archive / PurePosixPath(rel).parent, PurePosixPath(rel).name)
-    return (f"an XMP sidecar whose image {display(image or '?')} lies in archive/, with an earlier sidecar: it would "
-            "take that one's place beside it (the earlier kept), and `hotfolder rerender` of the image renders it "
-            "with it")
+    what, image = found
+    if what == side_files.SUPERSEDES:
+        return (f"an XMP sidecar whose image {display(image)} lies in archive/, with an earlier sidecar: it would "
+                "take that one's place beside it (the earlier kept), and `hotfolder rerender` of the image renders it "
+                "with it")
+    why = ("is byte for byte this one: nothing would change" if what == side_files.SAME else
+           "stays: this one says it was saved before it (xmp:MetadataDate), or is no XMP")
+    return (f"an XMP sidecar whose image {display(image)} lies in archive/ with a sidecar of this name, which {why}; "
+            "this one would be archived under a free name, which nothing reads")
 
 
 def _not_taken(folder: Folder, rel: str) -> str | None:

@@ -130,19 +130,39 @@ def supersedes(folder: Folder, rel: str, path: Path, state_dir: Path | None) -> 
     that very sidecar, byte for byte (the export folder or the card copied in again: it put the
     same bytes aside as `.earlier`, `.earlier_1`, ..., one a drop, and said to rerender for
     nothing)."""
+    found = verdict(folder, rel, path, state_dir)
+    return found is not None and found[0] == SUPERSEDES
+
+
+SUPERSEDES, SAME, STAYS = "supersedes", "same", "stays"  # verdict's answers
+
+
+def verdict(folder: Folder, rel: str, path: Path, state_dir: Path | None) -> tuple[str, str] | None:
+    """Of the sidecar at `path`, alone in the inbox as `rel`, whose name is taken beside an
+    image archived and rendered (or taken by no rendition) there: (SUPERSEDES, the image) when
+    it takes that sidecar's place (supersedes); (SAME, the image) when it is that sidecar's
+    very bytes, (STAYS, the image) when that one stays for another reason (this one is no
+    XMP, is no regular file, or says it was saved before): it is archived under a free name,
+    which nothing reads. None when there is no such image with a sidecar (`explain` says of
+    both what the daemon does)."""
     if folder.archive is None:
-        return False
+        return None
     directory, name = folder.archive / PurePosixPath(rel).parent, PurePosixPath(rel).name
     try:
         if not stat.S_ISREG(nofollow.lstat(directory / name).st_mode):
-            return False
+            return None
         image = sidecars.find_image(directory, name)
         if image is None or not _rendered(folder, directory / image, state_dir, lately=False):
-            return False
+            return None
+    except OSError:
+        return None
+    try:
         new, old = nofollow.read_small(path, SIDECAR_LIMIT), nofollow.read_small(directory / name, SIDECAR_LIMIT)
-        return new != old and xmp_sidecars.not_older(new, old)
+        if new == old:
+            return SAME, image
+        return (SUPERSEDES if xmp_sidecars.not_older(new, old) else STAYS), image
     except (OSError, ValueError):  # xmp.Unreadable is a ValueError, as is a file past the limit
-        return False
+        return STAYS, image
 
 
 def _why_alone(folder: Folder, where: Path | None, state_dir: Path | None,
