@@ -646,3 +646,44 @@ def test_explain_of_a_sidecar_whose_archived_image_keeps_its_own_says_so_as_the_
         assert ("  problem: an XMP sidecar whose image IMG_0004.jpg lies in archive/ with a sidecar of this name, "
                 "which stays: this one says it was saved before it (xmp:MetadataDate), or is no XMP; this one would "
                 "be archived under a free name, which nothing reads") in told[what].splitlines(), told
+
+
+def test_a_copy_s_sidecar_never_goes_beside_another_photo_now_archived_under_its_original_s_name(daemon_factory,
+                                                                                                  tmp_path):
+    """The index remembers where an original was archived; the archive is the admin's to clean
+    (a month's shoots moved to cold storage), and a camera's numbers come round again: another
+    photo, IMG_0011.jpg of the next event in the same subfolder, now lies under that name with
+    its own sidecar. A copy of the first photo dropped again with a re-exported sidecar is
+    skipped as a duplicate, and its sidecar took the place of the other photo's (its rating
+    and keywords now the other photo's at its next rerender, the photographer told to run it).
+    Its sidecar now goes with the copy to duplicates/, the other photo's untouched."""
+    d = daemon_factory(renditions=PRINT, folder_extra=FOLDER, on_duplicate=None).start()
+    first = sources.xmp_packet(rating=1, extra="<xmp:MetadataDate>2026-07-01T09:00:00+02:00</xmp:MetadataDate>")
+    _stage(tmp_path, "ev/IMG_0011.jpg", size=(600, 400), seed=1)
+    (tmp_path / "staging" / "ev" / "IMG_0011.xmp").write_bytes(first)
+    copy = (tmp_path / "staging" / "ev" / "IMG_0011.jpg").read_bytes()
+    _move_in(d, tmp_path, "ev/IMG_0011.jpg", "ev/IMG_0011.xmp")
+    _event_of(d, "file_done", "ev/IMG_0011.jpg", 30)
+    for name in ("IMG_0011.jpg", "IMG_0011.xmp"):  # the admin's clean-up
+        os.rename(d.archive / "ev" / name, tmp_path / name)
+    other = sources.xmp_packet(rating=2, keywords=("someone else",))
+    (tmp_path / "staging" / "next").mkdir()
+    sources.camera_jpeg(tmp_path / "staging" / "next" / "IMG_0011.jpg", size=(600, 400), seed=2)
+    (tmp_path / "staging" / "next" / "IMG_0011.xmp").write_bytes(other)
+    (d.inbox / "ev").mkdir(exist_ok=True)
+    for name in ("IMG_0011.jpg", "IMG_0011.xmp"):
+        os.rename(tmp_path / "staging" / "next" / name, d.inbox / "ev" / name)
+    wait_for(lambda: len([e for e in d.events("file_done") if e["file"] == "ev/IMG_0011.jpg"]) == 2, 30,
+             what="the other photo done")
+    assert (d.archive / "ev" / "IMG_0011.xmp").read_bytes() == other
+    fixed = sources.xmp_packet(rating=5, extra="<xmp:MetadataDate>2026-07-02T09:00:00+02:00</xmp:MetadataDate>")
+    (tmp_path / "staging" / "again").mkdir()
+    (tmp_path / "staging" / "again" / "IMG_0011.jpg").write_bytes(copy)
+    (tmp_path / "staging" / "again" / "IMG_0011.xmp").write_bytes(fixed)
+    _move_in(d, tmp_path, "again/IMG_0011.jpg", "again/IMG_0011.xmp")
+    skipped = _event_of(d, "file_skipped", "again/IMG_0011.jpg", 30)
+    assert d.stop() == 0
+    assert (d.archive / "ev" / "IMG_0011.xmp").read_bytes() == other, skipped
+    assert not (d.archive / "ev" / "IMG_0011.earlier.xmp").exists()
+    assert (d.root / "var" / "duplicates" / "again" / "IMG_0011.xmp").read_bytes() == fixed
+    assert "sidecar" not in skipped, skipped

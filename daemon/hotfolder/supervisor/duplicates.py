@@ -17,6 +17,7 @@ the status, /metrics (`hotfolder_duplicates_total{folder,kind}`) and the page re
 from __future__ import annotations
 
 import dataclasses
+import os
 import shlex
 import stat
 import time
@@ -64,8 +65,8 @@ def _news_for(folder: Folder, job: Job, claimed: moves.Claimed, match: Match) ->
         return None
     original = folder.archive / match.archived
     try:
-        if not stat.S_ISREG(nofollow.lstat(original).st_mode):
-            return None
+        if not stat.S_ISREG(nofollow.lstat(original).st_mode) or not _looks_same(original, claimed.path):
+            return None  # the index's name is not proof: another photo may lie under it now
         data = nofollow.read_small(new, SIDECAR_LIMIT)
         xmp.Packet.parse(data)
         there = sidecars.find_sidecar(original.parent, original.name)
@@ -77,6 +78,30 @@ def _news_for(folder: Folder, job: Job, claimed: moves.Claimed, match: Match) ->
         return None
     undated = there is not None and xmp_sidecars.saved(data) is None
     return original, there or sidecars.beside(new.name, PurePosixPath(job.rel).name, original.name), undated
+
+
+SAMPLE = 1 << 20  # bytes read at each end of an archived original and its copy (_looks_same)
+
+
+def _looks_same(archived: Path, copy: Path) -> bool:
+    """Whether the file at the index's archived name still holds the copy's bytes, as far as
+    their sizes and first and last SAMPLE bytes tell (the main loop reads no more of a RAW):
+    the archive is the admin's to clean, and a camera's numbers come round again, so another
+    photo may lie under that name now, with its own sidecar. Neither is opened through a link."""
+    with nofollow.opened(archived.parent) as a_dir, nofollow.opened(copy.parent) as c_dir:
+        a = nofollow.open_file_at(a_dir, archived.name, archived)
+        try:
+            c = nofollow.open_file_at(c_dir, copy.name, copy)
+            try:
+                size = os.fstat(a).st_size
+                if size != os.fstat(c).st_size:
+                    return False
+                ends = ((size, 0),) if size <= 2 * SAMPLE else ((SAMPLE, 0), (SAMPLE, size - SAMPLE))
+                return all(os.pread(a, n, at) == os.pread(c, n, at) for n, at in ends)
+            finally:
+                os.close(c)
+        finally:
+            os.close(a)
 
 
 class Sameness:
