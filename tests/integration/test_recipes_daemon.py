@@ -687,3 +687,32 @@ def test_a_copy_s_sidecar_never_goes_beside_another_photo_now_archived_under_its
     assert not (d.archive / "ev" / "IMG_0011.earlier.xmp").exists()
     assert (d.root / "var" / "duplicates" / "again" / "IMG_0011.xmp").read_bytes() == fixed
     assert "sidecar" not in skipped, skipped
+
+
+def test_a_jpeg_copy_s_sidecar_never_replaces_the_sidecar_its_raw_lies_with(daemon_factory, tmp_path):
+    """A RAW+JPEG pair archived, its `IMG_0012.xmp` the RAW's (Lightroom writes sidecars for
+    RAWs): the JPEG lies with none of its own. Its copy dropped again with last month's
+    IMG_0012.xmp (an old export, its xmp:MetadataDate before the RAW's): the copy is skipped,
+    and its sidecar took the RAW's sidecar's place, never compared with it (the JPEG had none
+    to compare with): the RAW's fix undone, its next rerender told to read the old one. It now
+    goes with the copy to duplicates/, the RAW's untouched."""
+    d = daemon_factory(renditions=PRINT, folder_extra=FOLDER, on_duplicate=None).start()
+    july = sources.xmp_packet(rating=5, extra="<xmp:MetadataDate>2026-07-01T09:00:00+02:00</xmp:MetadataDate>")
+    june = sources.xmp_packet(rating=1, extra="<xmp:MetadataDate>2026-06-01T09:00:00+02:00</xmp:MetadataDate>")
+    _stage(tmp_path, "ev/IMG_0012.jpg", size=(600, 400), seed=3)
+    sources.dng(tmp_path / "staging" / "ev" / "IMG_0012.dng", Image.new("RGB", (600, 400), (90, 120, 150)))
+    (tmp_path / "staging" / "ev" / "IMG_0012.xmp").write_bytes(july)
+    jpeg = (tmp_path / "staging" / "ev" / "IMG_0012.jpg").read_bytes()
+    _move_in(d, tmp_path, "ev/IMG_0012.dng", "ev/IMG_0012.jpg", "ev/IMG_0012.xmp")
+    for name in ("ev/IMG_0012.dng", "ev/IMG_0012.jpg"):
+        _event_of(d, "file_done", name, 60)
+    assert (d.archive / "ev" / "IMG_0012.xmp").read_bytes() == july
+    (tmp_path / "staging" / "again").mkdir()
+    (tmp_path / "staging" / "again" / "IMG_0012.jpg").write_bytes(jpeg)
+    (tmp_path / "staging" / "again" / "IMG_0012.xmp").write_bytes(june)
+    _move_in(d, tmp_path, "again/IMG_0012.jpg", "again/IMG_0012.xmp")
+    skipped = _event_of(d, "file_skipped", "again/IMG_0012.jpg", 30)
+    assert d.stop() == 0
+    assert (d.archive / "ev" / "IMG_0012.xmp").read_bytes() == july, skipped
+    assert not (d.archive / "ev" / "IMG_0012.earlier.xmp").exists()
+    assert (d.root / "var" / "duplicates" / "again" / "IMG_0012.xmp").read_bytes() == june

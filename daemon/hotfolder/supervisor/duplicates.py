@@ -77,7 +77,13 @@ def _news_for(folder: Folder, job: Job, claimed: moves.Claimed, match: Match) ->
     except (OSError, ValueError):  # xmp.Unreadable is a ValueError, as is a file past the limit
         return None
     undated = there is not None and xmp_sidecars.saved(data) is None
-    return original, there or sidecars.beside(new.name, PurePosixPath(job.rel).name, original.name), undated
+    name = there or sidecars.beside(new.name, PurePosixPath(job.rel).name, original.name)
+    try:
+        if there is None and nofollow.lexists(original.parent / name):
+            return None  # another image's (a RAW+JPEG pair's IMG_1.xmp is the RAW's), never compared with it
+    except OSError:
+        return None
+    return original, name, undated
 
 
 SAMPLE = 1 << 20  # bytes read at each end of an archived original and its copy (_looks_same)
