@@ -472,3 +472,54 @@ def test_an_old_export_dropped_again_does_not_take_a_newer_sidecars_place(tmp_pa
     assert said[0]["note"] == ("its image IMG_2.CR3 lies archived with a sidecar of that name saved after this one "
                                "(its xmp:MetadataDate), or this one is no XMP: that one stays beside it; this one "
                                "archived as IMG_2_1.xmp, which nothing reads"), said
+
+
+def test_the_main_loop_reads_a_sidecar_s_date_as_packet_parse_would_without_building_its_tree():
+    """The main loop compares a re-exported sidecar with the one beside its image
+    (xmp_sidecars.not_older): it built each one's tree (Packet.parse: 1.3-1.75 s and 86 MiB
+    for 4 MiB of empty elements, the new one's twice for a skipped copy's sidecar). It reads
+    them as expat hands it the elements, no tree: the same answers as Packet.parse and find()
+    (the cases here), in about half the time (the min of three runs of each, the same process;
+    before, not_older took Packet.parse's time)."""
+    from hotfolder.engine import xmp
+    from hotfolder.spool import xmp_sidecars
+    from tests import sources
+
+    rdf = "xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'"
+    desc = "<rdf:Description xmlns:xmp='http://ns.adobe.com/xap/1.0/'"
+    cases = {
+        sources.xmp_packet(rating=2, extra="<xmp:MetadataDate>2026-07-01T09:00:00+02:00</xmp:MetadataDate>"):
+            "2026-07-01T09:00:00+02:00",
+        f"<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF {rdf}><rdf:Description/>{desc} xmp:MetadataDate='a'>"
+        "<xmp:MetadataDate>e</xmp:MetadataDate></rdf:Description></rdf:RDF></x:xmpmeta>".encode(): "e",
+        f"<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF {rdf}/><rdf:RDF {rdf}>{desc} xmp:MetadataDate='2'/>"
+        "</rdf:RDF></x:xmpmeta>".encode(): None,  # find() reads the first rdf:RDF only
+        f"<x:xmpmeta xmlns:x='adobe:ns:meta/'><y><rdf:RDF {rdf}/></y></x:xmpmeta>".encode(): ValueError,
+        ("<x:xmpmeta xmlns:x='adobe:ns:meta/'>" + "<a>" * 100 + "</a>" * 100 + "</x:xmpmeta>").encode(): ValueError,
+        b"<!DOCTYPE x [<!ENTITY a 'b'>]><x:xmpmeta xmlns:x='adobe:ns:meta/'>&a;</x:xmpmeta>": ValueError,
+        b"not xml": ValueError,
+    }
+    for data, said in cases.items():
+        try:
+            packet = xmp.Packet.parse(data)
+        except ValueError:
+            assert said is ValueError, data
+            with pytest.raises(ValueError):
+                xmp_sidecars.metadata_date(data)
+            continue
+        found = packet.find(xmp.Property(xmp.q("xmp", "MetadataDate"), "text"))
+        assert (found if isinstance(found, str) or found is None else found.text) == said, data
+        assert xmp_sidecars.metadata_date(data) == said, data
+    empty = (f"<x:xmpmeta xmlns:x='adobe:ns:meta/'><rdf:RDF {rdf}><rdf:Description>".encode()
+             + b"<a/>" * 1_000_000 + b"</rdf:Description></rdf:RDF></x:xmpmeta>")
+
+    def fastest(read) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            read(empty)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    tree, scan = fastest(xmp.Packet.parse), fastest(lambda data: xmp_sidecars.not_older(data, b"<x/>"))
+    assert scan < 0.75 * tree, (scan, tree)

@@ -26,7 +26,6 @@ from pathlib import Path, PurePosixPath
 from hotfolder import sidecars
 from hotfolder.config import locate
 from hotfolder.config.model import Config, Folder
-from hotfolder.engine import xmp
 from hotfolder.jobs import Job, Result
 from hotfolder.likeness import Kind, Match, Naming
 from hotfolder.ops.notices import SKIPPED, Hook, Notice, NoticeKind
@@ -68,7 +67,7 @@ def _news_for(folder: Folder, job: Job, claimed: moves.Claimed, match: Match) ->
         if not stat.S_ISREG(nofollow.lstat(original).st_mode) or not _looks_same(original, claimed.path):
             return None  # the index's name is not proof: another photo may lie under it now
         data = nofollow.read_small(new, SIDECAR_LIMIT)
-        xmp.Packet.parse(data)
+        xmp_sidecars.metadata_date(data)  # XMP, or xmp.Unreadable (not a tree: the main loop)
         there = sidecars.find_sidecar(original.parent, original.name)
         if there is not None:
             earlier = nofollow.read_small(original.parent / there, SIDECAR_LIMIT)
