@@ -33,3 +33,21 @@ def test_a_name_taken_after_it_was_found_free_is_passed_over(tmp_path):
     assert free.name == "x_1.jpg" and moved.name == "x_2.jpg", moved  # not x_1_1.jpg (a review)
     assert (inbox / "x_1.jpg").read_bytes() == b"dropped meanwhile" and (inbox / "x_2.jpg").read_bytes() == b"requeued"
     assert not os.path.exists(src / "x.jpg")
+
+
+def test_a_sidecar_s_name_taken_after_it_was_found_free_is_passed_over(tmp_path):
+    """The same for a sidecar moved beside its archived image (spool/xmp_sidecars.follow): its
+    plain rename replaced a file made under the name between the look and the move (a review)."""
+    from hotfolder.spool import xmp_sidecars
+
+    src, archive = tmp_path / "inbox", tmp_path / "archive"
+    src.mkdir()
+    archive.mkdir()
+    (src / "IMG_1.xmp").write_bytes(b"the re-export")
+    with nofollow.opened(src) as src_fd, nofollow.opened(archive) as dst_fd:
+        free = xmp_sidecars._free(dst_fd, archive, "IMG_1.xmp")
+        (archive / "IMG_1.xmp").write_bytes(b"made meanwhile")  # between the look and the move
+        moved = xmp_sidecars._rename_free(src_fd, "IMG_1.xmp", dst_fd, archive, "IMG_1.xmp", free)
+    assert free == "IMG_1.xmp" and moved == "IMG_1_1.xmp", moved
+    assert (archive / "IMG_1.xmp").read_bytes() == b"made meanwhile"
+    assert (archive / "IMG_1_1.xmp").read_bytes() == b"the re-export" and not (src / "IMG_1.xmp").exists()

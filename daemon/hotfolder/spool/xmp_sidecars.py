@@ -6,6 +6,7 @@ the original's own (spool/moves.py); the names are sidecars.py's.
 from __future__ import annotations
 
 import datetime
+import errno
 import os
 from pathlib import Path, PurePosixPath
 
@@ -36,13 +37,28 @@ def follow(src: Path, dst_dir: Path, name: str) -> Path | None:
     """Move the sidecar at `src` into `dst_dir` as `name` (beside its image: sidecars.beside),
     never over another file. Its new path, or None when it was gone."""
     with nofollow.opened(src.parent) as src_fd, nofollow.opened(dst_dir, make=True) as dst_fd:
-        target = _free(dst_fd, dst_dir, name)
         try:
-            os.rename(src.name, target, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+            target = _rename_free(src_fd, src.name, dst_fd, dst_dir, name, _free(dst_fd, dst_dir, name))
         except FileNotFoundError:
             return None
         os.fsync(dst_fd)
     return dst_dir / target
+
+
+TRIES = 100  # free names looked for again when each was taken before the move (a co-user, racing)
+
+
+def _rename_free(src_fd: int, src_name: str, dst_fd: int, where: Path, name: str, target: str) -> str:
+    """`src_name` renamed to `target`, found free in `where`, or to the next free name when a
+    file took `target` in between (spool/noreplace, as moves do): never over it. A plain
+    rename replaced a file made under the name after the look (a review)."""
+    for _ in range(TRIES):
+        try:
+            noreplace.rename(src_name, target, src_dir_fd=src_fd, dst_dir_fd=dst_fd)
+            return target
+        except FileExistsError:
+            target = _free(dst_fd, where, name)
+    raise FileExistsError(errno.EEXIST, f"every free name for {name} was taken before the sidecar could move there")
 
 
 def _free(dir_fd: int, where: Path, name: str) -> str:
