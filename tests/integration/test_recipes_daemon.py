@@ -677,15 +677,8 @@ def test_a_copy_s_sidecar_never_goes_beside_another_photo_now_archived_under_its
              what="the other photo done")
     assert (d.archive / "ev" / "IMG_0011.xmp").read_bytes() == other
     fixed = sources.xmp_packet(rating=5, extra="<xmp:MetadataDate>2026-07-02T09:00:00+02:00</xmp:MetadataDate>")
-    (tmp_path / "staging" / "again").mkdir()
-    (tmp_path / "staging" / "again" / "IMG_0011.jpg").write_bytes(copy)
-    (tmp_path / "staging" / "again" / "IMG_0011.xmp").write_bytes(fixed)
-    _move_in(d, tmp_path, "again/IMG_0011.jpg", "again/IMG_0011.xmp")
-    skipped = _event_of(d, "file_skipped", "again/IMG_0011.jpg", 30)
-    assert d.stop() == 0
-    assert (d.archive / "ev" / "IMG_0011.xmp").read_bytes() == other, skipped
-    assert not (d.archive / "ev" / "IMG_0011.earlier.xmp").exists()
-    assert (d.root / "var" / "duplicates" / "again" / "IMG_0011.xmp").read_bytes() == fixed
+    skipped = _copy_dropped_again(d, tmp_path, "IMG_0011", copy, fixed)
+    _sidecar_stayed(d, "IMG_0011", other, fixed, skipped)
     assert "sidecar" not in skipped, skipped
 
 
@@ -707,12 +700,25 @@ def test_a_jpeg_copy_s_sidecar_never_replaces_the_sidecar_its_raw_lies_with(daem
     for name in ("ev/IMG_0012.dng", "ev/IMG_0012.jpg"):
         _event_of(d, "file_done", name, 60)
     assert (d.archive / "ev" / "IMG_0012.xmp").read_bytes() == july
+    skipped = _copy_dropped_again(d, tmp_path, "IMG_0012", jpeg, june)
+    _sidecar_stayed(d, "IMG_0012", july, june, skipped)
+
+
+def _copy_dropped_again(d, tmp_path, stem: str, jpeg: bytes, sidecar: bytes) -> dict:
+    """`again/STEM.jpg`, a copy of an archived JPEG, dropped with `sidecar`: its file_skipped
+    line, once the daemon has stopped."""
     (tmp_path / "staging" / "again").mkdir()
-    (tmp_path / "staging" / "again" / "IMG_0012.jpg").write_bytes(jpeg)
-    (tmp_path / "staging" / "again" / "IMG_0012.xmp").write_bytes(june)
-    _move_in(d, tmp_path, "again/IMG_0012.jpg", "again/IMG_0012.xmp")
-    skipped = _event_of(d, "file_skipped", "again/IMG_0012.jpg", 30)
+    (tmp_path / "staging" / "again" / f"{stem}.jpg").write_bytes(jpeg)
+    (tmp_path / "staging" / "again" / f"{stem}.xmp").write_bytes(sidecar)
+    _move_in(d, tmp_path, f"again/{stem}.jpg", f"again/{stem}.xmp")
+    skipped = _event_of(d, "file_skipped", f"again/{stem}.jpg", 30)
     assert d.stop() == 0
-    assert (d.archive / "ev" / "IMG_0012.xmp").read_bytes() == july, skipped
-    assert not (d.archive / "ev" / "IMG_0012.earlier.xmp").exists()
-    assert (d.root / "var" / "duplicates" / "again" / "IMG_0012.xmp").read_bytes() == june
+    return skipped
+
+
+def _sidecar_stayed(d, stem: str, kept: bytes, dropped: bytes, skipped: dict) -> None:
+    """The sidecar beside the archived `ev/STEM` is still `kept` (none put aside), and the
+    copy's (`dropped`) went with it to duplicates/."""
+    assert (d.archive / "ev" / f"{stem}.xmp").read_bytes() == kept, skipped
+    assert not (d.archive / "ev" / f"{stem}.earlier.xmp").exists()
+    assert (d.root / "var" / "duplicates" / "again" / f"{stem}.xmp").read_bytes() == dropped
