@@ -21,6 +21,7 @@ from hotfolder import nameparts
 from hotfolder.engine import formats
 
 SUFFIX = ".xmp"
+SIDECAR_LIMIT = 4 << 20  # bytes: Lightroom's sidecars are 10-200 KB; a larger "sidecar" is not read whole
 
 
 def is_sidecar(name: str) -> bool:

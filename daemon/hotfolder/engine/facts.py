@@ -42,11 +42,11 @@ from hotfolder.engine.iptc import of_image as iim_of
 from hotfolder.engine.opening import open_image, our_pixel_limit, too_many_pixels
 from hotfolder.recipes import exif_tags
 from hotfolder.recipes.facts import Need, Photo, XmpFields
+from hotfolder.sidecars import SIDECAR_LIMIT
 
 EXIF_IFD = 0x8769
 MAKE, MODEL, LENS, ISO = 0x010F, 0x0110, 0xA434, 0x8827
 TAKEN, TAKEN_OFFSET, OFFSET = 0x9003, 0x9011, 0x9010
-SIDECAR_LIMIT = 4 << 20  # bytes: Lightroom's sidecars are 10-200 KB; a larger "sidecar" is not read whole
 
 
 def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str], max_image_pixels: int,

@@ -76,9 +76,13 @@ def not_older(new: bytes, old: bytes) -> bool:
     of it (`xmp:MetadataDate`, which Lightroom, Capture One and darktable set at each save; a
     sidecar that says none is taken as newer). An old export dropped again (last month's
     sidecars copied in with the card) must not undo a fix made since."""
-    newer = _saved(new)
+    return not_older_than(date_of(new), old)
+
+
+def not_older_than(newer: datetime.datetime | None, old: bytes) -> bool:
+    """not_older, with the new sidecar's date_of already read (the main loop scans it once)."""
     try:
-        older = _saved(old)
+        older = date_of(old)
     except ValueError:  # the earlier one is not XMP: anything readable is better
         return True
     if newer is None or older is None:
@@ -88,16 +92,9 @@ def not_older(new: bytes, old: bytes) -> bool:
     return newer >= older
 
 
-def saved(data: bytes) -> datetime.datetime | None:
-    """When the sidecar `data` says it was saved (xmp:MetadataDate); None when it says not or
-    is no XMP."""
-    try:
-        return _saved(data)
-    except ValueError:
-        return None
-
-
-def _saved(data: bytes) -> datetime.datetime | None:
+def date_of(data: bytes) -> datetime.datetime | None:
+    """When the sidecar `data` says it was saved (xmp:MetadataDate; None when it says not, or
+    not as a date); xmp.Unreadable (a ValueError) when it is no XMP."""
     text = metadata_date(data)
     try:
         return datetime.datetime.fromisoformat(text.strip()) if text else None

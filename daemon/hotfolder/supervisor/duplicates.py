@@ -49,9 +49,6 @@ def found_notice(folder: str, shown: str, kind: Kind, said: str, ok: bool, outpu
                   outputs=outputs)
 
 
-SIDECAR_LIMIT = 4 << 20  # bytes: engine/facts' (a larger "sidecar" is not read), not imported: it loads Pillow
-
-
 def _news_for(folder: Folder, job: Job, claimed: moves.Claimed, match: Match) -> tuple[Path, str, bool] | None:
     """(the archived original, the name its sidecar takes beside it, whether it says no date
     while the original lies with a sidecar) when the skipped copy `claimed` of its bytes came
@@ -66,16 +63,16 @@ def _news_for(folder: Folder, job: Job, claimed: moves.Claimed, match: Match) ->
     try:
         if not stat.S_ISREG(nofollow.lstat(original).st_mode) or not _looks_same(original, claimed.path):
             return None  # the index's name is not proof: another photo may lie under it now
-        data = nofollow.read_small(new, SIDECAR_LIMIT)
-        xmp_sidecars.metadata_date(data)  # XMP, or xmp.Unreadable (not a tree: the main loop)
+        data = nofollow.read_small(new, sidecars.SIDECAR_LIMIT)
+        newer = xmp_sidecars.date_of(data)  # XMP, or xmp.Unreadable (not a tree: the main loop); scanned once
         there = sidecars.find_sidecar(original.parent, original.name)
         if there is not None:
-            earlier = nofollow.read_small(original.parent / there, SIDECAR_LIMIT)
-            if earlier == data or not xmp_sidecars.not_older(data, earlier):
+            earlier = nofollow.read_small(original.parent / there, sidecars.SIDECAR_LIMIT)
+            if earlier == data or not xmp_sidecars.not_older_than(newer, earlier):
                 return None
     except (OSError, ValueError):  # xmp.Unreadable is a ValueError, as is a file past the limit
         return None
-    undated = there is not None and xmp_sidecars.saved(data) is None
+    undated = there is not None and newer is None
     name = there or sidecars.beside(new.name, PurePosixPath(job.rel).name, original.name)
     try:
         if there is None and nofollow.lexists(original.parent / name):

@@ -157,7 +157,8 @@ def verdict(folder: Folder, rel: str, path: Path, state_dir: Path | None) -> tup
     except OSError:
         return None
     try:
-        new, old = nofollow.read_small(path, SIDECAR_LIMIT), nofollow.read_small(directory / name, SIDECAR_LIMIT)
+        limit = sidecars.SIDECAR_LIMIT
+        new, old = nofollow.read_small(path, limit), nofollow.read_small(directory / name, limit)
         if new == old:
             return SAME, image
         return (SUPERSEDES if xmp_sidecars.not_older(new, old) else STAYS), image
@@ -212,14 +213,13 @@ def _why_alone(folder: Folder, where: Path | None, state_dir: Path | None,
 def _same(a: Path, b: Path) -> bool:
     """Whether the files `a` and `b` hold the same bytes (neither a link nor larger than a sidecar)."""
     try:
-        return nofollow.read_small(a, SIDECAR_LIMIT) == nofollow.read_small(b, SIDECAR_LIMIT)
+        return nofollow.read_small(a, sidecars.SIDECAR_LIMIT) == nofollow.read_small(b, sidecars.SIDECAR_LIMIT)
     except (OSError, ValueError):
         return False
 
 
 LATELY = unmatched.LATELY  # seconds: an image archived this recently is the one its late sidecar belonged to
 MAX_WAITING = 1000  # sidecars remembered waiting for their image in flight
-SIDECAR_LIMIT = 4 << 20  # bytes: engine/facts' (a larger "sidecar" is not read), not imported: it loads Pillow
 
 
 def _rendered(folder: Folder, image: Path, state_dir: Path | None = None, lately: bool = True) -> bool:
