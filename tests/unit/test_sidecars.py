@@ -4,6 +4,7 @@ through every state (spool/moves.py, spool/xmp_sidecars.py, recovery)."""
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import os
 import time
@@ -434,6 +435,24 @@ def test_a_re_exported_sidecar_keeps_every_earlier_one_and_junk_puts_none_aside(
     assert (folder.archive / "IMG_5.xmp").read_bytes() == b"<x/>" and (folder.archive / "IMG_5_1.xmp").exists()
     assert find_image(folder.archive, "IMG_2.earlier.xmp") is None
     assert [s["late"] for s in said] == [True, True, False, False], said
+
+
+def test_a_sidecar_dated_in_the_future_does_not_keep_every_re_export_out():
+    """A sidecar saved on a machine whose clock ran years ahead (a new laptop's, a restored
+    backup's) said every later re-export was older: no fix could take its place ever again.
+    A date past now (a day's slack, for the time zone a date without one was written in) says
+    nothing, as no date; a date within the slack still counts."""
+    from hotfolder.spool.xmp_sidecars import not_older
+    from tests import sources
+
+    def saved(when: str) -> bytes:
+        return sources.xmp_packet(rating=3, extra=f"<xmp:MetadataDate>{when}</xmp:MetadataDate>")
+
+    now = datetime.datetime.now(datetime.UTC)
+    fixed = saved(now.isoformat())
+    assert not_older(fixed, saved("2099-01-01T10:00:00+01:00"))
+    assert not_older(fixed, saved("2099-01-01T10:00:00"))  # no zone: the machine's own time
+    assert not not_older(saved("2026-01-01T10:00:00+00:00"), saved((now + datetime.timedelta(hours=20)).isoformat()))
 
 
 def test_an_old_export_dropped_again_does_not_take_a_newer_sidecars_place(tmp_path):

@@ -85,11 +85,23 @@ def not_older_than(newer: datetime.datetime | None, old: bytes) -> bool:
         older = date_of(old)
     except ValueError:  # the earlier one is not XMP: anything readable is better
         return True
-    if newer is None or older is None:
+    if newer is None or older is None or _in_the_future(older):
         return True
     if (newer.tzinfo is None) != (older.tzinfo is None):
         newer, older = newer.replace(tzinfo=None), older.replace(tzinfo=None)
     return newer >= older
+
+
+# A day covers every time zone a date without one may have been written in.
+FUTURE_SLACK = datetime.timedelta(days=1)
+
+
+def _in_the_future(when: datetime.datetime) -> bool:
+    """A save date past now (a day's slack): a wrong clock's (an editing machine's, a restored
+    backup's), which would make every later re-export look older, so that no fix could ever
+    take its place; it says nothing, as no date."""
+    now = datetime.datetime.now(when.tzinfo) if when.tzinfo is not None else datetime.datetime.now()
+    return when > now + FUTURE_SLACK
 
 
 def date_of(data: bytes) -> datetime.datetime | None:
