@@ -15,6 +15,9 @@
 #      items the drop-in that gives the service the network notifications need
 #
 # --no-start  install and enable, but do not start or restart the service.
+# EXTRAS=...  the pip extras installed with it (default heic-ffmpeg: FFmpeg's HEVC decoder,
+#             ~1.3x the speed on iPhone HEICs; its wheels are GPL-bound, README "HEIC").
+#             EXTRAS= (empty) installs without: libheif decodes every HEIC.
 # Offline installs: pip honours PIP_NO_INDEX=1 and PIP_FIND_LINKS=/dir/of/wheels.
 # Undo with systemd/uninstall.sh.
 set -eu
@@ -30,6 +33,7 @@ UNIT_DIR=/etc/systemd/system
 SYSUSERS=/etc/sysusers.d/hotfolder.conf
 TMPFILES=/etc/tmpfiles.d/hotfolder.conf
 PYTHON=${PYTHON:-python3}
+EXTRAS=${EXTRAS-heic-ffmpeg}     # set but empty: none
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 START=yes
@@ -65,13 +69,13 @@ if [ ! -x "$VENV/bin/python" ]; then
     install -d -m 0755 "$PREFIX"
     "$PYTHON" -m venv "$VENV"
 fi
-say "installing hotfolder from $REPO into $VENV"
+say "installing hotfolder${EXTRAS:+[$EXTRAS]} from $REPO into $VENV"
 # build from a copy so the checkout stays clean (and may be read-only)
 BUILD=$(mktemp -d)
 trap 'rm -rf "$BUILD"' EXIT
 tar -C "$REPO" --exclude=./.git --exclude=./.venv --exclude=./var --exclude=./build \
     --exclude='*.egg-info' --exclude=__pycache__ --exclude=./bench -cf - . | tar -C "$BUILD" -xf -
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$BUILD"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$BUILD${EXTRAS:+[$EXTRAS]}"
 "$VENV/bin/hotfolder" --version >/dev/null || die "$VENV/bin/hotfolder does not run"
 
 # 2. user, group and folders

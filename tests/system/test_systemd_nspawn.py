@@ -78,7 +78,8 @@ def wheels(rootfs) -> Path:
     """Binary wheels of the project's dependencies (and the build backend) for the
     container's CPython, downloaded by the host's pip and cached by requirement set."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
-    reqs = sorted([*project["project"]["dependencies"], *project["build-system"]["requires"]])
+    reqs = sorted([*project["project"]["dependencies"], *project["build-system"]["requires"],
+                   *project["project"]["optional-dependencies"]["heic-ffmpeg"]])  # install.sh's default EXTRAS
     pyver = _container_python(rootfs)
     key = hashlib.sha256("\n".join([pyver, *reqs]).encode()).hexdigest()[:16]
     out = CACHE / f"wheels-{key}"
@@ -263,6 +264,9 @@ def test_install_use_reload_stop_uninstall(rootfs, wheels, source, images, tmp_p
         # --- install, twice: the second run upgrades in place and keeps the config
         r = m.sh("bash /src/systemd/install.sh", env=offline, timeout=600)
         assert "installing /etc/hotfolder/hotfolder.yaml" in r.stdout
+        # with FFmpeg's HEVC decoder by default (the heic-ffmpeg extra): iPhone HEICs at its speed
+        assert "installing hotfolder[heic-ffmpeg]" in r.stdout
+        m.sh("/opt/hotfolder/venv/bin/python -c 'from hotfolder.engine.decoders import hevc; assert hevc.available()'")
         m.sh(f"echo '# admin was here' >> {CONFIG}")
         r = m.sh("bash /src/systemd/install.sh", env=offline, timeout=600)
         assert "keeping your /etc/hotfolder/hotfolder.yaml" in r.stdout
