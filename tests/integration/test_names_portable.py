@@ -156,3 +156,22 @@ def test_rerender_says_which_earlier_names_windows_cannot_open_it_leaves(daemon_
     assert "1 earlier output(s) no longer made, under names Windows and macOS clients cannot open" in run.stderr, \
         run.stderr
     assert sorted(d.outputs()) == ["Portrait: Anna?_p0.jpg", "Portrait_ Anna__p0.jpg"]
+
+
+def test_a_template_whose_own_text_clients_cannot_open_is_warned_of_at_start_and_kept(daemon_factory, tmp_path):
+    """The config's own text is not made portable (every output of a recipe would change name):
+    the daemon says so in its log at start, as check-config does, and renders as written."""
+    d = daemon_factory(renditions="""
+- name: web
+  size: 160x160
+  format: jpeg
+  filename: "{stem}_{taken:%H:%M}.{ext}"
+""").start()
+    warned = wait_for(lambda: d.event("config_warning"), 20, what="the warning at start")
+    assert f"{d.config}:" in warned["problem"] and "folders[" in warned["problem"], warned
+    assert "].renditions[web].filename: {taken:%H:%M} writes ':' into every name" in warned["problem"], warned
+    photo = sources.camera_jpeg(tmp_path / "a.jpg", size=(240, 160), seed=1)
+    os.rename(photo, d.inbox / photo.name)
+    wait_for(lambda: ends(d) == 1, 60, what="the photo rendered")
+    assert [":" in name for name in d.outputs()] == [True], d.outputs()
+    assert d.stop() == 0

@@ -605,6 +605,38 @@ def test_two_renditions_giving_the_same_names_are_warned_of(tmp_path):
            "(unless their `when:` never both hold)" in said[1]
 
 
+def test_a_template_s_own_text_clients_cannot_open_is_warned_of_by_file_and_key(tmp_path):
+    """`{taken:%H:%M}` put a `:` into every output's name, in silence: an exFAT disk refused each
+    write and an SMB share showed `PY99N1~T.JPG` (the photo's texts are made portable, the
+    config's own text is kept: warned of, never refused)."""
+    text = BASE.replace("    renditions:", '    manifest: "{stem}?.json"\n    renditions:').replace(
+        "        format: jpeg\n", "        format: jpeg\n        filename: '{stem}_{taken:%H:%M}.{ext}'\n"
+        "      - {name: sub, size: 10, format: jpeg, filename: 'con/{stem}.{ext}'}\n"
+        "      - {name: fine, size: 10, format: jpeg, filename: '{taken:%Y-%m-%d}/{stem}_{rendition}.{ext}'}\n")
+    path = write(tmp_path, text)
+    checked = check(path)
+    assert checked.config.folders[0].renditions[0].filename == "{stem}_{taken:%H:%M}.{ext}"  # kept as written
+    said = [str(w) for w in checked.warnings]
+    assert len(said) == 3, said
+    assert said[0].startswith(f"{path}:8:5: folders[shop].manifest: the template's text puts '?' into every name"), said
+    assert said[1].startswith(f"{path}:13:9: folders[shop].renditions[web].filename: {{taken:%H:%M}} writes ':' "
+                              "into every name (as '14:03')"), said
+    assert "write '{stem}_{taken:%H-%M}.{ext}' instead" in said[1], said
+    assert "folders[shop].renditions[sub].filename: 'con' is the name of a Windows device" in said[2], said
+    assert not check(write(tmp_path, BASE)).warnings  # the default filename, no manifest
+
+
+def test_check_config_warns_of_a_name_clients_cannot_open_and_exits_0(tmp_path):
+    path = write(tmp_path, BASE + "        filename: 'Export./{stem}_{taken:%T}.{ext}'\n")
+    run = subprocess.run([sys.executable, "-m", "hotfolder", "check-config", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert (f"hotfolder: warning: {path}:12:9: folders[shop].renditions[web].filename: {{taken:%T}} writes ':' into "
+            "every name (as '14:03:05'); 'Export.' ends in a dot: a name Windows and macOS clients cannot open") \
+        in run.stderr, run.stderr
+    assert "write 'Export/{stem}_{taken:%H-%M-%S}.{ext}' instead" in run.stderr and "OK" in run.stdout, run
+
+
 def test_problems_in_http_and_notify_are_reported_with_the_rest(tmp_path):
     text = BASE.replace("folders:\n", 'http: {listen: "1.2.3.4:99999", token: short}\n'
                                       'notify:\n  - {url: "not a url"}\n'

@@ -147,7 +147,7 @@ _DATE_WORDS = {"date": "{taken:%Y-%m-%d}", "datetime": "{taken:%Y-%m-%d_%H%M%S}"
 # A news desk's (IPTC's) words for fields: `{byline}` was told no field, `{creator}` `{credit}`.
 _NEWS_WORDS = {"byline": "artist", "creator": "artist", "author": "artist", "photographer": "artist",
                "caption": "description", "notice": "copyright", "rights": "copyright", "object_name": "title"}
-_TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+TOKEN = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 _EXPR = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?::([^|]*))?((?:\|[^|]*)*)$")
 _FILTER = re.compile(r"\s*([A-Za-z_]+)\s*(?:\((.*)\))?\s*$", re.S)
 
@@ -158,7 +158,7 @@ def parse(text: str, allowed: Iterable[str] = FILENAME_FIELDS) -> Template:
     parts: list[Part] = []
     literal = ""
     pos = 0
-    for m in _TOKEN.finditer(text):
+    for m in TOKEN.finditer(text):
         literal += text[pos:m.start()]
         pos = m.end()
         token = m.group(0)

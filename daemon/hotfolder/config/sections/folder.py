@@ -12,7 +12,7 @@ from hotfolder.config.reader import Context, Reader, built, recorded, section
 from hotfolder.config.sections import duplicates, rendition, when
 from hotfolder.config.template_values import Template
 from hotfolder.config.values import Choice, ClockOffsets, Float, Globs, Group, Items, Mode, Path_, Text, resolve
-from hotfolder.recipes import conditions
+from hotfolder.recipes import conditions, config_names, templates
 from hotfolder.recipes.templates import Template as TemplateText
 
 
@@ -148,6 +148,9 @@ def read(ctx: Context, data: Any, path: str) -> Folder:
                                                 f"its own, e.g. {f'{rend.name}-{_told_apart(rend)}'!r}")
         seen.setdefault(rend.name, i)
     _same_names(r, values["renditions"])
+    if isinstance(values["manifest"], str) and r.ok("manifest"):  # as a rendition's filename (config_names)
+        if reason := config_names.unportable(templates.parsed(values["manifest"], MANIFEST_FIELDS)):
+            r.warn("manifest", reason)
     _all_conditional(r, values["renditions"])
     if inbox is not None:
         _inbox_in_globs(r, inbox.name, values["renditions"], values["keep_subfolders"] or ())
@@ -229,7 +232,6 @@ def _fixed_name(rend) -> str | None:
     left as written; None where the name depends on the output in a way the text does not
     show (`format: same`, `{width}`, a spec or filter on `{rendition}` or `{ext}`)."""
     from hotfolder.engine import formats
-    from hotfolder.recipes import templates
 
     if rend.format == formats.SAME:  # its extension is the source's: not known here
         return None

@@ -1,0 +1,79 @@
+"""The config's own text of an output path template, judged as names Windows and macOS clients
+open (recipes/config_names.py): warned of, once per template, with what to write instead."""
+from __future__ import annotations
+
+import pytest
+
+from hotfolder.recipes import config_names
+from hotfolder.recipes.templates import FILENAME_FIELDS, parse
+
+
+def said(text: str) -> str | None:
+    return config_names.unportable(parse(text, FILENAME_FIELDS))
+
+
+@pytest.mark.parametrize("text", [
+    "{stem}_{rendition}.{ext}",  # the default
+    "{taken:%Y-%m-%d}/{stem}.{ext}",
+    "{taken:%Y/%m/%d}/{stem}_{taken:%H%M%S}.{ext}",  # a date's `/` makes folders
+    "{taken:%x}/{stem}.{ext}",  # 12/24/26: folders too
+    "{taken}_{stem}.{ext}",  # %Y%m%d-%H%M%S
+    "{taken:%H:%M|slug}_{stem}.{ext}",  # the filter takes the `:` out
+    "{stem} .{ext}",  # the space ends no part
+    "{title}/{stem}.{ext}",  # the photo's texts are made portable when filled in
+    "{subdir}/./{stem}.{ext}",  # `.` parts are dropped
+    "CON_x/{stem}.{ext}", "con{stem}.{ext}", "{stem}_con.{ext}", "comic/{stem}.{ext}",  # no device's name
+    "Mr.{stem}.{ext}",
+])
+def test_what_every_client_opens_is_not_warned_of(text):
+    assert said(text) is None
+
+
+@pytest.mark.parametrize("text, what, instead", [
+    ("{stem}_{taken:%H:%M}.jpg", "{taken:%H:%M} writes ':' into every name (as '14:03')", "{stem}_{taken:%H-%M}.jpg"),
+    ("{taken:%c}/{stem}.{ext}", "{taken:%c} writes ':' into every name (as 'Thu Dec 24 14:03:05 2026')",
+     "{taken:%a %b %d %H-%M-%S %Y}/{stem}.{ext}"),
+    ("{taken:%X}_{stem}.{ext}", "{taken:%X} writes ':'", "{taken:%H-%M-%S}_{stem}.{ext}"),
+    ("{taken:%T}_{stem}.{ext}", "{taken:%T} writes ':'", "{taken:%H-%M-%S}_{stem}.{ext}"),
+    ("{taken:%R}_{stem}.{ext}", "{taken:%R} writes ':'", "{taken:%H-%M}_{stem}.{ext}"),
+    ("{taken:%Z}_{stem}.{ext}", "{taken:%Z} writes ':' into every name (as 'UTC+01:00')", "{taken:%z}_{stem}.{ext}"),
+    ("{stem}?.jpg", "the template's text puts '?' into every name", "{stem}_.jpg"),
+    ('a<b>|"/{stem}*.{ext}', "puts '<', '>', '|', '\"' and '*' into every name", "a_b___/{stem}_.{ext}"),
+    ("{{a:b}}_{stem}.{ext}", "puts ':'", "{{a_b}}_{stem}.{ext}"),
+    ("Export./{stem}.{ext}", "'Export.' ends in a dot", "Export/{stem}.{ext}"),
+    ("{stem} /web.{ext}", "'{stem} ' ends in a space", "{stem}/web.{ext}"),
+    ("{stem}_web.{ext}. ", "'{stem}_web.{ext}. ' ends in a space", "{stem}_web.{ext}"),
+    ("con/{stem}.{ext}", "'con' is the name of a Windows device (CON, in any case and with any extension)",
+     "con_/{stem}.{ext}"),
+    ("Nul.txt/{stem}.{ext}", "'Nul.txt' is the name of a Windows device (NUL", "Nul_.txt/{stem}.{ext}"),
+    ("{seq}/LPT1.{ext}", "'LPT1.{ext}' is the name of a Windows device (LPT1", "{seq}/LPT1_.{ext}"),
+])
+def test_the_config_s_own_text_that_clients_cannot_open_is_warned_of_with_what_to_write(text, what, instead):
+    reason = said(text)
+    assert reason is not None and what in reason, reason
+    assert f"write {instead!r} instead" in reason, reason
+    assert said(instead) is None  # what it says to write is not warned of again
+
+
+def test_one_warning_per_template_says_each_problem_once():
+    reason = said("Export./con/{stem}_{taken:%H:%M:%S}?:.{ext}")
+    assert reason is not None
+    assert reason.count("{taken:%H:%M:%S} writes ':'") == 1 and "puts '?' and ':' into every name" in reason, reason
+    assert "'Export.' ends in a dot" in reason and "'con' is the name of a Windows device" in reason, reason
+    assert "write 'Export/con_/{stem}_{taken:%H-%M-%S}__.{ext}' instead" in reason, reason
+
+
+def test_a_date_spec_no_fix_is_known_for_is_told_how_to_write_it():
+    reason = said("{stem}_{taken: %H:%M}.{ext}")  # a space before the spec: not rewritten, but said
+    assert reason is not None, reason
+    assert "write the template without them, in a date's spec '-' for ':' as in %H-%M" in reason, reason
+
+
+def test_a_part_its_date_ends_in_a_dot_is_said_without_a_template_to_write():
+    reason = said("{taken:%Y.}/{stem}.{ext}")
+    assert reason is not None and "'{taken:%Y.}' ends in a dot" in reason and "write the template without" in reason
+
+
+def test_a_manifest_s_template_is_judged_alike():
+    assert config_names.unportable(parse("{stem}?.json", {"stem", "name", "folder", "source_ext"})) is not None
+    assert config_names.unportable(parse("{stem}.json", {"stem", "name", "folder", "source_ext"})) is None
