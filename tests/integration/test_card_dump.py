@@ -146,6 +146,39 @@ def test_a_phone_s_and_a_drone_s_companion_files_are_passed_through_and_another_
     assert d.stop() == 0
 
 
+# What cinema, 360° and desktop cameras write beside photos, each starting as its kind does.
+MP4 = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + b"\x00\x00\x10\x08mdat" + bytes(4096)
+CLIPS = {
+    "cinema/A001C002.CRM": b"\x00\x00\x00\x18ftypcrx \x00\x00\x00\x01crx isom" + bytes(4096),  # Canon Cinema RAW Light
+    "cinema/A001_C003.braw": MOV,  # Blackmagic RAW: QuickTime
+    "cinema/A001_C004_0101AB_001.R3D": b"\x00\x00\x02\x00RED2" + bytes(4096),  # RED
+    "x4/VID_20261207_101500_00_001.insv": MP4,  # Insta360's 360° video: MP4
+    "web/clip.webm": b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\x82\x84webm" + bytes(4096),  # Matroska's EBML
+    "old/MOV001.MPG": b"\x00\x00\x01\xba\x44\x00\x04\x00\x04\x01" + bytes(4096),  # an MPEG program stream
+    "old/MOV002.mpeg": b"\x00\x00\x01\xba\x44\x00\x04\x00\x04\x01" + bytes(4096),
+    "old/clip.wmv": bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c") + bytes(4096),  # ASF's header object
+}
+
+
+def test_cinema_and_360_clips_are_passed_through_and_a_360_photo_is_rendered(daemon_factory, tmp_path):
+    """Canon's Cinema RAW Light (.CRM), Blackmagic RAW (.braw), RED (.R3D), Insta360's video
+    (.insv), WebM, MPEG (.mpg, .mpeg) and WMV failed at every card import, "not an image in an
+    accepted format". They pass through by default now. Insta360's photo (.insp) is a JPEG
+    (with the camera's data after its end): Pillow opens it, so it is rendered as a photo."""
+    d = daemon_factory().start()
+    for rel, data in CLIPS.items():
+        c.write(d.inbox / rel, data)
+    photo = tmp_path / "IMG_20261207_101500_00_002.insp"  # the camera's trailer ends in its magic
+    c.write(photo, c.jpeg_bytes((800, 400)) + bytes(64) + b"8db42d694ccc418790edff439fe026bf")
+    photo.rename(d.inbox / "x4" / photo.name)
+    wait_for(lambda: ends(d) >= len(CLIPS) + 1, 30, what="every file to reach an end")
+    assert failed_originals(d) == [], failed_originals(d)
+    assert sorted(archived(d)) == sorted([*CLIPS, "x4/IMG_20261207_101500_00_002.insp"]), archived(d)
+    assert sorted(e["file"] for e in d.events("file_passed_through")) == sorted(CLIPS)
+    assert [o for o in files_under(d.output) if "IMG_20261207_101500_00_002" in o], files_under(d.output)
+    assert d.stop() == 0
+
+
 def test_a_clip_dumped_again_says_it_lies_beside_one_of_its_size(daemon_factory, tmp_path):
     """The same card dumped again into the event's folder: its photos are skipped as
     duplicates, but each video was archived a second time (MVI_0003_1.MOV beside MVI_0003.MOV),

@@ -55,8 +55,12 @@ DEFAULT_IGNORE = ("Thumbs.db", "ehthumbs.db", "desktop.ini", "$RECYCLE.BIN", "Sy
 # Videos, and what cameras, phones and drones write beside photos and clips: a clip's
 # thumbnail (.THM) and proxy (GoPro's .LRV, DJI's .LRF), a drone's flight log as subtitles
 # (.SRT), an iPhone's edit record (.AAE), sound (.WAV). Each of the last four failed at every
-# import of a phone or a drone ("not an image in an accepted format": an event photographer's week).
-DEFAULT_PASS_THROUGH = ("*.mov", "*.mp4", "*.m4v", "*.avi", "*.mts", "*.m2ts", "*.mkv", "*.3gp", "*.mxf",
+# import of a phone or a drone ("not an image in an accepted format": an event photographer's week),
+# as did cinema cameras' clips (Canon's Cinema RAW Light .CRM, Blackmagic's .braw, RED's .R3D),
+# Insta360's 360° video (.insv) and WebM, MPEG and WMV. Not Insta360's photo (.insp): a JPEG with
+# the camera's data after it, which Pillow opens, rendered as a photo.
+DEFAULT_PASS_THROUGH = ("*.mov", "*.mp4", "*.m4v", "*.avi", "*.mts", "*.m2ts", "*.mkv", "*.webm", "*.mpg",
+                        "*.mpeg", "*.wmv", "*.3gp", "*.mxf", "*.crm", "*.braw", "*.r3d", "*.insv",
                         "*.thm", "*.lrv", "*.lrf", "*.srt", "*.aae", "*.wav")
 
 

@@ -70,7 +70,8 @@ folders:
     # whole: add to it, keep what you still want (quote a name that starts with * or ~).
     # ignore: [Thumbs.db, ehthumbs.db, desktop.ini, $RECYCLE.BIN, System Volume Information, "Icon\\r", "~$*",
     #          "*.ctg", "*.mrk", "*.dsc", "*.bdm", "*.cpi", "*.mpl", "*.bnp", "*.inp", "*.int", mediapro.xml]
-    # pass_through: ["*.mov", "*.mp4", "*.m4v", "*.avi", "*.mts", "*.m2ts", "*.mkv", "*.3gp", "*.mxf", "*.thm",
+    # pass_through: ["*.mov", "*.mp4", "*.m4v", "*.avi", "*.mts", "*.m2ts", "*.mkv", "*.webm", "*.mpg",
+    #                "*.mpeg", "*.wmv", "*.3gp", "*.mxf", "*.crm", "*.braw", "*.r3d", "*.insv", "*.thm",
     #                "*.lrv", "*.lrf", "*.srt", "*.aae", "*.wav"]
     raw: auto                         # camera RAWs: preview (the embedded JPEG), develop, or auto
                                       # (the preview when it is as large as the largest rendition needs)
