@@ -624,6 +624,10 @@ def test_a_template_s_own_text_clients_cannot_open_is_warned_of_by_file_and_key(
     assert "write '{stem}_{taken:%H-%M}.{ext}' instead" in said[1], said
     assert "folders[shop].renditions[sub].filename: 'con' is the name of a Windows device" in said[2], said
     assert not check(write(tmp_path, BASE)).warnings  # the default filename, no manifest
+    named = BASE.replace("name: shop", 'name: "Shop: EU"') + "        filename: '{folder}/{stem}.{ext}'\n"
+    said = [str(w) for w in check(write(tmp_path, named)).warnings]
+    assert len(said) == 1 and "folders[Shop: EU].renditions[web].filename: {folder} writes ':' into every name " \
+        "(as 'Shop: EU')" in said[0] and "write '{folder|slug}/{stem}.{ext}' instead" in said[0], said
 
 
 def test_check_config_warns_of_a_name_clients_cannot_open_and_exits_0(tmp_path):

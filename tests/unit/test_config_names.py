@@ -77,3 +77,17 @@ def test_a_part_its_date_ends_in_a_dot_is_said_without_a_template_to_write():
 def test_a_manifest_s_template_is_judged_alike():
     assert config_names.unportable(parse("{stem}?.json", {"stem", "name", "folder", "source_ext"})) is not None
     assert config_names.unportable(parse("{stem}.json", {"stem", "name", "folder", "source_ext"})) is None
+
+
+def test_the_config_s_own_names_in_a_template_are_judged_as_its_text():
+    """`{folder}` is the folder's `name:` and `{rendition}` the rendition's: the config's text too,
+    kept as written (not made portable), so `name: "Shop: EU"` put a `:` into every name."""
+    known = {"folder": "Shop: EU", "rendition": "web"}
+    reason = config_names.unportable(parse("{folder}/{stem}_{rendition}.{ext}"), known)
+    assert reason is not None and "{folder} writes ':' into every name (as 'Shop: EU')" in reason, reason
+    assert "write '{folder|slug}/{stem}_{rendition}.{ext}' instead" in reason, reason
+    assert config_names.unportable(parse("{folder|slug}/{stem}.{ext}"), known) is None
+    reason = config_names.unportable(parse("{rendition}/{stem}.{ext}"), {"folder": "shop", "rendition": "con"})
+    assert reason is not None and "'{rendition}' is the name of a Windows device (CON" in reason, reason
+    assert config_names.unportable(parse("{folder}_{stem}.{ext}"), {"folder": "con"}) is None  # `con_x.jpg`
+    assert said("{folder}/{stem}.{ext}") is None  # a name not known: a placeholder

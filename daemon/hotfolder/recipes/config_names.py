@@ -9,15 +9,17 @@ directory") or each name is mangled (Samba: `PY99N1~T.JPG`). `unportable` says s
 template, with the template to write instead.
 
 Judged on a skeleton of the template: the literal text as it is, each date field formatted
-from a sample date (what its spec writes, not a list of directives), every other field an
-`x` (a value is the photo's: portable already, or a name a client wrote). Only what every
-output's name holds is said: a dot ending a part only where the literal text ends it.
+from a sample date (what its spec writes, not a list of directives), the config's own names
+as they are (`{folder}`: the folder's `name`, `{rendition}`), every other field an `x` (a
+value is the photo's: portable already, or a name a client wrote). Only what every output's
+name holds is said: a dot ending a part only where the config's text ends it.
 """
 from __future__ import annotations
 
 import datetime as dt
 import itertools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hotfolder.recipes import templates
@@ -37,18 +39,20 @@ _PLACEHOLDER = "x"  # a field's value in the skeleton: never a dot, a space or a
 class _Piece:
     text: str  # in the skeleton
     shown: str  # as written in the template
-    literal: bool  # the config's own text: the template's literal text, or a date field (its spec's)
-    date: Field | None = None
+    literal: bool  # the config's own text: the template's literal text, a date's spec, a known name
+    field: Field | None = None  # of a date or a known name: what its value is said of
 
 
-def unportable(template: Template) -> str | None:
+def unportable(template: Template, known: Mapping[str, str] | None = None) -> str | None:
     """What of `template`'s own text makes every output's name one Windows and macOS clients
-    cannot open, and what to write instead; None when nothing does."""
-    pieces = _pieces(template)
+    cannot open, and what to write instead; None when nothing does. `known`: the values of
+    fields the config gives (`{folder}`: the folder's name)."""
+    known = known or {}
+    pieces = _pieces(template, known)
     said = _problems(pieces)
     if not said:
         return None
-    fixed = _fixed(pieces)
+    fixed = _fixed(pieces, known)
     instead = (f"write {fixed!r} instead" if fixed is not None
                else "write the template without them, in a date's spec '-' for ':' as in %H-%M")
     return (f"{'; '.join(said)}: a name Windows and macOS clients cannot open (an exFAT or NTFS disk refuses to "
@@ -56,16 +60,16 @@ def unportable(template: Template) -> str | None:
             f"such names work on a folder only Linux reads)")
 
 
-def _pieces(template: Template) -> list[_Piece]:
+def _pieces(template: Template, known: Mapping[str, str]) -> list[_Piece]:
     """The template's parts, each with its text in the skeleton and as written."""
     written = iter(m.group(0) for m in templates.TOKEN.finditer(template.text) if m.group(1) is not None)
     out = []
     for part in template.parts:
         if isinstance(part, str):
             out.append(_Piece(part, part, True))
-        elif part.kind == Kind.DATE:
-            text = templates.fill(Template("", (part,)), {part.name: SAMPLE})
-            out.append(_Piece(text, next(written), True, part))
+        elif part.kind == Kind.DATE or part.name in known:
+            text = templates.fill(Template("", (part,)), {part.name: known.get(part.name, SAMPLE)})
+            out.append(_Piece(text or _PLACEHOLDER, next(written), bool(text), part))
         else:
             out.append(_Piece(_PLACEHOLDER, next(written), False))
     return out
@@ -86,9 +90,9 @@ def _paths(chars: list) -> list[tuple[int, int]]:
 def _problems(pieces: list[_Piece]) -> list[str]:
     said = []
     for p in pieces:
-        if p.date is not None and (found := dict.fromkeys(FORBIDDEN.findall(p.text))):
+        if p.field is not None and (found := dict.fromkeys(FORBIDDEN.findall(p.text))):
             said.append(f"{p.shown} writes {_listed(found)} into every name (as {p.text!r})")
-    literal = dict.fromkeys(c for p in pieces if p.literal and p.date is None for c in FORBIDDEN.findall(p.text))
+    literal = dict.fromkeys(c for p in pieces if p.literal and p.field is None for c in FORBIDDEN.findall(p.text))
     if literal:
         said.append(f"the template's text puts {_listed(literal)} into every name")
     chars = _chars(pieces)
@@ -109,7 +113,7 @@ def _shown(pieces: list[_Piece], chars: list[tuple[str, int]]) -> str:
     out: list[str] = []
     last = -1
     for c, i in chars:
-        if pieces[i].literal and pieces[i].date is None:
+        if pieces[i].literal and pieces[i].field is None:
             out.append(c)
         elif i != last:
             out.append(pieces[i].shown)
@@ -122,11 +126,12 @@ def _listed(chars: dict[str, None]) -> str:
     return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
 
 
-def _fixed(pieces: list[_Piece]) -> str | None:
+def _fixed(pieces: list[_Piece], known: Mapping[str, str]) -> str | None:
     """The template with its own text made portable: a forbidden character `_` (in a date's
-    spec `-`), the dots and spaces the literal text ends a part with dropped, a device's
-    name given a `_` (`con_`, as `templates.portable` does); None when that is not enough."""
-    mine = [p.literal and p.date is None for p in pieces]
+    spec `-`; a known name `|slug`ged: renaming a folder starts its index anew), the dots and
+    spaces the literal text ends a part with dropped, a device's name given a `_` (`con_`, as
+    `templates.portable` does); None when that is not enough."""
+    mine = [p.literal and p.field is None for p in pieces]
     chars = [(FORBIDDEN.sub("_", c) if mine[i] else c, i) for c, i in _chars(pieces)]
     for start, end in reversed(_paths(chars)):
         part = "".join(c for c, _ in chars[start:end])
@@ -142,19 +147,23 @@ def _fixed(pieces: list[_Piece]) -> str | None:
         if mine[i]:
             texts.append("".join(c for c, j in chars if j == i).replace("{", "{{").replace("}", "}}"))
         else:
-            texts.append(_fixed_date(p) if p.date is not None else p.shown)
+            texts.append(_fixed_field(p) if p.field is not None else p.shown)
     fixed = "".join(texts)
     try:
         again = templates.parse(fixed, templates.FIELDS)
     except templates.TemplateError:
         return None
-    return None if _problems(_pieces(again)) else fixed
+    return None if _problems(_pieces(again, known)) else fixed
 
 
-def _fixed_date(p: _Piece) -> str:
-    """A date field's text with its spec writing no forbidden character."""
-    assert p.date is not None
-    spec = p.date.spec
+def _fixed_field(p: _Piece) -> str:
+    """A date's or a known name's field writing no forbidden character."""
+    assert p.field is not None
+    if not FORBIDDEN.search(p.text):
+        return p.shown
+    if p.field.kind != Kind.DATE:
+        return p.shown[:-1] + "|slug}"
+    spec = p.field.spec
 
     def instead(m: re.Match) -> str:
         token = m.group(0)

@@ -148,9 +148,7 @@ def read(ctx: Context, data: Any, path: str) -> Folder:
                                                 f"its own, e.g. {f'{rend.name}-{_told_apart(rend)}'!r}")
         seen.setdefault(rend.name, i)
     _same_names(r, values["renditions"])
-    if isinstance(values["manifest"], str) and r.ok("manifest"):  # as a rendition's filename (config_names)
-        if reason := config_names.unportable(templates.parsed(values["manifest"], MANIFEST_FIELDS)):
-            r.warn("manifest", reason)
+    _unportable_names(r, values["name"], values["renditions"], values["manifest"])
     _all_conditional(r, values["renditions"])
     if inbox is not None:
         _inbox_in_globs(r, inbox.name, values["renditions"], values["keep_subfolders"] or ())
@@ -177,6 +175,20 @@ def _same_names(r: Reader, renditions: list) -> None:
             r.warn(f"renditions[{i}].filename", f"gives the names rendition {first} gives ({shown!r}): where both "
                                                 f"apply to a photo{caveat}, the second output of a name gets a `~` "
                                                 "suffix, as two originals' outputs do; give it a filename of its own")
+
+
+def _unportable_names(r: Reader, name: str, renditions: list, manifest: str | None) -> None:
+    """Warn of each `filename` and `manifest` whose own text (its literal text, a date's spec,
+    the folder's and the rendition's names) puts into every output's name what Windows and
+    macOS clients cannot open (recipes/config_names.py): the photo's texts are made portable
+    when filled in, the config's are kept, or every output of a recipe would change name."""
+    for i, rend in enumerate(renditions):
+        if rend is not None and (reason := config_names.unportable(
+                templates.parsed(rend.filename), {"folder": name, "rendition": rend.name})):
+            r.warn(f"renditions[{i}].filename", reason)
+    if isinstance(manifest, str) and r.ok("manifest") and (reason := config_names.unportable(
+            templates.parsed(manifest, MANIFEST_FIELDS), {"folder": name})):
+        r.warn("manifest", reason)
 
 
 def _inbox_in_globs(r: Reader, inbox: str, renditions: list, keep: tuple[str, ...]) -> None:

@@ -13,7 +13,7 @@ from hotfolder.config.sections.steps import STEPS
 from hotfolder.config.template_values import Template
 from hotfolder.config.values import Nested, Text
 from hotfolder.engine import formats
-from hotfolder.recipes import config_names, templates
+from hotfolder.recipes import templates
 from hotfolder.recipes.templates import Template as TemplateText
 from hotfolder.spool.fsnames import NAME_MAX
 
@@ -83,15 +83,6 @@ def _check_file_name(r: Reader, values: dict) -> None:
                            f".{{ext}} (.{fmt.extensions[0]}) or ." + " or .".join(fmt.extensions))
 
 
-def _warn_unportable(r: Reader, values: dict) -> None:
-    """Warn of a `filename` whose own text (not the photo's, made portable when filled in)
-    puts into every output's name what Windows and macOS clients cannot open."""
-    text = values.get("filename")
-    if isinstance(text, str) and r.has("filename") and r.ok("filename"):
-        if reason := config_names.unportable(templates.parsed(text, templates.FILENAME_FIELDS)):
-            r.warn("filename", reason)
-
-
 _FIELDS_SAID = ("fields (the README's Recipes section says each): " + ", ".join(
     f"`{{{name}}}`" for name in sorted(templates.FILENAME_FIELDS)) + "; filters `|slug`, `|lower`, `|upper`, "
     "`|default(text)`, and for `{subdir}` and `{keywords}` `|first`, `|last`, `|pick(glob)`; `/` makes subfolders "
@@ -119,7 +110,6 @@ def read(ctx: Context, data: Any, path: str) -> Rendition:
                 step.check(r, values)
     with recorded():
         _check_file_name(r, values)
-    _warn_unportable(r, values)
     r.done(elsewhere=_folder_keys())
     return Rendition(**as_fields(KEYS, values))
 
