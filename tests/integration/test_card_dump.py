@@ -217,3 +217,40 @@ def test_process_of_a_card_leaves_its_videos_and_clutter_out_and_says_so(daemon_
             "ignore:): DCIM/100CANON/MVI_0003.MOV, DCIM/100CANON/MVI_0003.THM, DCIM/100CANON/Thumbs.db, "
             "System Volume Information/IndexerVolumeGuid, desktop.ini") in ran.stderr, ran.stderr
     assert "processed 2 of 2 file(s)" in ran.stderr, ran.stderr
+
+
+def test_a_card_dumped_again_does_not_archive_its_clips_again(daemon_factory, tmp_path):
+    """The same clip dumped again (on_duplicate: skip, the default) is a duplicate as a photo
+    copy is: in duplicates/ with its record, counted, archive/ holding one copy; another clip
+    of its name and size (a camera's numbers come round) is archived beside it, as before,
+    with the line's note; whatever the bytes, a clip is never rendered nor failed."""
+    import json
+    import os
+
+    d = daemon_factory(on_duplicate=None).start()
+    clip = os.urandom(3 << 20)  # a few MB: several of the comparison's reads
+    c.write(d.inbox / "ev" / "MVI_0009.MP4", clip)
+    wait_for(lambda: "ev/MVI_0009.MP4" in archived(d), 20, what="the clip archived")
+    c.write(d.inbox / "ev" / "MVI_0009.MP4", clip)
+    duplicates = d.var / "duplicates"
+    wait_for(lambda: (duplicates / "ev/MVI_0009.MP4.duplicate.json").exists(), 20, what="the copy skipped")
+    assert archived(d) == ["ev/MVI_0009.MP4"] and files_under(d.inbox) == []
+    assert (duplicates / "ev/MVI_0009.MP4").read_bytes() == clip
+    record = json.loads((duplicates / "ev/MVI_0009.MP4.duplicate.json").read_text())
+    assert record["kind"] == "exact" and record["matched"]["archived"] == "ev/MVI_0009.MP4", record
+    skipped = d.events("file_skipped")
+    assert [(e["file"], e["kind"], e["matched_archived"]) for e in skipped] == [
+        ("ev/MVI_0009.MP4", "exact", "ev/MVI_0009.MP4")], skipped
+    wait_for(lambda: d.status_json()["folders"]["test"]["duplicates"].get("exact") == 1, 10,
+             what="the copy counted as an exact duplicate")
+
+    other = clip[:-1] + bytes([clip[-1] ^ 1])  # the same name and size, another clip
+    c.write(d.inbox / "ev" / "MVI_0009.MP4", other)
+    wait_for(lambda: "ev/MVI_0009_1.MP4" in archived(d), 20, what="the other clip archived")
+    assert (d.archive / "ev/MVI_0009_1.MP4").read_bytes() == other
+    again = [e for e in d.events("file_passed_through") if e["archived"].endswith("MVI_0009_1.MP4")]
+    assert len(again) == 1 and again[0]["note"] == (
+        "archived as MVI_0009_1.MP4 beside MVI_0009.MP4, of the same size (the same card dumped again?): compare "
+        "them, and delete one if they are the same"), d.events("file_passed_through")
+    assert len(d.events("file_skipped")) == 1 and failed_originals(d) == []
+    assert d.stop() == 0

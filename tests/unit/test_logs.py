@@ -99,6 +99,15 @@ def test_a_copy_and_a_look_alike_get_a_line_each():
     assert news.endswith("moved to duplicates/; its sidecar c.xmp is not the one a.jpg was archived with: …"), news
     clip = render({"event": "file_passed_through", "file": "MVI_3.MOV", "note": "archived as MVI_3_1.MOV beside …"})
     assert clip.endswith("archived MVI_3.MOV as it is (pass_through): archived as MVI_3_1.MOV beside …"), clip
+    comparing = render({"event": "file_comparing", "folder": "photos", "file": "ev/MVI_3.MOV",
+                        "archived": "/s/archive/ev/MVI_3.MOV"})
+    assert comparing.endswith("comparing ev/MVI_3.MOV with /s/archive/ev/MVI_3.MOV, of its name and size (the same "
+                              "card dumped again?), before it is archived"), comparing
+    unsure = render({"event": "file_compare_failed", "level": "warning", "file": "ev/MVI_3.MOV",
+                     "archived": "/s/archive/ev/MVI_3.MOV", "reason": "[Errno 5] Input/output error",
+                     "action": "archived as it is, as any file passed through (a doubt never skips a file)"})
+    assert unsure.endswith("could not compare ev/MVI_3.MOV with /s/archive/ev/MVI_3.MOV: [Errno 5] Input/output "
+                           "error; archived as it is, as any file passed through (a doubt never skips a file)"), unsure
     similar = render({"event": "file_skipped", "file": "b.jpg", "kind": "similar", "matched": "photos/a.jpg"})
     assert similar.endswith("skipped b.jpg: a look-alike of photos/a.jpg; moved to duplicates/"), similar
     worker = {"event": "duplicate_skipped", "file": "IMG_0002.jpg", "kind": "exact", "matched": "photos/IMG_0001.jpg",

@@ -117,6 +117,10 @@ LINES = {
     "file_passed_through": lambda e: f"archived {e.get('file')} as it is (pass_through)"
                                      + (f": {e['note']}" if e.get("note") else ""),
     "file_skipped": _skipped,
+    "file_comparing": lambda e: f"comparing {e.get('file')} with {e.get('archived')}, of its name and size (the same "
+                                f"card dumped again?), before it is archived",
+    "file_compare_failed": lambda e: f"could not compare {e.get('file')} with {e.get('archived')}: {e.get('reason')}; "
+                                     f"{e.get('action')}",
     "lookalike_flagged": lambda e: f"{e.get('file')} looks like {e.get('matched')} ({e.get('bits')} bits apart): "
                                    f"rendered all the same",
     "lookalike_completed": lambda e: f"{e.get('file')} looks like {e.get('matched')} ({e.get('bits')} bits apart), "

@@ -37,6 +37,19 @@ FORGET_EVERY = 3600.0  # seconds between two looks for rows older than a folder'
 KINDS = {Kind.EXACT: NoticeKind.DUPLICATE, Kind.SIMILAR: NoticeKind.SIMILAR}
 
 
+def counted(theirs: dict[str, dict[str, int]], ours: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """The counts per folder and kind, added: the backend's (a cluster's nodes', from Redis;
+    none in local mode) and the main process's own (local mode's photos, and in both modes
+    the clips passed through again: passed_again.py). A cluster head's one clip replaced its
+    folder's counts of the nodes' photos when the two were merged as dicts."""
+    out = {name: dict(tally) for name, tally in theirs.items()}
+    for name, tally in ours.items():
+        mine = out.setdefault(name, {})
+        for kind, n in tally.items():
+            mine[kind] = mine.get(kind, 0) + n
+    return out
+
+
 def skipped_notice(folder: str, shown: str, kind: Kind, said: str, outputs: tuple[str, ...]) -> Notice:
     """The notice of a copy skipped as a duplicate or look-alike of `said` (both modes: a
     cluster's head makes it of a node's verdict, cluster/told.py)."""
@@ -135,6 +148,24 @@ class Sameness:
                    if folder.duplicates else None)
         self.on_notice(skipped_notice(folder.name, fsnames.display(job.rel), match.kind, match.said(),
                                       match.outputs))
+        return where
+
+    def passed_again(self, folder: Folder, path: Path, twin: Path) -> Path:
+        """A file passed through again (a clip of a card dumped twice: supervisor/passed_again)
+        whose bytes are those of `twin`, the file of its name in archive/: to the duplicates
+        folder with its record, counted and said as a photo copy skipped is. The index of
+        originals holds no clip: the record names the archived file (`outputs` empty)."""
+        assert folder.archive is not None, "a folder passes files through to its archive"
+        rel = path.relative_to(folder.inbox).as_posix()
+        archived_as = twin.relative_to(folder.archive).as_posix()
+        when = nofollow.lstat(twin).st_ctime  # its move into archive/ set it
+        match = Match(Kind.EXACT, folder.name, rel, archived_as, (), when)
+        where = moves.duplicate(folder, path, rel, kind=str(Kind.EXACT), matched=match.as_json())
+        self._count(folder.name, str(Kind.EXACT))
+        self.log.info("file_skipped", folder=folder.name, file=fsnames.display(rel), kind=str(Kind.EXACT), bits=0,
+                      matched=fsnames.display(f"{folder.name}/{rel}"), matched_archived=fsnames.display(archived_as),
+                      duplicates=str(where), outcome="duplicate", passed_through=True)
+        self.on_notice(skipped_notice(folder.name, fsnames.display(rel), Kind.EXACT, match.said(), ()))
         return where
 
     def _sidecar_news(self, folder: Folder, job: Job, claimed: moves.Claimed,

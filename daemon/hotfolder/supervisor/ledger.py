@@ -39,6 +39,7 @@ from hotfolder.supervisor.duplicates import Sameness
 from hotfolder.supervisor.failing import Failing
 from hotfolder.supervisor.gate import NOT_A_FILE, PERMISSION, ClaimGate
 from hotfolder.supervisor.in_line import InLine
+from hotfolder.supervisor.passed_again import PassedAgain
 from hotfolder.supervisor.unfinished import Joined, Kept, Unfinished, identity
 
 
@@ -81,6 +82,8 @@ class Ledger:
         self.stopping = False  # set by the service when it drains: nothing is deferred then
         self.unmatched: dict[str, int] = {}  # per folder: files no rendition's `when:` took, since the start
         self.sidecars = side_files.LoneSidecars(config.state_dir)  # sidecars handed out without their image
+        # files passed through again: compared off the loop with the file of their name in archive/
+        self.passes = PassedAgain(self.sameness, self.log, lambda folder, rel: self.on_end(folder, rel))
         self._group: SyncGroup | None = None  # while `grouped`: archive folders synced once for its files
 
     def reconfigure(self, config: Config) -> None:
@@ -133,17 +136,30 @@ class Ledger:
             rendering = (t.job.rel for t in self.tracked.values() if t.job.folder.name == folder.name)
             self.sidecars.take(self.log, folder, path, rendering)
             return None
-        try:
-            if rules.passes_through(folder, path):  # a video: archived as it is
-                side_files.pass_through(self.log, folder, path)
+        claimed = None
+        with self._taking(folder, path):
+            if rules.passes_through(folder, path):  # a video: archived as it is (compared first if passed again)
+                if not self.passes.take(folder, path):
+                    side_files.pass_through(self.log, folder, path)
                 return None
             claimed = moves.claim(folder, path, sidecar)
+        if claimed is None:
+            return None
+        job = Job(self.new_id(), folder, claimed.path, claimed.rel,
+                  self.config.accepted_formats, self.config.max_image_pixels, sidecar=claimed.sidecar)
+        self.tracked[job.id] = Tracked(job, claimed)
+        return job
+
+    @contextmanager
+    def _taking(self, folder: Folder, path: Path) -> Iterator[None]:
+        """Around a claim or a pass-through of the inbox file `path`: what refuses it is said,
+        or sent to failed/ (a link), and the file left where it is."""
+        try:
+            yield
         except moves.Refused as exc:
             self.failing.refused(folder, path, exc)
-            return None
         except moves.NotAFile as exc:
             self.gate.cannot_take(folder, path, str(exc), NOT_A_FILE)
-            return None
         except OSError as exc:
             if exc.errno == errno.EXDEV:
                 self.gate.unclaimable(folder, path)
@@ -152,13 +168,13 @@ class Ledger:
             else:
                 self.log.error("claim_failed", folder=folder.name, file=str(path),
                                reason=_claim_failed(exc, folder, path))
-            return None
-        if claimed is None:
-            return None
-        job = Job(self.new_id(), folder, claimed.path, claimed.rel,
-                  self.config.accepted_formats, self.config.max_image_pixels, sidecar=claimed.sidecar)
-        self.tracked[job.id] = Tracked(job, claimed)
-        return job
+
+    def compared(self) -> None:
+        """Each turn of the loop: the files passed through again whose comparison ended acted on
+        (passed_again.py); those not the same bytes archived as before."""
+        for folder, path in self.passes.settle():
+            with self._taking(folder, path):
+                side_files.pass_through(self.log, folder, path)
 
     def _join(self, tracked: Tracked, piece: Path) -> Job | None:
         """Join an inbox file onto the claimed file cut short that awaits it (unfinished.py):

@@ -24,6 +24,7 @@ from hotfolder.config.model import Config
 from hotfolder.ops.ops import Ops
 from hotfolder.runtime import log, systemd
 from hotfolder.status import ServiceState, Status
+from hotfolder.supervisor.duplicates import counted
 from hotfolder.supervisor.folder_slots import FolderSlots
 from hotfolder.supervisor.gate import UNTAKEABLE_KINDS, ClaimGate
 from hotfolder.supervisor.instance import SnapshotWriter
@@ -114,7 +115,7 @@ class Publisher:
         untakeable = s.gate.untakeable_by_folder()
         held = s.gate.subfolders.by_folder(time.monotonic())
         unmounted = self.service.unmounted()
-        same = {**b.duplicates, **s.ledger.sameness.counts}  # the cluster's (Redis) or this daemon's own
+        same = counted(b.duplicates, s.ledger.sameness.counts)  # the cluster's (Redis) and this daemon's own
         out = {}
         for name in dict.fromkeys([*names, *counts]):
             processed, failed = counts.get(name, (0, 0))

@@ -38,7 +38,7 @@ from hotfolder.spool.shares import Places
 from hotfolder.state import db, places
 from hotfolder.status import ServiceState, Status
 from hotfolder.supervisor import leftovers
-from hotfolder.supervisor.duplicates import Rebuild
+from hotfolder.supervisor.duplicates import Rebuild, counted
 from hotfolder.supervisor.folder_slots import FolderSlots
 from hotfolder.supervisor.gate import ClaimGate
 from hotfolder.supervisor.instance import lock_instance
@@ -163,6 +163,7 @@ class Service:
         """One turn of the loop (the signals are handled by `run`, before it); False when
         unexpected errors come too fast to go on."""
         try:
+            self.ledger.compared()  # clips passed through again whose comparison ended
             wait = self._claim_ready()
             self._settle(self.backend.poll(wait, self.watching.waker))
             if self.ops.serve(stopping=False):  # requeues the status page asked for
@@ -365,6 +366,7 @@ class Service:
         systemd.stopping("draining")
         self.state = ServiceState.STOPPING
         self.watching.stop()
+        self.ledger.passes.stop()  # a clip being compared stays in the inbox
         self.backend.drain()
         deadline = time.monotonic() + self.config.drain_timeout
         try:
@@ -377,7 +379,7 @@ class Service:
             pass
         self._stop_now()
         status = self.backend.snapshot()
-        found = {**status.duplicates, **self.ledger.sameness.counts}  # the cluster's (Redis) or our own
+        found = counted(status.duplicates, self.ledger.sameness.counts)  # the cluster's (Redis) and our own
         self.log.info("stopped", processed=status.processed, failed=status.failed,
                       duplicates=sum(tally.get("exact", 0) for tally in found.values()))
         return 0
@@ -387,6 +389,7 @@ class Service:
 
         Idempotent: also the last word of every exit path."""
         self.ledger.stopping = True
+        self.ledger.passes.stop()
         for job in self.backend.stop_now():
             self.ledger.give_back(job)
         if not self.backend.claims_survive_restart:

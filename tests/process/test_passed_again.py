@@ -1,0 +1,155 @@
+"""A clip passed through again (supervisor/passed_again.py), in-process with the ledger and its
+real comparing thread, on real files: the very bytes of the archived file of its name go to
+duplicates/ with their record; anything else is archived as before; a change meanwhile or a
+stop leaves it in the inbox."""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from hotfolder.config.choices import OnDuplicate
+from hotfolder.config.model import Config, Folder, Rendition
+from hotfolder.spool.same_bytes import Compared, Stamp, Verdict
+from hotfolder.supervisor.duplicates import counted
+from hotfolder.supervisor.ledger import Ledger
+from hotfolder.supervisor.passed_again import _Asked
+from hotfolder.workers.counters import Counters
+from tests.harness import files_under, wait_for
+
+CLIP = "ev/MVI_0009.MP4"
+
+
+def _ledger(tmp_path: Path, **changes) -> Ledger:
+    folder = Folder(name="t", inbox=tmp_path / "inbox", output=tmp_path / "output", failed=tmp_path / "failed",
+                    processing=tmp_path / "processing", archive=tmp_path / "archive",
+                    duplicates=tmp_path / "duplicates",
+                    renditions=(Rendition(name="web", width=64, height=64, format="jpeg"),), **changes)
+    config = Config(source=tmp_path / "hotfolder.yaml", folders=(folder,), workers=1, state_dir=tmp_path / "state")
+    offered: list[str] = []
+    led = Ledger(config, Counters(mp.get_context("spawn")), lambda f, rel: offered.append(rel))
+    led.prepare(folder)
+    led.folder, led.offered = folder, offered  # for the tests' eyes
+    return led
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    led = _ledger(tmp_path)
+    yield led
+    led.passes.stop()
+
+
+def _drop(folder: Folder, rel: str, data: bytes) -> Path:
+    path = folder.inbox / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def _archive_first(ledger, data: bytes) -> None:
+    f = ledger.folder
+    assert ledger.claim(f, _drop(f, CLIP, data)) is None
+    assert (f.archive / CLIP).read_bytes() == data
+
+
+def _settle_until(ledger, done, what: str) -> None:
+    def turned():
+        ledger.compared()
+        return done()
+    wait_for(turned, 10, what=what)
+
+
+def test_the_same_bytes_again_go_to_duplicates_with_their_record(ledger):
+    f = ledger.folder
+    data = os.urandom(3 << 20)
+    _archive_first(ledger, data)
+    again = _drop(f, CLIP, data)
+    assert ledger.claim(f, again) is None
+    assert again.exists() or (f.duplicates / CLIP).exists()  # in the inbox while compared
+    assert ledger.claim(f, again) is None  # a rescan's offer while it is compared: passed over
+    _settle_until(ledger, lambda: (f.duplicates / CLIP).exists(), "the copy moved to duplicates/")
+    assert files_under(f.archive) == [CLIP] and files_under(f.inbox) == []
+    assert (f.duplicates / CLIP).read_bytes() == data
+    record = json.loads((f.duplicates / (CLIP + ".duplicate.json")).read_text())
+    assert record["kind"] == "exact" and record["matched"]["archived"] == CLIP, record
+    assert ledger.sameness.counts["t"]["exact"] == 1
+
+
+def test_another_clip_of_the_name_and_size_is_archived_beside_it(ledger):
+    f = ledger.folder
+    data = os.urandom(3 << 20)
+    _archive_first(ledger, data)
+    other = data[:-1] + bytes([data[-1] ^ 1])
+    assert ledger.claim(f, _drop(f, CLIP, other)) is None
+    _settle_until(ledger, lambda: (f.archive / "ev/MVI_0009_1.MP4").exists(), "the other clip archived")
+    assert (f.archive / "ev/MVI_0009_1.MP4").read_bytes() == other
+    assert files_under(f.duplicates) == [] and "t" not in ledger.sameness.counts
+
+
+def test_under_on_duplicate_process_it_is_archived_at_once_uncompared(tmp_path):
+    led = _ledger(tmp_path, on_duplicate=OnDuplicate.PROCESS)
+    f = led.folder
+    data = os.urandom(1 << 16)
+    _archive_first(led, data)
+    assert led.claim(f, _drop(f, CLIP, data)) is None
+    assert files_under(f.archive) == [CLIP, "ev/MVI_0009_1.MP4"] and led.passes._thread is None
+
+
+def test_a_clip_written_to_after_it_was_read_stays_and_is_offered_again(ledger):
+    """What the main loop looks at before it acts: the clip's stamp as it was read."""
+    f = ledger.folder
+    data = os.urandom(1 << 16)
+    _archive_first(ledger, data)
+    again = _drop(f, CLIP, data)
+    read_as = Stamp.of(os.stat(again))
+    with open(again, "ab") as w:
+        w.write(b"more")
+    asked = _Asked(f, again, f.archive / CLIP)
+    assert ledger.passes._acted(asked, Compared(Verdict.SAME, Stamp.of(os.stat(f.archive / CLIP)), read_as)) is False
+    assert again.exists() and files_under(f.duplicates) == [] and ledger.offered == [CLIP]
+
+
+def test_an_archived_file_replaced_after_it_was_read_is_looked_at_again(ledger):
+    f = ledger.folder
+    data = os.urandom(1 << 16)
+    _archive_first(ledger, data)
+    again = _drop(f, CLIP, data)
+    old = Stamp.of(os.stat(f.archive / CLIP))
+    (f.archive / CLIP).unlink()
+    (f.archive / CLIP).write_bytes(os.urandom(1 << 16))
+    found = Compared(Verdict.SAME, replace(old, ino=old.ino + 1_000_000), Stamp.of(os.stat(again)))
+    assert ledger.passes._acted(_Asked(f, again, f.archive / CLIP), found) is False
+    assert again.exists() and ledger.offered == [CLIP]
+
+
+def test_a_doubt_archives_it_as_before(ledger):
+    f = ledger.folder
+    data = os.urandom(1 << 16)
+    _archive_first(ledger, data)
+    again = _drop(f, CLIP, data)
+    assert ledger.passes._acted(_Asked(f, again, f.archive / CLIP), Compared(Verdict.UNSURE, why="EIO")) is True
+
+
+def test_a_stop_leaves_the_clip_being_compared_in_the_inbox(ledger):
+    f = ledger.folder
+    data = os.urandom(8 << 20)
+    _archive_first(ledger, data)
+    again = _drop(f, CLIP, data)
+    assert ledger.claim(f, again) is None
+    ledger.passes.stop()
+    assert ledger.passes._thread is not None and not ledger.passes._thread.is_alive()
+    assert again.read_bytes() == data and files_under(f.archive) == [CLIP] and files_under(f.duplicates) == []
+
+
+def test_a_cluster_head_s_clip_adds_to_its_nodes_counts():
+    """A cluster's head counts the clips it skipped itself (its nodes count the photos, in
+    Redis): the status and /metrics add the two; merged as dicts (`{**theirs, **ours}`, as
+    before, when the head counted nothing), its one clip hid the folder's 3 photo copies."""
+    nodes, head = {"t": {"exact": 3, "similar": 2}, "u": {"exact": 1}}, {"t": {"exact": 1}}
+    assert counted(nodes, head) == {"t": {"exact": 4, "similar": 2}, "u": {"exact": 1}}
+    assert counted({}, head) == head and counted(nodes, {}) == nodes and nodes["t"]["exact"] == 3
