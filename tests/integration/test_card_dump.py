@@ -254,3 +254,58 @@ def test_a_card_dumped_again_does_not_archive_its_clips_again(daemon_factory, tm
         "them, and delete one if they are the same"), d.events("file_passed_through")
     assert len(d.events("file_skipped")) == 1 and failed_originals(d) == []
     assert d.stop() == 0
+
+
+def test_a_clip_left_in_the_inbox_by_a_stop_is_compared_at_the_next_start(daemon_factory, tmp_path):
+    """What a stop or a crash in the middle of a comparison leaves: the copy in the inbox, its
+    first in archive/. The next start takes it from the inbox and compares it as any: a
+    duplicate, not a second copy (nothing was moved before the comparison ended)."""
+    import os
+
+    d = daemon_factory(on_duplicate=None).start()
+    clip = os.urandom(1 << 20)
+    c.write(d.inbox / "MVI_0042.MOV", clip)
+    wait_for(lambda: "MVI_0042.MOV" in archived(d), 20, what="the clip archived")
+    assert d.stop() == 0
+    c.write(d.inbox / "MVI_0042.MOV", clip)  # as a stop mid-compare leaves it
+    d.start()
+    wait_for(lambda: (d.var / "duplicates" / "MVI_0042.MOV.duplicate.json").exists(), 20,
+             what="the copy compared and skipped after the start")
+    assert archived(d) == ["MVI_0042.MOV"] and files_under(d.inbox) == []
+    assert [e["file"] for e in d.events("file_comparing")] == ["MVI_0042.MOV"]
+    assert d.stop() == 0
+
+
+def test_explain_says_a_clip_dumped_again_would_go_to_duplicates(daemon_factory, tmp_path):
+    """`hotfolder explain` of a card's clip, before it is dumped again, says what the daemon
+    does (it said "moved to archive/ as it is" of a clip whose bytes already lie there): the
+    very bytes go to duplicates/, another clip of that name and size is archived beside it,
+    and under on_duplicate: process nothing is compared."""
+    from tests.harness import hotfolder
+
+    d = daemon_factory(on_duplicate=None)
+    clip = b"\x00\x00\x00\x18ftypmp42" + bytes(4096)
+    (d.archive / "ev").mkdir(parents=True)
+    (d.archive / "ev" / "MVI_0009.MP4").write_bytes(clip)
+    card = tmp_path / "card"
+    card.mkdir()
+    (card / "MVI_0009.MP4").write_bytes(clip)
+    (card / "MVI_0010.MP4").write_bytes(clip)  # no file of its name archived
+
+    def said(*names: str) -> list[str]:
+        out = hotfolder("explain", "--config", str(d.config), *(str(card / n) for n in names),
+                        "--subfolder", "ev").stdout
+        return [line for line in out.splitlines() if line.startswith("  problem:")]
+
+    passed = ("  problem: passed through: moved to archive/ as it is, never rendered nor failed (the folder's "
+              "pass_through: matches its name)")
+    archived_one = d.archive / "ev" / "MVI_0009.MP4"
+    assert said("MVI_0009.MP4", "MVI_0010.MP4") == [
+        f"{passed}; but {archived_one} holds its very bytes (the same card dumped again?): it would go to "
+        f"{d.var / 'duplicates'} with its .duplicate.json, not archived again", passed]
+    (card / "MVI_0009.MP4").write_bytes(clip[:-1] + b"\x01")
+    assert said("MVI_0009.MP4") == [
+        f"{passed}; {archived_one} has its name and size but other bytes: archived beside it, under a free name"]
+    d.write_config(on_duplicate="process")
+    assert said("MVI_0009.MP4") == [
+        f"{passed}; {archived_one} has its name and size: archived beside it, not compared (on_duplicate: process)"]

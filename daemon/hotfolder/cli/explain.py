@@ -147,7 +147,7 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     took then (the index says), which rerender gives it again; `without`: renditions its earlier
     look-alike made, which it does not make (rerender's plan passes them too)."""
     shown = display(str(path))
-    if (said := _not_taken(folder, rel)) is not None:  # what a card holds besides photos: never a failure
+    if (said := _not_taken(folder, rel, path if dropped else None)) is not None:  # never a failure
         return Explanation(shown, folder.name, place, "nothing", problem=said)
     if is_sidecar(path.name):
         image = find_image(path.parent, path.name)
@@ -233,19 +233,50 @@ def _re_exported(folder: Folder, rel: str, path: Path) -> str | None:
             "this one would be archived under a free name, which nothing reads")
 
 
-def _not_taken(folder: Folder, rel: str) -> str | None:
+def _not_taken(folder: Folder, rel: str, dropped: Path | None = None) -> str | None:
     """What the inbox never renders, as arrival/rules decides it (a card's videos and their
     companions, its index files, Thumbs.db, .Trashes/): explain said "the daemon would fail it
-    at step open" of them. None for a file it takes."""
+    at step open" of them. None for a file it takes. `dropped`: the file, when it would be a
+    new drop (a clip dumped again is compared with the archived one of its name)."""
     from hotfolder.arrival import rules
 
     if any(rules.ignored_name(folder, part) for part in PurePosixPath(rel).parts):
         return ("left alone in the inbox, never taken nor failed (the folder's ignore:, or a hidden or temp name, "
                 "matches its name or a folder's on its way)")
     if rules.passes_through(folder, folder.inbox / rel):
-        return ("passed through: moved to archive/ as it is, never rendered nor failed (the folder's pass_through: "
-                "matches its name)")
+        passed = ("passed through: moved to archive/ as it is, never rendered nor failed (the folder's pass_through: "
+                  "matches its name)")
+        return passed + (_passed_again(folder, rel, dropped) if dropped is not None else "")
     return None
+
+
+def _passed_again(folder: Folder, rel: str, path: Path) -> str:
+    """Of a file passed through, what the daemon finds in archive/ under its name, as
+    supervisor/passed_again does (under on_duplicate: skip, a file of its name and size there
+    is compared in full): "" when nothing is said."""
+    from hotfolder.config.choices import OnDuplicate
+    from hotfolder.spool import nofollow
+    from hotfolder.spool.same_bytes import Verdict, compare
+
+    if folder.archive is None or relative_name(rel) is None:  # a path under the inbox, no `..`
+        return ""
+    twin = folder.archive / rel
+    try:
+        if nofollow.lstat(twin).st_size != nofollow.lstat(path).st_size:
+            return ""
+    except OSError:
+        return ""
+    shown = display(str(twin))
+    if folder.on_duplicate != OnDuplicate.SKIP:
+        return (f"; {shown} has its name and size: archived beside it, not compared (on_duplicate: "
+                f"{folder.on_duplicate})")
+    found = compare(twin, path)
+    if found.verdict == Verdict.SAME:
+        return (f"; but {shown} holds its very bytes (the same card dumped again?): it would go to "
+                f"{display(str(folder.duplicates))} with its .duplicate.json, not archived again")
+    if found.verdict == Verdict.DIFFERENT:
+        return f"; {shown} has its name and size but other bytes: archived beside it, under a free name"
+    return f"; {shown} has its name and size, and could not be compared ({display(found.why)}): archived beside it"
 
 
 def _manifest_said(folder: Folder, rel: str, at: str, generation: int | None) -> str:
