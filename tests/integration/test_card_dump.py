@@ -309,3 +309,82 @@ def test_explain_says_a_clip_dumped_again_would_go_to_duplicates(daemon_factory,
     d.write_config(on_duplicate="process")
     assert said("MVI_0009.MP4") == [
         f"{passed}; {archived_one} has its name and size: archived beside it, not compared (on_duplicate: process)"]
+
+
+def _passed_rows(d) -> list[tuple[str, str]]:
+    """The daemon's rows of clips passed through (state/passed.py): (folder, archived)."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{d.var / 'state' / 'hotfolder.db'}?mode=ro", uri=True)
+    try:
+        return sorted((f, a.decode()) for f, a in conn.execute("SELECT folder, archived FROM passed_through"))
+    except sqlite3.OperationalError as exc:  # made at the first clip archived
+        assert "no such table" in str(exc), exc
+        return []
+    finally:
+        conn.close()
+
+
+def test_a_card_dumped_again_into_another_subfolder_does_not_archive_its_clips_again(daemon_factory, tmp_path):
+    """Each dump of a card copied into a folder of its own (`card1/DCIM/100CANON/`, then
+    `backup/DCIM/100CANON/`): the photos were duplicates wherever they came, the clips were
+    archived again (gigabytes). Now a clip of a name (case aside: a FAT card) and size archived
+    anywhere in the folder is compared with that one: its very bytes go to duplicates/; another
+    clip of that name and size elsewhere is archived as before."""
+    import json
+    import os
+
+    d = daemon_factory(on_duplicate=None).start()
+    clip = os.urandom(3 << 20)
+    first = "card1/DCIM/100CANON/MVI_0009.MP4"
+    c.write(d.inbox / first, clip)
+    wait_for(lambda: first in archived(d), 20, what="the clip archived")
+    again = "backup/DCIM/100CANON/mvi_0009.mp4"  # the same card, read by another reader: its names lower-cased
+    c.write(d.inbox / again, clip)
+    duplicates = d.var / "duplicates"
+    wait_for(lambda: (duplicates / (again + ".duplicate.json")).exists(), 20, what="the copy skipped")
+    assert archived(d) == [first] and files_under(d.inbox) == []
+    assert (duplicates / again).read_bytes() == clip
+    record = json.loads((duplicates / (again + ".duplicate.json")).read_text())
+    assert record["kind"] == "exact" and record["matched"]["archived"] == first, record
+    assert [(e["file"], e["archived"]) for e in d.events("file_comparing")] == [(again, str(d.archive / first))]
+    wait_for(lambda: d.status_json()["folders"]["test"]["duplicates"].get("exact") == 1, 10,
+             what="the copy counted as an exact duplicate")
+
+    other = clip[:-1] + bytes([clip[-1] ^ 1])  # the same name and size, another clip (a camera's numbers came round)
+    c.write(d.inbox / "card3/MVI_0009.MP4", other)
+    wait_for(lambda: "card3/MVI_0009.MP4" in archived(d), 20, what="the other clip archived")
+    assert (d.archive / "card3/MVI_0009.MP4").read_bytes() == other
+    assert len(d.events("file_skipped")) == 1 and failed_originals(d) == []
+    assert d.stop() == 0
+    assert _passed_rows(d) == [("test", "card1/DCIM/100CANON/MVI_0009.MP4"), ("test", "card3/MVI_0009.MP4")]
+
+
+def test_under_duplicate_scope_subfolder_a_clip_is_not_compared_across_subfolders(daemon_factory, tmp_path):
+    import os
+
+    d = daemon_factory(on_duplicate=None, folder_extra="duplicate_scope: subfolder").start()
+    clip = os.urandom(1 << 20)
+    c.write(d.inbox / "card1/MVI_0009.MP4", clip)
+    wait_for(lambda: "card1/MVI_0009.MP4" in archived(d), 20, what="the clip archived")
+    c.write(d.inbox / "card2/MVI_0009.MP4", clip)
+    wait_for(lambda: "card2/MVI_0009.MP4" in archived(d), 20, what="the second copy archived")
+    assert not d.events("file_comparing") and not d.events("file_skipped")
+    assert d.stop() == 0
+
+
+def test_a_clip_whose_archived_twin_was_deleted_is_archived_and_its_row_dropped(daemon_factory, tmp_path):
+    """The user deleted the archived clip: the row that named it is no twin (the new copy is
+    archived as any), and it is forgotten."""
+    import os
+
+    d = daemon_factory(on_duplicate=None).start()
+    clip = os.urandom(1 << 20)
+    c.write(d.inbox / "card1/MVI_0009.MP4", clip)
+    wait_for(lambda: _passed_rows(d) == [("test", "card1/MVI_0009.MP4")], 20, what="the clip archived and noted")
+    (d.archive / "card1/MVI_0009.MP4").unlink()
+    c.write(d.inbox / "card2/MVI_0009.MP4", clip)
+    wait_for(lambda: "card2/MVI_0009.MP4" in archived(d), 20, what="the copy archived")
+    assert not d.events("file_comparing") and not d.events("file_skipped")
+    assert d.stop() == 0
+    assert _passed_rows(d) == [("test", "card2/MVI_0009.MP4")]

@@ -153,3 +153,110 @@ def test_a_cluster_head_s_clip_adds_to_its_nodes_counts():
     nodes, head = {"t": {"exact": 3, "similar": 2}, "u": {"exact": 1}}, {"t": {"exact": 1}}
     assert counted(nodes, head) == {"t": {"exact": 4, "similar": 2}, "u": {"exact": 1}}
     assert counted({}, head) == head and counted(nodes, {}) == nodes and nodes["t"]["exact"] == 3
+
+
+def _with_rows(tmp_path: Path, **changes) -> Ledger:
+    """A ledger whose folder keeps its rows of clips (state/passed.py) in state_dir, as a local daemon's."""
+    return _ledger(tmp_path, index_dir=tmp_path / "state", **changes)
+
+
+def _rows(tmp_path: Path) -> list[tuple[str, bytes]]:
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "state" / "hotfolder.db")
+    try:
+        return sorted(conn.execute("SELECT folder, archived FROM passed_through").fetchall())
+    finally:
+        conn.close()
+
+
+def test_a_copy_in_another_subfolder_is_compared_with_the_clip_its_row_names(tmp_path):
+    led = _with_rows(tmp_path)
+    f = led.folder
+    data = os.urandom(3 << 20)
+    _archive_first(led, data)
+    assert _rows(tmp_path) == [("t", CLIP.encode())]
+    again = _drop(f, "card2/mvi_0009.mp4", data)
+    assert led.claim(f, again) is None and led.passes._thread is not None
+    _settle_until(led, lambda: (f.duplicates / "card2/mvi_0009.mp4").exists(), "the copy moved to duplicates/")
+    record = json.loads((f.duplicates / "card2/mvi_0009.mp4.duplicate.json").read_text())
+    assert record["matched"]["archived"] == CLIP and record["matched"]["folder"] == "t", record
+    assert files_under(f.archive) == [CLIP] and files_under(f.inbox) == []
+    led.passes.stop()
+
+
+def test_without_rows_a_copy_in_another_subfolder_is_archived_uncompared(tmp_path):
+    """A cluster's folder (no index_dir: its state is Redis) keeps the same-path comparison only."""
+    led = _ledger(tmp_path)
+    f = led.folder
+    data = os.urandom(1 << 16)
+    _archive_first(led, data)
+    assert led.claim(f, _drop(f, "card2/MVI_0009.MP4", data)) is None
+    assert files_under(f.archive) == ["card2/MVI_0009.MP4", CLIP] and led.passes._thread is None
+    assert not (tmp_path / "state" / "hotfolder.db").exists()
+
+
+def test_a_row_whose_file_became_a_link_is_not_followed_and_is_dropped(tmp_path):
+    led = _with_rows(tmp_path)
+    f = led.folder
+    data = os.urandom(1 << 16)
+    _archive_first(led, data)
+    elsewhere = tmp_path / "elsewhere.mp4"
+    elsewhere.write_bytes(data)
+    (f.archive / CLIP).unlink()
+    (f.archive / CLIP).symlink_to(elsewhere)
+    assert led.claim(f, _drop(f, "card2/MVI_0009.MP4", data)) is None
+    assert led.passes._thread is None and (f.archive / "card2/MVI_0009.MP4").is_file()
+    assert _rows(tmp_path) == [("t", b"card2/MVI_0009.MP4")]
+    led.passes.stop()
+
+
+def test_a_row_is_data_a_path_out_of_archive_is_never_read(tmp_path):
+    """A row naming `../` (a database written by hand): not a place under archive/, not compared."""
+    led = _with_rows(tmp_path)
+    f = led.folder
+    data = os.urandom(1 << 16)
+    (tmp_path / "secret.mp4").write_bytes(data)
+    _archive_first(led, os.urandom(10))
+    led.passes._rows[tmp_path / "state"].note("t", "MVI_0009.MP4", "ev", len(data), "../secret.mp4")
+    assert led.claim(f, _drop(f, "card2/MVI_0009.MP4", data)) is None
+    assert led.passes._thread is None and (f.archive / "card2/MVI_0009.MP4").is_file()
+    led.passes.stop()
+
+
+def test_under_duplicate_scope_all_another_folder_s_clip_is_its_twin(tmp_path):
+    from hotfolder.config.choices import DuplicateScope
+
+    led = _with_rows(tmp_path, duplicate_scope=DuplicateScope.ALL)
+    f = led.folder
+    g = replace(f, name="u", inbox=tmp_path / "inbox2", archive=tmp_path / "archive2", output=tmp_path / "output2",
+                failed=tmp_path / "failed2", processing=tmp_path / "processing2", duplicates=tmp_path / "duplicates2")
+    led.reconfigure(replace(led.config, folders=(f, g)))
+    led.prepare(g)
+    data = os.urandom(1 << 20)
+    _archive_first(led, data)
+    again = _drop(g, "MVI_0009.MP4", data)
+    assert led.claim(g, again) is None
+    _settle_until(led, lambda: (g.duplicates / "MVI_0009.MP4").exists(), "the copy moved to the other duplicates/")
+    record = json.loads((g.duplicates / "MVI_0009.MP4.duplicate.json").read_text())
+    assert record["matched"]["folder"] == "t" and record["matched"]["archived"] == CLIP, record
+    assert files_under(g.archive) == [] and led.sameness.counts["u"]["exact"] == 1
+    led.passes.stop()
+
+
+def test_rows_that_cannot_be_opened_are_said_once_and_the_clips_archived_as_before(tmp_path):
+    """Something planted at the database's side file (db.refuse_strange): never opened; said
+    once with what to remove; each clip archived as before, the same-path comparison kept."""
+    from structlog.testing import capture_logs
+
+    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "hotfolder.db-journal").mkdir()
+    led = _with_rows(tmp_path)
+    f = led.folder
+    with capture_logs() as logs:
+        _archive_first(led, os.urandom(1 << 10))
+        assert led.claim(f, _drop(f, "card2/A.MOV", b"a")) is None
+    said = [e for e in logs if e["event"] == "passed_rows_failed"]
+    assert len(said) == 1 and "hotfolder.db-journal is a directory" in said[0]["reason"], said
+    assert sorted(files_under(f.archive)) == ["card2/A.MOV", CLIP]
+    led.passes.stop()

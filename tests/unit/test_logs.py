@@ -108,6 +108,12 @@ def test_a_copy_and_a_look_alike_get_a_line_each():
                      "action": "archived as it is, as any file passed through (a doubt never skips a file)"})
     assert unsure.endswith("could not compare ev/MVI_3.MOV with /s/archive/ev/MVI_3.MOV: [Errno 5] Input/output "
                            "error; archived as it is, as any file passed through (a doubt never skips a file)"), unsure
+    rows = render({"event": "passed_rows_failed", "level": "warning", "reason": "database or disk is full (/s/db)",
+                   "action": "until the daemon restarts, a clip dumped again into another subfolder is archived again, "
+                             "not compared"})
+    assert rows.endswith("the records of clips passed through cannot be used: database or disk is full (/s/db); until "
+                         "the daemon restarts, a clip dumped again into another subfolder is archived again, not "
+                         "compared"), rows
     similar = render({"event": "file_skipped", "file": "b.jpg", "kind": "similar", "matched": "photos/a.jpg"})
     assert similar.endswith("skipped b.jpg: a look-alike of photos/a.jpg; moved to duplicates/"), similar
     worker = {"event": "duplicate_skipped", "file": "IMG_0002.jpg", "kind": "exact", "matched": "photos/IMG_0001.jpg",

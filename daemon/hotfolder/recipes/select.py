@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from hotfolder.config.choices import DuplicateScope
 from hotfolder.config.model import Folder, Rendition
 from hotfolder.recipes import templates
 from hotfolder.recipes.conditions import Outcome, evaluate
@@ -45,6 +46,20 @@ def routed(renditions: Iterable[Rendition], subdir: str) -> bool:
     """Whether a rendition's `when:` names this subfolder (`subfolder: "clients/*"` names
     `clients/bob`): the recipe delivers to it by its name."""
     return any(r.when is not None and r.when.routes(subdir) for r in renditions)
+
+
+def subfolder_scope(folder: Folder, rel: str) -> str | None:
+    """The subfolder an earlier original must lie in to count (`duplicate_scope: subfolder`;
+    or `auto`, for a file in a subfolder a rendition's `subfolder:` names: the same photo in
+    `clients/alice` and `clients/bob` is two deliveries, while a card copied to `card2/`, a
+    folder no condition names, is the duplicate of `card1/`'s); None: anywhere in the folder
+    (`all`: in every folder). Here, not in workers/duplicates.py, so the supervisor (its clips
+    passed through again: supervisor/passed_again.py) reads it without the workers' imports."""
+    subdir = rel.rpartition("/")[0]
+    scope = folder.duplicate_scope
+    if scope == DuplicateScope.AUTO:
+        scope = DuplicateScope.SUBFOLDER if routed(folder.renditions, subdir) else DuplicateScope.FOLDER
+    return subdir if scope == DuplicateScope.SUBFOLDER else None
 
 
 def template_fields(renditions: Iterable[Rendition]) -> frozenset[str]:

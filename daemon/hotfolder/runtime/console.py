@@ -121,6 +121,8 @@ LINES = {
                                 f"card dumped again?), before it is archived",
     "file_compare_failed": lambda e: f"could not compare {e.get('file')} with {e.get('archived')}: {e.get('reason')}; "
                                      f"{e.get('action')}",
+    "passed_rows_failed": lambda e: f"the records of clips passed through cannot be used: {e.get('reason')}; "
+                                    f"{e.get('action')}",
     "lookalike_flagged": lambda e: f"{e.get('file')} looks like {e.get('matched')} ({e.get('bits')} bits apart): "
                                    f"rendered all the same",
     "lookalike_completed": lambda e: f"{e.get('file')} looks like {e.get('matched')} ({e.get('bits')} bits apart), "

@@ -242,9 +242,9 @@ def refuse_newer(state_dir: Path, parts: Mapping[str, Sequence[Migration]] | Non
 def _every_part() -> dict[str, Sequence[Migration]]:
     """The parts of this release and their migrations (each module declares its own)."""
     from hotfolder.recipes import sequence  # noqa: PLC0415 - they import this module
-    from hotfolder.state import filesystems, originals, places, unmatched  # noqa: PLC0415
+    from hotfolder.state import filesystems, originals, passed, places, unmatched  # noqa: PLC0415
 
-    return {p.PART: p.MIGRATIONS for p in (sequence, originals, places, filesystems, unmatched)}
+    return {p.PART: p.MIGRATIONS for p in (sequence, originals, places, filesystems, unmatched, passed)}
 
 
 def ensure(conn: sqlite3.Connection, part: str, migrations: Sequence[Migration]) -> None:

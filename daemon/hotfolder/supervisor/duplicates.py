@@ -150,20 +150,23 @@ class Sameness:
                                       match.outputs))
         return where
 
-    def passed_again(self, folder: Folder, path: Path, twin: Path) -> Path:
+    def passed_again(self, folder: Folder, path: Path, twin: Path, of: Folder | None = None) -> Path:
         """A file passed through again (a clip of a card dumped twice: supervisor/passed_again)
-        whose bytes are those of `twin`, the file of its name in archive/: to the duplicates
-        folder with its record, counted and said as a photo copy skipped is. The index of
-        originals holds no clip: the record names the archived file (`outputs` empty)."""
-        assert folder.archive is not None, "a folder passes files through to its archive"
+        whose bytes are those of `twin`, a file of its name in the archive/ of `of` (None: the
+        folder's own): to the duplicates folder with its record, counted and said as a photo
+        copy skipped is. The index of originals holds no clip: the record names the archived
+        file (`outputs` empty), as its name too (a clip is archived under the name it came in)."""
+        of = of or folder
+        assert of.archive is not None, "a folder passes files through to its archive"
         rel = path.relative_to(folder.inbox).as_posix()
-        archived_as = twin.relative_to(folder.archive).as_posix()
+        archived_as = twin.relative_to(of.archive).as_posix()
         when = nofollow.lstat(twin).st_ctime  # its move into archive/ set it
-        match = Match(Kind.EXACT, folder.name, rel, archived_as, (), when)
+        match = Match(Kind.EXACT, of.name, archived_as, archived_as, (), when)
         where = moves.duplicate(folder, path, rel, kind=str(Kind.EXACT), matched=match.as_json())
         self._count(folder.name, str(Kind.EXACT))
         self.log.info("file_skipped", folder=folder.name, file=fsnames.display(rel), kind=str(Kind.EXACT), bits=0,
-                      matched=fsnames.display(f"{folder.name}/{rel}"), matched_archived=fsnames.display(archived_as),
+                      matched=fsnames.display(f"{of.name}/{archived_as}"),
+                      matched_archived=fsnames.display(archived_as),
                       duplicates=str(where), outcome="duplicate", passed_through=True)
         self.on_notice(skipped_notice(folder.name, fsnames.display(rel), Kind.EXACT, match.said(), ()))
         return where

@@ -83,7 +83,8 @@ class Ledger:
         self.unmatched: dict[str, int] = {}  # per folder: files no rendition's `when:` took, since the start
         self.sidecars = side_files.LoneSidecars(config.state_dir)  # sidecars handed out without their image
         # files passed through again: compared off the loop with the file of their name in archive/
-        self.passes = PassedAgain(self.sameness, self.log, lambda folder, rel: self.on_end(folder, rel))
+        self.passes = PassedAgain(self.sameness, self.log, lambda folder, rel: self.on_end(folder, rel),
+                                  lambda: self.config.folders)
         self._group: SyncGroup | None = None  # while `grouped`: archive folders synced once for its files
 
     def reconfigure(self, config: Config) -> None:
@@ -140,7 +141,7 @@ class Ledger:
         with self._taking(folder, path):
             if rules.passes_through(folder, path):  # a video: archived as it is (compared first if passed again)
                 if not self.passes.take(folder, path):
-                    side_files.pass_through(self.log, folder, path)
+                    self._pass_through(folder, path)
                 return None
             claimed = moves.claim(folder, path, sidecar)
         if claimed is None:
@@ -174,7 +175,14 @@ class Ledger:
         (passed_again.py); those not the same bytes archived as before."""
         for folder, path in self.passes.settle():
             with self._taking(folder, path):
-                side_files.pass_through(self.log, folder, path)
+                self._pass_through(folder, path)
+
+    def _pass_through(self, folder: Folder, path: Path) -> None:
+        """Archive a file passed through as it is, and note it (a copy of it dumped into another
+        subfolder later is compared with it: passed_again.py)."""
+        where = side_files.pass_through(self.log, folder, path)
+        if where is not None:
+            self.passes.archived(folder, path, where)
 
     def _join(self, tracked: Tracked, piece: Path) -> Job | None:
         """Join an inbox file onto the claimed file cut short that awaits it (unfinished.py):

@@ -3,8 +3,11 @@
 go is a duplicate, as a photo copy is (the duplicates folder, NAME.duplicate.json, counted),
 not a second copy of gigabytes in archive/ (`MVI_0009_1.MP4`).
 
-Only a file that lands beside an archived file of its name and size is compared (what the
-`file_passed_through` line flagged before): any other is archived at once, as before. The
+Only a file with a twin is compared: an archived file of its name and size where it would go
+(what the `file_passed_through` line flagged before), or else one that state/passed.py's rows
+know of its name (case aside) and size in another subfolder (a card dumped into `card2/`),
+within the folder's `duplicate_scope` as a photo's copies are; any other is archived at once,
+as before, and noted there. The
 comparison reads both files in full (spool/same_bytes.py), seconds for a 4 GB clip, so it
 runs in one thread of the supervisor fed by a bounded queue, never in the main loop; the
 file waits in the inbox meanwhile (a rescan offering it again is passed over), and a stop or
@@ -20,16 +23,20 @@ a crash mid-compare leaves it there for the next start. The main loop acts on ea
 from __future__ import annotations
 
 import queue
+import sqlite3
 import stat
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from hotfolder.config.choices import OnDuplicate
+from hotfolder.config.choices import DuplicateScope, OnDuplicate
 from hotfolder.config.model import Folder
+from hotfolder.errors import HotfolderError
+from hotfolder.recipes.select import subfolder_scope
 from hotfolder.spool import fsnames, nofollow, same_bytes
 from hotfolder.spool.same_bytes import Compared, Stamp, Verdict
+from hotfolder.state import db, passed
 from hotfolder.supervisor.duplicates import Sameness
 
 MAX_ASKED = 256  # files waiting for a comparison; past it, a file waits in the inbox for a rescan
@@ -41,13 +48,18 @@ class _Asked:
     folder: Folder
     path: Path  # the new file, in the inbox
     twin: Path  # the file of its name in archive/, of its size
+    of: Folder | None = None  # the folder whose archive/ holds `twin` (None: `folder`; another under scope `all`)
 
 
 class PassedAgain:
-    def __init__(self, sameness: Sameness, log, offer_again: Callable[[Folder, str], None]):
+    def __init__(self, sameness: Sameness, log, offer_again: Callable[[Folder, str], None],
+                 folders: Callable[[], Iterable[Folder]] = tuple):
         self.sameness = sameness
         self.log = log
         self.offer_again = offer_again  # the inbox looks at that file again soon
+        self.folders = folders  # the config's folders now (a row names its folder by name)
+        self._rows: dict[Path, passed.Passed] = {}  # per state_dir: the rows of clips archived (main loop only)
+        self._said: set[Path] = set()  # state_dirs whose rows failed, said once
         self._asked: queue.Queue[_Asked] = queue.Queue(MAX_ASKED)
         self._answers: queue.SimpleQueue[tuple[_Asked, Compared]] = queue.SimpleQueue()
         self._comparing: set[Path] = set()  # inbox paths asked and not yet settled (the main loop's)
@@ -61,11 +73,14 @@ class PassedAgain:
             return True  # offered again by a rescan while it is read
         if folder.on_duplicate != OnDuplicate.SKIP or folder.duplicates is None or self._stop.is_set():
             return False
-        twin = twin_of(folder, path)
+        twin, of = twin_of(folder, path), folder
         if twin is None:
-            return False
+            found = self._row_twin(folder, path)
+            if found is None:
+                return False
+            of, twin = found
         try:
-            self._asked.put_nowait(_Asked(folder, path, twin))
+            self._asked.put_nowait(_Asked(folder, path, twin, of))
         except queue.Full:
             return True  # it waits in the inbox: a rescan offers it again
         self._comparing.add(path)
@@ -111,10 +126,83 @@ class PassedAgain:
             self.offer_again(folder, again)
             return False
         try:
-            self.sameness.passed_again(folder, asked.path, asked.twin)
+            self.sameness.passed_again(folder, asked.path, asked.twin, asked.of)
         except OSError as exc:  # it stays in the inbox; a rescan offers it again
             self.log.error("duplicate_not_moved", folder=folder.name, file=rel, reason=str(exc))
         return False
+
+    def archived(self, folder: Folder, path: Path, where: Path) -> None:
+        """The main loop: the inbox file `path` was passed through to `where`: its row (state/
+        passed.py; none in cluster mode). A row not written costs only the comparison of a
+        later copy in another subfolder: said, never a reason to stop."""
+        rows = self._rows_of(folder)
+        if rows is None or folder.archive is None:
+            return
+        rel = path.relative_to(folder.inbox).as_posix()
+        try:
+            size = nofollow.lstat(where).st_size
+        except OSError:
+            return  # gone already (the user took it away): nothing to note
+        try:
+            rows.note(folder.name, path.name, rel.rpartition("/")[0], size,
+                      where.relative_to(folder.archive).as_posix())
+        except sqlite3.Error as exc:
+            self._failed(folder, exc)
+
+    def _row_twin(self, folder: Folder, path: Path) -> tuple[Folder, Path] | None:
+        """An archived clip of `path`'s name (case aside) and size in another subfolder, in the
+        folder's duplicate_scope, from the rows (one indexed SELECT); a row whose file is gone
+        (or is no longer a regular file of that size) is dropped. None: no twin known."""
+        rows = self._rows_of(folder)
+        if rows is None:
+            return None
+        rel = path.relative_to(folder.inbox).as_posix()
+        everywhere = folder.duplicate_scope == DuplicateScope.ALL
+        try:
+            size = nofollow.lstat(path).st_size
+        except OSError:
+            return None  # gone meanwhile: the pass-through says so
+        try:
+            found = rows.find(path.name, size, folder=None if everywhere else folder.name,
+                              subdir=None if everywhere else subfolder_scope(folder, rel))
+            by_name = {f.name: f for f in self.folders()} if everywhere else {folder.name: folder}
+            for row in found:
+                of = by_name.get(row.folder)
+                twin = _place(of, row.archived) if of is not None else None
+                if of is not None and twin is not None and _still_there(rows, row, of, twin, size):
+                    return of, twin
+        except sqlite3.Error as exc:
+            self._failed(folder, exc)
+        return None
+
+    def _rows_of(self, folder: Folder) -> passed.Passed | None:
+        """The rows of the folder's state_dir (None in cluster and batch mode: no index there)."""
+        where = folder.index_dir
+        if where is None or where in self._said:
+            return None
+        rows = self._rows.get(where)
+        if rows is None:
+            try:
+                rows = self._rows[where] = passed.Passed(where)
+            except (OSError, sqlite3.Error, HotfolderError) as exc:  # HotfolderError: a file that is no database
+                self._failed(folder, exc)
+                return None
+        return rows
+
+    def _failed(self, folder: Folder, exc: BaseException) -> None:
+        """The rows cannot be used: said once, with what to do (db.unusable); the comparison
+        at the clip's own path goes on without them."""
+        where = folder.index_dir
+        if where is None or where in self._said:
+            return
+        self._said.add(where)
+        rows = self._rows.pop(where, None)
+        if rows is not None:
+            rows.close()
+        self.log.warning("passed_rows_failed", folder=folder.name,
+                         reason=fsnames.display(db.unusable(f"{type(exc).__name__}: {exc}", exc, where)),
+                         action="until the daemon restarts, a clip dumped again into another subfolder is "
+                                "archived again, not compared")
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -134,6 +222,7 @@ class PassedAgain:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(STOP_WAIT)  # a read hung on a dead share does not hold the stop: a daemon thread
+        # The rows stay open: a comparison that ended before the stop is still archived, and noted.
 
 
 def twin_of(folder: Folder, path: Path) -> Path | None:
@@ -149,6 +238,37 @@ def twin_of(folder: Folder, path: Path) -> Path | None:
     if not (stat.S_ISREG(new.st_mode) and stat.S_ISREG(old.st_mode)) or new.st_size != old.st_size:
         return None
     return twin
+
+
+def _place(folder: Folder, archived: str) -> Path | None:
+    """Where a row's `archived` lies under the folder's archive/: a relative path of plain names
+    only (a row is data: no `..`, no absolute path, no empty part); None otherwise."""
+    parts = archived.split("/")
+    if folder.archive is None or any(p in ("", ".", "..") or "\0" in p for p in parts):
+        return None
+    return folder.archive.joinpath(*parts)
+
+
+def _still_there(rows: passed.Passed, row: passed.Row, of: Folder, twin: Path, size: int) -> bool:
+    """Whether the row's clip still lies at `twin`: a regular file of `size` bytes, reached
+    without a link. A row whose file is gone (deleted by the user: its archive/ is there, so no
+    share is away) or is another file now (of another size, a link) is dropped."""
+    try:
+        st = nofollow.lstat(twin)
+    except (FileNotFoundError, NotADirectoryError):
+        try:
+            gone = of.archive is not None and stat.S_ISDIR(nofollow.lstat(of.archive).st_mode)
+        except OSError:
+            gone = False
+        if gone:
+            rows.drop(row)
+        return False
+    except OSError:
+        return False  # a link on the way, a permission: not followed, nor forgotten
+    if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+        rows.drop(row)
+        return False
+    return True
 
 
 def _stamp(path: Path) -> Stamp | None:

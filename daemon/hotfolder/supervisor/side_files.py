@@ -20,14 +20,16 @@ from hotfolder.spool import archived, fsnames, moves, nofollow, xmp_sidecars
 from hotfolder.state import originals, unmatched
 
 
-def pass_through(log, folder: Folder, path: Path) -> None:
-    """Move it to archive/ as it is (moves.Refused for a link: the caller fails it)."""
+def pass_through(log, folder: Folder, path: Path) -> Path | None:
+    """Move it to archive/ as it is (moves.Refused for a link: the caller fails it); where it
+    went (None: it was gone)."""
     where = moves.pass_through(folder, path)
     if where is not None:
         note = _beside_its_size(where, path.name)
         log.info("file_passed_through", folder=folder.name, file=fsnames.display(
             path.relative_to(folder.inbox).as_posix()), archived=fsnames.display(str(where)), outcome="archived",
             **({"note": note} if note else {}))
+    return where
 
 
 def _beside_its_size(where: Path, came_as: str) -> str | None:

@@ -23,12 +23,12 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hotfolder.config.choices import DuplicateScope, NameClash, OnDuplicate, Similar
+from hotfolder.config.choices import NameClash, OnDuplicate, Similar
 from hotfolder.config.model import Folder
 from hotfolder.engine.fingerprint import Original
 from hotfolder.jobs import Job, Result
 from hotfolder.likeness import Kind, Look, Match, Naming, alike
-from hotfolder.recipes.select import routed
+from hotfolder.recipes.select import subfolder_scope
 from hotfolder.spool.fsnames import display
 from hotfolder.spool.owners import Taken
 from hotfolder.state.originals import DUPLICATE, LOOKALIKE, REFUSED, RENDERED, Entry, job_key
@@ -37,19 +37,6 @@ from hotfolder.workers import provenance
 BUSY_WAIT = 30.0  # seconds a file waits for another rendering its bytes (a render takes 0.1-10 s)
 BUSY_POLL = 0.02  # first pause between two looks, doubling to BUSY_POLL_MAX
 BUSY_POLL_MAX = 0.25
-
-
-def subfolder_scope(folder: Folder, rel: str) -> str | None:
-    """The subfolder an earlier original must lie in to count (`duplicate_scope: subfolder`;
-    or `auto`, for a file in a subfolder a rendition's `subfolder:` names: the same photo in
-    `clients/alice` and `clients/bob` is two deliveries, while a card copied to `card2/`, a
-    folder no condition names, is the duplicate of `card1/`'s); None: anywhere in the folder
-    (`all`: in every folder)."""
-    subdir = rel.rpartition("/")[0]
-    scope = folder.duplicate_scope
-    if scope == DuplicateScope.AUTO:
-        scope = DuplicateScope.SUBFOLDER if routed(folder.renditions, subdir) else DuplicateScope.FOLDER
-    return subdir if scope == DuplicateScope.SUBFOLDER else None
 
 
 @dataclass

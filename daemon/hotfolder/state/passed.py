@@ -1,0 +1,90 @@
+"""The files passed through to archive/ (`pass_through:`, a card's clips), kept in state_dir's
+database (db.py): what finds a clip dumped again into another subfolder (`card2/`, `2026-12-07
+again/`) among the clips already archived, so it is compared with the right one
+(supervisor/passed_again.py) instead of being archived a second time.
+
+A row is a clip's folder, its own name as the camera wrote it (the inbox name, not an
+archived `_1` name) case-folded (cards are FAT: `mvi_0009.mp4` and `MVI_0009.MP4` are one
+name there), the subfolder it came in, its size, and where it lies under its folder's archive/.
+The lookup is one indexed SELECT (name, size); a row whose archived file is gone (deleted by
+the user, replaced by another file) is dropped when a lookup finds it so (`drop`): the table
+holds at most a row per clip archived. A folder in cluster mode has no rows (its state is
+Redis): only the clip archived at the very same path is found there.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from hotfolder.state import db
+
+PART = "passed"
+MIGRATIONS = ("CREATE TABLE passed_through (folder TEXT NOT NULL, archived BLOB NOT NULL, name BLOB NOT NULL, "
+              "subdir BLOB NOT NULL, size INTEGER NOT NULL, time REAL NOT NULL, PRIMARY KEY (folder, archived));"
+              "CREATE INDEX passed_by_name ON passed_through(name, size)",)
+CANDIDATES = 8  # rows a lookup gives at most (the latest first): another clip of a name and size is rare
+
+
+def name_key(name: str) -> bytes:
+    """A file's own name as compared: case-blind (FAT cards), its bytes otherwise."""
+    return os.fsencode(name.casefold())
+
+
+@dataclass(frozen=True)
+class Row:
+    folder: str  # the folder's name in the config
+    archived: str  # its path under that folder's archive/
+    subdir: str  # the subfolder of the inbox it came in ("" the top)
+
+
+class Passed:
+    """The main process's connection: synchronous NORMAL, as state/unmatched.py (a row lost in
+    a power cut costs only the comparison of that clip's next copy; a crash of the process
+    loses no commit in WAL mode)."""
+
+    def __init__(self, state_dir: Path):
+        self.conn = db.connect(state_dir)
+        db.ensure(self.conn, PART, MIGRATIONS)
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def note(self, folder: str, name: str, subdir: str, size: int, archived: str, now: float | None = None) -> None:
+        """The clip `name` (as it came, in `subdir`) of `size` bytes was archived at `archived`
+        (under its folder's archive/); a row of that place before (a file deleted, its name
+        taken again) is replaced."""
+        now = time.time() if now is None else now
+        self.conn.execute("INSERT INTO passed_through VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(folder, archived) DO "
+                          "UPDATE SET name = excluded.name, subdir = excluded.subdir, size = excluded.size, "
+                          "time = excluded.time",
+                          (folder, os.fsencode(archived), name_key(name), os.fsencode(subdir), size, now))
+
+    def find(self, name: str, size: int, *, folder: str | None, subdir: str | None) -> list[Row]:
+        """The clips archived under `name` (case aside) of `size` bytes, the latest first:
+        `folder` None, of every folder (duplicate_scope: all); `subdir` not None, only those
+        that came in that subfolder ("" the top)."""
+        sql, args = "SELECT folder, archived, subdir FROM passed_through WHERE name = ? AND size = ?", [
+            name_key(name), size]
+        if folder is not None:
+            sql += " AND folder = ?"
+            args.append(folder)
+            if subdir is not None:
+                sql += " AND subdir = ?"
+                args.append(os.fsencode(subdir))
+        rows = self.conn.execute(sql + f" ORDER BY time DESC LIMIT {CANDIDATES}", args).fetchall()
+        return [Row(f, os.fsdecode(a), os.fsdecode(s)) for f, a, s in rows]
+
+    def drop(self, row: Row) -> None:
+        """Forget `row`: its archived file is gone, or is no longer that clip."""
+        self.conn.execute("DELETE FROM passed_through WHERE folder = ? AND archived = ?",
+                          (row.folder, os.fsencode(row.archived)))
+
+    def count(self) -> int:
+        try:
+            return self.conn.execute("SELECT count(*) FROM passed_through").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
