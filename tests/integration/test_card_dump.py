@@ -388,3 +388,35 @@ def test_a_clip_whose_archived_twin_was_deleted_is_archived_and_its_row_dropped(
     assert not d.events("file_comparing") and not d.events("file_skipped")
     assert d.stop() == 0
     assert _passed_rows(d) == [("test", "card2/MVI_0009.MP4")]
+
+
+def test_explain_says_a_clip_dumped_into_another_subfolder_would_go_to_duplicates(daemon_factory, tmp_path):
+    """`hotfolder explain` of a clip whose name and size the daemon archived from another
+    subfolder says what the daemon would do with it (from its rows, read-only)."""
+    import os
+
+    from tests.harness import hotfolder
+
+    d = daemon_factory(on_duplicate=None).start()
+    clip = os.urandom(1 << 16)
+    c.write(d.inbox / "card1/MVI_0009.MP4", clip)
+    wait_for(lambda: _passed_rows(d) == [("test", "card1/MVI_0009.MP4")], 20, what="the clip archived and noted")
+    assert d.stop() == 0
+    card = tmp_path / "card"
+    c.write(card / "mvi_0009.mp4", clip)
+
+    def said() -> list[str]:
+        out = hotfolder("explain", "--config", str(d.config), str(card / "mvi_0009.mp4"), "--subfolder",
+                        "backup").stdout
+        return [line for line in out.splitlines() if line.startswith("  problem:")]
+
+    first = d.archive / "card1/MVI_0009.MP4"
+    passed = ("  problem: passed through: moved to archive/ as it is, never rendered nor failed (the folder's "
+              "pass_through: matches its name)")
+    assert said() == [f"{passed}; but {first}, archived from another subfolder, holds its very bytes (the same card "
+                      f"dumped again?): it would go to {d.var / 'duplicates'} with its .duplicate.json, not archived "
+                      "again"]
+    c.write(card / "mvi_0009.mp4", clip[:-1] + bytes([clip[-1] ^ 1]))
+    assert said() == [f"{passed}; {first}, archived from another subfolder, has its name and size but other bytes: "
+                      "archived as any"]
+    assert _passed_rows(d) == [("test", "card1/MVI_0009.MP4")]  # read, never written

@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from hotfolder.config import load
@@ -147,7 +148,7 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     took then (the index says), which rerender gives it again; `without`: renditions its earlier
     look-alike made, which it does not make (rerender's plan passes them too)."""
     shown = display(str(path))
-    if (said := _not_taken(folder, rel, path if dropped else None)) is not None:  # never a failure
+    if (said := _not_taken(folder, rel, path if dropped else None, cfg.folders)) is not None:  # never a failure
         return Explanation(shown, folder.name, place, "nothing", problem=said)
     if is_sidecar(path.name):
         image = find_image(path.parent, path.name)
@@ -233,7 +234,7 @@ def _re_exported(folder: Folder, rel: str, path: Path) -> str | None:
             "this one would be archived under a free name, which nothing reads")
 
 
-def _not_taken(folder: Folder, rel: str, dropped: Path | None = None) -> str | None:
+def _not_taken(folder: Folder, rel: str, dropped: Path | None = None, folders: Iterable[Folder] = ()) -> str | None:
     """What the inbox never renders, as arrival/rules decides it (a card's videos and their
     companions, its index files, Thumbs.db, .Trashes/): explain said "the daemon would fail it
     at step open" of them. None for a file it takes. `dropped`: the file, when it would be a
@@ -246,27 +247,42 @@ def _not_taken(folder: Folder, rel: str, dropped: Path | None = None) -> str | N
     if rules.passes_through(folder, folder.inbox / rel):
         passed = ("passed through: moved to archive/ as it is, never rendered nor failed (the folder's pass_through: "
                   "matches its name)")
-        return passed + (_passed_again(folder, rel, dropped) if dropped is not None else "")
+        return passed + (_passed_again(folder, rel, dropped, folders) if dropped is not None else "")
     return None
 
 
-def _passed_again(folder: Folder, rel: str, path: Path) -> str:
+def _passed_again(folder: Folder, rel: str, path: Path, folders: Iterable[Folder] = ()) -> str:
     """Of a file passed through, what the daemon finds in archive/ under its name, as
-    supervisor/passed_again does (under on_duplicate: skip, a file of its name and size there
-    is compared in full): "" when nothing is said."""
+    supervisor/passed_again does (under on_duplicate: skip, a file of its name and size there,
+    or else one its rows know archived from another subfolder, is compared in full): "" when
+    nothing is said. The rows are read, never written (a row of a gone file stays)."""
     from hotfolder.config.choices import OnDuplicate
     from hotfolder.spool import nofollow
     from hotfolder.spool.same_bytes import Verdict, compare
+    from hotfolder.state import passed
+    from hotfolder.supervisor.passed_again import first_there, scope_of
 
     if folder.archive is None or relative_name(rel) is None:  # a path under the inbox, no `..`
         return ""
-    twin = folder.archive / rel
     try:
-        if nofollow.lstat(twin).st_size != nofollow.lstat(path).st_size:
-            return ""
+        size = nofollow.lstat(path).st_size
     except OSError:
         return ""
-    shown = display(str(twin))
+    twin, elsewhere = folder.archive / rel, False
+    try:
+        at_its_path = nofollow.lstat(twin).st_size == size
+    except OSError:
+        at_its_path = False
+    if not at_its_path:
+        if folder.on_duplicate != OnDuplicate.SKIP or folder.index_dir is None:
+            return ""
+        rows = passed.found(folder.index_dir, path.name, size, **scope_of(folder, folder.inbox / rel))
+        there = first_there(rows, folder, folders, size, lambda row: None)
+        if there is None:
+            return ""
+        twin, elsewhere = there[1], True
+    shown = display(str(twin)) + (", archived from another subfolder," if elsewhere else "")
+    beside = "as any" if elsewhere else "beside it, under a free name"
     if folder.on_duplicate != OnDuplicate.SKIP:
         return (f"; {shown} has its name and size: archived beside it, not compared (on_duplicate: "
                 f"{folder.on_duplicate})")
@@ -275,8 +291,8 @@ def _passed_again(folder: Folder, rel: str, path: Path) -> str:
         return (f"; but {shown} holds its very bytes (the same card dumped again?): it would go to "
                 f"{display(str(folder.duplicates))} with its .duplicate.json, not archived again")
     if found.verdict == Verdict.DIFFERENT:
-        return f"; {shown} has its name and size but other bytes: archived beside it, under a free name"
-    return f"; {shown} has its name and size, and could not be compared ({display(found.why)}): archived beside it"
+        return f"; {shown} has its name and size but other bytes: archived {beside}"
+    return f"; {shown} has its name and size, and could not be compared ({display(found.why)}): archived {beside}"
 
 
 def _manifest_said(folder: Folder, rel: str, at: str, generation: int | None) -> str:

@@ -67,16 +67,7 @@ class Passed:
         """The clips archived under `name` (case aside) of `size` bytes, the latest first:
         `folder` None, of every folder (duplicate_scope: all); `subdir` not None, only those
         that came in that subfolder ("" the top)."""
-        sql, args = "SELECT folder, archived, subdir FROM passed_through WHERE name = ? AND size = ?", [
-            name_key(name), size]
-        if folder is not None:
-            sql += " AND folder = ?"
-            args.append(folder)
-            if subdir is not None:
-                sql += " AND subdir = ?"
-                args.append(os.fsencode(subdir))
-        rows = self.conn.execute(sql + f" ORDER BY time DESC LIMIT {CANDIDATES}", args).fetchall()
-        return [Row(f, os.fsdecode(a), os.fsdecode(s)) for f, a, s in rows]
+        return _found(self.conn, name, size, folder, subdir)
 
     def drop(self, row: Row) -> None:
         """Forget `row`: its archived file is gone, or is no longer that clip."""
@@ -88,3 +79,28 @@ class Passed:
             return self.conn.execute("SELECT count(*) FROM passed_through").fetchone()[0]
         except sqlite3.OperationalError:
             return 0
+
+
+def _found(conn: sqlite3.Connection, name: str, size: int, folder: str | None, subdir: str | None) -> list[Row]:
+    sql = "SELECT folder, archived, subdir FROM passed_through WHERE name = ? AND size = ?"
+    args: list = [name_key(name), size]
+    if folder is not None:
+        sql += " AND folder = ?"
+        args.append(folder)
+        if subdir is not None:
+            sql += " AND subdir = ?"
+            args.append(os.fsencode(subdir))
+    rows = conn.execute(sql + f" ORDER BY time DESC LIMIT {CANDIDATES}", args).fetchall()
+    return [Row(f, os.fsdecode(a), os.fsdecode(s)) for f, a, s in rows]
+
+
+def found(state_dir: Path, name: str, size: int, *, folder: str | None, subdir: str | None) -> list[Row]:
+    """Passed.find, read without making or writing anything (`hotfolder explain` beside a
+    daemon); [] when there is no database, or no row yet."""
+    with db.read_only(state_dir) as conn:
+        if conn is None:
+            return []
+        try:
+            return _found(conn, name, size, folder, subdir)
+        except sqlite3.OperationalError:  # no such table yet: nothing was noted
+            return []

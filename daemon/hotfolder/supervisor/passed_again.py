@@ -156,21 +156,13 @@ class PassedAgain:
         rows = self._rows_of(folder)
         if rows is None:
             return None
-        rel = path.relative_to(folder.inbox).as_posix()
-        everywhere = folder.duplicate_scope == DuplicateScope.ALL
         try:
             size = nofollow.lstat(path).st_size
         except OSError:
             return None  # gone meanwhile: the pass-through says so
         try:
-            found = rows.find(path.name, size, folder=None if everywhere else folder.name,
-                              subdir=None if everywhere else subfolder_scope(folder, rel))
-            by_name = {f.name: f for f in self.folders()} if everywhere else {folder.name: folder}
-            for row in found:
-                of = by_name.get(row.folder)
-                twin = _place(of, row.archived) if of is not None else None
-                if of is not None and twin is not None and _still_there(rows, row, of, twin, size):
-                    return of, twin
+            return first_there(rows.find(path.name, size, **scope_of(folder, path)), folder, self.folders(), size,
+                               rows.drop)
         except sqlite3.Error as exc:
             self._failed(folder, exc)
         return None
@@ -249,26 +241,45 @@ def _place(folder: Folder, archived: str) -> Path | None:
     return folder.archive.joinpath(*parts)
 
 
-def _still_there(rows: passed.Passed, row: passed.Row, of: Folder, twin: Path, size: int) -> bool:
-    """Whether the row's clip still lies at `twin`: a regular file of `size` bytes, reached
-    without a link. A row whose file is gone (deleted by the user: its archive/ is there, so no
-    share is away) or is another file now (of another size, a link) is dropped."""
-    try:
-        st = nofollow.lstat(twin)
-    except (FileNotFoundError, NotADirectoryError):
+def scope_of(folder: Folder, path: Path) -> dict[str, str | None]:
+    """Where a row counts for the inbox file `path` (Passed.find's `folder` and `subdir`): the
+    folder's duplicate_scope, resolved as a photo's (recipes/select.subfolder_scope)."""
+    if folder.duplicate_scope == DuplicateScope.ALL:
+        return {"folder": None, "subdir": None}
+    return {"folder": folder.name, "subdir": subfolder_scope(folder, path.relative_to(folder.inbox).as_posix())}
+
+
+def first_there(found: Iterable[passed.Row], folder: Folder, folders: Iterable[Folder], size: int,
+                drop: Callable[[passed.Row], None]) -> tuple[Folder, Path] | None:
+    """Of the rows `found` (of `folder`, or under scope `all` of any of `folders`, by name), the
+    first whose clip still lies there, and where: a regular file of `size` bytes reached without
+    a link. A row whose file is gone (deleted by the user: its folder's archive/ is there) or is
+    another file now (another size, a link) is given to `drop`; one of a folder gone from the
+    config, or not a path under archive/, is passed over."""
+    by_name = {f.name: f for f in folders}
+    by_name[folder.name] = folder
+    for row in found:
+        of = by_name.get(row.folder)
+        twin = _place(of, row.archived) if of is not None else None
+        if of is None or twin is None:
+            continue
         try:
-            gone = of.archive is not None and stat.S_ISDIR(nofollow.lstat(of.archive).st_mode)
+            st = nofollow.lstat(twin)
+        except (FileNotFoundError, NotADirectoryError):
+            try:
+                gone = of.archive is not None and stat.S_ISDIR(nofollow.lstat(of.archive).st_mode)
+            except OSError:
+                gone = False
+            if gone:
+                drop(row)
+            continue
         except OSError:
-            gone = False
-        if gone:
-            rows.drop(row)
-        return False
-    except OSError:
-        return False  # a link on the way, a permission: not followed, nor forgotten
-    if not stat.S_ISREG(st.st_mode) or st.st_size != size:
-        rows.drop(row)
-        return False
-    return True
+            continue  # a link on the way, a permission: not followed, nor forgotten
+        if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+            drop(row)
+            continue
+        return of, twin
+    return None
 
 
 def _stamp(path: Path) -> Stamp | None:
