@@ -420,3 +420,40 @@ def test_explain_says_a_clip_dumped_into_another_subfolder_would_go_to_duplicate
     assert said() == [f"{passed}; {first}, archived from another subfolder, has its name and size but other bytes: "
                       "archived as any"]
     assert _passed_rows(d) == [("test", "card1/MVI_0009.MP4")]  # read, never written
+
+
+CLIENTS = """
+- name: web
+  operation: fit
+  size: 96x96
+  format: jpeg
+- name: client
+  operation: fit
+  size: 64x64
+  format: jpeg
+  filename: "{stem}_client.{ext}"
+  when: {subfolder: "clients/*"}
+"""
+
+
+def test_under_duplicate_scope_auto_a_client_s_subfolder_is_a_delivery_of_its_own_for_clips_too(daemon_factory):
+    """`duplicate_scope: auto` (the default) as photos resolve it: a subfolder a rendition's
+    `subfolder:` names (clients/bob) compares only with its own clips; a card's folder no
+    condition names (card2/) with any subfolder's."""
+    import json
+    import os
+
+    d = daemon_factory(renditions=CLIENTS, on_duplicate=None).start()
+    clip = os.urandom(1 << 16)
+    c.write(d.inbox / "MVI_0001.MP4", clip)
+    wait_for(lambda: _passed_rows(d) == [("test", "MVI_0001.MP4")], 20, what="the clip archived and noted")
+    c.write(d.inbox / "clients/bob/MVI_0001.MP4", clip)
+    wait_for(lambda: "clients/bob/MVI_0001.MP4" in archived(d), 20, what="bob's copy archived: a delivery")
+    assert not d.events("file_comparing")
+    c.write(d.inbox / "card2/MVI_0001.MP4", clip)
+    duplicates = d.var / "duplicates"
+    wait_for(lambda: (duplicates / "card2/MVI_0001.MP4.duplicate.json").exists(), 20, what="card2's copy skipped")
+    record = json.loads((duplicates / "card2/MVI_0001.MP4.duplicate.json").read_text())
+    assert record["matched"]["archived"] in ("MVI_0001.MP4", "clients/bob/MVI_0001.MP4"), record
+    assert sorted(archived(d)) == ["MVI_0001.MP4", "clients/bob/MVI_0001.MP4"]
+    assert d.stop() == 0
