@@ -260,3 +260,24 @@ def test_rows_that_cannot_be_opened_are_said_once_and_the_clips_archived_as_befo
     assert len(said) == 1 and "hotfolder.db-journal is a directory" in said[0]["reason"], said
     assert sorted(files_under(f.archive)) == ["card2/A.MOV", CLIP]
     led.passes.stop()
+
+
+def test_a_clip_rewritten_with_its_mtime_set_back_is_not_taken_for_the_same(ledger):
+    """A client that rewrites a clip in place and sets its mtime back (robocopy /COPY:DAT,
+    `touch -r`, an SMB client's SETINFO) after it was read: size, inode and mtime as read,
+    other bytes. Its ctime, which no client can set, says it was written to: it is never
+    moved to duplicates/ as the archived file's bytes."""
+    f = ledger.folder
+    data = os.urandom(1 << 20)
+    _archive_first(ledger, data)
+    again = _drop(f, CLIP, data)
+    assert ledger.claim(f, again) is None
+    wait_for(lambda: ledger.passes._answers.qsize() == 1, 10, what="the comparison's answer")
+    st = os.stat(again)
+    other = data[:-1] + bytes([data[-1] ^ 1])
+    with open(again, "r+b") as w:
+        w.write(other)
+    os.utime(again, ns=(st.st_atime_ns, st.st_mtime_ns))
+    ledger.compared()
+    assert files_under(f.duplicates) == [], "another clip's bytes went to duplicates/"
+    assert again.read_bytes() == other and ledger.offered == [CLIP]

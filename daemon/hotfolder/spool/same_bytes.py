@@ -6,8 +6,10 @@ Both files are data: each is reached through its folder opened without a link (n
 opened with O_NOFOLLOW and read only if it is a regular file, so a link planted in archive/
 never makes us read elsewhere. Read CHUNK bytes at a time (memory stays bounded whatever the
 clip's size), with a look at `stop` between chunks: a stop of the daemon is not held by a
-4 GB clip. Each file's identity (device, inode, size, mtime) is taken before and after: a
-file changed meanwhile is CHANGED, never SAME.
+4 GB clip. Each file's identity (device, inode, size, mtime, ctime) is taken before and
+after: a file changed meanwhile is CHANGED, never SAME. The ctime because a client sets the
+mtime at will (robocopy /COPY:DAT, `touch -r`, SMB's SETINFO): a clip rewritten in place with
+its mtime set back kept size, inode and mtime, and its other bytes went to duplicates/.
 """
 from __future__ import annotations
 
@@ -32,16 +34,18 @@ class Verdict(StrEnum):
 
 @dataclass(frozen=True)
 class Stamp:
-    """A file's identity as stat says it: another file, or one written to, has another."""
+    """A file's identity as stat says it: another file, or one written to, has another (the
+    ctime even when its writer set the mtime back: no client can set the ctime)."""
 
     dev: int
     ino: int
     size: int
     mtime_ns: int
+    ctime_ns: int
 
     @classmethod
     def of(cls, st: os.stat_result) -> Stamp:
-        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        return cls(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 @dataclass(frozen=True)
