@@ -91,3 +91,19 @@ def test_the_config_s_own_names_in_a_template_are_judged_as_its_text():
     assert reason is not None and "'{rendition}' is the name of a Windows device (CON" in reason, reason
     assert config_names.unportable(parse("{folder}_{stem}.{ext}"), {"folder": "con"}) is None  # `con_x.jpg`
     assert said("{folder}/{stem}.{ext}") is None  # a name not known: a placeholder
+
+
+def test_what_to_do_when_no_template_is_given_fits_what_was_found():
+    """Without a template to write, the advice is of what was found: a dot ending a date's
+    folder is no `:` (it was told "in a date's spec '-' for ':'"), and a rendition named `con`
+    or `web.` is the config's name, which no date spec fixes: rename it."""
+    reason = said("{taken:%Y.}/{stem}.{ext}")
+    assert reason is not None and "write the template without them" in reason and "':'" not in reason, reason
+    for name, what in (("con", "the name of a Windows device (CON"), ("web.", "ends in a dot")):
+        reason = config_names.unportable(parse("{rendition}/{stem}.{ext}"), {"folder": "shop", "rendition": name})
+        assert reason is not None and what in reason and "':'" not in reason, reason
+        assert f"{{rendition}} is the rendition's name ({name!r}): rename it" in reason, reason
+    reason = config_names.unportable(parse("{folder}/{stem}.{ext}"), {"folder": "aux"})
+    assert reason is not None and "{folder} is the folder's name ('aux'): write another text in its place" in reason
+    reason = said("{stem}_{taken: %H:%M}.{ext}")  # a ':' of a date's spec: told how to write it, as before
+    assert reason is not None and "in a date's spec '-' for ':' as in %H-%M" in reason, reason

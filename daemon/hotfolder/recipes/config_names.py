@@ -53,11 +53,29 @@ def unportable(template: Template, known: Mapping[str, str] | None = None) -> st
     if not said:
         return None
     fixed = _fixed(pieces, known)
-    instead = (f"write {fixed!r} instead" if fixed is not None
-               else "write the template without them, in a date's spec '-' for ':' as in %H-%M")
+    instead = f"write {fixed!r} instead" if fixed is not None else _how(pieces, said, known)
     return (f"{'; '.join(said)}: a name Windows and macOS clients cannot open (an exFAT or NTFS disk refuses to "
             f"write it, an SMB share shows it mangled, e.g. PY99N1~T.JPG); {instead} (a warning, not an error: "
             f"such names work on a folder only Linux reads)")
+
+
+# What to do of a config's name no template fixes (a rendition named `con` or `web.`).
+_RENAME = {"folder": "{shown} is the folder's name ({value!r}): write another text in its place (renaming the "
+                     "folder starts its index and {{seq}} anew)",
+           "rendition": "{shown} is the rendition's name ({value!r}): rename it"}
+
+
+def _how(pieces: list[_Piece], said: list[str], known: Mapping[str, str]) -> str:
+    """What to do when no template to write is known, of what was found: the `:` of a date's
+    spec is told only when a date writes one (a dot ending `{taken:%Y.}` is none), and a
+    config's name said to be at fault is to be renamed (no date spec fixes `con`)."""
+    how = ["write the template without them"]
+    if any(p.field is not None and p.field.kind == Kind.DATE and ":" in p.text for p in pieces):
+        how.append("in a date's spec '-' for ':' as in %H-%M")
+    named = {p.field.name: p.shown for p in pieces if p.field is not None and p.field.name in known
+             and p.field.name in _RENAME and any(p.shown in s for s in said)}
+    told = "; ".join(_RENAME[name].format(shown=shown, value=known[name]) for name, shown in named.items())
+    return ", ".join(how) + (f"; {told}" if told else "")
 
 
 def _pieces(template: Template, known: Mapping[str, str]) -> list[_Piece]:
