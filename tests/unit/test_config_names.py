@@ -107,3 +107,13 @@ def test_what_to_do_when_no_template_is_given_fits_what_was_found():
     assert reason is not None and "{folder} is the folder's name ('aux'): write another text in its place" in reason
     reason = said("{stem}_{taken: %H:%M}.{ext}")  # a ':' of a date's spec: told how to write it, as before
     assert reason is not None and "in a date's spec '-' for ':' as in %H-%M" in reason, reason
+
+
+def test_a_control_character_of_the_template_s_own_text_is_warned_of():
+    """A tab or another control character of the literal text (YAML's "\\t" in a double-quoted
+    filename) is kept in every name, as a `:` is: no Windows client opens such a name. A
+    value's are cleaned when filled in (templates.UNSHOWN): the text alone is said."""
+    reason = said("{stem}\t{rendition}.{ext}")
+    assert reason is not None and "the template's text puts '\\t' into every name" in reason, reason
+    assert "write '{stem}_{rendition}.{ext}' instead" in reason, reason
+    assert said("{stem}_{rendition}.{ext}") is None

@@ -32,6 +32,9 @@ SAMPLE = dt.datetime(2026, 12, 24, 14, 3, 5, 123456, tzinfo=dt.timezone(dt.timed
 # locale's spelling), the `:` each `-`; another is told to be written field by field.
 _INSTEAD = {"c": "%a %b %d %H-%M-%S %Y", "X": "%H-%M-%S", "T": "%H-%M-%S", "R": "%H-%M",
             "r": "%I-%M-%S %p", "Z": "%z"}
+# The template's literal text: Windows' forbidden characters and the control characters,
+# which a value loses when filled in (templates.UNSHOWN) and the text kept (a YAML "\t").
+_LITERAL = re.compile(r'[<>:"\\|?*\x00-\x1f]')
 _PLACEHOLDER = "x"  # a field's value in the skeleton: never a dot, a space or a forbidden character
 
 
@@ -110,7 +113,7 @@ def _problems(pieces: list[_Piece]) -> list[str]:
     for p in pieces:
         if p.field is not None and (found := dict.fromkeys(FORBIDDEN.findall(p.text))):
             said.append(f"{p.shown} writes {_listed(found)} into every name (as {p.text!r})")
-    literal = dict.fromkeys(c for p in pieces if p.literal and p.field is None for c in FORBIDDEN.findall(p.text))
+    literal = dict.fromkeys(c for p in pieces if p.literal and p.field is None for c in _LITERAL.findall(p.text))
     if literal:
         said.append(f"the template's text puts {_listed(literal)} into every name")
     chars = _chars(pieces)
@@ -150,7 +153,7 @@ def _fixed(pieces: list[_Piece], known: Mapping[str, str]) -> str | None:
     spaces the literal text ends a part with dropped, a device's name given a `_` (`con_`, as
     `templates.portable` does); None when that is not enough."""
     mine = [p.literal and p.field is None for p in pieces]
-    chars = [(FORBIDDEN.sub("_", c) if mine[i] else c, i) for c, i in _chars(pieces)]
+    chars = [(_LITERAL.sub("_", c) if mine[i] else c, i) for c, i in _chars(pieces)]
     for start, end in reversed(_paths(chars)):
         part = "".join(c for c, _ in chars[start:end])
         base = part.split(".", 1)[0].rstrip(" ")
