@@ -281,3 +281,42 @@ def test_a_clip_rewritten_with_its_mtime_set_back_is_not_taken_for_the_same(ledg
     ledger.compared()
     assert files_under(f.duplicates) == [], "another clip's bytes went to duplicates/"
     assert again.read_bytes() == other and ledger.offered == [CLIP]
+
+
+def _reloaded(ledger, **changes):
+    """The ledger under a reload of its config that changes its folder so."""
+    folder = replace(ledger.folder, **changes)
+    ledger.reconfigure(replace(ledger.config, folders=(folder,)))
+    return folder
+
+
+def _answered(ledger, data: bytes) -> Path:
+    """The same bytes dropped again, compared, the answer not yet acted on."""
+    f = ledger.folder
+    _archive_first(ledger, data)
+    again = _drop(f, CLIP, data)
+    assert ledger.claim(f, again) is None
+    wait_for(lambda: ledger.passes._answers.qsize() == 1, 10, what="the comparison's answer")
+    return again
+
+
+def test_a_reload_to_on_duplicate_process_while_compared_archives_it_as_before(ledger):
+    """The admin's latest word: a reload to `on_duplicate: process` while a clip is compared
+    (it is still in the inbox, not claimed) archives it beside the first, as any clip under
+    `process`; the answer of the comparison asked under `skip` skipped it."""
+    data = os.urandom(1 << 16)
+    _answered(ledger, data)
+    _reloaded(ledger, on_duplicate=OnDuplicate.PROCESS)
+    ledger.compared()
+    f = ledger.folder
+    assert files_under(f.duplicates) == [] and files_under(f.inbox) == [], files_under(f.duplicates)
+    assert files_under(f.archive) == [CLIP, "ev/MVI_0009_1.MP4"]
+
+
+def test_a_folder_a_reload_took_away_while_compared_leaves_the_clip_in_its_inbox(ledger):
+    data = os.urandom(1 << 16)
+    again = _answered(ledger, data)
+    ledger.reconfigure(replace(ledger.config, folders=()))
+    ledger.compared()
+    assert again.read_bytes() == data and files_under(ledger.folder.duplicates) == []
+    assert files_under(ledger.folder.archive) == [CLIP]

@@ -19,6 +19,10 @@ a crash mid-compare leaves it there for the next start. The main loop acts on ea
     unsure         archived as before, with a warning: a doubt never skips a file
     changed        left in the inbox, offered again: judged anew once quiet
     stopped        left in the inbox
+
+A reload meanwhile is heeded (the file is still in the inbox, not claimed): a folder now
+under `on_duplicate: process` or `fail` archives it as before, whatever the answer; a folder
+the reload took away leaves it in its inbox.
 """
 from __future__ import annotations
 
@@ -109,6 +113,9 @@ class PassedAgain:
         again = asked.path.relative_to(folder.inbox).as_posix()  # the name itself, not as shown
         if found.verdict == Verdict.STOPPED:
             return False
+        now_folder = next((f for f in self.folders() if f.name == folder.name), None)  # a reload's
+        if now_folder is None:  # a reload took the folder away: its inbox is no longer ours to empty
+            return False
         if found.verdict == Verdict.UNSURE:
             self.log.warning("file_compare_failed", folder=folder.name, file=rel,
                              archived=fsnames.display(str(asked.twin)), reason=fsnames.display(found.why),
@@ -125,6 +132,8 @@ class PassedAgain:
         if _stamp(asked.twin) != found.old:  # the archived one changed or went: look again
             self.offer_again(folder, again)
             return False
+        if now_folder.on_duplicate != OnDuplicate.SKIP or now_folder.duplicates is None:
+            return True  # a reload since it was asked (on_duplicate: process): archived, as any clip now
         try:
             self.sameness.passed_again(folder, asked.path, asked.twin, asked.of)
         except OSError as exc:  # it stays in the inbox; a rescan offers it again
