@@ -14,6 +14,7 @@ import pytest
 
 from hotfolder.config.choices import OnDuplicate
 from hotfolder.config.model import Config, Folder, Rendition
+from hotfolder.spool import same_bytes
 from hotfolder.spool.same_bytes import Compared, Stamp, Verdict
 from hotfolder.supervisor.duplicates import counted
 from hotfolder.supervisor.ledger import Ledger
@@ -320,3 +321,26 @@ def test_a_folder_a_reload_took_away_while_compared_leaves_the_clip_in_its_inbox
     ledger.compared()
     assert again.read_bytes() == data and files_under(ledger.folder.duplicates) == []
     assert files_under(ledger.folder.archive) == [CLIP]
+
+
+def test_a_clip_deleted_while_compared_is_not_said_archived(tmp_path):
+    """A clip its client deleted (or moved away) before it was opened: the comparison could not
+    read it (unsure), and nothing is left to archive; the warning said "archived as it is"
+    of a file that was not. Gone is gone, as after a comparison that read it."""
+    import structlog
+
+    with structlog.testing.capture_logs() as said:  # around the ledger's making: its logger is cached
+        led = _ledger(tmp_path)
+        try:
+            f = led.folder
+            data = os.urandom(1 << 16)
+            _archive_first(led, data)
+            again = _drop(f, CLIP, data)
+            again.unlink()
+            found = same_bytes.compare(f.archive / CLIP, again)
+            assert found.verdict == Verdict.UNSURE, found
+            assert led.passes._acted(_Asked(f, again, f.archive / CLIP), found) is False
+        finally:
+            led.passes.stop()
+    assert not [e for e in said if e["event"] == "file_compare_failed"], said
+    assert files_under(f.archive) == [CLIP]

@@ -16,7 +16,8 @@ a crash mid-compare leaves it there for the next start. The main loop acts on ea
 
     same           the duplicates folder with its record (supervisor/duplicates.py)
     different      archived as before (`_1`, the line's note)
-    unsure         archived as before, with a warning: a doubt never skips a file
+    unsure         archived as before, with a warning: a doubt never skips a file (one
+                   deleted before it was read: nothing to archive, nothing said)
     changed        left in the inbox, offered again: judged anew once quiet
     stopped        left in the inbox
 
@@ -117,6 +118,8 @@ class PassedAgain:
         if now_folder is None:  # a reload took the folder away: its inbox is no longer ours to empty
             return False
         if found.verdict == Verdict.UNSURE:
+            if not _there(asked.path):  # deleted or moved away before it was read: nothing to archive
+                return False
             self.log.warning("file_compare_failed", folder=folder.name, file=rel,
                              archived=fsnames.display(str(asked.twin)), reason=fsnames.display(found.why),
                              action="archived as it is, as any file passed through (a doubt never skips a file)")
@@ -289,6 +292,14 @@ def first_there(found: Iterable[passed.Row], folder: Folder, folders: Iterable[F
             continue
         return of, twin
     return None
+
+
+def _there(path: Path) -> bool:
+    """Whether anything is at `path` (a link counts: the move refuses it, and says so)."""
+    try:
+        return nofollow.lexists(path)
+    except OSError:  # a folder on the way swapped for a link: the move meets it and says so
+        return True
 
 
 def _stamp(path: Path) -> Stamp | None:
