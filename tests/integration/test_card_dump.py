@@ -240,7 +240,8 @@ def test_a_card_dumped_again_does_not_archive_its_clips_again(daemon_factory, tm
     assert (duplicates / "ev/MVI_0009.MP4").read_bytes() == clip
     record = json.loads((duplicates / "ev/MVI_0009.MP4.duplicate.json").read_text())
     assert record["kind"] == "exact" and record["matched"]["archived"] == "ev/MVI_0009.MP4", record
-    skipped = d.events("file_skipped")
+    # The line comes after the move: under load the test read the log between the two
+    skipped = wait_for(lambda: d.events("file_skipped"), 10, what="the copy's file_skipped line")
     assert [(e["file"], e["kind"], e["matched_archived"]) for e in skipped] == [
         ("ev/MVI_0009.MP4", "exact", "ev/MVI_0009.MP4")], skipped
     wait_for(lambda: d.status_json()["folders"]["test"]["duplicates"].get("exact") == 1, 10,
@@ -252,7 +253,8 @@ def test_a_card_dumped_again_does_not_archive_its_clips_again(daemon_factory, tm
     wait_for(lambda: any(e["archived"].endswith("MVI_0009_1.MP4") for e in d.events("file_passed_through")), 20,
              what="the other clip archived")
     assert (d.archive / "ev/MVI_0009_1.MP4").read_bytes() == other
-    again = [e for e in d.events("file_passed_through") if e["archived"].endswith("MVI_0009_1.MP4")]
+    again = wait_for(lambda: [e for e in d.events("file_passed_through") if e["archived"].endswith("MVI_0009_1.MP4")],
+                     10, what="the other clip's file_passed_through line")
     assert len(again) == 1 and again[0]["note"] == (
         "archived as MVI_0009_1.MP4 beside MVI_0009.MP4, of the same size (the same card dumped again?): compare "
         "them, and delete one if they are the same"), d.events("file_passed_through")
