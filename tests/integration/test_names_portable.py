@@ -90,6 +90,8 @@ def test_originals_whose_outputs_differ_only_in_case_keep_each_its_output_on_exf
     for p in photos:  # all at once: the two workers' writes overlap now and then, as a day's work does
         os.rename(p, d.inbox / p.name)
     wait_for(lambda: ends(d) == len(photos), 180, what="the photos rendered")
+    # and their lines: a file_done is written after its original lies in archive/ (once a flake, under load)
+    wait_for(lambda: len(d.events("file_done")) == len(photos), 20, what="every file_done line")
     outputs = d.outputs()
     assert len(outputs) == len(photos), (sorted(outputs), sorted(os.listdir(d.output)))
     shapes = set()
