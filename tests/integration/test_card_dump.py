@@ -176,7 +176,9 @@ def test_cinema_and_360_clips_are_passed_through_and_a_360_photo_is_rendered(dae
     wait_for(lambda: ends(d) >= len(CLIPS) + 1, 30, what="every file to reach an end")
     assert failed_originals(d) == [], failed_originals(d)
     assert sorted(archived(d)) == sorted([*CLIPS, "x4/IMG_20261207_101500_00_002.insp"]), archived(d)
-    assert sorted(e["file"] for e in d.events("file_passed_through")) == sorted(CLIPS)
+    # each line is written after its clip's move: waited for, as the files were
+    wait_for(lambda: sorted(e["file"] for e in d.events("file_passed_through")) == sorted(CLIPS), 10,
+             what="a file_passed_through line for each clip")
     assert [o for o in files_under(d.output) if "IMG_20261207_101500_00_002" in o], files_under(d.output)
     assert d.stop() == 0
 
