@@ -55,7 +55,10 @@ def test_a_16_bit_source_holds_one_target_frame_at_a_time(tmp_path):
                           capture_output=True, text=True, timeout=120, check=True)
     got = json.loads(done.stdout.strip().splitlines()[-1])
     assert got["sizes"] == [[64, 48]] * 3
-    assert got["grew"] < 2 * FRAME_KIB, f"{got['grew']} KiB grew; three frames are {3 * FRAME_KIB} KiB"
+    # Measured (KiB): the code before 128,456-130,072 (3.7 frames); now 52,160 idle and 61,900-71,960 on a
+    # loaded machine (libvips' threads hold more tiles at once: a CI run under four test processes
+    # went past 2 frames). 2.5 frames tells the two apart with room on both sides.
+    assert got["grew"] < 5 * FRAME_KIB // 2, f"{got['grew']} KiB grew; three frames are {3 * FRAME_KIB} KiB"
 
 
 def test_each_profile_renders_the_same_pixels_as_alone(tmp_path):
