@@ -62,6 +62,14 @@ command -v "$PYTHON" >/dev/null || die "$PYTHON not found (set PYTHON=/path/to/p
     || die "$PYTHON is older than 3.11"
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null \
     || die "$PYTHON cannot create venvs: apt-get install python3-venv"
+# an extra pip does not know is only a warning of pip's: a typo would install without it
+unknown=$("$PYTHON" - "$REPO/pyproject.toml" "$EXTRAS" <<'PY'
+import sys, tomllib
+known = tomllib.load(open(sys.argv[1], "rb"))["project"]["optional-dependencies"]
+print(" ".join(e for e in sys.argv[2].replace(",", " ").split() if e not in known))
+PY
+) || die "cannot read $REPO/pyproject.toml"
+[ -z "$unknown" ] || die "EXTRAS: no extra named $unknown (pyproject.toml's [project.optional-dependencies])"
 
 # 1. the venv
 if [ ! -x "$VENV/bin/python" ]; then
@@ -77,6 +85,10 @@ tar -C "$REPO" --exclude=./.git --exclude=./.venv --exclude=./var --exclude=./bu
     --exclude='*.egg-info' --exclude=__pycache__ --exclude=./bench -cf - . | tar -C "$BUILD" -xf -
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade "$BUILD${EXTRAS:+[$EXTRAS]}"
 "$VENV/bin/hotfolder" --version >/dev/null || die "$VENV/bin/hotfolder does not run"
+case ",$EXTRAS," in *,heic-ffmpeg,*)
+    "$VENV/bin/python" -c 'from hotfolder.engine.decoders import hevc; raise SystemExit(not hevc.available())' \
+        || die "PyAV (the heic-ffmpeg extra) was installed but does not load; EXTRAS= installs without it" ;;
+esac
 
 # 2. user, group and folders
 say "installing $SYSUSERS and $TMPFILES"

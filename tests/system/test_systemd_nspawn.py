@@ -267,6 +267,9 @@ def test_install_use_reload_stop_uninstall(rootfs, wheels, source, images, tmp_p
         # with FFmpeg's HEVC decoder by default (the heic-ffmpeg extra): iPhone HEICs at its speed
         assert "installing hotfolder[heic-ffmpeg]" in r.stdout
         m.sh("/opt/hotfolder/venv/bin/python -c 'from hotfolder.engine.decoders import hevc; assert hevc.available()'")
+        # an extra misspelled is refused before anything changes (pip only warns, and installs without it)
+        r = m.sh("EXTRAS=heic_ffmpeg bash /src/systemd/install.sh", check=False, env=offline)
+        assert r.returncode != 0 and "EXTRAS: no extra named heic_ffmpeg" in r.stderr, r.stderr
         m.sh(f"echo '# admin was here' >> {CONFIG}")
         r = m.sh("bash /src/systemd/install.sh", env=offline, timeout=600)
         assert "keeping your /etc/hotfolder/hotfolder.yaml" in r.stdout
