@@ -264,7 +264,27 @@ def test_a_late_sidecar_is_said_rendered_before_only_of_an_image_the_daemon_rend
             side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / f"{stem}.xmp", b"<x/>"),
                                      folder.state_dir)
     notes = [s["note"].split(" ")[:3] for s in said]
-    assert notes == [["its", "image", "IMG_3.JPG"], ["no", "image", "of"], ["no", "image", "of"]], said
+    assert notes == [["its", "image", "IMG_3.JPG"], ["no", "image", "of"], ["its", "file", "IMG_7.MOV"]], said
+
+
+def test_a_clip_s_sidecar_is_said_to_lie_beside_its_clip_not_to_have_no_image(tmp_path):
+    """A video's XMP (Lightroom and Bridge keep one for a clip) was archived saying "no image
+    of it arrived within sidecar_wait ...: raise sidecar_wait", which sent an admin looking
+    for a photo; and, its clip dumped again, as IMG_7_1.xmp, the same (a review)."""
+    import structlog
+
+    from hotfolder.supervisor import side_files
+
+    folder = make_folder(tmp_path)
+    folder.archive.mkdir(parents=True, exist_ok=True)
+    (folder.archive / "MVI_7.MOV").write_bytes(b"a clip passed through")
+    with structlog.testing.capture_logs() as said:
+        for _ in range(2):  # the second: the same card again, its sidecar archived under a free name
+            side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / "MVI_7.xmp", b"<x/>"),
+                                     folder.state_dir)
+    assert [s["note"] for s in said] == [
+        f"its file MVI_7.MOV is passed through as it is (pass_through:), never rendered: archived beside it as "
+        f"{name}, read by nothing here" for name in ("MVI_7.xmp", "MVI_7_1.xmp")], said
 
 
 def test_a_sidecar_alone_is_archived_or_deleted(tmp_path):

@@ -207,6 +207,11 @@ def _why_alone(folder: Folder, where: Path | None, state_dir: Path | None,
             return True, (f"its image {fsnames.display(image)} was rendered before it arrived, without it; archived "
                           f"beside that image: {how} renders the image again with it (copy a sidecar before or with "
                           "its image)")
+    clip = sidecars.find_image(where.parent, came_as or where.name) if where is not None else None
+    if where is not None and clip is not None and rules.passes_through(folder, where.parent / clip):
+        # a clip's (a video's XMP, kept by Lightroom or Bridge): "no image arrived" sent admins looking
+        return False, (f"its file {fsnames.display(clip)} is passed through as it is (pass_through:), never "
+                       f"rendered: archived beside it as {fsnames.display(where.name)}, read by nothing here")
     return False, (f"no image of it arrived within sidecar_wait ({folder.sidecar_wait:g} s): "
                    + ("archived alone" if where else "deleted (on_success: delete)")
                    + "; drop a sidecar with its image, or raise sidecar_wait")
