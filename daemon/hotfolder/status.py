@@ -39,7 +39,8 @@ class Status:
     cluster: dict = field(default_factory=dict)  # cluster mode: the cluster-wide numbers
     in_failed: int = 0  # files in the failed/ folders now (a requeued file has left)
     # per folder name: {"processed", "failed", "waiting", "claimed", "paused" (its recipe),
-    # "unmounted" (a place on a share not mounted), ...}; processed and failed sum to the
+    # "unmounted" (a place on a share not mounted), "comparing" (clips in the inbox compared with
+    # the archived one of their name: supervisor/passed_again.py), ...}; processed and failed sum to the
     # totals above (folders a reload removed keep their counts here)
     folders: dict = field(default_factory=dict)
     claiming_paused: bool = False

@@ -465,3 +465,52 @@ def test_under_duplicate_scope_auto_a_client_s_subfolder_is_a_delivery_of_its_ow
     assert record["matched"]["archived"] in ("MVI_0001.MP4", "clients/bob/MVI_0001.MP4"), record
     assert sorted(archived(d)) == ["MVI_0001.MP4", "clients/bob/MVI_0001.MP4"]
     assert d.stop() == 0
+
+
+def test_a_clip_being_compared_is_shown_by_status_the_page_and_metrics(daemon_factory, tmp_path):
+    """While a clip dumped again is compared (seconds to a minute for 4 GB on a share) it lies
+    in the inbox, neither queued nor in flight: an admin saw "queued 0, in flight 0" and
+    wondered why it was not archived. `hotfolder status`, the page and /metrics count it. The
+    comparison is held deterministically: the archived clip's open waits for the test
+    (fanotify, tests/harness/held.py)."""
+    import os
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from tests.harness import hotfolder, http_url
+    from tests.harness.held import HeldOpen
+
+    def gauge() -> dict[str, float]:
+        with urllib.request.urlopen(url + "/metrics", timeout=10) as response:
+            text = response.read().decode("utf-8")
+        return {s.labels["folder"]: s.value for f in text_string_to_metric_families(text) for s in f.samples
+                if s.name == "hotfolder_clips_comparing"}
+
+    def page() -> str:
+        with urllib.request.urlopen(url + "/", timeout=10) as response:
+            return response.read().decode("utf-8")
+
+    d = daemon_factory(on_duplicate=None, extra='http: {listen: "127.0.0.1:0"}').start()
+    url = http_url(d)
+    clip = os.urandom(1 << 20)
+    c.write(d.inbox / "ev" / "MVI_0009.MP4", clip)
+    wait_for(lambda: d.events("file_passed_through"), 20, what="the clip archived")
+    with HeldOpen(d.archive / "ev" / "MVI_0009.MP4") as held:
+        c.write(d.inbox / "ev" / "MVI_0009.MP4", clip)
+        held.wait_open(20)  # the comparison opens the archived clip: held there
+        snap = wait_for(lambda: (s := d.status_json())["folders"]["test"].get("comparing") == 1 and s, 10,
+                        what="the status to count the clip being compared")
+        assert snap["in_flight"] == 0 and (d.inbox / "ev" / "MVI_0009.MP4").exists(), snap
+        shown = hotfolder("status", "--config", str(d.config)).stdout
+        assert ("  comparing  1      clip in the inbox compared byte for byte with the archived one of its name "
+                "(then moved to duplicates/ or archived)") in shown.splitlines(), shown
+        assert wait_for(lambda: gauge() == {"test": 1}, 10, what="the gauge at 1"), gauge()
+        body = wait_for(lambda: 'id="count-comparing"' in (p := page()) and p, 10, what="the page to count it")
+        assert '<div id="count-comparing"><b>1</b>clips being compared</div>' in body, body
+    wait_for(lambda: d.events("file_skipped"), 20, what="the copy skipped once its comparison ended")
+    wait_for(lambda: d.status_json()["folders"]["test"]["comparing"] == 0, 10, what="the count back to 0")
+    assert "comparing" not in hotfolder("status", "--config", str(d.config)).stdout
+    wait_for(lambda: gauge() == {"test": 0}, 10, what="the gauge back to 0")
+    wait_for(lambda: 'id="count-comparing"' not in page(), 10, what="the page to stop counting it")
+    assert d.stop() == 0

@@ -240,6 +240,34 @@ def test_a_name_that_is_not_utf8_is_rendered_and_known_again_in_cluster_mode(clu
     assert not files_under(c.failed), c.logs()
 
 
+def test_a_cluster_head_s_status_counts_the_clip_it_compares(cluster_factory):
+    """The head passes clips through and compares one dumped again itself (no node reads it):
+    its status counts it while it lies in the inbox, as a local daemon's does. Held at the
+    comparison's open of the archived clip (fanotify: tests/harness/held.py)."""
+    from tests.harness import hotfolder
+    from tests.harness.held import HeldOpen
+
+    c = cluster_factory()
+    c.start_head()
+    clip = os.urandom(1 << 16)
+    staging = c.tmp / "staging"
+    staging.mkdir()
+    (staging / "MVI_0009.MP4").write_bytes(clip)
+    os.rename(staging / "MVI_0009.MP4", c.inbox / "MVI_0009.MP4")
+    wait_for(lambda: c.events("head", "file_passed_through"), 30, what="the clip archived by the head")
+    with HeldOpen(c.archive / "MVI_0009.MP4") as held:
+        (staging / "MVI_0009.MP4").write_bytes(clip)
+        os.rename(staging / "MVI_0009.MP4", c.inbox / "MVI_0009.MP4")
+        held.wait_open(30)
+        wait_for(lambda: c.status()["folders"]["photos"].get("comparing") == 1, 10,
+                 what="the head's status to count the clip being compared")
+        shown = hotfolder("status", "--config", str(c.config)).stdout
+        assert "  comparing  1      clip in the inbox" in shown, shown
+    wait_for(lambda: c.events("head", "file_skipped"), 30, what="the copy skipped")
+    wait_for(lambda: c.status()["folders"]["photos"]["comparing"] == 0, 10, what="the count back to 0")
+    assert files_under(c.archive) == ["MVI_0009.MP4"] and not files_under(c.failed), c.logs()
+
+
 def test_a_forged_index_record_fails_no_file_and_a_forged_count_is_no_broker_outage(cluster_factory):
     """The tester's two lines: a record with a names entry failed the good file of that name
     ("ValueError: invalid literal for int()"), and a count that is not one made the status say

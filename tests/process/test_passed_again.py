@@ -344,3 +344,27 @@ def test_a_clip_deleted_while_compared_is_not_said_archived(tmp_path):
             led.passes.stop()
     assert not [e for e in said if e["event"] == "file_compare_failed"], said
     assert files_under(f.archive) == [CLIP]
+
+
+def test_the_clips_asked_and_not_yet_settled_are_counted_per_folder(ledger):
+    """What the status shows (publish.py): the clip being read and the one waiting for its turn
+    both lie in the inbox, neither queued nor in flight; settled, neither is counted; after a
+    stop none is (they stay in the inbox for the next start). The first comparison is held
+    at its open of the archived clip (fanotify: tests/harness/held.py)."""
+    from tests.harness.held import HeldOpen
+
+    f = ledger.folder
+    first, second = os.urandom(1 << 16), os.urandom(1 << 16)
+    _archive_first(ledger, first)
+    assert ledger.claim(f, _drop(f, "ev/MVI_0010.MP4", second)) is None
+    assert ledger.passes.comparing() == {}
+    with HeldOpen(f.archive / CLIP) as held:
+        assert ledger.claim(f, _drop(f, CLIP, first)) is None
+        held.wait_open(10)  # the thread reads the first: held there
+        assert ledger.claim(f, _drop(f, "ev/MVI_0010.MP4", second)) is None  # waits in the queue
+        assert ledger.passes.comparing() == {"t": 2}
+    _settle_until(ledger, lambda: len(files_under(f.duplicates)) == 4, "both copies moved to duplicates/")
+    assert ledger.passes.comparing() == {}
+    assert ledger.claim(f, _drop(f, CLIP, first)) is None and ledger.passes.comparing() == {"t": 1}
+    ledger.passes.stop()
+    assert ledger.passes.comparing() == {}

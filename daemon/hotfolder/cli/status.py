@@ -120,6 +120,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     _say(f"  queued     {snap['queued'] + snap['waiting']:<6} {snap['queued']} claimed and waiting for "
          f"{'a node' if cluster else 'a worker'}, {snap['waiting']} in the inbox (being written, or waiting for room)")
     _say(f"  in flight  {snap['in_flight']}")
+    # In the inbox meanwhile, neither queued nor in flight: "queued 0, in flight 0" beside a clip
+    # left there read as a clip forgotten (an admin's report)
+    comparing = sum(_count(f.get("comparing")) for f in folders)
+    if comparing:
+        clips = ("clip in the inbox compared byte for byte with the archived one of its name" if comparing == 1 else
+                 "clips in the inbox compared byte for byte with the archived one of their name")
+        _say(f"  comparing  {comparing:<6} {clips} (then moved to duplicates/ or archived)")
     if cluster:  # the head starts no worker: "0/0 alive" read as a dead pool
         _say("  workers    none here: the cluster's nodes render (`hotfolder worker`)")
     else:
@@ -147,6 +154,11 @@ def _say(text: str) -> None:
     name or version from Redis), never a cursor move or a line of its own (an attack round:
     `evil\x1b]0;pwned\x07…\nfake line: broker ok` from a node key was printed as it was)."""
     print(printable(text))
+
+
+def _count(value) -> int:
+    """A count of the snapshot, which a damaged file may give as anything: 0 then."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _stale_snapshot(snap: dict | None, lock: Holder, fresh: bool) -> dict | None:

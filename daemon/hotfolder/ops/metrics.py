@@ -113,6 +113,10 @@ class _SnapshotCollector:
                           "folder: the files rendered into them wait in the inbox (the log's "
                           "output_subfolder_unwritable says which and why)", status,
                           lambda counts: counts.get("subfolders_held", 0))
+        yield _per_folder("hotfolder_clips_comparing", "Clips passed through again (on_duplicate: skip) being "
+                          "compared byte for byte with the archived clip of their name and size, or waiting for "
+                          "their turn, per folder: they lie in the inbox meanwhile, neither queued nor in flight",
+                          status, lambda counts: counts.get("comparing", 0))
         if not self.metrics.cluster:  # in cluster mode the workers are other machines' (see docs/cluster.md)
             yield _gauge("hotfolder_workers_alive", "Worker processes alive", status.workers_alive)
             yield _gauge("hotfolder_workers", "Worker processes wanted (the config's workers)", status.workers)

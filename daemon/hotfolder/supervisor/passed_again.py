@@ -31,6 +31,7 @@ import queue
 import sqlite3
 import stat
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,7 +68,8 @@ class PassedAgain:
         self._said: set[Path] = set()  # state_dirs whose rows failed, said once
         self._asked: queue.Queue[_Asked] = queue.Queue(MAX_ASKED)
         self._answers: queue.SimpleQueue[tuple[_Asked, Compared]] = queue.SimpleQueue()
-        self._comparing: set[Path] = set()  # inbox paths asked and not yet settled (the main loop's)
+        # inbox paths asked and not yet settled (queued, being read, or answered), by folder name (the main loop's)
+        self._comparing: dict[Path, str] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -88,13 +90,21 @@ class PassedAgain:
             self._asked.put_nowait(_Asked(folder, path, twin, of))
         except queue.Full:
             return True  # it waits in the inbox: a rescan offers it again
-        self._comparing.add(path)
+        self._comparing[path] = folder.name
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="passed-again", daemon=True)
             self._thread.start()
         self.log.info("file_comparing", folder=folder.name, file=_rel(folder, path),
                       archived=fsnames.display(str(twin)))
         return True
+
+    def comparing(self) -> dict[str, int]:
+        """The main loop: per folder name, its clips asked and not yet settled (waiting in the
+        queue, being read, or answered): they lie in the inbox, neither queued nor in flight, and
+        the status says so. Nothing after a stop: those are left in the inbox for the next start."""
+        if self._stop.is_set():
+            return {}
+        return dict(Counter(self._comparing.values()))
 
     def settle(self) -> Iterator[tuple[Folder, Path]]:
         """The main loop, each turn: act on the comparisons that ended; yields each file to
@@ -104,7 +114,7 @@ class PassedAgain:
                 asked, found = self._answers.get_nowait()
             except queue.Empty:
                 return
-            self._comparing.discard(asked.path)
+            self._comparing.pop(asked.path, None)
             if self._acted(asked, found):
                 yield asked.folder, asked.path
 

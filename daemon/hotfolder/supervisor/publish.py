@@ -106,7 +106,8 @@ class Publisher:
     def _folder_counts(self, b: BackendStatus) -> dict:
         """Per folder: processed and failed from the backend's shared counts (every folder
         counted since the start, also one a reload removed), waiting, claimed, the inbox
-        files it cannot take (by kind) and the output subfolders whose files wait, now."""
+        files it cannot take (by kind), the output subfolders whose files wait and the clips
+        being compared (passed_again.py), now."""
         s = self.service
         names = s.slots.names()
         counts = dict(b.by_folder) or {name: b.by_slot[i] for i, name in enumerate(names) if i < len(b.by_slot)}
@@ -116,8 +117,9 @@ class Publisher:
         held = s.gate.subfolders.by_folder(time.monotonic())
         unmounted = self.service.unmounted()
         same = counted(b.duplicates, s.ledger.sameness.counts)  # the cluster's (Redis) and this daemon's own
+        comparing = s.ledger.passes.comparing()  # clips passed through again, compared here (a cluster's head too)
         out = {}
-        for name in dict.fromkeys([*names, *counts]):
+        for name in dict.fromkeys([*names, *counts, *comparing]):
             processed, failed = counts.get(name, (0, 0))
             inbox = s.watcher.inboxes.get(name) if s.watcher else None
             tally = same.get(name) or {}
@@ -129,7 +131,7 @@ class Publisher:
                          "duplicates": {k: tally.get(k, 0) for k in ("exact", "similar")},
                          "names_reused": {k: tally.get(k, 0) for k in ("new_version", "different_photo")},
                          "untakeable": untakeable.get(name) or dict.fromkeys(UNTAKEABLE_KINDS, 0),
-                         "subfolders_held": held.get(name, 0)}
+                         "subfolders_held": held.get(name, 0), "comparing": comparing.get(name, 0)}
         return out
 
     def _in_failed(self) -> int:

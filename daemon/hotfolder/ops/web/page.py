@@ -79,6 +79,9 @@ def render_page(view: View, *, logged_in: bool, csrf: str, flash: str = "", erro
         ("processed", "processed", s.processed), ("failed", "failed", s.failed),
         ("in-failed", "in failed/ now", s.in_failed), ("queued", "queued", s.queued + s.waiting),
         ("in-flight", "in flight", s.in_flight)]
+    comparing = sum(c.get("comparing", 0) for c in s.folders.values())
+    if comparing:  # in the inbox meanwhile, neither queued nor in flight (supervisor/passed_again.py)
+        counts.append(("comparing", "clips being compared", comparing))
     if not s.cluster:
         counts.append(("workers", "workers", f"{s.workers_alive}/{s.workers}"))
     parts.append('<div class="counts">' + "".join(
