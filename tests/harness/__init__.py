@@ -10,6 +10,7 @@
 - configs.py   config texts of several folders (folder_yaml, write_config)
 - cluster.py   Cluster: redis-server, the head and `hotfolder worker` processes
 - permissions.py  bound_by_permissions: root's daemon without CAP_DAC_OVERRIDE, so modes apply
+- held.py      HeldOpen: a file whose opens wait for the test (fanotify), to hold a daemon's read mid-way
 
 The fixtures that use them are in tests/conftest.py.
 """

@@ -56,3 +56,31 @@ def test_ready_status_watchdog_reload_stopping(daemon_factory, tmp_path):
         assert d.stop() == 0
     finally:
         listener.sock.close()
+
+
+def test_status_counts_a_clip_being_compared(daemon_factory, tmp_path):
+    """`systemctl status` said "queued 0, in flight 0" while a clip dumped again lay in the
+    inbox being compared with its archived twin; held there (fanotify: tests/harness/held.py)."""
+    import os
+
+    from tests.harness.held import HeldOpen
+
+    d = daemon_factory(on_duplicate=None)
+    listener = Listener(tmp_path / "notify.sock")
+    try:
+        d.start(env={"NOTIFY_SOCKET": str(tmp_path / "notify.sock")})
+        clip = os.urandom(1 << 16)
+        (d.inbox / "MVI_0009.MP4").write_bytes(clip)
+        wait_for(lambda: d.events("file_passed_through"), 20, what="the clip archived")
+        with HeldOpen(d.archive / "MVI_0009.MP4") as held:
+            (d.inbox / "MVI_0009.MP4").write_bytes(clip)
+            held.wait_open(20)
+            wait_for(lambda: any(", in flight 0, comparing 1, workers " in m.get("STATUS", "")
+                                 for m in listener.poll()), 10, what="STATUS to count the clip being compared")
+        wait_for(lambda: d.events("file_skipped"), 20, what="the copy skipped")
+        listener.messages.clear()
+        wait_for(lambda: listener.seen("STATUS", "processed 0, failed 0, queued 0, in flight 0, workers 2/2"), 10,
+                 what="STATUS without it once compared")
+        assert d.stop() == 0
+    finally:
+        listener.sock.close()

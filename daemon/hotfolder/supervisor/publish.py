@@ -95,12 +95,15 @@ class Publisher:
     def line(self, status: Status | None = None) -> str:
         """The one line of sd_notify STATUS (and of READY=1)."""
         st = status or self.status()
+        # clips in the inbox compared with their archived twin: neither queued nor in flight
+        comparing = sum(c.get("comparing", 0) for c in st.folders.values())
+        also = f", comparing {comparing}" if comparing else ""
         if st.cluster:
             line = (f"cluster: processed {st.processed}, failed {st.failed}, queue {st.queued}, "
-                    f"in flight {st.in_flight}, broker {st.cluster.get('broker')}")
+                    f"in flight {st.in_flight}{also}, broker {st.cluster.get('broker')}")
         else:
             line = (f"processed {st.processed}, failed {st.failed}, queued {st.queued + st.waiting}, "
-                    f"in flight {st.in_flight}, workers {st.workers_alive}/{st.workers}")
+                    f"in flight {st.in_flight}{also}, workers {st.workers_alive}/{st.workers}")
         return f"{line}; {st.message}" if st.message else line
 
     def _folder_counts(self, b: BackendStatus) -> dict:
