@@ -514,3 +514,39 @@ def test_a_clip_being_compared_is_shown_by_status_the_page_and_metrics(daemon_fa
     wait_for(lambda: gauge() == {"test": 0}, 10, what="the gauge back to 0")
     wait_for(lambda: 'id="count-comparing"' not in page(), 10, what="the page to stop counting it")
     assert d.stop() == 0
+
+
+def test_a_clip_s_sidecar_dumped_again_goes_with_the_clip_to_duplicates(daemon_factory, tmp_path):
+    """A video's XMP (`MVI_0009.xmp`, Lightroom's or Bridge's) of a card dumped again, into the
+    same folder or another: the clip went to duplicates/, and the sidecar, the very bytes archived
+    beside its twin, was archived a second time (`MVI_0009_1.xmp`), or alone in a new folder of
+    archive/ with "no image of it arrived within sidecar_wait: raise sidecar_wait" (a new user's
+    week, item 1). It now goes with the clip, as a photo copy's sidecar does; one that differs
+    from the archived one is archived beside it as before (nothing is lost)."""
+    import os
+
+    d = daemon_factory(on_duplicate=None).start()
+    clip = os.urandom(3 << 20)
+    c.write(d.inbox / "ev/MVI_0009.MP4", clip)
+    c.write(d.inbox / "ev/MVI_0009.xmp", XMP)
+    wait_for(lambda: len(d.events("sidecar_alone")) == 1, 20, what="the first sidecar archived")
+    assert archived(d) == ["ev/MVI_0009.MP4", "ev/MVI_0009.xmp"]
+    duplicates = d.var / "duplicates"
+    for where in ("ev", "backup/ev"):  # the same folder again, then another one
+        c.write(d.inbox / where / "MVI_0009.MP4", clip)
+        c.write(d.inbox / where / "MVI_0009.xmp", XMP)
+        wait_for(lambda: files_under(d.inbox) == [], 20, what=f"the card dumped again into {where} taken")
+        assert (duplicates / where / "MVI_0009.xmp").read_bytes() == XMP, files_under(duplicates)
+    assert archived(d) == ["ev/MVI_0009.MP4", "ev/MVI_0009.xmp"]
+    assert len(d.events("sidecar_alone")) == 1, d.events("sidecar_alone")
+    skipped = wait_for(lambda: [e for e in d.events("file_skipped") if e.get("sidecar_with_it")], 10,
+                       what="the copies' file_skipped lines")
+    assert [e["sidecar_with_it"] for e in skipped] == ["MVI_0009.xmp", "MVI_0009.xmp"], skipped
+
+    c.write(d.inbox / "ev/MVI_0009.MP4", clip)  # a sidecar edited since: archived beside the first
+    edited = XMP.replace(b'xmp:Rating="4"', b'xmp:Rating="5"')
+    c.write(d.inbox / "ev/MVI_0009.xmp", edited)
+    wait_for(lambda: len(d.events("sidecar_alone")) == 2, 20, what="the edited sidecar archived")
+    assert (d.archive / "ev/MVI_0009_1.xmp").read_bytes() == edited
+    assert failed_originals(d) == [] and d.stop() == 0
+    assert [e for e in d.events() if e["level"] not in ("info", "debug")] == []

@@ -162,12 +162,14 @@ class Sameness:
         archived_as = twin.relative_to(of.archive).as_posix()
         when = nofollow.lstat(twin).st_ctime  # its move into archive/ set it
         match = Match(Kind.EXACT, of.name, archived_as, archived_as, (), when)
-        where = moves.duplicate(folder, path, rel, kind=str(Kind.EXACT), matched=match.as_json())
+        xmp = _same_sidecar(path, twin)
+        where = moves.duplicate(folder, path, rel, kind=str(Kind.EXACT), matched=match.as_json(), sidecar=xmp)
         self._count(folder.name, str(Kind.EXACT))
         self.log.info("file_skipped", folder=folder.name, file=fsnames.display(rel), kind=str(Kind.EXACT), bits=0,
                       matched=fsnames.display(f"{of.name}/{archived_as}"),
                       matched_archived=fsnames.display(archived_as),
-                      duplicates=str(where), outcome="duplicate", passed_through=True)
+                      duplicates=str(where), outcome="duplicate", passed_through=True,
+                      **({"sidecar_with_it": fsnames.display(xmp)} if xmp else {}))
         self.on_notice(skipped_notice(folder.name, fsnames.display(rel), Kind.EXACT, match.said(), ()))
         return where
 
@@ -338,3 +340,22 @@ class Rebuild:
         else:
             self.indexed += 1
         return self.ended and self.in_flight == 0
+
+
+def _same_sidecar(path: Path, twin: Path) -> str | None:
+    """The name of the XMP sidecar beside `path` (a clip passed through again, in the inbox)
+    that holds the very bytes of the one beside `twin` (the archived clip it repeats): the
+    same card dumped again, a video's XMP with it. It goes to duplicates/ with the clip: it
+    was archived a second time (`MVI_0009_1.xmp`), or alone in a new folder of archive/ with
+    "no image of it arrived". One that differs, or is no regular file, stays in the inbox, to
+    be archived beside the first as before (nothing read it; nothing is lost)."""
+    name = sidecars.find_sidecar(path.parent, path.name)
+    old = sidecars.find_sidecar(twin.parent, twin.name)
+    if name is None or old is None:
+        return None
+    try:
+        limit = sidecars.SIDECAR_LIMIT
+        same = nofollow.read_small(path.parent / name, limit) == nofollow.read_small(twin.parent / old, limit)
+    except (OSError, ValueError):  # a link, a file past the limit
+        return None
+    return name if same else None
