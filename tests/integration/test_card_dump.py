@@ -257,9 +257,11 @@ def test_a_card_dumped_again_does_not_archive_its_clips_again(daemon_factory, tm
     assert (d.archive / "ev/MVI_0009_1.MP4").read_bytes() == other
     again = wait_for(lambda: [e for e in d.events("file_passed_through") if e["archived"].endswith("MVI_0009_1.MP4")],
                      10, what="the other clip's file_passed_through line")
+    # compared already: "compare them, and delete one if they are the same" sent an admin to do it again
     assert len(again) == 1 and again[0]["note"] == (
-        "archived as MVI_0009_1.MP4 beside MVI_0009.MP4, of the same size (the same card dumped again?): compare "
-        "them, and delete one if they are the same"), d.events("file_passed_through")
+        "archived as MVI_0009_1.MP4 beside MVI_0009.MP4, of the same size: compared byte for byte, their bytes "
+        "differ (another clip under that name, or one changed since): both kept, nothing to do"), d.events(
+        "file_passed_through")
     assert len(d.events("file_skipped")) == 1 and failed_originals(d) == []
     assert d.stop() == 0
 

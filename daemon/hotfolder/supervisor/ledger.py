@@ -173,14 +173,15 @@ class Ledger:
     def compared(self) -> None:
         """Each turn of the loop: the files passed through again whose comparison ended acted on
         (passed_again.py); those not the same bytes archived as before."""
-        for folder, path in self.passes.settle():
+        for folder, path, differs in self.passes.settle():
             with self._taking(folder, path):
-                self._pass_through(folder, path)
+                self._pass_through(folder, path, differs)
 
-    def _pass_through(self, folder: Folder, path: Path) -> None:
+    def _pass_through(self, folder: Folder, path: Path, differs: bool = False) -> None:
         """Archive a file passed through as it is, and note it (a copy of it dumped into another
-        subfolder later is compared with it: passed_again.py)."""
-        where = side_files.pass_through(self.log, folder, path)
+        subfolder later is compared with it: passed_again.py). `differs`: it was compared with
+        the archived file of its name and size, and its bytes differ."""
+        where = side_files.pass_through(self.log, folder, path, differs)
         if where is not None:
             self.passes.archived(folder, path, where)
 

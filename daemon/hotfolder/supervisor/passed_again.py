@@ -106,9 +106,10 @@ class PassedAgain:
             return {}
         return dict(Counter(self._comparing.values()))
 
-    def settle(self) -> Iterator[tuple[Folder, Path]]:
+    def settle(self) -> Iterator[tuple[Folder, Path, bool]]:
         """The main loop, each turn: act on the comparisons that ended; yields each file to
-        archive as before (the ledger moves it, as a claim's pass-through)."""
+        archive as before (the ledger moves it, as a claim's pass-through), with whether it was
+        read to the end and found to differ (its line then says so, not "compare them")."""
         while True:
             try:
                 asked, found = self._answers.get_nowait()
@@ -116,7 +117,7 @@ class PassedAgain:
                 return
             self._comparing.pop(asked.path, None)
             if self._acted(asked, found):
-                yield asked.folder, asked.path
+                yield asked.folder, asked.path, found.verdict == Verdict.DIFFERENT
 
     def _acted(self, asked: _Asked, found: Compared) -> bool:
         """One answer acted on; True when the file is to be archived as before."""

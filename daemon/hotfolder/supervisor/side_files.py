@@ -20,23 +20,25 @@ from hotfolder.spool import archived, fsnames, moves, nofollow, xmp_sidecars
 from hotfolder.state import originals, unmatched
 
 
-def pass_through(log, folder: Folder, path: Path) -> Path | None:
+def pass_through(log, folder: Folder, path: Path, differs: bool = False) -> Path | None:
     """Move it to archive/ as it is (moves.Refused for a link: the caller fails it); where it
-    went (None: it was gone)."""
+    went (None: it was gone). `differs`: compared with the archived file of its name and size
+    (supervisor/passed_again.py), its bytes differ."""
     where = moves.pass_through(folder, path)
     if where is not None:
-        note = _beside_its_size(where, path.name)
+        note = _beside_its_size(where, path.name, differs)
         log.info("file_passed_through", folder=folder.name, file=fsnames.display(
             path.relative_to(folder.inbox).as_posix()), archived=fsnames.display(str(where)), outcome="archived",
             **({"note": note} if note else {}))
     return where
 
 
-def _beside_its_size(where: Path, came_as: str) -> str | None:
+def _beside_its_size(where: Path, came_as: str, differs: bool = False) -> str | None:
     """When a passed-through file was archived under another name beside the file of its
     name, of the same size: most likely a card dumped again (its photos skipped as
     duplicates, its clips archived a second time, gigabytes each, without a word). Not
-    compared (that reads every clip in the main loop): said, for the admin to compare."""
+    compared (on_duplicate: process or fail, or a read that failed): said, for the admin to
+    compare. Compared and `differs`: said so ("compare them" sent an admin to redo it)."""
     if where.name == came_as:
         return None
     try:
@@ -44,6 +46,10 @@ def _beside_its_size(where: Path, came_as: str) -> str | None:
             return None
     except OSError:
         return None
+    if differs:
+        return (f"archived as {fsnames.display(where.name)} beside {fsnames.display(came_as)}, of the same size: "
+                "compared byte for byte, their bytes differ (another clip under that name, or one changed since): "
+                "both kept, nothing to do")
     return (f"archived as {fsnames.display(where.name)} beside {fsnames.display(came_as)}, of the same size (the same "
             "card dumped again?): compare them, and delete one if they are the same")
 
