@@ -552,3 +552,24 @@ def test_a_clip_s_sidecar_dumped_again_goes_with_the_clip_to_duplicates(daemon_f
     assert (d.archive / "ev/MVI_0009_1.xmp").read_bytes() == edited
     assert failed_originals(d) == [] and d.stop() == 0
     assert [e for e in d.events() if e["level"] not in ("info", "debug")] == []
+
+
+def test_explain_of_a_clip_s_sidecar_says_it_is_archived_beside_the_clip_unread(daemon_factory, tmp_path):
+    """`hotfolder explain` of a video's XMP on a card said "it goes with its image
+    MVI_0009.LRV, whose renditions read it": a proxy passed through has no renditions, and
+    the daemon archives that sidecar beside the clip, read by nothing (its sidecar_alone line
+    says so). Now explain says what the daemon does; a photo's sidecar is told as before."""
+    from tests.harness import hotfolder
+
+    d = daemon_factory()
+    card = tmp_path / "card"
+    for name, data in (("MVI_0009.MP4", MOV), ("MVI_0009.LRV", MOV), ("MVI_0009.xmp", XMP),
+                       ("IMG_0001.JPG", c.jpeg_bytes((64, 48))), ("IMG_0001.xmp", XMP)):
+        c.write(card / name, data)
+    out = hotfolder("explain", "--config", str(d.config), str(card / "MVI_0009.xmp"), str(card / "IMG_0001.xmp"),
+                    "--subfolder", "ev").stdout
+    assert [line for line in out.splitlines() if line.startswith("  problem:")] == [
+        "  problem: an XMP sidecar of a file passed through as it is (pass_through:), MVI_0009.LRV: archived "
+        "beside it after sidecar_wait (5 s), "
+        "read by nothing here, never a failure",
+        "  problem: an XMP sidecar: it goes with its image IMG_0001.JPG, whose renditions read it"], out

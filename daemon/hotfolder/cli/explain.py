@@ -151,7 +151,13 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     if (said := _not_taken(folder, rel, path if dropped else None, cfg.folders)) is not None:  # never a failure
         return Explanation(shown, folder.name, place, "nothing", problem=said)
     if is_sidecar(path.name):
+        from hotfolder.arrival import rules
+
         image = find_image(path.parent, path.name)
+        if image is not None and rules.passes_through(folder, path.parent / image):  # a video's, as side_files says
+            return Explanation(shown, folder.name, place, "nothing", problem=(
+                f"an XMP sidecar of a file passed through as it is (pass_through:), {display(image)}: archived beside "
+                f"it after sidecar_wait ({folder.sidecar_wait:g} s), read by nothing here, never a failure"))
         why = (f"an XMP sidecar: it goes with its image {display(image)}, whose renditions read it" if image else
                _re_exported(folder, rel, path) or
                f"an XMP sidecar with no image beside it: archived alone after sidecar_wait "
