@@ -573,3 +573,45 @@ def test_explain_of_a_clip_s_sidecar_says_it_is_archived_beside_the_clip_unread(
         "beside it after sidecar_wait (5 s), "
         "read by nothing here, never a failure",
         "  problem: an XMP sidecar: it goes with its image IMG_0001.JPG, whose renditions read it"], out
+
+
+def test_a_clip_is_compared_with_each_archived_clip_of_its_name_and_size(daemon_factory, tmp_path):
+    """Two clips of one name and size archived (MVI_0011.MP4, and MVI_0011_1.MP4: its last byte
+    changed, dumped again): a copy of either was compared with one of them only (the row written
+    last, or the file at its own path), and a copy of the other archived a second time (a new
+    user's week: `again/…/MVI_0011.MP4` beside the card's first dump, and `MVI_0011_2.MP4`). Each
+    archived clip of its name and size is now compared in turn: the very bytes of any of them
+    are a duplicate."""
+    import json
+    import os
+
+    d = daemon_factory(on_duplicate=None).start()
+    clip = os.urandom(3 << 20)
+    other = clip[:-1] + bytes([clip[-1] ^ 1])
+    c.write(d.inbox / "ev/MVI_0011.MP4", clip)
+    wait_for(lambda: "ev/MVI_0011.MP4" in archived(d), 20, what="the clip archived")
+    c.write(d.inbox / "ev/MVI_0011.MP4", other)
+    wait_for(lambda: len(d.events("file_passed_through")) == 2, 20, what="the other clip archived")
+    assert archived(d) == ["ev/MVI_0011.MP4", "ev/MVI_0011_1.MP4"]
+    from tests.harness import hotfolder
+
+    c.write(tmp_path / "card/first/MVI_0011.MP4", clip)
+    c.write(tmp_path / "card/second/MVI_0011.MP4", other)
+    for which, subfolder, twin in (("first", "again", "ev/MVI_0011.MP4, archived from another subfolder,"),
+                                   ("second", "ev", "ev/MVI_0011_1.MP4")):  # explain says what the daemon does
+        out = hotfolder("explain", "--config", str(d.config), str(tmp_path / "card" / which / "MVI_0011.MP4"),
+                        "--subfolder", subfolder).stdout
+        assert f"but {d.archive}/{twin} holds its very bytes" in out, out
+    duplicates = d.var / "duplicates"
+    c.write(d.inbox / "again/MVI_0011.MP4", clip)  # the first, in another subfolder: the row written last is _1's
+    wait_for(lambda: files_under(d.inbox) == [], 20, what="the copy in again/ taken")
+    c.write(d.inbox / "ev/MVI_0011.MP4", other)  # the second, at the path of the first
+    wait_for(lambda: files_under(d.inbox) == [], 20, what="the copy in ev/ taken")
+    assert archived(d) == ["ev/MVI_0011.MP4", "ev/MVI_0011_1.MP4"], archived(d)
+    assert sorted(p.relative_to(duplicates).as_posix() for p in duplicates.rglob("*.MP4")) == [
+        "again/MVI_0011.MP4", "ev/MVI_0011.MP4"]
+    assert json.loads((duplicates / "again/MVI_0011.MP4.duplicate.json").read_text())["matched"]["archived"] == (
+        "ev/MVI_0011.MP4")
+    assert json.loads((duplicates / "ev/MVI_0011.MP4.duplicate.json").read_text())["matched"]["archived"] == (
+        "ev/MVI_0011_1.MP4")
+    assert failed_originals(d) == [] and d.stop() == 0

@@ -266,7 +266,7 @@ def _passed_again(folder: Folder, rel: str, path: Path, folders: Iterable[Folder
     from hotfolder.spool import nofollow
     from hotfolder.spool.same_bytes import Verdict, compare
     from hotfolder.state import passed
-    from hotfolder.supervisor.passed_again import first_there, scope_of
+    from hotfolder.supervisor.passed_again import MAX_TWINS, all_there, scope_of
 
     if folder.archive is None or relative_name(rel) is None:  # a path under the inbox, no `..`
         return ""
@@ -274,31 +274,36 @@ def _passed_again(folder: Folder, rel: str, path: Path, folders: Iterable[Folder
         size = nofollow.lstat(path).st_size
     except OSError:
         return ""
-    twin, elsewhere = folder.archive / rel, False
+    own = folder.archive / rel
     try:
-        at_its_path = nofollow.lstat(twin).st_size == size
+        at_its_path = nofollow.lstat(own).st_size == size
     except OSError:
         at_its_path = False
-    if not at_its_path:
-        if folder.on_duplicate != OnDuplicate.SKIP or folder.index_dir is None:
-            return ""
+    twins = [own] if at_its_path else []
+    if folder.on_duplicate == OnDuplicate.SKIP and folder.index_dir is not None:  # each one compared in turn
         rows = passed.found(folder.index_dir, path.name, size, **scope_of(folder, folder.inbox / rel))
-        there = first_there(rows, folder, folders, size, lambda row: None)
-        if there is None:
-            return ""
-        twin, elsewhere = there[1], True
-    shown = display(str(twin)) + (", archived from another subfolder," if elsewhere else "")
-    beside = "as any" if elsewhere else "beside it, under a free name"
+        twins += [twin for _, twin in all_there(rows, folder, folders, size, lambda row: None) if twin != own]
+    if not twins:
+        return ""
+
+    def shown(twin: Path) -> str:
+        return display(str(twin)) + (", archived from another subfolder," if twin.parent != own.parent else "")
+
+    beside = "beside it, under a free name" if at_its_path else "as any"
     if folder.on_duplicate != OnDuplicate.SKIP:
-        return (f"; {shown} has its name and size: archived beside it, not compared (on_duplicate: "
+        return (f"; {shown(twins[0])} has its name and size: archived beside it, not compared (on_duplicate: "
                 f"{folder.on_duplicate})")
-    found = compare(twin, path)
-    if found.verdict == Verdict.SAME:
-        return (f"; but {shown} holds its very bytes (the same card dumped again?): it would go to "
-                f"{display(str(folder.duplicates))} with its .duplicate.json, not archived again")
-    if found.verdict == Verdict.DIFFERENT:
-        return f"; {shown} has its name and size but other bytes: archived {beside}"
-    return f"; {shown} has its name and size, and could not be compared ({display(found.why)}): archived {beside}"
+    twins = twins[:MAX_TWINS]
+    for twin in twins:
+        found = compare(twin, path)
+        if found.verdict == Verdict.SAME:
+            return (f"; but {shown(twin)} holds its very bytes (the same card dumped again?): it would go to "
+                    f"{display(str(folder.duplicates))} with its .duplicate.json, not archived again")
+        if found.verdict != Verdict.DIFFERENT:
+            return (f"; {shown(twin)} has its name and size, and could not be compared ({display(found.why)}): "
+                    f"archived {beside}")
+    others = f" (as {len(twins) - 1} more archived of its name and size)" if len(twins) > 1 else ""
+    return f"; {shown(twins[0])} has its name and size but other bytes{others}: archived {beside}"
 
 
 def _manifest_said(folder: Folder, rel: str, at: str, generation: int | None) -> str:

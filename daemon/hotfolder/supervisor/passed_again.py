@@ -27,6 +27,7 @@ the reload took away leaves it in its inbox.
 """
 from __future__ import annotations
 
+import dataclasses
 import queue
 import sqlite3
 import stat
@@ -45,6 +46,7 @@ from hotfolder.spool.same_bytes import Compared, Stamp, Verdict
 from hotfolder.state import db, passed
 from hotfolder.supervisor.duplicates import Sameness
 
+MAX_TWINS = 8  # archived files of one name and size compared with a file passed through again (passed.find's rows)
 MAX_ASKED = 256  # files waiting for a comparison; past it, a file waits in the inbox for a rescan
 STOP_WAIT = 2.0  # seconds a stop waits for the thread (it looks at the stop between two 1 MiB reads)
 
@@ -55,6 +57,7 @@ class _Asked:
     path: Path  # the new file, in the inbox
     twin: Path  # the file of its name in archive/, of its size
     of: Folder | None = None  # the folder whose archive/ holds `twin` (None: `folder`; another under scope `all`)
+    more: tuple[tuple[Folder, Path], ...] = ()  # other archived files of its name and size, compared in turn
 
 
 class PassedAgain:
@@ -80,14 +83,16 @@ class PassedAgain:
             return True  # offered again by a rescan while it is read
         if folder.on_duplicate != OnDuplicate.SKIP or folder.duplicates is None or self._stop.is_set():
             return False
-        twin, of = twin_of(folder, path), folder
-        if twin is None:
-            found = self._row_twin(folder, path)
-            if found is None:
-                return False
-            of, twin = found
+        # Each archived file of its name and size, its own path's first: a card's clip and another
+        # of that name archived beside it (`_1`, a camera's numbers come round) are two to compare
+        own = twin_of(folder, path)
+        twins = ([(folder, own)] if own is not None else []) + [
+            found for found in self._row_twins(folder, path) if found[1] != own]
+        if not twins:
+            return False
+        (of, twin), more = twins[0], tuple(twins[1:MAX_TWINS])
         try:
-            self._asked.put_nowait(_Asked(folder, path, twin, of))
+            self._asked.put_nowait(_Asked(folder, path, twin, of, more))
         except queue.Full:
             return True  # it waits in the inbox: a rescan offers it again
         self._comparing[path] = folder.name
@@ -172,23 +177,23 @@ class PassedAgain:
         except sqlite3.Error as exc:
             self._failed(folder, exc)
 
-    def _row_twin(self, folder: Folder, path: Path) -> tuple[Folder, Path] | None:
-        """An archived clip of `path`'s name (case aside) and size in another subfolder, in the
-        folder's duplicate_scope, from the rows (one indexed SELECT); a row whose file is gone
-        (or is no longer a regular file of that size) is dropped. None: no twin known."""
+    def _row_twins(self, folder: Folder, path: Path) -> list[tuple[Folder, Path]]:
+        """The archived clips of `path`'s name (case aside) and size, in any subfolder of the
+        folder's duplicate_scope, from the rows (one indexed SELECT), the latest first; a row
+        whose file is gone (or is no longer a regular file of that size) is dropped."""
         rows = self._rows_of(folder)
         if rows is None:
-            return None
+            return []
         try:
             size = nofollow.lstat(path).st_size
         except OSError:
-            return None  # gone meanwhile: the pass-through says so
+            return []  # gone meanwhile: the pass-through says so
         try:
-            return first_there(rows.find(path.name, size, **scope_of(folder, path)), folder, self.folders(), size,
-                               rows.drop)
+            return list(all_there(rows.find(path.name, size, **scope_of(folder, path)), folder, self.folders(),
+                                  size, rows.drop))
         except sqlite3.Error as exc:
             self._failed(folder, exc)
-        return None
+        return []
 
     def _rows_of(self, folder: Folder) -> passed.Passed | None:
         """The rows of the folder's state_dir (None in cluster and batch mode: no index there)."""
@@ -225,11 +230,20 @@ class PassedAgain:
                 asked = self._asked.get(timeout=0.5)
             except queue.Empty:
                 continue
-            try:
-                found = same_bytes.compare(asked.twin, asked.path, self._stop)
-            except Exception as exc:  # noqa: BLE001 - a bug of ours: archived as before, said
-                found = Compared(Verdict.UNSURE, why=f"{type(exc).__name__}: {exc}")
-            self._answers.put((asked, found))
+            answered, found = asked, self._compare(asked.twin, asked.path)
+            for of, twin in asked.more:  # the next archived file of its name and size, while they differ
+                if found.verdict != Verdict.DIFFERENT:
+                    break
+                then = self._compare(twin, asked.path)
+                if then.verdict != Verdict.DIFFERENT:
+                    answered, found = dataclasses.replace(asked, twin=twin, of=of, more=()), then
+            self._answers.put((answered, found))
+
+    def _compare(self, twin: Path, path: Path) -> Compared:
+        try:
+            return same_bytes.compare(twin, path, self._stop)
+        except Exception as exc:  # noqa: BLE001 - a bug of ours: archived as before, said
+            return Compared(Verdict.UNSURE, why=f"{type(exc).__name__}: {exc}")
 
     def stop(self) -> None:
         """At a stop: no new comparison; one under way stops at its next read, its file left
@@ -274,8 +288,14 @@ def scope_of(folder: Folder, path: Path) -> dict[str, str | None]:
 
 def first_there(found: Iterable[passed.Row], folder: Folder, folders: Iterable[Folder], size: int,
                 drop: Callable[[passed.Row], None]) -> tuple[Folder, Path] | None:
-    """Of the rows `found` (of `folder`, or under scope `all` of any of `folders`, by name), the
-    first whose clip still lies there, and where: a regular file of `size` bytes reached without
+    """The first of all_there, or None."""
+    return next(all_there(found, folder, folders, size, drop), None)
+
+
+def all_there(found: Iterable[passed.Row], folder: Folder, folders: Iterable[Folder], size: int,
+              drop: Callable[[passed.Row], None]) -> Iterator[tuple[Folder, Path]]:
+    """Of the rows `found` (of `folder`, or under scope `all` of any of `folders`, by name),
+    each whose clip still lies there, and where: a regular file of `size` bytes reached without
     a link. A row whose file is gone (deleted by the user: its folder's archive/ is there) or is
     another file now (another size, a link) is given to `drop`; one of a folder gone from the
     config, or not a path under archive/, is passed over."""
@@ -301,8 +321,7 @@ def first_there(found: Iterable[passed.Row], folder: Folder, folders: Iterable[F
         if not stat.S_ISREG(st.st_mode) or st.st_size != size:
             drop(row)
             continue
-        return of, twin
-    return None
+        yield of, twin
 
 
 def _there(path: Path) -> bool:
