@@ -248,6 +248,13 @@ def test_a_card_dumped_again_does_not_archive_its_clips_again(daemon_factory, tm
         ("ev/MVI_0009.MP4", "exact", "ev/MVI_0009.MP4")], skipped
     wait_for(lambda: d.status_json()["folders"]["test"]["duplicates"].get("exact") == 1, 10,
              what="the copy counted as an exact duplicate")
+    from tests.harness import hotfolder
+
+    # it said "(`hotfolder duplicates` lists them)", and that lists photos only
+    said = hotfolder("status", "--config", str(d.config)).stdout
+    assert ("duplicates 1      the same bytes as an earlier original (1 of them videos or other files passed "
+            "through, each in duplicates/ beside its NAME.duplicate.json), 0 look-alikes (`hotfolder duplicates` "
+            "lists the photos)") in said, said
 
     other = clip[:-1] + bytes([clip[-1] ^ 1])  # the same name and size, another clip
     c.write(d.inbox / "ev" / "MVI_0009.MP4", other)

@@ -145,7 +145,8 @@ def test_a_studio_drop_is_known_by_content_across_restarts_and_a_lost_database(d
     # Everywhere the admin looks: the status, /metrics.
     # The whole count: a snapshot of the second before can have the 3 copies and 1 look-alike
     # (the copies are counted when skipped, look-alikes when archived; a flaky-test hunt).
-    wait_for(lambda: d.status_json()["folders"]["test"]["duplicates"] == {"exact": 3, "similar": 2}, 10,
+    wait_for(lambda: d.status_json()["folders"]["test"]["duplicates"] == {"exact": 3, "similar": 2,
+                                                                          "passed_through": 0}, 10,
              what="the status's duplicate counts")
     metrics = urllib.request.urlopen(http_url(d) + "/metrics", timeout=10).read().decode()
     assert 'hotfolder_duplicates_total{folder="test",kind="exact"} 3.0' in metrics

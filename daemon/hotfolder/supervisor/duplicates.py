@@ -123,12 +123,15 @@ class Sameness:
     def __init__(self, on_notice: Hook, log):
         self.on_notice = on_notice
         self.log = log
-        self.counts: dict[str, dict[str, int]] = {}  # folder -> exact, similar, new_version, different_photo
+        # folder -> exact, similar, new_version, different_photo; passed_through: of `exact`, the clips
+        # passed through again (`hotfolder duplicates` lists photos only: status says where those are)
+        self.counts: dict[str, dict[str, int]] = {}
         self._index: dict[Path, originals.Originals] = {}
         self._next_forget = 0.0
 
     def _count(self, folder: str, what: str) -> None:
-        tally = self.counts.setdefault(folder, {"exact": 0, "similar": 0, "new_version": 0, "different_photo": 0})
+        tally = self.counts.setdefault(folder, {"exact": 0, "similar": 0, "new_version": 0, "different_photo": 0,
+                                                "passed_through": 0})
         tally[what] += 1
 
     def skipped(self, folder: Folder, job: Job, claimed: moves.Claimed, result: Result) -> Path:
@@ -165,6 +168,7 @@ class Sameness:
         xmp = _same_sidecar(path, twin)
         where = moves.duplicate(folder, path, rel, kind=str(Kind.EXACT), matched=match.as_json(), sidecar=xmp)
         self._count(folder.name, str(Kind.EXACT))
+        self._count(folder.name, "passed_through")
         self.log.info("file_skipped", folder=folder.name, file=fsnames.display(rel), kind=str(Kind.EXACT), bits=0,
                       matched=fsnames.display(f"{of.name}/{archived_as}"),
                       matched_archived=fsnames.display(archived_as),

@@ -131,7 +131,7 @@ class Publisher:
                          "unmounted": unmounted.get(name, ""),
                          "unmatched": s.ledger.unmatched.get(name, 0),
                          "sidecars_late": s.ledger.sidecars.late.get(name, 0),
-                         "duplicates": {k: tally.get(k, 0) for k in ("exact", "similar")},
+                         "duplicates": {k: tally.get(k, 0) for k in ("exact", "similar", "passed_through")},
                          "names_reused": {k: tally.get(k, 0) for k in ("new_version", "different_photo")},
                          "untakeable": untakeable.get(name) or dict.fromkeys(UNTAKEABLE_KINDS, 0),
                          "subfolders_held": held.get(name, 0), "comparing": comparing.get(name, 0)}
