@@ -475,6 +475,33 @@ def test_a_sidecar_dated_in_the_future_does_not_keep_every_re_export_out():
     assert not not_older(saved("2026-01-01T10:00:00+00:00"), saved((now + datetime.timedelta(hours=20)).isoformat()))
 
 
+def test_a_sidecar_dated_in_the_future_says_its_date_was_not_believed(tmp_path):
+    """A re-export saved on a machine whose clock is years ahead (xmp:MetadataDate 2099) takes
+    the earlier one's place as one without a date does, and its line said nothing of the date:
+    the photographer learnt neither that the clock is wrong nor that the next sidecar dropped,
+    whatever its date, takes its place in turn (a new user's week). The line now says so."""
+    import structlog
+
+    from hotfolder.state.originals import RENDERED, Entry, Originals
+    from hotfolder.supervisor import side_files
+    from tests import sources
+
+    folder = dataclasses.replace(make_folder(tmp_path), index_dir=tmp_path / "state")
+    Originals(tmp_path / "state").record(Entry("ab" * 32, 1, RENDERED, folder.name, "IMG_7.jpg", 10))
+    folder.archive.mkdir(parents=True, exist_ok=True)
+    (folder.archive / "IMG_7.jpg").write_bytes(b"jpeg")
+    (folder.archive / "IMG_7.xmp").write_bytes(sources.xmp_packet(rating=1))
+    ahead = sources.xmp_packet(rating=5, extra="<xmp:MetadataDate>2099-01-01T10:00:00+00:00</xmp:MetadataDate>")
+    with structlog.testing.capture_logs() as said:
+        side_files.sidecar_alone(structlog.get_logger(), folder, _drop(folder.inbox / "IMG_7.xmp", ahead),
+                                 folder.state_dir)
+    assert (folder.archive / "IMG_7.xmp").read_bytes() == ahead
+    assert said[0]["note"].endswith(
+        "; its xmp:MetadataDate, 2099-01-01T10:00:00+00:00, is past now: the clock where it was saved is wrong? "
+        "It counts as no date, so the next sidecar dropped for this image takes its place, whatever its date"
+    ), said
+
+
 def test_an_old_export_dropped_again_does_not_take_a_newer_sidecars_place(tmp_path):
     """Last month's sidecars copied in again (an old export folder, a backup) must not undo a
     fix made since: a sidecar whose xmp:MetadataDate is before the one beside the image is

@@ -85,7 +85,7 @@ def not_older_than(newer: datetime.datetime | None, old: bytes) -> bool:
         older = date_of(old)
     except ValueError:  # the earlier one is not XMP: anything readable is better
         return True
-    if newer is None or older is None or _in_the_future(older):
+    if newer is None or older is None or in_the_future(older):
         return True
     if (newer.tzinfo is None) != (older.tzinfo is None):
         newer, older = newer.replace(tzinfo=None), older.replace(tzinfo=None)
@@ -96,7 +96,7 @@ def not_older_than(newer: datetime.datetime | None, old: bytes) -> bool:
 FUTURE_SLACK = datetime.timedelta(days=1)
 
 
-def _in_the_future(when: datetime.datetime) -> bool:
+def in_the_future(when: datetime.datetime) -> bool:
     """A save date past now (a day's slack): a wrong clock's (an editing machine's, a restored
     backup's), which would make every later re-export look older, so that no fix could ever
     take its place; it says nothing, as no date."""

@@ -203,7 +203,7 @@ def _why_alone(folder: Folder, where: Path | None, state_dir: Path | None,
             return True, (f"its image {fsnames.display(image)} was archived before it arrived, with an earlier "
                           "sidecar: this one takes that one's place beside the image (the earlier kept as "
                           f"{fsnames.display(earlier.name)}, which nothing reads); {how} renders the image again "
-                          "with it")
+                          "with it" + _dated_ahead(where))
         if state_dir is not None and unmatched.archived_lately(state_dir, where.parent / image):
             return True, (f"its image {fsnames.display(image)} arrived before it, and no rendition's `when:` took "
                           f"it without it (archived, nothing written); archived beside that image: {how} renders "
@@ -221,6 +221,22 @@ def _why_alone(folder: Folder, where: Path | None, state_dir: Path | None,
     return False, (f"no image of it arrived within sidecar_wait ({folder.sidecar_wait:g} s): "
                    + ("archived alone" if where else "deleted (on_success: delete)")
                    + "; drop a sidecar with its image, or raise sidecar_wait")
+
+
+def _dated_ahead(sidecar: Path) -> str:
+    """What to say of a sidecar whose xmp:MetadataDate is past now (xmp_sidecars.in_the_future:
+    a wrong clock's): it counts as no date, so it yields to whatever comes next. Unsaid, the
+    photographer learnt neither ("" for any other sidecar)."""
+    try:
+        data = nofollow.read_small(sidecar, sidecars.SIDECAR_LIMIT)
+        when = xmp_sidecars.date_of(data)
+    except (OSError, ValueError):
+        return ""
+    if when is None or not xmp_sidecars.in_the_future(when):
+        return ""
+    return (f"; its xmp:MetadataDate, {fsnames.display(xmp_sidecars.metadata_date(data) or '')}, is past now: the "
+            "clock where it was saved is wrong? It counts as no date, so the next sidecar dropped for this image "
+            "takes its place, whatever its date")
 
 
 def _same(a: Path, b: Path) -> bool:
