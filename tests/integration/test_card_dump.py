@@ -255,6 +255,10 @@ def test_a_card_dumped_again_does_not_archive_its_clips_again(daemon_factory, tm
     assert ("duplicates 1      the same bytes as an earlier original (1 of them videos or other files passed "
             "through, each in duplicates/ beside its NAME.duplicate.json), 0 look-alikes (`hotfolder duplicates` "
             "lists the photos)") in said, said
+    listed = hotfolder("duplicates", "--config", str(d.config)).stdout  # it said "no duplicate ... found"
+    assert listed == ("no photo found to repeat or resemble an earlier original (within each folder's "
+                      "duplicate_window); videos and other files passed through that were skipped are not listed: "
+                      "each lies in its folder's duplicates folder beside its NAME.duplicate.json\n"), listed
 
     other = clip[:-1] + bytes([clip[-1] ^ 1])  # the same name and size, another clip
     c.write(d.inbox / "ev" / "MVI_0009.MP4", other)

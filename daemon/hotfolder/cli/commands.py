@@ -156,7 +156,9 @@ def _parser() -> argparse.ArgumentParser:
     dupes = sub.add_parser("duplicates", help="list the files found to repeat or resemble earlier originals",
                            description="What the index of originals found: duplicates skipped (in each folder's "
                                        "duplicates folder) or failed, look-alikes flagged or skipped, and the "
-                                       "earlier original each matched.")
+                                       "earlier original each matched. Photos only: videos and other files passed "
+                                       "through that were skipped lie in the duplicates folder beside their "
+                                       "NAME.duplicate.json.")
     config_arg(dupes)
     dupes.add_argument("--json", action="store_true", help="print them as JSON")
     dupes.add_argument("--limit", type=_at_least_one, default=1000, metavar="N",

@@ -30,7 +30,9 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         print(json.dumps([_as_json(f) for f in found], indent=1, ensure_ascii=False))
         return ExitCode.OK
     if not found:
-        print("no duplicate or look-alike found (within each folder's duplicate_window)")
+        # "no duplicate found" of a card's clips skipped: the admin looked no further (a new user)
+        print("no photo found to repeat or resemble an earlier original (within each folder's duplicate_window); "
+              f"{NOT_LISTED}")
         return ExitCode.OK
     for f in found:
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(f.time))
@@ -51,6 +53,10 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
             print(printable(f"    gone now: {', '.join(display(o) for o in m.gone)}: "
                             f"{m.gone_said(folder.archive, copy, folder.config_file)}"))
     return ExitCode.OK
+
+
+NOT_LISTED = ("videos and other files passed through that were skipped are not listed: each lies in its folder's "
+              "duplicates folder beside its NAME.duplicate.json")
 
 
 def _gone_now(cfg: Config, found: originals.Found) -> originals.Found:
