@@ -368,3 +368,24 @@ def test_the_clips_asked_and_not_yet_settled_are_counted_per_folder(ledger):
     assert ledger.claim(f, _drop(f, CLIP, first)) is None and ledger.passes.comparing() == {"t": 1}
     ledger.passes.stop()
     assert ledger.passes.comparing() == {}
+
+
+def test_a_clip_s_sidecar_handed_out_while_the_clip_is_compared_waits_and_goes_with_it(ledger):
+    """A card's video XMP is handed out alone after sidecar_wait (5 s), and a cold clip of GBs
+    is compared for longer: the sidecar was archived a second time (`MVI_0009_1.xmp`) before
+    its clip went to duplicates/. It now waits in the inbox while its clip is compared (as one
+    waits for an image being rendered), then goes with it (the very bytes of the one beside
+    the archived clip), or is offered again when the clip is archived."""
+    f = ledger.folder
+    data = os.urandom(1 << 20)
+    xmp = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>"
+    _archive_first(ledger, data)
+    sidecar = "ev/MVI_0009.xmp"
+    assert ledger.claim(f, _drop(f, sidecar, xmp)) is None
+    assert files_under(f.archive) == [CLIP, sidecar]
+    assert ledger.claim(f, _drop(f, CLIP, data)) is None  # compared: no answer acted on until compared()
+    assert ledger.claim(f, _drop(f, sidecar, xmp)) is None
+    assert (f.inbox / sidecar).read_bytes() == xmp and files_under(f.archive) == [CLIP, sidecar]
+    _settle_until(ledger, lambda: (f.duplicates / CLIP).exists(), "the copy moved to duplicates/")
+    assert (f.duplicates / sidecar).read_bytes() == xmp and files_under(f.inbox) == []
+    assert files_under(f.archive) == [CLIP, sidecar] and sidecar in ledger.offered

@@ -84,7 +84,7 @@ class Ledger:
         self.sidecars = side_files.LoneSidecars(config.state_dir)  # sidecars handed out without their image
         # files passed through again: compared off the loop with the file of their name in archive/
         self.passes = PassedAgain(self.sameness, self.log, lambda folder, rel: self.on_end(folder, rel),
-                                  lambda: self.config.folders)
+                                  lambda: self.config.folders, on_settled=self._sidecar_again)
         self._group: SyncGroup | None = None  # while `grouped`: archive folders synced once for its files
 
     def reconfigure(self, config: Config) -> None:
@@ -134,7 +134,9 @@ class Ledger:
             if joined is not None or awaiting in self.tracked:
                 return joined
         if is_sidecar(path.name):
-            rendering = (t.job.rel for t in self.tracked.values() if t.job.folder.name == folder.name)
+            # a clip being compared counts as in flight: a card's video XMP waits for it, then goes with it
+            rendering = [*(t.job.rel for t in self.tracked.values() if t.job.folder.name == folder.name),
+                         *self.passes.comparing(folder)]
             self.sidecars.take(self.log, folder, path, rendering)
             return None
         claimed = None
@@ -378,6 +380,12 @@ class Ledger:
             self.on_notice(Notice(NoticeKind.PAUSED, tracked.job.folder.name, fsnames.display(tracked.job.rel), reason))
         self.log.error("claiming_paused", folder=tracked.job.folder.name, file=tracked.job.rel, reason=reason,
                        retry_in_s=self.gate.pause_backoff.delay)
+
+    def _sidecar_again(self, folder: Folder, rel: str) -> None:
+        """A clip's comparison was acted on: the sidecar that waited for it, if any, is offered
+        again (gone with the clip to duplicates/, it is no longer there to take)."""
+        if (waiting := self.sidecars.ended(folder, rel)) is not None:
+            self.on_end(folder, waiting)
 
     def _end(self, folder: Folder, rel: str) -> None:
         """A file ended: the same-named file waiting for it, and a sidecar that came while it

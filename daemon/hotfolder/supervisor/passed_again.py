@@ -62,11 +62,13 @@ class _Asked:
 
 class PassedAgain:
     def __init__(self, sameness: Sameness, log, offer_again: Callable[[Folder, str], None],
-                 folders: Callable[[], Iterable[Folder]] = tuple):
+                 folders: Callable[[], Iterable[Folder]] = tuple,
+                 on_settled: Callable[[Folder, str], None] = lambda folder, rel: None):
         self.sameness = sameness
         self.log = log
         self.offer_again = offer_again  # the inbox looks at that file again soon
         self.folders = folders  # the config's folders now (a row names its folder by name)
+        self.on_settled = on_settled  # a comparison acted on (its path under the inbox): its sidecar offered again
         self._rows: dict[Path, passed.Passed] = {}  # per state_dir: the rows of clips archived (main loop only)
         self._said: set[Path] = set()  # state_dirs whose rows failed, said once
         self._asked: queue.Queue[_Asked] = queue.Queue(MAX_ASKED)
@@ -123,6 +125,13 @@ class PassedAgain:
             self._comparing.pop(asked.path, None)
             if self._acted(asked, found):
                 yield asked.folder, asked.path, found.verdict == Verdict.DIFFERENT
+            if found.verdict != Verdict.STOPPED:  # at a stop both stay in the inbox for the next start
+                self.on_settled(asked.folder, asked.path.relative_to(asked.folder.inbox).as_posix())
+
+    def comparing(self, folder: Folder) -> list[str]:
+        """The folder's files being compared, by their path under its inbox (a sidecar waits for
+        its clip among them, as for an image being rendered: side_files.LoneSidecars)."""
+        return [p.relative_to(folder.inbox).as_posix() for p in self._comparing if p.is_relative_to(folder.inbox)]
 
     def _acted(self, asked: _Asked, found: Compared) -> bool:
         """One answer acted on; True when the file is to be archived as before."""
