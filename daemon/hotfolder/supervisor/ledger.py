@@ -136,7 +136,7 @@ class Ledger:
         if is_sidecar(path.name):
             # a clip being compared counts as in flight: a card's video XMP waits for it, then goes with it
             rendering = [*(t.job.rel for t in self.tracked.values() if t.job.folder.name == folder.name),
-                         *self.passes.comparing(folder)]
+                         *self.passes.compared_in(folder)]
             self.sidecars.take(self.log, folder, path, rendering)
             return None
         claimed = None

@@ -128,7 +128,7 @@ class PassedAgain:
             if found.verdict != Verdict.STOPPED:  # at a stop both stay in the inbox for the next start
                 self.on_settled(asked.folder, asked.path.relative_to(asked.folder.inbox).as_posix())
 
-    def comparing(self, folder: Folder) -> list[str]:
+    def compared_in(self, folder: Folder) -> list[str]:
         """The folder's files being compared, by their path under its inbox (a sidecar waits for
         its clip among them, as for an image being rendered: side_files.LoneSidecars)."""
         return [p.relative_to(folder.inbox).as_posix() for p in self._comparing if p.is_relative_to(folder.inbox)]
