@@ -179,7 +179,8 @@ def test_a_studio_drop_is_known_by_content_across_restarts_and_a_lost_database(d
     # `duplicates` meanwhile reads nothing and makes no database: one it made was taken for
     # a new index, and the rebuild never came (an attack round)
     listed = hotfolder("duplicates", "--config", str(d.config))
-    assert listed.returncode == 0 and "no photo found to repeat or resemble" in listed.stdout, listed.stdout + listed.stderr
+    assert listed.returncode == 0 and "no photo found to repeat or resemble" in listed.stdout, (
+        listed.stdout + listed.stderr)
     assert not list((d.var / "state").glob("hotfolder.db*")), "duplicates made a database"
     d.start()
     wait_for(lambda: d.event("index_rebuilt"), 60, what="the index rebuilt")
