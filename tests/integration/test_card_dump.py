@@ -9,6 +9,7 @@ import sys
 
 from tests import corpus as c
 from tests.harness import archived, ends, failed_originals, files_under, wait_for
+from tests.integration.test_duplicates_daemon import CLIENTS  # a delivery per client subfolder
 
 XMP = (b'<?xpacket begin="\xef\xbb\xbf" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
        b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
@@ -441,20 +442,6 @@ def test_explain_says_a_clip_dumped_into_another_subfolder_would_go_to_duplicate
     assert said() == [f"{passed}; {first}, archived from another subfolder, has its name and size but other bytes: "
                       "archived as any"]
     assert _passed_rows(d) == [("test", "card1/MVI_0009.MP4")]  # read, never written
-
-
-CLIENTS = """
-- name: web
-  operation: fit
-  size: 96x96
-  format: jpeg
-- name: client
-  operation: fit
-  size: 64x64
-  format: jpeg
-  filename: "{stem}_client.{ext}"
-  when: {subfolder: "clients/*"}
-"""
 
 
 def test_under_duplicate_scope_auto_a_client_s_subfolder_is_a_delivery_of_its_own_for_clips_too(daemon_factory):

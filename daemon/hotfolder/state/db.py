@@ -247,6 +247,16 @@ def _every_part() -> dict[str, Sequence[Migration]]:
     return {p.PART: p.MIGRATIONS for p in (sequence, originals, places, filesystems, unmatched, passed)}
 
 
+def for_notes(state_dir: Path, part: str, migrations: Sequence[Migration]) -> sqlite3.Connection:
+    """A connection to `part`'s tables, brought up to date, for notes the main loop writes that
+    need not survive a power cut (synchronous NORMAL: no fsync at commit; a crash of the
+    process loses no commit in WAL mode): what a lost note costs is said by each part."""
+    conn = connect(state_dir)
+    ensure(conn, part, migrations)
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
 def ensure(conn: sqlite3.Connection, part: str, migrations: Sequence[Migration]) -> None:
     """Bring `part`'s tables up to date: migration i (SQL, or a function of the
     connection) runs once, in order, each in its own transaction with its version.

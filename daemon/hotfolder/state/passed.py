@@ -41,14 +41,11 @@ class Row:
 
 
 class Passed:
-    """The main process's connection: synchronous NORMAL, as state/unmatched.py (a row lost in
-    a power cut costs only the comparison of that clip's next copy; a crash of the process
-    loses no commit in WAL mode)."""
+    """The main process's connection (db.for_notes: a row lost in a power cut costs only the
+    comparison of that clip's next copy)."""
 
     def __init__(self, state_dir: Path):
-        self.conn = db.connect(state_dir)
-        db.ensure(self.conn, PART, MIGRATIONS)
-        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn = db.for_notes(state_dir, PART, MIGRATIONS)
 
     def close(self) -> None:
         self.conn.close()

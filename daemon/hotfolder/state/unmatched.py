@@ -29,14 +29,11 @@ MOST = 10_000  # records kept at most: the latest
 
 
 class Unmatched:
-    """The main process's connection: synchronous NORMAL, as the index's notes (a record lost
-    in a power cut costs a line's wording, and the loop pays no fsync); a crash of the
-    process loses no commit in WAL mode."""
+    """The main process's connection (db.for_notes: a record lost in a power cut costs a
+    line's wording, and the loop pays no fsync)."""
 
     def __init__(self, state_dir: Path):
-        self.conn = db.connect(state_dir)
-        db.ensure(self.conn, PART, MIGRATIONS)
-        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn = db.for_notes(state_dir, PART, MIGRATIONS)
 
     def close(self) -> None:
         self.conn.close()
