@@ -113,11 +113,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     others = sum((f.get("names_reused") or {}).get("different_photo", 0) for f in folders)
     clips = sum((f.get("duplicates") or {}).get("passed_through", 0) for f in folders)
     # "lists them" of a count that was all clips sent an admin to a list without them (a new user)
-    _say(f"  duplicates {exact:<6} the same bytes as an earlier original, {similar} look-alikes "
-         f"(`hotfolder duplicates` lists them)" if not clips else
-         f"  duplicates {exact:<6} the same bytes as an earlier original ({clips} of them videos or other files "
-         f"passed through, each in duplicates/ beside its NAME.duplicate.json), {similar} look-alikes "
-         f"(`hotfolder duplicates` lists the photos)")
+    passed = (f" ({clips} of them videos or other files passed through, each in duplicates/ beside its "
+              f"NAME.duplicate.json)" if clips else "")
+    _say(f"  duplicates {exact:<6} the same bytes as an earlier original{passed}, {similar} look-alikes "
+         f"(`hotfolder duplicates` lists {'the photos' if clips else 'them'})")
     if versions or others:
         _say(f"  names      {versions} re-dropped as a new version (outputs replaced), {others} a different photo "
              f"under a used name (earlier outputs kept, its own numbered)")

@@ -11,7 +11,7 @@ import os
 from pathlib import Path, PurePosixPath
 
 from hotfolder.config.model import Folder
-from hotfolder.sidecars import beside
+from hotfolder.sidecars import SIDECAR_LIMIT, beside
 from hotfolder.spool import nofollow, noreplace
 from hotfolder.spool.folders import opened_folder
 from hotfolder.spool.fsnames import fit_name, name_from_hex, relative_name
@@ -68,6 +68,15 @@ def _free(dir_fd: int, where: Path, name: str) -> str:
         candidate = fit_name(where / f"{stem}_{n}.{suffix}", 6).name
         n += 1
     return candidate
+
+
+def same(a: Path, b: Path) -> bool:
+    """Whether the sidecars `a` and `b` hold the same bytes (False for a link, a file that is
+    not regular, or one past the sidecar limit)."""
+    try:
+        return nofollow.read_small(a, SIDECAR_LIMIT) == nofollow.read_small(b, SIDECAR_LIMIT)
+    except (OSError, ValueError):
+        return False
 
 
 def not_older(new: bytes, old: bytes) -> bool:

@@ -357,9 +357,4 @@ def _same_sidecar(path: Path, twin: Path) -> str | None:
     old = sidecars.find_sidecar(twin.parent, twin.name)
     if name is None or old is None:
         return None
-    try:
-        limit = sidecars.SIDECAR_LIMIT
-        same = nofollow.read_small(path.parent / name, limit) == nofollow.read_small(twin.parent / old, limit)
-    except (OSError, ValueError):  # a link, a file past the limit
-        return None
-    return name if same else None
+    return name if xmp_sidecars.same(path.parent / name, twin.parent / old) else None

@@ -295,12 +295,6 @@ def scope_of(folder: Folder, path: Path) -> dict[str, str | None]:
     return {"folder": folder.name, "subdir": subfolder_scope(folder, path.relative_to(folder.inbox).as_posix())}
 
 
-def first_there(found: Iterable[passed.Row], folder: Folder, folders: Iterable[Folder], size: int,
-                drop: Callable[[passed.Row], None]) -> tuple[Folder, Path] | None:
-    """The first of all_there, or None."""
-    return next(all_there(found, folder, folders, size, drop), None)
-
-
 def all_there(found: Iterable[passed.Row], folder: Folder, folders: Iterable[Folder], size: int,
               drop: Callable[[passed.Row], None]) -> Iterator[tuple[Folder, Path]]:
     """Of the rows `found` (of `folder`, or under scope `all` of any of `folders`, by name),

@@ -185,7 +185,7 @@ def _why_alone(folder: Folder, where: Path | None, state_dir: Path | None,
     if where is not None and came_as is not None and where.name != came_as and earlier is None:
         kept_by = sidecars.find_image(where.parent, came_as)
         if kept_by is not None and _rendered(folder, where.parent / kept_by, state_dir, lately=False):
-            if _same(where, where.with_name(came_as)):
+            if xmp_sidecars.same(where, where.with_name(came_as)):
                 return False, (f"its image {fsnames.display(kept_by)} lies archived with this very sidecar (the same "
                                "bytes): nothing changes, the image needs no rerender; this one archived as "
                                f"{fsnames.display(where.name)}, which nothing reads: delete it")
@@ -237,14 +237,6 @@ def _dated_ahead(sidecar: Path) -> str:
     return (f"; its xmp:MetadataDate, {fsnames.display(xmp_sidecars.metadata_date(data) or '')}, is past now: the "
             "clock where it was saved is wrong? It counts as no date, so the next sidecar dropped for this image "
             "takes its place, whatever its date")
-
-
-def _same(a: Path, b: Path) -> bool:
-    """Whether the files `a` and `b` hold the same bytes (neither a link nor larger than a sidecar)."""
-    try:
-        return nofollow.read_small(a, sidecars.SIDECAR_LIMIT) == nofollow.read_small(b, sidecars.SIDECAR_LIMIT)
-    except (OSError, ValueError):
-        return False
 
 
 LATELY = unmatched.LATELY  # seconds: an image archived this recently is the one its late sidecar belonged to
