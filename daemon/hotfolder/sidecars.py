@@ -4,9 +4,11 @@ Names only, standard library only: arrival pairs by these rules, the claim moves
 two together, recovery and failed/ tell them apart by them, `explain` finds one.
 
     NAME.EXT.xmp  belongs to NAME.EXT exactly
-    STEM.xmp      belongs to the image of that stem: its camera RAW when there is one
+    STEM.xmp      belongs to the file of that stem: its camera RAW when there is one
                   (Lightroom writes sidecars for RAWs; a RAW+JPEG pair's JPEG carries its
-                  own XMP), else the first by name
+                  own XMP), else another image, else a clip before its companions (a
+                  thumbnail, proxy or log: `C0001.MP4` before `C0001.LRV`), first by name
+                  within each
 
 The `.xmp` suffix in any case. (Not the failure records, `NAME.error.json`: spool/records.py.)
 """
@@ -34,10 +36,25 @@ def image_of(sidecar: str, names: Iterable[str]) -> str | None:
     names = [n for n in names if n != sidecar and not is_sidecar(n)]
     if base in names:  # NAME.EXT.xmp
         return base
-    same_stem = sorted(n for n in names if PurePosixPath(n).suffix and PurePosixPath(n).stem == base)
-    raws = [n for n in same_stem if formats.opened_by_own_decoder(n) is not None]
-    found = raws or same_stem
-    return found[0] if found else None
+    same_stem = [n for n in names if PurePosixPath(n).suffix and PurePosixPath(n).stem == base]
+    return min(same_stem, key=lambda n: (_rank(n), n)) if same_stem else None
+
+
+# What a camera, phone or drone writes beside a clip (config/model.py DEFAULT_PASS_THROUGH's):
+# never what Lightroom or Bridge wrote a `STEM.xmp` for while the clip is there.
+COMPANIONS = frozenset({".thm", ".lrv", ".lrf", ".srt", ".aae"})
+
+
+def _rank(name: str) -> int:
+    """A RAW, an image, a clip, a clip's companion. By name alone, `DSC_1.MOV` sorted before
+    `DSC_1.PNG` and took the photo's keywords; `C0001.LRV` before `C0001.MP4`, and the note
+    of the video's sidecar named the proxy (a new user's week)."""
+    if formats.opened_by_own_decoder(name) is not None:
+        return 0
+    suffix = nameparts.suffix(name).lower()
+    if suffix.lstrip(".") in formats.BY_EXTENSION:
+        return 1
+    return 3 if suffix in COMPANIONS else 2
 
 
 def sidecar_of(image: str, names: Iterable[str]) -> str | None:

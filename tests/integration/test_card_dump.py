@@ -556,7 +556,8 @@ def test_explain_of_a_clip_s_sidecar_says_it_is_archived_beside_the_clip_unread(
     """`hotfolder explain` of a video's XMP on a card said "it goes with its image
     MVI_0009.LRV, whose renditions read it": a proxy passed through has no renditions, and
     the daemon archives that sidecar beside the clip, read by nothing (its sidecar_alone line
-    says so). Now explain says what the daemon does; a photo's sidecar is told as before."""
+    says so). Now explain says what the daemon does, naming the clip, not its proxy; a photo's
+    sidecar is told as before."""
     from tests.harness import hotfolder
 
     d = daemon_factory()
@@ -567,7 +568,7 @@ def test_explain_of_a_clip_s_sidecar_says_it_is_archived_beside_the_clip_unread(
     out = hotfolder("explain", "--config", str(d.config), str(card / "MVI_0009.xmp"), str(card / "IMG_0001.xmp"),
                     "--subfolder", "ev").stdout
     assert [line for line in out.splitlines() if line.startswith("  problem:")] == [
-        "  problem: an XMP sidecar of a file passed through as it is (pass_through:), MVI_0009.LRV: archived "
+        "  problem: an XMP sidecar of a file passed through as it is (pass_through:), MVI_0009.MP4: archived "
         "beside it after sidecar_wait (5 s), "
         "read by nothing here, never a failure",
         "  problem: an XMP sidecar: it goes with its image IMG_0001.JPG, whose renditions read it"], out

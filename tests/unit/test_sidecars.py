@@ -27,6 +27,9 @@ from tests.unit.test_spool import make_folder
     ("IMG_0001.JPG.XMP", ["IMG_0001.CR3", "IMG_0001.JPG"], "IMG_0001.JPG"),
     ("IMG_0001.xmp", ["IMG_0002.CR3"], None),
     ("a.b.xmp", ["a.b.jpg"], "a.b.jpg"),
+    ("DSC_1.xmp", ["DSC_1.MOV", "DSC_1.PNG"], "DSC_1.PNG"),  # the photo's, not the clip's
+    ("C0001.xmp", ["C0001.LRV", "C0001.MP4", "C0001.THM"], "C0001.MP4"),  # the clip's, not its proxy's
+    ("GX01.xmp", ["GX01.LRV", "GX01.THM"], "GX01.LRV"),  # only companions: the first by name
 ])
 def test_whose_sidecar(sidecar, names, image):
     assert image_of(sidecar, [*names, sidecar]) == image
