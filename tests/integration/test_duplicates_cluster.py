@@ -269,6 +269,42 @@ def test_a_cluster_head_s_status_counts_the_clip_it_compares(cluster_factory):
     assert files_under(c.archive) == ["MVI_0009.MP4"] and not files_under(c.failed), c.logs()
 
 
+def test_a_cluster_s_card_dumped_again_into_another_subfolder_does_not_archive_its_clips_again(cluster_factory):
+    """A studio's cluster: a card dumped into `card1/`, then again into `backup/`. Only a clip at
+    its own path was compared (the rows of clips archived were state_dir's, and a cluster has
+    none): every clip was archived a second time. The head keeps them in Redis now, written
+    after the archive move; the copy (its name lower-cased by another reader) goes to
+    duplicates/, another clip of that name and size is archived as before."""
+    c = cluster_factory()
+    c.start_head()
+    clip = os.urandom(1 << 20)
+    staging = c.tmp / "staging"
+    first, again = "card1/DCIM/100CANON/MVI_0009.MP4", "backup/DCIM/100CANON/mvi_0009.mp4"
+    for rel, data in ((first, clip), (again, clip)):
+        (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+        (staging / rel).write_bytes(data)
+    (c.inbox / "card1").mkdir()
+    os.rename(staging / "card1/DCIM", c.inbox / "card1/DCIM")
+    wait_for(lambda: files_under(c.archive) == [first], 30, what="the clip archived by the head")
+    client = redis.Redis.from_url(c.redis.url)
+    wait_for(lambda: client.keys("hotfolder:test-cluster:hf:passed:*"), 10, what="the clip's row in Redis")
+    (c.inbox / "backup").mkdir()
+    os.rename(staging / "backup/DCIM", c.inbox / "backup/DCIM")
+    duplicates = c.base / "duplicates"
+    wait_for(lambda: (duplicates / f"{again}.duplicate.json").exists(), 30, what="the copy skipped")
+    record = json.loads((duplicates / f"{again}.duplicate.json").read_text())
+    assert record["matched"]["archived"] == first and record["matched"]["folder"] == "photos", record
+    assert (duplicates / again).read_bytes() == clip and files_under(c.archive) == [first], c.logs()
+    other = clip[:-1] + bytes([clip[-1] ^ 1])  # the same name and size, another clip
+    (staging / "card3").mkdir()
+    (staging / "card3/MVI_0009.MP4").write_bytes(other)
+    os.rename(staging / "card3", c.inbox / "card3")
+    wait_for(lambda: "card3/MVI_0009.MP4" in files_under(c.archive), 30, what="the other clip archived")
+    assert len(c.events("head", "file_skipped")) == 1 and not files_under(c.failed), c.logs()
+    wait_for(lambda: c.status()["folders"]["photos"]["duplicates"].get("passed_through") == 1, 10,
+             what="the head's status to count the clip skipped")
+
+
 def test_a_forged_index_record_fails_no_file_and_a_forged_count_is_no_broker_outage(cluster_factory):
     """The tester's two lines: a record with a names entry failed the good file of that name
     ("ValueError: invalid literal for int()"), and a count that is not one made the status say

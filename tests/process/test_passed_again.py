@@ -187,7 +187,8 @@ def test_a_copy_in_another_subfolder_is_compared_with_the_clip_its_row_names(tmp
 
 
 def test_without_rows_a_copy_in_another_subfolder_is_archived_uncompared(tmp_path):
-    """A cluster's folder (no index_dir: its state is Redis) keeps the same-path comparison only."""
+    """A folder without rows (no index_dir, no cluster: as in batch mode) keeps the same-path
+    comparison only (a cluster's are in Redis: process/test_passed_again_cluster.py)."""
     led = _ledger(tmp_path)
     f = led.folder
     data = os.urandom(1 << 16)

@@ -114,6 +114,10 @@ def test_a_copy_and_a_look_alike_get_a_line_each():
     assert rows.endswith("the records of clips passed through cannot be used: database or disk is full (/s/db); until "
                          "the daemon restarts, a clip dumped again into another subfolder is archived again, not "
                          "compared"), rows
+    away = render({"event": "passed_rows_unreachable", "level": "warning", "reason": "TimeoutError: Timeout reading",
+                   "action": "clips to pass through wait in the inbox until Redis answers"})
+    assert away.endswith("the records of clips passed through (in the cluster's Redis) cannot be read: TimeoutError: "
+                         "Timeout reading; clips to pass through wait in the inbox until Redis answers"), away
     similar = render({"event": "file_skipped", "file": "b.jpg", "kind": "similar", "matched": "photos/a.jpg"})
     assert similar.endswith("skipped b.jpg: a look-alike of photos/a.jpg; moved to duplicates/"), similar
     worker = {"event": "duplicate_skipped", "file": "IMG_0002.jpg", "kind": "exact", "matched": "photos/IMG_0001.jpg",

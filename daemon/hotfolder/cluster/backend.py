@@ -281,8 +281,10 @@ class ClusterBackend:
             if self._marked:
                 self.log.warning("redis_data_lost", reason="Redis lost its data (restarted without persistence, or "
                                  "flushed): the index of originals is empty (copies of earlier originals are "
-                                 "rendered again, not skipped as duplicates), each folder's {seq} starts again at 1 "
-                                 "and the counts at 0; queued messages are sent again by the reconciler",
+                                 "rendered again, not skipped as duplicates), as are the records of clips passed "
+                                 "through (a clip dumped again into another subfolder is archived again), each "
+                                 "folder's {seq} starts again at 1 and the counts at 0; queued messages are sent "
+                                 "again by the reconciler",
                                  action=data_lost_action(self.config, self.store.prefix))
             else:  # it said index_unreachable then: a Redis up without its data since was said by nothing
                 self._check_index()

@@ -8,6 +8,8 @@
     <prefix>hf:refused         hash "job|node" -> why that node refused the job (the head sends it again)
     <prefix>hf:stats:refused   jobs refused by nodes (another config version, no such folder)
     <prefix>hf:mark            set by the head, never expiring: gone when Redis lost its data
+    <prefix>hf:orig:…          the index of originals (originals.py)
+    <prefix>hf:passed:…        the head's records of clips passed through (passed.py)
 
 A lease is refreshed by a thread of the process that renders; it dies with it. A
 refresh re-creates a lease that vanished (Redis restarted without persistence), so

@@ -123,6 +123,9 @@ LINES = {
                                      f"{e.get('action')}",
     "passed_rows_failed": lambda e: f"the records of clips passed through cannot be used: {e.get('reason')}; "
                                     f"{e.get('action')}",
+    "passed_rows_unreachable": lambda e: f"the records of clips passed through (in the cluster's Redis) cannot be "
+                                         f"read: {e.get('reason')}; {e.get('action')}",
+    "passed_rows_reachable": lambda e: f"the records of clips passed through can be read: {e.get('reason')}",
     "lookalike_flagged": lambda e: f"{e.get('file')} looks like {e.get('matched')} ({e.get('bits')} bits apart): "
                                    f"rendered all the same",
     "lookalike_completed": lambda e: f"{e.get('file')} looks like {e.get('matched')} ({e.get('bits')} bits apart), "

@@ -8,8 +8,8 @@ archived `_1` name) case-folded (cards are FAT: `mvi_0009.mp4` and `MVI_0009.MP4
 name there), the subfolder it came in, its size, and where it lies under its folder's archive/.
 The lookup is one indexed SELECT (name, size); a row whose archived file is gone (deleted by
 the user, replaced by another file) is dropped when a lookup finds it so (`drop`): the table
-holds at most a row per clip archived. A folder in cluster mode has no rows (its state is
-Redis): only the clip archived at the very same path is found there.
+holds at most a row per clip archived. A cluster's head keeps them in Redis instead
+(cluster/passed.py: the same calls; a cluster's state is Redis, not a state_dir).
 """
 from __future__ import annotations
 
@@ -38,6 +38,12 @@ class Row:
     folder: str  # the folder's name in the config
     archived: str  # its path under that folder's archive/
     subdir: str  # the subfolder of the inbox it came in ("" the top)
+    key: str = ""  # where it was found, in a cluster's Redis (cluster/passed.py); "" here
+
+
+class Unreachable(Exception):
+    """The rows are kept elsewhere (a cluster's Redis: cluster/passed.py) and cannot be read
+    now: a clip to pass through waits for them (supervisor/passed_again.py)."""
 
 
 class Passed:

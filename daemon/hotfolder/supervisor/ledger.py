@@ -84,7 +84,8 @@ class Ledger:
         self.sidecars = side_files.LoneSidecars(config.state_dir)  # sidecars handed out without their image
         # files passed through again: compared off the loop with the file of their name in archive/
         self.passes = PassedAgain(self.sameness, self.log, lambda folder, rel: self.on_end(folder, rel),
-                                  lambda: self.config.folders, on_settled=self._sidecar_again)
+                                  lambda: self.config.folders, on_settled=self._sidecar_again,
+                                  cluster=lambda: self.config.cluster)
         self._group: SyncGroup | None = None  # while `grouped`: archive folders synced once for its files
 
     def reconfigure(self, config: Config) -> None:

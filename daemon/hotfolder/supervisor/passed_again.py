@@ -7,7 +7,9 @@ Only a file with a twin is compared: an archived file of its name and size where
 (what the `file_passed_through` line flagged before), or else one that state/passed.py's rows
 know of its name (case aside) and size in another subfolder (a card dumped into `card2/`),
 within the folder's `duplicate_scope` as a photo's copies are; any other is archived at once,
-as before, and noted there. The
+as before, and noted there. A cluster's head keeps the rows in the cluster's Redis
+(cluster/passed.py); while Redis is away a clip waits in the inbox for them (a rescan offers
+it again), as without them a copy would be archived again. The
 comparison reads both files in full (spool/same_bytes.py), seconds for a 4 GB clip, so it
 runs in one thread of the supervisor fed by a bounded queue, never in the main loop; the
 file waits in the inbox meanwhile (a rescan offering it again is passed over), and a stop or
@@ -36,15 +38,19 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hotfolder.config.choices import DuplicateScope, OnDuplicate
-from hotfolder.config.model import Folder
+from hotfolder.config.model import Cluster, Folder
 from hotfolder.errors import HotfolderError
 from hotfolder.recipes.select import subfolder_scope
 from hotfolder.spool import fsnames, nofollow, same_bytes
 from hotfolder.spool.same_bytes import Compared, Stamp, Verdict
 from hotfolder.state import db, passed
 from hotfolder.supervisor.duplicates import Sameness
+
+if TYPE_CHECKING:
+    from hotfolder.cluster.passed import SharedPassed
 
 MAX_TWINS = 8  # archived files of one name and size compared with a file passed through again (passed.find's rows)
 MAX_ASKED = 256  # files waiting for a comparison; past it, a file waits in the inbox for a rescan
@@ -63,13 +69,16 @@ class _Asked:
 class PassedAgain:
     def __init__(self, sameness: Sameness, log, offer_again: Callable[[Folder, str], None],
                  folders: Callable[[], Iterable[Folder]] = tuple,
-                 on_settled: Callable[[Folder, str], None] = lambda folder, rel: None):
+                 on_settled: Callable[[Folder, str], None] = lambda folder, rel: None,
+                 cluster: Callable[[], Cluster | None] = lambda: None):
         self.sameness = sameness
         self.log = log
         self.offer_again = offer_again  # the inbox looks at that file again soon
         self.folders = folders  # the config's folders now (a row names its folder by name)
         self.on_settled = on_settled  # a comparison acted on (its path under the inbox): its sidecar offered again
         self._rows: dict[Path, passed.Passed] = {}  # per state_dir: the rows of clips archived (main loop only)
+        self.cluster = cluster  # the config's cluster: enabled, the rows are in its Redis
+        self._shared: SharedPassed | None = None  # those rows, once a folder asked (cluster/passed.py)
         self._said: set[Path] = set()  # state_dirs whose rows failed, said once
         self._asked: queue.Queue[_Asked] = queue.Queue(MAX_ASKED)
         self._answers: queue.SimpleQueue[tuple[_Asked, Compared]] = queue.SimpleQueue()
@@ -88,8 +97,11 @@ class PassedAgain:
         # Each archived file of its name and size, its own path's first: a card's clip and another
         # of that name archived beside it (`_1`, a camera's numbers come round) are two to compare
         own = twin_of(folder, path)
-        twins = ([(folder, own)] if own is not None else []) + [
-            found for found in self._row_twins(folder, path) if found[1] != own]
+        try:
+            found = self._row_twins(folder, path)
+        except passed.Unreachable:  # a cluster's Redis is away (said once by its rows): it waits in the inbox
+            return True
+        twins = ([(folder, own)] if own is not None else []) + [twin for twin in found if twin[1] != own]
         if not twins:
             return False
         (of, twin), more = twins[0], tuple(twins[1:MAX_TWINS])
@@ -116,7 +128,10 @@ class PassedAgain:
     def settle(self) -> Iterator[tuple[Folder, Path, bool]]:
         """The main loop, each turn: act on the comparisons that ended; yields each file to
         archive as before (the ledger moves it, as a claim's pass-through), with whether it was
-        read to the end and found to differ (its line then says so, not "compare them")."""
+        read to the end and found to differ (its line then says so, not "compare them"). A
+        cluster's rows not written while its Redis was away are written first."""
+        if self._shared is not None:
+            self._shared.flush()
         while True:
             try:
                 asked, found = self._answers.get_nowait()
@@ -170,7 +185,7 @@ class PassedAgain:
 
     def archived(self, folder: Folder, path: Path, where: Path) -> None:
         """The main loop: the inbox file `path` was passed through to `where`: its row (state/
-        passed.py; none in cluster mode). A row not written costs only the comparison of a
+        passed.py; a cluster's in its Redis). A row not written costs only the comparison of a
         later copy in another subfolder: said, never a reason to stop."""
         rows = self._rows_of(folder)
         if rows is None or folder.archive is None:
@@ -180,16 +195,20 @@ class PassedAgain:
             size = nofollow.lstat(where).st_size
         except OSError:
             return  # gone already (the user took it away): nothing to note
+        subdir, archived = rel.rpartition("/")[0], where.relative_to(folder.archive).as_posix()
+        if not isinstance(rows, passed.Passed):  # a cluster's: kept for the folder's duplicate_window (Redis is
+            rows.note(folder.name, path.name, subdir, size, archived, window=folder.duplicate_window)  # bounded)
+            return
         try:
-            rows.note(folder.name, path.name, rel.rpartition("/")[0], size,
-                      where.relative_to(folder.archive).as_posix())
+            rows.note(folder.name, path.name, subdir, size, archived)
         except sqlite3.Error as exc:
             self._failed(folder, exc)
 
     def _row_twins(self, folder: Folder, path: Path) -> list[tuple[Folder, Path]]:
         """The archived clips of `path`'s name (case aside) and size, in any subfolder of the
         folder's duplicate_scope, from the rows (one indexed SELECT), the latest first; a row
-        whose file is gone (or is no longer a regular file of that size) is dropped."""
+        whose file is gone (or is no longer a regular file of that size) is dropped.
+        passed.Unreachable when a cluster's Redis is away."""
         rows = self._rows_of(folder)
         if rows is None:
             return []
@@ -204,10 +223,12 @@ class PassedAgain:
             self._failed(folder, exc)
         return []
 
-    def _rows_of(self, folder: Folder) -> passed.Passed | None:
-        """The rows of the folder's state_dir (None in cluster and batch mode: no index there)."""
+    def _rows_of(self, folder: Folder) -> passed.Passed | SharedPassed | None:
+        """The rows of the folder's state_dir, or of a cluster's Redis (None in batch mode)."""
         where = folder.index_dir
-        if where is None or where in self._said:
+        if where is None:
+            return self._cluster_rows()
+        if where in self._said:
             return None
         rows = self._rows.get(where)
         if rows is None:
@@ -217,6 +238,18 @@ class PassedAgain:
                 self._failed(folder, exc)
                 return None
         return rows
+
+    def _cluster_rows(self) -> SharedPassed | None:
+        """A cluster head's rows, in the cluster's Redis (made at the first clip; a reload
+        cannot change broker_url or cluster_id)."""
+        if self._shared is None:
+            cluster = self.cluster()
+            if cluster is None or not cluster.enabled:
+                return None
+            from hotfolder.cluster.passed import SharedPassed  # redis: cluster mode only
+
+            self._shared = SharedPassed.of(cluster)
+        return self._shared
 
     def _failed(self, folder: Folder, exc: BaseException) -> None:
         """The rows cannot be used: said once, with what to do (db.unusable); the comparison
