@@ -288,6 +288,12 @@ def test_a_cluster_s_card_dumped_again_into_another_subfolder_does_not_archive_i
     wait_for(lambda: files_under(c.archive) == [first], 30, what="the clip archived by the head")
     client = redis.Redis.from_url(c.redis.url)
     wait_for(lambda: client.keys("hotfolder:test-cluster:hf:passed:*"), 10, what="the clip's row in Redis")
+    from tests.harness import hotfolder
+
+    explained = hotfolder("explain", "--config", str(c.config), str(staging / again), "--subfolder",
+                          "backup/DCIM/100CANON").stdout
+    assert (f"but {c.archive / first}, archived from another subfolder, holds its very bytes (the same card dumped "
+            "again?)") in explained, explained  # read from Redis by the command too
     (c.inbox / "backup").mkdir()
     os.rename(staging / "backup/DCIM", c.inbox / "backup/DCIM")
     duplicates = c.base / "duplicates"

@@ -227,3 +227,20 @@ def test_a_value_that_is_not_a_row_is_taken_as_absent_and_said_once(server):
     said = [e for e in logs if e["event"] == "index_value_unusable"]
     assert [e["key"] for e in said] == [key, rows.key("B.MOV", 5)], said
     assert not rows._unwritten
+
+
+def test_explain_reads_the_rows_in_redis_and_says_when_it_cannot(ledger, server, tmp_path):
+    from hotfolder.cli.explain import _passed_again
+
+    f, cluster = ledger.folder, ledger.config.cluster
+    data = os.urandom(1 << 16)
+    assert ledger.claim(f, _drop(f, CLIP, data)) is None
+    card = tmp_path / "card" / "mvi_0009.mp4"
+    card.parent.mkdir()
+    card.write_bytes(data)
+    said = _passed_again(f, AGAIN, card, (f,), cluster)
+    assert said.startswith(f"; but {f.archive / CLIP}, archived from another subfolder, holds its very bytes"), said
+    server.stop()
+    said = _passed_again(f, AGAIN, card, (f,), cluster)
+    assert said.startswith("; the records of clips archived, in the cluster's Redis, cannot be read (Connection"), said
+    assert said.endswith("the head keeps it in the inbox until Redis answers"), said

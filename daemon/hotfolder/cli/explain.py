@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from hotfolder.config import load
-from hotfolder.config.model import Config, Folder
+from hotfolder.config.model import Cluster, Config, Folder
 from hotfolder.errors import ExitCode
 from hotfolder.recipes import select, sequence
 from hotfolder.recipes.explain import Explanation, shown_fields, verdicts
@@ -148,7 +148,8 @@ def explain_as(cfg: Config, folder: Folder, path: Path, rel: str, place: str, se
     took then (the index says), which rerender gives it again; `without`: renditions its earlier
     look-alike made, which it does not make (rerender's plan passes them too)."""
     shown = display(str(path))
-    if (said := _not_taken(folder, rel, path if dropped else None, cfg.folders)) is not None:  # never a failure
+    said = _not_taken(folder, rel, path if dropped else None, cfg.folders, cfg.cluster)
+    if said is not None:  # never a failure
         return Explanation(shown, folder.name, place, "nothing", problem=said)
     if is_sidecar(path.name):
         from hotfolder.arrival import rules
@@ -240,7 +241,8 @@ def _re_exported(folder: Folder, rel: str, path: Path) -> str | None:
             "this one would be archived under a free name, which nothing reads")
 
 
-def _not_taken(folder: Folder, rel: str, dropped: Path | None = None, folders: Iterable[Folder] = ()) -> str | None:
+def _not_taken(folder: Folder, rel: str, dropped: Path | None = None, folders: Iterable[Folder] = (),
+               cluster: Cluster | None = None) -> str | None:
     """What the inbox never renders, as arrival/rules decides it (a card's videos and their
     companions, its index files, Thumbs.db, .Trashes/): explain said "the daemon would fail it
     at step open" of them. None for a file it takes. `dropped`: the file, when it would be a
@@ -253,15 +255,17 @@ def _not_taken(folder: Folder, rel: str, dropped: Path | None = None, folders: I
     if rules.passes_through(folder, folder.inbox / rel):
         passed = ("passed through: moved to archive/ as it is, never rendered nor failed (the folder's pass_through: "
                   "matches its name)")
-        return passed + (_passed_again(folder, rel, dropped, folders) if dropped is not None else "")
+        return passed + (_passed_again(folder, rel, dropped, folders, cluster) if dropped is not None else "")
     return None
 
 
-def _passed_again(folder: Folder, rel: str, path: Path, folders: Iterable[Folder] = ()) -> str:
+def _passed_again(folder: Folder, rel: str, path: Path, folders: Iterable[Folder] = (),
+                  cluster: Cluster | None = None) -> str:
     """Of a file passed through, what the daemon finds in archive/ under its name, as
     supervisor/passed_again does (under on_duplicate: skip, a file of its name and size there,
     or else one its rows know archived from another subfolder, is compared in full): "" when
-    nothing is said. The rows are read, never written (a row of a gone file stays)."""
+    nothing is said. The rows (state_dir's, or a cluster's in Redis) are read, never written
+    (a row of a gone file stays)."""
     from hotfolder.config.choices import OnDuplicate
     from hotfolder.spool import nofollow
     from hotfolder.spool.same_bytes import Verdict, compare
@@ -282,6 +286,18 @@ def _passed_again(folder: Folder, rel: str, path: Path, folders: Iterable[Folder
     twins = [own] if at_its_path else []
     if folder.on_duplicate == OnDuplicate.SKIP and folder.index_dir is not None:  # each one compared in turn
         rows = passed.found(folder.index_dir, path.name, size, **scope_of(folder, folder.inbox / rel))
+        twins += [twin for _, twin in all_there(rows, folder, folders, size, lambda row: None) if twin != own]
+    elif folder.on_duplicate == OnDuplicate.SKIP and cluster is not None and cluster.enabled:
+        from hotfolder.cluster.passed import SharedPassed  # redis: cluster mode only
+
+        shared = SharedPassed.of(cluster)
+        try:
+            rows = shared.find(path.name, size, **scope_of(folder, folder.inbox / rel))
+        except passed.Unreachable as exc:
+            return (f"; the records of clips archived, in the cluster's Redis, cannot be read ({display(str(exc))}): "
+                    "the head keeps it in the inbox until Redis answers")
+        finally:
+            shared.close()
         twins += [twin for _, twin in all_there(rows, folder, folders, size, lambda row: None) if twin != own]
     if not twins:
         return ""
