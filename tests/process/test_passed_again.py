@@ -390,3 +390,85 @@ def test_a_clip_s_sidecar_handed_out_while_the_clip_is_compared_waits_and_goes_w
     _settle_until(ledger, lambda: (f.duplicates / CLIP).exists(), "the copy moved to duplicates/")
     assert (f.duplicates / sidecar).read_bytes() == xmp and files_under(f.inbox) == []
     assert files_under(f.archive) == [CLIP, sidecar] and sidecar in ledger.offered
+
+
+def _copies_at_once(tmp_path: Path):
+    """A folder with rows, an older clip of CLIP's name and size archived (other bytes: a
+    camera's numbers came round), and a copy of a new clip of that name taken from card1/: it
+    is compared with the older one, the answer not yet acted on."""
+    led = _with_rows(tmp_path)
+    f = led.folder
+    older = os.urandom(1 << 20)
+    _archive_first(led, older)
+    clip = older[:-1] + bytes([older[-1] ^ 1])
+    assert led.claim(f, _drop(f, "card1/MVI_0009.MP4", clip)) is None and led.passes.comparing() == {"t": 1}
+    return led, clip
+
+
+def test_a_copy_of_a_clip_being_compared_waits_for_it_then_is_its_duplicate(tmp_path):
+    """Two copies of one new clip taken at once (card1/ and card2/): each was compared with the
+    older clip of its name and size only, and both were archived. The later one now waits in the
+    inbox (not asked, said once, counted as comparing) until the first is archived and noted,
+    then, offered again, is compared with it. A clip of another name or size is not held."""
+    import structlog
+
+    with structlog.testing.capture_logs() as said:  # around the ledger's making: its logger is cached
+        led, clip = _copies_at_once(tmp_path)
+        try:
+            _a_copy_waits(led, clip, said)
+        finally:
+            led.passes.stop()
+
+
+def _a_copy_waits(led, clip: bytes, said: list[dict]) -> None:
+    f = led.folder
+    second = _drop(f, "card2/mvi_0009.mp4", clip)  # another reader: its names lower-cased
+    for _ in range(2):  # a rescan offering it again while it waits: no second line
+        assert led.claim(f, second) is None and second.read_bytes() == clip
+    assert led.passes.comparing() == {"t": 2} and "card2/mvi_0009.mp4" in led.passes.compared_in(f)
+    waits = [(e["file"], e["twin"]) for e in said if e["event"] == "file_waits_for_twin"]
+    assert waits == [("card2/mvi_0009.mp4", "card1/MVI_0009.MP4")], said
+    assert led.claim(f, _drop(f, "card2/MVI_0010.MP4", clip)) is None  # another name: archived at once
+    assert led.claim(f, _drop(f, "card3/MVI_0009.MP4", clip[:-1])) is None  # another size: archived at once
+    assert files_under(f.archive) == ["card2/MVI_0010.MP4", "card3/MVI_0009.MP4", CLIP]
+    assert "card2/mvi_0009.mp4" not in led.offered
+    _settle_until(led, lambda: (f.archive / "card1/MVI_0009.MP4").exists(), "the first copy archived")
+    assert "card2/mvi_0009.mp4" in led.offered and led.passes.comparing() == {}
+    assert led.claim(f, second) is None and led.passes.comparing() == {"t": 1}  # offered again: compared
+    _settle_until(led, lambda: (f.duplicates / "card2/mvi_0009.mp4").exists(), "the second copy skipped")
+    record = json.loads((f.duplicates / "card2/mvi_0009.mp4.duplicate.json").read_text())
+    assert record["matched"]["archived"] == "card1/MVI_0009.MP4", record
+    assert files_under(f.inbox) == [] and len(files_under(f.archive)) == 4
+
+
+def test_under_duplicate_scope_subfolder_a_copy_in_another_subfolder_does_not_wait(tmp_path):
+    from hotfolder.config.choices import DuplicateScope
+
+    led = _with_rows(tmp_path, duplicate_scope=DuplicateScope.SUBFOLDER)
+    f = led.folder
+    older = os.urandom(1 << 16)
+    _archive_first(led, older)
+    clip = older[:-1] + bytes([older[-1] ^ 1])
+    assert led.claim(f, _drop(f, "ev/mvi_0009.mp4", clip)) is None  # compared with ev/'s older clip
+    assert led.claim(f, _drop(f, "card2/MVI_0009.MP4", clip)) is None  # not in ev/'s scope: archived at once
+    assert (f.archive / "card2/MVI_0009.MP4").read_bytes() == clip and led.passes.comparing() == {"t": 1}
+    led.passes.stop()
+
+
+def test_a_stop_leaves_both_copies_in_the_inbox_and_the_next_start_compares_one_with_the_other(tmp_path):
+    led, clip = _copies_at_once(tmp_path)
+    f = led.folder
+    assert led.claim(f, _drop(f, "card2/MVI_0009.MP4", clip)) is None
+    led.passes.stop()  # the daemon stops: nothing acted on
+    assert sorted(files_under(f.inbox)) == ["card1/MVI_0009.MP4", "card2/MVI_0009.MP4"]
+    assert files_under(f.archive) == [CLIP]
+    again = _with_rows(tmp_path)  # the next start: the files are taken in another order
+    try:
+        assert again.claim(f, f.inbox / "card2/MVI_0009.MP4") is None
+        assert again.claim(f, f.inbox / "card1/MVI_0009.MP4") is None and again.passes.comparing() == {"t": 2}
+        _settle_until(again, lambda: (f.archive / "card2/MVI_0009.MP4").exists(), "the first taken archived")
+        assert again.claim(f, f.inbox / "card1/MVI_0009.MP4") is None
+        _settle_until(again, lambda: (f.duplicates / "card1/MVI_0009.MP4").exists(), "the other skipped")
+        assert files_under(f.inbox) == [] and files_under(f.archive) == ["card2/MVI_0009.MP4", CLIP]
+    finally:
+        again.passes.stop()

@@ -119,6 +119,8 @@ LINES = {
     "file_skipped": _skipped,
     "file_comparing": lambda e: f"comparing {e.get('file')} with {e.get('archived')}, of its name and size (the same "
                                 f"card dumped again?), before it is archived",
+    "file_waits_for_twin": lambda e: f"{e.get('file')} waits in the inbox while {e.get('twin')}, of its name and size, "
+                                     f"is compared: then it is compared with it, not archived a second time",
     "file_compare_failed": lambda e: f"could not compare {e.get('file')} with {e.get('archived')}: {e.get('reason')}; "
                                      f"{e.get('action')}",
     "passed_rows_failed": lambda e: f"the records of clips passed through cannot be used: {e.get('reason')}; "

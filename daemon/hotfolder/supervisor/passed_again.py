@@ -23,6 +23,14 @@ a crash mid-compare leaves it there for the next start. The main loop acts on ea
     changed        left in the inbox, offered again: judged anew once quiet
     stopped        left in the inbox
 
+Two copies of one clip taken at once (the same card dumped into `card1/` and `card2/` by two
+people) would each be compared with the archived clips only, neither with the other, and both
+archived when none of those holds their bytes: the later one waits in the inbox, not asked,
+while a clip of its name (case aside) and size is compared in a subfolder its scope reaches
+(`file_waits_for_twin`); once that one is acted on (archived and noted, or skipped) it is
+offered again, and compared as any, with that one's row among its twins. A stop leaves both
+in the inbox: the next start compares the first it takes, and holds the other.
+
 A reload meanwhile is heeded (the file is still in the inbox, not claimed): a folder now
 under `on_duplicate: process` or `fail` archives it as before, whatever the answer; a folder
 the reload took away leaves it in its inbox.
@@ -53,7 +61,7 @@ if TYPE_CHECKING:
     from hotfolder.cluster.passed import SharedPassed
 
 MAX_TWINS = 8  # archived files of one name and size compared with a file passed through again (passed.find's rows)
-MAX_ASKED = 256  # files waiting for a comparison; past it, a file waits in the inbox for a rescan
+MAX_ASKED = 256  # files waiting for a comparison (or for a copy's: _waiting); past it, one waits for a rescan
 STOP_WAIT = 2.0  # seconds a stop waits for the thread (it looks at the stop between two 1 MiB reads)
 
 
@@ -64,6 +72,25 @@ class _Asked:
     twin: Path  # the file of its name in archive/, of its size
     of: Folder | None = None  # the folder whose archive/ holds `twin` (None: `folder`; another under scope `all`)
     more: tuple[tuple[Folder, Path], ...] = ()  # other archived files of its name and size, compared in turn
+
+
+@dataclass(frozen=True)
+class _Clip:
+    """An inbox file being compared, as another copy of it would be found (state/passed.py's row)."""
+    folder: str
+    subdir: str  # its subfolder under the inbox ("" the top)
+    name: bytes  # passed.name_key: case aside
+    size: int
+
+    @classmethod
+    def of(cls, folder: Folder, path: Path) -> _Clip | None:
+        """The inbox file `path` as a row would name it once archived; None: gone."""
+        try:
+            size = nofollow.lstat(path).st_size
+        except OSError:
+            return None
+        rel = path.relative_to(folder.inbox).as_posix()
+        return cls(folder.name, rel.rpartition("/")[0], passed.name_key(path.name), size)
 
 
 class PassedAgain:
@@ -82,8 +109,10 @@ class PassedAgain:
         self._said: set[Path] = set()  # state_dirs whose rows failed, said once
         self._asked: queue.Queue[_Asked] = queue.Queue(MAX_ASKED)
         self._answers: queue.SimpleQueue[tuple[_Asked, Compared]] = queue.SimpleQueue()
-        # inbox paths asked and not yet settled (queued, being read, or answered), by folder name (the main loop's)
-        self._comparing: dict[Path, str] = {}
+        # inbox paths asked and not yet settled (queued, being read, or answered): what each is (the main loop's)
+        self._comparing: dict[Path, _Clip] = {}
+        # inbox paths held while a clip of their name and size is compared: the one each waits for
+        self._waiting: dict[Path, tuple[Folder, Path]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -92,8 +121,20 @@ class PassedAgain:
         compared), so it stays in the inbox; False: archive it now, as before."""
         if path in self._comparing:
             return True  # offered again by a rescan while it is read
+        held = self._waiting.pop(path, None)
         if folder.on_duplicate != OnDuplicate.SKIP or folder.duplicates is None or self._stop.is_set():
             return False
+        clip = _Clip.of(folder, path)
+        first = self._compared_twin(folder, path, clip) if clip is not None else None
+        if first is not None:
+            if held is None and len(self._waiting) >= MAX_ASKED:
+                return True  # it waits all the same, unrecorded: a rescan offers it again
+            self._waiting[path] = (folder, first)
+            if held is None or held[1] != first:  # said once per wait, not at each rescan
+                self.log.info("file_waits_for_twin", folder=folder.name, file=_rel(folder, path),
+                              twin=_rel(folder, first) if first.is_relative_to(folder.inbox) else fsnames.display(
+                                  str(first)))
+            return True
         # Each archived file of its name and size, its own path's first: a card's clip and another
         # of that name archived beside it (`_1`, a camera's numbers come round) are two to compare
         own = twin_of(folder, path)
@@ -102,14 +143,14 @@ class PassedAgain:
         except passed.Unreachable:  # a cluster's Redis is away (said once by its rows): it waits in the inbox
             return True
         twins = ([(folder, own)] if own is not None else []) + [twin for twin in found if twin[1] != own]
-        if not twins:
+        if not twins or clip is None:
             return False
         (of, twin), more = twins[0], tuple(twins[1:MAX_TWINS])
         try:
             self._asked.put_nowait(_Asked(folder, path, twin, of, more))
         except queue.Full:
             return True  # it waits in the inbox: a rescan offers it again
-        self._comparing[path] = folder.name
+        self._comparing[path] = clip
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="passed-again", daemon=True)
             self._thread.start()
@@ -123,7 +164,7 @@ class PassedAgain:
         the status says so. Nothing after a stop: those are left in the inbox for the next start."""
         if self._stop.is_set():
             return {}
-        return dict(Counter(self._comparing.values()))
+        return dict(Counter([c.folder for c in self._comparing.values()] + [f.name for f, _ in self._waiting.values()]))
 
     def settle(self) -> Iterator[tuple[Folder, Path, bool]]:
         """The main loop, each turn: act on the comparisons that ended; yields each file to
@@ -142,11 +183,36 @@ class PassedAgain:
                 yield asked.folder, asked.path, found.verdict == Verdict.DIFFERENT
             if found.verdict != Verdict.STOPPED:  # at a stop both stay in the inbox for the next start
                 self.on_settled(asked.folder, asked.path.relative_to(asked.folder.inbox).as_posix())
+                self._release(asked.path)  # after the yield: the first is archived and noted by now
 
     def compared_in(self, folder: Folder) -> list[str]:
         """The folder's files being compared, by their path under its inbox (a sidecar waits for
         its clip among them, as for an image being rendered: side_files.LoneSidecars)."""
-        return [p.relative_to(folder.inbox).as_posix() for p in self._comparing if p.is_relative_to(folder.inbox)]
+        return [p.relative_to(folder.inbox).as_posix() for p in (*self._comparing, *self._waiting)
+                if p.is_relative_to(folder.inbox)]
+
+    def _compared_twin(self, folder: Folder, path: Path, clip: _Clip) -> Path | None:
+        """Another inbox file of `clip`'s name and size being compared where `path`'s scope
+        reaches (scope_of): `path` waits for it. None where no row would find that one once
+        archived (cluster mode, rows unusable: nothing to wait for). A scan of the files
+        asked (MAX_ASKED at most)."""
+        if not self._comparing or self._rows_of(folder) is None:
+            return None
+        scope = scope_of(folder, path)
+        for other, c in self._comparing.items():
+            if other == path or (c.name, c.size) != (clip.name, clip.size):
+                continue
+            if scope["folder"] is None or (c.folder == scope["folder"] and scope["subdir"] in (None, c.subdir)):
+                return other
+        return None
+
+    def _release(self, first: Path) -> None:
+        """`first` was acted on: the files that waited for it are offered again (compared then,
+        with its row among their twins)."""
+        for path, (folder, waited) in list(self._waiting.items()):
+            if waited == first:
+                del self._waiting[path]
+                self.offer_again(folder, path.relative_to(folder.inbox).as_posix())
 
     def _acted(self, asked: _Asked, found: Compared) -> bool:
         """One answer acted on; True when the file is to be archived as before."""
