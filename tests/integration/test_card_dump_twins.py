@@ -56,3 +56,65 @@ def test_two_copies_of_a_new_clip_dropped_at_once_archive_one(daemon_factory):
     skipped = [p.relative_to(d.var / "duplicates").as_posix() for p in (d.var / "duplicates").rglob("*.MP4")]
     assert len(kept) == 1 and len(skipped) == 1 and {kept[0][:5], skipped[0][:5]} == {"card1", "card2"}
     assert failed_originals(d) == [] and d.stop() == 0
+
+
+def _passed_rows(d) -> list[tuple[str, str, str, str]]:
+    """The daemon's rows of clips (state/passed.py): (archived, name, subdir, size)."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{d.var / 'state' / 'hotfolder.db'}?mode=ro", uri=True)
+    try:
+        return sorted((a.decode(), n.decode(), s.decode(), str(z)) for a, n, s, z in conn.execute(
+            "SELECT archived, name, subdir, size FROM passed_through"))
+    finally:
+        conn.close()
+
+
+def test_index_rebuild_lists_the_archived_clips_so_a_card_dumped_again_finds_them(daemon_factory, tmp_path):
+    """state_dir lost (or restored from a backup older than the archive): `hotfolder index
+    rebuild` made the index of originals again, not the rows of clips, so a card dumped again
+    into another subfolder had every clip archived a second time. It now lists each clip the
+    daemon would pass through that lies in archive/ (a name is data: a link is not listed; a
+    sidecar or a hidden name is not a clip; more in unit/test_state_passed), and says how many.
+    A clip archived beside another of its name (`MVI_0010_1.MOV`) is listed under that name.
+    The next start takes the rows: the card dumped again into backup/ is skipped, clip by clip.
+    """
+    from tests.harness import hotfolder
+
+    d = daemon_factory(on_duplicate=None).start()
+    clip, other = os.urandom(1 << 20), os.urandom(1 << 16)
+    c.write(d.inbox / "card1/DCIM/100CANON/MVI_0009.MP4", clip)
+    c.write(d.inbox / "card1/DCIM/100CANON/MVI_0010.MOV", other)
+    wait_for(lambda: len(archived(d)) == 2, 20, what="the clips archived")
+    assert d.stop() == 0
+    second = other[:-1] + bytes([other[-1] ^ 1])  # restored from a backup: a second clip of MVI_0010's name
+    c.write(d.archive / "card1/DCIM/100CANON/MVI_0010_1.MOV", second)
+    c.write(d.archive / "card1/DCIM/100CANON/MVI_0009.xmp", b"<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
+    c.write(d.archive / "card1/.hidden.MP4", clip)
+    c.write(tmp_path / "elsewhere/MVI_0009.MP4", clip)
+    (d.archive / "card1/LINK.MP4").symlink_to(tmp_path / "elsewhere/MVI_0009.MP4")
+    for path in (d.var / "state").glob("hotfolder.db*"):
+        path.unlink()
+
+    rebuilt = hotfolder("index", "rebuild", "--config", str(d.config), timeout=120)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "; 3 clips passed through listed (0 of them known already)" in rebuilt.stdout, rebuilt.stdout
+    where = "card1/DCIM/100CANON"
+    assert _passed_rows(d) == [(f"{where}/MVI_0009.MP4", "mvi_0009.mp4", where, str(len(clip))),
+                               (f"{where}/MVI_0010.MOV", "mvi_0010.mov", where, str(len(other))),
+                               (f"{where}/MVI_0010_1.MOV", "mvi_0010.mov", where, str(len(other)))]
+    again = hotfolder("index", "rebuild", "--config", str(d.config), timeout=120)
+    assert "; 3 clips passed through listed (3 of them known already)" in again.stdout, again.stdout
+
+    d.start()
+    for name, data in (("mvi_0009.mp4", clip), ("MVI_0010.MOV", second)):  # the card dumped again, elsewhere
+        c.write(d.inbox / "backup/DCIM/100CANON" / name, data)
+    duplicates = d.var / "duplicates"
+    wait_for(lambda: files_under(d.inbox) == [], 20, what="the copies taken")
+    assert sorted(a for a in archived(d) if a.endswith((".MP4", ".MOV"))) == sorted([  # none archived again
+        "card1/.hidden.MP4", "card1/LINK.MP4", f"{where}/MVI_0009.MP4", f"{where}/MVI_0010.MOV",
+        f"{where}/MVI_0010_1.MOV"])
+    for name, twin in (("mvi_0009.mp4", "MVI_0009.MP4"), ("MVI_0010.MOV", "MVI_0010_1.MOV")):
+        record = json.loads((duplicates / "backup/DCIM/100CANON" / (name + ".duplicate.json")).read_text())
+        assert record["matched"]["archived"] == f"{where}/{twin}", record
+    assert failed_originals(d) == [] and d.stop() == 0

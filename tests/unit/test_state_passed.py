@@ -64,3 +64,57 @@ def test_the_part_is_known_to_a_downgrade_check(tmp_path):
     Passed(tmp_path).close()
     assert db._every_part()[passed.PART] == passed.MIGRATIONS
     db.refuse_newer(tmp_path)  # this release's own version: nothing refused
+
+
+def _folder(tmp_path, **changes):
+    from hotfolder.config.model import Folder, Rendition
+
+    places = {"archive": tmp_path / "archive", **changes}
+    return Folder(name="t", inbox=tmp_path / "inbox", output=tmp_path / "output", failed=tmp_path / "failed",
+                  processing=tmp_path / "processing",
+                  renditions=(Rendition(name="web", width=64, height=64, format="jpeg"),), **places)
+
+
+def _put(path, data: bytes = b"clip") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def test_the_clips_listed_from_archive_are_only_what_the_daemon_passes_through(tmp_path):
+    """spool/archived_clips: what `hotfolder index rebuild` lists. A name is data: a link to a
+    file is not listed, a link to a folder not entered; sidecars, photos, hidden, temp and
+    ignored names (and what lies under an ignored folder) are not clips."""
+    from hotfolder.spool import archived_clips
+
+    f = _folder(tmp_path)
+    a = f.archive
+    for rel in ("card1/MVI_0009.MP4", "card1/MVI_0009_1.MP4", "card1/DJI_0001.MP4", "top.MOV"):
+        _put(a / rel)
+    for rel in ("card1/MVI_0009.xmp", "card1/IMG_0001.JPG", "card1/.MVI_0009.MP4", "card1/MVI_0011.MP4.part",
+                "$RECYCLE.BIN/MVI_0012.MP4", "System Volume Information/MVI_0013.MP4"):
+        _put(a / rel)
+    _put(tmp_path / "elsewhere/MVI_0014.MP4")
+    (a / "card1/LINK.MP4").symlink_to(tmp_path / "elsewhere/MVI_0014.MP4")
+    (a / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    found = sorted((c.archived, c.name, c.subdir, c.size) for c in archived_clips.clips(f))
+    assert found == [("card1/DJI_0001.MP4", "DJI_0001.MP4", "card1", 4),  # no `DJI.MP4` beside: its own name
+                     ("card1/MVI_0009.MP4", "MVI_0009.MP4", "card1", 4),
+                     ("card1/MVI_0009_1.MP4", "MVI_0009.MP4", "card1", 4),  # archived beside the first
+                     ("top.MOV", "top.MOV", "", 4)]
+    assert list(archived_clips.clips(_folder(tmp_path, archive=None))) == []  # on_success: delete
+
+
+def test_clips_listed_again_keep_the_rows_the_daemon_noted(tmp_path):
+    """A row the daemon wrote names the clip as it came in (its subfolder, its own name): a
+    rebuild over it keeps it; every clip is written once, in batches."""
+    from hotfolder.spool.archived_clips import Clip
+
+    rows = Passed(tmp_path)
+    rows.note("t", "mvi_0009.mp4", "backup", 10, "card1/MVI_0009_1.MP4", now=5.0)
+    clips = [Clip(f"C{i:04}.MP4", "card1", 10, f"card1/C{i:04}.MP4", float(i)) for i in range(5)]
+    clips.append(Clip("MVI_0009.MP4", "card1", 10, "card1/MVI_0009_1.MP4", 1.0))
+    assert rows.listed("t", iter(clips), batch=2) == (5, 1)
+    assert rows.find("MVI_0009.MP4", 10, folder="t", subdir="backup") == [Row("t", "card1/MVI_0009_1.MP4", "backup")]
+    assert [r.archived for r in rows.find("c0003.mp4", 10, folder="t", subdir="card1")] == ["card1/C0003.MP4"]
+    assert rows.listed("t", iter(clips)) == (0, 6) and rows.count() == 6
+    rows.close()

@@ -13,8 +13,9 @@ import time
 from hotfolder.config import load
 from hotfolder.config.model import Config
 from hotfolder.errors import ExitCode
+from hotfolder.spool import archived_clips
 from hotfolder.spool.fsnames import display, printable
-from hotfolder.state import originals
+from hotfolder.state import originals, passed
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
@@ -79,12 +80,46 @@ def _as_json(f: originals.Found) -> dict:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    """`hotfolder index rebuild`: every archived original read, hashed and looked at again."""
+    """`hotfolder index rebuild`: every archived original read, hashed and looked at again, and
+    every clip passed through listed again (the rows that find a card's clip dumped again)."""
     cfg = load(args.config, serving=frozenset())
     from hotfolder.workers.reindex import reindex_config  # the engine: only this command decodes
 
+    def progress(line: str) -> None:
+        print(f"  {line}", file=sys.stderr)
+
     t0 = time.monotonic()
-    added, known, failed = reindex_config(cfg, progress=lambda line: print(f"  {line}", file=sys.stderr))
+    listed, known, unlisted = relist_config(cfg, progress)
+    added, indexed, failed = reindex_config(cfg, progress=progress)
+    clips = (f"{listed + known} clips passed through listed ({known} of them known already)"
+             + (f", {unlisted} folders of archive/ unreadable (their clips not listed)" if unlisted else "")
+             if any(f.index_dir is not None for f in cfg.folders) else
+             "clips passed through not listed (cluster mode keeps no records of them)")
     print(f"index rebuilt from the archives in {time.monotonic() - t0:.1f} s: {added} originals indexed, "
-          f"{known} known already, {failed} unreadable")
-    return ExitCode.FAILED if failed else ExitCode.OK
+          f"{indexed} known already, {failed} unreadable; {clips}")
+    return ExitCode.FAILED if failed or unlisted else ExitCode.OK
+
+
+def relist_config(cfg: Config, progress) -> tuple[int, int, int]:
+    """Each local folder's archived clips into the rows of its state_dir (state/passed.py):
+    (rows made, rows there already, folders that could not be read)."""
+    made = kept = unreadable = 0
+    opened: dict = {}
+
+    def said(where, exc: OSError) -> None:
+        nonlocal unreadable
+        unreadable += 1
+        progress(f"{display(str(where))}: cannot be read ({exc.strerror or exc}): its clips are not listed; make it "
+                 "readable by the daemon's user and run `hotfolder index rebuild` again")
+
+    try:
+        for folder in cfg.folders:
+            if folder.index_dir is None:
+                continue
+            rows = opened.get(folder.index_dir) or opened.setdefault(folder.index_dir, passed.Passed(folder.index_dir))
+            m, k = rows.listed(folder.name, archived_clips.clips(folder, on_error=said))
+            made, kept = made + m, kept + k
+    finally:
+        for rows in opened.values():
+            rows.close()
+    return made, kept, unreadable

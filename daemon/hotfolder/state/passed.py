@@ -13,11 +13,14 @@ holds at most a row per clip archived. A cluster's head keeps them in Redis inst
 """
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from hotfolder.state import db
 
@@ -26,6 +29,22 @@ MIGRATIONS = ("CREATE TABLE passed_through (folder TEXT NOT NULL, archived BLOB 
               "subdir BLOB NOT NULL, size INTEGER NOT NULL, time REAL NOT NULL, PRIMARY KEY (folder, archived));"
               "CREATE INDEX passed_by_name ON passed_through(name, size)",)
 CANDIDATES = 8  # rows a lookup gives at most (the latest first): another clip of a name and size is rare
+BATCH = 1000  # rows listed again a transaction (Passed.listed)
+
+
+class Listed(Protocol):
+    """A clip listed from archive/ (spool/archived_clips.Clip)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def subdir(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def archived(self) -> str: ...
+    @property
+    def time(self) -> float: ...
 
 
 def name_key(name: str) -> bytes:
@@ -77,11 +96,33 @@ class Passed:
         self.conn.execute("DELETE FROM passed_through WHERE folder = ? AND archived = ?",
                           (row.folder, os.fsencode(row.archived)))
 
+    def listed(self, folder: str, clips: Iterable[Listed], batch: int = BATCH) -> tuple[int, int]:
+        """The folder's archived clips listed again (`hotfolder index rebuild`: spool/
+        archived_clips.py), each a row unless one names its place already (the daemon's own, with
+        the name it truly came in with, is kept). Written `batch` rows a transaction, so memory
+        and a write's hold on the database stay bounded. (rows made, rows there already)."""
+        made = kept = 0
+        for chunk in _chunks(clips, batch):
+            with db.transaction(self.conn):
+                for c in chunk:
+                    cur = self.conn.execute(
+                        "INSERT INTO passed_through VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(folder, archived) DO NOTHING",
+                        (folder, os.fsencode(c.archived), name_key(c.name), os.fsencode(c.subdir), c.size, c.time))
+                    made += cur.rowcount
+                    kept += 1 - cur.rowcount
+        return made, kept
+
     def count(self) -> int:
         try:
             return self.conn.execute("SELECT count(*) FROM passed_through").fetchone()[0]
         except sqlite3.OperationalError:
             return 0
+
+
+def _chunks(items: Iterable[Listed], size: int) -> Iterator[list[Listed]]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
 
 
 def _found(conn: sqlite3.Connection, name: str, size: int, folder: str | None, subdir: str | None) -> list[Row]:
