@@ -66,6 +66,9 @@ def _passed_rows(d) -> list[tuple[str, str, str, str]]:
     try:
         return sorted((a.decode(), n.decode(), s.decode(), str(z)) for a, n, s, z in conn.execute(
             "SELECT archived, name, subdir, size FROM passed_through"))
+    except sqlite3.OperationalError as exc:  # made at the start, or at the first clip archived
+        assert "no such table" in str(exc), exc
+        return []
     finally:
         conn.close()
 
@@ -117,4 +120,54 @@ def test_index_rebuild_lists_the_archived_clips_so_a_card_dumped_again_finds_the
     for name, twin in (("mvi_0009.mp4", "MVI_0009.MP4"), ("MVI_0010.MOV", "MVI_0010_1.MOV")):
         record = json.loads((duplicates / "backup/DCIM/100CANON" / (name + ".duplicate.json")).read_text())
         assert record["matched"]["archived"] == f"{where}/{twin}", record
+    assert not d.events("clips_listed")  # listed by the rebuild: the start did not walk archive/ again
     assert failed_originals(d) == [] and d.stop() == 0
+
+
+def test_the_daemon_lists_the_archived_clips_when_its_database_was_lost(daemon_factory):
+    """A deleted database: the daemon rebuilt the index of originals by itself, not the rows of
+    clips, so until someone ran `hotfolder index rebuild` a card dumped again into another
+    subfolder had its clips archived a second time. Its start now lists them (a thread of its
+    own: `clips_listed`), once: the next start does not walk archive/ again."""
+    d = daemon_factory(on_duplicate=None).start()
+    clip = os.urandom(1 << 20)
+    c.write(d.inbox / "card1/MVI_0009.MP4", clip)
+    wait_for(lambda: archived(d) == ["card1/MVI_0009.MP4"], 20, what="the clip archived")
+    assert d.stop() == 0
+    for path in (d.var / "state").glob("hotfolder.db*"):
+        path.unlink()
+    d.start()
+    listed = wait_for(lambda: d.events("clips_listed"), 20, what="the clips listed")
+    assert [(e["listed"], e["known"]) for e in listed] == [(1, 0)], listed
+    c.write(d.inbox / "backup/mvi_0009.mp4", clip)
+    wait_for(lambda: (d.var / "duplicates/backup/mvi_0009.mp4.duplicate.json").exists(), 20, what="the copy skipped")
+    assert archived(d) == ["card1/MVI_0009.MP4"] and d.stop() == 0
+    d.start()
+    assert d.stop() == 0
+    assert len(d.events("clips_listing")) == 1 and len(d.events("clips_listed")) == 1
+
+
+def test_the_first_start_of_this_version_lists_the_clips_archived_before(daemon_factory):
+    """Rows kept by a version that did not list (its database at the passed part's first
+    migration), and a clip archived before any row was kept: it is listed beside the rows
+    there (kept as they are), and a copy of it dumped into another subfolder is skipped."""
+    import sqlite3
+
+    d = daemon_factory(on_duplicate=None).start()
+    clip, old = os.urandom(1 << 16), os.urandom(1 << 16)
+    c.write(d.inbox / "card1/MVI_0009.MP4", clip)
+    wait_for(lambda: _passed_rows(d) == [("card1/MVI_0009.MP4", "mvi_0009.mp4", "card1", str(len(clip)))], 20,
+             what="the clip archived and noted")
+    assert d.stop() == 0
+    conn = sqlite3.connect(d.var / "state" / "hotfolder.db")
+    with conn:  # as the version before left it
+        conn.execute("DROP TABLE IF EXISTS passed_meta")
+        conn.execute("UPDATE schema SET version = 1 WHERE part = 'passed'")
+    conn.close()
+    c.write(d.archive / "2025/MVI_0001.MP4", old)  # archived before the rows were kept
+    d.start()
+    listed = wait_for(lambda: d.events("clips_listed"), 20, what="the clips listed")
+    assert [(e["listed"], e["known"]) for e in listed] == [(2, 1)], listed
+    c.write(d.inbox / "card2/MVI_0001.MP4", old)
+    wait_for(lambda: (d.var / "duplicates/card2/MVI_0001.MP4.duplicate.json").exists(), 20, what="the copy skipped")
+    assert d.stop() == 0

@@ -118,3 +118,41 @@ def test_clips_listed_again_keep_the_rows_the_daemon_noted(tmp_path):
     assert [r.archived for r in rows.find("c0003.mp4", 10, folder="t", subdir="card1")] == ["card1/C0003.MP4"]
     assert rows.listed("t", iter(clips)) == (0, 6) and rows.count() == 6
     rows.close()
+
+
+class _Said:
+    """A logger that keeps what it is told: (event, fields)."""
+
+    def __init__(self):
+        self.lines: list[tuple[str, dict]] = []
+
+    def info(self, event, **kw):
+        self.lines.append((event, kw))
+
+    warning = info
+
+
+def test_the_daemon_s_listing_is_asked_once_and_asked_again_until_it_is_whole(tmp_path):
+    """supervisor/clips_listing: the rows made anew ask for it; a stop mid-way, or a folder not
+    listed (its share not mounted), leaves it asked for the next start; a whole listing (or
+    `hotfolder index rebuild`'s) clears it."""
+    from hotfolder.supervisor.clips_listing import ClipsListing
+
+    f = _folder(tmp_path, index_dir=tmp_path / "state")
+    for i in range(3):
+        _put(f.archive / f"card1/MVI_000{i}.MP4")
+    stopped = ClipsListing(_Said())
+    stopped._stop.set()  # a stop before the first clip
+    stopped.run([f])
+    rows = Passed(tmp_path / "state")
+    assert rows.listing_due() and rows.count() == 0
+    ClipsListing(_Said()).run([f], whole=False)  # another folder was not ready
+    assert rows.listing_due() and rows.count() == 3
+    said = _Said()
+    ClipsListing(said).run([f])
+    assert not rows.listing_due() and [e for e, _ in said.lines] == ["clips_listing", "clips_listed"]
+    assert said.lines[1][1]["listed"] == 3 and said.lines[1][1]["known"] == 3
+    again = _Said()
+    ClipsListing(again).run([f])
+    assert again.lines == [] and rows.count() == 3
+    rows.close()

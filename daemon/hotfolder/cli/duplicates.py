@@ -119,6 +119,9 @@ def relist_config(cfg: Config, progress) -> tuple[int, int, int]:
             rows = opened.get(folder.index_dir) or opened.setdefault(folder.index_dir, passed.Passed(folder.index_dir))
             m, k = rows.listed(folder.name, archived_clips.clips(folder, on_error=said))
             made, kept = made + m, kept + k
+        if not unreadable:
+            for rows in opened.values():  # what the daemon's start would list is listed
+                rows.listing_done()
     finally:
         for rows in opened.values():
             rows.close()

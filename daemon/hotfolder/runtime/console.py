@@ -121,6 +121,13 @@ LINES = {
                                 f"card dumped again?), before it is archived",
     "file_waits_for_twin": lambda e: f"{e.get('file')} waits in the inbox while {e.get('twin')}, of its name and size, "
                                      f"is compared: then it is compared with it, not archived a second time",
+    "clips_listing": lambda e: f"listing the clips in archive/: {e.get('reason')}",
+    "clips_listed": lambda e: f"{e.get('listed')} clips in archive/ listed ({e.get('known')} known already) in "
+                              f"{e.get('seconds')} s" + (f", {e['unreadable_folders']} folders unreadable"
+                                                         if e.get("unreadable_folders") else ""),
+    "clips_listing_unreadable": lambda e: f"cannot list the clips in {e.get('folder')}: {e.get('reason')}; "
+                                          f"{e.get('action')}",
+    "clips_listing_failed": lambda e: f"the clips in archive/ are not listed: {e.get('reason')}; {e.get('action')}",
     "file_compare_failed": lambda e: f"could not compare {e.get('file')} with {e.get('archived')}: {e.get('reason')}; "
                                      f"{e.get('action')}",
     "passed_rows_failed": lambda e: f"the records of clips passed through cannot be used: {e.get('reason')}; "

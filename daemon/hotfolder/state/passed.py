@@ -27,7 +27,11 @@ from hotfolder.state import db
 PART = "passed"
 MIGRATIONS = ("CREATE TABLE passed_through (folder TEXT NOT NULL, archived BLOB NOT NULL, name BLOB NOT NULL, "
               "subdir BLOB NOT NULL, size INTEGER NOT NULL, time REAL NOT NULL, PRIMARY KEY (folder, archived));"
-              "CREATE INDEX passed_by_name ON passed_through(name, size)",)
+              "CREATE INDEX passed_by_name ON passed_through(name, size)",
+              # Made anew (a deleted database) or first opened by this version: the clips in archive/
+              # are to be listed (supervisor/clips_listing.py); cleared once they all were.
+              "CREATE TABLE passed_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+              "INSERT INTO passed_meta VALUES ('listing_due', 1)")
 CANDIDATES = 8  # rows a lookup gives at most (the latest first): another clip of a name and size is rare
 BATCH = 1000  # rows listed again a transaction (Passed.listed)
 
@@ -111,6 +115,14 @@ class Passed:
                     made += cur.rowcount
                     kept += 1 - cur.rowcount
         return made, kept
+
+    def listing_due(self) -> bool:
+        """Whether the clips in archive/ are still to be listed (the rows were made anew)."""
+        row = self.conn.execute("SELECT value FROM passed_meta WHERE key = 'listing_due'").fetchone()
+        return bool(row and row[0])
+
+    def listing_done(self) -> None:
+        self.conn.execute("UPDATE passed_meta SET value = 0 WHERE key = 'listing_due'")
 
     def count(self) -> int:
         try:

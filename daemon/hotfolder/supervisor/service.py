@@ -38,6 +38,7 @@ from hotfolder.spool.shares import Places
 from hotfolder.state import db, places
 from hotfolder.status import ServiceState, Status
 from hotfolder.supervisor import leftovers
+from hotfolder.supervisor.clips_listing import ClipsListing
 from hotfolder.supervisor.duplicates import Rebuild, counted
 from hotfolder.supervisor.folder_slots import FolderSlots
 from hotfolder.supervisor.gate import ClaimGate
@@ -80,6 +81,7 @@ class Service:
         self.config_watch = ConfigWatch(config.source)  # reload_on_change
         self.name_pruning = names.Pruning()  # the name records of outputs that are gone
         self.rebuild: Rebuild | None = None  # the index of originals rebuilt from the archives
+        self.clips_listing = ClipsListing(self.log)  # the rows of clips passed through, made anew: listed again
         self.folder_locks = FolderLocks()
         self.serving = Serving(self.ledger, self.folder_locks, self.ops.notice,  # folders waiting for a share
                                adopt=not backend.claims_survive_restart)
@@ -124,6 +126,7 @@ class Service:
                                    prepare=lambda f: self.serving.prepare(f, self.unmounted()))
             self.watcher.start()
             self.ops.start()  # its threads start after the pool's forkserver, as the watcher's do
+            self.clips_listing.start(self.config, ready)  # a thread too
             self.state = ServiceState.RUNNING
             # Published before `ready` is said: a client that reads the line (or READY=1) and asks
             # the listener at once had a 503 "starting" while the first status was being taken
@@ -154,6 +157,7 @@ class Service:
             # Whatever ended the loop, no worker outlives us and every claim is given back.
             if self.watcher:
                 self.watcher.stop()
+            self.clips_listing.stop()
             self._stop_now()
             self.state = ServiceState.STOPPED
             self._publish(force=True)
