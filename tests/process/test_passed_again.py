@@ -472,3 +472,28 @@ def test_a_stop_leaves_both_copies_in_the_inbox_and_the_next_start_compares_one_
         assert files_under(f.inbox) == [] and files_under(f.archive) == ["card2/MVI_0009.MP4", CLIP]
     finally:
         again.passes.stop()
+
+
+def test_a_clip_archived_before_the_window_is_forgotten_and_its_copy_archived_again(tmp_path):
+    """duplicate_window: a photo older than it is rendered again when dropped again; a clip's
+    row lived as long as its file, so the card dumped again years on had its clips skipped
+    while its photos were rendered. The rows are forgotten with the index's window now."""
+    import sqlite3
+
+    import structlog
+
+    with structlog.testing.capture_logs() as said:  # around the ledger's making: its logger is cached
+        led = _with_rows(tmp_path, duplicate_window=3600.0)
+        f = led.folder
+        data = os.urandom(1 << 16)
+        _archive_first(led, data)
+        conn = sqlite3.connect(tmp_path / "state" / "hotfolder.db")
+        with conn:
+            conn.execute("UPDATE passed_through SET time = time - 7200")  # archived two hours ago
+        conn.close()
+        led.passes.forget_old(led.config.folders, 0.0)
+        led.passes.forget_old(led.config.folders, 1.0)  # once an hour, not each turn
+    forgot = [(e["folder"], e["rows"], e["window_s"]) for e in said if e["event"] == "clips_forgot"]
+    assert _rows(tmp_path) == [] and forgot == [("t", 1, 3600.0)], said
+    assert led.claim(f, _drop(f, "card2/MVI_0009.MP4", data)) is None
+    assert files_under(f.archive) == ["card2/MVI_0009.MP4", CLIP] and led.passes._thread is None

@@ -156,3 +156,15 @@ def test_the_daemon_s_listing_is_asked_once_and_asked_again_until_it_is_whole(tm
     ClipsListing(again).run([f])
     assert again.lines == [] and rows.count() == 3
     rows.close()
+
+
+def test_rows_older_than_the_window_are_forgotten_for_their_folder_only(tmp_path):
+    rows = Passed(tmp_path)
+    rows.note("t", "OLD.MOV", "card1", 10, "card1/OLD.MOV", now=100.0)
+    rows.note("t", "NEW.MOV", "card1", 10, "card1/NEW.MOV", now=300.0)
+    rows.note("u", "OLD.MOV", "card1", 10, "card1/OLD.MOV", now=100.0)  # another folder's window
+    assert rows.forget_before("t", 200.0) == 1
+    assert rows.find("OLD.MOV", 10, folder="t", subdir=None) == []
+    assert len(rows.find("NEW.MOV", 10, folder="t", subdir=None)) == 1
+    assert len(rows.find("OLD.MOV", 10, folder="u", subdir=None)) == 1
+    rows.close()

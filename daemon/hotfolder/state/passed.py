@@ -116,6 +116,14 @@ class Passed:
                     kept += 1 - cur.rowcount
         return made, kept
 
+    def forget_before(self, folder: str, cutoff: float) -> int:
+        """Rows of `folder` noted before `cutoff` (its duplicate_window) are forgotten, as
+        the index forgets its originals: a clip dumped again after the window is archived
+        again, as a photo of that age is rendered again. How many."""
+        with db.transaction(self.conn):
+            return self.conn.execute("DELETE FROM passed_through WHERE folder = ? AND time < ?",
+                                     (folder, cutoff)).rowcount
+
     def listing_due(self) -> bool:
         """Whether the clips in archive/ are still to be listed (the rows were made anew)."""
         row = self.conn.execute("SELECT value FROM passed_meta WHERE key = 'listing_due'").fetchone()

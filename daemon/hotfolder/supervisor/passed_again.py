@@ -42,6 +42,7 @@ import queue
 import sqlite3
 import stat
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ from hotfolder.recipes.select import subfolder_scope
 from hotfolder.spool import fsnames, nofollow, same_bytes
 from hotfolder.spool.same_bytes import Compared, Stamp, Verdict
 from hotfolder.state import db, passed
-from hotfolder.supervisor.duplicates import Sameness
+from hotfolder.supervisor.duplicates import FORGET_EVERY, Sameness
 
 if TYPE_CHECKING:
     from hotfolder.cluster.passed import SharedPassed
@@ -106,6 +107,7 @@ class PassedAgain:
         self._rows: dict[Path, passed.Passed] = {}  # per state_dir: the rows of clips archived (main loop only)
         self.cluster = cluster  # the config's cluster: enabled, the rows are in its Redis
         self._shared: SharedPassed | None = None  # those rows, once a folder asked (cluster/passed.py)
+        self._next_forget = 0.0  # time.monotonic() of the next look for rows past duplicate_window
         self._said: set[Path] = set()  # state_dirs whose rows failed, said once
         self._asked: queue.Queue[_Asked] = queue.Queue(MAX_ASKED)
         self._answers: queue.SimpleQueue[tuple[_Asked, Compared]] = queue.SimpleQueue()
@@ -269,6 +271,28 @@ class PassedAgain:
             rows.note(folder.name, path.name, subdir, size, archived)
         except sqlite3.Error as exc:
             self._failed(folder, exc)
+
+    def forget_old(self, folders: Iterable[Folder], now: float) -> None:
+        """Once an hour (the main loop): rows older than their folder's duplicate_window are
+        forgotten, as the index forgets its originals (supervisor/duplicates.forget_old); a
+        cluster's expire in Redis by themselves. Before, a clip's row lived as long as its file,
+        and a card dumped again years on was skipped where its photos were rendered again."""
+        if now < self._next_forget:
+            return
+        self._next_forget = now + FORGET_EVERY
+        for folder in folders:
+            if folder.index_dir is None:
+                continue
+            rows = self._rows_of(folder)
+            if not isinstance(rows, passed.Passed):
+                continue
+            try:
+                gone = rows.forget_before(folder.name, time.time() - folder.duplicate_window)
+            except sqlite3.Error as exc:
+                self._failed(folder, exc)
+                continue
+            if gone:
+                self.log.info("clips_forgot", folder=folder.name, rows=gone, window_s=folder.duplicate_window)
 
     def _row_twins(self, folder: Folder, path: Path) -> list[tuple[Folder, Path]]:
         """The archived clips of `path`'s name (case aside) and size, in any subfolder of the
