@@ -61,3 +61,35 @@ def test_an_untouched_output_over_a_gigabyte_is_described_not_left_out(tmp_path)
     proof = {"outputs": [{"rendition": "web", "path": "a_web.png", "quality": 80}]}
     digest = provenance.output_hash(small.read_bytes())
     assert described(small, Had("web", "a_web.png", digest), proof, "") == proof["outputs"][0], "proved: carried"
+
+
+def _out(rendition: str, width: int, height: int, **extra) -> dict:
+    return {"rendition": rendition, "path": f"a_{rendition}.jpg", "width": width, "height": height, **extra}
+
+
+def test_a_smallest_size_two_outputs_share_keeps_the_placeholder():
+    """A srcset in JPEG, WebP and AVIF has its smallest size two or three times (w480 and
+    w480-webp), and a small original (a 32 px icon, no upscale) every output at its own size.
+    `rerender --rendition` of any of them wrote the manifest with placeholder and
+    dominant_color null: the smallest was taken to be the first of the tie, and a manifest
+    before with a tie was never carried from. One made now of the smallest size gives it;
+    else the one before, when every output of that size is the one it described."""
+    from hotfolder.workers.untouched import placeholder
+
+    before = {"outputs": [_out("w480", 480, 320), _out("w480-webp", 480, 320, format="webp"), _out("w960", 960, 640)],
+              "placeholder": "XGsOLwqc", "dominant_color": "#fab12f"}
+    carried = {"placeholder": "XGsOLwqc", "dominant_color": "#fab12f"}
+    listed = [dict(o) for o in before["outputs"]]
+    # w480-webp made again (its quality changed): an output of the smallest size, made now
+    assert placeholder(listed, {1}, before) == (True, None)
+    # w960 made again: both outputs of the smallest size left as the manifest before described them
+    assert placeholder(listed, {2}, before) == (False, carried)
+    # an AVIF added at the smallest size: made now
+    assert placeholder([*listed, _out("w480-avif", 480, 320)], {3}, before) == (True, None)
+    # one of the smallest size described anew (edited since): not the one the placeholder was of, maybe
+    changed = [listed[0], {**listed[1], "bytes": 1, "quality": None}, listed[2]]
+    assert placeholder(changed, {2}, before) == (False, None)
+    # a 32 px icon: every output 32x32
+    icon = {"outputs": [_out("w480", 32, 32), _out("w960", 32, 32), _out("w1600", 32, 32)], **carried}
+    assert placeholder([dict(o) for o in icon["outputs"]], {2}, icon) == (True, None)
+    assert placeholder([dict(o) for o in icon["outputs"]], set(), icon) == (False, carried)

@@ -11,8 +11,8 @@ entry as it was, when both are proved to be what hotfolder wrote (their bytes ha
 the index recorded); else what its bytes say (pixel size, bytes, format), with its quality
 and score null, which no file keeps; one gone, or no regular file now, is not listed (a
 manifest lists the outputs beside it). The placeholder is carried only from a proved
-manifest whose smallest output is still the smallest; else it is null rather than another
-output's.
+manifest whose smallest outputs (several may share the smallest size) are still the smallest,
+as it described them; else it is null rather than another output's.
 """
 from __future__ import annotations
 
@@ -100,12 +100,15 @@ def placeholder(listed: Sequence[dict], made: set[int], previous: dict | None) -
     sizes = [(o.get("width") or 0) * (o.get("height") or 0) for o in listed]
     if not sizes or min(sizes) == 0:
         return False, None
-    smallest = sizes.index(min(sizes))
-    if smallest in made:
+    # Outputs may share the smallest size (a srcset's w480 in JPEG and WebP; a 32 px icon's
+    # every output): one of them made now gives it; else the one before, when each output of
+    # that size is the one it described (it was of one of them).
+    smallest = [i for i, size in enumerate(sizes) if size == min(sizes)]
+    if made.intersection(smallest):
         return True, None
     before = [o for o in (previous or {}).get("outputs") or () if isinstance(o, dict)]
     areas = [(o.get("width") or 0) * (o.get("height") or 0) for o in before]
-    if not areas or areas.count(min(areas)) != 1 or before[areas.index(min(areas))] != listed[smallest]:
+    if not areas or [o for o, a in zip(before, areas, strict=True) if a == min(areas)] != [listed[i] for i in smallest]:
         return False, None
     assert previous is not None
     return False, {"placeholder": previous.get("placeholder"), "dominant_color": previous.get("dominant_color")}
