@@ -23,6 +23,7 @@ ENCODERS: dict[str, Callable[[Raster, Encoding], bytes]] = {
     f.name: f.encoder.resolve() for f in formats.TABLE if f.encoder is not None
 }
 MIN_QUALITY = 30  # below this a photo shows its blocks: the file fails instead
+NAMES = {"jpeg": "JPEG", "webp": "WebP", "avif": "AVIF", "jxl": "JPEG XL"}  # as the log names them to people
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class Encoded:
     score: float | None = None  # SSIMULACRA2 (estimated) with `quality: auto` (engine/autoquality.Found)
     measured: bool = False  # the score was measured (else predicted along the encoder's slope, or None)
     encodes: int = 1
+    note: str | None = None  # for the log (`rendition_note`): `quality_target` not reached
 
 
 def encode(im: Raster, fmt: Format, rendition: Rendition, metadata: Embedded) -> Encoded:
@@ -54,12 +56,13 @@ def encode(im: Raster, fmt: Format, rendition: Rendition, metadata: Embedded) ->
 def _auto(im: Raster, fmt: Format, rendition: Rendition, metadata: Embedded) -> Encoded:
     """`quality: auto`: the search's encoding; if it is longer than `max_bytes`, the
     highest lower quality that fits (its score then unmeasured)."""
-    from hotfolder.engine import autoencode
+    from hotfolder.engine import autoencode, autoquality
 
     encoding = Encoding(None, metadata, progressive=rendition.progressive, packed=_packed(im))
     found = autoencode.search(im, fmt, encoding, rendition.quality_target, lambda e: _save(im, fmt, e))
     if rendition.max_bytes is None or len(found.data) <= rendition.max_bytes:
-        return Encoded(found.data, found.quality, found.score, found.measured, found.encodes)
+        note = autoquality.shortfall(found, rendition.quality_target, NAMES.get(fmt.name, fmt.name.upper()))
+        return Encoded(found.data, found.quality, found.score, found.measured, found.encodes, note)
     fit = _fitting(im, fmt, rendition, replace(encoding, quality=found.quality), found.quality, rendition.max_bytes,
                    first=found.data)
     return Encoded(fit.data, fit.quality, None, False, found.encodes + fit.encodes - 1)

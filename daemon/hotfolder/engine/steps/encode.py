@@ -15,5 +15,6 @@ def apply(work: Work) -> Work:
     from hotfolder.engine import encode  # Pillow: see the module's doc
 
     encoded = encode.encode(work.pixels, work.format, work.rendition, work.metadata)
+    notes = work.notes if encoded.note is None else (*work.notes, encoded.note)
     return replace(work, data=encoded.data, quality=encoded.quality, score=encoded.score,
-                   score_measured=encoded.measured)
+                   score_measured=encoded.measured, notes=notes)
