@@ -231,6 +231,11 @@ def test_the_manifest_says_what_the_templates_say_of_when_and_with_what(tmp_path
                                 "original's own subfolder of the output; name it e.g. \"{stem}.json\""),
     ('"{stem}_web.jpg"', "must end in .json"),  # it would take the web rendition's own name
     ('"{stem}"', "must end in .json"),
+    # a web developer's first guess: it said "must be a non-empty text, not the boolean true", not what to write
+    ("true", 'must be a file name template such as "{stem}.json", not the boolean true'),
+    ("yes", 'must be a file name template such as "{stem}.json", not the boolean true'),
+    ("false", 'must be a file name template such as "{stem}.json", not the boolean false (leave the key out '
+              'for none)'),
 ])
 def test_a_manifest_template_is_checked_as_a_file_name(tmp_path, manifest, said):
     with pytest.raises(ConfigError) as info:

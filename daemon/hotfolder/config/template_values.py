@@ -20,6 +20,7 @@ class Template(Kind):
 
     fields: frozenset[str]
     check: Callable[[TemplateText], str | None] | None = None
+    example: str | None = None  # a file name template to show, for a key that names a file ("{stem}.json")
 
     def read(self, r: Reader, name: str, default: Any) -> str | None:
         value = r.raw(name)
@@ -33,6 +34,9 @@ class Template(Kind):
             # `filename: {name}` unquoted: YAML reads a mapping of one key with no value
             r.fail(at, f"must be a non-empty text, not a mapping: YAML reads a value that starts with {{ as one; "
                        f"quote the template, e.g. \"{{{next(iter(value))}}}\"")
+        if isinstance(value, bool) and self.example is not None:  # `manifest: true`: asked for, not named
+            r.fail(at, f"must be a file name template such as {self.example}, not {kind(value)}"
+                       + ("" if value else " (leave the key out for none)"))
         if not isinstance(value, str) or not value.strip():
             r.fail(at, f"must be a non-empty text, not {kind(value)}")
         try:

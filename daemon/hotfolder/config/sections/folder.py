@@ -76,7 +76,7 @@ KEYS = (
     Key("raw", Choice(RawMode), RawMode.AUTO,
         "camera RAWs: `preview` (the embedded JPEG), `develop` (LibRaw: camera white balance, sRGB), or `auto` "
         "(the preview when it is as large as the largest rendition needs, else a develop)"),
-    Key("manifest", Template(MANIFEST_FIELDS, _manifest_problem), None,
+    Key("manifest", Template(MANIFEST_FIELDS, _manifest_problem, example='"{stem}.json"'), None,
         "a JSON manifest per original, written beside its outputs with them: a file name template ending in "
         "`.json`, such as `\"{stem}.json\"` (fields: `{stem}`, `{name}`, `{source_ext}`, `{folder}`); see "
         "\"Manifests\""),
