@@ -875,3 +875,16 @@ def test_a_config_path_that_is_no_regular_file_is_refused_without_opening_it(tmp
         thread.join(10)
         os.close(reader)
     assert not thread.is_alive()
+
+
+@pytest.mark.parametrize(("size", "meant"), [
+    ("480w", "(a width only, as a srcset's 480w: [480, null]; 480 alone is a 480x480 box)"),
+    ("480px", "(a width only: [480, null]; 480 alone is a 480x480 box)"),
+    ("480x", "(a width only: [480, null])"),
+    ("x480", "(a height only: [null, 480])"),
+])
+def test_a_width_written_as_a_web_page_writes_it_is_told_how_to_write_a_width(tmp_path, size, meant):
+    """A web developer's srcset widths: `size: 480w` was refused with every form a size takes,
+    none of them saying that a width alone is `[480, null]` (and `480` alone a square box)."""
+    err = error_of(tmp_path, BASE.replace("size: 1600x1200", f"size: {size}"))
+    assert err.key == "folders[shop].renditions[web].size" and err.reason.endswith(meant), err

@@ -298,6 +298,21 @@ NO_SIZE: SizeValue = (None, None, None, None, None)
 SIZE_FORMS = "WIDTHxHEIGHT (e.g. 1600x1200), a number, [width, height], {long: 2048}, {short: 1080} or {megapixels: 2}"
 
 
+def _side_meant(value: Any) -> str:
+    """What a size written as a web page writes it meant: `480w` (a srcset's width), `480px`,
+    `480x` a width alone, `x480` a height alone."""
+    said = value.strip().lower() if isinstance(value, str) else ""
+    if m := re.fullmatch(r"(\d+)\s*(w|px)", said):
+        width = int(m[1])
+        srcset = f", as a srcset's {width}w" if m[2] == "w" else ""
+        return f" (a width only{srcset}: [{width}, null]; {width} alone is a {width}x{width} box)"
+    if m := re.fullmatch(r"(\d+)\s*[x×]", said):
+        return f" (a width only: [{int(m[1])}, null])"
+    if m := re.fullmatch(r"[x×]\s*(\d+)", said):
+        return f" (a height only: [null, {int(m[1])}])"
+    return ""
+
+
 @dataclass(frozen=True)
 class Size(Kind):
     """`size: 1600`, `1600x1200`, `[1600, 1200]` (0 or null leaves a side free), or as
@@ -317,7 +332,7 @@ class Size(Kind):
         elif isinstance(value, list) and len(value) == 2:
             parts = value
         else:
-            r.fail(name, f"must be {SIZE_FORMS}, not {kind(value)}")
+            r.fail(name, f"must be {SIZE_FORMS}, not {kind(value)}{_side_meant(value)}")
         out = []
         for side in parts:
             if side is None:
