@@ -31,6 +31,10 @@ def test_sighup_swaps_a_good_config_and_refuses_a_bad_one(daemon_factory):
     d.proc.send_signal(signal.SIGHUP)
     reloaded = wait_for(lambda: d.event("reloaded"), 20, what="the reload")
     assert reloaded["changes"] == ["workers 2 → 1", "test: rendition tiny added"], reloaded
+    # before.jpg keeps its outputs, and a copy of it dropped again is a duplicate: the reload says how it gets tiny
+    assert reloaded["rerender"] == (
+        "the originals archived before keep their outputs, and a copy of one dropped again is a duplicate, "
+        f"skipped: `hotfolder rerender --config {d.config} --rendition tiny` makes them again"), reloaded
     wait_for(lambda: d.status_json().get("workers_alive") == 1, 20, what="one worker after the reload")
     drop(d, "after.jpg")
     wait_for(lambda: "after_tiny.png" in d.outputs(), 20, what="the new rendition")

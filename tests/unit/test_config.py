@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -888,3 +889,25 @@ def test_a_width_written_as_a_web_page_writes_it_is_told_how_to_write_a_width(tm
     none of them saying that a width alone is `[480, null]` (and `480` alone a square box)."""
     err = error_of(tmp_path, BASE.replace("size: 1600x1200", f"size: {size}"))
     assert err.key == "folders[shop].renditions[web].size" and err.reason.endswith(meant), err
+
+
+def test_a_reload_that_adds_or_changes_renditions_says_how_the_archived_originals_get_them(tmp_path):
+    """A web publisher changed a quality, reloaded, and dropped the same photos again: each was
+    skipped as a duplicate, and nothing had said that the originals rendered before keep their
+    outputs. The reload says it, with the rerender command that makes them (renditions added or
+    changed only; none for a folder that keeps no archive)."""
+    from hotfolder.config.changes import rerender_hint
+
+    old = load(write(tmp_path, BASE))
+    assert rerender_hint(old, old) == ""
+    config = shlex.quote(str(tmp_path / "hotfolder.yaml"))
+    new = load(write(tmp_path, BASE + "        quality: 70\n      - {name: tiny, size: 32}\n"))
+    assert rerender_hint(old, new) == (
+        "the originals archived before keep their outputs, and a copy of one dropped again is a duplicate, "
+        f"skipped: `hotfolder rerender --config {config} --rendition web --rendition tiny` makes them again")
+    with_tiny = load(write(tmp_path, BASE + "      - {name: tiny, size: 32}\n"))
+    assert rerender_hint(with_tiny, old) == "", "a rendition removed: nothing to make"
+    deleting = load(write(tmp_path, BASE.replace("    archive: arch\n", "    on_success: delete\n")
+                          + "        quality: 70\n"))
+    assert rerender_hint(load(write(tmp_path, BASE.replace("    archive: arch\n", "    on_success: delete\n"))),
+                         deleting) == ""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shlex
 from typing import Any
 
 import yaml
 
 from hotfolder import redact
+from hotfolder.config import locate
 from hotfolder.config.model import Config, Http, Rendition
 from hotfolder.recipes.conditions import When
 
@@ -53,6 +55,29 @@ def describe_changes(old: Config, new: Config) -> list[str]:
         changes += [f"{name}: rendition {r} removed" for r in old_r if r not in new_r]
         changes += [f"{name}: {r}: {c}" for r in new_r if r in old_r for c in _changed_fields(old_r[r], new_r[r])]
     return changes
+
+
+def rerender_hint(old: Config, new: Config) -> str:
+    """For a reload that adds or changes renditions: how the originals archived before get
+    them (they keep their outputs, and a copy of one dropped again is skipped as a duplicate:
+    a web publisher changed a quality and dropped the same photos again); "" when none is
+    added or changed, or the folder keeps no archive (on_success: delete)."""
+    before = {f.name: f for f in old.folders}
+    commands = []
+    for folder in new.folders:
+        was = before.get(folder.name)
+        if was is None or folder.archive is None:
+            continue
+        had = {r.name: r for r in was.renditions}
+        names = [r.name for r in folder.renditions if r.name not in had or _changed_fields(had[r.name], r)]
+        if names:
+            only = "" if len(new.folders) == 1 else f" --folder {shlex.quote(folder.name)}"
+            asked = "".join(f" --rendition {shlex.quote(name)}" for name in names)
+            commands.append(f"`hotfolder rerender{locate.option(folder.config_file)}{only}{asked}`")
+    if not commands:
+        return ""
+    return ("the originals archived before keep their outputs, and a copy of one dropped again is a duplicate, "
+            f"skipped: {' and '.join(commands)} makes them again")
 
 
 def _said_renamed(was, now) -> str:

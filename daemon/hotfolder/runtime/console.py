@@ -57,7 +57,8 @@ def _reloaded(e: dict) -> str:
     changes = e.get("changes")
     if changes is None:
         return f"reloaded: {e.get('workers')} worker(s), folders {_names(e.get('folders', []))}"
-    return "reloaded: " + ("; ".join(changes) if changes else "nothing changed")
+    rerender = f"\n  {e['rerender']}" if e.get("rerender") else ""  # renditions added or changed
+    return "reloaded: " + ("; ".join(changes) if changes else "nothing changed") + rerender
 
 
 def _refused(e: dict) -> str:
@@ -262,7 +263,7 @@ def _fields_named_in(name: str) -> tuple[str, ...]:
         "name_reused": ("file", "reason"),
         "rendition_note": ("file", "rendition", "note"),
         "ready": ("inboxes", "workers", "cluster", "pid"),
-        "reloaded": ("changes",),
+        "reloaded": ("changes", "rerender"),
         "config_warning": ("problem",),
         "reload_refused": ("problems", "file", "key", "reason"),
         "stopped": ("processed", "failed", "duplicates"),

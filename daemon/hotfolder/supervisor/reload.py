@@ -20,6 +20,7 @@ from pathlib import Path
 
 from hotfolder import redact
 from hotfolder.config import EVERY_PART, check, describe_changes, reloadable
+from hotfolder.config.changes import rerender_hint
 from hotfolder.config.model import Config, ConfigError, Folder
 from hotfolder.spool.shares import PlaceGone
 from hotfolder.supervisor.folder_slots import FolderSlots
@@ -34,6 +35,7 @@ class Prepared:
     for_nodes: list[str]  # keys that apply only once the cluster's nodes restart
     warnings: tuple[str, ...] = ()  # what check-config would warn of in the new file
     gone: frozenset[str] = frozenset()  # new folders not made nor adopted: their share is not mounted
+    rerender: str = ""  # renditions added or changed: how the originals archived before get them
 
 
 class Refused(Exception):
@@ -73,7 +75,8 @@ def prepare(current: Config, slots: FolderSlots, locks: FolderLocks, ledger: Led
                       "run `hotfolder check-config` on it", source) from None
     made = {f.name for f in ready}
     gone = frozenset(f.name for f in new.folders if f.name not in made and f.name not in old_names)
-    return Prepared(new, describe_changes(current, new), for_nodes, tuple(str(w) for w in checked.warnings), gone)
+    return Prepared(new, describe_changes(current, new), for_nodes, tuple(str(w) for w in checked.warnings), gone,
+                    rerender_hint(current, new))
 
 
 def _made(ledger: Ledger, folder: Folder) -> bool:

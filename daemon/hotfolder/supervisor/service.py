@@ -338,7 +338,8 @@ class Service:
         self.ops.reconfigure(new)
         self.refused_reload = ""
         self.log.info("reloaded", workers=new.workers, folders=[f.name for f in new.folders], changes=ready.changes,
-                      **({"nodes_restart_needed": ready.for_nodes} if ready.for_nodes else {}))
+                      **({"nodes_restart_needed": ready.for_nodes} if ready.for_nodes else {}),
+                      **({"rerender": ready.rerender} if ready.rerender else {}))
         for warning in ready.warnings:
             self.log.warning("config_warning", problem=warning)
         systemd.ready(self.publisher.line())
