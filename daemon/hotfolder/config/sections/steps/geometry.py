@@ -11,7 +11,9 @@ from hotfolder.config.values import NO_SIZE, Bool, Choice, Float, Size
 KEYS = (
     Key("operation", Choice(Operation, aliases={"crop": "fill", "cover": "fill", "resize": "fit", "contain": "fit"}),
         Operation.FIT,
-        "`fit` (within the box, aspect kept), `fill` (cover the box, cropped to exactly its size: see `crop`), "
+        "`fit` (within the box, aspect kept), `fill` (cover the box, cropped to exactly its size: see `crop`; "
+        "a picture too small to cover it, unless `upscale`, gives the largest centred crop of the box's shape, "
+        "not enlarged: a 32 px icon's 200x200 is 32x32, a 1x2000 strip's 1x1: read the manifest's sizes), "
         "`scale` (by `scale:` factor), `pad` (within the box, then centred on `background` to exactly the box's "
         "size: letterboxed), `none`"),
     Key("size", Size(), NO_SIZE,
