@@ -144,6 +144,9 @@ class Result:
     # What the worker said of the names its outputs took (workers/provenance.said; "" nothing):
     # said again by `process` and `rerender`, whose workers log nothing (their lines would cut the bar)
     names_said: str = ""
+    # Each output's rendition_note, (rendition, note): said again by `process` and `rerender`,
+    # as names_said is (a `quality_target` not reached, a profile not read, ...)
+    notes: tuple[tuple[str, str], ...] = ()
     record: int = 0  # its row in the index (where the original went is noted there)
     # rerender --rendition, where the index did not say what the original had (a rebuilt index,
     # a cluster's): the outputs the manifest before listed (workers/untouched.listed_before),

@@ -200,3 +200,21 @@ def test_process_of_two_files_of_one_name_says_no_output_was_kept(home):
     assert sorted(p.name for p in (home / "var" / "output").iterdir()) == ["a_web.jpg", "a_web~png.jpg"]
     assert "kept" not in run.stderr, run.stderr
     assert re.search(r"processed 2 of 2 file\(s\) .*; 0 failed$", run.stderr.strip()), run.stderr
+
+
+def test_process_says_a_renditions_note_at_the_default_level(home):
+    """A web publisher's `quality_target: 95` WebP rendition: the daemon's log said the target
+    was not reached (rendition_note), `hotfolder process` and `rerender` said nothing but
+    "processed 1 of 1" (their workers log nothing, for the bar). The main process says each
+    output's note again, as it says `outputs_kept`."""
+    config = home / "config" / "hotfolder.yaml"
+    from tests.imaging import photo
+
+    webp = "      - {name: web, size: 480, format: webp, quality: auto, quality_target: 95}\n"
+    config.write_text(config.read_text().replace("      - {name: web, size: 64, format: jpeg}\n", webp))
+    photo((720, 480)).save(home / "shoe.jpg", quality=95)  # WebP at quality 100 scores under 90 on a photo
+    run = subprocess.run([sys.executable, "-m", "hotfolder", "process", "shoe.jpg"], cwd=home, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert re.search(r"shoe\.jpg: web: quality_target 95 not reached: WebP at quality 100", run.stderr), run.stderr
+    assert run.stderr.count("quality_target 95") == 1, run.stderr

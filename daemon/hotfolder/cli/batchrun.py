@@ -87,6 +87,8 @@ def report(logger, folder: Folder, outcome, asked: bool = False) -> None:
         said("file_unmatched", file=outcome.rel, src=str(outcome.src), reason=result.unmatched,
              duration_ms=result.duration_ms, worker_pid=result.pid, outcome="unmatched")
     elif result.ok:
+        for rendition, note in result.notes:  # the workers' rendition_note, which they do not log here
+            logger.warning("rendition_note", file=outcome.rel, src=str(outcome.src), rendition=rendition, note=note)
         if result.names_said:  # a second set written beside outputs kept: said at the default level
             (logger.warning if result.kept else logger.info)(
                 "outputs_kept", file=outcome.rel, src=str(outcome.src), reason=result.names_said,

@@ -129,7 +129,8 @@ def process_one(job: Job, numbers: Numbers | None = None, index=None,
     return Result(job.id, True, outputs=tuple(written), renditions=tuple(o.rendition.name for o in rendered.outputs),
                   duration_ms=end.ms(), match=same.match if same else None,
                   naming=same.naming if same else Naming.FIRST, record=record, manifest=described, kept=kept,
-                  output_hashes=wrote.hashes, names_said=names_said, seq=choice.seq, listed_before=wrote.listed_before)
+                  output_hashes=wrote.hashes, names_said=names_said, seq=choice.seq, listed_before=wrote.listed_before,
+                  notes=tuple((o.rendition.name, note) for o in rendered.outputs for note in o.notes))
 
 
 def _holder(job: Job, original: fingerprint.Original) -> int | None:
