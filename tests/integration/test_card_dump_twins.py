@@ -171,3 +171,26 @@ def test_the_first_start_of_this_version_lists_the_clips_archived_before(daemon_
     c.write(d.inbox / "card2/MVI_0001.MP4", old)
     wait_for(lambda: (d.var / "duplicates/card2/MVI_0001.MP4.duplicate.json").exists(), 20, what="the copy skipped")
     assert d.stop() == 0
+
+
+def test_a_folder_renamed_in_a_reload_keeps_finding_its_archived_clips(daemon_factory):
+    """A new user renamed `test` to `studio` (the same inbox and processing/): the index of
+    originals followed the rename, the rows of clips did not (they name their folder), so a
+    card dumped again into another subfolder had its clips archived a second time while its
+    photos were skipped, and the reload said only "(the same inbox)". They follow it now."""
+    import signal
+
+    d = daemon_factory(on_duplicate=None).start()
+    clip = os.urandom(1 << 20)
+    c.write(d.inbox / "card1/MVI_0009.MP4", clip)
+    wait_for(lambda: _passed_rows(d) == [("card1/MVI_0009.MP4", "mvi_0009.mp4", "card1", str(len(clip)))], 20,
+             what="the clip archived and noted")
+    d.config.write_text(d.config.read_text().replace("name: test", "name: studio"))
+    d.proc.send_signal(signal.SIGHUP)
+    reloaded = wait_for(lambda: d.event("reloaded"), 20, what="the reload")
+    assert reloaded["changes"] == ["folder test renamed studio (the same inbox)"], reloaded
+    c.write(d.inbox / "backup/mvi_0009.mp4", clip)
+    wait_for(lambda: files_under(d.inbox) == [], 20, what="the copy taken")
+    assert archived(d) == ["card1/MVI_0009.MP4"], archived(d)
+    assert (d.var / "duplicates/backup/mvi_0009.mp4.duplicate.json").exists()
+    assert failed_originals(d) == [] and d.stop() == 0

@@ -76,3 +76,30 @@ def test_a_name_two_configured_processing_folders_had_is_not_followed(tmp_path):
     places.remember(state, [folder("A", z)])  # A moved to another disk: /x is an old place of A's
     assert places.remember(state, [folder("B", x), folder("A", z)]) == []
     assert rows(state) == [("A", b"x-photo.jpg")]
+
+
+def test_the_rows_of_clips_passed_through_follow_renames_and_swaps(tmp_path):
+    """The rows of clips (state/passed.py) name their folder: a renamed folder's were found by
+    nothing (its card dumped again archived twice, its photos skipped). They follow as the
+    originals do, a swap too; a row an old folder of the new name left at that place gives way."""
+    from hotfolder.state.passed import Passed
+
+    class Clip:
+        def __init__(self, archived: str):
+            self.name, self.subdir, self.size, self.archived, self.time = "M.MP4", "", 1, archived, 1.0
+
+    x, y, z = (tmp_path / n / "processing" for n in "xyz")
+    state = seeded(tmp_path, [folder("A", x), folder("C", y)])
+    clips = Passed(state)
+    try:
+        clips.listed("A", [Clip("a.MP4")])
+        clips.listed("C", [Clip("c.MP4")])
+        clips.listed("B", [Clip("a.MP4")])  # an old folder B's, no longer configured
+        places.remember(state, [folder("C", x), folder("A", y)])  # a swap
+        assert sorted(clips.conn.execute("SELECT folder, archived FROM passed_through")) == [
+            ("A", b"c.MP4"), ("B", b"a.MP4"), ("C", b"a.MP4")]
+        places.remember(state, [folder("B", x), folder("A", y), folder("Z", z)])  # C renamed B
+        assert sorted(clips.conn.execute("SELECT folder, archived FROM passed_through")) == [
+            ("A", b"c.MP4"), ("B", b"a.MP4")]
+    finally:
+        clips.close()

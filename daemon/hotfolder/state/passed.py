@@ -139,6 +139,22 @@ class Passed:
             return 0
 
 
+def follow_renames(conn: sqlite3.Connection, renames: list[tuple[str, str]]) -> None:
+    """The rows of each folder `old` are the folder `new`'s from now on, as its originals are
+    (originals.follow_renames, in the caller's transaction; state/places.py decides which were
+    renamed): a row names its folder, and a renamed folder's clips were found by nothing, so a
+    card dumped again was archived twice while its photos were skipped. All at once, through
+    names no folder has (a chain A→B, C→A, or a swap); a row the new name kept at that place (a
+    folder no longer configured) gives way. Nothing when there are no rows yet."""
+    if not renames or conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'passed_through'").fetchone() is None:
+        return
+    for n, (old, _) in enumerate(renames):
+        conn.execute("UPDATE passed_through SET folder = ? WHERE folder = ?", (f"\0renaming {n}", old))
+    for n, (_, new) in enumerate(renames):
+        conn.execute("UPDATE OR REPLACE passed_through SET folder = ? WHERE folder = ?", (new, f"\0renaming {n}"))
+
+
 def _chunks(items: Iterable[Listed], size: int) -> Iterator[list[Listed]]:
     it = iter(items)
     while chunk := list(itertools.islice(it, size)):

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from hotfolder.config.model import Folder
-from hotfolder.state import db, originals
+from hotfolder.state import db, originals, passed
 
 PART = "places"
 MIGRATIONS = ("CREATE TABLE processing_folders (path BLOB PRIMARY KEY, folder TEXT NOT NULL)",)
@@ -31,9 +31,10 @@ def _opened(state_dir: Path):
 def remember(state_dir: Path, folders: Iterable[Folder]) -> list[tuple[str, str]]:
     """The folders' processing/ are ones this daemon claims into (each with its folder's name).
     A folder whose processing/ had another name (gone from the config) was renamed: the index
-    of originals knows its originals by the new name from now on (the same processing/ is the
-    same owner of the outputs, spool/owners.py; a new user's re-drop after a rename was taken
-    for a different photo and written as `~2` beside its own outputs). The (old, new) names."""
+    of originals knows its originals (and the rows of its clips passed through) by the new
+    name from now on (the same processing/ is the same owner of the outputs, spool/owners.py;
+    a new user's re-drop after a rename was taken for a different photo and written as `~2`
+    beside its own outputs). The (old, new) names."""
     folders = list(folders)
     conn = _opened(state_dir)
     try:
@@ -41,6 +42,7 @@ def remember(state_dir: Path, folders: Iterable[Folder]) -> list[tuple[str, str]
             before = dict(conn.execute("SELECT path, folder FROM processing_folders").fetchall())
             renamed = _renamed(folders, before)
             originals.follow_renames(conn, renamed)
+            passed.follow_renames(conn, renamed)  # the rows of clips passed through too
             conn.executemany("INSERT INTO processing_folders VALUES (?, ?) ON CONFLICT(path) DO UPDATE SET "
                              "folder = excluded.folder", [(os.fsencode(f.processing), f.name) for f in folders])
     finally:
