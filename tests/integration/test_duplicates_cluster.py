@@ -499,3 +499,55 @@ def test_counts_that_are_not_counts_read_as_0_not_as_an_unreachable_broker(serve
                        f"HDEL {store._k('stats', 'processed', 'by_folder')} photos (it counts again from 0)"),
                       (store._k("stats", "refused"), None, f"DEL {store._k('stats', 'refused')} (it counts again "
                        "from 0)")]
+
+
+def test_index_rebuild_lists_a_cluster_s_archived_clips_again_into_redis(cluster_factory):
+    """Redis lost its data: `redis_data_lost` says the records of clips went with the index and
+    asks for `hotfolder index rebuild`, which made the index again but said "clips passed
+    through not listed (cluster mode keeps no records of them)", untrue since the head keeps
+    them in Redis: a card dumped again into another subfolder had its clips archived twice. The
+    rebuild lists them into Redis now (a row there is kept), and the head finds them."""
+    c = cluster_factory()
+    c.start_head()
+    clip = os.urandom(1 << 20)
+    staging = c.tmp / "staging"
+    for rel in ("card1/MVI_0009.MP4", "backup/mvi_0009.mp4"):
+        (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+        (staging / rel).write_bytes(clip)
+    os.rename(staging / "card1", c.inbox / "card1")
+    wait_for(lambda: files_under(c.archive) == ["card1/MVI_0009.MP4"], 30, what="the clip archived by the head")
+    client = redis.Redis.from_url(c.redis.url)
+    wait_for(lambda: client.keys("hotfolder:test-cluster:hf:passed:*"), 10, what="the clip's row in Redis")
+    assert c.stop("head") == 0
+    (c.archive / "old").mkdir()
+    (c.archive / "old/MVI_0001.MP4").write_bytes(b"old")
+    client.flushall()  # Redis restarted without persistence
+    from tests.harness import hotfolder
+
+    rebuilt = hotfolder("index", "rebuild", "--config", str(c.config), timeout=120)
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert "; 2 clips passed through listed (0 of them known already)" in rebuilt.stdout, rebuilt.stdout
+    assert len(client.keys("hotfolder:test-cluster:hf:passed:*")) == 2
+    again = hotfolder("index", "rebuild", "--config", str(c.config), timeout=120)
+    assert "; 2 clips passed through listed (2 of them known already)" in again.stdout, again.stdout
+    c.start_head()
+    os.rename(staging / "backup", c.inbox / "backup")
+    duplicates = c.base / "duplicates"
+    wait_for(lambda: (duplicates / "backup/mvi_0009.mp4.duplicate.json").exists(), 30, what="the copy skipped")
+    assert files_under(c.archive) == ["card1/MVI_0009.MP4", "old/MVI_0001.MP4"], c.logs()
+
+
+def test_index_rebuild_says_what_to_do_when_the_cluster_s_redis_does_not_answer(cluster_factory, tmp_path):
+    """A clip in archive/ and a Redis that refuses: a traceback of redis-py's, not a line."""
+    from tests.harness import hotfolder
+    from tests.redis_server import free_port
+
+    c = cluster_factory()
+    (c.archive / "card1").mkdir(parents=True)
+    (c.archive / "card1/MVI_0009.MP4").write_bytes(b"clip")
+    away = c.write_config({"enabled": True, "broker_url": f"redis://127.0.0.1:{free_port()}/0",
+                           "cluster_id": "test-cluster", "shared_root": str(c.root)}, tmp_path / "away.yaml")
+    rebuilt = hotfolder("index", "rebuild", "--config", str(away), timeout=60)
+    assert rebuilt.returncode == 1 and "Traceback" not in rebuilt.stderr, rebuilt.stderr
+    assert rebuilt.stderr.startswith("hotfolder index rebuild: the cluster's Redis does not answer ("), rebuilt.stderr
+    assert f"check cluster.broker_url in {away} and that Redis runs, then run it again" in rebuilt.stderr

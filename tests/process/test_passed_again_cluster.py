@@ -198,6 +198,26 @@ def test_a_name_and_size_keeps_its_latest_rows_and_expires_after_the_longest_win
     assert "card9" not in [r.subdir for r in rows.find("MVI_0009.MP4", 100, folder="t", subdir=None)]
 
 
+def test_clips_listed_again_keep_the_rows_there_and_their_windows_from_when_archived(server):
+    """`hotfolder index rebuild` after Redis lost its data (cluster/passed.listed): each clip
+    kept duplicate_window from its archiving, not from now; one older left out (Redis would
+    drop it); a row there already (the head's, with the subfolder it truly came in) kept; a key
+    that is not a hash (forged) passed over, not a failure."""
+    from types import SimpleNamespace as Clip
+
+    rows = _shared(server)
+    rows.note("t", "MVI_0009.MP4", "card1", 100, "2026/MVI_0009.MP4", window=3600, now=9000.0)
+    rows.r.set(rows.key("F.MOV", 3), "forged")
+    listed = [Clip(name="MVI_0009.MP4", subdir="2026", size=100, archived="2026/MVI_0009.MP4", time=8000.0),
+              Clip(name="A.MOV", subdir="", size=5, archived="A.MOV", time=9000.0),
+              Clip(name="B.MOV", subdir="", size=5, archived="B.MOV", time=5000.0),  # past the window
+              Clip(name="F.MOV", subdir="", size=3, archived="F.MOV", time=9000.0)]
+    assert rows.listed("t", listed, window=3600, now=9600.0, batch=2) == (1, 1, 1)
+    assert [r.subdir for r in rows.find("MVI_0009.MP4", 100, folder="t", subdir=None)] == ["card1"]
+    assert 2990_000 < rows.r.pttl(rows.key("A.MOV", 5)) <= 3000_000  # 3600 s from 9000, at 9600
+    assert rows.r.exists(rows.key("B.MOV", 5)) == 0 and rows.r.get(rows.key("F.MOV", 3)) == b"forged"
+
+
 def test_names_that_are_not_utf8_are_kept_as_their_bytes(server):
     rows = _shared(server)
     name = os.fsdecode(b"clip\xff.mp4")

@@ -89,21 +89,36 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"  {line}", file=sys.stderr)
 
     t0 = time.monotonic()
-    listed, known, unlisted = relist_config(cfg, progress)
-    added, indexed, failed = reindex_config(cfg, progress=progress)
+    try:
+        listed, known, unlisted, old = relist_config(cfg, progress)
+        added, indexed, failed = reindex_config(cfg, progress=progress)
+    except Exception as exc:  # a cluster's Redis away: one line that says what to do, not a traceback
+        if not (cfg.cluster.enabled and _redis_away(exc)):
+            raise
+        why = display(f"{type(exc).__name__}: {exc}")
+        print(f"hotfolder index rebuild: the cluster's Redis does not answer ({why}): check cluster.broker_url in "
+              f"{display(str(cfg.source))} and that Redis runs, then run it again", file=sys.stderr)
+        return ExitCode.FAILED
     clips = (f"{listed + known} clips passed through listed ({known} of them known already)"
-             + (f", {unlisted} folders of archive/ unreadable (their clips not listed)" if unlisted else "")
-             if any(f.index_dir is not None for f in cfg.folders) else
-             "clips passed through not listed (cluster mode keeps no records of them)")
+             + (f", {old} older than duplicate_window left out" if old else "")
+             + (f", {unlisted} folders of archive/ unreadable (their clips not listed)" if unlisted else ""))
     print(f"index rebuilt from the archives in {time.monotonic() - t0:.1f} s: {added} originals indexed, "
           f"{indexed} known already, {failed} unreadable; {clips}")
     return ExitCode.FAILED if failed or unlisted else ExitCode.OK
 
 
-def relist_config(cfg: Config, progress) -> tuple[int, int, int]:
-    """Each local folder's archived clips into the rows of its state_dir (state/passed.py):
-    (rows made, rows there already, folders that could not be read)."""
-    made = kept = unreadable = 0
+def _redis_away(exc: BaseException) -> bool:
+    import redis  # cluster mode only
+
+    return isinstance(exc, (redis.ConnectionError, redis.TimeoutError))
+
+
+def relist_config(cfg: Config, progress) -> tuple[int, int, int, int]:
+    """Each folder's archived clips into the rows of its state_dir (state/passed.py), or in
+    cluster mode into the cluster's Redis (cluster/passed.py: after Redis lost its data):
+    (rows made, rows there already, folders that could not be read, clips older than
+    duplicate_window left out: cluster mode only, as Redis would expire them)."""
+    made = kept = unreadable = old = 0
     opened: dict = {}
 
     def said(where, exc: OSError) -> None:
@@ -112,6 +127,23 @@ def relist_config(cfg: Config, progress) -> tuple[int, int, int]:
         progress(f"{display(str(where))}: cannot be read ({exc.strerror or exc}): its clips are not listed; make it "
                  "readable by the daemon's user and run `hotfolder index rebuild` again")
 
+    if cfg.cluster.enabled:
+        import redis
+
+        from hotfolder.cluster.passed import SharedPassed  # redis: cluster mode only
+        from hotfolder.cluster.store import key_prefix
+
+        # not the head's 1 s: a batch's reply may take longer, and nothing waits on this command
+        shared = SharedPassed(redis.Redis.from_url(cfg.cluster.broker_url, socket_timeout=30,
+                                                   socket_connect_timeout=10), key_prefix(cfg.cluster))
+        try:
+            for folder in cfg.folders:
+                m, k, o = shared.listed(folder.name, archived_clips.clips(folder, on_error=said),
+                                        window=folder.duplicate_window)
+                made, kept, old = made + m, kept + k, old + o
+        finally:
+            shared.close()
+        return made, kept, unreadable, old
     try:
         for folder in cfg.folders:
             if folder.index_dir is None:
@@ -125,4 +157,4 @@ def relist_config(cfg: Config, progress) -> tuple[int, int, int]:
     finally:
         for rows in opened.values():
             rows.close()
-    return made, kept, unreadable
+    return made, kept, unreadable, old

@@ -26,14 +26,19 @@ comparison of a later copy, never a file. For RETRY_AFTER seconds after a failur
 asked again (else each clip's lookup would wait out the timeout in the head's loop).
 A value that is not one of ours (forged, or damaged: another type, not JSON) is read as absent
 and said once with the key to clean (`index_value_unusable`, as the index's).
+
+After Redis lost its data, `hotfolder index rebuild` lists the clips in archive/ again
+(`listed`: the same script, keeping a row there; each clip's TTL counted from its archiving).
 """
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import time
 from collections import deque
+from collections.abc import Iterable
 
 import redis
 
@@ -42,17 +47,23 @@ from hotfolder.cluster.store import key_prefix
 from hotfolder.config.model import Cluster
 from hotfolder.jsondata import json_object
 from hotfolder.runtime import log
-from hotfolder.state.passed import CANDIDATES, Row, Unreachable, name_key
+from hotfolder.state.passed import CANDIDATES, Listed, Row, Unreachable, name_key
 
 TIMEOUT = 1.0  # seconds a connect or a reply may take (the head's main loop waits for it)
 RETRY_AFTER = 5.0  # seconds without asking Redis after it failed
 UNWRITTEN = 10_000  # rows kept while Redis is away (each ~300 bytes here)
 AWAY = (redis.ConnectionError, redis.TimeoutError)
 
-# KEYS[1]: the name and size's hash. ARGV: field, value, how many are kept, TTL (ms).
-# The oldest beyond the bound goes (a value not ours first: time -1), never the one written.
+# KEYS[1]: the name and size's hash. ARGV: field, value, how many are kept, TTL (ms), and
+# "1" to keep a row there (a listing: `listed`). The oldest beyond the bound goes (a value
+# not ours first: time -1), never the one written. 1 when the field was made, else 0.
 NOTE = """
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local made
+if ARGV[5] == '1' then
+  made = redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+else
+  made = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
 local over = redis.call('HLEN', KEYS[1]) - tonumber(ARGV[3])
 if over > 0 then
   local all, rows = redis.call('HGETALL', KEYS[1]), {}
@@ -68,8 +79,9 @@ if over > 0 then
   for i = 1, over do redis.call('HDEL', KEYS[1], rows[i][1]) end
 end
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[4]) then redis.call('PEXPIRE', KEYS[1], ARGV[4]) end
-return 1
+return made
 """
+BATCH = 1000  # rows listed a round trip (`listed`: a pipeline)
 
 
 class SharedPassed:
@@ -116,7 +128,7 @@ class SharedPassed:
         while self._unwritten and self._reachable():
             key, field, value, ttl = self._unwritten[0]
             try:
-                self._note(keys=[key], args=[field, value, CANDIDATES, ttl])
+                self._note(keys=[key], args=[field, value, CANDIDATES, ttl, 0])
             except redis.ResponseError as exc:
                 if not _wrong_type(exc):  # Redis full (maxmemory), a denied command: kept, tried again
                     self._away(exc)
@@ -127,6 +139,39 @@ class SharedPassed:
                 return
             self._unwritten.popleft()
             self._back()
+
+    def listed(self, folder: str, clips: Iterable[Listed], *, window: float, now: float | None = None,
+               batch: int = BATCH) -> tuple[int, int, int]:
+        """`hotfolder index rebuild` after Redis lost its data: the folder's archived clips
+        (spool/archived_clips.py) as rows, each kept its `window` (duplicate_window) from when it
+        was archived, as the head's; a row there already (the head's, with the subfolder the clip
+        truly came in) is kept. `batch` rows a round trip. (made, there already, older than the
+        window: left out). Raises redis's errors: the command says them."""
+        now = time.time() if now is None else now
+        made = kept = old = 0
+        it = iter(clips)
+        while chunk := list(itertools.islice(it, batch)):
+            pipe = self.r.pipeline(transaction=False)
+            sent = 0
+            for c in chunk:
+                ttl = int((c.time + window - now) * 1000)
+                if ttl <= 0:
+                    old += 1
+                    continue
+                value = json.dumps({"t": round(c.time)}, separators=(",", ":"))
+                self._note(keys=[self.key(c.name, c.size)], args=[_field(folder, c.archived), value, CANDIDATES,
+                                                                   ttl, 1], client=pipe)
+                sent += 1
+            if sent:
+                results = pipe.execute(raise_on_error=False)
+                for r in results:
+                    if isinstance(r, redis.ResponseError) and _wrong_type(r):
+                        continue  # not a hash (forged, or damaged): said by the head's lookup; not listed
+                    if isinstance(r, Exception):
+                        raise r
+                    made += int(r)
+                    kept += 1 - int(r)
+        return made, kept, old
 
     # ------------------------------------------------------------------ reading
     def find(self, name: str, size: int, *, folder: str | None, subdir: str | None) -> list[Row]:
