@@ -70,7 +70,7 @@ def in_redis(rows_n: int, tmp: Path) -> None:
         print(_said("note (one Lua script: HSET, the bound, the TTL)", notes))
         hits = _timed(lambda i=i: rows.find(_clip(i)[1].lower(), _clip(i)[2], folder="weddings", subdir=None)
                       for i in range(0, rows_n, max(1, rows_n // 2000)))
-        print(_said("find, a row found (HGETALL)", hits))
+        print(_said("find, a row found (the LOOKUP script: HLEN, HGETALL)", hits))
         misses = _timed(lambda i=i: rows.find(f"MVI_{i:04d}.MOV", 12345, folder="weddings", subdir=None)
                         for i in range(2000))
         print(_said("find, none found", misses))

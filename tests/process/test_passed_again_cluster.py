@@ -249,6 +249,32 @@ def test_a_value_that_is_not_a_row_is_taken_as_absent_and_said_once(server):
     assert not rows._unwritten
 
 
+def test_a_key_larger_than_any_the_head_writes_is_not_read(server):
+    """The head keeps 8 rows a key; a key forged with 300,000 fields was read whole by the
+    lookup's HGETALL in the head's main loop: 13.9 s and 140 MB at its peak (measured), its
+    forged rows taken as twins. A key of more fields, or of a field or value larger than the
+    head writes, is now taken as absent unread (a field too large: passed over, the others
+    read) and said with the key to clean; the head's next row there trims it (the note's
+    script)."""
+    from structlog.testing import capture_logs
+
+    from hotfolder.cluster.passed import CANDIDATES
+
+    rows = _shared(server)
+    key, huge = rows.key("MVI_0009.MP4", 100), rows.key("A.MOV", 5)
+    rows.r.hset(key, mapping={f"t\0card{i}/MVI_0009.MP4": json.dumps({"t": i}) for i in range(2000)})
+    rows.note("t", "A.MOV", "", 5, "A.MOV", window=60)
+    rows.r.hset(huge, b"t\0B.MOV", b'{"t":1,"s":"' + b"x" * (1 << 20) + b'"}')
+    with capture_logs() as logs:
+        assert rows.find("MVI_0009.MP4", 100, folder=None, subdir=None) == []
+        assert [r.archived for r in rows.find("A.MOV", 5, folder=None, subdir=None)] == ["A.MOV"]
+    said = [(e["event"], e["key"], e.get("field"), e["action"]) for e in logs]
+    assert said == [("index_value_unusable", key, None, f"DEL {key}"),
+                    ("index_value_unusable", huge, "t\x00B.MOV", f"HDEL {huge} <that field> (or DEL {huge})")], logs
+    rows.note("t", "MVI_0009.MP4", "card9", 100, "card9/MVI_0009.MP4", window=60)
+    assert rows.r.hlen(key) == CANDIDATES and rows.find("MVI_0009.MP4", 100, folder="t", subdir="card9")
+
+
 def test_explain_reads_the_rows_in_redis_and_says_when_it_cannot(ledger, server, tmp_path):
     from hotfolder.cli.explain import _passed_again
 

@@ -12,11 +12,12 @@ Keys, under the cluster's prefix (store.key_prefix), beside originals.py's:
                          in when that is not the archived path's folder (names not UTF-8 as
                          {"b64": ...}, as originals.py stores them)
 
-Bounds: a key keeps the CANDIDATES latest of its name and size (the lookup reads no more), and
+Bounds: a key keeps the CANDIDATES latest of its name and size (the lookup reads no more: a
+key of more fields, or of a field or value larger than the head writes, is not read), and
 expires its folder's `duplicate_window` after the last clip noted in it (the longest window
 when several folders noted it; Redis's TTL, no pass of the head's); a row whose file is gone
 is dropped when a lookup finds it so, as local mode's. One Lua script writes a row (HSET, the
-trim, the TTL); a lookup is one HGETALL.
+trim, the TTL); a lookup is one script too (LOOKUP: HLEN, then HGETALL).
 
 Redis away (ConnectionError, a timeout): `find` raises state/passed.Unreachable, and the clip
 waits in the inbox (supervisor/passed_again.py): without its rows a copy would be archived
@@ -83,6 +84,28 @@ return made
 """
 BATCH = 1000  # rows listed a round trip (`listed`: a pipeline)
 
+# A lookup reads a key only when it is one the head could have written: at most MAX_FIELDS
+# fields (it keeps CANDIDATES), each field and value at most MAX_BYTES (a path, and a subfolder
+# in base64). A key forged larger was read whole by HGETALL in the head's main loop: 300,000
+# fields took 13.9 s and 140 MB at the peak. ARGV: MAX_FIELDS, MAX_BYTES. Returns
+# {-1, HLEN} unread, or {the first field too large (cut) or "", the fields and values kept}.
+MAX_FIELDS = 4 * CANDIDATES
+MAX_BYTES = 64 << 10
+LOOKUP = """
+local n = redis.call('HLEN', KEYS[1])
+if n > tonumber(ARGV[1]) then return {-1, n} end
+local all, out, big, most = redis.call('HGETALL', KEYS[1]), {}, '', tonumber(ARGV[2])
+for i = 1, #all, 2 do
+  if #all[i] <= most and #all[i + 1] <= most then
+    table.insert(out, all[i])
+    table.insert(out, all[i + 1])
+  elseif big == '' then
+    big = string.sub(all[i], 1, 200)
+  end
+end
+return {big, out}
+"""
+
 
 class SharedPassed:
     """state/passed.Passed's calls, on a cluster's Redis (the head's main loop only)."""
@@ -92,6 +115,7 @@ class SharedPassed:
         self.p = prefix + "hf:passed:"
         self.log = logger or log.get("cluster")
         self._note = client.register_script(NOTE)
+        self._lookup = client.register_script(LOOKUP)
         self._unwritten: deque[tuple[str, bytes, str, int]] = deque(maxlen=UNWRITTEN)  # key, field, value, ttl
         self._away_until = 0.0  # monotonic: Redis is not asked before
         self._away_said = False
@@ -181,7 +205,7 @@ class SharedPassed:
             raise Unreachable(self._why)
         key = self.key(name, size)
         try:
-            found = self.r.hgetall(key)
+            said, flat = self._lookup(keys=[key], args=[MAX_FIELDS, MAX_BYTES])
         except redis.ResponseError as exc:
             if not _wrong_type(exc):  # a command denied (the ACL): as away, said with its reason
                 self._away(exc)
@@ -192,8 +216,13 @@ class SharedPassed:
             self._away(exc)
             raise Unreachable(self._why) from None
         self._back()
+        if said == -1:  # more fields than the head ever keeps: forged, not read
+            self._unusable(key, b"", f"DEL {key}")
+            return []
+        if said:  # a field or value larger than the head writes: passed over
+            self._unusable(key, said, f"HDEL {key} <that field> (or DEL {key})")
         rows: list[tuple[float, Row]] = []
-        for field, raw in found.items():
+        for field, raw in zip(flat[::2], flat[1::2], strict=True):
             read = self._row(key, field, raw)
             if read is None:
                 continue
