@@ -911,3 +911,12 @@ def test_a_reload_that_adds_or_changes_renditions_says_how_the_archived_original
                           + "        quality: 70\n"))
     assert rerender_hint(load(write(tmp_path, BASE.replace("    archive: arch\n", "    on_success: delete\n"))),
                          deleting) == ""
+
+
+@pytest.mark.parametrize("size", ["9" * 5000 + "w", "x" + "9" * 5000, "9" * 5000 + "x10", "10x" + "9" * 5000])
+def test_a_size_of_thousands_of_digits_is_a_config_error_not_a_traceback(tmp_path, size):
+    """Python refuses int() of more than 4,300 digits: `size: "999…9w"` (a paste gone wrong)
+    was a ValueError's traceback out of check-config and the daemon's start, not a line that
+    names the key (the `480w` hint's int(), and `WxH`'s)."""
+    err = error_of(tmp_path, BASE.replace("size: 1600x1200", f'size: "{size}"'))
+    assert err.key == "folders[shop].renditions[web].size" and "characters)" in err.reason, err

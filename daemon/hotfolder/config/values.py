@@ -302,13 +302,14 @@ def _side_meant(value: Any) -> str:
     """What a size written as a web page writes it meant: `480w` (a srcset's width), `480px`,
     `480x` a width alone, `x480` a height alone."""
     said = value.strip().lower() if isinstance(value, str) else ""
-    if m := re.fullmatch(r"(\d+)\s*(w|px)", said):
+    # \d{1,9}: Python's int() refuses more than 4,300 digits (a traceback, not the key's line)
+    if m := re.fullmatch(r"(\d{1,9})\s*(w|px)", said):
         width = int(m[1])
         srcset = f", as a srcset's {width}w" if m[2] == "w" else ""
         return f" (a width only{srcset}: [{width}, null]; {width} alone is a {width}x{width} box)"
-    if m := re.fullmatch(r"(\d+)\s*[x×]", said):
+    if m := re.fullmatch(r"(\d{1,9})\s*[x×]", said):
         return f" (a width only: [{int(m[1])}, null])"
-    if m := re.fullmatch(r"[x×]\s*(\d+)", said):
+    if m := re.fullmatch(r"[x×]\s*(\d{1,9})", said):
         return f" (a height only: [null, {int(m[1])}])"
     return ""
 
@@ -327,7 +328,7 @@ class Size(Kind):
             return self._photographers(r, name, value)
         if isinstance(value, int) and not isinstance(value, bool):
             parts = [value, value]
-        elif isinstance(value, str) and re.fullmatch(r"\s*\d+\s*[xX×]\s*\d+\s*", value):
+        elif isinstance(value, str) and re.fullmatch(r"\s*\d{1,9}\s*[xX×]\s*\d{1,9}\s*", value):  # int(): 4,300 at most
             parts = [int(v) for v in re.split(r"[xX×]", value)]
         elif isinstance(value, list) and len(value) == 2:
             parts = value
