@@ -40,8 +40,10 @@ _WHERE = "which folders may lie in which: [where the folders may lie](#the-folde
 
 KEYS = (
     Key("name", Text(), None, "used in logs and the `{folder}` template field; also what the index of originals "
-        "(duplicates) and `{seq}` know the folder by: renamed, it knows none of its earlier originals and counts "
-        "anew (a reload says so)", shown="the inbox's parent"),
+        "(duplicates), the records of clips passed through and `{seq}` know the folder by: renamed with the same "
+        "`processing:`, it keeps its earlier originals and clips (copies of them are still skipped) and counts "
+        "`{seq}` anew; renamed with another `processing:` too, it knows none of them (a reload says what it forgets)",
+        shown="the inbox's parent"),
     Key("inbox", Path_(folder=True), None, f"required; where files are dropped; {_WHERE}", required=True),
     Key("output", Path_(folder=True), None, "required; where the renditions are written", required=True),
     Key("failed", Path_(folder=True), None, "required; files that could not be rendered, each with "
