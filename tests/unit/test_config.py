@@ -920,3 +920,10 @@ def test_a_size_of_thousands_of_digits_is_a_config_error_not_a_traceback(tmp_pat
     names the key (the `480w` hint's int(), and `WxH`'s)."""
     err = error_of(tmp_path, BASE.replace("size: 1600x1200", f'size: "{size}"'))
     assert err.key == "folders[shop].renditions[web].size" and "characters)" in err.reason, err
+
+
+def test_a_number_of_thousands_of_digits_unquoted_is_a_yaml_error_at_its_line(tmp_path):
+    """PyYAML's int() of an unquoted number of more than 4,300 digits raised ValueError out of
+    the parse: a traceback from check-config, the start and a reload, naming no line."""
+    err = error_of(tmp_path, BASE.replace("size: 1600x1200", "size: " + "9" * 5000))
+    assert err.line == 10 and "a number of 5000 digits" in err.reason and "9" * 50 not in str(err), err

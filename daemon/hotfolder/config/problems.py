@@ -165,6 +165,18 @@ def _construct_seq(loader: _MarkedLoader, node: yaml.SequenceNode):
     data.extend(loader.construct_sequence(node))
 
 
+def _construct_int(loader: _MarkedLoader, node: yaml.ScalarNode) -> int:
+    """PyYAML's, whose int() refuses more than 4,300 digits (Python's bound) with a ValueError
+    that no caller takes for a YAML problem: a traceback, no line (an attack round)."""
+    try:
+        return loader.construct_yaml_int(node)
+    except ValueError:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"a number of {len(node.value)} digits, larger than any value here takes (quote it if it is "
+            "text)", node.start_mark) from None
+
+
+_MarkedLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 _MarkedLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 _MarkedLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
 
