@@ -216,6 +216,11 @@ def test_clips_listed_again_keep_the_rows_there_and_their_windows_from_when_arch
     assert [r.subdir for r in rows.find("MVI_0009.MP4", 100, folder="t", subdir=None)] == ["card1"]
     assert 2990_000 < rows.r.pttl(rows.key("A.MOV", 5)) <= 3000_000  # 3600 s from 9000, at 9600
     assert rows.r.exists(rows.key("B.MOV", 5)) == 0 and rows.r.get(rows.key("F.MOV", 3)) == b"forged"
+    # more clips of a name and size than a key keeps, listed in the archive's order: the latest stay
+    many = [Clip(name="C.MOV", subdir=f"d{i}", size=7, archived=f"d{i}/C.MOV", time=9000.0 + i) for i in range(12)]
+    rows.listed("t", many[::-1], window=3600, now=9600.0)
+    assert sorted(r.subdir for r in rows.find("C.MOV", 7, folder="t", subdir=None)) == sorted(
+        f"d{i}" for i in range(4, 12))
 
 
 def test_names_that_are_not_utf8_are_kept_as_their_bytes(server):

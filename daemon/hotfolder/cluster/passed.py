@@ -57,7 +57,8 @@ AWAY = (redis.ConnectionError, redis.TimeoutError)
 
 # KEYS[1]: the name and size's hash. ARGV: field, value, how many are kept, TTL (ms), and
 # "1" to keep a row there (a listing: `listed`). The oldest beyond the bound goes (a value
-# not ours first: time -1), never the one written. 1 when the field was made, else 0.
+# not ours first: time -1), never the one the head notes (a listed one may: the archive's
+# order is no clip's age). 1 when the field was made, else 0.
 NOTE = """
 local made
 if ARGV[5] == '1' then
@@ -69,7 +70,7 @@ local over = redis.call('HLEN', KEYS[1]) - tonumber(ARGV[3])
 if over > 0 then
   local all, rows = redis.call('HGETALL', KEYS[1]), {}
   for i = 1, #all, 2 do
-    if all[i] ~= ARGV[1] then
+    if all[i] ~= ARGV[1] or ARGV[5] == '1' then
       local ok, r = pcall(cjson.decode, all[i + 1])
       local t = -1
       if ok and type(r) == 'table' and type(r['t']) == 'number' then t = r['t'] end
