@@ -295,3 +295,22 @@ def test_explain_reads_the_rows_in_redis_and_says_when_it_cannot(ledger, server,
     said = _passed_again(f, AGAIN, card, (f,), cluster)
     assert said.startswith("; the records of clips archived, in the cluster's Redis, cannot be read (Connection"), said
     assert said.endswith("the head keeps it in the inbox until Redis answers"), said
+
+
+def test_rows_kept_past_the_bound_while_redis_is_away_are_said_dropped_once(server):
+    """While Redis is away the rows to write are kept, at most UNWRITTEN; past it the oldest
+    went silently (a review), and a copy of those clips would be archived again unexplained.
+    Said once, with what to do; the latest rows are written once Redis answers."""
+    from collections import deque
+
+    from structlog.testing import capture_logs
+
+    rows = _shared(server)
+    rows._unwritten = deque(maxlen=2)  # the bound, small: 10,000 in the daemon
+    server.stop()  # refused: Redis is away
+    with capture_logs() as logs:
+        for n in range(4):
+            rows.note("t", f"C{n}.MOV", "", 5, f"C{n}.MOV", window=60)
+    dropped = [e for e in logs if e["event"] == "passed_rows_dropped"]
+    assert len(dropped) == 1 and "index rebuild" in dropped[0]["action"], logs
+    assert [k for k, *_ in rows._unwritten] == [rows.key("C2.MOV", 5), rows.key("C3.MOV", 5)]

@@ -53,6 +53,7 @@ from hotfolder.state.passed import CANDIDATES, Listed, Row, Unreachable, name_ke
 TIMEOUT = 1.0  # seconds a connect or a reply may take (the head's main loop waits for it)
 RETRY_AFTER = 5.0  # seconds without asking Redis after it failed
 UNWRITTEN = 10_000  # rows kept while Redis is away (each ~300 bytes here)
+SAID_AT_MOST = 1_000  # forged or damaged values said once each; past it, no more said (a flood of them)
 AWAY = (redis.ConnectionError, redis.TimeoutError)
 
 # KEYS[1]: the name and size's hash. ARGV: field, value, how many are kept, TTL (ms), and
@@ -120,7 +121,8 @@ class SharedPassed:
         self._unwritten: deque[tuple[str, bytes, str, int]] = deque(maxlen=UNWRITTEN)  # key, field, value, ttl
         self._away_until = 0.0  # monotonic: Redis is not asked before
         self._away_said = False
-        self._said: set[tuple[str, bytes]] = set()  # unusable values said (once each)
+        self._said: set[tuple[str, bytes]] = set()  # unusable values said (once each; SAID_AT_MOST)
+        self._dropped_said = False  # a row to write dropped past UNWRITTEN (said once a run)
 
     @classmethod
     def of(cls, cluster: Cluster) -> SharedPassed:
@@ -145,6 +147,12 @@ class SharedPassed:
         if subdir != archived.rpartition("/")[0]:  # it is, unless a path_map or a future move says otherwise
             row["s"] = _stored(subdir)
         value = json.dumps(row, separators=(",", ":"))
+        if len(self._unwritten) == self._unwritten.maxlen and not self._dropped_said:  # the oldest goes: said once
+            self._dropped_said = True
+            self.log.warning("passed_rows_dropped", kept=UNWRITTEN, reason=self._why,
+                             action="a copy of a clip archived while Redis was away, dropped again into another "
+                                    "subfolder, is archived again; check cluster.broker_url, then `hotfolder "
+                                    "index rebuild` lists the archived clips into Redis again")
         self._unwritten.append((self.key(name, size), _field(folder, archived), value, max(1000, int(window * 1000))))
         self.flush()
 
@@ -280,7 +288,7 @@ class SharedPassed:
             self.log.info("passed_rows_reachable", reason="Redis answers again: clips are passed through again")
 
     def _unusable(self, key: str, field: bytes, action: str) -> None:
-        if (key, field) not in self._said:
+        if (key, field) not in self._said and len(self._said) < SAID_AT_MOST:  # forged keys: bounded
             self._said.add((key, field))
             self.log.warning("index_value_unusable", key=key, field=os.fsdecode(field)[:80] or None,
                              reason="not a record of a clip the head writes (forged, or damaged): taken as absent",
