@@ -7,6 +7,7 @@ originals and the manifest still list every output of the original.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -16,6 +17,7 @@ import time
 from PIL import Image
 
 from tests import corpus as c
+from tests import thumbhash
 from tests.harness import archived, files_under, hotfolder, wait_for
 
 RED, BLUE = (220, 20, 20), (20, 20, 220)
@@ -271,7 +273,9 @@ def test_the_manifest_describes_an_output_changed_since_by_its_bytes_and_leaves_
     assert (thumb["rendition"], thumb["width"], thumb["height"], thumb["format"], thumb["quality"]) == (
         "thumb", 32, 32, "webp", None), thumb
     assert thumb["bytes"] == os.path.getsize(d.output / "a_thumb.webp")
-    assert doc["placeholder"] is None, "the placeholder of an output it does not describe"
+    # the placeholder: of proof, made now, the smallest output in the photo's 4:3 (not of the
+    # square thumb, which the manifest before did not describe so: it would be null then)
+    assert doc["placeholder"] is not None and doc["placeholder_of"] == "a_proof.jpg", doc
     outputs, now, renditions, _ = _record(d, "a.jpg")
     assert outputs == (*had, "a_proof.jpg") and renditions == "web thumb proof"
     assert now[:2] == hashes[:2], "the hashes of the bytes hotfolder wrote are kept"
@@ -383,3 +387,48 @@ def test_after_the_index_was_rebuilt_the_row_lists_every_output_the_manifest_doe
     assert web.returncode == 0, web.stderr
     assert [(o["rendition"], o["path"]) for o in json.loads((d.output / "a.json").read_text())["outputs"]] == everything
     assert _record(d, "a.jpg")[0] == ("a_web.jpg", "a_thumb.webp", "a_proof.jpg")
+
+
+def _edged_jpeg() -> bytes:
+    """640x480, blue but for red bands at both sides: a centred square crop shows no red."""
+    im = Image.new("RGB", (640, 480), BLUE)
+    for x0 in (0, 560):
+        im.paste(RED, (x0, 0, x0 + 80, 480))
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=95)
+    return buf.getvalue()
+
+
+def _shows_the_whole_photo(placeholder: str) -> None:
+    w, h, pixels = thumbhash.decoded(placeholder)
+    assert (w, h) == (32, 23), ("the 4:3 photo's shape, as ThumbHash rounds it", w, h)
+    left, middle = pixels[11 * w], pixels[11 * w + w // 2]
+    assert left[0] > left[2] + 60 and middle[2] > middle[0] + 60, ("its red sides and blue middle", left, middle)
+
+
+def test_the_placeholder_is_of_the_photo_s_shape_and_stays_so_when_only_the_thumbnail_is_made_again(daemon_factory):
+    """A page shows web (a fit: the photo's 4:3); the placeholder was the square thumb's, the
+    smallest, a square crop of the middle. It is web's now, the smallest output in the photo's
+    shape; `rerender --rendition thumb` carries it as it was, `--rendition web` makes it anew."""
+    d = daemon_factory(folder_extra='manifest: "{stem}.json"').start()
+    staged = c.write(d.root / "staging" / "a.jpg", _edged_jpeg())
+    staged.rename(d.inbox / "a.jpg")
+    wait_for(lambda: len(archived(d)) == 1, 20, what="a.jpg archived")
+    assert d.stop() == 0
+    was = json.loads((d.output / "a.json").read_text())
+    assert was["placeholder_of"] == "a_web.jpg", was
+    _shows_the_whole_photo(was["placeholder"])
+
+    _both_smaller(d)
+    done = hotfolder("rerender", "--rendition", "thumb", "--config", str(d.config))
+    assert done.returncode == 0, done.stderr
+    now = json.loads((d.output / "a.json").read_text())
+    assert now["outputs"][1]["width"] == 48, now
+    assert [now[k] for k in ("placeholder", "dominant_color", "placeholder_of")] == [
+        was[k] for k in ("placeholder", "dominant_color", "placeholder_of")], "carried, as web is left as it was"
+
+    done = hotfolder("rerender", "--rendition", "web", "--config", str(d.config))
+    assert done.returncode == 0, done.stderr
+    last = json.loads((d.output / "a.json").read_text())
+    assert last["outputs"][0]["width"] == 160 and last["placeholder_of"] == "a_web.jpg", last
+    _shows_the_whole_photo(last["placeholder"])

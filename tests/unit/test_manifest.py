@@ -22,6 +22,7 @@ from hotfolder.ops.message import Message
 from hotfolder.ops.notices import Notice, NoticeKind
 from hotfolder.spool import moves
 from hotfolder.workers import render
+from tests import thumbhash
 from tests.imaging import photo
 
 MAKE, MODEL, EXIF_IFD, DATETIME_ORIGINAL, OFFSET_TIME_ORIGINAL = 0x010F, 0x0110, 0x8769, 0x9003, 0x9011
@@ -450,3 +451,46 @@ def test_the_manifest_s_taken_is_the_second_shooter_s_clock_corrected_as_the_nam
     assert doc["source"]["taken"] == "2024-06-01T11:34:56+02:00", doc["source"]
     with Image.open(folder.output / "113456_a.jpg") as im:
         assert im.getexif().get_ifd(EXIF_IFD)[DATETIME_ORIGINAL] == "2024:06:01 12:34:56"
+
+
+def _edged(path: Path) -> None:
+    """A 3:2 photo, blue in the middle square and red at both sides: a centred square crop
+    (a fill thumbnail) shows no red."""
+    im = Image.new("RGB", (600, 400), (20, 20, 220))
+    for x0 in (0, 500):
+        im.paste((220, 20, 20), (x0, 0, x0 + 100, 400))
+    im.save(path, quality=95)
+
+
+def test_the_placeholder_is_of_the_photo_as_the_page_shows_it_not_the_square_thumbnail(tmp_path):
+    """The smallest output was the square `fill` thumbnail: a product page's srcset of 3:2
+    `fit` widths got a square blur-up of the middle of the photo. The placeholder is of the
+    smallest output in the photo's own shape, decoded here as a page does (tests/thumbhash)."""
+    cfg, folder = folder_config(tmp_path, renditions="""\
+- {name: w960, size: 960, format: jpeg}
+- {name: thumb, operation: fill, size: 96x96, format: webp}
+- {name: w240, size: 240, format: jpeg}
+- {name: w240-webp, size: 240, format: webp}
+""")
+    _edged(folder.inbox / "a.jpg")
+    assert rendered(cfg, folder).ok
+    doc = json.loads((folder.output / "a.json").read_text())
+    assert doc["placeholder_of"] == "a_w240-webp.webp", "the last of the two 240 px outputs, which are one picture"
+    w, h, pixels = thumbhash.decoded(doc["placeholder"])
+    assert (w, h) == (32, 23), "the preview is the photo's 3:2 (as ThumbHash rounds it), not square"
+    assert abs(w / h - 240 / 160) < abs(w / h - 1)
+    left, middle = pixels[11 * w], pixels[11 * w + w // 2]
+    assert left[0] > left[2] + 60 and middle[2] > middle[0] + 60, ("red at the sides, blue in the middle", left, middle)
+
+
+def test_without_an_output_in_the_photo_s_shape_the_placeholder_is_of_the_smallest(tmp_path):
+    cfg, folder = folder_config(tmp_path, renditions="""\
+- {name: thumb, operation: fill, size: 96x96, format: webp}
+- {name: square, operation: pad, size: 300x300, format: jpeg}
+""")
+    _edged(folder.inbox / "a.jpg")
+    assert rendered(cfg, folder).ok
+    doc = json.loads((folder.output / "a.json").read_text())
+    assert doc["placeholder_of"] == "a_thumb.webp"
+    w, h, pixels = thumbhash.decoded(doc["placeholder"])
+    assert (w, h) == (32, 32) and pixels[16 * w][2] > pixels[16 * w][0] + 60, "the square's, all blue"

@@ -113,3 +113,21 @@ def test_the_dominant_colour_is_the_most_pixels_mean():
     rgba[:, 40:, 3] = 255  # the red is transparent: the blue is what shows
     assert placeholder.dominant_color(rgba) == "#0a0afa"
     assert placeholder.of(Image.new("L", (10, 10), 128)).dominant_color == "#808080"
+
+
+def test_the_placeholder_is_of_the_smallest_output_in_the_photo_s_own_shape():
+    """A product page's srcset of `fit` widths shows the photo 3:2; its square `fill`
+    thumbnail, the smallest output, gave a square blur-up cropped from it. The smallest that
+    keeps the photo's shape is chosen (every one of its size), else the smallest of all."""
+    photo = (3000, 2000)
+    srcset = [(1600, 1067), (96, 96), (480, 320), (480, 320), (200, 200)]  # w1600, thumb, w480 jpeg + webp, pad
+    assert placeholder.chosen(srcset, photo) == [2, 3]
+    assert placeholder.chosen([(96, 96), (200, 200), (64, 64)], photo) == [2], "none in its shape: the smallest"
+    assert placeholder.chosen([(1, 1)], (3, 2)) == [0]
+    # a fit rounds each side to a whole pixel (and makes it at least 1): still the photo's shape
+    assert placeholder.keeps_shape((480, 320), photo) and placeholder.keeps_shape((481, 320), photo)
+    assert placeholder.keeps_shape((333, 1), (3000, 2)) and placeholder.keeps_shape((1, 1), (3000, 2000))
+    assert placeholder.keeps_shape((300, 300), (1000, 1000)), "a fill of a box of the photo's shape crops nothing"
+    # a crop of even a few pixels off the long side of a small output, or a pad's bars, do not
+    assert not placeholder.keeps_shape((476, 320), photo) and not placeholder.keeps_shape((480, 324), photo)
+    assert not placeholder.keeps_shape((4000, 2000), (4000, 3000))

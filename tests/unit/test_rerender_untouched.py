@@ -63,6 +63,9 @@ def test_an_untouched_output_over_a_gigabyte_is_described_not_left_out(tmp_path)
     assert described(small, Had("web", "a_web.png", digest), proof, "") == proof["outputs"][0], "proved: carried"
 
 
+PHOTO = (3000, 2000)
+
+
 def _out(rendition: str, width: int, height: int, **extra) -> dict:
     return {"rendition": rendition, "path": f"a_{rendition}.jpg", "width": width, "height": height, **extra}
 
@@ -79,17 +82,39 @@ def test_a_smallest_size_two_outputs_share_keeps_the_placeholder():
     before = {"outputs": [_out("w480", 480, 320), _out("w480-webp", 480, 320, format="webp"), _out("w960", 960, 640)],
               "placeholder": "XGsOLwqc", "dominant_color": "#fab12f"}
     carried = {"placeholder": "XGsOLwqc", "dominant_color": "#fab12f"}
+    of_w480 = {**carried, "placeholder_of": "a_w480.jpg"}  # a manifest without the key: its first smallest
     listed = [dict(o) for o in before["outputs"]]
     # w480-webp made again (its quality changed): an output of the smallest size, made now
-    assert placeholder(listed, {1}, before) == (True, None)
+    assert placeholder(listed, {1}, before, PHOTO) == (True, None)
     # w960 made again: both outputs of the smallest size left as the manifest before described them
-    assert placeholder(listed, {2}, before) == (False, carried)
+    assert placeholder(listed, {2}, before, PHOTO) == (False, of_w480)
     # an AVIF added at the smallest size: made now
-    assert placeholder([*listed, _out("w480-avif", 480, 320)], {3}, before) == (True, None)
+    assert placeholder([*listed, _out("w480-avif", 480, 320)], {3}, before, PHOTO) == (True, None)
     # one of the smallest size described anew (edited since): not the one the placeholder was of, maybe
     changed = [listed[0], {**listed[1], "bytes": 1, "quality": None}, listed[2]]
-    assert placeholder(changed, {2}, before) == (False, None)
+    assert placeholder(changed, {2}, before, PHOTO) == (False, None)
     # a 32 px icon: every output 32x32
     icon = {"outputs": [_out("w480", 32, 32), _out("w960", 32, 32), _out("w1600", 32, 32)], **carried}
-    assert placeholder([dict(o) for o in icon["outputs"]], {2}, icon) == (True, None)
-    assert placeholder([dict(o) for o in icon["outputs"]], set(), icon) == (False, carried)
+    assert placeholder([dict(o) for o in icon["outputs"]], {2}, icon, (32, 32)) == (True, None)
+    assert placeholder([dict(o) for o in icon["outputs"]], set(), icon, (32, 32)) == (False, of_w480)
+
+
+def test_the_placeholder_of_the_photo_s_shape_is_carried_and_a_square_one_before_it_is_not():
+    """The placeholder is of the smallest output in the photo's shape (w480), not the square
+    thumb: `rerender --rendition thumb` carries it, as `placeholder_of` names it. A manifest
+    written before that key was has the thumb's (the smallest of all, then): carried as
+    w480's, the page got a square blur-up in a 3:2 box. Null instead, until w480 is made."""
+    from hotfolder.workers.untouched import placeholder
+
+    said = {"placeholder": "XGsOLwqc", "dominant_color": "#fab12f"}
+    outputs = [_out("w960", 960, 640), _out("thumb", 96, 96), _out("w480", 480, 320)]
+    listed = [dict(o) for o in outputs]
+    now = {"outputs": outputs, **said, "placeholder_of": "a_w480.jpg"}
+    assert placeholder(listed, {1}, now, PHOTO) == (False, {**said, "placeholder_of": "a_w480.jpg"})
+    assert placeholder(listed, {2}, now, PHOTO) == (True, None)
+    assert placeholder(listed, {1}, {"outputs": outputs, **said}, PHOTO) == (False, None), "the thumb's, before"
+    assert placeholder(listed, {1}, {**now, "placeholder_of": "a_thumb.jpg"}, PHOTO) == (False, None)
+    # before the key, with no square output: the smallest was in the photo's shape, as now
+    srcset = [o for o in outputs if o["rendition"] != "thumb"]
+    assert placeholder([dict(o) for o in srcset], {0}, {"outputs": srcset, **said}, PHOTO) == (
+        False, {**said, "placeholder_of": "a_w480.jpg"})

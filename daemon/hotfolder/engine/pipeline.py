@@ -46,11 +46,12 @@ from hotfolder.engine.decode import decode
 from hotfolder.engine.decoders import Decoded, hevc
 from hotfolder.engine.encoders.pillow import ENCODER_OPTIONS
 from hotfolder.engine.errors import InputError, RecipeError, WatermarkError
-from hotfolder.engine.geometry import plan, plans_for
+from hotfolder.engine.geometry import oriented_size, plan, plans_for
 from hotfolder.engine.metadata import GPS_IFD_TAG
 from hotfolder.engine.opening import configure, draft
 from hotfolder.engine.orient import ORIENTATION_TAG, TRANSPOSE_FOR
 from hotfolder.engine.placeholder import Placeholder
+from hotfolder.engine.raster import Raster
 from hotfolder.engine.steps import STEPS
 from hotfolder.engine.steps.work import Source, Work
 from hotfolder.likeness import Look
@@ -88,6 +89,7 @@ class Rendered:
     outputs: list[Output]
     source: source_facts.SourceFacts
     placeholder: Placeholder | None = None
+    placeholder_of: int | None = None  # the output it is of (placeholders.chosen), in `outputs`
 
 
 def warm_up() -> None:
@@ -191,10 +193,14 @@ def render_opened(opened: Opened, renditions: Sequence[Rendition]) -> list[Outpu
 def render_with_facts(opened: Opened, renditions: Sequence[Rendition], *, placeholder: bool = False) -> Rendered:
     """`render_opened`, with what a manifest says of the original; `placeholder` (a manifest
     is written): also its captions and credits, and the ThumbHash and dominant colour of the
-    smallest rendition's pixels (the last rendered: ~1-3 ms)."""
+    smallest rendition in the photo's own shape (else the smallest: placeholders.chosen)."""
     source = opened.source
     outputs: dict[int, Output] = {}
-    smallest = None
+    photo = oriented_size(source.size, source.meta.orientation)
+    # Shape kept? → (pixels, rendition) of the smallest such output so far (the last of a tie):
+    # the placeholder's is the smallest in the photo's own shape, else the smallest
+    # (placeholders.chosen; only these two frames are held, not every rendition's).
+    smallest: dict[bool, tuple[int, Raster, Rendition]] = {}
     plans = sorted(plans_for(renditions, source.size, source.meta.orientation),
                    key=lambda p: p.frame[0] * p.frame[1], reverse=True)
     # A 16-bit source's frames (one per target profile) one after another: each profile's
@@ -208,14 +214,18 @@ def render_with_facts(opened: Opened, renditions: Sequence[Rendition], *, placeh
         for step in STEPS:
             work = step(work)
         outputs[id(p.rendition)] = _output(work)
-        if smallest is None or work.pixels.width * work.pixels.height <= smallest.width * smallest.height:
-            smallest = work.pixels
+        if placeholder:
+            size = (work.pixels.width, work.pixels.height)
+            for kept in {placeholders.keeps_shape(size, photo), False}:
+                if kept not in smallest or size[0] * size[1] <= smallest[kept][0]:
+                    smallest[kept] = (size[0] * size[1], work.pixels, p.rendition)
         key = source.frames_key(p.rendition)
         if isinstance(source.frames, _DeepFrames) and all(source.frames_key(q.rendition) != key for q in plans[i + 1:]):
             source.frames.release(key)
-    shown = placeholders.of(smallest.image()) if placeholder and smallest is not None else None
+    best = smallest.get(True) or smallest.get(False)
+    shown = placeholders.of(best[1].image()) if best is not None else None
     return Rendered([outputs[id(r)] for r in renditions], opened.manifest_facts if placeholder else opened.facts,
-                    shown)
+                    shown, next((i for i, r in enumerate(renditions) if best is not None and r is best[2]), None))
 
 
 def _source(decoded: Decoded, renditions: Sequence[Rendition], threads: int, name: str, folder: str) -> Source:

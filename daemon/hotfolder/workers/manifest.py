@@ -57,6 +57,9 @@ def document(name: str, content_hash: str, size: int, rendered: Rendered, paths:
         "outputs": [_output(out, path, home) for out, path in zip(rendered.outputs, paths, strict=True)],
         "placeholder": shown.thumbhash if shown else None,
         "dominant_color": shown.dominant_color if shown else None,
+        # The output they are of (its `path`): the box a page sizes for the blur-up, and what
+        # `rerender --rendition` checks before it carries them (workers/untouched.placeholder).
+        "placeholder_of": display(paths[of]) if shown and (of := rendered.placeholder_of) is not None else None,
     }
 
 

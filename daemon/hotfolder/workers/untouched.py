@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from hotfolder.engine import placeholder as placeholders
 from hotfolder.jobs import Had
 from hotfolder.spool import nofollow
 from hotfolder.spool.fsnames import display
@@ -28,6 +29,7 @@ from hotfolder.workers import manifest as manifests
 from hotfolder.workers import provenance
 
 MANIFEST_LIMIT = 16 << 20
+PLACEHOLDER_KEYS = ("placeholder", "dominant_color", "placeholder_of")
 
 
 def spliced(had: Sequence[Had], made: Sequence[tuple[str, str]], asked: Sequence[str] = ()) -> list[Had | int]:
@@ -93,25 +95,42 @@ def proved(previous: bytes | None, digest: bytes) -> dict | None:
     return doc if isinstance(doc, dict) else None
 
 
-def placeholder(listed: Sequence[dict], made: set[int], previous: dict | None) -> tuple[bool, dict | None]:
-    """Whose placeholder the manifest gives: (True, _) the one rendered now (the smallest
-    output is one of those made, at the `made` positions of `listed`); (False, the previous
-    manifest's placeholder and colour, or None: unknown)."""
-    sizes = [(o.get("width") or 0) * (o.get("height") or 0) for o in listed]
-    if not sizes or min(sizes) == 0:
+def placeholder(listed: Sequence[dict], made: set[int], previous: dict | None,
+                photo: tuple[int, int]) -> tuple[bool, dict | None]:
+    """Whose placeholder the manifest gives: (True, _) the one rendered now (the output it is of,
+    placeholders.chosen among `listed` for the photo of upright size `photo`, is one of those
+    made, at the `made` positions of `listed`); (False, the previous manifest's placeholder,
+    colour and `placeholder_of`, or None: unknown)."""
+    sizes = [(o.get("width") or 0, o.get("height") or 0) for o in listed]
+    if not sizes or min(w * h for w, h in sizes) == 0:
         return False, None
-    # Outputs may share the smallest size (a srcset's w480 in JPEG and WebP; a 32 px icon's
+    # Outputs may share the chosen size (a srcset's w480 in JPEG and WebP; a 32 px icon's
     # every output): one of them made now gives it; else the one before, when each output of
     # that size is the one it described (it was of one of them).
-    smallest = [i for i, size in enumerate(sizes) if size == min(sizes)]
-    if made.intersection(smallest):
+    ours = placeholders.chosen(sizes, photo)
+    if made.intersection(ours):
         return True, None
-    before = [o for o in (previous or {}).get("outputs") or () if isinstance(o, dict)]
-    areas = [(o.get("width") or 0) * (o.get("height") or 0) for o in before]
-    if not areas or [o for o, a in zip(before, areas, strict=True) if a == min(areas)] != [listed[i] for i in smallest]:
+    before = _of_before(previous, photo)
+    if before is None or before != [listed[i] for i in ours]:
         return False, None
     assert previous is not None
-    return False, {"placeholder": previous.get("placeholder"), "dominant_color": previous.get("dominant_color")}
+    return False, {"placeholder": previous.get("placeholder"), "dominant_color": previous.get("dominant_color"),
+                   "placeholder_of": previous.get("placeholder_of") or before[0].get("path")}
+
+
+def _of_before(previous: dict | None, photo: tuple[int, int]) -> list[dict] | None:
+    """The entries of the previous manifest's outputs its placeholder was of: those chosen
+    by today's rule, when its `placeholder_of` names one of them; for one written before
+    that key was, the smallest of all (the rule then: a square `fill` as often as not)."""
+    before = [o for o in (previous or {}).get("outputs") or () if isinstance(o, dict)]
+    sizes = [(o.get("width") or 0, o.get("height") or 0) for o in before]
+    if not sizes or min(w * h for w, h in sizes) == 0:
+        return None
+    assert previous is not None
+    if "placeholder_of" not in previous:
+        return [o for o, (w, h) in zip(before, sizes, strict=True) if w * h == min(a * b for a, b in sizes)]
+    ones = [before[i] for i in placeholders.chosen(sizes, photo)]
+    return ones if any(o.get("path") == previous["placeholder_of"] for o in ones) else None
 
 
 def _entry_of(doc: dict | None, path: str) -> dict | None:
@@ -192,8 +211,7 @@ def document(base: dict, made: Sequence[str], written: Sequence[str], had: Seque
             listed.append(base["outputs"][item])
         elif _plain(item.output) and (entry := described(output / item.output, item, doc, home)) is not None:
             listed.append(entry)
-    ours, carried = placeholder(listed, fresh, doc)
+    ours, carried = placeholder(listed, fresh, doc, (base["source"]["width"], base["source"]["height"]))
     if ours:
         return {**base, "outputs": listed}
-    return {**base, "outputs": listed, "placeholder": (carried or {}).get("placeholder"),
-            "dominant_color": (carried or {}).get("dominant_color")}
+    return {**base, "outputs": listed, **{key: (carried or {}).get(key) for key in PLACEHOLDER_KEYS}}
