@@ -21,12 +21,13 @@ import math
 import os
 import shlex
 import time
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
 from hotfolder.config import locate
-from hotfolder.shown import display
+from hotfolder.shown import display, printable
 
 # The second look at a candidate (measured: it keeps every resize, recompression, turn and
 # tone edit, and divides the false matches among different photos by 3-20).
@@ -135,6 +136,35 @@ class Match:
             return said + self._put_back_said(archive, original, copy, config)
         return said + f"`hotfolder rerender{locate.option(config)} {_quoted(original)}` renders them again (or {every})"
 
+    def own_name_said(self, rel: str, copy: Path, folder: str, inbox: Path, archive: Path | None,
+                      config: Path | None = None) -> str:
+        """How a copy of the same bytes under a name of its own (a shop's one photo for two
+        products: `shoe-blue.jpg` = `shoe-red.jpg`), skipped, gets rendered under that name
+        too; "" when its name is the earlier original's, case and extension aside (a card
+        copied twice: `card2/IMG_0001.JPG`), or it is a look-alike. `rel`: the name it came in
+        with, `copy`: where it lies now (duplicates/); `folder`, `inbox`, `archive`: its
+        folder's (archive None: on_success: delete). Tried for real: a copy of it in archive/
+        under the name it came in with is an archived original of its own, which `rerender`
+        renders into its own outputs (its subfolder's, its own names), nothing else changed;
+        where that name is taken, or nothing is archived, the folder's `on_duplicate: process`
+        renders it dropped again (archived and indexed as any drop, the folder's other copies too
+        meanwhile)."""
+        if self.kind != Kind.EXACT or _stem(rel) == _stem(self.name):
+            return ""
+        said = f"its outputs are {display(os.path.basename(self.name))}'s; to have it rendered as " \
+               f"{display(os.path.basename(rel))} too: "
+        back, target = inbox / rel, archive / rel if archive is not None else None
+        # a name no shell gets back from the line (not UTF-8, a control character): no command of it
+        shown = all(printable(str(p)) == str(p) for p in (copy, back, target) if p is not None)
+        where = f" in {_quoted(config)}" if config is not None else ""
+        again = f"set on_duplicate: process for folder {display(folder)}{where}, then " + (
+            f"`{_mkdir(back)}mv {_quoted(copy)} {_quoted(back)}`" if shown else "move it back to the inbox")
+        if target is None or os.path.lexists(target) or not shown:  # never a cp over an archived original
+            return said + again + " (and back to skip after: every copy is rendered meanwhile)"
+        return said + (f"`{_mkdir(target)}cp {_quoted(copy)} {_quoted(target)} && hotfolder rerender"
+                       f"{locate.option(config)} {_quoted(target)}` (or: set on_duplicate: process for folder "
+                       f"{display(folder)} and move it back to the inbox)")
+
     def _put_back_said(self, archive: Path, original: Path, copy: Path | None, config: Path | None) -> str:
         """Its archived original was deleted too, so rerender of it cannot work (a new user was
         told to run it): a copy of its bytes put back under the name it was dropped as is that
@@ -162,6 +192,16 @@ class Match:
         if self.gone:
             out["outputs_gone"] = [display(o) for o in self.gone]
         return out
+
+
+def _stem(name: str) -> str:
+    """A name's stem as people see it: case and Unicode normalisation aside (macOS's NFD)."""
+    return unicodedata.normalize("NFC", os.path.splitext(os.path.basename(name))[0]).casefold()
+
+
+def _mkdir(path: Path) -> str:
+    """`mkdir -p FOLDER && ` for a command that puts a file at `path`, when its folder is not there."""
+    return "" if path.parent.is_dir() else f"mkdir -p {_quoted(path.parent)} && "
 
 
 def _quoted(path: Path) -> str:

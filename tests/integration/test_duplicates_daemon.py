@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import signal
 import subprocess
 import sys
 import threading
@@ -661,3 +662,71 @@ def test_a_look_alike_of_a_photo_whose_outputs_were_deleted_says_how_to_have_the
     assert "`hotfolder rerender" in line.get("hint", ""), line
     assert "(or similar: flag renders every look-alike)" in line["hint"], line  # on_duplicate is of copies
     d.stop()
+
+
+def test_a_shop_s_photo_reused_under_another_name_is_told_how_to_have_it_rendered_as_that_too(daemon_factory):
+    """A shop reuses one product photo for a second product: `shoe-blue.jpg` has the bytes of
+    `shoe-red.jpg`. Skipped (on_duplicate: skip, as before), the line and the record named only
+    what it repeats, not how to get `shoe-blue_web.jpg`. They say the command, which renders it
+    under its own name into its own subfolder, leaving the first's outputs as they are; a copy
+    of the same name (case and extension aside: a card copied twice) is told nothing more."""
+    d = daemon_factory(on_duplicate=None).start()
+    photo = jpeg(shot(scene("coffee")))
+    _drop(d, "shoes/shoe-red.jpg", photo)
+    _settle(d, 1)
+    _drop(d, "shoes/shoe-blue.jpg", photo)
+    _drop(d, "shoes/Shoe-Red.JPEG", photo)
+    _settle(d, 3)
+    assert _originals(d.var / "duplicates") == ["shoes/Shoe-Red.JPEG", "shoes/shoe-blue.jpg"], "what is skipped"
+    lines = {line["file"]: line for line in d.events("file_skipped")}
+    assert "own_name" not in lines["shoes/Shoe-Red.JPEG"] and "own_name" not in _record(d, "shoes/Shoe-Red.JPEG")
+    said = lines["shoes/shoe-blue.jpg"]["own_name"]
+    assert said == _record(d, "shoes/shoe-blue.jpg")["own_name"], "the record says it as the line does"
+    assert said.startswith("its outputs are shoe-red.jpg's; to have it rendered as shoe-blue.jpg too: `cp "), said
+    assert "or: set on_duplicate: process for folder test and move it back to the inbox" in said, said
+    command = said.split("`")[1]
+    assert d.stop() == 0
+    first = {rel: (d.output / rel).read_bytes() for rel in files_under(d.output)}
+    done = subprocess.run(command.replace("hotfolder ", f"{shlex.quote(sys.executable)} -m hotfolder ", 1),
+                          shell=True, cwd=d.root.parent, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert files_under(d.output / "shoes") == ["shoe-blue_thumb.webp", "shoe-blue_web.jpg", "shoe-red_thumb.webp",
+                                               "shoe-red_web.jpg"]
+    assert {rel: (d.output / rel).read_bytes() for rel in first} == first, "the first's outputs left as they were"
+    assert (d.var / "duplicates" / "shoes" / "shoe-blue.jpg").read_bytes() == photo, "the copy stays where it was"
+
+    # the console line says it too
+    d.start("--log-format", "console", wait_ready=False)
+    wait_for(lambda: " ready: " in d.log_text() or not d.running(), 30, what="the daemon to be ready")
+    d.check_alive()
+    _drop(d, "shoes/shoe-green.jpg", photo)
+    wait_for(lambda: "skipped shoes/shoe-green.jpg" in d.log_text(), 60, what="the console's skip line")
+    (line,) = [t for t in d.log_text().splitlines() if "skipped shoes/shoe-green.jpg" in t]
+    assert ("moved to duplicates/; its outputs are shoe-red.jpg's; to have it rendered as shoe-green.jpg too: "
+            f"`cp {d.var / 'duplicates' / 'shoes' / 'shoe-green.jpg'} ") in line, line
+    assert d.stop() == 0
+
+
+def test_where_nothing_is_archived_a_copy_under_its_own_name_is_told_the_setting_that_renders_it(daemon_factory):
+    """With on_success: delete there is no archived original to rerender: the line gives the
+    folder's setting and the move that drops the copy again, and both do render it."""
+    d = daemon_factory(on_duplicate=None, folder_extra="on_success: delete")
+    d.config.write_text(d.config.read_text().replace("    archive: var/archive\n", ""))
+    d.start()
+    photo = jpeg(shot(scene("chelsea")))
+    _drop(d, "shoe-red.jpg", photo)
+    wait_for(lambda: len(d.events("file_done")) == 1, 60, what="shoe-red.jpg rendered")
+    _drop(d, "shoe-blue.jpg", photo)
+    wait_for(lambda: len(d.events("file_skipped")) == 1, 60, what="shoe-blue.jpg skipped")
+    said = d.events("file_skipped")[0]["own_name"]
+    assert f"set on_duplicate: process for folder test in {d.config}, then `mv " in said, said
+    move = said.split("`")[1]
+    d.config.write_text(d.config.read_text().replace("    on_success: delete", "    on_success: delete\n"
+                                                                                 "    on_duplicate: process"))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: d.event("reloaded") is not None, 30, what="the reload")
+    assert subprocess.run(move, shell=True, cwd=d.root.parent).returncode == 0
+    wait_for(lambda: len(d.events("file_done")) == 2, 60, what="shoe-blue.jpg rendered")
+    assert files_under(d.output) == ["shoe-blue_thumb.webp", "shoe-blue_web.jpg", "shoe-red_thumb.webp",
+                                     "shoe-red_web.jpg"]
+    assert d.stop() == 0

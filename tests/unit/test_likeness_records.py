@@ -21,3 +21,41 @@ def test_the_outputs_gone_are_counted_in_words_that_agree():
     both = Match(Kind.EXACT, "photos", "a.jpg", "", ("a_web.jpg", "a_sq.webp"), 0.0, gone=("a_web.jpg", "a_sq.webp"))
     assert one.gone_said(None).startswith("1 of its 2 outputs is gone from the output folder; ")
     assert both.gone_said(None).startswith("2 of its 2 outputs are gone from the output folder; ")
+
+
+def test_a_copy_under_a_name_of_its_own_is_told_how_to_have_it_rendered_as_that_too(tmp_path):
+    """A shop reuses one product photo for a second product (`shoe-blue.jpg` = `shoe-red.jpg`):
+    skipped, it was told only what it repeats. Its line says the command that renders it under
+    its own name (a copy in archive/ under that name, rerendered), or the folder's setting that
+    does, where that name is taken in archive/ or nothing is archived; a copy of the same name
+    (case and extension aside: a card copied twice) or a look-alike is told nothing more."""
+    import shlex
+
+    archive, inbox, copy = tmp_path / "archive", tmp_path / "inbox", tmp_path / "duplicates/shoes/shoe-blue.jpg"
+    (archive / "shoes").mkdir(parents=True)
+    config = tmp_path / "hotfolder.yaml"
+    red = Match(Kind.EXACT, "photos", "shoes/shoe-red.jpg", "shoes/shoe-red.jpg", ("shoes/shoe-red_web.jpg",), 0.0)
+    said = red.own_name_said("shoes/shoe-blue.jpg", copy, "photos", inbox, archive, config)
+    target = archive / "shoes/shoe-blue.jpg"
+    assert said.startswith("its outputs are shoe-red.jpg's; to have it rendered as shoe-blue.jpg too: `cp "), said
+    command = said.split("`")[1]
+    assert shlex.split(command) == ["cp", str(copy), str(target), "&&", "hotfolder", "rerender", "--config",
+                                    str(config), str(target)], command
+    assert said.endswith("` (or: set on_duplicate: process for folder photos and move it back to the inbox)"), said
+    # in a subfolder archive/ does not have yet: made first
+    assert f"`mkdir -p {archive}/bags && cp " in red.own_name_said("bags/bag.jpg", copy, "photos", inbox, archive)
+    # the name is taken in archive/ (another photo of it): never a cp over it, the setting instead
+    target.write_bytes(b"another photo")
+    taken = red.own_name_said("shoes/shoe-blue.jpg", copy, "photos", inbox, archive, config)
+    assert "cp " not in taken and (f"set on_duplicate: process for folder photos in {config}, then "
+                                   f"`mkdir -p {inbox}/shoes && mv {copy} {inbox}/shoes/shoe-blue.jpg`") in taken, taken
+    assert taken.endswith("(and back to skip after: every copy is rendered meanwhile)"), taken
+    assert "cp " not in red.own_name_said("shoes/shoe-blue.jpg", copy, "photos", inbox, None)  # on_success: delete
+    assert "`mv" not in red.own_name_said("shoes/shoe-blue\x1b.jpg", copy, "photos", inbox, None), "no command of it"
+    for same in ("shoes/shoe-red.jpg", "card2/SHOE-RED.JPEG", "shoes/Shoe-Red.jpg"):
+        assert red.own_name_said(same, copy, "photos", inbox, archive) == "", same
+    assert red.own_name_said("shoe-rouge\u0301.jpg", copy, "p", inbox, archive) != ""
+    nfd = Match(Kind.EXACT, "photos", "cafe\u0301.jpg", "cafe\u0301.jpg", (), 0.0)
+    assert nfd.own_name_said("caf\u00e9.jpg", copy, "photos", inbox, archive) == "", "macOS's NFD: the same name"
+    alike = Match(Kind.SIMILAR, "photos", "shoes/shoe-red.jpg", "shoes/shoe-red.jpg", (), 0.0, bits=2)
+    assert alike.own_name_said("shoes/shoe-blue.jpg", copy, "photos", inbox, archive) == ""

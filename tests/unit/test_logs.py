@@ -97,6 +97,10 @@ def test_a_copy_and_a_look_alike_get_a_line_each():
     news = render({"event": "file_skipped", "file": "c.jpg", "kind": "exact", "matched": "photos/a.jpg",
                    "sidecar": "its sidecar c.xmp is not the one a.jpg was archived with: …"})
     assert news.endswith("moved to duplicates/; its sidecar c.xmp is not the one a.jpg was archived with: …"), news
+    own = render({"event": "file_skipped", "file": "shoe-blue.jpg", "kind": "exact", "matched": "photos/shoe-red.jpg",
+                  "own_name": "its outputs are shoe-red.jpg's; to have it rendered as shoe-blue.jpg too: `cp …`"})
+    assert own.endswith("moved to duplicates/; its outputs are shoe-red.jpg's; to have it rendered as shoe-blue.jpg "
+                        "too: `cp …`"), own
     clip = render({"event": "file_passed_through", "file": "MVI_3.MOV", "note": "archived as MVI_3_1.MOV beside …"})
     assert clip.endswith("archived MVI_3.MOV as it is (pass_through): archived as MVI_3_1.MOV beside …"), clip
     comparing = render({"event": "file_comparing", "folder": "photos", "file": "ev/MVI_3.MOV",

@@ -85,7 +85,8 @@ def _skipped(e: dict) -> str:
     like = "the same bytes as" if e.get("kind") == "exact" else "a look-alike of"
     hint = f" ({e['hint']})" if e.get("hint") else ""
     sidecar = f"; {e['sidecar']}" if e.get("sidecar") else ""  # a newer sidecar, put beside the original
-    return f"skipped {e.get('file')}: {like} {e.get('matched')}; moved to duplicates/{hint}{sidecar}"
+    own = f"; {e['own_name']}" if e.get("own_name") else ""  # a copy under another name: how it gets rendered too
+    return f"skipped {e.get('file')}: {like} {e.get('matched')}; moved to duplicates/{hint}{own}{sidecar}"
 
 
 def _died(e: dict) -> str:

@@ -14,7 +14,7 @@ import json
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,23 +243,27 @@ def fail(folder: Folder, src: Path, rel: str, *, error: str, step: str, attempts
     return _move_with_record(folder, src, rel, folder.failed, SIDECAR, "failed_as", fields, sidecar)
 
 
-def duplicate(folder: Folder, src: Path, rel: str, *, kind: str, matched: dict, sidecar: str | None = None) -> Path:
+def duplicate(folder: Folder, src: Path, rel: str, *, kind: str, matched: dict, sidecar: str | None = None,
+              said: Callable[[Path], dict] | None = None) -> Path:
     """Move a skipped duplicate to the folder's duplicates folder with `NAME.duplicate.json`
-    naming the earlier original it repeats or resembles (`matched`), as fail() does."""
+    naming the earlier original it repeats or resembles (`matched`), as fail() does; `said`:
+    more of the record, from where the copy goes (a command that names it)."""
     if folder.duplicates is None:  # the config gives every folder one
         raise ValueError(f"folder {folder.name!r} has no duplicates folder")
     fields = {"kind": kind, "matched": matched}
-    return _move_with_record(folder, src, rel, folder.duplicates, DUPLICATE_RECORD, "duplicate_as", fields, sidecar)
+    return _move_with_record(folder, src, rel, folder.duplicates, DUPLICATE_RECORD, "duplicate_as", fields, sidecar,
+                             said)
 
 
 def _move_with_record(folder: Folder, src: Path, rel: str, root: Path, suffix: str, moved_as: str,
-                      fields: dict, xmp: str | None) -> Path:
+                      fields: dict, xmp: str | None, said: Callable[[Path], dict] | None = None) -> Path:
     """The original to `root` with its JSON record beside it (`NAME` + `suffix`): the record
     under a temp name, the move, the record's rename (see fail()); then its XMP sidecar."""
     with nofollow.opened(src.parent) as src_dir, _opened_place(root, rel, suffix) as (dst_dir, dst):
         record = {
             "file": display(rel),
             **fields,
+            **(said(dst) if said is not None else {}),
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "folder": display(folder.name),
             moved_as: name_as_hex(dst.name),  # for recovery: the exact bytes of the name

@@ -139,14 +139,22 @@ class Sameness:
         match = result.match
         assert match is not None, "a skipped file always says what it repeats"
         claimed, sidecar_note = self._sidecar_news(folder, job, claimed, match)
+        own: dict[str, str] = {}  # a copy under a name of its own: how it gets rendered as that too
+
+        def said(copy: Path) -> dict[str, str]:
+            text = match.own_name_said(claimed.rel, copy, folder.name, folder.inbox, folder.archive,
+                                       folder.config_file)
+            own.update({"own_name": text} if text else {})
+            return own
+
         where = moves.duplicate(folder, claimed.path, claimed.rel, kind=str(match.kind), matched=match.as_json(),
-                                sidecar=claimed.sidecar)
+                                sidecar=claimed.sidecar, said=said)
         self._count(folder.name, str(match.kind))
         self.log.info("file_skipped", folder=folder.name, file=job.rel, kind=str(match.kind), bits=match.bits,
                       matched=fsnames.display(f"{match.folder}/{match.name}"),
                       matched_archived=fsnames.display(match.archived), duplicates=str(where), outcome="duplicate",
                       **({"hint": match.gone_said(folder.archive, where, folder.config_file)} if match.gone else {}),
-                      **({"sidecar": sidecar_note} if sidecar_note else {}))
+                      **own, **({"sidecar": sidecar_note} if sidecar_note else {}))
         self._note(folder, result.record, where.relative_to(folder.duplicates).as_posix()
                    if folder.duplicates else None)
         self.on_notice(skipped_notice(folder.name, fsnames.display(job.rel), match.kind, match.said(),
