@@ -154,8 +154,9 @@ class Match:
         said = f"its outputs are {display(os.path.basename(self.name))}'s; to have it rendered as " \
                f"{display(os.path.basename(rel))} too: "
         back, target = inbox / rel, archive / rel if archive is not None else None
-        # a name no shell gets back from the line (not UTF-8, a control character): no command of it
-        shown = all(printable(str(p)) == str(p) for p in (copy, back, target) if p is not None)
+        # a name no shell gets back from the line (not UTF-8, a control character), or one with the
+        # backquote that ends the command in it: no command of it
+        shown = all(printable(str(p)) == str(p) and "`" not in str(p) for p in (copy, back, target) if p is not None)
         where = f" in {_quoted(config)}" if config is not None else ""
         again = f"set on_duplicate: process for folder {display(folder)}{where}, then " + (
             f"`{_mkdir(back)}mv {_quoted(copy)} {_quoted(back)}`" if shown else "move it back to the inbox")
@@ -201,7 +202,7 @@ def _stem(name: str) -> str:
 
 def _mkdir(path: Path) -> str:
     """`mkdir -p FOLDER && ` for a command that puts a file at `path`, when its folder is not there."""
-    return "" if path.parent.is_dir() else f"mkdir -p {_quoted(path.parent)} && "
+    return "" if os.path.isdir(path.parent) else f"mkdir -p {_quoted(path.parent)} && "  # (an OSError: False)
 
 
 def _quoted(path: Path) -> str:

@@ -51,7 +51,13 @@ def test_a_copy_under_a_name_of_its_own_is_told_how_to_have_it_rendered_as_that_
                                    f"`mkdir -p {inbox}/shoes && mv {copy} {inbox}/shoes/shoe-blue.jpg`") in taken, taken
     assert taken.endswith("(and back to skip after: every copy is rendered meanwhile)"), taken
     assert "cp " not in red.own_name_said("shoes/shoe-blue.jpg", copy, "photos", inbox, None)  # on_success: delete
-    assert "`mv" not in red.own_name_said("shoes/shoe-blue\x1b.jpg", copy, "photos", inbox, None), "no command of it"
+    for odd in ("shoes/shoe-blue\x1b.jpg", "shoes/shoe-`blue`.jpg"):
+        assert " mv " not in red.own_name_said(odd, copy, "photos", inbox, None), ("no command of it", odd)
+    # a name is data: quoted so a shell gives it back as it is, never runs it
+    odd = red.own_name_said("shoes/$(touch x) it's.jpg", tmp_path / "duplicates/shoes/$(touch x) it's.jpg",
+                            "photos", inbox, archive)
+    assert shlex.split(odd.split("`")[1])[1:3] == [str(tmp_path / "duplicates/shoes/$(touch x) it's.jpg"),
+                                                   str(archive / "shoes/$(touch x) it's.jpg")], odd
     for same in ("shoes/shoe-red.jpg", "card2/SHOE-RED.JPEG", "shoes/Shoe-Red.jpg"):
         assert red.own_name_said(same, copy, "photos", inbox, archive) == "", same
     assert red.own_name_said("shoe-rouge\u0301.jpg", copy, "p", inbox, archive) != ""

@@ -142,8 +142,12 @@ class Sameness:
         own: dict[str, str] = {}  # a copy under a name of its own: how it gets rendered as that too
 
         def said(copy: Path) -> dict[str, str]:
-            text = match.own_name_said(claimed.rel, copy, folder.name, folder.inbox, folder.archive,
-                                       folder.config_file)
+            try:
+                text = match.own_name_said(claimed.rel, copy, folder.name, folder.inbox, folder.archive,
+                                           folder.config_file)
+            except Exception as exc:  # noqa: BLE001 - a hint, never a reason the copy is not moved
+                self.log.warning("hint_failed", folder=folder.name, file=job.rel, reason=f"{type(exc).__name__}: {exc}")
+                return own
             own.update({"own_name": text} if text else {})
             return own
 
