@@ -69,6 +69,23 @@ def test_a_failed_folder_in_the_wrong_place_is_one_problem_not_two(tmp_path):
     assert [p.key for p in err.value.problems] == ["folders[b].failed"]
 
 
+@pytest.mark.parametrize("archive", ["duplicates", "duplicates/2026"])
+def test_a_default_duplicates_folder_on_a_place_of_an_older_config_says_it_was_not_set_and_what_to_write(
+        tmp_path, archive):
+    """A config from before the duplicates folder (e3d8d79) whose archive is `x/duplicates` (or
+    lies in it): its default beside failed/ is refused as overlapping the archive,
+    and the line named a key the admin never wrote ("folders[a].duplicates: is the same folder
+    as archive ...; each must differ"). It says the key was not set, its default, and what to write."""
+    text = FOLDER.format(root=tmp_path, name="a", failed=f"{tmp_path}/a/failed", extra="").replace(
+        f"archive: {tmp_path}/a/archive", f"archive: {tmp_path}/a/{archive}")
+    with pytest.raises(model.ConfigError) as err:
+        parse(text, str(tmp_path / "c.yaml"), tmp_path)
+    [problem] = err.value.problems
+    assert (f"; the duplicates folder is {tmp_path}/a/duplicates, its default beside failed/ when `duplicates:` is "
+            f"not set: add `duplicates: {tmp_path}/a/failed-duplicates` to folder a, or another folder of its own"
+            ) in problem.reason, problem.reason
+
+
 def test_the_notify_events(tmp_path):
     cfg = _config(tmp_path, _folder("a", f"{tmp_path}/a/failed"),
                   top="notify: [{url: 'https://example.com/hook', events: [duplicate, similar, failed]}]\n")

@@ -78,11 +78,26 @@ def problems(folders) -> list[tuple[str, str]]:
             if chain is not None:
                 chains.append(chain)
             else:
-                found.append((inner.key_path, _refused(inner, outer)))
+                found.append((inner.key_path, _refused(inner, outer) + (_defaulted(inner, folders)
+                                                                          or _defaulted(outer, folders))))
     found = _implied_dropped(found, folders)
     found += [(c.source.key_path, _self_feeding(c)) for c in chains if c.source.index == c.inbox.index]
     found += [_cycle_problem(cycle) for cycle in _cycles([c for c in chains if c.source.index != c.inbox.index])]
     return found
+
+
+def _defaulted(place: Place, folders) -> str:
+    """What to write when `place` is a duplicates folder at its default beside failed/: a
+    config from before the key (e3d8d79, `archive: x/duplicates`) was refused as if the admin
+    had written `duplicates:` there, and was not told it was a default, nor what to add."""
+    from hotfolder.config.sections.duplicates import beside  # as _implied_dropped
+
+    folder = folders[place.index]
+    if place.key != "duplicates" or folder.failed is None or place.path != beside(folder.failed):
+        return ""
+    return (f"; the duplicates folder is {place.path}, its default beside failed/ when `duplicates:` is not set: "
+            f"add `duplicates: {folder.failed.parent / (folder.failed.name + '-duplicates')}` to folder "
+            f"{place.folder}, or another folder of its own")
 
 
 def _implied_dropped(found: list[tuple[str, str]], folders) -> list[tuple[str, str]]:

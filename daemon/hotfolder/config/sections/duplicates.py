@@ -65,7 +65,9 @@ KEYS = (
         "(every folder's), or `auto`: `subfolder` for a file in a subfolder a rendition's `subfolder:` names "
         "(`clients/*` names `clients/bob`: a delivery of its own), else `folder`"),
     Key("duplicates", Path_(folder=True), None,
-        "where skipped duplicates go (on the inbox's file system; no other folder may overlap it)",
+        "where skipped duplicates go (on the inbox's file system; no other folder may overlap it: a config from "
+        "before this key whose `archive` is that default, `x/duplicates` beside `x/failed`, is refused with the "
+        "`duplicates:` line to add)",
         shown="beside `failed`, named after it: `duplicates` for `failed`"),
     Key("similar", Choice(Similar), Similar.FLAG,
         "a look-alike of an earlier original (resized, recompressed, turned, lightly edited): `flag` (rendered, "
