@@ -247,6 +247,24 @@ def test_process_and_rerender_refuse_a_database_a_newer_hotfolder_took_further_i
     assert not (home / "var" / "output").exists() or not any((home / "var" / "output").iterdir())
 
 
+def test_index_rebuild_refuses_a_database_a_newer_hotfolder_took_further_before_it_writes(home):
+    """`index rebuild` opened only the index's tables: with another part a newer hotfolder took
+    further (its clips' rows) it indexed the archive into the newer database, then met that part
+    (it notes the clips too) and exited 2 halfway. Now it refuses first, as `run` does."""
+    from hotfolder.state import db, originals, passed
+
+    state = home / "var" / "state"
+    _taken_further(state, passed)
+    (home / "var" / "archive").mkdir(parents=True)
+    (home / "a.jpg").rename(home / "var" / "archive" / "a.jpg")
+    done = hotfolder(home, "index", "rebuild", "-c", "hotfolder.yaml")
+    assert done.returncode == ExitCode.USAGE, done.stdout + done.stderr
+    line = said_once(done.stderr, "hotfolder index: ")
+    assert f"{state / 'hotfolder.db'} was last used by a newer hotfolder (its 'passed' tables" in line, line
+    with db.read_only(state) as conn:  # nothing was written: the index's tables were not even made
+        assert conn is not None and db.version(conn, originals.PART) == 0
+
+
 def test_a_listing_piped_into_a_reader_that_stopped_ends_quietly(home):
     """`hotfolder check-config | head -1`, `hotfolder duplicates | head`: the reader closed the
     pipe before the command had said all; it said "hotfolder duplicates: Broken pipe" and

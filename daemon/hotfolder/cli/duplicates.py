@@ -15,7 +15,7 @@ from hotfolder.config.model import Config
 from hotfolder.errors import ExitCode
 from hotfolder.spool import archived_clips
 from hotfolder.spool.fsnames import display, printable
-from hotfolder.state import originals, passed
+from hotfolder.state import db, originals, passed
 
 
 def cmd_duplicates(args: argparse.Namespace) -> int:
@@ -83,6 +83,8 @@ def cmd_index(args: argparse.Namespace) -> int:
     """`hotfolder index rebuild`: every archived original read, hashed and looked at again, and
     every clip passed through listed again (the rows that find a card's clip dumped again)."""
     cfg = load(args.config, serving=frozenset())
+    for state_dir in dict.fromkeys(f.index_dir for f in cfg.folders if f.index_dir is not None):
+        db.refuse_newer(state_dir)  # before anything is written: a part a newer release took further
     from hotfolder.workers.reindex import reindex_config  # the engine: only this command decodes
 
     def progress(line: str) -> None:
