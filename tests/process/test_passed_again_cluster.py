@@ -16,7 +16,8 @@ import pytest
 from hotfolder.config.model import Cluster, Config, Folder, Rendition
 from hotfolder.supervisor.ledger import Ledger
 from hotfolder.workers.counters import Counters
-from tests.harness import files_under, wait_for
+from tests.harness import files_under
+from tests.process.test_passed_again import _drop, _settle_until
 from tests.redis_server import RedisServer
 
 pytestmark = pytest.mark.skipif(RedisServer.binary is None and not os.environ.get("HOTFOLDER_REQUIRE_REDIS"),
@@ -54,20 +55,6 @@ def ledger(tmp_path, server):
     led = _ledger(tmp_path, server)
     yield led
     led.passes.stop()
-
-
-def _drop(folder: Folder, rel: str, data: bytes) -> Path:
-    path = folder.inbox / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return path
-
-
-def _settle_until(ledger, done, what: str) -> None:
-    def turned():
-        ledger.compared()
-        return done()
-    wait_for(turned, 10, what=what)
 
 
 def _rows(server) -> dict[bytes, dict]:
