@@ -220,7 +220,7 @@ def test_a_row_is_data_a_path_out_of_archive_is_never_read(tmp_path):
     data = os.urandom(1 << 16)
     (tmp_path / "secret.mp4").write_bytes(data)
     _archive_first(led, os.urandom(10))
-    led.passes._rows[tmp_path / "state"].note("t", "MVI_0009.MP4", "ev", len(data), "../secret.mp4")
+    led.passes.rows._rows[tmp_path / "state"].note("t", "MVI_0009.MP4", "ev", len(data), "../secret.mp4")
     assert led.claim(f, _drop(f, "card2/MVI_0009.MP4", data)) is None
     assert led.passes._thread is None and (f.archive / "card2/MVI_0009.MP4").is_file()
     led.passes.stop()
@@ -491,8 +491,8 @@ def test_a_clip_archived_before_the_window_is_forgotten_and_its_copy_archived_ag
         with conn:
             conn.execute("UPDATE passed_through SET time = time - 7200")  # archived two hours ago
         conn.close()
-        led.passes.forget_old(led.config.folders, 0.0)
-        led.passes.forget_old(led.config.folders, 1.0)  # once an hour, not each turn
+        led.passes.rows.forget_old(led.config.folders, 0.0)
+        led.passes.rows.forget_old(led.config.folders, 1.0)  # once an hour, not each turn
     forgot = [(e["folder"], e["rows"], e["window_s"]) for e in said if e["event"] == "clips_forgot"]
     assert _rows(tmp_path) == [] and forgot == [("t", 1, 3600.0)], said
     assert led.claim(f, _drop(f, "card2/MVI_0009.MP4", data)) is None

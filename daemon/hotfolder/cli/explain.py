@@ -270,7 +270,8 @@ def _passed_again(folder: Folder, rel: str, path: Path, folders: Iterable[Folder
     from hotfolder.spool import nofollow
     from hotfolder.spool.same_bytes import Verdict, compare
     from hotfolder.state import passed
-    from hotfolder.supervisor.passed_again import MAX_TWINS, all_there, scope_of
+    from hotfolder.supervisor.clip_rows import all_there, scope_of
+    from hotfolder.supervisor.passed_again import MAX_TWINS
 
     if folder.archive is None or relative_name(rel) is None:  # a path under the inbox, no `..`
         return ""

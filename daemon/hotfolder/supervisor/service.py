@@ -412,7 +412,7 @@ class Service:
         if status is not None and self.state == ServiceState.RUNNING:
             self.name_pruning.when_due(self.config, status.processed, self.log, self.serving.unseen(self.unmounted()))
             self.ledger.sameness.forget_old(self.config, time.monotonic())  # the index's window, hourly
-            self.ledger.passes.forget_old(self.config.folders, time.monotonic())  # the clips' rows' too
+            self.ledger.passes.rows.forget_old(self.config.folders, time.monotonic())  # the clips' rows' too
 
 
 def _recovery_summary(found: list[Recovery]) -> str:
