@@ -288,10 +288,13 @@ def _command(name: str) -> Callable[[argparse.Namespace], int]:
 
 
 class _Version(argparse.Action):
-    """--version, the package's metadata read only when asked (importlib.metadata: ~25 ms)."""
+    """--version, the package's metadata read only when asked (importlib.metadata: ~25 ms):
+    the release and the digest of the code (build.py), and the git commit of a checkout."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        from hotfolder import __version__
+        from hotfolder import build
 
-        sys.stdout.write(f"hotfolder {__version__}\n")  # on stdout, as argparse's own action: $(hotfolder --version)
+        commit = build.commit()
+        # on stdout, as argparse's own action: $(hotfolder --version)
+        sys.stdout.write(f"hotfolder {build.identity()}{f' (git {commit})' if commit else ''}\n")
         parser.exit()
