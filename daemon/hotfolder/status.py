@@ -51,6 +51,7 @@ class Status:
     # XMP sidecars that came after their image was rendered, without them (archived beside it, not
     # counted as files: `hotfolder rerender` of the image takes them in), since the start
     sidecars_late: int = 0
+    build: str = ""  # the daemon's release and code (build.py): `0.1.0+3f2a9c1b7d4e`
 
 
 def write_snapshot(path: Path, status: Status) -> None:

@@ -107,6 +107,8 @@ def test_a_failing_file_posts_a_signed_webhook_within_seconds(daemon_factory, re
     assert hmac.compare_digest(post["headers"]["X-Hotfolder-Signature"], expected)
     assert post["headers"]["Content-Type"] == "application/json"
     assert post["headers"]["X-Hotfolder-Event"] == "failed"
+    from hotfolder import build
+    assert post["headers"]["User-Agent"] == f"hotfolder/{build.identity()}"  # the code, not only the release
     body = json.loads(post["body"])
     assert {k: body[k] for k in ("event", "folder", "file", "step", "attempts")} == {
         "event": "failed", "folder": "test", "file": "broken.jpg", "step": "open", "attempts": 1}

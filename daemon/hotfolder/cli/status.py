@@ -93,6 +93,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         _say(f"  last counts: processed {snap.get('processed')}, failed {snap.get('failed')}")
         return ExitCode.NOT_RUNNING
     _say(f"hotfolder is {snap['state']} (pid {snap['pid']}, up {_duration(time.time() - snap['started'])})")
+    _build(snap.get("build"))
     cluster = snap.get("cluster")
     # a cluster's counts are its Redis's, kept across the head's restarts (not across Redis losing its data)
     since = "by the cluster's nodes (Redis's counts)" if cluster else "since the start"
@@ -151,6 +152,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     if snap.get("message"):
         _say(f"  note       {snap['message']}")
     return ExitCode.OK
+
+
+def _build(running: object) -> None:
+    """The daemon's release and code (build.py), and whether this install's differ: an
+    upgrade installed but not yet restarted (a snapshot of a daemon before builds has none)."""
+    if not isinstance(running, str) or not running:
+        return
+    from hotfolder import build
+
+    here = build.identity()
+    _say(f"  build      {running}" + ("" if running == here else
+                                      f" (this hotfolder is {here}: restart the daemon to run the code installed now)"))
 
 
 def _say(text: str) -> None:

@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily
 
-from hotfolder import __version__
+from hotfolder import __version__, build
 from hotfolder.status import Status
 
 # Seconds: a web rendition takes ~0.05-0.3 s, a 100 MP TIFF or a HEIC tens of seconds.
@@ -77,10 +77,12 @@ class _SnapshotCollector:
 
     def collect(self):
         status, notifications = self.metrics.latest()
-        build = GaugeMetricFamily("hotfolder_build_info", "hotfolder's version (the value is always 1)",
-                                  labels=["version", "python", "mode"])
-        build.add_metric([__version__, platform.python_version(), "cluster" if self.metrics.cluster else "local"], 1)
-        yield build
+        # `build` added to the labels the alerts and dashboards know: the code, not only the release
+        info = GaugeMetricFamily("hotfolder_build_info", "hotfolder's version and build (the value is always 1)",
+                                 labels=["version", "python", "mode", "build"])
+        info.add_metric([__version__, platform.python_version(), "cluster" if self.metrics.cluster else "local",
+                         build.identity()], 1)
+        yield info
         if status is None:
             return
         processed = CounterMetricFamily("hotfolder_files_processed", "Files rendered and archived since the "

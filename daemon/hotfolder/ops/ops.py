@@ -27,7 +27,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-from hotfolder import __version__, redact
+from hotfolder import __version__, build, redact
 from hotfolder.config.model import Config, Http
 from hotfolder.ops.metrics import Metrics
 from hotfolder.ops.notices import SKIPPED, Notice, NoticeKind
@@ -195,7 +195,8 @@ class Ops:
             return
         self.failed.refresh(self.config.folders)
         self.metrics.publish(status, self.notifications.counts())
-        self._view = View(status, self.failed.files, tuple(self.recent), self.host, __version__, self.auth.enabled)
+        self._view = View(status, self.failed.files, tuple(self.recent), self.host, __version__, self.auth.enabled,
+                          build.identity())
 
     @property
     def running(self) -> bool:

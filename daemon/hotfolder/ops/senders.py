@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
-from hotfolder import __version__, redact
+from hotfolder import build, redact
 from hotfolder.config.model import NotifyTarget
 from hotfolder.ops.message import Message
 
@@ -106,7 +106,7 @@ def post_webhook(target: NotifyTarget, message: Message, call: Try) -> None:
     parts = urlsplit(target.url)
     https = parts.scheme.lower() == "https"
     body = json.dumps(message.payload(), ensure_ascii=False).encode("utf-8")
-    headers = {"Content-Type": "application/json", "User-Agent": f"hotfolder/{__version__}",
+    headers = {"Content-Type": "application/json", "User-Agent": f"hotfolder/{build.identity()}",
                "X-Hotfolder-Event": message.notices[0].event}
     if target.secret:
         headers["X-Hotfolder-Signature"] = sign(target.secret, body)

@@ -24,10 +24,12 @@ class View:
     host: str
     version: str
     requeue_enabled: bool
+    build: str = ""  # the release and the digest of the code (build.py)
 
     def as_json(self) -> dict:
         return {"status": asdict(self.status), "failed": [asdict(f) for f in self.failed],
-                "done": [n.as_json() for n in self.recent], "host": self.host, "version": self.version}
+                "done": [n.as_json() for n in self.recent], "host": self.host, "version": self.version,
+                "build": self.build}
 
 
 class RequeueCode(StrEnum):

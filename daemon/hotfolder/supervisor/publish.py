@@ -17,7 +17,7 @@ import os
 import time
 from typing import Protocol
 
-from hotfolder import redact
+from hotfolder import build, redact
 from hotfolder.arrival.watcher import Watcher
 from hotfolder.backend import Backend, BackendStatus
 from hotfolder.config.model import Config
@@ -89,7 +89,7 @@ class Publisher:
             folders=self._folder_counts(b),
             claiming_paused=s.gate.closed_anywhere(time.monotonic()) or bool(s.unmounted()),
             reload_failed=bool(s.refused_reload), unmatched=sum(s.ledger.unmatched.values()),
-            sidecars_late=sum(s.ledger.sidecars.late.values()),
+            sidecars_late=sum(s.ledger.sidecars.late.values()), build=build.identity(),
         )
 
     def line(self, status: Status | None = None) -> str:

@@ -68,7 +68,7 @@ def render_page(view: View, *, logged_in: bool, csrf: str, flash: str = "", erro
     s = view.status
     parts = [f'<header><h1>hotfolder on {_e(view.host)}</h1>{_account(view, logged_in, csrf)}</header>',
              f'<p class="muted">{_e(s.state)} · pid {s.pid} · up {_duration(time.time() - s.started)} · '
-             f'version {_e(view.version)} · updated {_clock(s.updated or time.time())}</p>']
+             f'version {_e(view.build or view.version)} · updated {_clock(s.updated or time.time())}</p>']
     if flash:
         parts.append(f'<p class="flash" id="flash">{_e(flash)}</p>')
     if error:
