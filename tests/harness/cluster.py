@@ -80,10 +80,11 @@ class Cluster:
         return path
 
     # processes
-    def _start(self, name: str, args: list[str], config: Path | None = None) -> subprocess.Popen:
+    def _start(self, name: str, args: list[str], config: Path | None = None,
+               env: dict[str, str] | None = None) -> subprocess.Popen:
         self.log_files[name] = LogFile(self.tmp / f"{name}.log")
         proc = launch([*args, "--config", str(config or self.config)], self.log_files[name].path, self.tmp,
-                      env={"HOTFOLDER_TEST_HOLD": str(self.hold)},
+                      env={"HOTFOLDER_TEST_HOLD": str(self.hold), **(env or {})},
                       new_session=True)  # its own process group: a "machine" to kill
         self.procs[name] = proc
         return proc
@@ -94,8 +95,10 @@ class Cluster:
         assert proc.poll() is None, self.log("head")
         return proc
 
-    def start_worker(self, name: str, wait: bool = True, config: Path | None = None) -> subprocess.Popen:
-        proc = self._start(name, ["worker", "--concurrency", "1", "--name", f"{name}@%h"], config)
+    def start_worker(self, name: str, wait: bool = True, config: Path | None = None,
+                     env: dict[str, str] | None = None) -> subprocess.Popen:
+        """`env`: more of its environment (PYTHONPATH=a copy of the code: a node of other code)."""
+        proc = self._start(name, ["worker", "--concurrency", "1", "--name", f"{name}@%h"], config, env)
         if wait:
             wait_for(lambda: self.events(name, "ready") or proc.poll() is not None, 30,
                      what=f"worker {name} to be ready")

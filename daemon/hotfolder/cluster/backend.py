@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Self
 
+from hotfolder import build
 from hotfolder.backend import BackendStatus, Ended, Event, Told, Wake
 from hotfolder.cluster import app as app_mod
 from hotfolder.cluster import jobs, told, versions
@@ -128,7 +129,8 @@ class ClusterBackend:
     def submit(self, job: Job) -> None:
         record = jobs.Record(jobs.new_job_id(), job.folder.name, job.rel,
                              job.src.relative_to(self.root).as_posix(), time.time(),
-                             version=self.versions.get(job.folder.name, ""), sidecar=job.sidecar or "")
+                             version=self.versions.get(job.folder.name, ""), sidecar=job.sidecar or "",
+                             build=build.identity())
         self.records.write(record)  # before the message: a worker must find it
         self.known[record.job] = (job.folder.name, record.rel)
         self.in_flight += 1
@@ -147,8 +149,9 @@ class ClusterBackend:
     def _send_record(self, record: jobs.Record) -> None:
         """Send (or send again) a job, for our current config version of its folder."""
         version = self.versions.get(record.folder, record.version)
-        if version != record.version:  # a reload changed the recipe since it was first sent
-            record = replace(record, version=version)
+        # a reload changed the recipe since it was first sent, or a head of other code sent it
+        if (version, build.identity()) != (record.version, record.build):
+            record = replace(record, version=version, build=build.identity())
             self.records.write(record)
         app_mod.send(self.app, self.config.cluster, record.job, record.folder, record.src, version)
 
@@ -300,7 +303,7 @@ class ClusterBackend:
 
     def _node_versions(self, recs: list[jobs.Record]) -> dict:
         """Each node's config against ours, per folder; what people must hear of it."""
-        nodes = self.store.nodes()
+        nodes, builds = self.store.nodes_and_builds()
         now = time.monotonic()
         if nodes:
             self._nodes_seen = now
@@ -311,7 +314,7 @@ class ClusterBackend:
         waiting: dict[str, int] = {}
         for record in recs:
             waiting[record.folder] = waiting.get(record.folder, 0) + 1
-        found = versions.problems(self.versions, nodes, waiting)
+        found = versions.problems(self.versions, nodes, waiting, builds)
         states = versions.compare(self.versions, nodes)
         stuck = sorted(f for f, by_node in states.items()
                        if waiting.get(f) and versions.NodeVersion.SAME not in by_node.values())

@@ -47,12 +47,13 @@ class Record:
     nodes: tuple[str, ...] = field(default_factory=tuple)  # who started them
     version: str = ""  # the head's config version of its folder when last sent (versions.py)
     sidecar: str = ""  # its XMP sidecar, claimed with it: relative to processing/, as `rel` ("" none)
+    build: str = ""  # the head's release and code when last sent (build.py): a refusal names both builds
 
     def started(self, node: str) -> Record:
         return replace(self, attempts=self.attempts + 1, nodes=self.nodes + (node,))
 
 
-_TEXT = ("job", "folder", "rel", "src", "version", "sidecar")
+_TEXT = ("job", "folder", "rel", "src", "version", "sidecar", "build")
 MAX_ATTEMPTS_READ = 10_000  # far past any max_attempts: a count no node wrote
 
 

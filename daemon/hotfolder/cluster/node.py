@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 
+from hotfolder import build
 from hotfolder.cluster import jobs, versions
 from hotfolder.config.model import Config
 from hotfolder.engine import pipeline
@@ -143,7 +144,7 @@ class Registration(threading.Thread):
     def run(self) -> None:
         while True:
             try:
-                self.store.register(self.node, self.versions, REGISTRATION_TTL)
+                self.store.register(self.node, self.versions, REGISTRATION_TTL, build.identity())
             except Exception as exc:  # noqa: BLE001 - Redis away: the head sees no node meanwhile
                 log.get("worker").warning("registration_failed", reason=str(exc))
             if self.stopped.wait(REGISTRATION_TTL / 3):

@@ -307,24 +307,32 @@ class Store:
         return frozenset(found)
 
     # nodes and their config versions
-    def register(self, node: str, versions: dict[str, str], ttl: float) -> None:
-        self.r.set(self._k("node", node), json.dumps({"node": node, "versions": versions}), px=int(ttl * 1000))
+    def register(self, node: str, versions: dict[str, str], ttl: float, build: str = "") -> None:
+        self.r.set(self._k("node", node), json.dumps({"node": node, "versions": versions, "build": build}),
+                   px=int(ttl * 1000))
 
     def unregister(self, node: str) -> None:
         self.r.delete(self._k("node", node))
 
     def nodes(self) -> dict[str, dict[str, str]]:
         """Node name -> {folder: version} of every node registered now."""
-        out = {}
+        return self.nodes_and_builds()[0]
+
+    def nodes_and_builds(self) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+        """Node name -> {folder: version}, and node name -> its build (build.py; "" a node before
+        builds), of every node registered now. Data anyone with Redis can write: a build is
+        shown cut to 40 characters, as text."""
+        out, builds = {}, {}
         prefix = self._k("node", "")
         for key in self.r.scan_iter(match=prefix + "*", count=500):
-            value = self.r.get(key)
+            value = json_object(self.r.get(key)) or {}
             try:
-                versions = {str(k): str(v) for k, v in (json_object(value) or {})["versions"].items()}
+                versions = {str(k): str(v) for k, v in value["versions"].items()}
             except (KeyError, AttributeError):
                 continue  # expired meanwhile, or not ours
-            out[_text(key)[len(prefix):]] = versions
-        return out
+            name = _text(key)[len(prefix):]
+            out[name], builds[name] = versions, str(value.get("build") or "")[:40]
+        return out, builds
 
     # refusals
     def refuse(self, job: str, node: str, reason: str) -> None:

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from celery.exceptions import SoftTimeLimitExceeded
 
+from hotfolder import build
 from hotfolder.cluster import jobs, told, versions
 from hotfolder.cluster.app import TASK_NAME
 from hotfolder.cluster.originals import SharedOriginals
@@ -143,7 +144,7 @@ def run(task, job: str, folder_name: str, src_rel: str, version: str = "") -> Ou
         logger.error("job_refused", reason=f"the record names {fsnames.display(record.rel)[:80]!r}, not a path "
                      f"inside the folder's inbox", outcome="noop")
         return Outcome.REFUSED
-    refusal = _refusal(ctx, folder_name, version)
+    refusal = _refusal(ctx, folder_name, version, record.build)
     if refusal:  # the head hears of it and sends the job to a node of its version
         logger.error("job_refused", folder=folder_name, file=record.rel, reason=refusal, outcome="refused")
         try:
@@ -267,13 +268,19 @@ class _Fence:
                              "this one rendered")
 
 
-def _refusal(ctx: Context, folder: str, version: str) -> str:
-    """Why this node must not render a job of `folder` sent for config `version` ("": it may)."""
+def _refusal(ctx: Context, folder: str, version: str, head_build: str = "") -> str:
+    """Why this node must not render a job of `folder` sent for config `version` ("": it may).
+    `head_build`: the head's release and code, from the job record ("": a head before builds)."""
     if folder not in ctx.folders:
         return f"this node has no folder {folder} (its config lacks it): restart it with the head's config"
     mine = ctx.versions[folder]
     if version != mine:
         sent = version or "none (sent by an older head)"
+        if head_build and head_build != build.identity():  # the code differs: the config may well be the same
+            return (f"this node has config version {mine} of folder {folder}, the job was sent for version {sent}: "
+                    f"this node runs hotfolder {build.identity()}, the head {head_build} (other code renders "
+                    "other outputs); install the head's release on this node, or the node's on the head, and "
+                    "restart it")
         return (f"this node has config version {mine} of folder {folder}, the job was sent for version {sent}: "
                 "its outputs would differ; restart this node with the head's config")
     return ""

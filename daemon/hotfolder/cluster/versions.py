@@ -6,8 +6,9 @@ render different outputs, unnoticed. So each folder's recipe has a version: a ha
 every key that decides what a node does with a job (its renditions, with the content of
 their watermark images and colour profiles, not their paths; what becomes of the original
 (on_success), the manifest, the duplicate keys, animation, raw, on_name_clash, …;
-accepted_formats, max_image_pixels; hotfolder's own version), not of what path_map changes
-from machine to machine, nor of what only the head does (NOT_RECIPE).
+accepted_formats, max_image_pixels; hotfolder's own build: its release and the digest of
+its code, build.py), not of what path_map changes from machine to machine, nor of what
+only the head does (NOT_RECIPE).
 
 - The head sends each job to the queue of its folder's version (`<queue>.<version>`)
   and writes the version in the job record. A node consumes only the queues of its own
@@ -28,7 +29,7 @@ import json
 from enum import StrEnum
 from pathlib import Path
 
-from hotfolder import __version__
+from hotfolder import build
 from hotfolder.config.model import Cluster, Config, Folder, Rendition
 
 
@@ -53,7 +54,7 @@ NOT_RECIPE = frozenset({"inbox", "output", "failed", "processing", "archive", "d
 def of_folder(folder: Folder, config: Config) -> str:
     """The version of one folder's recipe (12 hex digits)."""
     recipe = {
-        "hotfolder": __version__,
+        "hotfolder": build.identity(),  # the code, not only the release: 0.1.0 for commits days apart
         "renditions": [_rendition(r) for r in folder.renditions],
         "archives": folder.archive is not None,
         "accepted_formats": list(config.accepted_formats), "max_image_pixels": config.max_image_pixels,
@@ -108,18 +109,24 @@ def _state(theirs: dict[str, str], folder: str, version: str) -> NodeVersion:
     return NodeVersion.OTHER if folder in theirs else NodeVersion.MISSING
 
 
-def problems(head: dict[str, str], nodes: dict[str, dict[str, str]], waiting: dict[str, int]) -> list[str]:
+def problems(head: dict[str, str], nodes: dict[str, dict[str, str]], waiting: dict[str, int],
+             builds: dict[str, str] | None = None) -> list[str]:
     """What people must hear: folders whose jobs no node can take, nodes that take none
-    of a folder's jobs. `waiting`: folder name -> jobs in flight."""
-    out = []
+    of a folder's jobs. `waiting`: folder name -> jobs in flight; `builds`: node name -> its
+    build (build.py), to name a node of other code as such ("": a node before builds)."""
+    out, builds, mine = [], builds or {}, build.identity()
+    code = sorted(n for n, b in builds.items() if b and b != mine)
     for folder, states in compare(head, nodes).items():
         others = [f"{node} has no folder {folder}" if s == NodeVersion.MISSING else
-                  f"{node} has version {nodes[node][folder]}" for node, s in states.items() if s != NodeVersion.SAME]
+                  f"{node} has version {nodes[node][folder]}" + (
+                      f" (it runs hotfolder {builds[node]}, the head {mine})" if node in code else "")
+                  for node, s in states.items() if s != NodeVersion.SAME]
+        fix = "the head's config" + (" and release" if any(n in code for n in states) else "")
         if NodeVersion.SAME not in states.values() and waiting.get(folder):
             who = "; ".join(others) or "no node is registered"
             out.append(f"folder {folder}: {waiting[folder]} job(s) wait for its config (version {head[folder]}), "
-                       f"which no node has ({who}): start a node with the head's config")
+                       f"which no node has ({who}): start a node with {fix}")
         elif others:
             out.append(f"folder {folder} (version {head[folder]}): {'; '.join(others)}: such a node takes none of "
-                       "its files; restart it with the head's config")
+                       f"its files; restart it with {fix}")
     return out
