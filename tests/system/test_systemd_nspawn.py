@@ -365,6 +365,8 @@ EOF""")
                    + m.sh("journalctl -u hotfolder --no-pager | tail -10", check=False).stdout + ")")
         assert m.sh("stat -c %G /srv/photos/output/four_web.jpg").stdout.strip() == "hotfolder"
 
+        _upgrade_under_the_running_service_then_rollback(m, offline)
+
         # --- a burst's lines all reach the journal: journald's limit per service (10,000
         # lines in 30 s by default, scaled by free disk) tightened here to 10, which the
         # unit's own LogRateLimitBurst= overrides; without it journald drops lines
@@ -434,6 +436,86 @@ EOF""")
         m.sh("bash /src/systemd/uninstall.sh --purge")
 
 
+def _venv_of(m: Machine, pid: int | str) -> str:
+    """The release (venvs/NAME) a process runs: its interpreter's path, as it was exec'd."""
+    cmd = m.sh(f"tr '\\0' ' ' < /proc/{pid}/cmdline").stdout
+    found = re.search(r"/opt/hotfolder/venvs/([^/]+)/bin/python", cmd)
+    assert found, f"process {pid} runs no release under /opt/hotfolder/venvs: {cmd}"
+    return found.group(1)
+
+
+def _workers(m: Machine, main_pid: str) -> list[int]:
+    """The service's workers: forked by its forkserver, so the main process's grandchildren."""
+    rows = [line.split() for line in m.sh("ps -u hotfolder -o pid=,ppid=").stdout.splitlines()]
+    children = {pid for pid, ppid in rows if ppid == main_pid}
+    return sorted(int(pid) for pid, ppid in rows if ppid in children)
+
+
+def _drop_new(m: Machine, name: str) -> None:
+    """one.jpg's picture with bytes of its own after it (the same bytes would be a duplicate)."""
+    m.sh(f"{{ cat /images/one.jpg; printf {name}; }} > {VAR}/inbox/.{name}.part && "
+         f"mv {VAR}/inbox/.{name}.part {VAR}/inbox/{name}.jpg")
+
+
+def _upgrade_under_the_running_service_then_rollback(m: Machine, offline: dict) -> None:
+    """install.sh of a changed release while the service runs (--no-start): the running
+    daemon and a worker started after the switch keep the old release; a restart loads the
+    new one; --rollback goes back, and again forward."""
+    old = m.sh("readlink /opt/hotfolder/venv").stdout.strip()
+    assert old.startswith("venvs/"), f"/opt/hotfolder/venv is not a link to a release: {old!r}"
+    old = old.removeprefix("venvs/")
+    main_pid = m.show("MainPID")["MainPID"]
+    assert _venv_of(m, main_pid) == old
+    # a release of its own: another version, so each side can be told
+    m.sh("cp -a /src /root/src2 && sed -i 's/^version = \"\\(.*\\)\"/version = \"\\1+two\"/' "
+         "/root/src2/pyproject.toml && grep -q '+two' /root/src2/pyproject.toml")
+    r = m.sh("bash /root/src2/systemd/install.sh --no-start", env=offline, timeout=600)
+    new = m.sh("readlink /opt/hotfolder/venv").stdout.strip().removeprefix("venvs/")
+    assert new != old and f"switched /opt/hotfolder/venv to {new} (was {old})" in r.stdout, r.stdout
+    assert "--rollback" in r.stdout, r.stdout
+    # the one in use and the previous one are kept; the first install's is pruned
+    assert m.sh("ls /opt/hotfolder/venvs").stdout.split() == sorted([old, new]), r.stdout
+    assert "removing /opt/hotfolder/venvs/" in r.stdout, r.stdout
+    assert "+two" in m.sh(f"{HOTFOLDER} --version").stdout
+
+    # the running daemon: untouched, and a worker it starts now is of its own release
+    assert m.show("MainPID")["MainPID"] == main_pid
+    since = m.sh("date '+%Y-%m-%d %H:%M:%S'").stdout.strip()
+    workers = wait_until(lambda: _workers(m, main_pid) or None, 30, "the service's workers")
+    m.sh(f"kill -KILL {workers[0]}")
+    replaced = wait_until(lambda: [w for w in _workers(m, main_pid) if w not in workers] or None, 30,
+                          "a worker to replace the one killed")
+    assert _venv_of(m, replaced[0]) == old
+    maps = m.sh(f"cat /proc/{replaced[0]}/maps").stdout
+    assert f"/venvs/{new}/" not in maps, f"the new worker mapped the new release:\n{maps[-2000:]}"
+    _drop_new(m, "upgraded1")
+    _wait_outputs(m, ["upgraded1_web.jpg"])
+    journal = _journal(m, f"--since '{since}'")
+    assert "worker_died" in journal and "ImportError" not in journal, journal[-3000:]
+    assert "workers_fail_at_boot" not in journal and m.show("ActiveState")["ActiveState"] == "active"
+
+    # a restart: the new release runs
+    m.sh("systemctl restart hotfolder.service")
+    wait_until(lambda: _status_text(m).startswith("processed "), 60, "the restarted daemon's STATUS=")
+    assert _venv_of(m, m.show("MainPID")["MainPID"]) == new
+    _drop_new(m, "upgraded2")
+    _wait_outputs(m, ["upgraded2_web.jpg"])
+
+    # --rollback: back to the previous release (checked with the config first), restarted
+    r = m.sh("bash /src/systemd/install.sh --rollback", timeout=180)
+    assert f"switched /opt/hotfolder/venv from {new} to {old}" in r.stdout, r.stdout
+    wait_until(lambda: _status_text(m).startswith("processed "), 60, "the rolled back daemon's STATUS=")
+    assert _venv_of(m, m.show("MainPID")["MainPID"]) == old
+    assert "+two" not in m.sh(f"{HOTFOLDER} --version").stdout
+    _drop_new(m, "rolledback")
+    _wait_outputs(m, ["rolledback_web.jpg"])
+    # and again: forward to the newer one
+    r = m.sh("bash /src/systemd/install.sh --rollback", timeout=180)
+    assert f"switched /opt/hotfolder/venv from {old} to {new}" in r.stdout, r.stdout
+    wait_until(lambda: _status_text(m).startswith("processed "), 60, "the daemon's STATUS= after going forward")
+    assert _venv_of(m, m.show("MainPID")["MainPID"]) == new
+
+
 def _journal(m: Machine, *args: str) -> str:
     return m.sh(f"journalctl -u hotfolder.service --no-pager -o cat {' '.join(args)}", check=False).stdout
 
@@ -479,3 +561,40 @@ EOF""")
                  "print(u.urlopen(\"http://127.0.0.1:9464/healthz\", timeout=5).status)'")
         wait_until(lambda: m.sh(probe, check=False).stdout.strip() == "200", 30, "/healthz through hotfolder.socket")
         assert token not in m.sh("journalctl --no-pager -o verbose").stdout
+
+
+# install.sh as it was before releases side by side: it filled /opt/hotfolder/venv in place
+BEFORE_SIDE_BY_SIDE = "61a075f"
+
+
+@pytest.mark.timeout(900)
+def test_an_install_from_before_side_by_side_is_moved_aside_and_can_be_rolled_back_to(
+        rootfs, wheels, source, images, tmp_path):
+    old_script = subprocess.run(["git", "show", f"{BEFORE_SIDE_BY_SIDE}:systemd/install.sh"], cwd=REPO,
+                                capture_output=True, timeout=30)
+    if old_script.returncode != 0:
+        pytest.skip(f"no git history with {BEFORE_SIDE_BY_SIDE} here")
+    (source / "systemd" / "install-before.sh").write_bytes(old_script.stdout)
+    with Machine(rootfs, {source: "/src", wheels: "/wheels", images: "/images"}, tmp_path / "console.log") as m:
+        offline = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "/wheels"}
+        m.sh("bash /src/systemd/install-before.sh", env=offline, timeout=600)
+        assert m.sh("test -d /opt/hotfolder/venv && test ! -L /opt/hotfolder/venv", check=False).returncode == 0
+        wait_until(lambda: _status_text(m).startswith("processed "), 60, "the first STATUS= from the daemon")
+
+        r = m.sh("bash /src/systemd/install.sh", env=offline, timeout=600)
+        moved = re.search(r"moving the venv of the earlier install aside: /opt/hotfolder/venvs/(\S+-moved)", r.stdout)
+        assert moved and "stopping hotfolder.service" in r.stdout, r.stdout
+        new = m.sh("readlink /opt/hotfolder/venv").stdout.strip().removeprefix("venvs/")
+        assert m.sh("ls /opt/hotfolder/venvs").stdout.split() == sorted([moved.group(1), new]), r.stdout
+        wait_until(lambda: _status_text(m).startswith("processed "), 60, "the new release's STATUS=")
+        assert _venv_of(m, m.show("MainPID")["MainPID"]) == new
+        _drop_new(m, "first")
+        _wait_outputs(m, ["first_web.jpg"])
+
+        # the moved venv runs as itself (its scripts' #! lines name where it is now)
+        r = m.sh("bash /src/systemd/install.sh --rollback", timeout=180)
+        assert f"from {new} to {moved.group(1)}" in r.stdout, r.stdout
+        wait_until(lambda: _status_text(m).startswith("processed "), 60, "the rolled back daemon's STATUS=")
+        assert _venv_of(m, m.show("MainPID")["MainPID"]) == moved.group(1)
+        _drop_new(m, "second")
+        _wait_outputs(m, ["second_web.jpg"])
