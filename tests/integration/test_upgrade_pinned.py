@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 from PIL import Image
@@ -83,3 +85,21 @@ def test_a_daemon_keeps_its_release_when_the_install_link_moves(daemon_factory, 
     _wait_output(d, "after_forkserver")
     assert NEW_RELEASE not in d.log_text(), d.log.tail()
     assert d.stop() == 0, d.log.tail()
+
+
+def test_a_process_started_through_a_linked_venv_resolves_it(tmp_path):
+    """sys.executable (what the forkserver is started with) and sys.path name the venv the
+    link pointed to at the start, not the link: `venv/bin/python -m hotfolder` as a deploy
+    tool's `current/` link would run it."""
+    venv = Path(sys.prefix)
+    assert venv != Path(sys.base_prefix), "run the tests from a venv"
+    link = tmp_path / "venv"
+    link.symlink_to(venv)
+    code = ("import sys, hotfolder, multiprocessing.spawn as spawn; "
+            "print(sys.executable); print(spawn.get_executable().decode()); print('\\n'.join(sys.path))")
+    r = subprocess.run([str(link / "bin" / "python"), "-c", code], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    executable, forkserver_exe, *path = r.stdout.splitlines()
+    assert executable == forkserver_exe == str(Path(os.path.realpath(venv / "bin")) / Path(sys.executable).name)
+    assert not [p for p in path if p.startswith(str(link))], path
+    assert any(p.startswith(os.path.realpath(venv)) for p in path), path
