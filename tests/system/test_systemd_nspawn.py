@@ -466,6 +466,18 @@ def _upgrade_under_the_running_service_then_rollback(m: Machine, offline: dict) 
     old = old.removeprefix("venvs/")
     main_pid = m.show("MainPID")["MainPID"]
     assert _venv_of(m, main_pid) == old
+    # a config the new release refuses: the script stops before the switch, removes the
+    # new venv, and the running service is not touched
+    venvs = m.sh("ls /opt/hotfolder/venvs").stdout.split()
+    m.sh(f"cp {CONFIG} /root/before-upgrade.yaml && echo 'bogus_key: 1' >> {CONFIG}")
+    r = m.sh("bash /src/systemd/install.sh", env=offline, timeout=600, check=False)
+    assert r.returncode != 0 and "the service runs on as it was" in r.stderr and "bogus_key" in r.stdout + r.stderr, \
+        r.stdout[-2000:] + r.stderr[-2000:]
+    assert m.sh("readlink /opt/hotfolder/venv").stdout.strip() == f"venvs/{old}"
+    assert m.sh("ls -A /opt/hotfolder/venvs").stdout.split() == venvs
+    assert m.show("MainPID", "ActiveState") == {"MainPID": main_pid, "ActiveState": "active"}
+    m.sh(f"cp /root/before-upgrade.yaml {CONFIG}")
+
     # a release of its own: another version, so each side can be told
     m.sh("cp -a /src /root/src2 && sed -i 's/^version = \"\\(.*\\)\"/version = \"\\1+two\"/' "
          "/root/src2/pyproject.toml && grep -q '+two' /root/src2/pyproject.toml")
