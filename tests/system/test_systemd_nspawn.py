@@ -261,7 +261,7 @@ def test_install_use_reload_stop_uninstall(rootfs, wheels, source, images, tmp_p
     with Machine(rootfs, binds, tmp_path / "console.log") as m:
         offline = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": "/wheels"}
 
-        # --- install, twice: the second run upgrades in place and keeps the config
+        # --- install, twice: the second run installs again (a venv of its own) and keeps the config
         r = m.sh("bash /src/systemd/install.sh", env=offline, timeout=600)
         assert "installing /etc/hotfolder/hotfolder.yaml" in r.stdout
         # with FFmpeg's HEVC decoder by default (the heic-ffmpeg extra): iPhone HEICs at its speed
