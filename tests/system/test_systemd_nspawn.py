@@ -451,6 +451,19 @@ def _workers(m: Machine, main_pid: str) -> list[int]:
     return sorted(int(pid) for pid, ppid in rows if ppid in children)
 
 
+def _runs_from(m: Machine, venv: str, what: str) -> None:
+    """The service's daemon is up (its STATUS=) and runs from the release `venv` (its main
+    process's memory maps)."""
+    wait_until(lambda: _status_text(m).startswith("processed "), 60, what)
+    assert _venv_of(m, m.show("MainPID")["MainPID"]) == venv
+
+
+def _renders(m: Machine, name: str) -> None:
+    """A new file dropped as `name`.jpg comes out as its web rendition."""
+    _drop_new(m, name)
+    _wait_outputs(m, [f"{name}_web.jpg"])
+
+
 def _drop_new(m: Machine, name: str) -> None:
     """one.jpg's picture with bytes of its own after it (the same bytes would be a duplicate)."""
     m.sh(f"{{ cat /images/one.jpg; printf {name}; }} > {VAR}/inbox/.{name}.part && "
@@ -500,32 +513,26 @@ def _upgrade_under_the_running_service_then_rollback(m: Machine, offline: dict) 
     assert _venv_of(m, replaced[0]) == old
     maps = m.sh(f"cat /proc/{replaced[0]}/maps").stdout
     assert f"/venvs/{new}/" not in maps, f"the new worker mapped the new release:\n{maps[-2000:]}"
-    _drop_new(m, "upgraded1")
-    _wait_outputs(m, ["upgraded1_web.jpg"])
+    _renders(m, "upgraded1")
     journal = _journal(m, f"--since '{since}'")
     assert "worker_died" in journal and "ImportError" not in journal, journal[-3000:]
     assert "workers_fail_at_boot" not in journal and m.show("ActiveState")["ActiveState"] == "active"
 
     # a restart: the new release runs
     m.sh("systemctl restart hotfolder.service")
-    wait_until(lambda: _status_text(m).startswith("processed "), 60, "the restarted daemon's STATUS=")
-    assert _venv_of(m, m.show("MainPID")["MainPID"]) == new
-    _drop_new(m, "upgraded2")
-    _wait_outputs(m, ["upgraded2_web.jpg"])
+    _runs_from(m, new, "the restarted daemon's STATUS=")
+    _renders(m, "upgraded2")
 
     # --rollback: back to the previous release (checked with the config first), restarted
     r = m.sh("bash /src/systemd/install.sh --rollback", timeout=180)
     assert f"switched /opt/hotfolder/venv from {new} to {old}" in r.stdout, r.stdout
-    wait_until(lambda: _status_text(m).startswith("processed "), 60, "the rolled back daemon's STATUS=")
-    assert _venv_of(m, m.show("MainPID")["MainPID"]) == old
+    _runs_from(m, old, "the rolled back daemon's STATUS=")
     assert "+two" not in m.sh(f"{HOTFOLDER} --version").stdout
-    _drop_new(m, "rolledback")
-    _wait_outputs(m, ["rolledback_web.jpg"])
+    _renders(m, "rolledback")
     # and again: forward to the newer one
     r = m.sh("bash /src/systemd/install.sh --rollback", timeout=180)
     assert f"switched /opt/hotfolder/venv from {old} to {new}" in r.stdout, r.stdout
-    wait_until(lambda: _status_text(m).startswith("processed "), 60, "the daemon's STATUS= after going forward")
-    assert _venv_of(m, m.show("MainPID")["MainPID"]) == new
+    _runs_from(m, new, "the daemon's STATUS= after going forward")
 
 
 def _journal(m: Machine, *args: str) -> str:
@@ -598,15 +605,11 @@ def test_an_install_from_before_side_by_side_is_moved_aside_and_can_be_rolled_ba
         assert moved and "stopping hotfolder.service" in r.stdout, r.stdout
         new = m.sh("readlink /opt/hotfolder/venv").stdout.strip().removeprefix("venvs/")
         assert m.sh("ls /opt/hotfolder/venvs").stdout.split() == sorted([moved.group(1), new]), r.stdout
-        wait_until(lambda: _status_text(m).startswith("processed "), 60, "the new release's STATUS=")
-        assert _venv_of(m, m.show("MainPID")["MainPID"]) == new
-        _drop_new(m, "first")
-        _wait_outputs(m, ["first_web.jpg"])
+        _runs_from(m, new, "the new release's STATUS=")
+        _renders(m, "first")
 
         # the moved venv runs as itself (its scripts' #! lines name where it is now)
         r = m.sh("bash /src/systemd/install.sh --rollback", timeout=180)
         assert f"from {new} to {moved.group(1)}" in r.stdout, r.stdout
-        wait_until(lambda: _status_text(m).startswith("processed "), 60, "the rolled back daemon's STATUS=")
-        assert _venv_of(m, m.show("MainPID")["MainPID"]) == moved.group(1)
-        _drop_new(m, "second")
-        _wait_outputs(m, ["second_web.jpg"])
+        _runs_from(m, moved.group(1), "the rolled back daemon's STATUS=")
+        _renders(m, "second")
