@@ -218,3 +218,8 @@ def test_process_says_a_renditions_note_at_the_default_level(home):
     assert run.returncode == 0, run.stderr
     assert re.search(r"shoe\.jpg: web: quality_target 95 not reached: WebP at quality 100", run.stderr), run.stderr
     assert run.stderr.count("quality_target 95") == 1, run.stderr
+    # at --log-level debug the workers say it themselves: said once still, not twice
+    run = subprocess.run([sys.executable, "-m", "hotfolder", "process", "--log-level", "debug", "--log-format", "json",
+                          "shoe.jpg"], cwd=home, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.count('"rendition_note"') == 1, run.stderr

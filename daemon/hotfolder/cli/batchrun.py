@@ -46,18 +46,18 @@ def render(args: argparse.Namespace, cfg: Config, folder: Folder, files: list[tu
     logger = log.get("batch")
     bar.update(0, len(files))
     reported = 0
+    level = "debug" if args.log_level == "debug" else "critical"  # the workers': silent but at debug
 
     def progress(outcomes: list, total: int) -> None:
         nonlocal reported
         for outcome in outcomes[reported:]:
             # an archived original rerendered that makes nothing now is news as well (its
             # rating or keywords changed): said at the default level, as a file named to process
-            report(logger, folder, outcome, asked=True)
+            report(logger, folder, outcome, asked=True, workers_said=level == "debug")
         reported = len(outcomes)
         bar.update(reported, total)
 
     t0 = time.monotonic()
-    level = "debug" if args.log_level == "debug" else "critical"
     try:
         results = batch.run(cfg, files, folder, progress, args.log_format, level, generations, outside,
                             kept_since_ns, prove, withouts, seqs, only, hads)
@@ -72,12 +72,13 @@ def kept_beside(outcomes) -> int:
     return sum(len(o.result.kept) for o in outcomes if o.result.ok and o.result.names_said)
 
 
-def report(logger, folder: Folder, outcome, asked: bool = False) -> None:
+def report(logger, folder: Folder, outcome, asked: bool = False, workers_said: bool = False) -> None:
     """One file's end, as the daemon logs it (the same events and fields). `asked`: a file
     named to `process` or rendered again by `rerender`, of which nothing made is said at the
     default level, not only at info (a shop admin saw "processed 1 of 1", and no output,
     without a word why; a photographer, "rendered 1 of 1 … again" of a photo whose five
-    stars were taken off, its print still in output/)."""
+    stars were taken off, its print still in output/). `workers_said`: the workers logged
+    their own lines (--log-level debug)."""
     result = outcome.result
     if result.ok and result.skipped:
         logger.info("file_kept", file=outcome.rel, src=str(outcome.src), reason=result.error,
@@ -87,7 +88,9 @@ def report(logger, folder: Folder, outcome, asked: bool = False) -> None:
         said("file_unmatched", file=outcome.rel, src=str(outcome.src), reason=result.unmatched,
              duration_ms=result.duration_ms, worker_pid=result.pid, outcome="unmatched")
     elif result.ok:
-        for rendition, note in result.notes:  # the workers' rendition_note, which they do not log here
+        # the workers' rendition_note: they log it themselves only at debug (`workers_said`), where
+        # saying it here too printed each note twice
+        for rendition, note in () if workers_said else result.notes:
             logger.warning("rendition_note", file=outcome.rel, src=str(outcome.src), rendition=rendition, note=note)
         if result.names_said:  # a second set written beside outputs kept: said at the default level
             (logger.warning if result.kept else logger.info)(
