@@ -31,7 +31,6 @@ def _pin_install() -> None:
 _pin_install()
 
 
-
 def __getattr__(name: str) -> str:
     # The version is looked up on first use, not at import: importlib.metadata costs
     # ~74 ms, and `python -m hotfolder` must reach cli's SIGHUP block as early as it can.

@@ -284,22 +284,23 @@ def _passed_again(folder: Folder, rel: str, path: Path, folders: Iterable[Folder
         at_its_path = nofollow.lstat(own).st_size == size
     except OSError:
         at_its_path = False
-    twins = [own] if at_its_path else []
-    if folder.on_duplicate == OnDuplicate.SKIP and folder.index_dir is not None:  # each one compared in turn
-        rows = passed.found(folder.index_dir, path.name, size, **scope_of(folder, folder.inbox / rel))
-        twins += [twin for _, twin in all_there(rows, folder, folders, size, lambda row: None) if twin != own]
+    rows: list[passed.Row] = []  # each one compared in turn, under on_duplicate: skip
+    scope = scope_of(folder, folder.inbox / rel)
+    if folder.on_duplicate == OnDuplicate.SKIP and folder.index_dir is not None:
+        rows = passed.found(folder.index_dir, path.name, size, **scope)
     elif folder.on_duplicate == OnDuplicate.SKIP and cluster is not None and cluster.enabled:
         from hotfolder.cluster.passed import SharedPassed  # redis: cluster mode only
 
         shared = SharedPassed.of(cluster)
         try:
-            rows = shared.find(path.name, size, **scope_of(folder, folder.inbox / rel))
+            rows = shared.find(path.name, size, **scope)
         except passed.Unreachable as exc:
             return (f"; the records of clips archived, in the cluster's Redis, cannot be read ({display(str(exc))}): "
                     "the head keeps it in the inbox until Redis answers")
         finally:
             shared.close()
-        twins += [twin for _, twin in all_there(rows, folder, folders, size, lambda row: None) if twin != own]
+    twins = ([own] if at_its_path else []) + [
+        twin for _, twin in all_there(rows, folder, folders, size, lambda row: None) if twin != own]
     if not twins:
         return ""
 

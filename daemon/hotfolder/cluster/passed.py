@@ -34,7 +34,6 @@ After Redis lost its data, `hotfolder index rebuild` lists the clips in archive/
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import os
 import time
@@ -48,7 +47,7 @@ from hotfolder.cluster.store import key_prefix
 from hotfolder.config.model import Cluster
 from hotfolder.jsondata import json_object
 from hotfolder.runtime import log
-from hotfolder.state.passed import CANDIDATES, Listed, Row, Unreachable, name_key
+from hotfolder.state.passed import CANDIDATES, Listed, Row, Unreachable, chunks, name_key
 
 TIMEOUT = 1.0  # seconds a connect or a reply may take (the head's main loop waits for it)
 RETRY_AFTER = 5.0  # seconds without asking Redis after it failed
@@ -182,8 +181,7 @@ class SharedPassed:
         window: left out). Raises redis's errors: the command says them."""
         now = time.time() if now is None else now
         made = kept = old = 0
-        it = iter(clips)
-        while chunk := list(itertools.islice(it, batch)):
+        for chunk in chunks(clips, batch):
             pipe = self.r.pipeline(transaction=False)
             sent = 0
             for c in chunk:

@@ -106,7 +106,7 @@ class Passed:
         the name it truly came in with, is kept). Written `batch` rows a transaction, so memory
         and a write's hold on the database stay bounded. (rows made, rows there already)."""
         made = kept = 0
-        for chunk in _chunks(clips, batch):
+        for chunk in chunks(clips, batch):
             with db.transaction(self.conn):
                 for c in chunk:
                     cur = self.conn.execute(
@@ -155,7 +155,8 @@ def follow_renames(conn: sqlite3.Connection, renames: list[tuple[str, str]]) -> 
         conn.execute("UPDATE OR REPLACE passed_through SET folder = ? WHERE folder = ?", (new, f"\0renaming {n}"))
 
 
-def _chunks(items: Iterable[Listed], size: int) -> Iterator[list[Listed]]:
+def chunks(items: Iterable[Listed], size: int) -> Iterator[list[Listed]]:
+    """`items` in lists of `size` (the last shorter), read lazily: a listing's batches."""
     it = iter(items)
     while chunk := list(itertools.islice(it, size)):
         yield chunk

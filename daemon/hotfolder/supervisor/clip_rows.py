@@ -61,18 +61,14 @@ class ClipRows:
                 return None
         return rows
 
-    def twins(self, folder: Folder, path: Path) -> list[tuple[Folder, Path]]:
-        """The archived clips of `path`'s name (case aside) and size, in any subfolder of the
+    def twins(self, folder: Folder, path: Path, size: int) -> list[tuple[Folder, Path]]:
+        """The archived clips of `path`'s name (case aside) and `size`, in any subfolder of the
         folder's duplicate_scope, from the rows (one indexed SELECT), the latest first; a row
         whose file is gone (or is no longer a regular file of that size) is dropped.
         passed.Unreachable when a cluster's Redis is away."""
         rows = self.of(folder)
         if rows is None:
             return []
-        try:
-            size = nofollow.lstat(path).st_size
-        except OSError:
-            return []  # gone meanwhile: the pass-through says so
         try:
             return list(all_there(rows.find(path.name, size, **scope_of(folder, path)), folder, self.folders(),
                                   size, rows.drop))

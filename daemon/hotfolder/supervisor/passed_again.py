@@ -120,7 +120,9 @@ class PassedAgain:
         if folder.on_duplicate != OnDuplicate.SKIP or folder.duplicates is None or self._stop.is_set():
             return False
         clip = _Clip.of(folder, path)
-        first = self._compared_twin(folder, path, clip) if clip is not None else None
+        if clip is None:
+            return False  # gone meanwhile: the pass-through says so
+        first = self._compared_twin(folder, path, clip)
         if first is not None:
             if held is None and len(self._waiting) >= MAX_ASKED:
                 return True  # it waits all the same, unrecorded: a rescan offers it again
@@ -134,11 +136,11 @@ class PassedAgain:
         # of that name archived beside it (`_1`, a camera's numbers come round) are two to compare
         own = twin_of(folder, path)
         try:
-            found = self.rows.twins(folder, path)
+            found = self.rows.twins(folder, path, clip.size)
         except passed.Unreachable:  # a cluster's Redis is away (said once by its rows): it waits in the inbox
             return True
         twins = ([(folder, own)] if own is not None else []) + [twin for twin in found if twin[1] != own]
-        if not twins or clip is None:
+        if not twins:
             return False
         (of, twin), more = twins[0], tuple(twins[1:MAX_TWINS])
         try:
@@ -188,7 +190,7 @@ class PassedAgain:
     def _compared_twin(self, folder: Folder, path: Path, clip: _Clip) -> Path | None:
         """Another inbox file of `clip`'s name and size being compared where `path`'s scope
         reaches (scope_of): `path` waits for it. None where no row would find that one once
-        archived (cluster mode, rows unusable: nothing to wait for). A scan of the files
+        archived (rows unusable: nothing to wait for). A scan of the files
         asked (MAX_ASKED at most)."""
         if not self._comparing or self.rows.of(folder) is None:
             return None
