@@ -553,6 +553,19 @@ def test_a_reload_says_a_change_in_the_yaml_s_own_words(tmp_path):
     assert describe_changes(heard, moved) == ["http.listen 127.0.0.1:9464 → 127.0.0.1:9465"]
 
 
+def test_a_reload_says_yes_no_and_the_default_queue_as_the_yaml_writes_them(tmp_path):
+    """The README: the log says what changed "with the config's keys and values as written".
+    A README audit's reload said `reload_on_change False → True` (Python's words, not YAML's)
+    and `queue_size 0 → 7` for a key left out (its default is 2 × workers, not 0)."""
+    old = load(write(tmp_path, BASE))
+    new = load(write(tmp_path, "reload_on_change: true\nqueue_size: 7\n"
+                     + BASE.replace("format: jpeg", "format: jpeg\n        upscale: true")))
+    assert describe_changes(old, new) == [
+        "queue_size 2 × workers → 7", "reload_on_change false → true", "shop: web: upscale false → true"]
+    assert describe_changes(new, old) == [
+        "queue_size 7 → 2 × workers", "reload_on_change true → false", "shop: web: upscale true → false"]
+
+
 def test_a_folder_renamed_in_a_reload_is_said_to_forget_its_originals(tmp_path):
     """A new user renamed `studio` to `nord`: copies of earlier photos were rendered again and
     `{seq}` began anew, and the reload said only "folder nord added; folder studio removed"."""

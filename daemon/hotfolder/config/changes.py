@@ -22,6 +22,7 @@ _SAID_APART = {"renditions"}
 _SIZE_FIELDS = ("width", "height", "long", "short", "megapixels")
 # Values the YAML writes otherwise than the model holds them.
 _WRITTEN = {"output_mode": lambda mode: f"{mode:04o}",
+            "queue_size": lambda n: str(n) if n else "2 × workers",  # 0 is the default: twice the workers
             # (camera glob, seconds, as written): said as the mapping is written
             "clock_offsets": lambda offsets: _flow({glob: written for glob, _, written in offsets})}
 
@@ -206,6 +207,8 @@ def _secret_change(f: dataclasses.Field, a: Any, b: Any) -> str:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, bool):  # YAML's words: `upscale False → True` was Python's
+        return "true" if value else "false"
     if isinstance(value, tuple):
         return "[" + ", ".join(_show(v) for v in value) + "]"
     if isinstance(value, float) and value.is_integer():  # seconds of a duration: `36h` is 129600, not 129600.0
