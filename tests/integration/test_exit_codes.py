@@ -247,6 +247,23 @@ def test_process_and_rerender_refuse_a_database_a_newer_hotfolder_took_further_i
     assert not (home / "var" / "output").exists() or not any((home / "var" / "output").iterdir())
 
 
+def test_rerender_dry_run_refuses_a_database_a_newer_hotfolder_took_further_as_rerender_does(home):
+    """A README audit: `rerender` refused such a database (exit 2) but `rerender --dry-run`
+    read the newer index as it was and printed its plan (exit 0): what it said of each output
+    (replaced, new, …) came from tables this version may misread. It refuses as rerender does."""
+    from hotfolder.state import originals
+
+    state = home / "var" / "state"
+    _taken_further(state, originals)
+    (home / "var" / "archive").mkdir(parents=True)
+    (home / "a.jpg").rename(home / "var" / "archive" / "a.jpg")
+    done = hotfolder(home, "rerender", "--dry-run", "-c", "hotfolder.yaml")
+    assert done.returncode == ExitCode.USAGE, done.stdout + done.stderr
+    line = said_once(done.stderr, "hotfolder rerender: ")
+    assert f"{state / 'hotfolder.db'} was last used by a newer hotfolder (its 'originals' tables" in line, line
+    assert done.stdout == "", done.stdout  # no plan printed
+
+
 def test_index_rebuild_refuses_a_database_a_newer_hotfolder_took_further_before_it_writes(home):
     """`index rebuild` opened only the index's tables: with another part a newer hotfolder took
     further (its clips' rows) it indexed the archive into the newer database, then met that part

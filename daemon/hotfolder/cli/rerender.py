@@ -42,6 +42,7 @@ from hotfolder.spool import archived, nofollow, owners
 from hotfolder.spool.atomic import is_our_temp
 from hotfolder.spool.fsnames import display, printable
 from hotfolder.spool.recovery import claimed_files
+from hotfolder.state import db
 
 
 def cmd_rerender(args: argparse.Namespace) -> int:
@@ -57,6 +58,9 @@ def cmd_rerender(args: argparse.Namespace) -> int:
             print(f"hotfolder rerender: {printable(checked)}", file=sys.stderr)
             return ExitCode.USAGE
         asked = checked
+    # A downgrade: refused before the index is read, --dry-run too (its plan came from tables a
+    # newer release changed; batchrun refuses it again before a render)
+    db.refuse_newer(cfg.state_dir)
     code = ExitCode.OK
     # An output written after this is a newer drop's (the daemon beside us); less a margin, as
     # a file's mtime comes from the kernel's coarse clock, which may lag time_ns (a review).
@@ -312,7 +316,7 @@ class _Index:
         one): what a copy dropped later and `hotfolder duplicates` are told."""
         import sqlite3
 
-        from hotfolder.state import db, originals
+        from hotfolder.state import originals
 
         if self.folder.index_dir is None:
             return
