@@ -551,3 +551,26 @@ def test_index_rebuild_says_what_to_do_when_the_cluster_s_redis_does_not_answer(
     assert rebuilt.returncode == 1 and "Traceback" not in rebuilt.stderr, rebuilt.stderr
     assert rebuilt.stderr.startswith("hotfolder index rebuild: the cluster's Redis does not answer ("), rebuilt.stderr
     assert f"check cluster.broker_url in {away} and that Redis runs, then run it again" in rebuilt.stderr
+
+
+def test_index_rebuild_says_in_one_line_a_redis_that_does_not_answer_when_the_archive_holds_photos(
+        cluster_factory, tmp_path):
+    """A README audit: with photos and no clip in archive/, listing the clips never reached
+    Redis, and each photo was said as `unreadable` (its ConnectionError, one line a photo),
+    under 'index rebuilt from the archives': the README promises one line, exit 1."""
+    from PIL import Image
+
+    from tests.harness import hotfolder
+    from tests.redis_server import free_port
+
+    c = cluster_factory()
+    (c.archive / "shoot").mkdir(parents=True)
+    for i in range(3):
+        Image.new("RGB", (64, 48), (40 * i, 80, 120)).save(c.archive / "shoot" / f"IMG_{i}.jpg")
+    away = c.write_config({"enabled": True, "broker_url": f"redis://127.0.0.1:{free_port()}/0",
+                           "cluster_id": "test-cluster", "shared_root": str(c.root)}, tmp_path / "away.yaml")
+    rebuilt = hotfolder("index", "rebuild", "--config", str(away), timeout=60)
+    assert rebuilt.returncode == 1 and "Traceback" not in rebuilt.stderr, rebuilt.stderr
+    assert rebuilt.stdout == "", rebuilt.stdout  # no "index rebuilt"
+    assert rebuilt.stderr.startswith("hotfolder index rebuild: the cluster's Redis does not answer ("), rebuilt.stderr
+    assert len(rebuilt.stderr.strip().splitlines()) == 1, rebuilt.stderr

@@ -62,10 +62,13 @@ def reindex_config(config: Config, progress=None) -> tuple[int, int, int]:
     index or (cluster mode) the cluster's. (indexed, known, failed)."""
     added = known = failed = 0
     shared = None
+    away: tuple[type[BaseException], ...] = ()
     if config.cluster.enabled:
         from hotfolder.cluster.originals import shared as cluster_index  # redis: cluster mode only
+        from hotfolder.cluster.passed import AWAY
 
         shared = cluster_index(config.cluster)
+        away = AWAY
     for folder in config.folders:
         index: Any
         if shared is not None:
@@ -80,6 +83,8 @@ def reindex_config(config: Config, progress=None) -> tuple[int, int, int]:
                     added += 1
                 else:
                     known += 1
+            except away:  # the cluster's Redis, not this file: the command says it once (each photo
+                raise  # was said `unreadable`, its ConnectionError a line, under "index rebuilt")
             except Exception as exc:  # noqa: BLE001 - said, and the rest goes on
                 failed += 1
                 if progress is not None:
