@@ -1,5 +1,5 @@
 import sys
 
-from hotfolder.cli.commands import main
+from hotfolder.cli import main
 
 sys.exit(main())

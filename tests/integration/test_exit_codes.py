@@ -296,3 +296,30 @@ def test_a_listing_piped_into_a_reader_that_stopped_ends_quietly(home):
     assert "Broken pipe" not in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert "BrokenPipeError" not in done.stderr, done.stderr
     assert done.returncode == 128 + 13, (done.returncode, done.stderr)
+
+
+# The console script's own lines (pip writes them), with a real SIGINT sent by the process
+# to itself when Python first looks for hotfolder.cli.commands: Ctrl-C during the imports.
+CTRL_C_WHILE_IMPORTING = """
+import os, signal, sys
+
+
+class CtrlCAtImport:
+    def find_spec(self, name, path=None, target=None):
+        if name == "hotfolder.cli.commands":
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+
+sys.meta_path.insert(0, CtrlCAtImport())
+from hotfolder.cli import main
+sys.exit(main({argv}))
+"""
+
+
+@pytest.mark.parametrize("argv", [["status"], ["--version"]])
+def test_ctrl_c_while_the_command_is_still_importing_exits_130_without_a_traceback(home, argv):
+    done = subprocess.run([sys.executable, "-c", CTRL_C_WHILE_IMPORTING.format(argv=argv)], capture_output=True,
+                          text=True, timeout=60, cwd=home)
+    assert "Traceback" not in done.stderr, done.stderr
+    assert done.returncode == ExitCode.INTERRUPTED, (done.returncode, done.stderr)

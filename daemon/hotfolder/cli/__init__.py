@@ -18,6 +18,17 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 # for every other command.
 signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
 
-from hotfolder.cli.commands import main  # noqa: E402 - after the block, on purpose
+
+def main(argv: list[str] | None = None) -> int:
+    """The console script's entry: cli/commands.main, imported here. A Ctrl-C while its
+    modules load (~0.3 s: yaml, structlog, the config's model) ends as one in a command
+    does, exit 130 without a traceback; imported at this module's import, it raised
+    KeyboardInterrupt through the console script's `from hotfolder.cli import main`."""
+    try:
+        from hotfolder.cli.commands import main as command
+    except KeyboardInterrupt:
+        return 130  # errors.ExitCode.INTERRUPTED, whose module may not be loaded yet
+    return command(argv)
+
 
 __all__ = ["main"]
