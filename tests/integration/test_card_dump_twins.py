@@ -194,3 +194,25 @@ def test_a_folder_renamed_in_a_reload_keeps_finding_its_archived_clips(daemon_fa
     assert archived(d) == ["card1/MVI_0009.MP4"], archived(d)
     assert (d.var / "duplicates/backup/mvi_0009.mp4.duplicate.json").exists()
     assert failed_originals(d) == [] and d.stop() == 0
+
+
+def test_a_clip_archived_by_a_daemon_killed_before_its_record_is_still_found(daemon_factory, tmp_path):
+    """SIGKILL between a clip's move into archive/ and its record (state/passed.py): the record
+    was written after the move, so it was lost, and the card dumped again into another subfolder
+    had that clip archived a second time. The record is now written before the move. The daemon
+    is held (runtime/held.py) right after the move, then killed with its workers."""
+    hold = tmp_path / "hold"
+    hold.mkdir()
+    (hold / "hold-passed-MVI_0001.MP4").touch()
+    d = daemon_factory(on_duplicate=None).start(env={"HOTFOLDER_TEST_HOLD": str(hold)})
+    clip = os.urandom(1 << 20)
+    c.write(d.inbox / "card1/DCIM/MVI_0001.MP4", clip)
+    wait_for(lambda: (hold / "held-passed-MVI_0001.MP4").exists(), 20, what="the daemon held after the move")
+    d.kill()
+    assert archived(d) == ["card1/DCIM/MVI_0001.MP4"] and files_under(d.inbox) == []
+    d.start()
+    c.write(d.inbox / "card2/DCIM/MVI_0001.MP4", clip)  # the card dumped again
+    wait_for(lambda: files_under(d.inbox) == [], 20, what="the copy taken")
+    assert archived(d) == ["card1/DCIM/MVI_0001.MP4"], "archived a second time"
+    assert (d.var / "duplicates/card2/DCIM/MVI_0001.MP4").read_bytes() == clip
+    assert failed_originals(d) == [] and d.stop() == 0

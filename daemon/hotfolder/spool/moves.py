@@ -99,10 +99,12 @@ def _kind(mode: int) -> str:
             else "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "special file")
 
 
-def pass_through(folder: Folder, src: Path) -> Path | None:
+def pass_through(folder: Folder, src: Path, before: Callable[[Path, int], None] | None = None) -> Path | None:
     """Move an inbox file to archive/ as it is, in one rename (a video, a sidecar: the
     folder's `pass_through`); where it went, or None when it is gone. Like a claim: a
-    symlink is Refused (to failed/), never followed; anything but a file is left alone."""
+    symlink is Refused (to failed/), never followed; anything but a file is left alone.
+    `before(place, size)`: called with each place the file is about to be renamed to (again
+    if a file took that name meanwhile), so its record is written before the move."""
     if folder.archive is None:
         raise ValueError(f"folder {folder.name!r} has no archive to pass files through to")
     rel = src.relative_to(folder.inbox).as_posix()
@@ -114,7 +116,8 @@ def pass_through(folder: Folder, src: Path) -> Path | None:
             if not stat.S_ISREG(st.st_mode):
                 return None
             with _opened_place(folder.archive, rel) as (dst_dir, dst):
-                dst = _rename_unique(src_dir, src.name, dst_dir, dst, Path(rel).name)
+                told = None if before is None else (lambda place: before(place, st.st_size))
+                dst = _rename_unique(src_dir, src.name, dst_dir, dst, Path(rel).name, before=told)
                 os.fsync(dst_dir.fd)
     except (FileNotFoundError, NotADirectoryError):
         return None
@@ -156,10 +159,13 @@ def _opened_place(root: Path, rel: str, sidecar: str = SIDECAR) -> Iterator[tupl
         yield folder, _unique(folder, rel_path.name, sidecar)
 
 
-def _rename_unique(src_dir: int, name: str, dst_dir: Opened, dst: Path, wanted: str, sidecar: str = SIDECAR) -> Path:
+def _rename_unique(src_dir: int, name: str, dst_dir: Opened, dst: Path, wanted: str, sidecar: str = SIDECAR,
+                   before: Callable[[Path], None] | None = None) -> Path:
     """`name` renamed to `dst` (the free name found for `wanted`), or, if a file took it since,
-    to the next free one (spool/noreplace): never over a file."""
+    to the next free one (spool/noreplace): never over a file. `before`: told each place first."""
     for _ in range(MAX_NAME_RACES):
+        if before is not None:
+            before(dst)
         try:
             noreplace.rename(name, dst.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir.fd)
             return dst

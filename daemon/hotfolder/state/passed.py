@@ -70,11 +70,13 @@ class Unreachable(Exception):
 
 
 class Passed:
-    """The main process's connection (db.for_notes: a row lost in a power cut costs only the
-    comparison of that clip's next copy)."""
+    """The main process's connection. Synchronous FULL, not db.for_notes' NORMAL: a row is
+    written before its clip's move (supervisor/ledger._pass_through), and must be on disk
+    before the rename is, or a power cut between them loses it as a kill did before."""
 
     def __init__(self, state_dir: Path):
         self.conn = db.for_notes(state_dir, PART, MIGRATIONS)
+        self.conn.execute("PRAGMA synchronous=FULL")
 
     def close(self) -> None:
         self.conn.close()

@@ -10,6 +10,7 @@ path of plain names under its folder's archive/ is ever looked at, without follo
 """
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import stat
 import time
@@ -76,24 +77,37 @@ class ClipRows:
             self._failed(folder, exc)
         return []
 
-    def note(self, folder: Folder, path: Path, where: Path) -> None:
-        """The inbox file `path` was passed through to `where`: its row (state/
-        passed.py; a cluster's in its Redis). A row not written costs only the comparison of a
-        later copy in another subfolder: said, never a reason to stop."""
+    def note(self, folder: Folder, path: Path, where: Path, size: int) -> None:
+        """The inbox file `path` of `size` bytes is passed through to `where` now: its row
+        (state/passed.py, durable before the move; a cluster's in its Redis). A row not
+        written costs only the comparison of a later copy in another subfolder: said, never a
+        reason to stop."""
         rows = self.of(folder)
         if rows is None or folder.archive is None:
             return
         rel = path.relative_to(folder.inbox).as_posix()
-        try:
-            size = nofollow.lstat(where).st_size
-        except OSError:
-            return  # gone already (the user took it away): nothing to note
         subdir, archived = rel.rpartition("/")[0], where.relative_to(folder.archive).as_posix()
         if not isinstance(rows, passed.Passed):  # a cluster's: kept for the folder's duplicate_window (Redis is
             rows.note(folder.name, path.name, subdir, size, archived, window=folder.duplicate_window)  # bounded)
             return
         try:
             rows.note(folder.name, path.name, subdir, size, archived)
+        except sqlite3.Error as exc:
+            self._failed(folder, exc)
+
+    def unnote(self, folder: Folder, path: Path, where: Path, size: int) -> None:
+        """The row `note` wrote for `where`, taken back: the move did not happen. One left (a
+        failure here, a kill) names no file, or another: a lookup drops it when it meets it so."""
+        rows = self.of(folder)
+        if rows is None or folder.archive is None:
+            return
+        rel = path.relative_to(folder.inbox).as_posix()
+        row = passed.Row(folder.name, where.relative_to(folder.archive).as_posix(), rel.rpartition("/")[0])
+        if not isinstance(rows, passed.Passed):
+            rows.drop(dataclasses.replace(row, key=rows.key(path.name, size)))
+            return
+        try:
+            rows.drop(row)
         except sqlite3.Error as exc:
             self._failed(folder, exc)
 

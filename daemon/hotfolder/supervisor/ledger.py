@@ -28,7 +28,7 @@ from hotfolder.arrival import rules
 from hotfolder.config.model import Config, Folder
 from hotfolder.jobs import Job, Result, Verdict, next_attempt, temp_tag
 from hotfolder.ops.notices import Hook, Notice, NoticeKind, ignore
-from hotfolder.runtime import log
+from hotfolder.runtime import held, log
 from hotfolder.sidecars import is_sidecar
 from hotfolder.spool import atomic, folders, fsnames, moves, oserrors, recovery, shares, space
 from hotfolder.spool.failed_files import FailedIndex
@@ -183,10 +183,24 @@ class Ledger:
     def _pass_through(self, folder: Folder, path: Path, differs: bool = False) -> None:
         """Archive a file passed through as it is, and note it (a copy of it dumped into another
         subfolder later is compared with it: passed_again.py). `differs`: it was compared with
-        the archived file of its name and size, and its bytes differ."""
-        where = side_files.pass_through(self.log, folder, path, differs)
-        if where is not None:
-            self.passes.archived(folder, path, where)
+        the archived file of its name and size, and its bytes differ. The record is written
+        before the move (a kill between the two lost it, and the clip dumped again was archived
+        twice); one of a place the file did not go to is taken back (one a kill left is a record
+        of no file: dropped by the lookup that meets it)."""
+        noted: list[tuple[Path, int]] = []
+
+        def noting(place: Path, size: int) -> None:
+            self.passes.archiving(folder, path, place, size)
+            noted.append((place, size))
+
+        where = None
+        try:
+            where = side_files.pass_through(self.log, folder, path, differs, before=noting)
+        finally:
+            for place, size in noted:
+                if place != where:
+                    self.passes.not_archived(folder, path, place, size)
+        held.at("passed", path.name)  # tests: killed here, after the move
 
     def _join(self, tracked: Tracked, piece: Path) -> Job | None:
         """Join an inbox file onto the claimed file cut short that awaits it (unfinished.py):

@@ -245,9 +245,15 @@ class PassedAgain:
             self.log.error("duplicate_not_moved", folder=folder.name, file=rel, reason=str(exc))
         return False
 
-    def archived(self, folder: Folder, path: Path, where: Path) -> None:
-        """The main loop: the inbox file `path` was passed through to `where`: its row."""
-        self.rows.note(folder, path, where)
+    def archiving(self, folder: Folder, path: Path, where: Path, size: int) -> None:
+        """The main loop: the inbox file `path` of `size` bytes is about to be passed through to
+        `where`: its row, first."""
+        self.rows.note(folder, path, where, size)
+
+    def not_archived(self, folder: Folder, path: Path, where: Path, size: int) -> None:
+        """The move to `where` did not happen (a file took the name, the file went, a refusal):
+        its row taken back."""
+        self.rows.unnote(folder, path, where, size)
 
     def _run(self) -> None:
         while not self._stop.is_set():

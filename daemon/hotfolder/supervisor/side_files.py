@@ -8,7 +8,7 @@ import os
 import shlex
 import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path, PurePosixPath
 
 from hotfolder import sidecars
@@ -20,11 +20,12 @@ from hotfolder.spool import archived, fsnames, moves, nofollow, xmp_sidecars
 from hotfolder.state import originals, unmatched
 
 
-def pass_through(log, folder: Folder, path: Path, differs: bool = False) -> Path | None:
+def pass_through(log, folder: Folder, path: Path, differs: bool = False,
+                 before: Callable[[Path, int], None] | None = None) -> Path | None:
     """Move it to archive/ as it is (moves.Refused for a link: the caller fails it); where it
     went (None: it was gone). `differs`: compared with the archived file of its name and size
-    (supervisor/passed_again.py), its bytes differ."""
-    where = moves.pass_through(folder, path)
+    (supervisor/passed_again.py), its bytes differ. `before`: moves.pass_through's."""
+    where = moves.pass_through(folder, path, before)
     if where is not None:
         note = _beside_its_size(where, path.name, differs)
         log.info("file_passed_through", folder=folder.name, file=fsnames.display(
