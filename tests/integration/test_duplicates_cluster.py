@@ -205,14 +205,21 @@ def test_two_nodes_never_render_the_same_bytes(tmp_path, server):
         first = next(n for n in rendered if n != "resized.jpg")
         skipped = sorted(p for p in files_under(duplicates) if not p.endswith(".json"))
         assert skipped == sorted(set(names) - {first})
+        lines = {e["file"]: e for e in c.worker_events("file_skipped")}
         for name in skipped:
             record = json.loads((duplicates / f"{name}.duplicate.json").read_text())
             assert record["kind"] == "exact" and record["matched"]["name"] == first
+            # a copy under a name of its own: the node's line and record say how to have it rendered as that
+            # too, as a local daemon's do (they said only what it repeats)
+            own = f"its outputs are {first}'s; to have it rendered as {name} too: `cp {duplicates / name} "
+            assert record.get("own_name", "").startswith(own), record
+            assert lines[name].get("own_name") == record["own_name"], lines[name]
         assert sorted(files_under(c.output)) == sorted([f"{first[:-4]}_web.jpg", "resized_web.jpg"])
         found = subprocess.run([sys.executable, "-m", "hotfolder", "duplicates", "--json", "--config", str(c.config)],
                                capture_output=True, text=True, timeout=60)
         listed = {f["file"]: f for f in json.loads(found.stdout)}
         assert listed["resized.jpg"]["action"] == "rendered" and listed["resized.jpg"]["matched"]["name"] == first
+        assert all(listed[n]["own_name"].startswith(f"its outputs are {first}'s") for n in skipped), listed
         wait_for(lambda: (c.status()["folders"]["photos"].get("duplicates") or {}) == {"exact": 7, "similar": 1,
                                                                                   "passed_through": 0},
                  15, what="the head's status to count the nodes' duplicates")

@@ -685,6 +685,12 @@ def test_a_shop_s_photo_reused_under_another_name_is_told_how_to_have_it_rendere
     assert said.startswith("its outputs are shoe-red.jpg's; to have it rendered as shoe-blue.jpg too: `cp "), said
     assert "or: set on_duplicate: process for folder test and move it back to the inbox" in said, said
     command = said.split("`")[1]
+    # `hotfolder duplicates` says it too (it named only what the copy repeats), and its --json
+    listed = hotfolder("duplicates", "--config", str(d.config)).stdout
+    assert f"\n    {said}\n" in listed, listed
+    assert listed.count("to have it rendered as") == 1, listed  # not of Shoe-Red.JPEG, a card copied twice
+    by_file = {f["file"]: f for f in json.loads(hotfolder("duplicates", "--json", "--config", str(d.config)).stdout)}
+    assert by_file["shoes/shoe-blue.jpg"]["own_name"] == said and "own_name" not in by_file["shoes/Shoe-Red.JPEG"]
     assert d.stop() == 0
     first = {rel: (d.output / rel).read_bytes() for rel in files_under(d.output)}
     done = subprocess.run(command.replace("hotfolder ", f"{shlex.quote(sys.executable)} -m hotfolder ", 1),

@@ -13,8 +13,8 @@ import time
 from hotfolder.config import load
 from hotfolder.config.model import Config
 from hotfolder.errors import ExitCode
-from hotfolder.spool import archived_clips
-from hotfolder.spool.fsnames import display, printable
+from hotfolder.spool import archived_clips, nofollow
+from hotfolder.spool.fsnames import display, printable, relative_name
 from hotfolder.state import db, originals, passed
 
 
@@ -28,7 +28,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         found = originals.found_in(cfg.state_dir, args.limit)
     found = [_gone_now(cfg, f) for f in found]
     if args.json:
-        print(json.dumps([_as_json(f) for f in found], indent=1, ensure_ascii=False))
+        print(json.dumps([_as_json(f, _own_name(cfg, f)) for f in found], indent=1, ensure_ascii=False))
         return ExitCode.OK
     if not found:
         # "no duplicate found" of a card's clips skipped: the admin looked no further (a new user)
@@ -48,6 +48,9 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
             continue
         print(printable(f"    {m.said()}" + (f"; its outputs: {', '.join(display(o) for o in m.outputs)}"
                                                  if m.outputs else "")))
+        own = _own_name(cfg, f)
+        if own:
+            print(printable(f"    {own}"))
         folder = next((g for g in cfg.folders if g.name == m.folder), None)
         if m.gone and folder is not None:
             copy = folder.duplicates / f.where if f.action == "skipped" and folder.duplicates else None
@@ -73,10 +76,39 @@ def _gone_now(cfg: Config, found: originals.Found) -> originals.Found:
     return dataclasses.replace(found, match=dataclasses.replace(m, gone=gone))
 
 
-def _as_json(f: originals.Found) -> dict:
+def _own_name(cfg: Config, found: originals.Found) -> str:
+    """How a copy skipped under a name of its own (`shoe-blue.jpg`, the bytes of `shoe-red.jpg`)
+    gets rendered as that too, as its skip's line and record say (likeness.Match.own_name_said),
+    told again now: "" for any other, for one no longer in its duplicates folder (the `cp` would
+    find nothing), or one copied to archive/ under its name already (a file of its size there:
+    the hint was followed)."""
+    m = found.match
+    folder = next((g for g in cfg.folders if g.name == found.folder), None)
+    # a record's names are data (a cluster's come from Redis): plain names under the folder only
+    rel, where = relative_name(found.name), relative_name(found.where)
+    if m is None or found.action != "skipped" or folder is None or folder.duplicates is None or None in (rel, where):
+        return ""
+    assert rel is not None and where is not None
+    copy = folder.duplicates / where
+    try:
+        size = nofollow.lstat(copy).st_size
+    except OSError:
+        return ""  # gone, or a link on the way: nothing to copy
+    try:
+        if folder.archive is not None and nofollow.lstat(folder.archive / rel).st_size == size:
+            return ""
+    except FileNotFoundError:
+        pass  # the name is free in archive/: the hint's cp
+    except OSError:
+        return ""  # a link on the way, a permission: nothing to say of it
+    return m.own_name_said(rel, copy, folder.name, folder.inbox, folder.archive, folder.config_file)
+
+
+def _as_json(f: originals.Found, own: str = "") -> dict:
     return {"folder": f.folder, "file": display(f.name), "action": f.action,
             "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(f.time)), "where": display(f.where),
-            "outputs": [display(o) for o in f.outputs], "matched": f.match.as_json() if f.match else None}
+            "outputs": [display(o) for o in f.outputs], "matched": f.match.as_json() if f.match else None,
+            **({"own_name": own} if own else {})}
 
 
 def cmd_index(args: argparse.Namespace) -> int:

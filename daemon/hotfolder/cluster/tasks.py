@@ -32,6 +32,7 @@ from hotfolder.jobs import Job, Result, Superseded, Verdict
 from hotfolder.runtime import log
 from hotfolder.spool import atomic, fsnames, moves
 from hotfolder.state import originals
+from hotfolder.supervisor.duplicates import own_name_of
 from hotfolder.workers.render import process_one
 
 TEST_HOLD = "HOTFOLDER_TEST_HOLD"  # tests only: a folder of files that hold or kill a render
@@ -294,10 +295,12 @@ def _end(ctx: Context, logger, folder: Folder, record: jobs.Record, src: Path, *
     does the same in local mode)."""
     holder = _holder(folder, record, src)  # before the original moves: its identity in processing/
     if found is not None and found.skipped and found.match is not None:
+        own: dict[str, str] = {}  # a copy under a name of its own: how it gets rendered as that too, as locally
+        said = own_name_of(logger, folder, record.rel, found.match, own)
         moved = moves.duplicate(folder, src, record.rel, kind=str(found.match.kind), matched=found.match.as_json(),
-                                sidecar=_sidecar(record))
+                                sidecar=_sidecar(record), said=said)
         logger.info("file_skipped", kind=str(found.match.kind), matched=found.match.said(), duplicates=str(moved),
-                    outcome="duplicate")
+                    outcome="duplicate", **own)
         _found(ctx, logger, folder, found, moved.relative_to(folder.duplicates).as_posix() if folder.duplicates
                else None)
         atomic.remove_temp_outputs(folder, record.rel, f"{record.job}-")

@@ -21,6 +21,7 @@ import os
 import shlex
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from hotfolder import sidecars
@@ -119,6 +120,23 @@ def _looks_same(archived: Path, copy: Path) -> bool:
             os.close(a)
 
 
+def own_name_of(log, folder: Folder, rel: str, match: Match, own: dict[str, str]) -> Callable[[Path], dict]:
+    """moves.duplicate's `said` for the copy `rel` skipped as a repeat of `match`: its record's
+    `own_name` (likeness.Match.own_name_said: how a copy under a name of its own gets rendered as
+    that too), also left in `own` for the skip's line. A local daemon's and a cluster node's."""
+    def said(copy: Path) -> dict[str, str]:
+        try:
+            text = match.own_name_said(rel, copy, folder.name, folder.inbox, folder.archive, folder.config_file)
+        except Exception as exc:  # noqa: BLE001 - a hint, never a reason the copy is not moved
+            log.warning("hint_failed", folder=folder.name, file=fsnames.display(rel),
+                        reason=f"{type(exc).__name__}: {exc}")
+            return own
+        own.update({"own_name": text} if text else {})
+        return own
+
+    return said
+
+
 class Sameness:
     def __init__(self, on_notice: Hook, log):
         self.on_notice = on_notice
@@ -140,19 +158,8 @@ class Sameness:
         assert match is not None, "a skipped file always says what it repeats"
         claimed, sidecar_note = self._sidecar_news(folder, job, claimed, match)
         own: dict[str, str] = {}  # a copy under a name of its own: how it gets rendered as that too
-
-        def said(copy: Path) -> dict[str, str]:
-            try:
-                text = match.own_name_said(claimed.rel, copy, folder.name, folder.inbox, folder.archive,
-                                           folder.config_file)
-            except Exception as exc:  # noqa: BLE001 - a hint, never a reason the copy is not moved
-                self.log.warning("hint_failed", folder=folder.name, file=job.rel, reason=f"{type(exc).__name__}: {exc}")
-                return own
-            own.update({"own_name": text} if text else {})
-            return own
-
         where = moves.duplicate(folder, claimed.path, claimed.rel, kind=str(match.kind), matched=match.as_json(),
-                                sidecar=claimed.sidecar, said=said)
+                                sidecar=claimed.sidecar, said=own_name_of(self.log, folder, claimed.rel, match, own))
         self._count(folder.name, str(match.kind))
         self.log.info("file_skipped", folder=folder.name, file=job.rel, kind=str(match.kind), bits=match.bits,
                       matched=fsnames.display(f"{match.folder}/{match.name}"),
