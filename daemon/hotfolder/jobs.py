@@ -107,6 +107,9 @@ def _job(folder: bytes, rest: tuple) -> Job:
 
 
 _JOB_FIELDS = tuple(f for f in fields(Job) if f.name != "folder")  # in order
+# A Job.reindex's Result.step when its archived file is no original (a README.txt, a link put
+# there by hand: workers/reindex.not_an_original): said apart from one it cannot read
+PASSED_OVER = "reindex_passed_over"
 
 
 @dataclass(frozen=True)

@@ -240,6 +240,37 @@ def test_a_rebuild_reads_the_archived_originals_not_their_sidecars_or_videos(dae
     assert "unreadable" not in run.stdout + run.stderr or " 0 unreadable" in run.stdout + run.stderr
 
 
+def test_a_rebuild_passes_over_a_link_and_a_file_that_is_no_image_and_counts_a_damaged_photo(daemon_factory,
+                                                                                               tmp_path):
+    """A README.txt put by hand in archive/ and a symbolic link there were counted as originals
+    it could not read, and `hotfolder index rebuild` exited 1: a link is never followed, and a
+    file that is no image is no original. Both are said apart (passed over, with why), and it
+    exits 0; a damaged photo (a JPEG cut short) is still unreadable, and exits 1."""
+    photo = jpeg(shot(scene("astronaut")), 85)
+    d = daemon_factory().start()
+    _drop(d, "shoot/a.jpg", photo)
+    _settle(d, 1)
+    assert d.stop() == 0
+    (d.archive / "README.txt").write_text("the studio's archive: ask Anna before deleting\n")
+    (tmp_path / "elsewhere.jpg").write_bytes(jpeg(shot(scene("coffee")), 85))
+    (d.archive / "shoot" / "link.jpg").symlink_to(tmp_path / "elsewhere.jpg")
+
+    def rebuild() -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "hotfolder", "index", "rebuild", "--config", str(d.config)],
+                              capture_output=True, text=True, timeout=120)
+
+    run = rebuild()
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "0 unreadable" in run.stdout and "2 passed over (not originals: 1 symbolic link, 1 not an image)" in \
+        run.stdout, run.stdout
+    assert f"{d.archive / 'shoot' / 'link.jpg'}: a symbolic link: never followed" in run.stderr, run.stderr
+    assert f"{d.archive / 'README.txt'}: not an image" in run.stderr, run.stderr
+    (d.archive / "shoot" / "cut.jpg").write_bytes(photo[:200])  # cut short: its header, no picture
+    run = rebuild()
+    assert run.returncode == 1 and "1 unreadable" in run.stdout, run.stdout + run.stderr
+    assert f"{d.archive / 'shoot' / 'cut.jpg'}: " in run.stderr, run.stderr
+
+
 def test_the_daemon_s_rebuild_names_each_archived_file_it_cannot_read(daemon_factory):
     """`index_rebuild_skipped` gave only the reason: no file to act on (a new user's walkthrough)."""
     d = daemon_factory().start()
@@ -247,13 +278,18 @@ def test_the_daemon_s_rebuild_names_each_archived_file_it_cannot_read(daemon_fac
     _settle(d, 1)
     assert d.stop() == 0
     (d.archive / "shoot" / "junk.jpg").write_bytes(b"not a picture")
+    (d.archive / "README.txt").write_text("put by hand\n")  # no original: passed over, as `index rebuild` does
+    (d.archive / "shoot" / "link.jpg").symlink_to(d.archive / "shoot" / "a.jpg")
     for path in (d.var / "state").glob("hotfolder.db*"):
         path.unlink()
     d.start()
     skipped = wait_for(lambda: d.event("index_rebuild_skipped"), 60, what="the unreadable archived file")
     assert (skipped["folder"], skipped["file"]) == ("test", "shoot/junk.jpg"), skipped
     wait_for(lambda: d.event("index_rebuilt"), 60, what="the rebuild's end")
-    assert d.event("index_rebuilt")["unreadable"] == 1
+    assert [e["file"] for e in d.events("index_rebuild_skipped")] == ["shoot/junk.jpg"]
+    assert sorted((e["file"], e["reason"][:16]) for e in d.events("index_rebuild_passed_over")) == [
+        ("README.txt", "not an image (ne"), ("shoot/link.jpg", "a symbolic link:")]
+    assert (d.event("index_rebuilt")["unreadable"], d.event("index_rebuilt")["passed_over"]) == (1, 2)
     assert d.stop() == 0
 
 

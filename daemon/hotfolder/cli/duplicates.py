@@ -117,7 +117,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     cfg = load(args.config, serving=frozenset())
     for state_dir in dict.fromkeys(f.index_dir for f in cfg.folders if f.index_dir is not None):
         db.refuse_newer(state_dir)  # before anything is written: a part a newer release took further
-    from hotfolder.workers.reindex import reindex_config  # the engine: only this command decodes
+    from hotfolder.workers.reindex import WHY, reindex_config  # the engine: only this command decodes
 
     def progress(line: str) -> None:
         print(f"  {line}", file=sys.stderr)
@@ -125,7 +125,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     try:
         listed, known, unlisted, old = relist_config(cfg, progress)
-        added, indexed, failed = reindex_config(cfg, progress=progress)
+        rebuilt = reindex_config(cfg, progress=progress)
     except Exception as exc:  # a cluster's Redis away: one line that says what to do, not a traceback
         if not (cfg.cluster.enabled and _redis_away(exc)):
             raise
@@ -136,9 +136,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     clips = (f"{listed + known} clips passed through listed ({known} of them known already)"
              + (f", {old} older than duplicate_window left out" if old else "")
              + (f", {unlisted} folders of archive/ unreadable (their clips not listed)" if unlisted else ""))
-    print(f"index rebuilt from the archives in {time.monotonic() - t0:.1f} s: {added} originals indexed, "
-          f"{indexed} known already, {failed} unreadable; {clips}")
-    return ExitCode.FAILED if failed or unlisted else ExitCode.OK
+    over = rebuilt.passed_over
+    others = (f", {sum(over.values())} passed over (not originals: "
+              f"{', '.join(f'{over[kind]} {kind}' for kind in WHY if kind in over)})" if over else "")
+    print(f"index rebuilt from the archives in {time.monotonic() - t0:.1f} s: {rebuilt.added} originals indexed, "
+          f"{rebuilt.known} known already, {rebuilt.failed} unreadable{others}; {clips}")
+    return ExitCode.FAILED if rebuilt.failed or unlisted else ExitCode.OK
 
 
 def _redis_away(exc: BaseException) -> bool:

@@ -54,6 +54,31 @@ def reason(src: Path, accepted_formats: Sequence[str], name: str | None = None) 
     return f"not an image in an accepted format (accepted: {accepted}){_companion_hint(name or src.name)}"
 
 
+def could_be_image(src: Path) -> bool:
+    """Whether the regular file `src` (the caller lstat'ed it: never a link) may be an image
+    hotfolder reads, whole or damaged: its extension is an image format's (`notes.jpg` claims to
+    be one), its first bytes are one's (a JPEG, PNG or GIF signature, a TIFF's, as RAWs start, an
+    ISO-BMFF image brand), or Pillow identifies it. False: a README.txt, a PDF, an empty file
+    without an image's name (`hotfolder index rebuild` passes it over: it is no original)."""
+    if formats.BY_EXTENSION.get(src.suffix.lower()[1:]) is not None:
+        return True
+    head, _ = _head(src)
+    if head.startswith(tuple(sig for _, starts, _ in SIGNATURES for sig in starts)) or head[:2] in (b"II", b"MM"):
+        return True
+    major, brands = _ftyp(head)
+    if brands & (HEVC_BRANDS | AV1_BRANDS) or major in (b"mif1", b"msf1"):
+        return True
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(src):
+                return True
+    except Image.DecompressionBombError:
+        return True
+    except Exception:  # noqa: BLE001 - whatever Pillow raises of a file it does not know: no image
+        return False
+
+
 def _companion_hint(name: str) -> str:
     """What to change for a file whose extension is no image format's: such files come with
     photos (a phone's, a drone's, a studio's), and failed at every import without a word of

@@ -27,7 +27,7 @@ from pathlib import Path, PurePosixPath
 from hotfolder import sidecars
 from hotfolder.config import locate
 from hotfolder.config.model import Config, Folder
-from hotfolder.jobs import Job, Result
+from hotfolder.jobs import PASSED_OVER, Job, Result
 from hotfolder.likeness import Kind, Match, Naming
 from hotfolder.ops.notices import SKIPPED, Hook, Notice, NoticeKind
 from hotfolder.spool import fsnames, moves, nofollow, xmp_sidecars
@@ -327,7 +327,7 @@ class Rebuild:
         self.config, self.new_id, self.log = config, new_id, log
         self._files = ((f, p) for f in config.folders if f.index_dir is not None for p in archived_files(f))
         self._next = next(self._files, None)  # looked at ahead: the end is known when the last job ends
-        self.in_flight = self.indexed = self.known = self.failed = 0
+        self.in_flight = self.indexed = self.known = self.failed = self.passed_over = 0
         self._paths: dict[int, tuple[str, str]] = {}  # job -> (folder, path in archive/) for a failure's line
 
     @property
@@ -354,7 +354,10 @@ class Rebuild:
         """A job's result (None: lost); True when the rebuild is over."""
         self.in_flight -= 1
         folder, rel = self._paths.pop(result.job_id, (None, None)) if result is not None else (None, None)
-        if result is None or not result.ok:
+        if result is not None and result.step == PASSED_OVER:  # a README.txt, a link put there by hand
+            self.passed_over += 1
+            self.log.info("index_rebuild_passed_over", reason=result.error, folder=folder, file=rel)
+        elif result is None or not result.ok:
             if result is not None and result.error:
                 self.failed += 1
                 self.log.warning("index_rebuild_skipped", reason=result.error, folder=folder, file=rel)

@@ -291,7 +291,8 @@ class Service:
         if self.rebuild is not None and self.rebuild.finished(result):
             r, self.rebuild = self.rebuild, None
             self.ledger.sameness.rebuilt(self.config)
-            self.log.warning("index_rebuilt", indexed=r.indexed, known=r.known, unreadable=r.failed)
+            self.log.warning("index_rebuilt", indexed=r.indexed, known=r.known, unreadable=r.failed,
+                             passed_over=r.passed_over)
 
     def unmounted(self) -> dict[str, str]:
         """The folders waiting for their share (the watcher's), by name: why."""

@@ -12,13 +12,17 @@ index made anew while originals were archived (`reindex_one` as a worker's job).
 from __future__ import annotations
 
 import os
+import stat
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hotfolder.config.model import Config, Folder
-from hotfolder.engine import fingerprint, pipeline
-from hotfolder.jobs import Job, Result
+from hotfolder.engine import fingerprint, pipeline, unopened
+from hotfolder.jobs import PASSED_OVER, Job, Result
+from hotfolder.spool import fsnames
 from hotfolder.spool.folders import archived_files
 from hotfolder.state import originals
 from hotfolder.state.originals import RENDERED, Entry
@@ -48,19 +52,62 @@ def reindex_one(job: Job) -> Result:
     t0 = time.perf_counter()
     assert job.folder.index_dir is not None
     try:
-        added = reindex(job.folder, job.src, originals.opened(job.folder.index_dir), job.accepted_formats,
-                        job.max_image_pixels)
+        if (kind := not_an_original(job.src)) is None:
+            added = reindex(job.folder, job.src, originals.opened(job.folder.index_dir), job.accepted_formats,
+                            job.max_image_pixels)
     except Exception as exc:  # noqa: BLE001 - an archived file that cannot be read is left out, said
-        return Result(job.id, False, error=f"{type(exc).__name__}: {exc}", step="reindex", indexed=True,
+        if (kind := not_an_original(job.src, failed=True)) is None:
+            return Result(job.id, False, error=f"{type(exc).__name__}: {exc}", step="reindex", indexed=True,
+                          duration_ms=round((time.perf_counter() - t0) * 1000, 1))
+    if kind is not None:  # no original (a README.txt, a link put there by hand): said apart, not unreadable
+        return Result(job.id, False, error=WHY[kind], step=PASSED_OVER, indexed=True,
                       duration_ms=round((time.perf_counter() - t0) * 1000, 1))
     return Result(job.id, added, step="reindex", indexed=True,
                   duration_ms=round((time.perf_counter() - t0) * 1000, 1))
 
 
-def reindex_config(config: Config, progress=None) -> tuple[int, int, int]:
+LINK = "symbolic link"
+NOT_A_FILE = "not a file"
+NOT_AN_IMAGE = "not an image"
+WHY = {LINK: "a symbolic link: never followed, not an original (put the file itself there to have it indexed)",
+       NOT_A_FILE: "not a file but a FIFO, socket or device: not an original",
+       NOT_AN_IMAGE: "not an image (neither its name nor its first bytes are an image format's): not an original"}
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    """What `hotfolder index rebuild` did of the archives' entries."""
+    added: int = 0  # originals indexed
+    known: int = 0  # originals whose bytes were indexed already
+    failed: int = 0  # originals that could not be read (a JPEG cut short): exit 1
+    passed_over: dict[str, int] = field(default_factory=dict)  # no originals, by kind (LINK, ...): said, exit 0
+
+
+def not_an_original(path: Path, failed: bool = False) -> str | None:
+    """Why the archived entry `path` is no original (LINK, NOT_A_FILE; NOT_AN_IMAGE once its
+    read `failed`), or None: an original, readable or not. Put there by hand (a README.txt, a
+    link to another disk): the daemon archives only files it took, and never follows a link."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None  # gone, or a folder on the way swapped: the read says what
+    if stat.S_ISLNK(st.st_mode):
+        return LINK
+    if not stat.S_ISREG(st.st_mode):
+        return NOT_A_FILE
+    return NOT_AN_IMAGE if failed and not unopened.could_be_image(path) else None
+
+
+def reindex_config(config: Config, progress=None) -> Rebuilt:
     """`hotfolder index rebuild`: every folder's archive, in this process, into state_dir's
-    index or (cluster mode) the cluster's. (indexed, known, failed)."""
+    index or (cluster mode) the cluster's."""
     added = known = failed = 0
+    passed_over: Counter[str] = Counter()
+
+    def said(folder: Folder, path: Path, why: str) -> None:
+        if progress is not None:
+            progress(f"{folder.name}: {fsnames.display(str(path))}: {why}")
+
     shared = None
     away: tuple[type[BaseException], ...] = ()
     if config.cluster.enabled:
@@ -78,6 +125,10 @@ def reindex_config(config: Config, progress=None) -> tuple[int, int, int]:
         else:
             continue
         for path in archived_files(folder):
+            if (kind := not_an_original(path)) is not None:
+                passed_over[kind] += 1
+                said(folder, path, WHY[kind])
+                continue
             try:
                 if reindex(folder, path, index, config.accepted_formats, config.max_image_pixels):
                     added += 1
@@ -86,7 +137,10 @@ def reindex_config(config: Config, progress=None) -> tuple[int, int, int]:
             except away:  # the cluster's Redis, not this file: the command says it once (each photo
                 raise  # was said `unreadable`, its ConnectionError a line, under "index rebuilt")
             except Exception as exc:  # noqa: BLE001 - said, and the rest goes on
+                if (kind := not_an_original(path, failed=True)) is not None:
+                    passed_over[kind] += 1
+                    said(folder, path, WHY[kind])
+                    continue
                 failed += 1
-                if progress is not None:
-                    progress(f"{folder.name}: {path}: {type(exc).__name__}: {exc}")
-    return added, known, failed
+                said(folder, path, f"{type(exc).__name__}: {exc}")
+    return Rebuilt(added, known, failed, dict(passed_over))
