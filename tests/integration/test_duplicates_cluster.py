@@ -280,7 +280,7 @@ def test_a_cluster_s_card_dumped_again_into_another_subfolder_does_not_archive_i
     """A studio's cluster: a card dumped into `card1/`, then again into `backup/`. Only a clip at
     its own path was compared (the rows of clips archived were state_dir's, and a cluster has
     none): every clip was archived a second time. The head keeps them in Redis now, written
-    after the archive move; the copy (its name lower-cased by another reader) goes to
+    before the archive move; the copy (its name lower-cased by another reader) goes to
     duplicates/, another clip of that name and size is archived as before."""
     c = cluster_factory()
     c.start_head()

@@ -21,7 +21,8 @@ trim, the TTL); a lookup is one script too (LOOKUP: HLEN, then HGETALL).
 
 Redis away (ConnectionError, a timeout): `find` raises state/passed.Unreachable, and the clip
 waits in the inbox (supervisor/passed_again.py): without its rows a copy would be archived
-again. A row not written for it (the archive move came first) is kept in memory (the
+again. A row not written for it (Redis went between the lookup and the archive move, which
+the row comes before: supervisor/ledger._pass_through) is kept in memory (the
 UNWRITTEN latest) and written once Redis answers; a stop forgets those, which costs the
 comparison of a later copy, never a file. For RETRY_AFTER seconds after a failure Redis is not
 asked again (else each clip's lookup would wait out the timeout in the head's loop).

@@ -1,8 +1,9 @@
 """The rows of clips passed through to archive/ (`pass_through:`), where they are kept: a
 local folder's in its state_dir's database (state/passed.py), a cluster head's in the
 cluster's Redis (cluster/passed.py). What finds the archived twins of a clip dumped again
-into another subfolder (supervisor/passed_again.py compares them), noted after each clip's
-move, forgotten past the folder's duplicate_window. The main loop's only.
+into another subfolder (supervisor/passed_again.py compares them), noted before each clip's
+move (taken back if it did not happen), forgotten past the folder's duplicate_window. The
+main loop's only.
 
 Rows that cannot be used (a database that is no database, unwritable) are said once and left
 for the run: the comparison at a clip's own path goes on without them. A row is data: only a
