@@ -216,3 +216,38 @@ def test_a_clip_archived_by_a_daemon_killed_before_its_record_is_still_found(dae
     assert archived(d) == ["card1/DCIM/MVI_0001.MP4"], "archived a second time"
     assert (d.var / "duplicates/card2/DCIM/MVI_0001.MP4").read_bytes() == clip
     assert failed_originals(d) == [] and d.stop() == 0
+
+
+def test_a_folder_renamed_while_the_start_lists_the_clips_finds_them_under_its_new_name(daemon_factory):
+    """The start lists the clips in archive/ when the database was made anew (supervisor/
+    clips_listing.py). A reload that renamed the folder meanwhile moved the rows written so far
+    to the new name (state/places.remember), and the listing wrote the rest under the old name,
+    which no folder has: a card dumped again found none of those and archived its clips again.
+    The listing is held (runtime/held.py) at its first clip while the rename is reloaded."""
+    import signal
+
+    d = daemon_factory(on_duplicate=None).start()
+    clips = {name: os.urandom(1 << 16) for name in ("MVI_0001.MP4", "MVI_0002.MP4")}
+    for name, data in clips.items():
+        c.write(d.inbox / "card1" / name, data)
+    wait_for(lambda: len(archived(d)) == 2, 20, what="the clips archived")
+    assert d.stop() == 0
+    for path in (d.var / "state").glob("hotfolder.db*"):
+        path.unlink()  # made anew at the start: the clips are listed again
+    hold = d.root / "hold"
+    hold.mkdir()
+    for name in clips:
+        (hold / f"hold-listing-{name}").touch()
+    d.start(env={"HOTFOLDER_TEST_HOLD": str(hold)})
+    wait_for(lambda: list(hold.glob("held-listing-*")), 20, what="the listing held at its first clip")
+    d.config.write_text(d.config.read_text().replace("  - name: test\n", "  - name: studio\n"))
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: d.events("reloaded"), 20, what="the rename reloaded")
+    for name in clips:
+        (hold / f"hold-listing-{name}").unlink()
+    wait_for(lambda: d.events("clips_listed"), 20, what="the listing's end")
+    c.write(d.inbox / "card2/MVI_0001.MP4", clips["MVI_0001.MP4"])  # the card dumped again
+    wait_for(lambda: files_under(d.inbox) == [], 20, what="the copy taken")
+    assert sorted(archived(d)) == ["card1/MVI_0001.MP4", "card1/MVI_0002.MP4"], "archived a second time"
+    assert (d.var / "duplicates/card2/MVI_0001.MP4").read_bytes() == clips["MVI_0001.MP4"]
+    assert d.stop() == 0

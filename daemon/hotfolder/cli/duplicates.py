@@ -186,7 +186,8 @@ def relist_config(cfg: Config, progress) -> tuple[int, int, int, int]:
             if folder.index_dir is None:
                 continue
             rows = opened.get(folder.index_dir) or opened.setdefault(folder.index_dir, passed.Passed(folder.index_dir))
-            m, k = rows.listed(folder.name, archived_clips.clips(folder, on_error=said))
+            m, k = rows.listed(folder.name, archived_clips.clips(folder, on_error=said),
+                               processing=folder.processing)  # a daemon's reload may rename it meanwhile
             made, kept = made + m, kept + k
         if not unreadable:
             for rows in opened.values():  # what the daemon's start would list is listed

@@ -102,14 +102,21 @@ class Passed:
         self.conn.execute("DELETE FROM passed_through WHERE folder = ? AND archived = ?",
                           (row.folder, os.fsencode(row.archived)))
 
-    def listed(self, folder: str, clips: Iterable[Listed], batch: int = BATCH) -> tuple[int, int]:
+    def listed(self, folder: str, clips: Iterable[Listed], batch: int = BATCH,
+               processing: Path | None = None) -> tuple[int, int]:
         """The folder's archived clips listed again (`hotfolder index rebuild`: spool/
         archived_clips.py), each a row unless one names its place already (the daemon's own, with
         the name it truly came in with, is kept). Written `batch` rows a transaction, so memory
-        and a write's hold on the database stay bounded. (rows made, rows there already)."""
+        and a write's hold on the database stay bounded. (rows made, rows there already).
+        `processing`: the folder's processing/, whose name state/places.py keeps: each batch is
+        written under the name it has there in that transaction, so a reload that renamed the
+        folder meanwhile (places.remember moving the rows written so far) does not leave the rest
+        under a name no folder has (a card dumped again found none of them)."""
         made = kept = 0
         for chunk in chunks(clips, batch):
             with db.transaction(self.conn):
+                if processing is not None:
+                    folder = _named(self.conn, processing) or folder
                 for c in chunk:
                     cur = self.conn.execute(
                         "INSERT INTO passed_through VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(folder, archived) DO NOTHING",
@@ -155,6 +162,17 @@ def follow_renames(conn: sqlite3.Connection, renames: list[tuple[str, str]]) -> 
         conn.execute("UPDATE passed_through SET folder = ? WHERE folder = ?", (f"\0renaming {n}", old))
     for n, (_, new) in enumerate(renames):
         conn.execute("UPDATE OR REPLACE passed_through SET folder = ? WHERE folder = ?", (new, f"\0renaming {n}"))
+
+
+def _named(conn: sqlite3.Connection, processing: Path) -> str | None:
+    """The name of the folder whose processing/ that is, as state/places.py last noted it (None:
+    not noted, or no such table yet)."""
+    try:
+        row = conn.execute("SELECT folder FROM processing_folders WHERE path = ?",
+                           (os.fsencode(processing),)).fetchone()
+    except sqlite3.OperationalError:  # no such table: places were never noted here
+        return None
+    return row[0] if row else None
 
 
 def chunks(items: Iterable[Listed], size: int) -> Iterator[list[Listed]]:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from hotfolder.config.model import Config, Folder
+from hotfolder.runtime import held
 from hotfolder.spool import archived_clips, fsnames
 from hotfolder.state import db, passed
 
@@ -83,7 +84,8 @@ class ClipsListing:
 
             for folder in folders:
                 m, k = rows.listed(folder.name, self._until_stop(archived_clips.clips(folder, on_error=said),
-                                                                 state_dir, first=made + kept == 0))
+                                                                 state_dir, first=made + kept == 0),
+                                   processing=folder.processing)  # its name now: a reload may rename it
                 made, kept = made + m, kept + k
                 if self._stop.is_set():
                     return  # the flag stays: the next start lists again
@@ -99,6 +101,7 @@ class ClipsListing:
                     first: bool) -> Iterator[archived_clips.Clip]:
         """`clips` until a stop; the listing said at the first one found (`first`: none before)."""
         for clip in clips:
+            held.at("listing", clip.name)  # tests: a reload meanwhile
             if self._stop.is_set():
                 return
             if first:
