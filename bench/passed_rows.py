@@ -1,7 +1,8 @@
 """What the rows of clips passed through cost the main loop (state/passed.py): one INSERT per
 clip archived (`Passed.note`), one indexed SELECT per clip to pass through with no twin at its
-own path (`Passed.find`), on a database of ROWS rows (WAL, synchronous NORMAL, as the daemon's
-main process), and the bytes a row takes on disk (table and its two indexes).
+own path (`Passed.find`), on a database of ROWS rows (WAL, synchronous FULL, as the daemon's
+main process writes them: each row on disk before its clip's move), and the bytes a row takes
+on disk (table and its two indexes).
 
     python -m bench.passed_rows [--rows 100000] [--dir DIR] [--redis]
 
