@@ -317,7 +317,7 @@ def test_every_problem_of_a_when_is_named_at_its_line(tmp_path):
         when:
           subfolders: "clients/**"
           orientation: sideways
-          format: [jpg, heic]
+          format: [jpeg2000, heic]
           rating: "about 4"
           exif: {LensModl: "*50*"}
           min_width: 4000
@@ -329,7 +329,7 @@ def test_every_problem_of_a_when_is_named_at_its_line(tmp_path):
     want = [
         (11, f"{key}.subfolders: unknown key (did you mean 'subfolder'?"),
         (12, f"{key}.orientation: 'sideways' is not one of: portrait, landscape, square"),
-        (13, f"{key}.format: 'jpg' is not one of: jpeg, png, webp, tiff, gif, bmp, avif, heic, raw (did you mean "
+        (13, f"{key}.format: 'jpeg2000' is not one of: jpeg, png, webp, tiff, gif, bmp, avif, heic, raw (did you mean "
              "'jpeg'?)"),
         (14, f"{key}.rating: must be a rating from -1 (rejected) to 5"),
         (15, f"{key}.exif.LensModl: unknown EXIF tag (did you mean 'LensModel'?)"),

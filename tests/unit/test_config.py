@@ -711,17 +711,17 @@ def test_a_profile_that_is_not_rgb_cannot_be_a_target(tmp_path):
 # --- did you mean, and one problem for one mistake (issue 26.13) ----------------------
 
 @pytest.mark.parametrize("old, new, key, meant", [
-    ("format: jpeg", "format: jpg", "folders[shop].renditions[web].format",
-     "'jpg' is not one of: jpeg, png, webp, tiff, avif, jxl, same (did you mean 'jpeg'?)"),
-    ("format: jpeg", "format: jpeg\n        watermark: {text: hi, position: bottom right}",
+    ("format: jpeg", "format: jpgg", "folders[shop].renditions[web].format",
+     "'jpgg' is not one of: jpeg, png, webp, tiff, avif, jxl, same (did you mean 'jpeg'?)"),
+    ("format: jpeg", "format: jpeg\n        watermark: {text: hi, position: bottom rigth}",
      "folders[shop].renditions[web].watermark.position", "(did you mean 'bottom-right'?)"),
-    ("format: jpeg", "format: jpeg\n        watermark: {text: hi, position: Top_Left}",
+    ("format: jpeg", "format: jpeg\n        watermark: {text: hi, position: Top_Lef}",
      "folders[shop].renditions[web].watermark.position", "(did you mean 'top-left'?)"),
-    ("format: jpeg", "format: jpeg\n        metadata: strip_gps", "folders[shop].renditions[web].metadata",
+    ("format: jpeg", "format: jpeg\n        metadata: strip_gsp", "folders[shop].renditions[web].metadata",
      "(did you mean 'strip-gps'?)"),
     ("    failed: bad\n", "    failed: bad\n    on_name_clash: sufix\n", "folders[shop].on_name_clash",
      "(did you mean 'suffix'?)"),
-    ("folders:", "accepted_formats: [jpeg, tif]\nfolders:", "accepted_formats", "(did you mean 'tiff'?)"),
+    ("folders:", "accepted_formats: [jpeg, tiif]\nfolders:", "accepted_formats", "(did you mean 'tiff'?)"),
     ("format: jpeg", "format: jpeg\n        sharpen: hihg", "folders[shop].renditions[web].sharpen",
      "(did you mean 'high'?)"),
 ])

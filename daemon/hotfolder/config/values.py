@@ -142,14 +142,39 @@ def suggestion(value: str, choices: Iterable[str], aliases: Mapping[str, str] | 
     return close[0] if close else None
 
 
-def not_one_of(value: Any, choices: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:
-    """`'jpg' is not one of: jpeg, png, … (did you mean 'jpeg'?)`"""
+def not_one_of(value: Any, choices: Iterable[str], aliases: Mapping[str, str] | None = None,
+               note: str = "") -> str:
+    """`'jpeg2000' is not one of: jpeg, png, … (did you mean 'jpeg'?)`; `note` said after the choices."""
     choices = [str(c) for c in choices]
     shown = repr(value)
     shown = shown if len(shown) <= 80 else shown[:60] + f"… ({len(shown)} characters)"  # an alias of 1 MB
-    said = f"{shown} is not one of: {', '.join(choices)}"
+    said = f"{shown} is not one of: {', '.join(choices)}{note}"
     meant = suggestion(value, choices, aliases) if isinstance(value, str) else None
     return f"{said} (did you mean {meant!r}?)" if meant and meant != value else said
+
+
+def _words(text: str) -> str:
+    return re.sub(r"[\s_-]+", "-", text.strip().lower())
+
+
+def chosen(value: str, choices: Iterable[str], taken: Mapping[str, str]) -> str | None:
+    """The choice `value` names, written in any case, its words joined by `-`, `_` or a space
+    (`Bottom Right`, `strip_gps`), or in a form `taken` knows (`JPG`, `.jpg`, `image/jpeg`
+    for jpeg): what a person meant without a doubt is taken, not refused (an admin's
+    afternoon: `format: JPEG` was refused with "did you mean 'jpeg'?"). None otherwise."""
+    choices = [str(c) for c in choices]
+    said = _words(value)
+    for choice in choices:
+        if _words(choice) == said:
+            return choice
+    meant = taken.get(value.strip().lower(), taken.get(said))
+    return meant if meant in choices else None
+
+
+def _note(value: str, taken: Mapping[str, str], unlike: Callable[[str], str] | None) -> str:
+    """What `unlike` says of a value `taken` knows that is not a choice here (`format: heic`)."""
+    meant = taken.get(value.strip().lower(), taken.get(_words(value)))
+    return unlike(meant) if meant is not None and unlike is not None else ""
 
 
 @dataclass(frozen=True)
@@ -157,8 +182,10 @@ class Choice(Kind):
     """One of `choices` (a StrEnum's members, or texts): the member is returned."""
 
     choices: type[StrEnum] | tuple[str, ...]
-    aliases: Mapping[str, str] = field(default_factory=dict)  # what people write -> the choice meant
+    aliases: Mapping[str, str] = field(default_factory=dict)  # what people may mean -> a "did you mean"
     one: str = "choose one"  # what to do with a list (`format: [webp, avif]`)
+    taken: Mapping[str, str] = field(default_factory=dict)  # other names of a choice, taken as it (`jpg`)
+    unlike: Callable[[str], str] | None = None  # what to say of a name `taken` knows that is no choice here
 
     def read(self, r: Reader, name: str, default: Any) -> Any:
         raw = r.raw(name)
@@ -173,9 +200,10 @@ class Choice(Kind):
         value = text(r, name)
         if value is None:
             return default
-        if value not in tuple(self.choices):
-            r.fail(name, not_one_of(value, self.choices, self.aliases))
-        return self.choices(value) if isinstance(self.choices, type) else value
+        choice = chosen(value, self.choices, self.taken)
+        if choice is None:
+            r.fail(name, not_one_of(value, self.choices, self.aliases, _note(value, self.taken, self.unlike)))
+        return self.choices(choice) if isinstance(self.choices, type) else choice
 
 
 @dataclass(frozen=True)
@@ -185,6 +213,8 @@ class Choices(Kind):
     choices: type[StrEnum] | tuple[str, ...]
     empty: str  # what to say of an empty list
     aliases: Mapping[str, str] = field(default_factory=dict)
+    taken: Mapping[str, str] = field(default_factory=dict)  # as Choice's
+    unlike: Callable[[str], str] | None = None
 
     def read(self, r: Reader, name: str, default: Any) -> tuple:
         value = r.raw(name, list(default))
@@ -194,10 +224,11 @@ class Choices(Kind):
             r.fail(name, self.empty)
         out = []
         for item in value:
-            said = str(item).lower()
-            if said not in tuple(self.choices):
-                r.fail(name, not_one_of(said, self.choices, self.aliases))
-            out.append(self.choices(said) if isinstance(self.choices, type) else said)
+            said = str(item)
+            meant = chosen(said, self.choices, self.taken)
+            if meant is None:
+                r.fail(name, not_one_of(said, self.choices, self.aliases, _note(said, self.taken, self.unlike)))
+            out.append(self.choices(meant) if isinstance(self.choices, type) else meant)
         return tuple(dict.fromkeys(out))
 
 

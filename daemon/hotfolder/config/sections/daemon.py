@@ -14,7 +14,7 @@ from hotfolder.config.keys import Applies, Key, Reload, as_fields, read_keys
 from hotfolder.config.model import MAX_QUEUE_SIZE, Cluster, Config, Folder
 from hotfolder.config.reader import Context, Reader, built, recorded, section
 from hotfolder.config.sections import cluster, folder, http, notify
-from hotfolder.config.sections.steps.encode import FORMAT_ALIASES
+from hotfolder.config.sections.steps.encode import FORMAT_ALIASES, FORMAT_NAMES, format_unlike
 from hotfolder.config.values import Bool, Choices, Float, Int, Items, Nested, Path_
 
 
@@ -44,8 +44,10 @@ KEYS = (
         "GFX100, 11648×8736; Hasselblad X2D 100C); a worker may need up to 96 MiB + 17 bytes a pixel of it "
         "(2 GiB at the default: see [Memory](#memory))", reload=_now("new claims")),
     Key("accepted_formats", Choices(INPUT_FORMATS, f"must be a non-empty list, e.g. [{', '.join(DEFAULT_FORMATS)}]",
-                                    aliases=FORMAT_ALIASES), DEFAULT_FORMATS,
-        "also `gif`, `bmp`, `avif`; `heic` is HEIC/HEIF, `raw` the camera RAWs above", reload=_now("new claims")),
+                                    aliases=FORMAT_ALIASES, taken=FORMAT_NAMES, unlike=format_unlike),
+        DEFAULT_FORMATS,
+        "also `gif`, `bmp`, `avif`; `heic` is HEIC/HEIF, `raw` the camera RAWs above; in any case, or by an "
+        "extension (`JPG`, `tif`, `cr3`)", reload=_now("new claims")),
     Key("state_dir", Path_(), Path("var/state"),
         "the daemon's lock, its status snapshot, the index of originals and the records of which output name "
         "is whose ([what it holds](#what-state_dir-holds)); like every path, relative to the config file's "

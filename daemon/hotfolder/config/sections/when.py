@@ -10,7 +10,7 @@ from typing import Any
 
 from hotfolder.config.keys import Key, read_keys
 from hotfolder.config.reader import Reader, kind, recorded, section
-from hotfolder.config.sections.steps.encode import FORMAT_ALIASES
+from hotfolder.config.sections.steps.encode import FORMAT_ALIASES, FORMAT_NAMES, format_unlike
 from hotfolder.config.values import Choices, Int, Kind, suggestion
 from hotfolder.engine.formats import INPUTS
 from hotfolder.recipes import conditions as c
@@ -152,7 +152,8 @@ KEYS = (
         "every folder directly in the inbox, not its top), `**` any depth; `clients/**` is clients and all below "
         "it, `products/*` each folder directly in products"),
     Key("name", Globs(), None, "globs on the file name, e.g. `\"*.cr3\"`, `\"IMG_*\"`"),
-    Key("format", Among(INPUTS, "must be a source format or a list of them", aliases=FORMAT_ALIASES), None,
+    Key("format", Among(INPUTS, "must be a source format or a list of them", aliases=FORMAT_ALIASES,
+                           taken=FORMAT_NAMES, unlike=format_unlike), None,
         "source formats, by content: " + ", ".join(f"`{f}`" for f in INPUTS)),
     Key("orientation", ORIENTATION, None, "`portrait`, `landscape` or `square` (upright), or a list"),
     Key("min_width", Int(lo=1, hi=1_000_000), None, "upright source pixels, at least"),

@@ -20,10 +20,26 @@ from hotfolder.config.keys import Key, Step
 from hotfolder.config.model import AUTO_QUALITY, Rendition
 from hotfolder.config.reader import Reader, kind, recorded
 from hotfolder.config.values import Bool, ByteSize, Choice, Colour, Float, Int, Kind, suggestion
+from hotfolder.engine import formats
 
-# What people write for a format: said back as "did you mean", never taken silently.
-FORMAT_ALIASES = {"jpg": "jpeg", "jpe": "jpeg", "tif": "tiff", "heif": "heic", "hif": "heic", "original": "same",
-                  "keep": "same"}
+# A format by another of its names, taken as it: an extension (`jpg`, `.tif`), its MIME type,
+# JPEG XL's spelled out. In any case (values.chosen): the admin copying `format: JPEG` from a
+# wiki means JPEG without a doubt.
+FORMAT_NAMES = {
+    **{form: f.name for f in formats.TABLE for ext in f.extensions for form in (ext, f".{ext}")},
+    **{f.mime: f.name for f in formats.TABLE},
+    "jpeg-xl": "jxl", "jpegxl": "jxl",
+}
+# What may be meant by a word that is no format: said back as "did you mean", never taken.
+FORMAT_ALIASES = {"original": "same", "keep": "same"}
+
+
+def format_unlike(name: str) -> str:
+    """Why a known format is not a choice where it was written (`format: heic`, `accepted_formats: [jxl]`)."""
+    fmt = formats.BY_NAME[name]
+    if fmt.encoder is None:
+        return f"; {name} is a format hotfolder reads but does not write"
+    return f"; {name} is a format hotfolder writes but does not read" if fmt.decoder is None else ""
 DEFAULT_TARGET = Rendition.__dataclass_fields__["quality_target"].default
 
 
@@ -60,7 +76,7 @@ def _meant(value: object) -> str | None:
 
 
 KEYS = (
-    Key("format", Choice(FORMATS, aliases=FORMAT_ALIASES,
+    Key("format", Choice(FORMATS, aliases=FORMAT_ALIASES, taken=FORMAT_NAMES, unlike=format_unlike,
                         one="a rendition writes one format; for several (WebP and AVIF beside a JPEG), write a "
                             "rendition for each, the same but for `format` and `name`"), "same",
         "`jpeg`, `png`, `webp`, `avif`, `tiff` (lossless: see `compression`), `jxl` (JPEG XL), or `same` (HEIC and "
@@ -68,7 +84,8 @@ KEYS = (
         "`format: tiff` for a TIFF). Every output has 8 bits a channel, a 16-bit source's too (converted from its "
         "16 bits: see Colour): its full depth is the original's, kept in `archive/`. "
         "One a rendition: WebP and AVIF beside a JPEG fallback are three renditions, "
-        "the same but for `format` and `name` (the manifest lists them by `name`)"),
+        "the same but for `format` and `name` (the manifest lists them by `name`). In any case, or by an "
+        "extension or MIME type: `JPEG`, `jpg`, `.JPG`, `image/jpeg` are `jpeg`, `tif` is `tiff`"),
     Key("quality", Quality(), 85,
         "1–100, for JPEG, WebP, AVIF and JPEG XL; or `auto`: per photo, the lowest quality whose SSIMULACRA2 "
         "score reaches `quality_target`: the same look for every photo, at ~2× the encode time. Fewer bytes "
