@@ -3,6 +3,7 @@ email, a word processor): what a person obviously meant is taken; what may be me
 ways is refused with the exact text to write, the file, the line and the key."""
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -89,3 +90,133 @@ def test_other_choices_in_any_case_and_with_words_spaced_otherwise(tmp_path, lin
 def test_a_watermark_position_written_as_words(tmp_path):
     text = BASE.replace("format: jpeg", "format: jpeg\n        watermark: {text: hi, position: Bottom Right}")
     assert web(tmp_path, text).watermark.position == "bottom-right"
+
+
+# --- numbers as people write them -------------------------------------------------------
+
+@pytest.mark.parametrize("written, meant", [
+    ('"85"', 85), ("85%", 85), ("85 %", 85), ("85.0", 85), ("Auto", "auto"), ("100%", 100),
+])
+def test_a_quality_written_as_people_write_it(tmp_path, written, meant):
+    assert web(tmp_path, BASE.replace("format: jpeg", f"format: jpeg\n        quality: {written}")).quality == meant
+
+
+@pytest.mark.parametrize("written, said", [
+    ("85.5", "must be a whole number from 1 to 100, or auto, not the number 85.5 (did you mean 85 or 86?)"),
+    ("0.85", "must be a whole number from 1 to 100, or auto, not the number 0.85 (did you mean 85?)"),
+    ("high", "must be a whole number from 1 to 100, or auto, not the text 'high'"),
+    ("0", "must be at least 1, not 0"),
+    ("101%", "must be at most 100, not 101"),
+])
+def test_a_quality_that_may_be_meant_two_ways_says_what_to_write(tmp_path, written, said):
+    err = error_of(tmp_path, BASE.replace("format: jpeg", f"format: jpeg\n        quality: {written}"))
+    assert [p.key for p in err.problems] == ["folders[shop].renditions[web].quality"], err.lines()
+    assert err.reason == said, err.reason
+
+
+@pytest.mark.parametrize("written, box", [
+    ('"1600"', (1600, 1600)), ("1600x1200px", (1600, 1200)), ("1600px x 1200px", (1600, 1200)),
+    ("1600*1200", (1600, 1200)), ("1600, 1200", (1600, 1200)), ("{width: 1600, height: 1200}", (1600, 1200)),
+    ("{width: 1600}", (1600, None)), ("{height: 1200}", (None, 1200)),
+])
+def test_a_size_written_as_people_write_it(tmp_path, written, box):
+    r = web(tmp_path, BASE.replace("size: 1600x1200", f"size: {written}"))
+    assert (r.width, r.height) == box
+
+
+def test_a_long_side_with_its_unit(tmp_path):
+    assert web(tmp_path, BASE.replace("size: 1600x1200", "size: {long: 2048px}")).long == 2048
+
+
+@pytest.mark.parametrize("written, said", [
+    ("1600px", "(a width only: [1600, null]; 1600 alone is a 1600x1600 box)"),
+    ("1,600", "(write 1600 for a 1600x1600 box, or 1x600 for a width and a height)"),
+    ("600,600", "(write 600600 for a 600600x600600 box, or 600x600 for a width and a height)"),
+])
+def test_a_size_that_may_be_meant_two_ways_says_what_to_write(tmp_path, written, said):
+    err = error_of(tmp_path, BASE.replace("size: 1600x1200", f"size: {written}"))
+    assert err.reason.endswith(said), err.reason
+
+
+@pytest.mark.parametrize("written, size", [
+    ("500 KB", 500_000), ("500kb", 500_000), ("500 kilobytes", 500_000), ("500KBytes", 500_000),
+    ("2 megabytes", 2_000_000), ("1500 bytes", 1500), ('"500000"', 500_000), ("512 KiB", 524_288),
+])
+def test_max_bytes_written_as_people_write_it(tmp_path, written, size):
+    assert web(tmp_path, BASE.replace("format: jpeg", f"format: jpeg\n        max_bytes: {written}")).max_bytes == size
+
+
+@pytest.mark.parametrize("written, said", [
+    ("500k", "'500k': write 500KB (500,000 bytes) or 500KiB (512,000 bytes)"),
+    ("2M", "'2M': write 2MB (2,000,000 bytes) or 2MiB (2,097,152 bytes)"),
+    ("1,5MB", "'1,5MB': write the decimal with a point, 1.5MB"),
+])
+def test_max_bytes_that_may_be_meant_two_ways_says_what_to_write(tmp_path, written, said):
+    err = error_of(tmp_path, BASE.replace("format: jpeg", f"format: jpeg\n        max_bytes: {written}"))
+    assert [p.key for p in err.problems] == ["folders[shop].renditions[web].max_bytes"], err.lines()
+    assert err.reason == said, err.reason
+
+
+@pytest.mark.parametrize("written, seconds", [
+    ("2s", 2.0), ("2 s", 2.0), ("2 sec", 2.0), ("2 seconds", 2.0), ("500ms", 0.5), ("1.5s", 1.5), ("2S", 2.0),
+    ("1m", 60.0), ("1 min", 60.0), ("1m30s", 90.0), ('"2"', 2.0), ("2", 2.0),
+])
+def test_seconds_written_with_their_unit(tmp_path, written, seconds):
+    text = BASE.replace("    failed: bad\n", f"    failed: bad\n    quiet_period: {written}\n")
+    assert load(write(tmp_path, text)).folders[0].quiet_period == seconds
+    cfg = load(write(tmp_path, f"drain_timeout: {written}\nfile_timeout: {written}\n" + textwrap.dedent(BASE)))
+    assert cfg.drain_timeout == cfg.file_timeout == seconds
+
+
+def test_a_time_in_an_unknown_unit_says_what_to_write(tmp_path):
+    err = error_of(tmp_path, "file_timeout: 2 fortnights\n" + textwrap.dedent(BASE))
+    assert err.reason == ("must be a number (or a time such as 2s, 500ms, 1.5 min), not the text '2 fortnights'"), \
+        err.reason
+
+
+@pytest.mark.parametrize("written, seconds", [
+    ("30 days", 30 * 86400), ("30d", 30 * 86400), ("12 weeks", 12 * 7 * 86400), ("36 hours", 36 * 3600),
+    ("86400", 86400),
+])
+def test_a_duplicate_window_written_as_people_write_it(tmp_path, written, seconds):
+    text = BASE.replace("    failed: bad\n", f"    failed: bad\n    duplicate_window: {written}\n")
+    assert load(write(tmp_path, text)).folders[0].duplicate_window == seconds
+
+
+@pytest.mark.parametrize("written, said", [
+    # a bare 30 was taken as 30 seconds: the index forgot every original at once
+    ("30", "30 has no unit (a bare number is seconds): write 30d for 30 days, or 30s if seconds are meant"),
+    ("1y", "'1y' is not a length of time; write e.g. 365d, 12w, 36h, 90m or 30s (a year is not one length: "
+           "write days, e.g. 365d)"),
+    ("6 months", "'6 months' is not a length of time; write e.g. 365d, 12w, 36h, 90m or 30s (a month is not one "
+                 "length: write days, e.g. 180d)"),
+])
+def test_a_duplicate_window_that_may_be_meant_two_ways_says_what_to_write(tmp_path, written, said):
+    err = error_of(tmp_path, BASE.replace("    failed: bad\n", f"    failed: bad\n    duplicate_window: {written}\n"))
+    assert [p.key for p in err.problems] == ["folders[shop].duplicate_window"], err.lines()
+    assert err.reason == said, err.reason
+
+
+@pytest.mark.parametrize("line, key, meant", [
+    ('workers: "2"', "workers", 2), ("max_image_pixels: 120,000,000", "max_image_pixels", 120_000_000),
+    ("max_image_pixels: 1e8", "max_image_pixels", 100_000_000),
+])
+def test_whole_numbers_quoted_or_with_thousands_commas(tmp_path, line, key, meant):
+    assert getattr(load(write(tmp_path, f"{line}\n" + textwrap.dedent(BASE))), key) == meant
+
+
+def test_workers_auto_in_any_case_and_a_word_says_what_to_write(tmp_path):
+    assert load(write(tmp_path, "workers: Auto\n" + textwrap.dedent(BASE))).workers == (os.cpu_count() or 1)
+    err = error_of(tmp_path, "workers: all\n" + textwrap.dedent(BASE))
+    assert err.reason == "must be a whole number or auto (one per CPU core), not the text 'all'", err.reason
+
+
+@pytest.mark.parametrize("written, meant", [("60%", 0.6), ("0.6", 0.6), ('"0.6"', 0.6)])
+def test_a_watermark_fraction_as_a_percentage(tmp_path, written, meant):
+    text = BASE.replace("format: jpeg", f"format: jpeg\n        watermark: {{text: hi, opacity: {written}}}")
+    assert web(tmp_path, text).watermark.opacity == meant
+
+
+def test_a_watermark_fraction_written_as_a_percentage_number_says_what_to_write(tmp_path):
+    err = error_of(tmp_path, BASE.replace("format: jpeg", "format: jpeg\n        watermark: {text: hi, opacity: 60}"))
+    assert err.reason == 'must be at most 1, not 60: a fraction; write 0.6 or "60%" for 60 %', err.reason

@@ -42,7 +42,7 @@ def test_folders_whose_failed_share_a_parent_get_a_duplicates_folder_each(tmp_pa
 
 
 @pytest.mark.parametrize(("written", "seconds"), [("365d", 365 * 86400), ("12w", 12 * 7 * 86400), ("36h", 36 * 3600),
-                                                  ("90m", 5400), ("30s", 30), ("45", 45), (3600, 3600)])
+                                                  ("90m", 5400), ("30s", 30), ("172800", 172800), (86400, 86400)])
 def test_a_window_is_a_length_of_time(tmp_path, written, seconds):
     f = _config(tmp_path, _folder("a", f"{tmp_path}/a/failed", f"    duplicate_window: {written}")).folders[0]
     assert f.duplicate_window == seconds

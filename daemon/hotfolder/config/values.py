@@ -64,13 +64,58 @@ def _check_range(r: Reader, name: str, value: float, lo: float | None, hi: float
         r.fail(name, f"must be at most {hi}, not {value}")
 
 
+def number_in(value: object) -> object:
+    """A number written as text the way people write it, as that number: `"85"` (quoted),
+    `"120,000,000"` (thousands' commas), `1e3` (YAML 1.1 reads it as text); a whole float
+    (`85.0`) as an int. Anything else as it is."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if not isinstance(value, str) or len(value) > 40:
+        return value
+    said = value.strip()
+    if re.fullmatch(r"[+-]?\d{1,3}(?:,\d{3})+|[+-]?\d+", said):
+        return int(said.replace(",", ""))
+    if re.fullmatch(r"[+-]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][+-]?\d+)?", said):
+        return number_in(float(said))
+    return value
+
+
+# A length of time as people write it: `2s`, `2 sec`, `500ms`, `1.5 min`, `2h`, `30 days`, `1h30m`.
+_TIME_UNITS = {"ms": 0.001, "s": 1, "sec": 1, "secs": 1, "second": 1, "seconds": 1, "m": 60, "min": 60, "mins": 60,
+               "minute": 60, "minutes": 60, "h": 3600, "hr": 3600, "hrs": 3600, "hour": 3600, "hours": 3600,
+               "d": 86400, "day": 86400, "days": 86400, "w": 7 * 86400, "wk": 7 * 86400, "week": 7 * 86400,
+               "weeks": 7 * 86400}
+_TIME_PART = re.compile(r"\s*(\d{1,9}(?:\.\d{1,9})?)\s*([a-z]+)")
+
+
+def seconds_in(text: str) -> float | None:
+    """The seconds `text` says (`2s`, `500 ms`, `1h30m`, `30 days`); None when it says no time."""
+    said, at, total = text.strip().lower(), 0, 0.0
+    if not said or len(said) > 100:
+        return None
+    while at < len(said):
+        m = _TIME_PART.match(said, at)
+        if m is None or m[2] not in _TIME_UNITS:
+            return None
+        total, at = total + float(m[1]) * _TIME_UNITS[m[2]], m.end()
+    return total
+
+
+def time_meant(value: object, unit: str) -> str:
+    """What to write for a time in a unit not taken (`1y`, `3 months`)."""
+    if isinstance(value, str) and (m := re.fullmatch(r"\s*(\d{1,4})\s*(y|yr|yrs|years?|months?|mo)\s*", value.lower())):
+        days = int(m[1]) * (365 if m[2].startswith("y") else 30)
+        return f" (a {'year' if m[2].startswith('y') else 'month'} is not one length: write days, e.g. {days}d)"
+    return ""
+
+
 @dataclass(frozen=True)
 class Int(Kind):
     lo: int | None = None
     hi: int | None = None
 
     def read(self, r: Reader, name: str, default: Any) -> int | None:
-        value = r.raw(name)
+        value = number_in(r.raw(name))
         if value is None:
             return default
         if isinstance(value, bool) or not isinstance(value, int):
@@ -80,10 +125,9 @@ class Int(Kind):
 
 
 def _number_meant(value: object) -> str:
-    """` (did you mean 2000?)` of a number written with its unit or thousands' commas
-    (`2000px`, `"2,000"`), which was only "not the text '2000px'" (a shop's audit)."""
-    if (isinstance(value, str) and not value.strip().isdigit()  # "2000": kind() says it, a number read as text
-            and (found := re.fullmatch(r"\s*(\d{1,3}(?:,\d{3})+|\d+)\s*(?:px)?\s*", value))):
+    """` (did you mean 2000?)` of a number written with its unit (`2000px`), which was only
+    "not the text '2000px'" (a shop's audit)."""
+    if isinstance(value, str) and (found := re.fullmatch(r"\s*(\d{1,3}(?:,\d{3})+|\d+)\s*(?:px)?\s*", value)):
         return f" (did you mean {found[1].replace(',', '')}?)"
     return ""
 
@@ -92,13 +136,24 @@ def _number_meant(value: object) -> str:
 class Float(Kind):
     lo: float | None = None
     hi: float | None = None
+    seconds: bool = False  # a length of time: `2s`, `500ms`, `1.5 min` are taken (a bare number is seconds)
+    fraction: bool = False  # 0–1: `60%` is taken as 0.6
 
     def read(self, r: Reader, name: str, default: Any) -> float | None:
-        value = r.raw(name)
+        raw = r.raw(name)
+        value = number_in(raw)
         if value is None:
             return default
+        if isinstance(value, str) and self.seconds and (taken := seconds_in(value)) is not None:
+            value = taken
+        if isinstance(value, str) and self.fraction and (m := re.fullmatch(r"\s*(\d{1,3}(?:\.\d+)?)\s*%\s*", value)):
+            value = float(m[1]) / 100
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            r.fail(name, f"must be a number, not {kind(value)}")
+            said = " (or a time such as 2s, 500ms, 1.5 min)" if self.seconds else ""
+            r.fail(name, f"must be a number{said}, not {kind(value)}{time_meant(value, 's') if self.seconds else ''}")
+        if self.fraction and self.hi == 1.0 and 1 < value <= 100:  # `opacity: 60`: 60 % or a typo of 0.6?
+            r.fail(name, f"must be at most 1, not {value:g}: a fraction; write {value / 100:g} or \"{value:g}%\" "
+                         f"for {value:g} %")
         _check_range(r, name, value, self.lo, self.hi)
         return float(value)
 
@@ -342,7 +397,14 @@ def _side_meant(value: Any) -> str:
         return f" (a width only: [{int(m[1])}, null])"
     if m := re.fullmatch(r"[x×]\s*(\d{1,9})", said):
         return f" (a height only: [null, {int(m[1])}])"
+    if m := re.fullmatch(r"(\d{1,9}),(\d{1,9})", said):  # `1,600`: a thousands' comma, or a width and height?
+        return f" (write {m[1]}{m[2]} for a {m[1]}{m[2]}x{m[1]}{m[2]} box, or {m[1]}x{m[2]} for a width and a height)"
     return ""
+
+
+# `1600x1200`, `1600 x 1200`, `1600×1200`, `1600*1200`, `1600x1200px`, `1600px x 1200px`, `1600, 1200` (a comma
+# with a space after it: `600,600` may be six hundred thousand, and is refused as not a size)
+_BOX = re.compile(r"\s*(\d{1,9})\s*(?:px)?\s*(?:[xX×*]|,\s)\s*(\d{1,9})\s*(?:px)?\s*")
 
 
 @dataclass(frozen=True)
@@ -355,12 +417,17 @@ class Size(Kind):
         value = r.raw(name)
         if value is None:
             return NO_SIZE
+        if isinstance(value, dict) and set(value) <= {"width", "height"} and value:  # as CSS and most tools write it
+            value = [value.get("width"), value.get("height")]
         if isinstance(value, dict):
             return self._photographers(r, name, value)
+        if isinstance(value, str) and re.fullmatch(r"\s*\d{1,9}\s*", value):  # `"1600"`
+            value = int(value)
+        box = _BOX.fullmatch(value) if isinstance(value, str) else None
         if isinstance(value, int) and not isinstance(value, bool):
             parts = [value, value]
-        elif isinstance(value, str) and re.fullmatch(r"\s*\d{1,9}\s*[xX×]\s*\d{1,9}\s*", value):  # int(): 4,300 at most
-            parts = [int(v) for v in re.split(r"[xX×]", value)]
+        elif box is not None:  # int(): 4,300 digits at most
+            parts = [int(box[1]), int(box[2])]
         elif isinstance(value, list) and len(value) == 2:
             parts = value
         else:
@@ -383,6 +450,9 @@ class Size(Kind):
             said = ", ".join(map(str, given)) or "nothing"
             r.fail(name, f"as a mapping takes one of long, short, megapixels (e.g. {{long: 2048}}), not {said}")
         key, side = given[0], value[given[0]]
+        if isinstance(side, str) and (px := re.fullmatch(r"\s*(\d{1,9})\s*(?:px)?\s*", side)) and key != "megapixels":
+            side = int(px[1])  # `{long: 2048px}`, `{long: "2048"}`
+        side = number_in(side) if key == "megapixels" else side
         if key == "megapixels":
             if isinstance(side, bool) or not isinstance(side, (int, float)) or not 0.01 <= side <= 1000:
                 r.fail(name, f"megapixels must be a number from 0.01 to 1000, not {kind(side)}")
@@ -426,6 +496,11 @@ class Colour(Kind):
         return '`"#{:02x}{:02x}{:02x}"`'.format(*default)
 
 
+# Units spelled out, as the README's KB (1000 bytes) and KiB (1024) read them.
+_BYTE_WORDS = {"byte": "b", "bytes": "b", "kbytes": "kb", "kilobyte": "kb", "kilobytes": "kb", "mbytes": "mb",
+               "megabyte": "mb", "megabytes": "mb", "kibibytes": "kib", "mebibytes": "mib"}
+
+
 @dataclass(frozen=True)
 class ByteSize(Kind):
     """`max_bytes: 500000`, `500KB`, `1.5 MB`, `512KiB`, `2MiB` (KB = 1000 bytes, KiB = 1024)."""
@@ -437,11 +512,18 @@ class ByteSize(Kind):
         example = "e.g. 500KB, 1.5MB, 512KiB or a number of bytes"
         if isinstance(value, int) and not isinstance(value, bool):
             size = value
-        elif isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value)):
-            unit = m.group(2).lower()
+        elif isinstance(value, str) and (m := re.fullmatch(r"\s*(\d{1,12}(?:\.\d{1,12})?)\s*([A-Za-z]*)\s*", value)):
+            unit = _BYTE_WORDS.get(m.group(2).lower(), m.group(2).lower())
+            if unit in ("k", "m"):  # `500k`: 1000 or 1024 bytes a k? Both are written; say which is which
+                big, base = ("KB", "KiB") if unit == "k" else ("MB", "MiB")
+                many = float(m.group(1))
+                r.fail(name, f"{value!r}: write {m.group(1)}{big} ({many * BYTE_UNITS[big.lower()]:,.0f} bytes) or "
+                             f"{m.group(1)}{base} ({many * BYTE_UNITS[base.lower()]:,.0f} bytes)")
             if unit not in BYTE_UNITS:
                 r.fail(name, f"unknown unit {m.group(2)!r} in {value!r}; use B, KB, MB, KiB or MiB ({example})")
             size = int(float(m.group(1)) * BYTE_UNITS[unit])
+        elif isinstance(value, str) and (m := re.fullmatch(r"\s*(\d+),(\d{1,2})\s*([A-Za-z]+)\s*", value)):
+            r.fail(name, f"{value!r}: write the decimal with a point, {m[1]}.{m[2]}{m[3]}")  # `1,5MB`
         else:
             r.fail(name, f"must be a size, {example}, not {kind(value)}")
         if size < MIN_MAX_BYTES:

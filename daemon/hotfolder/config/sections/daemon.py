@@ -12,10 +12,10 @@ from hotfolder.config import nesting
 from hotfolder.config.choices import DEFAULT_FORMATS, INPUT_FORMATS
 from hotfolder.config.keys import Applies, Key, Reload, as_fields, read_keys
 from hotfolder.config.model import MAX_QUEUE_SIZE, Cluster, Config, Folder
-from hotfolder.config.reader import Context, Reader, built, recorded, section
+from hotfolder.config.reader import Context, Reader, built, kind, recorded, section
 from hotfolder.config.sections import cluster, folder, http, notify
 from hotfolder.config.sections.steps.encode import FORMAT_ALIASES, FORMAT_NAMES, format_unlike
-from hotfolder.config.values import Bool, Choices, Float, Int, Items, Nested, Path_
+from hotfolder.config.values import Bool, Choices, Float, Int, Items, Nested, Path_, number_in
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,11 @@ class Workers(Int):
     """A number of processes, or `auto`: one per CPU core."""
 
     def read(self, r: Reader, name: str, default: Any) -> int | None:
-        if r.raw(name, "auto") == "auto":
+        said = r.raw(name, "auto")
+        if isinstance(said, str) and said.strip().lower() == "auto":  # `Auto` too, as every choice
             return os.cpu_count() or 1
+        if isinstance(said, str) and number_in(said) == said:  # `all`, `max`: was "must be a whole number"
+            r.fail(name, f"must be a whole number or auto (one per CPU core), not {kind(said)}")
         return super().read(r, name, default)
 
 
@@ -58,9 +61,9 @@ KEYS = (
     Key("queue_size", Int(lo=0, hi=MAX_QUEUE_SIZE), 0,
         "claimed files waiting for a worker; the rest wait in the inbox, so a backlog of 100,000 costs no memory",
         shown="2 × workers", reload=_now("the pool's room for claimed files")),
-    Key("drain_timeout", Float(lo=0.1, hi=3600), 30.0, "seconds a stop waits for files in progress",
+    Key("drain_timeout", Float(lo=0.1, hi=3600, seconds=True), 30.0, "seconds a stop waits for files in progress",
         reload=_now("read when a stop begins")),
-    Key("file_timeout", Float(lo=0.1, hi=86400), 120.0,
+    Key("file_timeout", Float(lo=0.1, hi=86400, seconds=True), 120.0,
         "a worker busy longer on one file is killed; the file is retried",
         reload=_now("the pool's limit for the files that start from now on and those running")),
     Key("max_attempts", Int(lo=1, hi=100), 3,
@@ -73,7 +76,7 @@ KEYS = (
         reload=_now("the listener moves to the new address (unless systemd's socket), the token changes")),
     Key("notify", Items(notify.read, "{url, events, secret} items", non_empty=False), (),
         "where to send notifications (below)", reload=_now("the notifier's endpoints")),
-    Key("notify_interval", Float(lo=1, hi=86400), 30.0,
+    Key("notify_interval", Float(lo=1, hi=86400, seconds=True), 30.0,
         "seconds: at most one notification message per endpoint per interval (a burst of failures is one message)",
         reload=_now("the notifier's batches")),
     Key("cluster", Nested(cluster.read), Cluster(), "render on several machines (below, and "

@@ -3,7 +3,6 @@ bytes), look-alikes (a resized, recompressed or turned copy), and how long the i
 remembers. Read with the folder's other keys (sections/folder.py)."""
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,9 +10,8 @@ from typing import Any
 from hotfolder.config.choices import DuplicateScope, OnDuplicate, Similar
 from hotfolder.config.keys import Key
 from hotfolder.config.reader import Reader, kind
-from hotfolder.config.values import Choice, Int, Path_
+from hotfolder.config.values import Choice, Int, Path_, number_in, seconds_in, time_meant
 
-UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 DAY = 86400
 
 
@@ -29,13 +27,18 @@ class Duration:
             return default
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             r.fail(name, f"must be a length of time such as 365d, 12w or 36h, not {kind(value)}")
-        if isinstance(value, (int, float)):
-            seconds = float(value)
+        bare = number_in(value)
+        if isinstance(bare, (int, float)):
+            seconds = float(bare)
+            if seconds < DAY:  # `duplicate_window: 30` forgot every original after 30 seconds: meant as days?
+                r.fail(name, f"{bare:g} has no unit (a bare number is seconds): write {bare:g}d for {bare:g} days, "
+                             f"or {bare:g}s if seconds are meant")
         else:
-            found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*", value.lower())
-            if found is None:
-                r.fail(name, f"{value!r} is not a length of time; write e.g. 365d, 12w, 36h, 90m or 30s")
-            seconds = float(found.group(1)) * UNITS[found.group(2) or "s"]
+            taken = seconds_in(str(value))
+            if taken is None:
+                r.fail(name, f"{value!r} is not a length of time; write e.g. 365d, 12w, 36h, 90m or 30s"
+                             f"{time_meant(value, 'd')}")
+            seconds = taken
         if seconds < self.lo:
             r.fail(name, f"must be at least {self.lo:g} s, not {seconds:g} s")
         return seconds
@@ -77,6 +80,7 @@ KEYS = (
         "bits of the 64-bit perceptual hash in which a look-alike may differ (measured: copies are within 4, "
         "different photos 8 or more apart; distances are even)"),
     Key("duplicate_window", Duration(), 365.0 * DAY,
-        "originals older than this are forgotten by the index (`365d`, `12w`, `36h`): no copy is matched with "
+        "originals older than this are forgotten by the index (`365d`, `12w`, `36h`, `30 days`; a bare number "
+        "is seconds, refused under a day: `30` says to write `30d`): no copy is matched with "
         "them, and a new drop under the name of one gets outputs of its own (`~2`), never replacing that one's"),
 )

@@ -59,15 +59,15 @@ KEYS = (
     Key("watch", Choice(WatchMode), WatchMode.AUTO,
         "`inotify`, `poll`, or `auto`: polls on network file systems (NFS, SMB/CIFS, sshfs, 9p, …), read from "
         "the mount table"),
-    Key("quiet_period", Float(lo=0.0, hi=3600), 0.1,
+    Key("quiet_period", Float(lo=0.0, hi=3600, seconds=True), 0.1,
         "seconds a closed file must stay unchanged; raise it above the pauses of a writer that closes between "
         "chunks (FTP resume, `cat >>` loops, some NAS clients): [writers](#dropping-files)"),
-    Key("stalled_after", Float(lo=1.0, hi=86400), 60.0,
+    Key("stalled_after", Float(lo=1.0, hi=86400, seconds=True), 60.0,
         "seconds a writer may pause before its file is taken as it is: one held open without a change, an empty "
         "one (a placeholder its writer fills later; it fails as empty if it stays so), or one that turned out cut "
         "short (given back to the inbox to grow; it fails as truncated if it does not)"),
-    Key("rescan_interval", Float(lo=0.1, hi=86400), 30.0, "a full rescan of the inbox, the safety net for missed "
-                                                          "events"),
+    Key("rescan_interval", Float(lo=0.1, hi=86400, seconds=True), 30.0,
+        "a full rescan of the inbox, the safety net for missed events"),
     Key("output_mode", Mode(), 0o644, "file mode of the outputs (quote it)"),
     Key("output_group", Group(), None, "group of the outputs (name or gid; must exist)"),
     Key("animation", Choice(Animation, aliases={"first": "first-frame", "first_frame": "first-frame"}),
@@ -98,7 +98,7 @@ KEYS = (
         "a file none of whose renditions' `when:` holds: `archive` (archived, or deleted with `on_success: "
         "delete`, with a `file_unmatched` log line and a count: not a failure), or `fail` (to `failed/`, "
         "saying which condition excluded each rendition)"),
-    Key("sidecar_wait", Float(lo=0.0, hi=3600), 5.0,
+    Key("sidecar_wait", Float(lo=0.0, hi=3600, seconds=True), 5.0,
         "seconds an XMP sidecar (`IMG_0001.xmp`, `IMG_0001.CR3.xmp`) waits in the inbox for its image, and an "
         "image for the sidecar being written beside it; a sidecar whose image never comes is archived, with a "
         "note in the log"),

@@ -95,7 +95,7 @@ KEYS = (
         "rebinding, below)."),
     Key("max_connections", Int(lo=1, hi=10_000), 64,
         "connections held at once; beyond, an idle one is closed for the new one"),
-    Key("request_timeout", Float(lo=1, hi=600), 10.0,
+    Key("request_timeout", Float(lo=1, hi=600, seconds=True), 10.0,
         "seconds a request may take to arrive whole (however slowly it drips: then 408; a body shorter than its "
         "Content-Length: 400), and an answer to be taken"),
 )

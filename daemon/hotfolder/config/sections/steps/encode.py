@@ -19,7 +19,7 @@ from hotfolder.config.choices import (
 from hotfolder.config.keys import Key, Step
 from hotfolder.config.model import AUTO_QUALITY, Rendition
 from hotfolder.config.reader import Reader, kind, recorded
-from hotfolder.config.values import Bool, ByteSize, Choice, Colour, Float, Int, Kind, suggestion
+from hotfolder.config.values import Bool, ByteSize, Choice, Colour, Float, Kind, number_in, suggestion
 from hotfolder.engine import formats
 
 # A format by another of its names, taken as it: an extension (`jpg`, `.tif`), its MIME type,
@@ -40,6 +40,8 @@ def format_unlike(name: str) -> str:
     if fmt.encoder is None:
         return f"; {name} is a format hotfolder reads but does not write"
     return f"; {name} is a format hotfolder writes but does not read" if fmt.decoder is None else ""
+
+
 DEFAULT_TARGET = Rendition.__dataclass_fields__["quality_target"].default
 
 
@@ -58,20 +60,25 @@ class Quality(Kind):
             return default
         if isinstance(value, str) and value.strip().lower() == AUTO_QUALITY:
             return AUTO_QUALITY
+        if isinstance(value, str) and (percent := re.fullmatch(r"\s*(\d{1,3})\s*%\s*", value)):
+            value = int(percent[1])  # `85%`: a quality is a percentage, as editors show it
+        value = number_in(value)  # `"85"`, `85.0`
         if isinstance(value, bool) or not isinstance(value, int):
             said = f"must be a whole number from 1 to 100, or auto, not {kind(value)}"
             r.fail(name, said + (f" (did you mean {meant}?)" if (meant := _meant(value)) else ""))
-        number = Int(lo=1, hi=100).read(r, name, default)
-        assert number is not None  # the value is there: read above
-        return number
+        if not 1 <= value <= 100:
+            r.fail(name, f"must be {'at least 1' if value < 1 else 'at most 100'}, not {value}")
+        return value
 
 
 def _meant(value: object) -> str | None:
-    """What a quality written otherwise was meant as: `'auto'` for a typo of it, `80` for "80%"."""
+    """What a quality written otherwise was meant as: `'auto'` for a typo of it, 85 for 0.85."""
+    if isinstance(value, float) and 0 < value < 1:  # 0.85: a quality of 0–1, as canvas.toDataURL takes it
+        return f"{round(value * 100)}"
+    if isinstance(value, float) and 1 <= value <= 100:  # 85.5: a whole number only
+        return f"{int(value)} or {int(value) + 1}" if value < 100 else None
     if not isinstance(value, str):
         return None
-    if (number := re.fullmatch(r"\s*(\d{1,3})\s*%\s*", value)) and 1 <= int(number[1]) <= 100:
-        return number[1]
     return repr(AUTO_QUALITY) if suggestion(value, [AUTO_QUALITY]) else None
 
 
@@ -87,9 +94,9 @@ KEYS = (
         "the same but for `format` and `name` (the manifest lists them by `name`). In any case, or by an "
         "extension or MIME type: `JPEG`, `jpg`, `.JPG`, `image/jpeg` are `jpeg`, `tif` is `tiff`"),
     Key("quality", Quality(), 85,
-        "1–100, for JPEG, WebP, AVIF and JPEG XL; or `auto`: per photo, the lowest quality whose SSIMULACRA2 "
-        "score reaches `quality_target`: the same look for every photo, at ~2× the encode time. Fewer bytes "
-        "than q85 where q85 looks better than the target (AVIF 0.6×, JPEG XL 0.8×); JPEG (jpegli) and WebP "
+        "1–100 (`85%` too), for JPEG, WebP, AVIF and JPEG XL; or `auto`: per photo, the lowest quality whose "
+        "SSIMULACRA2 score reaches `quality_target`: the same look for every photo, at ~2× the encode time. "
+        "Fewer bytes than q85 where q85 looks better than the target (AVIF 0.6×, JPEG XL 0.8×); JPEG (jpegli) and WebP "
         "at q85 score about 80 and 77 already, so `auto` makes them about as large, or larger for detailed "
         "photos (see \"Quality: auto\")"),
     Key("quality_target", Float(lo=50, hi=95), DEFAULT_TARGET,
@@ -97,8 +104,9 @@ KEYS = (
         "lossless, 85 excellent, 80 very high (the default: no difference seen side by side at 1:1), 70 high "
         "(artefacts seen up close, not annoying), 50 medium (see \"Quality: auto\")"),
     Key("max_bytes", ByteSize(), None,
-        "the output never exceeds this size: `500KB`, `1.5MB`, `512KiB`, or a number of bytes (KB = 1000 bytes, "
-        "KiB = 1024). The quality is the highest, at most `quality` (or the one `quality: auto` found), whose "
+        "the output never exceeds this size: `500KB`, `1.5MB`, `512KiB`, `500 kilobytes`, or a number of "
+        "bytes (KB = 1000 bytes, KiB = 1024). "
+        "The quality is the highest, at most `quality` (or the one `quality: auto` found), whose "
         "file fits (a bisection: one encode when the file fits at `quality`, at most 7 more for 85); if even "
         "quality 30 is larger, the file goes to `failed/` naming the rendition, the limit and the smallest size "
         f"reached. Needs `format` {_names(QUALITY_FORMATS)}. JPEG written by libjpeg-turbo: the search uses "

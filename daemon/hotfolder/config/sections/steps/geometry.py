@@ -17,7 +17,8 @@ KEYS = (
         "`scale` (by `scale:` factor), `pad` (within the box, then centred on `background` to exactly the box's "
         "size: letterboxed), `none`"),
     Key("size", Size(), NO_SIZE,
-        "`1600x1200`, `1600` (a square box), or `[1600, null]` (width only); fit needs one side, fill and pad "
+        "`1600x1200` (`1600 x 1200px`, `{width: 1600, height: 1200}` too), `1600` (a square box), or `[1600, null]` "
+        "(width only; `{width: 1600}`); fit needs one side, fill and pad "
         "both. For fit, as photographers give it: `{long: 2048}` (the longer side, a portrait's height), "
         "`{short: 1080}` (the shorter side), `{megapixels: 2}` (about 2,000,000 pixels, the aspect kept)",
         fields=("width", "height", "long", "short", "megapixels")),

@@ -22,8 +22,9 @@ MAPPING_KEYS = (
     Key("image", Path_(), None, "an image file for the mark, e.g. `logo.png` (relative to the config)"),
     Key("position", Choice(Position, aliases=_POSITION_ALIASES), Position.BOTTOM_RIGHT,
         "`top-left`, `top`, `top-right`, `left`, `center`, `right`, `bottom-left`, `bottom`, `bottom-right`"),
-    Key("opacity", Float(lo=0.0, hi=1.0), 0.5, "0–1"),
-    Key("size", Float(lo=0.01, hi=1.0), 0.25, "the mark's width as a fraction of the side `size_of` names"),
+    Key("opacity", Float(lo=0.0, hi=1.0, fraction=True), 0.5, "0–1, or a percentage: `60%`"),
+    Key("size", Float(lo=0.01, hi=1.0, fraction=True), 0.25,
+        "the mark's width as a fraction of the side `size_of` names"),
     Key("size_of", Choice(SizeOf), SizeOf.SHORTER,
         "`shorter`: the same mark on a portrait and a landscape; `width`: the sizing before this version, a "
         "third smaller on a 3:2 portrait; `height`; `longer`: a panorama's mark in proportion to its length"),
@@ -31,7 +32,7 @@ MAPPING_KEYS = (
         "pixels: the mark is never narrower than this (never wider than the image either), so a panorama's "
         "or a small image's mark stays readable: 120 px sets the example's `© Example Studio` in 15 px type, "
         "capitals 10 px tall (at 80 px, 8 px: hard to read). 0: no minimum"),
-    Key("margin", Float(lo=0.0, hi=0.45), 0.02, "fraction of the shorter side"),
+    Key("margin", Float(lo=0.0, hi=0.45, fraction=True), 0.02, "fraction of the shorter side"),
 )
 
 
