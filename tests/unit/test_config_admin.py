@@ -220,3 +220,74 @@ def test_a_watermark_fraction_as_a_percentage(tmp_path, written, meant):
 def test_a_watermark_fraction_written_as_a_percentage_number_says_what_to_write(tmp_path):
     err = error_of(tmp_path, BASE.replace("format: jpeg", "format: jpeg\n        watermark: {text: hi, opacity: 60}"))
     assert err.reason == 'must be at most 1, not 60: a fraction; write 0.6 or "60%" for 60 %', err.reason
+
+
+# --- what a paste from a word processor or a web page leaves -----------------------------
+
+@pytest.mark.parametrize("old, new, key, said", [
+    # each was accepted without a word: outputs named “IMG_1_web.jpg”, a mark in quotes, a subfolder matching none
+    ("format: jpeg", 'format: jpeg\n        filename: “{stem}_{rendition}.{ext}”',
+     "folders[shop].renditions[web].filename",
+     """'“{stem}_{rendition}.{ext}”' is in typographic quotes (“), as a word processor writes them, which YAML takes """
+     """as part of the text: write straight quotes, "{stem}_{rendition}.{ext}", or, if the curly quotes belong in """
+     """the text, '“{stem}_{rendition}.{ext}”'"""),
+    ("format: jpeg", "format: jpeg\n        watermark:\n          text: “© Studio”",
+     "folders[shop].renditions[web].watermark.text", 'write straight quotes, "© Studio"'),
+    ("format: jpeg", "format: jpeg\n        when: {subfolder: [‘clients/*’]}",
+     "folders[shop].renditions[web].when.subfolder[0]", 'write straight quotes, "clients/*"'),
+    ("format: jpeg", "format: “jpeg”", "folders[shop].renditions[web].format", 'write straight quotes, "jpeg"'),
+])
+def test_typographic_quotes_are_refused_with_the_straight_ones_to_write(tmp_path, old, new, key, said):
+    err = error_of(tmp_path, BASE.replace(old, new))
+    assert [p.key for p in err.problems] == [key], err.lines()  # one problem: not also "not one of" for “jpeg”
+    assert said in err.reason, err.reason
+    assert err.problems[0].line is not None
+
+
+def test_curly_quotes_inside_straight_ones_are_the_text(tmp_path):
+    text = BASE.replace("format: jpeg", "format: jpeg\n        watermark: {text: '“Studio”'}")
+    assert web(tmp_path, text).watermark.text == "“Studio”"
+
+
+def test_a_secret_in_typographic_quotes_is_not_quoted(tmp_path):
+    secret = "Zq8xT4mP2vL9wK3n"
+    err = error_of(tmp_path, f"http:\n  token: “{secret}”\n" + textwrap.dedent(BASE))
+    assert secret not in str(err) and [p.key for p in err.problems] == ["http.token"], err.lines()
+    assert "typographic quotes" in err.reason, err.reason
+
+
+@pytest.mark.parametrize("old, new, key, said", [
+    ("    inbox: in\n", "    inbox: in\u00a0\n", "folders[shop].inbox",
+     "'in\\xa0' ends with a non-breaking space (U+00A0), pasted from a web page or a word processor: delete it"),
+    ("format: jpeg", "format: jpeg\u200b", "folders[shop].renditions[web].format", "ends with a zero-width space"),
+])
+def test_an_odd_space_at_a_values_edge_is_named(tmp_path, old, new, key, said):
+    err = error_of(tmp_path, BASE.replace(old, new))
+    assert [p.key for p in err.problems] == [key], err.lines()
+    assert said in err.reason, err.reason
+
+
+@pytest.mark.parametrize("old, new, where", [
+    ("    output: out\n", "\u00a0   output: out\n", "line 5, column 1 holds a non-breaking space (U+00A0)"),
+    ("    output: out\n", "    output:\u00a0out\n", "line 5, column 12 holds a non-breaking space (U+00A0)"),
+])
+def test_a_yaml_error_from_a_non_breaking_space_says_where_it_is(tmp_path, old, new, where):
+    err = error_of(tmp_path, BASE.replace(old, new))
+    assert "not valid YAML" in err.reason and where in err.reason, err.reason
+    assert "retype it as a plain space" in err.reason, err.reason
+
+
+@pytest.mark.parametrize("encoded", [
+    "\ufeff" + textwrap.dedent(BASE),  # Notepad's UTF-8 BOM
+    textwrap.dedent(BASE).replace("\n", "\r\n"),  # Windows line ends
+    textwrap.dedent(BASE).replace("\n", "\r"),  # old Mac line ends
+])
+def test_a_bom_and_windows_line_ends_are_read(tmp_path, encoded):
+    path = tmp_path / "hotfolder.yaml"
+    path.write_bytes(encoded.encode("utf-8"))
+    assert load(path).folders[0].renditions[0].name == "web"
+
+
+def test_typographic_quotes_on_a_lists_second_item_name_it(tmp_path):
+    err = error_of(tmp_path, BASE.replace("format: jpeg", "format: jpeg\n        when: {subfolder: [a, “b”]}"))
+    assert [p.key for p in err.problems] == ["folders[shop].renditions[web].when.subfolder[1]"], err.lines()

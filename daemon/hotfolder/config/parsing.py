@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from hotfolder import preflight, redact
-from hotfolder.config import problems
+from hotfolder.config import pasted, problems
 from hotfolder.config.model import Config, ConfigError
 from hotfolder.config.problems import Problem, Problems
 from hotfolder.config.reader import EVERY_PART, Context
@@ -107,6 +107,8 @@ def check_text(text: str, source: str = "<config>", base: Path | None = None, *,
         if config is not None:  # what could be built; problems of keys already said are not said again
             for key, reason in preflight.problems(config):
                 found.add(key, reason)
+        for line, column, key, reason in pasted.problems(text, SECRET_KEYS):
+            found.replace_at(line, column, key, reason)
     finally:
         problems.CURRENT.reset(token)
     if found:
@@ -189,6 +191,7 @@ def _yaml(text: str, source: str) -> dict:
                        "line up, and a list item's keys sit two spaces in from its `- `")
         if "'\\t'" in reason:
             reason += "; YAML indents with spaces, not tabs"
+        reason += pasted.near(text, started or (line or 0) - 3, line or 0)  # a non-breaking space pasted in
         if getattr(exc, "context", None) == "while scanning an alias":  # `pass_through: [*.mov]`
             reason += "; a value that starts with * is read as a YAML alias: quote it, e.g. '*.mov'"
         if line and (key := _key_on_line(text, line, _UNQUOTED_TEMPLATE)):  # `filename: {stem}_{rendition}.{ext}`

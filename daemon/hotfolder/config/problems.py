@@ -247,6 +247,17 @@ class Problems:
         named, mark = self._places[prefix]
         return named + key[len(prefix):], mark
 
+    def replace_at(self, line: int, column: int, key: str, reason: str) -> None:
+        """`reason` is the problem of what is written at `line`: it replaces the problems
+        found there (`format: “jpeg”` is not also "not one of: jpeg, …"), and is said of the
+        key path registered at that line (`key` when none is)."""
+        on_line = [(named, position(mark)[1]) for named, mark in self._places.values()
+                   if mark is not None and position(mark)[0] == line and named]
+        named = next((named for named, at in on_line if at == column),  # a list's item, where it starts
+                     max((named for named, _ in on_line), key=len, default=key))  # else the innermost key there
+        self.found = [p for p in self.found if p.line != line]
+        self.found.append(Problem(self.source, named, reason, line, column))
+
     def in_order(self, found: list[Problem] | None = None) -> list[Problem]:
         """In the order of the file (problems without a line last)."""
         return sorted(self.found if found is None else found,

@@ -1,0 +1,66 @@
+"""What a paste from a word processor, a web page or an email leaves in the YAML and YAML
+reads without a word: typographic quotes (“…” ‘…’) around a value, which YAML takes as
+part of the text (`filename: “{stem}.{ext}”` named every output `“IMG_1_web.jpg”`, a
+`subfolder: ‘clients/*’` matched no folder), and a non-breaking or zero-width space at a
+value's edge (`inbox: photos/inbox\u00a0` is a folder of another name). Each is found on
+the YAML's plain (unquoted) scalars, keys too, and refused with the text to write; and a
+YAML error near such a space says which line and column hold it.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import yaml
+
+OPENING = "“”‘’„‚«»"  # what word processors put for " and ' (and the quotes of other languages)
+# Spaces a paste brings that YAML does not take as a space: no-break, figure, narrow no-break,
+# zero-width, ideographic, the BOM out of place.
+ODD_SPACES = {"\u00a0": "a non-breaking space (U+00A0)", "\u2007": "a figure space (U+2007)",
+              "\u202f": "a narrow non-breaking space (U+202F)", "\u200b": "a zero-width space (U+200B)",
+              "\u3000": "an ideographic space (U+3000)", "\ufeff": "a zero-width no-break space (U+FEFF)",
+              "\u2009": "a thin space (U+2009)"}
+_KEY = re.compile(r"^\s*(?:-\s+)?([^\s:#'\"][^:#]*?)\s*:(?:\s|$)")
+
+
+def problems(text: str, secret_keys: frozenset[str] = frozenset()) -> Iterator[tuple[int, int, str, str]]:
+    """(line, column, key, reason) of each typographic quote or odd space at the edge of an
+    unquoted value or key; `text` has parsed as YAML. A value of `secret_keys` is not quoted."""
+    lines = text.splitlines()
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if not isinstance(event, yaml.ScalarEvent) or event.style is not None or not event.value:
+            continue
+        value, mark = event.value, event.start_mark
+        if mark is None:
+            continue
+        line = lines[mark.line] if mark.line < len(lines) else ""
+        found = _KEY.match(line)
+        key = found.group(1).strip() if found else ""
+        secret = key in secret_keys
+        shown = "…" if secret else value
+        if value[0] in OPENING or value[-1] in OPENING:
+            inner = value.strip(OPENING)
+            said = "…" if secret else inner.replace("\\", "\\\\").replace('"', '\\"')
+            yield (mark.line + 1, mark.column + 1, key,
+                   f"{shown!r} is in typographic quotes ({value[0] if value[0] in OPENING else value[-1]}), as a word "
+                   f"processor writes them, which YAML takes as part of the text: write straight quotes, "
+                   f"\"{said}\"" + ("" if secret else f", or, if the curly quotes belong in the text, '{value}'"))
+            continue
+        for at in (0, len(value) - 1):
+            if value[at] in ODD_SPACES:
+                yield (mark.line + 1, mark.column + 1, key,
+                       f"{shown!r} {'starts' if at == 0 else 'ends'} with {ODD_SPACES[value[at]]}, pasted from a web "
+                       "page or a word processor: delete it (or retype it as a plain space)")
+                break
+
+
+def near(text: str, first: int, last: int) -> str:
+    """`; line 10, column 1 holds a non-breaking space …` for the odd spaces on lines
+    `first`..`last` (1-based), which a YAML error there may stem from; "" when none."""
+    lines = text.splitlines()
+    for number in range(max(first, 1), min(last, len(lines)) + 1):
+        for column, char in enumerate(lines[number - 1], 1):
+            if char in ODD_SPACES and (number, column, char) != (1, 1, "\ufeff"):  # a BOM is fine where it belongs
+                return (f"; line {number}, column {column} holds {ODD_SPACES[char]} (pasted from a web page or a word "
+                        "processor), which YAML does not read as a space: retype it as a plain space")
+    return ""
