@@ -3,14 +3,21 @@ email, a word processor): what a person obviously meant is taken; what may be me
 ways is refused with the exact text to write, the file, the line and the key."""
 from __future__ import annotations
 
+import grp
 import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from hotfolder.config import load
+from hotfolder.config import check, load
 from hotfolder.config.model import ConfigError
+from tests.harness import REPO
 
 BASE = """
 folders:
@@ -291,3 +298,93 @@ def test_a_bom_and_windows_line_ends_are_read(tmp_path, encoded):
 def test_typographic_quotes_on_a_lists_second_item_name_it(tmp_path):
     err = error_of(tmp_path, BASE.replace("format: jpeg", "format: jpeg\n        when: {subfolder: [a, “b”]}"))
     assert [p.key for p in err.problems] == ["folders[shop].renditions[web].when.subfolder[1]"], err.lines()
+
+
+# --- paths as an admin copies them ----------------------------------------------------------
+
+@pytest.mark.parametrize("written, said", [
+    # each was taken as a relative path: a folder of that odd name was made beside the config, and OK said
+    ("C:\\Photos\\inbox", "'C:\\Photos\\inbox' is a Windows path: name the folder as this machine sees it, with /"),
+    ("\\\\nas\\photos", "'\\\\nas\\photos' is a Windows path"),
+    ("photos\\inbox", "'photos\\inbox' holds a backslash: folders are separated by / here (write 'photos/inbox')"),
+    ("smb://nas/photos", "'smb://nas/photos' is a URL (smb://), not a folder: mount the share on this machine and "
+                         "name the folder it is mounted on"),
+    ("~nosuchuser42/inbox", "'~nosuchuser42/inbox': there is no user 'nosuchuser42' on this machine for "
+                            "~nosuchuser42 to be the home of; write the folder out in full"),
+])
+def test_a_path_that_is_no_folder_here_says_what_to_write(tmp_path, written, said):
+    err = error_of(tmp_path, BASE.replace("    inbox: in\n", f"    inbox: '{written}'\n"))
+    assert [p.key for p in err.problems] == ["folders[shop].inbox"], err.lines()
+    assert said in err.reason, err.reason
+    assert not list(tmp_path.glob("*in*")), "no folder of the odd name is made"
+
+
+def test_a_leading_tilde_is_the_home_and_a_relative_path_the_config_files_folder(tmp_path):
+    cfg = load(write(tmp_path, BASE.replace("    inbox: in\n", "    inbox: ~/hf-admin-test/in\n")))
+    assert cfg.folders[0].inbox == Path.home() / "hf-admin-test" / "in"
+    assert cfg.folders[0].output == tmp_path / "out"
+
+
+def test_an_inbox_inside_another_folders_output_is_said_as_a_chain(tmp_path):
+    # Allowed (a chain: the second folder renders what the first writes), but check-config said
+    # only OK, where an admin had put it there by mistake.
+    text = BASE + """\
+  - name: other
+    inbox: out/drop
+    processing: other/processing
+    output: other/out
+    archive: other/arch
+    failed: other/bad
+    renditions:
+      - name: small
+        size: 100
+"""
+    warnings = check(write(tmp_path, text)).warnings
+    assert [w.key for w in warnings] == ["folders[other].inbox"], warnings
+    assert warnings[0].line == 13, warnings
+    assert (f"{tmp_path}/out/drop lies inside folders[shop].output ({tmp_path}/out): folder 'other' renders what "
+            "folder 'shop' writes to its output (a chain") in warnings[0].reason, warnings[0].reason
+    assert "if that is not meant, give inbox a folder of its own" in warnings[0].reason
+
+
+def test_a_problem_with_a_relative_path_says_relative_to_what(tmp_path):
+    text = BASE.replace("format: jpeg", "format: jpeg\n        watermark: {image: logo.png}")
+    err = error_of(tmp_path, text)
+    assert err.reason == (f"file {tmp_path}/logo.png does not exist ('logo.png' is relative to the config file's "
+                          f"folder, {tmp_path})"), err.reason
+
+
+def test_check_config_says_where_each_folder_is(tmp_path, capsys):
+    from hotfolder.cli import commands
+
+    path = write(tmp_path, BASE)
+    assert commands.main(["check-config", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"  relative paths are relative to the config file's folder, {tmp_path}\n" in out, out
+    assert f"  shop: inbox {tmp_path}/in, output {tmp_path}/out\n" in out, out
+
+
+def _as_nobody(path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+                           "hotfolder", "check-config", "--config", str(path)], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(REPO / "daemon")}, cwd="/")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="reads the file as another user")
+def test_a_config_the_daemons_user_may_not_read_says_who_and_what_to_change():
+    # was "cannot read the config file: Permission denied": which user, and what to change?
+    with tempfile.TemporaryDirectory(dir="/tmp") as name:
+        folder = Path(name)
+        folder.chmod(0o755)
+        path = write(folder, BASE)
+        path.chmod(0o600)
+        said = _as_nobody(path)
+        assert said.returncode == 1 and "Traceback" not in said.stderr, said
+        assert (f"cannot read the config file: Permission denied to user {pwd.getpwuid(65534).pw_name} (uid "
+                f"65534), which may not read it (owner root, group root, mode 0600): let its group read it, e.g. "
+                f"chgrp {grp.getgrgid(65534).gr_name} {path}; chmod g+r {path}") in said.stderr, said.stderr
+        folder.chmod(0o700)
+        path.chmod(0o644)
+        said = _as_nobody(path)
+        assert (f"Permission denied to user {pwd.getpwuid(65534).pw_name} (uid 65534), which may not enter "
+                f"{folder}: let it (chmod o+x {folder}, or g+x for its group)") in said.stderr, said.stderr

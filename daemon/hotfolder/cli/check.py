@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from hotfolder import config
 from hotfolder.errors import ExitCode
+from hotfolder.shown import printable
 from hotfolder.spool import shares
 
 
@@ -28,6 +29,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     by = (f"cluster {c.cluster_id}: its nodes render (`hotfolder worker`, {each}), not `workers`" if c.enabled
           else f"{cfg.workers} workers")
     print(f"{args.config}: OK — {len(cfg.folders)} folder(s): {names}; {by}")
+    # Where each folder is, as resolved: a relative path is the config file's folder's, which an
+    # admin who ran this from elsewhere did not expect (an admin's afternoon)
+    print(f"  relative paths are relative to the config file's folder, {printable(str(cfg.source.parent))}")
+    for f in cfg.folders:
+        print(f"  {printable(f.name)}: inbox {printable(str(f.inbox))}, output {printable(str(f.output))}")
     return ExitCode.OK
 
 

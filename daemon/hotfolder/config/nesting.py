@@ -62,8 +62,23 @@ class Chain:
 def problems(folders) -> list[tuple[str, str]]:
     """Every refused overlap and every cycle of chains; `folders` may hold None (a
     folder whose own problems are reported already)."""
-    places = _places(folders)
     found, chains = [], []
+    for inner, outer, chain in _overlaps(folders):
+        if chain is not None:
+            chains.append(chain)
+        else:
+            found.append((inner.key_path, _refused(inner, outer) + (_defaulted(inner, folders)
+                                                                      or _defaulted(outer, folders))))
+    found = _implied_dropped(found, folders)
+    found += [(c.source.key_path, _self_feeding(c)) for c in chains if c.source.index == c.inbox.index]
+    found += [_cycle_problem(cycle) for cycle in _cycles([c for c in chains if c.source.index != c.inbox.index])]
+    return found
+
+
+def _overlaps(folders):
+    """(inner, outer, its chain or None) of each two places that overlap and may not be
+    shared (an output shared by folders is not one)."""
+    places = _places(folders)
     for i, a in enumerate(places):
         for b in places[i + 1:]:
             relation = _relation(a.path, b.path)
@@ -72,18 +87,23 @@ def problems(folders) -> list[tuple[str, str]]:
             inner, outer = (b, a) if relation == "holds" else (a, b)
             if relation == "same":
                 inner, outer = b, a  # the later one is reported, as for a name used twice
-            if _unseen_in_inbox(inner.path, outer):
-                continue
-            chain = _chain(inner, outer)
-            if chain is not None:
-                chains.append(chain)
-            else:
-                found.append((inner.key_path, _refused(inner, outer) + (_defaulted(inner, folders)
-                                                                          or _defaulted(outer, folders))))
-    found = _implied_dropped(found, folders)
-    found += [(c.source.key_path, _self_feeding(c)) for c in chains if c.source.index == c.inbox.index]
-    found += [_cycle_problem(cycle) for cycle in _cycles([c for c in chains if c.source.index != c.inbox.index])]
-    return found
+            if not _unseen_in_inbox(inner.path, outer):
+                yield inner, outer, _chain(inner, outer)
+
+
+def chains(folders) -> list[tuple[str, str]]:
+    """(the inbox's key path, what to say) of each chain between two folders: allowed, and
+    said as a warning, as an inbox put inside another folder's output by mistake is one
+    too (an admin's afternoon: check-config said only OK)."""
+    said = []
+    for inner, outer, chain in _overlaps(folders):
+        if chain is None or chain.source.index == chain.inbox.index:
+            continue  # a refusal, or a folder feeding itself (refused)
+        said.append((chain.inbox.key_path,
+                     f"{_where(inner, outer)}: folder {chain.inbox.folder!r} renders what folder "
+                     f"{chain.source.folder!r} writes to its {chain.source.key} (a chain: README, The folders); if "
+                     f"that is not meant, give inbox a folder of its own"))
+    return said
 
 
 def _defaulted(place: Place, folders) -> str:

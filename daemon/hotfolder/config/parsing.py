@@ -10,8 +10,11 @@ shell without the status page's token can still requeue files.
 """
 from __future__ import annotations
 
+import grp
 import os
+import pwd
 import re
+import shlex
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +59,9 @@ def check(path: str | os.PathLike, *, serving: frozenset[str] = frozenset()) -> 
     p = Path(path)
     try:
         text = read_file(p).decode("utf-8")
+    except PermissionError as exc:  # the service's user, not the admin who wrote it as root
+        raise ConfigError(str(p), "", f"cannot read the config file: {exc.strerror or exc} to {_user()}, "
+                          f"{_who_may_read(p)}") from None
     except OSError as exc:
         raise ConfigError(str(p), "", f"cannot read the config file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:  # a reload's too: a traceback there stopped the daemon
@@ -65,6 +71,35 @@ def check(path: str | os.PathLike, *, serving: frozenset[str] = frozenset()) -> 
         raise ConfigError.of([Problem(str(p), "", reason, before.count(b"\n") + 1,
                                       exc.start - (before.rfind(b"\n") + 1) + 1)]) from None
     return check_text(text, str(p), p.resolve().parent, serving=serving)
+
+
+def _user() -> str:
+    """`user hotfolder (uid 998)`: who this process reads as."""
+    uid = os.geteuid()
+    try:
+        return f"user {pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _who_may_read(p: Path) -> str:
+    """Who may read the file (or, when a folder on its way may not be entered, that folder),
+    and what to change."""
+    for folder in reversed(p.absolute().parents):
+        if not os.access(folder, os.X_OK):
+            return f"which may not enter {folder}: let it (chmod o+x {shlex.quote(str(folder))}, or g+x for its group)"
+    try:
+        st = p.stat()
+        owner = pwd.getpwuid(st.st_uid).pw_name
+        group = grp.getgrgid(st.st_gid).gr_name
+    except (OSError, KeyError):
+        return "which may not read it: make it readable to that user"
+    try:
+        mine = grp.getgrgid(os.getegid()).gr_name
+    except KeyError:
+        mine = str(os.getegid())
+    return (f"which may not read it (owner {owner}, group {group}, mode {stat.S_IMODE(st.st_mode):04o}): let its "
+            f"group read it, e.g. chgrp {shlex.quote(mine)} {shlex.quote(str(p))}; chmod g+r {shlex.quote(str(p))}")
 
 
 MAX_BYTES = 4 * 1024 * 1024  # the example config is 6 KB; 100,000 values (MAX_VALUES) written out, ~3 MB
@@ -109,6 +144,7 @@ def check_text(text: str, source: str = "<config>", base: Path | None = None, *,
                 found.add(key, reason)
         for line, column, key, reason in pasted.problems(text, SECRET_KEYS):
             found.replace_at(line, column, key, reason)
+        found.said_relative(str(base or Path.cwd()))
     finally:
         problems.CURRENT.reset(token)
     if found:

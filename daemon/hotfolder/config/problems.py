@@ -202,6 +202,7 @@ class Problems:
         self._places: dict[str, tuple[str, Any]] = {"": ("", None)}  # key path -> (named path, mark)
         self._raw: dict[str, str] = {}  # named path -> the path (with indexes) it was first given to
         self._aliases: dict[str, str] = {}  # another name of a mapping's path -> its path
+        self.relative: dict[str, tuple[str, str]] = {}  # key path -> (a relative path as written, what it is)
 
     def __len__(self) -> int:
         return len(self.found)
@@ -257,6 +258,16 @@ class Problems:
                      max((named for named, _ in on_line), key=len, default=key))  # else the innermost key there
         self.found = [p for p in self.found if p.line != line]
         self.found.append(Problem(self.source, named, reason, line, column))
+
+    def said_relative(self, base: str) -> None:
+        """A problem that names the folder a relative path resolved to says what it was
+        written as, and relative to what (`logo.png` is /etc/hotfolder/logo.png: an admin
+        who ran check-config from their studio folder looked there)."""
+        for i, p in enumerate(self.found):
+            written, resolved = self.relative.get(p.key, ("", ""))
+            if written and resolved in p.reason:
+                note = f" ({written!r} is relative to the config file's folder, {base})"
+                self.found[i] = Problem(p.source, p.key, p.reason + note, p.line, p.column)
 
     def in_order(self, found: list[Problem] | None = None) -> list[Problem]:
         """In the order of the file (problems without a line last)."""

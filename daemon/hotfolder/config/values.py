@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from hotfolder.config import problems
 from hotfolder.config.model import BYTE_UNITS, MIN_MAX_BYTES
 from hotfolder.config.reader import Reader, kind
 from hotfolder.shown import printable
@@ -371,12 +372,36 @@ def resolve(r: Reader, name: str, value: str, folder: bool = False) -> Path:
         r.fail(name, f"{value!r}: {var.group(0)} is not taken from the environment in a path; "
                      + (f"write {'~' + value[var.end():]!r} (a leading ~ is your home)" if home
                         else "write the folder out in full"))
+    _not_a_local_path(r, name, value)
     p = Path(os.path.expanduser(value))
-    p = p if p.is_absolute() else r.ctx.base / p
+    if value.startswith("~") and not p.is_absolute():  # `~bob/in`: no user bob, and a folder named `~bob` was made
+        user = value[1:].split("/", 1)[0]
+        r.fail(name, f"{value!r}: there is no user {user!r} on this machine for ~{user} to be the home of; write "
+                     "the folder out in full")
+    relative = not p.is_absolute()
+    p = r.ctx.base / p if relative else p
     if folder and p.name not in ("", ".", "..") and os.path.islink(p):
         r.fail(name, f"{p} is a symbolic link (to {os.readlink(p)}): name the real folder "
                      f"({p.resolve()}); the daemon never reaches its folders through a link")
+    if relative and (found := problems.CURRENT.get()) is not None:
+        found.relative[r.key(name)] = (value, str(p.resolve()))
     return p.resolve()
+
+
+def _not_a_local_path(r: Reader, name: str, value: str) -> None:
+    """A Windows path or a share's URL, copied from where the admin sees the folder: read as
+    a relative path, each made a folder of that odd name beside the config (`C:\\Photos\\in`,
+    `smb:/nas/photos`) and said OK."""
+    said = value.strip()
+    if m := re.match(r"([A-Za-z]+)://", said):
+        r.fail(name, f"{value!r} is a URL ({m[1]}://), not a folder: mount the share on this machine and name the "
+                     "folder it is mounted on (e.g. /mnt/photos/inbox)")
+    if re.match(r"[A-Za-z]:[\\/]", said) or said.startswith("\\\\"):
+        r.fail(name, f"'{said}' is a Windows path: name the folder as this machine sees it, with / (e.g. "
+                     "/srv/photos/inbox, or /mnt/photos/inbox where the share is mounted)")
+    if "\\" in said:
+        r.fail(name, f"'{said}' holds a backslash: folders are separated by / here (write "
+                     f"{said.replace(chr(92), '/')!r})")
 
 
 SizeValue = tuple[int | None, int | None, int | None, int | None, float | None]  # width, height, long, short, MP

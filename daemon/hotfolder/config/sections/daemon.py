@@ -121,6 +121,8 @@ def _check_across_folders(r: Reader, folders: tuple[Folder | None, ...]) -> None
     for key, reason in nesting.problems(folders):  # folders inside folders, and cycles of chains
         with recorded():
             r.fail(key, reason)
+    for key, reason in nesting.chains(folders):
+        r.warn(key, reason)
 
 
 def _check_shared_root(r: Reader, config: Cluster, folders: tuple[Folder, ...]) -> None:
