@@ -388,3 +388,57 @@ def test_a_config_the_daemons_user_may_not_read_says_who_and_what_to_change():
         said = _as_nobody(path)
         assert (f"Permission denied to user {pwd.getpwuid(65534).pw_name} (uid 65534), which may not enter "
                 f"{folder}: let it (chmod o+x {folder}, or g+x for its group)") in said.stderr, said.stderr
+
+
+# --- a key at the wrong level, a list item without its `- `, what is not YAML ----------------
+
+@pytest.mark.parametrize("old, new, key, said", [
+    ("folders:", "quiet_period: 2\nfolders:", "quiet_period",
+     "not a key here: quiet_period is a folder's key, not a top-level one: set it on the folder it is for, in "
+     "`folders:`, beside its `inbox:`"),
+    ("folders:", "format: jpeg\nfolders:", "format",
+     "not a key here: format is a rendition's key, not a top-level one: set it in the `renditions:` entries it is "
+     "for"),
+    ("    failed: bad\n", "    failed: bad\n    workers: 2\n", "folders[shop].workers",
+     "not a key here: workers is a top-level key, not the folder's: write it at the start of a line, outside "
+     "`folders:`"),
+    ("format: jpeg", "format: jpeg\n        opacity: 0.5", "folders[shop].renditions[web].opacity",
+     "not a key here: opacity is a watermark's key: put it under the rendition's `watermark:`"),
+    ("format: jpeg", "format: jpeg\n        when: {orientation: portrait, size: 100}",
+     "folders[shop].renditions[web].when.size",
+     "not a key here: size is a rendition's key, not a condition: put it beside `when:`, not under it"),
+])
+def test_a_key_at_the_wrong_level_says_where_it_goes(tmp_path, old, new, key, said):
+    err = error_of(tmp_path, BASE.replace(old, new, 1))
+    assert [p.key for p in err.problems] == [key], err.lines()
+    assert err.reason == said, err.reason
+
+
+def test_a_list_whose_first_item_lost_its_dash_says_to_write_it(tmp_path):
+    text = BASE.replace("      - name: web\n        size: 1600x1200\n        format: jpeg\n",
+                        "        name: web\n        size: 1600x1200\n")
+    err = error_of(tmp_path, text)
+    assert [p.key for p in err.problems] == ["folders[shop].renditions"], err.lines()
+    assert err.reason == ("must be a list of renditions, each item starting with `- `, not a mapping: write "
+                          "`- name: …` for its first key (the item's other keys line up under `name`)"), err.reason
+
+
+@pytest.mark.parametrize("written, meant", [('"yes"', True), ('"TRUE"', True), ("'no'", False), ("Yes", True)])
+def test_a_yes_or_no_in_quotes_is_taken(tmp_path, written, meant):
+    assert web(tmp_path, BASE.replace("format: jpeg", f"format: jpeg\n        upscale: {written}")).upscale is meant
+
+
+@pytest.mark.parametrize("text, said", [
+    ("```yaml\n" + textwrap.dedent(BASE) + "```\n",
+     "; line 1 is a Markdown fence (```), copied with the config from a page: delete the fence lines"),
+    (textwrap.dedent(BASE).replace("  - name: shop", "  * name: shop"),
+     "; line 3 starts a list item with *: YAML's items start with `- `"),
+    (textwrap.dedent(BASE).replace("    output: out", "    output:out"),
+     "; line 5 has no space after its key's colon: write `output: out`"),
+    (textwrap.dedent(BASE).replace("    output: out", "    output = out"),
+     "; line 5 is written `key = value`: YAML writes `output: out`"),
+])
+def test_what_is_written_as_something_else_than_yaml_says_what(tmp_path, text, said):
+    err = error_of(tmp_path, text)
+    assert err.reason.startswith("not valid YAML") and said in err.reason, err.reason
+    assert "alias" not in err.reason, err.reason  # `* name` was "a value that starts with * is … an alias"

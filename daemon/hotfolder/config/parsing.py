@@ -228,7 +228,9 @@ def _yaml(text: str, source: str) -> dict:
         if "'\\t'" in reason:
             reason += "; YAML indents with spaces, not tabs"
         reason += pasted.near(text, started or (line or 0) - 3, line or 0)  # a non-breaking space pasted in
-        if getattr(exc, "context", None) == "while scanning an alias":  # `pass_through: [*.mov]`
+        otherwise = _written_otherwise(text, started or line or 0, line or 0)
+        reason += otherwise
+        if getattr(exc, "context", None) == "while scanning an alias" and not otherwise:  # `pass_through: [*.mov]`
             reason += "; a value that starts with * is read as a YAML alias: quote it, e.g. '*.mov'"
         if line and (key := _key_on_line(text, line, _UNQUOTED_TEMPLATE)):  # `filename: {stem}_{rendition}.{ext}`
             reason += (f'; a value that starts with {{ is read as a YAML mapping: quote the template, e.g. '
@@ -256,6 +258,34 @@ def _yaml(text: str, source: str) -> dict:
 
 
 MAX_VALUES = problems.MAX_VALUES
+
+
+_FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
+_BULLET = re.compile(r"^\s*[*•]\s+\S")
+_NO_SPACE = re.compile(r"^\s*(?:-\s+)?([A-Za-z_][\w.-]*):(?!//)(\S.*)$")
+_EQUALS = re.compile(r"^\s*(?:-\s+)?([A-Za-z_][\w.-]*)\s*=\s*(.*?)\s*$")
+
+
+def _written_otherwise(text: str, first: int, last: int) -> str:
+    """What a YAML error on lines `first`..`last` (1-based) comes from, when the file is
+    written as something else than YAML: Markdown's ``` fences copied with it from a page, a
+    list bulleted with `*`, `key:value` without its space, `key = value` (an INI file's).
+    Each was only PyYAML's words ("found character '`' that cannot start any token",
+    "could not find expected ':'")."""
+    if fence := _FENCE.search(text):
+        number = text[:fence.start()].count("\n") + 1
+        return (f"; line {number} is a Markdown fence (```), copied with the config from a page: delete the fence "
+                "lines, the config is what is between them")
+    lines = text.splitlines()
+    for number in range(max(first, 1), min(last, len(lines)) + 1):
+        line = lines[number - 1]
+        if _BULLET.match(line):
+            return f"; line {number} starts a list item with {line.strip()[0]}: YAML's items start with `- `"
+        if m := _NO_SPACE.match(line):
+            return f"; line {number} has no space after its key's colon: write `{m[1]}: {m[2].strip()}`"
+        if m := _EQUALS.match(line):
+            return f"; line {number} is written `key = value`: YAML writes `{m[1]}: {m[2]}`"
+    return ""
 
 
 def _may_be_unclosed(problem: str, context: str | None) -> bool:

@@ -47,12 +47,17 @@ class Kind:
         return show(default)
 
 
+_BOOLS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+
+
 @dataclass(frozen=True)
 class Bool(Kind):
     def read(self, r: Reader, name: str, default: Any) -> bool:
         value = r.raw(name)
         if value is None:
             return default
+        if isinstance(value, str) and value.strip().lower() in _BOOLS:  # `"yes"`, `"TRUE"` quoted
+            return _BOOLS[value.strip().lower()]
         if not isinstance(value, bool):
             r.fail(name, f"must be true or false, not {kind(value)}")
         return value
@@ -624,6 +629,10 @@ class Items(Kind):
         value = r.raw(name)
         if value is None and not self.non_empty:
             return ()
+        if isinstance(value, dict) and value:  # the `- ` of the first item left out: its keys read as one mapping
+            first = next(iter(value))
+            r.fail(name, f"must be a list of {self.what}, each item starting with `- `, not a mapping: write "
+                         f"`- {first}: …` for its first key (the item's other keys line up under `{first}`)")
         if not isinstance(value, list) or (self.non_empty and not value):
             r.fail(name, f"must be a {'non-empty ' if self.non_empty else ''}list of {self.what}"
                          + ("" if self.non_empty else f", not {kind(value)}"))

@@ -13,7 +13,7 @@ from hotfolder.config.choices import DEFAULT_FORMATS, INPUT_FORMATS
 from hotfolder.config.keys import Applies, Key, Reload, as_fields, read_keys
 from hotfolder.config.model import MAX_QUEUE_SIZE, Cluster, Config, Folder
 from hotfolder.config.reader import Context, Reader, built, kind, recorded, section
-from hotfolder.config.sections import cluster, folder, http, notify
+from hotfolder.config.sections import cluster, folder, http, levels, notify
 from hotfolder.config.sections.steps.encode import FORMAT_ALIASES, FORMAT_NAMES, format_unlike
 from hotfolder.config.values import Bool, Choices, Float, Int, Items, Nested, Path_, number_in
 
@@ -92,7 +92,7 @@ KEYS = (
 def read(ctx: Context, data: Any, path: str) -> Config:
     r = Reader(ctx, data, path)
     values = read_keys(r, KEYS)
-    r.done()
+    r.done(elsewhere=levels.top())
     with recorded():
         _check_across_folders(r, values["folders"])
     folders = built(values["folders"])

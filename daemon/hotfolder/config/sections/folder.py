@@ -1,7 +1,6 @@
 """A watched folder: its places, what happens to its originals, its renditions."""
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,7 +8,7 @@ from hotfolder.config.choices import Animation, NameClash, OnNoRendition, OnSucc
 from hotfolder.config.keys import Key, as_fields, read_keys
 from hotfolder.config.model import DEFAULT_IGNORE, DEFAULT_PASS_THROUGH, MANIFEST_FIELDS, Folder
 from hotfolder.config.reader import Context, Reader, built, recorded, section
-from hotfolder.config.sections import duplicates, rendition, when
+from hotfolder.config.sections import duplicates, levels, rendition, when
 from hotfolder.config.template_values import Template
 from hotfolder.config.values import Choice, ClockOffsets, Float, Globs, Group, Items, Mode, Path_, Text, resolve
 from hotfolder.recipes import conditions, config_names, templates
@@ -155,7 +154,7 @@ def read(ctx: Context, data: Any, path: str) -> Folder:
     if inbox is not None:
         _inbox_in_globs(r, inbox.name, values["renditions"], values["keep_subfolders"] or ())
     values["renditions"] = built(values["renditions"])
-    r.done(elsewhere=_rendition_keys())
+    r.done(elsewhere=levels.folder())
     return Folder(**as_fields(KEYS, values))
 
 
@@ -261,12 +260,3 @@ def _fixed_name(rend) -> str | None:
         else:
             out.append(str((part.name, part.spec, part.filters)))
     return "".join(out)
-
-
-@functools.cache
-def _rendition_keys() -> dict[str, str]:
-    """A rendition's keys that a folder does not have (`quality`, `format`, …): put beside
-    `renditions:`, said to be a rendition's."""
-    own = {key.name for key in KEYS}
-    return {key.name: "a rendition's key, not the folder's: set it in the `renditions:` entries it is for"
-            for key in rendition.KEYS if key.name not in own}

@@ -1,14 +1,13 @@
 """A rendition: its name and file name, then the keys of each step (steps/)."""
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
 from hotfolder.config.keys import Key, as_fields, read_keys
 from hotfolder.config.model import Rendition
 from hotfolder.config.reader import Context, Reader, recorded, section
-from hotfolder.config.sections import when
+from hotfolder.config.sections import levels, when
 from hotfolder.config.sections.steps import STEPS
 from hotfolder.config.template_values import Template
 from hotfolder.config.values import Nested, Text
@@ -110,23 +109,5 @@ def read(ctx: Context, data: Any, path: str) -> Rendition:
                 step.check(r, values)
     with recorded():
         _check_file_name(r, values)
-    r.done(elsewhere=_folder_keys())
+    r.done(elsewhere=levels.rendition())
     return Rendition(**as_fields(KEYS, values))
-
-
-@functools.cache
-def _folder_keys() -> dict[str, str]:
-    """A folder's keys that a rendition does not have (`manifest`, `quiet_period`, …): put
-    under a rendition, said to be the folder's. Imported here, not at the top: the folder's
-    section imports this one."""
-    from hotfolder.config.sections import folder, when
-
-    own = {key.name for key in KEYS}
-    folders = {key.name: f"the folder's key, not a rendition's (a rendition has no {key.name} of its own): set it "
-                         "on the folder, beside `renditions:`"
-               for key in folder.KEYS if key.name not in own}
-    # `orientation: portrait` beside `format:` was "did you mean 'orient'?", a key that turns the
-    # picture (a new user): a condition is said to go under `when:`.
-    conditions = {key.name: "a condition: put it under the rendition's `when:`"
-                  for key in when.KEYS if key.name not in own and key.name not in folders}
-    return {**folders, **conditions}

@@ -10,6 +10,7 @@ from typing import Any
 
 from hotfolder.config.keys import Key, read_keys
 from hotfolder.config.reader import Reader, kind, recorded, section
+from hotfolder.config.sections import levels
 from hotfolder.config.sections.steps.encode import FORMAT_ALIASES, FORMAT_NAMES, format_unlike
 from hotfolder.config.values import Choices, Int, Kind, suggestion
 from hotfolder.engine.formats import INPUTS
@@ -199,7 +200,7 @@ def read(ctx, data: Any, path: str) -> c.When:
     r.used.update(("any", "not"))
     with recorded():
         _check_bounds(r, values)
-    r.done(elsewhere=_tags_as_keys(r.data))
+    r.done(elsewhere={**levels.when(), **_tags_as_keys(r.data)})
     entries = [e for name in r.data if name in {k.name for k in KEYS} for e in _entries(name, values, nested)]
     if not entries and not r.skipped and not r.data:  # keys there, all unknown: done() said so
         r.fail("", "needs at least one condition: " + ", ".join(k.name for k in KEYS))
