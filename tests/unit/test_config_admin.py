@@ -442,3 +442,31 @@ def test_what_is_written_as_something_else_than_yaml_says_what(tmp_path, text, s
     err = error_of(tmp_path, text)
     assert err.reason.startswith("not valid YAML") and said in err.reason, err.reason
     assert "alias" not in err.reason, err.reason  # `* name` was "a value that starts with * is … an alias"
+
+
+def test_a_list_of_choices_written_with_commas_is_taken(tmp_path):
+    # `accepted_formats: jpeg, png` was "'jpeg, png' is not one of: …": no choice holds a comma
+    cfg = load(write(tmp_path, "accepted_formats: jpeg, PNG, tif\n" + textwrap.dedent(BASE)))
+    assert cfg.accepted_formats == ("jpeg", "png", "tiff")
+
+
+def test_file_name_patterns_written_with_commas_say_to_write_a_list(tmp_path):
+    # taken as one pattern, `Thumbs.db, desktop.ini`, which matches no file
+    err = error_of(tmp_path, BASE.replace("    failed: bad\n", "    failed: bad\n    ignore: Thumbs.db, desktop.ini\n"))
+    assert [p.key for p in err.problems] == ["folders[shop].ignore"], err.lines()
+    assert err.reason == ("'Thumbs.db, desktop.ini' is one pattern; for several, write a list: [Thumbs.db, "
+                          "desktop.ini] (a name that holds ', ' itself: ['Thumbs.db, desktop.ini'])"), err.reason
+    cfg = load(write(tmp_path, BASE.replace("    failed: bad\n", "    failed: bad\n    ignore: ['a, b.txt']\n")))
+    assert cfg.folders[0].ignore == ("a, b.txt",)
+
+
+def test_a_text_cut_short_by_a_hash_is_warned_of(tmp_path):
+    # `text: © Studio #1 in town` marked every photo `© Studio`, and check-config said OK
+    text = BASE.replace("format: jpeg", "format: jpeg\n        watermark:\n          text: © Studio #1 in town  ")
+    checked = check(write(tmp_path, text))
+    assert checked.config.folders[0].renditions[0].watermark.text == "© Studio"
+    assert [(w.key, w.line) for w in checked.warnings] == [("folders[shop].renditions[web].watermark.text", 13)]
+    assert checked.warnings[0].reason == ("the text is '© Studio': YAML reads '#1 in town' as a comment; if it belongs "
+                                          "to the text, quote it: text: \"© Studio #1 in town\""), checked.warnings
+    quoted = BASE.replace("format: jpeg", "format: jpeg  # a comment\n        quality: 80  # another")
+    assert check(write(tmp_path, quoted)).warnings == ()  # a comment after any other value is one

@@ -144,6 +144,8 @@ def check_text(text: str, source: str = "<config>", base: Path | None = None, *,
                 found.add(key, reason)
         for line, column, key, reason in pasted.problems(text, SECRET_KEYS):
             found.replace_at(line, column, key, reason)
+        for line, column, key, reason in pasted.cut_by_comments(text):
+            found.warn_at(line, column, key, reason)
         found.said_relative(str(base or Path.cwd()))
     finally:
         problems.CURRENT.reset(token)

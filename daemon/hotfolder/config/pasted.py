@@ -54,6 +54,30 @@ def problems(text: str, secret_keys: frozenset[str] = frozenset()) -> Iterator[t
                 break
 
 
+# Keys whose value is free text (a watermark's, the metadata written): ` #` in it starts a comment.
+TEXT_KEYS = frozenset({"text", "artist", "copyright", "credit", "usage_terms", "title", "description", "headline"})
+
+
+def cut_by_comments(text: str) -> Iterator[tuple[int, int, str, str]]:
+    """(line, column, key, reason) of each unquoted free text that a ` #` on its line cut
+    short: `text: © Studio #1 in town` marked photos `© Studio`, and check-config said OK."""
+    lines = text.splitlines()
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if not isinstance(event, yaml.ScalarEvent) or event.style is not None or event.end_mark is None:
+            continue
+        mark, end = event.start_mark, event.end_mark
+        if mark is None or mark.line != end.line or end.line >= len(lines):
+            continue
+        found = _KEY.match(lines[end.line])
+        rest = lines[end.line][end.column:]
+        if found is None or found.group(1).strip() not in TEXT_KEYS or not rest.lstrip().startswith("#"):
+            continue
+        whole = (event.value + rest).strip().replace("\\", "\\\\").replace('"', '\\"')
+        yield (mark.line + 1, mark.column + 1, found.group(1).strip(),
+               f"the text is {event.value!r}: YAML reads {rest.strip()!r} as a comment; if it belongs to the text, "
+               f"quote it: {found.group(1).strip()}: \"{whole}\"")
+
+
 def near(text: str, first: int, last: int) -> str:
     """`; line 10, column 1 holds a non-breaking space …` for the odd spaces on lines
     `first`..`last` (1-based), which a YAML error there may stem from; "" when none."""

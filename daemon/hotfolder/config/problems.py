@@ -252,12 +252,18 @@ class Problems:
         """`reason` is the problem of what is written at `line`: it replaces the problems
         found there (`format: “jpeg”` is not also "not one of: jpeg, …"), and is said of the
         key path registered at that line (`key` when none is)."""
+        self.found = [p for p in self.found if p.line != line]
+        self.found.append(Problem(self.source, self._named_at(line, column, key), reason, line, column))
+
+    def warn_at(self, line: int, column: int, key: str, reason: str) -> None:
+        """A warning of what is written at `line`, said of the key path registered there."""
+        self.warnings.append(Problem(self.source, self._named_at(line, column, key), reason, line, column))
+
+    def _named_at(self, line: int, column: int, key: str) -> str:
         on_line = [(named, position(mark)[1]) for named, mark in self._places.values()
                    if mark is not None and position(mark)[0] == line and named]
-        named = next((named for named, at in on_line if at == column),  # a list's item, where it starts
-                     max((named for named, _ in on_line), key=len, default=key))  # else the innermost key there
-        self.found = [p for p in self.found if p.line != line]
-        self.found.append(Problem(self.source, named, reason, line, column))
+        return next((named for named, at in on_line if at == column),  # a list's item, where it starts
+                    max((named for named, _ in on_line), key=len, default=key))  # else the innermost key there
 
     def said_relative(self, base: str) -> None:
         """A problem that names the folder a relative path resolved to says what it was

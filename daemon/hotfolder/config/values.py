@@ -279,8 +279,8 @@ class Choices(Kind):
 
     def read(self, r: Reader, name: str, default: Any) -> tuple:
         value = r.raw(name, list(default))
-        if isinstance(value, str):
-            value = [value]
+        if isinstance(value, str):  # one bare, or `failed, done` as a list is said in words: no choice holds a comma
+            value = [part for part in value.split(",") if part.strip()] or [value]
         if not isinstance(value, list) or not value:
             r.fail(name, self.empty)
         out = []
@@ -304,6 +304,10 @@ class Globs(Kind):
             return default
         if not isinstance(value, (list, str)):
             r.fail(name, f"must be a list of file name patterns such as '*.mov', not {kind(value)}")
+        if isinstance(value, str) and ", " in value:  # `Thumbs.db, desktop.ini` was one pattern, matching nothing
+            items = ", ".join(part.strip() for part in value.split(","))
+            r.fail(name, f"{value!r} is one pattern; for several, write a list: [{items}] (a name that holds ', ' "
+                         f"itself: [{value!r}])")
         for item in value if isinstance(value, list) else [value]:
             if not isinstance(item, str) or not item.strip():
                 r.fail(name, f"each item must be a file name pattern such as '*.mov', not {kind(item)}")
