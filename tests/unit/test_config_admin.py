@@ -470,3 +470,17 @@ def test_a_text_cut_short_by_a_hash_is_warned_of(tmp_path):
                                           "to the text, quote it: text: \"© Studio #1 in town\""), checked.warnings
     quoted = BASE.replace("format: jpeg", "format: jpeg  # a comment\n        quality: 80  # another")
     assert check(write(tmp_path, quoted)).warnings == ()  # a comment after any other value is one
+
+
+def test_a_config_path_of_a_close_name_says_the_file_that_is_there(tmp_path):
+    write(tmp_path, BASE).rename(tmp_path / "hotfolder.yml")
+    with pytest.raises(ConfigError) as info:
+        load(tmp_path / "hotfolder.yaml")
+    assert info.value.reason == ("cannot read the config file: No such file or directory (did you mean "
+                                 f"{tmp_path}/hotfolder.yml?)"), info.value.reason
+
+
+def test_one_notification_url_written_bare_says_to_write_an_item(tmp_path):
+    err = error_of(tmp_path, "notify: https://hooks.example/x\n" + textwrap.dedent(BASE))
+    assert [p.key for p in err.problems] == ["notify"], err.lines()
+    assert err.reason.endswith(": write it as an item, `  - url: …` on the next line"), err.reason

@@ -10,6 +10,7 @@ shell without the status page's token can still requeue files.
 """
 from __future__ import annotations
 
+import difflib
 import grp
 import os
 import pwd
@@ -62,6 +63,8 @@ def check(path: str | os.PathLike, *, serving: frozenset[str] = frozenset()) -> 
     except PermissionError as exc:  # the service's user, not the admin who wrote it as root
         raise ConfigError(str(p), "", f"cannot read the config file: {exc.strerror or exc} to {_user()}, "
                           f"{_who_may_read(p)}") from None
+    except FileNotFoundError as exc:  # `hotfolder.yml` for `.yaml`: say the file that is there
+        raise ConfigError(str(p), "", f"cannot read the config file: {exc.strerror or exc}{_beside(p)}") from None
     except OSError as exc:
         raise ConfigError(str(p), "", f"cannot read the config file: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:  # a reload's too: a traceback there stopped the daemon
@@ -71,6 +74,16 @@ def check(path: str | os.PathLike, *, serving: frozenset[str] = frozenset()) -> 
         raise ConfigError.of([Problem(str(p), "", reason, before.count(b"\n") + 1,
                                       exc.start - (before.rfind(b"\n") + 1) + 1)]) from None
     return check_text(text, str(p), p.resolve().parent, serving=serving)
+
+
+def _beside(p: Path) -> str:
+    """` (did you mean config/hotfolder.yml?)`: a file of a close name in the same folder."""
+    try:
+        names = [entry.name for entry in os.scandir(p.parent) if entry.is_file()][:10_000]
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(p.name, names, n=1, cutoff=0.7)
+    return f" (did you mean {p.parent / close[0]}?)" if close else ""
 
 
 def _user() -> str:

@@ -628,6 +628,7 @@ class Items(Kind):
     read_section: SectionReader
     what: str  # "watched folders"
     non_empty: bool = True
+    item: str = ""  # an item's first line, said of one written bare (`notify: https://…`): `- url: …`
 
     def read(self, r: Reader, name: str, default: Any) -> tuple:
         value = r.raw(name)
@@ -639,7 +640,8 @@ class Items(Kind):
                          f"`- {first}: …` for its first key (the item's other keys line up under `{first}`)")
         if not isinstance(value, list) or (self.non_empty and not value):
             r.fail(name, f"must be a {'non-empty ' if self.non_empty else ''}list of {self.what}"
-                         + ("" if self.non_empty else f", not {kind(value)}"))
+                         + ("" if self.non_empty else f", not {kind(value)}")
+                         + (f": write it as an item, `{self.item}` on the next line" if self.item and value else ""))
         return tuple(self.read_section(r.ctx, item, f"{r.key(name)}[{i}]") for i, item in enumerate(value))
 
     def shown(self, default: Any) -> str:

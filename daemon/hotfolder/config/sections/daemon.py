@@ -74,7 +74,7 @@ KEYS = (
         reload=_now("read once a second")),
     Key("http", Nested(http.read, shorthand="listen"), None, "the status page and `/metrics` (below)", shown="off",
         reload=_now("the listener moves to the new address (unless systemd's socket), the token changes")),
-    Key("notify", Items(notify.read, "{url, events, secret} items", non_empty=False), (),
+    Key("notify", Items(notify.read, "{url, events, secret} items", non_empty=False, item="  - url: …"), (),
         "where to send notifications (below)", reload=_now("the notifier's endpoints")),
     Key("notify_interval", Float(lo=1, hi=86400, seconds=True), 30.0,
         "seconds: at most one notification message per endpoint per interval (a burst of failures is one message)",
