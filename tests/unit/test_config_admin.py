@@ -484,3 +484,31 @@ def test_one_notification_url_written_bare_says_to_write_an_item(tmp_path):
     err = error_of(tmp_path, "notify: https://hooks.example/x\n" + textwrap.dedent(BASE))
     assert [p.key for p in err.problems] == ["notify"], err.lines()
     assert err.reason.endswith(": write it as an item, `  - url: …` on the next line"), err.reason
+
+
+SECOND = """\
+  - name: other
+    inbox: {inbox}
+    output: other/out
+    archive: other/arch
+    failed: other/bad
+    renditions:
+      - name: small
+        size: 100
+"""
+
+
+def test_two_folders_sharing_an_inbox_is_one_problem(tmp_path):
+    # was told first of their shared processing/ (its default beside the inbox), which neither config names
+    err = error_of(tmp_path, BASE + SECOND.format(inbox="in"))
+    assert [p.key for p in err.problems] == ["folders[other].inbox"], err.lines()
+    assert err.reason.startswith(f"{tmp_path}/in is folders[shop].inbox: both folders would take the same files"), \
+        err.reason
+
+
+def test_a_default_processing_folder_in_the_way_says_it_is_a_default_and_what_to_add(tmp_path):
+    err = error_of(tmp_path, BASE + SECOND.format(inbox="out/drop"))
+    assert [p.key for p in err.problems] == ["folders[other].processing"], err.lines()
+    assert err.reason.endswith(f"; processing is not set, so it is {tmp_path}/out/processing, its default beside the "
+                               "inbox: add `processing:` to folder other, a folder of its own outside the others "
+                               f"(e.g. {tmp_path}/other-processing)"), err.reason

@@ -113,6 +113,10 @@ def _defaulted(place: Place, folders) -> str:
     from hotfolder.config.sections.duplicates import beside  # as _implied_dropped
 
     folder = folders[place.index]
+    if place.key == "processing" and folder.inbox is not None and place.path == folder.inbox.parent / "processing":
+        return (f"; processing is not set, so it is {place.path}, its default beside the inbox: add `processing:` "
+                f"to folder {place.folder}, a folder of its own outside the others (e.g. "
+                f"{folder.inbox.parent.parent / (place.folder + '-processing')})")
     if place.key != "duplicates" or folder.failed is None or place.path != beside(folder.failed):
         return ""
     return (f"; the duplicates folder is {place.path}, its default beside failed/ when `duplicates:` is not set: "
@@ -121,14 +125,20 @@ def _defaulted(place: Place, folders) -> str:
 
 
 def _implied_dropped(found: list[tuple[str, str]], folders) -> list[tuple[str, str]]:
-    """A duplicates folder left to its default lies beside failed/: when failed/ has a problem,
-    its default's is the same one again (one mistake, one problem)."""
+    """A duplicates folder left to its default lies beside failed/, processing/ beside the inbox:
+    when failed/ (the inbox) has a problem, its default's is the same one again (one mistake, one
+    problem)."""
     from hotfolder.config.sections.duplicates import beside  # (sections import this module's importers)
 
     keys = {k for k, _ in found}
     implied = {f"folders[{i}].duplicates" for i, f in enumerate(folders)
                if f is not None and f.failed is not None and f.duplicates == beside(f.failed)
                and f"folders[{i}].failed" in keys}
+    # So does a processing folder left to its default beside the inbox: two folders sharing an
+    # inbox were told first of their shared processing/, which neither config names (an admin's afternoon)
+    implied |= {f"folders[{i}].processing" for i, f in enumerate(folders)
+                if f is not None and f.inbox is not None and f.processing == f.inbox.parent / "processing"
+                and f"folders[{i}].inbox" in keys}
     return [(k, reason) for k, reason in found if k not in implied]
 
 
