@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from hotfolder import config
 from hotfolder.config import check, load
-from hotfolder.config.model import ConfigError
+from hotfolder.config.model import SHARPEN_PRESETS, ConfigError
 from tests.harness import REPO
 
 BASE = """
@@ -512,3 +513,31 @@ def test_a_default_processing_folder_in_the_way_says_it_is_a_default_and_what_to
     assert err.reason.endswith(f"; processing is not set, so it is {tmp_path}/out/processing, its default beside the "
                                "inbox: add `processing:` to folder other, a folder of its own outside the others "
                                f"(e.g. {tmp_path}/other-processing)"), err.reason
+
+
+def test_keys_a_word_processor_capitalised_are_read(tmp_path):
+    # `Format: jpeg` was "unknown key (did you mean 'format'?)", once for every line of a pasted config
+    text = "\n".join(line.replace(line.strip(), line.strip()[0].upper() + line.strip()[1:])
+                     if line.strip() and not line.strip().startswith("-") else line
+                     for line in ("State_dir: var/state\n" + textwrap.dedent(BASE)).splitlines())
+    assert "Folders:" in text and "Format: jpeg" in text and "    Inbox: in" in text
+    cfg = load(write(tmp_path, text))
+    assert cfg.folders[0].inbox == tmp_path / "in" and cfg.folders[0].renditions[0].format == "jpeg"
+    assert config.state_dir_of(tmp_path / "hotfolder.yaml") == tmp_path / "var" / "state"  # `hotfolder status`
+    err = error_of(tmp_path, BASE.replace("format: jpeg", "format: jpeg\n        Format: png"))
+    assert [p.key for p in err.problems] == ["folders[shop].renditions[web].Format"], err.lines()  # both: no guess
+
+
+@pytest.mark.parametrize("line, key, meant", [
+    ("sharpen: Standard", "sharpen", "standard"), ("color_profile: sRGB", "color_profile", "srgb"),
+    ("operation: pad\n        background: White", "background", (255, 255, 255)),
+    ("operation: pad\n        background: '#FFF'", "background", (255, 255, 255)),
+])
+def test_named_values_in_any_case(tmp_path, line, key, meant):
+    got = getattr(web(tmp_path, BASE.replace("format: jpeg", f"format: jpeg\n        {line}")), key)
+    assert (got if key != "sharpen" else got == SHARPEN_PRESETS["standard"] and "standard") == meant
+
+
+def test_a_long_dash_for_a_list_item_is_named(tmp_path):
+    err = error_of(tmp_path, BASE.replace("      - name: web", "      – name: web"))
+    assert "; line 9 starts a list item with –: YAML's items start with `- `" in err.reason, err.reason

@@ -26,7 +26,7 @@ from hotfolder import preflight, redact
 from hotfolder.config import pasted, problems
 from hotfolder.config.model import Config, ConfigError
 from hotfolder.config.problems import Problem, Problems
-from hotfolder.config.reader import EVERY_PART, Context
+from hotfolder.config.reader import EVERY_PART, Context, in_lower_case
 from hotfolder.config.sections import cluster, daemon, http, notify
 
 STATE_DIR = next(key for key in daemon.KEYS if key.name == "state_dir")
@@ -243,7 +243,7 @@ def _yaml(text: str, source: str) -> dict:
         if "'\\t'" in reason:
             reason += "; YAML indents with spaces, not tabs"
         reason += pasted.near(text, started or (line or 0) - 3, line or 0)  # a non-breaking space pasted in
-        otherwise = _written_otherwise(text, started or line or 0, line or 0)
+        otherwise = _written_otherwise(text, started or (line or 0) - 3, line or 0)
         reason += otherwise
         if getattr(exc, "context", None) == "while scanning an alias" and not otherwise:  # `pass_through: [*.mov]`
             reason += "; a value that starts with * is read as a YAML alias: quote it, e.g. '*.mov'"
@@ -276,7 +276,7 @@ MAX_VALUES = problems.MAX_VALUES
 
 
 _FENCE = re.compile(r"^\s*(```|~~~)", re.MULTILINE)
-_BULLET = re.compile(r"^\s*[*•]\s+\S")
+_BULLET = re.compile(r"^\s*[*•–—]\s+\S")  # a Markdown bullet, or a dash a word processor made long
 _NO_SPACE = re.compile(r"^\s*(?:-\s+)?([A-Za-z_][\w.-]*):(?!//)(\S.*)$")
 _EQUALS = re.compile(r"^\s*(?:-\s+)?([A-Za-z_][\w.-]*)\s*=\s*(.*?)\s*$")
 
@@ -360,6 +360,7 @@ def state_dir_of(path: str | os.PathLike) -> Path | None:
 
 def state_dir_in(data: object, path: Path) -> Path:
     """The state_dir a config's data names (its default if none), for the file at `path`."""
+    data = in_lower_case(data)  # `State_dir:` as the config's reading takes it
     state_dir = data.get("state_dir") if isinstance(data, dict) else None
     if not isinstance(state_dir, str):
         state_dir = str(STATE_DIR.default)

@@ -110,6 +110,25 @@ def named(path: str, data: Any) -> str:
     return path
 
 
+def in_lower_case(data: Any) -> Any:
+    """`data` with each key written in another case than a known key's (`Format:`, `Quality:`:
+    a word processor capitalises the first letter of each line) under that key's name, where
+    the mapping does not hold that key too; its marks kept. Anything else as it is."""
+    from hotfolder.config.sections import levels  # the sections import this module
+
+    if not isinstance(data, dict):
+        return data
+    renamed = {key: key.lower() for key in data if isinstance(key, str) and key != key.lower()
+               and key.lower() in levels.known() and key.lower() not in data}
+    if not renamed:
+        return data
+    out = problems.MarkedDict((renamed.get(key, key), value) for key, value in data.items())
+    out.mark = getattr(data, "mark", None)
+    out.key_marks = {renamed.get(key, key): mark for key, mark in getattr(data, "key_marks", {}).items()}
+    out.repeated = {renamed.get(key, key): marks for key, marks in getattr(data, "repeated", {}).items()}
+    return out
+
+
 def join(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
 
@@ -118,6 +137,7 @@ class Reader:
     """Walks one mapping of the YAML, remembering the key path for messages."""
 
     def __init__(self, ctx: Context, data: Any, path: str):
+        data = in_lower_case(data)
         self.ctx, self.source, self.path = ctx, ctx.source, named(path, data)
         self.data: dict = data if isinstance(data, dict) else {}
         self.used: set[str] = set()

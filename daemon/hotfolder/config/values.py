@@ -521,6 +521,9 @@ class Colour(Kind):
         value = text(r, name)
         if value is None:
             return default
+        said = value.strip().lower()  # `white`, `#fff`: one colour each, as CSS writes them
+        value = NAMED_COLOURS.get(said, "#" + "".join(c * 2 for c in said[1:]) if re.fullmatch(r"#[0-9a-f]{3}", said)
+                                  else value.strip())
         if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
             r.fail(name, f"must be a colour like '#ffffff', not {value!r}{_colour_meant(value)}")
         red, green, blue = (int(value[i:i + 2], 16) for i in (1, 3, 5))

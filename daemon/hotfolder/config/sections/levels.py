@@ -69,3 +69,16 @@ def when() -> dict[str, str]:
     _, _, rendition_, when_, _ = _sections()
     return {name: "a rendition's key, not a condition: put it beside `when:`, not under it"
             for name in sorted(rendition_ - when_)}
+
+
+@functools.cache
+def known() -> frozenset[str]:
+    """Every key of every mapping of the config: a key written capitalised (`Format:`, a word
+    processor's first letter of a line) is read as the one it names (reader.Reader)."""
+    from hotfolder.config.sections import cluster, http, notify
+    from hotfolder.config.sections.steps import rights, sharpen
+
+    names = set().union(*_sections())
+    for keys in (cluster.KEYS, http.KEYS, notify.KEYS, sharpen.MAPPING_KEYS, rights.FIELD_KEYS):
+        names |= _names(keys)
+    return frozenset(names)

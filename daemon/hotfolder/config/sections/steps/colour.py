@@ -19,7 +19,9 @@ class ColourProfile(Kind):
         value = text(r, name)
         if value is None:
             return default
-        return value if value in COLOR_PROFILES else str(resolve(r, name, value))
+        if value.strip().lower() in COLOR_PROFILES:  # `sRGB`, as ICC names it, was taken for a file named so
+            return value.strip().lower()
+        return str(resolve(r, name, value))
 
 
 KEYS = (

@@ -33,6 +33,7 @@ class Sharpening(Kind):
 
     def read(self, r: Reader, name: str, default: Any) -> Sharpen | None:
         value = r.raw(name)
+        value = value.strip().lower() if isinstance(value, str) else value  # `Standard`
         if value is None or value is False or value == "none":  # `sharpen: off` is YAML's false
             return None
         if isinstance(value, str) and value in SHARPEN_PRESETS:
