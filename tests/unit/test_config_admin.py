@@ -541,3 +541,11 @@ def test_named_values_in_any_case(tmp_path, line, key, meant):
 def test_a_long_dash_for_a_list_item_is_named(tmp_path):
     err = error_of(tmp_path, BASE.replace("      - name: web", "      – name: web"))
     assert "; line 9 starts a list item with –: YAML's items start with `- `" in err.reason, err.reason
+
+
+def test_a_path_with_a_space_at_its_end_says_it_is_another_folder(tmp_path):
+    # `inbox: "in "` watched a folder `in ` beside `in`, and check-config said OK
+    err = error_of(tmp_path, BASE.replace("    inbox: in\n", '    inbox: "in "\n'))
+    assert [p.key for p in err.problems] == ["folders[shop].inbox"], err.lines()
+    assert err.reason == ("'in ' ends with a space, which makes it another folder than 'in' (a space no listing "
+                          "shows): write 'in'"), err.reason

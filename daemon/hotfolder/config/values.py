@@ -382,6 +382,9 @@ def resolve(r: Reader, name: str, value: str, folder: bool = False) -> Path:
                      + (f"write {'~' + value[var.end():]!r} (a leading ~ is your home)" if home
                         else "write the folder out in full"))
     _not_a_local_path(r, name, value)
+    if value != value.strip():  # `"photos/inbox "`: another folder than photos/inbox, its name's space unseen
+        r.fail(name, f"{value!r} {'starts' if value[0].isspace() else 'ends'} with a space, which makes it another "
+                     f"folder than {value.strip()!r} (a space no listing shows): write {value.strip()!r}")
     p = Path(os.path.expanduser(value))
     if value.startswith("~") and not p.is_absolute():  # `~bob/in`: no user bob, and a folder named `~bob` was made
         user = value[1:].split("/", 1)[0]
