@@ -549,3 +549,15 @@ def test_a_path_with_a_space_at_its_end_says_it_is_another_folder(tmp_path):
     assert [p.key for p in err.problems] == ["folders[shop].inbox"], err.lines()
     assert err.reason == ("'in ' ends with a space, which makes it another folder than 'in' (a space no listing "
                           "shows): write 'in'"), err.reason
+
+
+@pytest.mark.parametrize("written, pixels", [("120MP", 120_000_000), ("50 megapixels", 50_000_000),
+                                             ("25.5 MP", 25_500_000)])
+def test_max_image_pixels_in_megapixels(tmp_path, written, pixels):
+    # `120MP`, as cameras are sold, was "must be a whole number, not the text '120MP'"
+    assert load(write(tmp_path, f"max_image_pixels: {written}\n" + textwrap.dedent(BASE))).max_image_pixels == pixels
+
+
+def test_a_whole_number_in_another_unit_is_still_refused(tmp_path):
+    err = error_of(tmp_path, "queue_size: 2MP\n" + textwrap.dedent(BASE))
+    assert err.reason == "must be a whole number, not the text '2MP'", err.reason

@@ -119,11 +119,15 @@ def time_meant(value: object, unit: str) -> str:
 class Int(Kind):
     lo: int | None = None
     hi: int | None = None
+    units: Mapping[str, int] = field(default_factory=dict)  # a number with a unit taken: {"mp": 10**6} for `120MP`
 
     def read(self, r: Reader, name: str, default: Any) -> int | None:
         value = number_in(r.raw(name))
         if value is None:
             return default
+        if isinstance(value, str) and (m := re.fullmatch(r"\s*(\d{1,9}(?:\.\d{1,6})?)\s*([A-Za-z]+)\s*", value)) \
+                and m[2].lower() in self.units:
+            value = round(float(m[1]) * self.units[m[2].lower()])
         if isinstance(value, bool) or not isinstance(value, int):
             r.fail(name, f"must be a whole number, not {kind(value)}{_number_meant(value)}")
         _check_range(r, name, value, self.lo, self.hi)

@@ -41,11 +41,11 @@ KEYS = (
         "that wait on disk syncs: 3 workers on 2 cores rendered 64 px JPEGs at 257–291 files/s against 299–325 "
         "with 2 (each file's CPU went up by a fifth; `python -m bench.small --procs N`)", shown="`auto`",
         reload=_now("the pool grows at once or shrinks as workers finish their files")),
-    Key("max_image_pixels", Int(lo=1, hi=2**40), 120_000_000,
+    Key("max_image_pixels", Int(lo=1, hi=2**40, units={"mp": 10**6, "megapixels": 10**6}), 120_000_000,
         "larger images are refused (decompression bombs) — checked from the header before decoding, for every "
         "format, a RAW's embedded preview and the watermark file. 120 MP covers the 102 MP cameras (Fujifilm "
         "GFX100, 11648×8736; Hasselblad X2D 100C); a worker may need up to 96 MiB + 17 bytes a pixel of it "
-        "(2 GiB at the default: see [Memory](#memory))", reload=_now("new claims")),
+        "(2 GiB at the default: see [Memory](#memory)); `120MP` is 120000000", reload=_now("new claims")),
     Key("accepted_formats", Choices(INPUT_FORMATS, f"must be a non-empty list, e.g. [{', '.join(DEFAULT_FORMATS)}]",
                                     aliases=FORMAT_ALIASES, taken=FORMAT_NAMES, unlike=format_unlike),
         DEFAULT_FORMATS,
