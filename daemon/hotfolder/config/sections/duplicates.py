@@ -30,9 +30,11 @@ class Duration:
         bare = number_in(value)
         if isinstance(bare, (int, float)):
             seconds = float(bare)
-            if seconds < DAY:  # `duplicate_window: 30` forgot every original after 30 seconds: meant as days?
-                r.fail(name, f"{bare:g} has no unit (a bare number is seconds): write {bare:g}d for {bare:g} days, "
-                             f"or {bare:g}s if seconds are meant")
+            # `duplicate_window: 30` forgot every original after 30 seconds: meant as days? Warned,
+            # not refused: a config that meant seconds (`3600`) keeps working after an upgrade.
+            if seconds < DAY:
+                r.warn(name, f"{bare:g} has no unit, so it is {bare:g} seconds: write {bare:g}d for {bare:g} days, "
+                             f"or {bare:g}s to keep seconds without this warning")
         else:
             taken = seconds_in(str(value))
             if taken is None:
@@ -81,6 +83,6 @@ KEYS = (
         "different photos 8 or more apart; distances are even)"),
     Key("duplicate_window", Duration(), 365.0 * DAY,
         "originals older than this are forgotten by the index (`365d`, `12w`, `36h`, `30 days`; a bare number "
-        "is seconds, refused under a day: `30` says to write `30d`): no copy is matched with "
+        "is seconds, warned of under a day: `30` says to write `30d` or `30s`): no copy is matched with "
         "them, and a new drop under the name of one gets outputs of its own (`~2`), never replacing that one's"),
 )
