@@ -249,8 +249,6 @@ def test_a_watermark_fraction_written_as_a_percentage_number_says_what_to_write(
      """'“{stem}_{rendition}.{ext}”' is in typographic quotes (“), as a word processor writes them, which YAML takes """
      """as part of the text: write straight quotes, "{stem}_{rendition}.{ext}", or, if the curly quotes belong in """
      """the text, '“{stem}_{rendition}.{ext}”'"""),
-    ("format: jpeg", "format: jpeg\n        watermark:\n          text: “© Studio”",
-     "folders[shop].renditions[web].watermark.text", 'write straight quotes, "© Studio"'),
     ("format: jpeg", "format: jpeg\n        when: {subfolder: [‘clients/*’]}",
      "folders[shop].renditions[web].when.subfolder[0]", 'write straight quotes, "clients/*"'),
     ("format: jpeg", "format: “jpeg”", "folders[shop].renditions[web].format", 'write straight quotes, "jpeg"'),
@@ -260,6 +258,16 @@ def test_typographic_quotes_are_refused_with_the_straight_ones_to_write(tmp_path
     assert [p.key for p in err.problems] == [key], err.lines()  # one problem: not also "not one of" for “jpeg”
     assert said in err.reason, err.reason
     assert err.problems[0].line is not None
+
+
+def test_a_free_text_in_typographic_quotes_is_written_as_it_is_and_warned_of(tmp_path):
+    """A watermark's or a caption's curly quotes may be meant (`„Studio Müller“`): refused, a
+    config that held them before would no longer start after an upgrade."""
+    text = BASE.replace("format: jpeg", "format: jpeg\n        watermark:\n          text: “© Studio”")
+    checked = check(write(tmp_path, text))
+    assert [w.key for w in checked.warnings] == ["folders[shop].renditions[web].watermark.text"], checked.warnings
+    assert 'write straight quotes, "© Studio"' in checked.warnings[0].reason, checked.warnings[0].reason
+    assert web(tmp_path, text).watermark.text == "“© Studio”"
 
 
 def test_curly_quotes_inside_straight_ones_are_the_text(tmp_path):
