@@ -59,7 +59,8 @@ KEYS = (
         reload=Reload(Applies.RESTART, "the instance lock and the status are in the old state_dir (a second "
                                        "daemon could start on it)")),
     Key("queue_size", Int(lo=0, hi=MAX_QUEUE_SIZE), 0,
-        "claimed files waiting for a worker; the rest wait in the inbox, so a backlog of 100,000 costs no memory",
+        "claimed files waiting for a worker (`0`: the default, 2 × workers); the rest wait in the inbox, so a "
+        "backlog of 100,000 costs no memory",
         shown="2 × workers", reload=_now("the pool's room for claimed files")),
     Key("drain_timeout", Float(lo=0.1, hi=3600, seconds=True), 30.0, "seconds a stop waits for files in progress",
         reload=_now("read when a stop begins")),
