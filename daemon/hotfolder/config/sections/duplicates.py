@@ -84,5 +84,6 @@ KEYS = (
     Key("duplicate_window", Duration(), 365.0 * DAY,
         "originals older than this are forgotten by the index (`365d`, `12w`, `36h`, `30 days`; a bare number "
         "is seconds, warned of under a day: `30` says to write `30d`, or `30s` to keep seconds): no copy is "
-        "matched with them, and a new drop under the name of one gets outputs of its own (`~2`), never replacing that one's"),
+        "matched with them, and a new drop under the name of one gets outputs of its own (`~2`), never "
+        "replacing that one's"),
 )
