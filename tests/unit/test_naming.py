@@ -368,3 +368,31 @@ def test_outputs_written_before_the_case_rule_hold_their_names_in_any_case_after
     for rel, out in old.items():
         assert owners.reserve(folder, rel, [out]) == [out]
     assert owners.prune((folder,)).removed == 0  # the markers made are of live outputs
+
+
+def test_a_prune_holds_a_few_bytes_an_output_not_its_names(tmp_path):
+    """The main process prunes at every start and as the outputs grow: what it holds meanwhile
+    must not be the outputs' names (a dict of the keys as text held ~840 bytes an output:
+    108 MiB more at 100,000 outputs; bench/names_prune.py)."""
+    import tracemalloc
+
+    folder = dataclasses.replace(make_folder(tmp_path), names_dir=tmp_path / "names")
+    n = 2000
+    for i in range(n):  # one flat folder, as a studio's output often is
+        out = folder.output / f"IMG_{i:07d}_web.jpg"
+        for marker in (owners._marker(folder.names_dir, out), owners._fold_marker(folder.names_dir, out)):
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(owners.owner_id(folder, f"IMG_{i:07d}.jpg"), marker)
+        os.close(os.open(out, os.O_CREAT | os.O_WRONLY, 0o644))
+    gone = folder.output / "gone_web.jpg"
+    owners._write(owners._marker(folder.names_dir, gone), owners.owner_id(folder, "gone.jpg"), present=False)
+    then = time.time() - owners.RESERVED_FOR - 60
+    os.utime(owners._marker(folder.names_dir, gone), (then, then), follow_symlinks=False)
+    tracemalloc.start()
+    try:
+        pruned = owners.prune((folder,))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (pruned.kept, pruned.removed) == (2 * n, 1)
+    assert peak / n < 200, f"{peak / n:.0f} bytes an output"  # 713 before, 97 now

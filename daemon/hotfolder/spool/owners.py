@@ -41,6 +41,7 @@ silent replacement on a guess.
 """
 from __future__ import annotations
 
+import bisect
 import errno
 import fcntl
 import hashlib
@@ -48,6 +49,7 @@ import os
 import stat
 import time
 import unicodedata
+from array import array
 from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -666,7 +668,12 @@ def prune(folders: tuple[Folder, ...], unseen: frozenset[str] = frozenset()) -> 
     Under the flock, so no worker reserves meanwhile: a marker whose output is being
     written has its owner in processing/, or (`process`, rerender) was made lately, and is
     kept. A marker of a folder no longer in the config goes; its outputs are then of
-    unknown owner (kept, see the top)."""
+    unknown owner (kept, see the top).
+
+    What it holds meanwhile is 8 bytes a marker and 16 an output (_Keys), whatever the
+    names: it runs in the main process at every start and as the outputs grow, and a dict
+    of the keys as text took ~840 bytes an output (100,000 outputs: 108 MiB more at its
+    peak; bench/names_prune.py)."""
     t0 = time.monotonic()
     kept = removed = 0
     for names_dir in dict.fromkeys(f.names_dir for f in folders if f.names_dir is not None):
@@ -674,55 +681,119 @@ def prune(folders: tuple[Folder, ...], unseen: frozenset[str] = frozenset()) -> 
         if any(f.name in unseen for f in sharing):
             continue
         with _locked(names_dir):
-            outputs = {_key(path): _fold_key(path) for f in sharing for path in _files_under(f.output)}
-            live = {*outputs, *outputs.values()}
+            there = _marker_keys(names_dir)
+            live = _Keys()
+            for f in sharing:
+                for path in _files_under(f.output):
+                    key, fold_key = _key(path), _fold_key(path)
+                    own, fold = int(key[:16], 16), int(fold_key[:16], 16)  # as _short reads them
+                    live.add(own)
+                    live.add(fold)
+                    if there.has(own) and not there.has(fold):
+                        _fold_marker_made(names_dir, key, fold_key)
+                        there.add(fold)
+            live.freeze()
             in_flight = {owner_id(f, c.rel) for f in sharing for c in claimed_files(f)}
-            k, r, there = _prune_markers(names_dir, live, in_flight)
-            k += _fold_markers_made(names_dir, outputs, there)
+            k, r = _prune_markers(names_dir, live, in_flight)
         kept, removed = kept + k, removed + r
     return Pruned(kept, removed, time.monotonic() - t0)
 
 
 def _files_under(root: Path):
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            yield Path(dirpath) / name
+    """Every file under root, as os.walk lists them (a link to a folder is not entered, nor
+    given), one at a time: os.walk lists a folder's names first, all of a flat output folder's."""
+    folders = [os.fspath(root)]
+    while folders:
+        try:
+            with os.scandir(folders.pop()) as entries:
+                for entry in entries:
+                    try:
+                        is_dir = entry.is_dir()
+                    except OSError:
+                        is_dir = False
+                    if not is_dir:
+                        yield Path(entry.path)
+                    elif not entry.is_symlink():
+                        folders.append(entry.path)
+        except OSError:
+            continue  # gone or unreadable, as os.walk passes over it
 
 
-def _fold_markers_made(names_dir: Path, outputs: dict[str, str], there: set[str]) -> int:
-    """The marker of the name whatever its case, made for each output whose own marker is there
+class _Keys:
+    """A set of markers' names (64 hex digits) kept as their first 64 bits (`short`), 8 bytes
+    each: one array per first byte (the markers' own buckets), sorted once filled (`freeze`),
+    looked up by bisection; what is added after the freeze, in a set beside. Two names sharing
+    their first 64 bits are one here: a stale marker kept (it goes at a later prune, once the
+    other one's output is gone too), or a case marker of a release before the case rule not
+    made again (odds ~n²/2**64, 1e-6 at a million outputs)."""
+
+    def __init__(self) -> None:
+        self._buckets = [array("Q") for _ in range(256)]
+        self._added: set[int] = set()
+        self._frozen = False
+
+    def add(self, k: int) -> None:
+        if self._frozen:
+            self._added.add(k)
+        else:
+            self._buckets[k >> 56].append(k)
+
+    def freeze(self) -> None:
+        self._buckets = [array("Q", sorted(b)) for b in self._buckets]
+        self._frozen = True
+
+    def has(self, k: int) -> bool:
+        bucket = self._buckets[k >> 56]
+        i = bisect.bisect_left(bucket, k)
+        return (i < len(bucket) and bucket[i] == k) or k in self._added
+
+
+def _short(name: str) -> int | None:
+    """A marker's name as _Keys keeps it; None for a name no output has (a temp marker)."""
+    if len(name) != 64:
+        return None
+    try:
+        return int(name[:16], 16)
+    except ValueError:
+        return None
+
+
+def _marker_keys(names_dir: Path) -> _Keys:
+    """The names of the markers in names_dir, frozen."""
+    keys = _Keys()
+    with os.scandir(names_dir) as buckets:
+        for bucket in buckets:
+            if bucket.is_dir(follow_symlinks=False):
+                with os.scandir(bucket.path) as markers:
+                    for marker in markers:
+                        if (k := _short(marker.name)) is not None:
+                            keys.add(k)
+    keys.freeze()
+    return keys
+
+
+def _fold_marker_made(names_dir: Path, key: str, fold_key: str) -> None:
+    """The marker of the name whatever its case, made for an output whose own marker is there
     without one (written by a release before the case rule, which made no such markers): it says
     the owner of the output's own marker (of the first seen, where outputs differ in case only;
     the others' own markers keep their names theirs). Without it, an upgraded output folder's
     names were held in their exact case only: `img_0001_web.jpg` of a new original went beside
     `IMG_0001_web.jpg` written before the upgrade (an SMB share's clients see one name). Made at
-    the start's prune, before any worker reserves; how many are made."""
-    made = 0
-    for key, fold_key in outputs.items():
-        if key in there and fold_key not in there:
-            own = names_dir / key[:2] / key
-            if (owner := _read(own)) is None:
-                continue
-            _write(names_dir / fold_key[:2] / fold_key, owner, present=False, like=own)
-            there.add(fold_key)
-            made += 1
-    return made
+    the start's prune, before any worker reserves."""
+    if (owner := _read(names_dir / key[:2] / key)) is None:
+        return
+    _write(names_dir / fold_key[:2] / fold_key, owner, present=False, like=names_dir / key[:2] / key)
 
 
-def _prune_markers(names_dir: Path, live: set[str], in_flight: set[str]) -> tuple[int, int, set[str]]:
-    """Delete the markers found stale (see prune): how many are kept, how many removed, and the
-    names of those kept."""
+def _prune_markers(names_dir: Path, live: _Keys, in_flight: set[str]) -> tuple[int, int]:
+    """Delete the markers found stale (see prune): how many are kept, how many removed."""
     kept = removed = 0
-    there: set[str] = set()
     with os.scandir(names_dir) as buckets:
         for bucket in [b for b in buckets if b.is_dir(follow_symlinks=False)]:
             with os.scandir(bucket.path) as markers:
                 for marker in list(markers):
-                    if marker.name in live or (not marker.name.startswith(".")
-                                               and (_file_of(_owner_of(marker.path)) in in_flight
-                                                    or _made_lately(marker.path))):
+                    if _stays(marker, live, in_flight):
                         kept += 1
-                        there.add(marker.name)
                         continue
                     os.unlink(marker.path)
                     removed += 1
@@ -730,7 +801,17 @@ def _prune_markers(names_dir: Path, live: set[str], in_flight: set[str]) -> tupl
                 os.rmdir(bucket.path)
             except OSError:
                 pass  # not empty
-    return kept, removed, there
+    return kept, removed
+
+
+def _stays(marker: os.DirEntry, live: _Keys, in_flight: set[str]) -> bool:
+    """A marker of an output there, or (not a temp marker) of an owner being rendered or made
+    lately."""
+    k = _short(marker.name)
+    if k is not None and live.has(k):
+        return True
+    return not marker.name.startswith(".") and (_file_of(_owner_of(marker.path)) in in_flight
+                                                or _made_lately(marker.path))
 
 
 def _owner_of(marker: str) -> str | None:
