@@ -4,19 +4,12 @@ and the log says the line, the key and the text to write; then the forms a perso
 (`format: JPG`, `size: 200 x 200px`, `quiet_period: 200ms`) are taken."""
 from __future__ import annotations
 
-import os
 import signal
 
 from PIL import Image
 
-from tests import corpus as c
 from tests.harness import wait_for
-
-
-def drop(d, name: str) -> None:
-    tmp = d.root / name
-    c.write(tmp, c.jpeg_bytes((640, 480)))
-    os.rename(tmp, d.inbox / name)
+from tests.integration.test_reload import drop
 
 
 def test_a_pasted_config_is_refused_at_reload_and_the_forms_people_write_are_taken(daemon_factory):

@@ -253,14 +253,7 @@ def test_rerender_dry_run_refuses_a_database_a_newer_hotfolder_took_further_as_r
     (replaced, new, …) came from tables this version may misread. It refuses as rerender does."""
     from hotfolder.state import originals
 
-    state = home / "var" / "state"
-    _taken_further(state, originals)
-    (home / "var" / "archive").mkdir(parents=True)
-    (home / "a.jpg").rename(home / "var" / "archive" / "a.jpg")
-    done = hotfolder(home, "rerender", "--dry-run", "-c", "hotfolder.yaml")
-    assert done.returncode == ExitCode.USAGE, done.stdout + done.stderr
-    line = said_once(done.stderr, "hotfolder rerender: ")
-    assert f"{state / 'hotfolder.db'} was last used by a newer hotfolder (its 'originals' tables" in line, line
+    done = _refused_with_an_archived_photo(home, originals, "rerender", "--dry-run")
     assert done.stdout == "", done.stdout  # no plan printed
 
 
@@ -270,16 +263,23 @@ def test_index_rebuild_refuses_a_database_a_newer_hotfolder_took_further_before_
     (it notes the clips too) and exited 2 halfway. Now it refuses first, as `run` does."""
     from hotfolder.state import db, originals, passed
 
+    _refused_with_an_archived_photo(home, passed, "index", "rebuild")
+    with db.read_only(home / "var" / "state") as conn:  # nothing was written: the index's tables were not even made
+        assert conn is not None and db.version(conn, originals.PART) == 0
+
+
+def _refused_with_an_archived_photo(home, part, *command):
+    """`command` on a database whose `part` a newer hotfolder took further, a.jpg archived:
+    refused in one line, exit 2; the finished process."""
     state = home / "var" / "state"
-    _taken_further(state, passed)
+    _taken_further(state, part)
     (home / "var" / "archive").mkdir(parents=True)
     (home / "a.jpg").rename(home / "var" / "archive" / "a.jpg")
-    done = hotfolder(home, "index", "rebuild", "-c", "hotfolder.yaml")
+    done = hotfolder(home, *command, "-c", "hotfolder.yaml")
     assert done.returncode == ExitCode.USAGE, done.stdout + done.stderr
-    line = said_once(done.stderr, "hotfolder index: ")
-    assert f"{state / 'hotfolder.db'} was last used by a newer hotfolder (its 'passed' tables" in line, line
-    with db.read_only(state) as conn:  # nothing was written: the index's tables were not even made
-        assert conn is not None and db.version(conn, originals.PART) == 0
+    line = said_once(done.stderr, f"hotfolder {command[0]}: ")
+    assert f"{state / 'hotfolder.db'} was last used by a newer hotfolder (its '{part.PART}' tables" in line, line
+    return done
 
 
 def test_a_listing_piped_into_a_reader_that_stopped_ends_quietly(home):

@@ -33,7 +33,7 @@ folders:
 
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "hotfolder.yaml"
-    path.write_text(textwrap.dedent(text))
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
     return path
 
 

@@ -19,31 +19,7 @@ from hotfolder import config
 from hotfolder.config import check, load
 from hotfolder.config.model import SHARPEN_PRESETS, ConfigError
 from tests.harness import REPO
-
-BASE = """
-folders:
-  - name: shop
-    inbox: in
-    output: out
-    archive: arch
-    failed: bad
-    renditions:
-      - name: web
-        size: 1600x1200
-        format: jpeg
-"""
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "hotfolder.yaml"
-    path.write_text(textwrap.dedent(text), encoding="utf-8")
-    return path
-
-
-def error_of(tmp_path: Path, text: str) -> ConfigError:
-    with pytest.raises(ConfigError) as info:
-        load(write(tmp_path, text))
-    return info.value
+from tests.unit.test_config import BASE, error_of, write
 
 
 def web(tmp_path: Path, text: str):
