@@ -96,8 +96,8 @@ def test_the_head_and_check_config_say_the_nodes_render_not_workers(cluster_fact
                for line in said), said
     checked = hotfolder("check-config", str(c.config))
     assert checked.returncode == 0, checked.stderr
-    assert checked.stdout.rstrip().endswith("; cluster test-cluster: its nodes render (`hotfolder worker`, a render "
-                                            "process per core a node), not `workers`"), checked.stdout
+    assert checked.stdout.splitlines()[0].endswith("; cluster test-cluster: its nodes render (`hotfolder worker`, a "
+                                                   "render process per core a node), not `workers`"), checked.stdout
 
 
 def test_the_head_logs_a_line_for_each_file_a_node_ended(cluster_factory):

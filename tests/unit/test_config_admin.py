@@ -359,8 +359,13 @@ def test_check_config_says_where_each_folder_is(tmp_path, capsys):
     assert f"  shop: inbox {tmp_path}/in, output {tmp_path}/out\n" in out, out
 
 
-def _as_nobody(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m",
+def _denied(path: Path) -> subprocess.CompletedProcess:
+    """check-config as root without the capabilities that let root read and enter anything: the
+    kernel's own refusals, as the daemon's user meets them, of a file and folder that are
+    another user's (65534's). Root, because the checkout and the interpreter's own library may
+    lie where no other user may read (a CI's clone in a private folder, /root's Python)."""
+    drop = "-dac_override,-dac_read_search"
+    return subprocess.run(["setpriv", f"--inh-caps={drop}", f"--bounding-set={drop}", sys.executable, "-m",
                            "hotfolder", "check-config", "--config", str(path)], capture_output=True, text=True,
                           timeout=60, env={**os.environ, "PYTHONPATH": str(REPO / "daemon")}, cwd="/")
 
@@ -368,21 +373,24 @@ def _as_nobody(path: Path) -> subprocess.CompletedProcess:
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="reads the file as another user")
 def test_a_config_the_daemons_user_may_not_read_says_who_and_what_to_change():
     # was "cannot read the config file: Permission denied": which user, and what to change?
+    other = pwd.getpwuid(65534).pw_name, grp.getgrgid(65534).gr_name
     with tempfile.TemporaryDirectory(dir="/tmp") as name:
         folder = Path(name)
         folder.chmod(0o755)
         path = write(folder, BASE)
+        os.chown(path, 65534, 65534)
         path.chmod(0o600)
-        said = _as_nobody(path)
+        said = _denied(path)
         assert said.returncode == 1 and "Traceback" not in said.stderr, said
-        assert (f"cannot read the config file: Permission denied to user {pwd.getpwuid(65534).pw_name} (uid "
-                f"65534), which may not read it (owner root, group root, mode 0600): let its group read it, e.g. "
-                f"chgrp {grp.getgrgid(65534).gr_name} {path}; chmod g+r {path}") in said.stderr, said.stderr
+        assert (f"cannot read the config file: Permission denied to user root (uid 0), which may not read it "
+                f"(owner {other[0]}, group {other[1]}, mode 0600): let its group read it, e.g. chgrp root {path}; "
+                f"chmod g+r {path}") in said.stderr, said.stderr
+        os.chown(folder, 65534, 65534)
         folder.chmod(0o700)
         path.chmod(0o644)
-        said = _as_nobody(path)
-        assert (f"Permission denied to user {pwd.getpwuid(65534).pw_name} (uid 65534), which may not enter "
-                f"{folder}: let it (chmod o+x {folder}, or g+x for its group)") in said.stderr, said.stderr
+        said = _denied(path)
+        assert (f"Permission denied to user root (uid 0), which may not enter {folder}: let it (chmod o+x {folder}, "
+                f"or g+x for its group)") in said.stderr, said.stderr
 
 
 # --- a key at the wrong level, a list item without its `- `, what is not YAML ----------------
