@@ -563,3 +563,15 @@ def test_max_image_pixels_in_megapixels(tmp_path, written, pixels):
 def test_a_whole_number_in_another_unit_is_still_refused(tmp_path):
     err = error_of(tmp_path, "queue_size: 2MP\n" + textwrap.dedent(BASE))
     assert err.reason == "must be a whole number, not the text '2MP'", err.reason
+
+
+def test_a_key_capitalised_two_ways_is_refused_not_one_taken(tmp_path):
+    # `Inbox: in` and `INBOX: elsewhere` (no `inbox:`) were both read as inbox, the last silently
+    # counting: a line added lower down (by whoever may edit the file) overrode the folder an admin
+    # read above it, and check-config said OK. A key written twice in YAML is refused; so is this.
+    err = error_of(tmp_path, BASE.replace("    inbox: in\n", "    Inbox: in\n    INBOX: elsewhere\n"))
+    assert [p.key for p in err.problems] == ["folders[shop].inbox"], err.lines()
+    assert err.reason == ("written more than once in this mapping (also on line 4): only the last would count; "
+                          "keep one"), err.reason
+    err = error_of(tmp_path, "Workers: 1\nWORKERS: 2\n" + textwrap.dedent(BASE))
+    assert [p.key for p in err.problems] == ["workers"], err.lines()

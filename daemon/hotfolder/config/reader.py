@@ -124,8 +124,15 @@ def in_lower_case(data: Any) -> Any:
         return data
     out = problems.MarkedDict((renamed.get(key, key), value) for key, value in data.items())
     out.mark = getattr(data, "mark", None)
-    out.key_marks = {renamed.get(key, key): mark for key, mark in getattr(data, "key_marks", {}).items()}
+    places = getattr(data, "key_marks", {})
+    out.key_marks = {renamed.get(key, key): mark for key, mark in places.items()}
     out.repeated = {renamed.get(key, key): marks for key, marks in getattr(data, "repeated", {}).items()}
+    # `Inbox:` and `INBOX:` are one key written twice, as YAML's own repeats (Reader._repeated):
+    # the last silently counted, a line lower down overriding the one an admin read
+    for name in set(renamed.values()):
+        written = [key for key in data if renamed.get(key) == name]
+        if len(written) > 1:
+            out.repeated[name] = [*out.repeated.get(name, []), *(places.get(key) for key in written[:-1])]
     return out
 
 
