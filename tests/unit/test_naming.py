@@ -396,3 +396,48 @@ def test_a_prune_holds_a_few_bytes_an_output_not_its_names(tmp_path):
         tracemalloc.stop()
     assert (pruned.kept, pruned.removed) == (2 * n, 1)
     assert peak / n < 200, f"{peak / n:.0f} bytes an output"  # 713 before, 97 now
+
+
+def test_a_prune_never_removes_a_live_marker_whose_first_64_bits_another_shares(tmp_path):
+    """The prune holds 64 bits of each marker's name (_Keys): two names sharing them, made here
+    by hand (sha-256's odds are ~n²/2**64), are one to it. Whatever it decides of the pair, a
+    marker of an output there stays: one original's output never becomes a free name that
+    another's replaces."""
+    folder = dataclasses.replace(make_folder(tmp_path), names_dir=tmp_path / "names")
+    out = folder.output / "IMG_0001_web.jpg"
+    os.close(os.open(out, os.O_CREAT | os.O_WRONLY, 0o644))
+    live = owners._marker(folder.names_dir, out)
+    owners._write(live, owners.owner_id(folder, "IMG_0001.jpg"), present=False)
+    twin = live.parent / (live.name[:16] + ("0" if live.name[16] != "0" else "1") + live.name[17:])
+    owners._write(twin, owners.owner_id(folder, "other.jpg"), present=False)  # a stale marker of no output
+    then = time.time() - owners.RESERVED_FOR - 60
+    for marker in (live, twin, owners._fold_marker(folder.names_dir, out)):
+        if os.path.lexists(marker):
+            os.utime(marker, (then, then), follow_symlinks=False)
+    owners.prune((folder,))
+    assert os.path.lexists(live) and os.path.lexists(twin)  # the stale one kept with it: harmless
+    assert owners.reserve(folder, "IMG_0002.jpg", [out]) != [out]  # the name is still IMG_0001's
+    out.unlink()
+    for marker in folder.names_dir.glob("*/*"):
+        os.utime(marker, (then, then), follow_symlinks=False)
+    owners.prune((folder,))
+    assert not os.path.lexists(live) and not os.path.lexists(twin)  # both go once the output has
+
+
+@pytest.mark.parametrize("name", ["-" + "f" * 63, "+" + "f" * 63, "0x" + "f" * 62, "f_f" + "0" * 61])
+def test_a_stray_file_in_names_dir_with_a_marker_s_length_is_no_marker(tmp_path, name):
+    """A 64-character name that is no hex digest (a file put in state_dir/names by hand, an
+    editor's backup) was read by int(…, 16) as a number: `-fff…` as a negative one, which the
+    prune's array of unsigned keys refused (OverflowError): every start of the daemon failed."""
+    folder = dataclasses.replace(make_folder(tmp_path), names_dir=tmp_path / "names")
+    out = folder.output / "IMG_0001_web.jpg"
+    os.close(os.open(out, os.O_CREAT | os.O_WRONLY, 0o644))
+    owners._write(owners._marker(folder.names_dir, out), owners.owner_id(folder, "IMG_0001.jpg"), present=False)
+    stray = folder.names_dir / "ff" / name
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_text("")
+    then = time.time() - owners.RESERVED_FOR - 60
+    os.utime(stray, (then, then))
+    pruned = owners.prune((folder,))
+    assert os.path.lexists(owners._marker(folder.names_dir, out))
+    assert pruned.removed == 1 and not stray.exists()  # as any other stale file there

@@ -46,6 +46,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import re
 import stat
 import time
 import unicodedata
@@ -751,13 +752,15 @@ class _Keys:
 
 
 def _short(name: str) -> int | None:
-    """A marker's name as _Keys keeps it; None for a name no output has (a temp marker)."""
-    if len(name) != 64:
+    """A marker's name as _Keys keeps it; None for a name no output has (a temp marker, a
+    file put there by hand: int() alone read `-fff…` as a negative key, which _Keys' array
+    refused, and every start's prune failed)."""
+    if len(name) != 64 or not _HEX.fullmatch(name):
         return None
-    try:
-        return int(name[:16], 16)
-    except ValueError:
-        return None
+    return int(name[:16], 16)
+
+
+_HEX = re.compile(r"[0-9a-f]{64}")  # as hexdigest() writes a marker's name
 
 
 def _marker_keys(names_dir: Path) -> _Keys:
