@@ -575,3 +575,23 @@ def test_a_key_capitalised_two_ways_is_refused_not_one_taken(tmp_path):
                           "keep one"), err.reason
     err = error_of(tmp_path, "Workers: 1\nWORKERS: 2\n" + textwrap.dedent(BASE))
     assert [p.key for p in err.problems] == ["workers"], err.lines()
+
+
+@pytest.mark.parametrize("where, line, key", [
+    ("top", "file_timeout: .nan", "file_timeout"), ("top", "drain_timeout: .NaN", "drain_timeout"),
+    ("folder", "quiet_period: .nan", "folders[shop].quiet_period"),
+    ("folder", "duplicate_window: .nan", "folders[shop].duplicate_window"),
+    ("folder", "duplicate_window: .inf", "folders[shop].duplicate_window"),
+    ("folder", "duplicate_window: 1e300", "folders[shop].duplicate_window"),
+    ("folder", "duplicate_window: 999999999w", "folders[shop].duplicate_window"),
+    ("rendition", "watermark: {text: x, opacity: .nan}", "folders[shop].renditions[web].watermark.opacity"),
+])
+def test_a_time_or_number_no_clock_can_hold_is_refused(tmp_path, where, line, key):
+    # YAML's `.nan` passed every range (nan < lo and nan > hi are both false): `file_timeout: .nan`
+    # never killed a hung worker, `duplicate_window: .nan` forgot nothing; an endless (`.inf`) or
+    # astronomic window became Redis's expiry in cluster mode (int(inf) raised at every clip)
+    text = {"top": line + "\n" + textwrap.dedent(BASE),
+            "folder": BASE.replace("    failed: bad\n", f"    failed: bad\n    {line}\n"),
+            "rendition": BASE.replace("format: jpeg", f"format: jpeg\n        {line}")}[where]
+    err = error_of(tmp_path, text)
+    assert [p.key for p in err.problems] == [key], err.lines()

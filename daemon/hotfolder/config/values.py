@@ -9,6 +9,7 @@ the model holds; a problem goes through `r.fail`, which records it and raises.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -64,6 +65,8 @@ class Bool(Kind):
 
 
 def _check_range(r: Reader, name: str, value: float, lo: float | None, hi: float | None) -> None:
+    if not math.isfinite(value):  # YAML's `.nan` passed both comparisons: `file_timeout: .nan` killed no worker
+        r.fail(name, f"must be a finite number, not {kind(value)}")
     if lo is not None and value < lo:
         r.fail(name, f"must be at least {lo}, not {value}")
     if hi is not None and value > hi:

@@ -3,6 +3,7 @@ bytes), look-alikes (a resized, recompressed or turned copy), and how long the i
 remembers. Read with the folder's other keys (sections/folder.py)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,9 @@ class Duration:
     """A length of time: `365d`, `12w`, `36h`, `90m`, `30s`, or a number of seconds."""
 
     lo: float = 1.0
+    # A century: past it a window is no length a clock holds (`.inf`, `1e300`: Redis's expiry of a
+    # clip's row in cluster mode, in ms, raised at every clip); `.nan` forgot nothing
+    hi: float = 36500.0 * DAY
 
     def read(self, r: Reader, name: str, default: Any) -> float:
         value = r.raw(name)
@@ -41,8 +45,12 @@ class Duration:
                 r.fail(name, f"{value!r} is not a length of time; write e.g. 365d, 12w, 36h, 90m or 30s"
                              f"{time_meant(value, 'd')}")
             seconds = taken
+        if not math.isfinite(seconds):
+            r.fail(name, f"must be a length of time such as 365d, 12w or 36h, not {kind(value)}")
         if seconds < self.lo:
             r.fail(name, f"must be at least {self.lo:g} s, not {seconds:g} s")
+        if seconds > self.hi:
+            r.fail(name, f"must be at most {self.hi / DAY:g}d (a century), not {value}")
         return seconds
 
     def shown(self, default: Any) -> str:
@@ -85,5 +93,5 @@ KEYS = (
         "originals older than this are forgotten by the index (`365d`, `12w`, `36h`, `30 days`; a bare number "
         "is seconds, warned of under a day: `30` says to write `30d`, or `30s` to keep seconds): no copy is "
         "matched with them, and a new drop under the name of one gets outputs of its own (`~2`), never "
-        "replacing that one's"),
+        "replacing that one's; at most `36500d`"),
 )
