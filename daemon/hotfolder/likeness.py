@@ -131,6 +131,10 @@ class Match:
             "similar: flag renders every look-alike"
         if archive is None or not self.archived:
             return said + f"its original was not kept (on_success: delete): {every}"
+        if not _in_folder(self.archived) or not _in_folder(self.name) or not _shown(copy):
+            # a record's names are data (a cluster's are Redis's): a printed command never names a
+            # file outside archive/ (`../../home/admin/.profile`), nor one no shell gets back
+            return said + f"to have them rendered again, {every}"
         original = archive / self.archived
         if not os.path.lexists(original):
             return said + self._put_back_said(archive, original, copy, config)
@@ -154,9 +158,7 @@ class Match:
         said = f"its outputs are {display(os.path.basename(self.name))}'s; to have it rendered as " \
                f"{display(os.path.basename(rel))} too: "
         back, target = inbox / rel, archive / rel if archive is not None else None
-        # a name no shell gets back from the line (not UTF-8, a control character), or one with the
-        # backquote that ends the command in it: no command of it
-        shown = all(printable(str(p)) == str(p) and "`" not in str(p) for p in (copy, back, target) if p is not None)
+        shown = all(_shown(p) for p in (copy, back, target))
         where = f" in {_quoted(config)}" if config is not None else ""
         again = f"set on_duplicate: process for folder {display(folder)}{where}, then " + (
             f"`{_mkdir(back)}mv {_quoted(copy)} {_quoted(back)}`" if shown else "move it back to the inbox")
@@ -203,6 +205,19 @@ def _stem(name: str) -> str:
 def _mkdir(path: Path) -> str:
     """`mkdir -p FOLDER && ` for a command that puts a file at `path`, when its folder is not there."""
     return "" if os.path.isdir(path.parent) else f"mkdir -p {_quoted(path.parent)} && "  # (an OSError: False)
+
+
+def _shown(path: Path | str | None) -> bool:
+    """Whether a printed command may name `path` (None: nothing to name): a name no shell gets
+    back from the line (not UTF-8, a control character), or one with the backquote that ends
+    the command in it, is said in words instead."""
+    return path is None or (printable(str(path)) == str(path) and "`" not in str(path))
+
+
+def _in_folder(name: str) -> bool:
+    """Whether a record's `name` is a path inside its folder, and one a command may name."""
+    parts = name.split("/")
+    return _shown(name) and all(part not in ("", ".", "..") for part in parts)
 
 
 def _quoted(path: Path) -> str:

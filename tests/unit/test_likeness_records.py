@@ -65,3 +65,24 @@ def test_a_copy_under_a_name_of_its_own_is_told_how_to_have_it_rendered_as_that_
     assert nfd.own_name_said("caf\u00e9.jpg", copy, "photos", inbox, archive) == "", "macOS's NFD: the same name"
     alike = Match(Kind.SIMILAR, "photos", "shoes/shoe-red.jpg", "shoes/shoe-red.jpg", (), 0.0, bits=2)
     assert alike.own_name_said("shoes/shoe-blue.jpg", copy, "photos", inbox, archive) == ""
+
+
+def test_a_record_s_name_that_leaves_the_archive_is_in_no_printed_command(tmp_path):
+    """A cluster's index is Redis's (cluster/originals.record_of takes any text as a name): a
+    forged record naming `../../../home/admin/.profile` made `hotfolder duplicates` and the skip's
+    line print `cp COPY ARCHIVE/../../../home/admin/.profile && hotfolder rerender …` for the admin
+    to run, the copy's bytes the dropper's. A name that is no path inside archive/, or that no
+    shell gets back from the line, is told in words, as own_name_said does."""
+    archive, copy = tmp_path / "archive", tmp_path / "duplicates/a.jpg"
+    archive.mkdir()
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc/passwd").write_text("x")
+    for name, archived in (("../../../home/admin/.profile", "../../../home/admin/.profile"),
+                           ("/home/admin/.profile", ""), ("a\x1b]0;x\x07.jpg", "a\x1b]0;x\x07.jpg"),
+                           ("a`b`.jpg", ""), ("../etc/passwd", "../etc/passwd")):
+        m = Match(Kind.EXACT, "photos", name, archived, ("a_web.jpg",), 0.0, gone=("a_web.jpg",))
+        said = m.gone_said(archive, copy, tmp_path / "hotfolder.yaml")
+        assert "cp " not in said and "rerender" not in said, (name, said)
+        assert said.startswith("1 of its 1 outputs is gone from the output folder; "), said
+    ok = Match(Kind.EXACT, "photos", "a.jpg", "a.jpg", ("a_web.jpg",), 0.0, gone=("a_web.jpg",))
+    assert f"`cp {copy} {archive}/a.jpg` puts it back" in ok.gone_said(archive, copy), "a plain name still is"
