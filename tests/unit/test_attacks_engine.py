@@ -1120,3 +1120,29 @@ def test_a_heif_whose_meta_box_is_not_among_its_first_boxes_is_left_to_libheif(t
                     heifmeta.read_layout(fd)
         finally:
             os.close(fd)
+
+
+# --- index rebuild's pass-over (workers/reindex.not_an_original) ---------------------------
+
+def test_whether_an_archived_entry_could_be_an_image_is_never_read_through_a_link_or_a_fifo(tmp_path):
+    """`index rebuild` lstat()s an archived entry, then asks could_be_image of the one whose
+    read failed, by its name: swapped meanwhile (archive/ is writable by whoever may drop and
+    fetch), a FIFO held the rebuild for ever on its open, and a link was followed to any file
+    of the machine. Neither is read now: no image (a FIFO's open returns at once)."""
+    import subprocess
+    import sys
+
+    from hotfolder.engine import unopened
+
+    fifo = tmp_path / "swapped"
+    os.mkfifo(fifo)
+    probe = ("from pathlib import Path; from hotfolder.engine import unopened; "
+             f"print(unopened.could_be_image(Path({str(fifo)!r})))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=30, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "False"), done.stderr
+    real = tmp_path / "photo.dat"
+    Image.new("RGB", (8, 8)).save(real, "PNG")
+    assert unopened.could_be_image(real)  # its first bytes: an image
+    link = tmp_path / "link.dat"
+    link.symlink_to(real)
+    assert not unopened.could_be_image(link)

@@ -6,6 +6,8 @@ else that it is no image hotfolder reads. engine/opening asks, when Pillow gives
 from __future__ import annotations
 
 import mmap
+import os
+import stat
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,21 +64,31 @@ def could_be_image(src: Path) -> bool:
     without an image's name (`hotfolder index rebuild` passes it over: it is no original)."""
     if formats.BY_EXTENSION.get(src.suffix.lower()[1:]) is not None:
         return True
-    head, _ = _head(src)
-    if head.startswith(tuple(sig for _, starts, _ in SIGNATURES for sig in starts)) or head[:2] in (b"II", b"MM"):
-        return True
-    major, brands = _ftyp(head)
-    if brands & (HEVC_BRANDS | AV1_BRANDS) or major in (b"mif1", b"msf1"):
-        return True
+    # Read by a descriptor of the regular file itself: swapped since the caller's lstat (archive/
+    # is writable by whoever drops), a FIFO's open held `index rebuild` for ever, a link was followed
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(src):
-                return True
-    except Image.DecompressionBombError:
-        return True
-    except Exception:  # noqa: BLE001 - whatever Pillow raises of a file it does not know: no image
+        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
         return False
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        head = f.read(HEAD)
+        if head.startswith(tuple(sig for _, starts, _ in SIGNATURES for sig in starts)) or head[:2] in (b"II", b"MM"):
+            return True
+        major, brands = _ftyp(head)
+        if brands & (HEVC_BRANDS | AV1_BRANDS) or major in (b"mif1", b"msf1"):
+            return True
+        try:
+            f.seek(0)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                with Image.open(f):
+                    return True
+        except Image.DecompressionBombError:
+            return True
+        except Exception:  # noqa: BLE001 - whatever Pillow raises of a file it does not know: no image
+            return False
 
 
 def _companion_hint(name: str) -> str:
