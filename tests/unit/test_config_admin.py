@@ -258,6 +258,19 @@ def test_a_secret_in_typographic_quotes_is_not_quoted(tmp_path):
     assert "typographic quotes" in err.reason, err.reason
 
 
+@pytest.mark.parametrize("written, key", [
+    ("http: {listen: '127.0.0.1:9464', token: “{secret}”}", "http.token"),
+    ("notify:\n  - {url: 'https://hooks.example/x', secret: “{secret}”}", "notify[0].secret"),
+    ("notify: [{url: 'https://hooks.example/x', secret: {secret}\u00a0}]", "notify[0].secret"),
+])
+def test_a_secret_in_a_mapping_written_on_one_line_is_not_quoted_either(tmp_path, written, key):
+    # the key was read from the line's start: `http: {listen: …, token: “…”}` was `http`'s, no
+    # secret's, and the token was quoted whole in check-config's output and a refused reload's log line
+    secret = "Zq8xT4mP2vL9wK3n"
+    err = error_of(tmp_path, written.replace("{secret}", secret) + "\n" + textwrap.dedent(BASE))
+    assert secret not in str(err) and [p.key for p in err.problems] == [key], err.lines()
+
+
 @pytest.mark.parametrize("old, new, key, said", [
     ("    inbox: in\n", "    inbox: in\u00a0\n", "folders[shop].inbox",
      "'in\\xa0' ends with a non-breaking space (U+00A0), pasted from a web page or a word processor: delete it"),

@@ -26,16 +26,12 @@ _KEY = re.compile(r"^\s*(?:-\s+)?([^\s:#'\"][^:#]*?)\s*:(?:\s|$)")
 def problems(text: str, secret_keys: frozenset[str] = frozenset()) -> Iterator[tuple[int, int, str, str]]:
     """(line, column, key, reason) of each typographic quote or odd space at the edge of an
     unquoted value or key; `text` has parsed as YAML. A value of `secret_keys` is not quoted."""
-    lines = text.splitlines()
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if not isinstance(event, yaml.ScalarEvent) or event.style is not None or not event.value:
+    for event, key in _keyed(text):
+        if event.style is not None or not event.value:
             continue
         value, mark = event.value, event.start_mark
         if mark is None:
             continue
-        line = lines[mark.line] if mark.line < len(lines) else ""
-        found = _KEY.match(line)
-        key = found.group(1).strip() if found else ""
         secret = key in secret_keys
         shown = "…" if secret else value
         if value[0] in OPENING or value[-1] in OPENING:
@@ -52,6 +48,32 @@ def problems(text: str, secret_keys: frozenset[str] = frozenset()) -> Iterator[t
                        f"{shown!r} {'starts' if at == 0 else 'ends'} with {ODD_SPACES[value[at]]}, pasted from a web "
                        "page or a word processor: delete it (or retype it as a plain space)")
                 break
+
+
+def _keyed(text: str) -> Iterator[tuple[yaml.ScalarEvent, str]]:
+    """Each scalar of the YAML with the key it is the value of (a key: its own name; an item of
+    a list: its list's key), from the events, not the line: `http: {listen: …, token: “…”}`
+    read as `http`'s put the token, no secret of its key, in the message whole."""
+    stack: list[list] = []  # per open mapping or list: [is a mapping, key expected next, its key]
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        top = stack[-1] if stack else None
+        if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            key = top[2] if top is not None else ""
+            if top is not None and top[0]:
+                top[1] = True  # this collection was the value: a key comes next
+            stack.append([isinstance(event, yaml.MappingStartEvent), True, key])
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            stack.pop()
+        elif isinstance(event, yaml.ScalarEvent):
+            if top is not None and top[0] and top[1]:  # a key
+                top[1], top[2] = False, str(event.value)
+                yield event, str(event.value)
+            else:
+                if top is not None and top[0]:
+                    top[1] = True
+                yield event, top[2] if top is not None else ""
+        elif isinstance(event, yaml.AliasEvent) and top is not None and top[0]:
+            top[1] = not top[1]
 
 
 # Keys whose value is free text (a watermark's, the metadata written): ` #` in it starts a comment.

@@ -262,8 +262,9 @@ class Problems:
     def _named_at(self, line: int, column: int, key: str) -> str:
         on_line = [(named, position(mark)[1]) for named, mark in self._places.values()
                    if mark is not None and position(mark)[0] == line and named]
+        own = [named for named, _ in on_line if named.rsplit(".", 1)[-1] == key]  # `{listen: …, token: …}`'s token
         return next((named for named, at in on_line if at == column),  # a list's item, where it starts
-                    max((named for named, _ in on_line), key=len, default=key))  # else the innermost key there
+                    max(own or (named for named, _ in on_line), key=len, default=key))  # else the innermost key there
 
     def said_relative(self, base: str) -> None:
         """A problem that names the folder a relative path resolved to says what it was
