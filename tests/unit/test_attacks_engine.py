@@ -1146,3 +1146,27 @@ def test_whether_an_archived_entry_could_be_an_image_is_never_read_through_a_lin
     link = tmp_path / "link.dat"
     link.symlink_to(real)
     assert not unopened.could_be_image(link)
+
+
+def test_a_damaged_original_without_an_image_s_name_is_still_one_by_its_first_bytes(tmp_path):
+    """An original is taken by its content (a scanner's `scan0001`, no extension) and archived
+    under its name: damaged since, `index rebuild` must say it unreadable (exit 1), not pass it
+    over as "not an image" (exit 0, the damage unsaid). Its first bytes said so for JPEG, PNG,
+    GIF and TIFF only: a WebP, BMP, JPEG XL, Fujifilm RAF or Canon CR3 head was none."""
+    from hotfolder.engine import unopened
+    from hotfolder.engine.encoders.jxl import SIGNATURE as JXL_CONTAINER
+
+    webp, bmp = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 10, 10)).save(webp, "WEBP")
+    Image.new("RGB", (64, 64), (200, 10, 10)).save(bmp, "BMP")
+    heads = {"webp": webp.getvalue()[:16], "bmp": bmp.getvalue()[:40], "jxl": b"\xff\x0a\xfa\x1f" + bytes(28),
+             "jxl-box": JXL_CONTAINER + bytes(20), "raf": b"FUJIFILMCCD-RAW 0201FF383501" + bytes(20),
+             "cr3": b"\x00\x00\x00\x18ftypcrx \x00\x00\x00\x01crx isom" + bytes(10)}
+    for name, head in heads.items():
+        damaged = tmp_path / f"scan-{name}"
+        damaged.write_bytes(head)
+        assert unopened.could_be_image(damaged), name
+    for text in (b"the studio's archive: ask Anna\n", b"BMW service notes, 2024\n" + bytes(40)):
+        readme = tmp_path / "README"
+        readme.write_bytes(text)
+        assert not unopened.could_be_image(readme), text

@@ -59,9 +59,10 @@ def reason(src: Path, accepted_formats: Sequence[str], name: str | None = None) 
 def could_be_image(src: Path) -> bool:
     """Whether the regular file `src` (the caller lstat'ed it: never a link) may be an image
     hotfolder reads, whole or damaged: its extension is an image format's (`notes.jpg` claims to
-    be one), its first bytes are one's (a JPEG, PNG or GIF signature, a TIFF's, as RAWs start, an
-    ISO-BMFF image brand), or Pillow identifies it. False: a README.txt, a PDF, an empty file
-    without an image's name (`hotfolder index rebuild` passes it over: it is no original)."""
+    be one), its first bytes are one's (a JPEG, PNG, GIF, WebP, BMP or JPEG XL signature, a TIFF's,
+    as most RAWs start, a RAF's, an ISO-BMFF image brand or a CR3's), or Pillow identifies it.
+    False: a README.txt, a PDF, an empty file without an image's name (`hotfolder index rebuild`
+    passes it over: it is no original)."""
     if formats.BY_EXTENSION.get(src.suffix.lower()[1:]) is not None:
         return True
     # Read by a descriptor of the regular file itself: swapped since the caller's lstat (archive/
@@ -74,10 +75,7 @@ def could_be_image(src: Path) -> bool:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return False
         head = f.read(HEAD)
-        if head.startswith(tuple(sig for _, starts, _ in SIGNATURES for sig in starts)) or head[:2] in (b"II", b"MM"):
-            return True
-        major, brands = _ftyp(head)
-        if brands & (HEVC_BRANDS | AV1_BRANDS) or major in (b"mif1", b"msf1"):
+        if _starts_as_image(head):
             return True
         try:
             f.seek(0)
@@ -89,6 +87,23 @@ def could_be_image(src: Path) -> bool:
             return True
         except Exception:  # noqa: BLE001 - whatever Pillow raises of a file it does not know: no image
             return False
+
+
+# Other formats' first bytes, which Pillow's look may not know in a damaged file: a WebP, a JPEG
+# XL (codestream, container), a Fujifilm RAF (a damaged `scan0001` of those was "not an image")
+OTHER_STARTS = (b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n", b"FUJIFILMCCD-RAW")
+BMP_HEADERS = (12, 40, 52, 56, 64, 108, 124)  # a BMP's DIB header sizes: `BM` alone starts a text too
+
+
+def _starts_as_image(head: bytes) -> bool:
+    if head.startswith(tuple(sig for _, starts, _ in SIGNATURES for sig in starts) + OTHER_STARTS):
+        return True
+    if head[:2] in (b"II", b"MM") or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):  # a TIFF, as RAWs start
+        return True
+    if head[:2] == b"BM" and int.from_bytes(head[14:18], "little") in BMP_HEADERS:
+        return True
+    major, brands = _ftyp(head)
+    return bool(brands & (HEVC_BRANDS | AV1_BRANDS)) or major in (b"mif1", b"msf1", b"crx ")  # crx: Canon's CR3
 
 
 def _companion_hint(name: str) -> str:
