@@ -1,9 +1,11 @@
 """Text as people and files can take it (a leaf, stdlib only: every room writes names): a
 name's bytes that are not UTF-8 as `\\xNN` (`display`), and what a terminal would act on or
-hide escaped (`printable`); `UNSHOWN` the characters it escapes, as a pattern.
+hide escaped (`printable`, and in JSON `json_text`); `UNSHOWN` the characters it escapes, as a
+pattern.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -45,3 +47,15 @@ def printable(text: str, newlines: bool = False) -> str:
     neither forge a line nor move the cursor; a name's bytes that are not UTF-8 as `display`
     shows them. `newlines`: keep those (a traceback)."""
     return display(text).translate(_ESCAPED_KEEP_NEWLINES if newlines else _ESCAPED)
+
+
+# The same characters as JSON's own escapes (a pair of them past U+FFFF), for JSON a terminal shows;
+# not the C0 controls: json.dumps escapes those in a text itself, and its indent's newlines are JSON's
+_JSON_ESCAPED = {c: json.dumps(chr(c))[1:-1] for c in _UNSHOWN if c >= 0x7F}
+
+
+def json_text(value: object, **dumps) -> str:
+    """json.dumps(value, ensure_ascii=False, **dumps) with what a terminal would act on or hide
+    (see _UNSHOWN) as `\\uNNNN`: the same JSON once parsed, and no name's C1 control (U+009B is
+    a CSI) or bidi override reaches a terminal that shows it (`hotfolder duplicates --json`)."""
+    return json.dumps(value, ensure_ascii=False, **dumps).translate(_JSON_ESCAPED)

@@ -772,3 +772,22 @@ def test_where_nothing_is_archived_a_copy_under_its_own_name_is_told_the_setting
     assert files_under(d.output) == ["shoe-blue_thumb.webp", "shoe-blue_web.jpg", "shoe-red_thumb.webp",
                                      "shoe-red_web.jpg"]
     assert d.stop() == 0
+
+
+def test_duplicates_json_shows_a_name_s_terminal_controls_escaped(daemon_factory):
+    """`hotfolder duplicates --json`, read in a terminal as often as piped: JSON escapes C0
+    controls itself, but ensure_ascii=False wrote a name's C1 controls (U+009B is CSI: xterm acts
+    on it in UTF-8 too) and bidi overrides (U+202E turns the text shown) as they are, in `file`,
+    `where` and the own_name hint. Escaped as \\uNNNN now: the same JSON once parsed."""
+    d = daemon_factory(on_duplicate=None).start()
+    photo = jpeg(shot(scene("coffee")))
+    _drop(d, "shoes/shoe-red.jpg", photo)
+    _settle(d, 1)
+    odd = "shoes/shoe-\u009b2J\u202egpj.blue.jpg"
+    _drop(d, odd, photo)
+    _settle(d, 2)
+    out = hotfolder("duplicates", "--json", "--config", str(d.config)).stdout
+    assert "\u009b" not in out and "\u202e" not in out and "\\u009b" in out and "\\u202e" in out, out
+    by_file = {f["file"]: f for f in json.loads(out)}
+    assert by_file[odd]["where"] == odd and "to have it rendered as" in by_file[odd]["own_name"], by_file
+    assert d.stop() == 0

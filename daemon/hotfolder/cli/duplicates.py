@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 import time
@@ -13,6 +12,7 @@ import time
 from hotfolder.config import load
 from hotfolder.config.model import Config
 from hotfolder.errors import ExitCode
+from hotfolder.shown import json_text
 from hotfolder.spool import archived_clips, nofollow
 from hotfolder.spool.fsnames import display, printable, relative_name
 from hotfolder.state import db, originals, passed
@@ -28,7 +28,7 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         found = originals.found_in(cfg.state_dir, args.limit)
     found = [_gone_now(cfg, f) for f in found]
     if args.json:
-        print(json.dumps([_as_json(f, _own_name(cfg, f)) for f in found], indent=1, ensure_ascii=False))
+        print(json_text([_as_json(f, _own_name(cfg, f)) for f in found], indent=1))
         return ExitCode.OK
     if not found:
         # "no duplicate found" of a card's clips skipped: the admin looked no further (a new user)
