@@ -608,3 +608,12 @@ def test_a_time_or_number_no_clock_can_hold_is_refused(tmp_path, where, line, ke
             "rendition": BASE.replace("format: jpeg", f"format: jpeg\n        {line}")}[where]
     err = error_of(tmp_path, text)
     assert [p.key for p in err.problems] == [key], err.lines()
+
+
+@pytest.mark.parametrize("line", ["duplicate_window: '{long}'", "ignore: '{long}, Thumbs.db'"])
+def test_a_long_value_is_not_said_back_whole(tmp_path, line):
+    # the message quoted the value whole (and the list again): a 100 KB value was a 270 KB line
+    # in check-config's output and in the journal at each reload refused
+    err = error_of(tmp_path, BASE.replace("    failed: bad\n", "    failed: bad\n    "
+                                          + line.replace("{long}", "a" * 100_000) + "\n"))
+    assert len(err.reason) < 400, err.reason[:300]

@@ -312,6 +312,8 @@ class Globs(Kind):
         if not isinstance(value, (list, str)):
             r.fail(name, f"must be a list of file name patterns such as '*.mov', not {kind(value)}")
         if isinstance(value, str) and ", " in value:  # `Thumbs.db, desktop.ini` was one pattern, matching nothing
+            if len(value) > 200:  # said back twice whole: a 100 KB value was a 270 KB message
+                r.fail(name, f"{kind(value)} is one pattern; for several, write a list: [a, b]")
             items = ", ".join(part.strip() for part in value.split(","))
             r.fail(name, f"{value!r} is one pattern; for several, write a list: [{items}] (a name that holds ', ' "
                          f"itself: [{value!r}])")

@@ -42,7 +42,8 @@ class Duration:
         else:
             taken = seconds_in(str(value))
             if taken is None:
-                r.fail(name, f"{value!r} is not a length of time; write e.g. 365d, 12w, 36h, 90m or 30s"
+                r.fail(name, f"{kind(value)[len('the text '):]} is not a length of time; write e.g. 365d, 12w, 36h, "
+                             "90m or 30s"
                              f"{time_meant(value, 'd')}")
             seconds = taken
         if not math.isfinite(seconds):
