@@ -262,6 +262,10 @@ def test_a_secret_in_typographic_quotes_is_not_quoted(tmp_path):
     ("http: {listen: '127.0.0.1:9464', token: “{secret}”}", "http.token"),
     ("notify:\n  - {url: 'https://hooks.example/x', secret: “{secret}”}", "notify[0].secret"),
     ("notify: [{url: 'https://hooks.example/x', secret: {secret}\u00a0}]", "notify[0].secret"),
+    # a key a word processor capitalised is read as the key it names (in_lower_case): a secret's too
+    ("http:\n  listen: 127.0.0.1:9464\n  Token: “{secret}”", "http.token"),
+    ("http:\n  listen: 127.0.0.1:9464\n  TOKEN: {secret}\u00a0", "http.token"),
+    ("notify:\n  - URL: “https://hooks.example/{secret}”", "notify[0].url"),
 ])
 def test_a_secret_in_a_mapping_written_on_one_line_is_not_quoted_either(tmp_path, written, key):
     # the key was read from the line's start: `http: {listen: …, token: “…”}` was `http`'s, no
@@ -486,6 +490,15 @@ def test_a_text_cut_short_by_a_hash_is_warned_of(tmp_path):
                                           "to the text, quote it: text: \"© Studio #1 in town\""), checked.warnings
     quoted = BASE.replace("format: jpeg", "format: jpeg  # a comment\n        quality: 80  # another")
     assert check(write(tmp_path, quoted)).warnings == ()  # a comment after any other value is one
+
+
+def test_a_free_text_under_a_capitalised_key_is_one_too(tmp_path):
+    # `Text:` is read as `text:` (in_lower_case): its comment and its curly quotes were not looked
+    # at as a free text's (no warning of the cut; the quotes refused, not written as meant)
+    cut = BASE.replace("format: jpeg", "format: jpeg\n        Watermark:\n          Text: © Studio #1 in town")
+    assert [w.key for w in check(write(tmp_path, cut)).warnings] == ["folders[shop].renditions[web].watermark.text"]
+    curly = BASE.replace("format: jpeg", "format: jpeg\n        watermark:\n          Text: “© Studio”")
+    assert web(tmp_path, curly).watermark.text == "“© Studio”"
 
 
 def test_a_config_path_of_a_close_name_says_the_file_that_is_there(tmp_path):

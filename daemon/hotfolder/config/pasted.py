@@ -26,7 +26,8 @@ _KEY = re.compile(r"^\s*(?:-\s+)?([^\s:#'\"][^:#]*?)\s*:(?:\s|$)")
 def problems(text: str, secret_keys: frozenset[str] = frozenset()) -> Iterator[tuple[int, int, str, str]]:
     """(line, column, key, reason) of each typographic quote or odd space at the edge of an
     unquoted value or key; `text` has parsed as YAML. A value of `secret_keys` is not quoted."""
-    for event, key in _keyed(text):
+    for event, written in _keyed(text):
+        key = written.lower()  # `Token:` is read as token (reader.in_lower_case): a secret, said so
         if event.style is not None or not event.value:
             continue
         value, mark = event.value, event.start_mark
@@ -92,10 +93,10 @@ def cut_by_comments(text: str) -> Iterator[tuple[int, int, str, str]]:
             continue
         found = _KEY.match(lines[end.line])
         rest = lines[end.line][end.column:]
-        if found is None or found.group(1).strip() not in TEXT_KEYS or not rest.lstrip().startswith("#"):
+        if found is None or found.group(1).strip().lower() not in TEXT_KEYS or not rest.lstrip().startswith("#"):
             continue
         whole = (event.value + rest).strip().replace("\\", "\\\\").replace('"', '\\"')
-        yield (mark.line + 1, mark.column + 1, found.group(1).strip(),
+        yield (mark.line + 1, mark.column + 1, found.group(1).strip().lower(),
                f"the text is {event.value!r}: YAML reads {rest.strip()!r} as a comment; if it belongs to the text, "
                f"quote it: {found.group(1).strip()}: \"{whole}\"")
 
