@@ -492,6 +492,15 @@ def test_a_text_cut_short_by_a_hash_is_warned_of(tmp_path):
     assert check(write(tmp_path, quoted)).warnings == ()  # a comment after any other value is one
 
 
+@pytest.mark.parametrize("line", ["  token:{secret}", "  token = {secret}", "  Token={secret}"])
+def test_a_yaml_error_s_hint_to_write_a_secret_otherwise_does_not_quote_it(tmp_path, line):
+    # `token:…` without its space (or INI's `token = …`) was said back: "write `token: <the token>`"
+    secret = "Zq8xT4mP2vL9wK3n"
+    err = error_of(tmp_path, "http:\n  listen: 127.0.0.1:9464\n" + line.replace("{secret}", secret)
+                   + "\n  max_connections: 5\n" + textwrap.dedent(BASE))
+    assert secret not in str(err) and "line 3" in err.reason, err.reason
+
+
 def test_a_free_text_under_a_capitalised_key_is_one_too(tmp_path):
     # `Text:` is read as `text:` (in_lower_case): its comment and its curly quotes were not looked
     # at as a free text's (no warning of the cut; the quotes refused, not written as meant)

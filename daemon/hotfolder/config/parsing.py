@@ -300,10 +300,15 @@ def _written_otherwise(text: str, first: int, last: int) -> str:
         if _BULLET.match(line):
             return f"; line {number} starts a list item with {line.strip()[0]}: YAML's items start with `- `"
         if m := _NO_SPACE.match(line):
-            return f"; line {number} has no space after its key's colon: write `{m[1]}: {m[2].strip()}`"
+            return f"; line {number} has no space after its key's colon: write `{m[1]}: {_said(m[1], m[2].strip())}`"
         if m := _EQUALS.match(line):
-            return f"; line {number} is written `key = value`: YAML writes `{m[1]}: {m[2]}`"
+            return f"; line {number} is written `key = value`: YAML writes `{m[1]}: {_said(m[1], m[2])}`"
     return ""
+
+
+def _said(key: str, value: str) -> str:
+    """A value to write back in a hint: never a secret's (`token:…` said the token back)."""
+    return "…" if key.lower() in SECRET_KEYS else value
 
 
 def _may_be_unclosed(problem: str, context: str | None) -> bool:
