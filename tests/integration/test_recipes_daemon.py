@@ -359,6 +359,12 @@ def test_explain_shows_a_photo_s_fields_escaped_never_as_terminal_controls(daemo
     assert not any(c in run.stdout for c in "\x1b\x07\u202e"), run.stdout
     assert "\\x1b]0;pwned\\x07\\x1b[2J" in run.stdout
     assert not any(line.startswith("found: camera FAKE") for line in run.stdout.splitlines()), run.stdout
+    odd = src.rename(src.with_name("\u009b2J\u202eesc.jpg"))
+    as_json = subprocess.run([sys.executable, "-m", "hotfolder", "explain", "--json", "--config", str(d.config),
+                              str(odd)], capture_output=True, text=True, timeout=60)
+    assert not any(c in as_json.stdout for c in "\u009b\u202e"), as_json.stdout  # a CSI, a bidi override: escaped
+    (one,) = json.loads(as_json.stdout)  # the same JSON once parsed
+    assert one["file"].endswith(odd.name) and "\x1b]0;pwned" in one["fields"]["camera"], one
 
 
 def test_file_done_names_the_renditions_written_not_every_one_of_the_folder(daemon_factory, tmp_path):

@@ -9,7 +9,6 @@ is handed out (the next one is shown), no folder is made.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Iterable
@@ -21,7 +20,7 @@ from hotfolder.errors import ExitCode
 from hotfolder.recipes import select, sequence
 from hotfolder.recipes.explain import Explanation, shown_fields, verdicts
 from hotfolder.recipes.facts import Facts, Need, need_of_fields
-from hotfolder.shown import printable
+from hotfolder.shown import json_text, printable
 from hotfolder.sidecars import find_image, find_sidecar, is_sidecar
 from hotfolder.spool import archived, records
 from hotfolder.spool.fsnames import display, name_from_hex, relative_name
@@ -50,7 +49,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
             continue
         said.append(explain(cfg, path, args.folder, args.subfolder or ""))
     if args.json:
-        print(json.dumps([e.as_json() for e in said], indent=1, ensure_ascii=False, default=str))
+        print(json_text([e.as_json() for e in said], indent=1, default=str))
     else:
         for explanation in said:  # each line escaped: a photo's fields may hold a terminal's controls
             print("\n".join(printable(line) for line in explanation.lines()))

@@ -13,7 +13,6 @@ is written.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sqlite3
 import time
@@ -25,7 +24,7 @@ from hotfolder.arrival.mounts import mount_of
 from hotfolder.config import load
 from hotfolder.config.model import Config
 from hotfolder.errors import ExitCode, HotfolderError
-from hotfolder.shown import display, printable
+from hotfolder.shown import display, json_text, printable
 from hotfolder.spool import shares
 from hotfolder.spool.shares import Look, on_filesystem
 from hotfolder.state import db, filesystems
@@ -133,7 +132,7 @@ def cmd_places(args: argparse.Namespace) -> int:
     records = _records(cfg.state_dir)
     if args.json:
         named = named_now(cfg)
-        print(json.dumps([_as_json(seen, named) for seen in records or ()], indent=1, ensure_ascii=False))
+        print(json_text([_as_json(seen, named) for seen in records or ()], indent=1))
     else:
         _list(cfg, records)
     return ExitCode.OK
