@@ -117,3 +117,10 @@ def test_a_control_character_of_the_template_s_own_text_is_warned_of():
     assert reason is not None and "the template's text puts '\\t' into every name" in reason, reason
     assert "write '{stem}_{rendition}.{ext}' instead" in reason, reason
     assert said("{stem}_{rendition}.{ext}") is None
+
+
+def test_a_problem_of_two_parts_of_a_name_is_said_once():
+    """`name: "../../x"`: two parts of `{folder}/…` end in a dot; the warning said "'{folder}'
+    ends in a dot" twice in a row (an admin's afternoon)."""
+    reason = config_names.unportable(parse("{folder}/{stem}.{ext}"), {"folder": "../../x"})
+    assert reason is not None and reason.count("'{folder}' ends in a dot") == 1, reason

@@ -126,7 +126,7 @@ def _problems(pieces: list[_Piece]) -> list[str]:
         if base.upper() in DEVICES and all(pieces[i].literal for _, i in chars[start:start + len(base)]):
             said.append(f"{shown!r} is the name of a Windows device ({base.upper()}, in any case and with any "
                         f"extension)")
-    return said
+    return list(dict.fromkeys(said))  # two parts of one field (`../..`) said once
 
 
 def _shown(pieces: list[_Piece], chars: list[tuple[str, int]]) -> str:
