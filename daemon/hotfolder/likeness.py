@@ -28,6 +28,7 @@ from pathlib import Path
 
 from hotfolder.config import locate
 from hotfolder.shown import display, printable
+from hotfolder.spool.fsnames import relative_name
 
 # The second look at a candidate (measured: it keeps every resize, recompression, turn and
 # tone edit, and divides the false matches among different photos by 3-20).
@@ -215,9 +216,9 @@ def _shown(path: Path | str | None) -> bool:
 
 
 def _in_folder(name: str) -> bool:
-    """Whether a record's `name` is a path inside its folder, and one a command may name."""
-    parts = name.split("/")
-    return _shown(name) and all(part not in ("", ".", "..") for part in parts)
+    """Whether a record's `name` is a path inside its folder (fsnames.relative_name), and one a
+    command may name."""
+    return relative_name(name) is not None and _shown(name)
 
 
 def _quoted(path: Path) -> str:

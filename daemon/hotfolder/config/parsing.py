@@ -155,12 +155,13 @@ def check_text(text: str, source: str = "<config>", base: Path | None = None, *,
         if config is not None:  # what could be built; problems of keys already said are not said again
             for key, reason in preflight.problems(config):
                 found.add(key, reason)
-        for line, column, key, reason in pasted.problems(text, SECRET_KEYS):
+        parsed = pasted.events(text)  # once, for both looks
+        for line, column, key, reason in pasted.problems(parsed, SECRET_KEYS):
             if key in pasted.TEXT_KEYS:  # a mark's or a caption's curly quotes may be meant: written, warned of
                 found.warn_at(line, column, key, reason)
             else:  # a name, a path, a choice: never meant
                 found.replace_at(line, column, key, reason)
-        for line, column, key, reason in pasted.cut_by_comments(text):
+        for line, column, key, reason in pasted.cut_by_comments(text, parsed):
             found.warn_at(line, column, key, reason)
         found.said_relative(str(base or Path.cwd()))
     finally:

@@ -23,10 +23,16 @@ ODD_SPACES = {"\u00a0": "a non-breaking space (U+00A0)", "\u2007": "a figure spa
 _KEY = re.compile(r"^\s*(?:-\s+)?([^\s:#'\"][^:#]*?)\s*:(?:\s|$)")
 
 
-def problems(text: str, secret_keys: frozenset[str] = frozenset()) -> Iterator[tuple[int, int, str, str]]:
+def events(text: str) -> tuple[yaml.Event, ...]:
+    """The parser's events of `text` (which has parsed as YAML), read once for both looks below."""
+    return tuple(yaml.parse(text, Loader=yaml.SafeLoader))
+
+
+def problems(parsed: tuple[yaml.Event, ...], secret_keys: frozenset[str] = frozenset()
+             ) -> Iterator[tuple[int, int, str, str]]:
     """(line, column, key, reason) of each typographic quote or odd space at the edge of an
-    unquoted value or key; `text` has parsed as YAML. A value of `secret_keys` is not quoted."""
-    for event, written in _keyed(text):
+    unquoted value or key, of the YAML's `events`. A value of `secret_keys` is not quoted."""
+    for event, written in _keyed(parsed):
         key = written.lower()  # `Token:` is read as token (reader.in_lower_case): a secret, said so
         if event.style is not None or not event.value:
             continue
@@ -51,12 +57,12 @@ def problems(text: str, secret_keys: frozenset[str] = frozenset()) -> Iterator[t
                 break
 
 
-def _keyed(text: str) -> Iterator[tuple[yaml.ScalarEvent, str]]:
+def _keyed(parsed: tuple[yaml.Event, ...]) -> Iterator[tuple[yaml.ScalarEvent, str]]:
     """Each scalar of the YAML with the key it is the value of (a key: its own name; an item of
     a list: its list's key), from the events, not the line: `http: {listen: …, token: “…”}`
     read as `http`'s put the token, no secret of its key, in the message whole."""
     stack: list[list] = []  # per open mapping or list: [is a mapping, key expected next, its key]
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in parsed:
         top = stack[-1] if stack else None
         if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
             key = top[2] if top is not None else ""
@@ -81,11 +87,12 @@ def _keyed(text: str) -> Iterator[tuple[yaml.ScalarEvent, str]]:
 TEXT_KEYS = frozenset({"text", "artist", "copyright", "credit", "usage_terms", "title", "description", "headline"})
 
 
-def cut_by_comments(text: str) -> Iterator[tuple[int, int, str, str]]:
+def cut_by_comments(text: str, parsed: tuple[yaml.Event, ...]) -> Iterator[tuple[int, int, str, str]]:
     """(line, column, key, reason) of each unquoted free text that a ` #` on its line cut
-    short: `text: © Studio #1 in town` marked photos `© Studio`, and check-config said OK."""
+    short: `text: © Studio #1 in town` marked photos `© Studio`, and check-config said OK.
+    `parsed`: the events of `text`."""
     lines = text.splitlines()
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in parsed:
         if not isinstance(event, yaml.ScalarEvent) or event.style is not None or event.end_mark is None:
             continue
         mark, end = event.start_mark, event.end_mark

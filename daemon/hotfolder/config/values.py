@@ -64,7 +64,7 @@ class Bool(Kind):
         return value
 
 
-def _check_range(r: Reader, name: str, value: float, lo: float | None, hi: float | None) -> None:
+def check_range(r: Reader, name: str, value: float, lo: float | None, hi: float | None) -> None:
     if not math.isfinite(value):  # YAML's `.nan` passed both comparisons: `file_timeout: .nan` killed no worker
         r.fail(name, f"must be a finite number, not {kind(value)}")
     if lo is not None and value < lo:
@@ -133,7 +133,7 @@ class Int(Kind):
             value = round(float(m[1]) * self.units[m[2].lower()])
         if isinstance(value, bool) or not isinstance(value, int):
             r.fail(name, f"must be a whole number, not {kind(value)}{_number_meant(value)}")
-        _check_range(r, name, value, self.lo, self.hi)
+        check_range(r, name, value, self.lo, self.hi)
         return value
 
 
@@ -167,7 +167,7 @@ class Float(Kind):
         if self.fraction and self.hi == 1.0 and 1 < value <= 100:  # `opacity: 60`: 60 % or a typo of 0.6?
             r.fail(name, f"must be at most 1, not {value:g}: a fraction; write {value / 100:g} or \"{value:g}%\" "
                          f"for {value:g} %")
-        _check_range(r, name, value, self.lo, self.hi)
+        check_range(r, name, value, self.lo, self.hi)
         return float(value)
 
 

@@ -19,7 +19,7 @@ from hotfolder.config.choices import (
 from hotfolder.config.keys import Key, Step
 from hotfolder.config.model import AUTO_QUALITY, Rendition
 from hotfolder.config.reader import Reader, kind, recorded
-from hotfolder.config.values import Bool, ByteSize, Choice, Colour, Float, Kind, number_in, suggestion
+from hotfolder.config.values import Bool, ByteSize, Choice, Colour, Float, Kind, check_range, number_in, suggestion
 from hotfolder.engine import formats
 
 # A format by another of its names, taken as it: an extension (`jpg`, `.tif`), its MIME type,
@@ -66,8 +66,7 @@ class Quality(Kind):
         if isinstance(value, bool) or not isinstance(value, int):
             said = f"must be a whole number from 1 to 100, or auto, not {kind(value)}"
             r.fail(name, said + (f" (did you mean {meant}?)" if (meant := _meant(value)) else ""))
-        if not 1 <= value <= 100:
-            r.fail(name, f"must be {'at least 1' if value < 1 else 'at most 100'}, not {value}")
+        check_range(r, name, value, 1, 100)
         return value
 
 
