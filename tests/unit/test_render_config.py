@@ -167,6 +167,9 @@ def test_quality_auto_and_its_target(tmp_path):
     assert web(tmp_path, "quality: 70\n").quality == 70
     # what a person means without a doubt is taken (an admin's afternoon): it was refused
     assert web(tmp_path, 'quality: "85"\n').quality == web(tmp_path, "quality: 85e0\n").quality == 85
+    # a score out of 100, written as `quality: 85%` is: taken as the score (it was "not the text '80%'")
+    assert web(tmp_path, "quality: auto\nquality_target: 80%\n").quality_target == 80.0
+    assert web(tmp_path, "quality: auto\nquality_target: 82.5 %\n").quality_target == 82.5
 
 
 @pytest.mark.parametrize("keys, said", [
@@ -177,6 +180,9 @@ def test_quality_auto_and_its_target(tmp_path):
     ("quality: 85\nquality_target: 85\n",
      "quality_target: only applies with quality: auto (quality is 85): remove it, or set quality: auto"),
     ("quality: auto\nquality_target: 99\n", "quality_target: must be at most 95"),
+    ("quality: auto\nquality_target: 99%\n", "quality_target: must be at most 95"),
+    ("quality: auto\nquality_target: 0.8\n", "quality_target: must be at least 50, not 0.8 (a score out of 100: "
+                                              "did you mean 80?)"),
     ("format: png\nquality: auto\n",
      "quality: auto needs format jpeg, webp, avif or jxl: PNG has no quality to search"),
     ("format: jxl\ncolor_profile: keep\n", "color_profile: format jxl cannot carry a colour profile"),

@@ -151,6 +151,7 @@ class Float(Kind):
     hi: float | None = None
     seconds: bool = False  # a length of time: `2s`, `500ms`, `1.5 min` are taken (a bare number is seconds)
     fraction: bool = False  # 0–1: `60%` is taken as 0.6
+    percent: bool = False  # a score out of 100: `80%` is taken as 80, and 0.8 is asked about
 
     def read(self, r: Reader, name: str, default: Any) -> float | None:
         raw = r.raw(name)
@@ -161,12 +162,17 @@ class Float(Kind):
             value = taken
         if isinstance(value, str) and self.fraction and (m := re.fullmatch(r"\s*(\d{1,3}(?:\.\d+)?)\s*%\s*", value)):
             value = float(m[1]) / 100
+        if isinstance(value, str) and self.percent and (m := re.fullmatch(r"\s*(\d{1,3}(?:\.\d+)?)\s*%\s*", value)):
+            value = float(m[1])
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             said = " (or a time such as 2s, 500ms, 1.5 min)" if self.seconds else ""
             r.fail(name, f"must be a number{said}, not {kind(value)}{time_meant(value, 's') if self.seconds else ''}")
         if self.fraction and self.hi == 1.0 and 1 < value <= 100:  # `opacity: 60`: 60 % or a typo of 0.6?
             r.fail(name, f"must be at most 1, not {value:g}: a fraction; write {value / 100:g} or \"{value:g}%\" "
                          f"for {value:g} %")
+        if self.percent and isinstance(value, float) and 0 < value < 1 and self.lo is not None and value < self.lo:
+            r.fail(name, f"must be at least {self.lo:g}, not {value:g} (a score out of 100: did you mean "
+                         f"{value * 100:g}?)")
         check_range(r, name, value, self.lo, self.hi)
         return float(value)
 

@@ -98,8 +98,8 @@ KEYS = (
         "Fewer bytes than q85 where q85 looks better than the target (AVIF 0.6×, JPEG XL 0.8×); JPEG (jpegli) and WebP "
         "at q85 score about 80 and 77 already, so `auto` makes them about as large, or larger for detailed "
         "photos (see \"Quality: auto\")"),
-    Key("quality_target", Float(lo=50, hi=95), DEFAULT_TARGET,
-        "with `quality: auto`: the SSIMULACRA2 score to reach, 50–95, on its authors' scale: 90 visually "
+    Key("quality_target", Float(lo=50, hi=95, percent=True), DEFAULT_TARGET,
+        "with `quality: auto`: the SSIMULACRA2 score to reach, 50–95 (`80%` too), on its authors' scale: 90 visually "
         "lossless, 85 excellent, 80 very high (the default: no difference seen side by side at 1:1), 70 high "
         "(artefacts seen up close, not annoying), 50 medium (see \"Quality: auto\")"),
     Key("max_bytes", ByteSize(), None,
