@@ -185,6 +185,42 @@ def test_a_prune_keeps_the_records_of_outputs_there_and_of_files_being_rendered(
     assert pruning.next_at == names.PRUNE_AFTER
 
 
+def test_a_prune_long_enough_to_pause_a_start_is_said_even_when_it_removed_nothing(tmp_path, monkeypatch):
+    """At 100,000 outputs the prune at start holds the loop ~1.3 s before `ready`; with nothing
+    to remove it was said at debug only, so the pause had no line at the default level."""
+    from hotfolder.runtime.console import ConsoleRenderer
+    from hotfolder.spool import owners as names
+
+    path = write_config(tmp_path, folder_yaml("a"))
+    folder = load(path).folders[0]
+    for d in folder.all_dirs():
+        d.mkdir(parents=True)
+    names.reserve(folder, "kept.jpg", [folder.output / "kept_web.jpg"])
+    (folder.output / "kept_web.jpg").write_bytes(b"an output")
+
+    class Said:  # the two levels when_due chooses between
+        def __init__(self):
+            self.lines: list[tuple[str, str, dict]] = []
+
+        def info(self, event, **fields):
+            self.lines.append(("info", event, fields))
+
+        def debug(self, event, **fields):
+            self.lines.append(("debug", event, fields))
+
+    quick = Said()
+    names.Pruning().when_due(load(path), 0, quick)
+    assert [(level, event) for level, event, _ in quick.lines] == [("debug", "names_pruned")]
+    monkeypatch.setattr(names, "SAID_AFTER", 0.0)  # every prune is "long"
+    slow = Said()
+    names.Pruning().when_due(load(path), 0, slow)
+    ((level, event, fields),) = slow.lines
+    assert (level, event, fields["removed"], fields["kept"]) == ("info", "names_pruned", 0, 2)
+    line = ConsoleRenderer(verbose=False)(None, "info", {"level": "info", "event": event, **fields})
+    assert "checked the owners of 2 output name record(s) against the outputs in" in line, line
+    assert "none to forget" in line and "forgot" not in line, line
+
+
 def test_a_state_dir_inside_an_inbox_is_refused(tmp_path):
     """Its status.json would be taken as input every second, and its name records (symlinks)
     refused into failed/, leaving every output unowned."""

@@ -177,8 +177,10 @@ LINES = {
                                      f"{e.get('processing')} (a processing folder the config no longer names) are "
                                      f"back in its inbox",
     "processing_left": lambda e: f"{e.get('reason')}: {e.get('action')}",
-    "names_pruned": lambda e: f"forgot the owners of {e.get('removed')} output name(s) whose outputs are gone "
-                              f"({e.get('kept')} kept)",
+    "names_pruned": lambda e: (f"forgot the owners of {e.get('removed')} output name(s) whose outputs are gone "
+                               f"({e.get('kept')} kept)" if e.get("removed") else
+                               f"checked the owners of {e.get('kept')} output name record(s) against the outputs in "
+                               f"{e.get('duration_ms')} ms: none to forget"),
     "names_prune_failed": lambda e: f"could not forget the owners of outputs that are gone: {e.get('reason')}; "
                                     f"{e.get('action')}",
     "status_write_failed": lambda e: f"cannot write the status to {e.get('path')}: {e.get('reason')}",

@@ -826,6 +826,9 @@ def _owner_of(marker: str) -> str | None:
         return None
 
 
+SAID_AFTER = 1.0  # seconds: a prune this long is said even when it removed nothing (100,000 outputs: ~1.3 s)
+
+
 class Pruning:
     """When the markers are pruned: at start, then each time as many files have been
     rendered since the last prune as it kept markers (PRUNE_AFTER at least). A prune
@@ -849,8 +852,8 @@ class Pruning:
             logger.warning("names_prune_failed", reason=exc.strerror or str(exc),
                            action=f"tried again after {self.next_at - rendered} more files")
             return
-        if pruned is not None:  # said at info only when it removed something: a start says "ready" first
-            (logger.info if pruned.removed else logger.debug)(
+        if pruned is not None:  # at info when it removed something, or paused the loop long enough to ask why
+            (logger.info if pruned.removed or pruned.seconds >= SAID_AFTER else logger.debug)(
                 "names_pruned", kept=pruned.kept, removed=pruned.removed, duration_ms=round(pruned.seconds * 1000, 1))
 
     def run(self, config: Config, rendered: int, unseen: frozenset[str] = frozenset()) -> Pruned | None:
