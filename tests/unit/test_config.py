@@ -774,6 +774,8 @@ def test_a_size_in_pixels_written_with_its_unit_says_the_number(tmp_path, value,
                     "opaque; leave background out (white) or give the colour they take: PNG, WebP, AVIF and JPEG XL "
                     "keep a picture's own transparency without it, but for pad"),
     ("'#12345'", "must be a colour like '#ffffff', not '#12345'"),
+    # a long value is not repeated whole (left alone at a stop: a pasted paragraph came back entire)
+    ("'#" + "ab" * 300 + "'", "must be a colour like '#ffffff', not '#" + "ab" * 29 + "a'… (601 characters)"),
 ])
 def test_a_background_written_as_css_writes_it_says_what_was_meant(tmp_path, value, said):
     err = error_of(tmp_path, BASE.replace("format: jpeg", f"format: jpeg\n        background: {value}"))

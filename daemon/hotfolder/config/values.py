@@ -543,7 +543,8 @@ class Colour(Kind):
         value = NAMED_COLOURS.get(said, "#" + "".join(c * 2 for c in said[1:]) if re.fullmatch(r"#[0-9a-f]{3}", said)
                                   else value.strip())
         if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
-            r.fail(name, f"must be a colour like '#ffffff', not {value!r}{_colour_meant(value)}")
+            shown = repr(value) if len(value) <= 80 else f"{value[:60]!r}… ({len(value)} characters)"
+            r.fail(name, f"must be a colour like '#ffffff', not {shown}{_colour_meant(value)}")
         red, green, blue = (int(value[i:i + 2], 16) for i in (1, 3, 5))
         return red, green, blue
 
