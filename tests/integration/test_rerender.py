@@ -124,6 +124,15 @@ def test_of_two_versions_of_a_photo_the_last_is_rendered(daemon_factory):
     assert sorted(archived(d)) == ["a.jpg", "a_1.jpg"]
     assert files_under(d.output) == ["a_thumb.webp", "a_web.jpg"], "a new version replaces its outputs"
     assert d.stop() == 0
+    # explain of the first drop says what rerender does with it: nothing (it said "applies: web →
+    # a_web.jpg", an output of a_1.jpg's now; found on a studio's re-edit of a real photo)
+    first = hotfolder("explain", "--config", str(d.config), str(d.archive / "a.jpg"))
+    assert first.returncode == 0, first.stderr
+    assert ("problem: an earlier drop of a.jpg: its outputs are a_1.jpg's now (the same photo, dropped again "
+            "since); `hotfolder rerender` skips it and renders a_1.jpg") in first.stdout, first.stdout
+    assert "→ a_web.jpg" not in first.stdout, first.stdout
+    last = hotfolder("explain", "--config", str(d.config), str(d.archive / "a_1.jpg"))
+    assert "problem:" not in last.stdout and "applies: web → a_web.jpg" in last.stdout, last.stdout
     second = (d.archive / "a_1.jpg").read_bytes()
     _new_recipe(d)
     dry = hotfolder("rerender", "-n", "--config", str(d.config))

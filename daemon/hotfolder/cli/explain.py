@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 from hotfolder.config import load
@@ -83,8 +84,46 @@ def explain(cfg: Config, path: Path, folder_name: str | None = None, subfolder: 
         if came != rel:
             place = f"in its archive/, dropped as {display(came)} (archived under another name: that one was taken)"
         seq, without = _had(folder, path, came)
-        return explain_as(cfg, folder, path, came, place, generation=generation, seq=seq, without=without)
+        said = explain_as(cfg, folder, path, came, place, generation=generation, seq=seq, without=without)
+        newer = _newer_drop(folder, path, came, generation)
+        if newer is None or said.problem:
+            return said
+        return replace(said, problem=(
+            f"an earlier drop of {display(came)}: its outputs are {display(newer)}'s now (the same photo, dropped "
+            f"again since); `hotfolder rerender` skips it and renders {display(newer)}"),
+            renditions=tuple(replace(s, output="") for s in said.renditions))  # those names are the newer one's
     return explain_as(cfg, folder, path, rel, place, dropped=place != PLACES["processing"])
+
+
+def _newer_drop(folder: Folder, path: Path, came: str, generation: int) -> str | None:
+    """The archived later drop of the same photo under `came` whose outputs replaced this
+    one's (its path under archive/), as rerender finds it (spool/archived.current): rerender
+    skips this one. None when this is the last. Its siblings are looked at, where the archive
+    puts a later drop of a name (`a_1.jpg` beside `a.jpg`)."""
+    index_dir, archive = folder.index_dir, folder.archive
+    if index_dir is None or archive is None:
+        return None
+    from hotfolder.engine.fingerprint import file_hash
+    from hotfolder.spool import nofollow
+    from hotfolder.state import originals
+
+    def generation_of(p: Path, rel: str) -> int | None:
+        return originals.generation_of(index_dir, file_hash(p), folder.name, rel)
+
+    try:
+        siblings = list(nofollow.walk(path.parent, prune=lambda sub: sub != path.parent))
+    except OSError:
+        return None
+    names = PurePosixPath(came)
+    near = [p for p in siblings if p.name.startswith(names.stem) and p.suffix.lower() == names.suffix.lower()]
+    found = [a for a in archived.originals(archive, near, lambda name: False,
+                                            lambda p, rel: generation_of(p, rel) is not None) if a.rel == came]
+    if len(found) < 2:
+        return None
+    generations = {a.path: (generation if a.path == path else generation_of(a.path, a.rel) or 0) for a in found}
+    _, earlier = archived.current(found, generations)
+    newer = next((a.newer for a in earlier if a.path == path), None)
+    return newer.relative_to(archive).as_posix() if newer is not None else None
 
 
 def _without(selection: select.Selection, without: tuple[str, ...]) -> select.Selection:

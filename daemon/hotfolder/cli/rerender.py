@@ -25,7 +25,6 @@ import os
 import re
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from hotfolder.arrival import rules
@@ -73,7 +72,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         index = _Index(folder, asked.get(folder.name, ()))
         found = list(archived.originals(archive, roots, _skip(folder), index.vouched))
         generations = {a.path: index.generation(a.path, a.rel) or 0 for a in found}
-        current, earlier = _current(found, generations)
+        current, earlier = archived.current(found, generations)
         current = _in_precedence(current, generations, index)
         # A drop of the name the daemon is rendering now (in processing/ as the run starts) is
         # newer than the archived one: its outputs, written maybe just before the run started,
@@ -364,20 +363,6 @@ class _Index:
     def vouched(self, path: Path, rel: str) -> bool:
         """A name the archive kept on a file is taken when the index rendered these bytes under it."""
         return self.generation(path, rel) is not None
-
-
-def _current(found: list[archived.Archived], generations: dict[Path, int]
-             ) -> tuple[list[archived.Archived], list[archived.Archived]]:
-    """(the originals to render, the earlier drops skipped): of several drops of one name,
-    the last of each photo (generation) owns that photo's outputs now; a new version of a
-    photo replaced the earlier version's."""
-    last: dict[tuple[str, int], archived.Archived] = {}
-    for a in found:  # each name's drops in the order they were archived
-        last[(a.rel, generations.get(a.path, 0))] = a
-    current = [replace(a, newer=None) for a in last.values()]
-    kept = {a.path for a in current}
-    earlier = [replace(a, newer=last[(a.rel, generations.get(a.path, 0))].path) for a in found if a.path not in kept]
-    return current, earlier
 
 
 def _skip(folder: Folder):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from hotfolder.spool import nofollow
@@ -97,3 +97,16 @@ def originals(archive: Path, paths: list[Path], skip, vouched: Callable[[Path, s
         for _, path in drops[:-1]:
             yield Archived(path, rel, newer=newest)
         yield Archived(newest, rel)
+
+
+def current(found: list[Archived], generations: dict[Path, int]) -> tuple[list[Archived], list[Archived]]:
+    """(the originals to render, the earlier drops skipped): of several drops of one name,
+    the last of each photo (generation) owns that photo's outputs now; a new version of a
+    photo replaced the earlier version's. `found` in the order `originals` gives them."""
+    last: dict[tuple[str, int], Archived] = {}
+    for a in found:  # each name's drops in the order they were archived
+        last[(a.rel, generations.get(a.path, 0))] = a
+    now = [replace(a, newer=None) for a in last.values()]
+    kept = {a.path for a in now}
+    earlier = [replace(a, newer=last[(a.rel, generations.get(a.path, 0))].path) for a in found if a.path not in kept]
+    return now, earlier
