@@ -126,6 +126,9 @@ class Result:
     recipe: bool = False  # the folder's recipe cannot be used (watermark, profile): the file waits
     cut_short: bool = False  # failed as truncated: its writer may go on (the ledger may give it back to grow)
     unmatched: str = ""  # no rendition's `when:` holds (why, for the log): archived, nothing written
+    # rerender --rendition: none asked for applies, though others do (with `unmatched`): its outputs
+    # are left whole, counted in the asked renditions' "not for N", not as an original that made nothing
+    not_asked: bool = False
     explained: tuple[str, ...] = ()  # what `hotfolder explain` says of it: kept in a failure's record
     duration_ms: float = 0.0
     pid: int = field(default_factory=os.getpid)

@@ -196,6 +196,11 @@ def test_a_named_rendition_whose_when_does_not_take_an_original_is_not_made_for_
     done = hotfolder("rerender", "--rendition", "proof", "--config", str(d.config))
     assert done.returncode == 0, done.stderr
     assert "proof: made for 1, not for 1 (its when: does not take them)" in done.stderr, done.stderr
+    # b.jpg keeps its outputs: it is no original that "made nothing", nor a line of its own (a studio's
+    # --rendition thumb printed one per original of its print/ and social/ folders, and "10 made nothing:
+    # no rendition's `when:` takes them now (a rating or a keyword changed?)")
+    assert "made nothing" not in done.stderr and "nothing made of b.jpg" not in done.stderr, done.stderr
+    assert "rendered 1 of 2 archived original(s) again" in done.stderr, done.stderr
     assert files_under(d.output) == sorted([*before, "a_proof.jpg"])
     left = {rel: seen for rel, seen in before.items() if rel != "a.json"}
     assert {rel: _seen(d.output, rel) for rel in left} == left

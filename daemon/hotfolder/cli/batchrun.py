@@ -83,8 +83,8 @@ def report(logger, folder: Folder, outcome, asked: bool = False, workers_said: b
     if result.ok and result.skipped:
         logger.info("file_kept", file=outcome.rel, src=str(outcome.src), reason=result.error,
                     duration_ms=result.duration_ms, worker_pid=result.pid, outcome="kept")
-    elif result.ok and result.unmatched:
-        said = logger.warning if asked else logger.info
+    elif result.ok and result.unmatched:  # one none of `rerender --rendition`'s takes: in its summary only
+        said = logger.warning if asked and not result.not_asked else logger.info
         said("file_unmatched", file=outcome.rel, src=str(outcome.src), reason=result.unmatched,
              duration_ms=result.duration_ms, worker_pid=result.pid, outcome="unmatched")
     elif result.ok:

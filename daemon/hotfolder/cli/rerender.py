@@ -92,12 +92,16 @@ def cmd_rerender(args: argparse.Namespace) -> int:
         results, elapsed = _render_in_rounds(args, cfg, folder, current, generations, started_ns, index)
         index.rendered(results)
         kept = sum(1 for o in results if o.result.ok and o.result.skipped)
-        unmatched = sum(1 for o in results if o.result.ok and not o.result.skipped and o.result.unmatched)
-        ok = sum(1 for o in results if o.result.ok) - kept - unmatched
+        unmatched = sum(1 for o in results if o.result.ok and not o.result.skipped and o.result.unmatched
+                        and not o.result.not_asked)
+        # --rendition: others apply, not one asked for; _only_said counts them ("not for N")
+        passed = sum(1 for o in results if o.result.ok and not o.result.skipped and o.result.not_asked)
+        ok = sum(1 for o in results if o.result.ok) - kept - unmatched - passed
         stopped = len(current) - len(results)
         beside = batchrun.kept_beside(results)
         print(f"folder {folder.name}: rendered {ok} of {len(current)} archived original(s) again in {elapsed:.1f} s "
-              f"into {folder.output}{_only_said(index, results)}; {len(results) - ok - kept - unmatched} failed"
+              f"into {folder.output}{_only_said(index, results)}; {len(results) - ok - kept - unmatched - passed} "
+              f"failed"
               + (f"; {unmatched} made nothing: no rendition's `when:` takes {'it' if unmatched == 1 else 'them'} "
                  f"now (a rating or a keyword changed?); the outputs {'it' if unmatched == 1 else 'they'} had are "
                  "left as they are (`--dry-run` lists them; delete them if unwanted)" if unmatched else "")
@@ -113,7 +117,7 @@ def cmd_rerender(args: argparse.Namespace) -> int:
                  f"new outputs are written under such names; delete the earlier ones if unwanted; --dry-run lists "
                  f"them)" if index.left_unportable else ""),
               file=sys.stderr)
-        if ok + kept + unmatched < len(current):
+        if ok + kept + unmatched + passed < len(current):
             code = ExitCode.FAILED
         if stopped:
             break

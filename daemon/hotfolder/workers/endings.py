@@ -133,7 +133,8 @@ class Ending:
         assert self.choice is not None
         why = self.choice.selection.said()
         self.logger.info("file_rendered", outputs=0, duration_ms=self.ms(), outcome="unmatched")
-        return Result(self.job.id, True, unmatched=f"no rendition asked for applies: {why}", duration_ms=self.ms())
+        return Result(self.job.id, True, unmatched=f"no rendition asked for applies: {why}", not_asked=True,
+                      duration_ms=self.ms())
 
 
 def explained(job: Job, choice: Choice | None, problem: str) -> tuple[str, ...]:
