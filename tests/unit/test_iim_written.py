@@ -234,3 +234,32 @@ def test_an_xmp_sidecar_s_caption_title_and_headline_take_their_place_in_the_iim
     segment = iptc.output_segment(source, True, credits, notes, sidecar, keywords=("Köln",))
     found = {(r, n): v for r, n, v in iptc.datasets(segment[segment.index(b"8BIM") + 12:])}
     assert found[(2, 105)] == b"Set by the desk" and found[(2, 120)] == "Neue Brücke\n\nFoto: dpa".encode()
+
+
+def test_an_xmp_sidecar_s_caption_replaces_the_camera_s_words_in_exif(tmp_path):
+    """A studio's week with real photos: a Konica Minolta frame (EXIF ImageDescription "KONICA
+    MINOLTA DIGITAL CAMERA", as Olympus, Minolta and some phones write) with a Lightroom
+    sidecar's caption: its output's XMP and IIM said the caption, its EXIF still the camera's
+    words, which readers of EXIF (Windows' Properties, many galleries) showed as the caption."""
+    from hotfolder.recipes.facts import XmpFields
+
+    src = tmp_path / "camera.jpg"
+    exif = Image.Exif()
+    exif[0x010E], exif[0x010F] = "OLYMPUS DIGITAL CAMERA", "OLYMPUS IMAGING CORP."
+    Image.new("RGB", (80, 60), (90, 120, 150)).save(src, quality=90, exif=exif.tobytes())
+    for policy in ("keep", "strip-gps"):
+        (out,) = run(src, R(operation="fit", width=40, height=40, format="jpeg", metadata=policy),
+                     described=Described(sidecar=XmpFields(description="Moss and bark.\nBürgerpark")))
+        written = Image.open(io.BytesIO(out.data)).getexif()
+        assert written[0x010E] == "Moss and bark.\nBurgerpark", written  # EXIF is ASCII: the accent dropped
+        assert written[0x010F] == "OLYMPUS IMAGING CORP.", "the rest of the EXIF stays"
+        assert iim_of(out.data)[(2, 120)] == "Moss and bark.\nBürgerpark".encode()
+    # a caption with no ASCII spelling: the camera's words are left out, not kept beside it
+    (out,) = run(src, R(operation="fit", width=40, height=40, format="jpeg", metadata="keep"),
+                 described=Described(sidecar=XmpFields(description="Москва")))
+    assert 0x010E not in Image.open(io.BytesIO(out.data)).getexif()
+    # set_metadata's description still comes over the sidecar's
+    (out,) = run(src, R(operation="fit", width=40, height=40, format="jpeg", metadata="keep",
+                        set_metadata=SetMetadata(description="Set by the desk")),
+                 described=Described(sidecar=XmpFields(description="Moss and bark.")))
+    assert Image.open(io.BytesIO(out.data)).getexif()[0x010E] == "Set by the desk"

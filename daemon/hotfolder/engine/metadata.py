@@ -295,6 +295,8 @@ def _output_exif_xmp(rendition: Rendition, meta: Metadata, credits: SetMetadata 
     xmp = output_xmp(meta.xmp, rendition, meta.orientation, notes)
     if sidecar:
         xmp = _with_sidecar(xmp, sidecar, notes)
+        if sidecar.description and exif:  # EXIF's caption too, as XMP's and IIM's (a camera's "OLYMPUS DIGITAL CAMERA")
+            exif = rights.described(exif, sidecar.description)
     if credits is not None:
         exif, xmp = rights.signed(exif, xmp, credits, notes, keywords)
     return exif, xmp

@@ -151,6 +151,21 @@ def signed(exif: bytes, xmp: bytes | None, credits: SetMetadata, notes: list[str
     return out.tobytes(), packet.tobytes()
 
 
+def described(exif: bytes, caption: str) -> bytes:
+    """The output's EXIF with `caption` as its ImageDescription (an XMP sidecar's, which its
+    XMP and IIM hold): ASCII, as EXIF is; one with no ASCII spelling removes the source's
+    (a camera's "OLYMPUS DIGITAL CAMERA" would contradict the XMP)."""
+    out = Image.Exif()
+    if exif:
+        out.load(exif)
+    spelt = ascii_text(caption)
+    if spelt is None:
+        out.pop(DESCRIPTION_TAG, None)
+    else:
+        out[DESCRIPTION_TAG] = spelt
+    return out.tobytes() if len(out) else b""
+
+
 def copyright_only(exif: bytes, xmp: bytes | None, rendition: Rendition, orientation: int,
                    credits: SetMetadata | None, notes: list[str]) -> tuple[bytes, bytes | None]:
     """EXIF and XMP holding only the source's rights fields, then `credits` over them."""
