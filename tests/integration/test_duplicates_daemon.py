@@ -697,6 +697,13 @@ def test_a_look_alike_of_a_photo_whose_outputs_were_deleted_says_how_to_have_the
     (line,) = d.events("file_skipped")
     assert "`hotfolder rerender" in line.get("hint", ""), line
     assert "(or similar: flag renders every look-alike)" in line["hint"], line  # on_duplicate is of copies
+    # explain of it in duplicates/ says why it lies there (it said "applies: web → a-small_web.jpg",
+    # as of a first drop: a look-alike needs the pixels; found on a studio's re-saved photo)
+    said = hotfolder("explain", "--config", str(d.config), str(d.var / "duplicates" / "a-small.jpg"))
+    assert said.returncode == 0, said.stderr
+    assert ("problem: skipped as a look-alike (0 bits apart) of test/a.jpg, archived as a.jpg (similar: skip, its "
+            "record a-small.jpg.duplicate.json says); dropped again, it is judged by its pixels anew") in said.stdout, \
+        said.stdout
     d.stop()
 
 

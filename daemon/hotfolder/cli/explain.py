@@ -92,7 +92,29 @@ def explain(cfg: Config, path: Path, folder_name: str | None = None, subfolder: 
             f"an earlier drop of {display(came)}: its outputs are {display(newer)}'s now (the same photo, dropped "
             f"again since); `hotfolder rerender` skips it and renders {display(newer)}"),
             renditions=tuple(replace(s, output="") for s in said.renditions))  # those names are the newer one's
-    return explain_as(cfg, folder, path, rel, place, dropped=place != PLACES["processing"])
+    said = explain_as(cfg, folder, path, rel, place, dropped=place != PLACES["processing"])
+    if said.problem or not place.startswith("in its duplicates/"):
+        return said
+    lookalike = _skipped_lookalike(path)
+    return said if lookalike is None else replace(said, problem=lookalike)
+
+
+def _skipped_lookalike(path: Path) -> str | None:
+    """Of a file in duplicates/ that `similar: skip` put there, why, as its record says (an
+    exact copy is found by its bytes, said already; a look-alike needs the pixels, which
+    explain does not decode, and was explained as a first drop). The record is data: its
+    names are shown, never followed."""
+    record = records.read_record(path.with_name(path.name + records.DUPLICATE_RECORD)) or {}
+    matched = record.get("matched")
+    if record.get("kind") != "similar" or not isinstance(matched, dict):
+        return None
+    bits, name, folder, at = (matched.get(k) for k in ("bits", "name", "folder", "archived"))
+    if not isinstance(name, str) or not isinstance(folder, str):
+        return None
+    apart = f" ({bits} bits apart)" if isinstance(bits, int) else ""
+    where = f", archived as {display(at)}" if isinstance(at, str) else ""
+    return (f"skipped as a look-alike{apart} of {display(folder)}/{display(name)}{where} (similar: skip, its record "
+            f"{display(path.name + records.DUPLICATE_RECORD)} says); dropped again, it is judged by its pixels anew")
 
 
 def _newer_drop(folder: Folder, path: Path, came: str, generation: int) -> str | None:
