@@ -5,14 +5,15 @@ preview's EXIF), then only the parts asked for are parsed:
 
   header   the source format and the upright size (EXIF orientation applied; a HEIC's
            is libheif's own, a RAW's LibRaw's flip)
-  exif     Make, Model, LensModel, ISO, DateTimeOriginal (+ OffsetTimeOriginal), and
-           the tags `exif:` conditions name
+  exif     Make, Model, LensModel, ISO, when it was taken (DateTimeOriginal + its offset,
+           else the XMP's or IPTC's date created, else DateTimeDigitized: engine/taken),
+           and the tags `exif:` conditions name
   xmp      rating, label, keywords, title, description, headline: the file's XMP,
            then its IPTC-IIM (engine/captions); artist, credit, copyright the same, then
            EXIF (engine/bylines)
   sidecar  an XMP sidecar's fields, over the file's (read whenever there is one: its
            fields go into the outputs' XMP too)
-  mtime    the file's modification time, when EXIF has no date and `{taken}` is used
+  mtime    the file's modification time, when the file has no date and `{taken}` is used
 
 Measured (`python -m bench.features`, the example studio recipe's fields on the bench's
 12 MP JPEG): see DESIGN.md, "Recipes".
@@ -22,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
-import re
 import stat
 from pathlib import Path
 
@@ -33,7 +33,9 @@ from hotfolder.engine import (
     captions,
     decode,  # noqa: F401 - its decoders' Pillow plugins (pi-heif), which the safe open meets
     formats,
+    iptc,
     orient,
+    taken,
     tifftags,
 )
 from hotfolder.engine.decoders import floattiff
@@ -46,7 +48,6 @@ from hotfolder.sidecars import SIDECAR_LIMIT
 
 EXIF_IFD = 0x8769
 MAKE, MODEL, LENS, ISO = 0x010F, 0x0110, 0xA434, 0x8827
-TAKEN, TAKEN_OFFSET, OFFSET = 0x9003, 0x9011, 0x9010
 
 
 def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str], max_image_pixels: int,
@@ -78,18 +79,19 @@ def read(src: Path, need: Need, *, accepted_formats: tuple[str, ...] | list[str]
                 if found["format"] == "avif" and need.header:
                     size = _avif_size(src, data, size)
                 orientation = orient.valid(exif.get(orient.ORIENTATION_TAG, 1)) if exif is not None else 1
-                xmp = im.info.get("xmp") if need.xmp else None
-                iim = iim_of(im) if need.xmp else None
+                # the XMP and IIM for their fields, and for the date taken where the EXIF has none
+                xmp = im.info.get("xmp") if need.xmp or need.exif else None
+                iim = iim_of(im) if need.xmp or need.exif else None
         if need.header:
             read_.append("header")
             found["width"], found["height"] = (size[1], size[0]) if orientation in (5, 6, 7, 8) else size
+        xmp = xmp.encode("utf-8") if isinstance(xmp, str) else xmp
         if need.read_exif:
             read_.append("exif")
-            found.update(camera_facts(exif) if need.exif else {})
+            found.update(camera_facts(exif, xmp, iim) if need.exif else {})
             found["exif"] = _tags(exif, need.exif_tags)
         if need.xmp:
             read_ += ["xmp", "iptc"]
-            xmp = xmp.encode("utf-8") if isinstance(xmp, str) else xmp
             file_fields, said = bylines.read(xmp, iim, exif, notes)
             found.update(artist=said.creator, credit=said.credit, copyright=said.copyright)
     side = XmpFields()
@@ -148,7 +150,7 @@ def _float_tiff(src: Path, floats: tifftags.Layout, need: Need, max_image_pixels
     exif = Image.Exif()
     if meta.exif:
         exif.load(meta.exif)
-    return exif, floats.size, meta.orientation, meta.xmp if need.xmp else None, None
+    return exif, floats.size, meta.orientation, meta.xmp if need.xmp or need.exif else None, None
 
 
 def _raw(src: Path, need: Need, max_image_pixels: int):
@@ -248,14 +250,14 @@ def _tag(exif: Image.Exif | None, number: int):
         return None
 
 
-def camera_facts(exif: Image.Exif | None) -> dict:
-    """Make, model, lens, ISO and when the photo was taken (DateTimeOriginal, aware when
-    an offset is given): what the templates and the manifest (engine/source_facts) say."""
+def camera_facts(exif: Image.Exif | None, xmp: bytes | None = None, iim: iptc.Iim | None = None) -> dict:
+    """Make, model, lens, ISO and when the photo was taken (engine/taken: DateTimeOriginal,
+    else the XMP's or IPTC's date created, ...; aware when an offset is given): what the
+    templates and the manifest (engine/source_facts) say."""
     iso = _first_iso(_tag(exif, ISO))
-    taken = _taken(_text(_tag(exif, TAKEN)), _text(_tag(exif, TAKEN_OFFSET)) or _text(_tag(exif, OFFSET)))
+    when, said_by = taken.of(exif, xmp, iim)
     return {"make": _text(_tag(exif, MAKE)), "model": _text(_tag(exif, MODEL)), "lens": _text(_tag(exif, LENS)),
-            "iso": iso if isinstance(iso, int) and iso > 0 else None, "taken": taken,
-            "taken_from": "exif" if taken else ""}
+            "iso": iso if isinstance(iso, int) and iso > 0 else None, "taken": when, "taken_from": said_by}
 
 
 def _first_iso(value):
@@ -273,28 +275,6 @@ def _tags(exif: Image.Exif | None, names: frozenset[str]) -> tuple[tuple[str, st
         if value is not None:
             out.append((name, value))
     return tuple(out)
-
-
-_DATE = re.compile(r"(\d{4})[:\-](\d\d)[:\-](\d\d)[ T](\d\d):(\d\d):(\d\d)")
-_OFFSET = re.compile(r"([+-])(\d\d):?(\d\d)")
-
-
-def _taken(stamp: str | None, offset: str | None) -> dt.datetime | None:
-    """EXIF's `2024:05:01 14:03:22` with `+02:00`: aware when the offset is given."""
-    m = _DATE.match(stamp or "")
-    if m is None:
-        return None
-    year, month, day, hour, minute, second = (int(g) for g in m.groups())
-    try:
-        when = dt.datetime(year, month, day, hour, minute, second)
-    except ValueError:  # 0000:00:00 00:00:00, a camera that never had its clock set
-        return None
-    o = _OFFSET.fullmatch((offset or "").strip())
-    if o is not None:
-        minutes = (int(o.group(2)) * 60 + int(o.group(3))) * (-1 if o.group(1) == "-" else 1)
-        if abs(minutes) < 24 * 60:
-            when = when.replace(tzinfo=dt.timezone(dt.timedelta(minutes=minutes)))
-    return when
 
 
 def _avif_size(src: Path, data: bytes | None, size: tuple[int, int]) -> tuple[int, int]:

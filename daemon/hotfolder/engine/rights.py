@@ -28,22 +28,20 @@ rights fields (and the ICC profile, and the orientation tag of an output left si
 from __future__ import annotations
 
 import datetime as dt
-import re
 import unicodedata
 from collections.abc import Callable, Mapping
 
 from PIL import Image
 
 from hotfolder.config.model import SET_METADATA_KEYS, Rendition, SetMetadata
-from hotfolder.engine import captions, orient, xmp
-from hotfolder.engine.errors import DECODE_ERRORS
+from hotfolder.engine import captions, iptc, orient, taken, xmp
 from hotfolder.engine.xmp import Packet, Property, Unreadable, q
 from hotfolder.recipes import templates
 from hotfolder.recipes.facts import XmpFields
 from hotfolder.recipes.filters import Items
 
 ARTIST_TAG, COPYRIGHT_TAG, DESCRIPTION_TAG = 0x013B, 0x8298, 0x010E
-EXIF_IFD_TAG, DATETIME_ORIGINAL_TAG, DATETIME_TAG = 0x8769, 0x9003, 0x0132
+EXIF_IFD_TAG = 0x8769
 EXIF_TAGS = {"artist": ARTIST_TAG, "copyright": COPYRIGHT_TAG, "description": DESCRIPTION_TAG}
 RIGHTS_TAGS = (ARTIST_TAG, COPYRIGHT_TAG)  # what copyright-only keeps of the source's EXIF
 RIGHTS_PROPERTIES = {
@@ -65,15 +63,17 @@ ASCII_SPELLING = {
 
 
 def credits_for(spec: SetMetadata | None, exif: bytes, folder: str,
-                values: Mapping[str, object] | None = None) -> SetMetadata | None:
+                values: Mapping[str, object] | None = None, xmp_data: bytes | None = None,
+                iim: iptc.Iim | None = None) -> SetMetadata | None:
     """The fields of one output: `spec`'s templates filled in with `values` (the worker's:
     the photo's fields as it writes them, line breaks kept, `{seq}`, …), `{year}` (the year
-    the photo was taken, else this year) and `{folder}`. A field whose template gives nothing
-    (a missing value) is not written. Line breaks are kept (\r\n as \n), other control
-    characters left out (XML's) or made spaces: XMP, IIM and EXIF hold a caption's paragraphs."""
+    the photo was taken, from its EXIF, XMP or IIM: engine/taken; else this year) and
+    `{folder}`. A field whose template gives nothing (a missing value) is not written. Line
+    breaks are kept (\r\n as \n), other control characters left out (XML's) or made
+    spaces: XMP, IIM and EXIF hold a caption's paragraphs."""
     if spec is None:
         return None
-    given = {"folder": folder, **(values or {}), "year": capture_year(exif) or dt.date.today().year}
+    given = {"folder": folder, **(values or {}), "year": taken.year_of(exif, xmp_data, iim) or dt.date.today().year}
 
     def filled(text: str) -> str | None:  # line breaks kept (a caption's paragraphs), as \n
         return captions.tidy(xmp.writable(templates.fill(templates.parsed(text, templates.METADATA_FIELDS),
@@ -100,23 +100,6 @@ def fields(credits: SetMetadata) -> list[tuple[str, str]]:
     """The text fields that are set, in order (keywords are a list: `credits.keywords`)."""
     return [(key, getattr(credits, key)) for key in SET_METADATA_KEYS
             if key != "keywords" and getattr(credits, key) is not None]
-
-
-def capture_year(raw: bytes) -> int | None:
-    """The year of EXIF DateTimeOriginal (else DateTime), if the file says."""
-    if not raw:
-        return None
-    exif = Image.Exif()
-    try:
-        exif.load(raw)
-        stamps = (exif.get_ifd(EXIF_IFD_TAG).get(DATETIME_ORIGINAL_TAG), exif.get(DATETIME_TAG))
-    except DECODE_ERRORS:  # a damaged date is no date
-        return None
-    for stamp in stamps:
-        m = re.match(r"\s*(\d{4})[:\-]", stamp) if isinstance(stamp, str) else None
-        if m and 1800 <= int(m.group(1)) <= 9999:
-            return int(m.group(1))
-    return None
 
 
 def ascii_text(text: str) -> str | None:

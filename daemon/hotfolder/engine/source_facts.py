@@ -1,5 +1,6 @@
 """What a manifest says of an original, from what its decoder read: its size upright,
-when it was taken and with what camera (EXIF), and what a CMS prints beside it: its title,
+when it was taken (EXIF, else XMP or IPTC: engine/taken) and with what camera (EXIF),
+and what a CMS prints beside it: its title,
 headline, caption and keywords (XMP, else IPTC-IIM; a sidecar's first, as the templates
 read them; the caption with its paragraphs) and its creator, credit and copyright
 (engine/bylines). Read by engine/facts' own rules, so the
@@ -45,9 +46,7 @@ def of(size: tuple[int, int], meta: Metadata, sidecar: XmpFields | None = None, 
         described, credits = _shown(described), bylines.Bylines(
             *(_printable(v, captions.MAX_TEXT) for v in (credits.creator, credits.credit, credits.copyright)))
     exif = _exif(meta.exif)
-    if exif is None:
-        return SourceFacts(width, height, None, None, described, credits)
-    found = facts.camera_facts(exif)
+    found = facts.camera_facts(exif, meta.xmp, meta.iim)  # the date taken may be the XMP's or IPTC's
     taken = found["taken"]
     camera = Photo(make=found["make"], model=found["model"]).camera
     return SourceFacts(width, height, taken.isoformat() if taken is not None else None, _printable(camera),

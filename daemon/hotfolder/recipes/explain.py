@@ -81,7 +81,9 @@ def shown_fields(facts: Facts, seq: int | None = None) -> tuple[tuple[str, str],
     if p.iso is not None:
         out.append(("ISO", str(p.iso)))
     if p.taken is not None:
-        out.append(("taken", _when(p.taken) + (" (file's modification time)" if p.taken_from == "mtime" else "")
+        said_by = {"mtime": " (file's modification time)", "xmp": " (its XMP's date created)",
+                   "iptc": " (its IPTC date created)"}.get(p.taken_from, "")
+        out.append(("taken", _when(p.taken) + said_by
                     + (f" (the camera's clock corrected: clock_offsets {p.clock})" if p.clock else "")))
     out += [(f"EXIF {name}", value) for name, value in p.exif]
     if p.rating is not None:

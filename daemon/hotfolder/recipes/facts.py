@@ -48,7 +48,7 @@ class Photo:
     lens: str | None = None
     iso: int | None = None
     taken: dt.datetime | None = None  # aware when the file gave its offset
-    taken_from: str = ""  # "exif" or "mtime" (the file's modification time)
+    taken_from: str = ""  # "exif", "xmp", "iptc" (engine/taken) or "mtime" (the file's modification time)
     clock: str = ""  # the folder's clock_offsets entry `taken` was corrected by ("-1h for NIKON*"), if any
     rating: int | None = None
     label: str | None = None

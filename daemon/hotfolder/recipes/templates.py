@@ -73,7 +73,8 @@ _FIELDS = (
     FieldDef("width", Kind.NUMBER, "the output's width in pixels", output=True),
     FieldDef("height", Kind.NUMBER, "the output's height in pixels", output=True),
     FieldDef("taken", Kind.DATE, "when the photo was taken: EXIF DateTimeOriginal (with OffsetTimeOriginal "
-                                 "when there is one), else the file's modification time; the spec is "
+                                 "when there is one), else the XMP's or IPTC's date created (a wire photo's), "
+                                 "else EXIF DateTimeDigitized, else the file's modification time; the spec is "
                                  "strftime's, `%Y%m%d-%H%M%S` when none", reads="exif"),
     FieldDef("make", Kind.TEXT, "EXIF Make (`Canon`)", reads="exif"),
     FieldDef("model", Kind.TEXT, "EXIF Model (`Canon EOS R5`)", reads="exif"),

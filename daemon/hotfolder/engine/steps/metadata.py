@@ -21,7 +21,8 @@ def apply(work: Work) -> Work:
     source, rendition = work.source, work.rendition
     described = source.described
     values = {"rendition": rendition.name, **(described.values if described else {})}
-    credits = rights.credits_for(rendition.set_metadata, source.meta.exif, source.folder, values)
+    credits = rights.credits_for(rendition.set_metadata, source.meta.exif, source.folder, values, source.meta.xmp,
+                                 source.meta.iim)
     notes = list(work.notes)
     space = None
     if work.icc != source.meta.icc:  # converted: the source's ColorSpace and R03 no longer hold

@@ -76,7 +76,9 @@ KEYS = (
     Key("set_metadata", Nested(read), None,
         "your rights and captions in every output, over whatever `metadata` keeps (with `strip-all`, only "
         "these): the keys below, each optional, each a template with the fields of a file name but the output's "
-        "own (ext, width, height) and `{year}` (the year the photo was taken, from its EXIF; else this year), "
+        "own (ext, width, height) and `{year}` (the year the photo was taken, as `{taken}` reads it but never "
+        "from the file's time: a wire photo's IPTC date created counts; else the year EXIF says it was last "
+        "saved; else this year), "
         "e.g. `copyright: \"© {year} Ann Smith\"`, `title: \"{title|default(Untitled)}\"`. EXIF holds only "
         "ASCII: `©` is written `(c)`, accents are dropped, and a text with a letter that has no ASCII "
         "spelling (Cyrillic, Chinese) is left out of EXIF, not written as `?`; XMP keeps the exact text. The "
