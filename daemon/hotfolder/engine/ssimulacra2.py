@@ -127,7 +127,12 @@ BLOCK = 32  # samples a block of the blur's products
 
 def _blocks(a: np.ndarray, w: int, matrix: np.ndarray) -> np.ndarray:
     """The horizontal pass: the rows cut into blocks of BLOCK (with CTX samples of context,
-    zeros past the edges), each block times the band matrix."""
+    zeros past the edges), each block times the band matrix. The overlapping blocks are
+    copied out into one matrix first: overlapping rows are no matrix BLAS takes (numpy
+    multiplies them in its own loop), one (blocks, BLOCK + 2 CTX) product is: 1.3-1.5x
+    faster, the same values within 2e-7. One product per map (the first axis), so a
+    frame's map and a candidate's of the same shape are rounded alike (BLAS rounds a row
+    by where it falls in the matrix): an identical image still scores 100."""
     *lead, h, _ = a.shape
     n = -(-w // BLOCK)
     padded = np.zeros((*lead, h, n * BLOCK + 2 * CTX), np.float32)
@@ -135,7 +140,11 @@ def _blocks(a: np.ndarray, w: int, matrix: np.ndarray) -> np.ndarray:
     st = padded.strides
     windows = np.lib.stride_tricks.as_strided(padded, (*lead, h, n, BLOCK + 2 * CTX),
                                               (*st[:-1], BLOCK * st[-1], st[-1]))
-    return np.matmul(windows, matrix).reshape(*lead, h, n * BLOCK)[..., :w]
+    out = np.empty((*lead, h, n * BLOCK), np.float32)
+    for k in range(lead[0] if lead else 1):
+        rows = np.ascontiguousarray(windows[k] if lead else windows).reshape(-1, BLOCK + 2 * CTX)
+        np.matmul(rows, matrix, out=(out[k] if lead else out).reshape(-1, BLOCK))
+    return out[..., :w]
 
 
 @functools.lru_cache(maxsize=8)
@@ -339,13 +348,13 @@ def _sums(s: int, i1: np.ndarray, mu1: np.ndarray, sigma11: np.ndarray, edge1: n
             maps.append((2, e))
     out = np.zeros((i2.shape[0], 3, 2))
     axes = tuple(range(1, i2.ndim))
-    for j, m in maps:
+    for j, m in maps:  # float32 sums, pairwise (a map is contiguous): within ~3e-8 of float64 ones, in half the time
         if need[0, j]:
-            out[:, j, 0] = m.sum(axis=axes, dtype=np.float64)
+            out[:, j, 0] = m.sum(axis=axes)
         if need[1, j]:
             m *= m
             m *= m
-            out[:, j, 1] = m.sum(axis=axes, dtype=np.float64)
+            out[:, j, 1] = m.sum(axis=axes)
     return out
 
 

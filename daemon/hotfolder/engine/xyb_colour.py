@@ -63,22 +63,36 @@ _PAIRS = (LINEAR[:, None] + LINEAR[None, :]).ravel()  # a + b in linear light, f
 def linear_half(rgb8: np.ndarray) -> np.ndarray:
     """The first 2x2 halving in linear light, straight from HxWx3 sRGB bytes: each
     vertical pair of bytes looks its linear sum up in one 256 KB table (_PAIRS), then the
-    columns are added. Exactly `halve(linear(...))` in half the time (7.7 ms against
-    17 at 1600x1200), and the whole frame is never linearised."""
+    columns are added. Exactly `halve(linear(...))` in half the time, and the whole frame
+    is never linearised. A block of HALF_ROWS pairs of rows at a time, all three channels
+    at once (whole rows are contiguous; the index and sums stay in the CPU's cache): the
+    same values as one channel at a time over the whole frame, 4.5 ms against 7.4 at
+    1600x1200 (twice a search: the frame's and the candidate's)."""
     h, w = rgb8.shape[:2]
     if h % 2:  # an odd last row or column is repeated, as the reference does
         rgb8 = np.concatenate([rgb8, rgb8[-1:]])
     if w % 2:
         rgb8 = np.concatenate([rgb8, rgb8[:, -1:]], axis=1)
-    out = np.empty((3, (h + 1) // 2, (w + 1) // 2), np.float32)
-    for k in range(3):
-        index = rgb8[0::2, :, k].astype(np.uint16)
-        index <<= 8
-        index |= rgb8[1::2, :, k]
-        sums = np.take(_PAIRS, index)
-        np.add(sums[:, 0::2], sums[:, 1::2], out=out[k])
+    h2, w2 = (h + 1) // 2, (w + 1) // 2
+    flat = np.ascontiguousarray(rgb8).reshape(2 * h2, 6 * w2)  # rows of r g b r g b ...
+    out = np.empty((3, h2, w2), np.float32)
+    rows = min(HALF_ROWS, h2)
+    index = np.empty((rows, 6 * w2), np.uint16)
+    sums = np.empty((rows, 6 * w2), np.float32)
+    for lo in range(0, h2, rows):
+        hi = min(h2, lo + rows)
+        i, s = index[:hi - lo], sums[:hi - lo]
+        np.copyto(i, flat[2 * lo:2 * hi:2])
+        i <<= 8
+        i |= flat[2 * lo + 1:2 * hi:2]
+        np.take(_PAIRS, i, out=s, mode="clip")  # every index is in the table; "raise" buffers `out`
+        for k in range(3):  # channel k's pixel pairs are 6 samples apart
+            np.add(s[:, k::6], s[:, k + 3::6], out=out[k, lo:hi])
     out *= np.float32(0.25)
     return out
+
+
+HALF_ROWS = 16  # rows of the half a block: 16-64 measured alike, the whole frame at once 2.4x slower
 
 
 def halve(lin: np.ndarray) -> np.ndarray:
