@@ -29,8 +29,8 @@ Rejected (research/quality FINDINGS.md §2): halving on the sRGB values first (3
 and close on encoder outputs, but 5.6 off on a box-blurred photo with hard black edges:
 tests/test_ssimulacra2.py), scoring at half size (+12.9), leaving scale 0 out (+5.3).
 
-    ref = Reference(frame)   # Pillow RGB or L image: ~20 ms CPU at 1600x1200
-    ref.score(decoded)       # the same size: ~25 ms CPU at 1600x1200
+    ref = Reference(frame)   # Pillow RGB or L image: ~15 ms CPU at 1600x1200
+    ref.score(decoded)       # the same size: ~20 ms CPU at 1600x1200
 
 An image with alpha is scored as the reference tool does: blended on a dark (0.1) and a
 bright (0.9) background, the worse of the two (twice the cost).
@@ -98,7 +98,7 @@ class Sampling:
 
 SMALL = 1_000_000  # pixels: below, every row and the exact pyramid (the shortcuts measured up to 4.5 off)
 EXACT = Sampling(())
-FAST = Sampling((0.125, 0.25))  # 1600x1200: ~20 ms a frame, ~25 ms a candidate; |error| <= 1.64 for scores 70-88
+FAST = Sampling((0.125, 0.25))  # 1600x1200: ~15 ms a frame, ~20 ms a candidate; |error| <= 1.64 for scores 70-88
 
 
 def blur(a: np.ndarray, banded: bool) -> np.ndarray:
