@@ -45,13 +45,16 @@ def removal(path: Path, what: str) -> str:
     return f"rm {'-r ' if what == 'a directory' else ''}{printable(shlex.quote(str(path)))}"
 
 
-def open_regular(path: Path, flags: int, mode: int, refused: Callable[[Path, str], Exception]) -> int:
+def open_regular(path: Path, flags: int, mode: int, refused: Callable[[Path, str], Exception],
+                 dir_fd: int | None = None) -> int:
     """`path` opened with `flags` (and O_NOFOLLOW, O_NONBLOCK, O_CLOEXEC; a file made gets
     `mode`), only if it is a regular file: for anything else there, `refused(path, what it
     is)` is raised. FileNotFoundError when there is none (and `flags` do not create it),
-    another OSError as the system says."""
+    another OSError as the system says. `dir_fd`: `path`'s folder, open (its name alone is
+    opened there; `path` names it in messages)."""
     try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, mode)
+        fd = os.open(path if dir_fd is None else path.name, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                     mode, dir_fd=dir_fd)
     except FileNotFoundError:
         raise
     except OSError:  # ELOOP of a symlink, EISDIR, ENXIO of a FIFO without a reader: say what is there

@@ -96,3 +96,26 @@ def test_a_directory_there_is_said_with_a_command_that_removes_it(daemon_factory
     assert removed.returncode == 0 and not (state / name).exists(), (command, removed.stderr)
     again = _run(config, args, config.parent / "var" / "inbox")
     assert "is a directory" not in again.stdout + again.stderr, again.stdout + again.stderr
+
+
+@pytest.mark.parametrize("where", ["names", "bucket"])
+@pytest.mark.parametrize("args", [("rerender",), ("process", "INBOX/a.jpg")], ids=lambda a: a[0])
+def test_the_names_folder_and_its_buckets_are_never_reached_through_a_link(daemon_factory, tmp_path, where, args):
+    """state_dir/names itself, or one of its buckets (names/<2 hex>/), a symlink the daemon's
+    user put there: as root, `rerender` and `process` made the lock, the buckets and the
+    markers wherever it pointed (an attack round: a folder, a lock file and root's symlinks in
+    any folder). Said, naming the link to remove; nothing is made at its target."""
+    config, state = _studio(daemon_factory)
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    if where == "names":
+        (state / "names").symlink_to(target)
+    else:
+        (state / "names").mkdir()
+        for i in range(256):
+            (state / "names" / f"{i:02x}").symlink_to(target)
+    run = _run(config, args, config.parent / "var" / "inbox")
+    assert list(target.iterdir()) == [], f"`{args[0]}` wrote through the link: {list(target.iterdir())}"
+    said = run.stdout + run.stderr
+    assert run.returncode == ExitCode.FAILED, (run.returncode, said)
+    assert "is a symbolic link" in said and "remove it (`rm " in said and "Traceback" not in said, said

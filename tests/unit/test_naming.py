@@ -21,6 +21,12 @@ from tests.unit.test_spool import make_folder
 VALUES = {"taken": dt.datetime(2024, 5, 1, 9, 0), "camera": "Canon EOS R5", "lens": None, "seq": 7}
 
 
+def _put(marker, owner: str, present: bool) -> None:
+    """A marker written as a reserve writes it: under the lock, in its bucket by descriptor."""
+    with owners._locked(marker.parent.parent) as buckets:
+        owners._write(buckets, marker, owner, present=present)
+
+
 def rel_of(filename: str, rel: str, values=VALUES) -> str:
     facts = Facts(rel.rsplit("/", 1)[-1], subdir_of(rel), "studio")
     return planned_rel(Rendition(name="web", filename=filename), "jpg", (100, 80), rel, "studio",
@@ -102,9 +108,9 @@ def test_a_case_twin_of_the_owner_s_extension_gets_a_number_and_keeps_a_tag_it_h
     assert owners.reserve(folder, "IMG_1.Jpg", [out]) == [folder.output / "IMG_1_web~3.jpg"]
     assert owners.reserve(folder, "IMG_1.png", [out]) == [folder.output / "IMG_1_web~png.jpg"]
     tagged = folder.output / "IMG_1_web~jpeg.jpg"  # IMG_1.jpeg holds its tag from before
-    owners._write(owners._marker(folder.names_dir, tagged), owners.owner_id(folder, "IMG_1.jpeg"), present=False)
+    _put(owners._marker(folder.names_dir, tagged), owners.owner_id(folder, "IMG_1.jpeg"), present=False)
     tagged.write_bytes(b"IMG_1.jpeg's")
-    owners._write(owners._marker(folder.names_dir, out), owners.owner_id(folder, "IMG_1.JPEG"), present=True)
+    _put(owners._marker(folder.names_dir, out), owners.owner_id(folder, "IMG_1.JPEG"), present=True)
     assert owners.reserve(folder, "IMG_1.jpeg", [out]) == [tagged]
 
 
@@ -307,7 +313,7 @@ def test_an_original_keeps_its_own_names_in_any_case_and_those_written_apart_bef
     # Two outputs written apart before this rule, each with its own exact record: each keeps its name
     old_a, old_b = folder.output / "K_web.jpg", folder.output / "k_web.jpg"
     for out, rel in ((old_a, "K.jpg"), (old_b, "k.jpg")):
-        owners._write(owners._marker(folder.names_dir, out), owners.owner_id(folder, rel), present=False)
+        _put(owners._marker(folder.names_dir, out), owners.owner_id(folder, rel), present=False)
         out.write_bytes(rel.encode())
     assert owners.reserve(folder, "K.jpg", [old_a]) == [old_a]
     assert owners.reserve(folder, "k.jpg", [old_b]) == [old_b]
@@ -352,7 +358,7 @@ def test_outputs_written_before_the_case_rule_hold_their_names_in_any_case_after
     old = {"IMG_0001.jpg": folder.output / "IMG_0001_web.jpg", "a.jpg": folder.output / "Anna" / "a_web.jpg",
            "K.jpg": folder.output / "K_web.jpg", "k.jpg": folder.output / "k_web.jpg"}  # two apart before
     for rel, out in old.items():  # as the release before wrote them: one marker each
-        owners._write(owners._marker(folder.names_dir, out), owners.owner_id(folder, rel), present=False)
+        _put(owners._marker(folder.names_dir, out), owners.owner_id(folder, rel), present=False)
         out.parent.mkdir(exist_ok=True)
         out.write_bytes(rel.encode())
     then = time.time() - owners.RESERVED_FOR - 60
@@ -385,7 +391,7 @@ def test_a_prune_holds_a_few_bytes_an_output_not_its_names(tmp_path):
             os.symlink(owners.owner_id(folder, f"IMG_{i:07d}.jpg"), marker)
         os.close(os.open(out, os.O_CREAT | os.O_WRONLY, 0o644))
     gone = folder.output / "gone_web.jpg"
-    owners._write(owners._marker(folder.names_dir, gone), owners.owner_id(folder, "gone.jpg"), present=False)
+    _put(owners._marker(folder.names_dir, gone), owners.owner_id(folder, "gone.jpg"), present=False)
     then = time.time() - owners.RESERVED_FOR - 60
     os.utime(owners._marker(folder.names_dir, gone), (then, then), follow_symlinks=False)
     tracemalloc.start()
@@ -407,9 +413,9 @@ def test_a_prune_never_removes_a_live_marker_whose_first_64_bits_another_shares(
     out = folder.output / "IMG_0001_web.jpg"
     os.close(os.open(out, os.O_CREAT | os.O_WRONLY, 0o644))
     live = owners._marker(folder.names_dir, out)
-    owners._write(live, owners.owner_id(folder, "IMG_0001.jpg"), present=False)
+    _put(live, owners.owner_id(folder, "IMG_0001.jpg"), present=False)
     twin = live.parent / (live.name[:16] + ("0" if live.name[16] != "0" else "1") + live.name[17:])
-    owners._write(twin, owners.owner_id(folder, "other.jpg"), present=False)  # a stale marker of no output
+    _put(twin, owners.owner_id(folder, "other.jpg"), present=False)  # a stale marker of no output
     then = time.time() - owners.RESERVED_FOR - 60
     for marker in (live, twin, owners._fold_marker(folder.names_dir, out)):
         if os.path.lexists(marker):
@@ -432,7 +438,7 @@ def test_a_stray_file_in_names_dir_with_a_marker_s_length_is_no_marker(tmp_path,
     folder = dataclasses.replace(make_folder(tmp_path), names_dir=tmp_path / "names")
     out = folder.output / "IMG_0001_web.jpg"
     os.close(os.open(out, os.O_CREAT | os.O_WRONLY, 0o644))
-    owners._write(owners._marker(folder.names_dir, out), owners.owner_id(folder, "IMG_0001.jpg"), present=False)
+    _put(owners._marker(folder.names_dir, out), owners.owner_id(folder, "IMG_0001.jpg"), present=False)
     stray = folder.names_dir / "ff" / name
     stray.parent.mkdir(parents=True, exist_ok=True)
     stray.write_text("")
