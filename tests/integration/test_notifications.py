@@ -442,3 +442,22 @@ def test_a_webhook_host_with_an_ipv6_address_is_reached_where_no_ipv6_socket_may
         pytest.skip("the probe's seccomp filter is written for x86_64")
     out = _probe_with_hook_test(tmp_path, _NO_IPV6_PROBE)
     assert out == {"up": "sent", "refused": "Connection refused"}, out
+
+
+def test_a_name_cannot_forge_a_line_or_act_on_a_terminal_in_an_apprise_message(daemon_factory, receiver):
+    """apprise's title and body are text for people (a mail, a chat, a push): a name's newline
+    forged a line of its own there (`failed: forged.jpg: …` under the real one) and its
+    ESC reached the reader as it is (an attack round). Written as the terminal lines are
+    (shown.printable); the webhook's JSON keeps the name, JSON escaping it."""
+    r = receiver()
+    port = r.url.rsplit(":", 1)[1]
+    d = daemon_factory(extra=notify_config(f'{{url: "json://127.0.0.1:{port}/apprise", events: [failed]}}',
+                                           f'{{url: "{r.url}/hook", events: [failed]}}', interval=1)).start()
+    name = "x\nfailed: forged.jpg: it lied\x1b[2J.jpg"
+    bad(d, name)
+    sent = json.loads(wait_for(lambda: r.ok_posts("/apprise"), 20, what="apprise's message")[0]["body"])
+    assert "\x1b" not in sent["title"] + sent["message"] and "\n" not in sent["title"], sent
+    assert sent["message"].count("\n") == 0 and "x\\x0afailed: forged.jpg" in sent["message"], sent
+    hooked = wait_for(lambda: r.events("/hook"), 20, what="the webhook's event")[0]
+    assert hooked["file"] == name, hooked
+    assert d.stop() == 0

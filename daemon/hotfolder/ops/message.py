@@ -9,6 +9,7 @@ import time
 from dataclasses import dataclass
 
 from hotfolder.ops.notices import Notice, NoticeKind
+from hotfolder.shown import printable
 
 # A title's words for a message of one event.
 TITLES = {NoticeKind.DONE: "file done", NoticeKind.FAILED: "file failed", NoticeKind.PAUSED: "claiming paused",
@@ -31,7 +32,10 @@ class Message:
         return {**events[0], "count": self.total, "events": events}
 
     def text(self) -> tuple[str, str]:
-        """Title and body for apprise (mail, chat, push)."""
+        """Title and body for apprise (mail, chat, push): text for people, each field of an
+        event written as a terminal line is (shown.printable). A name's newline forged a line
+        of its own there, and its ESC reached the reader (an attack round); the webhook's
+        JSON (payload) keeps names as they are, JSON escaping them."""
         first = self.notices[0]
         kinds = sorted({n.event for n in self.notices})
         if self.total == 1:
@@ -61,12 +65,12 @@ def _fields(n: Notice, host: str) -> dict:
 
 def _describe(n: Notice) -> str:
     what = TITLES.get(n.event, n.event)
-    return f"{what}: {n.folder}/{n.file}" if n.file else what
+    return f"{what}: {printable(n.folder)}/{printable(n.file)}" if n.file else what
 
 
 def _line(n: Notice) -> str:
-    where = "/".join(part for part in (n.folder, n.file) if part)
+    where = "/".join(printable(part) for part in (n.folder, n.file) if part)
     if n.event == NoticeKind.DONE:
-        return f"done: {where}: {', '.join(n.outputs)}"
-    step = f" (step {n.step}, attempt {n.attempts})" if n.step else ""
-    return f"{n.event}: {where + ': ' if where else ''}{n.reason}{step}"
+        return f"done: {where}: {', '.join(printable(o) for o in n.outputs)}"
+    step = f" (step {printable(n.step)}, attempt {n.attempts})" if n.step else ""
+    return f"{n.event}: {where + ': ' if where else ''}{printable(n.reason)}{step}"
