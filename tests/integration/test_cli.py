@@ -223,3 +223,25 @@ def test_process_says_a_renditions_note_at_the_default_level(home):
                           "shoe.jpg"], cwd=home, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
     assert run.stderr.count('"rendition_note"') == 1, run.stderr
+
+
+def test_explain_reads_no_file_through_a_link_in_a_folder_of_the_daemon(home, tmp_path):
+    """inbox/p.jpg a link to a photo elsewhere, or inbox/sub a link to a folder of them: the
+    daemon follows neither, yet `explain` (as root) read the photo through them and said what
+    it found in it and that `web` applies (an attack round: a file only root may read,
+    described to whoever made the link). Said, and not read; the next file is still explained."""
+    private = tmp_path / "private"
+    private.mkdir()
+    Image.new("RGB", (123, 45), (1, 2, 3)).save(private / "secret.jpg")
+    inbox = home / "var" / "inbox"
+    inbox.mkdir(parents=True)
+    (inbox / "p.jpg").symlink_to(private / "secret.jpg")
+    (inbox / "sub").symlink_to(private)
+    Image.new("RGB", (80, 60), (9, 9, 9)).save(inbox / "ok.jpg")
+    said = subprocess.run([sys.executable, "-m", "hotfolder", "explain", "var/inbox/p.jpg", "var/inbox/sub/secret.jpg",
+                           "var/inbox/ok.jpg"], cwd=home, capture_output=True, text=True, timeout=60)
+    assert said.returncode == 1, (said.stdout, said.stderr)
+    assert "123x45" not in said.stdout + said.stderr, said.stdout
+    assert "var/inbox/p.jpg: a symbolic link" in said.stderr, said.stderr
+    assert f"var/inbox/sub/secret.jpg: reached through the symbolic link {inbox / 'sub'}" in said.stderr, said.stderr
+    assert "ok.jpg → folder photos" in said.stdout and "80x60" in said.stdout, said.stdout

@@ -42,6 +42,13 @@ def cmd_explain(args: argparse.Namespace) -> int:
     said: list[Explanation] = []
     for given in args.files:
         path = Path(given).absolute()
+        linked = _link_on_the_way(cfg, path)
+        if linked is not None:  # never read through it: the daemon takes no file so
+            how = "a symbolic link" if linked == path else f"reached through the symbolic link {printable(str(linked))}"
+            print(f"hotfolder: {printable(given)}: {how}, in a folder of the daemon, which never follows one (it takes "
+                  "no file through it): nothing is read or said of it; give the file's own path", file=sys.stderr)
+            missing += 1
+            continue
         if not path.is_file():
             what = ("not a file (a folder, a FIFO, a device, or a link to nothing); give an image file"
                     if os.path.lexists(path) else "no such file")
@@ -55,6 +62,25 @@ def cmd_explain(args: argparse.Namespace) -> int:
         for explanation in said:  # each line escaped: a photo's fields may hold a terminal's controls
             print("\n".join(printable(line) for line in explanation.lines()))
     return ExitCode.FAILED if missing else ExitCode.OK
+
+
+def _link_on_the_way(cfg: Config, path: Path) -> Path | None:
+    """The symbolic link `path` is, or is reached through, below the folder of the config it
+    lies in (inbox, failed/, …), if any. The daemon follows none there; explain did, as root
+    reading and describing a file only root may read to whoever made the link (an attack
+    round). Looked at before the reads, by path: a link swapped in after the look is still
+    followed by the reads that open by path (DESIGN)."""
+    for f in cfg.folders:
+        for kind in PLACES:
+            root = getattr(f, kind, None)
+            if root is None or not path.is_relative_to(root):
+                continue
+            at = root
+            for part in path.relative_to(root).parts:
+                at = at / part
+                if at.is_symlink():
+                    return at
+    return None
 
 
 def locate(cfg: Config, path: Path, folder_name: str | None, subfolder: str) -> tuple[Folder, str, str]:
