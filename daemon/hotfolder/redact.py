@@ -55,6 +55,8 @@ def url(value: str) -> str:
 def _url(value: str) -> str:
     scheme, sep, rest = value.partition("://")
     if not sep:
+        if "@" not in value:  # no scheme, no user@host: nothing tells a host from a token given alone
+            return MASK       # where its URL was due (`url: ${SLACK_TOKEN}`), quoted whole (an attack round)
         scheme, rest = "", value
     prefix = f"{scheme}://" if sep else ""
     kind = scheme.lower()
@@ -173,6 +175,8 @@ def url_secrets(value: str) -> dict[str, str]:
         return {}
     out: dict[str, str] = {}
     scheme, sep, rest = value.partition("://")
+    if not sep and "@" not in value:  # shown as MASK whole (url())
+        return {value: MASK} if len(value) >= MIN_REGISTERED else {}
     if not sep:
         scheme, rest = "", value
     kind = scheme.lower()

@@ -134,6 +134,11 @@ def test_an_apprise_webhook_follows_no_redirect_to_another_host(tmp_path):
     "http:\n  token: *{pw}",  # a token starting with * is an alias to YAML
     "http:\n  token: !{pw} value",  # and with ! a tag
     'notify:\n  - url: "https://user:{pw}/x@127.0.0.1:13/x"',
+    # a token alone where its URL was due (`url: ${{SLACK_TOKEN}}`): no scheme, nothing told which part is private
+    'notify:\n  - url: "{pw}"',
+    'notify:\n  - url: "xoxb-{pw}"',
+    'notify:\n  - url: "hooks.example.com/{pw}"',
+    'cluster: {{enabled: true, broker_url: "{pw}", cluster_id: c, shared_root: /tmp}}',
 ])
 def test_a_config_error_never_quotes_a_secret(tmp_path, text):
     """Each of these quoted the password in the error, which went to check-config, the

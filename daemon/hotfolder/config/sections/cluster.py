@@ -31,6 +31,9 @@ def _broker_problem(url: str) -> str | None:
     if url.startswith("unix://"):  # redis-py reads it; kombu has no such transport ("No such transport: unix")
         return ("a unix:// socket is not a URL Celery's Redis transport can use; give the broker a TCP port "
                 "on 127.0.0.1 (redis://127.0.0.1:6379/0) or a TLS one (rediss://)")
+    if "://" not in url and "@" not in url:  # not quoted: a password alone where the URL was due
+        return (f"must be a redis:// or rediss:// URL; what is written there ({len(url)} characters, no scheme) "
+                "is not shown, as it may be a password")
     if not url.startswith(("redis://", "rediss://")):
         return f"must be a redis:// or rediss:// URL, not {redact.url(url)!r}"
     try:

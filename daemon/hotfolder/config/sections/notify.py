@@ -18,6 +18,10 @@ def _scheme(url: str) -> str:
 
 
 def _url_problem(url: str) -> str | None:
+    if "://" not in url and "@" not in url:  # not quoted: it may be a token alone where its URL was due
+        return (f"is not a URL: it does not start with a scheme (https://, mailto://, …); what is written there "
+                f"({len(url)} characters) is not shown, as it may be a token; e.g. "
+                "https://hooks.example.com/hotfolder, mailto://user:password@example.com, ntfy://topic")
     if not re.fullmatch(r"[a-z][a-z0-9+.-]*", _scheme(url)):
         return (f"{redact.url(url)[:60]!r} is not a URL; e.g. https://hooks.example.com/hotfolder, "
                 "mailto://user:password@example.com, ntfy://topic")
