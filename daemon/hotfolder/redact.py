@@ -147,9 +147,18 @@ def _apprise_private(value: str) -> set[str] | None:
         public = plugin.url(privacy=True)
     except Exception:  # noqa: BLE001 - a plugin's bug: then nothing of it is shown
         return None
-    shown = set(_DELIMITERS.split(unquote(public.partition("://")[2])))
+    shown = set(_DELIMITERS.split(unquote(public.partition("://")[2]))) - _unguarded_topics(plugin)
     rest = value.partition("://")[2]
     return {w for w in _DELIMITERS.split(rest) if w and not _DELIMITERS.fullmatch(w) and w not in shown}
+
+
+def _unguarded_topics(plugin) -> set[str]:
+    """An ntfy URL's topics when it has no password and no token: on ntfy.sh anyone who knows
+    such a topic's name reads and posts to it, so the name is its secret (ntfy's docs); apprise's
+    privacy form shows it, and every notify_retry line did (an attack round)."""
+    if type(plugin).__name__ != "NotifyNtfy" or getattr(plugin, "password", None) or getattr(plugin, "token", None):
+        return set()
+    return {str(t) for t in getattr(plugin, "topics", None) or ()}
 
 
 def shown(field: dataclasses.Field, value: Any) -> Any:

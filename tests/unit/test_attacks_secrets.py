@@ -244,3 +244,19 @@ def test_a_redis_password_with_an_at_before_a_slash_is_refused_and_hidden_whole(
                         ("redis://:secret@host/0?client_name=a@b", "redis://:***@host/0?client_name=***"),
                         ("unix://:secret@/run/redis@main/redis.sock", "unix://:***@/run/redis@main/redis.sock")):
         assert redact.password_cut_short(fine) is None and redact.url(fine) == shown, fine
+
+
+def test_an_ntfy_topic_without_credentials_is_hidden_as_its_only_secret():
+    """On ntfy.sh a topic with no password or token is readable and writable by anyone who
+    knows its name: the name is the secret (ntfy's docs: pick one that cannot be guessed).
+    apprise's privacy form shows it, so every notify_retry line and the status showed it (an
+    attack round). With a password or a token, the topic is a name again, shown."""
+    from hotfolder import redact
+
+    topic = tok("topic")
+    for url in (f"ntfy://{topic}", f"ntfys://ntfy.sh/{topic}", f"ntfys://ntfy.sh/{topic}/other"):
+        out = redact.url(url)
+        assert not leaks(out, [topic]), (url, out)
+        assert topic in redact.url_secrets(url), url
+    assert "ntfy.sh" in redact.url(f"ntfys://ntfy.sh/{topic}")
+    assert "photos" in redact.url(f"ntfys://u:{tok('pw')}@ntfy.example.com/photos")
