@@ -73,3 +73,43 @@ def test_a_record_nested_past_the_parser_reads_as_none(tmp_path):
     records = written(tmp_path, GOOD)
     (records.dir / f"{GOOD['job']}.json").write_text("[" * 100_000)
     assert records.read(GOOD["job"]) is None and records.all() == []
+
+
+def test_the_records_are_never_written_read_or_removed_through_a_link(tmp_path):
+    """Anyone with the share can put a link at `.hotfolder/jobs` (or `.hotfolder`): the head
+    wrote each claimed file's record wherever it pointed (a review by attack, reproduced with
+    a real head and Redis). Now the link is refused, nothing is written beyond it, and the
+    head's start says what to remove."""
+    from hotfolder.cluster import jobs
+    from hotfolder.spool.nofollow import FolderSwapped
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for linked in (".hotfolder/jobs", ".hotfolder"):
+        root = tmp_path / linked.replace("/", "_")
+        (root / ".hotfolder").mkdir(parents=True)
+        if linked == ".hotfolder":
+            (root / ".hotfolder").rmdir()
+        (root / linked).symlink_to(elsewhere)
+        records = Records(root)
+        with pytest.raises(FolderSwapped):
+            records.write(Record(**{**GOOD, "nodes": ()}))
+        with pytest.raises(FolderSwapped):
+            records.read(GOOD["job"])  # never "no record", which a node takes for a job ended
+        with pytest.raises(jobs.SharedRootError, match=r"is a symbolic link: .*Remove it \(rm "):
+            jobs.mark(root, "cluster-1")
+        with pytest.raises(jobs.SharedRootError, match="is a symbolic link"):
+            jobs.check_root(root, "cluster-1") if (root / jobs.MARKER).exists() else jobs.mark(root, "cluster-1")
+        assert list(elsewhere.iterdir()) == [], linked
+    # a link under a record's own name is no record (and is not followed)
+    root = tmp_path / "plain"
+    root.mkdir()
+    records = Records(root)
+    records.write(Record(**{**GOOD, "nodes": ()}))
+    target = elsewhere / "secret.json"
+    target.write_text(json.dumps(GOOD))
+    (records.dir / "20260101T000000-0b0b0b0b0b.json").symlink_to(target)
+    assert records.read("20260101T000000-0b0b0b0b0b") is None
+    assert [r.job for r in records.all()] == [GOOD["job"]]
+    records.remove("20260101T000000-0b0b0b0b0b")  # removes the link itself, never its target
+    assert target.exists() and not (records.dir / "20260101T000000-0b0b0b0b0b.json").is_symlink()

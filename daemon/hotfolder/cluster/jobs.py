@@ -10,17 +10,23 @@ Redis, so a Redis restart does not reset it.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import secrets
+import shlex
+import stat
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from hotfolder.config.model import Cluster, Config, Folder
 from hotfolder.errors import HotfolderError
 from hotfolder.jsondata import json_object
-from hotfolder.spool import atomic
+from hotfolder.spool import atomic, nofollow
+from hotfolder.spool.nofollow import Opened
 from hotfolder.spool.shares import Places
 
 MARKER = ".hotfolder-cluster"
@@ -84,8 +90,17 @@ def is_job_id(job: object) -> bool:
     return isinstance(job, str) and bool(job) and "/" not in job and "\0" not in job and not job.startswith(".")
 
 
+MAX_RECORD = 1 << 20  # bytes: a record is ~400; a larger file there is not one
+
+
 class Records:
-    """The job records under one shared root (as this node sees it)."""
+    """The job records under one shared root (as this node sees it).
+
+    `.hotfolder/jobs` is reached from the root without following a link (nofollow): anyone
+    with the share can put one there, and the head wrote its records wherever it pointed
+    (a review by attack, 2026-12-07). The root's own path is the admin's (a linked mount
+    point is this machine's layout). A link there is refused (nofollow.FolderSwapped), each
+    record written, read and removed in the folder opened so."""
 
     def __init__(self, root: Path):
         self.root = root
@@ -96,37 +111,90 @@ class Records:
             raise ValueError(f"not a job id: {job!r}")
         return self.dir / f"{job}.json"
 
+    @contextmanager
+    def opened(self, make: bool = False) -> Iterator[int]:
+        """The jobs folder open (made with `make`), its two parts never through a link."""
+        if make:
+            self.root.mkdir(parents=True, exist_ok=True)  # the admin's path, links and all (a mount point)
+        root = os.open(self.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            state = nofollow.open_child(root, STATE_DIR, os.O_RDONLY, make, self.root, self.dir)
+            try:
+                fd = nofollow.open_child(state, "jobs", os.O_RDONLY, make, self.root / STATE_DIR, self.dir)
+            finally:
+                os.close(state)
+        finally:
+            os.close(root)
+        try:
+            yield fd
+        finally:
+            os.close(fd)
+
     def write(self, record: Record) -> None:
         data = json.dumps({**asdict(record), "nodes": list(record.nodes)}, indent=1) + "\n"
-        atomic.write_atomic(self.path(record.job), data.encode())
+        name = self.path(record.job).name
+        with self.opened(make=True) as fd:
+            atomic.write_atomic_at(Opened(self.dir, fd), name, data.encode())
+            os.fsync(fd)
 
     def read(self, job: str) -> Record | None:
+        path = self.path(job)
         try:
-            text = self.path(job).read_bytes()
+            with self.opened() as fd:
+                text = _record_bytes(fd, path)
         except FileNotFoundError:
             return None
         # Not one (anyone with the share can write one; a torn record cannot happen: atomic writes): gone
-        return record_of(json_object(text))
+        return record_of(json_object(text)) if text is not None else None
 
     def remove(self, job: str) -> None:
+        name = self.path(job).name
         try:
-            os.unlink(self.path(job))
+            with self.opened() as fd:
+                if nofollow.exists_at(fd, name):
+                    nofollow.unlink_at(fd, name)
+                    os.fsync(fd)
         except FileNotFoundError:
             return
-        atomic.fsync_dir(self.dir)
 
     def all(self) -> list[Record]:
         try:
-            names = sorted(os.listdir(self.dir))
+            with self.opened() as fd:
+                names = sorted(os.listdir(fd))
         except FileNotFoundError:
             return []
         out = []
         for name in names:
-            if name.endswith(".json") and not name.startswith("."):
+            if name.endswith(".json") and not name.startswith(".") and is_job_id(name[:-5]):
                 record = self.read(name[:-5])
                 if record is not None:
                     out.append(record)
         return out
+
+
+def _record_bytes(folder: int, path: Path) -> bytes | None:
+    """The bytes of the record `path` in the open jobs folder; None for what is not one (a link
+    under its name, never followed; a FIFO, never waited on; a file past MAX_RECORD). A folder
+    there raises, as a share's read error does (the fence's "not known to be another's")."""
+    try:
+        fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=folder)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return None
+        raise
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_RECORD:
+            return None
+        chunks, size = [], 0
+        while size <= MAX_RECORD and (chunk := os.read(fd, MAX_RECORD + 1 - size)):  # a share may read short
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks) if size <= MAX_RECORD else None
+    finally:
+        os.close(fd)
 
 
 # --- the shared root ----------------------------------------------------------
@@ -143,13 +211,24 @@ def mark(root: Path, cluster_id: str, state_dir: Path | None = None) -> None:
                               f"again (RequiresMountsFor= in its unit makes systemd wait for it)")
     found = read_marker(root)
     if found is None:
-        (root / STATE_DIR / "jobs").mkdir(parents=True, exist_ok=True)
+        _jobs_folder(root)
         atomic.write_atomic(root / MARKER, (cluster_id + "\n").encode())
     elif found != cluster_id:
         raise SharedRootError(f"{root} belongs to cluster {found!r}, not {cluster_id!r} "
                               f"(cluster.cluster_id); use another shared_root or fix the id")
-    (root / STATE_DIR / "jobs").mkdir(parents=True, exist_ok=True)
+    _jobs_folder(root)
     places.judge(root, "", "cluster.shared_root")  # recorded: where it is
+
+
+def _jobs_folder(root: Path) -> None:
+    """The jobs folder made if missing; a link on its way refused with what to do."""
+    try:
+        with Records(root).opened(make=True):
+            pass
+    except nofollow.FolderSwapped as exc:
+        raise SharedRootError(f"{exc.link} is a symbolic link: the cluster's job records are never written "
+                              f"through one. Remove it (rm {shlex.quote(str(exc.link))}); the head makes the "
+                              f"folder again") from None
 
 
 def read_marker(root: Path) -> str | None:
@@ -171,11 +250,12 @@ def check_root(root: Path, cluster_id: str) -> None:
     if found != cluster_id:
         raise SharedRootError(f"{root} belongs to cluster {found!r}, not {cluster_id!r}: "
                               f"this machine mounts another cluster's share, or cluster.cluster_id is wrong")
-    probe = root / STATE_DIR / f".probe-{os.uname().nodename}-{os.getpid()}"
+    probe = f".probe-{os.uname().nodename}-{os.getpid()}"
     try:
-        probe.parent.mkdir(parents=True, exist_ok=True)
-        probe.write_bytes(b"ok")
-        probe.unlink()
+        _jobs_folder(root)
+        with Records(root).opened() as fd:
+            atomic.write_atomic_at(Opened(root / STATE_DIR / "jobs", fd), probe, b"ok")
+            nofollow.unlink_at(fd, probe)
     except OSError as exc:
         raise SharedRootError(f"cannot write to the shared root {root}: {exc.strerror or exc} "
                               f"(mount it read-write for this user)") from None
