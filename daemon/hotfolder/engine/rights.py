@@ -41,7 +41,6 @@ from hotfolder.recipes.facts import XmpFields
 from hotfolder.recipes.filters import Items
 
 ARTIST_TAG, COPYRIGHT_TAG, DESCRIPTION_TAG = 0x013B, 0x8298, 0x010E
-EXIF_IFD_TAG = 0x8769
 EXIF_TAGS = {"artist": ARTIST_TAG, "copyright": COPYRIGHT_TAG, "description": DESCRIPTION_TAG}
 RIGHTS_TAGS = (ARTIST_TAG, COPYRIGHT_TAG)  # what copyright-only keeps of the source's EXIF
 RIGHTS_PROPERTIES = {

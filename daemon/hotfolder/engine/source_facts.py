@@ -12,13 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from PIL import Image
-
-from hotfolder.engine import bylines, captions, facts
-from hotfolder.engine.errors import DECODE_ERRORS
+from hotfolder.engine import bylines, captions, facts, taken
 from hotfolder.engine.geometry import oriented_size
 from hotfolder.engine.metadata import Metadata
-from hotfolder.engine.rights import EXIF_IFD_TAG
 from hotfolder.recipes.facts import Photo, XmpFields
 from hotfolder.shown import UNSHOWN
 
@@ -45,24 +41,12 @@ def of(size: tuple[int, int], meta: Metadata, sidecar: XmpFields | None = None, 
         described = captions.merged(sidecar or XmpFields(), own)
         described, credits = _shown(described), bylines.Bylines(
             *(_printable(v, captions.MAX_TEXT) for v in (credits.creator, credits.credit, credits.copyright)))
-    exif = _exif(meta.exif)
+    exif = taken.loaded(meta.exif)
     found = facts.camera_facts(exif, meta.xmp, meta.iim)  # the date taken may be the XMP's or IPTC's
-    taken = found["taken"]
+    when = found["taken"]
     camera = Photo(make=found["make"], model=found["model"]).camera
-    return SourceFacts(width, height, taken.isoformat() if taken is not None else None, _printable(camera),
+    return SourceFacts(width, height, when.isoformat() if when is not None else None, _printable(camera),
                        described, credits)
-
-
-def _exif(raw: bytes) -> Image.Exif | None:
-    if not raw:
-        return None
-    exif = Image.Exif()
-    try:
-        exif.load(raw)
-        exif.get_ifd(EXIF_IFD_TAG)  # read now: a damaged IFD is no facts, not a failure later
-    except DECODE_ERRORS:
-        return None
-    return exif
 
 
 def _printable(text: str | None, most: int = MAX_TEXT) -> str | None:

@@ -133,7 +133,7 @@ def year_of(exif: bytes | Image.Exif | None, xmp: bytes | None = None, iim: iptc
     """The year the photo was taken (`of`), else the year its EXIF's DateTimeOriginal or, last,
     its DateTime (when software last saved it) begins with."""
     if isinstance(exif, bytes):
-        exif = _loaded(exif)
+        exif = loaded(exif)
     when, _ = of(exif, xmp, iim)
     years = [when.year] if when is not None else []
     for tag in (ORIGINAL, MODIFIED):  # `2019:00:00 00:00:00`: no date, but its year
@@ -142,13 +142,16 @@ def year_of(exif: bytes | Image.Exif | None, xmp: bytes | None = None, iim: iptc
     return next((year for year in years if 1800 <= year <= 9999), None)
 
 
-def _loaded(raw: bytes) -> Image.Exif | None:
+def loaded(raw: bytes) -> Image.Exif | None:
+    """EXIF bytes as Pillow's Exif, its IFD read now (a damaged one is no facts and no date,
+    never a failure later); None for none or a damaged one."""
     if not raw:
         return None
     exif = Image.Exif()
     try:
         exif.load(raw)
-    except DECODE_ERRORS:  # a damaged EXIF is no date
+        exif.get_ifd(EXIF_IFD)
+    except DECODE_ERRORS:
         return None
     return exif
 
