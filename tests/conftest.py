@@ -6,14 +6,18 @@ The helpers they use live in tests/harness/ (`from tests.harness import ...`).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.harness import Daemon
+from tests.harness import daemon as harness_daemon
 from tests.harness.cluster import Cluster
 from tests.harness.procs import become_subreaper, descendants, is_ours, parent_of, reap_zombies
 from tests.redis_server import RedisServer
@@ -71,6 +75,19 @@ def _own_multiprocessing_servers() -> set[int]:
         if parent_of(pid) == os.getpid() and (b"forkserver" in cmd or b"resource_tracker" in cmd):
             mine.add(pid)
     return mine
+
+
+@pytest.fixture(scope="session", autouse=True)
+def children_tmpdir() -> Iterator[Path]:
+    """The TMPDIR of every process the harness starts (daemons, cluster nodes, commands), one
+    per test process, removed at its end: a daemon killed leaves its multiprocessing folder
+    (pymp-*) there, not in /tmp (tests/harness/daemon.py, use_tmpdir). Short: under /tmp, not
+    under a test's tmp_path (an AF_UNIX socket's path is made in it)."""
+    made = Path(tempfile.mkdtemp(prefix="hotfolder-tests-"))
+    harness_daemon.use_tmpdir(str(made))
+    yield made
+    harness_daemon.use_tmpdir(None)
+    shutil.rmtree(made, ignore_errors=True)  # what killed daemons left
 
 
 @pytest.fixture(autouse=True)

@@ -23,6 +23,21 @@ from tests.harness.waiting import wait_for
 # not answer the runner's service manager (a test that wants it sets it again).
 SYSTEMD_ENV = ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES")
 
+# TMPDIR of the processes started here, in a test run (conftest's children_tmpdir: a short
+# folder of the run's own, removed at its end). A daemon killed (the crash tests' SIGKILL,
+# daemon_factory's kill of one a test left running) cannot remove its multiprocessing temp
+# folder (pymp-*: its forkserver's socket), and /tmp held ~300 of them. Not the test's
+# tmp_path: the socket's path must fit AF_UNIX's 108 bytes, and tmp_path takes ~80 of them
+# (the forkserver failed to start: "AF_UNIX path too long"). None: inherited (the benchmark).
+_children_tmpdir: str | None = None
+
+
+def use_tmpdir(path: str | None) -> None:
+    """Start the processes launched from now on with TMPDIR=`path` (None: the caller's own)."""
+    global _children_tmpdir
+    _children_tmpdir = path
+
+
 RENDITIONS = """
     - name: web
       operation: fit
@@ -68,6 +83,8 @@ def launch(args: Sequence[str], log: Path, cwd: Path, *, env: Mapping[str, str] 
 
 def _environ(extra: Mapping[str, str] | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in SYSTEMD_ENV}
+    if _children_tmpdir is not None:  # a test's own TMPDIR (`env`) comes after
+        env["TMPDIR"] = _children_tmpdir
     env.update(extra or {})
     return env
 
