@@ -1,6 +1,6 @@
 """What the tests and the benchmark share, imported as `from tests.harness import ...`:
 
-- waiting.py   wait_for: every wait has a deadline
+- waiting.py   wait_for: every wait has a deadline; wait_for_count: a long batch, failed on a stall
 - daemon.py    Daemon (`hotfolder run` as a subprocess, its log, status, stop), launch (the one
                Popen of a `hotfolder` command), hotfolder (a command run to its end), http_url
 - folders.py   files_under, entries, and a folder's ends: archived, failed_originals, ends, settled
@@ -32,13 +32,13 @@ from tests.harness.folders import (
 from tests.harness.images import drop_burst, noise_jpeg
 from tests.harness.logs import LogFile, log_events
 from tests.harness.procs import cpu_seconds, descendants, resume, workers_of
-from tests.harness.waiting import wait_for
+from tests.harness.waiting import wait_for, wait_for_count
 
 REPO = Path(__file__).resolve().parents[2]
 
 __all__ = [
     "REPO", "SIDECAR", "TEMP_MARK", "Daemon", "DaemonFailed", "Dirs", "LogFile", "archived", "check_config",
     "cpu_seconds", "descendants", "drop_burst", "ends", "entries", "failed_originals", "files_under", "folder_yaml",
-    "hotfolder", "http_url", "launch", "log_events", "noise_jpeg", "resume", "settled", "wait_for",
+    "hotfolder", "http_url", "launch", "log_events", "noise_jpeg", "resume", "settled", "wait_for", "wait_for_count",
     "worker_pids", "workers_of", "write_config",
 ]
