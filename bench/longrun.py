@@ -44,6 +44,7 @@ from bench.heic import EXAMPLE_RECIPE
 from tests.harness import Daemon
 from tests.harness.daemon import hotfolder, http_url
 from tests.harness.procs import descendants, parent_of
+from tests.http_clients import open_fds
 
 BATCH = 1000
 # Lines the main process writes once per original it ends: rendered, or skipped as a copy.
@@ -59,13 +60,6 @@ def _status_field(pid: int, key: str) -> int:
     except OSError:
         pass
     return 0
-
-
-def _fds(pid: int) -> int:
-    try:
-        return len(os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        return 0
 
 
 def _role(main: int, pid: int) -> str:
@@ -109,7 +103,7 @@ class Sampler:
         procs = {}
         for pid in sorted({main, *descendants(main)}):
             procs[pid] = {"role": _role(main, pid), "rss_kb": _status_field(pid, "VmRSS:"),
-                          "hwm_kb": _status_field(pid, "VmHWM:"), "fds": _fds(pid)}
+                          "hwm_kb": _status_field(pid, "VmHWM:"), "fds": open_fds(pid)}
         files = {}
         for entry in os.scandir(self.state):
             if entry.is_dir(follow_symlinks=False):

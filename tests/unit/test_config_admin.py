@@ -26,6 +26,16 @@ def web(tmp_path: Path, text: str):
     return load(write(tmp_path, text)).folders[0].renditions[0]
 
 
+def in_rendition(lines: str) -> str:
+    """BASE with `lines` added to its rendition's keys (indented as they are)."""
+    return BASE.replace("format: jpeg", f"format: jpeg\n        {lines}")
+
+
+def in_folder(line: str) -> str:
+    """BASE with `line` added to its folder's keys."""
+    return BASE.replace("    failed: bad\n", f"    failed: bad\n    {line}\n")
+
+
 # --- formats: in any case, and by their extensions (the brief's first example) ----------
 
 @pytest.mark.parametrize("written, meant", [
@@ -67,12 +77,12 @@ def test_formats_of_sources_are_taken_by_their_extensions_too(tmp_path):
     ("operation: fill\n        crop: Attention", "crop", "attention"),
 ])
 def test_other_choices_in_any_case_and_with_words_spaced_otherwise(tmp_path, line, key, meant):
-    text = BASE.replace("format: jpeg", f"format: jpeg\n        {line}")
+    text = in_rendition(line)
     assert getattr(web(tmp_path, text), key) == meant
 
 
 def test_a_watermark_position_written_as_words(tmp_path):
-    text = BASE.replace("format: jpeg", "format: jpeg\n        watermark: {text: hi, position: Bottom Right}")
+    text = in_rendition("watermark: {text: hi, position: Bottom Right}")
     assert web(tmp_path, text).watermark.position == "bottom-right"
 
 
@@ -82,7 +92,7 @@ def test_a_watermark_position_written_as_words(tmp_path):
     ('"85"', 85), ("85%", 85), ("85 %", 85), ("85.0", 85), ("Auto", "auto"), ("100%", 100),
 ])
 def test_a_quality_written_as_people_write_it(tmp_path, written, meant):
-    assert web(tmp_path, BASE.replace("format: jpeg", f"format: jpeg\n        quality: {written}")).quality == meant
+    assert web(tmp_path, in_rendition(f"quality: {written}")).quality == meant
 
 
 @pytest.mark.parametrize("written, said", [
@@ -93,7 +103,7 @@ def test_a_quality_written_as_people_write_it(tmp_path, written, meant):
     ("101%", "must be at most 100, not 101"),
 ])
 def test_a_quality_that_may_be_meant_two_ways_says_what_to_write(tmp_path, written, said):
-    err = error_of(tmp_path, BASE.replace("format: jpeg", f"format: jpeg\n        quality: {written}"))
+    err = error_of(tmp_path, in_rendition(f"quality: {written}"))
     assert [p.key for p in err.problems] == ["folders[shop].renditions[web].quality"], err.lines()
     assert err.reason == said, err.reason
 
@@ -127,7 +137,7 @@ def test_a_size_that_may_be_meant_two_ways_says_what_to_write(tmp_path, written,
     ("2 megabytes", 2_000_000), ("1500 bytes", 1500), ('"500000"', 500_000), ("512 KiB", 524_288),
 ])
 def test_max_bytes_written_as_people_write_it(tmp_path, written, size):
-    assert web(tmp_path, BASE.replace("format: jpeg", f"format: jpeg\n        max_bytes: {written}")).max_bytes == size
+    assert web(tmp_path, in_rendition(f"max_bytes: {written}")).max_bytes == size
 
 
 @pytest.mark.parametrize("written, said", [
@@ -136,7 +146,7 @@ def test_max_bytes_written_as_people_write_it(tmp_path, written, size):
     ("1,5MB", "'1,5MB': write the decimal with a point, 1.5MB"),
 ])
 def test_max_bytes_that_may_be_meant_two_ways_says_what_to_write(tmp_path, written, said):
-    err = error_of(tmp_path, BASE.replace("format: jpeg", f"format: jpeg\n        max_bytes: {written}"))
+    err = error_of(tmp_path, in_rendition(f"max_bytes: {written}"))
     assert [p.key for p in err.problems] == ["folders[shop].renditions[web].max_bytes"], err.lines()
     assert err.reason == said, err.reason
 
@@ -146,7 +156,7 @@ def test_max_bytes_that_may_be_meant_two_ways_says_what_to_write(tmp_path, writt
     ("1m", 60.0), ("1 min", 60.0), ("1m30s", 90.0), ('"2"', 2.0), ("2", 2.0),
 ])
 def test_seconds_written_with_their_unit(tmp_path, written, seconds):
-    text = BASE.replace("    failed: bad\n", f"    failed: bad\n    quiet_period: {written}\n")
+    text = in_folder(f"quiet_period: {written}")
     assert load(write(tmp_path, text)).folders[0].quiet_period == seconds
     cfg = load(write(tmp_path, f"drain_timeout: {written}\nfile_timeout: {written}\n" + textwrap.dedent(BASE)))
     assert cfg.drain_timeout == cfg.file_timeout == seconds
@@ -163,7 +173,7 @@ def test_a_time_in_an_unknown_unit_says_what_to_write(tmp_path):
     ("86400", 86400),
 ])
 def test_a_duplicate_window_written_as_people_write_it(tmp_path, written, seconds):
-    text = BASE.replace("    failed: bad\n", f"    failed: bad\n    duplicate_window: {written}\n")
+    text = in_folder(f"duplicate_window: {written}")
     assert load(write(tmp_path, text)).folders[0].duplicate_window == seconds
 
 
@@ -174,7 +184,7 @@ def test_a_duplicate_window_written_as_people_write_it(tmp_path, written, second
                  "length: write days, e.g. 180d)"),
 ])
 def test_a_duplicate_window_that_may_be_meant_two_ways_says_what_to_write(tmp_path, written, said):
-    err = error_of(tmp_path, BASE.replace("    failed: bad\n", f"    failed: bad\n    duplicate_window: {written}\n"))
+    err = error_of(tmp_path, in_folder(f"duplicate_window: {written}"))
     assert [p.key for p in err.problems] == ["folders[shop].duplicate_window"], err.lines()
     assert err.reason == said, err.reason
 
@@ -182,7 +192,7 @@ def test_a_duplicate_window_that_may_be_meant_two_ways_says_what_to_write(tmp_pa
 def test_a_bare_duplicate_window_under_a_day_is_taken_as_seconds_and_warned_of(tmp_path):
     """A bare 30 is 30 seconds (the index forgets every original at once: days meant?). Warned,
     not refused: a config of an older release that meant seconds (3600) still starts."""
-    text = BASE.replace("    failed: bad\n", "    failed: bad\n    duplicate_window: 30\n")
+    text = in_folder("duplicate_window: 30")
     checked = check(write(tmp_path, text))
     assert [(w.key, w.reason) for w in checked.warnings] == [(
         "folders[shop].duplicate_window",
@@ -207,12 +217,12 @@ def test_workers_auto_in_any_case_and_a_word_says_what_to_write(tmp_path):
 
 @pytest.mark.parametrize("written, meant", [("60%", 0.6), ("0.6", 0.6), ('"0.6"', 0.6)])
 def test_a_watermark_fraction_as_a_percentage(tmp_path, written, meant):
-    text = BASE.replace("format: jpeg", f"format: jpeg\n        watermark: {{text: hi, opacity: {written}}}")
+    text = in_rendition(f"watermark: {{text: hi, opacity: {written}}}")
     assert web(tmp_path, text).watermark.opacity == meant
 
 
 def test_a_watermark_fraction_written_as_a_percentage_number_says_what_to_write(tmp_path):
-    err = error_of(tmp_path, BASE.replace("format: jpeg", "format: jpeg\n        watermark: {text: hi, opacity: 60}"))
+    err = error_of(tmp_path, in_rendition("watermark: {text: hi, opacity: 60}"))
     assert err.reason == 'must be at most 1, not 60: a fraction; write 0.6 or "60%" for 60 %', err.reason
 
 
@@ -239,7 +249,7 @@ def test_typographic_quotes_are_refused_with_the_straight_ones_to_write(tmp_path
 def test_a_free_text_in_typographic_quotes_is_written_as_it_is_and_warned_of(tmp_path):
     """A watermark's or a caption's curly quotes may be meant (`„Studio Müller“`): refused, a
     config that held them before would no longer start after an upgrade."""
-    text = BASE.replace("format: jpeg", "format: jpeg\n        watermark:\n          text: “© Studio”")
+    text = in_rendition("watermark:\n          text: “© Studio”")
     checked = check(write(tmp_path, text))
     assert [w.key for w in checked.warnings] == ["folders[shop].renditions[web].watermark.text"], checked.warnings
     assert 'write straight quotes, "© Studio"' in checked.warnings[0].reason, checked.warnings[0].reason
@@ -247,7 +257,7 @@ def test_a_free_text_in_typographic_quotes_is_written_as_it_is_and_warned_of(tmp
 
 
 def test_curly_quotes_inside_straight_ones_are_the_text(tmp_path):
-    text = BASE.replace("format: jpeg", "format: jpeg\n        watermark: {text: '“Studio”'}")
+    text = in_rendition("watermark: {text: '“Studio”'}")
     assert web(tmp_path, text).watermark.text == "“Studio”"
 
 
@@ -308,7 +318,7 @@ def test_a_bom_and_windows_line_ends_are_read(tmp_path, encoded):
 
 
 def test_typographic_quotes_on_a_lists_second_item_name_it(tmp_path):
-    err = error_of(tmp_path, BASE.replace("format: jpeg", "format: jpeg\n        when: {subfolder: [a, “b”]}"))
+    err = error_of(tmp_path, in_rendition("when: {subfolder: [a, “b”]}"))
     assert [p.key for p in err.problems] == ["folders[shop].renditions[web].when.subfolder[1]"], err.lines()
 
 
@@ -360,7 +370,7 @@ def test_an_inbox_inside_another_folders_output_is_said_as_a_chain(tmp_path):
 
 
 def test_a_problem_with_a_relative_path_says_relative_to_what(tmp_path):
-    text = BASE.replace("format: jpeg", "format: jpeg\n        watermark: {image: logo.png}")
+    text = in_rendition("watermark: {image: logo.png}")
     err = error_of(tmp_path, text)
     assert err.reason == (f"file {tmp_path}/logo.png does not exist ('logo.png' is relative to the config file's "
                           f"folder, {tmp_path})"), err.reason
@@ -445,7 +455,7 @@ def test_a_list_whose_first_item_lost_its_dash_says_to_write_it(tmp_path):
 
 @pytest.mark.parametrize("written, meant", [('"yes"', True), ('"TRUE"', True), ("'no'", False), ("Yes", True)])
 def test_a_yes_or_no_in_quotes_is_taken(tmp_path, written, meant):
-    assert web(tmp_path, BASE.replace("format: jpeg", f"format: jpeg\n        upscale: {written}")).upscale is meant
+    assert web(tmp_path, in_rendition(f"upscale: {written}")).upscale is meant
 
 
 @pytest.mark.parametrize("text, said", [
@@ -472,17 +482,17 @@ def test_a_list_of_choices_written_with_commas_is_taken(tmp_path):
 
 def test_file_name_patterns_written_with_commas_say_to_write_a_list(tmp_path):
     # taken as one pattern, `Thumbs.db, desktop.ini`, which matches no file
-    err = error_of(tmp_path, BASE.replace("    failed: bad\n", "    failed: bad\n    ignore: Thumbs.db, desktop.ini\n"))
+    err = error_of(tmp_path, in_folder("ignore: Thumbs.db, desktop.ini"))
     assert [p.key for p in err.problems] == ["folders[shop].ignore"], err.lines()
     assert err.reason == ("'Thumbs.db, desktop.ini' is one pattern; for several, write a list: [Thumbs.db, "
                           "desktop.ini] (a name that holds ', ' itself: ['Thumbs.db, desktop.ini'])"), err.reason
-    cfg = load(write(tmp_path, BASE.replace("    failed: bad\n", "    failed: bad\n    ignore: ['a, b.txt']\n")))
+    cfg = load(write(tmp_path, in_folder("ignore: ['a, b.txt']")))
     assert cfg.folders[0].ignore == ("a, b.txt",)
 
 
 def test_a_text_cut_short_by_a_hash_is_warned_of(tmp_path):
     # `text: © Studio #1 in town` marked every photo `© Studio`, and check-config said OK
-    text = BASE.replace("format: jpeg", "format: jpeg\n        watermark:\n          text: © Studio #1 in town  ")
+    text = in_rendition("watermark:\n          text: © Studio #1 in town  ")
     checked = check(write(tmp_path, text))
     assert checked.config.folders[0].renditions[0].watermark.text == "© Studio"
     assert [(w.key, w.line) for w in checked.warnings] == [("folders[shop].renditions[web].watermark.text", 13)]
@@ -504,9 +514,9 @@ def test_a_yaml_error_s_hint_to_write_a_secret_otherwise_does_not_quote_it(tmp_p
 def test_a_free_text_under_a_capitalised_key_is_one_too(tmp_path):
     # `Text:` is read as `text:` (in_lower_case): its comment and its curly quotes were not looked
     # at as a free text's (no warning of the cut; the quotes refused, not written as meant)
-    cut = BASE.replace("format: jpeg", "format: jpeg\n        Watermark:\n          Text: © Studio #1 in town")
+    cut = in_rendition("Watermark:\n          Text: © Studio #1 in town")
     assert [w.key for w in check(write(tmp_path, cut)).warnings] == ["folders[shop].renditions[web].watermark.text"]
-    curly = BASE.replace("format: jpeg", "format: jpeg\n        watermark:\n          Text: “© Studio”")
+    curly = in_rendition("watermark:\n          Text: “© Studio”")
     assert web(tmp_path, curly).watermark.text == "“© Studio”"
 
 
@@ -561,7 +571,7 @@ def test_keys_a_word_processor_capitalised_are_read(tmp_path):
     cfg = load(write(tmp_path, text))
     assert cfg.folders[0].inbox == tmp_path / "in" and cfg.folders[0].renditions[0].format == "jpeg"
     assert config.state_dir_of(tmp_path / "hotfolder.yaml") == tmp_path / "var" / "state"  # `hotfolder status`
-    err = error_of(tmp_path, BASE.replace("format: jpeg", "format: jpeg\n        Format: png"))
+    err = error_of(tmp_path, in_rendition("Format: png"))
     assert [p.key for p in err.problems] == ["folders[shop].renditions[web].Format"], err.lines()  # both: no guess
 
 
@@ -571,7 +581,7 @@ def test_keys_a_word_processor_capitalised_are_read(tmp_path):
     ("operation: pad\n        background: '#FFF'", "background", (255, 255, 255)),
 ])
 def test_named_values_in_any_case(tmp_path, line, key, meant):
-    got = getattr(web(tmp_path, BASE.replace("format: jpeg", f"format: jpeg\n        {line}")), key)
+    got = getattr(web(tmp_path, in_rendition(line)), key)
     assert (got if key != "sharpen" else got == SHARPEN_PRESETS["standard"] and "standard") == meant
 
 
@@ -626,8 +636,8 @@ def test_a_time_or_number_no_clock_can_hold_is_refused(tmp_path, where, line, ke
     # never killed a hung worker, `duplicate_window: .nan` forgot nothing; an endless (`.inf`) or
     # astronomic window became Redis's expiry in cluster mode (int(inf) raised at every clip)
     text = {"top": line + "\n" + textwrap.dedent(BASE),
-            "folder": BASE.replace("    failed: bad\n", f"    failed: bad\n    {line}\n"),
-            "rendition": BASE.replace("format: jpeg", f"format: jpeg\n        {line}")}[where]
+            "folder": in_folder(line),
+            "rendition": in_rendition(line)}[where]
     err = error_of(tmp_path, text)
     assert [p.key for p in err.problems] == [key], err.lines()
 
