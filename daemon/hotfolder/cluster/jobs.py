@@ -141,11 +141,9 @@ class Records:
         path = self.path(job)
         try:
             with self.opened() as fd:
-                text = _record_bytes(fd, path)
+                return _record_at(fd, path)
         except FileNotFoundError:
             return None
-        # Not one (anyone with the share can write one; a torn record cannot happen: atomic writes): gone
-        return record_of(json_object(text)) if text is not None else None
 
     def remove(self, job: str) -> None:
         name = self.path(job).name
@@ -158,18 +156,29 @@ class Records:
             return
 
     def all(self) -> list[Record]:
+        """Every record, read in the jobs folder opened once."""
+        out = []
         try:
             with self.opened() as fd:
-                names = sorted(os.listdir(fd))
+                for name in sorted(os.listdir(fd)):
+                    if not (name.endswith(".json") and not name.startswith(".") and is_job_id(name[:-5])):
+                        continue
+                    try:
+                        record = _record_at(fd, self.dir / name)
+                    except FileNotFoundError:  # ended meanwhile
+                        continue
+                    if record is not None:
+                        out.append(record)
         except FileNotFoundError:
             return []
-        out = []
-        for name in names:
-            if name.endswith(".json") and not name.startswith(".") and is_job_id(name[:-5]):
-                record = self.read(name[:-5])
-                if record is not None:
-                    out.append(record)
         return out
+
+
+def _record_at(folder: int, path: Path) -> Record | None:
+    """The record `path` in the open jobs folder, or None when it is not one (anyone with the
+    share can write one; a torn record cannot happen: atomic writes)."""
+    text = _record_bytes(folder, path)
+    return record_of(json_object(text)) if text is not None else None
 
 
 def _record_bytes(folder: int, path: Path) -> bytes | None:

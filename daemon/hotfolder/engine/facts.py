@@ -46,7 +46,6 @@ from hotfolder.recipes import exif_tags
 from hotfolder.recipes.facts import Need, Photo, XmpFields
 from hotfolder.sidecars import SIDECAR_LIMIT
 
-EXIF_IFD = 0x8769
 MAKE, MODEL, LENS, ISO = 0x010F, 0x0110, 0xA434, 0x8827
 
 
@@ -239,15 +238,7 @@ def _utf8(text: str) -> str:
         return text
 
 
-def _tag(exif: Image.Exif | None, number: int):
-    if exif is None:
-        return None
-    if number in exif:
-        return exif.get(number)
-    try:
-        return exif.get_ifd(EXIF_IFD).get(number)
-    except DECODE_ERRORS:
-        return None
+_tag = taken.tag  # IFD0, else the EXIF IFD
 
 
 def camera_facts(exif: Image.Exif | None, xmp: bytes | None = None, iim: iptc.Iim | None = None) -> dict:

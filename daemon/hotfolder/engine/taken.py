@@ -79,13 +79,21 @@ def iim_stamp(date: bytes | None, time: bytes | None) -> dt.datetime | None:
     return _made(year, month, day, *hms, offset=zone)
 
 
-def _exif_tag(exif: Image.Exif | None, number: int) -> str | None:
+def tag(exif: Image.Exif | None, number: int):
+    """The value of EXIF tag `number`, in IFD0 or else the EXIF IFD; None when it is in
+    neither, or the IFD is damaged."""
     if exif is None:
         return None
+    if number in exif:
+        return exif.get(number)
     try:
-        value = exif.get(number) if number in exif else exif.get_ifd(EXIF_IFD).get(number)
+        return exif.get_ifd(EXIF_IFD).get(number)
     except DECODE_ERRORS:
         return None
+
+
+def _exif_tag(exif: Image.Exif | None, number: int) -> str | None:
+    value = tag(exif, number)
     return value.strip("\0 ") if isinstance(value, str) else None
 
 
